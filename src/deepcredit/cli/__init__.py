@@ -1,0 +1,1 @@
+"""The `deepcredit` command line: one module per command group, wiring only."""

@@ -1,0 +1,1 @@
+"""The four tables (people, events, relations, outcomes): schema, validation, storage, sources."""

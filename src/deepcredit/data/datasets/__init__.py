@@ -1,0 +1,20 @@
+"""Bundled real data sets, mapped into the four tables (files/ holds the compressed originals)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deepcredit.data.dataset import Dataset
+
+BUNDLED = ("uci", "otc")
+
+
+def load_bundled(name: str, out: Path) -> Dataset:
+    """Write the bundled data set `name` to `out` as a stored data set."""
+    if name == "uci":
+        from deepcredit.data.datasets.uci import build
+    elif name == "otc":
+        from deepcredit.data.datasets.otc import build
+    else:
+        raise ValueError(f"unknown bundled data set {name!r}: choose one of {', '.join(BUNDLED)}")
+    return build(Path(out))

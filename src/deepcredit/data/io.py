@@ -1,0 +1,103 @@
+"""Storage: atomic Parquet writes, resumable part-wise writers, fingerprints, library versions.
+
+Why atomic: a crash must never leave a half-written table that a later run would trust. Every file is
+written under a temporary name in the same directory and renamed into place (rename is atomic on POSIX);
+a data set directory is assembled in a sibling staging directory and renamed as a whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: object) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def atomic_write_parquet(path: Path, table: pa.Table | pd.DataFrame) -> None:
+    """Write one Parquet file atomically (zstd-compressed)."""
+    path = Path(path)
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def replace_directory(staging: Path, final: Path) -> None:
+    """Move a fully written staging directory into place, replacing any previous version."""
+    final = Path(final)
+    old = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(staging, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def parquet_files(path: Path) -> list[Path]:
+    """A table is one Parquet file or a directory of part files; list them in a stable order."""
+    path = Path(path)
+    if path.is_dir():
+        return sorted(p for p in path.glob("*.parquet") if not p.name.startswith("."))
+    return [path]
+
+
+def fingerprint(paths: Iterable[Path]) -> str:
+    """sha256 over the bytes of every file, in order: identical data gives an identical fingerprint."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(file_sha256(p).encode())
+    return h.hexdigest()
+
+
+def library_versions(names: Iterable[str] = (
+    "deepcredit", "numpy", "pandas", "pyarrow", "duckdb", "scikit-learn", "optbinning", "lightgbm", "torch",
+)) -> dict[str, str]:
+    versions: dict[str, str] = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions

@@ -1,0 +1,58 @@
+"""What a feature is: a named SQL aggregate over one staged source, tagged with its dimension.
+
+A definition carries everything downstream needs (dimension, plain-language description, how-to-improve
+hint, risk direction), so explanations, reports and the person's page read it from here and adding a
+feature never means editing three places.
+
+The SQL is an aggregate expression in the subset of SQL that both DuckDB and Spark SQL accept (SUM, COUNT,
+AVG, MAX, MIN, CASE, COALESCE, NULLIF, LN, GREATEST, regr_slope). It is evaluated per (person_id, as_of)
+over a staged source view whose rows all lie strictly before as_of (see features/sources.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+from deepcredit.data.schema import Dimension
+
+
+class Source(StrEnum):
+    """Staged views a feature can aggregate over; each row is already point-in-time filtered."""
+
+    PROFILE = "profile"  # one row per (person, as_of): people attributes
+    EVENTS = "events"  # one row per event with ts < as_of
+    BAD_RUNS = "bad_runs"  # one row per run of consecutive bad events before as_of
+    NEIGHBOURS = "neighbours"  # one row per (person, neighbour) edge first seen before as_of
+
+
+class Kind(StrEnum):
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+
+
+@dataclass(frozen=True)
+class FeatureDef:
+    name: str
+    dimension: Dimension
+    source: Source
+    sql: str
+    description: str
+    """Plain language, completes 'Your score is lowered by: ...' — reason codes read it."""
+    improve: str
+    """A concrete action the person can take."""
+    risk_direction: int = 0
+    """+1: higher values mean more risk; -1: less risk; 0: not monotone / unknown."""
+    kind: Kind = Kind.NUMERIC
+    fill: float | None = None
+    """Value for people with no rows in the source (0 for counts); None keeps it missing."""
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["dimension"], d["source"], d["kind"] = str(self.dimension), str(self.source), str(self.kind)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FeatureDef:
+        return cls(**{**d, "dimension": Dimension(d["dimension"]), "source": Source(d["source"]),
+                      "kind": Kind(d["kind"])})
