@@ -27,3 +27,8 @@ def clear_errors() -> Iterator[None]:
     except (DataValidationError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+
+
+def row_counts(ds) -> str:
+    """'people: 1,000, events: 50,000, ...' for a stored data set."""
+    return ", ".join(f"{t}: {e['rows']:,}" for t, e in ds.manifest.tables.items())

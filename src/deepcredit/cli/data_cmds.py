@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from deepcredit.cli.common import clear_errors, console, progress
+from deepcredit.cli.common import clear_errors, console, progress, row_counts
 
 
 def register(app: typer.Typer) -> None:
@@ -29,7 +29,7 @@ def simulate(
         task = bar.add_task("simulating", total=people)
         ds = simulate_world(out, people=people, seed=seed, chunk_size=chunk_size,
                             on_progress=lambda done: bar.update(task, completed=done))
-    console.print(f"wrote {ds.root} ({', '.join(f'{t}: {e['rows']:,}' for t, e in ds.manifest.tables.items())})")
+    console.print(f"wrote {ds.root} ({row_counts(ds)})")
 
 
 def load(
@@ -41,7 +41,7 @@ def load(
 
     with clear_errors():
         ds = load_bundled(name, out)
-    console.print(f"wrote {ds.root} ({', '.join(f'{t}: {e['rows']:,}' for t, e in ds.manifest.tables.items())})")
+    console.print(f"wrote {ds.root} ({row_counts(ds)})")
 
 
 def ingest(

@@ -23,7 +23,8 @@ class Source(StrEnum):
     PROFILE = "profile"  # one row per (person, as_of): people attributes
     EVENTS = "events"  # one row per event with ts < as_of
     BAD_RUNS = "bad_runs"  # one row per run of consecutive bad events before as_of
-    NEIGHBOURS = "neighbours"  # one row per (person, neighbour) edge first seen before as_of
+    NEIGHBOURS = "neighbours"  # one row per (person, neighbour) pair first connected before as_of
+    DERIVED = "derived"  # a row-level expression over other features' values (e.g. a ratio of two)
 
 
 class Kind(StrEnum):
@@ -46,6 +47,8 @@ class FeatureDef:
     kind: Kind = Kind.NUMERIC
     fill: float | None = None
     """Value for people with no rows in the source (0 for counts); None keeps it missing."""
+    requires: tuple[str, ...] = ()
+    """Columns of the people table the feature needs; it is skipped where a data set lacks them."""
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -55,4 +58,4 @@ class FeatureDef:
     @classmethod
     def from_dict(cls, d: dict) -> FeatureDef:
         return cls(**{**d, "dimension": Dimension(d["dimension"]), "source": Source(d["source"]),
-                      "kind": Kind(d["kind"])})
+                      "kind": Kind(d["kind"]), "requires": tuple(d.get("requires", ()))})
