@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -32,3 +33,18 @@ def clear_errors() -> Iterator[None]:
 def row_counts(ds) -> str:
     """'people: 1,000, events: 50,000, ...' for a stored data set."""
     return ", ".join(f"{t}: {e['rows']:,}" for t, e in ds.manifest.tables.items())
+
+
+def resolve_dataset(data: str, cache: Path = Path("runs/data")):
+    """A stored data set from a directory, or a bundled one (uci, otc) materialised once under `cache`."""
+    from deepcredit.data.dataset import Dataset
+    from deepcredit.data.datasets import BUNDLED, load_bundled
+
+    path = Path(data)
+    if path.exists() or data not in BUNDLED:
+        return Dataset(path)
+    target = cache / data
+    if (target / "manifest.json").exists():
+        return Dataset(target)
+    console.print(f"loading bundled data set {data} into {target}")
+    return load_bundled(data, target)
