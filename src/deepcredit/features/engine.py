@@ -65,13 +65,13 @@ def applicable(definitions: Sequence[FeatureDef], people_columns: set[str]) -> l
     return [f for f in definitions if set(f.requires) <= people_columns]
 
 
-def plan(definitions: Sequence[FeatureDef], people_columns: set[str],
+def plan(definitions: Sequence[FeatureDef], people_columns: set[str], event_columns: set[str],
          dialect: Dialect = DUCKDB) -> list[tuple[str, str]]:
     """The full list of (name, SELECT) statements computing `definitions` over the `spine` view."""
     needed = {f.source for f in definitions}
     source_stage = {Source.PROFILE: "profile", Source.EVENTS: "events_before", Source.BAD_RUNS: "bad_runs",
                     Source.NEIGHBOURS: "neighbours"}
-    steps = list(stages(dialect, people_columns))
+    steps = list(stages(dialect, people_columns, event_columns))
     if Source.NEIGHBOURS not in needed:
         steps = [s for s in steps if not s[0].startswith("neighbour")]
     if Source.BAD_RUNS not in needed:
@@ -125,8 +125,9 @@ def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = 
         con.execute("CREATE TEMP TABLE spine AS SELECT person_id, as_of, CAST(label AS INTEGER) AS label "
                     "FROM spine_input")
     people_columns = {r[0] for r in con.execute("DESCRIBE people").fetchall()}
+    event_columns = {r[0] for r in con.execute("DESCRIBE events").fetchall()}
     defs = applicable(definitions if definitions is not None else ALL_FEATURES, people_columns)
-    steps = plan(defs, people_columns)
+    steps = plan(defs, people_columns, event_columns)
     timings: dict[str, float] = {}
     for i, (name, sql) in enumerate(steps):
         t0 = time.perf_counter()

@@ -34,8 +34,13 @@ def _in(values: frozenset[str]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
 
 
-def stages(d: Dialect, people_columns: set[str]) -> list[tuple[str, str]]:
-    """Named SELECT statements in dependency order; `spine(person_id, as_of, label)` must exist."""
+def stages(d: Dialect, people_columns: set[str], event_columns: set[str]) -> list[tuple[str, str]]:
+    """Named SELECT statements in dependency order; `spine(person_id, as_of, label)` must exist.
+
+    Optional event columns a data set lacks (days_late, counterparty) read as NULL.
+    """
+    days_late = "e.days_late" if "days_late" in event_columns else "CAST(NULL AS DOUBLE)"
+    counterparty = "e.counterparty" if "counterparty" in event_columns else "CAST(NULL AS VARCHAR)"
     joined = (
         f"CASE WHEN p.joined_at < s.as_of THEN s.as_of_day - {d.days('p.joined_at')} END"
         if "joined_at" in people_columns else "CAST(NULL AS DOUBLE)"
@@ -48,7 +53,7 @@ def stages(d: Dialect, people_columns: set[str]) -> list[tuple[str, str]]:
             FROM spine_d s JOIN people p ON p.person_id = s.person_id"""),
         ("events_before", f"""
             SELECT s.person_id, s.as_of, s.as_of_day - {d.days('e.ts')} AS age_days,
-                   e.kind, e.amount, e.status, COALESCE(e.days_late, 0.0) AS days_late, e.counterparty,
+                   e.kind, e.amount, e.status, COALESCE({days_late}, 0.0) AS days_late, {counterparty} AS counterparty,
                    CASE WHEN e.status IN {_in(GOOD_STATUSES)} THEN 1 ELSE 0 END AS is_good,
                    CASE WHEN e.status IN {_in(BAD_STATUSES)} THEN 1 ELSE 0 END AS is_bad,
                    CASE WHEN e.status IN {_in(SEVERE_STATUSES)} THEN 1 ELSE 0 END AS is_severe,
