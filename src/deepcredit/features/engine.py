@@ -100,14 +100,30 @@ def plan(definitions: Sequence[FeatureDef], people_columns: set[str], event_colu
     return steps
 
 
-def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = None,
-                   spine: pd.DataFrame | None = None, threads: int | None = None,
-                   memory_limit: str | None = None,
-                   on_step: Callable[[str, int, int], None] | None = None) -> FeatureFrame:
-    """Compute features for every (person_id, as_of) of `spine` (default: the outcomes table).
+@dataclass
+class Session:
+    """A DuckDB connection with the data set's views and the as-of `spine` table in place."""
 
-    A custom spine (person_id, as_of[, label]) scores people as of any date, e.g. today.
-    """
+    con: duckdb.DuckDBPyConnection
+    people_columns: set[str]
+    event_columns: set[str]
+
+    def materialise(self, steps: Sequence[tuple[str, str]],
+                    on_step: Callable[[str, int, int], None] | None = None) -> dict[str, float]:
+        """Create each named step as a temp table, in order; return seconds per step."""
+        timings: dict[str, float] = {}
+        for i, (name, sql) in enumerate(steps):
+            t0 = time.perf_counter()
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+            timings[name] = round(time.perf_counter() - t0, 3)
+            if on_step:
+                on_step(name, i + 1, len(steps))
+        return timings
+
+
+def open_session(dataset: Dataset, spine: pd.DataFrame | None = None, threads: int | None = None,
+                 memory_limit: str | None = None) -> Session:
+    """Connect, and fix the spine: (person_id, as_of, label) from outcomes, or a given frame."""
     con = dataset.connect(duckdb.connect())
     if threads:
         con.execute(f"SET threads = {int(threads)}")
@@ -124,20 +140,24 @@ def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = 
         con.register("spine_input", spine[["person_id", "as_of", "label"]])
         con.execute("CREATE TEMP TABLE spine AS SELECT person_id, as_of, CAST(label AS INTEGER) AS label "
                     "FROM spine_input")
-    people_columns = {r[0] for r in con.execute("DESCRIBE people").fetchall()}
-    event_columns = {r[0] for r in con.execute("DESCRIBE events").fetchall()}
-    defs = applicable(definitions if definitions is not None else ALL_FEATURES, people_columns)
-    steps = plan(defs, people_columns, event_columns)
-    timings: dict[str, float] = {}
-    for i, (name, sql) in enumerate(steps):
-        t0 = time.perf_counter()
-        if name == "features":
-            frame = con.execute(sql).df()
-        else:
-            con.execute(f"CREATE TEMP TABLE {name} AS {sql}")
-        timings[name] = round(time.perf_counter() - t0, 3)
-        if on_step:
-            on_step(name, i + 1, len(steps))
+    return Session(con, {r[0] for r in con.execute("DESCRIBE people").fetchall()},
+                   {r[0] for r in con.execute("DESCRIBE events").fetchall()})
+
+
+def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = None,
+                   spine: pd.DataFrame | None = None, threads: int | None = None,
+                   memory_limit: str | None = None,
+                   on_step: Callable[[str, int, int], None] | None = None) -> FeatureFrame:
+    """Compute features for every (person_id, as_of) of `spine` (default: the outcomes table).
+
+    A custom spine (person_id, as_of[, label]) scores people as of any date, e.g. today. Rows come
+    ordered by (as_of, person_id): sequences and graphs built for the same spine align with them.
+    """
+    session = open_session(dataset, spine, threads, memory_limit)
+    defs = applicable(definitions if definitions is not None else ALL_FEATURES, session.people_columns)
+    steps = plan(defs, session.people_columns, session.event_columns)
+    timings = session.materialise(steps, on_step)
+    frame = session.con.execute("SELECT * FROM features").df()
     frame["as_of"] = frame["as_of"].astype("datetime64[us]")
     for f in defs:  # one dtype per kind, whatever SQL inferred (counts come back as integers)
         if f.kind is Kind.NUMERIC:

@@ -1,0 +1,76 @@
+"""ModelInput: the one bundle every model receives — tabular, temporal and structural views, aligned.
+
+All three are built from the same spine and the same point-in-time sources, row i of each is the same
+(person, as_of). `rows` selects the rows a model fits on or predicts for, while the graph stays whole
+(a node's neighbours may sit in another fold: their *features* are point in time, their labels are
+never part of the bundle's inputs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from deepcredit.data.dataset import Dataset
+from deepcredit.features.engine import FeatureFrame, build_features, open_session
+from deepcredit.features.graph import Graph, build_graph
+from deepcredit.features.sequences import Sequences, build_sequences
+from deepcredit.features.spec import FeatureDef
+
+VIEWS = ("tabular", "temporal", "structural")
+
+
+@dataclass
+class ModelInput:
+    tabular: FeatureFrame
+    sequences: Sequences | None = None
+    graph: Graph | None = None
+    rows: np.ndarray | None = None
+
+    @property
+    def index(self) -> np.ndarray:
+        return np.arange(len(self.tabular.frame)) if self.rows is None else self.rows
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def X(self) -> pd.DataFrame:
+        return self.tabular.X.iloc[self.index].reset_index(drop=True)
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.tabular.frame["label"].to_numpy()[self.index].astype(np.int64)
+
+    @property
+    def keys(self) -> pd.DataFrame:
+        return self.tabular.frame[["person_id", "as_of"]].iloc[self.index].reset_index(drop=True)
+
+    @property
+    def definitions(self) -> list[FeatureDef]:
+        return self.tabular.definitions
+
+    def take(self, rows: Sequence[int] | np.ndarray) -> ModelInput:
+        """The same bundle restricted to `rows` (positions within this bundle's own rows)."""
+        return replace(self, rows=self.index[np.asarray(rows, dtype=np.int64)])
+
+
+def build_model_input(dataset: Dataset, spine: pd.DataFrame | None = None,
+                      views: Sequence[str] = VIEWS, definitions: Sequence[FeatureDef] | None = None,
+                      max_len: int = 64, threads: int | None = None) -> ModelInput:
+    """Build the requested views of `dataset` for `spine` (default: the outcomes' as-of dates)."""
+    unknown = set(views) - set(VIEWS)
+    if unknown:
+        raise ValueError(f"unknown view(s) {sorted(unknown)}: choose from {VIEWS}")
+    tabular = build_features(dataset, definitions, spine=spine, threads=threads)
+    sequences = graph = None
+    if "temporal" in views or "structural" in views:
+        session = open_session(dataset, spine, threads)
+        if "temporal" in views:
+            sequences = build_sequences(session, max_len)
+        if "structural" in views:
+            graph = build_graph(session)
+    return ModelInput(tabular, sequences, graph)

@@ -1,0 +1,126 @@
+"""The CreditModel contract every member of the stack follows, and how models become artifacts.
+
+A model receives a ModelInput bundle (never files or SQL), follows scikit-learn conventions (the
+constructor stores parameters only; fit learns attributes ending in `_`), and explains itself in one
+language: contributions in log-odds of default, per feature where it can and per dimension always,
+which add up with a base value to the model's own logit. scoring/ turns those into the 350–950 score,
+five sub-scores and reason codes, whichever model produced them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from deepcredit.data.schema import Dimension
+from deepcredit.features.bundle import ModelInput
+from deepcredit.features.spec import FeatureDef
+
+DIMENSIONS = [d.value for d in Dimension]
+
+
+@dataclass
+class Explanation:
+    """logit(PD) = base + by_dimension.sum(axis=1) for every row (up to float error)."""
+
+    base: np.ndarray  # [n]
+    by_dimension: pd.DataFrame  # n × the five dimensions, log-odds of default (positive = riskier)
+    by_feature: pd.DataFrame | None = None  # n × features, log-odds, where the model can say
+
+    @classmethod
+    def from_features(cls, base: np.ndarray, by_feature: pd.DataFrame,
+                      definitions: list[FeatureDef], extra: dict[str, np.ndarray] | None = None) -> Explanation:
+        """Sum per-feature contributions into dimensions; `extra` adds non-feature towers by dimension."""
+        dim_of = {f.name: f.dimension.value for f in definitions}
+        by_dim = pd.DataFrame(0.0, index=by_feature.index, columns=DIMENSIONS)
+        for col in by_feature.columns:
+            by_dim[dim_of[col]] += by_feature[col].to_numpy()
+        for dim, values in (extra or {}).items():
+            by_dim[dim] += values
+        return cls(np.asarray(base, dtype=float), by_dim, by_feature)
+
+    def logit(self) -> np.ndarray:
+        return self.base + self.by_dimension.to_numpy().sum(axis=1)
+
+
+class CreditModel(BaseEstimator, ClassifierMixin, ABC):
+    """fit / predict_proba / explain over a ModelInput; to_files / from_files for artifacts."""
+
+    kind: ClassVar[str]
+    views: ClassVar[tuple[str, ...]] = ("tabular",)
+    """The ModelInput views this model reads."""
+
+    @abstractmethod
+    def fit(self, inp: ModelInput, y: np.ndarray | None = None) -> CreditModel: ...
+
+    @abstractmethod
+    def predict_proba(self, inp: ModelInput) -> np.ndarray:
+        """[n, 2]: P(good), P(default)."""
+
+    @abstractmethod
+    def explain(self, inp: ModelInput) -> Explanation: ...
+
+    @abstractmethod
+    def to_files(self) -> dict[str, bytes]:
+        """Everything needed to predict again, as named byte strings (model.json is added by save)."""
+
+    @classmethod
+    @abstractmethod
+    def from_files(cls, files: dict[str, bytes], params: dict) -> CreditModel: ...
+
+
+def _registry() -> dict[str, type[CreditModel]]:
+    """Every model kind, by its artifact `kind` (imported lazily: torch is only loaded when needed)."""
+    import importlib
+    import pkgutil
+
+    import deepcredit.models as pkg
+
+    kinds: dict[str, type[CreditModel]] = {}
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name in {"base", "scorecard"} or mod.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"deepcredit.models.{mod.name}")
+        for obj in vars(module).values():
+            if isinstance(obj, type) and issubclass(obj, CreditModel) and getattr(obj, "kind", None):
+                kinds[obj.kind] = obj
+    return kinds
+
+
+def save_model(model: CreditModel, out: Path, inp: ModelInput, metrics: dict | None = None,
+               config: dict | None = None) -> Path:
+    """A hashed artifact directory: files, parameters, feature list, data fingerprint, metrics, versions."""
+    from deepcredit.scoring.artifacts import save_artifact
+
+    params = json.loads(json.dumps(model.get_params(deep=False), default=str))
+    return save_artifact(out, {"kind": model.kind, "params": params}, kind=model.kind,
+                         config=config or {}, features=[f.to_dict() for f in inp.definitions],
+                         data_fingerprint=inp.tabular.meta.get("data_fingerprint", ""),
+                         metrics=metrics or {}, extra_files=model.to_files())
+
+
+def load_model(path: Path) -> CreditModel:
+    """Load any model artifact, verifying every file's hash first."""
+    from deepcredit.scoring.artifacts import load_artifact
+
+    art = load_artifact(Path(path))
+    cls = _registry().get(art.kind)
+    if cls is None:
+        raise ValueError(f"{path}: unknown model kind {art.kind!r}")
+    files = {name: art.path(name).read_bytes() for name in art.manifest["files"] if name != "model.json"}
+    return cls.from_files(files, art.payload["params"])
+
+
+def frame_bytes(frame: pd.DataFrame) -> bytes:
+    """A DataFrame as Parquet bytes (for artifacts)."""
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()
