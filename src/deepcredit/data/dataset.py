@@ -11,13 +11,16 @@ as a DuckDB view (and, later, a Spark DataFrame) under the table's name.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import uuid
 from dataclasses import asdict
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from deepcredit.data.io import (
@@ -31,10 +34,14 @@ from deepcredit.data.schema import TABLES, DatasetManifest
 from deepcredit.data.validate import (
     DataValidationError,
     check_known_people,
+    line_offset_for,
     read_and_validate,
+    with_exact_line,
 )
 
 MANIFEST = "manifest.json"
+MAY_BE_EMPTY = frozenset({"relations"})
+"""Tables that may have columns but no rows: a data set without a network (UCI) is still a data set."""
 
 
 class Dataset:
@@ -82,7 +89,10 @@ class Dataset:
         files = parquet_files(self.table_path(name))
         if not files or not files[0].exists():
             raise DataValidationError(str(self.table_path(name)), "table file is missing")
-        columns = set(pq.read_schema(files[0]).names)
+        try:
+            columns = set(pq.read_schema(files[0]).names)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataValidationError(str(files[0]), f"not a readable Parquet file ({exc})") from None
         for col in spec.columns:
             if col.required and col.name not in columns:
                 raise DataValidationError(str(files[0]), "required column is missing", column=col.name)
@@ -106,8 +116,6 @@ class Dataset:
 
 
 def fingerprint_text(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -132,12 +140,29 @@ def finalize_dataset(staging: Path, out: Path, name: str, snapshot_date: str, de
                                description=description, tables=tables, extras=extra_entries)
     atomic_write_json(staging / MANIFEST, asdict(manifest))
     out = Path(out)
+    check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     replace_directory(staging, out)
     return Dataset(out)
 
 
+def check_replaceable(out: Path) -> None:
+    """Refuse to replace anything at `out` but a previous data set or an empty directory.
+
+    Why: writing replaces the whole directory, and a mistyped --out must not delete a user's files.
+    """
+    out = Path(out)
+    if not out.exists() and not out.is_symlink():
+        return
+    if out.is_dir() and ((out / MANIFEST).exists() or not any(out.iterdir())):
+        return
+    what = "a directory that is not a DeepCredit data set" if out.is_dir() else "a file"
+    raise DataValidationError(str(out), f"already exists and is {what}: refusing to replace it "
+                                        "(choose another output directory)")
+
+
 def staging_dir(out: Path) -> Path:
+    """A fresh hidden directory next to `out`, so that the final rename stays on one file system."""
     out = Path(out)
     path = out.with_name(f".{out.name}.{uuid.uuid4().hex}.staging")
     path.mkdir(parents=True)
@@ -147,6 +172,7 @@ def staging_dir(out: Path) -> Path:
 def write_dataset(out: Path, frames: dict[str, pd.DataFrame], name: str, snapshot_date: str,
                   description: str = "") -> Dataset:
     """Write in-memory tables (already validated) as a data set; all or nothing."""
+    check_replaceable(out)
     staging = staging_dir(out)
     try:
         for t, frame in frames.items():
@@ -154,10 +180,22 @@ def write_dataset(out: Path, frames: dict[str, pd.DataFrame], name: str, snapsho
         extras = tuple(t for t in frames if t not in TABLES)
         return finalize_dataset(staging, out, name, snapshot_date, description, extras)
     except BaseException:
-        import shutil
-
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def parse_snapshot_date(snapshot_date: str) -> pd.Timestamp:
+    """The snapshot date as a Timestamp, or one clear error; text must be ISO 8601 (30/06 vs 06/30)."""
+    try:
+        if isinstance(snapshot_date, str):
+            snapshot = pd.to_datetime(snapshot_date.strip(), format="ISO8601")
+        else:
+            snapshot = pd.Timestamp(snapshot_date)
+    except (ValueError, TypeError):
+        snapshot = pd.NaT
+    if pd.isna(snapshot):
+        raise DataValidationError("snapshot date", f"{str(snapshot_date)!r} is not a date (expected YYYY-MM-DD)")
+    return snapshot
 
 
 def validate_tables(sources: dict[str, Path], snapshot_date: str) -> dict[str, pd.DataFrame]:
@@ -165,18 +203,23 @@ def validate_tables(sources: dict[str, Path], snapshot_date: str) -> dict[str, p
     missing = [t for t in TABLES if t not in sources]
     if missing:
         raise DataValidationError(", ".join(missing), "no file was given for this table")
-    snapshot = pd.Timestamp(snapshot_date)
-    frames = {t: read_and_validate(Path(sources[t]), TABLES[t], snapshot) for t in TABLES}
+    snapshot = parse_snapshot_date(snapshot_date)
+    frames = {t: read_and_validate(Path(sources[t]), TABLES[t], snapshot, allow_empty=t in MAY_BE_EMPTY)
+              for t in TABLES}
     people = pd.Index(frames["people"]["person_id"])
     refs = {"events": ("person_id",), "relations": ("source", "target"), "outcomes": ("person_id",)}
     for t, cols in refs.items():
         path = Path(sources[t])
-        check_known_people(frames[t], cols, people, str(path), None if path.suffix == ".parquet" else 1)
+        try:
+            check_known_people(frames[t], cols, people, str(path), line_offset_for(path))
+        except DataValidationError as exc:
+            raise with_exact_line(exc, path) from None
     return frames
 
 
 def ingest(sources: dict[str, Path], out: Path, name: str, snapshot_date: str,
            description: str = "") -> Dataset:
     """Validate a user's four tables and store them; on any error nothing is written."""
+    check_replaceable(out)
     frames = validate_tables(sources, snapshot_date)
     return write_dataset(out, frames, name, snapshot_date, description)

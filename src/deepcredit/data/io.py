@@ -61,9 +61,15 @@ def replace_directory(staging: Path, final: Path) -> None:
     """Move a fully written staging directory into place, replacing any previous version."""
     final = Path(final)
     old = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
-    if final.exists():
+    had_old = final.exists()
+    if had_old:
         os.replace(final, old)
-    os.replace(staging, final)
+    try:
+        os.replace(staging, final)
+    except BaseException:
+        if had_old:
+            os.replace(old, final)  # put the previous version back: never leave `final` missing
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 

@@ -1,25 +1,60 @@
 """Validation of the four tables: every bad input gets one clear error naming file, row and column.
 
-Files are read in chunks (CSV or Parquet), each chunk is coerced to the canonical types of its
-TableSpec with vectorised checks, and the first offending row is reported. Cross-table checks (unknown
-people, duplicate keys) run after all tables are read. Nothing is written here: callers write only after
-every table passed.
+CSV files are parsed strictly by pyarrow, every cell as text: a row with too many or too few cells is an
+error (pandas' chunked reader silently pads or cuts such rows). Parquet files are read batch by batch and
+their column types checked first. Each chunk is coerced to the canonical types of its TableSpec with
+vectorised checks, and the first offending row is reported. Rows are data rows counted from 1; for CSV the
+physical line is added, found by re-reading the file only once an error is raised, so blank lines and
+multi-line cells cannot shift it. Cross-table checks (unknown people, duplicate keys) run after all tables
+are read. Nothing is written here: callers write only after every table passed.
 """
 
 from __future__ import annotations
 
+import csv
+import difflib
+import re
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from deepcredit.data.schema import ColumnType, TableSpec
+from deepcredit.data.io import parquet_files
+from deepcredit.data.schema import Column, ColumnType, TableSpec
 
 CHUNK_ROWS = 500_000
+"""Rows per Parquet batch."""
+CSV_BLOCK_BYTES = 16 << 20
+"""Bytes of CSV parsed at a time; one row may not be longer than this."""
+MAY_BE_AFTER_SNAPSHOT = frozenset({("events", "due_ts")})
+"""Timestamps allowed after the snapshot date: an open commitment can fall due later."""
+
+_PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
+_NAN_TEXT = frozenset({"nan", "+nan", "-nan"})
+_TZ_SUFFIX = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+_TIMESTAMP_HINT = "expected an ISO 8601 date or time such as 2024-01-31 or 2024-01-31T12:30:00"
+_INT_LIMIT = 2.0**53  # whole numbers beyond this are not exact in float64
+_EXPECTED = {
+    ColumnType.STRING: "text",
+    ColumnType.INT: "whole numbers",
+    ColumnType.FLOAT: "numbers",
+    ColumnType.BOOL: "true/false values",
+    ColumnType.TIMESTAMP: "timestamps or dates (or ISO 8601 text)",
+}
+_NULLABLE = {t: pd.Int64Dtype() for t in (pa.int8(), pa.int16(), pa.int32(), pa.int64(),
+                                          pa.uint8(), pa.uint16(), pa.uint32())}
+_TEXT = pd.StringDtype("pyarrow")  # text stays in Arrow: strip, compare and match run in C++
+_NULLABLE[pa.bool_()] = pd.BooleanDtype()
+_NULLABLE[pa.string()] = _NULLABLE[pa.large_string()] = _TEXT
+_BOOL_TEXT = {"true": True, "1": True, "yes": True, "1.0": True,
+              "false": False, "0": False, "no": False, "0.0": False}
 
 
 class DataValidationError(ValueError):
@@ -28,185 +63,518 @@ class DataValidationError(ValueError):
     def __init__(self, file: str, problem: str, row: int | None = None, column: str | None = None,
                  line_offset: int | None = None) -> None:
         self.file, self.problem, self.row, self.column = file, problem, row, column
+        self.line_offset = line_offset
         where = [file]
         if row is not None:
-            where.append(f"row {row}" + (f" (line {row + line_offset})" if line_offset else ""))
+            where.append(f"row {row}" + (f" (line {row + line_offset})" if line_offset is not None else ""))
         if column is not None:
             where.append(f"column '{column}'")
         super().__init__(": ".join([", ".join(where), problem]))
+
+    @property
+    def line(self) -> int | None:
+        """The physical line in a CSV file, where known."""
+        return None if self.row is None or self.line_offset is None else self.row + self.line_offset
 
 
 @dataclass
 class _Chunk:
     frame: pd.DataFrame
     first_row: int  # 1-based number of the chunk's first data row
-    line_offset: int | None  # CSV: line = row + 1 (the header); Parquet: no lines
+    line_offset: int | None  # CSV: line = row + 1 (the header), made exact on error; Parquet: no lines
+    nan: dict[str, np.ndarray] = field(default_factory=dict)  # Parquet float columns: true NaN, not null
 
 
-def _chunks(path: Path) -> Iterator[_Chunk]:
-    """Yield raw chunks of a CSV (all strings) or Parquet file; fail clearly on anything else."""
-    name = str(path)
+# --- locating rows ---------------------------------------------------------------------------------
+
+def is_parquet(path: Path) -> bool:
+    """A table is Parquet if it is a .parquet file or a directory of part files; anything else is CSV."""
+    path = Path(path)
+    return path.is_dir() or path.suffix.lower() in _PARQUET_SUFFIXES
+
+
+def line_offset_for(path: Path) -> int | None:
+    """What to add to a data row number to get its line: 1 (the header) for CSV, None for Parquet."""
+    return None if is_parquet(path) else 1
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, int, int]]:
+    """(data row, first line, last line) of each CSV record, skipping empty lines as the parser does."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        reader = csv.reader(fh)
+        start, row = 1, -1  # the header is record 0
+        for record in reader:
+            if record:
+                row += 1
+                if row > 0:
+                    yield row, start, reader.line_num
+            start = reader.line_num + 1
+
+
+def with_exact_line(exc: DataValidationError, path: Path) -> DataValidationError:
+    """The same error with the CSV line re-counted from the file (blank lines, multi-line cells)."""
+    path = Path(path)
+    if exc.row is None or exc.line_offset is None or is_parquet(path) or not path.is_file():
+        return exc
+    try:
+        line = next((first for row, first, _ in _csv_records(path) if row == exc.row), None)
+    except (csv.Error, OSError):
+        return exc
+    if line is None or line - exc.row == exc.line_offset:
+        return exc
+    return DataValidationError(exc.file, exc.problem, exc.row, exc.column, line - exc.row)
+
+
+def _row_at_line(path: Path, line: int) -> int | None:
+    try:
+        return next((row for row, first, last in _csv_records(path) if first <= line <= last), None)
+    except (csv.Error, OSError):
+        return None
+
+
+def _show(value: object, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+def _chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
+    """Raw chunks of a CSV (all text) or Parquet table; at least one, empty for a header-only table."""
     if not path.exists():
-        raise DataValidationError(name, "file not found")
-    if path.is_dir() or path.suffix == ".parquet":
-        files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
-        row = 1
-        for f in files:
+        raise DataValidationError(str(path), "file not found")
+    return _parquet_chunks(path, spec) if is_parquet(path) else _csv_chunks(path, spec)
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """No NUL bytes and few undecodable or control characters in the first 4 KiB."""
+    sample = head[:4096].decode("utf-8", errors="replace")
+    junk = sum(ch == "\ufffd" or (ch < " " and ch not in "\t\r\n") for ch in sample)
+    return "\x00" not in sample and junk <= max(8, len(sample) // 20)
+
+
+def _sniff_csv(head: bytes, name: str) -> None:
+    """Refuse, with a useful message, files that are plainly not CSV text."""
+    kinds = [
+        (b"PAR1", "this is a Parquet file, not a CSV: give it a .parquet name"),
+        (b"PK\x03\x04", "this is a ZIP archive (an Excel .xlsx workbook?), not a CSV: export it as CSV (UTF-8)"),
+        (b"\xd0\xcf\x11\xe0", "this is an Excel .xls workbook, not a CSV: export it as CSV (UTF-8)"),
+        (b"\x1f\x8b", "this file is gzip-compressed: decompress it first"),
+        (b"\xff\xfe", "this is UTF-16 text: save it as UTF-8 CSV"),
+        (b"\xfe\xff", "this is UTF-16 text: save it as UTF-8 CSV"),
+    ]
+    for magic, problem in kinds:
+        if head.startswith(magic):
+            raise DataValidationError(name, problem)
+    if not _looks_like_text(head):
+        raise DataValidationError(name, "this is not a CSV text file: it contains binary data")
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if start in (b"{", b"["):
+        raise DataValidationError(name, "this looks like JSON, not CSV: export the table as comma-separated "
+                                        "values with a header row")
+    if start == b"<":
+        raise DataValidationError(name, "this looks like HTML or XML, not CSV: export the table as "
+                                        "comma-separated values with a header row")
+
+
+def _encoding_error(path: Path) -> DataValidationError:
+    """Point at the first line that is not UTF-8."""
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
             try:
-                pf = pq.ParquetFile(f)
-            except (pa.ArrowInvalid, OSError) as exc:
-                raise DataValidationError(str(f), f"not a readable Parquet file ({exc})") from None
-            for batch in pf.iter_batches(batch_size=CHUNK_ROWS):
-                frame = batch.to_pandas()
-                yield _Chunk(frame, row, None)
-                row += len(frame)
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad = raw[exc.start:exc.start + 1].hex()
+                problem = f"the text is not UTF-8 (byte 0x{bad}): save the file as UTF-8"
+                if number == 1:
+                    return DataValidationError(str(path), f"line 1 (the header): {problem}")
+                row = _row_at_line(path, number)
+                if row is None:
+                    return DataValidationError(str(path), f"line {number}: {problem}")
+                return DataValidationError(str(path), problem, row, None, number - row)
+    return DataValidationError(str(path), "the text is not UTF-8: save the file as UTF-8")
+
+
+def _read_header(path: Path) -> list[str]:
+    """The header cells exactly as written (the first non-empty record)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            for record in csv.reader(fh):
+                if record:
+                    return record
+    except UnicodeDecodeError:
+        raise _encoding_error(path) from None
+    except csv.Error as exc:
+        raise DataValidationError(str(path), f"the header row is not well-formed CSV ({exc})") from None
+    raise DataValidationError(str(path), "the file is empty: expected a header row and data rows")
+
+
+def _check_header(header: list[str], spec: TableSpec, name: str) -> None:
+    if not set(header) & set(spec.names):
+        sep = next((s for s in (";", "\t", "|") if len(header) == 1 and s in header[0]), None)
+        if sep is not None:
+            raise DataValidationError(name, f"values seem to be separated by {sep!r}: DeepCredit reads "
+                                            "comma-separated files")
+        shown = ", ".join(_show(c, 30) for c in header[:5]) + (", ..." if len(header) > 5 else "")
+        raise DataValidationError(name, f"the first line is not a header of the {spec.name} table: none of "
+                                        f"its cells ({shown}) is one of its columns ({', '.join(spec.names)})")
+    for i, cell in enumerate(header, 1):
+        if not cell:
+            raise DataValidationError(name, f"header cell {i} is empty: every column needs a name "
+                                            "(is there a trailing comma?)")
+    repeated = [c for c, n in Counter(header).items() if n > 1]
+    if repeated:
+        raise DataValidationError(name, "this column appears more than once in the header", column=repeated[0])
+
+
+def _invalid_row_error(path: Path, bad: pcsv.InvalidRow) -> DataValidationError:
+    row = bad.number - 1 if bad.number is not None and bad.number > 1 else None
+    if bad.text.count('"') % 2:
+        problem = "a quoted value starts in this row but its closing quote is missing"
+    elif not bad.text.strip():
+        problem = "the line holds only spaces: delete it or fill in the row"
+    else:
+        cells = f"{bad.actual_columns} cell" + ("s" if bad.actual_columns != 1 else "")
+        problem = f"the row has {cells} but the header has {bad.expected_columns} columns"
+        if bad.actual_columns > bad.expected_columns:
+            problem += " (a value that contains a comma must be in double quotes)"
+    if row is None:
+        return DataValidationError(str(path), f"{problem}: {_show(bad.text)}")
+    return with_exact_line(DataValidationError(str(path), problem, row, None, 1), path)
+
+
+def _csv_chunk(batch: pa.RecordBatch, header: list[str], first_row: int) -> _Chunk:
+    frame = batch.to_pandas(types_mapper=_NULLABLE.get)
+    frame.columns = header
+    return _Chunk(frame, first_row, 1)
+
+
+def _check_closing_quote(path: Path, last: pa.RecordBatch, row: int) -> None:
+    """A quote left open runs to the end of the file, which the parser accepts as one long last cell."""
+    cells = [last.column(i)[last.num_rows - 1].as_py() or "" for i in range(last.num_columns)]
+    if not any("\n" in c or "\r" in c for c in cells):
         return
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            for _ in csv.reader(fh, strict=True):
+                pass
+    except csv.Error as exc:
+        if "unexpected end of data" not in str(exc):
+            return
+        raise with_exact_line(DataValidationError(
+            str(path), "a quoted value starts in this row but its closing quote is missing", row, None, 1),
+            path) from None
+
+
+def _csv_chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
+    name = str(path)
     if path.stat().st_size == 0:
         raise DataValidationError(name, "the file is empty: expected a header row and data rows")
     with open(path, "rb") as fh:
-        head = fh.read(4096)
-    if b"\x00" in head:
-        raise DataValidationError(name, "this is not a CSV text file (it contains binary data)")
+        _sniff_csv(fh.read(1 << 16), name)
+    raw = _read_header(path)
+    header = [c.strip() for c in raw]
+    _check_header(header, spec, name)
+    invalid: list[pcsv.InvalidRow] = []
+
+    def on_invalid(row: pcsv.InvalidRow) -> str:
+        invalid.append(row)
+        return "error"
+
     try:
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=CHUNK_ROWS,
-                             skipinitialspace=True, encoding="utf-8")
-        row = 1
-        for frame in reader:
-            yield _Chunk(frame, row, 1)
-            row += len(frame)
-    except pd.errors.EmptyDataError:
-        raise DataValidationError(name, "the file is empty: expected a header row and data rows") from None
-    except pd.errors.ParserError as exc:
-        raise DataValidationError(name, f"not a well-formed CSV file ({str(exc).strip()})") from None
-    except UnicodeDecodeError:
-        raise DataValidationError(name, "not a UTF-8 CSV text file") from None
+        reader = pcsv.open_csv(
+            path,
+            read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=False),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+            convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in raw},
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+        if reader.schema.names != raw:
+            raise DataValidationError(name, "the header row could not be read consistently: is it one line "
+                                            "of comma-separated names?")
+        row, last = 1, None
+        for batch in reader:  # one batch behind, to check the end of the file before the last is used
+            if not batch.num_rows:
+                continue
+            if last is not None:
+                yield _csv_chunk(last, header, row)
+                row += last.num_rows
+            last = batch
+        if last is None:
+            yield _Chunk(pd.DataFrame({c: pd.Series([], dtype=object) for c in header}), 1, 1)
+            return
+        _check_closing_quote(path, last, row + last.num_rows - 1)
+        yield _csv_chunk(last, header, row)
+    except pa.ArrowInvalid as exc:
+        if invalid:
+            raise _invalid_row_error(path, invalid[0]) from None
+        if "Empty CSV file" in str(exc):  # a header without a line break after it
+            yield _Chunk(pd.DataFrame({c: pd.Series([], dtype=object) for c in header}), 1, 1)
+            return
+        if "utf8" in str(exc).lower():
+            raise _encoding_error(path) from None
+        raise DataValidationError(name, f"not a well-formed CSV file ({exc})") from None
 
 
-def _first_bad(mask: np.ndarray) -> int | None:
+def _arrow_fits(t: pa.DataType, ctype: ColumnType) -> bool:
+    """Whether a Parquet column of type t can hold values of ctype (text is always parsed)."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_null(t) or pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return True
+    number = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+    return {
+        ColumnType.STRING: pa.types.is_integer(t),
+        ColumnType.INT: number,
+        ColumnType.FLOAT: number,
+        ColumnType.BOOL: pa.types.is_boolean(t) or pa.types.is_integer(t),
+        ColumnType.TIMESTAMP: pa.types.is_timestamp(t) or pa.types.is_date(t),
+    }[ctype]
+
+
+def _open_parquet(f: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(f)
+    except (pa.ArrowException, OSError) as exc:
+        with open(f, "rb") as fh:
+            head = fh.read(4096)
+        if head and _looks_like_text(head):
+            raise DataValidationError(str(f), "this is a text file (a CSV?), not Parquet: give it a .csv "
+                                              "name") from None
+        raise DataValidationError(str(f), f"not a readable Parquet file ({exc})") from None
+
+
+def _to_frame(batch: pa.RecordBatch | pa.Table) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """A pandas frame with nullable ints and bools, plus where float columns hold a true NaN."""
+    names, arrays, nan = batch.schema.names, [], {}
+    for name, arr in zip(names, batch.columns, strict=True):
+        if pa.types.is_dictionary(arr.type):
+            arr = pc.cast(arr, arr.type.value_type)
+        if pa.types.is_floating(arr.type):
+            nan[name] = pc.fill_null(pc.is_nan(arr), False).to_numpy(zero_copy_only=False)
+        arrays.append(arr)
+    frame = pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=_NULLABLE.get,
+                                                                  date_as_object=False)
+    return frame, nan
+
+
+def _parquet_chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
+    files = parquet_files(path)
+    if path.is_dir() and not files:
+        raise DataValidationError(str(path), "the directory holds no .parquet files")
+    row = 1
+    schema = None
+    for f in files:
+        pf = _open_parquet(f)
+        schema = pf.schema_arrow
+        repeated = [c for c, n in Counter(schema.names).items() if n > 1]
+        if repeated:
+            raise DataValidationError(str(f), "this column appears more than once in the file", column=repeated[0])
+        for col in spec.columns:
+            if col.name in schema.names and not _arrow_fits(schema.field(col.name).type, col.type):
+                raise DataValidationError(str(f), f"stored as {schema.field(col.name).type} in the Parquet file; "
+                                                  f"expected {_EXPECTED[col.type]}", column=col.name)
+        try:
+            for batch in pf.iter_batches(batch_size=CHUNK_ROWS):
+                frame, nan = _to_frame(batch)
+                yield _Chunk(frame, row, None, nan)
+                row += len(frame)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataValidationError(str(f), f"the Parquet file is damaged ({exc})") from None
+    if row == 1 and schema is not None:
+        frame, nan = _to_frame(schema.empty_table())
+        yield _Chunk(frame, 1, None, nan)
+
+
+# --- coercion --------------------------------------------------------------------------------------
+
+@dataclass
+class _Typed:
+    values: pd.Series  # canonical dtype; missing values are NA
+    blank: np.ndarray  # the cell is empty / null
+    bad: np.ndarray  # not empty, yet not a value of the column's type
+    nan: np.ndarray  # numbers: a literal NaN
+    problem: str  # what is wrong with a bad value
+
+
+def _is_text(values: pd.Series) -> bool:
+    return values.dtype == object or pd.api.types.is_string_dtype(values)
+
+
+def _numbers(values: pd.Series, nan: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """float64 values, blank mask and literal-NaN mask of a text or numeric column."""
+    if _is_text(values):
+        s = values.astype(_TEXT).str.strip()
+        blank = (s.isna() | (s == "")).to_numpy(dtype=bool)
+        nan_mask = s.str.lower().isin(_NAN_TEXT).to_numpy(dtype=bool)
+        num = pd.to_numeric(s.to_numpy(dtype=object, na_value=None), errors="coerce")
+        return np.asarray(num, dtype="float64"), blank, nan_mask
+    num = values.to_numpy(dtype="float64", na_value=np.nan)
+    nan_mask = nan if nan is not None else np.zeros(len(values), dtype=bool)
+    return num, np.isnan(num) & ~nan_mask, nan_mask
+
+
+def _timestamps(s: pd.Series) -> pd.Series:
+    """Parse ISO 8601 text; values with an offset become UTC, values without stay as written.
+
+    Naive and offset values are parsed apart: pandas gives a naive value that follows an offset value the
+    same offset (pandas 2.3, format="ISO8601", utc=True).
+    """
+    aware = s.str.contains(_TZ_SUFFIX, regex=True, na=False).to_numpy(dtype=bool)
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
+    if (~aware).any():
+        out[~aware] = pd.to_datetime(s[~aware], errors="coerce", format="ISO8601").astype("datetime64[us]")
+    if aware.any():
+        parsed = pd.to_datetime(s[aware], errors="coerce", format="ISO8601", utc=True)
+        out[aware] = parsed.dt.tz_convert(None).astype("datetime64[us]")
+    return out
+
+
+def _coerce(values: pd.Series, col: Column, nan: np.ndarray | None) -> _Typed:
+    n = len(values)
+    none = np.zeros(n, dtype=bool)
+    ctype = col.type
+    if ctype in (ColumnType.INT, ColumnType.FLOAT):
+        num, blank, nan_mask = _numbers(values, nan)
+        bad = np.isnan(num) & ~blank & ~nan_mask
+        return _Typed(pd.Series(num), blank, bad, nan_mask, f"is not a number ({_EXPECTED[ctype]} expected)")
+    if _is_text(values):
+        s = values.astype(_TEXT).str.strip()
+        blank = (s.isna() | (s == "")).to_numpy(dtype=bool)
+        s = s.mask(blank)
+    else:
+        s, blank = values, values.isna().to_numpy(dtype=bool)
+    if ctype is ColumnType.STRING:
+        return _Typed(s.astype(_TEXT), blank, none, none, "")
+    if ctype is ColumnType.BOOL:
+        if pd.api.types.is_bool_dtype(s):
+            return _Typed(s.astype("boolean"), blank, none, none, "")
+        out = s.astype(_TEXT).str.lower().map(_BOOL_TEXT).astype("boolean")
+        bad = out.isna().to_numpy(dtype=bool) & ~blank
+        return _Typed(out, blank, bad, none, "is not true or false (expected true/false, yes/no or 1/0)")
+    if ctype is ColumnType.TIMESTAMP:
+        if pd.api.types.is_datetime64_any_dtype(s):
+            if getattr(s.dt, "tz", None) is not None:
+                s = s.dt.tz_convert(None)
+            return _Typed(s.astype("datetime64[us]"), blank, none, none, "")
+        out = _timestamps(s.astype(_TEXT))
+        bad = out.isna().to_numpy(dtype=bool) & ~blank
+        return _Typed(out, blank, bad, none, f"is not a valid timestamp ({_TIMESTAMP_HINT})")
+    raise AssertionError(ctype)
+
+
+def _out_of_range(value: object, col: Column) -> str | None:
+    """For a timestamp that failed to parse only because of its year, say so."""
+    year = re.match(r"\s*(\d{4})-\d{1,2}-\d{1,2}", str(value)) if col.type is ColumnType.TIMESTAMP else None
+    if year is None or pd.Timestamp.min.year < int(year[1]) < pd.Timestamp.max.year:
+        return None
+    return (f"is outside the years {pd.Timestamp.min.year + 1}-{pd.Timestamp.max.year - 1} that can be "
+            "stored (a placeholder for 'no date'? leave the cell empty)")
+
+
+def _first(mask: np.ndarray) -> int | None:
     idx = np.flatnonzero(mask)
     return int(idx[0]) if idx.size else None
 
 
-def _is_blank(values: pd.Series) -> np.ndarray:
-    if values.dtype == object or pd.api.types.is_string_dtype(values):
-        s = values.astype("string")
-        return (s.isna() | (s.str.strip() == "")).to_numpy(dtype=bool)
-    return values.isna().to_numpy()
-
-
-def _coerce_column(values: pd.Series, ctype: ColumnType) -> tuple[pd.Series, np.ndarray]:
-    """Return the typed column and a mask of non-blank values that could not be converted."""
-    blank = _is_blank(values)
-    if ctype is ColumnType.STRING:
-        out = values.astype("string").str.strip()
-        out[blank] = pd.NA
-        return out, np.zeros(len(values), dtype=bool)
-    if ctype in (ColumnType.INT, ColumnType.FLOAT):
-        if pd.api.types.is_bool_dtype(values):
-            values = values.astype(int)
-        num = pd.to_numeric(values, errors="coerce").astype("float64")
-        bad = num.isna().to_numpy() & ~blank
-        if ctype is ColumnType.INT:
-            frac = num.notna().to_numpy() & np.isfinite(num.to_numpy()) & (num.to_numpy() % 1 != 0)
-            bad |= frac
-        return num, bad
-    if ctype is ColumnType.BOOL:
-        if pd.api.types.is_bool_dtype(values):
-            return values.astype("boolean"), np.zeros(len(values), dtype=bool)
-        s = values.astype("string").str.strip().str.lower()
-        mapping = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False,
-                   "1.0": True, "0.0": False}
-        out = s.map(mapping).astype("boolean")
-        bad = out.isna().to_numpy() & ~blank
-        return out, bad
-    if ctype is ColumnType.TIMESTAMP:
-        if pd.api.types.is_datetime64_any_dtype(values):
-            out = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) else values
-            return out.astype("datetime64[us]"), np.zeros(len(values), dtype=bool)
-        out = pd.to_datetime(values.where(~blank), errors="coerce", format="ISO8601")
-        bad = out.isna().to_numpy() & ~blank
-        return out.astype("datetime64[us]"), bad
-    raise AssertionError(ctype)
+def _check_columns(columns: list[str], spec: TableSpec, fail) -> None:
+    if not spec.extra_columns_allowed:
+        unknown = [str(c) for c in columns if c not in spec.names]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], [n for n in spec.names if n not in columns], n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            fail(f"unknown column ({hint}the {spec.name} table has: {', '.join(spec.names)})", column=unknown[0])
+    for col in spec.columns:
+        if col.required and col.name not in columns:
+            fail(f"required column is missing (found: {', '.join(map(str, columns)) or 'no columns'})",
+                 column=col.name)
 
 
 def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
                    snapshot: pd.Timestamp | None) -> pd.DataFrame:
-    """Coerce one chunk to canonical types; raise on the first problem found."""
+    """Coerce one chunk to canonical types; raise on the first problem found (vectorised per column)."""
     frame = chunk.frame
 
     def fail(problem: str, i: int | None = None, column: str | None = None) -> None:
         row = None if i is None else chunk.first_row + i
-        raise DataValidationError(file, problem, row, column,
-                                  chunk.line_offset if i is not None else None)
+        raise DataValidationError(file, problem, row, column, chunk.line_offset if i is not None else None)
 
-    present = set(frame.columns)
-    for col in spec.columns:
-        if col.required and col.name not in present:
-            fail(f"required column is missing (the header has: {', '.join(map(str, frame.columns))})",
-                 column=col.name)
-    if not spec.extra_columns_allowed:
-        unknown = [c for c in frame.columns if c not in spec.names]
-        if unknown:
-            fail(f"unknown column (expected some of: {', '.join(spec.names)})", column=str(unknown[0]))
+    _check_columns(list(frame.columns), spec, fail)
+    day = None if snapshot is None else pd.Timestamp(snapshot).normalize()
+    limit = None if day is None else day + pd.Timedelta(days=1)  # "after the snapshot date": the next day on
     out: dict[str, pd.Series] = {}
     for col in spec.columns:
-        if col.name not in present:
+        if col.name not in frame.columns:
             continue
-        raw = frame[col.name]
-        typed, bad = _coerce_column(raw, col.type)
-        i = _first_bad(bad)
-        if i is not None:
-            fail(f"{raw.iloc[i]!r} is not a valid {col.type.value}", i, col.name)
-        if col.type is ColumnType.FLOAT:
-            arr = typed.to_numpy(dtype="float64", na_value=np.nan)
-            i = _first_bad(np.isinf(arr))
-            if i is not None:
-                fail(f"{raw.iloc[i]!r} is infinite: amounts must be finite numbers", i, col.name)
-            nan_mask = np.isnan(arr) & ~_is_blank(raw)
-            i = _first_bad(nan_mask)
-            if i is not None:
-                fail("NaN is not a number: leave the cell empty where a value is unknown", i, col.name)
-        if not col.nullable:
-            i = _first_bad(typed.isna().to_numpy())
-            if i is not None:
-                fail("a value is required here but the cell is empty", i, col.name)
+        raw = frame[col.name].reset_index(drop=True)
+        typed = _coerce(raw, col, chunk.nan.get(col.name))
+        if (i := _first(typed.bad)) is not None:
+            fail(f"{_show(raw.iloc[i])} {_out_of_range(raw.iloc[i], col) or typed.problem}", i, col.name)
+        if (i := _first(typed.nan)) is not None:
+            fail("NaN is not a number: leave the cell empty where a value is unknown", i, col.name)
+        values = typed.values
+        if col.type in (ColumnType.INT, ColumnType.FLOAT):
+            num = values.to_numpy()
+            if (i := _first(np.isinf(num))) is not None:
+                fail(f"{_show(raw.iloc[i])} is infinite: {_EXPECTED[col.type]} must be finite", i, col.name)
+            if col.type is ColumnType.INT:
+                finite = np.isfinite(num)
+                if (i := _first(finite & (np.abs(num) > _INT_LIMIT))) is not None:
+                    fail(f"{_show(raw.iloc[i])} is too large for a whole number", i, col.name)
+                if (i := _first(finite & (num % 1 != 0))) is not None:
+                    fail(f"{_show(raw.iloc[i])} is not a whole number", i, col.name)
+                values = values.astype("Int64")
+        if not col.nullable and (i := _first(typed.blank)) is not None:
+            fail("a value is required here but the " + ("cell is empty" if chunk.line_offset else "value is null"),
+                 i, col.name)
         if col.allowed is not None:
-            as_text = typed.astype("Int64").astype("string") if col.type is ColumnType.INT else typed
-            ok = as_text.isna().to_numpy() | as_text.isin(col.allowed).to_numpy(dtype=bool)
-            i = _first_bad(~ok)
-            if i is not None:
-                fail(f"{raw.iloc[i]!r} is not one of {', '.join(sorted(col.allowed))}", i, col.name)
-        if col.type is ColumnType.TIMESTAMP and snapshot is not None:
-            late = (typed > snapshot).to_numpy(dtype=bool, na_value=False)
-            i = _first_bad(late)
-            if i is not None:
-                fail(f"{typed.iloc[i]} is after the data set's snapshot date {snapshot.date()}",
-                     i, col.name)
-        if col.type is ColumnType.INT:
-            typed = typed.astype("Int64")
-        out[col.name] = typed.reset_index(drop=True)
+            text = values.astype(_TEXT)
+            ok = text.isna().to_numpy(dtype=bool) | text.isin(col.allowed).to_numpy(dtype=bool)
+            if (i := _first(~ok)) is not None:
+                hint = " (values are lower case)" if str(text.iloc[i]).lower() in col.allowed else ""
+                fail(f"{_show(raw.iloc[i])} is not one of: {', '.join(sorted(col.allowed))}{hint}", i, col.name)
+        if col.type is ColumnType.TIMESTAMP and limit is not None \
+                and (spec.name, col.name) not in MAY_BE_AFTER_SNAPSHOT:
+            late = (values >= limit).to_numpy(dtype=bool, na_value=False)
+            if (i := _first(late)) is not None:
+                fail(f"{_show(raw.iloc[i])} is after the data set's snapshot date {day.date()}", i, col.name)
+        out[col.name] = values
     return pd.DataFrame(out)
 
 
-def read_and_validate(path: Path, spec: TableSpec, snapshot: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Read a whole CSV/Parquet table, validated and typed; raise DataValidationError on bad input."""
+def read_and_validate(path: Path, spec: TableSpec, snapshot: pd.Timestamp | None = None,
+                      allow_empty: bool = False) -> pd.DataFrame:
+    """Read a whole CSV/Parquet table, validated and typed; raise DataValidationError on bad input.
+
+    allow_empty: a table with columns but no rows is valid (a data set without relations).
+    """
     path = Path(path)
-    parts = [validate_chunk(c, spec, str(path), snapshot) for c in _chunks(path)]
-    if not parts or sum(len(p) for p in parts) == 0:
-        raise DataValidationError(str(path), "the table has a header but no data rows")
-    frame = pd.concat(parts, ignore_index=True)
-    if spec.key:
-        check_unique(frame, spec.key, str(path), line_offset=None if path.suffix == ".parquet" else 1)
+    name = str(path)
+    try:
+        parts = [validate_chunk(c, spec, name, snapshot) for c in _chunks(path, spec)]
+        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        if frame.empty and not allow_empty:
+            raise DataValidationError(name, "the table has a header but no data rows")
+        if spec.key:
+            check_unique(frame, spec.key, name, line_offset_for(path))
+    except DataValidationError as exc:
+        raise with_exact_line(exc, path) from None
     return frame
 
 
+def _key_text(value: object) -> str:
+    if isinstance(value, pd.Timestamp) and value == value.normalize():
+        return str(value.date())
+    return str(value)
+
+
 def check_unique(frame: pd.DataFrame, key: tuple[str, ...], file: str, line_offset: int | None) -> None:
+    """No two rows share a key; names the duplicate and the row where the key was first seen."""
     dup = frame.duplicated(list(key), keep="first").to_numpy()
-    i = _first_bad(dup)
+    i = _first(dup)
     if i is not None:
-        first = int(np.flatnonzero(
-            (frame[list(key)] == frame.loc[i, list(key)]).all(axis=1).to_numpy())[0])
-        value = ", ".join(str(frame.at[i, k]) for k in key)
+        first = _first((frame[list(key)] == frame.loc[i, list(key)]).all(axis=1).to_numpy())
+        value = ", ".join(_key_text(frame.at[i, k]) for k in key)
         raise DataValidationError(file, f"duplicate {'/'.join(key)} {value!r} (first seen in row {first + 1})",
                                   i + 1, key[0], line_offset)
 
@@ -216,7 +584,7 @@ def check_known_people(frame: pd.DataFrame, columns: tuple[str, ...], people: pd
     """Every person referred to must exist in the people table."""
     for col in columns:
         unknown = ~frame[col].isin(people).to_numpy(dtype=bool)
-        i = _first_bad(unknown)
+        i = _first(unknown)
         if i is not None:
             raise DataValidationError(
-                file, f"{frame.at[i, col]!r} is not a person_id in the people table", i + 1, col, line_offset)
+                file, f"{_show(frame.at[i, col])} is not a person_id in the people table", i + 1, col, line_offset)

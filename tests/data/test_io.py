@@ -1,0 +1,214 @@
+"""Storage is all or nothing: atomic files leave no temporary names, a data set replaces the previous one
+whole, and a failure while writing leaves the previous version (or nothing) in place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from deepcredit.data import dataset as dataset_module
+from deepcredit.data import io
+from deepcredit.data.dataset import Dataset, write_dataset
+from deepcredit.data.schema import TABLES
+from deepcredit.data.validate import DataValidationError
+
+
+def frames(n: int = 3, label: int = 0) -> dict[str, pd.DataFrame]:
+    ids = [f"p{i}" for i in range(n)]
+    ts = pd.Timestamp("2024-01-01")
+    return {
+        "people": pd.DataFrame({"person_id": ids}),
+        "events": pd.DataFrame({"person_id": ids, "ts": ts, "kind": "bill", "amount": 1.0, "status": "on_time"}),
+        "relations": pd.DataFrame({"source": ids[:1], "target": ids[1:2], "kind": "contact", "weight": 1.0,
+                                   "ts": ts}),
+        "outcomes": pd.DataFrame({"person_id": ids, "as_of": ts, "label": label, "window_days": 90}),
+    }
+
+
+def names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+# --- atomic files ----------------------------------------------------------------------------------
+
+def test_atomic_writes_leave_only_the_file(tmp_path: Path) -> None:
+    io.atomic_write_bytes(tmp_path / "a.bin", b"\x00\x01")
+    io.atomic_write_text(tmp_path / "b.txt", "héllo")
+    io.atomic_write_json(tmp_path / "c.json", {"b": 1, "a": pd.Timestamp("2024-01-01")})
+    io.atomic_write_parquet(tmp_path / "d.parquet", pd.DataFrame({"x": [1, 2]}))
+    io.atomic_write_text(tmp_path / "b.txt", "again")  # replacing an existing file
+    assert names(tmp_path) == ["a.bin", "b.txt", "c.json", "d.parquet"]
+    assert (tmp_path / "a.bin").read_bytes() == b"\x00\x01"
+    assert (tmp_path / "b.txt").read_text() == "again"
+    assert (tmp_path / "c.json").read_text() == '{\n  "a": "2024-01-01 00:00:00",\n  "b": 1\n}\n'
+    assert pq.read_table(tmp_path / "d.parquet").column("x").to_pylist() == [1, 2]
+
+
+def test_atomic_write_creates_missing_folders(tmp_path: Path) -> None:
+    io.atomic_write_text(tmp_path / "a" / "b" / "c.txt", "x")
+    assert (tmp_path / "a" / "b" / "c.txt").read_text() == "x"
+
+
+def test_a_failed_parquet_write_keeps_the_old_file_and_no_temporary(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "t.parquet"
+    io.atomic_write_parquet(target, pd.DataFrame({"x": [1]}))
+
+    def half_written(table, where, **kwargs) -> None:
+        Path(where).write_bytes(b"PAR1 half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(io.pq, "write_table", half_written)
+    with pytest.raises(OSError, match="disk full"):
+        io.atomic_write_parquet(target, pd.DataFrame({"x": [2]}))
+    monkeypatch.undo()
+    assert names(tmp_path) == ["t.parquet"]
+    assert pq.read_table(target).column("x").to_pylist() == [1]
+
+
+def test_a_failed_byte_write_keeps_the_old_file_and_no_temporary(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    io.atomic_write_text(tmp_path / "t.txt", "old")
+
+    def no_sync(fd: int) -> None:
+        raise OSError("I/O error")
+
+    monkeypatch.setattr(io.os, "fsync", no_sync)
+    with pytest.raises(OSError, match="I/O error"):
+        io.atomic_write_text(tmp_path / "t.txt", "new")
+    assert names(tmp_path) == ["t.txt"] and (tmp_path / "t.txt").read_text() == "old"
+
+
+# --- directories -----------------------------------------------------------------------------------
+
+def test_replace_directory_replaces_the_whole_directory(tmp_path: Path) -> None:
+    final = tmp_path / "ds"
+    final.mkdir()
+    (final / "old.txt").write_text("old")
+    staging = tmp_path / ".ds.staging"
+    staging.mkdir()
+    (staging / "new.txt").write_text("new")
+    io.replace_directory(staging, final)
+    assert names(tmp_path) == ["ds"] and names(final) == ["new.txt"]
+
+
+def test_replace_directory_into_a_new_place(tmp_path: Path) -> None:
+    staging = tmp_path / ".x.staging"
+    staging.mkdir()
+    (staging / "f").write_text("1")
+    io.replace_directory(staging, tmp_path / "x")
+    assert names(tmp_path) == ["x"] and (tmp_path / "x" / "f").read_text() == "1"
+
+
+def test_parquet_files_and_fingerprints(tmp_path: Path) -> None:
+    (tmp_path / "t").mkdir()
+    for name in ("part-00001.parquet", "part-00000.parquet", ".part-00002.parquet.abc.tmp", ".hidden.parquet"):
+        (tmp_path / "t" / name).write_bytes(name.encode())
+    files = io.parquet_files(tmp_path / "t")
+    assert [f.name for f in files] == ["part-00000.parquet", "part-00001.parquet"]
+    assert io.parquet_files(tmp_path / "x.parquet") == [tmp_path / "x.parquet"]
+    assert io.fingerprint(files) == io.fingerprint(list(files))
+    assert io.fingerprint(files) != io.fingerprint(files[::-1]), "order matters"
+    assert io.file_sha256(files[0]) == io.file_sha256(files[0], chunk=3)
+
+
+# --- whole data sets -------------------------------------------------------------------------------
+
+def test_write_dataset_writes_every_table_and_a_manifest(tmp_path: Path) -> None:
+    ds = write_dataset(tmp_path / "ds", frames(), name="x", snapshot_date="2024-06-30")
+    assert names(tmp_path) == ["ds"]
+    assert names(tmp_path / "ds") == sorted(["manifest.json", *(f"{t}.parquet" for t in TABLES)])
+    assert {t: e["rows"] for t, e in ds.manifest.tables.items()} == {
+        "people": 3, "events": 3, "relations": 1, "outcomes": 3}
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def fail_on_call(monkeypatch: pytest.MonkeyPatch, n: int, error: type[BaseException] = Boom) -> None:
+    """Make the data set writer's n-th table write fail after leaving a half-written temporary."""
+    real = dataset_module.atomic_write_parquet
+    calls = []
+
+    def flaky(path: Path, table) -> None:
+        calls.append(path)
+        if len(calls) == n:
+            (Path(path).parent / f".{Path(path).name}.half.tmp").write_bytes(b"PAR1")
+            raise error(f"write {n} failed")
+        real(path, table)
+
+    monkeypatch.setattr(dataset_module, "atomic_write_parquet", flaky)
+
+
+@pytest.mark.parametrize("error", [Boom, KeyboardInterrupt])
+def test_a_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       error: type[BaseException]) -> None:
+    fail_on_call(monkeypatch, 3, error)
+    with pytest.raises(error, match="write 3 failed"):
+        write_dataset(tmp_path / "ds", frames(), name="x", snapshot_date="2024-06-30")
+    assert names(tmp_path) == []
+
+
+def test_a_failed_write_keeps_the_previous_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "ds"
+    before = write_dataset(out, frames(label=0), name="v1", snapshot_date="2024-06-30")
+    fingerprint, manifest = before.fingerprint(), (out / "manifest.json").read_text()
+    fail_on_call(monkeypatch, 3)
+    with pytest.raises(Boom):
+        write_dataset(out, frames(n=5, label=1), name="v2", snapshot_date="2024-06-30")
+    assert names(tmp_path) == ["ds"]
+    kept = Dataset(out)
+    assert kept.name == "v1" and kept.fingerprint() == fingerprint
+    assert (out / "manifest.json").read_text() == manifest
+    assert kept.read("outcomes")["label"].tolist() == [0, 0, 0]
+
+
+def test_a_failed_move_keeps_the_previous_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "ds"
+    write_dataset(out, frames(), name="v1", snapshot_date="2024-06-30")
+
+    def refuse(staging: Path, final: Path) -> None:
+        raise OSError("rename refused")
+
+    monkeypatch.setattr(dataset_module, "replace_directory", refuse)
+    with pytest.raises(OSError, match="rename refused"):
+        write_dataset(out, frames(n=5), name="v2", snapshot_date="2024-06-30")
+    assert names(tmp_path) == ["ds"] and Dataset(out).name == "v1"
+
+
+def test_a_new_version_replaces_the_old_one_whole(tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    write_dataset(out, {**frames(), "truth": pd.DataFrame({"person_id": ["p0"], "pd": [0.1]})}, name="v1",
+                  snapshot_date="2024-06-30")
+    write_dataset(out, frames(n=5), name="v2", snapshot_date="2024-06-30")
+    assert names(tmp_path) == ["ds"] and "truth.parquet" not in names(out), "no file of v1 survives"
+    assert Dataset(out).name == "v2" and Dataset(out).manifest.tables["people"]["rows"] == 5
+
+
+def test_write_dataset_refuses_to_replace_other_files(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(DataValidationError, match="is a directory that is not a DeepCredit data set"):
+        write_dataset(tmp_path, frames(), name="x", snapshot_date="2024-06-30")
+    assert names(tmp_path) == ["notes.txt"]
+
+
+def test_a_failed_swap_puts_the_previous_version_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "ds"
+    write_dataset(out, frames(), name="v1", snapshot_date="2024-06-30")
+    real, calls = io.os.replace, []
+
+    def second_fails(src, dst) -> None:
+        calls.append(src)
+        if Path(src).name.endswith(".staging"):
+            raise OSError("rename refused")
+        real(src, dst)
+
+    monkeypatch.setattr(io.os, "replace", second_fails)
+    with pytest.raises(OSError, match="rename refused"):
+        write_dataset(out, frames(n=5), name="v2", snapshot_date="2024-06-30")
+    monkeypatch.undo()
+    assert names(tmp_path) == ["ds"] and Dataset(out).name == "v1"
