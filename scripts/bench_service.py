@@ -1,0 +1,284 @@
+"""Benchmark of the scoring service on loopback: admittance decisions and re-scoring after an event.
+
+    .venv/bin/python scripts/bench_service.py [--people 20000] [--rate 200] [--seconds 10]
+                                              [--database-url postgresql+psycopg://...] [--out result.json]
+
+What it does, all on 127.0.0.1 and bounded (fixed request counts; it stops by itself):
+1. simulates a world, fits a small scorecard on it, runs serve-init (pseudonymised copy, everyone scored);
+2. registers a merchant with a deposit-free-rental policy and consents from `--consenting` people;
+3. starts `uvicorn deepcredit.service.app:app_from_env` (one worker, access log off) on a free port; with
+   two or more cores the server is pinned to one core and the load generator to another, so the client's
+   own CPU does not blur the server's numbers;
+4. admittance decisions (each one: key check, consent check, probe limit, score lookup, decision row and
+   audit row committed) three ways: closed loop (max throughput with `--concurrency` clients), and open
+   loop at `--rate` requests/s for `--seconds` (latency measured from each request's *scheduled* time,
+   so a stalled server cannot hide its queue: no coordinated omission);
+5. re-scoring: `POST /v1/events` for distinct people, one at a time (the person's features recomputed from
+   the data set plus the new event, scored, stored), and the Scorer alone in-process.
+
+Prints a markdown table; `--out` also writes the numbers as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+
+FEATURES = ("identity_verified", "tenure_days", "n_bad_365d", "n_severe_365d", "bad_rate", "days_since_last_severe",
+            "utilisation", "last_bill_amount", "credit_limit", "share_rental_365d", "degree", "share_neighbours_bad")
+KEY, ADMIN = "bench-pseudonym-key-0123456789abcdef", "bench-admin-key-0123456789"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stats(lat_s: list[float], wall: float) -> dict:
+    a = np.asarray(lat_s) * 1000
+    return {"requests": len(a), "p50_ms": round(float(np.percentile(a, 50)), 2),
+            "p99_ms": round(float(np.percentile(a, 99)), 2), "max_ms": round(float(a.max()), 2),
+            "req_per_s": round(len(a) / wall, 1)}
+
+
+def prepare(root: Path, people: int, consenting: int, db_url: str) -> tuple[list[str], str, dict]:
+    """World, model, serve-init, a merchant with a policy and consents. Returns (person ids, api key, timings)."""
+    from deepcredit.data.simulate import simulate_world
+    from deepcredit.features.definitions import ALL_FEATURES
+    from deepcredit.features.engine import build_features
+    from deepcredit.models.scorecard import WoEScorecard
+    from deepcredit.service import consent
+    from deepcredit.service.bootstrap import initialise
+    from deepcredit.service.config import Settings
+    from deepcredit.service.context import make_context, sync_clock
+    from deepcredit.service.policies import create as create_policy
+    from deepcredit.service.routes.admin import create_merchant
+    from deepcredit.service.schemas import ConsentCreate, PolicyCreate
+
+    t = {}
+    t0 = time.perf_counter()
+    raw = simulate_world(root / "world", people=people, seed=11)
+    t["simulate_s"] = round(time.perf_counter() - t0, 1)
+    t0 = time.perf_counter()
+    ff = build_features(raw, definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
+    WoEScorecard(max_n_prebins=20).fit(ff.X, ff.y, ff.definitions).save(root / "model", definitions=ff.definitions)
+    t["fit_s"] = round(time.perf_counter() - t0, 1)
+    settings = Settings.from_env({"DEEPCREDIT_PSEUDONYM_KEY": KEY, "DEEPCREDIT_ADMIN_KEY": ADMIN,
+                                  "DEEPCREDIT_DATABASE_URL": db_url})
+    summary = initialise(settings, raw, root / "model", root / "state")
+    t["serve_init_s"] = round(summary.seconds, 1)
+    ctx = make_context(Settings.from_env({"DEEPCREDIT_PSEUDONYM_KEY": KEY, "DEEPCREDIT_DATABASE_URL": db_url}))
+    sync_clock(ctx)
+    out = create_merchant(ctx, "Bench Rentals")
+    from deepcredit.service.auth import MerchantPrincipal
+
+    m = MerchantPrincipal(out.merchant.id, out.merchant.name)
+    create_policy(ctx, m, PolicyCreate(name="rental", scenario="deposit_free_rental", threshold=600))
+    ids = sorted(raw.read("people")["person_id"].astype(str))
+    chosen = random.Random(5).sample(ids, consenting)
+    expires = ctx.now() + timedelta(days=300)
+    for pid in chosen:
+        consent.grant(ctx, ctx.pseudonym(pid), ConsentCreate(merchant_id=m.id, scope="admittance",
+                                                             purpose="deposit_free_rental", mode="standing",
+                                                             expires_at=expires))
+    ctx.db.dispose()
+    return chosen, out.api_key, t
+
+
+def start_server(port: int, db_url: str, cpu: int | None) -> subprocess.Popen:
+    env = {**os.environ, "DEEPCREDIT_PSEUDONYM_KEY": KEY, "DEEPCREDIT_ADMIN_KEY": ADMIN,
+           "DEEPCREDIT_DATABASE_URL": db_url}
+    cmd = [sys.executable, "-m", "uvicorn", "deepcredit.service.app:app_from_env", "--factory", "--host", "127.0.0.1",
+           "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, env=env, preexec_fn=(lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None
+                            else None)
+    import httpx2
+
+    for _ in range(300):
+        try:
+            if httpx2.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
+                return proc
+        except httpx2.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit("the server exited during start-up")
+        time.sleep(0.1)
+    proc.terminate()
+    raise SystemExit("the server did not answer /v1/health within 30 s")
+
+
+def closed_loop(url: str, key: str, ids: list[str], n: int, concurrency: int, tag: str) -> dict:
+    import httpx2
+
+    lat: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(n))
+    errors = [0]
+
+    def worker() -> None:
+        rng = random.Random(threading.get_ident())
+        with httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as c:
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                t0 = time.perf_counter()
+                r = c.post("/v1/decisions", json={"transaction_id": f"{tag}-{i}", "person_id": rng.choice(ids),
+                                                  "policy": "rental"})
+                dt = time.perf_counter() - t0
+                with lock:
+                    lat.append(dt)
+                    errors[0] += r.status_code != 200
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return {**_stats(lat, time.perf_counter() - start), "errors": errors[0], "concurrency": concurrency}
+
+
+def open_loop(url: str, key: str, ids: list[str], rate: float, seconds: float, workers: int = 32) -> dict:
+    """Requests scheduled at a fixed rate; latency counts from the scheduled send time."""
+    import httpx2
+
+    n = int(rate * seconds)
+    slots: queue.Queue = queue.Queue()
+    lat: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    start = time.perf_counter() + 0.2
+    for i in range(n):
+        slots.put((i, start + i / rate))
+    for _ in range(workers):
+        slots.put(None)
+
+    def worker() -> None:
+        rng = random.Random(threading.get_ident())
+        with httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as c:
+            while (item := slots.get()) is not None:
+                i, due = item
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+                r = c.post("/v1/decisions", json={"transaction_id": f"open-{i}", "person_id": rng.choice(ids),
+                                                  "policy": "rental"})
+                done = time.perf_counter()
+                with lock:
+                    lat.append(done - due)
+                    errors[0] += r.status_code != 200
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return {**_stats(lat, time.perf_counter() - start), "errors": errors[0], "offered_req_per_s": rate}
+
+
+def rescore_over_http(url: str, key: str, ids: list[str], n: int) -> dict:
+    import httpx2
+
+    lat = []
+    errors = 0
+    with httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
+        start = time.perf_counter()
+        for i, pid in enumerate(ids[:n]):
+            t0 = time.perf_counter()
+            r = c.post("/v1/events", json={"transaction_id": f"ev-{i}", "person_id": pid,
+                                           "outcome": "rental_returned_late", "days_late": 3, "amount": 40})
+            lat.append(time.perf_counter() - t0)
+            errors += r.status_code != 201 or not r.json().get("rescored")
+        return {**_stats(lat, time.perf_counter() - start), "errors": errors}
+
+
+def rescore_in_process(db_url: str, ids: list[str], n: int) -> dict:
+    from deepcredit.service.app import build_scorer
+    from deepcredit.service.config import Settings
+    from deepcredit.service.context import make_context, sync_clock
+
+    ctx = make_context(Settings.from_env({"DEEPCREDIT_PSEUDONYM_KEY": KEY, "DEEPCREDIT_DATABASE_URL": db_url}))
+    sync_clock(ctx)
+    scorer = build_scorer(ctx)
+    subjects = [ctx.pseudonym(p) for p in ids[:n]]
+    scorer.score_people(subjects[:1], as_of=ctx.now())  # warm-up
+    lat = []
+    start = time.perf_counter()
+    for s in subjects:
+        t0 = time.perf_counter()
+        scorer.score_people([s], as_of=ctx.now())
+        lat.append(time.perf_counter() - t0)
+    ctx.db.dispose()
+    return _stats(lat, time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--people", type=int, default=20_000)
+    ap.add_argument("--consenting", type=int, default=500, help="People who granted the merchant consent.")
+    ap.add_argument("--requests", type=int, default=3000, help="Closed-loop decision requests.")
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--rate", type=float, default=200.0, help="Open-loop offered load, requests/s.")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--events", type=int, default=100, help="Re-scoring requests (one person each).")
+    ap.add_argument("--database-url", default="", help="Default: an SQLite file in a temporary directory.")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="deepcredit-bench-service-"))
+    db_url = args.database_url or f"sqlite:///{root / 'service.db'}"
+    ids, key, setup = prepare(root, args.people, args.consenting, db_url)
+    cores = sorted(os.sched_getaffinity(0))
+    server_cpu, client_cpus = (cores[0], set(cores[1:])) if len(cores) >= 2 else (None, None)
+    port = _free_port()
+    proc = start_server(port, db_url, server_cpu)
+    if client_cpus:
+        os.sched_setaffinity(0, client_cpus)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        closed_loop(url, key, ids, 300, args.concurrency, "warm")
+        closed = closed_loop(url, key, ids, args.requests, args.concurrency, "closed")
+        opened = open_loop(url, key, ids, args.rate, args.seconds)
+        http_rescore = rescore_over_http(url, key, ids, args.events)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    direct = rescore_in_process(db_url, ids[args.events:], args.events)
+    result = {"people": args.people, "database": db_url.split(":")[0], "cores": len(cores),
+              "server_pinned_to_cpu": server_cpu, "setup": setup,
+              "decisions_closed_loop": closed, "decisions_open_loop": opened,
+              "rescore_post_event_http": http_rescore, "rescore_scorer_in_process": direct}
+    rows = [("admittance, closed loop", closed), (f"admittance, open loop at {args.rate:g}/s", opened),
+            ("re-score after event (POST /v1/events)", http_rescore), ("re-score, Scorer in-process", direct)]
+    print(f"\n{args.people:,} people, {result['database']}, server on "
+          f"{'1 pinned core' if server_cpu is not None else 'shared cores'} (machine: {len(cores)} cores)\n")
+    print("| workload | requests | p50 ms | p99 ms | max ms | req/s | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, r in rows:
+        print(f"| {name} | {r['requests']} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['req_per_s']} "
+              f"| {r.get('errors', 0)} |")
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    import shutil
+
+    shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""`deepcredit evaluate` (report on held-out data) and `deepcredit monitor` (drift gate for a pipeline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from deepcredit.cli.common import clear_errors, console, resolve_dataset
+from deepcredit.evaluation.metrics import DEFAULT_CUTOFF
+from deepcredit.evaluation.stability import ACT, EXIT_CODES, LEVELS, WATCH
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)
+    app.command("monitor")(monitor)
+
+
+def _compare(items: list[str]) -> dict[str, Path]:
+    out = {}
+    for item in items:
+        label, sep, path = item.partition("=")
+        if not sep or not label.strip() or not path.strip():
+            raise typer.BadParameter(f"--compare expects LABEL=ARTIFACT, got {item!r}")
+        out[label.strip()] = Path(path.strip())
+    return out
+
+
+def evaluate(
+    model: Path = typer.Option(..., "--model", help="A model artifact directory."),
+    data: str = typer.Option(..., "--data", help="Held-out data: a data set directory, or a bundled name: uci, otc."),
+    out: Path = typer.Option(..., "--out", help="Directory for report.html, figures.json, model_card.md, ..."),
+    reference: str = typer.Option("", "--reference", help="Development data set, for PSI of the score and CSI."),
+    cutoff: float = typer.Option(DEFAULT_CUTOFF, "--cutoff", help="Approval rule audited: score >= cutoff."),
+    compare: list[str] = typer.Option([], "--compare", help="LABEL=ARTIFACT of another model scored on the "
+                                                              "same rows (repeat: the modality ablation table)."),
+    n_boot: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples for the AUC interval (0: none)."),
+    threads: int = typer.Option(0, "--threads", help="DuckDB threads (0: all cores)."),
+) -> None:
+    """Evaluate a model on held-out data: metrics, fairness audit, stability, one HTML report and a model card."""
+    from deepcredit.evaluation.pipeline import evaluate_artifact
+
+    with clear_errors():
+        ds = resolve_dataset(data)
+        ref = resolve_dataset(reference) if reference else None
+        with console.status("evaluating") as status:
+            path = evaluate_artifact(model, ds, out, reference=ref, cutoff=cutoff, compare=_compare(compare),
+                                     n_boot=n_boot, threads=threads or None,
+                                     on_step=lambda s: status.update(s))
+    _print_summary(path.parent)
+    console.print(f"report: {path.resolve()}")
+
+
+def _print_summary(out: Path) -> None:
+    import json
+
+    results = json.loads((out / "results.json").read_text())
+    ev, fair, st = results["evaluation"], results["fairness"], results["stability"]
+    m = ev["metrics"]
+    table = Table(title="evaluation")
+    for col in ("rows", "bad rate", "AUC", "Gini", "KS", "Brier", "ECE", "approved"):
+        table.add_column(col)
+    table.add_row(f"{ev['n']:,}", f"{ev['bad_rate']:.1%}", f"{m['auc']:.3f}", f"{m['gini']:.3f}", f"{m['ks']:.3f}",
+                  f"{m['brier']:.4f}", f"{m['ece']:.4f}", f"{ev['cutoff']['approval_rate']:.1%}")
+    console.print(table)
+    for flag in (fair or {}).get("flags", []):
+        console.print(f"[red]fairness flag:[/red] {flag}")
+    if st:
+        console.print(f"score PSI against the reference: {st['score_psi']['psi']:.3f} ({st['score_psi']['level']})")
+
+
+def _read_scores(path: Path, what: str):
+    import pandas as pd
+
+    from deepcredit.data.validate import DataValidationError
+
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file ({what})")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+        raise DataValidationError(str(path), f"not a readable Parquet file ({exc.__class__.__name__})") from None
+    if what.startswith("scores") and "score" not in frame.columns:
+        raise DataValidationError(str(path), "required column is missing", column="score")
+    return frame
+
+
+def monitor(
+    reference: Path = typer.Option(..., "--reference", help="Reference scores (Parquet: score[, band, label])."),
+    batch: Path = typer.Option(..., "--batch", help="New batch of scores (Parquet: score[, band, label])."),
+    features_reference: Path = typer.Option(None, "--features-reference", help="Reference features (Parquet)."),
+    features_batch: Path = typer.Option(None, "--features-batch", help="The batch's features (Parquet)."),
+    out: Path = typer.Option(None, "--out", help="Directory for monitor.html and results.json (optional)."),
+    watch: float = typer.Option(WATCH, "--watch", help="PSI / CSI at or above this: watch."),
+    act: float = typer.Option(ACT, "--act", help="PSI / CSI at or above this: act."),
+    fail_on: str = typer.Option("watch", "--fail-on", help="Lowest level that exits non-zero: watch, act or never."),
+) -> None:
+    """Compare a scoring batch with the reference; exit 0 ok, 3 watch, 4 act (2: bad input)."""
+    from deepcredit.evaluation.report import write_report
+    from deepcredit.evaluation.stability import monitor as run_monitor
+
+    if fail_on not in ("watch", "act", "never"):
+        raise typer.BadParameter("--fail-on must be watch, act or never")
+    if (features_reference is None) != (features_batch is None):
+        raise typer.BadParameter("give both --features-reference and --features-batch, or neither")
+    with clear_errors():
+        ref = _read_scores(reference, "scores (reference)")
+        new = _read_scores(batch, "scores (batch)")
+        f_ref = _read_scores(features_reference, "features (reference)") if features_reference else None
+        f_new = _read_scores(features_batch, "features (batch)") if features_batch else None
+        try:
+            result = run_monitor(ref, new, features_reference=f_ref, features_batch=f_new, watch=watch, act=act)
+        except ValueError as exc:
+            from deepcredit.data.validate import DataValidationError
+
+            raise DataValidationError(str(batch), str(exc)) from None
+        if out is not None:
+            write_report(out, stability=result, title="DeepCredit monitoring report",
+                         subtitle=f"batch {batch.name} ({len(new):,} rows) against {reference.name} ({len(ref):,})")
+    table = Table(title=f"monitor: {result['level']}")
+    for col in ("check", "value", "level"):
+        table.add_column(col)
+    sp = result["score_psi"]
+    table.add_row("score PSI", f"{sp['psi']:.3f}", sp["level"])
+    for row in result["csi"][:10]:
+        table.add_row(f"CSI {row['feature']}", f"{row['csi']:.3f}", row["level"])
+    for row in result["outcomes_by_band"]:
+        if row["bad_rate"] is not None:
+            ref_rate = "n/a" if row["reference_bad_rate"] is None else f"{row['reference_bad_rate']:.1%}"
+            table.add_row(f"bad rate {row['band']}", f"{row['bad_rate']:.1%} (ref {ref_rate}, {row['n_outcomes']:,})",
+                          "watch" if row["flag"] else "ok")
+    console.print(table)
+    for alert in result["alerts"]:
+        console.print(f"[{'red' if alert['level'] == 'act' else 'yellow'}]{alert['level']}:[/] {alert['message']}")
+    if out is not None:
+        console.print(f"report: {(out / 'report.html').resolve()}")
+    level = result["level"]
+    if fail_on != "never" and LEVELS.index(level) >= LEVELS.index(fail_on):
+        raise typer.Exit(EXIT_CODES[level])

@@ -1,0 +1,152 @@
+"""Service commands: `serve`, `serve-init`, `audit-verify`, and operator helpers (`merchant-add`, `person-token`).
+
+Configuration comes from the environment (service/config.py): DEEPCREDIT_PSEUDONYM_KEY (required),
+DEEPCREDIT_ADMIN_KEY (operator API), DEEPCREDIT_DATABASE_URL (default: an SQLite file under runs/service).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import typer
+
+from deepcredit.cli.common import clear_errors, console, resolve_dataset
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("serve-init")(serve_init)
+    app.command("audit-verify")(audit_verify)
+    app.command("merchant-add")(merchant_add)
+    app.command("person-token")(person_token)
+
+
+def _settings():
+    from deepcredit.service.config import ConfigError, Settings
+
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port"),
+    workers: int = typer.Option(1, "--workers", help="Processes (more than 1 needs PostgreSQL)."),
+    log_level: str = typer.Option("info", "--log-level"),
+) -> None:
+    """Run the scoring service (FastAPI on uvicorn); OpenAPI docs at /docs, the schema at /openapi.json."""
+    import uvicorn
+
+    settings = _settings()
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        console.print("[red]error:[/red] several workers need PostgreSQL (DEEPCREDIT_DATABASE_URL); "
+                      "SQLite serves one process")
+        raise typer.Exit(2)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # uvicorn's access log prints raw paths (which can hold a person id): ours logs route templates
+    uvicorn.run("deepcredit.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                access_log=False, log_level=log_level)
+
+
+def serve_init(
+    data: str = typer.Option(..., "--data", help="A data set directory, or a bundled name: uci, otc."),
+    model: Path = typer.Option(None, "--model", help="A model artifact directory (e.g. a saved scorecard)."),
+    fit_scorecard: bool = typer.Option(False, "--fit-scorecard",
+                                       help="No model yet: fit the default scorecard on the data's outcomes."),
+    state: Path = typer.Option(Path("runs/service"), "--state", help="Where the service keeps its data copy."),
+    as_of: str = typer.Option("", "--as-of", help="Score as of this date and run the service clock from it "
+                                                   "(historical data); default: now."),
+) -> None:
+    """Make a data set and a model servable: pseudonymised copy, everyone scored, stored in the database."""
+    import pandas as pd
+
+    from deepcredit.service.bootstrap import fit_scorecard as fit
+    from deepcredit.service.bootstrap import initialise
+
+    settings = _settings()
+    if (model is None) == (not fit_scorecard):
+        console.print("[red]error:[/red] give --model PATH or --fit-scorecard (one of the two)")
+        raise typer.Exit(2)
+    with clear_errors():
+        ds = resolve_dataset(data)
+        if fit_scorecard:
+            model = state / "model"
+            console.print(f"fitting a scorecard on {ds.name} (a minute on 20k people)")
+            fit(ds, model)
+        when = pd.Timestamp(as_of).to_pydatetime() if as_of else None
+        summary = initialise(settings, ds, model, state, as_of=when)
+    console.print(f"scored {summary.people:,} people as of {summary.as_of:%Y-%m-%d %H:%M} with model "
+                  f"{summary.model_id[:12]} in {summary.seconds:.1f} s; data copy at {summary.data_dir}")
+
+
+def audit_verify(
+    anchor: str = typer.Option("", "--anchor", help="SEQ:MAC recorded earlier; the chain must still contain it."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Verify the audit log's hash chain; exit 1 and name the first bad row if it was changed."""
+    from deepcredit.service.context import make_context
+
+    settings = _settings()
+    pin = None
+    if anchor:
+        seq, _, mac = anchor.partition(":")
+        if not seq.isdigit() or len(mac) != 64:
+            console.print("[red]error:[/red] --anchor must be SEQ:MAC (a row number and a 64-hex-digit mac)")
+            raise typer.Exit(2)
+        pin = (int(seq), mac)
+    ctx = make_context(settings)
+    if not ctx.db.initialised():
+        console.print(f"[red]error:[/red] no service database at {ctx.db.url.render_as_string()}")
+        raise typer.Exit(2)
+    with ctx.db.read() as s:
+        result = ctx.audit.verify(s, anchor=pin)
+    if as_json:
+        typer.echo(json.dumps({"ok": result.ok, "rows": result.rows, "head_seq": result.head_seq,
+                               "head_mac": result.head_mac, "problems": result.problems}))
+    elif result.ok:
+        console.print(f"audit log intact: {result.rows:,} rows; head {result.head_seq}:{result.head_mac} "
+                      "(record this anchor elsewhere to detect truncation later)")
+    else:
+        console.print("[red]audit log verification FAILED[/red]")
+        for p in result.problems:
+            console.print(f"  {p}")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+def merchant_add(name: str = typer.Argument(..., help="The merchant's name.")) -> None:
+    """Register a merchant and print its API key (shown once; only its hash is stored)."""
+    from deepcredit.service.context import make_context, sync_clock
+    from deepcredit.service.problems import Problem
+    from deepcredit.service.routes.admin import create_merchant
+
+    ctx = make_context(_settings())
+    ctx.db.create_all()
+    sync_clock(ctx)
+    try:
+        out = create_merchant(ctx, name)
+    except Problem as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(2) from None
+    console.print(f"merchant {out.merchant.id} ({out.merchant.name}); API key:")
+    typer.echo(out.api_key)
+
+
+def person_token(
+    person_id: str = typer.Argument(..., help="The person's id (pseudonymised before it is stored)."),
+    days: int = typer.Option(30, "--days", min=1, max=366),
+) -> None:
+    """Issue a person a token to read their report and manage consents and disputes (demos, integrations)."""
+    from deepcredit.service.context import make_context, sync_clock
+    from deepcredit.service.routes.admin import create_person_token
+
+    ctx = make_context(_settings())
+    ctx.db.create_all()
+    sync_clock(ctx)
+    out = create_person_token(ctx, person_id, days)
+    console.print(f"token valid until {out.expires_at:%Y-%m-%d %H:%M} UTC:")
+    typer.echo(out.token)

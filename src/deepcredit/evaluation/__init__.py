@@ -1,0 +1,12 @@
+"""Evaluation: metrics, fairness audit, population stability, the HTML report and the model card.
+
+    metrics.evaluate(y, pd, score, ...)            every number and figure's data for one model
+    fairness.fairness_audit(y, approved, groups)   approval, disparate impact, equal opportunity, calibration
+    stability.psi / csi / monitor                  drift of the score and the inputs, with alert levels
+    report.write_report(out, evaluation, ...)      report.html, figures.json, results.json, model_card.md
+    pipeline.evaluate_artifact(model, data, out)   all of it for a stored model on a stored data set
+
+Each module works on arrays and frames only (pipeline is the exception that loads models and data), so
+scores made anywhere can be evaluated the same way. Import the submodules directly: fairlearn and
+matplotlib load only when they are needed.
+"""

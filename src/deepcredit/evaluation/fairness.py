@@ -1,0 +1,158 @@
+"""Fairness audit by protected group (sex, age band, marital status), computed with fairlearn.
+
+Protected attributes are *audited*, never model inputs: they are joined to the scored rows by person_id
+after scoring, only to split the numbers.
+
+The decision audited is the merchant's approval rule (score >= cutoff). Being approved is the favourable
+outcome, so, in fairlearn's terms, y_pred = approved and the "positive" class of y_true is a *good* payer:
+
+- approval rate per group = fairlearn selection_rate;
+- disparate-impact ratio = lowest / highest group approval rate (fairlearn demographic_parity_ratio);
+  below 0.8 fails the four-fifths screen (a screen that asks for a look, not a legal finding);
+- equal opportunity = approval rate among people who did repay (fairlearn true_positive_rate); the gap
+  is its largest difference between groups (fairlearn equal_opportunity_difference), flagged above 0.1;
+- calibration per group = mean PD against the observed bad rate, flagged when they differ by more than
+  0.05: a score that means different risk for different groups is unfair even at equal approval rates.
+
+Groups smaller than `min_group_size` are shown but left out of the ratios and gaps: on a handful of people
+a rate is noise, and one tiny group would otherwise decide every flag.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from fairlearn.metrics import (
+    MetricFrame,
+    count,
+    demographic_parity_ratio,
+    equal_opportunity_difference,
+    selection_rate,
+    true_positive_rate,
+)
+
+from deepcredit.data.schema import PROTECTED_ATTRIBUTES
+from deepcredit.evaluation.metrics import to_jsonable
+
+AGE_BANDS = ((0, "<25"), (25, "25-34"), (35, "35-49"), (50, "50+"))
+"""(lowest age, label), ascending: an age band runs up to the next band's lowest age."""
+UNKNOWN = "unknown"
+FOUR_FIFTHS = 0.8
+TPR_GAP_MAX = 0.1
+CALIBRATION_GAP_MAX = 0.05
+
+
+def age_band(age: pd.Series | np.ndarray) -> pd.Series:
+    """Age in years -> '<25', '25-34', '35-49', '50+' (missing -> 'unknown')."""
+    a = pd.to_numeric(pd.Series(age), errors="coerce")
+    lows = np.array([lo for lo, _ in AGE_BANDS], dtype=float)
+    labels = np.array([name for _, name in AGE_BANDS], dtype=object)
+    idx = np.clip(np.searchsorted(lows, a.to_numpy(dtype=float), side="right") - 1, 0, len(lows) - 1)
+    return pd.Series(np.where(a.isna(), UNKNOWN, labels[idx]), index=a.index, dtype=object)
+
+
+def sensitive_frame(people: pd.DataFrame, person_id: pd.Series | np.ndarray) -> pd.DataFrame:
+    """The protected attributes of each scored row (joined by person_id), age as bands, missing as 'unknown'.
+
+    Only the attributes the people table has with at least one known value are returned (OTC has none).
+    """
+    cols = [c for c in PROTECTED_ATTRIBUTES if c in people.columns and people[c].notna().any()]
+    keys = pd.DataFrame({"person_id": np.asarray(person_id).astype(str)})
+    attrs = people[["person_id", *cols]].drop_duplicates("person_id").astype({"person_id": str})
+    joined = keys.merge(attrs, on="person_id", how="left", validate="many_to_one")
+    out = pd.DataFrame(index=keys.index)
+    for c in cols:
+        if c == "age":
+            out["age_band"] = age_band(joined[c]).to_numpy()
+        else:
+            out[c] = joined[c].astype(object).where(joined[c].notna(), UNKNOWN).astype(str).to_numpy()
+    return out
+
+
+def _group_order(label: str) -> tuple[int, str]:
+    """Age bands in age order, other groups alphabetically, 'unknown' last."""
+    ages = [name for _, name in AGE_BANDS]
+    return (2, label) if label == UNKNOWN else (0, f"{ages.index(label):03d}") if label in ages else (1, label)
+
+
+def _observed_bad_rate(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(np.mean(y_true)) if len(y_true) else float("nan")
+
+
+def _mean_pd(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(np.mean(y_pred)) if len(y_pred) else float("nan")
+
+
+def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray, pd_: np.ndarray | None,
+               min_group_size: int, four_fifths: float, tpr_gap_max: float, calibration_gap_max: float) -> dict:
+    good = 1 - y  # fairlearn's positive class: the person repaid
+    decisions = MetricFrame(metrics={"n": count, "approval_rate": selection_rate, "tpr": true_positive_rate},
+                            y_true=good, y_pred=approved, sensitive_features=groups.rename(name))
+    table = decisions.by_group.copy()
+    table["n"] = table["n"].astype(int)
+    table["bad_rate"] = pd.Series(y).groupby(groups.to_numpy()).mean()
+    table["approval_rate_bads"] = pd.Series(approved[y == 1]).groupby(groups.to_numpy()[y == 1]).mean()
+    if pd_ is not None:
+        calib = MetricFrame(metrics={"bad_rate": _observed_bad_rate, "mean_pd": _mean_pd},
+                            y_true=y, y_pred=pd_, sensitive_features=groups.rename(name))
+        table["mean_pd"] = calib.by_group["mean_pd"]
+        table["calibration_gap"] = table["bad_rate"] - table["mean_pd"]
+    table["audited"] = table["n"] >= min_group_size
+    table = table.loc[sorted(table.index, key=_group_order)]
+    audited = table.index[table["audited"]].tolist()
+    out: dict = {"attribute": name, "groups": table.reset_index().rename(columns={name: "group"}),
+                 "small_groups": table.index[~table["audited"]].tolist(), "flags": []}
+    mask = groups.isin(audited).to_numpy()
+    label = name.replace("_", " ")
+    if len(audited) < 2:
+        out.update(disparate_impact=None, tpr_gap=None, four_fifths_fail=False)
+        return out
+    sf = groups[mask].to_numpy()
+    di = demographic_parity_ratio(good[mask], approved[mask], sensitive_features=sf)
+    gap = equal_opportunity_difference(good[mask], approved[mask], sensitive_features=sf)
+    rates = table.loc[audited, "approval_rate"]
+    out.update(disparate_impact=di, tpr_gap=gap, four_fifths_fail=bool(di < four_fifths),
+               most_approved=str(rates.idxmax()), least_approved=str(rates.idxmin()))
+    if di < four_fifths:
+        out["flags"].append(f"{label}: disparate-impact ratio {di:.2f} < {four_fifths:g} (four-fifths screen): "
+                            f"'{rates.idxmin()}' approved {rates.min():.1%} vs '{rates.idxmax()}' {rates.max():.1%}")
+    if gap > tpr_gap_max:
+        tpr = table.loc[audited, "tpr"]
+        out["flags"].append(f"{label}: equal-opportunity gap {gap:.2f} > {tpr_gap_max:g}: good payers in "
+                            f"'{tpr.idxmin()}' approved {tpr.min():.1%} vs '{tpr.idxmax()}' {tpr.max():.1%}")
+    if pd_ is not None:
+        cg = table.loc[audited, "calibration_gap"]
+        worst = cg.abs().idxmax()
+        out["max_calibration_gap"] = float(cg[worst])
+        if abs(cg[worst]) > calibration_gap_max:
+            out["flags"].append(f"{label}: calibration gap in '{worst}': observed bad rate "
+                                f"{table.loc[worst, 'bad_rate']:.1%} vs mean PD {table.loc[worst, 'mean_pd']:.1%}")
+    return out
+
+
+def fairness_audit(y: np.ndarray, approved: np.ndarray, sensitive: pd.DataFrame, *, pd_: np.ndarray | None = None,
+                   cutoff: float | None = None, min_group_size: int = 30, four_fifths: float = FOUR_FIFTHS,
+                   tpr_gap_max: float = TPR_GAP_MAX, calibration_gap_max: float = CALIBRATION_GAP_MAX) -> dict:
+    """Audit approvals (and, given PDs, calibration) for each column of `sensitive` (row-aligned with y).
+
+    Returns JSON types: {"attributes": {name: {...groups table, disparate_impact, tpr_gap, flags}},
+    "flags": [every flag, one line each], and the settings used}.
+    """
+    y = np.asarray(y).astype(np.int64)
+    approved = np.asarray(approved).astype(np.int64)
+    if len(sensitive) != y.size or approved.size != y.size:
+        raise ValueError(f"fairness audit: {y.size} labels, {approved.size} decisions, "
+                         f"{len(sensitive)} rows of protected attributes")
+    p = None if pd_ is None else np.asarray(pd_, dtype=float)
+    attributes = {}
+    for col in sensitive.columns:
+        groups = sensitive[col].reset_index(drop=True).astype(object).fillna(UNKNOWN).astype(str)
+        attributes[col] = _audit_one(str(col), groups, y, approved, p, min_group_size, four_fifths,
+                                     tpr_gap_max, calibration_gap_max)
+    flags = [f for a in attributes.values() for f in a["flags"]]
+    return to_jsonable({
+        "cutoff": cutoff, "n": int(y.size), "approval_rate": float(approved.mean()) if y.size else None,
+        "favourable": "approved", "min_group_size": min_group_size, "four_fifths": four_fifths,
+        "tpr_gap_max": tpr_gap_max, "calibration_gap_max": calibration_gap_max,
+        "attributes": attributes, "flags": flags,
+    })

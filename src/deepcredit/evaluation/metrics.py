@@ -1,0 +1,275 @@
+"""Performance numbers for a PD model on held-out data: discrimination, calibration, lift, bands.
+
+Everything is a function of arrays (labels, PDs, scores), never of a model, so any model -- or a file of
+scores produced elsewhere -- is evaluated the same way. Results are plain dicts of JSON types: the report,
+figures.json and the monitor read them without knowing where they came from.
+
+Conventions: label 1 = bad (defaulted); `pd` is the predicted probability of default; a higher score is
+safer. AUC, KS and Gini are computed on the PD (so they agree with scikit-learn and SciPy exactly); the
+curves drawn on the score axis use the whole-point score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
+
+from deepcredit.scoring.scale import ScoreScale
+
+DEFAULT_CUTOFF = 600
+"""Default approval cutoff (score >= cutoff is approved): the scale's base score, 5:1 good:bad odds."""
+
+
+def to_jsonable(obj: object) -> object:
+    """Plain JSON types: numpy scalars and arrays to Python, NaN/inf to None (JSON has no NaN)."""
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray, pd.Index, pd.Series)):
+        return [to_jsonable(v) for v in (obj.tolist() if hasattr(obj, "tolist") else obj)]
+    if isinstance(obj, pd.DataFrame):
+        return to_jsonable(obj.to_dict(orient="records"))
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer, int)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, str):
+        return obj
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    return str(obj)
+
+
+def _check(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y).astype(np.int64).ravel()
+    p = np.asarray(p, dtype=float).ravel()
+    if y.shape != p.shape:
+        raise ValueError(f"labels ({y.size}) and predictions ({p.size}) differ in length")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("labels must be 0 (good) or 1 (bad)")
+    if np.isnan(p).any():
+        raise ValueError("predictions contain NaN")
+    return y, p
+
+
+def _two_classes(y: np.ndarray) -> bool:
+    return 0 < int(y.sum()) < y.size
+
+
+# -- single numbers ---------------------------------------------------------------------------------
+
+def auc(y: np.ndarray, pd_: np.ndarray) -> float:
+    """Area under the ROC curve of the PD (NaN if only one class is present)."""
+    y, p = _check(y, pd_)
+    return float(roc_auc_score(y, p)) if _two_classes(y) else float("nan")
+
+
+def gini(y: np.ndarray, pd_: np.ndarray) -> float:
+    """Gini (accuracy ratio) = 2 AUC - 1."""
+    return 2.0 * auc(y, pd_) - 1.0
+
+
+def ks(y: np.ndarray, pd_: np.ndarray) -> float:
+    """Kolmogorov-Smirnov: the largest gap between the PD distributions of bads and goods (= max TPR - FPR)."""
+    y, p = _check(y, pd_)
+    if not _two_classes(y):
+        return float("nan")
+    fpr, tpr, _ = roc_curve(y, p, drop_intermediate=False)
+    return float(np.max(tpr - fpr))
+
+
+def brier(y: np.ndarray, pd_: np.ndarray) -> float:
+    y, p = _check(y, pd_)
+    return float(brier_score_loss(y, p))
+
+
+def calibration_table(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10, strategy: str = "quantile") -> dict:
+    """Reliability curve: mean PD and observed bad rate per bin, with bin counts.
+
+    The bins are exactly those of sklearn.calibration.calibration_curve (same edges, same assignment), so
+    mean_pd / bad_rate equal its prob_pred / prob_true; quantile bins by default, because PDs are skewed
+    and equal-width bins would leave most of the population in one or two bins.
+    """
+    y, p = _check(y, pd_)
+    if strategy == "quantile":
+        edges = np.percentile(p, np.linspace(0, 100, n_bins + 1))
+    elif strategy == "uniform":
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+    else:
+        raise ValueError("strategy must be 'quantile' or 'uniform'")
+    ids = np.searchsorted(edges[1:-1], p)
+    total = np.bincount(ids, minlength=n_bins)
+    sums = np.bincount(ids, weights=p, minlength=n_bins)
+    bads = np.bincount(ids, weights=y, minlength=n_bins)
+    keep = total > 0
+    return {"strategy": strategy, "n_bins": n_bins, "mean_pd": sums[keep] / total[keep],
+            "bad_rate": bads[keep] / total[keep], "count": total[keep]}
+
+
+def expected_calibration_error(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10, strategy: str = "quantile"
+                               ) -> float:
+    """ECE = sum over bins of (share of rows) x |observed bad rate - mean PD|."""
+    t = calibration_table(y, pd_, n_bins, strategy)
+    w = t["count"] / t["count"].sum()
+    return float(np.sum(w * np.abs(t["bad_rate"] - t["mean_pd"])))
+
+
+def auc_interval(y: np.ndarray, pd_: np.ndarray, n_boot: int = 200, seed: int = 0, level: float = 0.95
+                 ) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the AUC (fixed seed: the same data gives the same interval)."""
+    y, p = _check(y, pd_)
+    if n_boot <= 0 or not _two_classes(y):
+        return None
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, y.size, y.size)
+        if _two_classes(y[idx]):
+            stats.append(roc_auc_score(y[idx], p[idx]))
+    if not stats:
+        return None
+    a = (1 - level) / 2
+    return float(np.quantile(stats, a)), float(np.quantile(stats, 1 - a))
+
+
+# -- curves and tables ------------------------------------------------------------------------------
+
+def _thin(n: int, most: int) -> np.ndarray:
+    """At most `most` evenly spread positions of 0..n-1, always keeping both ends (for plotted curves)."""
+    return np.arange(n) if n <= most else np.unique(np.linspace(0, n - 1, most).round().astype(int))
+
+
+def roc_points(y: np.ndarray, pd_: np.ndarray, most: int = 400) -> dict:
+    y, p = _check(y, pd_)
+    fpr, tpr, _ = roc_curve(y, p)
+    keep = _thin(fpr.size, most)
+    return {"fpr": fpr[keep], "tpr": tpr[keep]}
+
+
+def ks_curve(y: np.ndarray, score: np.ndarray) -> dict:
+    """Cumulative share of bads and of goods at or below each score (bads should pile up at low scores)."""
+    y = np.asarray(y).astype(np.int64)
+    s = np.asarray(score, dtype=float)
+    levels = np.unique(s)
+    nb, ng = max(int(y.sum()), 1), max(int((1 - y).sum()), 1)
+    pos = np.searchsorted(levels, s)
+    cum_bad = np.cumsum(np.bincount(pos, weights=y, minlength=levels.size)) / nb
+    cum_good = np.cumsum(np.bincount(pos, weights=1 - y, minlength=levels.size)) / ng
+    gap = cum_bad - cum_good
+    i = int(np.argmax(gap))
+    keep = _thin(levels.size, 400)
+    return {"score": levels[keep], "cum_bad": cum_bad[keep], "cum_good": cum_good[keep],
+            "ks": float(gap[i]), "ks_score": float(levels[i])}
+
+
+def gains_table(y: np.ndarray, pd_: np.ndarray, n_groups: int = 10) -> list[dict]:
+    """Lift and gains by risk decile, riskiest first: how many bads the riskiest x% of people hold.
+
+    Rows are sorted by PD, highest first (ties in a stable order), and cut into groups of equal size.
+    """
+    y, p = _check(y, pd_)
+    order = np.argsort(-p, kind="stable")
+    groups = np.array_split(order, n_groups)
+    total_bad = max(int(y.sum()), 1)
+    base = y.mean() if y.size else float("nan")
+    rows, cum_n, cum_bad = [], 0, 0
+    for i, g in enumerate(groups, start=1):
+        if g.size == 0:
+            continue
+        bads = int(y[g].sum())
+        cum_n += g.size
+        cum_bad += bads
+        rate = bads / g.size
+        rows.append({"group": i, "n": int(g.size), "bads": bads, "bad_rate": rate,
+                     "mean_pd": float(p[g].mean()), "min_pd": float(p[g].min()), "max_pd": float(p[g].max()),
+                     "cum_population": cum_n / y.size, "cum_bads_captured": cum_bad / total_bad,
+                     "lift": rate / base if base else float("nan"),
+                     "cum_lift": (cum_bad / cum_n) / base if base else float("nan")})
+    return rows
+
+
+def band_table(y: np.ndarray, pd_: np.ndarray, score: np.ndarray, scale: ScoreScale) -> list[dict]:
+    """Population and bad rate per score band, worst band first, with the PD range the band stands for."""
+    y, p = _check(y, pd_)
+    s = np.asarray(score, dtype=float)
+    bands = scale.band(s)
+    lows = [lo for _, lo in scale.bands]
+    highs = [*lows[1:], scale.hi + 1]
+    rows = []
+    for (name, lo), hi in zip(scale.bands, highs, strict=True):
+        m = bands == name
+        n = int(m.sum())
+        rows.append({"band": name, "score_from": lo, "score_to": hi - 1, "n": n,
+                     "share": n / y.size if y.size else float("nan"), "bads": int(y[m].sum()),
+                     "bad_rate": float(y[m].mean()) if n else float("nan"),
+                     "mean_pd": float(p[m].mean()) if n else float("nan"),
+                     "pd_range": [float(scale.pd(hi - 1)), float(scale.pd(lo))]})
+    return rows
+
+
+def score_histogram(y: np.ndarray, score: np.ndarray, scale: ScoreScale, width: int = 10) -> dict:
+    """Counts of goods and bads per `width`-point score bin over the whole scale (for the band histogram)."""
+    y = np.asarray(y).astype(np.int64)
+    edges = np.arange(scale.lo, scale.hi + width, width, dtype=float)
+    edges[-1] = scale.hi + 1  # the top score falls in the last bin
+    good, _ = np.histogram(np.asarray(score, dtype=float)[y == 0], bins=edges)
+    bad, _ = np.histogram(np.asarray(score, dtype=float)[y == 1], bins=edges)
+    return {"edges": edges, "good": good, "bad": bad, "bands": [[n, lo] for n, lo in scale.bands]}
+
+
+def cutoff_summary(y: np.ndarray, score: np.ndarray, cutoff: float) -> dict:
+    """What an approval rule `score >= cutoff` does: approval rate, bad rate among approved and declined."""
+    y = np.asarray(y).astype(np.int64)
+    ok = np.asarray(score, dtype=float) >= cutoff
+    return {"cutoff": float(cutoff), "approval_rate": float(ok.mean()) if ok.size else float("nan"),
+            "bad_rate_approved": float(y[ok].mean()) if ok.any() else float("nan"),
+            "bad_rate_declined": float(y[~ok].mean()) if (~ok).any() else float("nan"),
+            "bads_declined_share": float(y[~ok].sum() / max(y.sum(), 1))}
+
+
+def headline(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10) -> dict:
+    """AUC, Gini, KS, Brier and ECE: the numbers a table of competing models shows."""
+    a = auc(y, pd_)
+    return {"auc": a, "gini": 2 * a - 1, "ks": ks(y, pd_), "brier": brier(y, pd_),
+            "ece": expected_calibration_error(y, pd_, n_bins), "n": int(np.size(y))}
+
+
+def evaluate(y: Sequence[int] | np.ndarray, pd_: Sequence[float] | np.ndarray,
+             score: Sequence[float] | np.ndarray | None = None, *, scale: ScoreScale | None = None,
+             cutoff: float = DEFAULT_CUTOFF, ablation: Mapping[str, np.ndarray] | None = None,
+             n_bins: int = 10, n_boot: int = 200, seed: int = 0) -> dict:
+    """Every number and every figure's data for one model on one labelled sample (JSON types only).
+
+    score: the whole-point score (default: the PD mapped through `scale`); ablation: label -> PD of the
+    same rows from other models (e.g. "tabular only", "+ temporal"), evaluated side by side.
+    """
+    scale = scale or ScoreScale()
+    y, p = _check(y, pd_)
+    s = scale.score(p) if score is None else np.asarray(score, dtype=float)
+    if s.shape != y.shape:
+        raise ValueError(f"labels ({y.size}) and scores ({s.size}) differ in length")
+    if not _two_classes(y):
+        raise ValueError("evaluation needs both good and bad outcomes in the sample")
+    head = headline(y, p, n_bins)
+    ci = auc_interval(y, p, n_boot=n_boot, seed=seed)
+    ks_c = ks_curve(y, s)
+    result = {
+        "n": int(y.size), "n_bad": int(y.sum()), "bad_rate": float(y.mean()), "mean_pd": float(p.mean()),
+        "metrics": {**head, "auc_ci": list(ci) if ci else None, "ks_score": ks_c["ks"]},
+        "cutoff": cutoff_summary(y, s, cutoff),
+        "roc": roc_points(y, p),
+        "ks_curve": ks_c,
+        "calibration": calibration_table(y, p, n_bins),
+        "gains": gains_table(y, p),
+        "bands": band_table(y, p, s, scale),
+        "score_histogram": score_histogram(y, s, scale),
+        "ablation": [{"model": name, **headline(y, _check(y, q)[1], n_bins)}
+                     for name, q in (ablation or {}).items()],
+        "scale": scale.to_dict(),
+    }
+    return to_jsonable(result)

@@ -1,0 +1,129 @@
+"""The model card: what the model is for, what it is not for, the data, the numbers, by group, and caveats.
+
+`default_model_card` holds DeepCredit's standing statements (intended use, out-of-scope uses, caveats);
+callers add the model's and data's facts. `model_card_markdown` writes the card with the measured numbers
+filled in from the evaluation, fairness and stability results, so the card cannot drift from the report.
+"""
+
+from __future__ import annotations
+
+INTENDED_USE = (
+    "Estimate the probability that a person fails a commitment (a bill, instalment, rental or order) "
+    "within the performance window after the scoring date, and express it on the 350-950 DeepCredit scale "
+    "with five dimension sub-scores and reason codes. Intended to support a merchant's or lender's decision "
+    "on a credit line, deferred payment or deposit waiver, with the reasons shown to the person and a route "
+    "to human review."
+)
+
+OUT_OF_SCOPE = (
+    "Employment, housing, insurance, education or any decision other than the credit decision it was "
+    "validated for.",
+    "Populations unlike the development data (another country, product or channel) without re-validation.",
+    "Fully automated adverse decisions without reason codes and a route to human review.",
+    "Using sex, age or marital status as inputs, or proxying them deliberately; they are audited only.",
+    "Ranking people on anything but repayment risk (marketing, pricing by willingness to pay).",
+)
+
+CAVEATS = (
+    "The fairness audit is a screen (four-fifths rule, equal-opportunity and calibration gaps), not a legal "
+    "finding; flagged gaps need investigation of their cause.",
+    "Bad rates are observed only for people who were scored and whose outcome window has closed; approved-only "
+    "data hides how declined people would have repaid (reject inference is not applied).",
+    "Metrics on simulated data show what the method recovers from a known truth, not real-world performance.",
+)
+
+
+def default_model_card(**facts: object) -> dict:
+    """DeepCredit's standing statements, overridden or extended by `facts` (name, kind, data, ...)."""
+    card: dict = {"name": "DeepCredit model", "intended_use": INTENDED_USE, "out_of_scope": list(OUT_OF_SCOPE),
+                  "caveats": list(CAVEATS), "data": {}, "details": {}}
+    extra_caveats = facts.pop("extra_caveats", None) or []
+    card.update(facts)
+    card["caveats"] = [*card["caveats"], *extra_caveats]
+    return card
+
+
+def _label(key: str) -> str:
+    text = key.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def _num(v: object, fmt: str = ".3f") -> str:
+    return "n/a" if v is None else format(v, fmt)
+
+
+def _pct(v: object) -> str:
+    return "n/a" if v is None else f"{v:.1%}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in rows]
+    return out + [""]
+
+
+def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: dict | None = None,
+                        stability: dict | None = None) -> str:
+    lines = [f"# Model card: {card.get('name', 'DeepCredit model')}", ""]
+    details = card.get("details") or {}
+    if details:
+        lines += ["## Model details", ""]
+        lines += [f"- **{_label(k)}**: {v}" for k, v in details.items()] + [""]
+    lines += ["## Intended use", "", str(card.get("intended_use", INTENDED_USE)), ""]
+    lines += ["## Out-of-scope use", ""] + [f"- {x}" for x in card.get("out_of_scope", OUT_OF_SCOPE)] + [""]
+    data = card.get("data") or {}
+    lines += ["## Data", ""]
+    lines += [f"- **{_label(k)}**: {v}" for k, v in data.items()]
+    lines += ["- **Protected attributes** (sex, age, marital status) are not model inputs; they are joined "
+              "after scoring, for the audit only.", ""]
+    if evaluation:
+        m, c = evaluation["metrics"], evaluation["cutoff"]
+        ci = m.get("auc_ci")
+        lines += ["## Metrics", "", f"Held-out rows: {evaluation['n']:,}, of which bad: {evaluation['n_bad']:,} "
+                  f"({evaluation['bad_rate']:.1%}); mean predicted PD {evaluation['mean_pd']:.1%}.", ""]
+        lines += _table(["metric", "value"], [
+            ["AUC", _num(m["auc"]) + (f" (95% CI {ci[0]:.3f}-{ci[1]:.3f})" if ci else "")],
+            ["Gini", _num(m["gini"])], ["KS", _num(m["ks"])], ["Brier score", _num(m["brier"], ".4f")],
+            ["Expected calibration error", _num(m["ece"], ".4f")],
+            [f"Approval rate at score >= {c['cutoff']:.0f}", _pct(c["approval_rate"])],
+            ["Bad rate among approved", _pct(c["bad_rate_approved"])],
+            ["Bad rate among declined", _pct(c["bad_rate_declined"])]])
+        lines += ["Bad rate per band:", ""]
+        lines += _table(["band", "scores", "share", "bad rate", "mean PD"],
+                        [[b["band"], f"{b['score_from']}-{b['score_to']}", _pct(b["share"]), _pct(b["bad_rate"]),
+                          _pct(b["mean_pd"])] for b in evaluation["bands"]])
+        if evaluation.get("ablation"):
+            lines += ["### Modality ablation", ""]
+            lines += _table(["model", "AUC", "Gini", "KS", "Brier", "ECE"],
+                            [[r["model"], _num(r["auc"]), _num(r["gini"]), _num(r["ks"]), _num(r["brier"], ".4f"),
+                              _num(r["ece"], ".4f")] for r in evaluation["ablation"]])
+    if fairness:
+        lines += ["## Disaggregated results", ""]
+        if not fairness.get("attributes"):
+            lines += ["The data set records no protected attributes: no audit was possible.", ""]
+        for name, a in fairness.get("attributes", {}).items():
+            di = a.get("disparate_impact")
+            lines += [f"### {name.replace('_', ' ')}", "",
+                      f"Disparate-impact ratio {_num(di, '.2f')}"
+                      f"{' (fails the four-fifths screen)' if a.get('four_fifths_fail') else ''}; "
+                      f"equal-opportunity gap {_num(a.get('tpr_gap'), '.3f')}.", ""]
+            has_pd = bool(a["groups"]) and "mean_pd" in a["groups"][0]
+            header = ["group", "people", "approval rate", "approval of good payers", "bad rate"] + \
+                (["mean PD"] if has_pd else [])
+            rows = [[f"{g['group']}{'' if g['audited'] else ' (too small)'}", f"{g['n']:,}", _pct(g["approval_rate"]),
+                     _pct(g["tpr"]), _pct(g["bad_rate"])] + ([_pct(g.get("mean_pd"))] if has_pd else [])
+                    for g in a["groups"]]
+            lines += _table(header, rows)
+        if fairness.get("flags"):
+            lines += ["Flags:", ""] + [f"- {f}" for f in fairness["flags"]] + [""]
+        elif fairness.get("attributes"):
+            lines += ["No group fails the screens.", ""]
+    if stability:
+        sp = stability["score_psi"]
+        lines += ["## Stability", "", f"Score PSI against the development sample: {sp['psi']:.3f} ({sp['level']})."]
+        drifted = [r for r in stability.get("csi", []) if r["level"] != "ok"]
+        if drifted:
+            lines += ["Drifted inputs: " + ", ".join(f"{r['feature']} ({r['csi']:.2f})" for r in drifted[:10]) + "."]
+        lines += [""]
+    lines += ["## Caveats", ""] + [f"- {x}" for x in card.get("caveats", CAVEATS)] + [""]
+    return "\n".join(lines)

@@ -1,0 +1,173 @@
+"""Evaluate a stored model artifact on a stored data set: score, measure, audit, compare, write the report.
+
+The one place that touches models and data sets; metrics, fairness, stability and the report only ever
+see arrays and frames. Any CreditModel artifact (models.base.load_model) is scored through its
+predict_proba on the views it declares; a stand-alone WoE scorecard artifact (scoring.artifacts) is scored
+on the tabular view with its own points. PDs become scores through the model's ScoreScale (the default
+scale when it has none), so every model is read on the same 350-950 axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from deepcredit.data.dataset import Dataset
+from deepcredit.data.io import atomic_write_parquet
+from deepcredit.evaluation.fairness import fairness_audit, sensitive_frame
+from deepcredit.evaluation.metrics import DEFAULT_CUTOFF, evaluate
+from deepcredit.evaluation.model_card import default_model_card
+from deepcredit.evaluation.report import write_report
+from deepcredit.evaluation.stability import monitor
+from deepcredit.scoring.scale import ScoreScale
+
+SCORES = "scores.parquet"
+SCORE_COLUMNS = ("person_id", "as_of", "pd", "score", "band", "label")
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to score a data set, whatever kind of artifact it came from."""
+
+    model: object
+    manifest: dict
+    views: tuple[str, ...]
+    definitions: list | None
+    scale: ScoreScale
+
+    @property
+    def kind(self) -> str:
+        return self.manifest.get("kind", "model")
+
+    def score(self, inp) -> pd.DataFrame:
+        """person_id, as_of, pd, score, band, label for every row of `inp`."""
+        from deepcredit.models.scorecard import WoEScorecard
+
+        if isinstance(self.model, WoEScorecard):
+            X = inp.X
+            p = self.model.predict_proba(X)[:, 1]
+            s = self.model.score(X)
+        else:
+            p = np.asarray(self.model.predict_proba(inp), dtype=float)[:, 1]
+            s = self.scale.score(p)
+        out = inp.keys.copy()
+        out["pd"] = p
+        out["score"] = np.asarray(s, dtype=np.int64)
+        out["band"] = self.scale.band(out["score"].to_numpy())
+        out["label"] = inp.y
+        return out
+
+
+def load_any_model(path: Path) -> LoadedModel:
+    """A verified artifact (hashes checked on load) of any model kind."""
+    from deepcredit.features.spec import FeatureDef
+    from deepcredit.scoring.artifacts import SCORECARD_KIND, load_artifact, load_scorecard
+
+    art = load_artifact(Path(path))  # checks every hash, whatever the kind
+    if art.kind == SCORECARD_KIND:
+        card = load_scorecard(path)
+        # every definition it was fitted with, not just the card's: derived features read each other
+        return LoadedModel(card, art.manifest, ("tabular",), list(card.definitions_) or None, card._card().scale)
+    from deepcredit.models.base import load_model
+
+    model = load_model(path)
+    defs = [FeatureDef.from_dict(d) for d in art.manifest.get("features", []) if isinstance(d, dict)] or None
+    scale = getattr(model, "scale_", None) or getattr(model, "scale", None)
+    if isinstance(scale, dict):
+        scale = ScoreScale.from_dict(scale)
+    return LoadedModel(model, art.manifest, tuple(model.views), defs,
+                       scale if isinstance(scale, ScoreScale) else ScoreScale())
+
+
+def score_dataset(loaded: LoadedModel, dataset: Dataset, threads: int | None = None) -> tuple[pd.DataFrame, object]:
+    """(scores frame, ModelInput) of `dataset`, built with the views and features the model needs."""
+    from deepcredit.features.bundle import build_model_input
+
+    inp = build_model_input(dataset, views=loaded.views, definitions=loaded.definitions, threads=threads)
+    return loaded.score(inp), inp
+
+
+def _dataset_line(ds: Dataset, rows: int) -> str:
+    return f"{ds.name} (snapshot {ds.manifest.snapshot_date}, {rows:,} rows, data fingerprint {ds.fingerprint()[:12]})"
+
+
+def _member_pds(loaded: LoadedModel, inp) -> dict[str, np.ndarray]:
+    """Each member's own PD when the model is a stack (members_ = [(kind, model)]), for the ablation table."""
+    out = {}
+    for kind, member in getattr(loaded.model, "members_", []) or []:
+        out[f"member: {kind}"] = np.asarray(member.predict_proba(inp), dtype=float)[:, 1]
+    return out
+
+
+def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, reference: Dataset | None = None,
+                      cutoff: float = DEFAULT_CUTOFF, compare: Mapping[str, Path] | None = None,
+                      n_boot: int = 200, threads: int | None = None,
+                      on_step: Callable[[str], None] | None = None) -> Path:
+    """Score `dataset` with the model, evaluate, audit and write the report to `out`; returns report.html.
+
+    compare: label -> artifact of other models (e.g. "tabular only") scored on the same rows, for the
+    modality ablation table; reference: the development data set, for PSI of the score and CSI per feature.
+    Also writes out/scores.parquet (person_id, as_of, pd, score, band, label): the reference or batch
+    for `deepcredit monitor`.
+    """
+    step = on_step or (lambda _: None)
+    out = Path(out)
+    step("scoring")
+    loaded = load_any_model(model_path)
+    scores, inp = score_dataset(loaded, dataset, threads)
+    y = scores["label"].to_numpy()
+    caveats = []
+    if loaded.manifest.get("data_fingerprint") and loaded.manifest["data_fingerprint"] == dataset.fingerprint():
+        caveats.append("These numbers are measured on the data set the model was fitted on, not on held-out "
+                       "data: expect them to be optimistic.")
+    ablation: dict[str, np.ndarray] = {}
+    for label, path in (compare or {}).items():
+        step(f"scoring {label}")
+        other, _ = score_dataset(load_any_model(path), dataset, threads)
+        if not other[["person_id", "as_of"]].equals(scores[["person_id", "as_of"]]):
+            raise ValueError(f"{path}: scored rows differ from the evaluated model's rows")
+        ablation[label] = other["pd"].to_numpy()
+    try:
+        ablation.update(_member_pds(loaded, inp))
+    except Exception as exc:  # noqa: BLE001 - a member that cannot score alone must not stop the report
+        caveats.append(f"Stack members could not be scored on their own ({exc}).")
+    if ablation:
+        ablation[f"{loaded.kind} (this model)"] = scores["pd"].to_numpy()
+    step("evaluating")
+    ev = evaluate(y, scores["pd"].to_numpy(), scores["score"].to_numpy(), scale=loaded.scale, cutoff=cutoff,
+                  ablation=ablation, n_boot=n_boot)
+    step("fairness audit")
+    sensitive = sensitive_frame(dataset.read("people"), scores["person_id"])
+    fair = fairness_audit(y, scores["score"].to_numpy() >= cutoff, sensitive, pd_=scores["pd"].to_numpy(),
+                          cutoff=cutoff)
+    stability = None
+    data = {"evaluation data": _dataset_line(dataset, len(scores))}
+    if reference is not None:
+        step("stability against the reference")
+        ref_scores, ref_inp = score_dataset(loaded, reference, threads)
+        stability = monitor(ref_scores, scores, features_reference=ref_inp.X, features_batch=inp.X,
+                            scale=loaded.scale)
+        data["development data (reference)"] = _dataset_line(reference, len(ref_scores))
+    outcomes = dataset.read("outcomes")
+    windows = sorted(outcomes["window_days"].dropna().unique().tolist()) if "window_days" in outcomes else []
+    data["label"] = ("1 = failed a commitment within "
+                     f"{'/'.join(str(int(w)) for w in windows) or 'the performance window'} days after the "
+                     "scoring date (as_of); features use only what was known before it")
+    m = loaded.manifest
+    details = {"kind": loaded.kind, "artifact sha256": m.get("sha256", "n/a"), "created": m.get("created_at", "n/a"),
+               "DeepCredit version": m.get("deepcredit_version", "n/a"),
+               "inputs": f"{len(m.get('features', []))} features; views: {', '.join(loaded.views)}",
+               "score scale": f"{loaded.scale.base_score:g} points at {loaded.scale.base_odds:g}:1 good:bad odds, "
+                              f"{loaded.scale.pdo:g} points to double the odds, {loaded.scale.lo}-{loaded.scale.hi}",
+               "approval rule audited": f"score >= {cutoff:g}"}
+    card = default_model_card(name=f"{loaded.kind} model {m.get('sha256', '')[:12]}".strip(), details=details,
+                              data=data, extra_caveats=caveats)
+    step("writing the report")
+    atomic_write_parquet(out / SCORES, scores)
+    subtitle = f"{loaded.kind} model {m.get('sha256', '')[:12]} on {dataset.name} ({len(scores):,} rows)" + \
+        (f", against {reference.name}" if reference is not None else "")
+    return write_report(out, ev, fair, stability, card, title="DeepCredit model report", subtitle=subtitle)

@@ -1,0 +1,251 @@
+"""One self-contained HTML report (opens offline), figures.json, results.json and model_card.md.
+
+The page is for looking at: headline numbers as cards, then the figures with a one-line caption each,
+then the model card. Figures are PNGs embedded as data: URIs and the CSS is inline, so the file needs no
+network, no JavaScript and no other file; figures.json holds the data behind every figure, so a reader
+can re-plot or check any of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+from deepcredit.data.io import atomic_write_json, atomic_write_text
+from deepcredit.evaluation.figures import figure_specs, render_png
+from deepcredit.evaluation.metrics import to_jsonable
+from deepcredit.evaluation.model_card import model_card_markdown
+
+REPORT = "report.html"
+FIGURES = "figures.json"
+RESULTS = "results.json"
+MODEL_CARD = "model_card.md"
+
+SECTIONS = (
+    ("discrimination", "Discrimination", "Does the score rank bads below goods?"),
+    ("calibration", "Calibration and bands", "Does a PD mean what it says, and how are people spread over bands?"),
+    ("gains", "Lift and gains", "How much risk sits in the riskiest part of the population?"),
+    ("ablation", "Modality ablation", "What each kind of data adds, on the same rows."),
+    ("fairness", "Fairness by group", "Protected attributes are audited here, never used as inputs."),
+    ("stability", "Stability", "Has the population moved since development?"),
+)
+
+CSS = """
+:root{--ink:#1f2933;--muted:#616e7c;--line:#e4e7eb;--bg:#f3f5f8;--accent:#2f6fde;--ok:#2e9e5b;--watch:#d99a00;
+--act:#c0392b}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);
+font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue","DejaVu Sans",Arial,sans-serif;line-height:1.45}
+main{max-width:1180px;margin:0 auto;padding:36px 28px 72px}
+header h1{font-size:28px;margin:0 0 6px;letter-spacing:-.01em}
+header p{margin:0;color:var(--muted);font-size:14px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(158px,1fr));gap:12px;margin:26px 0 8px}
+.card{background:#fff;border-radius:10px;padding:14px 16px 12px;box-shadow:0 1px 3px rgba(15,23,42,.08);
+border-top:4px solid var(--accent)}
+.card .k{font-size:11.5px;color:var(--muted);text-transform:uppercase;letter-spacing:.06em}
+.card .v{font-size:28px;font-weight:650;margin:2px 0;font-variant-numeric:tabular-nums}
+.card .s{font-size:12px;color:var(--muted)}
+.card.ok{border-top-color:var(--ok)}.card.watch{border-top-color:var(--watch)}.card.act{border-top-color:var(--act)}
+.findings{background:#fff;border-radius:10px;padding:12px 18px;margin:16px 0 0;box-shadow:0 1px 3px rgba(15,23,42,.08)}
+.findings h3{margin:4px 0 8px;font-size:15px}
+.findings ul{margin:0;padding-left:0;list-style:none}
+.findings li{margin:6px 0;font-size:14px}
+.badge{display:inline-block;min-width:50px;text-align:center;border-radius:999px;padding:1px 8px;margin-right:8px;
+font-size:11px;font-weight:650;color:#fff;text-transform:uppercase;letter-spacing:.04em}
+.badge.ok{background:var(--ok)}.badge.watch{background:var(--watch)}.badge.act{background:var(--act)}
+section h2{font-size:20px;margin:40px 0 2px}
+section .lead{color:var(--muted);margin:0 0 14px;font-size:14px}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+figure{margin:0;background:#fff;border-radius:10px;padding:14px 14px 12px;box-shadow:0 1px 3px rgba(15,23,42,.08)}
+figure.wide{grid-column:1/-1}
+figure h3{margin:0 0 6px;font-size:14.5px}
+figure img{display:block;width:100%;height:auto}
+figcaption{margin-top:8px;color:var(--muted);font-size:13px}
+.tablewrap{background:#fff;border-radius:10px;padding:8px 14px;margin-top:16px;overflow-x:auto;
+box-shadow:0 1px 3px rgba(15,23,42,.08)}
+table{border-collapse:collapse;font-size:13px;width:100%;font-variant-numeric:tabular-nums}
+caption{text-align:left;font-weight:600;font-size:14px;padding:6px 0 8px}
+th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
+th{color:var(--muted);font-weight:600;font-size:12px}
+th:first-child,td:first-child{text-align:left}
+tr:last-child td{border-bottom:none}
+.modelcard{background:#fff;border-radius:10px;padding:6px 28px 18px;box-shadow:0 1px 3px rgba(15,23,42,.08)}
+.modelcard h1{font-size:22px}.modelcard h2{font-size:17px;margin-top:26px}.modelcard h3{font-size:15px}
+.modelcard table{width:auto;margin:6px 0 12px}
+footer{margin-top:40px;color:var(--muted);font-size:12px}
+@media (max-width:820px){.grid{grid-template-columns:1fr}}
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text))
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.1%}"
+
+
+def _card(key: str, value: str, sub: str = "", state: str = "") -> str:
+    return (f'<div class="card {state}"><div class="k">{_e(key)}</div><div class="v">{_e(value)}</div>'
+            f'<div class="s">{_e(sub)}</div></div>')
+
+
+def _cards(evaluation: dict | None, fairness: dict | None, stability: dict | None) -> str:
+    out = []
+    if evaluation:
+        m, c = evaluation["metrics"], evaluation["cutoff"]
+        ci = m.get("auc_ci")
+        out += [_card("AUC", f"{m['auc']:.3f}", f"95% CI {ci[0]:.3f}-{ci[1]:.3f}" if ci else ""),
+                _card("Gini", f"{m['gini']:.3f}", "2 AUC - 1"),
+                _card("KS", f"{m['ks']:.3f}", "max gap bads vs goods"),
+                _card("Brier", f"{m['brier']:.4f}", "mean squared PD error"),
+                _card("Calibration error", f"{m['ece']:.4f}", "ECE, 10 equal-count bins"),
+                _card("Bad rate", _pct(evaluation["bad_rate"]),
+                      f"{evaluation['n_bad']:,} of {evaluation['n']:,}; mean PD {_pct(evaluation['mean_pd'])}"),
+                _card(f"Approved at {c['cutoff']:.0f}+", _pct(c["approval_rate"]),
+                      f"bad rate approved {_pct(c['bad_rate_approved'])}")]
+    if fairness is not None:
+        n = len(fairness.get("flags", []))
+        audited = ", ".join(a.replace("_", " ") for a in fairness.get("attributes", {})) or "no attributes"
+        out.append(_card("Fairness flags", str(n), audited, "act" if n else "ok"))
+    if stability:
+        sp = stability["score_psi"]
+        out.append(_card("Score PSI", f"{sp['psi']:.3f}", sp["level"], sp["level"]))
+        drifted = sum(r["level"] != "ok" for r in stability.get("csi", []))
+        if stability.get("csi"):
+            out.append(_card("Drifted features", str(drifted), f"of {len(stability['csi'])} checked",
+                             "act" if any(r["level"] == "act" for r in stability["csi"]) else
+                             "watch" if drifted else "ok"))
+        if "alerts" in stability and not evaluation:
+            out.append(_card("Alerts", str(len(stability["alerts"])), f"level: {stability['level']}",
+                             stability["level"]))
+            out.append(_card("Batch", f"{stability['n_batch']:,}", f"reference {stability['n_reference']:,}"))
+    return f'<div class="cards">{"".join(out)}</div>'
+
+
+def _findings(fairness: dict | None, stability: dict | None) -> str:
+    """Fairness flags and stability alerts, one line each, with a coloured badge (state, label)."""
+    items = [("act", "flag", f) for f in (fairness or {}).get("flags", [])]
+    if stability and "alerts" in stability:
+        items += [(a["level"], a["level"], a["message"]) for a in stability["alerts"]]
+    elif stability:
+        sp = stability["score_psi"]
+        if sp["level"] != "ok":
+            items.append((sp["level"], sp["level"], f"score PSI {sp['psi']:.3f}"))
+        items += [(r["level"], r["level"], f"feature {r['feature']}: CSI {r['csi']:.3f}")
+                  for r in stability.get("csi", []) if r["level"] != "ok"]
+    if not items:
+        if fairness is None and stability is None:
+            return ""
+        items = [("ok", "ok", "No fairness flag and no stability alert.")]
+    lis = "".join(f'<li><span class="badge {state}">{_e(label)}</span>{_e(msg)}</li>' for state, label, msg in items)
+    return f'<div class="findings"><h3>Findings</h3><ul>{lis}</ul></div>'
+
+
+def _table(header: list[str], rows: list[list[object]], title: str = "") -> str:
+    caption = f"<caption>{_e(title)}</caption>" if title else ""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f'<div class="tablewrap"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _section_tables(section: str, evaluation: dict | None, fairness: dict | None, stability: dict | None) -> str:
+    if section == "calibration" and evaluation:
+        return _table(["band", "scores", "people", "share", "bads", "bad rate", "mean PD"],
+                      [[b["band"], f"{b['score_from']}-{b['score_to']}", f"{b['n']:,}", _pct(b["share"]),
+                        f"{b['bads']:,}", _pct(b["bad_rate"]), _pct(b["mean_pd"])] for b in evaluation["bands"]],
+                      "People and bad rate per band")
+    if section == "gains" and evaluation:
+        return _table(["decile (riskiest first)", "people", "bad rate", "lift", "cumulative bads captured",
+                       "cumulative lift"],
+                      [[r["group"], f"{r['n']:,}", _pct(r["bad_rate"]), f"{r['lift']:.2f}",
+                        _pct(r["cum_bads_captured"]), f"{r['cum_lift']:.2f}"] for r in evaluation["gains"]],
+                      "Lift and gains by risk decile")
+    if section == "ablation" and evaluation and evaluation.get("ablation"):
+        return _table(["model", "AUC", "Gini", "KS", "Brier", "ECE"],
+                      [[r["model"], f"{r['auc']:.3f}", f"{r['gini']:.3f}", f"{r['ks']:.3f}", f"{r['brier']:.4f}",
+                        f"{r['ece']:.4f}"] for r in evaluation["ablation"]], "Model variants on the same rows")
+    if section == "fairness" and fairness and fairness.get("attributes"):
+        rows = []
+        for name, a in fairness["attributes"].items():
+            di = a.get("disparate_impact")
+            rows.append([name.replace("_", " "), len(a["groups"]), "n/a" if di is None else f"{di:.2f}",
+                         "fail" if a.get("four_fifths_fail") else "pass",
+                         "n/a" if a.get("tpr_gap") is None else f"{a['tpr_gap']:.3f}",
+                         "n/a" if a.get("max_calibration_gap") is None else f"{a['max_calibration_gap']:+.3f}",
+                         ", ".join(a.get("small_groups", [])) or "-"])
+        return _table(["attribute", "groups", "disparate impact", "four-fifths", "TPR gap", "worst calibration gap",
+                       "too small to audit"], rows, "Screens per protected attribute")
+    if section == "stability" and stability and stability.get("outcomes_by_band"):
+        return _table(["band", "batch people", "outcomes", "bad rate", "reference bad rate", "p-value"],
+                      [[r["band"], f"{r['n']:,}", f"{r['n_outcomes']:,}", _pct(r["bad_rate"]),
+                        _pct(r["reference_bad_rate"]), "n/a" if r["p_value"] is None else f"{r['p_value']:.3g}"]
+                       for r in stability["outcomes_by_band"]],
+                      "Bad rate per band as outcomes arrive (one-sided Fisher test against the reference)")
+    return ""
+
+
+def _figure(fig_id: str, spec: dict) -> str:
+    png = base64.b64encode(render_png(fig_id, spec)).decode("ascii")
+    wide = " wide" if spec.get("wide") else ""
+    return (f'<figure class="{fig_id}{wide}" id="fig-{fig_id}"><h3>{_e(spec["title"])}</h3>'
+            f'<img alt="{_e(spec["title"])}" src="data:image/png;base64,{png}">'
+            f"<figcaption>{_e(spec['caption'])}</figcaption></figure>")
+
+
+def render_html(specs: dict[str, dict], evaluation: dict | None, fairness: dict | None, stability: dict | None,
+                card_md: str | None, title: str, subtitle: str) -> str:
+    parts = [f"<header><h1>{_e(title)}</h1><p>{_e(subtitle)}</p></header>",
+             _cards(evaluation, fairness, stability), _findings(fairness, stability)]
+    for key, heading, lead in SECTIONS:
+        figs = [_figure(i, s) for i, s in specs.items() if s["section"] == key]
+        tables = _section_tables(key, evaluation, fairness, stability)
+        if not figs and not tables:
+            continue
+        parts.append(f'<section id="{key}"><h2>{_e(heading)}</h2><p class="lead">{_e(lead)}</p>'
+                     f'<div class="grid">{"".join(figs)}</div>{tables}</section>')
+    if card_md:
+        body = MarkdownIt("commonmark", {"html": False}).enable("table").render(card_md)
+        parts.append(f'<section id="model-card"><h2>Model card</h2><div class="modelcard">{body}</div></section>')
+    try:
+        version = metadata.version("deepcredit")
+    except metadata.PackageNotFoundError:
+        version = "dev"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts.append(f"<footer>DeepCredit {_e(version)} &middot; generated {stamp} &middot; the data behind every "
+                 f"figure is in {FIGURES}; every number in {RESULTS}.</footer>")
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(title)}</title>'
+            f"<style>{CSS}</style></head>\n<body><main>\n" + "\n".join(p for p in parts if p) +
+            "\n</main></body></html>\n")
+
+
+def write_report(out_dir: Path, evaluation: dict | None = None, fairness: dict | None = None,
+                 stability: dict | None = None, model_card: dict | None = None, *,
+                 title: str = "DeepCredit model report", subtitle: str = "") -> Path:
+    """Write report.html, figures.json, results.json (and model_card.md); returns the HTML's path.
+
+    Each section appears only when its results are given (a monitor run passes just `stability`). Every
+    file is written atomically, the HTML last: if report.html exists, the files it points to do too.
+    """
+    out_dir = Path(out_dir)
+    if not (evaluation or fairness or stability):
+        raise ValueError("write_report needs at least one of evaluation, fairness or stability results")
+    evaluation, fairness, stability = (to_jsonable(x) if x else x for x in (evaluation, fairness, stability))
+    specs = figure_specs(evaluation, fairness, stability)
+    atomic_write_text(out_dir / FIGURES, json.dumps(to_jsonable(specs), indent=1, allow_nan=False) + "\n")
+    atomic_write_json(out_dir / RESULTS, {"evaluation": evaluation, "fairness": fairness, "stability": stability,
+                                          "model_card": model_card})
+    card_md = None
+    if model_card:
+        card_md = model_card_markdown(model_card, evaluation, fairness, stability)
+        atomic_write_text(out_dir / MODEL_CARD, card_md)
+    page = render_html(specs, evaluation, fairness, stability, card_md, title, subtitle)
+    atomic_write_text(out_dir / REPORT, page)
+    return out_dir / REPORT

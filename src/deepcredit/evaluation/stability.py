@@ -1,0 +1,226 @@
+"""Population stability: PSI of the score, CSI per feature, and the monitor that gates a scoring pipeline.
+
+    PSI = sum over bins of (a - e) * ln(a / e)
+
+where e and a are the shares of the reference (development) and the new sample in each bin. The bins come
+from the reference only: quantile cuts of its non-missing values (deciles by default; tied values collapse
+into fewer bins), right-closed intervals (-inf, c1], (c1, c2], ..., (ck, inf), plus a "missing" bin; a
+categorical or boolean column gets one bin per reference category, plus "(other)" for categories the
+reference never had. CSI is the same index applied to one input feature.
+
+Empty bins: a bin one sample leaves empty would make ln(a / e) infinite, so each share is floored at
+EPS = 0.0001 (one in ten thousand) before the sum, without renormalising. A bin that empties still counts
+as strong drift, and a sample compared with itself gives exactly 0.
+
+Alert levels follow the usual credit-risk convention: PSI < 0.1 ok, 0.1 to 0.25 watch, >= 0.25 act.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import fisher_exact
+
+from deepcredit.evaluation.metrics import to_jsonable
+from deepcredit.scoring.scale import ScoreScale
+
+EPS = 1e-4
+WATCH = 0.1
+ACT = 0.25
+LEVELS = ("ok", "watch", "act")
+EXIT_CODES = {"ok": 0, "watch": 3, "act": 4}
+"""`deepcredit monitor` exit codes: 0 no alert, 3 watch, 4 act (2 stays 'bad input', as everywhere)."""
+NON_FEATURES = frozenset({"person_id", "as_of", "label", "score", "band", "pd"})
+
+
+def level(value: float | None, watch: float = WATCH, act: float = ACT) -> str:
+    if value is None or not np.isfinite(value):
+        return "ok"
+    return "act" if value >= act else "watch" if value >= watch else "ok"
+
+
+def _worst(levels: Sequence[str]) -> str:
+    return max(levels, key=LEVELS.index, default="ok")
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _assign(expected: pd.Series, actual: pd.Series, bins: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Bin labels and each sample's bin index, with the bins taken from `expected` alone."""
+    if _is_numeric(expected) and (_is_numeric(actual) or actual.isna().all()):
+        e = expected.to_numpy(dtype=float)
+        a = actual.to_numpy(dtype=float)
+        known = e[~np.isnan(e)]
+        cuts = np.unique(np.quantile(known, np.linspace(0, 1, bins + 1)[1:-1])) if known.size else np.array([])
+        if cuts.size and cuts[-1] >= known.max():
+            cuts = cuts[:-1]  # no bin above the reference's maximum that only new values could fill
+        labels = ([f"<= {_fmt(cuts[0])}"] if cuts.size else ["all"]) + \
+            [f"({_fmt(lo)}, {_fmt(hi)}]" for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)] + \
+            ([f"> {_fmt(cuts[-1])}"] if cuts.size else [])
+        missing = len(labels)
+
+        def ids(x: np.ndarray) -> np.ndarray:
+            return np.where(np.isnan(x), missing, np.searchsorted(cuts, x, side="left"))
+
+        return [*labels, "missing"], ids(e), ids(a)
+    e = expected.astype(object).where(expected.notna(), None)
+    a = actual.astype(object).where(actual.notna(), None)
+    cats = sorted({str(v) for v in e if v is not None})
+    index = {c: i for i, c in enumerate(cats)}
+    other, missing = len(cats), len(cats) + 1
+
+    def cat_ids(x: pd.Series) -> np.ndarray:
+        return np.array([missing if v is None else index.get(str(v), other) for v in x], dtype=np.int64)
+
+    return [*cats, "(other)", "missing"], cat_ids(e), cat_ids(a)
+
+
+def psi_table(expected: Sequence | np.ndarray | pd.Series, actual: Sequence | np.ndarray | pd.Series,
+              bins: int = 10, eps: float = EPS) -> dict:
+    """PSI of `actual` against `expected`, with each bin's shares and contribution (bins empty in both dropped)."""
+    e, a = pd.Series(expected).reset_index(drop=True), pd.Series(actual).reset_index(drop=True)
+    if e.empty or a.empty:
+        raise ValueError("PSI needs a non-empty reference and a non-empty new sample")
+    labels, ei, ai = _assign(e, a, bins)
+    ec = np.bincount(ei, minlength=len(labels))
+    ac = np.bincount(ai, minlength=len(labels))
+    keep = (ec + ac) > 0
+    es = np.maximum(ec / ec.sum(), eps)
+    as_ = np.maximum(ac / ac.sum(), eps)
+    contrib = (as_ - es) * np.log(as_ / es)
+    value = float(contrib[keep].sum())
+    rows = [{"bin": lab, "expected_n": int(x), "actual_n": int(y), "expected_share": float(x / ec.sum()),
+             "actual_share": float(y / ac.sum()), "contribution": float(c)}
+            for lab, x, y, c, k in zip(labels, ec, ac, contrib, keep, strict=True) if k]
+    return {"psi": value, "level": level(value), "bins": rows}
+
+
+def psi(expected: Sequence | np.ndarray | pd.Series, actual: Sequence | np.ndarray | pd.Series,
+        bins: int = 10, eps: float = EPS) -> float:
+    """Population stability index of `actual` against the reference `expected` (0 = same distribution)."""
+    return psi_table(expected, actual, bins, eps)["psi"]
+
+
+def csi(reference: pd.DataFrame, new: pd.DataFrame, columns: Sequence[str] | None = None, bins: int = 10,
+        eps: float = EPS) -> list[dict]:
+    """Characteristic stability index per feature, largest first: which inputs moved.
+
+    Columns default to the reference's features (keys, labels and scores excluded). A feature the new sample
+    lacks, or has entirely missing, shows up as a 'missing' bin holding everyone: strong drift.
+    """
+    cols = list(columns) if columns is not None else [c for c in reference.columns if c not in NON_FEATURES]
+    rows = []
+    for c in cols:
+        value = psi(reference[c], new[c] if c in new.columns else pd.Series([np.nan] * len(new)), bins, eps)
+        rows.append({"feature": c, "csi": value, "level": level(value)})
+    return sorted(rows, key=lambda r: -r["csi"])
+
+
+def _band_order(frame: pd.DataFrame, scale: ScoreScale) -> list[str]:
+    names = [n for n, _ in scale.bands]
+    seen = [str(b) for b in pd.unique(frame["band"].dropna())]
+    return names + sorted(b for b in seen if b not in names)
+
+
+def _with_band(frame: pd.DataFrame, scale: ScoreScale) -> pd.DataFrame:
+    if "band" not in frame.columns:
+        frame = frame.assign(band=scale.band(frame["score"].to_numpy(dtype=float)))
+    return frame
+
+
+def band_shift(reference: pd.DataFrame, batch: pd.DataFrame, scale: ScoreScale) -> list[dict]:
+    """Share of each band in the reference and in the batch."""
+    order = _band_order(pd.concat([reference[["band"]], batch[["band"]]]), scale)
+    r = reference["band"].astype(str).value_counts(normalize=True)
+    b = batch["band"].astype(str).value_counts(normalize=True)
+    return [{"band": n, "reference_share": float(r.get(n, 0.0)), "batch_share": float(b.get(n, 0.0))}
+            for n in order if n in r.index or n in b.index]
+
+
+def outcomes_by_band(reference: pd.DataFrame, batch: pd.DataFrame, scale: ScoreScale, alpha: float = 0.01,
+                     min_outcomes: int = 30) -> list[dict]:
+    """Bad rate per band as outcomes arrive (rows with a label), against the reference's bad rate.
+
+    A band is flagged when its batch bad rate is significantly above the reference's: one-sided Fisher exact
+    test on the two samples' bad/good counts (both rates are estimates), at `alpha` divided by the number of
+    bands tested (Bonferroni: a stable population raises a false alarm in at most `alpha` of batches), with
+    at least `min_outcomes` outcomes in the batch's band. The score still ranks, but means more risk.
+    """
+    if "label" not in batch.columns:
+        return []
+    order = _band_order(pd.concat([reference[["band"]], batch[["band"]]]), scale)
+    ref_labels = pd.to_numeric(reference["label"], errors="coerce") if "label" in reference.columns \
+        else pd.Series(np.nan, index=reference.index)
+    new_labels = pd.to_numeric(batch["label"], errors="coerce")
+    rows = []
+    for name in order:
+        m = (batch["band"].astype(str) == name).to_numpy()
+        if not m.any():
+            continue
+        lab = new_labels[m].dropna()
+        ref = ref_labels[(reference["band"].astype(str) == name).to_numpy()].dropna()
+        n_out, bads = int(lab.size), int(lab.sum())
+        row = {"band": name, "n": int(m.sum()), "n_outcomes": n_out, "bad_rate": bads / n_out if n_out else None,
+               "reference_outcomes": int(ref.size), "reference_bad_rate": float(ref.mean()) if ref.size else None,
+               "p_value": None, "flag": False}
+        if n_out >= min_outcomes and ref.size:
+            table = [[bads, n_out - bads], [int(ref.sum()), int(ref.size - ref.sum())]]
+            row["p_value"] = float(fisher_exact(table, alternative="greater").pvalue)
+        rows.append(row)
+    tested = sum(r["p_value"] is not None for r in rows)
+    for r in rows:
+        r["flag"] = r["p_value"] is not None and r["p_value"] < alpha / tested
+    return rows
+
+
+def monitor(reference: pd.DataFrame, batch: pd.DataFrame, *, features_reference: pd.DataFrame | None = None,
+            features_batch: pd.DataFrame | None = None, scale: ScoreScale | None = None, bins: int = 10,
+            watch: float = WATCH, act: float = ACT) -> dict:
+    """Compare a new scoring batch with the reference one; alerts and an overall level (ok / watch / act).
+
+    Frames are batch scoring outputs: `score` (required), `band` (else derived from the scale), `label`
+    (optional: outcomes as they arrive; missing values are outcomes still to come), `person_id`.
+    """
+    scale = scale or ScoreScale()
+    for name, frame in (("reference", reference), ("batch", batch)):
+        if "score" not in frame.columns:
+            raise ValueError(f"the {name} scores have no 'score' column")
+        if frame.empty:
+            raise ValueError(f"the {name} scores are empty")
+    reference, batch = _with_band(reference, scale), _with_band(batch, scale)
+    score = psi_table(reference["score"], batch["score"], bins)
+    score["level"] = level(score["psi"], watch, act)
+    alerts = []
+    if score["level"] != "ok":
+        alerts.append({"what": "score", "metric": "PSI", "value": score["psi"], "level": score["level"],
+                       "message": f"score PSI {score['psi']:.3f} ({score['level']}: thresholds {watch:g} / {act:g})"})
+    drift: list[dict] = []
+    if features_reference is not None and features_batch is not None:
+        drift = csi(features_reference, features_batch, bins=bins)
+        for row in drift:
+            row["level"] = level(row["csi"], watch, act)
+            if row["level"] != "ok":
+                alerts.append({"what": row["feature"], "metric": "CSI", "value": row["csi"], "level": row["level"],
+                               "message": f"feature {row['feature']}: CSI {row['csi']:.3f} ({row['level']})"})
+    outcomes = outcomes_by_band(reference, batch, scale)
+    for row in outcomes:
+        if row["flag"]:
+            alerts.append({"what": f"band {row['band']}", "metric": "bad rate", "value": row["bad_rate"],
+                           "level": "watch",
+                           "message": f"band {row['band']}: bad rate {row['bad_rate']:.1%} on {row['n_outcomes']:,} "
+                                      f"outcomes vs {row['reference_bad_rate']:.1%} in the reference "
+                                      f"(one-sided Fisher p = {row['p_value']:.2g})"})
+    overall = _worst([a["level"] for a in alerts])
+    return to_jsonable({
+        "level": overall, "exit_code": EXIT_CODES[overall], "thresholds": {"watch": watch, "act": act, "eps": EPS},
+        "n_reference": len(reference), "n_batch": len(batch), "score_psi": score,
+        "bands": band_shift(reference, batch, scale), "csi": drift, "outcomes_by_band": outcomes, "alerts": alerts,
+    })

@@ -1,0 +1,206 @@
+"""Plumbing shared by the torch members: device and threads, seeded splits, one deterministic training loop
+with early stopping, state-dict bytes, and exact Shapley values over a few input groups.
+
+Why one loop: every neural member must be reproducible (same seed, same data -> same weights) and stop on
+the same rule, and a fix to either belongs in one place. Determinism: all randomness (initialisation,
+dropout, shuffling) comes from generators seeded by `seed` inside `torch.random.fork_rng`, so fitting never
+disturbs (or depends on) the caller's global random state; on CUDA, cuDNN is switched to its deterministic
+kernels for the duration of the fit.
+
+Why `threads` defaults to 1: the recurrent towers run many small matrix products per step, where extra
+intra-op threads only add synchronisation; on the shared 2-core machine one thread trained a 2-layer GRU
+about 8x faster than two (2.8 s vs 22 s per 80k rows and epoch, measured while other jobs ran).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+import torch
+from torch import nn
+
+ProgressFn = Callable[[int, int, str], None]
+"""on_progress(epoch, max_epochs, message), called after every epoch."""
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """'auto' / None: CUDA when present, else CPU; anything else is passed to torch.device."""
+    if device in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run with `threads` intra-op threads (None: leave torch's setting), restoring the old value after."""
+    if not threads:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch inside a forked RNG state (the caller's global state is untouched); deterministic cuDNN."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        if device.type == "cuda":
+            old = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+            try:
+                yield
+            finally:
+                torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old
+        else:
+            yield
+
+
+def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) positions: a stratified, seeded share of each class held out for early stopping.
+
+    A class with fewer than 2 rows, or fraction 0, holds out nothing (then early stopping watches the
+    training loss).
+    """
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    val = []
+    for cls in np.unique(y):
+        idx = np.flatnonzero(y == cls)
+        k = int(round(len(idx) * fraction))
+        if len(idx) >= 2 and k > 0:
+            val.append(rng.permutation(idx)[:min(k, len(idx) - 1)])
+    val_pos = np.sort(np.concatenate(val)) if val else np.zeros(0, dtype=np.int64)
+    return np.setdiff1d(np.arange(len(y)), val_pos), val_pos
+
+
+@dataclass
+class TrainSettings:
+    epochs: int = 12
+    batch_size: int = 512
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    patience: int = 2
+    seed: int = 0
+    clip_norm: float | None = 1.0
+    eval_batch: int = 4096
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    best_loss: float
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def train(module: nn.Module, logits_of: Callable[[np.ndarray], torch.Tensor], y: np.ndarray,
+          train_pos: np.ndarray, val_pos: np.ndarray, settings: TrainSettings, device: torch.device,
+          param_groups: Iterable[dict] | None = None, on_progress: ProgressFn | None = None,
+          batch_hook: Callable[[np.ndarray], None] | None = None) -> TrainResult:
+    """Adam on binary cross-entropy with early stopping on the validation positions; keeps the best epoch.
+
+    logits_of(positions) returns the logits (on `device`) of those positions; `y` is indexed the same way.
+    The module is left in eval mode with the weights of the epoch with the lowest validation loss.
+    batch_hook(positions) runs before each training batch (e.g. to draw a neighbour sample).
+    Must be called inside `seeded` for reproducibility.
+    """
+    t0 = time.perf_counter()
+    y_t = torch.from_numpy(np.asarray(y, dtype=np.float32)).to(device)
+    loss_fn = nn.BCEWithLogitsLoss()
+    opt = torch.optim.Adam(list(param_groups) if param_groups is not None else module.parameters(),
+                           lr=settings.lr, weight_decay=settings.weight_decay)
+    gen = torch.Generator().manual_seed(settings.seed)
+    watch = val_pos if len(val_pos) else train_pos
+    best, best_epoch, best_state, bad = math.inf, 0, copy.deepcopy(module.state_dict()), 0
+    history: list[dict] = []
+    for epoch in range(1, settings.epochs + 1):
+        module.train()
+        perm = train_pos[torch.randperm(len(train_pos), generator=gen).numpy()]
+        total = 0.0
+        for b in range(0, len(perm), settings.batch_size):
+            pos = perm[b: b + settings.batch_size]
+            if batch_hook is not None:
+                batch_hook(pos)
+            loss = loss_fn(logits_of(pos), y_t[torch.from_numpy(pos).to(device)])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if settings.clip_norm:
+                nn.utils.clip_grad_norm_(module.parameters(), settings.clip_norm)
+            opt.step()
+            total += float(loss.detach()) * len(pos)
+        module.eval()
+        with torch.no_grad():
+            logits = torch.cat([logits_of(watch[b: b + settings.eval_batch]).float()
+                                for b in range(0, len(watch), settings.eval_batch)])
+            val_loss = float(loss_fn(logits, y_t[torch.from_numpy(watch).to(device)]))
+        history.append({"epoch": epoch, "train_loss": total / max(len(perm), 1), "val_loss": val_loss})
+        if on_progress is not None:
+            on_progress(epoch, settings.epochs, f"train loss {history[-1]['train_loss']:.4f}, "
+                                                f"validation loss {val_loss:.4f}")
+        if val_loss < best - 1e-5:
+            best, best_epoch, best_state, bad = val_loss, epoch, copy.deepcopy(module.state_dict()), 0
+        else:
+            bad += 1
+            if bad >= settings.patience:
+                break
+    module.load_state_dict(best_state)
+    module.eval()
+    return TrainResult(best_epoch, best, history, time.perf_counter() - t0)
+
+
+@torch.no_grad()
+def batched(fn: Callable[[np.ndarray], torch.Tensor], n: int, batch: int = 4096) -> np.ndarray:
+    """fn over positions 0..n-1 in fixed batches, concatenated on the CPU as numpy (float32 stays float32).
+
+    Fixed batch boundaries make the result independent of anything but n: the same rows give the same bits.
+    """
+    out = [fn(np.arange(b, min(b + batch, n))).cpu() for b in range(0, n, batch)]
+    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+
+
+def state_bytes(module: nn.Module) -> bytes:
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, buf)
+    return buf.getvalue()
+
+
+def load_state(module: nn.Module, data: bytes, device: torch.device) -> nn.Module:
+    module.load_state_dict(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
+    return module.to(device).eval()
+
+
+def shapley(value: Callable[[frozenset[str]], np.ndarray], players: Sequence[str]) -> dict[str, np.ndarray]:
+    """Exact Shapley values of a few players (2^k evaluations of `value`, each an [n] array), in float64.
+
+    phi_i = sum over coalitions S without i of |S|! (k-|S|-1)! / k! * (v(S + i) - v(S)), so that
+    sum_i phi_i = v(all) - v(empty) exactly (up to float64 rounding).
+    """
+    k = len(players)
+    cache: dict[frozenset[str], np.ndarray] = {}
+    for size in range(k + 1):
+        for s in combinations(players, size):
+            cache[frozenset(s)] = np.asarray(value(frozenset(s)), dtype=np.float64)
+    out = {}
+    for p in players:
+        others = [o for o in players if o != p]
+        phi = np.zeros_like(cache[frozenset()])
+        for size in range(k):
+            w = math.factorial(size) * math.factorial(k - size - 1) / math.factorial(k)
+            for s in combinations(others, size):
+                phi += w * (cache[frozenset(s) | {p}] - cache[frozenset(s)])
+        out[p] = phi
+    return out

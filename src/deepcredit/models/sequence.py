@@ -1,0 +1,291 @@
+"""Sequence member: a multi-layer GRU (or LSTM) over each person's fulfilment events before as_of.
+
+Why: the tabular features summarise a history with fixed windows and counts; a recurrent network reads
+the events in order (what kind, kept or broken, how late, how much, how far apart) and can learn patterns
+no one wrote a feature for, such as a run of late payments that stopped, or lateness creeping in.
+
+Inputs: the temporal view of the ModelInput (features.sequences): the most recent `max_len` events per
+row. Numeric channels (signed log amount, months late, log gap to the next event, log age) are
+standardised with means and standard deviations over the real events of the training rows only.
+See towers.SequenceTower for the network and _torch for the training loop (seeded, early stopping on a
+stratified validation share of the training rows).
+
+Explanation (log-odds of default, adding up exactly with the base to the model's logit):
+    base                   = the mean, over the training rows, of the logit the model gives when every
+                             event of a row is replaced by the 'average event' (frequency-weighted mean
+                             kind and status embeddings, numeric channels at their training means): the
+                             average person's risk. One constant for all rows.
+    credit_history,        = exact Shapley values of three channel groups of the person's own events
+    fulfilment_capacity,     (towers.SEQUENCE_GROUPS: status and lateness -> credit history, amounts ->
+    behaviour_preferences    capacity, kind and timing -> behaviour); a group left out takes the average
+                             event's values at the person's real events. Eight forward passes per row.
+    behaviour_preferences += (logit with every channel averaged, at the person's own number of events)
+                             - base: what the activity level alone (how many events, none at all) adds.
+So base + the five dimensions = logit, up to float rounding; identity and social_connections are 0.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence as SequenceType
+from dataclasses import asdict, dataclass
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from deepcredit.features.bundle import ModelInput
+from deepcredit.features.sequences import KIND_VOCAB, NUMERIC, STATUS_VOCAB, Sequences
+from deepcredit.models import _torch
+from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation
+from deepcredit.models.towers import SEQUENCE_GROUPS, SequenceTower
+
+FORMAT = 1
+
+
+def require_sequences(inp: ModelInput, who: str) -> Sequences:
+    seq = inp.sequences
+    if seq is None:
+        raise ValueError(f"{who} reads the temporal view, but this ModelInput has none: build it with "
+                         "build_model_input(..., views=('tabular', 'temporal', ...))")
+    if seq.kind.shape[0] != len(inp.tabular.frame):
+        raise ValueError(f"{who}: the sequences have {seq.kind.shape[0]} rows but the bundle "
+                         f"{len(inp.tabular.frame)}: build both views from the same spine")
+    if seq.kind.size and (seq.kind.max() >= len(KIND_VOCAB) or seq.status.max() >= len(STATUS_VOCAB)):
+        raise ValueError(f"{who}: event kind/status codes outside the vocabularies of features.sequences")
+    return seq
+
+
+@dataclass
+class SequencePrep:
+    """Training-row statistics of the temporal view: numeric means/stds and kind/status frequencies."""
+
+    max_len: int
+    mean: list[float]
+    std: list[float]
+    kind_freq: list[float]
+    status_freq: list[float]
+
+    @staticmethod
+    def _recent(seq: Sequences, rows: np.ndarray, max_len: int) -> tuple[np.ndarray, ...]:
+        """The last `max_len` events of each row, still left-aligned (oldest first)."""
+        kind, status, numeric, lengths = seq.kind[rows], seq.status[rows], seq.numeric[rows], seq.lengths[rows]
+        if kind.shape[1] > max_len:
+            start = np.maximum(lengths - max_len, 0)
+            pos = start[:, None] + np.arange(max_len)[None, :]
+            kind = np.take_along_axis(kind, pos, 1)
+            status = np.take_along_axis(status, pos, 1)
+            numeric = np.take_along_axis(numeric, pos[..., None], 1)
+            lengths = np.minimum(lengths, max_len)
+            real = np.arange(max_len)[None, :] < lengths[:, None]
+            kind, status = np.where(real, kind, 0), np.where(real, status, 0)
+            numeric = np.where(real[..., None], numeric, 0)
+        return kind, status, numeric, lengths
+
+    @classmethod
+    def fit(cls, seq: Sequences, rows: np.ndarray, max_len: int) -> SequencePrep:
+        kind, status, numeric, _ = cls._recent(seq, rows, max_len)
+        real = kind > 0
+        x = numeric[real].astype(np.float64)
+        mean = x.mean(0) if len(x) else np.zeros(numeric.shape[-1])
+        std = x.std(0) if len(x) else np.ones(numeric.shape[-1])
+        std = np.where(std > 1e-6, std, 1.0)
+        kf = np.bincount(kind[real], minlength=len(KIND_VOCAB)).astype(float)
+        sf = np.bincount(status[real], minlength=len(STATUS_VOCAB)).astype(float)
+        return cls(int(max_len), mean.tolist(), std.tolist(), (kf / max(kf.sum(), 1)).tolist(),
+                   (sf / max(sf.sum(), 1)).tolist())
+
+    def tensors(self, seq: Sequences, rows: np.ndarray, device: torch.device) -> SequenceData:
+        kind, status, numeric, lengths = self._recent(seq, rows, self.max_len)
+        z = (numeric - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+        z = np.where((kind > 0)[..., None], z, 0).astype(np.float32)
+        return SequenceData(torch.from_numpy(np.ascontiguousarray(kind)).to(device),
+                            torch.from_numpy(np.ascontiguousarray(status)).to(device),
+                            torch.from_numpy(np.ascontiguousarray(z)).to(device),
+                            torch.from_numpy(np.ascontiguousarray(lengths)).to(device))
+
+
+@dataclass
+class SequenceData:
+    """Prepared tensors of some rows; `batch` trims each batch to its longest history."""
+
+    kind: torch.Tensor
+    status: torch.Tensor
+    numeric: torch.Tensor
+    lengths: torch.Tensor
+
+    def batch(self, pos: np.ndarray) -> tuple[torch.Tensor, ...]:
+        p = torch.from_numpy(np.asarray(pos, dtype=np.int64)).to(self.kind.device)
+        lengths = self.lengths[p]
+        length = max(int(lengths.max()) if len(p) else 0, 1)
+        return self.kind[p, :length], self.status[p, :length], self.numeric[p, :length], lengths
+
+
+def sequence_values(tower: SequenceTower, data: SequenceData, pos: np.ndarray, ref: torch.Tensor,
+                    subsets: SequenceType[frozenset[str]]) -> dict[frozenset[str], torch.Tensor]:
+    """Tower outputs of rows `pos` with only the channel groups in each subset kept (see SEQUENCE_GROUPS);
+    the other groups take the reference event's values at every real event."""
+    kind, status, numeric, lengths = data.batch(pos)
+    slots = tower.slots(kind, status, numeric)
+    masks = tower.group_masks()
+    out = {}
+    for subset in subsets:
+        keep = torch.ones(tower.slot_dim, dtype=torch.bool)
+        for g, m in masks.items():
+            if g not in subset:
+                keep &= ~m
+        out[frozenset(subset)] = tower.encode(tower.ablate(slots, kind, keep, ref), lengths)
+    return out
+
+
+def all_subsets(groups: SequenceType[str]) -> list[frozenset[str]]:
+    return [frozenset(s) for size in range(len(groups) + 1) for s in combinations(groups, size)]
+
+
+class _SequenceNet(nn.Module):
+    def __init__(self, tower: dict, head_hidden: int, prior: float = 0.0) -> None:
+        super().__init__()
+        self.tower = SequenceTower(**tower)
+        h = self.tower.out_dim
+        self.head = nn.Sequential(nn.Linear(h, head_hidden), nn.ReLU(), nn.Linear(head_hidden, 1))
+        nn.init.constant_(self.head[-1].bias, prior)
+
+    def forward(self, kind, status, numeric, lengths) -> torch.Tensor:
+        return self.head(self.tower(kind, status, numeric, lengths)).squeeze(-1)
+
+
+class SequenceModel(CreditModel):
+    """GRU/LSTM over the temporal view; see the module docstring. fit(..., on_progress) reports epochs.
+
+    events_per_step: events read per recurrent step (see towers.SequenceTower); threads: torch threads
+    while fitting and predicting (None: leave torch's setting); device None: CUDA when present, else CPU.
+    """
+
+    kind = "sequence"
+    views = ("temporal",)
+
+    def __init__(self, cell: str = "gru", layers: int = 2, hidden: int = 32, kind_dim: int = 8,
+                 status_dim: int = 8, events_per_step: int = 4, max_len: int = 64, head_hidden: int = 32,
+                 dropout: float = 0.1, batch_size: int = 512, lr: float = 3e-3, weight_decay: float = 1e-5,
+                 max_epochs: int = 15, patience: int = 3, val_fraction: float = 0.15, seed: int = 0,
+                 device: str | None = None, threads: int | None = 1) -> None:
+        self.cell = cell
+        self.layers = layers
+        self.hidden = hidden
+        self.kind_dim = kind_dim
+        self.status_dim = status_dim
+        self.events_per_step = events_per_step
+        self.max_len = max_len
+        self.head_hidden = head_hidden
+        self.dropout = dropout
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.seed = seed
+        self.device = device
+        self.threads = threads
+
+    def _tower_config(self) -> dict:
+        return {"n_kinds": len(KIND_VOCAB), "n_statuses": len(STATUS_VOCAB), "n_numeric": len(NUMERIC),
+                "kind_dim": self.kind_dim, "status_dim": self.status_dim, "hidden": self.hidden,
+                "layers": self.layers, "cell": self.cell, "events_per_step": self.events_per_step,
+                "dropout": self.dropout}
+
+    # -- fitting ----------------------------------------------------------------------------------
+    def fit(self, inp: ModelInput, y: np.ndarray | None = None,
+            on_progress: _torch.ProgressFn | None = None) -> SequenceModel:
+        seq = require_sequences(inp, "sequence model")
+        rows = inp.index
+        y = inp.y if y is None else np.asarray(y, dtype=np.int64)
+        if len(y) != len(rows) or len(np.unique(y)) < 2:
+            raise ValueError("sequence model: need one label per row, with both outcomes (0 and 1) present")
+        device = _torch.resolve_device(self.device)
+        with _torch.torch_threads(self.threads), _torch.seeded(self.seed, device):
+            self.prep_ = SequencePrep.fit(seq, rows, self.max_len)
+            data = self.prep_.tensors(seq, rows, device)
+            prior = float(np.log(y.mean() / (1 - y.mean())))
+            net = _SequenceNet(self._tower_config(), self.head_hidden, prior).to(device)
+            train_pos, val_pos = _torch.validation_split(y, self.val_fraction, self.seed)
+            settings = _torch.TrainSettings(self.max_epochs, self.batch_size, self.lr, self.weight_decay,
+                                            self.patience, self.seed)
+            result = _torch.train(net, lambda pos: net(*data.batch(pos)), y, train_pos, val_pos, settings,
+                                  device, on_progress=on_progress)
+            self.net_ = net
+            self.history_, self.best_epoch_, self.fit_seconds_ = result.history, result.best_epoch, result.seconds
+            self.base_ = float(self._values(data, [frozenset()])[frozenset()].mean())
+        self.classes_ = np.array([0, 1])
+        return self
+
+    # -- scoring ----------------------------------------------------------------------------------
+    def _check(self) -> None:
+        if not hasattr(self, "net_"):
+            raise RuntimeError("sequence model: call fit (or load a fitted model) first")
+
+    def decision_function(self, inp: ModelInput) -> np.ndarray:
+        """Logit of default per row (float32 network output, as float64)."""
+        self._check()
+        seq = require_sequences(inp, "sequence model")
+        device = next(self.net_.parameters()).device
+        with _torch.torch_threads(self.threads):
+            data = self.prep_.tensors(seq, inp.index, device)
+            return _torch.batched(lambda pos: self.net_(*data.batch(pos)), len(inp)).astype(np.float64)
+
+    def predict_proba(self, inp: ModelInput) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-self.decision_function(inp)))
+        return np.column_stack([1.0 - p, p])
+
+    @torch.no_grad()
+    def _values(self, data: SequenceData, subsets: SequenceType[frozenset[str]]
+                ) -> dict[frozenset[str], np.ndarray]:
+        """Logits with each subset of channel groups kept, over all rows of `data`, in fixed batches."""
+        net = self.net_
+        ref = net.tower.reference(self.prep_.kind_freq, self.prep_.status_freq)
+        n = len(data.lengths)
+        parts: dict[frozenset[str], list[np.ndarray]] = {}
+        for b in range(0, n, 4096):
+            pos = np.arange(b, min(b + 4096, n))
+            for key, h in sequence_values(net.tower, data, pos, ref, subsets).items():
+                parts.setdefault(key, []).append(net.head(h).squeeze(-1).cpu().numpy().astype(np.float64))
+        return {k: np.concatenate(v) for k, v in parts.items()}
+
+    def explain(self, inp: ModelInput) -> Explanation:
+        """base + credit_history + fulfilment_capacity + behaviour_preferences = logit (see module doc)."""
+        self._check()
+        seq = require_sequences(inp, "sequence model")
+        device = next(self.net_.parameters()).device
+        groups = list(SEQUENCE_GROUPS)
+        with _torch.torch_threads(self.threads):
+            data = self.prep_.tensors(seq, inp.index, device)
+            values = self._values(data, all_subsets(groups))
+        phi = _torch.shapley(values.__getitem__, groups)
+        by_dim = pd.DataFrame(0.0, index=pd.RangeIndex(len(inp)), columns=DIMENSIONS)
+        for g in groups:
+            by_dim[g] = phi[g]
+        by_dim["behaviour_preferences"] += values[frozenset()] - self.base_
+        return Explanation(np.full(len(inp), self.base_), by_dim, None)
+
+    # -- artifacts --------------------------------------------------------------------------------
+    def to_files(self) -> dict[str, bytes]:
+        self._check()
+        meta = {"format": FORMAT, "prep": asdict(self.prep_), "base": self.base_, "history": self.history_,
+                "best_epoch": self.best_epoch_, "tower": self._tower_config()}
+        return {"sequence_net.pt": _torch.state_bytes(self.net_),
+                "sequence_prep.json": json.dumps(meta, indent=1, sort_keys=True).encode()}
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes], params: dict) -> SequenceModel:
+        model = cls(**params)
+        meta = json.loads(files["sequence_prep.json"])
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"sequence model: unsupported artifact format {meta.get('format')!r}")
+        model.prep_ = SequencePrep(**meta["prep"])
+        model.base_, model.history_, model.best_epoch_ = meta["base"], meta["history"], meta["best_epoch"]
+        net = _SequenceNet(meta["tower"], model.head_hidden)
+        model.net_ = _torch.load_state(net, files["sequence_net.pt"], _torch.resolve_device(model.device))
+        model.classes_ = np.array([0, 1])
+        return model

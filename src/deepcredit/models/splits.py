@@ -1,0 +1,116 @@
+"""Fold assignment for out-of-fold predictions: grouped by person, and time-aware where dates differ.
+
+Why grouped: the same person at several as-of dates shares traits the features cannot see; a member that
+saw a person's label in training would predict that person's other rows too well, and the stack would
+learn to trust it too much. Why time-aware: with several as-of dates, a fold must look like deployment
+(train on the past, predict the future), so a member is never fitted on an as-of at or after the one it
+predicts. With both at once every predicted block (a range of dates x a group of people) is fitted on the
+earlier dates of the *other* groups of people.
+
+A fold is (train positions, predict positions), both into the rows of the keys given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+
+@dataclass(frozen=True)
+class Fold:
+    train: np.ndarray  # int64 positions the member is fitted on
+    predict: np.ndarray  # int64 positions it then predicts (disjoint people, strictly later dates if timed)
+
+
+def person_groups(person_id: pd.Series | np.ndarray, y: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """Fold number per row: StratifiedGroupKFold on people (every row of a person in the same fold)."""
+    person_id = np.asarray(person_id)
+    y = np.asarray(y, dtype=np.int64)
+    n_people = len(np.unique(person_id))
+    if n_folds < 2 or n_folds > n_people:
+        raise ValueError(f"need 2 <= n_folds <= number of people ({n_people}), got {n_folds}")
+    codes = pd.factorize(person_id, sort=True)[0]
+    fold = np.empty(len(codes), dtype=np.int64)
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    for k, (_, test) in enumerate(splitter.split(np.zeros(len(codes)), y, groups=codes)):
+        fold[test] = k
+    return fold
+
+
+def person_folds(person_id: pd.Series | np.ndarray, y: np.ndarray, n_folds: int = 5, seed: int = 0) -> list[Fold]:
+    """K folds by person: fold k predicts group k and trains on all other groups."""
+    group = person_groups(person_id, y, n_folds, seed)
+    return [Fold(np.flatnonzero(group != k), np.flatnonzero(group == k)) for k in range(n_folds)]
+
+
+def date_blocks(as_of: pd.Series | np.ndarray, n_blocks: int) -> np.ndarray:
+    """Block number per row: the sorted distinct dates cut into `n_blocks` contiguous runs of similar size.
+
+    Cuts fall between dates, never inside one, so every date lies in exactly one block.
+    """
+    dates = pd.to_datetime(pd.Series(np.asarray(as_of)))
+    uniq = np.sort(dates.unique())
+    n_blocks = max(1, min(int(n_blocks), len(uniq)))
+    counts = dates.value_counts().reindex(uniq).to_numpy()
+    share = np.cumsum(counts) / counts.sum()  # share of rows up to and including each date
+    # the block of a date: how many equal-share boundaries lie before its midpoint
+    mid = share - counts / counts.sum() / 2
+    block_of_date = np.minimum((mid * n_blocks).astype(np.int64), n_blocks - 1)
+    block_of_date = np.maximum.accumulate(block_of_date)
+    # renumber 0..B-1 in case some block received no date
+    block_of_date = np.unique(block_of_date, return_inverse=True)[1]
+    return block_of_date[np.searchsorted(uniq, dates.to_numpy())].astype(np.int64)
+
+
+def time_folds(as_of: pd.Series | np.ndarray, n_folds: int = 5) -> list[Fold]:
+    """Expanding window: dates cut into n_folds + 1 blocks; fold b predicts block b from all earlier dates.
+
+    The earliest block is never predicted (nothing precedes it). Fewer folds come back when there are
+    fewer distinct dates.
+    """
+    block = date_blocks(as_of, n_folds + 1)
+    dates = pd.to_datetime(pd.Series(np.asarray(as_of))).to_numpy()
+    folds = []
+    for b in range(1, int(block.max()) + 1):
+        pred = np.flatnonzero(block == b)
+        start = dates[pred].min()
+        folds.append(Fold(np.flatnonzero(dates < start), pred))
+    return folds
+
+
+def stacking_folds(keys: pd.DataFrame, y: np.ndarray, n_folds: int = 5, seed: int = 0,
+                   time_groups: int = 2) -> list[Fold]:
+    """The folds the stack fits its members' out-of-fold predictions on.
+
+    One as-of date: person_folds. Several: time_folds crossed with `time_groups` person groups, so each
+    predicted block is fitted only on earlier dates *and* other people (n_folds x time_groups fits).
+    Rows of the earliest dates get no out-of-fold prediction.
+    """
+    person_id, as_of = keys["person_id"].to_numpy(), keys["as_of"].to_numpy()
+    if pd.Series(as_of).nunique() <= 1:
+        return person_folds(person_id, y, n_folds, seed)
+    group = person_groups(person_id, y, time_groups, seed) if time_groups > 1 else np.zeros(len(y), np.int64)
+    folds = []
+    for tf in time_folds(as_of, n_folds):
+        for g in range(max(time_groups, 1)):
+            pred = tf.predict[group[tf.predict] == g]
+            train = tf.train[group[tf.train] != g] if time_groups > 1 else tf.train
+            if len(pred) and len(train):
+                folds.append(Fold(train, pred))
+    return folds
+
+
+def check_folds(keys: pd.DataFrame, folds: list[Fold]) -> None:
+    """Raise if any fold shares a person between train and predict, or trains on a date not before it."""
+    person_id = keys["person_id"].to_numpy()
+    as_of = pd.to_datetime(keys["as_of"]).to_numpy()
+    timed = pd.Series(as_of).nunique() > 1
+    for i, f in enumerate(folds):
+        shared = np.intersect1d(person_id[f.train], person_id[f.predict])
+        if shared.size:
+            raise AssertionError(f"fold {i}: person {shared[0]!r} is in both train and predict")
+        if timed and len(f.train) and as_of[f.train].max() >= as_of[f.predict].min():
+            raise AssertionError(f"fold {i}: trains on an as-of date not before the dates it predicts")

@@ -1,0 +1,352 @@
+"""The stack: every member's out-of-fold logit -> a non-negative logistic meta-model -> calibration.
+
+Fitting (all on the training rows given):
+
+1. Folds from splits.stacking_folds: grouped by person, and time-aware when there are several as-of
+   dates (a member never predicts a row from a fit on that person or on a date at or after it).
+2. Each member is fitted on each fold's training rows and predicts its held-out rows: one out-of-fold
+   logit per member and row (rows of the earliest dates have none when folds are time-aware).
+3. Meta-model: logistic regression on the members' out-of-fold logits, weights bounded to >= 0 (a
+   member can add evidence or be ignored, never be read backwards, so explanations keep their sign).
+4. Calibration (models/calibration.py) of the meta logit, fitted on *cross-fitted* meta predictions
+   (the meta-model itself predicting rows it was not fitted on), not on rows it was fitted on.
+5. Every member is refitted on all training rows; those are the members that score.
+
+Scoring: logit = g(b + sum_m w_m z_m), g the calibrator, z_m member m's logit.
+
+Explanation. The meta logit is linear in the members' logits, and each member explains its logit as
+base_m + sum_d c_md, so before calibration the stack explains itself exactly with
+base = b + sum_m w_m base_m and c_d = sum_m w_m c_md (per feature likewise, for members that give
+per-feature contributions). Calibration is a monotone map g of that logit, so the contributions are
+rescaled by the secant slope of g between the base and the row's meta logit:
+
+    s = (g(z) - g(base)) / (z - base),   c'_d = s * c_d,   base' = g(base)
+
+which keeps each contribution's sign and share and makes base' + sum_d c'_d = g(z), the calibrated
+logit, exactly. (When z is within 1e-9 of base, s is g's slope there.)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from deepcredit.features.bundle import ModelInput
+from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, _registry
+from deepcredit.models.calibration import Calibrator, expected_calibration_error
+from deepcredit.models.splits import person_folds, stacking_folds
+
+ALL_MEMBERS = ("scorecard", "gbdt", "sequence", "wide_deep", "graph")
+"""Every member kind the stack knows of, in the order they are fitted."""
+LOGIT_CLIP = 30.0
+SEP = "__"
+"""Member files are stored in the artifact as '<index>__<kind>__<file>'."""
+
+ProgressFn = Callable[[str, int, int], None]
+"""on_progress(member kind, steps done, steps in all) after each fit of a member."""
+
+
+class MemberUnavailable(ValueError):
+    """A requested member kind has no implementation in deepcredit.models."""
+
+
+def available_kinds() -> dict[str, type[CreditModel]]:
+    """Member kinds that exist now (every CreditModel kind except the stack itself)."""
+    return {k: v for k, v in _registry().items() if k != StackModel.kind}
+
+
+def default_members() -> tuple[str, ...]:
+    """ALL_MEMBERS restricted to the kinds that are implemented."""
+    have = available_kinds()
+    return tuple(k for k in ALL_MEMBERS if k in have)
+
+
+TOWER_VIEWS = {"use_sequence_tower": "temporal", "use_graph_tower": "structural"}
+"""Switches of optional towers: a member whose class `views` lists every view it *may* read (wide & deep)
+reads a tower's view only when the switch is on."""
+
+
+def instance_views(model: CreditModel) -> tuple[str, ...]:
+    """The views this member, with its parameters, reads: its `views`, less switched-off optional towers."""
+    params = model.get_params(deep=False)
+    off = {view for switch, view in TOWER_VIEWS.items() if params.get(switch) is False}
+    return tuple(v for v in model.views if v not in off)
+
+
+def missing_views(model: CreditModel, inp: ModelInput) -> list[str]:
+    """The views a member reads that this input lacks (a graph without edges counts as missing)."""
+    views = instance_views(model)
+    out = []
+    if "temporal" in views and inp.sequences is None:
+        out.append("temporal")
+    if "structural" in views and (inp.graph is None or inp.graph.edge_index.shape[1] == 0):
+        out.append("structural (no relations)" if inp.graph is not None else "structural")
+    return out
+
+
+def member_views(kind: str, params: dict | None = None) -> tuple[str, ...]:
+    """The views a member of this kind, with these parameters, reads."""
+    return instance_views(available_kinds()[kind](**(params or {})))
+
+
+def member_logit(model: CreditModel, inp: ModelInput) -> np.ndarray:
+    """A member's logit of default per row (its decision_function when it has one, else from the PD)."""
+    if hasattr(model, "decision_function"):
+        z = np.asarray(model.decision_function(inp), dtype=np.float64)
+    else:
+        p = np.clip(model.predict_proba(inp)[:, 1], 1e-15, 1 - 1e-15)
+        z = np.log(p) - np.log1p(-p)
+    return np.clip(z, -LOGIT_CLIP, LOGIT_CLIP)
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
+
+
+class StackModel(CreditModel):
+    """Members by kind, stacked on out-of-fold logits and calibrated; see the module docstring.
+
+    members: kinds to stack (None: every implemented kind of ALL_MEMBERS); member_params: constructor
+    arguments per kind (kinds not in the stack are ignored); n_folds: out-of-fold folds (time blocks when there are several as-of dates);
+    time_groups: person groups crossed with the time blocks; calibration: "isotonic", "platt" or "none";
+    meta_C: inverse L2 strength of the meta-model; seed: folds, and each member's `seed` unless given.
+    """
+
+    kind = "stack"
+    views = ("tabular",)
+    """Overwritten per instance once the members are known (the union of their views)."""
+
+    def __init__(self, members: Sequence[str] | None = None, member_params: dict | None = None, n_folds: int = 5,
+                 calibration: str = "isotonic", meta_C: float = 1.0, time_groups: int = 2, seed: int = 0) -> None:
+        self.members = members
+        self.member_params = member_params
+        self.n_folds = n_folds
+        self.calibration = calibration
+        self.meta_C = meta_C
+        self.time_groups = time_groups
+        self.seed = seed
+
+    # -- members ----------------------------------------------------------------------------------
+    def _member_classes(self, inp: ModelInput | None) -> tuple[list[str], dict[str, str]]:
+        have = available_kinds()
+        requested = list(self.members) if self.members is not None else list(default_members())
+        unknown = [k for k in requested if k not in have]
+        if unknown:
+            raise MemberUnavailable(
+                f"stack: member kind(s) {', '.join(map(repr, unknown))} not implemented in deepcredit.models "
+                f"(available: {', '.join(sorted(have)) or 'none'})")
+        if len(set(requested)) != len(requested):
+            raise ValueError(f"stack: a member is listed twice in {requested}")
+        kept, skipped = [], {}
+        for k in requested:
+            lacking = missing_views(self._new_member(k), inp) if inp is not None else []
+            if lacking:
+                skipped[k] = f"input lacks the {', '.join(lacking)} view"
+                warnings.warn(f"stack: skipping member {k!r}: {skipped[k]}", stacklevel=3)
+            else:
+                kept.append(k)
+        if not kept:
+            raise ValueError(f"stack: no member can be fitted on this input ({skipped})")
+        return kept, skipped
+
+    def _new_member(self, kind: str) -> CreditModel:
+        cls = available_kinds()[kind]
+        params = dict((self.member_params or {}).get(kind, {}))
+        if "seed" in cls._get_param_names() and "seed" not in params:
+            params["seed"] = self.seed
+        return cls(**params)
+
+    # -- fitting ----------------------------------------------------------------------------------
+    def fit(self, inp: ModelInput, y: np.ndarray | None = None, *,
+            on_progress: ProgressFn | None = None) -> StackModel:
+        t_start = time.perf_counter()
+        if y is not None and not np.array_equal(np.asarray(y), inp.y):
+            raise ValueError("stack: fits on the bundle's own labels (pass y=None)")
+        y = inp.y
+        if len(np.unique(y)) < 2:
+            raise ValueError("stack: the training rows need both outcomes (0 and 1)")
+        kinds, self.skipped_ = self._member_classes(inp)
+        keys = inp.keys
+        folds = stacking_folds(keys, y, self.n_folds, self.seed, self.time_groups)
+        if not folds:
+            raise ValueError("stack: no out-of-fold split possible on these rows")
+        n, m = len(inp), len(kinds)
+        oof = np.full((n, m), np.nan)
+        self.fit_seconds_: dict[str, float] = {}
+        steps = len(folds) + 1
+        for j, kind in enumerate(kinds):
+            t0 = time.perf_counter()
+            if on_progress:
+                on_progress(kind, 0, steps)
+            for k, fold in enumerate(folds):
+                member = self._new_member(kind).fit(inp.take(fold.train))
+                oof[fold.predict, j] = member_logit(member, inp.take(fold.predict))
+                if on_progress:
+                    on_progress(kind, k + 1, steps)
+            self.fit_seconds_[f"{kind}_folds"] = round(time.perf_counter() - t0, 2)
+        have = ~np.isnan(oof).any(axis=1)
+        Z, yy = oof[have], y[have]
+        if len(np.unique(yy)) < 2:
+            raise ValueError("stack: the out-of-fold rows hold only one outcome")
+        self.meta_intercept_, self.meta_weights_ = self._fit_meta(Z, yy)
+        # cross-fitted meta logits: the calibrator never sees the meta-model's own training rows
+        z_meta = np.empty(len(yy))
+        inner = person_folds(keys["person_id"].to_numpy()[have], yy, min(5, int(yy.sum()), len(yy) - int(yy.sum())),
+                             self.seed + 1)
+        for f in inner:
+            b, w = self._fit_meta(Z[f.train], yy[f.train])
+            z_meta[f.predict] = b + Z[f.predict] @ w
+        self.calibrator_ = Calibrator(self.calibration).fit(z_meta, yy)
+        p_cal = self.calibrator_.predict(z_meta)
+        self.metrics_ = {
+            "oof_rows": int(have.sum()), "folds": len(folds),
+            "oof_auc": {**{k: _auc(yy, Z[:, j]) for j, k in enumerate(kinds)}, "stack": _auc(yy, z_meta)},
+            "oof_ece_before_calibration": expected_calibration_error(yy, expit(z_meta)),
+            "oof_ece_after_calibration": expected_calibration_error(yy, p_cal),
+            "meta_weights": dict(zip(kinds, map(float, self.meta_weights_), strict=True)),
+            "meta_intercept": float(self.meta_intercept_), "skipped": dict(self.skipped_),
+        }
+        self.oof_ = pd.concat([keys, pd.DataFrame(oof, columns=kinds)], axis=1).assign(label=y)
+        self.members_: list[tuple[str, CreditModel]] = []
+        for kind in kinds:
+            t0 = time.perf_counter()
+            self.members_.append((kind, self._new_member(kind).fit(inp)))
+            self.fit_seconds_[f"{kind}_final"] = round(time.perf_counter() - t0, 2)
+            if on_progress:
+                on_progress(kind, steps, steps)
+        self.fit_seconds_["total"] = round(time.perf_counter() - t_start, 2)
+        self._set_views()
+        return self
+
+    def _fit_meta(self, Z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        from deepcredit.models.scorecard import bounded_logistic
+
+        b, w = bounded_logistic(Z, y.astype(float), self.meta_C, [(0.0, None)] * Z.shape[1])
+        return float(b), np.asarray(w, dtype=np.float64)
+
+    def _set_views(self) -> None:
+        views = {"tabular"}
+        for _, model in self.members_:
+            views |= set(instance_views(model))
+        self.views = tuple(v for v in ("tabular", "temporal", "structural") if v in views)
+
+    # -- scoring ----------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "members_"):
+            raise RuntimeError("stack: call fit (or load a fitted model) first")
+
+    def member_logits(self, inp: ModelInput) -> pd.DataFrame:
+        """Each member's logit per row (columns: member kinds)."""
+        self._check_fitted()
+        return pd.DataFrame({k: member_logit(model, inp) for k, model in self.members_})
+
+    def _meta_logit(self, Z: np.ndarray) -> np.ndarray:
+        return self.meta_intercept_ + Z @ self.meta_weights_
+
+    def decision_function(self, inp: ModelInput) -> np.ndarray:
+        """The calibrated logit of default per row."""
+        return self.calibrator_.transform(self._meta_logit(self.member_logits(inp).to_numpy()))
+
+    def predict_proba(self, inp: ModelInput) -> np.ndarray:
+        p = expit(self.decision_function(inp))
+        return np.column_stack([1.0 - p, p])
+
+    def explain(self, inp: ModelInput) -> Explanation:
+        """Meta weights x members' explanations, rescaled through the calibrator (module docstring)."""
+        self._check_fitted()
+        n = len(inp)
+        base = np.full(n, self.meta_intercept_)
+        dims = pd.DataFrame(0.0, index=pd.RangeIndex(n), columns=DIMENSIONS)
+        feats: pd.DataFrame | None = None
+        z_parts = []
+        for (_, model), w in zip(self.members_, self.meta_weights_, strict=True):
+            z_parts.append(member_logit(model, inp))
+            if w == 0.0:
+                continue
+            e = model.explain(inp)
+            base += w * e.base
+            dims += w * e.by_dimension[DIMENSIONS].to_numpy()
+            if e.by_feature is not None:
+                f = w * e.by_feature.reset_index(drop=True)
+                feats = f if feats is None else feats.add(f, fill_value=0.0)
+        z = self._meta_logit(np.column_stack(z_parts))
+        zc = self.calibrator_.transform(z)
+        gb = self.calibrator_.transform(base)
+        d_sum = dims.to_numpy().sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            secant = (zc - gb) / d_sum
+        h = 1e-4
+        slope = (self.calibrator_.transform(base + h) - self.calibrator_.transform(base - h)) / (2 * h)
+        s = np.where(np.abs(d_sum) > 1e-9, secant, slope)
+        dims = dims.mul(s, axis=0)
+        if feats is not None:
+            order = [c for c in _feature_order(self) if c in feats.columns]
+            feats = feats[order + [c for c in feats.columns if c not in order]].mul(s, axis=0)
+        return Explanation(gb, dims, feats)
+
+    @property
+    def used_features_(self) -> list[str]:
+        """Features some member with a non-zero weight uses (those can be reasons)."""
+        self._check_fitted()
+        used: set[str] = set()
+        for (_, model), w in zip(self.members_, self.meta_weights_, strict=True):
+            if w > 0:
+                used |= set(getattr(model, "used_features_", []))
+        return [c for c in _feature_order(self) if c in used]
+
+    # -- artifacts --------------------------------------------------------------------------------
+    def to_files(self) -> dict[str, bytes]:
+        self._check_fitted()
+        files: dict[str, bytes] = {}
+        members = []
+        for i, (kind, model) in enumerate(self.members_):
+            prefix = f"{i}{SEP}{kind}{SEP}"
+            for name, data in model.to_files().items():
+                files[prefix + name] = data
+            params = json.loads(json.dumps(model.get_params(deep=False), default=str))
+            members.append({"kind": kind, "params": params})
+        meta = {"format": 1, "members": members, "meta_intercept": float(self.meta_intercept_),
+                "meta_weights": [float(w) for w in self.meta_weights_], "calibrator": self.calibrator_.to_dict(),
+                "metrics": self.metrics_, "skipped": self.skipped_, "fit_seconds": self.fit_seconds_}
+        files["stack.json"] = json.dumps(meta, indent=1, sort_keys=True).encode("utf-8")
+        return files
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes], params: dict) -> StackModel:
+        model = cls(**params)
+        meta = json.loads(files["stack.json"])
+        if meta.get("format") != 1:
+            raise ValueError(f"stack: unsupported format {meta.get('format')!r}")
+        have = available_kinds()
+        model.members_ = []
+        for i, spec in enumerate(meta["members"]):
+            kind = spec["kind"]
+            if kind not in have:
+                raise MemberUnavailable(f"stack: member kind {kind!r} of this artifact is not implemented here")
+            prefix = f"{i}{SEP}{kind}{SEP}"
+            own = {name[len(prefix):]: data for name, data in files.items() if name.startswith(prefix)}
+            model.members_.append((kind, have[kind].from_files(own, spec["params"])))
+        model.meta_intercept_ = float(meta["meta_intercept"])
+        model.meta_weights_ = np.asarray(meta["meta_weights"], dtype=np.float64)
+        model.calibrator_ = Calibrator.from_dict(meta["calibrator"])
+        model.metrics_, model.skipped_ = meta["metrics"], meta["skipped"]
+        model.fit_seconds_ = meta.get("fit_seconds", {})
+        model._set_views()
+        return model
+
+
+def _feature_order(stack: StackModel) -> list[str]:
+    """Feature names in the members' definition order (first member that knows a feature wins)."""
+    seen: dict[str, None] = {}
+    for _, model in stack.members_:
+        for d in getattr(model, "definitions_", []):
+            seen.setdefault(d.name, None)
+    return list(seen)

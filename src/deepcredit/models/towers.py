@@ -1,0 +1,193 @@
+"""The neural building blocks the sequence and Wide & Deep members share (plain nn.Modules, no data logic).
+
+- SequenceTower: a multi-layer GRU/LSTM over a person's fulfilment events -> one vector per person.
+- TabularEncoder: standardised numeric inputs next to learned embeddings of categorical features.
+- WideLinear: one weight per bin of every wide field (one-hot bins and crosses), so its contribution per
+  field is exact and additive.
+
+Every tower can replace a group of its inputs by a reference vector (`ablate`): the explanations measure
+what a group of inputs (a dimension) adds over that reference, with exact Shapley values (_torch.shapley).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepcredit.data.schema import Dimension
+from deepcredit.features.sequences import KIND_VOCAB, NUMERIC, STATUS_VOCAB
+
+SEQUENCE_GROUPS: dict[str, tuple[str, ...]] = {
+    Dimension.CREDIT_HISTORY.value: ("status", "days_late_months"),
+    Dimension.FULFILMENT_CAPACITY.value: ("signed_log_amount",),
+    Dimension.BEHAVIOUR_PREFERENCES.value: ("kind", "log_gap_days", "log_age_days"),
+}
+"""Which event channels speak to which dimension: whether commitments were kept (status, lateness) is
+credit history, the money involved is capacity, what kind of commitments and when is behaviour."""
+
+
+class SequenceTower(nn.Module):
+    """Events -> [batch, hidden]: embeddings of kind and status plus numeric channels, through a GRU/LSTM.
+
+    Inputs are left-aligned, oldest first, as in features.sequences (kind/status 0 = padding). Each
+    recurrent step reads a block of `events_per_step` consecutive events; blocks are aligned to the most
+    recent event, so the last step always sees the latest events in full (1 = one event per step, the
+    classic form; 4 makes a 64-event history 16 steps: on the 100k simulated world about 3.5x faster per
+    epoch on one CPU thread for 0.004 less held-out AUC of the sequence member alone, 0.769 vs 0.773).
+    Each event slot carries [kind embedding, status embedding, numeric channels, 1 if real]; padding slots
+    are all zeros. Sequences are packed, so neither padding nor the padded length change the output.
+    A person with no events gets a learned `empty` vector.
+    """
+
+    def __init__(self, n_kinds: int = len(KIND_VOCAB), n_statuses: int = len(STATUS_VOCAB),
+                 n_numeric: int = len(NUMERIC), kind_dim: int = 8, status_dim: int = 8, hidden: int = 32,
+                 layers: int = 2, cell: str = "gru", events_per_step: int = 4, dropout: float = 0.0) -> None:
+        super().__init__()
+        if cell not in ("gru", "lstm"):
+            raise ValueError(f"cell must be 'gru' or 'lstm', not {cell!r}")
+        if events_per_step < 1 or layers < 1 or hidden < 1:
+            raise ValueError("events_per_step, layers and hidden must be at least 1")
+        self.kind_emb = nn.Embedding(n_kinds, kind_dim, padding_idx=0)
+        self.status_emb = nn.Embedding(n_statuses, status_dim, padding_idx=0)
+        self.n_numeric = n_numeric
+        self.slot_dim = kind_dim + status_dim + n_numeric + 1
+        self.events_per_step = events_per_step
+        rnn = nn.GRU if cell == "gru" else nn.LSTM
+        self.rnn = rnn(self.slot_dim * events_per_step, hidden, layers, batch_first=True,
+                       dropout=dropout if layers > 1 else 0.0)
+        self.empty = nn.Parameter(torch.zeros(hidden))
+        self.out_dim = hidden
+
+    # -- layout of a slot: [kind emb | status emb | numeric | real] -----------------------------------
+    def channel_columns(self) -> dict[str, np.ndarray]:
+        """Slot columns of each channel name (kind, status, the NUMERIC names, real)."""
+        k, s = self.kind_emb.embedding_dim, self.status_emb.embedding_dim
+        cols = {"kind": np.arange(k), "status": np.arange(k, k + s)}
+        for j, name in enumerate(NUMERIC[: self.n_numeric]):
+            cols[name] = np.array([k + s + j])
+        cols["real"] = np.array([self.slot_dim - 1])
+        return cols
+
+    def group_masks(self, groups: dict[str, Sequence[str]] = SEQUENCE_GROUPS) -> dict[str, torch.Tensor]:
+        """Boolean slot-column mask of each group (e.g. each dimension)."""
+        cols = self.channel_columns()
+        masks = {}
+        for g, channels in groups.items():
+            m = torch.zeros(self.slot_dim, dtype=torch.bool)
+            for c in channels:
+                m[torch.from_numpy(cols[c])] = True
+            masks[g] = m
+        return masks
+
+    def slots(self, kind: torch.Tensor, status: torch.Tensor, numeric: torch.Tensor) -> torch.Tensor:
+        """[B, L, slot_dim]; numeric must already be standardised and 0 at padding."""
+        real = (kind > 0).unsqueeze(-1).to(numeric.dtype)
+        return torch.cat([self.kind_emb(kind), self.status_emb(status), numeric[..., : self.n_numeric], real], -1)
+
+    def reference(self, kind_freq: Sequence[float], status_freq: Sequence[float]) -> torch.Tensor:
+        """The 'average event': frequency-weighted mean embeddings, numeric channels 0 (the training mean)."""
+        dev = self.empty.device
+        kf = torch.tensor(kind_freq, dtype=torch.float32, device=dev)
+        sf = torch.tensor(status_freq, dtype=torch.float32, device=dev)
+        ref = torch.zeros(self.slot_dim, device=dev)
+        k, s = self.kind_emb.embedding_dim, self.status_emb.embedding_dim
+        ref[:k] = (kf[:, None] * self.kind_emb.weight).sum(0) / kf.sum().clamp_min(1e-12)
+        ref[k: k + s] = (sf[:, None] * self.status_emb.weight).sum(0) / sf.sum().clamp_min(1e-12)
+        ref[-1] = 1.0
+        return ref
+
+    @staticmethod
+    def ablate(slots: torch.Tensor, kind: torch.Tensor, keep: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        """Columns outside `keep` set to `ref` at real events (padding stays zero)."""
+        drop = (~keep.to(slots.device))[None, None, :] & (kind > 0)[..., None]
+        return torch.where(drop, ref.to(slots.dtype), slots)
+
+    def encode(self, slots: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """[B, hidden] from slots [B, L, slot_dim] (left-aligned) and lengths [B]."""
+        k = self.events_per_step
+        batch, length, dim = slots.shape
+        lengths = lengths.to(slots.device)
+        steps = torch.div(lengths + k - 1, k, rounding_mode="floor")
+        n_steps = max(int(steps.max()) if batch else 0, 1)
+        if k > 1:  # right-align each history to a block boundary: the last block ends with the latest event
+            pos = torch.arange(n_steps * k, device=slots.device)[None, :] - (steps * k - lengths)[:, None]
+            valid = (pos >= 0) & (pos < lengths[:, None])
+            idx = pos.clamp(0, max(length - 1, 0))
+            if length == 0:
+                slots = slots.new_zeros(batch, 1, dim)
+            slots = torch.gather(slots, 1, idx[..., None].expand(-1, -1, dim)) * valid[..., None].to(slots.dtype)
+        else:
+            slots = slots[:, :n_steps]
+            if slots.shape[1] < n_steps:
+                slots = nn.functional.pad(slots, (0, 0, 0, n_steps - slots.shape[1]))
+        x = slots.reshape(batch, n_steps, k * dim)
+        packed = nn.utils.rnn.pack_padded_sequence(x, steps.clamp(min=1).cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        _, state = self.rnn(packed)
+        h = (state[0] if isinstance(state, tuple) else state)[-1]
+        return torch.where((lengths > 0)[:, None], h, self.empty.expand_as(h))
+
+    def forward(self, kind: torch.Tensor, status: torch.Tensor, numeric: torch.Tensor,
+                lengths: torch.Tensor) -> torch.Tensor:
+        return self.encode(self.slots(kind, status, numeric), lengths)
+
+
+class TabularEncoder(nn.Module):
+    """[numeric columns as given | one embedding per categorical feature] -> [B, out_dim].
+
+    Numeric inputs arrive standardised, with missing values at 0 and their 0/1 indicators as extra columns
+    (the preprocessing does that, from training statistics). Categorical inputs are integer codes.
+    """
+
+    def __init__(self, n_numeric: int, cardinalities: Sequence[int], embedding_dims: Sequence[int]) -> None:
+        super().__init__()
+        if len(cardinalities) != len(embedding_dims):
+            raise ValueError("one embedding size per categorical feature")
+        self.n_numeric = n_numeric
+        self.embeddings = nn.ModuleList([nn.Embedding(c, d) for c, d in zip(cardinalities, embedding_dims,
+                                                                                strict=True)])
+        self.out_dim = n_numeric + sum(embedding_dims)
+
+    def column_sources(self) -> list[tuple[str, int]]:
+        """The input of every output column: ('num', j) or ('cat', j)."""
+        out = [("num", j) for j in range(self.n_numeric)]
+        for j, e in enumerate(self.embeddings):
+            out += [("cat", j)] * e.embedding_dim
+        return out
+
+    def forward(self, numeric: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
+        parts = [numeric] + [e(categorical[:, j]) for j, e in enumerate(self.embeddings)]
+        return torch.cat(parts, dim=1)
+
+    def reference(self, numeric_ref: Sequence[float], category_counts: Sequence[Sequence[float]]) -> torch.Tensor:
+        """The 'average row': numeric columns at `numeric_ref`, each embedding at its training-weighted mean."""
+        dev = next(self.parameters()).device if len(list(self.parameters())) else torch.device("cpu")
+        parts = [torch.tensor(numeric_ref, dtype=torch.float32, device=dev)]
+        for e, counts in zip(self.embeddings, category_counts, strict=True):
+            c = torch.tensor(counts, dtype=torch.float32, device=dev)
+            parts.append((c[:, None] * e.weight).sum(0) / c.sum().clamp_min(1e-12))
+        return torch.cat(parts)
+
+
+class WideLinear(nn.Module):
+    """Sum over fields of one learned weight per bin: a linear model on one-hot bins, kept as lookups.
+
+    forward(idx [B, F]) -> [B]; contributions(idx) -> [B, F], the exact per-field share of the sum.
+    Weights start at 0, so the wide part begins neutral and only learns what the data support.
+    """
+
+    def __init__(self, field_sizes: Sequence[int]) -> None:
+        super().__init__()
+        sizes = torch.tensor([0, *field_sizes], dtype=torch.long)
+        self.register_buffer("offsets", torch.cumsum(sizes, 0)[:-1].clone(), persistent=False)
+        self.weight = nn.Embedding(max(int(sizes.sum()), 1), 1)
+        nn.init.zeros_(self.weight.weight)
+
+    def contributions(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.weight(idx + self.offsets[None, :]).squeeze(-1)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.contributions(idx).sum(dim=1)

@@ -1,0 +1,583 @@
+"""Wide & Deep member: a linear model over binned features (memorisation) trained jointly with a deep network
+over embeddings (generalisation), optionally fed by the sequence tower and the graph tower, end to end.
+
+Why: the wide part learns sharp, readable effects of single bins and of a few crossed bins (this income
+band *and* that utilisation band); the deep part learns smooth interactions across all features, and the
+towers let the fulfilment sequence and the neighbourhood enter the same network instead of only through
+hand-written aggregates. logit = wide(x) + deep(x, towers).
+
+Inputs, all statistics from the training rows only (`TabularPrep`):
+    wide  quantile bins of each numeric feature (`n_bins`, plus a missing bin), one-hot of each categorical
+          (seen categories, plus 'other' and 'missing'), and crosses of every pair among the `cross_features`
+          features with the highest information value
+    deep  numeric features signed-log transformed where skewed, clipped to training quantiles and
+          standardised, missing -> 0 plus a 0/1 missing indicator; categorical features as embeddings
+    towers  use_sequence_tower: towers.SequenceTower over the temporal view (as in models.sequence);
+            use_graph_tower: models.graph.GraphSAGETower over the structural view, node inputs from
+            models.graph.NodeEncoder, neighbours sampled per batch in training (`fanouts`), all of them
+            when predicting.
+Protected attributes are never inputs unless allow_protected=True.
+
+Explanation (log-odds of default; base + the five dimensions = the logit, up to float rounding):
+    wide      exact: each field's weight for the row's bin, minus that field's training mean; a cross's
+              contribution is split equally between its two features; then summed by the features'
+              dimensions. Per feature via `wide_contributions`.
+    deep      exact Shapley values over the dimensions as players: a dimension's tabular inputs, its
+              sequence channel groups (towers.SEQUENCE_GROUPS) and, for social_connections, the graph tower
+              output; a player left out takes its reference (numeric columns at their training means,
+              embeddings at their training-frequency-weighted means, events at the 'average event', the
+              graph output at its training mean). 2^k passes of the MLP, 2^3 of the sequence tower.
+    activity  (deep part with every player at its reference, at the person's own number of events) minus
+              its training mean -> behaviour_preferences (0 without the sequence tower).
+    base      = training mean of the wide part + training mean of the all-reference deep part (a constant).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from deepcredit.data.schema import Dimension
+from deepcredit.features.bundle import ModelInput
+from deepcredit.features.sequences import KIND_VOCAB, NUMERIC, STATUS_VOCAB
+from deepcredit.features.spec import FeatureDef, Kind
+from deepcredit.models import _torch
+from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation
+from deepcredit.models.gbdt import model_features
+from deepcredit.models.sequence import (
+    SequenceData,
+    SequencePrep,
+    all_subsets,
+    require_sequences,
+    sequence_values,
+)
+from deepcredit.models.towers import SEQUENCE_GROUPS, SequenceTower, TabularEncoder, WideLinear
+
+FORMAT = 1
+BATCH = 4096
+"""Rows per scoring batch (fixed, so the same rows always give the same bits)."""
+OTHER, MISSING = 0, 1
+"""Codes of an unseen and a missing category; seen categories are 2, 3, ..."""
+
+
+def _numeric(col: pd.Series) -> np.ndarray:
+    x = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    x[~np.isfinite(x)] = np.nan
+    return x
+
+
+def _iv(codes: np.ndarray, y: np.ndarray, size: int) -> float:
+    """Information value of a binned column (0.5 added to every cell so empty bins stay finite)."""
+    bad = np.bincount(codes[y == 1], minlength=size) + 0.5
+    good = np.bincount(codes[y == 0], minlength=size) + 0.5
+    b, g = bad / bad.sum(), good / good.sum()
+    return float(np.sum((g - b) * np.log(g / b)))
+
+
+@dataclass
+class TabularPrep:
+    """Everything the wide and deep inputs need from the training rows (JSON-serialisable)."""
+
+    names: list[str]
+    dimension: dict[str, str]
+    numeric: list[str]
+    log: list[bool]
+    lo: list[float]
+    hi: list[float]
+    mean: list[float]
+    std: list[float]
+    missing: list[str]
+    categories: dict[str, list[str]]
+    category_counts: dict[str, list[float]]
+    edges: dict[str, list[float]]
+    crosses: list[list[str]]
+    iv: dict[str, float]
+    ref: list[float] = field(default_factory=list)
+    """Training mean of each numeric/indicator deep column: the explanation's reference."""
+
+    # -- fitting ------------------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, X: pd.DataFrame, y: np.ndarray, defs: Sequence[FeatureDef], n_bins: int = 10,
+            cross_features: int = 4, min_category_count: int = 5, max_categories: int = 50,
+            clip_quantile: float = 0.005) -> TabularPrep:
+        prep = cls([], {}, [], [], [], [], [], [], [], {}, {}, {}, [], {})
+        for d in defs:
+            col = X[d.name]
+            if d.kind is Kind.CATEGORICAL:
+                s = col.astype("string")
+                counts = s.value_counts()
+                kept = sorted((str(k) for k, c in counts.items() if c >= min_category_count),
+                              key=lambda k: (-counts[k], k))[:max_categories]
+                if len(kept) + int(s.isna().any()) + int(len(kept) < len(counts)) < 2:
+                    continue  # one value in training: nothing to learn
+                prep.categories[d.name] = kept
+                codes = prep._category_codes(d.name, col)
+                prep.category_counts[d.name] = np.bincount(codes, minlength=len(kept) + 2).astype(float).tolist()
+            else:
+                x = _numeric(col)
+                ok = x[~np.isnan(x)]
+                if ok.size == 0 or (np.ptp(ok) == 0 and ok.size == x.size):
+                    continue  # never observed, or constant and never missing
+                skew = float(pd.Series(ok).skew()) if ok.size > 2 else 0.0
+                log = bool(np.isfinite(skew) and abs(skew) > 2)
+                t = np.sign(ok) * np.log1p(np.abs(ok)) if log else ok
+                lo, hi = np.quantile(t, [clip_quantile, 1 - clip_quantile])
+                t = np.clip(t, lo, hi)
+                prep.numeric.append(d.name)
+                prep.log.append(log)
+                prep.lo.append(float(lo))
+                prep.hi.append(float(hi))
+                prep.mean.append(float(t.mean()))
+                prep.std.append(float(t.std()) if t.std() > 1e-12 else 1.0)
+                if ok.size < x.size:
+                    prep.missing.append(d.name)
+                qs = np.quantile(ok, np.linspace(0, 1, n_bins + 1)[1:-1]) if n_bins > 1 else np.zeros(0)
+                prep.edges[d.name] = np.unique(qs).tolist()
+            prep.names.append(d.name)
+            prep.dimension[d.name] = d.dimension.value
+        if not prep.names:
+            raise ValueError("wide & deep: no feature varies in the training rows")
+        codes = prep._field_codes(X, crosses=False)
+        sizes = prep._field_sizes(crosses=False)
+        prep.iv = {n: _iv(codes[:, j], y, s) for j, (n, s) in enumerate(zip(prep.names, sizes, strict=True))}
+        top = [n for n in sorted(prep.names, key=lambda n: (-prep.iv[n], n))
+               if sizes[prep.names.index(n)] <= 32][:cross_features]
+        prep.crosses = [list(p) for p in combinations(top, 2)]
+        prep.ref = prep.deep(X)[0].astype(np.float64).mean(0).tolist()
+        return prep
+
+    # -- transforms -----------------------------------------------------------------------------------
+    def _category_codes(self, name: str, col: pd.Series) -> np.ndarray:
+        s = col.astype("string")
+        lookup = {c: i + 2 for i, c in enumerate(self.categories[name])}
+        codes = s.map(lookup).to_numpy(dtype=float, na_value=np.nan)
+        out = np.where(np.isnan(codes), OTHER, codes).astype(np.int64)
+        out[s.isna().to_numpy()] = MISSING
+        return out
+
+    def _column(self, X: pd.DataFrame, name: str) -> pd.Series:
+        if name not in X.columns:
+            raise ValueError(f"wide & deep: feature column {name!r}, which the model uses, is missing from the input")
+        return X[name]
+
+    def _field_sizes(self, crosses: bool = True) -> list[int]:
+        sizes = [len(self.edges[n]) + 2 if n in self.edges else len(self.categories[n]) + 2 for n in self.names]
+        if crosses:
+            at = {n: s for n, s in zip(self.names, sizes, strict=True)}
+            sizes += [at[a] * at[b] for a, b in self.crosses]
+        return sizes
+
+    @property
+    def field_sizes(self) -> list[int]:
+        return self._field_sizes()
+
+    @property
+    def field_features(self) -> list[list[str]]:
+        """The feature(s) behind each wide field: one per feature, then the crosses' pairs."""
+        return [[n] for n in self.names] + [list(c) for c in self.crosses]
+
+    def _field_codes(self, X: pd.DataFrame, crosses: bool = True) -> np.ndarray:
+        cols = []
+        for n in self.names:
+            col = self._column(X, n)
+            if n in self.edges:
+                x = _numeric(col)
+                edges = np.asarray(self.edges[n])
+                code = np.searchsorted(edges, x, side="right")
+                code[np.isnan(x)] = len(edges) + 1
+                cols.append(code.astype(np.int64))
+            else:
+                cols.append(self._category_codes(n, col))
+        if crosses:
+            at = {n: (c, s) for n, c, s in zip(self.names, cols, self._field_sizes(False), strict=True)}
+            cols += [at[a][0] * at[b][1] + at[b][0] for a, b in self.crosses]
+        return np.column_stack(cols) if cols else np.zeros((len(X), 0), dtype=np.int64)
+
+    def wide(self, X: pd.DataFrame) -> np.ndarray:
+        """[n, fields] int64 bin codes."""
+        return self._field_codes(X)
+
+    def deep(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """([n, numeric + indicators] float32, [n, categorical] int64)."""
+        num = np.zeros((len(X), len(self.numeric) + len(self.missing)), dtype=np.float64)
+        for j, n in enumerate(self.numeric):
+            x = _numeric(self._column(X, n))
+            miss = np.isnan(x)
+            t = np.sign(x) * np.log1p(np.abs(x)) if self.log[j] else x
+            z = (np.clip(t, self.lo[j], self.hi[j]) - self.mean[j]) / self.std[j]
+            num[:, j] = np.where(miss, 0.0, z)
+            if n in self.missing:
+                num[:, len(self.numeric) + self.missing.index(n)] = miss
+        cat = [self._category_codes(n, self._column(X, n)) for n in self.categories]
+        cat_arr = np.column_stack(cat) if cat else np.zeros((len(X), 0), dtype=np.int64)
+        return num.astype(np.float32), cat_arr
+
+    @property
+    def deep_column_features(self) -> list[str]:
+        """The feature behind each numeric/indicator deep column, then one entry per categorical."""
+        return [*self.numeric, *self.missing, *self.categories]
+
+    def embedding_dims(self, max_dim: int) -> list[int]:
+        return [max(2, min(max_dim, (len(v) + 3) // 2)) for v in self.categories.values()]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TabularPrep:
+        return cls(**d)
+
+
+def _require_graph(inp: ModelInput):
+    g = inp.graph
+    if g is None:
+        raise ValueError("wide & deep with use_graph_tower reads the structural view, but this ModelInput has "
+                         "none: build it with build_model_input(..., views=('tabular', 'structural', ...))")
+    if g.num_nodes != len(inp.tabular.frame):
+        raise ValueError(f"wide & deep: the graph has {g.num_nodes} nodes but the bundle "
+                         f"{len(inp.tabular.frame)} rows: build both views from the same spine")
+    return g
+
+
+class _WideDeepNet(nn.Module):
+    def __init__(self, arch: dict) -> None:
+        super().__init__()
+        self.wide = WideLinear(arch["field_sizes"])
+        self.encoder = TabularEncoder(arch["n_numeric"], arch["cardinalities"], arch["embedding_dims"])
+        self.sequence = SequenceTower(**arch["sequence"]) if arch.get("sequence") else None
+        self.graph = None
+        if arch.get("graph"):
+            from deepcredit.models.graph import GraphSAGETower
+
+            self.graph = GraphSAGETower(**arch["graph"])
+        d = self.encoder.out_dim + sum(t.out_dim for t in (self.sequence, self.graph) if t is not None)
+        layers: list[nn.Module] = []
+        for h in arch["hidden"]:
+            layers += [nn.Linear(d, h), nn.ReLU(), nn.Dropout(arch["dropout"])]
+            d = h
+        layers.append(nn.Linear(d, 1))
+        self.mlp = nn.Sequential(*layers)
+        nn.init.constant_(self.mlp[-1].bias, arch.get("prior", 0.0))
+
+    def deep(self, parts: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self.mlp(torch.cat(list(parts), dim=1)).squeeze(-1)
+
+
+@dataclass
+class _Data:
+    """The model's inputs for some rows, as tensors on the model's device."""
+
+    wide: torch.Tensor
+    numeric: torch.Tensor
+    categorical: torch.Tensor
+    sequence: SequenceData | None = None
+    nodes: np.ndarray | None = None  # global node id of each row (graph tower)
+    x_all: torch.Tensor | None = None  # node inputs of every node
+    adjacency: object | None = None
+
+
+class WideDeepModel(CreditModel):
+    """Wide (binned, crossed, linear) + deep (embeddings, MLP, optional towers); see the module docstring.
+
+    Reads the tabular view, plus the temporal view with use_sequence_tower and the structural view with
+    use_graph_tower. fit(..., on_progress) reports epochs. threads: torch threads while fitting and
+    predicting (None: leave torch's setting); device None: CUDA when present, else CPU.
+    """
+
+    kind = "wide_deep"
+    views = ("tabular", "temporal", "structural")
+    """The views it may read: temporal only with use_sequence_tower, structural only with use_graph_tower."""
+
+    def __init__(self, n_bins: int = 10, cross_features: int = 4, hidden: Sequence[int] = (64, 32),
+                 max_embedding: int = 8, dropout: float = 0.1, wide_l2: float = 1e-4,
+                 use_sequence_tower: bool = False, cell: str = "gru", seq_layers: int = 2, seq_hidden: int = 32,
+                 events_per_step: int = 4, max_len: int = 64, use_graph_tower: bool = False,
+                 graph_hidden: int = 32, graph_layers: int = 2, fanouts: Sequence[int | None] | None = (10, 5),
+                 features: Sequence[str] | None = None, allow_protected: bool = False, batch_size: int = 512,
+                 lr: float = 1e-3, weight_decay: float = 1e-5, max_epochs: int = 15, patience: int = 3,
+                 val_fraction: float = 0.15, seed: int = 0, device: str | None = None,
+                 threads: int | None = 1) -> None:
+        self.n_bins = n_bins
+        self.cross_features = cross_features
+        self.hidden = hidden
+        self.max_embedding = max_embedding
+        self.dropout = dropout
+        self.wide_l2 = wide_l2
+        self.use_sequence_tower = use_sequence_tower
+        self.cell = cell
+        self.seq_layers = seq_layers
+        self.seq_hidden = seq_hidden
+        self.events_per_step = events_per_step
+        self.max_len = max_len
+        self.use_graph_tower = use_graph_tower
+        self.graph_hidden = graph_hidden
+        self.graph_layers = graph_layers
+        self.fanouts = fanouts
+        self.features = features
+        self.allow_protected = allow_protected
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.seed = seed
+        self.device = device
+        self.threads = threads
+
+    # -- inputs -------------------------------------------------------------------------------------
+    def _data(self, inp: ModelInput, device: torch.device) -> _Data:
+        X = inp.X
+        num, cat = self.prep_.deep(X)
+        data = _Data(torch.from_numpy(self.prep_.wide(X)).to(device), torch.from_numpy(num).to(device),
+                     torch.from_numpy(cat).to(device))
+        if self.use_sequence_tower:
+            data.sequence = self.seq_prep_.tensors(require_sequences(inp, "wide & deep"), inp.index, device)
+        if self.use_graph_tower:
+            from deepcredit.models.graph import Adjacency
+
+            data.adjacency = Adjacency.from_graph(_require_graph(inp))
+            data.x_all = torch.from_numpy(self.node_encoder_.transform(inp.tabular.X)).to(device)
+            data.nodes = inp.index
+        return data
+
+    def _graph_h(self, net: _WideDeepNet, data: _Data, pos: np.ndarray,
+                 rng: np.random.Generator | None) -> torch.Tensor:
+        from deepcredit.models.graph import sample_blocks
+
+        device = data.x_all.device
+        fanouts = self._fanouts() if rng is not None else [None] * self.graph_layers
+        blocks = [b.to(device) for b in sample_blocks(data.adjacency, data.nodes[pos], fanouts, rng)]
+        return net.graph(data.x_all[torch.from_numpy(blocks[0].src_nodes).to(device)], blocks)
+
+    def _fanouts(self) -> list[int | None]:
+        fan = [None] * self.graph_layers if self.fanouts is None else list(self.fanouts)
+        if len(fan) != self.graph_layers:
+            raise ValueError(f"wide & deep: {len(fan)} fanouts for {self.graph_layers} graph layers")
+        return [None if k is None or int(k) < 0 else int(k) for k in fan]
+
+    def _logits(self, net: _WideDeepNet, data: _Data, pos: np.ndarray,
+                rng: np.random.Generator | None = None) -> torch.Tensor:
+        p = torch.from_numpy(np.asarray(pos, dtype=np.int64)).to(data.wide.device)
+        parts = [net.encoder(data.numeric[p], data.categorical[p])]
+        if net.sequence is not None:
+            parts.append(net.sequence(*data.sequence.batch(pos)))
+        if net.graph is not None:
+            parts.append(self._graph_h(net, data, pos, rng if net.training else None))
+        return net.wide(data.wide[p]) + net.deep(parts)
+
+    # -- fitting ------------------------------------------------------------------------------------
+    def _arch(self, prep: TabularPrep, prior: float) -> dict:
+        arch = {"field_sizes": prep.field_sizes, "n_numeric": len(prep.numeric) + len(prep.missing),
+                "cardinalities": [len(v) + 2 for v in prep.categories.values()],
+                "embedding_dims": prep.embedding_dims(self.max_embedding), "hidden": [int(h) for h in self.hidden],
+                "dropout": self.dropout, "prior": prior, "sequence": None, "graph": None}
+        if self.use_sequence_tower:
+            arch["sequence"] = {"n_kinds": len(KIND_VOCAB), "n_statuses": len(STATUS_VOCAB),
+                                "n_numeric": len(NUMERIC), "hidden": self.seq_hidden, "layers": self.seq_layers,
+                                "cell": self.cell, "events_per_step": self.events_per_step,
+                                "dropout": self.dropout}
+        if self.use_graph_tower:
+            arch["graph"] = {"in_dim": self.node_encoder_.dim, "hidden": self.graph_hidden,
+                             "layers": self.graph_layers, "dropout": self.dropout}
+        return arch
+
+    def fit(self, inp: ModelInput, y: np.ndarray | None = None,
+            on_progress: _torch.ProgressFn | None = None) -> WideDeepModel:
+        rows = inp.index
+        y = inp.y if y is None else np.asarray(y, dtype=np.int64)
+        if len(y) != len(rows) or len(np.unique(y)) < 2:
+            raise ValueError("wide & deep: need one label per row, with both outcomes (0 and 1) present")
+        X = inp.X
+        self.definitions_ = model_features(inp.definitions, X.columns,
+                                           list(self.features) if self.features is not None else None,
+                                           self.allow_protected)
+        device = _torch.resolve_device(self.device)
+        with _torch.torch_threads(self.threads), _torch.seeded(self.seed, device):
+            self.prep_ = TabularPrep.fit(X, y, self.definitions_, self.n_bins, self.cross_features)
+            if self.use_sequence_tower:
+                self.seq_prep_ = SequencePrep.fit(require_sequences(inp, "wide & deep"), rows, self.max_len)
+            if self.use_graph_tower:
+                from deepcredit.models.graph import NodeEncoder
+
+                _require_graph(inp)
+                self.node_encoder_ = NodeEncoder.fit(inp.tabular.X, self.definitions_, rows,
+                                                     [d.name for d in self.definitions_])
+            data = self._data(inp, device)
+            self.arch_ = self._arch(self.prep_, float(np.log(y.mean() / (1 - y.mean()))))
+            net = _WideDeepNet(self.arch_).to(device)
+            train_pos, val_pos = _torch.validation_split(y, self.val_fraction, self.seed)
+            settings = _torch.TrainSettings(self.max_epochs, self.batch_size, self.lr, self.weight_decay,
+                                            self.patience, self.seed)
+            wide = [p for name, p in net.named_parameters() if name.startswith("wide.")]
+            other = [p for name, p in net.named_parameters() if not name.startswith("wide.")]
+            groups = [{"params": wide, "weight_decay": self.wide_l2}, {"params": other}]
+            rng = np.random.default_rng(self.seed)
+            result = _torch.train(net, lambda pos: self._logits(net, data, pos, rng), y, train_pos, val_pos,
+                                  settings, device, param_groups=groups, on_progress=on_progress)
+            self.net_ = net
+            self.history_, self.best_epoch_, self.fit_seconds_ = result.history, result.best_epoch, result.seconds
+            self._fit_references(data)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    @torch.no_grad()
+    def _fit_references(self, data: _Data) -> None:
+        """Training means the explanation measures against: graph output, wide fields, all-reference deep."""
+        net = self.net_
+        n = len(data.wide)
+        self.graph_mean_ = None
+        if net.graph is not None:
+            h = _torch.batched(lambda pos: self._graph_h(net, data, pos, None), n, BATCH)
+            self.graph_mean_ = h.astype(np.float64).mean(0).tolist()
+        wide = _torch.batched(lambda pos: net.wide.contributions(data.wide[torch.from_numpy(pos).to(data.wide.device)]), n, BATCH)
+        self.wide_mean_ = wide.astype(np.float64).mean(0).tolist()
+        empty = self._deep_values(data, np.arange(n), [frozenset()])[frozenset()]
+        self.deep_base_ = float(empty.mean())
+
+    # -- scoring ------------------------------------------------------------------------------------
+    def _check(self) -> None:
+        if not hasattr(self, "net_"):
+            raise RuntimeError("wide & deep: call fit (or load a fitted model) first")
+
+    def _device(self) -> torch.device:
+        return next(self.net_.parameters()).device
+
+    def decision_function(self, inp: ModelInput) -> np.ndarray:
+        """Logit of default per row (float32 network output, as float64)."""
+        self._check()
+        with _torch.torch_threads(self.threads):
+            data = self._data(inp, self._device())
+            return _torch.batched(lambda pos: self._logits(self.net_, data, pos), len(inp), BATCH).astype(np.float64)
+
+    def predict_proba(self, inp: ModelInput) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-self.decision_function(inp)))
+        return np.column_stack([1.0 - p, p])
+
+    # -- explanation --------------------------------------------------------------------------------
+    def players(self) -> list[str]:
+        """The dimensions that have deep inputs: the Shapley players of the deep part."""
+        have = {self.prep_.dimension[n] for n in self.prep_.names}
+        if self.net_.sequence is not None:
+            have |= set(SEQUENCE_GROUPS)
+        if self.net_.graph is not None:
+            have.add(Dimension.SOCIAL_CONNECTIONS.value)
+        return [d for d in DIMENSIONS if d in have]
+
+    @torch.no_grad()
+    def _deep_values(self, data: _Data, pos_all: np.ndarray, subsets: Sequence[frozenset[str]]
+                     ) -> dict[frozenset[str], np.ndarray]:
+        """Deep-part logits of rows pos_all with only the players in each subset at their real inputs."""
+        net = self.net_
+        device = self._device()
+        enc_ref = net.encoder.reference(self.prep_.ref, list(self.prep_.category_counts.values())).to(device)
+        col_feature = self.prep_.deep_column_features
+        sources = net.encoder.column_sources()
+        n_num = net.encoder.n_numeric
+        col_dim = np.array([self.prep_.dimension[col_feature[j] if kind == "num" else col_feature[n_num + j]]
+                            for kind, j in sources], dtype=object)
+        seq_groups = list(SEQUENCE_GROUPS) if net.sequence is not None else []
+        seq_ref = net.sequence.reference(self.seq_prep_.kind_freq, self.seq_prep_.status_freq) \
+            if net.sequence is not None else None
+        graph_ref = torch.tensor(self.graph_mean_, dtype=torch.float32, device=device)[None, :] \
+            if net.graph is not None else None
+        social = Dimension.SOCIAL_CONNECTIONS.value
+        out: dict[frozenset[str], list[np.ndarray]] = {s: [] for s in subsets}
+        for b in range(0, len(pos_all), BATCH):
+            pos = pos_all[b: b + BATCH]
+            p = torch.from_numpy(np.asarray(pos, dtype=np.int64)).to(device)
+            tab = net.encoder(data.numeric[p], data.categorical[p])
+            seq = {}
+            if net.sequence is not None:
+                needed = {frozenset(s & set(seq_groups)) for s in subsets}
+                seq = sequence_values(net.sequence, data.sequence, pos, seq_ref, sorted(needed, key=sorted))
+            uses_graph = net.graph is not None and any(social in s for s in subsets)
+            graph_h = self._graph_h(net, data, pos, None) if uses_graph else None
+            for s in subsets:
+                keep = torch.from_numpy(np.isin(col_dim, list(s))).to(device)
+                parts = [torch.where(keep[None, :], tab, enc_ref[None, :])]
+                if net.sequence is not None:
+                    parts.append(seq[frozenset(s & set(seq_groups))])
+                if net.graph is not None:
+                    parts.append(graph_h if social in s else graph_ref.expand(len(pos), -1))
+                out[s].append(net.deep(parts).cpu().numpy().astype(np.float64))
+        return {s: np.concatenate(v) if v else np.zeros(0) for s, v in out.items()}
+
+    def wide_contributions(self, inp: ModelInput) -> pd.DataFrame:
+        """n x features: the wide part per feature, centred on its training mean (crosses split equally)."""
+        self._check()
+        with _torch.torch_threads(self.threads):
+            idx = torch.from_numpy(self.prep_.wide(inp.X)).to(self._device())
+            with torch.no_grad():
+                c = _torch.batched(lambda pos: self.net_.wide.contributions(idx[torch.from_numpy(pos).to(idx.device)]),
+                                   len(inp), BATCH)
+        c = c.astype(np.float64) - np.asarray(self.wide_mean_)[None, :]
+        out = pd.DataFrame(0.0, index=pd.RangeIndex(len(inp)), columns=self.prep_.names)
+        for j, feats in enumerate(self.prep_.field_features):
+            for f in feats:
+                out[f] += c[:, j] / len(feats)
+        return out
+
+    @property
+    def base_value_(self) -> float:
+        return float(np.sum(self.wide_mean_)) + self.deep_base_
+
+    def explain(self, inp: ModelInput) -> Explanation:
+        """base + the five dimensions = logit (see the module docstring); by_feature is left None because
+        only the wide part is per feature (see wide_contributions)."""
+        self._check()
+        wide = self.wide_contributions(inp)
+        players = self.players()
+        with _torch.torch_threads(self.threads):
+            data = self._data(inp, self._device())
+            values = self._deep_values(data, np.arange(len(inp)), all_subsets(players))
+        phi = _torch.shapley(values.__getitem__, players)
+        by_dim = pd.DataFrame(0.0, index=pd.RangeIndex(len(inp)), columns=DIMENSIONS)
+        for f in wide.columns:
+            by_dim[self.prep_.dimension[f]] += wide[f].to_numpy()
+        for d, v in phi.items():
+            by_dim[d] += v
+        by_dim[Dimension.BEHAVIOUR_PREFERENCES.value] += values[frozenset()] - self.deep_base_
+        return Explanation(np.full(len(inp), self.base_value_), by_dim, None)
+
+    # -- artifacts ----------------------------------------------------------------------------------
+    def to_files(self) -> dict[str, bytes]:
+        self._check()
+        meta = {"format": FORMAT, "arch": self.arch_, "prep": self.prep_.to_dict(),
+                "definitions": [d.to_dict() for d in self.definitions_],
+                "sequence_prep": asdict(self.seq_prep_) if self.use_sequence_tower else None,
+                "node_encoder": self.node_encoder_.to_dict() if self.use_graph_tower else None,
+                "graph_mean": self.graph_mean_, "wide_mean": self.wide_mean_, "deep_base": self.deep_base_,
+                "history": self.history_, "best_epoch": self.best_epoch_}
+        return {"wide_deep_net.pt": _torch.state_bytes(self.net_),
+                "wide_deep_prep.json": json.dumps(meta, indent=1, sort_keys=True).encode()}
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes], params: dict) -> WideDeepModel:
+        model = cls(**params)
+        meta = json.loads(files["wide_deep_prep.json"])
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"wide & deep: unsupported artifact format {meta.get('format')!r}")
+        model.arch_ = meta["arch"]
+        model.prep_ = TabularPrep.from_dict(meta["prep"])
+        model.definitions_ = [FeatureDef.from_dict(d) for d in meta["definitions"]]
+        if meta["sequence_prep"] is not None:
+            model.seq_prep_ = SequencePrep(**meta["sequence_prep"])
+        if meta["node_encoder"] is not None:
+            from deepcredit.models.graph import NodeEncoder
+
+            model.node_encoder_ = NodeEncoder.from_dict(meta["node_encoder"])
+        model.graph_mean_, model.wide_mean_, model.deep_base_ = meta["graph_mean"], meta["wide_mean"], meta["deep_base"]
+        model.history_, model.best_epoch_ = meta["history"], meta["best_epoch"]
+        model.net_ = _torch.load_state(_WideDeepNet(model.arch_), files["wide_deep_net.pt"],
+                                       _torch.resolve_device(model.device))
+        model.classes_ = np.array([0, 1])
+        return model
+

@@ -1,0 +1,108 @@
+"""The append-only, hash-chained access log, and the check that it was not changed.
+
+Each row's mac = HMAC-SHA256(chain key, canonical JSON of (seq, at, actor, action, subject, details,
+prev_mac)), and prev_mac is the previous row's mac (64 zeros for the first). Changing, inserting or
+deleting any row breaks every mac after it; the chain key is derived from the pseudonym key (environment
+only), so someone who can write the database but not read the service's environment cannot re-forge the
+chain. Deleting rows from the end is caught against `audit_head` and, for a determined database
+administrator, against an anchor (seq, mac) recorded elsewhere from `deepcredit audit-verify`.
+
+Rows carry pseudonyms and ids only: `details` must never hold a person id, a name or free text a person
+wrote (a dispute's reason is stored with the dispute, not here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deepcredit.service.store.models import AuditEntry, AuditHead
+
+GENESIS = "0" * 64
+
+
+def canonical(obj: object) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
+def _stamp(at: datetime) -> str:
+    return at.isoformat(timespec="microseconds")
+
+
+def row_mac(key: bytes, seq: int, at: datetime, actor: str, action: str, subject: str | None, details: str,
+            prev_mac: str) -> str:
+    body = canonical([seq, _stamp(at), actor, action, subject, details, prev_mac])
+    return hmac.new(key, body.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+class AuditLog:
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+
+    def append(self, session: Session, at: datetime, actor: str, action: str, subject: str | None = None,
+               **details: object) -> AuditEntry:
+        """Add one row in the caller's transaction (which must hold the write lock: see store.db)."""
+        head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+        if head is None:
+            head = AuditHead(id=1, seq=0, mac=GENESIS)
+            session.add(head)
+        text = canonical(details)
+        seq = head.seq + 1
+        mac = row_mac(self.key, seq, at, actor, action, subject, text, head.mac)
+        entry = AuditEntry(seq=seq, at=at, actor=actor, action=action, subject=subject, details=text,
+                           prev_mac=head.mac, mac=mac)
+        session.add(entry)
+        head.seq, head.mac = seq, mac
+        return entry
+
+    def verify(self, session: Session, anchor: tuple[int, str] | None = None, batch: int = 5000
+               ) -> VerifyResult:
+        """Walk the whole chain in order; report the first broken row, if any."""
+        result = VerifyResult()
+        prev, expected_seq, last = GENESIS, 1, 0
+        query = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
+        for e in session.execute(query).scalars():
+            if e.seq != expected_seq:
+                result.fail(e.seq, f"row {expected_seq} is missing (found {e.seq} next)")
+                return result
+            if e.prev_mac != prev:
+                result.fail(e.seq, "prev_mac does not match the previous row's mac (a row before it was changed)")
+                return result
+            if not hmac.compare_digest(e.mac, row_mac(self.key, e.seq, e.at, e.actor, e.action, e.subject,
+                                                      e.details, e.prev_mac)):
+                result.fail(e.seq, "mac does not match the row's contents (the row was changed)")
+                return result
+            if anchor and e.seq == anchor[0] and e.mac != anchor[1]:
+                result.fail(e.seq, "mac differs from the recorded anchor")
+                return result
+            prev, last, expected_seq = e.mac, e.seq, expected_seq + 1
+        result.rows, result.head_seq, result.head_mac = last, last, prev
+        head = session.get(AuditHead, 1)
+        recorded = (head.seq, head.mac) if head else (0, GENESIS)
+        if recorded != (last, prev):
+            result.fail(last, f"the log ends at row {last} but the recorded head is row {recorded[0]} "
+                              "(rows were removed from the end, or the head was changed)")
+        elif anchor and anchor[0] > last:
+            result.fail(last, f"the anchor names row {anchor[0]} but the log ends at row {last}")
+        return result
+
+
+@dataclass
+class VerifyResult:
+    ok: bool = True
+    rows: int = 0
+    head_seq: int = 0
+    head_mac: str = GENESIS
+    problems: list[str] = field(default_factory=list)
+    first_bad_seq: int | None = None
+
+    def fail(self, seq: int, why: str) -> None:
+        self.ok = False
+        self.first_bad_seq = seq if self.first_bad_seq is None else self.first_bad_seq
+        self.problems.append(f"row {seq}: {why}")

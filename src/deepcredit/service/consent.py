@@ -1,0 +1,96 @@
+"""Consent: a person grants one merchant a scope, for a purpose, per order or standing, until an expiry.
+
+Never on by default: without a row here nothing about a person is disclosed. A grant covers a request when
+it is this merchant's, names the policy's purpose, covers the scope asked (admittance < band < score <
+factors), is neither expired nor revoked, and, for a per-order grant, names the request's order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deepcredit.service.config import naive_utc
+from deepcredit.service.context import ServiceContext
+from deepcredit.service.problems import Problem, forbidden, not_found
+from deepcredit.service.schemas import ConsentCreate, ConsentMode, ConsentOut, Scope
+from deepcredit.service.store.models import Consent, Merchant
+
+NO_CONSENT = ("consent-required",
+              "no valid consent from this person covers this merchant, purpose, scope and order")
+
+
+def refused() -> Problem:
+    """The one refusal for every consent failure: the merchant learns nothing about why (or about the person)."""
+    return forbidden(*NO_CONSENT)
+
+
+def state(c: Consent, now: datetime) -> str:
+    if c.revoked_at is not None:
+        return "revoked"
+    return "expired" if c.expires_at <= now else "active"
+
+
+def to_out(c: Consent, merchant_name: str, now: datetime) -> ConsentOut:
+    return ConsentOut(id=c.id, merchant_id=c.merchant_id, merchant=merchant_name, scope=Scope(c.scope),
+                      purpose=c.purpose, mode=ConsentMode(c.mode), order_ref=c.order_ref, created_at=c.created_at,
+                      expires_at=c.expires_at, revoked_at=c.revoked_at, state=state(c, now))
+
+
+def grant(ctx: ServiceContext, subject: str, req: ConsentCreate) -> ConsentOut:
+    now = ctx.now()
+    expires = naive_utc(req.expires_at)
+    if expires <= now:
+        raise Problem(422, "invalid-consent", "expires_at must be in the future")
+    if expires > now + timedelta(days=ctx.settings.max_consent_days):
+        raise Problem(422, "invalid-consent", f"a consent lasts at most {ctx.settings.max_consent_days} days")
+    with ctx.db.write() as s:
+        m = s.get(Merchant, req.merchant_id)
+        if m is None or not m.active:
+            raise not_found("merchant")
+        c = Consent(subject=subject, merchant_id=m.id, scope=req.scope.value, purpose=req.purpose,
+                    mode=req.mode.value, order_ref=req.order_ref, created_at=now, expires_at=expires)
+        s.add(c)
+        s.flush()
+        ctx.audit.append(s, now, "person", "consent_granted", subject, consent=c.id, merchant=m.id,
+                         scope=c.scope, purpose=c.purpose, mode=c.mode, expires_at=expires.isoformat())
+        return to_out(c, m.name, now)
+
+
+def revoke(ctx: ServiceContext, subject: str, consent_id: int) -> ConsentOut:
+    now = ctx.now()
+    with ctx.db.write() as s:
+        c = s.get(Consent, consent_id)
+        if c is None or c.subject != subject:  # another person's grant is "not found", never "forbidden"
+            raise not_found("consent")
+        if c.revoked_at is None:
+            c.revoked_at = now
+            ctx.audit.append(s, now, "person", "consent_revoked", subject, consent=c.id, merchant=c.merchant_id)
+        return to_out(c, s.get(Merchant, c.merchant_id).name, now)
+
+
+def list_for(ctx: ServiceContext, s: Session, subject: str) -> list[ConsentOut]:
+    now = ctx.now()
+    rows = s.execute(select(Consent, Merchant.name).join(Merchant, Merchant.id == Consent.merchant_id)
+                     .where(Consent.subject == subject).order_by(Consent.id.desc())).all()
+    return [to_out(c, name, now) for c, name in rows]
+
+
+def find_valid(s: Session, subject: str, merchant_id: int, purpose: str, scope: Scope, order_ref: str | None,
+               now: datetime) -> Consent | None:
+    """The narrowest valid grant covering the request (so the audit names the grant that was needed)."""
+    rows = s.execute(select(Consent).where(Consent.subject == subject, Consent.merchant_id == merchant_id,
+                                           Consent.purpose == purpose, Consent.revoked_at.is_(None),
+                                           Consent.expires_at > now)).scalars().all()
+    ok = [c for c in rows if Scope(c.scope).level >= scope.level
+          and (c.mode == ConsentMode.STANDING or (order_ref is not None and c.order_ref == order_ref))]
+    return min(ok, key=lambda c: (Scope(c.scope).level, c.id)) if ok else None
+
+
+def has_relationship(s: Session, subject: str, merchant_id: int) -> bool:
+    """Whether the person ever granted this merchant anything (reporting outcomes needs a real customer)."""
+    return s.execute(select(Consent.id).where(Consent.subject == subject, Consent.merchant_id == merchant_id)
+                     .limit(1)).first() is not None
+

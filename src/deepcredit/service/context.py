@@ -1,0 +1,63 @@
+"""What every request handler needs, built once per application: settings, database, keys, scorer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fastapi import Request
+
+from deepcredit.service.audit import AuditLog
+from deepcredit.service.config import Settings
+from deepcredit.service.privacy import Pseudonymiser
+from deepcredit.service.scoring import Scorer
+from deepcredit.service.store import Database
+from deepcredit.service.store.models import Meta
+
+DEFAULT_BANDS = [("poor", 350), ("fair", 550), ("good", 600), ("very good", 650), ("excellent", 700)]
+
+
+@dataclass
+class ServiceContext:
+    settings: Settings
+    db: Database
+    pseudonym: Pseudonymiser
+    audit: AuditLog
+    scorer: Scorer | None = None
+    bands: list[tuple[str, int]] | None = None
+
+    def now(self) -> datetime:
+        return self.settings.clock.now()
+
+    def band_names(self) -> list[str]:
+        return [n for n, _ in (self.bands or DEFAULT_BANDS)]
+
+
+def make_context(settings: Settings, db: Database | None = None) -> ServiceContext:
+    pseudonym = Pseudonymiser(settings.pseudonym_key)
+    return ServiceContext(settings=settings, db=db or Database(settings.database_url), pseudonym=pseudonym,
+                          audit=AuditLog(pseudonym.derive("audit-chain")))
+
+
+def get_context(request: Request) -> ServiceContext:
+    return request.app.state.ctx
+
+
+def read_meta(ctx: ServiceContext) -> dict[str, str]:
+    with ctx.db.read() as s:
+        return {m.key: m.value for m in s.query(Meta).all()}
+
+
+def sync_clock(ctx: ServiceContext) -> None:
+    """Use the clock offset serve-init recorded (historical data), unless a clock was set explicitly."""
+    if not ctx.db.initialised():
+        return
+    offset = read_meta(ctx).get("clock_offset_seconds")
+    if offset and ctx.settings.clock.offset == timedelta(0):
+        ctx.settings.clock.offset = timedelta(seconds=float(offset))
+
+
+def write_meta(ctx: ServiceContext, values: dict[str, str]) -> None:
+    with ctx.db.write() as s:
+        for k, v in values.items():
+            s.merge(Meta(key=k, value=str(v)))

@@ -1,0 +1,119 @@
+"""A merchant's question about a person: consent first, then the stored score, then the policy; all audited.
+
+Order of checks, each refusal disclosing nothing about the person:
+1. replay: the same transaction id within the window returns the stored answer (no new evaluation), if
+   the consent behind it still stands; the same id with a different request is a 409;
+2. the policy (the merchant's own) and the scope it needs;
+3. a valid consent covering merchant, purpose, scope and order, else 403 (the same 403 for every reason);
+4. the threshold-probing limit (policies.py), else 429;
+5. the stored score: a lookup, never a model run.
+Refusals are audited too: the person sees who asked without permission.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deepcredit.service import consent as consents
+from deepcredit.service.audit import canonical
+from deepcredit.service.auth import MerchantPrincipal
+from deepcredit.service.context import ServiceContext
+from deepcredit.service.policies import get_by_name, minimum_scope
+from deepcredit.service.problems import Problem, not_found
+from deepcredit.service.schemas import DecisionRequest, DecisionResponse, Factors, Scenario, Scope
+from deepcredit.service.store.models import Consent, Decision, Policy, Score
+
+
+def _fingerprint(subject: str, req: DecisionRequest) -> str:
+    return hashlib.sha256(canonical([subject, req.policy, req.include.value, req.order_ref]).encode()).hexdigest()
+
+
+def _probe_limited(ctx: ServiceContext, s: Session, merchant_id: int, subject: str, threshold: int,
+                   now: datetime) -> bool:
+    since = now - timedelta(days=ctx.settings.probe_window_days)
+    used = set(s.execute(select(Decision.threshold).where(
+        Decision.merchant_id == merchant_id, Decision.subject == subject, Decision.created_at > since,
+        Decision.threshold.is_not(None)).distinct()).scalars())
+    return threshold not in used and len(used) >= ctx.settings.probe_thresholds_per_person
+
+
+def _evaluate(policy: Policy, score: Score | None, include: Scope) -> dict:
+    if score is None:
+        return {"result": "no_score", "admitted": False}
+    out: dict = {}
+    if policy.scenario == Scenario.PAY_LATER:
+        limit = float((policy.limits or {}).get(score.band, 0.0))
+        out.update(admitted=limit > 0, limit=limit)
+    else:
+        out["admitted"] = score.score >= int(policy.threshold)
+    out["result"] = "admit" if out["admitted"] else "decline"
+    if include.level >= Scope.BAND.level:
+        out["band"] = score.band
+    if include.level >= Scope.SCORE.level:
+        out["score"] = score.score
+    if include.level >= Scope.FACTORS.level:
+        out["factors"] = Factors(dimensions=score.dimensions, reasons=score.reasons).model_dump()
+    return out
+
+
+def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> DecisionResponse:
+    subject = ctx.pseudonym(req.person_id)
+    now = ctx.now()
+    fingerprint = _fingerprint(subject, req)
+    refusal: Problem | None = None
+    with ctx.db.write() as s:
+        prior = s.execute(select(Decision).where(Decision.merchant_id == m.id,
+                                                 Decision.transaction_id == req.transaction_id)).scalar_one_or_none()
+        window = timedelta(hours=ctx.settings.replay_window_hours)
+        if prior is not None and prior.created_at > now - window:
+            if prior.request_sha256 != fingerprint:
+                raise Problem(409, "transaction-conflict",
+                              "this transaction id was used for a different request within the replay window")
+            grant = s.get(Consent, prior.consent_id)
+            if grant.revoked_at is not None or grant.expires_at <= now:
+                ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="consent-required",
+                                 replay_of=prior.id)
+                refusal = consents.refused()
+            else:
+                ctx.audit.append(s, now, m.actor, "decision_replayed", subject, decision=prior.id,
+                                 policy=prior.policy_id, scope=req.include.value)
+                return DecisionResponse(**{**prior.response, "replayed": True})
+        else:
+            policy = get_by_name(s, m.id, req.policy)
+            if policy is None:
+                raise not_found("policy")
+            scope = max(req.include, minimum_scope(Scenario(policy.scenario)), key=lambda x: x.level)
+            grant = consents.find_valid(s, subject, m.id, policy.purpose, scope, req.order_ref, now)
+            if grant is None:
+                ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="consent-required",
+                                 policy=policy.id, purpose=policy.purpose, scope=scope.value)
+                refusal = consents.refused()
+            elif policy.threshold is not None and scope.level < Scope.SCORE.level and \
+                    _probe_limited(ctx, s, m.id, subject, policy.threshold, now):
+                ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="threshold-probing-limit",
+                                 policy=policy.id, purpose=policy.purpose, scope=scope.value)
+                refusal = Problem(429, "threshold-probing-limit",
+                                  f"at most {ctx.settings.probe_thresholds_per_person} distinct thresholds per "
+                                  f"person in {ctx.settings.probe_window_days} days")
+            else:
+                score = s.get(Score, subject)
+                body = _evaluate(policy, score, req.include)
+                if prior is None:
+                    prior = Decision(merchant_id=m.id, transaction_id=req.transaction_id)
+                    s.add(prior)
+                prior.subject, prior.policy_id, prior.consent_id = subject, policy.id, grant.id
+                prior.threshold, prior.request_sha256, prior.created_at = policy.threshold, fingerprint, now
+                prior.response = {}
+                s.flush()
+                response = DecisionResponse(transaction_id=req.transaction_id, decision_id=prior.id,
+                                            policy=policy.name, purpose=policy.purpose, decided_at=now, **body)
+                prior.response = response.model_dump(mode="json", exclude={"replayed"})
+                ctx.audit.append(s, now, m.actor, "decision", subject, decision=prior.id, policy=policy.id,
+                                 purpose=policy.purpose, scope=req.include.value, consent=grant.id,
+                                 result=body["result"])
+                return response
+    raise refusal

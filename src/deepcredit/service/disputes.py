@@ -1,0 +1,123 @@
+"""Disputes: a person flags an event as wrong; an operator reviews it and corrects it or upholds it.
+
+    open --review--> under_review --resolve--> corrected | upheld
+
+Any other move is a 409. Each dispute has a deadline (Settings.dispute_deadline_days, 20 by default);
+past it an unresolved dispute is reported `overdue` to operators. While a dispute is open or under review
+its event is marked as disputed in the person's report (it still counts: nothing is decided yet). A
+correction (remove the event, or change its status) is stored beside the data, never by editing it, and
+the person is re-scored at once; the new score appears in their history with the dispute as its cause.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deepcredit.data.schema import EVENT_STATUSES, GOOD_STATUSES
+from deepcredit.service.context import ServiceContext
+from deepcredit.service.events import rescore
+from deepcredit.service.problems import Problem, not_found
+from deepcredit.service.schemas import DisputeCreate, DisputeOut, DisputeResolve, DisputeState
+from deepcredit.service.store.models import Dispute, EventCorrection, ServiceEvent
+
+log = logging.getLogger("deepcredit.service")
+ACTIVE = (DisputeState.OPEN.value, DisputeState.UNDER_REVIEW.value)
+TRANSITIONS = {DisputeState.OPEN: {DisputeState.UNDER_REVIEW},
+               DisputeState.UNDER_REVIEW: {DisputeState.CORRECTED, DisputeState.UPHELD}}
+
+
+def to_out(d: Dispute, now) -> DisputeOut:
+    return DisputeOut(id=d.id, event_id=d.event_ref, state=DisputeState(d.state), opened_at=d.opened_at,
+                      deadline_at=d.deadline_at, overdue=d.state in ACTIVE and now > d.deadline_at,
+                      reviewed_at=d.reviewed_at, resolved_at=d.resolved_at, resolution_note=d.resolution_note)
+
+
+def _owns_event(ctx: ServiceContext, s: Session, subject: str, ref: str) -> bool:
+    if ref.startswith("s"):
+        e = s.get(ServiceEvent, int(ref[1:]))
+        return e is not None and e.subject == subject
+    if ctx.scorer is None or not hasattr(ctx.scorer, "person_events"):
+        return False
+    return ref in set(ctx.scorer.person_events(subject)["event_id"].dropna())
+
+
+def open_dispute(ctx: ServiceContext, subject: str, req: DisputeCreate) -> DisputeOut:
+    now = ctx.now()
+    with ctx.db.read() as s:
+        owns = _owns_event(ctx, s, subject, req.event_id)
+    if not owns:  # someone else's event and no event at all look the same
+        raise not_found("event")
+    with ctx.db.write() as s:
+        active = s.execute(select(Dispute.id).where(Dispute.subject == subject, Dispute.event_ref == req.event_id,
+                                                    Dispute.state.in_(ACTIVE))).first()
+        if active:
+            raise Problem(409, "dispute-exists", f"dispute {active[0]} about this event is still open")
+        d = Dispute(subject=subject, event_ref=req.event_id, reason=req.reason, state=DisputeState.OPEN.value,
+                    opened_at=now, deadline_at=now + timedelta(days=ctx.settings.dispute_deadline_days))
+        s.add(d)
+        s.flush()
+        ctx.audit.append(s, now, "person", "dispute_opened", subject, dispute=d.id, event=d.event_ref)
+        return to_out(d, now)
+
+
+def _move(s: Session, dispute_id: int, to: DisputeState) -> Dispute:
+    d = s.get(Dispute, dispute_id)
+    if d is None:
+        raise not_found("dispute")
+    if to not in TRANSITIONS.get(DisputeState(d.state), set()):
+        raise Problem(409, "invalid-transition", f"a dispute that is {d.state} cannot become {to.value}")
+    d.state = to.value
+    return d
+
+
+def review(ctx: ServiceContext, dispute_id: int) -> DisputeOut:
+    now = ctx.now()
+    with ctx.db.write() as s:
+        d = _move(s, dispute_id, DisputeState.UNDER_REVIEW)
+        d.reviewed_at = now
+        ctx.audit.append(s, now, "operator", "dispute_under_review", d.subject, dispute=d.id)
+        return to_out(d, now)
+
+
+def resolve(ctx: ServiceContext, dispute_id: int, req: DisputeResolve) -> DisputeOut:
+    now = ctx.now()
+    fix = req.correction
+    if fix is not None and fix.action == "restatus" and fix.status not in EVENT_STATUSES:
+        raise Problem(422, "invalid-correction", f"status must be one of {sorted(EVENT_STATUSES)}")
+    with ctx.db.write() as s:
+        d = _move(s, dispute_id, DisputeState(req.outcome))
+        d.resolved_at, d.resolution_note = now, req.note
+        if fix is not None:
+            days_late = fix.days_late
+            if fix.action == "restatus" and days_late is None and fix.status in GOOD_STATUSES:
+                days_late = 0.0
+            row = s.execute(select(EventCorrection).where(EventCorrection.event_ref == d.event_ref)).scalar_one_or_none()
+            if row is None:
+                row = EventCorrection(subject=d.subject, event_ref=d.event_ref)
+                s.add(row)
+            row.action, row.status = fix.action, fix.status if fix.action == "restatus" else None
+            row.days_late, row.dispute_id, row.created_at = days_late, d.id, now
+        ctx.audit.append(s, now, "operator", f"dispute_{req.outcome}", d.subject, dispute=d.id, event=d.event_ref,
+                         correction=fix.action if fix else None)
+        out, subject = to_out(d, now), d.subject
+    if fix is not None:
+        try:
+            rescore(ctx, subject, cause=f"dispute {dispute_id} corrected")
+        except Exception as exc:
+            log.error("re-scoring after a correction failed (%s); the correction is kept", type(exc).__name__)
+    return out
+
+
+def list_for(s: Session, ctx: ServiceContext, subject: str | None = None, state: str | None = None
+             ) -> list[DisputeOut]:
+    q = select(Dispute).order_by(Dispute.id)
+    if subject is not None:
+        q = q.where(Dispute.subject == subject)
+    if state is not None:
+        q = q.where(Dispute.state == state)
+    now = ctx.now()
+    return [to_out(d, now) for d in s.execute(q).scalars()]

@@ -1,0 +1,161 @@
+"""Fulfilment feedback: merchants report outcomes as events, and the person is re-scored at once.
+
+Only the person's own features are recomputed (scoring.ScopedDataset reads their rows and their
+neighbours' events, not everyone's). Their neighbours' social features would move too; they catch up at
+their own next re-score. A merchant may report only about people who have granted it consent at some point
+(a customer), and a report is idempotent per transaction id like a decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import select
+
+from deepcredit.data.schema import EVENT_STATUSES, GOOD_STATUSES
+from deepcredit.service import consent as consents
+from deepcredit.service.auth import MerchantPrincipal
+from deepcredit.service.config import naive_utc
+from deepcredit.service.context import ServiceContext
+from deepcredit.service.problems import Problem
+from deepcredit.service.schemas import EventAck, EventReport, Outcome
+from deepcredit.service.scoring import OVERLAY_COLUMNS, Overlay, ScoredPerson
+from deepcredit.service.store import Database
+from deepcredit.service.store.models import EventCorrection, Score, ScoreHistory, ServiceEvent
+
+log = logging.getLogger("deepcredit.service")
+
+OUTCOMES: dict[Outcome, tuple[str, str]] = {
+    Outcome.RENTAL_RETURNED_ON_TIME: ("rental", "returned"),
+    Outcome.RENTAL_RETURNED_LATE: ("rental", "returned_late"),
+    Outcome.RENTAL_NOT_RETURNED: ("rental", "not_returned"),
+    Outcome.INSTALMENT_PAID: ("instalment", "on_time"),
+    Outcome.INSTALMENT_LATE: ("instalment", "late"),
+    Outcome.INSTALMENT_MISSED: ("instalment", "missed"),
+}
+"""Outcome -> (event kind, event status) in the data model's vocabularies (data/schema.py)."""
+WRITE_OFF_DAYS = 60.0
+"""days_late of a commitment never kept, as the simulated world and the bundled data record it."""
+assert all(st in EVENT_STATUSES for _, st in OUTCOMES.values())
+
+
+def overlay_source(db: Database):
+    """The scorer's view of the service's events and corrections, for some people (None: everyone)."""
+
+    def fetch(people: Sequence[str] | None) -> Overlay:
+        with db.read() as s:
+            q = select(ServiceEvent)
+            c = select(EventCorrection)
+            if people is not None:
+                q = q.where(ServiceEvent.subject.in_(list(people)))
+                c = c.where(EventCorrection.subject.in_(list(people)))
+            events = s.execute(q).scalars().all()
+            corrections = s.execute(c).scalars().all()
+        fixes = {x.event_ref: x for x in corrections}
+        rows = []
+        for e in events:
+            ref = f"s{e.id}"
+            fix = fixes.get(ref)
+            if fix is not None and fix.action == "remove":
+                continue
+            status = fix.status if fix is not None else e.status
+            days_late = fix.days_late if fix is not None and fix.days_late is not None else e.days_late
+            rows.append((e.subject, e.ts, e.kind, e.amount, status, e.due_ts, days_late, f"merchant:{e.merchant_id}",
+                         ref))
+        frame = pd.DataFrame(rows, columns=list(OVERLAY_COLUMNS))
+        corr = pd.DataFrame([(x.event_ref, x.action, x.status, x.days_late) for x in corrections
+                             if x.event_ref.startswith("b")],
+                            columns=["event_ref", "action", "status", "days_late"])
+        return Overlay(events=frame, corrections=corr)
+
+    return fetch
+
+
+def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str) -> None:
+    """Store new current scores and append them to each person's history (one transaction)."""
+    now = ctx.now()
+    with ctx.db.write() as s:
+        for p in scored:
+            dims = [d.__dict__ for d in p.dimensions]
+            reasons = [r.__dict__ for r in p.reasons]
+            row = s.get(Score, p.person_id)
+            if row is None:
+                row = Score(subject=p.person_id)
+                s.add(row)
+            row.score, row.band, row.dimensions, row.reasons = p.score, p.band, dims, reasons
+            row.as_of, row.model_id, row.updated_at = p.as_of, p.model_id, now
+            s.add(ScoreHistory(subject=p.person_id, score=p.score, band=p.band, as_of=p.as_of, cause=cause,
+                               model_id=p.model_id, created_at=now))
+
+
+def save_scores_bulk(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str) -> None:
+    """The initial load: insert many rows at once (executemany), replacing any current scores."""
+    now = ctx.now()
+    rows = [{"subject": p.person_id, "score": p.score, "band": p.band,
+             "dimensions": [d.__dict__ for d in p.dimensions], "reasons": [r.__dict__ for r in p.reasons],
+             "as_of": p.as_of, "model_id": p.model_id, "updated_at": now} for p in scored]
+    history = [{"subject": p.person_id, "score": p.score, "band": p.band, "as_of": p.as_of, "cause": cause,
+                "model_id": p.model_id, "created_at": now} for p in scored]
+    with ctx.db.write() as s:
+        ids = [r["subject"] for r in rows]
+        for i in range(0, len(ids), 5000):
+            s.execute(Score.__table__.delete().where(Score.subject.in_(ids[i:i + 5000])))
+        if rows:
+            s.execute(Score.__table__.insert(), rows)
+            s.execute(ScoreHistory.__table__.insert(), history)
+
+
+def rescore(ctx: ServiceContext, subject: str, cause: str, as_of: datetime | None = None) -> ScoredPerson | None:
+    """Re-score one person from the data set plus everything the service learnt; None without a scorer."""
+    if ctx.scorer is None:
+        return None
+    as_of = as_of or ctx.now() + timedelta(microseconds=1)  # events stamped `now` are strictly before
+    scored = ctx.scorer.score_people([subject], as_of=as_of)
+    save_scores(ctx, scored, cause)
+    return scored[0]
+
+
+def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> EventAck:
+    subject = ctx.pseudonym(req.person_id)
+    now = ctx.now()
+    ts = naive_utc(req.occurred_at) if req.occurred_at else now
+    if ts > now:
+        raise Problem(422, "invalid-event", "occurred_at is in the future")
+    if ts < now - timedelta(days=365 * 5):
+        raise Problem(422, "invalid-event", "occurred_at is more than five years ago")
+    kind, status = OUTCOMES[req.outcome]
+    days_late = req.days_late if req.days_late is not None else (0.0 if status in GOOD_STATUSES else WRITE_OFF_DAYS)
+    with ctx.db.write() as s:
+        prior = s.execute(select(ServiceEvent).where(ServiceEvent.merchant_id == m.id,
+                                                     ServiceEvent.transaction_id == req.transaction_id)
+                          ).scalar_one_or_none()
+        if prior is not None:
+            same = prior.subject == subject and prior.outcome == req.outcome.value and prior.amount == req.amount
+            if not same:
+                raise Problem(409, "transaction-conflict", "this transaction id was used for a different event")
+            ctx.audit.append(s, now, m.actor, "event_replayed", subject, event=f"s{prior.id}")
+            return EventAck(event_id=f"s{prior.id}", transaction_id=req.transaction_id, rescored=False,
+                            replayed=True)
+        if not consents.has_relationship(s, subject, m.id):
+            ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="consent-required")
+            refused = True
+        else:
+            refused = False
+            e = ServiceEvent(subject=subject, merchant_id=m.id, transaction_id=req.transaction_id,
+                             outcome=req.outcome.value, ts=ts, kind=kind, status=status, amount=float(req.amount),
+                             due_ts=ts - timedelta(days=days_late), days_late=days_late, created_at=now)
+            s.add(e)
+            s.flush()
+            event_id = f"s{e.id}"
+            ctx.audit.append(s, now, m.actor, "event_reported", subject, event=event_id, outcome=e.outcome)
+    if refused:
+        raise consents.refused()
+    try:
+        scored = rescore(ctx, subject, cause=f"event {event_id} reported")
+    except Exception as exc:  # the event is stored; the next re-score picks it up
+        log.error("re-scoring after an event failed (%s); the event is kept", type(exc).__name__)
+        scored = None
+    return EventAck(event_id=event_id, transaction_id=req.transaction_id, rescored=scored is not None)

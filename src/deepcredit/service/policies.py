@@ -1,0 +1,136 @@
+"""Merchants' scenario policies, and the limits that stop a merchant probing a score through its threshold.
+
+A merchant with admittance-only consent learns one bit per decision. Moving the threshold between
+decisions about the same person would turn those bits into the exact score (a binary search takes about
+ten steps), so three limits apply, each configurable (config.Settings):
+
+- thresholds are multiples of `threshold_step` (10): no decision can ever resolve a score finer than that;
+- a merchant may set thresholds (a new policy counts) `threshold_changes_per_day` times in any 24 hours,
+  and every change is audited;
+- decisions about one person by one merchant may use at most `probe_thresholds_per_person` distinct
+  thresholds in `probe_window_days` (enforced in decisions.py), so at most log2(4) = 2 bits leak.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from deepcredit.service.auth import MerchantPrincipal
+from deepcredit.service.context import ServiceContext
+from deepcredit.service.problems import Problem, not_found
+from deepcredit.service.schemas import MerchantSelf, PolicyCreate, PolicyOut, PolicyUpdate, Scenario, Scope
+from deepcredit.service.store.models import Policy, ThresholdChange
+
+
+def minimum_scope(scenario: Scenario) -> Scope:
+    """A pay-later limit is set per band, so it discloses the band: it needs a band grant."""
+    return Scope.BAND if scenario == Scenario.PAY_LATER else Scope.ADMITTANCE
+
+
+def to_out(p: Policy) -> PolicyOut:
+    scenario = Scenario(p.scenario)
+    return PolicyOut(id=p.id, name=p.name, scenario=scenario, purpose=p.purpose, threshold=p.threshold,
+                     limits=p.limits, minimum_scope=minimum_scope(scenario), updated_at=p.updated_at)
+
+
+def _check_threshold(ctx: ServiceContext, threshold: int | None) -> None:
+    step = ctx.settings.threshold_step
+    if threshold is not None and threshold % step:
+        raise Problem(422, "invalid-policy", f"thresholds must be multiples of {step}")
+
+
+def _check_limits(ctx: ServiceContext, limits: dict[str, float] | None) -> None:
+    if limits is None:
+        return
+    unknown = sorted(set(limits) - set(ctx.band_names()))
+    if unknown:
+        raise Problem(422, "invalid-policy", f"unknown band(s) {unknown}; bands are {ctx.band_names()}")
+
+
+def changes_in_window(s: Session, merchant_id: int, now: datetime) -> list[datetime]:
+    since = now - timedelta(hours=24)
+    return list(s.execute(select(ThresholdChange.at).where(ThresholdChange.merchant_id == merchant_id,
+                                                           ThresholdChange.at > since)
+                          .order_by(ThresholdChange.at)).scalars())
+
+
+def _rate_limit(ctx: ServiceContext, s: Session, merchant_id: int, now: datetime) -> None:
+    recent = changes_in_window(s, merchant_id, now)
+    limit = ctx.settings.threshold_changes_per_day
+    if len(recent) >= limit:
+        retry = int((recent[0] + timedelta(hours=24) - now).total_seconds()) + 1
+        raise Problem(429, "threshold-change-limit",
+                      f"at most {limit} threshold settings per 24 hours; try again later",
+                      headers={"Retry-After": str(max(retry, 1))})
+
+
+def create(ctx: ServiceContext, m: MerchantPrincipal, req: PolicyCreate) -> PolicyOut:
+    _check_threshold(ctx, req.threshold)
+    _check_limits(ctx, req.limits)
+    now = ctx.now()
+    try:
+        with ctx.db.write() as s:
+            if req.threshold is not None:
+                _rate_limit(ctx, s, m.id, now)
+            p = Policy(merchant_id=m.id, name=req.name, scenario=req.scenario.value,
+                       purpose=req.purpose or req.scenario.value, threshold=req.threshold, limits=req.limits,
+                       created_at=now, updated_at=now)
+            s.add(p)
+            s.flush()
+            if req.threshold is not None:
+                s.add(ThresholdChange(merchant_id=m.id, policy_id=p.id, old_threshold=None,
+                                      new_threshold=req.threshold, at=now))
+            ctx.audit.append(s, now, m.actor, "policy_created", None, policy=p.id, scenario=p.scenario,
+                             purpose=p.purpose, threshold=p.threshold)
+            return to_out(p)
+    except IntegrityError:
+        raise Problem(409, "conflict", f"a policy named {req.name!r} already exists") from None
+
+
+def update(ctx: ServiceContext, m: MerchantPrincipal, policy_id: int, req: PolicyUpdate) -> PolicyOut:
+    _check_threshold(ctx, req.threshold)
+    _check_limits(ctx, req.limits)
+    now = ctx.now()
+    with ctx.db.write() as s:
+        p = s.get(Policy, policy_id)
+        if p is None or p.merchant_id != m.id:
+            raise not_found("policy")
+        scenario = Scenario(p.scenario)
+        if req.threshold is not None:
+            if scenario == Scenario.PAY_LATER:
+                raise Problem(422, "invalid-policy", "a pay_later policy has limits, not a threshold")
+            if req.threshold != p.threshold:
+                _rate_limit(ctx, s, m.id, now)
+                s.add(ThresholdChange(merchant_id=m.id, policy_id=p.id, old_threshold=p.threshold,
+                                      new_threshold=req.threshold, at=now))
+                ctx.audit.append(s, now, m.actor, "threshold_changed", None, policy=p.id, old=p.threshold,
+                                 new=req.threshold)
+                p.threshold = req.threshold
+        if req.limits is not None:
+            if scenario != Scenario.PAY_LATER:
+                raise Problem(422, "invalid-policy", "only a pay_later policy has limits")
+            ctx.audit.append(s, now, m.actor, "limits_changed", None, policy=p.id)
+            p.limits = dict(req.limits)
+        p.updated_at = now
+        return to_out(p)
+
+
+def merchant_self(ctx: ServiceContext, m: MerchantPrincipal) -> MerchantSelf:
+    now = ctx.now()
+    with ctx.db.read() as s:
+        policies = s.execute(select(Policy).where(Policy.merchant_id == m.id).order_by(Policy.id)).scalars().all()
+        used = len(changes_in_window(s, m.id, now))
+    return MerchantSelf(id=m.id, name=m.name, policies=[to_out(p) for p in policies],
+                        threshold_changes_left_today=max(ctx.settings.threshold_changes_per_day - used, 0))
+
+
+def get_by_name(s: Session, merchant_id: int, name: str) -> Policy | None:
+    return s.execute(select(Policy).where(Policy.merchant_id == merchant_id, Policy.name == name)).scalar_one_or_none()
+
+
+def count_policies(s: Session, merchant_id: int) -> int:
+    return s.execute(select(func.count(Policy.id)).where(Policy.merchant_id == merchant_id)).scalar_one()

@@ -1,0 +1,148 @@
+"""The person's own report: score, band, five dimensions, reasons, history, who looked, what data is used.
+
+One builder (`build`) feeds both the JSON response and the HTML page, so the two can never disagree. The
+page is one self-contained file: inline CSS and server-drawn SVG (a radar of the five dimensions), no
+script and nothing fetched from elsewhere, so it renders the same offline, in a mail or in a headless
+browser, and a strict Content-Security-Policy can forbid everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import select
+
+from deepcredit.service import consent as consents
+from deepcredit.service import disputes as dispute_mod
+from deepcredit.service.context import DEFAULT_BANDS, ServiceContext
+from deepcredit.service.schemas import (
+    AccessOut,
+    DataCategory,
+    Dimension,
+    EventOut,
+    HistoryPoint,
+    PersonReport,
+    ReasonOut,
+)
+from deepcredit.service.store.models import AuditEntry, Merchant, Score, ScoreHistory, ServiceEvent
+
+ACCESS_ACTIONS = ("decision", "decision_replayed", "decision_refused", "event_reported", "event_refused",
+                  "dispute_under_review", "dispute_corrected", "dispute_upheld")
+DIMENSION_LABELS = {"identity": "Identity", "credit_history": "Credit history",
+                    "fulfilment_capacity": "Fulfilment capacity", "behaviour_preferences": "Behaviour",
+                    "social_connections": "Connections"}
+MAX_EVENTS, MAX_ACCESSES = 50, 100
+
+
+def build(ctx: ServiceContext, subject: str) -> PersonReport:
+    now = ctx.now()
+    with ctx.db.read() as s:
+        score = s.get(Score, subject)
+        history = s.execute(select(ScoreHistory).where(ScoreHistory.subject == subject)
+                            .order_by(ScoreHistory.id)).scalars().all()
+        audit = s.execute(select(AuditEntry).where(AuditEntry.subject == subject,
+                                                   AuditEntry.action.in_(ACCESS_ACTIONS))
+                          .order_by(AuditEntry.seq.desc()).limit(MAX_ACCESSES)).scalars().all()
+        merchants = dict(s.execute(select(Merchant.id, Merchant.name)).all())
+        grants = consents.list_for(ctx, s, subject)
+        disputes = dispute_mod.list_for(s, ctx, subject=subject)
+        service_events = {f"s{e.id}": merchants.get(e.merchant_id, "a merchant") for e in s.execute(
+            select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
+    accesses = []
+    for a in audit:
+        d = json.loads(a.details)
+        who = merchants.get(int(a.actor.split(":")[1]), a.actor) if a.actor.startswith("merchant:") else a.actor
+        accesses.append(AccessOut(at=a.at, who=who, action=a.action, scope=d.get("scope"), purpose=d.get("purpose"),
+                                  result=d.get("result") or d.get("reason")))
+    active = {d.event_id: d.state for d in disputes if d.state.value in dispute_mod.ACTIVE}
+    events: list[EventOut] = []
+    if ctx.scorer is not None and hasattr(ctx.scorer, "person_events"):
+        frame = ctx.scorer.person_events(subject).head(MAX_EVENTS)
+        for r in frame.itertuples(index=False):
+            ref = None if _missing(r.event_id) else str(r.event_id)
+            events.append(EventOut(event_id=ref, ts=r.ts.to_pydatetime(), kind=str(r.kind), status=str(r.status),
+                                   amount=None if _missing(r.amount) else float(r.amount),
+                                   days_late=None if _missing(r.days_late) else float(r.days_late),
+                                   source=service_events.get(ref, "records held on you"),
+                                   disputed=ref in active, dispute_state=active.get(ref)))
+    categories = ctx.scorer.data_categories() if ctx.scorer is not None else []
+    return PersonReport(
+        scored=score is not None, score=score.score if score else None, band=score.band if score else None,
+        scored_at=score.as_of if score else None,
+        dimensions=[Dimension(**d) for d in score.dimensions] if score else [],
+        reasons=[ReasonOut(**r) for r in score.reasons] if score else [],
+        history=[HistoryPoint(as_of=h.as_of, score=h.score, band=h.band, cause=h.cause) for h in history],
+        accesses=accesses, data_categories=[DataCategory(**c) for c in categories], events=events,
+        consents=grants, disputes=disputes, bands=ctx.bands or DEFAULT_BANDS, generated_at=now)
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or str(v) in ("NaT", "nan", "<NA>")
+
+
+# -- HTML -------------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    return Environment(loader=PackageLoader("deepcredit.service", "templates"),
+                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def radar(dimensions: list[Dimension], size: int = 300, margin: int = 90) -> dict:
+    """SVG geometry for a five-axis radar: each axis from the dimension's lowest to highest attainable points.
+
+    The horizontal margin leaves room for the axis labels left and right of the pentagon.
+    """
+    cx, cy, r = size / 2 + margin, size / 2, size / 2 - 40
+    n = max(len(dimensions), 1)
+
+    def at(i: int, k: float) -> tuple[float, float]:
+        angle = -math.pi / 2 + 2 * math.pi * i / n
+        return cx + r * k * math.cos(angle), cy + r * k * math.sin(angle)
+
+    axes, points = [], []
+    for i, d in enumerate(dimensions):
+        share = (d.points - d.lo) / (d.hi - d.lo) if d.hi > d.lo else 0.5
+        share = min(max(share, 0.0), 1.0)
+        (x_end, y_end), (lx, ly) = at(i, 1.0), at(i, 1.16)
+        anchor = "middle" if abs(lx - cx) < 10 else ("start" if lx > cx else "end")
+        axes.append({"x": round(x_end, 1), "y": round(y_end, 1), "lx": round(lx, 1), "ly": round(ly + 4, 1),
+                     "anchor": anchor, "label": DIMENSION_LABELS.get(d.name, d.name), "pct": round(100 * share)})
+        points.append("{:.1f},{:.1f}".format(*at(i, share)))
+    rings = [" ".join("{:.1f},{:.1f}".format(*at(i, k)) for i in range(n)) for k in (0.25, 0.5, 0.75, 1.0)]
+    return {"width": size + 2 * margin, "height": size, "cx": cx, "cy": cy, "axes": axes,
+            "polygon": " ".join(points), "rings": rings}
+
+
+def history_chart(history: list[HistoryPoint], width: int = 520, height: int = 160, lo: int = 350,
+                  hi: int = 950) -> dict:
+    pad = 30
+    pts = []
+    n = len(history)
+    for i, h in enumerate(history):
+        x = pad + (width - 2 * pad) * (i / (n - 1) if n > 1 else 0.5)
+        y = height - pad - (height - 2 * pad) * (h.score - lo) / (hi - lo)
+        pts.append({"x": round(x, 1), "y": round(y, 1), "score": h.score, "label": h.as_of.date().isoformat()})
+    return {"width": width, "height": height, "points": pts, "line": " ".join(f"{p['x']},{p['y']}" for p in pts)}
+
+
+def render_html(report: PersonReport) -> str:
+    bands = report.bands
+    position = None
+    if report.score is not None:
+        lo, hi = bands[0][1], 950
+        position = round(100 * (report.score - lo) / (hi - lo), 1)
+    return _env().get_template("report.html").render(
+        r=report, radar=radar(report.dimensions), chart=history_chart(report.history), labels=DIMENSION_LABELS,
+        position=position, band_edges=_band_labels(bands))
+
+
+def _band_labels(bands: list[tuple[str, int]], hi: int = 950) -> list[dict]:
+    """Each band's name centred on its stretch of the scale, alternating rows so narrow bands do not collide."""
+    lo = bands[0][1]
+    edges = [b for _, b in bands] + [hi]
+    return [{"name": name, "pct": round(100 * ((edges[i] + edges[i + 1]) / 2 - lo) / (hi - lo), 1),
+             "row": i % 2} for i, (name, _) in enumerate(bands)]

@@ -1,0 +1,1 @@
+"""Versioned HTTP routes, one module per caller: merchants, people, operators, and health."""

@@ -1,0 +1,132 @@
+"""Operator routes (admin key from the environment): merchants and keys, person tokens, disputes, audit check."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import select, update
+
+from deepcredit.service import disputes
+from deepcredit.service.auth import AdminPrincipal, admin, issue_merchant_key, issue_person_token
+from deepcredit.service.context import ServiceContext, get_context
+from deepcredit.service.problems import Problem, not_found
+from deepcredit.service.schemas import (
+    AuditVerifyOut,
+    DisputeOut,
+    DisputeResolve,
+    DisputeState,
+    MerchantCreate,
+    MerchantKeyOut,
+    MerchantOut,
+    PersonTokenCreate,
+    PersonTokenOut,
+    ProblemDetail,
+)
+from deepcredit.service.store.models import ApiKey, Merchant
+
+P = {"model": ProblemDetail, "content": {"application/problem+json": {}}}
+router = APIRouter(prefix="/v1/admin", tags=["operator"], responses={401: P, 422: P})
+
+
+def _out(m: Merchant) -> MerchantOut:
+    return MerchantOut(id=m.id, name=m.name, active=m.active, created_at=m.created_at)
+
+
+def create_merchant(ctx: ServiceContext, name: str) -> MerchantKeyOut:
+    """Also used by the CLI: a merchant and its first key (shown once)."""
+    now = ctx.now()
+    with ctx.db.write() as s:
+        if s.execute(select(Merchant.id).where(Merchant.name == name)).first():
+            raise Problem(409, "conflict", f"a merchant named {name!r} exists")
+        m = Merchant(name=name, active=True, created_at=now)
+        s.add(m)
+        s.flush()
+        key = issue_merchant_key(s, m, now)
+        ctx.audit.append(s, now, "operator", "merchant_created", None, merchant=m.id)
+        return MerchantKeyOut(merchant=_out(m), api_key=key)
+
+
+def create_person_token(ctx: ServiceContext, person_id: str, days: int) -> PersonTokenOut:
+    now = ctx.now()
+    subject = ctx.pseudonym(person_id)
+    with ctx.db.write() as s:
+        token, expires = issue_person_token(s, subject, now, days)
+        ctx.audit.append(s, now, "operator", "person_token_issued", subject, days=days)
+    return PersonTokenOut(token=token, expires_at=expires)
+
+
+@router.post("/merchants", response_model=MerchantKeyOut, status_code=201, responses={409: P},
+             summary="Register a merchant; its API key is in the answer, once")
+def add_merchant(req: MerchantCreate, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
+                 ) -> MerchantKeyOut:
+    return create_merchant(ctx, req.name)
+
+
+@router.get("/merchants", response_model=list[MerchantOut], summary="List merchants")
+def list_merchants(_: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
+                   ) -> list[MerchantOut]:
+    with ctx.db.read() as s:
+        return [_out(m) for m in s.execute(select(Merchant).order_by(Merchant.id)).scalars()]
+
+
+@router.post("/merchants/{merchant_id}/keys", response_model=MerchantKeyOut, status_code=201, responses={404: P},
+             summary="Rotate a merchant's key: every earlier key stops working")
+def rotate_key(merchant_id: int, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
+               ) -> MerchantKeyOut:
+    now = ctx.now()
+    with ctx.db.write() as s:
+        m = s.get(Merchant, merchant_id)
+        if m is None:
+            raise not_found("merchant")
+        s.execute(update(ApiKey).where(ApiKey.merchant_id == m.id, ApiKey.revoked_at.is_(None)).values(revoked_at=now))
+        key = issue_merchant_key(s, m, now)
+        ctx.audit.append(s, now, "operator", "merchant_key_rotated", None, merchant=m.id)
+        return MerchantKeyOut(merchant=_out(m), api_key=key)
+
+
+@router.post("/merchants/{merchant_id}/disable", response_model=MerchantOut, responses={404: P},
+             summary="Disable a merchant: its keys stop working and nobody can grant it consent")
+def disable(merchant_id: int, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
+            ) -> MerchantOut:
+    now = ctx.now()
+    with ctx.db.write() as s:
+        m = s.get(Merchant, merchant_id)
+        if m is None:
+            raise not_found("merchant")
+        m.active = False
+        ctx.audit.append(s, now, "operator", "merchant_disabled", None, merchant=m.id)
+        return _out(m)
+
+
+@router.post("/person-tokens", response_model=PersonTokenOut, status_code=201,
+             summary="Issue a person a token to read their report (for sign-in integrations and demos)")
+def person_token(req: PersonTokenCreate, _: AdminPrincipal = Depends(admin),
+                 ctx: ServiceContext = Depends(get_context)) -> PersonTokenOut:
+    return create_person_token(ctx, req.person_id, req.days)
+
+
+@router.get("/disputes", response_model=list[DisputeOut], summary="Disputes, optionally by state; overdue flagged")
+def list_disputes(state: DisputeState | None = Query(None), _: AdminPrincipal = Depends(admin),
+                  ctx: ServiceContext = Depends(get_context)) -> list[DisputeOut]:
+    with ctx.db.read() as s:
+        return disputes.list_for(s, ctx, state=state.value if state else None)
+
+
+@router.post("/disputes/{dispute_id}/review", response_model=DisputeOut, responses={404: P, 409: P},
+             summary="Take an open dispute under review")
+def review(dispute_id: int, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
+           ) -> DisputeOut:
+    return disputes.review(ctx, dispute_id)
+
+
+@router.post("/disputes/{dispute_id}/resolve", response_model=DisputeOut, responses={404: P, 409: P},
+             summary="Correct (and re-score) or uphold a dispute under review")
+def resolve(dispute_id: int, req: DisputeResolve, _: AdminPrincipal = Depends(admin),
+            ctx: ServiceContext = Depends(get_context)) -> DisputeOut:
+    return disputes.resolve(ctx, dispute_id, req)
+
+
+@router.get("/audit/verify", response_model=AuditVerifyOut, summary="Verify the audit log's hash chain")
+def verify(_: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)) -> AuditVerifyOut:
+    with ctx.db.read() as s:
+        r = ctx.audit.verify(s)
+    return AuditVerifyOut(ok=r.ok, rows=r.rows, head_seq=r.head_seq, head_mac=r.head_mac, problems=r.problems)

@@ -1,0 +1,92 @@
+"""Engines and sessions: an SQLite file by default, PostgreSQL by URL; the same tables on both.
+
+SQLite runs in WAL mode (readers never wait for the writer) with synchronous=NORMAL (a commit is durable
+against a crashed process, and against power loss up to the last checkpoint), which is what lets a decision
+commit in well under a millisecond. Writes from one process are serialised by `write_lock`, so SQLite never
+has to upgrade a read snapshot to a write lock (which fails instead of waiting); PostgreSQL needs no such
+help but the lock is cheap and keeps the audit chain's appends in order. Several processes writing one
+SQLite file are not supported: use PostgreSQL for more than one worker.
+
+The audit log is append-only in the database itself: a trigger refuses UPDATE and DELETE on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from deepcredit.service.store.models import Base
+
+APPEND_ONLY_SQLITE = [
+    """CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+       BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+       BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
+]
+APPEND_ONLY_POSTGRES = [
+    """CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger AS $$
+       BEGIN RAISE EXCEPTION 'audit_log is append-only'; END; $$ LANGUAGE plpgsql""",
+    "DROP TRIGGER IF EXISTS audit_log_no_change ON audit_log",
+    """CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+       FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()""",
+]
+
+
+class Database:
+    """An engine, a session factory and the process-wide write lock."""
+
+    def __init__(self, url: str, echo: bool = False, **engine_kwargs) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        kwargs: dict = {"echo": echo, **engine_kwargs}
+        if self.is_sqlite:
+            if self.url.database and self.url.database != ":memory:":
+                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs.setdefault("connect_args", {}).update({"timeout": 30, "check_same_thread": False})
+        else:
+            kwargs.setdefault("pool_size", 10)
+            kwargs.setdefault("max_overflow", 10)
+            kwargs.setdefault("pool_pre_ping", True)
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.write_lock = threading.Lock()
+
+    def create_all(self) -> None:
+        """Create missing tables and the append-only triggers (idempotent)."""
+        Base.metadata.create_all(self.engine)
+        with self.engine.begin() as con:
+            for sql in APPEND_ONLY_SQLITE if self.is_sqlite else APPEND_ONLY_POSTGRES:
+                con.execute(text(sql))
+
+    def initialised(self) -> bool:
+        return inspect(self.engine).has_table("service_meta")
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.sessions() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """One transaction under the write lock: committed on success, rolled back on any error."""
+        with self.write_lock, self.sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

@@ -1,0 +1,226 @@
+"""The service's tables (SQLAlchemy 2 declarative), the same on SQLite and PostgreSQL.
+
+Every `subject` column is a pseudonym (HMAC-SHA256 hex of a person id), never the id itself. Times are
+naive UTC. JSON payloads that are hashed (the audit log) are stored as canonical text, so the bytes that
+were hashed are the bytes that are read back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SUBJECT = String(64)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    """Key-value facts about this deployment: data set copy, model artifact, clock offset."""
+
+    __tablename__ = "service_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ApiKey(Base):
+    """A merchant's key: the public key id finds the row, the secret is only ever stored as sha256."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class PersonToken(Base):
+    __tablename__ = "person_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(SUBJECT, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Policy(Base):
+    """A merchant's scenario: deposit-free rental (threshold), pay-later (limit by band) or its own threshold."""
+
+    __tablename__ = "policies"
+    __table_args__ = (UniqueConstraint("merchant_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    scenario: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(80))
+    threshold: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    limits: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ThresholdChange(Base):
+    """Every threshold a merchant set (a new policy counts): the rate limit counts these rows."""
+
+    __tablename__ = "threshold_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"))
+    old_threshold: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    new_threshold: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class Consent(Base):
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_lookup", "subject", "merchant_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(SUBJECT)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    scope: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(80))
+    mode: Mapped[str] = mapped_column(String(16))
+    order_ref: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Decision(Base):
+    """One evaluated request; a replay of its transaction id within the window returns `response`."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (UniqueConstraint("merchant_id", "transaction_id"),
+                      Index("ix_decisions_probe", "merchant_id", "subject", "created_at"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    transaction_id: Mapped[str] = mapped_column(String(120))
+    subject: Mapped[str] = mapped_column(SUBJECT)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"))
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consents.id"))
+    threshold: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Score(Base):
+    """The current score of each person: what an admittance decision looks up."""
+
+    __tablename__ = "scores"
+    subject: Mapped[str] = mapped_column(SUBJECT, primary_key=True)
+    score: Mapped[int] = mapped_column(Integer)
+    band: Mapped[str] = mapped_column(String(32))
+    dimensions: Mapped[list] = mapped_column(JSON)
+    reasons: Mapped[list] = mapped_column(JSON)
+    as_of: Mapped[datetime] = mapped_column(DateTime)
+    model_id: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ScoreHistory(Base):
+    __tablename__ = "score_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(SUBJECT, index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    band: Mapped[str] = mapped_column(String(32))
+    as_of: Mapped[datetime] = mapped_column(DateTime)
+    cause: Mapped[str] = mapped_column(String(64))
+    model_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ServiceEvent(Base):
+    """A fulfilment outcome a merchant reported; merged with the data set's events when scoring."""
+
+    __tablename__ = "service_events"
+    __table_args__ = (UniqueConstraint("merchant_id", "transaction_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(SUBJECT, index=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    transaction_id: Mapped[str] = mapped_column(String(120))
+    outcome: Mapped[str] = mapped_column(String(40))
+    ts: Mapped[datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[float] = mapped_column(Float)
+    due_ts: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    days_late: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class EventCorrection(Base):
+    """What a dispute's correction changed: an event (data set `b…` or service `s…`) removed or re-statused."""
+
+    __tablename__ = "event_corrections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(SUBJECT, index=True)
+    event_ref: Mapped[str] = mapped_column(String(40), unique=True)
+    action: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    days_late: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Dispute(Base):
+    __tablename__ = "disputes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(SUBJECT, index=True)
+    event_ref: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime)
+    deadline_at: Mapped[datetime] = mapped_column(DateTime)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class AuditEntry(Base):
+    """One access or change; `mac` chains it to the previous row (see audit.py). Never updated or deleted."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str | None] = mapped_column(SUBJECT, nullable=True, index=True)
+    details: Mapped[str] = mapped_column(Text)
+    prev_mac: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's last (seq, mac): deleting rows from the end is caught by comparing with it."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    mac: Mapped[str] = mapped_column(String(64))

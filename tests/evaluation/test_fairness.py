@@ -1,0 +1,90 @@
+"""The fairness audit flags a deliberately biased toy model and passes a fair one."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepcredit.evaluation.fairness import age_band, fairness_audit, sensitive_frame
+
+
+@pytest.fixture(scope="module")
+def population() -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    rng = np.random.default_rng(3)
+    n = 6000
+    risk = rng.normal(size=n)
+    pd_ = 1 / (1 + np.exp(-(-1.6 + risk)))
+    y = (rng.random(n) < pd_).astype(int)
+    sensitive = pd.DataFrame({"sex": rng.choice(["female", "male"], n),
+                              "age_band": age_band(rng.integers(18, 80, n).astype(float))})
+    return y, pd_, sensitive
+
+
+def test_fair_model_passes(population):
+    y, p, sensitive = population
+    audit = fairness_audit(y, p < 0.2, sensitive, pd_=p, cutoff=600)
+    assert audit["flags"] == []
+    for a in audit["attributes"].values():
+        assert a["disparate_impact"] > 0.9 and not a["four_fifths_fail"]
+        assert a["tpr_gap"] < 0.1
+    json.dumps(audit, allow_nan=False)
+
+
+def test_biased_toy_model_is_flagged(population):
+    y, p, sensitive = population
+    # the toy model declines half of the women it would otherwise approve, whatever their risk
+    coin = np.random.default_rng(0).random(y.size) < 0.5
+    approved = (p < 0.2) & ~((sensitive["sex"] == "female").to_numpy() & coin)
+    audit = fairness_audit(y, approved, sensitive, pd_=p, cutoff=600)
+    sex = audit["attributes"]["sex"]
+    groups = {g["group"]: g for g in sex["groups"]}
+    assert sex["four_fifths_fail"] and sex["least_approved"] == "female"
+    assert sex["disparate_impact"] == pytest.approx(groups["female"]["approval_rate"] / groups["male"]["approval_rate"])
+    assert sex["tpr_gap"] == pytest.approx(abs(groups["male"]["tpr"] - groups["female"]["tpr"]))
+    assert any(f.startswith("sex: disparate-impact") for f in audit["flags"])
+    assert any(f.startswith("sex: equal-opportunity") for f in audit["flags"])
+    assert not audit["attributes"]["age_band"]["four_fifths_fail"]
+
+
+def test_miscalibrated_group_is_flagged(population):
+    y, p, sensitive = population
+    skewed = np.where(sensitive["sex"] == "male", p * 0.5, p)  # men's risk understated
+    audit = fairness_audit(y, skewed < 0.2, sensitive, pd_=skewed)
+    assert any("calibration gap in 'male'" in f for f in audit["flags"])
+
+
+def test_small_groups_are_shown_but_not_screened():
+    y = np.array([0, 1] * 50 + [0] * 5)
+    approved = np.array([1, 0] * 50 + [0] * 5)
+    groups = pd.DataFrame({"marital_status": ["married"] * 50 + ["single"] * 50 + ["widowed"] * 5})
+    audit = fairness_audit(y, approved, groups, min_group_size=30)
+    a = audit["attributes"]["marital_status"]
+    assert a["small_groups"] == ["widowed"]
+    assert [g["group"] for g in a["groups"]] == ["married", "single", "widowed"]
+    assert a["disparate_impact"] == pytest.approx(1.0) and audit["flags"] == []
+
+
+def test_age_bands():
+    bands = age_band(pd.Series([18, 24.9, 25, 34, 35, 49, 50, 80, np.nan]))
+    assert bands.tolist() == ["<25", "<25", "25-34", "25-34", "35-49", "35-49", "50+", "50+", "unknown"]
+
+
+def test_sensitive_frame_joins_by_person():
+    people = pd.DataFrame({"person_id": ["a", "b", "c"], "sex": ["female", None, "male"],
+                           "age": [22.0, 40.0, np.nan], "marital_status": [None, None, None],
+                           "income": [1.0, 2.0, 3.0]})
+    frame = sensitive_frame(people, pd.Series(["c", "a", "a", "zz"]))
+    assert list(frame.columns) == ["sex", "age_band"]  # marital status is never known here; income not protected
+    assert frame["sex"].tolist() == ["male", "female", "female", "unknown"]
+    assert frame["age_band"].tolist() == ["unknown", "<25", "<25", "unknown"]
+    assert sensitive_frame(people[["person_id", "income"]], ["a"]).shape == (1, 0)
+
+
+def test_no_attributes_and_length_mismatch():
+    audit = fairness_audit(np.array([0, 1]), np.array([1, 0]), pd.DataFrame(index=range(2)))
+    assert audit["attributes"] == {} and audit["flags"] == []
+    with pytest.raises(ValueError, match="protected attributes"):
+        fairness_audit(np.array([0, 1]), np.array([1, 0]), pd.DataFrame({"sex": ["f"]}))

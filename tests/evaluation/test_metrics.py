@@ -1,0 +1,126 @@
+"""Metrics agree with scikit-learn and SciPy on known inputs; every result is plain JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.stats import ks_2samp
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import brier_score_loss, roc_auc_score
+
+from deepcredit.evaluation.metrics import (
+    auc,
+    band_table,
+    brier,
+    calibration_table,
+    cutoff_summary,
+    evaluate,
+    expected_calibration_error,
+    gains_table,
+    gini,
+    ks,
+    ks_curve,
+    to_jsonable,
+)
+from deepcredit.scoring.scale import ScoreScale
+
+
+@pytest.fixture(scope="module")
+def sample() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    z = rng.normal(size=4000)
+    p = 1 / (1 + np.exp(-(-1.5 + z)))
+    y = (rng.random(z.size) < p).astype(int)
+    return y, p
+
+
+def test_discrimination_agrees_with_sklearn_and_scipy(sample):
+    y, p = sample
+    assert auc(y, p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    assert gini(y, p) == pytest.approx(2 * roc_auc_score(y, p) - 1, abs=1e-12)
+    assert ks(y, p) == pytest.approx(ks_2samp(p[y == 1], p[y == 0]).statistic, abs=1e-12)
+    assert brier(y, p) == pytest.approx(brier_score_loss(y, p), abs=1e-12)
+
+
+def test_known_small_example():
+    y = np.array([0, 0, 1, 1])
+    p = np.array([0.1, 0.4, 0.35, 0.8])
+    assert auc(y, p) == pytest.approx(0.75)
+    assert ks(y, p) == pytest.approx(0.5)
+    assert brier(y, p) == pytest.approx((0.01 + 0.16 + 0.4225 + 0.04) / 4)
+
+
+@pytest.mark.parametrize("strategy", ["quantile", "uniform"])
+def test_reliability_curve_is_sklearns(sample, strategy):
+    y, p = sample
+    table = calibration_table(y, p, n_bins=10, strategy=strategy)
+    prob_true, prob_pred = calibration_curve(y, p, n_bins=10, strategy=strategy)
+    np.testing.assert_allclose(table["bad_rate"], prob_true)
+    np.testing.assert_allclose(table["mean_pd"], prob_pred)
+    assert table["count"].sum() == y.size
+
+
+def test_ece_by_hand():
+    # two equal-count bins: mean PD 0.15 vs bad rate 0.5, and 0.75 vs 0.5 -> 0.5*0.35 + 0.5*0.25 = 0.30
+    y = np.array([0, 1, 1, 0])
+    p = np.array([0.1, 0.2, 0.7, 0.8])
+    assert expected_calibration_error(y, p, n_bins=2) == pytest.approx(0.30)
+    assert expected_calibration_error(np.array([0, 1]), np.array([0.0, 1.0]), n_bins=2) == pytest.approx(0.0)
+
+
+def test_gains_and_lift(sample):
+    y, p = sample
+    rows = gains_table(y, p)
+    assert len(rows) == 10 and sum(r["n"] for r in rows) == y.size
+    assert rows[-1]["cum_bads_captured"] == pytest.approx(1.0)
+    assert rows[-1]["cum_lift"] == pytest.approx(1.0)
+    assert rows[0]["lift"] > 1 > rows[-1]["lift"]  # riskiest decile first
+    assert np.average([r["lift"] for r in rows], weights=[r["n"] for r in rows]) == pytest.approx(1.0)
+
+
+def test_bands_ks_curve_and_cutoff(sample):
+    y, p = sample
+    scale = ScoreScale()
+    s = scale.score(p)
+    bands = band_table(y, p, s, scale)
+    assert [b["band"] for b in bands] == [n for n, _ in scale.bands]
+    assert sum(b["n"] for b in bands) == y.size and sum(b["bads"] for b in bands) == y.sum()
+    rates = [b["bad_rate"] for b in bands if b["n"] > 50]
+    assert rates == sorted(rates, reverse=True)  # safer bands default less
+    curve = ks_curve(y, s)
+    assert curve["ks"] == pytest.approx(ks_2samp(s[y == 1], s[y == 0]).statistic, abs=1e-9)
+    c = cutoff_summary(y, s, 600)
+    assert c["approval_rate"] == pytest.approx((s >= 600).mean())
+    assert c["bad_rate_approved"] < y.mean() < c["bad_rate_declined"]
+
+
+def test_evaluate_is_json_and_complete(sample):
+    y, p = sample
+    noisy = np.clip(p + np.random.default_rng(1).normal(0, 0.1, p.size), 0.001, 0.999)
+    ev = evaluate(y, p, ablation={"noisy": noisy, "full": p}, n_boot=50)
+    text = json.dumps(ev, allow_nan=False)  # no NaN, no numpy types
+    assert json.loads(text) == ev
+    m = ev["metrics"]
+    assert m["auc"] == pytest.approx(roc_auc_score(y, p))
+    lo, hi = m["auc_ci"]
+    assert lo < m["auc"] < hi
+    assert [r["model"] for r in ev["ablation"]] == ["noisy", "full"]
+    assert ev["ablation"][1]["auc"] == pytest.approx(m["auc"]) and ev["ablation"][0]["auc"] < m["auc"]
+    assert ev == evaluate(y, p, ablation={"noisy": noisy, "full": p}, n_boot=50)  # fixed seeds
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError, match="0 \\(good\\) or 1 \\(bad\\)"):
+        auc(np.array([0, 2]), np.array([0.1, 0.2]))
+    with pytest.raises(ValueError, match="differ in length"):
+        auc(np.array([0, 1]), np.array([0.1]))
+    with pytest.raises(ValueError, match="both good and bad"):
+        evaluate(np.zeros(10, dtype=int), np.full(10, 0.1))
+    assert np.isnan(auc(np.zeros(3, dtype=int), np.array([0.1, 0.2, 0.3])))
+
+
+def test_to_jsonable():
+    out = to_jsonable({"a": np.float32(0.5), "b": np.int64(3), "c": [np.nan, np.inf], "d": np.array([True])})
+    assert out == {"a": 0.5, "b": 3, "c": [None, None], "d": [True]}

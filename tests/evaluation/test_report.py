@@ -1,0 +1,127 @@
+"""The report is one self-contained HTML file plus figures.json, results.json and model_card.md."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepcredit.evaluation import pipeline
+from deepcredit.evaluation.fairness import age_band, fairness_audit
+from deepcredit.evaluation.metrics import evaluate
+from deepcredit.evaluation.model_card import OUT_OF_SCOPE, default_model_card, model_card_markdown
+from deepcredit.evaluation.report import write_report
+from deepcredit.evaluation.stability import monitor
+from deepcredit.scoring.scale import ScoreScale
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    rng = np.random.default_rng(11)
+    n = 3000
+    z = rng.normal(size=n)
+    p = 1 / (1 + np.exp(-(-1.6 + z)))
+    y = (rng.random(n) < p).astype(int)
+    s = ScoreScale().score(p)
+    ev = evaluate(y, p, s, ablation={"tabular only": np.clip(p + rng.normal(0, 0.05, n), 0.001, 0.999), "full": p},
+                  n_boot=20)
+    sensitive = pd.DataFrame({"sex": rng.choice(["female", "male"], n),
+                              "age_band": age_band(rng.integers(18, 80, n).astype(float))})
+    approved = (s >= 600) & ~((sensitive["sex"] == "female").to_numpy() & (rng.random(n) < 0.5))
+    fair = fairness_audit(y, approved, sensitive, pd_=p, cutoff=600)
+    ref = pd.DataFrame({"score": s, "label": y})
+    st = monitor(ref, ref.assign(score=np.clip(s - 20, 350, 950)),
+                 features_reference=pd.DataFrame({"x": z}), features_batch=pd.DataFrame({"x": z + 0.5}))
+    card = default_model_card(name="toy model", details={"kind": "toy"}, data={"evaluation data": "synthetic"},
+                              extra_caveats=["A toy."])
+    return {"evaluation": ev, "fairness": fair, "stability": st, "model_card": card}
+
+
+def _images(html: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)]
+
+
+def test_full_report(tmp_path, results):
+    path = write_report(tmp_path / "rep", **results, title="Toy report", subtitle="synthetic")
+    assert path == tmp_path / "rep" / "report.html"
+    html = path.read_text()
+    figures = json.loads((tmp_path / "rep" / "figures.json").read_text())
+    assert set(figures) == {"roc", "ks", "calibration", "bad_rate_by_band", "score_histogram", "gains", "lift",
+                            "ablation", "fairness_approval", "fairness_calibration", "psi", "csi"}
+    for fig_id, spec in figures.items():
+        assert spec["title"] and spec["caption"] and spec["data"], fig_id
+        assert f'id="fig-{fig_id}"' in html
+    images = _images(html)
+    assert len(images) == len(figures) and all(img.startswith(PNG) and len(img) > 5000 for img in images)
+    # self-contained: no script, no external resource of any kind
+    assert "<script" not in html.lower()
+    assert not re.search(r'(src|href)\s*=\s*"(?!data:)', html)
+    assert "http://" not in html and "https://" not in html
+    # headline cards, findings and the model card are on the page
+    assert f"{results['evaluation']['metrics']['auc']:.3f}" in html
+    assert "sex: disparate-impact ratio" in html and "four-fifths" in html
+    assert "Model card: toy model" in html and "<table>" in html
+    card = (tmp_path / "rep" / "model_card.md").read_text()
+    for heading in ("## Intended use", "## Out-of-scope use", "## Data", "## Metrics", "## Disaggregated results",
+                    "## Stability", "## Caveats"):
+        assert heading in card
+    assert "A toy." in card and OUT_OF_SCOPE[0] in card
+    stored = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert stored["evaluation"]["metrics"] == results["evaluation"]["metrics"]
+
+
+def test_monitor_only_report_and_no_results(tmp_path, results):
+    path = write_report(tmp_path / "mon", stability=results["stability"], title="Monitoring")
+    html = path.read_text()
+    assert len(_images(html)) == 2 and "Model card" not in html and "Alerts" in html
+    assert not (tmp_path / "mon" / "model_card.md").exists()
+    with pytest.raises(ValueError, match="at least one"):
+        write_report(tmp_path / "none")
+
+
+def test_model_card_without_protected_attributes(results):
+    audit = fairness_audit(np.array([0, 1]), np.array([1, 0]), pd.DataFrame(index=range(2)))
+    md = model_card_markdown(results["model_card"], results["evaluation"], audit)
+    assert "no protected attributes" in md
+
+
+class StubModel:
+    """A CreditModel stand-in: PD from one tabular feature (the interface: predict_proba(ModelInput))."""
+
+    views = ("tabular",)
+
+    def predict_proba(self, inp) -> np.ndarray:
+        x = inp.X["bad_rate"].fillna(0).to_numpy(dtype=float)
+        p = np.clip(0.05 + 0.8 * x, 0.01, 0.99)
+        return np.column_stack([1 - p, p])
+
+
+def test_evaluate_artifact_with_a_stub_model(tmp_path, monkeypatch):
+    from deepcredit.data.simulate import simulate_world
+
+    dev = simulate_world(tmp_path / "dev", people=300, seed=1)
+    test = simulate_world(tmp_path / "test", people=300, seed=2)
+    loaded = pipeline.LoadedModel(StubModel(), {"kind": "stub", "sha256": "ab" * 32,
+                                                "data_fingerprint": test.fingerprint(), "features": []},
+                                  ("tabular",), None, ScoreScale())
+    monkeypatch.setattr(pipeline, "load_any_model", lambda path: loaded)
+    steps = []
+    path = pipeline.evaluate_artifact(tmp_path / "art", test, tmp_path / "out", reference=dev, n_boot=0,
+                                      compare={"same again": tmp_path / "art"}, on_step=steps.append)
+    assert steps[0] == "scoring" and steps[-1] == "writing the report"
+    scores = pd.read_parquet(tmp_path / "out" / pipeline.SCORES)
+    assert list(scores.columns) == list(pipeline.SCORE_COLUMNS) and len(scores) == 300
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert res["evaluation"]["n"] == 300
+    assert set(res["fairness"]["attributes"]) == {"sex", "age_band", "marital_status"}
+    assert res["stability"]["n_reference"] == 300 and res["stability"]["csi"]
+    assert [r["model"] for r in res["evaluation"]["ablation"]] == ["same again", "stub (this model)"]
+    card = (tmp_path / "out" / "model_card.md").read_text()
+    assert "fitted on, not on held-out data" in card  # same fingerprint as the data it was "fitted" on
+    assert path.exists()

@@ -1,0 +1,140 @@
+"""PSI and CSI by hand, PSI of a sample against itself is 0, and the monitor gates a pipeline by exit code."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from deepcredit.cli import eval_cmds
+from deepcredit.evaluation.stability import EPS, EXIT_CODES, csi, level, monitor, psi, psi_table
+from deepcredit.scoring.scale import ScoreScale
+
+
+def test_psi_of_a_sample_against_itself_is_zero():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=5000)
+    assert psi(x, x) == 0.0
+    assert psi(x, rng.permutation(x)) == 0.0
+    cats = pd.Series(rng.choice(["a", "b", None], 500))
+    assert psi(cats, cats) == 0.0
+    with_gaps = np.where(rng.random(500) < 0.2, np.nan, rng.integers(0, 4, 500))
+    assert psi(with_gaps, with_gaps) == 0.0
+
+
+def test_psi_by_hand():
+    # median cut: expected 50/50, actual 25/75 -> 0.25 ln 2 + 0.25 ln 1.5 = 0.25 ln 3
+    assert psi([0, 0, 1, 1], [0, 1, 1, 1], bins=2) == pytest.approx(0.25 * math.log(3))
+    # an emptied bin: its share is floored at EPS, so the index stays finite but large
+    expect = (EPS - 0.5) * math.log(EPS / 0.5) + 0.5 * math.log(2)
+    assert psi([0, 0, 1, 1], [1, 1, 1, 1], bins=2) == pytest.approx(expect)
+    # categories: the reference's own, plus (other) for categories it never had
+    table = psi_table(["a", "b"], ["a", "c"])
+    assert {b["bin"] for b in table["bins"]} == {"a", "b", "(other)"}
+    assert table["psi"] == pytest.approx(2 * (0.5 - EPS) * math.log(0.5 / EPS))
+
+
+def test_psi_levels_for_shifted_samples():
+    rng = np.random.default_rng(1)
+    ref = rng.normal(size=20000)
+    assert level(psi(ref, rng.normal(size=20000))) == "ok"
+    assert level(psi(ref, rng.normal(0.35, 1, 20000))) == "watch"
+    assert level(psi(ref, rng.normal(1.0, 1, 20000))) == "act"
+    tied = np.r_[np.zeros(800), np.arange(1, 201)]  # 80% zeros: tied deciles collapse into one bin
+    assert psi_table(tied, tied)["bins"][0]["expected_share"] == pytest.approx(0.8)
+
+
+def test_csi_per_feature():
+    rng = np.random.default_rng(2)
+    ref = pd.DataFrame({"person_id": np.arange(3000), "a": rng.normal(size=3000), "b": rng.normal(size=3000),
+                        "c": rng.choice(list("xyz"), 3000)})
+    new = ref.assign(a=ref["a"] + 1.0, c=rng.choice(list("xyz"), 3000, p=[0.6, 0.2, 0.2]))
+    rows = csi(ref, new)
+    assert [r["feature"] for r in rows][:2] == ["a", "c"] and rows[-1]["feature"] == "b"
+    assert {r["feature"]: r["level"] for r in rows} == {"a": "act", "c": "act", "b": "ok"}
+    assert rows[-1]["csi"] == 0.0  # b did not move at all
+    assert "person_id" not in {r["feature"] for r in rows}
+    lost = csi(ref, new.drop(columns="b"))
+    assert next(r for r in lost if r["feature"] == "b")["level"] == "act"  # a feature the batch lacks
+
+
+def _scores(n: int, shift: float = 0.0, seed: int = 0, labels: bool = True) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    scale = ScoreScale()
+    p = 1 / (1 + np.exp(-(-1.6 + rng.normal(size=n) - shift)))
+    frame = pd.DataFrame({"person_id": [f"p{i}" for i in range(n)], "score": scale.score(p)})
+    frame["band"] = scale.band(frame["score"])
+    if labels:
+        frame["label"] = (rng.random(n) < p).astype(float)
+    return frame
+
+
+def test_monitor_levels_and_outcomes():
+    ref = _scores(5000)
+    same = monitor(ref, _scores(5000, seed=1))
+    assert same["level"] == "ok" and same["alerts"] == [] and same["exit_code"] == 0
+    drifted = monitor(ref, _scores(5000, shift=0.8, seed=2))
+    assert drifted["level"] == "act" and drifted["exit_code"] == EXIT_CODES["act"]
+    assert drifted["alerts"][0]["metric"] == "PSI"
+    json.dumps(drifted, allow_nan=False)
+    # same scores, but outcomes arrive worse than the reference's in every band: flagged per band
+    worse = _scores(5000, seed=3)
+    worse["label"] = np.where(np.random.default_rng(4).random(5000) < 0.15, 1.0, worse["label"])
+    worse.loc[:999, "label"] = np.nan  # outcomes not yet known
+    result = monitor(ref, worse)
+    assert result["score_psi"]["level"] == "ok" and result["level"] == "watch"
+    assert any(r["flag"] for r in result["outcomes_by_band"])
+    assert sum(r["n_outcomes"] for r in result["outcomes_by_band"]) == 4000
+    no_band = monitor(ref.drop(columns=["band", "label"]), _scores(100, labels=False).drop(columns="band"))
+    assert no_band["outcomes_by_band"] == [] and [b["band"] for b in no_band["bands"]][0] == "poor"
+
+
+@pytest.fixture()
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    eval_cmds.register(app)
+    return app
+
+
+def test_monitor_cli_exit_codes(tmp_path, cli):
+    ref, ok, drifted = tmp_path / "ref.parquet", tmp_path / "ok.parquet", tmp_path / "drift.parquet"
+    _scores(4000).to_parquet(ref)
+    _scores(4000, seed=1).to_parquet(ok)
+    _scores(4000, shift=0.8, seed=2).to_parquet(drifted)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["monitor", "--reference", str(ref), "--batch", str(ok)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["monitor", "--reference", str(ref), "--batch", str(drifted),
+                              "--out", str(tmp_path / "mon")])
+    assert res.exit_code == EXIT_CODES["act"] == 4, res.output
+    html = (tmp_path / "mon" / "report.html").read_text()
+    assert "Score stability (PSI)" in html and "data:image/png;base64," in html
+    res = runner.invoke(cli, ["monitor", "--reference", str(ref), "--batch", str(drifted), "--fail-on", "never"])
+    assert res.exit_code == 0
+
+
+def test_monitor_cli_watch_feature_drift_and_bad_input(tmp_path, cli):
+    rng = np.random.default_rng(5)
+    ref, batch = tmp_path / "ref.parquet", tmp_path / "batch.parquet"
+    _scores(3000).to_parquet(ref)
+    _scores(3000, seed=1).to_parquet(batch)
+    fr, fb = tmp_path / "fr.parquet", tmp_path / "fb.parquet"
+    pd.DataFrame({"person_id": range(3000), "x": rng.normal(size=3000)}).to_parquet(fr)
+    pd.DataFrame({"person_id": range(3000), "x": rng.normal(0.35, 1, 3000)}).to_parquet(fb)
+    runner = CliRunner()
+    args = ["monitor", "--reference", str(ref), "--batch", str(batch), "--features-reference", str(fr),
+            "--features-batch", str(fb)]
+    res = runner.invoke(cli, args)
+    assert res.exit_code == EXIT_CODES["watch"] == 3, res.output
+    assert runner.invoke(cli, [*args, "--fail-on", "act"]).exit_code == 0
+    pd.DataFrame({"person_id": ["a"], "points": [600]}).to_parquet(tmp_path / "bad.parquet")
+    res = runner.invoke(cli, ["monitor", "--reference", str(ref), "--batch", str(tmp_path / "bad.parquet")])
+    assert res.exit_code == 2 and "score" in res.output
+    (tmp_path / "junk.parquet").write_text("not parquet")
+    res = runner.invoke(cli, ["monitor", "--reference", str(ref), "--batch", str(tmp_path / "junk.parquet")])
+    assert res.exit_code == 2 and "Parquet" in res.output

@@ -1,0 +1,138 @@
+"""The stack: out-of-fold members, a calibrated meta-model, exact explanations, bit-exact artifacts."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+from sklearn.metrics import roc_auc_score
+
+from deepcredit.data.simulate import simulate_world
+from deepcredit.features.bundle import build_model_input
+from deepcredit.models.base import DIMENSIONS, load_model, save_model
+from deepcredit.models.calibration import Calibrator, expected_calibration_error
+from deepcredit.models.splits import check_folds, stacking_folds
+from deepcredit.models.stack import (
+    ALL_MEMBERS,
+    MemberUnavailable,
+    StackModel,
+    available_kinds,
+    default_members,
+)
+from deepcredit.scoring.artifacts import ArtifactError
+
+CARD_FEATURES = ["identity_verified", "n_bad_365d", "bad_rate", "days_since_last_bad", "neighbour_bad_rate"]
+PARAMS = {"scorecard": {"features": CARD_FEATURES},
+          "gbdt": {"n_estimators": 200, "learning_rate": 0.1, "early_stopping_rounds": 20}}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stack")
+    ds = simulate_world(root / "w", people=2000, seed=1, chunk_size=1000)
+    inp = build_model_input(ds, views=("tabular",))
+    perm = np.random.default_rng(0).permutation(len(inp))
+    train, test = np.sort(perm[:1400]), np.sort(perm[1400:])
+    steps: list[tuple[str, int, int]] = []
+    model = StackModel(members=("scorecard", "gbdt"), member_params=PARAMS, n_folds=3, seed=0).fit(
+        inp.take(train), on_progress=lambda k, i, n: steps.append((k, i, n)))
+    return {"root": root, "inp": inp, "train": train, "test": test, "model": model, "steps": steps}
+
+
+def test_fits_members_out_of_fold_and_predicts(world):
+    inp, model = world["inp"], world["model"]
+    assert [k for k, _ in model.members_] == ["scorecard", "gbdt"]
+    assert (model.meta_weights_ >= 0).all() and model.meta_weights_.sum() > 0
+    m = model.metrics_
+    assert m["oof_rows"] == len(world["train"]) and m["folds"] == 3
+    assert set(m["oof_auc"]) == {"scorecard", "gbdt", "stack"}
+    assert 0 <= m["oof_ece_after_calibration"] < 0.1
+    assert world["steps"][-1] == ("gbdt", 4, 4) and ("scorecard", 0, 4) in world["steps"]
+    held_out = inp.take(world["test"])
+    p = model.predict_proba(held_out)
+    assert p.shape == (len(held_out), 2) and np.allclose(p.sum(axis=1), 1.0)
+    assert roc_auc_score(held_out.y, p[:, 1]) > 0.65
+    # the out-of-fold table: every training row, each member's logit from a fit that did not see it
+    assert len(model.oof_) == len(world["train"]) and not model.oof_[["scorecard", "gbdt"]].isna().any().any()
+
+
+def test_the_folds_the_stack_uses_never_leak(world):
+    inp = world["inp"].take(world["train"])
+    check_folds(inp.keys, stacking_folds(inp.keys, inp.y, 3, 0))
+    # several as-of dates: the same person at three dates, folds are time-aware and grouped
+    keys = pd.concat([inp.keys.assign(as_of=pd.Timestamp(d)) for d in ("2025-01-01", "2025-04-01", "2025-07-01")],
+                     ignore_index=True)
+    folds = stacking_folds(keys, np.tile(inp.y, 3), 3, 0)
+    check_folds(keys, folds)
+    assert all(keys["as_of"].iloc[f.train].max() < keys["as_of"].iloc[f.predict].min() for f in folds)
+
+
+def test_explanation_adds_up_to_the_calibrated_logit(world):
+    inp, model = world["inp"], world["model"]
+    rows = inp.take(world["test"])
+    ex = model.explain(rows)
+    p = model.predict_proba(rows)[:, 1]
+    assert list(ex.by_dimension.columns) == DIMENSIONS
+    assert np.abs(ex.logit() - np.log(p / (1 - p))).max() < 1e-6
+    assert set(ex.by_feature.columns) <= {d.name for d in inp.definitions}
+    assert set(model.used_features_) <= set(ex.by_feature.columns)
+    # before calibration the dimensions are exactly the weighted members' dimensions: signs survive
+    members = [m.explain(rows).by_dimension.to_numpy() for _, m in model.members_]
+    raw = sum(w * d for w, d in zip(model.meta_weights_, members, strict=True))
+    same_sign = np.sign(raw) == np.sign(ex.by_dimension.to_numpy())
+    assert same_sign[np.abs(raw) > 1e-9].all()
+
+
+def test_round_trip_is_bit_exact_and_tampering_is_refused(world):
+    inp, model = world["inp"], world["model"]
+    art = save_model(model, world["root"] / "stack_art", inp.take(world["train"]), metrics=model.metrics_)
+    loaded = load_model(art)
+    assert isinstance(loaded, StackModel) and [k for k, _ in loaded.members_] == ["scorecard", "gbdt"]
+    assert np.array_equal(loaded.predict_proba(inp), model.predict_proba(inp))
+    a, b = loaded.explain(inp), model.explain(inp)
+    assert np.array_equal(a.by_dimension.to_numpy(), b.by_dimension.to_numpy())
+    assert loaded.used_features_ == model.used_features_
+
+    target = art / "stack.json"
+    data = bytearray(target.read_bytes())
+    data[10] ^= 0x20
+    target.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError):
+        load_model(art)
+
+
+def test_members_that_do_not_exist_or_lack_their_view(world):
+    inp = world["inp"].take(world["train"][:400])
+    assert set(default_members()) <= set(available_kinds()) and set(default_members()) <= set(ALL_MEMBERS)
+    with pytest.raises(MemberUnavailable, match="no_such_member"):
+        StackModel(members=("gbdt", "no_such_member")).fit(inp)
+    if "graph" in available_kinds():  # no structural view in this bundle: skipped with a warning
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = StackModel(members=("gbdt", "graph"), member_params={"gbdt": PARAMS["gbdt"]}, n_folds=2).fit(inp)
+        assert [k for k, _ in model.members_] == ["gbdt"] and "graph" in model.metrics_["skipped"]
+        assert any("skipping member 'graph'" in str(w.message) for w in caught)
+
+
+def test_calibrators_keep_the_ranking_and_calibrate():
+    rng = np.random.default_rng(0)
+    z = rng.normal(-2.0, 1.2, 20_000)
+    y = (rng.random(z.size) < expit(0.7 * z - 0.4)).astype(int)
+    grid = np.linspace(-12, 8, 500)
+    for method in ("isotonic", "platt"):
+        cal = Calibrator(method).fit(z, y)
+        assert (np.diff(cal.transform(grid)) > 0).all()  # strictly increasing: no ties, no lost AUC
+        assert expected_calibration_error(y, cal.predict(z)) < expected_calibration_error(y, expit(z))
+        again = Calibrator.from_dict(cal.to_dict())
+        assert np.array_equal(again.transform(grid), cal.transform(grid))
+    assert Calibrator("isotonic").fit(z, y).predict(np.array([-50.0]))[0] > 0  # never a PD of exactly 0
+
+
+def test_expected_calibration_error_by_hand():
+    y = np.array([0, 0, 1, 1])
+    p = np.array([0.1, 0.1, 0.6, 0.8])
+    # two quantile bins: {0.1, 0.1} vs labels {0, 0}: gap 0.1; {0.6, 0.8} vs {1, 1}: gap 0.3
+    assert expected_calibration_error(y, p, n_bins=2) == pytest.approx((2 * 0.1 + 2 * 0.3) / 4)

@@ -1,0 +1,124 @@
+"""Wide & Deep, alone and with its sequence and graph towers: learns, reproduces, saves and explains exactly."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from deepcredit.data.schema import Dimension
+from deepcredit.data.simulate import simulate_world
+from deepcredit.features.bundle import build_model_input
+from deepcredit.features.sequences import Sequences
+from deepcredit.features.spec import FeatureDef, Source
+from deepcredit.models.base import load_model, save_model
+from deepcredit.models.wide_deep import WideDeepModel
+
+torch.set_num_threads(1)
+FAST = {"max_epochs": 5, "patience": 2, "hidden": (32, 16), "seq_hidden": 16, "graph_hidden": 16,
+        "batch_size": 256}
+TOWERS = {"plain": {}, "sequence": {"use_sequence_tower": True},
+          "both": {"use_sequence_tower": True, "use_graph_tower": True}}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    ds = simulate_world(tmp_path_factory.mktemp("wd") / "w", people=1500, seed=1, chunk_size=500)
+    inp = build_model_input(ds, threads=1)
+    train, test = train_test_split(np.arange(len(inp)), test_size=0.3, random_state=0, stratify=inp.y)
+    return inp, train, test
+
+
+@pytest.fixture(scope="module")
+def models(world):
+    inp, train, _ = world
+    return {name: WideDeepModel(**FAST, **kw).fit(inp.take(train)) for name, kw in TOWERS.items()}
+
+
+@pytest.mark.parametrize("name", list(TOWERS))
+def test_learns(world, models, name):
+    inp, _, test = world
+    p = models[name].predict_proba(inp.take(test))
+    assert p.shape == (len(test), 2) and np.isfinite(p).all()
+    assert roc_auc_score(inp.take(test).y, p[:, 1]) > 0.6
+
+
+@pytest.mark.parametrize("name", ["plain", "both"])
+def test_same_seed_same_model(world, models, name):
+    inp, train, test = world
+    again = WideDeepModel(**FAST, **TOWERS[name]).fit(inp.take(train))
+    assert np.array_equal(models[name].predict_proba(inp.take(test)), again.predict_proba(inp.take(test)))
+
+
+@pytest.mark.parametrize("name", list(TOWERS))
+def test_artifact_round_trip_is_bit_exact(world, models, name, tmp_path):
+    inp, _, test = world
+    loaded = load_model(save_model(models[name], tmp_path / name, inp))
+    assert isinstance(loaded, WideDeepModel) and loaded.use_graph_tower == models[name].use_graph_tower
+    assert np.array_equal(models[name].predict_proba(inp.take(test)), loaded.predict_proba(inp.take(test)))
+    a, b = models[name].explain(inp.take(test[:50])), loaded.explain(inp.take(test[:50]))
+    assert np.array_equal(a.by_dimension.to_numpy(), b.by_dimension.to_numpy())
+
+
+@pytest.mark.parametrize("name", list(TOWERS))
+def test_explanation_adds_up_to_the_logit(world, models, name):
+    inp, _, test = world
+    m, part = models[name], inp.take(test[:300])
+    ex = m.explain(part)
+    logit = m.decision_function(part)
+    assert np.allclose(ex.logit(), logit, atol=1e-4)
+    assert np.all(ex.base == ex.base[0])
+    assert (ex.by_dimension.abs().sum() > 0).all()  # every dimension has inputs in the simulated world
+    wide = m.wide_contributions(part)
+    assert list(wide.columns) == m.prep_.names and np.isfinite(wide.to_numpy()).all()
+
+
+def test_sequence_tower_ignores_padding_and_handles_empty_histories(world, models):
+    inp, _, test = world
+    m, s = models["sequence"], inp.sequences
+    padded = Sequences(np.pad(s.kind, ((0, 0), (0, 8))), np.pad(s.status, ((0, 0), (0, 8))),
+                       np.pad(s.numeric, ((0, 0), (0, 8), (0, 0))), s.lengths)
+    assert np.array_equal(m.predict_proba(inp.take(test)), m.predict_proba(replace(inp, sequences=padded).take(test)))
+    empty = Sequences(np.zeros_like(s.kind), np.zeros_like(s.status), np.zeros_like(s.numeric),
+                      np.zeros_like(s.lengths))
+    part = replace(inp, sequences=empty).take(test[:50])
+    ex = m.explain(part)
+    assert np.isfinite(m.predict_proba(part)).all()
+    assert np.allclose(ex.logit(), m.decision_function(part), atol=1e-4)
+
+
+def test_unseen_and_missing_categories(world, models):
+    inp, _, test = world
+    frame = inp.tabular.frame.copy()
+    frame["education"] = frame["education"].astype(object)
+    frame.loc[frame.index[: len(frame) // 2], "education"] = "never seen before"
+    frame.loc[frame.index[len(frame) // 2:], "education"] = None
+    changed = replace(inp, tabular=replace(inp.tabular, frame=frame))
+    p = models["plain"].predict_proba(changed.take(test))
+    assert np.isfinite(p).all()
+
+
+def test_protected_attributes_stay_out_and_features_restrict(world):
+    inp, train, _ = world
+    frame = inp.tabular.frame.copy()
+    frame["age"] = np.random.default_rng(0).uniform(20, 70, len(frame))
+    age = FeatureDef("age", Dimension.IDENTITY, Source.PROFILE, "MAX(age)", "age", "-")
+    with_age = replace(inp, tabular=replace(inp.tabular, frame=frame, definitions=[*inp.definitions, age]))
+    m = WideDeepModel(**FAST).fit(with_age.take(train))
+    assert "age" not in m.prep_.names and "n_bad_365d" in m.prep_.names
+    m = WideDeepModel(**FAST, features=["education", "n_bad_365d"]).fit(inp.take(train))
+    assert m.prep_.names == ["education", "n_bad_365d"]
+    with pytest.raises(ValueError, match="unknown feature"):
+        WideDeepModel(**FAST, features=["no_such_feature"]).fit(inp.take(train))
+
+
+def test_needs_the_views_its_towers_read(world, models):
+    inp, _, test = world
+    with pytest.raises(ValueError, match="temporal view"):
+        models["sequence"].predict_proba(replace(inp, sequences=None).take(test))
+    with pytest.raises(ValueError, match="structural view"):
+        models["both"].predict_proba(replace(inp, graph=None).take(test))

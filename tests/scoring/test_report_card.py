@@ -1,0 +1,115 @@
+"""Report cards: sub-scores add up to the score exactly; reasons come only from features the model uses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+
+from deepcredit.data.schema import Dimension
+from deepcredit.data.simulate import simulate_world
+from deepcredit.features.bundle import ModelInput, build_model_input
+from deepcredit.features.engine import FeatureFrame
+from deepcredit.features.spec import FeatureDef, Source
+from deepcredit.models.base import DIMENSIONS, Explanation
+from deepcredit.models.gbdt import GBDTModel
+from deepcredit.scoring.report_card import apportion, reason_table, report_card, subscores
+from deepcredit.scoring.scale import ScoreScale
+
+SCALE = ScoreScale()
+
+
+def test_apportion_rounds_to_an_exact_total():
+    rng = np.random.default_rng(0)
+    real = rng.normal(0, 40, (500, 5))
+    total = np.rint(real.sum(axis=1)).astype(np.int64) + rng.integers(-1, 2, 500)
+    out = apportion(real, total)
+    assert np.array_equal(out.sum(axis=1), total)
+    assert np.abs(out - real).max() < 2.0
+    assert np.array_equal(apportion(real, total), out)  # deterministic
+
+
+@pytest.mark.parametrize("spread", [0.3, 3.0, 30.0])  # 30: far past 350 and 950, so the total is clipped
+def test_subscores_add_up_to_the_score_of_the_pd(spread):
+    rng = np.random.default_rng(1)
+    n = 2000
+    dims = pd.DataFrame(rng.normal(0, spread, (n, 5)), columns=DIMENSIONS)
+    base = np.full(n, -2.0)
+    ex = Explanation(base, dims)
+    pd_ = expit(ex.logit())
+    score, sub = subscores(ex, pd_, SCALE)
+    assert np.array_equal(score, SCALE.score(pd_))
+    assert np.array_equal(sub.sum(axis=1), score)
+    assert score.min() >= SCALE.lo and score.max() <= SCALE.hi
+    if spread == 0.3:  # unclipped: a riskier dimension never gets more points than a safer one, within a row
+        order_risk = np.argsort(dims.to_numpy(), axis=1)
+        pts = np.take_along_axis(sub, order_risk, axis=1)
+        assert (np.diff(pts, axis=1) <= 1).all()
+
+
+class _FakeModel:
+    """A model whose contributions are given: two features used, a third unused but 'contributing'."""
+
+    def __init__(self, inp: ModelInput, contrib: np.ndarray, used: list[str]) -> None:
+        self.contrib, self.used_features_ = contrib, used
+        self.definitions_ = inp.definitions
+
+    def explain(self, inp: ModelInput) -> Explanation:
+        by_feature = pd.DataFrame(self.contrib, columns=[d.name for d in self.definitions_])
+        return Explanation.from_features(np.full(len(inp), -2.0), by_feature, self.definitions_)
+
+    def predict_proba(self, inp: ModelInput) -> np.ndarray:
+        p = expit(self.explain(inp).logit())
+        return np.column_stack([1 - p, p])
+
+
+def _tiny_input() -> ModelInput:
+    defs = [FeatureDef(name, dim, Source.DERIVED, name, f"text of {name}", f"improve {name}")
+            for name, dim in (("a", Dimension.CREDIT_HISTORY), ("b", Dimension.IDENTITY),
+                              ("c", Dimension.SOCIAL_CONNECTIONS), ("d", Dimension.FULFILMENT_CAPACITY))]
+    frame = pd.DataFrame({"person_id": ["x", "y", "z"], "as_of": pd.Timestamp("2025-01-01"), "label": [0, 1, 0],
+                          "a": [1.0, 2.0, 3.0], "b": [4.0, np.nan, 6.0], "c": [7.0, 8.0, 9.0], "d": [0.0, 0.0, 1.0]})
+    return ModelInput(FeatureFrame(frame, defs))
+
+
+def test_reasons_are_used_features_in_a_fixed_order():
+    inp = _tiny_input()
+    contrib = np.array([[0.5, 0.5, 2.0, -1.0],    # tie a/b: catalogue order; c is unused, never a reason
+                        [0.001, 0.8, 0.0, 0.0],  # a is worth less than a point: not a reason
+                        [-0.5, -0.5, 0.0, 0.0]])  # nothing lowers the score
+    model = _FakeModel(inp, contrib, used=["a", "b", "d"])
+    reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4)
+    assert reasons[["row", "rank", "feature"]].values.tolist() == [[0, 1, "a"], [0, 2, "b"], [1, 1, "b"]]
+    assert reasons["points_lost"].tolist() == [36, 36, 58]
+    assert reasons["reason"].tolist()[0] == "text of a" and reasons["how_to_improve"].tolist()[1] == "improve b"
+    assert reasons["value"].tolist() == [1.0, 4.0, None]  # the person's own value (missing for y's b)
+    card = report_card(model, inp, SCALE, top=2)
+    assert card["reason_1"].tolist()[:2] == ["a", "b"] and pd.isna(card["reason_1"].iloc[2])
+    assert card["reason_2"].tolist()[0] == "b" and pd.isna(card["reason_2"].iloc[1])
+    assert card["reason_1_points"].iloc[0] == 36
+    assert np.array_equal(card[DIMENSIONS].sum(axis=1).to_numpy(), card["score"].to_numpy())
+
+
+def test_report_card_of_a_real_model(tmp_path):
+    ds = simulate_world(tmp_path / "w", people=2000, seed=1, chunk_size=1000)
+    inp = build_model_input(ds, views=("tabular",))
+    model = GBDTModel(n_estimators=150, learning_rate=0.1, early_stopping_rounds=None).fit(inp.take(np.arange(1500)))
+    rows = inp.take(np.arange(1500, 2000))
+    card = report_card(model, rows, SCALE)
+    p = model.predict_proba(rows)[:, 1]
+    assert card[["person_id", "as_of"]].equals(rows.keys)
+    assert np.array_equal(card["pd"].to_numpy(), p)
+    assert np.array_equal(card["score"].to_numpy(), SCALE.score(p))
+    assert np.array_equal(card[DIMENSIONS].sum(axis=1).to_numpy(), card["score"].to_numpy())
+    assert set(card["band"]) <= {name for name, _ in SCALE.bands}
+    ex = model.explain(rows)
+    assert np.abs(ex.logit() - np.log(p / (1 - p))).max() < 1e-6
+    named = pd.unique(card[[f"reason_{i}" for i in range(1, 5)]].to_numpy().ravel())
+    named = {r for r in named if isinstance(r, str)}
+    assert named and named <= set(model.used_features_)
+    assert (card["reason_1_points"].dropna() >= card["reason_2_points"].dropna().reindex(
+        card["reason_1_points"].dropna().index).fillna(0)).all()
+    # the riskiest people have reasons; every reason costs at least a point
+    assert card.loc[card["score"] < 550, "reason_1"].notna().all()
+    assert (card["reason_1_points"].dropna() >= 1).all()

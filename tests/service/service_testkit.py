@@ -1,0 +1,213 @@
+"""Shared set-up for the service tests: one small scored world per test run, a fake clock, both databases.
+
+Imported by every tests/service/test_service_*.py (pytest puts this directory on sys.path), so the world
+(a simulated data set, a small scorecard fitted on it, its pseudonymised copy and everyone's initial
+scores) is built once per test process. PostgreSQL runs when DEEPCREDIT_TEST_PG_URL names a reachable
+server (scripts/ci_postgres.sh starts one); otherwise those cases skip and say why.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from deepcredit.data.dataset import Dataset
+from deepcredit.data.simulate import simulate_world
+from deepcredit.features.definitions import ALL_FEATURES
+from deepcredit.features.engine import build_features
+from deepcredit.models.scorecard import WoEScorecard
+from deepcredit.service.app import create_app
+from deepcredit.service.config import Clock, Settings
+from deepcredit.service.events import overlay_source, save_scores_bulk
+from deepcredit.service.privacy import Pseudonymiser
+from deepcredit.service.pseudodata import pseudonymise_dataset
+from deepcredit.service.scoring import ScorecardScorer, ScoredPerson
+from deepcredit.service.store import Database
+
+KEY = b"test-pseudonym-key-0123456789abcdef"
+ADMIN_KEY = "test-admin-key-0123456789"
+NOW = datetime(2026, 7, 1, 12, 0, 0)
+PG_ENV = "DEEPCREDIT_TEST_PG_URL"
+FEATURES = ("identity_verified", "tenure_days", "n_bad_365d", "n_severe_365d", "bad_rate",
+            "days_since_last_severe", "utilisation", "last_bill_amount", "credit_limit", "share_rental_365d",
+            "degree", "share_neighbours_bad")
+
+
+@dataclass
+class World:
+    root: Path
+    raw: Dataset
+    data: Dataset
+    model: WoEScorecard
+    scores: list[ScoredPerson]
+    ids: list[str]
+    """Raw person ids, as a merchant knows them."""
+
+
+@functools.lru_cache(maxsize=1)
+def world() -> World:
+    root = Path(tempfile.mkdtemp(prefix="deepcredit-service-tests-"))
+    atexit.register(shutil.rmtree, root, True)
+    raw = simulate_world(root / "world", people=400, seed=7)
+    defs = [d for d in ALL_FEATURES if d.name in FEATURES]
+    ff = build_features(raw, definitions=defs)
+    model = WoEScorecard(max_n_prebins=20).fit(ff.X, ff.y, ff.definitions)
+    model.save(root / "model", data_fingerprint=raw.fingerprint(), definitions=ff.definitions)
+    model = WoEScorecard.load(root / "model")
+    data = pseudonymise_dataset(raw, root / "pseudo", Pseudonymiser(KEY))
+    scores = ScorecardScorer(data, model).score_people(None, as_of=NOW)
+    ids = sorted(raw.read("people")["person_id"].astype(str))
+    return World(root, raw, data, model, scores, ids)
+
+
+# -- databases ---------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def postgres_skip_reason() -> str | None:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        return f"{PG_ENV} is not set: run scripts/ci_postgres.sh to start a local PostgreSQL for these tests"
+    try:
+        eng = create_engine(url, connect_args={"connect_timeout": 3})
+        with eng.connect() as con:
+            con.execute(text("SELECT 1"))
+        eng.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means: cannot run here
+        return f"PostgreSQL at {PG_ENV} is not reachable ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+    return None
+
+
+def backends() -> list:
+    """pytest params for the two supported databases."""
+    reason = postgres_skip_reason()
+    pg = pytest.param("postgresql", marks=pytest.mark.skip(reason=reason)) if reason else "postgresql"
+    return ["sqlite", pg]
+
+
+class PgSchema:
+    """A throwaway schema per test, so tests on PostgreSQL are isolated like tmp_path SQLite files."""
+
+    def __init__(self) -> None:
+        self.url = os.environ[PG_ENV]
+        self.name = f"t_{uuid.uuid4().hex[:12]}"
+        self.admin = create_engine(self.url)
+        with self.admin.begin() as con:
+            con.execute(text(f"CREATE SCHEMA {self.name}"))
+
+    def database(self) -> Database:
+        return Database(self.url, connect_args={"options": f"-csearch_path={self.name}"}, pool_size=4)
+
+    def drop(self) -> None:
+        with self.admin.begin() as con:
+            con.execute(text(f"DROP SCHEMA {self.name} CASCADE"))
+        self.admin.dispose()
+
+
+# -- the service --------------------------------------------------------------------------------------
+
+@dataclass
+class FakeClock:
+    t: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.t
+
+    def advance(self, **kw) -> None:
+        self.t = self.t + timedelta(**kw)
+
+
+@dataclass
+class Service:
+    client: TestClient
+    ctx: object
+    clock: FakeClock
+    world: World
+    admin: dict = field(default_factory=lambda: {"Authorization": f"Bearer {ADMIN_KEY}"})
+
+    # -- helpers that go through the public API ----------------------------------------------------
+    def merchant(self, name: str = "Acme Rentals") -> tuple[int, dict]:
+        r = self.client.post("/v1/admin/merchants", json={"name": name}, headers=self.admin)
+        assert r.status_code == 201, r.text
+        body = r.json()
+        return body["merchant"]["id"], {"Authorization": f"Bearer {body['api_key']}"}
+
+    def person(self, person_id: str) -> dict:
+        r = self.client.post("/v1/admin/person-tokens", json={"person_id": person_id}, headers=self.admin)
+        assert r.status_code == 201, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+    def policy(self, merchant: dict, name: str = "rental", scenario: str = "deposit_free_rental",
+               threshold: int | None = 600, **extra) -> dict:
+        body = {"name": name, "scenario": scenario, **({"threshold": threshold} if threshold is not None else {}),
+                **extra}
+        r = self.client.post("/v1/policies", json=body, headers=merchant)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def grant(self, person: dict, merchant_id: int, scope: str = "admittance", purpose: str = "deposit_free_rental",
+              mode: str = "standing", days: float = 30, order_ref: str | None = None) -> dict:
+        body = {"merchant_id": merchant_id, "scope": scope, "purpose": purpose, "mode": mode,
+                "expires_at": (self.clock.t + timedelta(days=days)).isoformat()}
+        if order_ref:
+            body["order_ref"] = order_ref
+        r = self.client.post("/v1/me/consents", json=body, headers=person)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def decide(self, merchant: dict, person_id: str, tx: str, policy: str = "rental", include: str = "admittance",
+               **extra):
+        return self.client.post("/v1/decisions", json={"transaction_id": tx, "person_id": person_id,
+                                                        "policy": policy, "include": include, **extra},
+                                headers=merchant)
+
+    def subject(self, person_id: str) -> str:
+        return self.ctx.pseudonym(person_id)
+
+    def with_score(self, lo: int = 0, hi: int = 10_000, skip: int = 0) -> tuple[str, int]:
+        """A raw person id whose initial score lies in [lo, hi) (the `skip`-th such person), and the score."""
+        by_subject = {p.person_id: p.score for p in self.world.scores}
+        found = [(pid, by_subject[self.subject(pid)]) for pid in self.world.ids
+                 if lo <= by_subject.get(self.subject(pid), -1) < hi]
+        return found[skip]
+
+    def score_of(self, person_id: str):
+        from deepcredit.service.store.models import Score
+
+        with self.ctx.db.read() as s:
+            return s.get(Score, self.subject(person_id))
+
+
+@pytest.fixture(params=backends())
+def service(request, tmp_path):
+    """A fresh service (empty database with everyone's initial scores) on SQLite or PostgreSQL."""
+    w = world()
+    clock = FakeClock()
+    schema = None
+    if request.param == "postgresql":
+        schema = PgSchema()
+        db = schema.database()
+    else:
+        db = Database(f"sqlite:///{tmp_path / 'service.db'}")
+    settings = Settings(database_url=str(db.url), pseudonym_key=KEY, admin_key=ADMIN_KEY,
+                        clock=Clock(source=clock))
+    scorer = ScorecardScorer(w.data, w.model, overlay_source(db))
+    app = create_app(settings, scorer=scorer, db=db)
+    ctx = app.state.ctx
+    save_scores_bulk(ctx, w.scores, cause="initial score")
+    with TestClient(app) as client:
+        yield Service(client, ctx, clock, w)
+    db.dispose()
+    if schema is not None:
+        schema.drop()
+

@@ -1,0 +1,82 @@
+"""Authentication: bad, tampered, revoked or misplaced credentials are one 401; the API documents itself."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
+
+
+def _401(r) -> None:
+    assert r.status_code == 401, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.headers.get("www-authenticate") == "Bearer"
+    assert r.json()["detail"] == "missing, unknown, revoked or malformed credentials"
+
+
+def _tamper(key: str) -> str:
+    return key[:-1] + ("A" if key[-1] != "A" else "B")
+
+
+def test_bad_and_tampered_merchant_keys_are_refused(service):
+    mid, acme = service.merchant()
+    key = acme["Authorization"].split()[1]
+    assert service.client.get("/v1/merchant", headers=acme).json()["id"] == mid
+    cases = [{}, {"Authorization": "Bearer"}, {"Authorization": f"Basic {key}"},
+             {"Authorization": f"Bearer {_tamper(key)}"},  # right key id, wrong secret
+             {"Authorization": f"Bearer dcm_0000000000000000_{key.split('_', 2)[2]}"},  # unknown key id
+             {"Authorization": f"Bearer {key}x"}, {"Authorization": f"Bearer {key.replace('dcm', 'dcp', 1)}"},
+             {"Authorization": "Bearer ' OR 1=1 --"}]
+    for headers in cases:
+        _401(service.client.get("/v1/merchant", headers=headers))
+        _401(service.client.post("/v1/decisions", headers=headers,
+                                 json={"transaction_id": "t", "person_id": "p", "policy": "rental"}))
+
+
+def test_rotated_keys_and_disabled_merchants_stop_working(service):
+    mid, old = service.merchant()
+    r = service.client.post(f"/v1/admin/merchants/{mid}/keys", headers=service.admin)
+    assert r.status_code == 201
+    new = {"Authorization": f"Bearer {r.json()['api_key']}"}
+    _401(service.client.get("/v1/merchant", headers=old))
+    assert service.client.get("/v1/merchant", headers=new).status_code == 200
+    assert service.client.post(f"/v1/admin/merchants/{mid}/disable", headers=service.admin).json()["active"] is False
+    _401(service.client.get("/v1/merchant", headers=new))
+
+
+def test_person_tokens_and_the_admin_key(service):
+    pid, _ = service.with_score()
+    me = service.person(pid)
+    token = me["Authorization"].split()[1]
+    assert service.client.get("/v1/me/consents", headers=me).status_code == 200
+    _401(service.client.get("/v1/me/consents", headers={"Authorization": f"Bearer {_tamper(token)}"}))
+    service.clock.advance(days=31)  # tokens last 30 days by default
+    _401(service.client.get("/v1/me/consents", headers=me))
+    for headers in ({"Authorization": "Bearer not-the-admin-key-at-all"}, me, {}):
+        _401(service.client.get("/v1/admin/merchants", headers=headers))
+    service.ctx.settings.admin_key = ""  # no admin key configured: the operator API is closed
+    _401(service.client.get("/v1/admin/merchants", headers=service.admin))
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_openapi_documents_every_route_with_models_and_problems(service):
+    spec = service.client.get("/openapi.json").json()
+    paths = spec["paths"]
+    assert all(p.startswith("/v1/") for p in paths)
+    for path, methods in paths.items():
+        for method, op in methods.items():
+            ok = next(c for c in op["responses"] if c.startswith("2"))
+            content = op["responses"][ok].get("content", {})
+            if path.endswith(".html"):
+                assert "text/html" in content
+            else:
+                assert "$ref" in str(content["application/json"]["schema"]), (method, path)
+            if "requestBody" in op:
+                assert "$ref" in str(op["requestBody"]["content"]["application/json"]["schema"])
+            if path != "/v1/health":
+                assert "ProblemDetail" in str(op["responses"].get("401", {})), (method, path)
+    r = service.client.get("/v1/nowhere")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+    r = service.client.put("/v1/decisions")
+    assert r.status_code == 405 and r.json()["status"] == 405
+    assert service.client.get("/v1/health").json()["status"] == "ok"

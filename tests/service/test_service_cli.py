@@ -1,0 +1,80 @@
+"""The service's commands: serve-init, merchant-add, person-token and audit-verify, end to end on SQLite."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from deepcredit.cli import serve_cmds
+from deepcredit.service.app import create_app
+from deepcredit.service.config import Settings
+
+pytest_plugins = ("service_testkit",)
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    serve_cmds.register(app)
+    return app
+
+
+def test_init_then_serve_then_verify_the_audit_log(tmp_path):
+    from service_testkit import ADMIN_KEY, KEY, world
+
+    w = world()
+    db = tmp_path / "svc.db"
+    env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
+           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{db}"}
+    runner, app = CliRunner(), _app()
+    r = runner.invoke(app, ["serve-init", "--data", str(w.raw.root), "--model", str(w.root / "model"),
+                            "--state", str(tmp_path / "state"), "--as-of", "2026-07-01 12:00"], env=env)
+    assert r.exit_code == 0, r.output
+    assert "scored 400 people as of 2026-07-01 12:00" in r.output
+    r = runner.invoke(app, ["merchant-add", "Acme Rentals"], env=env)
+    assert r.exit_code == 0, r.output
+    key = r.stdout.strip().splitlines()[-1]
+    pid = w.ids[0]
+    r = runner.invoke(app, ["person-token", pid], env=env)
+    token = r.stdout.strip().splitlines()[-1]
+    assert r.exit_code == 0 and token.startswith("dcp_")
+    assert runner.invoke(app, ["merchant-add", "Acme Rentals"], env=env).exit_code == 2
+
+    # the server as `deepcredit serve` builds it: scorer, data copy and clock from the database
+    settings = Settings.from_env(env)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/v1/health").json()["model_id"] == w.model.artifact_.sha256
+        report = client.get("/v1/me/report", headers={"Authorization": f"Bearer {token}"}).json()
+        expected = next(p for p in w.scores if p.person_id == settings_subject(settings, pid))
+        assert report["score"] == expected.score and report["events"]
+        assert report["generated_at"].startswith("2026-07-01")  # the clock runs from --as-of
+        me = client.get("/v1/merchant", headers={"Authorization": f"Bearer {key}"}).json()
+        assert me["name"] == "Acme Rentals"
+
+    r = runner.invoke(app, ["audit-verify", "--json"], env=env)
+    result = json.loads(r.stdout)
+    assert r.exit_code == 0 and result["ok"] and result["rows"] >= 4
+    anchor = f"{result['head_seq']}:{result['head_mac']}"
+    assert runner.invoke(app, ["audit-verify", "--anchor", anchor], env=env).exit_code == 0
+    eng = create_engine(f"sqlite:///{db}")
+    with eng.begin() as con:
+        con.execute(text("DROP TRIGGER audit_log_no_update"))
+        con.execute(text("UPDATE audit_log SET actor = 'merchant:99' WHERE seq = 2"))
+    eng.dispose()
+    r = runner.invoke(app, ["audit-verify"], env=env)
+    assert r.exit_code == 1 and "row 2" in r.output and "FAILED" in r.output
+
+
+def settings_subject(settings: Settings, person_id: str) -> str:
+    from deepcredit.service.privacy import Pseudonymiser
+
+    return Pseudonymiser(settings.pseudonym_key)(person_id)
+
+
+def test_commands_refuse_without_a_pseudonym_key(tmp_path):
+    r = CliRunner().invoke(_app(), ["audit-verify"], env={"DEEPCREDIT_PSEUDONYM_KEY": "short",
+                                                          "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    assert r.exit_code == 2 and "DEEPCREDIT_PSEUDONYM_KEY" in r.output

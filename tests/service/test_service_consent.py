@@ -1,0 +1,137 @@
+"""Consent: every authorization negative is refused with nothing leaked; valid grants disclose their scope only."""
+
+from __future__ import annotations
+
+pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
+
+LEAKS = ("score", "band", "admitted", "limit", "factors", "result", "dimensions", "reasons")
+
+
+def _refused(r, status: int = 403) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert set(body) >= {"type", "title", "status", "detail", "instance"}
+    assert not set(body) & set(LEAKS), body
+    return body
+
+
+def test_no_consent_is_refused_and_never_on_by_default(service):
+    pid, _ = service.with_score()
+    _, acme = service.merchant()
+    service.policy(acme)
+    service.person(pid)  # the person exists and has a token, but granted nothing
+    body = _refused(service.decide(acme, pid, "tx-1"))
+    assert body["type"].endswith("/consent-required")
+    # an unknown person gets exactly the same answer: the refusal does not reveal who is on file
+    other = _refused(service.decide(acme, "nobody-at-all", "tx-2"))
+    assert {k: v for k, v in other.items()} == body
+
+
+def test_expired_and_revoked_grants_are_refused(service):
+    pid, _ = service.with_score()
+    mid, acme = service.merchant()
+    service.policy(acme)
+    me = service.person(pid)
+    grant = service.grant(me, mid, days=1)
+    assert service.decide(acme, pid, "tx-ok").status_code == 200
+    service.clock.advance(days=1, seconds=1)
+    _refused(service.decide(acme, pid, "tx-expired"))
+    grant2 = service.grant(me, mid, days=10)
+    assert service.decide(acme, pid, "tx-ok2").status_code == 200
+    r = service.client.delete(f"/v1/me/consents/{grant2['id']}", headers=me)
+    assert r.status_code == 200 and r.json()["state"] == "revoked"
+    _refused(service.decide(acme, pid, "tx-revoked"))
+    states = {c["id"]: c["state"] for c in service.client.get("/v1/me/consents", headers=me).json()}
+    assert states == {grant["id"]: "expired", grant2["id"]: "revoked"}
+
+
+def test_another_merchants_grant_does_not_cover(service):
+    pid, _ = service.with_score()
+    mid_a, a = service.merchant("Acme Rentals")
+    _, b = service.merchant("Bolt Bikes")
+    service.policy(a)
+    service.policy(b)
+    service.grant(service.person(pid), mid_a)
+    assert service.decide(a, pid, "tx-a").status_code == 200
+    _refused(service.decide(b, pid, "tx-b"))
+
+
+def test_scope_above_the_grant_purpose_and_order_are_refused(service):
+    pid, _ = service.with_score()
+    mid, acme = service.merchant()
+    service.policy(acme)
+    service.policy(acme, name="members", scenario="threshold", threshold=500, purpose="membership")
+    me = service.person(pid)
+    service.grant(me, mid, scope="band")
+    ok = service.decide(acme, pid, "tx-band", include="band")
+    assert ok.status_code == 200 and "band" in ok.json() and "score" not in ok.json()
+    _refused(service.decide(acme, pid, "tx-score", include="score"))
+    _refused(service.decide(acme, pid, "tx-factors", include="factors"))
+    _refused(service.decide(acme, pid, "tx-purpose", policy="members"))  # granted for rentals only
+    service.grant(me, mid, scope="admittance", purpose="membership", mode="per_order", order_ref="order-7")
+    _refused(service.decide(acme, pid, "tx-no-order", policy="members"))
+    _refused(service.decide(acme, pid, "tx-other-order", policy="members", order_ref="order-8"))
+    assert service.decide(acme, pid, "tx-order", policy="members", order_ref="order-7").status_code == 200
+
+
+def test_each_scope_discloses_only_itself(service):
+    pid, score = service.with_score(lo=600)
+    mid, acme = service.merchant()
+    service.policy(acme, threshold=600)
+    me = service.person(pid)
+    service.grant(me, mid, scope="factors")
+    seen = {inc: service.decide(acme, pid, f"tx-{inc}", include=inc).json()
+            for inc in ("admittance", "band", "score", "factors")}
+    assert seen["admittance"]["admitted"] is True and seen["admittance"]["result"] == "admit"
+    assert not {"band", "score", "factors"} & set(seen["admittance"])
+    assert "band" in seen["band"] and not {"score", "factors"} & set(seen["band"])
+    assert seen["score"]["score"] == score and "factors" not in seen["score"]
+    assert len(seen["factors"]["factors"]["dimensions"]) == 5
+
+
+def test_pay_later_needs_a_band_grant_and_limits_by_band(service):
+    pid, _ = service.with_score()
+    mid, shop = service.merchant("Paylater Shop")
+    limits = {"poor": 0, "fair": 100, "good": 300, "very good": 600, "excellent": 1000}
+    service.policy(shop, name="bnpl", scenario="pay_later", threshold=None, limits=limits)
+    me = service.person(pid)
+    service.grant(me, mid, scope="admittance", purpose="pay_later")
+    _refused(service.decide(shop, pid, "tx-1", policy="bnpl"))
+    service.grant(me, mid, scope="band", purpose="pay_later")
+    body = service.decide(shop, pid, "tx-2", policy="bnpl").json()
+    band = service.score_of(pid).band
+    assert body["limit"] == limits[band] and body["admitted"] == (limits[band] > 0)
+
+
+def test_a_person_cannot_read_or_change_another_persons_data(service):
+    (a, _), (b, _) = service.with_score(skip=0), service.with_score(skip=1)
+    mid, _ = service.merchant()
+    me_a, me_b = service.person(a), service.person(b)
+    grant_b = service.grant(me_b, mid)
+    r = service.client.get(f"/v1/people/{b}/report", headers=me_a)
+    body = _refused(r)
+    assert body["type"].endswith("/not-your-report")
+    assert service.client.get(f"/v1/people/{a}/report", headers=me_a).status_code == 200
+    # another person's consent is "not found" (its existence is not confirmed) and stays active
+    _refused(service.client.delete(f"/v1/me/consents/{grant_b['id']}", headers=me_a), 404)
+    assert [c["state"] for c in service.client.get("/v1/me/consents", headers=me_b).json()] == ["active"]
+    assert service.client.get("/v1/me/consents", headers=me_a).json() == []
+    # a merchant key is not a person token, and a person token is not a merchant key
+    _refused(service.client.get("/v1/me/report", headers=service.merchant("Other")[1]), 401)
+    _refused(service.client.post("/v1/decisions", json={"transaction_id": "x", "person_id": b, "policy": "rental"},
+                                 headers=me_a), 401)
+
+
+def test_consent_must_expire_within_the_limit(service):
+    pid, _ = service.with_score()
+    mid, _ = service.merchant()
+    me = service.person(pid)
+    for days in (-1, 400):
+        body = {"merchant_id": mid, "scope": "band", "purpose": "deposit_free_rental", "mode": "standing",
+                "expires_at": (service.clock.t.replace(microsecond=0)).isoformat() if days < 0 else
+                (service.clock.t.replace(year=2027, month=9)).isoformat()}
+        _refused(service.client.post("/v1/me/consents", json=body, headers=me), 422)
+    bad = {"merchant_id": 999, "scope": "band", "purpose": "x", "mode": "standing",
+           "expires_at": "2026-07-05T00:00:00Z"}
+    _refused(service.client.post("/v1/me/consents", json=bad, headers=me), 404)

@@ -1,0 +1,115 @@
+"""Disputes: open -> under review -> corrected | upheld, a deadline, a marked event, a re-score on correction."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
+
+
+def _bad_event(svc, me) -> dict:
+    """One of the person's records that hurts their score (late, missed...)."""
+    events = svc.client.get("/v1/me/report", headers=me).json()["events"]
+    return next(e for e in events if e["status"] in ("missed", "not_returned", "late", "overdue"))
+
+
+def _open(svc, me, event_id, reason="I paid this on time; I have the receipt.") -> dict:
+    r = svc.client.post("/v1/me/disputes", json={"event_id": event_id, "reason": reason}, headers=me)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _person_with_a_missed_event(svc) -> tuple[str, dict]:
+    for i in range(60):
+        pid, _ = svc.with_score(skip=i)
+        me = svc.person(pid)
+        events = svc.client.get("/v1/me/report", headers=me).json()["events"]
+        if any(e["status"] in ("missed", "not_returned") for e in events):
+            return pid, me
+    pytest.fail("no person with a missed commitment in the test world")
+
+
+def test_dispute_state_machine_and_deadline(service):
+    pid, me = _person_with_a_missed_event(service)
+    event = _bad_event(service, me)
+    d = _open(service, me, event["event_id"])
+    assert d["state"] == "open" and d["overdue"] is False
+    assert d["deadline_at"].startswith("2026-07-21")  # 20 days by default
+    admin = service.admin
+    # open -> resolved directly is not allowed: it must be reviewed first
+    r = service.client.post(f"/v1/admin/disputes/{d['id']}/resolve", json={"outcome": "upheld", "note": "x"},
+                            headers=admin)
+    assert r.status_code == 409 and r.json()["type"].endswith("/invalid-transition")
+    # the event is marked while the dispute is open
+    marked = {e["event_id"]: e for e in service.client.get("/v1/me/report", headers=me).json()["events"]}
+    assert marked[event["event_id"]]["disputed"] is True and marked[event["event_id"]]["dispute_state"] == "open"
+    assert _open_twice(service, me, event["event_id"]) == 409
+    service.clock.advance(days=21)
+    listed = service.client.get("/v1/admin/disputes", params={"state": "open"}, headers=admin).json()
+    assert [x["id"] for x in listed] == [d["id"]] and listed[0]["overdue"] is True
+    r = service.client.post(f"/v1/admin/disputes/{d['id']}/review", headers=admin)
+    assert r.status_code == 200 and r.json()["state"] == "under_review"
+    assert service.client.post(f"/v1/admin/disputes/{d['id']}/review", headers=admin).status_code == 409
+    before = service.score_of(pid).score
+    r = service.client.post(f"/v1/admin/disputes/{d['id']}/resolve", headers=admin,
+                            json={"outcome": "upheld", "note": "The merchant's records confirm it."})
+    assert r.status_code == 200 and r.json()["state"] == "upheld"
+    assert service.score_of(pid).score == before  # upheld: nothing changes
+    for move in ("review", "resolve"):
+        r = service.client.post(f"/v1/admin/disputes/{d['id']}/{move}", headers=admin,
+                                json={"outcome": "upheld", "note": "again"})
+        assert r.status_code == 409
+    report = service.client.get("/v1/me/report", headers=me).json()
+    assert not any(e["disputed"] for e in report["events"])
+    # a person cannot see or act as an operator
+    assert service.client.get("/v1/admin/disputes", headers=me).status_code == 401
+
+
+def _open_twice(svc, me, event_id) -> int:
+    return svc.client.post("/v1/me/disputes", json={"event_id": event_id, "reason": "again"},
+                           headers=me).status_code
+
+
+@pytest.mark.parametrize("action", ["remove", "restatus"])
+def test_correction_rescores_and_shows_in_history(service, action):
+    pid, me = _person_with_a_missed_event(service)
+    # dispute every hurting record, so that the correction must move the score up
+    report = service.client.get("/v1/me/report", headers=me).json()
+    bad = [e for e in report["events"] if e["status"] in ("missed", "not_returned")]
+    before = service.score_of(pid).score
+    admin = service.admin
+    for e in bad:
+        d = _open(service, me, e["event_id"])
+        service.client.post(f"/v1/admin/disputes/{d['id']}/review", headers=admin)
+        fix = {"action": "remove"} if action == "remove" else {"action": "restatus", "status": "on_time"}
+        r = service.client.post(f"/v1/admin/disputes/{d['id']}/resolve", headers=admin,
+                                json={"outcome": "corrected", "note": "The merchant confirmed the error.",
+                                      "correction": fix})
+        assert r.status_code == 200 and r.json()["state"] == "corrected"
+    after = service.client.get("/v1/me/report", headers=me).json()
+    assert after["score"] > before
+    assert after["history"][-1]["cause"].startswith("dispute") and after["history"][-1]["score"] == after["score"]
+    statuses = {e["event_id"]: e["status"] for e in after["events"]}
+    for e in bad:
+        assert (e["event_id"] not in statuses) if action == "remove" else statuses[e["event_id"]] == "on_time"
+
+
+def test_disputes_only_on_ones_own_events_and_valid_corrections(service):
+    (a, _), (b, _) = service.with_score(skip=5), service.with_score(skip=6)
+    me_a, me_b = service.person(a), service.person(b)
+    theirs = service.client.get("/v1/me/report", headers=me_b).json()["events"][0]["event_id"]
+    r = service.client.post("/v1/me/disputes", json={"event_id": theirs, "reason": "not mine"}, headers=me_a)
+    assert r.status_code == 404
+    r = service.client.post("/v1/me/disputes", json={"event_id": "b999999999", "reason": "?"}, headers=me_a)
+    assert r.status_code == 404
+    mine = service.client.get("/v1/me/report", headers=me_a).json()["events"][0]["event_id"]
+    d = _open(service, me_a, mine)
+    service.client.post(f"/v1/admin/disputes/{d['id']}/review", headers=service.admin)
+    r = service.client.post(f"/v1/admin/disputes/{d['id']}/resolve", headers=service.admin,
+                            json={"outcome": "corrected", "note": "n",
+                                  "correction": {"action": "restatus", "status": "great"}})
+    assert r.status_code == 422
+    r = service.client.post(f"/v1/admin/disputes/{d['id']}/resolve", headers=service.admin,
+                            json={"outcome": "corrected", "note": "n"})
+    assert r.status_code == 422  # a correction must say what changes
+    assert service.client.get("/v1/me/disputes", headers=me_b).json() == []

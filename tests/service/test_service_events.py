@@ -1,0 +1,81 @@
+"""Fulfilment feedback: events re-score the person incrementally, exactly as a full rebuild would."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from deepcredit.data.dataset import write_dataset
+from deepcredit.service.scoring import ScorecardScorer
+from deepcredit.service.store.models import ScoreHistory, ServiceEvent
+
+pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
+
+
+def _report(svc, merchant, pid, tx, outcome, amount=50.0, **extra):
+    return svc.client.post("/v1/events", json={"transaction_id": tx, "person_id": pid, "outcome": outcome,
+                                                "amount": amount, **extra}, headers=merchant)
+
+
+def test_events_rescore_the_person_and_match_a_full_rebuild(service, tmp_path):
+    pid, before = service.with_score(lo=640)
+    mid, acme = service.merchant()
+    service.policy(acme)
+    service.grant(service.person(pid), mid, scope="score")
+    r = _report(service, acme, pid, "ev-1", "rental_not_returned", amount=300)
+    assert r.status_code == 201 and r.json()["rescored"] is True and r.json()["event_id"].startswith("s")
+    service.clock.advance(hours=1)
+    r = _report(service, acme, pid, "ev-2", "rental_returned_late", days_late=12, amount=80)
+    assert r.status_code == 201
+    after = service.score_of(pid)
+    assert after.score < before
+    with service.ctx.db.read() as s:
+        causes = list(s.execute(select(ScoreHistory.cause).where(ScoreHistory.subject == service.subject(pid))
+                                .order_by(ScoreHistory.id)).scalars())
+    assert causes[0] == "initial score" and len(causes) == 3 and "reported" in causes[-1]
+    # the same person scored from a data set that simply contains the two events
+    w = service.world
+    frames = {t: w.data.read(t) for t in ("people", "events", "relations", "outcomes")}
+    with service.ctx.db.read() as s:
+        rows = s.execute(select(ServiceEvent).order_by(ServiceEvent.id)).scalars().all()
+    extra = pd.DataFrame([{"person_id": e.subject, "ts": e.ts, "kind": e.kind, "amount": e.amount,
+                           "status": e.status, "due_ts": e.due_ts, "days_late": e.days_late,
+                           "counterparty": f"merchant:{e.merchant_id}", "event_id": f"s{e.id}"} for e in rows])
+    frames["events"] = pd.concat([frames["events"], extra.astype({"ts": "datetime64[us]", "due_ts": "datetime64[us]"})],
+                                 ignore_index=True)
+    rebuilt = write_dataset(tmp_path / "rebuilt", frames, "rebuilt", str(w.data.snapshot_date.date()))
+    full = ScorecardScorer(rebuilt, w.model).score_people([service.subject(pid)], as_of=after.as_of)[0]
+    assert full.score == after.score
+    assert [d.__dict__ for d in full.dimensions] == after.dimensions
+    # and a decision now sees the new score at once
+    assert service.decide(acme, pid, "tx-after", include="score").json()["score"] == after.score
+
+
+def test_events_need_a_customer_relationship_and_are_idempotent(service):
+    pid, _ = service.with_score(skip=2)
+    mid, acme = service.merchant()
+    _, other = service.merchant("Stranger Ltd")
+    service.grant(service.person(pid), mid)
+    r = _report(service, other, pid, "ev-1", "instalment_missed")
+    assert r.status_code == 403 and r.json()["type"].endswith("/consent-required")
+    first = _report(service, acme, pid, "ev-1", "instalment_paid")
+    again = _report(service, acme, pid, "ev-1", "instalment_paid")
+    assert again.status_code == 201 and again.json()["replayed"] is True
+    assert again.json()["event_id"] == first.json()["event_id"]
+    assert _report(service, acme, pid, "ev-1", "instalment_missed").status_code == 409
+    with service.ctx.db.read() as s:
+        assert s.execute(select(func.count()).select_from(ServiceEvent)).scalar_one() == 1
+
+
+def test_event_validation(service):
+    pid, _ = service.with_score()
+    mid, acme = service.merchant()
+    service.grant(service.person(pid), mid)
+    assert _report(service, acme, pid, "a", "rental_returned_late").status_code == 422  # needs days_late
+    assert _report(service, acme, pid, "b", "instalment_paid", days_late=3).status_code == 422
+    assert _report(service, acme, pid, "c", "rental_lost").status_code == 422
+    future = (service.clock.t + pd.Timedelta(days=1)).isoformat()
+    r = _report(service, acme, pid, "d", "instalment_paid", occurred_at=future)
+    assert r.status_code == 422 and r.json()["type"].endswith("/invalid-event")
+    r = _report(service, acme, pid, "e", "instalment_paid", surprise=1)
+    assert r.status_code == 422 and r.json()["type"].endswith("/invalid-request")

@@ -1,0 +1,80 @@
+"""The person's report page: served as self-contained HTML, and rendered by headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
+CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser")) if p), None)
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+
+
+def _page(svc) -> tuple[str, str]:
+    """A person with some history (a decision, an event, an open dispute), and their page."""
+    pid, _ = svc.with_score(skip=8)
+    mid, acme = svc.merchant()
+    svc.policy(acme)
+    me = svc.person(pid)
+    svc.grant(me, mid, scope="band")
+    svc.decide(acme, pid, "tx-1", include="band")
+    svc.clock.advance(days=2)
+    svc.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": pid,
+                                         "outcome": "rental_returned_late", "days_late": 4, "amount": 35},
+                    headers=acme)
+    event = svc.client.get("/v1/me/report", headers=me).json()["events"][0]["event_id"]
+    svc.client.post("/v1/me/disputes", json={"event_id": event, "reason": "returned on time"}, headers=me)
+    r = svc.client.get("/v1/me/report.html", headers=me)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    return pid, r.text
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_report_page_content(service):
+    pid, html = _page(service)
+    report = service.client.get("/v1/me/report", headers=service.person(pid)).json()
+    assert f'id="score">{report["score"]}<' in html and report["band"] in html
+    for section in ("summary", "dimensions", "reasons", "history", "accesses", "events", "consents", "disputes",
+                    "categories"):
+        assert f'<section id="{section}"' in html
+    assert html.count("<polygon") >= 5 and "Acme Rentals" in html and "disputed" in html
+    assert pid not in html and "<script" not in html and "http://" not in html.replace("http://www.w3", "")
+    assert _page_of(service, "/v1/me/report.html", {}).status_code == 401
+
+
+def _page_of(svc, path, headers):
+    return svc.client.get(path, headers=headers)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium) - "
+                                              "the page is checked as HTML only")
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_report_page_renders_in_headless_chromium(service, tmp_path):
+    _, html = _page(service)
+    page = tmp_path / "report.html"
+    page.write_text(html, encoding="utf-8")
+    shot = tmp_path / "report.png"
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    try:
+        base = [CHROMIUM, *FLAGS, f"--user-data-dir={profile}"]
+        subprocess.run([*base, f"--screenshot={shot}", "--window-size=1200,1800", page.as_uri()],
+                       check=True, capture_output=True, timeout=60)
+        dom = subprocess.run([*base, "--dump-dom", page.as_uri()], check=True, capture_output=True, timeout=60,
+                             text=True).stdout
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    assert 'id="radar"' in dom and 'id="history-chart"' in dom  # the browser parsed both charts
+    from PIL import Image
+
+    img = Image.open(shot).convert("RGB")
+    assert img.size == (1200, 1800)
+    colours = img.resize((120, 180)).getcolors(maxcolors=100_000)
+    assert colours is not None and len(colours) > 50  # a drawn page, not a blank or error screen
+    keep = Path(tempfile.gettempdir()) / "deepcredit-report-screenshot.png"
+    shutil.copy(shot, keep)  # left for a person to look at
