@@ -11,7 +11,8 @@ from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
 from deepcredit.data.simulate import simulate_world
-from deepcredit.features.bundle import build_model_input
+from deepcredit.features.bundle import ModelInput, build_model_input
+from deepcredit.features.engine import FeatureFrame
 from deepcredit.models.base import DIMENSIONS, load_model, save_model
 from deepcredit.models.calibration import Calibrator, expected_calibration_error
 from deepcredit.models.splits import check_folds, stacking_folds
@@ -136,3 +137,17 @@ def test_expected_calibration_error_by_hand():
     p = np.array([0.1, 0.1, 0.6, 0.8])
     # two quantile bins: {0.1, 0.1} vs labels {0, 0}: gap 0.1; {0.6, 0.8} vs {1, 1}: gap 0.3
     assert expected_calibration_error(y, p, n_bins=2) == pytest.approx((2 * 0.1 + 2 * 0.3) / 4)
+
+
+def test_several_as_of_dates_fit_time_aware(world):
+    """With two as-of dates, only the later one gets out-of-fold logits, from fits on the earlier one."""
+    inp = world["inp"]
+    frame = inp.tabular.frame.copy()
+    later = (np.arange(len(frame)) % 3) == 0
+    frame.loc[later, "as_of"] = frame.loc[later, "as_of"] + pd.Timedelta(days=90)
+    dated = ModelInput(FeatureFrame(frame, inp.definitions, inp.tabular.meta), rows=world["train"])
+    model = StackModel(members=("gbdt",), member_params=PARAMS, n_folds=3).fit(dated)
+    is_later = later[world["train"]]
+    assert model.metrics_["oof_rows"] == is_later.sum()
+    assert model.oof_["gbdt"].notna().to_numpy().tolist() == is_later.tolist()
+    assert model.metrics_["folds"] == 2  # one time block x two person groups

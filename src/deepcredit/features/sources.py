@@ -72,6 +72,18 @@ def stages(d: Dialect, people_columns: set[str], event_columns: set[str]) -> lis
             ) o
             WHERE is_bad = 1
             GROUP BY person_id, as_of, run_id"""),
+        # 30-day cycles counted back from as_of (cycle 0 = the last 30 days): what was paid in a cycle
+        # against the statements of the cycle before it, the way a card's payment settles last month's bill.
+        ("cycle_totals", """
+            SELECT person_id, as_of, FLOOR(age_days / 30) AS cycle,
+                   SUM(CASE WHEN kind IN ('repayment', 'instalment') THEN amount ELSE 0 END) AS paid,
+                   SUM(CASE WHEN kind = 'bill' THEN GREATEST(amount, 0) ELSE 0 END) AS billed
+            FROM events_before GROUP BY person_id, as_of, FLOOR(age_days / 30)"""),
+        ("cycles", """
+            SELECT c.person_id, c.as_of, c.cycle, c.paid, c.billed, p.billed AS prev_billed,
+                   c.paid / NULLIF(p.billed, 0) AS paid_to_prev_billed
+            FROM cycle_totals c LEFT JOIN cycle_totals p
+              ON p.person_id = c.person_id AND p.as_of = c.as_of AND p.cycle = c.cycle + 1"""),
         # Distinct neighbours connected before the focal as_of, in either direction.
         ("neighbour_pairs", f"""
             SELECT s.person_id, s.as_of, x.nb,

@@ -23,6 +23,7 @@ class Source(StrEnum):
     PROFILE = "profile"  # one row per (person, as_of): people attributes
     EVENTS = "events"  # one row per event with ts < as_of
     BAD_RUNS = "bad_runs"  # one row per run of consecutive bad events before as_of
+    CYCLES = "cycles"  # one row per 30-day cycle before as_of: paid, billed, and the previous cycle's bill
     NEIGHBOURS = "neighbours"  # one row per (person, neighbour) pair first connected before as_of
     DERIVED = "derived"  # a row-level expression over other features' values (e.g. a ratio of two)
 

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from deepcredit.service.store.models import AuditEntry, AuditHead
@@ -46,20 +46,24 @@ class AuditLog:
         self.key = key
 
     def append(self, session: Session, at: datetime, actor: str, action: str, subject: str | None = None,
-               **details: object) -> AuditEntry:
-        """Add one row in the caller's transaction (which must hold the write lock: see store.db)."""
-        head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+               **details: object) -> int:
+        """Add one row in the caller's transaction (which must hold the write lock: see store.db); its seq.
+
+        Plain SQL statements (no ORM unit of work): this runs on every request, decisions included.
+        """
+        head = session.execute(select(AuditHead.seq, AuditHead.mac).where(AuditHead.id == 1).with_for_update()
+                               ).first()
         if head is None:
-            head = AuditHead(id=1, seq=0, mac=GENESIS)
-            session.add(head)
+            session.execute(insert(AuditHead).values(id=1, seq=0, mac=GENESIS))
+            head = (0, GENESIS)
+        prev_seq, prev_mac = head
         text = canonical(details)
-        seq = head.seq + 1
-        mac = row_mac(self.key, seq, at, actor, action, subject, text, head.mac)
-        entry = AuditEntry(seq=seq, at=at, actor=actor, action=action, subject=subject, details=text,
-                           prev_mac=head.mac, mac=mac)
-        session.add(entry)
-        head.seq, head.mac = seq, mac
-        return entry
+        seq = prev_seq + 1
+        mac = row_mac(self.key, seq, at, actor, action, subject, text, prev_mac)
+        session.execute(insert(AuditEntry).values(seq=seq, at=at, actor=actor, action=action, subject=subject,
+                                                  details=text, prev_mac=prev_mac, mac=mac))
+        session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, mac=mac))
+        return seq
 
     def verify(self, session: Session, anchor: tuple[int, str] | None = None, batch: int = 5000
                ) -> VerifyResult:

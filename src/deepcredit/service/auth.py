@@ -99,15 +99,12 @@ def merchant(creds: HTTPAuthorizationCredentials | None = Depends(bearer),
     if parts is None:
         raise unauthorized()
     with ctx.db.read() as s:
-        row = s.execute(select(ApiKey, Merchant).join(Merchant, Merchant.id == ApiKey.merchant_id)
-                        .where(ApiKey.key_id == parts[0])).first()
-    if row is None:
-        sha256_hex(parts[1])  # same work whether or not the id exists
+        row = s.execute(select(ApiKey.secret_sha256, ApiKey.revoked_at, Merchant.id, Merchant.name, Merchant.active)
+                        .join(Merchant, Merchant.id == ApiKey.merchant_id).where(ApiKey.key_id == parts[0])).first()
+    digest = sha256_hex(parts[1])  # the same work whether or not the key id exists
+    if row is None or not hmac.compare_digest(row.secret_sha256, digest) or row.revoked_at or not row.active:
         raise unauthorized()
-    key, m = row
-    if not hmac.compare_digest(key.secret_sha256, sha256_hex(parts[1])) or key.revoked_at or not m.active:
-        raise unauthorized()
-    return MerchantPrincipal(m.id, m.name)
+    return MerchantPrincipal(row.id, row.name)
 
 
 def person(creds: HTTPAuthorizationCredentials | None = Depends(bearer),

@@ -79,11 +79,11 @@ def list_for(ctx: ServiceContext, s: Session, subject: str) -> list[ConsentOut]:
 
 
 def find_valid(s: Session, subject: str, merchant_id: int, purpose: str, scope: Scope, order_ref: str | None,
-               now: datetime) -> Consent | None:
+               now: datetime):
     """The narrowest valid grant covering the request (so the audit names the grant that was needed)."""
-    rows = s.execute(select(Consent).where(Consent.subject == subject, Consent.merchant_id == merchant_id,
-                                           Consent.purpose == purpose, Consent.revoked_at.is_(None),
-                                           Consent.expires_at > now)).scalars().all()
+    rows = s.execute(select(Consent.id, Consent.scope, Consent.mode, Consent.order_ref)
+                     .where(Consent.subject == subject, Consent.merchant_id == merchant_id, Consent.purpose == purpose,
+                            Consent.revoked_at.is_(None), Consent.expires_at > now)).all()
     ok = [c for c in rows if Scope(c.scope).level >= scope.level
           and (c.mode == ConsentMode.STANDING or (order_ref is not None and c.order_ref == order_ref))]
     return min(ok, key=lambda c: (Scope(c.scope).level, c.id)) if ok else None

@@ -15,14 +15,14 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from deepcredit.service import consent as consents
 from deepcredit.service.audit import canonical
 from deepcredit.service.auth import MerchantPrincipal
 from deepcredit.service.context import ServiceContext
-from deepcredit.service.policies import get_by_name, minimum_scope
+from deepcredit.service.policies import minimum_scope
 from deepcredit.service.problems import Problem, not_found
 from deepcredit.service.schemas import DecisionRequest, DecisionResponse, Factors, Scenario, Scope
 from deepcredit.service.store.models import Consent, Decision, Policy, Score
@@ -41,7 +41,7 @@ def _probe_limited(ctx: ServiceContext, s: Session, merchant_id: int, subject: s
     return threshold not in used and len(used) >= ctx.settings.probe_thresholds_per_person
 
 
-def _evaluate(policy: Policy, score: Score | None, include: Scope) -> dict:
+def _evaluate(policy, score, include: Scope) -> dict:
     if score is None:
         return {"result": "no_score", "admitted": False}
     out: dict = {}
@@ -61,19 +61,22 @@ def _evaluate(policy: Policy, score: Score | None, include: Scope) -> dict:
 
 
 def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> DecisionResponse:
+    """One decision, in one transaction; plain SQL statements (this is the service's hot path)."""
     subject = ctx.pseudonym(req.person_id)
     now = ctx.now()
     fingerprint = _fingerprint(subject, req)
     refusal: Problem | None = None
     with ctx.db.write() as s:
-        prior = s.execute(select(Decision).where(Decision.merchant_id == m.id,
-                                                 Decision.transaction_id == req.transaction_id)).scalar_one_or_none()
+        prior = s.execute(select(Decision.id, Decision.created_at, Decision.request_sha256, Decision.consent_id,
+                                 Decision.policy_id, Decision.response)
+                          .where(Decision.merchant_id == m.id, Decision.transaction_id == req.transaction_id)).first()
         window = timedelta(hours=ctx.settings.replay_window_hours)
         if prior is not None and prior.created_at > now - window:
             if prior.request_sha256 != fingerprint:
                 raise Problem(409, "transaction-conflict",
                               "this transaction id was used for a different request within the replay window")
-            grant = s.get(Consent, prior.consent_id)
+            grant = s.execute(select(Consent.revoked_at, Consent.expires_at)
+                              .where(Consent.id == prior.consent_id)).one()
             if grant.revoked_at is not None or grant.expires_at <= now:
                 ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="consent-required",
                                  replay_of=prior.id)
@@ -81,9 +84,11 @@ def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> D
             else:
                 ctx.audit.append(s, now, m.actor, "decision_replayed", subject, decision=prior.id,
                                  policy=prior.policy_id, scope=req.include.value)
-                return DecisionResponse(**{**prior.response, "replayed": True})
+                return DecisionResponse(**{**prior.response, "decision_id": prior.id, "replayed": True})
         else:
-            policy = get_by_name(s, m.id, req.policy)
+            policy = s.execute(select(Policy.id, Policy.name, Policy.scenario, Policy.purpose, Policy.threshold,
+                                      Policy.limits)
+                               .where(Policy.merchant_id == m.id, Policy.name == req.policy)).first()
             if policy is None:
                 raise not_found("policy")
             scope = max(req.include, minimum_scope(Scenario(policy.scenario)), key=lambda x: x.level)
@@ -100,20 +105,22 @@ def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> D
                                   f"at most {ctx.settings.probe_thresholds_per_person} distinct thresholds per "
                                   f"person in {ctx.settings.probe_window_days} days")
             else:
-                score = s.get(Score, subject)
+                score = s.execute(select(Score.score, Score.band, Score.dimensions, Score.reasons)
+                                  .where(Score.subject == subject)).first()
                 body = _evaluate(policy, score, req.include)
+                stored = {"transaction_id": req.transaction_id, "policy": policy.name, "purpose": policy.purpose,
+                          "decided_at": now.isoformat(), **body}
+                values = {"subject": subject, "policy_id": policy.id, "consent_id": grant.id,
+                          "threshold": policy.threshold, "request_sha256": fingerprint, "response": stored,
+                          "created_at": now}
                 if prior is None:
-                    prior = Decision(merchant_id=m.id, transaction_id=req.transaction_id)
-                    s.add(prior)
-                prior.subject, prior.policy_id, prior.consent_id = subject, policy.id, grant.id
-                prior.threshold, prior.request_sha256, prior.created_at = policy.threshold, fingerprint, now
-                prior.response = {}
-                s.flush()
-                response = DecisionResponse(transaction_id=req.transaction_id, decision_id=prior.id,
-                                            policy=policy.name, purpose=policy.purpose, decided_at=now, **body)
-                prior.response = response.model_dump(mode="json", exclude={"replayed"})
-                ctx.audit.append(s, now, m.actor, "decision", subject, decision=prior.id, policy=policy.id,
+                    decision_id = s.execute(insert(Decision).values(merchant_id=m.id, transaction_id=req.transaction_id,
+                                                                    **values).returning(Decision.id)).scalar_one()
+                else:  # the id was last used before the replay window: a new evaluation replaces the old one
+                    s.execute(update(Decision).where(Decision.id == prior.id).values(**values))
+                    decision_id = prior.id
+                ctx.audit.append(s, now, m.actor, "decision", subject, decision=decision_id, policy=policy.id,
                                  purpose=policy.purpose, scope=req.include.value, consent=grant.id,
                                  result=body["result"])
-                return response
+                return DecisionResponse(decision_id=decision_id, **stored)
     raise refusal

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -127,10 +127,3 @@ def merchant_self(ctx: ServiceContext, m: MerchantPrincipal) -> MerchantSelf:
     return MerchantSelf(id=m.id, name=m.name, policies=[to_out(p) for p in policies],
                         threshold_changes_left_today=max(ctx.settings.threshold_changes_per_day - used, 0))
 
-
-def get_by_name(s: Session, merchant_id: int, name: str) -> Policy | None:
-    return s.execute(select(Policy).where(Policy.merchant_id == merchant_id, Policy.name == name)).scalar_one_or_none()
-
-
-def count_policies(s: Session, merchant_id: int) -> int:
-    return s.execute(select(func.count(Policy.id)).where(Policy.merchant_id == merchant_id)).scalar_one()

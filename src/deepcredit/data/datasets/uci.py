@@ -47,8 +47,8 @@ MONTHS: tuple[tuple[str, str, str, str], ...] = (
 """The source numbers months backwards from September (and has no PAY_1)."""
 
 SEX = {1: "male", 2: "female"}
-EDUCATION = {1: "graduate_school", 2: "university", 3: "high_school", 4: "others",
-             0: "unknown", 5: "unknown", 6: "unknown"}
+EDUCATION = {1: "graduate_school", 2: "university", 3: "high_school", 4: "others"}
+"""Codes 0, 5 and 6 are undocumented: they become missing (unknown is not a category to score on)."""
 MARRIAGE = {1: "married", 2: "single", 3: "others", 0: "unknown"}
 LABEL = "default.payment.next.month"
 

@@ -49,6 +49,8 @@ class Database:
             if self.url.database and self.url.database != ":memory:":
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs.setdefault("connect_args", {}).update({"timeout": 30, "check_same_thread": False})
+            kwargs.setdefault("pool_size", 10)  # one per concurrently served request (the threadpool has 40)
+            kwargs.setdefault("max_overflow", 30)
         else:
             kwargs.setdefault("pool_size", 10)
             kwargs.setdefault("max_overflow", 10)
