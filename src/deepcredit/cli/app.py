@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from deepcredit.cli import data_cmds, demo_cmd, features_cmds
+from deepcredit.cli import (
+    data_cmds,
+    demo_cmd,
+    eval_cmds,
+    features_cmds,
+    model_cmds,
+    scorecard_cmds,
+    serve_cmds,
+)
 
 app = typer.Typer(help="DeepCredit: open, point-in-time credit scoring.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-data_cmds.register(app)
-features_cmds.register(app)
-demo_cmd.register(app)
+for group in (data_cmds, features_cmds, scorecard_cmds, model_cmds, eval_cmds, serve_cmds, demo_cmd):
+    group.register(app)
 
 
 def main() -> None:

@@ -33,9 +33,10 @@ from deepcredit.features.spec import FeatureDef, Source
 OVERLAY_COLUMNS = {"person_id": "VARCHAR", "ts": "TIMESTAMP", "kind": "VARCHAR", "amount": "DOUBLE",
                    "status": "VARCHAR", "due_ts": "TIMESTAMP", "days_late": "DOUBLE", "counterparty": "VARCHAR",
                    "event_id": "VARCHAR"}
-SOURCE_LABELS = {Source.PROFILE: "your profile", Source.EVENTS: "your payment and fulfilment history",
-                 Source.BAD_RUNS: "your payment and fulfilment history", Source.NEIGHBOURS: "your connections",
-                 Source.DERIVED: "figures derived from the above"}
+HISTORY = "your payment and fulfilment history"
+SOURCE_LABELS = {"profile": "your profile", "events": HISTORY, "bad_runs": HISTORY, "cycles": HISTORY,
+                 "neighbours": "your connections", "derived": "figures derived from the above"}
+"""Plain-language names of feature sources (by value, so a source added later reads as 'your records')."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ def data_categories(definitions: Sequence[FeatureDef]) -> list[dict]:
     out: dict[str, dict] = {}
     for d in definitions:
         entry = out.setdefault(str(d.dimension), {"dimension": str(d.dimension), "sources": [], "uses": []})
-        label = SOURCE_LABELS[d.source]
+        label = SOURCE_LABELS.get(str(d.source), "your records")
         if label not in entry["sources"]:
             entry["sources"].append(label)
         entry["uses"].append(d.description)

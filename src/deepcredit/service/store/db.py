@@ -54,7 +54,7 @@ class Database:
         else:
             kwargs.setdefault("pool_size", 10)
             kwargs.setdefault("max_overflow", 10)
-            kwargs.setdefault("pool_pre_ping", True)
+            kwargs.setdefault("pool_recycle", 1800)  # not pre_ping: a round trip on every checkout
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
