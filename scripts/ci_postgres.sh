@@ -9,8 +9,8 @@
 # CI), creates a cluster in $DEEPCREDIT_PG_DIR (default /tmp/deepcredit-pg) owned by the `postgres` user
 # when run as root (initdb refuses root), listening only on 127.0.0.1:$DEEPCREDIT_PG_PORT (default 54329)
 # with trust authentication: a test database that nothing off this machine can reach. Idempotent: an
-# already running cluster on that port is reused. On failure it says why on stderr and exports nothing,
-# and the PostgreSQL test cases skip with that reason.
+# already running cluster on that port is reused. On failure it says why on stderr and exports nothing
+# (sourced, it still returns 0: the PostgreSQL test cases then skip and say so).
 
 _dc_pg_main() {
   local dir="${DEEPCREDIT_PG_DIR:-/tmp/deepcredit-pg}" port="${DEEPCREDIT_PG_PORT:-54329}"
@@ -55,9 +55,22 @@ _dc_pg_main() {
   echo "export DEEPCREDIT_TEST_PG_URL=$DEEPCREDIT_TEST_PG_URL"
 }
 
-if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+_dc_pg() {  # the caller's shell options (set -euo pipefail in CI) must neither break nor leak into this
+  local flags=$- pipefail=0 rc
+  [[ -o pipefail ]] && pipefail=1
+  set +e +u +o pipefail
   _dc_pg_main "$@"
+  rc=$?
+  [[ $flags == *e* ]] && set -e
+  [[ $flags == *u* ]] && set -u
+  [[ $pipefail == 1 ]] && set -o pipefail
+  return $rc
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  _dc_pg "$@"
   exit $?
 else
-  _dc_pg_main "$@" >/dev/null
+  # sourced: never fail the caller; without a server the PostgreSQL tests skip, and the reason is above
+  _dc_pg "$@" >/dev/null || true
 fi

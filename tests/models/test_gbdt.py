@@ -70,6 +70,7 @@ def test_unseen_and_missing_categories_score(world):
     inp, model = world["inp"], world["model"]
     rows = inp.take(world["test"][:20])
     frame = rows.tabular.frame.copy()
+    frame["education"] = frame["education"].astype(object)  # free to take a category never seen in training
     frame.loc[frame.index[rows.index[:5]], "education"] = "never_seen_before"
     frame.loc[frame.index[rows.index[5:10]], "education"] = None
     changed = type(rows)(type(rows.tabular)(frame, rows.tabular.definitions, rows.tabular.meta), rows=rows.index)

@@ -77,7 +77,7 @@ def world() -> World:
 def postgres_skip_reason() -> str | None:
     url = os.environ.get(PG_ENV)
     if not url:
-        return f"{PG_ENV} is not set: run scripts/ci_postgres.sh to start a local PostgreSQL for these tests"
+        return f"{PG_ENV} is not set (`source scripts/ci_postgres.sh` starts a local PostgreSQL for these tests)"
     try:
         eng = create_engine(url, connect_args={"connect_timeout": 3})
         with eng.connect() as con:

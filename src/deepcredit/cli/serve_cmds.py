@@ -55,9 +55,7 @@ def serve(
 
 def serve_init(
     data: str = typer.Option(..., "--data", help="A data set directory, or a bundled name: uci, otc."),
-    model: Path = typer.Option(None, "--model", help="A model artifact directory (e.g. a saved scorecard)."),
-    fit_scorecard: bool = typer.Option(False, "--fit-scorecard",
-                                       help="No model yet: fit the default scorecard on the data's outcomes."),
+    model: Path = typer.Option(..., "--model", help="A scorecard artifact (`deepcredit scorecard train`)."),
     state: Path = typer.Option(Path("runs/service"), "--state", help="Where the service keeps its data copy."),
     as_of: str = typer.Option("", "--as-of", help="Score as of this date and run the service clock from it "
                                                    "(historical data); default: now."),
@@ -65,21 +63,17 @@ def serve_init(
     """Make a data set and a model servable: pseudonymised copy, everyone scored, stored in the database."""
     import pandas as pd
 
-    from deepcredit.service.bootstrap import fit_scorecard as fit
     from deepcredit.service.bootstrap import initialise
 
     settings = _settings()
-    if (model is None) == (not fit_scorecard):
-        console.print("[red]error:[/red] give --model PATH or --fit-scorecard (one of the two)")
-        raise typer.Exit(2)
     with clear_errors():
         ds = resolve_dataset(data)
-        if fit_scorecard:
-            model = state / "model"
-            console.print(f"fitting a scorecard on {ds.name} (a minute on 20k people)")
-            fit(ds, model)
         when = pd.Timestamp(as_of).to_pydatetime() if as_of else None
-        summary = initialise(settings, ds, model, state, as_of=when)
+        try:
+            summary = initialise(settings, ds, model, state, as_of=when)
+        except ValueError as exc:  # e.g. a model kind the service cannot serve yet
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
     console.print(f"scored {summary.people:,} people as of {summary.as_of:%Y-%m-%d %H:%M} with model "
                   f"{summary.model_id[:12]} in {summary.seconds:.1f} s; data copy at {summary.data_dir}")
 

@@ -33,16 +33,6 @@ class InitSummary:
     seconds: float
 
 
-def fit_scorecard(dataset: Dataset, out: Path) -> Path:
-    """Train the default WoE scorecard on the data set's outcomes and save it (for demos and first runs)."""
-    from deepcredit.features.engine import build_features
-    from deepcredit.models.scorecard import WoEScorecard
-
-    ff = build_features(dataset)
-    model = WoEScorecard().fit(ff.X, ff.y, ff.definitions)
-    return model.save(out, data_fingerprint=dataset.fingerprint(), definitions=ff.definitions)
-
-
 def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: Path,
                as_of: datetime | None = None) -> InitSummary:
     import time
@@ -64,13 +54,16 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
     settings.clock.offset = offset
     scorer = load_scorer(model_path, copy, overlay_source(ctx.db), threads=None)
     now = ctx.now()
-    scored = scorer.score_people(None, as_of=now)
-    save_scores_bulk(ctx, scored, cause="initial score")
+    people = 0
+    batches = scorer.score_everyone(now) if hasattr(scorer, "score_everyone") else [scorer.score_people(None, now)]
+    for scored in batches:
+        save_scores_bulk(ctx, scored, cause="initial score")
+        people += len(scored)
     write_meta(ctx, {"data_dir": str(copy.root), "model_path": str(model_path), "model_id": scorer.model_id,
                      "clock_offset_seconds": str(offset.total_seconds()), "source_data": data.name,
                      "source_fingerprint": data.fingerprint(), "initialised_at": utcnow().isoformat()})
     with ctx.db.write() as s:
-        ctx.audit.append(s, now, "operator", "service_initialised", None, people=len(scored),
+        ctx.audit.append(s, now, "operator", "service_initialised", None, people=people,
                          model=scorer.model_id, data=data.name)
     ctx.db.dispose()
-    return InitSummary(len(scored), copy.root, scorer.model_id, now, time.perf_counter() - t0)
+    return InitSummary(people, copy.root, scorer.model_id, now, time.perf_counter() - t0)

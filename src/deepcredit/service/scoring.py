@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -280,19 +280,17 @@ class ScorecardScorer:
         con = self.cursor()
         try:
             scoped = self.scope(person_ids)
-            if person_ids is None:
+            stamp = f"TIMESTAMP '{pd.Timestamp(as_of).isoformat(sep=' ')}'"
+            if person_ids is None:  # everyone the data set or the service knows
                 scoped.connect(con)
-                ids = [r[0] for r in con.execute("SELECT person_id FROM people UNION SELECT person_id "
-                                                 "FROM events ORDER BY 1").fetchall()]
+                spine = (f"SELECT person_id, {stamp} AS as_of, CAST(NULL AS INTEGER) AS label FROM "
+                         "(SELECT person_id FROM people UNION SELECT person_id FROM events) ORDER BY person_id")
             else:
-                ids = list(dict.fromkeys(person_ids))
                 sources = scoped.sources(con)
-            stamp = pd.Timestamp(as_of).isoformat(sep=" ")
-            spine = (f"SELECT CAST(person_id AS VARCHAR) AS person_id, TIMESTAMP '{stamp}' AS as_of, "
-                     f"CAST(NULL AS INTEGER) AS label FROM (VALUES {', '.join(f'({_sql_list([i])})' for i in ids)}) "
-                     f"t(person_id)" if ids else
-                     "SELECT CAST(NULL AS VARCHAR) AS person_id, CAST(NULL AS TIMESTAMP) AS as_of, "
-                     "CAST(NULL AS INTEGER) AS label WHERE false")
+                ids = list(dict.fromkeys(person_ids)) or [""]
+                values = ", ".join(f"({_sql_list([i])})" for i in ids)
+                spine = (f"SELECT CAST(person_id AS VARCHAR) AS person_id, {stamp} AS as_of, "
+                         f"CAST(NULL AS INTEGER) AS label FROM (VALUES {values}) t(person_id)")
             people_cols = self._people_columns
             defs = applicable(self.definitions, people_cols)
             if person_ids is None:
@@ -306,16 +304,26 @@ class ScorecardScorer:
                 frame = con.execute(f"WITH {ctes}\n{steps[-1][1]}").df()
         finally:
             con.close()
-        for d in defs:
-            if str(d.kind) == "numeric":
-                frame[d.name] = frame[d.name].astype("float64")
+        for d in defs:  # the dtypes build_features gives, so models see what they were trained on
+            frame[d.name] = frame[d.name].astype("float64" if str(d.kind) == "numeric" else "category")
         return frame.set_index("person_id")
 
     def score_people(self, person_ids: Sequence[str] | None, as_of: datetime | None = None) -> list[ScoredPerson]:
         as_of = as_of or self.dataset.snapshot_date.to_pydatetime()
         frame = self.features(person_ids, as_of)
         ids = list(dict.fromkeys(person_ids)) if person_ids is not None else list(frame.index)
-        X = frame.loc[ids].reset_index(drop=True)
+        return self._score_frame(frame.loc[ids], as_of)
+
+    def score_everyone(self, as_of: datetime, chunk: int = 50_000) -> Iterator[list[ScoredPerson]]:
+        """Everyone in the data set (plus the service's own people), in chunks: features are computed once,
+        ScoredPerson objects (and their rows) a chunk at a time, so a million people fit in memory."""
+        frame = self.features(None, as_of)
+        for start in range(0, len(frame), chunk):
+            yield self._score_frame(frame.iloc[start:start + chunk], as_of)
+
+    def _score_frame(self, frame: pd.DataFrame, as_of: datetime) -> list[ScoredPerson]:
+        ids = list(frame.index)
+        X = frame.reset_index(drop=True)
         sub = self.model.subscores(X)
         bands = self.card.scale.band(sub["score"].to_numpy())
         reasons: dict[int, list[Reason]] = {}
