@@ -125,7 +125,7 @@ class FeatureTable:
             c = self._cache
             c["splits"] = np.asarray(self.splits or [], dtype=float)
             c["logit"] = np.asarray(self.logit, dtype=float)
-            c["points"] = np.asarray(self.points, dtype=np.int64)
+            c["points"] = np.asarray(self.points, dtype=np.int32)  # half the memory traffic of int64
             c["special"] = np.asarray(self.special_codes, dtype=float)
             c["cat_map"] = {cat: i for i, cats in enumerate(self.categories or []) for cat in cats}
             c["splits_list"] = list(self.splits or [])
@@ -277,10 +277,10 @@ class Card:
         return z
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
-        total = np.full(len(X), self.base_points, dtype=np.int64)
+        total = np.full(len(X), self.base_points, dtype=np.int32)
         for _, pts in self._lookup(X, "points"):
             total += pts
-        return self.scale.clip(total)
+        return self.scale.clip(total.astype(np.int64))
 
     def score_record(self, record: Mapping[str, object]) -> int:
         """Score one record (feature name -> value) in plain Python: the low-latency serving path."""
