@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from deepcredit.cli import (
+    bench_cmds,
     data_cmds,
     demo_cmd,
     eval_cmds,
@@ -16,7 +17,8 @@ from deepcredit.cli import (
 
 app = typer.Typer(help="DeepCredit: open, point-in-time credit scoring.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-for group in (data_cmds, features_cmds, scorecard_cmds, model_cmds, eval_cmds, serve_cmds, demo_cmd):
+for group in (data_cmds, features_cmds, scorecard_cmds, model_cmds, eval_cmds, serve_cmds, bench_cmds,
+              demo_cmd):
     group.register(app)
 
 

@@ -1,0 +1,62 @@
+"""`deepcredit benchmark`: models, peers and speed in one run -> DIR/results.json and docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import typer
+
+from deepcredit.cli.common import clear_errors, console, progress
+
+
+def register(app: typer.Typer) -> None:
+    app.command("benchmark")(benchmark)
+
+
+def benchmark(
+    out: Path = typer.Option(..., "--out", help="Directory for results.json, benchmark.log and the work files."),
+    quick: bool = typer.Option(False, "--quick", help="Smoke run for CI (a few minutes); not for the record."),
+    docs: Path = typer.Option(None, "--docs", help="Markdown file whose generated block is rewritten "
+                                                    "(default: docs/benchmarks.md; with --quick: DIR/benchmarks.md, "
+                                                    "so a smoke run never overwrites the recorded numbers)."),
+    record: bool = typer.Option(False, "--record", help="Also copy results.json to docs/results/benchmark.json."),
+    workdir: Path = typer.Option(None, "--workdir", help="Data sets, worlds and models (default: DIR/work)."),
+    peers_python: str = typer.Option("", "--peers-python", help="Interpreter that can import toad and "
+                                                                "scorecardpy, when this one cannot."),
+) -> None:
+    """Our scorecard, every stack member, the stack and the peers on UCI, OTC and a simulated world, on the
+    same folds; plus simulation, feature building, training and batch-scoring speed with peak memory."""
+    from deepcredit.evaluation.benchmark import (
+        count_steps,
+        plan_for,
+        render_markdown,
+        run_benchmark,
+        update_doc,
+    )
+
+    plan = plan_for(quick)
+    if peers_python:
+        plan = dataclasses.replace(plan, peers_python=peers_python)
+    with clear_errors(), progress() as bar:
+        task = bar.add_task("benchmark", total=count_steps(plan))
+        started = [False]
+
+        def step(description: str) -> None:
+            if started[0]:
+                bar.advance(task)
+            started[0] = True
+            bar.update(task, description=description)
+
+        results = run_benchmark(out, plan, workdir=workdir, step=step)
+        bar.update(task, completed=count_steps(plan), description="benchmark done")
+    doc = docs or (out / "benchmarks.md" if quick else Path("docs/benchmarks.md"))
+    update_doc(doc, render_markdown(results))
+    if record:
+        target = Path("docs/results/benchmark.json")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / "results.json", target)
+        console.print(f"recorded: {target}")
+    console.print(f"results: {(out / 'results.json').resolve()} ({results['seconds']:,.0f} s)")
+    console.print(f"markdown: {doc.resolve()}")

@@ -1,0 +1,502 @@
+"""`deepcredit benchmark`: every model, the peers and the speed stages in one run -> results.json + docs.
+
+The comparisons themselves live in the scripts (scripts/bench_models.py: stack members, stack, LightGBM
+defaults on UCI / OTC / a simulated world; scripts/bench_scorecard.py: the peer scorecards on UCI;
+scripts/bench_features.py: simulation and feature building in child processes). This module only decides
+*what* runs (the plan: quick or full), runs it in one process so every model of a data set sees the same
+split, measures the speed stages in child processes (so each peak memory is that stage's alone), and turns
+the numbers into one results.json with a fixed shape and the generated block of docs/benchmarks.md.
+
+Same folds: bench_models and bench_scorecard both split UCI with a stratified 70/30 split
+(random_state=42) and stratified 5-fold CV (shuffle, random_state=42) over the same rows in the same
+order (person uci-00001 first), so the peers and our models are scored on identical held-out rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import multiprocessing as mp
+import os
+import platform
+import queue as queue_mod
+import re
+import resource
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+
+SCHEMA_VERSION = 1
+BEGIN, END = "<!-- benchmark:begin -->", "<!-- benchmark:end -->"
+SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
+"""The benchmark scripts of a source checkout (they are not installed with the package)."""
+PEERS = ("optbinning", "toad", "scorecardpy")
+SPEED_STAGES = ("simulate", "features", "train", "score")
+VIEWS = ("tabular", "temporal", "structural")
+
+StepFn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one benchmark run does. `quick` is a smoke run for CI; the full plan is the one recorded."""
+
+    mode: str
+    sim_people: int
+    speed_sizes: tuple[int, ...]
+    train_sizes: tuple[int, ...]
+    stack_folds: int
+    cv: bool
+    ablation: bool
+    member_params: dict | None = None
+    otc_test_quarters: int = 4
+    peers: tuple[str, ...] = PEERS
+    peers_python: str | None = None
+    seed: int = 42
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def model_size(self) -> int:
+        """The training size whose stack scores every speed size."""
+        return max(self.train_sizes)
+
+
+QUICK = Plan(mode="quick", sim_people=5_000, speed_sizes=(10_000,), train_sizes=(10_000,), stack_folds=2,
+             cv=False, ablation=False,
+             member_params={"sequence": {"max_epochs": 1}, "wide_deep": {"max_epochs": 1}, "graph": {"max_epochs": 2}},
+             notes=["quick mode: smoke run (2 stacking folds, neural members capped at 1-2 epochs, no CV, "
+                    "no ablation, 5,000 simulated people, speed at 10,000 only); not for the record"])
+FULL = Plan(mode="full", sim_people=100_000, speed_sizes=(10_000, 100_000, 1_000_000),
+            train_sizes=(10_000, 100_000), stack_folds=5, cv=True, ablation=True)
+
+
+def plan_for(quick: bool) -> Plan:
+    return QUICK if quick else FULL
+
+
+# -- the scripts, as libraries ---------------------------------------------------------------------------
+
+def script(name: str) -> ModuleType:
+    """Import scripts/<name>.py. The folder goes on sys.path (not a spec-only load) so that spawned child
+    processes, which re-import the module a target function lives in, find it too."""
+    if not (SCRIPTS / f"{name}.py").exists():
+        raise FileNotFoundError(f"{SCRIPTS / (name + '.py')}: the benchmark needs a source checkout of deepcredit")
+    if str(SCRIPTS) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS))
+    return importlib.import_module(name)
+
+
+def _models_args(plan: Plan, workdir: Path, people: int | None = None) -> SimpleNamespace:
+    """The argparse namespace bench_models' parts expect."""
+    from deepcredit.models.stack import default_members
+
+    return SimpleNamespace(workdir=workdir, members=list(default_members()), member_params=plan.member_params,
+                           folds=plan.stack_folds, otc_test_quarters=plan.otc_test_quarters,
+                           ablation=plan.ablation, people=people or plan.sim_people)
+
+
+def _am(m: dict) -> dict:
+    """auc, ks (and ece when present) of one bench_models metrics dict."""
+    return {k: m[k] for k in ("auc", "ks", "ece") if k in m}
+
+
+def _pick_models(part: dict, members: list[str]) -> dict:
+    out = {k: _am(part[k]) for k in [*members, "stack"] if k in part}
+    if "lightgbm_defaults" in part:
+        out["peer:lightgbm"] = _am(part["lightgbm_defaults"])
+    return out
+
+
+# -- data sets --------------------------------------------------------------------------------------------
+
+def run_uci(plan: Plan, workdir: Path, step: StepFn) -> dict:
+    bm = script("bench_models")
+    args = _models_args(plan, workdir)
+    step("uci: members, stack, LightGBM defaults (70/30 split)")
+    split = bm.uci(args, cv=False)
+    res: dict = {"split": "stratified 70/30, random_state=42", "members": split["members"],
+                 "models": _pick_models(split, split["members"]), "skipped": {}}
+    if plan.cv:
+        step("uci: members, stack, LightGBM defaults (5-fold CV)")
+        cv = bm.uci(args, cv=True)
+        res["cv"] = {("peer:lightgbm" if k == "lightgbm_defaults" else k):
+                     {f"{m}_{s}": v[m][s] for m in ("auc", "ks") for s in ("mean", "std")}
+                     for k, v in cv["summary"].items()}
+    step("uci: our scorecard alone and the peer scorecards")
+    sc = _uci_scorecards(plan, workdir, res["skipped"])
+    res["models"].update(sc.pop("models"))
+    cv = sc.pop("cv")
+    if cv:
+        res.setdefault("cv", {}).update(cv)
+    return {**res, **sc}
+
+
+def _uci_scorecards(plan: Plan, workdir: Path, skipped: dict) -> dict:
+    """bench_scorecard's run (our WoEScorecard alone, the peers) on the same split and CV folds."""
+    import json
+    import tempfile
+
+    bs = script("bench_scorecard")
+    peers = [p for p in plan.peers if plan.peers_python or bs._importable(p)]
+    for p in plan.peers:
+        if p not in peers:
+            skipped[f"peer:{p}"] = "not importable here (pip install -e .[bench], or --peers-python)"
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = ["--json", f"{tmp}/scorecards.json", "--data", str(workdir / "uci"), "--rows", "0",
+                "--folds", "5" if plan.cv else "0", "--peers", ",".join(peers)]
+        bs.main(argv + (["--peers-python", plan.peers_python] if plan.peers_python else []))
+        got = json.loads(Path(f"{tmp}/scorecards.json").read_text())
+    models, cv = {}, {}
+    names = {"deepcredit WoEScorecard": "woe_scorecard", **{p: f"peer:{p}" for p in peers}}
+    for src, dst in names.items():
+        r = got.get(src)
+        if r is None:
+            continue
+        models[dst] = {"auc": round(r["split"]["auc"], 4), "ks": round(r["split"]["ks"], 4),
+                       "fit_seconds": round(r["fit_s"], 1)}
+        if r.get("cv"):
+            cv[dst] = {f"{m}_{s}": round(float(fn([f[m] for f in r["cv"]])), 4)
+                       for m in ("auc", "ks") for s, fn in (("mean", _mean), ("std", _std))}
+    meta = got.get("_meta", {})
+    return {"models": models, "cv": cv, "rows": meta.get("rows"),
+            "bad_rate": round(meta.get("bad_rate", float("nan")), 4),
+            "peer_versions": got.get("_peer_versions", meta.get("versions", {})),
+            "peer_inputs": "raw UCI columns minus ID, SEX, AGE, MARRIAGE (as the peers' tutorials do); "
+                           "woe_scorecard: our card alone on the engine's features"}
+
+
+def _mean(v: list[float]) -> float:
+    return sum(v) / len(v)
+
+
+def _std(v: list[float]) -> float:
+    m = _mean(v)
+    return (sum((x - m) ** 2 for x in v) / len(v)) ** 0.5
+
+
+def run_otc(plan: Plan, workdir: Path, step: StepFn) -> dict:
+    bm = script("bench_models")
+    step("otc: stack with and without graph inputs, LightGBM defaults (time split)")
+    r = bm.otc(_models_args(plan, workdir))
+    full = r["with_graph"]
+    models = _pick_models(full, full["members"])
+    models["stack_without_graph"] = _am(r["without_graph"]["stack"])
+    models["peer:lightgbm"] = _otc_lightgbm(plan, workdir)
+    return {"split": f"train on as-of {r['train_dates'][0]}..{r['train_dates'][-1]}, "
+                     f"test on {', '.join(r['test_dates'])}",
+            "members": full["members"], "models": models, "graph_auc_difference": r["auc_difference"],
+            "skipped": {f"peer:{p}": "peer scorecards run on UCI's raw columns only" for p in plan.peers}}
+
+
+def _otc_lightgbm(plan: Plan, workdir: Path) -> dict:
+    """LightGBM defaults on OTC's tabular features and the same time split as bench_models.otc."""
+    import numpy as np
+
+    from deepcredit.features.bundle import build_model_input
+
+    bm = script("bench_models")
+    inp = build_model_input(bm.bundled("otc", workdir), views=("tabular",))
+    as_of = inp.keys["as_of"]
+    test_dates = np.sort(as_of.unique())[-plan.otc_test_quarters:]
+    test = np.flatnonzero(as_of.isin(test_dates).to_numpy())
+    train = np.flatnonzero(~as_of.isin(test_dates).to_numpy())
+    return _am(bm.metrics(inp.y[test], bm.lgbm_defaults(inp, train, test)))
+
+
+def run_simulated(plan: Plan, workdir: Path, step: StepFn) -> dict:
+    bm = script("bench_models")
+    step(f"simulated world ({plan.sim_people:,} people): stack vs the Bayes limit")
+    r = bm.sim(_models_args(plan, workdir))
+    full = r["ablation"]["full"]
+    ablation = {}
+    for arm, a in r["ablation"].items():
+        ablation[arm] = ({"same_as": a["same_as"], "members": a["members"]} if "same_as" in a else
+                         {"members": a["members"], **_am(a["stack"]), "gap_to_bayes": a["gap_to_bayes"]})
+    return {"people": r["people"], "split": "stratified 70/30, random_state=42",
+            "bayes_auc": r["bayes_auc_test"], "bayes_auc_all_rows": r["bayes_auc_all"],
+            "members": full["members"], "models": _pick_models({**full, **r}, full["members"]),
+            "gap_to_bayes": full["gap_to_bayes"], "ablation": ablation,
+            "skipped": {f"peer:{p}": "peer scorecards run on UCI's raw columns only" for p in plan.peers}}
+
+
+# -- speed (child processes) --------------------------------------------------------------------------------
+
+def _guarded(module: str, fn: str, stage: str, args: dict, q) -> None:
+    """Child entry point: run module.fn(stage, args, q); on failure put the error, so the parent never hangs."""
+    try:
+        if module == "bench_features":
+            target = script(module)._child
+        else:
+            target = getattr(importlib.import_module(module), fn)
+        target(stage, args, q)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which records it
+        q.put({"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _model_child(stage: str, args: dict, q) -> None:
+    """train: build the model input and fit the stack; score: load that stack and report-card every row."""
+    from deepcredit.data.dataset import Dataset
+    from deepcredit.features.bundle import build_model_input
+
+    ds = Dataset(args["data"])
+    t0 = time.perf_counter()
+    inp = build_model_input(ds, views=VIEWS)
+    t_inp = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if stage == "train":
+            from deepcredit.models.base import save_model
+            from deepcredit.models.stack import StackModel
+
+            stack = StackModel(member_params=args["member_params"], n_folds=args["folds"], seed=0).fit(inp)
+            seconds = time.perf_counter() - t0
+            save_model(stack, Path(args["model"]), inp)
+        else:
+            from deepcredit.models.base import load_model
+            from deepcredit.scoring.report_card import report_card
+
+            card = report_card(load_model(Path(args["model"])), inp)
+            seconds = time.perf_counter() - t0
+    q.put({"seconds": round(seconds, 2), "model_input_seconds": round(t_inp, 2), "rows": len(inp),
+           "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+          | ({"cards": len(card)} if stage == "score" else {}))
+
+
+def run_child(module: str, fn: str, stage: str, args: dict, timeout_s: float | None = None) -> dict:
+    """Run one stage in a fresh spawned process; its max RSS is the stage's peak memory."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    proc = ctx.Process(target=_guarded, args=(module, fn, stage, args, q))
+    t0 = time.perf_counter()
+    proc.start()
+    try:
+        while True:
+            try:
+                result = q.get(timeout=2)
+                break
+            except queue_mod.Empty:
+                if not proc.is_alive():
+                    return {"error": f"child process exited with code {proc.exitcode} (killed for memory?)"}
+                if timeout_s is not None and time.perf_counter() - t0 > timeout_s:
+                    proc.kill()
+                    return {"error": f"stopped after {timeout_s:.0f} s"}
+    finally:
+        proc.join(timeout=60)
+    return result
+
+
+def run_speed(plan: Plan, workdir: Path, step: StepFn) -> tuple[dict, list[dict]]:
+    """speed.<stage>.<size> = {seconds, peak_mb, ...}; and what was skipped, with why."""
+    speed: dict = {s: {} for s in SPEED_STAGES}
+    skipped: list[dict] = []
+    worlds = {n: workdir / "speed" / f"world-{n}" / "data" for n in plan.speed_sizes}
+    models = {n: workdir / "speed" / f"model-{n}" for n in plan.train_sizes}
+    for n, data in worlds.items():
+        args = {"out": str(data), "people": n, "seed": plan.seed}
+        step(f"speed: simulate {n:,} people")
+        speed["simulate"][str(n)] = (run_child("bench_features", "_child", "simulate", args)
+                                     if not (data / "manifest.json").exists() else _cached(data))
+        step(f"speed: build all features for {n:,} people")
+        speed["features"][str(n)] = run_child("bench_features", "_child", "engine_all", args)
+    for n in plan.speed_sizes:
+        if n not in plan.train_sizes:
+            skipped.append({"what": f"train at {n:,}", "why": "training the full stack at this size does not fit "
+                            "the benchmark's time budget; larger sizes are scored with the "
+                            f"{plan.model_size:,}-person model"})
+            continue
+        step(f"speed: train the stack on {n:,} people")
+        speed["train"][str(n)] = run_child(__name__, "_model_child", "train",
+                                           {"data": str(worlds[n]), "model": str(models[n]),
+                                            "member_params": plan.member_params, "folds": plan.stack_folds})
+    model = models[plan.model_size]
+    for n in plan.speed_sizes:
+        if "error" in speed["train"].get(str(plan.model_size), {}):
+            skipped.append({"what": f"score at {n:,}", "why": "training the scoring model failed"})
+            continue
+        step(f"speed: batch-score {n:,} people (report cards)")
+        speed["score"][str(n)] = {**run_child(__name__, "_model_child", "score",
+                                              {"data": str(worlds[n]), "model": str(model)}),
+                                  "model_trained_on": plan.model_size}
+    return speed, skipped
+
+
+def _cached(data: Path) -> dict:
+    return {"cached": True, "note": f"{data} existed: not re-simulated, not timed"}
+
+
+# -- the whole run -------------------------------------------------------------------------------------------
+
+def count_steps(plan: Plan) -> int:
+    uci = 3 + plan.cv
+    speed = 2 * len(plan.speed_sizes) + len(plan.train_sizes) + len(plan.speed_sizes)
+    return uci + 1 + 1 + speed
+
+
+def run_benchmark(out: Path, plan: Plan, workdir: Path | None = None, step: StepFn | None = None,
+                  log: Path | None = None) -> dict:
+    """Run the plan; write out/results.json (atomically, after every data set) and return the results."""
+    from deepcredit.data.io import atomic_write_json, library_versions
+    from deepcredit.models.stack import ALL_MEMBERS, available_kinds, default_members
+
+    out = Path(out)
+    workdir = Path(workdir) if workdir else out / "work"
+    workdir.mkdir(parents=True, exist_ok=True)
+    step = step or (lambda s: None)
+    t_start = time.perf_counter()
+    results: dict = {
+        "schema_version": SCHEMA_VERSION, "mode": plan.mode, "plan": _plan_dict(plan),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": os.cpu_count(), "versions": library_versions()},
+        "members_implemented": list(default_members()),
+        "members_missing": [k for k in ALL_MEMBERS if k not in available_kinds()],
+        "datasets": {}, "speed": {}, "skipped": [],
+    }
+    log_fh = open(log or out / "benchmark.log", "a", buffering=1)  # noqa: SIM115 - closed below
+    try:
+        for name, fn in (("uci", run_uci), ("otc", run_otc), ("simulated", run_simulated)):
+            with contextlib.redirect_stdout(log_fh):
+                results["datasets"][name] = fn(plan, workdir, step)
+            _save(out, results, t_start, atomic_write_json)
+        with contextlib.redirect_stdout(log_fh):
+            results["speed"], results["skipped"] = run_speed(plan, workdir, step)
+    finally:
+        log_fh.close()
+    return _save(out, results, t_start, atomic_write_json)
+
+
+def _save(out: Path, results: dict, t_start: float, write) -> dict:
+    results["seconds"] = round(time.perf_counter() - t_start, 1)
+    write(out / "results.json", results)
+    return results
+
+
+def _plan_dict(plan: Plan) -> dict:
+    d = asdict(plan)
+    d["model_size"] = plan.model_size
+    return d
+
+
+# -- markdown --------------------------------------------------------------------------------------------------
+
+def _f(v, digits: int = 4) -> str:
+    return f"{v:.{digits}f}" if isinstance(v, int | float) else "n/a"
+
+
+def _model_order(ds: dict) -> list[str]:
+    models = ds["models"]
+    ours = [m for m in [*ds.get("members", []), "stack", "stack_without_graph", "woe_scorecard"] if m in models]
+    return ours + sorted(m for m in models if m not in ours)
+
+
+def render_markdown(results: dict) -> str:
+    """The generated block of docs/benchmarks.md (without the markers)."""
+    mode = results.get("mode", "?")
+    lines = [f"_Generated by `deepcredit benchmark{' --quick' if mode == 'quick' else ''}` "
+             f"({mode} mode, {results.get('started_at', '?')}, {results.get('seconds', 0):,.0f} s on "
+             f"{results.get('machine', {}).get('cpus', '?')} CPUs); do not edit by hand: the command "
+             "rewrites everything between the markers._", ""]
+    for note in results.get("plan", {}).get("notes", []):
+        lines += [f"> {note}", ""]
+    titles = {"uci": "UCI credit cards", "otc": "Bitcoin OTC", "simulated": "Simulated world"}
+    datasets = results.get("datasets", {})  # results.json sorts keys: render in a fixed order
+    for name in sorted(datasets, key=lambda n: (list(titles).index(n) if n in titles else len(titles), n)):
+        ds = datasets[name]
+        title = titles.get(name, name)
+        if "people" in ds:
+            title += f", {ds['people']:,} people"
+        lines += [f"### {title}", "", f"Held-out rows: {ds.get('split', '?')}."]
+        if "bayes_auc" in ds:
+            lines += ["", f"Bayes limit (AUC of the true default probability on the same test rows): "
+                          f"**{_f(ds['bayes_auc'])}**; the stack's gap to it: {_f(ds.get('gap_to_bayes'))}."]
+        if "graph_auc_difference" in ds:
+            lines += ["", f"Graph inputs: stack AUC with - without = {ds['graph_auc_difference']:+.4f}."]
+        cv = ds.get("cv", {})
+        head = "| model | AUC | KS |" + (" CV AUC | CV KS |" if cv else "")
+        lines += ["", head, "|---|---:|---:|" + ("---:|---:|" if cv else "")]
+        for m in _model_order(ds):
+            r = ds["models"][m]
+            row = f"| {m} | {_f(r.get('auc'))} | {_f(r.get('ks'))} |"
+            if cv:
+                c = cv.get(m)
+                row += (f" {_f(c['auc_mean'])} ± {_f(c['auc_std'])} | {_f(c['ks_mean'])} ± {_f(c['ks_std'])} |"
+                        if c else " | |")
+            lines.append(row)
+        for m, why in ds.get("skipped", {}).items():
+            lines.append(f"| {m} | skipped: {why} | |" + (" | |" if cv else ""))
+        abl = ds.get("ablation", {})
+        if len(abl) > 1:
+            lines += ["", "| ablation | members | AUC | gap to Bayes |", "|---|---|---:|---:|"]
+            for arm, a in abl.items():
+                lines.append(f"| {arm} | {', '.join(a['members'])} | "
+                             + (f"= {a['same_as']} | |" if "same_as" in a else
+                                f"{_f(a.get('auc'))} | {_f(a.get('gap_to_bayes'))} |"))
+        lines.append("")
+    speed = results.get("speed", {})
+    if any(speed.values()):
+        lines += ["### Speed (each stage in its own process; peak = that process's max RSS)", "",
+                  "| stage | people | seconds | peak MB | notes |", "|---|---:|---:|---:|---|"]
+        for stage, sizes in speed.items():
+            for size, r in sorted(sizes.items(), key=lambda kv: int(kv[0])):
+                lines.append(f"| {stage} | {int(size):,} | {_f(r.get('seconds'), 2)} | "
+                             f"{r.get('peak_mb', 'n/a')} | {_speed_note(stage, r)} |")
+        lines.append("")
+    for s in results.get("skipped", []):
+        lines.append(f"- skipped: {s['what']}: {s['why']}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _speed_note(stage: str, r: dict) -> str:
+    if "error" in r:
+        return f"failed: {r['error']}"
+    if r.get("cached"):
+        return r["note"]
+    parts = []
+    if "events" in r:
+        parts.append(f"{r['events']:,} events, {r['relations']:,} relations")
+    if "features" in r:
+        parts.append(f"{r['features']} features")
+    if "model_input_seconds" in r:
+        parts.append(f"+ {r['model_input_seconds']:.1f} s building the model input")
+    if stage == "score":
+        parts.append(f"PD, score, sub-scores, reasons; stack trained on {r.get('model_trained_on', 0):,}")
+    return "; ".join(parts)
+
+
+def update_doc(doc: Path, block: str) -> None:
+    """Replace the text between the markers in `doc` (append a section with them when absent)."""
+    from deepcredit.data.io import atomic_write_text
+
+    doc = Path(doc)
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    generated = f"{BEGIN}\n{block}{END}"
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: generated, text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n## Models, peers and speed (`deepcredit benchmark`)\n\n" + generated + "\n"
+    atomic_write_text(doc, text)
+
+
+def missing_keys(results: dict) -> list[str]:
+    """The required keys results.json lacks (empty when it has the promised shape): every model's auc and ks,
+    the simulated world's Bayes limit, and seconds and peak_mb of every speed stage that ran."""
+    missing = []
+    datasets = results.get("datasets", {})
+    for name, ds in datasets.items():
+        if not ds.get("models"):
+            missing.append(f"datasets.{name}.models")
+        for model, r in ds.get("models", {}).items():
+            missing += [f"datasets.{name}.models.{model}.{k}" for k in ("auc", "ks") if k not in r]
+    if "simulated" in datasets and "bayes_auc" not in datasets["simulated"]:
+        missing.append("datasets.simulated.bayes_auc")
+    for stage, sizes in results.get("speed", {}).items():
+        for size, r in sizes.items():
+            if "error" not in r and not r.get("cached"):
+                missing += [f"speed.{stage}.{size}.{k}" for k in ("seconds", "peak_mb") if k not in r]
+    return missing

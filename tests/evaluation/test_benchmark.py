@@ -1,0 +1,114 @@
+"""deepcredit benchmark: the results schema, the markdown block, the docs update, one tiny speed run."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+
+from deepcredit.evaluation import benchmark as bm
+
+
+def fake_results() -> dict:
+    def models() -> dict:
+        return {"scorecard": {"auc": 0.77, "ks": 0.41}, "gbdt": {"auc": 0.78, "ks": 0.42},
+                "stack": {"auc": 0.785, "ks": 0.43}, "peer:lightgbm": {"auc": 0.776, "ks": 0.42}}
+
+    return {
+        "schema_version": 1, "mode": "full", "started_at": "2026-01-01T00:00:00", "seconds": 1234.5,
+        "machine": {"cpus": 2}, "plan": {"notes": []},
+        "datasets": {
+            "uci": {"split": "stratified 70/30, random_state=42", "members": ["scorecard", "gbdt"],
+                    "models": {**models(), "woe_scorecard": {"auc": 0.771, "ks": 0.40},
+                               "peer:optbinning": {"auc": 0.765, "ks": 0.40}},
+                    "cv": {"stack": {"auc_mean": 0.78, "auc_std": 0.004, "ks_mean": 0.42, "ks_std": 0.01}},
+                    "skipped": {"peer:toad": "not importable here"}},
+            "otc": {"split": "time", "members": ["scorecard", "gbdt"], "graph_auc_difference": 0.012,
+                    "models": {**models(), "stack_without_graph": {"auc": 0.77, "ks": 0.4}}},
+            "simulated": {"people": 100_000, "split": "70/30", "bayes_auc": 0.81, "gap_to_bayes": 0.025,
+                          "members": ["scorecard", "gbdt"], "models": models(),
+                          "ablation": {"tabular_only": {"members": ["scorecard"], "auc": 0.76, "gap_to_bayes": 0.05},
+                                       "full": {"members": ["scorecard", "gbdt"], "auc": 0.785,
+                                                "gap_to_bayes": 0.025}}},
+        },
+        "speed": {"simulate": {"10000": {"seconds": 1.2, "peak_mb": 300, "events": 500_000, "relations": 40_000}},
+                  "features": {"10000": {"seconds": 2.0, "peak_mb": 800, "features": 50}},
+                  "train": {"10000": {"seconds": 30.0, "peak_mb": 1500, "model_input_seconds": 3.0}},
+                  "score": {"10000": {"seconds": 4.0, "peak_mb": 1200, "model_trained_on": 10_000},
+                            "1000000": {"error": "child process exited with code -9 (killed for memory?)"}}},
+        "skipped": [{"what": "train at 1,000,000", "why": "time budget"}],
+    }
+
+
+def test_fake_results_have_the_promised_shape_and_a_gap_is_named():
+    res = fake_results()
+    assert bm.missing_keys(res) == []
+    del res["datasets"]["uci"]["models"]["stack"]["ks"]
+    del res["datasets"]["simulated"]["bayes_auc"]
+    del res["speed"]["train"]["10000"]["peak_mb"]
+    assert bm.missing_keys(res) == ["datasets.uci.models.stack.ks", "datasets.simulated.bayes_auc",
+                                    "speed.train.10000.peak_mb"]
+
+
+def test_markdown_has_every_model_peer_bayes_limit_and_speed_row():
+    md = bm.render_markdown(fake_results())
+    for text in ("### UCI credit cards", "| stack | 0.7850 | 0.4300 | 0.7800 ± 0.0040 | 0.4200 ± 0.0100 |",
+                 "| peer:optbinning | 0.7650 | 0.4000 |", "| peer:toad | skipped: not importable here",
+                 "Bayes limit", "**0.8100**", "stack_without_graph", "+0.0120",
+                 "| tabular_only | scorecard | 0.7600 | 0.0500 |",
+                 "| train | 10,000 | 30.00 | 1500 |", "| score | 1,000,000 | n/a | n/a | failed: child process",
+                 "- skipped: train at 1,000,000: time budget"):
+        assert text in md, text
+    # our models first (members in order, then the stack), peers after
+    assert md.index("| scorecard |") < md.index("| gbdt |") < md.index("| stack |") < md.index("| peer:lightgbm |")
+
+
+def test_update_doc_replaces_only_the_generated_block(tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(f"# Benchmarks\n\nhand-written prose\n\n{bm.BEGIN}\nold table\n{bm.END}\n\ntrailing prose\n")
+    bm.update_doc(doc, "new table\n")
+    text = doc.read_text()
+    assert "old table" not in text and f"{bm.BEGIN}\nnew table\n{bm.END}" in text
+    assert text.startswith("# Benchmarks\n\nhand-written prose") and text.endswith("trailing prose\n")
+    bm.update_doc(doc, "newer\n")  # idempotent: one block, replaced again
+    assert doc.read_text().count(bm.BEGIN) == 1 and "newer" in doc.read_text()
+
+
+def test_update_doc_appends_the_block_when_markers_are_absent(tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\nmeasured numbers\n")
+    bm.update_doc(doc, "table\n")
+    text = doc.read_text()
+    assert text.startswith("# Benchmarks\n\nmeasured numbers\n") and f"{bm.BEGIN}\ntable\n{bm.END}" in text
+
+
+def test_the_repository_doc_has_the_markers():
+    doc = bm.SCRIPTS.parent / "docs" / "benchmarks.md"
+    text = doc.read_text()
+    assert text.count(bm.BEGIN) == 1 and text.count(bm.END) == 1
+    assert "Simulating 1,000,000 people" in text
+
+
+def test_plans():
+    assert bm.plan_for(True).mode == "quick" and bm.plan_for(False).mode == "full"
+    full = bm.plan_for(False)
+    assert full.speed_sizes == (10_000, 100_000, 1_000_000) and full.model_size == 100_000 and full.cv
+
+
+@pytest.mark.slow
+def test_tiny_speed_run_in_child_processes(tmp_path):
+    plan = dataclasses.replace(bm.QUICK, speed_sizes=(400,), train_sizes=(400,),
+                               member_params={"scorecard": {}, "sequence": {"max_epochs": 1},
+                                              "wide_deep": {"max_epochs": 1}, "graph": {"max_epochs": 1}})
+    steps = []
+    t0 = time.perf_counter()
+    speed, skipped = bm.run_speed(plan, tmp_path, steps.append)
+    assert time.perf_counter() - t0 < 120
+    assert skipped == [] and len(steps) == 4
+    for stage in bm.SPEED_STAGES:
+        r = speed[stage]["400"]
+        assert "error" not in r, (stage, r)
+        assert r["seconds"] > 0 and r["peak_mb"] > 0
+    assert speed["score"]["400"]["cards"] == speed["train"]["400"]["rows"]
+    assert bm.missing_keys({"speed": speed}) == []
