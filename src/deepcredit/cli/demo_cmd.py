@@ -24,9 +24,9 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Where everything the demo makes goes."),
-    people: int = typer.Option(10_000, "--people", help="Size of the simulated development world."),
+    people: int = typer.Option(5_000, "--people", help="Size of the simulated development world."),
     seed: int = typer.Option(42, "--seed"),
-    folds: int = typer.Option(5, "--folds", help="Out-of-fold folds of the stack."),
+    folds: int = typer.Option(3, "--folds", help="Out-of-fold folds of the stack."),
 ) -> None:
     """Simulate, load real data, build features, train the full stack, evaluate it, explain a score."""
     from deepcredit.data.datasets import load_bundled
