@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
@@ -49,3 +49,15 @@ def resolve_dataset(data: str, cache: Path = Path("runs/data")):
         return Dataset(target)
     console.print(f"loading bundled data set {data} into {target}")
     return load_bundled(data, target)
+
+
+def member_progress(bar: Progress) -> Callable[[str, int, int], None]:
+    """A stack's progress callback: one bar per member, advanced as its folds and final fit finish."""
+    tasks: dict[str, int] = {}
+
+    def on_progress(kind: str, done: int, total: int) -> None:
+        if kind not in tasks:
+            tasks[kind] = bar.add_task(f"{kind}: folds + final fit", total=total)
+        bar.update(tasks[kind], completed=done, total=total)
+
+    return on_progress

@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from deepcredit.cli.common import clear_errors, console, progress
+from deepcredit.cli.common import clear_errors, console, member_progress, progress
 
 
 def register(app: typer.Typer) -> None:
@@ -65,14 +65,7 @@ def demo(
         inp = build_model_input(worlds["simulated"])
         stack = StackModel(n_folds=folds, seed=seed)
         with progress() as bar:
-            tasks: dict[str, int] = {}
-
-            def on_progress(kind: str, done: int, total: int) -> None:
-                if kind not in tasks:
-                    tasks[kind] = bar.add_task(f"{kind}: folds + final fit", total=total)
-                bar.update(tasks[kind], completed=done, total=total)
-
-            stack.fit(inp, on_progress=on_progress)
+            stack.fit(inp, on_progress=member_progress(bar))
         model_dir = save_model(stack, out / "model", inp, metrics=dict(getattr(stack, "metrics_", {})),
                                config={"data": worlds["simulated"].name, "folds": folds, "seed": seed})
 

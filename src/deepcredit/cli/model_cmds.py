@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from deepcredit.cli.common import clear_errors, console, progress, resolve_dataset
+from deepcredit.cli.common import clear_errors, console, member_progress, progress, resolve_dataset
 
 
 def register(app: typer.Typer) -> None:
@@ -86,13 +86,7 @@ def train(
         console.print(f"building the {', '.join(views)} view(s) of {ds.name}")
         inp = build_model_input(ds, views=views)
         with progress() as bar:
-            tasks: dict[str, int] = {}
-
-            def on_progress(kind: str, done: int, total: int) -> None:
-                if kind not in tasks:
-                    tasks[kind] = bar.add_task(f"{kind}: folds + final fit", total=total)
-                bar.update(tasks[kind], completed=done, total=total)
-
+            on_progress = member_progress(bar)
             if isinstance(est, StackModel):
                 est.fit(inp, on_progress=on_progress)
             else:
