@@ -65,12 +65,8 @@ def build_model_input(dataset: Dataset, spine: pd.DataFrame | None = None,
     unknown = set(views) - set(VIEWS)
     if unknown:
         raise ValueError(f"unknown view(s) {sorted(unknown)}: choose from {VIEWS}")
-    tabular = build_features(dataset, definitions, spine=spine, threads=threads)
-    sequences = graph = None
-    if "temporal" in views or "structural" in views:
-        session = open_session(dataset, spine, threads)
-        if "temporal" in views:
-            sequences = build_sequences(session, max_len)
-        if "structural" in views:
-            graph = build_graph(session)
+    session = open_session(dataset, spine, threads)  # one session: the views share staged sources
+    tabular = build_features(dataset, definitions, session=session)
+    sequences = build_sequences(session, max_len) if "temporal" in views else None
+    graph = build_graph(session) if "structural" in views else None
     return ModelInput(tabular, sequences, graph)

@@ -109,14 +109,19 @@ class Session:
     con: duckdb.DuckDBPyConnection
     people_columns: set[str]
     event_columns: set[str]
+    created: set[str] = field(default_factory=set)
+    """Steps already materialised: a step's SQL depends only on its name within one session, so the
+    tabular, temporal and structural views share the staged sources instead of rebuilding them."""
 
     def materialise(self, steps: Sequence[tuple[str, str]],
                     on_step: Callable[[str, int, int], None] | None = None) -> dict[str, float]:
-        """Create each named step as a temp table, in order; return seconds per step."""
+        """Create each named step as a temp table, in order, once per session; return seconds per step."""
         timings: dict[str, float] = {}
         for i, (name, sql) in enumerate(steps):
             t0 = time.perf_counter()
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+            if name not in self.created:
+                self.con.execute(f"CREATE TEMP TABLE {name} AS {sql}")
+                self.created.add(name)
             timings[name] = round(time.perf_counter() - t0, 3)
             if on_step:
                 on_step(name, i + 1, len(steps))
@@ -149,13 +154,14 @@ def open_session(dataset: Dataset, spine: pd.DataFrame | None = None, threads: i
 def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = None,
                    spine: pd.DataFrame | None = None, threads: int | None = None,
                    memory_limit: str | None = None,
-                   on_step: Callable[[str, int, int], None] | None = None) -> FeatureFrame:
+                   on_step: Callable[[str, int, int], None] | None = None,
+                   session: Session | None = None) -> FeatureFrame:
     """Compute features for every (person_id, as_of) of `spine` (default: the outcomes table).
 
     A custom spine (person_id, as_of[, label]) scores people as of any date, e.g. today. Rows come
     ordered by (as_of, person_id): sequences and graphs built for the same spine align with them.
     """
-    session = open_session(dataset, spine, threads, memory_limit)
+    session = session or open_session(dataset, spine, threads, memory_limit)
     defs = applicable(definitions if definitions is not None else ALL_FEATURES, session.people_columns)
     steps = plan(defs, session.people_columns, session.event_columns)
     timings = session.materialise(steps, on_step)
