@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import resource
 import time
 from pathlib import Path
 
@@ -114,8 +113,9 @@ def _child(stage: str, args: dict, queue: mp.Queue) -> None:
             frame = con.execute(HAND_WRITTEN).df()
             frame.to_parquet(Path(args["out"]).with_name("hand.parquet"))
     seconds = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put({"seconds": round(seconds, 2), "peak_mb": round(peak_mb), **extra})
+    from deepcredit.evaluation.benchmark import peak_rss_mb
+
+    queue.put({"seconds": round(seconds, 2), "peak_mb": peak_rss_mb(), **extra})
 
 
 def run_stage(stage: str, args: dict) -> dict:

@@ -189,6 +189,8 @@ def load_data(data_dir: Path) -> tuple[pd.DataFrame, list, pd.DataFrame, np.ndar
     ff = build_features(ds)
     raw = uci.read_bundled(uci.FILE, uci.SHA256)
     ids = raw["ID"].map(lambda i: f"uci-{int(i):05d}")
+    present = ids.isin(ff.frame["person_id"]).to_numpy()  # a sampled data set (benchmark --quick) has fewer
+    raw, ids = raw[present].reset_index(drop=True), ids[present].reset_index(drop=True)
     frame = ff.frame.set_index("person_id").loc[ids].reset_index()
     y = raw[TARGET].to_numpy().astype(int)
     if not (frame["label"].to_numpy() == y).all():

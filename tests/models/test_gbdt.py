@@ -45,6 +45,7 @@ def test_explanation_adds_up_to_the_logit(world):
     assert list(ex.by_dimension.columns) == DIMENSIONS
     assert list(ex.by_feature.columns) == model.feature_names_
     assert np.abs(ex.logit() - np.log(p / (1 - p))).max() < 1e-6
+    assert np.array_equal(ex.decision, model.decision_function(rows))  # the exact score, bit for bit
     unused = set(model.feature_names_) - set(model.used_features_)
     assert all((ex.by_feature[c] == 0).all() for c in unused)  # an unused feature never contributes
 

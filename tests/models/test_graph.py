@@ -58,6 +58,7 @@ def test_explanation_adds_up_to_the_logit(world):
     assert list(ex.by_dimension.columns) == DIMENSIONS
     assert np.ptp(ex.base) == 0.0  # one base for everyone: the average applicant in an average neighbourhood
     assert np.abs(ex.logit() - np.log(p / (1 - p))).max() < 1e-9
+    assert np.array_equal(ex.decision, model.decision_function(rows))  # the exact score, bit for bit
     assert ex.by_dimension["social_connections"].abs().sum() > 0
     assert ex.by_dimension["credit_history"].abs().sum() > 0
 

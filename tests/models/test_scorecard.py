@@ -159,6 +159,17 @@ def test_single_record_and_small_frames_match_vectorised_scoring(card, data):
     assert [card.score_record(r) for r in records] == big.tolist()
 
 
+def test_blocked_and_parallel_scoring_match_the_single_record_path(card, data, monkeypatch):
+    import deepcredit.models.scorecard as sc
+
+    X, _ = data
+    monkeypatch.setattr(sc, "BLOCK_ROWS", 97)  # many uneven blocks ...
+    monkeypatch.setattr(sc, "PARALLEL_ROWS", 150)  # ... over several row slices on threads
+    rows = X.iloc[np.resize(np.arange(len(X)), 1001)].reset_index(drop=True)
+    got = card.score(rows)
+    assert got.tolist() == [card.score_record(r) for r in rows.to_dict("records")]
+
+
 def test_score_agrees_with_the_scale_applied_to_the_pd(card, data):
     X, _ = data
     exact = card.card_.scale.score(card.predict_proba(X)[:, 1])

@@ -62,6 +62,7 @@ def test_explanation_adds_up_to_the_logit(world, fitted):
     part = inp.take(test[:300])
     ex = fitted.explain(part)
     assert np.allclose(ex.logit(), fitted.decision_function(part), atol=1e-5)
+    assert np.array_equal(ex.decision, fitted.decision_function(part))  # the exact score, bit for bit
     assert np.all(ex.base == ex.base[0])
     dims = ex.by_dimension
     assert (dims[["identity", "social_connections"]] == 0).all().all()

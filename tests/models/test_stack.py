@@ -78,6 +78,7 @@ def test_explanation_adds_up_to_the_calibrated_logit(world):
     p = model.predict_proba(rows)[:, 1]
     assert list(ex.by_dimension.columns) == DIMENSIONS
     assert np.abs(ex.logit() - np.log(p / (1 - p))).max() < 1e-6
+    assert np.array_equal(ex.decision, model.decision_function(rows))  # the exact score, bit for bit
     assert set(ex.by_feature.columns) <= {d.name for d in inp.definitions}
     assert set(model.used_features_) <= set(ex.by_feature.columns)
     # before calibration the dimensions are exactly the weighted members' dimensions: signs survive

@@ -71,6 +71,7 @@ def test_explanation_adds_up_to_the_logit(world, models, name):
     ex = m.explain(part)
     logit = m.decision_function(part)
     assert np.allclose(ex.logit(), logit, atol=1e-4)
+    assert np.array_equal(ex.decision, logit)  # the exact score, bit for bit
     assert np.all(ex.base == ex.base[0])
     assert (ex.by_dimension.abs().sum() > 0).all()  # every dimension has inputs in the simulated world
     wide = m.wide_contributions(part)

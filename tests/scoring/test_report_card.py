@@ -59,9 +59,8 @@ class _FakeModel:
         by_feature = pd.DataFrame(self.contrib, columns=[d.name for d in self.definitions_])
         return Explanation.from_features(np.full(len(inp), -2.0), by_feature, self.definitions_)
 
-    def predict_proba(self, inp: ModelInput) -> np.ndarray:
-        p = expit(self.explain(inp).logit())
-        return np.column_stack([1 - p, p])
+    def decision_function(self, inp: ModelInput) -> np.ndarray:
+        return self.explain(inp).logit()
 
 
 def _tiny_input() -> ModelInput:
@@ -113,3 +112,6 @@ def test_report_card_of_a_real_model(tmp_path):
     # the riskiest people have reasons; every reason costs at least a point
     assert card.loc[card["score"] < 550, "reason_1"].notna().all()
     assert (card["reason_1_points"].dropna() >= 1).all()
+    quick = report_card(model, rows, SCALE, explain=False)  # scores only: the same numbers, no explanation
+    assert list(quick.columns) == ["person_id", "as_of", "pd", "score", "band"]
+    assert quick.equals(card[list(quick.columns)])

@@ -223,3 +223,28 @@ def ingest(sources: dict[str, Path], out: Path, name: str, snapshot_date: str,
     check_replaceable(out)
     frames = validate_tables(sources, snapshot_date)
     return write_dataset(out, frames, name, snapshot_date, description)
+
+
+def sample_dataset(src: Dataset, out: Path, people: int, seed: int = 0) -> Dataset:
+    """A data set of `people` persons drawn at random (seeded) from `src`, with every row of theirs.
+
+    Why: smoke runs and quick benchmarks on a faithful slice of a real data set. Relations are kept where
+    both ends were drawn, so the slice stays a closed graph; extras keyed by person_id are filtered too.
+    """
+    con = src.connect()
+    ids = con.execute("SELECT person_id FROM people ORDER BY person_id").df()["person_id"]
+    keep = pd.DataFrame({"person_id": ids.sample(n=min(people, len(ids)), random_state=seed).sort_values()})
+    con.register("keep_ids", keep)
+    frames = {}
+    for name in [*src.manifest.tables, *src.manifest.extras]:
+        cols = set(con.execute(f"SELECT * FROM {name} LIMIT 0").df().columns)
+        if name == "relations":
+            where = ("WHERE source IN (SELECT person_id FROM keep_ids) "
+                     "AND target IN (SELECT person_id FROM keep_ids)")
+        elif "person_id" in cols:
+            where = "WHERE person_id IN (SELECT person_id FROM keep_ids)"
+        else:
+            where = ""
+        frames[name] = con.execute(f"SELECT * FROM {name} {where}").df()
+    return write_dataset(out, frames, f"{src.name}-sample{len(keep)}-seed{seed}",
+                         str(src.snapshot_date.date()), f"{len(keep):,} people drawn from {src.name} (seed {seed})")

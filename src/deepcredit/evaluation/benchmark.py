@@ -35,7 +35,8 @@ BEGIN, END = "<!-- benchmark:begin -->", "<!-- benchmark:end -->"
 SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
 """The benchmark scripts of a source checkout (they are not installed with the package)."""
 PEERS = ("optbinning", "toad", "scorecardpy")
-SPEED_STAGES = ("simulate", "features", "train", "score")
+SPEED_STAGES = ("simulate", "features", "train", "score", "report")
+"""score: PD, score and band of every person; report: the full report card (plus sub-scores and reasons)."""
 VIEWS = ("tabular", "temporal", "structural")
 
 StepFn = Callable[[str], None]
@@ -54,6 +55,8 @@ class Plan:
     ablation: bool
     member_params: dict | None = None
     otc_test_quarters: int = 4
+    uci_people: int | None = None
+    """Draw this many UCI people (seeded) instead of all 30,000: quick mode's smaller slice."""
     peers: tuple[str, ...] = PEERS
     peers_python: str | None = None
     seed: int = 42
@@ -65,11 +68,13 @@ class Plan:
         return max(self.train_sizes)
 
 
-QUICK = Plan(mode="quick", sim_people=5_000, speed_sizes=(10_000,), train_sizes=(10_000,), stack_folds=2,
-             cv=False, ablation=False,
-             member_params={"sequence": {"max_epochs": 1}, "wide_deep": {"max_epochs": 1}, "graph": {"max_epochs": 2}},
-             notes=["quick mode: smoke run (2 stacking folds, neural members capped at 1-2 epochs, no CV, "
-                    "no ablation, 5,000 simulated people, speed at 10,000 only); not for the record"])
+QUICK = Plan(mode="quick", sim_people=3_000, speed_sizes=(5_000,), train_sizes=(5_000,), stack_folds=2,
+             cv=False, ablation=False, uci_people=6_000,
+             member_params={"sequence": {"max_epochs": 1}, "wide_deep": {"max_epochs": 1}, "graph": {"max_epochs": 2},
+                            "gbdt": {"n_estimators": 300}},
+             notes=["quick mode: smoke run (6,000 of UCI's 30,000 people, 2 stacking folds, neural members "
+                    "capped at 1-2 epochs, 300 boosting rounds, no CV, no ablation, 3,000 simulated people, "
+                    "speed at 5,000 only); not for the record"])
 FULL = Plan(mode="full", sim_people=100_000, speed_sizes=(10_000, 100_000, 1_000_000),
             train_sizes=(10_000, 100_000), stack_folds=5, cv=True, ablation=True)
 
@@ -116,9 +121,15 @@ def _pick_models(part: dict, members: list[str]) -> dict:
 def run_uci(plan: Plan, workdir: Path, step: StepFn) -> dict:
     bm = script("bench_models")
     args = _models_args(plan, workdir)
+    if plan.uci_people and not (workdir / "uci" / "manifest.json").exists():
+        from deepcredit.data.dataset import sample_dataset
+
+        sample_dataset(bm.bundled("uci", workdir / "full"), workdir / "uci", plan.uci_people, plan.seed)
     step("uci: members, stack, LightGBM defaults (70/30 split)")
     split = bm.uci(args, cv=False)
-    res: dict = {"split": "stratified 70/30, random_state=42", "members": split["members"],
+    res: dict = {"split": "stratified 70/30, random_state=42"
+                          + (f" of {plan.uci_people:,} people drawn with seed {plan.seed}" if plan.uci_people else ""),
+                 "members": split["members"],
                  "models": _pick_models(split, split["members"]), "skipped": {}}
     if plan.cv:
         step("uci: members, stack, LightGBM defaults (5-fold CV)")
@@ -225,6 +236,20 @@ def run_simulated(plan: Plan, workdir: Path, step: StepFn) -> dict:
 
 # -- speed (child processes) --------------------------------------------------------------------------------
 
+def peak_rss_mb() -> int:
+    """This process's peak resident memory in MB.
+
+    Linux's VmHWM belongs to the process image, so a spawned child reports its own peak; getrusage's
+    ru_maxrss survives exec and would report the parent's size at fork (the fallback elsewhere).
+    """
+    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kib / (1024 * 1024 if sys.platform == "darwin" else 1024))
+
+
 def _guarded(module: str, fn: str, stage: str, args: dict, q) -> None:
     """Child entry point: run module.fn(stage, args, q); on failure put the error, so the parent never hangs."""
     try:
@@ -238,7 +263,8 @@ def _guarded(module: str, fn: str, stage: str, args: dict, q) -> None:
 
 
 def _model_child(stage: str, args: dict, q) -> None:
-    """train: build the model input and fit the stack; score: load that stack and report-card every row."""
+    """train: build the model input and fit the stack; score / report: load that stack and score every row
+    (report: with the explanation, sub-scores and reason codes)."""
     from deepcredit.data.dataset import Dataset
     from deepcredit.features.bundle import build_model_input
 
@@ -260,11 +286,11 @@ def _model_child(stage: str, args: dict, q) -> None:
             from deepcredit.models.base import load_model
             from deepcredit.scoring.report_card import report_card
 
-            card = report_card(load_model(Path(args["model"])), inp)
+            card = report_card(load_model(Path(args["model"])), inp, explain=stage == "report")
             seconds = time.perf_counter() - t0
     q.put({"seconds": round(seconds, 2), "model_input_seconds": round(t_inp, 2), "rows": len(inp),
-           "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
-          | ({"cards": len(card)} if stage == "score" else {}))
+           "peak_mb": peak_rss_mb()}
+          | ({"cards": len(card)} if stage != "train" else {}))
 
 
 def run_child(module: str, fn: str, stage: str, args: dict, timeout_s: float | None = None) -> dict:
@@ -315,13 +341,14 @@ def run_speed(plan: Plan, workdir: Path, step: StepFn) -> tuple[dict, list[dict]
                                             "member_params": plan.member_params, "folds": plan.stack_folds})
     model = models[plan.model_size]
     for n in plan.speed_sizes:
-        if "error" in speed["train"].get(str(plan.model_size), {}):
-            skipped.append({"what": f"score at {n:,}", "why": "training the scoring model failed"})
-            continue
-        step(f"speed: batch-score {n:,} people (report cards)")
-        speed["score"][str(n)] = {**run_child(__name__, "_model_child", "score",
-                                              {"data": str(worlds[n]), "model": str(model)}),
-                                  "model_trained_on": plan.model_size}
+        for stage, what in (("score", "scores"), ("report", "report cards")):
+            if "error" in speed["train"].get(str(plan.model_size), {}):
+                skipped.append({"what": f"{stage} at {n:,}", "why": "training the scoring model failed"})
+                continue
+            step(f"speed: batch-score {n:,} people ({what})")
+            speed[stage][str(n)] = {**run_child(__name__, "_model_child", stage,
+                                                {"data": str(worlds[n]), "model": str(model)}),
+                                    "model_trained_on": plan.model_size}
     return speed, skipped
 
 
@@ -333,7 +360,7 @@ def _cached(data: Path) -> dict:
 
 def count_steps(plan: Plan) -> int:
     uci = 3 + plan.cv
-    speed = 2 * len(plan.speed_sizes) + len(plan.train_sizes) + len(plan.speed_sizes)
+    speed = 2 * len(plan.speed_sizes) + len(plan.train_sizes) + 2 * len(plan.speed_sizes)
     return uci + 1 + 1 + speed
 
 
@@ -463,8 +490,9 @@ def _speed_note(stage: str, r: dict) -> str:
         parts.append(f"{r['features']} features")
     if "model_input_seconds" in r:
         parts.append(f"+ {r['model_input_seconds']:.1f} s building the model input")
-    if stage == "score":
-        parts.append(f"PD, score, sub-scores, reasons; stack trained on {r.get('model_trained_on', 0):,}")
+    if stage in ("score", "report"):
+        what = "PD, score, band" if stage == "score" else "PD, score, band, five sub-scores, four reasons"
+        parts.append(f"{what}; stack trained on {r.get('model_trained_on', 0):,}")
     return "; ".join(parts)
 
 

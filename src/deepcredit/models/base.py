@@ -18,6 +18,7 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from deepcredit.data.schema import Dimension
@@ -34,10 +35,14 @@ class Explanation:
     base: np.ndarray  # [n]
     by_dimension: pd.DataFrame  # n × the five dimensions, log-odds of default (positive = riskier)
     by_feature: pd.DataFrame | None = None  # n × features, log-odds, where the model can say
+    decision: np.ndarray | None = None
+    """The model's decision_function on the same rows, bit for bit, when the explaining pass has it: callers
+    (the stack, report cards) then need not run the model a second time to get the exact score."""
 
     @classmethod
-    def from_features(cls, base: np.ndarray, by_feature: pd.DataFrame,
-                      definitions: list[FeatureDef], extra: dict[str, np.ndarray] | None = None) -> Explanation:
+    def from_features(cls, base: np.ndarray, by_feature: pd.DataFrame, definitions: list[FeatureDef],
+                      extra: dict[str, np.ndarray] | None = None, decision: np.ndarray | None = None
+                      ) -> Explanation:
         """Sum per-feature contributions into dimensions; `extra` adds non-feature towers by dimension."""
         dim_of = {f.name: f.dimension.value for f in definitions}
         by_dim = pd.DataFrame(0.0, index=by_feature.index, columns=DIMENSIONS)
@@ -45,10 +50,16 @@ class Explanation:
             by_dim[dim_of[col]] += by_feature[col].to_numpy()
         for dim, values in (extra or {}).items():
             by_dim[dim] += values
-        return cls(np.asarray(base, dtype=float), by_dim, by_feature)
+        return cls(np.asarray(base, dtype=float), by_dim, by_feature, decision)
 
     def logit(self) -> np.ndarray:
         return self.base + self.by_dimension.to_numpy().sum(axis=1)
+
+
+def proba_columns(logit: np.ndarray) -> np.ndarray:
+    """[n, 2] (P(good), P(default)) of logits: the one place a logit becomes a probability."""
+    p = expit(np.asarray(logit, dtype=np.float64))
+    return np.column_stack([1.0 - p, p])
 
 
 class CreditModel(BaseEstimator, ClassifierMixin, ABC):
@@ -62,8 +73,12 @@ class CreditModel(BaseEstimator, ClassifierMixin, ABC):
     def fit(self, inp: ModelInput, y: np.ndarray | None = None) -> CreditModel: ...
 
     @abstractmethod
+    def decision_function(self, inp: ModelInput) -> np.ndarray:
+        """The logit of default per row (float64)."""
+
     def predict_proba(self, inp: ModelInput) -> np.ndarray:
-        """[n, 2]: P(good), P(default)."""
+        """[n, 2]: P(good), P(default) = the logistic function of decision_function, for every model."""
+        return proba_columns(self.decision_function(inp))
 
     @abstractmethod
     def explain(self, inp: ModelInput) -> Explanation: ...

@@ -20,7 +20,6 @@ import json
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from deepcredit.data.schema import PROTECTED_ATTRIBUTES
 from deepcredit.features.bundle import ModelInput
@@ -73,7 +72,7 @@ class GBDTModel(CreditModel):
     views = ("tabular",)
 
     def __init__(self, n_estimators: int = 2000, learning_rate: float = 0.03, num_leaves: int = 15,
-                 min_child_samples: int = 100, subsample: float = 0.8, colsample_bytree: float = 0.7,
+                 max_depth: int = -1, min_child_samples: int = 100, subsample: float = 0.8, colsample_bytree: float = 0.7,
                  reg_lambda: float = 5.0, min_split_gain: float = 0.0, max_bin: int = 255,
                  early_stopping_rounds: int | None = 100, validation_fraction: float = 0.15, refit: bool = True,
                  features: list[str] | None = None, allow_protected: bool = False, n_jobs: int = 2,
@@ -81,6 +80,7 @@ class GBDTModel(CreditModel):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
+        self.max_depth = max_depth
         self.min_child_samples = min_child_samples
         self.subsample = subsample
         self.colsample_bytree = colsample_bytree
@@ -100,7 +100,8 @@ class GBDTModel(CreditModel):
 
         return lgb.LGBMClassifier(
             n_estimators=n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples, subsample=self.subsample, subsample_freq=1,
+            max_depth=self.max_depth, min_child_samples=self.min_child_samples, subsample=self.subsample,
+            subsample_freq=1,
             colsample_bytree=self.colsample_bytree, reg_lambda=self.reg_lambda,
             min_split_gain=self.min_split_gain, max_bin=self.max_bin, n_jobs=self.n_jobs,
             random_state=self.seed, deterministic=True, force_col_wise=True, verbose=-1)
@@ -152,17 +153,14 @@ class GBDTModel(CreditModel):
         A = design_matrix(inp.X, self.feature_names_, self.categories_)
         return self.booster_.predict(A, raw_score=True, num_iteration=self._num_iteration()).astype(np.float64)
 
-    def predict_proba(self, inp: ModelInput) -> np.ndarray:
-        p = expit(self.decision_function(inp))
-        return np.column_stack([1.0 - p, p])
-
     def explain(self, inp: ModelInput) -> Explanation:
         """TreeSHAP contributions per feature (log-odds); base = the expected value column."""
         self._check_fitted()
         A = design_matrix(inp.X, self.feature_names_, self.categories_)
         contrib = self.booster_.predict(A, pred_contrib=True, num_iteration=self._num_iteration())
         by_feature = pd.DataFrame(contrib[:, :-1], columns=self.feature_names_)
-        return Explanation.from_features(contrib[:, -1], by_feature, self.definitions_)
+        return Explanation.from_features(contrib[:, -1], by_feature, self.definitions_,
+                                         decision=self.decision_function(inp))
 
     @property
     def feature_importances_(self) -> pd.Series:

@@ -462,10 +462,6 @@ class GraphModel(CreditModel):
         with _torch.torch_threads(self.threads):
             return self._forward_rows(self.net_.eval(), x_all, Adjacency.from_graph(graph), inp.index, device)
 
-    def predict_proba(self, inp: ModelInput) -> np.ndarray:
-        p = 1.0 / (1.0 + np.exp(-self.decision_function(inp)))
-        return np.column_stack([1.0 - p, p])
-
     @staticmethod
     @torch.no_grad()
     def _mean_messages(net: _Net, x_all: torch.Tensor, adj: Adjacency, nodes: np.ndarray,
@@ -521,7 +517,7 @@ class GraphModel(CreditModel):
         for d, contribution in phi.items():
             by_dim[d] = contribution
         by_dim[Dimension.SOCIAL_CONNECTIONS.value] += logit - own
-        return Explanation(np.full(len(x), base), by_dim, None)
+        return Explanation(np.full(len(x), base), by_dim, None, logit)
 
     # -- artifacts --------------------------------------------------------------------------------
     def to_files(self) -> dict[str, bytes]:

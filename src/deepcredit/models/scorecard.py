@@ -55,9 +55,13 @@ SPECIAL, MISSING, UNKNOWN = "special", "missing", "other"
 """The three extra bins every characteristic has after its value bins, in this order."""
 CARD_FORMAT = 1
 SMALL = 8
+"""Frames of at most this many rows are scored with plain-Python lookups (lower latency than numpy)."""
 PARALLEL_ROWS = 100_000
 """Batches of at least twice this many rows are scored in row slices on several cores."""
-"""Frames of at most this many rows are scored with plain-Python lookups (lower latency than numpy)."""
+BLOCK_ROWS = 131_072
+"""Rows scored per block, every characteristic in turn: a block's values (1 MB of float64), bins and totals
+stay in a core's L2 cache, so each column is read from memory once. On the UCI card (26 characteristics,
+159 edges, 1M rows, 2 cores): 0.028 s, against 0.036 s with whole-column passes; 65,536-row blocks: 0.035 s."""
 
 
 def _fmt(v: float) -> str:
@@ -141,24 +145,7 @@ class FeatureTable:
         a = self._arrays()
         nb = self.n_value_bins
         if self.kind == Kind.NUMERIC:
-            x = _as_float(values, self.name)
-            splits = a["splits"]
-            if len(splits) < 250:
-                # count of edges <= x, i.e. np.digitize(x, splits, right=False); one vectorised compare per
-                # edge beats a binary search (searchsorted) by ~20x for the few edges a card has
-                idx = np.zeros(x.shape, dtype=np.uint8)
-                hit = np.empty(x.shape, dtype=bool)  # one buffer for every edge: no allocation per pass
-                for edge in splits:
-                    np.greater_equal(x, edge, out=hit)
-                    np.add(idx, hit.view(np.uint8), out=idx)
-            else:
-                idx = np.searchsorted(splits, x, side="right")
-            if a["special"].size:
-                idx[np.isin(x, a["special"])] = nb
-            nan = np.isnan(x)
-            if nan.any():
-                idx[nan] = nb + 1
-            return idx
+            return self.numeric_bins(_as_float(values, self.name))
         s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
         if isinstance(s.dtype, pd.CategoricalDtype):
             codes, uniques = s.cat.codes.to_numpy(), s.cat.categories
@@ -167,6 +154,28 @@ class FeatureTable:
         # one entry per distinct value, then the missing sentinel (code -1 -> the last entry)
         table = np.array([a["cat_map"].get(str(u), nb + 2) for u in uniques] + [nb + 1], dtype=np.int64)
         return table[codes]
+
+    def numeric_bins(self, x: np.ndarray) -> np.ndarray:
+        """Bins of float values (uint8 for the few edges a card has, else intp)."""
+        a = self._arrays()
+        nb = self.n_value_bins
+        splits = a["splits"]
+        if len(splits) < 250:
+            # count of edges <= x, i.e. np.digitize(x, splits, right=False); one vectorised compare per
+            # edge beats a binary search (searchsorted) by ~20x for the few edges a card has
+            idx = np.zeros(x.shape, dtype=np.uint8)
+            hit = np.empty(x.shape, dtype=bool)  # one buffer for every edge: no allocation per pass
+            for edge in splits:
+                np.greater_equal(x, edge, out=hit)
+                np.add(idx, hit.view(np.uint8), out=idx)
+        else:
+            idx = np.searchsorted(splits, x, side="right")
+        if a["special"].size:
+            idx[np.isin(x, a["special"])] = nb
+        nan = np.isnan(x)
+        if nan.any():
+            idx[nan] = nb + 1
+        return idx
 
     def bin_of(self, value: object) -> int:
         """Bin of one value, without numpy: the fast path for scoring a single record."""
@@ -283,20 +292,37 @@ class Card:
         return z
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
-        """Whole-point scores; large batches are split by rows across cores (numpy releases the GIL)."""
+        """Whole-point scores. Columns are read once; rows are then scored in cache-sized blocks, and large
+        batches in row slices on every core (numpy releases the GIL)."""
+        if len(X) <= SMALL:
+            total = np.full(len(X), self.base_points, dtype=np.int64)
+            for _, pts in self._lookup(X, "points"):
+                total += pts
+            return self.scale.clip(total)
+        # numeric characteristics: float arrays, binned block by block; categorical: bins, once
+        cols = [_as_float(self._column(X, f.name), f.name) if f.kind == Kind.NUMERIC
+                else f.bin_index(self._column(X, f.name)) for f in self.features]
+        total = np.full(len(X), self.base_points, dtype=np.int32)  # int32: half the memory traffic
         workers = min(os.cpu_count() or 1, len(X) // PARALLEL_ROWS)
+        bounds = np.linspace(0, len(X), max(workers, 1) + 1).astype(int)
+        slices = list(zip(bounds, bounds[1:], strict=False))
         if workers > 1:
-            bounds = np.linspace(0, len(X), workers + 1).astype(int)
             with ThreadPoolExecutor(workers) as pool:
-                parts = pool.map(lambda ab: self._score_rows(X.iloc[ab[0]:ab[1]]), zip(bounds, bounds[1:], strict=False))
-                return np.concatenate(list(parts))
-        return self._score_rows(X)
-
-    def _score_rows(self, X: pd.DataFrame) -> np.ndarray:
-        total = np.full(len(X), self.base_points, dtype=np.int32)
-        for _, pts in self._lookup(X, "points"):
-            total += pts
+                list(pool.map(lambda ab: self._add_points(cols, total, *ab), slices))
+        else:
+            self._add_points(cols, total, 0, len(X))
         return self.scale.clip(total.astype(np.int64))
+
+    def _add_points(self, cols: list[np.ndarray], total: np.ndarray, start: int, stop: int) -> None:
+        """total[start:stop] += every characteristic's points, BLOCK_ROWS rows at a time."""
+        scratch = np.empty(min(BLOCK_ROWS, stop - start), dtype=np.int32)
+        for a in range(start, stop, BLOCK_ROWS):
+            b = min(a + BLOCK_ROWS, stop)
+            t, pts = total[a:b], scratch[: b - a]
+            for f, col in zip(self.features, cols, strict=True):
+                idx = f.numeric_bins(col[a:b]) if f.kind == Kind.NUMERIC else col[a:b]
+                np.take(f._arrays()["points"], idx, out=pts)
+                t += pts
 
     def score_record(self, record: Mapping[str, object]) -> int:
         """Score one record (feature name -> value) in plain Python: the low-latency serving path."""

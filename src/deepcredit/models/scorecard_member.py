@@ -13,7 +13,6 @@ import json
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.spec import FeatureDef
@@ -58,17 +57,14 @@ class ScorecardModel(CreditModel):
     def decision_function(self, inp: ModelInput) -> np.ndarray:
         return self._card().logit(inp.X)
 
-    def predict_proba(self, inp: ModelInput) -> np.ndarray:
-        p = expit(self.decision_function(inp))
-        return np.column_stack([1.0 - p, p])
-
     def explain(self, inp: ModelInput) -> Explanation:
         card = self._card()
         X = inp.X
         by_feature = pd.DataFrame(0.0, index=pd.RangeIndex(len(X)), columns=[d.name for d in self.definitions_])
         for f in card.features:
             by_feature[f.name] = f._arrays()["logit"][f.bin_index(X[f.name])]
-        return Explanation.from_features(np.full(len(X), card.intercept), by_feature, self.definitions_)
+        return Explanation.from_features(np.full(len(X), card.intercept), by_feature, self.definitions_,
+                                         decision=self.decision_function(inp))
 
     @property
     def used_features_(self) -> list[str]:

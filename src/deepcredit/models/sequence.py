@@ -235,10 +235,6 @@ class SequenceModel(CreditModel):
             data = self.prep_.tensors(seq, inp.index, device)
             return _torch.batched(lambda pos: self.net_(*data.batch(pos)), len(inp)).astype(np.float64)
 
-    def predict_proba(self, inp: ModelInput) -> np.ndarray:
-        p = 1.0 / (1.0 + np.exp(-self.decision_function(inp)))
-        return np.column_stack([1.0 - p, p])
-
     @torch.no_grad()
     def _values(self, data: SequenceData, subsets: SequenceType[frozenset[str]]
                 ) -> dict[frozenset[str], np.ndarray]:
@@ -267,7 +263,8 @@ class SequenceModel(CreditModel):
         for g in groups:
             by_dim[g] = phi[g]
         by_dim["behaviour_preferences"] += values[frozenset()] - self.base_
-        return Explanation(np.full(len(inp), self.base_), by_dim, None)
+        # every group kept is the unablated network on the same rows and batches: decision_function's bits
+        return Explanation(np.full(len(inp), self.base_), by_dim, None, values[frozenset(groups)])
 
     # -- artifacts --------------------------------------------------------------------------------
     def to_files(self) -> dict[str, bytes]:

@@ -95,14 +95,11 @@ def member_views(kind: str, params: dict | None = None) -> tuple[str, ...]:
     return instance_views(available_kinds()[kind](**(params or {})))
 
 
-def member_logit(model: CreditModel, inp: ModelInput) -> np.ndarray:
-    """A member's logit of default per row (its decision_function when it has one, else from the PD)."""
-    if hasattr(model, "decision_function"):
-        z = np.asarray(model.decision_function(inp), dtype=np.float64)
-    else:
-        p = np.clip(model.predict_proba(inp)[:, 1], 1e-15, 1 - 1e-15)
-        z = np.log(p) - np.log1p(-p)
-    return np.clip(z, -LOGIT_CLIP, LOGIT_CLIP)
+def member_logit(model: CreditModel, inp: ModelInput, decision: np.ndarray | None = None) -> np.ndarray:
+    """A member's logit of default per row, clipped for the meta-model (`decision`: its decision_function
+    on these rows when already at hand, e.g. from its explanation)."""
+    z = model.decision_function(inp) if decision is None else decision
+    return np.clip(np.asarray(z, dtype=np.float64), -LOGIT_CLIP, LOGIT_CLIP)
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
@@ -249,15 +246,12 @@ class StackModel(CreditModel):
         return pd.DataFrame({k: member_logit(model, inp) for k, model in self.members_})
 
     def _meta_logit(self, Z: np.ndarray) -> np.ndarray:
-        return self.meta_intercept_ + Z @ self.meta_weights_
+        """Z: member logits as columns, C-ordered (the same memory layout everywhere, so the same bits)."""
+        return self.meta_intercept_ + np.ascontiguousarray(Z, dtype=np.float64) @ self.meta_weights_
 
     def decision_function(self, inp: ModelInput) -> np.ndarray:
         """The calibrated logit of default per row."""
         return self.calibrator_.transform(self._meta_logit(self.member_logits(inp).to_numpy()))
-
-    def predict_proba(self, inp: ModelInput) -> np.ndarray:
-        p = expit(self.decision_function(inp))
-        return np.column_stack([1.0 - p, p])
 
     def explain(self, inp: ModelInput) -> Explanation:
         """Meta weights x members' explanations, rescaled through the calibrator (module docstring)."""
@@ -268,10 +262,11 @@ class StackModel(CreditModel):
         feats: pd.DataFrame | None = None
         z_parts = []
         for (_, model), w in zip(self.members_, self.meta_weights_, strict=True):
-            z_parts.append(member_logit(model, inp))
             if w == 0.0:
+                z_parts.append(member_logit(model, inp))
                 continue
             e = model.explain(inp)
+            z_parts.append(member_logit(model, inp, e.decision))
             base += w * e.base
             dims += w * e.by_dimension[DIMENSIONS].to_numpy()
             if e.by_feature is not None:
@@ -290,7 +285,7 @@ class StackModel(CreditModel):
         if feats is not None:
             order = [c for c in _feature_order(self) if c in feats.columns]
             feats = feats[order + [c for c in feats.columns if c not in order]].mul(s, axis=0)
-        return Explanation(gb, dims, feats)
+        return Explanation(gb, dims, feats, zc)
 
     @property
     def used_features_(self) -> list[str]:

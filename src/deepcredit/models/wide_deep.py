@@ -457,10 +457,6 @@ class WideDeepModel(CreditModel):
             data = self._data(inp, self._device())
             return _torch.batched(lambda pos: self._logits(self.net_, data, pos), len(inp), BATCH).astype(np.float64)
 
-    def predict_proba(self, inp: ModelInput) -> np.ndarray:
-        p = 1.0 / (1.0 + np.exp(-self.decision_function(inp)))
-        return np.column_stack([1.0 - p, p])
-
     # -- explanation --------------------------------------------------------------------------------
     def players(self) -> list[str]:
         """The dimensions that have deep inputs: the Shapley players of the deep part."""
@@ -545,7 +541,7 @@ class WideDeepModel(CreditModel):
         for d, v in phi.items():
             by_dim[d] += v
         by_dim[Dimension.BEHAVIOUR_PREFERENCES.value] += values[frozenset()] - self.deep_base_
-        return Explanation(np.full(len(inp), self.base_value_), by_dim, None)
+        return Explanation(np.full(len(inp), self.base_value_), by_dim, None, self.decision_function(inp))
 
     # -- artifacts ----------------------------------------------------------------------------------
     def to_files(self) -> dict[str, bytes]:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.spec import FeatureDef
-from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation
+from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, proba_columns
 from deepcredit.scoring.explain import top_losses
 from deepcredit.scoring.scale import ScoreScale, split_total
 
@@ -118,18 +118,25 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
 
 
 def report_card(model: CreditModel, inp: ModelInput, scale: ScoreScale | None = None, top: int = 4,
-                explanation: Explanation | None = None) -> pd.DataFrame:
+                explanation: Explanation | None = None, explain: bool = True) -> pd.DataFrame:
     """One row per input row: person_id, as_of, pd, score, band, the five sub-scores, reasons 1..top.
 
     Reason columns: reason_{i} (feature), reason_{i}_text, reason_{i}_improve, reason_{i}_points (points
-    taken off); empty where a row has fewer reasons.
+    taken off); empty where a row has fewer reasons. explain=False stops after the band: the same scores
+    without the explanation pass (for the stack, several times the cost of the scores themselves).
     """
     scale = scale or ScoreScale()
-    pd_ = model.predict_proba(inp)[:, 1]
-    explanation = explanation if explanation is not None else model.explain(inp)
-    score, sub = subscores(explanation, pd_, scale)
+    if explain and explanation is None:
+        explanation = model.explain(inp)
+    decision = explanation.decision if explanation is not None and explanation.decision is not None else None
+    pd_ = proba_columns(model.decision_function(inp) if decision is None else decision)[:, 1]  # = predict_proba
     out = inp.keys.copy()
     out["pd"] = pd_
+    if explanation is None:
+        out["score"] = scale.score(pd_)
+        out["band"] = scale.band(out["score"].to_numpy()).astype(str)
+        return out
+    score, sub = subscores(explanation, pd_, scale)
     out["score"] = score
     out["band"] = scale.band(score).astype(str)
     for j, d in enumerate(DIMENSIONS):

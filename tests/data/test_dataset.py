@@ -1,0 +1,24 @@
+"""Data set slices: a sample keeps every row of the people drawn and nothing of the others."""
+
+from __future__ import annotations
+
+from deepcredit.data.dataset import sample_dataset
+from deepcredit.data.simulate import simulate_world
+
+
+def test_sample_keeps_whole_people_and_a_closed_graph(tmp_path):
+    src = simulate_world(tmp_path / "world", people=400, seed=3)
+    part = sample_dataset(src, tmp_path / "part", people=120, seed=7)
+    people = set(part.read("people")["person_id"])
+    assert len(people) == 120 and people <= set(src.read("people")["person_id"])
+    for table in ("events", "outcomes", "truth"):
+        mine = src.read(table)
+        mine = mine[mine["person_id"].isin(people)]
+        got = part.read(table)
+        assert set(got["person_id"]) <= people and len(got) == len(mine)  # every row of theirs, no other
+    rel = part.read("relations")
+    assert set(rel["source"]) | set(rel["target"]) <= people
+    full = src.read("relations")
+    assert len(rel) == int((full["source"].isin(people) & full["target"].isin(people)).sum())
+    again = sample_dataset(src, tmp_path / "again", people=120, seed=7)
+    assert again.fingerprint() == part.fingerprint()  # seeded: the same slice
