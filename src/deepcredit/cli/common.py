@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -12,6 +13,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from deepcredit.data.validate import DataValidationError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 console = Console(stderr=True)
 
@@ -61,3 +65,33 @@ def member_progress(bar: Progress) -> Callable[[str, int, int], None]:
         bar.update(tasks[kind], completed=done, total=total)
 
     return on_progress
+
+
+def print_person(card: Mapping, reasons: pd.DataFrame) -> None:
+    """One person's score, band, PD, five sub-scores and reason codes: the one printer every `explain` uses.
+
+    card: person_id, as_of, score, band, pd and the five dimensions; reasons: rank, reason, value,
+    points_lost, how_to_improve (scoring.report_card.reason_table's or WoEScorecard.explain's columns).
+    """
+    import pandas as pd
+    from rich.table import Table
+
+    from deepcredit.models.base import DIMENSIONS
+
+    console.print(f"[bold]{escape(str(card['person_id']))}[/bold] as of {pd.Timestamp(card['as_of']).date()}: "
+                  f"score [bold]{card['score']}[/bold] ({card['band']}), PD {card['pd']:.2%}")
+    subs = Table(title="sub-scores (they add up to the score)")
+    for d in DIMENSIONS:
+        subs.add_column(d.replace("_", " "))
+    subs.add_row(*(str(card[d]) for d in DIMENSIONS))
+    console.print(subs)
+    if reasons.empty:
+        console.print("no reason codes: nothing lowers this score, or the model gives no per-feature reasons")
+        return
+    table = Table(title="what lowers the score most")
+    for col in ("#", "reason", "value", "points", "how to improve"):
+        table.add_column(col)
+    for r in reasons.itertuples():
+        value = "missing" if r.value is None else (f"{r.value:.4g}" if isinstance(r.value, float) else str(r.value))
+        table.add_row(str(r.rank), escape(r.reason), escape(value), f"-{r.points_lost}", escape(r.how_to_improve))
+    console.print(table)

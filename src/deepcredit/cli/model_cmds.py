@@ -11,7 +11,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from deepcredit.cli.common import clear_errors, console, member_progress, progress, resolve_dataset
+from deepcredit.cli.common import (
+    clear_errors,
+    console,
+    member_progress,
+    print_person,
+    progress,
+    resolve_dataset,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -199,26 +206,4 @@ def explain(
         expl = model.explain(one)
         card = report_card(model, one, scale, top=top, explanation=expl).iloc[0]
         reasons = reason_table(model, one, expl, scale, top=top)
-    _print_person(card, reasons)
-
-
-def _print_person(card: pd.Series, reasons: pd.DataFrame) -> None:
-    from deepcredit.models.base import DIMENSIONS
-
-    console.print(f"[bold]{escape(str(card['person_id']))}[/bold] as of {pd.Timestamp(card['as_of']).date()}: "
-                  f"score [bold]{card['score']}[/bold] ({card['band']}), PD {card['pd']:.2%}")
-    subs = Table(title="sub-scores (they add up to the score)")
-    for d in DIMENSIONS:
-        subs.add_column(d.replace("_", " "))
-    subs.add_row(*(str(card[d]) for d in DIMENSIONS))
-    console.print(subs)
-    if reasons.empty:
-        console.print("no reason codes: nothing lowers this score, or the model gives no per-feature reasons")
-        return
-    table = Table(title="what lowers the score most")
-    for col in ("#", "reason", "value", "points", "how to improve"):
-        table.add_column(col)
-    for r in reasons.itertuples():
-        value = "missing" if r.value is None else (f"{r.value:.4g}" if isinstance(r.value, float) else str(r.value))
-        table.add_row(str(r.rank), escape(r.reason), escape(value), f"-{r.points_lost}", escape(r.how_to_improve))
-    console.print(table)
+    print_person(card, reasons)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from deepcredit.cli.common import clear_errors, console, progress
+from deepcredit.cli.common import clear_errors, console, print_person, progress
 
 app = typer.Typer(help="The interpretable WoE scorecard: train, score, explain.", no_args_is_help=True)
 
@@ -153,9 +153,8 @@ def explain(
                                                    "latest outcome date, else the snapshot date)."),
     top: int = typer.Option(4, "--top", min=1, max=10, help="How many reasons to show."),
 ) -> None:
-    """One person's score, band, five sub-scores and the reasons that lower the score most."""
-    from rich.table import Table
-
+    """One person's score, band, five sub-scores and the reasons that lower the score most (points below the
+    best attainable for each characteristic)."""
     from deepcredit.data.dataset import Dataset
     from deepcredit.models.scorecard import WoEScorecard
 
@@ -166,24 +165,11 @@ def explain(
         row = ff.frame
         sub = card.subscores(row).iloc[0]
         reasons = card.explain(row, top=top)
-    scale = card.card_.scale
     total = int(sub["score"])
-    console.print(f"[bold]{person}[/bold] as of {row['as_of'].iloc[0].date()}: score [bold]{total}[/bold] "
-                  f"({scale.band(total)}), PD {float(card.predict_proba(row)[0, 1]):.1%}")
-    dims = Table(title="Sub-scores (they add up to the score)")
-    for name in card.card_.dimensions:
-        dims.add_column(name.replace("_", " "), justify="right")
-    dims.add_row(*(str(int(sub[d])) for d in card.card_.dimensions))
-    console.print(dims)
-    if reasons.empty:
-        console.print("No characteristic lowers this score: every one is at its best.")
-        return
-    table = Table(title="What lowers the score most")
-    for col in ("#", "reason", "your value", "points lost", "how to improve"):
-        table.add_column(col)
-    for r in reasons.itertuples():
-        table.add_row(str(r.rank), r.reason, str(r.value), str(r.points_lost), r.how_to_improve)
-    console.print(table)
+    summary = {"person_id": person, "as_of": row["as_of"].iloc[0], "score": total,
+               "band": card.card_.scale.band(total), "pd": float(card.predict_proba(row)[0, 1]),
+               **{d: int(sub[d]) for d in card.card_.dimensions}}
+    print_person(summary, reasons)
 
 
 app.command("train")(train)

@@ -62,6 +62,14 @@ def proba_columns(logit: np.ndarray) -> np.ndarray:
     return np.column_stack([1.0 - p, p])
 
 
+def read_meta(files: dict[str, bytes], name: str, fmt: int, who: str) -> dict:
+    """The JSON file `name` of a model's artifact files, refused unless it is format `fmt` (one check for all)."""
+    meta = json.loads(files[name])
+    if meta.get("format") != fmt:
+        raise ValueError(f"{who}: unsupported artifact format {meta.get('format')!r} (this version reads {fmt})")
+    return meta
+
+
 class CreditModel(BaseEstimator, ClassifierMixin, ABC):
     """fit / predict_proba / explain over a ModelInput; to_files / from_files for artifacts."""
 

@@ -24,7 +24,7 @@ import pandas as pd
 from deepcredit.data.schema import PROTECTED_ATTRIBUTES
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.spec import FeatureDef, Kind
-from deepcredit.models.base import CreditModel, Explanation
+from deepcredit.models.base import CreditModel, Explanation, read_meta
 
 
 def design_matrix(X: pd.DataFrame, names: list[str], categories: dict[str, list[str]]) -> np.ndarray:
@@ -189,9 +189,7 @@ class GBDTModel(CreditModel):
         import lightgbm as lgb
 
         model = cls(**params)
-        meta = json.loads(files["gbdt_meta.json"])
-        if meta.get("format") != 1:
-            raise ValueError(f"gbdt: unsupported model format {meta.get('format')!r}")
+        meta = read_meta(files, "gbdt_meta.json", 1, "gbdt")
         model.definitions_ = [FeatureDef.from_dict(d) for d in meta["features"]]
         model.feature_names_ = [d.name for d in model.definitions_]
         model.categories_ = {k: list(v) for k, v in meta["categories"].items()}

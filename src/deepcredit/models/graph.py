@@ -54,7 +54,7 @@ from deepcredit.features.bundle import ModelInput
 from deepcredit.features.graph import Graph
 from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models import _torch
-from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation
+from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
 
 PREDICT_BATCH = 4096
 """Rows scored per exact (all-neighbour) forward pass."""
@@ -530,7 +530,7 @@ class GraphModel(CreditModel):
     @classmethod
     def from_files(cls, files: dict[str, bytes], params: dict) -> GraphModel:
         model = cls(**params)
-        meta = json.loads(files["graph_preprocess.json"])
+        meta = read_meta(files, "graph_preprocess.json", 1, "graph model")
         model.encoder_ = NodeEncoder.from_dict(meta["encoder"])
         model.history_, model.best_epoch_ = meta["history"], meta["best_epoch"]
         model.val_loss_, model.messages_ = meta["val_loss"], meta["messages"]

@@ -16,7 +16,7 @@ import pandas as pd
 
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.spec import FeatureDef
-from deepcredit.models.base import CreditModel, Explanation
+from deepcredit.models.base import CreditModel, Explanation, read_meta
 from deepcredit.models.gbdt import model_features
 
 
@@ -90,9 +90,7 @@ class ScorecardModel(CreditModel):
         from deepcredit.models.scorecard import Card
 
         model = cls(**params)
-        meta = json.loads(files["scorecard_card.json"])
-        if meta.get("format") != 1:
-            raise ValueError(f"scorecard: unsupported format {meta.get('format')!r}")
+        meta = read_meta(files, "scorecard_card.json", 1, "scorecard")
         card_model = model._scorecard()
         card_model.card_ = Card.from_dict(meta["card"])
         card_model.classes_ = np.array([0, 1])

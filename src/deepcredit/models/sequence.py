@@ -39,7 +39,7 @@ from torch import nn
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.sequences import KIND_VOCAB, NUMERIC, STATUS_VOCAB, Sequences
 from deepcredit.models import _torch
-from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation
+from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
 from deepcredit.models.towers import SEQUENCE_GROUPS, SequenceTower
 
 FORMAT = 1
@@ -277,9 +277,7 @@ class SequenceModel(CreditModel):
     @classmethod
     def from_files(cls, files: dict[str, bytes], params: dict) -> SequenceModel:
         model = cls(**params)
-        meta = json.loads(files["sequence_prep.json"])
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"sequence model: unsupported artifact format {meta.get('format')!r}")
+        meta = read_meta(files, "sequence_prep.json", FORMAT, "sequence model")
         model.prep_ = SequencePrep(**meta["prep"])
         model.base_, model.history_, model.best_epoch_ = meta["base"], meta["history"], meta["best_epoch"]
         net = _SequenceNet(meta["tower"], model.head_hidden)

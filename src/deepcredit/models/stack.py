@@ -38,7 +38,7 @@ import pandas as pd
 from scipy.special import expit
 
 from deepcredit.features.bundle import ModelInput
-from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, _registry
+from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, _registry, read_meta
 from deepcredit.models.calibration import Calibrator, expected_calibration_error
 from deepcredit.models.splits import person_folds, stacking_folds
 
@@ -317,9 +317,7 @@ class StackModel(CreditModel):
     @classmethod
     def from_files(cls, files: dict[str, bytes], params: dict) -> StackModel:
         model = cls(**params)
-        meta = json.loads(files["stack.json"])
-        if meta.get("format") != 1:
-            raise ValueError(f"stack: unsupported format {meta.get('format')!r}")
+        meta = read_meta(files, "stack.json", 1, "stack")
         have = available_kinds()
         model.members_ = []
         for i, spec in enumerate(meta["members"]):

@@ -49,7 +49,7 @@ from deepcredit.features.bundle import ModelInput
 from deepcredit.features.sequences import KIND_VOCAB, NUMERIC, STATUS_VOCAB
 from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models import _torch
-from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation
+from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
 from deepcredit.models.gbdt import model_features
 from deepcredit.models.sequence import (
     SequenceData,
@@ -558,9 +558,7 @@ class WideDeepModel(CreditModel):
     @classmethod
     def from_files(cls, files: dict[str, bytes], params: dict) -> WideDeepModel:
         model = cls(**params)
-        meta = json.loads(files["wide_deep_prep.json"])
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"wide & deep: unsupported artifact format {meta.get('format')!r}")
+        meta = read_meta(files, "wide_deep_prep.json", FORMAT, "wide & deep")
         model.arch_ = meta["arch"]
         model.prep_ = TabularPrep.from_dict(meta["prep"])
         model.definitions_ = [FeatureDef.from_dict(d) for d in meta["definitions"]]
