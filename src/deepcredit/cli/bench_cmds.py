@@ -30,6 +30,7 @@ def benchmark(
     same folds; plus simulation, feature building, training and batch-scoring speed with peak memory."""
     from deepcredit.evaluation.benchmark import (
         count_steps,
+        missing_keys,
         plan_for,
         render_markdown,
         run_benchmark,
@@ -60,3 +61,9 @@ def benchmark(
         console.print(f"recorded: {target}")
     console.print(f"results: {(out / 'results.json').resolve()} ({results['seconds']:,.0f} s)")
     console.print(f"markdown: {doc.resolve()}")
+    problems = missing_keys(results) + [f"speed.{stage}.{size}: {r['error']}"
+                                        for stage, sizes in results["speed"].items()
+                                        for size, r in sizes.items() if "error" in r]
+    if problems:  # so that a pipeline running the benchmark (CI's smoke run) fails loudly
+        console.print("[red]incomplete:[/red] " + "; ".join(problems), soft_wrap=True)
+        raise typer.Exit(1)
