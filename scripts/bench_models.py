@@ -111,6 +111,21 @@ def bundled(name: str, workdir: Path):
     return Dataset(root) if (root / "manifest.json").exists() else load_bundled(name, root)
 
 
+def simulated(workdir: Path, people: int):
+    """The benchmark's simulated world (seed 42), reused from workdir when already there."""
+    from deepcredit.data.dataset import Dataset
+    from deepcredit.data.simulate import simulate_world
+
+    root = workdir / f"sim-{people}"
+    return Dataset(root) if (root / "manifest.json").exists() else simulate_world(root, people=people, seed=42)
+
+
+def sim_split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The simulated world's 70/30 stratified split (random_state=42), positions sorted."""
+    train, test = train_test_split(np.arange(len(y)), test_size=0.3, stratify=y, random_state=42)
+    return np.sort(train), np.sort(test)
+
+
 # -- parts ------------------------------------------------------------------------------------------
 
 def uci(args, cv: bool) -> dict:
@@ -174,14 +189,10 @@ def otc(args) -> dict:
 
 
 def sim(args) -> dict:
-    from deepcredit.data.dataset import Dataset
-    from deepcredit.data.simulate import simulate_world
     from deepcredit.scoring.report_card import report_card
 
-    root = args.workdir / f"sim-{args.people}"
     t0 = time.perf_counter()
-    ds = Dataset(root) if (root / "manifest.json").exists() else \
-        simulate_world(root, people=args.people, seed=42)
+    ds = simulated(args.workdir, args.people)
     t_sim = time.perf_counter() - t0
     t0 = time.perf_counter()
     inp = build_model_input(ds, views=("tabular", "temporal", "structural"))
@@ -189,8 +200,7 @@ def sim(args) -> dict:
     truth = ds.read("truth").set_index("person_id")["true_pd"]
     true_pd = truth.reindex(inp.keys["person_id"]).to_numpy()
     y = inp.y
-    train, test = (np.sort(a) for a in train_test_split(np.arange(len(y)), test_size=0.3, stratify=y,
-                                                         random_state=42))
+    train, test = sim_split(y)
     res = {"people": args.people, "simulate_seconds": round(t_sim, 1), "features_seconds": round(t_features, 1),
            "bayes_auc_test": round(float(roc_auc_score(y[test], true_pd[test])), 4),
            "bayes_auc_all": round(float(roc_auc_score(y, true_pd)), 4)}

@@ -16,12 +16,9 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-from bench_models import lgbm_defaults
+from bench_models import lgbm_defaults, sim_split, simulated
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 
-from deepcredit.data.dataset import Dataset
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import Source
@@ -40,17 +37,10 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("runs/benchmark/work"))
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    root = args.workdir / f"sim-{args.people}"
-    if (root / "manifest.json").exists():
-        ds = Dataset(root)
-    else:
-        from deepcredit.data.simulate import simulate_world
-
-        ds = simulate_world(root, people=args.people, seed=42)
+    ds = simulated(args.workdir, args.people)
     inp = build_model_input(ds, views=("tabular",))
     y = inp.y
-    train, test = (np.sort(a) for a in train_test_split(np.arange(len(y)), test_size=0.3, stratify=y,
-                                                         random_state=42))
+    train, test = sim_split(y)
     truth = ds.read("truth").set_index("person_id")["true_pd"].reindex(inp.keys["person_id"]).to_numpy()
     res = {"people": args.people, "bayes_auc_test": round(float(roc_auc_score(y[test], truth[test])), 4)}
     for name, sources in ARMS.items():
