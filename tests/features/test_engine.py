@@ -133,3 +133,17 @@ def test_feature_frame_round_trips(baseline, tmp_path):
     assert back.definitions == baseline.definitions
     pd.testing.assert_frame_equal(back.frame, baseline.frame)
     assert back.meta["data_fingerprint"] == baseline.meta["data_fingerprint"]
+
+
+def test_one_session_serves_different_definition_sets(tables, baseline, tmp_path):
+    """Staged sources are shared within a session, but a step whose SQL changed is rebuilt, not reused."""
+    from deepcredit.features.engine import open_session
+
+    ds = worlds.store(tmp_path / "w", {k: v.copy() for k, v in tables.items()})
+    session = open_session(ds)
+    social = [f for f in ALL_FEATURES if f.dimension.value == "social_connections"]
+    first = build_features(ds, social, session=session)
+    assert first.names == [f.name for f in social]
+    again = build_features(ds, session=session)
+    assert again.names == baseline.names
+    assert_same(again, baseline)

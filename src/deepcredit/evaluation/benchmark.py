@@ -340,9 +340,10 @@ def run_speed(plan: Plan, workdir: Path, step: StepFn) -> tuple[dict, list[dict]
                                            {"data": str(worlds[n]), "model": str(models[n]),
                                             "member_params": plan.member_params, "folds": plan.stack_folds})
     model = models[plan.model_size]
+    trained = "error" not in speed["train"].get(str(plan.model_size), {})
     for n in plan.speed_sizes:
         for stage, what in (("score", "scores"), ("report", "report cards")):
-            if "error" in speed["train"].get(str(plan.model_size), {}):
+            if not trained:
                 skipped.append({"what": f"{stage} at {n:,}", "why": "training the scoring model failed"})
                 continue
             step(f"speed: batch-score {n:,} people ({what})")

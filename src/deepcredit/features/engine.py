@@ -109,9 +109,9 @@ class Session:
     con: duckdb.DuckDBPyConnection
     people_columns: set[str]
     event_columns: set[str]
-    created: set[str] = field(default_factory=set)
-    """Steps already materialised: a step's SQL depends only on its name within one session, so the
-    tabular, temporal and structural views share the staged sources instead of rebuilding them."""
+    created: dict[str, str] = field(default_factory=dict)
+    """SQL of each step already materialised: the tabular, temporal and structural views share the staged
+    sources instead of rebuilding them; a step whose SQL changed (other definitions) is rebuilt."""
 
     def materialise(self, steps: Sequence[tuple[str, str]],
                     on_step: Callable[[str, int, int], None] | None = None) -> dict[str, float]:
@@ -119,9 +119,9 @@ class Session:
         timings: dict[str, float] = {}
         for i, (name, sql) in enumerate(steps):
             t0 = time.perf_counter()
-            if name not in self.created:
-                self.con.execute(f"CREATE TEMP TABLE {name} AS {sql}")
-                self.created.add(name)
+            if self.created.get(name) != sql:
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+                self.created[name] = sql
             timings[name] = round(time.perf_counter() - t0, 3)
             if on_step:
                 on_step(name, i + 1, len(steps))

@@ -149,18 +149,21 @@ class GBDTModel(CreditModel):
 
     def decision_function(self, inp: ModelInput) -> np.ndarray:
         """Raw score = logit of default, per row."""
+        return self._raw(self._design(inp))
+
+    def _design(self, inp: ModelInput) -> np.ndarray:
         self._check_fitted()
-        A = design_matrix(inp.X, self.feature_names_, self.categories_)
+        return design_matrix(inp.X, self.feature_names_, self.categories_)
+
+    def _raw(self, A: np.ndarray) -> np.ndarray:
         return self.booster_.predict(A, raw_score=True, num_iteration=self._num_iteration()).astype(np.float64)
 
     def explain(self, inp: ModelInput) -> Explanation:
         """TreeSHAP contributions per feature (log-odds); base = the expected value column."""
-        self._check_fitted()
-        A = design_matrix(inp.X, self.feature_names_, self.categories_)
+        A = self._design(inp)
         contrib = self.booster_.predict(A, pred_contrib=True, num_iteration=self._num_iteration())
         by_feature = pd.DataFrame(contrib[:, :-1], columns=self.feature_names_)
-        return Explanation.from_features(contrib[:, -1], by_feature, self.definitions_,
-                                         decision=self.decision_function(inp))
+        return Explanation.from_features(contrib[:, -1], by_feature, self.definitions_, decision=self._raw(A))
 
     @property
     def feature_importances_(self) -> pd.Series:

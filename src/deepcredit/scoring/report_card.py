@@ -128,7 +128,7 @@ def report_card(model: CreditModel, inp: ModelInput, scale: ScoreScale | None = 
     scale = scale or ScoreScale()
     if explain and explanation is None:
         explanation = model.explain(inp)
-    decision = explanation.decision if explanation is not None and explanation.decision is not None else None
+    decision = explanation.decision if explanation is not None else None
     pd_ = proba_columns(model.decision_function(inp) if decision is None else decision)[:, 1]  # = predict_proba
     out = inp.keys.copy()
     out["pd"] = pd_
