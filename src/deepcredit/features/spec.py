@@ -50,6 +50,16 @@ class FeatureDef:
     """Value for people with no rows in the source (0 for counts); None keeps it missing."""
     requires: tuple[str, ...] = ()
     """Columns of the people table the feature needs; it is skipped where a data set lacks them."""
+    protected: bool = False
+    """Read from a protected attribute: audited for fairness, never a model input unless explicitly allowed."""
+    actionable: bool = True
+    """The person can change it by their own future behaviour: it may appear in how-to-improve advice."""
+
+    def is_protected(self) -> bool:
+        """Declared protected, or named after one of the legacy fixed protected attributes."""
+        from deepcredit.data.schema import PROTECTED_ATTRIBUTES
+
+        return self.protected or self.name.lower() in PROTECTED_ATTRIBUTES
 
     def to_dict(self) -> dict:
         d = asdict(self)

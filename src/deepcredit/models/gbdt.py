@@ -21,7 +21,6 @@ import json
 import numpy as np
 import pandas as pd
 
-from deepcredit.data.schema import PROTECTED_ATTRIBUTES
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models.base import CreditModel, Explanation, read_meta
@@ -55,7 +54,7 @@ def model_features(definitions: list[FeatureDef], columns, features: list[str] |
     else:
         defs = [d for d in definitions if d.name in columns]
     if not allow_protected:
-        defs = [d for d in defs if d.name.lower() not in PROTECTED_ATTRIBUTES]
+        defs = [d for d in defs if not d.is_protected()]
     if not defs:
         raise ValueError("no feature columns to fit on")
     return defs

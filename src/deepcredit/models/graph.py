@@ -49,7 +49,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from deepcredit.data.schema import PROTECTED_ATTRIBUTES, Dimension
+from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.graph import Graph
 from deepcredit.features.spec import FeatureDef, Kind
@@ -106,7 +106,7 @@ class NodeEncoder:
             clip_quantile: float = 0.005) -> NodeEncoder:
         defs = {d.name: d for d in definitions}
         if features is None:  # protected attributes are never inputs unless asked for by name
-            names = [n for n in X.columns if n in defs and n not in PROTECTED_ATTRIBUTES]
+            names = [n for n in X.columns if n in defs and not defs[n].is_protected()]
         else:
             unknown = [n for n in features if n not in X.columns or n not in defs]
             if unknown:

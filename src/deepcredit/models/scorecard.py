@@ -44,7 +44,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
-from deepcredit.data.schema import PROTECTED_ATTRIBUTES, Dimension
+from deepcredit.data.schema import Dimension
 from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.scoring.explain import reason_codes
 from deepcredit.scoring.scale import ScoreScale, split_total
@@ -471,7 +471,7 @@ class WoEScorecard(BaseEstimator):
             if missing:
                 raise ValueError(f"feature column(s) missing from the training data: {', '.join(missing)}")
         self.excluded_protected_ = [] if self.allow_protected else \
-            [d.name for d in defs if d.name.lower() in PROTECTED_ATTRIBUTES]
+            [d.name for d in defs if d.is_protected()]
         defs = [d for d in defs if d.name not in self.excluded_protected_]
         if not defs:
             raise ValueError("no feature columns to fit the scorecard on")
