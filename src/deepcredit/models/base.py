@@ -56,6 +56,14 @@ class Explanation:
         return self.base + self.by_dimension.to_numpy().sum(axis=1)
 
 
+class MemberCannotFit(ValueError):
+    """This model cannot be fitted on this data (no characteristic passes IV, no events, no edges, ...).
+
+    The stack leaves such a member out with the message as its recorded reason and goes on; any other
+    error still stops the run.
+    """
+
+
 def proba_columns(logit: np.ndarray) -> np.ndarray:
     """[n, 2] (P(good), P(default)) of logits: the one place a logit becomes a probability."""
     p = expit(np.asarray(logit, dtype=np.float64))
