@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 from matplotlib import rc_context
@@ -25,7 +26,7 @@ BAD = "#c0392b"
 LEVEL_COLOURS = {"ok": "#2e9e5b", "watch": "#e0a000", "act": "#c0392b"}
 BAND_COLOURS = ("#d64933", "#f08c3a", "#f2c94c", "#7cc36e", "#2e9e5b")
 
-STYLE = {
+STYLE: dict[str, Any] = {
     "font.size": 9.5, "axes.titlesize": 10.5, "axes.labelsize": 9.5, "axes.edgecolor": "#9aa5b1",
     "axes.labelcolor": INK, "xtick.color": INK, "ytick.color": INK, "axes.spines.top": False,
     "axes.spines.right": False, "axes.grid": True, "grid.color": "#e4e7eb", "grid.linewidth": 0.8,
@@ -71,12 +72,14 @@ def figure_specs(evaluation: dict | None, fairness: dict | None, stability: dict
                                 "data": cal}
         bands = evaluation["bands"]
         used = [b for b in bands if b["n"]]
-        worst, best = (used[0], used[-1]) if used else (None, None)
+        caption = "No scored rows."
+        if used:
+            worst, best = used[0], used[-1]
+            caption = (f"Observed bad rate falls from {_pct(worst['bad_rate'])} ({worst['band']}) to "
+                       f"{_pct(best['bad_rate'])} ({best['band']}); dots show the mean predicted PD.")
         specs["bad_rate_by_band"] = {
             "section": "calibration", "title": "Bad rate per band",
-            "caption": (f"Observed bad rate falls from {_pct(worst['bad_rate'])} ({worst['band']}) to "
-                        f"{_pct(best['bad_rate'])} ({best['band']}); dots show the mean predicted PD.")
-            if used else "No scored rows.",
+            "caption": caption,
             "data": {"bands": bands}}
         specs["score_histogram"] = {
             "section": "calibration", "title": "Score distribution by band", "wide": True,
@@ -365,7 +368,7 @@ DRAW: dict[str, Callable[[Figure, dict], None]] = {
 def render_png(fig_id: str, spec: dict, dpi: int = 144) -> bytes:
     """One figure as PNG bytes (no timestamp metadata, so the same data gives the same bytes)."""
     wide = spec.get("wide", False)
-    with rc_context(STYLE):
+    with rc_context(cast(Any, STYLE)):
         fig = Figure(figsize=(11.0 if wide else 5.4, spec.get("height", 3.6)), layout="constrained")
         DRAW[fig_id](fig, spec["data"])
         buf = io.BytesIO()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ DEFAULT_CUTOFF = 600
 """Default approval cutoff (score >= cutoff is approved): the scale's base score, 5:1 good:bad odds."""
 
 
-def to_jsonable(obj: object) -> object:
+def to_jsonable(obj: object) -> Any:
     """Plain JSON types: numpy scalars and arrays to Python, NaN/inf to None (JSON has no NaN)."""
     if isinstance(obj, Mapping):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
@@ -45,7 +46,7 @@ def to_jsonable(obj: object) -> object:
     return str(obj)
 
 
-def _check(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check(y: Sequence[int] | np.ndarray, p: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y).astype(np.int64).ravel()
     p = np.asarray(p, dtype=float).ravel()
     if y.shape != p.shape:

@@ -7,6 +7,8 @@ filled in from the evaluation, fairness and stability results, so the card canno
 
 from __future__ import annotations
 
+from typing import Any
+
 INTENDED_USE = (
     "Estimate the probability that a person fails a commitment (a bill, instalment, rental or order) "
     "within the performance window after the scoring date, and express it on the 350-950 DeepCredit scale "
@@ -33,7 +35,7 @@ CAVEATS = (
 )
 
 
-def default_model_card(**facts: object) -> dict:
+def default_model_card(**facts: Any) -> dict:
     """DeepCredit's standing statements, overridden or extended by `facts` (name, kind, data, ...)."""
     card: dict = {"name": "DeepCredit model", "intended_use": INTENDED_USE, "out_of_scope": list(OUT_OF_SCOPE),
                   "caveats": list(CAVEATS), "data": {}, "details": {}}

@@ -177,7 +177,8 @@ def outcomes_by_band(reference: pd.DataFrame, batch: pd.DataFrame, scale: ScoreS
         rows.append(row)
     tested = sum(r["p_value"] is not None for r in rows)
     for r in rows:
-        r["flag"] = r["p_value"] is not None and r["p_value"] < alpha / tested
+        p_value = r["p_value"]
+        r["flag"] = isinstance(p_value, float) and p_value < alpha / tested
     return rows
 
 

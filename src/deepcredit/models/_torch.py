@@ -22,10 +22,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import TypeVar
 
 import numpy as np
 import torch
 from torch import nn
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 ProgressFn = Callable[[int, int, str], None]
 """on_progress(epoch, max_epochs, message), called after every epoch."""
@@ -178,7 +181,7 @@ def state_bytes(module: nn.Module) -> bytes:
     return buf.getvalue()
 
 
-def load_state(module: nn.Module, data: bytes, device: torch.device) -> nn.Module:
+def load_state(module: ModuleT, data: bytes, device: torch.device) -> ModuleT:
     module.load_state_dict(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
     return module.to(device).eval()
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -467,7 +468,7 @@ class GraphModel(CreditModel):
     def _mean_messages(net: _Net, x_all: torch.Tensor, adj: Adjacency, nodes: np.ndarray,
                        device: torch.device) -> list[list[float]]:
         """Each layer's incoming message averaged over `nodes` (exact, every neighbour; isolated: 0)."""
-        layers = net.tower.layers
+        layers = cast(list[SAGELayer], list(net.tower.layers))
         sums = [torch.zeros(layer.lin_nb.in_features, dtype=torch.float64) for layer in layers]
         for b in range(0, len(nodes), PREDICT_BATCH):
             seeds = nodes[b: b + PREDICT_BATCH]
@@ -490,7 +491,7 @@ class GraphModel(CreditModel):
         out = []
         for b in range(0, len(x), PREDICT_BATCH):
             h = torch.from_numpy(np.ascontiguousarray(x[b: b + PREDICT_BATCH])).to(device)
-            for layer, m in zip(self.net_.tower.layers, messages, strict=True):
+            for layer, m in zip(cast(list[SAGELayer], list(self.net_.tower.layers)), messages, strict=True):
                 h = torch.relu(layer.lin_self(h) + layer.lin_nb(m))
             out.append(self.net_.head(h).squeeze(-1).cpu().numpy())
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)

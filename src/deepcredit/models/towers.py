@@ -11,7 +11,8 @@ what a group of inputs (a dimension) adds over that reference, with exact Shaple
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -71,7 +72,7 @@ class SequenceTower(nn.Module):
         cols["real"] = np.array([self.slot_dim - 1])
         return cols
 
-    def group_masks(self, groups: dict[str, Sequence[str]] = SEQUENCE_GROUPS) -> dict[str, torch.Tensor]:
+    def group_masks(self, groups: Mapping[str, Sequence[str]] = SEQUENCE_GROUPS) -> dict[str, torch.Tensor]:
         """Boolean slot-column mask of each group (e.g. each dimension)."""
         cols = self.channel_columns()
         masks = {}
@@ -154,7 +155,7 @@ class TabularEncoder(nn.Module):
     def column_sources(self) -> list[tuple[str, int]]:
         """The input of every output column: ('num', j) or ('cat', j)."""
         out = [("num", j) for j in range(self.n_numeric)]
-        for j, e in enumerate(self.embeddings):
+        for j, e in enumerate(cast(list[nn.Embedding], list(self.embeddings))):
             out += [("cat", j)] * e.embedding_dim
         return out
 
@@ -166,7 +167,7 @@ class TabularEncoder(nn.Module):
         """The 'average row': numeric columns at `numeric_ref`, each embedding at its training-weighted mean."""
         dev = next(self.parameters()).device if len(list(self.parameters())) else torch.device("cpu")
         parts = [torch.tensor(numeric_ref, dtype=torch.float32, device=dev)]
-        for e, counts in zip(self.embeddings, category_counts, strict=True):
+        for e, counts in zip(cast(list[nn.Embedding], list(self.embeddings)), category_counts, strict=True):
             c = torch.tensor(counts, dtype=torch.float32, device=dev)
             parts.append((c[:, None] * e.weight).sum(0) / c.sum().clamp_min(1e-12))
         return torch.cat(parts)
@@ -187,7 +188,8 @@ class WideLinear(nn.Module):
         nn.init.zeros_(self.weight.weight)
 
     def contributions(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.weight(idx + self.offsets[None, :]).squeeze(-1)
+        offsets = cast(torch.Tensor, self.offsets)
+        return self.weight(idx + offsets[None, :]).squeeze(-1)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.contributions(idx).sum(dim=1)

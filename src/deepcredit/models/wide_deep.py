@@ -38,6 +38,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -51,6 +52,7 @@ from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models import _torch
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
 from deepcredit.models.gbdt import model_features
+from deepcredit.models.graph import Adjacency, GraphSAGETower, NodeEncoder, sample_blocks
 from deepcredit.models.sequence import (
     SequenceData,
     SequencePrep,
@@ -252,10 +254,8 @@ class _WideDeepNet(nn.Module):
         self.wide = WideLinear(arch["field_sizes"])
         self.encoder = TabularEncoder(arch["n_numeric"], arch["cardinalities"], arch["embedding_dims"])
         self.sequence = SequenceTower(**arch["sequence"]) if arch.get("sequence") else None
-        self.graph = None
+        self.graph: GraphSAGETower | None = None
         if arch.get("graph"):
-            from deepcredit.models.graph import GraphSAGETower
-
             self.graph = GraphSAGETower(**arch["graph"])
         d = self.encoder.out_dim + sum(t.out_dim for t in (self.sequence, self.graph) if t is not None)
         layers: list[nn.Module] = []
@@ -264,7 +264,7 @@ class _WideDeepNet(nn.Module):
             d = h
         layers.append(nn.Linear(d, 1))
         self.mlp = nn.Sequential(*layers)
-        nn.init.constant_(self.mlp[-1].bias, arch.get("prior", 0.0))
+        nn.init.constant_(cast(nn.Linear, self.mlp[-1]).bias, arch.get("prior", 0.0))
 
     def deep(self, parts: Sequence[torch.Tensor]) -> torch.Tensor:
         return self.mlp(torch.cat(list(parts), dim=1)).squeeze(-1)
@@ -280,7 +280,7 @@ class _Data:
     sequence: SequenceData | None = None
     nodes: np.ndarray | None = None  # global node id of each row (graph tower)
     x_all: torch.Tensor | None = None  # node inputs of every node
-    adjacency: object | None = None
+    adjacency: Adjacency | None = None
 
 
 class WideDeepModel(CreditModel):
@@ -341,8 +341,6 @@ class WideDeepModel(CreditModel):
         if self.use_sequence_tower:
             data.sequence = self.seq_prep_.tensors(require_sequences(inp, "wide & deep"), inp.index, device)
         if self.use_graph_tower:
-            from deepcredit.models.graph import Adjacency
-
             data.adjacency = Adjacency.from_graph(_require_graph(inp))
             data.x_all = torch.from_numpy(self.node_encoder_.transform(inp.tabular.X)).to(device)
             data.nodes = inp.index
@@ -350,8 +348,8 @@ class WideDeepModel(CreditModel):
 
     def _graph_h(self, net: _WideDeepNet, data: _Data, pos: np.ndarray,
                  rng: np.random.Generator | None) -> torch.Tensor:
-        from deepcredit.models.graph import sample_blocks
-
+        assert data.x_all is not None and data.adjacency is not None and data.nodes is not None
+        assert net.graph is not None
         device = data.x_all.device
         fanouts = self._fanouts() if rng is not None else [None] * self.graph_layers
         blocks = [b.to(device) for b in sample_blocks(data.adjacency, data.nodes[pos], fanouts, rng)]
@@ -368,6 +366,7 @@ class WideDeepModel(CreditModel):
         p = torch.from_numpy(np.asarray(pos, dtype=np.int64)).to(data.wide.device)
         parts = [net.encoder(data.numeric[p], data.categorical[p])]
         if net.sequence is not None:
+            assert data.sequence is not None
             parts.append(net.sequence(*data.sequence.batch(pos)))
         if net.graph is not None:
             parts.append(self._graph_h(net, data, pos, rng if net.training else None))
@@ -405,8 +404,6 @@ class WideDeepModel(CreditModel):
             if self.use_sequence_tower:
                 self.seq_prep_ = SequencePrep.fit(require_sequences(inp, "wide & deep"), rows, self.max_len)
             if self.use_graph_tower:
-                from deepcredit.models.graph import NodeEncoder
-
                 _require_graph(inp)
                 self.node_encoder_ = NodeEncoder.fit(inp.tabular.X, self.definitions_, rows,
                                                      [d.name for d in self.definitions_])
@@ -418,7 +415,7 @@ class WideDeepModel(CreditModel):
                                             self.patience, self.seed)
             wide = [p for name, p in net.named_parameters() if name.startswith("wide.")]
             other = [p for name, p in net.named_parameters() if not name.startswith("wide.")]
-            groups = [{"params": wide, "weight_decay": self.wide_l2}, {"params": other}]
+            groups: list[dict] = [{"params": wide, "weight_decay": self.wide_l2}, {"params": other}]
             rng = np.random.default_rng(self.seed)
             result = _torch.train(net, lambda pos: self._logits(net, data, pos, rng), y, train_pos, val_pos,
                                   settings, device, param_groups=groups, on_progress=on_progress)
@@ -492,6 +489,7 @@ class WideDeepModel(CreditModel):
             tab = net.encoder(data.numeric[p], data.categorical[p])
             seq = {}
             if net.sequence is not None:
+                assert data.sequence is not None and seq_ref is not None
                 needed = {frozenset(s & set(seq_groups)) for s in subsets}
                 seq = sequence_values(net.sequence, data.sequence, pos, seq_ref, sorted(needed, key=sorted))
             uses_graph = net.graph is not None and any(social in s for s in subsets)
@@ -502,7 +500,8 @@ class WideDeepModel(CreditModel):
                 if net.sequence is not None:
                     parts.append(seq[frozenset(s & set(seq_groups))])
                 if net.graph is not None:
-                    parts.append(graph_h if social in s else graph_ref.expand(len(pos), -1))
+                    assert graph_ref is not None
+                    parts.append(graph_h if graph_h is not None and social in s else graph_ref.expand(len(pos), -1))
                 out[s].append(net.deep(parts).cpu().numpy().astype(np.float64))
         return {s: np.concatenate(v) if v else np.zeros(0) for s, v in out.items()}
 
@@ -565,8 +564,6 @@ class WideDeepModel(CreditModel):
         if meta["sequence_prep"] is not None:
             model.seq_prep_ = SequencePrep(**meta["sequence_prep"])
         if meta["node_encoder"] is not None:
-            from deepcredit.models.graph import NodeEncoder
-
             model.node_encoder_ = NodeEncoder.from_dict(meta["node_encoder"])
         model.graph_mean_, model.wide_mean_, model.deep_base_ = meta["graph_mean"], meta["wide_mean"], meta["deep_base"]
         model.history_, model.best_epoch_ = meta["history"], meta["best_epoch"]
