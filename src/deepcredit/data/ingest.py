@@ -24,7 +24,7 @@ from deepcredit.data.dataset import (
 )
 from deepcredit.data.datasets.uci import typed_frame
 from deepcredit.data.schema import EVENTS, RELATIONS, Column, ColumnType, TableSpec
-from deepcredit.data.spec import Attribute, DatasetSpec, SpecError, spec_line
+from deepcredit.data.spec import Attribute, DatasetSpec, SpecError, field_path, spec_line
 from deepcredit.data.validate import (
     DataValidationError,
     is_parquet,
@@ -61,7 +61,7 @@ class _Checker:
             if col is not None and col not in have:
                 line = spec_line(self.spec_file, loc) if self.spec_file else None
                 raise SpecError(self.spec_file or "spec", f"column {col!r} is not in {path} (its columns: "
-                                f"{', '.join(sorted(have)) or 'none'})", line, ".".join(map(str, loc)))
+                                f"{', '.join(sorted(have)) or 'none'})", line, field_path(loc))
 
 
 def _attribute_column(a: Attribute) -> Column:

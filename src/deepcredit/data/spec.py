@@ -297,7 +297,7 @@ class DatasetSpec(_Strict):
         return next((a for a in self.profile.attributes if a.role == role), None)
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json", exclude_defaults=False), indent=2, sort_keys=True) + "\n"
+        return json.dumps(self.model_dump(mode="json"), indent=2) + "\n"  # key order is meaning: feature order
 
     def restricted(self, people_columns: Iterable[str], event_columns: Iterable[str]) -> DatasetSpec:
         """The same spec without the attributes and optional event columns a stored table lacks.
@@ -377,7 +377,7 @@ def _resolve(path: tuple, counts: dict[tuple, int]) -> list:
     return out
 
 
-def _field(loc: Iterable) -> str:
+def field_path(loc: Iterable) -> str:
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
@@ -402,7 +402,7 @@ def _spec_error(exc: ValidationError, file: str, lines: dict[tuple, int]) -> Spe
         problem = f"unknown field {str(loc[-1])!r}"
     elif err["type"] == "enum" or err["type"] == "literal_error":
         problem = f"{err.get('input')!r} is not allowed: {err['msg'].removeprefix('Input should be ')}"
-    return SpecError(file, problem, _line(lines, loc), _field(loc) or None)
+    return SpecError(file, problem, _line(lines, loc), field_path(loc) or None)
 
 
 def parse_spec(data: dict, file: str = "<spec>", lines: dict[tuple, int] | None = None) -> DatasetSpec:
