@@ -95,10 +95,14 @@ def ingest(
 
 
 def validate(data: Path = typer.Argument(..., help="A stored data set directory.")) -> None:
-    """Re-validate every row of a stored data set."""
-    from deepcredit.data.dataset import Dataset, validate_tables
+    """Re-validate every row of a stored data set (against its spec, where it was stored with one)."""
+    from deepcredit.data.dataset import SPEC, Dataset, validate_tables
+    from deepcredit.data.ingest import validate_stored
 
     with clear_errors():
         ds = Dataset(data)
-        validate_tables({t: ds.table_path(t) for t in ds.manifest.tables}, ds.manifest.snapshot_date)
+        if (ds.root / SPEC).exists():
+            validate_stored(ds)
+        else:
+            validate_tables({t: ds.table_path(t) for t in ds.manifest.tables}, ds.manifest.snapshot_date)
     console.print(f"{data}: valid")

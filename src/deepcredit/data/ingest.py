@@ -10,6 +10,7 @@ a bad value at the data file's row and column. Nothing is written unless every t
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +24,7 @@ from deepcredit.data.dataset import (
     write_dataset,
 )
 from deepcredit.data.datasets.uci import typed_frame
-from deepcredit.data.schema import EVENTS, RELATIONS, Column, ColumnType, TableSpec
+from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec
 from deepcredit.data.spec import Attribute, DatasetSpec, SpecError, field_path, spec_line
 from deepcredit.data.validate import (
     DataValidationError,
@@ -224,3 +225,32 @@ def ingest_with_spec(spec: DatasetSpec, sources: dict[str, Path], out: Path, spe
     check_replaceable(out)
     frames, snapshot = read_with_spec(spec, sources, spec_file, snapshot_date)
     return write_dataset(out, frames, name or spec.name, snapshot, spec.description, spec=spec)
+
+
+def stored_tables(spec: DatasetSpec) -> dict[str, TableSpec]:
+    """The table specs of a data set stored with `spec`: DeepCredit's column names, the spec's types and
+    vocabularies (what `deepcredit validate` re-checks)."""
+    people = [Column("person_id", ColumnType.STRING)]
+    people += [replace(_attribute_column(a), name=a.name) for a in spec.profile.attributes]
+    if spec.profile.valid_from:
+        people.append(Column("valid_from", ColumnType.TIMESTAMP, nullable=True))
+    key = ("person_id", "valid_from") if spec.profile.valid_from else ("person_id",)
+    events = EVENTS
+    if spec.events is not None:
+        vocab = {"kind": frozenset(spec.events.kinds), "status": frozenset(spec.events.statuses)}
+        events = replace(EVENTS, columns=tuple(replace(c, allowed=vocab.get(c.name, c.allowed)) for c in EVENTS.columns))
+    kinds = frozenset(spec.relations.kinds) if spec.relations is not None and spec.relations.kinds else None
+    relations = replace(RELATIONS, columns=tuple(replace(c, allowed=kinds if c.name == "kind" else c.allowed)
+                                                 for c in RELATIONS.columns))
+    return {"people": TableSpec("people", tuple(people), key=key), "events": events, "relations": relations,
+            "outcomes": OUTCOMES}
+
+
+def validate_stored(ds: Dataset) -> None:
+    """Re-validate every row of a data set stored with a spec, against that spec."""
+    tables = stored_tables(ds.spec)
+    frames = {t: read_and_validate(ds.table_path(t), spec, ds.snapshot_date, allow_empty=t in ("events", "relations"))
+              for t, spec in tables.items()}
+    people = pd.Index(frames["people"]["person_id"].unique())
+    for t, cols in {"events": ("person_id",), "relations": ("source", "target"), "outcomes": ("person_id",)}.items():
+        check_known_people(frames[t], cols, people, str(ds.table_path(t)), None)
