@@ -121,7 +121,11 @@ def test_a_status_declared_broken_never_counts_as_money_repaid(tmp_path):
     ds = write_dataset(tmp_path / "w", {"people": pd.DataFrame({"person_id": ["a"]}), "events": events,
                                         "relations": _empty_relations(), "outcomes": outcomes},
                        "own-words", "2026-01-01", spec=spec_from_toml(OWN_WORDS))
-    row = build_features(ds).frame.iloc[0]
+    inp = build_model_input(ds)
+    row = inp.tabular.frame.iloc[0]
+    assert inp.sequences.kind_vocab == ("<pad>", "invoice", "payment")  # the spec's own words
+    assert inp.sequences.status_vocab == ("<pad>", "bounced", "pending", "settled", "slow")
+    assert inp.sequences.lengths.tolist() == [5]
     assert row["amount_paid_180d"] == 300.0  # settled + slow; never the bounced or the pending payment
     assert row["n_bad_365d"] == 2 and row["n_severe_365d"] == 1 and row["n_outcomes"] == 3
     assert row["amount_billed_180d"] == 500.0

@@ -46,7 +46,7 @@ from torch import nn
 
 from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
-from deepcredit.features.sequences import KIND_VOCAB, NUMERIC, STATUS_VOCAB
+from deepcredit.features.sequences import NUMERIC
 from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models import _torch
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
@@ -380,7 +380,7 @@ class WideDeepModel(CreditModel):
                 "embedding_dims": prep.embedding_dims(self.max_embedding), "hidden": [int(h) for h in self.hidden],
                 "dropout": self.dropout, "prior": prior, "sequence": None, "graph": None}
         if self.use_sequence_tower:
-            arch["sequence"] = {"n_kinds": len(KIND_VOCAB), "n_statuses": len(STATUS_VOCAB),
+            arch["sequence"] = {"n_kinds": len(self.seq_prep_.kind_freq), "n_statuses": len(self.seq_prep_.status_freq),
                                 "n_numeric": len(NUMERIC), "hidden": self.seq_hidden, "layers": self.seq_layers,
                                 "cell": self.cell, "events_per_step": self.events_per_step,
                                 "dropout": self.dropout}
