@@ -36,9 +36,12 @@ def legacy_spec(people_columns: set[str], event_columns: set[str]) -> DatasetSpe
     return builtin_spec("simulator").restricted(people_columns, event_columns)
 
 
-def _profile(d: Dialect, spec: DatasetSpec, people_columns: set[str]) -> str:
+def _profile(d: Dialect, spec: DatasetSpec, people_columns: set[str], every_column: bool = False) -> str:
     """One row per (person, as_of): the declared attributes, dates as days before as_of. With attribute
-    history, the row valid strictly before as_of (rows without a date hold since always)."""
+    history, the row valid strictly before as_of (rows without a date hold since always).
+
+    every_column: also pass through undeclared people columns as they are (callers that give no spec, so
+    definitions read from an artifact still find their columns)."""
     cols: list[tuple[str, str]] = []  # (expression, name)
     for a in spec.profile.attributes:
         if a.name not in people_columns:
@@ -48,6 +51,9 @@ def _profile(d: Dialect, spec: DatasetSpec, people_columns: set[str]) -> str:
                          profile_column(a)))
         else:
             cols.append((f"p.{a.name}", a.name))
+    if every_column:
+        declared = {a.name for a in spec.profile.attributes} | {"person_id", "valid_from"}
+        cols += [(f"p.{c}", c) for c in sorted(people_columns - declared)]
     select = "".join(f", {expr} AS {name}" for expr, name in cols)
     if not spec.profile.valid_from or "valid_from" not in people_columns:
         return f"""
@@ -71,12 +77,13 @@ def stages(d: Dialect, people_columns: set[str], event_columns: set[str],
     event columns a data set lacks (days_late, counterparty) read as NULL. Without declared events there
     are no event stages, without declared relations no neighbour stages.
     """
+    legacy = spec is None
     spec = spec or legacy_spec(people_columns, event_columns)
     days_late = "e.days_late" if "days_late" in event_columns else "CAST(NULL AS DOUBLE)"
     counterparty = "e.counterparty" if "counterparty" in event_columns else "CAST(NULL AS VARCHAR)"
     steps = [
         ("spine_d", f"SELECT person_id, as_of, {d.days('as_of')} AS as_of_day FROM spine"),
-        ("profile", _profile(d, spec, people_columns)),
+        ("profile", _profile(d, spec, people_columns, every_column=legacy)),
     ]
     ev = spec.events
     none: frozenset[str] = frozenset()
