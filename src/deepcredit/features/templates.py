@@ -28,6 +28,8 @@ BELOW_LINE = "Keep your balance well below your credit line."
 REGULAR = "Use your account regularly and settle what you use."
 NETWORK = "Deal with people who keep their commitments; your own record matters most."
 PARTNERS = "Deliver what you promise to your trading partners."
+KEEP_CURRENT = "Keep your details up to date."
+NOT_ACTIONABLE = "This is not something you can change: the other reasons are where you can improve."
 
 
 # --- SQL builders (the subset both DuckDB and Spark SQL accept) ----------------------------------------
@@ -103,7 +105,8 @@ def attribute_feature(a: Attribute) -> FeatureDef:
         sql, name = f"MAX(LN(1 + GREATEST({col}, 0)))", f"log_{a.name}"
     else:
         sql = f"MAX({col})"
-    return FeatureDef(name, a.dimension, Source.PROFILE, sql, a.text, a.improve or "Keep your details up to date.",
+    improve = a.improve or (KEEP_CURRENT if a.actionable else NOT_ACTIONABLE)
+    return FeatureDef(name, a.dimension, Source.PROFILE, sql, a.text, improve,
                       risk_direction=a.risk_direction, kind=kind, requires=(a.name,), protected=a.protected,
                       actionable=a.actionable)
 

@@ -553,7 +553,7 @@ class WideDeepModel(CreditModel):
                 "graph_mean": self.graph_mean_, "wide_mean": self.wide_mean_, "deep_base": self.deep_base_,
                 "history": self.history_, "best_epoch": self.best_epoch_}
         return {"wide_deep_net.pt": _torch.state_bytes(self.net_),
-                "wide_deep_prep.json": json.dumps(meta, indent=1, sort_keys=True).encode()}
+                "wide_deep_prep.json": json.dumps(meta, indent=1).encode()}
 
     @classmethod
     def from_files(cls, files: dict[str, bytes], params: dict) -> WideDeepModel:
