@@ -2,7 +2,9 @@
 
 This is where point in time is enforced, once: every source joins the as-of spine and keeps only rows
 strictly before each as_of (events by their timestamp, edges by the time they were first observed,
-neighbours' histories by the *focal* person's as_of). Feature definitions cannot see anything else.
+neighbours' histories by the *focal* person's as_of, profiles with attribute history by the version valid
+strictly before as_of). Feature definitions cannot see anything else. What a status or an amount means
+(kept, late, broken, open; owed, paid) comes from the data set's spec, never from its words.
 
 The SQL is the common subset of DuckDB and Spark SQL; the only construct the dialects spell differently
 (timestamp → fractional days since the epoch) goes through `Dialect.days`. The engine materialises each
