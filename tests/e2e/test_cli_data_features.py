@@ -6,6 +6,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from deepcredit.cli.app import app
+from deepcredit.data.dataset import Dataset
 from deepcredit.features.engine import FeatureFrame
 
 runner = CliRunner()
@@ -46,3 +47,75 @@ def test_unknown_data_set_is_a_clear_error(tmp_path):
     assert result.exit_code == 2
     assert "manifest.json is missing" in result.output
     assert not (tmp_path / "f.parquet").exists()
+
+
+def _otc_format(path, header: bool) -> None:
+    """A small signed-rating network in OTC's format: 40 traders rating each other over two years."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 600
+    src, dst = rng.integers(1, 41, n), rng.integers(1, 41, n)
+    keep = src != dst
+    t0 = int(pd.Timestamp("2014-01-01").timestamp())
+    rows = pd.DataFrame({"SOURCE": src[keep], "TARGET": dst[keep],
+                         "RATING": rng.choice([-10, -6, -1, 1, 2, 5, 10], keep.sum()),
+                         "TIME": np.sort(t0 + rng.integers(0, 730 * 86400, keep.sum()))})
+    rows.to_csv(path, index=False, header=header)
+
+
+def test_load_a_path_in_otc_format_with_and_without_header(tmp_path):
+    for header in (True, False):
+        src = tmp_path / f"ratings-{header}.csv"
+        _otc_format(src, header)
+        out = tmp_path / f"ds-{header}"
+        _ok(["load", str(src), "--out", str(out), "--threshold", "-5", "--cadence", "QS"])
+        ds = Dataset(out)
+        outcomes = ds.read("outcomes")
+        assert outcomes["as_of"].nunique() >= 6 and outcomes["label"].sum() > 0
+        assert ds.spec.relations is not None and ds.spec.relations.signed
+        feats = tmp_path / f"f-{header}.parquet"
+        _ok(["features", "--data", str(out), "--out", str(feats)])
+        assert "incoming_negative_share" in FeatureFrame.load(feats).names
+    a, b = (Dataset(tmp_path / f"ds-{h}").read("outcomes") for h in (True, False))
+    pd.testing.assert_frame_equal(a, b)  # the header changes nothing
+
+
+def test_load_a_monthly_cadence_and_a_fixed_window(tmp_path):
+    src = tmp_path / "r.csv"
+    _otc_format(src, header=False)
+    _ok(["load", str(src), "--out", str(tmp_path / "m"), "--cadence", "MS", "--window-days", "30"])
+    out = Dataset(tmp_path / "m").read("outcomes")
+    assert out["as_of"].nunique() >= 20 and (out["window_days"] == 30).all()
+
+
+def test_load_an_unknown_name_or_a_bad_file_is_one_clear_line(tmp_path):
+    result = runner.invoke(app, ["load", "nope", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "neither a bundled data set" in result.output
+    assert len(result.output.strip().splitlines()) <= 2 and "Traceback" not in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2,5,1400000000\n3,4,x,1400000001\n")
+    result = runner.invoke(app, ["load", str(bad), "--out", str(tmp_path / "y")])
+    assert result.exit_code == 2 and "row 2 (line 2)" in result.output and "RATING" in result.output
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_german_credit_through_the_cli_from_draft_to_features(tmp_path):
+    import gzip
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    raw = gzip.decompress((root / "src/deepcredit/data/datasets/files/german_credit.csv.gz").read_bytes())
+    (tmp_path / "german_credit.csv").write_bytes(raw)
+    _ok(["spec", "draft", str(tmp_path / "german_credit.csv"), "--out", str(tmp_path / "draft.toml")])
+    _ok(["spec", "check", str(tmp_path / "draft.toml")])
+    spec = root / "docs/examples/german_credit.toml"
+    _ok(["ingest", "--spec", str(spec), "--people", str(tmp_path / "german_credit.csv"), "--out", str(tmp_path / "g")])
+    _ok(["validate", str(tmp_path / "g")])
+    _ok(["features", "--data", str(tmp_path / "g"), "--out", str(tmp_path / "g.parquet")])
+    ff = FeatureFrame.load(tmp_path / "g.parquet")
+    assert len(ff.frame) == 1000 and len(ff.names) == 17
+    assert not {"personal_status_and_sex", "age_in_years", "foreign_worker"} & set(ff.names)
+    assert {str(f.dimension) for f in ff.definitions} == {"identity", "credit_history", "fulfilment_capacity",
+                                                          "behaviour_preferences", "social_connections"}
+    assert ff.frame["label"].sum() == 300

@@ -6,9 +6,11 @@ import pytest
 import sqlglot
 
 from deepcredit.data.schema import EVENTS, PEOPLE
+from deepcredit.data.spec import Attribute, builtin_spec
 from deepcredit.features.definitions import ALL_FEATURES
 from deepcredit.features.engine import plan
 from deepcredit.features.sources import DUCKDB, SPARK
+from deepcredit.features.templates import features_for
 
 
 @pytest.mark.parametrize("dialect", [DUCKDB, SPARK], ids=lambda d: d.name)
@@ -26,3 +28,16 @@ def test_only_the_day_conversion_differs_between_dialects():
     for (n1, a), (n2, b) in zip(duck, spark, strict=True):
         assert n1 == n2
         assert a.replace("epoch(", "unix_timestamp(") == b, n1
+
+
+@pytest.mark.parametrize("dialect", [DUCKDB, SPARK], ids=lambda d: d.name)
+@pytest.mark.parametrize("kind", ["german", "otc", "uci"])
+def test_plans_of_declared_data_sets_parse_in_both_engines(dialect, kind):
+    """Declared attributes (ordinals, dates), attribute history and the users' own words stay portable."""
+    spec = builtin_spec(kind)
+    attrs = [*spec.profile.attributes, Attribute(name="opened", type="date", dimension="identity")]
+    spec = spec.model_copy(update={"profile": spec.profile.model_copy(
+        update={"valid_from": "valid_from", "id_column": "person_id", "attributes": attrs})})
+    people = {"person_id", "valid_from", *(a.name for a in attrs)}
+    for name, sql in plan(features_for(spec), people, set(EVENTS.names), dialect, spec=spec):
+        assert sqlglot.parse_one(sql, read=dialect.name) is not None, name

@@ -33,40 +33,76 @@ def simulate(
 
 
 def load(
-    name: str = typer.Argument(..., help="Bundled data set: uci or otc."),
+    source: str = typer.Argument(..., help="A bundled data set (uci, otc, german), or the path of a signed-rating "
+                                 "network file in Bitcoin OTC's format: SOURCE,TARGET,RATING,TIME (with or "
+                                 "without a header; .gz is fine)."),
     out: Path = typer.Option(..., "--out", help="Directory to write the data set to."),
+    threshold: float = typer.Option(-5, "--threshold", help="OTC-format files: a rating at or below this is bad."),
+    window_days: int = typer.Option(0, "--window-days", help="OTC-format files: days after each as-of date in "
+                                    "which a bad rating counts (0: until the next as-of date)."),
+    cadence: str = typer.Option("QS", "--cadence", help="OTC-format files: as-of dates every QS (quarter), "
+                                "MS (month), 7D, ... (pandas frequency)."),
 ) -> None:
-    """Write a bundled real data set (UCI credit cards, Bitcoin OTC) in the four tables."""
-    from deepcredit.data.datasets import load_bundled
+    """Write a bundled real data set, or any OTC-format rating network, in the four tables."""
+    from deepcredit.data.datasets import BUNDLED, load_bundled
+    from deepcredit.data.datasets.otc import build_from_file
+    from deepcredit.data.validate import DataValidationError
 
     with clear_errors():
-        ds = load_bundled(name, out)
+        path = Path(source)
+        if source in BUNDLED and not path.exists():
+            ds = load_bundled(source, out)
+        elif path.is_file():
+            ds = build_from_file(path, out, threshold=threshold, window_days=window_days or None, cadence=cadence)
+        else:
+            raise DataValidationError(source, f"neither a bundled data set ({', '.join(BUNDLED)}) nor a readable "
+                                              "file")
     console.print(f"wrote {ds.root} ({row_counts(ds)})")
 
 
 def ingest(
     people: Path = typer.Option(..., help="people table (CSV or Parquet)"),
-    events: Path = typer.Option(..., help="events table"),
-    relations: Path = typer.Option(..., help="relations table"),
-    outcomes: Path = typer.Option(..., help="outcomes table"),
-    snapshot_date: str = typer.Option(..., help="The date the data was extracted (YYYY-MM-DD)."),
-    name: str = typer.Option("custom", help="A name for the data set."),
+    events: Path | None = typer.Option(None, help="events table (optional with --spec)"),
+    relations: Path | None = typer.Option(None, help="relations table (optional with --spec)"),
+    outcomes: Path | None = typer.Option(None, help="outcomes table (optional where the spec takes labels "
+                                         "from the people file)"),
+    spec: Path | None = typer.Option(None, "--spec", help="Your data set's spec (TOML): what your columns, "
+                                     "kinds and statuses mean (draft one with `deepcredit spec draft`)."),
+    snapshot_date: str = typer.Option("", help="The date the data was extracted (YYYY-MM-DD); with --spec "
+                                      "default: the spec's, else the latest date in the data."),
+    name: str = typer.Option("", help="A name for the data set (default: the spec's, else 'custom')."),
     out: Path = typer.Option(..., "--out", help="Directory to write the data set to."),
 ) -> None:
-    """Validate your own four tables and store them; any bad input stops with one clear error, nothing written."""
+    """Validate your own tables and store them; any bad input stops with one clear error, nothing written."""
     from deepcredit.data.dataset import ingest as ingest_tables
+    from deepcredit.data.ingest import ingest_with_spec
+    from deepcredit.data.spec import load_spec
+    from deepcredit.data.validate import DataValidationError
 
+    given = {"people": people, "events": events, "relations": relations, "outcomes": outcomes}
+    sources = {t: p for t, p in given.items() if p is not None}
     with clear_errors():
-        ds = ingest_tables({"people": people, "events": events, "relations": relations, "outcomes": outcomes},
-                           out, name=name, snapshot_date=snapshot_date)
-    console.print(f"wrote {ds.root}")
+        if spec is not None:
+            ds = ingest_with_spec(load_spec(spec), sources, out, spec_file=str(spec),
+                                  snapshot_date=snapshot_date or None, name=name or None)
+        else:
+            missing = [f"--{t}" for t in given if t not in sources]
+            if missing or not snapshot_date:
+                raise DataValidationError("ingest", "without --spec, give all four tables and --snapshot-date "
+                                                    f"(missing: {', '.join(missing + (['--snapshot-date'] if not snapshot_date else []))})")
+            ds = ingest_tables(sources, out, name=name or "custom", snapshot_date=snapshot_date)
+    console.print(f"wrote {ds.root} ({row_counts(ds)})")
 
 
 def validate(data: Path = typer.Argument(..., help="A stored data set directory.")) -> None:
-    """Re-validate every row of a stored data set."""
-    from deepcredit.data.dataset import Dataset, validate_tables
+    """Re-validate every row of a stored data set (against its spec, where it was stored with one)."""
+    from deepcredit.data.dataset import SPEC, Dataset, validate_tables
+    from deepcredit.data.ingest import validate_stored
 
     with clear_errors():
         ds = Dataset(data)
-        validate_tables({t: ds.table_path(t) for t in ds.manifest.tables}, ds.manifest.snapshot_date)
+        if (ds.root / SPEC).exists():
+            validate_stored(ds)
+        else:
+            validate_tables({t: ds.table_path(t) for t in ds.manifest.tables}, ds.manifest.snapshot_date)
     console.print(f"{data}: valid")

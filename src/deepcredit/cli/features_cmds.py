@@ -17,20 +17,21 @@ def register(app: typer.Typer) -> None:
 def features(
     data: str = typer.Option(..., "--data", help="A data set directory, or a bundled name: uci, otc."),
     out: Path = typer.Option(..., "--out", help="Parquet file to write (a .json sidecar goes beside it)."),
-    names: str = typer.Option("", "--features", help="Comma-separated feature names (default: all)."),
+    names: str = typer.Option("", "--features", help="Comma-separated feature names (default: all the data set's spec declares)."),
     as_of: str = typer.Option("", "--as-of", help="Score everybody as of this date instead of the outcomes' dates."),
     threads: int = typer.Option(0, "--threads", help="DuckDB threads (0: all cores)."),
 ) -> None:
     """Build features for every (person, as_of): only data strictly before each as_of is used."""
     from deepcredit.features.definitions import by_name
     from deepcredit.features.engine import build_features
+    from deepcredit.features.templates import features_for
 
     with clear_errors():
         ds = resolve_dataset(data)
         spine = None
         if as_of:
             spine = ds.read("people")[["person_id"]].assign(as_of=pd.Timestamp(as_of))
-        defs = by_name([n.strip() for n in names.split(",") if n.strip()] or None)
+        defs = by_name([n.strip() for n in names.split(",") if n.strip()] or None, features_for(ds.spec))
         with progress() as bar:
             task = bar.add_task("building features", total=1)
             ff = build_features(ds, defs, spine=spine, threads=threads or None,

@@ -1,6 +1,7 @@
 """A stored data set: a directory holding the four tables as Parquet plus manifest.json.
 
-    DIR/manifest.json        name, snapshot date, per-table rows and sha256 fingerprint
+    DIR/manifest.json        name, snapshot date, per-table rows and sha256 fingerprint, spec hash
+    DIR/spec.json            what the tables mean (data/spec.py); part of the fingerprint
     DIR/people.parquet       one file ...
     DIR/events/part-*.parquet  ... or a directory of parts (large, streamed tables)
     DIR/relations.parquet, DIR/outcomes.parquet, optional extras (truth.parquet for simulated worlds)
@@ -16,6 +17,7 @@ import json
 import shutil
 import uuid
 from dataclasses import asdict
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
@@ -26,11 +28,13 @@ import pyarrow.parquet as pq
 from deepcredit.data.io import (
     atomic_write_json,
     atomic_write_parquet,
+    atomic_write_text,
     fingerprint,
     parquet_files,
     replace_directory,
 )
 from deepcredit.data.schema import TABLES, DatasetManifest
+from deepcredit.data.spec import BUILTIN, DatasetSpec, builtin_spec, parse_spec
 from deepcredit.data.validate import (
     DataValidationError,
     check_known_people,
@@ -40,6 +44,7 @@ from deepcredit.data.validate import (
 )
 
 MANIFEST = "manifest.json"
+SPEC = "spec.json"
 MAY_BE_EMPTY = frozenset({"relations"})
 """Tables that may have columns but no rows: a data set without a network (UCI) is still a data set."""
 
@@ -80,9 +85,27 @@ class Dataset:
         return name in self.manifest.tables or name in self.manifest.extras
 
     def fingerprint(self) -> str:
-        """One hash for the whole data set, from the manifest's per-table hashes."""
+        """One hash for the whole data set, from the manifest's per-table hashes and its spec's."""
         parts = [f"{n}:{self.manifest.tables[n]['sha256']}" for n in sorted(self.manifest.tables)]
+        if self.manifest.spec:
+            parts.append(f"spec:{self.manifest.spec}")
         return fingerprint_text("\n".join(parts))
+
+    @cached_property
+    def spec(self) -> DatasetSpec:
+        """What the tables mean: the stored spec.json, or for a data set stored without one (before specs
+        existed) the built-in spec of its kind (uci, otc, german by name; the simulator's otherwise), cut to
+        the columns its tables have."""
+        path = self.root / SPEC
+        if path.exists():
+            try:
+                return parse_spec(json.loads(path.read_text()), str(path))
+            except json.JSONDecodeError as exc:
+                raise DataValidationError(str(path), f"unreadable spec ({exc})") from None
+        kind = self.name.split("-")[0]
+        con = self.connect()
+        columns = {t: {r[0] for r in con.execute(f"DESCRIBE {t}").fetchall()} for t in ("people", "events")}
+        return builtin_spec(kind if kind in BUILTIN else "simulator").restricted(columns["people"], columns["events"])
 
     def _check_columns(self, name: str) -> None:
         spec = TABLES[name]
@@ -126,8 +149,13 @@ def _table_entry(root: Path, rel: str) -> dict:
 
 
 def finalize_dataset(staging: Path, out: Path, name: str, snapshot_date: str, description: str = "",
-                     extras: tuple[str, ...] = ()) -> Dataset:
-    """Write the manifest for a fully written staging directory and move it into place atomically."""
+                     extras: tuple[str, ...] = (), spec: DatasetSpec | None = None) -> Dataset:
+    """Write the manifest (and spec.json) for a fully written staging directory; move it into place atomically."""
+    spec_hash = ""
+    if spec is not None:
+        text = spec.to_json()
+        atomic_write_text(staging / SPEC, text)
+        spec_hash = fingerprint_text(text)
     tables = {}
     for t in TABLES:
         rel = f"{t}.parquet" if (staging / f"{t}.parquet").exists() else t
@@ -137,7 +165,7 @@ def finalize_dataset(staging: Path, out: Path, name: str, snapshot_date: str, de
         rel = f"{e}.parquet" if (staging / f"{e}.parquet").exists() else e
         extra_entries[e] = _table_entry(staging, rel)
     manifest = DatasetManifest(name=name, snapshot_date=str(pd.Timestamp(snapshot_date).date()),
-                               description=description, tables=tables, extras=extra_entries)
+                               description=description, tables=tables, extras=extra_entries, spec=spec_hash)
     atomic_write_json(staging / MANIFEST, asdict(manifest))
     out = Path(out)
     check_replaceable(out)
@@ -170,7 +198,7 @@ def staging_dir(out: Path) -> Path:
 
 
 def write_dataset(out: Path, frames: dict[str, pd.DataFrame], name: str, snapshot_date: str,
-                  description: str = "") -> Dataset:
+                  description: str = "", spec: DatasetSpec | None = None) -> Dataset:
     """Write in-memory tables (already validated) as a data set; all or nothing."""
     check_replaceable(out)
     staging = staging_dir(out)
@@ -178,7 +206,7 @@ def write_dataset(out: Path, frames: dict[str, pd.DataFrame], name: str, snapsho
         for t, frame in frames.items():
             atomic_write_parquet(staging / f"{t}.parquet", frame)
         extras = tuple(t for t in frames if t not in TABLES)
-        return finalize_dataset(staging, out, name, snapshot_date, description, extras)
+        return finalize_dataset(staging, out, name, snapshot_date, description, extras, spec)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -247,4 +275,5 @@ def sample_dataset(src: Dataset, out: Path, people: int, seed: int = 0) -> Datas
             where = ""
         frames[name] = con.execute(f"SELECT * FROM {name} {where}").df()
     return write_dataset(out, frames, f"{src.name}-sample{len(keep)}-seed{seed}",
-                         str(src.snapshot_date.date()), f"{len(keep):,} people drawn from {src.name} (seed {seed})")
+                         str(src.snapshot_date.date()), f"{len(keep):,} people drawn from {src.name} (seed {seed})",
+                         spec=src.spec)

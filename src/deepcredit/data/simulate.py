@@ -68,6 +68,7 @@ import pyarrow.compute as pc
 
 from deepcredit.data.dataset import Dataset, finalize_dataset
 from deepcredit.data.io import atomic_write_parquet
+from deepcredit.data.spec import builtin_spec
 
 SIMULATOR_VERSION = 1
 """Bump when the generative story changes, so stale partial runs are never resumed."""
@@ -181,7 +182,8 @@ def simulate_world(out: Path, people: int, seed: int, chunk_size: int = 50_000,
                    f"{window_days}-day outcome window, {history_days} days of history "
                    f"(deepcredit simulator v{SIMULATOR_VERSION}, chunk size {chunk_size}).")
     return finalize_dataset(staging, out, name=f"simulated-{people}-seed{seed}",
-                            snapshot_date=str(snapshot.date()), description=description, extras=("truth",))
+                            snapshot_date=str(snapshot.date()), description=description, extras=("truth",),
+                            spec=builtin_spec("simulator"))
 
 
 def bayes_auc(dataset: Dataset) -> float:

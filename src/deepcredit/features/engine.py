@@ -18,9 +18,10 @@ import pandas as pd
 
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_json, atomic_write_parquet, library_versions
-from deepcredit.features.definitions import ALL_FEATURES
-from deepcredit.features.sources import DUCKDB, Dialect, stages
+from deepcredit.data.spec import DatasetSpec
+from deepcredit.features.sources import DUCKDB, Dialect, legacy_spec, stages
 from deepcredit.features.spec import FeatureDef, Kind, Source
+from deepcredit.features.templates import features_for
 
 KEY = ("person_id", "as_of")
 
@@ -65,21 +66,30 @@ def applicable(definitions: Sequence[FeatureDef], people_columns: set[str]) -> l
     return [f for f in definitions if set(f.requires) <= people_columns]
 
 
+SOURCE_STAGE = {Source.PROFILE: "profile", Source.EVENTS: "events_before", Source.BAD_RUNS: "bad_runs",
+                Source.CYCLES: "cycles", Source.NEIGHBOURS: "neighbours"}
+STAGE_NEEDS = {"profile": {Source.PROFILE}, "events_before": {Source.EVENTS, Source.BAD_RUNS, Source.CYCLES},
+               "bad_runs": {Source.BAD_RUNS}, "cycle": {Source.CYCLES}, "neighbour": {Source.NEIGHBOURS}}
+"""Which sources need a staged step (by name prefix); spine_d is always staged."""
+
+
 def plan(definitions: Sequence[FeatureDef], people_columns: set[str], event_columns: set[str],
-         dialect: Dialect = DUCKDB) -> list[tuple[str, str]]:
-    """The full list of (name, SELECT) statements computing `definitions` over the `spine` view."""
+         dialect: Dialect = DUCKDB, spec: DatasetSpec | None = None) -> list[tuple[str, str]]:
+    """The full list of (name, SELECT) statements computing `definitions` over the `spine` view.
+
+    `spec` says what the data set's statuses and amounts mean (default: the simulator's vocabulary).
+    """
     needed = {f.source for f in definitions}
-    source_stage = {Source.PROFILE: "profile", Source.EVENTS: "events_before", Source.BAD_RUNS: "bad_runs",
-                    Source.CYCLES: "cycles", Source.NEIGHBOURS: "neighbours"}
-    steps = list(stages(dialect, people_columns, event_columns))
-    if Source.NEIGHBOURS not in needed:
-        steps = [s for s in steps if not s[0].startswith("neighbour")]
-    if Source.BAD_RUNS not in needed:
-        steps = [s for s in steps if s[0] != "bad_runs"]
-    if Source.CYCLES not in needed:
-        steps = [s for s in steps if not s[0].startswith("cycle")]
+    steps = list(stages(dialect, people_columns, event_columns, spec))
+    have = {name for name, _ in steps}
+    missing = [f.name for f in definitions if f.source in SOURCE_STAGE and SOURCE_STAGE[f.source] not in have]
+    if missing:
+        raise ValueError(f"feature(s) {', '.join(missing)} need events or relations that this data set's spec "
+                         "does not declare")
+    steps = [s for s in steps if s[0] == "spine_d" or any(
+        s[0].startswith(prefix) and needs & needed for prefix, needs in STAGE_NEEDS.items())]
     joins, selects = [], []
-    for source, stage in source_stage.items():
+    for source, stage in SOURCE_STAGE.items():
         defs = [f for f in definitions if f.source is source]
         if not defs:
             continue
@@ -110,6 +120,8 @@ class Session:
     people_columns: set[str]
     event_columns: set[str]
     created: dict[str, str] = field(default_factory=dict)
+    spec: DatasetSpec | None = None
+    """What the data set declares (None: the simulator's canonical vocabulary, cut to its columns)."""
     """SQL of each step already materialised: the tabular, temporal and structural views share the staged
     sources instead of rebuilding them; a step whose SQL changed (other definitions) is rebuilt."""
 
@@ -148,7 +160,7 @@ def open_session(dataset: Dataset, spine: pd.DataFrame | None = None, threads: i
         con.execute("CREATE TEMP TABLE spine AS SELECT person_id, as_of, CAST(label AS INTEGER) AS label "
                     "FROM spine_input")
     return Session(con, {r[0] for r in con.execute("DESCRIBE people").fetchall()},
-                   {r[0] for r in con.execute("DESCRIBE events").fetchall()})
+                   {r[0] for r in con.execute("DESCRIBE events").fetchall()}, spec=dataset.spec)
 
 
 def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = None,
@@ -158,12 +170,14 @@ def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = 
                    session: Session | None = None) -> FeatureFrame:
     """Compute features for every (person_id, as_of) of `spine` (default: the outcomes table).
 
+    Without `definitions`, the features are those the data set's spec declares (features.templates).
     A custom spine (person_id, as_of[, label]) scores people as of any date, e.g. today. Rows come
     ordered by (as_of, person_id): sequences and graphs built for the same spine align with them.
     """
     session = session or open_session(dataset, spine, threads, memory_limit)
-    defs = applicable(definitions if definitions is not None else ALL_FEATURES, session.people_columns)
-    steps = plan(defs, session.people_columns, session.event_columns)
+    spec = session.spec or legacy_spec(session.people_columns, session.event_columns)
+    defs = applicable(definitions if definitions is not None else features_for(spec), session.people_columns)
+    steps = plan(defs, session.people_columns, session.event_columns, spec=spec)
     timings = session.materialise(steps, on_step)
     frame = session.con.execute("SELECT * FROM features").df()
     frame["as_of"] = frame["as_of"].astype("datetime64[us]")

@@ -23,10 +23,14 @@ class Graph:
 
 
 def build_graph(session) -> Graph:
+    """Edges among the spine's rows; none when the data set declares no relations (a graph of lone nodes)."""
     con = session.con
     names = {"spine_d", "neighbour_pairs"}
-    session.materialise([s for s in stages(DUCKDB, session.people_columns, session.event_columns)
-                         if s[0] in names])
+    steps = [s for s in stages(DUCKDB, session.people_columns, session.event_columns, session.spec) if s[0] in names]
+    n = con.execute("SELECT COUNT(*) FROM spine").fetchone()[0]
+    if len(steps) < len(names):
+        return Graph(np.zeros((2, 0), dtype=np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32), int(n))
+    session.materialise(steps)
     edges = con.execute("""
         WITH idx AS (SELECT person_id, as_of, ROW_NUMBER() OVER (ORDER BY as_of, person_id) - 1 AS row_id
                      FROM spine)
@@ -36,6 +40,5 @@ def build_graph(session) -> Graph:
         JOIN idx b ON b.person_id = p.nb AND b.as_of = p.as_of
         ORDER BY src, dst
     """).fetchnumpy()
-    n = con.execute("SELECT COUNT(*) FROM spine").fetchone()[0]
     return Graph(np.vstack([edges["src"], edges["dst"]]).astype(np.int64),
                  edges["weight"].astype(np.float32), edges["edge_age_days"].astype(np.float32), int(n))

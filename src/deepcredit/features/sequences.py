@@ -3,6 +3,10 @@
 Built from the same `events_before` source as the tabular features, so the point-in-time cut is the
 one in sources.py. Sequences are left-aligned in time order (oldest first); `lengths` says how many
 positions are real, and position lengths-1 is the most recent event.
+
+The kind and status vocabularies come from the data set's spec. A spec whose kinds and statuses all lie
+in the canonical vocabulary (the simulator, UCI, OTC) keeps the canonical indexes KIND_VOCAB/STATUS_VOCAB,
+so models trained before specs existed read the same codes; a data set without events has no sequences.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepcredit.data.schema import EVENT_KINDS, EVENT_STATUSES
-from deepcredit.features.sources import DUCKDB, stages
+from deepcredit.data.spec import DatasetSpec
+from deepcredit.features.sources import DUCKDB, legacy_spec, stages
+from deepcredit.features.templates import sql_text
 
 KIND_VOCAB = ("<pad>", *sorted(EVENT_KINDS))
 STATUS_VOCAB = ("<pad>", *sorted(EVENT_STATUSES))
@@ -25,19 +31,35 @@ class Sequences:
     status: np.ndarray  # int64 [n, L], index into STATUS_VOCAB
     numeric: np.ndarray  # float32 [n, L, len(NUMERIC)]
     lengths: np.ndarray  # int64 [n]
+    kind_vocab: tuple[str, ...] = KIND_VOCAB
+    status_vocab: tuple[str, ...] = STATUS_VOCAB
 
     def take(self, rows: np.ndarray) -> Sequences:
-        return Sequences(self.kind[rows], self.status[rows], self.numeric[rows], self.lengths[rows])
+        return Sequences(self.kind[rows], self.status[rows], self.numeric[rows], self.lengths[rows],
+                         self.kind_vocab, self.status_vocab)
 
 
-def build_sequences(session, max_len: int = 64) -> Sequences:
-    """Padded sequences aligned with the spine ordered by (as_of, person_id)."""
+def vocabularies(spec: DatasetSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(kind vocabulary, status vocabulary) of a spec with events, index 0 the padding."""
+    assert spec.events is not None
+    kinds, statuses = set(spec.events.kinds), set(spec.events.statuses)
+    kind_vocab = KIND_VOCAB if kinds <= EVENT_KINDS else ("<pad>", *sorted(kinds))
+    status_vocab = STATUS_VOCAB if statuses <= EVENT_STATUSES else ("<pad>", *sorted(statuses))
+    return kind_vocab, status_vocab
+
+
+def build_sequences(session, max_len: int = 64) -> Sequences | None:
+    """Padded sequences aligned with the spine ordered by (as_of, person_id); None without declared events."""
     con = session.con
+    spec = session.spec or legacy_spec(session.people_columns, session.event_columns)
+    if spec.events is None:
+        return None
     names = {"spine_d", "events_before"}
-    session.materialise([s for s in stages(DUCKDB, session.people_columns, session.event_columns)
+    session.materialise([s for s in stages(DUCKDB, session.people_columns, session.event_columns, session.spec)
                          if s[0] in names])
-    kinds = ", ".join(f"('{k}', {i})" for i, k in enumerate(KIND_VOCAB) if i)
-    statuses = ", ".join(f"('{k}', {i})" for i, k in enumerate(STATUS_VOCAB) if i)
+    kind_vocab, status_vocab = vocabularies(spec)
+    kinds = ", ".join(f"({sql_text(k)}, {i})" for i, k in enumerate(kind_vocab) if i)
+    statuses = ", ".join(f"({sql_text(k)}, {i})" for i, k in enumerate(status_vocab) if i)
     rows = con.execute(f"""
         WITH idx AS (SELECT person_id, as_of, ROW_NUMBER() OVER (ORDER BY as_of, person_id) - 1 AS row_id
                      FROM spine),
@@ -69,4 +91,4 @@ def build_sequences(session, max_len: int = 64) -> Sequences:
     cols = [c for c in rows if c not in ("row_id", "rn", "k", "s")]
     for j, c in enumerate(cols):
         numeric[row, pos, j] = np.nan_to_num(rows[c].astype(np.float32))
-    return Sequences(kind, status, numeric, lengths)
+    return Sequences(kind, status, numeric, lengths, kind_vocab, status_vocab)

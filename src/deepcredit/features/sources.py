@@ -2,7 +2,9 @@
 
 This is where point in time is enforced, once: every source joins the as-of spine and keeps only rows
 strictly before each as_of (events by their timestamp, edges by the time they were first observed,
-neighbours' histories by the *focal* person's as_of). Feature definitions cannot see anything else.
+neighbours' histories by the *focal* person's as_of, profiles with attribute history by the version valid
+strictly before as_of). Feature definitions cannot see anything else. What a status or an amount means
+(kept, late, broken, open; owed, paid) comes from the data set's spec, never from its words.
 
 The SQL is the common subset of DuckDB and Spark SQL; the only construct the dialects spell differently
 (timestamp → fractional days since the epoch) goes through `Dialect.days`. The engine materialises each
@@ -13,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deepcredit.data.schema import BAD_STATUSES, GOOD_STATUSES, SEVERE_STATUSES
+from deepcredit.data.spec import DatasetSpec, Events, builtin_spec
+from deepcredit.features.templates import isin, owed_condition, paid_condition, profile_column
 
 
 @dataclass(frozen=True)
@@ -30,34 +33,83 @@ DUCKDB = Dialect("duckdb", "(epoch({}) / 86400.0)")
 SPARK = Dialect("spark", "(unix_timestamp({}) / 86400.0)")
 
 
-def _in(values: frozenset[str]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
+def legacy_spec(people_columns: set[str], event_columns: set[str]) -> DatasetSpec:
+    """The spec of a data set stored without one: the simulator's canonical tables, cut to what it has."""
+    return builtin_spec("simulator").restricted(people_columns, event_columns)
 
 
-def stages(d: Dialect, people_columns: set[str], event_columns: set[str]) -> list[tuple[str, str]]:
+def _profile(d: Dialect, spec: DatasetSpec, people_columns: set[str], every_column: bool = False) -> str:
+    """One row per (person, as_of): the declared attributes, dates as days before as_of. With attribute
+    history, the row valid strictly before as_of (rows without a date hold since always).
+
+    every_column: also pass through undeclared people columns as they are (callers that give no spec, so
+    definitions read from an artifact still find their columns)."""
+    cols: list[tuple[str, str]] = []  # (expression, name)
+    for a in spec.profile.attributes:
+        if a.name not in people_columns:
+            continue
+        if a.type == "date":
+            cols.append((f"CASE WHEN p.{a.name} < s.as_of THEN s.as_of_day - {d.days(f'p.{a.name}')} END",
+                         profile_column(a)))
+        else:
+            cols.append((f"p.{a.name}", a.name))
+    if every_column:
+        declared = {a.name for a in spec.profile.attributes} | {"person_id", "valid_from"}
+        cols += [(f"p.{c}", c) for c in sorted(people_columns - declared)]
+    select = "".join(f", {expr} AS {name}" for expr, name in cols)
+    if not spec.profile.valid_from or "valid_from" not in people_columns:
+        return f"""
+            SELECT s.person_id, s.as_of{select}
+            FROM spine_d s JOIN people p ON p.person_id = s.person_id"""
+    return f"""
+            SELECT person_id, as_of{"".join(f", {name}" for _, name in cols)} FROM (
+                SELECT s.person_id, s.as_of{select},
+                       ROW_NUMBER() OVER (PARTITION BY s.person_id, s.as_of
+                                          ORDER BY p.valid_from DESC NULLS LAST) AS version
+                FROM spine_d s JOIN people p
+                  ON p.person_id = s.person_id AND (p.valid_from IS NULL OR p.valid_from < s.as_of)
+            ) v WHERE version = 1"""
+
+
+def stages(d: Dialect, people_columns: set[str], event_columns: set[str],
+           spec: DatasetSpec | None = None) -> list[tuple[str, str]]:
     """Named SELECT statements in dependency order; `spine(person_id, as_of, label)` must exist.
 
-    Optional event columns a data set lacks (days_late, counterparty) read as NULL.
+    What a status or an amount means comes from `spec` (default: the simulator's vocabulary). Optional
+    event columns a data set lacks (days_late, counterparty) read as NULL. Without declared events there
+    are no event stages, without declared relations no neighbour stages.
     """
+    legacy = spec is None
+    spec = spec or legacy_spec(people_columns, event_columns)
     days_late = "e.days_late" if "days_late" in event_columns else "CAST(NULL AS DOUBLE)"
     counterparty = "e.counterparty" if "counterparty" in event_columns else "CAST(NULL AS VARCHAR)"
-    joined = (
-        f"CASE WHEN p.joined_at < s.as_of THEN s.as_of_day - {d.days('p.joined_at')} END"
-        if "joined_at" in people_columns else "CAST(NULL AS DOUBLE)"
-    )
-    profile_cols = "".join(f", p.{c}" for c in sorted(people_columns - {"person_id", "joined_at"}))
-    return [
+    steps = [
         ("spine_d", f"SELECT person_id, as_of, {d.days('as_of')} AS as_of_day FROM spine"),
-        ("profile", f"""
-            SELECT s.person_id, s.as_of, {joined} AS joined_age_days{profile_cols}
-            FROM spine_d s JOIN people p ON p.person_id = s.person_id"""),
+        ("profile", _profile(d, spec, people_columns, every_column=legacy)),
+    ]
+    ev = spec.events
+    none: frozenset[str] = frozenset()
+    bad, severe = (ev.statuses_meaning("late", "broken"), ev.statuses_meaning("broken")) if ev else (none, none)
+    kept, open_ = (ev.statuses_meaning("kept"), ev.statuses_meaning("open")) if ev else (none, none)
+    if ev is not None:
+        steps += _event_stages(d, ev, days_late, counterparty, kept, bad, severe, open_)
+    if spec.relations is not None:
+        steps += _neighbour_stages(d, bad, severe, open_)
+    return steps
+
+
+def _event_stages(d: Dialect, ev: Events, days_late: str, counterparty: str, kept: frozenset[str],
+                  bad: frozenset[str], severe: frozenset[str], open_: frozenset[str]) -> list[tuple[str, str]]:
+    paid = paid_condition(ev) if ev.kinds_amount("paid") else "1 = 0"
+    owed = owed_condition(ev)
+    return [
         ("events_before", f"""
             SELECT s.person_id, s.as_of, s.as_of_day - {d.days('e.ts')} AS age_days,
                    e.kind, e.amount, e.status, COALESCE({days_late}, 0.0) AS days_late, {counterparty} AS counterparty,
-                   CASE WHEN e.status IN {_in(GOOD_STATUSES)} THEN 1 ELSE 0 END AS is_good,
-                   CASE WHEN e.status IN {_in(BAD_STATUSES)} THEN 1 ELSE 0 END AS is_bad,
-                   CASE WHEN e.status IN {_in(SEVERE_STATUSES)} THEN 1 ELSE 0 END AS is_severe,
-                   CASE WHEN e.status <> 'open' THEN 1 ELSE 0 END AS is_outcome
+                   CASE WHEN {isin('e.status', kept)} THEN 1 ELSE 0 END AS is_good,
+                   CASE WHEN {isin('e.status', bad)} THEN 1 ELSE 0 END AS is_bad,
+                   CASE WHEN {isin('e.status', severe)} THEN 1 ELSE 0 END AS is_severe,
+                   CASE WHEN {isin('e.status', open_)} THEN 0 ELSE 1 END AS is_outcome
             FROM spine_d s JOIN events e ON e.person_id = s.person_id AND e.ts < s.as_of"""),
         # Runs of consecutive broken commitments (gaps and islands over outcome events in time order).
         ("bad_runs", """
@@ -74,16 +126,22 @@ def stages(d: Dialect, people_columns: set[str], event_columns: set[str]) -> lis
             GROUP BY person_id, as_of, run_id"""),
         # 30-day cycles counted back from as_of (cycle 0 = the last 30 days): what was paid in a cycle
         # against the statements of the cycle before it, the way a card's payment settles last month's bill.
-        ("cycle_totals", """
+        ("cycle_totals", f"""
             SELECT person_id, as_of, FLOOR(age_days / 30) AS cycle,
-                   SUM(CASE WHEN kind IN ('repayment', 'instalment') THEN amount ELSE 0 END) AS paid,
-                   SUM(CASE WHEN kind = 'bill' THEN GREATEST(amount, 0) ELSE 0 END) AS billed
+                   SUM(CASE WHEN {paid} THEN amount ELSE 0 END) AS paid,
+                   SUM(CASE WHEN {owed} THEN GREATEST(amount, 0) ELSE 0 END) AS billed
             FROM events_before GROUP BY person_id, as_of, FLOOR(age_days / 30)"""),
         ("cycles", """
             SELECT c.person_id, c.as_of, c.cycle, c.paid, c.billed, p.billed AS prev_billed,
                    c.paid / NULLIF(p.billed, 0) AS paid_to_prev_billed
             FROM cycle_totals c LEFT JOIN cycle_totals p
               ON p.person_id = c.person_id AND p.as_of = c.as_of AND p.cycle = c.cycle + 1"""),
+    ]
+
+
+def _neighbour_stages(d: Dialect, bad: frozenset[str], severe: frozenset[str],
+                      open_: frozenset[str]) -> list[tuple[str, str]]:
+    return [
         # Distinct neighbours connected before the focal as_of, in either direction.
         ("neighbour_pairs", f"""
             SELECT s.person_id, s.as_of, x.nb,
@@ -102,10 +160,10 @@ def stages(d: Dialect, people_columns: set[str], event_columns: set[str]) -> lis
         # Each neighbour's own history, cut at the focal person's as_of (never the neighbour's outcome).
         ("neighbour_history", f"""
             SELECT h.nb, h.as_of, COUNT(*) AS nb_outcomes,
-                   SUM(CASE WHEN e.status IN {_in(BAD_STATUSES)} THEN 1 ELSE 0 END) AS nb_bad,
-                   SUM(CASE WHEN e.status IN {_in(SEVERE_STATUSES)} THEN 1 ELSE 0 END) AS nb_severe
+                   SUM(CASE WHEN {isin('e.status', bad)} THEN 1 ELSE 0 END) AS nb_bad,
+                   SUM(CASE WHEN {isin('e.status', severe)} THEN 1 ELSE 0 END) AS nb_severe
             FROM (SELECT DISTINCT nb, as_of FROM neighbour_pairs) h
-            JOIN events e ON e.person_id = h.nb AND e.ts < h.as_of AND e.status <> 'open'
+            JOIN events e ON e.person_id = h.nb AND e.ts < h.as_of AND NOT ({isin('e.status', open_)})
             GROUP BY h.nb, h.as_of"""),
         ("neighbours", """
             SELECT p.person_id, p.as_of, p.nb, p.weight, p.edge_age_days, p.incoming, p.incoming_weight,

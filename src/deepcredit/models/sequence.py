@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from deepcredit.features.bundle import ModelInput
-from deepcredit.features.sequences import KIND_VOCAB, NUMERIC, STATUS_VOCAB, Sequences
+from deepcredit.features.sequences import NUMERIC, Sequences
 from deepcredit.models import _torch
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
 from deepcredit.models.towers import SEQUENCE_GROUPS, SequenceTower
@@ -53,7 +53,7 @@ def require_sequences(inp: ModelInput, who: str) -> Sequences:
     if seq.kind.shape[0] != len(inp.tabular.frame):
         raise ValueError(f"{who}: the sequences have {seq.kind.shape[0]} rows but the bundle "
                          f"{len(inp.tabular.frame)}: build both views from the same spine")
-    if seq.kind.size and (seq.kind.max() >= len(KIND_VOCAB) or seq.status.max() >= len(STATUS_VOCAB)):
+    if seq.kind.size and (seq.kind.max() >= len(seq.kind_vocab) or seq.status.max() >= len(seq.status_vocab)):
         raise ValueError(f"{who}: event kind/status codes outside the vocabularies of features.sequences")
     return seq
 
@@ -92,8 +92,8 @@ class SequencePrep:
         mean = x.mean(0) if len(x) else np.zeros(numeric.shape[-1])
         std = x.std(0) if len(x) else np.ones(numeric.shape[-1])
         std = np.where(std > 1e-6, std, 1.0)
-        kf = np.bincount(kind[real], minlength=len(KIND_VOCAB)).astype(float)
-        sf = np.bincount(status[real], minlength=len(STATUS_VOCAB)).astype(float)
+        kf = np.bincount(kind[real], minlength=len(seq.kind_vocab)).astype(float)  # the data set's vocabularies
+        sf = np.bincount(status[real], minlength=len(seq.status_vocab)).astype(float)
         return cls(int(max_len), mean.tolist(), std.tolist(), (kf / max(kf.sum(), 1)).tolist(),
                    (sf / max(sf.sum(), 1)).tolist())
 
@@ -191,7 +191,7 @@ class SequenceModel(CreditModel):
         self.threads = threads
 
     def _tower_config(self) -> dict:
-        return {"n_kinds": len(KIND_VOCAB), "n_statuses": len(STATUS_VOCAB), "n_numeric": len(NUMERIC),
+        return {"n_kinds": len(self.prep_.kind_freq), "n_statuses": len(self.prep_.status_freq), "n_numeric": len(NUMERIC),
                 "kind_dim": self.kind_dim, "status_dim": self.status_dim, "hidden": self.hidden,
                 "layers": self.layers, "cell": self.cell, "events_per_step": self.events_per_step,
                 "dropout": self.dropout}

@@ -47,7 +47,7 @@ from torch import nn
 
 from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
-from deepcredit.features.sequences import KIND_VOCAB, NUMERIC, STATUS_VOCAB
+from deepcredit.features.sequences import NUMERIC
 from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models import _torch
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
@@ -379,7 +379,7 @@ class WideDeepModel(CreditModel):
                 "embedding_dims": prep.embedding_dims(self.max_embedding), "hidden": [int(h) for h in self.hidden],
                 "dropout": self.dropout, "prior": prior, "sequence": None, "graph": None}
         if self.use_sequence_tower:
-            arch["sequence"] = {"n_kinds": len(KIND_VOCAB), "n_statuses": len(STATUS_VOCAB),
+            arch["sequence"] = {"n_kinds": len(self.seq_prep_.kind_freq), "n_statuses": len(self.seq_prep_.status_freq),
                                 "n_numeric": len(NUMERIC), "hidden": self.seq_hidden, "layers": self.seq_layers,
                                 "cell": self.cell, "events_per_step": self.events_per_step,
                                 "dropout": self.dropout}
@@ -552,7 +552,7 @@ class WideDeepModel(CreditModel):
                 "graph_mean": self.graph_mean_, "wide_mean": self.wide_mean_, "deep_base": self.deep_base_,
                 "history": self.history_, "best_epoch": self.best_epoch_}
         return {"wide_deep_net.pt": _torch.state_bytes(self.net_),
-                "wide_deep_prep.json": json.dumps(meta, indent=1, sort_keys=True).encode()}
+                "wide_deep_prep.json": json.dumps(meta, indent=1).encode()}
 
     @classmethod
     def from_files(cls, files: dict[str, bytes], params: dict) -> WideDeepModel:

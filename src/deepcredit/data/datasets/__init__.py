@@ -6,7 +6,7 @@ from pathlib import Path
 
 from deepcredit.data.dataset import Dataset
 
-BUNDLED = ("uci", "otc")
+BUNDLED = ("uci", "otc", "german")
 
 
 def load_bundled(name: str, out: Path) -> Dataset:
@@ -15,6 +15,8 @@ def load_bundled(name: str, out: Path) -> Dataset:
         from deepcredit.data.datasets.uci import build
     elif name == "otc":
         from deepcredit.data.datasets.otc import build
+    elif name == "german":
+        from deepcredit.data.datasets.german import build
     else:
         raise ValueError(f"unknown bundled data set {name!r}: choose one of {', '.join(BUNDLED)}")
     return build(Path(out))

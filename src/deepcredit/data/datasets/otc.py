@@ -11,6 +11,7 @@ quarter (window_days = 90..92, the quarter's length). Why these numbers: docs/da
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ import pandas as pd
 from deepcredit.data.dataset import Dataset, write_dataset
 from deepcredit.data.datasets.uci import read_bundled, typed_frame
 from deepcredit.data.schema import EVENTS, OUTCOMES, PEOPLE, RELATIONS
+from deepcredit.data.spec import builtin_spec
+from deepcredit.data.validate import DataValidationError
 
 NAME = "otc"
 FILE = "bitcoin_otc_ratings.csv.gz"
@@ -34,16 +37,59 @@ quarter, so consecutive windows tile the timeline (no rating counts twice, none 
 PREFIX = "otc-"
 
 
+COLUMNS = ("source", "target", "rating", "time")
+
+
 def _ratings() -> pd.DataFrame:
-    src = read_bundled(FILE, SHA256, header=None, names=["source", "target", "rating", "time"],
-                       dtype="int64")
+    src = read_bundled(FILE, SHA256, header=None, names=list(COLUMNS), dtype="int64")
+    return _dated(src)
+
+
+def _dated(src: pd.DataFrame) -> pd.DataFrame:
     # Unix seconds are UTC; stored naive (UTC) like every DeepCredit timestamp.
     src["ts"] = pd.to_datetime(src["time"], unit="s")
     return src.drop(columns="time")
 
 
-def _pid(ids: pd.Series | np.ndarray) -> pd.Series:
-    return PREFIX + pd.Series(ids).astype(str)
+def read_ratings(path: Path) -> pd.DataFrame:
+    """A signed-rating network file in OTC's format: SOURCE, TARGET, RATING, TIME (Unix seconds), with or
+    without a header row, plain or gzip-compressed; one clear error naming the line of a bad value."""
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, header=None, dtype=str, skip_blank_lines=True, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataValidationError(str(path), f"not a readable CSV file in OTC's format "
+                                             f"(SOURCE,TARGET,RATING,TIME): {str(exc).splitlines()[0]}") from None
+    if raw.shape[1] != len(COLUMNS):
+        raise DataValidationError(str(path), f"expected 4 columns (SOURCE, TARGET, RATING, TIME), found {raw.shape[1]}")
+    first = 1
+    if [c.strip().lower() for c in raw.iloc[0]] == list(COLUMNS):
+        raw, first = raw.iloc[1:].reset_index(drop=True), 2
+    if raw.empty:
+        raise DataValidationError(str(path), "the file holds no ratings")
+    out = {}
+    for col, name in zip(raw.columns, COLUMNS, strict=True):
+        text = raw[col].str.strip()
+        num = pd.to_numeric(text, errors="coerce")
+        bad = num.isna() | (num % 1 != 0) if name != "rating" else num.isna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataValidationError(str(path), f"{text.iloc[i]!r} is not a number", row=i + 1,
+                                      column=name.upper(), line_offset=first - 1)
+        out[name] = num.astype("int64") if name != "rating" else num.astype("float64")
+    return _dated(pd.DataFrame(out))
+
+
+def quarter_boundaries(ts: pd.Series, cadence: str = "QS") -> tuple[pd.Timestamp, ...]:
+    """As-of dates every `cadence` (pandas offset: QS quarters, MS months, ...) from the first boundary
+    after the first rating to the last boundary at or before the last one: each window lies in the data."""
+    try:
+        dates = pd.date_range(ts.min().normalize() + pd.Timedelta(days=1), ts.max().normalize(), freq=cadence)
+    except ValueError:
+        raise DataValidationError("--cadence", f"{cadence!r} is not a pandas frequency (e.g. QS, MS, 7D)") from None
+    if len(dates) < 2:
+        raise DataValidationError("--cadence", f"the ratings span too short a time for two {cadence} as-of dates")
+    return tuple(dates)
 
 
 def _status(rating: pd.Series) -> np.ndarray:
@@ -58,15 +104,17 @@ def _first_seen(r: pd.DataFrame) -> pd.Series:
 
 
 def labels(r: pd.DataFrame, boundaries: tuple[pd.Timestamp, ...] = QUARTERS,
-           threshold: int = NEGATIVE_THRESHOLD) -> pd.DataFrame:
+           threshold: float = NEGATIVE_THRESHOLD, window_days: int | None = None) -> pd.DataFrame:
     """(person, as_of, label, window_days) for the traders active strictly before each as_of, integer ids.
 
-    as_of runs over boundaries[:-1]; the window of each as_of ends at the next boundary.
+    as_of runs over boundaries[:-1]; the window of each as_of ends at the next boundary, or `window_days`
+    after it where given.
     """
     first = _first_seen(r)
     bad = r.loc[r["rating"] <= threshold, ["target", "ts"]]
     parts = []
     for as_of, end in zip(boundaries[:-1], boundaries[1:], strict=True):
+        end = end if window_days is None else as_of + pd.Timedelta(days=window_days)
         active = first.index[first < as_of].to_numpy()
         hit = bad.loc[(bad["ts"] >= as_of) & (bad["ts"] < end), "target"].unique()
         parts.append(pd.DataFrame({"person": active, "as_of": as_of,
@@ -75,13 +123,19 @@ def labels(r: pd.DataFrame, boundaries: tuple[pd.Timestamp, ...] = QUARTERS,
     return pd.concat(parts, ignore_index=True)
 
 
-def frames() -> dict[str, pd.DataFrame]:
-    """The four tables in memory, with canonical dtypes."""
-    r = _ratings()
+def frames(r: pd.DataFrame | None = None, boundaries: tuple[pd.Timestamp, ...] = QUARTERS,
+           threshold: float = NEGATIVE_THRESHOLD, window_days: int | None = None,
+           prefix: str = PREFIX) -> dict[str, pd.DataFrame]:
+    """The four tables in memory, with canonical dtypes (default: the bundled file and its labels)."""
+    r = _ratings() if r is None else r
+
+    def _pid(ids: pd.Series | np.ndarray) -> pd.Series:
+        return prefix + pd.Series(ids).astype(str)
+
     people = np.sort(pd.unique(np.concatenate([r["source"].to_numpy(), r["target"].to_numpy()])))
     by_target = r.sort_values(["target", "ts"], kind="stable", ignore_index=True)
     by_time = r.sort_values("ts", kind="stable", ignore_index=True)
-    out = labels(r)
+    out = labels(r, boundaries, threshold, window_days)
     return {
         "people": typed_frame(PEOPLE, {"person_id": _pid(people)}),
         "events": typed_frame(EVENTS, {
@@ -114,4 +168,23 @@ def build(out: Path) -> Dataset:
         "Bitcoin OTC trust ratings (SNAP; Kumar et al. 2016, 2018): 5,881 traders rating each other -10..10, "
         f"Nov 2010 - Jan 2016; label = received a rating <= {NEGATIVE_THRESHOLD} in the quarter starting at "
         "each as-of date (2012Q3-2015Q1), among traders active before it.",
+        spec=builtin_spec(NAME),
     )
+
+
+def build_from_file(path: Path, out: Path, threshold: float = NEGATIVE_THRESHOLD, window_days: int | None = None,
+                    cadence: str = "QS") -> Dataset:
+    """Any signed-rating network in OTC's format as a data set, labelled like the bundled one: as of each
+    `cadence` boundary, 1 = received a rating <= `threshold` in the window after it (until the next boundary,
+    or `window_days`), among people active before it. Ids are kept as written in the file."""
+    r = read_ratings(path)
+    tables = frames(r, quarter_boundaries(r["ts"], cadence), threshold, window_days, prefix="")
+    if tables["outcomes"].empty:
+        raise DataValidationError(str(path), "no one was active before the first as-of date: try a finer --cadence")
+    window = f"{window_days} days" if window_days else f"until the next {cadence} date"
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(path).name.split(".")[0]).strip("-._") or NAME
+    spec = builtin_spec(NAME).model_copy(update={"name": name})
+    return write_dataset(
+        Path(out), tables, spec.name, snapshot_date(tables["events"]["ts"]),
+        f"Signed ratings from {Path(path).name}: label = received a rating <= {threshold:g} within {window} after "
+        f"each {cadence} as-of date, among people active before it.", spec=spec)

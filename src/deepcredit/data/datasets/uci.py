@@ -24,6 +24,7 @@ import pandas as pd
 
 from deepcredit.data.dataset import Dataset, write_dataset
 from deepcredit.data.schema import EVENTS, OUTCOMES, PEOPLE, RELATIONS, ColumnType, TableSpec
+from deepcredit.data.spec import builtin_spec
 
 NAME = "uci"
 FILE = "uci_credit_card.csv.gz"
@@ -144,4 +145,5 @@ def build(out: Path) -> Dataset:
         Path(out), frames(), NAME, SNAPSHOT_DATE,
         "UCI default of credit card clients (Yeh & Lien 2009, CC BY 4.0): 30,000 card holders in Taiwan, "
         "monthly statements and repayments Apr-Sep 2005; label = default in Oct 2005 (as of 2005-10-01).",
+        spec=builtin_spec(NAME),
     )

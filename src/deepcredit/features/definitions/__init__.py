@@ -1,28 +1,24 @@
-"""The feature catalogue, one module per dimension. `ALL_FEATURES` is the default feature set."""
+"""The reference feature catalogue: what features.templates produces for the simulator's spec.
 
-from deepcredit.features.definitions import (
-    behaviour_preferences,
-    credit_history,
-    fulfilment_capacity,
-    identity,
-    social_connections,
-)
+`ALL_FEATURES` is kept for callers that name features from the catalogue (`deepcredit features --features`);
+a data set's own features come from its spec (`features_for(dataset.spec)`), which build_features uses.
+"""
+
+from deepcredit.data.spec import builtin_spec
 from deepcredit.features.spec import FeatureDef
+from deepcredit.features.templates import features_for
 
-ALL_FEATURES: list[FeatureDef] = [
-    *identity.FEATURES,
-    *credit_history.FEATURES,
-    *fulfilment_capacity.FEATURES,
-    *behaviour_preferences.FEATURES,
-    *social_connections.FEATURES,
-]
+ALL_FEATURES: list[FeatureDef] = features_for(builtin_spec("simulator"))
 
 
-def by_name(names: list[str] | None = None) -> list[FeatureDef]:
-    """Definitions for the given names (all when None), in catalogue order."""
+def by_name(names: list[str] | None = None, catalogue: list[FeatureDef] | None = None) -> list[FeatureDef] | None:
+    """Definitions for the given names in catalogue order (`catalogue`: default the reference one).
+
+    None for no names: the data set's own features (build_features' default).
+    """
     if names is None:
-        return list(ALL_FEATURES)
-    known = {f.name: f for f in ALL_FEATURES}
+        return None
+    known = {f.name: f for f in (catalogue if catalogue is not None else ALL_FEATURES)}
     unknown = [n for n in names if n not in known]
     if unknown:
         raise KeyError(f"unknown feature(s): {', '.join(unknown)}")

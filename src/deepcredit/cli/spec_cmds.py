@@ -1,0 +1,49 @@
+"""`deepcredit spec`: draft a data-set spec from a file, and check one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from deepcredit.cli.common import clear_errors, console
+
+spec_app = typer.Typer(help="Declare your own data set: draft a spec from a file, check a spec.",
+                       no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(spec_app, name="spec")
+
+
+@spec_app.command("draft")
+def draft(
+    file: Path = typer.Argument(..., help="A people file (CSV or Parquet) to draft the spec from."),
+    out: Path = typer.Option(..., "--out", help="The spec file to write (TOML)."),
+    name: str = typer.Option("", "--name", help="The data set's name (default: from the file name)."),
+) -> None:
+    """Draft a spec from a file's header and inferred types, as commented TOML for you to edit."""
+    from deepcredit.data.io import atomic_write_text
+    from deepcredit.data.spec_draft import draft_spec
+    from deepcredit.data.validate import DataValidationError
+
+    with clear_errors():
+        if out.exists():
+            raise DataValidationError(str(out), "already exists: refusing to overwrite your edits (choose another --out)")
+        text = draft_spec(file, name or None)
+        atomic_write_text(out, text)
+    console.print(f"wrote {out}: edit the TODOs, then run deepcredit ingest --spec {out} ...")
+
+
+@spec_app.command("check")
+def check(spec: Path = typer.Argument(..., help="A spec file (TOML).")) -> None:
+    """Check a spec file; print what it declares, or one clear error naming the line and field."""
+    from deepcredit.data.spec import load_spec
+    from deepcredit.features.templates import features_for
+
+    with clear_errors():
+        s = load_spec(spec)
+        n = len(features_for(s))
+    console.print(f"{spec}: valid ({len(s.profile.attributes)} attributes, {len(s.protected)} protected, "
+                  f"events: {'yes' if s.events else 'no'}, relations: {'yes' if s.relations else 'no'}; "
+                  f"{n} features)")

@@ -1,0 +1,256 @@
+"""Ingest through a spec: a user's own files, read and validated as their DatasetSpec declares.
+
+The spec says which columns the files have and what they mean; this module turns that into the table
+specs the validator checks (types, vocabularies, keys), then renames the user's columns to DeepCredit's
+(person_id, ts, kind, ...), so every later layer reads one layout while the values (kinds, statuses,
+categories) stay the user's own words. A declared column that a file lacks is reported at the spec's line;
+a bad value at the data file's row and column. Nothing is written unless every table passed.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from deepcredit.data.dataset import (
+    Dataset,
+    check_known_people,
+    check_replaceable,
+    parse_snapshot_date,
+    write_dataset,
+)
+from deepcredit.data.datasets.uci import typed_frame
+from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec
+from deepcredit.data.spec import Attribute, DatasetSpec, SpecError, field_path, spec_line
+from deepcredit.data.validate import (
+    DataValidationError,
+    is_parquet,
+    line_offset_for,
+    read_and_validate,
+    with_exact_line,
+)
+
+TYPES = {"numeric": ColumnType.FLOAT, "categorical": ColumnType.STRING, "ordinal": ColumnType.STRING,
+         "boolean": ColumnType.BOOL, "date": ColumnType.TIMESTAMP}
+
+
+def file_columns(path: Path) -> list[str]:
+    """The column names of a CSV (its header) or Parquet file."""
+    path = Path(path)
+    if not path.exists():
+        raise DataValidationError(str(path), "file not found")
+    if is_parquet(path):
+        files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+        return list(pq.read_schema(files[0]).names) if files else []
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        return [c.strip() for c in next((r for r in csv.reader(fh) if r), [])]
+
+
+class _Checker:
+    """Reports a declared column missing from a data file at the spec's line."""
+
+    def __init__(self, spec_file: str | None) -> None:
+        self.spec_file = spec_file
+
+    def require(self, path: Path, columns: dict[tuple, str | None]) -> None:
+        have = set(file_columns(path))
+        for loc, col in columns.items():
+            if col is not None and col not in have:
+                line = spec_line(self.spec_file, loc) if self.spec_file else None
+                raise SpecError(self.spec_file or "spec", f"column {col!r} is not in {path} (its columns: "
+                                f"{', '.join(sorted(have)) or 'none'})", line, field_path(loc))
+
+
+def _attribute_column(a: Attribute) -> Column:
+    allowed = frozenset(a.order) if a.type == "ordinal" else None
+    return Column(a.source_column, TYPES[a.type], nullable=True, allowed=allowed, description=a.description)
+
+
+def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd.DataFrame:
+    p = spec.profile
+    want: dict[tuple, str | None] = {("profile", "id_column"): p.id_column, ("profile", "valid_from"): p.valid_from}
+    want.update({("profile", "attributes", i, "column" if a.column else "name"): a.source_column
+                 for i, a in enumerate(p.attributes)})
+    if spec.outcomes.source == "people":
+        want[("outcomes", "label")] = spec.outcomes.label
+    check.require(path, want)
+    cols = [Column(p.id_column, ColumnType.STRING)] if p.id_column else []
+    cols += [_attribute_column(a) for a in p.attributes]
+    if p.valid_from:
+        cols.append(Column(p.valid_from, ColumnType.TIMESTAMP, nullable=True))
+    if spec.outcomes.source == "people":
+        cols.append(Column(spec.outcomes.label, ColumnType.STRING))
+    cols += [Column(c, ColumnType.STRING, required=False, nullable=True) for c in p.ignore]
+    key = ((p.id_column, p.valid_from) if p.valid_from else (p.id_column,)) if p.id_column else ()
+    table = TableSpec("people", tuple(cols), key=key)
+    frame = read_and_validate(path, table, snapshot)
+    ids = frame[p.id_column] if p.id_column else pd.Series(range(1, len(frame) + 1)).astype(str)
+    out = pd.DataFrame({"person_id": ids.astype("string")})
+    for a in p.attributes:
+        out[a.name] = frame[a.source_column]
+    if p.valid_from:
+        out["valid_from"] = frame[p.valid_from]
+    if spec.outcomes.source == "people":
+        out.attrs["label"] = frame[spec.outcomes.label]
+    return out
+
+
+def _renamed(frame: pd.DataFrame, mapping: dict[str, str | None]) -> pd.DataFrame:
+    return pd.DataFrame({ours: frame[theirs] for ours, theirs in mapping.items() if theirs is not None})
+
+
+def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd.DataFrame:
+    ev = spec.events
+    assert ev is not None
+    mapping = ev.columns.model_dump()
+    check.require(path, {("events", "columns", k): v for k, v in mapping.items()})
+    canon = {c.name: c for c in EVENTS.columns}
+    allowed = {"kind": frozenset(ev.kinds), "status": frozenset(ev.statuses)}
+    cols = tuple(Column(theirs, canon[ours].type, nullable=canon[ours].nullable, allowed=allowed.get(ours))
+                 for ours, theirs in mapping.items() if theirs is not None)
+    frame = read_and_validate(path, TableSpec("events", cols), snapshot)
+    return _renamed(frame, mapping)
+
+
+def _read_relations(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd.DataFrame:
+    rel = spec.relations
+    assert rel is not None
+    mapping = rel.columns.model_dump()
+    check.require(path, {("relations", "columns", k): v for k, v in mapping.items()})
+    canon = {c.name: c for c in RELATIONS.columns}
+    allowed = {"kind": frozenset(rel.kinds) or None}
+    cols = tuple(Column(theirs, canon[ours].type, allowed=allowed.get(ours))
+                 for ours, theirs in mapping.items() if theirs is not None)
+    frame = _renamed(read_and_validate(path, TableSpec("relations", cols), snapshot, allow_empty=True), mapping)
+    if "kind" not in frame:
+        frame["kind"] = pd.Series(["related"] * len(frame), dtype="string")
+    if "weight" not in frame:
+        frame["weight"] = 1.0
+    return frame[[c.name for c in RELATIONS.columns]]
+
+
+def _labels(values: pd.Series, spec: DatasetSpec, file: str, line_offset: int | None) -> pd.Series:
+    o = spec.outcomes
+    text = values.astype("string").str.strip()
+    bad, good = text.isin(o.bad).to_numpy(bool), text.isin(o.good).to_numpy(bool)
+    unknown = ~(bad | good)
+    if unknown.any():
+        i = int(unknown.argmax())
+        raise DataValidationError(file, f"{text.iloc[i]!r} is neither a bad ({', '.join(o.bad)}) nor a good "
+                                        f"({', '.join(o.good)}) label value of the spec", i + 1, o.label, line_offset)
+    return pd.Series(bad.astype("int64"))
+
+
+def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, path: Path | None,
+                   check: _Checker, snapshot) -> pd.DataFrame:
+    o = spec.outcomes
+    if o.source == "people":
+        label = _labels(people.attrs["label"], spec, str(people_path), line_offset_for(people_path))
+        ids, as_of, window = people["person_id"], pd.Series(pd.Timestamp(o.as_of), index=people.index), o.window_days
+    else:
+        if path is None:
+            raise DataValidationError("outcomes", "the spec takes labels from an outcomes file: give --outcomes")
+        as_of_col = None if o.as_of else o.as_of_column
+        window_col = None if o.window_days else o.window_days_column
+        check.require(path, {("outcomes", "person_id"): o.person_id, ("outcomes", "label"): o.label,
+                             ("outcomes", "as_of_column"): as_of_col, ("outcomes", "window_days_column"): window_col})
+        cols = [Column(o.person_id, ColumnType.STRING), Column(o.label, ColumnType.STRING)]
+        cols += [Column(as_of_col, ColumnType.TIMESTAMP)] if as_of_col else []
+        cols += [Column(window_col, ColumnType.INT)] if window_col else []
+        key = (o.person_id, as_of_col) if as_of_col else (o.person_id,)
+        frame = read_and_validate(path, TableSpec("outcomes", tuple(cols), key=key), snapshot)
+        label = _labels(frame[o.label], spec, str(path), line_offset_for(path))
+        ids = frame[o.person_id]
+        as_of = frame[as_of_col] if as_of_col else pd.Series(pd.Timestamp(o.as_of), index=frame.index)
+        window = frame[window_col] if window_col else o.window_days
+    out = pd.DataFrame({"person_id": ids.astype("string").to_numpy(), "as_of": as_of.astype("datetime64[us]").to_numpy(),
+                        "label": label.to_numpy(), "window_days": window})
+    out["window_days"] = out["window_days"].astype("int64")
+    return out
+
+
+def _empty(spec: TableSpec) -> pd.DataFrame:
+    return typed_frame(spec, {c.name: [] for c in spec.columns if c.required})
+
+
+def _latest_date(frames: dict[str, pd.DataFrame]) -> pd.Timestamp:
+    dates = [f[c].max() for f in frames.values() for c in f.columns
+             if pd.api.types.is_datetime64_any_dtype(f[c]) and c != "due_ts" and f[c].notna().any()]
+    return max(dates).normalize() if dates else pd.Timestamp.today().normalize()
+
+
+def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str | None = None,
+                   snapshot_date: str | None = None) -> tuple[dict[str, pd.DataFrame], str]:
+    """Read and validate a user's files as `spec` declares them: (the four tables, snapshot date)."""
+    check = _Checker(spec_file)
+    if "people" not in sources:
+        raise DataValidationError("people", "no file was given for the people table (--people)")
+    for table, declared in (("events", spec.events), ("relations", spec.relations)):
+        if table in sources and declared is None:
+            raise SpecError(spec_file or "spec", f"a {table} file was given but the spec declares no [{table}]",
+                            None, table)
+        if table not in sources and declared is not None:
+            raise DataValidationError(table, f"the spec declares {table}: give the file with --{table}")
+    given = snapshot_date or (str(spec.snapshot_date) if spec.snapshot_date else None)
+    snapshot = parse_snapshot_date(given) if given else None
+    people_path = Path(sources["people"])
+    frames = {"people": _read_people(spec, people_path, check, snapshot)}
+    frames["events"] = _read_events(spec, Path(sources["events"]), check, snapshot) if spec.events else _empty(EVENTS)
+    frames["relations"] = (_read_relations(spec, Path(sources["relations"]), check, snapshot) if spec.relations
+                           else _empty(RELATIONS))
+    out_path = Path(sources["outcomes"]) if "outcomes" in sources else None
+    frames["outcomes"] = _read_outcomes(spec, frames["people"], people_path, out_path, check, snapshot)
+    frames["people"].attrs.clear()
+    people = pd.Index(frames["people"]["person_id"].unique())
+    refs = {"events": ("person_id",), "relations": ("source", "target"), "outcomes": ("person_id",)}
+    for t, cols in refs.items():
+        if t not in sources:
+            continue
+        path = Path(sources[t])
+        try:
+            check_known_people(frames[t], cols, people, str(path), line_offset_for(path))
+        except DataValidationError as exc:
+            raise with_exact_line(exc, path) from None
+    snap = str(pd.Timestamp(snapshot).date()) if snapshot is not None else str(_latest_date(frames).date())
+    return frames, snap
+
+
+def ingest_with_spec(spec: DatasetSpec, sources: dict[str, Path], out: Path, spec_file: str | None = None,
+                     snapshot_date: str | None = None, name: str | None = None) -> Dataset:
+    """Validate a user's files against their spec and store them with it; on any error nothing is written."""
+    check_replaceable(out)
+    frames, snapshot = read_with_spec(spec, sources, spec_file, snapshot_date)
+    return write_dataset(out, frames, name or spec.name, snapshot, spec.description, spec=spec)
+
+
+def stored_tables(spec: DatasetSpec) -> dict[str, TableSpec]:
+    """The table specs of a data set stored with `spec`: DeepCredit's column names, the spec's types and
+    vocabularies (what `deepcredit validate` re-checks)."""
+    people = [Column("person_id", ColumnType.STRING)]
+    people += [replace(_attribute_column(a), name=a.name) for a in spec.profile.attributes]
+    if spec.profile.valid_from:
+        people.append(Column("valid_from", ColumnType.TIMESTAMP, nullable=True))
+    key = ("person_id", "valid_from") if spec.profile.valid_from else ("person_id",)
+    events = EVENTS
+    if spec.events is not None:
+        vocab = {"kind": frozenset(spec.events.kinds), "status": frozenset(spec.events.statuses)}
+        events = replace(EVENTS, columns=tuple(replace(c, allowed=vocab.get(c.name, c.allowed)) for c in EVENTS.columns))
+    kinds = frozenset(spec.relations.kinds) if spec.relations is not None and spec.relations.kinds else None
+    relations = replace(RELATIONS, columns=tuple(replace(c, allowed=kinds if c.name == "kind" else c.allowed)
+                                                 for c in RELATIONS.columns))
+    return {"people": TableSpec("people", tuple(people), key=key), "events": events, "relations": relations,
+            "outcomes": OUTCOMES}
+
+
+def validate_stored(ds: Dataset) -> None:
+    """Re-validate every row of a data set stored with a spec, against that spec."""
+    tables = stored_tables(ds.spec)
+    frames = {t: read_and_validate(ds.table_path(t), spec, ds.snapshot_date, allow_empty=t in ("events", "relations"))
+              for t, spec in tables.items()}
+    people = pd.Index(frames["people"]["person_id"].unique())
+    for t, cols in {"events": ("person_id",), "relations": ("source", "target"), "outcomes": ("person_id",)}.items():
+        check_known_people(frames[t], cols, people, str(ds.table_path(t)), None)

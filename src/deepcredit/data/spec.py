@@ -1,0 +1,457 @@
+"""The data-set specification: what a user's own tables mean, declared once in a small versioned file.
+
+A `DatasetSpec` (spec_version 1) says which profile attributes a data set has (type, dimension, plain-language
+texts for reason codes, risk direction, protected, actionable, role), whether profiles carry a valid-from
+date, what the user's own event kinds and statuses mean (a kept commitment, a late one, a broken one, money
+owed or paid, a rating), what the relations are (directed, weighted, signed), and where the label comes
+from. Ingest, validation, features and explanations all read it, so a data set DeepCredit has never seen
+gets in through the same path as the simulator, UCI and OTC (which ship their specs in data/specs/).
+
+Written as TOML (stdlib tomllib) or built in Python. A bad spec gets the same kind of error as bad data:
+a `SpecError` (a DataValidationError) naming the file, the line and the field; pydantic's error location
+is mapped back to the TOML line that holds it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import tomllib
+from collections.abc import Iterable
+from importlib.resources import files
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from deepcredit.data.schema import Dimension
+from deepcredit.data.validate import DataValidationError
+
+SPEC_VERSION = 1
+IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
+"""Attribute names are lower-case SQL identifiers: they name stored columns and features."""
+RESERVED = frozenset({"person_id", "as_of", "label", "window_days", "valid_from"})
+AttributeType = Literal["numeric", "categorical", "ordinal", "boolean", "date"]
+Role = Literal["credit_line", "income", "joined_at"]
+"""What capacity templates need to know about an attribute: utilisation and headroom against a credit
+line, income, and when the person joined (tenure as of each date)."""
+StatusMeaning = Literal["kept", "late", "broken", "open", "neutral"]
+"""kept: the commitment was met; late: met late (money still paid); broken: not met at all (severe);
+open: not yet an outcome (a statement, an open order); neutral: neither (no use, a revolving balance)."""
+AmountMeaning = Literal["owed", "paid", "rating", "neutral"]
+"""What an event's amount is: money owed (a bill), money paid (a repayment), a rating received, or neither."""
+
+
+class SpecProblem(ValueError):
+    """A semantic problem found after the fields parsed, with the field path it belongs to."""
+
+    def __init__(self, loc: tuple[str | int, ...], problem: str) -> None:
+        super().__init__(problem)
+        self.loc, self.problem = loc, problem
+
+
+class SpecError(DataValidationError):
+    """A bad spec, located like bad data: file, line and field."""
+
+    def __init__(self, file: str, problem: str, line: int | None = None, field: str | None = None) -> None:
+        where = [file] + ([f"line {line}"] if line else []) + ([f"field '{field}'"] if field else [])
+        ValueError.__init__(self, ": ".join([", ".join(where), problem]))
+        self.file, self.problem, self.row, self.column, self.line_offset = file, problem, line, field, 0
+        self.field = field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ShareFeature(_Strict):
+    """Ask for a 'share of events of this kind / status' feature, with its own texts."""
+
+    label: str | None = Field(None, pattern=IDENTIFIER, description="Short name used in the feature name.")
+    description: str
+    improve: str = ""
+    risk_direction: Literal[-1, 0, 1] = 0
+
+
+class Attribute(_Strict):
+    name: str = Field(pattern=IDENTIFIER)
+    column: str | None = None
+    """The column's header in the file, where it differs from `name`."""
+    type: AttributeType
+    order: list[str] | None = None
+    """Ordinal attributes: their values from lowest to highest."""
+    dimension: Dimension
+    description: str = ""
+    """Completes 'your score is lowered by ...'."""
+    improve: str = ""
+    risk_direction: Literal[-1, 0, 1] = 0
+    protected: bool = False
+    """Audited for fairness, never a feature unless `use_as_input` too (and then flagged protected)."""
+    use_as_input: bool = False
+    actionable: bool = True
+    role: Role | None = None
+    log: bool = False
+    """Numeric amounts spanning orders of magnitude: the feature is ln(1 + max(x, 0)), named log_<name>."""
+
+    @property
+    def source_column(self) -> str:
+        return self.column or self.name
+
+    @property
+    def text(self) -> str:
+        return self.description or f"your {self.name.replace('_', ' ')}"
+
+    @model_validator(mode="after")
+    def _check(self) -> Attribute:
+        if self.type == "ordinal" and not self.order:
+            raise SpecProblem(("type",), "an ordinal attribute needs its `order` (values from lowest to highest)")
+        if self.order is not None and self.type != "ordinal":
+            raise SpecProblem(("order",), f"`order` applies to ordinal attributes only (this one is {self.type})")
+        if self.order is not None and len(set(self.order)) != len(self.order):
+            raise SpecProblem(("order",), "a value appears more than once in `order`")
+        if self.log and self.type != "numeric":
+            raise SpecProblem(("log",), "`log` applies to numeric attributes only")
+        want = {"credit_line": "numeric", "income": "numeric", "joined_at": "date"}
+        if self.role is not None and want[self.role] != self.type:
+            raise SpecProblem(("role",), f"role {self.role} needs a {want[self.role]} attribute, not {self.type}")
+        return self
+
+
+class Profile(_Strict):
+    id_column: str | None = "person_id"
+    """The column that identifies a person; "" for files with one row per person and no id: the row
+    number (1, 2, ...) becomes the person's id."""
+    valid_from: str | None = None
+    """Attribute history: the column holding when each row's values became true. A person's profile as of
+    T is the row valid strictly before T; rows without a date hold since always."""
+    ignore: list[str] = []
+    """Columns of the file that are not used (kept out of the data set entirely)."""
+    attributes: list[Attribute] = []
+
+    @field_validator("id_column", "valid_from")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _check(self) -> Profile:
+        _unique([a.name for a in self.attributes], ("attributes",), "name")
+        _unique([a.source_column for a in self.attributes], ("attributes",), "column")
+        for i, a in enumerate(self.attributes):
+            if a.name in RESERVED:
+                raise SpecProblem(("attributes", i, "name"), f"{a.name!r} is reserved: choose another name")
+        for role in ("credit_line", "income", "joined_at"):
+            holders = [i for i, a in enumerate(self.attributes) if a.role == role]
+            if len(holders) > 1:
+                raise SpecProblem(("attributes", holders[1], "role"), f"only one attribute may have role {role}")
+        if self.valid_from and self.id_column is None:
+            raise SpecProblem(("valid_from",), "attribute history needs an id_column (a person has several rows)")
+        return self
+
+
+class EventKind(_Strict):
+    amount: AmountMeaning = "neutral"
+    share: ShareFeature | None = None
+
+
+class EventStatus(_Strict):
+    meaning: StatusMeaning
+    share: ShareFeature | None = None
+
+
+class EventColumns(_Strict):
+    """Where the user's column names differ from DeepCredit's; optional ones absent unless named."""
+
+    person_id: str = "person_id"
+    ts: str = "ts"
+    kind: str = "kind"
+    amount: str = "amount"
+    status: str = "status"
+    days_late: str | None = None
+    counterparty: str | None = None
+    due_ts: str | None = None
+
+
+class Events(_Strict):
+    columns: EventColumns = Field(default_factory=lambda: EventColumns())
+    kinds: dict[str, EventKind]
+    statuses: dict[str, EventStatus]
+
+    @model_validator(mode="after")
+    def _check(self) -> Events:
+        if not self.kinds:
+            raise SpecProblem(("kinds",), "declare at least one event kind")
+        if not self.statuses:
+            raise SpecProblem(("statuses",), "declare at least one event status")
+        labels: dict[str, tuple] = {}
+        for group, items in (("kinds", self.kinds), ("statuses", self.statuses)):
+            for value, item in items.items():
+                if item.share is not None:
+                    label = item.share.label or identifier(value)
+                    if not re.match(IDENTIFIER, label):
+                        raise SpecProblem((group, value, "share", "label"),
+                                          f"{value!r} needs a share label made of a-z, 0-9 and _")
+                    if label in labels:
+                        raise SpecProblem((group, value, "share", "label"), f"share label {label!r} is used twice")
+                    labels[label] = (group, value)
+        return self
+
+    def statuses_meaning(self, *meanings: str) -> frozenset[str]:
+        return frozenset(s for s, v in self.statuses.items() if v.meaning in meanings)
+
+    def kinds_amount(self, meaning: str) -> frozenset[str]:
+        return frozenset(k for k, v in self.kinds.items() if v.amount == meaning)
+
+
+class RelationColumns(_Strict):
+    source: str = "source"
+    target: str = "target"
+    kind: str | None = "kind"
+    weight: str | None = "weight"
+    ts: str = "ts"
+
+
+class Relations(_Strict):
+    columns: RelationColumns = Field(default_factory=lambda: RelationColumns())
+    kinds: list[str] = []
+    """Allowed relation kinds (empty: any)."""
+    directed: bool = True
+    weighted: bool = True
+    signed: bool = False
+    """Weights may be negative (a distrust rating): the share of negative incoming ties becomes a feature."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Relations:
+        if self.weighted and self.columns.weight is None:
+            raise SpecProblem(("columns", "weight"), "weighted relations need a weight column")
+        if self.signed and not self.weighted:
+            raise SpecProblem(("signed",), "signed relations must be weighted (the sign is the weight's)")
+        return self
+
+
+class Outcomes(_Strict):
+    source: Literal["outcomes", "people"] = "outcomes"
+    """Where labels are: their own file, or a column of the people file (one label per person)."""
+    person_id: str = "person_id"
+    label: str = "label"
+    bad: list[str | int | bool] = ["1"]
+    good: list[str | int | bool] = ["0"]
+    as_of_column: str | None = "as_of"
+    as_of: dt.date | None = None
+    """A fixed as-of date for data without dates (features use what was known strictly before it)."""
+    window_days: int | None = Field(None, gt=0)
+    window_days_column: str | None = None
+
+    @field_validator("bad", "good")
+    @classmethod
+    def _text(cls, values: list) -> list[str]:
+        return [str(v).lower() if isinstance(v, bool) else str(v) for v in values]
+
+    @model_validator(mode="after")
+    def _check(self) -> Outcomes:
+        if not self.bad:
+            raise SpecProblem(("bad",), "name at least one label value that means bad (defaulted)")
+        both = set(self.bad) & set(self.good)
+        if both:
+            raise SpecProblem(("good",), f"{sorted(both)[0]!r} is listed as both good and bad")
+        if self.as_of is None and (self.as_of_column is None or self.source == "people"):
+            raise SpecProblem(("as_of",), "give a fixed as_of date (labels from the people file have no dates)")
+        if self.window_days is None and self.window_days_column is None:
+            raise SpecProblem(("window_days",), "give the performance window in days")
+        return self
+
+
+class DatasetSpec(_Strict):
+    spec_version: Literal[1] = SPEC_VERSION
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    snapshot_date: dt.date | None = None
+    profile: Profile = Field(default_factory=lambda: Profile())
+    events: Events | None = None
+    relations: Relations | None = None
+    outcomes: Outcomes = Field(default_factory=lambda: Outcomes(window_days_column="window_days"))
+
+    @model_validator(mode="after")
+    def _check(self) -> DatasetSpec:
+        if self.outcomes.source == "people":
+            cols = {a.source_column for a in self.profile.attributes}
+            if self.outcomes.label in cols:
+                raise SpecProblem(("outcomes", "label"), f"{self.outcomes.label!r} is also declared as an "
+                                                          "attribute: a label is never a feature")
+            if self.profile.valid_from:
+                raise SpecProblem(("outcomes", "source"), "labels from a people file with history are ambiguous: "
+                                                           "give them their own outcomes file")
+        return self
+
+    # -- reading ----------------------------------------------------------------------------------
+    def attribute(self, name: str) -> Attribute:
+        return {a.name: a for a in self.profile.attributes}[name]
+
+    @property
+    def protected(self) -> tuple[str, ...]:
+        """Names of the protected attributes (what a fairness audit groups by)."""
+        return tuple(a.name for a in self.profile.attributes if a.protected)
+
+    def role(self, role: str) -> Attribute | None:
+        return next((a for a in self.profile.attributes if a.role == role), None)
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2) + "\n"  # key order is meaning: feature order
+
+    def restricted(self, people_columns: Iterable[str], event_columns: Iterable[str]) -> DatasetSpec:
+        """The same spec without the attributes and optional event columns a stored table lacks.
+
+        Why: data sets stored before specs existed get the built-in spec of their kind, which declares
+        every canonical column; the features of a column they do not have must not exist.
+        """
+        people, ev = set(people_columns), set(event_columns)
+        attrs = [a for a in self.profile.attributes if a.name in people]
+        update: dict = {"profile": self.profile.model_copy(update={"attributes": attrs})}
+        if self.events is not None:
+            cols = self.events.columns.model_copy(update={c: (c if c in ev else None)
+                                                          for c in ("days_late", "counterparty", "due_ts")})
+            update["events"] = self.events.model_copy(update={"columns": cols})
+        return self.model_copy(update=update)
+
+
+def identifier(value: str) -> str:
+    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9]+", "_", value.lower())).strip("_") or "x"
+
+
+def _unique(values: list[str], loc: tuple, field: str) -> None:
+    seen: set[str] = set()
+    for i, v in enumerate(values):
+        if v in seen:
+            raise SpecProblem((*loc, i, field), f"{v!r} is declared twice")
+        seen.add(v)
+
+
+# --- TOML with line numbers ---------------------------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*(.+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*((?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=")
+_PART = re.compile(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+)")
+
+
+def _key_path(text: str) -> tuple[str, ...]:
+    return tuple(m.group(1) if m.group(1) is not None else (m.group(2) if m.group(2) is not None else m.group(3))
+                 for m in _PART.finditer(text))
+
+
+def toml_lines(text: str) -> dict[tuple, int]:
+    """Line of each table header and key in a TOML text, by its path ([[arrays]] get their index).
+
+    Why: pydantic reports where a value is wrong as a path; a person wants the line to open.
+    """
+    lines: dict[tuple, int] = {}
+    counts: dict[tuple, int] = {}
+    table: tuple = ()
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        header = _HEADER.match(line)
+        if header and not _KEY.match(line):
+            path = _key_path(header.group(2))
+            if header.group(1) == "[[":
+                counts[path] = counts.get(path, -1) + 1
+                table = (*path, counts[path])
+            else:
+                table = tuple(_resolve(path, counts))
+            lines.setdefault(table, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            lines.setdefault((*table, *_key_path(key.group(1))), number)
+    return lines
+
+
+def _resolve(path: tuple, counts: dict[tuple, int]) -> list:
+    """[a.b.c] below [[a.b]] means a.b[last].c."""
+    out: list = []
+    for i, part in enumerate(path):
+        out.append(part)
+        if tuple(path[: i + 1]) in counts and i < len(path) - 1:
+            out.append(counts[tuple(path[: i + 1])])
+    return out
+
+
+def field_path(loc: Iterable) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _line(lines: dict[tuple, int], loc: tuple) -> int | None:
+    for n in range(len(loc), 0, -1):
+        if tuple(loc[:n]) in lines:
+            return lines[tuple(loc[:n])]
+    return None
+
+
+def _spec_error(exc: ValidationError, file: str, lines: dict[tuple, int]) -> SpecError:
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))  # drop union branch names
+    problem = err["msg"].removeprefix("Value error, ")
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, SpecProblem):
+        loc, problem = (*loc, *cause.loc), cause.problem
+    elif err["type"] == "extra_forbidden":
+        problem = f"unknown field {str(loc[-1])!r}"
+    elif err["type"] == "enum" or err["type"] == "literal_error":
+        problem = f"{err.get('input')!r} is not allowed: {err['msg'].removeprefix('Input should be ')}"
+    return SpecError(file, problem, _line(lines, loc), field_path(loc) or None)
+
+
+def parse_spec(data: dict, file: str = "<spec>", lines: dict[tuple, int] | None = None) -> DatasetSpec:
+    try:
+        return DatasetSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _spec_error(exc, file, lines or {}) from None
+
+
+def spec_from_toml(text: str, file: str = "<spec>") -> DatasetSpec:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        problem = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise SpecError(file, f"not valid TOML ({problem})", int(m.group(1)) if m else None) from None
+    version = data.get("spec_version")
+    if version != SPEC_VERSION:
+        raise SpecError(file, f"spec_version must be {SPEC_VERSION} (found {version!r})",
+                        toml_lines(text).get(("spec_version",)), "spec_version")
+    return parse_spec(data, file, toml_lines(text))
+
+
+def load_spec(path: Path | str) -> DatasetSpec:
+    """Read a spec file (.toml, or the .json a stored data set keeps)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(str(path), f"cannot read the spec file ({exc.__class__.__name__})") from None
+    if path.suffix == ".json":
+        return parse_spec(json.loads(text), str(path))
+    return spec_from_toml(text, str(path))
+
+
+def spec_line(path: Path | str, loc: tuple) -> int | None:
+    """The line of a field in a TOML spec file (for errors found later, against the data)."""
+    try:
+        return _line(toml_lines(Path(path).read_text(encoding="utf-8")), loc)
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+BUILTIN = ("simulator", "uci", "otc", "german")
+
+
+def builtin_spec(kind: str) -> DatasetSpec:
+    """The shipped spec of a bundled data set or of the simulator (data/specs/<kind>.toml)."""
+    if kind not in BUILTIN:
+        raise KeyError(f"no built-in spec {kind!r} (have: {', '.join(BUILTIN)})")
+    res = files("deepcredit.data").joinpath("specs", f"{kind}.toml")
+    return spec_from_toml(res.read_text(encoding="utf-8"), f"deepcredit/data/specs/{kind}.toml")

@@ -1,0 +1,386 @@
+"""Features from declarations: one mechanism turns a DatasetSpec into its feature definitions.
+
+Declared profile attributes become typed features carrying their declared texts, dimension and flags.
+Fulfilment templates (windows, counts, amounts, recency, trends, streaks, cycles) are instantiated from the
+declared event meanings: a template exists only where the meanings it needs were declared (no days-late
+column: no delay features; no kind whose amount is money owed: no bill features; no events at all: none).
+Graph templates (neighbour aggregates) exist only where relations were declared. So a data set never gets
+a constant column pretending to measure something it does not have.
+
+The simulator's spec produces the reference catalogue (docs/features.md); UCI, OTC and a user's data set
+produce their own subsets and profile features from the same code.
+"""
+
+from __future__ import annotations
+
+from deepcredit.data.schema import Dimension
+from deepcredit.data.spec import Attribute, DatasetSpec, Events, SpecError, identifier
+from deepcredit.features.spec import FeatureDef, Kind, Source
+
+CH, FC = Dimension.CREDIT_HISTORY, Dimension.FULFILMENT_CAPACITY
+BP, SC = Dimension.BEHAVIOUR_PREFERENCES, Dimension.SOCIAL_CONNECTIONS
+E, R, C, N, DER = Source.EVENTS, Source.BAD_RUNS, Source.CYCLES, Source.NEIGHBOURS, Source.DERIVED
+PAY_ON_TIME = "Pay every bill and instalment on or before its due date."
+REPAY_MORE = "Repay more than the minimum each month."
+REPAY_FULL = "Repay each statement in full when it falls due."
+BALANCE_DOWN = "Bring your balance down."
+BELOW_LINE = "Keep your balance well below your credit line."
+REGULAR = "Use your account regularly and settle what you use."
+NETWORK = "Deal with people who keep their commitments; your own record matters most."
+PARTNERS = "Deliver what you promise to your trading partners."
+KEEP_CURRENT = "Keep your details up to date."
+NOT_ACTIONABLE = "This is not something you can change: the other reasons are where you can improve."
+
+
+# --- SQL builders (the subset both DuckDB and Spark SQL accept) ----------------------------------------
+
+def sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def isin(column: str, values: frozenset[str] | set[str]) -> str:
+    """`column IN (...)`, or a false condition for an empty set (IN () is not SQL)."""
+    if not values:
+        return "1 = 0"
+    return f"{column} IN (" + ", ".join(sql_text(v) for v in sorted(values)) + ")"
+
+
+def within(days: int | None, cond: str = "1 = 1") -> str:
+    """A condition on an events_before row: `cond` and, if given, recorded in the last `days` days."""
+    return cond if days is None else f"({cond}) AND age_days <= {days}"
+
+
+def count(cond: str, days: int | None = None) -> str:
+    return f"SUM(CASE WHEN {within(days, cond)} THEN 1 ELSE 0 END)"
+
+
+def total(value: str, cond: str, days: int | None = None) -> str:
+    return f"SUM(CASE WHEN {within(days, cond)} THEN {value} ELSE 0 END)"
+
+
+def share(numerator_cond: str, denominator_cond: str, days: int | None = None) -> str:
+    """Share of rows meeting the denominator condition that also meet the numerator one (NULL if none)."""
+    num = count(f"({denominator_cond}) AND ({numerator_cond})", days)
+    return f"CAST({num} AS DOUBLE) / NULLIF({count(denominator_cond, days)}, 0)"
+
+
+def latest(value: str, cond: str) -> str:
+    """The value on the most recent row meeting `cond`."""
+    return f"max_by(CASE WHEN {cond} THEN {value} END, CASE WHEN {cond} THEN -age_days END)"
+
+
+def paid_condition(events: Events) -> str:
+    """Money repaid: an event of a kind whose amount is paid, unless its status says it was not (broken)
+    or not yet an outcome (open). A late payment is still money paid."""
+    not_paid = events.statuses_meaning("broken", "open")
+    cond = isin("kind", events.kinds_amount("paid"))
+    return f"{cond} AND NOT ({isin('status', not_paid)})" if not_paid else cond
+
+
+def owed_condition(events: Events) -> str:
+    return isin("kind", events.kinds_amount("owed"))
+
+
+# --- profile --------------------------------------------------------------------------------------------
+
+def profile_column(a: Attribute) -> str:
+    """The column of the staged profile view holding the attribute (dates as days before as_of)."""
+    return f"{a.name}_age_days" if a.type == "date" else a.name
+
+
+def attribute_feature(a: Attribute) -> FeatureDef:
+    """One declared attribute as a typed feature with its declared texts and flags."""
+    col = profile_column(a)
+    kind, name = Kind.NUMERIC, a.name
+    if a.type == "categorical":
+        sql, kind = f"MAX({col})", Kind.CATEGORICAL
+    elif a.type == "ordinal":  # its rank in the declared order: ordered, so monotone binning applies
+        ranks = " ".join(f"WHEN {sql_text(v)} THEN {i}" for i, v in enumerate(a.order or []))
+        sql = f"MAX(CASE {col} {ranks} END)"
+    elif a.type == "boolean":
+        sql = f"MAX(CASE WHEN {col} THEN 1 ELSE 0 END)"
+    elif a.type == "date":
+        sql, name = f"MAX({col})", "tenure_days" if a.role == "joined_at" else f"days_since_{a.name}"
+    elif a.log:
+        sql, name = f"MAX(LN(1 + GREATEST({col}, 0)))", f"log_{a.name}"
+    else:
+        sql = f"MAX({col})"
+    improve = a.improve or (KEEP_CURRENT if a.actionable else NOT_ACTIONABLE)
+    return FeatureDef(name, a.dimension, Source.PROFILE, sql, a.text, improve,
+                      risk_direction=a.risk_direction, kind=kind, requires=(a.name,), protected=a.protected,
+                      actionable=a.actionable)
+
+
+def profile_features(spec: DatasetSpec) -> list[FeatureDef]:
+    """Declared attributes, dimension by dimension; a protected one only where declared use_as_input."""
+    attrs = [a for a in spec.profile.attributes if not a.protected or a.use_as_input]
+    return [attribute_feature(a) for d in Dimension for a in attrs if a.dimension is d]
+
+
+# --- fulfilment templates --------------------------------------------------------------------------------
+
+def _rate(days_lo: int, days_hi: int) -> str:
+    cond = f"is_outcome = 1 AND age_days > {days_lo} AND age_days <= {days_hi}"
+    return f"CAST({count(cond + ' AND is_bad = 1')} AS DOUBLE) / NULLIF({count(cond)}, 0)"
+
+
+def credit_history_features(ev: Events) -> list[FeatureDef]:
+    has_bad = bool(ev.statuses_meaning("late", "broken"))
+    has_severe = bool(ev.statuses_meaning("broken"))
+    has_delay = ev.columns.days_late is not None
+    out = [
+        FeatureDef("n_outcomes", CH, E, count("is_outcome = 1"), "the number of commitments on your record",
+                   "Build your record: use credit lightly and repay on time.", fill=0),
+        FeatureDef("history_days", CH, E, "MAX(age_days)", "the length of your history with us",
+                   "Your history grows by itself: keep your accounts open and in good standing.",
+                   risk_direction=-1, actionable=False),
+    ]
+    if has_bad:
+        out += [
+            FeatureDef("n_bad_90d", CH, E, count("is_bad = 1", 90),
+                       "late or missed commitments in the last 3 months", PAY_ON_TIME, risk_direction=1, fill=0),
+            FeatureDef("n_bad_365d", CH, E, count("is_bad = 1", 365),
+                       "late or missed commitments in the last 12 months", PAY_ON_TIME, risk_direction=1, fill=0),
+        ]
+    if has_severe:
+        out.append(FeatureDef(
+            "n_severe_365d", CH, E, count("is_severe = 1", 365),
+            "commitments not kept at all in the last 12 months (missed, not returned)",
+            "Never skip a payment or a return: contact the merchant before a due date if you cannot pay.",
+            risk_direction=1, fill=0))
+    if has_bad:
+        out += [
+            FeatureDef("bad_rate", CH, E, share("is_bad = 1", "is_outcome = 1"),
+                       "the share of your commitments that were late or missed", PAY_ON_TIME, risk_direction=1),
+            FeatureDef("bad_rate_90d", CH, E, share("is_bad = 1", "is_outcome = 1", 90),
+                       "the share of your commitments late or missed in the last 3 months", PAY_ON_TIME,
+                       risk_direction=1),
+            FeatureDef("bad_rate_trend", CH, E, f"{_rate(0, 90)} - {_rate(90, 365)}",
+                       "your recent payments being worse than your earlier ones",
+                       "Bring your recent payments back on time; recent behaviour weighs most.", risk_direction=1),
+            FeatureDef("days_since_last_bad", CH, E, "MIN(CASE WHEN is_bad = 1 THEN age_days END)",
+                       "how recently you last paid late or missed a commitment",
+                       "Time heals: every month without a late payment improves this.", risk_direction=-1),
+        ]
+    if has_severe:
+        out.append(FeatureDef(
+            "days_since_last_severe", CH, E, "MIN(CASE WHEN is_severe = 1 THEN age_days END)",
+            "how recently you last missed a commitment entirely",
+            "Time heals: every month without a missed commitment improves this.", risk_direction=-1))
+    if has_delay:
+        out += [
+            FeatureDef("last_days_late", CH, E, latest("days_late", "is_outcome = 1"),
+                       "how late your most recent payment was", "Bring your account up to date now.",
+                       risk_direction=1),
+            FeatureDef("max_days_late_90d", CH, E, "MAX(CASE WHEN age_days <= 90 THEN days_late ELSE 0 END)",
+                       "the longest payment delay in the last 3 months", PAY_ON_TIME, risk_direction=1, fill=0),
+            FeatureDef("max_days_late_365d", CH, E, "MAX(CASE WHEN age_days <= 365 THEN days_late ELSE 0 END)",
+                       "the longest payment delay in the last 12 months", PAY_ON_TIME, risk_direction=1, fill=0),
+            FeatureDef("mean_days_late_180d", CH, E,
+                       "AVG(CASE WHEN is_outcome = 1 AND age_days <= 180 THEN days_late END)",
+                       "your average payment delay in the last 6 months", PAY_ON_TIME, risk_direction=1),
+            FeatureDef("days_late_slope", CH, E,
+                       "30 * regr_slope(CASE WHEN is_outcome = 1 AND age_days <= 365 THEN days_late END, -age_days)",
+                       "your payment delays growing month by month",
+                       "Pay a little earlier each month until you are on time again.", risk_direction=1),
+        ]
+    ratings = ev.kinds_amount("rating")
+    if ratings:
+        out.append(FeatureDef("mean_rating_received", CH, E,
+                              f"AVG(CASE WHEN {isin('kind', ratings)} THEN amount END)",
+                              "the average rating your trading partners gave you", PARTNERS, risk_direction=-1))
+    if has_bad:
+        out += [
+            FeatureDef("longest_bad_streak", CH, R, "MAX(run_length)",
+                       "the longest run of consecutive late or missed commitments", PAY_ON_TIME,
+                       risk_direction=1, fill=0),
+            FeatureDef("current_bad_streak", CH, R,
+                       "MAX(CASE WHEN run_end_age = last_outcome_age THEN run_length ELSE 0 END)",
+                       "late or missed commitments in a row up to now",
+                       "Your next on-time payment ends this streak.", risk_direction=1, fill=0),
+            FeatureDef("n_bad_runs_365d", CH, R, "SUM(CASE WHEN run_end_age <= 365 THEN 1 ELSE 0 END)",
+                       "separate episodes of late payment in the last 12 months", PAY_ON_TIME,
+                       risk_direction=1, fill=0),
+        ]
+    return out
+
+
+def _mean_bill(owed: str, lo: int, hi: int) -> str:
+    return f"AVG(CASE WHEN {owed} AND age_days > {lo} AND age_days <= {hi} THEN amount END)"
+
+
+def capacity_features(ev: Events | None, credit_line: str | None) -> list[FeatureDef]:
+    """Money paid against money owed, in windows and 30-day cycles, and against a declared credit line."""
+    if ev is None:
+        return []
+    paid = paid_condition(ev) if ev.kinds_amount("paid") else None
+    owed = owed_condition(ev) if ev.kinds_amount("owed") else None
+    out: list[FeatureDef] = []
+    if paid:
+        paid_180d = total("amount", paid, 180)
+        out.append(FeatureDef("amount_paid_180d", FC, E, paid_180d, "how much you repaid in the last 6 months",
+                              REPAY_MORE, risk_direction=-1, fill=0))
+    if owed:
+        billed_180d = total("GREATEST(amount, 0)", owed, 180)
+        out.append(FeatureDef("amount_billed_180d", FC, E, billed_180d,
+                              "how much you were billed in the last 6 months", "Keep your spending within your means."))
+    if paid and owed:
+        out.append(FeatureDef("paid_to_billed_180d", FC, E, f"{paid_180d} / NULLIF({billed_180d}, 0)",
+                              "the share of your bills that you repaid in the last 6 months",
+                              "Repay your full statement balance when you can.", risk_direction=-1))
+    if owed:
+        out += [
+            FeatureDef("last_bill_amount", FC, E, latest("amount", owed), "your latest statement balance",
+                       BALANCE_DOWN),
+            FeatureDef("bill_slope_180d", FC, E,
+                       f"30 * regr_slope(CASE WHEN {owed} AND age_days <= 180 THEN amount END, -age_days)",
+                       "your balance growing month by month", "Repay more than you spend each month."),
+        ]
+    if paid:
+        paid_90d = total("amount", paid, 90)
+        out += [
+            FeatureDef("amount_paid_30d", FC, E, total("amount", paid, 30), "how much you repaid in the last month",
+                       REPAY_MORE, risk_direction=-1, fill=0),
+            FeatureDef("amount_paid_90d", FC, E, paid_90d, "how much you repaid in the last 3 months", REPAY_MORE,
+                       risk_direction=-1, fill=0),
+        ]
+    if paid and owed:
+        # A cycle's payments settle the previous cycle's statements: payments of the last 90 days against
+        # statements issued 30 to 120 days ago.
+        prior = total("GREATEST(amount, 0)", f"{owed} AND age_days > 30 AND age_days <= 120")
+        out.append(FeatureDef("paid_to_prior_billed_90d", FC, E, f"{paid_90d} / NULLIF({prior}, 0)",
+                              "how much of your recent statements you actually repaid", REPAY_FULL,
+                              risk_direction=-1))
+    if owed:
+        out += [
+            FeatureDef("mean_bill_90d", FC, E, _mean_bill(owed, -1, 90),
+                       "your average statement balance in the last 3 months", BALANCE_DOWN),
+            FeatureDef("mean_bill_91_180d", FC, E, _mean_bill(owed, 90, 180),
+                       "your average statement balance 3 to 6 months ago", BALANCE_DOWN),
+        ]
+    if paid and owed:
+        out += [
+            FeatureDef("min_paid_to_prev_bill_3c", FC, C, "MIN(CASE WHEN cycle < 3 THEN paid_to_prev_billed END)",
+                       "the smallest share of a statement you repaid in the last 3 months", REPAY_FULL,
+                       risk_direction=-1),
+            FeatureDef("mean_paid_to_prev_bill_6c", FC, C, "AVG(CASE WHEN cycle < 6 THEN paid_to_prev_billed END)",
+                       "the average share of your statements you repaid in the last 6 months", REPAY_FULL,
+                       risk_direction=-1),
+            FeatureDef("unpaid_cycles_6c", FC, C,
+                       "SUM(CASE WHEN cycle < 6 AND prev_billed > 0 AND paid <= 0 THEN 1 ELSE 0 END)",
+                       "months in which you repaid nothing of a statement", "Repay something every month, on time.",
+                       risk_direction=1, fill=0),
+        ]
+    if credit_line is None:
+        return out
+    line = (credit_line,)
+    if owed:
+        out += [
+            FeatureDef("utilisation", FC, DER, f"last_bill_amount / NULLIF({credit_line}, 0)",
+                       "how much of your credit line you use", BELOW_LINE, risk_direction=1, requires=line),
+            FeatureDef("headroom", FC, DER, f"{credit_line} - last_bill_amount",
+                       "how much of your credit line is still free", BELOW_LINE, risk_direction=-1, requires=line),
+            FeatureDef("mean_utilisation_180d", FC, DER,
+                       f"(mean_bill_90d + mean_bill_91_180d) / 2 / NULLIF({credit_line}, 0)",
+                       "how much of your credit line you used over the last 6 months", BELOW_LINE,
+                       risk_direction=1, requires=line),
+            FeatureDef("balance_trend", FC, DER, f"(mean_bill_90d - mean_bill_91_180d) / NULLIF({credit_line}, 0)",
+                       "your balance growing relative to your credit line", "Repay more than you spend each month.",
+                       risk_direction=1, requires=line),
+        ]
+    if paid:
+        out.append(FeatureDef("paid_to_limit_180d", FC, DER, f"amount_paid_180d / NULLIF({credit_line}, 0)",
+                              "your repayments relative to your credit line", REPAY_MORE, risk_direction=-1,
+                              requires=line))
+    return out
+
+
+def behaviour_features(ev: Events) -> list[FeatureDef]:
+    out = [
+        FeatureDef("events_per_month_365d", BP, E, f"{count('1 = 1', 365)} / 12.0",
+                   "how often you use the services", REGULAR, fill=0),
+        FeatureDef("active_months_365d", BP, E,
+                   "COUNT(DISTINCT CASE WHEN age_days <= 365 THEN FLOOR(age_days / 30) END)",
+                   "in how many of the last 12 months you were active", REGULAR, risk_direction=-1, fill=0),
+        FeatureDef("days_since_last_event", BP, E, "MIN(age_days)", "how long ago you last used the services",
+                   REGULAR),
+    ]
+    if ev.columns.counterparty is not None:
+        out.append(FeatureDef("n_counterparties_365d", BP, E,
+                              "COUNT(DISTINCT CASE WHEN age_days <= 365 THEN counterparty END)",
+                              "how many different merchants or partners you dealt with", REGULAR, fill=0))
+    for value, k in ev.kinds.items():
+        if k.share is not None:
+            label = k.share.label or identifier(value)
+            out.append(FeatureDef(f"share_{label}_365d", BP, E, share(f"kind = {sql_text(value)}", "1 = 1", 365),
+                                  k.share.description, k.share.improve or REGULAR,
+                                  risk_direction=k.share.risk_direction))
+    for value, s in ev.statuses.items():
+        if s.share is not None:
+            label = s.share.label or identifier(value)
+            out.append(FeatureDef(f"share_{label}_180d", BP, E,
+                                  share(f"status = {sql_text(value)}", "is_outcome = 1", 180),
+                                  s.share.description, s.share.improve or REGULAR,
+                                  risk_direction=s.share.risk_direction))
+    return out
+
+
+# --- graph templates -------------------------------------------------------------------------------------
+
+def social_features(spec: DatasetSpec) -> list[FeatureDef]:
+    rel = spec.relations
+    if rel is None:
+        return []
+    out = [
+        FeatureDef("degree", SC, N, "COUNT(*)", "how many people you are connected to", NETWORK, fill=0),
+        FeatureDef("new_connections_90d", SC, N, "SUM(CASE WHEN edge_age_days <= 90 THEN 1 ELSE 0 END)",
+                   "how many new connections you made in the last 3 months", NETWORK, fill=0),
+    ]
+    ev = spec.events
+    if ev is not None and ev.statuses_meaning("late", "broken"):
+        out.append(FeatureDef("share_neighbours_bad", SC, N, "AVG(CASE WHEN nb_bad > 0 THEN 1.0 ELSE 0.0 END)",
+                              "the share of your connections with late or missed commitments", NETWORK,
+                              risk_direction=1))
+    if ev is not None and ev.statuses_meaning("broken"):
+        out.append(FeatureDef("share_neighbours_severe", SC, N,
+                              "AVG(CASE WHEN nb_severe > 0 THEN 1.0 ELSE 0.0 END)",
+                              "the share of your connections who missed commitments entirely", NETWORK,
+                              risk_direction=1))
+    if ev is not None and ev.statuses_meaning("late", "broken"):
+        out.append(FeatureDef("neighbour_bad_rate", SC, N,
+                              "CAST(SUM(nb_bad) AS DOUBLE) / NULLIF(SUM(nb_outcomes), 0)",
+                              "how often your connections paid late or missed", NETWORK, risk_direction=1))
+    if rel.directed and rel.signed:
+        out.append(FeatureDef("incoming_negative_share", SC, N,
+                              "CAST(SUM(incoming_negative) AS DOUBLE) / NULLIF(SUM(incoming), 0)",
+                              "the share of people who rated you negatively",
+                              "Resolve disputes with your trading partners.", risk_direction=1))
+    if rel.directed and rel.weighted:
+        out.append(FeatureDef("mean_incoming_weight", SC, N, "SUM(incoming_weight) / NULLIF(SUM(incoming), 0)",
+                              "how strongly the people connected to you vouch for you", PARTNERS,
+                              risk_direction=-1))
+    return out
+
+
+def features_for(spec: DatasetSpec) -> list[FeatureDef]:
+    """Every feature a data set of this spec has, in catalogue order (dimension by dimension)."""
+    profile = profile_features(spec)
+    line = spec.role("credit_line")
+    line_feature = None if line is None or (line.protected and not line.use_as_input) else line.name
+    ev = spec.events
+    by_dim = {
+        Dimension.IDENTITY: [],
+        CH: credit_history_features(ev) if ev is not None else [],
+        FC: capacity_features(ev, line_feature),
+        BP: behaviour_features(ev) if ev is not None else [],
+        SC: social_features(spec),
+    }
+    out: list[FeatureDef] = []
+    for d in Dimension:
+        out += [f for f in profile if f.dimension is d] + by_dim[d]
+    names = [f.name for f in out]
+    clash = next((n for n in names if names.count(n) > 1), None)
+    if clash is not None:
+        raise SpecError(f"spec {spec.name!r}", f"two features would be named {clash!r} (a declared attribute has "
+                                               "the name of a generated feature): rename the attribute")
+    return out

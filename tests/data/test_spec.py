@@ -1,0 +1,157 @@
+"""The data-set spec: bad specs get file/line/field errors and nothing is written; German credit ingests
+from its raw CSV through its shipped spec; a spec can be drafted from a file."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from deepcredit.data.dataset import Dataset
+from deepcredit.data.ingest import ingest_with_spec
+from deepcredit.data.spec import BUILTIN, SpecError, builtin_spec, load_spec, spec_from_toml
+from deepcredit.data.spec_draft import draft_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = """spec_version = 1
+name = "mine"
+
+[profile]
+id_column = "id"
+
+[[profile.attributes]]
+name = "income"
+type = "numeric"
+dimension = "fulfilment_capacity"
+
+[[profile.attributes]]
+name = "grade"
+type = "ordinal"
+order = ["low", "mid", "high"]
+dimension = "identity"
+
+[events.kinds]
+payment = { amount = "paid" }
+
+[events.statuses]
+ok = { meaning = "kept" }
+
+[outcomes]
+source = "people"
+label = "bad"
+bad = ["1"]
+good = ["0"]
+as_of = 2024-01-01
+window_days = 90
+"""
+
+
+def _bad(old: str, new: str) -> str:
+    assert old in GOOD
+    return GOOD.replace(old, new, 1)
+
+
+@pytest.mark.parametrize("text, line, field, words", [
+    (_bad('type = "numeric"', 'type = "numeric"\ncolour = "red"'), 10, "profile.attributes[0].colour",
+     "unknown field"),
+    (_bad('window_days = 90', 'window_days = "ninety"'), 30, "outcomes.window_days", "integer"),
+    (_bad('dimension = "fulfilment_capacity"', 'dimension = "wealth"'), 10, "profile.attributes[0].dimension",
+     "'wealth' is not allowed"),
+    (_bad('order = ["low", "mid", "high"]\n', ''), 14, "profile.attributes[1].type", "needs its `order`"),
+    (_bad('name = "grade"', 'name = "income"'), 13, "profile.attributes[1].name", "declared twice"),
+    (_bad('ok = { meaning = "kept" }', 'ok = { meaning = "fine" }'), 22, "events.statuses.ok.meaning",
+     "'fine' is not allowed"),
+    (_bad('spec_version = 1', 'spec_version = 2'), 1, "spec_version", "spec_version must be 1"),
+    (_bad('name = "income"', 'name = "Income level"'), 8, "profile.attributes[0].name", "pattern"),
+])
+def test_a_bad_spec_names_file_line_and_field(text, line, field, words):
+    with pytest.raises(SpecError) as err:
+        spec_from_toml(text, "mine.toml")
+    e = err.value
+    assert (e.file, e.line, e.field) == ("mine.toml", line, field), str(e)
+    assert words in str(e) and str(e).startswith(f"mine.toml, line {line}, field '{field}': ")
+
+
+def test_not_toml_is_a_located_error():
+    with pytest.raises(SpecError, match=r"mine.toml, line 2: not valid TOML"):
+        spec_from_toml("spec_version = 1\nname = \n", "mine.toml")
+
+
+def _people(tmp_path: Path, **extra) -> Path:
+    frame = pd.DataFrame({"id": ["a", "b", "c"], "income": [10.0, 20.0, 30.0], "grade": ["low", "high", "mid"],
+                          "bad": [0, 1, 0], **extra})
+    path = tmp_path / "people.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_declared_column_missing_from_the_file_points_at_the_spec_line(tmp_path):
+    spec_path = tmp_path / "mine.toml"
+    spec_path.write_text(GOOD.replace('name = "grade"', 'name = "grade"\ncolumn = "rating_grade"'))
+    people = _people(tmp_path)
+    with pytest.raises(SpecError) as err:
+        ingest_with_spec(load_spec(spec_path), {"people": people, "events": people}, tmp_path / "out",
+                         spec_file=str(spec_path))
+    assert err.value.line == 14 and err.value.field == "profile.attributes[1].column"
+    assert "'rating_grade' is not in" in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_value_is_located_in_the_data_file_and_nothing_is_written(tmp_path):
+    spec = spec_from_toml(GOOD).model_copy(update={"events": None})
+    people = _people(tmp_path, grade=["low", "top", "mid"])
+    with pytest.raises(Exception) as err:
+        ingest_with_spec(spec, {"people": people}, tmp_path / "out")
+    assert "row 2 (line 3)" in str(err.value) and "'grade'" in str(err.value) and "'top'" in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_events_declared_but_not_given_or_given_but_not_declared(tmp_path):
+    spec = spec_from_toml(GOOD)
+    people = _people(tmp_path)
+    with pytest.raises(Exception, match="give the file with --events"):
+        ingest_with_spec(spec, {"people": people}, tmp_path / "out")
+    with pytest.raises(SpecError, match="declares no \\[relations\\]"):
+        ingest_with_spec(spec, {"people": people, "events": people, "relations": people}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_profile_only_data_ingests_with_labels_from_the_people_file(tmp_path):
+    spec = spec_from_toml(GOOD).model_copy(update={"events": None})
+    ds = ingest_with_spec(spec, {"people": _people(tmp_path)}, tmp_path / "out")
+    assert ds.spec == spec and ds.manifest.spec
+    out = ds.read("outcomes").sort_values("person_id")
+    assert out["label"].tolist() == [0, 1, 0] and (out["as_of"] == pd.Timestamp("2024-01-01")).all()
+    assert ds.read("events").empty and ds.read("relations").empty
+    assert set(ds.read("people").columns) == {"person_id", "income", "grade"}  # the label is never a feature
+
+
+def test_german_credit_ingests_from_the_raw_csv_with_the_shipped_spec(tmp_path):
+    spec = load_spec(ROOT / "docs" / "examples" / "german_credit.toml")
+    assert spec == builtin_spec("german")  # the docs show exactly what ships
+    raw = gzip.decompress((ROOT / "src/deepcredit/data/datasets/files/german_credit.csv.gz").read_bytes())
+    (tmp_path / "german.csv").write_bytes(raw)
+    ds = ingest_with_spec(spec, {"people": tmp_path / "german.csv"}, tmp_path / "g",
+                          spec_file=str(ROOT / "docs" / "examples" / "german_credit.toml"))
+    assert ds.manifest.tables["people"]["rows"] == 1000
+    assert ds.read("outcomes")["label"].sum() == 300
+    assert set(spec.protected) == {"personal_status_and_sex", "age_in_years", "foreign_worker"}
+    assert len(spec.profile.attributes) == 20 and all(a.description for a in spec.profile.attributes
+                                                       if not a.protected)
+    assert Dataset(tmp_path / "g").spec == spec
+
+
+def test_every_shipped_spec_loads():
+    for kind in BUILTIN:
+        assert builtin_spec(kind).spec_version == 1
+
+
+def test_a_drafted_spec_loads_and_declares_every_column(tmp_path):
+    raw = gzip.decompress((ROOT / "src/deepcredit/data/datasets/files/german_credit.csv.gz").read_bytes())
+    (tmp_path / "german.csv").write_bytes(raw)
+    spec = spec_from_toml(draft_spec(tmp_path / "german.csv"), "draft.toml")
+    assert len(spec.profile.attributes) == 20 and spec.profile.id_column is None
+    assert spec.outcomes.label == "creditability" and spec.outcomes.bad == ["bad"]
+    assert set(spec.protected) == {"personal_status_and_sex", "age_in_years", "foreign_worker"}

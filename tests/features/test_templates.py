@@ -1,0 +1,179 @@
+"""Features from declarations: attribute history is point in time, undeclared events/relations give no
+features at all, a broken status is never money repaid, and the shipped specs reproduce the catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+import worlds
+
+from deepcredit.data.dataset import write_dataset
+from deepcredit.data.spec import builtin_spec, spec_from_toml
+from deepcredit.features.bundle import build_model_input
+from deepcredit.features.definitions import ALL_FEATURES
+from deepcredit.features.engine import build_features
+from deepcredit.features.spec import Source
+from deepcredit.features.templates import features_for
+
+AS_OF = worlds.AS_OF
+HISTORY = """spec_version = 1
+name = "history"
+
+[profile]
+valid_from = "valid_from"
+
+[[profile.attributes]]
+name = "income"
+type = "numeric"
+dimension = "fulfilment_capacity"
+
+[[profile.attributes]]
+name = "segment"
+type = "categorical"
+dimension = "identity"
+
+[outcomes]
+window_days_column = "window_days"
+"""
+CATALOGUE = [f.name for f in ALL_FEATURES]
+
+
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame({"person_id": pd.Series([], dtype="string"), "ts": pd.Series([], dtype="datetime64[us]"),
+                         "kind": pd.Series([], dtype="string"), "amount": pd.Series([], dtype="float64"),
+                         "status": pd.Series([], dtype="string")})
+
+
+def _empty_relations() -> pd.DataFrame:
+    return pd.DataFrame({"source": pd.Series([], dtype="string"), "target": pd.Series([], dtype="string"),
+                         "kind": pd.Series([], dtype="string"), "weight": pd.Series([], dtype="float64"),
+                         "ts": pd.Series([], dtype="datetime64[us]")})
+
+
+def _history_world(tmp_path, change_day: float):
+    """Person a earns 100 since always; a second version (income 900, segment 'vip') from `change_day`."""
+    people = pd.DataFrame({"person_id": ["a", "a", "b"], "income": [100.0, 900.0, 50.0],
+                           "segment": ["std", "vip", "std"],
+                           "valid_from": [pd.NaT, worlds.ts(change_day), pd.NaT]})
+    people["valid_from"] = people["valid_from"].astype("datetime64[us]")
+    outcomes = pd.DataFrame({"person_id": ["a", "b"], "as_of": pd.Series([AS_OF, AS_OF], dtype="datetime64[us]"),
+                             "label": [0, 1], "window_days": [90, 90]})
+    frames = {"people": people, "events": _empty_events(), "relations": _empty_relations(), "outcomes": outcomes}
+    ds = write_dataset(tmp_path / f"h{change_day}", frames, "history", "2026-01-01", spec=spec_from_toml(HISTORY))
+    return build_features(ds).frame.set_index("person_id")
+
+
+def test_a_profile_change_after_as_of_changes_nothing_and_one_before_does(tmp_path):
+    after = _history_world(tmp_path, change_day=10)
+    assert after.loc["a", "income"] == 100.0 and after.loc["a", "segment"] == "std"
+    on_the_day = _history_world(tmp_path, change_day=0)  # known from as_of on: not strictly before it
+    assert on_the_day.loc["a", "income"] == 100.0
+    before = _history_world(tmp_path, change_day=-10)
+    assert before.loc["a", "income"] == 900.0 and before.loc["a", "segment"] == "vip"
+    assert before.loc["b", "income"] == 50.0 and len(before) == 2
+
+
+def test_no_events_and_no_relations_means_no_such_features_and_no_sequences(tmp_path):
+    spec = spec_from_toml(HISTORY.replace('valid_from = "valid_from"', ""))
+    people = pd.DataFrame({"person_id": ["a", "b"], "income": [1.0, 2.0], "segment": ["x", "y"]})
+    outcomes = pd.DataFrame({"person_id": ["a", "b"], "as_of": pd.Series([AS_OF, AS_OF], dtype="datetime64[us]"),
+                             "label": [0, 1], "window_days": [90, 90]})
+    ds = write_dataset(tmp_path / "p", {"people": people, "events": _empty_events(),
+                                        "relations": _empty_relations(), "outcomes": outcomes},
+                       "profile-only", "2026-01-01", spec=spec)
+    inp = build_model_input(ds)
+    assert inp.tabular.names == ["segment", "income"]
+    assert {f.source for f in inp.definitions} == {Source.PROFILE}
+    assert inp.sequences is None and inp.graph.edge_index.shape == (2, 0)
+
+
+OWN_WORDS = """spec_version = 1
+name = "own-words"
+
+[events.kinds]
+invoice = { amount = "owed" }
+payment = { amount = "paid" }
+
+[events.statuses]
+settled = { meaning = "kept" }
+slow = { meaning = "late" }
+bounced = { meaning = "broken" }
+pending = { meaning = "open" }
+
+[outcomes]
+window_days_column = "window_days"
+"""
+
+
+def test_a_status_declared_broken_never_counts_as_money_repaid(tmp_path):
+    events = pd.DataFrame([
+        ("a", worlds.ts(-100), "invoice", 500.0, "pending"),
+        ("a", worlds.ts(-90), "payment", 100.0, "settled"),
+        ("a", worlds.ts(-60), "payment", 200.0, "slow"),
+        ("a", worlds.ts(-30), "payment", 400.0, "bounced"),
+        ("a", worlds.ts(-20), "payment", 800.0, "pending"),
+    ], columns=["person_id", "ts", "kind", "amount", "status"])
+    events["ts"] = events["ts"].astype("datetime64[us]")
+    outcomes = pd.DataFrame({"person_id": ["a"], "as_of": pd.Series([AS_OF], dtype="datetime64[us]"),
+                             "label": [1], "window_days": [90]})
+    ds = write_dataset(tmp_path / "w", {"people": pd.DataFrame({"person_id": ["a"]}), "events": events,
+                                        "relations": _empty_relations(), "outcomes": outcomes},
+                       "own-words", "2026-01-01", spec=spec_from_toml(OWN_WORDS))
+    inp = build_model_input(ds)
+    row = inp.tabular.frame.iloc[0]
+    assert inp.sequences.kind_vocab == ("<pad>", "invoice", "payment")  # the spec's own words
+    assert inp.sequences.status_vocab == ("<pad>", "bounced", "pending", "settled", "slow")
+    assert inp.sequences.lengths.tolist() == [5]
+    assert row["amount_paid_180d"] == 300.0  # settled + slow; never the bounced or the pending payment
+    assert row["n_bad_365d"] == 2 and row["n_severe_365d"] == 1 and row["n_outcomes"] == 3
+    assert row["amount_billed_180d"] == 500.0
+    assert "last_days_late" not in row and "degree" not in row and "mean_rating_received" not in row
+
+
+def test_the_simulator_spec_produces_the_reference_catalogue():
+    assert len(CATALOGUE) == 61 and len(set(CATALOGUE)) == 61
+    assert [f.name for f in features_for(builtin_spec("simulator"))] == CATALOGUE
+    assert not {"sex", "age", "marital_status"} & set(CATALOGUE)  # protected: never features by default
+
+
+@pytest.mark.parametrize("kind, dropped", [
+    # UCI has no relations, ratings or rentals/orders/utilities, nor statuses meaning broken.
+    ("uci", {"degree", "new_connections_90d", "share_neighbours_bad", "share_neighbours_severe",
+             "neighbour_bad_rate", "incoming_negative_share", "mean_incoming_weight", "mean_rating_received",
+             "n_severe_365d", "days_since_last_severe", "share_rental_365d", "share_order_365d",
+             "share_utility_365d", "identity_verified", "occupation", "city_tier", "tenure_days", "log_income"}),
+    # OTC has ratings only: no money, no delays, no profile.
+    ("otc", {"identity_verified", "education", "occupation", "city_tier", "tenure_days", "credit_limit",
+             "log_income", "amount_paid_180d", "amount_billed_180d", "paid_to_billed_180d", "last_bill_amount",
+             "bill_slope_180d", "amount_paid_30d", "amount_paid_90d", "paid_to_prior_billed_90d", "mean_bill_90d",
+             "mean_bill_91_180d", "min_paid_to_prev_bill_3c", "mean_paid_to_prev_bill_6c", "unpaid_cycles_6c",
+             "utilisation", "headroom", "mean_utilisation_180d", "balance_trend", "paid_to_limit_180d",
+             "last_days_late", "max_days_late_90d", "max_days_late_365d", "mean_days_late_180d",
+             "days_late_slope", "share_rental_365d", "share_order_365d", "share_utility_365d",
+             "share_paid_full_180d", "share_revolving_180d", "share_unused_180d"}),
+])
+def test_bundled_specs_keep_the_catalogue_definitions_of_what_they_have(kind, dropped):
+    """Same names and texts as the reference catalogue, less the features of what the data set lacks (the SQL
+    names the data set's own kinds and statuses)."""
+    reference = {f.name: f for f in ALL_FEATURES}
+    own = features_for(builtin_spec(kind))
+    assert [f.name for f in own] == [n for n in CATALOGUE if n not in dropped]
+    for f in own:
+        assert replace(f, sql="") == replace(reference[f.name], sql=""), f.name
+
+
+def test_a_data_set_stored_without_a_spec_builds_the_catalogue_as_before(tmp_path):
+    tables = worlds.frames(n_people=40, seed=2)
+    legacy = build_features(worlds.store(tmp_path / "legacy", {k: v.copy() for k, v in tables.items()}))
+    frames = {k: v.copy() for k, v in tables.items()}
+    for t in frames.values():
+        for c in t.columns:
+            if pd.api.types.is_datetime64_any_dtype(t[c]):
+                t[c] = t[c].astype("datetime64[us]")
+    with_spec = write_dataset(tmp_path / "spec", frames, "tiny", "2026-01-01", spec=builtin_spec("simulator"))
+    declared = build_features(with_spec)
+    assert legacy.names == declared.names == [n for n in CATALOGUE if n not in {"occupation", "city_tier",
+                                                                              "log_income"}]
+    pd.testing.assert_frame_equal(legacy.frame, declared.frame)
