@@ -20,6 +20,7 @@ from deepcredit import __version__
 from deepcredit.service import problems
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, get_context, make_context, read_meta, sync_clock
+from deepcredit.service.limits import BodyLimit
 from deepcredit.service.routes import admin, merchant, person
 from deepcredit.service.schemas import Health
 from deepcredit.service.scoring import Scorer
@@ -52,8 +53,17 @@ class RouteLog:
             log.info("%s %s %d %.1fms", scope["method"], template, status[0], 1000 * (time.perf_counter() - start))
 
 
+class ModelMismatch(RuntimeError):
+    """The model artifact on disk is not the one `serve-init` recorded: refuse to serve it."""
+
+
 def build_scorer(ctx: ServiceContext) -> Scorer | None:
-    """The scorer `serve-init` recorded in the database (data set copy + model artifact), if any."""
+    """The scorer `serve-init` recorded in the database (data set copy + model artifact), if any.
+
+    The artifact's signature is checked when it loads (scoring/artifacts.py); its identity must also equal
+    the model id `serve-init` recorded, so a different (even validly signed) model swapped in on disk is
+    refused rather than served under the scores of another.
+    """
     from deepcredit.data.dataset import Dataset
     from deepcredit.service.events import overlay_source
     from deepcredit.service.scoring import load_scorer
@@ -61,7 +71,33 @@ def build_scorer(ctx: ServiceContext) -> Scorer | None:
     meta = read_meta(ctx)
     if "data_dir" not in meta or "model_path" not in meta:
         return None
-    return load_scorer(Path(meta["model_path"]), Dataset(meta["data_dir"]), overlay_source(ctx.db))
+    scorer = load_scorer(Path(meta["model_path"]), Dataset(meta["data_dir"]), overlay_source(ctx.db))
+    recorded = meta.get("model_id")
+    if recorded and scorer.model_id != recorded:
+        raise ModelMismatch(f"the model at {meta['model_path']} is {scorer.model_id[:12]}..., but serve-init "
+                            f"recorded {recorded[:12]}...; run `deepcredit serve-init` again to serve this model")
+    return scorer
+
+
+def _document_settings(app: FastAPI, settings: Settings) -> None:
+    """The OpenAPI document states the rules that come from settings (the threshold step, the body limit)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            doc = build()
+            schemas = doc.get("components", {}).get("schemas", {})
+            for name in ("ThresholdPolicyCreate", "PolicyUpdate"):
+                for option in [schemas.get(name, {}).get("properties", {}).get("threshold", {})]:
+                    for target in option.get("anyOf", [option]):
+                        if target.get("type") == "integer":
+                            target["multipleOf"] = settings.threshold_step
+            doc["info"]["description"] += (f" Request bodies above {settings.max_body_bytes:,} bytes are refused "
+                                           "(413) before they are read.")
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | None = None,
@@ -94,6 +130,8 @@ def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | 
         return Health(status="ok", version=__version__, database=c.db.url.get_backend_name(),
                       model_id=getattr(c.scorer, "model_id", None))
 
+    _document_settings(app, settings)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RouteLog)
     return app
 
