@@ -10,11 +10,12 @@ not repeated (it could be anything the client sent).
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://deepcredit.dev/problems/"
@@ -51,14 +52,21 @@ def not_found(what: str) -> Problem:
 
 
 MAX_INSTANCE = 120
-KINDS = {401: "unauthorized", 404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}
+KINDS = {400: "invalid-body", 401: "unauthorized", 404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}
 
 
-def _known_segments(app) -> set[str]:
-    known = {""}
-    for route in getattr(app, "routes", ()):
-        known |= {p for p in getattr(route, "path", "").split("/") if "{" not in p}
-    return known
+def _route_table(app) -> list[tuple[re.Pattern, set[str], set[str]]]:
+    """(path pattern, methods, static segments) per documented path, from the app's own OpenAPI document."""
+    table = getattr(app.state, "problem_routes", None)
+    if table is None:
+        table = []
+        for path, ops in app.openapi().get("paths", {}).items():
+            parts = path.split("/")
+            pattern = "/".join("[^/]+" if "{" in p else re.escape(p) for p in parts)
+            methods = {m.upper() for m in ops} | ({"HEAD"} if "get" in ops else set())
+            table.append((re.compile(f"^{pattern}$"), methods, {p for p in parts if "{" not in p}))
+        app.state.problem_routes = table
+    return table
 
 
 def instance_of(scope) -> str:
@@ -66,17 +74,15 @@ def instance_of(scope) -> str:
     route = scope.get("route")
     if getattr(route, "path", None):
         return route.path
-    known = _known_segments(scope.get("app"))
+    app = scope.get("app")
+    known = set().union(*(seg for _, _, seg in _route_table(app))) if app is not None else {""}
     path = "/".join(p if p in known else "*" for p in str(scope.get("path", "")).split("/"))
     return path if len(path) <= MAX_INSTANCE else path[:MAX_INSTANCE - 3] + "..."
 
 
-def allowed_methods(app, scope) -> str:
+def allowed_methods(app, path: str) -> str:
     """Every method some route serves at this path (Starlette names only the first route that matched)."""
-    methods: set[str] = set()
-    for route in app.routes:
-        if hasattr(route, "methods") and route.matches(scope)[0] != Match.NONE:
-            methods |= set(route.methods or ())
+    methods = set().union(*(m for pattern, m, _ in _route_table(app) if pattern.match(path)))
     return ", ".join(sorted(methods))
 
 
@@ -113,7 +119,7 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
-            headers["Allow"] = allowed_methods(request.app, request.scope)
+            headers["Allow"] = allowed_methods(request.app, request.url.path) or headers.get("Allow", "")
         return problem_response(exc.status_code, KINDS.get(exc.status_code, "http-error"),
                                 TITLES.get(exc.status_code, "Error"), str(exc.detail), instance_of(request.scope),
                                 headers or None)
