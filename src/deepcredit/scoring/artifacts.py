@@ -109,6 +109,9 @@ def signing_key() -> Ed25519PrivateKey:
     """This machine's private signing key, created on first use (so tests, demos and fresh clones need no set-up)."""
     folder = key_dir()
     path = folder / PRIVATE_KEY
+    if not path.exists() and (folder / PUBLIC_KEY).exists():
+        raise ArtifactError(str(path), "this machine holds only the public key (it verifies models but cannot sign "
+                                       f"them): train where the private key is, or point {KEY_DIR_ENV} there")
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         key = Ed25519PrivateKey.generate()
