@@ -13,12 +13,22 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from deepcredit.data.schema import EVENT_STATUSES
 
 INT64_MAX = 2**63 - 1
-DbId = Annotated[int, Field(ge=1, le=INT64_MAX, description="A row id (a positive 64-bit integer).")]
+
+
+def _json_number(value: object) -> object:
+    """A JSON number only: pydantic's lax mode would also take true/false and numeric strings."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+Number = BeforeValidator(_json_number)
+DbId = Annotated[int, Field(ge=1, le=INT64_MAX, description="A row id (a positive 64-bit integer)."), Number]
 """Every id the service hands out; larger numbers are refused by the schema (422), not by the database."""
 
 
@@ -114,7 +124,7 @@ class MerchantKeyOut(BaseModel):
 
 class PersonTokenCreate(Request):
     person_id: PersonId
-    days: int = Field(30, ge=1, le=366)
+    days: Annotated[int, Field(ge=1, le=366), Number] = 30
 
 
 class PersonTokenOut(BaseModel):
@@ -133,8 +143,8 @@ class AuditVerifyOut(BaseModel):
 # -- merchant ----------------------------------------------------------------------------------------
 
 Threshold = Annotated[int, Field(ge=0, le=1000, description="Admit if score >= threshold; a multiple of the "
-                                                         "service's threshold step (`multipleOf` below).")]
-Limits = Annotated[dict[str, Annotated[float, Field(ge=0, le=1e9)]],
+                                                         "service's threshold step (`multipleOf` below)."), Number]
+Limits = Annotated[dict[str, Annotated[float, Field(ge=0, le=1e9), Number]],
                    Field(min_length=1, description="Credit limit per band name (0 = decline); bands are the "
                                                    "served model's (GET /v1/health names the model).")]
 
@@ -163,9 +173,21 @@ class PayLaterPolicyCreate(_PolicyBase):
 PolicyCreate = Annotated[ThresholdPolicyCreate | PayLaterPolicyCreate, Field(discriminator="scenario")]
 
 
-class PolicyUpdate(Request):
-    threshold: Threshold | None = Field(None, description="A threshold policy's new threshold (rate-limited).")
-    limits: Limits | None = Field(None, description="A pay_later policy's new limits.")
+class ThresholdUpdate(Request):
+    """A threshold policy's new threshold (rate-limited); on a pay_later policy it is a 409."""
+
+    threshold: Threshold
+    limits: ClassVar[None] = None
+
+
+class LimitsUpdate(Request):
+    """A pay_later policy's new limits; on a threshold policy it is a 409."""
+
+    limits: Limits
+    threshold: ClassVar[None] = None
+
+
+PolicyUpdate = ThresholdUpdate | LimitsUpdate
 
 
 class PolicyOut(BaseModel):
@@ -233,7 +255,7 @@ class DecisionResponse(BaseModel):
 class _EventBase(Request):
     transaction_id: TransactionId
     person_id: PersonId
-    amount: float = Field(..., ge=0, le=1e9)
+    amount: Annotated[float, Field(ge=0, le=1e9), Number]
     occurred_at: datetime | None = Field(None, description="When it happened (UTC); default now; never future; "
                                                            "not before the decision it concludes.")
     decision_id: DbId | None = Field(None, description="The decision (order) this outcome concludes; default: this "
@@ -243,17 +265,18 @@ class _EventBase(Request):
 
 class LateEvent(_EventBase):
     outcome: Literal[Outcome.RENTAL_RETURNED_LATE, Outcome.INSTALMENT_LATE]
-    days_late: float = Field(..., ge=1, le=3650, description="How late, in days (at least 1).")
+    days_late: Annotated[float, Field(ge=1, le=3650, description="How late, in days (at least 1)."), Number]
 
 
 class OnTimeEvent(_EventBase):
     outcome: Literal[Outcome.RENTAL_RETURNED_ON_TIME, Outcome.INSTALMENT_PAID]
-    days_late: Literal[0] | None = Field(None, description="0 or absent: on time.")
+    days_late: Annotated[float, Field(ge=0, le=0), Number] | None = Field(None, description="0 or absent: on time.")
 
 
 class MissedEvent(_EventBase):
     outcome: Literal[Outcome.RENTAL_NOT_RETURNED, Outcome.INSTALMENT_MISSED]
-    days_late: float | None = Field(None, ge=0, le=3650, description="60 by default (a write-off).")
+    days_late: Annotated[float, Field(ge=0, le=3650), Number] | None = Field(None, description="60 by default "
+                                                                                          "(a write-off).")
 
 
 EventReport = Annotated[LateEvent | OnTimeEvent | MissedEvent, Field(discriminator="outcome")]
@@ -319,7 +342,7 @@ class RemoveCorrection(Request):
 class RestatusCorrection(Request):
     action: Literal["restatus"]
     status: EventStatus = Field(description="The event's corrected status.")
-    days_late: float | None = Field(None, ge=0, le=3650)
+    days_late: Annotated[float, Field(ge=0, le=3650), Number] | None = None
 
 
 Correction = Annotated[RemoveCorrection | RestatusCorrection, Field(discriminator="action")]

@@ -40,7 +40,7 @@ def create_policy(req: PolicyCreate, m: MerchantPrincipal = Depends(merchant),
     return policies.create(ctx, m, req)
 
 
-@router.patch("/policies/{policy_id}", response_model=PolicyOut, responses={**BODY, 404: P, 429: P},
+@router.patch("/policies/{policy_id}", response_model=PolicyOut, responses={**BODY, 404: P, 409: P, 429: P},
               summary="Change a threshold (audited, rate-limited) or pay-later limits")
 def update_policy(policy_id: PathId, req: PolicyUpdate, m: MerchantPrincipal = Depends(merchant),
                   ctx: ServiceContext = Depends(get_context)) -> PolicyOut:

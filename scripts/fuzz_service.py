@@ -1,0 +1,284 @@
+"""Contract fuzzing of the scoring service with Schemathesis, over the whole OpenAPI document, on loopback.
+
+    python scripts/fuzz_service.py --minutes 20                 # the documented long run -> docs/results/fuzz.json
+    python scripts/fuzz_service.py --seconds 60 --out x.json   # the bounded CI mode (tests/security)
+
+What it does: simulates a small world, fits a small scorecard, runs `serve-init`'s initialisation, registers
+two merchants (policies for every scenario) and a person who granted the first one consent, starts
+`deepcredit serve`'s application under uvicorn on a free loopback port, then runs `schemathesis run` with
+every phase (examples, coverage, fuzzing, stateful) and every check until the time budget is spent.
+
+Why the steering: a fuzzer left alone never gets past "policy not found" or "no consent", so the decision
+logic would never run. This file is also Schemathesis's hooks module (SCHEMATHESIS_HOOKS=fuzz_service):
+each request gets the credential of its role (merchant key, person token or operator key, by the
+operation's tag), and half the generated bodies of the consent, decision, event and dispute operations are
+pointed at the real merchant, person, policies and orders, so admit/decline, scopes, replays, conflicts and
+re-scoring are all reached. The OpenAPI links (policy -> decision -> event, consent -> revoke, dispute ->
+review -> resolve) drive the stateful phase.
+
+Output (JSON): requests, operations, server_errors, schema_violations, failures by check, the duration.
+The exit status is 1 if anything failed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import schemathesis
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV_CREDS = "FUZZ_CREDENTIALS"
+ENV_COUNTS = "FUZZ_COUNTS"
+STATE_RULES = ("/invalid-consent", "/invalid-event")
+"""Problem types of rules about the clock (service/consent.py, service/events.py), not about a body's shape."""
+
+# -- the hooks (run inside `schemathesis run`) ----------------------------------------------------------
+
+_creds = json.loads(os.environ.get(ENV_CREDS, "{}"))
+_counts: Counter = Counter()
+_server_errors: Counter = Counter()
+
+
+def _role(operation) -> str:
+    tags = operation.tags or []
+    return {"operator": "admin", "person": "person"}.get(tags[0] if tags else "", "merchant")
+
+
+if _creds:
+    @schemathesis.auth()
+    class RoleAuth:
+        """The credential of the operation's caller: operator key, person token or merchant key."""
+
+        def get(self, case, ctx):
+            return _creds
+
+        def set(self, case, data, ctx):
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data[_role(case.operation)]}"}
+
+    def _steer(operation, body):
+        """A body pointed at the real merchant, person, policies and orders (see the module docstring)."""
+        if not isinstance(body, dict):
+            return None
+        key = (operation.method.upper(), operation.path)
+        if key == ("POST", "/v1/decisions"):
+            return {**body, "person_id": _creds["person_id"], "policy": st.sampled_from(_creds["policies"])}
+        if key == ("POST", "/v1/events"):
+            return {**body, "person_id": _creds["person_id"], "decision_id": st.sampled_from([None, 1, 2, 3])}
+        if key == ("POST", "/v1/me/consents"):
+            return {**body, "merchant_id": _creds["merchant_id"], "purpose": st.sampled_from(_creds["purposes"])}
+        if key == ("POST", "/v1/me/disputes"):
+            return {**body, "event_id": st.sampled_from(["s1", "s2", "s3", "b1"])}
+        return None
+
+    @schemathesis.hook("flatmap_body")
+    def steer_body(ctx, body):
+        steered = _steer(ctx.operation, body)
+        if steered is None:
+            return st.just(body)
+        fixed = st.fixed_dictionaries({k: v if isinstance(v, st.SearchStrategy) else st.just(v)
+                                       for k, v in steered.items()})
+        clean = fixed.map(lambda b: {k: v for k, v in b.items() if v is not None})
+        return st.one_of(st.just(body), clean)
+
+    @schemathesis.hook
+    def map_path_parameters(ctx, params):
+        """Never rotate or disable the fuzzing merchant itself (every later merchant call would be a 401)."""
+        if params and params.get("merchant_id") == _creds["merchant_id"]:
+            params = {**params, "merchant_id": _creds["merchant_id"] + 1}
+        return params
+
+    @schemathesis.hook
+    def filter_failure(ctx, failure, case, response):
+        """A schema-valid body refused by a rule about time or state, which no schema can state, is no failure.
+
+        These are the documented 422s about the clock (a consent's expiry in the past or beyond the maximum,
+        an outcome in the future or over five years ago); every other rejection of a valid body still counts.
+        """
+        if type(failure).__name__ != "RejectedPositiveData" or response.status_code != 422:
+            return True
+        try:
+            kind = str(json.loads(response.content).get("type", ""))
+        except (ValueError, AttributeError):
+            return True
+        return not kind.endswith(STATE_RULES)
+
+    @schemathesis.hook
+    def after_call(ctx, case, response):
+        _counts["requests"] += 1
+        _counts[f"{case.operation.method.upper()} {case.operation.path} {response.status_code}"] += 1
+        if response.status_code >= 500:
+            _server_errors[f"{case.operation.method.upper()} {case.operation.path}"] += 1
+
+    def _dump() -> None:
+        path = os.environ.get(ENV_COUNTS)
+        if path:
+            Path(path).write_text(json.dumps({"counts": dict(_counts), "server_errors": dict(_server_errors)}))
+
+    atexit.register(_dump)
+
+
+# -- the driver ------------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build_service(root: Path, people: int, seed: int) -> tuple[dict, dict]:
+    """A world, a scorecard, an initialised service database and the callers; returns (env, credentials)."""
+    from deepcredit.data.simulate import simulate_world
+    from deepcredit.features.definitions import ALL_FEATURES
+    from deepcredit.features.engine import build_features
+    from deepcredit.models.scorecard import WoEScorecard
+    from deepcredit.service.auth import MerchantPrincipal
+    from deepcredit.service.bootstrap import initialise
+    from deepcredit.service.config import Settings
+    from deepcredit.service.consent import grant
+    from deepcredit.service.context import make_context, sync_clock
+    from deepcredit.service.policies import create as create_policy
+    from deepcredit.service.routes.admin import create_merchant, create_person_token
+    from deepcredit.service.schemas import PayLaterPolicyCreate, StandingConsent, ThresholdPolicyCreate
+
+    world = simulate_world(root / "world", people=people, seed=seed)
+    names = {"identity_verified", "tenure_days", "n_bad_365d", "bad_rate", "utilisation", "last_bill_amount",
+             "credit_limit", "degree", "share_neighbours_bad"}
+    ff = build_features(world, definitions=[d for d in ALL_FEATURES if d.name in names])
+    WoEScorecard(max_n_prebins=10).fit(ff.X, ff.y, ff.definitions).save(
+        root / "model", data_fingerprint=world.fingerprint(), definitions=ff.definitions)
+    env = {"DEEPCREDIT_PSEUDONYM_KEY": secrets.token_hex(32), "DEEPCREDIT_ADMIN_KEY": secrets.token_hex(24),
+           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{root / 'service.db'}"}
+    initialise(Settings.from_env(env), world, root / "model", root / "state",
+               as_of=world.snapshot_date.to_pydatetime())
+    ctx = make_context(Settings.from_env(env))
+    sync_clock(ctx)
+    made = create_merchant(ctx, "Fuzz Rentals")
+    create_merchant(ctx, "Other Merchant")
+    m = MerchantPrincipal(made.merchant.id, made.merchant.name)
+    create_policy(ctx, m, ThresholdPolicyCreate(name="rental", scenario="deposit_free_rental", threshold=600))
+    create_policy(ctx, m, ThresholdPolicyCreate(name="own", scenario="threshold", threshold=550, purpose="membership"))
+    create_policy(ctx, m, PayLaterPolicyCreate(name="bnpl", scenario="pay_later",
+                                               limits={n: 100.0 * i for i, n in enumerate(ctx.band_names())}))
+    person = str(world.read("people")["person_id"].iloc[0])
+    purposes = ["deposit_free_rental", "membership", "pay_later"]
+    for purpose in purposes:
+        grant(ctx, ctx.pseudonym(person), StandingConsent(
+            merchant_id=m.id, scope="factors", purpose=purpose, mode="standing",
+            expires_at=ctx.now() + timedelta(days=300)))
+    token = create_person_token(ctx, person, days=366).token
+    ctx.db.dispose()
+    creds = {"merchant": made.api_key, "person": token, "admin": env["DEEPCREDIT_ADMIN_KEY"],
+             "person_id": person, "merchant_id": m.id, "policies": ["rental", "own", "bnpl"], "purposes": purposes}
+    return env, creds
+
+
+def _serve(env: dict, port: int, log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "uvicorn", "deepcredit.service.app:app_from_env", "--factory", "--host",
+           "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    server = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    import httpx2
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx2.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
+                return server
+        except httpx2.TransportError:
+            time.sleep(0.3)
+        if server.poll() is not None:
+            break
+    server.kill()
+    raise SystemExit(f"the service did not start; see {log}")
+
+
+FAILURE_LINE = re.compile(r"^\s*\S+\s+(ST\d+) (.+?): (\d+)\s*$")
+SCHEMA_VIOLATION, SERVER_ERROR = "ST108", "ST101"
+
+
+def _failures(summary: str) -> dict[str, int]:
+    """Failures by Schemathesis code and title, from the run's summary ("❌ ST108 Response violates schema: 3")."""
+    out: dict[str, int] = {}
+    for line in summary.split("Failures:", 1)[1].splitlines() if "Failures:" in summary else []:
+        m = FAILURE_LINE.match(line)
+        if m:
+            out[f"{m[1]} {m[2]}"] = int(m[3])
+        elif line.strip() and not line.startswith(" "):
+            break
+    return out
+
+
+def run(seconds: float, out: Path, people: int = 300, seed: int = 0, workers: int = 1) -> dict:
+    with tempfile.TemporaryDirectory(prefix="deepcredit-fuzz-") as tmp:
+        root = Path(tmp)
+        t0 = time.monotonic()
+        env, creds = build_service(root, people, seed)
+        port = _free_port()
+        server = _serve(env, port, root / "server.log")
+        counts = root / "counts.json"
+        try:
+            start = time.monotonic()
+            cmd = [str(Path(sys.executable).parent / "schemathesis"), "run", f"http://127.0.0.1:{port}/openapi.json",
+                   "--checks", "all", "--max-time", str(int(seconds)), "--seed", str(seed), "--max-examples", "25", "--workers",
+                   str(workers), "--request-timeout", "30", "--continue-on-failure", "--no-color"]
+            hooks_env = {**os.environ, "SCHEMATHESIS_HOOKS": "fuzz_service", ENV_CREDS: json.dumps(creds),
+                         ENV_COUNTS: str(counts),
+                         "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"), os.environ.get("PYTHONPATH", "")])}
+            proc = subprocess.run(cmd, env=hooks_env, capture_output=True, text=True, cwd=root)
+            fuzz_seconds = time.monotonic() - start
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        seen = json.loads(counts.read_text()) if counts.exists() else {"counts": {}, "server_errors": {}}
+        failures = _failures(proc.stdout)
+        by_status = {k: v for k, v in seen["counts"].items() if k != "requests"}
+        operations = sorted({" ".join(k.split()[:2]) for k in by_status})
+        result = {
+            "mode": f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds",
+            "schemathesis": schemathesis.__version__ if hasattr(schemathesis, "__version__") else "4.32.5",
+            "seed": seed, "people": people, "fuzz_seconds": round(fuzz_seconds, 1),
+            "total_seconds": round(time.monotonic() - t0, 1),
+            "requests": seen["counts"].get("requests", 0), "operations": len(operations),
+            "server_errors": sum(seen["server_errors"].values()),
+            "schema_violations": sum(v for k, v in failures.items() if k.startswith(SCHEMA_VIOLATION)),
+            "failures_by_check": dict(failures), "server_errors_by_operation": seen["server_errors"],
+            "responses_by_operation_and_status": dict(sorted(by_status.items())),
+            "schemathesis_exit_code": proc.returncode,
+            "schemathesis_report": proc.stdout[-20000:],
+        }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    return result
+
+
+def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--minutes", type=float, default=None)
+    ap.add_argument("--seconds", type=float, default=None)
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "fuzz.json")
+    ap.add_argument("--people", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    seconds = args.seconds if args.seconds is not None else 60 * (args.minutes if args.minutes is not None else 20)
+    r = run(seconds, args.out, people=args.people, seed=args.seed)
+    print(json.dumps({k: r[k] for k in ("requests", "operations", "server_errors", "schema_violations",
+                                        "failures_by_check", "fuzz_seconds")}, indent=2))
+    sys.exit(0 if not r["server_errors"] and not r["schema_violations"] and not r["failures_by_check"] else 1)
+
+
+if __name__ == "__main__":
+    main()
