@@ -23,21 +23,20 @@ The exit status is 1 if anything failed.
 from __future__ import annotations
 
 import atexit
+import copy
 import json
 import os
 import re
-import secrets
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 import schemathesis
 from hypothesis import strategies as st
+from service_world import build_service, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_CREDS = "FUZZ_CREDENTIALS"
@@ -76,28 +75,46 @@ if _creds:
         if key == ("POST", "/v1/decisions"):
             return {**body, "person_id": _creds["person_id"], "policy": st.sampled_from(_creds["policies"])}
         if key == ("POST", "/v1/events"):
-            return {**body, "person_id": _creds["person_id"], "decision_id": st.sampled_from([None, 1, 2, 3])}
+            return {**body, "person_id": _creds["person_id"], "decision_id": st.sampled_from([None, 1, 2, 3]),
+                    "occurred_at": None}
         if key == ("POST", "/v1/me/consents"):
-            return {**body, "merchant_id": _creds["merchant_id"], "purpose": st.sampled_from(_creds["purposes"])}
+            return {**body, "merchant_id": _creds["merchant_id"], "purpose": st.sampled_from(_creds["purposes"]),
+                    "expires_at": _creds["expires_at"]}
         if key == ("POST", "/v1/me/disputes"):
             return {**body, "event_id": st.sampled_from(["s1", "s2", "s3", "b1"])}
         return None
 
-    @schemathesis.hook("flatmap_body")
-    def steer_body(ctx, body):
-        steered = _steer(ctx.operation, body)
+    def _positive(case) -> bool:
+        generation = getattr(getattr(case, "meta", None), "generation", None)
+        return getattr(generation, "mode", None) == schemathesis.GenerationMode.POSITIVE
+
+    @schemathesis.hook
+    def flatmap_case(ctx, case):
+        """Half the positive cases of the steered operations, pointed at the real callers and orders.
+
+        Only positive ones: a negative case must stay invalid, or "invalid data accepted" would be reported.
+        """
+        steered = _steer(case.operation, case.body) if _positive(case) else None
         if steered is None:
-            return st.just(body)
+            return st.just(case)
         fixed = st.fixed_dictionaries({k: v if isinstance(v, st.SearchStrategy) else st.just(v)
                                        for k, v in steered.items()})
-        clean = fixed.map(lambda b: {k: v for k, v in b.items() if v is not None})
-        return st.one_of(st.just(body), clean)
+
+        def with_body(body):
+            new = copy.copy(case)
+            new.body = {k: v for k, v in body.items() if v is not None}
+            return new
+
+        return st.one_of(fixed.map(with_body), st.just(case))
 
     @schemathesis.hook
     def map_path_parameters(ctx, params):
-        """Never rotate or disable the fuzzing merchant itself (every later merchant call would be a 401)."""
+        """Never rotate or disable the fuzzing merchant, nor revoke the person's first consents: every later
+        call would be a 401 or a 403, and the decision logic would not be reached again."""
         if params and params.get("merchant_id") == _creds["merchant_id"]:
             params = {**params, "merchant_id": _creds["merchant_id"] + 1}
+        if params and params.get("consent_id") in _creds["consent_ids"]:
+            params = {**params, "consent_id": params["consent_id"] + 1000}
         return params
 
     @schemathesis.hook
@@ -119,6 +136,8 @@ if _creds:
     def after_call(ctx, case, response):
         _counts["requests"] += 1
         _counts[f"{case.operation.method.upper()} {case.operation.path} {response.status_code}"] += 1
+        if os.environ.get("FUZZ_TRACE"):
+            print("TRACE", case.operation.path, response.status_code, case.body, response.text[:200], flush=True)
         if response.status_code >= 500:
             _server_errors[f"{case.operation.method.upper()} {case.operation.path}"] += 1
 
@@ -131,78 +150,6 @@ if _creds:
 
 
 # -- the driver ------------------------------------------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def build_service(root: Path, people: int, seed: int) -> tuple[dict, dict]:
-    """A world, a scorecard, an initialised service database and the callers; returns (env, credentials)."""
-    from deepcredit.data.simulate import simulate_world
-    from deepcredit.features.definitions import ALL_FEATURES
-    from deepcredit.features.engine import build_features
-    from deepcredit.models.scorecard import WoEScorecard
-    from deepcredit.service.auth import MerchantPrincipal
-    from deepcredit.service.bootstrap import initialise
-    from deepcredit.service.config import Settings
-    from deepcredit.service.consent import grant
-    from deepcredit.service.context import make_context, sync_clock
-    from deepcredit.service.policies import create as create_policy
-    from deepcredit.service.routes.admin import create_merchant, create_person_token
-    from deepcredit.service.schemas import PayLaterPolicyCreate, StandingConsent, ThresholdPolicyCreate
-
-    world = simulate_world(root / "world", people=people, seed=seed)
-    names = {"identity_verified", "tenure_days", "n_bad_365d", "bad_rate", "utilisation", "last_bill_amount",
-             "credit_limit", "degree", "share_neighbours_bad"}
-    ff = build_features(world, definitions=[d for d in ALL_FEATURES if d.name in names])
-    WoEScorecard(max_n_prebins=10).fit(ff.X, ff.y, ff.definitions).save(
-        root / "model", data_fingerprint=world.fingerprint(), definitions=ff.definitions)
-    env = {"DEEPCREDIT_PSEUDONYM_KEY": secrets.token_hex(32), "DEEPCREDIT_ADMIN_KEY": secrets.token_hex(24),
-           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{root / 'service.db'}"}
-    initialise(Settings.from_env(env), world, root / "model", root / "state",
-               as_of=world.snapshot_date.to_pydatetime())
-    ctx = make_context(Settings.from_env(env))
-    sync_clock(ctx)
-    made = create_merchant(ctx, "Fuzz Rentals")
-    create_merchant(ctx, "Other Merchant")
-    m = MerchantPrincipal(made.merchant.id, made.merchant.name)
-    create_policy(ctx, m, ThresholdPolicyCreate(name="rental", scenario="deposit_free_rental", threshold=600))
-    create_policy(ctx, m, ThresholdPolicyCreate(name="own", scenario="threshold", threshold=550, purpose="membership"))
-    create_policy(ctx, m, PayLaterPolicyCreate(name="bnpl", scenario="pay_later",
-                                               limits={n: 100.0 * i for i, n in enumerate(ctx.band_names())}))
-    person = str(world.read("people")["person_id"].iloc[0])
-    purposes = ["deposit_free_rental", "membership", "pay_later"]
-    for purpose in purposes:
-        grant(ctx, ctx.pseudonym(person), StandingConsent(
-            merchant_id=m.id, scope="factors", purpose=purpose, mode="standing",
-            expires_at=ctx.now() + timedelta(days=300)))
-    token = create_person_token(ctx, person, days=366).token
-    ctx.db.dispose()
-    creds = {"merchant": made.api_key, "person": token, "admin": env["DEEPCREDIT_ADMIN_KEY"],
-             "person_id": person, "merchant_id": m.id, "policies": ["rental", "own", "bnpl"], "purposes": purposes}
-    return env, creds
-
-
-def _serve(env: dict, port: int, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "uvicorn", "deepcredit.service.app:app_from_env", "--factory", "--host",
-           "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
-    server = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    import httpx2
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx2.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
-                return server
-        except httpx2.TransportError:
-            time.sleep(0.3)
-        if server.poll() is not None:
-            break
-    server.kill()
-    raise SystemExit(f"the service did not start; see {log}")
-
 
 FAILURE_LINE = re.compile(r"^\s*\S+\s+(ST\d+) (.+?): (\d+)\s*$")
 SCHEMA_VIOLATION, SERVER_ERROR = "ST108", "ST101"
@@ -220,19 +167,19 @@ def _failures(summary: str) -> dict[str, int]:
     return out
 
 
-def run(seconds: float, out: Path, people: int = 300, seed: int = 0, workers: int = 1) -> dict:
+def run(seconds: float, out: Path, people: int = 300, seed: int = 0, workers: int = 1,
+        extra: tuple[str, ...] = ()) -> dict:
     with tempfile.TemporaryDirectory(prefix="deepcredit-fuzz-") as tmp:
         root = Path(tmp)
         t0 = time.monotonic()
         env, creds = build_service(root, people, seed)
-        port = _free_port()
-        server = _serve(env, port, root / "server.log")
+        server, port = serve(env, root / "server.log")
         counts = root / "counts.json"
         try:
             start = time.monotonic()
             cmd = [str(Path(sys.executable).parent / "schemathesis"), "run", f"http://127.0.0.1:{port}/openapi.json",
                    "--checks", "all", "--max-time", str(int(seconds)), "--seed", str(seed), "--max-examples", "25", "--workers",
-                   str(workers), "--request-timeout", "30", "--continue-on-failure", "--no-color"]
+                   str(workers), "--request-timeout", "30", "--continue-on-failure", "--no-color", *extra]
             hooks_env = {**os.environ, "SCHEMATHESIS_HOOKS": "fuzz_service", ENV_CREDS: json.dumps(creds),
                          ENV_COUNTS: str(counts),
                          "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"), os.environ.get("PYTHONPATH", "")])}
@@ -272,9 +219,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "fuzz.json")
     ap.add_argument("--people", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("extra", nargs="*", help="Further `schemathesis run` options (after --).")
     args = ap.parse_args()
     seconds = args.seconds if args.seconds is not None else 60 * (args.minutes if args.minutes is not None else 20)
-    r = run(seconds, args.out, people=args.people, seed=args.seed)
+    r = run(seconds, args.out, people=args.people, seed=args.seed, extra=tuple(args.extra))
     print(json.dumps({k: r[k] for k in ("requests", "operations", "server_errors", "schema_violations",
                                         "failures_by_check", "fuzz_seconds")}, indent=2))
     sys.exit(0 if not r["server_errors"] and not r["schema_violations"] and not r["failures_by_check"] else 1)
