@@ -84,6 +84,29 @@ if _creds:
             return {**body, "event_id": st.sampled_from(["s1", "s2", "s3", "b1"])}
         return None
 
+    def _examples() -> dict[tuple[str, str], list[dict]]:
+        """Request examples for the steered operations: the examples phase runs them first, in every mode."""
+        c = _creds
+        decide = [{"transaction_id": f"example-{p}-{inc}", "person_id": c["person_id"], "policy": p, "include": inc}
+                  for p in c["policies"] for inc in ("admittance", "band", "score", "factors")]
+        return {
+            ("post", "/v1/decisions"): decide,
+            ("post", "/v1/events"): [{"transaction_id": "example-event", "person_id": c["person_id"],
+                                      "outcome": "rental_returned_late", "days_late": 3, "amount": 25}],
+            ("post", "/v1/me/consents"): [{"merchant_id": c["merchant_id"], "scope": "band", "mode": "standing",
+                                           "purpose": c["purposes"][0], "expires_at": c["expires_at"]}],
+            ("post", "/v1/me/disputes"): [{"event_id": "s1", "reason": "I returned it on time."}],
+        }
+
+    @schemathesis.hook
+    def before_load_schema(ctx, raw_schema):
+        for (method, path), bodies in _examples().items():
+            op = raw_schema.get("paths", {}).get(path, {}).get(method)
+            if op is None:
+                continue
+            media = op["requestBody"]["content"]["application/json"]
+            media["examples"] = {f"steered{i}": {"value": body} for i, body in enumerate(bodies)}
+
     def _positive(case) -> bool:
         generation = getattr(getattr(case, "meta", None), "generation", None)
         return getattr(generation, "mode", None) == schemathesis.GenerationMode.POSITIVE
@@ -169,6 +192,7 @@ def _failures(summary: str) -> dict[str, int]:
 
 def run(seconds: float, out: Path, people: int = 300, seed: int = 0, workers: int = 1,
         extra: tuple[str, ...] = ()) -> dict:
+    """One fuzzing run of `seconds`; short runs take fewer examples per operation so every phase gets its turn."""
     with tempfile.TemporaryDirectory(prefix="deepcredit-fuzz-") as tmp:
         root = Path(tmp)
         t0 = time.monotonic()
@@ -178,7 +202,7 @@ def run(seconds: float, out: Path, people: int = 300, seed: int = 0, workers: in
         try:
             start = time.monotonic()
             cmd = [str(Path(sys.executable).parent / "schemathesis"), "run", f"http://127.0.0.1:{port}/openapi.json",
-                   "--checks", "all", "--max-time", str(int(seconds)), "--seed", str(seed), "--max-examples", "25", "--workers",
+                   "--checks", "all", "--max-time", str(int(seconds)), "--seed", str(seed), "--max-examples", "10" if seconds < 300 else "50", "--workers",
                    str(workers), "--request-timeout", "30", "--continue-on-failure", "--no-color", *extra]
             hooks_env = {**os.environ, "SCHEMATHESIS_HOOKS": "fuzz_service", ENV_CREDS: json.dumps(creds),
                          ENV_COUNTS: str(counts),
