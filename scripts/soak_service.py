@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import random
 import sys
@@ -144,7 +145,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-    result.update({"minutes": args.minutes, "people": args.people, "crowd": args.crowd, "database": "sqlite",
+    result.update({"load_average_1min_after": round(os.getloadavg()[0], 2), "minutes": args.minutes, "people": args.people, "crowd": args.crowd, "database": "sqlite",
                    "measured_at": datetime.now().astimezone().isoformat(timespec="seconds"), "mix": MIX})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")

@@ -13,6 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytest.importorskip("schemathesis", reason="contract fuzzing needs the dev extra (schemathesis)")
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fuzz_service.py"
 
 
@@ -20,7 +24,7 @@ def test_schemathesis_finds_nothing_in_a_bounded_run(tmp_path):
     out = tmp_path / "fuzz.json"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     proc = subprocess.run([sys.executable, str(SCRIPT), "--seconds", "60", "--people", "200", "--out", str(out)],
-                          env=env, capture_output=True, text=True, timeout=170)
+                          env=env, capture_output=True, text=True, timeout=600)
     assert out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     r = json.loads(out.read_text())
     report = r["schemathesis_report"][-6000:]
