@@ -67,7 +67,7 @@ def prepare(root: Path, people: int, consenting: int, db_url: str) -> tuple[list
     from deepcredit.service.context import make_context, sync_clock
     from deepcredit.service.policies import create as create_policy
     from deepcredit.service.routes.admin import create_merchant
-    from deepcredit.service.schemas import ConsentCreate, PolicyCreate
+    from deepcredit.service.schemas import StandingConsent, ThresholdPolicyCreate
 
     t = {}
     t0 = time.perf_counter()
@@ -87,14 +87,14 @@ def prepare(root: Path, people: int, consenting: int, db_url: str) -> tuple[list
     from deepcredit.service.auth import MerchantPrincipal
 
     m = MerchantPrincipal(out.merchant.id, out.merchant.name)
-    create_policy(ctx, m, PolicyCreate(name="rental", scenario="deposit_free_rental", threshold=600))
+    create_policy(ctx, m, ThresholdPolicyCreate(name="rental", scenario="deposit_free_rental", threshold=600))
     ids = sorted(raw.read("people")["person_id"].astype(str))
     chosen = random.Random(5).sample(ids, consenting)
     expires = ctx.now() + timedelta(days=300)
     for pid in chosen:
-        consent.grant(ctx, ctx.pseudonym(pid), ConsentCreate(merchant_id=m.id, scope="admittance",
-                                                             purpose="deposit_free_rental", mode="standing",
-                                                             expires_at=expires))
+        consent.grant(ctx, ctx.pseudonym(pid), StandingConsent(merchant_id=m.id, scope="admittance",
+                                                               purpose="deposit_free_rental", mode="standing",
+                                                               expires_at=expires))
     ctx.db.dispose()
     return chosen, out.api_key, t
 
@@ -211,8 +211,10 @@ def rescore_over_http(url: str, key: str, ids: list[str], n: int) -> dict:
     with httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
         start = time.perf_counter()
         for i, pid in enumerate(ids[:n]):
+            order = c.post("/v1/decisions", json={"transaction_id": f"ev-order-{i}", "person_id": pid,
+                                                  "policy": "rental"}).json()["decision_id"]  # an outcome needs an order
             t0 = time.perf_counter()
-            r = c.post("/v1/events", json={"transaction_id": f"ev-{i}", "person_id": pid,
+            r = c.post("/v1/events", json={"transaction_id": f"ev-{i}", "person_id": pid, "decision_id": order,
                                            "outcome": "rental_returned_late", "days_late": 3, "amount": 40})
             lat.append(time.perf_counter() - t0)
             errors += r.status_code != 201 or not r.json().get("rescored")

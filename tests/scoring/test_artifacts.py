@@ -26,7 +26,8 @@ def fitted():
 def test_scorecard_roundtrip(tmp_path, fitted):
     card, X = fitted
     out = card.save(tmp_path / "card", data_fingerprint="abc123", metrics={"auc": 0.7})
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.json", "scorecard.csv", "scorecard.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.json", "scorecard.csv", "scorecard.html",
+                                                       "signature.json"]
     loaded = WoEScorecard.load(out)
     assert (loaded.score(X) == card.score(X)).all()
     np.testing.assert_array_equal(loaded.predict_proba(X), card.predict_proba(X))

@@ -22,6 +22,7 @@ def test_events_rescore_the_person_and_match_a_full_rebuild(service, tmp_path):
     mid, acme = service.merchant()
     service.policy(acme)
     service.grant(service.person(pid), mid, scope="score")
+    assert service.decide(acme, pid, "order-1").status_code == 200  # outcomes conclude a decided order
     r = _report(service, acme, pid, "ev-1", "rental_not_returned", amount=300)
     assert r.status_code == 201 and r.json()["rescored"] is True and r.json()["event_id"].startswith("s")
     service.clock.advance(hours=1)
@@ -51,13 +52,17 @@ def test_events_rescore_the_person_and_match_a_full_rebuild(service, tmp_path):
     assert service.decide(acme, pid, "tx-after", include="score").json()["score"] == after.score
 
 
-def test_events_need_a_customer_relationship_and_are_idempotent(service):
+def test_events_need_a_decided_order_and_are_idempotent(service):
     pid, _ = service.with_score(skip=2)
     mid, acme = service.merchant()
     _, other = service.merchant("Stranger Ltd")
+    service.policy(acme)
     service.grant(service.person(pid), mid)
+    r = _report(service, acme, pid, "ev-0", "instalment_missed")
+    assert r.status_code == 403 and r.json()["type"].endswith("/no-order")  # consent alone is not an order
+    assert service.decide(acme, pid, "order-1").status_code == 200
     r = _report(service, other, pid, "ev-1", "instalment_missed")
-    assert r.status_code == 403 and r.json()["type"].endswith("/consent-required")
+    assert r.status_code == 403 and r.json()["type"].endswith("/no-order")
     first = _report(service, acme, pid, "ev-1", "instalment_paid")
     again = _report(service, acme, pid, "ev-1", "instalment_paid")
     assert again.status_code == 201 and again.json()["replayed"] is True

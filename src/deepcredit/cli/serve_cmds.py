@@ -1,4 +1,5 @@
-"""Service commands: `serve`, `serve-init`, `audit-verify`, and operator helpers (`merchant-add`, `person-token`).
+"""Service commands: `serve`, `serve-init`, `audit-verify`, `audit-anchor`, and operator helpers (`merchant-add`,
+`person-token`).
 
 Configuration comes from the environment (service/config.py): DEEPCREDIT_PSEUDONYM_KEY (required),
 DEEPCREDIT_ADMIN_KEY (operator API), DEEPCREDIT_DATABASE_URL (default: an SQLite file under runs/service).
@@ -19,6 +20,7 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("serve-init")(serve_init)
     app.command("audit-verify")(audit_verify)
+    app.command("audit-anchor")(audit_anchor)
     app.command("merchant-add")(merchant_add)
     app.command("person-token")(person_token)
 
@@ -78,38 +80,84 @@ def serve_init(
                   f"{summary.model_id[:12]} in {summary.seconds:.1f} s; data copy at {summary.data_dir}")
 
 
-def audit_verify(
-    anchor: str = typer.Option("", "--anchor", help="SEQ:MAC recorded earlier; the chain must still contain it."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-) -> None:
-    """Verify the audit log's hash chain; exit 1 and name the first bad row if it was changed."""
+def _parse_anchor(text: str) -> tuple[int, str]:
+    seq, _, mac = text.strip().partition(":")
+    if not seq.isdigit() or int(seq) < 1 or len(mac) != 64 or any(c not in "0123456789abcdef" for c in mac):
+        console.print("[red]error:[/red] an anchor is SEQ:MAC (a row number from 1 and a 64-hex-digit mac), as "
+                      "`deepcredit audit-anchor` prints it; an empty anchor would check nothing")
+        raise typer.Exit(2)
+    return int(seq), mac
+
+
+def _verified(anchor: tuple[int, str] | None = None):
     from deepcredit.service.context import make_context
 
-    settings = _settings()
-    pin = None
-    if anchor:
-        seq, _, mac = anchor.partition(":")
-        if not seq.isdigit() or len(mac) != 64:
-            console.print("[red]error:[/red] --anchor must be SEQ:MAC (a row number and a 64-hex-digit mac)")
-            raise typer.Exit(2)
-        pin = (int(seq), mac)
-    ctx = make_context(settings)
+    ctx = make_context(_settings())
     if not ctx.db.initialised():
         console.print(f"[red]error:[/red] no service database at {ctx.db.url.render_as_string()}")
         raise typer.Exit(2)
     with ctx.db.read() as s:
-        result = ctx.audit.verify(s, anchor=pin)
+        return ctx.audit.verify(s, anchor=anchor)
+
+
+def _print_failure(result) -> None:
+    console.print("[red]audit log verification FAILED[/red]")
+    for p in result.problems:
+        console.print(f"  {p}")
+
+
+def audit_verify(
+    anchor: str | None = typer.Option(None, "--anchor", help="SEQ:MAC from `audit-anchor`; the chain must still "
+                                                             "contain it (catches rows cut from the end)."),
+    anchor_file: Path | None = typer.Option(None, "--anchor-file", help="A file `audit-anchor --out` wrote."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Verify the audit log's hash chain; exit 1 and name the first bad row if it was changed."""
+    if anchor is not None and anchor_file is not None:
+        console.print("[red]error:[/red] give --anchor or --anchor-file, not both")
+        raise typer.Exit(2)
+    if anchor_file is not None:
+        if not anchor_file.is_file():
+            console.print(f"[red]error:[/red] no anchor file at {anchor_file}")
+            raise typer.Exit(2)
+        anchor = anchor_file.read_text(encoding="utf-8")
+    pin = None if anchor is None else _parse_anchor(anchor)
+    result = _verified(pin)
     if as_json:
         typer.echo(json.dumps({"ok": result.ok, "rows": result.rows, "head_seq": result.head_seq,
-                               "head_mac": result.head_mac, "problems": result.problems}))
+                               "head_mac": result.head_mac, "anchor_checked": pin is not None,
+                               "problems": result.problems}))
     elif result.ok:
-        console.print(f"audit log intact: {result.rows:,} rows; head {result.head_seq}:{result.head_mac} "
-                      "(record this anchor elsewhere to detect truncation later)")
+        checked = f"; contains anchor {pin[0]}" if pin else " (no anchor given: rows cut from the end since " \
+                                                              "the last anchor would not show)"
+        console.print(f"audit log intact: {result.rows:,} rows; head {result.head_seq}:{result.head_mac}{checked}")
     else:
-        console.print("[red]audit log verification FAILED[/red]")
-        for p in result.problems:
-            console.print(f"  {p}")
+        _print_failure(result)
     raise typer.Exit(0 if result.ok else 1)
+
+
+def audit_anchor(
+    out: Path | None = typer.Option(None, "--out", help="Also write the anchor to this file (keep it somewhere "
+                                                       "the database's administrators cannot write)."),
+) -> None:
+    """Verify the chain, then print its head as an anchor SEQ:MAC for `audit-verify --anchor` later.
+
+    An anchor kept outside the database is what catches a determined administrator who removes rows from the
+    end and rewrites the head: the chain they leave no longer contains the anchored row.
+    """
+    from deepcredit.data.io import atomic_write_text
+
+    result = _verified()
+    if not result.ok:
+        _print_failure(result)
+        raise typer.Exit(1)
+    if result.head_seq < 1:
+        console.print("[red]error:[/red] the audit log is empty: nothing to anchor yet")
+        raise typer.Exit(2)
+    anchor = f"{result.head_seq}:{result.head_mac}"
+    if out is not None:
+        atomic_write_text(out, anchor + "\n")
+    typer.echo(anchor)
 
 
 def merchant_add(name: str = typer.Argument(..., help="The merchant's name.")) -> None:

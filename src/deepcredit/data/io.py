@@ -7,9 +7,11 @@ a data set directory is assembled in a sibling staging directory and renamed as 
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterable
@@ -20,10 +22,30 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+TEMP_RE = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{32}\.tmp$")
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete temporary files an earlier, killed write of `path` left behind (`.NAME.<uuid>.tmp`).
+
+    Why: os.replace never runs in a killed process, and its `finally` never cleans up, so without this the
+    hidden temporary of every interrupted run would stay forever. Called before each atomic write of the
+    same path; a writer of one path at a time is assumed (as for every output here).
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    stale = [p for p in path.parent.glob(f".{glob.escape(path.name)}.*.tmp")
+             if (m := TEMP_RE.match(p.name)) and m["name"] == path.name]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         with open(tmp, "wb") as fh:
@@ -49,6 +71,7 @@ def atomic_write_parquet(path: Path, table: pa.Table | pd.DataFrame) -> None:
     if isinstance(table, pd.DataFrame):
         table = pa.Table.from_pandas(table, preserve_index=False)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         pq.write_table(table, tmp, compression="zstd")

@@ -557,6 +557,8 @@ def read_and_validate(path: Path, spec: TableSpec, snapshot: pd.Timestamp | None
             raise DataValidationError(name, "the table has a header but no data rows")
         if spec.key:
             check_unique(frame, spec.key, name, line_offset_for(path))
+        for check in TABLE_CHECKS.get(spec.name, ()):
+            check(frame, name, line_offset_for(path))
     except DataValidationError as exc:
         raise with_exact_line(exc, path) from None
     return frame
@@ -588,3 +590,39 @@ def check_known_people(frame: pd.DataFrame, columns: tuple[str, ...], people: pd
         if i is not None:
             raise DataValidationError(
                 file, f"{_show(frame.at[i, col])} is not a person_id in the people table", i + 1, col, line_offset)
+
+
+# -- value checks that need more than one column --------------------------------------------------------
+
+SIGNED_AMOUNT_KINDS = frozenset({"bill", "rating", "transfer"})
+"""Event kinds whose amount may be negative (a credit balance, a negative rating, money sent back); for any
+other kind (a repayment, an instalment, a rental, an order, a utility bill) a negative amount means nothing."""
+
+
+def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
+    """days_late is never negative; an amount is negative only for the kinds where that means something."""
+    if "days_late" in frame:
+        i = _first((frame["days_late"] < 0).to_numpy(dtype=bool, na_value=False))
+        if i is not None:
+            raise DataValidationError(file, f"{_show(frame.at[i, 'days_late'])} is negative: days_late counts days "
+                                            "after the due date (0 = on time)", i + 1, "days_late", line_offset)
+    unsigned = ~frame["kind"].isin(SIGNED_AMOUNT_KINDS).to_numpy(dtype=bool)
+    i = _first(unsigned & (frame["amount"] < 0).to_numpy(dtype=bool, na_value=False))
+    if i is not None:
+        raise DataValidationError(file, f"{_show(frame.at[i, 'amount'])} is negative, which means nothing for a "
+                                        f"{frame.at[i, 'kind']} event (only {', '.join(sorted(SIGNED_AMOUNT_KINDS))} "
+                                        "amounts may be negative)", i + 1, "amount", line_offset)
+
+
+def check_no_duplicate_rows(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
+    """An exact copy of an earlier row would count one commitment twice."""
+    i = _first(frame.duplicated(keep="first").to_numpy())
+    if i is not None:
+        # i is the first repeat, so in rows 0..i only row i's earlier copy has a later duplicate
+        first = _first(frame.iloc[:i + 1].duplicated(keep="last").to_numpy())
+        raise DataValidationError(file, f"an exact duplicate of row {first + 1}: one event recorded twice",
+                                  i + 1, None, line_offset)
+
+
+TABLE_CHECKS = {"events": (check_event_values, check_no_duplicate_rows)}
+"""Checks run on a whole validated table, by table name."""

@@ -5,17 +5,26 @@
     ART/model.json      the serving payload (for a scorecard: the card's lookup tables)
     ART/...             any further files a model type needs (a LightGBM text model, torch weights,
                         a scorecard's CSV/HTML tables), each listed in the manifest
+    ART/signature.json  an Ed25519 signature over the manifest's bytes, and the id of the key that made it
 
 Why hashes: a model that scores people must be exactly the one that was validated. Loading recomputes
 every hash and refuses the artifact on any mismatch, so a changed byte, a truncated copy or a hand-edited
 point value is caught before it scores anyone. The directory is written in a sibling staging directory and
 renamed into place, so a crash never leaves a half-written artifact.
+
+Why a signature as well: hashes use no secret, so whoever can write the directory can recompute them for a
+forged model. The manifest (which pins every file's hash) is signed with an Ed25519 private key and loading
+verifies it against the trusted public keys; a machine that only serves models needs the public key, which
+cannot sign (docs/security.md). Keys live in DEEPCREDIT_KEY_DIR (default ~/.config/deepcredit/keys):
+`artifact-signing.key` (private, 0600, created on first use), `artifact-signing.pub`, and any further
+trusted public keys as `trusted/*.pub` (raw 32-byte Ed25519 keys, hex).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import uuid
 from collections.abc import Mapping, Sequence
@@ -23,6 +32,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from deepcredit.data.io import atomic_write_bytes, file_sha256, library_versions, replace_directory
 from deepcredit.data.validate import DataValidationError
@@ -35,6 +48,9 @@ ARTIFACT_FORMAT = 1
 MANIFEST = "manifest.json"
 PAYLOAD = "model.json"
 SCORECARD_KIND = "woe_scorecard"
+SIGNATURE = "signature.json"
+KEY_DIR_ENV = "DEEPCREDIT_KEY_DIR"
+PRIVATE_KEY, PUBLIC_KEY = "artifact-signing.key", "artifact-signing.pub"
 
 
 class ArtifactError(DataValidationError):
@@ -71,6 +87,101 @@ class Artifact:
         return self.root / name
 
 
+# -- signing ---------------------------------------------------------------------------------------
+
+def key_dir() -> Path:
+    """Where signing keys live: DEEPCREDIT_KEY_DIR, else ~/.config/deepcredit/keys (XDG_CONFIG_HOME honoured)."""
+    if os.environ.get(KEY_DIR_ENV):
+        return Path(os.environ[KEY_DIR_ENV])
+    config = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config) / "deepcredit" / "keys"
+
+
+def _raw(public: Ed25519PublicKey) -> bytes:
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    return hashlib.sha256(_raw(public)).hexdigest()[:16]
+
+
+def signing_key() -> Ed25519PrivateKey:
+    """This machine's private signing key, created on first use (so tests, demos and fresh clones need no set-up)."""
+    folder = key_dir()
+    path = folder / PRIVATE_KEY
+    if not path.exists() and (folder / PUBLIC_KEY).exists():
+        raise ArtifactError(str(path), "this machine holds only the public key (it verifies models but cannot sign "
+                                       f"them): train where the private key is, or point {KEY_DIR_ENV} there")
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        tmp = folder / f".{PRIVATE_KEY}.{uuid.uuid4().hex}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+        try:
+            os.link(tmp, path)  # fails if another process created the key meanwhile: then use theirs
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError):
+        raise ArtifactError(str(path), "not an unencrypted Ed25519 private key in PEM") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ArtifactError(str(path), "not an Ed25519 private key")
+    public = folder / PUBLIC_KEY
+    if not public.exists():
+        atomic_write_bytes(public, (_raw(key.public_key()).hex() + "\n").encode())
+    return key
+
+
+def trusted_keys() -> dict[str, Ed25519PublicKey]:
+    """key id -> public key: this machine's own, and every `trusted/*.pub` in the key directory."""
+    folder = key_dir()
+    paths = [folder / PUBLIC_KEY, *sorted((folder / "trusted").glob("*.pub"))]
+    keys = {}
+    for p in paths:
+        if not p.exists():
+            continue
+        try:
+            pub = Ed25519PublicKey.from_public_bytes(bytes.fromhex(p.read_text().strip()))
+        except ValueError:
+            raise ArtifactError(str(p), "not an Ed25519 public key (64 hex digits)") from None
+        keys[key_id(pub)] = pub
+    return keys
+
+
+def _signature(manifest_bytes: bytes) -> bytes:
+    key = signing_key()
+    return _dumps({"algorithm": "ed25519", "key_id": key_id(key.public_key()),
+                   "signature": key.sign(manifest_bytes).hex()}).encode("utf-8")
+
+
+def _verify_signature(root: Path, manifest_bytes: bytes) -> None:
+    path = root / SIGNATURE
+    if not path.exists():
+        raise ArtifactError(str(path), "the artifact is not signed (it was written before artifacts were signed, "
+                                       "or by hand): retrain it, or sign it where the signing key is")
+    try:
+        sig = json.loads(path.read_bytes())
+        kid, value = str(sig["key_id"]), bytes.fromhex(sig["signature"])
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
+        raise ArtifactError(str(path), "unreadable signature") from None
+    public = trusted_keys().get(kid)
+    if public is None:
+        raise ArtifactError(str(path), f"signed by key {kid}, which is not trusted here (trusted keys are "
+                                       f"{PUBLIC_KEY} and trusted/*.pub in {key_dir()}; set {KEY_DIR_ENV})")
+    try:
+        public.verify(value, manifest_bytes)
+    except InvalidSignature:
+        raise ArtifactError(str(path), "signature mismatch: the manifest was changed after it was signed "
+                                       "(a forged or altered model); refusing to load it") from None
+
+
 def save_artifact(out: Path, payload: dict, *, kind: str, config: Mapping, features: Sequence,
                   data_fingerprint: str, metrics: Mapping, extra_files: Mapping[str, bytes] | None = None) -> Path:
     """Write an artifact directory atomically (replacing any previous one); returns its path.
@@ -84,7 +195,7 @@ def save_artifact(out: Path, payload: dict, *, kind: str, config: Mapping, featu
     try:
         files = {PAYLOAD: _dumps(payload).encode("utf-8"), **(extra_files or {})}
         for name in files:
-            if name == MANIFEST or "/" in name or name.startswith("."):
+            if name in (MANIFEST, SIGNATURE) or "/" in name or name.startswith("."):
                 raise ValueError(f"invalid artifact file name {name!r}")
         hashes = {}
         for name, data in sorted(files.items()):
@@ -100,7 +211,9 @@ def save_artifact(out: Path, payload: dict, *, kind: str, config: Mapping, featu
         }
         body = json.loads(json.dumps(body, default=str))  # plain JSON types only
         body["manifest_sha256"] = _sha(_dumps(body))
-        atomic_write_bytes(staging / MANIFEST, _dumps(body).encode("utf-8"))
+        manifest = _dumps(body).encode("utf-8")
+        atomic_write_bytes(staging / MANIFEST, manifest)
+        atomic_write_bytes(staging / SIGNATURE, _signature(manifest))
         replace_directory(staging, out)
     finally:
         if staging.exists():
@@ -109,12 +222,13 @@ def save_artifact(out: Path, payload: dict, *, kind: str, config: Mapping, featu
 
 
 def load_artifact(path: Path, kind: str | None = None) -> Artifact:
-    """Read an artifact, verifying the manifest's own hash and every listed file's sha256 first."""
+    """Read an artifact, verifying its signature, the manifest's own hash and every listed file's sha256 first."""
     root = Path(path)
     mpath = root / MANIFEST
     if not mpath.exists():
         raise ArtifactError(str(mpath), "not a DeepCredit model artifact (manifest.json is missing)")
     raw = mpath.read_bytes()
+    _verify_signature(root, raw)
     try:
         manifest = json.loads(raw)
         claimed = manifest.pop("manifest_sha256")

@@ -20,8 +20,9 @@ from deepcredit import __version__
 from deepcredit.service import problems
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, get_context, make_context, read_meta, sync_clock
+from deepcredit.service.limits import BodyLimit
 from deepcredit.service.routes import admin, merchant, person
-from deepcredit.service.schemas import Health
+from deepcredit.service.schemas import INT64_MAX, Health
 from deepcredit.service.scoring import Scorer
 from deepcredit.service.store import Database
 
@@ -52,8 +53,17 @@ class RouteLog:
             log.info("%s %s %d %.1fms", scope["method"], template, status[0], 1000 * (time.perf_counter() - start))
 
 
+class ModelMismatch(RuntimeError):
+    """The model artifact on disk is not the one `serve-init` recorded: refuse to serve it."""
+
+
 def build_scorer(ctx: ServiceContext) -> Scorer | None:
-    """The scorer `serve-init` recorded in the database (data set copy + model artifact), if any."""
+    """The scorer `serve-init` recorded in the database (data set copy + model artifact), if any.
+
+    The artifact's signature is checked when it loads (scoring/artifacts.py); its identity must also equal
+    the model id `serve-init` recorded, so a different (even validly signed) model swapped in on disk is
+    refused rather than served under the scores of another.
+    """
     from deepcredit.data.dataset import Dataset
     from deepcredit.service.events import overlay_source
     from deepcredit.service.scoring import load_scorer
@@ -61,7 +71,108 @@ def build_scorer(ctx: ServiceContext) -> Scorer | None:
     meta = read_meta(ctx)
     if "data_dir" not in meta or "model_path" not in meta:
         return None
-    return load_scorer(Path(meta["model_path"]), Dataset(meta["data_dir"]), overlay_source(ctx.db))
+    scorer = load_scorer(Path(meta["model_path"]), Dataset(meta["data_dir"]), overlay_source(ctx.db))
+    recorded = meta.get("model_id")
+    if recorded and scorer.model_id != recorded:
+        raise ModelMismatch(f"the model at {meta['model_path']} is {scorer.model_id[:12]}..., but serve-init "
+                            f"recorded {recorded[:12]}...; run `deepcredit serve-init` again to serve this model")
+    return scorer
+
+
+LINKS = {
+    # (source method, path, status) -> {link name: (target method, path, parameters, request body)}
+    ("post", "/v1/policies", "201"): {
+        "DecideUnderThePolicy": ("post", "/v1/decisions", None, {"policy": "$response.body#/name"}),
+        "ChangeThePolicy": ("patch", "/v1/policies/{policy_id}", {"path.policy_id": "$response.body#/id"}, None)},
+    ("post", "/v1/decisions", "200"): {
+        "ReportTheOutcome": ("post", "/v1/events", None, {"decision_id": "$response.body#/decision_id",
+                                                          "person_id": "$request.body#/person_id"}),
+        "ReplayTheDecision": ("post", "/v1/decisions", None, {"transaction_id": "$response.body#/transaction_id"})},
+    ("post", "/v1/events", "201"): {
+        "DisputeTheEvent": ("post", "/v1/me/disputes", None, {"event_id": "$response.body#/event_id"})},
+    ("post", "/v1/me/consents", "201"): {
+        "RevokeTheConsent": ("delete", "/v1/me/consents/{consent_id}", {"path.consent_id": "$response.body#/id"},
+                             None)},
+    ("post", "/v1/admin/merchants", "201"): {
+        "RotateTheKey": ("post", "/v1/admin/merchants/{merchant_id}/keys",
+                         {"path.merchant_id": "$response.body#/merchant/id"}, None),
+        "DisableTheMerchant": ("post", "/v1/admin/merchants/{merchant_id}/disable",
+                               {"path.merchant_id": "$response.body#/merchant/id"}, None)},
+    ("post", "/v1/me/disputes", "201"): {
+        "ReviewTheDispute": ("post", "/v1/admin/disputes/{dispute_id}/review",
+                             {"path.dispute_id": "$response.body#/id"}, None)},
+    ("post", "/v1/admin/disputes/{dispute_id}/review", "200"): {
+        "ResolveTheDispute": ("post", "/v1/admin/disputes/{dispute_id}/resolve",
+                              {"path.dispute_id": "$response.body#/id"}, None)},
+}
+"""How one answer leads to the next request (OpenAPI links): the journeys, and what stateful fuzzing follows."""
+
+
+def _add_links(doc: dict) -> None:
+    paths = doc.get("paths", {})
+    for (method, path, status), links in LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        for name, (t_method, t_path, params, body) in links.items():
+            target = paths.get(t_path, {}).get(t_method)
+            if target is None:
+                continue
+            link = {"operationId": target["operationId"]}
+            link.update({"parameters": params} if params else {})
+            link.update({"requestBody": body} if body else {})
+            response.setdefault("links", {})[name] = link
+
+
+def _set_threshold_step(schemas: dict, step: int) -> None:
+    for name in ("ThresholdPolicyCreate", "ThresholdUpdate"):
+        prop = schemas.get(name, {}).get("properties", {}).get("threshold", {})
+        for option in prop.get("anyOf", [prop]):
+            if option.get("type") == "integer":
+                option["multipleOf"] = step
+
+
+def _set_band_names(schemas: dict, bands: list[str]) -> None:
+    for name in ("PayLaterPolicyCreate", "LimitsUpdate"):
+        prop = schemas.get(name, {}).get("properties", {}).get("limits", {})
+        for option in prop.get("anyOf", [prop]):
+            if option.get("type") == "object":
+                option["propertyNames"] = {"enum": bands}
+
+
+def _integer_bounds(node: object) -> None:
+    """Integer bounds as integers: pydantic writes them as floats here, and float(2**63 - 1) is 2**63."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for k in ("minimum", "maximum"):
+                if isinstance(node.get(k), float):
+                    node[k] = INT64_MAX if node[k] >= INT64_MAX else int(node[k])
+        for v in node.values():
+            _integer_bounds(v)
+    elif isinstance(node, list):
+        for v in node:
+            _integer_bounds(v)
+
+
+def _document(app: FastAPI, ctx: ServiceContext) -> None:
+    """The OpenAPI document states what comes from settings and the model (threshold step, band names, body
+    limit) and the links between operations, so a body the document accepts is not refused for its shape."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            doc = build()
+            schemas = doc.get("components", {}).get("schemas", {})
+            _set_threshold_step(schemas, ctx.settings.threshold_step)
+            _set_band_names(schemas, ctx.band_names())
+            _add_links(doc)
+            _integer_bounds(doc)
+            doc["info"]["description"] += (f" Request bodies above {ctx.settings.max_body_bytes:,} bytes are "
+                                           "refused (413) before they are read.")
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | None = None,
@@ -94,6 +205,8 @@ def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | 
         return Health(status="ok", version=__version__, database=c.db.url.get_backend_name(),
                       model_id=getattr(c.scorer, "model_id", None))
 
+    _document(app, ctx)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RouteLog)
     return app
 

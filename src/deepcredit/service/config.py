@@ -52,6 +52,10 @@ class Settings:
     admin_key: str = ""
     dispute_deadline_days: int = 20
     replay_window_hours: int = 24
+    report_window_days: int = 180
+    """A merchant may report an outcome for an order up to this many days after deciding it (events.py)."""
+    max_body_bytes: int = 1 << 20
+    """Larger request bodies are refused with 413 before they are read (limits.py)."""
     threshold_changes_per_day: int = 3
     """Threshold settings (new policies included) a merchant may make in any rolling 24 hours."""
     threshold_step: int = 10
@@ -75,6 +79,8 @@ class Settings:
                 pseudonym_key=key.encode(), admin_key=env.get("DEEPCREDIT_ADMIN_KEY", ""))
         ints = {"dispute_deadline_days": "DEEPCREDIT_DISPUTE_DEADLINE_DAYS",
                 "replay_window_hours": "DEEPCREDIT_REPLAY_WINDOW_HOURS",
+                "report_window_days": "DEEPCREDIT_REPORT_WINDOW_DAYS",
+                "max_body_bytes": "DEEPCREDIT_MAX_BODY_BYTES",
                 "threshold_changes_per_day": "DEEPCREDIT_THRESHOLD_CHANGES_PER_DAY",
                 "threshold_step": "DEEPCREDIT_THRESHOLD_STEP",
                 "probe_thresholds_per_person": "DEEPCREDIT_PROBE_THRESHOLDS_PER_PERSON"}

@@ -87,10 +87,3 @@ def find_valid(s: Session, subject: str, merchant_id: int, purpose: str, scope: 
     ok = [c for c in rows if Scope(c.scope).level >= scope.level
           and (c.mode == ConsentMode.STANDING or (order_ref is not None and c.order_ref == order_ref))]
     return min(ok, key=lambda c: (Scope(c.scope).level, c.id)) if ok else None
-
-
-def has_relationship(s: Session, subject: str, merchant_id: int) -> bool:
-    """Whether the person ever granted this merchant anything (reporting outcomes needs a real customer)."""
-    return s.execute(select(Consent.id).where(Consent.subject == subject, Consent.merchant_id == merchant_id)
-                     .limit(1)).first() is not None
-

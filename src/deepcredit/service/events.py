@@ -2,8 +2,14 @@
 
 Only the person's own features are recomputed (scoring.ScopedDataset reads their rows and their
 neighbours' events, not everyone's). Their neighbours' social features would move too; they catch up at
-their own next re-score. A merchant may report only about people who have granted it consent at some point
-(a customer), and a report is idempotent per transaction id like a decision.
+their own next re-score.
+
+Who may report what (docs/security.md): a merchant reports an outcome only for an order it decided, and it
+could decide only under the person's valid consent; the report must come within `report_window_days` of
+that decision and not claim to have happened before it. So revoking consent ends a merchant's power to
+report: no new decision can be made, and the old ones age out of the window. Every refusal is audited. A
+report is idempotent per transaction id like a decision: the same facts again are a replay, different
+facts under the same id a 409.
 """
 
 from __future__ import annotations
@@ -16,15 +22,14 @@ import pandas as pd
 from sqlalchemy import select
 
 from deepcredit.data.schema import EVENT_STATUSES, GOOD_STATUSES
-from deepcredit.service import consent as consents
 from deepcredit.service.auth import MerchantPrincipal
 from deepcredit.service.config import naive_utc
 from deepcredit.service.context import ServiceContext
-from deepcredit.service.problems import Problem
+from deepcredit.service.problems import Problem, forbidden
 from deepcredit.service.schemas import EventAck, EventReport, Outcome
 from deepcredit.service.scoring import OVERLAY_COLUMNS, Overlay, ScoredPerson
 from deepcredit.service.store import Database
-from deepcredit.service.store.models import EventCorrection, Score, ScoreHistory, ServiceEvent
+from deepcredit.service.store.models import Decision, EventCorrection, Score, ScoreHistory, ServiceEvent
 
 log = logging.getLogger("deepcredit.service")
 
@@ -118,6 +123,26 @@ def rescore(ctx: ServiceContext, subject: str, cause: str, as_of: datetime | Non
     return scored[0]
 
 
+def no_order(ctx: ServiceContext) -> Problem:
+    return forbidden("no-order", "outcomes are reported only for an order this merchant decided under the person's "
+                                 f"consent, within {ctx.settings.report_window_days} days of that decision")
+
+
+def _order(ctx: ServiceContext, s, m: MerchantPrincipal, subject: str, req: EventReport, ts: datetime):
+    """The decision this report concludes: this merchant's, about this person, in the window, not after ts."""
+    q = select(Decision.id, Decision.created_at).where(
+        Decision.merchant_id == m.id, Decision.subject == subject,
+        Decision.created_at >= ctx.now() - timedelta(days=ctx.settings.report_window_days), Decision.created_at <= ts)
+    if req.decision_id is not None:
+        q = q.where(Decision.id == req.decision_id)
+    return s.execute(q.order_by(Decision.created_at.desc(), Decision.id.desc()).limit(1)).first()
+
+
+def _same_facts(prior: ServiceEvent, subject: str, req: EventReport, days_late: float, ts: datetime) -> bool:
+    return (prior.subject == subject and prior.outcome == req.outcome.value and prior.amount == float(req.amount)
+            and prior.days_late == days_late and (req.occurred_at is None or prior.ts == ts))
+
+
 def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> EventAck:
     subject = ctx.pseudonym(req.person_id)
     now = ctx.now()
@@ -127,32 +152,40 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
     if ts < now - timedelta(days=365 * 5):
         raise Problem(422, "invalid-event", "occurred_at is more than five years ago")
     kind, status = OUTCOMES[req.outcome]
-    days_late = req.days_late if req.days_late is not None else (0.0 if status in GOOD_STATUSES else WRITE_OFF_DAYS)
+    days_late = float(req.days_late) if req.days_late is not None else \
+        (0.0 if status in GOOD_STATUSES else WRITE_OFF_DAYS)
     with ctx.db.write() as s:
         prior = s.execute(select(ServiceEvent).where(ServiceEvent.merchant_id == m.id,
                                                      ServiceEvent.transaction_id == req.transaction_id)
                           ).scalar_one_or_none()
         if prior is not None:
-            same = prior.subject == subject and prior.outcome == req.outcome.value and prior.amount == req.amount
-            if not same:
-                raise Problem(409, "transaction-conflict", "this transaction id was used for a different event")
-            ctx.audit.append(s, now, m.actor, "event_replayed", subject, event=f"s{prior.id}")
-            return EventAck(event_id=f"s{prior.id}", transaction_id=req.transaction_id, rescored=False,
-                            replayed=True)
-        if not consents.has_relationship(s, subject, m.id):
-            ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="consent-required")
-            refused = True
+            if not _same_facts(prior, subject, req, days_late, ts):
+                ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="transaction-conflict",
+                                 event=f"s{prior.id}")
+                conflict = Problem(409, "transaction-conflict", "this transaction id was used for a different event")
+            else:
+                ctx.audit.append(s, now, m.actor, "event_replayed", subject, event=f"s{prior.id}")
+                return EventAck(event_id=f"s{prior.id}", transaction_id=req.transaction_id, rescored=False,
+                                replayed=True)
         else:
-            refused = False
-            e = ServiceEvent(subject=subject, merchant_id=m.id, transaction_id=req.transaction_id,
-                             outcome=req.outcome.value, ts=ts, kind=kind, status=status, amount=float(req.amount),
-                             due_ts=ts - timedelta(days=days_late), days_late=days_late, created_at=now)
-            s.add(e)
-            s.flush()
-            event_id = f"s{e.id}"
-            ctx.audit.append(s, now, m.actor, "event_reported", subject, event=event_id, outcome=e.outcome)
-    if refused:
-        raise consents.refused()
+            conflict = None
+            order = _order(ctx, s, m, subject, req, ts)
+            if order is None:
+                ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="no-order",
+                                 decision=req.decision_id)
+            else:
+                e = ServiceEvent(subject=subject, merchant_id=m.id, transaction_id=req.transaction_id,
+                                 outcome=req.outcome.value, ts=ts, kind=kind, status=status, amount=float(req.amount),
+                                 due_ts=ts - timedelta(days=days_late), days_late=days_late, created_at=now)
+                s.add(e)
+                s.flush()
+                event_id = f"s{e.id}"
+                ctx.audit.append(s, now, m.actor, "event_reported", subject, event=event_id, outcome=e.outcome,
+                                 decision=order.id)
+    if conflict is not None:  # raised after the commit, so the refusal's audit row is kept
+        raise conflict
+    if order is None:
+        raise no_order(ctx)
     try:
         scored = rescore(ctx, subject, cause=f"event {event_id} reported")
     except Exception as exc:  # the event is stored; the next re-score picks it up

@@ -102,7 +102,7 @@ def update(ctx: ServiceContext, m: MerchantPrincipal, policy_id: int, req: Polic
         scenario = Scenario(p.scenario)
         if req.threshold is not None:
             if scenario == Scenario.PAY_LATER:
-                raise Problem(422, "invalid-policy", "a pay_later policy has limits, not a threshold")
+                raise Problem(409, "policy-kind", "a pay_later policy has limits, not a threshold")
             if req.threshold != p.threshold:
                 _rate_limit(ctx, s, m.id, now)
                 s.add(ThresholdChange(merchant_id=m.id, policy_id=p.id, old_threshold=p.threshold,
@@ -112,7 +112,7 @@ def update(ctx: ServiceContext, m: MerchantPrincipal, policy_id: int, req: Polic
                 p.threshold = req.threshold
         if req.limits is not None:
             if scenario != Scenario.PAY_LATER:
-                raise Problem(422, "invalid-policy", "only a pay_later policy has limits")
+                raise Problem(409, "policy-kind", "only a pay_later policy has limits")
             ctx.audit.append(s, now, m.actor, "limits_changed", None, policy=p.id)
             p.limits = dict(req.limits)
         p.updated_at = now

@@ -1,10 +1,16 @@
 """Errors as RFC 9457 problem details (`application/problem+json`), and nothing else.
 
 A refusal says what kind of refusal it is (`type`, `title`) and never what the service knows about the
-person: a query without consent gets the same 403 body whether or not the person has a score.
+person: a query without consent gets the same 403 body whether or not the person has a score. Nor does an
+error echo the request: `instance` is the matched route template (`/v1/people/{person_id}/report`), or for
+a path that matched no route the path with every segment no route names replaced by `*`, capped in
+length; validation errors carry locations and messages, never the input, and an unknown field's name is
+not repeated (it could be anything the client sent).
 """
 
 from __future__ import annotations
+
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,7 +22,7 @@ TYPE_BASE = "https://deepcredit.dev/problems/"
 
 TITLES = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-    409: "Conflict", 422: "Unprocessable content", 429: "Too many requests", 500: "Internal server error",
+    409: "Conflict", 413: "Content too large", 422: "Unprocessable content", 429: "Too many requests", 500: "Internal server error",
     503: "Service unavailable",
 }
 
@@ -45,6 +51,55 @@ def not_found(what: str) -> Problem:
     return Problem(404, "not-found", f"no such {what}")
 
 
+MAX_INSTANCE = 120
+KINDS = {400: "invalid-body", 401: "unauthorized", 404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}
+
+
+def _route_table(app) -> list[tuple[re.Pattern, set[str], set[str]]]:
+    """(path pattern, methods, static segments) per documented path, from the app's own OpenAPI document."""
+    table = getattr(app.state, "problem_routes", None)
+    if table is None:
+        table = []
+        for path, ops in app.openapi().get("paths", {}).items():
+            parts = path.split("/")
+            pattern = "/".join("[^/]+" if "{" in p else re.escape(p) for p in parts)
+            methods = {m.upper() for m in ops} | ({"HEAD"} if "get" in ops else set())
+            table.append((re.compile(f"^{pattern}$"), methods, {p for p in parts if "{" not in p}))
+        app.state.problem_routes = table
+    return table
+
+
+def instance_of(scope) -> str:
+    """Where the problem happened, without anything the client put in the path."""
+    route = scope.get("route")
+    if getattr(route, "path", None):
+        return route.path
+    app = scope.get("app")
+    known = set().union(*(seg for _, _, seg in _route_table(app))) if app is not None else {""}
+    path = "/".join(p if p in known else "*" for p in str(scope.get("path", "")).split("/"))
+    return path if len(path) <= MAX_INSTANCE else path[:MAX_INSTANCE - 3] + "..."
+
+
+def allowed_methods(app, path: str) -> str:
+    """Every method some route serves at this path (Starlette names only the first route that matched)."""
+    methods = set().union(*(m for pattern, m, _ in _route_table(app) if pattern.match(path)))
+    return ", ".join(sorted(methods))
+
+
+def _msg(error: dict) -> str:
+    if error.get("type") == "union_tag_invalid":  # pydantic's message quotes the tag the client sent
+        ctx = error.get("ctx") or {}
+        return f"{ctx.get('discriminator', 'the tag')} must be one of {ctx.get('expected_tags', '')}"
+    return str(error.get("msg", ""))[:200]
+
+
+def _loc(error: dict) -> list[str]:
+    loc = [str(x) for x in error.get("loc", ())]
+    if error.get("type") == "extra_forbidden" and loc:
+        loc[-1] = "(unknown field)"
+    return [x if len(x) <= 60 else x[:57] + "..." for x in loc]
+
+
 def problem_response(status: int, kind: str, title: str, detail: str, instance: str,
                      headers: dict[str, str] | None = None, **extra: object) -> JSONResponse:
     body = {"type": TYPE_BASE + kind, "title": title, "status": status, "detail": detail,
@@ -57,23 +112,27 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.kind, exc.title, exc.detail, request.url.path, exc.headers,
-                                **exc.extra)
+        return problem_response(exc.status, exc.kind, exc.title, exc.detail, instance_of(request.scope),
+                                exc.headers, **exc.extra)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(exc.status_code, "http-error")
-        return problem_response(exc.status_code, kind, TITLES.get(exc.status_code, "Error"), str(exc.detail),
-                                request.url.path, getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request.app, request.url.path) or headers.get("Allow", "")
+        return problem_response(exc.status_code, KINDS.get(exc.status_code, "http-error"),
+                                TITLES.get(exc.status_code, "Error"), str(exc.detail), instance_of(request.scope),
+                                headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         # only locations and messages: echoing the input could echo a person id into a log or a proxy
-        errors = [{"loc": [str(x) for x in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
-                  for e in exc.errors()]
+        errors = [{"loc": _loc(e), "msg": _msg(e), "type": e.get("type", "")}
+                  for e in exc.errors()[:20]]
         return problem_response(422, "invalid-request", TITLES[422], "the request does not match the schema",
-                                request.url.path, errors=errors)
+                                instance_of(request.scope), errors=errors)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return problem_response(500, "internal", TITLES[500], "an unexpected error occurred", request.url.path)
+        return problem_response(500, "internal", TITLES[500], "an unexpected error occurred",
+                                instance_of(request.scope))

@@ -1,15 +1,43 @@
 """Pydantic models for every request and response body (they are the OpenAPI schema).
 
-Requests forbid unknown fields, so a typo ("scop") is a 422, not a silently ignored setting.
+Requests forbid unknown fields, so a typo ("scop") is a 422, not a silently ignored setting. Rules that
+tie fields together (a pay-later policy has limits, a late outcome has days_late, a per-order consent has
+an order_ref) are written as unions discriminated by one field, so they are in the OpenAPI document too:
+a body the schema accepts is not refused for its shape. Every id is a positive 64-bit integer and every
+timestamp in a response is UTC with its offset.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from deepcredit.data.schema import EVENT_STATUSES
+
+INT64_MAX = 2**63 - 1
+
+
+def _json_number(value: object) -> object:
+    """A JSON number only: pydantic's lax mode would also take true/false and numeric strings."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+Number = BeforeValidator(_json_number)
+DbId = Annotated[int, Field(ge=1, le=INT64_MAX, description="A row id (a positive 64-bit integer)."), Number]
+"""Every id the service hands out; larger numbers are refused by the schema (422), not by the database."""
+
+
+def _as_utc(dt: datetime) -> datetime:
+    """Stored times are naive UTC: say so in every response (RFC 3339 needs the offset)."""
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 PersonId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
                      Field(description="The person's id as the merchant knows it; pseudonymised on arrival.")]
@@ -21,7 +49,7 @@ OrderRef = Annotated[str, StringConstraints(min_length=1, max_length=120, patter
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Scope(StrEnum):
@@ -83,10 +111,10 @@ class MerchantCreate(Request):
 
 
 class MerchantOut(BaseModel):
-    id: int
+    id: DbId
     name: str
     active: bool
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class MerchantKeyOut(BaseModel):
@@ -96,12 +124,12 @@ class MerchantKeyOut(BaseModel):
 
 class PersonTokenCreate(Request):
     person_id: PersonId
-    days: int = Field(30, ge=1, le=366)
+    days: Annotated[int, Field(ge=1, le=366), Number] = 30
 
 
 class PersonTokenOut(BaseModel):
     token: str = Field(description="Shown once; only its hash is stored.")
-    expires_at: datetime
+    expires_at: UtcDateTime
 
 
 class AuditVerifyOut(BaseModel):
@@ -114,44 +142,67 @@ class AuditVerifyOut(BaseModel):
 
 # -- merchant ----------------------------------------------------------------------------------------
 
-class PolicyCreate(Request):
+Threshold = Annotated[int, Field(ge=0, le=1000, description="Admit if score >= threshold; a multiple of the "
+                                                         "service's threshold step (`multipleOf` below)."), Number]
+Limits = Annotated[dict[str, Annotated[float, Field(ge=0, le=1e9), Number]],
+                   Field(min_length=1, description="Credit limit per band name (0 = decline); bands are the "
+                                                   "served model's (GET /v1/health names the model).")]
+
+
+class _PolicyBase(Request):
     name: Slug
-    scenario: Scenario
-    threshold: int | None = Field(None, ge=0, le=1000, description="Admit if score >= threshold "
-                                  "(deposit_free_rental, threshold); a multiple of the service's threshold step.")
-    limits: dict[str, float] | None = Field(None, description="pay_later: credit limit per band name (0 = decline).")
     purpose: Slug | None = Field(None, description="What consent must name; defaults to the scenario.")
 
-    @model_validator(mode="after")
-    def _shape(self) -> PolicyCreate:
-        if self.scenario == Scenario.PAY_LATER:
-            if not self.limits or self.threshold is not None:
-                raise ValueError("a pay_later policy has `limits` (per band) and no `threshold`")
-            if any(v < 0 for v in self.limits.values()):
-                raise ValueError("limits must not be negative")
-        elif self.threshold is None or self.limits is not None:
-            raise ValueError(f"a {self.scenario.value} policy has a `threshold` and no `limits`")
-        return self
+
+class ThresholdPolicyCreate(_PolicyBase):
+    """deposit_free_rental and threshold: admit if the score reaches the threshold."""
+
+    scenario: Literal[Scenario.DEPOSIT_FREE_RENTAL, Scenario.THRESHOLD]
+    threshold: Threshold
+    limits: ClassVar[None] = None
 
 
-class PolicyUpdate(Request):
-    threshold: int | None = Field(None, ge=0, le=1000)
-    limits: dict[str, float] | None = None
+class PayLaterPolicyCreate(_PolicyBase):
+    """pay_later: a credit limit per band."""
+
+    scenario: Literal[Scenario.PAY_LATER]
+    limits: Limits
+    threshold: ClassVar[None] = None
+
+
+PolicyCreate = Annotated[ThresholdPolicyCreate | PayLaterPolicyCreate, Field(discriminator="scenario")]
+
+
+class ThresholdUpdate(Request):
+    """A threshold policy's new threshold (rate-limited); on a pay_later policy it is a 409."""
+
+    threshold: Threshold
+    limits: ClassVar[None] = None
+
+
+class LimitsUpdate(Request):
+    """A pay_later policy's new limits; on a threshold policy it is a 409."""
+
+    limits: Limits
+    threshold: ClassVar[None] = None
+
+
+PolicyUpdate = ThresholdUpdate | LimitsUpdate
 
 
 class PolicyOut(BaseModel):
-    id: int
+    id: DbId
     name: str
     scenario: Scenario
     purpose: str
     threshold: int | None
     limits: dict[str, float] | None
     minimum_scope: Scope = Field(description="The consent scope a decision under this policy needs at least.")
-    updated_at: datetime
+    updated_at: UtcDateTime
 
 
 class MerchantSelf(BaseModel):
-    id: int
+    id: DbId
     name: str
     policies: list[PolicyOut]
     threshold_changes_left_today: int
@@ -188,7 +239,7 @@ class Factors(BaseModel):
 
 class DecisionResponse(BaseModel):
     transaction_id: str
-    decision_id: int
+    decision_id: DbId
     policy: str
     purpose: str
     result: Literal["admit", "decline", "no_score"]
@@ -197,27 +248,38 @@ class DecisionResponse(BaseModel):
     band: str | None = None
     score: int | None = None
     factors: Factors | None = None
-    decided_at: datetime
+    decided_at: UtcDateTime
     replayed: bool = False
 
 
-class EventReport(Request):
+class _EventBase(Request):
     transaction_id: TransactionId
     person_id: PersonId
-    outcome: Outcome
-    amount: float = Field(..., ge=0, le=1e9)
-    occurred_at: datetime | None = Field(None, description="When it happened (UTC); default now; never future.")
-    days_late: float | None = Field(None, ge=0, le=3650,
-                                    description="Required for *_late outcomes; 60 by default for not returned/missed.")
+    amount: Annotated[float, Field(ge=0, le=1e9), Number]
+    occurred_at: datetime | None = Field(None, description="When it happened (UTC); default now; never future; "
+                                                           "not before the decision it concludes.")
+    decision_id: DbId | None = Field(None, description="The decision (order) this outcome concludes; default: this "
+                                                       "merchant's latest decision about the person. It must lie "
+                                                       "within the reporting window (docs/security.md).")
 
-    @model_validator(mode="after")
-    def _late(self) -> EventReport:
-        late = self.outcome in (Outcome.RENTAL_RETURNED_LATE, Outcome.INSTALMENT_LATE)
-        if late and not self.days_late:
-            raise ValueError("a late outcome needs days_late >= 1")
-        if self.outcome in (Outcome.RENTAL_RETURNED_ON_TIME, Outcome.INSTALMENT_PAID) and self.days_late:
-            raise ValueError("an on-time outcome has days_late 0")
-        return self
+
+class LateEvent(_EventBase):
+    outcome: Literal[Outcome.RENTAL_RETURNED_LATE, Outcome.INSTALMENT_LATE]
+    days_late: Annotated[float, Field(ge=1, le=3650, description="How late, in days (at least 1)."), Number]
+
+
+class OnTimeEvent(_EventBase):
+    outcome: Literal[Outcome.RENTAL_RETURNED_ON_TIME, Outcome.INSTALMENT_PAID]
+    days_late: Annotated[float, Field(ge=0, le=0), Number] | None = Field(None, description="0 or absent: on time.")
+
+
+class MissedEvent(_EventBase):
+    outcome: Literal[Outcome.RENTAL_NOT_RETURNED, Outcome.INSTALMENT_MISSED]
+    days_late: Annotated[float, Field(ge=0, le=3650), Number] | None = Field(None, description="60 by default "
+                                                                                          "(a write-off).")
+
+
+EventReport = Annotated[LateEvent | OnTimeEvent | MissedEvent, Field(discriminator="outcome")]
 
 
 class EventAck(BaseModel):
@@ -229,32 +291,37 @@ class EventAck(BaseModel):
 
 # -- person ------------------------------------------------------------------------------------------
 
-class ConsentCreate(Request):
-    merchant_id: int
+class _ConsentBase(Request):
+    merchant_id: DbId
     scope: Scope
     purpose: Slug
-    mode: ConsentMode
-    order_ref: OrderRef | None = None
     expires_at: datetime = Field(description="UTC; required: consent never lasts forever.")
 
-    @model_validator(mode="after")
-    def _order(self) -> ConsentCreate:
-        if (self.mode == ConsentMode.PER_ORDER) != (self.order_ref is not None):
-            raise ValueError("a per_order consent names its order_ref; a standing one does not")
-        return self
+
+class StandingConsent(_ConsentBase):
+    mode: Literal[ConsentMode.STANDING]
+    order_ref: ClassVar[None] = None
+
+
+class PerOrderConsent(_ConsentBase):
+    mode: Literal[ConsentMode.PER_ORDER]
+    order_ref: OrderRef
+
+
+ConsentCreate = Annotated[StandingConsent | PerOrderConsent, Field(discriminator="mode")]
 
 
 class ConsentOut(BaseModel):
-    id: int
-    merchant_id: int
+    id: DbId
+    merchant_id: DbId
     merchant: str
     scope: Scope
     purpose: str
     mode: ConsentMode
     order_ref: str | None
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
+    created_at: UtcDateTime
+    expires_at: UtcDateTime
+    revoked_at: UtcDateTime | None
     state: Literal["active", "expired", "revoked"]
 
 
@@ -263,39 +330,55 @@ class DisputeCreate(Request):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 
-class Correction(Request):
-    action: Literal["remove", "restatus"]
-    status: str | None = Field(None, description="restatus: the event's corrected status.")
-    days_late: float | None = Field(None, ge=0, le=3650)
+EventStatus = StrEnum("EventStatus", {v: v for v in sorted(EVENT_STATUSES)})
 
 
-class DisputeResolve(Request):
-    outcome: Literal["corrected", "upheld"]
-    note: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-    correction: Correction | None = None
+class RemoveCorrection(Request):
+    action: Literal["remove"]
+    status: ClassVar[None] = None
+    days_late: ClassVar[None] = None
 
-    @model_validator(mode="after")
-    def _needs(self) -> DisputeResolve:
-        if (self.outcome == "corrected") != (self.correction is not None):
-            raise ValueError("a corrected dispute carries a correction; an upheld one does not")
-        return self
+
+class RestatusCorrection(Request):
+    action: Literal["restatus"]
+    status: EventStatus = Field(description="The event's corrected status.")
+    days_late: Annotated[float, Field(ge=0, le=3650), Number] | None = None
+
+
+Correction = Annotated[RemoveCorrection | RestatusCorrection, Field(discriminator="action")]
+Note = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class CorrectedResolve(Request):
+    outcome: Literal["corrected"]
+    note: Note
+    correction: Correction
+
+
+class UpheldResolve(Request):
+    outcome: Literal["upheld"]
+    note: Note
+    correction: ClassVar[None] = None
+
+
+DisputeResolve = Annotated[CorrectedResolve | UpheldResolve, Field(discriminator="outcome")]
 
 
 class DisputeOut(BaseModel):
-    id: int
+    id: DbId
     event_id: str
     state: DisputeState
-    opened_at: datetime
-    deadline_at: datetime
+    opened_at: UtcDateTime
+    deadline_at: UtcDateTime
     overdue: bool
-    reviewed_at: datetime | None
-    resolved_at: datetime | None
+    reviewed_at: UtcDateTime | None
+    resolved_at: UtcDateTime | None
     resolution_note: str | None
 
 
 class EventOut(BaseModel):
     event_id: str | None
-    ts: datetime
+    ts: UtcDateTime
     kind: str
     status: str
     amount: float | None
@@ -306,14 +389,14 @@ class EventOut(BaseModel):
 
 
 class HistoryPoint(BaseModel):
-    as_of: datetime
+    as_of: UtcDateTime
     score: int
     band: str
     cause: str
 
 
 class AccessOut(BaseModel):
-    at: datetime
+    at: UtcDateTime
     who: str
     action: str
     scope: str | None = None
@@ -331,7 +414,7 @@ class PersonReport(BaseModel):
     scored: bool
     score: int | None
     band: str | None
-    scored_at: datetime | None
+    scored_at: UtcDateTime | None
     dimensions: list[Dimension]
     reasons: list[ReasonOut]
     history: list[HistoryPoint]
@@ -341,7 +424,7 @@ class PersonReport(BaseModel):
     consents: list[ConsentOut]
     disputes: list[DisputeOut]
     bands: list[tuple[str, int]]
-    generated_at: datetime
+    generated_at: UtcDateTime
 
 
 class Health(BaseModel):

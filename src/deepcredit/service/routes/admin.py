@@ -9,6 +9,7 @@ from deepcredit.service import disputes
 from deepcredit.service.auth import AdminPrincipal, admin, issue_merchant_key, issue_person_token
 from deepcredit.service.context import ServiceContext, get_context
 from deepcredit.service.problems import Problem, not_found
+from deepcredit.service.routes import BODY, COMMON, P, PathId
 from deepcredit.service.schemas import (
     AuditVerifyOut,
     DisputeOut,
@@ -19,12 +20,10 @@ from deepcredit.service.schemas import (
     MerchantOut,
     PersonTokenCreate,
     PersonTokenOut,
-    ProblemDetail,
 )
 from deepcredit.service.store.models import ApiKey, Merchant
 
-P = {"model": ProblemDetail, "content": {"application/problem+json": {}}}
-router = APIRouter(prefix="/v1/admin", tags=["operator"], responses={401: P, 422: P})
+router = APIRouter(prefix="/v1/admin", tags=["operator"], responses=COMMON)
 
 
 def _out(m: Merchant) -> MerchantOut:
@@ -54,7 +53,7 @@ def create_person_token(ctx: ServiceContext, person_id: str, days: int) -> Perso
     return PersonTokenOut(token=token, expires_at=expires)
 
 
-@router.post("/merchants", response_model=MerchantKeyOut, status_code=201, responses={409: P},
+@router.post("/merchants", response_model=MerchantKeyOut, status_code=201, responses={**BODY, 409: P},
              summary="Register a merchant; its API key is in the answer, once")
 def add_merchant(req: MerchantCreate, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
                  ) -> MerchantKeyOut:
@@ -70,7 +69,7 @@ def list_merchants(_: AdminPrincipal = Depends(admin), ctx: ServiceContext = Dep
 
 @router.post("/merchants/{merchant_id}/keys", response_model=MerchantKeyOut, status_code=201, responses={404: P},
              summary="Rotate a merchant's key: every earlier key stops working")
-def rotate_key(merchant_id: int, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
+def rotate_key(merchant_id: PathId, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
                ) -> MerchantKeyOut:
     now = ctx.now()
     with ctx.db.write() as s:
@@ -85,7 +84,7 @@ def rotate_key(merchant_id: int, _: AdminPrincipal = Depends(admin), ctx: Servic
 
 @router.post("/merchants/{merchant_id}/disable", response_model=MerchantOut, responses={404: P},
              summary="Disable a merchant: its keys stop working and nobody can grant it consent")
-def disable(merchant_id: int, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
+def disable(merchant_id: PathId, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
             ) -> MerchantOut:
     now = ctx.now()
     with ctx.db.write() as s:
@@ -97,7 +96,7 @@ def disable(merchant_id: int, _: AdminPrincipal = Depends(admin), ctx: ServiceCo
         return _out(m)
 
 
-@router.post("/person-tokens", response_model=PersonTokenOut, status_code=201,
+@router.post("/person-tokens", response_model=PersonTokenOut, status_code=201, responses=BODY,
              summary="Issue a person a token to read their report (for sign-in integrations and demos)")
 def person_token(req: PersonTokenCreate, _: AdminPrincipal = Depends(admin),
                  ctx: ServiceContext = Depends(get_context)) -> PersonTokenOut:
@@ -113,14 +112,14 @@ def list_disputes(state: DisputeState | None = Query(None), _: AdminPrincipal = 
 
 @router.post("/disputes/{dispute_id}/review", response_model=DisputeOut, responses={404: P, 409: P},
              summary="Take an open dispute under review")
-def review(dispute_id: int, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
+def review(dispute_id: PathId, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
            ) -> DisputeOut:
     return disputes.review(ctx, dispute_id)
 
 
-@router.post("/disputes/{dispute_id}/resolve", response_model=DisputeOut, responses={404: P, 409: P},
+@router.post("/disputes/{dispute_id}/resolve", response_model=DisputeOut, responses={**BODY, 404: P, 409: P},
              summary="Correct (and re-score) or uphold a dispute under review")
-def resolve(dispute_id: int, req: DisputeResolve, _: AdminPrincipal = Depends(admin),
+def resolve(dispute_id: PathId, req: DisputeResolve, _: AdminPrincipal = Depends(admin),
             ctx: ServiceContext = Depends(get_context)) -> DisputeOut:
     return disputes.resolve(ctx, dispute_id, req)
 

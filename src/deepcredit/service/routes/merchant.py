@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from deepcredit.service import decisions, events, policies
 from deepcredit.service.auth import MerchantPrincipal, merchant
 from deepcredit.service.context import ServiceContext, get_context
+from deepcredit.service.routes import BODY, COMMON, P, PathId
 from deepcredit.service.schemas import (
     DecisionRequest,
     DecisionResponse,
@@ -16,11 +17,9 @@ from deepcredit.service.schemas import (
     PolicyCreate,
     PolicyOut,
     PolicyUpdate,
-    ProblemDetail,
 )
 
-P = {"model": ProblemDetail, "content": {"application/problem+json": {}}}
-router = APIRouter(prefix="/v1", tags=["merchant"], responses={401: P, 422: P})
+router = APIRouter(prefix="/v1", tags=["merchant"], responses=COMMON)
 
 
 @router.get("/merchant", response_model=MerchantSelf, summary="Who the key belongs to, and its policies")
@@ -34,29 +33,29 @@ def list_policies(m: MerchantPrincipal = Depends(merchant), ctx: ServiceContext 
     return policies.merchant_self(ctx, m).policies
 
 
-@router.post("/policies", response_model=PolicyOut, status_code=201, responses={409: P, 429: P},
+@router.post("/policies", response_model=PolicyOut, status_code=201, responses={**BODY, 409: P, 429: P},
              summary="Register a scenario policy (setting a threshold counts against the daily limit)")
 def create_policy(req: PolicyCreate, m: MerchantPrincipal = Depends(merchant),
                   ctx: ServiceContext = Depends(get_context)) -> PolicyOut:
     return policies.create(ctx, m, req)
 
 
-@router.patch("/policies/{policy_id}", response_model=PolicyOut, responses={404: P, 429: P},
+@router.patch("/policies/{policy_id}", response_model=PolicyOut, responses={**BODY, 404: P, 409: P, 429: P},
               summary="Change a threshold (audited, rate-limited) or pay-later limits")
-def update_policy(policy_id: int, req: PolicyUpdate, m: MerchantPrincipal = Depends(merchant),
+def update_policy(policy_id: PathId, req: PolicyUpdate, m: MerchantPrincipal = Depends(merchant),
                   ctx: ServiceContext = Depends(get_context)) -> PolicyOut:
     return policies.update(ctx, m, policy_id, req)
 
 
 @router.post("/decisions", response_model=DecisionResponse, response_model_exclude_none=True,
-             responses={403: P, 404: P, 409: P, 429: P},
+             responses={**BODY, 403: P, 404: P, 409: P, 429: P},
              summary="Decide about a person under a policy; needs the person's consent")
 def decide(req: DecisionRequest, m: MerchantPrincipal = Depends(merchant),
            ctx: ServiceContext = Depends(get_context)) -> DecisionResponse:
     return decisions.decide(ctx, m, req)
 
 
-@router.post("/events", response_model=EventAck, status_code=201, responses={403: P, 409: P},
+@router.post("/events", response_model=EventAck, status_code=201, responses={**BODY, 403: P, 404: P, 409: P},
              summary="Report a fulfilment outcome; the person is re-scored")
 def report_event(req: EventReport, m: MerchantPrincipal = Depends(merchant),
                  ctx: ServiceContext = Depends(get_context)) -> EventAck:

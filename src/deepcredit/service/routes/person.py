@@ -11,17 +11,16 @@ from deepcredit.service import consent, disputes, report
 from deepcredit.service.auth import PersonPrincipal, person
 from deepcredit.service.context import ServiceContext, get_context
 from deepcredit.service.problems import forbidden
+from deepcredit.service.routes import BODY, COMMON, P, PathId
 from deepcredit.service.schemas import (
     ConsentCreate,
     ConsentOut,
     DisputeCreate,
     DisputeOut,
     PersonReport,
-    ProblemDetail,
 )
 
-P = {"model": ProblemDetail, "content": {"application/problem+json": {}}}
-router = APIRouter(prefix="/v1", tags=["person"], responses={401: P, 422: P})
+router = APIRouter(prefix="/v1", tags=["person"], responses=COMMON)
 HTML_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
                 "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
@@ -60,7 +59,7 @@ def my_consents(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depe
         return consent.list_for(ctx, s, p.subject)
 
 
-@router.post("/me/consents", response_model=ConsentOut, status_code=201, responses={404: P},
+@router.post("/me/consents", response_model=ConsentOut, status_code=201, responses={**BODY, 404: P},
              summary="Grant a merchant a scope for a purpose until an expiry")
 def grant(req: ConsentCreate, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
           ) -> ConsentOut:
@@ -69,7 +68,7 @@ def grant(req: ConsentCreate, p: PersonPrincipal = Depends(person), ctx: Service
 
 @router.delete("/me/consents/{consent_id}", response_model=ConsentOut, responses={404: P},
                summary="Revoke a consent (takes effect at once, replays included)")
-def revoke(consent_id: int, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
+def revoke(consent_id: PathId, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
            ) -> ConsentOut:
     return consent.revoke(ctx, p.subject, consent_id)
 
@@ -81,7 +80,7 @@ def my_disputes(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depe
         return disputes.list_for(s, ctx, subject=p.subject)
 
 
-@router.post("/me/disputes", response_model=DisputeOut, status_code=201, responses={404: P, 409: P},
+@router.post("/me/disputes", response_model=DisputeOut, status_code=201, responses={**BODY, 404: P, 409: P},
              summary="Flag one of my records as wrong")
 def open_dispute(req: DisputeCreate, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
                  ) -> DisputeOut:
