@@ -33,7 +33,8 @@ class SplitConfig(_Strict):
 
     kind: Literal["none", "holdout", "time"] = "none"
     fraction: float = Field(0.3, gt=0.0, lt=1.0)
-    seed: int = 0
+    seed: int | None = None
+    """The hold-out's seed (None: the run's seed)."""
     test_from: date | None = None
 
     @model_validator(mode="after")
