@@ -21,6 +21,7 @@ from deepcredit.cli.common import (
     run_config,
 )
 from deepcredit.config import merge_member_params, parse_member_params
+from deepcredit.workflows.score import read_scores, score_batch
 from deepcredit.workflows.train import Trained, train_model
 
 
@@ -144,31 +145,47 @@ def _input(ds, model, defs, spine: pd.DataFrame | None):
 
 def score(
     model_dir: Path = typer.Option(..., "--model", help="A model artifact directory (from deepcredit train)."),
-    data: str = typer.Option(..., "--data", help="A data set directory, or a bundled name: uci, otc."),
-    out: Path = typer.Option(..., "--out", help="Parquet file to write the scores to."),
-    as_of: str = typer.Option("", "--as-of", help="Score everybody as of this date (default: the outcomes' dates)."),
-    top: int = typer.Option(4, "--reasons", help="Reason codes per person."),
-    explain: bool = typer.Option(True, "--explain/--no-explain",
+    data: str = typer.Option(None, "--data", help="A data set directory, or a bundled name: uci, otc."),
+    out: Path = typer.Option(..., "--out", help="Directory for the scores: part-NNNNN.parquet files and _job.json "
+                                               "(a killed run resumes into it)."),
+    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+    as_of: str = typer.Option(None, "--as-of", help="Score everybody as of this date (default: the outcomes' dates)."),
+    top: int = typer.Option(None, "--reasons", help="Reason codes per person (default 4)."),
+    explain: bool = typer.Option(None, "--explain/--no-explain",
                                  help="Sub-scores and reason codes (--no-explain: PD, score and band only, "
                                       "several times faster)."),
+    chunk_size: int = typer.Option(None, "--chunk-size", help="People per chunk (default 100,000): peak memory "
+                                                              "follows it, not the population."),
 ) -> None:
-    """Batch scoring: PD, score, band, five sub-scores and reason codes for every (person, as_of)."""
-    from deepcredit.data.io import atomic_write_parquet
-    from deepcredit.scoring.report_card import report_card
-
+    """Batch scoring in chunks: PD, score, band, five sub-scores and reason codes for every (person, as_of)."""
     with _model_errors():
-        model, defs = _load(model_dir)
-        ds = resolve_dataset(data)
+        cfg = run_config(config, {"data": data, "scoring.as_of": _date(as_of, "--as-of"), "scoring.reasons": top,
+                                  "scoring.explain": explain, "scoring.chunk_size": chunk_size})
+        if not cfg.data:
+            raise ValueError("--data: give a data set (or 'data' in the --config file)")
+        ds = resolve_dataset(cfg.data)
         with progress() as bar:
-            task = bar.add_task("features", total=2)
-            inp = _input(ds, model, defs, _spine(ds, as_of))
-            bar.update(task, completed=1, description="scoring")
-            card = report_card(model, inp, top=top, explain=explain)
-            bar.update(task, completed=2)
-        atomic_write_parquet(Path(out), card)
+            tasks: dict[str, int] = {}
+
+            def on_chunk(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(f"{stage} (chunks of {cfg.scoring.chunk_size:,} people)", total=total)
+                bar.update(tasks[stage], completed=done)
+
+            job = score_batch(model_dir, ds, out, cfg, on_chunk=on_chunk)
+        card = read_scores(out, ["score", "band"])
     bands = card["band"].value_counts().to_dict()
-    console.print(f"wrote {out}: {len(card):,} rows, median score {card['score'].median():.0f} "
-                  f"({', '.join(f'{k} {v:,}' for k, v in bands.items())})")
+    console.print(f"wrote {out}: {job['rows']:,} rows in {len(job['parts'])} part(s), median score "
+                  f"{card['score'].median():.0f} ({', '.join(f'{k} {v:,}' for k, v in bands.items())})")
+
+
+def _date(value: str | None, option: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(pd.Timestamp(value).date())
+    except ValueError:
+        raise ValueError(f"{option}: {value!r} is not a date (use YYYY-MM-DD)") from None
 
 
 def explain(
