@@ -212,14 +212,14 @@ class _ChunkScorer:
         ff = build_features(ScopedData(self.dataset, people), self.defs, spine=self._rows(people))
         self.job.write("feature_parts", path.name, path, pa.Table.from_pandas(ff.frame, preserve_index=False))
 
-    def _stored(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """The stored features of exactly these spine rows, ordered (as_of, person_id) like the engine's."""
+    def _stored(self, people: np.ndarray, dates: np.ndarray) -> pd.DataFrame:
+        """The stored features of these people on these as-of dates (every spine row the store holds),
+        ordered (as_of, person_id) like the engine's; filtered and sorted in Arrow, so one pandas copy."""
         store = pads.dataset(str(self.job.out / FEATURE_STORE), format="parquet")
-        ids = pa.array(rows["person_id"].unique().tolist(), pa.string())
-        got = store.to_table(filter=pads.field("person_id").isin(ids)).to_pandas()
-        got["as_of"] = got["as_of"].astype("datetime64[us]")
-        frame = got.merge(rows[["person_id", "as_of"]], on=["person_id", "as_of"], how="inner")
-        frame = frame.sort_values(["as_of", "person_id"], kind="stable").reset_index(drop=True)
+        wanted = pads.field("person_id").isin(pa.array(list(people), pa.string())) & \
+            pads.field("as_of").isin(pa.array(pd.DatetimeIndex(dates).astype("datetime64[us]")))
+        table = store.to_table(filter=wanted).sort_by([("as_of", "ascending"), ("person_id", "ascending")])
+        frame = table.to_pandas()
         for d in self.defs:  # one category set over all rows, as when the engine builds them at once
             if d.kind is not Kind.NUMERIC and d.name in frame:
                 frame[d.name] = frame[d.name].astype(object).astype("category")
@@ -228,8 +228,7 @@ class _ChunkScorer:
     def _with_context(self, people: np.ndarray) -> ModelInput:
         own = self._rows(people)
         ball = neighbourhood(self.dataset, people, self.hops)
-        rows = self.spine[self.spine["person_id"].isin(ball) & self.spine["as_of"].isin(own["as_of"].unique())]
-        frame = self._stored(rows)
+        frame = self._stored(ball, own["as_of"].unique())
         defs = [d for d in self.defs if d.name in frame.columns]
         tabular = FeatureFrame(frame, defs, self.meta)
         positions = np.flatnonzero(frame["person_id"].isin(people).to_numpy())
