@@ -168,6 +168,8 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
                 "rows": len(spine)}
     job = Job.open(out, identity, run_record(cfg, fingerprint))
     scorer = _ChunkScorer(model, defs, dataset, spine, job, fingerprint)
+    if len(chunks) == 1:
+        scorer.hops = 0  # one chunk holds everybody: every neighbour is already in it
     tick = on_chunk or (lambda *_: None)
     if scorer.hops:
         for i, people in enumerate(chunks):
