@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from deepcredit.config import RunConfig
+from deepcredit.config import RunConfig, write_run_record
 from deepcredit.data.dataset import Dataset, sample_dataset
 from deepcredit.data.io import atomic_write_json, atomic_write_text, library_versions
 from deepcredit.features.bundle import build_model_input
@@ -347,6 +347,8 @@ def run_benchmark(out: Path, plan: Plan, workdir: Path | None = None, step: Step
         "members_missing": [k for k in ALL_MEMBERS if k not in available_kinds()],
         "datasets": {}, "speed": {}, "skipped": [],
     }
+    write_run_record(out, RunConfig(member_params=plan.member_params or {}, stack={"folds": plan.stack_folds},
+                                    seed=plan.seed))  # several data sets: no one fingerprint
     log_fh = open(log or out / "benchmark.log", "a", buffering=1)  # noqa: SIM115 - closed below
     try:
         for name, fn in (("uci", run_uci), ("otc", run_otc), ("simulated", run_simulated)):
