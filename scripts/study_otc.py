@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_models import SOCIAL, bundled
 from sklearn.metrics import roc_auc_score
 
 from deepcredit.data.datasets.otc import NEGATIVE_THRESHOLD, PREFIX, _ratings
 from deepcredit.features.bundle import build_model_input
+from deepcredit.workflows.benchmarks.models import SOCIAL, bundled
 
 FAMILIES = {
     "outgoing": ["out_n", "out_mean", "out_negative", "out_90d"],

@@ -16,12 +16,12 @@ import argparse
 import json
 from pathlib import Path
 
-from bench_models import lgbm_defaults, sim_split, simulated
 from sklearn.metrics import roc_auc_score
 
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import Source
+from deepcredit.workflows.benchmarks.models import lgbm_defaults, sim_split, simulated
 
 ARMS = {
     "profile": {Source.PROFILE},

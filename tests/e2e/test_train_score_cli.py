@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 import typer
@@ -52,6 +54,33 @@ def test_score_writes_scores_that_add_up(trained):
     _run(["score", "--model", str(root / "model"), "--data", str(root / "w"), "--out", str(later),
           "--as-of", "2025-07-01"])
     assert (pd.read_parquet(later)["as_of"] == pd.Timestamp("2025-07-01")).all()
+
+
+def test_train_steered_from_a_config_file_and_options(trained, tmp_path):
+    root, _ = trained
+    (tmp_path / "run.toml").write_text(f"""
+data = "{root / 'w'}"
+members = ["gbdt", "scorecard"]
+exclude_members = ["scorecard"]
+exclude_dimensions = ["social_connections"]
+[member_params.gbdt]
+n_estimators = 20
+[stack]
+folds = 2
+""")
+    out = _run(["train", "--config", str(tmp_path / "run.toml"), "--out", str(tmp_path / "m"), "--holdout", "0.3",
+                "--seed", "3", "--member-param", "gbdt.learning_rate=0.2"])
+    assert "held out (holdout" in out and "AUC" in out and "Gini" in out
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    run = manifest["config"]["run"]
+    assert run["split"] == {"kind": "holdout", "fraction": 0.3, "seed": None, "test_from": None} and run["seed"] == 3
+    assert run["member_params"]["gbdt"] == {"n_estimators": 20, "learning_rate": 0.2}
+    assert 0.5 < manifest["metrics"]["holdout"]["auc"] <= 1
+    assert not any(f["dimension"] == "social_connections" for f in manifest["features"])
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["config"] == run
+    bad = _run(["train", "--config", str(tmp_path / "run.toml"), "--out", str(tmp_path / "m2"),
+                "--member-param", "gbdt.no_such_param=1"], code=2)
+    assert "no_such_param" in bad and not (tmp_path / "m2").exists()
 
 
 def test_explain_one_person(trained):

@@ -13,7 +13,8 @@ from sklearn.metrics import roc_auc_score
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame
-from deepcredit.models.base import DIMENSIONS, load_model, save_model
+from deepcredit.models import stack as stack_module
+from deepcredit.models.base import DIMENSIONS, CreditModel, MemberCannotFit, load_model, save_model
 from deepcredit.models.calibration import Calibrator, expected_calibration_error
 from deepcredit.models.splits import check_folds, stacking_folds
 from deepcredit.models.stack import (
@@ -22,8 +23,9 @@ from deepcredit.models.stack import (
     StackModel,
     available_kinds,
     default_members,
+    make_member,
 )
-from deepcredit.scoring.artifacts import ArtifactError
+from deepcredit.scoring.artifacts import ArtifactError, load_artifact
 
 CARD_FEATURES = ["identity_verified", "n_bad_365d", "bad_rate", "days_since_last_bad", "neighbour_bad_rate"]
 PARAMS = {"scorecard": {"features": CARD_FEATURES},
@@ -117,6 +119,50 @@ def test_members_that_do_not_exist_or_lack_their_view(world):
             model = StackModel(members=("gbdt", "graph"), member_params={"gbdt": PARAMS["gbdt"]}, n_folds=2).fit(inp)
         assert [k for k, _ in model.members_] == ["gbdt"] and "graph" in model.metrics_["skipped"]
         assert any("skipping member 'graph'" in str(w.message) for w in caught)
+
+
+class _NeverFits(CreditModel):
+    """A member that can never be fitted on any data (as a scorecard with no characteristic above IV)."""
+
+    kind = "never_fits"
+
+    def fit(self, inp, y=None):
+        raise MemberCannotFit("never_fits: no characteristic reaches IV 0.02")
+
+    def decision_function(self, inp):  # pragma: no cover - never fitted
+        raise AssertionError
+
+    explain = to_files = decision_function
+
+    @classmethod
+    def from_files(cls, files, params):  # pragma: no cover
+        raise AssertionError
+
+
+def test_a_member_that_cannot_fit_leaves_the_stack_with_a_recorded_reason(world, monkeypatch, tmp_path, caplog):
+    real = stack_module.available_kinds()
+    monkeypatch.setattr(stack_module, "available_kinds", lambda: {**real, "never_fits": _NeverFits})
+    inp = world["inp"].take(world["train"][:600])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = StackModel(members=("never_fits", "gbdt"), member_params={"gbdt": PARAMS["gbdt"]},
+                           n_folds=2).fit(inp)
+    assert [k for k, _ in model.members_] == ["gbdt"]
+    assert "no characteristic reaches IV" in model.metrics_["skipped"]["never_fits"]
+    assert "never_fits" in caplog.text  # logged, not only warned
+    art = save_model(model, tmp_path / "m", inp, metrics=model.metrics_)
+    assert "never_fits" in load_artifact(art).manifest["metrics"]["skipped"]  # the artifact records why
+    with warnings.catch_warnings(), pytest.raises(ValueError, match="no member could be fitted.*never_fits"):
+        warnings.simplefilter("ignore")
+        StackModel(members=("never_fits",), n_folds=2).fit(inp)
+
+
+def test_member_params_reach_a_wrapped_estimator():
+    card = make_member("scorecard", {"iv_min": 0.01})
+    assert card.get_params()["params"] == {"iv_min": 0.01}
+    assert make_member("gbdt", {"n_estimators": 7}, seed=3).get_params()["seed"] == 3
+    with pytest.raises(ValueError, match="no_such_param"):
+        make_member("gbdt", {"no_such_param": 1})
 
 
 def test_calibrators_keep_the_ranking_and_calibrate():

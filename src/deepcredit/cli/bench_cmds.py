@@ -9,6 +9,14 @@ from pathlib import Path
 import typer
 
 from deepcredit.cli.common import clear_errors, console, progress
+from deepcredit.workflows.benchmark import (
+    count_steps,
+    missing_keys,
+    plan_for,
+    render_markdown,
+    run_benchmark,
+    update_doc,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -28,15 +36,6 @@ def benchmark(
 ) -> None:
     """Our scorecard, every stack member, the stack and the peers on UCI, OTC and a simulated world, on the
     same folds; plus simulation, feature building, training and batch-scoring speed with peak memory."""
-    from deepcredit.evaluation.benchmark import (
-        count_steps,
-        missing_keys,
-        plan_for,
-        render_markdown,
-        run_benchmark,
-        update_doc,
-    )
-
     plan = plan_for(quick)
     if peers_python:
         plan = dataclasses.replace(plan, peers_python=peers_python)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from deepcredit.config import RunConfig, load_config, with_overrides
 from deepcredit.data.validate import DataValidationError
+from deepcredit.workflows.common import BUNDLED_CACHE, open_dataset
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,19 +42,14 @@ def row_counts(ds) -> str:
     return ", ".join(f"{t}: {e['rows']:,}" for t, e in ds.manifest.tables.items())
 
 
-def resolve_dataset(data: str, cache: Path = Path("runs/data")):
+def resolve_dataset(data: str, cache: Path = BUNDLED_CACHE):
     """A stored data set from a directory, or a bundled one (uci, otc) materialised once under `cache`."""
-    from deepcredit.data.dataset import Dataset
-    from deepcredit.data.datasets import BUNDLED, load_bundled
+    return open_dataset(data, cache, on_message=console.print)
 
-    path = Path(data)
-    if path.exists() or data not in BUNDLED:
-        return Dataset(path)
-    target = cache / data
-    if (target / "manifest.json").exists():
-        return Dataset(target)
-    console.print(f"loading bundled data set {data} into {target}")
-    return load_bundled(data, target)
+
+def run_config(config: Path | None, overrides: dict[str, Any]) -> RunConfig:
+    """The --config file's RunConfig (defaults without one), with the options that were given on top."""
+    return with_overrides(load_config(config) if config else RunConfig(), overrides)
 
 
 def member_progress(bar: Progress) -> Callable[[str, int, int], None]:

@@ -7,9 +7,11 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from deepcredit.cli.common import clear_errors, console, resolve_dataset
+from deepcredit.cli.common import clear_errors, console, resolve_dataset, run_config
 from deepcredit.evaluation.metrics import DEFAULT_CUTOFF
+from deepcredit.evaluation.periods import PERIODS
 from deepcredit.evaluation.stability import ACT, EXIT_CODES, LEVELS, WATCH
+from deepcredit.workflows.evaluate import evaluate_model, monitor_batch
 
 
 def register(app: typer.Typer) -> None:
@@ -29,33 +31,38 @@ def _compare(items: list[str]) -> dict[str, Path]:
 
 def evaluate(
     model: Path = typer.Option(..., "--model", help="A model artifact directory."),
-    data: str = typer.Option(..., "--data", help="Held-out data: a data set directory, or a bundled name: uci, otc."),
+    data: str = typer.Option(None, "--data", help="Held-out data: a data set directory, or a bundled name: uci, otc."),
     out: Path = typer.Option(..., "--out", help="Directory for report.html, figures.json, model_card.md, ..."),
+    config: Path = typer.Option(None, "--config", help="A run configuration (TOML or JSON): its data is the default "
+                                                       "--data; written beside the results."),
     reference: str = typer.Option("", "--reference", help="Development data set, for PSI of the score and CSI."),
     cutoff: float = typer.Option(DEFAULT_CUTOFF, "--cutoff", help="Approval rule audited: score >= cutoff."),
     compare: list[str] = typer.Option([], "--compare", help="LABEL=ARTIFACT of another model scored on the "
                                                               "same rows (repeat: the modality ablation table)."),
     n_boot: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples for the AUC interval (0: none)."),
     threads: int = typer.Option(0, "--threads", help="DuckDB threads (0: all cores)."),
+    period: str = typer.Option("as_of", "--period", help="Metrics per period when the rows span several: "
+                                                         "as_of, month, quarter or year."),
 ) -> None:
-    """Evaluate a model on held-out data: metrics, fairness audit, stability, one HTML report and a model card."""
-    from deepcredit.evaluation.pipeline import evaluate_artifact
-
+    """Evaluate a model on held-out data: metrics (per period too), fairness audit, stability, one HTML report
+    and a model card."""
+    if period not in PERIODS:
+        raise typer.BadParameter(f"--period must be one of {', '.join(PERIODS)}")
     with clear_errors():
-        ds = resolve_dataset(data)
+        cfg = run_config(config, {"data": data})
+        if not cfg.data:
+            raise typer.BadParameter("give --data (or 'data' in the --config file)")
+        ds = resolve_dataset(cfg.data)
         ref = resolve_dataset(reference) if reference else None
         with console.status("evaluating") as status:
-            path = evaluate_artifact(model, ds, out, reference=ref, cutoff=cutoff, compare=_compare(compare),
-                                     n_boot=n_boot, threads=threads or None,
+            results = evaluate_model(model, ds, out, reference=ref, cutoff=cutoff, compare=_compare(compare),
+                                     n_boot=n_boot, threads=threads or None, period=period, cfg=cfg,
                                      on_step=lambda s: status.update(s))
-    _print_summary(path.parent)
-    console.print(f"report: {path.resolve()}")
+    _print_summary(results)
+    console.print(f"report: {Path(results['report']).resolve()}")
 
 
-def _print_summary(out: Path) -> None:
-    import json
-
-    results = json.loads((out / "results.json").read_text())
+def _print_summary(results: dict) -> None:
     ev, fair, st = results["evaluation"], results["fairness"], results["stability"]
     m = ev["metrics"]
     table = Table(title="evaluation")
@@ -64,26 +71,18 @@ def _print_summary(out: Path) -> None:
     table.add_row(f"{ev['n']:,}", f"{ev['bad_rate']:.1%}", f"{m['auc']:.3f}", f"{m['gini']:.3f}", f"{m['ks']:.3f}",
                   f"{m['brier']:.4f}", f"{m['ece']:.4f}", f"{ev['cutoff']['approval_rate']:.1%}")
     console.print(table)
+    if ev.get("periods"):
+        per = Table(title="per period")
+        for col in ("period", "rows", "bad rate", "AUC", "Gini", "KS"):
+            per.add_column(col)
+        for r in ev["periods"]:
+            per.add_row(r["period"], f"{r['n']:,}", f"{r['bad_rate']:.1%}",
+                        *("n/a" if r[k] is None else f"{r[k]:.3f}" for k in ("auc", "gini", "ks")))
+        console.print(per)
     for flag in (fair or {}).get("flags", []):
         console.print(f"[red]fairness flag:[/red] {flag}")
     if st:
         console.print(f"score PSI against the reference: {st['score_psi']['psi']:.3f} ({st['score_psi']['level']})")
-
-
-def _read_scores(path: Path, what: str):
-    import pandas as pd
-
-    from deepcredit.data.validate import DataValidationError
-
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file ({what})")
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
-        raise DataValidationError(str(path), f"not a readable Parquet file ({exc.__class__.__name__})") from None
-    if what.startswith("scores") and "score" not in frame.columns:
-        raise DataValidationError(str(path), "required column is missing", column="score")
-    return frame
 
 
 def monitor(
@@ -97,27 +96,13 @@ def monitor(
     fail_on: str = typer.Option("watch", "--fail-on", help="Lowest level that exits non-zero: watch, act or never."),
 ) -> None:
     """Compare a scoring batch with the reference; exit 0 ok, 3 watch, 4 act (2: bad input)."""
-    from deepcredit.evaluation.report import write_report
-    from deepcredit.evaluation.stability import monitor as run_monitor
-
     if fail_on not in ("watch", "act", "never"):
         raise typer.BadParameter("--fail-on must be watch, act or never")
     if (features_reference is None) != (features_batch is None):
         raise typer.BadParameter("give both --features-reference and --features-batch, or neither")
     with clear_errors():
-        ref = _read_scores(reference, "scores (reference)")
-        new = _read_scores(batch, "scores (batch)")
-        f_ref = _read_scores(features_reference, "features (reference)") if features_reference else None
-        f_new = _read_scores(features_batch, "features (batch)") if features_batch else None
-        try:
-            result = run_monitor(ref, new, features_reference=f_ref, features_batch=f_new, watch=watch, act=act)
-        except ValueError as exc:
-            from deepcredit.data.validate import DataValidationError
-
-            raise DataValidationError(str(batch), str(exc)) from None
-        if out is not None:
-            write_report(out, stability=result, title="DeepCredit monitoring report",
-                         subtitle=f"batch {batch.name} ({len(new):,} rows) against {reference.name} ({len(ref):,})")
+        result = monitor_batch(reference, batch, features_reference=features_reference,
+                               features_batch=features_batch, out=out, watch=watch, act=act)
     table = Table(title=f"monitor: {result['level']}")
     for col in ("check", "value", "level"):
         table.add_column(col)

@@ -18,7 +18,11 @@ from deepcredit.cli.common import (
     print_person,
     progress,
     resolve_dataset,
+    run_config,
 )
+from deepcredit.config import merge_member_params, parse_member_params
+from deepcredit.workflows.score import read_scores, score_batch
+from deepcredit.workflows.train import Trained, train_model
 
 
 def register(app: typer.Typer) -> None:
@@ -39,11 +43,6 @@ def _model_errors() -> Iterator[None]:
             raise typer.Exit(2) from None
 
 
-def _kinds(members: str) -> list[str] | None:
-    names = [m.strip() for m in members.split(",") if m.strip()]
-    return names or None
-
-
 def _spine(ds, as_of: str, person: str | None = None) -> pd.DataFrame | None:
     """None (the outcomes' own rows) unless a date is given: then every person (or one) as of that date."""
     if not as_of:
@@ -58,57 +57,55 @@ def _spine(ds, as_of: str, person: str | None = None) -> pd.DataFrame | None:
     return people.assign(as_of=date)
 
 
+CONFIG_HELP = "A run configuration (TOML or JSON); options given on the command line override its values."
+
+
 def train(
-    data: str = typer.Option(..., "--data", help="A data set directory, or a bundled name: uci, otc."),
+    data: str = typer.Option(None, "--data", help="A data set directory, or a bundled name: uci, otc."),
     out: Path = typer.Option(..., "--out", help="Directory to write the model artifact to."),
-    members: str = typer.Option("", "--members", help="Comma-separated member kinds of the stack "
+    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+    members: str = typer.Option(None, "--members", help="Comma-separated member kinds of the stack "
                                 "(default: every implemented one: scorecard, gbdt, sequence, wide_deep, graph)."),
-    model: str = typer.Option("stack", "--model", help="'stack', or one member kind to train on its own."),
-    folds: int = typer.Option(5, "--folds", help="Out-of-fold folds (time blocks when as-of dates differ)."),
-    calibration: str = typer.Option("isotonic", "--calibration", help="isotonic, platt or none."),
-    seed: int = typer.Option(0, "--seed", help="Seed of folds and members."),
+    model: str = typer.Option(None, "--model", help="'stack' (default), or one member kind to train on its own."),
+    folds: int = typer.Option(None, "--folds", help="Out-of-fold folds (time blocks when as-of dates differ); "
+                                                    "default 5."),
+    calibration: str = typer.Option(None, "--calibration", help="isotonic (default), platt or none."),
+    seed: int = typer.Option(None, "--seed", help="Seed of folds, members and the hold-out (default 0)."),
+    holdout: float = typer.Option(None, "--holdout", help="Hold out this fraction of the people (stratified by "
+                                                          "label), report AUC/KS/Gini on them."),
+    test_from: str = typer.Option(None, "--test-from", help="Time split: hold out every row with as-of on or "
+                                                            "after this date (YYYY-MM-DD)."),
+    exclude_members: str = typer.Option(None, "--exclude-members", help="Comma-separated member kinds to leave out."),
+    exclude_dimensions: str = typer.Option(None, "--exclude-dimensions",
+                                           help="Comma-separated dimensions whose features are left out."),
+    exclude_features: str = typer.Option(None, "--exclude-features", help="Comma-separated features to leave out."),
+    member_param: list[str] = typer.Option([], "--member-param", help="KIND.PARAM=VALUE, e.g. "
+                                           "scorecard.iv_min=0.01 (repeat)."),
 ) -> None:
-    """Train a model on every labelled (person, as_of) of a data set and save it as a hashed artifact."""
-    from deepcredit.features.bundle import build_model_input
-    from deepcredit.models.base import save_model
-    from deepcredit.models.stack import StackModel, available_kinds, default_members, member_views
-
+    """Train a model on the labelled (person, as_of) rows of a data set and save it as a hashed artifact."""
+    if holdout is not None and test_from is not None:
+        raise typer.BadParameter("give --holdout or --test-from, not both")
     with _model_errors():
-        ds = resolve_dataset(data)
-        have = available_kinds()
-        if model == "stack":
-            kinds = _kinds(members) or list(default_members())
-            est = StackModel(members=kinds, n_folds=folds, calibration=calibration, seed=seed)
-        else:
-            if model not in have:
-                raise ValueError(f"--model: unknown kind {model!r} (available: stack, {', '.join(sorted(have))})")
-            kinds = [model]
-            est = have[model]()
-        unknown = [k for k in kinds if k not in have]
-        if unknown:
-            raise ValueError(f"member kind(s) {', '.join(unknown)} not implemented "
-                             f"(available: {', '.join(sorted(have))})")
-        views = sorted({"tabular", *(v for k in kinds for v in member_views(k))},
-                       key=["tabular", "temporal", "structural"].index)
-        console.print(f"building the {', '.join(views)} view(s) of {ds.name}")
-        inp = build_model_input(ds, views=views)
+        split = ({"split.kind": "holdout", "split.fraction": holdout} if holdout is not None else
+                 {"split.kind": "time", "split.test_from": test_from} if test_from is not None else {})
+        cfg = run_config(config, {"data": data, "members": members, "model": model, "stack.folds": folds,
+                                  "stack.calibration": calibration, "seed": seed, **split,
+                                  "exclude_members": exclude_members, "exclude_dimensions": exclude_dimensions,
+                                  "exclude_features": exclude_features})
+        if member_param:
+            cfg = cfg.model_copy(update={"member_params": merge_member_params(
+                cfg.member_params, parse_member_params(member_param))})
+        if not cfg.data:
+            raise ValueError("--data: give a data set (or 'data' in the --config file)")
+        ds = resolve_dataset(cfg.data)
         with progress() as bar:
-            on_progress = member_progress(bar)
-            if isinstance(est, StackModel):
-                est.fit(inp, on_progress=on_progress)
-            else:
-                on_progress(model, 0, 1)
-                est.fit(inp)
-                on_progress(model, 1, 1)
-        metrics = dict(getattr(est, "metrics_", {}))
-        path = save_model(est, out, inp, metrics=metrics,
-                          config={"data": ds.name, "views": views, "rows": len(inp), "kind": est.kind})
-    _print_training(est, path)
+            trained = train_model(cfg, ds, out, on_progress=member_progress(bar), on_message=console.print)
+    _print_training(trained)
 
 
-def _print_training(est, path: Path) -> None:
-    metrics = getattr(est, "metrics_", None)
-    if metrics:
+def _print_training(trained: Trained) -> None:
+    metrics = trained.metrics
+    if "meta_weights" in metrics:
         table = Table(title="out-of-fold results (rows no member was fitted on)")
         for col in ("member", "meta weight", "OOF AUC"):
             table.add_column(col)
@@ -118,9 +115,13 @@ def _print_training(est, path: Path) -> None:
         console.print(table)
         console.print(f"ECE {metrics['oof_ece_before_calibration']:.4f} before calibration, "
                       f"{metrics['oof_ece_after_calibration']:.4f} after")
-        for kind, why in metrics.get("skipped", {}).items():
-            console.print(f"[yellow]skipped {kind}[/yellow]: {escape(why)}")
-    console.print(f"wrote {path}")
+    for kind, why in metrics.get("skipped", {}).items():
+        console.print(f"[yellow]skipped {kind}[/yellow]: {escape(why)}")
+    h = metrics.get("holdout")
+    if h:
+        console.print(f"held out ({h['split']['kind']}, {h['rows']:,} rows, {h['bads']:,} bads): "
+                      f"AUC {h['auc']:.4f}, KS {h['ks']:.4f}, Gini {h['gini']:.4f}")
+    console.print(f"wrote {trained.path}")
 
 
 def _load(model_dir: Path):
@@ -144,31 +145,47 @@ def _input(ds, model, defs, spine: pd.DataFrame | None):
 
 def score(
     model_dir: Path = typer.Option(..., "--model", help="A model artifact directory (from deepcredit train)."),
-    data: str = typer.Option(..., "--data", help="A data set directory, or a bundled name: uci, otc."),
-    out: Path = typer.Option(..., "--out", help="Parquet file to write the scores to."),
-    as_of: str = typer.Option("", "--as-of", help="Score everybody as of this date (default: the outcomes' dates)."),
-    top: int = typer.Option(4, "--reasons", help="Reason codes per person."),
-    explain: bool = typer.Option(True, "--explain/--no-explain",
+    data: str = typer.Option(None, "--data", help="A data set directory, or a bundled name: uci, otc."),
+    out: Path = typer.Option(..., "--out", help="Directory for the scores: part-NNNNN.parquet files and _job.json "
+                                               "(a killed run resumes into it)."),
+    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+    as_of: str = typer.Option(None, "--as-of", help="Score everybody as of this date (default: the outcomes' dates)."),
+    top: int = typer.Option(None, "--reasons", help="Reason codes per person (default 4)."),
+    explain: bool = typer.Option(None, "--explain/--no-explain",
                                  help="Sub-scores and reason codes (--no-explain: PD, score and band only, "
                                       "several times faster)."),
+    chunk_size: int = typer.Option(None, "--chunk-size", help="People per chunk (default 100,000): peak memory "
+                                                              "follows it, not the population."),
 ) -> None:
-    """Batch scoring: PD, score, band, five sub-scores and reason codes for every (person, as_of)."""
-    from deepcredit.data.io import atomic_write_parquet
-    from deepcredit.scoring.report_card import report_card
-
+    """Batch scoring in chunks: PD, score, band, five sub-scores and reason codes for every (person, as_of)."""
     with _model_errors():
-        model, defs = _load(model_dir)
-        ds = resolve_dataset(data)
+        cfg = run_config(config, {"data": data, "scoring.as_of": _date(as_of, "--as-of"), "scoring.reasons": top,
+                                  "scoring.explain": explain, "scoring.chunk_size": chunk_size})
+        if not cfg.data:
+            raise ValueError("--data: give a data set (or 'data' in the --config file)")
+        ds = resolve_dataset(cfg.data)
         with progress() as bar:
-            task = bar.add_task("features", total=2)
-            inp = _input(ds, model, defs, _spine(ds, as_of))
-            bar.update(task, completed=1, description="scoring")
-            card = report_card(model, inp, top=top, explain=explain)
-            bar.update(task, completed=2)
-        atomic_write_parquet(Path(out), card)
+            tasks: dict[str, int] = {}
+
+            def on_chunk(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(f"{stage} (chunks of {cfg.scoring.chunk_size:,} people)", total=total)
+                bar.update(tasks[stage], completed=done)
+
+            job = score_batch(model_dir, ds, out, cfg, on_chunk=on_chunk)
+        card = read_scores(out, ["score", "band"])
     bands = card["band"].value_counts().to_dict()
-    console.print(f"wrote {out}: {len(card):,} rows, median score {card['score'].median():.0f} "
-                  f"({', '.join(f'{k} {v:,}' for k, v in bands.items())})")
+    console.print(f"wrote {out}: {job['rows']:,} rows in {len(job['parts'])} part(s), median score "
+                  f"{card['score'].median():.0f} ({', '.join(f'{k} {v:,}' for k, v in bands.items())})")
+
+
+def _date(value: str | None, option: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(pd.Timestamp(value).date())
+    except ValueError:
+        raise ValueError(f"{option}: {value!r} is not a date (use YYYY-MM-DD)") from None
 
 
 def explain(

@@ -21,6 +21,7 @@ from deepcredit.data.io import atomic_write_parquet
 from deepcredit.evaluation.fairness import fairness_audit, sensitive_frame
 from deepcredit.evaluation.metrics import DEFAULT_CUTOFF, evaluate
 from deepcredit.evaluation.model_card import default_model_card
+from deepcredit.evaluation.periods import period_metrics
 from deepcredit.evaluation.report import write_report
 from deepcredit.evaluation.stability import monitor
 from deepcredit.scoring.scale import ScoreScale
@@ -106,13 +107,14 @@ def _member_pds(loaded: LoadedModel, inp) -> dict[str, np.ndarray]:
 def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, reference: Dataset | None = None,
                       cutoff: float = DEFAULT_CUTOFF, compare: Mapping[str, Path] | None = None,
                       n_boot: int = 200, threads: int | None = None,
-                      on_step: Callable[[str], None] | None = None) -> Path:
+                      on_step: Callable[[str], None] | None = None, period: str = "as_of") -> Path:
     """Score `dataset` with the model, evaluate, audit and write the report to `out`; returns report.html.
 
     compare: label -> artifact of other models (e.g. "tabular only") scored on the same rows, for the
     modality ablation table; reference: the development data set, for PSI of the score and CSI per feature.
     Also writes out/scores.parquet (person_id, as_of, pd, score, band, label): the reference or batch
-    for `deepcredit monitor`.
+    for `deepcredit monitor`. period: as_of, month, quarter or year, for metrics per period when the rows
+    span several.
     """
     step = on_step or (lambda _: None)
     out = Path(out)
@@ -140,6 +142,7 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     step("evaluating")
     ev = evaluate(y, scores["pd"].to_numpy(), scores["score"].to_numpy(), scale=loaded.scale, cutoff=cutoff,
                   ablation=ablation, n_boot=n_boot)
+    ev["periods"] = period_metrics(scores["as_of"], y, scores["pd"].to_numpy(), period)  # None: one period
     step("fairness audit")
     sensitive = sensitive_frame(dataset.read("people"), scores["person_id"])
     fair = fairness_audit(y, scores["score"].to_numpy() >= cutoff, sensitive, pd_=scores["pd"].to_numpy(),

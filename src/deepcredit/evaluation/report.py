@@ -32,6 +32,7 @@ SECTIONS = (
     ("calibration", "Calibration and bands", "Does a PD mean what it says, and how are people spread over bands?"),
     ("gains", "Lift and gains", "How much risk sits in the riskiest part of the population?"),
     ("ablation", "Modality ablation", "What each kind of data adds, on the same rows."),
+    ("periods", "Over time", "Is the model as good on every scoring date as on all of them pooled?"),
     ("fairness", "Fairness by group", "Protected attributes are audited here, never used as inputs."),
     ("stability", "Stability", "Has the population moved since development?"),
 )
@@ -171,6 +172,11 @@ def _section_tables(section: str, evaluation: dict | None, fairness: dict | None
         return _table(["model", "AUC", "Gini", "KS", "Brier", "ECE"],
                       [[r["model"], f"{r['auc']:.3f}", f"{r['gini']:.3f}", f"{r['ks']:.3f}", f"{r['brier']:.4f}",
                         f"{r['ece']:.4f}"] for r in evaluation["ablation"]], "Model variants on the same rows")
+    if section == "periods" and evaluation and evaluation.get("periods"):
+        return _table(["period", "people", "bads", "bad rate", "mean PD", "AUC", "Gini", "KS"],
+                      [[r["period"], f"{r['n']:,}", f"{r['bads']:,}", _pct(r["bad_rate"]), _pct(r["mean_pd"]),
+                        *("n/a" if r[k] is None else f"{r[k]:.3f}" for k in ("auc", "gini", "ks"))]
+                       for r in evaluation["periods"]], "Metrics per period")
     if section == "fairness" and fairness and fairness.get("attributes"):
         rows = []
         for name, a in fairness["attributes"].items():

@@ -55,7 +55,7 @@ from deepcredit.features.bundle import ModelInput
 from deepcredit.features.graph import Graph
 from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models import _torch
-from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
+from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, MemberCannotFit, read_meta
 
 PREDICT_BATCH = 4096
 """Rows scored per exact (all-neighbour) forward pass."""
@@ -346,11 +346,13 @@ class _Net(nn.Module):
 
 # --- the model -----------------------------------------------------------------------------------
 
-def _require_graph(inp: ModelInput) -> Graph:
+def _require_graph(inp: ModelInput, fitting: bool = False) -> Graph:
+    """The structural view; fitting needs edges (MemberCannotFit without: the stack leaves the member out),
+    scoring does not (rows without neighbours, e.g. one chunk of a batch, are isolated nodes)."""
     g = inp.graph
-    if g is None or g.edge_index.shape[1] == 0:
+    if g is None or (fitting and g.edge_index.shape[1] == 0):
         name = inp.tabular.meta.get("dataset", "this data set")
-        raise ValueError(f"graph model: {name} has no relations (no edges first seen before the as-of "
+        raise (MemberCannotFit if g is not None else ValueError)(f"graph model: {name} has no relations (no edges first seen before the as-of "
                          "dates), so there is no graph to learn from; build the 'structural' view of a data "
                          "set with relations, or leave the graph member out")
     if g.num_nodes != len(inp.tabular.frame):
@@ -403,7 +405,7 @@ class GraphModel(CreditModel):
     def fit(self, inp: ModelInput, y: np.ndarray | None = None,
             on_progress: _torch.ProgressFn | None = None) -> GraphModel:
         """Adam with early stopping on a stratified validation fold of the rows; on_progress per epoch."""
-        graph = _require_graph(inp)
+        graph = _require_graph(inp, fitting=True)
         rows = inp.index
         y = inp.y if y is None else np.asarray(y, dtype=np.int64)
         if len(y) != len(rows):

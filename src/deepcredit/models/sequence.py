@@ -39,7 +39,7 @@ from torch import nn
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.sequences import NUMERIC, Sequences
 from deepcredit.models import _torch
-from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
+from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, MemberCannotFit, read_meta
 from deepcredit.models.towers import SEQUENCE_GROUPS, SequenceTower
 
 FORMAT = 1
@@ -201,6 +201,9 @@ class SequenceModel(CreditModel):
             on_progress: _torch.ProgressFn | None = None) -> SequenceModel:
         seq = require_sequences(inp, "sequence model")
         rows = inp.index
+        if not seq.lengths[rows].any():
+            raise MemberCannotFit("sequence model: no person has an event before their as-of date, so there is "
+                                  "no history to learn from")
         y = inp.y if y is None else np.asarray(y, dtype=np.int64)
         if len(y) != len(rows) or len(np.unique(y)) < 2:
             raise ValueError("sequence model: need one label per row, with both outcomes (0 and 1) present")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 
 @dataclass(frozen=True)
@@ -114,3 +114,31 @@ def check_folds(keys: pd.DataFrame, folds: list[Fold]) -> None:
             raise AssertionError(f"fold {i}: person {shared[0]!r} is in both train and predict")
         if timed and len(f.train) and as_of[f.train].max() >= as_of[f.predict].min():
             raise AssertionError(f"fold {i}: trains on an as-of date not before the dates it predicts")
+
+
+def holdout_split(keys: pd.DataFrame, y: np.ndarray, fraction: float, seed: int = 0) -> Fold:
+    """A hold-out of about `fraction` of the people (every row of a person on one side), stratified by each
+    person's worst outcome: Fold(train rows, held-out rows)."""
+    codes, people = pd.factorize(keys["person_id"].to_numpy(), sort=True)
+    worst = np.zeros(len(people), dtype=np.int64)
+    np.maximum.at(worst, codes, np.asarray(y, dtype=np.int64))
+    counts = np.bincount(worst, minlength=2)
+    stratify = worst if counts.min() >= 2 else None
+    if len(people) < 2:
+        raise ValueError(f"a hold-out needs at least 2 people, got {len(people)}")
+    _, test_people = train_test_split(np.arange(len(people)), test_size=fraction, stratify=stratify,
+                                      random_state=seed)
+    held = np.isin(codes, test_people)
+    return Fold(np.flatnonzero(~held), np.flatnonzero(held))
+
+
+def time_split(keys: pd.DataFrame, test_from: object) -> Fold:
+    """Train on rows with as_of before `test_from`, hold out the rows on or after it (deployment order)."""
+    as_of = pd.to_datetime(keys["as_of"]).to_numpy()
+    cut = np.datetime64(pd.Timestamp(test_from))
+    later = as_of >= cut
+    if later.all() or not later.any():
+        first, last = pd.Timestamp(as_of.min()).date(), pd.Timestamp(as_of.max()).date()
+        raise ValueError(f"--test-from {pd.Timestamp(test_from).date()}: every as-of date ({first}..{last}) falls "
+                         "on one side, so one of train and test would be empty")
+    return Fold(np.flatnonzero(~later), np.flatnonzero(later))

@@ -29,6 +29,7 @@ logit, exactly. (When z is within 1e-9 of base, s is g's slope there.)
 from __future__ import annotations
 
 import json
+import logging
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -38,7 +39,7 @@ import pandas as pd
 from scipy.special import expit
 
 from deepcredit.features.bundle import ModelInput
-from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, _registry, read_meta
+from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, MemberCannotFit, _registry, read_meta
 from deepcredit.models.calibration import Calibrator, expected_calibration_error
 from deepcredit.models.splits import person_folds, stacking_folds
 
@@ -47,6 +48,8 @@ ALL_MEMBERS = ("scorecard", "gbdt", "sequence", "wide_deep", "graph")
 LOGIT_CLIP = 30.0
 SEP = "__"
 """Member files are stored in the artifact as '<index>__<kind>__<file>'."""
+
+log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, int, int], None]
 """on_progress(member kind, steps done, steps in all) after each fit of a member."""
@@ -90,9 +93,29 @@ def missing_views(model: CreditModel, inp: ModelInput) -> list[str]:
     return out
 
 
+def make_member(kind: str, params: dict | None = None, seed: int | None = None) -> CreditModel:
+    """A new member of `kind` with `params`; `seed` is its seed unless params set one.
+
+    A parameter the constructor does not take goes into its `params` dict when it has one (a wrapper such
+    as the scorecard passes those on to the estimator it wraps); any other unknown name is an error.
+    """
+    cls = available_kinds()[kind]
+    names = set(cls._get_param_names())
+    own = {k: v for k, v in (params or {}).items() if k in names}
+    rest = {k: v for k, v in (params or {}).items() if k not in names}
+    if rest:
+        if "params" not in names:
+            raise ValueError(f"member {kind!r} has no parameter(s) {', '.join(sorted(rest))} "
+                             f"(it takes: {', '.join(sorted(names))})")
+        own["params"] = {**(own.get("params") or {}), **rest}
+    if seed is not None and "seed" in names and "seed" not in own:
+        own["seed"] = seed
+    return cls(**own)
+
+
 def member_views(kind: str, params: dict | None = None) -> tuple[str, ...]:
     """The views a member of this kind, with these parameters, reads."""
-    return instance_views(available_kinds()[kind](**(params or {})))
+    return instance_views(make_member(kind, params))
 
 
 def member_logit(model: CreditModel, inp: ModelInput, decision: np.ndarray | None = None) -> np.ndarray:
@@ -132,7 +155,8 @@ class StackModel(CreditModel):
         self.seed = seed
 
     # -- members ----------------------------------------------------------------------------------
-    def _member_classes(self, inp: ModelInput | None) -> tuple[list[str], dict[str, str]]:
+    def _member_classes(self, inp: ModelInput | None) -> list[str]:
+        """The requested kinds whose views this input has (the others are left out with a reason)."""
         have = available_kinds()
         requested = list(self.members) if self.members is not None else list(default_members())
         unknown = [k for k in requested if k not in have]
@@ -142,24 +166,26 @@ class StackModel(CreditModel):
                 f"(available: {', '.join(sorted(have)) or 'none'})")
         if len(set(requested)) != len(requested):
             raise ValueError(f"stack: a member is listed twice in {requested}")
-        kept, skipped = [], {}
+        self.skipped_: dict[str, str] = {}
+        kept = []
         for k in requested:
             lacking = missing_views(self._new_member(k), inp) if inp is not None else []
             if lacking:
-                skipped[k] = f"input lacks the {', '.join(lacking)} view"
-                warnings.warn(f"stack: skipping member {k!r}: {skipped[k]}", stacklevel=3)
+                self._skip(k, f"input lacks the {', '.join(lacking)} view")
             else:
                 kept.append(k)
         if not kept:
-            raise ValueError(f"stack: no member can be fitted on this input ({skipped})")
-        return kept, skipped
+            raise ValueError(f"stack: no member can be fitted on this input ({self.skipped_})")
+        return kept
 
     def _new_member(self, kind: str) -> CreditModel:
-        cls = available_kinds()[kind]
-        params = dict((self.member_params or {}).get(kind, {}))
-        if "seed" in cls._get_param_names() and "seed" not in params:
-            params["seed"] = self.seed
-        return cls(**params)
+        return make_member(kind, (self.member_params or {}).get(kind), self.seed)
+
+    def _skip(self, kind: str, why: str) -> None:
+        """Leave a member out with its reason: logged, warned, and recorded in metrics_['skipped']."""
+        self.skipped_[kind] = why
+        log.warning("stack: skipping member %r: %s", kind, why)
+        warnings.warn(f"stack: skipping member {kind!r}: {why}", stacklevel=3)
 
     # -- fitting ----------------------------------------------------------------------------------
     def fit(self, inp: ModelInput, y: np.ndarray | None = None, *,
@@ -170,25 +196,33 @@ class StackModel(CreditModel):
         y = inp.y
         if len(np.unique(y)) < 2:
             raise ValueError("stack: the training rows need both outcomes (0 and 1)")
-        kinds, self.skipped_ = self._member_classes(inp)
+        kinds = self._member_classes(inp)
         keys = inp.keys
         folds = stacking_folds(keys, y, self.n_folds, self.seed, self.time_groups)
         if not folds:
             raise ValueError("stack: no out-of-fold split possible on these rows")
-        n, m = len(inp), len(kinds)
-        oof = np.full((n, m), np.nan)
+        n = len(inp)
         self.fit_seconds_: dict[str, float] = {}
         steps = len(folds) + 1
-        for j, kind in enumerate(kinds):
+        columns: dict[str, np.ndarray] = {}
+        for kind in kinds:
             t0 = time.perf_counter()
             if on_progress:
                 on_progress(kind, 0, steps)
-            for k, fold in enumerate(folds):
-                member = self._new_member(kind).fit(inp.take(fold.train))
-                oof[fold.predict, j] = member_logit(member, inp.take(fold.predict))
-                if on_progress:
-                    on_progress(kind, k + 1, steps)
+            col = np.full(n, np.nan)
+            try:
+                for k, fold in enumerate(folds):
+                    member = self._new_member(kind).fit(inp.take(fold.train))
+                    col[fold.predict] = member_logit(member, inp.take(fold.predict))
+                    if on_progress:
+                        on_progress(kind, k + 1, steps)
+            except MemberCannotFit as exc:
+                self._skip(kind, str(exc))
+                continue
+            columns[kind] = col
             self.fit_seconds_[f"{kind}_folds"] = round(time.perf_counter() - t0, 2)
+        kinds = self._fitted_kinds(kinds, columns)
+        oof = np.column_stack([columns[k] for k in kinds])
         have = ~np.isnan(oof).any(axis=1)
         Z, yy = oof[have], y[have]
         if len(np.unique(yy)) < 2:
@@ -215,13 +249,26 @@ class StackModel(CreditModel):
         self.members_: list[tuple[str, CreditModel]] = []
         for kind in kinds:
             t0 = time.perf_counter()
-            self.members_.append((kind, self._new_member(kind).fit(inp)))
+            try:
+                member = self._new_member(kind).fit(inp)
+            except MemberCannotFit as exc:  # fitted on every fold but not on all rows: refuse, never guess
+                raise ValueError(f"stack: member {kind!r} was fitted on every fold but not on all training "
+                                 f"rows ({exc})") from exc
+            self.members_.append((kind, member))
             self.fit_seconds_[f"{kind}_final"] = round(time.perf_counter() - t0, 2)
             if on_progress:
                 on_progress(kind, steps, steps)
         self.fit_seconds_["total"] = round(time.perf_counter() - t_start, 2)
         self._set_views()
         return self
+
+    def _fitted_kinds(self, kinds: list[str], columns: dict[str, np.ndarray]) -> list[str]:
+        """The members that fitted on every fold; one clear error when none did."""
+        kept = [k for k in kinds if k in columns]
+        if not kept:
+            reasons = "; ".join(f"{k}: {why}" for k, why in self.skipped_.items())
+            raise ValueError(f"stack: no member could be fitted on this data ({reasons})")
+        return kept
 
     def _fit_meta(self, Z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         from deepcredit.models.scorecard import bounded_logistic

@@ -1,13 +1,13 @@
 """`deepcredit benchmark`: every model, the peers and the speed stages in one run -> results.json + docs.
 
-The comparisons themselves live in the scripts (scripts/bench_models.py: stack members, stack, LightGBM
-defaults on UCI / OTC / a simulated world; scripts/bench_scorecard.py: the peer scorecards on UCI;
-scripts/bench_features.py: simulation and feature building in child processes). This module only decides
+The comparisons themselves live in workflows/benchmarks/ (models: stack members, stack, LightGBM
+defaults on UCI / OTC / a simulated world; scorecards: the peer scorecards on UCI; features: simulation
+and feature building in child processes). This module only decides
 *what* runs (the plan: quick or full), runs it in one process so every model of a data set sees the same
 split, measures the speed stages in child processes (so each peak memory is that stage's alone), and turns
 the numbers into one results.json with a fixed shape and the generated block of docs/benchmarks.md.
 
-Same folds: bench_models and bench_scorecard both split UCI with a stratified 70/30 split
+Same folds: benchmarks.models and benchmarks.scorecards both split UCI with a stratified 70/30 split
 (random_state=42) and stratified 5-fold CV (shuffle, random_state=42) over the same rows in the same
 order (person uci-00001 first), so the peers and our models are scored on identical held-out rows.
 """
@@ -21,19 +21,27 @@ import os
 import platform
 import queue as queue_mod
 import re
-import resource
-import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+
+from deepcredit.config import RunConfig, write_run_record
+from deepcredit.data.dataset import Dataset, sample_dataset
+from deepcredit.data.io import atomic_write_json, atomic_write_text, library_versions
+from deepcredit.features.bundle import build_model_input
+from deepcredit.models.base import save_model
+from deepcredit.models.stack import ALL_MEMBERS, StackModel, available_kinds, default_members
+from deepcredit.workflows.benchmarks import features as bench_features
+from deepcredit.workflows.benchmarks import models as bench_models
+from deepcredit.workflows.benchmarks import peak_rss_mb
+from deepcredit.workflows.benchmarks import scorecards as bench_scorecards
+from deepcredit.workflows.score import score_batch
 
 SCHEMA_VERSION = 1
 BEGIN, END = "<!-- benchmark:begin -->", "<!-- benchmark:end -->"
-SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
-"""The benchmark scripts of a source checkout (they are not installed with the package)."""
 PEERS = ("optbinning", "toad", "scorecardpy")
 SPEED_STAGES = ("simulate", "features", "train", "score", "report")
 """score: PD, score and band of every person; report: the full report card (plus sub-scores and reasons)."""
@@ -83,25 +91,12 @@ def plan_for(quick: bool) -> Plan:
     return QUICK if quick else FULL
 
 
-# -- the scripts, as libraries ---------------------------------------------------------------------------
+# -- the comparisons ---------------------------------------------------------------------------------------
 
-def script(name: str) -> ModuleType:
-    """Import scripts/<name>.py. The folder goes on sys.path (not a spec-only load) so that spawned child
-    processes, which re-import the module a target function lives in, find it too."""
-    if not (SCRIPTS / f"{name}.py").exists():
-        raise FileNotFoundError(f"{SCRIPTS / (name + '.py')}: the benchmark needs a source checkout of deepcredit")
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    return importlib.import_module(name)
-
-
-def _models_args(plan: Plan, workdir: Path, people: int | None = None) -> SimpleNamespace:
-    """The argparse namespace bench_models' parts expect."""
-    from deepcredit.models.stack import default_members
-
-    return SimpleNamespace(workdir=workdir, members=list(default_members()), member_params=plan.member_params,
-                           folds=plan.stack_folds, otc_test_quarters=plan.otc_test_quarters,
-                           ablation=plan.ablation, people=people or plan.sim_people)
+def _models_args(plan: Plan, workdir: Path, people: int | None = None) -> bench_models.ModelsRun:
+    return bench_models.ModelsRun(workdir=workdir, members=list(default_members()), member_params=plan.member_params,
+                                  folds=plan.stack_folds, otc_test_quarters=plan.otc_test_quarters,
+                                  ablation=plan.ablation, people=people or plan.sim_people)
 
 
 def _am(m: dict) -> dict:
@@ -119,11 +114,9 @@ def _pick_models(part: dict, members: list[str]) -> dict:
 # -- data sets --------------------------------------------------------------------------------------------
 
 def run_uci(plan: Plan, workdir: Path, step: StepFn) -> dict:
-    bm = script("bench_models")
+    bm = bench_models
     args = _models_args(plan, workdir)
     if plan.uci_people and not (workdir / "uci" / "manifest.json").exists():
-        from deepcredit.data.dataset import sample_dataset
-
         sample_dataset(bm.bundled("uci", workdir / "full"), workdir / "uci", plan.uci_people, plan.seed)
     step("uci: members, stack, LightGBM defaults (70/30 split)")
     split = bm.uci(args, cv=False)
@@ -147,11 +140,10 @@ def run_uci(plan: Plan, workdir: Path, step: StepFn) -> dict:
 
 
 def _uci_scorecards(plan: Plan, workdir: Path, skipped: dict) -> dict:
-    """bench_scorecard's run (our WoEScorecard alone, the peers) on the same split and CV folds."""
+    """benchmarks.scorecards' run (our WoEScorecard alone, the peers) on the same split and CV folds."""
     import json
-    import tempfile
 
-    bs = script("bench_scorecard")
+    bs = bench_scorecards
     peers = [p for p in plan.peers if plan.peers_python or bs._importable(p)]
     for p in plan.peers:
         if p not in peers:
@@ -190,7 +182,7 @@ def _std(v: list[float]) -> float:
 
 
 def run_otc(plan: Plan, workdir: Path, step: StepFn) -> dict:
-    bm = script("bench_models")
+    bm = bench_models
     step("otc: stack with and without graph inputs, LightGBM defaults (time split)")
     r = bm.otc(_models_args(plan, workdir))
     full = r["with_graph"]
@@ -204,12 +196,10 @@ def run_otc(plan: Plan, workdir: Path, step: StepFn) -> dict:
 
 
 def _otc_lightgbm(plan: Plan, workdir: Path) -> dict:
-    """LightGBM defaults on OTC's tabular features and the same time split as bench_models.otc."""
+    """LightGBM defaults on OTC's tabular features and the same time split as benchmarks.models.otc."""
     import numpy as np
 
-    from deepcredit.features.bundle import build_model_input
-
-    bm = script("bench_models")
+    bm = bench_models
     inp = build_model_input(bm.bundled("otc", workdir), views=("tabular",))
     as_of = inp.keys["as_of"]
     test_dates = np.sort(as_of.unique())[-plan.otc_test_quarters:]
@@ -219,7 +209,7 @@ def _otc_lightgbm(plan: Plan, workdir: Path) -> dict:
 
 
 def run_simulated(plan: Plan, workdir: Path, step: StepFn) -> dict:
-    bm = script("bench_models")
+    bm = bench_models
     step(f"simulated world ({plan.sim_people:,} people): stack vs the Bayes limit")
     r = bm.sim(_models_args(plan, workdir))
     full = r["ablation"]["full"]
@@ -236,61 +226,36 @@ def run_simulated(plan: Plan, workdir: Path, step: StepFn) -> dict:
 
 # -- speed (child processes) --------------------------------------------------------------------------------
 
-def peak_rss_mb() -> int:
-    """This process's peak resident memory in MB.
-
-    Linux's VmHWM belongs to the process image, so a spawned child reports its own peak; getrusage's
-    ru_maxrss survives exec and would report the parent's size at fork (the fallback elsewhere).
-    """
-    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024)
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(kib / (1024 * 1024 if sys.platform == "darwin" else 1024))
-
-
 def _guarded(module: str, fn: str, stage: str, args: dict, q) -> None:
     """Child entry point: run module.fn(stage, args, q); on failure put the error, so the parent never hangs."""
     try:
-        if module == "bench_features":
-            target = script(module)._child
-        else:
-            target = getattr(importlib.import_module(module), fn)
-        target(stage, args, q)
+        getattr(importlib.import_module(module), fn)(stage, args, q)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which records it
         q.put({"error": f"{type(exc).__name__}: {exc}"})
 
 
 def _model_child(stage: str, args: dict, q) -> None:
-    """train: build the model input and fit the stack; score / report: load that stack and score every row
-    (report: with the explanation, sub-scores and reason codes)."""
-    from deepcredit.data.dataset import Dataset
-    from deepcredit.features.bundle import build_model_input
-
+    """train: build the model input and fit the stack; score / report: batch-score every row with that stack
+    in chunks, features included (report: with the explanation, sub-scores and reason codes)."""
     ds = Dataset(args["data"])
-    t0 = time.perf_counter()
-    inp = build_model_input(ds, views=VIEWS)
-    t_inp = time.perf_counter() - t0
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if stage == "train":
-            from deepcredit.models.base import save_model
-            from deepcredit.models.stack import StackModel
-
+            inp = build_model_input(ds, views=VIEWS)
+            t_inp = time.perf_counter() - t0
+            t0 = time.perf_counter()
             stack = StackModel(member_params=args["member_params"], n_folds=args["folds"], seed=0).fit(inp)
             seconds = time.perf_counter() - t0
             save_model(stack, Path(args["model"]), inp)
-        else:
-            from deepcredit.models.base import load_model
-            from deepcredit.scoring.report_card import report_card
-
-            card = report_card(load_model(Path(args["model"])), inp, explain=stage == "report")
-            seconds = time.perf_counter() - t0
-    q.put({"seconds": round(seconds, 2), "model_input_seconds": round(t_inp, 2), "rows": len(inp),
-           "peak_mb": peak_rss_mb()}
-          | ({"cards": len(card)} if stage != "train" else {}))
+            q.put({"seconds": round(seconds, 2), "model_input_seconds": round(t_inp, 2), "rows": len(inp),
+                   "peak_mb": peak_rss_mb()})
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = RunConfig(scoring={"explain": stage == "report"})
+            job = score_batch(Path(args["model"]), ds, Path(tmp) / "scores", cfg)
+    q.put({"seconds": round(time.perf_counter() - t0, 2), "rows": job["rows"], "cards": job["rows"],
+           "chunk_size": job["chunk_size"], "peak_mb": peak_rss_mb()})
 
 
 def run_child(module: str, fn: str, stage: str, args: dict, timeout_s: float | None = None) -> dict:
@@ -325,10 +290,10 @@ def run_speed(plan: Plan, workdir: Path, step: StepFn) -> tuple[dict, list[dict]
     for n, data in worlds.items():
         args = {"out": str(data), "people": n, "seed": plan.seed}
         step(f"speed: simulate {n:,} people")
-        speed["simulate"][str(n)] = (run_child("bench_features", "_child", "simulate", args)
+        speed["simulate"][str(n)] = (run_child(bench_features.__name__, "_child", "simulate", args)
                                      if not (data / "manifest.json").exists() else _cached(data))
         step(f"speed: build all features for {n:,} people")
-        speed["features"][str(n)] = run_child("bench_features", "_child", "engine_all", args)
+        speed["features"][str(n)] = run_child(bench_features.__name__, "_child", "engine_all", args)
     for n in plan.speed_sizes:
         if n not in plan.train_sizes:
             skipped.append({"what": f"train at {n:,}", "why": "training the full stack at this size does not fit "
@@ -368,9 +333,6 @@ def count_steps(plan: Plan) -> int:
 def run_benchmark(out: Path, plan: Plan, workdir: Path | None = None, step: StepFn | None = None,
                   log: Path | None = None) -> dict:
     """Run the plan; write out/results.json (atomically, after every data set) and return the results."""
-    from deepcredit.data.io import atomic_write_json, library_versions
-    from deepcredit.models.stack import ALL_MEMBERS, available_kinds, default_members
-
     out = Path(out)
     workdir = Path(workdir) if workdir else out / "work"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -385,6 +347,8 @@ def run_benchmark(out: Path, plan: Plan, workdir: Path | None = None, step: Step
         "members_missing": [k for k in ALL_MEMBERS if k not in available_kinds()],
         "datasets": {}, "speed": {}, "skipped": [],
     }
+    write_run_record(out, RunConfig(member_params=plan.member_params or {}, stack={"folds": plan.stack_folds},
+                                    seed=plan.seed))  # several data sets: no one fingerprint
     log_fh = open(log or out / "benchmark.log", "a", buffering=1)  # noqa: SIM115 - closed below
     try:
         for name, fn in (("uci", run_uci), ("otc", run_otc), ("simulated", run_simulated)):
@@ -491,6 +455,8 @@ def _speed_note(stage: str, r: dict) -> str:
         parts.append(f"{r['features']} features")
     if "model_input_seconds" in r:
         parts.append(f"+ {r['model_input_seconds']:.1f} s building the model input")
+    if "chunk_size" in r:
+        parts.append(f"features included, in chunks of {r['chunk_size']:,} people")
     if stage in ("score", "report"):
         what = "PD, score, band" if stage == "score" else "PD, score, band, five sub-scores, four reasons"
         parts.append(f"{what}; stack trained on {r.get('model_trained_on', 0):,}")
@@ -499,8 +465,6 @@ def _speed_note(stage: str, r: dict) -> str:
 
 def update_doc(doc: Path, block: str) -> None:
     """Replace the text between the markers in `doc` (append a section with them when absent)."""
-    from deepcredit.data.io import atomic_write_text
-
     doc = Path(doc)
     text = doc.read_text() if doc.exists() else "# Benchmarks\n"
     generated = f"{BEGIN}\n{block}{END}"

@@ -1,0 +1,165 @@
+"""One serialisable run configuration for train, score, evaluate and benchmark.
+
+Why one object: a result is only reproducible when everything that shaped it (data, split, members, their
+parameters, seeds, scoring settings) is written down beside it. The same RunConfig is read from a TOML or
+JSON file (`--config FILE`), overridden by command-line options, and written into every artifact's
+manifest (config) and as config.json beside every artifact and result, with the data fingerprint and the
+library versions.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from deepcredit.data.io import atomic_write_json, library_versions
+from deepcredit.data.validate import DataValidationError
+
+CONFIG_FILE = "config.json"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SplitConfig(_Strict):
+    """Which labelled rows are held out of training: none, a stratified hold-out grouped by person, or
+    every row with as_of on or after `test_from` (a time split)."""
+
+    kind: Literal["none", "holdout", "time"] = "none"
+    fraction: float = Field(0.3, gt=0.0, lt=1.0)
+    seed: int | None = None
+    """The hold-out's seed (None: the run's seed)."""
+    test_from: date | None = None
+
+    @model_validator(mode="after")
+    def _time_needs_date(self) -> SplitConfig:
+        if self.kind == "time" and self.test_from is None:
+            raise ValueError("a time split needs test_from (a date)")
+        return self
+
+
+class StackConfig(_Strict):
+    folds: int = Field(5, ge=2)
+    calibration: Literal["isotonic", "platt", "none"] = "isotonic"
+    time_groups: int = Field(2, ge=1)
+
+
+class ScoringConfig(_Strict):
+    reasons: int = Field(4, ge=0)
+    explain: bool = True
+    chunk_size: int = Field(100_000, ge=1)
+    """People per chunk in batch scoring: peak memory follows this, not the population."""
+    as_of: date | None = None
+
+
+class RunConfig(_Strict):
+    data: str | None = None
+    """A data set directory, or a bundled name (uci, otc)."""
+    split: SplitConfig = SplitConfig()
+    model: str = "stack"
+    """'stack', or one member kind trained on its own."""
+    members: list[str] | None = None
+    """The stack's member kinds (None: every implemented one)."""
+    exclude_members: list[str] = []
+    exclude_dimensions: list[str] = []
+    exclude_features: list[str] = []
+    member_params: dict[str, dict[str, Any]] = {}
+    """Constructor arguments per member kind, e.g. {"scorecard": {"iv_min": 0.01}}."""
+    stack: StackConfig = StackConfig()
+    seed: int = 0
+    scoring: ScoringConfig = ScoringConfig()
+
+    @field_validator("members", "exclude_members", "exclude_dimensions", "exclude_features", mode="before")
+    @classmethod
+    def _comma_list(cls, v: Any) -> Any:
+        """'a, b' from a command line reads as ['a', 'b']."""
+        if isinstance(v, str):
+            return [x.strip() for x in v.split(",") if x.strip()]
+        return v
+
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json")
+
+
+def load_config(path: Path) -> RunConfig:
+    """A RunConfig from a TOML (.toml) or JSON file; errors name the file and the field."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such config file")
+    text = path.read_text()
+    try:
+        raw = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise DataValidationError(str(path), f"unreadable config ({exc})") from None
+    if isinstance(raw, dict) and isinstance(raw.get("config"), dict):
+        raw = raw["config"]  # a config.json written beside an artifact or result
+    return _validated(raw, str(path))
+
+
+def _validated(raw: Any, where: str) -> RunConfig:
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or None
+        raise DataValidationError(where, err["msg"], column=field) from None
+
+
+def set_path(tree: dict, dotted: str, value: Any) -> None:
+    """tree['a']['b'] = value for 'a.b', creating the levels on the way."""
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        tree = tree.setdefault(p, {})
+    tree[leaf] = value
+
+
+def with_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """cfg with dotted keys replaced ({'split.kind': 'time', 'stack.folds': 3}); None values are ignored, so
+    command-line options that were not given leave the file's values."""
+    tree = cfg.to_dict()
+    for key, value in overrides.items():
+        if value is not None:
+            set_path(tree, key, value)
+    return _validated(tree, "command-line options")
+
+
+def parse_member_params(items: list[str]) -> dict[str, dict[str, Any]]:
+    """['scorecard.iv_min=0.01', 'gbdt.n_estimators=300'] -> {'scorecard': {'iv_min': 0.01}, ...}.
+
+    A value is read as JSON when it parses (numbers, true/false, lists), else as a string."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        kind, dot, param = key.strip().partition(".")
+        if not sep or not dot or not kind or not param:
+            raise ValueError(f"--member-param expects KIND.PARAM=VALUE, got {item!r}")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        out.setdefault(kind, {})[param] = parsed
+    return out
+
+
+def merge_member_params(base: dict[str, dict[str, Any]], extra: dict[str, dict[str, Any]]) -> dict:
+    out = {k: dict(v) for k, v in base.items()}
+    for kind, params in extra.items():
+        out.setdefault(kind, {}).update(params)
+    return out
+
+
+def run_record(cfg: RunConfig, data_fingerprint: str = "") -> dict:
+    """What is written beside an artifact or result: the config, the data fingerprint, library versions."""
+    return {"config": cfg.to_dict(), "data_fingerprint": data_fingerprint, "versions": library_versions()}
+
+
+def write_run_record(directory: Path, cfg: RunConfig, data_fingerprint: str = "") -> Path:
+    path = Path(directory) / CONFIG_FILE
+    atomic_write_json(path, run_record(cfg, data_fingerprint))
+    return path

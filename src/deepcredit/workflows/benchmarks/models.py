@@ -1,0 +1,344 @@
+"""Benchmark: every member, the stack and LightGBM defaults on UCI, OTC and a simulated world.
+
+    .venv/bin/python scripts/bench_models.py --json docs/results/models.json            # everything
+    .venv/bin/python scripts/bench_models.py --parts uci-split,uci-cv --json out.json   # some parts
+
+`deepcredit benchmark` calls the parts (uci, otc, sim) with a ModelsRun; main() is the command above.
+
+Parts (all reproducible: fixed seeds, held-out rows the models never saw):
+
+- uci-split: UCI credit cards, one stratified 70/30 split (random_state=42). AUC and KS on the 30% of
+  LightGBM with its defaults (`LGBMClassifier()` on the same features), every member alone, and the stack.
+  The stack's members are refitted on the whole 70%, exactly as each member alone would be, so the
+  members' numbers come from the stack's own members.
+- uci-cv: the same on stratified 5-fold cross-validation (seed 42): mean and standard deviation.
+- otc: Bitcoin OTC, train on the earlier as-of quarters, test on the last 4; the stack with its graph
+  inputs (the social_connections features in the tabular frame, and members that read the graph) vs
+  without them: the AUC difference.
+- sim: a simulated world of --people people, 70/30 split: the stack's AUC against the world's Bayes
+  limit (AUC of the true PD on the same test rows), an ablation (tabular only / + temporal / + graph /
+  full), fit time per member, and batch scoring time (PD, score, sub-scores, reasons) for all people.
+
+Protected attributes are never model inputs (no feature in the catalogue reads them). Only the member
+kinds implemented in deepcredit.models run; the others are reported as missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from deepcredit.data.schema import Dimension
+from deepcredit.features.bundle import ModelInput, build_model_input
+from deepcredit.features.engine import FeatureFrame
+from deepcredit.features.spec import Kind
+from deepcredit.models.calibration import expected_calibration_error
+from deepcredit.models.stack import ALL_MEMBERS, StackModel, available_kinds, default_members, member_views
+
+PARTS = ("uci-split", "uci-cv", "otc", "sim")
+SOCIAL = Dimension.SOCIAL_CONNECTIONS
+
+
+@dataclass
+class ModelsRun:
+    """What the parts run: where the data sets live, which members with which parameters, how many folds."""
+
+    workdir: Path
+    members: list[str]
+    member_params: dict | None = None
+    folds: int = 5
+    otc_test_quarters: int = 4
+    ablation: bool = True
+    people: int = 100_000
+
+
+def ks(y: np.ndarray, p: np.ndarray) -> float:
+    fpr, tpr, _ = roc_curve(y, p)
+    return float(np.max(tpr - fpr))
+
+
+def metrics(y: np.ndarray, p: np.ndarray) -> dict:
+    return {"auc": round(float(roc_auc_score(y, p)), 4), "ks": round(ks(y, p), 4),
+            "ece": round(expected_calibration_error(y, p), 4), "rows": int(len(y)), "bads": int(y.sum())}
+
+
+def without_dimension(inp: ModelInput, dim: Dimension) -> ModelInput:
+    """The same bundle with one dimension's features removed from the tabular view."""
+    defs = [d for d in inp.definitions if d.dimension is not dim]
+    return ModelInput(FeatureFrame(inp.tabular.frame, defs, inp.tabular.meta), inp.sequences, inp.graph, inp.rows)
+
+
+def lgbm_defaults(inp: ModelInput, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    import lightgbm as lgb
+
+    X = inp.X.copy()
+    for d in inp.definitions:
+        if d.kind is Kind.CATEGORICAL:
+            X[d.name] = X[d.name].astype("category")
+    y = inp.y
+    clf = lgb.LGBMClassifier(verbose=-1).fit(X.iloc[train], y[train])
+    return clf.predict_proba(X.iloc[test])[:, 1]
+
+
+def fit_stack(inp: ModelInput, train: np.ndarray, members: list[str], args: ModelsRun, log_name: str) -> StackModel:
+    t0 = time.perf_counter()
+    stack = StackModel(members=members, member_params=args.member_params, n_folds=args.folds, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stack.fit(inp.take(train), on_progress=lambda k, i, n: print(f"  [{log_name}] {k} {i}/{n} "
+                                                                     f"({time.perf_counter() - t0:.0f} s)",
+                                                                     flush=True))
+    return stack
+
+
+def evaluate_stack(stack: StackModel, inp: ModelInput, test: np.ndarray) -> dict:
+    held = inp.take(test)
+    y = held.y
+    logits = stack.member_logits(held)
+    out = {kind: metrics(y, 1 / (1 + np.exp(-logits[kind].to_numpy()))) for kind in logits}
+    out["stack"] = metrics(y, stack.predict_proba(held)[:, 1])
+    return out
+
+
+def views_of(kind: str, args: ModelsRun) -> set[str]:
+    return set(member_views(kind, (args.member_params or {}).get(kind)))
+
+
+def members_for(views: set[str], args: ModelsRun) -> list[str]:
+    """The members that read only these views (with their parameters)."""
+    return [k for k in args.members if views_of(k, args) <= views]
+
+
+def bundled(name: str, workdir: Path):
+    from deepcredit.data.dataset import Dataset
+    from deepcredit.data.datasets import load_bundled
+
+    root = workdir / name
+    return Dataset(root) if (root / "manifest.json").exists() else load_bundled(name, root)
+
+
+def simulated(workdir: Path, people: int):
+    """The benchmark's simulated world (seed 42), reused from workdir when already there."""
+    from deepcredit.data.dataset import Dataset
+    from deepcredit.data.simulate import simulate_world
+
+    root = workdir / f"sim-{people}"
+    return Dataset(root) if (root / "manifest.json").exists() else simulate_world(root, people=people, seed=42)
+
+
+def sim_split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The simulated world's 70/30 stratified split (random_state=42), positions sorted."""
+    train, test = train_test_split(np.arange(len(y)), test_size=0.3, stratify=y, random_state=42)
+    return np.sort(train), np.sort(test)
+
+
+# -- parts ------------------------------------------------------------------------------------------
+
+def uci(args: ModelsRun, cv: bool) -> dict:
+    ds = bundled("uci", args.workdir)
+    members = members_for({"tabular", "temporal"}, args)  # UCI has no relations: no graph view
+    views = sorted({"tabular", *(v for k in members for v in views_of(k, args))},
+                   key=["tabular", "temporal", "structural"].index)
+    inp = build_model_input(ds, views=views)
+    y = inp.y
+    if not cv:
+        train, test = train_test_split(np.arange(len(y)), test_size=0.3, stratify=y, random_state=42)
+        splits = [(np.sort(train), np.sort(test))]
+    else:
+        skf = StratifiedKFold(n_splits=5, shuffle=True, random_state=42)
+        splits = [(tr, te) for tr, te in skf.split(np.zeros(len(y)), y)]
+    runs = []
+    for i, (train, test) in enumerate(splits):
+        t0 = time.perf_counter()
+        res = {"lightgbm_defaults": metrics(y[test], lgbm_defaults(inp, train, test))}
+        stack = fit_stack(inp, train, members, args, f"uci {'cv' if cv else 'split'} {i}")
+        res.update(evaluate_stack(stack, inp, test))
+        res["meta_weights"] = stack.metrics_["meta_weights"]
+        res["fit_seconds"] = stack.fit_seconds_
+        res["seconds"] = round(time.perf_counter() - t0, 1)
+        runs.append(res)
+        print(json.dumps({k: v.get("auc") if isinstance(v, dict) and "auc" in v else v for k, v in res.items()}),
+              flush=True)
+    if not cv:
+        return {"members": members, **runs[0]}
+    names = [k for k in runs[0] if isinstance(runs[0][k], dict) and "auc" in runs[0][k]]
+    summary = {n: {m: {"mean": round(float(np.mean([r[n][m] for r in runs])), 4),
+                       "std": round(float(np.std([r[n][m] for r in runs])), 4)} for m in ("auc", "ks")}
+               for n in names}
+    return {"members": members, "folds": runs, "summary": summary}
+
+
+def otc(args: ModelsRun) -> dict:
+    ds = bundled("otc", args.workdir)
+    inp = build_model_input(ds, views=("tabular", "temporal", "structural"))
+    as_of = inp.keys["as_of"]
+    dates = np.sort(as_of.unique())
+    test_dates = dates[-args.otc_test_quarters:]
+    test = np.flatnonzero(as_of.isin(test_dates).to_numpy())
+    train = np.flatnonzero(~as_of.isin(test_dates).to_numpy())
+    graph_members = [k for k in args.members if "structural" in views_of(k, args)]
+    without = [k for k in args.members if k not in graph_members]
+    res = {"train_dates": [str(pd.Timestamp(d).date()) for d in dates[:-args.otc_test_quarters]],
+           "test_dates": [str(pd.Timestamp(d).date()) for d in test_dates],
+           "graph_members": graph_members}
+    arms = {"without_graph": (without_dimension(inp, SOCIAL), without),
+            "with_graph": (inp, args.members)}
+    for name, (arm_inp, members) in arms.items():
+        t0 = time.perf_counter()
+        stack = fit_stack(arm_inp, train, members, args, f"otc {name}")
+        res[name] = {"members": [k for k, _ in stack.members_], **evaluate_stack(stack, arm_inp, test),
+                     "meta_weights": stack.metrics_["meta_weights"], "fit_seconds": stack.fit_seconds_,
+                     "seconds": round(time.perf_counter() - t0, 1)}
+        print(name, res[name]["stack"], flush=True)
+    res["auc_difference"] = round(res["with_graph"]["stack"]["auc"] - res["without_graph"]["stack"]["auc"], 4)
+    return res
+
+
+def sim(args: ModelsRun) -> dict:
+    from deepcredit.scoring.report_card import report_card
+
+    t0 = time.perf_counter()
+    ds = simulated(args.workdir, args.people)
+    t_sim = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    inp = build_model_input(ds, views=("tabular", "temporal", "structural"))
+    t_features = time.perf_counter() - t0
+    truth = ds.read("truth").set_index("person_id")["true_pd"]
+    true_pd = truth.reindex(inp.keys["person_id"]).to_numpy()
+    y = inp.y
+    train, test = sim_split(y)
+    res = {"people": args.people, "simulate_seconds": round(t_sim, 1), "features_seconds": round(t_features, 1),
+           "bayes_auc_test": round(float(roc_auc_score(y[test], true_pd[test])), 4),
+           "bayes_auc_all": round(float(roc_auc_score(y, true_pd)), 4)}
+    t0 = time.perf_counter()
+    res["lightgbm_defaults"] = metrics(y[test], lgbm_defaults(inp, train, test))
+    res["lightgbm_defaults"]["seconds"] = round(time.perf_counter() - t0, 1)
+    arms = {
+        "tabular_only": (without_dimension(inp, SOCIAL), members_for({"tabular"}, args)),
+        "plus_temporal": (without_dimension(inp, SOCIAL), members_for({"tabular", "temporal"}, args)),
+        "plus_graph": (inp, members_for({"tabular", "structural"}, args)),
+        "full": (inp, args.members),
+    }
+    if not args.ablation:
+        arms = {"full": arms["full"]}
+    res["ablation"] = {}
+    full_stack = None
+    seen: dict[tuple, str] = {}
+    for name, (arm_inp, members) in arms.items():
+        key = (tuple(members), len(arm_inp.definitions))
+        if key in seen:  # e.g. no temporal member implemented: the same stack as another arm
+            res["ablation"][name] = {"same_as": seen[key], "members": members}
+            continue
+        seen[key] = name
+        t0 = time.perf_counter()
+        stack = fit_stack(arm_inp, train, members, args, f"sim {name}")
+        fit_s = time.perf_counter() - t0
+        ev = evaluate_stack(stack, arm_inp, test)
+        res["ablation"][name] = {"members": [k for k, _ in stack.members_], "features": len(arm_inp.definitions),
+                                 **ev, "meta_weights": stack.metrics_["meta_weights"],
+                                 "gap_to_bayes": round(res["bayes_auc_test"] - ev["stack"]["auc"], 4),
+                                 "fit_seconds": stack.fit_seconds_, "train_seconds": round(fit_s, 1)}
+        print(name, ev["stack"], flush=True)
+        if name == "full":
+            full_stack = stack
+    t0 = time.perf_counter()
+    card = report_card(full_stack, inp)
+    res["batch_scoring"] = {"rows": len(card), "seconds": round(time.perf_counter() - t0, 1),
+                            "subscores_add_up": bool((card[[d.value for d in Dimension]].sum(axis=1)
+                                                      == card["score"]).all())}
+    return res
+
+
+# -- report -----------------------------------------------------------------------------------------
+
+def markdown(results: dict) -> str:
+    lines = []
+    if "uci-split" in results:
+        r = results["uci-split"]
+        lines += ["## UCI, stratified 70/30 split (random_state=42)", "", "| model | AUC | KS | ECE |",
+                  "|---|---:|---:|---:|"]
+        for name in ["lightgbm_defaults", *r["members"], "stack"]:
+            if name in r:
+                lines.append(f"| {name} | {r[name]['auc']:.4f} | {r[name]['ks']:.4f} | {r[name]['ece']:.4f} |")
+        lines.append("")
+    if "uci-cv" in results:
+        s = results["uci-cv"]["summary"]
+        lines += ["## UCI, stratified 5-fold CV (seed 42)", "", "| model | AUC mean ± sd | KS mean ± sd |",
+                  "|---|---:|---:|"]
+        for name, v in s.items():
+            lines.append(f"| {name} | {v['auc']['mean']:.4f} ± {v['auc']['std']:.4f} | "
+                         f"{v['ks']['mean']:.4f} ± {v['ks']['std']:.4f} |")
+        lines.append("")
+    if "otc" in results:
+        r = results["otc"]
+        lines += [f"## OTC: train {r['train_dates'][0]}..{r['train_dates'][-1]}, test {', '.join(r['test_dates'])}",
+                  "", "| stack | members | AUC | KS |", "|---|---|---:|---:|"]
+        for arm in ("without_graph", "with_graph"):
+            a = r[arm]
+            lines.append(f"| {arm} | {', '.join(a['members'])} | {a['stack']['auc']:.4f} | {a['stack']['ks']:.4f} |")
+        lines += ["", f"AUC difference (with - without): {r['auc_difference']:+.4f}", ""]
+    if "sim" in results:
+        r = results["sim"]
+        lines += [f"## Simulated world, {r['people']:,} people, 70/30 split", "",
+                  f"Bayes limit on the test rows: AUC {r['bayes_auc_test']:.4f}; LightGBM defaults "
+                  f"{r['lightgbm_defaults']['auc']:.4f}", "",
+                  "| stack | members | AUC | gap to Bayes | KS | ECE | train s |", "|---|---|---:|---:|---:|---:|---:|"]
+        for name, a in r["ablation"].items():
+            if "same_as" in a:
+                lines.append(f"| {name} | {', '.join(a['members'])} | = {a['same_as']} | | | | |")
+                continue
+            s = a["stack"]
+            lines.append(f"| {name} | {', '.join(a['members'])} | {s['auc']:.4f} | {a['gap_to_bayes']:+.4f} | "
+                         f"{s['ks']:.4f} | {s['ece']:.4f} | {a['train_seconds']:.0f} |")
+        full = r["ablation"].get("full", {})
+        if "fit_seconds" in full:
+            lines += ["", "Fit seconds of the full stack: " + ", ".join(f"{k} {v}" for k, v in full["fit_seconds"].items())]
+        b = r["batch_scoring"]
+        lines += [f"Batch scoring (PD, score, sub-scores, reasons) of {b['rows']:,} rows: {b['seconds']} s "
+                  f"(features: {r['features_seconds']} s)", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, from {PARTS}")
+    ap.add_argument("--people", type=int, default=100_000, help="size of the simulated world")
+    ap.add_argument("--members", default="", help="member kinds (default: every implemented one)")
+    ap.add_argument("--member-params", default="{}", help="JSON: constructor arguments per member kind")
+    ap.add_argument("--folds", type=int, default=5, help="the stack's out-of-fold folds")
+    ap.add_argument("--otc-test-quarters", type=int, default=4)
+    ap.add_argument("--no-ablation", dest="ablation", action="store_false", help="sim: the full stack only")
+    ap.add_argument("--workdir", type=Path, default=Path("runs/bench/data"))
+    ap.add_argument("--json", type=Path, default=Path("runs/bench/models.json"))
+    ns = ap.parse_args(argv)
+    parts = [p.strip() for p in ns.parts.split(",") if p.strip()]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        ap.error(f"unknown part(s) {sorted(unknown)}")
+    args = ModelsRun(workdir=ns.workdir, members=[m.strip() for m in ns.members.split(",") if m.strip()]
+                     or list(default_members()), member_params=json.loads(ns.member_params) or None,
+                     folds=ns.folds, otc_test_quarters=ns.otc_test_quarters, ablation=ns.ablation, people=ns.people)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    results: dict = {"members_implemented": list(default_members()),
+                     "members_missing": [k for k in ALL_MEMBERS if k not in available_kinds()],
+                     "members": args.members, "folds": args.folds, "cpu_count": os.cpu_count()}
+    t0 = time.perf_counter()
+    for part in parts:
+        print(f"== {part}", flush=True)
+        results[part] = {"uci-split": lambda: uci(args, cv=False), "uci-cv": lambda: uci(args, cv=True),
+                         "otc": lambda: otc(args), "sim": lambda: sim(args)}[part]()
+        results["seconds"] = round(time.perf_counter() - t0, 1)
+        ns.json.parent.mkdir(parents=True, exist_ok=True)
+        ns.json.write_text(json.dumps(results, indent=2, default=str) + "\n")  # after every part
+    print(markdown(results))
+    return 0

@@ -1,0 +1,59 @@
+"""Evaluate and monitor as package functions: the report on held-out data (with metrics per period), and
+the drift gate of a scoring batch against its reference; the CLI only parses and prints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from deepcredit.config import RunConfig, write_run_record
+from deepcredit.data.dataset import Dataset
+from deepcredit.data.validate import DataValidationError
+from deepcredit.evaluation.metrics import DEFAULT_CUTOFF
+from deepcredit.evaluation.pipeline import evaluate_artifact
+from deepcredit.evaluation.report import RESULTS, write_report
+from deepcredit.evaluation.stability import monitor
+
+
+def evaluate_model(model: Path, dataset: Dataset, out: Path, *, reference: Dataset | None = None,
+                   cutoff: float = DEFAULT_CUTOFF, compare: Mapping[str, Path] | None = None, n_boot: int = 200,
+                   threads: int | None = None, period: str = "as_of", cfg: RunConfig | None = None,
+                   on_step: Callable[[str], None] | None = None) -> dict:
+    """Write the report (report.html, results.json, ...) and config.json to `out`; return results.json."""
+    path = evaluate_artifact(model, dataset, out, reference=reference, cutoff=cutoff, compare=compare,
+                             n_boot=n_boot, threads=threads, on_step=on_step, period=period)
+    write_run_record(out, cfg or RunConfig(data=str(dataset.root)), dataset.fingerprint())
+    return {**json.loads((path.parent / RESULTS).read_text()), "report": str(path)}
+
+
+def read_scores_file(path: Path, what: str) -> pd.DataFrame:
+    """A Parquet file (or a scoring job's directory of parts); errors name the file and the column."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file ({what})")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+        raise DataValidationError(str(path), f"not a readable Parquet file ({exc.__class__.__name__})") from None
+    if what.startswith("scores") and "score" not in frame.columns:
+        raise DataValidationError(str(path), "required column is missing", column="score")
+    return frame
+
+
+def monitor_batch(reference: Path, batch: Path, *, features_reference: Path | None = None,
+                  features_batch: Path | None = None, out: Path | None = None, watch: float, act: float) -> dict:
+    """Compare a scoring batch (and its features) with the reference; write monitor.html when `out`."""
+    ref = read_scores_file(reference, "scores (reference)")
+    new = read_scores_file(batch, "scores (batch)")
+    f_ref = read_scores_file(features_reference, "features (reference)") if features_reference else None
+    f_new = read_scores_file(features_batch, "features (batch)") if features_batch else None
+    try:
+        result = monitor(ref, new, features_reference=f_ref, features_batch=f_new, watch=watch, act=act)
+    except ValueError as exc:
+        raise DataValidationError(str(batch), str(exc)) from None
+    if out is not None:
+        write_report(out, stability=result, title="DeepCredit monitoring report",
+                     subtitle=f"batch {batch.name} ({len(new):,} rows) against {reference.name} ({len(ref):,})")
+    return result

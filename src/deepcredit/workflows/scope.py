@@ -1,0 +1,69 @@
+"""A data set narrowed to some people: what one chunk of a batch job reads.
+
+Why: batch scoring works on chunks of people so that memory follows the chunk, not the population. A
+chunk's features need its people's profiles and events, every relation that touches them, and the events
+of the people on the other end of those relations (neighbour aggregates). `ScopedData` exposes exactly
+those rows under the usual table names, so the feature engine runs unchanged (the service narrows a data
+set the same way for one person).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from deepcredit.data.dataset import Dataset
+
+
+class ScopedData(Dataset):
+    """`base`, read only for `people`: their profiles, their relations, and events of them and their
+    neighbours. Other tables (outcomes, extras) are the base's own."""
+
+    def __init__(self, base: Dataset, people: Iterable[str]) -> None:
+        self.root, self.manifest, self.base = base.root, base.manifest, base  # validated when base was opened
+        self.people = np.unique(np.asarray(list(people) if not isinstance(people, np.ndarray) else people,
+                                           dtype=object))
+
+    def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+        con = con or duckdb.connect()
+        scan = self.base.scan
+        con.register("_scope_in", pa.table({"person_id": pa.array(self.people.tolist(), pa.string())}))
+        con.execute("CREATE OR REPLACE TEMP TABLE _scope_people AS SELECT DISTINCT person_id FROM _scope_in")
+        con.unregister("_scope_in")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _scope_relations AS SELECT * FROM {scan('relations')}
+                        WHERE source IN (SELECT person_id FROM _scope_people)
+                           OR target IN (SELECT person_id FROM _scope_people)""")
+        con.execute("""CREATE OR REPLACE TEMP TABLE _scope_reach AS
+                       SELECT person_id FROM _scope_people UNION SELECT source FROM _scope_relations
+                       UNION SELECT target FROM _scope_relations""")
+        views = {"people": f"SELECT * FROM {scan('people')} WHERE person_id IN (SELECT person_id FROM _scope_people)",
+                 "relations": "SELECT * FROM _scope_relations",
+                 "events": f"SELECT * FROM {scan('events')} WHERE person_id IN (SELECT person_id FROM _scope_reach)"}
+        for name in [*self.manifest.tables, *self.manifest.extras]:
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS {views.get(name, f'SELECT * FROM {scan(name)}')}")
+        return con
+
+
+def neighbourhood(dataset: Dataset, people: np.ndarray, hops: int,
+                  con: duckdb.DuckDBPyConnection | None = None) -> np.ndarray:
+    """`people` and everyone within `hops` relations of them (either direction, at any time: a superset of
+    the graph any as-of date sees), sorted."""
+    con = con or duckdb.connect()
+    con.register("_ball_in", pa.table({"person_id": pa.array(list(people), pa.string())}))
+    con.execute("CREATE OR REPLACE TEMP TABLE _ball AS SELECT DISTINCT person_id FROM _ball_in")
+    con.execute("CREATE OR REPLACE TEMP TABLE _frontier AS SELECT person_id FROM _ball")
+    con.unregister("_ball_in")
+    rel = dataset.scan("relations")
+    for _ in range(hops):
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _next AS
+            SELECT target AS person_id FROM {rel} WHERE source IN (SELECT person_id FROM _frontier)
+            UNION SELECT source FROM {rel} WHERE target IN (SELECT person_id FROM _frontier)
+            EXCEPT SELECT person_id FROM _ball""")
+        if not con.execute("SELECT COUNT(*) FROM _next").fetchone()[0]:
+            break
+        con.execute("INSERT INTO _ball SELECT person_id FROM _next")
+        con.execute("CREATE OR REPLACE TEMP TABLE _frontier AS SELECT person_id FROM _next")
+    return np.sort(con.execute("SELECT person_id FROM _ball").fetchnumpy()["person_id"].astype(object))

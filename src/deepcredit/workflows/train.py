@@ -1,0 +1,144 @@
+"""Train a model as a RunConfig says: members, features and dimensions left out, member parameters, and a
+hold-out or time split whose metrics are stored in the artifact.
+
+Why the split lives here: the modeller steers training from one place (command line or config file), and
+the numbers that come back are measured on rows no member was fitted on (hold-out metrics) next to the
+stack's own out-of-fold ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from deepcredit.config import RunConfig, write_run_record
+from deepcredit.data.dataset import Dataset
+from deepcredit.data.schema import Dimension
+from deepcredit.evaluation.metrics import auc, ks
+from deepcredit.features.bundle import VIEWS, ModelInput, build_model_input
+from deepcredit.features.definitions import ALL_FEATURES
+from deepcredit.features.spec import FeatureDef, Source
+from deepcredit.models.base import CreditModel, save_model
+from deepcredit.models.splits import Fold, holdout_split, time_split
+from deepcredit.models.stack import StackModel, available_kinds, default_members, make_member, member_views
+from deepcredit.workflows.common import MessageFn, _quiet
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass
+class Trained:
+    model: CreditModel
+    path: Path
+    metrics: dict
+    """The model's own metrics (out-of-fold for a stack) plus 'holdout' when the config held rows out."""
+    views: list[str]
+    rows: int
+
+
+def select_definitions(cfg: RunConfig, definitions: Sequence[FeatureDef] = ALL_FEATURES) -> list[FeatureDef]:
+    """The definitions less the excluded dimensions and features, and less every derived feature computed
+    from one of those (leaving a feature out means the model never sees its information)."""
+    dims = {d.value for d in Dimension}
+    bad_dims = [d for d in cfg.exclude_dimensions if d not in dims]
+    if bad_dims:
+        raise ValueError(f"exclude_dimensions: unknown dimension(s) {', '.join(bad_dims)} "
+                         f"(known: {', '.join(sorted(dims))})")
+    names = {f.name for f in definitions}
+    bad = [f for f in cfg.exclude_features if f not in names]
+    if bad:
+        raise ValueError(f"exclude_features: unknown feature(s) {', '.join(bad)}")
+    out = {f.name for f in definitions if f.dimension.value in cfg.exclude_dimensions} | set(cfg.exclude_features)
+    changed = True
+    while changed:  # derived features read other features by name, possibly through other derived ones
+        changed = False
+        for f in definitions:
+            if f.source is Source.DERIVED and f.name not in out and any(
+                    re.search(rf"\b{re.escape(n)}\b", f.sql) for n in out):
+                out.add(f.name)
+                changed = True
+    kept = [f for f in definitions if f.name not in out]
+    if not kept:
+        raise ValueError("every feature is left out: nothing to train on")
+    return kept
+
+
+def member_kinds(cfg: RunConfig) -> list[str]:
+    """The stack's members (or the one model's kind) after exclusions; unknown kinds are an error."""
+    have = available_kinds()
+    kinds = [cfg.model] if cfg.model != "stack" else list(cfg.members or default_members())
+    unknown = [k for k in [*kinds, *cfg.exclude_members] if k not in have]
+    if unknown:
+        raise ValueError(f"member kind(s) {', '.join(unknown)} not implemented "
+                         f"(available: stack, {', '.join(sorted(have))})")
+    kinds = [k for k in kinds if k not in cfg.exclude_members]
+    if not kinds:
+        raise ValueError("every member is left out: nothing to train")
+    return kinds
+
+
+def make_estimator(cfg: RunConfig, kinds: list[str]) -> CreditModel:
+    if cfg.model != "stack":
+        return make_member(cfg.model, cfg.member_params.get(cfg.model), cfg.seed)
+    params = {k: v for k, v in cfg.member_params.items() if k in kinds}
+    return StackModel(members=kinds, member_params=params or None, n_folds=cfg.stack.folds,
+                      calibration=cfg.stack.calibration, time_groups=cfg.stack.time_groups, seed=cfg.seed)
+
+
+def views_for(cfg: RunConfig, kinds: list[str]) -> list[str]:
+    needed = {"tabular", *(v for k in kinds for v in member_views(k, cfg.member_params.get(k)))}
+    return [v for v in VIEWS if v in needed]
+
+
+def split_rows(cfg: RunConfig, inp: ModelInput) -> Fold | None:
+    """Fold(train, held out) as the config's split says, or None (train on every row)."""
+    s = cfg.split
+    if s.kind == "none":
+        return None
+    if s.kind == "holdout":
+        return holdout_split(inp.keys, inp.y, s.fraction, cfg.seed if s.seed is None else s.seed)
+    return time_split(inp.keys, s.test_from)
+
+
+def holdout_metrics(model: CreditModel, inp: ModelInput, fold: Fold, cfg: RunConfig) -> dict:
+    """AUC, KS and Gini of the fitted model on the held-out rows (none of them were fitted on)."""
+    held = inp.take(fold.predict)
+    y = held.y
+    p = model.predict_proba(held)[:, 1]
+    a = auc(y, p)
+    return {"split": cfg.split.model_dump(mode="json"), "rows": int(len(y)), "bads": int(y.sum()),
+            "train_rows": int(len(fold.train)), "auc": a, "gini": 2 * a - 1, "ks": ks(y, p)}
+
+
+def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: ProgressFn | None = None,
+                on_message: MessageFn = _quiet) -> Trained:
+    """Fit the configured model on the training rows, measure the held-out rows, save a hashed artifact
+    (config and hold-out metrics in its manifest, config.json beside it)."""
+    kinds = member_kinds(cfg)
+    est = make_estimator(cfg, kinds)
+    views = views_for(cfg, kinds)
+    on_message(f"building the {', '.join(views)} view(s) of {dataset.name}")
+    inp = build_model_input(dataset, views=views, definitions=select_definitions(cfg))
+    fold = split_rows(cfg, inp)
+    train_inp = inp if fold is None else inp.take(fold.train)
+    if fold is not None:
+        on_message(f"{cfg.split.kind}: training on {len(fold.train):,} rows, holding out {len(fold.predict):,}")
+    progress = on_progress or (lambda *_: None)
+    if isinstance(est, StackModel):
+        est.fit(train_inp, on_progress=progress)
+    else:
+        progress(cfg.model, 0, 1)
+        est.fit(train_inp)
+        progress(cfg.model, 1, 1)
+    metrics = dict(getattr(est, "metrics_", {}))
+    if fold is not None:
+        metrics["holdout"] = holdout_metrics(est, inp, fold, cfg)
+    fingerprint = dataset.fingerprint()
+    path = save_model(est, out, train_inp, metrics=metrics,
+                      config={"data": dataset.name, "views": views, "rows": len(train_inp), "kind": est.kind,
+                              "run": cfg.to_dict()})
+    write_run_record(path, cfg, fingerprint)
+    return Trained(est, path, metrics, views, len(train_inp))
+

@@ -1,0 +1,71 @@
+"""The train workflow: exclusions, member parameters, hold-out and time splits, metrics in the artifact."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from deepcredit.config import RunConfig
+from deepcredit.data.simulate import simulate_world
+from deepcredit.features.definitions import ALL_FEATURES
+from deepcredit.features.spec import Source
+from deepcredit.models.splits import holdout_split, time_split
+from deepcredit.scoring.artifacts import load_artifact
+from deepcredit.workflows.train import member_kinds, select_definitions, train_model
+
+GBDT = {"gbdt": {"n_estimators": 40}}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return simulate_world(tmp_path_factory.mktemp("train") / "w", people=900, seed=4, chunk_size=900)
+
+
+def test_exclusions_drop_dimensions_features_and_what_is_derived_from_them():
+    derived = next(f for f in ALL_FEATURES if f.source is Source.DERIVED)
+    used = next(f.name for f in ALL_FEATURES if f.name in derived.sql and f.name != derived.name)
+    kept = {f.name for f in select_definitions(RunConfig(exclude_features=[used],
+                                                         exclude_dimensions=["social_connections"]))}
+    assert used not in kept and derived.name not in kept
+    assert not any(f.dimension.value == "social_connections" for f in ALL_FEATURES if f.name in kept)
+    with pytest.raises(ValueError, match="no_such_dimension"):
+        select_definitions(RunConfig(exclude_dimensions=["no_such_dimension"]))
+    with pytest.raises(ValueError, match="no_such_feature"):
+        select_definitions(RunConfig(exclude_features=["no_such_feature"]))
+    assert member_kinds(RunConfig(members=["scorecard", "gbdt"], exclude_members=["scorecard"])) == ["gbdt"]
+    with pytest.raises(ValueError, match="every member"):
+        member_kinds(RunConfig(members=["gbdt"], exclude_members=["gbdt"]))
+
+
+def test_holdout_is_grouped_by_person_and_stratified():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    keys = pd.DataFrame({"person_id": np.repeat([f"p{i}" for i in range(200)], 2),
+                         "as_of": np.tile(pd.to_datetime(["2024-01-01", "2024-07-01"]), 200)})
+    y = (rng.random(400) < 0.2).astype(int)
+    f = holdout_split(keys, y, 0.3, seed=1)
+    assert not set(keys.person_id[f.train]) & set(keys.person_id[f.predict])
+    assert abs(len(f.predict) / 400 - 0.3) < 0.02
+    assert np.array_equal(f.predict, holdout_split(keys, y, 0.3, seed=1).predict)
+    t = time_split(keys, "2024-07-01")
+    assert (keys.as_of[t.predict] == pd.Timestamp("2024-07-01")).all() and len(t.train) == 200
+    with pytest.raises(ValueError, match="one side"):
+        time_split(keys, "2030-01-01")
+
+
+def test_train_with_a_holdout_stores_its_metrics_and_config(world, tmp_path):
+    cfg = RunConfig(members=["gbdt"], member_params=GBDT, stack={"folds": 2},
+                    split={"kind": "holdout", "fraction": 0.3}, seed=2, exclude_dimensions=["social_connections"])
+    trained = train_model(cfg, world, tmp_path / "m")
+    h = trained.metrics["holdout"]
+    assert 0.5 < h["auc"] <= 1 and h["gini"] == pytest.approx(2 * h["auc"] - 1) and 0 < h["ks"] <= 1
+    assert h["rows"] + h["train_rows"] == 900 and trained.rows == h["train_rows"]
+    art = load_artifact(trained.path)
+    assert art.manifest["metrics"]["holdout"]["auc"] == pytest.approx(h["auc"])
+    assert art.manifest["config"]["run"]["split"]["kind"] == "holdout"
+    assert not any(f["dimension"] == "social_connections" for f in art.manifest["features"])
+    record = json.loads((trained.path / "config.json").read_text())
+    assert record["data_fingerprint"] == world.fingerprint() and record["config"]["seed"] == 2
