@@ -117,7 +117,7 @@ def _registry() -> dict[str, type[CreditModel]]:
 
     kinds: dict[str, type[CreditModel]] = {}
     for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name in {"base", "scorecard"} or mod.name.startswith("_"):
+        if mod.name == "base" or mod.name.startswith("_"):
             continue
         module = importlib.import_module(f"deepcredit.models.{mod.name}")
         for obj in vars(module).values():

@@ -72,9 +72,9 @@ def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | 
     if scorer is None and load_scorer_from_meta:
         scorer = build_scorer(ctx)
     ctx.scorer = scorer
-    card = getattr(scorer, "card", None)
-    if card is not None:
-        ctx.bands = [(n, int(b)) for n, b in card.scale.bands]
+    scale = getattr(scorer, "scale", None)
+    if scale is not None:
+        ctx.bands = [(n, int(b)) for n, b in scale.bands]
     app = FastAPI(
         title="DeepCredit scoring service", version=__version__,
         description="Merchants ask about a person only with that person's consent; people see who asked, why "

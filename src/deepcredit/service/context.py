@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from fastapi import Request
 
+from deepcredit.scoring.scale import DEFAULT_BANDS as SCALE_BANDS
 from deepcredit.service.audit import AuditLog
 from deepcredit.service.config import Settings
 from deepcredit.service.privacy import Pseudonymiser
@@ -14,7 +15,7 @@ from deepcredit.service.scoring import Scorer
 from deepcredit.service.store import Database
 from deepcredit.service.store.models import Meta
 
-DEFAULT_BANDS = [("poor", 350), ("fair", 550), ("good", 600), ("very good", 650), ("excellent", 700)]
+DEFAULT_BANDS = list(SCALE_BANDS)
 
 
 @dataclass

@@ -105,7 +105,7 @@ def radar(dimensions: list[Dimension], size: int = 300, margin: int = 90) -> dic
 
     axes, points = [], []
     for i, d in enumerate(dimensions):
-        share = (d.points - d.lo) / (d.hi - d.lo) if d.hi > d.lo else 0.5
+        share = 0.0 if d.points is None else (d.points - d.lo) / (d.hi - d.lo) if d.hi > d.lo else 0.5
         share = min(max(share, 0.0), 1.0)
         (x_end, y_end), (lx, ly) = at(i, 1.0), at(i, 1.16)
         anchor = "middle" if abs(lx - cx) < 10 else ("start" if lx > cx else "end")

@@ -167,7 +167,7 @@ class DecisionRequest(Request):
 
 class Dimension(BaseModel):
     name: str
-    points: int
+    points: int | None = Field(description="null: the model has no input data for this dimension (no data)")
     lo: int
     hi: int
 
