@@ -29,7 +29,10 @@ import numpy as np
 import pandas as pd
 
 from deepcredit.data.dataset import Dataset
-from deepcredit.features.bundle import VIEWS, ModelInput, build_model_input
+from deepcredit.features.bundle import VIEWS, ModelInput
+from deepcredit.features.engine import Session, build_features
+from deepcredit.features.graph import build_graph
+from deepcredit.features.sequences import build_sequences
 from deepcredit.features.spec import FeatureDef, Source
 from deepcredit.models.base import DIMENSIONS, CreditModel, load_model
 from deepcredit.models.stack import instance_views
@@ -310,20 +313,36 @@ class ModelScorer:
         return seen
 
     def model_input(self, person_ids: Sequence[str] | None, as_of: datetime) -> ModelInput:
-        """The views the model reads for these people (None: everyone the data set or the service knows)."""
-        stamp = pd.Timestamp(as_of)
-        if person_ids is None:
-            scoped = self.scope(None)
-            con = scoped.connect(duckdb.connect())
-            ids = con.execute("SELECT person_id FROM people UNION SELECT person_id FROM events "
-                              "ORDER BY person_id").df()["person_id"]
+        """The views the model reads for these people (None: everyone the data set or the service knows).
+
+        The engine's own plan (features, sequences, graph) runs on a cursor of the scorer's long-lived
+        DuckDB database: for given people the scoped tables are copied into temp tables once (a few
+        hundred rows), so no step rescans the data set's files and no new database is opened per request.
+        """
+        con = self.cursor()
+        try:
+            if person_ids is None:
+                scoped = self.scope(None)
+                scoped.connect(con)
+                ids = con.execute("SELECT person_id FROM people UNION SELECT person_id FROM events "
+                                  "ORDER BY person_id").df()["person_id"].tolist()
+            else:
+                ids = self.neighbourhood(person_ids)
+                scoped = self.scope(ids)
+                for name, sql in scoped.sources(con).items():
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+            con.register("spine_input", pd.DataFrame({"person_id": ids}))
+            stamp = pd.Timestamp(as_of).isoformat(sep=" ")
+            con.execute("CREATE OR REPLACE TEMP TABLE spine AS SELECT CAST(person_id AS VARCHAR) AS person_id, "
+                        f"TIMESTAMP '{stamp}' AS as_of, CAST(NULL AS INTEGER) AS label FROM spine_input")
+            session = Session(con, {r[0] for r in con.execute("DESCRIBE people").fetchall()},
+                              {r[0] for r in con.execute("DESCRIBE events").fetchall()})
+            tabular = build_features(scoped, self.definitions or None, session=session)
+            sequences = build_sequences(session) if "temporal" in self.views else None
+            graph = build_graph(session) if "structural" in self.views else None
+        finally:
             con.close()
-        else:
-            ids = self.neighbourhood(person_ids)
-            scoped = self.scope(ids)
-        spine = pd.DataFrame({"person_id": list(ids), "as_of": stamp})
-        return build_model_input(scoped, spine=spine, views=self.views, definitions=self.definitions or None,
-                                 threads=self.threads)
+        return ModelInput(tabular, sequences, graph)
 
     def score_people(self, person_ids: Sequence[str] | None, as_of: datetime | None = None) -> list[ScoredPerson]:
         as_of = as_of or self.dataset.snapshot_date.to_pydatetime()
