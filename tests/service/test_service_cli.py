@@ -51,6 +51,7 @@ def test_init_then_serve_then_verify_the_audit_log(tmp_path):
         report = client.get("/v1/me/report", headers={"Authorization": f"Bearer {token}"}).json()
         expected = next(p for p in w.scores if p.person_id == settings_subject(settings, pid))
         assert report["score"] == expected.score and report["events"]
+        assert report["model_id"] == load_artifact(w.model).sha256  # every report names the model version
         assert report["generated_at"].startswith("2026-07-01")  # the clock runs from --as-of
         me = client.get("/v1/merchant", headers={"Authorization": f"Bearer {key}"}).json()
         assert me["name"] == "Acme Rentals"

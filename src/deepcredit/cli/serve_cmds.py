@@ -55,7 +55,8 @@ def serve(
 
 def serve_init(
     data: str = typer.Option(..., "--data", help="A data set directory, or a bundled name: uci, otc."),
-    model: Path = typer.Option(..., "--model", help="A scorecard artifact (`deepcredit scorecard train`)."),
+    model: Path = typer.Option(..., "--model", help="Any model artifact from `deepcredit train` "
+                                                    "(the stack, one member, a scorecard)."),
     state: Path = typer.Option(Path("runs/service"), "--state", help="Where the service keeps its data copy."),
     as_of: str = typer.Option("", "--as-of", help="Score as of this date and run the service clock from it "
                                                    "(historical data); default: now."),
@@ -71,7 +72,7 @@ def serve_init(
         when = pd.Timestamp(as_of).to_pydatetime() if as_of else None
         try:
             summary = initialise(settings, ds, model, state, as_of=when)
-        except ValueError as exc:  # e.g. a model kind the service cannot serve yet
+        except ValueError as exc:  # e.g. a model whose views this data set cannot build
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
     console.print(f"scored {summary.people:,} people as of {summary.as_of:%Y-%m-%d %H:%M} with model "

@@ -71,7 +71,7 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
     categories = ctx.scorer.data_categories() if ctx.scorer is not None else []
     return PersonReport(
         scored=score is not None, score=score.score if score else None, band=score.band if score else None,
-        scored_at=score.as_of if score else None,
+        scored_at=score.as_of if score else None, model_id=score.model_id if score else None,
         dimensions=[Dimension(**d) for d in score.dimensions] if score else [],
         reasons=[ReasonOut(**r) for r in score.reasons] if score else [],
         history=[HistoryPoint(as_of=h.as_of, score=h.score, band=h.band, cause=h.cause) for h in history],

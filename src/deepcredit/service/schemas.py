@@ -197,6 +197,7 @@ class DecisionResponse(BaseModel):
     band: str | None = None
     score: int | None = None
     factors: Factors | None = None
+    model_id: str | None = Field(None, description="The version (artifact sha256) of the model behind the score.")
     decided_at: datetime
     replayed: bool = False
 
@@ -332,6 +333,7 @@ class PersonReport(BaseModel):
     score: int | None
     band: str | None
     scored_at: datetime | None
+    model_id: str | None = Field(None, description="The version (artifact sha256) of the model behind the score.")
     dimensions: list[Dimension]
     reasons: list[ReasonOut]
     history: list[HistoryPoint]
