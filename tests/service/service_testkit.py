@@ -212,6 +212,8 @@ def service(request, tmp_path):
     save_scores_bulk(ctx, w.scores, cause="initial score")
     with TestClient(app) as client:
         yield Service(client, ctx, clock, w)
+    if ctx.neighbours is not None:
+        ctx.neighbours.drain(timeout=30.0)  # connections still being re-scored finish before the database goes
     db.dispose()
     if schema is not None:
         schema.drop()

@@ -20,6 +20,7 @@ from deepcredit import __version__
 from deepcredit.service import problems
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, get_context, make_context, read_meta, sync_clock
+from deepcredit.service.neighbours import neighbour_queue
 from deepcredit.service.routes import admin, merchant, person
 from deepcredit.service.schemas import Health
 from deepcredit.service.scoring import Scorer
@@ -72,6 +73,8 @@ def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | 
     if scorer is None and load_scorer_from_meta:
         scorer = build_scorer(ctx)
     ctx.scorer = scorer
+    if scorer is not None and hasattr(scorer, "neighbourhood"):
+        ctx.neighbours = neighbour_queue(ctx)
     scale = getattr(scorer, "scale", None)
     if scale is not None:
         ctx.bands = [(n, int(b)) for n, b in scale.bands]

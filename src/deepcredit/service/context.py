@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from fastapi import Request
 
@@ -26,6 +27,8 @@ class ServiceContext:
     audit: AuditLog
     scorer: Scorer | None = None
     bands: list[tuple[str, int]] | None = None
+    neighbours: Any = None
+    """neighbours.NeighbourQueue: re-scores a person's connections after their record changed."""
 
     def now(self) -> datetime:
         return self.settings.clock.now()
