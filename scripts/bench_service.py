@@ -1,10 +1,12 @@
 """Benchmark of the scoring service on loopback: admittance decisions and re-scoring after an event.
 
-    .venv/bin/python scripts/bench_service.py [--people 20000] [--rate 200] [--seconds 10]
+    .venv/bin/python scripts/bench_service.py [--people 20000] [--model stack|scorecard] [--folds 2]
+                                              [--rate 200] [--seconds 10] [--events 200]
                                               [--database-url postgresql+psycopg://...] [--out result.json]
 
 What it does, all on 127.0.0.1 and bounded (fixed request counts; it stops by itself):
-1. simulates a world, fits a small scorecard on it, runs serve-init (pseudonymised copy, everyone scored);
+1. simulates a world, fits the model on it (default: the full stack, few folds and epochs to keep it
+   quick; `--model scorecard`: a small card), runs serve-init (pseudonymised copy, everyone scored);
 2. registers a merchant with a deposit-free-rental policy and consents from `--consenting` people;
 3. starts `uvicorn deepcredit.service.app:app_from_env` (one worker, access log off) on a free port; with
    two or more cores the server is pinned to one core and the load generator to another, so the client's
@@ -55,12 +57,31 @@ def _stats(lat_s: list[float], wall: float) -> dict:
             "req_per_s": round(len(a) / wall, 1)}
 
 
-def prepare(root: Path, people: int, consenting: int, db_url: str) -> tuple[list[str], str, dict]:
+QUICK_STACK = {"sequence": {"max_epochs": 3}, "wide_deep": {"max_epochs": 3, "use_graph_tower": True},
+               "graph": {"max_epochs": 5}}
+"""Few epochs: the benchmark measures serving, not accuracy."""
+
+
+def fit_model(raw, out: Path, kind: str, folds: int) -> None:
+    from deepcredit.features.bundle import build_model_input
+    from deepcredit.features.definitions import ALL_FEATURES
+    from deepcredit.models.base import save_model
+    from deepcredit.models.scorecard import ScorecardModel
+    from deepcredit.models.stack import StackModel
+
+    if kind == "stack":
+        inp = build_model_input(raw)
+        model = StackModel(member_params=QUICK_STACK, n_folds=folds, seed=0).fit(inp)
+    else:
+        inp = build_model_input(raw, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
+        model = ScorecardModel(max_n_prebins=20).fit(inp)
+    save_model(model, out, inp)
+
+
+def prepare(root: Path, people: int, consenting: int, db_url: str, kind: str = "stack", folds: int = 2
+            ) -> tuple[list[str], str, dict]:
     """World, model, serve-init, a merchant with a policy and consents. Returns (person ids, api key, timings)."""
     from deepcredit.data.simulate import simulate_world
-    from deepcredit.features.definitions import ALL_FEATURES
-    from deepcredit.features.engine import build_features
-    from deepcredit.models.scorecard import WoEScorecard
     from deepcredit.service import consent
     from deepcredit.service.bootstrap import initialise
     from deepcredit.service.config import Settings
@@ -74,8 +95,7 @@ def prepare(root: Path, people: int, consenting: int, db_url: str) -> tuple[list
     raw = simulate_world(root / "world", people=people, seed=11)
     t["simulate_s"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
-    ff = build_features(raw, definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
-    WoEScorecard(max_n_prebins=20).fit(ff.X, ff.y, ff.definitions).save(root / "model", definitions=ff.definitions)
+    fit_model(raw, root / "model", kind, folds)
     t["fit_s"] = round(time.perf_counter() - t0, 1)
     settings = Settings.from_env({"DEEPCREDIT_PSEUDONYM_KEY": KEY, "DEEPCREDIT_ADMIN_KEY": ADMIN,
                                   "DEEPCREDIT_DATABASE_URL": db_url})
@@ -249,14 +269,16 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--rate", type=float, default=200.0, help="Open-loop offered load, requests/s.")
     ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--events", type=int, default=100, help="Re-scoring requests (one person each).")
+    ap.add_argument("--events", type=int, default=200, help="Re-scoring requests (one person each).")
+    ap.add_argument("--model", choices=("stack", "scorecard"), default="stack")
+    ap.add_argument("--folds", type=int, default=2, help="The stack's out-of-fold folds (few: quick to fit).")
     ap.add_argument("--database-url", default="", help="Default: an SQLite file in a temporary directory.")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="deepcredit-bench-service-"))
     db_url = args.database_url or f"sqlite:///{root / 'service.db'}"
-    ids, key, setup = prepare(root, args.people, args.consenting, db_url)
+    ids, key, setup = prepare(root, args.people, args.consenting, db_url, args.model, args.folds)
     cores = sorted(os.sched_getaffinity(0))
     server_cpu, client_cpus = (cores[0], set(cores[1:])) if len(cores) >= 2 else (None, None)
     port = _free_port()
@@ -274,14 +296,14 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=30)
     direct = rescore_in_process(db_url, ids[args.events:], args.events)
-    result = {"people": args.people, "database": db_url.split(":")[0], "cores": len(cores),
+    result = {"people": args.people, "model": args.model, "database": db_url.split(":")[0], "cores": len(cores),
               "server_pinned_to_cpu": server_cpu, "load_average_1m": round(os.getloadavg()[0], 2), "setup": setup,
               "decisions_one_client": single, "decisions_closed_loop": closed, "decisions_open_loop": opened,
               "rescore_post_event_http": http_rescore, "rescore_scorer_in_process": direct}
     rows = [("admittance, 1 client (service time)", single),
             (f"admittance, closed loop, {args.concurrency} clients", closed), (f"admittance, open loop at {args.rate:g}/s", opened),
             ("re-score after event (POST /v1/events)", http_rescore), ("re-score, Scorer in-process", direct)]
-    print(f"\n{args.people:,} people, {result['database']}, server on "
+    print(f"\n{args.people:,} people, {args.model}, {result['database']}, server on "
           f"{'1 pinned core' if server_cpu is not None else 'shared cores'} (machine: {len(cores)} cores, "
           f"1-minute load average {result['load_average_1m']} at the end)\n")
     print("| workload | requests | p50 ms | p99 ms | max ms | req/s | errors |")

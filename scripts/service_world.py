@@ -30,9 +30,11 @@ def _free_port() -> int:
 def build_service(root: Path, people: int, seed: int, crowd: int = 0) -> tuple[dict, dict]:
     """A world, a scorecard, an initialised service database and the callers; returns (env, credentials)."""
     from deepcredit.data.simulate import simulate_world
+    from deepcredit.features.bundle import ModelInput
     from deepcredit.features.definitions import ALL_FEATURES
     from deepcredit.features.engine import build_features
-    from deepcredit.models.scorecard import WoEScorecard
+    from deepcredit.models.base import save_model
+    from deepcredit.models.scorecard import ScorecardModel
     from deepcredit.service.auth import MerchantPrincipal
     from deepcredit.service.bootstrap import initialise
     from deepcredit.service.config import Settings
@@ -46,8 +48,8 @@ def build_service(root: Path, people: int, seed: int, crowd: int = 0) -> tuple[d
     names = {"identity_verified", "tenure_days", "n_bad_365d", "bad_rate", "utilisation", "last_bill_amount",
              "credit_limit", "degree", "share_neighbours_bad"}
     ff = build_features(world, definitions=[d for d in ALL_FEATURES if d.name in names])
-    WoEScorecard(max_n_prebins=10).fit(ff.X, ff.y, ff.definitions).save(
-        root / "model", data_fingerprint=world.fingerprint(), definitions=ff.definitions)
+    inp = ModelInput(ff)
+    save_model(ScorecardModel(max_n_prebins=10).fit(inp), root / "model", inp)
     env = {"DEEPCREDIT_PSEUDONYM_KEY": secrets.token_hex(32), "DEEPCREDIT_ADMIN_KEY": secrets.token_hex(24),
            "DEEPCREDIT_DATABASE_URL": f"sqlite:///{root / 'service.db'}"}
     initialise(Settings.from_env(env), world, root / "model", root / "state",

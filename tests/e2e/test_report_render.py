@@ -53,15 +53,15 @@ def report(tmp_path_factory) -> Path:
     """Fit a small WoE scorecard on one simulated world, evaluate it through the CLI on another."""
     from deepcredit.data.simulate import simulate_world
     from deepcredit.features.bundle import build_model_input
-    from deepcredit.models.scorecard import WoEScorecard
+    from deepcredit.models.base import save_model
+    from deepcredit.models.scorecard import ScorecardModel
 
     root = tmp_path_factory.mktemp("e2e_report")
     dev = simulate_world(root / "dev", people=800, seed=1)
     simulate_world(root / "test", people=800, seed=2)
     inp = build_model_input(dev, views=("tabular",))
-    use = [d for d in inp.definitions if d.name in {"bad_rate", "n_bad_365d", "mean_days_late_180d", "utilisation"}]
-    card = WoEScorecard().fit(inp.X, inp.y, definitions=use)
-    card.save(root / "model", data_fingerprint=dev.fingerprint(), definitions=inp.definitions)
+    card = ScorecardModel(features=["bad_rate", "n_bad_365d", "mean_days_late_180d", "utilisation"]).fit(inp)
+    save_model(card, root / "model", inp)
     app = typer.Typer()
     eval_cmds.register(app)
     res = CliRunner().invoke(app, ["evaluate", "--model", str(root / "model"), "--data", str(root / "test"),

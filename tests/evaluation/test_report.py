@@ -17,6 +17,7 @@ from deepcredit.evaluation.model_card import OUT_OF_SCOPE, default_model_card, m
 from deepcredit.evaluation.report import write_report
 from deepcredit.evaluation.stability import monitor
 from deepcredit.scoring.scale import ScoreScale
+from deepcredit.scoring.scorer import Scorer
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -101,6 +102,10 @@ class StubModel:
         p = np.clip(0.05 + 0.8 * x, 0.01, 0.99)
         return np.column_stack([1 - p, p])
 
+    def decision_function(self, inp) -> np.ndarray:
+        p = self.predict_proba(inp)[:, 1]
+        return np.log(p / (1 - p))
+
 
 def test_evaluate_artifact_with_a_stub_model(tmp_path, monkeypatch):
     from deepcredit.data.simulate import simulate_world
@@ -109,7 +114,7 @@ def test_evaluate_artifact_with_a_stub_model(tmp_path, monkeypatch):
     test = simulate_world(tmp_path / "test", people=300, seed=2)
     loaded = pipeline.LoadedModel(StubModel(), {"kind": "stub", "sha256": "ab" * 32,
                                                 "data_fingerprint": test.fingerprint(), "features": []},
-                                  ("tabular",), None, ScoreScale())
+                                  None, Scorer(StubModel(), ScoreScale()))
     monkeypatch.setattr(pipeline, "load_any_model", lambda path: loaded)
     steps = []
     path = pipeline.evaluate_artifact(tmp_path / "art", test, tmp_path / "out", reference=dev, n_boot=0,

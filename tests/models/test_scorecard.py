@@ -5,9 +5,14 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
 from deepcredit.data.schema import Dimension
+from deepcredit.features.bundle import ModelInput
+from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import FeatureDef, Kind, Source
-from deepcredit.models.scorecard import WoEScorecard
+from deepcredit.models.base import DIMENSIONS, MemberCannotFit, load_model, save_model
+from deepcredit.models.binning import WoEBinning
+from deepcredit.models.scorecard import ScorecardModel, scorecard_html, scorecard_table
 from deepcredit.scoring.scale import ScoreScale
+from deepcredit.scoring.scorer import Scorer
 
 DEFS = [
     FeatureDef("region", Dimension.IDENTITY, Source.PROFILE, "MAX(region)", "where you live", "Nothing to do.",
@@ -37,10 +42,17 @@ def make_data(n: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     z = -1.6 + 0.7 * n_late - 0.4 * (np.log(limit) - 10) + 1.2 * (util - 0.5) + 0.5 * (region == "west") \
         - 0.6 * np.nan_to_num(days / 365, nan=1.0) + 0.3 * (sex == "m")
     y = (rng.uniform(size=n) < 1 / (1 + np.exp(-z))).astype(int)
-    X = pd.DataFrame({"person_id": [f"p{i:05d}" for i in range(n)], "region": region, "n_late": n_late,
+    X = pd.DataFrame({"region": region, "n_late": n_late,
                       "days_since_late": days, "limit": limit, "utilisation": util,
                       "noise": rng.normal(size=n), "sex": sex})
     return X, y
+
+
+def as_input(X: pd.DataFrame, y: np.ndarray | None = None, defs: list[FeatureDef] = DEFS) -> ModelInput:
+    """A ModelInput over a plain frame (the scorecard reads the tabular view only)."""
+    keys = pd.DataFrame({"person_id": [f"p{i:05d}" for i in range(len(X))], "as_of": pd.Timestamp("2025-01-01"),
+                         "label": y if y is not None else 0})
+    return ModelInput(FeatureFrame(pd.concat([keys, X.reset_index(drop=True)], axis=1), list(defs)))
 
 
 @pytest.fixture(scope="module")
@@ -51,56 +63,75 @@ def data():
 @pytest.fixture(scope="module", params=["bins", "woe"])
 def card(request, data):
     X, y = data
-    return WoEScorecard(fit_points=request.param, min_bin_size=0.03).fit(X, y, definitions=DEFS)
+    return ScorecardModel(fit_points=request.param, min_bin_size=0.03).fit(as_input(X, y))
+
+
+def total_points(card: ScorecardModel, X: pd.DataFrame) -> np.ndarray:
+    return card.card_.total_points(X)
 
 
 def test_fits_and_predicts(card, data):
     X, y = data
-    p = card.predict_proba(X)
+    inp = as_input(X, y)
+    p = card.predict_proba(inp)
     assert p.shape == (len(X), 2) and np.allclose(p.sum(axis=1), 1)
     assert roc_auc_score(y, p[:, 1]) > 0.7
-    s = card.score(X)
+    s = Scorer(card).report(inp, explain=False)["score"].to_numpy()
     assert s.dtype == np.int64 and ((s >= 350) & (s <= 950)).all()
     assert roc_auc_score(y, -s) > 0.7
 
 
+def test_the_score_is_the_sum_of_the_printed_points(card, data):
+    """The card's logit is the one its whole points stand for: the Scorer's score is base + points, exactly."""
+    X, y = data
+    inp = as_input(X, y)
+    report = Scorer(card).report(inp)
+    assert np.array_equal(report["score"].to_numpy(), card.scale_.clip(total_points(card, X)))
+    table = scorecard_table(card)
+    assert table.iloc[0]["points"] == card.card_.base_points
+
+
 def test_protected_attributes_are_never_inputs_by_default(card, data):
-    assert "sex" not in card.features_
+    assert "sex" not in card.used_features_
     status = card.selection_.set_index("feature")["status"]
     assert status["sex"].startswith("protected attribute")
     X, y = data
-    allowed = WoEScorecard(allow_protected=True, min_bin_size=0.03).fit(X, y, definitions=DEFS)
+    allowed = ScorecardModel(allow_protected=True, min_bin_size=0.03).fit(as_input(X, y))
     assert "sex" in allowed.selection_["feature"].tolist()
     assert not allowed.selection_["status"].str.startswith("protected").any()
 
 
 def test_selection_drops_weak_characteristics(card):
     status = card.selection_.set_index("feature")["status"]
-    assert "noise" not in card.features_ and "IV" in status["noise"]
-    assert {"n_late", "limit"} <= set(card.features_)
-    assert all(status[f] == "used" for f in card.features_)
+    assert "noise" not in card.used_features_ and "IV" in status["noise"]
+    assert {"n_late", "limit"} <= set(card.used_features_)
+    assert all(status[f] == "used" for f in card.used_features_)
 
 
-def test_subscores_add_up_to_the_score_for_every_person(card, data):
-    X, _ = data
-    sub = card.subscores(X)
-    dims = [str(d) for d in Dimension]
-    assert list(sub.columns) == [*dims, "score"]
-    assert (sub[dims].sum(axis=1) == sub["score"]).all()
-    assert (sub["score"].to_numpy() == card.score(X)).all()
-    # no characteristic in social connections: everyone gets the same neutral share there
-    assert sub["social_connections"].nunique() == 1
+def test_no_characteristic_passing_iv_is_a_member_that_cannot_fit(data):
+    X, y = data
+    with pytest.raises(MemberCannotFit, match="no characteristic reaches IV 5"):
+        ScorecardModel(iv_min=5.0, min_bin_size=0.03).fit(as_input(X, y))
+
+
+def test_subscores_add_up_and_a_dimension_without_data_has_none(card, data):
+    X, y = data
+    report = Scorer(card).report(as_input(X, y))
+    assert (report[DIMENSIONS].sum(axis=1) == report["score"]).all()
+    # no characteristic in social connections: no data there, not an equal share of the base points
+    assert report["social_connections"].isna().all()
+    assert report[["credit_history", "fulfilment_capacity"]].notna().all().all()
 
 
 def test_subscores_add_up_when_the_total_is_clipped(data):
     X, y = data
     narrow = ScoreScale(lo=560, hi=640, bands=(("low", 560), ("high", 600)))
-    m = WoEScorecard(scale=narrow, min_bin_size=0.03).fit(X, y, definitions=DEFS)
-    sub = m.subscores(X)
-    raw = m.card_.base_points + m.card_.dimension_points(X).sum(axis=1)
+    m = ScorecardModel(scale=narrow, min_bin_size=0.03).fit(as_input(X, y))
+    report = Scorer(m).report(as_input(X, y))
+    raw = total_points(m, X)
     assert ((raw < 560) | (raw > 640)).mean() > 0.05  # many people are clipped
-    assert (sub.iloc[:, :5].sum(axis=1) == sub["score"]).all()
-    assert sub["score"].between(560, 640).all()
+    assert (report[DIMENSIONS].sum(axis=1) == report["score"]).all()
+    assert report["score"].between(560, 640).all()
 
 
 def test_score_is_monotone_in_each_monotone_binned_feature(card, data):
@@ -111,7 +142,7 @@ def test_score_is_monotone_in_each_monotone_binned_feature(card, data):
         if t.kind != "numeric" or t.direction == 0:
             continue
         grid = np.quantile(X[t.name].dropna(), np.linspace(0, 1, 41))
-        scores = np.column_stack([card.score(base.assign(**{t.name: v})) for v in grid])
+        scores = np.column_stack([total_points(card, base.assign(**{t.name: v})) for v in grid])
         steps = np.diff(scores, axis=1) * t.direction
         assert (steps >= 0).all(), t.name
         if t.risk_direction:  # declared directions are respected: riskier when higher -> points fall
@@ -134,6 +165,16 @@ def test_lookup_reproduces_the_training_bin_counts(card, data):
         assert counts.tolist() == t.count, t.name
 
 
+def test_binning_is_a_transformer_of_its_own(data):
+    X, y = data
+    binning = WoEBinning(min_bin_size=0.03).fit(X, y, DEFS[:4])
+    woe = binning.transform(X)
+    assert list(woe.columns) == [d.name for d in DEFS[:4]] and woe.notna().all().all()
+    assert binning.iv_["n_late"] > 0.02
+    # a safer bin has a higher WoE: late payers sit lower
+    assert woe.loc[X["n_late"] >= 3, "n_late"].mean() < woe.loc[X["n_late"] == 0, "n_late"].mean()
+
+
 def test_missing_and_unseen_values_get_their_own_bins(card, data):
     X, _ = data
     row = X.iloc[:1].copy()
@@ -147,81 +188,85 @@ def test_missing_and_unseen_values_get_their_own_bins(card, data):
     if "days_since_late" in tables:
         t = tables["days_since_late"]
         assert t.bin_index(row["days_since_late"])[0] == t.n_value_bins + 1
-    card.score(row)  # scores without error
+    total_points(card, row)  # scores without error
 
 
-def test_single_record_and_small_frames_match_vectorised_scoring(card, data):
+def test_small_frames_match_vectorised_scoring(card, data):
     X, _ = data
-    big = card.score(X.iloc[:300])
-    small = np.concatenate([card.score(X.iloc[i:i + 3]) for i in range(0, 300, 3)])
+    big = total_points(card, X.iloc[:300])
+    small = np.concatenate([total_points(card, X.iloc[i:i + 3]) for i in range(0, 300, 3)])
     assert (big == small).all()
-    records = X.iloc[:300].to_dict("records")
-    assert [card.score_record(r) for r in records] == big.tolist()
 
 
-def test_blocked_and_parallel_scoring_match_the_single_record_path(card, data, monkeypatch):
+def test_blocked_and_parallel_scoring_match_the_small_frame_path(card, data, monkeypatch):
     import deepcredit.models.scorecard as sc
 
     X, _ = data
     monkeypatch.setattr(sc, "BLOCK_ROWS", 97)  # many uneven blocks ...
     monkeypatch.setattr(sc, "PARALLEL_ROWS", 150)  # ... over several row slices on threads
     rows = X.iloc[np.resize(np.arange(len(X)), 1001)].reset_index(drop=True)
-    got = card.score(rows)
-    assert got.tolist() == [card.score_record(r) for r in rows.to_dict("records")]
+    got = total_points(card, rows)
+    assert got.tolist() == [int(total_points(card, rows.iloc[i:i + 1])[0]) for i in range(len(rows))]
 
 
-def test_score_agrees_with_the_scale_applied_to_the_pd(card, data):
-    X, _ = data
-    exact = card.card_.scale.score(card.predict_proba(X)[:, 1])
-    # whole points per bin: at most half a point of rounding per characteristic plus the base
-    assert np.abs(card.score(X) - exact).max() <= len(card.features_) / 2 + 1
-
-
-def test_explain_is_stable_and_uses_only_card_characteristics(card, data):
-    X, _ = data
-    sample = X.iloc[:200]
-    r1 = card.explain(sample)
-    r2 = card.explain(sample.iloc[::-1])  # a different order of people: the same reasons for each
-    key = ["row", "rank"]
-    pd.testing.assert_frame_equal(r1.sort_values(key).reset_index(drop=True),
-                                  r2.sort_values(key).reset_index(drop=True))
-    assert set(r1["feature"]) <= set(card.features_)
+def test_explanation_adds_up_to_the_logit_and_reasons_come_from_the_card(card, data):
+    X, y = data
+    inp = as_input(X, y).take(np.arange(200))
+    ex = card.explain(inp)
+    assert np.array_equal(ex.decision, card.decision_function(inp))
+    assert np.abs(ex.logit() - ex.decision).max() < 1e-9
+    scorer = Scorer(card)
+    _, r1 = scorer.explain(inp)
+    _, r2 = scorer.explain(inp.take(np.arange(199, -1, -1)))  # another order: the same reasons for each
+    key = ["person_id", "rank"]
+    cols = ["person_id", "rank", "feature", "points_lost"]
+    pd.testing.assert_frame_equal(r1[cols].sort_values(key).reset_index(drop=True),
+                                  r2[cols].sort_values(key).reset_index(drop=True))
+    assert set(r1["feature"]) <= set(card.used_features_)
     assert r1.groupby("row").size().max() <= 4
-    assert (r1["points_lost"] > 0).all()
+    assert (r1["points_lost"] >= 1).all()
     for _, g in r1.groupby("row"):
         assert g["rank"].tolist() == list(range(1, len(g) + 1))
         assert (np.diff(g["points_lost"].to_numpy()) <= 0).all()
     assert r1["reason"].map(lambda s: isinstance(s, str) and len(s) > 0).all()
-    assert card.explain(sample, top=2).groupby("row").size().max() <= 2
 
 
-def test_to_table_lists_base_points_and_every_bin(card):
-    table = card.to_table()
+def test_the_printed_card_lists_base_points_and_every_bin(card):
+    table = scorecard_table(card)
     assert table.iloc[0]["feature"] == "(base points)"
-    assert set(table["feature"][1:]) == set(card.features_)
+    assert set(table["feature"][1:]) == set(card.used_features_)
     assert table["points"].notna().all()
+    assert "<table" in scorecard_html(card)
+
+
+def test_artifact_roundtrip_writes_the_printed_card(card, data, tmp_path):
+    X, y = data
+    inp = as_input(X, y)
+    out = save_model(card, tmp_path / "card", inp)
+    assert {"scorecard.csv", "scorecard.html", "scorecard_card.json"} <= {p.name for p in out.iterdir()}
+    loaded = load_model(out)
+    assert isinstance(loaded, ScorecardModel) and loaded.kind == "scorecard"
+    assert np.array_equal(loaded.decision_function(inp), card.decision_function(inp))
+    pd.testing.assert_frame_equal(Scorer(loaded).report(inp), Scorer(card).report(inp))
+    assert "(base points)" in (out / "scorecard.csv").read_text()
 
 
 def test_clear_errors(data):
     X, y = data
-    with pytest.raises(ValueError, match="missing from the training data: limit"):
-        WoEScorecard().fit(X.drop(columns="limit"), y, definitions=DEFS)
     with pytest.raises(ValueError, match="0 \\(good\\) or 1 \\(bad\\)"):
-        WoEScorecard().fit(X, np.where(y == 1, 2, 0), definitions=DEFS)
-    with pytest.raises(ValueError, match="not fitted"):
-        WoEScorecard().score(X)
-    m = WoEScorecard(min_bin_size=0.03).fit(X, y, definitions=DEFS)
+        ScorecardModel().fit(as_input(X, np.where(y == 1, 2, 0)))
+    with pytest.raises(RuntimeError, match="call fit"):
+        ScorecardModel().decision_function(as_input(X, y))
+    m = ScorecardModel(min_bin_size=0.03).fit(as_input(X, y))
     with pytest.raises(ValueError, match="'n_late'.*missing from the input"):
-        m.score(X.drop(columns="n_late"))
+        m.card_.total_points(X.drop(columns="n_late"))
 
 
-def test_sklearn_clone_and_fit_without_definitions(data):
+def test_sklearn_clone_keeps_flat_parameters(data):
     X, y = data
-    m = WoEScorecard(C=0.5, iv_min=0.03)
+    m = ScorecardModel(C=0.5, iv_min=0.03, features=["n_late", "limit", "region"])
     c = clone(m)
     assert c.get_params()["C"] == 0.5 and c.get_params()["iv_min"] == 0.03
-    fitted = c.fit(X, y)  # no definitions: text columns categorical, all attributed to credit history
-    assert "person_id" not in fitted.features_ and "sex" not in fitted.features_
-    kinds = {t.name: t.kind for t in fitted.card_.features}
-    assert kinds.get("region", "categorical") == "categorical" and kinds["n_late"] == "numeric"
-    assert roc_auc_score(y, fitted.predict_proba(X)[:, 1]) > 0.65
+    fitted = c.fit(as_input(X, y))
+    assert set(fitted.used_features_) <= {"n_late", "limit", "region"}
+    assert roc_auc_score(y, fitted.predict_proba(as_input(X, y))[:, 1]) > 0.65

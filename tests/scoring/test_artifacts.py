@@ -5,9 +5,13 @@ import pandas as pd
 import pytest
 
 from deepcredit.data.schema import Dimension
+from deepcredit.features.bundle import ModelInput
+from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import FeatureDef, Source
-from deepcredit.models.scorecard import WoEScorecard
+from deepcredit.models.base import load_model, save_model
+from deepcredit.models.scorecard import ScorecardModel
 from deepcredit.scoring.artifacts import ArtifactError, load_artifact, save_artifact
+from deepcredit.scoring.scorer import Scorer
 
 
 @pytest.fixture(scope="module")
@@ -20,67 +24,72 @@ def fitted():
                        risk_direction=1, fill=0),
             FeatureDef("limit", Dimension.FULFILMENT_CAPACITY, Source.PROFILE, "MAX(limit)", "your credit line",
                        "Ask for more.", risk_direction=-1)]
-    return WoEScorecard(min_bin_size=0.05).fit(X, y, definitions=defs), X
+    frame = pd.concat([pd.DataFrame({"person_id": [f"p{i}" for i in range(n)], "as_of": pd.Timestamp("2025-01-01"),
+                                     "label": y}), X], axis=1)
+    inp = ModelInput(FeatureFrame(frame, defs, {"data_fingerprint": "abc123"}))
+    return ScorecardModel(min_bin_size=0.05).fit(inp), inp
+
+
+def save(card: ScorecardModel, inp: ModelInput, out):
+    return save_model(card, out, inp, metrics={"auc": 0.7})
 
 
 def test_scorecard_roundtrip(tmp_path, fitted):
-    card, X = fitted
-    out = card.save(tmp_path / "card", data_fingerprint="abc123", metrics={"auc": 0.7})
+    card, inp = fitted
+    out = save(card, inp, tmp_path / "card")
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.json", "scorecard.csv", "scorecard.html",
-                                                       "signature.json"]
-    loaded = WoEScorecard.load(out)
-    assert (loaded.score(X) == card.score(X)).all()
-    np.testing.assert_array_equal(loaded.predict_proba(X), card.predict_proba(X))
-    pd.testing.assert_frame_equal(loaded.subscores(X), card.subscores(X))
-    pd.testing.assert_frame_equal(loaded.explain(X.iloc[:20]), card.explain(X.iloc[:20]))
+                                                     "scorecard_card.json", "signature.json"]
+    loaded = load_model(out)
+    np.testing.assert_array_equal(loaded.predict_proba(inp), card.predict_proba(inp))
+    pd.testing.assert_frame_equal(Scorer(loaded).report(inp), Scorer(card).report(inp))
     assert [d.name for d in loaded.definitions_] == ["late", "limit"]
-    m = loaded.artifact_.manifest
-    assert m["kind"] == "woe_scorecard" and m["artifact_format"] == 1
+    m = load_artifact(out).manifest
+    assert m["kind"] == "scorecard" and m["artifact_format"] == 1
     assert m["data_fingerprint"] == "abc123" and m["metrics"] == {"auc": 0.7}
-    assert m["features"] == card.features_
+    assert [f["name"] for f in m["features"]] == ["late", "limit"]
     assert m["sha256"] == m["files"]["model.json"] and len(m["sha256"]) == 64
-    assert "numpy" in m["library_versions"] and m["config"]["params"]["min_bin_size"] == 0.05
-    assert set(m["files"]) == {"model.json", "scorecard.csv", "scorecard.html"}
+    assert "numpy" in m["library_versions"]
+    assert set(m["files"]) == {"model.json", "scorecard.csv", "scorecard.html", "scorecard_card.json"}
     assert "(base points)" in (out / "scorecard.csv").read_text()
     assert "<table" in (out / "scorecard.html").read_text()
     assert not list(tmp_path.glob(".*staging*"))  # nothing half-written left behind
 
 
 def test_same_card_same_hash(tmp_path, fitted):
-    card, _ = fitted
-    a = load_artifact(card.save(tmp_path / "a"))
-    b = load_artifact(card.save(tmp_path / "b"))
-    assert a.sha256 == b.sha256
+    card, inp = fitted
+    a = load_artifact(save(card, inp, tmp_path / "a"))
+    b = load_artifact(save(card, inp, tmp_path / "b"))
+    assert a.manifest["files"] == b.manifest["files"]
 
 
-@pytest.mark.parametrize("name", ["model.json", "scorecard.csv", "scorecard.html", "manifest.json"])
+@pytest.mark.parametrize("name", ["scorecard_card.json", "scorecard.csv", "scorecard.html", "manifest.json"])
 def test_a_tampered_artifact_is_refused(tmp_path, fitted, name):
-    card, _ = fitted
-    out = card.save(tmp_path / "card")
+    card, inp = fitted
+    out = save(card, inp, tmp_path / "card")
     path = out / name
     data = bytearray(path.read_bytes())
     i = len(data) // 2
     data[i] = ord("7") if data[i] != ord("7") else ord("8")  # one byte
     path.write_bytes(bytes(data))
     with pytest.raises(ArtifactError, match="mismatch|unreadable|changed"):
-        WoEScorecard.load(out)
+        load_model(out)
 
 
 def test_an_edited_point_value_is_refused(tmp_path, fitted):
-    card, _ = fitted
-    out = card.save(tmp_path / "card")
-    payload = json.loads((out / "model.json").read_text())
-    payload["features"][0]["points"][0] += 50
-    (out / "model.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    card, inp = fitted
+    out = save(card, inp, tmp_path / "card")
+    payload = json.loads((out / "scorecard_card.json").read_text())
+    payload["card"]["features"][0]["points"][0] += 50
+    (out / "scorecard_card.json").write_text(json.dumps(payload, indent=1, sort_keys=True))
     with pytest.raises(ArtifactError, match="sha256 mismatch"):
-        WoEScorecard.load(out)
+        load_model(out)
 
 
 def test_missing_pieces_are_clear_errors(tmp_path, fitted):
-    card, _ = fitted
+    card, inp = fitted
     with pytest.raises(ArtifactError, match="manifest.json is missing"):
         load_artifact(tmp_path / "nothing")
-    out = card.save(tmp_path / "card")
+    out = save(card, inp, tmp_path / "card")
     (out / "scorecard.csv").unlink()
     with pytest.raises(ArtifactError, match="missing"):
         load_artifact(out)
@@ -91,8 +100,8 @@ def test_general_artifact_with_extra_files(tmp_path):
                         data_fingerprint="f", metrics={}, extra_files={"model.txt": b"tree\n"})
     art = load_artifact(out, kind="lightgbm")
     assert art.payload == {"trees": 3} and art.path("model.txt").read_bytes() == b"tree\n"
-    with pytest.raises(ArtifactError, match="expected a 'woe_scorecard' artifact"):
-        load_artifact(out, kind="woe_scorecard")
+    with pytest.raises(ArtifactError, match="expected a 'scorecard' artifact"):
+        load_artifact(out, kind="scorecard")
     with pytest.raises(ValueError, match="invalid artifact file name"):
         save_artifact(tmp_path / "bad", {}, kind="x", config={}, features=[], data_fingerprint="", metrics={},
                       extra_files={"../escape": b""})

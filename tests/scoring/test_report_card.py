@@ -16,8 +16,19 @@ from deepcredit.models.base import DIMENSIONS, Explanation
 from deepcredit.models.gbdt import GBDTModel
 from deepcredit.scoring.report_card import apportion, reason_table, report_card, subscores
 from deepcredit.scoring.scale import ScoreScale
+from deepcredit.scoring.scorer import top_losses
 
 SCALE = ScoreScale()
+
+
+def test_top_losses_orders_by_loss_then_column():
+    loss = np.array([[5, 9, 9, 0, 1],
+                     [0, 0, 0, 0, 0],
+                     [3, 3, 3, 3, 3]])
+    cols, valid = top_losses(loss, 4)
+    assert cols[0].tolist() == [1, 2, 0, 4] and valid[0].all()
+    assert not valid[1].any()
+    assert cols[2].tolist() == [0, 1, 2, 3]  # ties: the catalogue's order
 
 
 def test_apportion_rounds_to_an_exact_total():
@@ -50,6 +61,11 @@ def test_subscores_add_up_to_the_score_of_the_pd(spread):
 
 class _FakeModel:
     """A model whose contributions are given: two features used, a third unused but 'contributing'."""
+
+    views = ("tabular",)
+
+    def get_params(self, deep: bool = False) -> dict:
+        return {}
 
     def __init__(self, inp: ModelInput, contrib: np.ndarray, used: list[str]) -> None:
         self.contrib, self.used_features_ = contrib, used
@@ -88,6 +104,8 @@ def test_reasons_are_used_features_in_a_fixed_order():
     assert card["reason_2"].tolist()[0] == "b" and pd.isna(card["reason_2"].iloc[1])
     assert card["reason_1_points"].iloc[0] == 36
     assert np.array_equal(card[DIMENSIONS].sum(axis=1).to_numpy(), card["score"].to_numpy())
+    # social connections: its only feature (c) is unused, so no data there, not a neutral share of the base
+    assert card["social_connections"].isna().all() and card["identity"].notna().all()
 
 
 def test_report_card_of_a_real_model(tmp_path):

@@ -24,15 +24,16 @@ from sqlalchemy import create_engine, text
 
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.simulate import simulate_world
+from deepcredit.features.bundle import build_model_input
 from deepcredit.features.definitions import ALL_FEATURES
-from deepcredit.features.engine import build_features
-from deepcredit.models.scorecard import WoEScorecard
+from deepcredit.models.base import save_model
+from deepcredit.models.scorecard import ScorecardModel
 from deepcredit.service.app import create_app
 from deepcredit.service.config import Clock, Settings
 from deepcredit.service.events import overlay_source, save_scores_bulk
 from deepcredit.service.privacy import Pseudonymiser
 from deepcredit.service.pseudodata import pseudonymise_dataset
-from deepcredit.service.scoring import ScorecardScorer, ScoredPerson
+from deepcredit.service.scoring import ModelScorer, ScoredPerson, load_scorer
 from deepcredit.service.store import Database
 
 KEY = b"test-pseudonym-key-0123456789abcdef"
@@ -49,7 +50,8 @@ class World:
     root: Path
     raw: Dataset
     data: Dataset
-    model: WoEScorecard
+    model: Path
+    """The model artifact (a scorecard: quick to fit; the stack's service path is tests/service/test_service_stack.py)."""
     scores: list[ScoredPerson]
     ids: list[str]
     """Raw person ids, as a merchant knows them."""
@@ -61,14 +63,17 @@ def world() -> World:
     atexit.register(shutil.rmtree, root, True)
     raw = simulate_world(root / "world", people=400, seed=7)
     defs = [d for d in ALL_FEATURES if d.name in FEATURES]
-    ff = build_features(raw, definitions=defs)
-    model = WoEScorecard(max_n_prebins=20).fit(ff.X, ff.y, ff.definitions)
-    model.save(root / "model", data_fingerprint=raw.fingerprint(), definitions=ff.definitions)
-    model = WoEScorecard.load(root / "model")
+    inp = build_model_input(raw, views=("tabular",), definitions=defs)
+    save_model(ScorecardModel(max_n_prebins=20).fit(inp), root / "model", inp)
     data = pseudonymise_dataset(raw, root / "pseudo", Pseudonymiser(KEY))
-    scores = ScorecardScorer(data, model).score_people(None, as_of=NOW)
+    scores = load_scorer(root / "model", data).score_people(None, as_of=NOW)
     ids = sorted(raw.read("people")["person_id"].astype(str))
-    return World(root, raw, data, model, scores, ids)
+    return World(root, raw, data, root / "model", scores, ids)
+
+
+def scorer_for(data: Dataset, overlay=None) -> ModelScorer:
+    """The service's scorer of the test world's model over `data`."""
+    return load_scorer(world().model, data, overlay)
 
 
 # -- databases ---------------------------------------------------------------------------------------
@@ -201,12 +206,14 @@ def service(request, tmp_path):
         db = Database(f"sqlite:///{tmp_path / 'service.db'}")
     settings = Settings(database_url=str(db.url), pseudonym_key=KEY, admin_key=ADMIN_KEY,
                         clock=Clock(source=clock))
-    scorer = ScorecardScorer(w.data, w.model, overlay_source(db))
+    scorer = scorer_for(w.data, overlay_source(db))
     app = create_app(settings, scorer=scorer, db=db)
     ctx = app.state.ctx
     save_scores_bulk(ctx, w.scores, cause="initial score")
     with TestClient(app) as client:
         yield Service(client, ctx, clock, w)
+    if ctx.neighbours is not None:
+        ctx.neighbours.drain(timeout=30.0)  # connections still being re-scored finish before the database goes
     db.dispose()
     if schema is not None:
         schema.drop()

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from deepcredit.cli import serve_cmds
+from deepcredit.scoring.artifacts import load_artifact
 from deepcredit.service.app import create_app
 from deepcredit.service.config import Settings
 
@@ -46,10 +47,11 @@ def test_init_then_serve_then_verify_the_audit_log(tmp_path):
     # the server as `deepcredit serve` builds it: scorer, data copy and clock from the database
     settings = Settings.from_env(env)
     with TestClient(create_app(settings)) as client:
-        assert client.get("/v1/health").json()["model_id"] == w.model.artifact_.sha256
+        assert client.get("/v1/health").json()["model_id"] == load_artifact(w.model).sha256
         report = client.get("/v1/me/report", headers={"Authorization": f"Bearer {token}"}).json()
         expected = next(p for p in w.scores if p.person_id == settings_subject(settings, pid))
         assert report["score"] == expected.score and report["events"]
+        assert report["model_id"] == load_artifact(w.model).sha256  # every report names the model version
         assert report["generated_at"].startswith("2026-07-01")  # the clock runs from --as-of
         me = client.get("/v1/merchant", headers={"Authorization": f"Bearer {key}"}).json()
         assert me["name"] == "Acme Rentals"

@@ -33,6 +33,7 @@ def test_replay_within_24h_returns_the_same_answer_without_evaluating(service):
     service.grant(service.person(pid), mid, scope="score")
     first = service.decide(acme, pid, "tx-1", include="score")
     assert first.status_code == 200 and first.json()["admitted"] is True and not first.json()["replayed"]
+    assert first.json()["model_id"] == service.ctx.scorer.model_id  # each decision names the model version
     _set_score(service, pid, 400)  # the person's score drops: a *new* evaluation would decline
     service.clock.advance(hours=23)
     again = service.decide(acme, pid, "tx-1", include="score")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
+from service_testkit import scorer_for
 from sqlalchemy import func, select
 
 from deepcredit.data.dataset import write_dataset
-from deepcredit.service.scoring import ScorecardScorer
 from deepcredit.service.store.models import ScoreHistory, ServiceEvent
 
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
@@ -45,7 +45,7 @@ def test_events_rescore_the_person_and_match_a_full_rebuild(service, tmp_path):
     frames["events"] = pd.concat([frames["events"], extra.astype({"ts": "datetime64[us]", "due_ts": "datetime64[us]"})],
                                  ignore_index=True)
     rebuilt = write_dataset(tmp_path / "rebuilt", frames, "rebuilt", str(w.data.snapshot_date.date()))
-    full = ScorecardScorer(rebuilt, w.model).score_people([service.subject(pid)], as_of=after.as_of)[0]
+    full = scorer_for(rebuilt).score_people([service.subject(pid)], as_of=after.as_of)[0]
     assert full.score == after.score
     assert [d.__dict__ for d in full.dimensions] == after.dimensions
     # and a decision now sees the new score at once

@@ -21,7 +21,7 @@ def fake_results() -> dict:
         "machine": {"cpus": 2}, "plan": {"notes": []},
         "datasets": {
             "uci": {"split": "stratified 70/30, random_state=42", "members": ["scorecard", "gbdt"],
-                    "models": {**models(), "woe_scorecard": {"auc": 0.771, "ks": 0.40},
+                    "models": {**models(), "scorecard_standalone": {"auc": 0.771, "ks": 0.40},
                                "peer:optbinning": {"auc": 0.765, "ks": 0.40}},
                     "cv": {"stack": {"auc_mean": 0.78, "auc_std": 0.004, "ks_mean": 0.42, "ks_std": 0.01}},
                     "skipped": {"peer:toad": "not importable here"}},

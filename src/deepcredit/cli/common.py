@@ -67,8 +67,8 @@ def member_progress(bar: Progress) -> Callable[[str, int, int], None]:
 def print_person(card: Mapping, reasons: pd.DataFrame) -> None:
     """One person's score, band, PD, five sub-scores and reason codes: the one printer every `explain` uses.
 
-    card: person_id, as_of, score, band, pd and the five dimensions; reasons: rank, reason, value,
-    points_lost, how_to_improve (scoring.report_card.reason_table's or WoEScorecard.explain's columns).
+    card: person_id, as_of, score, band, pd and the five dimensions (<NA>: no data for it); reasons: rank,
+    reason, value, points_lost, how_to_improve (scoring.scorer.Scorer.explain's long table).
     """
     import pandas as pd
     from rich.table import Table
@@ -77,10 +77,10 @@ def print_person(card: Mapping, reasons: pd.DataFrame) -> None:
 
     console.print(f"[bold]{escape(str(card['person_id']))}[/bold] as of {pd.Timestamp(card['as_of']).date()}: "
                   f"score [bold]{card['score']}[/bold] ({card['band']}), PD {card['pd']:.2%}")
-    subs = Table(title="sub-scores (they add up to the score)")
+    subs = Table(title="sub-scores (they add up to the score; no data: the model has no input there)")
     for d in DIMENSIONS:
         subs.add_column(d.replace("_", " "))
-    subs.add_row(*(str(card[d]) for d in DIMENSIONS))
+    subs.add_row(*("no data" if pd.isna(card[d]) else str(card[d]) for d in DIMENSIONS))
     console.print(subs)
     if reasons.empty:
         console.print("no reason codes: nothing lowers this score, or the model gives no per-feature reasons")

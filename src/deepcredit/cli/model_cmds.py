@@ -197,8 +197,7 @@ def explain(
 ) -> None:
     """One person's score: PD, band, the five sub-scores and what lowers the score most."""
     from deepcredit.models.stack import instance_views
-    from deepcredit.scoring.report_card import reason_table, report_card
-    from deepcredit.scoring.scale import ScoreScale
+    from deepcredit.scoring.scorer import Scorer
 
     with _model_errors():
         model, defs = _load(model_dir)
@@ -218,9 +217,5 @@ def explain(
             spine = spine[["person_id", "as_of", "label"]]
         inp = _input(ds, model, defs, spine)
         row = inp.keys.index[inp.keys["person_id"] == person].to_numpy()
-        one = inp.take(row[:1])
-        scale = ScoreScale()
-        expl = model.explain(one)
-        card = report_card(model, one, scale, top=top, explanation=expl).iloc[0]
-        reasons = reason_table(model, one, expl, scale, top=top)
-    print_person(card, reasons)
+        card, reasons = Scorer(model, top=top).explain(inp.take(row[:1]))
+    print_person(card.iloc[0], reasons)

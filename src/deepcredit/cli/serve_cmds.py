@@ -1,5 +1,5 @@
-"""Service commands: `serve`, `serve-init`, `audit-verify`, `audit-anchor`, and operator helpers (`merchant-add`,
-`person-token`).
+"""Service commands: `serve`, `serve-init`, `audit-verify`, `audit-anchor`, operator helpers (`merchant-add`,
+`person-token`) and the champion/challenger steps (`model-challenger`, `model-compare`, `model-promote`).
 
 Configuration comes from the environment (service/config.py): DEEPCREDIT_PSEUDONYM_KEY (required),
 DEEPCREDIT_ADMIN_KEY (operator API), DEEPCREDIT_DATABASE_URL (default: an SQLite file under runs/service).
@@ -23,6 +23,9 @@ def register(app: typer.Typer) -> None:
     app.command("audit-anchor")(audit_anchor)
     app.command("merchant-add")(merchant_add)
     app.command("person-token")(person_token)
+    app.command("model-challenger")(model_challenger)
+    app.command("model-compare")(model_compare)
+    app.command("model-promote")(model_promote)
 
 
 def _settings():
@@ -57,7 +60,8 @@ def serve(
 
 def serve_init(
     data: str = typer.Option(..., "--data", help="A data set directory, or a bundled name: uci, otc."),
-    model: Path = typer.Option(..., "--model", help="A scorecard artifact (`deepcredit scorecard train`)."),
+    model: Path = typer.Option(..., "--model", help="Any model artifact from `deepcredit train` "
+                                                    "(the stack, one member, a scorecard)."),
     state: Path = typer.Option(Path("runs/service"), "--state", help="Where the service keeps its data copy."),
     as_of: str = typer.Option("", "--as-of", help="Score as of this date and run the service clock from it "
                                                    "(historical data); default: now."),
@@ -73,7 +77,7 @@ def serve_init(
         when = pd.Timestamp(as_of).to_pydatetime() if as_of else None
         try:
             summary = initialise(settings, ds, model, state, as_of=when)
-        except ValueError as exc:  # e.g. a model kind the service cannot serve yet
+        except ValueError as exc:  # e.g. a model whose views this data set cannot build
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
     console.print(f"scored {summary.people:,} people as of {summary.as_of:%Y-%m-%d %H:%M} with model "
@@ -192,3 +196,52 @@ def person_token(
     out = create_person_token(ctx, person_id, days)
     console.print(f"token valid until {out.expires_at:%Y-%m-%d %H:%M} UTC:")
     typer.echo(out.token)
+
+
+def model_challenger(
+    model: Path = typer.Option(..., "--model", help="A model artifact to score everyone with in shadow."),
+) -> None:
+    """Register a challenger: everyone scored with it in shadow (decisions keep using the champion); audited."""
+    from deepcredit.service import challenger
+
+    with clear_errors():
+        try:
+            out = challenger.register(_settings(), model)
+        except ValueError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+    console.print(f"challenger {out.model_id[:12]} scored {out.people:,} people in shadow ({out.path})")
+
+
+def model_compare(as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON.")) -> None:
+    """Compare the challenger with the champion on the same people: band changes, score changes, approval
+    rates at each policy's threshold; audited."""
+    from deepcredit.service import challenger
+
+    try:
+        result = challenger.compare(_settings())
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    console.print(f"champion {str(result['champion'])[:12]} vs challenger {result['challenger'][:12]} on "
+                  f"{result['people']:,} people: {result['band_changed']:,} change band, mean score change "
+                  f"{result['mean_score_change']:+.1f} (mean absolute {result['mean_abs_score_change']:.1f})")
+    for t, rates in result["approval_rate"].items():
+        console.print(f"  approval at {t}: {rates['champion']:.1%} -> {rates['challenger']:.1%}")
+
+
+def model_promote() -> None:
+    """Make the challenger the served model: everyone re-scored with it (history says so); audited.
+    Restart `deepcredit serve` to load it."""
+    from deepcredit.service import challenger
+
+    try:
+        out = challenger.promote(_settings())
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"model {out.model_id[:12]} promoted: {out.people:,} people re-scored; restart the server to "
+                  "serve it")

@@ -1,10 +1,8 @@
 """Evaluate a stored model artifact on a stored data set: score, measure, audit, compare, write the report.
 
 The one place that touches models and data sets; metrics, fairness, stability and the report only ever
-see arrays and frames. Any CreditModel artifact (models.base.load_model) is scored through its
-predict_proba on the views it declares; a stand-alone WoE scorecard artifact (scoring.artifacts) is scored
-on the tabular view with its own points. PDs become scores through the model's ScoreScale (the default
-scale when it has none), so every model is read on the same 350-950 axis.
+see arrays and frames. Any CreditModel artifact (models.base.load_model) is scored through the one
+Scorer (scoring/scorer.py) on the views it declares, so every model is read on the same 350-950 axis.
 """
 
 from __future__ import annotations
@@ -24,7 +22,12 @@ from deepcredit.evaluation.model_card import default_model_card
 from deepcredit.evaluation.periods import period_metrics
 from deepcredit.evaluation.report import write_report
 from deepcredit.evaluation.stability import monitor
+from deepcredit.features.bundle import ModelInput, build_model_input
+from deepcredit.features.spec import FeatureDef
+from deepcredit.models.base import CreditModel, load_model
+from deepcredit.scoring.artifacts import load_artifact
 from deepcredit.scoring.scale import ScoreScale
+from deepcredit.scoring.scorer import Scorer
 
 SCORES = "scores.parquet"
 SCORE_COLUMNS = ("person_id", "as_of", "pd", "score", "band", "label")
@@ -32,62 +35,43 @@ SCORE_COLUMNS = ("person_id", "as_of", "pd", "score", "band", "label")
 
 @dataclass
 class LoadedModel:
-    """A model ready to score a data set, whatever kind of artifact it came from."""
+    """A verified model artifact (hashes checked on load) and the one Scorer over it."""
 
-    model: object
+    model: CreditModel
     manifest: dict
-    views: tuple[str, ...]
-    definitions: list | None
-    scale: ScoreScale
+    definitions: list[FeatureDef] | None
+    scorer: Scorer
 
     @property
     def kind(self) -> str:
         return self.manifest.get("kind", "model")
 
-    def score(self, inp) -> pd.DataFrame:
-        """person_id, as_of, pd, score, band, label for every row of `inp`."""
-        from deepcredit.models.scorecard import WoEScorecard
+    @property
+    def views(self) -> tuple[str, ...]:
+        return tuple(self.model.views)
 
-        if isinstance(self.model, WoEScorecard):
-            X = inp.X
-            p = self.model.predict_proba(X)[:, 1]
-            s = self.model.score(X)
-        else:
-            p = np.asarray(self.model.predict_proba(inp), dtype=float)[:, 1]
-            s = self.scale.score(p)
-        out = inp.keys.copy()
-        out["pd"] = p
-        out["score"] = np.asarray(s, dtype=np.int64)
-        out["band"] = self.scale.band(out["score"].to_numpy())
+    @property
+    def scale(self) -> ScoreScale:
+        return self.scorer.scale
+
+    def score(self, inp: ModelInput) -> pd.DataFrame:
+        """person_id, as_of, pd, score, band, label for every row of `inp` (Scorer.report, no explanation)."""
+        out = self.scorer.report(inp, explain=False)
         out["label"] = inp.y
         return out
 
 
 def load_any_model(path: Path) -> LoadedModel:
-    """A verified artifact (hashes checked on load) of any model kind."""
-    from deepcredit.features.spec import FeatureDef
-    from deepcredit.scoring.artifacts import SCORECARD_KIND, load_artifact, load_scorecard
-
-    art = load_artifact(Path(path))  # checks every hash, whatever the kind
-    if art.kind == SCORECARD_KIND:
-        card = load_scorecard(path)
-        # every definition it was fitted with, not just the card's: derived features read each other
-        return LoadedModel(card, art.manifest, ("tabular",), list(card.definitions_) or None, card._card().scale)
-    from deepcredit.models.base import load_model
-
+    """Any model artifact, with every feature definition it was built with (derived features read others)."""
     model = load_model(path)
-    defs = [FeatureDef.from_dict(d) for d in art.manifest.get("features", []) if isinstance(d, dict)] or None
-    scale = getattr(model, "scale_", None) or getattr(model, "scale", None)
-    if isinstance(scale, dict):
-        scale = ScoreScale.from_dict(scale)
-    return LoadedModel(model, art.manifest, tuple(model.views), defs,
-                       scale if isinstance(scale, ScoreScale) else ScoreScale())
+    manifest = load_artifact(Path(path)).manifest
+    defs = [FeatureDef.from_dict(d) for d in manifest.get("features", []) if isinstance(d, dict)] or None
+    return LoadedModel(model, manifest, defs, Scorer(model))
 
 
-def score_dataset(loaded: LoadedModel, dataset: Dataset, threads: int | None = None) -> tuple[pd.DataFrame, object]:
+def score_dataset(loaded: LoadedModel, dataset: Dataset, threads: int | None = None
+                  ) -> tuple[pd.DataFrame, ModelInput]:
     """(scores frame, ModelInput) of `dataset`, built with the views and features the model needs."""
-    from deepcredit.features.bundle import build_model_input
-
     inp = build_model_input(dataset, views=loaded.views, definitions=loaded.definitions, threads=threads)
     return loaded.score(inp), inp
 

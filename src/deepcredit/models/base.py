@@ -45,9 +45,12 @@ class Explanation:
                       ) -> Explanation:
         """Sum per-feature contributions into dimensions; `extra` adds non-feature towers by dimension."""
         dim_of = {f.name: f.dimension.value for f in definitions}
-        by_dim = pd.DataFrame(0.0, index=by_feature.index, columns=DIMENSIONS)
-        for col in by_feature.columns:
-            by_dim[dim_of[col]] += by_feature[col].to_numpy()
+        # one matrix product (features x dimensions indicator) instead of a pandas update per feature
+        member = np.zeros((by_feature.shape[1], len(DIMENSIONS)))
+        member[np.arange(by_feature.shape[1]), [DIMENSIONS.index(dim_of[c]) for c in by_feature.columns]] = 1.0
+        sums = by_feature.to_numpy(dtype=np.float64) @ member if by_feature.shape[1] else \
+            np.zeros((len(by_feature), len(DIMENSIONS)))
+        by_dim = pd.DataFrame(sums, index=by_feature.index, columns=DIMENSIONS)
         for dim, values in (extra or {}).items():
             by_dim[dim] += values
         return cls(np.asarray(base, dtype=float), by_dim, by_feature, decision)
@@ -117,7 +120,7 @@ def _registry() -> dict[str, type[CreditModel]]:
 
     kinds: dict[str, type[CreditModel]] = {}
     for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name in {"base", "scorecard"} or mod.name.startswith("_"):
+        if mod.name == "base" or mod.name.startswith("_"):
             continue
         module = importlib.import_module(f"deepcredit.models.{mod.name}")
         for obj in vars(module).values():

@@ -2,7 +2,7 @@
 
     ART/manifest.json   kind, format version, config, feature list, data fingerprint, metrics, library
                         versions, {file: sha256} for every other file, and the manifest's own sha256
-    ART/model.json      the serving payload (for a scorecard: the card's lookup tables)
+    ART/model.json      the model's kind and constructor parameters
     ART/...             any further files a model type needs (a LightGBM text model, torch weights,
                         a scorecard's CSV/HTML tables), each listed in the manifest
     ART/signature.json  an Ed25519 signature over the manifest's bytes, and the id of the key that made it
@@ -31,7 +31,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -39,15 +38,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from deepcredit.data.io import atomic_write_bytes, file_sha256, library_versions, replace_directory
 from deepcredit.data.validate import DataValidationError
-from deepcredit.features.spec import FeatureDef
-
-if TYPE_CHECKING:
-    from deepcredit.models.scorecard import WoEScorecard
 
 ARTIFACT_FORMAT = 1
 MANIFEST = "manifest.json"
 PAYLOAD = "model.json"
-SCORECARD_KIND = "woe_scorecard"
 SIGNATURE = "signature.json"
 KEY_DIR_ENV = "DEEPCREDIT_KEY_DIR"
 PRIVATE_KEY, PUBLIC_KEY = "artifact-signing.key", "artifact-signing.pub"
@@ -254,60 +248,3 @@ def load_artifact(path: Path, kind: str | None = None) -> Artifact:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ArtifactError(str(root / PAYLOAD), "unreadable payload") from None
     return Artifact(root, manifest, payload)
-
-
-# -- the scorecard's artifact -----------------------------------------------------------------------
-
-def scorecard_html(card: WoEScorecard, title: str = "DeepCredit scorecard") -> str:
-    """A self-contained HTML page of the card: how the score is read, then points per bin."""
-    import html
-
-    c = card.card_
-    s = c.scale
-    bands = ", ".join(f"{n} from {b}" for n, b in s.bands)
-    intro = (f"<p>Score = base points + the points of each characteristic's bin, clipped to [{s.lo}, {s.hi}]. "
-             f"Scale: {s.base_score:g} points at {s.base_odds:g}:1 good:bad odds, {s.pdo:g} points to double "
-             f"the odds. Bands: {html.escape(bands)}.</p>")
-    table = card.to_table().to_html(index=False, na_rep="", border=0, classes="scorecard", escape=True)
-    style = ("body{font-family:sans-serif;margin:2em}table.scorecard{border-collapse:collapse}"
-             "table.scorecard td,table.scorecard th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head>\n<body><h1>{html.escape(title)}</h1>\n{intro}\n{table}\n</body></html>\n")
-
-
-def save_scorecard(card: WoEScorecard, out: Path, data_fingerprint: str = "", metrics: Mapping | None = None,
-                   definitions: Sequence[FeatureDef] | None = None) -> Path:
-    """The card as an artifact: model.json (lookup tables), scorecard.csv and scorecard.html (readable)."""
-    fitted = card.card_
-    defs = list(definitions) if definitions is not None else list(card.definitions_)
-    config = {"params": {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in card.get_params().items()},
-              "definitions": [d.to_dict() for d in defs]}
-    if getattr(card, "selection_", None) is not None:
-        config["selection"] = card.selection_.fillna("").to_dict(orient="records")
-    extra = {"scorecard.csv": card.to_table().to_csv(index=False).encode("utf-8"),
-             "scorecard.html": scorecard_html(card).encode("utf-8")}
-    return save_artifact(out, fitted.to_dict(), kind=SCORECARD_KIND, config=config, features=fitted.names,
-                         data_fingerprint=data_fingerprint, metrics=metrics or {}, extra_files=extra)
-
-
-def load_scorecard(path: Path) -> WoEScorecard:
-    """A fitted WoEScorecard from a verified artifact (scoring only: it carries no optbinning objects)."""
-    from deepcredit.models.scorecard import Card, WoEScorecard
-    from deepcredit.scoring.scale import ScoreScale
-
-    art = load_artifact(path, kind=SCORECARD_KIND)
-    try:
-        fitted = Card.from_dict(art.payload)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(str(art.root / PAYLOAD), f"not a valid scorecard payload ({exc})") from None
-    params = dict(art.manifest["config"].get("params", {}))
-    if isinstance(params.get("scale"), dict):
-        params["scale"] = ScoreScale.from_dict(params["scale"])
-    valid = WoEScorecard().get_params()
-    model = WoEScorecard(**{k: v for k, v in params.items() if k in valid})
-    model.card_ = fitted
-    model.classes_ = [0, 1]
-    model.definitions_ = [FeatureDef.from_dict(d) for d in art.manifest["config"].get("definitions", [])]
-    model.feature_names_in_ = [d.name for d in model.definitions_]
-    model.artifact_ = art
-    return model

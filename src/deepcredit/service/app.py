@@ -21,6 +21,7 @@ from deepcredit.service import problems
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, get_context, make_context, read_meta, sync_clock
 from deepcredit.service.limits import BodyLimit
+from deepcredit.service.neighbours import neighbour_queue
 from deepcredit.service.routes import admin, merchant, person
 from deepcredit.service.schemas import INT64_MAX, Health
 from deepcredit.service.scoring import Scorer
@@ -183,9 +184,11 @@ def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | 
     if scorer is None and load_scorer_from_meta:
         scorer = build_scorer(ctx)
     ctx.scorer = scorer
-    card = getattr(scorer, "card", None)
-    if card is not None:
-        ctx.bands = [(n, int(b)) for n, b in card.scale.bands]
+    if scorer is not None and hasattr(scorer, "neighbourhood"):
+        ctx.neighbours = neighbour_queue(ctx)
+    scale = getattr(scorer, "scale", None)
+    if scale is not None:
+        ctx.bands = [(n, int(b)) for n, b in scale.bands]
     app = FastAPI(
         title="DeepCredit scoring service", version=__version__,
         description="Merchants ask about a person only with that person's consent; people see who asked, why "

@@ -1,7 +1,7 @@
 """`deepcredit serve-init`: make a data set and a model servable.
 
 1. copy the data set keyed by pseudonyms (pseudodata.py) under the state directory;
-2. verify and record the model artifact;
+2. verify and record the model artifact (any kind: a scorecard, one member, the stack);
 3. score everyone as of now (or as of a given date: the service clock then runs from that date, see
    config.Clock) and store the scores, so that decisions are lookups from the first request on.
 
@@ -11,17 +11,19 @@ events, consents, disputes and audit log stay.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.schema import PROTECTED_ATTRIBUTES
+from deepcredit.scoring.scorer import used_features
 from deepcredit.service.config import Settings, utcnow
 from deepcredit.service.context import make_context, write_meta
 from deepcredit.service.events import overlay_source, save_scores_bulk
 from deepcredit.service.pseudodata import pseudonymise_dataset
-from deepcredit.service.scoring import load_scorer, needed_definitions
+from deepcredit.service.scoring import ModelScorer, load_scorer, needed_definitions
 
 
 @dataclass
@@ -33,30 +35,27 @@ class InitSummary:
     seconds: float
 
 
+def protected_columns_read(scorer: ModelScorer) -> set[str]:
+    """The protected people columns the model's features read (kept in the copy; every other one is dropped)."""
+    used = used_features(scorer.model) or [d.name for d in scorer.definitions if not d.is_protected()]
+    return {c for d in needed_definitions(used, scorer.definitions) for c in d.requires} & set(PROTECTED_ATTRIBUTES)
+
+
 def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: Path,
                as_of: datetime | None = None) -> InitSummary:
-    import time
-
-    from deepcredit.models.scorecard import WoEScorecard
-    from deepcredit.scoring.artifacts import SCORECARD_KIND, load_artifact
-
     t0 = time.perf_counter()
     ctx = make_context(settings)
     ctx.db.create_all()
     model_path = Path(model_path).resolve()
-    keep: set[str] = set()
-    if load_artifact(model_path).kind == SCORECARD_KIND:  # keep only the protected columns a card reads
-        card = WoEScorecard.load(model_path)
-        for d in needed_definitions(card.features_, card.definitions_):
-            keep |= set(d.requires) & set(PROTECTED_ATTRIBUTES)
+    scorer = load_scorer(model_path, data, threads=None)  # verifies the artifact before anything is copied
+    keep = protected_columns_read(scorer)
     copy = pseudonymise_dataset(data, Path(state_dir).resolve() / "data", ctx.pseudonym, keep_protected=keep)
     offset = timedelta(0) if as_of is None else utcnow() - as_of
     settings.clock.offset = offset
     scorer = load_scorer(model_path, copy, overlay_source(ctx.db), threads=None)
     now = ctx.now()
     people = 0
-    batches = scorer.score_everyone(now) if hasattr(scorer, "score_everyone") else [scorer.score_people(None, now)]
-    for scored in batches:
+    for scored in scorer.score_everyone(now):
         save_scores_bulk(ctx, scored, cause="initial score")
         people += len(scored)
     write_meta(ctx, {"data_dir": str(copy.root), "model_path": str(model_path), "model_id": scorer.model_id,

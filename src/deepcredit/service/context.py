@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from fastapi import Request
 
+from deepcredit.scoring.scale import DEFAULT_BANDS as SCALE_BANDS
 from deepcredit.service.audit import AuditLog
 from deepcredit.service.config import Settings
 from deepcredit.service.privacy import Pseudonymiser
@@ -14,7 +16,7 @@ from deepcredit.service.scoring import Scorer
 from deepcredit.service.store import Database
 from deepcredit.service.store.models import Meta
 
-DEFAULT_BANDS = [("poor", 350), ("fair", 550), ("good", 600), ("very good", 650), ("excellent", 700)]
+DEFAULT_BANDS = list(SCALE_BANDS)
 
 
 @dataclass
@@ -25,6 +27,8 @@ class ServiceContext:
     audit: AuditLog
     scorer: Scorer | None = None
     bands: list[tuple[str, int]] | None = None
+    neighbours: Any = None
+    """neighbours.NeighbourQueue: re-scores a person's connections after their record changed."""
 
     def now(self) -> datetime:
         return self.settings.clock.now()

@@ -51,6 +51,7 @@ def _evaluate(policy, score, include: Scope) -> dict:
     else:
         out["admitted"] = score.score >= int(policy.threshold)
     out["result"] = "admit" if out["admitted"] else "decline"
+    out["model_id"] = score.model_id  # the model version (artifact sha256) behind the stored score
     if include.level >= Scope.BAND.level:
         out["band"] = score.band
     if include.level >= Scope.SCORE.level:
@@ -105,7 +106,7 @@ def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> D
                                   f"at most {ctx.settings.probe_thresholds_per_person} distinct thresholds per "
                                   f"person in {ctx.settings.probe_window_days} days")
             else:
-                score = s.execute(select(Score.score, Score.band, Score.dimensions, Score.reasons)
+                score = s.execute(select(Score.score, Score.band, Score.dimensions, Score.reasons, Score.model_id)
                                   .where(Score.subject == subject)).first()
                 body = _evaluate(policy, score, req.include)
                 stored = {"transaction_id": req.transaction_id, "policy": policy.name, "purpose": policy.purpose,

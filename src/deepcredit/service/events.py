@@ -120,6 +120,8 @@ def rescore(ctx: ServiceContext, subject: str, cause: str, as_of: datetime | Non
     as_of = as_of or ctx.now() + timedelta(microseconds=1)  # events stamped `now` are strictly before
     scored = ctx.scorer.score_people([subject], as_of=as_of)
     save_scores(ctx, scored, cause)
+    if ctx.neighbours is not None:  # their connections follow in the background (service/neighbours.py)
+        ctx.neighbours.after_change(subject)
     return scored[0]
 
 

@@ -71,7 +71,7 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
     categories = ctx.scorer.data_categories() if ctx.scorer is not None else []
     return PersonReport(
         scored=score is not None, score=score.score if score else None, band=score.band if score else None,
-        scored_at=score.as_of if score else None,
+        scored_at=score.as_of if score else None, model_id=score.model_id if score else None,
         dimensions=[Dimension(**d) for d in score.dimensions] if score else [],
         reasons=[ReasonOut(**r) for r in score.reasons] if score else [],
         history=[HistoryPoint(as_of=h.as_of, score=h.score, band=h.band, cause=h.cause) for h in history],
@@ -105,7 +105,7 @@ def radar(dimensions: list[Dimension], size: int = 300, margin: int = 90) -> dic
 
     axes, points = [], []
     for i, d in enumerate(dimensions):
-        share = (d.points - d.lo) / (d.hi - d.lo) if d.hi > d.lo else 0.5
+        share = 0.0 if d.points is None else (d.points - d.lo) / (d.hi - d.lo) if d.hi > d.lo else 0.5
         share = min(max(share, 0.0), 1.0)
         (x_end, y_end), (lx, ly) = at(i, 1.0), at(i, 1.16)
         anchor = "middle" if abs(lx - cx) < 10 else ("start" if lx > cx else "end")

@@ -218,7 +218,7 @@ class DecisionRequest(Request):
 
 class Dimension(BaseModel):
     name: str
-    points: int
+    points: int | None = Field(description="null: the model has no input data for this dimension (no data)")
     lo: int
     hi: int
 
@@ -248,6 +248,7 @@ class DecisionResponse(BaseModel):
     band: str | None = None
     score: int | None = None
     factors: Factors | None = None
+    model_id: str | None = Field(None, description="The version (artifact sha256) of the model behind the score.")
     decided_at: UtcDateTime
     replayed: bool = False
 
@@ -415,6 +416,7 @@ class PersonReport(BaseModel):
     score: int | None
     band: str | None
     scored_at: UtcDateTime | None
+    model_id: str | None = Field(None, description="The version (artifact sha256) of the model behind the score.")
     dimensions: list[Dimension]
     reasons: list[ReasonOut]
     history: list[HistoryPoint]

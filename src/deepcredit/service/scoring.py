@@ -4,7 +4,8 @@
 
 The service keeps each person's latest ScoredPerson in its database, so a merchant's admittance decision
 is a lookup; a Scorer runs only when something changed (a reported event, a corrected dispute, a full
-re-score). Any model kind can serve behind the interface; `ScorecardScorer` wraps the WoE scorecard.
+re-score). `ModelScorer` serves any CreditModel artifact (the stack by default) through the one
+scoring.Scorer, so the service's numbers are batch scoring's.
 
 Events the service learnt (merchant feedback) and corrections (disputes) are not written into the data
 set: `ScopedDataset` is a Dataset view that unions them in when DuckDB opens the tables, and, for one
@@ -28,7 +29,17 @@ import numpy as np
 import pandas as pd
 
 from deepcredit.data.dataset import Dataset
+from deepcredit.features.bundle import VIEWS, ModelInput
+from deepcredit.features.engine import Session, build_features
+from deepcredit.features.graph import build_graph
+from deepcredit.features.sequences import build_sequences
 from deepcredit.features.spec import FeatureDef, Source
+from deepcredit.models.base import DIMENSIONS, CreditModel, load_model
+from deepcredit.models.stack import instance_views
+from deepcredit.scoring.artifacts import load_artifact
+from deepcredit.scoring.scale import ScoreScale
+from deepcredit.scoring.scorer import Scorer as ReportScorer
+from deepcredit.scoring.scorer import input_dimensions, used_features
 
 OVERLAY_COLUMNS = {"person_id": "VARCHAR", "ts": "TIMESTAMP", "kind": "VARCHAR", "amount": "DOUBLE",
                    "status": "VARCHAR", "due_ts": "TIMESTAMP", "days_late": "DOUBLE", "counterparty": "VARCHAR",
@@ -52,7 +63,8 @@ class Reason:
 @dataclass(frozen=True)
 class DimensionScore:
     name: str
-    points: int
+    points: int | None
+    """None: the model has no input data for this dimension ("no data")."""
     lo: int
     hi: int
 
@@ -214,49 +226,60 @@ def data_categories(definitions: Sequence[FeatureDef]) -> list[dict]:
     return list(out.values())
 
 
-class ScorecardScorer:
-    """A Scorer over the WoE scorecard (models.scorecard.WoEScorecard) and the data set it was built for."""
+def graph_hops(model: CreditModel) -> int:
+    """How many hops of neighbours a model's score reads: the depth of its graph towers (0 without any)."""
+    members = getattr(model, "members_", None)
+    if members is not None:
+        return max((graph_hops(m) for _, m in members), default=0)
+    if "structural" not in instance_views(model):
+        return 0
+    params = model.get_params(deep=False)
+    return int(max(params.get("layers", 0) or 0, params.get("graph_layers", 0) or 0, 1))
 
-    def __init__(self, dataset: Dataset, model, overlay: OverlaySource | None = None, top_reasons: int = 4,
-                 model_id: str | None = None, threads: int | None = 1) -> None:
-        self.dataset, self.model, self.overlay, self.top = dataset, model, overlay, top_reasons
-        card = model._card()
-        self.card = card
-        art = getattr(model, "artifact_", None)
-        self.model_id = model_id or (art.sha256 if art is not None else "unsaved-scorecard")
-        self.definitions = needed_definitions(card.names, model.definitions_)
-        self.ranges = self._dimension_ranges()
+
+class ModelScorer:
+    """A service Scorer over any CreditModel artifact and the data set it serves.
+
+    For given people it builds their ModelInput from a ScopedDataset (their rows plus the service's
+    overlay events and dispute corrections): the tabular, temporal and structural views the model reads,
+    with the people within `hops` of them as further spine rows (a graph tower passes messages from
+    them; their own features read their neighbours' events, which the scope includes), and scores the
+    focus rows through scoring.Scorer: the same numbers as batch scoring on the same data and as-of.
+    """
+
+    def __init__(self, dataset: Dataset, model: CreditModel, overlay: OverlaySource | None = None,
+                 top_reasons: int = 4, model_id: str | None = None, threads: int | None = 1,
+                 definitions: Sequence[FeatureDef] | None = None) -> None:
+        self.dataset, self.model, self.overlay = dataset, model, overlay
+        self.scorer = ReportScorer(model, top=top_reasons)
+        self.model_id = model_id or "unsaved-model"
+        self.definitions = list(definitions if definitions is not None else getattr(model, "definitions_", []))
+        self.views = tuple(v for v in VIEWS if v in {"tabular", *instance_views(model)})
+        self.hops = graph_hops(model)
+        self.threads = threads
+        self.dimensions = input_dimensions(model, self.definitions)
         self._db = duckdb.connect()
-        if threads:  # one core per request by default: the server already runs requests in parallel
-            self._db.execute(f"SET threads = {int(threads)}")
         self._lock = threading.Lock()
         self._event_columns = {r[0] for r in self._db.execute(
             f"DESCRIBE SELECT * FROM {dataset.scan('events')}").fetchall()}
-        self._people_columns = {r[0] for r in self._db.execute(
-            f"DESCRIBE SELECT * FROM {dataset.scan('people')}").fetchall()}
 
-    def _dimension_ranges(self) -> dict[str, tuple[int, int]]:
-        card = self.card
-        k = len(card.dimensions)
-        q, r = divmod(int(card.base_points), k)
-        out = {}
-        for i, dim in enumerate(card.dimensions):
-            share = q + (1 if i < r else 0)
-            feats = [f for f in card.features if f.dimension == dim]
-            lo = share + sum(min(f.points) for f in feats)
-            hi = share + sum(max(f.points) for f in feats)
-            out[dim] = (int(lo), int(hi))
-        return out
+    @property
+    def scale(self) -> ScoreScale:
+        return self.scorer.scale
+
+    def dimension_range(self) -> tuple[int, int]:
+        """The span shown for every sub-score: the scale's range shared by the dimensions with data."""
+        k = max(len(self.dimensions), 1)
+        return int(self.scale.lo // k), int(-(-self.scale.hi // k))
 
     def data_categories(self) -> list[dict]:
-        used = set(self.card.names)
+        used = set(used_features(self.model)) or {d.name for d in self.definitions}
         return data_categories([d for d in self.definitions if d.name in used])
 
     def scope(self, person_ids: Sequence[str] | None) -> ScopedDataset:
         return ScopedDataset(self.dataset, person_ids, self.overlay, self._event_columns)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A fresh connection to the scorer's DuckDB database (cheap; a new database costs ~15 ms)."""
         with self._lock:
             return self._db.cursor()
 
@@ -267,89 +290,105 @@ class ScorecardScorer:
         finally:
             con.close()
 
-    def features(self, person_ids: Sequence[str] | None, as_of: datetime) -> pd.DataFrame:
-        """The model's features for these people (None: everyone in the data set) as of `as_of`.
-
-        The feature engine's own plan (features.engine.plan), run on a cursor of a long-lived DuckDB
-        database. For given people the whole plan is one query of CTEs over the narrowed sources: each
-        statement costs DuckDB a millisecond or two whatever its size, and a person's rows are a few hundred.
-        Everyone (None) goes through the engine's materialised steps instead, which suit large tables.
-        """
-        from deepcredit.features.engine import Session, applicable, plan
-
+    def neighbourhood(self, person_ids: Sequence[str], hops: int | None = None) -> list[str]:
+        """The people within `hops` connections of `person_ids` (any time: the graph view keeps only edges
+        first seen before as_of), themselves first."""
+        hops = self.hops if hops is None else hops
+        seen = list(dict.fromkeys(person_ids))
+        frontier = set(seen)
         con = self.cursor()
         try:
-            scoped = self.scope(person_ids)
-            stamp = f"TIMESTAMP '{pd.Timestamp(as_of).isoformat(sep=' ')}'"
-            if person_ids is None:  # everyone the data set or the service knows
-                scoped.connect(con)
-                spine = (f"SELECT person_id, {stamp} AS as_of, CAST(NULL AS INTEGER) AS label FROM "
-                         "(SELECT person_id FROM people UNION SELECT person_id FROM events) ORDER BY person_id")
-            else:
-                sources = scoped.sources(con)
-                ids = list(dict.fromkeys(person_ids)) or [""]
-                values = ", ".join(f"({_sql_list([i])})" for i in ids)
-                spine = (f"SELECT CAST(person_id AS VARCHAR) AS person_id, {stamp} AS as_of, "
-                         f"CAST(NULL AS INTEGER) AS label FROM (VALUES {values}) t(person_id)")
-            people_cols = self._people_columns
-            defs = applicable(self.definitions, people_cols)
-            if person_ids is None:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE spine AS {spine}")
-                event_cols = {r[0] for r in con.execute("DESCRIBE events").fetchall()}
-                Session(con, people_cols, event_cols).materialise(plan(defs, people_cols, event_cols))
-                frame = con.execute("SELECT * FROM features").df()
-            else:
-                steps = [("spine", spine), *sources.items(), *plan(defs, people_cols, scoped.scoped_event_columns)]
-                ctes = ",\n".join(f"{name} AS ({sql})" for name, sql in steps[:-1])
-                frame = con.execute(f"WITH {ctes}\n{steps[-1][1]}").df()
+            scan = self.dataset.scan("relations")
+            for _ in range(hops):
+                if not frontier:
+                    break
+                ids = _sql_list(sorted(frontier))
+                rows = con.execute(f"SELECT source, target FROM {scan} WHERE source IN ({ids}) OR target IN ({ids})"
+                                   ).fetchall()
+                new = {x for edge in rows for x in edge} - set(seen)
+                seen.extend(sorted(new))
+                frontier = new
         finally:
             con.close()
-        for d in defs:  # the dtypes build_features gives, so models see what they were trained on
-            frame[d.name] = frame[d.name].astype("float64" if str(d.kind) == "numeric" else "category")
-        return frame.set_index("person_id")
+        return seen
+
+    def model_input(self, person_ids: Sequence[str] | None, as_of: datetime) -> ModelInput:
+        """The views the model reads for these people (None: everyone the data set or the service knows).
+
+        The engine's own plan (features, sequences, graph) runs on a cursor of the scorer's long-lived
+        DuckDB database: for given people the scoped tables are copied into temp tables once (a few
+        hundred rows), so no step rescans the data set's files and no new database is opened per request.
+        """
+        con = self.cursor()
+        try:
+            if person_ids is None:
+                scoped = self.scope(None)
+                scoped.connect(con)
+                ids = con.execute("SELECT person_id FROM people UNION SELECT person_id FROM events "
+                                  "ORDER BY person_id").df()["person_id"].tolist()
+            else:
+                ids = self.neighbourhood(person_ids)
+                scoped = self.scope(ids)
+                for name, sql in scoped.sources(con).items():
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+            con.register("spine_input", pd.DataFrame({"person_id": ids}))
+            stamp = pd.Timestamp(as_of).isoformat(sep=" ")
+            con.execute("CREATE OR REPLACE TEMP TABLE spine AS SELECT CAST(person_id AS VARCHAR) AS person_id, "
+                        f"TIMESTAMP '{stamp}' AS as_of, CAST(NULL AS INTEGER) AS label FROM spine_input")
+            session = Session(con, {r[0] for r in con.execute("DESCRIBE people").fetchall()},
+                              {r[0] for r in con.execute("DESCRIBE events").fetchall()})
+            tabular = build_features(scoped, self.definitions or None, session=session)
+            sequences = build_sequences(session) if "temporal" in self.views else None
+            graph = build_graph(session) if "structural" in self.views else None
+        finally:
+            con.close()
+        return ModelInput(tabular, sequences, graph)
 
     def score_people(self, person_ids: Sequence[str] | None, as_of: datetime | None = None) -> list[ScoredPerson]:
         as_of = as_of or self.dataset.snapshot_date.to_pydatetime()
-        frame = self.features(person_ids, as_of)
-        ids = list(dict.fromkeys(person_ids)) if person_ids is not None else list(frame.index)
-        return self._score_frame(frame.loc[ids], as_of)
+        inp = self.model_input(person_ids, as_of)
+        keys = inp.keys["person_id"].to_numpy()
+        ids = list(dict.fromkeys(person_ids)) if person_ids is not None else list(keys)
+        pos = pd.Series(np.arange(len(keys)), index=keys).loc[ids].to_numpy()
+        return self._score(inp.take(pos), as_of)
 
     def score_everyone(self, as_of: datetime, chunk: int = 50_000) -> Iterator[list[ScoredPerson]]:
-        """Everyone in the data set (plus the service's own people), in chunks: features are computed once,
-        ScoredPerson objects (and their rows) a chunk at a time, so a million people fit in memory."""
-        frame = self.features(None, as_of)
-        for start in range(0, len(frame), chunk):
-            yield self._score_frame(frame.iloc[start:start + chunk], as_of)
+        """Everyone in the data set (plus the service's own people): the views are built once (a graph
+        needs all its nodes), explanations and ScoredPerson objects a chunk of rows at a time."""
+        inp = self.model_input(None, as_of)
+        for start in range(0, len(inp), chunk):
+            yield self._score(inp.take(np.arange(start, min(start + chunk, len(inp)))), as_of)
 
-    def _score_frame(self, frame: pd.DataFrame, as_of: datetime) -> list[ScoredPerson]:
-        ids = list(frame.index)
-        X = frame.reset_index(drop=True)
-        sub = self.model.subscores(X)
-        bands = self.card.scale.band(sub["score"].to_numpy())
+    def _score(self, inp: ModelInput, as_of: datetime) -> list[ScoredPerson]:
+        card, long = self.scorer.explain(inp)
         reasons: dict[int, list[Reason]] = {}
-        for row in self.model.explain(X, top=self.top).itertuples(index=False):
+        for row in long.itertuples(index=False):
             reasons.setdefault(int(row.row), []).append(Reason(
-                feature=str(row.feature), dimension=str(row.dimension), value=str(row.value),
+                feature=str(row.feature), dimension=str(row.dimension), value=_value_text(row.value),
                 points_lost=int(row.points_lost), reason=str(row.reason), how_to_improve=str(row.how_to_improve)))
-        dims = list(self.card.dimensions)
-        values = sub[dims].to_numpy(dtype=np.int64)
-        scores = sub["score"].to_numpy(dtype=np.int64)
-        return [ScoredPerson(person_id=pid, as_of=as_of, score=int(scores[i]), band=str(bands[i]),
-                             dimensions=[DimensionScore(d, int(values[i, j]), *self.ranges[d])
-                                         for j, d in enumerate(dims)],
-                             reasons=reasons.get(i, []), model_id=self.model_id)
-                for i, pid in enumerate(ids)]
+        lo, hi = self.dimension_range()
+        dims = card[DIMENSIONS]
+        out = []
+        for i, r in enumerate(card.itertuples(index=False)):
+            values = dims.iloc[i]
+            out.append(ScoredPerson(
+                person_id=str(r.person_id), as_of=as_of, score=int(r.score), band=str(r.band),
+                dimensions=[DimensionScore(d, None if pd.isna(values[d]) else int(values[d]), lo, hi)
+                            for d in DIMENSIONS],
+                reasons=reasons.get(i, []), model_id=self.model_id))
+        return out
+
+
+def _value_text(value: object) -> str:
+    if value is None:
+        return "missing"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def load_scorer(model_path: Path, dataset: Dataset, overlay: OverlaySource | None = None,
-                threads: int | None = 1) -> Scorer:
-    """The Scorer for a model artifact, chosen by the artifact's kind (hashes verified on load)."""
-    from deepcredit.scoring.artifacts import SCORECARD_KIND, load_artifact
-
-    kind = load_artifact(Path(model_path)).kind
-    if kind == SCORECARD_KIND:
-        from deepcredit.models.scorecard import WoEScorecard
-
-        return ScorecardScorer(dataset, WoEScorecard.load(Path(model_path)), overlay, threads=threads)
-    raise ValueError(f"{model_path}: the service cannot serve a {kind!r} model yet "
-                     f"(supported: {SCORECARD_KIND!r}); add a Scorer for it in service/scoring.py")
+                threads: int | None = 1) -> ModelScorer:
+    """The service Scorer for any model artifact (hashes verified on load); its id is the artifact's sha256."""
+    art = load_artifact(Path(model_path))
+    defs = [FeatureDef.from_dict(d) for d in art.manifest.get("features", []) if isinstance(d, dict)]
+    return ModelScorer(dataset, load_model(Path(model_path)), overlay, model_id=art.sha256, threads=threads,
+                       definitions=defs or None)

@@ -140,7 +140,7 @@ def run_uci(plan: Plan, workdir: Path, step: StepFn) -> dict:
 
 
 def _uci_scorecards(plan: Plan, workdir: Path, skipped: dict) -> dict:
-    """benchmarks.scorecards' run (our WoEScorecard alone, the peers) on the same split and CV folds."""
+    """benchmarks.scorecards' run (our scorecard alone, the peers) on the same split and CV folds."""
     import json
 
     bs = bench_scorecards
@@ -154,7 +154,7 @@ def _uci_scorecards(plan: Plan, workdir: Path, skipped: dict) -> dict:
         bs.main(argv + (["--peers-python", plan.peers_python] if plan.peers_python else []))
         got = json.loads(Path(f"{tmp}/scorecards.json").read_text())
     models, cv = {}, {}
-    names = {"deepcredit WoEScorecard": "woe_scorecard", **{p: f"peer:{p}" for p in peers}}
+    names = {"deepcredit scorecard": "scorecard_standalone", **{p: f"peer:{p}" for p in peers}}
     for src, dst in names.items():
         r = got.get(src)
         if r is None:
@@ -169,7 +169,7 @@ def _uci_scorecards(plan: Plan, workdir: Path, skipped: dict) -> dict:
             "bad_rate": round(meta.get("bad_rate", float("nan")), 4),
             "peer_versions": got.get("_peer_versions", meta.get("versions", {})),
             "peer_inputs": "raw UCI columns minus ID, SEX, AGE, MARRIAGE (as the peers' tutorials do); "
-                           "woe_scorecard: our card alone on the engine's features"}
+                           "scorecard_standalone: our card alone on the engine's features"}
 
 
 def _mean(v: list[float]) -> float:
@@ -382,7 +382,7 @@ def _f(v, digits: int = 4) -> str:
 
 def _model_order(ds: dict) -> list[str]:
     models = ds["models"]
-    ours = [m for m in [*ds.get("members", []), "stack", "stack_without_graph", "woe_scorecard"] if m in models]
+    ours = [m for m in [*ds.get("members", []), "stack", "stack_without_graph", "scorecard_standalone"] if m in models]
     return ours + sorted(m for m in models if m not in ours)
 
 

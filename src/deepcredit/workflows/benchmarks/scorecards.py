@@ -200,35 +200,35 @@ def load_data(data_dir: Path) -> tuple[pd.DataFrame, list, pd.DataFrame, np.ndar
 
 
 def run_ours(frame: pd.DataFrame, defs: list, y: np.ndarray, plan: dict, rows: int, params: dict) -> dict:
-    from deepcredit.models.scorecard import WoEScorecard
+    # imported here: --worker mode runs this file in a peers' interpreter that has no deepcredit
+    from deepcredit.features.bundle import ModelInput
+    from deepcredit.features.engine import FeatureFrame
+    from deepcredit.models.scorecard import ScorecardModel
 
+    inp = ModelInput(FeatureFrame(frame.reset_index(drop=True), list(defs)))
     out: dict = {}
     tr, te = (np.asarray(i) for i in plan["split"])
     t0 = time.perf_counter()
-    card = WoEScorecard(**params).fit(frame.iloc[tr], y[tr], definitions=defs)
+    card = ScorecardModel(**params).fit(inp.take(tr))
     out["fit_s"] = time.perf_counter() - t0
-    test = frame.iloc[te]
-    out["split"] = auc_ks(y[te], card.predict_proba(test)[:, 1])
-    out["split_score"] = auc_ks(y[te], -card.score(test).astype(float))  # the whole-point card itself
-    out["n_features"] = len(card.features_)
+    out["split"] = auc_ks(y[te], card.predict_proba(inp.take(te))[:, 1])  # the whole-point card itself
+    out["n_features"] = len(card.used_features_)
     if rows:
-        X = frame[card.features_]
+        X = frame[card.used_features_]
         big = X.iloc[np.resize(te, rows)].reset_index(drop=True)
         # categorical features as pandas category dtype (their codes are the lookup keys); the same frame
         # with Python strings in object columns is timed too, as score_object_s
         cats = [d.name for d in defs if d.kind == "categorical" and d.name in big.columns]
         big_cat = big.astype({c: "category" for c in cats})
         out["score_rows"] = rows
-        out["score_s"] = timed(lambda: card.score(big_cat), 5)
-        out["score_object_s"] = timed(lambda: card.score(big), 5) if cats else out["score_s"]
+        out["score_s"] = timed(lambda: card.card_.total_points(big_cat), 5)
+        out["score_object_s"] = timed(lambda: card.card_.total_points(big), 5) if cats else out["score_s"]
         one = X.iloc[te[:1]].reset_index(drop=True)
-        record = one.iloc[0].to_dict()
-        out["one_row_ms"] = per_call_ms(lambda: card.score(one), 2000)
-        out["one_record_ms"] = per_call_ms(lambda: card.score_record(record), 20000)
+        out["one_row_ms"] = per_call_ms(lambda: card.card_.total_points(one), 2000)
     folds = []
     for a, b in plan["cv"]:
-        m = WoEScorecard(**params).fit(frame.iloc[a], y[a], definitions=defs)
-        folds.append(auc_ks(y[b], m.predict_proba(frame.iloc[b])[:, 1]))
+        m = ScorecardModel(**params).fit(inp.take(a))
+        folds.append(auc_ks(y[b], m.predict_proba(inp.take(b))[:, 1]))
     out["cv"] = folds
     return out
 
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5, help="CV folds (0: split only)")
     ap.add_argument("--peers", default="optbinning,toad,scorecardpy")
     ap.add_argument("--peers-python", help="interpreter that can import toad and scorecardpy")
-    ap.add_argument("--params", default="{}", help="JSON of WoEScorecard parameters for our card")
+    ap.add_argument("--params", default="{}", help="JSON of ScorecardModel parameters for our card")
     ap.add_argument("--worker", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -296,8 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {}
     params = json.loads(args.params)
     print("[ours] fitting ...", file=sys.stderr, flush=True)
-    results["deepcredit WoEScorecard"] = {"inputs": "engine features", **run_ours(frame, defs, y, plan, args.rows, params)}
-    results["deepcredit WoEScorecard (fit_points=woe)"] = {
+    results["deepcredit scorecard"] = {"inputs": "engine features", **run_ours(frame, defs, y, plan, args.rows, params)}
+    results["deepcredit scorecard (fit_points=woe)"] = {
         "inputs": "engine features", **run_ours(frame, defs, y, plan, 0, {**params, "fit_points": "woe"})}
     peers = [p for p in args.peers.split(",") if p]
     timed_peers = {"toad", "optbinning"} if args.rows else set()
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = {"inputs": "raw columns", **r}
     print("[reference] lightgbm ...", file=sys.stderr, flush=True)
     results["LightGBM (reference, not a scorecard)"] = {"inputs": "raw columns", **run_lightgbm(raw, y, plan)}
-    ours, toad_r = results["deepcredit WoEScorecard"], results.get("toad", {})
+    ours, toad_r = results["deepcredit scorecard"], results.get("toad", {})
     if "score_s" in ours and "score_s" in toad_r:
         results["_speedup_vs_toad"] = toad_r["score_s"] / ours["score_s"]
     results["_meta"] = {"rows": len(y), "bad_rate": float(y.mean()), "seconds": time.perf_counter() - t_start,

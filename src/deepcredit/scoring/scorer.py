@@ -1,0 +1,248 @@
+"""The one Scorer: from any CreditModel and a ModelInput to what a person sees.
+
+    scorer = Scorer(model)                        # any CreditModel: a scorecard, a member, the stack
+    card = scorer.report(inp)                     # person_id, as_of, pd, score, band, five sub-scores, reasons
+    card, reasons = scorer.explain(inp)           # the same, plus the long table of reason codes
+
+Batch scoring, `deepcredit explain`, evaluation and the service all score through it, so PD -> score ->
+band -> sub-scores -> reasons is built here and nowhere else.
+
+Every CreditModel explains its logit as base + per-dimension (and, where it can, per-feature)
+contributions in log-odds. On the score scale a logit contribution c is worth -factor * c points, so:
+
+- score: the scale's whole-point score of the model's PD (the same number predict_proba gives); for a
+  scorecard that is exactly base points + the points of the person's bins (its logit is defined by them);
+- sub-scores: one per dimension **the model has input data for** (a feature it uses, or a tower that
+  reads that dimension's data: events for history, capacity and behaviour, the graph for social
+  connections). The base's points are shared equally among those dimensions, each adds its own points,
+  rounded so that they add up to the unclipped whole-point score exactly (largest remainders), and
+  clipping is shared out by scale.split_total. A dimension without data gets no points and is reported as
+  "no data" (<NA> in frames, null in JSON) instead of a neutral share it never earned;
+- reason codes (the one policy, docs/scoring.md): up to `top` features with the largest risk-increasing
+  contributions (positive log-odds relative to the model's base, i.e. points taken off; at least one whole
+  point), among the features the model uses; ties break by the features' catalogue order. Text comes from
+  the feature definitions. A model that gives no per-feature contributions (e.g. the graph member alone)
+  gets sub-scores but no reason codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from deepcredit.data.schema import Dimension
+from deepcredit.features.bundle import ModelInput
+from deepcredit.features.spec import FeatureDef
+from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, proba_columns
+from deepcredit.models.stack import instance_views
+from deepcredit.scoring.scale import ScoreScale, split_total
+
+LONG_COLUMNS = ("row", "person_id", "as_of", "rank", "feature", "dimension", "value", "contribution",
+                "points_lost", "reason", "how_to_improve")
+STRUCTURAL_DIMENSIONS = (Dimension.SOCIAL_CONNECTIONS.value,)
+
+
+def top_losses(loss: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of an (n, k) matrix of losses, the columns of the `top` largest positive losses.
+
+    Returns (cols (n, t), valid (n, t)): valid is False where fewer than t losses are positive. A stable
+    sort on -loss breaks ties by column order, so the same input always gives the same reasons.
+    """
+    n, k = loss.shape
+    t = max(0, min(int(top), k))
+    order = np.argsort(-loss, axis=1, kind="stable")[:, :t]
+    valid = np.take_along_axis(loss, order, axis=1) > 0
+    return order, valid
+
+
+def apportion(real: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Integers per cell, close to `real` (n, k), whose rows add up to `total` (n,): largest remainders.
+
+    Ties in the remainders go to the earlier column (stable sort), so the result is deterministic.
+    """
+    real = np.asarray(real, dtype=float)
+    n, k = real.shape
+    out = np.floor(real).astype(np.int64)
+    left = np.asarray(total, dtype=np.int64) - out.sum(axis=1)
+    q, r = np.divmod(left, k)  # r in [0, k)
+    out += q[:, None]
+    order = np.argsort(-(real - np.floor(real)), axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(k), (n, k)).copy(), axis=1)
+    out += rank < r[:, None]
+    return out
+
+
+def subscores(explanation: Explanation, pd_: np.ndarray, scale: ScoreScale,
+              dimensions: Sequence[str] = DIMENSIONS) -> tuple[np.ndarray, np.ndarray]:
+    """(score (n,), sub-scores (n, len(dimensions))) in whole points; sub-scores add up to the score exactly.
+
+    The total is the scale's score of `pd_`; the explanation only decides how it splits across the
+    dimensions with data (any contribution booked to another dimension is shared like the base).
+    """
+    dims = list(dimensions) or list(DIMENSIONS)
+    factor, offset = scale.factor, scale.offset
+    target = np.rint(scale.raw_score(pd_)).astype(np.int64)  # unclipped whole-point score
+    by_dim = explanation.by_dimension[DIMENSIONS]
+    others = [d for d in DIMENSIONS if d not in dims]
+    base_logit = np.asarray(explanation.base, dtype=float)
+    if others:
+        base_logit = base_logit + by_dim[others].to_numpy(dtype=float).sum(axis=1)
+    base_real = offset - factor * base_logit
+    base = int(np.rint(np.median(base_real))) if len(base_real) else int(np.rint(offset))
+    points = -factor * by_dim[dims].to_numpy(dtype=float)
+    points += ((base_real - base) / len(dims))[:, None]  # a base that varies by row: shared equally
+    return split_total(target, apportion(points, target - base), base, scale)
+
+
+def used_features(model: CreditModel, explanation: Explanation | None = None) -> list[str]:
+    """What the model uses: its `used_features_` when it has them, else any feature with a contribution."""
+    used = getattr(model, "used_features_", None)
+    if used is not None:
+        return list(used)
+    if explanation is None or explanation.by_feature is None:
+        return []
+    f = explanation.by_feature
+    return [c for c in f.columns if (f[c].to_numpy() != 0).any()]
+
+
+def input_dimensions(model: CreditModel, definitions: Sequence[FeatureDef] = ()) -> list[str]:
+    """The dimensions a fitted model has input data for, in DIMENSIONS order.
+
+    A combination (`members_`, e.g. the stack): the union over its members with a non-zero weight. A
+    member: the dimensions of the features it uses (`used_features_`, else its `definitions_`, else
+    `definitions`), plus those its towers read: event sequences speak to the sequence groups (history,
+    capacity, behaviour), the graph to social connections.
+    """
+    members = getattr(model, "members_", None)
+    if members is not None:
+        weights = getattr(model, "meta_weights_", None)
+        weights = [1.0] * len(members) if weights is None else list(weights)
+        have = set().union(*(input_dimensions(m, definitions) for (_, m), w in zip(members, weights, strict=True)
+                             if w != 0))
+        return [d for d in DIMENSIONS if d in have]
+    defs = list(getattr(model, "definitions_", None) or definitions)
+    dim_of = {d.name: d.dimension.value for d in defs}
+    used = getattr(model, "used_features_", None)
+    names = list(used) if used is not None else [d.name for d in defs if not d.is_protected()]
+    have = {dim_of[n] for n in names if n in dim_of}
+    views = instance_views(model)
+    if "temporal" in views:
+        from deepcredit.models.towers import SEQUENCE_GROUPS  # torch: loaded only for models that have it
+
+        have |= set(SEQUENCE_GROUPS)
+    if "structural" in views:
+        have |= set(STRUCTURAL_DIMENSIONS)
+    return [d for d in DIMENSIONS if d in have]
+
+
+def model_scale(model: CreditModel) -> ScoreScale:
+    """The scale a model's scores are read on: its own `scale_` (a scorecard's points) or the default."""
+    scale = getattr(model, "scale_", None)
+    return scale if isinstance(scale, ScoreScale) else ScoreScale()
+
+
+class Scorer:
+    """PD, score, band, sub-scores and reason codes of any CreditModel, on any ModelInput."""
+
+    def __init__(self, model: CreditModel, scale: ScoreScale | None = None, top: int = 4) -> None:
+        self.model = model
+        self.scale = scale or model_scale(model)
+        self.top = top
+        self._dimensions: list[str] | None = None
+
+    def dimensions(self, inp: ModelInput | None = None) -> list[str]:
+        """The dimensions with data (fixed per model; `inp` only supplies definitions a model lacks)."""
+        if self._dimensions is None:
+            self._dimensions = input_dimensions(self.model, inp.definitions if inp is not None else ())
+        return self._dimensions
+
+    def pd(self, inp: ModelInput, explanation: Explanation | None = None) -> np.ndarray:
+        """P(default) per row: the explanation's exact logit when given, else the model's (= predict_proba)."""
+        decision = explanation.decision if explanation is not None else None
+        return proba_columns(self.model.decision_function(inp) if decision is None else decision)[:, 1]
+
+    def report(self, inp: ModelInput, explain: bool = True, explanation: Explanation | None = None
+               ) -> pd.DataFrame:
+        """One row per input row: person_id, as_of, pd, score, band, the five sub-scores, reasons 1..top.
+
+        Sub-scores are nullable integers (<NA>: the model has no data for that dimension). Reason columns:
+        reason_{i} (feature), reason_{i}_text, reason_{i}_improve, reason_{i}_points (points taken off);
+        empty where a row has fewer reasons. explain=False stops after the band: the same scores without
+        the explanation pass (for the stack, several times the cost of the scores themselves).
+        """
+        return self._report(inp, explain, explanation)[0]
+
+    def explain(self, inp: ModelInput, explanation: Explanation | None = None
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(report, long reason table) from one explanation pass."""
+        return self._report(inp, True, explanation)
+
+    def _report(self, inp: ModelInput, explain: bool, explanation: Explanation | None
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        scale, top = self.scale, self.top
+        if explain and explanation is None:
+            explanation = self.model.explain(inp)
+        pd_ = self.pd(inp, explanation)
+        out = inp.keys.copy()
+        out["pd"] = pd_
+        if explanation is None:
+            out["score"] = scale.score(pd_)
+            out["band"] = scale.band(out["score"].to_numpy()).astype(str)
+            return out, pd.DataFrame(columns=list(LONG_COLUMNS))
+        dims = self.dimensions(inp)
+        score, sub = subscores(explanation, pd_, scale, dims)
+        out["score"] = score
+        out["band"] = scale.band(score).astype(str)
+        for d in DIMENSIONS:
+            col = pd.array(sub[:, dims.index(d)], dtype="Int64") if d in dims else \
+                pd.array([pd.NA] * len(out), dtype="Int64")
+            out[d] = col
+        reasons = self.reasons(inp, explanation)
+        for i in range(1, top + 1):
+            r = reasons[reasons["rank"] == i].set_index("row")
+            out[f"reason_{i}"] = r["feature"].reindex(out.index).astype(object).to_numpy()
+            out[f"reason_{i}_text"] = r["reason"].reindex(out.index).astype(object).to_numpy()
+            out[f"reason_{i}_improve"] = r["how_to_improve"].reindex(out.index).astype(object).to_numpy()
+            out[f"reason_{i}_points"] = r["points_lost"].reindex(out.index).astype("Int64")
+        return out, reasons
+
+    def reasons(self, inp: ModelInput, explanation: Explanation) -> pd.DataFrame:
+        """Long table of reason codes: one row per (input row, rank) with a risk-increasing contribution."""
+        return reason_table(self.model, inp, explanation, self.scale, self.top)
+
+
+def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, scale: ScoreScale,
+                 top: int = 4) -> pd.DataFrame:
+    """Long table of reason codes (the one policy; see the module docstring)."""
+    if explanation.by_feature is None or top <= 0 or len(inp) == 0:
+        return pd.DataFrame(columns=list(LONG_COLUMNS))
+    defs = {d.name: d for d in (getattr(model, "definitions_", None) or inp.definitions)}
+    used = set(used_features(model, explanation))
+    cols = [c for c in explanation.by_feature.columns if c in used and c in defs]
+    order = {d: i for i, d in enumerate(defs)}
+    cols.sort(key=lambda c: order[c])  # ties break by catalogue order
+    contrib = explanation.by_feature[cols].to_numpy(dtype=float) if cols else np.zeros((len(inp), 0))
+    # a reason must cost at least one whole point
+    pick, valid = top_losses(np.where(np.rint(scale.factor * contrib) >= 1, contrib, 0.0), top)
+    r, rank = np.nonzero(valid)
+    c = pick[r, rank]
+    names = np.array(cols, dtype=object)[c]
+    X = inp.X
+    keys = inp.keys
+    values = np.empty(len(r), dtype=object)
+    for j in np.unique(c):  # one vectorised gather per feature
+        m = c == j
+        col = X[cols[j]].astype(object).to_numpy()[r[m]]
+        values[m] = [None if pd.isna(v) else v for v in col]
+    return pd.DataFrame({
+        "row": r, "person_id": keys["person_id"].to_numpy()[r], "as_of": keys["as_of"].to_numpy()[r],
+        "rank": rank + 1, "feature": names,
+        "dimension": [defs[n].dimension.value for n in names],
+        "value": values,
+        "contribution": contrib[r, c],
+        "points_lost": np.rint(scale.factor * contrib[r, c]).astype(np.int64),
+        "reason": [defs[n].description for n in names], "how_to_improve": [defs[n].improve for n in names],
+    }, columns=list(LONG_COLUMNS))

@@ -1,0 +1,127 @@
+"""Champion and challenger: score everyone with a new model in shadow, compare, promote; every step audited.
+
+    register(settings, ART)   verify the artifact, score everyone with it as of now (the service's own
+                              events and corrections included), keep those scores beside the service's
+                              state (never used for a decision), record the challenger in the meta table
+    compare(settings)         champion (the stored scores) against challenger (the shadow scores): how
+                              many people change band, score differences, approval rates at each policy's
+                              threshold (`deepcredit evaluate` measures each artifact on labelled data)
+    promote(settings)         the challenger becomes the served model: its scores replace the current
+                              ones (each person's history says so); the server picks it up on restart
+
+Shadow scores are a Parquet file (atomic write) under the state directory, keyed by the model's sha256, so
+a challenger never touches the tables decisions read. The audit log records `challenger_registered`,
+`challenger_compared` and `model_promoted` with both model ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+
+from deepcredit.data.dataset import Dataset
+from deepcredit.data.io import atomic_write_parquet
+from deepcredit.service.config import Settings
+from deepcredit.service.context import ServiceContext, make_context, read_meta, sync_clock, write_meta
+from deepcredit.service.events import overlay_source, save_scores_bulk
+from deepcredit.service.scoring import ModelScorer, ScoredPerson, load_scorer
+from deepcredit.service.store.models import Policy, Score
+
+SHADOW = "shadow_scores.parquet"
+PROMOTED = "model promoted"
+
+
+@dataclass
+class Registered:
+    model_id: str
+    people: int
+    path: Path
+
+
+def _context(settings: Settings) -> tuple[ServiceContext, dict[str, str]]:
+    ctx = make_context(settings)
+    if not ctx.db.initialised():
+        raise ValueError(f"no service database at {ctx.db.url.render_as_string()}: run serve-init first")
+    sync_clock(ctx)
+    meta = read_meta(ctx)
+    if "data_dir" not in meta:
+        raise ValueError("the service has no data set yet: run serve-init first")
+    return ctx, meta
+
+
+def _scorer(ctx: ServiceContext, meta: dict[str, str], model_path: Path) -> ModelScorer:
+    return load_scorer(Path(model_path), Dataset(meta["data_dir"]), overlay_source(ctx.db), threads=None)
+
+
+def _frame(scored: list[ScoredPerson]) -> pd.DataFrame:
+    return pd.DataFrame({"subject": [p.person_id for p in scored], "score": [p.score for p in scored],
+                         "band": [p.band for p in scored]})
+
+
+def register(settings: Settings, model_path: Path) -> Registered:
+    """Score everyone with the challenger in shadow and record it (hashes verified on load)."""
+    ctx, meta = _context(settings)
+    model_path = Path(model_path).resolve()
+    scorer = _scorer(ctx, meta, model_path)
+    now = ctx.now()
+    frame = pd.concat([_frame(batch) for batch in scorer.score_everyone(now)], ignore_index=True)
+    out = Path(meta["data_dir"]).parent / "challenger" / scorer.model_id[:16] / SHADOW
+    atomic_write_parquet(out, frame)
+    write_meta(ctx, {"challenger_model_path": str(model_path), "challenger_model_id": scorer.model_id,
+                     "challenger_scores": str(out), "challenger_as_of": now.isoformat()})
+    with ctx.db.write() as s:
+        ctx.audit.append(s, now, "operator", "challenger_registered", None, challenger=scorer.model_id,
+                         champion=meta.get("model_id"), people=len(frame))
+    ctx.db.dispose()
+    return Registered(scorer.model_id, len(frame), out)
+
+
+def compare(settings: Settings) -> dict:
+    """Champion against challenger on the same people (see the module docstring)."""
+    ctx, meta = _context(settings)
+    if not meta.get("challenger_scores"):
+        raise ValueError("no challenger registered: run model-challenger first")
+    shadow = pd.read_parquet(meta["challenger_scores"])
+    with ctx.db.read() as s:
+        champion = pd.DataFrame(s.execute(select(Score.subject, Score.score, Score.band)).all(),
+                                columns=["subject", "score", "band"])
+        thresholds = sorted({t for t in s.execute(select(Policy.threshold)).scalars() if t is not None})
+    both = champion.merge(shadow, on="subject", suffixes=("_champion", "_challenger"))
+    diff = both["score_challenger"] - both["score_champion"]
+    result: dict = {"champion": meta.get("model_id"), "challenger": meta["challenger_model_id"],
+                    "people": len(both), "band_changed": int((both["band_champion"] != both["band_challenger"]).sum()),
+                    "mean_score_change": float(diff.mean()) if len(both) else 0.0,
+                    "mean_abs_score_change": float(diff.abs().mean()) if len(both) else 0.0,
+                    "approval_rate": {str(t): {"champion": float((both["score_champion"] >= t).mean()),
+                                               "challenger": float((both["score_challenger"] >= t).mean())}
+                                      for t in thresholds}}
+    with ctx.db.write() as s:
+        ctx.audit.append(s, ctx.now(), "operator", "challenger_compared", None, challenger=result["challenger"],
+                         champion=result["champion"], band_changed=result["band_changed"])
+    ctx.db.dispose()
+    return result
+
+
+def promote(settings: Settings) -> Registered:
+    """The challenger becomes the champion: everyone re-scored with it now, the meta table points to it."""
+    ctx, meta = _context(settings)
+    if not meta.get("challenger_model_path"):
+        raise ValueError("no challenger registered: run model-challenger first")
+    scorer = _scorer(ctx, meta, Path(meta["challenger_model_path"]))
+    now = ctx.now()
+    people = 0
+    for scored in scorer.score_everyone(now):
+        save_scores_bulk(ctx, scored, cause=PROMOTED)
+        people += len(scored)
+    old = meta.get("model_id")
+    write_meta(ctx, {"model_path": meta["challenger_model_path"], "model_id": scorer.model_id,
+                     "previous_model_id": old or "", "challenger_model_path": "", "challenger_model_id": "",
+                     "challenger_scores": ""})
+    with ctx.db.write() as s:
+        ctx.audit.append(s, now, "operator", "model_promoted", None, model=scorer.model_id, previous=old,
+                         people=people)
+    ctx.db.dispose()
+    return Registered(scorer.model_id, people, Path(meta["challenger_model_path"]))

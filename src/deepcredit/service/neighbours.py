@@ -1,0 +1,103 @@
+"""Re-scoring a person's connections after their record changed: queued, off the request, bounded delay.
+
+A reported event or a corrected dispute re-scores the person at once (events.rescore). Their connections'
+scores can move too: social features read the neighbours' events, and a graph tower passes messages from
+every node within its depth. Those people are queued here and re-scored by one background thread in
+small batches, so the merchant's request does not wait for them; a connection whose score or sub-scores
+changed gets a new score and a history entry with the cause CONNECTION_CHANGED ("a change in a
+connection's record"), others are left as they are. The delay is the time the queue needs to drain:
+`drain(timeout)` waits for it (tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from deepcredit.data.schema import Dimension
+from deepcredit.service.context import ServiceContext
+from deepcredit.service.events import save_scores
+from deepcredit.service.store.models import Score
+
+log = logging.getLogger(__name__)
+CONNECTION_CHANGED = "a connection's record changed"
+BATCH = 32
+"""People re-scored per model run (one spine: their neighbourhoods are built together)."""
+
+
+class NeighbourQueue:
+    """A de-duplicating work queue with one daemon worker thread, started on first use."""
+
+    def __init__(self, work: Callable[[list[str]], None], select: Callable[[str], list[str]],
+                 batch: int = BATCH) -> None:
+        self.work, self.select, self.batch = work, select, batch
+        self._pending: dict[str, None] = {}
+        self._busy = False
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def after_change(self, subject: str) -> int:
+        """Queue the connections whose score `subject`'s changed record can move; returns how many."""
+        people = self.select(subject)
+        if people:
+            self.enqueue(people)
+        return len(people)
+
+    def enqueue(self, subjects: Sequence[str]) -> None:
+        with self._cond:
+            for s in subjects:
+                self._pending[s] = None
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="deepcredit-neighbours", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until every queued person was re-scored; False if `timeout` seconds passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._pending))
+                batch = list(self._pending)[: self.batch]
+                for s in batch:
+                    del self._pending[s]
+                self._busy = True
+            try:
+                self.work(batch)
+            except Exception as exc:  # noqa: BLE001 - a failed batch must not stop the worker
+                log.error("re-scoring %d connections failed (%s)", len(batch), type(exc).__name__)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+
+def connections_to_rescore(ctx: ServiceContext, subject: str) -> list[str]:
+    """The people whose score can move when `subject`'s record changes: within the model's graph depth
+    (one hop when only tabular social features read the neighbours), none without social inputs."""
+    scorer = ctx.scorer
+    if scorer is None or Dimension.SOCIAL_CONNECTIONS.value not in getattr(scorer, "dimensions", []):
+        return []
+    return scorer.neighbourhood([subject], hops=max(1, scorer.hops))[1:]
+
+
+def rescore_connections(ctx: ServiceContext, subjects: list[str]) -> None:
+    """Re-score these people; store (with history) those whose score or sub-scores changed."""
+    scored = ctx.scorer.score_people(subjects, as_of=ctx.now() + timedelta(microseconds=1))
+    with ctx.db.read() as s:
+        stored = {r.subject: r for r in s.query(Score).filter(Score.subject.in_(subjects)).all()}
+        current = {k: (r.score, r.dimensions) for k, r in stored.items()}
+    changed = [p for p in scored
+               if current.get(p.person_id) != (p.score, [d.__dict__ for d in p.dimensions])]
+    if changed:
+        save_scores(ctx, changed, cause=CONNECTION_CHANGED)
+
+
+def neighbour_queue(ctx: ServiceContext) -> NeighbourQueue:
+    return NeighbourQueue(lambda subjects: rescore_connections(ctx, subjects),
+                          lambda subject: connections_to_rescore(ctx, subject))

@@ -1,0 +1,68 @@
+"""Champion and challenger: a new model scores everyone in shadow, is compared with the champion and
+promoted, and every step is in the audit log."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from deepcredit.cli import serve_cmds
+from deepcredit.features.bundle import build_model_input
+from deepcredit.features.definitions import ALL_FEATURES
+from deepcredit.models.base import save_model
+from deepcredit.models.gbdt import GBDTModel
+from deepcredit.scoring.artifacts import load_artifact
+from deepcredit.service.app import create_app
+from deepcredit.service.challenger import PROMOTED
+from deepcredit.service.config import Settings
+from deepcredit.service.context import make_context
+from deepcredit.service.store.models import AuditEntry, Score, ScoreHistory
+
+pytest_plugins = ("service_testkit",)
+
+
+def test_register_compare_promote_a_challenger(tmp_path):
+    from service_testkit import ADMIN_KEY, FEATURES, KEY, world
+
+    w = world()
+    inp = build_model_input(w.raw, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
+    challenger = save_model(GBDTModel(n_estimators=40, early_stopping_rounds=None).fit(inp), tmp_path / "gbdt", inp)
+    env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
+           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'svc.db'}"}
+    app = typer.Typer()
+    serve_cmds.register(app)
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        r = runner.invoke(app, list(args), env=env)
+        assert r.exit_code == 0, r.output
+        return r.stdout
+
+    assert runner.invoke(app, ["model-compare"], env=env).exit_code == 2  # nothing registered yet: clear error
+    run("serve-init", "--data", str(w.raw.root), "--model", str(w.model), "--state", str(tmp_path / "state"),
+        "--as-of", "2026-07-01 12:00")
+    champion, new = load_artifact(w.model).sha256, load_artifact(challenger).sha256
+    settings = Settings.from_env(env)
+    ctx = make_context(settings)
+    with ctx.db.read() as s:
+        before = dict(s.execute(select(Score.subject, Score.score)).all())
+    run("model-challenger", "--model", str(challenger))
+    with ctx.db.read() as s:  # shadow: decisions still read the champion's scores
+        assert dict(s.execute(select(Score.subject, Score.score)).all()) == before
+    result = json.loads(run("model-compare", "--json"))
+    assert result["champion"] == champion and result["challenger"] == new and result["people"] == 400
+    assert 0 <= result["band_changed"] <= 400
+    run("model-promote")
+    with ctx.db.read() as s:
+        models = set(s.execute(select(Score.model_id)).scalars())
+        promoted = s.execute(select(ScoreHistory).where(ScoreHistory.cause == PROMOTED)).scalars().all()
+        actions = [a for a in s.execute(select(AuditEntry.action).order_by(AuditEntry.seq)).scalars()]
+    assert models == {new} and len(promoted) == 400
+    assert actions[-3:] == ["challenger_registered", "challenger_compared", "model_promoted"]
+    with TestClient(create_app(Settings.from_env(env))) as client:  # a restarted server serves the new model
+        assert client.get("/v1/health").json()["model_id"] == new
+    ctx.db.dispose()

@@ -1,0 +1,46 @@
+"""A changed record re-scores the person's connections too: queued off the request, drained in seconds,
+shown in their history as a change in a connection's record."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from deepcredit.service.neighbours import CONNECTION_CHANGED
+from deepcredit.service.store.models import Score, ScoreHistory
+
+pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
+
+
+def _best_connected(service) -> str:
+    """The raw id of the person with the most connections (their neighbours' social features read them)."""
+    rel = service.world.raw.read("relations")
+    counts = rel["source"].value_counts().add(rel["target"].value_counts(), fill_value=0)
+    return str(counts.sort_values(ascending=False, kind="stable").index[0])
+
+
+def test_an_event_rescores_the_connections_in_the_background(service):
+    scorer = service.ctx.scorer
+    assert "social_connections" in scorer.dimensions  # the test world's card reads its neighbours
+    pid = _best_connected(service)
+    subject = service.subject(pid)
+    connections = scorer.neighbourhood([subject], hops=1)[1:]
+    assert connections
+    mid, acme = service.merchant()
+    service.grant(service.person(pid), mid)
+    for i in range(3):  # a run of defaults: the neighbours' share of bad connections moves
+        r = service.client.post("/v1/events", json={"transaction_id": f"ev-{i}", "person_id": pid,
+                                                    "outcome": "rental_not_returned", "amount": 300},
+                                headers=acme)
+        assert r.status_code == 201 and r.json()["rescored"] is True
+    assert service.ctx.neighbours.drain(timeout=5.0)  # bounded delay: every connection done within 5 s
+    later = service.ctx.now() + timedelta(microseconds=1)  # the events, stamped now, are strictly before
+    fresh = {p.person_id: p for p in scorer.score_people(connections, as_of=later)}
+    with service.ctx.db.read() as s:
+        stored = {r.subject: r.score for r in s.execute(select(Score).where(Score.subject.in_(connections))
+                                                        ).scalars()}
+        causes = {r.subject: r.cause for r in s.execute(select(ScoreHistory).where(
+            ScoreHistory.subject.in_(connections), ScoreHistory.cause == CONNECTION_CHANGED)).scalars()}
+    assert stored == {c: fresh[c].score for c in connections}  # each connection is up to date
+    assert causes  # and those whose score moved show why in their history
