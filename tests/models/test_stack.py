@@ -157,9 +157,9 @@ def test_a_member_that_cannot_fit_leaves_the_stack_with_a_recorded_reason(world,
         StackModel(members=("never_fits",), n_folds=2).fit(inp)
 
 
-def test_member_params_reach_a_wrapped_estimator():
+def test_member_params_reach_the_member():
     card = make_member("scorecard", {"iv_min": 0.01})
-    assert card.get_params()["params"] == {"iv_min": 0.01}
+    assert card.get_params()["iv_min"] == 0.01
     assert make_member("gbdt", {"n_estimators": 7}, seed=3).get_params()["seed"] == 3
     with pytest.raises(ValueError, match="no_such_param"):
         make_member("gbdt", {"no_such_param": 1})

@@ -82,25 +82,25 @@ def _stale(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
-def test_a_killed_batch_scoring_run_leaves_the_previous_output_and_a_rerun_equals_the_reference(tmp_path):
+def test_a_killed_batch_scoring_run_leaves_no_partial_part_and_a_rerun_equals_the_reference(tmp_path):
     w = world()
     model = tmp_path / "gbdt"
     r = _cli(["train", "--data", str(w.raw.root), "--out", str(model), "--model", "gbdt", "--folds", "2"])
     assert r.exit_code == 0, r.output
-    ref = tmp_path / "ref.parquet"
-    args = ["score", "--model", str(model), "--data", str(w.raw.root), "--no-explain"]
+    people = len(w.raw.read("people"))
+    args = ["score", "--model", str(model), "--data", str(w.raw.root), "--no-explain",
+            "--chunk-size", str(max(1, people // 3))]
+    ref = tmp_path / "ref"
     r = _cli([*args, "--out", str(ref)])
     assert r.exit_code == 0, r.output
-    out = tmp_path / "scores.parquet"
-    shutil.copy(ref, out)
-    _run_until_stalled([*args, "--out", str(out)], marker=".scores.parquet.")
-    assert out.read_bytes() == ref.read_bytes()  # the previous output, untouched; never a partial file
-    assert [n for n in _stale(tmp_path) if n.startswith(".scores.parquet.")]  # the killed run's half file
-    out.unlink()
-    r = _cli([*args, "--out", str(out)])
+    out = tmp_path / "scores"
+    _run_until_stalled([*args, "--out", str(out)], marker=".part-00001.parquet.")  # killed inside part 2
+    assert [p.name for p in out.glob("part-*.parquet")] == ["part-00000.parquet"]  # only whole parts
+    assert [n for n in _stale(out) if n.startswith(".part-00001.parquet.")]  # the killed run's half file
+    r = _cli([*args, "--out", str(out)])  # resumes
     assert r.exit_code == 0, r.output
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(ref))
-    assert [n for n in _stale(tmp_path) if n.startswith(".scores.parquet.")] == []  # cleaned by the rerun
+    assert [n for n in _stale(out) if n.startswith(".part-")] == []  # cleaned by the rerun
 
 
 def test_a_killed_ingest_leaves_the_previous_data_set_intact(tmp_path):

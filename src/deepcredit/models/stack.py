@@ -94,20 +94,14 @@ def missing_views(model: CreditModel, inp: ModelInput) -> list[str]:
 
 
 def make_member(kind: str, params: dict | None = None, seed: int | None = None) -> CreditModel:
-    """A new member of `kind` with `params`; `seed` is its seed unless params set one.
-
-    A parameter the constructor does not take goes into its `params` dict when it has one (a wrapper such
-    as the scorecard passes those on to the estimator it wraps); any other unknown name is an error.
-    """
+    """A new member of `kind` with `params`; `seed` is its seed unless params set one; an unknown name is an error."""
     cls = available_kinds()[kind]
     names = set(cls._get_param_names())
-    own = {k: v for k, v in (params or {}).items() if k in names}
-    rest = {k: v for k, v in (params or {}).items() if k not in names}
-    if rest:
-        if "params" not in names:
-            raise ValueError(f"member {kind!r} has no parameter(s) {', '.join(sorted(rest))} "
-                             f"(it takes: {', '.join(sorted(names))})")
-        own["params"] = {**(own.get("params") or {}), **rest}
+    unknown = sorted(set(params or {}) - names)
+    if unknown:
+        raise ValueError(f"member {kind!r} has no parameter(s) {', '.join(unknown)} "
+                         f"(it takes: {', '.join(sorted(names))})")
+    own = dict(params or {})
     if seed is not None and "seed" in names and "seed" not in own:
         own["seed"] = seed
     return cls(**own)

@@ -218,7 +218,8 @@ class DecisionRequest(Request):
 
 class Dimension(BaseModel):
     name: str
-    points: int | None = Field(description="null: the model has no input data for this dimension (no data)")
+    points: int | None = Field(None, description="absent or null: the model has no input data for this dimension "
+                               "(no data)")
     lo: int
     hi: int
 
