@@ -8,7 +8,6 @@ is killed there, so the test knows it killed a write in progress rather than hop
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
