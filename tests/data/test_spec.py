@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from deepcredit.data.dataset import Dataset
-from deepcredit.data.ingest import ingest_with_spec
+from deepcredit.data.ingest import empty_table, ingest_with_spec
+from deepcredit.data.schema import EVENTS, RELATIONS
 from deepcredit.data.spec import BUILTIN, SpecError, builtin_spec, load_spec, spec_from_toml
 from deepcredit.data.spec_draft import draft_spec
 
@@ -155,3 +156,100 @@ def test_a_drafted_spec_loads_and_declares_every_column(tmp_path):
     assert len(spec.profile.attributes) == 20 and spec.profile.id_column is None
     assert spec.outcomes.label == "creditability" and spec.outcomes.bad == ["bad"]
     assert set(spec.protected) == {"personal_status_and_sex", "age_in_years", "foreign_worker"}
+
+
+FULL = """spec_version = 1
+name = "shop"
+
+[profile]
+id_column = "customer"
+
+[[profile.attributes]]
+name = "segment"
+type = "categorical"
+dimension = "identity"
+
+[events.columns]
+person_id = "customer"
+ts = "booked_at"
+kind = "type"
+amount = "value"
+status = "state"
+
+[events.kinds]
+invoice = { amount = "owed" }
+payment = { amount = "paid" }
+
+[events.statuses]
+settled = { meaning = "kept" }
+bounced = { meaning = "broken" }
+pending = { meaning = "open" }
+
+[relations]
+columns = { source = "from", target = "to", kind = "", weight = "" }
+directed = false
+weighted = false
+
+[outcomes]
+person_id = "customer"
+label = "defaulted"
+bad = ["yes"]
+good = ["no"]
+as_of_column = "scored_at"
+window_days = 180
+"""
+
+
+def test_a_full_data_set_in_its_own_words_ingests_and_builds_its_features(tmp_path):
+    from deepcredit.features.engine import build_features
+
+    pd.DataFrame({"customer": ["c1", "c2", "c3"], "segment": ["a", "b", "a"]}).to_csv(tmp_path / "p.csv", index=False)
+    pd.DataFrame({"customer": ["c1", "c1", "c2"], "booked_at": ["2024-01-05", "2024-02-01", "2024-02-03"],
+                  "type": ["invoice", "payment", "payment"], "value": [100.0, 60.0, 70.0],
+                  "state": ["pending", "settled", "bounced"]}).to_csv(tmp_path / "e.csv", index=False)
+    pd.DataFrame({"from": ["c1", "c2"], "to": ["c2", "c3"], "ts": ["2024-01-01", "2024-01-02"]}
+                 ).to_csv(tmp_path / "r.csv", index=False)
+    pd.DataFrame({"customer": ["c1", "c2", "c3"], "defaulted": ["no", "yes", "no"],
+                  "scored_at": ["2024-03-01"] * 3}).to_csv(tmp_path / "o.csv", index=False)
+    spec = spec_from_toml(FULL)
+    assert spec.relations.columns.kind is None and spec.relations.columns.weight is None
+    ds = ingest_with_spec(spec, {"people": tmp_path / "p.csv", "events": tmp_path / "e.csv",
+                                 "relations": tmp_path / "r.csv", "outcomes": tmp_path / "o.csv"}, tmp_path / "d")
+    assert str(ds.snapshot_date.date()) == "2024-03-01"  # the latest date in the data
+    ff = build_features(ds)
+    row = ff.frame.set_index("person_id")
+    assert row.loc["c1", "amount_paid_180d"] == 60.0 and row.loc["c2", "amount_paid_180d"] == 0.0
+    assert row.loc["c2", "degree"] == 2 and row["label"].tolist() == [0, 1, 0]
+    assert "incoming_negative_share" not in ff.names and "mean_incoming_weight" not in ff.names  # undirected
+    stored = ds.read("relations")
+    assert (stored["weight"] == 1.0).all() and list(stored.columns) == ["source", "target", "kind", "weight", "ts"]
+
+
+def test_an_event_status_the_spec_does_not_declare_is_a_located_error(tmp_path):
+    pd.DataFrame({"customer": ["c1"], "segment": ["a"]}).to_csv(tmp_path / "p.csv", index=False)
+    pd.DataFrame({"customer": ["c1"], "booked_at": ["2024-01-05"], "type": ["payment"], "value": [1.0],
+                  "state": ["lost"]}).to_csv(tmp_path / "e.csv", index=False)
+    spec = spec_from_toml(FULL).model_copy(update={"relations": None})
+    with pytest.raises(Exception) as err:
+        ingest_with_spec(spec, {"people": tmp_path / "p.csv", "events": tmp_path / "e.csv",
+                                "outcomes": tmp_path / "p.csv"}, tmp_path / "d")
+    assert "e.csv, row 1 (line 2), column 'state': 'lost' is not one of: bounced, pending, settled" in str(err.value)
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_data_set_stored_without_a_spec_gets_the_builtin_of_its_kind_and_the_spec_is_fingerprinted(tmp_path):
+    from deepcredit.data.dataset import write_dataset
+
+    frames = {"people": pd.DataFrame({"person_id": ["a"], "education": ["x"]}),
+              "events": empty_table(EVENTS), "relations": empty_table(RELATIONS),
+              "outcomes": pd.DataFrame({"person_id": ["a"], "as_of": pd.Series([pd.Timestamp("2024-01-01")],
+                                                                                 dtype="datetime64[us]"),
+                                        "label": [0], "window_days": [30]})}
+    old = write_dataset(tmp_path / "old", {k: v.copy() for k, v in frames.items()}, "uci-sample1-seed0", "2024-02-01")
+    assert old.spec.name == "uci" and [a.name for a in old.spec.profile.attributes] == ["education"]
+    assert old.manifest.spec == ""
+    a = write_dataset(tmp_path / "a", {k: v.copy() for k, v in frames.items()}, "x", "2024-02-01",
+                      spec=builtin_spec("uci"))
+    b = write_dataset(tmp_path / "b", {k: v.copy() for k, v in frames.items()}, "x", "2024-02-01",
+                      spec=builtin_spec("simulator"))
+    assert a.manifest.spec and a.fingerprint() != b.fingerprint() != old.fingerprint()

@@ -10,6 +10,8 @@ import pytest
 import worlds
 
 from deepcredit.data.dataset import write_dataset
+from deepcredit.data.ingest import empty_table
+from deepcredit.data.schema import EVENTS, RELATIONS
 from deepcredit.data.spec import builtin_spec, spec_from_toml
 from deepcredit.features.bundle import build_model_input
 from deepcredit.features.definitions import ALL_FEATURES
@@ -40,18 +42,6 @@ window_days_column = "window_days"
 CATALOGUE = [f.name for f in ALL_FEATURES]
 
 
-def _empty_events() -> pd.DataFrame:
-    return pd.DataFrame({"person_id": pd.Series([], dtype="string"), "ts": pd.Series([], dtype="datetime64[us]"),
-                         "kind": pd.Series([], dtype="string"), "amount": pd.Series([], dtype="float64"),
-                         "status": pd.Series([], dtype="string")})
-
-
-def _empty_relations() -> pd.DataFrame:
-    return pd.DataFrame({"source": pd.Series([], dtype="string"), "target": pd.Series([], dtype="string"),
-                         "kind": pd.Series([], dtype="string"), "weight": pd.Series([], dtype="float64"),
-                         "ts": pd.Series([], dtype="datetime64[us]")})
-
-
 def _history_world(tmp_path, change_day: float):
     """Person a earns 100 since always; a second version (income 900, segment 'vip') from `change_day`."""
     people = pd.DataFrame({"person_id": ["a", "a", "b"], "income": [100.0, 900.0, 50.0],
@@ -60,7 +50,7 @@ def _history_world(tmp_path, change_day: float):
     people["valid_from"] = people["valid_from"].astype("datetime64[us]")
     outcomes = pd.DataFrame({"person_id": ["a", "b"], "as_of": pd.Series([AS_OF, AS_OF], dtype="datetime64[us]"),
                              "label": [0, 1], "window_days": [90, 90]})
-    frames = {"people": people, "events": _empty_events(), "relations": _empty_relations(), "outcomes": outcomes}
+    frames = {"people": people, "events": empty_table(EVENTS), "relations": empty_table(RELATIONS), "outcomes": outcomes}
     ds = write_dataset(tmp_path / f"h{change_day}", frames, "history", "2026-01-01", spec=spec_from_toml(HISTORY))
     return build_features(ds).frame.set_index("person_id")
 
@@ -80,8 +70,8 @@ def test_no_events_and_no_relations_means_no_such_features_and_no_sequences(tmp_
     people = pd.DataFrame({"person_id": ["a", "b"], "income": [1.0, 2.0], "segment": ["x", "y"]})
     outcomes = pd.DataFrame({"person_id": ["a", "b"], "as_of": pd.Series([AS_OF, AS_OF], dtype="datetime64[us]"),
                              "label": [0, 1], "window_days": [90, 90]})
-    ds = write_dataset(tmp_path / "p", {"people": people, "events": _empty_events(),
-                                        "relations": _empty_relations(), "outcomes": outcomes},
+    ds = write_dataset(tmp_path / "p", {"people": people, "events": empty_table(EVENTS),
+                                        "relations": empty_table(RELATIONS), "outcomes": outcomes},
                        "profile-only", "2026-01-01", spec=spec)
     inp = build_model_input(ds)
     assert inp.tabular.names == ["segment", "income"]
@@ -119,7 +109,7 @@ def test_a_status_declared_broken_never_counts_as_money_repaid(tmp_path):
     outcomes = pd.DataFrame({"person_id": ["a"], "as_of": pd.Series([AS_OF], dtype="datetime64[us]"),
                              "label": [1], "window_days": [90]})
     ds = write_dataset(tmp_path / "w", {"people": pd.DataFrame({"person_id": ["a"]}), "events": events,
-                                        "relations": _empty_relations(), "outcomes": outcomes},
+                                        "relations": empty_table(RELATIONS), "outcomes": outcomes},
                        "own-words", "2026-01-01", spec=spec_from_toml(OWN_WORDS))
     inp = build_model_input(ds)
     row = inp.tabular.frame.iloc[0]

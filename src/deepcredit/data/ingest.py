@@ -173,7 +173,8 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
     return out
 
 
-def _empty(spec: TableSpec) -> pd.DataFrame:
+def empty_table(spec: TableSpec) -> pd.DataFrame:
+    """A table with the spec's required columns, typed, and no rows (no events, no relations)."""
     return typed_frame(spec, {c.name: [] for c in spec.columns if c.required})
 
 
@@ -199,9 +200,9 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
     snapshot = parse_snapshot_date(given) if given else None
     people_path = Path(sources["people"])
     frames = {"people": _read_people(spec, people_path, check, snapshot)}
-    frames["events"] = _read_events(spec, Path(sources["events"]), check, snapshot) if spec.events else _empty(EVENTS)
+    frames["events"] = _read_events(spec, Path(sources["events"]), check, snapshot) if spec.events else empty_table(EVENTS)
     frames["relations"] = (_read_relations(spec, Path(sources["relations"]), check, snapshot) if spec.relations
-                           else _empty(RELATIONS))
+                           else empty_table(RELATIONS))
     out_path = Path(sources["outcomes"]) if "outcomes" in sources else None
     frames["outcomes"] = _read_outcomes(spec, frames["people"], people_path, out_path, check, snapshot)
     frames["people"].attrs.clear()

@@ -172,6 +172,11 @@ class EventColumns(_Strict):
     counterparty: str | None = None
     due_ts: str | None = None
 
+    @field_validator("days_late", "counterparty", "due_ts")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None  # TOML has no null: "" says the file has no such column
+
 
 class Events(_Strict):
     columns: EventColumns = Field(default_factory=lambda: EventColumns())
@@ -210,6 +215,11 @@ class RelationColumns(_Strict):
     kind: str | None = "kind"
     weight: str | None = "weight"
     ts: str = "ts"
+
+    @field_validator("kind", "weight")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None  # "": the file has no such column (every relation 'related', weight 1)
 
 
 class Relations(_Strict):
