@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from deepcredit.cli import model_cmds
 from deepcredit.data.simulate import simulate_world
 from deepcredit.models.base import DIMENSIONS
-from deepcredit.scoring.scale import ScoreScale
+from deepcredit.models.scale import ScoreScale
 
 runner = CliRunner()
 app = typer.Typer(pretty_exceptions_enable=False)

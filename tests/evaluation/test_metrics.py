@@ -24,7 +24,7 @@ from deepcredit.evaluation.metrics import (
     ks_curve,
     to_jsonable,
 )
-from deepcredit.scoring.scale import ScoreScale
+from deepcredit.models.scale import ScoreScale
 
 
 @pytest.fixture(scope="module")

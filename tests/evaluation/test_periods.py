@@ -9,7 +9,7 @@ import pytest
 from deepcredit.evaluation.metrics import evaluate
 from deepcredit.evaluation.periods import period_labels, period_metrics
 from deepcredit.evaluation.report import render_html
-from deepcredit.scoring.scale import ScoreScale
+from deepcredit.models.scale import ScoreScale
 
 
 def test_metrics_per_period_and_in_the_report():

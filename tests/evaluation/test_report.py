@@ -16,7 +16,7 @@ from deepcredit.evaluation.metrics import evaluate
 from deepcredit.evaluation.model_card import OUT_OF_SCOPE, default_model_card, model_card_markdown
 from deepcredit.evaluation.report import write_report
 from deepcredit.evaluation.stability import monitor
-from deepcredit.scoring.scale import ScoreScale
+from deepcredit.models.scale import ScoreScale
 from deepcredit.scoring.scorer import Scorer
 
 PNG = b"\x89PNG\r\n\x1a\n"

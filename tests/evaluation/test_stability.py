@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from deepcredit.cli import eval_cmds
 from deepcredit.evaluation.stability import EPS, EXIT_CODES, csi, level, monitor, psi, psi_table
-from deepcredit.scoring.scale import ScoreScale
+from deepcredit.models.scale import ScoreScale
 
 
 def test_psi_of_a_sample_against_itself_is_zero():

@@ -8,9 +8,9 @@ from sklearn.metrics import roc_auc_score
 
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
+from deepcredit.models.artifacts import ArtifactError
 from deepcredit.models.base import DIMENSIONS, load_model, save_model
 from deepcredit.models.gbdt import GBDTModel
-from deepcredit.scoring.artifacts import ArtifactError
 
 FAST = {"n_estimators": 300, "learning_rate": 0.08, "early_stopping_rounds": 30}
 

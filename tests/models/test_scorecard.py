@@ -10,8 +10,8 @@ from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.models.base import DIMENSIONS, MemberCannotFit, load_model, save_model
 from deepcredit.models.binning import WoEBinning
+from deepcredit.models.scale import ScoreScale
 from deepcredit.models.scorecard import ScorecardModel, scorecard_html, scorecard_table
-from deepcredit.scoring.scale import ScoreScale
 from deepcredit.scoring.scorer import Scorer
 
 DEFS = [

@@ -14,6 +14,7 @@ from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.models import stack as stack_module
+from deepcredit.models.artifacts import ArtifactError, load_artifact
 from deepcredit.models.base import DIMENSIONS, CreditModel, MemberCannotFit, load_model, save_model
 from deepcredit.models.calibration import Calibrator, expected_calibration_error
 from deepcredit.models.splits import check_folds, stacking_folds
@@ -25,7 +26,6 @@ from deepcredit.models.stack import (
     default_members,
     make_member,
 )
-from deepcredit.scoring.artifacts import ArtifactError, load_artifact
 
 CARD_FEATURES = ["identity_verified", "n_bad_365d", "bad_rate", "days_since_last_bad", "neighbour_bad_rate"]
 PARAMS = {"scorecard": {"features": CARD_FEATURES},

@@ -14,8 +14,8 @@ from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import FeatureDef, Source
 from deepcredit.models.base import DIMENSIONS, Explanation
 from deepcredit.models.gbdt import GBDTModel
+from deepcredit.models.scale import ScoreScale
 from deepcredit.scoring.report_card import apportion, reason_table, report_card, subscores
-from deepcredit.scoring.scale import ScoreScale
 from deepcredit.scoring.scorer import top_losses
 
 SCALE = ScoreScale()

@@ -9,7 +9,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from deepcredit.scoring.artifacts import (
+from deepcredit.models.artifacts import (
     MANIFEST,
     PAYLOAD,
     PRIVATE_KEY,

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from deepcredit.cli import serve_cmds
 from deepcredit.features.bundle import build_model_input
 from deepcredit.features.definitions import ALL_FEATURES
+from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import save_model
 from deepcredit.models.gbdt import GBDTModel
-from deepcredit.scoring.artifacts import load_artifact
 from deepcredit.service.app import create_app
 from deepcredit.service.challenger import PROMOTED
 from deepcredit.service.config import Settings

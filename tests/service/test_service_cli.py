@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from deepcredit.cli import serve_cmds
-from deepcredit.scoring.artifacts import load_artifact
+from deepcredit.models.artifacts import load_artifact
 from deepcredit.service.app import create_app
 from deepcredit.service.config import Settings
 

@@ -11,8 +11,8 @@ from deepcredit.config import RunConfig
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.definitions import ALL_FEATURES
 from deepcredit.features.spec import Source
+from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.splits import holdout_split, time_split
-from deepcredit.scoring.artifacts import load_artifact
 from deepcredit.workflows.train import member_kinds, select_definitions, train_model
 
 GBDT = {"gbdt": {"n_estimators": 40}}

@@ -126,8 +126,8 @@ def _print_training(trained: Trained) -> None:
 
 def _load(model_dir: Path):
     from deepcredit.features.spec import FeatureDef
+    from deepcredit.models.artifacts import load_artifact
     from deepcredit.models.base import load_model
-    from deepcredit.scoring.artifacts import load_artifact
 
     model = load_model(model_dir)
     defs = [FeatureDef.from_dict(d) for d in load_artifact(model_dir).manifest["features"]]

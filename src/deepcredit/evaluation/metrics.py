@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 
-from deepcredit.scoring.scale import ScoreScale
+from deepcredit.models.scale import ScoreScale
 
 DEFAULT_CUTOFF = 600
 """Default approval cutoff (score >= cutoff is approved): the scale's base score, 5:1 good:bad odds."""

@@ -24,9 +24,9 @@ from deepcredit.evaluation.report import write_report
 from deepcredit.evaluation.stability import monitor
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.spec import FeatureDef
+from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, load_model
-from deepcredit.scoring.artifacts import load_artifact
-from deepcredit.scoring.scale import ScoreScale
+from deepcredit.models.scale import ScoreScale
 from deepcredit.scoring.scorer import Scorer
 
 SCORES = "scores.parquet"

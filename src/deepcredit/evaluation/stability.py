@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.stats import fisher_exact
 
 from deepcredit.evaluation.metrics import to_jsonable
-from deepcredit.scoring.scale import ScoreScale
+from deepcredit.models.scale import ScoreScale
 
 EPS = 1e-4
 WATCH = 0.1

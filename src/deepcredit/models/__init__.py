@@ -1,1 +1,1 @@
-"""Models that turn features into a probability of default; each maps its PD through scoring.scale."""
+"""Models that turn features into a probability of default; each maps its PD through models.scale."""

@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.spec import FeatureDef
+from deepcredit.models.artifacts import load_artifact, save_artifact
 
 DIMENSIONS = [d.value for d in Dimension]
 
@@ -132,8 +133,6 @@ def _registry() -> dict[str, type[CreditModel]]:
 def save_model(model: CreditModel, out: Path, inp: ModelInput, metrics: dict | None = None,
                config: dict | None = None) -> Path:
     """A hashed artifact directory: files, parameters, feature list, data fingerprint, metrics, versions."""
-    from deepcredit.scoring.artifacts import save_artifact
-
     params = json.loads(json.dumps(model.get_params(deep=False), default=str))
     return save_artifact(out, {"kind": model.kind, "params": params}, kind=model.kind,
                          config=config or {}, features=[f.to_dict() for f in inp.definitions],
@@ -143,8 +142,6 @@ def save_model(model: CreditModel, out: Path, inp: ModelInput, metrics: dict | N
 
 def load_model(path: Path) -> CreditModel:
     """Load any model artifact, verifying every file's hash first."""
-    from deepcredit.scoring.artifacts import load_artifact
-
     art = load_artifact(Path(path))
     cls = _registry().get(art.kind)
     if cls is None:

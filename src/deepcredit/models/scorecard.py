@@ -50,7 +50,7 @@ from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models.base import CreditModel, Explanation, MemberCannotFit, read_meta
 from deepcredit.models.binning import MISSING, FeatureTable, WoEBinning, _as_float
 from deepcredit.models.gbdt import model_features
-from deepcredit.scoring.scale import ScoreScale
+from deepcredit.models.scale import ScoreScale
 
 CARD_FORMAT = 2
 SMALL = 8

@@ -1,5 +1,1 @@
-"""What every model shares once it has a PD: the score scale, reason codes, and hashed artifacts."""
-
-from deepcredit.scoring.scale import DEFAULT_BANDS, ScoreScale, split_total
-
-__all__ = ["DEFAULT_BANDS", "ScoreScale", "split_total"]
+"""From any model's PD to what a person and a merchant see: the 350-950 score, band, sub-scores, reasons."""

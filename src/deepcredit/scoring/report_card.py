@@ -6,7 +6,7 @@ import pandas as pd
 
 from deepcredit.features.bundle import ModelInput
 from deepcredit.models.base import CreditModel, Explanation
-from deepcredit.scoring.scale import ScoreScale
+from deepcredit.models.scale import ScoreScale
 from deepcredit.scoring.scorer import LONG_COLUMNS, Scorer, apportion, reason_table, subscores, used_features
 
 __all__ = ["LONG_COLUMNS", "apportion", "reason_table", "report_card", "subscores", "used_features"]

@@ -36,8 +36,8 @@ from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.spec import FeatureDef
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, proba_columns
+from deepcredit.models.scale import ScoreScale, split_total
 from deepcredit.models.stack import instance_views
-from deepcredit.scoring.scale import ScoreScale, split_total
 
 LONG_COLUMNS = ("row", "person_id", "as_of", "rank", "feature", "dimension", "value", "contribution",
                 "points_lost", "reason", "how_to_improve")

@@ -61,7 +61,7 @@ class ModelMismatch(RuntimeError):
 def build_scorer(ctx: ServiceContext) -> Scorer | None:
     """The scorer `serve-init` recorded in the database (data set copy + model artifact), if any.
 
-    The artifact's signature is checked when it loads (scoring/artifacts.py); its identity must also equal
+    The artifact's signature is checked when it loads (models/artifacts.py); its identity must also equal
     the model id `serve-init` recorded, so a different (even validly signed) model swapped in on disk is
     refused rather than served under the scores of another.
     """

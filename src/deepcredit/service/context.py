@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
-from deepcredit.scoring.scale import DEFAULT_BANDS as SCALE_BANDS
+from deepcredit.models.scale import DEFAULT_BANDS as SCALE_BANDS
 from deepcredit.service.audit import AuditLog
 from deepcredit.service.config import Settings
 from deepcredit.service.privacy import Pseudonymiser

@@ -34,10 +34,10 @@ from deepcredit.features.engine import Session, build_features
 from deepcredit.features.graph import build_graph
 from deepcredit.features.sequences import build_sequences
 from deepcredit.features.spec import FeatureDef, Source
+from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import DIMENSIONS, CreditModel, load_model
+from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import instance_views
-from deepcredit.scoring.artifacts import load_artifact
-from deepcredit.scoring.scale import ScoreScale
 from deepcredit.scoring.scorer import Scorer as ReportScorer
 from deepcredit.scoring.scorer import input_dimensions, used_features
 

@@ -38,11 +38,11 @@ from deepcredit.features.engine import FeatureFrame, build_features, open_sessio
 from deepcredit.features.graph import build_graph
 from deepcredit.features.sequences import Sequences, build_sequences
 from deepcredit.features.spec import FeatureDef, Kind
+from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, load_model
+from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import instance_views
-from deepcredit.scoring.artifacts import load_artifact
 from deepcredit.scoring.report_card import report_card
-from deepcredit.scoring.scale import ScoreScale
 from deepcredit.workflows.scope import ScopedData, neighbourhood
 
 JOB = "_job.json"

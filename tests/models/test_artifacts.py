@@ -8,9 +8,9 @@ from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import FeatureDef, Source
+from deepcredit.models.artifacts import ArtifactError, load_artifact, save_artifact
 from deepcredit.models.base import load_model, save_model
 from deepcredit.models.scorecard import ScorecardModel
-from deepcredit.scoring.artifacts import ArtifactError, load_artifact, save_artifact
 from deepcredit.scoring.scorer import Scorer
 
 

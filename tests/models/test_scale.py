@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from deepcredit.scoring.scale import DEFAULT_BANDS, ScoreScale, split_total
+from deepcredit.models.scale import DEFAULT_BANDS, ScoreScale, split_total
 
 
 def test_defaults_anchor_base_odds_and_pdo():
