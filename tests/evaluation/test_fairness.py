@@ -88,3 +88,13 @@ def test_no_attributes_and_length_mismatch():
     assert audit["attributes"] == {} and audit["flags"] == []
     with pytest.raises(ValueError, match="protected attributes"):
         fairness_audit(np.array([0, 1]), np.array([1, 0]), pd.DataFrame({"sex": ["f"]}))
+
+
+def test_declared_protected_attributes_are_audited_and_many_valued_numbers_banded():
+    people = pd.DataFrame({"person_id": [f"p{i}" for i in range(100)],
+                           "foreign_worker": ["yes", "no"] * 50, "age_in_years": np.arange(100) + 18.0,
+                           "job": ["a"] * 100})
+    out = sensitive_frame(people, people["person_id"], protected=["foreign_worker", "age_in_years"])
+    assert list(out.columns) == ["foreign_worker", "age_in_years_band"]  # job is not protected
+    assert out["age_in_years_band"].nunique() == 5
+    assert set(out["foreign_worker"]) == {"yes", "no"}

@@ -20,6 +20,8 @@ a rate is noise, and one tiny group would otherwise decide every flag.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import (
@@ -51,21 +53,30 @@ def age_band(age: pd.Series | np.ndarray) -> pd.Series:
     return pd.Series(np.where(a.isna(), UNKNOWN, labels[idx]), index=a.index, dtype=object)
 
 
-def sensitive_frame(people: pd.DataFrame, person_id: pd.Series | np.ndarray) -> pd.DataFrame:
-    """The protected attributes of each scored row (joined by person_id), age as bands, missing as 'unknown'.
+def sensitive_frame(people: pd.DataFrame, person_id: pd.Series | np.ndarray,
+                    protected: Sequence[str] | None = None) -> pd.DataFrame:
+    """The protected attributes of each scored row (joined by person_id), missing as 'unknown'.
 
-    Only the attributes the people table has with at least one known value are returned (OTC has none).
+    protected: the attributes the data set's spec declares protected (default: the legacy fixed names).
+    Only those the people table has with at least one known value are returned (OTC has none). Ages become
+    bands; any other numeric attribute with more than ten distinct values becomes five quantile bands, so
+    that the audit compares groups, not single values.
     """
-    cols = [c for c in PROTECTED_ATTRIBUTES if c in people.columns and people[c].notna().any()]
+    names = PROTECTED_ATTRIBUTES if protected is None else tuple(protected)
+    cols = [c for c in dict.fromkeys(names) if c in people.columns and people[c].notna().any()]
     keys = pd.DataFrame({"person_id": np.asarray(person_id).astype(str)})
     attrs = people[["person_id", *cols]].drop_duplicates("person_id").astype({"person_id": str})
     joined = keys.merge(attrs, on="person_id", how="left", validate="many_to_one")
     out = pd.DataFrame(index=keys.index)
     for c in cols:
+        values = joined[c]
         if c == "age":
-            out["age_band"] = age_band(joined[c]).to_numpy()
+            out["age_band"] = age_band(values).to_numpy()
+        elif pd.api.types.is_numeric_dtype(values) and values.nunique() > 10:
+            bands = pd.qcut(values, 5, duplicates="drop").astype(str)
+            out[f"{c}_band"] = bands.where(values.notna(), UNKNOWN).to_numpy()
         else:
-            out[c] = joined[c].astype(object).where(joined[c].notna(), UNKNOWN).astype(str).to_numpy()
+            out[c] = values.astype(object).where(values.notna(), UNKNOWN).astype(str).to_numpy()
     return out
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_parquet
+from deepcredit.data.schema import PROTECTED_ATTRIBUTES
 from deepcredit.evaluation.fairness import fairness_audit, sensitive_frame
 from deepcredit.evaluation.metrics import DEFAULT_CUTOFF, evaluate
 from deepcredit.evaluation.model_card import default_model_card
@@ -128,7 +129,7 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
                   ablation=ablation, n_boot=n_boot)
     ev["periods"] = period_metrics(scores["as_of"], y, scores["pd"].to_numpy(), period)  # None: one period
     step("fairness audit")
-    sensitive = sensitive_frame(dataset.read("people"), scores["person_id"])
+    sensitive = sensitive_frame(dataset.read("people"), scores["person_id"], _protected(dataset))
     fair = fairness_audit(y, scores["score"].to_numpy() >= cutoff, sensitive, pd_=scores["pd"].to_numpy(),
                           cutoff=cutoff)
     stability = None
@@ -158,3 +159,8 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     subtitle = f"{loaded.kind} model {m.get('sha256', '')[:12]} on {dataset.name} ({len(scores):,} rows)" + \
         (f", against {reference.name}" if reference is not None else "")
     return write_report(out, ev, fair, stability, card, title="DeepCredit model report", subtitle=subtitle)
+
+
+def _protected(dataset: Dataset) -> list[str]:
+    """What the data set declares protected, plus the legacy fixed names where its people table has them."""
+    return [*dataset.spec.protected, *PROTECTED_ATTRIBUTES]
