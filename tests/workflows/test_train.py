@@ -69,3 +69,13 @@ def test_train_with_a_holdout_stores_its_metrics_and_config(world, tmp_path):
     assert not any(f["dimension"] == "social_connections" for f in art.manifest["features"])
     record = json.loads((trained.path / "config.json").read_text())
     assert record["data_fingerprint"] == world.fingerprint() and record["config"]["seed"] == 2
+
+
+def test_a_profile_only_data_set_trains_on_its_own_declared_attributes(tmp_path):
+    from deepcredit.data.datasets import load_bundled
+
+    german = load_bundled("german", tmp_path / "german")
+    cfg = RunConfig(model="scorecard", seed=0)
+    trained = train_model(cfg, german, tmp_path / "m")
+    names = {f["name"] for f in load_artifact(trained.path).manifest["features"]}
+    assert names == {a.name for a in german.spec.profile.attributes if not a.protected}

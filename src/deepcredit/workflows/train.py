@@ -20,6 +20,7 @@ from deepcredit.evaluation.metrics import auc, ks
 from deepcredit.features.bundle import VIEWS, ModelInput, build_model_input
 from deepcredit.features.definitions import ALL_FEATURES
 from deepcredit.features.spec import FeatureDef, Source
+from deepcredit.features.templates import features_for
 from deepcredit.models.base import CreditModel, save_model
 from deepcredit.models.splits import Fold, holdout_split, time_split
 from deepcredit.models.stack import StackModel, available_kinds, default_members, make_member, member_views
@@ -120,7 +121,8 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
     est = make_estimator(cfg, kinds)
     views = views_for(cfg, kinds)
     on_message(f"building the {', '.join(views)} view(s) of {dataset.name}")
-    inp = build_model_input(dataset, views=views, definitions=select_definitions(cfg))
+    inp = build_model_input(dataset, views=views,
+                            definitions=select_definitions(cfg, features_for(dataset.spec)))
     fold = split_rows(cfg, inp)
     train_inp = inp if fold is None else inp.take(fold.train)
     if fold is not None:
