@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 import warnings
@@ -239,6 +240,14 @@ def frozen_card_class():
 
     class FrozenBinsScorecard(WoEScorecard):
         frozen_: dict = {}
+        shrink_C: float | None = None
+        """Set (with fit_points='bins'): the WoE card first, then per-bin step corrections on top of it with
+        their own L2 strength shrink_C (0: the WoE card exactly; large: the joint per-bin fit)."""
+
+        def _fit_bins(self, kept, bins, y, factor):
+            if self.shrink_C is None:
+                return super()._fit_bins(kept, bins, y, factor)
+            return shrunk_fit(self, kept, bins, y, factor)
 
         def _bin_one(self, d, x, y):
             t0 = self.frozen_[d.name]
@@ -253,6 +262,56 @@ def frozen_card_class():
                                 event=[int(e) for e in event[:nb + 2]] + [0], woe=[])
 
     return FrozenBinsScorecard
+
+
+def shrunk_fit(card, kept, bins, y, factor):
+    """WoE card (coef_f * WoE_f per bin), then monotone per-bin corrections d fitted on top of it:
+    minimise shrink_C * logloss(offset + b + S d) + |d|^2 / 2, the total steps (WoE step + d) kept within the
+    card's direction. The shrinkage is toward the WoE card, not toward zero."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    from deepcredit.models.scorecard import _step_design
+
+    woe = {t.name: np.asarray(t.woe)[bins[t.name]] for t in kept}
+    active = list(kept)
+    intercept = card._fit_woe(active, woe, y, {}, factor)  # may drop wrong-signed characteristics
+    for t in kept:
+        if t not in active:
+            t.set_logit([0.0] * len(t.count), factor)  # fit() then records "no effect" for it
+    kept = active
+    if card.shrink_C <= 0:
+        return intercept
+    offset = intercept + sum(np.asarray(t.logit)[bins[t.name]] for t in kept)
+    designs = [_step_design(t, bins[t.name]) for t in kept]
+    S = np.column_stack([d[0] for d in designs])
+    bounds = []
+    for t, (_, bnds, _) in zip(kept, designs, strict=True):
+        nb = t.n_value_bins
+        w = np.diff(np.asarray(t.logit[:nb]))  # the WoE card's own steps
+        for j, (lo, hi) in enumerate(bnds):
+            if j < nb - 1:
+                bounds.append((None if lo is None else lo - w[j], None if hi is None else hi - w[j]))
+            else:
+                bounds.append((lo, hi))
+    C, s = card.shrink_C, 2.0 * y - 1.0
+
+    def objective(theta):
+        m = s * (offset + theta[0] + S @ theta[1:])
+        g = -s * expit(-m)
+        grad = np.concatenate([[C * g.sum()], C * (S.T @ g) + theta[1:]])
+        return C * float(np.sum(np.logaddexp(0.0, -m))) + 0.5 * float(theta[1:] @ theta[1:]), grad
+
+    res = minimize(objective, np.zeros(S.shape[1] + 1), jac=True, method="L-BFGS-B",
+                   bounds=[(None, None), *bounds], options={"maxiter": 10_000})
+    intercept += float(res.x[0])
+    start = 0
+    for t, (cols, _, to_logit) in zip(kept, designs, strict=True):
+        d_logit, centre = to_logit(res.x[1 + start:1 + start + cols.shape[1]])
+        start += cols.shape[1]
+        intercept += centre
+        t.set_logit(np.asarray(t.logit) + d_logit, factor)
+    return intercept
 
 
 class InnerCVScorecard:
@@ -302,6 +361,61 @@ class InnerCVScorecard:
         return final
 
 
+class InnerCVBinningScorecard:
+    """Chooses binning settings AND regression settings by stratified inner K-fold CV on the training rows.
+
+    For each inner fold and each binning config (`binnings`: dicts of max_n_prebins, min_prebin_size,
+    min_bin_size, unknown_trend, ...), the characteristics are binned on the inner-train part only (so a
+    finer binning gets no credit for having seen the inner-validation labels); with those bins frozen, each
+    regression config (`grid`: dicts of fit_points, C, iv_min, ...) is fitted on the inner-train part and
+    scored on the inner-validation part. The (binning, regression) pair with the best mean inner AUC
+    (ties: the earlier one) is then fitted on all training rows. Returns that fitted WoEScorecard, with
+    `inner_cv_` attached."""
+
+    def __init__(self, binnings: list[dict], grid: list[dict], inner_folds: int = 5, seed: int = 0,
+                 **params) -> None:
+        self.binnings, self.grid, self.inner_folds, self.seed, self.params = binnings, grid, inner_folds, seed, params
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, definitions=None):
+        from sklearn.model_selection import StratifiedKFold
+
+        from deepcredit.models.scorecard import WoEScorecard
+
+        y = np.asarray(y).astype(int)
+        defs = WoEScorecard(**self.params)._candidates(X, definitions)
+        cls = frozen_card_class()
+
+        def card(frozen, bcfg, rcfg):
+            rcfg = dict(rcfg)
+            shrink = rcfg.pop("shrink_C", None)
+            m = cls(**{**self.params, **bcfg, **rcfg})
+            m.frozen_, m.shrink_C = frozen, shrink
+            return m
+
+        def binned(bcfg, Xp, yp):
+            b = WoEScorecard(**{**self.params, **bcfg})
+            return {d.name: b._bin_one(d, Xp[d.name], yp) for d in defs}
+
+        folds = list(StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.seed).split(X, y))
+        scores = np.zeros((len(self.binnings), len(self.grid), len(folds)))
+        for k, (a, b) in enumerate(folds):
+            Xa, Xb = X.iloc[a], X.iloc[b]
+            for i, bcfg in enumerate(self.binnings):
+                frozen = binned(bcfg, Xa, y[a])
+                for j, rcfg in enumerate(self.grid):
+                    try:
+                        m = card(frozen, bcfg, rcfg).fit(Xa, y[a], definitions=defs)
+                        scores[i, j, k] = auc(y[b], m.predict_proba(Xb)[:, 1])
+                    except ValueError:
+                        scores[i, j, k] = 0.5
+        mean = scores.mean(axis=2)
+        i, j = np.unravel_index(int(np.argmax(mean)), mean.shape)
+        final = card(binned(self.binnings[i], X, y), self.binnings[i], self.grid[j]).fit(X, y, definitions=defs)
+        final.inner_cv_ = {"binning": self.binnings[i], "chosen": self.grid[j], "inner_auc": float(mean[i, j]),
+                           "inner_auc_default": float(mean[0, 0])}
+        return final
+
+
 def scorecard_member_class():
     from deepcredit.models.scorecard_member import ScorecardModel
 
@@ -311,6 +425,9 @@ def scorecard_member_class():
         def _scorecard(self):
             p = dict(self.params or {})
             grid = p.pop("grid", None)
+            binnings = p.pop("binnings", None)
+            if binnings is not None:
+                return InnerCVBinningScorecard(binnings, grid, **p, allow_protected=self.allow_protected)
             if grid is None:
                 from deepcredit.models.scorecard import WoEScorecard
 
@@ -349,8 +466,36 @@ variant("scorecard:cvC", "C chosen by inner 5-fold CV on the training rows (fit_
 variant("scorecard:cvCfp", "C x fit_points chosen by inner 5-fold CV")(_member(study_scorecard(grid=GRID_C_FP)))
 variant("scorecard:cvCfpiv", "C x fit_points x iv_min{0.02,0} chosen by inner 5-fold CV")(
     _member(study_scorecard(grid=GRID_C_FP_IV)))
+BIN_TODAY = {}
+BIN_COARSE = {"max_n_prebins": 20, "min_prebin_size": 0.05, "min_bin_size": None}
+BIN_COARSE_AUTO = {**BIN_COARSE, "unknown_trend": "auto"}
+GRID_R = [{"fit_points": fp, "C": c, "iv_min": iv} for fp in ("bins", "woe") for iv in (0.02, 0.0)
+          for c in (1.0, 0.3, 0.1, 0.03)]
+"""Regression settings; today's default (bins, C=1, iv 0.02) first, so it wins ties."""
+variant("scorecard:cvBR", "binning {today, coarse, coarse+trend auto} x (fit_points x C x iv_min) by inner CV")(
+    _member(study_scorecard(binnings=[BIN_TODAY, BIN_COARSE, BIN_COARSE_AUTO], grid=GRID_R)))
+variant("scorecard:cvR-coarse-auto", "binning coarse+trend auto fixed; fit_points x C x iv_min by inner CV")(
+    _member(study_scorecard(binnings=[BIN_COARSE_AUTO], grid=GRID_R)))
+GRID_SHRINK = [{"fit_points": "bins", "C": 1.0, "iv_min": 0.0, "shrink_C": c} for c in (0.0, 0.01, 0.03, 0.1, 0.3)]
+"""shrink_C 0 first: the WoE card with optbinning's defaults (optb-like) wins ties."""
+variant("scorecard:shrink", "coarse+auto binning; WoE card + per-bin corrections shrunk toward it, shrink_C by "
+        "inner CV")(_member(study_scorecard(binnings=[BIN_COARSE_AUTO], grid=GRID_SHRINK)))
+variant("scorecard:cvB-shrink", "binning {today, coarse+auto} x shrink_C by inner CV")(_member(study_scorecard(
+    binnings=[BIN_COARSE_AUTO, BIN_TODAY], grid=GRID_SHRINK)))
 variant("scorecard:cvCfp+minev10", "inner-CV C x fit_points, and min_bin_size = max(0.01, 10 / n_rarer)")(
     _member(study_scorecard(grid=GRID_C_FP, min_bin_events=10)))
+
+
+OPTB_LIKE = {"fit_points": "woe", "iv_min": 0.0, "max_n_prebins": 20, "min_prebin_size": 0.05,
+             "min_bin_size": None, "unknown_trend": "auto"}
+"""WoEScorecard set as close to optbinning's defaults as its parameters allow (ablation towards the peer)."""
+variant("scorecard:trend-auto", "unknown_trend='auto' (optbinning's heuristic: peaks and valleys allowed)")(
+    _member(scorecard(unknown_trend="auto")))
+variant("scorecard:trend-none", "unknown_trend=None (no monotone constraint where no direction is declared)")(
+    _member(scorecard(unknown_trend=None)))
+variant("scorecard:optb-like", f"WoEScorecard({OPTB_LIKE})")(_member(scorecard(**OPTB_LIKE)))
+variant("scorecard:optb-like-bins", "as optb-like, fit_points='bins'")(
+    _member(scorecard(**{**OPTB_LIKE, "fit_points": "bins"})))
 
 
 def gbdt_member_class():
@@ -399,6 +544,28 @@ variant("gbdt:mcs20", "GBDTModel(min_child_samples=20)")(_member(gbdt(min_child_
 variant("gbdt:cvtrees", "GBDTModel, trees by inner 5-fold CV")(_member(study_gbdt()))
 variant("gbdt:cvtrees+mcs20", "GBDTModel(min_child_samples=20), trees by inner 5-fold CV")(
     _member(study_gbdt(min_child_samples=20)))
+
+
+def study_stack(members: dict, **params):
+    """StackModel whose members are built by the given factories (kind -> zero-argument callable)."""
+    from deepcredit.models.stack import StackModel
+
+    class StudyStack(StackModel):
+        def _new_member(self, kind):
+            return members[kind]() if kind in members else super()._new_member(kind)
+
+    return lambda: StudyStack(**{"members": list(members), **params})
+
+
+SC_BEST = {"binnings": [BIN_COARSE_AUTO], "grid": GRID_R}
+variant("stack:sc-optb", "stack [scorecard with optbinning's defaults (optb-like), gbdt, wide_deep]")(
+    _member(study_stack({"scorecard": scorecard(**OPTB_LIKE), "gbdt": gbdt(), "wide_deep": wide_deep()})))
+variant("stack:sc-cvR", "stack [scorecard:cvR-coarse-auto, gbdt, wide_deep]")(_member(study_stack(
+    {"scorecard": study_scorecard(**SC_BEST), "gbdt": gbdt(), "wide_deep": wide_deep()})))
+variant("stack:sc-cvR+gbdt-cv", "stack [scorecard:cvR-coarse-auto, gbdt:cvtrees, wide_deep]")(_member(study_stack(
+    {"scorecard": study_scorecard(**SC_BEST), "gbdt": study_gbdt(), "wide_deep": wide_deep()})))
+variant("stack:sc-cvR+gbdt-cv-nowd", "stack [scorecard:cvR-coarse-auto, gbdt:cvtrees]")(_member(study_stack(
+    {"scorecard": study_scorecard(**SC_BEST), "gbdt": study_gbdt()})))
 
 
 # -- running ------------------------------------------------------------------------------------------
@@ -462,8 +629,11 @@ def run(names: list[str], protocols: list[str], force: bool) -> dict:
             t0 = time.perf_counter()
             aucs = []
             for tr, te in ctx["plans"][proto]:
-                aucs.append(auc(ctx["y"][te], np.asarray(fit(tr, te), dtype=float)))
+                score = np.asarray(fit(tr, te), dtype=float)
+                aucs.append(auc(ctx["y"][te], score))
             rec[proto] = aucs
+            if proto == "split":
+                rec["split_scores"] = [round(float(v), 6) for v in score]  # for paired (DeLong) tests
             rec[f"{proto}_seconds"] = round(time.perf_counter() - t0, 1)
         rec["summary"] = summary(rec)
         save_results(res, name)
@@ -474,9 +644,10 @@ def run(names: list[str], protocols: list[str], force: bool) -> dict:
 UCI_SCORECARDS = {
     "scorecard": {},
     "scorecard:cvCfp": {"grid": GRID_C_FP},
-    "scorecard:minev10": {"min_bin_events": 10},
-    "scorecard:cvCfp+minev10": {"grid": GRID_C_FP, "min_bin_events": 10},
+    "scorecard:cvR-coarse-auto": {"binnings": [BIN_COARSE_AUTO], "grid": GRID_R},
+    "scorecard:cvBR": {"binnings": [BIN_TODAY, BIN_COARSE, BIN_COARSE_AUTO], "grid": GRID_R},
 }
+"""The scorecard variants checked on UCI (same parameters as the German variants of the same name)."""
 
 
 def uci_frame():
@@ -536,6 +707,81 @@ def run_uci(names: list[str], rows: int) -> None:
         print(f"uci {rows or len(y)} {name:32s} {out[name]}", flush=True)
 
 
+# -- report -------------------------------------------------------------------------------------------
+
+def delong(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """AUC of a, of b, and the standard error of AUC(a) - AUC(b) on the same rows (DeLong et al., 1988)."""
+    pos, neg = y == 1, y == 0
+
+    def components(s):
+        x, z = s[pos][:, None], s[neg][None, :]
+        psi = (x > z) + 0.5 * (x == z)
+        return psi.mean(), psi.mean(axis=1), psi.mean(axis=0)
+
+    A, va, wa = components(a)
+    B, vb, wb = components(b)
+    s10 = np.cov(np.vstack([va, vb]))
+    s01 = np.cov(np.vstack([wa, wb]))
+    var = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / pos.sum() + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / neg.sum()
+    return float(A), float(B), float(np.sqrt(max(var, 0.0)))
+
+
+def hanley_mcneil_se(a: float, n_pos: int, n_neg: int) -> float:
+    """Standard error of one AUC estimate on n_pos + n_neg rows (Hanley & McNeil, 1982)."""
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    return math.sqrt((a * (1 - a) + (n_pos - 1) * (q1 - a * a) + (n_neg - 1) * (q2 - a * a)) / (n_pos * n_neg))
+
+
+def report(ref: str = "peer:optbinning") -> str:
+    """Markdown table: split AUC, CV mean +- sd, and the paired difference to `ref` on both protocols
+    (split: DeLong SE; CV: mean of the 25 per-fold differences and their sd / sqrt(25), which understates the
+    true uncertainty because repeated-CV folds overlap)."""
+    res = load_results()
+    X, y = load_german()
+    te = plans(y)["split"][0][1]
+    yt = y[te]
+    v = res.get("variants", {})
+    lines = ["| model | split AUC | CV AUC mean ± sd | split − optbinning (± DeLong SE) | CV − optbinning (± SE) |",
+             "|---|---|---|---|---|"]
+    r = v.get(ref, {})
+    for name, rec in v.items():
+        sm = rec.get("summary", {})
+        d_split = d_cv = ""
+        if "split_scores" in rec and "split_scores" in r:
+            a, b, se = delong(yt, np.asarray(rec["split_scores"]), np.asarray(r["split_scores"]))
+            d_split = f"{a - b:+.4f} ± {se:.4f}"
+        if len(rec.get("cv", [])) == 25 and len(r.get("cv", [])) == 25:
+            d = np.asarray(rec["cv"]) - np.asarray(r["cv"])
+            d_cv = f"{d.mean():+.4f} ± {d.std(ddof=1) / 5:.4f}"
+        cv = f"{sm['cv_auc']:.4f} ± {sm['cv_sd']:.4f}" if "cv_auc" in sm else ""
+        lines.append(f"| {name} | {sm.get('auc', float('nan')):.4f} | {cv} | {d_split} | {d_cv} |")
+    se1 = hanley_mcneil_se(0.80, int(yt.sum()), int(len(yt) - yt.sum()))
+    lines.append(f"\nOne AUC of 0.80 on the 300 test rows ({int(yt.sum())} bad) has a standard error of {se1:.4f} "
+                 "(Hanley & McNeil).")
+    return "\n".join(lines)
+
+
+def merge(paths: list[str]) -> None:
+    """Merge the variants (and UCI checks) of other result files, e.g. from runs with GERMAN_STUDY_OUT."""
+    res = load_results()
+    for p in paths:
+        other = json.loads(Path(p).read_text())
+        for k, val in other.items():
+            if k == "variants":
+                for name, rec in val.items():
+                    mine = res.setdefault(k, {}).setdefault(name, {})
+                    mine.update(rec)
+                    mine["summary"] = summary(mine)
+            elif isinstance(val, dict) and k.startswith("uci_"):
+                res.setdefault(k, {}).update(val)
+            else:
+                res.setdefault(k, val)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    tmp = OUT.with_suffix(f".json.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(res, indent=1, sort_keys=True))
+    os.replace(tmp, OUT)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="variants to run (default: all)")
@@ -544,7 +790,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--uci", nargs="*", help=f"UCI check of these scorecard variants ({', '.join(UCI_SCORECARDS)})")
     ap.add_argument("--uci-rows", type=int, default=10_000, help="stratified sample size for --uci (0: all)")
+    ap.add_argument("--merge", nargs="+", help="merge these result files into the study's JSON, then stop")
+    ap.add_argument("--report", action="store_true", help="print the markdown table, then stop")
     args = ap.parse_args(argv)
+    if args.merge:
+        merge(args.merge)
+        return
+    if args.report:
+        print(report())
+        return
     if args.uci is not None:
         run_uci(args.uci or list(UCI_SCORECARDS), args.uci_rows)
         return
