@@ -432,10 +432,13 @@ def scorecard_member_class():
                 from deepcredit.models.scorecard import WoEScorecard
 
                 k = p.pop("min_bin_events", None)
+                kp = p.pop("min_prebin_events", None)
 
                 class Adaptive:
                     def fit(_, X, y, definitions=None):
-                        q = {**p, "min_bin_size": min_bin_size_for(np.asarray(y), p.get("min_bin_size", 0.01), k)}
+                        y = np.asarray(y)
+                        q = {**p, "min_bin_size": min_bin_size_for(y, p.get("min_bin_size", 0.01), k),
+                             "min_prebin_size": min_bin_size_for(y, p.get("min_prebin_size", 0.01), kp)}
                         return WoEScorecard(**q, allow_protected=self.allow_protected).fit(X, y, definitions)
                 return Adaptive()
             return InnerCVScorecard(grid, **p, allow_protected=self.allow_protected)
@@ -494,8 +497,24 @@ variant("scorecard:trend-auto", "unknown_trend='auto' (optbinning's heuristic: p
 variant("scorecard:trend-none", "unknown_trend=None (no monotone constraint where no direction is declared)")(
     _member(scorecard(unknown_trend=None)))
 variant("scorecard:optb-like", f"WoEScorecard({OPTB_LIKE})")(_member(scorecard(**OPTB_LIKE)))
+variant("scorecard:optb-like-asc-desc", "as optb-like, unknown_trend='auto_asc_desc' (today's)")(
+    _member(scorecard(**{**OPTB_LIKE, "unknown_trend": "auto_asc_desc"})))
+variant("scorecard:optb-like-iv02", "as optb-like, iv_min=0.02 (today's)")(
+    _member(scorecard(**{**OPTB_LIKE, "iv_min": 0.02})))
+variant("scorecard:optb-like-fineprebins", "as optb-like, max_n_prebins=50, min_prebin_size=0.01, "
+        "min_bin_size=0.01 (today's binning)")(
+    _member(scorecard(**{**OPTB_LIKE, "max_n_prebins": 50, "min_prebin_size": 0.01, "min_bin_size": 0.01})))
+variant("scorecard:optb-like-prebin-minev10", "as optb-like, but min_prebin_size = max(0.01, 10 / n_rarer) "
+        "(max_n_prebins 50)")(_member(study_scorecard(**{**OPTB_LIKE, "max_n_prebins": 50, "min_prebin_size": 0.01,
+                                                      "min_prebin_events": 10})))
 variant("scorecard:optb-like-bins", "as optb-like, fit_points='bins'")(
     _member(scorecard(**{**OPTB_LIKE, "fit_points": "bins"})))
+
+
+PROFILES = [{}, OPTB_LIKE]
+"""Two whole configurations: today's defaults ('fine': validated on UCI) and optbinning's defaults ('coarse')."""
+variant("scorecard:cv-profile", "profile {today's defaults, optbinning's defaults} chosen by inner 5-fold CV "
+        "(each binned on the inner-train part; ties: today's)")(_member(study_scorecard(binnings=PROFILES, grid=[{}])))
 
 
 def gbdt_member_class():
@@ -580,10 +599,11 @@ def summary(rec: dict) -> dict:
     out = {}
     if "split" in rec:
         out["auc"] = round(rec["split"][0], 4)
-    if "cv" in rec and len(rec["cv"]) == 25:
+    if len(rec.get("cv", [])) > 1:
         a = np.asarray(rec["cv"])
         out["cv_auc"] = round(float(a.mean()), 4)
         out["cv_sd"] = round(float(a.std(ddof=1)), 4)
+        out["cv_folds"] = len(a)  # 25 = the full protocol; fewer = the first repeat(s) only
     return out
 
 
@@ -604,7 +624,7 @@ def save_results(res: dict, name: str) -> None:
     os.replace(tmp, OUT)
 
 
-def run(names: list[str], protocols: list[str], force: bool) -> dict:
+def run(names: list[str], protocols: list[str], force: bool, max_folds: int = 0) -> dict:
     res = load_results()
     res.setdefault("protocol", {
         "data": "german_credit.csv, 1000 rows, 300 bad; inputs: the 17 non-protected attributes",
@@ -624,17 +644,18 @@ def run(names: list[str], protocols: list[str], force: bool) -> dict:
         rec["description"] = DESCRIPTIONS[name.removesuffix("+ord")] + (" (ordered text columns as ranks)"
                                                                          if ordinal else "")
         for proto in protocols:
-            if proto in rec and len(rec[proto]) == len(ctx["plans"][proto]) and not force:
-                continue
-            t0 = time.perf_counter()
-            aucs = []
-            for tr, te in ctx["plans"][proto]:
+            folds = ctx["plans"][proto][:max_folds or None]
+            aucs = [] if force else list(rec.get(proto, []))  # resume a partial run fold by fold
+            t0 = time.perf_counter() - rec.get(f"{proto}_seconds", 0.0) * (len(aucs) > 0)
+            for tr, te in folds[len(aucs):]:
                 score = np.asarray(fit(tr, te), dtype=float)
                 aucs.append(auc(ctx["y"][te], score))
-            rec[proto] = aucs
-            if proto == "split":
-                rec["split_scores"] = [round(float(v), 6) for v in score]  # for paired (DeLong) tests
-            rec[f"{proto}_seconds"] = round(time.perf_counter() - t0, 1)
+                rec[proto] = aucs
+                if proto == "split":
+                    rec["split_scores"] = [round(float(v), 6) for v in score]  # for paired (DeLong) tests
+                rec[f"{proto}_seconds"] = round(time.perf_counter() - t0, 1)
+                rec["summary"] = summary(rec)
+                save_results(res, name)
         rec["summary"] = summary(rec)
         save_results(res, name)
         print(f"{name:40s} {rec['summary']}", flush=True)
@@ -646,6 +667,9 @@ UCI_SCORECARDS = {
     "scorecard:cvCfp": {"grid": GRID_C_FP},
     "scorecard:cvR-coarse-auto": {"binnings": [BIN_COARSE_AUTO], "grid": GRID_R},
     "scorecard:cvBR": {"binnings": [BIN_TODAY, BIN_COARSE, BIN_COARSE_AUTO], "grid": GRID_R},
+    "scorecard:optb-like": OPTB_LIKE,
+    "scorecard:cv-profile": {"binnings": PROFILES, "grid": [{}]},
+    "scorecard:cvB-shrink": {"binnings": [BIN_COARSE_AUTO, BIN_TODAY], "grid": GRID_SHRINK},
 }
 """The scorecard variants checked on UCI (same parameters as the German variants of the same name)."""
 
@@ -750,10 +774,13 @@ def report(ref: str = "peer:optbinning") -> str:
         if "split_scores" in rec and "split_scores" in r:
             a, b, se = delong(yt, np.asarray(rec["split_scores"]), np.asarray(r["split_scores"]))
             d_split = f"{a - b:+.4f} ± {se:.4f}"
-        if len(rec.get("cv", [])) == 25 and len(r.get("cv", [])) == 25:
-            d = np.asarray(rec["cv"]) - np.asarray(r["cv"])
-            d_cv = f"{d.mean():+.4f} ± {d.std(ddof=1) / 5:.4f}"
+        k = min(len(rec.get("cv", [])), len(r.get("cv", [])))
+        if k > 1:  # paired over the folds both have (the first k of the same protocol)
+            d = np.asarray(rec["cv"][:k]) - np.asarray(r["cv"][:k])
+            d_cv = f"{d.mean():+.4f} ± {d.std(ddof=1) / math.sqrt(k):.4f}" + (f" ({k} folds)" if k < 25 else "")
         cv = f"{sm['cv_auc']:.4f} ± {sm['cv_sd']:.4f}" if "cv_auc" in sm else ""
+        if sm.get("cv_folds", 25) < 25:
+            cv += f" ({sm['cv_folds']} folds)"
         lines.append(f"| {name} | {sm.get('auc', float('nan')):.4f} | {cv} | {d_split} | {d_cv} |")
     se1 = hanley_mcneil_se(0.80, int(yt.sum()), int(len(yt) - yt.sum()))
     lines.append(f"\nOne AUC of 0.80 on the 300 test rows ({int(yt.sum())} bad) has a standard error of {se1:.4f} "
@@ -787,6 +814,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--only", nargs="*", help="variants to run (default: all)")
     ap.add_argument("--protocol", choices=["split", "cv", "all"], default="all")
     ap.add_argument("--force", action="store_true")
+    ap.add_argument("--max-folds", type=int, default=0, help="only the first N folds of each protocol (0: all)")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--uci", nargs="*", help=f"UCI check of these scorecard variants ({', '.join(UCI_SCORECARDS)})")
     ap.add_argument("--uci-rows", type=int, default=10_000, help="stratified sample size for --uci (0: all)")
@@ -811,7 +839,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"unknown variant(s): {unknown}; see --list")
     protocols = ["split", "cv"] if args.protocol == "all" else [args.protocol]
-    run(names, protocols, args.force)
+    run(names, protocols, args.force, args.max_folds)
 
 
 if __name__ == "__main__":
