@@ -32,7 +32,7 @@ class SplitConfig(_Strict):
     every row with as_of on or after `test_from` (a time split)."""
 
     kind: Literal["none", "holdout", "time"] = "none"
-    fraction: float = Field(0.3, gt=0.0, lt=1.0)
+    fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
     seed: int | None = None
     """The hold-out's seed (None: the run's seed)."""
     test_from: date | None = None
@@ -45,15 +45,15 @@ class SplitConfig(_Strict):
 
 
 class StackConfig(_Strict):
-    folds: int = Field(5, ge=2)
+    folds: int = Field(default=5, ge=2)
     calibration: Literal["isotonic", "platt", "none"] = "isotonic"
-    time_groups: int = Field(2, ge=1)
+    time_groups: int = Field(default=2, ge=1)
 
 
 class ScoringConfig(_Strict):
-    reasons: int = Field(4, ge=0)
+    reasons: int = Field(default=4, ge=0)
     explain: bool = True
-    chunk_size: int = Field(100_000, ge=1)
+    chunk_size: int = Field(default=100_000, ge=1)
     """People per chunk in batch scoring: peak memory follows this, not the population."""
     as_of: date | None = None
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from deepcredit.config import RunConfig, load_config, with_overrides
 from deepcredit.data.validate import DataValidationError
@@ -54,7 +54,7 @@ def run_config(config: Path | None, overrides: dict[str, Any]) -> RunConfig:
 
 def member_progress(bar: Progress) -> Callable[[str, int, int], None]:
     """A stack's progress callback: one bar per member, advanced as its folds and final fit finish."""
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def on_progress(kind: str, done: int, total: int) -> None:
         if kind not in tasks:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.progress import TaskID
 from rich.table import Table
 
 from deepcredit.cli.common import clear_errors, console, member_progress, progress
@@ -24,7 +25,7 @@ def demo(
 ) -> None:
     """Simulate, load real data, build features, train the full stack, evaluate it, explain a score."""
     with clear_errors(), progress() as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def on_simulate(world: str, done: int, total: int) -> None:
             if world not in tasks:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 from rich.markup import escape
+from rich.progress import TaskID
 from rich.table import Table
 
 from deepcredit.cli.common import (
@@ -165,7 +166,7 @@ def score(
             raise ValueError("--data: give a data set (or 'data' in the --config file)")
         ds = resolve_dataset(cfg.data)
         with progress() as bar:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def on_chunk(stage: str, done: int, total: int) -> None:
                 if stage not in tasks:

@@ -66,7 +66,7 @@ class _Checker:
 
 
 def _attribute_column(a: Attribute) -> Column:
-    allowed = frozenset(a.order) if a.type == "ordinal" else None
+    allowed = frozenset(a.order) if a.order is not None else None  # only ordinal attributes have an order
     return Column(a.source_column, TYPES[a.type], nullable=True, allowed=allowed, description=a.description)
 
 
@@ -140,8 +140,8 @@ def _labels(values: pd.Series, spec: DatasetSpec, file: str, line_offset: int | 
     unknown = ~(bad | good)
     if unknown.any():
         i = int(unknown.argmax())
-        raise DataValidationError(file, f"{text.iloc[i]!r} is neither a bad ({', '.join(o.bad)}) nor a good "
-                                        f"({', '.join(o.good)}) label value of the spec", i + 1, o.label, line_offset)
+        raise DataValidationError(file, f"{text.iloc[i]!r} is neither a bad ({', '.join(map(str, o.bad))}) nor a good "
+                                        f"({', '.join(map(str, o.good))}) label value of the spec", i + 1, o.label, line_offset)
     return pd.Series(bad.astype("int64"))
 
 

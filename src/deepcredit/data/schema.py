@@ -166,6 +166,6 @@ class DatasetManifest:
     snapshot_date: str
     description: str = ""
     tables: dict[str, dict] = field(default_factory=dict)
-    extras: dict[str, str] = field(default_factory=dict)
+    extras: dict[str, dict] = field(default_factory=dict)
     spec: str = ""
     """sha256 of the stored spec.json ("" for data sets stored without one)."""

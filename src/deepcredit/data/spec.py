@@ -21,14 +21,14 @@ import tomllib
 from collections.abc import Iterable
 from importlib.resources import files
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from deepcredit.data.schema import Dimension
 from deepcredit.data.validate import DataValidationError
 
-SPEC_VERSION = 1
+SPEC_VERSION: Final = 1
 IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
 """Attribute names are lower-case SQL identifiers: they name stored columns and features."""
 RESERVED = frozenset({"person_id", "as_of", "label", "window_days", "valid_from"})
@@ -68,7 +68,7 @@ class _Strict(BaseModel):
 class ShareFeature(_Strict):
     """Ask for a 'share of events of this kind / status' feature, with its own texts."""
 
-    label: str | None = Field(None, pattern=IDENTIFIER, description="Short name used in the feature name.")
+    label: str | None = Field(default=None, pattern=IDENTIFIER, description="Short name used in the feature name.")
     description: str
     improve: str = ""
     risk_direction: Literal[-1, 0, 1] = 0
@@ -250,7 +250,7 @@ class Outcomes(_Strict):
     as_of_column: str | None = "as_of"
     as_of: dt.date | None = None
     """A fixed as-of date for data without dates (features use what was known strictly before it)."""
-    window_days: int | None = Field(None, gt=0)
+    window_days: int | None = Field(default=None, gt=0)
     window_days_column: str | None = None
 
     @field_validator("bad", "good")

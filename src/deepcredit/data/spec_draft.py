@@ -95,8 +95,8 @@ def draft_spec(path: Path, name: str | None = None) -> str:
             out.append(f"column = {_q(col)}")
         out.append(f"type = {_q(kind)}")
         if kind == "categorical" and frame[col].nunique() <= 12:
-            values = ", ".join(_q(str(v)) for v in sorted(frame[col].dropna().unique()))
-            out.append(f"# values: {values} (ordered? make it type = \"ordinal\" with order = [...])")
+            listed = ", ".join(_q(str(v)) for v in sorted(frame[col].dropna().unique()))
+            out.append(f"# values: {listed} (ordered? make it type = \"ordinal\" with order = [...])")
         out.append('dimension = "identity"  # TODO: choose the dimension this attribute speaks to')
         out.append(f"description = {_q('your ' + col.replace('_', ' ').lower())}")
         out.append('improve = ""')

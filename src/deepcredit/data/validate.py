@@ -501,7 +501,6 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
 
     _check_columns(list(frame.columns), spec, fail)
     day = None if snapshot is None else pd.Timestamp(snapshot).normalize()
-    limit = None if day is None else day + pd.Timedelta(days=1)  # "after the snapshot date": the next day on
     out: dict[str, pd.Series] = {}
     for col in spec.columns:
         if col.name not in frame.columns:
@@ -533,9 +532,10 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
             if (i := _first(~ok)) is not None:
                 hint = " (values are lower case)" if str(text.iloc[i]).lower() in col.allowed else ""
                 fail(f"{_show(raw.iloc[i])} is not one of: {', '.join(sorted(col.allowed))}{hint}", i, col.name)
-        if col.type is ColumnType.TIMESTAMP and limit is not None \
+        if col.type is ColumnType.TIMESTAMP and day is not None \
                 and (spec.name, col.name) not in MAY_BE_AFTER_SNAPSHOT:
-            late = (values >= limit).to_numpy(dtype=bool, na_value=False)
+            # "after the snapshot date": the next day on
+            late = (values >= day + pd.Timedelta(days=1)).to_numpy(dtype=bool, na_value=False)
             if (i := _first(late)) is not None:
                 fail(f"{_show(raw.iloc[i])} is after the data set's snapshot date {day.date()}", i, col.name)
         out[col.name] = values
@@ -575,7 +575,8 @@ def check_unique(frame: pd.DataFrame, key: tuple[str, ...], file: str, line_offs
     dup = frame.duplicated(list(key), keep="first").to_numpy()
     i = _first(dup)
     if i is not None:
-        first = _first((frame[list(key)] == frame.loc[i, list(key)]).all(axis=1).to_numpy())
+        # row i matches itself, so there is a first match: argmax finds it
+        first = int(np.argmax((frame[list(key)] == frame.loc[i, list(key)]).all(axis=1).to_numpy()))
         value = ", ".join(_key_text(frame.at[i, k]) for k in key)
         raise DataValidationError(file, f"duplicate {'/'.join(key)} {value!r} (first seen in row {first + 1})",
                                   i + 1, key[0], line_offset)
@@ -619,7 +620,7 @@ def check_no_duplicate_rows(frame: pd.DataFrame, file: str, line_offset: int | N
     i = _first(frame.duplicated(keep="first").to_numpy())
     if i is not None:
         # i is the first repeat, so in rows 0..i only row i's earlier copy has a later duplicate
-        first = _first(frame.iloc[:i + 1].duplicated(keep="last").to_numpy())
+        first = int(np.argmax(frame.iloc[:i + 1].duplicated(keep="last").to_numpy()))
         raise DataValidationError(file, f"an exact duplicate of row {first + 1}: one event recorded twice",
                                   i + 1, None, line_offset)
 

@@ -108,8 +108,8 @@ def signing_key() -> Ed25519PrivateKey:
                                        f"them): train where the private key is, or point {KEY_DIR_ENV} there")
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        fresh = Ed25519PrivateKey.generate()
+        pem = fresh.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
         tmp = folder / f".{PRIVATE_KEY}.{uuid.uuid4().hex}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -20,6 +20,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,7 +72,7 @@ class FeatureTable:
     # -- shape ------------------------------------------------------------------------------------
     @property
     def n_value_bins(self) -> int:
-        return len(self.splits) + 1 if self.kind == Kind.NUMERIC else len(self.categories or [])
+        return len(self.splits or []) + 1 if self.kind == Kind.NUMERIC else len(self.categories or [])
 
     @property
     def labels(self) -> list[str]:
@@ -130,7 +131,7 @@ class FeatureTable:
         if len(splits) < 250:
             # count of edges <= x, i.e. np.digitize(x, splits, right=False); one vectorised compare per
             # edge beats a binary search (searchsorted) by ~20x for the few edges a card has
-            idx = np.zeros(x.shape, dtype=np.uint8)
+            idx: np.ndarray = np.zeros(x.shape, dtype=np.uint8)
             hit = np.empty(x.shape, dtype=bool)  # one buffer for every edge: no allocation per pass
             for edge in splits:
                 np.greater_equal(x, edge, out=hit)
@@ -144,7 +145,7 @@ class FeatureTable:
             idx[nan] = nb + 1
         return idx
 
-    def bin_of(self, value: object) -> int:
+    def bin_of(self, value: Any) -> int:
         """Bin of one value, without numpy: the fast path for scoring a single record."""
         a = self._arrays()
         nb = self.n_value_bins
@@ -264,6 +265,8 @@ class WoEBinning(TransformerMixin, BaseEstimator):
         else:
             values = _as_float(x, d.name)
         missing = pd.isna(values)
+        cats: list[list[str]] | None
+        splits: list[float] | None
         special_mask = np.isin(values, special) if special else np.zeros(len(y), dtype=bool)
         clean = ~missing & ~special_mask
         if pd.Series(values[clean]).nunique() < 2:
@@ -286,7 +289,7 @@ class WoEBinning(TransformerMixin, BaseEstimator):
             event = [int(e) for e in body["Event"]]
             cats = [sorted(str(c) for c in group) for group in optb.splits] if categorical else None
             splits = None if categorical else [float(s) for s in optb.splits]
-        nb = len(cats) if categorical else len(splits) + 1
+        nb = len(cats) if cats is not None else len(splits or []) + 1
         # value bins, then special, missing (optbinning's order); `other` never holds anyone in training
         count, event = count[:nb + 2] + [0], event[:nb + 2] + [0]
         return FeatureTable(name=d.name, kind=str(d.kind), dimension=str(d.dimension), description=d.description,
@@ -311,14 +314,14 @@ class WoEBinning(TransformerMixin, BaseEstimator):
             woe.append(w)
         t.woe, t.iv = woe, iv
         nb = t.n_value_bins
-        w = np.asarray(woe[:nb])
+        value_woe = np.asarray(woe[:nb])
         if not self.monotonic or nb < 2:
             t.direction = 0
         elif t.kind == Kind.CATEGORICAL:
-            t.direction = int(np.sign(w[-1] - w[0]))  # optbinning orders category groups by bad rate
+            t.direction = int(np.sign(value_woe[-1] - value_woe[0]))  # optbinning orders category groups by bad rate
         elif t.risk_direction:
             t.direction = -t.risk_direction  # riskier when higher: points fall as the value rises
         elif self.unknown_trend in ("auto_asc_desc", "ascending", "descending"):
-            t.direction = int(np.sign(w[-1] - w[0]))
+            t.direction = int(np.sign(value_woe[-1] - value_woe[0]))
         else:
             t.direction = 0  # peaks, valleys or no constraint: the card does not force a direction

@@ -149,8 +149,9 @@ class _SequenceNet(nn.Module):
         super().__init__()
         self.tower = SequenceTower(**tower)
         h = self.tower.out_dim
-        self.head = nn.Sequential(nn.Linear(h, head_hidden), nn.ReLU(), nn.Linear(head_hidden, 1))
-        nn.init.constant_(self.head[-1].bias, prior)
+        hidden, out = nn.Linear(h, head_hidden), nn.Linear(head_hidden, 1)  # created in this order: same seeds
+        nn.init.constant_(out.bias, prior)
+        self.head = nn.Sequential(hidden, nn.ReLU(), out)
 
     def forward(self, kind, status, numeric, lengths) -> torch.Tensor:
         return self.head(self.tower(kind, status, numeric, lengths)).squeeze(-1)

@@ -135,7 +135,7 @@ class StackModel(CreditModel):
     """
 
     kind = "stack"
-    views = ("tabular",)
+    views: tuple[str, ...] = ("tabular",)
     """Overwritten per instance once the members are known (the union of their views)."""
 
     def __init__(self, members: Sequence[str] | None = None, member_params: dict | None = None, n_folds: int = 5,

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from deepcredit.config import RunConfig, write_run_record
+from deepcredit.config import RunConfig, ScoringConfig, StackConfig, write_run_record
 from deepcredit.data.dataset import Dataset, sample_dataset
 from deepcredit.data.io import atomic_write_json, atomic_write_text, library_versions
 from deepcredit.features.bundle import build_model_input
@@ -252,7 +252,7 @@ def _model_child(stage: str, args: dict, q) -> None:
                    "peak_mb": peak_rss_mb()})
             return
         with tempfile.TemporaryDirectory() as tmp:
-            cfg = RunConfig(scoring={"explain": stage == "report"})
+            cfg = RunConfig(scoring=ScoringConfig(explain=stage == "report"))
             job = score_batch(Path(args["model"]), ds, Path(tmp) / "scores", cfg)
     q.put({"seconds": round(time.perf_counter() - t0, 2), "rows": job["rows"], "cards": job["rows"],
            "chunk_size": job["chunk_size"], "peak_mb": peak_rss_mb()})
@@ -347,7 +347,7 @@ def run_benchmark(out: Path, plan: Plan, workdir: Path | None = None, step: Step
         "members_missing": [k for k in ALL_MEMBERS if k not in available_kinds()],
         "datasets": {}, "speed": {}, "skipped": [],
     }
-    write_run_record(out, RunConfig(member_params=plan.member_params or {}, stack={"folds": plan.stack_folds},
+    write_run_record(out, RunConfig(member_params=plan.member_params or {}, stack=StackConfig(folds=plan.stack_folds),
                                     seed=plan.seed))  # several data sets: no one fingerprint
     log_fh = open(log or out / "benchmark.log", "a", buffering=1)  # noqa: SIM115 - closed below
     try:

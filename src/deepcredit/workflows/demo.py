@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepcredit.config import RunConfig, write_run_record
+from deepcredit.config import RunConfig, StackConfig, write_run_record
 from deepcredit.data.datasets import load_bundled
 from deepcredit.data.simulate import bayes_auc, simulate_world
 from deepcredit.evaluation.pipeline import evaluate_artifact
@@ -64,7 +64,7 @@ def run_demo(out: Path, people: int = 5_000, seed: int = 42, folds: int = 3,
                      "seconds": time.perf_counter() - t1})
     on_message("training the full stack on the simulated development world")
     inp = build_model_input(worlds["simulated"])
-    cfg = RunConfig(data=str(worlds["simulated"].root), stack={"folds": folds}, seed=seed)
+    cfg = RunConfig(data=str(worlds["simulated"].root), stack=StackConfig(folds=folds), seed=seed)
     stack = StackModel(n_folds=folds, seed=seed).fit(inp, on_progress=on_member)
     model_dir = save_model(stack, out / "model", inp, metrics=dict(getattr(stack, "metrics_", {})),
                            config={"data": worlds["simulated"].name, "folds": folds, "seed": seed,

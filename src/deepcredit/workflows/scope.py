@@ -62,7 +62,7 @@ def neighbourhood(dataset: Dataset, people: np.ndarray, hops: int,
             SELECT target AS person_id FROM {rel} WHERE source IN (SELECT person_id FROM _frontier)
             UNION SELECT source FROM {rel} WHERE target IN (SELECT person_id FROM _frontier)
             EXCEPT SELECT person_id FROM _ball""")
-        if not con.execute("SELECT COUNT(*) FROM _next").fetchone()[0]:
+        if not con.execute("SELECT COUNT(*) FROM _next").fetchall()[0][0]:  # COUNT(*) always gives one row
             break
         con.execute("INSERT INTO _ball SELECT person_id FROM _next")
         con.execute("CREATE OR REPLACE TEMP TABLE _frontier AS SELECT person_id FROM _next")

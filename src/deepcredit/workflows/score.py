@@ -239,7 +239,7 @@ class _ChunkScorer:
         sequences = None
         if "temporal" in self.views:
             mine = build_sequences(open_session(ScopedData(self.dataset, people), own))
-            sequences = _scatter(mine, positions, len(frame))
+            sequences = _scatter(mine, positions, len(frame)) if mine is not None else None  # no events declared
         return ModelInput(tabular, sequences, graph, rows=positions)
 
 

@@ -32,6 +32,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -87,7 +88,7 @@ def lgbm_defaults(inp: ModelInput, train: np.ndarray, test: np.ndarray) -> np.nd
             X[d.name] = X[d.name].astype("category")
     y = inp.y
     clf = lgb.LGBMClassifier(verbose=-1).fit(X.iloc[train], y[train])
-    return clf.predict_proba(X.iloc[test])[:, 1]
+    return np.asarray(clf.predict_proba(X.iloc[test]))[:, 1]
 
 
 def fit_stack(inp: ModelInput, train: np.ndarray, members: list[str], args: ModelsRun, log_name: str) -> StackModel:
@@ -160,7 +161,7 @@ def uci(args: ModelsRun, cv: bool) -> dict:
     runs = []
     for i, (train, test) in enumerate(splits):
         t0 = time.perf_counter()
-        res = {"lightgbm_defaults": metrics(y[test], lgbm_defaults(inp, train, test))}
+        res: dict[str, Any] = {"lightgbm_defaults": metrics(y[test], lgbm_defaults(inp, train, test))}
         stack = fit_stack(inp, train, members, args, f"uci {'cv' if cv else 'split'} {i}")
         res.update(evaluate_stack(stack, inp, test))
         res["meta_weights"] = stack.metrics_["meta_weights"]
@@ -188,7 +189,7 @@ def otc(args: ModelsRun) -> dict:
     train = np.flatnonzero(~as_of.isin(test_dates).to_numpy())
     graph_members = [k for k in args.members if "structural" in views_of(k, args)]
     without = [k for k in args.members if k not in graph_members]
-    res = {"train_dates": [str(pd.Timestamp(d).date()) for d in dates[:-args.otc_test_quarters]],
+    res: dict[str, Any] = {"train_dates": [str(pd.Timestamp(d).date()) for d in dates[:-args.otc_test_quarters]],
            "test_dates": [str(pd.Timestamp(d).date()) for d in test_dates],
            "graph_members": graph_members}
     arms = {"without_graph": (without_dimension(inp, SOCIAL), without),
@@ -217,7 +218,7 @@ def sim(args: ModelsRun) -> dict:
     true_pd = truth.reindex(inp.keys["person_id"]).to_numpy()
     y = inp.y
     train, test = sim_split(y)
-    res = {"people": args.people, "simulate_seconds": round(t_sim, 1), "features_seconds": round(t_features, 1),
+    res: dict[str, Any] = {"people": args.people, "simulate_seconds": round(t_sim, 1), "features_seconds": round(t_features, 1),
            "bayes_auc_test": round(float(roc_auc_score(y[test], true_pd[test])), 4),
            "bayes_auc_all": round(float(roc_auc_score(y, true_pd)), 4)}
     t0 = time.perf_counter()
@@ -232,8 +233,8 @@ def sim(args: ModelsRun) -> dict:
     if not args.ablation:
         arms = {"full": arms["full"]}
     res["ablation"] = {}
-    full_stack = None
     seen: dict[tuple, str] = {}
+    fitted: dict[str, StackModel] = {}
     for name, (arm_inp, members) in arms.items():
         key = (tuple(members), len(arm_inp.definitions))
         if key in seen:  # e.g. no temporal member implemented: the same stack as another arm
@@ -249,8 +250,8 @@ def sim(args: ModelsRun) -> dict:
                                  "gap_to_bayes": round(res["bayes_auc_test"] - ev["stack"]["auc"], 4),
                                  "fit_seconds": stack.fit_seconds_, "train_seconds": round(fit_s, 1)}
         print(name, ev["stack"], flush=True)
-        if name == "full":
-            full_stack = stack
+        fitted[name] = stack
+    full_stack = fitted[res["ablation"]["full"].get("same_as", "full")]  # the full arm may repeat another
     t0 = time.perf_counter()
     card = report_card(full_stack, inp)
     res["batch_scoring"] = {"rows": len(card), "seconds": round(time.perf_counter() - t0, 1),

@@ -27,6 +27,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -237,13 +238,15 @@ def run_lightgbm(raw: pd.DataFrame, y: np.ndarray, plan: dict) -> dict:
     """Reference: gradient boosting on the same raw columns (not a scorecard)."""
     import lightgbm as lgb
 
-    params = dict(n_estimators=400, learning_rate=0.02, num_leaves=15, min_child_samples=100, subsample=0.8,
+    params: dict[str, Any] = dict(n_estimators=400, learning_rate=0.02, num_leaves=15, min_child_samples=100, subsample=0.8,
                   subsample_freq=1, colsample_bytree=0.7, random_state=SEED, verbose=-1, n_jobs=2)
     tr, te = (np.asarray(i) for i in plan["split"])
     t0 = time.perf_counter()
     m = lgb.LGBMClassifier(**params).fit(raw.iloc[tr], y[tr])
-    out = {"fit_s": time.perf_counter() - t0, "split": auc_ks(y[te], m.predict_proba(raw.iloc[te])[:, 1])}
-    out["cv"] = [auc_ks(y[b], lgb.LGBMClassifier(**params).fit(raw.iloc[a], y[a]).predict_proba(raw.iloc[b])[:, 1])
+    out: dict[str, Any] = {"fit_s": time.perf_counter() - t0,
+                           "split": auc_ks(y[te], np.asarray(m.predict_proba(raw.iloc[te]))[:, 1])}
+    out["cv"] = [auc_ks(y[b], np.asarray(lgb.LGBMClassifier(**params).fit(raw.iloc[a], y[a])
+                                         .predict_proba(raw.iloc[b]))[:, 1])
                  for a, b in plan["cv"]]
     return out
 
