@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +29,8 @@ from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnTy
 from deepcredit.data.spec import Attribute, DatasetSpec, SpecError, field_path, spec_line
 from deepcredit.data.validate import (
     DataValidationError,
+    check_event_values,
+    check_no_duplicate_rows,
     is_parquet,
     line_offset_for,
     read_and_validate,
@@ -112,7 +115,10 @@ def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     allowed = {"kind": frozenset(ev.kinds), "status": frozenset(ev.statuses)}
     cols = tuple(Column(theirs, canon[ours].type, nullable=canon[ours].nullable, allowed=allowed.get(ours))
                  for ours, theirs in mapping.items() if theirs is not None)
-    frame = read_and_validate(path, TableSpec("events", cols), snapshot)
+    signed = ev.kinds_amount("owed") | ev.kinds_amount("rating") | ev.kinds_amount("neutral")
+    values = partial(check_event_values, kind=mapping["kind"], amount=mapping["amount"],
+                     days_late=mapping.get("days_late"), signed_kinds=signed)
+    frame = read_and_validate(path, TableSpec("events", cols), snapshot, checks=(values, check_no_duplicate_rows))
     return _renamed(frame, mapping)
 
 

@@ -15,7 +15,7 @@ import csv
 import difflib
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -543,10 +543,11 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
 
 
 def read_and_validate(path: Path, spec: TableSpec, snapshot: pd.Timestamp | None = None,
-                      allow_empty: bool = False) -> pd.DataFrame:
+                      allow_empty: bool = False, checks: Sequence[TableCheck] | None = None) -> pd.DataFrame:
     """Read a whole CSV/Parquet table, validated and typed; raise DataValidationError on bad input.
 
     allow_empty: a table with columns but no rows is valid (a data set without relations).
+    checks: whole-table checks (default: TABLE_CHECKS of the table's name, for DeepCredit's own columns).
     """
     path = Path(path)
     name = str(path)
@@ -557,7 +558,7 @@ def read_and_validate(path: Path, spec: TableSpec, snapshot: pd.Timestamp | None
             raise DataValidationError(name, "the table has a header but no data rows")
         if spec.key:
             check_unique(frame, spec.key, name, line_offset_for(path))
-        for check in TABLE_CHECKS.get(spec.name, ()):
+        for check in TABLE_CHECKS.get(spec.name, ()) if checks is None else checks:
             check(frame, name, line_offset_for(path))
     except DataValidationError as exc:
         raise with_exact_line(exc, path) from None
@@ -600,19 +601,26 @@ SIGNED_AMOUNT_KINDS = frozenset({"bill", "rating", "transfer"})
 other kind (a repayment, an instalment, a rental, an order, a utility bill) a negative amount means nothing."""
 
 
-def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
-    """days_late is never negative; an amount is negative only for the kinds where that means something."""
-    if "days_late" in frame:
-        i = _first((frame["days_late"] < 0).to_numpy(dtype=bool, na_value=False))
+def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, *, kind: str = "kind",
+                       amount: str = "amount", days_late: str | None = "days_late",
+                       signed_kinds: frozenset[str] = SIGNED_AMOUNT_KINDS) -> None:
+    """days_late is never negative; an amount is negative only for the kinds where that means something.
+
+    kind/amount/days_late: the columns' names in the file (a spec may name them otherwise); signed_kinds:
+    the kinds whose amount may be negative (a balance owed can be a credit, a rating can be negative).
+    """
+    if days_late is not None and days_late in frame:
+        i = _first((frame[days_late] < 0).to_numpy(dtype=bool, na_value=False))
         if i is not None:
-            raise DataValidationError(file, f"{_show(frame.at[i, 'days_late'])} is negative: days_late counts days "
-                                            "after the due date (0 = on time)", i + 1, "days_late", line_offset)
-    unsigned = ~frame["kind"].isin(SIGNED_AMOUNT_KINDS).to_numpy(dtype=bool)
-    i = _first(unsigned & (frame["amount"] < 0).to_numpy(dtype=bool, na_value=False))
+            raise DataValidationError(file, f"{_show(frame.at[i, days_late])} is negative: days late counts days "
+                                            "after the due date (0 = on time)", i + 1, days_late, line_offset)
+    unsigned = ~frame[kind].isin(signed_kinds).to_numpy(dtype=bool)
+    i = _first(unsigned & (frame[amount] < 0).to_numpy(dtype=bool, na_value=False))
     if i is not None:
-        raise DataValidationError(file, f"{_show(frame.at[i, 'amount'])} is negative, which means nothing for a "
-                                        f"{frame.at[i, 'kind']} event (only {', '.join(sorted(SIGNED_AMOUNT_KINDS))} "
-                                        "amounts may be negative)", i + 1, "amount", line_offset)
+        allowed = ", ".join(sorted(signed_kinds)) or "no kind"
+        raise DataValidationError(file, f"{_show(frame.at[i, amount])} is negative, which means nothing for a "
+                                        f"{frame.at[i, kind]} event (only {allowed} amounts may be negative)",
+                                  i + 1, amount, line_offset)
 
 
 def check_no_duplicate_rows(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
@@ -625,5 +633,6 @@ def check_no_duplicate_rows(frame: pd.DataFrame, file: str, line_offset: int | N
                                   i + 1, None, line_offset)
 
 
-TABLE_CHECKS = {"events": (check_event_values, check_no_duplicate_rows)}
+TableCheck = Callable[[pd.DataFrame, str, "int | None"], None]
+TABLE_CHECKS: dict[str, tuple[TableCheck, ...]] = {"events": (check_event_values, check_no_duplicate_rows)}
 """Checks run on a whole validated table, by table name."""

@@ -86,7 +86,7 @@ class CreditModel(BaseEstimator, ClassifierMixin, ABC):
     """fit / predict_proba / explain over a ModelInput; to_files / from_files for artifacts."""
 
     kind: ClassVar[str]
-    views: ClassVar[tuple[str, ...]] = ("tabular",)
+    views: tuple[str, ...] = ("tabular",)
     """The ModelInput views this model reads."""
 
     @abstractmethod
