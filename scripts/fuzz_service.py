@@ -23,7 +23,6 @@ The exit status is 1 if anything failed.
 from __future__ import annotations
 
 import atexit
-import copy
 import json
 import os
 import re
@@ -123,22 +122,21 @@ if _creds:
         fixed = st.fixed_dictionaries({k: v if isinstance(v, st.SearchStrategy) else st.just(v)
                                        for k, v in steered.items()})
 
-        def with_body(body):
-            new = copy.copy(case)
-            new.body = {k: v for k, v in body.items() if v is not None}
-            return new
+        def with_body(body):  # the case is this example's own: set its body in place
+            case.body = {k: v for k, v in body.items() if v is not None}
+            return case
 
         return st.one_of(fixed.map(with_body), st.just(case))
 
     @schemathesis.hook
-    def map_path_parameters(ctx, params):
-        """Never rotate or disable the fuzzing merchant, nor revoke the person's first consents: every later
-        call would be a 401 or a 403, and the decision logic would not be reached again."""
-        if params and params.get("merchant_id") == _creds["merchant_id"]:
-            params = {**params, "merchant_id": _creds["merchant_id"] + 1}
-        if params and params.get("consent_id") in _creds["consent_ids"]:
-            params = {**params, "consent_id": params["consent_id"] + 1000}
-        return params
+    def before_call(ctx, case, kwargs):
+        """Never rotate or disable the fuzzing merchant, nor revoke the person's first consents (in any phase):
+        every later call would be a 401 or a 403, and the decision logic would not be reached again."""
+        params = case.path_parameters or {}
+        if params.get("merchant_id") == _creds["merchant_id"]:
+            case.path_parameters = {**params, "merchant_id": _creds["decoy_merchant_id"]}
+        elif params.get("consent_id") in _creds["consent_ids"]:
+            case.path_parameters = {**params, "consent_id": max(_creds["consent_ids"]) + 1000}
 
     @schemathesis.hook
     def filter_failure(ctx, failure, case, response):

@@ -56,14 +56,18 @@ def build_service(root: Path, people: int, seed: int, crowd: int = 0) -> tuple[d
                as_of=world.snapshot_date.to_pydatetime())
     ctx = make_context(Settings.from_env(env))
     sync_clock(ctx)
+    decoy = create_merchant(ctx, "Other Merchant")  # the first ids are every fuzzer's favourite boundary values
     made = create_merchant(ctx, "Fuzz Rentals")
-    create_merchant(ctx, "Other Merchant")
     m = MerchantPrincipal(made.merchant.id, made.merchant.name)
     create_policy(ctx, m, ThresholdPolicyCreate(name="rental", scenario="deposit_free_rental", threshold=600))
     create_policy(ctx, m, ThresholdPolicyCreate(name="own", scenario="threshold", threshold=550, purpose="membership"))
     create_policy(ctx, m, PayLaterPolicyCreate(name="bnpl", scenario="pay_later",
                                                limits={n: 100.0 * i for i, n in enumerate(ctx.band_names())}))
     person = str(world.read("people")["person_id"].iloc[0])
+    bystander = ctx.pseudonym(str(world.read("people")["person_id"].iloc[-1]))
+    for _ in range(3):  # consent ids 1-3 belong to someone else, for the same reason
+        grant(ctx, bystander, StandingConsent(merchant_id=decoy.merchant.id, scope="admittance", purpose="x",
+                                              mode="standing", expires_at=ctx.now() + timedelta(days=300)))
     purposes = ["deposit_free_rental", "membership", "pay_later"]
     consents = [grant(ctx, ctx.pseudonym(person), StandingConsent(
         merchant_id=m.id, scope="factors", purpose=purpose, mode="standing",
@@ -75,7 +79,7 @@ def build_service(root: Path, people: int, seed: int, crowd: int = 0) -> tuple[d
                                                        mode="standing", expires_at=ctx.now() + timedelta(days=300)))
     crowd_tokens = {pid: create_person_token(ctx, pid, days=366).token for pid in others}
     ctx.db.dispose()
-    creds = {"merchant": made.api_key, "person": token, "admin": env["DEEPCREDIT_ADMIN_KEY"],
+    creds = {"merchant": made.api_key, "decoy_merchant_id": decoy.merchant.id, "person": token, "admin": env["DEEPCREDIT_ADMIN_KEY"],
              "person_id": person, "merchant_id": m.id, "policies": ["rental", "own", "bnpl"], "purposes": purposes,
              "consent_ids": consents, "expires_at": (ctx.now() + timedelta(days=30)).isoformat() + "Z",
              "crowd": crowd_tokens}
