@@ -57,12 +57,12 @@ def _stats(lat_s: list[float], wall: float) -> dict:
             "req_per_s": round(len(a) / wall, 1)}
 
 
-QUICK_STACK = {"sequence": {"max_epochs": 3}, "wide_deep": {"max_epochs": 3, "use_graph_tower": True},
-               "graph": {"max_epochs": 5}}
+QUICK_STACK = {"sequence": {"max_epochs": 2}, "wide_deep": {"max_epochs": 2, "use_graph_tower": True},
+               "graph": {"max_epochs": 3}}
 """Few epochs: the benchmark measures serving, not accuracy."""
 
 
-def fit_model(raw, out: Path, kind: str, folds: int) -> None:
+def fit_model(raw, out: Path, kind: str, folds: int, fit_rows: int = 0) -> None:
     from deepcredit.features.bundle import build_model_input
     from deepcredit.features.definitions import ALL_FEATURES
     from deepcredit.models.base import save_model
@@ -71,6 +71,8 @@ def fit_model(raw, out: Path, kind: str, folds: int) -> None:
 
     if kind == "stack":
         inp = build_model_input(raw)
+        if fit_rows and fit_rows < len(inp):  # serving cost does not depend on how many rows trained it
+            inp = inp.take(np.sort(np.random.default_rng(0).choice(len(inp), fit_rows, replace=False)))
         model = StackModel(member_params=QUICK_STACK, n_folds=folds, seed=0).fit(inp)
     else:
         inp = build_model_input(raw, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
@@ -78,9 +80,10 @@ def fit_model(raw, out: Path, kind: str, folds: int) -> None:
     save_model(model, out, inp)
 
 
-def prepare(root: Path, people: int, consenting: int, db_url: str, kind: str = "stack", folds: int = 2
-            ) -> tuple[list[str], str, dict]:
+def prepare(root: Path, people: int, consenting: int, db_url: str, kind: str = "stack", folds: int = 2,
+            fit_rows: int = 0, world: Path | None = None) -> tuple[list[str], str, dict]:
     """World, model, serve-init, a merchant with a policy and consents. Returns (person ids, api key, timings)."""
+    from deepcredit.data.dataset import Dataset
     from deepcredit.data.simulate import simulate_world
     from deepcredit.service import consent
     from deepcredit.service.bootstrap import initialise
@@ -92,10 +95,10 @@ def prepare(root: Path, people: int, consenting: int, db_url: str, kind: str = "
 
     t = {}
     t0 = time.perf_counter()
-    raw = simulate_world(root / "world", people=people, seed=11)
+    raw = Dataset(world) if world else simulate_world(root / "world", people=people, seed=11)
     t["simulate_s"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
-    fit_model(raw, root / "model", kind, folds)
+    fit_model(raw, root / "model", kind, folds, fit_rows)
     t["fit_s"] = round(time.perf_counter() - t0, 1)
     settings = Settings.from_env({"DEEPCREDIT_PSEUDONYM_KEY": KEY, "DEEPCREDIT_ADMIN_KEY": ADMIN,
                                   "DEEPCREDIT_DATABASE_URL": db_url})
@@ -272,13 +275,17 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=200, help="Re-scoring requests (one person each).")
     ap.add_argument("--model", choices=("stack", "scorecard"), default="stack")
     ap.add_argument("--folds", type=int, default=2, help="The stack's out-of-fold folds (few: quick to fit).")
+    ap.add_argument("--fit-rows", type=int, default=0, help="Fit on this many labelled rows (0: all); the "
+                    "service's latency does not depend on it.")
+    ap.add_argument("--world", type=Path, default=None, help="Serve this simulated world instead of a new one.")
     ap.add_argument("--database-url", default="", help="Default: an SQLite file in a temporary directory.")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="deepcredit-bench-service-"))
     db_url = args.database_url or f"sqlite:///{root / 'service.db'}"
-    ids, key, setup = prepare(root, args.people, args.consenting, db_url, args.model, args.folds)
+    ids, key, setup = prepare(root, args.people, args.consenting, db_url, args.model, args.folds,
+                              args.fit_rows, args.world)
     cores = sorted(os.sched_getaffinity(0))
     server_cpu, client_cpus = (cores[0], set(cores[1:])) if len(cores) >= 2 else (None, None)
     port = _free_port()
