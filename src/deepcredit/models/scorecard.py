@@ -222,7 +222,7 @@ def _step_design(t: FeatureTable, b: np.ndarray) -> tuple[np.ndarray, list[tuple
     cols = steps + [(b == e).astype(float) for e in extras]
     bounds = [bound] * len(steps) + [(None, None)] * len(extras)
 
-    def to_logit(coef: np.ndarray) -> np.ndarray:
+    def to_logit(coef: np.ndarray) -> tuple[np.ndarray, float]:
         delta = coef[:len(steps)]
         logit = np.zeros(nb + 3)
         logit[:nb] = np.concatenate([[0.0], np.cumsum(delta)])
@@ -461,7 +461,7 @@ class ScorecardModel(CreditModel):
 def scorecard_table(model: ScorecardModel) -> pd.DataFrame:
     """The printed card: points per bin, one row per (characteristic, bin), with the base points first."""
     card = model._card()
-    rows = [{"dimension": "", "feature": "(base points)", "description": "every score starts here",
+    rows: list[dict[str, object]] = [{"dimension": "", "feature": "(base points)", "description": "every score starts here",
              "bin": "all", "count": None, "event_rate": None, "woe": None, "points": card.base_points}]
     for f in card.features:
         for i, label in enumerate(f.labels):

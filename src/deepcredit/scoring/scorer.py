@@ -159,7 +159,7 @@ class Scorer:
             self._dimensions = input_dimensions(self.model, inp.definitions if inp is not None else ())
         return self._dimensions
 
-    def pd(self, inp: ModelInput, explanation: Explanation | None = None) -> np.ndarray:
+    def probability(self, inp: ModelInput, explanation: Explanation | None = None) -> np.ndarray:
         """P(default) per row: the explanation's exact logit when given, else the model's (= predict_proba)."""
         decision = explanation.decision if explanation is not None else None
         return proba_columns(self.model.decision_function(inp) if decision is None else decision)[:, 1]
@@ -185,7 +185,7 @@ class Scorer:
         scale, top = self.scale, self.top
         if explain and explanation is None:
             explanation = self.model.explain(inp)
-        pd_ = self.pd(inp, explanation)
+        pd_ = self.probability(inp, explanation)
         out = inp.keys.copy()
         out["pd"] = pd_
         if explanation is None:

@@ -336,7 +336,8 @@ class ModelScorer:
             con.execute("CREATE OR REPLACE TEMP TABLE spine AS SELECT CAST(person_id AS VARCHAR) AS person_id, "
                         f"TIMESTAMP '{stamp}' AS as_of, CAST(NULL AS INTEGER) AS label FROM spine_input")
             session = Session(con, {r[0] for r in con.execute("DESCRIBE people").fetchall()},
-                              {r[0] for r in con.execute("DESCRIBE events").fetchall()})
+                              {r[0] for r in con.execute("DESCRIBE events").fetchall()},
+                              spec=self.dataset.spec)  # what the data set's own statuses and amounts mean
             tabular = build_features(scoped, self.definitions or None, session=session)
             sequences = build_sequences(session) if "temporal" in self.views else None
             graph = build_graph(session) if "structural" in self.views else None
