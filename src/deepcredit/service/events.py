@@ -107,7 +107,8 @@ def save_scores_bulk(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause:
     with ctx.db.write() as s:
         ids = [r["subject"] for r in rows]
         for i in range(0, len(ids), 5000):
-            s.execute(delete(Score).where(Score.subject.in_(ids[i:i + 5000])))
+            s.execute(delete(Score).where(Score.subject.in_(ids[i:i + 5000]))
+                      .execution_options(synchronize_session=False))  # plain SQL, as before: no ORM objects to sync
         if rows:
             s.execute(insert(Score), rows)
             s.execute(insert(ScoreHistory), history)
