@@ -80,7 +80,10 @@ def build_scorer(ctx: ServiceContext) -> Scorer | None:
     return scorer
 
 
-LINKS = {
+Link = tuple[str, str, dict[str, str] | None, dict[str, str] | None]
+"""An OpenAPI link's target: method, path, parameters and request body (None: none)."""
+
+LINKS: dict[tuple[str, str, str], dict[str, Link]] = {
     # (source method, path, status) -> {link name: (target method, path, parameters, request body)}
     ("post", "/v1/policies", "201"): {
         "DecideUnderThePolicy": ("post", "/v1/decisions", None, {"policy": "$response.body#/name"}),
@@ -173,7 +176,7 @@ def _document(app: FastAPI, ctx: ServiceContext) -> None:
             app.openapi_schema = doc
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI documents replacing openapi per instance
 
 
 def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | None = None,

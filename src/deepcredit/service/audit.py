@@ -55,8 +55,9 @@ class AuditLog:
                                ).first()
         if head is None:
             session.execute(insert(AuditHead).values(id=1, seq=0, mac=GENESIS))
-            head = (0, GENESIS)
-        prev_seq, prev_mac = head
+            prev_seq, prev_mac = 0, GENESIS
+        else:
+            prev_seq, prev_mac = head
         text = canonical(details)
         seq = prev_seq + 1
         mac = row_mac(self.key, seq, at, actor, action, subject, text, prev_mac)

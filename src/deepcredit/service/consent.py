@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from deepcredit.service.config import naive_utc
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.problems import Problem, forbidden, not_found
-from deepcredit.service.schemas import ConsentCreate, ConsentMode, ConsentOut, Scope
+from deepcredit.service.schemas import ConsentCreate, ConsentMode, ConsentOut, ConsentState, Scope
 from deepcredit.service.store.models import Consent, Merchant
 
 NO_CONSENT = ("consent-required",
@@ -27,7 +27,7 @@ def refused() -> Problem:
     return forbidden(*NO_CONSENT)
 
 
-def state(c: Consent, now: datetime) -> str:
+def state(c: Consent, now: datetime) -> ConsentState:
     if c.revoked_at is not None:
         return "revoked"
     return "expired" if c.expires_at <= now else "active"
@@ -68,7 +68,7 @@ def revoke(ctx: ServiceContext, subject: str, consent_id: int) -> ConsentOut:
         if c.revoked_at is None:
             c.revoked_at = now
             ctx.audit.append(s, now, "person", "consent_revoked", subject, consent=c.id, merchant=c.merchant_id)
-        return to_out(c, s.get(Merchant, c.merchant_id).name, now)
+        return to_out(c, s.get_one(Merchant, c.merchant_id).name, now)  # the foreign key: it exists
 
 
 def list_for(ctx: ServiceContext, s: Session, subject: str) -> list[ConsentOut]:

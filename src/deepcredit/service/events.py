@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 
 from deepcredit.data.schema import EVENT_STATUSES, GOOD_STATUSES
 from deepcredit.service.auth import MerchantPrincipal
@@ -107,10 +107,11 @@ def save_scores_bulk(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause:
     with ctx.db.write() as s:
         ids = [r["subject"] for r in rows]
         for i in range(0, len(ids), 5000):
-            s.execute(Score.__table__.delete().where(Score.subject.in_(ids[i:i + 5000])))
+            s.execute(delete(Score).where(Score.subject.in_(ids[i:i + 5000]))
+                      .execution_options(synchronize_session=False))  # plain SQL, as before: no ORM objects to sync
         if rows:
-            s.execute(Score.__table__.insert(), rows)
-            s.execute(ScoreHistory.__table__.insert(), history)
+            s.execute(insert(Score), rows)
+            s.execute(insert(ScoreHistory), history)
 
 
 def rescore(ctx: ServiceContext, subject: str, cause: str, as_of: datetime | None = None) -> ScoredPerson | None:

@@ -15,10 +15,12 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import cast
 
 from deepcredit.data.schema import Dimension
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.events import save_scores
+from deepcredit.service.scoring import GraphScorer
 from deepcredit.service.store.models import Score
 
 log = logging.getLogger(__name__)
@@ -83,11 +85,14 @@ def connections_to_rescore(ctx: ServiceContext, subject: str) -> list[str]:
     scorer = ctx.scorer
     if scorer is None or Dimension.SOCIAL_CONNECTIONS.value not in getattr(scorer, "dimensions", []):
         return []
-    return scorer.neighbourhood([subject], hops=max(1, scorer.hops))[1:]
+    graph = cast(GraphScorer, scorer)  # a scorer with social inputs is a GraphScorer (ModelScorer)
+    return graph.neighbourhood([subject], hops=max(1, graph.hops))[1:]
 
 
 def rescore_connections(ctx: ServiceContext, subjects: list[str]) -> None:
     """Re-score these people; store (with history) those whose score or sub-scores changed."""
+    if ctx.scorer is None:  # only queued by connections_to_rescore, which needs a scorer
+        raise RuntimeError("re-scoring connections needs a scorer")
     scored = ctx.scorer.score_people(subjects, as_of=ctx.now() + timedelta(microseconds=1))
     with ctx.db.read() as s:
         stored = {r.subject: r for r in s.query(Score).filter(Score.subject.in_(subjects)).all()}

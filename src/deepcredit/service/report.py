@@ -37,6 +37,10 @@ DIMENSION_LABELS = {"identity": "Identity", "credit_history": "Credit history",
 MAX_EVENTS, MAX_ACCESSES = 50, 100
 
 
+HELD = "records held on you"
+"""The source shown for an event the model's data set holds (not one a merchant reported here)."""
+
+
 def build(ctx: ServiceContext, subject: str) -> PersonReport:
     now = ctx.now()
     with ctx.db.read() as s:
@@ -66,8 +70,8 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
             events.append(EventOut(event_id=ref, ts=r.ts.to_pydatetime(), kind=str(r.kind), status=str(r.status),
                                    amount=None if _missing(r.amount) else float(r.amount),
                                    days_late=None if _missing(r.days_late) else float(r.days_late),
-                                   source=service_events.get(ref, "records held on you"),
-                                   disputed=ref in active, dispute_state=active.get(ref)))
+                                   source=HELD if ref is None else service_events.get(ref, HELD),
+                                   disputed=ref in active, dispute_state=None if ref is None else active.get(ref)))
     categories = ctx.scorer.data_categories() if ctx.scorer is not None else []
     return PersonReport(
         scored=score is not None, score=score.score if score else None, band=score.band if score else None,

@@ -313,6 +313,9 @@ class PerOrderConsent(_ConsentBase):
 ConsentCreate = Annotated[StandingConsent | PerOrderConsent, Field(discriminator="mode")]
 
 
+ConsentState = Literal["active", "expired", "revoked"]
+
+
 class ConsentOut(BaseModel):
     id: DbId
     merchant_id: DbId
@@ -324,7 +327,7 @@ class ConsentOut(BaseModel):
     created_at: UtcDateTime
     expires_at: UtcDateTime
     revoked_at: UtcDateTime | None
-    state: Literal["active", "expired", "revoked"]
+    state: ConsentState
 
 
 class DisputeCreate(Request):

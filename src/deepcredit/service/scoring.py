@@ -113,6 +113,17 @@ class Scorer(Protocol):
         ...
 
 
+class GraphScorer(Scorer, Protocol):
+    """A Scorer whose scores read people's connections (ModelScorer): its graph depth and who lies within
+    it; what re-scoring a person's connections needs."""
+
+    hops: int
+
+    def neighbourhood(self, person_ids: Sequence[str], hops: int | None = None) -> list[str]:
+        """The people within `hops` connections of `person_ids`, those first."""
+        ...
+
+
 def _sql_list(values: Sequence[str]) -> str:
     return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) or "NULL"
 

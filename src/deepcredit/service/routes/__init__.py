@@ -8,13 +8,15 @@ a 422 from the schema, never a database overflow).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path
 
 from deepcredit.service.schemas import INT64_MAX, ProblemDetail
 
-P = {"model": ProblemDetail, "content": {"application/problem+json": {}}}
-COMMON = {401: P, 413: P, 422: P}
-BODY = {400: P}
+# Typed as FastAPI's `responses` parameter (keys int | str), so route literals like {**BODY, 404: P} check.
+Responses = dict[int | str, dict[str, Any]]
+P: dict[str, Any] = {"model": ProblemDetail, "content": {"application/problem+json": {}}}
+COMMON: Responses = {401: P, 413: P, 422: P}
+BODY: Responses = {400: P}
 PathId = Annotated[int, Path(ge=1, le=INT64_MAX, description="A row id (a positive 64-bit integer).")]
