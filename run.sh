@@ -14,6 +14,6 @@ fi
 cmd="${1:-demo}"; shift || true
 case "$cmd" in
   demo) exec "$VENV/bin/deepcredit" demo "$@" ;;
-  test) "$VENV/bin/ruff" check src tests && exec "$VENV/bin/python" -m pytest "$@" ;;
+  test) "$VENV/bin/ruff" check src tests && "$VENV/bin/mypy" && exec "$VENV/bin/python" -m pytest "$@" ;;
   *)    exec "$VENV/bin/deepcredit" "$cmd" "$@" ;;
 esac
