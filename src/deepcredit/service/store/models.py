@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -24,6 +25,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SUBJECT = String(64)
+ID = BigInteger().with_variant(Integer, "sqlite")
+"""Row ids: 64-bit (PostgreSQL BIGINT), so every id the API accepts (1..2^63-1) is a lookup, never an overflow;
+SQLite's INTEGER PRIMARY KEY is already 64-bit and is what gives it autoincrement."""
 
 
 class Base(DeclarativeBase):
@@ -40,7 +44,7 @@ class Meta(Base):
 
 class Merchant(Base):
     __tablename__ = "merchants"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
@@ -50,7 +54,7 @@ class ApiKey(Base):
     """A merchant's key: the public key id finds the row, the secret is only ever stored as sha256."""
 
     __tablename__ = "api_keys"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     key_id: Mapped[str] = mapped_column(String(32), unique=True)
     secret_sha256: Mapped[str] = mapped_column(String(64))
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
@@ -60,7 +64,7 @@ class ApiKey(Base):
 
 class PersonToken(Base):
     __tablename__ = "person_tokens"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     token_id: Mapped[str] = mapped_column(String(32), unique=True)
     secret_sha256: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
@@ -74,7 +78,7 @@ class Policy(Base):
 
     __tablename__ = "policies"
     __table_args__ = (UniqueConstraint("merchant_id", "name"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     name: Mapped[str] = mapped_column(String(80))
     scenario: Mapped[str] = mapped_column(String(32))
@@ -89,7 +93,7 @@ class ThresholdChange(Base):
     """Every threshold a merchant set (a new policy counts): the rate limit counts these rows."""
 
     __tablename__ = "threshold_changes"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"))
     old_threshold: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -100,7 +104,7 @@ class ThresholdChange(Base):
 class Consent(Base):
     __tablename__ = "consents"
     __table_args__ = (Index("ix_consents_lookup", "subject", "merchant_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     subject: Mapped[str] = mapped_column(SUBJECT)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     scope: Mapped[str] = mapped_column(String(16))
@@ -118,7 +122,7 @@ class Decision(Base):
     __tablename__ = "decisions"
     __table_args__ = (UniqueConstraint("merchant_id", "transaction_id"),
                       Index("ix_decisions_probe", "merchant_id", "subject", "created_at"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     transaction_id: Mapped[str] = mapped_column(String(120))
     subject: Mapped[str] = mapped_column(SUBJECT)
@@ -146,7 +150,7 @@ class Score(Base):
 
 class ScoreHistory(Base):
     __tablename__ = "score_history"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
     score: Mapped[int] = mapped_column(Integer)
     band: Mapped[str] = mapped_column(String(32))
@@ -161,7 +165,7 @@ class ServiceEvent(Base):
 
     __tablename__ = "service_events"
     __table_args__ = (UniqueConstraint("merchant_id", "transaction_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     transaction_id: Mapped[str] = mapped_column(String(120))
@@ -179,7 +183,7 @@ class EventCorrection(Base):
     """What a dispute's correction changed: an event (data set `b…` or service `s…`) removed or re-statused."""
 
     __tablename__ = "event_corrections"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
     event_ref: Mapped[str] = mapped_column(String(40), unique=True)
     action: Mapped[str] = mapped_column(String(16))
@@ -191,7 +195,7 @@ class EventCorrection(Base):
 
 class Dispute(Base):
     __tablename__ = "disputes"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
     event_ref: Mapped[str] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(Text)
@@ -207,7 +211,7 @@ class AuditEntry(Base):
     """One access or change; `mac` chains it to the previous row (see audit.py). Never updated or deleted."""
 
     __tablename__ = "audit_log"
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(DateTime)
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(40))
@@ -221,6 +225,6 @@ class AuditHead(Base):
     """The chain's last (seq, mac): deleting rows from the end is caught by comparing with it."""
 
     __tablename__ = "audit_head"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    seq: Mapped[int] = mapped_column(ID)
     mac: Mapped[str] = mapped_column(String(64))
