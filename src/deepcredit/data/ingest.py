@@ -106,15 +106,20 @@ def _renamed(frame: pd.DataFrame, mapping: dict[str, str | None]) -> pd.DataFram
     return pd.DataFrame({ours: frame[theirs] for ours, theirs in mapping.items() if theirs is not None})
 
 
+def _declared_columns(table: TableSpec, mapping: dict[str, str | None],
+                      allowed: dict[str, frozenset[str] | None]) -> tuple[Column, ...]:
+    """The canonical table's columns under the names the user's file gives them (undeclared ones left out)."""
+    canon = {c.name: c for c in table.columns}
+    return tuple(Column(theirs, canon[ours].type, nullable=canon[ours].nullable, allowed=allowed.get(ours))
+                 for ours, theirs in mapping.items() if theirs is not None)
+
+
 def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd.DataFrame:
     ev = spec.events
     assert ev is not None
     mapping = ev.columns.model_dump()
     check.require(path, {("events", "columns", k): v for k, v in mapping.items()})
-    canon = {c.name: c for c in EVENTS.columns}
-    allowed = {"kind": frozenset(ev.kinds), "status": frozenset(ev.statuses)}
-    cols = tuple(Column(theirs, canon[ours].type, nullable=canon[ours].nullable, allowed=allowed.get(ours))
-                 for ours, theirs in mapping.items() if theirs is not None)
+    cols = _declared_columns(EVENTS, mapping, {"kind": frozenset(ev.kinds), "status": frozenset(ev.statuses)})
     signed = ev.kinds_amount("owed") | ev.kinds_amount("rating") | ev.kinds_amount("neutral")
     values = partial(check_event_values, kind=mapping["kind"], amount=mapping["amount"],
                      days_late=mapping.get("days_late"), signed_kinds=signed)
@@ -127,10 +132,7 @@ def _read_relations(spec: DatasetSpec, path: Path, check: _Checker, snapshot) ->
     assert rel is not None
     mapping = rel.columns.model_dump()
     check.require(path, {("relations", "columns", k): v for k, v in mapping.items()})
-    canon = {c.name: c for c in RELATIONS.columns}
-    allowed = {"kind": frozenset(rel.kinds) or None}
-    cols = tuple(Column(theirs, canon[ours].type, allowed=allowed.get(ours))
-                 for ours, theirs in mapping.items() if theirs is not None)
+    cols = _declared_columns(RELATIONS, mapping, {"kind": frozenset(rel.kinds) or None})
     frame = _renamed(read_and_validate(path, TableSpec("relations", cols), snapshot, allow_empty=True), mapping)
     if "kind" not in frame:
         frame["kind"] = pd.Series(["related"] * len(frame), dtype="string")
