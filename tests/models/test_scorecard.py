@@ -63,7 +63,7 @@ def data():
 @pytest.fixture(scope="module", params=["bins", "woe"])
 def card(request, data):
     X, y = data
-    return ScorecardModel(fit_points=request.param, min_bin_size=0.03).fit(as_input(X, y))
+    return ScorecardModel(fit_points=request.param, min_bin_size=0.03, small_data="never").fit(as_input(X, y))
 
 
 def total_points(card: ScorecardModel, X: pd.DataFrame) -> np.ndarray:
@@ -270,3 +270,49 @@ def test_sklearn_clone_keeps_flat_parameters(data):
     fitted = c.fit(as_input(X, y))
     assert set(fitted.used_features_) <= {"n_late", "limit", "region"}
     assert roc_auc_score(y, fitted.predict_proba(as_input(X, y))[:, 1]) > 0.65
+
+
+def _rarer_rows(n_rarer: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Data whose rarer outcome has exactly n_rarer rows (the first n_rarer rows are bad)."""
+    X, _ = make_data(n=3 * n_rarer, seed=5)
+    y = np.zeros(len(X), dtype=int)
+    y[:n_rarer] = 1
+    return X, y
+
+
+def test_small_data_auto_switches_exactly_at_the_threshold(monkeypatch):
+    import deepcredit.models.scorecard as sc
+
+    monkeypatch.setattr(sc, "SMALL_DATA_MAX_RARER", 300)
+    for n_rarer, expected in ((300, True), (301, False)):
+        X, y = _rarer_rows(n_rarer)
+        assert ScorecardModel()._uses_small_data(y) is expected
+    assert ScorecardModel(small_data="always")._uses_small_data(_rarer_rows(301)[1])
+    assert not ScorecardModel(small_data="never")._uses_small_data(_rarer_rows(300)[1])
+
+
+def test_small_data_fits_with_the_small_data_parameters_and_records_it(data, tmp_path):
+    from deepcredit.models.scorecard import SMALL_DATA
+
+    X, y = data
+    auto = ScorecardModel(C=0.5).fit(as_input(X, y))  # 4,000 rows: the rarer class is < 2,000
+    same = ScorecardModel(**{**ScorecardModel().get_params(), **SMALL_DATA, "C": 0.5,
+                             "small_data": "never"}).fit(as_input(X, y))
+    assert auto.small_data_ and not same.small_data_
+    assert auto.get_params()["fit_points"] == "bins"  # the constructor's parameters are left as given
+    assert auto.C == 0.5  # a parameter the user set is kept
+    assert np.array_equal(total_points(auto, X), total_points(same, X))
+    save_model(auto, tmp_path / "m", as_input(X, y))
+    assert load_model(tmp_path / "m").small_data_
+
+
+def test_small_data_never_is_the_given_parameters(card, data):
+    X, y = data
+    again = ScorecardModel(fit_points=card.fit_points, min_bin_size=0.03, small_data="never").fit(as_input(X, y))
+    assert not again.small_data_ and np.array_equal(total_points(again, X), total_points(card, X))
+
+
+def test_small_data_rejects_unknown_modes(data):
+    X, y = data
+    with pytest.raises(ValueError, match="small_data"):
+        ScorecardModel(small_data="sometimes").fit(as_input(X, y))

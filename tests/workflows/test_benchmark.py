@@ -124,3 +124,21 @@ def test_a_child_reports_its_own_peak_not_its_parents(monkeypatch):
     ballast = np.ones(80_000_000)  # 640 MB held by the parent while the child starts
     got = bm.run_child(__name__, "_peak_child", "peak", {})
     assert ballast.sum() > 0 and 0 < got["peak_mb"] < 500, got
+
+
+def test_a_partial_run_replaces_only_what_it_measured():
+    recorded = fake_results()
+    partial = {**fake_results(), "started_at": "2026-02-02T00:00:00", "seconds": 60.0,
+               "datasets": {"german": {"models": {"stack": {"auc": 0.8, "ks": 0.5}}}}, "speed": {}, "skipped": []}
+    plan = dataclasses.replace(bm.plan_for(False), datasets=("german",), speed=False)
+    merged = bm.merge_into_record(recorded, partial, plan)
+    assert set(merged["datasets"]) == {"uci", "otc", "simulated", "german"}
+    assert merged["datasets"]["uci"] == recorded["datasets"]["uci"] and merged["speed"] == recorded["speed"]
+    assert [r["measured"] for r in merged["runs"]] == ["everything", ["german"]]
+
+
+def test_unknown_data_sets_are_named():
+    assert bm.check_datasets(("german", "uci")) == ("german", "uci")
+    with pytest.raises(ValueError, match="unknown data set.*nope.*choose from uci, otc, simulated, german"):
+        bm.check_datasets(("uci", "nope"))
+    assert bm.count_steps(dataclasses.replace(bm.plan_for(True), datasets=("german",), speed=False)) == 1

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
+import json
 from pathlib import Path
 
 import typer
 
 from deepcredit.cli.common import clear_errors, console, progress
+from deepcredit.data.io import atomic_write_json
 from deepcredit.workflows.benchmark import (
+    DATASETS,
+    check_datasets,
     count_steps,
+    merge_into_record,
     missing_keys,
     plan_for,
     render_markdown,
@@ -33,12 +37,22 @@ def benchmark(
     workdir: Path = typer.Option(None, "--workdir", help="Data sets, worlds and models (default: DIR/work)."),
     peers_python: str = typer.Option("", "--peers-python", help="Interpreter that can import toad and "
                                                                 "scorecardpy, when this one cannot."),
+    datasets: str = typer.Option(",".join(DATASETS), "--datasets",
+                                 help="Comma-separated data sets to measure (a partial run; with --record it "
+                                      "replaces only those in the record)."),
+    speed: bool = typer.Option(True, "--speed/--no-speed", help="Run the speed stages."),
 ) -> None:
     """Our scorecard, every stack member, the stack and the peers on UCI, OTC and a simulated world, on the
     same folds; plus simulation, feature building, training and batch-scoring speed with peak memory."""
     plan = plan_for(quick)
     if peers_python:
         plan = dataclasses.replace(plan, peers_python=peers_python)
+    try:
+        names = check_datasets(tuple(n.strip() for n in datasets.split(",") if n.strip()))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--datasets") from exc
+    plan = dataclasses.replace(plan, datasets=names, speed=speed)
+    partial = names != tuple(DATASETS) or not speed
     with clear_errors(), progress() as bar:
         task = bar.add_task("benchmark", total=count_steps(plan))
         started = [False]
@@ -52,12 +66,15 @@ def benchmark(
         results = run_benchmark(out, plan, workdir=workdir, step=step)
         bar.update(task, completed=count_steps(plan), description="benchmark done")
     doc = docs or (out / "benchmarks.md" if quick else Path("docs/benchmarks.md"))
-    update_doc(doc, render_markdown(results))
+    shown = results
     if record:
         target = Path("docs/results/benchmark.json")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out / "results.json", target)
-        console.print(f"recorded: {target}")
+        if partial and target.exists():
+            shown = merge_into_record(json.loads(target.read_text()), results, plan)
+        atomic_write_json(target, shown)
+        console.print(f"recorded: {target}" + (" (merged: this run's data sets replace the recorded ones)"
+                                               if shown is not results else ""))
+    update_doc(doc, render_markdown(shown))
     console.print(f"results: {(out / 'results.json').resolve()} ({results['seconds']:,.0f} s)")
     console.print(f"markdown: {doc.resolve()}")
     problems = missing_keys(results) + [f"speed.{stage}.{size}: {r['error']}"

@@ -34,6 +34,7 @@ from deepcredit.data.io import atomic_write_json, atomic_write_text, library_ver
 from deepcredit.features.bundle import build_model_input
 from deepcredit.models.base import save_model
 from deepcredit.models.stack import ALL_MEMBERS, StackModel, available_kinds, default_members
+from deepcredit.workflows.benchmarks import declared as bench_declared
 from deepcredit.workflows.benchmarks import features as bench_features
 from deepcredit.workflows.benchmarks import models as bench_models
 from deepcredit.workflows.benchmarks import peak_rss_mb
@@ -69,6 +70,10 @@ class Plan:
     peers_python: str | None = None
     seed: int = 42
     notes: list[str] = field(default_factory=list)
+    datasets: tuple[str, ...] = ("uci", "otc", "simulated", "german")
+    """The data sets this run measures (a subset with `--datasets`); see DATASETS."""
+    speed: bool = True
+    """Whether the speed stages run."""
 
     @property
     def model_size(self) -> int:
@@ -224,6 +229,16 @@ def run_simulated(plan: Plan, workdir: Path, step: StepFn) -> dict:
             "skipped": {f"peer:{p}": "peer scorecards run on UCI's raw columns only" for p in plan.peers}}
 
 
+def run_german(plan: Plan, workdir: Path, step: StepFn) -> dict:
+    """German credit through its declared spec: our scorecard and stack against optbinning and LightGBM."""
+    return bench_declared.run(bench_models.bundled("german", workdir), _models_args(plan, workdir), plan.cv, step)
+
+
+DATASETS: dict[str, Callable[[Plan, Path, StepFn], dict]] = {
+    "uci": run_uci, "otc": run_otc, "simulated": run_simulated, "german": run_german}
+"""Every data set the benchmark knows, in the order a run measures them."""
+
+
 # -- speed (child processes) --------------------------------------------------------------------------------
 
 def _guarded(module: str, fn: str, stage: str, args: dict, q) -> None:
@@ -325,9 +340,18 @@ def _cached(data: Path) -> dict:
 # -- the whole run -------------------------------------------------------------------------------------------
 
 def count_steps(plan: Plan) -> int:
-    uci = 3 + plan.cv
+    per_dataset = {"uci": 3 + plan.cv, "otc": 1, "simulated": 1, "german": 1 + plan.cv}
     speed = 2 * len(plan.speed_sizes) + len(plan.train_sizes) + 2 * len(plan.speed_sizes)
-    return uci + 1 + 1 + speed
+    return sum(per_dataset.get(d, 1) for d in plan.datasets) + (speed if plan.speed else 0)
+
+
+def check_datasets(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The names, validated against DATASETS (a clear error names the unknown ones)."""
+    unknown = [n for n in names if n not in DATASETS]
+    if unknown or not names:
+        raise ValueError(f"unknown data set(s) {', '.join(unknown) or '(none given)'}: "
+                         f"choose from {', '.join(DATASETS)}")
+    return names
 
 
 def run_benchmark(out: Path, plan: Plan, workdir: Path | None = None, step: StepFn | None = None,
@@ -351,15 +375,35 @@ def run_benchmark(out: Path, plan: Plan, workdir: Path | None = None, step: Step
                                     seed=plan.seed))  # several data sets: no one fingerprint
     log_fh = open(log or out / "benchmark.log", "a", buffering=1)  # noqa: SIM115 - closed below
     try:
-        for name, fn in (("uci", run_uci), ("otc", run_otc), ("simulated", run_simulated)):
+        for name in check_datasets(plan.datasets):
+            t0 = time.perf_counter()
             with contextlib.redirect_stdout(log_fh):
-                results["datasets"][name] = fn(plan, workdir, step)
+                results["datasets"][name] = DATASETS[name](plan, workdir, step)
+            results["datasets"][name]["measured"] = {"started_at": results["started_at"], "mode": plan.mode,
+                                                     "seconds": round(time.perf_counter() - t0, 1)}
             _save(out, results, t_start, atomic_write_json)
-        with contextlib.redirect_stdout(log_fh):
-            results["speed"], results["skipped"] = run_speed(plan, workdir, step)
+        if plan.speed:
+            with contextlib.redirect_stdout(log_fh):
+                results["speed"], results["skipped"] = run_speed(plan, workdir, step)
     finally:
         log_fh.close()
     return _save(out, results, t_start, atomic_write_json)
+
+
+def merge_into_record(recorded: dict, results: dict, plan: Plan) -> dict:
+    """A partial run (some data sets, or no speed stages) recorded over an earlier full record: the data sets
+    and stages it measured replace the recorded ones; the rest stay, each data set stamped with its own run
+    (`datasets.<name>.measured`), and `runs` lists every run that contributed."""
+    merged = {**recorded, "datasets": {**recorded.get("datasets", {}), **results["datasets"]}}
+    if plan.speed:
+        merged["speed"], merged["skipped"] = results["speed"], results["skipped"]
+    merged["machine"] = results["machine"]
+    runs = list(recorded.get("runs", [{"started_at": recorded.get("started_at"), "mode": recorded.get("mode"),
+                                       "seconds": recorded.get("seconds"), "measured": "everything"}]))
+    runs.append({"started_at": results["started_at"], "mode": results["mode"], "seconds": results["seconds"],
+                 "measured": [*results["datasets"], *(["speed"] if plan.speed else [])]})
+    merged["runs"] = runs
+    return merged
 
 
 def _save(out: Path, results: dict, t_start: float, write) -> dict:
@@ -395,14 +439,18 @@ def render_markdown(results: dict) -> str:
              "rewrites everything between the markers._", ""]
     for note in results.get("plan", {}).get("notes", []):
         lines += [f"> {note}", ""]
-    titles = {"uci": "UCI credit cards", "otc": "Bitcoin OTC", "simulated": "Simulated world"}
+    titles = {"uci": "UCI credit cards", "otc": "Bitcoin OTC", "simulated": "Simulated world",
+              "german": "German credit (declared through its spec)"}
     datasets = results.get("datasets", {})  # results.json sorts keys: render in a fixed order
     for name in sorted(datasets, key=lambda n: (list(titles).index(n) if n in titles else len(titles), n)):
         ds = datasets[name]
         title = titles.get(name, name)
         if "people" in ds:
             title += f", {ds['people']:,} people"
-        lines += [f"### {title}", "", f"Held-out rows: {ds.get('split', '?')}."]
+        lines += [f"### {title}", "", f"Held-out rows: {ds.get('split', '?')}."
+                  + (f" CV: {ds['cv_protocol']}." if "cv_protocol" in ds else "")
+                  + (f" Measured {ds['measured']['started_at']} ({ds['measured']['seconds']:,.0f} s)."
+                     if "measured" in ds else "")]
         if "bayes_auc" in ds:
             lines += ["", f"Bayes limit (AUC of the true default probability on the same test rows): "
                           f"**{_f(ds['bayes_auc'])}**; the stack's gap to it: {_f(ds.get('gap_to_bayes'))}."]

@@ -1,0 +1,122 @@
+"""A data set a user declared (German credit is the shipped one): our scorecard and stack against the peers.
+
+The data set comes in through the public path (a spec and `load`/`ingest`), so its features are what the
+templates make of the declarations. The peers (optbinning's default `Scorecard`, LightGBM defaults) read
+the same declared attributes raw, protected ones left out, as their tutorials would. Two protocols over
+the rows in the data set's own file order, both on all rows:
+
+    split  train_test_split(test_size=0.3, stratify=y, random_state=42): fit on 70 %, AUC on 30 %
+    cv     RepeatedStratifiedKFold(n_splits=5, n_repeats=5, random_state=42): 25 fits, AUC mean and sd
+
+Every model sees the same folds; nothing is chosen on held-out rows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
+
+from deepcredit.data.dataset import Dataset
+from deepcredit.features.bundle import ModelInput, build_model_input
+from deepcredit.models.scorecard import ScorecardModel
+from deepcredit.workflows.benchmarks.models import ModelsRun, evaluate_stack, fit_stack, members_for, metrics
+
+Folds = list[tuple[np.ndarray, np.ndarray]]
+PEERS = ("peer:optbinning", "peer:lightgbm")
+
+
+def in_file_order(ds: Dataset, inp: ModelInput) -> ModelInput:
+    """The model input's rows in the order the people file lists them (the protocols' row order)."""
+    people = ds.read("people")["person_id"].astype(str)
+    rank = pd.Series(np.arange(len(people)), index=people.to_numpy())
+    return inp.take(np.argsort(rank.loc[inp.keys["person_id"].astype(str)].to_numpy(), kind="stable"))
+
+
+def raw_inputs(ds: Dataset, inp: ModelInput) -> pd.DataFrame:
+    """The declared, non-protected attributes as stored (text as pandas category), aligned with inp's rows."""
+    attrs = [a for a in ds.spec.profile.attributes if not a.protected and a.role is None]
+    people = ds.read("people").set_index(ds.read("people")["person_id"].astype(str))
+    X = people.loc[inp.keys["person_id"].astype(str), [a.name for a in attrs]].reset_index(drop=True)
+    for c in X.columns:
+        X[c] = X[c].astype("float64") if pd.api.types.is_numeric_dtype(X[c]) else X[c].astype("category")
+    return X
+
+
+def protocols(y: np.ndarray, cv: bool) -> dict[str, Folds]:
+    idx = np.arange(len(y))
+    train, test = train_test_split(idx, test_size=0.3, stratify=y, random_state=42)
+    out: dict[str, Folds] = {"split": [(train, test)]}
+    if cv:
+        out["cv"] = list(RepeatedStratifiedKFold(n_splits=5, n_repeats=5, random_state=42).split(idx, y))
+    return out
+
+
+def peer_optbinning(X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    from optbinning import BinningProcess, Scorecard
+    from sklearn.linear_model import LogisticRegression
+
+    as_object = X.astype({c: object for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)})
+    card = Scorecard(binning_process=BinningProcess(list(X.columns)), estimator=LogisticRegression())
+    card.fit(as_object.iloc[train], y[train])
+    return np.asarray(card.predict_proba(as_object.iloc[test]))[:, 1]
+
+
+def peer_lightgbm(X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    import lightgbm as lgb
+
+    clf = lgb.LGBMClassifier(verbose=-1).fit(X.iloc[train], y[train])
+    return np.asarray(clf.predict_proba(X.iloc[test]))[:, 1]
+
+
+def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = lambda s: None) -> dict:
+    """{models: {name: split metrics}, cv: {name: auc_mean/std, ks_mean/std}, members, rows, bad_rate, ...}."""
+    inp = in_file_order(ds, build_model_input(ds, views=("tabular", "temporal", "structural")))
+    views = {"tabular"} | ({"temporal"} if inp.sequences is not None else set()) \
+        | ({"structural"} if inp.graph is not None and inp.graph.edge_index.shape[1] else set())
+    members = members_for(views, args)
+    X, y = raw_inputs(ds, inp), inp.y
+    results: dict[str, list[dict]] = {}
+    stack_info: dict = {}
+    for name, folds in protocols(y, cv).items():
+        step(f"{ds.name}: scorecard, stack and peers ({name}, {len(folds)} fit{'s' if len(folds) > 1 else ''})")
+        runs = []
+        for i, (train, test) in enumerate(folds):
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                card = ScorecardModel().fit(inp.take(train))
+                stack = fit_stack(inp, train, members, args, f"{ds.name} {name} {i}")
+                r = {**{f"member:{k}": v for k, v in evaluate_stack(stack, inp, test).items() if k != "stack"},
+                     "scorecard": metrics(y[test], card.predict_proba(inp.take(test))[:, 1]),
+                     "stack": metrics(y[test], stack.predict_proba(inp.take(test))[:, 1]),
+                     "peer:optbinning": metrics(y[test], peer_optbinning(X, y, train, test)),
+                     "peer:lightgbm": metrics(y[test], peer_lightgbm(X, y, train, test))}
+            if name == "split":
+                stack_info = {"scorecard_small_data": bool(card.small_data_),
+                              "stack_members": [k for k, _ in stack.members_],
+                              "stack_skipped": dict(stack.skipped_),
+                              "meta_weights": stack.metrics_.get("meta_weights")}
+            print(json.dumps({"protocol": name, "fold": i, "seconds": round(time.perf_counter() - t0, 1),
+                              **{m: v["auc"] for m, v in r.items()}}), flush=True)
+            runs.append(r)
+        results[name] = runs
+    models = {m: {k: v for k, v in r.items() if k in ("auc", "ks", "ece")} for m, r in results["split"][0].items()}
+    out: dict = {"split": "stratified 70/30, random_state=42, rows in file order", "members": members,
+                 "models": models, "rows": int(len(y)), "bad_rate": round(float(y.mean()), 4),
+                 "inputs": f"{X.shape[1]} declared attributes (protected ones left out); peers read them raw",
+                 **stack_info}
+    if "cv" in results:
+        cv_runs = results["cv"]
+        out["cv_protocol"] = "RepeatedStratifiedKFold(n_splits=5, n_repeats=5, random_state=42)"
+        out["cv"] = {m: {f"{k}_{s}": round(float(fn([r[m][k] for r in cv_runs])), 4)
+                         for k in ("auc", "ks") for s, fn in (("mean", np.mean), ("std", np.std))}
+                     for m in cv_runs[0]}
+        for m, c in out["cv"].items():
+            models[m]["cv_auc"] = c["auc_mean"]
+    return out
