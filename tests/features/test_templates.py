@@ -167,3 +167,14 @@ def test_a_data_set_stored_without_a_spec_builds_the_catalogue_as_before(tmp_pat
     assert legacy.names == declared.names == [n for n in CATALOGUE if n not in {"occupation", "city_tier",
                                                                               "log_income"}]
     pd.testing.assert_frame_equal(legacy.frame, declared.frame)
+
+
+def test_an_ordinal_feature_holds_the_rank_and_reads_as_its_declared_level():
+    from deepcredit.features.templates import attribute_feature
+
+    spec = builtin_spec("german")
+    feat = attribute_feature(spec.attribute("present_employment_since"))
+    order = spec.attribute("present_employment_since").order
+    assert feat.levels == tuple(order) and feat.label(0.0) == order[0] and feat.label(4) == order[4]
+    assert feat.label(None) is None and feat.label(7) == 7  # out of range: left as it is
+    assert type(feat).from_dict(feat.to_dict()) == feat

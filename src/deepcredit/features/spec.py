@@ -54,6 +54,15 @@ class FeatureDef:
     """Read from a protected attribute: audited for fairness, never a model input unless explicitly allowed."""
     actionable: bool = True
     """The person can change it by their own future behaviour: it may appear in how-to-improve advice."""
+    levels: tuple[str, ...] = ()
+    """An ordinal attribute's declared values, lowest first: the feature holds the rank, reasons show the value."""
+
+    def label(self, value: object) -> object:
+        """The value as a person reads it: an ordinal rank becomes its declared level."""
+        if self.levels and isinstance(value, int | float) and float(value).is_integer() \
+                and 0 <= int(value) < len(self.levels):
+            return self.levels[int(value)]
+        return value
 
     def is_protected(self) -> bool:
         """Declared protected, or named after one of the legacy fixed protected attributes."""
@@ -69,4 +78,5 @@ class FeatureDef:
     @classmethod
     def from_dict(cls, d: dict) -> FeatureDef:
         return cls(**{**d, "dimension": Dimension(d["dimension"]), "source": Source(d["source"]),
-                      "kind": Kind(d["kind"]), "requires": tuple(d.get("requires", ()))})
+                      "kind": Kind(d["kind"]), "requires": tuple(d.get("requires", ())),
+                      "levels": tuple(d.get("levels", ()))})

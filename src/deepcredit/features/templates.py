@@ -108,7 +108,7 @@ def attribute_feature(a: Attribute) -> FeatureDef:
     improve = a.improve or (KEEP_CURRENT if a.actionable else NOT_ACTIONABLE)
     return FeatureDef(name, a.dimension, Source.PROFILE, sql, a.text, improve,
                       risk_direction=a.risk_direction, kind=kind, requires=(a.name,), protected=a.protected,
-                      actionable=a.actionable)
+                      actionable=a.actionable, levels=tuple(a.order or ()) if a.type == "ordinal" else ())
 
 
 def profile_features(spec: DatasetSpec) -> list[FeatureDef]:

@@ -236,7 +236,7 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     for j in np.unique(c):  # one vectorised gather per feature
         m = c == j
         col = X[cols[j]].astype(object).to_numpy()[r[m]]
-        values[m] = [None if pd.isna(v) else v for v in col]
+        values[m] = [None if pd.isna(v) else defs[cols[j]].label(v) for v in col]
     return pd.DataFrame({
         "row": r, "person_id": keys["person_id"].to_numpy()[r], "as_of": keys["as_of"].to_numpy()[r],
         "rank": rank + 1, "feature": names,
