@@ -63,6 +63,8 @@ class Plan:
     ablation: bool
     member_params: dict | None = None
     otc_test_quarters: int = 4
+    otc_rolling_periods: int = 6
+    """OTC rolling origin: each of the last this many quarters is a test set (trained on those before it)."""
     uci_people: int | None = None
     """Draw this many UCI people (seeded) instead of all 30,000: quick mode's smaller slice."""
     peers: tuple[str, ...] = PEERS
@@ -77,11 +79,12 @@ class Plan:
 
 
 QUICK = Plan(mode="quick", sim_people=3_000, speed_sizes=(5_000,), train_sizes=(5_000,), stack_folds=2,
-             cv=False, ablation=False, uci_people=6_000,
+             cv=False, ablation=False, uci_people=6_000, otc_rolling_periods=2,
              member_params={"sequence": {"max_epochs": 1}, "wide_deep": {"max_epochs": 1}, "graph": {"max_epochs": 2},
                             "gbdt": {"n_estimators": 300}},
              notes=["quick mode: smoke run (6,000 of UCI's 30,000 people, 2 stacking folds, neural members "
-                    "capped at 1-2 epochs, 300 boosting rounds, no CV, no ablation, 3,000 simulated people, "
+                    "capped at 1-2 epochs, 300 boosting rounds, no CV, no ablation, OTC rolling origin over "
+                    "2 quarters, 3,000 simulated people, "
                     "speed at 5,000 only); not for the record"])
 FULL = Plan(mode="full", sim_people=100_000, speed_sizes=(10_000, 100_000, 1_000_000),
             train_sizes=(10_000, 100_000), stack_folds=5, cv=True, ablation=True)
@@ -96,6 +99,7 @@ def plan_for(quick: bool) -> Plan:
 def _models_args(plan: Plan, workdir: Path, people: int | None = None) -> bench_models.ModelsRun:
     return bench_models.ModelsRun(workdir=workdir, members=list(default_members()), member_params=plan.member_params,
                                   folds=plan.stack_folds, otc_test_quarters=plan.otc_test_quarters,
+                                  otc_rolling_periods=plan.otc_rolling_periods,
                                   ablation=plan.ablation, people=people or plan.sim_people)
 
 
@@ -104,8 +108,12 @@ def _am(m: dict) -> dict:
     return {k: m[k] for k in ("auc", "ks", "ece") if k in m}
 
 
+STACK_ARMS = ("stack", "stack_without_temporal")
+"""The stack and its ablations that every data set's results carry where they apply."""
+
+
 def _pick_models(part: dict, members: list[str]) -> dict:
-    out = {k: _am(part[k]) for k in [*members, "stack"] if k in part}
+    out = {k: _am(part[k]) for k in [*members, *STACK_ARMS] if k in part}
     if "lightgbm_defaults" in part:
         out["peer:lightgbm"] = _am(part["lightgbm_defaults"])
     return out
@@ -206,6 +214,19 @@ def _otc_lightgbm(plan: Plan, workdir: Path) -> dict:
     test = np.flatnonzero(as_of.isin(test_dates).to_numpy())
     train = np.flatnonzero(~as_of.isin(test_dates).to_numpy())
     return _am(bm.metrics(inp.y[test], bm.lgbm_defaults(inp, train, test)))
+
+
+def run_otc_rolling(plan: Plan, workdir: Path, step: StepFn) -> dict:
+    step(f"otc: rolling origin over the last {plan.otc_rolling_periods} quarters (stack, without temporal, LightGBM)")
+    r = bench_models.otc_rolling(_models_args(plan, workdir))
+    models = {("peer:lightgbm" if k == "lightgbm_defaults" else k): v for k, v in r["models"].items()}
+    stack, best = models.get("stack", {}), max((models[k]["auc"] for k in r["members"] if k in models), default=None)
+    return {"split": f"rolling origin: each of {', '.join(r['test_periods'])} predicted by models fitted on every "
+                     "earlier quarter; AUC over the pooled predictions",
+            "members": r["members"], "temporal_members": r["temporal_members"], "models": models,
+            "stack_minus_best_member": None if best is None or "auc" not in stack else round(stack["auc"] - best, 4),
+            "combiner": r["combiner"],
+            "skipped": {f"peer:{p}": "peer scorecards run on UCI's raw columns only" for p in plan.peers}}
 
 
 def run_simulated(plan: Plan, workdir: Path, step: StepFn) -> dict:
@@ -327,7 +348,7 @@ def _cached(data: Path) -> dict:
 def count_steps(plan: Plan) -> int:
     uci = 3 + plan.cv
     speed = 2 * len(plan.speed_sizes) + len(plan.train_sizes) + 2 * len(plan.speed_sizes)
-    return uci + 1 + 1 + speed
+    return uci + 1 + 1 + 1 + speed
 
 
 def run_benchmark(out: Path, plan: Plan, workdir: Path | None = None, step: StepFn | None = None,
@@ -351,7 +372,8 @@ def run_benchmark(out: Path, plan: Plan, workdir: Path | None = None, step: Step
                                     seed=plan.seed))  # several data sets: no one fingerprint
     log_fh = open(log or out / "benchmark.log", "a", buffering=1)  # noqa: SIM115 - closed below
     try:
-        for name, fn in (("uci", run_uci), ("otc", run_otc), ("simulated", run_simulated)):
+        for name, fn in (("uci", run_uci), ("otc", run_otc), ("otc_rolling", run_otc_rolling),
+                         ("simulated", run_simulated)):
             with contextlib.redirect_stdout(log_fh):
                 results["datasets"][name] = fn(plan, workdir, step)
             _save(out, results, t_start, atomic_write_json)
@@ -382,7 +404,8 @@ def _f(v, digits: int = 4) -> str:
 
 def _model_order(ds: dict) -> list[str]:
     models = ds["models"]
-    ours = [m for m in [*ds.get("members", []), "stack", "stack_without_graph", "scorecard_standalone"] if m in models]
+    ours = [m for m in [*ds.get("members", []), *STACK_ARMS, "stack_without_graph", "scorecard_standalone"]
+            if m in models]
     return ours + sorted(m for m in models if m not in ours)
 
 
@@ -395,7 +418,8 @@ def render_markdown(results: dict) -> str:
              "rewrites everything between the markers._", ""]
     for note in results.get("plan", {}).get("notes", []):
         lines += [f"> {note}", ""]
-    titles = {"uci": "UCI credit cards", "otc": "Bitcoin OTC", "simulated": "Simulated world"}
+    titles = {"uci": "UCI credit cards", "otc": "Bitcoin OTC", "otc_rolling": "Bitcoin OTC, rolling origin",
+              "simulated": "Simulated world"}
     datasets = results.get("datasets", {})  # results.json sorts keys: render in a fixed order
     for name in sorted(datasets, key=lambda n: (list(titles).index(n) if n in titles else len(titles), n)):
         ds = datasets[name]
@@ -406,6 +430,8 @@ def render_markdown(results: dict) -> str:
         if "bayes_auc" in ds:
             lines += ["", f"Bayes limit (AUC of the true default probability on the same test rows): "
                           f"**{_f(ds['bayes_auc'])}**; the stack's gap to it: {_f(ds.get('gap_to_bayes'))}."]
+        if ds.get("stack_minus_best_member") is not None:
+            lines += ["", f"Stack AUC minus its best member's: {ds['stack_minus_best_member']:+.4f}."]
         if "graph_auc_difference" in ds:
             lines += ["", f"Graph inputs: stack AUC with - without = {ds['graph_auc_difference']:+.4f}."]
         cv = ds.get("cv", {})
