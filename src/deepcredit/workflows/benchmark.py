@@ -64,6 +64,8 @@ class Plan:
     member_params: dict | None = None
     otc_test_quarters: int = 4
     otc_rolling_periods: int = 6
+    temporal_weight: float = 1.0
+    """simulated_temporal: the weight of the simulator's temporal-structure option (same size as simulated)."""
     """OTC rolling origin: each of the last this many quarters is a test set (trained on those before it)."""
     uci_people: int | None = None
     """Draw this many UCI people (seeded) instead of all 30,000: quick mode's smaller slice."""
@@ -96,11 +98,13 @@ def plan_for(quick: bool) -> Plan:
 
 # -- the comparisons ---------------------------------------------------------------------------------------
 
-def _models_args(plan: Plan, workdir: Path, people: int | None = None) -> bench_models.ModelsRun:
+def _models_args(plan: Plan, workdir: Path, people: int | None = None, temporal: float = 0.0,
+                 ablation: bool | None = None) -> bench_models.ModelsRun:
     return bench_models.ModelsRun(workdir=workdir, members=list(default_members()), member_params=plan.member_params,
                                   folds=plan.stack_folds, otc_test_quarters=plan.otc_test_quarters,
                                   otc_rolling_periods=plan.otc_rolling_periods,
-                                  ablation=plan.ablation, people=people or plan.sim_people)
+                                  ablation=plan.ablation if ablation is None else ablation,
+                                  people=people or plan.sim_people, temporal=temporal)
 
 
 def _am(m: dict) -> dict:
@@ -229,20 +233,37 @@ def run_otc_rolling(plan: Plan, workdir: Path, step: StepFn) -> dict:
             "skipped": {f"peer:{p}": "peer scorecards run on UCI's raw columns only" for p in plan.peers}}
 
 
-def run_simulated(plan: Plan, workdir: Path, step: StepFn) -> dict:
+def run_simulated(plan: Plan, workdir: Path, step: StepFn, temporal: float = 0.0) -> dict:
     bm = bench_models
-    step(f"simulated world ({plan.sim_people:,} people): stack vs the Bayes limit")
-    r = bm.sim(_models_args(plan, workdir))
+    what = " with temporal structure" if temporal else ""
+    step(f"simulated world{what} ({plan.sim_people:,} people): stack vs the Bayes and observable limits")
+    r = bm.sim(_models_args(plan, workdir, temporal=temporal, ablation=plan.ablation and not temporal))
     full = r["ablation"]["full"]
     ablation = {}
     for arm, a in r["ablation"].items():
         ablation[arm] = ({"same_as": a["same_as"], "members": a["members"]} if "same_as" in a else
                          {"members": a["members"], **_am(a["stack"]), "gap_to_bayes": a["gap_to_bayes"]})
-    return {"people": r["people"], "split": "stratified 70/30, random_state=42",
-            "bayes_auc": r["bayes_auc_test"], "bayes_auc_all_rows": r["bayes_auc_all"],
-            "members": full["members"], "models": _pick_models({**full, **r}, full["members"]),
-            "gap_to_bayes": full["gap_to_bayes"], "ablation": ablation,
-            "skipped": {f"peer:{p}": "peer scorecards run on UCI's raw columns only" for p in plan.peers}}
+    out = {"people": r["people"], "split": "stratified 70/30, random_state=42",
+           "bayes_auc": r["bayes_auc_test"], "bayes_auc_all_rows": r["bayes_auc_all"],
+           "observable_auc": r["observable_auc_test"],
+           "observable_conditions_on": "own non-protected profile, own events and relation kinds before as-of, "
+                                       "the neighbours' own-data posterior means" +
+                                       (", the order of event kinds" if temporal else "") + " (data/observable.py)",
+           "members": full["members"], "models": _pick_models({**full, **r}, full["members"]),
+           "gap_to_bayes": full["gap_to_bayes"], "gap_to_observable": full["gap_to_observable"], "ablation": ablation,
+           "skipped": {f"peer:{p}": "peer scorecards run on UCI's raw columns only" for p in plan.peers}}
+    if temporal:
+        out["temporal_weight"] = temporal
+        models = out["models"]
+        if "stack_without_temporal" in models:  # share of the gap to the observable limit the temporal path recovers
+            gap = r["observable_auc_test"] - models["stack_without_temporal"]["auc"]
+            lift = models["stack"]["auc"] - models["stack_without_temporal"]["auc"]
+            out["temporal_gap_recovered"] = round(lift / gap, 3) if gap > 0 else None
+    return out
+
+
+def run_simulated_temporal(plan: Plan, workdir: Path, step: StepFn) -> dict:
+    return run_simulated(plan, workdir, step, temporal=plan.temporal_weight)
 
 
 # -- speed (child processes) --------------------------------------------------------------------------------
@@ -348,7 +369,7 @@ def _cached(data: Path) -> dict:
 def count_steps(plan: Plan) -> int:
     uci = 3 + plan.cv
     speed = 2 * len(plan.speed_sizes) + len(plan.train_sizes) + 2 * len(plan.speed_sizes)
-    return uci + 1 + 1 + 1 + speed
+    return uci + 1 + 1 + 1 + 1 + speed
 
 
 def run_benchmark(out: Path, plan: Plan, workdir: Path | None = None, step: StepFn | None = None,
@@ -373,7 +394,7 @@ def run_benchmark(out: Path, plan: Plan, workdir: Path | None = None, step: Step
     log_fh = open(log or out / "benchmark.log", "a", buffering=1)  # noqa: SIM115 - closed below
     try:
         for name, fn in (("uci", run_uci), ("otc", run_otc), ("otc_rolling", run_otc_rolling),
-                         ("simulated", run_simulated)):
+                         ("simulated", run_simulated), ("simulated_temporal", run_simulated_temporal)):
             with contextlib.redirect_stdout(log_fh):
                 results["datasets"][name] = fn(plan, workdir, step)
             _save(out, results, t_start, atomic_write_json)
@@ -419,7 +440,7 @@ def render_markdown(results: dict) -> str:
     for note in results.get("plan", {}).get("notes", []):
         lines += [f"> {note}", ""]
     titles = {"uci": "UCI credit cards", "otc": "Bitcoin OTC", "otc_rolling": "Bitcoin OTC, rolling origin",
-              "simulated": "Simulated world"}
+              "simulated": "Simulated world", "simulated_temporal": "Simulated world with temporal structure"}
     datasets = results.get("datasets", {})  # results.json sorts keys: render in a fixed order
     for name in sorted(datasets, key=lambda n: (list(titles).index(n) if n in titles else len(titles), n)):
         ds = datasets[name]
@@ -430,6 +451,13 @@ def render_markdown(results: dict) -> str:
         if "bayes_auc" in ds:
             lines += ["", f"Bayes limit (AUC of the true default probability on the same test rows): "
                           f"**{_f(ds['bayes_auc'])}**; the stack's gap to it: {_f(ds.get('gap_to_bayes'))}."]
+        if "observable_auc" in ds:
+            lines += ["", f"Observable limit (AUC of the PD given what is observable before as-of: "
+                          f"{ds.get('observable_conditions_on', '?')}): **{_f(ds['observable_auc'])}**; the stack's gap "
+                          f"to it: {_f(ds.get('gap_to_observable'))}."]
+        if ds.get("temporal_gap_recovered") is not None:
+            lines += ["", f"Share of the gap between the stack without its temporal members and the observable "
+                          f"limit that the temporal members recover: {ds['temporal_gap_recovered']:.2f}."]
         if ds.get("stack_minus_best_member") is not None:
             lines += ["", f"Stack AUC minus its best member's: {ds['stack_minus_best_member']:+.4f}."]
         if "graph_auc_difference" in ds:
@@ -512,8 +540,9 @@ def missing_keys(results: dict) -> list[str]:
             missing.append(f"datasets.{name}.models")
         for model, r in ds.get("models", {}).items():
             missing += [f"datasets.{name}.models.{model}.{k}" for k in ("auc", "ks") if k not in r]
-    if "simulated" in datasets and "bayes_auc" not in datasets["simulated"]:
-        missing.append("datasets.simulated.bayes_auc")
+    for name in ("simulated", "simulated_temporal"):
+        missing += [f"datasets.{name}.{k}" for k in ("bayes_auc", "observable_auc")
+                    if name in datasets and k not in datasets[name]]
     for stage, sizes in results.get("speed", {}).items():
         for size, r in sizes.items():
             if "error" not in r and not r.get("cached"):

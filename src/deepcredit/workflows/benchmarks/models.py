@@ -19,8 +19,9 @@ Parts (all reproducible: fixed seeds, held-out rows the models never saw):
   by members, the stack, the stack without its temporal members (TEMPORAL_MEMBERS) and LightGBM
   defaults, all fitted on every earlier quarter; AUC over the pooled predictions (several hundred
   defaults instead of 128).
-- sim: a simulated world of --people people, 70/30 split: the stack's AUC against the world's Bayes
-  limit (AUC of the true PD on the same test rows), an ablation (tabular only / + temporal / + graph /
+- sim: a simulated world of --people people (--temporal: with the simulator's temporal-structure
+  option), 70/30 split: the stack's AUC against the world's Bayes limit (AUC of the true PD on the same
+  test rows) and its observable limit (data/observable.py: the PD given what is observable before as-of), an ablation (tabular only / + temporal / + graph /
   full), fit time per member, and batch scoring time (PD, score, sub-scores, reasons) for all people.
 
 Protected attributes are never model inputs (no feature in the catalogue reads them). Only the member
@@ -43,6 +44,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from deepcredit.data.observable import observable_pd
 from deepcredit.data.schema import Dimension
 from deepcredit.evaluation.rolling import pooled_metrics, rolling_origin
 from deepcredit.features.bundle import ModelInput, build_model_input
@@ -74,6 +76,8 @@ class ModelsRun:
     otc_rolling_periods: int = 6
     ablation: bool = True
     people: int = 100_000
+    temporal: float = 0.0
+    """sim: the weight of the simulator's temporal-structure option (0: the default world)."""
 
 
 def ks(y: np.ndarray, p: np.ndarray) -> float:
@@ -149,13 +153,15 @@ def bundled(name: str, workdir: Path):
     return Dataset(root) if (root / "manifest.json").exists() else load_bundled(name, root)
 
 
-def simulated(workdir: Path, people: int):
-    """The benchmark's simulated world (seed 42), reused from workdir when already there."""
+def simulated(workdir: Path, people: int, temporal: float = 0.0):
+    """The benchmark's simulated world (seed 42; with the temporal option when `temporal`), reused from
+    workdir when already there."""
     from deepcredit.data.dataset import Dataset
     from deepcredit.data.simulate import simulate_world
 
-    root = workdir / f"sim-{people}"
-    return Dataset(root) if (root / "manifest.json").exists() else simulate_world(root, people=people, seed=42)
+    root = workdir / (f"sim-{people}" + (f"-temporal{temporal:g}" if temporal else ""))
+    return (Dataset(root) if (root / "manifest.json").exists() else
+            simulate_world(root, people=people, seed=42, temporal=temporal))
 
 
 def sim_split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -257,7 +263,7 @@ def sim(args: ModelsRun) -> dict:
     from deepcredit.scoring.report_card import report_card
 
     t0 = time.perf_counter()
-    ds = simulated(args.workdir, args.people)
+    ds = simulated(args.workdir, args.people, args.temporal)
     t_sim = time.perf_counter() - t0
     t0 = time.perf_counter()
     inp = build_model_input(ds, views=("tabular", "temporal", "structural"))
@@ -268,7 +274,11 @@ def sim(args: ModelsRun) -> dict:
     train, test = sim_split(y)
     res: dict[str, Any] = {"people": args.people, "simulate_seconds": round(t_sim, 1), "features_seconds": round(t_features, 1),
            "bayes_auc_test": round(float(roc_auc_score(y[test], true_pd[test])), 4),
-           "bayes_auc_all": round(float(roc_auc_score(y, true_pd)), 4)}
+           "bayes_auc_all": round(float(roc_auc_score(y, true_pd)), 4), "temporal": args.temporal}
+    t0 = time.perf_counter()
+    gauge = observable_pd(ds, temporal=args.temporal).set_index("person_id")["observable_pd"]
+    res["observable_auc_test"] = round(float(roc_auc_score(y[test], gauge.reindex(inp.keys["person_id"]).to_numpy()[test])), 4)
+    res["observable_seconds"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
     res["lightgbm_defaults"] = metrics(y[test], lgbm_defaults(inp, train, test))
     res["lightgbm_defaults"]["seconds"] = round(time.perf_counter() - t0, 1)
@@ -296,6 +306,7 @@ def sim(args: ModelsRun) -> dict:
         res["ablation"][name] = {"members": [k for k, _ in stack.members_], "features": len(arm_inp.definitions),
                                  **ev, "meta_weights": stack.metrics_["meta_weights"],
                                  "gap_to_bayes": round(res["bayes_auc_test"] - ev["stack"]["auc"], 4),
+                                 "gap_to_observable": round(res["observable_auc_test"] - ev["stack"]["auc"], 4),
                                  "fit_seconds": stack.fit_seconds_, "train_seconds": round(fit_s, 1)}
         print(name, ev["stack"], flush=True)
         fitted[name] = stack
@@ -368,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--otc-test-quarters", type=int, default=4)
     ap.add_argument("--otc-rolling-periods", type=int, default=6, help="otc-rolling: the last N quarters tested")
     ap.add_argument("--no-ablation", dest="ablation", action="store_false", help="sim: the full stack only")
+    ap.add_argument("--temporal", type=float, default=0.0, help="sim: weight of the simulator's temporal option")
     ap.add_argument("--workdir", type=Path, default=Path("runs/bench/data"))
     ap.add_argument("--json", type=Path, default=Path("runs/bench/models.json"))
     ns = ap.parse_args(argv)
@@ -377,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown part(s) {sorted(unknown)}")
     args = ModelsRun(workdir=ns.workdir, members=[m.strip() for m in ns.members.split(",") if m.strip()]
                      or list(default_members()), member_params=json.loads(ns.member_params) or None,
-                     folds=ns.folds, otc_test_quarters=ns.otc_test_quarters,
+                     folds=ns.folds, otc_test_quarters=ns.otc_test_quarters, temporal=ns.temporal,
                      otc_rolling_periods=ns.otc_rolling_periods, ablation=ns.ablation, people=ns.people)
     args.workdir.mkdir(parents=True, exist_ok=True)
     results: dict = {"members_implemented": list(default_members()),
