@@ -135,3 +135,19 @@ def test_a_child_reports_its_own_peak_not_its_parents(monkeypatch):
     ballast = np.ones(80_000_000)  # 640 MB held by the parent while the child starts
     got = bm.run_child(__name__, "_peak_child", "peak", {})
     assert ballast.sum() > 0 and 0 < got["peak_mb"] < 500, got
+
+
+def test_otc_rolling_results_name_the_peer_and_the_stack_against_its_best_member(monkeypatch, tmp_path):
+    def fake(args):
+        assert args.otc_rolling_periods == bm.QUICK.otc_rolling_periods
+        m = {"auc": 0.9, "ks": 0.6, "rows": 100, "bads": 10, "auc_by_period": {}}
+        return {"test_periods": ["2014-10-01", "2015-01-01"], "members": ["gbdt", "sequence"],
+                "temporal_members": ["sequence"], "combiner": {},
+                "models": {"gbdt": {**m, "auc": 0.89}, "sequence": {**m, "auc": 0.85}, "stack": m,
+                           "stack_without_temporal": {**m, "auc": 0.895}, "lightgbm_defaults": m}}
+
+    monkeypatch.setattr(bm.bench_models, "otc_rolling", fake)
+    res = bm.run_otc_rolling(bm.QUICK, tmp_path, lambda s: None)
+    assert set(res["models"]) == {"gbdt", "sequence", "stack", "stack_without_temporal", "peer:lightgbm"}
+    assert res["stack_minus_best_member"] == 0.01 and "2014-10-01, 2015-01-01" in res["split"]
+    assert bm.missing_keys({"datasets": {"otc_rolling": res}}) == []
