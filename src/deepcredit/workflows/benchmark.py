@@ -1,8 +1,11 @@
 """`deepcredit benchmark`: every model, the peers and the speed stages in one run -> results.json + docs.
 
 The comparisons themselves live in workflows/benchmarks/ (models: stack members, stack, LightGBM
-defaults on UCI / OTC / a simulated world; scorecards: the peer scorecards on UCI; features: simulation
-and feature building in child processes). This module only decides
+defaults on UCI / OTC (a time split, and rolling origin: otc_rolling) / a simulated world and one with
+the simulator's temporal-structure option (simulated_temporal), each with its Bayes and observable
+limits; scorecards: the peer scorecards on UCI; features: simulation and feature building in child
+processes). Every data set reports `stack_without_temporal` (the stack less TEMPORAL_MEMBERS) where the
+stack has a temporal member. This module only decides
 *what* runs (the plan: quick or full), runs it in one process so every model of a data set sees the same
 split, measures the speed stages in child processes (so each peak memory is that stage's alone), and turns
 the numbers into one results.json with a fixed shape and the generated block of docs/benchmarks.md.
