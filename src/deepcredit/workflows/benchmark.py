@@ -68,7 +68,9 @@ class Plan:
     otc_test_quarters: int = 4
     otc_rolling_periods: int = 6
     temporal_weight: float = 1.0
-    """simulated_temporal: the weight of the simulator's temporal-structure option (same size as simulated)."""
+    """simulated_temporal: the weight of the simulator's temporal-structure option."""
+    temporal_people: int | None = None
+    """simulated_temporal: its size (None: sim_people)."""
     """OTC rolling origin: each of the last this many quarters is a test set (trained on those before it)."""
     uci_people: int | None = None
     """Draw this many UCI people (seeded) instead of all 30,000: quick mode's smaller slice."""
@@ -84,12 +86,12 @@ class Plan:
 
 
 QUICK = Plan(mode="quick", sim_people=3_000, speed_sizes=(5_000,), train_sizes=(5_000,), stack_folds=2,
-             cv=False, ablation=False, uci_people=6_000, otc_rolling_periods=2,
+             cv=False, ablation=False, uci_people=6_000, otc_rolling_periods=2, temporal_people=1_500,
              member_params={"sequence": {"max_epochs": 1}, "wide_deep": {"max_epochs": 1}, "graph": {"max_epochs": 2},
                             "gbdt": {"n_estimators": 300}},
              notes=["quick mode: smoke run (6,000 of UCI's 30,000 people, 2 stacking folds, neural members "
                     "capped at 1-2 epochs, 300 boosting rounds, no CV, no ablation, OTC rolling origin over "
-                    "2 quarters, 3,000 simulated people, "
+                    "2 quarters, 3,000 simulated people (1,500 with temporal structure), "
                     "speed at 5,000 only); not for the record"])
 FULL = Plan(mode="full", sim_people=100_000, speed_sizes=(10_000, 100_000, 1_000_000),
             train_sizes=(10_000, 100_000), stack_folds=5, cv=True, ablation=True)
@@ -239,8 +241,9 @@ def run_otc_rolling(plan: Plan, workdir: Path, step: StepFn) -> dict:
 def run_simulated(plan: Plan, workdir: Path, step: StepFn, temporal: float = 0.0) -> dict:
     bm = bench_models
     what = " with temporal structure" if temporal else ""
-    step(f"simulated world{what} ({plan.sim_people:,} people): stack vs the Bayes and observable limits")
-    r = bm.sim(_models_args(plan, workdir, temporal=temporal, ablation=plan.ablation and not temporal))
+    people = (plan.temporal_people or plan.sim_people) if temporal else plan.sim_people
+    step(f"simulated world{what} ({people:,} people): stack vs the Bayes and observable limits")
+    r = bm.sim(_models_args(plan, workdir, people=people, temporal=temporal, ablation=plan.ablation and not temporal))
     full = r["ablation"]["full"]
     ablation = {}
     for arm, a in r["ablation"].items():
