@@ -47,7 +47,10 @@ class SplitConfig(_Strict):
 class StackConfig(_Strict):
     folds: int = Field(default=5, ge=2)
     calibration: Literal["isotonic", "platt", "none"] = "isotonic"
-    time_groups: int = Field(default=2, ge=1)
+    time_groups: int = Field(default=1, ge=1)
+    """Person groups crossed with the stack's time folds (1: each fold trains on every earlier row)."""
+    min_gain: float = 0.0
+    """Validation AUC the blend must gain over the best member, else the stack is that member."""
 
 
 class ScoringConfig(_Strict):

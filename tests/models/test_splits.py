@@ -66,7 +66,7 @@ def test_date_blocks_never_split_a_date():
 @pytest.mark.parametrize("dates", [1, 6])
 def test_stacking_folds_are_grouped_and_time_aware(dates):
     keys, y = _keys(n_people=400, dates=dates)
-    folds = stacking_folds(keys, y, n_folds=4, seed=3)
+    folds = stacking_folds(keys, y, n_folds=4, seed=3, time_groups=2)
     check_folds(keys, folds)  # raises on a shared person or a train date at/after a predicted one
     predicted = np.concatenate([f.predict for f in folds])
     assert len(np.unique(predicted)) == len(predicted)  # no row predicted twice
@@ -80,3 +80,15 @@ def test_check_folds_catches_leaks():
     leaky = [type(f)(np.arange(len(keys)), f.predict) for f in folds]
     with pytest.raises(AssertionError):
         check_folds(keys, leaky)
+
+
+def test_default_dated_folds_train_on_every_earlier_row():
+    """time_groups=1 (the default): each block is predicted from all earlier rows, the same people included."""
+    keys, y = _keys(n_people=300, dates=6)
+    folds = stacking_folds(keys, y, n_folds=3, seed=0)
+    check_folds(keys, folds, grouped=False)  # still never trains on a date at or after a predicted one
+    as_of = pd.to_datetime(keys["as_of"]).to_numpy()
+    for f in folds:
+        assert np.array_equal(f.train, np.flatnonzero(as_of < as_of[f.predict].min()))
+    with pytest.raises(AssertionError):  # the same people are on both sides: not a person-grouped fold
+        check_folds(keys, folds)

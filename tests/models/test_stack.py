@@ -68,8 +68,9 @@ def test_the_folds_the_stack_uses_never_leak(world):
     # several as-of dates: the same person at three dates, folds are time-aware and grouped
     keys = pd.concat([inp.keys.assign(as_of=pd.Timestamp(d)) for d in ("2025-01-01", "2025-04-01", "2025-07-01")],
                      ignore_index=True)
-    folds = stacking_folds(keys, np.tile(inp.y, 3), 3, 0)
+    folds = stacking_folds(keys, np.tile(inp.y, 3), 3, 0, time_groups=2)
     check_folds(keys, folds)
+    check_folds(keys, stacking_folds(keys, np.tile(inp.y, 3), 3, 0), grouped=False)  # the default
     assert all(keys["as_of"].iloc[f.train].max() < keys["as_of"].iloc[f.predict].min() for f in folds)
 
 
@@ -197,4 +198,6 @@ def test_several_as_of_dates_fit_time_aware(world):
     is_later = later[world["train"]]
     assert model.metrics_["oof_rows"] == is_later.sum()
     assert model.oof_["gbdt"].notna().to_numpy().tolist() == is_later.tolist()
-    assert model.metrics_["folds"] == 2  # one time block x two person groups
+    assert model.metrics_["folds"] == 1  # one time block, fitted on every earlier row
+    grouped = StackModel(members=("gbdt",), member_params=PARAMS, n_folds=3, time_groups=2).fit(dated)
+    assert grouped.metrics_["folds"] == 2  # one time block x two person groups

@@ -27,7 +27,14 @@ def fake_results() -> dict:
                     "skipped": {"peer:toad": "not importable here"}},
             "otc": {"split": "time", "members": ["scorecard", "gbdt"], "graph_auc_difference": 0.012,
                     "models": {**models(), "stack_without_graph": {"auc": 0.77, "ks": 0.4}}},
+            "otc_rolling": {"split": "rolling origin", "members": ["scorecard", "gbdt"],
+                            "stack_minus_best_member": 0.005,
+                            "models": {**models(), "stack_without_temporal": {"auc": 0.781, "ks": 0.42}}},
+            "simulated_temporal": {"people": 100_000, "split": "70/30", "bayes_auc": 0.83, "observable_auc": 0.8,
+                                   "gap_to_observable": 0.015, "temporal_gap_recovered": 0.61,
+                                   "members": ["scorecard", "gbdt"], "models": models()},
             "simulated": {"people": 100_000, "split": "70/30", "bayes_auc": 0.81, "gap_to_bayes": 0.025,
+                          "observable_auc": 0.795, "gap_to_observable": 0.01,
                           "members": ["scorecard", "gbdt"], "models": models(),
                           "ablation": {"tabular_only": {"members": ["scorecard"], "auc": 0.76, "gap_to_bayes": 0.05},
                                        "full": {"members": ["scorecard", "gbdt"], "auc": 0.785,
@@ -47,9 +54,10 @@ def test_fake_results_have_the_promised_shape_and_a_gap_is_named():
     assert bm.missing_keys(res) == []
     del res["datasets"]["uci"]["models"]["stack"]["ks"]
     del res["datasets"]["simulated"]["bayes_auc"]
+    del res["datasets"]["simulated_temporal"]["observable_auc"]
     del res["speed"]["train"]["10000"]["peak_mb"]
     assert bm.missing_keys(res) == ["datasets.uci.models.stack.ks", "datasets.simulated.bayes_auc",
-                                    "speed.train.10000.peak_mb"]
+                                    "datasets.simulated_temporal.observable_auc", "speed.train.10000.peak_mb"]
 
 
 def test_markdown_has_every_model_peer_bayes_limit_and_speed_row():
@@ -57,6 +65,9 @@ def test_markdown_has_every_model_peer_bayes_limit_and_speed_row():
     for text in ("### UCI credit cards", "| stack | 0.7850 | 0.4300 | 0.7800 ± 0.0040 | 0.4200 ± 0.0100 |",
                  "| peer:optbinning | 0.7650 | 0.4000 |", "| peer:toad | skipped: not importable here",
                  "Bayes limit", "**0.8100**", "stack_without_graph", "+0.0120",
+                 "### Bitcoin OTC, rolling origin", "| stack_without_temporal | 0.7810 | 0.4200 |",
+                 "Stack AUC minus its best member's: +0.0050", "Observable limit", "**0.7950**",
+                 "### Simulated world with temporal structure, 100,000 people", "recover: 0.61",
                  "| tabular_only | scorecard | 0.7600 | 0.0500 |",
                  "| train | 10,000 | 30.00 | 1500 |", "| score | 1,000,000 | n/a | n/a | failed: child process",
                  "- skipped: train at 1,000,000: time budget"):
@@ -132,13 +143,29 @@ def test_a_partial_run_replaces_only_what_it_measured():
                "datasets": {"german": {"models": {"stack": {"auc": 0.8, "ks": 0.5}}}}, "speed": {}, "skipped": []}
     plan = dataclasses.replace(bm.plan_for(False), datasets=("german",), speed=False)
     merged = bm.merge_into_record(recorded, partial, plan)
-    assert set(merged["datasets"]) == {"uci", "otc", "simulated", "german"}
+    assert set(merged["datasets"]) == {*recorded["datasets"], "german"}
     assert merged["datasets"]["uci"] == recorded["datasets"]["uci"] and merged["speed"] == recorded["speed"]
     assert [r["measured"] for r in merged["runs"]] == ["everything", ["german"]]
 
 
 def test_unknown_data_sets_are_named():
     assert bm.check_datasets(("german", "uci")) == ("german", "uci")
-    with pytest.raises(ValueError, match="unknown data set.*nope.*choose from uci, otc, simulated, german"):
+    with pytest.raises(ValueError, match="unknown data set.*nope.*choose from uci, otc, otc_rolling, simulated, simulated_temporal, german"):
         bm.check_datasets(("uci", "nope"))
     assert bm.count_steps(dataclasses.replace(bm.plan_for(True), datasets=("german",), speed=False)) == 1
+
+
+def test_otc_rolling_results_name_the_peer_and_the_stack_against_its_best_member(monkeypatch, tmp_path):
+    def fake(args):
+        assert args.otc_rolling_periods == bm.QUICK.otc_rolling_periods
+        m = {"auc": 0.9, "ks": 0.6, "rows": 100, "bads": 10, "auc_by_period": {}}
+        return {"test_periods": ["2014-10-01", "2015-01-01"], "members": ["gbdt", "sequence"],
+                "temporal_members": ["sequence"], "combiner": {},
+                "models": {"gbdt": {**m, "auc": 0.89}, "sequence": {**m, "auc": 0.85}, "stack": m,
+                           "stack_without_temporal": {**m, "auc": 0.895}, "lightgbm_defaults": m}}
+
+    monkeypatch.setattr(bm.bench_models, "otc_rolling", fake)
+    res = bm.run_otc_rolling(bm.QUICK, tmp_path, lambda s: None)
+    assert set(res["models"]) == {"gbdt", "sequence", "stack", "stack_without_temporal", "peer:lightgbm"}
+    assert res["stack_minus_best_member"] == 0.01 and "2014-10-01, 2015-01-01" in res["split"]
+    assert bm.missing_keys({"datasets": {"otc_rolling": res}}) == []

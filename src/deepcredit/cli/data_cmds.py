@@ -21,13 +21,15 @@ def simulate(
     seed: int = typer.Option(42, "--seed", help="Random seed: the same seed gives the same world."),
     out: Path = typer.Option(..., "--out", help="Directory to write the data set to."),
     chunk_size: int = typer.Option(50_000, "--chunk-size", help="People per streamed chunk."),
+    temporal: float = typer.Option(0.0, "--temporal", help="Weight of a latent risk that shows only in the order "
+                                   "of events (docs/simulator.md); 0: off."),
 ) -> None:
     """Simulate a synthetic population in the four tables, with every person's true default probability."""
     from deepcredit.data.simulate import simulate_world
 
     with clear_errors(), progress() as bar:
         task = bar.add_task("simulating", total=people)
-        ds = simulate_world(out, people=people, seed=seed, chunk_size=chunk_size,
+        ds = simulate_world(out, people=people, seed=seed, chunk_size=chunk_size, temporal=temporal,
                             on_progress=lambda done: bar.update(task, completed=done))
     console.print(f"wrote {ds.root} ({row_counts(ds)})")
 

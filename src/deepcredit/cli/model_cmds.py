@@ -116,6 +116,8 @@ def _print_training(trained: Trained) -> None:
         console.print(table)
         console.print(f"ECE {metrics['oof_ece_before_calibration']:.4f} before calibration, "
                       f"{metrics['oof_ece_after_calibration']:.4f} after")
+        if "combiner" in metrics:
+            console.print(f"combiner: {metrics['combiner']['chosen']} ({escape(metrics['combiner']['why'])})")
     for kind, why in metrics.get("skipped", {}).items():
         console.print(f"[yellow]skipped {kind}[/yellow]: {escape(why)}")
     h = metrics.get("holdout")

@@ -43,8 +43,18 @@ The generative story, for each person (all randomness from one seed; see "Determ
    a defaulter has at least one severe event in the window, a non-defaulter none (their severe draws
    become merely late).
 
+6. **Temporal structure the feature catalogue does not encode (option, off by default).** With
+   ``temporal = b > 0`` each person also has a latent ``t ~ N(0, 1)``, independent of everything else,
+   that adds ``b t`` to the outcome logit and shows only in the *order* of their events: event kinds
+   follow a sticky chain in time order, each event repeating the previous one's kind with probability
+   ``sigmoid(-1 + 1.5 t)`` (transitions between kinds; runs of one kind are bursts), otherwise drawn
+   from the person's z-tilted mix as before. The chain's stationary mix is that same mix, so kind
+   shares, counts, windows and every other aggregate carry (almost) nothing about ``t``; only a model
+   of the sequence does. ``truth`` then has ``temporal_risk``. Its draws come from a separate random
+   stream, so a world without the option is byte-identical to one made before the option existed.
+
 Determinism: the world is a pure function of (seed, people, chunk_size, as_of, window_days, history_days,
-mean_events). ``chunk_size`` matters (the homophily sort is within a chunk and each chunk has its own
+mean_events, temporal). ``chunk_size`` matters (the homophily sort is within a chunk and each chunk has its own
 random stream), so the same seed with another chunk size gives a statistically identical but different
 world. Latent ``z`` for everyone is drawn first (8 bytes a person), so cross-chunk neighbours are known.
 
@@ -112,6 +122,8 @@ KEPT, KEPT_ALT, BAD, SEVERE, NEUTRAL = range(5)
 DEFAULT_KINDS = np.array([KINDS.index(k) for k in ("instalment", "repayment", "bill", "order", "rental")])
 DEFAULT_KIND_P = np.array([0.3, 0.25, 0.2, 0.15, 0.1])
 N_MERCHANTS, RISKY_MERCHANTS = 2000, 200
+STICKY_INTERCEPT, STICKY_SLOPE = -1.0, 1.5
+"""Temporal option: an event repeats the previous kind with probability sigmoid(-1 + 1.5 t)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,7 @@ class _World:
     window_days: int
     history_days: int
     mean_events: float
+    temporal: float = 0.0
 
     @property
     def as_of_us(self) -> int:
@@ -139,7 +152,10 @@ class _World:
         return self.as_of_us - self.history_days * DAY_US
 
     def key(self) -> str:
-        text = json.dumps({**asdict(self), "version": SIMULATOR_VERSION}, sort_keys=True)
+        fields = asdict(self)
+        if not self.temporal:  # the key of a world without the option is the one it had before the option
+            del fields["temporal"]
+        text = json.dumps({**fields, "version": SIMULATOR_VERSION}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def chunks(self) -> list[tuple[int, int, int]]:
@@ -152,17 +168,20 @@ class _World:
 
 def simulate_world(out: Path, people: int, seed: int, chunk_size: int = 50_000,
                    on_progress: Callable[[int], None] | None = None, as_of: str = "2026-01-01",
-                   window_days: int = 180, history_days: int = 730, mean_events: float = 50.0) -> Dataset:
+                   window_days: int = 180, history_days: int = 730, mean_events: float = 50.0,
+                   temporal: float = 0.0) -> Dataset:
     """Simulate `people` people into a data set at `out` (resuming a crashed run with the same arguments).
 
-    `on_progress` gets the number of people written so far after each chunk.
+    `on_progress` gets the number of people written so far after each chunk. `temporal`: weight of the
+    latent risk that shows only in the order of events (story step 6); 0 leaves it out.
     """
     if people < 1 or chunk_size < 1:
         raise ValueError("people and chunk_size must be at least 1")
-    if window_days < 30 or history_days < 30 or mean_events <= 0:
-        raise ValueError("window_days and history_days must be at least 30 and mean_events positive")
+    if window_days < 30 or history_days < 30 or mean_events <= 0 or temporal < 0:
+        raise ValueError("window_days and history_days must be at least 30, mean_events positive and "
+                         "temporal not negative")
     as_of = str(pd.Timestamp(as_of).normalize().date())
-    world = _World(people, seed, chunk_size, as_of, window_days, history_days, float(mean_events))
+    world = _World(people, seed, chunk_size, as_of, window_days, history_days, float(mean_events), float(temporal))
     out = Path(out)
     staging = out.with_name(f".{out.name}.seed{seed}.n{people}.{world.key()}.partial")
     z_all = _latent_z(world)
@@ -180,7 +199,8 @@ def simulate_world(out: Path, people: int, seed: int, chunk_size: int = 50_000,
     snapshot = pd.Timestamp(as_of) + pd.Timedelta(days=window_days)
     description = (f"Simulated world: {people:,} people, seed {seed}, as_of {as_of}, "
                    f"{window_days}-day outcome window, {history_days} days of history "
-                   f"(deepcredit simulator v{SIMULATOR_VERSION}, chunk size {chunk_size}).")
+                   f"(deepcredit simulator v{SIMULATOR_VERSION}, chunk size {chunk_size})"
+                   + (f"; temporal structure of weight {temporal:g}." if temporal else "."))
     return finalize_dataset(staging, out, name=f"simulated-{people}-seed{seed}",
                             snapshot_date=str(snapshot.date()), description=description, extras=("truth",),
                             spec=builtin_spec("simulator"))
@@ -236,9 +256,15 @@ def _simulate_chunk(world: _World, chunk: int, lo: int, hi: int, z_all: np.ndarr
     current = z + drift
     logit = (INTERCEPT + 1.15 * current + 0.35 * nbr_z + 0.4 * ~profile["verified"]
              + 0.3 * profile["unemployed"] + 0.2 * (profile["tenure_days"] < 180))
+    temporal = None
+    if world.temporal:  # its own stream: the draws of a world without the option are untouched
+        rng_t = world.rng(chunk, 2)
+        t = rng_t.standard_normal(n)
+        logit = logit + world.temporal * t
+        temporal = {"rng": rng_t, "t": t, "sticky": expit(STICKY_INTERCEPT + STICKY_SLOPE * t)}
     true_pd = expit(logit)
     label = (rng.random(n) < true_pd).astype(np.int64)
-    events = _events(rng, world, z, drift, onset_us, profile, label, ids, edges, ids_all)
+    events = _events(rng, world, z, drift, onset_us, profile, label, ids, edges, ids_all, temporal)
 
     outcomes = pa.table({
         "person_id": ids,
@@ -246,7 +272,8 @@ def _simulate_chunk(world: _World, chunk: int, lo: int, hi: int, z_all: np.ndarr
         "label": pa.array(label, pa.int64()),
         "window_days": pa.array(np.full(n, world.window_days), pa.int64()),
     })
-    truth = pa.table({"person_id": ids, "true_pd": true_pd, "z": z, "drift": drift})
+    truth = pa.table({"person_id": ids, "true_pd": true_pd, "z": z, "drift": drift,
+                      **({"temporal_risk": temporal["t"]} if temporal else {})})
     return {"people": people, "events": events, "relations": relations, "outcomes": outcomes,
             "truth": truth}
 
@@ -352,9 +379,23 @@ def _relations(rng: np.random.Generator, world: _World, lo: int, z_all: np.ndarr
     return table, {"src": src, "tgt": tgt, "ts_us": ts_us}
 
 
+def _sticky_kinds(rng: np.random.Generator, fresh: np.ndarray, pe: np.ndarray, ts_us: np.ndarray,
+                 sticky: np.ndarray) -> np.ndarray:
+    """Kinds as a sticky chain in each person's time order: an event repeats the previous event's kind with
+    the person's probability `sticky`, else keeps its own fresh draw (so the mix stays the fresh one)."""
+    order = np.lexsort((ts_us, pe))
+    p = pe[order]
+    first = np.r_[True, p[1:] != p[:-1]]
+    repeat = ~first & (rng.random(len(p)) < sticky[p])
+    source = np.maximum.accumulate(np.where(repeat, 0, np.arange(len(p))))  # the last fresh event so far
+    kind = np.empty_like(fresh)
+    kind[order] = fresh[order][source]
+    return kind
+
+
 def _events(rng: np.random.Generator, world: _World, z: np.ndarray, drift: np.ndarray, onset_us: np.ndarray,
             profile: dict[str, np.ndarray], label: np.ndarray, ids: pa.Array, edges: dict[str, np.ndarray],
-            ids_all: pa.Array) -> pa.Table:
+            ids_all: pa.Array, temporal: dict | None = None) -> pa.Table:
     n = len(z)
     start_us = profile["start_us"]
     span_us = world.snapshot_us - start_us
@@ -372,6 +413,8 @@ def _events(rng: np.random.Generator, world: _World, z: np.ndarray, drift: np.nd
     kind = np.zeros(m, dtype=np.int64)
     for j in range(len(KINDS) - 1):
         kind += u > cum[pe, j]
+    if temporal is not None:
+        kind = _sticky_kinds(temporal["rng"], kind, pe, ts_us, temporal["sticky"])
 
     # Status from the risk at the event's time: drift ramps in after the onset.
     ramp = np.clip((ts_us - onset_us[pe]) / (RAMP_DAYS * DAY_US), 0.0, 1.0)

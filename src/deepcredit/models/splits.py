@@ -4,8 +4,10 @@ Why grouped: the same person at several as-of dates shares traits the features c
 saw a person's label in training would predict that person's other rows too well, and the stack would
 learn to trust it too much. Why time-aware: with several as-of dates, a fold must look like deployment
 (train on the past, predict the future), so a member is never fitted on an as-of at or after the one it
-predicts. With both at once every predicted block (a range of dates x a group of people) is fitted on the
-earlier dates of the *other* groups of people.
+predicts. Deployment also trains on the person's own *earlier* rows, so by default (time_groups=1) a
+dated fold trains on every earlier row; time_groups > 1 also keeps people apart, so every predicted
+block (a range of dates x a group of people) is fitted on the earlier dates of the *other* groups of
+people, at the cost of starving the members (a fraction of the earlier rows each).
 
 A fold is (train positions, predict positions), both into the rows of the keys given.
 """
@@ -82,12 +84,12 @@ def time_folds(as_of: pd.Series | np.ndarray, n_folds: int = 5) -> list[Fold]:
 
 
 def stacking_folds(keys: pd.DataFrame, y: np.ndarray, n_folds: int = 5, seed: int = 0,
-                   time_groups: int = 2) -> list[Fold]:
+                   time_groups: int = 1) -> list[Fold]:
     """The folds the stack fits its members' out-of-fold predictions on.
 
-    One as-of date: person_folds. Several: time_folds crossed with `time_groups` person groups, so each
-    predicted block is fitted only on earlier dates *and* other people (n_folds x time_groups fits).
-    Rows of the earliest dates get no out-of-fold prediction.
+    One as-of date: person_folds. Several: time_folds (expanding windows, every earlier row), crossed with
+    `time_groups` person groups when > 1, so each predicted block is fitted only on earlier dates *and*
+    other people (n_folds x time_groups fits). Rows of the earliest dates get no out-of-fold prediction.
     """
     person_id, as_of = keys["person_id"].to_numpy(), keys["as_of"].to_numpy()
     if pd.Series(as_of).nunique() <= 1:
@@ -103,14 +105,15 @@ def stacking_folds(keys: pd.DataFrame, y: np.ndarray, n_folds: int = 5, seed: in
     return folds
 
 
-def check_folds(keys: pd.DataFrame, folds: list[Fold]) -> None:
-    """Raise if any fold shares a person between train and predict, or trains on a date not before it."""
+def check_folds(keys: pd.DataFrame, folds: list[Fold], grouped: bool = True) -> None:
+    """Raise if any fold trains on a date not before the dates it predicts, or (grouped, or one as-of date)
+    shares a person between train and predict."""
     person_id = keys["person_id"].to_numpy()
     as_of = pd.to_datetime(keys["as_of"]).to_numpy()
     timed = pd.Series(as_of).nunique() > 1
     for i, f in enumerate(folds):
         shared = np.intersect1d(person_id[f.train], person_id[f.predict])
-        if shared.size:
+        if shared.size and (grouped or not timed):
             raise AssertionError(f"fold {i}: person {shared[0]!r} is in both train and predict")
         if timed and len(f.train) and as_of[f.train].max() >= as_of[f.predict].min():
             raise AssertionError(f"fold {i}: trains on an as-of date not before the dates it predicts")

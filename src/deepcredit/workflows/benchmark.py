@@ -1,8 +1,11 @@
 """`deepcredit benchmark`: every model, the peers and the speed stages in one run -> results.json + docs.
 
 The comparisons themselves live in workflows/benchmarks/ (models: stack members, stack, LightGBM
-defaults on UCI / OTC / a simulated world; scorecards: the peer scorecards on UCI; features: simulation
-and feature building in child processes). This module only decides
+defaults on UCI / OTC (a time split, and rolling origin: otc_rolling) / a simulated world and one with
+the simulator's temporal-structure option (simulated_temporal), each with its Bayes and observable
+limits; scorecards: the peer scorecards on UCI; features: simulation and feature building in child
+processes). Every data set reports `stack_without_temporal` (the stack less TEMPORAL_MEMBERS) where the
+stack has a temporal member. This module only decides
 *what* runs (the plan: quick or full), runs it in one process so every model of a data set sees the same
 split, measures the speed stages in child processes (so each peak memory is that stage's alone), and turns
 the numbers into one results.json with a fixed shape and the generated block of docs/benchmarks.md.
@@ -64,13 +67,19 @@ class Plan:
     ablation: bool
     member_params: dict | None = None
     otc_test_quarters: int = 4
+    otc_rolling_periods: int = 6
+    temporal_weight: float = 1.0
+    """simulated_temporal: the weight of the simulator's temporal-structure option."""
+    temporal_people: int | None = None
+    """simulated_temporal: its size (None: sim_people)."""
+    """OTC rolling origin: each of the last this many quarters is a test set (trained on those before it)."""
     uci_people: int | None = None
     """Draw this many UCI people (seeded) instead of all 30,000: quick mode's smaller slice."""
     peers: tuple[str, ...] = PEERS
     peers_python: str | None = None
     seed: int = 42
     notes: list[str] = field(default_factory=list)
-    datasets: tuple[str, ...] = ("uci", "otc", "simulated", "german")
+    datasets: tuple[str, ...] = ("uci", "otc", "otc_rolling", "simulated", "simulated_temporal", "german")
     """The data sets this run measures (a subset with `--datasets`); see DATASETS."""
     speed: bool = True
     """Whether the speed stages run."""
@@ -82,11 +91,12 @@ class Plan:
 
 
 QUICK = Plan(mode="quick", sim_people=3_000, speed_sizes=(5_000,), train_sizes=(5_000,), stack_folds=2,
-             cv=False, ablation=False, uci_people=6_000,
+             cv=False, ablation=False, uci_people=6_000, otc_rolling_periods=2, temporal_people=1_500,
              member_params={"sequence": {"max_epochs": 1}, "wide_deep": {"max_epochs": 1}, "graph": {"max_epochs": 2},
                             "gbdt": {"n_estimators": 300}},
              notes=["quick mode: smoke run (6,000 of UCI's 30,000 people, 2 stacking folds, neural members "
-                    "capped at 1-2 epochs, 300 boosting rounds, no CV, no ablation, 3,000 simulated people, "
+                    "capped at 1-2 epochs, 300 boosting rounds, no CV, no ablation, OTC rolling origin over "
+                    "2 quarters, 3,000 simulated people (1,500 with temporal structure), "
                     "speed at 5,000 only); not for the record"])
 FULL = Plan(mode="full", sim_people=100_000, speed_sizes=(10_000, 100_000, 1_000_000),
             train_sizes=(10_000, 100_000), stack_folds=5, cv=True, ablation=True)
@@ -98,10 +108,13 @@ def plan_for(quick: bool) -> Plan:
 
 # -- the comparisons ---------------------------------------------------------------------------------------
 
-def _models_args(plan: Plan, workdir: Path, people: int | None = None) -> bench_models.ModelsRun:
+def _models_args(plan: Plan, workdir: Path, people: int | None = None, temporal: float = 0.0,
+                 ablation: bool | None = None) -> bench_models.ModelsRun:
     return bench_models.ModelsRun(workdir=workdir, members=list(default_members()), member_params=plan.member_params,
                                   folds=plan.stack_folds, otc_test_quarters=plan.otc_test_quarters,
-                                  ablation=plan.ablation, people=people or plan.sim_people)
+                                  otc_rolling_periods=plan.otc_rolling_periods,
+                                  ablation=plan.ablation if ablation is None else ablation,
+                                  people=people or plan.sim_people, temporal=temporal)
 
 
 def _am(m: dict) -> dict:
@@ -109,8 +122,12 @@ def _am(m: dict) -> dict:
     return {k: m[k] for k in ("auc", "ks", "ece") if k in m}
 
 
+STACK_ARMS = ("stack", "stack_without_temporal")
+"""The stack and its ablations that every data set's results carry where they apply."""
+
+
 def _pick_models(part: dict, members: list[str]) -> dict:
-    out = {k: _am(part[k]) for k in [*members, "stack"] if k in part}
+    out = {k: _am(part[k]) for k in [*members, *STACK_ARMS] if k in part}
     if "lightgbm_defaults" in part:
         out["peer:lightgbm"] = _am(part["lightgbm_defaults"])
     return out
@@ -213,20 +230,51 @@ def _otc_lightgbm(plan: Plan, workdir: Path) -> dict:
     return _am(bm.metrics(inp.y[test], bm.lgbm_defaults(inp, train, test)))
 
 
-def run_simulated(plan: Plan, workdir: Path, step: StepFn) -> dict:
+def run_otc_rolling(plan: Plan, workdir: Path, step: StepFn) -> dict:
+    step(f"otc: rolling origin over the last {plan.otc_rolling_periods} quarters (stack, without temporal, LightGBM)")
+    r = bench_models.otc_rolling(_models_args(plan, workdir))
+    models = {("peer:lightgbm" if k == "lightgbm_defaults" else k): v for k, v in r["models"].items()}
+    stack, best = models.get("stack", {}), max((models[k]["auc"] for k in r["members"] if k in models), default=None)
+    return {"split": f"rolling origin: each of {', '.join(r['test_periods'])} predicted by models fitted on every "
+                     "earlier quarter; AUC over the pooled predictions",
+            "members": r["members"], "temporal_members": r["temporal_members"], "models": models,
+            "stack_minus_best_member": None if best is None or "auc" not in stack else round(stack["auc"] - best, 4),
+            "combiner": r["combiner"],
+            "skipped": {f"peer:{p}": "peer scorecards run on UCI's raw columns only" for p in plan.peers}}
+
+
+def run_simulated(plan: Plan, workdir: Path, step: StepFn, temporal: float = 0.0) -> dict:
     bm = bench_models
-    step(f"simulated world ({plan.sim_people:,} people): stack vs the Bayes limit")
-    r = bm.sim(_models_args(plan, workdir))
+    what = " with temporal structure" if temporal else ""
+    people = (plan.temporal_people or plan.sim_people) if temporal else plan.sim_people
+    step(f"simulated world{what} ({people:,} people): stack vs the Bayes and observable limits")
+    r = bm.sim(_models_args(plan, workdir, people=people, temporal=temporal, ablation=plan.ablation and not temporal))
     full = r["ablation"]["full"]
     ablation = {}
     for arm, a in r["ablation"].items():
         ablation[arm] = ({"same_as": a["same_as"], "members": a["members"]} if "same_as" in a else
                          {"members": a["members"], **_am(a["stack"]), "gap_to_bayes": a["gap_to_bayes"]})
-    return {"people": r["people"], "split": "stratified 70/30, random_state=42",
-            "bayes_auc": r["bayes_auc_test"], "bayes_auc_all_rows": r["bayes_auc_all"],
-            "members": full["members"], "models": _pick_models({**full, **r}, full["members"]),
-            "gap_to_bayes": full["gap_to_bayes"], "ablation": ablation,
-            "skipped": {f"peer:{p}": "peer scorecards run on UCI's raw columns only" for p in plan.peers}}
+    out = {"people": r["people"], "split": "stratified 70/30, random_state=42",
+           "bayes_auc": r["bayes_auc_test"], "bayes_auc_all_rows": r["bayes_auc_all"],
+           "observable_auc": r["observable_auc_test"],
+           "observable_conditions_on": "own non-protected profile, own events and relation kinds before as-of, "
+                                       "the neighbours' own-data posterior means" +
+                                       (", the order of event kinds" if temporal else "") + " (data/observable.py)",
+           "members": full["members"], "models": _pick_models({**full, **r}, full["members"]),
+           "gap_to_bayes": full["gap_to_bayes"], "gap_to_observable": full["gap_to_observable"], "ablation": ablation,
+           "skipped": {f"peer:{p}": "peer scorecards run on UCI's raw columns only" for p in plan.peers}}
+    if temporal:
+        out["temporal_weight"] = temporal
+        models = out["models"]
+        if "stack_without_temporal" in models:  # share of the gap to the observable limit the temporal path recovers
+            gap = r["observable_auc_test"] - models["stack_without_temporal"]["auc"]
+            lift = models["stack"]["auc"] - models["stack_without_temporal"]["auc"]
+            out["temporal_gap_recovered"] = round(lift / gap, 3) if gap > 0 else None
+    return out
+
+
+def run_simulated_temporal(plan: Plan, workdir: Path, step: StepFn) -> dict:
+    return run_simulated(plan, workdir, step, temporal=plan.temporal_weight)
 
 
 def run_german(plan: Plan, workdir: Path, step: StepFn) -> dict:
@@ -235,7 +283,8 @@ def run_german(plan: Plan, workdir: Path, step: StepFn) -> dict:
 
 
 DATASETS: dict[str, Callable[[Plan, Path, StepFn], dict]] = {
-    "uci": run_uci, "otc": run_otc, "simulated": run_simulated, "german": run_german}
+    "uci": run_uci, "otc": run_otc, "otc_rolling": run_otc_rolling, "simulated": run_simulated,
+    "simulated_temporal": run_simulated_temporal, "german": run_german}
 """Every data set the benchmark knows, in the order a run measures them."""
 
 
@@ -426,7 +475,8 @@ def _f(v, digits: int = 4) -> str:
 
 def _model_order(ds: dict) -> list[str]:
     models = ds["models"]
-    ours = [m for m in [*ds.get("members", []), "stack", "stack_without_graph", "scorecard_standalone"] if m in models]
+    ours = [m for m in [*ds.get("members", []), *STACK_ARMS, "stack_without_graph", "scorecard_standalone"]
+            if m in models]
     return ours + sorted(m for m in models if m not in ours)
 
 
@@ -439,7 +489,8 @@ def render_markdown(results: dict) -> str:
              "rewrites everything between the markers._", ""]
     for note in results.get("plan", {}).get("notes", []):
         lines += [f"> {note}", ""]
-    titles = {"uci": "UCI credit cards", "otc": "Bitcoin OTC", "simulated": "Simulated world",
+    titles = {"uci": "UCI credit cards", "otc": "Bitcoin OTC", "otc_rolling": "Bitcoin OTC, rolling origin",
+              "simulated": "Simulated world", "simulated_temporal": "Simulated world with temporal structure",
               "german": "German credit (declared through its spec)"}
     datasets = results.get("datasets", {})  # results.json sorts keys: render in a fixed order
     for name in sorted(datasets, key=lambda n: (list(titles).index(n) if n in titles else len(titles), n)):
@@ -454,6 +505,15 @@ def render_markdown(results: dict) -> str:
         if "bayes_auc" in ds:
             lines += ["", f"Bayes limit (AUC of the true default probability on the same test rows): "
                           f"**{_f(ds['bayes_auc'])}**; the stack's gap to it: {_f(ds.get('gap_to_bayes'))}."]
+        if "observable_auc" in ds:
+            lines += ["", f"Observable limit (AUC of the PD given what is observable before as-of: "
+                          f"{ds.get('observable_conditions_on', '?')}): **{_f(ds['observable_auc'])}**; the stack's gap "
+                          f"to it: {_f(ds.get('gap_to_observable'))}."]
+        if ds.get("temporal_gap_recovered") is not None:
+            lines += ["", f"Share of the gap between the stack without its temporal members and the observable "
+                          f"limit that the temporal members recover: {ds['temporal_gap_recovered']:.2f}."]
+        if ds.get("stack_minus_best_member") is not None:
+            lines += ["", f"Stack AUC minus its best member's: {ds['stack_minus_best_member']:+.4f}."]
         if "graph_auc_difference" in ds:
             lines += ["", f"Graph inputs: stack AUC with - without = {ds['graph_auc_difference']:+.4f}."]
         cv = ds.get("cv", {})
@@ -534,8 +594,9 @@ def missing_keys(results: dict) -> list[str]:
             missing.append(f"datasets.{name}.models")
         for model, r in ds.get("models", {}).items():
             missing += [f"datasets.{name}.models.{model}.{k}" for k in ("auc", "ks") if k not in r]
-    if "simulated" in datasets and "bayes_auc" not in datasets["simulated"]:
-        missing.append("datasets.simulated.bayes_auc")
+    for name in ("simulated", "simulated_temporal"):
+        missing += [f"datasets.{name}.{k}" for k in ("bayes_auc", "observable_auc")
+                    if name in datasets and k not in datasets[name]]
     for stage, sizes in results.get("speed", {}).items():
         for size, r in sizes.items():
             if "error" not in r and not r.get("cached"):

@@ -85,7 +85,8 @@ def make_estimator(cfg: RunConfig, kinds: list[str]) -> CreditModel:
         return make_member(cfg.model, cfg.member_params.get(cfg.model), cfg.seed)
     params = {k: v for k, v in cfg.member_params.items() if k in kinds}
     return StackModel(members=kinds, member_params=params or None, n_folds=cfg.stack.folds,
-                      calibration=cfg.stack.calibration, time_groups=cfg.stack.time_groups, seed=cfg.seed)
+                      calibration=cfg.stack.calibration, time_groups=cfg.stack.time_groups,
+                      min_gain=cfg.stack.min_gain, seed=cfg.seed)
 
 
 def views_for(cfg: RunConfig, kinds: list[str]) -> list[str]:

@@ -15,8 +15,13 @@ Parts (all reproducible: fixed seeds, held-out rows the models never saw):
 - otc: Bitcoin OTC, train on the earlier as-of quarters, test on the last 4; the stack with its graph
   inputs (the social_connections features in the tabular frame, and members that read the graph) vs
   without them: the AUC difference.
-- sim: a simulated world of --people people, 70/30 split: the stack's AUC against the world's Bayes
-  limit (AUC of the true PD on the same test rows), an ablation (tabular only / + temporal / + graph /
+- otc-rolling: Bitcoin OTC rolling origin (evaluation/rolling.py): each of the last 6 quarters predicted
+  by members, the stack, the stack without its temporal members (TEMPORAL_MEMBERS) and LightGBM
+  defaults, all fitted on every earlier quarter; AUC over the pooled predictions (several hundred
+  defaults instead of 128).
+- sim: a simulated world of --people people (--temporal: with the simulator's temporal-structure
+  option), 70/30 split: the stack's AUC against the world's Bayes limit (AUC of the true PD on the same
+  test rows) and its observable limit (data/observable.py: the PD given what is observable before as-of), an ablation (tabular only / + temporal / + graph /
   full), fit time per member, and batch scoring time (PD, score, sub-scores, reasons) for all people.
 
 Protected attributes are never model inputs (no feature in the catalogue reads them). Only the member
@@ -30,7 +35,7 @@ import json
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +44,23 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from deepcredit.data.observable import observable_pd
 from deepcredit.data.schema import Dimension
+from deepcredit.evaluation.rolling import pooled_metrics, rolling_origin
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import Kind
 from deepcredit.models.calibration import expected_calibration_error
-from deepcredit.models.stack import ALL_MEMBERS, StackModel, available_kinds, default_members, member_views
+from deepcredit.models.stack import (
+    ALL_MEMBERS,
+    TEMPORAL_MEMBERS,
+    StackModel,
+    available_kinds,
+    default_members,
+    member_views,
+)
 
-PARTS = ("uci-split", "uci-cv", "otc", "sim")
+PARTS = ("uci-split", "uci-cv", "otc", "otc-rolling", "sim")
 SOCIAL = Dimension.SOCIAL_CONNECTIONS
 
 
@@ -59,8 +73,11 @@ class ModelsRun:
     member_params: dict | None = None
     folds: int = 5
     otc_test_quarters: int = 4
+    otc_rolling_periods: int = 6
     ablation: bool = True
     people: int = 100_000
+    temporal: float = 0.0
+    """sim: the weight of the simulator's temporal-structure option (0: the default world)."""
 
 
 def ks(y: np.ndarray, p: np.ndarray) -> float:
@@ -102,13 +119,21 @@ def fit_stack(inp: ModelInput, train: np.ndarray, members: list[str], args: Mode
     return stack
 
 
+def stack_pds(stack: StackModel, held: ModelInput) -> dict[str, np.ndarray]:
+    """PD of every member, the stack and (when it has a temporal member) the stack without the temporal
+    path (stack.without(TEMPORAL_MEMBERS): the same members, the combiner chosen again) on `held`."""
+    logits = stack.member_logits(held)
+    out = {kind: 1 / (1 + np.exp(-logits[kind].to_numpy())) for kind in logits}
+    out["stack"] = stack.predict_proba(held)[:, 1]
+    temporal = [k for k in logits if k in TEMPORAL_MEMBERS]
+    if temporal and len(temporal) < logits.shape[1]:
+        out["stack_without_temporal"] = stack.without(temporal).predict_proba(held)[:, 1]
+    return out
+
+
 def evaluate_stack(stack: StackModel, inp: ModelInput, test: np.ndarray) -> dict:
     held = inp.take(test)
-    y = held.y
-    logits = stack.member_logits(held)
-    out = {kind: metrics(y, 1 / (1 + np.exp(-logits[kind].to_numpy()))) for kind in logits}
-    out["stack"] = metrics(y, stack.predict_proba(held)[:, 1])
-    return out
+    return {name: metrics(held.y, p) for name, p in stack_pds(stack, held).items()}
 
 
 def views_of(kind: str, args: ModelsRun) -> set[str]:
@@ -128,13 +153,15 @@ def bundled(name: str, workdir: Path):
     return Dataset(root) if (root / "manifest.json").exists() else load_bundled(name, root)
 
 
-def simulated(workdir: Path, people: int):
-    """The benchmark's simulated world (seed 42), reused from workdir when already there."""
+def simulated(workdir: Path, people: int, temporal: float = 0.0):
+    """The benchmark's simulated world (seed 42; with the temporal option when `temporal`), reused from
+    workdir when already there."""
     from deepcredit.data.dataset import Dataset
     from deepcredit.data.simulate import simulate_world
 
-    root = workdir / f"sim-{people}"
-    return Dataset(root) if (root / "manifest.json").exists() else simulate_world(root, people=people, seed=42)
+    root = workdir / (f"sim-{people}" + (f"-temporal{temporal:g}" if temporal else ""))
+    return (Dataset(root) if (root / "manifest.json").exists() else
+            simulate_world(root, people=people, seed=42, temporal=temporal))
 
 
 def sim_split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -205,11 +232,38 @@ def otc(args: ModelsRun) -> dict:
     return res
 
 
+def otc_rolling(args: ModelsRun) -> dict:
+    """OTC rolling origin: each of the last `otc_rolling_periods` quarters predicted by a stack (and LightGBM
+    defaults) fitted on every quarter before it; AUC over the pooled predictions (evaluation/rolling.py)."""
+    ds = bundled("otc", args.workdir)
+    inp = build_model_input(ds, views=("tabular", "temporal", "structural"))
+    weights: dict[str, dict] = {}
+    t0 = time.perf_counter()
+
+    def fit_predict(train: ModelInput, test: ModelInput) -> dict[str, np.ndarray]:
+        period = str(test.keys["as_of"].min().date())
+        stack = StackModel(members=args.members, member_params=args.member_params, n_folds=args.folds, seed=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stack.fit(train)
+        weights[period] = {"meta_weights": stack.metrics_["meta_weights"],
+                           "chosen": stack.metrics_["combiner"]["chosen"]}
+        both = replace(train, rows=np.concatenate([train.index, test.index]))
+        lgbm = lgbm_defaults(both, np.arange(len(train)), len(train) + np.arange(len(test)))
+        print(f"  [otc rolling] {period} fitted ({time.perf_counter() - t0:.0f} s)", flush=True)
+        return {**stack_pds(stack, test), "lightgbm_defaults": lgbm}
+
+    pooled = rolling_origin(inp, fit_predict, args.otc_rolling_periods)
+    return {"test_periods": sorted(pooled["period"].unique().tolist()), "members": list(args.members),
+            "temporal_members": [k for k in args.members if k in TEMPORAL_MEMBERS],
+            "models": pooled_metrics(pooled), "combiner": weights, "seconds": round(time.perf_counter() - t0, 1)}
+
+
 def sim(args: ModelsRun) -> dict:
     from deepcredit.scoring.report_card import report_card
 
     t0 = time.perf_counter()
-    ds = simulated(args.workdir, args.people)
+    ds = simulated(args.workdir, args.people, args.temporal)
     t_sim = time.perf_counter() - t0
     t0 = time.perf_counter()
     inp = build_model_input(ds, views=("tabular", "temporal", "structural"))
@@ -220,7 +274,11 @@ def sim(args: ModelsRun) -> dict:
     train, test = sim_split(y)
     res: dict[str, Any] = {"people": args.people, "simulate_seconds": round(t_sim, 1), "features_seconds": round(t_features, 1),
            "bayes_auc_test": round(float(roc_auc_score(y[test], true_pd[test])), 4),
-           "bayes_auc_all": round(float(roc_auc_score(y, true_pd)), 4)}
+           "bayes_auc_all": round(float(roc_auc_score(y, true_pd)), 4), "temporal": args.temporal}
+    t0 = time.perf_counter()
+    gauge = observable_pd(ds, temporal=args.temporal).set_index("person_id")["observable_pd"]
+    res["observable_auc_test"] = round(float(roc_auc_score(y[test], gauge.reindex(inp.keys["person_id"]).to_numpy()[test])), 4)
+    res["observable_seconds"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
     res["lightgbm_defaults"] = metrics(y[test], lgbm_defaults(inp, train, test))
     res["lightgbm_defaults"]["seconds"] = round(time.perf_counter() - t0, 1)
@@ -248,6 +306,7 @@ def sim(args: ModelsRun) -> dict:
         res["ablation"][name] = {"members": [k for k, _ in stack.members_], "features": len(arm_inp.definitions),
                                  **ev, "meta_weights": stack.metrics_["meta_weights"],
                                  "gap_to_bayes": round(res["bayes_auc_test"] - ev["stack"]["auc"], 4),
+                                 "gap_to_observable": round(res["observable_auc_test"] - ev["stack"]["auc"], 4),
                                  "fit_seconds": stack.fit_seconds_, "train_seconds": round(fit_s, 1)}
         print(name, ev["stack"], flush=True)
         fitted[name] = stack
@@ -318,7 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--member-params", default="{}", help="JSON: constructor arguments per member kind")
     ap.add_argument("--folds", type=int, default=5, help="the stack's out-of-fold folds")
     ap.add_argument("--otc-test-quarters", type=int, default=4)
+    ap.add_argument("--otc-rolling-periods", type=int, default=6, help="otc-rolling: the last N quarters tested")
     ap.add_argument("--no-ablation", dest="ablation", action="store_false", help="sim: the full stack only")
+    ap.add_argument("--temporal", type=float, default=0.0, help="sim: weight of the simulator's temporal option")
     ap.add_argument("--workdir", type=Path, default=Path("runs/bench/data"))
     ap.add_argument("--json", type=Path, default=Path("runs/bench/models.json"))
     ns = ap.parse_args(argv)
@@ -328,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown part(s) {sorted(unknown)}")
     args = ModelsRun(workdir=ns.workdir, members=[m.strip() for m in ns.members.split(",") if m.strip()]
                      or list(default_members()), member_params=json.loads(ns.member_params) or None,
-                     folds=ns.folds, otc_test_quarters=ns.otc_test_quarters, ablation=ns.ablation, people=ns.people)
+                     folds=ns.folds, otc_test_quarters=ns.otc_test_quarters, temporal=ns.temporal,
+                     otc_rolling_periods=ns.otc_rolling_periods, ablation=ns.ablation, people=ns.people)
     args.workdir.mkdir(parents=True, exist_ok=True)
     results: dict = {"members_implemented": list(default_members()),
                      "members_missing": [k for k in ALL_MEMBERS if k not in available_kinds()],
@@ -337,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     for part in parts:
         print(f"== {part}", flush=True)
         results[part] = {"uci-split": lambda: uci(args, cv=False), "uci-cv": lambda: uci(args, cv=True),
-                         "otc": lambda: otc(args), "sim": lambda: sim(args)}[part]()
+                         "otc": lambda: otc(args), "otc-rolling": lambda: otc_rolling(args),
+                         "sim": lambda: sim(args)}[part]()
         results["seconds"] = round(time.perf_counter() - t0, 1)
         ns.json.parent.mkdir(parents=True, exist_ok=True)
         ns.json.write_text(json.dumps(results, indent=2, default=str) + "\n")  # after every part
