@@ -48,6 +48,12 @@ class StackConfig(_Strict):
     folds: int = Field(default=5, ge=2)
     calibration: Literal["isotonic", "platt", "none"] = "isotonic"
     time_groups: int = Field(default=2, ge=1)
+    temporal: bool = True
+    """The temporal path: self-supervised pretraining on every person's event history (labelled or not), its
+    embeddings as GBDT / Wide & Deep features and as the recurrent members' starting weights, and the hybrid
+    member. False gives the stack without it (StackModel(temporal=...))."""
+    pretrain: dict[str, Any] = {}
+    """Pretraining settings (models.pretrain.PretrainSettings), e.g. {"epochs": 3, "dim": 32}."""
 
 
 class ScoringConfig(_Strict):

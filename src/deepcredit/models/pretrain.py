@@ -47,12 +47,10 @@ from deepcredit.features.sequences import NUMERIC, PERIODIC, Histories, Sequence
 from deepcredit.features.spec import FeatureDef, Source
 from deepcredit.models import _torch
 from deepcredit.models.base import MemberCannotFit
-from deepcredit.models.sequence import SequenceData, SequencePrep, require_sequences
+from deepcredit.models.sequence import SequenceData, SequencePrep, event_view, require_sequences
 from deepcredit.models.towers import SEQUENCE_GROUPS, SequenceTower
 
 FORMAT = 1
-TEMPORAL_MEMBERS = ("hybrid",)
-"""Member kinds that exist for the temporal path: the stack leaves them out when its `temporal` switch is off."""
 EMBEDDING_PREFIX = "event_embedding_"
 BATCH = 4096
 """Rows per embedding batch (fixed, so the same rows always give the same bits)."""
@@ -95,11 +93,6 @@ class PretrainSettings:
         return {"n_kinds": n_kinds, "n_statuses": n_statuses, "n_numeric": len(NUMERIC) + len(PERIODIC),
                 "kind_dim": self.kind_dim, "status_dim": self.status_dim, "hidden": self.dim,
                 "layers": self.layers, "cell": self.cell, "events_per_step": self.events_per_step, "dropout": 0.0}
-
-
-def event_view(inp: ModelInput, who: str) -> Sequences:
-    """The bundle's temporal view with periodic time appended (all spine rows, aligned with the bundle)."""
-    return with_periodic(require_sequences(inp, who), inp.tabular.frame["as_of"].to_numpy())
 
 
 def latest_per_person(person_id: np.ndarray, as_of: np.ndarray) -> np.ndarray:
