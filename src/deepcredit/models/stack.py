@@ -2,6 +2,9 @@
 
 Fitting (all on the training rows given):
 
+0. The temporal path (`temporal`, on by default): an event encoder is pretrained without labels on the
+   rows' histories plus any `histories` given (models.pretrain); its embeddings are features of the members
+   with `reads_embeddings`, and it warm-starts those with `warm_start`. It is part of the artifact.
 1. Folds from splits.stacking_folds: grouped by person, and time-aware when there are several as-of
    dates (a member never predicts a row from a fit on that person or on a date at or after it).
 2. Each member is fitted on each fold's training rows and predicts its held-out rows: one out-of-fold
@@ -247,8 +250,10 @@ class StackModel(CreditModel):
             raise ValueError("stack: the training rows need both outcomes (0 and 1)")
         self.encoder_ = None
         kinds = self._member_classes(inp)
+        t0 = time.perf_counter()
         self._pretrain(inp, histories)
-        self.fit_seconds_: dict[str, float] = {"pretrain": round(time.perf_counter() - t_start, 2)}
+        self.fit_seconds_: dict[str, float] = {"pretrain": round(time.perf_counter() - t0, 2)} \
+            if self.encoder_ is not None else {}
         embedded = self._embedded(inp)
         keys = inp.keys
         folds = stacking_folds(keys, y, self.n_folds, self.seed, self.time_groups)
