@@ -53,6 +53,7 @@ from deepcredit.models import _torch
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
 from deepcredit.models.gbdt import model_features
 from deepcredit.models.graph import Adjacency, GraphSAGETower, NodeEncoder, sample_blocks
+from deepcredit.models.pretrain import EMBEDDING_PREFIX
 from deepcredit.models.sequence import (
     SequenceData,
     SequencePrep,
@@ -427,8 +428,11 @@ class WideDeepModel(CreditModel):
                 self.seq_prep_ = self._sequence_prep(inp)
             if self.use_graph_tower:
                 _require_graph(inp)
+                # a neighbour's inputs are its aggregates: pretrained embeddings need its history, which a
+                # context row (a neighbour outside the scored people) does not carry
                 self.node_encoder_ = NodeEncoder.fit(inp.tabular.X, self.definitions_, rows,
-                                                     [d.name for d in self.definitions_])
+                                                     [d.name for d in self.definitions_
+                                                      if not d.name.startswith(EMBEDDING_PREFIX)])
             data = self._data(inp, device)
             self.arch_ = self._arch(self.prep_, float(np.log(y.mean() / (1 - y.mean()))))
             net = _WideDeepNet(self.arch_).to(device)
