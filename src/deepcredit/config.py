@@ -51,6 +51,12 @@ class StackConfig(_Strict):
     """Person groups crossed with the stack's time folds (1: each fold trains on every earlier row)."""
     min_gain: float = 0.0
     """Validation AUC the blend must gain over the best member, else the stack is that member."""
+    temporal: bool = True
+    """The temporal path: self-supervised pretraining on every person's event history (labelled or not), its
+    embeddings as GBDT / Wide & Deep features and as the recurrent members' starting weights, and the hybrid
+    member. False gives the stack without it (StackModel(temporal=...))."""
+    pretrain: dict[str, Any] = {}
+    """Pretraining settings (models.pretrain.PretrainSettings), e.g. {"epochs": 3, "dim": 32}."""
 
 
 class ScoringConfig(_Strict):

@@ -79,3 +79,16 @@ def test_a_profile_only_data_set_trains_on_its_own_declared_attributes(tmp_path)
     trained = train_model(cfg, german, tmp_path / "m")
     names = {f["name"] for f in load_artifact(trained.path).manifest["features"]}
     assert names == {a.name for a in german.spec.profile.attributes if not a.protected}
+
+
+def test_the_temporal_switch_pretrains_on_every_persons_history_or_not_at_all(world, tmp_path):
+    tiny = {"epochs": 1, "dim": 8, "kind_dim": 4, "status_dim": 4}
+    cfg = RunConfig(members=["gbdt"], member_params=GBDT, stack={"folds": 2, "pretrain": tiny},
+                    split={"kind": "holdout", "fraction": 0.3})
+    on = train_model(cfg, world, tmp_path / "on")
+    assert on.model.encoder_ is not None and "temporal" in on.views
+    # the held-out people's histories (never their labels) join the training rows' in the pretraining
+    assert on.metrics["pretrain"]["people"] > on.rows
+    off = train_model(cfg.model_copy(update={"stack": cfg.stack.model_copy(update={"temporal": False})}), world,
+                      tmp_path / "off")
+    assert off.model.encoder_ is None and off.metrics["pretrain"] is None and off.metrics["temporal"] is False

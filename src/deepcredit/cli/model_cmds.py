@@ -66,11 +66,15 @@ def train(
     out: Path = typer.Option(..., "--out", help="Directory to write the model artifact to."),
     config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
     members: str = typer.Option(None, "--members", help="Comma-separated member kinds of the stack "
-                                "(default: every implemented one: scorecard, gbdt, sequence, wide_deep, graph)."),
+                                "(default: every implemented one: scorecard, gbdt, sequence, wide_deep, graph, "
+                                "hybrid)."),
     model: str = typer.Option(None, "--model", help="'stack' (default), or one member kind to train on its own."),
     folds: int = typer.Option(None, "--folds", help="Out-of-fold folds (time blocks when as-of dates differ); "
                                                     "default 5."),
     calibration: str = typer.Option(None, "--calibration", help="isotonic (default), platt or none."),
+    temporal: bool = typer.Option(None, "--temporal/--no-temporal", help="The stack's temporal path: pretraining "
+                                  "on every person's events, its embeddings as features, the hybrid member "
+                                  "(default on; config: stack.temporal)."),
     seed: int = typer.Option(None, "--seed", help="Seed of folds, members and the hold-out (default 0)."),
     holdout: float = typer.Option(None, "--holdout", help="Hold out this fraction of the people (stratified by "
                                                           "label), report AUC/KS/Gini on them."),
@@ -90,7 +94,8 @@ def train(
         split = ({"split.kind": "holdout", "split.fraction": holdout} if holdout is not None else
                  {"split.kind": "time", "split.test_from": test_from} if test_from is not None else {})
         cfg = run_config(config, {"data": data, "members": members, "model": model, "stack.folds": folds,
-                                  "stack.calibration": calibration, "seed": seed, **split,
+                                  "stack.calibration": calibration, "stack.temporal": temporal, "seed": seed,
+                                  **split,
                                   "exclude_members": exclude_members, "exclude_dimensions": exclude_dimensions,
                                   "exclude_features": exclude_features})
         if member_param:

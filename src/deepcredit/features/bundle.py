@@ -17,7 +17,7 @@ import pandas as pd
 from deepcredit.data.dataset import Dataset
 from deepcredit.features.engine import FeatureFrame, build_features, open_session
 from deepcredit.features.graph import Graph, build_graph
-from deepcredit.features.sequences import Sequences, build_sequences
+from deepcredit.features.sequences import Histories, Sequences, build_sequences
 from deepcredit.features.spec import FeatureDef
 
 VIEWS = ("tabular", "temporal", "structural")
@@ -70,3 +70,18 @@ def build_model_input(dataset: Dataset, spine: pd.DataFrame | None = None,
     sequences = build_sequences(session, max_len) if "temporal" in views else None
     graph = build_graph(session) if "structural" in views else None
     return ModelInput(tabular, sequences, graph)
+
+
+def build_histories(dataset: Dataset, as_of, max_len: int = 64, threads: int | None = None) -> Histories | None:
+    """Every person's events strictly before `as_of` (one date for all), labelled or not: the input of
+    self-supervised pretraining. None when the data set declares no events."""
+    con = dataset.connect()
+    people = con.execute("SELECT DISTINCT person_id FROM people ORDER BY person_id").df()
+    con.close()
+    spine = people.assign(as_of=pd.Timestamp(as_of))
+    session = open_session(dataset, spine, threads)
+    seq = build_sequences(session, max_len)
+    if seq is None:
+        return None
+    keys = session.con.execute("SELECT person_id, as_of FROM spine ORDER BY as_of, person_id").df()
+    return Histories(seq, keys["person_id"].to_numpy(), keys["as_of"].to_numpy())

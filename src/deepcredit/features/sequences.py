@@ -23,6 +23,8 @@ from deepcredit.features.templates import sql_text
 KIND_VOCAB = ("<pad>", *sorted(EVENT_KINDS))
 STATUS_VOCAB = ("<pad>", *sorted(EVENT_STATUSES))
 NUMERIC = ("signed_log_amount", "days_late_months", "log_gap_days", "log_age_days")
+PERIODIC = ("weekday_sin", "weekday_cos", "year_sin", "year_cos")
+"""Periodic time of each event (with_periodic): where in the week and the year it fell."""
 
 
 @dataclass
@@ -37,6 +39,38 @@ class Sequences:
     def take(self, rows: np.ndarray) -> Sequences:
         return Sequences(self.kind[rows], self.status[rows], self.numeric[rows], self.lengths[rows],
                          self.kind_vocab, self.status_vocab)
+
+
+@dataclass
+class Histories:
+    """Event histories of people as of dates, labelled or not: what self-supervised pretraining reads.
+
+    Row i is person_id[i]'s events strictly before as_of[i] (a temporal view built on any spine)."""
+
+    sequences: Sequences
+    person_id: np.ndarray
+    as_of: np.ndarray  # datetime64
+
+    def take(self, rows: np.ndarray) -> Histories:
+        return Histories(self.sequences.take(rows), self.person_id[rows], self.as_of[rows])
+
+
+def with_periodic(seq: Sequences, as_of: np.ndarray) -> Sequences:
+    """`seq` with the PERIODIC channels appended to `numeric`: weekday and time of year of each event as
+    sine/cosine pairs (padding stays 0).
+
+    `as_of` holds each row's as-of date (aligned with the rows of `seq`); an event's date is as_of minus its
+    age, recovered from the log_age_days channel (ln(1 + days), so exact to well under a day in float32).
+    Only the row's own events before as_of are read: the point-in-time cut stays the one of events_before.
+    """
+    day0 = np.asarray(as_of, dtype="datetime64[s]").astype(np.float64) / 86400.0
+    age = np.expm1(seq.numeric[..., NUMERIC.index("log_age_days")].astype(np.float64))
+    day = day0[:, None] - age
+    week, year = 2 * np.pi * day / 7.0, 2 * np.pi * day / 365.25
+    per = np.stack([np.sin(week), np.cos(week), np.sin(year), np.cos(year)], axis=-1)
+    per *= (seq.kind > 0)[..., None]
+    numeric = np.concatenate([seq.numeric[..., : len(NUMERIC)], per.astype(np.float32)], axis=-1)
+    return Sequences(seq.kind, seq.status, numeric, seq.lengths, seq.kind_vocab, seq.status_vocab)
 
 
 def vocabularies(spec: DatasetSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:

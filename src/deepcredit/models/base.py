@@ -88,6 +88,9 @@ class CreditModel(BaseEstimator, ClassifierMixin, ABC):
     kind: ClassVar[str]
     views: tuple[str, ...] = ("tabular",)
     """The ModelInput views this model reads."""
+    reads_embeddings: ClassVar[bool] = False
+    """In a stack whose temporal path is on, this member's tabular view also holds the pretrained event
+    embeddings (models.pretrain) as features."""
 
     @abstractmethod
     def fit(self, inp: ModelInput, y: np.ndarray | None = None) -> CreditModel: ...

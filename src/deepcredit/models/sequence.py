@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from deepcredit.features.bundle import ModelInput
-from deepcredit.features.sequences import NUMERIC, Sequences
+from deepcredit.features.sequences import NUMERIC, Sequences, with_periodic
 from deepcredit.models import _torch
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, MemberCannotFit, read_meta
 from deepcredit.models.towers import SEQUENCE_GROUPS, SequenceTower
@@ -56,6 +56,13 @@ def require_sequences(inp: ModelInput, who: str) -> Sequences:
     if seq.kind.size and (seq.kind.max() >= len(seq.kind_vocab) or seq.status.max() >= len(seq.status_vocab)):
         raise ValueError(f"{who}: event kind/status codes outside the vocabularies of features.sequences")
     return seq
+
+
+def event_view(inp: ModelInput, who: str, periodic: bool = True) -> Sequences:
+    """The bundle's temporal view (all spine rows), with periodic time appended when `periodic`
+    (features.sequences.with_periodic: what pretrained towers read)."""
+    seq = require_sequences(inp, who)
+    return with_periodic(seq, inp.tabular.frame["as_of"].to_numpy()) if periodic else seq
 
 
 @dataclass
@@ -191,6 +198,15 @@ class SequenceModel(CreditModel):
         self.device = device
         self.threads = threads
 
+    def warm_start(self, encoder) -> SequenceModel:
+        """Start the next fit from a pretrained encoder (models.pretrain.EventEncoder): its tower architecture,
+        weights and input statistics (periodic time included) replace this member's own tower settings."""
+        self.warm_start_ = encoder
+        return self
+
+    def _view(self, inp: ModelInput) -> Sequences:
+        return event_view(inp, "sequence model", getattr(self, "periodic_", False))
+
     def _tower_config(self) -> dict:
         return {"n_kinds": len(self.prep_.kind_freq), "n_statuses": len(self.prep_.status_freq), "n_numeric": len(NUMERIC),
                 "kind_dim": self.kind_dim, "status_dim": self.status_dim, "hidden": self.hidden,
@@ -200,7 +216,9 @@ class SequenceModel(CreditModel):
     # -- fitting ----------------------------------------------------------------------------------
     def fit(self, inp: ModelInput, y: np.ndarray | None = None,
             on_progress: _torch.ProgressFn | None = None) -> SequenceModel:
-        seq = require_sequences(inp, "sequence model")
+        encoder = getattr(self, "warm_start_", None)
+        self.periodic_ = encoder is not None
+        seq = self._view(inp)
         rows = inp.index
         if not seq.lengths[rows].any():
             raise MemberCannotFit("sequence model: no person has an event before their as-of date, so there is "
@@ -210,10 +228,17 @@ class SequenceModel(CreditModel):
             raise ValueError("sequence model: need one label per row, with both outcomes (0 and 1) present")
         device = _torch.resolve_device(self.device)
         with _torch.torch_threads(self.threads), _torch.seeded(self.seed, device):
-            self.prep_ = SequencePrep.fit(seq, rows, self.max_len)
+            if encoder is not None:
+                self.prep_ = SequencePrep(**asdict(encoder.prep))
+                self.tower_ = {**encoder.tower_config, "dropout": self.dropout}
+            else:
+                self.prep_ = SequencePrep.fit(seq, rows, self.max_len)
+                self.tower_ = self._tower_config()
             data = self.prep_.tensors(seq, rows, device)
             prior = float(np.log(y.mean() / (1 - y.mean())))
-            net = _SequenceNet(self._tower_config(), self.head_hidden, prior).to(device)
+            net = _SequenceNet(self.tower_, self.head_hidden, prior).to(device)
+            if encoder is not None:
+                net.tower.load_state_dict(encoder.tower_state())
             train_pos, val_pos = _torch.validation_split(y, self.val_fraction, self.seed)
             settings = _torch.TrainSettings(self.max_epochs, self.batch_size, self.lr, self.weight_decay,
                                             self.patience, self.seed)
@@ -233,7 +258,7 @@ class SequenceModel(CreditModel):
     def decision_function(self, inp: ModelInput) -> np.ndarray:
         """Logit of default per row (float32 network output, as float64)."""
         self._check()
-        seq = require_sequences(inp, "sequence model")
+        seq = self._view(inp)
         device = next(self.net_.parameters()).device
         with _torch.torch_threads(self.threads):
             data = self.prep_.tensors(seq, inp.index, device)
@@ -256,7 +281,7 @@ class SequenceModel(CreditModel):
     def explain(self, inp: ModelInput) -> Explanation:
         """base + credit_history + fulfilment_capacity + behaviour_preferences = logit (see module doc)."""
         self._check()
-        seq = require_sequences(inp, "sequence model")
+        seq = self._view(inp)
         device = next(self.net_.parameters()).device
         groups = list(SEQUENCE_GROUPS)
         with _torch.torch_threads(self.threads):
@@ -274,7 +299,7 @@ class SequenceModel(CreditModel):
     def to_files(self) -> dict[str, bytes]:
         self._check()
         meta = {"format": FORMAT, "prep": asdict(self.prep_), "base": self.base_, "history": self.history_,
-                "best_epoch": self.best_epoch_, "tower": self._tower_config()}
+                "best_epoch": self.best_epoch_, "tower": self.tower_, "periodic": self.periodic_}
         return {"sequence_net.pt": _torch.state_bytes(self.net_),
                 "sequence_prep.json": json.dumps(meta, indent=1, sort_keys=True).encode()}
 
@@ -284,7 +309,8 @@ class SequenceModel(CreditModel):
         meta = read_meta(files, "sequence_prep.json", FORMAT, "sequence model")
         model.prep_ = SequencePrep(**meta["prep"])
         model.base_, model.history_, model.best_epoch_ = meta["base"], meta["history"], meta["best_epoch"]
-        net = _SequenceNet(meta["tower"], model.head_hidden)
+        model.tower_, model.periodic_ = meta["tower"], bool(meta.get("periodic", False))
+        net = _SequenceNet(model.tower_, model.head_hidden)
         model.net_ = _torch.load_state(net, files["sequence_net.pt"], _torch.resolve_device(model.device))
         model.classes_ = np.array([0, 1])
         return model

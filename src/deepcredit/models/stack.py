@@ -2,6 +2,9 @@
 
 Fitting (all on the training rows given):
 
+0. The temporal path (`temporal`, on by default): an event encoder is pretrained without labels on the
+   rows' histories plus any `histories` given (models.pretrain); its embeddings are features of the members
+   with `reads_embeddings`, and it warm-starts those with `warm_start`. It is part of the artifact.
 1. Folds from splits.stacking_folds: grouped by person when there is one as-of date; with several,
    expanding windows over the dates that train on *all* earlier rows (deployment order: a member never
    predicts a row from a fit on a date at or after it). `time_groups` > 1 also splits people, which
@@ -42,25 +45,32 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
 from deepcredit.features.bundle import ModelInput
+from deepcredit.features.sequences import Histories
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, MemberCannotFit, _registry, read_meta
 from deepcredit.models.calibration import Calibrator, expected_calibration_error
 from deepcredit.models.splits import Fold, person_folds, stacking_folds
 
-ALL_MEMBERS = ("scorecard", "gbdt", "sequence", "wide_deep", "graph")
+if TYPE_CHECKING:
+    from deepcredit.models.pretrain import EventEncoder
+
+ALL_MEMBERS = ("scorecard", "gbdt", "sequence", "wide_deep", "graph", "hybrid")
 """Every member kind the stack knows of, in the order they are fitted."""
-TEMPORAL_MEMBERS = ("sequence",)
-"""The members that make up the temporal path (sequence learning over event histories): the benchmark's
-`stack_without_temporal` arm is the stack less these. New temporal members join this tuple."""
+TEMPORAL_MEMBERS = ("hybrid",)
+"""Member kinds of the temporal path: left out, with the pretraining, when the stack's `temporal` is off
+(the benchmark's `stack_without_temporal` arm is the stack fitted with temporal=False)."""
+
 LOGIT_CLIP = 30.0
 SEP = "__"
 """Member files are stored in the artifact as '<index>__<kind>__<file>'."""
+ENCODER = "pretrain" + SEP
+"""The pretrained event encoder's files are stored as 'pretrain__<file>'."""
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +157,13 @@ class StackModel(CreditModel):
     earlier row trains each block); calibration: "isotonic", "platt" or "none"; meta_C: inverse L2
     strength of the blend; min_gain: the validation AUC the blend must gain over the best member to be
     kept; seed: folds, and each member's `seed` unless given.
+
+    temporal: the one switch of the temporal path. On (default): before the folds, an event encoder is
+    pretrained without labels on every history the fit is given (models.pretrain; `pretrain` holds its
+    settings, see PretrainSettings); its embeddings become features of the members that read them
+    (`reads_embeddings`: GBDT, Wide & Deep), it initialises the recurrent members (`warm_start`: sequence,
+    hybrid), and it is saved in the artifact so scoring reproduces the embeddings. Off: no pretraining and
+    the TEMPORAL_MEMBERS are left out (the `stack_without_temporal` of the benchmark).
     """
 
     kind = "stack"
@@ -155,7 +172,7 @@ class StackModel(CreditModel):
 
     def __init__(self, members: Sequence[str] | None = None, member_params: dict | None = None, n_folds: int = 5,
                  calibration: str = "isotonic", meta_C: float = 1.0, time_groups: int = 1, min_gain: float = 0.0,
-                 seed: int = 0) -> None:
+                 seed: int = 0, temporal: bool = True, pretrain: dict | None = None) -> None:
         self.members = members
         self.member_params = member_params
         self.n_folds = n_folds
@@ -164,12 +181,15 @@ class StackModel(CreditModel):
         self.time_groups = time_groups
         self.min_gain = min_gain
         self.seed = seed
+        self.temporal = temporal
+        self.pretrain = pretrain
 
     # -- members ----------------------------------------------------------------------------------
     def _member_classes(self, inp: ModelInput | None) -> list[str]:
         """The requested kinds whose views this input has (the others are left out with a reason)."""
         have = available_kinds()
-        requested = list(self.members) if self.members is not None else list(default_members())
+        requested = list(self.members) if self.members is not None else [
+            k for k in default_members() if self.temporal or k not in TEMPORAL_MEMBERS]
         unknown = [k for k in requested if k not in have]
         if unknown:
             raise MemberUnavailable(
@@ -181,7 +201,9 @@ class StackModel(CreditModel):
         kept = []
         for k in requested:
             lacking = missing_views(self._new_member(k), inp) if inp is not None else []
-            if lacking:
+            if k in TEMPORAL_MEMBERS and not self.temporal:
+                self._skip(k, "the temporal path is off (temporal=False)")
+            elif lacking:
                 self._skip(k, f"input lacks the {', '.join(lacking)} view")
             else:
                 kept.append(k)
@@ -190,7 +212,37 @@ class StackModel(CreditModel):
         return kept
 
     def _new_member(self, kind: str) -> CreditModel:
-        return make_member(kind, (self.member_params or {}).get(kind), self.seed)
+        member = make_member(kind, (self.member_params or {}).get(kind), self.seed)
+        encoder = getattr(self, "encoder_", None)
+        if encoder is not None and hasattr(member, "warm_start"):
+            member.warm_start(encoder)
+        return member
+
+    # -- the temporal path ----------------------------------------------------------------------------
+    def _pretrain(self, inp: ModelInput, histories: Histories | None) -> None:
+        """Fit the event encoder on the input's histories plus `histories` (labelled or not), when on."""
+        self.encoder_: EventEncoder | None = None
+        if not self.temporal or inp.sequences is None:
+            return
+        from deepcredit.models.pretrain import histories_of, pretrain  # torch: loaded only when needed
+
+        try:
+            self.encoder_ = pretrain(histories_of(inp, histories), self.pretrain, self.seed)
+        except MemberCannotFit as exc:
+            self._skip("pretrain", str(exc))
+
+    def _embedded(self, inp: ModelInput) -> ModelInput:
+        """The input with the encoder's embedding features (the input itself without an encoder)."""
+        encoder = getattr(self, "encoder_", None)
+        if encoder is None:
+            return inp
+        from deepcredit.models.pretrain import with_embeddings
+
+        return with_embeddings(inp, encoder)
+
+    @staticmethod
+    def _input_for(model: CreditModel | type[CreditModel], inp: ModelInput, embedded: ModelInput) -> ModelInput:
+        return embedded if model.reads_embeddings else inp
 
     def _skip(self, kind: str, why: str) -> None:
         """Leave a member out with its reason: logged, warned, and recorded in metrics_['skipped']."""
@@ -199,21 +251,28 @@ class StackModel(CreditModel):
         warnings.warn(f"stack: skipping member {kind!r}: {why}", stacklevel=3)
 
     # -- fitting ----------------------------------------------------------------------------------
-    def fit(self, inp: ModelInput, y: np.ndarray | None = None, *,
-            on_progress: ProgressFn | None = None) -> StackModel:
+    def fit(self, inp: ModelInput, y: np.ndarray | None = None, *, on_progress: ProgressFn | None = None,
+            histories: Histories | None = None) -> StackModel:
+        """histories: more event histories for the pretraining (e.g. every person, labelled or not,
+        features.bundle.build_histories), cut before dates no later than the training rows'."""
         t_start = time.perf_counter()
         if y is not None and not np.array_equal(np.asarray(y), inp.y):
             raise ValueError("stack: fits on the bundle's own labels (pass y=None)")
         y = inp.y
         if len(np.unique(y)) < 2:
             raise ValueError("stack: the training rows need both outcomes (0 and 1)")
+        self.encoder_ = None
         kinds = self._member_classes(inp)
+        t0 = time.perf_counter()
+        self._pretrain(inp, histories)
+        self.fit_seconds_: dict[str, float] = {"pretrain": round(time.perf_counter() - t0, 2)} \
+            if self.encoder_ is not None else {}
+        embedded = self._embedded(inp)
         keys = inp.keys
         folds = stacking_folds(keys, y, self.n_folds, self.seed, self.time_groups)
         if not folds:
             raise ValueError("stack: no out-of-fold split possible on these rows")
         n = len(inp)
-        self.fit_seconds_: dict[str, float] = {}
         steps = len(folds) + 1
         columns: dict[str, np.ndarray] = {}
         for kind in kinds:
@@ -221,10 +280,11 @@ class StackModel(CreditModel):
             if on_progress:
                 on_progress(kind, 0, steps)
             col = np.full(n, np.nan)
+            src = self._input_for(available_kinds()[kind], inp, embedded)
             try:
                 for k, fold in enumerate(folds):
-                    member = self._new_member(kind).fit(inp.take(fold.train))
-                    col[fold.predict] = member_logit(member, inp.take(fold.predict))
+                    member = self._new_member(kind).fit(src.take(fold.train))
+                    col[fold.predict] = member_logit(member, src.take(fold.predict))
                     if on_progress:
                         on_progress(kind, k + 1, steps)
             except MemberCannotFit as exc:
@@ -236,11 +296,14 @@ class StackModel(CreditModel):
         oof = np.column_stack([columns[k] for k in kinds])
         self.oof_ = pd.concat([keys, pd.DataFrame(oof, columns=kinds)], axis=1).assign(label=y)
         self._combine(kinds, len(folds))
+        self.metrics_["temporal"] = bool(self.temporal)
+        self.metrics_["pretrain"] = self.encoder_.info if self.encoder_ is not None else None
         self.members_: list[tuple[str, CreditModel]] = []
         for kind in kinds:
             t0 = time.perf_counter()
             try:
-                member = self._new_member(kind).fit(inp)
+                member = self._new_member(kind)
+                member.fit(self._input_for(member, inp, embedded))
             except MemberCannotFit as exc:  # fitted on every fold but not on all rows: refuse, never guess
                 raise ValueError(f"stack: member {kind!r} was fitted on every fold but not on all training "
                                  f"rows ({exc})") from exc
@@ -348,7 +411,7 @@ class StackModel(CreditModel):
         return other
 
     def _set_views(self) -> None:
-        views = {"tabular"}
+        views = {"tabular"} | ({"temporal"} if getattr(self, "encoder_", None) is not None else set())
         for _, model in self.members_:
             views |= set(instance_views(model))
         self.views = tuple(v for v in ("tabular", "temporal", "structural") if v in views)
@@ -361,7 +424,9 @@ class StackModel(CreditModel):
     def member_logits(self, inp: ModelInput) -> pd.DataFrame:
         """Each member's logit per row (columns: member kinds)."""
         self._check_fitted()
-        return pd.DataFrame({k: member_logit(model, inp) for k, model in self.members_})
+        embedded = self._embedded(inp)
+        return pd.DataFrame({k: member_logit(model, self._input_for(model, inp, embedded))
+                             for k, model in self.members_})
 
     def _meta_logit(self, Z: np.ndarray) -> np.ndarray:
         """Z: member logits as columns, C-ordered (the same memory layout everywhere, so the same bits)."""
@@ -379,12 +444,14 @@ class StackModel(CreditModel):
         dims = pd.DataFrame(0.0, index=pd.RangeIndex(n), columns=DIMENSIONS)
         feats: pd.DataFrame | None = None
         z_parts = []
+        embedded = self._embedded(inp)
         for (_, model), w in zip(self.members_, self.meta_weights_, strict=True):
+            own = self._input_for(model, inp, embedded)
             if w == 0.0:
-                z_parts.append(member_logit(model, inp))
+                z_parts.append(member_logit(model, own))
                 continue
-            e = model.explain(inp)
-            z_parts.append(member_logit(model, inp, e.decision))
+            e = model.explain(own)
+            z_parts.append(member_logit(model, own, e.decision))
             base += w * e.base
             dims += w * e.by_dimension[DIMENSIONS].to_numpy()
             if e.by_feature is not None:
@@ -428,7 +495,10 @@ class StackModel(CreditModel):
             members.append({"kind": kind, "params": params})
         meta = {"format": 1, "members": members, "meta_intercept": float(self.meta_intercept_),
                 "meta_weights": [float(w) for w in self.meta_weights_], "calibrator": self.calibrator_.to_dict(),
-                "metrics": self.metrics_, "skipped": self.skipped_, "fit_seconds": self.fit_seconds_}
+                "metrics": self.metrics_, "skipped": self.skipped_, "fit_seconds": self.fit_seconds_,
+                "pretrained": self.encoder_ is not None}
+        if self.encoder_ is not None:
+            files.update({ENCODER + name: data for name, data in self.encoder_.to_files().items()})
         files["stack.json"] = json.dumps(meta, indent=1, sort_keys=True).encode("utf-8")
         return files
 
@@ -450,6 +520,12 @@ class StackModel(CreditModel):
         model.calibrator_ = Calibrator.from_dict(meta["calibrator"])
         model.metrics_, model.skipped_ = meta["metrics"], meta["skipped"]
         model.fit_seconds_ = meta.get("fit_seconds", {})
+        model.encoder_ = None
+        if meta.get("pretrained"):
+            from deepcredit.models.pretrain import EventEncoder
+
+            model.encoder_ = EventEncoder.from_files({name[len(ENCODER):]: data for name, data in files.items()
+                                                      if name.startswith(ENCODER)})
         model._set_views()
         return model
 

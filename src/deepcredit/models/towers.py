@@ -19,15 +19,16 @@ import torch
 from torch import nn
 
 from deepcredit.data.schema import Dimension
-from deepcredit.features.sequences import KIND_VOCAB, NUMERIC, STATUS_VOCAB
+from deepcredit.features.sequences import KIND_VOCAB, NUMERIC, PERIODIC, STATUS_VOCAB
 
 SEQUENCE_GROUPS: dict[str, tuple[str, ...]] = {
     Dimension.CREDIT_HISTORY.value: ("status", "days_late_months"),
     Dimension.FULFILMENT_CAPACITY.value: ("signed_log_amount",),
-    Dimension.BEHAVIOUR_PREFERENCES.value: ("kind", "log_gap_days", "log_age_days"),
+    Dimension.BEHAVIOUR_PREFERENCES.value: ("kind", "log_gap_days", "log_age_days", *PERIODIC),
 }
 """Which event channels speak to which dimension: whether commitments were kept (status, lateness) is
-credit history, the money involved is capacity, what kind of commitments and when is behaviour."""
+credit history, the money involved is capacity, what kind of commitments and when is behaviour. A tower
+without the periodic channels (n_numeric = len(NUMERIC)) simply has none of them."""
 
 
 class SequenceTower(nn.Module):
@@ -64,10 +65,10 @@ class SequenceTower(nn.Module):
 
     # -- layout of a slot: [kind emb | status emb | numeric | real] -----------------------------------
     def channel_columns(self) -> dict[str, np.ndarray]:
-        """Slot columns of each channel name (kind, status, the NUMERIC names, real)."""
+        """Slot columns of each channel name (kind, status, the NUMERIC then PERIODIC names, real)."""
         k, s = self.kind_emb.embedding_dim, self.status_emb.embedding_dim
         cols = {"kind": np.arange(k), "status": np.arange(k, k + s)}
-        for j, name in enumerate(NUMERIC[: self.n_numeric]):
+        for j, name in enumerate((*NUMERIC, *PERIODIC)[: self.n_numeric]):
             cols[name] = np.array([k + s + j])
         cols["real"] = np.array([self.slot_dim - 1])
         return cols
@@ -79,7 +80,8 @@ class SequenceTower(nn.Module):
         for g, channels in groups.items():
             m = torch.zeros(self.slot_dim, dtype=torch.bool)
             for c in channels:
-                m[torch.from_numpy(cols[c])] = True
+                if c in cols:
+                    m[torch.from_numpy(cols[c])] = True
             masks[g] = m
         return masks
 

@@ -47,12 +47,13 @@ from torch import nn
 
 from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
-from deepcredit.features.sequences import NUMERIC
+from deepcredit.features.sequences import NUMERIC, Sequences
 from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models import _torch
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
 from deepcredit.models.gbdt import model_features
 from deepcredit.models.graph import Adjacency, GraphSAGETower, NodeEncoder, sample_blocks
+from deepcredit.models.pretrain import EMBEDDING_PREFIX
 from deepcredit.models.sequence import (
     SequenceData,
     SequencePrep,
@@ -257,7 +258,13 @@ class _WideDeepNet(nn.Module):
         self.graph: GraphSAGETower | None = None
         if arch.get("graph"):
             self.graph = GraphSAGETower(**arch["graph"])
-        d = self.encoder.out_dim + sum(t.out_dim for t in (self.sequence, self.graph) if t is not None)
+        d_tab = self.encoder.out_dim
+        self.aggregates: nn.Module | None = None
+        if arch.get("aggregate_hidden"):  # the hybrid member: an MLP over the aggregates before the concatenation
+            self.aggregates = nn.Sequential(nn.Linear(d_tab, arch["aggregate_hidden"]), nn.ReLU(),
+                                            nn.Dropout(arch["dropout"]))
+            d_tab = arch["aggregate_hidden"]
+        d = d_tab + sum(t.out_dim for t in (self.sequence, self.graph) if t is not None)
         layers: list[nn.Module] = []
         for h in arch["hidden"]:
             layers += [nn.Linear(d, h), nn.ReLU(), nn.Dropout(arch["dropout"])]
@@ -267,7 +274,11 @@ class _WideDeepNet(nn.Module):
         nn.init.constant_(cast(nn.Linear, self.mlp[-1]).bias, arch.get("prior", 0.0))
 
     def deep(self, parts: Sequence[torch.Tensor]) -> torch.Tensor:
-        return self.mlp(torch.cat(list(parts), dim=1)).squeeze(-1)
+        """parts: [tabular encoding, tower outputs...]."""
+        parts = list(parts)
+        if self.aggregates is not None:
+            parts[0] = self.aggregates(parts[0])
+        return self.mlp(torch.cat(parts, dim=1)).squeeze(-1)
 
 
 @dataclass
@@ -292,7 +303,8 @@ class WideDeepModel(CreditModel):
     """
 
     kind = "wide_deep"
-    views = ("tabular", "temporal", "structural")
+    reads_embeddings = True
+    views: tuple[str, ...] = ("tabular", "temporal", "structural")
     """The views it may read: temporal only with use_sequence_tower, structural only with use_graph_tower."""
 
     def __init__(self, n_bins: int = 10, cross_features: int = 4, hidden: Sequence[int] = (64, 32),
@@ -339,7 +351,7 @@ class WideDeepModel(CreditModel):
         data = _Data(torch.from_numpy(self.prep_.wide(X)).to(device), torch.from_numpy(num).to(device),
                      torch.from_numpy(cat).to(device))
         if self.use_sequence_tower:
-            data.sequence = self.seq_prep_.tensors(require_sequences(inp, "wide & deep"), inp.index, device)
+            data.sequence = self.seq_prep_.tensors(self._sequences(inp), inp.index, device)
         if self.use_graph_tower:
             data.adjacency = Adjacency.from_graph(_require_graph(inp))
             data.x_all = torch.from_numpy(self.node_encoder_.transform(inp.tabular.X)).to(device)
@@ -372,6 +384,17 @@ class WideDeepModel(CreditModel):
             parts.append(self._graph_h(net, data, pos, rng if net.training else None))
         return net.wide(data.wide[p]) + net.deep(parts)
 
+    # -- hooks for members built on this one (models.hybrid) ----------------------------------------
+    def _sequences(self, inp: ModelInput) -> Sequences:
+        """The temporal view the sequence tower reads."""
+        return require_sequences(inp, "wide & deep")
+
+    def _sequence_prep(self, inp: ModelInput) -> SequencePrep:
+        return SequencePrep.fit(self._sequences(inp), inp.index, self.max_len)
+
+    def _init_net(self, net: _WideDeepNet) -> None:
+        """Runs once the network is built, before training (e.g. to load pretrained weights)."""
+
     # -- fitting ------------------------------------------------------------------------------------
     def _arch(self, prep: TabularPrep, prior: float) -> dict:
         arch = {"field_sizes": prep.field_sizes, "n_numeric": len(prep.numeric) + len(prep.missing),
@@ -402,14 +425,18 @@ class WideDeepModel(CreditModel):
         with _torch.torch_threads(self.threads), _torch.seeded(self.seed, device):
             self.prep_ = TabularPrep.fit(X, y, self.definitions_, self.n_bins, self.cross_features)
             if self.use_sequence_tower:
-                self.seq_prep_ = SequencePrep.fit(require_sequences(inp, "wide & deep"), rows, self.max_len)
+                self.seq_prep_ = self._sequence_prep(inp)
             if self.use_graph_tower:
                 _require_graph(inp)
+                # a neighbour's inputs are its aggregates: pretrained embeddings need its history, which a
+                # context row (a neighbour outside the scored people) does not carry
                 self.node_encoder_ = NodeEncoder.fit(inp.tabular.X, self.definitions_, rows,
-                                                     [d.name for d in self.definitions_])
+                                                     [d.name for d in self.definitions_
+                                                      if not d.name.startswith(EMBEDDING_PREFIX)])
             data = self._data(inp, device)
             self.arch_ = self._arch(self.prep_, float(np.log(y.mean() / (1 - y.mean()))))
             net = _WideDeepNet(self.arch_).to(device)
+            self._init_net(net)
             train_pos, val_pos = _torch.validation_split(y, self.val_fraction, self.seed)
             settings = _torch.TrainSettings(self.max_epochs, self.batch_size, self.lr, self.weight_decay,
                                             self.patience, self.seed)

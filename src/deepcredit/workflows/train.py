@@ -17,7 +17,7 @@ from deepcredit.config import RunConfig, write_run_record
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.schema import Dimension
 from deepcredit.evaluation.metrics import auc, ks
-from deepcredit.features.bundle import VIEWS, ModelInput, build_model_input
+from deepcredit.features.bundle import VIEWS, ModelInput, build_histories, build_model_input
 from deepcredit.features.definitions import ALL_FEATURES
 from deepcredit.features.spec import FeatureDef, Source
 from deepcredit.features.templates import features_for
@@ -86,11 +86,14 @@ def make_estimator(cfg: RunConfig, kinds: list[str]) -> CreditModel:
     params = {k: v for k, v in cfg.member_params.items() if k in kinds}
     return StackModel(members=kinds, member_params=params or None, n_folds=cfg.stack.folds,
                       calibration=cfg.stack.calibration, time_groups=cfg.stack.time_groups,
-                      min_gain=cfg.stack.min_gain, seed=cfg.seed)
+                      min_gain=cfg.stack.min_gain, seed=cfg.seed, temporal=cfg.stack.temporal,
+                      pretrain=cfg.stack.pretrain or None)
 
 
 def views_for(cfg: RunConfig, kinds: list[str]) -> list[str]:
     needed = {"tabular", *(v for k in kinds for v in member_views(k, cfg.member_params.get(k)))}
+    if cfg.model == "stack" and cfg.stack.temporal:
+        needed.add("temporal")  # the pretraining reads the histories
     return [v for v in VIEWS if v in needed]
 
 
@@ -130,7 +133,12 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
         on_message(f"{cfg.split.kind}: training on {len(fold.train):,} rows, holding out {len(fold.predict):,}")
     progress = on_progress or (lambda *_: None)
     if isinstance(est, StackModel):
-        est.fit(train_inp, on_progress=progress)
+        histories = None
+        if est.temporal and inp.sequences is not None:
+            cut = train_inp.keys["as_of"].max()
+            on_message(f"reading every person's events before {cut:%Y-%m-%d} for the pretraining")
+            histories = build_histories(dataset, cut, max_len=inp.sequences.kind.shape[1])
+        est.fit(train_inp, on_progress=progress, histories=histories)
     else:
         progress(cfg.model, 0, 1)
         est.fit(train_inp)
