@@ -136,3 +136,22 @@ def test_without_a_member_equals_refitting_without_it(fake_members):
     assert less.metrics_["combiner"]["chosen"] == "signal" and [k for k, _ in full.members_] == ["signal", "noise"]
     with pytest.raises(ValueError, match="no member"):
         full.without(["signal", "noise"])
+
+
+def test_a_gain_within_its_standard_error_keeps_the_best_member(fake_members):
+    inp = _world(people=600, dates=1, seed=11)  # small: the noise member's apparent gain is within noise
+    stack = StackModel(members=("noise", "signal"), n_folds=3, seed=0).fit(inp)
+    c = stack.metrics_["combiner"]
+    assert c["gain_standard_error"] > 0 and c["chosen"] == "signal" and "standard error" in c["why"]
+    off = StackModel(members=("noise", "signal"), n_folds=3, min_gain_se=0.0, seed=0).fit(inp)
+    assert off.metrics_["combiner"]["gain_standard_error"] == 0.0
+
+
+def test_the_paired_standard_error_shrinks_with_more_rows():
+    rng = np.random.default_rng(0)
+    ses = []
+    for n in (300, 30_000):
+        y = rng.integers(0, 2, n)
+        a, b = y + rng.normal(0, 2, n), y + rng.normal(0, 2, n)
+        ses.append(stack_module._paired_auc_se(y, a, b, seed=0))
+    assert ses[1] < ses[0] / 5

@@ -74,7 +74,7 @@ def train(
     calibration: str = typer.Option(None, "--calibration", help="isotonic (default), platt or none."),
     temporal: bool = typer.Option(None, "--temporal/--no-temporal", help="The stack's temporal path: pretraining "
                                   "on every person's events, its embeddings as features, the hybrid member "
-                                  "(default on; config: stack.temporal)."),
+                                  "(default off; config: stack.temporal)."),
     seed: int = typer.Option(None, "--seed", help="Seed of folds, members and the hold-out (default 0)."),
     holdout: float = typer.Option(None, "--holdout", help="Hold out this fraction of the people (stratified by "
                                                           "label), report AUC/KS/Gini on them."),

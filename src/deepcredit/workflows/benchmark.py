@@ -83,6 +83,8 @@ class Plan:
     """The data sets this run measures (a subset with `--datasets`); see DATASETS."""
     speed: bool = True
     """Whether the speed stages run."""
+    temporal_path: bool = True
+    """Stacks with the temporal path (off in the product by default), with stack_without_temporal beside."""
 
     @property
     def model_size(self) -> int:
@@ -92,6 +94,7 @@ class Plan:
 
 QUICK = Plan(mode="quick", sim_people=3_000, speed_sizes=(5_000,), train_sizes=(5_000,), stack_folds=2,
              cv=False, ablation=False, uci_people=6_000, otc_rolling_periods=2, temporal_people=1_500,
+             temporal_path=False,
              member_params={"sequence": {"max_epochs": 1}, "wide_deep": {"max_epochs": 1}, "graph": {"max_epochs": 2},
                             "gbdt": {"n_estimators": 300}},
              notes=["quick mode: smoke run (6,000 of UCI's 30,000 people, 2 stacking folds, neural members "
@@ -114,7 +117,8 @@ def _models_args(plan: Plan, workdir: Path, people: int | None = None, temporal:
                                   folds=plan.stack_folds, otc_test_quarters=plan.otc_test_quarters,
                                   otc_rolling_periods=plan.otc_rolling_periods,
                                   ablation=plan.ablation if ablation is None else ablation,
-                                  people=people or plan.sim_people, temporal=temporal)
+                                  people=people or plan.sim_people, temporal=temporal,
+                                  temporal_path=plan.temporal_path)
 
 
 def _am(m: dict) -> dict:

@@ -86,7 +86,8 @@ def make_estimator(cfg: RunConfig, kinds: list[str]) -> CreditModel:
     params = {k: v for k, v in cfg.member_params.items() if k in kinds}
     return StackModel(members=kinds, member_params=params or None, n_folds=cfg.stack.folds,
                       calibration=cfg.stack.calibration, time_groups=cfg.stack.time_groups,
-                      min_gain=cfg.stack.min_gain, seed=cfg.seed, temporal=cfg.stack.temporal,
+                      min_gain=cfg.stack.min_gain, min_gain_se=cfg.stack.min_gain_se, seed=cfg.seed,
+                      temporal=cfg.stack.temporal,
                       pretrain=cfg.stack.pretrain or None)
 
 

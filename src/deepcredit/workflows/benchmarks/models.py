@@ -76,6 +76,8 @@ class ModelsRun:
     otc_rolling_periods: int = 6
     ablation: bool = True
     people: int = 100_000
+    temporal_path: bool = False
+    """Fit the stacks with the temporal path on (pretraining, hybrid member); stack_without_temporal beside."""
     temporal: float = 0.0
     """sim: the weight of the simulator's temporal-structure option (0: the default world)."""
 
@@ -110,7 +112,8 @@ def lgbm_defaults(inp: ModelInput, train: np.ndarray, test: np.ndarray) -> np.nd
 
 def fit_stack(inp: ModelInput, train: np.ndarray, members: list[str], args: ModelsRun, log_name: str) -> StackModel:
     t0 = time.perf_counter()
-    stack = StackModel(members=members, member_params=args.member_params, n_folds=args.folds, seed=0)
+    stack = StackModel(members=members, member_params=args.member_params, n_folds=args.folds, seed=0,
+                       temporal=args.temporal_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         stack.fit(inp.take(train), on_progress=lambda k, i, n: print(f"  [{log_name}] {k} {i}/{n} "
@@ -250,7 +253,8 @@ def otc_rolling(args: ModelsRun) -> dict:
 
     def fit_predict(train: ModelInput, test: ModelInput) -> dict[str, np.ndarray]:
         period = str(test.keys["as_of"].min().date())
-        stack = StackModel(members=args.members, member_params=args.member_params, n_folds=args.folds, seed=0)
+        stack = StackModel(members=args.members, member_params=args.member_params, n_folds=args.folds, seed=0,
+                           temporal=args.temporal_path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             stack.fit(train)
