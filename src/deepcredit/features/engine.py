@@ -181,11 +181,10 @@ def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = 
     timings = session.materialise(steps, on_step)
     frame = session.con.execute("SELECT * FROM features").df()
     frame["as_of"] = frame["as_of"].astype("datetime64[us]")
-    for f in defs:  # one dtype per kind, whatever SQL inferred (counts come back as integers)
-        if f.kind is Kind.NUMERIC:
-            frame[f.name] = frame[f.name].astype("float64")
-        else:  # pandas categories: what LightGBM expects, and 3x faster scorecard lookups than strings
-            frame[f.name] = frame[f.name].astype("category")
+    # one dtype per kind, whatever SQL inferred (counts come back as integers); categoricals as pandas
+    # categories: what LightGBM expects, and 3x faster scorecard lookups than strings. One astype for all
+    # columns (one per column costs ~1 ms each: most of a one-person re-score's feature time).
+    frame = frame.astype({f.name: "float64" if f.kind is Kind.NUMERIC else "category" for f in defs})
     meta = {"dataset": dataset.name, "data_fingerprint": dataset.fingerprint(), "rows": len(frame),
             "engine": "duckdb", "stage_seconds": timings, "versions": library_versions()}
     return FeatureFrame(frame, list(defs), meta)
