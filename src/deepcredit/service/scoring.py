@@ -282,6 +282,8 @@ class ModelScorer:
         self.threads = threads
         self.dimensions = input_dimensions(model, self.definitions)
         self._db = duckdb.connect()
+        if threads:  # one-person scopes are tiny: DuckDB's parallel operators only add CPU time
+            self._db.execute(f"SET threads = {int(threads)}")
         self._lock = threading.Lock()
         self.index = PersonIndex(dataset)
         self._event_columns = {r[0] for r in self._db.execute(
@@ -353,7 +355,8 @@ class ModelScorer:
                         f"TIMESTAMP '{stamp}' AS as_of, CAST(NULL AS INTEGER) AS label FROM spine_input")
             session = Session(con, {r[0] for r in con.execute("DESCRIBE people").fetchall()},
                               {r[0] for r in con.execute("DESCRIBE events").fetchall()},
-                              spec=self.dataset.spec)  # what the data set's own statuses and amounts mean
+                              spec=self.dataset.spec,  # what the data set's own statuses and amounts mean
+                              inline=person_ids is not None)
             tabular = build_features(scoped, self.definitions or None, session=session)
             sequences = build_sequences(session) if "temporal" in self.views else None
             graph = build_graph(session) if "structural" in self.views else None
