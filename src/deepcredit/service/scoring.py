@@ -286,6 +286,7 @@ class ModelScorer:
             self._db.execute(f"SET threads = {int(threads)}")
         self._lock = threading.Lock()
         self.index = PersonIndex(dataset)
+        self._categories: list[dict] | None = None
         self._event_columns = {r[0] for r in self._db.execute(
             f"DESCRIBE SELECT * FROM {dataset.scan('events')}").fetchall()}
 
@@ -299,8 +300,11 @@ class ModelScorer:
         return int(self.scale.lo // k), int(-(-self.scale.hi // k))
 
     def data_categories(self) -> list[dict]:
-        used = set(used_features(self.model)) or {d.name for d in self.definitions}
-        return data_categories([d for d in self.definitions if d.name in used])
+        """Fixed per model (every person report shows it): worked out once."""
+        if self._categories is None:
+            used = set(used_features(self.model)) or {d.name for d in self.definitions}
+            self._categories = data_categories([d for d in self.definitions if d.name in used])
+        return [dict(c) for c in self._categories]
 
     def scope(self, person_ids: Sequence[str] | None) -> ScopedDataset:
         return ScopedDataset(self.dataset, person_ids, self.overlay, self._event_columns, self.index)
