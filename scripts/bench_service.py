@@ -34,7 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -85,13 +84,7 @@ def prepare(root: Path, people: int, consenting: int, db_url: str, kind: str = "
     """World, model, serve-init, a merchant with a policy and consents. Returns (person ids, api key, timings)."""
     from deepcredit.data.dataset import Dataset
     from deepcredit.data.simulate import simulate_world
-    from deepcredit.service import consent
-    from deepcredit.service.bootstrap import initialise
-    from deepcredit.service.config import Settings
-    from deepcredit.service.context import make_context, sync_clock
-    from deepcredit.service.policies import create as create_policy
-    from deepcredit.service.routes.admin import create_merchant
-    from deepcredit.service.schemas import StandingConsent, ThresholdPolicyCreate
+    from deepcredit.workflows.benchmarks.service import serve_world
 
     t = {}
     t0 = time.perf_counter()
@@ -100,26 +93,10 @@ def prepare(root: Path, people: int, consenting: int, db_url: str, kind: str = "
     t0 = time.perf_counter()
     fit_model(raw, root / "model", kind, folds, fit_rows)
     t["fit_s"] = round(time.perf_counter() - t0, 1)
-    settings = Settings.from_env({"DEEPCREDIT_PSEUDONYM_KEY": KEY, "DEEPCREDIT_ADMIN_KEY": ADMIN,
-                                  "DEEPCREDIT_DATABASE_URL": db_url})
-    summary = initialise(settings, raw, root / "model", root / "state")
-    t["serve_init_s"] = round(summary.seconds, 1)
-    ctx = make_context(Settings.from_env({"DEEPCREDIT_PSEUDONYM_KEY": KEY, "DEEPCREDIT_DATABASE_URL": db_url}))
-    sync_clock(ctx)
-    out = create_merchant(ctx, "Bench Rentals")
-    from deepcredit.service.auth import MerchantPrincipal
-
-    m = MerchantPrincipal(out.merchant.id, out.merchant.name)
-    create_policy(ctx, m, ThresholdPolicyCreate(name="rental", scenario="deposit_free_rental", threshold=600))
-    ids = sorted(raw.read("people")["person_id"].astype(str))
-    chosen = random.Random(5).sample(ids, consenting)
-    expires = ctx.now() + timedelta(days=300)
-    for pid in chosen:
-        consent.grant(ctx, ctx.pseudonym(pid), StandingConsent(merchant_id=m.id, scope="admittance",
-                                                               purpose="deposit_free_rental", mode="standing",
-                                                               expires_at=expires))
-    ctx.db.dispose()
-    return chosen, out.api_key, t
+    served = serve_world(raw, root / "model", root, consenting, seed=5, url=db_url, keys=(KEY, ADMIN))
+    t["serve_init_s"] = round(served.init.seconds, 1)
+    served.ctx.db.dispose()
+    return served.people, served.api_key, t
 
 
 def start_server(port: int, db_url: str, cpu: int | None) -> subprocess.Popen:

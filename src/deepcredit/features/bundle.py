@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -37,8 +38,10 @@ class ModelInput:
     def __len__(self) -> int:
         return len(self.index)
 
-    @property
+    @cached_property
     def X(self) -> pd.DataFrame:
+        """The feature columns of this bundle's rows (built once per bundle: every member of a stack and the
+        Scorer read it; treat it as read-only)."""
         return self.tabular.X.iloc[self.index].reset_index(drop=True)
 
     @property

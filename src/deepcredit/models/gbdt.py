@@ -27,6 +27,14 @@ from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models.base import CreditModel, Explanation, read_meta
 
 
+def numeric_values(col: pd.Series) -> np.ndarray:
+    """A column as a new float64 array, anything that is not a number as NaN (numeric columns, which is
+    what feature frames hold, without pd.to_numeric's parsing pass)."""
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        return np.array(col.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64, copy=True)
+    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def design_matrix(X: pd.DataFrame, names: list[str], categories: dict[str, list[str]]) -> np.ndarray:
     """The float64 matrix LightGBM sees: numeric columns as they are, categorical ones as codes."""
     missing = [n for n in names if n not in X.columns]
@@ -39,7 +47,7 @@ def design_matrix(X: pd.DataFrame, names: list[str], categories: dict[str, list[
             codes = pd.Categorical(col.astype("string").astype(object), categories=categories[name]).codes
             out[:, j] = np.where(codes < 0, np.nan, codes)
         else:
-            out[:, j] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            out[:, j] = numeric_values(col)
     return out
 
 

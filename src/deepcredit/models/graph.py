@@ -154,7 +154,11 @@ class NodeEncoder:
         """[len(X), dim] float32."""
         parts = []
         if self.numeric:
-            x = X[self.numeric].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+            cols = X[self.numeric]
+            if all(pd.api.types.is_numeric_dtype(t) for t in cols.dtypes):  # feature frames: no parsing to do
+                x = cols.to_numpy(dtype=np.float64, na_value=np.nan)
+            else:
+                x = cols.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
             x[~np.isfinite(x)] = np.nan
             isnan = np.isnan(x)
             logged = np.asarray(self.log, dtype=bool)
@@ -458,12 +462,16 @@ class GraphModel(CreditModel):
 
     def decision_function(self, inp: ModelInput) -> np.ndarray:
         """The logit of default for each row of inp."""
+        return self._decision(inp, self.encoder_.transform(inp.tabular.X))
+
+    def _decision(self, inp: ModelInput, x_all: np.ndarray) -> np.ndarray:
+        """decision_function with the node inputs of every node (encoder_.transform) already at hand."""
         self._check_fitted()
         graph = _require_graph(inp)
         device = next(self.net_.parameters()).device
-        x_all = torch.from_numpy(self.encoder_.transform(inp.tabular.X)).to(device)
         with _torch.torch_threads(self.threads):
-            return self._forward_rows(self.net_.eval(), x_all, Adjacency.from_graph(graph), inp.index, device)
+            return self._forward_rows(self.net_.eval(), torch.from_numpy(x_all).to(device),
+                                      Adjacency.from_graph(graph), inp.index, device)
 
     @staticmethod
     @torch.no_grad()
@@ -500,8 +508,9 @@ class GraphModel(CreditModel):
 
     def explain(self, inp: ModelInput) -> Explanation:
         """base + Shapley values of own-feature dimensions + the neighbours' part = the logit, exactly."""
-        logit = self.decision_function(inp)
-        x = self.encoder_.transform(inp.tabular.X.iloc[inp.index])
+        x_all = self.encoder_.transform(inp.tabular.X)  # row by row: the explained rows are a slice of it
+        logit = self._decision(inp, x_all)
+        x = x_all[inp.index]
         x0 = np.asarray(self.encoder_.baseline, dtype=np.float32)
         col_dim = np.asarray(self.encoder_.column_dimensions, dtype=object)
         groups = [d for d in DIMENSIONS if (col_dim == d).any()]

@@ -464,11 +464,13 @@ class ScorecardModel(CreditModel):
         """base = (offset - base points)/factor; each characteristic -points/factor; their sum is the logit."""
         card = self._card()
         X = inp.X
-        by_feature = pd.DataFrame(0.0, index=pd.RangeIndex(len(X)), columns=[d.name for d in self.definitions_])
+        names = [d.name for d in self.definitions_]
+        columns = {n: np.zeros(len(X)) for n in names}
         total = np.full(len(X), card.base_points, dtype=np.int64)
         for f, pts in card._lookup(X, "points"):
-            by_feature[f.name] = -pts / card.scale.factor
+            columns[f.name] = -pts / card.scale.factor
             total += pts
+        by_feature = pd.DataFrame(columns, index=pd.RangeIndex(len(X)), columns=names)  # one frame, not k inserts
         base = np.full(len(X), (card.scale.offset - card.base_points) / card.scale.factor)
         return Explanation.from_features(base, by_feature, self.definitions_, decision=card.logit_of_points(total))
 

@@ -51,7 +51,7 @@ from deepcredit.features.sequences import NUMERIC, Sequences
 from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models import _torch
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
-from deepcredit.models.gbdt import model_features
+from deepcredit.models.gbdt import model_features, numeric_values
 from deepcredit.models.graph import Adjacency, GraphSAGETower, NodeEncoder, sample_blocks
 from deepcredit.models.pretrain import EMBEDDING_PREFIX
 from deepcredit.models.sequence import (
@@ -71,7 +71,7 @@ OTHER, MISSING = 0, 1
 
 
 def _numeric(col: pd.Series) -> np.ndarray:
-    x = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    x = numeric_values(col)
     x[~np.isfinite(x)] = np.nan
     return x
 
@@ -492,9 +492,14 @@ class WideDeepModel(CreditModel):
         return [d for d in DIMENSIONS if d in have]
 
     @torch.no_grad()
-    def _deep_values(self, data: _Data, pos_all: np.ndarray, subsets: Sequence[frozenset[str]]
-                     ) -> dict[frozenset[str], np.ndarray]:
-        """Deep-part logits of rows pos_all with only the players in each subset at their real inputs."""
+    def _deep_values(self, data: _Data, pos_all: np.ndarray, subsets: Sequence[frozenset[str]],
+                     logits: list[np.ndarray] | None = None) -> dict[frozenset[str], np.ndarray]:
+        """Deep-part logits of rows pos_all with only the players in each subset at their real inputs.
+
+        `logits`: a list that receives the model's logit of each batch, wide part + the deep part with every
+        player real (the last subset, which must be all of them): the same tensors and batches as
+        decision_function, so the same bits without a second pass.
+        """
         net = self.net_
         device = self._device()
         enc_ref = net.encoder.reference(self.prep_.ref, list(self.prep_.category_counts.values())).to(device)
@@ -509,6 +514,8 @@ class WideDeepModel(CreditModel):
         graph_ref = torch.tensor(self.graph_mean_, dtype=torch.float32, device=device)[None, :] \
             if net.graph is not None else None
         social = Dimension.SOCIAL_CONNECTIONS.value
+        if logits is not None and set(subsets[-1]) != set(self.players()):
+            raise ValueError("wide & deep: the model's logit needs the last subset to hold every player")
         out: dict[frozenset[str], list[np.ndarray]] = {s: [] for s in subsets}
         for b in range(0, len(pos_all), BATCH):
             pos = pos_all[b: b + BATCH]
@@ -529,7 +536,10 @@ class WideDeepModel(CreditModel):
                 if net.graph is not None:
                     assert graph_ref is not None
                     parts.append(graph_h if graph_h is not None and social in s else graph_ref.expand(len(pos), -1))
-                out[s].append(net.deep(parts).cpu().numpy().astype(np.float64))
+                deep = net.deep(parts)
+                out[s].append(deep.cpu().numpy().astype(np.float64))
+            if logits is not None:
+                logits.append((net.wide(data.wide[p]) + deep).cpu().numpy())
         return {s: np.concatenate(v) if v else np.zeros(0) for s, v in out.items()}
 
     def wide_contributions(self, inp: ModelInput) -> pd.DataFrame:
@@ -537,15 +547,20 @@ class WideDeepModel(CreditModel):
         self._check()
         with _torch.torch_threads(self.threads):
             idx = torch.from_numpy(self.prep_.wide(inp.X)).to(self._device())
-            with torch.no_grad():
-                c = _torch.batched(lambda pos: self.net_.wide.contributions(idx[torch.from_numpy(pos).to(idx.device)]),
-                                   len(inp), BATCH)
+            return self._wide_contributions(idx)
+
+    def _wide_contributions(self, idx: torch.Tensor) -> pd.DataFrame:
+        with torch.no_grad():
+            c = _torch.batched(lambda pos: self.net_.wide.contributions(idx[torch.from_numpy(pos).to(idx.device)]),
+                               len(idx), BATCH)
         c = c.astype(np.float64) - np.asarray(self.wide_mean_)[None, :]
-        out = pd.DataFrame(0.0, index=pd.RangeIndex(len(inp)), columns=self.prep_.names)
-        for j, feats in enumerate(self.prep_.field_features):
+        names = self.prep_.names
+        col = {n: j for j, n in enumerate(names)}
+        out = np.zeros((len(idx), len(names)))
+        for j, feats in enumerate(self.prep_.field_features):  # the same additions, in the same order
             for f in feats:
-                out[f] += c[:, j] / len(feats)
-        return out
+                out[:, col[f]] += c[:, j] / len(feats)
+        return pd.DataFrame(out, index=pd.RangeIndex(len(idx)), columns=names)
 
     @property
     def base_value_(self) -> float:
@@ -555,19 +570,23 @@ class WideDeepModel(CreditModel):
         """base + the five dimensions = logit (see the module docstring); by_feature is left None because
         only the wide part is per feature (see wide_contributions)."""
         self._check()
-        wide = self.wide_contributions(inp)
         players = self.players()
+        subsets = all_subsets(players)  # the last one holds every player: the model's own logit
+        logits: list[np.ndarray] = []
         with _torch.torch_threads(self.threads):
-            data = self._data(inp, self._device())
-            values = self._deep_values(data, np.arange(len(inp)), all_subsets(players))
+            data = self._data(inp, self._device())  # built once: wide codes, deep inputs, towers' views
+            wide = self._wide_contributions(data.wide)
+            values = self._deep_values(data, np.arange(len(inp)), subsets, logits)
         phi = _torch.shapley(values.__getitem__, players)
-        by_dim = pd.DataFrame(0.0, index=pd.RangeIndex(len(inp)), columns=DIMENSIONS)
+        dims = {d: np.zeros(len(inp)) for d in DIMENSIONS}
         for f in wide.columns:
-            by_dim[self.prep_.dimension[f]] += wide[f].to_numpy()
+            dims[self.prep_.dimension[f]] += wide[f].to_numpy()
         for d, v in phi.items():
-            by_dim[d] += v
-        by_dim[Dimension.BEHAVIOUR_PREFERENCES.value] += values[frozenset()] - self.deep_base_
-        return Explanation(np.full(len(inp), self.base_value_), by_dim, None, self.decision_function(inp))
+            dims[d] += v
+        dims[Dimension.BEHAVIOUR_PREFERENCES.value] += values[frozenset()] - self.deep_base_
+        by_dim = pd.DataFrame(dims, index=pd.RangeIndex(len(inp)), columns=list(DIMENSIONS))
+        decision = np.concatenate(logits).astype(np.float64) if logits else np.zeros(0)
+        return Explanation(np.full(len(inp), self.base_value_), by_dim, None, decision)
 
     # -- artifacts ----------------------------------------------------------------------------------
     def to_files(self) -> dict[str, bytes]:

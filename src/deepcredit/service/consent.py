@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from deepcredit.service.config import naive_utc
@@ -78,12 +78,16 @@ def list_for(ctx: ServiceContext, s: Session, subject: str) -> list[ConsentOut]:
     return [to_out(c, name, now) for c, name in rows]
 
 
+_GRANTS = select(Consent.id, Consent.scope, Consent.mode, Consent.order_ref).where(
+    Consent.subject == bindparam("subject"), Consent.merchant_id == bindparam("merchant"),
+    Consent.purpose == bindparam("purpose"), Consent.revoked_at.is_(None), Consent.expires_at > bindparam("now"))
+"""Built once (every decision runs it): see decisions.py."""
+
+
 def find_valid(s: Session, subject: str, merchant_id: int, purpose: str, scope: Scope, order_ref: str | None,
                now: datetime):
     """The narrowest valid grant covering the request (so the audit names the grant that was needed)."""
-    rows = s.execute(select(Consent.id, Consent.scope, Consent.mode, Consent.order_ref)
-                     .where(Consent.subject == subject, Consent.merchant_id == merchant_id, Consent.purpose == purpose,
-                            Consent.revoked_at.is_(None), Consent.expires_at > now)).all()
+    rows = s.execute(_GRANTS, {"subject": subject, "merchant": merchant_id, "purpose": purpose, "now": now}).all()
     ok = [c for c in rows if Scope(c.scope).level >= scope.level
           and (c.mode == ConsentMode.STANDING or (order_ref is not None and c.order_ref == order_ref))]
     return min(ok, key=lambda c: (Scope(c.scope).level, c.id)) if ok else None

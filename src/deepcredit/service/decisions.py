@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from deepcredit.service import consent as consents
@@ -27,6 +28,23 @@ from deepcredit.service.problems import Problem, not_found
 from deepcredit.service.schemas import DecisionRequest, DecisionResponse, Factors, Scenario, Scope
 from deepcredit.service.store.models import Consent, Decision, Policy, Score
 
+# The hot path's statements, built once with bound parameters: building a statement costs SQLAlchemy more
+# CPU than SQLite spends running it (expression coercion and cache keys), about 1 ms each.
+_PRIOR = select(Decision.id, Decision.created_at, Decision.request_sha256, Decision.consent_id, Decision.policy_id,
+                Decision.response).where(Decision.merchant_id == bindparam("merchant"),
+                                         Decision.transaction_id == bindparam("tx"))
+_GRANT = select(Consent.revoked_at, Consent.expires_at).where(Consent.id == bindparam("consent"))
+_POLICY = select(Policy.id, Policy.name, Policy.scenario, Policy.purpose, Policy.threshold, Policy.limits).where(
+    Policy.merchant_id == bindparam("merchant"), Policy.name == bindparam("name"))
+_PROBES = select(Decision.threshold).where(
+    Decision.merchant_id == bindparam("merchant"), Decision.subject == bindparam("subject"),
+    Decision.created_at > bindparam("since"), Decision.threshold.is_not(None)).distinct()
+_SCORE = select(Score.score, Score.band, Score.dimensions, Score.reasons, Score.model_id).where(
+    Score.subject == bindparam("subject"))
+_DECISIONS = cast(Table, Decision.__table__)
+_INSERT = insert(_DECISIONS).returning(_DECISIONS.c.id)
+_UPDATE = update(_DECISIONS).where(_DECISIONS.c.id == bindparam("decision"))
+
 
 def _fingerprint(subject: str, req: DecisionRequest) -> str:
     return hashlib.sha256(canonical([subject, req.policy, req.include.value, req.order_ref]).encode()).hexdigest()
@@ -35,9 +53,7 @@ def _fingerprint(subject: str, req: DecisionRequest) -> str:
 def _probe_limited(ctx: ServiceContext, s: Session, merchant_id: int, subject: str, threshold: int,
                    now: datetime) -> bool:
     since = now - timedelta(days=ctx.settings.probe_window_days)
-    used = set(s.execute(select(Decision.threshold).where(
-        Decision.merchant_id == merchant_id, Decision.subject == subject, Decision.created_at > since,
-        Decision.threshold.is_not(None)).distinct()).scalars())
+    used = set(s.execute(_PROBES, {"merchant": merchant_id, "subject": subject, "since": since}).scalars())
     return threshold not in used and len(used) >= ctx.settings.probe_thresholds_per_person
 
 
@@ -68,16 +84,13 @@ def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> D
     fingerprint = _fingerprint(subject, req)
     refusal: Problem | None = None
     with ctx.db.write() as s:
-        prior = s.execute(select(Decision.id, Decision.created_at, Decision.request_sha256, Decision.consent_id,
-                                 Decision.policy_id, Decision.response)
-                          .where(Decision.merchant_id == m.id, Decision.transaction_id == req.transaction_id)).first()
+        prior = s.execute(_PRIOR, {"merchant": m.id, "tx": req.transaction_id}).first()
         window = timedelta(hours=ctx.settings.replay_window_hours)
         if prior is not None and prior.created_at > now - window:
             if prior.request_sha256 != fingerprint:
                 raise Problem(409, "transaction-conflict",
                               "this transaction id was used for a different request within the replay window")
-            grant = s.execute(select(Consent.revoked_at, Consent.expires_at)
-                              .where(Consent.id == prior.consent_id)).one()
+            grant = s.execute(_GRANT, {"consent": prior.consent_id}).one()
             if grant.revoked_at is not None or grant.expires_at <= now:
                 ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="consent-required",
                                  replay_of=prior.id)
@@ -87,9 +100,7 @@ def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> D
                                  policy=prior.policy_id, scope=req.include.value)
                 return DecisionResponse(**{**prior.response, "decision_id": prior.id, "replayed": True})
         else:
-            policy = s.execute(select(Policy.id, Policy.name, Policy.scenario, Policy.purpose, Policy.threshold,
-                                      Policy.limits)
-                               .where(Policy.merchant_id == m.id, Policy.name == req.policy)).first()
+            policy = s.execute(_POLICY, {"merchant": m.id, "name": req.policy}).first()
             if policy is None:
                 raise not_found("policy")
             scope = max(req.include, minimum_scope(Scenario(policy.scenario)), key=lambda x: x.level)
@@ -106,8 +117,7 @@ def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> D
                                   f"at most {ctx.settings.probe_thresholds_per_person} distinct thresholds per "
                                   f"person in {ctx.settings.probe_window_days} days")
             else:
-                score = s.execute(select(Score.score, Score.band, Score.dimensions, Score.reasons, Score.model_id)
-                                  .where(Score.subject == subject)).first()
+                score = s.execute(_SCORE, {"subject": subject}).first()
                 body = _evaluate(policy, score, req.include)
                 stored = {"transaction_id": req.transaction_id, "policy": policy.name, "purpose": policy.purpose,
                           "decided_at": now.isoformat(), **body}
@@ -115,10 +125,10 @@ def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> D
                           "threshold": policy.threshold, "request_sha256": fingerprint, "response": stored,
                           "created_at": now}
                 if prior is None:
-                    decision_id = s.execute(insert(Decision).values(merchant_id=m.id, transaction_id=req.transaction_id,
-                                                                    **values).returning(Decision.id)).scalar_one()
+                    decision_id = s.execute(_INSERT, {"merchant_id": m.id, "transaction_id": req.transaction_id,
+                                                      **values}).scalar_one()
                 else:  # the id was last used before the replay window: a new evaluation replaces the old one
-                    s.execute(update(Decision).where(Decision.id == prior.id).values(**values))
+                    s.execute(_UPDATE, {"decision": prior.id, **values})
                     decision_id = prior.id
                 ctx.audit.append(s, now, m.actor, "decision", subject, decision=decision_id, policy=policy.id,
                                  purpose=policy.purpose, scope=req.include.value, consent=grant.id,

@@ -40,6 +40,7 @@ from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import instance_views
 from deepcredit.scoring.scorer import Scorer as ReportScorer
 from deepcredit.scoring.scorer import input_dimensions, used_features
+from deepcredit.service.lookup import PersonIndex
 
 OVERLAY_COLUMNS = {"person_id": "VARCHAR", "ts": "TIMESTAMP", "kind": "VARCHAR", "amount": "DOUBLE",
                    "status": "VARCHAR", "due_ts": "TIMESTAMP", "days_late": "DOUBLE", "counterparty": "VARCHAR",
@@ -137,11 +138,14 @@ class ScopedDataset(Dataset):
     """
 
     def __init__(self, base: Dataset, focus: Sequence[str] | None = None,
-                 overlay: Overlay | OverlaySource | None = None, event_columns: set[str] | None = None) -> None:
+                 overlay: Overlay | OverlaySource | None = None, event_columns: set[str] | None = None,
+                 index: PersonIndex | None = None) -> None:
         self.root, self.manifest = base.root, base.manifest  # already validated when `base` was opened
         self.base, self.focus = base, list(focus) if focus is not None else None
         self._overlay = overlay
         self.event_columns = event_columns
+        self.index = index
+        """The base's rows by person (lookup.PersonIndex): a focus reads its rows by offset, not by a scan."""
         self.scoped_event_columns: set[str] = set()
         """Columns of the `events` source once the overlay is in (set by `sources`)."""
 
@@ -154,7 +158,15 @@ class ScopedDataset(Dataset):
     def sources(self, con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         """SELECT statements for people, relations and events; registers the overlay's frames on `con`."""
         scan = self.base.scan
-        if self.focus is not None:
+        if self.focus is not None and self.index is not None:
+            scope = sorted(set(self.focus) | self.index.neighbours(self.focus))
+            for name, rows in (("people", self.index.people(self.focus)), ("relations", self.index.relations(self.focus)),
+                               ("events", self.index.events(scope))):
+                con.register(f"_scope_{name}", rows)
+            people, rel, events = "SELECT * FROM _scope_people", "SELECT * FROM _scope_relations", \
+                "SELECT * FROM _scope_events"
+            overlay = self.overlay_for(scope)
+        elif self.focus is not None:
             ids = _sql_list(self.focus)
             if "relations_by_target" in self.manifest.extras:  # a copy sorted by target: both sides prune
                 rel = (f"SELECT * FROM {scan('relations')} WHERE source IN ({ids}) UNION ALL "
@@ -270,7 +282,11 @@ class ModelScorer:
         self.threads = threads
         self.dimensions = input_dimensions(model, self.definitions)
         self._db = duckdb.connect()
+        if threads:  # one-person scopes are tiny: DuckDB's parallel operators only add CPU time
+            self._db.execute(f"SET threads = {int(threads)}")
         self._lock = threading.Lock()
+        self.index = PersonIndex(dataset)
+        self._categories: list[dict] | None = None
         self._event_columns = {r[0] for r in self._db.execute(
             f"DESCRIBE SELECT * FROM {dataset.scan('events')}").fetchall()}
 
@@ -284,11 +300,14 @@ class ModelScorer:
         return int(self.scale.lo // k), int(-(-self.scale.hi // k))
 
     def data_categories(self) -> list[dict]:
-        used = set(used_features(self.model)) or {d.name for d in self.definitions}
-        return data_categories([d for d in self.definitions if d.name in used])
+        """Fixed per model (every person report shows it): worked out once."""
+        if self._categories is None:
+            used = set(used_features(self.model)) or {d.name for d in self.definitions}
+            self._categories = data_categories([d for d in self.definitions if d.name in used])
+        return [dict(c) for c in self._categories]
 
     def scope(self, person_ids: Sequence[str] | None) -> ScopedDataset:
-        return ScopedDataset(self.dataset, person_ids, self.overlay, self._event_columns)
+        return ScopedDataset(self.dataset, person_ids, self.overlay, self._event_columns, self.index)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
@@ -307,20 +326,12 @@ class ModelScorer:
         hops = self.hops if hops is None else hops
         seen = list(dict.fromkeys(person_ids))
         frontier = set(seen)
-        con = self.cursor()
-        try:
-            scan = self.dataset.scan("relations")
-            for _ in range(hops):
-                if not frontier:
-                    break
-                ids = _sql_list(sorted(frontier))
-                rows = con.execute(f"SELECT source, target FROM {scan} WHERE source IN ({ids}) OR target IN ({ids})"
-                                   ).fetchall()
-                new = {x for edge in rows for x in edge} - set(seen)
-                seen.extend(sorted(new))
-                frontier = new
-        finally:
-            con.close()
+        for _ in range(hops):
+            if not frontier:
+                break
+            new = self.index.neighbours(sorted(frontier)) - set(seen)
+            seen.extend(sorted(new))
+            frontier = new
         return seen
 
     def model_input(self, person_ids: Sequence[str] | None, as_of: datetime) -> ModelInput:
@@ -348,7 +359,8 @@ class ModelScorer:
                         f"TIMESTAMP '{stamp}' AS as_of, CAST(NULL AS INTEGER) AS label FROM spine_input")
             session = Session(con, {r[0] for r in con.execute("DESCRIBE people").fetchall()},
                               {r[0] for r in con.execute("DESCRIBE events").fetchall()},
-                              spec=self.dataset.spec)  # what the data set's own statuses and amounts mean
+                              spec=self.dataset.spec,  # what the data set's own statuses and amounts mean
+                              inline=person_ids is not None)
             tabular = build_features(scoped, self.definitions or None, session=session)
             sequences = build_sequences(session) if "temporal" in self.views else None
             graph = build_graph(session) if "structural" in self.views else None

@@ -42,6 +42,7 @@ from deepcredit.workflows.benchmarks import features as bench_features
 from deepcredit.workflows.benchmarks import models as bench_models
 from deepcredit.workflows.benchmarks import peak_rss_mb
 from deepcredit.workflows.benchmarks import scorecards as bench_scorecards
+from deepcredit.workflows.benchmarks import service as bench_service
 from deepcredit.workflows.score import score_batch
 
 SCHEMA_VERSION = 1
@@ -78,6 +79,8 @@ class Plan:
     peers: tuple[str, ...] = PEERS
     peers_python: str | None = None
     seed: int = 42
+    service_people: int = 20_000
+    """The world the service latencies (service.*) are measured on, scored by the stack of `model_size`."""
     notes: list[str] = field(default_factory=list)
     datasets: tuple[str, ...] = ("uci", "otc", "otc_rolling", "simulated", "simulated_temporal", "german")
     """The data sets this run measures (a subset with `--datasets`); see DATASETS."""
@@ -94,7 +97,7 @@ class Plan:
 
 QUICK = Plan(mode="quick", sim_people=3_000, speed_sizes=(5_000,), train_sizes=(5_000,), stack_folds=2,
              cv=False, ablation=False, uci_people=6_000, otc_rolling_periods=2, temporal_people=1_500,
-             temporal_path=False,
+             temporal_path=False, service_people=5_000,
              member_params={"sequence": {"max_epochs": 1}, "wide_deep": {"max_epochs": 1}, "graph": {"max_epochs": 2},
                             "gbdt": {"n_estimators": 300}},
              notes=["quick mode: smoke run (6,000 of UCI's 30,000 people, 2 stacking folds, neural members "
@@ -386,6 +389,25 @@ def run_speed(plan: Plan, workdir: Path, step: StepFn) -> tuple[dict, list[dict]
     return speed, skipped
 
 
+def run_service(plan: Plan, workdir: Path, step: StepFn) -> dict:
+    """service.admittance_p99_ms and service.stack_rescore_p99_ms (benchmarks/service.py), in a child process,
+    on a world of `plan.service_people` served with the stack trained for the speed stages."""
+    n = plan.service_people
+    model = workdir / "speed" / f"model-{plan.model_size}"
+    if not (model / "manifest.json").exists():
+        return {"error": "the speed stages' stack was not trained"}
+    data = workdir / "speed" / f"world-{n}" / "data"
+    if not (data / "manifest.json").exists():
+        step(f"service: simulate {n:,} people")
+        made = run_child(bench_features.__name__, "_child", "simulate", {"out": str(data), "people": n, "seed": plan.seed})
+        if "error" in made:
+            return made
+    step(f"service: admittance decisions and stack re-scores on {n:,} people")
+    with tempfile.TemporaryDirectory() as tmp:
+        return run_child(bench_service.__name__, "_child", "service",
+                         {"data": str(data), "model": str(model), "workdir": tmp})
+
+
 def _cached(data: Path) -> dict:
     return {"cached": True, "note": f"{data} existed: not re-simulated, not timed"}
 
@@ -395,6 +417,7 @@ def _cached(data: Path) -> dict:
 def count_steps(plan: Plan) -> int:
     per_dataset = {"uci": 3 + plan.cv, "otc": 1, "simulated": 1, "german": 1 + plan.cv}
     speed = 2 * len(plan.speed_sizes) + len(plan.train_sizes) + 2 * len(plan.speed_sizes)
+    speed += 1 + (plan.service_people not in plan.speed_sizes)  # the served world and its latencies
     return sum(per_dataset.get(d, 1) for d in plan.datasets) + (speed if plan.speed else 0)
 
 
@@ -438,6 +461,8 @@ def run_benchmark(out: Path, plan: Plan, workdir: Path | None = None, step: Step
         if plan.speed:
             with contextlib.redirect_stdout(log_fh):
                 results["speed"], results["skipped"] = run_speed(plan, workdir, step)
+                _save(out, results, t_start, atomic_write_json)
+                results["service"] = run_service(plan, workdir, step)
     finally:
         log_fh.close()
     return _save(out, results, t_start, atomic_write_json)
@@ -450,6 +475,7 @@ def merge_into_record(recorded: dict, results: dict, plan: Plan) -> dict:
     merged = {**recorded, "datasets": {**recorded.get("datasets", {}), **results["datasets"]}}
     if plan.speed:
         merged["speed"], merged["skipped"] = results["speed"], results["skipped"]
+        merged["service"] = results.get("service", {})
     merged["machine"] = results["machine"]
     runs = list(recorded.get("runs", [{"started_at": recorded.get("started_at"), "mode": recorded.get("mode"),
                                        "seconds": recorded.get("seconds"), "measured": "everything"}]))
@@ -550,6 +576,17 @@ def render_markdown(results: dict) -> str:
                 lines.append(f"| {stage} | {int(size):,} | {_f(r.get('seconds'), 2)} | "
                              f"{r.get('peak_mb', 'n/a')} | {_speed_note(stage, r)} |")
         lines.append("")
+    service = results.get("service", {})
+    if service:
+        lines += ["### Service (in process, one request at a time)", ""]
+        if "error" in service:
+            lines.append(f"- failed: {service['error']}")
+        else:
+            lines += [f"On {service['people']:,} people: admittance decision p99 **{service['admittance_p99_ms']} ms** "
+                      f"(p50 {service['admittance']['p50_ms']} ms, {service['admittance']['requests']:,} decisions); "
+                      f"re-score after a reported event with the stack p99 **{service['stack_rescore_p99_ms']} ms** "
+                      f"(p50 {service['stack_rescore']['p50_ms']} ms, {service['stack_rescore']['requests']} events)."]
+        lines.append("")
     for s in results.get("skipped", []):
         lines.append(f"- skipped: {s['what']}: {s['why']}")
     return "\n".join(lines).rstrip() + "\n"
@@ -605,4 +642,7 @@ def missing_keys(results: dict) -> list[str]:
         for size, r in sizes.items():
             if "error" not in r and not r.get("cached"):
                 missing += [f"speed.{stage}.{size}.{k}" for k in ("seconds", "peak_mb") if k not in r]
+    service = results.get("service")
+    if service is not None and "error" not in service:
+        missing += [f"service.{k}" for k in ("admittance_p99_ms", "stack_rescore_p99_ms") if k not in service]
     return missing
