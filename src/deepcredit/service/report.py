@@ -96,7 +96,7 @@ def _env() -> Environment:
 
 
 def radar(dimensions: list[Dimension], size: int = 300, margin: int = 90) -> dict:
-    """SVG geometry for a five-axis radar: each axis from the dimension's lowest to highest attainable points.
+    """SVG geometry for a five-axis radar: each axis the dimension's 0-100 rating (its points against its range).
 
     The horizontal margin leaves room for the axis labels left and right of the pentagon.
     """
@@ -109,12 +109,12 @@ def radar(dimensions: list[Dimension], size: int = 300, margin: int = 90) -> dic
 
     axes, points = [], []
     for i, d in enumerate(dimensions):
-        share = 0.0 if d.points is None else (d.points - d.lo) / (d.hi - d.lo) if d.hi > d.lo else 0.5
-        share = min(max(share, 0.0), 1.0)
+        share = 0.0 if d.rating is None else d.rating / 100
         (x_end, y_end), (lx, ly) = at(i, 1.0), at(i, 1.16)
         anchor = "middle" if abs(lx - cx) < 10 else ("start" if lx > cx else "end")
         axes.append({"x": round(x_end, 1), "y": round(y_end, 1), "lx": round(lx, 1), "ly": round(ly + 4, 1),
-                     "anchor": anchor, "label": DIMENSION_LABELS.get(d.name, d.name), "pct": round(100 * share)})
+                     "anchor": anchor, "label": DIMENSION_LABELS.get(d.name, d.name),
+                     "pct": "no data" if d.rating is None else d.rating})
         points.append("{:.1f},{:.1f}".format(*at(i, share)))
     rings = [" ".join("{:.1f},{:.1f}".format(*at(i, k)) for i in range(n)) for k in (0.25, 0.5, 0.75, 1.0)]
     return {"width": size + 2 * margin, "height": size, "cx": cx, "cy": cy, "axes": axes,

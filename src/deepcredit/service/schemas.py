@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from deepcredit.data.schema import EVENT_STATUSES
 
@@ -216,12 +224,29 @@ class DecisionRequest(Request):
     order_ref: OrderRef | None = Field(None, description="The order a per-order consent was given for.")
 
 
+def dimension_rating(points: int | None, lo: int, hi: int) -> int | None:
+    """Points on a dimension as 0-100 against the dimension's range: a person cannot read signed points."""
+    if points is None:
+        return None
+    if hi <= lo:
+        return 50
+    return int(round(100 * min(max((points - lo) / (hi - lo), 0.0), 1.0)))
+
+
 class Dimension(BaseModel):
     name: str
     points: int | None = Field(None, description="absent or null: the model has no input data for this dimension "
                                "(no data)")
     lo: int
     hi: int
+    rating: int | None = Field(None, description="0-100, what a person reads: where `points` lie in the dimension's "
+                               "range (lo -> 0, hi -> 100), clipped; null: no data. `points` stay the exact "
+                               "additive share of the score, for operators")
+
+    @model_validator(mode="after")
+    def _rate(self) -> Dimension:
+        self.rating = dimension_rating(self.points, self.lo, self.hi)
+        return self
 
 
 class ReasonOut(BaseModel):
