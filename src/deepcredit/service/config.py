@@ -65,6 +65,10 @@ class Settings:
     probe_window_days: int = 30
     max_consent_days: int = 366
     person_token_days: int = 30
+    recalculation_days: int = 30
+    """Every score is recalculated at least this often (`deepcredit retention` runs it); new records sooner."""
+    retention_years: int = 5
+    """Negative records older than this stop counting (`deepcredit retention`); FCRA / PBoC rules: 5 years."""
     clock: Clock = field(default_factory=Clock)
 
     @classmethod
@@ -83,7 +87,9 @@ class Settings:
                 "max_body_bytes": "DEEPCREDIT_MAX_BODY_BYTES",
                 "threshold_changes_per_day": "DEEPCREDIT_THRESHOLD_CHANGES_PER_DAY",
                 "threshold_step": "DEEPCREDIT_THRESHOLD_STEP",
-                "probe_thresholds_per_person": "DEEPCREDIT_PROBE_THRESHOLDS_PER_PERSON"}
+                "probe_thresholds_per_person": "DEEPCREDIT_PROBE_THRESHOLDS_PER_PERSON",
+                "recalculation_days": "DEEPCREDIT_RECALCULATION_DAYS",
+                "retention_years": "DEEPCREDIT_RETENTION_YEARS"}
         for attr, var in ints.items():
             if var in env:
                 try:

@@ -15,8 +15,10 @@ from functools import lru_cache
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 
+from deepcredit.data.spec import DatasetSpec
 from deepcredit.service import consent as consents
 from deepcredit.service import disputes as dispute_mod
+from deepcredit.service import history as hist
 from deepcredit.service.context import DEFAULT_BANDS, ServiceContext
 from deepcredit.service.schemas import (
     AccessOut,
@@ -27,7 +29,7 @@ from deepcredit.service.schemas import (
     PersonReport,
     ReasonOut,
 )
-from deepcredit.service.store.models import AuditEntry, Merchant, Score, ScoreHistory, ServiceEvent
+from deepcredit.service.store.models import AuditEntry, Dispute, Merchant, Score, ScoreHistory, ServiceEvent
 
 ACCESS_ACTIONS = ("decision", "decision_replayed", "decision_refused", "event_reported", "event_refused",
                   "dispute_under_review", "dispute_corrected", "dispute_upheld")
@@ -53,8 +55,22 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
         merchants = dict(s.execute(select(Merchant.id, Merchant.name)).all())
         grants = consents.list_for(ctx, s, subject)
         disputes = dispute_mod.list_for(s, ctx, subject=subject)
-        service_events = {f"s{e.id}": merchants.get(e.merchant_id, "a merchant") for e in s.execute(
-            select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
+        facts = {f"s{e.id}": hist.EventFacts(merchants.get(e.merchant_id, "a merchant"), e.kind, e.status,
+                                             e.days_late)
+                 for e in s.execute(select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
+        disputed_refs = dict(s.execute(select(Dispute.id, Dispute.event_ref).where(Dispute.subject == subject)).all())
+    service_events = {ref: f.merchant for ref, f in facts.items()}
+    spec = spec_of(ctx)
+    words: dict[str, str] = {}
+
+    def event_words(ref: str) -> str | None:
+        if ref not in words and ref in facts:
+            words[ref] = hist.describe_event(facts[ref], spec)
+        return words.get(ref)
+
+    points = hist.points([(h.as_of, h.score, h.band, hist.describe_cause(
+        h.cause, event_words, lambda i: event_words(disputed_refs.get(i, "")))) for h in history])
+    causes = {h.as_of.date(): h.cause for h in history}  # the day's last stored cause
     accesses = []
     for a in audit:
         d = json.loads(a.details)
@@ -78,9 +94,18 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
         scored_at=score.as_of if score else None, model_id=score.model_id if score else None,
         dimensions=[Dimension(**d) for d in score.dimensions] if score else [],
         reasons=[ReasonOut(**r) for r in score.reasons] if score else [],
-        history=[HistoryPoint(as_of=h.as_of, score=h.score, band=h.band, cause=h.cause) for h in history],
+        history=[HistoryPoint(as_of=p.at, score=p.score, band=p.band, cause=causes[p.at.date()], reasons=p.reasons)
+                 for p in points],
+        next_recalculation=hist.next_recalculation(score.as_of if score else None, now,
+                                                   ctx.settings.recalculation_days),
         accesses=accesses, data_categories=[DataCategory(**c) for c in categories], events=events,
         consents=grants, disputes=disputes, bands=ctx.bands or DEFAULT_BANDS, generated_at=now)
+
+
+def spec_of(ctx: ServiceContext) -> DatasetSpec | None:
+    """The served data set's spec (what its event statuses mean), when the scorer serves a data set."""
+    dataset = getattr(ctx.scorer, "dataset", None)
+    return dataset.spec if dataset is not None else None
 
 
 def _missing(v: object) -> bool:
@@ -121,27 +146,46 @@ def radar(dimensions: list[Dimension], size: int = 300, margin: int = 90) -> dic
             "polygon": " ".join(points), "rings": rings}
 
 
-def history_chart(history: list[HistoryPoint], width: int = 520, height: int = 160, lo: int = 350,
+def history_chart(history: list[HistoryPoint], bands: list[tuple[str, int]], width: int = 640, height: int = 220,
                   hi: int = 950) -> dict:
-    pad = 30
-    pts = []
-    n = len(history)
-    for i, h in enumerate(history):
-        x = pad + (width - 2 * pad) * (i / (n - 1) if n > 1 else 0.5)
-        y = height - pad - (height - 2 * pad) * (h.score - lo) / (hi - lo)
-        pts.append({"x": round(x, 1), "y": round(y, 1), "score": h.score, "label": h.as_of.date().isoformat()})
-    return {"width": width, "height": height, "points": pts, "line": " ".join(f"{p['x']},{p['y']}" for p in pts)}
+    """SVG geometry of the score over time, grouped by period (hist.periods) so it stays readable at any
+    number of points: one mark per period (its closing score, a whisker from its lowest to its highest),
+    band edges as labelled gridlines, and at most six date labels; no per-point numbers."""
+    left, right, top, bottom = 92, 16, 12, 34
+    lo = bands[0][1]
+    period, groups = hist.periods([hist.Point(h.as_of, h.score, h.band) for h in history])
+    n = len(groups)
+
+    def y(score: float) -> float:
+        return round(top + (height - top - bottom) * (1 - (score - lo) / (hi - lo)), 1)
+
+    def x(i: int) -> float:
+        return round(left + (width - left - right) * (i / (n - 1) if n > 1 else 0.5), 1)
+
+    marks = [{"x": x(i), "y": y(g.score), "y_low": y(g.low), "y_high": y(g.high), "score": g.score,
+              "label": g.label, "changes": g.changes} for i, g in enumerate(groups)]
+    step = max(1, math.ceil(n / 6))
+    at = [i for i in range(n) if i % step == 0 or i == n - 1]
+    if len(at) > 1 and x(at[-1]) - x(at[-2]) < 80:  # keep the last date, drop a colliding one
+        del at[-2]
+    ticks = [{"x": x(i), "label": groups[i].label} for i in at]
+    grid = [{"y": y(b), "label": f"{name} {b}"} for name, b in bands]
+    return {"width": width, "height": height, "left": left, "right": width - right, "bottom": height - bottom,
+            "period": period, "marks": marks, "ticks": ticks, "grid": grid,
+            "line": " ".join(f"{m['x']},{m['y']}" for m in marks)}
 
 
-def render_html(report: PersonReport) -> str:
+def render_html(report: PersonReport, history_page: int = 1) -> str:
     bands = report.bands
     position = None
     if report.score is not None:
         lo, hi = bands[0][1], 950
         position = round(100 * (report.score - lo) / (hi - lo), 1)
+    pts = [hist.Point(h.as_of, h.score, h.band, h.reasons) for h in report.history]
+    rows, page, pages = hist.page(pts, history_page)
     return _env().get_template("report.html").render(
-        r=report, radar=radar(report.dimensions), chart=history_chart(report.history), labels=DIMENSION_LABELS,
-        position=position, band_edges=_band_labels(bands))
+        r=report, radar=radar(report.dimensions), chart=history_chart(report.history, bands), labels=DIMENSION_LABELS,
+        position=position, band_edges=_band_labels(bands), history_rows=rows, page=page, pages=pages)
 
 
 def _band_labels(bands: list[tuple[str, int]], hi: int = 950) -> list[dict]:

@@ -420,10 +420,13 @@ class EventOut(BaseModel):
 
 
 class HistoryPoint(BaseModel):
+    """One point per day on which the score or band changed (the day's last score)."""
+
     as_of: UtcDateTime
     score: int
     band: str
-    cause: str
+    cause: str = Field(description="The stored cause of the day's last re-score (machine-readable)")
+    reasons: list[str] = Field(default_factory=list, description="What changed that day, in words")
 
 
 class AccessOut(BaseModel):
@@ -450,6 +453,8 @@ class PersonReport(BaseModel):
     dimensions: list[Dimension]
     reasons: list[ReasonOut]
     history: list[HistoryPoint]
+    next_recalculation: UtcDateTime | None = Field(
+        None, description="The latest date the score is recalculated (any new record recalculates it sooner)")
     accesses: list[AccessOut]
     data_categories: list[DataCategory]
     events: list[EventOut]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse
 
 from deepcredit.service import consent, disputes, report
@@ -39,8 +39,9 @@ def my_report(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depend
 
 
 @router.get("/me/report.html", response_class=HTMLResponse, summary="My report as a web page")
-def my_report_html(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> HTMLResponse:
-    return HTMLResponse(report.render_html(_viewed(ctx, p.subject, "html")), headers=HTML_HEADERS)
+def my_report_html(history_page: int = Query(1, ge=1, le=100_000, description="Page of the history table, 1 = newest"),
+                   p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> HTMLResponse:
+    return HTMLResponse(report.render_html(_viewed(ctx, p.subject, "html"), history_page), headers=HTML_HEADERS)
 
 
 @router.get("/people/{person_id}/report", response_model=PersonReport, responses={403: P},
