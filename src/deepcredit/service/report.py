@@ -28,6 +28,7 @@ from deepcredit.service.schemas import (
     HistoryPoint,
     PersonReport,
     ReasonOut,
+    RecourseOut,
 )
 from deepcredit.service.store.models import AuditEntry, Dispute, Merchant, Score, ScoreHistory, ServiceEvent
 
@@ -175,7 +176,7 @@ def history_chart(history: list[HistoryPoint], bands: list[tuple[str, int]], wid
             "line": " ".join(f"{m['x']},{m['y']}" for m in marks)}
 
 
-def render_html(report: PersonReport, history_page: int = 1) -> str:
+def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseOut | None = None) -> str:
     bands = report.bands
     position = None
     if report.score is not None:
@@ -185,7 +186,8 @@ def render_html(report: PersonReport, history_page: int = 1) -> str:
     rows, page, pages = hist.page(pts, history_page)
     return _env().get_template("report.html").render(
         r=report, radar=radar(report.dimensions), chart=history_chart(report.history, bands), labels=DIMENSION_LABELS,
-        position=position, band_edges=_band_labels(bands), history_rows=rows, page=page, pages=pages)
+        position=position, band_edges=_band_labels(bands), history_rows=rows, page=page, pages=pages,
+        recourse=recourse)
 
 
 def _band_labels(bands: list[tuple[str, int]], hi: int = 950) -> list[dict]:

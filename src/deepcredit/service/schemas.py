@@ -464,6 +464,32 @@ class PersonReport(BaseModel):
     generated_at: UtcDateTime
 
 
+class RecourseStep(BaseModel):
+    kind: str = Field(description="The event kind, in the data set's own words")
+    status: str = Field(description="A status the data set's spec says means the commitment was kept")
+    count: int
+    amount: float | None
+    text: str
+
+
+class RecourseOut(BaseModel):
+    """What would raise me to the next band: future behaviour only, re-scored by the served model."""
+
+    score: int | None
+    band: str | None
+    target_band: str | None = Field(description="The next band up; null in the top band or without a score")
+    target_score: int | None
+    reached: bool = Field(description="Whether the plan, scored by the model, reaches the target band")
+    score_after: int | None
+    band_after: str | None
+    months: int | None
+    until: UtcDateTime | None
+    steps: list[RecourseStep]
+    summary: str
+    notes: list[str]
+    model_id: str | None
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     version: str

@@ -97,6 +97,16 @@ class Overlay:
         default_factory=lambda: pd.DataFrame(columns=["event_ref", "action", "status", "days_late"]))
 
 
+@dataclass
+class WhatIf:
+    """Simulated futures for one model run: copies of people (clone id -> person id: their profile, events and
+    edges) and events to add (OVERLAY_COLUMNS, `person_id` a clone's or a real person's id). Nothing stored
+    changes: the rows exist only in the run's temp tables."""
+
+    clones: dict[str, str] = field(default_factory=dict)
+    events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(OVERLAY_COLUMNS)))
+
+
 OverlaySource = Callable[[Sequence[str] | None], Overlay]
 """Given person ids (None: everyone), the overlay for them."""
 
@@ -323,7 +333,8 @@ class ModelScorer:
             con.close()
         return seen
 
-    def model_input(self, person_ids: Sequence[str] | None, as_of: datetime) -> ModelInput:
+    def model_input(self, person_ids: Sequence[str] | None, as_of: datetime, whatif: WhatIf | None = None
+                    ) -> ModelInput:
         """The views the model reads for these people (None: everyone the data set or the service knows).
 
         The engine's own plan (features, sequences, graph) runs on a cursor of the scorer's long-lived
@@ -342,6 +353,9 @@ class ModelScorer:
                 scoped = self.scope(ids)
                 for name, sql in scoped.sources(con).items():
                     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+                if whatif is not None:
+                    _add_whatif(con, whatif)
+                    ids = ids + list(whatif.clones)
             con.register("spine_input", pd.DataFrame({"person_id": ids}))
             stamp = pd.Timestamp(as_of).isoformat(sep=" ")
             con.execute("CREATE OR REPLACE TEMP TABLE spine AS SELECT CAST(person_id AS VARCHAR) AS person_id, "
@@ -355,6 +369,27 @@ class ModelScorer:
         finally:
             con.close()
         return ModelInput(tabular, sequences, graph)
+
+    def score_futures(self, person_id: str, futures: Sequence[pd.DataFrame], as_of: datetime) -> pd.DataFrame:
+        """The person's score as of `as_of` under each simulated future, in one model run: each future is a
+        frame of events (OVERLAY_COLUMNS but person_id) added to a copy of the person. One row per future:
+        pd, score, band, then the tabular features the model read (to check what a future changed)."""
+        clones = {f"~whatif{k}~{person_id}": person_id for k in range(len(futures))}
+        frames = [f.assign(person_id=c) for c, f in zip(clones, futures, strict=True) if len(f)]
+        events = pd.concat(frames, ignore_index=True) if frames else WhatIf().events
+        inp = self.model_input([person_id], as_of, WhatIf(clones, events))
+        keys = inp.keys["person_id"].to_numpy()
+        rows = inp.take(pd.Series(np.arange(len(keys)), index=keys).loc[list(clones)].to_numpy())
+        card = self.scorer.report(rows, explain=False)
+        return pd.concat([card[["pd", "score", "band"]], rows.X], axis=1)
+
+    def score_with(self, person_id: str, events: pd.DataFrame, as_of: datetime) -> tuple[int, str]:
+        """(score, band) of the person as of `as_of` with these events (OVERLAY_COLUMNS but person_id) added
+        to their own record: the what-if of one future, on the same path as a re-score."""
+        inp = self.model_input([person_id], as_of, WhatIf(events=events.assign(person_id=person_id)))
+        keys = inp.keys["person_id"].to_numpy()
+        card = self.scorer.report(inp.take([int(np.flatnonzero(keys == person_id)[0])]), explain=False)
+        return int(card["score"].iloc[0]), str(card["band"].iloc[0])
 
     def score_people(self, person_ids: Sequence[str] | None, as_of: datetime | None = None) -> list[ScoredPerson]:
         as_of = as_of or self.dataset.snapshot_date.to_pydatetime()
@@ -389,6 +424,23 @@ class ModelScorer:
                             for d in DIMENSIONS],
                 reasons=reasons.get(i, []), model_id=self.model_id))
         return out
+
+
+def _add_whatif(con: duckdb.DuckDBPyConnection, whatif: WhatIf) -> None:
+    """Copy the clones' people into the scoped temp tables (profile rows, events, both ends of their edges)
+    and add the simulated events."""
+    if whatif.clones:
+        con.register("_whatif_clones", pd.DataFrame({"clone_id": list(whatif.clones),
+                                                     "person_id": list(whatif.clones.values())}))
+        for table, col in (("people", "person_id"), ("events", "person_id"), ("relations", "source"),
+                           ("relations", "target")):
+            con.execute(f"INSERT INTO {table} BY NAME SELECT t.* REPLACE (c.clone_id AS {col}) "
+                        f"FROM {table} t JOIN _whatif_clones c ON t.{col} = c.person_id")
+    if len(whatif.events):
+        have = {r[0] for r in con.execute("DESCRIBE events").fetchall()}
+        con.register("_whatif_events", whatif.events[list(OVERLAY_COLUMNS)])
+        cast = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in OVERLAY_COLUMNS.items() if c in have)
+        con.execute(f"INSERT INTO events BY NAME SELECT {cast} FROM _whatif_events")
 
 
 def _value_text(value: object) -> str:

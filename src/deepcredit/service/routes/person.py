@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse
 
-from deepcredit.service import consent, disputes, report
+from deepcredit.service import consent, disputes, recourse, report
 from deepcredit.service.auth import PersonPrincipal, person
 from deepcredit.service.context import ServiceContext, get_context
 from deepcredit.service.problems import forbidden
@@ -18,8 +19,10 @@ from deepcredit.service.schemas import (
     DisputeCreate,
     DisputeOut,
     PersonReport,
+    RecourseOut,
 )
 
+log = logging.getLogger("deepcredit.service")
 router = APIRouter(prefix="/v1", tags=["person"], responses=COMMON)
 HTML_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
                 "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -41,7 +44,23 @@ def my_report(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depend
 @router.get("/me/report.html", response_class=HTMLResponse, summary="My report as a web page")
 def my_report_html(history_page: int = Query(1, ge=1, le=100_000, description="Page of the history table, 1 = newest"),
                    p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> HTMLResponse:
-    return HTMLResponse(report.render_html(_viewed(ctx, p.subject, "html"), history_page), headers=HTML_HEADERS)
+    viewed = _viewed(ctx, p.subject, "html")
+    try:
+        plan: RecourseOut | None = recourse.person_recourse(ctx, p.subject)
+    except Exception as exc:  # noqa: BLE001 - the page shows everything else; the what-if says it is unavailable
+        log.error("what-if for the report page failed (%s)", type(exc).__name__)
+        plan = None
+    return HTMLResponse(report.render_html(viewed, history_page, plan), headers=HTML_HEADERS)
+
+
+@router.get("/me/recourse", response_model=RecourseOut, responses={501: P},
+            summary="What would raise me to the next band: the smallest plan of future behaviour, re-scored by the "
+                    "model")
+def my_recourse(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> RecourseOut:
+    out = recourse.person_recourse(ctx, p.subject)
+    with ctx.db.write() as s:
+        ctx.audit.append(s, ctx.now(), "person", "recourse_viewed", p.subject)
+    return out
 
 
 @router.get("/people/{person_id}/report", response_model=PersonReport, responses={403: P},

@@ -1,0 +1,54 @@
+"""The person's side, run by an operator: `recourse` (what would raise a person to the next band).
+
+Configuration comes from the environment like every service command (service/config.py). Output goes to
+the terminal of whoever runs the command; nothing about the person is logged.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from deepcredit.cli.common import console
+from deepcredit.cli.serve_cmds import _settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("recourse")(recourse)
+
+
+def _context():
+    from deepcredit.service.app import serving_context
+
+    return serving_context(_settings())
+
+
+def recourse(
+    person_id: str = typer.Argument(..., help="The person's id (pseudonymised before anything is looked up)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON."),
+) -> None:
+    """What would raise a person to the next band: the smallest plan of future behaviour (events after now,
+    never an edit of the past), re-scored by the served model; audited."""
+    from deepcredit.service import recourse as rc
+
+    ctx = _context()
+    if ctx.scorer is None:
+        console.print("[red]error:[/red] no model is served here: run `deepcredit serve-init` first")
+        raise typer.Exit(2)
+    subject = ctx.pseudonym(person_id)
+    out = rc.person_recourse(ctx, subject)
+    with ctx.db.write() as s:
+        ctx.audit.append(s, ctx.now(), "operator", "recourse_viewed", subject)
+    if as_json:
+        typer.echo(out.model_dump_json(indent=2))
+        return
+    if out.score is None:
+        console.print(out.summary)
+        return
+    console.print(f"score {out.score} ({out.band}); next band: {out.target_band or '-'}"
+                  + (f" from {out.target_score}" if out.target_score else ""))
+    console.print(out.summary)
+    if out.score_after is not None:
+        console.print(f"the model scores that plan at {out.score_after} ({out.band_after})"
+                      + ("" if out.reached else ": not enough"))
+    for note in out.notes:
+        console.print(note)
