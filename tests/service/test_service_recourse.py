@@ -28,7 +28,7 @@ def test_plans_are_future_kept_events_only():
     spec = w.data.spec
     options = recourse.behaviours(sc, p.person_id)
     assert options and all(status_meaning(b.status, spec) == "kept" for b in options)
-    for plan in recourse.candidates(options, 3):
+    for plan in recourse.candidates(options, 3) + recourse.candidates(options, 3, pairs=True):
         ev = plan.events(NOW)
         assert (ev["ts"] > NOW).all() and (ev["ts"] < NOW + 3 * recourse.MONTH).all()
         assert (ev["days_late"] == 0).all()
@@ -48,8 +48,9 @@ def test_suggestion_reaches_the_next_band_and_changes_no_fixed_feature():
         reached += 1
         score, band = recourse.verify(sc, p.person_id, s.plan, NOW)  # on the person's own record
         assert score >= s.target_score and score == s.score_after  # the batched copy scores as the person
-        futures = [recourse.Plan(s.plan.months).events(NOW), s.plan.events(NOW)]
-        scored = sc.score_futures(p.person_id, futures, NOW + s.plan.months * recourse.MONTH)
+        end = NOW + s.plan.months * recourse.MONTH
+        scored = sc.score_futures(p.person_id, [(recourse.Plan(s.plan.months).events(NOW), end),
+                                                (s.plan.events(NOW), end)])
         fixed = recourse.fixed_columns(sc)
         assert fixed and set(fixed) <= set(scored.columns)
         assert scored[fixed].astype(str).iloc[0].equals(scored[fixed].astype(str).iloc[1])

@@ -7,6 +7,7 @@ a data set directory is assembled in a sibling staging directory and renamed as 
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import json
@@ -123,10 +124,17 @@ def fingerprint(paths: Iterable[Path]) -> str:
 def library_versions(names: Iterable[str] = (
     "deepcredit", "numpy", "pandas", "pyarrow", "duckdb", "scikit-learn", "optbinning", "lightgbm", "torch",
 )) -> dict[str, str]:
-    versions: dict[str, str] = {}
+    return dict(_versions(tuple(names)))
+
+
+@functools.lru_cache(maxsize=16)
+def _versions(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Read once per process: installed versions do not change under a running process, and reading package
+    metadata costs a third of a one-person re-score (the feature engine records them on every frame)."""
+    versions: list[tuple[str, str]] = []
     for name in names:
         try:
-            versions[name] = metadata.version(name)
+            versions.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
             continue
-    return versions
+    return tuple(versions)

@@ -11,11 +11,12 @@ The behaviours come from the data set's own spec and data, not from any one data
 (other than ratings, which others give) the statuses the spec says mean "kept" that the data holds for
 that kind, at the person's usual amount for the kind (the data set's median when they have none), and for
 kinds whose amount is money owed also at half that amount ("keep your bills to about half their usual
-size"). Candidates, per horizon (3, 6, 12 months): the empty plan, each behaviour once, monthly or twice a
-month, every pair of behaviours at the same pace, and everything at once; all of a horizon's candidates
-score in one model run (scoring.ModelScorer.score_futures: copies of the person). The smallest plan that
-reaches the next band's lower edge wins (fewest behaviours, then fewest events, shortest horizon first);
-`verify` re-scores a plan on the person's own record, as a re-score would.
+size"). Candidates over 3, 6 and 12 months: the empty plan and each behaviour once, monthly or twice a
+month (one model run for every horizon: scoring.ModelScorer.score_futures scores copies of the person,
+each as of its plan's end), then, only if none reaches, every pair of behaviours at the same pace and
+everything at once (a second run). The smallest reaching plan (fewest behaviours, then fewest events, then
+the shortest horizon) is re-scored on the person's own record as a re-score would (`verify`); the next
+smallest is tried if the copy's score does not hold there, so a promised band is the model's own answer.
 """
 
 from __future__ import annotations
@@ -158,13 +159,14 @@ def behaviours(scorer: ModelScorer, person_id: str) -> list[Behaviour]:
     return out[:MAX_BEHAVIOURS]
 
 
-def candidates(options: Sequence[Behaviour], months: int) -> list[Plan]:
-    """The empty plan, each behaviour at three paces, pairs at the same pace, and everything at once."""
+def candidates(options: Sequence[Behaviour], months: int, pairs: bool = False) -> list[Plan]:
+    """Singles (pairs=False): the empty plan and each behaviour at three paces (once, monthly, twice a month).
+    Pairs: every two behaviours of different kinds at the same pace, and everything at once."""
     paces = sorted({1, months, 2 * months})
-    plans = [Plan(months)]
-    plans += [Plan(months, (Step(b, n),)) for b in options for n in paces]
-    plans += [Plan(months, (Step(a, n), Step(b, n))) for a, b in itertools.combinations(options, 2)
-              if a.kind != b.kind for n in paces]
+    if not pairs:
+        return [Plan(months)] + [Plan(months, (Step(b, n),)) for b in options for n in paces]
+    plans = [Plan(months, (Step(a, n), Step(b, n))) for a, b in itertools.combinations(options, 2)
+             if a.kind != b.kind for n in paces]
     if len(options) > 2:
         plans.append(Plan(months, tuple(Step(b, 2 * months) for b in options if not b.smaller)))
     return plans
@@ -176,8 +178,13 @@ def fixed_columns(scorer: ModelScorer) -> list[str]:
 
 
 def suggest(scorer: ModelScorer, person_id: str, score: int, band: str, now: datetime,
-            bands: Sequence[tuple[str, int]]) -> Suggestion:
-    """The smallest plan of future behaviour that raises `person_id` from `score` to the next band."""
+            bands: Sequence[tuple[str, int]], verify_at_most: int = 4) -> Suggestion:
+    """The smallest plan of future behaviour that raises `person_id` from `score` to the next band.
+
+    Two batched model runs at most (singles over every horizon, then pairs), then the cheapest reaching
+    plans are re-scored on the person's own record (`verify`) until one holds: what is promised is what a
+    re-score after those events gives.
+    """
     target = next_band(score, bands)
     if target is None:
         return Suggestion(score, band, None, None, None, reached=True,
@@ -188,30 +195,33 @@ def suggest(scorer: ModelScorer, person_id: str, score: int, band: str, now: dat
         out.notes.append("The records we score hold no commitments you could add by your own behaviour.")
     fixed = fixed_columns(scorer)
     best: tuple[int, Plan, str] | None = None
-    for months in HORIZONS:
-        plans = candidates(options, months)
-        scored = scorer.score_futures(person_id, [p.events(now) for p in plans], now + months * MONTH)
+    for pairs in (False, True):
+        plans = [p for months in HORIZONS for p in candidates(options, months, pairs)]
+        if not plans:
+            continue
+        empty = [Plan(m) for m in HORIZONS]  # the reference each plan's fixed features are compared with
+        scored = scorer.score_futures(person_id, [(p.events(now), now + p.months * MONTH) for p in empty + plans])
+        ref = {m: i for i, m in enumerate(HORIZONS)}
+        scored_plans = scored.iloc[len(empty):].reset_index(drop=True)
         out.tried += len(plans)
         cols = [c for c in fixed if c in scored.columns]
-        fixed_values = scored[cols].astype(str)  # NaN reads "nan" on both sides
-        same = (fixed_values == fixed_values.iloc[0]).all(axis=1)
-        reach = [(p.effort, i) for i, p in enumerate(plans) if same.iloc[i] and scored["score"].iloc[i] >= target[1]]
-        if reach:
-            i = min(reach)[1]
-            return _fill(out, plans[i], scored.iloc[i], now, reached=True)
-        i = int(scored["score"].to_numpy().argmax())
-        if best is None or int(scored["score"].iloc[i]) > best[0]:
-            best = (int(scored["score"].iloc[i]), plans[i], str(scored["band"].iloc[i]))
+        values = scored[cols].astype(str)  # NaN reads "nan" on both sides
+        ok = [bool((values.iloc[len(empty) + i] == values.iloc[ref[p.months]]).all()) for i, p in enumerate(plans)]
+        reach = sorted((p.effort, i) for i, p in enumerate(plans)
+                       if ok[i] and scored_plans["score"].iloc[i] >= target[1])
+        for _, i in reach[:verify_at_most]:
+            got, got_band = verify(scorer, person_id, plans[i], now)
+            if got >= target[1]:
+                out.plan, out.score_after, out.band_after, out.reached = plans[i], got, got_band, True
+                out.until = now + plans[i].months * MONTH
+                return out
+        i = int(scored_plans["score"].to_numpy().argmax())
+        if best is None or int(scored_plans["score"].iloc[i]) > best[0]:
+            best = (int(scored_plans["score"].iloc[i]), plans[i], str(scored_plans["band"].iloc[i]))
     if best is not None:
         out.notes.append(f"No plan within {HORIZONS[-1]} months reaches {target[0]}; this one comes closest.")
         out.plan, out.score_after, out.band_after = best[1], best[0], best[2]
         out.until = now + best[1].months * MONTH
-    return out
-
-
-def _fill(out: Suggestion, plan: Plan, row: pd.Series, now: datetime, reached: bool) -> Suggestion:
-    out.plan, out.score_after, out.band_after = plan, int(row["score"]), str(row["band"])
-    out.reached, out.until = reached, now + plan.months * MONTH
     return out
 
 

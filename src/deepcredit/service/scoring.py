@@ -105,6 +105,8 @@ class WhatIf:
 
     clones: dict[str, str] = field(default_factory=dict)
     events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(OVERLAY_COLUMNS)))
+    as_of: dict[str, datetime] = field(default_factory=dict)
+    """A clone's own as-of (the end of its future); others are scored as of the run's."""
 
 
 OverlaySource = Callable[[Sequence[str] | None], Overlay]
@@ -341,6 +343,8 @@ class ModelScorer:
         DuckDB database: for given people the scoped tables are copied into temp tables once (a few
         hundred rows), so no step rescans the data set's files and no new database is opened per request.
         """
+        if whatif is not None and person_ids is None:
+            raise ValueError("a what-if is scored for given people, not for everyone")
         con = self.cursor()
         try:
             if person_ids is None:
@@ -353,13 +357,14 @@ class ModelScorer:
                 scoped = self.scope(ids)
                 for name, sql in scoped.sources(con).items():
                     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
-                if whatif is not None:
-                    _add_whatif(con, whatif)
-                    ids = ids + list(whatif.clones)
-            con.register("spine_input", pd.DataFrame({"person_id": ids}))
-            stamp = pd.Timestamp(as_of).isoformat(sep=" ")
+            stamps = [as_of] * len(ids)
+            if whatif is not None:
+                _add_whatif(con, whatif)
+                ids = ids + list(whatif.clones)
+                stamps += [whatif.as_of.get(c, as_of) for c in whatif.clones]
+            con.register("spine_input", pd.DataFrame({"person_id": ids, "as_of": pd.to_datetime(stamps)}))
             con.execute("CREATE OR REPLACE TEMP TABLE spine AS SELECT CAST(person_id AS VARCHAR) AS person_id, "
-                        f"TIMESTAMP '{stamp}' AS as_of, CAST(NULL AS INTEGER) AS label FROM spine_input")
+                        "CAST(as_of AS TIMESTAMP) AS as_of, CAST(NULL AS INTEGER) AS label FROM spine_input")
             session = Session(con, {r[0] for r in con.execute("DESCRIBE people").fetchall()},
                               {r[0] for r in con.execute("DESCRIBE events").fetchall()},
                               spec=self.dataset.spec)  # what the data set's own statuses and amounts mean
@@ -370,14 +375,15 @@ class ModelScorer:
             con.close()
         return ModelInput(tabular, sequences, graph)
 
-    def score_futures(self, person_id: str, futures: Sequence[pd.DataFrame], as_of: datetime) -> pd.DataFrame:
-        """The person's score as of `as_of` under each simulated future, in one model run: each future is a
-        frame of events (OVERLAY_COLUMNS but person_id) added to a copy of the person. One row per future:
-        pd, score, band, then the tabular features the model read (to check what a future changed)."""
+    def score_futures(self, person_id: str, futures: Sequence[tuple[pd.DataFrame, datetime]]) -> pd.DataFrame:
+        """The person's score under each simulated future, in one model run: each future is a frame of events
+        (OVERLAY_COLUMNS but person_id) added to a copy of the person, scored as of the future's end. One row
+        per future: pd, score, band, then the tabular features the model read (to check what a future moved)."""
         clones = {f"~whatif{k}~{person_id}": person_id for k in range(len(futures))}
-        frames = [f.assign(person_id=c) for c, f in zip(clones, futures, strict=True) if len(f)]
+        frames = [f.assign(person_id=c) for c, (f, _) in zip(clones, futures, strict=True) if len(f)]
         events = pd.concat(frames, ignore_index=True) if frames else WhatIf().events
-        inp = self.model_input([person_id], as_of, WhatIf(clones, events))
+        ends = {c: end for c, (_, end) in zip(clones, futures, strict=True)}
+        inp = self.model_input([person_id], min(ends.values()), WhatIf(clones, events, ends))
         keys = inp.keys["person_id"].to_numpy()
         rows = inp.take(pd.Series(np.arange(len(keys)), index=keys).loc[list(clones)].to_numpy())
         card = self.scorer.report(rows, explain=False)
