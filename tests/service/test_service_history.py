@@ -74,12 +74,7 @@ def test_next_recalculation():
 
 @pytest.mark.parametrize("service", ["sqlite"], indirect=True)
 def test_report_history_reads_in_words(service):
-    pid, _ = service.with_score(skip=3)
-    mid, acme = service.merchant()
-    service.policy(acme)
-    me = service.person(pid)
-    service.grant(me, mid)
-    assert service.decide(acme, pid, "tx-1").status_code == 200
+    pid, me, acme = service.decided(skip=3)
     for i, (outcome, late) in enumerate([("rental_returned_late", 3), ("rental_not_returned", None),
                                          ("rental_returned_late", 3)]):
         service.clock.advance(days=1)

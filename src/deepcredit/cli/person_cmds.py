@@ -63,13 +63,15 @@ def recourse_measure(
     sample: int = typer.Option(1000, "--sample", min=1, help="People drawn from those below the top band."),
     seed: int = typer.Option(0, "--seed"),
     out: Path = typer.Option(Path("docs/results/recourse.json"), "--out", help="Where to write the figures."),
+    max_seconds: float | None = typer.Option(None, "--max-seconds", help="Stop drawing people after this long."),
 ) -> None:
     """Measure recourse: the share of plans that, applied as future events and re-scored, reach the promised
     band (reach_rate), and the latency of a what-if (p99_ms)."""
     from deepcredit.workflows.benchmarks.recourse import measure_recourse, write_recourse
 
     with clear_errors():
-        result = measure_recourse(resolve_dataset(data), model, sample=sample, seed=seed)
+        result = measure_recourse(resolve_dataset(data), model, sample=sample, seed=seed,
+                                  max_seconds=max_seconds)
     write_recourse(result, out)
     console.print(f"{result['people']} people: reach_rate {result['reach_rate']}, what-if p99 {result['p99_ms']} ms "
                   f"(search p99 {result['search_p99_ms']} ms) -> {out}")

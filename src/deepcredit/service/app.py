@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI
 
 from deepcredit import __version__
 from deepcredit.service import problems
+from deepcredit.service.alerts import Dispatcher
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, get_context, make_context, read_meta, sync_clock
 from deepcredit.service.limits import BodyLimit
@@ -208,6 +209,8 @@ def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | 
                       {"name": "person", "description": "A person's own token."},
                       {"name": "operator", "description": "The operator (admin) key."}])
     app.state.ctx = ctx
+    if settings.webhook_interval_s > 0:
+        app.state.webhooks = Dispatcher(ctx, settings.webhook_interval_s).start()
     problems.install(app)
     app.include_router(merchant.router)
     app.include_router(person.router)

@@ -23,9 +23,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from deepcredit.data.schema import GOOD_STATUSES, SEVERE_STATUSES
 from deepcredit.data.spec import DatasetSpec
+from deepcredit.service.store.models import Dispute, ServiceEvent
 
 PERIODS = (("day", "D"), ("week", "W-SUN"), ("month", "M"), ("quarter", "Q"), ("year", "Y"))
 """Period names and their pandas period codes, finest first."""
@@ -68,6 +71,12 @@ class Period:
     low: int
     high: int
     changes: int
+
+
+def spec_of(scorer: object) -> DatasetSpec | None:
+    """The served data set's spec (what its event statuses mean), when the scorer serves a data set."""
+    dataset = getattr(scorer, "dataset", None)
+    return dataset.spec if dataset is not None else None
 
 
 def status_meaning(status: str, spec: DatasetSpec | None) -> str:
@@ -114,6 +123,22 @@ def describe_cause(cause: str, event: Callable[[str], str | None], dispute: Call
         about = dispute(int(m.group(1)))
         return f"your dispute was upheld and the record corrected{': ' + about if about else ''}"
     return cause
+
+
+def describer(s: Session, subject: str, merchants: dict[int, str], spec: DatasetSpec | None
+              ) -> Callable[[str], str]:
+    """cause -> words for one person's stored causes: their reported events and disputes, looked up once."""
+    facts = {f"s{e.id}": EventFacts(merchants.get(e.merchant_id, "a merchant"), e.kind, e.status, e.days_late)
+             for e in s.execute(select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
+    disputed = dict(s.execute(select(Dispute.id, Dispute.event_ref).where(Dispute.subject == subject)).all())
+    words: dict[str, str] = {}
+
+    def event(ref: str) -> str | None:
+        if ref not in words and ref in facts:
+            words[ref] = describe_event(facts[ref], spec)
+        return words.get(ref)
+
+    return lambda cause: describe_cause(cause, event, lambda i: event(disputed.get(i, "")))
 
 
 def _summarise(reasons: Sequence[str]) -> list[str]:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 
-from deepcredit.data.spec import DatasetSpec
+from deepcredit.service import alerts as alert_feed
 from deepcredit.service import consent as consents
 from deepcredit.service import disputes as dispute_mod
 from deepcredit.service import history as hist
@@ -30,14 +30,14 @@ from deepcredit.service.schemas import (
     ReasonOut,
     RecourseOut,
 )
-from deepcredit.service.store.models import AuditEntry, Dispute, Merchant, Score, ScoreHistory, ServiceEvent
+from deepcredit.service.store.models import AuditEntry, Merchant, Score, ScoreHistory, ServiceEvent
 
 ACCESS_ACTIONS = ("decision", "decision_replayed", "decision_refused", "event_reported", "event_refused",
                   "dispute_under_review", "dispute_corrected", "dispute_upheld")
 DIMENSION_LABELS = {"identity": "Identity", "credit_history": "Credit history",
                     "fulfilment_capacity": "Fulfilment capacity", "behaviour_preferences": "Behaviour",
                     "social_connections": "Connections"}
-MAX_EVENTS, MAX_ACCESSES = 50, 100
+MAX_EVENTS, MAX_ACCESSES, MAX_ALERTS = 50, 100, 20
 
 
 HELD = "records held on you"
@@ -56,21 +56,10 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
         merchants = dict(s.execute(select(Merchant.id, Merchant.name)).all())
         grants = consents.list_for(ctx, s, subject)
         disputes = dispute_mod.list_for(s, ctx, subject=subject)
-        facts = {f"s{e.id}": hist.EventFacts(merchants.get(e.merchant_id, "a merchant"), e.kind, e.status,
-                                             e.days_late)
-                 for e in s.execute(select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
-        disputed_refs = dict(s.execute(select(Dispute.id, Dispute.event_ref).where(Dispute.subject == subject)).all())
-    service_events = {ref: f.merchant for ref, f in facts.items()}
-    spec = spec_of(ctx)
-    words: dict[str, str] = {}
-
-    def event_words(ref: str) -> str | None:
-        if ref not in words and ref in facts:
-            words[ref] = hist.describe_event(facts[ref], spec)
-        return words.get(ref)
-
-    points = hist.points([(h.as_of, h.score, h.band, hist.describe_cause(
-        h.cause, event_words, lambda i: event_words(disputed_refs.get(i, "")))) for h in history])
+        words = hist.describer(s, subject, merchants, hist.spec_of(ctx.scorer))
+        service_events = {f"s{e.id}": merchants.get(e.merchant_id, "a merchant") for e in s.execute(
+            select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
+    points = hist.points([(h.as_of, h.score, h.band, words(h.cause)) for h in history])
     causes = {h.as_of.date(): h.cause for h in history}  # the day's last stored cause
     accesses = []
     for a in audit:
@@ -100,13 +89,7 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
         next_recalculation=hist.next_recalculation(score.as_of if score else None, now,
                                                    ctx.settings.recalculation_days),
         accesses=accesses, data_categories=[DataCategory(**c) for c in categories], events=events,
-        consents=grants, disputes=disputes, bands=ctx.bands or DEFAULT_BANDS, generated_at=now)
-
-
-def spec_of(ctx: ServiceContext) -> DatasetSpec | None:
-    """The served data set's spec (what its event statuses mean), when the scorer serves a data set."""
-    dataset = getattr(ctx.scorer, "dataset", None)
-    return dataset.spec if dataset is not None else None
+        consents=grants, disputes=disputes, alerts=alert_feed.feed(ctx, subject, limit=MAX_ALERTS), bands=ctx.bands or DEFAULT_BANDS, generated_at=now)
 
 
 def _missing(v: object) -> bool:

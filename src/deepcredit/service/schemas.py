@@ -460,6 +460,7 @@ class PersonReport(BaseModel):
     events: list[EventOut]
     consents: list[ConsentOut]
     disputes: list[DisputeOut]
+    alerts: list[AlertOut] = Field(default_factory=list, description="The latest alerts, newest first")
     bands: list[tuple[str, int]]
     generated_at: UtcDateTime
 
@@ -488,6 +489,30 @@ class RecourseOut(BaseModel):
     summary: str
     notes: list[str]
     model_id: str | None
+
+
+class AlertOut(BaseModel):
+    at: UtcDateTime
+    kind: Literal["score_changed", "band_changed", "merchant_query", "dispute_update"]
+    text: str
+    score: int | None = None
+    band: str | None = None
+
+
+class WebhookCreate(Request):
+    url: Annotated[str, StringConstraints(min_length=8, max_length=500, pattern=r"^https?://\S+$")]
+
+
+class WebhookOut(BaseModel):
+    id: DbId
+    url: str
+    created_at: UtcDateTime
+    active: bool
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="Signs every payload (X-DeepCredit-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "
+                                    "'<t>.' + body>); shown once")
 
 
 class Health(BaseModel):

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse
 
-from deepcredit.service import consent, disputes, recourse, report
+from deepcredit.service import alerts, consent, disputes, recourse, report
 from deepcredit.service.auth import PersonPrincipal, person
+from deepcredit.service.config import naive_utc
 from deepcredit.service.context import ServiceContext, get_context
 from deepcredit.service.problems import forbidden
 from deepcredit.service.routes import BODY, COMMON, P, PathId
 from deepcredit.service.schemas import (
+    AlertOut,
     ConsentCreate,
     ConsentOut,
     DisputeCreate,
     DisputeOut,
     PersonReport,
     RecourseOut,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookOut,
 )
 
 log = logging.getLogger("deepcredit.service")
@@ -105,3 +111,31 @@ def my_disputes(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depe
 def open_dispute(req: DisputeCreate, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
                  ) -> DisputeOut:
     return disputes.open_dispute(ctx, p.subject, req)
+
+
+@router.get("/me/alerts", response_model=list[AlertOut],
+            summary="My alerts: score and band changes, every merchant query, dispute updates (newest first)")
+def my_alerts(since: datetime | None = Query(None, description="Only alerts after this time"),
+              limit: int = Query(100, ge=1, le=1000), p: PersonPrincipal = Depends(person),
+              ctx: ServiceContext = Depends(get_context)) -> list[AlertOut]:
+    return alerts.feed(ctx, p.subject, since=naive_utc(since) if since else None, limit=limit)
+
+
+@router.post("/me/webhooks", response_model=WebhookCreated, status_code=201, responses={**BODY, 409: P},
+             summary="Register a webhook for my alerts; its signing secret is in the answer, once")
+def add_webhook(req: WebhookCreate, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
+                ) -> WebhookCreated:
+    return alerts.register(ctx, p.subject, req.url)
+
+
+@router.get("/me/webhooks", response_model=list[WebhookOut], summary="My webhooks")
+def my_webhooks(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
+                ) -> list[WebhookOut]:
+    return alerts.list_for(ctx, p.subject)
+
+
+@router.delete("/me/webhooks/{webhook_id}", response_model=WebhookOut, responses={404: P},
+               summary="Stop a webhook")
+def remove_webhook(webhook_id: PathId, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
+                   ) -> WebhookOut:
+    return alerts.revoke(ctx, p.subject, webhook_id)
