@@ -1,4 +1,5 @@
-"""The person's side, run by an operator: `recourse` (what would raise a person to the next band).
+"""The person's side, run by an operator: `recourse` (what would raise a person to the next band),
+`recourse-measure` (how often plans keep their promise), `retention` (retire old negative records, re-score).
 
 Configuration comes from the environment like every service command (service/config.py). Output goes to
 the terminal of whoever runs the command; nothing about the person is logged.
@@ -17,6 +18,7 @@ from deepcredit.cli.serve_cmds import _settings
 def register(app: typer.Typer) -> None:
     app.command("recourse")(recourse)
     app.command("recourse-measure")(recourse_measure)
+    app.command("retention")(retention)
 
 
 def _context():
@@ -75,3 +77,23 @@ def recourse_measure(
     write_recourse(result, out)
     console.print(f"{result['people']} people: reach_rate {result['reach_rate']}, what-if p99 {result['p99_ms']} ms "
                   f"(search p99 {result['search_p99_ms']} ms) -> {out}")
+
+
+def retention(
+    years: int | None = typer.Option(None, "--years", min=1, help="Retention period of negative records "
+                                     "(default DEEPCREDIT_RETENTION_YEARS, 5)."),
+    recalculate: bool = typer.Option(True, "--recalculate/--no-recalculate",
+                                     help="Also recalculate scores older than DEEPCREDIT_RECALCULATION_DAYS."),
+) -> None:
+    """Retire negative records older than the retention period from everyone's features and re-score the
+    people concerned (and, by default, every score due for its regular recalculation); audited."""
+    from deepcredit.service import retention as job
+
+    ctx = _context()
+    try:
+        out = job.run(ctx, years=years, recalculate=recalculate)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"negative records before {out.cutoff:%Y-%m-%d} retired: {out.retired_people:,} people "
+                  f"re-scored; {out.recalculated:,} scores recalculated")

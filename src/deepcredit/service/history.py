@@ -37,10 +37,11 @@ PAGE_SIZE = 20
 MAX_REASONS = 4
 """Distinct reasons listed per point; the rest are counted ("and 12 more changes")."""
 FIRST, CONNECTION, RETENTION = "initial score", "a connection's record changed", "old records retired"
+RECALCULATED = "scheduled recalculation"
 FIXED_CAUSES = {FIRST: "your first score", CONNECTION: "a change in the record of someone you are connected to",
                 "model promoted": "we started using an updated scoring model",
                 RETENTION: "records older than our retention period stopped counting",
-                "scheduled recalculation": "the regular recalculation of your score"}
+                RECALCULATED: "the regular recalculation of your score"}
 EVENT_CAUSE = re.compile(r"^event (s\d+) reported$")
 DISPUTE_CAUSE = re.compile(r"^dispute (\d+) corrected$")
 

@@ -95,6 +95,9 @@ class Overlay:
     events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(OVERLAY_COLUMNS)))
     corrections: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["event_ref", "action", "status", "days_late"]))
+    retire_before: datetime | None = None
+    """Negative records (statuses the spec says mean late or broken) dated before this no longer count
+    (service/retention.py); None: every record counts."""
 
 
 @dataclass
@@ -136,7 +139,7 @@ class GraphScorer(Scorer, Protocol):
         ...
 
 
-def _sql_list(values: Sequence[str]) -> str:
+def sql_list(values: Sequence[str]) -> str:
     return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) or "NULL"
 
 
@@ -167,7 +170,7 @@ class ScopedDataset(Dataset):
         """SELECT statements for people, relations and events; registers the overlay's frames on `con`."""
         scan = self.base.scan
         if self.focus is not None:
-            ids = _sql_list(self.focus)
+            ids = sql_list(self.focus)
             if "relations_by_target" in self.manifest.extras:  # a copy sorted by target: both sides prune
                 rel = (f"SELECT * FROM {scan('relations')} WHERE source IN ({ids}) UNION ALL "
                        f"SELECT * FROM {scan('relations_by_target')} WHERE target IN ({ids}) "
@@ -177,7 +180,7 @@ class ScopedDataset(Dataset):
             edges = con.execute(f"SELECT source, target FROM ({rel})").fetchall()
             scope = sorted(set(self.focus) | {x for e in edges for x in e})
             people = f"SELECT * FROM {scan('people')} WHERE person_id IN ({ids})"
-            events = f"SELECT * FROM {scan('events')} WHERE person_id IN ({_sql_list(scope)})"
+            events = f"SELECT * FROM {scan('events')} WHERE person_id IN ({sql_list(scope)})"
             overlay = self.overlay_for(scope)
         else:
             rel, people, events = (f"SELECT * FROM {scan(t)}" for t in ("relations", "people", "events"))
@@ -201,6 +204,13 @@ class ScopedDataset(Dataset):
             cast = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in OVERLAY_COLUMNS.items())
             events = f"({events}) UNION ALL BY NAME (SELECT {cast} FROM _overlay_events)"
             columns = columns | set(OVERLAY_COLUMNS)
+        if overlay.retire_before is not None:
+            spec_events = self.base.spec.events
+            negative = sorted(spec_events.statuses_meaning("late", "broken")) if spec_events is not None else []
+            if negative:
+                stamp = pd.Timestamp(overlay.retire_before).isoformat(sep=" ")
+                events = (f"SELECT * FROM ({events}) WHERE NOT (ts < TIMESTAMP '{stamp}' "
+                          f"AND status IN ({sql_list(negative)}))")
         self.scoped_event_columns = set(columns)
         return {"people": people, "relations": rel, "events": events}
 
@@ -325,7 +335,7 @@ class ModelScorer:
             for _ in range(hops):
                 if not frontier:
                     break
-                ids = _sql_list(sorted(frontier))
+                ids = sql_list(sorted(frontier))
                 rows = con.execute(f"SELECT source, target FROM {scan} WHERE source IN ({ids}) OR target IN ({ids})"
                                    ).fetchall()
                 new = {x for edge in rows for x in edge} - set(seen)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
-from deepcredit.service import alerts, consent, disputes, recourse, report
+from deepcredit.service import alerts, consent, disputes, export, recourse, report
 from deepcredit.service.auth import PersonPrincipal, person
 from deepcredit.service.config import naive_utc
 from deepcredit.service.context import ServiceContext, get_context
@@ -139,3 +140,30 @@ def my_webhooks(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depe
 def remove_webhook(webhook_id: PathId, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
                    ) -> WebhookOut:
     return alerts.revoke(ctx, p.subject, webhook_id)
+
+
+def _exported(ctx: ServiceContext, subject: str, fmt: str) -> dict:
+    data = export.collect(ctx, subject)
+    with ctx.db.write() as s:
+        ctx.audit.append(s, ctx.now(), "person", "export_downloaded", subject, format=fmt)
+    return data
+
+
+@router.get("/me/export", summary="Everything held about me, as JSON (profile, events, relations, scores, accesses, "
+            "consents, disputes, webhooks, alerts)")
+def my_export(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> Response:
+    body = json.dumps(_exported(ctx, p.subject, "json"), indent=2, default=str)
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/me/export.zip", summary="Everything held about me, as CSV files (and the JSON) in a zip",
+            response_class=Response, responses={200: {"content": {"application/zip": {}}}})
+def my_export_zip(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> Response:
+    return Response(export.as_zip(_exported(ctx, p.subject, "zip")), media_type="application/zip",
+                    headers={"Cache-Control": "no-store",
+                             "Content-Disposition": 'attachment; filename="deepcredit-export.zip"'})
+
+
+@router.post("/me/deletion", summary="Delete what no retention rule requires; the answer says what is kept and why")
+def request_deletion(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> dict:
+    return export.delete_optional(ctx, p.subject)
