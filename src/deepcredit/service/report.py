@@ -130,12 +130,12 @@ def radar(dimensions: list[Dimension], size: int = 300, margin: int = 90) -> dic
             "polygon": " ".join(points), "rings": rings}
 
 
-def history_chart(history: list[HistoryPoint], bands: list[tuple[str, int]], width: int = 640, height: int = 220,
+def history_chart(history: list[HistoryPoint], bands: list[tuple[str, int]], width: int = 480, height: int = 210,
                   hi: int = 950) -> dict:
     """SVG geometry of the score over time, grouped by period (hist.periods) so it stays readable at any
     number of points: one mark per period (its closing score, a whisker from its lowest to its highest),
     band edges as labelled gridlines, and at most six date labels; no per-point numbers."""
-    left, right, top, bottom = 92, 16, 12, 34
+    left, right, top, bottom = 100, 12, 12, 34
     lo = bands[0][1]
     period, groups = hist.periods([hist.Point(h.as_of, h.score, h.band) for h in history])
     n = len(groups)
@@ -174,8 +174,9 @@ def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseO
 
 
 def _band_labels(bands: list[tuple[str, int]], hi: int = 950) -> list[dict]:
-    """Each band's name centred on its stretch of the scale, alternating rows so narrow bands do not collide."""
+    """Each band's name centred on its stretch of the scale, in three alternating rows so that narrow bands
+    do not collide on a phone."""
     lo = bands[0][1]
     edges = [b for _, b in bands] + [hi]
     return [{"name": name, "pct": round(100 * ((edges[i] + edges[i + 1]) / 2 - lo) / (hi - lo), 1),
-             "row": i % 2} for i, (name, _) in enumerate(bands)]
+             "row": i % 3} for i, (name, _) in enumerate(bands)]
