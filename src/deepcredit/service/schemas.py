@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -513,6 +513,26 @@ class WebhookOut(BaseModel):
 class WebhookCreated(WebhookOut):
     secret: str = Field(description="Signs every payload (X-DeepCredit-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "
                                     "'<t>.' + body>); shown once")
+
+
+class ExportOut(BaseModel):
+    """Everything held about a person, one list of records per section (service/export.py)."""
+
+    profile: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    relations: list[dict[str, Any]] = Field(description="Kind, direction and date; the other person is not named")
+    score: list[dict[str, Any]]
+    score_history: list[dict[str, Any]]
+    accesses: list[dict[str, Any]]
+    consents: list[dict[str, Any]]
+    disputes: list[dict[str, Any]]
+    webhooks: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+
+
+class DeletionOut(BaseModel):
+    deleted: dict[str, int]
+    kept: dict[str, str] = Field(description="What stays, and the rule that keeps it")
 
 
 class Health(BaseModel):

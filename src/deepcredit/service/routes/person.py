@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from typing import Annotated
@@ -20,8 +19,10 @@ from deepcredit.service.schemas import (
     AlertOut,
     ConsentCreate,
     ConsentOut,
+    DeletionOut,
     DisputeCreate,
     DisputeOut,
+    ExportOut,
     PersonReport,
     RecourseOut,
     WebhookCreate,
@@ -149,11 +150,12 @@ def _exported(ctx: ServiceContext, subject: str, fmt: str) -> dict:
     return data
 
 
-@router.get("/me/export", summary="Everything held about me, as JSON (profile, events, relations, scores, accesses, "
-            "consents, disputes, webhooks, alerts)")
-def my_export(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> Response:
-    body = json.dumps(_exported(ctx, p.subject, "json"), indent=2, default=str)
-    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+@router.get("/me/export", response_model=ExportOut, summary="Everything held about me, as JSON (profile, events, "
+            "relations, scores, accesses, consents, disputes, webhooks, alerts)")
+def my_export(response: Response, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
+              ) -> ExportOut:
+    response.headers["Cache-Control"] = "no-store"
+    return ExportOut(**_exported(ctx, p.subject, "json"))
 
 
 @router.get("/me/export.zip", summary="Everything held about me, as CSV files (and the JSON) in a zip",
@@ -164,6 +166,8 @@ def my_export_zip(p: PersonPrincipal = Depends(person), ctx: ServiceContext = De
                              "Content-Disposition": 'attachment; filename="deepcredit-export.zip"'})
 
 
-@router.post("/me/deletion", summary="Delete what no retention rule requires; the answer says what is kept and why")
-def request_deletion(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> dict:
-    return export.delete_optional(ctx, p.subject)
+@router.post("/me/deletion", response_model=DeletionOut,
+             summary="Delete what no retention rule requires; the answer says what is kept and why")
+def request_deletion(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
+                     ) -> DeletionOut:
+    return DeletionOut(**export.delete_optional(ctx, p.subject))
