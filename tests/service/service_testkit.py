@@ -176,6 +176,16 @@ class Service:
                                                         "policy": policy, "include": include, **extra},
                                 headers=merchant)
 
+    def decided(self, skip: int = 0) -> tuple[str, dict, dict]:
+        """A person (raw id) Acme Rentals decided about under their consent: (person id, their token, Acme's key)."""
+        pid, _ = self.with_score(skip=skip)
+        mid, acme = self.merchant()
+        self.policy(acme)
+        me = self.person(pid)
+        self.grant(me, mid)
+        assert self.decide(acme, pid, "tx-1").status_code == 200
+        return pid, me, acme
+
     def subject(self, person_id: str) -> str:
         return self.ctx.pseudonym(person_id)
 

@@ -69,6 +69,8 @@ def test_openapi_documents_every_route_with_models_and_problems(service):
             content = op["responses"][ok].get("content", {})
             if path.endswith(".html"):
                 assert "text/html" in content
+            elif path.endswith(".zip"):
+                assert "application/zip" in content
             else:
                 assert "$ref" in str(content["application/json"]["schema"]), (method, path)
             if "requestBody" in op:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -44,6 +45,9 @@ def test_report_page_content(service):
                     "categories"):
         assert f'<section id="{section}"' in html
     assert html.count("<polygon") >= 5 and "Acme Rentals" in html and "disputed" in html
+    dims = html[html.index('<section id="dimensions"'):html.index('<section id="reasons"')]
+    assert "0 to 100" in dims and not re.search(r"[-\u2212]\d", dims)  # ratings, never signed points
+    assert {d["rating"] for d in report["dimensions"]} <= set(range(101)) | {None}
     assert pid not in html and "<script" not in html and "http://" not in html.replace("http://www.w3", "")
     assert _page_of(service, "/v1/me/report.html", {}).status_code == 401
 

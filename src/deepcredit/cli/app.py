@@ -11,13 +11,14 @@ from deepcredit.cli import (
     eval_cmds,
     features_cmds,
     model_cmds,
+    person_cmds,
     serve_cmds,
     spec_cmds,
 )
 
 app = typer.Typer(help="DeepCredit: open, point-in-time credit scoring.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-for group in (data_cmds, spec_cmds, features_cmds, model_cmds, eval_cmds, serve_cmds, bench_cmds,
+for group in (data_cmds, spec_cmds, features_cmds, model_cmds, eval_cmds, serve_cmds, person_cmds, bench_cmds,
               demo_cmd):
     group.register(app)
 

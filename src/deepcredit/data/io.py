@@ -124,14 +124,14 @@ def fingerprint(paths: Iterable[Path]) -> str:
 def library_versions(names: Iterable[str] = (
     "deepcredit", "numpy", "pandas", "pyarrow", "duckdb", "scikit-learn", "optbinning", "lightgbm", "torch",
 )) -> dict[str, str]:
-    """Installed versions of `names` (read once per process: reading package metadata costs ~10 ms a name,
-    and every feature table records them, so the service would pay it on every re-score)."""
     return dict(_versions(tuple(names)))
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=16)
 def _versions(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    versions = []
+    """Read once per process: installed versions do not change under a running process, and reading package
+    metadata costs a third of a one-person re-score (the feature engine records them on every frame)."""
+    versions: list[tuple[str, str]] = []
     for name in names:
         try:
             versions.append((name, metadata.version(name)))

@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI
 
 from deepcredit import __version__
 from deepcredit.service import problems
+from deepcredit.service.alerts import Dispatcher
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, get_context, make_context, read_meta, sync_clock
 from deepcredit.service.limits import BodyLimit
@@ -179,19 +180,26 @@ def _document(app: FastAPI, ctx: ServiceContext) -> None:
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI documents replacing openapi per instance
 
 
-def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | None = None,
-               load_scorer_from_meta: bool = True) -> FastAPI:
+def serving_context(settings: Settings, scorer: Scorer | None = None, db: Database | None = None,
+                    load_scorer_from_meta: bool = True) -> ServiceContext:
+    """The context the service (and a CLI command acting as it) runs with: database, clock, scorer, bands."""
     ctx = make_context(settings, db)
     ctx.db.create_all()
     sync_clock(ctx)
     if scorer is None and load_scorer_from_meta:
         scorer = build_scorer(ctx)
     ctx.scorer = scorer
-    if scorer is not None and hasattr(scorer, "neighbourhood"):
-        ctx.neighbours = neighbour_queue(ctx)
     scale = getattr(scorer, "scale", None)
     if scale is not None:
         ctx.bands = [(n, int(b)) for n, b in scale.bands]
+    return ctx
+
+
+def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | None = None,
+               load_scorer_from_meta: bool = True) -> FastAPI:
+    ctx = serving_context(settings, scorer, db, load_scorer_from_meta)
+    if ctx.scorer is not None and hasattr(ctx.scorer, "neighbourhood"):
+        ctx.neighbours = neighbour_queue(ctx)
     app = FastAPI(
         title="DeepCredit scoring service", version=__version__,
         description="Merchants ask about a person only with that person's consent; people see who asked, why "
@@ -201,6 +209,8 @@ def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | 
                       {"name": "person", "description": "A person's own token."},
                       {"name": "operator", "description": "The operator (admin) key."}])
     app.state.ctx = ctx
+    if settings.webhook_interval_s > 0:
+        app.state.webhooks = Dispatcher(ctx, settings.webhook_interval_s).start()
     problems.install(app)
     app.include_router(merchant.router)
     app.include_router(person.router)

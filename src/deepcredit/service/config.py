@@ -65,6 +65,14 @@ class Settings:
     probe_window_days: int = 30
     max_consent_days: int = 366
     person_token_days: int = 30
+    recalculation_days: int = 30
+    """Every score is recalculated at least this often (`deepcredit retention` runs it); new records sooner."""
+    webhook_interval_s: int = 0
+    """Seconds between rounds of sending alerts to webhooks (0: no background sender; `serve` uses 10)."""
+    webhook_allow_http: bool = False
+    """Webhook URLs must be HTTPS unless this is set (a local receiver in development and tests)."""
+    retention_years: int = 5
+    """Negative records older than this stop counting (`deepcredit retention`); FCRA / PBoC rules: 5 years."""
     clock: Clock = field(default_factory=Clock)
 
     @classmethod
@@ -77,13 +85,17 @@ class Settings:
                               "bytes (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
         s = cls(database_url=env.get("DEEPCREDIT_DATABASE_URL", DEFAULT_DATABASE_URL),
                 pseudonym_key=key.encode(), admin_key=env.get("DEEPCREDIT_ADMIN_KEY", ""))
-        ints = {"dispute_deadline_days": "DEEPCREDIT_DISPUTE_DEADLINE_DAYS",
+        s.webhook_interval_s = 10
+        ints = {"webhook_interval_s": "DEEPCREDIT_WEBHOOK_INTERVAL_SECONDS",
+                "dispute_deadline_days": "DEEPCREDIT_DISPUTE_DEADLINE_DAYS",
                 "replay_window_hours": "DEEPCREDIT_REPLAY_WINDOW_HOURS",
                 "report_window_days": "DEEPCREDIT_REPORT_WINDOW_DAYS",
                 "max_body_bytes": "DEEPCREDIT_MAX_BODY_BYTES",
                 "threshold_changes_per_day": "DEEPCREDIT_THRESHOLD_CHANGES_PER_DAY",
                 "threshold_step": "DEEPCREDIT_THRESHOLD_STEP",
-                "probe_thresholds_per_person": "DEEPCREDIT_PROBE_THRESHOLDS_PER_PERSON"}
+                "probe_thresholds_per_person": "DEEPCREDIT_PROBE_THRESHOLDS_PER_PERSON",
+                "recalculation_days": "DEEPCREDIT_RECALCULATION_DAYS",
+                "retention_years": "DEEPCREDIT_RETENTION_YEARS"}
         for attr, var in ints.items():
             if var in env:
                 try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +29,8 @@ class ServiceContext:
     bands: list[tuple[str, int]] | None = None
     neighbours: Any = None
     """neighbours.NeighbourQueue: re-scores a person's connections after their record changed."""
+    recourse_cache: dict = field(default_factory=dict)
+    """recourse.person_recourse's answers, by (person, model, score time)."""
 
     def now(self) -> datetime:
         return self.settings.clock.now()

@@ -29,7 +29,7 @@ from deepcredit.service.problems import Problem, forbidden
 from deepcredit.service.schemas import EventAck, EventReport, Outcome
 from deepcredit.service.scoring import OVERLAY_COLUMNS, Overlay, ScoredPerson
 from deepcredit.service.store import Database
-from deepcredit.service.store.models import Decision, EventCorrection, Score, ScoreHistory, ServiceEvent
+from deepcredit.service.store.models import Decision, EventCorrection, Meta, Score, ScoreHistory, ServiceEvent
 
 log = logging.getLogger("deepcredit.service")
 
@@ -44,6 +44,8 @@ OUTCOMES: dict[Outcome, tuple[str, str]] = {
 """Outcome -> (event kind, event status) in the data model's vocabularies (data/schema.py)."""
 WRITE_OFF_DAYS = 60.0
 """days_late of a commitment never kept, as the simulated world and the bundled data record it."""
+RETENTION_CUTOFF = "retention_cutoff"
+"""The service_meta key of the retention cutoff (service/retention.py)."""
 assert all(st in EVENT_STATUSES for _, st in OUTCOMES.values())
 
 
@@ -74,9 +76,16 @@ def overlay_source(db: Database):
         corr = pd.DataFrame([(x.event_ref, x.action, x.status, x.days_late) for x in corrections
                              if x.event_ref.startswith("b")],
                             columns=["event_ref", "action", "status", "days_late"])
-        return Overlay(events=frame, corrections=corr)
+        return Overlay(events=frame, corrections=corr, retire_before=retention_cutoff(db))
 
     return fetch
+
+
+def retention_cutoff(db: Database) -> datetime | None:
+    """The date before which negative records no longer count, as the last retention run set it."""
+    with db.read() as s:
+        row = s.get(Meta, RETENTION_CUTOFF)
+    return datetime.fromisoformat(row.value) if row is not None else None
 
 
 def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str) -> None:

@@ -15,8 +15,10 @@ from functools import lru_cache
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 
+from deepcredit.service import alerts as alert_feed
 from deepcredit.service import consent as consents
 from deepcredit.service import disputes as dispute_mod
+from deepcredit.service import history as hist
 from deepcredit.service.context import DEFAULT_BANDS, ServiceContext
 from deepcredit.service.schemas import (
     AccessOut,
@@ -26,6 +28,7 @@ from deepcredit.service.schemas import (
     HistoryPoint,
     PersonReport,
     ReasonOut,
+    RecourseOut,
 )
 from deepcredit.service.store.models import AuditEntry, Merchant, Score, ScoreHistory, ServiceEvent
 
@@ -34,7 +37,7 @@ ACCESS_ACTIONS = ("decision", "decision_replayed", "decision_refused", "event_re
 DIMENSION_LABELS = {"identity": "Identity", "credit_history": "Credit history",
                     "fulfilment_capacity": "Fulfilment capacity", "behaviour_preferences": "Behaviour",
                     "social_connections": "Connections"}
-MAX_EVENTS, MAX_ACCESSES = 50, 100
+MAX_EVENTS, MAX_ACCESSES, MAX_ALERTS = 50, 100, 20
 
 
 HELD = "records held on you"
@@ -53,8 +56,11 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
         merchants = dict(s.execute(select(Merchant.id, Merchant.name)).all())
         grants = consents.list_for(ctx, s, subject)
         disputes = dispute_mod.list_for(s, ctx, subject=subject)
+        words = hist.describer(s, subject, merchants, hist.spec_of(ctx.scorer))
         service_events = {f"s{e.id}": merchants.get(e.merchant_id, "a merchant") for e in s.execute(
             select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
+    points = hist.points([(h.as_of, h.score, h.band, words(h.cause)) for h in history])
+    causes = {h.as_of.date(): h.cause for h in history}  # the day's last stored cause
     accesses = []
     for a in audit:
         d = json.loads(a.details)
@@ -78,9 +84,12 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
         scored_at=score.as_of if score else None, model_id=score.model_id if score else None,
         dimensions=[Dimension(**d) for d in score.dimensions] if score else [],
         reasons=[ReasonOut(**r) for r in score.reasons] if score else [],
-        history=[HistoryPoint(as_of=h.as_of, score=h.score, band=h.band, cause=h.cause) for h in history],
+        history=[HistoryPoint(as_of=p.at, score=p.score, band=p.band, cause=causes[p.at.date()], reasons=p.reasons)
+                 for p in points],
+        next_recalculation=hist.next_recalculation(score.as_of if score else None, now,
+                                                   ctx.settings.recalculation_days),
         accesses=accesses, data_categories=[DataCategory(**c) for c in categories], events=events,
-        consents=grants, disputes=disputes, bands=ctx.bands or DEFAULT_BANDS, generated_at=now)
+        consents=grants, disputes=disputes, alerts=alert_feed.feed(ctx, subject, limit=MAX_ALERTS), bands=ctx.bands or DEFAULT_BANDS, generated_at=now)
 
 
 def _missing(v: object) -> bool:
@@ -96,7 +105,7 @@ def _env() -> Environment:
 
 
 def radar(dimensions: list[Dimension], size: int = 300, margin: int = 90) -> dict:
-    """SVG geometry for a five-axis radar: each axis from the dimension's lowest to highest attainable points.
+    """SVG geometry for a five-axis radar: each axis the dimension's 0-100 rating (its points against its range).
 
     The horizontal margin leaves room for the axis labels left and right of the pentagon.
     """
@@ -109,44 +118,65 @@ def radar(dimensions: list[Dimension], size: int = 300, margin: int = 90) -> dic
 
     axes, points = [], []
     for i, d in enumerate(dimensions):
-        share = 0.0 if d.points is None else (d.points - d.lo) / (d.hi - d.lo) if d.hi > d.lo else 0.5
-        share = min(max(share, 0.0), 1.0)
+        share = 0.0 if d.rating is None else d.rating / 100
         (x_end, y_end), (lx, ly) = at(i, 1.0), at(i, 1.16)
         anchor = "middle" if abs(lx - cx) < 10 else ("start" if lx > cx else "end")
         axes.append({"x": round(x_end, 1), "y": round(y_end, 1), "lx": round(lx, 1), "ly": round(ly + 4, 1),
-                     "anchor": anchor, "label": DIMENSION_LABELS.get(d.name, d.name), "pct": round(100 * share)})
+                     "anchor": anchor, "label": DIMENSION_LABELS.get(d.name, d.name),
+                     "pct": "no data" if d.rating is None else d.rating})
         points.append("{:.1f},{:.1f}".format(*at(i, share)))
     rings = [" ".join("{:.1f},{:.1f}".format(*at(i, k)) for i in range(n)) for k in (0.25, 0.5, 0.75, 1.0)]
     return {"width": size + 2 * margin, "height": size, "cx": cx, "cy": cy, "axes": axes,
             "polygon": " ".join(points), "rings": rings}
 
 
-def history_chart(history: list[HistoryPoint], width: int = 520, height: int = 160, lo: int = 350,
+def history_chart(history: list[HistoryPoint], bands: list[tuple[str, int]], width: int = 480, height: int = 210,
                   hi: int = 950) -> dict:
-    pad = 30
-    pts = []
-    n = len(history)
-    for i, h in enumerate(history):
-        x = pad + (width - 2 * pad) * (i / (n - 1) if n > 1 else 0.5)
-        y = height - pad - (height - 2 * pad) * (h.score - lo) / (hi - lo)
-        pts.append({"x": round(x, 1), "y": round(y, 1), "score": h.score, "label": h.as_of.date().isoformat()})
-    return {"width": width, "height": height, "points": pts, "line": " ".join(f"{p['x']},{p['y']}" for p in pts)}
+    """SVG geometry of the score over time, grouped by period (hist.periods) so it stays readable at any
+    number of points: one mark per period (its closing score, a whisker from its lowest to its highest),
+    band edges as labelled gridlines, and at most six date labels; no per-point numbers."""
+    left, right, top, bottom = 100, 12, 12, 34
+    lo = bands[0][1]
+    period, groups = hist.periods([hist.Point(h.as_of, h.score, h.band) for h in history])
+    n = len(groups)
+
+    def y(score: float) -> float:
+        return round(top + (height - top - bottom) * (1 - (score - lo) / (hi - lo)), 1)
+
+    def x(i: int) -> float:
+        return round(left + (width - left - right) * (i / (n - 1) if n > 1 else 0.5), 1)
+
+    marks = [{"x": x(i), "y": y(g.score), "y_low": y(g.low), "y_high": y(g.high), "score": g.score,
+              "label": g.label, "changes": g.changes} for i, g in enumerate(groups)]
+    step = max(1, math.ceil(n / 6))
+    at = [i for i in range(n) if i % step == 0 or i == n - 1]
+    if len(at) > 1 and x(at[-1]) - x(at[-2]) < 80:  # keep the last date, drop a colliding one
+        del at[-2]
+    ticks = [{"x": x(i), "label": groups[i].label} for i in at]
+    grid = [{"y": y(b), "label": f"{name} {b}"} for name, b in bands]
+    return {"width": width, "height": height, "left": left, "right": width - right, "bottom": height - bottom,
+            "period": period, "marks": marks, "ticks": ticks, "grid": grid,
+            "line": " ".join(f"{m['x']},{m['y']}" for m in marks)}
 
 
-def render_html(report: PersonReport) -> str:
+def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseOut | None = None) -> str:
     bands = report.bands
     position = None
     if report.score is not None:
         lo, hi = bands[0][1], 950
         position = round(100 * (report.score - lo) / (hi - lo), 1)
+    pts = [hist.Point(h.as_of, h.score, h.band, h.reasons) for h in report.history]
+    rows, page, pages = hist.page(pts, history_page)
     return _env().get_template("report.html").render(
-        r=report, radar=radar(report.dimensions), chart=history_chart(report.history), labels=DIMENSION_LABELS,
-        position=position, band_edges=_band_labels(bands))
+        r=report, radar=radar(report.dimensions), chart=history_chart(report.history, bands), labels=DIMENSION_LABELS,
+        position=position, band_edges=_band_labels(bands), history_rows=rows, page=page, pages=pages,
+        recourse=recourse)
 
 
 def _band_labels(bands: list[tuple[str, int]], hi: int = 950) -> list[dict]:
-    """Each band's name centred on its stretch of the scale, alternating rows so narrow bands do not collide."""
+    """Each band's name centred on its stretch of the scale, in three alternating rows so that narrow bands
+    do not collide on a phone."""
     lo = bands[0][1]
     edges = [b for _, b in bands] + [hi]
     return [{"name": name, "pct": round(100 * ((edges[i] + edges[i + 1]) / 2 - lo) / (hi - lo), 1),
-             "row": i % 2} for i, (name, _) in enumerate(bands)]
+             "row": i % 3} for i, (name, _) in enumerate(bands)]

@@ -11,9 +11,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from deepcredit.data.schema import EVENT_STATUSES
 
@@ -216,12 +224,29 @@ class DecisionRequest(Request):
     order_ref: OrderRef | None = Field(None, description="The order a per-order consent was given for.")
 
 
+def dimension_rating(points: int | None, lo: int, hi: int) -> int | None:
+    """Points on a dimension as 0-100 against the dimension's range: a person cannot read signed points."""
+    if points is None:
+        return None
+    if hi <= lo:
+        return 50
+    return int(round(100 * min(max((points - lo) / (hi - lo), 0.0), 1.0)))
+
+
 class Dimension(BaseModel):
     name: str
     points: int | None = Field(None, description="absent or null: the model has no input data for this dimension "
                                "(no data)")
     lo: int
     hi: int
+    rating: int | None = Field(None, description="0-100, what a person reads: where `points` lie in the dimension's "
+                               "range (lo -> 0, hi -> 100), clipped; null: no data. `points` stay the exact "
+                               "additive share of the score, for operators")
+
+    @model_validator(mode="after")
+    def _rate(self) -> Dimension:
+        self.rating = dimension_rating(self.points, self.lo, self.hi)
+        return self
 
 
 class ReasonOut(BaseModel):
@@ -395,10 +420,13 @@ class EventOut(BaseModel):
 
 
 class HistoryPoint(BaseModel):
+    """One point per day on which the score or band changed (the day's last score)."""
+
     as_of: UtcDateTime
     score: int
     band: str
-    cause: str
+    cause: str = Field(description="The stored cause of the day's last re-score (machine-readable)")
+    reasons: list[str] = Field(default_factory=list, description="What changed that day, in words")
 
 
 class AccessOut(BaseModel):
@@ -425,13 +453,86 @@ class PersonReport(BaseModel):
     dimensions: list[Dimension]
     reasons: list[ReasonOut]
     history: list[HistoryPoint]
+    next_recalculation: UtcDateTime | None = Field(
+        None, description="The latest date the score is recalculated (any new record recalculates it sooner)")
     accesses: list[AccessOut]
     data_categories: list[DataCategory]
     events: list[EventOut]
     consents: list[ConsentOut]
     disputes: list[DisputeOut]
+    alerts: list[AlertOut] = Field(default_factory=list, description="The latest alerts, newest first")
     bands: list[tuple[str, int]]
     generated_at: UtcDateTime
+
+
+class RecourseStep(BaseModel):
+    kind: str = Field(description="The event kind, in the data set's own words")
+    status: str = Field(description="A status the data set's spec says means the commitment was kept")
+    count: int
+    amount: float | None
+    text: str
+
+
+class RecourseOut(BaseModel):
+    """What would raise me to the next band: future behaviour only, re-scored by the served model."""
+
+    score: int | None
+    band: str | None
+    target_band: str | None = Field(description="The next band up; null in the top band or without a score")
+    target_score: int | None
+    reached: bool = Field(description="Whether the plan, scored by the model, reaches the target band")
+    score_after: int | None
+    band_after: str | None
+    months: int | None
+    until: UtcDateTime | None
+    steps: list[RecourseStep]
+    summary: str
+    notes: list[str]
+    model_id: str | None
+
+
+class AlertOut(BaseModel):
+    at: UtcDateTime
+    kind: Literal["score_changed", "band_changed", "merchant_query", "dispute_update"]
+    text: str
+    score: int | None = None
+    band: str | None = None
+
+
+class WebhookCreate(Request):
+    url: Annotated[str, StringConstraints(min_length=8, max_length=500, pattern=r"^https?://\S+$")]
+
+
+class WebhookOut(BaseModel):
+    id: DbId
+    url: str
+    created_at: UtcDateTime
+    active: bool
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="Signs every payload (X-DeepCredit-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "
+                                    "'<t>.' + body>); shown once")
+
+
+class ExportOut(BaseModel):
+    """Everything held about a person, one list of records per section (service/export.py)."""
+
+    profile: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    relations: list[dict[str, Any]] = Field(description="Kind, direction and date; the other person is not named")
+    score: list[dict[str, Any]]
+    score_history: list[dict[str, Any]]
+    accesses: list[dict[str, Any]]
+    consents: list[dict[str, Any]]
+    disputes: list[dict[str, Any]]
+    webhooks: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+
+
+class DeletionOut(BaseModel):
+    deleted: dict[str, int]
+    kept: dict[str, str] = Field(description="What stays, and the rule that keeps it")
 
 
 class Health(BaseModel):

@@ -96,6 +96,21 @@ class Overlay:
     events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(OVERLAY_COLUMNS)))
     corrections: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["event_ref", "action", "status", "days_late"]))
+    retire_before: datetime | None = None
+    """Negative records (statuses the spec says mean late or broken) dated before this no longer count
+    (service/retention.py); None: every record counts."""
+
+
+@dataclass
+class WhatIf:
+    """Simulated futures for one model run: copies of people (clone id -> person id: their profile, events and
+    edges) and events to add (OVERLAY_COLUMNS, `person_id` a clone's or a real person's id). Nothing stored
+    changes: the rows exist only in the run's temp tables."""
+
+    clones: dict[str, str] = field(default_factory=dict)
+    events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(OVERLAY_COLUMNS)))
+    as_of: dict[str, datetime] = field(default_factory=dict)
+    """A clone's own as-of (the end of its future); others are scored as of the run's."""
 
 
 OverlaySource = Callable[[Sequence[str] | None], Overlay]
@@ -125,7 +140,7 @@ class GraphScorer(Scorer, Protocol):
         ...
 
 
-def _sql_list(values: Sequence[str]) -> str:
+def sql_list(values: Sequence[str]) -> str:
     return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) or "NULL"
 
 
@@ -167,7 +182,7 @@ class ScopedDataset(Dataset):
                 "SELECT * FROM _scope_events"
             overlay = self.overlay_for(scope)
         elif self.focus is not None:
-            ids = _sql_list(self.focus)
+            ids = sql_list(self.focus)
             if "relations_by_target" in self.manifest.extras:  # a copy sorted by target: both sides prune
                 rel = (f"SELECT * FROM {scan('relations')} WHERE source IN ({ids}) UNION ALL "
                        f"SELECT * FROM {scan('relations_by_target')} WHERE target IN ({ids}) "
@@ -177,7 +192,7 @@ class ScopedDataset(Dataset):
             edges = con.execute(f"SELECT source, target FROM ({rel})").fetchall()
             scope = sorted(set(self.focus) | {x for e in edges for x in e})
             people = f"SELECT * FROM {scan('people')} WHERE person_id IN ({ids})"
-            events = f"SELECT * FROM {scan('events')} WHERE person_id IN ({_sql_list(scope)})"
+            events = f"SELECT * FROM {scan('events')} WHERE person_id IN ({sql_list(scope)})"
             overlay = self.overlay_for(scope)
         else:
             rel, people, events = (f"SELECT * FROM {scan(t)}" for t in ("relations", "people", "events"))
@@ -201,6 +216,13 @@ class ScopedDataset(Dataset):
             cast = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in OVERLAY_COLUMNS.items())
             events = f"({events}) UNION ALL BY NAME (SELECT {cast} FROM _overlay_events)"
             columns = columns | set(OVERLAY_COLUMNS)
+        if overlay.retire_before is not None:
+            spec_events = self.base.spec.events
+            negative = sorted(spec_events.statuses_meaning("late", "broken")) if spec_events is not None else []
+            if negative:
+                stamp = pd.Timestamp(overlay.retire_before).isoformat(sep=" ")
+                events = (f"SELECT * FROM ({events}) WHERE NOT (ts < TIMESTAMP '{stamp}' "
+                          f"AND status IN ({sql_list(negative)}))")
         self.scoped_event_columns = set(columns)
         return {"people": people, "relations": rel, "events": events}
 
@@ -334,13 +356,16 @@ class ModelScorer:
             frontier = new
         return seen
 
-    def model_input(self, person_ids: Sequence[str] | None, as_of: datetime) -> ModelInput:
+    def model_input(self, person_ids: Sequence[str] | None, as_of: datetime, whatif: WhatIf | None = None
+                    ) -> ModelInput:
         """The views the model reads for these people (None: everyone the data set or the service knows).
 
         The engine's own plan (features, sequences, graph) runs on a cursor of the scorer's long-lived
         DuckDB database: for given people the scoped tables are copied into temp tables once (a few
         hundred rows), so no step rescans the data set's files and no new database is opened per request.
         """
+        if whatif is not None and person_ids is None:
+            raise ValueError("a what-if is scored for given people, not for everyone")
         con = self.cursor()
         try:
             if person_ids is None:
@@ -353,10 +378,14 @@ class ModelScorer:
                 scoped = self.scope(ids)
                 for name, sql in scoped.sources(con).items():
                     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
-            con.register("spine_input", pd.DataFrame({"person_id": ids}))
-            stamp = pd.Timestamp(as_of).isoformat(sep=" ")
+            stamps = [as_of] * len(ids)
+            if whatif is not None:
+                _add_whatif(con, whatif)
+                ids = ids + list(whatif.clones)
+                stamps += [whatif.as_of.get(c, as_of) for c in whatif.clones]
+            con.register("spine_input", pd.DataFrame({"person_id": ids, "as_of": pd.to_datetime(stamps)}))
             con.execute("CREATE OR REPLACE TEMP TABLE spine AS SELECT CAST(person_id AS VARCHAR) AS person_id, "
-                        f"TIMESTAMP '{stamp}' AS as_of, CAST(NULL AS INTEGER) AS label FROM spine_input")
+                        "CAST(as_of AS TIMESTAMP) AS as_of, CAST(NULL AS INTEGER) AS label FROM spine_input")
             session = Session(con, {r[0] for r in con.execute("DESCRIBE people").fetchall()},
                               {r[0] for r in con.execute("DESCRIBE events").fetchall()},
                               spec=self.dataset.spec,  # what the data set's own statuses and amounts mean
@@ -367,6 +396,28 @@ class ModelScorer:
         finally:
             con.close()
         return ModelInput(tabular, sequences, graph)
+
+    def score_futures(self, person_id: str, futures: Sequence[tuple[pd.DataFrame, datetime]]) -> pd.DataFrame:
+        """The person's score under each simulated future, in one model run: each future is a frame of events
+        (OVERLAY_COLUMNS but person_id) added to a copy of the person, scored as of the future's end. One row
+        per future: pd, score, band, then the tabular features the model read (to check what a future moved)."""
+        clones = {f"~whatif{k}~{person_id}": person_id for k in range(len(futures))}
+        frames = [f.assign(person_id=c) for c, (f, _) in zip(clones, futures, strict=True) if len(f)]
+        events = pd.concat(frames, ignore_index=True) if frames else WhatIf().events
+        ends = {c: end for c, (_, end) in zip(clones, futures, strict=True)}
+        inp = self.model_input([person_id], min(ends.values()), WhatIf(clones, events, ends))
+        keys = inp.keys["person_id"].to_numpy()
+        rows = inp.take(pd.Series(np.arange(len(keys)), index=keys).loc[list(clones)].to_numpy())
+        card = self.scorer.report(rows, explain=False)
+        return pd.concat([card[["pd", "score", "band"]], rows.X], axis=1)
+
+    def score_with(self, person_id: str, events: pd.DataFrame, as_of: datetime) -> tuple[int, str]:
+        """(score, band) of the person as of `as_of` with these events (OVERLAY_COLUMNS but person_id) added
+        to their own record: the what-if of one future, on the same path as a re-score."""
+        inp = self.model_input([person_id], as_of, WhatIf(events=events.assign(person_id=person_id)))
+        keys = inp.keys["person_id"].to_numpy()
+        card = self.scorer.report(inp.take([int(np.flatnonzero(keys == person_id)[0])]), explain=False)
+        return int(card["score"].iloc[0]), str(card["band"].iloc[0])
 
     def score_people(self, person_ids: Sequence[str] | None, as_of: datetime | None = None) -> list[ScoredPerson]:
         as_of = as_of or self.dataset.snapshot_date.to_pydatetime()
@@ -401,6 +452,23 @@ class ModelScorer:
                             for d in DIMENSIONS],
                 reasons=reasons.get(i, []), model_id=self.model_id))
         return out
+
+
+def _add_whatif(con: duckdb.DuckDBPyConnection, whatif: WhatIf) -> None:
+    """Copy the clones' people into the scoped temp tables (profile rows, events, both ends of their edges)
+    and add the simulated events."""
+    if whatif.clones:
+        con.register("_whatif_clones", pd.DataFrame({"clone_id": list(whatif.clones),
+                                                     "person_id": list(whatif.clones.values())}))
+        for table, col in (("people", "person_id"), ("events", "person_id"), ("relations", "source"),
+                           ("relations", "target")):
+            con.execute(f"INSERT INTO {table} BY NAME SELECT t.* REPLACE (c.clone_id AS {col}) "
+                        f"FROM {table} t JOIN _whatif_clones c ON t.{col} = c.person_id")
+    if len(whatif.events):
+        have = {r[0] for r in con.execute("DESCRIBE events").fetchall()}
+        con.register("_whatif_events", whatif.events[list(OVERLAY_COLUMNS)])
+        cast = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in OVERLAY_COLUMNS.items() if c in have)
+        con.execute(f"INSERT INTO events BY NAME SELECT {cast} FROM _whatif_events")
 
 
 def _value_text(value: object) -> str:

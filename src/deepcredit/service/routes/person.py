@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import HTMLResponse, Response
 
-from deepcredit.service import consent, disputes, report
+from deepcredit.service import alerts, consent, disputes, export, recourse, report
 from deepcredit.service.auth import PersonPrincipal, person
+from deepcredit.service.config import naive_utc
 from deepcredit.service.context import ServiceContext, get_context
 from deepcredit.service.problems import forbidden
 from deepcredit.service.routes import BODY, COMMON, P, PathId
 from deepcredit.service.schemas import (
+    AlertOut,
     ConsentCreate,
     ConsentOut,
+    DeletionOut,
     DisputeCreate,
     DisputeOut,
+    ExportOut,
     PersonReport,
+    RecourseOut,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookOut,
 )
 
+log = logging.getLogger("deepcredit.service")
 router = APIRouter(prefix="/v1", tags=["person"], responses=COMMON)
 HTML_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
                 "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -39,8 +50,25 @@ def my_report(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depend
 
 
 @router.get("/me/report.html", response_class=HTMLResponse, summary="My report as a web page")
-def my_report_html(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> HTMLResponse:
-    return HTMLResponse(report.render_html(_viewed(ctx, p.subject, "html")), headers=HTML_HEADERS)
+def my_report_html(history_page: int = Query(1, ge=1, le=100_000, description="Page of the history table, 1 = newest"),
+                   p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> HTMLResponse:
+    viewed = _viewed(ctx, p.subject, "html")
+    try:
+        plan: RecourseOut | None = recourse.person_recourse(ctx, p.subject)
+    except Exception as exc:  # noqa: BLE001 - the page shows everything else; the what-if says it is unavailable
+        log.error("what-if for the report page failed (%s)", type(exc).__name__)
+        plan = None
+    return HTMLResponse(report.render_html(viewed, history_page, plan), headers=HTML_HEADERS)
+
+
+@router.get("/me/recourse", response_model=RecourseOut, responses={501: P},
+            summary="What would raise me to the next band: the smallest plan of future behaviour, re-scored by the "
+                    "model")
+def my_recourse(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> RecourseOut:
+    out = recourse.person_recourse(ctx, p.subject)
+    with ctx.db.write() as s:
+        ctx.audit.append(s, ctx.now(), "person", "recourse_viewed", p.subject)
+    return out
 
 
 @router.get("/people/{person_id}/report", response_model=PersonReport, responses={403: P},
@@ -85,3 +113,61 @@ def my_disputes(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depe
 def open_dispute(req: DisputeCreate, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
                  ) -> DisputeOut:
     return disputes.open_dispute(ctx, p.subject, req)
+
+
+@router.get("/me/alerts", response_model=list[AlertOut],
+            summary="My alerts: score and band changes, every merchant query, dispute updates (newest first)")
+def my_alerts(since: datetime | None = Query(None, description="Only alerts after this time"),
+              limit: int = Query(100, ge=1, le=1000), p: PersonPrincipal = Depends(person),
+              ctx: ServiceContext = Depends(get_context)) -> list[AlertOut]:
+    return alerts.feed(ctx, p.subject, since=naive_utc(since) if since else None, limit=limit)
+
+
+@router.post("/me/webhooks", response_model=WebhookCreated, status_code=201, responses={**BODY, 409: P},
+             summary="Register a webhook for my alerts; its signing secret is in the answer, once")
+def add_webhook(req: WebhookCreate, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
+                ) -> WebhookCreated:
+    return alerts.register(ctx, p.subject, req.url)
+
+
+@router.get("/me/webhooks", response_model=list[WebhookOut], summary="My webhooks")
+def my_webhooks(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
+                ) -> list[WebhookOut]:
+    return alerts.list_for(ctx, p.subject)
+
+
+@router.delete("/me/webhooks/{webhook_id}", response_model=WebhookOut, responses={404: P},
+               summary="Stop a webhook")
+def remove_webhook(webhook_id: PathId, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
+                   ) -> WebhookOut:
+    return alerts.revoke(ctx, p.subject, webhook_id)
+
+
+def _exported(ctx: ServiceContext, subject: str, fmt: str) -> dict:
+    data = export.collect(ctx, subject)
+    with ctx.db.write() as s:
+        ctx.audit.append(s, ctx.now(), "person", "export_downloaded", subject, format=fmt)
+    return data
+
+
+@router.get("/me/export", response_model=ExportOut, summary="Everything held about me, as JSON (profile, events, "
+            "relations, scores, accesses, consents, disputes, webhooks, alerts)")
+def my_export(response: Response, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
+              ) -> ExportOut:
+    response.headers["Cache-Control"] = "no-store"
+    return ExportOut(**_exported(ctx, p.subject, "json"))
+
+
+@router.get("/me/export.zip", summary="Everything held about me, as CSV files (and the JSON) in a zip",
+            response_class=Response, responses={200: {"content": {"application/zip": {}}}})
+def my_export_zip(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> Response:
+    return Response(export.as_zip(_exported(ctx, p.subject, "zip")), media_type="application/zip",
+                    headers={"Cache-Control": "no-store",
+                             "Content-Disposition": 'attachment; filename="deepcredit-export.zip"'})
+
+
+@router.post("/me/deletion", response_model=DeletionOut,
+             summary="Delete what no retention rule requires; the answer says what is kept and why")
+def request_deletion(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
+                     ) -> DeletionOut:
+    return DeletionOut(**export.delete_optional(ctx, p.subject))

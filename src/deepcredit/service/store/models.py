@@ -228,3 +228,31 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     seq: Mapped[int] = mapped_column(ID)
     mac: Mapped[str] = mapped_column(String(64))
+
+
+class Webhook(Base):
+    """Where a person asked to be told of their alerts. The signing secret is derived (alerts.secret), never
+    stored; `cursor` is the time of the last alert queued for it."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    subject: Mapped[str] = mapped_column(SUBJECT, index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    cursor: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class WebhookDelivery(Base):
+    """One alert to send to one webhook: retried with backoff until delivered or out of attempts."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "state", "next_at"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"), index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(DateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

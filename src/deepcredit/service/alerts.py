@@ -1,0 +1,234 @@
+"""Alerts: what a person is told without asking: score and band changes, every merchant query, dispute updates.
+
+The feed is read from what the service already keeps (score history, the audit log), so an alert cannot
+disagree with the report and nothing is stored twice. A person may register webhooks: every new alert is
+queued for each (an outbox row), sent as JSON signed with HMAC-SHA256 under a secret derived from the
+service's key and the webhook's id (shown once at registration, never stored), retried with exponential
+backoff until delivered or out of attempts, each attempt audited (ids and status codes only: never the
+URL or the payload). Delivery goes through a `Transport` (default: urllib over HTTPS), so tests inject one
+or run a local server and nothing reaches the network.
+
+    X-DeepCredit-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from deepcredit.service import history as hist
+from deepcredit.service.context import ServiceContext
+from deepcredit.service.problems import Problem, not_found
+from deepcredit.service.schemas import AlertOut, WebhookCreated, WebhookOut
+from deepcredit.service.store.models import AuditEntry, Merchant, ScoreHistory, Webhook, WebhookDelivery
+
+log = logging.getLogger("deepcredit.service")
+QUERY_ACTIONS = {"decision": "asked about you", "decision_replayed": "repeated an earlier question about you",
+                 "decision_refused": "asked about you and was refused", "event_reported": "reported an outcome"}
+DISPUTE_ACTIONS = {"dispute_opened": "You opened a dispute", "dispute_under_review": "Your dispute is under review",
+                   "dispute_corrected": "Your dispute was upheld and the record corrected",
+                   "dispute_upheld": "Your dispute was reviewed and the record kept as it was"}
+MAX_ATTEMPTS = 6
+BACKOFF = timedelta(seconds=30)
+"""The first retry's wait; each further one doubles it (30 s, 1, 2, 4, 8 minutes)."""
+SIGNATURE = "X-DeepCredit-Signature"
+MAX_WEBHOOKS = 5
+
+Transport = Callable[[str, bytes, dict[str, str]], int]
+"""(url, body, headers) -> HTTP status; raises on a network failure."""
+
+
+def feed(ctx: ServiceContext, subject: str, since: datetime | None = None, limit: int = 100) -> list[AlertOut]:
+    """The person's alerts, newest first (those after `since`, when given)."""
+    with ctx.db.read() as s:
+        merchants = dict(s.execute(select(Merchant.id, Merchant.name)).all())
+        words = hist.describer(s, subject, merchants, hist.spec_of(ctx.scorer))
+        rows = s.execute(select(ScoreHistory.created_at, ScoreHistory.score, ScoreHistory.band, ScoreHistory.cause)
+                         .where(ScoreHistory.subject == subject).order_by(ScoreHistory.id)).all()
+        audit = s.execute(select(AuditEntry.seq, AuditEntry.at, AuditEntry.actor, AuditEntry.action)
+                          .where(AuditEntry.subject == subject,
+                                 AuditEntry.action.in_(list(QUERY_ACTIONS) + list(DISPUTE_ACTIONS)))
+                          .order_by(AuditEntry.seq)).all()
+    out: list[AlertOut] = []
+    for prev, row in zip(rows, rows[1:], strict=False):
+        if (row.score, row.band) == (prev.score, prev.band):
+            continue
+        moved = row.band != prev.band
+        text = f"Your score went from {prev.score} to {row.score}"
+        text += f" (band {prev.band} to {row.band})" if moved else ""
+        out.append(AlertOut(at=row.created_at, kind="band_changed" if moved else "score_changed", text=f"{text}: {words(row.cause)}.", score=row.score,
+                            band=row.band))
+    for a in audit:
+        if a.action in QUERY_ACTIONS:
+            who = merchants.get(int(a.actor.split(":")[1]), "A merchant") if a.actor.startswith("merchant:") \
+                else "Someone"
+            out.append(AlertOut(at=a.at, kind="merchant_query", text=f"{who} {QUERY_ACTIONS[a.action]}."))
+        else:
+            out.append(AlertOut(at=a.at, kind="dispute_update", text=f"{DISPUTE_ACTIONS[a.action]}."))
+    out.sort(key=lambda x: x.at, reverse=True)
+    if since is not None:
+        out = [x for x in out if x.at.replace(tzinfo=None) > since]
+    return out[:limit]
+
+
+# -- webhooks ----------------------------------------------------------------------------------------------
+
+def secret(ctx: ServiceContext, webhook_id: int) -> str:
+    """The webhook's signing secret: derived, so the database alone never holds it."""
+    return hmac.new(ctx.pseudonym.derive("webhook-secret"), str(webhook_id).encode(), hashlib.sha256).hexdigest()
+
+
+def sign(key: str, body: bytes, at: int) -> str:
+    mac = hmac.new(key.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={at},v1={mac}"
+
+
+def verify_signature(key: str, body: bytes, header: str) -> bool:
+    """What a receiver does: recompute the HMAC over the stated time and the body, compare in constant time."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    if "t" not in parts or "v1" not in parts or not parts["t"].isdigit():
+        return False
+    return hmac.compare_digest(sign(key, body, int(parts["t"])), header)
+
+
+def _check_url(ctx: ServiceContext, url: str) -> str:
+    parts = urlsplit(url)
+    allowed = {"https"} | ({"http"} if ctx.settings.webhook_allow_http else set())
+    if parts.scheme not in allowed or not parts.hostname:
+        raise Problem(422, "invalid-webhook", f"a webhook URL must be {' or '.join(sorted(allowed))} with a host")
+    return url
+
+
+def _out(w: Webhook) -> WebhookOut:
+    return WebhookOut(id=w.id, url=w.url, created_at=w.created_at, active=w.revoked_at is None)
+
+
+def register(ctx: ServiceContext, subject: str, url: str) -> WebhookCreated:
+    now = ctx.now()
+    url = _check_url(ctx, url)
+    with ctx.db.write() as s:
+        active = s.execute(select(Webhook.id).where(Webhook.subject == subject, Webhook.revoked_at.is_(None))).all()
+        if len(active) >= MAX_WEBHOOKS:
+            raise Problem(409, "too-many-webhooks", f"at most {MAX_WEBHOOKS} webhooks")
+        w = Webhook(subject=subject, url=url, created_at=now, cursor=now)
+        s.add(w)
+        s.flush()
+        ctx.audit.append(s, now, "person", "webhook_registered", subject, webhook=w.id)
+        return WebhookCreated(**_out(w).model_dump(), secret=secret(ctx, w.id))
+
+
+def list_for(ctx: ServiceContext, subject: str) -> list[WebhookOut]:
+    with ctx.db.read() as s:
+        return [_out(w) for w in s.execute(select(Webhook).where(Webhook.subject == subject)
+                                           .order_by(Webhook.id)).scalars()]
+
+
+def revoke(ctx: ServiceContext, subject: str, webhook_id: int) -> WebhookOut:
+    now = ctx.now()
+    with ctx.db.write() as s:
+        w = s.get(Webhook, webhook_id)
+        if w is None or w.subject != subject:
+            raise not_found("webhook")
+        if w.revoked_at is None:
+            w.revoked_at = now
+            ctx.audit.append(s, now, "person", "webhook_revoked", subject, webhook=w.id)
+        return _out(w)
+
+
+def queue(ctx: ServiceContext) -> int:
+    """Queue every alert newer than each active webhook's cursor; how many deliveries were queued."""
+    now = ctx.now()
+    with ctx.db.read() as s:
+        hooks = [(w.id, w.subject, w.cursor) for w in
+                 s.execute(select(Webhook).where(Webhook.revoked_at.is_(None))).scalars()]
+    queued = 0
+    for hook_id, subject, cursor in hooks:
+        alerts = list(reversed(feed(ctx, subject, since=cursor, limit=1000)))
+        if not alerts:
+            continue
+        with ctx.db.write() as s:
+            for a in alerts:
+                body = json.dumps({"webhook": hook_id, **a.model_dump(mode="json")}, sort_keys=True)
+                s.add(WebhookDelivery(webhook_id=hook_id, payload=body, state="pending", attempts=0, next_at=now,
+                                      created_at=now))
+            w = s.get_one(Webhook, hook_id)
+            w.cursor = max(a.at.replace(tzinfo=None) for a in alerts)
+        queued += len(alerts)
+    return queued
+
+
+def urllib_transport(url: str, body: bytes, headers: dict[str, str]) -> int:
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - scheme checked at registration
+        return int(resp.status)
+
+
+def deliver_due(ctx: ServiceContext, transport: Transport = urllib_transport) -> dict[str, int]:
+    """Send every due delivery once; a failure waits BACKOFF * 2^(attempts-1), up to MAX_ATTEMPTS. Audited."""
+    now = ctx.now()
+    counts = {"delivered": 0, "retry": 0, "failed": 0}
+    with ctx.db.read() as s:
+        due = s.execute(select(WebhookDelivery.id, WebhookDelivery.payload, WebhookDelivery.attempts,
+                               Webhook.id, Webhook.url, Webhook.subject)
+                        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+                        .where(WebhookDelivery.state == "pending", WebhookDelivery.next_at <= now,
+                               Webhook.revoked_at.is_(None))
+                        .order_by(WebhookDelivery.id)).all()
+    for delivery_id, payload, attempts, hook_id, url, subject in due:
+        body = payload.encode()
+        headers = {"Content-Type": "application/json",
+                   SIGNATURE: sign(secret(ctx, hook_id), body, int(now.timestamp()))}
+        try:
+            status: int | None = transport(url, body, headers)
+        except Exception as exc:  # noqa: BLE001 - any failure to deliver is retried
+            log.warning("webhook delivery failed (%s)", type(exc).__name__)
+            status = None
+        ok = status is not None and 200 <= status < 300
+        with ctx.db.write() as s:
+            d = s.get_one(WebhookDelivery, delivery_id)
+            d.attempts, d.last_status = attempts + 1, status
+            if ok:
+                d.state = "delivered"
+            elif d.attempts >= MAX_ATTEMPTS:
+                d.state = "failed"
+            else:
+                d.next_at = now + BACKOFF * (2 ** (d.attempts - 1))
+            state = d.state if d.state != "pending" else "retry"
+            ctx.audit.append(s, now, "service", f"webhook_{state}", subject, webhook=hook_id, delivery=d.id,
+                             attempt=d.attempts, status=status)
+        counts[state] += 1
+    return counts
+
+
+class Dispatcher:
+    """A daemon thread that queues and sends alerts every `interval` seconds (started by the app)."""
+
+    def __init__(self, ctx: ServiceContext, interval: float, transport: Transport = urllib_transport) -> None:
+        self.ctx, self.interval, self.transport = ctx, interval, transport
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="deepcredit-webhooks", daemon=True)
+
+    def start(self) -> Dispatcher:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                queue(self.ctx)
+                deliver_due(self.ctx, self.transport)
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                log.error("webhook round failed (%s)", type(exc).__name__)
+

@@ -1,0 +1,214 @@
+"""A person's score history as they read it: one point per change or per day, reasons in words, periods.
+
+The service stores one history row per re-score with a terse cause ("event s235 reported"); a person reads
+neither ids nor a row per re-score. So:
+
+- `points`: the rows collapsed to at most one per day (the day's last score) and only where the score or
+  band changed, each with the day's causes in words (`describe_event`: "Acme Rentals reported a rental
+  returned late (3 days after it was due)", built from the event's kind, its status and what the data
+  set's spec says that status means), repeated causes counted rather than listed;
+- `periods`: the points grouped by the finest period (day, week, month, quarter, year) that keeps a chart
+  within `max_periods` marks, each with its closing, lowest and highest score: a chart stays readable at
+  thousands of events;
+- `page`: the points newest first, a page at a time (the table).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deepcredit.data.schema import GOOD_STATUSES, SEVERE_STATUSES
+from deepcredit.data.spec import DatasetSpec
+from deepcredit.service.store.models import Dispute, ServiceEvent
+
+PERIODS = (("day", "D"), ("week", "W-SUN"), ("month", "M"), ("quarter", "Q"), ("year", "Y"))
+"""Period names and their pandas period codes, finest first."""
+MAX_PERIODS = 60
+PAGE_SIZE = 20
+MAX_REASONS = 4
+"""Distinct reasons listed per point; the rest are counted ("and 12 more changes")."""
+FIRST, CONNECTION, RETENTION = "initial score", "a connection's record changed", "old records retired"
+RECALCULATED = "scheduled recalculation"
+FIXED_CAUSES = {FIRST: "your first score", CONNECTION: "a change in the record of someone you are connected to",
+                "model promoted": "we started using an updated scoring model",
+                RETENTION: "records older than our retention period stopped counting",
+                RECALCULATED: "the regular recalculation of your score"}
+EVENT_CAUSE = re.compile(r"^event (s\d+) reported$")
+DISPUTE_CAUSE = re.compile(r"^dispute (\d+) corrected$")
+
+
+@dataclass
+class EventFacts:
+    """What a person reads about one reported event: who reported what."""
+
+    merchant: str
+    kind: str
+    status: str
+    days_late: float | None
+
+
+@dataclass
+class Point:
+    at: datetime
+    score: int
+    band: str
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Period:
+    start: datetime
+    label: str
+    score: int
+    low: int
+    high: int
+    changes: int
+
+
+def spec_of(scorer: object) -> DatasetSpec | None:
+    """The served data set's spec (what its event statuses mean), when the scorer serves a data set."""
+    dataset = getattr(scorer, "dataset", None)
+    return dataset.spec if dataset is not None else None
+
+
+def status_meaning(status: str, spec: DatasetSpec | None) -> str:
+    """kept | late | broken | open | neutral: the spec's word for the status, else the data model's default."""
+    if spec is not None and spec.events is not None and status in spec.events.statuses:
+        return spec.events.statuses[status].meaning
+    if status in GOOD_STATUSES:
+        return "kept"
+    if status in SEVERE_STATUSES:
+        return "broken"
+    return "late" if status in {"late", "overdue", "returned_late"} else "neutral"
+
+
+def _words(value: str) -> str:
+    return value.replace("_", " ").strip()
+
+
+def _article(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
+def describe_event(e: EventFacts, spec: DatasetSpec | None) -> str:
+    """"Acme Rentals reported a rental returned late (3 days after it was due)": merchant, kind, status in
+    the data set's own words, and what the status means (days late, or a commitment not kept)."""
+    meaning = status_meaning(e.status, spec)
+    text = f"{e.merchant} reported {_article(_words(e.kind))} {_words(e.status)}"
+    if meaning == "late" and e.days_late:
+        days = int(round(e.days_late))
+        text += f" ({days} day{'s' if days != 1 else ''} after it was due)"
+    elif meaning == "broken":
+        text += " (not kept)"
+    return text
+
+
+def describe_cause(cause: str, event: Callable[[str], str | None], dispute: Callable[[int], str | None]) -> str:
+    """A stored cause in words; `event(ref)` and `dispute(id)` describe the records they name (None: gone)."""
+    if cause in FIXED_CAUSES:
+        return FIXED_CAUSES[cause]
+    m = EVENT_CAUSE.match(cause)
+    if m:
+        return event(m.group(1)) or "a merchant reported an outcome"
+    m = DISPUTE_CAUSE.match(cause)
+    if m:
+        about = dispute(int(m.group(1)))
+        return f"your dispute was upheld and the record corrected{': ' + about if about else ''}"
+    return cause
+
+
+def describer(s: Session, subject: str, merchants: dict[int, str], spec: DatasetSpec | None
+              ) -> Callable[[str], str]:
+    """cause -> words for one person's stored causes: their reported events and disputes, looked up once."""
+    facts = {f"s{e.id}": EventFacts(merchants.get(e.merchant_id, "a merchant"), e.kind, e.status, e.days_late)
+             for e in s.execute(select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
+    disputed = dict(s.execute(select(Dispute.id, Dispute.event_ref).where(Dispute.subject == subject)).all())
+    words: dict[str, str] = {}
+
+    def event(ref: str) -> str | None:
+        if ref not in words and ref in facts:
+            words[ref] = describe_event(facts[ref], spec)
+        return words.get(ref)
+
+    return lambda cause: describe_cause(cause, event, lambda i: event(disputed.get(i, "")))
+
+
+def _summarise(reasons: Sequence[str]) -> list[str]:
+    counts = Counter(reasons)
+    out = [f"{text} ({n} times)" if n > 1 else text for text, n in counts.most_common(MAX_REASONS)]
+    rest = sum(n for _, n in counts.most_common()[MAX_REASONS:])
+    if rest:
+        out.append(f"and {rest} more change{'s' if rest != 1 else ''}")
+    return out
+
+
+def points(rows: Sequence[tuple[datetime, int, str, str]]) -> list[Point]:
+    """(at, score, band, reason in words) per stored row, oldest first -> one point per day with a change.
+
+    A day's point carries its last score and every reason of that day (a day whose score ends where the
+    previous point stood is dropped, its reasons with it: nothing changed that day as the person sees it).
+    """
+    out: list[Point] = []
+    day_reasons: list[str] = []
+    for i, (at, score, band, reason) in enumerate(rows):
+        day_reasons.append(reason)
+        last_of_day = i + 1 == len(rows) or rows[i + 1][0].date() != at.date()
+        if not last_of_day:
+            continue
+        if not out or (score, band) != (out[-1].score, out[-1].band):
+            out.append(Point(at, score, band, _summarise(day_reasons)))
+        day_reasons = []
+    return out
+
+
+def periods(pts: Sequence[Point], max_periods: int = MAX_PERIODS) -> tuple[str, list[Period]]:
+    """The points grouped by the finest period giving at most `max_periods` groups: (period name, groups)."""
+    if not pts:
+        return "day", []
+    frame = pd.DataFrame({"at": [p.at.replace(tzinfo=None) for p in pts], "score": [p.score for p in pts]})
+    for name, code in PERIODS:
+        key = frame["at"].dt.to_period(code)
+        if key.nunique() <= max_periods or name == PERIODS[-1][0]:
+            break
+    groups = []
+    for period, g in frame.groupby(key, sort=True):
+        start = period.start_time.to_pydatetime()
+        groups.append(Period(start, _period_label(name, start), int(g["score"].iloc[-1]), int(g["score"].min()),
+                             int(g["score"].max()), len(g)))
+    return name, groups
+
+
+def _period_label(name: str, start: datetime) -> str:
+    if name in ("day", "week"):
+        return start.strftime("%d %b %Y").lstrip("0")
+    if name == "month":
+        return start.strftime("%b %Y")
+    if name == "quarter":
+        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+    return str(start.year)
+
+
+def page(pts: Sequence[Point], number: int, size: int = PAGE_SIZE) -> tuple[list[Point], int, int]:
+    """Page `number` (1 = newest) of the points newest first: (rows, the page shown, how many pages)."""
+    pages = max(1, math.ceil(len(pts) / size))
+    number = min(max(1, number), pages)
+    newest = list(reversed(pts))
+    return newest[(number - 1) * size: number * size], number, pages
+
+
+def next_recalculation(scored_at: datetime | None, now: datetime, every_days: int) -> datetime | None:
+    """When the score is recalculated at the latest: `every_days` after the last calculation (any new record
+    recalculates it sooner); a date already past means the next scheduled run (the next day)."""
+    if scored_at is None:
+        return None
+    due = scored_at + timedelta(days=every_days)
+    return due if due > now else (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)

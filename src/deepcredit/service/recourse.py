@@ -1,0 +1,271 @@
+"""What would raise me to the next band: the smallest plan of future behaviour the model says gets there.
+
+For any model the service serves (through ModelScorer, the one scoring path): a plan is a set of future
+commitments kept, written as events dated after now and scored as of the plan's end. Nothing in the past
+is edited, and nothing but events is simulated, so only what the person can do by their own behaviour
+moves: profile attributes (protected or not, actionable or not) are copied as they are, and the search
+refuses any plan whose features read from the profile or from a protected attribute differ from those of
+the empty plan (time passing, every commitment kept) as a guard.
+
+The behaviours come from the data set's own spec and data, not from any one data set: for each event kind
+(other than ratings, which others give) the statuses the spec says mean "kept" that the data holds for
+that kind, at the person's usual amount for the kind (the data set's median when they have none), and for
+kinds whose amount is money owed also at half that amount ("keep your bills to about half their usual
+size"). Candidates over 3, 6 and 12 months: the empty plan and each behaviour once, monthly or twice a
+month (one model run for every horizon: scoring.ModelScorer.score_futures scores copies of the person,
+each as of its plan's end), then, only if none reaches, every pair of behaviours at the same pace and
+everything at once (a second run). The smallest reaching plan (fewest behaviours, then fewest events, then
+the shortest horizon) is re-scored on the person's own record as a re-score would (`verify`); the next
+smallest is tried if the copy's score does not hold there, so a promised band is the model's own answer.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from deepcredit.data.spec import DatasetSpec
+from deepcredit.features.spec import Source
+from deepcredit.service.context import DEFAULT_BANDS, ServiceContext
+from deepcredit.service.history import status_meaning
+from deepcredit.service.problems import Problem
+from deepcredit.service.schemas import RecourseOut, RecourseStep
+from deepcredit.service.scoring import OVERLAY_COLUMNS, ModelScorer
+from deepcredit.service.store.models import Score
+
+HORIZONS = (3, 6, 12)
+"""Months a plan may take, shortest tried first."""
+MONTH = timedelta(days=30)
+MAX_BEHAVIOURS = 8
+ANSWERS_KEPT = 1024
+"""Answers kept per service (ServiceContext.recourse_cache, by person, model and score time): a person's
+answer changes only when their score does."""
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    kind: str
+    status: str
+    amount: float | None
+    smaller: bool = False
+    """The amount is half the usual: for money owed, a smaller bill."""
+
+
+@dataclass(frozen=True)
+class Step:
+    behaviour: Behaviour
+    count: int
+
+    def text(self) -> str:
+        b = self.behaviour
+        noun = b.kind.replace("_", " ") + ("s" if self.count != 1 else "")
+        words = f"{self.count} {noun} {b.status.replace('_', ' ')}"
+        if b.amount is not None:
+            words += f", about {b.amount:,.0f} each"
+            if b.smaller:
+                words += " (half your usual)"
+        return words
+
+
+@dataclass(frozen=True)
+class Plan:
+    months: int
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def effort(self) -> tuple[int, int, int]:
+        return len(self.steps), sum(s.count for s in self.steps), self.months
+
+    def text(self) -> str:
+        keep = "keep every commitment you already have on time"
+        if not self.steps:
+            return f"Over the next {self.months} months, {keep}."
+        return f"Over the next {self.months} months: " + "; ".join(s.text() for s in self.steps) + f"; and {keep}."
+
+    def events(self, start: datetime) -> pd.DataFrame:
+        """The plan as events strictly after `start` and before its end, spread evenly; kept, on time."""
+        rows = []
+        span = self.months * MONTH
+        for s in self.steps:
+            for i in range(s.count):
+                ts = start + span * (i + 1) / (s.count + 1)
+                b = s.behaviour
+                rows.append((None, ts, b.kind, b.amount, b.status, ts, 0.0, None, None))
+        return pd.DataFrame(rows, columns=list(OVERLAY_COLUMNS))
+
+
+@dataclass
+class Suggestion:
+    score: int
+    band: str
+    target_band: str | None
+    """None: already in the top band."""
+    target_score: int | None
+    plan: Plan | None
+    score_after: int | None = None
+    band_after: str | None = None
+    reached: bool = False
+    until: datetime | None = None
+    tried: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def next_band(score: int, bands: Sequence[tuple[str, int]]) -> tuple[str, int] | None:
+    """The band above the one `score` is in, with its lower edge (None in the top band)."""
+    above = [(n, int(lo)) for n, lo in bands if int(lo) > score]
+    return above[0] if above else None
+
+
+@functools.lru_cache(maxsize=8)
+def _kept_kinds(scorer: ModelScorer) -> tuple[tuple[str, str, float | None], ...]:
+    """(kind, kept status, median amount) the data set holds, most frequent first (one scan per scorer)."""
+    spec: DatasetSpec = scorer.dataset.spec
+    if spec.events is None:
+        return ()
+    con = scorer.cursor()
+    try:
+        rows = con.execute(f"SELECT kind, status, median(amount), count(*) AS n FROM {scorer.dataset.scan('events')} "
+                           "GROUP BY kind, status ORDER BY n DESC").fetchall()
+    finally:
+        con.close()
+    rating = spec.events.kinds_amount("rating")
+    return tuple((str(k), str(st), None if a is None or np.isnan(a) else float(a)) for k, st, a, _ in rows
+                 if str(k) not in rating and status_meaning(str(st), spec) == "kept")
+
+
+def behaviours(scorer: ModelScorer, person_id: str) -> list[Behaviour]:
+    """What the person could do, from the spec and the data (see the module docstring)."""
+    spec = scorer.dataset.spec
+    own = scorer.person_events(person_id)
+    usual = own.groupby("kind")["amount"].median().to_dict() if len(own) else {}
+    owed = spec.events.kinds_amount("owed") if spec.events is not None else frozenset()
+    out: list[Behaviour] = []
+    seen_kinds: set[str] = set()
+    for kind, status, median in _kept_kinds(scorer):
+        if kind in seen_kinds:  # the most frequent kept status of each kind
+            continue
+        seen_kinds.add(kind)
+        amount = usual.get(kind, median)
+        amount = None if amount is None or pd.isna(amount) else round(float(amount), 2)
+        out.append(Behaviour(kind, status, amount))
+        if kind in owed and amount:
+            out.append(Behaviour(kind, status, round(amount / 2, 2), smaller=True))
+    return out[:MAX_BEHAVIOURS]
+
+
+def candidates(options: Sequence[Behaviour], months: int, pairs: bool = False) -> list[Plan]:
+    """Singles (pairs=False): the empty plan and each behaviour at three paces (once, monthly, twice a month).
+    Pairs: every two behaviours of different kinds at the same pace, and everything at once."""
+    paces = sorted({1, months, 2 * months})
+    if not pairs:
+        return [Plan(months)] + [Plan(months, (Step(b, n),)) for b in options for n in paces]
+    plans = [Plan(months, (Step(a, n), Step(b, n))) for a, b in itertools.combinations(options, 2)
+             if a.kind != b.kind for n in paces]
+    if len(options) > 2:
+        plans.append(Plan(months, tuple(Step(b, 2 * months) for b in options if not b.smaller)))
+    return plans
+
+
+def fixed_columns(scorer: ModelScorer) -> list[str]:
+    """Features a plan must never move: read from the profile or from a protected attribute."""
+    return [d.name for d in scorer.definitions if d.source is Source.PROFILE or d.is_protected()]
+
+
+def suggest(scorer: ModelScorer, person_id: str, score: int, band: str, now: datetime,
+            bands: Sequence[tuple[str, int]], verify_at_most: int = 4) -> Suggestion:
+    """The smallest plan of future behaviour that raises `person_id` from `score` to the next band.
+
+    Two batched model runs at most (singles over every horizon, then pairs), then the cheapest reaching
+    plans are re-scored on the person's own record (`verify`) until one holds: what is promised is what a
+    re-score after those events gives.
+    """
+    target = next_band(score, bands)
+    if target is None:
+        return Suggestion(score, band, None, None, None, reached=True,
+                          notes=["You are in the top band: keep your commitments to stay there."])
+    options = behaviours(scorer, person_id)
+    out = Suggestion(score, band, target[0], target[1], None)
+    if not options:
+        out.notes.append("The records we score hold no commitments you could add by your own behaviour.")
+    fixed = fixed_columns(scorer)
+    best: tuple[int, Plan, str] | None = None
+    for pairs in (False, True):
+        plans = [p for months in HORIZONS for p in candidates(options, months, pairs)]
+        if not plans:
+            continue
+        empty = [Plan(m) for m in HORIZONS]  # the reference each plan's fixed features are compared with
+        scored = scorer.score_futures(person_id, [(p.events(now), now + p.months * MONTH) for p in empty + plans])
+        ref = {m: i for i, m in enumerate(HORIZONS)}
+        scored_plans = scored.iloc[len(empty):].reset_index(drop=True)
+        out.tried += len(plans)
+        cols = [c for c in fixed if c in scored.columns]
+        values = scored[cols].astype(str)  # NaN reads "nan" on both sides
+        ok = [bool((values.iloc[len(empty) + i] == values.iloc[ref[p.months]]).all()) for i, p in enumerate(plans)]
+        reach = sorted((p.effort, i) for i, p in enumerate(plans)
+                       if ok[i] and scored_plans["score"].iloc[i] >= target[1])
+        for _, i in reach[:verify_at_most]:
+            got, got_band = verify(scorer, person_id, plans[i], now)
+            if got >= target[1]:
+                out.plan, out.score_after, out.band_after, out.reached = plans[i], got, got_band, True
+                out.until = now + plans[i].months * MONTH
+                return out
+        i = int(scored_plans["score"].to_numpy().argmax())
+        if best is None or int(scored_plans["score"].iloc[i]) > best[0]:
+            best = (int(scored_plans["score"].iloc[i]), plans[i], str(scored_plans["band"].iloc[i]))
+    if best is not None:
+        out.notes.append(f"No plan within {HORIZONS[-1]} months reaches {target[0]}; this one comes closest.")
+        out.plan, out.score_after, out.band_after = best[1], best[0], best[2]
+        out.until = now + best[1].months * MONTH
+    return out
+
+
+def verify(scorer: ModelScorer, person_id: str, plan: Plan, now: datetime) -> tuple[int, str]:
+    """The plan applied to the person's own record as future events and re-scored: (score, band)."""
+    return scorer.score_with(person_id, plan.events(now), now + plan.months * MONTH)
+
+
+# -- the service's answer ------------------------------------------------------------------------------
+
+def to_out(s: Suggestion, model_id: str | None) -> RecourseOut:
+    steps = [RecourseStep(kind=x.behaviour.kind, status=x.behaviour.status, count=x.count, amount=x.behaviour.amount,
+                          text=x.text()) for x in (s.plan.steps if s.plan else ())]
+    if s.target_band is None:
+        summary = "You are in the top band."
+    elif s.plan is None:
+        summary = f"We found no plan of future behaviour that moves you towards {s.target_band}."
+    else:
+        summary = s.plan.text()
+    return RecourseOut(score=s.score, band=s.band, target_band=s.target_band, target_score=s.target_score,
+                       reached=s.reached, score_after=s.score_after, band_after=s.band_after,
+                       months=s.plan.months if s.plan else None, until=s.until, steps=steps, summary=summary,
+                       notes=s.notes, model_id=model_id)
+
+
+def person_recourse(ctx: ServiceContext, subject: str) -> RecourseOut:
+    """The person's own what-if answer (never a merchant's): from their stored score, as of now."""
+    with ctx.db.read() as s:
+        score = s.get(Score, subject)
+    scorer = ctx.scorer
+    if score is None:
+        return RecourseOut(score=None, band=None, target_band=None, target_score=None, reached=False,
+                           score_after=None, band_after=None, months=None, until=None, steps=[],
+                           summary="We hold no score for you yet.", notes=[], model_id=None)
+    if not isinstance(scorer, ModelScorer):
+        raise Problem(501, "recourse-unavailable", "what-if answers need a model scorer")
+    key = (subject, score.model_id, score.updated_at)
+    answers = ctx.recourse_cache
+    cached = answers.get(key)
+    if cached is None:
+        now = ctx.now() + timedelta(microseconds=1)
+        cached = to_out(suggest(scorer, subject, score.score, score.band, now, ctx.bands or DEFAULT_BANDS),
+                        score.model_id)
+        answers[key] = cached
+        while len(answers) > ANSWERS_KEPT:
+            answers.pop(next(iter(answers)))
+    return cached

@@ -1,0 +1,125 @@
+"""The report page in headless Chromium at phone and desktop widths, for a person with no events, a typical
+person and one with 1,000 events: screenshots (set DEEPCREDIT_SCREENSHOTS=docs/screenshots to keep them)
+and an automated accessibility check with axe-core (pinned in tools/a11y/package.json; `npm ci` there)."""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from deepcredit.service.events import save_scores
+from deepcredit.service.store.models import ScoreHistory, ServiceEvent
+
+pytest_plugins = ("service_testkit",)
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
+                 if p and Path(p).exists()), None)
+AXE = ROOT / "tools" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+WIDTHS = {"phone": (390, 2600), "desktop": (1280, 2000)}
+AXE_RUN = """<script>%s</script><script>
+axe.run(document, {resultTypes: ['violations']}).then(function (r) {
+  var p = document.createElement('pre'); p.id = 'axe-result';
+  p.textContent = JSON.stringify(r.violations.map(function (v) {
+    return {id: v.id, impact: v.impact, nodes: v.nodes.length, where: v.nodes.slice(0, 3).map(function (n) {
+      return n.target.join(' '); })}; }));
+  document.body.appendChild(p); });
+</script></body>"""
+
+
+def _chromium(args: list[str], timeout: int = 90) -> subprocess.CompletedProcess:
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    try:
+        return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args], check=True,
+                              capture_output=True, timeout=timeout, text=True)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _thousand_events(svc) -> dict:
+    """A person with 1,000 reported events over ~16 months, each with its history row, then one re-score."""
+    pid, _ = svc.with_score(skip=11)
+    me = svc.person(pid)
+    subject = svc.subject(pid)
+    mid = 1  # Acme Rentals, registered by _pages
+    start = svc.clock.t - timedelta(days=480)
+    outcomes = [("rental", "returned", 0.0), ("rental", "returned_late", 3.0), ("instalment", "on_time", 0.0),
+                ("instalment", "missed", 60.0)]
+    with svc.ctx.db.write() as s:
+        score = 600
+        for i in range(1000):
+            kind, status, late = outcomes[(i * 7) % 11 % 4]
+            ts = start + timedelta(hours=11.5 * i)
+            e = ServiceEvent(subject=subject, merchant_id=mid, transaction_id=f"bulk-{i}", outcome="x", ts=ts,
+                             kind=kind, status=status, amount=40.0, due_ts=ts - timedelta(days=late),
+                             days_late=late, created_at=ts)
+            s.add(e)
+            s.flush()
+            score = max(380, min(900, score + (6 if late == 0 else -9)))
+            s.add(ScoreHistory(subject=subject, score=score, band="fair", as_of=ts, cause=f"event s{e.id} reported",
+                               model_id="m", created_at=ts))
+    save_scores(svc.ctx, svc.ctx.scorer.score_people([subject], as_of=svc.clock.t), cause="initial score")
+    return me
+
+
+def _pages(svc) -> dict[str, str]:
+    none = svc.person("p9999999")  # nobody the data set or the service knows: no score, no events
+    pid, me, acme = svc.decided(skip=4)
+    svc.clock.advance(days=1)
+    svc.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": pid, "outcome": "rental_returned_late",
+                                         "days_late": 3, "amount": 35}, headers=acme)
+    svc.clock.advance(days=1)
+    many = _thousand_events(svc)
+    out = {}
+    for name, token in (("no-events", none), ("typical", me), ("1000-events", many)):
+        r = svc.client.get("/v1/me/report.html", headers=token)
+        assert r.status_code == 200
+        out[name] = r.text
+    return out
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_report_page_in_chromium_phone_and_desktop_with_axe(service, tmp_path):
+    from PIL import Image
+
+    keep = Path(os.environ["DEEPCREDIT_SCREENSHOTS"]) if os.environ.get("DEEPCREDIT_SCREENSHOTS") else tmp_path
+    keep.mkdir(parents=True, exist_ok=True)
+    pages = _pages(service)
+    assert "397397" not in pages["1000-events"]  # no run-together point labels
+    assert pages["1000-events"].count("<circle") <= 60 and 'aria-label="score history pages"' in pages["1000-events"]
+    problems = {}
+    for name, text in pages.items():
+        page = tmp_path / f"{name}.html"
+        page.write_text(text, encoding="utf-8")
+        for width_name, (w, h) in WIDTHS.items():
+            shot = keep / f"report-{name}-{width_name}.png"
+            _chromium([f"--screenshot={shot}", f"--window-size={w},{h}", page.as_uri()])
+            img = Image.open(shot).convert("RGB")
+            assert img.size == (w, h)
+            colours = img.resize((w // 10, h // 10)).getcolors(maxcolors=1_000_000)
+            assert colours is not None and len(colours) > 20  # a drawn page
+        dom = _chromium(["--dump-dom", "--window-size=1280,2000", page.as_uri()]).stdout
+        assert "<section" in dom
+        if AXE.exists():
+            checked = tmp_path / f"{name}-axe.html"
+            checked.write_text(text.replace("</body>", AXE_RUN % AXE.read_text(encoding="utf-8")), encoding="utf-8")
+            dom = _chromium(["--dump-dom", "--virtual-time-budget=15000", checked.as_uri()], timeout=120).stdout
+            found = re.search(r'<pre id="axe-result">(.*?)</pre>', dom, re.S)
+            assert found, "axe-core did not report"
+            violations = json.loads(html_lib.unescape(found.group(1)))
+            if violations:
+                problems[name] = violations
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed (cd tools/a11y && npm ci): screenshots checked, accessibility not")
+    assert not problems, json.dumps(problems, indent=1)
