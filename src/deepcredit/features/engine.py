@@ -1,8 +1,10 @@
 """Runs feature definitions as of each (person, as_of) with DuckDB: one grouped query per source.
 
 The plan is a list of named SELECT statements (sources.py stages, then one aggregate per source, then
-one final join) in SQL that Spark also accepts, so the same definitions can later run on Spark by
-registering each statement as a temp view instead of a DuckDB temp table.
+one final join) in SQL that Spark also accepts. A session is what runs it: `Session` here materialises
+each statement as a DuckDB temp table; features/spark.py's session registers each as a cached Spark temp
+view. Features, sequences and graphs only talk to the session (its dialect, `materialise`, `frame`,
+`numpy`), so the same code builds them on either engine.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from deepcredit.data.dataset import Dataset
@@ -24,6 +28,9 @@ from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.features.templates import features_for
 
 KEY = ("person_id", "as_of")
+SPINE_ROWS = "SELECT person_id, as_of, ROW_NUMBER() OVER (ORDER BY as_of, person_id) - 1 AS row_id FROM spine"
+"""Each spine row's position in the feature frame's order (as_of, person_id): what sequences and graphs
+are aligned by."""
 
 
 @dataclass
@@ -112,6 +119,31 @@ def plan(definitions: Sequence[FeatureDef], people_columns: set[str], event_colu
     return steps
 
 
+StepFn = Callable[[str, int, int], None]
+
+
+class FeatureSession(Protocol):
+    """What builds features, sequences and graphs: a data set's tables and the `spine` in one engine."""
+
+    people_columns: set[str]
+    event_columns: set[str]
+    spec: DatasetSpec | None
+    dialect: Dialect
+    engine: str
+
+    def materialise(self, steps: Sequence[tuple[str, str]], on_step: StepFn | None = None) -> dict[str, float]:
+        """Run each named SELECT once, in order, as a table later statements read; seconds per step."""
+        ...
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        """A query's result as pandas."""
+        ...
+
+    def numpy(self, sql: str) -> dict[str, np.ndarray]:
+        """A query's result as one numpy array per column."""
+        ...
+
+
 @dataclass
 class Session:
     """A DuckDB connection with the data set's views and the as-of `spine` table in place."""
@@ -120,13 +152,20 @@ class Session:
     people_columns: set[str]
     event_columns: set[str]
     created: dict[str, str] = field(default_factory=dict)
-    spec: DatasetSpec | None = None
-    """What the data set declares (None: the simulator's canonical vocabulary, cut to its columns)."""
     """SQL of each step already materialised: the tabular, temporal and structural views share the staged
     sources instead of rebuilding them; a step whose SQL changed (other definitions) is rebuilt."""
+    spec: DatasetSpec | None = None
+    """What the data set declares (None: the simulator's canonical vocabulary, cut to its columns)."""
+    dialect: Dialect = DUCKDB
+    engine: str = "duckdb"
 
-    def materialise(self, steps: Sequence[tuple[str, str]],
-                    on_step: Callable[[str, int, int], None] | None = None) -> dict[str, float]:
+    def frame(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
+
+    def numpy(self, sql: str) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v) for k, v in self.con.execute(sql).fetchnumpy().items()}
+
+    def materialise(self, steps: Sequence[tuple[str, str]], on_step: StepFn | None = None) -> dict[str, float]:
         """Create each named step as a temp table, in order, once per session; return seconds per step."""
         timings: dict[str, float] = {}
         for i, (name, sql) in enumerate(steps):
@@ -166,8 +205,8 @@ def open_session(dataset: Dataset, spine: pd.DataFrame | None = None, threads: i
 def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = None,
                    spine: pd.DataFrame | None = None, threads: int | None = None,
                    memory_limit: str | None = None,
-                   on_step: Callable[[str, int, int], None] | None = None,
-                   session: Session | None = None) -> FeatureFrame:
+                   on_step: StepFn | None = None,
+                   session: FeatureSession | None = None) -> FeatureFrame:
     """Compute features for every (person_id, as_of) of `spine` (default: the outcomes table).
 
     Without `definitions`, the features are those the data set's spec declares (features.templates).
@@ -177,15 +216,21 @@ def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = 
     session = session or open_session(dataset, spine, threads, memory_limit)
     spec = session.spec or legacy_spec(session.people_columns, session.event_columns)
     defs = applicable(definitions if definitions is not None else features_for(spec), session.people_columns)
-    steps = plan(defs, session.people_columns, session.event_columns, spec=spec)
+    steps = plan(defs, session.people_columns, session.event_columns, session.dialect, spec=spec)
     timings = session.materialise(steps, on_step)
-    frame = session.con.execute("SELECT * FROM features").df()
-    frame["as_of"] = frame["as_of"].astype("datetime64[us]")
+    frame = typed(session.frame("SELECT * FROM features"), defs)
+    meta = {"dataset": dataset.name, "data_fingerprint": dataset.fingerprint(), "rows": len(frame),
+            "engine": session.engine, "stage_seconds": timings, "versions": library_versions()}
+    return FeatureFrame(frame, list(defs), meta)
+
+
+def typed(frame: pd.DataFrame, defs: Sequence[FeatureDef]) -> pd.DataFrame:
+    """One dtype per kind, whatever the engine inferred: as_of in microseconds, numeric features float64,
+    the others pandas categories (what LightGBM expects, 3x faster scorecard lookups than strings)."""
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
     for f in defs:  # one dtype per kind, whatever SQL inferred (counts come back as integers)
         if f.kind is Kind.NUMERIC:
             frame[f.name] = frame[f.name].astype("float64")
-        else:  # pandas categories: what LightGBM expects, and 3x faster scorecard lookups than strings
+        else:
             frame[f.name] = frame[f.name].astype("category")
-    meta = {"dataset": dataset.name, "data_fingerprint": dataset.fingerprint(), "rows": len(frame),
-            "engine": "duckdb", "stage_seconds": timings, "versions": library_versions()}
-    return FeatureFrame(frame, list(defs), meta)
+    return frame
