@@ -214,14 +214,21 @@ def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = 
     ordered by (as_of, person_id): sequences and graphs built for the same spine align with them.
     """
     session = session or open_session(dataset, spine, threads, memory_limit)
-    spec = session.spec or legacy_spec(session.people_columns, session.event_columns)
-    defs = applicable(definitions if definitions is not None else features_for(spec), session.people_columns)
-    steps = plan(defs, session.people_columns, session.event_columns, session.dialect, spec=spec)
+    defs, steps = feature_plan(session, definitions)
     timings = session.materialise(steps, on_step)
     frame = typed(session.frame("SELECT * FROM features"), defs)
     meta = {"dataset": dataset.name, "data_fingerprint": dataset.fingerprint(), "rows": len(frame),
             "engine": session.engine, "stage_seconds": timings, "versions": library_versions()}
     return FeatureFrame(frame, list(defs), meta)
+
+
+def feature_plan(session: FeatureSession, definitions: Sequence[FeatureDef] | None = None
+                 ) -> tuple[list[FeatureDef], list[tuple[str, str]]]:
+    """The definitions the session's data set can compute (default: its spec's) and the plan computing
+    them into the `features` step, in the session's dialect."""
+    spec = session.spec or legacy_spec(session.people_columns, session.event_columns)
+    defs = applicable(definitions if definitions is not None else features_for(spec), session.people_columns)
+    return defs, plan(defs, session.people_columns, session.event_columns, session.dialect, spec=spec)
 
 
 def typed(frame: pd.DataFrame, defs: Sequence[FeatureDef]) -> pd.DataFrame:

@@ -87,6 +87,22 @@ def pad(n: int, max_len: int, row: np.ndarray, rn: np.ndarray, k: np.ndarray, s:
     return Sequences(kind, status, values, lengths, *vocabs)
 
 
+def from_lists(lists: dict[str, np.ndarray], max_len: int,
+               vocabs: tuple[tuple[str, ...], tuple[str, ...]]) -> Sequences:
+    """Padded arrays from per-row lists of the coded columns of `sequence_sql` (rn ascending; a row
+    without events holds None or an empty list): what Spark's collect_list gives."""
+    rn_lists = lists["rn"]
+    n = len(rn_lists)
+    lengths = np.fromiter((0 if x is None else len(x) for x in rn_lists), np.int64, count=n)
+    row = np.repeat(np.arange(n, dtype=np.int64), lengths)
+
+    def flat(name: str) -> np.ndarray:
+        parts = [np.asarray(x) for x in lists[name] if x is not None and len(x)]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    return pad(n, max_len, row, flat("rn"), flat("k"), flat("s"), [flat(c) for c in NUMERIC], vocabs)
+
+
 def build_sequences(session: FeatureSession, max_len: int = 64) -> Sequences | None:
     """Padded sequences aligned with the spine ordered by (as_of, person_id); None without declared events."""
     spec = session.spec or legacy_spec(session.people_columns, session.event_columns)
