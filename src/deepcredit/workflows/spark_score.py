@@ -37,6 +37,7 @@ from deepcredit.features.engine import FeatureFrame, feature_plan, typed
 from deepcredit.features.sequences import NUMERIC, from_lists, vocabularies
 from deepcredit.features.spark_engine import (
     DEFAULT_MASTER,
+    ENGINES,
     SparkFeatureSession,
     open_spark_session,
     sequence_arrays_sql,
@@ -54,6 +55,7 @@ from deepcredit.workflows.score import (
     job_identity,
     model_views,
     part_name,
+    score_batch,
     string_columns,
 )
 
@@ -110,6 +112,16 @@ def score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConf
     shutil.rmtree(job.out / COMMITS, ignore_errors=True)
     session.close()
     return job.finish()
+
+
+def score_job(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | None = None,
+              on_chunk: ChunkFn | None = None, engine: str = "duckdb", master: str = DEFAULT_MASTER) -> dict:
+    """Batch scoring on `engine`: in process (score_batch) or on Spark at `master` (score_batch_spark)."""
+    if engine == "spark":
+        return score_batch_spark(model_dir, dataset, out, cfg, master, on_chunk=on_chunk)
+    if engine != "duckdb":
+        raise ValueError(f"--engine: unknown engine {engine!r}: choose from {', '.join(ENGINES)}")
+    return score_batch(model_dir, dataset, out, cfg, on_chunk=on_chunk)
 
 
 def collect_commits(job: Job) -> None:
