@@ -82,4 +82,5 @@ def build_model_input(dataset: Dataset, spine: pd.DataFrame | None = None,
     tabular = build_features(dataset, definitions, session=session)
     sequences = build_sequences(session, max_len) if "temporal" in views else None
     graph = build_graph(session) if "structural" in views else None
+    session.close()
     return ModelInput(tabular, sequences, graph)

@@ -143,6 +143,10 @@ class FeatureSession(Protocol):
         """A query's result as one numpy array per column."""
         ...
 
+    def close(self) -> None:
+        """Release what the session holds (temp tables, cached views)."""
+        ...
+
 
 @dataclass
 class Session:
@@ -164,6 +168,9 @@ class Session:
 
     def numpy(self, sql: str) -> dict[str, np.ndarray]:
         return {k: np.asarray(v) for k, v in self.con.execute(sql).fetchnumpy().items()}
+
+    def close(self) -> None:
+        self.con.close()
 
     def materialise(self, steps: Sequence[tuple[str, str]], on_step: StepFn | None = None) -> dict[str, float]:
         """Create each named step as a temp table, in order, once per session; return seconds per step."""

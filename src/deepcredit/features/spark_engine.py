@@ -136,16 +136,22 @@ class SparkFeatureSession:
     def sql(self, sql: str) -> Any:
         return self.spark.sql(to_spark_sql(sql))
 
+    def view(self, name: str, df: Any) -> Any:
+        """`df` cached under `name` for later statements (unpersisted by `close`)."""
+        if name in self.cached:
+            self.cached.pop(name).unpersist()
+        df = df.cache()
+        df.createOrReplaceTempView(name)
+        self.cached[name] = df
+        return df
+
     def materialise(self, steps: Sequence[tuple[str, str]], on_step: StepFn | None = None) -> dict[str, float]:
         timings: dict[str, float] = {}
         for i, (name, sql) in enumerate(steps):
             t0 = time.perf_counter()
             if self.created.get(name) != sql:
-                if name in self.cached:
-                    self.cached.pop(name).unpersist()
-                df = self.sql(sql).cache()  # built by the first query that reads it, then shared
-                df.createOrReplaceTempView(name)
-                self.cached[name], self.created[name] = df, sql
+                self.view(name, self.sql(sql))  # built by the first query that reads it, then shared
+                self.created[name] = sql
             timings[name] = round(time.perf_counter() - t0, 3)
             if on_step:
                 on_step(name, i + 1, len(steps))
@@ -159,7 +165,7 @@ class SparkFeatureSession:
         return {c: frame[c].to_numpy() for c in frame.columns}
 
     def close(self) -> None:
-        """Drop this session's cached steps (the SparkSession itself is shared and stays)."""
+        """Drop this session's cached views (the SparkSession itself is shared and stays)."""
         for df in self.cached.values():
             df.unpersist()
         self.cached.clear()
@@ -192,6 +198,7 @@ def open_spark_session(spark: Any, dataset: Dataset, spine: pd.DataFrame | None 
         spine_df = spine_frame(spark, spine)
     else:
         spine_df = spark.sql(spine_sql or "SELECT person_id, as_of, CAST(label AS INT) AS label FROM outcomes")
-    spine_df.cache().createOrReplaceTempView("spine")
     columns = {t: set(spark.table(t).columns) for t in ("people", "events")}
-    return SparkFeatureSession(spark, columns["people"], columns["events"], spec=dataset.spec)
+    session = SparkFeatureSession(spark, columns["people"], columns["events"], spec=dataset.spec)
+    session.view("spine", spine_df)
+    return session

@@ -91,9 +91,9 @@ def score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConf
     defs = [FeatureDef.from_dict(d) for d in art.manifest["features"]]
     session = open_spark_session(spark_session(master), dataset, location=location, spine_sql=spine_sql(s.as_of))
     spark = session.spark
-    session.sql(f"""SELECT person_id, CAST(FLOOR((DENSE_RANK() OVER (ORDER BY person_id) - 1) / {int(s.chunk_size)})
-                    AS INT) AS chunk FROM (SELECT DISTINCT person_id FROM spine) p""").cache() \
-        .createOrReplaceTempView("chunks")
+    session.view("chunks", session.sql(f"""
+        SELECT person_id, CAST(FLOOR((DENSE_RANK() OVER (ORDER BY person_id) - 1) / {int(s.chunk_size)}) AS INT) AS chunk
+        FROM (SELECT DISTINCT person_id FROM spine) p"""))
     counts = spark.sql("SELECT COUNT(*) AS n_rows, COUNT(DISTINCT person_id) AS n_people FROM spine").collect()[0]
     n_chunks = math.ceil(counts["n_people"] / s.chunk_size)
     fingerprint = dataset.fingerprint()
