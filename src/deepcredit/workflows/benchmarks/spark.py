@@ -1,6 +1,7 @@
 """Spark against the in-process path: parity of the model input, and time and peak memory of batch scoring.
 
     .venv/bin/python scripts/bench_spark.py --people 1000000 --master 'local[2]' --json runs/bench/spark.json
+    .venv/bin/python scripts/bench_spark.py --parity --people 10000     # the parity check, no timing
 
 Parity (feature_differences) is the criterion the tests and this benchmark share: every feature equal
 (exactly where DuckDB's values are integers, categories and dates; otherwise to a relative 1e-9, where
@@ -174,8 +175,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chunk-size", type=int, default=100_000)
     parser.add_argument("--workdir", type=Path, default=Path("runs/bench/spark"))
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--parity", action="store_true", help="Only check that Spark builds DuckDB's model input.")
     args = parser.parse_args(argv)
-    result = run(args.people, args.workdir, args.master, args.chunk_size)
+    if args.parity:
+        data = args.workdir / f"world-{args.people}"
+        ds = Dataset(data) if (data / "manifest.json").exists() else simulate_world(data, people=args.people, seed=0)
+        result: dict = {"people": args.people, "differences": parity(ds, args.master)}
+    else:
+        result = run(args.people, args.workdir, args.master, args.chunk_size)
     text = json.dumps(result, indent=2)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
