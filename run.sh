@@ -8,7 +8,7 @@ STAMP="$VENV/.installed-$(cat pyproject.toml requirements/constraints.txt | sha2
 if [ ! -f "$STAMP" ]; then
   [ -x "$VENV/bin/python" ] || python3.11 -m venv "$VENV" 2>/dev/null || python3 -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade "pip==26.3"
-  "$VENV/bin/python" -m pip install --quiet -c requirements/constraints.txt -e ".[dev]"
+  "$VENV/bin/python" -m pip install --quiet -c requirements/constraints.txt -e ".[dev,spark]"
   rm -f "$VENV"/.installed-* && touch "$STAMP"
 fi
 cmd="${1:-demo}"; shift || true

@@ -27,7 +27,18 @@ def test_only_the_day_conversion_differs_between_dialects():
     spark = plan(ALL_FEATURES, set(PEOPLE.names), set(EVENTS.names), SPARK)
     for (n1, a), (n2, b) in zip(duck, spark, strict=True):
         assert n1 == n2
-        assert a.replace("epoch(", "unix_timestamp(") == b, n1
+        assert _days_free(a, DUCKDB) == _days_free(b, SPARK), n1
+
+
+def _days_free(sql: str, dialect) -> str:
+    """The statement with every day conversion replaced by a marker."""
+    head, tail = dialect.days_template.split("{}")
+    out = []
+    while head in sql:
+        before, rest = sql.split(head, 1)
+        inner, sql = rest.split(tail, 1)
+        out += [before, f"DAYS[{inner}]"]
+    return "".join([*out, sql])
 
 
 @pytest.mark.parametrize("dialect", [DUCKDB, SPARK], ids=lambda d: d.name)

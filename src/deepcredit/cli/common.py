@@ -21,6 +21,17 @@ if TYPE_CHECKING:
 
 console = Console(stderr=True)
 
+ENGINE_HELP = escape("Where the feature plan runs: duckdb (in process) or spark (pip install 'deepcredit[spark]').")
+MASTER_HELP = escape("Spark master URL with --engine spark: local[*] (default), local[2], spark://host:7077, yarn, ...")
+
+
+def engine_option() -> Any:
+    return typer.Option("duckdb", "--engine", help=ENGINE_HELP)
+
+
+def master_option() -> Any:
+    return typer.Option("local[*]", "--master", help=MASTER_HELP)
+
 
 def progress() -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

@@ -7,7 +7,14 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from deepcredit.cli.common import clear_errors, console, progress, resolve_dataset
+from deepcredit.cli.common import (
+    clear_errors,
+    console,
+    engine_option,
+    master_option,
+    progress,
+    resolve_dataset,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -20,8 +27,11 @@ def features(
     names: str = typer.Option("", "--features", help="Comma-separated feature names (default: all the data set's spec declares)."),
     as_of: str = typer.Option("", "--as-of", help="Score everybody as of this date instead of the outcomes' dates."),
     threads: int = typer.Option(0, "--threads", help="DuckDB threads (0: all cores)."),
+    engine: str = engine_option(),
+    master: str = master_option(),
 ) -> None:
     """Build features for every (person, as_of): only data strictly before each as_of is used."""
+    from deepcredit.features.bundle import feature_session
     from deepcredit.features.definitions import by_name
     from deepcredit.features.engine import build_features
     from deepcredit.features.templates import features_for
@@ -34,7 +44,8 @@ def features(
         defs = by_name([n.strip() for n in names.split(",") if n.strip()] or None, features_for(ds.spec))
         with progress() as bar:
             task = bar.add_task("building features", total=1)
-            ff = build_features(ds, defs, spine=spine, threads=threads or None,
+            session = feature_session(ds, spine, threads or None, engine, master)
+            ff = build_features(ds, defs, session=session,
                                 on_step=lambda name, i, n: bar.update(task, total=n, completed=i,
                                                                       description=f"features: {name}"))
         ff.save(out)

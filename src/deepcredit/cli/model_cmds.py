@@ -15,6 +15,8 @@ from rich.table import Table
 from deepcredit.cli.common import (
     clear_errors,
     console,
+    engine_option,
+    master_option,
     member_progress,
     print_person,
     progress,
@@ -22,7 +24,8 @@ from deepcredit.cli.common import (
     run_config,
 )
 from deepcredit.config import merge_member_params, parse_member_params
-from deepcredit.workflows.score import read_scores, score_batch
+from deepcredit.workflows.score import read_scores
+from deepcredit.workflows.spark_score import score_job
 from deepcredit.workflows.train import Trained, train_model
 
 
@@ -86,6 +89,8 @@ def train(
     exclude_features: str = typer.Option(None, "--exclude-features", help="Comma-separated features to leave out."),
     member_param: list[str] = typer.Option([], "--member-param", help="KIND.PARAM=VALUE, e.g. "
                                            "scorecard.iv_min=0.01 (repeat)."),
+    engine: str = engine_option(),
+    master: str = master_option(),
 ) -> None:
     """Train a model on the labelled (person, as_of) rows of a data set and save it as a hashed artifact."""
     if holdout is not None and test_from is not None:
@@ -105,7 +110,8 @@ def train(
             raise ValueError("--data: give a data set (or 'data' in the --config file)")
         ds = resolve_dataset(cfg.data)
         with progress() as bar:
-            trained = train_model(cfg, ds, out, on_progress=member_progress(bar), on_message=console.print)
+            trained = train_model(cfg, ds, out, on_progress=member_progress(bar), on_message=console.print,
+                                  engine=engine, master=master)
     _print_training(trained)
 
 
@@ -164,6 +170,8 @@ def score(
                                       "several times faster)."),
     chunk_size: int = typer.Option(None, "--chunk-size", help="People per chunk (default 100,000): peak memory "
                                                               "follows it, not the population."),
+    engine: str = engine_option(),
+    master: str = master_option(),
 ) -> None:
     """Batch scoring in chunks: PD, score, band, five sub-scores and reason codes for every (person, as_of)."""
     with _model_errors():
@@ -180,7 +188,7 @@ def score(
                     tasks[stage] = bar.add_task(f"{stage} (chunks of {cfg.scoring.chunk_size:,} people)", total=total)
                 bar.update(tasks[stage], completed=done)
 
-            job = score_batch(model_dir, ds, out, cfg, on_chunk=on_chunk)
+            job = score_job(model_dir, ds, out, cfg, on_chunk=on_chunk, engine=engine, master=master)
         card = read_scores(out, ["score", "band"])
     bands = card["band"].value_counts().to_dict()
     console.print(f"wrote {out}: {job['rows']:,} rows in {len(job['parts'])} part(s), median score "

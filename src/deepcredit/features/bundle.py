@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from deepcredit.data.dataset import Dataset
-from deepcredit.features.engine import FeatureFrame, build_features, open_session
+from deepcredit.features.engine import FeatureFrame, FeatureSession, build_features, open_session
 from deepcredit.features.graph import Graph, build_graph
 from deepcredit.features.sequences import Histories, Sequences, build_sequences
+from deepcredit.features.spark_engine import DEFAULT_MASTER, ENGINES, open_spark_session, spark_session
 from deepcredit.features.spec import FeatureDef
 
 VIEWS = ("tabular", "temporal", "structural")
@@ -61,17 +62,30 @@ class ModelInput:
         return replace(self, rows=self.index[np.asarray(rows, dtype=np.int64)])
 
 
+def feature_session(dataset: Dataset, spine: pd.DataFrame | None = None, threads: int | None = None,
+                    engine: str = "duckdb", master: str = DEFAULT_MASTER) -> FeatureSession:
+    """A session running the feature plan on `engine`: DuckDB in process, or Spark at `master`."""
+    if engine == "spark":
+        return open_spark_session(spark_session(master), dataset, spine)
+    if engine != "duckdb":
+        raise ValueError(f"unknown engine {engine!r}: choose from {', '.join(ENGINES)}")
+    return open_session(dataset, spine, threads)
+
+
 def build_model_input(dataset: Dataset, spine: pd.DataFrame | None = None,
                       views: Sequence[str] = VIEWS, definitions: Sequence[FeatureDef] | None = None,
-                      max_len: int = 64, threads: int | None = None) -> ModelInput:
-    """Build the requested views of `dataset` for `spine` (default: the outcomes' as-of dates)."""
+                      max_len: int = 64, threads: int | None = None, engine: str = "duckdb",
+                      master: str = DEFAULT_MASTER) -> ModelInput:
+    """Build the requested views of `dataset` for `spine` (default: the outcomes' as-of dates), on
+    DuckDB or on Spark (`engine`, at `master`): the same plan and the same arrays either way."""
     unknown = set(views) - set(VIEWS)
     if unknown:
         raise ValueError(f"unknown view(s) {sorted(unknown)}: choose from {VIEWS}")
-    session = open_session(dataset, spine, threads)  # one session: the views share staged sources
+    session = feature_session(dataset, spine, threads, engine, master)  # the views share staged sources
     tabular = build_features(dataset, definitions, session=session)
     sequences = build_sequences(session, max_len) if "temporal" in views else None
     graph = build_graph(session) if "structural" in views else None
+    session.close()
     return ModelInput(tabular, sequences, graph)
 
 

@@ -1,8 +1,10 @@
 """Runs feature definitions as of each (person, as_of) with DuckDB: one grouped query per source.
 
 The plan is a list of named SELECT statements (sources.py stages, then one aggregate per source, then
-one final join) in SQL that Spark also accepts, so the same definitions can later run on Spark by
-registering each statement as a temp view instead of a DuckDB temp table.
+one final join) in SQL that Spark also accepts. A session is what runs it: `Session` here materialises
+each statement as a DuckDB temp table; features/spark.py's session registers each as a cached Spark temp
+view. Features, sequences and graphs only talk to the session (its dialect, `materialise`, `frame`,
+`numpy`), so the same code builds them on either engine.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from deepcredit.data.dataset import Dataset
@@ -24,6 +28,9 @@ from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.features.templates import features_for
 
 KEY = ("person_id", "as_of")
+SPINE_ROWS = "SELECT person_id, as_of, ROW_NUMBER() OVER (ORDER BY as_of, person_id) - 1 AS row_id FROM spine"
+"""Each spine row's position in the feature frame's order (as_of, person_id): what sequences and graphs
+are aligned by."""
 
 
 @dataclass
@@ -118,6 +125,35 @@ def as_one_query(steps: Sequence[tuple[str, str]]) -> str:
     return ("WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in before) + "\n" if before else "") + last
 
 
+StepFn = Callable[[str, int, int], None]
+
+
+class FeatureSession(Protocol):
+    """What builds features, sequences and graphs: a data set's tables and the `spine` in one engine."""
+
+    people_columns: set[str]
+    event_columns: set[str]
+    spec: DatasetSpec | None
+    dialect: Dialect
+    engine: str
+
+    def materialise(self, steps: Sequence[tuple[str, str]], on_step: StepFn | None = None) -> dict[str, float]:
+        """Run each named SELECT once, in order, as a table later statements read; seconds per step."""
+        ...
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        """A query's result as pandas."""
+        ...
+
+    def numpy(self, sql: str) -> dict[str, np.ndarray]:
+        """A query's result as one numpy array per column."""
+        ...
+
+    def close(self) -> None:
+        """Release what the session holds (temp tables, cached views)."""
+        ...
+
+
 @dataclass
 class Session:
     """A DuckDB connection with the data set's views and the as-of `spine` table in place."""
@@ -126,17 +162,27 @@ class Session:
     people_columns: set[str]
     event_columns: set[str]
     created: dict[str, str] = field(default_factory=dict)
-    spec: DatasetSpec | None = None
-    """What the data set declares (None: the simulator's canonical vocabulary, cut to its columns)."""
     """SQL of each step already materialised: the tabular, temporal and structural views share the staged
     sources instead of rebuilding them; a step whose SQL changed (other definitions) is rebuilt."""
+    spec: DatasetSpec | None = None
+    """What the data set declares (None: the simulator's canonical vocabulary, cut to its columns)."""
+    dialect: Dialect = DUCKDB
+    engine: str = "duckdb"
     inline: bool = False
     """Run the feature plan as one query (its steps as common table expressions) instead of a temp table
     per step: for a handful of people (the service re-scoring one person) each statement's fixed cost is
     most of the work; for many people the staged temp tables are shared with the sequences and the graph."""
 
-    def materialise(self, steps: Sequence[tuple[str, str]],
-                    on_step: Callable[[str, int, int], None] | None = None) -> dict[str, float]:
+    def frame(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
+
+    def numpy(self, sql: str) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v) for k, v in self.con.execute(sql).fetchnumpy().items()}
+
+    def close(self) -> None:
+        self.con.close()
+
+    def materialise(self, steps: Sequence[tuple[str, str]], on_step: StepFn | None = None) -> dict[str, float]:
         """Create each named step as a temp table, in order, once per session; return seconds per step."""
         timings: dict[str, float] = {}
         for i, (name, sql) in enumerate(steps):
@@ -176,8 +222,8 @@ def open_session(dataset: Dataset, spine: pd.DataFrame | None = None, threads: i
 def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = None,
                    spine: pd.DataFrame | None = None, threads: int | None = None,
                    memory_limit: str | None = None,
-                   on_step: Callable[[str, int, int], None] | None = None,
-                   session: Session | None = None) -> FeatureFrame:
+                   on_step: StepFn | None = None,
+                   session: FeatureSession | None = None) -> FeatureFrame:
     """Compute features for every (person_id, as_of) of `spine` (default: the outcomes table).
 
     Without `definitions`, the features are those the data set's spec declares (features.templates).
@@ -185,21 +231,32 @@ def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = 
     ordered by (as_of, person_id): sequences and graphs built for the same spine align with them.
     """
     session = session or open_session(dataset, spine, threads, memory_limit)
-    spec = session.spec or legacy_spec(session.people_columns, session.event_columns)
-    defs = applicable(definitions if definitions is not None else features_for(spec), session.people_columns)
-    steps = plan(defs, session.people_columns, session.event_columns, spec=spec)
-    if session.inline:
+    defs, steps = feature_plan(session, definitions)
+    if getattr(session, "inline", False):  # a handful of people: one statement (see Session.inline)
         timings: dict[str, float] = {}
-        frame = session.con.execute(as_one_query(steps)).df()
+        frame = typed(session.frame(as_one_query(steps)), defs)
     else:
         timings = session.materialise(steps, on_step)
-        frame = session.con.execute("SELECT * FROM features").df()
-    frame["as_of"] = frame["as_of"].astype("datetime64[us]")
-    # one dtype per kind, whatever SQL inferred (counts come back as integers); categoricals as pandas
-    # categories: what LightGBM expects, and 3x faster scorecard lookups than strings. One astype for all
-    # columns (one per column costs ~1 ms each: most of a one-person re-score's feature time).
-    dtypes = {f.name: "float64" if f.kind is Kind.NUMERIC else "category" for f in defs}
-    frame = frame.astype({c: t for c, t in dtypes.items() if frame[c].dtype != t})
+        frame = typed(session.frame("SELECT * FROM features"), defs)
     meta = {"dataset": dataset.name, "data_fingerprint": dataset.fingerprint(), "rows": len(frame),
-            "engine": "duckdb", "stage_seconds": timings, "versions": library_versions()}
+            "engine": session.engine, "stage_seconds": timings, "versions": library_versions()}
     return FeatureFrame(frame, list(defs), meta)
+
+
+def feature_plan(session: FeatureSession, definitions: Sequence[FeatureDef] | None = None
+                 ) -> tuple[list[FeatureDef], list[tuple[str, str]]]:
+    """The definitions the session's data set can compute (default: its spec's) and the plan computing
+    them into the `features` step, in the session's dialect."""
+    spec = session.spec or legacy_spec(session.people_columns, session.event_columns)
+    defs = applicable(definitions if definitions is not None else features_for(spec), session.people_columns)
+    return defs, plan(defs, session.people_columns, session.event_columns, session.dialect, spec=spec)
+
+
+def typed(frame: pd.DataFrame, defs: Sequence[FeatureDef]) -> pd.DataFrame:
+    """One dtype per kind, whatever the engine inferred: as_of in microseconds, numeric features float64,
+    the others pandas categories (what LightGBM expects, 3x faster scorecard lookups than strings)."""
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
+    # one dtype per kind, whatever SQL inferred (counts come back as integers). One astype for all columns
+    # (one per column costs ~1 ms each: most of a one-person re-score's feature time).
+    dtypes = {f.name: "float64" if f.kind is Kind.NUMERIC else "category" for f in defs}
+    return frame.astype({c: t for c, t in dtypes.items() if frame[c].dtype != t})

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deepcredit.features.sources import DUCKDB, stages
+from deepcredit.features.engine import SPINE_ROWS, FeatureSession
+from deepcredit.features.sources import stages
 
 
 @dataclass
@@ -22,23 +23,25 @@ class Graph:
     num_nodes: int
 
 
-def build_graph(session) -> Graph:
+EDGES = f"""
+    WITH idx AS ({SPINE_ROWS})
+    SELECT a.row_id AS src, b.row_id AS dst, p.weight, p.edge_age_days
+    FROM neighbour_pairs p
+    JOIN idx a ON a.person_id = p.person_id AND a.as_of = p.as_of
+    JOIN idx b ON b.person_id = p.nb AND b.as_of = p.as_of
+    ORDER BY src, dst"""
+"""Edges between spine rows (by their position in the feature frame), in the common SQL of both engines."""
+
+
+def build_graph(session: FeatureSession) -> Graph:
     """Edges among the spine's rows; none when the data set declares no relations (a graph of lone nodes)."""
-    con = session.con
     names = {"spine_d", "neighbour_pairs"}
-    steps = [s for s in stages(DUCKDB, session.people_columns, session.event_columns, session.spec) if s[0] in names]
-    n = con.execute("SELECT COUNT(*) FROM spine").fetchone()[0]
+    steps = [s for s in stages(session.dialect, session.people_columns, session.event_columns, session.spec)
+             if s[0] in names]
+    n = int(session.numpy("SELECT COUNT(*) AS n FROM spine")["n"][0])
     if len(steps) < len(names):
-        return Graph(np.zeros((2, 0), dtype=np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32), int(n))
+        return Graph(np.zeros((2, 0), dtype=np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32), n)
     session.materialise(steps)
-    edges = con.execute("""
-        WITH idx AS (SELECT person_id, as_of, ROW_NUMBER() OVER (ORDER BY as_of, person_id) - 1 AS row_id
-                     FROM spine)
-        SELECT a.row_id AS src, b.row_id AS dst, p.weight, p.edge_age_days
-        FROM neighbour_pairs p
-        JOIN idx a ON a.person_id = p.person_id AND a.as_of = p.as_of
-        JOIN idx b ON b.person_id = p.nb AND b.as_of = p.as_of
-        ORDER BY src, dst
-    """).fetchnumpy()
-    return Graph(np.vstack([edges["src"], edges["dst"]]).astype(np.int64),
-                 edges["weight"].astype(np.float32), edges["edge_age_days"].astype(np.float32), int(n))
+    edges = session.numpy(EDGES)
+    return Graph(np.vstack([edges["src"], edges["dst"]]).astype(np.int64).reshape(2, -1),
+                 edges["weight"].astype(np.float32), edges["edge_age_days"].astype(np.float32), n)

@@ -17,7 +17,8 @@ import numpy as np
 
 from deepcredit.data.schema import EVENT_KINDS, EVENT_STATUSES
 from deepcredit.data.spec import DatasetSpec
-from deepcredit.features.sources import DUCKDB, legacy_spec, stages
+from deepcredit.features.engine import SPINE_ROWS, FeatureSession
+from deepcredit.features.sources import legacy_spec, stages
 from deepcredit.features.templates import sql_text
 
 KIND_VOCAB = ("<pad>", *sorted(EVENT_KINDS))
@@ -82,22 +83,14 @@ def vocabularies(spec: DatasetSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return kind_vocab, status_vocab
 
 
-def build_sequences(session, max_len: int = 64) -> Sequences | None:
-    """Padded sequences aligned with the spine ordered by (as_of, person_id); None without declared events."""
-    con = session.con
-    spec = session.spec or legacy_spec(session.people_columns, session.event_columns)
-    if spec.events is None:
-        return None
-    names = {"spine_d", "events_before"}
-    session.materialise([s for s in stages(DUCKDB, session.people_columns, session.event_columns, session.spec)
-                         if s[0] in names])
-    kind_vocab, status_vocab = vocabularies(spec)
+def sequence_sql(kind_vocab: tuple[str, ...], status_vocab: tuple[str, ...], max_len: int) -> str:
+    """The last `max_len` events of each (person_id, as_of) in `events_before`, coded: rn (1 = the most
+    recent; ties broken by kind, status, amount), k and s (vocabulary indexes) and the NUMERIC columns.
+    Common SQL, so DuckDB and Spark cut and order sequences the same way."""
     kinds = ", ".join(f"({sql_text(k)}, {i})" for i, k in enumerate(kind_vocab) if i)
     statuses = ", ".join(f"({sql_text(k)}, {i})" for i, k in enumerate(status_vocab) if i)
-    rows = con.execute(f"""
-        WITH idx AS (SELECT person_id, as_of, ROW_NUMBER() OVER (ORDER BY as_of, person_id) - 1 AS row_id
-                     FROM spine),
-        recent AS (
+    return f"""
+        WITH recent AS (
             SELECT person_id, as_of, kind, status, amount, days_late, age_days,
                    LEAD(age_days) OVER (PARTITION BY person_id, as_of ORDER BY age_days, kind, status, amount)
                      - age_days AS gap,
@@ -105,24 +98,58 @@ def build_sequences(session, max_len: int = 64) -> Sequences | None:
             FROM events_before
         ),
         kv(kind, k) AS (VALUES {kinds}), sv(status, s) AS (VALUES {statuses})
-        SELECT i.row_id, r.rn, kv.k, sv.s,
-               SIGN(r.amount) * LN(1 + ABS(r.amount)), r.days_late / 30.0, LN(1 + COALESCE(r.gap, 0)),
-               LN(1 + r.age_days)
-        FROM recent r JOIN idx i USING (person_id, as_of)
-        JOIN kv USING (kind) JOIN sv USING (status)
-        WHERE r.rn <= {int(max_len)}
-    """).fetchnumpy()
-    n = con.execute("SELECT COUNT(*) FROM spine").fetchone()[0]
-    row = rows["row_id"].astype(np.int64)
-    rn = rows["rn"].astype(np.int64)  # 1 = most recent
+        SELECT r.person_id, r.as_of, r.rn, kv.k, sv.s,
+               SIGN(r.amount) * LN(1 + ABS(r.amount)) AS {NUMERIC[0]}, r.days_late / 30.0 AS {NUMERIC[1]},
+               LN(1 + COALESCE(r.gap, 0)) AS {NUMERIC[2]}, LN(1 + r.age_days) AS {NUMERIC[3]}
+        FROM recent r JOIN kv ON kv.kind = r.kind JOIN sv ON sv.status = r.status
+        WHERE r.rn <= {int(max_len)}"""
+
+
+def pad(n: int, max_len: int, row: np.ndarray, rn: np.ndarray, k: np.ndarray, s: np.ndarray,
+        numeric: list[np.ndarray], vocabs: tuple[tuple[str, ...], tuple[str, ...]]) -> Sequences:
+    """Padded arrays from the coded rows of `sequence_sql` (row: the spine row each belongs to)."""
+    row, rn = row.astype(np.int64), rn.astype(np.int64)  # rn 1 = most recent
     lengths = np.bincount(row, minlength=n).astype(np.int64)
     pos = lengths[row] - rn  # oldest first
     kind = np.zeros((n, max_len), dtype=np.int64)
     status = np.zeros((n, max_len), dtype=np.int64)
-    numeric = np.zeros((n, max_len, len(NUMERIC)), dtype=np.float32)
-    kind[row, pos] = rows["k"]
-    status[row, pos] = rows["s"]
-    cols = [c for c in rows if c not in ("row_id", "rn", "k", "s")]
-    for j, c in enumerate(cols):
-        numeric[row, pos, j] = np.nan_to_num(rows[c].astype(np.float32))
-    return Sequences(kind, status, numeric, lengths, kind_vocab, status_vocab)
+    values = np.zeros((n, max_len, len(NUMERIC)), dtype=np.float32)
+    kind[row, pos] = k
+    status[row, pos] = s
+    for j, col in enumerate(numeric):
+        values[row, pos, j] = np.nan_to_num(col.astype(np.float32))
+    return Sequences(kind, status, values, lengths, *vocabs)
+
+
+def from_lists(lists: dict[str, np.ndarray], max_len: int,
+               vocabs: tuple[tuple[str, ...], tuple[str, ...]]) -> Sequences:
+    """Padded arrays from per-row lists of the coded columns of `sequence_sql` (rn ascending; a row
+    without events holds None or an empty list): what Spark's collect_list gives."""
+    rn_lists = lists["rn"]
+    n = len(rn_lists)
+    lengths = np.fromiter((0 if x is None else len(x) for x in rn_lists), np.int64, count=n)
+    row = np.repeat(np.arange(n, dtype=np.int64), lengths)
+
+    def flat(name: str) -> np.ndarray:
+        parts = [np.asarray(x) for x in lists[name] if x is not None and len(x)]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    return pad(n, max_len, row, flat("rn"), flat("k"), flat("s"), [flat(c) for c in NUMERIC], vocabs)
+
+
+def build_sequences(session: FeatureSession, max_len: int = 64) -> Sequences | None:
+    """Padded sequences aligned with the spine ordered by (as_of, person_id); None without declared events."""
+    spec = session.spec or legacy_spec(session.people_columns, session.event_columns)
+    if spec.events is None:
+        return None
+    names = {"spine_d", "events_before"}
+    session.materialise([s for s in stages(session.dialect, session.people_columns, session.event_columns,
+                                           session.spec) if s[0] in names])
+    vocabs = vocabularies(spec)
+    rows = session.numpy(f"""
+        WITH idx AS ({SPINE_ROWS})
+        SELECT i.row_id, q.rn, q.k, q.s, {", ".join(f"q.{c}" for c in NUMERIC)}
+        FROM ({sequence_sql(*vocabs, max_len)}) q JOIN idx i ON i.person_id = q.person_id AND i.as_of = q.as_of
+    """)
+    n = int(session.numpy("SELECT COUNT(*) AS n FROM spine")["n"][0])
+    return pad(n, max_len, rows["row_id"], rows["rn"], rows["k"], rows["s"], [rows[c] for c in NUMERIC], vocabs)

@@ -30,7 +30,10 @@ class Dialect:
 
 
 DUCKDB = Dialect("duckdb", "(epoch({}) / 86400.0)")
-SPARK = Dialect("spark", "(unix_timestamp({}) / 86400.0)")
+SPARK = Dialect("spark", "(CAST(unix_micros(CAST({} AS TIMESTAMP)) AS DOUBLE) / 1000000.0 / 86400.0)")
+"""Microseconds, as DuckDB's epoch() keeps them (unix_timestamp would drop the fraction of a second), and
+the same two divisions in DOUBLE (features/spark_engine.py makes Spark's decimal literals doubles), so
+both engines compute the same bits."""
 
 
 def legacy_spec(people_columns: set[str], event_columns: set[str]) -> DatasetSpec:

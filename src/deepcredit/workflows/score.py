@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as pads
 
-from deepcredit.config import RunConfig, run_record
+from deepcredit.config import RunConfig, ScoringConfig, run_record
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_json, atomic_write_parquet, file_sha256
 from deepcredit.features.bundle import VIEWS, ModelInput, build_model_input
@@ -100,7 +100,7 @@ def chunk_people(spine: pd.DataFrame, size: int) -> list[np.ndarray]:
     return [people[i: i + size] for i in range(0, len(people), size)]
 
 
-def _string_columns(frame: pd.DataFrame) -> pa.Table:
+def string_columns(frame: pd.DataFrame) -> pa.Table:
     """Object columns as Arrow strings, so every part has one schema (a part whose reasons are all empty
     would otherwise get Arrow's null type)."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -147,8 +147,24 @@ class Job:
 
     def write(self, kind: str, name: str, path: Path, table: pa.Table) -> None:
         atomic_write_parquet(path, table)
-        self.manifest[kind][name] = {"rows": table.num_rows, "sha256": file_sha256(path)}
+        self.record(kind, name, {"rows": table.num_rows, "sha256": file_sha256(path)})
+
+    def record(self, kind: str, name: str, entry: dict) -> None:
+        """A part committed (on disk under its final name): listed, and the manifest written."""
+        self.manifest[kind][name] = entry
         self.save()
+
+    def finish(self) -> dict:
+        self.manifest["complete"] = True
+        self.save()
+        return self.manifest
+
+
+def job_identity(model_sha256: str, fingerprint: str, s: ScoringConfig, chunks: int, rows: int) -> dict:
+    """What the output is (IDENTITY): the same on every engine, so either can resume the other's job."""
+    return {"format": JOB_FORMAT, "model_sha256": model_sha256, "data_fingerprint": fingerprint,
+            "spine": {"as_of": str(s.as_of)} if s.as_of else {"source": "outcomes"},
+            "chunk_size": s.chunk_size, "explain": s.explain, "reasons": s.reasons, "chunks": chunks, "rows": rows}
 
 
 def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | None = None,
@@ -162,11 +178,8 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
     spine = full_spine(dataset, s.as_of)
     chunks = chunk_people(spine, s.chunk_size)
     fingerprint = dataset.fingerprint()
-    identity = {"format": JOB_FORMAT, "model_sha256": art.sha256, "data_fingerprint": fingerprint,
-                "spine": {"as_of": str(s.as_of)} if s.as_of else {"source": "outcomes"},
-                "chunk_size": s.chunk_size, "explain": s.explain, "reasons": s.reasons, "chunks": len(chunks),
-                "rows": len(spine)}
-    job = Job.open(out, identity, run_record(cfg, fingerprint))
+    job = Job.open(out, job_identity(art.sha256, fingerprint, s, len(chunks), len(spine)),
+                   run_record(cfg, fingerprint))
     scorer = _ChunkScorer(model, defs, dataset, spine, job, fingerprint)
     if len(chunks) == 1:
         scorer.hops = 0  # one chunk holds everybody: every neighbour is already in it
@@ -179,12 +192,10 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
         path = job.out / part_name(i)
         if not job.done("parts", path.name, path):
             card = report_card(model, scorer.model_input(people), ScoreScale(), top=s.reasons, explain=s.explain)
-            job.write("parts", path.name, path, _string_columns(card))
+            job.write("parts", path.name, path, string_columns(card))
         tick("scores", i + 1, len(chunks))
-    job.manifest["complete"] = True
-    job.save()
     shutil.rmtree(job.out / FEATURE_STORE, ignore_errors=True)
-    return job.manifest
+    return job.finish()
 
 
 class _ChunkScorer:

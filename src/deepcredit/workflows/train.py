@@ -19,6 +19,7 @@ from deepcredit.data.schema import Dimension
 from deepcredit.evaluation.metrics import auc, ks
 from deepcredit.features.bundle import VIEWS, ModelInput, build_histories, build_model_input
 from deepcredit.features.definitions import ALL_FEATURES
+from deepcredit.features.spark_engine import DEFAULT_MASTER
 from deepcredit.features.spec import FeatureDef, Source
 from deepcredit.features.templates import features_for
 from deepcredit.models.base import CreditModel, save_model
@@ -119,15 +120,17 @@ def holdout_metrics(model: CreditModel, inp: ModelInput, fold: Fold, cfg: RunCon
 
 
 def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: ProgressFn | None = None,
-                on_message: MessageFn = _quiet) -> Trained:
+                on_message: MessageFn = _quiet, engine: str = "duckdb", master: str = DEFAULT_MASTER) -> Trained:
     """Fit the configured model on the training rows, measure the held-out rows, save a hashed artifact
-    (config and hold-out metrics in its manifest, config.json beside it)."""
+    (config and hold-out metrics in its manifest, config.json beside it). The model input is built by
+    `engine` (duckdb, or spark at `master`): the same arrays either way."""
     kinds = member_kinds(cfg)
     est = make_estimator(cfg, kinds)
     views = views_for(cfg, kinds)
     on_message(f"building the {', '.join(views)} view(s) of {dataset.name}")
     inp = build_model_input(dataset, views=views,
-                            definitions=select_definitions(cfg, features_for(dataset.spec)))
+                            definitions=select_definitions(cfg, features_for(dataset.spec)), engine=engine,
+                            master=master)
     fold = split_rows(cfg, inp)
     train_inp = inp if fold is None else inp.take(fold.train)
     if fold is not None:

@@ -1,0 +1,152 @@
+"""Batch scoring on Spark writes the in-process job's very parts (the same bytes), resumes after kill -9
+with nobody missing or duplicated, and runs on a real standalone cluster (a master and two workers on
+loopback, started with pyspark's own spark-class)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+from deepcredit.config import RunConfig
+from deepcredit.data.simulate import simulate_world
+from deepcredit.features.bundle import build_model_input
+from deepcredit.models.base import save_model
+from deepcredit.models.stack import StackModel
+from deepcredit.workflows.score import JOB, read_scores, score_batch
+from deepcredit.workflows.spark_score import COMMITS, score_batch_spark
+
+PEOPLE = 600
+PARAMS = {"gbdt": {"n_estimators": 20}, "sequence": {"max_epochs": 1}}
+KEY = ["person_id", "as_of"]
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """A stack reading the tabular and temporal views (Spark scoring covers models without a graph member)."""
+    root = tmp_path_factory.mktemp("spark-score")
+    ds = simulate_world(root / "w", people=PEOPLE, seed=5, chunk_size=PEOPLE)
+    inp = build_model_input(ds, views=("tabular", "temporal"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = StackModel(members=("scorecard", "gbdt", "sequence"), member_params=PARAMS, n_folds=2).fit(inp)
+    return ds, save_model(model, root / "model", inp)
+
+
+def _cfg(chunk: int, explain: bool = True) -> RunConfig:
+    return RunConfig(scoring={"chunk_size": chunk, "explain": explain})
+
+
+def _parts(out: Path) -> dict:
+    return json.loads((out / JOB).read_text())["parts"]
+
+
+def _env() -> dict:
+    return {**os.environ, "PYTHONPATH": SRC, "PYSPARK_PYTHON": sys.executable,
+            "PYSPARK_DRIVER_PYTHON": sys.executable}
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from deepcredit.cli.app import main; main()", "score", *args]
+
+
+def test_spark_writes_the_parts_of_the_in_process_job(spark, fitted, tmp_path):
+    ds, art = fitted
+    local = score_batch(art, ds, tmp_path / "local", _cfg(150))
+    job = score_batch_spark(art, ds, tmp_path / "spark", _cfg(150), master=spark.sparkContext.master)
+    assert job["complete"] and job["engine"] == "spark" and job["chunks"] == 4
+    assert job["parts"] == local["parts"]  # the same names, rows and sha256: every score, sub-score, reason
+    assert not (tmp_path / "spark" / COMMITS).exists()
+    # a rerun is a no-op, and the in-process engine accepts the Spark job as its own
+    assert score_batch(art, ds, tmp_path / "spark", _cfg(150))["parts"] == local["parts"]
+
+
+def test_kill_9_of_the_driver_then_rerun_gives_the_uninterrupted_output(spark, fitted, tmp_path):
+    ds, art = fitted
+    whole = score_batch(art, ds, tmp_path / "whole", _cfg(10, explain=False))
+    out = tmp_path / "killed"
+    args = ["--model", str(art), "--data", str(ds.root), "--chunk-size", "10", "--no-explain",
+            "--engine", "spark", "--master", "local[1]", "--out", str(out)]
+    proc = subprocess.Popen(_cli(*args), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not list((out / COMMITS).glob("part-*.json")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, f"the job ended before a part was committed: {proc.stderr.read()[-2000:]}"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver, its JVM and its Python workers, at once
+        proc.wait()
+    committed = len(list((out / COMMITS).glob("part-*.json")))
+    assert 0 < committed < whole["chunks"]
+    assert not json.loads((out / JOB).read_text())["complete"]
+    job = score_batch_spark(art, ds, out, _cfg(10, explain=False), master=spark.sparkContext.master)
+    assert job["parts"] == whole["parts"]
+    scores = read_scores(out)
+    assert len(scores) == whole["rows"] and not scores.duplicated(KEY).any()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {seconds:.0f} s")
+
+
+def test_scoring_through_a_standalone_cluster(spark, fitted, tmp_path):
+    """A master and two one-core workers on loopback; the driver is the CLI, in its own process."""
+    import pyspark
+
+    ds, art = fitted
+    spark_class = Path(pyspark.__file__).parent / "bin" / "spark-class"
+    port = _free_port()
+    env = {**_env(), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_DAEMON_MEMORY": "256m",
+           "SPARK_WORKER_DIR": str(tmp_path / "work"), "SPARK_LOG_DIR": str(tmp_path / "logs")}
+    master_url = f"spark://127.0.0.1:{port}"
+    daemons = []
+    try:
+        daemons.append(subprocess.Popen([str(spark_class), "org.apache.spark.deploy.master.Master", "--host",
+                                         "127.0.0.1", "--port", str(port), "--webui-port", str(_free_port())],
+                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True))
+        _wait_port(port, 180)
+        for _ in range(2):
+            daemons.append(subprocess.Popen([str(spark_class), "org.apache.spark.deploy.worker.Worker", "--host",
+                                             "127.0.0.1", "--cores", "1", "--memory", "1g", "--webui-port",
+                                             str(_free_port()), master_url],
+                                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                            start_new_session=True))
+        args = ["--model", str(art), "--data", str(ds.root), "--chunk-size", "150", "--engine", "spark",
+                "--master", master_url, "--out", str(tmp_path / "cluster")]
+        done = subprocess.run(_cli(*args), env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+    finally:
+        for d in daemons:
+            os.killpg(d.pid, signal.SIGTERM)
+        for d in daemons:
+            try:
+                d.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(d.pid, signal.SIGKILL)
+                d.wait()
+    local = score_batch(art, ds, tmp_path / "local", _cfg(150))
+    assert _parts(tmp_path / "cluster") == local["parts"]
+    assert json.loads((tmp_path / "cluster" / JOB).read_text())["master"] == master_url
