@@ -51,7 +51,7 @@ class StackConfig(_Strict):
     """Person groups crossed with the stack's time folds (1: each fold trains on every earlier row)."""
     min_gain: float = 0.0
     """Validation AUC the blend must gain over the best member, else the stack is that member."""
-    min_gain_se: float = Field(default=1.0, ge=0)
+    min_gain_se: float = Field(default=0.0, ge=0)
     """The blend's gain must also exceed this many bootstrap standard errors (0: off)."""
     temporal: bool = False
     """Off by default until it is measured to add lift (UCI +0.0003 AUC at twice the fit time; on OTC its

@@ -17,9 +17,10 @@ Fitting (all on the training rows given):
    keep their sign) and *each member alone* (a one-weight logistic map of its logit). The blend is
    cross-fitted over the out-of-fold rows (expanding time blocks when dated: always fitted on earlier
    blocks, so it is judged on a later period; person folds otherwise) and kept only when its AUC there
-   beats the best member's on the same rows by more than `min_gain` and by more than `min_gain_se` standard
-   errors of that difference (a seeded paired bootstrap over the validation rows: on a few hundred rows a
-   blend's apparent gain is mostly noise, and the simpler combiner is kept); otherwise the stack falls back to
+   beats the best member's on the same rows by more than `min_gain` (and, when `min_gain_se` > 0, by more
+   than that many standard errors of the difference, from a seeded paired bootstrap over the validation
+   rows; off by default: on German credit's 25 CV folds one standard error lowered the stack's mean AUC from
+   0.7909 to 0.7856, the blend being right more often than the test said); otherwise the stack falls back to
    that best member. metrics_["combiner"] records the candidates' validation AUCs, the choice and why.
 4. Calibration (models/calibration.py) of the chosen combiner's logit, fitted on *cross-fitted*
    predictions (the combiner predicting rows it was not fitted on).
@@ -191,7 +192,7 @@ class StackModel(CreditModel):
 
     def __init__(self, members: Sequence[str] | None = None, member_params: dict | None = None, n_folds: int = 5,
                  calibration: str = "isotonic", meta_C: float = 1.0, time_groups: int = 1, min_gain: float = 0.0,
-                 min_gain_se: float = 1.0,
+                 min_gain_se: float = 0.0,
                  seed: int = 0, temporal: bool = False, pretrain: dict | None = None) -> None:
         self.members = members
         self.member_params = member_params
