@@ -75,7 +75,8 @@ def test_one_switch_turns_the_temporal_path_off(world):
 
 def test_the_stack_pretrains_uses_the_embeddings_and_saves_the_encoder(world, tmp_path):
     inp, train, test = world
-    stack = StackModel(members=("gbdt", "sequence", "hybrid"), member_params=MEMBERS, n_folds=2, pretrain=TINY)
+    stack = StackModel(members=("gbdt", "sequence", "hybrid"), member_params=MEMBERS, n_folds=2, pretrain=TINY,
+                       temporal=True)
     stack.fit(inp.take(train))
     assert stack.encoder_ is not None and "temporal" in stack.views
     assert stack.metrics_["pretrain"]["people"] > 0

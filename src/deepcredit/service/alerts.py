@@ -103,8 +103,10 @@ def verify_signature(key: str, body: bytes, header: str) -> bool:
 def _check_url(ctx: ServiceContext, url: str) -> str:
     parts = urlsplit(url)
     allowed = {"https"} | ({"http"} if ctx.settings.webhook_allow_http else set())
-    if parts.scheme not in allowed or not parts.hostname:
-        raise Problem(422, "invalid-webhook", f"a webhook URL must be {' or '.join(sorted(allowed))} with a host")
+    if not parts.hostname:
+        raise Problem(422, "invalid-webhook", "a webhook URL needs a host")
+    if parts.scheme not in allowed:  # the schema admits http; this server's policy may not
+        raise Problem(403, "webhook-scheme-forbidden", f"this service sends webhooks over {' or '.join(sorted(allowed))} only")
     return url
 
 

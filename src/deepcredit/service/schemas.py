@@ -500,7 +500,8 @@ class AlertOut(BaseModel):
 
 
 class WebhookCreate(Request):
-    url: Annotated[str, StringConstraints(min_length=8, max_length=500, pattern=r"^https?://\S+$")]
+    url: Annotated[str, StringConstraints(min_length=8, max_length=500,
+                                          pattern=r"^https?://[^\s/?#@:]+(:[0-9]{1,5})?([/?#]\S*)?$")]
 
 
 class WebhookOut(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from deepcredit.service import alerts, consent, disputes, export, recourse, repo
 from deepcredit.service.auth import PersonPrincipal, person
 from deepcredit.service.config import naive_utc
 from deepcredit.service.context import ServiceContext, get_context
-from deepcredit.service.problems import forbidden
+from deepcredit.service.problems import Problem, forbidden
 from deepcredit.service.routes import BODY, COMMON, P, PathId
 from deepcredit.service.schemas import (
     AlertOut,
@@ -115,15 +116,30 @@ def open_dispute(req: DisputeCreate, p: PersonPrincipal = Depends(person), ctx: 
     return disputes.open_dispute(ctx, p.subject, req)
 
 
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def iso_datetime(value: str, name: str) -> datetime:
+    """An RFC 3339 date-time with its offset (what the schema promises), else a 422 naming the parameter."""
+    try:
+        if RFC3339.match(value):
+            return datetime.fromisoformat(value)
+    except ValueError:
+        pass
+    raise Problem(422, "invalid-parameter", f"query parameter '{name}' must be an RFC 3339 date-time with an offset")
+
+
 @router.get("/me/alerts", response_model=list[AlertOut],
             summary="My alerts: score and band changes, every merchant query, dispute updates (newest first)")
-def my_alerts(since: datetime | None = Query(None, description="Only alerts after this time"),
+def my_alerts(since: str | None = Query(None, description="Only alerts after this time (ISO 8601, e.g. "
+                                                          "2026-01-31T12:00:00Z)", json_schema_extra={"format": "date-time"}),
               limit: int = Query(100, ge=1, le=1000), p: PersonPrincipal = Depends(person),
               ctx: ServiceContext = Depends(get_context)) -> list[AlertOut]:
-    return alerts.feed(ctx, p.subject, since=naive_utc(since) if since else None, limit=limit)
+    return alerts.feed(ctx, p.subject, since=naive_utc(iso_datetime(since, "since")) if since is not None else None,
+                       limit=limit)
 
 
-@router.post("/me/webhooks", response_model=WebhookCreated, status_code=201, responses={**BODY, 409: P},
+@router.post("/me/webhooks", response_model=WebhookCreated, status_code=201, responses={**BODY, 403: P, 409: P},
              summary="Register a webhook for my alerts; its signing secret is in the answer, once")
 def add_webhook(req: WebhookCreate, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
                 ) -> WebhookCreated:
