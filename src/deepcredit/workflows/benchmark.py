@@ -36,7 +36,13 @@ from deepcredit.data.dataset import Dataset, sample_dataset
 from deepcredit.data.io import atomic_write_json, atomic_write_text, library_versions
 from deepcredit.features.bundle import build_model_input
 from deepcredit.models.base import save_model
-from deepcredit.models.stack import ALL_MEMBERS, StackModel, available_kinds, default_members
+from deepcredit.models.stack import (
+    ALL_MEMBERS,
+    TEMPORAL_MEMBERS,
+    StackModel,
+    available_kinds,
+    default_members,
+)
 from deepcredit.workflows.benchmarks import declared as bench_declared
 from deepcredit.workflows.benchmarks import features as bench_features
 from deepcredit.workflows.benchmarks import models as bench_models
@@ -116,7 +122,8 @@ def plan_for(quick: bool) -> Plan:
 
 def _models_args(plan: Plan, workdir: Path, people: int | None = None, temporal: float = 0.0,
                  ablation: bool | None = None) -> bench_models.ModelsRun:
-    return bench_models.ModelsRun(workdir=workdir, members=list(default_members()), member_params=plan.member_params,
+    members = [k for k in default_members() if plan.temporal_path or k not in TEMPORAL_MEMBERS]
+    return bench_models.ModelsRun(workdir=workdir, members=members, member_params=plan.member_params,
                                   folds=plan.stack_folds, otc_test_quarters=plan.otc_test_quarters,
                                   otc_rolling_periods=plan.otc_rolling_periods,
                                   ablation=plan.ablation if ablation is None else ablation,
