@@ -12,15 +12,19 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from deepcredit.config import RunConfig
+from deepcredit.data.io import atomic_write_parquet
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
+from deepcredit.features.engine import build_features, neighbour_histories, open_session
 from deepcredit.models.base import save_model
 from deepcredit.models.stack import StackModel
 from deepcredit.scoring.report_card import report_card
+from deepcredit.workflows.scope import ScopedData
 from deepcredit.workflows.score import JOB, graph_hops, model_views, read_scores, score_batch
 
 PARAMS = {"gbdt": {"n_estimators": 30}, "sequence": {"max_epochs": 1}, "graph": {"max_epochs": 2}}
@@ -51,7 +55,9 @@ def test_chunked_scores_equal_scoring_everyone_at_once(fitted, tmp_path):
     job = score_batch(art, ds, tmp_path / "s", _cfg(130))
     assert job["complete"] and len(job["parts"]) == 5 and job["chunks"] == 5
     assert sum(p["rows"] for p in job["parts"].values()) == len(whole) == job["rows"]
-    assert not (tmp_path / "s" / "_features").exists()  # the job's feature store is removed when done
+    assert len(job["history_parts"]) == 5  # every person's own history once, for the chunks that neighbour them
+    assert not (tmp_path / "s" / "_features").exists()  # the job's stores are removed when done
+    assert not (tmp_path / "s" / "_neighbour_histories").exists()
     chunked = read_scores(tmp_path / "s").sort_values(KEY).reset_index(drop=True)
     assert not chunked.duplicated(KEY).any()
     for col in whole.columns:  # the same scores, bands, sub-scores and reasons; the same PD to float32 rounding
@@ -66,6 +72,26 @@ def test_chunked_scores_equal_scoring_everyone_at_once(fitted, tmp_path):
     with pytest.raises(ValueError, match="another scoring job.*chunk_size"):
         score_batch(art, ds, tmp_path / "s", _cfg(100))
     assert score_batch(art, ds, tmp_path / "s", _cfg(130))["parts"] == job["parts"]
+
+
+def test_a_chunk_reads_stored_neighbour_histories_instead_of_their_events(fitted, tmp_path):
+    """The same features whether a chunk scans its neighbours' events or reads their stored histories."""
+    _, ds, _, _, _ = fitted
+    people = np.array(sorted(ds.read("people")["person_id"].astype(str)), dtype=object)
+    spine = pd.DataFrame({"person_id": people, "as_of": ds.snapshot_date})
+    store = tmp_path / "histories"
+    for i, part in enumerate(np.array_split(people, 3)):
+        session = open_session(ScopedData(ds, part, own_events=True), spine[spine["person_id"].isin(part)])
+        table = neighbour_histories(session)
+        session.close()
+        assert table is not None and table.num_rows > 0
+        atomic_write_parquet(store / f"part-{i}.parquet", table)
+    chunk = people[200:320]
+    rows = spine[spine["person_id"].isin(chunk)]
+    scanned = build_features(ScopedData(ds, chunk), spine=rows).frame
+    stored = build_features(ScopedData(ds, chunk, neighbour_histories=store), spine=rows).frame
+    assert scanned["degree"].gt(0).any() and scanned["share_neighbours_bad"].notna().any()
+    pd.testing.assert_frame_equal(scanned, stored)
 
 
 def _cli(*args: str) -> list[str]:

@@ -52,6 +52,10 @@ MAY_BE_EMPTY = frozenset({"relations"})
 class Dataset:
     """Read access to a stored data set; checks its manifest and table schemas on open."""
 
+    provided_steps: frozenset[str] = frozenset()
+    """Steps of the feature plan that `connect` creates as tables itself (a narrowed data set can bring
+    results computed beforehand); a stored data set brings none."""
+
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         path = self.root / MANIFEST

@@ -19,6 +19,7 @@ from typing import Protocol
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_json, atomic_write_parquet, library_versions
@@ -168,6 +169,8 @@ class Session:
     """What the data set declares (None: the simulator's canonical vocabulary, cut to its columns)."""
     dialect: Dialect = DUCKDB
     engine: str = "duckdb"
+    provided: frozenset[str] = frozenset()
+    """Plan steps the data set supplies as tables already (Dataset.provided_steps): never rebuilt here."""
     inline: bool = False
     """Run the feature plan as one query (its steps as common table expressions) instead of a temp table
     per step: for a handful of people (the service re-scoring one person) each statement's fixed cost is
@@ -187,7 +190,7 @@ class Session:
         timings: dict[str, float] = {}
         for i, (name, sql) in enumerate(steps):
             t0 = time.perf_counter()
-            if self.created.get(name) != sql:
+            if name not in self.provided and self.created.get(name) != sql:
                 self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
                 self.created[name] = sql
             timings[name] = round(time.perf_counter() - t0, 3)
@@ -216,7 +219,8 @@ def open_session(dataset: Dataset, spine: pd.DataFrame | None = None, threads: i
         con.execute("CREATE TEMP TABLE spine AS SELECT person_id, as_of, CAST(label AS INTEGER) AS label "
                     "FROM spine_input")
     return Session(con, {r[0] for r in con.execute("DESCRIBE people").fetchall()},
-                   {r[0] for r in con.execute("DESCRIBE events").fetchall()}, spec=dataset.spec)
+                   {r[0] for r in con.execute("DESCRIBE events").fetchall()}, spec=dataset.spec,
+                   provided=dataset.provided_steps)
 
 
 def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = None,
@@ -234,7 +238,8 @@ def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = 
     defs, steps = feature_plan(session, definitions)
     if getattr(session, "inline", False):  # a handful of people: one statement (see Session.inline)
         timings: dict[str, float] = {}
-        frame = typed(session.frame(as_one_query(steps)), defs)
+        provided: frozenset[str] = getattr(session, "provided", frozenset())
+        frame = typed(session.frame(as_one_query([s for s in steps if s[0] not in provided])), defs)
     else:
         timings = session.materialise(steps, on_step)
         frame = typed(session.frame("SELECT * FROM features"), defs)
@@ -250,6 +255,28 @@ def feature_plan(session: FeatureSession, definitions: Sequence[FeatureDef] | No
     spec = session.spec or legacy_spec(session.people_columns, session.event_columns)
     defs = applicable(definitions if definitions is not None else features_for(spec), session.people_columns)
     return defs, plan(defs, session.people_columns, session.event_columns, session.dialect, spec=spec)
+
+
+NEIGHBOUR_HISTORY = "neighbour_history"
+"""The plan step that reads neighbours' events: (nb, as_of) -> that neighbour's counts before as_of."""
+
+
+def neighbour_histories(session: Session) -> pa.Table | None:
+    """Each spine person's own row of the `neighbour_history` step (nb = the person, at the spine row's
+    as_of), or None when the data set declares no relations.
+
+    Why: a person's neighbour aggregates read their neighbours' histories, so a job that builds features
+    chunk by chunk would rescan most of the population's events for every chunk. Computed once per person
+    by the plan's own SQL, these rows are what every chunk that has the person as a neighbour reads
+    instead (Dataset.provided_steps), with the same numbers.
+    """
+    spec = session.spec or legacy_spec(session.people_columns, session.event_columns)
+    steps = dict(stages(session.dialect, session.people_columns, session.event_columns, spec))
+    if NEIGHBOUR_HISTORY not in steps:
+        return None
+    session.con.execute("CREATE OR REPLACE TEMP TABLE neighbour_pairs AS "
+                        "SELECT DISTINCT person_id AS nb, as_of FROM spine")
+    return session.con.sql(steps[NEIGHBOUR_HISTORY]).to_arrow_table()
 
 
 def typed(frame: pd.DataFrame, defs: Sequence[FeatureDef]) -> pd.DataFrame:

@@ -10,22 +10,43 @@ set the same way for one person).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
 from deepcredit.data.dataset import Dataset
+from deepcredit.features.engine import NEIGHBOUR_HISTORY
 
 
 class ScopedData(Dataset):
     """`base`, read only for `people`: their profiles, their relations, and events of them and their
-    neighbours. Other tables (outcomes, extras) are the base's own."""
+    neighbours. Other tables (outcomes, extras) are the base's own.
 
-    def __init__(self, base: Dataset, people: Iterable[str]) -> None:
+    own_events: only the people's own events (what their sequences, or their own rows of the
+    neighbour-history step, read). neighbour_histories: a folder of Parquet files holding the
+    `neighbour_history` step's rows of people (features.engine.neighbour_histories, computed beforehand);
+    the step is then read from there for the neighbours, so only the people's own events are scanned.
+    """
+
+    def __init__(self, base: Dataset, people: Iterable[str], own_events: bool = False,
+                 neighbour_histories: Path | None = None) -> None:
         self.root, self.manifest, self.base = base.root, base.manifest, base  # validated when base was opened
         self.people = np.unique(np.asarray(list(people) if not isinstance(people, np.ndarray) else people,
                                            dtype=object))
+        self.histories = neighbour_histories
+        self.own_events = own_events or neighbour_histories is not None
+        self.provided_steps = frozenset({NEIGHBOUR_HISTORY}) if neighbour_histories is not None else frozenset()
+
+    def _own_events(self) -> str:
+        """The people's events; the id range first, so Parquet row groups of other people (files written in
+        person order, as ingest and the simulator write them) are skipped on their statistics."""
+        if not len(self.people):
+            return f"SELECT * FROM {self.base.scan('events')} WHERE false"
+        lo, hi = (_literal(str(v)) for v in (self.people[0], self.people[-1]))
+        return (f"SELECT * FROM {self.base.scan('events')} WHERE person_id BETWEEN {lo} AND {hi} "
+                "AND person_id IN (SELECT person_id FROM _scope_people)")
 
     def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
         con = con or duckdb.connect()
@@ -39,12 +60,21 @@ class ScopedData(Dataset):
         con.execute("""CREATE OR REPLACE TEMP TABLE _scope_reach AS
                        SELECT person_id FROM _scope_people UNION SELECT source FROM _scope_relations
                        UNION SELECT target FROM _scope_relations""")
+        reach_events = f"SELECT * FROM {scan('events')} WHERE person_id IN (SELECT person_id FROM _scope_reach)"
         views = {"people": f"SELECT * FROM {scan('people')} WHERE person_id IN (SELECT person_id FROM _scope_people)",
                  "relations": "SELECT * FROM _scope_relations",
-                 "events": f"SELECT * FROM {scan('events')} WHERE person_id IN (SELECT person_id FROM _scope_reach)"}
+                 "events": self._own_events() if self.own_events else reach_events}
         for name in [*self.manifest.tables, *self.manifest.extras]:
             con.execute(f"CREATE OR REPLACE VIEW {name} AS {views.get(name, f'SELECT * FROM {scan(name)}')}")
+        if self.histories is not None:
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE {NEIGHBOUR_HISTORY} AS
+                            SELECT * FROM read_parquet('{self.histories / '*.parquet'}')
+                            WHERE nb IN (SELECT person_id FROM _scope_reach)""")
         return con
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def neighbourhood(dataset: Dataset, people: np.ndarray, hops: int,

@@ -34,10 +34,10 @@ from deepcredit.config import RunConfig, ScoringConfig, run_record
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_json, atomic_write_parquet, file_sha256
 from deepcredit.features.bundle import VIEWS, ModelInput, build_model_input
-from deepcredit.features.engine import FeatureFrame, build_features, open_session
+from deepcredit.features.engine import FeatureFrame, build_features, neighbour_histories, open_session
 from deepcredit.features.graph import build_graph
 from deepcredit.features.sequences import Sequences, build_sequences
-from deepcredit.features.spec import FeatureDef, Kind
+from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
@@ -47,6 +47,10 @@ from deepcredit.workflows.scope import ScopedData, neighbourhood
 
 JOB = "_job.json"
 FEATURE_STORE = "_features"
+HISTORY_STORE = "_neighbour_histories"
+MAX_HISTORY_DATES = 32
+"""Neighbour histories are stored per person and as-of date of the spine: up to this many dates (a batch
+spine has one); past it, each chunk reads its neighbours' events instead."""
 JOB_FORMAT = 1
 IDENTITY = ("format", "model_sha256", "data_fingerprint", "spine", "chunk_size", "explain", "reasons",
             "chunks", "rows")
@@ -57,7 +61,7 @@ tower, the graph model); a member that reads the graph without either is given D
 DEFAULT_HOPS = 2
 
 ChunkFn = Callable[[str, int, int], None]
-"""on_chunk(stage, chunks done, chunks in all): stage is 'features' or 'scores'."""
+"""on_chunk(stage, chunks done, chunks in all): stage is 'neighbour histories', 'features' or 'scores'."""
 
 
 def part_name(i: int) -> str:
@@ -142,7 +146,7 @@ class Job:
 
     def done(self, kind: str, name: str, path: Path) -> bool:
         """A part recorded in the manifest whose file is there with its recorded hash."""
-        entry = self.manifest[kind].get(name)
+        entry = self.manifest.setdefault(kind, {}).get(name)
         return entry is not None and path.exists() and file_sha256(path) == entry["sha256"]
 
     def write(self, kind: str, name: str, path: Path, table: pa.Table) -> None:
@@ -151,7 +155,7 @@ class Job:
 
     def record(self, kind: str, name: str, entry: dict) -> None:
         """A part committed (on disk under its final name): listed, and the manifest written."""
-        self.manifest[kind][name] = entry
+        self.manifest.setdefault(kind, {})[name] = entry
         self.save()
 
     def finish(self) -> dict:
@@ -181,9 +185,16 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
     job = Job.open(out, job_identity(art.sha256, fingerprint, s, len(chunks), len(spine)),
                    run_record(cfg, fingerprint))
     scorer = _ChunkScorer(model, defs, dataset, spine, job, fingerprint)
-    if len(chunks) == 1:
-        scorer.hops = 0  # one chunk holds everybody: every neighbour is already in it
     tick = on_chunk or (lambda *_: None)
+    pending = any(not job.done("parts", part_name(i), job.out / part_name(i)) for i in range(len(chunks)))
+    if len(chunks) == 1 or not pending:
+        scorer.hops = 0  # one chunk holds everybody (every neighbour is in it), or nothing is left to score
+    elif scorer.reads_neighbours():
+        for i, people in enumerate(chunks):
+            scorer.store_histories(i, people)
+            tick("neighbour histories", i + 1, len(chunks))
+        if (job.out / HISTORY_STORE).exists():
+            scorer.histories = job.out / HISTORY_STORE
     if scorer.hops:
         for i, people in enumerate(chunks):
             scorer.store_features(i, people)
@@ -194,7 +205,8 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
             card = report_card(model, scorer.model_input(people), ScoreScale(), top=s.reasons, explain=s.explain)
             job.write("parts", path.name, path, string_columns(card))
         tick("scores", i + 1, len(chunks))
-    shutil.rmtree(job.out / FEATURE_STORE, ignore_errors=True)
+    for store in (FEATURE_STORE, HISTORY_STORE):
+        shutil.rmtree(job.out / store, ignore_errors=True)
     return job.finish()
 
 
@@ -207,22 +219,49 @@ class _ChunkScorer:
         self.views = model_views(model)
         self.hops = graph_hops(model)
         self.meta = {"dataset": dataset.name, "data_fingerprint": fingerprint}
+        self.histories: Path | None = None
+        """The job's store of neighbour histories, once built (store_histories)."""
 
     def _rows(self, people: np.ndarray) -> pd.DataFrame:
         return self.spine[self.spine["person_id"].isin(people)]
 
+    def _scoped(self, people: np.ndarray) -> ScopedData:
+        """The chunk's data: with the stored neighbour histories, only its own events are read."""
+        return ScopedData(self.dataset, people, neighbour_histories=self.histories)
+
     def model_input(self, people: np.ndarray) -> ModelInput:
         if not self.hops:
-            return build_model_input(ScopedData(self.dataset, people), spine=self._rows(people), views=self.views,
+            return build_model_input(self._scoped(people), spine=self._rows(people), views=self.views,
                                      definitions=self.defs)
         return self._with_context(people)
+
+    # -- neighbour histories: each person's once, read by every chunk that has them as a neighbour -------
+    def reads_neighbours(self) -> bool:
+        """Whether the features read neighbours' events, and the spine's dates are few enough to store
+        every person's history at each (MAX_HISTORY_DATES)."""
+        return any(d.source is Source.NEIGHBOURS for d in self.defs) and \
+            self.spine["as_of"].nunique() <= MAX_HISTORY_DATES
+
+    def store_histories(self, i: int, people: np.ndarray) -> None:
+        path = self.job.out / HISTORY_STORE / part_name(i)
+        if self.job.done("history_parts", path.name, path):
+            return
+        dates = self.spine["as_of"].unique()
+        spine = pd.DataFrame({"person_id": np.repeat(people, len(dates)), "as_of": np.tile(dates, len(people))})
+        session = open_session(ScopedData(self.dataset, people, own_events=True), spine)
+        try:
+            table = neighbour_histories(session)
+        finally:
+            session.close()
+        if table is not None:
+            self.job.write("history_parts", path.name, path, table)
 
     # -- graph members: features stored first, then each chunk with its neighbours as context ------------
     def store_features(self, i: int, people: np.ndarray) -> None:
         path = self.job.out / FEATURE_STORE / part_name(i)
         if self.job.done("feature_parts", path.name, path):
             return
-        ff = build_features(ScopedData(self.dataset, people), self.defs, spine=self._rows(people))
+        ff = build_features(self._scoped(people), self.defs, spine=self._rows(people))
         self.job.write("feature_parts", path.name, path, pa.Table.from_pandas(ff.frame, preserve_index=False))
 
     def _stored(self, people: np.ndarray, dates: np.ndarray) -> pd.DataFrame:
@@ -245,11 +284,11 @@ class _ChunkScorer:
         defs = [d for d in self.defs if d.name in frame.columns]
         tabular = FeatureFrame(frame, defs, self.meta)
         positions = np.flatnonzero(frame["person_id"].isin(people).to_numpy())
-        session = open_session(ScopedData(self.dataset, ball), frame[["person_id", "as_of", "label"]])
+        session = open_session(ScopedData(self.dataset, ball, own_events=True), frame[["person_id", "as_of", "label"]])
         graph = build_graph(session)
         sequences = None
         if "temporal" in self.views:
-            mine = build_sequences(open_session(ScopedData(self.dataset, people), own))
+            mine = build_sequences(open_session(ScopedData(self.dataset, people, own_events=True), own))
             sequences = _scatter(mine, positions, len(frame)) if mine is not None else None  # no events declared
         return ModelInput(tabular, sequences, graph, rows=positions)
 
