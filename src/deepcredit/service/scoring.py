@@ -170,11 +170,14 @@ class ScopedDataset(Dataset):
             return self._overlay(people)
         return self._overlay or Overlay()
 
-    def sources(self, con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-        """SELECT statements for people, relations and events; registers the overlay's frames on `con`."""
+    def sources(self, con: duckdb.DuckDBPyConnection, neighbours: bool = True) -> dict[str, str]:
+        """SELECT statements for people, relations and events; registers the overlay's frames on `con`.
+
+        neighbours=False: the focus's own events only (what a person's list of records shows), so neither
+        the neighbours' rows nor their overlay are fetched."""
         scan = self.base.scan
         if self.focus is not None and self.index is not None:
-            scope = sorted(set(self.focus) | self.index.neighbours(self.focus))
+            scope = sorted(set(self.focus) | (self.index.neighbours(self.focus) if neighbours else set()))
             for name, rows in (("people", self.index.people(self.focus)), ("relations", self.index.relations(self.focus)),
                                ("events", self.index.events(scope))):
                 con.register(f"_scope_{name}", rows)
@@ -189,7 +192,7 @@ class ScopedDataset(Dataset):
                        f"AND source NOT IN ({ids})")
             else:
                 rel = f"SELECT * FROM {scan('relations')} WHERE source IN ({ids}) OR target IN ({ids})"
-            edges = con.execute(f"SELECT source, target FROM ({rel})").fetchall()
+            edges = con.execute(f"SELECT source, target FROM ({rel})").fetchall() if neighbours else []
             scope = sorted(set(self.focus) | {x for e in edges for x in e})
             people = f"SELECT * FROM {scan('people')} WHERE person_id IN ({ids})"
             events = f"SELECT * FROM {scan('events')} WHERE person_id IN ({sql_list(scope)})"
@@ -238,7 +241,7 @@ class ScopedDataset(Dataset):
     def person_events(self, person_id: str, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
         """The events one person's score reads, newest first (with `event_id` where the data set has one)."""
         con = con or duckdb.connect()
-        events = self.sources(con)["events"]
+        events = self.sources(con, neighbours=False)["events"]
         cols = self.scoped_event_columns
         select = ", ".join(c if c in cols else f"NULL AS {c}" for c in OVERLAY_COLUMNS)
         return con.execute(f"SELECT {select} FROM ({events}) e WHERE person_id = ? ORDER BY ts DESC",
