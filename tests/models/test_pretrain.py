@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,6 +18,7 @@ from deepcredit.models.gbdt import GBDTModel
 from deepcredit.models.pretrain import (
     EMBEDDING_PREFIX,
     EventEncoder,
+    PretrainSettings,
     contrastive_loss,
     histories_of,
     latest_per_person,
@@ -105,6 +108,23 @@ def test_periodic_channels_read_only_the_row_and_pad_with_zeros(world):
     assert (seq.numeric[pad] == 0).all()
     s, c = seq.numeric[~pad][:, len(NUMERIC)], seq.numeric[~pad][:, len(NUMERIC) + 1]
     assert np.allclose(s ** 2 + c ** 2, 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize(("params", "named"), [
+    ({"dim": 0}, "'dim'"), ({"slices": 1}, "'slices'"), ({"cell": "rnn"}, "'cell'"), ({"lr": "fast"}, "'lr'"),
+    ({"min_slice": 8, "max_slice": 4}, "max_slice (4) must be at least min_slice (8)"),
+    ({"epoch": 2}, "no setting 'epoch' (known: batch_people"),
+])
+def test_a_bad_setting_is_refused_before_any_work_naming_it(world, params, named):
+    _, _, inp = world
+    with pytest.raises(ValueError, match="^pretrain: .*" + re.escape(named)):
+        pretrain(histories_of(inp), {**TINY, **params}, seed=0)
+
+
+def test_settings_round_trip_and_take_the_seed():
+    s = PretrainSettings.of({"dim": 16}, seed=7)
+    assert (s.dim, s.seed, s.epochs) == (16, 7, 3)
+    assert PretrainSettings(**s.model_dump()) == s
 
 
 def test_contrastive_loss_prefers_own_slices():

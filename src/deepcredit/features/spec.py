@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
-from deepcredit.data.schema import Dimension
+from deepcredit.data.schema import PROTECTED_ATTRIBUTES, Dimension
 
 
 class Source(StrEnum):
@@ -50,8 +50,11 @@ class FeatureDef:
     """Value for people with no rows in the source (0 for counts); None keeps it missing."""
     requires: tuple[str, ...] = ()
     """Columns of the people table the feature needs; it is skipped where a data set lacks them."""
-    protected: bool = False
-    """Read from a protected attribute: audited for fairness, never a model input unless explicitly allowed."""
+    protected: bool | None = None
+    """Read from a protected attribute: audited for fairness, never a model input unless explicitly allowed.
+    True / False: declared, by the data set's spec (templates.attribute_feature copies the attribute's flag),
+    which is then the only authority. None: undeclared (a definition made in code, or stored before specs
+    declared protection); is_protected then applies the legacy rule."""
     actionable: bool = True
     """The person can change it by their own future behaviour: it may appear in how-to-improve advice."""
     levels: tuple[str, ...] = ()
@@ -65,10 +68,14 @@ class FeatureDef:
         return value
 
     def is_protected(self) -> bool:
-        """Declared protected, or named after one of the legacy fixed protected attributes."""
-        from deepcredit.data.schema import PROTECTED_ATTRIBUTES
-
-        return self.protected or self.name.lower() in PROTECTED_ATTRIBUTES
+        """The declared flag; for an undeclared definition only, the legacy rule: named after one of the
+        simulator vocabulary's fixed protected attributes (data.schema.PROTECTED_ATTRIBUTES: sex, age,
+        marital_status). Why only there: a spec is the authority on its own columns (a data set may call a
+        non-protected column `age`, or protect one of another name), while definitions that predate specs
+        have no declaration and must stay protected by name."""
+        if self.protected is not None:
+            return self.protected
+        return self.name.lower() in PROTECTED_ATTRIBUTES
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -33,11 +33,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, replace
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 from torch import nn
 
 from deepcredit.data.schema import Dimension
@@ -56,41 +59,60 @@ BATCH = 4096
 """Rows per embedding batch (fixed, so the same rows always give the same bits)."""
 
 
-@dataclass
-class PretrainSettings:
-    """What the pretraining does; every field can be set through StackModel(pretrain={...})."""
+class PretrainSettings(BaseModel):
+    """What the pretraining does; every field can be set through StackModel(pretrain={...}).
 
-    dim: int = 32
+    A pydantic model like the run configuration (deepcredit.config), so a bad value is refused before any
+    work with a message that names the setting.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    dim: int = Field(default=32, ge=1)
     """Embedding size = the recurrent state size."""
-    layers: int = 2
-    cell: str = "gru"
-    kind_dim: int = 8
-    status_dim: int = 8
-    events_per_step: int = 4
-    max_len: int = 64
-    slices: int = 4
-    min_slice: int = 4
-    max_slice: int = 48
-    batch_people: int = 128
-    epochs: int = 3
-    lr: float = 2e-3
-    temperature: float = 0.1
-    max_people: int | None = 50_000
+    layers: int = Field(default=2, ge=1)
+    cell: Literal["gru", "lstm"] = "gru"
+    kind_dim: int = Field(default=8, ge=1)
+    status_dim: int = Field(default=8, ge=1)
+    events_per_step: int = Field(default=4, ge=1)
+    max_len: int = Field(default=64, ge=1)
+    slices: int = Field(default=4, ge=2)
+    """Sub-sequences per person: at least two, or a person has no positive to be pulled towards."""
+    min_slice: int = Field(default=4, ge=1)
+    max_slice: int = Field(default=48, ge=1)
+    batch_people: int = Field(default=128, ge=1)
+    epochs: int = Field(default=3, ge=0)
+    lr: float = Field(default=2e-3, gt=0)
+    temperature: float = Field(default=0.1, gt=0)
+    max_people: int | None = Field(default=50_000, ge=2)
     """A seeded sample of at most this many people is pretrained on (every row is still embedded): on the
     shared 2-core machine a step of 128 people x 4 slices took 0.1-0.2 s, so 3 epochs over 50,000 people
     take 2-4 minutes, which keeps the whole stack on 100,000 people within its 20-minute budget."""
     seed: int = 0
-    threads: int | None = 1
+    threads: int | None = Field(default=1, ge=1)
     device: str | None = None
+
+    @model_validator(mode="after")
+    def _slice_range(self) -> PretrainSettings:
+        if self.max_slice < self.min_slice:
+            raise PydanticCustomError("slice_range", "max_slice ({max_slice}) must be at least min_slice "
+                                      "({min_slice})", {"max_slice": self.max_slice, "min_slice": self.min_slice})
+        return self
 
     @classmethod
     def of(cls, params: dict | None, seed: int = 0) -> PretrainSettings:
-        """Settings from a dict; an unknown name is an error that lists the known ones."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(params or {}) - names)
-        if unknown:
-            raise ValueError(f"pretrain: no setting(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})")
-        return cls(**{"seed": seed, **(params or {})})
+        """Settings from a dict; a bad or unknown name is a ValueError naming the setting (and, for an unknown
+        one, listing the known ones)."""
+        try:
+            return cls.model_validate({"seed": seed, **(params or {})})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            name = ".".join(str(p) for p in err["loc"])
+            if err["type"] == "extra_forbidden":
+                known = ", ".join(sorted(cls.model_fields))
+                raise ValueError(f"pretrain: no setting {name!r} (known: {known})") from None
+            where = f"setting {name!r}: " if name else ""  # a rule across settings names them in its message
+            raise ValueError(f"pretrain: {where}{err['msg']}") from None
 
     def tower_config(self, n_kinds: int, n_statuses: int) -> dict:
         return {"n_kinds": n_kinds, "n_statuses": n_statuses, "n_numeric": len(NUMERIC) + len(PERIODIC),
@@ -152,7 +174,7 @@ class EventEncoder:
 
     # -- artifacts ------------------------------------------------------------------------------------
     def to_files(self) -> dict[str, bytes]:
-        meta = {"format": FORMAT, "settings": asdict(self.settings), "tower": self.tower_config,
+        meta = {"format": FORMAT, "settings": self.settings.model_dump(), "tower": self.tower_config,
                 "prep": asdict(self.prep), "dimensions": self.dimensions, "info": self.info}
         return {"encoder.pt": _torch.state_bytes(self.tower),
                 "encoder.json": json.dumps(meta, indent=1, sort_keys=True).encode()}
@@ -223,8 +245,6 @@ def pretrain(histories: Histories, params: dict | None = None, seed: int = 0,
     """Fit an EventEncoder on these histories (module docstring). MemberCannotFit when fewer than two
     people have two or more events."""
     s = PretrainSettings.of(params, seed)
-    if s.slices < 2 or s.min_slice < 1 or s.max_slice < s.min_slice or s.dim < 1:
-        raise ValueError("pretrain: need slices >= 2, 1 <= min_slice <= max_slice and dim >= 1")
     seq = with_periodic(histories.sequences, histories.as_of)
     rows = latest_per_person(histories.person_id, histories.as_of)
     rows = rows[seq.lengths[rows] >= 2]

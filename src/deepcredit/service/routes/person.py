@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, Response
@@ -31,17 +32,28 @@ from deepcredit.service.schemas import (
     WebhookOut,
 )
 
+T = TypeVar("T")
 log = logging.getLogger("deepcredit.service")
 router = APIRouter(prefix="/v1", tags=["person"], responses=COMMON)
 HTML_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
                 "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
-def _viewed(ctx: ServiceContext, subject: str, fmt: str) -> PersonReport:
-    out = report.build(ctx, subject)
+def _audited(ctx: ServiceContext, subject: str, action: str, fmt: str | None, build: Callable[[ServiceContext, str], T]
+             ) -> T:
+    """`build(ctx, subject)`, then its audit row (with the format, where the route has one).
+
+    Built first so a failing read leaves no audit row claiming the person saw something.
+    """
+    out = build(ctx, subject)
+    details = {} if fmt is None else {"format": fmt}
     with ctx.db.write() as s:
-        ctx.audit.append(s, ctx.now(), "person", "report_viewed", subject, format=fmt)
+        ctx.audit.append(s, ctx.now(), "person", action, subject, **details)
     return out
+
+
+def _viewed(ctx: ServiceContext, subject: str, fmt: str) -> PersonReport:
+    return _audited(ctx, subject, "report_viewed", fmt, report.build)
 
 
 @router.get("/me/report", response_model=PersonReport, summary="My report: score, dimensions, reasons, history, "
@@ -66,10 +78,7 @@ def my_report_html(history_page: int = Query(1, ge=1, le=100_000, description="P
             summary="What would raise me to the next band: the smallest plan of future behaviour, re-scored by the "
                     "model")
 def my_recourse(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> RecourseOut:
-    out = recourse.person_recourse(ctx, p.subject)
-    with ctx.db.write() as s:
-        ctx.audit.append(s, ctx.now(), "person", "recourse_viewed", p.subject)
-    return out
+    return _audited(ctx, p.subject, "recourse_viewed", None, recourse.person_recourse)
 
 
 @router.get("/people/{person_id}/report", response_model=PersonReport, responses={403: P},
@@ -159,25 +168,18 @@ def remove_webhook(webhook_id: PathId, p: PersonPrincipal = Depends(person), ctx
     return alerts.revoke(ctx, p.subject, webhook_id)
 
 
-def _exported(ctx: ServiceContext, subject: str, fmt: str) -> dict:
-    data = export.collect(ctx, subject)
-    with ctx.db.write() as s:
-        ctx.audit.append(s, ctx.now(), "person", "export_downloaded", subject, format=fmt)
-    return data
-
-
 @router.get("/me/export", response_model=ExportOut, summary="Everything held about me, as JSON (profile, events, "
             "relations, scores, accesses, consents, disputes, webhooks, alerts)")
 def my_export(response: Response, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
               ) -> ExportOut:
     response.headers["Cache-Control"] = "no-store"
-    return ExportOut(**_exported(ctx, p.subject, "json"))
+    return ExportOut(**_audited(ctx, p.subject, "export_downloaded", "json", export.collect))
 
 
 @router.get("/me/export.zip", summary="Everything held about me, as CSV files (and the JSON) in a zip",
             response_class=Response, responses={200: {"content": {"application/zip": {}}}})
 def my_export_zip(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> Response:
-    return Response(export.as_zip(_exported(ctx, p.subject, "zip")), media_type="application/zip",
+    return Response(export.as_zip(_audited(ctx, p.subject, "export_downloaded", "zip", export.collect)), media_type="application/zip",
                     headers={"Cache-Control": "no-store",
                              "Content-Disposition": 'attachment; filename="deepcredit-export.zip"'})
 

@@ -41,7 +41,8 @@ def in_file_order(ds: Dataset, inp: ModelInput) -> ModelInput:
 def raw_inputs(ds: Dataset, inp: ModelInput) -> pd.DataFrame:
     """The declared, non-protected attributes as stored (text as pandas category), aligned with inp's rows."""
     attrs = [a for a in ds.spec.profile.attributes if not a.protected and a.role is None]
-    people = ds.read("people").set_index(ds.read("people")["person_id"].astype(str))
+    people = ds.read("people")
+    people.index = people["person_id"].astype(str)
     X = people.loc[inp.keys["person_id"].astype(str), [a.name for a in attrs]].reset_index(drop=True)
     for c in X.columns:
         X[c] = X[c].astype("float64") if pd.api.types.is_numeric_dtype(X[c]) else X[c].astype("category")

@@ -122,29 +122,36 @@ def fit_stack(inp: ModelInput, train: np.ndarray, members: list[str], args: Mode
     return stack
 
 
-def stack_pds(stack: StackModel, held: ModelInput, train: ModelInput | None = None) -> dict[str, np.ndarray]:
-    """PD of every member, the stack and the stack without the temporal path on `held`. With pretraining
-    (the stack's encoder) that is a second stack fitted on `train` with temporal=False, since the other
-    members read the embeddings too; without it, stack.without(TEMPORAL_MEMBERS) (the same members, the
-    combiner chosen again)."""
+def fit_plain_stack(stack: StackModel, train: ModelInput) -> StackModel | None:
+    """With pretraining (the stack has an encoder), the same stack fitted on `train` with temporal=False:
+    its other members read the embeddings too, so dropping the temporal members is not enough. None
+    without an encoder (stack_pds then drops the temporal members instead)."""
+    if getattr(stack, "encoder_", None) is None:
+        return None
+    plain = StackModel(**{**stack.get_params(deep=False), "temporal": False})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return plain.fit(train)
+
+
+def stack_pds(stack: StackModel, held: ModelInput, plain: StackModel | None = None) -> dict[str, np.ndarray]:
+    """PD of every member, the stack and the stack without the temporal path on `held`: `plain` (see
+    fit_plain_stack) when given, else stack.without(TEMPORAL_MEMBERS) (the same members, the combiner
+    chosen again) when the stack has temporal and other members."""
     logits = stack.member_logits(held)
     out = {kind: 1 / (1 + np.exp(-logits[kind].to_numpy())) for kind in logits}
     out["stack"] = stack.predict_proba(held)[:, 1]
     temporal = [k for k in logits if k in TEMPORAL_MEMBERS]
-    if getattr(stack, "encoder_", None) is not None and train is not None:
-        plain = StackModel(**{**stack.get_params(deep=False), "temporal": False})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out["stack_without_temporal"] = plain.fit(train).predict_proba(held)[:, 1]
+    if plain is not None:
+        out["stack_without_temporal"] = plain.predict_proba(held)[:, 1]
     elif temporal and len(temporal) < logits.shape[1]:
         out["stack_without_temporal"] = stack.without(temporal).predict_proba(held)[:, 1]
     return out
 
 
-def evaluate_stack(stack: StackModel, inp: ModelInput, test: np.ndarray, train: np.ndarray | None = None) -> dict:
+def evaluate_stack(stack: StackModel, inp: ModelInput, test: np.ndarray, plain: StackModel | None = None) -> dict:
     held = inp.take(test)
-    pds = stack_pds(stack, held, inp.take(train) if train is not None else None)
-    return {name: metrics(held.y, p) for name, p in pds.items()}
+    return {name: metrics(held.y, p) for name, p in stack_pds(stack, held, plain).items()}
 
 
 def views_of(kind: str, args: ModelsRun) -> set[str]:
@@ -201,7 +208,7 @@ def uci(args: ModelsRun, cv: bool) -> dict:
         t0 = time.perf_counter()
         res: dict[str, Any] = {"lightgbm_defaults": metrics(y[test], lgbm_defaults(inp, train, test))}
         stack = fit_stack(inp, train, members, args, f"uci {'cv' if cv else 'split'} {i}")
-        res.update(evaluate_stack(stack, inp, test, train))
+        res.update(evaluate_stack(stack, inp, test, fit_plain_stack(stack, inp.take(train))))
         res["meta_weights"] = stack.metrics_["meta_weights"]
         res["fit_seconds"] = stack.fit_seconds_
         res["seconds"] = round(time.perf_counter() - t0, 1)
@@ -263,7 +270,7 @@ def otc_rolling(args: ModelsRun) -> dict:
         both = replace(train, rows=np.concatenate([train.index, test.index]))
         lgbm = lgbm_defaults(both, np.arange(len(train)), len(train) + np.arange(len(test)))
         print(f"  [otc rolling] {period} fitted ({time.perf_counter() - t0:.0f} s)", flush=True)
-        return {**stack_pds(stack, test, train), "lightgbm_defaults": lgbm}
+        return {**stack_pds(stack, test, fit_plain_stack(stack, train)), "lightgbm_defaults": lgbm}
 
     pooled = rolling_origin(inp, fit_predict, args.otc_rolling_periods)
     return {"test_periods": sorted(pooled["period"].unique().tolist()), "members": list(args.members),
@@ -314,7 +321,8 @@ def sim(args: ModelsRun) -> dict:
         t0 = time.perf_counter()
         stack = fit_stack(arm_inp, train, members, args, f"sim {name}")
         fit_s = time.perf_counter() - t0
-        ev = evaluate_stack(stack, arm_inp, test, train if name == "full" else None)
+        plain = fit_plain_stack(stack, arm_inp.take(train)) if name == "full" else None
+        ev = evaluate_stack(stack, arm_inp, test, plain)
         res["ablation"][name] = {"members": [k for k, _ in stack.members_], "features": len(arm_inp.definitions),
                                  **ev, "meta_weights": stack.metrics_["meta_weights"],
                                  "gap_to_bayes": round(res["bayes_auc_test"] - ev["stack"]["auc"], 4),

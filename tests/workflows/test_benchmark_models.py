@@ -1,0 +1,44 @@
+"""The benchmark's stack helpers: the plain (temporal-off) stack is fitted beside fit_stack, evaluation only evaluates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from deepcredit.workflows.benchmarks.models import fit_plain_stack, stack_pds
+
+
+class _Stub:
+    """A fitted stack's prediction surface: fixed member logits and stack PDs."""
+
+    def __init__(self, pd_: list[float], members=("gbdt", "hybrid")) -> None:
+        self.pd_, self.members = np.asarray(pd_), members
+        self.dropped: list[str] | None = None
+
+    def member_logits(self, held) -> pd.DataFrame:
+        return pd.DataFrame({k: np.zeros(len(self.pd_)) for k in self.members})
+
+    def predict_proba(self, held) -> np.ndarray:
+        return np.column_stack([1 - self.pd_, self.pd_])
+
+    def without(self, kinds):
+        self.dropped = list(kinds)
+        return _Stub([0.3, 0.3])
+
+
+def test_a_stack_without_an_encoder_has_no_plain_twin_to_fit():
+    assert fit_plain_stack(_Stub([0.1, 0.9]), train=None) is None
+
+
+def test_the_plain_stack_given_is_what_stack_without_temporal_reports():
+    stack = _Stub([0.1, 0.9])
+    out = stack_pds(stack, held=None, plain=_Stub([0.2, 0.8]))
+    assert np.allclose(out["stack"], [0.1, 0.9]) and np.allclose(out["stack_without_temporal"], [0.2, 0.8])
+    assert stack.dropped is None and np.allclose(out["gbdt"], 0.5)
+
+
+def test_without_a_plain_stack_the_temporal_members_are_dropped_instead():
+    stack = _Stub([0.1, 0.9])
+    assert np.allclose(stack_pds(stack, held=None)["stack_without_temporal"], 0.3)
+    assert stack.dropped == ["hybrid"]
+    assert "stack_without_temporal" not in stack_pds(_Stub([0.1, 0.9], members=("gbdt",)), held=None)
