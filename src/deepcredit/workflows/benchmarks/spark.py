@@ -89,9 +89,28 @@ def feature_differences(a: ModelInput, b: ModelInput) -> list[str]:
     return out
 
 
-def parity(dataset: Dataset, master: str = "local[2]") -> list[str]:
-    """feature_differences of the data set's model input built by DuckDB and by Spark."""
-    return feature_differences(build_model_input(dataset), build_model_input(dataset, engine="spark", master=master))
+def largest_differences(a: ModelInput, b: ModelInput) -> dict[str, float]:
+    """Each non-integer numeric feature's largest relative difference (relative_difference): what the
+    parity rule allows up to RTOL, reported as measured."""
+    out = {}
+    for d in a.definitions:
+        x, y = a.tabular.frame[d.name].to_numpy(float), b.tabular.frame[d.name].to_numpy(float)
+        if d.kind is Kind.NUMERIC and not np.all(np.mod(x[~np.isnan(x)], 1) == 0):
+            out[d.name] = relative_difference(x, y)
+    return out
+
+
+def parity(dataset: Dataset, master: str = "local[2]") -> dict:
+    """DuckDB's and Spark's model input of the data set: what differs (feature_differences), each
+    non-integer feature's largest relative difference, and the seconds each engine took."""
+    t0 = time.perf_counter()
+    duck = build_model_input(dataset)
+    t1 = time.perf_counter()
+    spark = build_model_input(dataset, engine="spark", master=master)
+    t2 = time.perf_counter()
+    return {"differences": feature_differences(duck, spark), "rows": len(duck.tabular.frame),
+            "max_relative_difference": largest_differences(duck, spark),
+            "seconds": {"duckdb": round(t1 - t0, 1), "spark": round(t2 - t1, 1)}}
 
 
 class PeakTree:
@@ -186,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.parity:
         data = args.workdir / f"world-{args.people}"
         ds = Dataset(data) if (data / "manifest.json").exists() else simulate_world(data, people=args.people, seed=0)
-        result: dict = {"people": args.people, "differences": parity(ds, args.master)}
+        result: dict = {"people": args.people, "master": args.master, **parity(ds, args.master)}
     else:
         result = run(args.people, args.workdir, args.master, args.chunk_size)
     text = json.dumps(result, indent=2)
