@@ -84,3 +84,16 @@ def test_on_a_simulated_world_the_slopes_equal_duckdbs_regr_slope(tmp_path):
         assert both[d.name].notna().sum() > 500
         assert relative_difference(both[d.name].to_numpy(float), both["old"].to_numpy(float)) <= RTOL
     session.close()
+
+
+def test_the_rewrite_runs_as_one_query_too(tmp_path):
+    """The service re-scores a person with the plan as one statement (Session.inline): same slopes."""
+    ds = worlds.store(tmp_path / "tiny", worlds.frames())
+    staged = build_features(ds)
+    session = open_session(ds)
+    session.inline = True
+    inline = build_features(ds, session=session)
+    session.close()
+    slope_names = [d.name for d in staged.definitions if "regr_slope" in d.sql.lower()]
+    assert slope_names and staged.frame[slope_names].notna().any().all()
+    pd.testing.assert_frame_equal(staged.frame, inline.frame)
