@@ -1,15 +1,15 @@
 """Spark against the in-process path: parity of the model input, and time and peak memory of batch scoring.
 
     .venv/bin/python scripts/bench_spark.py --people 1000000 --master 'local[2]' --json runs/bench/spark.json
-    .venv/bin/python scripts/bench_spark.py --parity --people 10000     # the parity check, no timing
+    .venv/bin/python scripts/bench_spark.py --parity --people 10000     # parity: differences, largest per feature, seconds
 
 Parity (feature_differences) is the criterion the tests and this benchmark share: every feature equal
-(exactly where DuckDB's values are integers, categories and dates; otherwise to a relative 1e-9, where
-values within 1e-9 of the column's largest magnitude count as zero; least-squares slopes included, which
-the plan computes from centred sums, see features/slopes.py), event sequences and graph edges equal. Speed: simulate N people, fit a small stack without a graph member
-(Spark scoring covers those) on a 5,000-person world, then score all N people, features included, once in
-process (score_batch) and once on Spark (score_batch_spark), each in a fresh child process. Peak memory is
-the largest sum of resident memory over the child and its descendants (Spark's JVM and Python workers),
+(exactly where DuckDB's values are integers, categories and dates; otherwise to a relative 1e-9, relative
+to at least a 1e-9 share of the column's largest magnitude; least-squares slopes included, which the plan
+computes from centred sums, see features/slopes.py), event sequences and graph edges equal. Speed:
+simulate N people, fit a small stack without a graph member (Spark scoring covers those) on a 5,000-person
+world, then score all N people, features included, once in process (score_batch) and once on Spark
+(score_batch_spark), each in a fresh child process. Peak memory is the largest sum of resident memory over the child and its descendants (Spark's JVM and Python workers),
 sampled twice a second, so both paths are charged for everything they start.
 """
 
