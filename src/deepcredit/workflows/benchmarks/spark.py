@@ -1,7 +1,7 @@
 """Spark against the in-process path: parity of the model input, and time and peak memory of batch scoring.
 
     .venv/bin/python scripts/bench_spark.py --people 1000000 --master 'local[2]' --json runs/bench/spark.json
-    .venv/bin/python scripts/bench_spark.py --parity --people 10000     # parity: differences, largest per feature, seconds
+    .venv/bin/python scripts/bench_spark.py --parity --people 10000     # parity only (and seconds per engine)
 
 Parity (feature_differences) is the criterion the tests and this benchmark share: every feature equal
 (exactly where DuckDB's values are integers, categories and dates; otherwise to a relative 1e-9, relative
@@ -9,8 +9,8 @@ to at least a 1e-9 share of the column's largest magnitude; least-squares slopes
 computes from centred sums, see features/slopes.py), event sequences and graph edges equal. Speed:
 simulate N people, fit a small stack without a graph member (Spark scoring covers those) on a 5,000-person
 world, then score all N people, features included, once in process (score_batch) and once on Spark
-(score_batch_spark), each in a fresh child process. Peak memory is the largest sum of resident memory over the child and its descendants (Spark's JVM and Python workers),
-sampled twice a second, so both paths are charged for everything they start.
+(score_batch_spark), each in a fresh child process. Peak memory is the largest sum of resident memory over
+the child and its descendants (Spark's JVM and Python workers), sampled twice a second, so both paths are charged for everything they start.
 """
 
 from __future__ import annotations
