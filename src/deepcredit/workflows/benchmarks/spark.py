@@ -10,7 +10,8 @@ computes from centred sums, see features/slopes.py), event sequences and graph e
 simulate N people, fit a small stack without a graph member (Spark scoring covers those) on a 5,000-person
 world, then score all N people, features included, once in process (score_batch) and once on Spark
 (score_batch_spark), each in a fresh child process. Peak memory is the largest sum of resident memory over
-the child and its descendants (Spark's JVM and Python workers), sampled twice a second, so both paths are charged for everything they start.
+the child and its descendants (Spark's JVM and Python workers), sampled twice a second, so both paths are
+charged for everything they start.
 """
 
 from __future__ import annotations
