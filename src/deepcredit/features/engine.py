@@ -24,6 +24,7 @@ import pyarrow as pa
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_json, atomic_write_parquet, library_versions
 from deepcredit.data.spec import DatasetSpec
+from deepcredit.features.slopes import centred
 from deepcredit.features.sources import DUCKDB, Dialect, legacy_spec, stages
 from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.features.templates import features_for
@@ -102,8 +103,9 @@ def plan(definitions: Sequence[FeatureDef], people_columns: set[str], event_colu
         if not defs:
             continue
         alias = f"agg_{source.value}"
-        exprs = ",\n       ".join(f"{f.sql} AS {f.name}" for f in defs)
-        steps.append((alias, f"SELECT person_id, as_of,\n       {exprs}\nFROM {stage} GROUP BY person_id, as_of"))
+        sqls, rows = centred([f.sql for f in defs], stage, dialect.name)  # regr_slope: engine-stable form
+        exprs = ",\n       ".join(f"{sql} AS {f.name}" for f, sql in zip(defs, sqls, strict=True))
+        steps.append((alias, f"SELECT person_id, as_of,\n       {exprs}\nFROM {rows} GROUP BY person_id, as_of"))
         joins.append(f"LEFT JOIN {alias} ON {alias}.person_id = s.person_id AND {alias}.as_of = s.as_of")
         for f in defs:
             col = f"{alias}.{f.name}"

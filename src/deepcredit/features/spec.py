@@ -6,7 +6,8 @@ feature never means editing three places.
 
 The SQL is an aggregate expression in the subset of SQL that both DuckDB and Spark SQL accept (SUM, COUNT,
 AVG, MAX, MIN, CASE, COALESCE, NULLIF, LN, GREATEST, regr_slope). It is evaluated per (person_id, as_of)
-over a staged source view whose rows all lie strictly before as_of (see features/sources.py).
+over a staged source view whose rows all lie strictly before as_of (see features/sources.py). The plan
+computes `regr_slope(y, x)` from centred sums (features/slopes.py), so both engines give the same value.
 """
 
 from __future__ import annotations
