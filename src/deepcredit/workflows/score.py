@@ -68,6 +68,11 @@ def part_name(i: int) -> str:
     return f"part-{i:05d}.parquet"
 
 
+def store_name(i: int) -> str:
+    """A job store's file for chunk i (named apart from the score parts: only those are `part-*`)."""
+    return f"chunk-{i:05d}.parquet"
+
+
 def _members(model: CreditModel) -> list[CreditModel]:
     return [m for _, m in getattr(model, "members_", [])] or [model]
 
@@ -243,7 +248,7 @@ class _ChunkScorer:
             self.spine["as_of"].nunique() <= MAX_HISTORY_DATES
 
     def store_histories(self, i: int, people: np.ndarray) -> None:
-        path = self.job.out / HISTORY_STORE / part_name(i)
+        path = self.job.out / HISTORY_STORE / store_name(i)
         if self.job.done("history_parts", path.name, path):
             return
         dates = self.spine["as_of"].unique()
@@ -258,7 +263,7 @@ class _ChunkScorer:
 
     # -- graph members: features stored first, then each chunk with its neighbours as context ------------
     def store_features(self, i: int, people: np.ndarray) -> None:
-        path = self.job.out / FEATURE_STORE / part_name(i)
+        path = self.job.out / FEATURE_STORE / store_name(i)
         if self.job.done("feature_parts", path.name, path):
             return
         ff = build_features(self._scoped(people), self.defs, spine=self._rows(people))
