@@ -24,7 +24,9 @@ from deepcredit.workflows import benchmark as bench
 from deepcredit.workflows.benchmarks import features as bench_features
 from deepcredit.workflows.benchmarks import service as bench_service
 
-STAGES = ("score", "report")
+STAGES = ("features", "score", "report")
+"""features: every feature of the world at once (the feature engine's speed stage, bench_features); score and
+report: batch scoring in chunks, features included (benchmark._model_child)."""
 
 
 def measure(model: Path, sizes: list[int], stages: list[str], workdir: Path, service_people: int | None = None,
@@ -43,10 +45,14 @@ def measure(model: Path, sizes: list[int], stages: list[str], workdir: Path, ser
                 speed.setdefault("simulate", {})[str(n)] = made
                 continue
         for stage in stages:
-            log(f"batch-score {n:,} people ({stage})")
-            speed[stage][str(n)] = {**bench.run_child(bench.__name__, "_model_child", stage,
-                                                      {"data": str(data), "model": str(model)}),
-                                    "model_trained_on": rows}
+            log(f"{stage}: {n:,} people")
+            if stage == "features":
+                speed[stage][str(n)] = bench.run_child(bench_features.__name__, "_child", "engine_all",
+                                                       {"out": str(data), "people": n, "seed": seed})
+            else:
+                speed[stage][str(n)] = {**bench.run_child(bench.__name__, "_model_child", stage,
+                                                          {"data": str(data), "model": str(model)}),
+                                        "model_trained_on": rows}
             log(f"  {speed[stage][str(n)]}")
     out: dict = {"speed": speed}
     if service_people:
