@@ -42,3 +42,11 @@ def test_without_a_plain_stack_the_temporal_members_are_dropped_instead():
     assert np.allclose(stack_pds(stack, held=None)["stack_without_temporal"], 0.3)
     assert stack.dropped == ["hybrid"]
     assert "stack_without_temporal" not in stack_pds(_Stub([0.1, 0.9], members=("gbdt",)), held=None)
+
+
+def test_a_pretrained_stack_without_a_plain_twin_reports_no_stack_without_temporal():
+    """Its other members read the embeddings: dropping the temporal members would ask them for missing columns."""
+    stack = _Stub([0.1, 0.9])
+    stack.encoder_ = object()
+    out = stack_pds(stack, held=None)
+    assert "stack_without_temporal" not in out and stack.dropped is None and np.allclose(out["stack"], [0.1, 0.9])

@@ -137,14 +137,16 @@ def fit_plain_stack(stack: StackModel, train: ModelInput) -> StackModel | None:
 def stack_pds(stack: StackModel, held: ModelInput, plain: StackModel | None = None) -> dict[str, np.ndarray]:
     """PD of every member, the stack and the stack without the temporal path on `held`: `plain` (see
     fit_plain_stack) when given, else stack.without(TEMPORAL_MEMBERS) (the same members, the combiner
-    chosen again) when the stack has temporal and other members."""
+    chosen again) when the stack has temporal and other members and no encoder. A pretrained stack without
+    `plain` (an ablation arm) reports no stack_without_temporal: its other members read the embeddings, so
+    only a refit gives it."""
     logits = stack.member_logits(held)
     out = {kind: 1 / (1 + np.exp(-logits[kind].to_numpy())) for kind in logits}
     out["stack"] = stack.predict_proba(held)[:, 1]
     temporal = [k for k in logits if k in TEMPORAL_MEMBERS]
     if plain is not None:
         out["stack_without_temporal"] = plain.predict_proba(held)[:, 1]
-    elif temporal and len(temporal) < logits.shape[1]:
+    elif temporal and len(temporal) < logits.shape[1] and getattr(stack, "encoder_", None) is None:
         out["stack_without_temporal"] = stack.without(temporal).predict_proba(held)[:, 1]
     return out
 
