@@ -34,7 +34,7 @@ def centred(expressions: Sequence[str], stage: str, dialect: str) -> tuple[list[
     same name (so the expressions' column references are unchanged)."""
     means: list[tuple[str, str]] = []  # (column, aggregate) of each slope's first pass
 
-    def swap(node: exp.Expression) -> exp.Expression:
+    def swap(node: exp.Expr) -> exp.Expr:
         if not isinstance(node, exp.RegrSlope):
             return node
         y, x = node.this.sql(dialect), node.expression.sql(dialect)
