@@ -101,15 +101,15 @@ class Plan:
         return max(self.train_sizes)
 
 
-QUICK = Plan(mode="quick", sim_people=3_000, speed_sizes=(5_000,), train_sizes=(5_000,), stack_folds=2,
+QUICK = Plan(mode="quick", sim_people=3_000, speed_sizes=(3_000,), train_sizes=(3_000,), stack_folds=2,
              cv=False, ablation=False, uci_people=6_000, otc_rolling_periods=1, temporal_people=1_500,
-             temporal_path=False, service_people=5_000,
+             temporal_path=False, service_people=3_000,
              member_params={"sequence": {"max_epochs": 1}, "wide_deep": {"max_epochs": 1}, "graph": {"max_epochs": 2},
                             "gbdt": {"n_estimators": 300}},
              notes=["quick mode: smoke run (6,000 of UCI's 30,000 people, 2 stacking folds, neural members "
                     "capped at 1-2 epochs, 300 boosting rounds, no CV, no ablation, OTC rolling origin over "
                     "1 quarter, 3,000 simulated people (1,500 with temporal structure), "
-                    "speed at 5,000 only); not for the record"])
+                    "speed and service at 3,000 only); not for the record"])
 FULL = Plan(mode="full", sim_people=100_000, speed_sizes=(10_000, 100_000, 1_000_000),
             train_sizes=(10_000, 100_000), stack_folds=5, cv=True, ablation=True)
 
