@@ -15,7 +15,8 @@ def test_record_replaces_only_the_measured_sizes_and_lists_the_run(tmp_path):
     measured = {"speed": {"score": {"1000000": {"seconds": 50.0, "peak_mb": 3000}},
                           "report": {"5000000": {"seconds": 700.0, "peak_mb": 3900}}}}
     out = record(path, measured, "2026-12-02T04:00:00+0000", 12.3)
-    assert out["speed"]["score"] == {"10000": {"seconds": 1.0}, "1000000": {"seconds": 50.0, "peak_mb": 3000}}
+    assert out["speed"]["score"] == {"10000": {"seconds": 1.0}, "1000000": {
+        "seconds": 50.0, "peak_mb": 3000, "measured_at": "2026-12-02T04:00:00+0000"}}
     assert out["speed"]["report"]["5000000"]["peak_mb"] == 3900
     assert out["service"] == {"admittance_p99_ms": 9.0} and out["datasets"] == {"uci": {"models": {}}}
     assert out["runs"][-1]["measured"] == ["speed.score.1000000", "speed.report.5000000"]

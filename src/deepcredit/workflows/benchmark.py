@@ -592,7 +592,9 @@ def render_markdown(results: dict) -> str:
             lines += [f"On {service['people']:,} people: admittance decision p99 **{service['admittance_p99_ms']} ms** "
                       f"(p50 {service['admittance']['p50_ms']} ms, {service['admittance']['requests']:,} decisions); "
                       f"re-score after a reported event with the stack p99 **{service['stack_rescore_p99_ms']} ms** "
-                      f"(p50 {service['stack_rescore']['p50_ms']} ms, {service['stack_rescore']['requests']} events)."]
+                      f"(p50 {service['stack_rescore']['p50_ms']} ms, {service['stack_rescore']['requests']} events)"
+                      + (f"; stack trained on {service['model_trained_on']:,}" if service.get("model_trained_on") else "")
+                      + (f"; measured {service['measured_at'][:10]}" if "measured_at" in service else "") + "."]
         lines.append("")
     for s in results.get("skipped", []):
         lines.append(f"- skipped: {s['what']}: {s['why']}")
@@ -616,6 +618,8 @@ def _speed_note(stage: str, r: dict) -> str:
     if stage in ("score", "report"):
         what = "PD, score, band" if stage == "score" else "PD, score, band, five sub-scores, four reasons"
         parts.append(f"{what}; stack trained on {r.get('model_trained_on', 0):,}")
+    if "measured_at" in r:  # recorded by another run than the record's own (workflows/benchmarks/batch.py)
+        parts.append(f"measured {r['measured_at'][:10]}")
     return "; ".join(parts)
 
 

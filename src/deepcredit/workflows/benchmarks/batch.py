@@ -74,10 +74,10 @@ def record(path: Path, measured: dict, started_at: str, seconds: float) -> dict:
     speed = recorded.setdefault("speed", {})
     keys = []
     for stage, sizes in measured["speed"].items():
-        speed.setdefault(stage, {}).update(sizes)
+        speed.setdefault(stage, {}).update({n: {**r, "measured_at": started_at} for n, r in sizes.items()})
         keys += [f"speed.{stage}.{n}" for n in sizes]
     if "service" in measured:
-        recorded["service"] = measured["service"]
+        recorded["service"] = {**measured["service"], "measured_at": started_at}
         keys.append("service")
     recorded.setdefault("runs", []).append({"started_at": started_at, "mode": "batch", "seconds": round(seconds, 1),
                                             "measured": keys})
