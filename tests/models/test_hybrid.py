@@ -88,3 +88,6 @@ def test_the_stack_pretrains_uses_the_embeddings_and_saves_the_encoder(world, tm
     loaded = load_model(save_model(stack, tmp_path / "s", inp))
     assert loaded.encoder_ is not None
     assert np.array_equal(loaded.predict_proba(held), stack.predict_proba(held))
+    less = stack.without(["hybrid"])  # the kept members read the embeddings: the encoder stays with them
+    assert less.encoder_ is stack.encoder_ and [k for k, _ in less.members_] == ["gbdt", "sequence"]
+    assert less.predict_proba(held).shape == (len(test), 2)

@@ -429,6 +429,7 @@ class StackModel(CreditModel):
         if not keep:
             raise ValueError(f"stack: leaving out {list(kinds)} leaves no member")
         other = type(self)(**self.get_params(deep=False))
+        other.encoder_ = getattr(self, "encoder_", None)  # the kept members may read its embeddings
         other.skipped_ = dict(self.skipped_)
         other.oof_ = self.oof_[["person_id", "as_of", *keep, "label"]]
         other._combine(keep, int(self.metrics_.get("folds", 0)))

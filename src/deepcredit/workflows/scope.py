@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from deepcredit.data.dataset import Dataset
 from deepcredit.features.engine import NEIGHBOUR_HISTORY
+from deepcredit.features.templates import sql_text
 
 
 class ScopedData(Dataset):
@@ -44,7 +45,7 @@ class ScopedData(Dataset):
         person order, as ingest and the simulator write them) are skipped on their statistics."""
         if not len(self.people):
             return f"SELECT * FROM {self.base.scan('events')} WHERE false"
-        lo, hi = (_literal(str(v)) for v in (self.people[0], self.people[-1]))
+        lo, hi = (sql_text(str(v)) for v in (self.people[0], self.people[-1]))
         return (f"SELECT * FROM {self.base.scan('events')} WHERE person_id BETWEEN {lo} AND {hi} "
                 "AND person_id IN (SELECT person_id FROM _scope_people)")
 
@@ -71,10 +72,6 @@ class ScopedData(Dataset):
                             SELECT * FROM read_parquet('{self.histories / '*.parquet'}')
                             WHERE nb IN (SELECT person_id FROM _scope_reach)""")
         return con
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def neighbourhood(dataset: Dataset, people: np.ndarray, hops: int,

@@ -191,7 +191,7 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
                    run_record(cfg, fingerprint))
     scorer = _ChunkScorer(model, defs, dataset, spine, job, fingerprint)
     tick = on_chunk or (lambda *_: None)
-    pending = any(not job.done("parts", part_name(i), job.out / part_name(i)) for i in range(len(chunks)))
+    pending = {i for i in range(len(chunks)) if not job.done("parts", part_name(i), job.out / part_name(i))}
     if len(chunks) == 1 or not pending:
         scorer.hops = 0  # one chunk holds everybody (every neighbour is in it), or nothing is left to score
     elif scorer.reads_neighbours():
@@ -206,7 +206,7 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
             tick("features", i + 1, len(chunks))
     for i, people in enumerate(chunks):
         path = job.out / part_name(i)
-        if not job.done("parts", path.name, path):
+        if i in pending:
             card = report_card(model, scorer.model_input(people), ScoreScale(), top=s.reasons, explain=s.explain)
             job.write("parts", path.name, path, string_columns(card))
         tick("scores", i + 1, len(chunks))

@@ -138,8 +138,8 @@ def stack_pds(stack: StackModel, held: ModelInput, plain: StackModel | None = No
     """PD of every member, the stack and the stack without the temporal path on `held`: `plain` (see
     fit_plain_stack) when given, else stack.without(TEMPORAL_MEMBERS) (the same members, the combiner
     chosen again) when the stack has temporal and other members and no encoder. A pretrained stack without
-    `plain` (an ablation arm) reports no stack_without_temporal: its other members read the embeddings, so
-    only a refit gives it."""
+    `plain` (an ablation arm) reports no stack_without_temporal: its other members were fitted on the
+    embeddings, so dropping the temporal members keeps half the path, and only a refit leaves it all out."""
     logits = stack.member_logits(held)
     out = {kind: 1 / (1 + np.exp(-logits[kind].to_numpy())) for kind in logits}
     out["stack"] = stack.predict_proba(held)[:, 1]
