@@ -7,6 +7,12 @@ other's job. What Spark adds: features and event sequences are computed by Spark
 (sequences as sorted arrays per row, collect_list, never one Python call per person), and each chunk is
 scored by `mapInPandas` on an executor, with the model broadcast once (a Python worker unpickles it once).
 
+Graph members read neighbours within `hops` relations: as in process, a chunk is scored over its ball,
+its people plus everyone within `hops` hops as unscored context rows. Spark builds all balls at once (one
+relation hop per step, scope.ring_sql: the statement scope.neighbourhood runs), their rows' features (the
+`features` view) and their edges (graph.edges_sql, build_graph's own join, per chunk), and ships a
+chunk's node rows and edge rows (one schema, an edge flag) to one task.
+
 Commit protocol (kill -9 safe): a task writes its chunk's part atomically (temp name, then rename) and
 then its commit record `_commits/part-NNNNN.json` (rows, sha256), also atomically. The driver lists a
 part in `_job.json` only when its record and file agree; a rerun first collects the records a killed run
