@@ -157,11 +157,11 @@ def _chunk_rows(session: SparkFeatureSession, defs: list[FeatureDef], writer: Ch
     session.materialise(edges)
     hops = hops if edges else 0  # no relations declared: every chunk's graph is lone nodes
     ball = _balls(session, todo, hops)
-    session.view("ball_keys", session.sql(f"""
+    session.sql(f"""
         SELECT b.chunk, s.person_id, s.as_of
         FROM {ball} b JOIN spine s ON s.person_id = b.person_id
         JOIN (SELECT DISTINCT c.chunk, s.as_of FROM spine s JOIN chunks c ON c.person_id = s.person_id) d
-          ON d.chunk = b.chunk AND d.as_of = s.as_of"""))
+          ON d.chunk = b.chunk AND d.as_of = s.as_of""").createOrReplaceTempView("ball_keys")
     session.view("ball_rows", session.sql(rows_sql("ball_keys", by="chunk")))
     seq_cols, seq_join = "", ""
     if writer.temporal and writer.vocabs is not None:
@@ -231,8 +231,11 @@ class ChunkWriter:
                 sequences = scatter(sequences, positions, len(nodes))
         graph = None
         if self.graph:
-            links = rows[edge].sort_values(["edge_src", "edge_dst"], kind="stable")
-            graph = edge_arrays({c: links[name].to_numpy() for c, name in EDGE_COLUMNS.items()}, len(nodes))
+            links = rows[edge]  # none, and no edge columns, where the data set declares no relations
+            if len(links):
+                links = links.sort_values([EDGE_COLUMNS["src"], EDGE_COLUMNS["dst"]], kind="stable")
+            graph = edge_arrays({c: links[name].to_numpy() if len(links) else np.zeros(0)
+                                 for c, name in EDGE_COLUMNS.items()}, len(nodes))
         return ModelInput(FeatureFrame(frame, defs, self.meta), sequences, graph,
                           rows=None if own.all() else positions)
 
