@@ -1,6 +1,7 @@
-"""Batch scoring on Spark writes the in-process job's very parts (the same bytes), resumes after kill -9
-with nobody missing or duplicated, and runs on a real standalone cluster (a master and two workers on
-loopback, started with pyspark's own spark-class)."""
+"""Batch scoring on Spark writes the in-process job's very parts (the same bytes), with graph members too
+(each chunk's neighbours as context rows), resumes after kill -9 with nobody missing or duplicated, and
+runs on a real standalone cluster (a master and two workers on loopback, started with pyspark's own
+spark-class)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import time
 import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from deepcredit.config import RunConfig
@@ -21,24 +23,39 @@ from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
 from deepcredit.models.base import save_model
 from deepcredit.models.stack import StackModel
-from deepcredit.workflows.score import JOB, read_scores, score_batch
+from deepcredit.workflows.score import JOB, graph_hops, model_views, read_scores, score_batch
 from deepcredit.workflows.spark_score import COMMITS, score_batch_spark
 
 PEOPLE = 600
 PARAMS = {"gbdt": {"n_estimators": 20}, "sequence": {"max_epochs": 1}}
 KEY = ["person_id", "as_of"]
+GRAPH_PEOPLE = 300
+GRAPH_PARAMS = {**PARAMS, "graph": {"max_epochs": 2}}
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
-    """A stack reading the tabular and temporal views (Spark scoring covers models without a graph member)."""
+    """A stack reading the tabular and temporal views."""
     root = tmp_path_factory.mktemp("spark-score")
     ds = simulate_world(root / "w", people=PEOPLE, seed=5, chunk_size=PEOPLE)
     inp = build_model_input(ds, views=("tabular", "temporal"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = StackModel(members=("scorecard", "gbdt", "sequence"), member_params=PARAMS, n_folds=2).fit(inp)
+    return ds, save_model(model, root / "model", inp)
+
+
+@pytest.fixture(scope="module")
+def fitted_graph(tmp_path_factory):
+    """A stack with a GraphSAGE member (two hops) and a sequence member, on a smaller world."""
+    root = tmp_path_factory.mktemp("spark-graph")
+    ds = simulate_world(root / "w", people=GRAPH_PEOPLE, seed=7, chunk_size=GRAPH_PEOPLE)
+    inp = build_model_input(ds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = StackModel(members=("gbdt", "sequence", "graph"), member_params=GRAPH_PARAMS, n_folds=2).fit(inp)
+    assert graph_hops(model) == 2 and model_views(model) == ["tabular", "temporal", "structural"]
     return ds, save_model(model, root / "model", inp)
 
 
@@ -68,6 +85,20 @@ def test_spark_writes_the_parts_of_the_in_process_job(spark, fitted, tmp_path):
     assert not (tmp_path / "spark" / COMMITS).exists()
     # a rerun is a no-op, and the in-process engine accepts the Spark job as its own
     assert score_batch(art, ds, tmp_path / "spark", _cfg(150))["parts"] == local["parts"]
+
+
+def test_spark_scores_a_graph_member_with_each_chunks_neighbours_as_context(spark, fitted_graph, tmp_path):
+    """Chunks of 70 among 300 people: most neighbours of a chunk's people are in other chunks, so the
+    scores are right only if Spark's balls, context features and edges are the in-process job's."""
+    ds, art = fitted_graph
+    local = score_batch(art, ds, tmp_path / "local", _cfg(70))
+    job = score_batch_spark(art, ds, tmp_path / "spark", _cfg(70), master=spark.sparkContext.master)
+    assert job["complete"] and job["chunks"] == local["chunks"] == 5
+    assert not (tmp_path / "spark" / COMMITS).exists()
+    a, b = (read_scores(tmp_path / d).sort_values(KEY).reset_index(drop=True) for d in ("local", "spark"))
+    assert len(b) == local["rows"] and not b.duplicated(KEY).any()
+    pd.testing.assert_frame_equal(a, b)
+    assert job["parts"] == local["parts"]  # hence the same bytes: every score, sub-score and reason
 
 
 def test_kill_9_of_the_driver_then_rerun_gives_the_uninterrupted_output(spark, fitted, tmp_path):

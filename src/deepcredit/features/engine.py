@@ -30,9 +30,18 @@ from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.features.templates import features_for
 
 KEY = ("person_id", "as_of")
-SPINE_ROWS = "SELECT person_id, as_of, ROW_NUMBER() OVER (ORDER BY as_of, person_id) - 1 AS row_id FROM spine"
-"""Each spine row's position in the feature frame's order (as_of, person_id): what sequences and graphs
-are aligned by."""
+
+
+def rows_sql(table: str = "spine", by: str | None = None) -> str:
+    """Each row's position in the feature frame's order (as_of, person_id), within its `by` group when
+    given (a batch job's chunk): what sequences and graphs are aligned by."""
+    keep, over = (f"{by}, ", f"PARTITION BY {by} ") if by else ("", "")
+    return (f"SELECT {keep}person_id, as_of, ROW_NUMBER() OVER ({over}ORDER BY as_of, person_id) - 1 AS row_id "
+            f"FROM {table}")
+
+
+SPINE_ROWS = rows_sql()
+"""Each spine row's position in the feature frame's order."""
 
 
 @dataclass

@@ -7,6 +7,7 @@ through the neighbour aggregate features instead. Labels are never attached to n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,25 +24,45 @@ class Graph:
     num_nodes: int
 
 
-EDGES = f"""
-    WITH idx AS ({SPINE_ROWS})
-    SELECT a.row_id AS src, b.row_id AS dst, p.weight, p.edge_age_days
+def edges_sql(nodes: str = SPINE_ROWS, by: str | None = None, order: bool = True) -> str:
+    """Edges between node rows (by their position `row_id` in the feature frame), in the common SQL of both
+    engines. `nodes` (person_id, as_of, row_id): the spine's rows, or many graphs' rows at once, told apart
+    by their `by` column (a Spark batch job's chunks: workflows/spark_score.py); an edge joins two rows of
+    the same graph."""
+    keep, same = (f"a.{by}, ", f" AND b.{by} = a.{by}") if by else ("", "")
+    return f"""
+    WITH idx AS ({nodes})
+    SELECT {keep}a.row_id AS src, b.row_id AS dst, p.weight, p.edge_age_days
     FROM neighbour_pairs p
     JOIN idx a ON a.person_id = p.person_id AND a.as_of = p.as_of
-    JOIN idx b ON b.person_id = p.nb AND b.as_of = p.as_of
-    ORDER BY src, dst"""
-"""Edges between spine rows (by their position in the feature frame), in the common SQL of both engines."""
+    JOIN idx b ON b.person_id = p.nb AND b.as_of = p.as_of{same}""" + ("\n    ORDER BY src, dst" if order else "")
+
+
+EDGES = edges_sql()
+"""Edges between spine rows, ordered (src, dst)."""
+EDGE_FIELDS = ("src", "dst", "weight", "edge_age_days")
+
+
+def graph_steps(session: FeatureSession) -> list[tuple[str, str]]:
+    """The plan's steps the edges read (spine_d, neighbour_pairs); none when the data set declares no
+    relations."""
+    names = {"spine_d", "neighbour_pairs"}
+    steps = [s for s in stages(session.dialect, session.people_columns, session.event_columns, session.spec)
+             if s[0] in names]
+    return steps if len(steps) == len(names) else []
+
+
+def edge_arrays(edges: Mapping[str, np.ndarray], n: int) -> Graph:
+    """A Graph of n nodes from the edge columns (EDGE_FIELDS, as EDGES orders them)."""
+    return Graph(np.vstack([edges["src"], edges["dst"]]).astype(np.int64).reshape(2, -1),
+                 edges["weight"].astype(np.float32), edges["edge_age_days"].astype(np.float32), n)
 
 
 def build_graph(session: FeatureSession) -> Graph:
     """Edges among the spine's rows; none when the data set declares no relations (a graph of lone nodes)."""
-    names = {"spine_d", "neighbour_pairs"}
-    steps = [s for s in stages(session.dialect, session.people_columns, session.event_columns, session.spec)
-             if s[0] in names]
+    steps = graph_steps(session)
     n = int(session.numpy("SELECT COUNT(*) AS n FROM spine")["n"][0])
-    if len(steps) < len(names):
-        return Graph(np.zeros((2, 0), dtype=np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32), n)
+    if not steps:
+        return edge_arrays({c: np.zeros(0) for c in EDGE_FIELDS}, n)
     session.materialise(steps)
-    edges = session.numpy(EDGES)
-    return Graph(np.vstack([edges["src"], edges["dst"]]).astype(np.int64).reshape(2, -1),
-                 edges["weight"].astype(np.float32), edges["edge_age_days"].astype(np.float32), n)
+    return edge_arrays(session.numpy(EDGES), n)

@@ -74,23 +74,31 @@ class ScopedData(Dataset):
         return con
 
 
+def ring_sql(frontier: str, ball: str, relations: str = "relations") -> str:
+    """One hop of a neighbourhood, in the SQL both engines run: (chunk, person_id) related to a `frontier`
+    row of the same chunk (either direction, at any time) and not in that chunk's `ball` yet."""
+    return f"""
+        SELECT chunk, person_id FROM (
+            SELECT f.chunk, r.target AS person_id FROM {frontier} f JOIN {relations} r ON r.source = f.person_id
+            UNION SELECT f.chunk, r.source AS person_id FROM {frontier} f JOIN {relations} r ON r.target = f.person_id
+        ) x
+        EXCEPT SELECT chunk, person_id FROM {ball}"""
+
+
 def neighbourhood(dataset: Dataset, people: np.ndarray, hops: int,
                   con: duckdb.DuckDBPyConnection | None = None) -> np.ndarray:
     """`people` and everyone within `hops` relations of them (either direction, at any time: a superset of
-    the graph any as-of date sees), sorted."""
+    the graph any as-of date sees), sorted. One chunk's ball; Spark builds every chunk's at once with the
+    same ring_sql (workflows/spark_score.py)."""
     con = con or duckdb.connect()
     con.register("_ball_in", pa.table({"person_id": pa.array(list(people), pa.string())}))
-    con.execute("CREATE OR REPLACE TEMP TABLE _ball AS SELECT DISTINCT person_id FROM _ball_in")
-    con.execute("CREATE OR REPLACE TEMP TABLE _frontier AS SELECT person_id FROM _ball")
+    con.execute("CREATE OR REPLACE TEMP TABLE _ball AS SELECT DISTINCT 0 AS chunk, person_id FROM _ball_in")
+    con.execute("CREATE OR REPLACE TEMP TABLE _frontier AS SELECT chunk, person_id FROM _ball")
     con.unregister("_ball_in")
-    rel = dataset.scan("relations")
     for _ in range(hops):
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE _next AS
-            SELECT target AS person_id FROM {rel} WHERE source IN (SELECT person_id FROM _frontier)
-            UNION SELECT source FROM {rel} WHERE target IN (SELECT person_id FROM _frontier)
-            EXCEPT SELECT person_id FROM _ball""")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _next AS {ring_sql('_frontier', '_ball', dataset.scan('relations'))}")
         if not con.execute("SELECT COUNT(*) FROM _next").fetchall()[0][0]:  # COUNT(*) always gives one row
             break
-        con.execute("INSERT INTO _ball SELECT person_id FROM _next")
-        con.execute("CREATE OR REPLACE TEMP TABLE _frontier AS SELECT person_id FROM _next")
+        con.execute("INSERT INTO _ball SELECT chunk, person_id FROM _next")
+        con.execute("CREATE OR REPLACE TEMP TABLE _frontier AS SELECT chunk, person_id FROM _next")
     return np.sort(con.execute("SELECT person_id FROM _ball").fetchnumpy()["person_id"].astype(object))

@@ -294,11 +294,11 @@ class _ChunkScorer:
         sequences = None
         if "temporal" in self.views:
             mine = build_sequences(open_session(ScopedData(self.dataset, people, own_events=True), own))
-            sequences = _scatter(mine, positions, len(frame)) if mine is not None else None  # no events declared
+            sequences = scatter(mine, positions, len(frame)) if mine is not None else None  # no events declared
         return ModelInput(tabular, sequences, graph, rows=positions)
 
 
-def _scatter(seq: Sequences, positions: np.ndarray, n: int) -> Sequences:
+def scatter(seq: Sequences, positions: np.ndarray, n: int) -> Sequences:
     """A chunk's sequences placed at its rows among n rows; context rows stay empty (no member reads a
     context row's history). np.zeros is lazily mapped, so empty rows cost no resident memory."""
     L, f = seq.kind.shape[1], seq.numeric.shape[2]

@@ -7,6 +7,12 @@ other's job. What Spark adds: features and event sequences are computed by Spark
 (sequences as sorted arrays per row, collect_list, never one Python call per person), and each chunk is
 scored by `mapInPandas` on an executor, with the model broadcast once (a Python worker unpickles it once).
 
+Graph members read neighbours within `hops` relations: as in process, a chunk is scored over its ball,
+its people plus everyone within `hops` hops as unscored context rows. Spark builds all balls at once (one
+relation hop per step, scope.ring_sql: the statement scope.neighbourhood runs), their rows' features (the
+`features` view) and their edges (graph.edges_sql, build_graph's own join, per chunk), and ships a
+chunk's node rows and edge rows (one schema, an edge flag) to one task.
+
 Commit protocol (kill -9 safe): a task writes its chunk's part atomically (temp name, then rename) and
 then its commit record `_commits/part-NNNNN.json` (rows, sha256), also atomically. The driver lists a
 part in `_job.json` only when its record and file agree; a rerun first collects the records a killed run
@@ -33,7 +39,8 @@ from deepcredit.config import RunConfig, run_record
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_json, atomic_write_parquet, file_sha256
 from deepcredit.features.bundle import ModelInput
-from deepcredit.features.engine import FeatureFrame, feature_plan, typed
+from deepcredit.features.engine import FeatureFrame, feature_plan, rows_sql, typed
+from deepcredit.features.graph import EDGE_FIELDS, edge_arrays, edges_sql, graph_steps
 from deepcredit.features.sequences import NUMERIC, from_lists, vocabularies
 from deepcredit.features.spark_engine import (
     DEFAULT_MASTER,
@@ -48,6 +55,7 @@ from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.scoring.report_card import report_card
+from deepcredit.workflows.scope import ring_sql
 from deepcredit.workflows.score import (
     ChunkFn,
     Job,
@@ -55,6 +63,7 @@ from deepcredit.workflows.score import (
     job_identity,
     model_views,
     part_name,
+    scatter,
     score_batch,
     string_columns,
 )
@@ -62,6 +71,10 @@ from deepcredit.workflows.score import (
 COMMITS = "_commits"
 SEQ_FIELDS = ("rn", "k", "s", *NUMERIC)
 RESULT_SCHEMA = "part string, rows long, sha256 string"
+EDGE, ROW, OWN = "node_is_edge", "node_row", "node_own"
+"""Columns of a chunk's rows besides its features: edge row or node row, node position, the chunk's own."""
+EDGE_COLUMNS = {c: c if c.startswith("edge_") else f"edge_{c}" for c in EDGE_FIELDS}
+"""edges_sql's columns, as an edge row carries them."""
 MAX_LEN = 64
 """Sequence length: build_model_input's default, which the in-process job uses."""
 
@@ -85,9 +98,6 @@ def score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConf
     s = cfg.scoring
     art = load_artifact(Path(model_dir))
     model = load_model(Path(model_dir))
-    if graph_hops(model):
-        raise ValueError("this model reads relations (a graph member): Spark scoring covers models without one "
-                         "so far; score it with the in-process engine (--engine duckdb)")
     defs = [FeatureDef.from_dict(d) for d in art.manifest["features"]]
     session = open_spark_session(spark_session(master), dataset, location=location, spine_sql=spine_sql(s.as_of))
     spark = session.spark
@@ -102,9 +112,10 @@ def score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConf
     collect_commits(job)
     todo = [i for i in range(n_chunks) if not job.done("parts", part_name(i), job.out / part_name(i))]
     if todo:
+        views = model_views(model)
         writer = ChunkWriter(spark.sparkContext.broadcast(model), defs, str(job.out), dataset, s.reasons,
-                             s.explain, "temporal" in model_views(model))
-        rows = _chunk_rows(session, defs, writer, todo)
+                             s.explain, "temporal" in views, "structural" in views)
+        rows = _chunk_rows(session, defs, writer, todo, graph_hops(model) if n_chunks > 1 else 0)
         for r in rows.mapInPandas(writer, RESULT_SCHEMA).collect():
             job.record("parts", r["part"], {"rows": int(r["rows"]), "sha256": r["sha256"]})
     if on_chunk:
@@ -134,30 +145,63 @@ def collect_commits(job: Job) -> None:
             job.record("parts", name, entry)
 
 
-def _chunk_rows(session: SparkFeatureSession, defs: list[FeatureDef], writer: ChunkWriter, todo: list[int]) -> Any:
-    """Every row of the chunks to do: its chunk, its features and (temporal models) its sequence arrays,
-    range-partitioned by chunk so a task holds whole chunks."""
+def _chunk_rows(session: SparkFeatureSession, defs: list[FeatureDef], writer: ChunkWriter, todo: list[int],
+                hops: int) -> Any:
+    """Every row of the chunks to do, range-partitioned by chunk so a task holds whole chunks: node rows (a
+    chunk's ball: its people and, for a graph member, everyone within `hops` relations, at the chunk's
+    as-of dates) with their features and, own rows of temporal models, their sequence arrays; and, for a
+    graph member, edge rows (the ball's edges, by the plan's own edges_sql)."""
     defs, steps = feature_plan(session, defs)
     session.materialise(steps)
+    edges = graph_steps(session) if writer.graph else []
+    session.materialise(edges)
+    hops = hops if edges else 0  # no relations declared: every chunk's graph is lone nodes
+    ball = _balls(session, todo, hops)
+    session.sql(f"""
+        SELECT b.chunk, s.person_id, s.as_of
+        FROM {ball} b JOIN spine s ON s.person_id = b.person_id
+        JOIN (SELECT DISTINCT c.chunk, s.as_of FROM spine s JOIN chunks c ON c.person_id = s.person_id) d
+          ON d.chunk = b.chunk AND d.as_of = s.as_of""").createOrReplaceTempView("ball_keys")
+    session.view("ball_rows", session.sql(rows_sql("ball_keys", by="chunk")))
     seq_cols, seq_join = "", ""
     if writer.temporal and writer.vocabs is not None:
         session.sql(sequence_arrays_sql(*writer.vocabs, MAX_LEN)).createOrReplaceTempView("sequence_arrays")
         seq_cols = "".join(f", q.seq.{f} AS seq_{f}" for f in SEQ_FIELDS)
-        seq_join = "LEFT JOIN sequence_arrays q ON q.person_id = f.person_id AND q.as_of = f.as_of"
+        seq_join = ("LEFT JOIN sequence_arrays q ON c.chunk = n.chunk "
+                    "AND q.person_id = n.person_id AND q.as_of = n.as_of")  # own rows' only, as score.scatter
     rows = session.spark.sql(f"""
-        SELECT c.chunk, f.*{seq_cols}
-        FROM features f JOIN chunks c ON c.person_id = f.person_id {seq_join}
-        WHERE c.chunk IN ({", ".join(str(i) for i in todo)})""")
+        SELECT n.chunk, 0 AS {EDGE}, n.row_id AS {ROW}, c.chunk = n.chunk AS {OWN}, f.*{seq_cols}
+        FROM ball_rows n
+        JOIN features f ON f.person_id = n.person_id AND f.as_of = n.as_of
+        JOIN chunks c ON c.person_id = n.person_id {seq_join}""")
+    if writer.graph and edges:
+        links = session.sql(edges_sql("SELECT * FROM ball_rows", by="chunk", order=False)).selectExpr(
+            "chunk", f"1 AS {EDGE}", *(f"{c} AS {name}" for c, name in EDGE_COLUMNS.items()))
+        rows = rows.unionByName(links, allowMissingColumns=True)
     return rows.repartitionByRange(len(todo), "chunk")
+
+
+def _balls(session: SparkFeatureSession, todo: list[int], hops: int) -> str:
+    """The view of (chunk, person_id): each chunk's people and everyone within `hops` relations of them,
+    the set workflows/scope.neighbourhood gives, one relation hop (scope.ring_sql) per step for all chunks."""
+    session.view("ball_0", session.sql(
+        f"SELECT chunk, person_id FROM chunks WHERE chunk IN ({', '.join(str(i) for i in todo)})"))
+    frontier = "ball_0"
+    for h in range(1, hops + 1):
+        session.view(f"ring_{h}", session.sql(ring_sql(frontier, f"ball_{h - 1}")))
+        session.view(f"ball_{h}", session.sql(f"SELECT chunk, person_id FROM ball_{h - 1} "
+                                              f"UNION ALL SELECT chunk, person_id FROM ring_{h}"))
+        frontier = f"ring_{h}"
+    return f"ball_{hops}"
 
 
 class ChunkWriter:
     """The task side: score each whole chunk of a partition through the one Scorer, commit its part."""
 
     def __init__(self, model: Any, defs: list[FeatureDef], out: str, dataset: Dataset, reasons: int,
-                 explain: bool, temporal: bool) -> None:
+                 explain: bool, temporal: bool, graph: bool = False) -> None:
         self.model, self.defs, self.out = model, defs, out  # model: a Broadcast of the CreditModel
-        self.reasons, self.explain, self.temporal = reasons, explain, temporal
+        self.reasons, self.explain, self.temporal, self.graph = reasons, explain, temporal, graph
         spec = dataset.spec
         self.vocabs = vocabularies(spec) if temporal and spec.events is not None else None
         self.meta = {"dataset": dataset.name, "data_fingerprint": dataset.fingerprint(), "engine": "spark"}
@@ -171,15 +215,29 @@ class ChunkWriter:
             yield self.write(int(chunk), rows)
 
     def model_input(self, rows: pd.DataFrame) -> ModelInput:
-        """The chunk's ModelInput, rows in the engine's order (as_of, person_id)."""
-        rows = rows.sort_values(["as_of", "person_id"], kind="stable").reset_index(drop=True)
-        defs = [d for d in self.defs if d.name in rows.columns]
-        frame = typed(rows[["person_id", "as_of", "label", *(d.name for d in defs)]].copy(), defs)
+        """The chunk's ModelInput: its ball's node rows in the engine's order (as_of, person_id), which
+        `rows=` narrows to the chunk's own; sequences for own rows only; the ball's graph."""
+        edge = rows[EDGE].to_numpy() == 1
+        nodes = rows[~edge].sort_values(ROW, kind="stable").reset_index(drop=True)
+        own = nodes[OWN].to_numpy(dtype=bool)
+        positions = np.flatnonzero(own)
+        defs = [d for d in self.defs if d.name in nodes.columns]
+        frame = typed(nodes[["person_id", "as_of", "label", *(d.name for d in defs)]].copy(), defs)
         sequences = None
         if self.vocabs is not None:
-            lists = {f: rows[f"seq_{f}"].to_numpy() for f in SEQ_FIELDS}
+            lists = {f: nodes[f"seq_{f}"].to_numpy()[positions] for f in SEQ_FIELDS}
             sequences = from_lists(lists, MAX_LEN, self.vocabs)
-        return ModelInput(FeatureFrame(frame, defs, self.meta), sequences, None)
+            if not own.all():
+                sequences = scatter(sequences, positions, len(nodes))
+        graph = None
+        if self.graph:
+            links = rows[edge]  # none, and no edge columns, where the data set declares no relations
+            if len(links):
+                links = links.sort_values([EDGE_COLUMNS["src"], EDGE_COLUMNS["dst"]], kind="stable")
+            graph = edge_arrays({c: links[name].to_numpy() if len(links) else np.zeros(0)
+                                 for c, name in EDGE_COLUMNS.items()}, len(nodes))
+        return ModelInput(FeatureFrame(frame, defs, self.meta), sequences, graph,
+                          rows=None if own.all() else positions)
 
     def write(self, chunk: int, rows: pd.DataFrame) -> pd.DataFrame:
         model: CreditModel = self.model.value
