@@ -128,3 +128,11 @@ def test_webhook_retries_with_backoff_then_gives_up_audited(service):
 def test_backoff_doubles():
     assert [alerts.BACKOFF * 2 ** (a - 1) for a in (1, 2, 3)] == [timedelta(seconds=30), timedelta(minutes=1),
                                                                  timedelta(minutes=2)]
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_a_webhook_url_that_cannot_be_parsed_is_a_422_not_a_500(service):
+    _, me = _activity(service)
+    for url in ("https://host[:044?x", "https://host:port/x", "https://[::1/x"):
+        r = service.client.post("/v1/me/webhooks", json={"url": url}, headers=me)
+        assert r.status_code == 422, (url, r.text)  # by the schema's pattern or by the parser

@@ -101,7 +101,11 @@ def verify_signature(key: str, body: bytes, header: str) -> bool:
 
 
 def _check_url(ctx: ServiceContext, url: str) -> str:
-    parts = urlsplit(url)
+    try:  # urlsplit and .port raise ValueError on a bracketed host left open or a port that is not a number
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        raise Problem(422, "invalid-webhook", "the webhook URL cannot be parsed") from None
     allowed = {"https"} | ({"http"} if ctx.settings.webhook_allow_http else set())
     if not parts.hostname:
         raise Problem(422, "invalid-webhook", "a webhook URL needs a host")
