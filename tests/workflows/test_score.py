@@ -22,10 +22,10 @@ from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
 from deepcredit.features.engine import build_features, neighbour_histories, open_session
 from deepcredit.models.base import save_model
-from deepcredit.models.stack import StackModel
+from deepcredit.models.stack import StackModel, graph_hops, model_views
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.scope import ScopedData
-from deepcredit.workflows.score import JOB, graph_hops, model_views, read_scores, score_batch
+from deepcredit.workflows.score import JOB, read_scores, score_batch
 
 PARAMS = {"gbdt": {"n_estimators": 30}, "sequence": {"max_epochs": 1}, "graph": {"max_epochs": 2}}
 KEY = ["person_id", "as_of"]

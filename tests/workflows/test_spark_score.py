@@ -22,8 +22,8 @@ from deepcredit.config import RunConfig
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
 from deepcredit.models.base import save_model
-from deepcredit.models.stack import StackModel
-from deepcredit.workflows.score import JOB, graph_hops, model_views, read_scores, score_batch
+from deepcredit.models.stack import StackModel, graph_hops, model_views
+from deepcredit.workflows.score import JOB, read_scores, score_batch
 from deepcredit.workflows.spark_score import COMMITS, score_batch_spark
 
 PEOPLE = 600

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from deepcredit.features.bundle import ModelInput
+from deepcredit.features.bundle import VIEWS, ModelInput
 from deepcredit.features.sequences import Histories
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, MemberCannotFit, _registry, read_meta
 from deepcredit.models.calibration import Calibrator, expected_calibration_error
@@ -106,6 +106,32 @@ def instance_views(model: CreditModel) -> tuple[str, ...]:
     params = model.get_params(deep=False)
     off = {view for switch, view in TOWER_VIEWS.items() if params.get(switch) is False}
     return tuple(v for v in model.views if v not in off)
+
+
+def model_views(model: CreditModel) -> list[str]:
+    """The views to build for a model (a stack: its members' together), in VIEWS order; tabular always
+    (the keys and the label travel in it)."""
+    needed = {"tabular", *instance_views(model)}
+    return [v for v in VIEWS if v in needed]
+
+
+HOP_PARAMS = ("graph_layers", "layers")
+"""Parameters that say how many hops a member reading the structural view looks (wide & deep's graph
+tower, the graph model); a member that reads the graph without either is given DEFAULT_HOPS."""
+DEFAULT_HOPS = 2
+
+
+def graph_hops(model: CreditModel) -> int:
+    """How many relation hops a model's scores depend on: the deepest graph tower of it or its members (0:
+    it does not read the structural view). Batch chunks and the service's re-scores both size the
+    neighbourhood they read by it."""
+    members = getattr(model, "members_", None)
+    if members is not None:
+        return max((graph_hops(m) for _, m in members), default=0)
+    if "structural" not in instance_views(model):
+        return 0
+    params = model.get_params(deep=False)
+    return next((int(params[p]) for p in HOP_PARAMS if p in params), DEFAULT_HOPS)
 
 
 def missing_views(model: CreditModel, inp: ModelInput) -> list[str]:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from deepcredit.data.dataset import Dataset
-from deepcredit.features.bundle import VIEWS, ModelInput
+from deepcredit.features.bundle import ModelInput
 from deepcredit.features.engine import Session, build_features
 from deepcredit.features.graph import build_graph
 from deepcredit.features.sequences import build_sequences
@@ -37,7 +37,7 @@ from deepcredit.features.spec import FeatureDef, Source
 from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import DIMENSIONS, CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
-from deepcredit.models.stack import instance_views
+from deepcredit.models.stack import graph_hops, model_views
 from deepcredit.scoring.scorer import Scorer as ReportScorer
 from deepcredit.scoring.scorer import input_dimensions, used_features
 from deepcredit.service.lookup import PersonIndex
@@ -274,17 +274,6 @@ def data_categories(definitions: Sequence[FeatureDef]) -> list[dict]:
     return list(out.values())
 
 
-def graph_hops(model: CreditModel) -> int:
-    """How many hops of neighbours a model's score reads: the depth of its graph towers (0 without any)."""
-    members = getattr(model, "members_", None)
-    if members is not None:
-        return max((graph_hops(m) for _, m in members), default=0)
-    if "structural" not in instance_views(model):
-        return 0
-    params = model.get_params(deep=False)
-    return int(max(params.get("layers", 0) or 0, params.get("graph_layers", 0) or 0, 1))
-
-
 class ModelScorer:
     """A service Scorer over any CreditModel artifact and the data set it serves.
 
@@ -302,7 +291,7 @@ class ModelScorer:
         self.scorer = ReportScorer(model, top=top_reasons)
         self.model_id = model_id or "unsaved-model"
         self.definitions = list(definitions if definitions is not None else getattr(model, "definitions_", []))
-        self.views = tuple(v for v in VIEWS if v in {"tabular", *instance_views(model)})
+        self.views = tuple(model_views(model))
         self.hops = graph_hops(model)
         self.threads = threads
         self.dimensions = input_dimensions(model, self.definitions)

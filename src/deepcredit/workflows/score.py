@@ -33,7 +33,7 @@ import pyarrow.dataset as pads
 from deepcredit.config import RunConfig, ScoringConfig, run_record
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_json, atomic_write_parquet, file_sha256
-from deepcredit.features.bundle import VIEWS, ModelInput, build_model_input
+from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame, build_features, neighbour_histories, open_session
 from deepcredit.features.graph import build_graph
 from deepcredit.features.sequences import Sequences, build_sequences
@@ -41,7 +41,7 @@ from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
-from deepcredit.models.stack import instance_views
+from deepcredit.models.stack import graph_hops, model_views
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.scope import ScopedData, neighbourhood
 
@@ -55,11 +55,6 @@ JOB_FORMAT = 1
 IDENTITY = ("format", "model_sha256", "data_fingerprint", "spine", "chunk_size", "explain", "reasons",
             "chunks", "rows")
 """What makes two runs the same job: a rerun resumes only when all of these agree."""
-HOP_PARAMS = ("graph_layers", "layers")
-"""Parameters that say how many hops a member reading the structural view looks (wide & deep's graph
-tower, the graph model); a member that reads the graph without either is given DEFAULT_HOPS."""
-DEFAULT_HOPS = 2
-
 ChunkFn = Callable[[str, int, int], None]
 """on_chunk(stage, chunks done, chunks in all): stage is 'neighbour histories', 'features' or 'scores'."""
 
@@ -71,25 +66,6 @@ def part_name(i: int) -> str:
 def store_name(i: int) -> str:
     """A job store's file for chunk i (named apart from the score parts: only those are `part-*`)."""
     return f"chunk-{i:05d}.parquet"
-
-
-def _members(model: CreditModel) -> list[CreditModel]:
-    return [m for _, m in getattr(model, "members_", [])] or [model]
-
-
-def graph_hops(model: CreditModel) -> int:
-    """How many relation hops the model's scores depend on (0: it does not read the structural view)."""
-    hops = 0
-    for m in _members(model):
-        if "structural" in instance_views(m):
-            params = m.get_params(deep=False)
-            hops = max(hops, next((int(params[p]) for p in HOP_PARAMS if p in params), DEFAULT_HOPS))
-    return hops
-
-
-def model_views(model: CreditModel) -> list[str]:
-    needed = {"tabular", *instance_views(model)}
-    return [v for v in VIEWS if v in needed]
 
 
 def full_spine(dataset: Dataset, as_of: object | None = None) -> pd.DataFrame:

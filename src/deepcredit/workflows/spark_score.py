@@ -54,14 +54,13 @@ from deepcredit.features.spec import FeatureDef
 from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
+from deepcredit.models.stack import graph_hops, model_views
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.scope import ring_sql
 from deepcredit.workflows.score import (
     ChunkFn,
     Job,
-    graph_hops,
     job_identity,
-    model_views,
     part_name,
     scatter,
     score_batch,
