@@ -68,21 +68,56 @@ def store_name(i: int) -> str:
     return f"chunk-{i:05d}.parquet"
 
 
-def full_spine(dataset: Dataset, as_of: object | None = None) -> pd.DataFrame:
-    """person_id, as_of, label of every row to score: the outcomes' rows, or every person as of a date."""
-    con = dataset.connect()
+def spine_sql(as_of: object | None) -> str:
+    """The rows to score, in SQL both engines run: the outcomes' rows, or every person as of a date."""
     if as_of is None:
-        spine = con.execute("SELECT person_id, as_of, label FROM outcomes").df()
-    else:
-        spine = con.execute("SELECT person_id FROM people").df().assign(as_of=pd.Timestamp(as_of), label=pd.NA)
-    spine["as_of"] = pd.to_datetime(spine["as_of"]).astype("datetime64[us]")
-    return spine.sort_values(["person_id", "as_of"], kind="stable").reset_index(drop=True)
+        return "SELECT person_id, as_of, CAST(label AS INT) AS label FROM outcomes"
+    return f"SELECT person_id, TIMESTAMP '{pd.Timestamp(as_of)}' AS as_of, CAST(NULL AS INT) AS label FROM people"
 
 
-def chunk_people(spine: pd.DataFrame, size: int) -> list[np.ndarray]:
-    """The spine's people, sorted, in consecutive chunks of `size` (a person's rows stay in one chunk)."""
-    people = np.sort(spine["person_id"].unique().astype(object))
-    return [people[i: i + size] for i in range(0, len(people), size)]
+class Spine:
+    """The rows to score (spine_sql), read one chunk of people at a time; chunk i holds the people ranked
+    i*size .. (i+1)*size - 1 by id, with all their rows.
+
+    Why not one DataFrame: the population's ids as Python strings grew a 5,000,000-person job's peak by
+    about 330 MB per million people. Here only each chunk's first and last id stay in memory, and DuckDB
+    reads a chunk's rows on their id range.
+    """
+
+    def __init__(self, dataset: Dataset, as_of: object | None, size: int) -> None:
+        self.con = dataset.connect()
+        self.con.execute(f"CREATE TEMP VIEW _spine AS {spine_sql(as_of)}")
+        self.bounds: list[tuple[str, str]] = self.con.execute(f"""
+            SELECT min(person_id), max(person_id) FROM (
+                SELECT person_id, (row_number() OVER (ORDER BY person_id) - 1) // {int(size)} AS chunk
+                FROM (SELECT DISTINCT person_id FROM _spine)) GROUP BY chunk ORDER BY chunk""").fetchall()
+        n_rows, n_dates = self.con.execute("SELECT COUNT(*), COUNT(DISTINCT as_of) FROM _spine").fetchone() or (0, 0)
+        self.n_rows, self.n_dates = int(n_rows), int(n_dates)
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def dates(self) -> np.ndarray:
+        """Every as-of date of the spine, ascending."""
+        dates = self.con.execute("SELECT DISTINCT as_of FROM _spine ORDER BY as_of").df()["as_of"]
+        return pd.to_datetime(dates).astype("datetime64[us]").to_numpy()
+
+    def rows(self, i: int) -> pd.DataFrame:
+        """Chunk i's rows: person_id, as_of, label, sorted by person and date."""
+        lo, hi = self.bounds[i]
+        frame = self.con.execute("SELECT person_id, as_of, label FROM _spine WHERE person_id BETWEEN ? AND ? "
+                                 "ORDER BY person_id, as_of, label", [lo, hi]).df()
+        frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
+        frame["person_id"] = frame["person_id"].astype(object)
+        return frame
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def chunk_people(rows: pd.DataFrame) -> np.ndarray:
+    """A chunk's people, sorted (its rows are)."""
+    return np.asarray(rows["person_id"].unique(), dtype=object)
 
 
 def string_columns(frame: pd.DataFrame) -> pa.Table:
@@ -160,32 +195,32 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
     art = load_artifact(Path(model_dir))
     model = load_model(Path(model_dir))
     defs = [FeatureDef.from_dict(d) for d in art.manifest["features"]]
-    spine = full_spine(dataset, s.as_of)
-    chunks = chunk_people(spine, s.chunk_size)
+    spine = Spine(dataset, s.as_of, s.chunk_size)
+    n = len(spine)
     fingerprint = dataset.fingerprint()
-    job = Job.open(out, job_identity(art.sha256, fingerprint, s, len(chunks), len(spine)),
-                   run_record(cfg, fingerprint))
+    job = Job.open(out, job_identity(art.sha256, fingerprint, s, n, spine.n_rows), run_record(cfg, fingerprint))
     scorer = _ChunkScorer(model, defs, dataset, spine, job, fingerprint)
     tick = on_chunk or (lambda *_: None)
-    pending = {i for i in range(len(chunks)) if not job.done("parts", part_name(i), job.out / part_name(i))}
-    if len(chunks) == 1 or not pending:
+    pending = {i for i in range(n) if not job.done("parts", part_name(i), job.out / part_name(i))}
+    if n == 1 or not pending:
         scorer.hops = 0  # one chunk holds everybody (every neighbour is in it), or nothing is left to score
     elif scorer.reads_neighbours():
-        for i, people in enumerate(chunks):
-            scorer.store_histories(i, people)
-            tick("neighbour histories", i + 1, len(chunks))
+        for i in range(n):
+            scorer.store_histories(i)
+            tick("neighbour histories", i + 1, n)
         if (job.out / HISTORY_STORE).exists():
             scorer.histories = job.out / HISTORY_STORE
     if scorer.hops:
-        for i, people in enumerate(chunks):
-            scorer.store_features(i, people)
-            tick("features", i + 1, len(chunks))
-    for i, people in enumerate(chunks):
+        for i in range(n):
+            scorer.store_features(i)
+            tick("features", i + 1, n)
+    for i in range(n):
         path = job.out / part_name(i)
         if i in pending:
-            card = report_card(model, scorer.model_input(people), ScoreScale(), top=s.reasons, explain=s.explain)
+            card = report_card(model, scorer.model_input(i), ScoreScale(), top=s.reasons, explain=s.explain)
             job.write("parts", path.name, path, string_columns(card))
-        tick("scores", i + 1, len(chunks))
+        tick("scores", i + 1, n)
+    spine.close()
     for store in (FEATURE_STORE, HISTORY_STORE):
         shutil.rmtree(job.out / store, ignore_errors=True)
     return job.finish()
@@ -194,7 +229,7 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
 class _ChunkScorer:
     """Builds one chunk's ModelInput: on its own, or with its neighbours as context rows."""
 
-    def __init__(self, model: CreditModel, defs: list[FeatureDef], dataset: Dataset, spine: pd.DataFrame,
+    def __init__(self, model: CreditModel, defs: list[FeatureDef], dataset: Dataset, spine: Spine,
                  job: Job, fingerprint: str) -> None:
         self.defs, self.dataset, self.spine, self.job = defs, dataset, spine, job
         self.views = model_views(model)
@@ -203,31 +238,29 @@ class _ChunkScorer:
         self.histories: Path | None = None
         """The job's store of neighbour histories, once built (store_histories)."""
 
-    def _rows(self, people: np.ndarray) -> pd.DataFrame:
-        return self.spine[self.spine["person_id"].isin(people)]
-
     def _scoped(self, people: np.ndarray) -> ScopedData:
         """The chunk's data: with the stored neighbour histories, only its own events are read."""
         return ScopedData(self.dataset, people, neighbour_histories=self.histories)
 
-    def model_input(self, people: np.ndarray) -> ModelInput:
+    def model_input(self, i: int) -> ModelInput:
+        """Chunk i's bundle."""
+        rows = self.spine.rows(i)
         if not self.hops:
-            return build_model_input(self._scoped(people), spine=self._rows(people), views=self.views,
+            return build_model_input(self._scoped(chunk_people(rows)), spine=rows, views=self.views,
                                      definitions=self.defs)
-        return self._with_context(people)
+        return self._with_context(rows)
 
     # -- neighbour histories: each person's once, read by every chunk that has them as a neighbour -------
     def reads_neighbours(self) -> bool:
         """Whether the features read neighbours' events, and the spine's dates are few enough to store
         every person's history at each (MAX_HISTORY_DATES)."""
-        return any(d.source is Source.NEIGHBOURS for d in self.defs) and \
-            self.spine["as_of"].nunique() <= MAX_HISTORY_DATES
+        return any(d.source is Source.NEIGHBOURS for d in self.defs) and self.spine.n_dates <= MAX_HISTORY_DATES
 
-    def store_histories(self, i: int, people: np.ndarray) -> None:
+    def store_histories(self, i: int) -> None:
         path = self.job.out / HISTORY_STORE / store_name(i)
         if self.job.done("history_parts", path.name, path):
             return
-        dates = self.spine["as_of"].unique()
+        people, dates = chunk_people(self.spine.rows(i)), self.spine.dates()
         spine = pd.DataFrame({"person_id": np.repeat(people, len(dates)), "as_of": np.tile(dates, len(people))})
         session = open_session(ScopedData(self.dataset, people, own_events=True), spine)
         try:
@@ -238,11 +271,12 @@ class _ChunkScorer:
             self.job.write("history_parts", path.name, path, table)
 
     # -- graph members: features stored first, then each chunk with its neighbours as context ------------
-    def store_features(self, i: int, people: np.ndarray) -> None:
+    def store_features(self, i: int) -> None:
         path = self.job.out / FEATURE_STORE / store_name(i)
         if self.job.done("feature_parts", path.name, path):
             return
-        ff = build_features(self._scoped(people), self.defs, spine=self._rows(people))
+        rows = self.spine.rows(i)
+        ff = build_features(self._scoped(chunk_people(rows)), self.defs, spine=rows)
         self.job.write("feature_parts", path.name, path, pa.Table.from_pandas(ff.frame, preserve_index=False))
 
     def _stored(self, people: np.ndarray, dates: np.ndarray) -> pd.DataFrame:
@@ -258,8 +292,8 @@ class _ChunkScorer:
                 frame[d.name] = frame[d.name].astype(object).astype("category")
         return frame
 
-    def _with_context(self, people: np.ndarray) -> ModelInput:
-        own = self._rows(people)
+    def _with_context(self, own: pd.DataFrame) -> ModelInput:
+        people = chunk_people(own)
         ball = neighbourhood(self.dataset, people, self.hops)
         frame = self._stored(ball, own["as_of"].unique())
         defs = [d for d in self.defs if d.name in frame.columns]

@@ -64,6 +64,7 @@ from deepcredit.workflows.score import (
     part_name,
     scatter,
     score_batch,
+    spine_sql,
     string_columns,
 )
 
@@ -76,13 +77,6 @@ EDGE_COLUMNS = {c: c if c.startswith("edge_") else f"edge_{c}" for c in EDGE_FIE
 """edges_sql's columns, as an edge row carries them."""
 MAX_LEN = 64
 """Sequence length: build_model_input's default, which the in-process job uses."""
-
-
-def spine_sql(as_of: object | None) -> str:
-    """The rows to score: the outcomes' rows, or every person as of a date (the in-process full_spine)."""
-    if as_of is None:
-        return "SELECT person_id, as_of, CAST(label AS INT) AS label FROM outcomes"
-    return f"SELECT person_id, TIMESTAMP '{pd.Timestamp(as_of)}' AS as_of, CAST(NULL AS INT) AS label FROM people"
 
 
 def score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | None = None,
