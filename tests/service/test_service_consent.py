@@ -135,3 +135,15 @@ def test_consent_must_expire_within_the_limit(service):
     bad = {"merchant_id": 999, "scope": "band", "purpose": "x", "mode": "standing",
            "expires_at": "2026-07-05T00:00:00Z"}
     _refused(service.client.post("/v1/me/consents", json=bad, headers=me), 404)
+
+
+def test_a_time_that_falls_off_the_calendar_in_utc_is_a_422_not_a_500(service):
+    """Valid RFC 3339 times within a day of year 1 or 9999 overflow when converted to UTC (found by fuzzing)."""
+    pid, _ = service.with_score()
+    mid, _ = service.merchant()
+    me = service.person(pid)
+    for at in ("0001-01-01T01:41:07.321495+10:17", "9999-12-31T23:00:00-10:00"):
+        body = {"merchant_id": mid, "scope": "band", "purpose": "deposit_free_rental", "mode": "standing",
+                "expires_at": at}
+        _refused(service.client.post("/v1/me/consents", json=body, headers=me), 422)
+        assert service.client.get("/v1/me/alerts", params={"since": at}, headers=me).status_code == 200

@@ -25,8 +25,17 @@ def utcnow() -> datetime:
 
 
 def naive_utc(dt: datetime) -> datetime:
-    """A client's timestamp as naive UTC: aware ones are converted, naive ones are taken as UTC."""
-    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
+    """A client's timestamp as naive UTC: aware ones are converted, naive ones are taken as UTC.
+
+    A valid RFC 3339 time within a day of year 1 or 9999 can fall off the calendar in UTC (0001-01-01T01:00
+    at +10:00); it becomes the calendar's first or last instant, which every rule then treats as the past or
+    the far future it is, rather than an overflow."""
+    if not dt.tzinfo:
+        return dt
+    try:
+        return dt.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        return datetime.min if dt.year == 1 else datetime.max
 
 
 @dataclass

@@ -501,7 +501,7 @@ class AlertOut(BaseModel):
 
 class WebhookCreate(Request):
     url: Annotated[str, StringConstraints(min_length=8, max_length=500,
-                                          pattern=r"^https?://[^\s/?#@:]+(:[0-9]{1,5})?([/?#]\S*)?$")]
+                                          pattern=r"^https?://[^\s/?#@:\[\]\x00-\x1f\x7f]+(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?([/?#]\S*)?$")]
 
 
 class WebhookOut(BaseModel):
