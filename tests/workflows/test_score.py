@@ -25,7 +25,7 @@ from deepcredit.models.base import save_model
 from deepcredit.models.stack import StackModel, graph_hops, model_views
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.scope import ScopedData
-from deepcredit.workflows.score import JOB, read_scores, score_batch
+from deepcredit.workflows.score import JOB, Spine, read_scores, score_batch
 
 PARAMS = {"gbdt": {"n_estimators": 30}, "sequence": {"max_epochs": 1}, "graph": {"max_epochs": 2}}
 KEY = ["person_id", "as_of"]
@@ -72,6 +72,25 @@ def test_chunked_scores_equal_scoring_everyone_at_once(fitted, tmp_path):
     with pytest.raises(ValueError, match="another scoring job.*chunk_size"):
         score_batch(art, ds, tmp_path / "s", _cfg(100))
     assert score_batch(art, ds, tmp_path / "s", _cfg(130))["parts"] == job["parts"]
+
+
+def test_the_spine_is_read_chunk_by_chunk_on_id_ranges(fitted):
+    """Chunk i holds the people ranked i*size..(i+1)*size-1 by id with all their rows, as one sorted
+    frame of the whole spine would cut them; every person as of a date works the same way."""
+    _, ds, _, _, _ = fitted
+    whole = ds.connect().execute("SELECT person_id, as_of FROM outcomes").df()
+    people = np.sort(whole["person_id"].unique().astype(object))
+    spine = Spine(ds, None, 130)
+    assert len(spine) == 5 and spine.n_rows == len(whole)
+    chunks = [spine.rows(i) for i in range(len(spine))]
+    for i, rows in enumerate(chunks):
+        assert list(rows["person_id"].unique()) == list(people[i * 130:(i + 1) * 130])
+        assert rows.equals(rows.sort_values(["person_id", "as_of"]))
+    assert sum(len(r) for r in chunks) == len(whole)
+    dated = Spine(ds, "2024-01-01", 200)
+    assert dated.n_dates == 1 and dated.rows(0)["label"].isna().all() and len(dated) == -(-dated.n_rows // 200)
+    spine.close()
+    dated.close()
 
 
 def test_a_chunk_reads_stored_neighbour_histories_instead_of_their_events(fitted, tmp_path):
