@@ -115,7 +115,9 @@ class ProblemDetail(BaseModel):
 # -- admin -------------------------------------------------------------------------------------------
 
 class MerchantCreate(Request):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=r"^[\w .,&'\-]+$")]
+    # Letters spelt out (ASCII and Latin accents) rather than `\w`: a JSON Schema pattern is an ECMA-262
+    # regex, whose `\w` is ASCII only, while the server's is Unicode; both must admit the same names.
+    name: Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_ .,&'\-\u00C0-\u024F]+$")]
 
 
 class MerchantOut(BaseModel):
@@ -500,8 +502,10 @@ class AlertOut(BaseModel):
 
 
 class WebhookCreate(Request):
+    # Spaces and controls spelt out rather than `\s`: ECMA-262's `\s` (the schema's) and the server's differ
+    # on characters such as U+FEFF; ports within 0-65535 and no brackets, so every URL the schema admits parses.
     url: Annotated[str, StringConstraints(min_length=8, max_length=500,
-                                          pattern=r"^https?://[^\s/?#@:\[\]\x00-\x1f\x7f]+(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?([/?#]\S*)?$")]
+                                          pattern=r"^https?://[^\x00-\x20\x7f/?#@:\[\]]+(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?([/?#][^\x00-\x20\x7f]*)?$")]
 
 
 class WebhookOut(BaseModel):
