@@ -620,6 +620,8 @@ def _speed_note(stage: str, r: dict) -> str:
         parts.append(f"{what}; stack trained on {r.get('model_trained_on', 0):,}")
     if "measured_at" in r:  # recorded by another run than the record's own (workflows/benchmarks/batch.py)
         parts.append(f"measured {r['measured_at'][:10]}")
+    if "conditions" in r and "beside" in r["conditions"]:  # a time taken beside other work bounds it from above
+        parts.append("beside other work: the time is an upper bound")
     return "; ".join(parts)
 
 
