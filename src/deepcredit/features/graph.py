@@ -24,15 +24,18 @@ class Graph:
     num_nodes: int
 
 
-def edges_sql(nodes: str = SPINE_ROWS, by: str | None = None, order: bool = True) -> str:
+def edges_sql(nodes: str = SPINE_ROWS, by: str | None = None, order: bool = True, inward: bool = False) -> str:
     """Edges between node rows (by their position `row_id` in the feature frame), in the common SQL of both
     engines. `nodes` (person_id, as_of, row_id): the spine's rows, or many graphs' rows at once, told apart
     by their `by` column (a Spark batch job's chunks: workflows/spark_score.py); an edge joins two rows of
-    the same graph."""
+    the same graph. Each pair of neighbour_pairs (person, neighbour) gives the edge person -> neighbour, or,
+    `inward`, neighbour -> person: the messages the pairs' people receive (pairs are symmetric, so over the
+    whole spine both give every edge)."""
     keep, same = (f"a.{by}, ", f" AND b.{by} = a.{by}") if by else ("", "")
+    src, dst = ("b", "a") if inward else ("a", "b")
     return f"""
     WITH idx AS ({nodes})
-    SELECT {keep}a.row_id AS src, b.row_id AS dst, p.weight, p.edge_age_days
+    SELECT {keep}{src}.row_id AS src, {dst}.row_id AS dst, p.weight, p.edge_age_days
     FROM neighbour_pairs p
     JOIN idx a ON a.person_id = p.person_id AND a.as_of = p.as_of
     JOIN idx b ON b.person_id = p.nb AND b.as_of = p.as_of{same}""" + ("\n    ORDER BY src, dst" if order else "")
@@ -58,11 +61,17 @@ def edge_arrays(edges: Mapping[str, np.ndarray], n: int) -> Graph:
                  edges["weight"].astype(np.float32), edges["edge_age_days"].astype(np.float32), n)
 
 
-def build_graph(session: FeatureSession) -> Graph:
-    """Edges among the spine's rows; none when the data set declares no relations (a graph of lone nodes)."""
+def build_graph(session: FeatureSession, nodes: str | None = None) -> Graph:
+    """Edges among the spine's rows; none when the data set declares no relations (a graph of lone nodes).
+
+    nodes: a query of (person_id, as_of, row_id) rows that hold the spine's rows and more: the graph is then
+    over those rows, with every edge *into* a spine row and no other. A model of L graph layers scoring some
+    rows reads only messages into the rows within L-1 hops of them, so a batch chunk gives those as the
+    spine and its whole L-hop ball as nodes (workflows/score.py): the edges among the ball's outer ring,
+    most of its edges, are never built."""
     steps = graph_steps(session)
-    n = int(session.numpy("SELECT COUNT(*) AS n FROM spine")["n"][0])
+    n = int(session.numpy(f"SELECT COUNT(*) AS n FROM ({nodes or 'SELECT * FROM spine'})")["n"][0])
     if not steps:
         return edge_arrays({c: np.zeros(0) for c in EDGE_FIELDS}, n)
     session.materialise(steps)
-    return edge_arrays(session.numpy(EDGES), n)
+    return edge_arrays(session.numpy(EDGES if nodes is None else edges_sql(nodes, inward=True)), n)

@@ -299,8 +299,15 @@ class _ChunkScorer:
         defs = [d for d in self.defs if d.name in frame.columns]
         tabular = FeatureFrame(frame, defs, self.meta)
         positions = np.flatnonzero(frame["person_id"].isin(people).to_numpy())
-        session = open_session(ScopedData(self.dataset, ball, own_events=True), frame[["person_id", "as_of", "label"]])
-        graph = build_graph(session)
+        # the graph: every message into the people within hops - 1 (all the members' layers read), over the ball
+        inner = neighbourhood(self.dataset, people, self.hops - 1)
+        session = open_session(ScopedData(self.dataset, inner, own_events=True),
+                               frame.loc[frame["person_id"].isin(inner), ["person_id", "as_of", "label"]])
+        session.con.register("_ball_rows", pa.table({"person_id": pa.array(frame["person_id"].tolist(), pa.string()),
+                                                     "as_of": pa.array(frame["as_of"].to_numpy()),
+                                                     "row_id": pa.array(np.arange(len(frame)))}))
+        graph = build_graph(session, nodes="SELECT person_id, as_of, row_id FROM _ball_rows")
+        session.close()
         sequences = None
         if "temporal" in self.views:
             mine = build_sequences(open_session(ScopedData(self.dataset, people, own_events=True), own))
