@@ -23,6 +23,7 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -97,8 +98,9 @@ class Spine:
     def __len__(self) -> int:
         return len(self.bounds)
 
+    @cached_property
     def dates(self) -> np.ndarray:
-        """Every as-of date of the spine, ascending."""
+        """Every as-of date of the spine, ascending (read once: every chunk's histories use them)."""
         dates = self.con.execute("SELECT DISTINCT as_of FROM _spine ORDER BY as_of").df()["as_of"]
         return pd.to_datetime(dates).astype("datetime64[us]").to_numpy()
 
@@ -260,7 +262,7 @@ class _ChunkScorer:
         path = self.job.out / HISTORY_STORE / store_name(i)
         if self.job.done("history_parts", path.name, path):
             return
-        people, dates = chunk_people(self.spine.rows(i)), self.spine.dates()
+        people, dates = chunk_people(self.spine.rows(i)), self.spine.dates
         spine = pd.DataFrame({"person_id": np.repeat(people, len(dates)), "as_of": np.tile(dates, len(people))})
         session = open_session(ScopedData(self.dataset, people, own_events=True), spine)
         try:
@@ -294,13 +296,13 @@ class _ChunkScorer:
 
     def _with_context(self, own: pd.DataFrame) -> ModelInput:
         people = chunk_people(own)
-        ball = neighbourhood(self.dataset, people, self.hops)
+        inner = neighbourhood(self.dataset, people, self.hops - 1)  # whose messages the members read
+        ball = neighbourhood(self.dataset, inner, 1)  # and the one hop further that sends them
         frame = self._stored(ball, own["as_of"].unique())
         defs = [d for d in self.defs if d.name in frame.columns]
         tabular = FeatureFrame(frame, defs, self.meta)
         positions = np.flatnonzero(frame["person_id"].isin(people).to_numpy())
-        # the graph: every message into the people within hops - 1 (all the members' layers read), over the ball
-        inner = neighbourhood(self.dataset, people, self.hops - 1)
+        # the graph: every message into the inner people (all the members' layers read), over the ball
         session = open_session(ScopedData(self.dataset, inner, own_events=True),
                                frame.loc[frame["person_id"].isin(inner), ["person_id", "as_of", "label"]])
         session.con.register("_ball_rows", pa.table({"person_id": pa.array(frame["person_id"].tolist(), pa.string()),
@@ -310,7 +312,9 @@ class _ChunkScorer:
         session.close()
         sequences = None
         if "temporal" in self.views:
-            mine = build_sequences(open_session(ScopedData(self.dataset, people, own_events=True), own))
+            own_session = open_session(ScopedData(self.dataset, people, own_events=True), own)
+            mine = build_sequences(own_session)
+            own_session.close()
             sequences = scatter(mine, positions, len(frame)) if mine is not None else None  # no events declared
         return ModelInput(tabular, sequences, graph, rows=positions)
 
