@@ -76,6 +76,13 @@ def test_markdown_has_every_model_peer_bayes_limit_and_speed_row():
     assert md.index("| scorecard |") < md.index("| gbdt |") < md.index("| stack |") < md.index("| peer:lightgbm |")
 
 
+def test_a_record_merged_from_several_runs_says_so_instead_of_one_runs_date():
+    res = {**fake_results(), "runs": [{"started_at": "2026-11-24T16:14:49+0000"},
+                                      {"started_at": "2026-12-02T13:06:00+0000"}]}
+    head = bm.render_markdown(res).splitlines()[0]
+    assert "assembled from 2 runs, 2026-11-24 to 2026-12-02" in head and "full mode" not in head
+
+
 def test_update_doc_replaces_only_the_generated_block(tmp_path):
     doc = tmp_path / "benchmarks.md"
     doc.write_text(f"# Benchmarks\n\nhand-written prose\n\n{bm.BEGIN}\nold table\n{bm.END}\n\ntrailing prose\n")
