@@ -195,6 +195,9 @@ def _uci_scorecards(plan: Plan, workdir: Path, skipped: dict) -> dict:
         r = got.get(src)
         if r is None:
             continue
+        if "error" in r:  # a peer that could not run is reported as skipped, with why
+            skipped[dst] = r["error"]
+            continue
         models[dst] = {"auc": round(r["split"]["auc"], 4), "ks": round(r["split"]["ks"], 4),
                        "fit_seconds": round(r["fit_s"], 1)}
         if r.get("cv"):

@@ -277,6 +277,18 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def remote_peers(python: str, tmp: Path, peers: list[str]) -> dict:
+    """Run the peers in another interpreter (spec.json in `tmp`). If that interpreter fails (a package it
+    lacks), each peer gets {"error": why} instead of the whole comparison failing with it."""
+    proc = subprocess.run([python, os.path.abspath(__file__), "--worker", str(tmp / "spec.json"), str(tmp / "out.json")],
+                          capture_output=True, text=True)
+    if proc.returncode == 0:
+        return json.loads((tmp / "out.json").read_text())
+    print(proc.stderr, file=sys.stderr, flush=True)
+    last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+    return {p: {"error": f"the peers' interpreter {python} failed (exit {proc.returncode}): {last}"} for p in peers}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", type=Path, help="write all numbers here")
@@ -317,10 +329,8 @@ def main(argv: list[str] | None = None) -> int:
             spec = {"raw": str(Path(tmp) / "raw.parquet"), "plan": plan, "rows": args.rows, "peers": remote,
                     "timed": sorted(timed_peers & set(remote))}
             (Path(tmp) / "spec.json").write_text(json.dumps(spec))
-            subprocess.run([args.peers_python, os.path.abspath(__file__), "--worker", str(Path(tmp) / "spec.json"),
-                            str(Path(tmp) / "out.json")], check=True)
-            got = json.loads((Path(tmp) / "out.json").read_text())
-        results["_peer_versions"] = got.pop("_versions")
+            got = remote_peers(args.peers_python, Path(tmp), remote)
+        results["_peer_versions"] = got.pop("_versions", {})
         for name, r in got.items():
             results[name] = {"inputs": "raw columns", **r}
     print("[reference] lightgbm ...", file=sys.stderr, flush=True)
