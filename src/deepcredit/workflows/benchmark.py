@@ -526,8 +526,8 @@ def render_markdown(results: dict) -> str:
     runs = results.get("runs", [])
     if len(runs) > 1:  # a record merged from partial runs: say so, and that each part carries its own date
         started = sorted(str(r.get("started_at")) for r in runs)
-        when = (f"assembled from {len(runs)} runs, {started[0][:10]} to {started[-1][:10]}; each data set and "
-                "speed row says when it was measured")
+        when = (f"assembled from {len(runs)} runs, {started[0][:10]} to {started[-1][:10]}; a data set or speed "
+                "row measured after the first run says when")
     else:
         when = (f"{mode} mode, {results.get('started_at', '?')}, {results.get('seconds', 0):,.0f} s on "
                 f"{results.get('machine', {}).get('cpus', '?')} CPUs")
