@@ -624,6 +624,9 @@ def _speed_note(stage: str, r: dict) -> str:
         parts.append(f"+ {r['model_input_seconds']:.1f} s building the model input")
     if "chunk_size" in r:
         parts.append(f"features included, in chunks of {r['chunk_size']:,} people")
+    if "in_process_seconds" in r:  # a Spark run, with the in-process path on the same people beside it
+        parts.append(f"Spark {r.get('master', '?')}; in process {r['in_process_seconds']:.1f} s, "
+                     f"{r.get('in_process_peak_mb', '?')} MB; same parts: {r.get('same_parts')}")
     if stage in ("score", "report"):
         what = "PD, score, band" if stage == "score" else "PD, score, band, five sub-scores, four reasons"
         parts.append(f"{what}; stack trained on {r.get('model_trained_on', 0):,}")
