@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -264,11 +265,8 @@ class _ChunkScorer:
             return
         people, dates = chunk_people(self.spine.rows(i)), self.spine.dates
         spine = pd.DataFrame({"person_id": np.repeat(people, len(dates)), "as_of": np.tile(dates, len(people))})
-        session = open_session(ScopedData(self.dataset, people, own_events=True), spine)
-        try:
+        with closing(open_session(ScopedData(self.dataset, people, own_events=True), spine)) as session:
             table = neighbour_histories(session)
-        finally:
-            session.close()
         if table is not None:
             self.job.write("history_parts", path.name, path, table)
 
@@ -303,18 +301,16 @@ class _ChunkScorer:
         tabular = FeatureFrame(frame, defs, self.meta)
         positions = np.flatnonzero(frame["person_id"].isin(people).to_numpy())
         # the graph: every message into the inner people (all the members' layers read), over the ball
-        session = open_session(ScopedData(self.dataset, inner, own_events=True),
-                               frame.loc[frame["person_id"].isin(inner), ["person_id", "as_of", "label"]])
-        session.con.register("_ball_rows", pa.table({"person_id": pa.array(frame["person_id"].tolist(), pa.string()),
-                                                     "as_of": pa.array(frame["as_of"].to_numpy()),
-                                                     "row_id": pa.array(np.arange(len(frame)))}))
-        graph = build_graph(session, nodes="SELECT person_id, as_of, row_id FROM _ball_rows")
-        session.close()
+        inner_rows = frame.loc[frame["person_id"].isin(inner), ["person_id", "as_of", "label"]]
+        with closing(open_session(ScopedData(self.dataset, inner, own_events=True), inner_rows)) as session:
+            session.con.register("_ball_rows", pa.table({"person_id": pa.array(frame["person_id"], pa.string()),
+                                                         "as_of": pa.array(frame["as_of"].to_numpy()),
+                                                         "row_id": pa.array(np.arange(len(frame)))}))
+            graph = build_graph(session, nodes="SELECT person_id, as_of, row_id FROM _ball_rows")
         sequences = None
         if "temporal" in self.views:
-            own_session = open_session(ScopedData(self.dataset, people, own_events=True), own)
-            mine = build_sequences(own_session)
-            own_session.close()
+            with closing(open_session(ScopedData(self.dataset, people, own_events=True), own)) as own_session:
+                mine = build_sequences(own_session)
             sequences = scatter(mine, positions, len(frame)) if mine is not None else None  # no events declared
         return ModelInput(tabular, sequences, graph, rows=positions)
 
