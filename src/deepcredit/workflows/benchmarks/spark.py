@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import threading
 import time
 import warnings
@@ -31,6 +32,7 @@ from deepcredit.config import RunConfig, ScoringConfig
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import ModelInput, build_model_input
+from deepcredit.features.spark_engine import spark_session
 from deepcredit.features.spec import Kind
 from deepcredit.models.base import save_model
 from deepcredit.models.stack import StackModel
@@ -148,14 +150,57 @@ class PeakTree:
 
 
 def _score_child(engine: str, args: dict, q) -> None:
-    """Child entry point: score every row of the data set with the model, features included."""
+    """Child entry point: score every row of the data set with the model, features included. With
+    `event_log` (Spark only), Spark writes its event log there, which stage_summary reads."""
     with PeakTree() as peak:
         t0 = time.perf_counter()
+        if engine == "spark" and args.get("event_log"):  # the job's getOrCreate reuses this session
+            spark_session(args["master"], conf={
+                "spark.eventLog.enabled": "true", "spark.eventLog.dir": Path(args["event_log"]).resolve().as_uri(),
+                "spark.eventLog.compress": "false", "spark.eventLog.rolling.enabled": "false"})
         cfg = RunConfig(scoring=ScoringConfig(explain=False, chunk_size=args["chunk_size"]))
         job = score_job(Path(args["model"]), Dataset(args["data"]), Path(args["out"]), cfg, engine=engine,
                         master=args["master"])
         seconds = time.perf_counter() - t0
     q.put({"seconds": round(seconds, 2), "peak_mb": peak.peak_mb, "rows": job["rows"], "parts": len(job["parts"])})
+
+
+def stage_summary(event_log: Path, top: int = 8) -> dict:
+    """Where a Spark job's time went, from its event log (spark.eventLog.dir): per stage, the wall seconds
+    from submission to completion, the summed task run and CPU seconds, tasks, shuffle read and write,
+    and the plan operators the stage ran (from its RDDs' scopes: Exchange, HashAggregate, Window,
+    MapInPandas...). The `top` stages by task seconds, and the job's totals, split into the stages that
+    run the model in Python workers (MapInPandas: model input and scores) and the rest (Spark SQL:
+    features, sequences, balls, shuffles)."""
+    stages: dict[int, dict] = {}
+    for path in sorted(p for p in Path(event_log).rglob("*") if p.is_file() and not p.name.startswith(".")):
+        for line in path.read_text().splitlines():
+            ev = json.loads(line)
+            kind = ev.get("Event")
+            if kind == "SparkListenerStageCompleted":
+                info = ev["Stage Info"]
+                ops = sorted({json.loads(r["Scope"])["name"] for r in info.get("RDD Info", []) if r.get("Scope")})
+                st = stages.setdefault(info["Stage ID"], {"task_s": 0.0, "cpu_s": 0.0, "shuffle_read_mb": 0.0,
+                                                          "shuffle_write_mb": 0.0})
+                st.update(stage=info["Stage ID"], tasks=info["Number of Tasks"], operators=ops,
+                          wall_s=round((info.get("Completion Time", 0) - info.get("Submission Time", 0)) / 1000, 1))
+            elif kind == "SparkListenerTaskEnd" and ev.get("Task Metrics"):
+                m = ev["Task Metrics"]
+                st = stages.setdefault(ev["Stage ID"], {"task_s": 0.0, "cpu_s": 0.0, "shuffle_read_mb": 0.0,
+                                                        "shuffle_write_mb": 0.0})
+                st["task_s"] += m.get("Executor Run Time", 0) / 1000
+                st["cpu_s"] += m.get("Executor CPU Time", 0) / 1e9
+                read = m.get("Shuffle Read Metrics", {})
+                st["shuffle_read_mb"] += (read.get("Remote Bytes Read", 0) + read.get("Local Bytes Read", 0)) / 2**20
+                st["shuffle_write_mb"] += m.get("Shuffle Write Metrics", {}).get("Shuffle Bytes Written", 0) / 2**20
+    rows = [{k: round(v, 1) if isinstance(v, float) else v for k, v in st.items()} for st in stages.values()]
+    rows.sort(key=lambda r: -r["task_s"])
+    python = [r for r in rows if "MapInPandas" in list(r.get("operators") or [])]
+    return {"stages": len(rows), "task_s": round(sum(r["task_s"] for r in rows), 1),
+            "wall_s": round(sum(r.get("wall_s", 0) for r in rows), 1),
+            "python_task_s": round(sum(r["task_s"] for r in python), 1),
+            "python_wall_s": round(sum(r.get("wall_s", 0) for r in python), 1),
+            "sql_task_s": round(sum(r["task_s"] for r in rows if r not in python), 1), "top": rows[:top]}
 
 
 def fit_model(workdir: Path, seed: int = 0) -> Path:
@@ -171,27 +216,38 @@ def fit_model(workdir: Path, seed: int = 0) -> Path:
     return save_model(model, path, inp)
 
 
-def run(people: int, workdir: Path, master: str = "local[2]", chunk_size: int = 100_000, seed: int = 0) -> dict:
+def run(people: int, workdir: Path, master: str = "local[2]", chunk_size: int = 100_000, seed: int = 0,
+        engines: tuple[str, ...] = ("duckdb", "spark"), event_log: bool = False) -> dict:
     """speed.spark_score.<people> = {seconds, peak_mb} on Spark at `master`, with the in-process path's
-    seconds and peak_mb beside them, and whether both wrote the same parts."""
+    seconds and peak_mb beside them (when `engines` has both), and whether both wrote the same parts.
+    event_log: Spark keeps its event log under the workdir and `stages` says where its time went."""
     data = workdir / f"world-{people}"
     ds = Dataset(data) if (data / "manifest.json").exists() else simulate_world(data, people=people, seed=seed)
     model = fit_model(workdir, seed)
     results = {}
-    for engine in ("duckdb", "spark"):
+    log_dir = workdir / f"spark-events-{people}"
+    for engine in engines:
         out = workdir / f"scores-{engine}-{people}"
         args = {"model": str(model), "data": str(ds.root), "out": str(out), "master": master,
                 "chunk_size": chunk_size}
+        if engine == "spark" and event_log:
+            shutil.rmtree(log_dir, ignore_errors=True)
+            log_dir.mkdir(parents=True)
+            args["event_log"] = str(log_dir)
         results[engine] = run_child(__name__, "_score_child", engine, args)
-    same = all("error" not in r for r in results.values()) and \
-        json.loads((workdir / f"scores-duckdb-{people}" / "_job.json").read_text())["parts"] == \
+    spark, local = results.get("spark", {}), results.get("duckdb")
+    both = local is not None and "error" not in local and "error" not in spark
+    same = both and json.loads((workdir / f"scores-duckdb-{people}" / "_job.json").read_text())["parts"] == \
         json.loads((workdir / f"scores-spark-{people}" / "_job.json").read_text())["parts"]
-    spark, local = results["spark"], results["duckdb"]
+    beside = {} if local is None else {"in_process_seconds": local.get("seconds"),
+                                       "in_process_peak_mb": local.get("peak_mb"), "same_parts": same,
+                                       **({"in_process_error": local["error"]} if "error" in local else {})}
+    if spark and "seconds" in spark and spark.get("rows"):
+        spark["ms_per_person"] = round(spark["seconds"] * 1000 / people, 3)
+    stages = {"stages": stage_summary(log_dir)} if event_log and log_dir.exists() else {}
     return {"speed": {"spark_score": {str(people): {
-        **spark, "master": master, "in_process_seconds": local.get("seconds"),
-        "in_process_peak_mb": local.get("peak_mb"), "same_parts": same, "chunk_size": chunk_size,
-        "when": pd.Timestamp.now("UTC").isoformat(timespec="seconds"),
-        **({"in_process_error": local["error"]} if "error" in local else {})}}}}
+        **spark, "master": master, **beside, "chunk_size": chunk_size,
+        "when": pd.Timestamp.now("UTC").isoformat(timespec="seconds"), **stages}}}}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -202,13 +258,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, default=Path("runs/bench/spark"))
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--parity", action="store_true", help="Only check that Spark builds DuckDB's model input.")
+    parser.add_argument("--engines", default="duckdb,spark", help="Which paths to time: duckdb (in process), spark.")
+    parser.add_argument("--event-log", action="store_true", help="Keep Spark's event log; report where time went.")
     args = parser.parse_args(argv)
     if args.parity:
         data = args.workdir / f"world-{args.people}"
         ds = Dataset(data) if (data / "manifest.json").exists() else simulate_world(data, people=args.people, seed=0)
         result: dict = {"people": args.people, "master": args.master, **parity(ds, args.master)}
     else:
-        result = run(args.people, args.workdir, args.master, args.chunk_size)
+        result = run(args.people, args.workdir, args.master, args.chunk_size,
+                     engines=tuple(e for e in args.engines.split(",") if e), event_log=args.event_log)
     text = json.dumps(result, indent=2)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
