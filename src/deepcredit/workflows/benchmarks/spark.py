@@ -23,6 +23,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -172,7 +173,7 @@ def stage_summary(event_log: Path, top: int = 8) -> dict:
     MapInPandas...). The `top` stages by task seconds, and the job's totals, split into the stages that
     run the model in Python workers (MapInPandas: model input and scores) and the rest (Spark SQL:
     features, sequences, balls, shuffles)."""
-    stages: dict[int, dict] = {}
+    stages: dict[int, dict[str, Any]] = {}
     for path in sorted(p for p in Path(event_log).rglob("*") if p.is_file() and not p.name.startswith(".")):
         for line in path.read_text().splitlines():
             ev = json.loads(line)
@@ -193,9 +194,10 @@ def stage_summary(event_log: Path, top: int = 8) -> dict:
                 read = m.get("Shuffle Read Metrics", {})
                 st["shuffle_read_mb"] += (read.get("Remote Bytes Read", 0) + read.get("Local Bytes Read", 0)) / 2**20
                 st["shuffle_write_mb"] += m.get("Shuffle Write Metrics", {}).get("Shuffle Bytes Written", 0) / 2**20
-    rows = [{k: round(v, 1) if isinstance(v, float) else v for k, v in st.items()} for st in stages.values()]
+    rows: list[dict[str, Any]] = [{k: round(v, 1) if isinstance(v, float) else v for k, v in st.items()}
+                                  for st in stages.values()]
     rows.sort(key=lambda r: -r["task_s"])
-    python = [r for r in rows if "MapInPandas" in list(r.get("operators") or [])]
+    python = [r for r in rows if "MapInPandas" in r.get("operators", [])]
     return {"stages": len(rows), "task_s": round(sum(r["task_s"] for r in rows), 1),
             "wall_s": round(sum(r.get("wall_s", 0) for r in rows), 1),
             "python_task_s": round(sum(r["task_s"] for r in python), 1),
