@@ -137,6 +137,26 @@ def as_one_query(steps: Sequence[tuple[str, str]]) -> str:
     return ("WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in before) + "\n" if before else "") + last
 
 
+def over_steps(session: FeatureSession, steps: Sequence[tuple[str, str]], sql: str) -> dict[str, np.ndarray]:
+    """`sql`'s result (numpy per column), reading the plan `steps` by name.
+
+    An inline session (Session.inline: a handful of people) runs it as one statement with the steps as
+    common table expressions, since each statement's fixed cost is most of the work there; any other
+    session materialises the steps once, so the features, sequences and graph share them.
+    """
+    if getattr(session, "inline", False):
+        provided: frozenset[str] = getattr(session, "provided", frozenset())
+        ctes = ",\n".join(f"{name} AS ({body})" for name, body in steps if name not in provided)
+        if not ctes:
+            return session.numpy(sql)
+        head = sql.lstrip()
+        if head[:5].upper() == "WITH ":  # one WITH list: the steps, then the query's own
+            return session.numpy(f"WITH {ctes},\n{head[5:]}")
+        return session.numpy(f"WITH {ctes}\n{head}")
+    session.materialise(steps)
+    return session.numpy(sql)
+
+
 StepFn = Callable[[str, int, int], None]
 
 

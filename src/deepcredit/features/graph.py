@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deepcredit.features.engine import SPINE_ROWS, FeatureSession
+from deepcredit.features.engine import SPINE_ROWS, FeatureSession, over_steps
 from deepcredit.features.sources import stages
 
 
@@ -73,5 +73,4 @@ def build_graph(session: FeatureSession, nodes: str | None = None) -> Graph:
     n = int(session.numpy(f"SELECT COUNT(*) AS n FROM ({nodes or 'SELECT * FROM spine'})")["n"][0])
     if not steps:
         return edge_arrays({c: np.zeros(0) for c in EDGE_FIELDS}, n)
-    session.materialise(steps)
-    return edge_arrays(session.numpy(EDGES if nodes is None else edges_sql(nodes, inward=True)), n)
+    return edge_arrays(over_steps(session, steps, EDGES if nodes is None else edges_sql(nodes, inward=True)), n)

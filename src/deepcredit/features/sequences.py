@@ -17,7 +17,7 @@ import numpy as np
 
 from deepcredit.data.schema import EVENT_KINDS, EVENT_STATUSES
 from deepcredit.data.spec import DatasetSpec
-from deepcredit.features.engine import SPINE_ROWS, FeatureSession
+from deepcredit.features.engine import SPINE_ROWS, FeatureSession, over_steps
 from deepcredit.features.sources import legacy_spec, stages
 from deepcredit.features.templates import sql_text
 
@@ -143,10 +143,10 @@ def build_sequences(session: FeatureSession, max_len: int = 64) -> Sequences | N
     if spec.events is None:
         return None
     names = {"spine_d", "events_before"}
-    session.materialise([s for s in stages(session.dialect, session.people_columns, session.event_columns,
-                                           session.spec) if s[0] in names])
+    steps = [s for s in stages(session.dialect, session.people_columns, session.event_columns, session.spec)
+             if s[0] in names]
     vocabs = vocabularies(spec)
-    rows = session.numpy(f"""
+    rows = over_steps(session, steps, f"""
         WITH idx AS ({SPINE_ROWS})
         SELECT i.row_id, q.rn, q.k, q.s, {", ".join(f"q.{c}" for c in NUMERIC)}
         FROM ({sequence_sql(*vocabs, max_len)}) q JOIN idx i ON i.person_id = q.person_id AND i.as_of = q.as_of
