@@ -8,7 +8,9 @@ import pytest
 import worlds
 
 from deepcredit.features.definitions import ALL_FEATURES
-from deepcredit.features.engine import FeatureFrame, build_features
+from deepcredit.features.engine import FeatureFrame, build_features, open_session
+from deepcredit.features.graph import build_graph
+from deepcredit.features.sequences import build_sequences
 from deepcredit.features.spec import Kind
 
 
@@ -147,3 +149,21 @@ def test_one_session_serves_different_definition_sets(tables, baseline, tmp_path
     again = build_features(ds, session=session)
     assert again.names == baseline.names
     assert_same(again, baseline)
+
+
+def test_inline_sequences_and_graph_equal_the_staged_ones(tmp_path):
+    """One statement per view in an inline session (engine.over_steps) gives the staged arrays exactly."""
+    ds = worlds.store(tmp_path / "tiny", worlds.frames())
+    staged_session, inline_session = open_session(ds), open_session(ds)
+    inline_session.inline = True
+    staged, inline = build_sequences(staged_session), build_sequences(inline_session)
+    assert staged is not None and inline is not None and staged.lengths.sum() > 0
+    for name in ("kind", "status", "numeric", "lengths"):
+        np.testing.assert_array_equal(getattr(staged, name), getattr(inline, name))
+    g_staged, g_inline = build_graph(staged_session), build_graph(inline_session)
+    assert g_staged.edge_index.shape[1] > 0
+    for name in ("edge_index", "edge_weight", "edge_age_days"):
+        np.testing.assert_array_equal(getattr(g_staged, name), getattr(g_inline, name))
+    assert "events_before" not in inline_session.created  # nothing was materialised inline
+    staged_session.close()
+    inline_session.close()
