@@ -42,11 +42,21 @@ CONF = {
     "spark.sql.parquet.inferTimestampNTZ.enabled": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.adaptive.enabled": "true",
-    "spark.sql.shuffle.partitions": "8",  # Spark's 200 is for clusters: set it to ~2-3x the cores there
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
 }
 """Settings the plan's results depend on (the first three) or that only keep a session light."""
+DEFAULTS = {"spark.sql.shuffle.partitions": "8"}
+"""Applied only where the launcher (spark-submit --conf, spark-defaults.conf) set nothing: Spark's 200 is
+for clusters, 8 suits a small local job; open_spark_session raises it with the data set's size."""
+EVENTS_PER_SHUFFLE_PARTITION = 2_000_000
+"""At most this many event rows per shuffle partition: the plan's window steps sort each partition's events
+in one task, and with a few partitions a large population's sort outgrows a task's memory (2,000,000
+people in 8 partitions stopped with SparkOutOfMemoryError on 2 cores)."""
+LOCAL_DRIVER_MEMORY_SHARE = 0.25
+"""A local master runs every task inside the driver's JVM: its heap is this share of the machine's memory
+(1-16 GB), unless spark.driver.memory is given; Spark's own default, 1 GB, is too small past ~1,000,000
+people."""
 
 
 def missing_requirement() -> str | None:
@@ -74,14 +84,43 @@ def spark_session(master: str = DEFAULT_MASTER, app: str = "deepcredit", conf: d
 
     builder = PySparkSession.builder.master(master).appName(app)
     settings = {**CONF, **(conf or {})}
+    if master.startswith("local") and "spark.driver.memory" not in settings and not _driver_memory_given():
+        settings["spark.driver.memory"] = local_driver_memory()  # used only when this starts the JVM
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     for key, value in settings.items():  # a running session keeps its static settings; these are runtime
         if key.startswith("spark.sql."):
             spark.conf.set(key, value)
+    launched = spark.sparkContext.getConf()
+    for key, value in DEFAULTS.items():
+        if key not in settings and not launched.contains(key):
+            spark.conf.set(key, value)
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def local_driver_memory() -> str:
+    """LOCAL_DRIVER_MEMORY_SHARE of this machine's memory, 1-16 GB, as Spark writes sizes."""
+    total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    return f"{int(min(max(total_mb * LOCAL_DRIVER_MEMORY_SHARE, 1024), 16384))}m"
+
+
+def _driver_memory_given() -> bool:
+    """Whether the launcher names the driver's memory already (PYSPARK_SUBMIT_ARGS, SPARK_DRIVER_MEMORY)."""
+    args = os.environ.get("PYSPARK_SUBMIT_ARGS", "")
+    return "--driver-memory" in args or "spark.driver.memory" in args or bool(os.environ.get("SPARK_DRIVER_MEMORY"))
+
+
+def size_shuffle(spark: Any, dataset: Dataset) -> int:
+    """Raise spark.sql.shuffle.partitions so that no partition holds more than EVENTS_PER_SHUFFLE_PARTITION
+    events (never lower it: a cluster's own setting stays); the partitions in use."""
+    events = int((dataset.manifest.tables.get("events") or {}).get("rows", 0))
+    current = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    wanted = max(current, -(-events // EVENTS_PER_SHUFFLE_PARTITION))
+    if wanted != current:
+        spark.conf.set("spark.sql.shuffle.partitions", str(wanted))
+    return wanted
 
 
 # --- the plan in Spark SQL ------------------------------------------------------------------------------
@@ -194,6 +233,7 @@ def open_spark_session(spark: Any, dataset: Dataset, spine: pd.DataFrame | None 
     """The data set's tables as views and the `spine`: the outcomes' rows, a pandas spine, or a query
     (spine_sql, e.g. everybody as of a date: a population too large to pass through the driver)."""
     register_tables(spark, dataset, location)
+    size_shuffle(spark, dataset)
     if spine is not None:
         spine_df = spine_frame(spark, spine)
     else:
