@@ -7,12 +7,19 @@ other numbers to a relative 1e-9. Worlds: the hand-made tiny world, a simulated 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import worlds
 
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
-from deepcredit.features.spark_engine import to_spark_sql
+from deepcredit.features.spark_engine import (
+    EVENTS_PER_SHUFFLE_PARTITION,
+    local_driver_memory,
+    size_shuffle,
+    to_spark_sql,
+)
 from deepcredit.workflows.benchmarks.spark import feature_differences
 from deepcredit.workflows.common import open_dataset
 
@@ -40,3 +47,26 @@ def test_spark_builds_the_model_input_duckdb_builds(spark, world):
     assert on_spark.tabular.meta["engine"] == "spark" and duck.tabular.meta["engine"] == "duckdb"
     assert feature_differences(duck, on_spark) == []
     assert len(duck.tabular.names) > 5 and len(duck.tabular.frame) > 50
+
+
+def _with_events(rows: int) -> SimpleNamespace:
+    """Just what size_shuffle reads of a data set: its manifest's event rows."""
+    return SimpleNamespace(manifest=SimpleNamespace(tables={"events": {"rows": rows}}))
+
+
+def test_shuffle_partitions_grow_with_the_events_and_never_shrink(spark):
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    try:
+        spark.conf.set("spark.sql.shuffle.partitions", "8")
+        assert size_shuffle(spark, _with_events(1_000)) == 8
+        many = 50 * EVENTS_PER_SHUFFLE_PARTITION + 1
+        assert size_shuffle(spark, _with_events(many)) == 51
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "51"
+        assert size_shuffle(spark, _with_events(1_000)) == 51  # a larger setting (a cluster's own) stays
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", before)
+
+
+def test_a_local_driver_heap_is_a_bounded_share_of_the_machine():
+    mb = int(local_driver_memory().removesuffix("m"))
+    assert 1024 <= mb <= 16384
