@@ -22,6 +22,7 @@ import shutil
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -166,34 +167,74 @@ def _score_child(engine: str, args: dict, q) -> None:
     q.put({"seconds": round(seconds, 2), "peak_mb": peak.peak_mb, "rows": job["rows"], "parts": len(job["parts"])})
 
 
+def _events(event_log: Path) -> Iterator[dict]:
+    """The events of every log file under `event_log` (one JSON object per line)."""
+    for path in sorted(p for p in Path(event_log).rglob("*") if p.is_file() and not p.name.startswith(".")):
+        for line in path.read_text().splitlines():
+            yield json.loads(line)
+
+
+def _plan_metrics(plan: dict, into: dict[int, tuple[str, str, str]]) -> None:
+    """accumulator id -> (plan node, metric name, metric type) over a SQL plan tree (sparkPlanInfo)."""
+    for m in plan.get("metrics", []):
+        into[m["accumulatorId"]] = (plan["nodeName"], m["name"], m.get("metricType", ""))
+    for child in plan.get("children", []):
+        _plan_metrics(child, into)
+
+
+def _stage_nodes(accumulables: list[dict], metrics: dict[int, tuple[str, str, str]]) -> dict[str, Any]:
+    """What a stage's plan nodes did: output rows per node, and each node's timing metrics in seconds."""
+    rows: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for a in accumulables:
+        known = metrics.get(a.get("ID", -1))
+        if known is None or a.get("Value") in (None, ""):
+            continue
+        node, name, kind = known
+        value = float(a["Value"])
+        if name == "number of output rows":
+            rows[node] = rows.get(node, 0) + value
+        elif kind in ("timing", "nsTiming") and not node.startswith("WholeStageCodegen"):
+            key = f"{node}: {name}"
+            seconds[key] = seconds.get(key, 0) + value / (1e9 if kind == "nsTiming" else 1e3)
+    return {"rows": {k: int(v) for k, v in sorted(rows.items(), key=lambda kv: -kv[1])},
+            "seconds": {k: round(v, 1) for k, v in sorted(seconds.items(), key=lambda kv: -kv[1]) if v >= 0.05}}
+
+
 def stage_summary(event_log: Path, top: int = 8) -> dict:
     """Where a Spark job's time went, from its event log (spark.eventLog.dir): per stage, the wall seconds
     from submission to completion, the summed task run and CPU seconds, tasks, shuffle read and write,
-    and the plan operators the stage ran (from its RDDs' scopes: Exchange, HashAggregate, Window,
-    MapInPandas...). The `top` stages by task seconds, and the job's totals, split into the stages that
-    run the model in Python workers (MapInPandas: model input and scores) and the rest (Spark SQL:
-    features, sequences, balls, shuffles)."""
+    the plan operators the stage ran (from its RDDs' scopes) and what its plan nodes did (output rows per
+    node, their own timing metrics: aggregation build, sort, Python workers...). The `top` stages by task
+    seconds, and the job's totals, split into the stages that run the model in Python workers
+    (MapInPandas: model input and scores) and the rest (Spark SQL: features, sequences, balls, shuffles)."""
+    metrics: dict[int, tuple[str, str, str]] = {}
     stages: dict[int, dict[str, Any]] = {}
-    for path in sorted(p for p in Path(event_log).rglob("*") if p.is_file() and not p.name.startswith(".")):
-        for line in path.read_text().splitlines():
-            ev = json.loads(line)
-            kind = ev.get("Event")
-            if kind == "SparkListenerStageCompleted":
-                info = ev["Stage Info"]
-                ops = sorted({json.loads(r["Scope"])["name"] for r in info.get("RDD Info", []) if r.get("Scope")})
-                st = stages.setdefault(info["Stage ID"], {"task_s": 0.0, "cpu_s": 0.0, "shuffle_read_mb": 0.0,
-                                                          "shuffle_write_mb": 0.0})
-                st.update(stage=info["Stage ID"], tasks=info["Number of Tasks"], operators=ops,
-                          wall_s=round((info.get("Completion Time", 0) - info.get("Submission Time", 0)) / 1000, 1))
-            elif kind == "SparkListenerTaskEnd" and ev.get("Task Metrics"):
-                m = ev["Task Metrics"]
-                st = stages.setdefault(ev["Stage ID"], {"task_s": 0.0, "cpu_s": 0.0, "shuffle_read_mb": 0.0,
-                                                        "shuffle_write_mb": 0.0})
-                st["task_s"] += m.get("Executor Run Time", 0) / 1000
-                st["cpu_s"] += m.get("Executor CPU Time", 0) / 1e9
-                read = m.get("Shuffle Read Metrics", {})
-                st["shuffle_read_mb"] += (read.get("Remote Bytes Read", 0) + read.get("Local Bytes Read", 0)) / 2**20
-                st["shuffle_write_mb"] += m.get("Shuffle Write Metrics", {}).get("Shuffle Bytes Written", 0) / 2**20
+
+    def stage(stage_id: int) -> dict[str, Any]:
+        return stages.setdefault(stage_id, {"task_s": 0.0, "cpu_s": 0.0, "shuffle_read_mb": 0.0,
+                                            "shuffle_write_mb": 0.0})
+
+    for ev in _events(event_log):
+        kind = ev.get("Event", "")
+        if kind.endswith(("SQLExecutionStart", "SQLAdaptiveExecutionUpdate")) and ev.get("sparkPlanInfo"):
+            _plan_metrics(ev["sparkPlanInfo"], metrics)
+        elif kind == "SparkListenerStageCompleted":
+            info = ev["Stage Info"]
+            ops = sorted({json.loads(r["Scope"])["name"] for r in info.get("RDD Info", []) if r.get("Scope")})
+            stage(info["Stage ID"]).update(
+                stage=info["Stage ID"], tasks=info["Number of Tasks"], operators=ops,
+                wall_s=round((info.get("Completion Time", 0) - info.get("Submission Time", 0)) / 1000, 1),
+                nodes=info.get("Accumulables", []))  # resolved below: a plan may be logged after its stage
+        elif kind == "SparkListenerTaskEnd" and ev.get("Task Metrics"):
+            m, st = ev["Task Metrics"], stage(ev["Stage ID"])
+            st["task_s"] += m.get("Executor Run Time", 0) / 1000
+            st["cpu_s"] += m.get("Executor CPU Time", 0) / 1e9
+            read = m.get("Shuffle Read Metrics", {})
+            st["shuffle_read_mb"] += (read.get("Remote Bytes Read", 0) + read.get("Local Bytes Read", 0)) / 2**20
+            st["shuffle_write_mb"] += m.get("Shuffle Write Metrics", {}).get("Shuffle Bytes Written", 0) / 2**20
+    for st in stages.values():
+        st["nodes"] = _stage_nodes(st.get("nodes", []), metrics)
     rows: list[dict[str, Any]] = [{k: round(v, 1) if isinstance(v, float) else v for k, v in st.items()}
                                   for st in stages.values()]
     rows.sort(key=lambda r: -r["task_s"])
