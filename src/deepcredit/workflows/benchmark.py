@@ -624,9 +624,11 @@ def _speed_note(stage: str, r: dict) -> str:
         parts.append(f"+ {r['model_input_seconds']:.1f} s building the model input")
     if "chunk_size" in r:
         parts.append(f"features included, in chunks of {r['chunk_size']:,} people")
-    if "in_process_seconds" in r:  # a Spark run, with the in-process path on the same people beside it
-        parts.append(f"Spark {r.get('master', '?')}; in process {r['in_process_seconds']:.1f} s, "
-                     f"{r.get('in_process_peak_mb', '?')} MB; same parts: {r.get('same_parts')}")
+    if "master" in r:  # a Spark run, with the in-process path on the same people beside it where it ran
+        parts.append(f"Spark {r['master']}" + (f", {r['ms_per_person']} ms per person" if "ms_per_person" in r else ""))
+        if "in_process_seconds" in r:
+            parts.append(f"in process {r['in_process_seconds']:.1f} s, {r.get('in_process_peak_mb', '?')} MB; "
+                         f"same parts: {r.get('same_parts')}")
     if stage in ("score", "report"):
         what = "PD, score, band" if stage == "score" else "PD, score, band, five sub-scores, four reasons"
         parts.append(f"{what}; stack trained on {r.get('model_trained_on', 0):,}")
