@@ -168,10 +168,16 @@ def _score_child(engine: str, args: dict, q) -> None:
 
 
 def _events(event_log: Path) -> Iterator[dict]:
-    """The events of every log file under `event_log` (one JSON object per line)."""
+    """The events of every log file under `event_log` (one JSON object per line). A log still being written
+    (a job in progress) may end in half a line: that line is left out."""
     for path in sorted(p for p in Path(event_log).rglob("*") if p.is_file() and not p.name.startswith(".")):
-        for line in path.read_text().splitlines():
-            yield json.loads(line)
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                if i < len(lines) - 1:
+                    raise
 
 
 def _plan_metrics(plan: dict, into: dict[int, tuple[str, str, str]]) -> None:
