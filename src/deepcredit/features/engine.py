@@ -131,10 +131,22 @@ def plan(definitions: Sequence[FeatureDef], people_columns: set[str], event_colu
     return steps
 
 
+def with_steps(steps: Sequence[tuple[str, str]], sql: str) -> str:
+    """`sql` preceded by the plan `steps` as common table expressions (one WITH list: a `sql` that starts
+    with its own WITH keeps its expressions after the steps')."""
+    if not steps:
+        return sql
+    ctes = ",\n".join(f"{name} AS ({body})" for name, body in steps)
+    head = sql.lstrip()
+    if head[:5].upper() == "WITH ":
+        return f"WITH {ctes},\n{head[5:]}"
+    return f"WITH {ctes}\n{head}"
+
+
 def as_one_query(steps: Sequence[tuple[str, str]]) -> str:
     """The plan as one statement: every step but the last a common table expression, then the last."""
     *before, (_, last) = steps
-    return ("WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in before) + "\n" if before else "") + last
+    return with_steps(before, last)
 
 
 def over_steps(session: FeatureSession, steps: Sequence[tuple[str, str]], sql: str) -> dict[str, np.ndarray]:
@@ -146,13 +158,7 @@ def over_steps(session: FeatureSession, steps: Sequence[tuple[str, str]], sql: s
     """
     if getattr(session, "inline", False):
         provided: frozenset[str] = getattr(session, "provided", frozenset())
-        ctes = ",\n".join(f"{name} AS ({body})" for name, body in steps if name not in provided)
-        if not ctes:
-            return session.numpy(sql)
-        head = sql.lstrip()
-        if head[:5].upper() == "WITH ":  # one WITH list: the steps, then the query's own
-            return session.numpy(f"WITH {ctes},\n{head[5:]}")
-        return session.numpy(f"WITH {ctes}\n{head}")
+        return session.numpy(with_steps([s for s in steps if s[0] not in provided], sql))
     session.materialise(steps)
     return session.numpy(sql)
 

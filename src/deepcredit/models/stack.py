@@ -526,7 +526,8 @@ class StackModel(CreditModel):
         by_feature = None
         if feats:
             order = [c for c in _feature_order(self) if c in feats]
-            names = order + sorted(c for c in feats if c not in set(order))
+            known = set(order)
+            names = order + sorted(c for c in feats if c not in known)
             by_feature = pd.DataFrame(np.column_stack([feats[c] for c in names]) * s[:, None], index=index,
                                       columns=names)
         return Explanation(gb, by_dim, by_feature, zc)
