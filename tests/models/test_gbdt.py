@@ -50,6 +50,23 @@ def test_explanation_adds_up_to_the_logit(world):
     assert all((ex.by_feature[c] == 0).all() for c in unused)  # an unused feature never contributes
 
 
+def test_small_inputs_score_on_one_thread_with_the_same_numbers(world, monkeypatch):
+    inp, model = world["inp"], world["model"]
+    rows = inp.take(world["test"])
+    small, ex = model.decision_function(rows), model.explain(rows)
+    calls = []
+    predict = model.booster_.predict
+    monkeypatch.setattr(model.booster_, "predict", lambda *a, **k: calls.append(k) or predict(*a, **k))
+    monkeypatch.setattr("deepcredit.models.gbdt.SINGLE_THREAD_ROWS", 1)  # now every input counts as large
+    assert np.array_equal(model.decision_function(rows), small)
+    assert np.array_equal(model.explain(rows).by_feature.to_numpy(), ex.by_feature.to_numpy())
+    assert calls and all("num_threads" not in k for k in calls)
+    monkeypatch.setattr("deepcredit.models.gbdt.SINGLE_THREAD_ROWS", 20_000)
+    calls.clear()
+    model.decision_function(rows)
+    assert calls == [{"num_iteration": model._num_iteration(), "raw_score": True, "num_threads": 1}]
+
+
 def test_round_trip_is_bit_exact_and_tampering_is_refused(world):
     inp, model = world["inp"], world["model"]
     art = save_model(model, world["root"] / "gbdt_art", inp.take(world["train"]))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+from types import SimpleNamespace
+
 import pandas as pd
-from service_testkit import scorer_for
+from service_testkit import scorer_for, world
 from sqlalchemy import func, select
 
 from deepcredit.data.dataset import write_dataset
+from deepcredit.service.app import settle
 from deepcredit.service.store.models import ScoreHistory, ServiceEvent
 
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
@@ -84,3 +88,14 @@ def test_event_validation(service):
     assert r.status_code == 422 and r.json()["type"].endswith("/invalid-event")
     r = _report(service, acme, pid, "e", "instalment_paid", surprise=1)
     assert r.status_code == 422 and r.json()["type"].endswith("/invalid-request")
+
+
+def test_a_settled_worker_has_its_index_loaded_and_its_heap_frozen():
+    """What `deepcredit serve` does once a worker has loaded its scorer (service.app.settle)."""
+    ctx = SimpleNamespace(scorer=scorer_for(world().data))
+    assert ctx.scorer.index._tables is None  # otherwise loaded by the first re-score
+    try:
+        settle(ctx)
+        assert ctx.scorer.index._tables is not None and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # this test process goes on building services

@@ -70,6 +70,10 @@ class PersonIndex:
                                 "by_target": _Sorted(read["relations"], "target")}
             return self._tables
 
+    def load(self) -> None:
+        """Read and sort the tables now rather than on the first re-score."""
+        self._load()
+
     def people(self, ids: Sequence[str]) -> pa.Table:
         return self._load()["people"].rows(ids)
 

@@ -128,6 +128,10 @@ class Scorer(Protocol):
         """What kinds of data the model reads, per dimension, in plain language."""
         ...
 
+    def warm(self) -> None:
+        """Load what the first request would otherwise load (indexes, caches)."""
+        ...
+
 
 class GraphScorer(Scorer, Protocol):
     """A Scorer whose scores read people's connections (ModelScorer): its graph depth and who lies within
@@ -319,6 +323,10 @@ class ModelScorer:
             used = set(used_features(self.model)) or {d.name for d in self.definitions}
             self._categories = data_categories([d for d in self.definitions if d.name in used])
         return [dict(c) for c in self._categories]
+
+    def warm(self) -> None:
+        """Load the person index now (seconds for a large world) instead of in the first re-score."""
+        self.index.load()
 
     def scope(self, person_ids: Sequence[str] | None) -> ScopedDataset:
         return ScopedDataset(self.dataset, person_ids, self.overlay, self._event_columns, self.index)

@@ -23,7 +23,7 @@ import numpy as np
 
 from deepcredit.data.dataset import Dataset
 from deepcredit.service import consent
-from deepcredit.service.app import build_scorer
+from deepcredit.service.app import build_scorer, settle
 from deepcredit.service.auth import MerchantPrincipal
 from deepcredit.service.bootstrap import InitSummary, initialise
 from deepcredit.service.config import Settings
@@ -86,6 +86,7 @@ def measure(data: Dataset, model: Path, workdir: Path, decisions: int = 2000, re
     served = serve_world(data, model, workdir, max(rescores + 1, 200), seed)
     ctx, merchant, people = served.ctx, served.merchant, served.people
     ctx.scorer = build_scorer(ctx)
+    settle(ctx)  # as `deepcredit serve` does once its worker has loaded the scorer
     setup = time.perf_counter() - t0
     rng = random.Random(seed + 1)
     lat = []
@@ -97,7 +98,7 @@ def measure(data: Dataset, model: Path, workdir: Path, decisions: int = 2000, re
         lat.append(time.perf_counter() - t)
     admittance = percentiles(lat)
     lat = []
-    report(ctx, merchant, _event(ctx, merchant, people[-1], "warm"))  # loads the scorer's person index
+    report(ctx, merchant, _event(ctx, merchant, people[-1], "warm"))  # the first re-score (DuckDB, torch)
     for i, pid in enumerate(people[:rescores]):
         event = _event(ctx, merchant, pid, str(i))
         t = time.perf_counter()
