@@ -186,6 +186,11 @@ def load_state(module: ModuleT, data: bytes, device: torch.device) -> ModuleT:
     return module.to(device).eval()
 
 
+def coalitions(players: Sequence[str]) -> list[frozenset[str]]:
+    """Every subset of `players`, smallest first (what an exact Shapley computation evaluates)."""
+    return [frozenset(s) for size in range(len(players) + 1) for s in combinations(players, size)]
+
+
 def shapley(value: Callable[[frozenset[str]], np.ndarray], players: Sequence[str]) -> dict[str, np.ndarray]:
     """Exact Shapley values of a few players (2^k evaluations of `value`, each an [n] array), in float64.
 

@@ -514,17 +514,23 @@ class GraphModel(CreditModel):
         x0 = np.asarray(self.encoder_.baseline, dtype=np.float32)
         col_dim = np.asarray(self.encoder_.column_dimensions, dtype=object)
         groups = [d for d in DIMENSIONS if (col_dim == d).any()]
+        coalitions = [c for c in _torch.coalitions(groups) if c]
+        keep = np.array([np.isin(col_dim, list(c)) for c in coalitions], dtype=bool)  # [coalitions, columns]
         with _torch.torch_threads(self.threads):
             base = float(self._own_logits(x0[None, :])[0])
-
-            def value(coalition: frozenset[str]) -> np.ndarray:
-                if not coalition:
-                    return np.full(len(x), base)
-                keep = np.isin(col_dim, list(coalition))
-                return self._own_logits(np.where(keep[None, :], x, x0[None, :]))
-
-            phi = _torch.shapley(value, groups)
-            own = value(frozenset(groups))  # the same rows and batches as inside shapley: identical bits
+            values: dict[frozenset[str], np.ndarray] = {frozenset(): np.full(len(x), base)}
+            # every coalition of a block of rows in one pass: a handful of rows (the service re-scoring one
+            # person) costs one forward pass instead of one per coalition
+            rows = max(1, PREDICT_BATCH // max(len(coalitions), 1))
+            parts = []
+            for b in range(0, len(x) if coalitions else 0, rows):
+                block = x[b: b + rows]
+                masked = np.where(keep[:, None, :], block[None, :, :], x0[None, None, :])
+                parts.append(self._own_logits(masked.reshape(-1, x.shape[1])).reshape(len(coalitions), -1))
+            logits = np.concatenate(parts, axis=1) if parts else np.zeros((len(coalitions), 0))
+            values.update(zip(coalitions, logits, strict=True))
+        phi = _torch.shapley(values.__getitem__, groups)
+        own = values[frozenset(groups)]
         by_dim = pd.DataFrame(0.0, index=pd.RangeIndex(len(x)), columns=DIMENSIONS)
         for d, contribution in phi.items():
             by_dim[d] = contribution

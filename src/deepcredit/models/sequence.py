@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence as SequenceType
 from dataclasses import asdict, dataclass
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -145,10 +144,6 @@ def sequence_values(tower: SequenceTower, data: SequenceData, pos: np.ndarray, r
                 keep &= ~m
         out[frozenset(subset)] = tower.encode(tower.ablate(slots, kind, keep, ref), lengths)
     return out
-
-
-def all_subsets(groups: SequenceType[str]) -> list[frozenset[str]]:
-    return [frozenset(s) for size in range(len(groups) + 1) for s in combinations(groups, size)]
 
 
 class _SequenceNet(nn.Module):
@@ -286,7 +281,7 @@ class SequenceModel(CreditModel):
         groups = list(SEQUENCE_GROUPS)
         with _torch.torch_threads(self.threads):
             data = self.prep_.tensors(seq, inp.index, device)
-            values = self._values(data, all_subsets(groups))
+            values = self._values(data, _torch.coalitions(groups))
         phi = _torch.shapley(values.__getitem__, groups)
         by_dim = pd.DataFrame(0.0, index=pd.RangeIndex(len(inp)), columns=DIMENSIONS)
         for g in groups:

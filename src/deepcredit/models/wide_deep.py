@@ -57,7 +57,6 @@ from deepcredit.models.pretrain import EMBEDDING_PREFIX
 from deepcredit.models.sequence import (
     SequenceData,
     SequencePrep,
-    all_subsets,
     require_sequences,
     sequence_values,
 )
@@ -571,7 +570,7 @@ class WideDeepModel(CreditModel):
         only the wide part is per feature (see wide_contributions)."""
         self._check()
         players = self.players()
-        subsets = all_subsets(players)  # the last one holds every player: the model's own logit
+        subsets = _torch.coalitions(players)  # the last one holds every player: the model's own logit
         logits: list[np.ndarray] = []
         with _torch.torch_threads(self.threads):
             data = self._data(inp, self._device())  # built once: wide codes, deep inputs, towers' views
