@@ -3,6 +3,8 @@ scorecard here: the mechanism, not the numbers), and reported in results.json an
 
 from __future__ import annotations
 
+import gc
+
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.definitions import ALL_FEATURES
@@ -24,9 +26,11 @@ def test_service_latencies_are_measured_and_reported(tmp_path):
     r = measure(world, tmp_path / "model", tmp_path / "svc", decisions=30, rescores=4)
     assert r["people"] == 300 and r["admittance"]["requests"] == 30 and r["stack_rescore"]["requests"] == 4
     assert r["admittance_p99_ms"] > 0 and r["stack_rescore_p99_ms"] > 0 and r["model_id"]
+    assert set(r["machine_check_ms"]) == {"before", "after"} and gc.get_freeze_count() == 0
     assert bm.missing_keys({"service": r}) == []
     assert bm.missing_keys({"service": {"people": 1}}) == ["service.admittance_p99_ms",
                                                             "service.stack_rescore_p99_ms"]
     text = bm.render_markdown({"service": r})
     assert f"admittance decision p99 **{r['admittance_p99_ms']} ms**" in text
     assert f"stack p99 **{r['stack_rescore_p99_ms']} ms**" in text
+    assert f"machine check {r['machine_check_ms']['before']} ms before" in text

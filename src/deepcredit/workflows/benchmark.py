@@ -603,7 +603,10 @@ def render_markdown(results: dict) -> str:
                       f"re-score after a reported event with the stack p99 **{service['stack_rescore_p99_ms']} ms** "
                       f"(p50 {service['stack_rescore']['p50_ms']} ms, {service['stack_rescore']['requests']} events)"
                       + (f"; stack trained on {service['model_trained_on']:,}" if service.get("model_trained_on") else "")
-                      + (f"; measured {service['measured_at'][:10]}" if "measured_at" in service else "") + "."]
+                      + (f"; measured {service['measured_at'][:10]}" if "measured_at" in service else "")
+                      + (f"; machine check {check['before']} ms before, {check['after']} ms after (a fixed Python "
+                         "loop: how fast the machine ran)" if (check := service.get("machine_check_ms")) else "")
+                      + "."]
         lines.append("")
     for s in results.get("skipped", []):
         lines.append(f"- skipped: {s['what']}: {s['why']}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import resource
 import sys
+import time
 
 
 def peak_rss_mb() -> int:
@@ -24,3 +25,19 @@ def peak_rss_mb() -> int:
                 return round(int(line.split()[1]) / 1024)
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(kib / (1024 * 1024 if sys.platform == "darwin" else 1024))
+
+
+def machine_check_ms(repeats: int = 5) -> float:
+    """Median milliseconds of a fixed single-threaded loop: how fast this machine runs Python right now.
+
+    Why: on a shared virtual machine the same code on the same data ran a re-score 40% slower from one
+    minute to the next with nothing else running here. Recorded before and after a latency measurement, it
+    tells a slow machine apart from slow code; it is not used to adjust any number.
+    """
+    times = []
+    for _ in range(repeats):
+        t0, total = time.perf_counter(), 0
+        for i in range(1_000_000):
+            total += i * i % 7
+        times.append(time.perf_counter() - t0)
+    return round(sorted(times)[len(times) // 2] * 1000, 1)

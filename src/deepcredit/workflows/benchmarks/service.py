@@ -13,6 +13,7 @@ over HTTP and throughput are scripts/bench_service.py's and scripts/soak_service
 
 from __future__ import annotations
 
+import gc
 import random
 import time
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from deepcredit.service.events import report
 from deepcredit.service.policies import create as create_policy
 from deepcredit.service.routes.admin import create_merchant
 from deepcredit.service.schemas import DecisionRequest, LateEvent, StandingConsent, ThresholdPolicyCreate
-from deepcredit.workflows.benchmarks import peak_rss_mb
+from deepcredit.workflows.benchmarks import machine_check_ms, peak_rss_mb
 
 KEY, ADMIN = "benchmark-pseudonym-key-0123456789abcdef", "benchmark-admin-key-0123456789"
 
@@ -82,6 +83,7 @@ def serve_world(data: Dataset, model: Path, workdir: Path, consenting: int, seed
 def measure(data: Dataset, model: Path, workdir: Path, decisions: int = 2000, rescores: int = 100,
             seed: int = 0) -> dict:
     """Admittance decisions and re-scores after an event, one at a time; p50/p99/max of each in ms."""
+    check_before = machine_check_ms()
     t0 = time.perf_counter()
     served = serve_world(data, model, workdir, max(rescores + 1, 200), seed)
     ctx, merchant, people = served.ctx, served.merchant, served.people
@@ -108,10 +110,11 @@ def measure(data: Dataset, model: Path, workdir: Path, decisions: int = 2000, re
             raise RuntimeError("benchmark: a reported event did not re-score its person")
     rescore = percentiles(lat)
     ctx.db.dispose()
+    gc.unfreeze()  # settle() froze the heap for the measurement; a caller that goes on may collect it again
     return {"people": len(data.read("people")), "admittance": admittance, "stack_rescore": rescore,
             "admittance_p99_ms": admittance["p99_ms"], "stack_rescore_p99_ms": rescore["p99_ms"],
             "model_id": getattr(ctx.scorer, "model_id", None), "setup_seconds": round(setup, 1),
-            "peak_mb": peak_rss_mb()}
+            "peak_mb": peak_rss_mb(), "machine_check_ms": {"before": check_before, "after": machine_check_ms()}}
 
 
 def _event(ctx: ServiceContext, merchant: MerchantPrincipal, pid: str, tag: str) -> LateEvent:
