@@ -506,6 +506,19 @@ class GraphModel(CreditModel):
             out.append(self.net_.head(h).squeeze(-1).cpu().numpy())
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
+    def _masked_logits(self, x: np.ndarray, x0: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """[coalitions, rows]: `_own_logits` of every row with only each coalition's columns kept (`keep`:
+        [coalitions, columns]; the others at the baseline `x0`).
+
+        Every coalition of a block of rows goes through one forward pass, so a handful of rows (the service
+        re-scoring one person) costs one pass instead of one per coalition."""
+        rows = max(1, PREDICT_BATCH // len(keep))
+        parts = []
+        for b in range(0, len(x), rows):
+            masked = np.where(keep[:, None, :], x[b: b + rows][None, :, :], x0[None, None, :])
+            parts.append(self._own_logits(masked.reshape(-1, x.shape[1])).reshape(len(keep), -1))
+        return np.concatenate(parts, axis=1) if parts else np.zeros((len(keep), 0))
+
     def explain(self, inp: ModelInput) -> Explanation:
         """base + Shapley values of own-feature dimensions + the neighbours' part = the logit, exactly."""
         x_all = self.encoder_.transform(inp.tabular.X)  # row by row: the explained rows are a slice of it
@@ -519,16 +532,8 @@ class GraphModel(CreditModel):
         with _torch.torch_threads(self.threads):
             base = float(self._own_logits(x0[None, :])[0])
             values: dict[frozenset[str], np.ndarray] = {frozenset(): np.full(len(x), base)}
-            # every coalition of a block of rows in one pass: a handful of rows (the service re-scoring one
-            # person) costs one forward pass instead of one per coalition
-            rows = max(1, PREDICT_BATCH // max(len(coalitions), 1))
-            parts = []
-            for b in range(0, len(x) if coalitions else 0, rows):
-                block = x[b: b + rows]
-                masked = np.where(keep[:, None, :], block[None, :, :], x0[None, None, :])
-                parts.append(self._own_logits(masked.reshape(-1, x.shape[1])).reshape(len(coalitions), -1))
-            logits = np.concatenate(parts, axis=1) if parts else np.zeros((len(coalitions), 0))
-            values.update(zip(coalitions, logits, strict=True))
+            if coalitions:
+                values.update(zip(coalitions, self._masked_logits(x, x0, keep), strict=True))
         phi = _torch.shapley(values.__getitem__, groups)
         own = values[frozenset(groups)]
         by_dim = pd.DataFrame(0.0, index=pd.RangeIndex(len(x)), columns=DIMENSIONS)

@@ -30,8 +30,8 @@ def peak_rss_mb() -> int:
 def machine_check_ms(repeats: int = 5) -> float:
     """Median milliseconds of a fixed single-threaded loop: how fast this machine runs Python right now.
 
-    Why: on a shared virtual machine the same code on the same data ran a re-score 40% slower from one
-    minute to the next with nothing else running here. Recorded before and after a latency measurement, it
+    Why: on a shared virtual machine the same code on the same data ran a re-score up to 75% slower from
+    one minute to the next with nothing else running here. Recorded before and after a latency measurement, it
     tells a slow machine apart from slow code; it is not used to adjust any number.
     """
     times = []
