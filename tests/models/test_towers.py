@@ -22,10 +22,10 @@ def _events(n: int = 6, length: int = 9, seed: int = 0) -> tuple[torch.Tensor, .
     return kind, status, numeric, lengths
 
 
-@pytest.mark.parametrize("cell,step", [("gru", 1), ("gru", 4), ("lstm", 2)])
-def test_sequence_tower_ignores_padding(cell, step):
+@pytest.mark.parametrize("cell,step,pair", [("gru", 1, 0), ("gru", 4, 0), ("lstm", 2, 0), ("gru", 4, 5)])
+def test_sequence_tower_ignores_padding(cell, step, pair):
     torch.manual_seed(0)
-    tower = SequenceTower(hidden=8, layers=2, cell=cell, events_per_step=step).eval()
+    tower = SequenceTower(hidden=8, layers=2, cell=cell, events_per_step=step, pair_dim=pair).eval()
     kind, status, numeric, lengths = _events()
     with torch.no_grad():
         h = tower(kind, status, numeric, lengths)
@@ -36,8 +36,11 @@ def test_sequence_tower_ignores_padding(cell, step):
         junk[0, :] = 99.0
         h_junk = tower(kind, status, junk, lengths)
     assert h.shape == (6, 8)
-    assert torch.equal(h, h_pad)
-    assert torch.equal(h, h_junk)
+    if pair:  # the transition layer's matrix product over a longer padded batch rounds differently
+        assert torch.allclose(h, h_pad, atol=1e-6) and torch.allclose(h, h_junk, atol=1e-6)
+    else:
+        assert torch.equal(h, h_pad)
+        assert torch.equal(h, h_junk)
     assert torch.equal(h[0], tower.empty.detach())  # no events: the learned empty state
 
 
@@ -53,6 +56,23 @@ def test_sequence_tower_reads_the_most_recent_block_in_full():
         b = tower(kind, changed, numeric, lengths)
     assert not torch.equal(a[4], b[4])
     assert torch.equal(a[:4], b[:4])
+
+
+def test_transition_layer_reads_each_event_with_the_one_before():
+    """Zero at padding; an event's transition moves with the event before it and with no other."""
+    torch.manual_seed(0)
+    tower = SequenceTower(hidden=8, layers=1, pair_dim=6).eval()
+    kind, status, numeric, lengths = _events()
+    changed = kind.clone()
+    changed[5, 3] = 1 if kind[5, 3] != 1 else 2
+    with torch.no_grad():
+        a = tower.transitions(tower.slots(kind, status, numeric))
+        b = tower.transitions(tower.slots(changed, status, numeric))
+    assert a.shape == (6, 9, 6)
+    assert torch.all(a[~(kind > 0)] == 0)
+    moved = (a != b).any(-1)
+    assert not moved[:5].any() and not moved[5, :3].any() and not moved[5, 5:].any()
+    assert moved[5, 4]  # the event after the changed one
 
 
 def test_ablation_keeps_everything_when_nothing_is_dropped():

@@ -43,7 +43,7 @@ class HybridModel(WideDeepModel):
                  features: Sequence[str] | None = None, allow_protected: bool = False, batch_size: int = 512,
                  lr: float = 1e-3, weight_decay: float = 1e-5, max_epochs: int = 15, patience: int = 3,
                  val_fraction: float = 0.15, seed: int = 0, device: str | None = None,
-                 threads: int | None = 1) -> None:
+                 threads: int | None = 1, pair_dim: int = 0) -> None:
         super().__init__(n_bins=n_bins, cross_features=cross_features, hidden=hidden, max_embedding=max_embedding,
                          dropout=dropout, wide_l2=wide_l2, use_sequence_tower=True, cell=cell,
                          seq_layers=seq_layers, seq_hidden=seq_hidden, events_per_step=events_per_step,
@@ -54,6 +54,7 @@ class HybridModel(WideDeepModel):
         self.aggregate_hidden = aggregate_hidden
         self.kind_dim = kind_dim
         self.status_dim = status_dim
+        self.pair_dim = pair_dim
 
     def warm_start(self, encoder) -> HybridModel:
         """Start the next fit's recurrent tower from a pretrained models.pretrain.EventEncoder."""
@@ -77,7 +78,7 @@ class HybridModel(WideDeepModel):
             arch["sequence"] = {**encoder.tower_config, "dropout": self.dropout}
         else:
             arch["sequence"].update(n_numeric=len(NUMERIC) + len(PERIODIC), kind_dim=self.kind_dim,
-                                    status_dim=self.status_dim)
+                                    status_dim=self.status_dim, pair_dim=self.pair_dim)
         return arch
 
     def _init_net(self, net: _WideDeepNet) -> None:

@@ -75,6 +75,8 @@ class PretrainSettings(BaseModel):
     kind_dim: int = Field(default=8, ge=1)
     status_dim: int = Field(default=8, ge=1)
     events_per_step: int = Field(default=4, ge=1)
+    pair_dim: int = Field(default=0, ge=0)
+    """Units of the tower's transition layer (towers.SequenceTower; 0: none)."""
     max_len: int = Field(default=64, ge=1)
     slices: int = Field(default=4, ge=2)
     """Sub-sequences per person: at least two, or a person has no positive to be pulled towards."""
@@ -117,7 +119,8 @@ class PretrainSettings(BaseModel):
     def tower_config(self, n_kinds: int, n_statuses: int) -> dict:
         return {"n_kinds": n_kinds, "n_statuses": n_statuses, "n_numeric": len(NUMERIC) + len(PERIODIC),
                 "kind_dim": self.kind_dim, "status_dim": self.status_dim, "hidden": self.dim,
-                "layers": self.layers, "cell": self.cell, "events_per_step": self.events_per_step, "dropout": 0.0}
+                "layers": self.layers, "cell": self.cell, "events_per_step": self.events_per_step, "dropout": 0.0,
+                "pair_dim": self.pair_dim}
 
 
 def latest_per_person(person_id: np.ndarray, as_of: np.ndarray) -> np.ndarray:

@@ -173,7 +173,7 @@ class SequenceModel(CreditModel):
                  status_dim: int = 8, events_per_step: int = 4, max_len: int = 64, head_hidden: int = 32,
                  dropout: float = 0.1, batch_size: int = 512, lr: float = 3e-3, weight_decay: float = 1e-5,
                  max_epochs: int = 15, patience: int = 3, val_fraction: float = 0.15, seed: int = 0,
-                 device: str | None = None, threads: int | None = 1) -> None:
+                 device: str | None = None, threads: int | None = 1, pair_dim: int = 0) -> None:
         self.cell = cell
         self.layers = layers
         self.hidden = hidden
@@ -192,6 +192,7 @@ class SequenceModel(CreditModel):
         self.seed = seed
         self.device = device
         self.threads = threads
+        self.pair_dim = pair_dim
 
     def warm_start(self, encoder) -> SequenceModel:
         """Start the next fit from a pretrained encoder (models.pretrain.EventEncoder): its tower architecture,
@@ -206,7 +207,7 @@ class SequenceModel(CreditModel):
         return {"n_kinds": len(self.prep_.kind_freq), "n_statuses": len(self.prep_.status_freq), "n_numeric": len(NUMERIC),
                 "kind_dim": self.kind_dim, "status_dim": self.status_dim, "hidden": self.hidden,
                 "layers": self.layers, "cell": self.cell, "events_per_step": self.events_per_step,
-                "dropout": self.dropout}
+                "dropout": self.dropout, "pair_dim": self.pair_dim}
 
     # -- fitting ----------------------------------------------------------------------------------
     def fit(self, inp: ModelInput, y: np.ndarray | None = None,
