@@ -13,7 +13,8 @@ rhythm) are what stays the same across slices, so that is what the embedding lea
 
 Encoder: towers.SequenceTower (a multi-layer GRU) over event slots [kind embedding, status embedding,
 signed log amount, months late, log days since the previous event, log age, weekday and time of year as
-sine/cosine (features.sequences.with_periodic), real]; the embedding is the last layer's final state, so
+sine/cosine (features.sequences.with_periodic), real] with its transition layer (each slot also carries a
+learned function of it and the slot before it: what changed from one event to the next); the embedding is the last layer's final state, so
 the same weights initialise the sequence and hybrid members' towers (`warm_start`).
 
 Which people: one history per person (their latest row among those given: the longest history, so the
@@ -75,8 +76,11 @@ class PretrainSettings(BaseModel):
     kind_dim: int = Field(default=8, ge=1)
     status_dim: int = Field(default=8, ge=1)
     events_per_step: int = Field(default=4, ge=1)
-    pair_dim: int = Field(default=0, ge=0)
-    """Units of the tower's transition layer (towers.SequenceTower; 0: none)."""
+    pair_dim: int = Field(default=32, ge=0)
+    """Units of the tower's transition layer (towers.SequenceTower; 0: none). On a 100,000-person simulated
+    world with temporal structure (seed 7, not the benchmark's; 70/30 split) 0 / 16 / 32 units gave GBDT with
+    the embeddings a held-out AUC of 0.8080 / 0.8110 / 0.8117 and the warm-started hybrid 0.8063 / 0.8097 /
+    0.8110, for 28 / 38 / 39 s of pretraining."""
     max_len: int = Field(default=64, ge=1)
     slices: int = Field(default=4, ge=2)
     """Sub-sequences per person: at least two, or a person has no positive to be pulled towards."""
