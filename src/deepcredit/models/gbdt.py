@@ -17,7 +17,6 @@ plus the expected value, which add up to the raw score exactly (up to float roun
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pandas as pd
@@ -25,6 +24,7 @@ import pandas as pd
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models.base import CreditModel, Explanation, read_meta
+from deepcredit.models.parallel import usable_cores
 
 
 def numeric_values(col: pd.Series) -> np.ndarray:
@@ -82,7 +82,7 @@ class GBDTModel(CreditModel):
     non-protected feature), `n_jobs` fixes the threads (results do not depend on it); None: one thread
     below SINGLE_THREAD_ROWS training rows, where OpenMP's start-up and spin-waits cost more than the work
     (German credit, 700 rows, on a busy 2-core machine: 30-60 s per fit with 2 threads, 1.5 s with one),
-    else every core.
+    else every core this process may use (models.parallel.usable_cores: a stack's worker gets its share).
     """
 
     kind = "gbdt"
@@ -116,7 +116,7 @@ class GBDTModel(CreditModel):
     def _classifier(self, n_estimators: int, rows: int):
         import lightgbm as lgb
 
-        n_jobs = self.n_jobs or (1 if rows < SINGLE_THREAD_ROWS else os.cpu_count() or 1)
+        n_jobs = self.n_jobs or (1 if rows < SINGLE_THREAD_ROWS else usable_cores())
         return lgb.LGBMClassifier(
             n_estimators=n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
             max_depth=self.max_depth, min_child_samples=self.min_child_samples, subsample=self.subsample,

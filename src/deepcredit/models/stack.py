@@ -10,7 +10,9 @@ Fitting (all on the training rows given):
    predicts a row from a fit on a date at or after it). `time_groups` > 1 also splits people, which
    starves data-hungry members (OTC: out-of-fold GBDT 0.810 vs 0.897 refitted), so it is off by default.
 2. Each member is fitted on each fold's training rows and predicts its held-out rows: one out-of-fold
-   logit per member and row (rows of the earliest dates have none when folds are time-aware).
+   logit per member and row (rows of the earliest dates have none when folds are time-aware). These fits
+   and the refits of step 5 are independent of each other, so they run side by side on `n_jobs`
+   processes (models.parallel).
 3. The combiner is chosen on those out-of-fold rows only, never on rows a member or the meta-model was
    fitted on. Candidates: the *blend* (logistic regression on the members' logits, weights >= 0 and L2
    regularised by `meta_C`: a member adds evidence or is ignored, never read backwards, so explanations
@@ -47,7 +49,7 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -58,6 +60,7 @@ from deepcredit.features.bundle import VIEWS, ModelInput
 from deepcredit.features.sequences import Histories
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, MemberCannotFit, _registry, read_meta
 from deepcredit.models.calibration import Calibrator, expected_calibration_error
+from deepcredit.models.parallel import processes_for, run_tasks
 from deepcredit.models.splits import Fold, person_folds, stacking_folds
 
 if TYPE_CHECKING:
@@ -171,6 +174,26 @@ def member_logit(model: CreditModel, inp: ModelInput, decision: np.ndarray | Non
     return np.clip(np.asarray(z, dtype=np.float64), -LOGIT_CLIP, LOGIT_CLIP)
 
 
+FINAL = -1
+"""The fold number of a member's refit on all training rows."""
+
+
+def _fit_member(inputs: tuple[ModelInput, ModelInput], kind: str, fold: int, member: CreditModel,
+                train: np.ndarray | None, predict: np.ndarray | None) -> tuple[str, int, Any, float]:
+    """One fit of the stack (run by models.parallel, perhaps in a worker): `member` fitted on rows `train`
+    of its input (inputs: without and with the encoder's embeddings; None: every row) and its logits of rows
+    `predict`, or the fitted member itself when `predict` is None. A MemberCannotFit is returned, not raised,
+    so the stack can leave the member out. Returns (kind, fold, result, seconds)."""
+    t0 = time.perf_counter()
+    src = inputs[1] if member.reads_embeddings else inputs[0]
+    try:
+        member.fit(src if train is None else src.take(train))
+        result: Any = member if predict is None else member_logit(member, src.take(predict))
+    except MemberCannotFit as exc:
+        result = exc
+    return kind, fold, result, time.perf_counter() - t0
+
+
 def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
     from sklearn.metrics import roc_auc_score
 
@@ -202,7 +225,9 @@ class StackModel(CreditModel):
     earlier row trains each block); calibration: "isotonic", "platt" or "none"; meta_C: inverse L2
     strength of the blend; min_gain_se: that gain must also exceed this many bootstrap standard errors of the
     paired AUC difference (0: off); min_gain: the validation AUC the blend must gain over the best member to be
-    kept; seed: folds, and each member's `seed` unless given.
+    kept; seed: folds, and each member's `seed` unless given; n_jobs: processes the member fits run on
+    (models.parallel.processes_for; None: every core from PARALLEL_ROWS training rows). The fitted stack does
+    not depend on it.
 
     temporal: the one switch of the temporal path (off by default). On: before the folds, an event encoder is
     pretrained without labels on every history the fit is given (models.pretrain; `pretrain` holds its
@@ -219,7 +244,8 @@ class StackModel(CreditModel):
     def __init__(self, members: Sequence[str] | None = None, member_params: dict | None = None, n_folds: int = 5,
                  calibration: str = "isotonic", meta_C: float = 1.0, time_groups: int = 1, min_gain: float = 0.0,
                  min_gain_se: float = 0.0,
-                 seed: int = 0, temporal: bool = False, pretrain: dict | None = None) -> None:
+                 seed: int = 0, temporal: bool = False, pretrain: dict | None = None,
+                 n_jobs: int | None = None) -> None:
         self.members = members
         self.member_params = member_params
         self.n_folds = n_folds
@@ -231,6 +257,7 @@ class StackModel(CreditModel):
         self.seed = seed
         self.temporal = temporal
         self.pretrain = pretrain
+        self.n_jobs = n_jobs
 
     # -- members ----------------------------------------------------------------------------------
     def _member_classes(self, inp: ModelInput | None) -> list[str]:
@@ -320,48 +347,66 @@ class StackModel(CreditModel):
         folds = stacking_folds(keys, y, self.n_folds, self.seed, self.time_groups)
         if not folds:
             raise ValueError("stack: no out-of-fold split possible on these rows")
-        n = len(inp)
-        steps = len(folds) + 1
-        columns: dict[str, np.ndarray] = {}
-        for kind in kinds:
-            t0 = time.perf_counter()
-            if on_progress:
-                on_progress(kind, 0, steps)
-            col = np.full(n, np.nan)
-            src = self._input_for(available_kinds()[kind], inp, embedded)
-            try:
-                for k, fold in enumerate(folds):
-                    member = self._new_member(kind).fit(src.take(fold.train))
-                    col[fold.predict] = member_logit(member, src.take(fold.predict))
-                    if on_progress:
-                        on_progress(kind, k + 1, steps)
-            except MemberCannotFit as exc:
-                self._skip(kind, str(exc))
-                continue
-            columns[kind] = col
-            self.fit_seconds_[f"{kind}_folds"] = round(time.perf_counter() - t0, 2)
+        columns, finals = self._fit_members(kinds, folds, inp, embedded, on_progress)
         kinds = self._fitted_kinds(kinds, columns)
         oof = np.column_stack([columns[k] for k in kinds])
         self.oof_ = pd.concat([keys, pd.DataFrame(oof, columns=kinds)], axis=1).assign(label=y)
         self._combine(kinds, len(folds))
         self.metrics_["temporal"] = bool(self.temporal)
         self.metrics_["pretrain"] = self.encoder_.info if self.encoder_ is not None else None
+        self.metrics_["processes"] = self.processes_
         self.members_: list[tuple[str, CreditModel]] = []
         for kind in kinds:
-            t0 = time.perf_counter()
-            try:
-                member = self._new_member(kind)
-                member.fit(self._input_for(member, inp, embedded))
-            except MemberCannotFit as exc:  # fitted on every fold but not on all rows: refuse, never guess
+            if isinstance(finals.get(kind), MemberCannotFit):  # fitted on every fold but not on all rows
                 raise ValueError(f"stack: member {kind!r} was fitted on every fold but not on all training "
-                                 f"rows ({exc})") from exc
-            self.members_.append((kind, member))
-            self.fit_seconds_[f"{kind}_final"] = round(time.perf_counter() - t0, 2)
-            if on_progress:
-                on_progress(kind, steps, steps)
+                                 f"rows ({finals[kind]})") from finals[kind]
+            self.members_.append((kind, finals[kind]))
         self.fit_seconds_["total"] = round(time.perf_counter() - t_start, 2)
         self._set_views()
         return self
+
+    def _fit_members(self, kinds: list[str], folds: list[Fold], inp: ModelInput, embedded: ModelInput,
+                     on_progress: ProgressFn | None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Every member on every fold (its out-of-fold logits) and on all rows (the member that scores), on
+        `n_jobs` processes (models.parallel). A member that cannot fit on a fold is left out with its reason
+        and its remaining fits are not started; one that fits on the folds but not on all rows comes back as
+        its MemberCannotFit. fit_seconds_ gets each step's seconds (summed over its fits when they ran side
+        by side, so the steps can add up to more than the wall time in 'total')."""
+        n, steps = len(inp), len(folds) + 1
+        columns = {kind: np.full(n, np.nan) for kind in kinds}
+        finals: dict[str, Any] = {}
+        done = dict.fromkeys(kinds, 0)
+        seconds: dict[str, float] = {}
+
+        def tasks() -> Iterator[tuple]:
+            for kind in kinds:
+                if on_progress:
+                    on_progress(kind, 0, steps)
+                for k in [*range(len(folds)), FINAL]:
+                    if kind in self.skipped_:
+                        break
+                    train, predict = (folds[k].train, folds[k].predict) if k != FINAL else (None, None)
+                    yield kind, k, self._new_member(kind), train, predict
+
+        fits = len(kinds) * steps
+        self.processes_ = processes_for(self.n_jobs, n, fits)
+        for _, (kind, k, result, took) in run_tasks(_fit_member, (inp, embedded), tasks(), self.processes_):
+            step = f"{kind}_final" if k == FINAL else f"{kind}_folds"
+            seconds[step] = seconds.get(step, 0.0) + took
+            if k == FINAL:
+                finals[kind] = result
+            elif isinstance(result, MemberCannotFit):
+                if kind not in self.skipped_:
+                    self._skip(kind, str(result))
+                continue
+            else:
+                columns[kind][folds[k].predict] = result
+            done[kind] += 1
+            if on_progress:
+                on_progress(kind, done[kind], steps)
+        self.fit_seconds_.update({step: round(s, 2) for step, s in sorted(seconds.items())
+                                  if step.rsplit("_", 1)[0] not in self.skipped_})
+        return {k: c for k, c in columns.items() if k not in self.skipped_}, finals
 
     def _fitted_kinds(self, kinds: list[str], columns: dict[str, np.ndarray]) -> list[str]:
         """The members that fitted on every fold; one clear error when none did."""

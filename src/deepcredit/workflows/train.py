@@ -89,7 +89,7 @@ def make_estimator(cfg: RunConfig, kinds: list[str]) -> CreditModel:
                       calibration=cfg.stack.calibration, time_groups=cfg.stack.time_groups,
                       min_gain=cfg.stack.min_gain, min_gain_se=cfg.stack.min_gain_se, seed=cfg.seed,
                       temporal=cfg.stack.temporal,
-                      pretrain=cfg.stack.pretrain or None)
+                      pretrain=cfg.stack.pretrain or None, n_jobs=cfg.stack.n_jobs)
 
 
 def views_for(cfg: RunConfig, kinds: list[str]) -> list[str]:
