@@ -75,11 +75,11 @@ class Plan:
     member_params: dict | None = None
     otc_test_quarters: int = 4
     otc_rolling_periods: int = 6
+    """OTC rolling origin: each of the last this many quarters is a test set (trained on those before it)."""
     temporal_weight: float = 1.0
     """simulated_temporal: the weight of the simulator's temporal-structure option."""
     temporal_people: int | None = None
     """simulated_temporal: its size (None: sim_people)."""
-    """OTC rolling origin: each of the last this many quarters is a test set (trained on those before it)."""
     uci_people: int | None = None
     """Draw this many UCI people (seeded) instead of all 30,000: quick mode's smaller slice."""
     peers: tuple[str, ...] = PEERS
