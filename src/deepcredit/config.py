@@ -59,7 +59,7 @@ class StackConfig(_Strict):
     embeddings as GBDT / Wide & Deep features and as the recurrent members' starting weights, and the hybrid
     member. False gives the stack without it (StackModel(temporal=...))."""
     pretrain: dict[str, Any] = {}
-    """Pretraining settings (models.pretrain.PretrainSettings), e.g. {"epochs": 3, "dim": 32}."""
+    """Pretraining settings (models.pretrain.PretrainSettings), e.g. {"epochs": 3, "dim": 16}."""
     n_jobs: int | None = None
     """Processes the member fits run on side by side (None: every core from 10,000 training rows, one below;
     -1: every core). The fitted stack is the same whatever it is (models/parallel.py)."""
