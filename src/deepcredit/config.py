@@ -62,7 +62,7 @@ class StackConfig(_Strict):
     """Pretraining settings (models.pretrain.PretrainSettings), e.g. {"epochs": 3, "dim": 16}."""
     n_jobs: int | None = None
     """Processes the member fits run on side by side (None: every core from 10,000 training rows, one below;
-    -1: every core). The fitted stack is the same whatever it is (models/parallel.py)."""
+    -1: every core). The fitted stack should be the same whatever it is (models/parallel.py)."""
 
 
 class ScoringConfig(_Strict):

@@ -4,16 +4,20 @@ Why: the members train on one core each (the torch members run one intra-op thre
 scorecard's binning is single-threaded), so fitting them one after another left every other core idle: the
 full stack with pretraining on 100,000 people ran 1,464 s of wall time on 1,479 s of CPU on a 2-core machine.
 Once the event encoder is pretrained, every fit of a member on a fold, and each member's refit on all rows,
-is independent of the others, so they run on a pool of worker processes (concurrent.futures).
+is independent of the others, so they run on a pool of worker processes (concurrent.futures): 897-979 s
+in three runs since (docs/results/train-100k-2026-12-03.json).
 
 What it costs and why it is safe:
 - The input is written once per fit (joblib.dump) and each worker maps it copy-on-write (mmap_mode="c")
   when it starts: no per-task copy of the features, events and relations, and a member that writes to its
   input only writes to its own pages. Workers are fresh interpreters (a second or two to import torch).
-- Results do not depend on the number of processes: every fit is seeded and runs the same single-threaded
-  code in a worker as in the parent; LightGBM's trees do not depend on its threads (models.gbdt). Each worker
-  caps its native thread pools at cores // processes (threadpoolctl, OMP_NUM_THREADS), and members that
-  pick their own thread count read `usable_cores()`, so two processes on two cores never run four threads.
+- Memory: each worker holds its own fits, so the peak grows with the processes (100,000 people: 4.8-5.2 GB
+  over three processes against 2.9 GB in one).
+- Results should not depend on the number of processes (tests/models/test_parallel.py): every fit is
+  seeded and runs the same single-threaded code in a worker as in the parent; LightGBM's trees do not
+  depend on its threads (models.gbdt). Each worker caps its native thread pools at cores // processes
+  (threadpoolctl, OMP_NUM_THREADS), and members that pick their own thread count read `usable_cores()`,
+  so two processes on two cores never run four threads.
 - Small fits stay in the calling process (PARALLEL_ROWS): starting workers that import torch costs seconds.
 """
 

@@ -81,9 +81,10 @@ class PretrainSettings(BaseModel):
     world with temporal structure (seed 7, not the benchmark's; 70/30 split) 0 / 16 / 32 units gave GBDT with
     the embeddings a held-out AUC of 0.8080 / 0.8110 / 0.8117 and the warm-started hybrid 0.8063 / 0.8097 /
     0.8110, for 28 / 38 / 39 s of pretraining. It costs training time, since the warm-started sequence and
-    hybrid members inherit it: the full stack on 100,000 people took 1,464 s with 32 units (one run) against
-    904-1,140 s without (two runs; docs/results/train-100k-2026-12-0*.json); `stack.pretrain = {pair_dim = 0}`
-    turns it off, giving up its lift for time."""
+    hybrid members inherit it: fitting members one after another, the full stack on 100,000 people took
+    1,464 s with 32 units (one run) against 904-1,140 s without (two runs); since the members' fits run side
+    by side (models.parallel) it takes about 900-1,000 s with it (docs/results/train-100k-2026-12-03.json).
+    `stack.pretrain = {pair_dim = 0}` turns it off, giving up its lift for time."""
     max_len: int = Field(default=64, ge=1)
     slices: int = Field(default=4, ge=2)
     """Sub-sequences per person: at least two, or a person has no positive to be pulled towards."""

@@ -226,8 +226,8 @@ class StackModel(CreditModel):
     strength of the blend; min_gain_se: that gain must also exceed this many bootstrap standard errors of the
     paired AUC difference (0: off); min_gain: the validation AUC the blend must gain over the best member to be
     kept; seed: folds, and each member's `seed` unless given; n_jobs: processes the member fits run on
-    (models.parallel.processes_for; None: every core from PARALLEL_ROWS training rows). The fitted stack does
-    not depend on it.
+    (models.parallel.processes_for; None: every core from PARALLEL_ROWS training rows). The fitted stack should
+    not depend on it (tests/models/test_parallel.py checks every member kind on small data).
 
     temporal: the one switch of the temporal path (off by default). On: before the folds, an event encoder is
     pretrained without labels on every history the fit is given (models.pretrain; `pretrain` holds its
