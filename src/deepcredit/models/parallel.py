@@ -73,12 +73,13 @@ def _start_worker(path: str, threads: int) -> None:
     _shared = joblib.load(path, mmap_mode="c")
 
 
-def _call(fn: Callable[..., R], index: int, args: tuple) -> tuple[int, R]:
-    return index, fn(_shared, *args)
+def _call(fn: Callable[..., R], args: tuple) -> R:
+    return fn(_shared, *args)
 
 
-def run_tasks(fn: Callable[..., R], shared: Any, tasks: Iterable[tuple], processes: int) -> Iterator[tuple[int, R]]:
-    """(index, fn(shared, *task)) for every task, in the order they finish.
+def run_tasks(fn: Callable[..., R], shared: Any, tasks: Iterable[tuple], processes: int) -> Iterator[R]:
+    """fn(shared, *task) for every task, in the order they finish (a result says which task it is when the
+    caller needs to know).
 
     One process: in this process, in the order given, lazily. Several: `shared` is dumped once to a
     temporary folder (removed afterwards) and mapped by each worker when it starts (fresh interpreters:
@@ -88,12 +89,12 @@ def run_tasks(fn: Callable[..., R], shared: Any, tasks: Iterable[tuple], process
     task propagates, and the tasks still queued are cancelled.
     """
     if processes <= 1:
-        for index, args in enumerate(tasks):
-            yield index, fn(shared, *args)
+        for args in tasks:
+            yield fn(shared, *args)
         return
     import joblib
 
-    todo = enumerate(tasks)
+    todo = iter(tasks)
     threads = max(usable_cores() // processes, 1)
     with tempfile.TemporaryDirectory(prefix="deepcredit-fits-") as tmp:
         path = str(Path(tmp) / "shared.joblib")
@@ -103,10 +104,9 @@ def run_tasks(fn: Callable[..., R], shared: Any, tasks: Iterable[tuple], process
         pending: set[Future] = set()
 
         def submit_next() -> None:
-            nxt = next(todo, None)
-            if nxt is not None:
-                index, args = nxt
-                pending.add(pool.submit(_call, fn, index, args))
+            args = next(todo, None)
+            if args is not None:
+                pending.add(pool.submit(_call, fn, args))
 
         try:
             for _ in range(processes):

@@ -174,6 +174,11 @@ def member_logit(model: CreditModel, inp: ModelInput, decision: np.ndarray | Non
     return np.clip(np.asarray(z, dtype=np.float64), -LOGIT_CLIP, LOGIT_CLIP)
 
 
+def input_for(model: CreditModel | type[CreditModel], inp: ModelInput, embedded: ModelInput) -> ModelInput:
+    """The input a member reads: with the encoder's embeddings when it reads them."""
+    return embedded if model.reads_embeddings else inp
+
+
 FINAL = -1
 """The fold number of a member's refit on all training rows."""
 
@@ -185,7 +190,7 @@ def _fit_member(inputs: tuple[ModelInput, ModelInput], kind: str, fold: int, mem
     `predict`, or the fitted member itself when `predict` is None. A MemberCannotFit is returned, not raised,
     so the stack can leave the member out. Returns (kind, fold, result, seconds)."""
     t0 = time.perf_counter()
-    src = inputs[1] if member.reads_embeddings else inputs[0]
+    src = input_for(member, *inputs)
     try:
         member.fit(src if train is None else src.take(train))
         result: Any = member if predict is None else member_logit(member, src.take(predict))
@@ -315,10 +320,6 @@ class StackModel(CreditModel):
 
         return with_embeddings(inp, encoder)
 
-    @staticmethod
-    def _input_for(model: CreditModel | type[CreditModel], inp: ModelInput, embedded: ModelInput) -> ModelInput:
-        return embedded if model.reads_embeddings else inp
-
     def _skip(self, kind: str, why: str) -> None:
         """Leave a member out with its reason: logged, warned, and recorded in metrics_['skipped']."""
         self.skipped_[kind] = why
@@ -390,7 +391,7 @@ class StackModel(CreditModel):
 
         fits = len(kinds) * steps
         self.processes_ = processes_for(self.n_jobs, n, fits)
-        for _, (kind, k, result, took) in run_tasks(_fit_member, (inp, embedded), tasks(), self.processes_):
+        for kind, k, result, took in run_tasks(_fit_member, (inp, embedded), tasks(), self.processes_):
             step = f"{kind}_final" if k == FINAL else f"{kind}_folds"
             seconds[step] = seconds.get(step, 0.0) + took
             if k == FINAL:
@@ -524,7 +525,7 @@ class StackModel(CreditModel):
         """Each member's logit per row (columns: member kinds)."""
         self._check_fitted()
         embedded = self._embedded(inp)
-        return pd.DataFrame({k: member_logit(model, self._input_for(model, inp, embedded))
+        return pd.DataFrame({k: member_logit(model, input_for(model, inp, embedded))
                              for k, model in self.members_})
 
     def _meta_logit(self, Z: np.ndarray) -> np.ndarray:
@@ -545,7 +546,7 @@ class StackModel(CreditModel):
         z_parts = []
         embedded = self._embedded(inp)
         for (_, model), w in zip(self.members_, self.meta_weights_, strict=True):
-            own = self._input_for(model, inp, embedded)
+            own = input_for(model, inp, embedded)
             if w == 0.0:
                 z_parts.append(member_logit(model, own))
                 continue
