@@ -1,7 +1,7 @@
 """Spark computes what DuckDB computes: the same plan, the same features, sequences and graph edges.
 
 Parity rule (workflows/benchmarks/spark.feature_differences): integers, categories and dates exactly,
-other numbers to a relative 1e-9. Worlds: the hand-made tiny world, a simulated world, bundled UCI and OTC
+other numbers to one step of the engines' rounding (1e-8 relative). Worlds: the hand-made tiny world, a simulated world, bundled UCI and OTC
 (scripts/bench_spark.py and docs/scale.md say how the 10,000-person world was checked).
 """
 
