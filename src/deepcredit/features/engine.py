@@ -341,19 +341,15 @@ def round_significant(values: np.ndarray, digits: int = SIGNIFICANT_DIGITS) -> n
     x = np.asarray(values, dtype=np.float64)
     out = x.copy()
     magnitude = np.abs(x)
-    for part in ((magnitude >= 1e-280) & (magnitude < 1e8), (magnitude >= 1e8) & (magnitude <= 1e280)):
-        if not part.any():
-            continue
+    part = (magnitude >= 1e-280) & (magnitude <= 1e280)
+    if part.any():
         v = x[part]
         _, e2 = np.frexp(v)  # |v| in [2^(e2-1), 2^e2): its decimal exponent is floor((e2-1) log10 2) or one more
         shift = digits - 1 - np.floor((e2 - 1) * _LOG10_2).astype(np.int64)
-        if (shift >= 0).all():  # multiply by a power of ten (exact for shifts up to 22), round, divide back
-            scale = _POW10[shift]
-            out[part] = np.round(v * scale) / scale
-        else:  # at or above 10^digits: divide by the power of ten instead, so no factor is a tiny inexact one
-            scale = _POW10[-np.minimum(shift, 0)]
-            out[part] = np.where(shift >= 0, np.round(v * _POW10[np.maximum(shift, 0)]) / _POW10[np.maximum(shift, 0)],
-                                 np.round(v / scale) * scale)
+        # scale by 10^shift, round to an integer, scale back; a negative shift divides by 10^-shift instead, so
+        # no factor is an inexact tiny power of ten (multiplying or dividing by 1.0 changes nothing)
+        up, down = _POW10[np.maximum(shift, 0)], _POW10[np.maximum(-shift, 0)]
+        out[part] = np.round(v * up / down) / up * down
     return out
 
 
