@@ -23,11 +23,29 @@ from sklearn.model_selection import train_test_split
 
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.simulate import simulate_world
-from deepcredit.features.bundle import build_model_input
+from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.models.gbdt import GBDTModel
 from deepcredit.models.pretrain import histories_of, pretrain, with_embeddings
 
 SEED = 7
+
+
+def development_world(workdir: Path, people: int) -> tuple[Dataset, ModelInput, np.ndarray, np.ndarray]:
+    """The development world (simulated once under `workdir`, then reused), its tabular and temporal views,
+    and its own stratified 70/30 split (training and test row positions, sorted)."""
+    root = workdir / f"sim-{people}-seed{SEED}-temporal1"
+    ds = Dataset(root) if (root / "manifest.json").exists() else simulate_world(root, people=people, seed=SEED,
+                                                                                temporal=1.0)
+    inp = build_model_input(ds, views=("tabular", "temporal"))
+    train, test = (np.sort(a) for a in train_test_split(np.arange(len(inp)), test_size=0.3, stratify=inp.y,
+                                                         random_state=SEED))
+    return ds, inp, train, test
+
+
+def describe(people: int, y: np.ndarray, test: np.ndarray) -> dict:
+    """The head of a study's result: which world, which split, how many test rows and bads."""
+    return {"world": f"simulate --people {people} --seed {SEED} --temporal 1.0",
+            "split": f"stratified 70/30, random_state={SEED}", "test_rows": len(test), "test_bads": int(y[test].sum())}
 
 
 def main() -> None:
@@ -38,15 +56,9 @@ def main() -> None:
                     help="a name and the pretraining settings (JSON), e.g. base '{}'")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    root = args.workdir / f"sim-{args.people}-seed{SEED}-temporal1"
-    ds = Dataset(root) if (root / "manifest.json").exists() else simulate_world(root, people=args.people, seed=SEED,
-                                                                                temporal=1.0)
-    inp = build_model_input(ds, views=("tabular", "temporal"))
+    ds, inp, train, test = development_world(args.workdir, args.people)
     y = inp.y
-    train, test = (np.sort(a) for a in train_test_split(np.arange(len(y)), test_size=0.3, stratify=y,
-                                                         random_state=SEED))
-    out: dict = {"world": f"simulate --people {args.people} --seed {SEED} --temporal 1.0",
-                 "split": "stratified 70/30, random_state=7", "test_rows": len(test), "test_bads": int(y[test].sum())}
+    out = describe(args.people, y, test)
     gbdt = GBDTModel(seed=0).fit(inp.take(train))
     out["gbdt_without_embeddings"] = round(float(roc_auc_score(y[test], gbdt.predict_proba(inp.take(test))[:, 1])), 4)
     print("without embeddings", out["gbdt_without_embeddings"], flush=True)

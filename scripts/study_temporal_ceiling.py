@@ -6,7 +6,8 @@ Why: the benchmark's temporal target asks the temporal path to recover half of t
 without it and the observable limit (data/observable.py) on a world with the simulator's temporal option.
 The learned embeddings reach the GBDT as features, so their ceiling is what the GBDT can do with the best
 summary of the order of events there is. This study measures it on the development world of
-scripts/study_pretrain.py (seed 7, its own stratified 70/30 split, never the benchmark's world):
+scripts/study_pretrain.py (seed 7, its own stratified 70/30 split, never the benchmark's world;
+`development_world` there):
 
 - GBDT (its defaults) on the tabular features alone;
 - GBDT plus the embeddings of the default pretraining (models.pretrain), as the stack feeds them;
@@ -32,18 +33,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
+from study_pretrain import describe, development_world  # the same development world and split
 
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.observable import observable_pd
-from deepcredit.data.simulate import simulate_world
-from deepcredit.features.bundle import ModelInput, build_model_input
+from deepcredit.features.bundle import ModelInput
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import Kind
 from deepcredit.models.gbdt import GBDTModel
 from deepcredit.models.pretrain import histories_of, pretrain, with_embeddings
-
-SEED = 7
 
 
 def repeat_statistics(ds: Dataset, keys: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -92,20 +90,13 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("runs/pretrain-study"))
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    root = args.workdir / f"sim-{args.people}-seed{SEED}-temporal1"
-    ds = Dataset(root) if (root / "manifest.json").exists() else simulate_world(root, people=args.people, seed=SEED,
-                                                                                temporal=1.0)
-    inp = build_model_input(ds, views=("tabular", "temporal"))
+    ds, inp, train, test = development_world(args.workdir, args.people)
     y = inp.y
-    train, test = (np.sort(a) for a in train_test_split(np.arange(len(y)), test_size=0.3, stratify=y,
-                                                         random_state=SEED))
     keys = inp.keys
     truth = ds.read("truth").set_index("person_id")
     gauge = observable_pd(ds, temporal=1.0).set_index("person_id")["observable_pd"]
     observable = float(roc_auc_score(y[test], gauge.reindex(keys["person_id"]).to_numpy()[test]))
-    out: dict = {"world": f"simulate --people {args.people} --seed {SEED} --temporal 1.0",
-                 "split": "stratified 70/30, random_state=7", "test_rows": len(test), "test_bads": int(y[test].sum()),
-                 "observable_auc": round(observable, 4), "gbdt": {}}
+    out = {**describe(args.people, y, test), "observable_auc": round(observable, 4), "gbdt": {}}
 
     def gbdt_auc(name: str, bundle: ModelInput) -> None:
         t0 = time.perf_counter()

@@ -1,8 +1,9 @@
 """Spark computes what DuckDB computes: the same plan, the same features, sequences and graph edges.
 
 Parity rule (workflows/benchmarks/spark.feature_differences): integers, categories and dates exactly,
-other numbers to one step of the engines' rounding (1e-8 relative). Worlds: the hand-made tiny world, a simulated world, bundled UCI and OTC
-(scripts/bench_spark.py and docs/scale.md say how the 10,000-person world was checked).
+other numbers to one step of the engines' rounding (1e-8 relative). Worlds: the hand-made tiny world, a
+simulated world, bundled UCI and OTC (scripts/bench_spark.py and docs/scale.md say how the 10,000-person
+world was checked).
 """
 
 from __future__ import annotations
