@@ -71,6 +71,15 @@ class _Noise(_Signal):
         return Explanation(np.zeros(len(inp)), dims, None, z)
 
 
+class _Overconfident(_Signal):
+    """The strong member with its logit stretched: the same ranking, a badly calibrated PD."""
+
+    kind = "overconfident"
+
+    def decision_function(self, inp):
+        return 4.0 * super().decision_function(inp) + 1.0
+
+
 class _Noise2(_Noise):
     kind = "noise2"
 
@@ -93,7 +102,8 @@ def _world(people: int, dates: int, seed: int) -> ModelInput:
 def fake_members(monkeypatch):
     real = stack_module.available_kinds()
     monkeypatch.setattr(stack_module, "available_kinds",
-                        lambda: {**real, "signal": _Signal, "noise": _Noise, "noise2": _Noise2})
+                        lambda: {**real, "signal": _Signal, "noise": _Noise, "noise2": _Noise2,
+                                                   "overconfident": _Overconfident})
 
 
 @pytest.mark.parametrize("dates", [1, 4])
@@ -124,6 +134,27 @@ def test_a_stack_of_noise_and_signal_falls_back_to_the_signal_when_the_blend_gai
     assert stack.metrics_["combiner"]["chosen"] == "signal"
     assert stack.metrics_["meta_weights"]["noise"] == 0.0 and stack.metrics_["meta_weights"]["signal"] > 0
     assert "falls back" in stack.metrics_["combiner"]["why"]
+
+
+def test_a_fallback_to_a_calibrated_member_gives_its_own_pd(fake_members):
+    inp = _world(people=2000, dates=4, seed=5)
+    stack = StackModel(members=("noise", "signal"), n_folds=3, min_gain=0.05, seed=0).fit(inp)
+    assert stack.metrics_["combiner"]["chosen"] == "signal"
+    assert stack.metrics_["combiner"]["member_own_pd"] == "yes"
+    member = stack.member_logits(inp)["signal"].to_numpy()
+    assert np.array_equal(stack.decision_function(inp), member)
+    ex = stack.explain(inp)
+    assert np.abs(ex.logit() - member).max() < 1e-9
+
+
+def test_a_fallback_to_a_miscalibrated_member_is_recalibrated(fake_members):
+    inp = _world(people=2000, dates=1, seed=5)
+    stack = StackModel(members=("noise", "overconfident"), n_folds=3, min_gain=0.05, seed=0).fit(inp)
+    c = stack.metrics_["combiner"]
+    assert c["chosen"] == "overconfident" and c["member_own_pd"].startswith("no: calibrating lowers its out-of-fold log loss")
+    p = stack.predict_proba(inp)[:, 1]
+    own = 1 / (1 + np.exp(-stack.member_logits(inp)["overconfident"].to_numpy()))
+    assert abs(p.mean() - inp.y.mean()) < abs(own.mean() - inp.y.mean())
 
 
 def test_without_a_member_equals_refitting_without_it(fake_members):

@@ -25,7 +25,9 @@ Fitting (all on the training rows given):
    0.7909 to 0.7856, the blend being right more often than the test said); otherwise the stack falls back to
    that best member. metrics_["combiner"] records the candidates' validation AUCs, the choice and why.
 4. Calibration (models/calibration.py) of the chosen combiner's logit, fitted on *cross-fitted*
-   predictions (the combiner predicting rows it was not fitted on).
+   predictions (the combiner predicting rows it was not fitted on). A stack that fell back to one member
+   gives that member's own PD instead (meta map and calibrator the identity: the stack *is* the member)
+   unless a cross-fitted calibrator lowers the member's out-of-fold log loss (_pass_through).
 5. Every member is refitted on all training rows; those are the members that score (a member with
    weight 0 is kept so its own logit can still be read, but it costs nothing in explanations).
 
@@ -55,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from scipy.special import expit
+from sklearn.metrics import log_loss
 
 from deepcredit.features.bundle import VIEWS, ModelInput
 from deepcredit.features.sequences import Histories
@@ -433,6 +436,29 @@ class StackModel(CreditModel):
             z[f.predict] = b + Z[f.predict] @ w
         return z
 
+    def _pass_through(self, z_member: np.ndarray, z_meta: np.ndarray, y: np.ndarray, folds: list[Fold]) -> str:
+        """Whether a stack that falls back to one member should give that member's own PD ("yes") rather
+        than a recalibrated one ("no: ..."): yes unless calibrating measurably helps out of fold.
+
+        Both candidates are judged by log loss on the out-of-fold rows, each out of sample: the member's own
+        PD there comes from fits that never saw the row, and the calibrator is cross-fitted over the same
+        person folds as the combiner. Log loss, a proper score, not the ECE: the ECE's bins reward a step
+        calibrator for matching their own rates (it preferred recalibrating a correctly specified logistic
+        member in 7 of 10 small test worlds; log loss in none). Keeping the member's own PD keeps the stack's ranking identical to it
+        across refits (a recalibration fitted anew at each refit moves PDs of different periods against
+        each other, which lowers AUC over pooled periods: OTC rolling origin, docs/benchmarks.md)."""
+        p = np.full(len(y), np.nan)
+        for f in folds:
+            if len(np.unique(y[f.train])) == 2:
+                p[f.predict] = Calibrator(self.calibration).fit(z_meta[f.train], y[f.train]).predict(z_meta[f.predict])
+        have = ~np.isnan(p)
+        if not have.any():
+            return "no: too few rows to judge the member's own calibration"
+        own = log_loss(y[have], expit(z_member[have]), labels=[0, 1])
+        recal = log_loss(y[have], p[have], labels=[0, 1])
+        return ("yes" if own <= recal else
+                f"no: calibrating lowers its out-of-fold log loss from {own:.4f} to {recal:.4f}")
+
     def _combine(self, kinds: list[str], n_folds: int) -> None:
         """Choose the combiner on the out-of-fold rows (module docstring, step 3), calibrate it, record why."""
         oof = self.oof_[kinds].to_numpy()
@@ -465,9 +491,16 @@ class StackModel(CreditModel):
         self.meta_intercept_, self.meta_weights_ = b, np.zeros(len(kinds))
         self.meta_weights_[cols] = w
         # calibration on cross-fitted logits of the chosen combiner (people it was not fitted on)
-        z_meta = self._cross_fit(Z[:, cols], yy, person_folds(person, yy, n_inner, self.seed + 1))
+        calibration_folds = person_folds(person, yy, n_inner, self.seed + 1)
+        z_meta = self._cross_fit(Z[:, cols], yy, calibration_folds)
         self.calibrator_ = Calibrator(self.calibration).fit(z_meta, yy)
         p_cal = self.calibrator_.predict(z_meta)
+        own = "no" if use_blend else self._pass_through(Z[:, cols[0]], z_meta, yy, calibration_folds)
+        if own == "yes":  # the member's own PD: meta map and calibrator are the identity
+            self.meta_intercept_, self.meta_weights_[cols] = 0.0, 1.0
+            self.calibrator_ = Calibrator("none")
+            z_meta = Z[:, cols[0]]
+            p_cal = expit(z_meta)
         why = (f"the blend's validation AUC beats the best member ({best}) by {gain:+.4f} > {bar:.4f}"
                if use_blend else "a single member" if len(kinds) == 1 else
                f"the blend's validation AUC does not beat the best member ({best}) by more than {bar:.4f} "
@@ -488,7 +521,7 @@ class StackModel(CreditModel):
                                "blend cross-fitted over person folds of the out-of-fold rows"),
                 "validation_rows": int(val.sum()), "validation_positives": int(yy[val].sum()),
                 "validation_auc": scores, "gain_standard_error": round(se, 5),
-                "chosen": "blend" if use_blend else best, "why": why},
+                "chosen": "blend" if use_blend else best, "why": why, "member_own_pd": own},
         }
 
     def without(self, kinds: Sequence[str]) -> StackModel:
