@@ -506,6 +506,8 @@ class StackModel(CreditModel):
                f"the blend's validation AUC does not beat the best member ({best}) by more than {bar:.4f} "
                f"(min_gain {self.min_gain}, {self.min_gain_se:g} x its standard error {se:.4f}) "
                f"({gain:+.4f}): the stack falls back to it")
+        if not use_blend:
+            why += ("; its own PD, uncalibrated" if own == "yes" else f"; recalibrated ({own[4:]})")
         self.metrics_: dict[str, Any] = {
             "oof_rows": int(have.sum()), "folds": n_folds,
             "oof_auc": {**{k: _auc(yy, Z[:, j]) for j, k in enumerate(kinds)}, "stack": _auc(yy, z_meta)},

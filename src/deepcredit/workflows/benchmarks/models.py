@@ -268,7 +268,8 @@ def otc_rolling(args: ModelsRun) -> dict:
             warnings.simplefilter("ignore")
             stack.fit(train)
         weights[period] = {"meta_weights": stack.metrics_["meta_weights"],
-                           "chosen": stack.metrics_["combiner"]["chosen"]}
+                           "chosen": stack.metrics_["combiner"]["chosen"],
+                           "member_own_pd": stack.metrics_["combiner"]["member_own_pd"]}
         both = replace(train, rows=np.concatenate([train.index, test.index]))
         lgbm = lgbm_defaults(both, np.arange(len(train)), len(train) + np.arange(len(test)))
         print(f"  [otc rolling] {period} fitted ({time.perf_counter() - t0:.0f} s)", flush=True)
