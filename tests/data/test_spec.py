@@ -225,6 +225,25 @@ def test_a_full_data_set_in_its_own_words_ingests_and_builds_its_features(tmp_pa
     assert (stored["weight"] == 1.0).all() and list(stored.columns) == ["source", "target", "kind", "weight", "ts"]
 
 
+def test_relation_kind_and_weight_columns_are_optional_unless_named(tmp_path):
+    people = pd.DataFrame({"customer": ["c1", "c2"], "segment": ["a", "b"]})
+    people.to_csv(tmp_path / "p.csv", index=False)
+    pd.DataFrame({"from": ["c1"], "to": ["c2"], "ts": ["2024-01-01"]}).to_csv(tmp_path / "r.csv", index=False)
+    pd.DataFrame({"customer": ["c1", "c2"], "defaulted": ["no", "yes"], "scored_at": ["2024-03-01"] * 2}
+                 ).to_csv(tmp_path / "o.csv", index=False)
+    files = {"people": tmp_path / "p.csv", "relations": tmp_path / "r.csv", "outcomes": tmp_path / "o.csv"}
+    defaults = FULL.replace('columns = { source = "from", target = "to", kind = "", weight = "" }',
+                            'columns = { source = "from", target = "to" }')
+    spec = spec_from_toml(defaults).model_copy(update={"events": None})
+    stored = ingest_with_spec(spec, files, tmp_path / "d").read("relations")  # no kind column; unweighted
+    assert stored["kind"].tolist() == ["related"] and stored["weight"].tolist() == [1.0]
+    named = spec_from_toml(defaults.replace('target = "to" }', 'target = "to", kind = "tie" }')
+                           ).model_copy(update={"events": None})
+    with pytest.raises(SpecError, match="column 'tie' is not in"):
+        ingest_with_spec(named, files, tmp_path / "d2")
+    assert not (tmp_path / "d2").exists()
+
+
 def test_an_event_status_the_spec_does_not_declare_is_a_located_error(tmp_path):
     pd.DataFrame({"customer": ["c1"], "segment": ["a"]}).to_csv(tmp_path / "p.csv", index=False)
     pd.DataFrame({"customer": ["c1"], "booked_at": ["2024-01-05"], "type": ["payment"], "value": [1.0],

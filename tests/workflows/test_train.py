@@ -35,6 +35,9 @@ def test_exclusions_drop_dimensions_features_and_what_is_derived_from_them():
     with pytest.raises(ValueError, match="no_such_feature"):
         select_definitions(RunConfig(exclude_features=["no_such_feature"]))
     assert member_kinds(RunConfig(members=["scorecard", "gbdt"], exclude_members=["scorecard"])) == ["gbdt"]
+    # by default the temporal members come with the temporal path only (no warning about leaving them out)
+    assert "hybrid" not in member_kinds(RunConfig())
+    assert "hybrid" in member_kinds(RunConfig.model_validate({"stack": {"temporal": True}}))
     with pytest.raises(ValueError, match="every member"):
         member_kinds(RunConfig(members=["gbdt"], exclude_members=["gbdt"]))
 

@@ -70,7 +70,7 @@ def train(
     config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
     members: str = typer.Option(None, "--members", help="Comma-separated member kinds of the stack "
                                 "(default: every implemented one: scorecard, gbdt, sequence, wide_deep, graph, "
-                                "hybrid)."),
+                                "and hybrid with --temporal)."),
     model: str = typer.Option(None, "--model", help="'stack' (default), or one member kind to train on its own."),
     folds: int = typer.Option(None, "--folds", help="Out-of-fold folds (time blocks when as-of dates differ); "
                                                     "default 5."),

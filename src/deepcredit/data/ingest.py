@@ -131,6 +131,12 @@ def _read_relations(spec: DatasetSpec, path: Path, check: _Checker, snapshot) ->
     rel = spec.relations
     assert rel is not None
     mapping = rel.columns.model_dump()
+    # a kind column, and a weight column of unweighted relations, are optional: a default name the file
+    # lacks means no such column (kind 'related', weight 1); a name the spec gives must be there
+    have = set(file_columns(path))
+    for name in ("kind", *(() if rel.weighted else ("weight",))):
+        if name not in rel.columns.model_fields_set and mapping[name] not in have:
+            mapping[name] = None
     check.require(path, {("relations", "columns", k): v for k, v in mapping.items()})
     cols = _declared_columns(RELATIONS, mapping, {"kind": frozenset(rel.kinds) or None})
     frame = _renamed(read_and_validate(path, TableSpec("relations", cols), snapshot, allow_empty=True), mapping)
