@@ -178,6 +178,8 @@ def test_calibrators_keep_the_ranking_and_calibrate():
         again = Calibrator.from_dict(cal.to_dict())
         assert np.array_equal(again.transform(grid), cal.transform(grid))
     assert Calibrator("isotonic").fit(z, y).predict(np.array([-50.0]))[0] > 0  # never a PD of exactly 0
+    identity = Calibrator.from_dict(Calibrator("none").to_dict())  # a stack that keeps its member's own PD
+    assert identity.method == "none" and np.array_equal(identity.transform(grid), grid)
 
 
 def test_expected_calibration_error_by_hand():
