@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -106,6 +108,18 @@ def test_reasons_are_used_features_in_a_fixed_order():
     assert np.array_equal(card[DIMENSIONS].sum(axis=1).to_numpy(), card["score"].to_numpy())
     # social connections: its only feature (c) is unused, so no data there, not a neutral share of the base
     assert card["social_connections"].isna().all() and card["identity"].notna().all()
+
+
+def test_a_feature_where_higher_is_riskier_is_no_reason_at_zero_or_below():
+    inp = _tiny_input()
+    riskier = [replace(d, risk_direction=1) if d.name == "d" else d for d in inp.definitions]
+    inp = ModelInput(FeatureFrame(inp.tabular.frame, riskier))
+    contrib = np.array([[0.0, 0.0, 0.0, 1.0],   # d is 0: nothing lower to move to, no reason
+                        [0.0, 0.0, 0.0, 1.0],   # the same
+                        [0.0, 0.0, 0.0, 1.0]])  # d is 1: a reason
+    model = _FakeModel(inp, contrib, used=["a", "b", "d"])
+    reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4)
+    assert reasons[["row", "feature"]].values.tolist() == [[2, "d"]]
 
 
 def test_report_card_of_a_real_model(tmp_path):

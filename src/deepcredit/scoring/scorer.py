@@ -20,7 +20,8 @@ contributions in log-odds. On the score scale a logit contribution c is worth -f
   "no data" (<NA> in frames, null in JSON) instead of a neutral share it never earned;
 - reason codes (the one policy, docs/scoring.md): up to `top` features with the largest risk-increasing
   contributions (positive log-odds relative to the model's base, i.e. points taken off; at least one whole
-  point), among the features the model uses; ties break by the features' catalogue order. Text comes from
+  point), among the features the model uses, leaving out a feature on which higher is riskier where the
+  person's value is 0 or below (at_floor); ties break by the features' catalogue order. Text comes from
   the feature definitions. A model that gives no per-feature contributions (e.g. the graph member alone)
   gets sub-scores but no reason codes.
 """
@@ -34,7 +35,7 @@ import pandas as pd
 
 from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
-from deepcredit.features.spec import FeatureDef
+from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, proba_columns
 from deepcredit.models.scale import ScoreScale, split_total
 from deepcredit.models.stack import instance_views
@@ -227,6 +228,21 @@ def _joined(keys: pd.DataFrame, cols: dict[str, object]) -> pd.DataFrame:
     return pd.concat([out, pd.DataFrame(cols, index=out.index)], axis=1).set_axis(keys.index, axis=0)
 
 
+def at_floor(X: pd.DataFrame, cols: list[str], defs: dict[str, FeatureDef]) -> np.ndarray:
+    """(rows, cols): True where a feature on which higher is riskier (risk_direction +1) is 0 or below.
+
+    Counts, shares and amounts cannot go lower there, and a trend at or below 0 is not getting worse, so
+    "your late payments lower the score" would be wrong and its advice impossible to follow. A model may
+    still give such a value a risk-increasing contribution (a share of 0 among few connections, say), but
+    that is the model reading something else through it, not a reason the person can act on."""
+    out = np.zeros((len(X), len(cols)), dtype=bool)
+    pos = [j for j, c in enumerate(cols) if defs[c].risk_direction > 0 and defs[c].kind is not Kind.CATEGORICAL]
+    if pos:  # one conversion for all of them: this runs in every one-person re-score
+        values = X[[cols[j] for j in pos]].to_numpy(dtype=float, na_value=np.nan)
+        out[:, pos] = values <= 0  # NaN compares False: a missing value keeps its reason
+    return out
+
+
 def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, scale: ScoreScale,
                  top: int = 4) -> pd.DataFrame:
     """Long table of reason codes (the one policy; see the module docstring)."""
@@ -238,8 +254,9 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     order = {d: i for i, d in enumerate(defs)}
     cols.sort(key=lambda c: order[c])  # ties break by catalogue order
     contrib = explanation.by_feature[cols].to_numpy(dtype=float) if cols else np.zeros((len(inp), 0))
-    # a reason must cost at least one whole point
-    pick, valid = top_losses(np.where(np.rint(scale.factor * contrib) >= 1, contrib, 0.0), top)
+    # a reason must cost at least one whole point, and the person must be able to move it the safer way
+    pick, valid = top_losses(np.where((np.rint(scale.factor * contrib) >= 1) & ~at_floor(inp.X, cols, defs),
+                                      contrib, 0.0), top)
     r, rank = np.nonzero(valid)
     c = pick[r, rank]
     names = np.array(cols, dtype=object)[c]
