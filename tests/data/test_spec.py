@@ -244,6 +244,24 @@ def test_relation_kind_and_weight_columns_are_optional_unless_named(tmp_path):
     assert not (tmp_path / "d2").exists()
 
 
+def test_events_and_outcomes_name_people_as_the_profile_does_unless_the_spec_says_otherwise(tmp_path):
+    pd.DataFrame({"customer": ["c1", "c2"], "segment": ["a", "b"]}).to_csv(tmp_path / "p.csv", index=False)
+    pd.DataFrame({"customer": ["c1"], "booked_at": ["2024-01-05"], "type": ["payment"], "value": [60.0],
+                  "state": ["settled"]}).to_csv(tmp_path / "e.csv", index=False)
+    pd.DataFrame({"customer": ["c1", "c2"], "defaulted": ["no", "yes"], "scored_at": ["2024-03-01"] * 2}
+                 ).to_csv(tmp_path / "o.csv", index=False)
+    files = {"people": tmp_path / "p.csv", "events": tmp_path / "e.csv", "outcomes": tmp_path / "o.csv"}
+    unnamed = FULL.replace('person_id = "customer"\n', "")
+    assert "person_id" not in unnamed
+    spec = spec_from_toml(unnamed).model_copy(update={"relations": None})
+    ds = ingest_with_spec(spec, files, tmp_path / "d")
+    assert ds.read("events")["person_id"].tolist() == ["c1"] and ds.read("outcomes")["label"].tolist() == [0, 1]
+    named = spec_from_toml(unnamed.replace("[outcomes]\n", '[outcomes]\nperson_id = "client"\n')
+                           ).model_copy(update={"relations": None})
+    with pytest.raises(SpecError, match="column 'client' is not in"):
+        ingest_with_spec(named, files, tmp_path / "d2")
+
+
 def test_an_event_status_the_spec_does_not_declare_is_a_located_error(tmp_path):
     pd.DataFrame({"customer": ["c1"], "segment": ["a"]}).to_csv(tmp_path / "p.csv", index=False)
     pd.DataFrame({"customer": ["c1"], "booked_at": ["2024-01-05"], "type": ["payment"], "value": [1.0],

@@ -198,6 +198,34 @@ def _latest_date(frames: dict[str, pd.DataFrame]) -> pd.Timestamp:
     return max(dates).normalize() if dates else pd.Timestamp.today().normalize()
 
 
+def with_person_columns(spec: DatasetSpec, sources: dict[str, Path]) -> DatasetSpec:
+    """The spec with the person column of the events and outcomes files defaulting to the profile's id column
+    where the spec does not name one and the file has no `person_id` but has that column (a shop's files
+    usually call the customer the same everywhere). A column the spec names is kept as it is."""
+    ident = spec.profile.id_column
+    if not ident:
+        return spec
+
+    def pick(table: str, named: bool, current: str) -> str:
+        if named or table not in sources:
+            return current
+        have = set(file_columns(Path(sources[table])))
+        return ident if current not in have and ident in have else current
+
+    update: dict[str, object] = {}
+    if spec.events is not None:
+        cols = spec.events.columns
+        person = pick("events", "person_id" in cols.model_fields_set, cols.person_id)
+        if person != cols.person_id:
+            update["events"] = spec.events.model_copy(update={"columns": cols.model_copy(update={"person_id": person})})
+    o = spec.outcomes
+    if o.source == "outcomes":
+        person = pick("outcomes", "person_id" in o.model_fields_set, o.person_id)
+        if person != o.person_id:
+            update["outcomes"] = o.model_copy(update={"person_id": person})
+    return spec.model_copy(update=update) if update else spec
+
+
 def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str | None = None,
                    snapshot_date: str | None = None) -> tuple[dict[str, pd.DataFrame], str]:
     """Read and validate a user's files as `spec` declares them: (the four tables, snapshot date)."""
@@ -210,6 +238,7 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
                             None, table)
         if table not in sources and declared is not None:
             raise DataValidationError(table, f"the spec declares {table}: give the file with --{table}")
+    spec = with_person_columns(spec, sources)
     given = snapshot_date or (str(spec.snapshot_date) if spec.snapshot_date else None)
     snapshot = parse_snapshot_date(given) if given else None
     people_path = Path(sources["people"])
