@@ -438,15 +438,16 @@ class StackModel(CreditModel):
 
     def _pass_through(self, z_member: np.ndarray, z_meta: np.ndarray, y: np.ndarray, folds: list[Fold]) -> str:
         """Whether a stack that falls back to one member should give that member's own PD ("yes") rather
-        than a recalibrated one ("no: ..."): yes unless calibrating measurably helps out of fold.
+        than a recalibrated one ("no: ..."): yes unless recalibrating lowers its out-of-fold log loss.
 
         Both candidates are judged by log loss on the out-of-fold rows, each out of sample: the member's own
         PD there comes from fits that never saw the row, and the calibrator is cross-fitted over the same
         person folds as the combiner. Log loss, a proper score, not the ECE: the ECE's bins reward a step
         calibrator for matching their own rates (it preferred recalibrating a correctly specified logistic
-        member in 7 of 10 small test worlds; log loss in none). Keeping the member's own PD keeps the stack's ranking identical to it
-        across refits (a recalibration fitted anew at each refit moves PDs of different periods against
-        each other, which lowers AUC over pooled periods: OTC rolling origin, docs/benchmarks.md)."""
+        member in 7 of 10 small test worlds; log loss in none). Keeping the member's own PD keeps the
+        stack's ranking identical to the member's across refits (a recalibration fitted anew at each refit
+        moves PDs of different periods against each other, which lowers AUC over pooled periods: OTC
+        rolling origin, docs/benchmarks.md)."""
         p = np.full(len(y), np.nan)
         for f in folds:
             if len(np.unique(y[f.train])) == 2:
@@ -507,7 +508,7 @@ class StackModel(CreditModel):
                f"(min_gain {self.min_gain}, {self.min_gain_se:g} x its standard error {se:.4f}) "
                f"({gain:+.4f}): the stack falls back to it")
         if not use_blend:
-            why += ("; its own PD, uncalibrated" if own == "yes" else f"; recalibrated ({own[4:]})")
+            why += ("; it gives the member's own PD" if own == "yes" else f"; recalibrated ({own[4:]})")
         self.metrics_: dict[str, Any] = {
             "oof_rows": int(have.sum()), "folds": n_folds,
             "oof_auc": {**{k: _auc(yy, Z[:, j]) for j, k in enumerate(kinds)}, "stack": _auc(yy, z_meta)},
