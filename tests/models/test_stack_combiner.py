@@ -136,8 +136,14 @@ def test_a_stack_of_noise_and_signal_falls_back_to_the_signal_when_the_blend_gai
     assert "falls back" in stack.metrics_["combiner"]["why"]
 
 
-def test_a_fallback_to_a_calibrated_member_gives_its_own_pd(fake_members):
-    inp = _world(people=2000, dates=4, seed=5)
+# the ten small worlds on which log loss, unlike the ECE, never asked to recalibrate (models/stack.py
+# _pass_through), and a larger dated one
+WORLDS = [(2000 // d, d, s) for d in (1, 4) for s in range(5)] + [(2000, 4, 5)]
+
+
+@pytest.mark.parametrize(("people", "dates", "seed"), WORLDS)
+def test_a_fallback_to_a_calibrated_member_gives_its_own_pd(fake_members, people, dates, seed):
+    inp = _world(people=people, dates=dates, seed=seed)
     stack = StackModel(members=("noise", "signal"), n_folds=3, min_gain=0.05, seed=0).fit(inp)
     assert stack.metrics_["combiner"]["chosen"] == "signal"
     assert stack.metrics_["combiner"]["member_own_pd"] == "yes"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+from pydantic import BaseModel
 
 from deepcredit.data.dataset import (
     Dataset,
@@ -58,9 +59,22 @@ class _Checker:
 
     def __init__(self, spec_file: str | None) -> None:
         self.spec_file = spec_file
+        self._headers: dict[Path, set[str]] = {}
+
+    def columns(self, path: Path) -> set[str]:
+        """The file's column names, read once per ingest."""
+        path = Path(path)
+        if path not in self._headers:
+            self._headers[path] = set(file_columns(path))
+        return self._headers[path]
+
+    def defaulted_absent(self, declared: BaseModel, field: str, path: Path) -> bool:
+        """The spec left `field` at its default name, and the file has no such column: an optional column
+        then counts as absent, and a person column falls back to the profile's id column."""
+        return field not in declared.model_fields_set and getattr(declared, field) not in self.columns(path)
 
     def require(self, path: Path, columns: dict[tuple, str | None]) -> None:
-        have = set(file_columns(path))
+        have = self.columns(path)
         for loc, col in columns.items():
             if col is not None and col not in have:
                 line = spec_line(self.spec_file, loc) if self.spec_file else None
@@ -133,9 +147,8 @@ def _read_relations(spec: DatasetSpec, path: Path, check: _Checker, snapshot) ->
     mapping = rel.columns.model_dump()
     # a kind column, and a weight column of unweighted relations, are optional: a default name the file
     # lacks means no such column (kind 'related', weight 1); a name the spec gives must be there
-    have = set(file_columns(path))
     for name in ("kind", *(() if rel.weighted else ("weight",))):
-        if name not in rel.columns.model_fields_set and mapping[name] not in have:
+        if check.defaulted_absent(rel.columns, name, path):
             mapping[name] = None
     check.require(path, {("relations", "columns", k): v for k, v in mapping.items()})
     cols = _declared_columns(RELATIONS, mapping, {"kind": frozenset(rel.kinds) or None})
@@ -198,31 +211,22 @@ def _latest_date(frames: dict[str, pd.DataFrame]) -> pd.Timestamp:
     return max(dates).normalize() if dates else pd.Timestamp.today().normalize()
 
 
-def with_person_columns(spec: DatasetSpec, sources: dict[str, Path]) -> DatasetSpec:
+def with_person_columns(spec: DatasetSpec, sources: dict[str, Path], check: _Checker) -> DatasetSpec:
     """The spec with the person column of the events and outcomes files defaulting to the profile's id column
     where the spec does not name one and the file has no `person_id` but has that column (a shop's files
     usually call the customer the same everywhere). A column the spec names is kept as it is."""
     ident = spec.profile.id_column
-    if not ident:
-        return spec
 
-    def pick(table: str, named: bool, current: str) -> str:
-        if named or table not in sources:
-            return current
-        have = set(file_columns(Path(sources[table])))
-        return ident if current not in have and ident in have else current
+    def falls_back(declared: BaseModel, table: str) -> bool:
+        return bool(ident) and table in sources and check.defaulted_absent(declared, "person_id", sources[table]) \
+            and ident in check.columns(sources[table])
 
     update: dict[str, object] = {}
-    if spec.events is not None:
-        cols = spec.events.columns
-        person = pick("events", "person_id" in cols.model_fields_set, cols.person_id)
-        if person != cols.person_id:
-            update["events"] = spec.events.model_copy(update={"columns": cols.model_copy(update={"person_id": person})})
-    o = spec.outcomes
-    if o.source == "outcomes":
-        person = pick("outcomes", "person_id" in o.model_fields_set, o.person_id)
-        if person != o.person_id:
-            update["outcomes"] = o.model_copy(update={"person_id": person})
+    ev, o = spec.events, spec.outcomes
+    if ev is not None and falls_back(ev.columns, "events"):
+        update["events"] = ev.model_copy(update={"columns": ev.columns.model_copy(update={"person_id": ident})})
+    if o.source == "outcomes" and falls_back(o, "outcomes"):
+        update["outcomes"] = o.model_copy(update={"person_id": ident})
     return spec.model_copy(update=update) if update else spec
 
 
@@ -238,7 +242,7 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
                             None, table)
         if table not in sources and declared is not None:
             raise DataValidationError(table, f"the spec declares {table}: give the file with --{table}")
-    spec = with_person_columns(spec, sources)
+    spec = with_person_columns(spec, sources, check)
     given = snapshot_date or (str(spec.snapshot_date) if spec.snapshot_date else None)
     snapshot = parse_snapshot_date(given) if given else None
     people_path = Path(sources["people"])

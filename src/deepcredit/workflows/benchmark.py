@@ -38,7 +38,6 @@ from deepcredit.features.bundle import build_model_input
 from deepcredit.models.base import save_model
 from deepcredit.models.stack import (
     ALL_MEMBERS,
-    TEMPORAL_MEMBERS,
     StackModel,
     available_kinds,
     default_members,
@@ -122,7 +121,7 @@ def plan_for(quick: bool) -> Plan:
 
 def _models_args(plan: Plan, workdir: Path, people: int | None = None, temporal: float = 0.0,
                  ablation: bool | None = None) -> bench_models.ModelsRun:
-    members = [k for k in default_members() if plan.temporal_path or k not in TEMPORAL_MEMBERS]
+    members = list(default_members(plan.temporal_path))
     return bench_models.ModelsRun(workdir=workdir, members=members, member_params=plan.member_params,
                                   folds=plan.stack_folds, otc_test_quarters=plan.otc_test_quarters,
                                   otc_rolling_periods=plan.otc_rolling_periods,

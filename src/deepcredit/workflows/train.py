@@ -24,14 +24,7 @@ from deepcredit.features.spec import FeatureDef, Source
 from deepcredit.features.templates import features_for
 from deepcredit.models.base import CreditModel, save_model
 from deepcredit.models.splits import Fold, holdout_split, time_split
-from deepcredit.models.stack import (
-    TEMPORAL_MEMBERS,
-    StackModel,
-    available_kinds,
-    default_members,
-    make_member,
-    member_views,
-)
+from deepcredit.models.stack import StackModel, available_kinds, default_members, make_member, member_views
 from deepcredit.workflows.common import MessageFn, _quiet
 
 ProgressFn = Callable[[str, int, int], None]
@@ -77,10 +70,9 @@ def select_definitions(cfg: RunConfig, definitions: Sequence[FeatureDef] = ALL_F
 def member_kinds(cfg: RunConfig) -> list[str]:
     """The stack's members (or the one model's kind) after exclusions; unknown kinds are an error."""
     have = available_kinds()
-    # the default members are the stack's own: the temporal ones only with the temporal path on (an explicit
-    # list keeps them, and the stack then records why it left them out)
-    kinds = [cfg.model] if cfg.model != "stack" else list(cfg.members or [
-        k for k in default_members() if cfg.stack.temporal or k not in TEMPORAL_MEMBERS])
+    # the default members are the stack's own (an explicit list may name a temporal member with the path off;
+    # the stack then records why it left it out)
+    kinds = [cfg.model] if cfg.model != "stack" else list(cfg.members or default_members(cfg.stack.temporal))
     unknown = [k for k in [*kinds, *cfg.exclude_members] if k not in have]
     if unknown:
         raise ValueError(f"member kind(s) {', '.join(unknown)} not implemented "
