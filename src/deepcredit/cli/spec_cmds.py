@@ -1,4 +1,4 @@
-"""`deepcredit spec`: draft a data-set spec from a file, and check one."""
+"""`deepcredit spec`: draft a data-set spec from a user's files, and check one."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import typer
 
 from deepcredit.cli.common import clear_errors, console
 
-spec_app = typer.Typer(help="Declare your own data set: draft a spec from a file, check a spec.",
+spec_app = typer.Typer(help="Declare your own data set: draft a spec from your files, check a spec.",
                        no_args_is_help=True)
 
 
@@ -21,8 +21,11 @@ def draft(
     file: Path = typer.Argument(..., help="A people file (CSV or Parquet) to draft the spec from."),
     out: Path = typer.Option(..., "--out", help="The spec file to write (TOML)."),
     name: str = typer.Option("", "--name", help="The data set's name (default: from the file name)."),
+    events: Path | None = typer.Option(None, "--events", help="An events file: its columns, kinds and statuses."),
+    relations: Path | None = typer.Option(None, "--relations", help="A relations file: its columns."),
+    outcomes: Path | None = typer.Option(None, "--outcomes", help="An outcomes file: its label and dates."),
 ) -> None:
-    """Draft a spec from a file's header and inferred types, as commented TOML for you to edit."""
+    """Draft a spec from the files' headers and inferred types, as commented TOML for you to edit."""
     from deepcredit.data.io import atomic_write_text
     from deepcredit.data.spec_draft import draft_spec
     from deepcredit.data.validate import DataValidationError
@@ -30,7 +33,7 @@ def draft(
     with clear_errors():
         if out.exists():
             raise DataValidationError(str(out), "already exists: refusing to overwrite your edits (choose another --out)")
-        text = draft_spec(file, name or None)
+        text = draft_spec(file, name or None, events=events, relations=relations, outcomes=outcomes)
         atomic_write_text(out, text)
     console.print(f"wrote {out}: edit the TODOs, then run deepcredit ingest --spec {out} ...")
 

@@ -10,6 +10,7 @@ a bad value at the data file's row and column. Nothing is written unless every t
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -82,6 +83,13 @@ class _Checker:
                                 f"{', '.join(sorted(have)) or 'none'})", line, field_path(loc))
 
 
+def _table(name: str, section: str, columns: Iterable[Column], ignore: list[str], key: tuple[str, ...] = ()) -> TableSpec:
+    """The table a user's file must match: the declared columns, plus the ignored ones (read, then dropped)."""
+    ignored = tuple(Column(c, ColumnType.STRING, required=False, nullable=True) for c in ignore)
+    return TableSpec(name, (*columns, *ignored), key=key,
+                     unknown_hint=f"; to leave it out, list it in `ignore` under [{section}] in the spec")
+
+
 def _attribute_column(a: Attribute) -> Column:
     allowed = frozenset(a.order) if a.order is not None else None  # only ordinal attributes have an order
     return Column(a.source_column, TYPES[a.type], nullable=True, allowed=allowed, description=a.description)
@@ -101,10 +109,8 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
         cols.append(Column(p.valid_from, ColumnType.TIMESTAMP, nullable=True))
     if spec.outcomes.source == "people":
         cols.append(Column(spec.outcomes.label, ColumnType.STRING))
-    cols += [Column(c, ColumnType.STRING, required=False, nullable=True) for c in p.ignore]
     key = ((p.id_column, p.valid_from) if p.valid_from else (p.id_column,)) if p.id_column else ()
-    table = TableSpec("people", tuple(cols), key=key)
-    frame = read_and_validate(path, table, snapshot)
+    frame = read_and_validate(path, _table("people", "profile", cols, p.ignore, key), snapshot)
     ids = frame[p.id_column] if p.id_column else pd.Series(range(1, len(frame) + 1)).astype(str)
     out = pd.DataFrame({"person_id": ids.astype("string")})
     for a in p.attributes:
@@ -137,7 +143,12 @@ def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     signed = ev.kinds_amount("owed") | ev.kinds_amount("rating") | ev.kinds_amount("neutral")
     values = partial(check_event_values, kind=mapping["kind"], amount=mapping["amount"],
                      days_late=mapping.get("days_late"), signed_kinds=signed)
-    frame = read_and_validate(path, TableSpec("events", cols), snapshot, checks=(values, check_no_duplicate_rows))
+    def no_duplicates(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
+        # what is stored counts: rows that differ only in an ignored column are one event recorded twice
+        check_no_duplicate_rows(frame.drop(columns=ev.ignore, errors="ignore"), file, line_offset)
+
+    frame = read_and_validate(path, _table("events", "events", cols, ev.ignore), snapshot,
+                              checks=(values, no_duplicates))
     return _renamed(frame, mapping)
 
 
@@ -152,7 +163,8 @@ def _read_relations(spec: DatasetSpec, path: Path, check: _Checker, snapshot) ->
             mapping[name] = None
     check.require(path, {("relations", "columns", k): v for k, v in mapping.items()})
     cols = _declared_columns(RELATIONS, mapping, {"kind": frozenset(rel.kinds) or None})
-    frame = _renamed(read_and_validate(path, TableSpec("relations", cols), snapshot, allow_empty=True), mapping)
+    table = _table("relations", "relations", cols, rel.ignore)
+    frame = _renamed(read_and_validate(path, table, snapshot, allow_empty=True), mapping)
     if "kind" not in frame:
         frame["kind"] = pd.Series(["related"] * len(frame), dtype="string")
     if "weight" not in frame:
@@ -189,7 +201,7 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
         cols += [Column(as_of_col, ColumnType.TIMESTAMP)] if as_of_col else []
         cols += [Column(window_col, ColumnType.INT)] if window_col else []
         key = (o.person_id, as_of_col) if as_of_col else (o.person_id,)
-        frame = read_and_validate(path, TableSpec("outcomes", tuple(cols), key=key), snapshot)
+        frame = read_and_validate(path, _table("outcomes", "outcomes", cols, o.ignore, key), snapshot)
         label = _labels(frame[o.label], spec, str(path), line_offset_for(path))
         ids = frame[o.person_id]
         as_of = frame[as_of_col] if as_of_col else pd.Series(pd.Timestamp(o.as_of), index=frame.index)

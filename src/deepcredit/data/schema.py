@@ -48,6 +48,8 @@ class TableSpec:
     key: tuple[str, ...] = ()
     description: str = ""
     extra_columns_allowed: bool = False
+    unknown_hint: str = ""
+    """Appended to an 'unknown column' error: how this table's source leaves a column out."""
 
     def column(self, name: str) -> Column:
         return {c.name: c for c in self.columns}[name]

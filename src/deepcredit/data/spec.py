@@ -138,6 +138,7 @@ class Profile(_Strict):
     def _check(self) -> Profile:
         _unique([a.name for a in self.attributes], ("attributes",), "name")
         _unique([a.source_column for a in self.attributes], ("attributes",), "column")
+        _not_ignored(self.ignore, [self.id_column, self.valid_from, *(a.source_column for a in self.attributes)])
         for i, a in enumerate(self.attributes):
             if a.name in RESERVED:
                 raise SpecProblem(("attributes", i, "name"), f"{a.name!r} is reserved: choose another name")
@@ -182,9 +183,12 @@ class Events(_Strict):
     columns: EventColumns = Field(default_factory=lambda: EventColumns())
     kinds: dict[str, EventKind]
     statuses: dict[str, EventStatus]
+    ignore: list[str] = []
+    """Columns of the events file that are not used (an order number, a store): left out of the data set."""
 
     @model_validator(mode="after")
     def _check(self) -> Events:
+        _not_ignored(self.ignore, self.columns.model_dump().values())
         if not self.kinds:
             raise SpecProblem(("kinds",), "declare at least one event kind")
         if not self.statuses:
@@ -230,9 +234,12 @@ class Relations(_Strict):
     weighted: bool = True
     signed: bool = False
     """Weights may be negative (a distrust rating): the share of negative incoming ties becomes a feature."""
+    ignore: list[str] = []
+    """Columns of the relations file that are not used: left out of the data set."""
 
     @model_validator(mode="after")
     def _check(self) -> Relations:
+        _not_ignored(self.ignore, self.columns.model_dump().values())
         if self.weighted and self.columns.weight is None:
             raise SpecProblem(("columns", "weight"), "weighted relations need a weight column")
         if self.signed and not self.weighted:
@@ -252,6 +259,8 @@ class Outcomes(_Strict):
     """A fixed as-of date for data without dates (features use what was known strictly before it)."""
     window_days: int | None = Field(default=None, gt=0)
     window_days_column: str | None = None
+    ignore: list[str] = []
+    """Columns of the outcomes file that are not used: left out of the data set."""
 
     @field_validator("bad", "good")
     @classmethod
@@ -260,6 +269,7 @@ class Outcomes(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Outcomes:
+        _not_ignored(self.ignore, (self.person_id, self.label, self.as_of_column, self.window_days_column))
         if not self.bad:
             raise SpecProblem(("bad",), "name at least one label value that means bad (defaulted)")
         both = set(self.bad) & set(self.good)
@@ -327,6 +337,16 @@ class DatasetSpec(_Strict):
 
 def identifier(value: str) -> str:
     return re.sub(r"_+", "_", re.sub(r"[^a-z0-9]+", "_", value.lower())).strip("_") or "x"
+
+
+def _not_ignored(ignore: list[str], used: Iterable[str | None]) -> None:
+    """A column is either used or ignored, and named once."""
+    used_set = set(used)
+    for i, col in enumerate(ignore):
+        if col in used_set:
+            raise SpecProblem(("ignore", i), f"{col!r} is a column the spec uses: it cannot also be ignored")
+        if col in ignore[:i]:
+            raise SpecProblem(("ignore", i), f"{col!r} is listed twice")
 
 
 def _unique(values: list[str], loc: tuple, field: str) -> None:

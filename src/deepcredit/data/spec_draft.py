@@ -1,17 +1,21 @@
-"""Draft a spec from a file's header and inferred types, as commented TOML for the user to edit.
+"""Draft a spec from the files' headers and inferred types, as commented TOML for the user to edit.
 
 The draft is a starting point, never a decision: every attribute gets a type inferred from a sample of
 values, a placeholder dimension and texts, and comments saying what to check (a column that looks like an
-id, a label, or a protected attribute). `deepcredit ingest --spec` refuses nothing the draft guessed
-silently: what it could not guess is marked TODO.
+id, a label, or a protected attribute). Given an events file, it finds the person, date, kind, status and
+amount columns and lists every kind and status the file holds with a meaning guessed from its word; given a
+relations or outcomes file, their columns likewise. Every guess carries a comment saying to check it, and
+what it could not guess is marked TODO, so nothing is decided silently.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from deepcredit.data.schema import Dimension
 from deepcredit.data.spec import IDENTIFIER, identifier
@@ -57,25 +61,31 @@ def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def draft_spec(path: Path, name: str | None = None) -> str:
-    """Commented TOML declaring every column of `path` (CSV or Parquet) as a profile attribute."""
+def _name(path: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(path).name.split(".")[0]).strip("-._") or "my-data"
+
+
+def draft_spec(path: Path, name: str | None = None, events: Path | None = None, relations: Path | None = None,
+               outcomes: Path | None = None) -> str:
+    """Commented TOML declaring every column of the people file `path` (CSV or Parquet) as a profile
+    attribute, and, for each other file given, its section of the spec."""
     frame = _sample(path)
-    name = name or re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(path).name.split(".")[0]).strip("-._") or "my-data"
     n = len(frame)
     id_col = next((c for c in frame.columns if ID_HINTS.search(c.lower()) and frame[c].nunique() == n), None)
-    label_col = next((c for c in frame.columns if c != id_col and LABEL_HINTS.search(c.lower())
-                      and frame[c].nunique() == 2), None)
+    label_col = None if outcomes else _label_column(frame, exclude=(id_col,))
+    files = " ".join(f"--{t} {Path(f).name}" for t, f in (("events", events), ("relations", relations),
+                                                          ("outcomes", outcomes)) if f)
     dims = " | ".join(d.value for d in Dimension)
     out = [
         f"# Drafted by `deepcredit spec draft` from {Path(path).name} ({n:,} rows sampled). Edit it, then:",
-        "#   deepcredit ingest --spec THIS_FILE --people DATA --out DIR",
+        f"#   deepcredit ingest --spec THIS_FILE --people DATA {files + ' ' if files else ''}--out DIR",
         "# Every attribute: type (numeric | categorical | ordinal + order | boolean | date),",
         f"# dimension ({dims}),",
         "# description (completes 'your score is lowered by ...'), improve (how to improve),",
         "# risk_direction (+1 higher is riskier, -1 safer, 0 unknown), protected (audited, never an input),",
         "# actionable (may appear in 'how to improve'), role (credit_line | income | joined_at).",
         "spec_version = 1",
-        f"name = {_q(name)}",
+        f"name = {_q(name or _name(path))}",
         'description = ""',
         "",
         "[profile]",
@@ -85,8 +95,31 @@ def draft_spec(path: Path, name: str | None = None) -> str:
     else:
         out += ["# No column looks like a unique id: each row is one person, numbered 1, 2, ... in file order.",
                 'id_column = ""']
+    out += _attribute_lines(frame, skip=(id_col, label_col))
+    if events:
+        out += _event_lines(Path(events), id_col)
+    if relations:
+        out += _relation_lines(Path(relations))
+    out += ["", "[outcomes]"]
+    if outcomes:
+        return "\n".join(out + _outcome_lines(Path(outcomes), id_col)) + "\n"
+    if label_col:
+        bad, good = _bad_good(frame[label_col])
+        out += ["# The label is a column of this file; give its bad (defaulted) and good values.",
+                'source = "people"', f"label = {_q(label_col)}",
+                f"bad = [{_q(bad)}]  # TODO: check which value means bad", f"good = [{_q(good)}]"]
+    else:
+        out += ["# TODO: the label: a column of this file (source = \"people\") or an outcomes file (--outcomes).",
+                'source = "outcomes"', 'label = "label"', 'bad = ["1"]', 'good = ["0"]']
+    out += ["as_of = 2024-01-01  # TODO: the date the outcomes are predicted from (features use what came before)",
+            "window_days = 365  # TODO: the performance window"]
+    return "\n".join(out) + "\n"
+
+
+def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[str]:
+    out: list[str] = []
     for col in frame.columns:
-        if col in (id_col, label_col):
+        if col in set(skip):
             continue
         kind = infer_type(frame[col])
         attr = identifier(col) if not re.match(IDENTIFIER, col) else col
@@ -103,17 +136,183 @@ def draft_spec(path: Path, name: str | None = None) -> str:
         if PROTECTED_HINTS.search(col.lower()):
             out.append("protected = true  # looks like a protected attribute: audited, never a model input")
             out.append("actionable = false")
-    out += ["", "[outcomes]"]
-    if label_col:
-        values = [str(v) for v in sorted(frame[label_col].dropna().unique())]
-        bad = next((v for v in values if re.search(r"bad|default|^1$|yes|true", v.lower())), values[-1])
-        good = next(v for v in values if v != bad)
-        out += ["# The label is a column of this file; give its bad (defaulted) and good values.",
-                'source = "people"', f"label = {_q(label_col)}",
-                f"bad = [{_q(bad)}]  # TODO: check which value means bad", f"good = [{_q(good)}]"]
+    return out
+
+
+def _label_column(frame: pd.DataFrame, exclude: Iterable[str | None]) -> str | None:
+    return next((c for c in frame.columns if c not in set(exclude) and LABEL_HINTS.search(c.lower())
+                 and frame[c].nunique() == 2), None)
+
+
+def _bad_good(values: pd.Series) -> tuple[str, str]:
+    found = [str(v) for v in sorted(values.dropna().unique())]
+    bad = next((v for v in found if re.search(r"bad|default|^1$|yes|true", v.lower())), found[-1])
+    return bad, next(v for v in found if v != bad)
+
+
+# --- events, relations and outcomes files -------------------------------------------------------------
+
+MAX_VALUES = 200
+"""A kind or status column lists at most this many values; more means it is not a vocabulary."""
+EVENT_ROLES = {  # DeepCredit's column: (words its header may contain, the types it may have); picked in
+    "due_ts": (r"due", ("date",)),  # this order, so a due date is never taken for the event's date
+    "ts": (r"ts$|date|time|_at$|_on$|when|day$", ("date",)),
+    "kind": (r"kind|type|event|what|category|product|channel", ("categorical", "boolean")),
+    "status": (r"status|state|outcome|result", ("categorical", "boolean")),
+    "days_late": (r"late|overdue|past_?due|dpd|arrear", ("numeric",)),
+    "amount": (r"amount|amt|value|sum|total|price|eur|usd|gbp|cny|rmb|money|paid|cost", ("numeric",)),
+    "counterparty": (r"merchant|counterparty|payee|shop|store|lender|partner", ("categorical",)),
+}
+OPTIONAL_EVENT_COLUMNS = ("days_late", "due_ts", "counterparty")
+STATUS_WORDS = (  # first match wins: 'returned_late' is late, 'not_returned' and 'unpaid' broken
+    ("late", r"late|overdue|delay|slow|past_?due|arrear"),
+    ("broken", r"miss|default|bounc|lost|^not|_not|unpaid|fail|declin|reject|charge_?off|write|negative|"
+               r"stolen|damag|fraud|cancel"),
+    ("open", r"open|pending|due|outstanding|active|progress|ongoing"),
+    ("kept", r"ok|on_?time|paid|settled|return|complete|success|positive|full|done|kept|good|closed|repaid"),
+)
+AMOUNT_WORDS = (
+    ("paid", r"pay|repay|instal|settle|deposit|refund|credit_?transfer"),
+    ("owed", r"bill|invoice|rent|order|statement|loan|purchase|charge|fee|booking|subscription"),
+    ("rating", r"rating|review|score|trust"),
+)
+
+
+def _guess(value: str, words: tuple[tuple[str, str], ...]) -> str | None:
+    return next((meaning for meaning, pattern in words if re.search(pattern, value.lower())), None)
+
+
+def _types(frame: pd.DataFrame) -> dict[str, str]:
+    return {c: infer_type(frame[c]) for c in frame.columns}
+
+
+def _pick(types: dict[str, str], pattern: str, allowed: tuple[str, ...], taken: set[str]) -> str | None:
+    """The first free column whose header has one of the words and whose values have an allowed type."""
+    return next((c for c, t in types.items() if c not in taken and t in allowed and re.search(pattern, c.lower())),
+                None)
+
+
+def _person_column(types: dict[str, str], id_col: str | None, taken: set[str]) -> str | None:
+    if id_col and id_col in types:
+        return id_col
+    return _pick(types, ID_HINTS.pattern + r"|person|user|member", tuple(set(types.values())), taken)
+
+
+def _vocabulary(path: Path, column: str) -> list[str] | None:
+    """Every distinct value of one column in the whole file (a rare status missed by a sample would make
+    the ingest fail), or None when there are too many for a vocabulary."""
+    if is_parquet(path):
+        values = pq.read_table(path, columns=[column]).column(0).to_pandas().dropna().astype(str)
     else:
-        out += ["# TODO: the label: a column of this file (source = \"people\") or an outcomes file.",
-                'source = "outcomes"', 'label = "label"', 'bad = ["1"]', 'good = ["0"]']
-    out += ["as_of = 2024-01-01  # TODO: the date the outcomes are predicted from (features use what came before)",
-            "window_days = 365  # TODO: the performance window"]
-    return "\n".join(out) + "\n"
+        values = pd.read_csv(path, usecols=[column], dtype=str, keep_default_na=False)[column]
+    found = sorted(v for v in values.str.strip().unique() if v != "")
+    return found if len(found) <= MAX_VALUES else None
+
+
+def _ignored(types: dict[str, str], taken: set[str]) -> list[str]:
+    rest = [c for c in types if c not in taken]
+    if not rest:
+        return []
+    return [f"ignore = [{', '.join(_q(c) for c in rest)}]  # TODO: columns not used; declare any that matter"]
+
+
+def _event_lines(path: Path, id_col: str | None) -> list[str]:
+    types = _types(_sample(path))
+    taken: set[str] = set()
+    person = _person_column(types, id_col, taken)
+    taken.add(person or "")
+    found: dict[str, str | None] = {}
+    for role, (pattern, allowed) in EVENT_ROLES.items():
+        found[role] = _pick(types, pattern, allowed, taken)
+        taken.add(found[role] or "")
+    out = ["", f"# Events: {path.name}. Each row one commitment or activity of a person, as of its date.", "[events]"]
+    out += _ignored(types, taken)
+    out += ["", "[events.columns]"]
+    out.append(f"person_id = {_q(person)}" if person else 'person_id = "TODO"  # TODO: the column naming the person')
+    for role in ("ts", "kind", "amount", "status"):
+        col = found[role]
+        out.append(f"{role} = {_q(col)}" if col else f'{role} = "TODO"  # TODO: the column holding the event\'s {role}')
+    for role in OPTIONAL_EVENT_COLUMNS:
+        col = found[role]
+        out.append(f"{role} = {_q(col)}  # check" if col else f'{role} = ""  # none found; name the column if there is one')
+    out += ["", "# What each kind's amount is: owed (a bill), paid (a repayment), rating, or neutral.", "[events.kinds]"]
+    out += _meanings(path, found["kind"], AMOUNT_WORDS, "amount", "neutral")
+    out += ["", "# What each status means: kept, late (still paid), broken (never counts as paid), open, neutral.",
+            "[events.statuses]"]
+    out += _meanings(path, found["status"], STATUS_WORDS, "meaning", "neutral")
+    return out
+
+
+def _meanings(path: Path, column: str | None, words: tuple[tuple[str, str], ...], key: str, fallback: str) -> list[str]:
+    values = _vocabulary(path, column) if column else None
+    if not values:
+        why = "no such column found" if not column else f"{column!r} has more than {MAX_VALUES} values"
+        return [f"# TODO: {why}; declare each value, e.g.", f'TODO = {{ {key} = "{fallback}" }}']
+    lines = []
+    for value in values:
+        meaning = _guess(value, words)
+        note = "guessed from the word: check" if meaning else "TODO: choose"
+        lines.append(f"{_q(value)} = {{ {key} = {_q(meaning or fallback)} }}  # {note}")
+    return lines
+
+
+RELATION_ROLES = {
+    "source": (r"source|from|src|referrer|sender|rater|follower|parent|inviter|^a$|_a$|1$", None),
+    "target": (r"target|to$|^to|dst|dest|referee|receiver|ratee|followee|child|invitee|^b$|_b$|2$", None),
+    "ts": (r"ts$|date|time|_at$|_on$|since|when", ("date",)),
+    "kind": (r"kind|type|relation|tie|channel", ("categorical",)),
+    "weight": (r"weight|rating|strength|amount|score|trust|value", ("numeric",)),
+}
+
+
+def _relation_lines(path: Path) -> list[str]:
+    frame = _sample(path)
+    types = _types(frame)
+    taken: set[str] = set()
+    found: dict[str, str | None] = {}
+    for role, (pattern, allowed) in RELATION_ROLES.items():
+        found[role] = _pick(types, pattern, allowed or tuple(set(types.values())), taken)
+        taken.add(found[role] or "")
+    weight = found["weight"]
+    signed = bool(weight) and bool((pd.to_numeric(frame[weight], errors="coerce") < 0).any())
+    out = ["", f"# Relations: {path.name}. Each row one tie between two people, known from its date.", "[relations]"]
+    out += ["directed = true  # TODO: false if a tie has no direction (a shared device, a marriage)",
+            f"weighted = {str(bool(weight)).lower()}", f"signed = {str(signed).lower()}"
+            + ("  # negative weights found: the share of negative ties becomes a feature" if signed else "")]
+    kinds = _vocabulary(path, found["kind"]) if found["kind"] else None
+    if kinds:
+        out.append(f"kinds = [{', '.join(_q(k) for k in kinds)}]")
+    out += _ignored(types, taken)
+    out += ["", "[relations.columns]"]
+    for role in ("source", "target", "ts"):
+        col = found[role]
+        out.append(f"{role} = {_q(col)}" if col else f'{role} = "TODO"  # TODO: the column holding the tie\'s {role}')
+    out.append(f"kind = {_q(found['kind'])}" if found["kind"] else 'kind = ""  # no kind column: every tie is "related"')
+    out.append(f"weight = {_q(weight)}" if weight else 'weight = ""  # no weight column: every tie weighs 1')
+    return out
+
+
+def _outcome_lines(path: Path, id_col: str | None) -> list[str]:
+    frame = _sample(path)
+    types = _types(frame)
+    person = _person_column(types, id_col, set())
+    label = _label_column(frame, exclude=(person,)) or next(
+        (c for c in frame.columns if c != person and frame[c].nunique() == 2), None)
+    taken = {person or "", label or ""}
+    as_of = _pick(types, r"as_?of|date|time|_at$|_on$|when|observ|snapshot", ("date",), taken)
+    taken.add(as_of or "")
+    window = _pick(types, r"window|horizon|days|months", ("numeric",), taken)
+    taken.add(window or "")
+    out = [f"# Outcomes: {path.name}. Each row one person's label, predicted as of its date.", 'source = "outcomes"',
+           f"person_id = {_q(person)}" if person else 'person_id = "TODO"  # TODO: the column naming the person']
+    if label:
+        bad, good = _bad_good(frame[label])
+        out += [f"label = {_q(label)}", f"bad = [{_q(bad)}]  # TODO: check which value means bad", f"good = [{_q(good)}]"]
+    else:
+        out += ['label = "TODO"  # TODO: the column holding the label', 'bad = ["1"]', 'good = ["0"]']
+    out.append(f"as_of_column = {_q(as_of)}" if as_of else
+               'as_of = 2024-01-01  # TODO: no date column found: the date the outcomes are predicted from')
+    out.append(f"window_days_column = {_q(window)}  # check: the performance window in days" if window else
+               "window_days = 365  # TODO: the performance window")
+    out += _ignored(types, taken)
+    return out

@@ -483,7 +483,8 @@ def _check_columns(columns: list[str], spec: TableSpec, fail) -> None:
         if unknown:
             close = difflib.get_close_matches(unknown[0], [n for n in spec.names if n not in columns], n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
-            fail(f"unknown column ({hint}the {spec.name} table has: {', '.join(spec.names)})", column=unknown[0])
+            fail(f"unknown column ({hint}the {spec.name} table has: {', '.join(spec.names)}){spec.unknown_hint}",
+                 column=unknown[0])
     for col in spec.columns:
         if col.required and col.name not in columns:
             fail(f"required column is missing (found: {', '.join(map(str, columns)) or 'no columns'})",
