@@ -13,6 +13,7 @@ from deepcredit.features.definitions import ALL_FEATURES
 from deepcredit.features.spec import Source
 from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.splits import holdout_split, time_split
+from deepcredit.workflows.evaluate import evaluate_model
 from deepcredit.workflows.train import member_kinds, select_definitions, train_model
 
 GBDT = {"gbdt": {"n_estimators": 40}}
@@ -72,6 +73,11 @@ def test_train_with_a_holdout_stores_its_metrics_and_config(world, tmp_path):
     assert not any(f["dimension"] == "social_connections" for f in art.manifest["features"])
     record = json.loads((trained.path / "config.json").read_text())
     assert record["data_fingerprint"] == world.fingerprint() and record["config"]["seed"] == 2
+    # evaluating on the same data set finds the held-out rows again and evaluates only them
+    ev = evaluate_model(trained.path, world, tmp_path / "ev", n_boot=0)["evaluation"]
+    assert ev["n"] == h["rows"] and ev["metrics"]["auc"] == pytest.approx(h["auc"]) and "held out" in ev["rows_scope"]
+    ev = evaluate_model(trained.path, world, tmp_path / "ev_all", n_boot=0, all_rows=True)["evaluation"]
+    assert ev["n"] == 900 and "optimistic" in ev["rows_scope"]
 
 
 def test_a_profile_only_data_set_trains_on_its_own_declared_attributes(tmp_path):

@@ -43,6 +43,8 @@ def evaluate(
     threads: int = typer.Option(0, "--threads", help="DuckDB threads (0: all cores)."),
     period: str = typer.Option("as_of", "--period", help="Metrics per period when the rows span several: "
                                                          "as_of, month, quarter or year."),
+    all_rows: bool = typer.Option(False, "--all-rows", help="On the data set the model was trained on, evaluate "
+                                                            "every row, not only the rows its training held out."),
 ) -> None:
     """Evaluate a model on held-out data: metrics (per period too), fairness audit, stability, one HTML report
     and a model card."""
@@ -57,7 +59,7 @@ def evaluate(
         with console.status("evaluating") as status:
             results = evaluate_model(model, ds, out, reference=ref, cutoff=cutoff, compare=_compare(compare),
                                      n_boot=n_boot, threads=threads or None, period=period, cfg=cfg,
-                                     on_step=lambda s: status.update(s))
+                                     on_step=lambda s: status.update(s), all_rows=all_rows)
     _print_summary(results)
     console.print(f"report: {Path(results['report']).resolve()}")
 
@@ -71,6 +73,8 @@ def _print_summary(results: dict) -> None:
     table.add_row(f"{ev['n']:,}", f"{ev['bad_rate']:.1%}", f"{m['auc']:.3f}", f"{m['gini']:.3f}", f"{m['ks']:.3f}",
                   f"{m['brier']:.4f}", f"{m['ece']:.4f}", f"{ev['cutoff']['approval_rate']:.1%}")
     console.print(table)
+    if ev.get("rows_scope"):
+        console.print(f"[yellow]{ev['rows_scope']}[/yellow]")
     if ev.get("periods"):
         per = Table(title="per period")
         for col in ("period", "rows", "bad rate", "AUC", "Gini", "KS"):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from deepcredit.config import SplitConfig
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_parquet
 from deepcredit.data.schema import PROTECTED_ATTRIBUTES
@@ -28,6 +29,7 @@ from deepcredit.features.spec import FeatureDef
 from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
+from deepcredit.models.splits import configured_split, describe_split
 from deepcredit.scoring.scorer import Scorer
 
 SCORES = "scores.parquet"
@@ -89,32 +91,56 @@ def _member_pds(loaded: LoadedModel, inp) -> dict[str, np.ndarray]:
     return out
 
 
+def rows_to_evaluate(manifest: Mapping, dataset: Dataset, inp: ModelInput, all_rows: bool = False
+                     ) -> tuple[np.ndarray | None, str | None]:
+    """(positions of the rows to evaluate or None for all, a caveat saying which rows) for a model's own data.
+
+    Why: evaluating a model on the data set it was trained on scores the rows it was fitted on, whose
+    numbers are optimistic. Where its training held rows out, the same split finds them again (same data
+    fingerprint, same keys, labels and seed) and only they are evaluated, unless `all_rows`."""
+    if not manifest.get("data_fingerprint") or manifest["data_fingerprint"] != dataset.fingerprint():
+        return None, None
+    run = (manifest.get("config") or {}).get("run") or {}
+    split = SplitConfig.model_validate(run.get("split") or {})
+    fold = configured_split(split, int(run.get("seed", 0)), inp.keys, inp.y) if split.kind != "none" else None
+    if fold is None or all_rows:
+        return None, ("These numbers are measured on the data set the model was fitted on"
+                      + (f", including the {len(fold.train):,} rows it was fitted on" if fold is not None else "")
+                      + ", not on held-out data only: expect them to be optimistic.")
+    return fold.predict, (f"This is the data set the model was trained on: only the {len(fold.predict):,} rows it "
+                          f"held out ({describe_split(split)}) are evaluated; the {len(fold.train):,} rows it was "
+                          "fitted on are left out.")
+
+
 def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, reference: Dataset | None = None,
                       cutoff: float = DEFAULT_CUTOFF, compare: Mapping[str, Path] | None = None,
                       n_boot: int = 200, threads: int | None = None,
-                      on_step: Callable[[str], None] | None = None, period: str = "as_of") -> Path:
+                      on_step: Callable[[str], None] | None = None, period: str = "as_of",
+                      all_rows: bool = False) -> Path:
     """Score `dataset` with the model, evaluate, audit and write the report to `out`; returns report.html.
 
     compare: label -> artifact of other models (e.g. "tabular only") scored on the same rows, for the
     modality ablation table; reference: the development data set, for PSI of the score and CSI per feature.
     Also writes out/scores.parquet (person_id, as_of, pd, score, band, label): the reference or batch
     for `deepcredit monitor`. period: as_of, month, quarter or year, for metrics per period when the rows
-    span several.
+    span several. On the data set the model was trained on, only the rows its training held out are
+    evaluated (all_rows: every row, flagged as optimistic).
     """
     step = on_step or (lambda _: None)
     out = Path(out)
     step("scoring")
     loaded = load_any_model(model_path)
     scores, inp = score_dataset(loaded, dataset, threads)
+    rows, scope = rows_to_evaluate(loaded.manifest, dataset, inp, all_rows)
+    if rows is not None:
+        scores, inp = scores.iloc[rows].reset_index(drop=True), inp.take(rows)
     y = scores["label"].to_numpy()
-    caveats = []
-    if loaded.manifest.get("data_fingerprint") and loaded.manifest["data_fingerprint"] == dataset.fingerprint():
-        caveats.append("These numbers are measured on the data set the model was fitted on, not on held-out "
-                       "data: expect them to be optimistic.")
+    caveats = [scope] if scope else []
     ablation: dict[str, np.ndarray] = {}
     for label, path in (compare or {}).items():
         step(f"scoring {label}")
         other, _ = score_dataset(load_any_model(path), dataset, threads)
+        other = other if rows is None else other.iloc[rows].reset_index(drop=True)
         if not other[["person_id", "as_of"]].equals(scores[["person_id", "as_of"]]):
             raise ValueError(f"{path}: scored rows differ from the evaluated model's rows")
         ablation[label] = other["pd"].to_numpy()
@@ -128,6 +154,7 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     ev = evaluate(y, scores["pd"].to_numpy(), scores["score"].to_numpy(), scale=loaded.scale, cutoff=cutoff,
                   ablation=ablation, n_boot=n_boot)
     ev["periods"] = period_metrics(scores["as_of"], y, scores["pd"].to_numpy(), period)  # None: one period
+    ev["rows_scope"] = scope
     step("fairness audit")
     sensitive = sensitive_frame(dataset.read("people"), scores["person_id"], _protected(dataset))
     fair = fairness_audit(y, scores["score"].to_numpy() >= cutoff, sensitive, pd_=scores["pd"].to_numpy(),

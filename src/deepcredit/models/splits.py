@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
+from deepcredit.config import SplitConfig
+
 
 @dataclass(frozen=True)
 class Fold:
@@ -145,3 +147,22 @@ def time_split(keys: pd.DataFrame, test_from: object) -> Fold:
         raise ValueError(f"--test-from {pd.Timestamp(test_from).date()}: every as-of date ({first}..{last}) falls "
                          "on one side, so one of train and test would be empty")
     return Fold(np.flatnonzero(~later), np.flatnonzero(later))
+
+
+def configured_split(split: SplitConfig, seed: int, keys: pd.DataFrame, y: np.ndarray) -> Fold | None:
+    """Fold(train, held out) as a run configuration's split says, or None (every row trains).
+
+    Why one function: training holds the rows out, and evaluating the same data set later finds the same
+    rows again (the split depends only on the keys, the labels and the seed), so they are never scored as
+    if held out when they were fitted on."""
+    if split.kind == "none":
+        return None
+    if split.kind == "holdout":
+        return holdout_split(keys, y, split.fraction, seed if split.seed is None else split.seed)
+    return time_split(keys, split.test_from)
+
+
+def describe_split(split: SplitConfig) -> str:
+    if split.kind == "holdout":
+        return f"a hold-out of {split.fraction:.0%} of the people"
+    return f"a time split, as-of from {split.test_from}" if split.kind == "time" else "no split"

@@ -203,6 +203,16 @@ def _fit_member(inputs: tuple[ModelInput, ModelInput], kind: str, fold: int, mem
     return kind, fold, result, time.perf_counter() - t0
 
 
+def _combiner_why(blend: float, best: str, best_auc: float, bar: float, bar_rule: str) -> str:
+    """The combiner's choice in words a modeller reads in the training summary."""
+    gain = blend - best_auc
+    versus = f"the blend's validation AUC ({blend:.4f}) against the best member's ({best}, {best_auc:.4f})"
+    needed = f" (it must gain more than {bar:.4f}: {bar_rule})" if bar > 0 else ""
+    if gain > bar:
+        return f"{versus}: {gain:+.4f}{needed}; the stack blends its members"
+    return f"{versus}: {gain:+.4f}{needed}; the stack falls back to {best}"
+
+
 def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
     from sklearn.metrics import roc_auc_score
 
@@ -504,13 +514,11 @@ class StackModel(CreditModel):
             self.calibrator_ = Calibrator("none")
             z_meta = Z[:, cols[0]]
             p_cal = expit(z_meta)
-        why = (f"the blend's validation AUC beats the best member ({best}) by {gain:+.4f} > {bar:.4f}"
-               if use_blend else "a single member" if len(kinds) == 1 else
-               f"the blend's validation AUC does not beat the best member ({best}) by more than {bar:.4f} "
-               f"(min_gain {self.min_gain}, {self.min_gain_se:g} x its standard error {se:.4f}) "
-               f"({gain:+.4f}): the stack falls back to it")
+        why = "a single member" if len(kinds) == 1 else _combiner_why(
+            known["blend"], best, known[best], bar, f"min_gain {self.min_gain:g}, {self.min_gain_se:g} x the "
+            f"standard error {se:.4f}")
         if not use_blend:
-            why += ("; it gives the member's own PD" if own == "yes" else f"; recalibrated ({own.removeprefix('no: ')})")
+            why += (", with its own PD" if own == "yes" else f", recalibrated ({own.removeprefix('no: ')})")
         self.metrics_: dict[str, Any] = {
             "oof_rows": int(have.sum()), "folds": n_folds,
             "oof_auc": {**{k: _auc(yy, Z[:, j]) for j, k in enumerate(kinds)}, "stack": _auc(yy, z_meta)},

@@ -21,10 +21,11 @@ from deepcredit.evaluation.stability import monitor
 def evaluate_model(model: Path, dataset: Dataset, out: Path, *, reference: Dataset | None = None,
                    cutoff: float = DEFAULT_CUTOFF, compare: Mapping[str, Path] | None = None, n_boot: int = 200,
                    threads: int | None = None, period: str = "as_of", cfg: RunConfig | None = None,
-                   on_step: Callable[[str], None] | None = None) -> dict:
-    """Write the report (report.html, results.json, ...) and config.json to `out`; return results.json."""
+                   on_step: Callable[[str], None] | None = None, all_rows: bool = False) -> dict:
+    """Write the report (report.html, results.json, ...) and config.json to `out`; return results.json.
+    On the model's own training data only its held-out rows are evaluated, unless `all_rows`."""
     path = evaluate_artifact(model, dataset, out, reference=reference, cutoff=cutoff, compare=compare,
-                             n_boot=n_boot, threads=threads, on_step=on_step, period=period)
+                             n_boot=n_boot, threads=threads, on_step=on_step, period=period, all_rows=all_rows)
     write_run_record(out, cfg or RunConfig(data=str(dataset.root)), dataset.fingerprint())
     return {**json.loads((path.parent / RESULTS).read_text()), "report": str(path)}
 

@@ -23,7 +23,7 @@ from deepcredit.features.spark_engine import DEFAULT_MASTER
 from deepcredit.features.spec import FeatureDef, Source
 from deepcredit.features.templates import features_for
 from deepcredit.models.base import CreditModel, save_model
-from deepcredit.models.splits import Fold, holdout_split, time_split
+from deepcredit.models.splits import Fold, configured_split
 from deepcredit.models.stack import StackModel, available_kinds, default_members, make_member, member_views
 from deepcredit.workflows.common import MessageFn, _quiet
 
@@ -103,12 +103,7 @@ def views_for(cfg: RunConfig, kinds: list[str]) -> list[str]:
 
 def split_rows(cfg: RunConfig, inp: ModelInput) -> Fold | None:
     """Fold(train, held out) as the config's split says, or None (train on every row)."""
-    s = cfg.split
-    if s.kind == "none":
-        return None
-    if s.kind == "holdout":
-        return holdout_split(inp.keys, inp.y, s.fraction, cfg.seed if s.seed is None else s.seed)
-    return time_split(inp.keys, s.test_from)
+    return configured_split(cfg.split, cfg.seed, inp.keys, inp.y)
 
 
 def holdout_metrics(model: CreditModel, inp: ModelInput, fold: Fold, cfg: RunConfig) -> dict:
