@@ -20,9 +20,9 @@ from deepcredit.features.spec import FeatureDef, Kind, Source
 CH, FC = Dimension.CREDIT_HISTORY, Dimension.FULFILMENT_CAPACITY
 BP, SC = Dimension.BEHAVIOUR_PREFERENCES, Dimension.SOCIAL_CONNECTIONS
 E, R, C, N, DER = Source.EVENTS, Source.BAD_RUNS, Source.CYCLES, Source.NEIGHBOURS, Source.DERIVED
-PAY_ON_TIME = "Pay every bill and instalment on or before its due date."
+PAY_ON_TIME = "Meet every commitment on or before its due date."
 REPAY_MORE = "Repay more than the minimum each month."
-REPAY_FULL = "Repay each statement in full when it falls due."
+REPAY_FULL = "Pay what is due in full by its due date."
 BALANCE_DOWN = "Bring your balance down."
 BELOW_LINE = "Keep your balance well below your credit line."
 REGULAR = "Use your account regularly and settle what you use."
@@ -237,14 +237,14 @@ def capacity_features(ev: Events | None, credit_line: str | None) -> list[Featur
     if owed:
         billed_180d = total("GREATEST(amount, 0)", owed, 180)
         out.append(FeatureDef("amount_billed_180d", FC, E, billed_180d,
-                              "how much you were billed in the last 6 months", "Keep your spending within your means."))
+                              "the total you were asked to pay in the last 6 months", "Keep your spending within your means."))
     if paid and owed:
         out.append(FeatureDef("paid_to_billed_180d", FC, E, f"{paid_180d} / NULLIF({billed_180d}, 0)",
-                              "the share of your bills that you repaid in the last 6 months",
-                              "Repay your full statement balance when you can.", risk_direction=-1))
+                              "the share of what you were asked to pay that you repaid in the last 6 months",
+                              "Pay what is due in full when you can.", risk_direction=-1))
     if owed:
         out += [
-            FeatureDef("last_bill_amount", FC, E, latest("amount", owed), "your latest statement balance",
+            FeatureDef("last_bill_amount", FC, E, latest("amount", owed), "the latest amount you were asked to pay",
                        BALANCE_DOWN),
             FeatureDef("bill_slope_180d", FC, E,
                        f"30 * regr_slope(CASE WHEN {owed} AND age_days <= 180 THEN amount END, -age_days)",
@@ -263,26 +263,26 @@ def capacity_features(ev: Events | None, credit_line: str | None) -> list[Featur
         # statements issued 30 to 120 days ago.
         prior = total("GREATEST(amount, 0)", f"{owed} AND age_days > 30 AND age_days <= 120")
         out.append(FeatureDef("paid_to_prior_billed_90d", FC, E, f"{paid_90d} / NULLIF({prior}, 0)",
-                              "how much of your recent statements you actually repaid", REPAY_FULL,
+                              "how much of what you were recently asked to pay you actually repaid", REPAY_FULL,
                               risk_direction=-1))
     if owed:
         out += [
             FeatureDef("mean_bill_90d", FC, E, _mean_bill(owed, -1, 90),
-                       "your average statement balance in the last 3 months", BALANCE_DOWN),
+                       "the average amount you were asked to pay in the last 3 months", BALANCE_DOWN),
             FeatureDef("mean_bill_91_180d", FC, E, _mean_bill(owed, 90, 180),
-                       "your average statement balance 3 to 6 months ago", BALANCE_DOWN),
+                       "the average amount you were asked to pay 3 to 6 months ago", BALANCE_DOWN),
         ]
     if paid and owed:
         out += [
             FeatureDef("min_paid_to_prev_bill_3c", FC, C, "MIN(CASE WHEN cycle < 3 THEN paid_to_prev_billed END)",
-                       "the smallest share of a statement you repaid in the last 3 months", REPAY_FULL,
+                       "the smallest share of a month's amount due that you repaid, in the last 3 months", REPAY_FULL,
                        risk_direction=-1),
             FeatureDef("mean_paid_to_prev_bill_6c", FC, C, "AVG(CASE WHEN cycle < 6 THEN paid_to_prev_billed END)",
-                       "the average share of your statements you repaid in the last 6 months", REPAY_FULL,
+                       "the average share of each month's amount due that you repaid, in the last 6 months", REPAY_FULL,
                        risk_direction=-1),
             FeatureDef("unpaid_cycles_6c", FC, C,
                        "SUM(CASE WHEN cycle < 6 AND prev_billed > 0 AND paid <= 0 THEN 1 ELSE 0 END)",
-                       "months in which you repaid nothing of a statement", "Repay something every month, on time.",
+                       "months in which you repaid nothing of what was due", "Repay something every month, on time.",
                        risk_direction=1, fill=0),
         ]
     if credit_line is None:
