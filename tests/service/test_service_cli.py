@@ -80,3 +80,33 @@ def test_commands_refuse_without_a_pseudonym_key(tmp_path):
     r = CliRunner().invoke(_app(), ["audit-verify"], env={"DEEPCREDIT_PSEUDONYM_KEY": "short",
                                                           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
     assert r.exit_code == 2 and "DEEPCREDIT_PSEUDONYM_KEY" in r.output
+
+
+def test_a_data_set_its_user_declared_is_served_with_its_spec_and_without_its_protected_attributes(tmp_path):
+    import gzip
+    from pathlib import Path
+
+    from service_testkit import ADMIN_KEY, KEY
+
+    from deepcredit.config import RunConfig
+    from deepcredit.data.dataset import Dataset
+    from deepcredit.data.ingest import ingest_with_spec
+    from deepcredit.data.spec import builtin_spec
+    from deepcredit.workflows.train import train_model
+
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "loans.csv").write_bytes(gzip.decompress(
+        (root / "src/deepcredit/data/datasets/files/german_credit.csv.gz").read_bytes()))
+    spec = builtin_spec("german")  # stored under a name of the user's: no built-in spec is found by name
+    raw = ingest_with_spec(spec, {"people": tmp_path / "loans.csv"}, tmp_path / "loans", name="loans")
+    model = train_model(RunConfig(model="gbdt", member_params={"gbdt": {"n_estimators": 20}}), raw, tmp_path / "m").path
+    env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
+           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'svc.db'}"}
+    r = CliRunner().invoke(_app(), ["serve-init", "--data", str(raw.root), "--model", str(model),
+                                    "--state", str(tmp_path / "state"), "--as-of", "2024-01-01"], env=env)
+    assert r.exit_code == 0, r.output
+    assert "scored 1,000 people" in r.output
+    copy = Dataset(tmp_path / "state" / "data")
+    assert not set(spec.protected) & set(copy.read("people").columns)  # declared protected: never copied
+    assert copy.spec.protected == () and [a.name for a in copy.spec.profile.attributes] == [
+        a.name for a in spec.profile.attributes if not a.protected]

@@ -35,10 +35,12 @@ class InitSummary:
     seconds: float
 
 
-def protected_columns_read(scorer: ModelScorer) -> set[str]:
-    """The protected people columns the model's features read (kept in the copy; every other one is dropped)."""
+def protected_columns_read(scorer: ModelScorer, data: Dataset) -> set[str]:
+    """The protected people columns the model's features read (kept in the copy; every other one is dropped):
+    those the data set's spec declares protected, and the simulator vocabulary's fixed ones."""
     used = used_features(scorer.model) or [d.name for d in scorer.definitions if not d.is_protected()]
-    return {c for d in needed_definitions(used, scorer.definitions) for c in d.requires} & set(PROTECTED_ATTRIBUTES)
+    protected = {*data.spec.protected, *PROTECTED_ATTRIBUTES}
+    return {c for d in needed_definitions(used, scorer.definitions) for c in d.requires} & protected
 
 
 def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: Path,
@@ -48,7 +50,7 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
     ctx.db.create_all()
     model_path = Path(model_path).resolve()
     scorer = load_scorer(model_path, data, threads=None)  # verifies the artifact before anything is copied
-    keep = protected_columns_read(scorer)
+    keep = protected_columns_read(scorer, data)
     copy = pseudonymise_dataset(data, Path(state_dir).resolve() / "data", ctx.pseudonym, keep_protected=keep)
     offset = timedelta(0) if as_of is None else utcnow() - as_of
     settings.clock.offset = offset

@@ -1,5 +1,8 @@
 """The service's own copy of a data set: person ids replaced by their pseudonyms, protected attributes dropped.
 
+The copy keeps the data set's spec (less the dropped attributes), so a data set its user declared is read
+by the service with the same meanings, texts and features as by training.
+
 Why a copy: the service never holds a raw person id, so the data it scores from must be keyed the way its
 requests are (HMAC of the id). The copy is also the place to minimise: protected attributes the model does
 not read are left out, and every event gets a stable `event_id` ('b1', 'b2', ... in (person, time) order)
@@ -41,8 +44,11 @@ def pseudonymise_dataset(src: Dataset, out: Path, pseudonym: Pseudonymiser,
     con.register("_ids", pa.table({"raw": pa.array([str(r) for r in raw], pa.string()),
                                    "pid": pa.array([pseudonym(str(r)) for r in raw], pa.string())}))
     people_cols = [r[0] for r in con.execute("DESCRIBE people").fetchall()]
-    drop = [c for c in PROTECTED_ATTRIBUTES if c in people_cols and c not in set(keep_protected)]
+    protected = {*src.spec.protected, *PROTECTED_ATTRIBUTES}  # what the data set's spec declares protected
+    drop = [c for c in people_cols if c in protected and c not in set(keep_protected)]
     exclude = ", ".join(["person_id", *drop])
+    event_cols = [r[0] for r in con.execute("DESCRIBE events").fetchall()]
+    spec = src.spec.restricted([c for c in people_cols if c not in drop], event_cols)
     staging = staging_dir(out)
     opts = f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})"
     try:
@@ -69,7 +75,7 @@ def pseudonymise_dataset(src: Dataset, out: Path, pseudonym: Pseudonymiser,
                                 snapshot_date=src.manifest.snapshot_date,
                                 description=f"{src.name} keyed by HMAC-SHA256 pseudonyms for the scoring service; "
                                             f"source fingerprint {src.fingerprint()}",
-                                extras=("relations_by_target",))
+                                extras=("relations_by_target",), spec=spec)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
