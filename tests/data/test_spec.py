@@ -322,6 +322,23 @@ def test_columns_a_file_has_but_the_spec_does_not_use_are_refused_until_ignored(
         spec_from_toml(ignoring.replace('ignore = ["order_no"]', 'ignore = ["type"]'))
 
 
+def test_the_services_reported_outcomes_are_held_in_the_data_sets_own_words():
+    shop = FULL.replace("[events.statuses]", "[events.outcomes]\n"
+                        'instalment_late = { kind = "payment", status = "bounced" }\n\n[events.statuses]')
+    ev = spec_from_toml(shop).events
+    assert ev is not None and ev.reported("instalment_late") == ("payment", "bounced")
+    assert ev.reported("rental_returned_late") is None  # neither declared nor in the spec's words
+    sim = builtin_spec("simulator").events
+    assert sim is not None and sim.reported("rental_returned_late") == ("rental", "returned_late")
+    for bad, field in ((shop.replace("instalment_late =", "instalment_lost ="), "events.outcomes.instalment_lost"),
+                       (shop.replace('kind = "payment", status', 'kind = "loan", status'),
+                        "events.outcomes.instalment_late.kind"),
+                       (shop.replace('status = "bounced" }', 'status = "late" }'),
+                        "events.outcomes.instalment_late.status")):
+        with pytest.raises(SpecError, match=f"line 24, field '{field}'"):
+            spec_from_toml(bad)
+
+
 def test_an_event_status_the_spec_does_not_declare_is_a_located_error(tmp_path):
     pd.DataFrame({"customer": ["c1"], "segment": ["a"]}).to_csv(tmp_path / "p.csv", index=False)
     pd.DataFrame({"customer": ["c1"], "booked_at": ["2024-01-05"], "type": ["payment"], "value": [1.0],

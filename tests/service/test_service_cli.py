@@ -110,3 +110,11 @@ def test_a_data_set_its_user_declared_is_served_with_its_spec_and_without_its_pr
     assert not set(spec.protected) & set(copy.read("people").columns)  # declared protected: never copied
     assert copy.spec.protected == () and [a.name for a in copy.spec.profile.attributes] == [
         a.name for a in spec.profile.attributes if not a.protected]
+    # no events declared: a reported outcome cannot be held, so it is refused, never silently ignored
+    assert "refuses them: rental_returned_on_time" in " ".join(r.output.split())
+    key = CliRunner().invoke(_app(), ["merchant-add", "Acme Rentals"], env=env).stdout.strip().splitlines()[-1]
+    with TestClient(create_app(Settings.from_env(env))) as client:
+        r = client.post("/v1/events", headers={"Authorization": f"Bearer {key}"},
+                        json={"transaction_id": "t1", "person_id": "1", "decision_id": 1,
+                              "outcome": "rental_returned_late", "days_late": 3, "amount": 25})
+        assert r.status_code == 422 and r.json()["type"].endswith("outcome-not-declared"), r.text

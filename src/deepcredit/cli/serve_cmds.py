@@ -82,6 +82,10 @@ def serve_init(
             raise typer.Exit(2) from None
     console.print(f"scored {summary.people:,} people as of {summary.as_of:%Y-%m-%d %H:%M} with model "
                   f"{summary.model_id[:12]} in {summary.seconds:.1f} s; data copy at {summary.data_dir}")
+    if summary.refused_outcomes:
+        console.print(f"[yellow]the data set's spec does not say what these reported outcomes are, so the service "
+                      f"refuses them:[/yellow] {', '.join(summary.refused_outcomes)} (declare them under "
+                      "\\[events.outcomes])")
 
 
 def _parse_anchor(text: str) -> tuple[int, str]:

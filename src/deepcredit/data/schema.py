@@ -66,6 +66,17 @@ EVENT_KINDS = frozenset(
 )
 """What kind of commitment an event records."""
 
+REPORTED_OUTCOMES: dict[str, tuple[str, str]] = {
+    "rental_returned_on_time": ("rental", "returned"),
+    "rental_returned_late": ("rental", "returned_late"),
+    "rental_not_returned": ("rental", "not_returned"),
+    "instalment_paid": ("instalment", "on_time"),
+    "instalment_late": ("instalment", "late"),
+    "instalment_missed": ("instalment", "missed"),
+}
+"""What a merchant reports to the scoring service, as the (kind, status) of this vocabulary. A data set in
+its own words says what each is in its words under [events.outcomes] in its spec."""
+
 GOOD_STATUSES = frozenset({"on_time", "paid_full", "returned", "positive"})
 """The person kept the commitment."""
 BAD_STATUSES = frozenset({"late", "missed", "overdue", "returned_late", "not_returned", "negative"})

@@ -25,7 +25,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from deepcredit.data.schema import Dimension
+from deepcredit.data.schema import REPORTED_OUTCOMES, Dimension
 from deepcredit.data.validate import DataValidationError
 
 SPEC_VERSION: Final = 1
@@ -161,6 +161,13 @@ class EventStatus(_Strict):
     share: ShareFeature | None = None
 
 
+class ReportedOutcome(_Strict):
+    """A merchant's reported outcome (data.schema.REPORTED_OUTCOMES) in the data set's own words."""
+
+    kind: str
+    status: str
+
+
 class EventColumns(_Strict):
     """Where the user's column names differ from DeepCredit's; optional ones absent unless named."""
 
@@ -185,10 +192,22 @@ class Events(_Strict):
     statuses: dict[str, EventStatus]
     ignore: list[str] = []
     """Columns of the events file that are not used (an order number, a store): left out of the data set."""
+    outcomes: dict[str, ReportedOutcome] = {}
+    """What the scoring service's reported outcomes (`rental_returned_late`, ...) are in this data set's
+    kinds and statuses; one not listed is the simulator's (kind, status) where the spec declares both."""
 
     @model_validator(mode="after")
     def _check(self) -> Events:
         _not_ignored(self.ignore, self.columns.model_dump().values())
+        for name, o in self.outcomes.items():
+            if name not in REPORTED_OUTCOMES:
+                raise SpecProblem(("outcomes", name), f"{name!r} is not an outcome the service takes (it takes: "
+                                                      f"{', '.join(REPORTED_OUTCOMES)})")
+            if o.kind not in self.kinds:
+                raise SpecProblem(("outcomes", name, "kind"), f"{o.kind!r} is not a kind declared in [events.kinds]")
+            if o.status not in self.statuses:
+                raise SpecProblem(("outcomes", name, "status"),
+                                  f"{o.status!r} is not a status declared in [events.statuses]")
         if not self.kinds:
             raise SpecProblem(("kinds",), "declare at least one event kind")
         if not self.statuses:
@@ -211,6 +230,13 @@ class Events(_Strict):
 
     def kinds_amount(self, meaning: str) -> frozenset[str]:
         return frozenset(k for k, v in self.kinds.items() if v.amount == meaning)
+
+    def reported(self, outcome: str) -> tuple[str, str] | None:
+        """(kind, status) of a reported outcome in this data set's words, or None where it does not say."""
+        if outcome in self.outcomes:
+            return self.outcomes[outcome].kind, self.outcomes[outcome].status
+        kind, status = REPORTED_OUTCOMES[outcome]
+        return (kind, status) if kind in self.kinds and status in self.statuses else None
 
 
 class RelationColumns(_Strict):

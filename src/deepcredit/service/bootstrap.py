@@ -21,7 +21,7 @@ from deepcredit.data.schema import PROTECTED_ATTRIBUTES
 from deepcredit.scoring.scorer import used_features
 from deepcredit.service.config import Settings, utcnow
 from deepcredit.service.context import make_context, write_meta
-from deepcredit.service.events import overlay_source, save_scores_bulk
+from deepcredit.service.events import overlay_source, save_scores_bulk, unreported_outcomes
 from deepcredit.service.pseudodata import pseudonymise_dataset
 from deepcredit.service.scoring import ModelScorer, load_scorer, needed_definitions
 
@@ -33,6 +33,8 @@ class InitSummary:
     model_id: str
     as_of: datetime
     seconds: float
+    refused_outcomes: list[str]
+    """Reported outcomes the data set's spec does not say how to hold: the service refuses them."""
 
 
 def protected_columns_read(scorer: ModelScorer, data: Dataset) -> set[str]:
@@ -67,4 +69,5 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
         ctx.audit.append(s, now, "operator", "service_initialised", None, people=people,
                          model=scorer.model_id, data=data.name)
     ctx.db.dispose()
-    return InitSummary(people, copy.root, scorer.model_id, now, time.perf_counter() - t0)
+    return InitSummary(people, copy.root, scorer.model_id, now, time.perf_counter() - t0,
+                       unreported_outcomes(copy.spec))

@@ -17,9 +17,11 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deepcredit.data.schema import EVENT_STATUSES, GOOD_STATUSES
+from deepcredit.data.schema import EVENT_STATUSES
+from deepcredit.data.spec import DatasetSpec
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.events import rescore
+from deepcredit.service.history import spec_of, status_meaning
 from deepcredit.service.problems import Problem, not_found
 from deepcredit.service.schemas import DisputeCreate, DisputeOut, DisputeResolve, DisputeState
 from deepcredit.service.store.models import Dispute, EventCorrection, ServiceEvent
@@ -83,17 +85,23 @@ def review(ctx: ServiceContext, dispute_id: int) -> DisputeOut:
         return to_out(d, now)
 
 
+def correctable_statuses(spec: DatasetSpec | None) -> frozenset[str]:
+    """The statuses a corrected event may get: the served data set's own (its spec), else the data model's."""
+    return frozenset(spec.events.statuses) if spec is not None and spec.events is not None else EVENT_STATUSES
+
+
 def resolve(ctx: ServiceContext, dispute_id: int, req: DisputeResolve) -> DisputeOut:
     now = ctx.now()
     fix = req.correction
-    if fix is not None and fix.action == "restatus" and fix.status not in EVENT_STATUSES:
-        raise Problem(422, "invalid-correction", f"status must be one of {sorted(EVENT_STATUSES)}")
+    spec = spec_of(ctx.scorer)
+    if fix is not None and fix.action == "restatus" and fix.status not in (allowed := correctable_statuses(spec)):
+        raise Problem(422, "invalid-correction", f"status must be one of {sorted(allowed)}")
     with ctx.db.write() as s:
         d = _move(s, dispute_id, DisputeState(req.outcome))
         d.resolved_at, d.resolution_note = now, req.note
         if fix is not None:
             days_late = fix.days_late
-            if fix.action == "restatus" and days_late is None and fix.status in GOOD_STATUSES:
+            if fix.action == "restatus" and days_late is None and status_meaning(str(fix.status), spec) == "kept":
                 days_late = 0.0
             row = s.execute(select(EventCorrection).where(EventCorrection.event_ref == d.event_ref)).scalar_one_or_none()
             if row is None:

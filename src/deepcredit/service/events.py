@@ -21,10 +21,12 @@ from datetime import datetime, timedelta
 import pandas as pd
 from sqlalchemy import delete, insert, select
 
-from deepcredit.data.schema import EVENT_STATUSES, GOOD_STATUSES
+from deepcredit.data.schema import EVENT_STATUSES, REPORTED_OUTCOMES
+from deepcredit.data.spec import DatasetSpec
 from deepcredit.service.auth import MerchantPrincipal
 from deepcredit.service.config import naive_utc
 from deepcredit.service.context import ServiceContext
+from deepcredit.service.history import spec_of, status_meaning
 from deepcredit.service.problems import Problem, forbidden
 from deepcredit.service.schemas import EventAck, EventReport, Outcome
 from deepcredit.service.scoring import OVERLAY_COLUMNS, Overlay, ScoredPerson
@@ -33,20 +35,28 @@ from deepcredit.service.store.models import Decision, EventCorrection, Meta, Sco
 
 log = logging.getLogger("deepcredit.service")
 
-OUTCOMES: dict[Outcome, tuple[str, str]] = {
-    Outcome.RENTAL_RETURNED_ON_TIME: ("rental", "returned"),
-    Outcome.RENTAL_RETURNED_LATE: ("rental", "returned_late"),
-    Outcome.RENTAL_NOT_RETURNED: ("rental", "not_returned"),
-    Outcome.INSTALMENT_PAID: ("instalment", "on_time"),
-    Outcome.INSTALMENT_LATE: ("instalment", "late"),
-    Outcome.INSTALMENT_MISSED: ("instalment", "missed"),
-}
-"""Outcome -> (event kind, event status) in the data model's vocabularies (data/schema.py)."""
+assert {o.value for o in Outcome} == set(REPORTED_OUTCOMES)
+
+
+def reported_event(outcome: str, spec: DatasetSpec | None) -> tuple[str, str] | None:
+    """(kind, status) that a reported outcome is stored as, in the served data set's words (its spec's
+    [events.outcomes], else the simulator's words where the spec declares them); None where the data set
+    cannot hold it (it has no events, or its spec does not say), so that it never counts as nothing."""
+    if spec is None:
+        return REPORTED_OUTCOMES[outcome]
+    return spec.events.reported(outcome) if spec.events is not None else None
+
+
+def unreported_outcomes(spec: DatasetSpec | None) -> list[str]:
+    """The outcomes the service refuses for this data set (it cannot say what they are)."""
+    return [o for o in REPORTED_OUTCOMES if reported_event(o, spec) is None]
+
+
 WRITE_OFF_DAYS = 60.0
 """days_late of a commitment never kept, as the simulated world and the bundled data record it."""
 RETENTION_CUTOFF = "retention_cutoff"
 """The service_meta key of the retention cutoff (service/retention.py)."""
-assert all(st in EVENT_STATUSES for _, st in OUTCOMES.values())
+assert all(st in EVENT_STATUSES for _, st in REPORTED_OUTCOMES.values())
 
 
 def overlay_source(db: Database):
@@ -163,9 +173,14 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
         raise Problem(422, "invalid-event", "occurred_at is in the future")
     if ts < now - timedelta(days=365 * 5):
         raise Problem(422, "invalid-event", "occurred_at is more than five years ago")
-    kind, status = OUTCOMES[req.outcome]
+    spec = spec_of(ctx.scorer)
+    stored_as = reported_event(req.outcome.value, spec)
+    if stored_as is None:
+        raise Problem(422, "outcome-not-declared", f"the data set this service scores does not say what "
+                      f"'{req.outcome.value}' is (its operator declares it under [events.outcomes] in its spec)")
+    kind, status = stored_as
     days_late = float(req.days_late) if req.days_late is not None else \
-        (0.0 if status in GOOD_STATUSES else WRITE_OFF_DAYS)
+        (0.0 if status_meaning(status, spec) == "kept" else WRITE_OFF_DAYS)
     with ctx.db.write() as s:
         prior = s.execute(select(ServiceEvent).where(ServiceEvent.merchant_id == m.id,
                                                      ServiceEvent.transaction_id == req.transaction_id)

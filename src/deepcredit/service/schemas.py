@@ -23,8 +23,6 @@ from pydantic import (
     model_validator,
 )
 
-from deepcredit.data.schema import EVENT_STATUSES
-
 INT64_MAX = 2**63 - 1
 
 
@@ -362,10 +360,6 @@ class DisputeCreate(Request):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 
-# members come from data.schema.EVENT_STATUSES, which mypy cannot read from a functional Enum call
-EventStatus = StrEnum("EventStatus", {v: v for v in sorted(EVENT_STATUSES)})  # type: ignore[misc]
-
-
 class RemoveCorrection(Request):
     action: Literal["remove"]
     status: ClassVar[None] = None
@@ -374,7 +368,9 @@ class RemoveCorrection(Request):
 
 class RestatusCorrection(Request):
     action: Literal["restatus"]
-    status: EventStatus = Field(description="The event's corrected status.")
+    status: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="The event's corrected status: one of the served data set's statuses (its spec's words; "
+                    "the simulator's vocabulary for data sets without a spec).")
     days_late: Annotated[float, Field(ge=0, le=3650), Number] | None = None
 
 
