@@ -8,7 +8,7 @@ from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import FeatureDef, Source
-from deepcredit.models.artifacts import ArtifactError, load_artifact, save_artifact
+from deepcredit.models.artifacts import ArtifactError, content_sha256, load_artifact, save_artifact
 from deepcredit.models.base import load_model, save_model
 from deepcredit.models.scorecard import ScorecardModel
 from deepcredit.scoring.scorer import Scorer
@@ -47,7 +47,7 @@ def test_scorecard_roundtrip(tmp_path, fitted):
     assert m["kind"] == "scorecard" and m["artifact_format"] == 1
     assert m["data_fingerprint"] == "abc123" and m["metrics"] == {"auc": 0.7}
     assert [f["name"] for f in m["features"]] == ["late", "limit"]
-    assert m["sha256"] == m["files"]["model.json"] and len(m["sha256"]) == 64
+    assert m["sha256"] == load_artifact(out).sha256 == content_sha256(m["files"]) and len(m["sha256"]) == 64
     assert "numpy" in m["library_versions"]
     assert set(m["files"]) == {"model.json", "scorecard.csv", "scorecard.html", "scorecard_card.json"}
     assert "(base points)" in (out / "scorecard.csv").read_text()
@@ -105,3 +105,14 @@ def test_general_artifact_with_extra_files(tmp_path):
     with pytest.raises(ValueError, match="invalid artifact file name"):
         save_artifact(tmp_path / "bad", {}, kind="x", config={}, features=[], data_fingerprint="", metrics={},
                       extra_files={"../escape": b""})
+
+
+def test_two_fits_with_the_same_parameters_are_two_models(tmp_path):
+    # a network's or a stack's payload holds its parameters; its weights are other files
+    args = dict(kind="gbdt", payload={"kind": "gbdt", "params": {"n_estimators": 10}}, config={}, features=[],
+                data_fingerprint="abc", metrics={})
+    one = save_artifact(tmp_path / "one", extra_files={"weights.txt": b"tree 1"}, **args)
+    two = save_artifact(tmp_path / "two", extra_files={"weights.txt": b"tree 2"}, **args)
+    again = save_artifact(tmp_path / "again", extra_files={"weights.txt": b"tree 1"}, **args)
+    assert load_artifact(one).sha256 != load_artifact(two).sha256
+    assert load_artifact(one).sha256 == load_artifact(again).sha256  # the same files: the same model

@@ -60,6 +60,15 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def content_sha256(files: Mapping[str, str]) -> str:
+    """One hash over the sha256 of every file of an artifact (by name).
+
+    Why not the payload's alone: a stack's or a network's payload holds its parameters, its fitted weights
+    are other files, so two fits with the same parameters would share an identity, and a service, a
+    challenger or a resumed scoring job would take one model for the other."""
+    return _sha(_dumps({name: files[name] for name in sorted(files)}))
+
+
 @dataclass
 class Artifact:
     root: Path
@@ -72,8 +81,8 @@ class Artifact:
 
     @property
     def sha256(self) -> str:
-        """The payload's hash: the identity of the model itself."""
-        return self.manifest["files"][PAYLOAD]
+        """The identity of the model: a hash over every file it is made of (content_sha256)."""
+        return content_sha256(self.manifest["files"])
 
     def path(self, name: str) -> Path:
         if name not in self.manifest["files"]:
@@ -201,7 +210,7 @@ def save_artifact(out: Path, payload: dict, *, kind: str, config: Mapping, featu
             "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "deepcredit_version": versions.get("deepcredit", "unknown"), "library_versions": versions,
             "config": dict(config), "features": list(features), "data_fingerprint": data_fingerprint,
-            "metrics": dict(metrics), "files": hashes, "sha256": hashes[PAYLOAD],
+            "metrics": dict(metrics), "files": hashes, "sha256": content_sha256(hashes),
         }
         body = json.loads(json.dumps(body, default=str))  # plain JSON types only
         body["manifest_sha256"] = _sha(_dumps(body))

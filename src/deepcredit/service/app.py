@@ -22,6 +22,7 @@ from deepcredit.service import problems
 from deepcredit.service.alerts import Dispatcher
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, get_context, make_context, read_meta, sync_clock
+from deepcredit.service.history import correctable_statuses, spec_of
 from deepcredit.service.limits import BodyLimit
 from deepcredit.service.neighbours import neighbour_queue
 from deepcredit.service.routes import admin, merchant, person
@@ -146,6 +147,13 @@ def _set_band_names(schemas: dict, bands: list[str]) -> None:
                 option["propertyNames"] = {"enum": bands}
 
 
+def _set_statuses(schemas: dict, statuses: frozenset[str]) -> None:
+    """A corrected status is one of the served data set's own (its spec's words)."""
+    prop = schemas.get("RestatusCorrection", {}).get("properties", {}).get("status")
+    if prop is not None:
+        prop["enum"] = sorted(statuses)
+
+
 def _integer_bounds(node: object) -> None:
     """Integer bounds as integers: pydantic writes them as floats here, and float(2**63 - 1) is 2**63."""
     if isinstance(node, dict):
@@ -171,6 +179,7 @@ def _document(app: FastAPI, ctx: ServiceContext) -> None:
             schemas = doc.get("components", {}).get("schemas", {})
             _set_threshold_step(schemas, ctx.settings.threshold_step)
             _set_band_names(schemas, ctx.band_names())
+            _set_statuses(schemas, correctable_statuses(spec_of(ctx.scorer)))
             _add_links(doc)
             _integer_bounds(doc)
             doc["info"]["description"] += (f" Request bodies above {ctx.settings.max_body_bytes:,} bytes are "

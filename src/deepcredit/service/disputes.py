@@ -17,11 +17,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deepcredit.data.schema import EVENT_STATUSES
-from deepcredit.data.spec import DatasetSpec
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.events import rescore
-from deepcredit.service.history import spec_of, status_meaning
+from deepcredit.service.history import correctable_statuses, spec_of, status_meaning
 from deepcredit.service.problems import Problem, not_found
 from deepcredit.service.schemas import DisputeCreate, DisputeOut, DisputeResolve, DisputeState
 from deepcredit.service.store.models import Dispute, EventCorrection, ServiceEvent
@@ -83,11 +81,6 @@ def review(ctx: ServiceContext, dispute_id: int) -> DisputeOut:
         d.reviewed_at = now
         ctx.audit.append(s, now, "operator", "dispute_under_review", d.subject, dispute=d.id)
         return to_out(d, now)
-
-
-def correctable_statuses(spec: DatasetSpec | None) -> frozenset[str]:
-    """The statuses a corrected event may get: the served data set's own (its spec), else the data model's."""
-    return frozenset(spec.events.statuses) if spec is not None and spec.events is not None else EVENT_STATUSES
 
 
 def resolve(ctx: ServiceContext, dispute_id: int, req: DisputeResolve) -> DisputeOut:

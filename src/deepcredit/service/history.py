@@ -26,7 +26,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deepcredit.data.schema import GOOD_STATUSES, SEVERE_STATUSES
+from deepcredit.data.schema import EVENT_STATUSES, GOOD_STATUSES, SEVERE_STATUSES
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.service.store.models import Dispute, ServiceEvent
 
@@ -78,6 +78,11 @@ def spec_of(scorer: object) -> DatasetSpec | None:
     """The served data set's spec (what its event statuses mean), when the scorer serves a data set."""
     dataset = getattr(scorer, "dataset", None)
     return dataset.spec if dataset is not None else None
+
+
+def correctable_statuses(spec: DatasetSpec | None) -> frozenset[str]:
+    """The statuses a corrected event may get: the served data set's own (its spec), else the data model's."""
+    return frozenset(spec.events.statuses) if spec is not None and spec.events is not None else EVENT_STATUSES
 
 
 def status_meaning(status: str, spec: DatasetSpec | None) -> str:
