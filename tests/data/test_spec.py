@@ -159,7 +159,8 @@ def test_a_drafted_spec_loads_and_declares_every_column(tmp_path):
 
 
 def test_a_spec_drafted_from_all_four_files_guesses_their_columns_and_meanings_and_ingests(tmp_path):
-    pd.DataFrame({"client_id": ["c1", "c2", "c3"], "segment": ["a", "b", "a"]}).to_csv(tmp_path / "p.csv", index=False)
+    pd.DataFrame({"client_id": ["c1", "c2", "c3"], "segment": ["a", "b", "a"], "joined_on": ["2023-01-02"] * 3,
+                  "net_income": [1.0, 2.0, 3.0], "opened_on": ["2023-05-01"] * 3}).to_csv(tmp_path / "p.csv", index=False)
     pd.DataFrame({"client_id": ["c1", "c1", "c2", "c3"], "due_date": ["2024-02-05", "", "", ""], "booked_on": ["2024-01-05", "2024-02-01", "2024-02-03", "2024-02-04"],
                   "event_type": ["invoice", "repayment", "repayment", "gift_card"], "amount_eur": [100.0, 60.0, 70.0, 5.0],
                   "state": ["pending", "paid_late", "bounced", "weird"], "days_past_due": [0, 12, 0, 0],
@@ -172,6 +173,9 @@ def test_a_spec_drafted_from_all_four_files_guesses_their_columns_and_meanings_a
     text = draft_spec(files["people"], "shop", events=files["events"], relations=files["relations"],
                       outcomes=files["outcomes"])
     spec = spec_from_toml(text, "draft.toml")
+    assert spec.role("joined_at").name == "joined_on" and spec.role("income").name == "net_income"  # type: ignore[union-attr]
+    assert spec.attribute("opened_on").role is None  # one attribute per role
+    assert spec.attribute("opened_on").description == "the days since your opened on"
     ev = spec.events
     assert ev is not None and ev.columns.model_dump() == {
         "person_id": "client_id", "ts": "booked_on", "kind": "event_type", "amount": "amount_eur", "status": "state",

@@ -100,7 +100,9 @@ class Attribute(_Strict):
 
     @property
     def text(self) -> str:
-        return self.description or f"your {self.name.replace('_', ' ')}"
+        """What a reason code says; a date attribute's feature counts the days since it."""
+        words = self.name.replace("_", " ")
+        return self.description or (f"the days since your {words}" if self.type == "date" else f"your {words}")
 
     @model_validator(mode="after")
     def _check(self) -> Attribute:

@@ -116,8 +116,17 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     return "\n".join(out) + "\n"
 
 
+ROLE_HINTS = {  # role: (words in the header, the type it needs, the description it gets)
+    "joined_at": (r"join|signup|sign_up|registered|member_since|customer_since|opened|onboard", "date",
+                  "how long you have been a customer"),
+    "income": (r"income|salary|earning|wage", "numeric", None),
+    "credit_line": (r"credit_?line|credit_?limit|limit_?bal|spending_?limit", "numeric", None),
+}
+
+
 def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[str]:
     out: list[str] = []
+    roles: dict[str, str] = {}  # a role is given to one attribute at most (the first whose header fits)
     for col in frame.columns:
         if col in set(skip):
             continue
@@ -127,11 +136,19 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[st
         if attr != col:
             out.append(f"column = {_q(col)}")
         out.append(f"type = {_q(kind)}")
+        role = next((r for r, (words, needs, _) in ROLE_HINTS.items()
+                     if r not in roles and kind == needs and re.search(words, col.lower())), None)
+        if role:
+            roles[role] = col
+            out.append(f"role = {_q(role)}  # check: what the capacity templates read it as")
         if kind == "categorical" and frame[col].nunique() <= 12:
             listed = ", ".join(_q(str(v)) for v in sorted(frame[col].dropna().unique()))
             out.append(f"# values: {listed} (ordered? make it type = \"ordinal\" with order = [...])")
         out.append('dimension = "identity"  # TODO: choose the dimension this attribute speaks to')
-        out.append(f"description = {_q('your ' + col.replace('_', ' ').lower())}")
+        words = col.replace("_", " ").lower()
+        text = (ROLE_HINTS[role][2] if role else None) or (f"the days since your {words}" if kind == "date"
+                                                           else f"your {words}")
+        out.append(f"description = {_q(text)}")
         out.append('improve = ""')
         if PROTECTED_HINTS.search(col.lower()):
             out.append("protected = true  # looks like a protected attribute: audited, never a model input")
