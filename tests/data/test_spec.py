@@ -194,6 +194,22 @@ def test_a_spec_drafted_from_all_four_files_guesses_their_columns_and_meanings_a
     assert len(ds.read("events")) == 4 and ds.read("outcomes")["label"].tolist() == [0, 1, 0]
 
 
+def test_a_people_file_with_several_rows_per_person_is_drafted_with_its_history(tmp_path):
+    pd.DataFrame({"customer_id": ["c1", "c1", "c2"], "valid_from": ["2023-01-01", "2023-06-01", "2023-01-01"],
+                  "plan": ["basic", "plus", "basic"], "defaulted": ["no", "yes", "no"]}).to_csv(tmp_path / "p.csv",
+                                                                                              index=False)
+    pd.DataFrame({"customer_id": ["c1", "c2"], "defaulted": ["no", "yes"], "as_of": ["2024-01-01"] * 2}
+                 ).to_csv(tmp_path / "o.csv", index=False)
+    text = draft_spec(tmp_path / "p.csv", outcomes=tmp_path / "o.csv")
+    spec = spec_from_toml(text)  # not three people numbered 1, 2, 3: two people, one with a change of plan
+    assert (spec.profile.id_column, spec.profile.valid_from) == ("customer_id", "valid_from")
+    assert [a.name for a in spec.profile.attributes] == ["plan", "defaulted"]
+    ds = ingest_with_spec(spec.model_copy(update={"profile": spec.profile.model_copy(update={
+        "ignore": ["defaulted"], "attributes": spec.profile.attributes[:1]})}),
+        {"people": tmp_path / "p.csv", "outcomes": tmp_path / "o.csv"}, tmp_path / "d")
+    assert len(ds.read("people")) == 3 and ds.read("outcomes")["person_id"].nunique() == 2
+
+
 FULL = """spec_version = 1
 name = "shop"
 

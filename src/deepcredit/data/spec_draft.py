@@ -72,7 +72,11 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     frame = _sample(path)
     n = len(frame)
     id_col = next((c for c in frame.columns if ID_HINTS.search(c.lower()) and frame[c].nunique() == n), None)
-    label_col = None if outcomes else _label_column(frame, exclude=(id_col,))
+    history = None if id_col else _history(frame)
+    valid_from: str | None = None
+    if history:
+        id_col, valid_from = history
+    label_col = None if outcomes else _label_column(frame, exclude=(id_col, valid_from))
     files = " ".join(f"--{t} {Path(f).name}" for t, f in (("events", events), ("relations", relations),
                                                           ("outcomes", outcomes)) if f)
     dims = " | ".join(d.value for d in Dimension)
@@ -92,10 +96,14 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     ]
     if id_col:
         out.append(f"id_column = {_q(id_col)}")
+        if valid_from:
+            out += ["# A person has several rows: each holds from this date on (attribute history; features as of T",
+                    "# read the row valid before T). Check it is when the values became true, not when they were typed.",
+                    f"valid_from = {_q(valid_from)}"]
     else:
         out += ["# No column looks like a unique id: each row is one person, numbered 1, 2, ... in file order.",
                 'id_column = ""']
-    out += _attribute_lines(frame, skip=(id_col, label_col))
+    out += _attribute_lines(frame, skip=(id_col, valid_from, label_col))
     if events:
         out += _event_lines(Path(events), id_col)
     if relations:
@@ -122,6 +130,22 @@ ROLE_HINTS = {  # role: (words in the header, the type it needs, the description
     "income": (r"income|salary|earning|wage", "numeric", None),
     "credit_line": (r"credit_?line|credit_?limit|limit_?bal|spending_?limit", "numeric", None),
 }
+
+
+HISTORY_HINTS = re.compile(r"valid|effective|updated|changed|since|from|as_?of|snapshot|version")
+
+
+def _history(frame: pd.DataFrame) -> tuple[str, str] | None:
+    """(id column, valid-from column) of a people file with several rows per person: an id-like column that
+    repeats, and a date column that tells its rows apart; None otherwise."""
+    ids = [c for c in frame.columns if ID_HINTS.search(c.lower()) and frame[c].nunique() < len(frame)]
+    dates = [c for c in frame.columns if c not in ids and HISTORY_HINTS.search(c.lower())
+             and infer_type(frame[c]) == "date"]
+    for i in ids:
+        for d in dates:
+            if not frame.duplicated([i, d]).any():
+                return i, d
+    return None
 
 
 def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[str]:
