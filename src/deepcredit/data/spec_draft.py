@@ -239,15 +239,20 @@ def _person_column(types: dict[str, str], id_col: str | None, taken: set[str]) -
     return _pick(types, ID_HINTS.pattern + r"|person|user|member", tuple(set(types.values())), taken)
 
 
-def _vocabulary(path: Path, column: str) -> list[str] | None:
-    """Every distinct value of one column in the whole file (a rare status missed by a sample would make
-    the ingest fail), or None when there are too many for a vocabulary."""
+def _vocabularies(path: Path, columns: list[str]) -> dict[str, list[str] | None]:
+    """Every distinct value of each column in the whole file, read in one pass (a rare status missed by a
+    sample would make the ingest fail); None for a column with too many values for a vocabulary."""
+    if not columns:
+        return {}
     if is_parquet(path):
-        values = pq.read_table(path, columns=[column]).column(0).to_pandas().dropna().astype(str)
+        frame = pq.read_table(path, columns=columns).to_pandas()
     else:
-        values = pd.read_csv(path, usecols=[column], dtype=str, keep_default_na=False)[column]
-    found = sorted(v for v in values.str.strip().unique() if v != "")
-    return found if len(found) <= MAX_VALUES else None
+        frame = pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False)
+    out: dict[str, list[str] | None] = {}
+    for c in columns:
+        found = sorted(v for v in frame[c].dropna().astype(str).str.strip().unique() if v != "")
+        out[c] = found if len(found) <= MAX_VALUES else None
+    return out
 
 
 def _ignored(types: dict[str, str], taken: set[str]) -> list[str]:
@@ -276,16 +281,18 @@ def _event_lines(path: Path, id_col: str | None) -> list[str]:
     for role in OPTIONAL_EVENT_COLUMNS:
         col = found[role]
         out.append(f"{role} = {_q(col)}  # check" if col else f'{role} = ""  # none found; name the column if there is one')
+    vocab = _vocabularies(path, [c for c in (found["kind"], found["status"]) if c])
     out += ["", "# What each kind's amount is: owed (a bill), paid (a repayment), rating, or neutral.", "[events.kinds]"]
-    out += _meanings(path, found["kind"], AMOUNT_WORDS, "amount", "neutral")
+    out += _meanings(found["kind"], vocab, AMOUNT_WORDS, "amount", "neutral")
     out += ["", "# What each status means: kept, late (still paid), broken (never counts as paid), open, neutral.",
             "[events.statuses]"]
-    out += _meanings(path, found["status"], STATUS_WORDS, "meaning", "neutral")
+    out += _meanings(found["status"], vocab, STATUS_WORDS, "meaning", "neutral")
     return out
 
 
-def _meanings(path: Path, column: str | None, words: tuple[tuple[str, str], ...], key: str, fallback: str) -> list[str]:
-    values = _vocabulary(path, column) if column else None
+def _meanings(column: str | None, vocab: dict[str, list[str] | None], words: tuple[tuple[str, str], ...], key: str,
+              fallback: str) -> list[str]:
+    values = vocab.get(column) if column else None
     if not values:
         why = "no such column found" if not column else f"{column!r} has more than {MAX_VALUES} values"
         return [f"# TODO: {why}; declare each value, e.g.", f'TODO = {{ {key} = "{fallback}" }}']
@@ -320,7 +327,7 @@ def _relation_lines(path: Path) -> list[str]:
     out += ["directed = true  # TODO: false if a tie has no direction (a shared device, a marriage)",
             f"weighted = {str(bool(weight)).lower()}", f"signed = {str(signed).lower()}"
             + ("  # negative weights found: the share of negative ties becomes a feature" if signed else "")]
-    kinds = _vocabulary(path, found["kind"]) if found["kind"] else None
+    kinds = _vocabularies(path, [found["kind"]])[found["kind"]] if found["kind"] else None
     if kinds:
         out.append(f"kinds = [{', '.join(_q(k) for k in kinds)}]")
     out += _ignored(types, taken)
