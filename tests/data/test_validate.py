@@ -338,7 +338,8 @@ CSV_CASES = [
     ("no header", {"events": "\n".join(VALID["events"].splitlines()[1:]) + "\n"},
      where("events"), "the first line is not a header of the events table: none of its cells ('p1', "),
     ("semicolons", {"outcomes": VALID["outcomes"].replace(",", ";")},
-     where("outcomes"), "values seem to be separated by ';': DeepCredit reads comma-separated files"),
+     where("outcomes"), "values seem to be separated by ';', not ',': declare it in the data-set spec as delimiter = \";\" "
+     "under [format]"),
     ("trailing comma in header", {"relations": "source,target,kind,weight,ts,\np1,p2,contact,1,2023-05-01,\n"},
      where("relations"), "header cell 6 is empty"),
     ("JSON named .csv", {"people": json.dumps([{"person_id": "p1"}, {"person_id": "p2"}])},

@@ -30,12 +30,15 @@ from deepcredit.data.datasets.uci import typed_frame
 from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec
 from deepcredit.data.spec import Attribute, DatasetSpec, SpecError, field_path, spec_line
 from deepcredit.data.validate import (
+    PLAIN,
     DataValidationError,
+    FileFormat,
     check_event_values,
     check_no_duplicate_rows,
     is_parquet,
     line_offset_for,
     read_and_validate,
+    separator_hint,
     with_exact_line,
 )
 
@@ -43,7 +46,7 @@ TYPES = {"numeric": ColumnType.FLOAT, "categorical": ColumnType.STRING, "ordinal
          "boolean": ColumnType.BOOL, "date": ColumnType.TIMESTAMP}
 
 
-def file_columns(path: Path) -> list[str]:
+def file_columns(path: Path, fmt: FileFormat = PLAIN) -> list[str]:
     """The column names of a CSV (its header) or Parquet file."""
     path = Path(path)
     if not path.exists():
@@ -52,22 +55,22 @@ def file_columns(path: Path) -> list[str]:
         files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
         return list(pq.read_schema(files[0]).names) if files else []
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-        return [c.strip() for c in next((r for r in csv.reader(fh) if r), [])]
+        return [c.strip() for c in next((r for r in csv.reader(fh, delimiter=fmt.delimiter) if r), [])]
 
 
 class _Checker:
-    """Reports a declared column missing from a data file at the spec's line."""
+    """Reports a declared column missing from a data file at the spec's line; knows how the files are written."""
 
-    def __init__(self, spec_file: str | None) -> None:
-        self.spec_file = spec_file
-        self._headers: dict[Path, set[str]] = {}
+    def __init__(self, spec_file: str | None, fmt: FileFormat = PLAIN) -> None:
+        self.spec_file, self.fmt = spec_file, fmt
+        self._headers: dict[Path, list[str]] = {}
 
     def columns(self, path: Path) -> set[str]:
         """The file's column names, read once per ingest."""
         path = Path(path)
         if path not in self._headers:
-            self._headers[path] = set(file_columns(path))
-        return self._headers[path]
+            self._headers[path] = file_columns(path, self.fmt)
+        return set(self._headers[path])
 
     def defaulted_absent(self, declared: BaseModel, field: str, path: Path) -> bool:
         """The spec left `field` at its default name, and the file has no such column: an optional column
@@ -79,8 +82,10 @@ class _Checker:
         for loc, col in columns.items():
             if col is not None and col not in have:
                 line = spec_line(self.spec_file, loc) if self.spec_file else None
+                hint = separator_hint(self._headers[Path(path)], self.fmt.delimiter)
                 raise SpecError(self.spec_file or "spec", f"column {col!r} is not in {path} (its columns: "
-                                f"{', '.join(sorted(have)) or 'none'})", line, field_path(loc))
+                                f"{', '.join(sorted(have)) or 'none'})" + (f"; {hint}" if hint else ""),
+                                line, field_path(loc))
 
 
 def _table(name: str, section: str, columns: Iterable[Column], ignore: list[str], key: tuple[str, ...] = ()) -> TableSpec:
@@ -110,7 +115,7 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     if spec.outcomes.source == "people":
         cols.append(Column(spec.outcomes.label, ColumnType.STRING))
     key = ((p.id_column, p.valid_from) if p.valid_from else (p.id_column,)) if p.id_column else ()
-    frame = read_and_validate(path, _table("people", "profile", cols, p.ignore, key), snapshot)
+    frame = read_and_validate(path, _table("people", "profile", cols, p.ignore, key), snapshot, fmt=check.fmt)
     ids = frame[p.id_column] if p.id_column else pd.Series(range(1, len(frame) + 1)).astype(str)
     out = pd.DataFrame({"person_id": ids.astype("string")})
     for a in p.attributes:
@@ -148,7 +153,7 @@ def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
         check_no_duplicate_rows(frame.drop(columns=ev.ignore, errors="ignore"), file, line_offset)
 
     frame = read_and_validate(path, _table("events", "events", cols, ev.ignore), snapshot,
-                              checks=(values, no_duplicates))
+                              checks=(values, no_duplicates), fmt=check.fmt)
     return _renamed(frame, mapping)
 
 
@@ -164,7 +169,7 @@ def _read_relations(spec: DatasetSpec, path: Path, check: _Checker, snapshot) ->
     check.require(path, {("relations", "columns", k): v for k, v in mapping.items()})
     cols = _declared_columns(RELATIONS, mapping, {"kind": frozenset(rel.kinds) or None})
     table = _table("relations", "relations", cols, rel.ignore)
-    frame = _renamed(read_and_validate(path, table, snapshot, allow_empty=True), mapping)
+    frame = _renamed(read_and_validate(path, table, snapshot, allow_empty=True, fmt=check.fmt), mapping)
     if "kind" not in frame:
         frame["kind"] = pd.Series(["related"] * len(frame), dtype="string")
     if "weight" not in frame:
@@ -201,7 +206,8 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
         cols += [Column(as_of_col, ColumnType.TIMESTAMP)] if as_of_col else []
         cols += [Column(window_col, ColumnType.INT)] if window_col else []
         key = (o.person_id, as_of_col) if as_of_col else (o.person_id,)
-        frame = read_and_validate(path, _table("outcomes", "outcomes", cols, o.ignore, key), snapshot)
+        frame = read_and_validate(path, _table("outcomes", "outcomes", cols, o.ignore, key), snapshot,
+                                  fmt=check.fmt)
         label = _labels(frame[o.label], spec, str(path), line_offset_for(path))
         ids = frame[o.person_id]
         as_of = frame[as_of_col] if as_of_col else pd.Series(pd.Timestamp(o.as_of), index=frame.index)
@@ -245,7 +251,7 @@ def with_person_columns(spec: DatasetSpec, sources: dict[str, Path], check: _Che
 def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str | None = None,
                    snapshot_date: str | None = None) -> tuple[dict[str, pd.DataFrame], str]:
     """Read and validate a user's files as `spec` declares them: (the four tables, snapshot date)."""
-    check = _Checker(spec_file)
+    check = _Checker(spec_file, spec.format.file_format())
     if "people" not in sources:
         raise DataValidationError("people", "no file was given for the people table (--people)")
     for table, declared in (("events", spec.events), ("relations", spec.relations)):
@@ -274,7 +280,7 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
         try:
             check_known_people(frames[t], cols, people, str(path), line_offset_for(path))
         except DataValidationError as exc:
-            raise with_exact_line(exc, path) from None
+            raise with_exact_line(exc, path, check.fmt) from None
     snap = str(pd.Timestamp(snapshot).date()) if snapshot is not None else str(_latest_date(frames).date())
     return frames, snap
 

@@ -26,7 +26,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from deepcredit.data.schema import REPORTED_OUTCOMES, Dimension
-from deepcredit.data.validate import DataValidationError
+from deepcredit.data.validate import PLAIN, DataValidationError, FileFormat
 
 SPEC_VERSION: Final = 1
 IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
@@ -310,6 +310,39 @@ class Outcomes(_Strict):
         return self
 
 
+class Format(_Strict):
+    """How the user's files write their values, where not as DeepCredit's own (comma, decimal point, ISO
+    dates): a European spreadsheet export is read as it is, not rewritten by hand first."""
+
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    """The CSV separator: "," ";" "\\t" "|" ... (Parquet files have none)."""
+    decimal: Literal[".", ","] = "."
+    """The decimal mark of numbers written as text."""
+    date_format: str | None = None
+    """How dates written as text look, in strptime directives (%d/%m/%Y); ISO 8601 is read as well."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Format:
+        if self.delimiter in ('"', "\n", "\r") or self.delimiter.isalnum():
+            raise SpecProblem(("delimiter",), f"{self.delimiter!r} cannot separate values")
+        if self.decimal == self.delimiter:
+            raise SpecProblem(("decimal",), f"{self.decimal!r} is the delimiter too: numbers could not be told "
+                                            "from separators")
+        if self.date_format is not None:
+            day = dt.datetime(2024, 1, 31, 12, 30)
+            try:
+                back = dt.datetime.strptime(day.strftime(self.date_format), self.date_format)
+            except ValueError:
+                back = None
+            if back is None or back.date() != day.date():
+                raise SpecProblem(("date_format",), f"{self.date_format!r} does not give a whole date: it needs "
+                                                    "the day, month and year, such as %d/%m/%Y or %m/%d/%Y %H:%M")
+        return self
+
+    def file_format(self) -> FileFormat:
+        return FileFormat(self.delimiter, self.decimal, self.date_format)
+
+
 class DatasetSpec(_Strict):
     spec_version: Literal[1] = SPEC_VERSION
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -319,6 +352,7 @@ class DatasetSpec(_Strict):
     events: Events | None = None
     relations: Relations | None = None
     outcomes: Outcomes = Field(default_factory=lambda: Outcomes(window_days_column="window_days"))
+    format: Format = Field(default_factory=lambda: Format())
 
     @model_validator(mode="after")
     def _check(self) -> DatasetSpec:
@@ -345,7 +379,10 @@ class DatasetSpec(_Strict):
         return next((a for a in self.profile.attributes if a.role == role), None)
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2) + "\n"  # key order is meaning: feature order
+        data = self.model_dump(mode="json")  # key order is meaning: feature order
+        if self.format.file_format() == PLAIN:  # so specs stored before [format] existed stay byte-identical
+            del data["format"]
+        return json.dumps(data, indent=2) + "\n"
 
     def restricted(self, people_columns: Iterable[str], event_columns: Iterable[str]) -> DatasetSpec:
         """The same spec without the attributes and optional event columns a stored table lacks.

@@ -17,9 +17,10 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from deepcredit.data.format_guess import as_written_by_deepcredit, guess_delimiter, guess_format
 from deepcredit.data.schema import Dimension
 from deepcredit.data.spec import IDENTIFIER, identifier
-from deepcredit.data.validate import DataValidationError, is_parquet
+from deepcredit.data.validate import PLAIN, DataValidationError, is_parquet
 
 SAMPLE_ROWS = 20_000
 PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|race|ethnic\w*|religio\w*|national\w*|foreign|"
@@ -30,13 +31,15 @@ BOOL_TEXT = {"true", "false", "yes", "no", "y", "n", "t", "f"}
 
 
 def _sample(path: Path) -> pd.DataFrame:
+    """The first rows of a file as text, numbers and dates rewritten in DeepCredit's form (see format_guess)."""
     path = Path(path)
     if not path.exists():
         raise DataValidationError(str(path), "file not found")
     try:
         if is_parquet(path):
             return pd.read_parquet(path).head(SAMPLE_ROWS).astype("string")
-        return pd.read_csv(path, dtype=str, nrows=SAMPLE_ROWS, keep_default_na=False)
+        frame = pd.read_csv(path, sep=guess_delimiter(path), dtype=str, nrows=SAMPLE_ROWS, keep_default_na=False)
+        return as_written_by_deepcredit(frame, guess_format([path]).format)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise DataValidationError(str(path), f"cannot read a sample of the file ({exc.__class__.__name__}: "
                                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
@@ -58,7 +61,24 @@ def infer_type(values: pd.Series) -> str:
 
 
 def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t") + '"'
+
+
+def _format_lines(files: list[Path]) -> list[str]:
+    """A [format] section when the files are not written as DeepCredit writes its own, and what to check."""
+    guess = guess_format(files)
+    fmt = guess.format
+    if fmt == PLAIN and not guess.notes:
+        return []
+    out = ["", "# How the files write their values (DeepCredit's own: comma-separated, decimal point, ISO dates)."]
+    out += [f"# {note}" for note in guess.notes] + ["[format]"]
+    if fmt.delimiter != PLAIN.delimiter:
+        out.append(f"delimiter = {_q(fmt.delimiter)}")
+    if fmt.decimal != PLAIN.decimal:
+        out.append(f"decimal = {_q(fmt.decimal)}")
+    if fmt.date_format:
+        out.append(f"date_format = {_q(fmt.date_format)}  # strptime directives; ISO 8601 dates are read too")
+    return out
 
 
 def _name(path: Path) -> str:
@@ -91,6 +111,7 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
         "spec_version = 1",
         f"name = {_q(name or _name(path))}",
         'description = ""',
+        *_format_lines([Path(f) for f in (path, events, relations, outcomes) if f]),
         "",
         "[profile]",
     ]
@@ -247,7 +268,7 @@ def _vocabularies(path: Path, columns: list[str]) -> dict[str, list[str] | None]
     if is_parquet(path):
         frame = pq.read_table(path, columns=columns).to_pandas()
     else:
-        frame = pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(path, sep=guess_delimiter(path), usecols=columns, dtype=str, keep_default_na=False)
     out: dict[str, list[str] | None] = {}
     for c in columns:
         found = sorted(v for v in frame[c].dropna().astype(str).str.strip().unique() if v != "")

@@ -77,6 +77,28 @@ class DataValidationError(ValueError):
         return None if self.row is None or self.line_offset is None else self.row + self.line_offset
 
 
+@dataclass(frozen=True)
+class FileFormat:
+    """How a data set's files write their values (the spec's [format]): a user's export need not be rewritten.
+
+    delimiter: the CSV separator (Parquet has none). decimal: the decimal mark of numbers written as text;
+    with ",", a "." in a number is refused rather than guessed to be a thousands separator. date_format: a
+    strptime form (such as %d/%m/%Y) for dates written as text; ISO 8601 is read as well, being unambiguous.
+    """
+
+    delimiter: str = ","
+    decimal: str = "."
+    date_format: str | None = None
+
+    def date_hint(self) -> str:
+        return f"expected the spec's date_format {self.date_format} or ISO 8601" if self.date_format \
+            else _TIMESTAMP_HINT
+
+
+PLAIN = FileFormat()
+"""Comma-separated, decimal point, ISO 8601 dates: DeepCredit's own files and a spec without [format]."""
+
+
 @dataclass
 class _Chunk:
     frame: pd.DataFrame
@@ -98,10 +120,10 @@ def line_offset_for(path: Path) -> int | None:
     return None if is_parquet(path) else 1
 
 
-def _csv_records(path: Path) -> Iterator[tuple[int, int, int]]:
+def _csv_records(path: Path, fmt: FileFormat = PLAIN) -> Iterator[tuple[int, int, int]]:
     """(data row, first line, last line) of each CSV record, skipping empty lines as the parser does."""
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(fh, delimiter=fmt.delimiter)
         start, row = 1, -1  # the header is record 0
         for record in reader:
             if record:
@@ -111,13 +133,13 @@ def _csv_records(path: Path) -> Iterator[tuple[int, int, int]]:
             start = reader.line_num + 1
 
 
-def with_exact_line(exc: DataValidationError, path: Path) -> DataValidationError:
+def with_exact_line(exc: DataValidationError, path: Path, fmt: FileFormat = PLAIN) -> DataValidationError:
     """The same error with the CSV line re-counted from the file (blank lines, multi-line cells)."""
     path = Path(path)
     if exc.row is None or exc.line_offset is None or is_parquet(path) or not path.is_file():
         return exc
     try:
-        line = next((first for row, first, _ in _csv_records(path) if row == exc.row), None)
+        line = next((first for row, first, _ in _csv_records(path, fmt) if row == exc.row), None)
     except (csv.Error, OSError):
         return exc
     if line is None or line - exc.row == exc.line_offset:
@@ -125,9 +147,9 @@ def with_exact_line(exc: DataValidationError, path: Path) -> DataValidationError
     return DataValidationError(exc.file, exc.problem, exc.row, exc.column, line - exc.row)
 
 
-def _row_at_line(path: Path, line: int) -> int | None:
+def _row_at_line(path: Path, line: int, fmt: FileFormat) -> int | None:
     try:
-        return next((row for row, first, last in _csv_records(path) if first <= line <= last), None)
+        return next((row for row, first, last in _csv_records(path, fmt) if first <= line <= last), None)
     except (csv.Error, OSError):
         return None
 
@@ -139,11 +161,11 @@ def _show(value: object, limit: int = 60) -> str:
 
 # --- reading ---------------------------------------------------------------------------------------
 
-def _chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
+def _chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk]:
     """Raw chunks of a CSV (all text) or Parquet table; at least one, empty for a header-only table."""
     if not path.exists():
         raise DataValidationError(str(path), "file not found")
-    return _parquet_chunks(path, spec) if is_parquet(path) else _csv_chunks(path, spec)
+    return _parquet_chunks(path, spec) if is_parquet(path) else _csv_chunks(path, spec, fmt)
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -177,7 +199,7 @@ def _sniff_csv(head: bytes, name: str) -> None:
                                         "comma-separated values with a header row")
 
 
-def _encoding_error(path: Path) -> DataValidationError:
+def _encoding_error(path: Path, fmt: FileFormat) -> DataValidationError:
     """Point at the first line that is not UTF-8."""
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, 1):
@@ -188,33 +210,44 @@ def _encoding_error(path: Path) -> DataValidationError:
                 problem = f"the text is not UTF-8 (byte 0x{bad}): save the file as UTF-8"
                 if number == 1:
                     return DataValidationError(str(path), f"line 1 (the header): {problem}")
-                row = _row_at_line(path, number)
+                row = _row_at_line(path, number, fmt)
                 if row is None:
                     return DataValidationError(str(path), f"line {number}: {problem}")
                 return DataValidationError(str(path), problem, row, None, number - row)
     return DataValidationError(str(path), "the text is not UTF-8: save the file as UTF-8")
 
 
-def _read_header(path: Path) -> list[str]:
+def _read_header(path: Path, fmt: FileFormat) -> list[str]:
     """The header cells exactly as written (the first non-empty record)."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            for record in csv.reader(fh):
+            for record in csv.reader(fh, delimiter=fmt.delimiter):
                 if record:
                     return record
     except UnicodeDecodeError:
-        raise _encoding_error(path) from None
+        raise _encoding_error(path, fmt) from None
     except csv.Error as exc:
         raise DataValidationError(str(path), f"the header row is not well-formed CSV ({exc})") from None
     raise DataValidationError(str(path), "the file is empty: expected a header row and data rows")
 
 
-def _check_header(header: list[str], spec: TableSpec, name: str) -> None:
+def separator_hint(header: list[str], delimiter: str) -> str:
+    """When a header read as one cell holds another separator: how to declare it (else empty)."""
+    sep = next((s for s in (";", "\t", "|", ",") if len(header) == 1 and s != delimiter and s in header[0]), None)
+    if sep is None:
+        return ""
+    return (f"values seem to be separated by {sep!r}, not {delimiter!r}: declare it in the data-set spec "
+            f"as delimiter = {_toml_text(sep)} under [format]")
+
+
+def _toml_text(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace("\t", "\\t").replace('"', '\\"') + '"'
+
+
+def _check_header(header: list[str], spec: TableSpec, name: str, fmt: FileFormat) -> None:
     if not set(header) & set(spec.names):
-        sep = next((s for s in (";", "\t", "|") if len(header) == 1 and s in header[0]), None)
-        if sep is not None:
-            raise DataValidationError(name, f"values seem to be separated by {sep!r}: DeepCredit reads "
-                                            "comma-separated files")
+        if hint := separator_hint(header, fmt.delimiter):
+            raise DataValidationError(name, hint)
         shown = ", ".join(_show(c, 30) for c in header[:5]) + (", ..." if len(header) > 5 else "")
         raise DataValidationError(name, f"the first line is not a header of the {spec.name} table: none of "
                                         f"its cells ({shown}) is one of its columns ({', '.join(spec.names)})")
@@ -227,7 +260,7 @@ def _check_header(header: list[str], spec: TableSpec, name: str) -> None:
         raise DataValidationError(name, "this column appears more than once in the header", column=repeated[0])
 
 
-def _invalid_row_error(path: Path, bad: pcsv.InvalidRow) -> DataValidationError:
+def _invalid_row_error(path: Path, bad: pcsv.InvalidRow, fmt: FileFormat) -> DataValidationError:
     row = bad.number - 1 if bad.number is not None and bad.number > 1 else None
     if bad.text.count('"') % 2:
         problem = "a quoted value starts in this row but its closing quote is missing"
@@ -237,10 +270,11 @@ def _invalid_row_error(path: Path, bad: pcsv.InvalidRow) -> DataValidationError:
         cells = f"{bad.actual_columns} cell" + ("s" if bad.actual_columns != 1 else "")
         problem = f"the row has {cells} but the header has {bad.expected_columns} columns"
         if bad.actual_columns > bad.expected_columns:
-            problem += " (a value that contains a comma must be in double quotes)"
+            sep = "a comma" if fmt.delimiter == "," else repr(fmt.delimiter)
+            problem += f" (a value that contains {sep} must be in double quotes)"
     if row is None:
         return DataValidationError(str(path), f"{problem}: {_show(bad.text)}")
-    return with_exact_line(DataValidationError(str(path), problem, row, None, 1), path)
+    return with_exact_line(DataValidationError(str(path), problem, row, None, 1), path, fmt)
 
 
 def _csv_chunk(batch: pa.RecordBatch, header: list[str], first_row: int) -> _Chunk:
@@ -249,32 +283,32 @@ def _csv_chunk(batch: pa.RecordBatch, header: list[str], first_row: int) -> _Chu
     return _Chunk(frame, first_row, 1)
 
 
-def _check_closing_quote(path: Path, last: pa.RecordBatch, row: int) -> None:
+def _check_closing_quote(path: Path, last: pa.RecordBatch, row: int, fmt: FileFormat) -> None:
     """A quote left open runs to the end of the file, which the parser accepts as one long last cell."""
     cells = [last.column(i)[last.num_rows - 1].as_py() or "" for i in range(last.num_columns)]
     if not any("\n" in c or "\r" in c for c in cells):
         return
     try:
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-            for _ in csv.reader(fh, strict=True):
+            for _ in csv.reader(fh, strict=True, delimiter=fmt.delimiter):
                 pass
     except csv.Error as exc:
         if "unexpected end of data" not in str(exc):
             return
         raise with_exact_line(DataValidationError(
             str(path), "a quoted value starts in this row but its closing quote is missing", row, None, 1),
-            path) from None
+            path, fmt) from None
 
 
-def _csv_chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
+def _csv_chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk]:
     name = str(path)
     if path.stat().st_size == 0:
         raise DataValidationError(name, "the file is empty: expected a header row and data rows")
     with open(path, "rb") as fh:
         _sniff_csv(fh.read(1 << 16), name)
-    raw = _read_header(path)
+    raw = _read_header(path, fmt)
     header = [c.strip() for c in raw]
-    _check_header(header, spec, name)
+    _check_header(header, spec, name, fmt)
     invalid: list[pcsv.InvalidRow] = []
 
     def on_invalid(row: pcsv.InvalidRow) -> str:
@@ -285,7 +319,8 @@ def _csv_chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
         reader = pcsv.open_csv(
             path,
             read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=False),
-            parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+            parse_options=pcsv.ParseOptions(delimiter=fmt.delimiter, newlines_in_values=True,
+                                            invalid_row_handler=on_invalid),
             convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in raw},
                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
@@ -303,16 +338,16 @@ def _csv_chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
         if last is None:
             yield _Chunk(pd.DataFrame({c: pd.Series([], dtype=object) for c in header}), 1, 1)
             return
-        _check_closing_quote(path, last, row + last.num_rows - 1)
+        _check_closing_quote(path, last, row + last.num_rows - 1, fmt)
         yield _csv_chunk(last, header, row)
     except pa.ArrowInvalid as exc:
         if invalid:
-            raise _invalid_row_error(path, invalid[0]) from None
+            raise _invalid_row_error(path, invalid[0], fmt) from None
         if "Empty CSV file" in str(exc):  # a header without a line break after it
             yield _Chunk(pd.DataFrame({c: pd.Series([], dtype=object) for c in header}), 1, 1)
             return
         if "utf8" in str(exc).lower():
-            raise _encoding_error(path) from None
+            raise _encoding_error(path, fmt) from None
         raise DataValidationError(name, f"not a well-formed CSV file ({exc})") from None
 
 
@@ -401,12 +436,15 @@ def _is_text(values: pd.Series) -> bool:
     return values.dtype == object or pd.api.types.is_string_dtype(values)
 
 
-def _numbers(values: pd.Series, nan: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _numbers(values: pd.Series, nan: np.ndarray | None,
+             fmt: FileFormat = PLAIN) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """float64 values, blank mask and literal-NaN mask of a text or numeric column."""
     if _is_text(values):
         s = values.astype(_TEXT).str.strip()
         blank = (s.isna() | (s == "")).to_numpy(dtype=bool)
         nan_mask = s.str.lower().isin(_NAN_TEXT).to_numpy(dtype=bool)
+        if fmt.decimal != ".":  # a "." is then not a decimal point: such a value is bad, not re-read
+            s = s.mask(s.str.contains(".", regex=False)).str.replace(fmt.decimal, ".", regex=False)
         num = pd.to_numeric(s.to_numpy(dtype=object, na_value=None), errors="coerce")
         return np.asarray(num, dtype="float64"), blank, nan_mask
     num = values.to_numpy(dtype="float64", na_value=np.nan)
@@ -414,8 +452,9 @@ def _numbers(values: pd.Series, nan: np.ndarray | None) -> tuple[np.ndarray, np.
     return num, np.isnan(num) & ~nan_mask, nan_mask
 
 
-def _timestamps(s: pd.Series) -> pd.Series:
-    """Parse ISO 8601 text; values with an offset become UTC, values without stay as written.
+def _timestamps(s: pd.Series, fmt: FileFormat = PLAIN) -> pd.Series:
+    """Parse the spec's date_format, else ISO 8601 text; values with an offset become UTC, values without
+    stay as written.
 
     Naive and offset values are parsed apart: pandas gives a naive value that follows an offset value the
     same offset (pandas 2.3, format="ISO8601", utc=True).
@@ -427,17 +466,24 @@ def _timestamps(s: pd.Series) -> pd.Series:
     if aware.any():
         parsed = pd.to_datetime(s[aware], errors="coerce", format="ISO8601", utc=True)
         out[aware] = parsed.dt.tz_convert(None).astype("datetime64[us]")
+    if fmt.date_format:
+        zoned = "%z" in fmt.date_format or "%Z" in fmt.date_format  # offsets: to UTC, as for ISO text
+        declared = pd.to_datetime(s, errors="coerce", format=fmt.date_format, utc=zoned)
+        if zoned:
+            declared = declared.dt.tz_convert(None)
+        out = declared.astype("datetime64[us]").fillna(out)
     return out
 
 
-def _coerce(values: pd.Series, col: Column, nan: np.ndarray | None) -> _Typed:
+def _coerce(values: pd.Series, col: Column, nan: np.ndarray | None, fmt: FileFormat = PLAIN) -> _Typed:
     n = len(values)
     none = np.zeros(n, dtype=bool)
     ctype = col.type
     if ctype in (ColumnType.INT, ColumnType.FLOAT):
-        num, blank, nan_mask = _numbers(values, nan)
+        num, blank, nan_mask = _numbers(values, nan, fmt)
         bad = np.isnan(num) & ~blank & ~nan_mask
-        return _Typed(pd.Series(num), blank, bad, nan_mask, f"is not a number ({_EXPECTED[ctype]} expected)")
+        mark = f", with {fmt.decimal!r} as the decimal mark" if fmt.decimal != "." else ""
+        return _Typed(pd.Series(num), blank, bad, nan_mask, f"is not a number ({_EXPECTED[ctype]} expected{mark})")
     if _is_text(values):
         s = values.astype(_TEXT).str.strip()
         blank = (s.isna() | (s == "")).to_numpy(dtype=bool)
@@ -457,9 +503,9 @@ def _coerce(values: pd.Series, col: Column, nan: np.ndarray | None) -> _Typed:
             if getattr(s.dt, "tz", None) is not None:
                 s = s.dt.tz_convert(None)
             return _Typed(s.astype("datetime64[us]"), blank, none, none, "")
-        out = _timestamps(s.astype(_TEXT))
+        out = _timestamps(s.astype(_TEXT), fmt)
         bad = out.isna().to_numpy(dtype=bool) & ~blank
-        return _Typed(out, blank, bad, none, f"is not a valid timestamp ({_TIMESTAMP_HINT})")
+        return _Typed(out, blank, bad, none, f"is not a valid timestamp ({fmt.date_hint()})")
     raise AssertionError(ctype)
 
 
@@ -492,7 +538,7 @@ def _check_columns(columns: list[str], spec: TableSpec, fail) -> None:
 
 
 def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
-                   snapshot: pd.Timestamp | None) -> pd.DataFrame:
+                   snapshot: pd.Timestamp | None, fmt: FileFormat = PLAIN) -> pd.DataFrame:
     """Coerce one chunk to canonical types; raise on the first problem found (vectorised per column)."""
     frame = chunk.frame
 
@@ -507,7 +553,7 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
         if col.name not in frame.columns:
             continue
         raw = frame[col.name].reset_index(drop=True)
-        typed = _coerce(raw, col, chunk.nan.get(col.name))
+        typed = _coerce(raw, col, chunk.nan.get(col.name), fmt)
         if (i := _first(typed.bad)) is not None:
             fail(f"{_show(raw.iloc[i])} {_out_of_range(raw.iloc[i], col) or typed.problem}", i, col.name)
         if (i := _first(typed.nan)) is not None:
@@ -544,16 +590,18 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
 
 
 def read_and_validate(path: Path, spec: TableSpec, snapshot: pd.Timestamp | None = None,
-                      allow_empty: bool = False, checks: Sequence[TableCheck] | None = None) -> pd.DataFrame:
+                      allow_empty: bool = False, checks: Sequence[TableCheck] | None = None,
+                      fmt: FileFormat = PLAIN) -> pd.DataFrame:
     """Read a whole CSV/Parquet table, validated and typed; raise DataValidationError on bad input.
 
     allow_empty: a table with columns but no rows is valid (a data set without relations).
     checks: whole-table checks (default: TABLE_CHECKS of the table's name, for DeepCredit's own columns).
+    fmt: how the file writes its values (separator, decimal mark, date form).
     """
     path = Path(path)
     name = str(path)
     try:
-        parts = [validate_chunk(c, spec, name, snapshot) for c in _chunks(path, spec)]
+        parts = [validate_chunk(c, spec, name, snapshot, fmt) for c in _chunks(path, spec, fmt)]
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         if frame.empty and not allow_empty:
             raise DataValidationError(name, "the table has a header but no data rows")
@@ -562,7 +610,7 @@ def read_and_validate(path: Path, spec: TableSpec, snapshot: pd.Timestamp | None
         for check in TABLE_CHECKS.get(spec.name, ()) if checks is None else checks:
             check(frame, name, line_offset_for(path))
     except DataValidationError as exc:
-        raise with_exact_line(exc, path) from None
+        raise with_exact_line(exc, path, fmt) from None
     return frame
 
 

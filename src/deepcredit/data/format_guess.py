@@ -1,0 +1,142 @@
+"""Guess how a CSV export writes its values (separator, decimal mark, date form), for a drafted spec.
+
+A spreadsheet in a European locale saves `;`-separated files with decimal commas and dates such as
+31/01/2024. Rather than making the user rewrite the file, `spec draft` proposes a [format] section, and
+reads its sample through it, so the types it infers (numeric, date) are the ones ingest will then check.
+Every guess is a proposal the user checks: a date whose day never exceeds 12 cannot tell day-first from
+month-first, and the draft says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+import pandas as pd
+
+from deepcredit.data.validate import PLAIN, FileFormat, is_parquet
+
+SEPARATORS = (",", ";", "\t", "|")
+HEAD_LINES = 200
+_COMMA_NUMBER = re.compile(r"^[+-]?\d+(?:,\d+)?$")
+_POINT_NUMBER = re.compile(r"^[+-]?\d*\.\d+$")
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:[ T](\d{1,2}):(\d{2})(:\d{2})?)?$")
+
+
+@dataclass(frozen=True)
+class GuessedFormat:
+    """A file's format and what the user should check about it."""
+
+    format: FileFormat
+    notes: tuple[str, ...] = ()
+
+
+def guess_delimiter(path: Path) -> str:
+    """The separator that splits the first lines into the same, largest number of cells (',' when none)."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        head = list(islice(fh, HEAD_LINES))
+    best, cells = ",", 1
+    for sep in SEPARATORS:
+        widths = {len(r) for r in csv.reader(head, delimiter=sep) if r}
+        if len(widths) == 1 and (n := widths.pop()) > cells:
+            best, cells = sep, n
+    return best
+
+
+def _texts(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """Each column's non-empty values, stripped."""
+    out = {}
+    for c in frame.columns:
+        s = frame[c].astype(str).str.strip()
+        out[c] = s[s != ""]
+    return out
+
+
+def _decimal_marks(columns: dict[str, pd.Series], delimiter: str) -> set[str]:
+    """The decimal marks the numbers of a file show: ',' for a column of decimal-comma numbers, '.' for
+    one of decimal-point numbers (a comma-separated file is taken to use points: a decimal comma would need
+    quotes around every number, which is not a spreadsheet's habit)."""
+    if delimiter == ",":
+        return {"."}
+    marks = set()
+    for s in columns.values():
+        if len(s) and s.str.match(_COMMA_NUMBER).all() and s.str.contains(",").any():
+            marks.add(",")
+        elif len(s) and s.str.match(_POINT_NUMBER).all():
+            marks.add(".")
+    return marks
+
+
+def _date_format(name: str, columns: dict[str, pd.Series]) -> tuple[str | None, tuple[str, ...]]:
+    """A strptime form for the first column of numeric dates that are not ISO 8601, and notes to check."""
+    for col, s in columns.items():
+        parts = s.str.extract(_NUMERIC_DATE)
+        if not len(s) or parts[0].isna().any():
+            continue
+        first, second = parts[0].astype(int), parts[2].astype(int)
+        sep = parts[1].iloc[0]
+        time = " %H:%M:%S" if parts[6].notna().any() else " %H:%M" if parts[4].notna().any() else ""
+        if (first > 12).any():
+            return f"%d{sep}%m{sep}%Y{time}", ()
+        if (second > 12).any():
+            return f"%m{sep}%d{sep}%Y{time}", ()
+        note = (f"check: no day in {name}'s '{col}' is above 12, so its dates could be month first "
+                f"(%m{sep}%d{sep}%Y{time}) as well as day first")
+        return f"%d{sep}%m{sep}%Y{time}", (note,)
+    return None, ()
+
+
+def _head(path: Path, delimiter: str) -> dict[str, pd.Series]:
+    return _texts(pd.read_csv(path, sep=delimiter, dtype=str, nrows=HEAD_LINES, keep_default_na=False))
+
+
+def guess_format(paths: list[Path]) -> GuessedFormat:
+    """One format for a data set's files, from the first lines of each CSV (Parquet files have their own
+    types). The first CSV's separator is taken; the decimal mark and date form come from whichever file
+    shows them (ISO dates and whole numbers read under any format). Disagreements become notes."""
+    csvs = [Path(p) for p in paths if not is_parquet(Path(p))]
+    if not csvs:
+        return GuessedFormat(PLAIN)
+    first = csvs[0]
+    seps = {p: guess_delimiter(p) for p in csvs}
+    notes = [f"TODO: {p.name} seems separated by {d!r} but {first.name} by {seps[first]!r}: one [format] serves "
+             "every file; save them alike" for p, d in seps.items() if d != seps[first]]
+    marks: set[str] = set()
+    forms: dict[str, str] = {}
+    for p in csvs:
+        columns = _head(p, seps[p])
+        marks |= _decimal_marks(columns, seps[p])
+        form, checks = _date_format(p.name, columns)
+        if form:
+            forms.setdefault(form, p.name)
+            notes += checks
+    if len(marks) > 1:
+        notes.append("TODO: some numbers are written with a decimal comma, others with a point: one [format] "
+                     "serves every file; save them alike")
+    if len(forms) > 1:
+        notes.append("TODO: the files write dates in several forms (" + ", ".join(f"{f} in {n}" for f, n in forms.items())
+                     + "): one [format] serves every file; save them alike")
+    decimal = "," if marks == {","} else "."
+    return GuessedFormat(FileFormat(seps[first], decimal, next(iter(forms), None)), tuple(notes))
+
+
+def as_written_by_deepcredit(frame: pd.DataFrame, fmt: FileFormat) -> pd.DataFrame:
+    """The sample with decimal-comma numbers and dates in `fmt`'s form rewritten as DeepCredit writes them,
+    so type inference reads one form; columns that are not wholly such values stay as they are."""
+    if fmt == PLAIN:
+        return frame
+    out = frame.copy()
+    for name, s in _texts(frame).items():
+        if not len(s):
+            continue
+        if fmt.decimal == "," and s.str.match(_COMMA_NUMBER).all():
+            out[name] = frame[name].str.replace(",", ".", regex=False)
+        elif fmt.date_format:
+            dates = pd.to_datetime(s, format=fmt.date_format, errors="coerce")
+            if dates.notna().all():
+                iso = dates.dt.strftime("%Y-%m-%dT%H:%M:%S" if "%H" in fmt.date_format else "%Y-%m-%d")
+                out[name] = iso.reindex(frame.index).fillna(frame[name])
+    return out

@@ -1,0 +1,163 @@
+"""Files written another way than DeepCredit's own (a European spreadsheet export: `;`, decimal commas,
+31/01/2024) are read as they are, through the spec's [format], which `spec draft` proposes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from deepcredit.data.format_guess import guess_format
+from deepcredit.data.ingest import ingest_with_spec
+from deepcredit.data.spec import SpecError, spec_from_toml
+from deepcredit.data.spec_draft import draft_spec
+from deepcredit.data.validate import PLAIN, DataValidationError, FileFormat
+
+SPEC = """spec_version = 1
+name = "shop"
+{format}
+[profile]
+id_column = "customer"
+
+[[profile.attributes]]
+name = "income"
+type = "numeric"
+dimension = "fulfilment_capacity"
+
+[[profile.attributes]]
+name = "signup"
+type = "date"
+dimension = "identity"
+
+[events.columns]
+person_id = "customer"
+ts = "booked_at"
+kind = "type"
+amount = "value"
+status = "state"
+
+[events.kinds]
+invoice = {{ amount = "owed" }}
+payment = {{ amount = "paid" }}
+
+[events.statuses]
+settled = {{ meaning = "kept" }}
+bounced = {{ meaning = "broken" }}
+
+[outcomes]
+person_id = "customer"
+label = "defaulted"
+as_of_column = "scored_at"
+window_days = 180
+"""
+EUROPEAN = '[format]\ndelimiter = ";"\ndecimal = ","\ndate_format = "%d/%m/%Y"\n'
+PEOPLE = {"customer": ["c1", "c2", "c3"], "income": ["1250.5", "980", ""],
+          "signup": ["2023-01-31", "2023-11-02", "2022-06-15"]}
+EVENTS = {"customer": ["c1", "c1", "c2"], "booked_at": ["2024-01-05", "2024-02-13", "2024-02-03"],
+          "type": ["invoice", "payment", "payment"], "value": ["100.25", "60", "70.5"],
+          "state": ["settled", "settled", "bounced"]}
+OUTCOMES = {"customer": ["c1", "c2", "c3"], "defaulted": ["0", "1", "0"], "scored_at": ["2024-03-01"] * 3}
+
+
+def _european(text: str) -> str:
+    """A value as a spreadsheet in a European locale writes it."""
+    if text[:4].isdigit() and text[4:5] == "-":
+        y, m, d = text.split("-")
+        return f"{d}/{m}/{y}"
+    return text.replace(".", ",")
+
+
+def _write(folder: Path, european: bool) -> dict[str, Path]:
+    folder.mkdir()
+    paths = {}
+    for table, data in (("people", PEOPLE), ("events", EVENTS), ("outcomes", OUTCOMES)):
+        frame = pd.DataFrame(data)
+        if european:
+            frame = frame.map(_european)
+        paths[table] = folder / f"{table}.csv"
+        frame.to_csv(paths[table], index=False, sep=";" if european else ",")
+    return paths
+
+
+def test_a_european_export_is_stored_exactly_as_the_same_data_written_as_deepcredits_own(tmp_path):
+    plain = ingest_with_spec(spec_from_toml(SPEC.format(format="")), _write(tmp_path / "plain", False),
+                             tmp_path / "a")
+    theirs = ingest_with_spec(spec_from_toml(SPEC.format(format=EUROPEAN)), _write(tmp_path / "eu", True),
+                              tmp_path / "b")
+    for table in ("people", "events", "outcomes"):
+        pd.testing.assert_frame_equal(plain.read(table), theirs.read(table))
+    assert theirs.read("events")["amount"].tolist() == [100.25, 60.0, 70.5]
+
+
+def test_a_file_separated_another_way_says_how_to_declare_it(tmp_path):
+    with pytest.raises(SpecError, match=r"separated by ';', not ',': .*delimiter = \";\" under \[format\]"):
+        ingest_with_spec(spec_from_toml(SPEC.format(format="")), _write(tmp_path / "eu", True), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("table, column, row, value, words", [
+    ("events", "value", 2, "1.060,5", "is not a number (numbers expected, with ',' as the decimal mark)"),
+    ("people", "signup", 3, "15/06/22", "is not a valid timestamp (expected the spec's date_format %d/%m/%Y"),
+])
+def test_a_value_not_in_the_declared_format_is_a_located_error(tmp_path, table, column, row, value, words):
+    paths = _write(tmp_path / "eu", True)
+    frame = pd.read_csv(paths[table], sep=";", dtype=str, keep_default_na=False)
+    frame.loc[row - 1, column] = value
+    frame.to_csv(paths[table], index=False, sep=";")
+    with pytest.raises(DataValidationError) as err:
+        ingest_with_spec(spec_from_toml(SPEC.format(format=EUROPEAN)), paths, tmp_path / "out")
+    assert (err.value.row, err.value.column, err.value.line) == (row, column, row + 1)
+    assert words in str(err.value)
+
+
+@pytest.mark.parametrize("section, field, words", [
+    ('[format]\ndate_format = "%d/%m"\n', "format.date_format", "does not give a whole date"),
+    ('[format]\ndelimiter = ";"\ndecimal = ","\n', None, None),
+    ('[format]\ndelimiter = ","\ndecimal = ","\n', "format.decimal", "is the delimiter too"),
+    ('[format]\ndelimiter = "ab"\n', "format.delimiter", "at most 1 character"),
+])
+def test_a_bad_format_section_names_its_line_and_field(section, field, words):
+    text = SPEC.format(format=section)
+    if field is None:
+        assert spec_from_toml(text).format.file_format() == FileFormat(";", ",", None)
+        return
+    with pytest.raises(SpecError) as err:
+        spec_from_toml(text, "shop.toml")
+    assert err.value.field == field and words in str(err.value)
+    assert err.value.line == text.splitlines().index("[format]") + 2 + (field == "format.decimal")
+
+
+def test_a_spec_without_a_format_is_stored_as_before():
+    assert '"format"' not in spec_from_toml(SPEC.format(format="")).to_json()
+    assert '"format"' in spec_from_toml(SPEC.format(format=EUROPEAN)).to_json()
+
+
+def test_a_draft_proposes_the_format_and_its_unedited_text_ingests_the_export(tmp_path):
+    paths = _write(tmp_path / "eu", True)
+    draft = draft_spec(paths["people"], events=paths["events"], outcomes=paths["outcomes"])
+    spec = spec_from_toml(draft)
+    assert spec.format.file_format() == FileFormat(";", ",", "%d/%m/%Y")
+    assert {a.name: a.type for a in spec.profile.attributes} == {"income": "numeric", "signup": "date"}
+    ds = ingest_with_spec(spec, paths, tmp_path / "out")
+    assert ds.read("people")["signup"].iloc[1] == pd.Timestamp("2023-11-02")
+
+
+def test_a_draft_of_dates_that_could_be_month_first_says_to_check(tmp_path):
+    path = tmp_path / "p.csv"
+    pd.DataFrame({"customer": ["a", "b"], "signup": ["01/02/2023", "03/04/2023"]}).to_csv(path, index=False)
+    guess = guess_format([path])
+    assert guess.format.date_format == "%d/%m/%Y" and "could be month first (%m/%d/%Y)" in guess.notes[0]
+    pd.DataFrame({"customer": ["a", "b"], "signup": ["01/02/2023", "12/31/2023 08:15"]}).to_csv(path, index=False)
+    assert guess_format([path]).format.date_format == "%m/%d/%Y %H:%M"
+
+
+def test_files_written_in_different_ways_are_flagged_and_tabs_survive_the_toml(tmp_path):
+    paths = _write(tmp_path / "eu", True)
+    plain = _write(tmp_path / "plain", False)
+    guess = guess_format([paths["people"], plain["events"]])
+    assert guess.format.delimiter == ";" and any("seems separated by ','" in n for n in guess.notes)
+    tabbed = tmp_path / "tabbed.tsv"
+    pd.DataFrame(PEOPLE).to_csv(tabbed, index=False, sep="\t")
+    assert spec_from_toml(draft_spec(tabbed)).format.delimiter == "\t"
+    assert guess_format([plain["people"], plain["events"]]).format == PLAIN
