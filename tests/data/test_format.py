@@ -161,3 +161,14 @@ def test_files_written_in_different_ways_are_flagged_and_tabs_survive_the_toml(t
     pd.DataFrame(PEOPLE).to_csv(tabbed, index=False, sep="\t")
     assert spec_from_toml(draft_spec(tabbed)).format.delimiter == "\t"
     assert guess_format([plain["people"], plain["events"]]).format == PLAIN
+
+
+def test_every_column_the_draft_calls_boolean_ingests(tmp_path):
+    path = tmp_path / "p.csv"
+    pd.DataFrame({"customer": ["a", "b", "c"], "email_ok": ["Y", "N", "y"], "vip": ["T", "F", "f"],
+                  "renter": ["yes", "No", ""], "bad": ["0", "1", "0"]}).to_csv(path, index=False)
+    spec = spec_from_toml(draft_spec(path))
+    assert {a.name: a.type for a in spec.profile.attributes} == {"email_ok": "boolean", "vip": "boolean",
+                                                                 "renter": "boolean"}
+    people = ingest_with_spec(spec, {"people": path}, tmp_path / "out").read("people")
+    assert people["email_ok"].tolist() == [True, False, True] and people["vip"].tolist() == [True, False, False]

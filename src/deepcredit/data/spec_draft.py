@@ -20,14 +20,14 @@ import pyarrow.parquet as pq
 from deepcredit.data.format_guess import as_written_by_deepcredit, guess_delimiter, guess_format
 from deepcredit.data.schema import Dimension
 from deepcredit.data.spec import IDENTIFIER, identifier
-from deepcredit.data.validate import PLAIN, DataValidationError, is_parquet
+from deepcredit.data.validate import BOOLEAN_TEXT, PLAIN, DataValidationError, is_parquet
 
 SAMPLE_ROWS = 20_000
 PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|race|ethnic\w*|religio\w*|national\w*|foreign|"
                              r"birth\w*|disab\w*|pregnan\w*)([^a-z]|$)")
 LABEL_HINTS = re.compile(r"label|target|default|bad|good|credit(?:ability|worthiness)|outcome|class")
 ID_HINTS = re.compile(r"(^|_)id$|^id|identifier|customer|client")
-BOOL_TEXT = {"true", "false", "yes", "no", "y", "n", "t", "f"}
+BOOL_TEXT = {word for word in BOOLEAN_TEXT if word.isalpha()}  # 0/1 columns are drafted numeric
 
 
 def _sample(path: Path) -> pd.DataFrame:

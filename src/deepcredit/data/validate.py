@@ -53,8 +53,9 @@ _NULLABLE = {t: pd.Int64Dtype() for t in (pa.int8(), pa.int16(), pa.int32(), pa.
 _TEXT = pd.StringDtype("pyarrow")  # text stays in Arrow: strip, compare and match run in C++
 _NULLABLE[pa.bool_()] = pd.BooleanDtype()
 _NULLABLE[pa.string()] = _NULLABLE[pa.large_string()] = _TEXT
-_BOOL_TEXT = {"true": True, "1": True, "yes": True, "1.0": True,
-              "false": False, "0": False, "no": False, "0.0": False}
+BOOLEAN_TEXT = {"true": True, "t": True, "yes": True, "y": True, "1": True, "1.0": True,
+                "false": False, "f": False, "no": False, "n": False, "0": False, "0.0": False}
+"""Boolean values written as text (compared lower-case), as spreadsheets and databases export them."""
 
 
 class DataValidationError(ValueError):
@@ -495,9 +496,9 @@ def _coerce(values: pd.Series, col: Column, nan: np.ndarray | None, fmt: FileFor
     if ctype is ColumnType.BOOL:
         if pd.api.types.is_bool_dtype(s):
             return _Typed(s.astype("boolean"), blank, none, none, "")
-        out = s.astype(_TEXT).str.lower().map(_BOOL_TEXT).astype("boolean")
+        out = s.astype(_TEXT).str.lower().map(BOOLEAN_TEXT).astype("boolean")
         bad = out.isna().to_numpy(dtype=bool) & ~blank
-        return _Typed(out, blank, bad, none, "is not true or false (expected true/false, yes/no or 1/0)")
+        return _Typed(out, blank, bad, none, "is not true or false (expected true/false, yes/no, y/n, t/f or 1/0)")
     if ctype is ColumnType.TIMESTAMP:
         if pd.api.types.is_datetime64_any_dtype(s):
             if getattr(s.dt, "tz", None) is not None:
