@@ -111,11 +111,34 @@ def test_a_value_not_in_the_declared_format_is_a_located_error(tmp_path, table, 
     assert words in str(err.value)
 
 
+def test_grouped_thousands_are_read_in_either_convention_and_a_broken_group_is_refused(tmp_path):
+    spec = spec_from_toml(SPEC.format(format=""))
+    expected = [1234.5, 1234567.0, 70.5]
+    for marks, written, sep in (((",", "."), ["1,234.50", "1,234,567", "70.5"], ","),
+                                ((".", ","), ["1.234,50", "1.234.567", "70,5"], ";")):
+        files = _write(tmp_path / ("us" if sep == "," else "eu"), european=sep == ";")
+        frame = pd.read_csv(files["events"], sep=sep, dtype=str, keep_default_na=False)
+        frame["value"] = written
+        frame.to_csv(files["events"], index=False, sep=sep)
+        guess = guess_format(list(files.values())).format
+        assert (guess.thousands, guess.decimal, guess.delimiter) == (*marks, sep)
+        drafted = spec_from_toml(draft_spec(files["people"], events=files["events"], outcomes=files["outcomes"]))
+        declared = spec.model_copy(update={"format": drafted.format})
+        assert ingest_with_spec(declared, files, tmp_path / sep).read("events")["amount"].tolist() == expected
+    frame = pd.read_csv(files["events"], sep=";", dtype=str, keep_default_na=False)
+    frame.loc[2, "value"] = "1.23,5"
+    frame.to_csv(files["events"], index=False, sep=";")
+    with pytest.raises(DataValidationError, match=r"row 3 \(line 4\), column 'value': '1.23,5' is not a number "
+                                                  r"\(numbers expected, with ',' as the decimal mark and '.' between"):
+        ingest_with_spec(declared, files, tmp_path / "bad")
+
+
 @pytest.mark.parametrize("section, field, words", [
     ('[format]\ndate_format = "%d/%m"\n', "format.date_format", "does not give a whole date"),
     ('[format]\ndelimiter = ";"\ndecimal = ","\n', None, None),
     ('[format]\ndelimiter = ","\ndecimal = ","\n', "format.decimal", "is the delimiter too"),
     ('[format]\ndelimiter = "ab"\n', "format.delimiter", "at most 1 character"),
+    ('[format]\ndelimiter = ";"\ndecimal = ","\nthousands = ","\n', "format.thousands", "is the decimal mark too"),
 ])
 def test_a_bad_format_section_names_its_line_and_field(section, field, words):
     text = SPEC.format(format=section)
@@ -125,7 +148,7 @@ def test_a_bad_format_section_names_its_line_and_field(section, field, words):
     with pytest.raises(SpecError) as err:
         spec_from_toml(text, "shop.toml")
     assert err.value.field == field and words in str(err.value)
-    assert err.value.line == text.splitlines().index("[format]") + 2 + (field == "format.decimal")
+    assert err.value.line == text.splitlines().index("[format]") + 1 + len(section.splitlines()) - 1
 
 
 def test_a_spec_without_a_format_is_stored_as_before():

@@ -55,19 +55,39 @@ def _texts(frame: pd.DataFrame) -> dict[str, pd.Series]:
     return out
 
 
-def _decimal_marks(columns: dict[str, pd.Series], delimiter: str) -> set[str]:
-    """The decimal marks the numbers of a file show: ',' for a column of decimal-comma numbers, '.' for
-    one of decimal-point numbers (a comma-separated file is taken to use points: a decimal comma would need
-    quotes around every number, which is not a spreadsheet's habit)."""
-    if delimiter == ",":
-        return {"."}
-    marks = set()
+GROUPINGS = ((",", "."), (".", ","), (" ", ","), (" ", "."), ("'", "."), ("\u00a0", ","), ("\u202f", ","))
+"""(thousands, decimal) pairs spreadsheets write: 1,234.50 · 1.234,50 · 1 234,50 · 1'234.50."""
+
+
+def _grouping(s: pd.Series) -> tuple[str, str] | None:
+    """The (thousands, decimal) marks of a column of numbers that shows them beyond doubt: every value a
+    number in that form, and some value with both marks or two groups (1.234 alone could be a decimal)."""
+    for thousands, decimal in GROUPINGS:
+        t, d = re.escape(thousands), re.escape(decimal)
+        if s.str.fullmatch(rf"[+-]?(?:\d{{1,3}}(?:{t}\d{{3}})+|\d+)(?:{d}\d+)?").all() and \
+                s.str.contains(rf"{t}\d{{3}}(?:{t}\d{{3}}|{d})").any():
+            return thousands, decimal
+    return None
+
+
+def _number_marks(columns: dict[str, pd.Series], delimiter: str) -> tuple[set[str], set[str]]:
+    """The decimal marks and thousands marks the numbers of a file show: ',' for a column of decimal-comma
+    numbers, '.' for one of decimal-point numbers, a pair for a column with grouped digits. In a
+    comma-separated file a number with a comma must be quoted, so only a grouped one (1,234.50) is read
+    as having one."""
+    decimals: set[str] = set()
+    thousands: set[str] = set()
     for s in columns.values():
-        if len(s) and s.str.match(_COMMA_NUMBER).all() and s.str.contains(",").any():
-            marks.add(",")
-        elif len(s) and s.str.match(_POINT_NUMBER).all():
-            marks.add(".")
-    return marks
+        if not len(s):
+            continue
+        if (pair := _grouping(s)) is not None:
+            thousands.add(pair[0])
+            decimals.add(pair[1])
+        elif delimiter != "," and s.str.match(_COMMA_NUMBER).all() and s.str.contains(",").any():
+            decimals.add(",")
+        elif s.str.match(_POINT_NUMBER).all():
+            decimals.add(".")
+    return decimals, thousands
 
 
 def _date_format(name: str, columns: dict[str, pd.Series]) -> tuple[str | None, tuple[str, ...]]:
@@ -105,10 +125,12 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
     notes = [f"TODO: {p.name} seems separated by {d!r} but {first.name} by {seps[first]!r}: one [format] serves "
              "every file; save them alike" for p, d in seps.items() if d != seps[first]]
     marks: set[str] = set()
+    groups: set[str] = set()
     forms: dict[str, str] = {}
     for p in csvs:
         columns = _head(p, seps[p])
-        marks |= _decimal_marks(columns, seps[p])
+        decimals, grouped = _number_marks(columns, seps[p])
+        marks, groups = marks | decimals, groups | grouped
         form, checks = _date_format(p.name, columns)
         if form:
             forms.setdefault(form, p.name)
@@ -119,21 +141,26 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
     if len(forms) > 1:
         notes.append("TODO: the files write dates in several forms (" + ", ".join(f"{f} in {n}" for f, n in forms.items())
                      + "): one [format] serves every file; save them alike")
+    if len(groups) > 1:
+        notes.append("TODO: the files group thousands with different marks (" + ", ".join(map(repr, sorted(groups)))
+                     + "): one [format] serves every file; save them alike")
     decimal = "," if marks == {","} else "."
-    return GuessedFormat(FileFormat(seps[first], decimal, next(iter(forms), None)), tuple(notes))
+    thousands = next(iter(groups)) if len(groups) == 1 and decimal not in groups else None
+    return GuessedFormat(FileFormat(seps[first], decimal, next(iter(forms), None), thousands), tuple(notes))
 
 
 def as_written_by_deepcredit(frame: pd.DataFrame, fmt: FileFormat) -> pd.DataFrame:
-    """The sample with decimal-comma numbers and dates in `fmt`'s form rewritten as DeepCredit writes them,
-    so type inference reads one form; columns that are not wholly such values stay as they are."""
+    """The sample with numbers (decimal commas, grouped digits) and dates in `fmt`'s form rewritten as
+    DeepCredit writes them, so type inference reads one form; columns not wholly such values stay as is."""
     if fmt == PLAIN:
         return frame
     out = frame.copy()
     for name, s in _texts(frame).items():
         if not len(s):
             continue
-        if fmt.decimal == "," and s.str.match(_COMMA_NUMBER).all():
-            out[name] = frame[name].str.replace(",", ".", regex=False)
+        numbers = fmt.numbers_as_python_reads_them(s.astype("string"))
+        if (fmt.decimal != "." or fmt.thousands) and pd.to_numeric(numbers, errors="coerce").notna().all():
+            out[name] = numbers.astype(object).reindex(frame.index).fillna(frame[name])
         elif fmt.date_format:
             dates = pd.to_datetime(s, format=fmt.date_format, errors="coerce")
             if dates.notna().all():

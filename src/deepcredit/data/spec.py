@@ -320,6 +320,8 @@ class Format(_Strict):
     """The decimal mark of numbers written as text."""
     date_format: str | None = None
     """How dates written as text look, in strptime directives (%d/%m/%Y); ISO 8601 is read as well."""
+    thousands: Literal[",", ".", " ", "'", "\u00a0", "\u202f"] | None = None
+    """The mark between groups of three digits, where numbers have one (1,234.50; 1.234,50; 1 234,50)."""
 
     @model_validator(mode="after")
     def _check(self) -> Format:
@@ -328,6 +330,8 @@ class Format(_Strict):
         if self.decimal == self.delimiter:
             raise SpecProblem(("decimal",), f"{self.decimal!r} is the delimiter too: numbers could not be told "
                                             "from separators")
+        if self.thousands == self.decimal:
+            raise SpecProblem(("thousands",), f"{self.thousands!r} is the decimal mark too")
         if self.date_format is not None:
             day = dt.datetime(2024, 1, 31, 12, 30)
             try:
@@ -340,7 +344,7 @@ class Format(_Strict):
         return self
 
     def file_format(self) -> FileFormat:
-        return FileFormat(self.delimiter, self.decimal, self.date_format)
+        return FileFormat(self.delimiter, self.decimal, self.date_format, self.thousands)
 
 
 class DatasetSpec(_Strict):

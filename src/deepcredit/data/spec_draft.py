@@ -76,6 +76,8 @@ def _format_lines(files: list[Path]) -> list[str]:
         out.append(f"delimiter = {_q(fmt.delimiter)}")
     if fmt.decimal != PLAIN.decimal:
         out.append(f"decimal = {_q(fmt.decimal)}")
+    if fmt.thousands:
+        out.append(f"thousands = {_q(fmt.thousands)}  # the mark between groups of three digits")
     if fmt.date_format:
         out.append(f"date_format = {_q(fmt.date_format)}  # strptime directives; ISO 8601 dates are read too")
     return out

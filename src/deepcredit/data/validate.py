@@ -78,18 +78,44 @@ class DataValidationError(ValueError):
         return None if self.row is None or self.line_offset is None else self.row + self.line_offset
 
 
+def _holds(test: pd.Series) -> pd.Series:
+    """A text test's result with missing values as False."""
+    return test.fillna(False).astype(bool)
+
+
 @dataclass(frozen=True)
 class FileFormat:
     """How a data set's files write their values (the spec's [format]): a user's export need not be rewritten.
 
-    delimiter: the CSV separator (Parquet has none). decimal: the decimal mark of numbers written as text;
-    with ",", a "." in a number is refused rather than guessed to be a thousands separator. date_format: a
-    strptime form (such as %d/%m/%Y) for dates written as text; ISO 8601 is read as well, being unambiguous.
+    delimiter: the CSV separator (Parquet has none). decimal: the decimal mark of numbers written as text.
+    thousands: the mark between groups of three digits, where numbers have one (1,234.50 or 1.234,50); a
+    number that uses it must group every three digits, so 1,5 is never read as fifteen. Any other mark in a
+    number is refused, never guessed. date_format: a strptime form (such as %d/%m/%Y) for dates written as
+    text; ISO 8601 is read as well, being unambiguous.
     """
 
     delimiter: str = ","
     decimal: str = "."
     date_format: str | None = None
+    thousands: str | None = None
+
+    def numbers_as_python_reads_them(self, text: pd.Series) -> pd.Series:
+        """Stripped number text in this format rewritten with a decimal point and no grouping; a value
+        that breaks the format becomes missing (and so a bad value where the cell was not empty)."""
+        if self.thousands:
+            mark, dec = re.escape(self.thousands), re.escape(self.decimal)
+            well = _holds(text.str.fullmatch(rf"[+-]?\d{{1,3}}(?:{mark}\d{{3}})+(?:{dec}\d+)?"))
+            text = text.mask(_holds(text.str.contains(self.thousands, regex=False)) & ~well)
+            text = text.str.replace(self.thousands, "", regex=False)
+        if self.decimal != ".":
+            text = text.mask(_holds(text.str.contains(".", regex=False))).str.replace(self.decimal, ".", regex=False)
+        return text
+
+    def number_hint(self) -> str:
+        marks = [f"with {self.decimal!r} as the decimal mark"] if self.decimal != "." else []
+        if self.thousands:
+            marks.append(f"{self.thousands!r} between thousands")
+        return ", " + " and ".join(marks) if marks else ""
 
     def date_hint(self) -> str:
         return f"expected the spec's date_format {self.date_format} or ISO 8601" if self.date_format \
@@ -444,8 +470,8 @@ def _numbers(values: pd.Series, nan: np.ndarray | None,
         s = values.astype(_TEXT).str.strip()
         blank = (s.isna() | (s == "")).to_numpy(dtype=bool)
         nan_mask = s.str.lower().isin(_NAN_TEXT).to_numpy(dtype=bool)
-        if fmt.decimal != ".":  # a "." is then not a decimal point: such a value is bad, not re-read
-            s = s.mask(s.str.contains(".", regex=False)).str.replace(fmt.decimal, ".", regex=False)
+        if fmt != PLAIN:
+            s = fmt.numbers_as_python_reads_them(s)
         num = pd.to_numeric(s.to_numpy(dtype=object, na_value=None), errors="coerce")
         return np.asarray(num, dtype="float64"), blank, nan_mask
     num = values.to_numpy(dtype="float64", na_value=np.nan)
@@ -483,8 +509,8 @@ def _coerce(values: pd.Series, col: Column, nan: np.ndarray | None, fmt: FileFor
     if ctype in (ColumnType.INT, ColumnType.FLOAT):
         num, blank, nan_mask = _numbers(values, nan, fmt)
         bad = np.isnan(num) & ~blank & ~nan_mask
-        mark = f", with {fmt.decimal!r} as the decimal mark" if fmt.decimal != "." else ""
-        return _Typed(pd.Series(num), blank, bad, nan_mask, f"is not a number ({_EXPECTED[ctype]} expected{mark})")
+        return _Typed(pd.Series(num), blank, bad, nan_mask,
+                      f"is not a number ({_EXPECTED[ctype]} expected{fmt.number_hint()})")
     if _is_text(values):
         s = values.astype(_TEXT).str.strip()
         blank = (s.isna() | (s == "")).to_numpy(dtype=bool)
