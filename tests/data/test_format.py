@@ -195,3 +195,24 @@ def test_every_column_the_draft_calls_boolean_ingests(tmp_path):
                                                                  "renter": "boolean"}
     people = ingest_with_spec(spec, {"people": path}, tmp_path / "out").read("people")
     assert people["email_ok"].tolist() == [True, False, True] and people["vip"].tolist() == [True, False, False]
+
+
+def test_times_with_an_offset_keep_the_wall_clock_of_the_declared_zone(tmp_path):
+    paths = _write(tmp_path / "plain", False)
+    events = pd.read_csv(paths["events"], dtype=str, keep_default_na=False)
+    events["booked_at"] = ["2024-01-05T00:30:00+01:00", "2024-02-13T23:30:00Z", "2024-02-03"]
+    events.to_csv(paths["events"], index=False)
+    text = pd.read_csv(paths["events"], dtype=str)
+    parquet = paths["events"].with_suffix(".parquet")
+    text.assign(booked_at=pd.to_datetime(text["booked_at"].str.replace("2024-02-03", "2024-02-03T00:00:00Z"),
+                                         utc=True).dt.tz_convert("Europe/Paris")).to_parquet(parquet)
+    for zone, expected in ((None, ["2024-01-04 23:30", "2024-02-13 23:30"]),
+                           ("Europe/Paris", ["2024-01-05 00:30", "2024-02-14 00:30"])):
+        section = f'[format]\ntimezone = "{zone}"\n' if zone else ""
+        spec = spec_from_toml(SPEC.format(format=section))
+        for i, source in enumerate((paths["events"], parquet)):
+            ds = ingest_with_spec(spec, {**paths, "events": source}, tmp_path / f"{zone}-{i}".replace("/", "-"))
+            ts = ds.read("events")["ts"].dt.strftime("%Y-%m-%d %H:%M").tolist()
+            assert ts[:2] == expected, (zone, source.suffix)
+    with pytest.raises(SpecError, match="'Mars/Olympus' is not a time zone name"):
+        spec_from_toml(SPEC.format(format='[format]\ntimezone = "Mars/Olympus"\n'))

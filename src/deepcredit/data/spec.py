@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from importlib.resources import files
 from pathlib import Path
 from typing import Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -322,6 +323,9 @@ class Format(_Strict):
     """How dates written as text look, in strptime directives (%d/%m/%Y); ISO 8601 is read as well."""
     thousands: Literal[",", ".", " ", "'", "\u00a0", "\u202f"] | None = None
     """The mark between groups of three digits, where numbers have one (1,234.50; 1.234,50; 1 234,50)."""
+    timezone: str | None = None
+    """The zone whose wall-clock times the data set keeps (Europe/Paris): times with an offset are converted
+    to it, so a day starts at the user's midnight; without it, to UTC."""
 
     @model_validator(mode="after")
     def _check(self) -> Format:
@@ -330,6 +334,12 @@ class Format(_Strict):
         if self.decimal == self.delimiter:
             raise SpecProblem(("decimal",), f"{self.decimal!r} is the delimiter too: numbers could not be told "
                                             "from separators")
+        if self.timezone is not None:
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise SpecProblem(("timezone",), f"{self.timezone!r} is not a time zone name (such as "
+                                                 "Europe/Paris or America/New_York)") from None
         if self.thousands == self.decimal:
             raise SpecProblem(("thousands",), f"{self.thousands!r} is the decimal mark too")
         if self.date_format is not None:
@@ -344,7 +354,7 @@ class Format(_Strict):
         return self
 
     def file_format(self) -> FileFormat:
-        return FileFormat(self.delimiter, self.decimal, self.date_format, self.thousands)
+        return FileFormat(self.delimiter, self.decimal, self.date_format, self.thousands, self.timezone)
 
 
 class DatasetSpec(_Strict):

@@ -91,13 +91,21 @@ class FileFormat:
     thousands: the mark between groups of three digits, where numbers have one (1,234.50 or 1.234,50); a
     number that uses it must group every three digits, so 1,5 is never read as fifteen. Any other mark in a
     number is refused, never guessed. date_format: a strptime form (such as %d/%m/%Y) for dates written as
-    text; ISO 8601 is read as well, being unambiguous.
+    text; ISO 8601 is read as well, being unambiguous. timezone: the zone whose wall-clock times the data
+    set keeps (an IANA name): a time with an offset is converted to it, so a day starts at the user's
+    midnight; without one, to UTC. Times without an offset are taken as written.
     """
 
     delimiter: str = ","
     decimal: str = "."
     date_format: str | None = None
     thousands: str | None = None
+    timezone: str | None = None
+
+    def wall_clock(self, times: pd.Series) -> pd.Series:
+        """Offset-aware times as naive times in the data set's zone (UTC when it declares none)."""
+        return times.dt.tz_convert(self.timezone).dt.tz_localize(None) if self.timezone \
+            else times.dt.tz_convert(None)
 
     def numbers_as_python_reads_them(self, text: pd.Series) -> pd.Series:
         """Stripped number text in this format rewritten with a decimal point and no grouping; a value
@@ -492,12 +500,12 @@ def _timestamps(s: pd.Series, fmt: FileFormat = PLAIN) -> pd.Series:
         out[~aware] = pd.to_datetime(s[~aware], errors="coerce", format="ISO8601").astype("datetime64[us]")
     if aware.any():
         parsed = pd.to_datetime(s[aware], errors="coerce", format="ISO8601", utc=True)
-        out[aware] = parsed.dt.tz_convert(None).astype("datetime64[us]")
+        out[aware] = fmt.wall_clock(parsed).astype("datetime64[us]")
     if fmt.date_format:
         zoned = "%z" in fmt.date_format or "%Z" in fmt.date_format  # offsets: to UTC, as for ISO text
         declared = pd.to_datetime(s, errors="coerce", format=fmt.date_format, utc=zoned)
         if zoned:
-            declared = declared.dt.tz_convert(None)
+            declared = fmt.wall_clock(declared)
         out = declared.astype("datetime64[us]").fillna(out)
     return out
 
@@ -528,7 +536,7 @@ def _coerce(values: pd.Series, col: Column, nan: np.ndarray | None, fmt: FileFor
     if ctype is ColumnType.TIMESTAMP:
         if pd.api.types.is_datetime64_any_dtype(s):
             if getattr(s.dt, "tz", None) is not None:
-                s = s.dt.tz_convert(None)
+                s = fmt.wall_clock(s)
             return _Typed(s.astype("datetime64[us]"), blank, none, none, "")
         out = _timestamps(s.astype(_TEXT), fmt)
         bad = out.isna().to_numpy(dtype=bool) & ~blank
