@@ -216,3 +216,12 @@ def test_times_with_an_offset_keep_the_wall_clock_of_the_declared_zone(tmp_path)
             assert ts[:2] == expected, (zone, source.suffix)
     with pytest.raises(SpecError, match="'Mars/Olympus' is not a time zone name"):
         spec_from_toml(SPEC.format(format='[format]\ntimezone = "Mars/Olympus"\n'))
+
+
+def test_a_draft_of_times_with_offsets_says_they_are_kept_in_utc_unless_a_zone_is_named(tmp_path):
+    paths = _write(tmp_path / "plain", False)
+    events = pd.read_csv(paths["events"], dtype=str, keep_default_na=False)
+    events["booked_at"] = ["2024-01-05T00:30:00+01:00", "2024-02-13T23:30:00Z", "2024-02-03T08:00:00+01:00"]
+    events.to_csv(paths["events"], index=False)
+    draft = draft_spec(paths["people"], events=paths["events"], outcomes=paths["outcomes"])
+    assert "the times in events.csv carry UTC offsets" in draft and spec_from_toml(draft).format.timezone is None

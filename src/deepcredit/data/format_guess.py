@@ -23,6 +23,7 @@ SEPARATORS = (",", ";", "\t", "|")
 HEAD_LINES = 200
 _COMMA_NUMBER = re.compile(r"^[+-]?\d+(?:,\d+)?$")
 _POINT_NUMBER = re.compile(r"^[+-]?\d*\.\d+$")
+_OFFSET_TIME = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
 _NUMERIC_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:[ T](\d{1,2}):(\d{2})(:\d{2})?)?$")
 
 
@@ -127,8 +128,11 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
     marks: set[str] = set()
     groups: set[str] = set()
     forms: dict[str, str] = {}
+    zoned: list[str] = []
     for p in csvs:
         columns = _head(p, seps[p])
+        if any(len(s) and s.str.contains(_OFFSET_TIME).all() for s in columns.values()):
+            zoned.append(p.name)
         decimals, grouped = _number_marks(columns, seps[p])
         marks, groups = marks | decimals, groups | grouped
         form, checks = _date_format(p.name, columns)
@@ -141,6 +145,9 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
     if len(forms) > 1:
         notes.append("TODO: the files write dates in several forms (" + ", ".join(f"{f} in {n}" for f, n in forms.items())
                      + "): one [format] serves every file; save them alike")
+    if zoned:
+        notes.append(f"check: the times in {', '.join(zoned)} carry UTC offsets: they are kept in UTC unless "
+                     'you name your zone (timezone = "Europe/Paris"), whose midnight then starts each day')
     if len(groups) > 1:
         notes.append("TODO: the files group thousands with different marks (" + ", ".join(map(repr, sorted(groups)))
                      + "): one [format] serves every file; save them alike")

@@ -54,7 +54,7 @@ def infer_type(values: pd.Series) -> str:
         return "boolean"
     if pd.to_numeric(text, errors="coerce").notna().all():
         return "numeric"
-    dates = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    dates = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)  # offsets may differ
     if dates.notna().all() and text.str.match(r"^\d{4}-\d{2}-\d{2}").all():
         return "date"
     return "categorical"

@@ -72,10 +72,17 @@ def load_any_model(path: Path) -> LoadedModel:
     return LoadedModel(model, manifest, defs, Scorer(model))
 
 
-def score_dataset(loaded: LoadedModel, dataset: Dataset, threads: int | None = None
-                  ) -> tuple[pd.DataFrame, ModelInput]:
-    """(scores frame, ModelInput) of `dataset`, built with the views and features the model needs."""
-    inp = build_model_input(dataset, views=loaded.views, definitions=loaded.definitions, threads=threads)
+def model_input(loaded: LoadedModel, dataset: Dataset, threads: int | None = None) -> ModelInput:
+    """The ModelInput of `dataset` with the views and features the model needs."""
+    return build_model_input(dataset, views=loaded.views, definitions=loaded.definitions, threads=threads)
+
+
+def score_dataset(loaded: LoadedModel, dataset: Dataset, threads: int | None = None,
+                  rows: np.ndarray | None = None) -> tuple[pd.DataFrame, ModelInput]:
+    """(scores frame, ModelInput) of `dataset`, or of its `rows` only (positions in its spine): a row
+    left out is never scored, while its features stay in the bundle for the graph's neighbours."""
+    inp = model_input(loaded, dataset, threads)
+    inp = inp if rows is None else inp.take(rows)
     return loaded.score(inp), inp
 
 
@@ -130,17 +137,17 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     out = Path(out)
     step("scoring")
     loaded = load_any_model(model_path)
-    scores, inp = score_dataset(loaded, dataset, threads)
+    inp = model_input(loaded, dataset, threads)
     rows, scope = rows_to_evaluate(loaded.manifest, dataset, inp, all_rows)
-    if rows is not None:
-        scores, inp = scores.iloc[rows].reset_index(drop=True), inp.take(rows)
+    if rows is not None:  # only the rows evaluated are scored
+        inp = inp.take(rows)
+    scores = loaded.score(inp)
     y = scores["label"].to_numpy()
     caveats = [scope] if scope else []
     ablation: dict[str, np.ndarray] = {}
     for label, path in (compare or {}).items():
         step(f"scoring {label}")
-        other, _ = score_dataset(load_any_model(path), dataset, threads)
-        other = other if rows is None else other.iloc[rows].reset_index(drop=True)
+        other, _ = score_dataset(load_any_model(path), dataset, threads, rows)
         if not other[["person_id", "as_of"]].equals(scores[["person_id", "as_of"]]):
             raise ValueError(f"{path}: scored rows differ from the evaluated model's rows")
         ablation[label] = other["pd"].to_numpy()
