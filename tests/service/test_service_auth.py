@@ -82,3 +82,22 @@ def test_openapi_documents_every_route_with_models_and_problems(service):
     r = service.client.put("/v1/decisions")
     assert r.status_code == 405 and r.json()["status"] == 405
     assert service.client.get("/v1/health").json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_the_document_offers_only_the_outcomes_the_served_data_set_can_hold(service):
+    from deepcredit.service.app import _set_outcomes
+
+    doc = service.client.get("/openapi.json").json()  # the simulated world holds all six
+    body = doc["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert len(body["discriminator"]["mapping"]) == 6 and len(body["oneOf"]) == 3
+    _set_outcomes(doc, {"rental_returned_late", "rental_not_returned"})  # a rental shop's declared outcomes
+    assert sorted(body["discriminator"]["mapping"]) == ["rental_not_returned", "rental_returned_late"]
+    assert [o["$ref"].rsplit("/", 1)[-1] for o in body["oneOf"]] == ["LateEvent", "MissedEvent"]
+    schemas = doc["components"]["schemas"]
+    assert schemas["LateEvent"]["properties"]["outcome"]["enum"] == ["rental_returned_late"]
+    other = [op["requestBody"]["content"]["application/json"]["schema"] for methods in doc["paths"].values()
+             for op in methods.values() if "upheld" in str(op.get("requestBody"))]
+    assert other and sorted(other[0]["discriminator"]["mapping"]) == ["corrected", "upheld"]  # untouched
+    _set_outcomes(doc, set())  # a data set without events: the list stays, the 422 says why
+    assert len(body["oneOf"]) == 2

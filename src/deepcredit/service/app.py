@@ -13,15 +13,18 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
 from deepcredit import __version__
+from deepcredit.data.schema import REPORTED_OUTCOMES
 from deepcredit.service import problems
 from deepcredit.service.alerts import Dispatcher
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, get_context, make_context, read_meta, sync_clock
+from deepcredit.service.events import unreported_outcomes
 from deepcredit.service.history import correctable_statuses, spec_of
 from deepcredit.service.limits import BodyLimit
 from deepcredit.service.neighbours import neighbour_queue
@@ -154,6 +157,37 @@ def _set_statuses(schemas: dict, statuses: frozenset[str]) -> None:
         prop["enum"] = sorted(statuses)
 
 
+def _set_outcomes(doc: dict, accepted: set[str]) -> None:
+    """The reported outcomes a merchant may send are those the served data set can hold (its spec says what
+    they are in its own words); the others are refused with 422 outcome-not-declared, so the document leaves
+    them out. A data set that can hold none keeps the full list: its document says so in words instead."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    for node in _nodes(doc):
+        disc = node.get("discriminator") if isinstance(node.get("oneOf"), list) else None
+        if not disc or disc.get("propertyName") != "outcome" or not set(disc.get("mapping", {})) <= set(REPORTED_OUTCOMES):
+            continue
+        mapping = {k: ref for k, ref in disc["mapping"].items() if k in accepted}
+        if not mapping:
+            continue
+        disc["mapping"] = mapping
+        node["oneOf"] = [o for o in node["oneOf"] if o.get("$ref") in mapping.values()]
+        for ref in set(mapping.values()):
+            prop = schemas.get(ref.rsplit("/", 1)[-1], {}).get("properties", {}).get("outcome", {})
+            if "enum" in prop:
+                prop["enum"] = [v for v in prop["enum"] if v in accepted]
+
+
+def _nodes(node: object) -> Iterator[dict]:
+    """Every mapping in a JSON document, depth first."""
+    if isinstance(node, dict):
+        yield node
+        for v in node.values():
+            yield from _nodes(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _nodes(v)
+
+
 def _integer_bounds(node: object) -> None:
     """Integer bounds as integers: pydantic writes them as floats here, and float(2**63 - 1) is 2**63."""
     if isinstance(node, dict):
@@ -180,6 +214,7 @@ def _document(app: FastAPI, ctx: ServiceContext) -> None:
             _set_threshold_step(schemas, ctx.settings.threshold_step)
             _set_band_names(schemas, ctx.band_names())
             _set_statuses(schemas, correctable_statuses(spec_of(ctx.scorer)))
+            _set_outcomes(doc, set(REPORTED_OUTCOMES) - set(unreported_outcomes(spec_of(ctx.scorer))))
             _add_links(doc)
             _integer_bounds(doc)
             doc["info"]["description"] += (f" Request bodies above {ctx.settings.max_body_bytes:,} bytes are "
