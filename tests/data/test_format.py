@@ -225,3 +225,17 @@ def test_a_draft_of_times_with_offsets_says_they_are_kept_in_utc_unless_a_zone_i
     events.to_csv(paths["events"], index=False)
     draft = draft_spec(paths["people"], events=paths["events"], outcomes=paths["outcomes"])
     assert "the times in events.csv carry UTC offsets" in draft and spec_from_toml(draft).format.timezone is None
+
+
+def test_a_draft_says_when_columns_look_like_a_history_written_across_them(tmp_path):
+    from deepcredit.data.spec_draft import column_series
+
+    assert column_series(["ID", "PAY_0", "PAY_2", "PAY_3", "BILL_AMT1", "BILL_AMT2", "AGE", "q1", "q2", "q3"]) == [
+        ["PAY_0", "PAY_2", "PAY_3"], ["q1", "q2", "q3"]]
+    path = tmp_path / "cards.csv"
+    frame = pd.DataFrame({"ID": [1, 2], "MARRIAGE": [1, 2], **{f"PAY_AMT{i}": [10.0, 20.0] for i in range(1, 7)},
+                          "bad": [0, 1]})
+    frame.to_csv(path, index=False)
+    draft = draft_spec(path)
+    assert "# check: PAY_AMT1 ... PAY_AMT6 (6 columns) look like one history written across" in draft
+    assert spec_from_toml(draft).protected == ("marriage",)

@@ -23,10 +23,11 @@ from deepcredit.data.spec import IDENTIFIER, identifier
 from deepcredit.data.validate import BOOLEAN_TEXT, PLAIN, DataValidationError, is_parquet
 
 SAMPLE_ROWS = 20_000
-PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|race|ethnic\w*|religio\w*|national\w*|foreign|"
+PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|marriage|married|spouse|race|ethnic\w*|religio\w*|national\w*|foreign|"
                              r"birth\w*|disab\w*|pregnan\w*)([^a-z]|$)")
 LABEL_HINTS = re.compile(r"label|target|default|bad|good|credit(?:ability|worthiness)|outcome|class")
 ID_HINTS = re.compile(r"(^|_)id$|^id|identifier|customer|client")
+SERIES = re.compile(r"^(.*?[A-Za-z])_?(\d{1,2})$")
 BOOL_TEXT = {word for word in BOOLEAN_TEXT if word.isalpha()}  # 0/1 columns are drafted numeric
 
 
@@ -171,12 +172,29 @@ def _history(frame: pd.DataFrame) -> tuple[str, str] | None:
     return None
 
 
+def column_series(columns: Iterable[str]) -> list[list[str]]:
+    """Groups of three or more columns that differ only in a trailing number (pay_amt1 ... pay_amt6): most
+    likely one history written across columns, one per period."""
+    groups: dict[str, list[str]] = {}
+    for col in columns:
+        if (m := SERIES.match(col)) is not None:
+            groups.setdefault(m[1].lower(), []).append(col)
+    return [cols for cols in groups.values() if len(cols) >= 3]
+
+
 def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[str]:
     out: list[str] = []
     roles: dict[str, str] = {}  # a role is given to one attribute at most (the first whose header fits)
+    series = {cols[0]: cols for cols in column_series(c for c in frame.columns if c not in set(skip))}
     for col in frame.columns:
         if col in set(skip):
             continue
+        if col in series:
+            cols = series[col]
+            out += ["", f"# check: {cols[0]} ... {cols[-1]} ({len(cols)} columns) look like one history written across",
+                    "# columns, one per period. Declared as attributes, each is a feature of its own and no fulfilment",
+                    "# or sequence feature sees them; written as one row per event they become a history (see",
+                    "# 'A history written across columns' in docs/bring-your-own-data.md)."]
         kind = infer_type(frame[col])
         attr = identifier(col) if not re.match(IDENTIFIER, col) else col
         out += ["", "[[profile.attributes]]", f"name = {_q(attr)}"]
