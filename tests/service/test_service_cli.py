@@ -118,3 +118,26 @@ def test_a_data_set_its_user_declared_is_served_with_its_spec_and_without_its_pr
                         json={"transaction_id": "t1", "person_id": "1", "decision_id": 1,
                               "outcome": "rental_returned_late", "days_late": 3, "amount": 25})
         assert r.status_code == 422 and r.json()["type"].endswith("outcome-not-declared"), r.text
+
+
+def test_a_database_from_before_schema_versions_is_refused_until_serve_upgrade_adopts_it(tmp_path):
+    from service_testkit import ADMIN_KEY, KEY
+
+    from deepcredit.service.store.models import Base
+
+    db = tmp_path / "svc.db"
+    Base.metadata.create_all(create_engine(f"sqlite:///{db}"))  # as an older DeepCredit made it
+    env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
+           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{db}"}
+    runner = CliRunner()
+    r = runner.invoke(_app(), ["merchant-add", "Acme Rentals"], env=env)
+    assert r.exit_code == 2 and "before schema versions" in r.output and "serve-upgrade" in r.output
+    r = runner.invoke(_app(), ["serve-upgrade"], env=env)
+    assert r.exit_code == 0 and "database at schema s0001 (was: no schema version)" in r.output, r.output
+    assert runner.invoke(_app(), ["merchant-add", "Acme Rentals"], env=env).exit_code == 0
+    r = runner.invoke(_app(), ["serve-upgrade"], env=env)  # at this schema already: nothing to do
+    assert r.exit_code == 0 and "(was: s0001)" in r.output
+    assert runner.invoke(_app(), ["audit-verify"], env=env).exit_code == 0
+    with create_engine(f"sqlite:///{db}").connect() as con:
+        actions = con.execute(text("SELECT action FROM audit_log ORDER BY seq")).scalars().all()
+    assert actions.count("schema_upgraded") == 2

@@ -1,4 +1,4 @@
-"""Service commands: `serve`, `serve-init`, `audit-verify`, `audit-anchor`, operator helpers (`merchant-add`,
+"""Service commands: `serve`, `serve-init`, `serve-upgrade`, `audit-verify`, `audit-anchor`, operator helpers (`merchant-add`,
 `person-token`) and the champion/challenger steps (`model-challenger`, `model-compare`, `model-promote`).
 
 Configuration comes from the environment (service/config.py): DEEPCREDIT_PSEUDONYM_KEY (required),
@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from deepcredit.cli.common import clear_errors, console, resolve_dataset
 
@@ -19,6 +20,7 @@ from deepcredit.cli.common import clear_errors, console, resolve_dataset
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("serve-init")(serve_init)
+    app.command("serve-upgrade")(serve_upgrade)
     app.command("audit-verify")(audit_verify)
     app.command("audit-anchor")(audit_anchor)
     app.command("merchant-add")(merchant_add)
@@ -28,14 +30,43 @@ def register(app: typer.Typer) -> None:
     app.command("model-promote")(model_promote)
 
 
-def _settings():
+def _settings(check_schema: bool = True):
+    """The service's settings from the environment; and, unless told otherwise, a database that is empty or
+    at this DeepCredit's schema (an older one is upgraded first, by `serve-upgrade`)."""
     from deepcredit.service.config import ConfigError, Settings
+    from deepcredit.service.store import Database, schema
 
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except ConfigError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    if check_schema:
+        db = Database(settings.database_url)
+        try:
+            if not schema.is_empty(db.engine):
+                schema.check(db.engine)
+        except schema.SchemaMismatch as exc:
+            console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+            raise typer.Exit(2) from None
+        finally:
+            db.dispose()
+    return settings
+
+
+def serve_upgrade() -> None:
+    """Bring the service database to this DeepCredit's schema (back it up first): run its migrations, or
+    adopt a database made before schema versions; refuses, changing nothing, what it cannot do safely."""
+    from deepcredit.service.bootstrap import upgrade_database
+    from deepcredit.service.store.schema import SchemaMismatch
+
+    try:
+        done = upgrade_database(_settings(check_schema=False))
+    except SchemaMismatch as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    was = done.before or "no schema version"
+    console.print(f"database at schema {done.after} (was: {was})" + "".join(f"\n- {c}" for c in done.changes))
 
 
 def serve(

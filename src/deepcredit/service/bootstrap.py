@@ -20,10 +20,12 @@ from deepcredit.data.dataset import Dataset
 from deepcredit.data.schema import PROTECTED_ATTRIBUTES
 from deepcredit.scoring.scorer import used_features
 from deepcredit.service.config import Settings, utcnow
-from deepcredit.service.context import make_context, write_meta
+from deepcredit.service.context import make_context, sync_clock, write_meta
 from deepcredit.service.events import overlay_source, save_scores_bulk, unreported_outcomes
 from deepcredit.service.pseudodata import pseudonymise_dataset
 from deepcredit.service.scoring import ModelScorer, load_scorer, needed_definitions
+from deepcredit.service.store import schema
+from deepcredit.service.store.schema import Upgrade
 
 
 @dataclass
@@ -71,3 +73,18 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
     ctx.db.dispose()
     return InitSummary(people, copy.root, scorer.model_id, now, time.perf_counter() - t0,
                        unreported_outcomes(copy.spec))
+
+
+def upgrade_database(settings: Settings) -> Upgrade:
+    """Bring the service database to this DeepCredit's schema (store/schema.py), recorded in the audit log."""
+    ctx = make_context(settings)
+    try:
+        done = schema.upgrade(ctx.db.engine)
+        ctx.db.create_all()
+        sync_clock(ctx)
+        with ctx.db.write() as s:
+            ctx.audit.append(s, ctx.now(), "operator", "schema_upgraded", None, before=done.before or "unversioned",
+                             after=done.after, changes=list(done.changes))
+    finally:
+        ctx.db.dispose()
+    return done

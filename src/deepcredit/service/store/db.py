@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from deepcredit.service.store.models import Base
+from deepcredit.service.store import schema
 
 APPEND_ONLY_SQLITE = [
     """CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
@@ -62,8 +62,12 @@ class Database:
         self.write_lock = threading.Lock()
 
     def create_all(self) -> None:
-        """Create missing tables and the append-only triggers (idempotent)."""
-        Base.metadata.create_all(self.engine)
+        """Create the tables in an empty database, stamped with their schema version, or check that an
+        existing one is at it (schema.SchemaMismatch otherwise); then the append-only triggers (idempotent)."""
+        if schema.is_empty(self.engine):
+            schema.create(self.engine)
+        else:
+            schema.check(self.engine)
         with self.engine.begin() as con:
             for sql in APPEND_ONLY_SQLITE if self.is_sqlite else APPEND_ONLY_POSTGRES:
                 con.execute(text(sql))

@@ -1,0 +1,144 @@
+"""Schema versions of the service database, kept with Alembic, so an upgrade never loses its records.
+
+The database holds what must outlive any release: consents, decisions, disputes and the hash-chained audit
+log. A new empty database is created from the tables (models.py) and stamped with the current revision.
+An existing one is served only at that revision: one behind (made by an older DeepCredit) is refused until
+`deepcredit serve-upgrade` runs the migrations in migrations/versions; one ahead (a newer DeepCredit) is
+refused outright. A database made before schema versions existed is adopted by the upgrade: Alembic
+compares it with the tables; missing tables and nullable columns are added and short text columns widened,
+and any other difference stops the upgrade with the list, so nothing is changed by guesswork.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, String, inspect
+
+from deepcredit.service.store.models import Base
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class SchemaMismatch(RuntimeError):
+    """The database is not at the schema this DeepCredit serves; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """What `upgrade` did: the revision before (None: not versioned) and after, and each change made."""
+
+    before: str | None
+    after: str
+    changes: tuple[str, ...]
+
+
+def _alembic(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head() -> str:
+    """The revision this DeepCredit's tables are at."""
+    rev = ScriptDirectory.from_config(_alembic()).get_current_head()
+    assert rev is not None
+    return rev
+
+
+def current(engine: Engine) -> str | None:
+    """The database's revision (None when it has none: empty, or made before schema versions)."""
+    with engine.connect() as con:
+        return MigrationContext.configure(con).get_current_revision()
+
+
+def is_empty(engine: Engine) -> bool:
+    """No table of the service exists yet."""
+    return not set(inspect(engine).get_table_names()) & set(Base.metadata.tables)
+
+
+def create(engine: Engine) -> None:
+    """The tables in an empty database, stamped with the current revision, in one transaction."""
+    with engine.begin() as con:
+        Base.metadata.create_all(con)
+        command.stamp(_alembic(con), "head")
+
+
+def check(engine: Engine) -> None:
+    """Raise SchemaMismatch unless the database is at this DeepCredit's revision."""
+    rev, want = current(engine), head()
+    if rev == want:
+        return
+    where = engine.url.render_as_string(hide_password=True)
+    if rev is None:
+        raise SchemaMismatch(f"the database at {where} was made by a DeepCredit before schema versions: back it "
+                             "up, then run `deepcredit serve-upgrade`")
+    if rev not in {s.revision for s in ScriptDirectory.from_config(_alembic()).walk_revisions()}:
+        raise SchemaMismatch(f"the database at {where} is at schema {rev}, made by a newer DeepCredit than this "
+                             f"one (schema {want}): serve it with that version")
+    raise SchemaMismatch(f"the database at {where} is at schema {rev}; this DeepCredit needs {want}: back it up, "
+                         "then run `deepcredit serve-upgrade`")
+
+
+def _widens(old: object, new: object) -> bool:
+    return isinstance(old, String) and isinstance(new, String) and (old.length or 0) <= (new.length or 1 << 30)
+
+
+def _adopt(con: Connection) -> list[str]:
+    """Bring a database made before schema versions to the tables, or raise with what differs. Every change
+    is planned before any is made (SQLite runs DDL outside transactions, so a refusal must come first)."""
+    context = MigrationContext.configure(con, opts={"compare_type": True})
+    ops = Operations(context)
+    diffs = [d[0] if isinstance(d, list) else d for d in compare_metadata(context, Base.metadata)]
+    created = {d[1].name for d in diffs if d[0] == "add_table"}
+    plan: list[tuple[str, Callable[[], object]]] = []
+    refused = []
+    for change in diffs:  # a column's changes come as a list: its first says what it is
+        kind = change[0]
+        if kind == "add_table":
+            plan.append((f"created table {change[1].name}", partial(change[1].create, con)))
+        elif kind == "add_index":
+            if change[1].table.name not in created:  # a new table brings its own indexes
+                plan.append((f"created index {change[1].name}", partial(change[1].create, con)))
+        elif kind == "add_column" and change[3].nullable:
+            plan.append((f"added column {change[2]}.{change[3].name}",
+                         partial(ops.add_column, change[2], change[3].copy())))
+        elif kind == "modify_type" and _widens(change[5], change[6]):
+            widen = partial(ops.alter_column, change[2], change[3], type_=change[6], existing_type=change[5])
+            plan.append((f"widened {change[2]}.{change[3]} to {change[6]}",
+                         widen if con.dialect.name != "sqlite" else lambda: None))  # SQLite: lengths not enforced
+        else:
+            refused.append(str(change))
+    if refused:
+        raise SchemaMismatch("the database differs from this DeepCredit's tables in ways an upgrade does not guess "
+                             "at; nothing was changed: " + "; ".join(refused))
+    for _, step in plan:
+        step()
+    return [what for what, _ in plan]
+
+
+def upgrade(engine: Engine) -> Upgrade:
+    """Migrate the database to this DeepCredit's schema in one transaction, adopting one made before schema
+    versions (its DDL is transactional on PostgreSQL; SQLite's ALTER TABLE too)."""
+    if is_empty(engine):
+        raise SchemaMismatch("the database is empty: `deepcredit serve-init` creates it")
+    before, want = current(engine), head()
+    with engine.begin() as con:
+        cfg = _alembic(con)
+        if before is None:
+            changes = _adopt(con)
+            command.stamp(cfg, "head")
+        else:
+            command.upgrade(cfg, "head")
+            changes = [f"migrated from schema {before}"] if before != want else []
+    return Upgrade(before, want, tuple(changes))

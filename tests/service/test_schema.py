@@ -1,0 +1,100 @@
+"""The service database carries its schema version: a new one is stamped, an older one is refused until
+`serve-upgrade` migrates it, one made before schema versions is adopted (or refused, unchanged), and the
+records survive."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from service_testkit import PgSchema, backends
+from sqlalchemy import Column, Integer, MetaData, String, Table, inspect, text
+
+from deepcredit.service.store import Database, schema
+from deepcredit.service.store.models import Base
+
+
+@pytest.fixture(params=backends())
+def database(request, tmp_path):
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'svc.db'}")
+        yield db
+        db.dispose()
+    else:
+        pg = PgSchema()
+        db = pg.database()
+        yield db
+        db.dispose()
+        pg.drop()
+
+
+def _before_versions(db: Database, drop: str = "webhook_deliveries", narrow: bool = True) -> None:
+    """The tables as a DeepCredit before schema versions made them: one table missing, a text column narrower."""
+    old = MetaData()
+    for table in Base.metadata.sorted_tables:
+        if table.name == drop:
+            continue
+        copy = table.to_metadata(old)
+        if narrow and table.name == "service_events":
+            copy.c.kind.type = String(16)
+        del copy
+    old.create_all(db.engine)
+    with db.engine.begin() as con:
+        con.execute(text("INSERT INTO service_meta (key, value) VALUES ('model_id', 'abc')"))
+
+
+def test_a_new_database_is_stamped_and_served_as_it_is(database):
+    database.create_all()
+    assert schema.current(database.engine) == schema.head()
+    database.create_all()  # again: nothing to do
+
+
+def test_a_database_made_before_schema_versions_is_refused_then_adopted_keeping_its_records(database):
+    _before_versions(database)
+    with pytest.raises(schema.SchemaMismatch, match="before schema versions: back it up, then run `deepcredit "
+                                                    "serve-upgrade`"):
+        database.create_all()
+    done = schema.upgrade(database.engine)
+    assert done.before is None and done.after == schema.head()
+    assert "created table webhook_deliveries" in done.changes and "widened service_events.kind to VARCHAR(64)" in \
+        done.changes
+    database.create_all()
+    assert "webhook_deliveries" in inspect(database.engine).get_table_names()
+    with database.engine.connect() as con:
+        assert con.execute(text("SELECT value FROM service_meta WHERE key = 'model_id'")).scalar() == "abc"
+    if not database.is_sqlite:
+        kind = next(c for c in inspect(database.engine).get_columns("service_events") if c["name"] == "kind")
+        assert kind["type"].length == 64
+
+
+def test_a_difference_an_upgrade_cannot_make_safely_changes_nothing(database):
+    _before_versions(database, narrow=False)
+    with database.engine.begin() as con:  # a required column an older release did not have
+        Table("merchants", MetaData(), autoload_with=con)
+        con.execute(text("ALTER TABLE audit_head RENAME TO audit_head_old"))
+        Table("audit_head", MetaData(), Column("id", Integer, primary_key=True), Column("odd", String(8),
+                                                                                       nullable=False)).create(con)
+    with pytest.raises(schema.SchemaMismatch, match="nothing was changed"):
+        schema.upgrade(database.engine)
+    assert schema.current(database.engine) is None
+    assert "webhook_deliveries" not in inspect(database.engine).get_table_names()
+
+
+def test_an_older_schema_is_refused_until_upgraded_and_a_newer_one_is_refused(database, tmp_path, monkeypatch):
+    database.create_all()
+    newer = tmp_path / "migrations"
+    shutil.copytree(schema.MIGRATIONS, newer, ignore=shutil.ignore_patterns("__pycache__"))
+    (newer / "versions" / "s0002_notes.py").write_text(
+        'revision = "s0002"\ndown_revision = "s0001"\nbranch_labels = None\ndepends_on = None\n\n\n'
+        "def upgrade() -> None:\n    from alembic import op\n    import sqlalchemy as sa\n\n"
+        '    op.create_table("operator_notes", sa.Column("id", sa.Integer, primary_key=True))\n\n\n'
+        "def downgrade() -> None:\n    pass\n")
+    monkeypatch.setattr(schema, "MIGRATIONS", newer)  # a later DeepCredit, one migration ahead
+    with pytest.raises(schema.SchemaMismatch, match="is at schema s0001; this DeepCredit needs s0002"):
+        database.create_all()
+    done = schema.upgrade(database.engine)
+    assert (done.before, done.after, done.changes) == ("s0001", "s0002", ("migrated from schema s0001",))
+    assert "operator_notes" in inspect(database.engine).get_table_names()
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.Path(schema.__file__).with_name("migrations"))
+    with pytest.raises(schema.SchemaMismatch, match="made by a newer DeepCredit"):
+        database.create_all()
