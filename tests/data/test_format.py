@@ -239,3 +239,19 @@ def test_a_draft_says_when_columns_look_like_a_history_written_across_them(tmp_p
     draft = draft_spec(path)
     assert "# check: PAY_AMT1 ... PAY_AMT6 (6 columns) look like one history written across" in draft
     assert spec_from_toml(draft).protected == ("marriage",)
+
+
+def test_declared_missing_value_markers_read_as_empty_cells_and_the_draft_finds_them(tmp_path):
+    paths = _write(tmp_path / "plain", False)
+    people = pd.read_csv(paths["people"], dtype=str, keep_default_na=False)
+    people["income"] = ["1250.5", "NA", "?"]
+    people.to_csv(paths["people"], index=False)
+    with pytest.raises(DataValidationError, match=r"row 2 \(line 3\), column 'income': 'NA' is not a number"):
+        ingest_with_spec(spec_from_toml(SPEC.format(format="")), paths, tmp_path / "a")
+    draft = draft_spec(paths["people"], events=paths["events"], outcomes=paths["outcomes"])
+    spec = spec_from_toml(draft)
+    assert spec.format.missing == ["?", "NA"] and spec.attribute("income").type == "numeric"
+    stored = ingest_with_spec(spec, paths, tmp_path / "b").read("people")
+    assert stored["income"].isna().tolist() == [False, True, True]
+    with pytest.raises(SpecError, match="field 'format.missing\\[0\\]'"):
+        spec_from_toml(SPEC.format(format='[format]\nmissing = [" "]\n'), "shop.toml")

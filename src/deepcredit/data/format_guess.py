@@ -24,6 +24,10 @@ HEAD_LINES = 200
 _COMMA_NUMBER = re.compile(r"^[+-]?\d+(?:,\d+)?$")
 _POINT_NUMBER = re.compile(r"^[+-]?\d*\.\d+$")
 _OFFSET_TIME = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
+MISSING_MARKERS = ("NA", "N/A", "n/a", "na", "#N/A", "NULL", "null", "None", "none", "NaN", "nan", "?", "-", "--",
+                   ".")
+"""Texts that spreadsheets, R, SQL exports and hand-kept files write for "no value"."""
+_VALUE_LIKE = re.compile(r"^[+-]?\d[\d.,:/ 'T+Z-]*$")
 _NUMERIC_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:[ T](\d{1,2}):(\d{2})(:\d{2})?)?$")
 
 
@@ -110,6 +114,16 @@ def _date_format(name: str, columns: dict[str, pd.Series]) -> tuple[str | None, 
     return None, ()
 
 
+def _missing_markers(columns: dict[str, pd.Series]) -> set[str]:
+    """Markers for "no value" found in columns whose other values are all numbers or dates."""
+    found: set[str] = set()
+    for s in columns.values():
+        marked = s.isin(MISSING_MARKERS)
+        if marked.any() and (~marked).any() and s[~marked].str.match(_VALUE_LIKE).all():
+            found |= set(s[marked])
+    return found
+
+
 def _head(path: Path, delimiter: str) -> dict[str, pd.Series]:
     return _texts(pd.read_csv(path, sep=delimiter, dtype=str, nrows=HEAD_LINES, keep_default_na=False))
 
@@ -129,8 +143,11 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
     groups: set[str] = set()
     forms: dict[str, str] = {}
     zoned: list[str] = []
+    missing: set[str] = set()
     for p in csvs:
         columns = _head(p, seps[p])
+        missing |= _missing_markers(columns)
+        columns = {c: s[~s.isin(missing)] for c, s in columns.items()}
         if any(len(s) and s.str.contains(_OFFSET_TIME).all() for s in columns.values()):
             zoned.append(p.name)
         decimals, grouped = _number_marks(columns, seps[p])
@@ -153,7 +170,8 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
                      + "): one [format] serves every file; save them alike")
     decimal = "," if marks == {","} else "."
     thousands = next(iter(groups)) if len(groups) == 1 and decimal not in groups else None
-    return GuessedFormat(FileFormat(seps[first], decimal, next(iter(forms), None), thousands), tuple(notes))
+    fmt = FileFormat(seps[first], decimal, next(iter(forms), None), thousands, missing=tuple(sorted(missing)))
+    return GuessedFormat(fmt, tuple(notes))
 
 
 def as_written_by_deepcredit(frame: pd.DataFrame, fmt: FileFormat) -> pd.DataFrame:
@@ -163,14 +181,17 @@ def as_written_by_deepcredit(frame: pd.DataFrame, fmt: FileFormat) -> pd.DataFra
         return frame
     out = frame.copy()
     for name, s in _texts(frame).items():
+        if fmt.missing:
+            out[name] = frame[name].mask(frame[name].str.strip().isin(fmt.missing), "")
+            s = s[~s.isin(fmt.missing)]
         if not len(s):
             continue
         numbers = fmt.numbers_as_python_reads_them(s.astype("string"))
         if (fmt.decimal != "." or fmt.thousands) and pd.to_numeric(numbers, errors="coerce").notna().all():
-            out[name] = numbers.astype(object).reindex(frame.index).fillna(frame[name])
+            out[name] = numbers.astype(object).reindex(frame.index).fillna(out[name])
         elif fmt.date_format:
             dates = pd.to_datetime(s, format=fmt.date_format, errors="coerce")
             if dates.notna().all():
                 iso = dates.dt.strftime("%Y-%m-%dT%H:%M:%S" if "%H" in fmt.date_format else "%Y-%m-%d")
-                out[name] = iso.reindex(frame.index).fillna(frame[name])
+                out[name] = iso.reindex(frame.index).fillna(out[name])
     return out

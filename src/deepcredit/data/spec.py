@@ -326,6 +326,8 @@ class Format(_Strict):
     timezone: str | None = None
     """The zone whose wall-clock times the data set keeps (Europe/Paris): times with an offset are converted
     to it, so a day starts at the user's midnight; without it, to UTC."""
+    missing: list[str] = []
+    """Texts that mean "no value" in any column of the files (NA, ?, -): read as empty cells."""
 
     @model_validator(mode="after")
     def _check(self) -> Format:
@@ -340,6 +342,10 @@ class Format(_Strict):
             except (ZoneInfoNotFoundError, ValueError):
                 raise SpecProblem(("timezone",), f"{self.timezone!r} is not a time zone name (such as "
                                                  "Europe/Paris or America/New_York)") from None
+        for i, marker in enumerate(self.missing):
+            if not marker.strip() or len(marker) > 32:
+                raise SpecProblem(("missing", i), "a missing-value marker is a short, non-blank text (an empty "
+                                                  "cell is already missing)")
         if self.thousands == self.decimal:
             raise SpecProblem(("thousands",), f"{self.thousands!r} is the decimal mark too")
         if self.date_format is not None:
@@ -354,7 +360,8 @@ class Format(_Strict):
         return self
 
     def file_format(self) -> FileFormat:
-        return FileFormat(self.delimiter, self.decimal, self.date_format, self.thousands, self.timezone)
+        return FileFormat(self.delimiter, self.decimal, self.date_format, self.thousands, self.timezone,
+                          tuple(m.strip() for m in self.missing))
 
 
 class DatasetSpec(_Strict):

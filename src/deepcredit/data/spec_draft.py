@@ -81,6 +81,8 @@ def _format_lines(files: list[Path]) -> list[str]:
         out.append(f"thousands = {_q(fmt.thousands)}  # the mark between groups of three digits")
     if fmt.date_format:
         out.append(f"date_format = {_q(fmt.date_format)}  # strptime directives; ISO 8601 dates are read too")
+    if fmt.missing:
+        out.append(f"missing = [{', '.join(_q(m) for m in fmt.missing)}]  # check: read as empty cells in every column")
     return out
 
 

@@ -93,7 +93,8 @@ class FileFormat:
     number is refused, never guessed. date_format: a strptime form (such as %d/%m/%Y) for dates written as
     text; ISO 8601 is read as well, being unambiguous. timezone: the zone whose wall-clock times the data
     set keeps (an IANA name): a time with an offset is converted to it, so a day starts at the user's
-    midnight; without one, to UTC. Times without an offset are taken as written.
+    midnight; without one, to UTC. Times without an offset are taken as written. missing: texts that mean
+    "no value" in any column (NA, ?, -), read as empty cells.
     """
 
     delimiter: str = ","
@@ -101,6 +102,13 @@ class FileFormat:
     date_format: str | None = None
     thousands: str | None = None
     timezone: str | None = None
+    missing: tuple[str, ...] = ()
+
+    def without_missing_markers(self, values: pd.Series) -> pd.Series:
+        """The column with each declared missing-value marker (compared stripped) as an empty cell."""
+        if not self.missing or not _is_text(values):
+            return values
+        return values.mask(_holds(values.astype(_TEXT).str.strip().isin(self.missing)))
 
     def wall_clock(self, times: pd.Series) -> pd.Series:
         """Offset-aware times as naive times in the data set's zone (UTC when it declares none)."""
@@ -588,7 +596,7 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
         if col.name not in frame.columns:
             continue
         raw = frame[col.name].reset_index(drop=True)
-        typed = _coerce(raw, col, chunk.nan.get(col.name), fmt)
+        typed = _coerce(fmt.without_missing_markers(raw), col, chunk.nan.get(col.name), fmt)
         if (i := _first(typed.bad)) is not None:
             fail(f"{_show(raw.iloc[i])} {_out_of_range(raw.iloc[i], col) or typed.problem}", i, col.name)
         if (i := _first(typed.nan)) is not None:
