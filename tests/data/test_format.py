@@ -255,3 +255,35 @@ def test_declared_missing_value_markers_read_as_empty_cells_and_the_draft_finds_
     assert stored["income"].isna().tolist() == [False, True, True]
     with pytest.raises(SpecError, match="field 'format.missing\\[0\\]'"):
         spec_from_toml(SPEC.format(format='[format]\nmissing = [" "]\n'), "shop.toml")
+
+
+def test_a_workbook_is_read_like_its_csv_export_and_its_errors_name_the_sheet_row(tmp_path):
+    import datetime as dt
+
+    paths = _write(tmp_path / "plain", False)
+    spec = spec_from_toml(SPEC.format(format=""))
+    from_csv = ingest_with_spec(spec, paths, tmp_path / "a")
+    books = {}
+    for table, path in paths.items():
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if table == "people":  # as a spreadsheet holds them: numbers, real dates, an empty cell
+            frame["income"] = [1250.5, 980, None]
+            frame["signup"] = [dt.datetime(2023, 1, 31), dt.datetime(2023, 11, 2), dt.datetime(2022, 6, 15)]
+        if table == "outcomes":
+            frame["defaulted"] = [0, 1, 0]
+        books[table] = tmp_path / f"{table}.xlsx"
+        frame.to_excel(books[table], index=False)
+    from_sheets = ingest_with_spec(spec, books, tmp_path / "b")
+    for table in ("people", "events", "outcomes"):
+        pd.testing.assert_frame_equal(from_csv.read(table), from_sheets.read(table))
+    drafted = spec_from_toml(draft_spec(books["people"], events=books["events"], outcomes=books["outcomes"]))
+    assert {a.name: a.type for a in drafted.profile.attributes} == {"income": "numeric", "signup": "date"}
+    events = pd.read_excel(books["events"], dtype=str)
+    events.loc[1, "value"] = "sixty"
+    events.to_excel(books["events"], index=False)
+    with pytest.raises(DataValidationError, match=r"events.xlsx, row 2 \(sheet row 3\), column 'value': 'sixty' is "
+                                                  "not a number"):
+        ingest_with_spec(spec, books, tmp_path / "c")
+    (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    with pytest.raises(DataValidationError, match="not a readable .xlsx workbook"):
+        ingest_with_spec(spec, {**books, "people": tmp_path / "broken.xlsx"}, tmp_path / "d")

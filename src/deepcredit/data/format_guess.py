@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from deepcredit.data.sheets import is_spreadsheet
 from deepcredit.data.validate import PLAIN, FileFormat, is_parquet
 
 SEPARATORS = (",", ";", "\t", "|")
@@ -132,7 +133,7 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
     """One format for a data set's files, from the first lines of each CSV (Parquet files have their own
     types). The first CSV's separator is taken; the decimal mark and date form come from whichever file
     shows them (ISO dates and whole numbers read under any format). Disagreements become notes."""
-    csvs = [Path(p) for p in paths if not is_parquet(Path(p))]
+    csvs = [Path(p) for p in paths if not is_parquet(Path(p)) and not is_spreadsheet(Path(p))]
     if not csvs:
         return GuessedFormat(PLAIN)
     first = csvs[0]

@@ -28,6 +28,7 @@ from deepcredit.data.dataset import (
 )
 from deepcredit.data.datasets.uci import typed_frame
 from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec
+from deepcredit.data.sheets import is_spreadsheet, read_sheet
 from deepcredit.data.spec import Attribute, DatasetSpec, SpecError, field_path, spec_line
 from deepcredit.data.validate import (
     PLAIN,
@@ -54,6 +55,8 @@ def file_columns(path: Path, fmt: FileFormat = PLAIN) -> list[str]:
     if is_parquet(path):
         files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
         return list(pq.read_schema(files[0]).names) if files else []
+    if is_spreadsheet(path):
+        return [str(c).strip() for c in read_sheet(path, nrows=0).columns]
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
         return [c.strip() for c in next((r for r in csv.reader(fh, delimiter=fmt.delimiter) if r), [])]
 

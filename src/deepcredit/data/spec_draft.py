@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from deepcredit.data.format_guess import as_written_by_deepcredit, guess_delimiter, guess_format
 from deepcredit.data.schema import Dimension
+from deepcredit.data.sheets import is_spreadsheet, read_sheet
 from deepcredit.data.spec import IDENTIFIER, identifier
 from deepcredit.data.validate import BOOLEAN_TEXT, PLAIN, DataValidationError, is_parquet
 
@@ -39,6 +40,8 @@ def _sample(path: Path) -> pd.DataFrame:
     try:
         if is_parquet(path):
             return pd.read_parquet(path).head(SAMPLE_ROWS).astype("string")
+        if is_spreadsheet(path):
+            return read_sheet(path, nrows=SAMPLE_ROWS)
         frame = pd.read_csv(path, sep=guess_delimiter(path), dtype=str, nrows=SAMPLE_ROWS, keep_default_na=False)
         return as_written_by_deepcredit(frame, guess_format([path]).format)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
@@ -289,6 +292,8 @@ def _vocabularies(path: Path, columns: list[str]) -> dict[str, list[str] | None]
         return {}
     if is_parquet(path):
         frame = pq.read_table(path, columns=columns).to_pandas()
+    elif is_spreadsheet(path):
+        frame = read_sheet(path)[columns]
     else:
         frame = pd.read_csv(path, sep=guess_delimiter(path), usecols=columns, dtype=str, keep_default_na=False)
     out: dict[str, list[str] | None] = {}

@@ -26,8 +26,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from deepcredit.data.errors import DataValidationError
 from deepcredit.data.io import parquet_files
 from deepcredit.data.schema import Column, ColumnType, TableSpec
+from deepcredit.data.sheets import is_spreadsheet, read_sheet
 
 CHUNK_ROWS = 500_000
 """Rows per Parquet batch."""
@@ -56,26 +58,6 @@ _NULLABLE[pa.string()] = _NULLABLE[pa.large_string()] = _TEXT
 BOOLEAN_TEXT = {"true": True, "t": True, "yes": True, "y": True, "1": True, "1.0": True,
                 "false": False, "f": False, "no": False, "n": False, "0": False, "0.0": False}
 """Boolean values written as text (compared lower-case), as spreadsheets and databases export them."""
-
-
-class DataValidationError(ValueError):
-    """A data problem, located precisely enough for a person to open the file and fix it."""
-
-    def __init__(self, file: str, problem: str, row: int | None = None, column: str | None = None,
-                 line_offset: int | None = None) -> None:
-        self.file, self.problem, self.row, self.column = file, problem, row, column
-        self.line_offset = line_offset
-        where = [file]
-        if row is not None:
-            where.append(f"row {row}" + (f" (line {row + line_offset})" if line_offset is not None else ""))
-        if column is not None:
-            where.append(f"column '{column}'")
-        super().__init__(": ".join([", ".join(where), problem]))
-
-    @property
-    def line(self) -> int | None:
-        """The physical line in a CSV file, where known."""
-        return None if self.row is None or self.line_offset is None else self.row + self.line_offset
 
 
 def _holds(test: pd.Series) -> pd.Series:
@@ -160,7 +142,7 @@ def is_parquet(path: Path) -> bool:
 
 def line_offset_for(path: Path) -> int | None:
     """What to add to a data row number to get its line: 1 (the header) for CSV, None for Parquet."""
-    return None if is_parquet(path) else 1
+    return None if is_parquet(path) else 1  # a spreadsheet's header is its row 1 too
 
 
 def _csv_records(path: Path, fmt: FileFormat = PLAIN) -> Iterator[tuple[int, int, int]]:
@@ -179,7 +161,7 @@ def _csv_records(path: Path, fmt: FileFormat = PLAIN) -> Iterator[tuple[int, int
 def with_exact_line(exc: DataValidationError, path: Path, fmt: FileFormat = PLAIN) -> DataValidationError:
     """The same error with the CSV line re-counted from the file (blank lines, multi-line cells)."""
     path = Path(path)
-    if exc.row is None or exc.line_offset is None or is_parquet(path) or not path.is_file():
+    if exc.row is None or exc.line_offset is None or is_parquet(path) or is_spreadsheet(path) or not path.is_file():
         return exc
     try:
         line = next((first for row, first, _ in _csv_records(path, fmt) if row == exc.row), None)
@@ -208,7 +190,16 @@ def _chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk]:
     """Raw chunks of a CSV (all text) or Parquet table; at least one, empty for a header-only table."""
     if not path.exists():
         raise DataValidationError(str(path), "file not found")
+    if is_spreadsheet(path):
+        return _sheet_chunks(path, spec)
     return _parquet_chunks(path, spec) if is_parquet(path) else _csv_chunks(path, spec, fmt)
+
+
+def _sheet_chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
+    """A spreadsheet's first sheet as one chunk of text (data/sheets.py): row N is the sheet's row N + 1."""
+    frame = read_sheet(path)
+    _check_header([str(c) for c in frame.columns], spec, str(path), PLAIN)
+    yield _Chunk(frame, 1, 1)
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -222,7 +213,8 @@ def _sniff_csv(head: bytes, name: str) -> None:
     """Refuse, with a useful message, files that are plainly not CSV text."""
     kinds = [
         (b"PAR1", "this is a Parquet file, not a CSV: give it a .parquet name"),
-        (b"PK\x03\x04", "this is a ZIP archive (an Excel .xlsx workbook?), not a CSV: export it as CSV (UTF-8)"),
+        (b"PK\x03\x04", "this is a ZIP archive (an Excel .xlsx workbook?), not a CSV: give it an .xlsx name, "
+                         "or export it as CSV (UTF-8)"),
         (b"\xd0\xcf\x11\xe0", "this is an Excel .xls workbook, not a CSV: export it as CSV (UTF-8)"),
         (b"\x1f\x8b", "this file is gzip-compressed: decompress it first"),
         (b"\xff\xfe", "this is UTF-16 text: save it as UTF-8 CSV"),

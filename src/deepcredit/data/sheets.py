@@ -1,0 +1,71 @@
+"""Spreadsheets (.xlsx) read as a table of text, so a modeller's workbook is checked like a CSV export.
+
+The first sheet is read, its first row the header. Every cell becomes the text DeepCredit's validation
+parses anyway: a number as Python writes it (a whole number without ".0"), a date or time in ISO 8601, a
+boolean as true/false, a formula as the value Excel last computed. Rows are never skipped, blank ones
+included, so row N of the data is row N + 1 of the sheet and errors can name it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+
+from deepcredit.data.errors import SPREADSHEET_SUFFIXES, DataValidationError
+
+
+def is_spreadsheet(path: Path) -> bool:
+    return Path(path).suffix.lower() in SPREADSHEET_SUFFIXES
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ") if value.time() != dt.time() else value.date().isoformat()
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value).strip() if isinstance(value, str) else str(value)
+
+
+def read_sheet(path: Path, nrows: int | None = None) -> pd.DataFrame:
+    """The first sheet as text columns named by its first row (raises DataValidationError on a bad file)."""
+    from openpyxl import load_workbook  # a spreadsheet is the exception: the import stays off the CSV path
+
+    path = Path(path)
+    name = str(path)
+    if not path.is_file():
+        raise DataValidationError(name, "file not found")
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise DataValidationError(name, f"not a readable .xlsx workbook ({exc.__class__.__name__}): save it "
+                                        "again from the spreadsheet as .xlsx, or export the sheet as CSV") from None
+    try:
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None or all(v is None for v in header):
+            raise DataValidationError(name, "the first sheet's first row is empty: it must hold the column names")
+        names = [_text(v) for v in header]
+        data: list[list[str]] = []
+        for row, values in enumerate(rows, start=1):
+            if nrows is not None and len(data) >= nrows:
+                break
+            beyond = next((i for i, v in enumerate(values[len(names):], len(names) + 1) if v is not None), None)
+            if beyond is not None:
+                raise DataValidationError(name, f"the row has a value in column {beyond} of the sheet, which has no "
+                                                "header", row, None, 1)
+            data.append([_text(v) for v in values[:len(names)]] + [""] * (len(names) - len(values)))
+    finally:
+        book.close()
+    while data and not any(data[-1]):  # a sheet's used range often ends in empty rows
+        data.pop()
+    return pd.DataFrame(data, columns=names, dtype=object) if data else pd.DataFrame(
+        {n: pd.Series([], dtype=object) for n in names})
