@@ -287,3 +287,23 @@ def test_a_workbook_is_read_like_its_csv_export_and_its_errors_name_the_sheet_ro
     (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
     with pytest.raises(DataValidationError, match="not a readable .xlsx workbook"):
         ingest_with_spec(spec, {**books, "people": tmp_path / "broken.xlsx"}, tmp_path / "d")
+
+
+def test_a_file_saved_by_a_windows_spreadsheet_is_read_in_its_declared_encoding(tmp_path):
+    paths = _write(tmp_path / "plain", False)
+    people = pd.read_csv(paths["people"], dtype=str, keep_default_na=False).assign(city=["Besançon", "Köln", "Sète"])
+    people.to_csv(paths["people"], index=False, encoding="cp1252")
+    spec = spec_from_toml(SPEC.format(format="").replace('[[profile.attributes]]\nname = "signup"',
+                                                         '[[profile.attributes]]\nname = "city"\ntype = "categorical"\n'
+                                                         'dimension = "identity"\n\n[[profile.attributes]]\n'
+                                                         'name = "signup"'))
+    with pytest.raises(DataValidationError, match=r"row 1 \(line 2\).*not UTF-8 \(byte 0xe7\).*encoding = \"cp1252\""):
+        ingest_with_spec(spec, paths, tmp_path / "a")
+    draft = draft_spec(paths["people"], events=paths["events"], outcomes=paths["outcomes"])
+    assert "is not UTF-8; it is read as cp1252" in draft and "TODO: events.csv is encoded" not in draft
+    assert spec_from_toml(draft).format.encoding == "cp1252"
+    declared = spec.model_copy(update={"format": spec_from_toml(draft).format})
+    assert ingest_with_spec(declared, paths, tmp_path / "b").read("people")["city"].tolist() == [
+        "Besançon", "Köln", "Sète"]
+    with pytest.raises(SpecError, match="'klingon' is not a text encoding"):
+        spec_from_toml(SPEC.format(format='[format]\nencoding = "klingon"\n'))

@@ -40,9 +40,28 @@ class GuessedFormat:
     notes: tuple[str, ...] = ()
 
 
+FALLBACK_ENCODING = "cp1252"
+"""What a file that is not UTF-8 most likely is: a spreadsheet saved in a Windows Western-European locale."""
+
+
+def guess_encoding(path: Path) -> str:
+    """ascii when the first MiB is plain ASCII (readable as anything), utf-8 when it decodes as UTF-8, else
+    the fallback (a proposal the draft says to check)."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 20)
+    if head.isascii():
+        return "ascii"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not merely a character cut at the end of the sample
+            return FALLBACK_ENCODING
+    return "utf-8"
+
+
 def guess_delimiter(path: Path) -> str:
     """The separator that splits the first lines into the same, largest number of cells (',' when none)."""
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
         head = list(islice(fh, HEAD_LINES))
     best, cells = ",", 1
     for sep in SEPARATORS:
@@ -125,8 +144,14 @@ def _missing_markers(columns: dict[str, pd.Series]) -> set[str]:
     return found
 
 
-def _head(path: Path, delimiter: str) -> dict[str, pd.Series]:
-    return _texts(pd.read_csv(path, sep=delimiter, dtype=str, nrows=HEAD_LINES, keep_default_na=False))
+def read_text(path: Path, delimiter: str, encoding: str, **kw) -> pd.DataFrame:
+    """A CSV file's cells as text, as the draft reads it."""
+    return pd.read_csv(path, sep=delimiter, encoding="utf-8-sig" if encoding == "utf-8" else encoding, dtype=str,
+                       keep_default_na=False, **kw)
+
+
+def _head(path: Path, delimiter: str, encoding: str) -> dict[str, pd.Series]:
+    return _texts(read_text(path, delimiter, encoding, nrows=HEAD_LINES))
 
 
 def guess_format(paths: list[Path]) -> GuessedFormat:
@@ -138,15 +163,23 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
         return GuessedFormat(PLAIN)
     first = csvs[0]
     seps = {p: guess_delimiter(p) for p in csvs}
+    encodings = {p: e for p in csvs if (e := guess_encoding(p)) != "ascii"}
+    encoding = next(iter(encodings.values()), "utf-8")
+    named = next(iter(encodings), first)
     notes = [f"TODO: {p.name} seems separated by {d!r} but {first.name} by {seps[first]!r}: one [format] serves "
              "every file; save them alike" for p, d in seps.items() if d != seps[first]]
+    if encoding != "utf-8":
+        notes.append(f"check: {named.name} is not UTF-8; it is read as {encoding} (a Windows spreadsheet's text): if "
+                     "its accents look wrong in the values below, name the file's encoding here")
+    notes += [f"TODO: {p.name} is encoded as {e}, {named.name} as {encoding}: one [format] serves every file; save "
+              "them alike" for p, e in encodings.items() if e != encoding]
     marks: set[str] = set()
     groups: set[str] = set()
     forms: dict[str, str] = {}
     zoned: list[str] = []
     missing: set[str] = set()
     for p in csvs:
-        columns = _head(p, seps[p])
+        columns = _head(p, seps[p], encodings.get(p, "utf-8"))
         missing |= _missing_markers(columns)
         columns = {c: s[~s.isin(missing)] for c, s in columns.items()}
         if any(len(s) and s.str.contains(_OFFSET_TIME).all() for s in columns.values()):
@@ -171,7 +204,8 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
                      + "): one [format] serves every file; save them alike")
     decimal = "," if marks == {","} else "."
     thousands = next(iter(groups)) if len(groups) == 1 and decimal not in groups else None
-    fmt = FileFormat(seps[first], decimal, next(iter(forms), None), thousands, missing=tuple(sorted(missing)))
+    fmt = FileFormat(seps[first], decimal, next(iter(forms), None), thousands, missing=tuple(sorted(missing)),
+                     encoding=encoding)
     return GuessedFormat(fmt, tuple(notes))
 
 

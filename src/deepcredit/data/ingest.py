@@ -57,7 +57,7 @@ def file_columns(path: Path, fmt: FileFormat = PLAIN) -> list[str]:
         return list(pq.read_schema(files[0]).names) if files else []
     if is_spreadsheet(path):
         return [str(c).strip() for c in read_sheet(path, nrows=0).columns]
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+    with open(path, encoding=fmt.text_encoding, errors="replace", newline="") as fh:
         return [c.strip() for c in next((r for r in csv.reader(fh, delimiter=fmt.delimiter) if r), [])]
 
 

@@ -14,6 +14,7 @@ is mapped back to the TOML line that holds it.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
 import re
@@ -328,6 +329,8 @@ class Format(_Strict):
     to it, so a day starts at the user's midnight; without it, to UTC."""
     missing: list[str] = []
     """Texts that mean "no value" in any column of the files (NA, ?, -): read as empty cells."""
+    encoding: str = "utf-8"
+    """How CSV text is encoded: UTF-8, or what a spreadsheet in a Windows locale saves (cp1252, latin-1)."""
 
     @model_validator(mode="after")
     def _check(self) -> Format:
@@ -342,6 +345,11 @@ class Format(_Strict):
             except (ZoneInfoNotFoundError, ValueError):
                 raise SpecProblem(("timezone",), f"{self.timezone!r} is not a time zone name (such as "
                                                  "Europe/Paris or America/New_York)") from None
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise SpecProblem(("encoding",), f"{self.encoding!r} is not a text encoding Python knows (such as "
+                                             "utf-8, cp1252, latin-1)") from None
         for i, marker in enumerate(self.missing):
             if not marker.strip() or len(marker) > 32:
                 raise SpecProblem(("missing", i), "a missing-value marker is a short, non-blank text (an empty "
@@ -361,7 +369,7 @@ class Format(_Strict):
 
     def file_format(self) -> FileFormat:
         return FileFormat(self.delimiter, self.decimal, self.date_format, self.thousands, self.timezone,
-                          tuple(m.strip() for m in self.missing))
+                          tuple(m.strip() for m in self.missing), self.encoding)
 
 
 class DatasetSpec(_Strict):

@@ -17,7 +17,13 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from deepcredit.data.format_guess import as_written_by_deepcredit, guess_delimiter, guess_format
+from deepcredit.data.format_guess import (
+    as_written_by_deepcredit,
+    guess_delimiter,
+    guess_encoding,
+    guess_format,
+    read_text,
+)
 from deepcredit.data.schema import Dimension
 from deepcredit.data.sheets import is_spreadsheet, read_sheet
 from deepcredit.data.spec import IDENTIFIER, identifier
@@ -42,8 +48,8 @@ def _sample(path: Path) -> pd.DataFrame:
             return pd.read_parquet(path).head(SAMPLE_ROWS).astype("string")
         if is_spreadsheet(path):
             return read_sheet(path, nrows=SAMPLE_ROWS)
-        frame = pd.read_csv(path, sep=guess_delimiter(path), dtype=str, nrows=SAMPLE_ROWS, keep_default_na=False)
-        return as_written_by_deepcredit(frame, guess_format([path]).format)
+        fmt = guess_format([path]).format
+        return as_written_by_deepcredit(read_text(path, fmt.delimiter, fmt.encoding, nrows=SAMPLE_ROWS), fmt)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise DataValidationError(str(path), f"cannot read a sample of the file ({exc.__class__.__name__}: "
                                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
@@ -84,6 +90,8 @@ def _format_lines(files: list[Path]) -> list[str]:
         out.append(f"thousands = {_q(fmt.thousands)}  # the mark between groups of three digits")
     if fmt.date_format:
         out.append(f"date_format = {_q(fmt.date_format)}  # strptime directives; ISO 8601 dates are read too")
+    if not fmt.is_utf8:
+        out.append(f"encoding = {_q(fmt.encoding)}")
     if fmt.missing:
         out.append(f"missing = [{', '.join(_q(m) for m in fmt.missing)}]  # check: read as empty cells in every column")
     return out
@@ -295,7 +303,7 @@ def _vocabularies(path: Path, columns: list[str]) -> dict[str, list[str] | None]
     elif is_spreadsheet(path):
         frame = read_sheet(path)[columns]
     else:
-        frame = pd.read_csv(path, sep=guess_delimiter(path), usecols=columns, dtype=str, keep_default_na=False)
+        frame = read_text(path, guess_delimiter(path), guess_encoding(path), usecols=columns)
     out: dict[str, list[str] | None] = {}
     for c in columns:
         found = sorted(v for v in frame[c].dropna().astype(str).str.strip().unique() if v != "")

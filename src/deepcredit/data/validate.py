@@ -11,6 +11,7 @@ are read. Nothing is written here: callers write only after every table passed.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import re
@@ -76,7 +77,8 @@ class FileFormat:
     text; ISO 8601 is read as well, being unambiguous. timezone: the zone whose wall-clock times the data
     set keeps (an IANA name): a time with an offset is converted to it, so a day starts at the user's
     midnight; without one, to UTC. Times without an offset are taken as written. missing: texts that mean
-    "no value" in any column (NA, ?, -), read as empty cells.
+    "no value" in any column (NA, ?, -), read as empty cells. encoding: how CSV text is encoded (UTF-8,
+    or what a spreadsheet in a Windows locale saves: cp1252).
     """
 
     delimiter: str = ","
@@ -85,6 +87,16 @@ class FileFormat:
     thousands: str | None = None
     timezone: str | None = None
     missing: tuple[str, ...] = ()
+    encoding: str = "utf-8"
+
+    @property
+    def text_encoding(self) -> str:
+        """The encoding Python opens the file with (UTF-8 with or without a byte-order mark)."""
+        return "utf-8-sig" if self.is_utf8 else self.encoding
+
+    @property
+    def is_utf8(self) -> bool:
+        return codecs.lookup(self.encoding).name == "utf-8"
 
     def without_missing_markers(self, values: pd.Series) -> pd.Series:
         """The column with each declared missing-value marker (compared stripped) as an empty cell."""
@@ -147,7 +159,7 @@ def line_offset_for(path: Path) -> int | None:
 
 def _csv_records(path: Path, fmt: FileFormat = PLAIN) -> Iterator[tuple[int, int, int]]:
     """(data row, first line, last line) of each CSV record, skipping empty lines as the parser does."""
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+    with open(path, encoding=fmt.text_encoding, errors="replace", newline="") as fh:
         reader = csv.reader(fh, delimiter=fmt.delimiter)
         start, row = 1, -1  # the header is record 0
         for record in reader:
@@ -202,14 +214,14 @@ def _sheet_chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
     yield _Chunk(frame, 1, 1)
 
 
-def _looks_like_text(head: bytes) -> bool:
+def _looks_like_text(head: bytes, encoding: str = "utf-8") -> bool:
     """No NUL bytes and few undecodable or control characters in the first 4 KiB."""
-    sample = head[:4096].decode("utf-8", errors="replace")
+    sample = head[:4096].decode(encoding, errors="replace")
     junk = sum(ch == "\ufffd" or (ch < " " and ch not in "\t\r\n") for ch in sample)
     return "\x00" not in sample and junk <= max(8, len(sample) // 20)
 
 
-def _sniff_csv(head: bytes, name: str) -> None:
+def _sniff_csv(head: bytes, name: str, fmt: FileFormat) -> None:
     """Refuse, with a useful message, files that are plainly not CSV text."""
     kinds = [
         (b"PAR1", "this is a Parquet file, not a CSV: give it a .parquet name"),
@@ -223,7 +235,7 @@ def _sniff_csv(head: bytes, name: str) -> None:
     for magic, problem in kinds:
         if head.startswith(magic):
             raise DataValidationError(name, problem)
-    if not _looks_like_text(head):
+    if not _looks_like_text(head, fmt.encoding):
         raise DataValidationError(name, "this is not a CSV text file: it contains binary data")
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if start in (b"{", b"["):
@@ -242,7 +254,8 @@ def _encoding_error(path: Path, fmt: FileFormat) -> DataValidationError:
                 raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 bad = raw[exc.start:exc.start + 1].hex()
-                problem = f"the text is not UTF-8 (byte 0x{bad}): save the file as UTF-8"
+                problem = (f"the text is not UTF-8 (byte 0x{bad}): save the file as UTF-8, or declare its encoding "
+                           'in the spec (encoding = "cp1252" under [format], for a Windows spreadsheet)')
                 if number == 1:
                     return DataValidationError(str(path), f"line 1 (the header): {problem}")
                 row = _row_at_line(path, number, fmt)
@@ -255,7 +268,7 @@ def _encoding_error(path: Path, fmt: FileFormat) -> DataValidationError:
 def _read_header(path: Path, fmt: FileFormat) -> list[str]:
     """The header cells exactly as written (the first non-empty record)."""
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
+        with open(path, encoding=fmt.text_encoding, newline="") as fh:
             for record in csv.reader(fh, delimiter=fmt.delimiter):
                 if record:
                     return record
@@ -324,7 +337,7 @@ def _check_closing_quote(path: Path, last: pa.RecordBatch, row: int, fmt: FileFo
     if not any("\n" in c or "\r" in c for c in cells):
         return
     try:
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        with open(path, encoding=fmt.text_encoding, errors="replace", newline="") as fh:
             for _ in csv.reader(fh, strict=True, delimiter=fmt.delimiter):
                 pass
     except csv.Error as exc:
@@ -340,7 +353,7 @@ def _csv_chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk
     if path.stat().st_size == 0:
         raise DataValidationError(name, "the file is empty: expected a header row and data rows")
     with open(path, "rb") as fh:
-        _sniff_csv(fh.read(1 << 16), name)
+        _sniff_csv(fh.read(1 << 16), name, fmt)
     raw = _read_header(path, fmt)
     header = [c.strip() for c in raw]
     _check_header(header, spec, name, fmt)
@@ -353,7 +366,8 @@ def _csv_chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk
     try:
         reader = pcsv.open_csv(
             path,
-            read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=False),
+            read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=False,
+                                          encoding="utf8" if fmt.is_utf8 else fmt.encoding),
             parse_options=pcsv.ParseOptions(delimiter=fmt.delimiter, newlines_in_values=True,
                                             invalid_row_handler=on_invalid),
             convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in raw},
