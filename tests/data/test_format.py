@@ -144,6 +144,7 @@ def test_a_bad_format_section_names_its_line_and_field(section, field, words):
     text = SPEC.format(format=section)
     if field is None:
         assert spec_from_toml(text).format.file_format() == FileFormat(";", ",", None)
+        assert spec_from_toml(text).format.describe() == "';'-separated, decimal ','"
         return
     with pytest.raises(SpecError) as err:
         spec_from_toml(text, "shop.toml")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from deepcredit.cli.common import clear_errors, console
 
@@ -50,3 +51,5 @@ def check(spec: Path = typer.Argument(..., help="A spec file (TOML).")) -> None:
     console.print(f"{spec}: valid ({len(s.profile.attributes)} attributes, {len(s.protected)} protected, "
                   f"events: {'yes' if s.events else 'no'}, relations: {'yes' if s.relations else 'no'}; "
                   f"{n} features)")
+    if how := s.format.describe():
+        console.print(f"files read as: {escape(how)}")

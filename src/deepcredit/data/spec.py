@@ -367,6 +367,17 @@ class Format(_Strict):
                                                     "the day, month and year, such as %d/%m/%Y or %m/%d/%Y %H:%M")
         return self
 
+    def describe(self) -> str:
+        """How the files are read, in a line (empty for DeepCredit's own form)."""
+        parts = [f"{self.delimiter!r}-separated"] if self.delimiter != "," else []
+        parts += [f"decimal {self.decimal!r}"] if self.decimal != "." else []
+        parts += [f"thousands {self.thousands!r}"] if self.thousands else []
+        parts += [f"dates {self.date_format}"] if self.date_format else []
+        parts += [f"times in {self.timezone}"] if self.timezone else []
+        parts += [f"missing {', '.join(map(repr, self.missing))}"] if self.missing else []
+        parts += [f"encoding {self.encoding}"] if not self.file_format().is_utf8 else []
+        return ", ".join(parts)
+
     def file_format(self) -> FileFormat:
         return FileFormat(self.delimiter, self.decimal, self.date_format, self.thousands, self.timezone,
                           tuple(m.strip() for m in self.missing), self.encoding)
