@@ -65,6 +65,9 @@ def serve_upgrade() -> None:
     except SchemaMismatch as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
+    if done.before == done.after:
+        console.print(f"the database is already at schema {done.after}: nothing changed")
+        return
     was = done.before or "no schema version"
     console.print(f"database at schema {done.after} (was: {was})" + "".join(f"\n- {c}" for c in done.changes))
 

@@ -81,6 +81,8 @@ def upgrade_database(settings: Settings) -> Upgrade:
     try:
         done = schema.upgrade(ctx.db.engine)
         ctx.db.create_all()
+        if done.before == done.after:
+            return done  # nothing changed: nothing to record
         sync_clock(ctx)
         with ctx.db.write() as s:
             ctx.audit.append(s, ctx.now(), "operator", "schema_upgraded", None, before=done.before or "unversioned",
