@@ -1,10 +1,12 @@
-"""Guess how a CSV export writes its values (separator, decimal mark, date form), for a drafted spec.
+"""Guess how CSV exports write their values, for a drafted spec's [format] section.
 
-A spreadsheet in a European locale saves `;`-separated files with decimal commas and dates such as
-31/01/2024. Rather than making the user rewrite the file, `spec draft` proposes a [format] section, and
-reads its sample through it, so the types it infers (numeric, date) are the ones ingest will then check.
-Every guess is a proposal the user checks: a date whose day never exceeds 12 cannot tell day-first from
-month-first, and the draft says so.
+A spreadsheet in a European locale saves `;`-separated files with decimal commas (perhaps 1.234,50),
+dates such as 31/01/2024 and, on Windows, cp1252 text; hand-kept files write NA or ? for no value.
+Rather than making the user rewrite the files, `spec draft` proposes a [format] section and reads its
+sample through it, so the types it infers (numeric, date) are the ones ingest will then check. Every
+guess is a proposal the user checks: a date whose day never exceeds 12 cannot tell day-first from
+month-first, a lone 1.234 cannot tell a decimal from a thousand, and the draft says so. Parquet files
+and workbooks carry typed values and are not guessed at.
 """
 
 from __future__ import annotations
