@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from deepcredit.data.schema import REPORTED_OUTCOMES, Dimension
-from deepcredit.data.validate import PLAIN, DataValidationError, FileFormat
+from deepcredit.data.validate import DataValidationError, FileFormat
 
 SPEC_VERSION: Final = 1
 IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
@@ -419,9 +419,10 @@ class DatasetSpec(_Strict):
         return next((a for a in self.profile.attributes if a.role == role), None)
 
     def to_json(self) -> str:
-        data = self.model_dump(mode="json")  # key order is meaning: feature order
-        if self.format.file_format() == PLAIN:  # so specs stored before [format] existed stay byte-identical
-            del data["format"]
+        """The spec as a stored data set keeps it: what its tables mean, not how the source files were
+        written ([format] is left out: the stored tables are typed Parquet), so the same data ingested
+        from differently written files has the same spec and fingerprint."""
+        data = self.model_dump(mode="json", exclude={"format"})  # key order is meaning: feature order
         return json.dumps(data, indent=2) + "\n"
 
     def restricted(self, people_columns: Iterable[str], event_columns: Iterable[str]) -> DatasetSpec:
