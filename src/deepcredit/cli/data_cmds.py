@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from deepcredit.cli.common import clear_errors, console, progress, row_counts
 
@@ -63,7 +64,7 @@ def load(
 
 
 def ingest(
-    people: Path = typer.Option(..., help="people table (CSV or Parquet)"),
+    people: Path = typer.Option(..., help="people table (CSV, Parquet or .xlsx)"),
     events: Path | None = typer.Option(None, help="events table (optional with --spec)"),
     relations: Path | None = typer.Option(None, help="relations table (optional with --spec)"),
     outcomes: Path | None = typer.Option(None, help="outcomes table (optional where the spec takes labels "
@@ -85,8 +86,10 @@ def ingest(
     sources = {t: p for t, p in given.items() if p is not None}
     with clear_errors():
         if spec is not None:
-            ds = ingest_with_spec(load_spec(spec), sources, out, spec_file=str(spec),
-                                  snapshot_date=snapshot_date or None, name=name or None)
+            with console.status("reading") as status:
+                ds = ingest_with_spec(load_spec(spec), sources, out, spec_file=str(spec),
+                                      snapshot_date=snapshot_date or None, name=name or None,
+                                      on_step=lambda s: status.update(escape(s)))
         else:
             missing = [f"--{t}" for t in given if t not in sources]
             if missing or not snapshot_date:

@@ -10,7 +10,7 @@ a bad value at the data file's row and column. Nothing is written unless every t
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -252,8 +252,11 @@ def with_person_columns(spec: DatasetSpec, sources: dict[str, Path], check: _Che
 
 
 def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str | None = None,
-                   snapshot_date: str | None = None) -> tuple[dict[str, pd.DataFrame], str]:
-    """Read and validate a user's files as `spec` declares them: (the four tables, snapshot date)."""
+                   snapshot_date: str | None = None, on_step: Callable[[str], None] | None = None
+                   ) -> tuple[dict[str, pd.DataFrame], str]:
+    """Read and validate a user's files as `spec` declares them: (the four tables, snapshot date).
+    on_step: told what is being read or checked (a large file takes a while)."""
+    step = on_step or (lambda _: None)
     check = _Checker(spec_file, spec.format.file_format())
     if "people" not in sources:
         raise DataValidationError("people", "no file was given for the people table (--people)")
@@ -267,12 +270,19 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
     given = snapshot_date or (str(spec.snapshot_date) if spec.snapshot_date else None)
     snapshot = parse_snapshot_date(given) if given else None
     people_path = Path(sources["people"])
+    step(f"reading {people_path.name}")
     frames = {"people": _read_people(spec, people_path, check, snapshot)}
+    if spec.events:
+        step(f"reading {Path(sources['events']).name}")
     frames["events"] = _read_events(spec, Path(sources["events"]), check, snapshot) if spec.events else empty_table(EVENTS)
+    if spec.relations:
+        step(f"reading {Path(sources['relations']).name}")
     frames["relations"] = (_read_relations(spec, Path(sources["relations"]), check, snapshot) if spec.relations
                            else empty_table(RELATIONS))
     out_path = Path(sources["outcomes"]) if "outcomes" in sources else None
+    step(f"reading {(out_path or people_path).name}'s labels")
     frames["outcomes"] = _read_outcomes(spec, frames["people"], people_path, out_path, check, snapshot)
+    step("checking that every row names a known person")
     frames["people"].attrs.clear()
     people = pd.Index(frames["people"]["person_id"].unique())
     refs = {"events": ("person_id",), "relations": ("source", "target"), "outcomes": ("person_id",)}
@@ -289,10 +299,13 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
 
 
 def ingest_with_spec(spec: DatasetSpec, sources: dict[str, Path], out: Path, spec_file: str | None = None,
-                     snapshot_date: str | None = None, name: str | None = None) -> Dataset:
+                     snapshot_date: str | None = None, name: str | None = None,
+                     on_step: Callable[[str], None] | None = None) -> Dataset:
     """Validate a user's files against their spec and store them with it; on any error nothing is written."""
     check_replaceable(out)
-    frames, snapshot = read_with_spec(spec, sources, spec_file, snapshot_date)
+    frames, snapshot = read_with_spec(spec, sources, spec_file, snapshot_date, on_step)
+    if on_step:
+        on_step(f"writing {Path(out).name}")
     return write_dataset(out, frames, name or spec.name, snapshot, spec.description, spec=spec)
 
 
