@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
 @spec_app.command("draft")
 def draft(
-    file: Path = typer.Argument(..., help="A people file (CSV or Parquet) to draft the spec from."),
+    file: Path = typer.Argument(..., help="A people file (CSV, Parquet or .xlsx) to draft the spec from."),
     out: Path = typer.Option(..., "--out", help="The spec file to write (TOML)."),
     name: str = typer.Option("", "--name", help="The data set's name (default: from the file name)."),
     events: Path | None = typer.Option(None, "--events", help="An events file: its columns, kinds and statuses."),

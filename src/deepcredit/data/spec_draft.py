@@ -103,7 +103,7 @@ def _name(path: Path) -> str:
 
 def draft_spec(path: Path, name: str | None = None, events: Path | None = None, relations: Path | None = None,
                outcomes: Path | None = None) -> str:
-    """Commented TOML declaring every column of the people file `path` (CSV or Parquet) as a profile
+    """Commented TOML declaring every column of the people file `path` (CSV, Parquet or .xlsx) as a profile
     attribute, and, for each other file given, its section of the spec."""
     frame = _sample(path)
     n = len(frame)

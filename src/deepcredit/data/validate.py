@@ -641,7 +641,7 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
 def read_and_validate(path: Path, spec: TableSpec, snapshot: pd.Timestamp | None = None,
                       allow_empty: bool = False, checks: Sequence[TableCheck] | None = None,
                       fmt: FileFormat = PLAIN) -> pd.DataFrame:
-    """Read a whole CSV/Parquet table, validated and typed; raise DataValidationError on bad input.
+    """Read a whole CSV, Parquet or .xlsx table, validated and typed; raise DataValidationError on bad input.
 
     allow_empty: a table with columns but no rows is valid (a data set without relations).
     checks: whole-table checks (default: TABLE_CHECKS of the table's name, for DeepCredit's own columns).
