@@ -527,3 +527,13 @@ def test_validation_is_fast_enough(tmp_path: Path) -> None:
     out = read_and_validate(path, TABLES["events"], pd.Timestamp(SNAPSHOT))
     elapsed = time.perf_counter() - start
     assert len(out) == n and elapsed < 5, elapsed
+
+
+def test_rows_whose_hashes_collide_are_compared_in_full(monkeypatch):
+    from deepcredit.data import validate
+
+    frame = pd.DataFrame({"person_id": ["a", "b", "a"], "amount": [1.0, 2.0, 1.0]})
+    monkeypatch.setattr(validate, "_row_hashes", lambda f: np.zeros(len(f), dtype=np.uint64))  # all collide
+    with pytest.raises(validate.DataValidationError, match="row 3.*an exact duplicate of row 1"):
+        validate.check_no_duplicate_rows(frame, "events.csv", 1)
+    validate.check_no_duplicate_rows(frame.iloc[:2], "events.csv", 1)  # a collision alone is no duplicate

@@ -721,9 +721,26 @@ def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, 
                                   i + 1, amount, line_offset)
 
 
+HASH_SLICE_ROWS = 500_000
+"""Rows hashed at a time by the duplicate check: its memory stays a slice's, not the table's."""
+
+
+def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash of each row, computed a slice at a time."""
+    parts = [pd.util.hash_pandas_object(frame.iloc[a:a + HASH_SLICE_ROWS], index=False).to_numpy()
+             for a in range(0, len(frame), HASH_SLICE_ROWS)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+
+
 def check_no_duplicate_rows(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
-    """An exact copy of an earlier row would count one commitment twice."""
-    i = _first(frame.duplicated(keep="first").to_numpy())
+    """An exact copy of an earlier row would count one commitment twice.
+
+    Rows are compared by hash (a table-wide `duplicated()` holds several copies of a large table); rows whose
+    hashes collide are compared in full, so a collision never reports a duplicate that is not one."""
+    hashes = _row_hashes(frame)
+    if not pd.Series(hashes).duplicated().any():
+        return
+    i = _first(frame.duplicated(keep="first").to_numpy())  # a repeated hash: the exact check decides
     if i is not None:
         # i is the first repeat, so in rows 0..i only row i's earlier copy has a later duplicate
         first = int(np.argmax(frame.iloc[:i + 1].duplicated(keep="last").to_numpy()))
