@@ -308,3 +308,21 @@ def test_a_file_saved_by_a_windows_spreadsheet_is_read_in_its_declared_encoding(
         "Besançon", "Köln", "Sète"]
     with pytest.raises(SpecError, match="'klingon' is not a text encoding"):
         spec_from_toml(SPEC.format(format='[format]\nencoding = "klingon"\n'))
+
+
+def test_one_workbook_can_hold_every_table_one_sheet_each(tmp_path):
+    paths = _write(tmp_path / "plain", False)
+    book = tmp_path / "shop.xlsx"
+    with pd.ExcelWriter(book) as writer:
+        for table, path in paths.items():
+            pd.read_csv(path, dtype=str, keep_default_na=False).to_excel(writer, sheet_name=table, index=False)
+    sheets = {t: Path(f"{book}#{t}") for t in paths}
+    spec = spec_from_toml(SPEC.format(format=""))
+    stored = ingest_with_spec(spec, sheets, tmp_path / "out")
+    plain = ingest_with_spec(spec, paths, tmp_path / "plain-out")
+    assert stored.fingerprint() == plain.fingerprint()
+    drafted = spec_from_toml(draft_spec(sheets["people"], events=sheets["events"], outcomes=sheets["outcomes"]))
+    assert drafted.events is not None and sorted(drafted.events.statuses) == ["bounced", "settled"]
+    with pytest.raises(DataValidationError, match=r"shop.xlsx#rentals: the workbook has no sheet 'rentals' \(its "
+                                                  r"sheets: people, events, outcomes\)"):
+        ingest_with_spec(spec, {**sheets, "events": Path(f"{book}#rentals")}, tmp_path / "bad")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 
 SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".xlsm"})
+_IN_WORKBOOK = re.compile(r"\.xls[xm](#.*)?$", re.IGNORECASE)
 
 
 class DataValidationError(ValueError):
@@ -16,7 +17,7 @@ class DataValidationError(ValueError):
         self.line_offset = line_offset
         where = [file]
         if row is not None:
-            place = "sheet row" if Path(file).suffix.lower() in SPREADSHEET_SUFFIXES else "line"
+            place = "sheet row" if _IN_WORKBOOK.search(file) else "line"
             where.append(f"row {row}" + (f" ({place} {row + line_offset})" if line_offset is not None else ""))
         if column is not None:
             where.append(f"column '{column}'")

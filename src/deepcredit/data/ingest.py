@@ -28,7 +28,7 @@ from deepcredit.data.dataset import (
 )
 from deepcredit.data.datasets.uci import typed_frame
 from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec
-from deepcredit.data.sheets import is_spreadsheet, read_sheet
+from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
 from deepcredit.data.spec import Attribute, DatasetSpec, SpecError, field_path, spec_line
 from deepcredit.data.validate import (
     PLAIN,
@@ -50,7 +50,7 @@ TYPES = {"numeric": ColumnType.FLOAT, "categorical": ColumnType.STRING, "ordinal
 def file_columns(path: Path, fmt: FileFormat = PLAIN) -> list[str]:
     """The column names of a CSV (its header) or Parquet file."""
     path = Path(path)
-    if not path.exists():
+    if not source_exists(path):
         raise DataValidationError(str(path), "file not found")
     if is_parquet(path):
         files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]

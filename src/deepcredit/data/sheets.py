@@ -1,6 +1,7 @@
 """Spreadsheets (.xlsx) read as a table of text, so a modeller's workbook is checked like a CSV export.
 
-The first sheet is read, its first row the header. Every cell becomes the text DeepCredit's validation
+`book.xlsx` is its first sheet; `book.xlsx#rentals` the sheet named rentals, so one workbook can hold
+every table. A sheet's first row is its header. Every cell becomes the text DeepCredit's validation
 parses anyway: a number as Python writes it (a whole number without ".0"), a date or time in ISO 8601, a
 boolean as true/false, a formula as the value Excel last computed. Rows are never skipped, blank ones
 included, so row N of the data is row N + 1 of the sheet and errors can name it.
@@ -17,8 +18,22 @@ import pandas as pd
 from deepcredit.data.errors import SPREADSHEET_SUFFIXES, DataValidationError
 
 
+def split_sheet(path: Path) -> tuple[Path, str | None]:
+    """(the workbook file, the sheet named after '#' or None) of a spreadsheet source."""
+    name = Path(path).name
+    book, sep, sheet = name.partition("#")
+    if sep and Path(book).suffix.lower() in SPREADSHEET_SUFFIXES:
+        return Path(path).with_name(book), sheet
+    return Path(path), None
+
+
 def is_spreadsheet(path: Path) -> bool:
-    return Path(path).suffix.lower() in SPREADSHEET_SUFFIXES
+    return split_sheet(path)[0].suffix.lower() in SPREADSHEET_SUFFIXES
+
+
+def source_exists(path: Path) -> bool:
+    """Whether a table's source is there: a file or directory, or the workbook holding the named sheet."""
+    return split_sheet(path)[0].exists()
 
 
 def _text(value: object) -> str:
@@ -36,11 +51,12 @@ def _text(value: object) -> str:
 
 
 def read_sheet(path: Path, nrows: int | None = None) -> pd.DataFrame:
-    """The first sheet as text columns named by its first row (raises DataValidationError on a bad file)."""
+    """A sheet (the first, or the one named after '#') as text columns named by its first row; raises
+    DataValidationError on a bad file or an unknown sheet."""
     from openpyxl import load_workbook  # a spreadsheet is the exception: the import stays off the CSV path
 
-    path = Path(path)
     name = str(path)
+    path, sheet = split_sheet(path)
     if not path.is_file():
         raise DataValidationError(name, "file not found")
     try:
@@ -49,10 +65,13 @@ def read_sheet(path: Path, nrows: int | None = None) -> pd.DataFrame:
         raise DataValidationError(name, f"not a readable .xlsx workbook ({exc.__class__.__name__}): save it "
                                         "again from the spreadsheet as .xlsx, or export the sheet as CSV") from None
     try:
-        rows = book.worksheets[0].iter_rows(values_only=True)
+        if sheet is not None and sheet not in book.sheetnames:
+            raise DataValidationError(name, f"the workbook has no sheet {sheet!r} (its sheets: "
+                                            f"{', '.join(book.sheetnames)})")
+        rows = (book[sheet] if sheet is not None else book.worksheets[0]).iter_rows(values_only=True)
         header = next(rows, None)
         if header is None or all(v is None for v in header):
-            raise DataValidationError(name, "the first sheet's first row is empty: it must hold the column names")
+            raise DataValidationError(name, "the sheet's first row is empty: it must hold the column names")
         names = [_text(v) for v in header]
         data: list[list[str]] = []
         for row, values in enumerate(rows, start=1):

@@ -25,7 +25,7 @@ from deepcredit.data.format_guess import (
     read_text,
 )
 from deepcredit.data.schema import Dimension
-from deepcredit.data.sheets import is_spreadsheet, read_sheet
+from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
 from deepcredit.data.spec import IDENTIFIER, identifier
 from deepcredit.data.validate import BOOLEAN_TEXT, PLAIN, DataValidationError, is_parquet
 
@@ -41,7 +41,7 @@ BOOL_TEXT = {word for word in BOOLEAN_TEXT if word.isalpha()}  # 0/1 columns are
 def _sample(path: Path) -> pd.DataFrame:
     """The first rows of a file as text, numbers and dates rewritten in DeepCredit's form (see format_guess)."""
     path = Path(path)
-    if not path.exists():
+    if not source_exists(path):
         raise DataValidationError(str(path), "file not found")
     try:
         if is_parquet(path):

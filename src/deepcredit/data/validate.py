@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from deepcredit.data.errors import DataValidationError
 from deepcredit.data.io import parquet_files
 from deepcredit.data.schema import Column, ColumnType, TableSpec
-from deepcredit.data.sheets import is_spreadsheet, read_sheet
+from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
 
 CHUNK_ROWS = 500_000
 """Rows per Parquet batch."""
@@ -200,7 +200,7 @@ def _show(value: object, limit: int = 60) -> str:
 
 def _chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk]:
     """Raw chunks of a CSV (all text) or Parquet table; at least one, empty for a header-only table."""
-    if not path.exists():
+    if not source_exists(path):
         raise DataValidationError(str(path), "file not found")
     if is_spreadsheet(path):
         return _sheet_chunks(path, spec)
