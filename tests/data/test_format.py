@@ -323,6 +323,7 @@ def test_one_workbook_can_hold_every_table_one_sheet_each(tmp_path):
     assert stored.fingerprint() == plain.fingerprint()
     drafted = spec_from_toml(draft_spec(sheets["people"], events=sheets["events"], outcomes=sheets["outcomes"]))
     assert drafted.events is not None and sorted(drafted.events.statuses) == ["bounced", "settled"]
+    assert "shop.xlsx also has the sheets 'events', 'outcomes'" in draft_spec(book)  # the first sheet's people
     with pytest.raises(DataValidationError, match=r"shop.xlsx#rentals: the workbook has no sheet 'rentals' \(its "
                                                   r"sheets: people, events, outcomes\)"):
         ingest_with_spec(spec, {**sheets, "events": Path(f"{book}#rentals")}, tmp_path / "bad")

@@ -50,6 +50,20 @@ def _text(value: object) -> str:
     return str(value).strip() if isinstance(value, str) else str(value)
 
 
+def sheet_names(path: Path) -> list[str]:
+    """The workbook's sheets, in order (a damaged workbook: none; reading it says why)."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(split_sheet(path)[0], read_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError):
+        return []
+    try:
+        return list(book.sheetnames)
+    finally:
+        book.close()
+
+
 def read_sheet(path: Path, nrows: int | None = None) -> pd.DataFrame:
     """A sheet (the first, or the one named after '#') as text columns named by its first row; raises
     DataValidationError on a bad file or an unknown sheet."""

@@ -25,7 +25,7 @@ from deepcredit.data.format_guess import (
     read_text,
 )
 from deepcredit.data.schema import Dimension
-from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
+from deepcredit.data.sheets import is_spreadsheet, read_sheet, sheet_names, source_exists, split_sheet
 from deepcredit.data.spec import IDENTIFIER, identifier
 from deepcredit.data.validate import BOOLEAN_TEXT, PLAIN, DataValidationError, is_parquet
 
@@ -74,6 +74,20 @@ def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t") + '"'
 
 
+def _other_sheets(path: Path, others: list[Path]) -> list[str]:
+    """A note naming the sheets of a people workbook that no file given reads (they may be its other tables)."""
+    if not is_spreadsheet(path):
+        return []
+    book, sheet = split_sheet(path)
+    names = sheet_names(book)
+    used = {s or (names[0] if names else None) for b, s in map(split_sheet, [path, *others]) if b == book}
+    rest = [n for n in names if n not in used]
+    if not rest:
+        return []
+    return [f"# {book.name} also has the sheets {', '.join(map(repr, rest))}: give a table on one of them as",
+            f"# {book.name}#<sheet>, e.g. {book.name}#{rest[0]}."]
+
+
 def _format_lines(files: list[Path]) -> list[str]:
     """A [format] section when the files are not written as DeepCredit writes its own, and what to check."""
     guess = guess_format(files)
@@ -119,6 +133,7 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     out = [
         f"# Drafted by `deepcredit spec draft` from {Path(path).name} ({n:,} rows sampled). Edit it, then:",
         f"#   deepcredit ingest --spec THIS_FILE --people DATA {files + ' ' if files else ''}--out DIR",
+        *_other_sheets(Path(path), [Path(f) for f in (events, relations, outcomes) if f]),
         "# Every attribute: type (numeric | categorical | ordinal + order | boolean | date),",
         f"# dimension ({dims}),",
         "# description (completes 'your score is lowered by ...'), improve (how to improve),",
