@@ -3,8 +3,9 @@
 `book.xlsx` is its first sheet; `book.xlsx#rentals` the sheet named rentals, so one workbook can hold
 every table. A sheet's first row is its header. Every cell becomes the text DeepCredit's validation
 parses anyway: a number as Python writes it (a whole number without ".0"), a date or time in ISO 8601, a
-boolean as true/false, a formula as the value Excel last computed. Rows are never skipped, blank ones
-included, so row N of the data is row N + 1 of the sheet and errors can name it.
+boolean as true/false, a formula as the value Excel last computed. Rows are never skipped (blank ones
+included; only trailing blank rows are dropped), so row N of the data is row N + 1 of the sheet and errors
+can name it.
 """
 
 from __future__ import annotations
