@@ -27,11 +27,11 @@ from deepcredit.data.format_guess import (
 from deepcredit.data.schema import Dimension
 from deepcredit.data.sheets import is_spreadsheet, read_sheet, sheet_names, source_exists, split_sheet
 from deepcredit.data.spec import IDENTIFIER, identifier
-from deepcredit.data.validate import BOOLEAN_TEXT, PLAIN, DataValidationError, is_parquet
+from deepcredit.data.validate import BOOLEAN_TEXT, PLAIN, DataValidationError, is_parquet, toml_string
 
 SAMPLE_ROWS = 20_000
-PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|marriage|married|spouse|race|ethnic\w*|religio\w*|national\w*|foreign|"
-                             r"birth\w*|disab\w*|pregnan\w*)([^a-z]|$)")
+PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|marriage|married|spouse|race|ethnic\w*|"
+                             r"religio\w*|national\w*|foreign|birth\w*|disab\w*|pregnan\w*)([^a-z]|$)")
 LABEL_HINTS = re.compile(r"label|target|default|bad|good|credit(?:ability|worthiness)|outcome|class")
 ID_HINTS = re.compile(r"(^|_)id$|^id|identifier|customer|client")
 SERIES = re.compile(r"^(.*?[A-Za-z])_?(\d{1,2})$")
@@ -70,10 +70,6 @@ def infer_type(values: pd.Series) -> str:
     return "categorical"
 
 
-def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t") + '"'
-
-
 def _other_sheets(path: Path, others: list[Path]) -> list[str]:
     """A note naming the sheets of a people workbook that no file given reads (they may be its other tables)."""
     if not is_spreadsheet(path):
@@ -97,17 +93,18 @@ def _format_lines(files: list[Path]) -> list[str]:
     out = ["", "# How the files write their values (DeepCredit's own: comma-separated, decimal point, ISO dates)."]
     out += [f"# {note}" for note in guess.notes] + ["[format]"]
     if fmt.delimiter != PLAIN.delimiter:
-        out.append(f"delimiter = {_q(fmt.delimiter)}")
+        out.append(f"delimiter = {toml_string(fmt.delimiter)}")
     if fmt.decimal != PLAIN.decimal:
-        out.append(f"decimal = {_q(fmt.decimal)}")
+        out.append(f"decimal = {toml_string(fmt.decimal)}")
     if fmt.thousands:
-        out.append(f"thousands = {_q(fmt.thousands)}  # the mark between groups of three digits")
+        out.append(f"thousands = {toml_string(fmt.thousands)}  # the mark between groups of three digits")
     if fmt.date_format:
-        out.append(f"date_format = {_q(fmt.date_format)}  # strptime directives; ISO 8601 dates are read too")
+        out.append(f"date_format = {toml_string(fmt.date_format)}  # strptime directives; ISO 8601 dates are read too")
     if not fmt.is_utf8:
-        out.append(f"encoding = {_q(fmt.encoding)}")
+        out.append(f"encoding = {toml_string(fmt.encoding)}")
     if fmt.missing:
-        out.append(f"missing = [{', '.join(_q(m) for m in fmt.missing)}]  # check: read as empty cells in every column")
+        markers = ", ".join(toml_string(m) for m in fmt.missing)
+        out.append(f"missing = [{markers}]  # check: read as empty cells in every column")
     return out
 
 
@@ -140,18 +137,18 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
         "# risk_direction (+1 higher is riskier, -1 safer, 0 unknown), protected (audited, never an input),",
         "# actionable (may appear in 'how to improve'), role (credit_line | income | joined_at).",
         "spec_version = 1",
-        f"name = {_q(name or _name(path))}",
+        f"name = {toml_string(name or _name(path))}",
         'description = ""',
         *_format_lines([Path(f) for f in (path, events, relations, outcomes) if f]),
         "",
         "[profile]",
     ]
     if id_col:
-        out.append(f"id_column = {_q(id_col)}")
+        out.append(f"id_column = {toml_string(id_col)}")
         if valid_from:
             out += ["# A person has several rows: each holds from this date on (attribute history; features as of T",
                     "# read the row valid before T). Check it is when the values became true, not when they were typed.",
-                    f"valid_from = {_q(valid_from)}"]
+                    f"valid_from = {toml_string(valid_from)}"]
     else:
         out += ["# No column looks like a unique id: each row is one person, numbered 1, 2, ... in file order.",
                 'id_column = ""']
@@ -166,8 +163,8 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     if label_col:
         bad, good = _bad_good(frame[label_col])
         out += ["# The label is a column of this file; give its bad (defaulted) and good values.",
-                'source = "people"', f"label = {_q(label_col)}",
-                f"bad = [{_q(bad)}]  # TODO: check which value means bad", f"good = [{_q(good)}]"]
+                'source = "people"', f"label = {toml_string(label_col)}",
+                f"bad = [{toml_string(bad)}]  # TODO: check which value means bad", f"good = [{toml_string(good)}]"]
     else:
         out += ["# TODO: the label: a column of this file (source = \"people\") or an outcomes file (--outcomes).",
                 'source = "outcomes"', 'label = "label"', 'bad = ["1"]', 'good = ["0"]']
@@ -225,23 +222,23 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[st
                     "# 'A history written across columns' in docs/bring-your-own-data.md)."]
         kind = infer_type(frame[col])
         attr = identifier(col) if not re.match(IDENTIFIER, col) else col
-        out += ["", "[[profile.attributes]]", f"name = {_q(attr)}"]
+        out += ["", "[[profile.attributes]]", f"name = {toml_string(attr)}"]
         if attr != col:
-            out.append(f"column = {_q(col)}")
-        out.append(f"type = {_q(kind)}")
+            out.append(f"column = {toml_string(col)}")
+        out.append(f"type = {toml_string(kind)}")
         role = next((r for r, (words, needs, _) in ROLE_HINTS.items()
                      if r not in roles and kind == needs and re.search(words, col.lower())), None)
         if role:
             roles[role] = col
-            out.append(f"role = {_q(role)}  # check: what the capacity templates read it as")
+            out.append(f"role = {toml_string(role)}  # check: what the capacity templates read it as")
         if kind == "categorical" and frame[col].nunique() <= 12:
-            listed = ", ".join(_q(str(v)) for v in sorted(frame[col].dropna().unique()))
+            listed = ", ".join(toml_string(str(v)) for v in sorted(frame[col].dropna().unique()))
             out.append(f"# values: {listed} (ordered? make it type = \"ordinal\" with order = [...])")
         out.append('dimension = "identity"  # TODO: choose the dimension this attribute speaks to')
         words = col.replace("_", " ").lower()
         text = (ROLE_HINTS[role][2] if role else None) or (f"the days since your {words}" if kind == "date"
                                                            else f"your {words}")
-        out.append(f"description = {_q(text)}")
+        out.append(f"description = {toml_string(text)}")
         out.append('improve = ""')
         if PROTECTED_HINTS.search(col.lower()):
             out.append("protected = true  # looks like a protected attribute: audited, never a model input")
@@ -330,7 +327,7 @@ def _ignored(types: dict[str, str], taken: set[str]) -> list[str]:
     rest = [c for c in types if c not in taken]
     if not rest:
         return []
-    return [f"ignore = [{', '.join(_q(c) for c in rest)}]  # TODO: columns not used; declare any that matter"]
+    return [f"ignore = [{', '.join(toml_string(c) for c in rest)}]  # TODO: columns not used; declare any that matter"]
 
 
 def _event_lines(path: Path, id_col: str | None) -> list[str]:
@@ -345,13 +342,13 @@ def _event_lines(path: Path, id_col: str | None) -> list[str]:
     out = ["", f"# Events: {path.name}. Each row one commitment or activity of a person, as of its date.", "[events]"]
     out += _ignored(types, taken)
     out += ["", "[events.columns]"]
-    out.append(f"person_id = {_q(person)}" if person else 'person_id = "TODO"  # TODO: the column naming the person')
+    out.append(f"person_id = {toml_string(person)}" if person else 'person_id = "TODO"  # TODO: the column naming the person')
     for role in ("ts", "kind", "amount", "status"):
         col = found[role]
-        out.append(f"{role} = {_q(col)}" if col else f'{role} = "TODO"  # TODO: the column holding the event\'s {role}')
+        out.append(f"{role} = {toml_string(col)}" if col else f'{role} = "TODO"  # TODO: the column holding the event\'s {role}')
     for role in OPTIONAL_EVENT_COLUMNS:
         col = found[role]
-        out.append(f"{role} = {_q(col)}  # check" if col else f'{role} = ""  # none found; name the column if there is one')
+        out.append(f"{role} = {toml_string(col)}  # check" if col else f'{role} = ""  # none found; name the column if there is one')
     vocab = _vocabularies(path, [c for c in (found["kind"], found["status"]) if c])
     out += ["", "# What each kind's amount is: owed (a bill), paid (a repayment), rating, or neutral.", "[events.kinds]"]
     out += _meanings(found["kind"], vocab, AMOUNT_WORDS, "amount", "neutral")
@@ -371,7 +368,7 @@ def _meanings(column: str | None, vocab: dict[str, list[str] | None], words: tup
     for value in values:
         meaning = _guess(value, words)
         note = "guessed from the word: check" if meaning else "TODO: choose"
-        lines.append(f"{_q(value)} = {{ {key} = {_q(meaning or fallback)} }}  # {note}")
+        lines.append(f"{toml_string(value)} = {{ {key} = {toml_string(meaning or fallback)} }}  # {note}")
     return lines
 
 
@@ -400,14 +397,14 @@ def _relation_lines(path: Path) -> list[str]:
             + ("  # negative weights found: the share of negative ties becomes a feature" if signed else "")]
     kinds = _vocabularies(path, [found["kind"]])[found["kind"]] if found["kind"] else None
     if kinds:
-        out.append(f"kinds = [{', '.join(_q(k) for k in kinds)}]")
+        out.append(f"kinds = [{', '.join(toml_string(k) for k in kinds)}]")
     out += _ignored(types, taken)
     out += ["", "[relations.columns]"]
     for role in ("source", "target", "ts"):
         col = found[role]
-        out.append(f"{role} = {_q(col)}" if col else f'{role} = "TODO"  # TODO: the column holding the tie\'s {role}')
-    out.append(f"kind = {_q(found['kind'])}" if found["kind"] else 'kind = ""  # no kind column: every tie is "related"')
-    out.append(f"weight = {_q(weight)}" if weight else 'weight = ""  # no weight column: every tie weighs 1')
+        out.append(f"{role} = {toml_string(col)}" if col else f'{role} = "TODO"  # TODO: the column holding the tie\'s {role}')
+    out.append(f"kind = {toml_string(found['kind'])}" if found["kind"] else 'kind = ""  # no kind column: every tie is "related"')
+    out.append(f"weight = {toml_string(weight)}" if weight else 'weight = ""  # no weight column: every tie weighs 1')
     return out
 
 
@@ -423,15 +420,15 @@ def _outcome_lines(path: Path, id_col: str | None) -> list[str]:
     window = _pick(types, r"window|horizon|days|months", ("numeric",), taken)
     taken.add(window or "")
     out = [f"# Outcomes: {path.name}. Each row one person's label, predicted as of its date.", 'source = "outcomes"',
-           f"person_id = {_q(person)}" if person else 'person_id = "TODO"  # TODO: the column naming the person']
+           f"person_id = {toml_string(person)}" if person else 'person_id = "TODO"  # TODO: the column naming the person']
     if label:
         bad, good = _bad_good(frame[label])
-        out += [f"label = {_q(label)}", f"bad = [{_q(bad)}]  # TODO: check which value means bad", f"good = [{_q(good)}]"]
+        out += [f"label = {toml_string(label)}", f"bad = [{toml_string(bad)}]  # TODO: check which value means bad", f"good = [{toml_string(good)}]"]
     else:
         out += ['label = "TODO"  # TODO: the column holding the label', 'bad = ["1"]', 'good = ["0"]']
-    out.append(f"as_of_column = {_q(as_of)}" if as_of else
+    out.append(f"as_of_column = {toml_string(as_of)}" if as_of else
                'as_of = 2024-01-01  # TODO: no date column found: the date the outcomes are predicted from')
-    out.append(f"window_days_column = {_q(window)}  # check: the performance window in days" if window else
+    out.append(f"window_days_column = {toml_string(window)}  # check: the performance window in days" if window else
                "window_days = 365  # TODO: the performance window")
     out += _ignored(types, taken)
     return out

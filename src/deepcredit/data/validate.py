@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -208,7 +209,7 @@ def _chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk]:
 
 
 def _sheet_chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
-    """A spreadsheet's first sheet as one chunk of text (data/sheets.py): row N is the sheet's row N + 1."""
+    """A spreadsheet's sheet as one chunk of text (data/sheets.py): row N is the sheet's row N + 1."""
     frame = read_sheet(path)
     _check_header([str(c) for c in frame.columns], spec, str(path), PLAIN)
     yield _Chunk(frame, 1, 1)
@@ -285,11 +286,12 @@ def separator_hint(header: list[str], delimiter: str) -> str:
     if sep is None:
         return ""
     return (f"values seem to be separated by {sep!r}, not {delimiter!r}: declare it in the data-set spec "
-            f"as delimiter = {_toml_text(sep)} under [format]")
+            f"as delimiter = {toml_string(sep)} under [format]")
 
 
-def _toml_text(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace("\t", "\\t").replace('"', '\\"') + '"'
+def toml_string(text: str) -> str:
+    """Text as a TOML basic string (a JSON string is one), for messages and drafts that say what to write."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _check_header(header: list[str], spec: TableSpec, name: str, fmt: FileFormat) -> None:
@@ -492,8 +494,7 @@ def _numbers(values: pd.Series, nan: np.ndarray | None,
         s = values.astype(_TEXT).str.strip()
         blank = (s.isna() | (s == "")).to_numpy(dtype=bool)
         nan_mask = s.str.lower().isin(_NAN_TEXT).to_numpy(dtype=bool)
-        if fmt != PLAIN:
-            s = fmt.numbers_as_python_reads_them(s)
+        s = fmt.numbers_as_python_reads_them(s)  # unchanged for a decimal point without grouping
         num = pd.to_numeric(s.to_numpy(dtype=object, na_value=None), errors="coerce")
         return np.asarray(num, dtype="float64"), blank, nan_mask
     num = values.to_numpy(dtype="float64", na_value=np.nan)
@@ -502,25 +503,25 @@ def _numbers(values: pd.Series, nan: np.ndarray | None,
 
 
 def _timestamps(s: pd.Series, fmt: FileFormat = PLAIN) -> pd.Series:
-    """Parse the spec's date_format, else ISO 8601 text; values with an offset become UTC, values without
-    stay as written.
+    """Parse the spec's date_format, and ISO 8601 text where it does not apply; values with an offset keep
+    the data set's wall clock (fmt.wall_clock), values without stay as written.
 
     Naive and offset values are parsed apart: pandas gives a naive value that follows an offset value the
     same offset (pandas 2.3, format="ISO8601", utc=True).
     """
-    aware = s.str.contains(_TZ_SUFFIX, regex=True, na=False).to_numpy(dtype=bool)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
-    if (~aware).any():
-        out[~aware] = pd.to_datetime(s[~aware], errors="coerce", format="ISO8601").astype("datetime64[us]")
-    if aware.any():
-        parsed = pd.to_datetime(s[aware], errors="coerce", format="ISO8601", utc=True)
-        out[aware] = fmt.wall_clock(parsed).astype("datetime64[us]")
     if fmt.date_format:
-        zoned = "%z" in fmt.date_format or "%Z" in fmt.date_format  # offsets: to UTC, as for ISO text
+        zoned = "%z" in fmt.date_format or "%Z" in fmt.date_format
         declared = pd.to_datetime(s, errors="coerce", format=fmt.date_format, utc=zoned)
-        if zoned:
-            declared = fmt.wall_clock(declared)
-        out = declared.astype("datetime64[us]").fillna(out)
+        out = (fmt.wall_clock(declared) if zoned else declared).astype("datetime64[us]")
+    todo = out.isna().to_numpy(dtype=bool)  # ISO 8601 only for what the declared form did not read
+    aware = s.str.contains(_TZ_SUFFIX, regex=True, na=False).to_numpy(dtype=bool)
+    if (todo & ~aware).any():
+        naive = todo & ~aware
+        out[naive] = pd.to_datetime(s[naive], errors="coerce", format="ISO8601").astype("datetime64[us]")
+    if (todo & aware).any():
+        parsed = pd.to_datetime(s[todo & aware], errors="coerce", format="ISO8601", utc=True)
+        out[todo & aware] = fmt.wall_clock(parsed).astype("datetime64[us]")
     return out
 
 

@@ -188,18 +188,13 @@ def _nodes(node: object) -> Iterator[dict]:
             yield from _nodes(v)
 
 
-def _integer_bounds(node: object) -> None:
+def _integer_bounds(doc: dict) -> None:
     """Integer bounds as integers: pydantic writes them as floats here, and float(2**63 - 1) is 2**63."""
-    if isinstance(node, dict):
+    for node in _nodes(doc):
         if node.get("type") == "integer":
             for k in ("minimum", "maximum"):
                 if isinstance(node.get(k), float):
                     node[k] = INT64_MAX if node[k] >= INT64_MAX else int(node[k])
-        for v in node.values():
-            _integer_bounds(v)
-    elif isinstance(node, list):
-        for v in node:
-            _integer_bounds(v)
 
 
 def _document(app: FastAPI, ctx: ServiceContext) -> None:
