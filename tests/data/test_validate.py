@@ -232,8 +232,9 @@ def test_parquet_rows_are_counted_across_batches_and_parts(tmp_path: Path,
     pq.write_table(table.slice(8), tmp_path / "events" / "part-00001.parquet")
     with pytest.raises(DataValidationError) as err:
         read_and_validate(tmp_path / "events", TABLES["events"])
-    assert str(err.value) == (f"{tmp_path / 'events'}, row 17, column 'amount': NaN is not a number: "
-                              "leave the cell empty where a value is unknown")
+    # row 17 of the table is row 9 of its second part
+    assert str(err.value) == (f"{tmp_path / 'events' / 'part-00001.parquet'}, row 9, column 'amount': NaN is not a "
+                              "number: leave the cell empty where a value is unknown")
 
 
 # --- bad input: one clear error, nothing written ---------------------------------------------------
@@ -450,7 +451,7 @@ def _empty_parts_directory(inputs: Path) -> Path:
 @pytest.mark.parametrize(("make", "fragment"), [
     (_corrupt, "not a readable Parquet file"),
     (_text_named_parquet, "this is a text file (a CSV?), not Parquet"),
-    (_empty_parts_directory, "the directory holds no .parquet files"),
+    (_empty_parts_directory, "the directory holds no .csv or .parquet files"),
 ], ids=["corrupt", "text named .parquet", "empty directory"])
 def test_unreadable_parquet(tmp_path: Path, make: Callable[[Path], Path], fragment: str) -> None:
     exc, _, sources = _run_case(tmp_path, {"events": make})

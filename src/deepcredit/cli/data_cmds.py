@@ -64,7 +64,7 @@ def load(
 
 
 def ingest(
-    people: Path = typer.Option(..., help="people table (CSV, Parquet or .xlsx)"),
+    people: Path = typer.Option(..., help="people table (CSV, Parquet or .xlsx; a folder: its part files)"),
     events: Path | None = typer.Option(None, help="events table (optional with --spec)"),
     relations: Path | None = typer.Option(None, help="relations table (optional with --spec)"),
     outcomes: Path | None = typer.Option(None, help="outcomes table (optional where the spec takes labels "

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from deepcredit.data.parts import first_part, table_parts
 from deepcredit.data.sheets import is_spreadsheet
 from deepcredit.data.validate import PLAIN, FileFormat, is_parquet
 
@@ -48,8 +49,8 @@ FALLBACK_ENCODING = "cp1252"
 
 def guess_encoding(path: Path) -> str:
     """ascii when the first MiB is plain ASCII (readable as anything), utf-8 when it decodes as UTF-8, else
-    the fallback (a proposal the draft says to check)."""
-    with open(path, "rb") as fh:
+    the fallback (a proposal the draft says to check). A directory of parts: its first part's."""
+    with open(first_part(path), "rb") as fh:
         head = fh.read(1 << 20)
     if head.isascii():
         return "ascii"
@@ -63,7 +64,7 @@ def guess_encoding(path: Path) -> str:
 
 def guess_delimiter(path: Path) -> str:
     """The separator that splits the first lines into the same, largest number of cells (',' when none)."""
-    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+    with open(first_part(path), encoding="utf-8", errors="replace", newline="") as fh:
         head = list(islice(fh, HEAD_LINES))
     best, cells = ",", 1
     for sep in SEPARATORS:
@@ -146,10 +147,17 @@ def _missing_markers(columns: dict[str, pd.Series]) -> set[str]:
     return found
 
 
-def read_text(path: Path, delimiter: str, encoding: str, **kw) -> pd.DataFrame:
-    """A CSV file's cells as text, as the draft reads it."""
-    return pd.read_csv(path, sep=delimiter, encoding="utf-8-sig" if encoding == "utf-8" else encoding, dtype=str,
-                       keep_default_na=False, **kw)
+def read_text(path: Path, delimiter: str, encoding: str, nrows: int | None = None, **kw) -> pd.DataFrame:
+    """A CSV file's cells as text, as the draft reads it; a directory's parts one after another (the first
+    `nrows` rows of them)."""
+    frames: list[pd.DataFrame] = []
+    for part in table_parts(path):
+        left = None if nrows is None else nrows - sum(map(len, frames))
+        if left is not None and left <= 0:
+            break
+        frames.append(pd.read_csv(part, sep=delimiter, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
+                                  dtype=str, keep_default_na=False, nrows=left, **kw))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def _head(path: Path, delimiter: str, encoding: str) -> dict[str, pd.Series]:

@@ -27,6 +27,7 @@ from deepcredit.data.dataset import (
     write_dataset,
 )
 from deepcredit.data.datasets.uci import typed_frame
+from deepcredit.data.parts import first_part
 from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec
 from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
 from deepcredit.data.spec import Attribute, DatasetSpec, SpecError, field_path, spec_line
@@ -48,15 +49,15 @@ TYPES = {"numeric": ColumnType.FLOAT, "categorical": ColumnType.STRING, "ordinal
 
 
 def file_columns(path: Path, fmt: FileFormat = PLAIN) -> list[str]:
-    """The column names of a CSV (its header) or Parquet file."""
+    """The column names of a CSV (its header), Parquet file or sheet; of a directory of parts, its first part's."""
     path = Path(path)
     if not source_exists(path):
         raise DataValidationError(str(path), "file not found")
-    if is_parquet(path):
-        files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
-        return list(pq.read_schema(files[0]).names) if files else []
     if is_spreadsheet(path):
         return [str(c).strip() for c in read_sheet(path, nrows=0).columns]
+    path = first_part(path)
+    if is_parquet(path):
+        return list(pq.read_schema(path).names)
     with open(path, encoding=fmt.text_encoding, errors="replace", newline="") as fh:
         return [c.strip() for c in next((r for r in csv.reader(fh, delimiter=fmt.delimiter) if r), [])]
 
@@ -251,12 +252,18 @@ def with_person_columns(spec: DatasetSpec, sources: dict[str, Path], check: _Che
     return spec.model_copy(update=update) if update else spec
 
 
+def _at_source(exc: DataValidationError, sources: dict[str, Path], fmt: FileFormat) -> DataValidationError:
+    """The error told at its exact line, and at its part file where the source is a directory of parts."""
+    path = next((Path(p) for p in sources.values() if str(Path(p)) == exc.file), None)
+    return exc if path is None else with_exact_line(exc, path, fmt)
+
+
 def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str | None = None,
                    snapshot_date: str | None = None, on_step: Callable[[str], None] | None = None
                    ) -> tuple[dict[str, pd.DataFrame], str]:
     """Read and validate a user's files as `spec` declares them: (the four tables, snapshot date).
+    A source is a file, a sheet (book.xlsx#sheet) or a directory of parts (parts.py).
     on_step: told what is being read or checked (a large file takes a while)."""
-    step = on_step or (lambda _: None)
     check = _Checker(spec_file, spec.format.file_format())
     if "people" not in sources:
         raise DataValidationError("people", "no file was given for the people table (--people)")
@@ -266,7 +273,15 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
                             None, table)
         if table not in sources and declared is not None:
             raise DataValidationError(table, f"the spec declares {table}: give the file with --{table}")
-    spec = with_person_columns(spec, sources, check)
+    try:
+        return _read_tables(with_person_columns(spec, sources, check), sources, check, snapshot_date,
+                            on_step or (lambda _: None))
+    except DataValidationError as exc:
+        raise _at_source(exc, sources, check.fmt) from None
+
+
+def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, snapshot_date: str | None,
+                 step: Callable[[str], None]) -> tuple[dict[str, pd.DataFrame], str]:
     given = snapshot_date or (str(spec.snapshot_date) if spec.snapshot_date else None)
     snapshot = parse_snapshot_date(given) if given else None
     people_path = Path(sources["people"])
@@ -287,13 +302,8 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
     people = pd.Index(frames["people"]["person_id"].unique())
     refs = {"events": ("person_id",), "relations": ("source", "target"), "outcomes": ("person_id",)}
     for t, cols in refs.items():
-        if t not in sources:
-            continue
-        path = Path(sources[t])
-        try:
-            check_known_people(frames[t], cols, people, str(path), line_offset_for(path))
-        except DataValidationError as exc:
-            raise with_exact_line(exc, path, check.fmt) from None
+        if t in sources:
+            check_known_people(frames[t], cols, people, str(sources[t]), line_offset_for(Path(sources[t])))
     snap = str(pd.Timestamp(snapshot).date()) if snapshot is not None else str(_latest_date(frames).date())
     return frames, snap
 

@@ -18,7 +18,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from deepcredit.data.errors import DataValidationError
-from deepcredit.data.io import parquet_files
+from deepcredit.data.parts import PARQUET_SUFFIXES, holds_parquet, table_parts
 from deepcredit.data.schema import Column, ColumnType, TableSpec
 from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
 
@@ -40,7 +40,6 @@ CSV_BLOCK_BYTES = 16 << 20
 MAY_BE_AFTER_SNAPSHOT = frozenset({("events", "due_ts")})
 """Timestamps allowed after the snapshot date: an open commitment can fall due later."""
 
-_PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
 _NAN_TEXT = frozenset({"nan", "+nan", "-nan"})
 _TZ_SUFFIX = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 _TIMESTAMP_HINT = "expected an ISO 8601 date or time such as 2024-01-31 or 2024-01-31T12:30:00"
@@ -148,9 +147,10 @@ class _Chunk:
 # --- locating rows ---------------------------------------------------------------------------------
 
 def is_parquet(path: Path) -> bool:
-    """A table is Parquet if it is a .parquet file or a directory of part files; anything else is CSV."""
+    """A table is Parquet if it is a .parquet file or a directory of Parquet parts; anything else is CSV
+    (one file, or a directory of CSV parts)."""
     path = Path(path)
-    return path.is_dir() or path.suffix.lower() in _PARQUET_SUFFIXES
+    return path.suffix.lower() in PARQUET_SUFFIXES or (path.is_dir() and holds_parquet(path))
 
 
 def line_offset_for(path: Path) -> int | None:
@@ -171,9 +171,51 @@ def _csv_records(path: Path, fmt: FileFormat = PLAIN) -> Iterator[tuple[int, int
             start = reader.line_num + 1
 
 
+def _part_rows(part: Path, fmt: FileFormat) -> int:
+    """Data rows in one part file, counted as the reader counts them."""
+    if is_parquet(part):
+        return _open_parquet(part).metadata.num_rows
+    return sum(1 for _ in _csv_records(part, fmt))
+
+
+def _locate_in_parts(path: Path, row: int, fmt: FileFormat) -> tuple[Path, int] | None:
+    """(part file, its own row) of row `row` of a table read from a directory of parts."""
+    start = 0
+    for part in table_parts(path):
+        n = _part_rows(part, fmt)
+        if row <= start + n:
+            return part, row - start
+        start += n
+    return None
+
+
+def _in_part(exc: DataValidationError, path: Path, fmt: FileFormat) -> DataValidationError:
+    """An error at a row counted across a directory's parts, told at the part file and its own row; a problem
+    that names another row of the table ("first seen in row N") names that row's part too."""
+    found = _locate_in_parts(path, exc.row or 0, fmt)
+    if found is None:
+        return exc
+    part, row = found
+
+    def other(m: re.Match) -> str:
+        there = _locate_in_parts(path, int(m[1]), fmt)
+        if there is None:
+            return m[0]
+        return f"row {there[1]}" + ("" if there[0] == part else f" of {there[0].name}")
+
+    problem = re.sub(r"\brow (\d+)\b", other, exc.problem)
+    return with_exact_line(DataValidationError(str(part), problem, row, exc.column, line_offset_for(part)), part, fmt)
+
+
 def with_exact_line(exc: DataValidationError, path: Path, fmt: FileFormat = PLAIN) -> DataValidationError:
-    """The same error with the CSV line re-counted from the file (blank lines, multi-line cells)."""
+    """The same error with the CSV line re-counted from the file (blank lines, multi-line cells), and an
+    error at a row of a table read from a directory told at its part file (parts.py)."""
     path = Path(path)
+    if exc.row is not None and exc.file == str(path) and path.is_dir():
+        try:
+            return _in_part(exc, path, fmt)
+        except (DataValidationError, csv.Error, OSError, pa.ArrowException):
+            return exc
     if exc.row is None or exc.line_offset is None or is_parquet(path) or is_spreadsheet(path) or not path.is_file():
         return exc
     try:
@@ -205,7 +247,9 @@ def _chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk]:
         raise DataValidationError(str(path), "file not found")
     if is_spreadsheet(path):
         return _sheet_chunks(path, spec)
-    return _parquet_chunks(path, spec) if is_parquet(path) else _csv_chunks(path, spec, fmt)
+    if is_parquet(path):
+        return _parquet_chunks(path, spec)
+    return _csv_parts_chunks(path, spec, fmt) if path.is_dir() else _csv_chunks(path, spec, fmt)
 
 
 def _sheet_chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
@@ -402,6 +446,35 @@ def _csv_chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk
         raise DataValidationError(name, f"not a well-formed CSV file ({exc})") from None
 
 
+def _same_columns(part: Path, columns: list[str], first: Path, first_columns: list[str]) -> None:
+    """Every part of a table has the first part's columns (in any order): a column missing from one part
+    would otherwise leave its rows silently empty."""
+    if set(columns) == set(first_columns):
+        return
+    missing = [c for c in first_columns if c not in columns]
+    extra = [c for c in columns if c not in first_columns]
+    said = ([f"lacks {', '.join(map(repr, missing))}"] if missing else []) + \
+        ([f"has {', '.join(map(repr, extra))} besides"] if extra else [])
+    raise DataValidationError(str(part), f"its columns differ from those of {first.name}, the table's first part "
+                                         f"(it {' and '.join(said)}): every part of a table has the same columns")
+
+
+def _csv_parts_chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk]:
+    """A directory of CSV parts as one table, rows numbered across the parts (with_exact_line locates them)."""
+    parts = table_parts(path)
+    first_columns: list[str] = []
+    row = 1
+    for part in parts:
+        if part.stat().st_size:
+            columns = [c.strip() for c in _read_header(part, fmt)]
+            if part == parts[0]:
+                first_columns = columns
+            _same_columns(part, columns, parts[0], first_columns)
+        for chunk in _csv_chunks(part, spec, fmt):
+            yield replace(chunk, first_row=chunk.first_row + row - 1)
+            row += len(chunk.frame)
+
+
 def _arrow_fits(t: pa.DataType, ctype: ColumnType) -> bool:
     """Whether a Parquet column of type t can hold values of ctype (text is always parsed)."""
     if pa.types.is_dictionary(t):
@@ -445,14 +518,15 @@ def _to_frame(batch: pa.RecordBatch | pa.Table) -> tuple[pd.DataFrame, dict[str,
 
 
 def _parquet_chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
-    files = parquet_files(path)
-    if path.is_dir() and not files:
-        raise DataValidationError(str(path), "the directory holds no .parquet files")
+    files = table_parts(path)
     row = 1
     schema = None
+    first_names: list[str] = []
     for f in files:
         pf = _open_parquet(f)
         schema = pf.schema_arrow
+        first_names = first_names or schema.names
+        _same_columns(f, schema.names, files[0], first_names)
         repeated = [c for c, n in Counter(schema.names).items() if n > 1]
         if repeated:
             raise DataValidationError(str(f), "this column appears more than once in the file", column=repeated[0])

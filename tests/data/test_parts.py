@@ -1,0 +1,140 @@
+"""A table given as a directory of part files (monthly exports, a Spark job's output) reads as one table,
+and its errors name the part file and that file's own row and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from deepcredit.data.ingest import ingest_with_spec
+from deepcredit.data.parts import table_parts
+from deepcredit.data.spec import spec_from_toml
+from deepcredit.data.spec_draft import draft_spec
+from deepcredit.data.validate import DataValidationError
+
+SPEC = spec_from_toml("""spec_version = 1
+name = "shop"
+
+[profile]
+id_column = "customer"
+
+[[profile.attributes]]
+name = "income"
+type = "numeric"
+dimension = "fulfilment_capacity"
+
+[events.columns]
+person_id = "customer"
+ts = "booked_at"
+kind = "type"
+amount = "value"
+status = "state"
+
+[events.kinds]
+invoice = { amount = "owed" }
+payment = { amount = "paid" }
+
+[events.statuses]
+settled = { meaning = "kept" }
+bounced = { meaning = "broken" }
+
+[outcomes]
+source = "people"
+label = "defaulted"
+as_of = "2024-06-01"
+window_days = 180
+""")
+PEOPLE = pd.DataFrame({"customer": ["c1", "c2", "c3"], "income": ["1250.5", "980", ""], "defaulted": ["0", "1", "0"]})
+EVENTS = pd.DataFrame({"customer": ["c1", "c1", "c2", "c3", "c2"],
+                       "booked_at": ["2024-01-05", "2024-02-13", "2024-02-03", "2024-03-09", "2024-03-20"],
+                       "type": ["invoice", "payment", "payment", "invoice", "payment"],
+                       "value": ["100.25", "60", "70.5", "12", "30"],
+                       "state": ["settled", "settled", "bounced", "settled", "settled"]})
+
+
+def _files(folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    PEOPLE.to_csv(folder / "people.csv", index=False)
+    EVENTS.to_csv(folder / "events.csv", index=False)
+    return {"people": folder / "people.csv", "events": folder / "events.csv"}
+
+
+def _monthly(folder: Path, events: pd.DataFrame = EVENTS, parquet: bool = False) -> Path:
+    """The events as one file per month, as a shop's monthly exports (or a Spark job's parts) lie in a folder."""
+    parts = folder / "events"
+    parts.mkdir(parents=True)
+    for month, rows in events.groupby(events["booked_at"].str[:7]):
+        name = parts / f"events-{month}.{'parquet' if parquet else 'csv'}"
+        rows.to_parquet(name, index=False) if parquet else rows.to_csv(name, index=False)
+    (parts / "_SUCCESS").write_text("")
+    (parts / ".events-2024-01.csv.crc").write_bytes(b"\x00\x01")
+    return parts
+
+
+@pytest.mark.parametrize("parquet", [False, True])
+def test_a_directory_of_monthly_parts_is_stored_exactly_as_the_one_file(tmp_path, parquet):
+    one = ingest_with_spec(SPEC, _files(tmp_path / "one"), tmp_path / "a")
+    sources = _files(tmp_path / "many") | {"events": _monthly(tmp_path / "many", parquet=parquet)}
+    many = ingest_with_spec(SPEC, sources, tmp_path / "b")
+    pd.testing.assert_frame_equal(one.read("events"), many.read("events"))
+    assert many.fingerprint() == one.fingerprint()
+
+
+def test_a_bad_value_is_told_at_its_part_file_row_and_line(tmp_path):
+    sources = _files(tmp_path) | {"events": _monthly(tmp_path)}
+    march = sources["events"] / "events-2024-03.csv"
+    march.write_text(march.read_text().replace("\n", "\n\n", 1).replace(",30,", ",lots,"))  # a blank line first
+    with pytest.raises(DataValidationError) as err:
+        ingest_with_spec(SPEC, sources, tmp_path / "out")
+    assert (err.value.file, err.value.row, err.value.line, err.value.column) == (str(march), 2, 4, "value")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_duplicate_across_parts_names_both_parts_and_an_unknown_person_its_part(tmp_path):
+    parts = tmp_path / "events"
+    parts.mkdir()
+    EVENTS.to_csv(parts / "a.csv", index=False)
+    EVENTS.iloc[[3, 0]].to_csv(parts / "b.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"an exact duplicate of row 4 of a\.csv") as err:
+        ingest_with_spec(SPEC, _files(tmp_path) | {"events": parts}, tmp_path / "out")
+    assert (Path(err.value.file).name, err.value.row, err.value.line) == ("b.csv", 1, 2)
+
+    sources = _files(tmp_path / "b") | {"events": _monthly(tmp_path / "b", EVENTS.replace({"customer": {"c3": "c9"}}))}
+    with pytest.raises(DataValidationError, match="'c9' is not a person_id") as err:
+        ingest_with_spec(SPEC, sources, tmp_path / "out")
+    assert (Path(err.value.file).name, err.value.row, err.value.line) == ("events-2024-03.csv", 1, 2)
+
+
+def test_a_repeated_key_names_the_part_where_it_was_first_seen(tmp_path):
+    people = tmp_path / "people"
+    people.mkdir()
+    PEOPLE.to_csv(people / "a.csv", index=False)
+    PEOPLE.iloc[[1]].to_csv(people / "b.csv", index=False)
+    sources = _files(tmp_path) | {"people": people}
+    with pytest.raises(DataValidationError, match=r"first seen in row 2 of a\.csv") as err:
+        ingest_with_spec(SPEC, sources, tmp_path / "out")
+    assert (Path(err.value.file).name, err.value.row) == ("b.csv", 1)
+
+
+def test_parts_that_differ_or_a_directory_without_parts_are_refused_by_name(tmp_path):
+    parts = _monthly(tmp_path / "a")
+    (parts / "events-2024-02.csv").write_text("customer,booked_at,type,value\nc1,2024-02-13,payment,60\n")
+    with pytest.raises(DataValidationError, match=r"events-2024-02\.csv: its columns differ from those of events-2024-01\.csv.*lacks 'state'"):
+        ingest_with_spec(SPEC, _files(tmp_path / "a") | {"events": parts}, tmp_path / "out")
+    mixed = _monthly(tmp_path / "b")
+    EVENTS.to_parquet(mixed / "more.parquet")
+    with pytest.raises(DataValidationError, match="both Parquet .* and CSV"):
+        table_parts(mixed)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.md").write_text("exports")
+    with pytest.raises(DataValidationError, match=r"no \.csv or \.parquet files .*notes\.md"):
+        ingest_with_spec(SPEC, _files(tmp_path / "c") | {"events": tmp_path / "empty"}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_draft_from_parts_reads_every_part_for_the_vocabularies(tmp_path):
+    parts = _monthly(tmp_path)  # 'bounced' appears in February's part only
+    text = draft_spec(_files(tmp_path)["people"], "shop", events=parts)
+    assert '"bounced"' in text and '"settled"' in text and 'ts = "booked_at"' in text
