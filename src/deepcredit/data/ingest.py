@@ -15,6 +15,7 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from pydantic import BaseModel
@@ -30,7 +31,7 @@ from deepcredit.data.datasets.uci import typed_frame
 from deepcredit.data.parts import first_part
 from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec
 from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
-from deepcredit.data.spec import Attribute, DatasetSpec, SpecError, field_path, spec_line
+from deepcredit.data.spec import Attribute, DatasetSpec, Events, SpecError, field_path, spec_line
 from deepcredit.data.validate import (
     PLAIN,
     DataValidationError,
@@ -139,16 +140,58 @@ def _declared_columns(table: TableSpec, mapping: dict[str, str | None],
                       allowed: dict[str, frozenset[str] | None]) -> tuple[Column, ...]:
     """The canonical table's columns under the names the user's file gives them (undeclared ones left out)."""
     canon = {c.name: c for c in table.columns}
-    return tuple(Column(theirs, canon[ours].type, nullable=canon[ours].nullable, allowed=allowed.get(ours))
+    return tuple(replace(canon[ours], name=theirs, required=True, allowed=allowed.get(ours), description="")
                  for ours, theirs in mapping.items() if theirs is not None)
+
+
+def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events, snapshot: pd.Timestamp | None,
+                     file: str, line_offset: int | None) -> pd.DataFrame:
+    """Each event dated when its outcome became known, and its days late counted from its due date.
+
+    A ledger row (an order, a rental) is dated when it was made, yet its status says how it ended: dated so,
+    a feature at a date before the end would see the ending. A settled row is therefore dated by its
+    settled time; one not settled that is no longer open by its due date (the outcome was known then); an
+    open one when it was made. Where the spec declares a due date but no days-late column, days late are
+    the whole days from due to known (0 when early), and unknown for open rows.
+    """
+    ts = events["ts"]
+    open_ = events["status"].isin(ev.statuses_meaning("open")).to_numpy(bool)
+    due = events["due_ts"] if "due_ts" in events else pd.Series(pd.NaT, index=events.index, dtype=ts.dtype)
+    known = ts.copy()
+    if settled is not None:
+        done = settled.notna().to_numpy(bool)
+        known[done] = settled[done]
+        if (i := _first(done & (settled < ts).to_numpy(bool, na_value=False))) is not None:
+            raise DataValidationError(file, f"settled on {settled.iloc[i]} before the event's own date {ts.iloc[i]}",
+                                      i + 1, ev.columns.settled_ts, line_offset)
+        ended = ~done & ~open_ & due.notna().to_numpy(bool)
+        known[ended] = np.maximum(ts[ended], due[ended])
+        after = (due >= pd.Timestamp(snapshot).normalize() + pd.Timedelta(days=1)) if snapshot is not None else None
+        if after is not None and (i := _first(ended & after.to_numpy(bool, na_value=False))) is not None:
+            raise DataValidationError(file, f"{events['status'].iloc[i]!r} is not an open status, so the row ended "
+                                            "by its due date, which is after the snapshot date: give its settled "
+                                            "date, or an open status while it runs", i + 1, ev.columns.due_ts,
+                                      line_offset)
+    out = events.assign(ts=known)
+    if ev.columns.days_late is None and ev.columns.due_ts is not None:
+        days = (known.dt.normalize() - due.dt.normalize()).dt.days.clip(lower=0).astype("float64")
+        out["days_late"] = days.where(~open_ & due.notna().to_numpy(bool))
+    return out
+
+
+def _first(mask: np.ndarray) -> int | None:
+    return int(mask.argmax()) if mask.any() else None
 
 
 def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd.DataFrame:
     ev = spec.events
     assert ev is not None
     mapping = ev.columns.model_dump()
-    check.require(path, {("events", "columns", k): v for k, v in mapping.items()})
+    settled = mapping.pop("settled_ts")
+    check.require(path, {("events", "columns", k): v for k, v in ev.columns.model_dump().items()})
     cols = _declared_columns(EVENTS, mapping, {"kind": frozenset(ev.kinds), "status": frozenset(ev.statuses)})
+    if settled:
+        cols += (Column(settled, ColumnType.TIMESTAMP, nullable=True),)
     signed = ev.kinds_amount("owed") | ev.kinds_amount("rating") | ev.kinds_amount("neutral")
     values = partial(check_event_values, kind=mapping["kind"], amount=mapping["amount"],
                      days_late=mapping.get("days_late"), signed_kinds=signed)
@@ -158,7 +201,8 @@ def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
 
     frame = read_and_validate(path, _table("events", "events", cols, ev.ignore), snapshot,
                               checks=(values, no_duplicates), fmt=check.fmt)
-    return _renamed(frame, mapping)
+    return dated_when_known(_renamed(frame, mapping), frame[settled] if settled else None, ev, snapshot,
+                            str(path), line_offset_for(path))
 
 
 def _read_relations(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd.DataFrame:

@@ -39,6 +39,8 @@ class Column:
     description: str = ""
     dimension: Dimension | None = None
     """For profile attributes: the dimension the attribute speaks to when used as a feature."""
+    may_follow_snapshot: bool = False
+    """A time that may lie after the data set's snapshot date (an open commitment's due date)."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ EVENTS = TableSpec(
         Column("kind", ColumnType.STRING, allowed=EVENT_KINDS),
         Column("amount", ColumnType.FLOAT, description="Money involved (for ratings: the rating)."),
         Column("status", ColumnType.STRING, allowed=EVENT_STATUSES),
-        Column("due_ts", ColumnType.TIMESTAMP, required=False, nullable=True,
+        Column("due_ts", ColumnType.TIMESTAMP, required=False, nullable=True, may_follow_snapshot=True,
                description="When the commitment was due, where relevant."),
         Column("days_late", ColumnType.FLOAT, required=False, nullable=True,
                description="How late the commitment was kept, in days (0 = on time)."),

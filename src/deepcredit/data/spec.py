@@ -183,8 +183,11 @@ class EventColumns(_Strict):
     days_late: str | None = None
     counterparty: str | None = None
     due_ts: str | None = None
+    settled_ts: str | None = None
+    """When the commitment was settled (paid, returned), empty while it is not: a ledger of orders then
+    ingests with each row dated when its outcome became known (ingest.dated_when_known), never earlier."""
 
-    @field_validator("days_late", "counterparty", "due_ts")
+    @field_validator("days_late", "counterparty", "due_ts", "settled_ts")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None  # TOML has no null: "" says the file has no such column
@@ -228,6 +231,11 @@ class Events(_Strict):
                         raise SpecProblem((group, value, "share", "label"), f"share label {label!r} is used twice")
                     labels[label] = (group, value)
         return self
+
+    @property
+    def has_days_late(self) -> bool:
+        """Days late are known: a declared column, or counted from the due dates (ingest.dated_when_known)."""
+        return self.columns.days_late is not None or self.columns.due_ts is not None
 
     def statuses_meaning(self, *meanings: str) -> frozenset[str]:
         return frozenset(s for s, v in self.statuses.items() if v.meaning in meanings)

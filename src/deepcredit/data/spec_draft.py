@@ -262,7 +262,8 @@ def _bad_good(values: pd.Series) -> tuple[str, str]:
 MAX_VALUES = 200
 """A kind or status column lists at most this many values; more means it is not a vocabulary."""
 EVENT_ROLES = {  # DeepCredit's column: (words its header may contain, the types it may have); picked in
-    "due_ts": (r"due", ("date",)),  # this order, so a due date is never taken for the event's date
+    "due_ts": (r"due", ("date",)),  # this order, so a due or settled date is never taken for the event's date
+    "settled_ts": (r"settl|paid|return|closed|complet|finish|ended|resolv", ("date",)),
     "ts": (r"ts$|date|time|_at$|_on$|when|day$", ("date",)),
     "kind": (r"kind|type|event|what|category|product|channel", ("categorical", "boolean")),
     "status": (r"status|state|outcome|result", ("categorical", "boolean")),
@@ -270,7 +271,11 @@ EVENT_ROLES = {  # DeepCredit's column: (words its header may contain, the types
     "amount": (r"amount|amt|value|sum|total|price|eur|usd|gbp|cny|rmb|money|paid|cost", ("numeric",)),
     "counterparty": (r"merchant|counterparty|payee|shop|store|lender|partner", ("categorical",)),
 }
-OPTIONAL_EVENT_COLUMNS = ("days_late", "due_ts", "counterparty")
+OPTIONAL_EVENT_COLUMNS = {
+    "days_late": "", "due_ts": "", "counterparty": "",
+    "settled_ts": "rows are dated by it where set: their outcome is known from then, not when they were made",
+}
+"""The optional event columns, with what the draft says about one it found."""
 STATUS_WORDS = (  # first match wins: 'returned_late' is late, 'not_returned' and 'unpaid' broken
     ("late", r"late|overdue|delay|slow|past_?due|arrear"),
     ("broken", r"miss|default|bounc|lost|^not|_not|unpaid|fail|declin|reject|charge_?off|write|negative|"
@@ -346,9 +351,10 @@ def _event_lines(path: Path, id_col: str | None) -> list[str]:
     for role in ("ts", "kind", "amount", "status"):
         col = found[role]
         out.append(f"{role} = {toml_string(col)}" if col else f'{role} = "TODO"  # TODO: the column holding the event\'s {role}')
-    for role in OPTIONAL_EVENT_COLUMNS:
+    for role, why in OPTIONAL_EVENT_COLUMNS.items():
         col = found[role]
-        out.append(f"{role} = {toml_string(col)}  # check" if col else f'{role} = ""  # none found; name the column if there is one')
+        out.append(f"{role} = {toml_string(col)}  # check" + (f": {why}" if why else "") if col
+                   else f'{role} = ""  # none found; name the column if there is one')
     vocab = _vocabularies(path, [c for c in (found["kind"], found["status"]) if c])
     out += ["", "# What each kind's amount is: owed (a bill), paid (a repayment), rating, or neutral.", "[events.kinds]"]
     out += _meanings(found["kind"], vocab, AMOUNT_WORDS, "amount", "neutral")

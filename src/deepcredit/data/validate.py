@@ -37,8 +37,6 @@ CHUNK_ROWS = 500_000
 """Rows per Parquet batch."""
 CSV_BLOCK_BYTES = 16 << 20
 """Bytes of CSV parsed at a time; one row may not be longer than this."""
-MAY_BE_AFTER_SNAPSHOT = frozenset({("events", "due_ts")})
-"""Timestamps allowed after the snapshot date: an open commitment can fall due later."""
 
 _NAN_TEXT = frozenset({"nan", "+nan", "-nan"})
 _TZ_SUFFIX = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
@@ -703,8 +701,7 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
             if (i := _first(~ok)) is not None:
                 hint = " (values are lower case)" if str(text.iloc[i]).lower() in col.allowed else ""
                 fail(f"{_show(raw.iloc[i])} is not one of: {', '.join(sorted(col.allowed))}{hint}", i, col.name)
-        if col.type is ColumnType.TIMESTAMP and day is not None \
-                and (spec.name, col.name) not in MAY_BE_AFTER_SNAPSHOT:
+        if col.type is ColumnType.TIMESTAMP and day is not None and not col.may_follow_snapshot:
             # "after the snapshot date": the next day on
             late = (values >= day + pd.Timedelta(days=1)).to_numpy(dtype=bool, na_value=False)
             if (i := _first(late)) is not None:

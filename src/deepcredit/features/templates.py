@@ -141,7 +141,7 @@ def _rate(days_lo: int, days_hi: int) -> str:
 def credit_history_features(ev: Events) -> list[FeatureDef]:
     has_bad = bool(ev.statuses_meaning("late", "broken"))
     has_severe = bool(ev.statuses_meaning("broken"))
-    has_delay = ev.columns.days_late is not None
+    has_delay = ev.has_days_late
     out = [
         FeatureDef("n_outcomes", CH, E, count("is_outcome = 1"), "the number of commitments on your record",
                    "Build your record: use credit lightly and repay on time.", fill=0),

@@ -1,0 +1,102 @@
+"""A ledger of orders or rentals (made, due, settled) ingests with each row dated when its outcome became
+known, so a feature at a date before a late return cannot see that it was late."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from deepcredit.data.ingest import ingest_with_spec
+from deepcredit.data.spec import spec_from_toml
+from deepcredit.data.spec_draft import draft_spec
+from deepcredit.data.validate import DataValidationError
+from deepcredit.features.engine import build_features
+
+SPEC = """spec_version = 1
+name = "rentals"
+
+[profile]
+id_column = "customer"
+
+[[profile.attributes]]
+name = "city"
+type = "categorical"
+dimension = "identity"
+
+[events.columns]
+person_id = "customer"
+ts = "rented_at"
+kind = "item"
+amount = "price"
+status = "state"
+due_ts = "due_back"
+settled_ts = "returned_at"
+
+[events.kinds]
+dress = { amount = "owed" }
+
+[events.statuses]
+returned = { meaning = "kept" }
+returned_late = { meaning = "late" }
+not_returned = { meaning = "broken" }
+renting = { meaning = "open" }
+
+[outcomes]
+person_id = "customer"
+label = "defaulted"
+as_of_column = "as_of"
+window_days = 90
+"""
+PEOPLE = pd.DataFrame({"customer": ["a", "b"], "city": ["Lyon", "Oslo"]})
+LEDGER = pd.DataFrame({  # a: one returned on time, one returned 36 days late; b: one kept, one still out
+    "customer": ["a", "a", "b", "b"],
+    "rented_at": ["2024-01-01", "2024-01-02", "2024-01-05", "2024-03-20"],
+    "due_back": ["2024-01-08", "2024-01-10", "2024-01-12", "2024-04-10"],
+    "returned_at": ["2024-01-07", "2024-02-15", "", ""],
+    "item": ["dress"] * 4, "price": [40, 55, 30, 60],
+    "state": ["returned", "returned_late", "not_returned", "renting"],
+})
+OUTCOMES = pd.DataFrame({"customer": ["a", "a", "b"], "as_of": ["2024-02-01", "2024-03-01", "2024-03-01"],
+                         "defaulted": ["0", "1", "1"]})
+
+
+def _ingest(tmp_path, ledger: pd.DataFrame = LEDGER, snapshot: str | None = "2024-03-31"):
+    for name, frame in (("people", PEOPLE), ("rentals", ledger), ("outcomes", OUTCOMES)):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    sources = {"people": tmp_path / "people.csv", "events": tmp_path / "rentals.csv",
+               "outcomes": tmp_path / "outcomes.csv"}
+    return ingest_with_spec(spec_from_toml(SPEC), sources, tmp_path / "ds", snapshot_date=snapshot)
+
+
+def test_each_row_is_dated_when_its_outcome_became_known_with_its_days_late(tmp_path):
+    events = _ingest(tmp_path).read("events").sort_values("amount")
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-12", "2024-01-07", "2024-02-15", "2024-03-20"]
+    # settled: when returned; not returned: from its due date; still out: when rented (its due date lies ahead)
+    assert events["days_late"].tolist()[:3] == [0.0, 0.0, 36.0] and pd.isna(events["days_late"].iloc[3])
+
+
+def test_a_late_return_is_not_seen_before_it_happened(tmp_path):
+    features = build_features(_ingest(tmp_path)).frame.set_index(["person_id", "as_of"])
+    before, after = features.loc[("a", pd.Timestamp("2024-02-01"))], features.loc[("a", pd.Timestamp("2024-03-01"))]
+    assert before["n_bad_365d"] == 0 and before["n_outcomes"] == 1 and before["max_days_late_365d"] == 0
+    assert after["n_bad_365d"] == 1 and after["n_outcomes"] == 2 and after["max_days_late_365d"] == 36
+
+
+def test_a_ledger_that_contradicts_itself_is_a_located_error(tmp_path):
+    early = LEDGER.assign(returned_at=["2023-12-30", "2024-02-15", "", ""])
+    with pytest.raises(DataValidationError, match="settled on 2023-12-30.* before the event's own date") as err:
+        _ingest(tmp_path, early)
+    assert (err.value.row, err.value.line, err.value.column) == (1, 2, "returned_at")
+    ended_later = LEDGER.assign(state=["returned", "returned_late", "not_returned", "not_returned"])
+    with pytest.raises(DataValidationError, match="'not_returned' is not an open status") as err:
+        _ingest(tmp_path, ended_later)
+    assert (err.value.row, err.value.column) == (4, "due_back")
+    assert not (tmp_path / "ds").exists()
+
+
+def test_a_draft_dates_the_rows_by_the_made_column_and_names_the_settled_one(tmp_path):
+    PEOPLE.to_csv(tmp_path / "people.csv", index=False)
+    LEDGER.to_csv(tmp_path / "rentals.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv", "rentals", events=tmp_path / "rentals.csv")
+    for line in ('ts = "rented_at"', 'due_ts = "due_back"', 'settled_ts = "returned_at"  # check: rows are dated'):
+        assert line in text
