@@ -290,6 +290,30 @@ def test_a_workbook_is_read_like_its_csv_export_and_its_errors_name_the_sheet_ro
         ingest_with_spec(spec, {**books, "people": tmp_path / "broken.xlsx"}, tmp_path / "d")
 
 
+def test_a_sheet_with_a_title_above_its_header_is_read_from_the_header_and_errors_count_from_it(tmp_path):
+    from openpyxl import load_workbook
+
+    paths = _write(tmp_path / "plain", False)
+    spec = spec_from_toml(SPEC.format(format=""))
+    from_csv = ingest_with_spec(spec, paths, tmp_path / "a")
+    books = {}
+    for table, path in paths.items():  # a report sheet: a title, a note, a blank row, then the table
+        books[table] = tmp_path / f"{table}.xlsx"
+        pd.read_csv(path, dtype=str, keep_default_na=False).to_excel(books[table], index=False, startrow=3)
+        book = load_workbook(books[table])
+        book.active["A1"], book.active["A2"] = f"{table.title()} report", "exported 2024-03-31"
+        book.save(books[table])
+    from_sheets = ingest_with_spec(spec, books, tmp_path / "b")
+    for table in ("people", "events", "outcomes"):
+        pd.testing.assert_frame_equal(from_csv.read(table), from_sheets.read(table))
+    assert "# outcomes.xlsx: the header is in sheet row 4" in draft_spec(books["people"], outcomes=books["outcomes"])
+    book = load_workbook(books["outcomes"])
+    book.active["A6"] = "c9"  # data row 2: a person the people sheet does not have
+    book.save(books["outcomes"])
+    with pytest.raises(DataValidationError, match=r"outcomes.xlsx, row 2 \(sheet row 6\), column 'customer': 'c9'"):
+        ingest_with_spec(spec, books, tmp_path / "c")
+
+
 def test_a_file_saved_by_a_windows_spreadsheet_is_read_in_its_declared_encoding(tmp_path):
     paths = _write(tmp_path / "plain", False)
     people = pd.read_csv(paths["people"], dtype=str, keep_default_na=False).assign(city=["Besançon", "Köln", "Sète"])

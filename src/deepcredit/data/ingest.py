@@ -324,6 +324,16 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
         raise _at_source(exc, sources, check.fmt) from None
 
 
+def _person_columns(spec: DatasetSpec) -> dict[str, dict[str, str]]:
+    """Per table, the columns naming a person: DeepCredit's name → the name in the user's file."""
+    out = {"outcomes": {"person_id": spec.outcomes.person_id}}
+    if spec.events is not None:
+        out["events"] = {"person_id": spec.events.columns.person_id}
+    if spec.relations is not None:
+        out["relations"] = {"source": spec.relations.columns.source, "target": spec.relations.columns.target}
+    return out
+
+
 def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, snapshot_date: str | None,
                  step: Callable[[str], None]) -> tuple[dict[str, pd.DataFrame], str]:
     given = snapshot_date or (str(spec.snapshot_date) if spec.snapshot_date else None)
@@ -344,10 +354,13 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
     step("checking that every row names a known person")
     frames["people"].attrs.clear()
     people = pd.Index(frames["people"]["person_id"].unique())
-    refs = {"events": ("person_id",), "relations": ("source", "target"), "outcomes": ("person_id",)}
-    for t, cols in refs.items():
+    for t, theirs in _person_columns(spec).items():
         if t in sources:
-            check_known_people(frames[t], cols, people, str(sources[t]), line_offset_for(Path(sources[t])))
+            try:
+                check_known_people(frames[t], tuple(theirs), people, str(sources[t]), line_offset_for(Path(sources[t])))
+            except DataValidationError as exc:  # named as the user's file names it
+                raise DataValidationError(exc.file, exc.problem, exc.row, theirs.get(exc.column or ""),
+                                          exc.line_offset) from None
     snap = str(pd.Timestamp(snapshot).date()) if snapshot is not None else str(_latest_date(frames).date())
     return frames, snap
 

@@ -1,17 +1,20 @@
 """Spreadsheets (.xlsx) read as a table of text, so a modeller's workbook is checked like a CSV export.
 
 `book.xlsx` is its first sheet; `book.xlsx#rentals` the sheet named rentals, so one workbook can hold
-every table. A sheet's first row is its header. Every cell becomes the text DeepCredit's validation
-parses anyway: a number as Python writes it (a whole number without ".0"), a date or time in ISO 8601, a
-boolean as true/false, a formula as the value Excel last computed. Rows are never skipped (blank ones
-included; only trailing blank rows are dropped), so row N of the data is row N + 1 of the sheet and errors
-can name it.
+every table. A sheet's header is its first row with two or more cells filled in; rows above it that hold
+at most one cell (a title, "exported on ...", a blank line) are not read, as a report sheet often starts
+so. Every cell becomes the text DeepCredit's validation parses anyway: a number as Python writes it (a
+whole number without ".0"), a date or time in ISO 8601, a boolean as true/false, a formula as the value
+Excel last computed. Data rows are never skipped (blank ones included; only trailing blank rows are
+dropped), so row N of the data is row N + H of the sheet, H the header's row, and errors can name it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zipfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -65,29 +68,77 @@ def sheet_names(path: Path) -> list[str]:
         book.close()
 
 
-def read_sheet(path: Path, nrows: int | None = None) -> pd.DataFrame:
-    """A sheet (the first, or the one named after '#') as text columns named by its first row; raises
-    DataValidationError on a bad file or an unknown sheet."""
+TITLE_ROWS = 20
+"""At most this many rows above a sheet's header (a title, notes, blank lines) are passed over."""
+
+
+def _filled(values: Sequence[object]) -> int:
+    return sum(v is not None and _text(v) != "" for v in values)
+
+
+def _header(rows: Iterator[Sequence[object]], name: str) -> tuple[int, Sequence[object]]:
+    """(sheet row, cells) of the header: the first row with two or more cells filled in, past rows of at
+    most one (a title); a sheet whose first rows all hold one cell or none has its first non-empty row."""
+    first: tuple[int, Sequence[object]] | None = None
+    for number, values in enumerate(rows, start=1):
+        if _filled(values) >= 2:
+            return number, values
+        if first is None and _filled(values):
+            first = (number, values)
+        if number >= TITLE_ROWS:
+            break
+    if first is None:
+        raise DataValidationError(name, f"the sheet's first {TITLE_ROWS} rows are empty: its header row must "
+                                        "hold the column names")
+    return first
+
+
+def _open(path: Path):
     from openpyxl import load_workbook  # a spreadsheet is the exception: the import stays off the CSV path
 
     name = str(path)
-    path, sheet = split_sheet(path)
-    if not path.is_file():
+    book_path, sheet = split_sheet(path)
+    if not book_path.is_file():
         raise DataValidationError(name, "file not found")
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
+        book = load_workbook(book_path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise DataValidationError(name, f"not a readable .xlsx workbook ({exc.__class__.__name__}): save it "
                                         "again from the spreadsheet as .xlsx, or export the sheet as CSV") from None
+    if sheet is not None and sheet not in book.sheetnames:
+        book.close()
+        raise DataValidationError(name, f"the workbook has no sheet {sheet!r} (its sheets: "
+                                        f"{', '.join(book.sheetnames)})")
+    return book, (book[sheet] if sheet is not None else book.worksheets[0])
+
+
+def header_row(path: Path) -> int:
+    """The sheet row of a sheet's header (1 unless a title stands above it): what a data row adds to
+    become its sheet row."""
+    book_path = split_sheet(path)[0]
+    return _header_row(str(path), book_path.stat().st_mtime_ns if book_path.is_file() else 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _header_row(path: str, _mtime_ns: int) -> int:
+    book, ws = _open(Path(path))
     try:
-        if sheet is not None and sheet not in book.sheetnames:
-            raise DataValidationError(name, f"the workbook has no sheet {sheet!r} (its sheets: "
-                                            f"{', '.join(book.sheetnames)})")
-        rows = (book[sheet] if sheet is not None else book.worksheets[0]).iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None or all(v is None for v in header):
-            raise DataValidationError(name, "the sheet's first row is empty: it must hold the column names")
+        return _header(ws.iter_rows(values_only=True), path)[0]
+    finally:
+        book.close()
+
+
+def read_sheet(path: Path, nrows: int | None = None) -> pd.DataFrame:
+    """A sheet (the first, or the one named after '#') as text columns named by its header row; raises
+    DataValidationError on a bad file or an unknown sheet."""
+    name = str(path)
+    book, ws = _open(Path(path))
+    try:
+        rows = ws.iter_rows(values_only=True)
+        at, header = _header(rows, name)
         names = [_text(v) for v in header]
+        while names and not names[-1]:  # cells right of the header that were once touched
+            names.pop()
         data: list[list[str]] = []
         for row, values in enumerate(rows, start=1):
             if nrows is not None and len(data) >= nrows:
@@ -95,11 +146,13 @@ def read_sheet(path: Path, nrows: int | None = None) -> pd.DataFrame:
             beyond = next((i for i, v in enumerate(values[len(names):], len(names) + 1) if v is not None), None)
             if beyond is not None:
                 raise DataValidationError(name, f"the row has a value in column {beyond} of the sheet, which has no "
-                                                "header", row, None, 1)
+                                                "header", row, None, at)
             data.append([_text(v) for v in values[:len(names)]] + [""] * (len(names) - len(values)))
     finally:
         book.close()
     while data and not any(data[-1]):  # a sheet's used range often ends in empty rows
         data.pop()
-    return pd.DataFrame(data, columns=names, dtype=object) if data else pd.DataFrame(
+    frame = pd.DataFrame(data, columns=names, dtype=object) if data else pd.DataFrame(
         {n: pd.Series([], dtype=object) for n in names})
+    frame.attrs["header_row"] = at
+    return frame

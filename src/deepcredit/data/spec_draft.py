@@ -25,7 +25,14 @@ from deepcredit.data.format_guess import (
     read_text,
 )
 from deepcredit.data.schema import Dimension
-from deepcredit.data.sheets import is_spreadsheet, read_sheet, sheet_names, source_exists, split_sheet
+from deepcredit.data.sheets import (
+    header_row,
+    is_spreadsheet,
+    read_sheet,
+    sheet_names,
+    source_exists,
+    split_sheet,
+)
 from deepcredit.data.spec import IDENTIFIER, identifier
 from deepcredit.data.validate import BOOLEAN_TEXT, PLAIN, DataValidationError, is_parquet, toml_string
 
@@ -84,6 +91,15 @@ def _other_sheets(path: Path, others: list[Path]) -> list[str]:
             f"# {book.name}#<sheet>, e.g. {book.name}#{rest[0]}."]
 
 
+def _titles(files: list[Path]) -> list[str]:
+    """A note for each sheet whose header is below its first row: the rows above it are not read."""
+    out = []
+    for f in files:
+        if is_spreadsheet(f) and (at := header_row(f)) > 1:
+            out.append(f"# {f.name}: the header is in sheet row {at}; the rows above it (a title) are not read.")
+    return out
+
+
 def _format_lines(files: list[Path]) -> list[str]:
     """A [format] section when the files are not written as DeepCredit writes its own, and what to check."""
     guess = guess_format(files)
@@ -131,6 +147,7 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
         f"# Drafted by `deepcredit spec draft` from {Path(path).name} ({n:,} rows sampled). Edit it, then:",
         f"#   deepcredit ingest --spec THIS_FILE --people DATA {files + ' ' if files else ''}--out DIR",
         *_other_sheets(Path(path), [Path(f) for f in (events, relations, outcomes) if f]),
+        *_titles([Path(f) for f in (path, events, relations, outcomes) if f]),
         "# Every attribute: type (numeric | categorical | ordinal + order | boolean | date),",
         f"# dimension ({dims}),",
         "# description (completes 'your score is lowered by ...'), improve (how to improve),",

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from deepcredit.data.errors import DataValidationError
 from deepcredit.data.parts import PARQUET_SUFFIXES, holds_parquet, table_parts
 from deepcredit.data.schema import Column, ColumnType, TableSpec
-from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
+from deepcredit.data.sheets import header_row, is_spreadsheet, read_sheet, source_exists
 
 CHUNK_ROWS = 500_000
 """Rows per Parquet batch."""
@@ -152,8 +152,11 @@ def is_parquet(path: Path) -> bool:
 
 
 def line_offset_for(path: Path) -> int | None:
-    """What to add to a data row number to get its line: 1 (the header) for CSV, None for Parquet."""
-    return None if is_parquet(path) else 1  # a spreadsheet's header is its row 1 too
+    """What to add to a data row number to get its line: 1 (the header) for CSV, the header's row for a
+    sheet, None for Parquet."""
+    if is_spreadsheet(path):
+        return header_row(path)  # 1 unless a title stands above the header
+    return None if is_parquet(path) else 1
 
 
 def _csv_records(path: Path, fmt: FileFormat = PLAIN) -> Iterator[tuple[int, int, int]]:
@@ -251,10 +254,11 @@ def _chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk]:
 
 
 def _sheet_chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
-    """A spreadsheet's sheet as one chunk of text (data/sheets.py): row N is the sheet's row N + 1."""
+    """A spreadsheet's sheet as one chunk of text (data/sheets.py): row N is the sheet's row N + H, H the
+    header's sheet row."""
     frame = read_sheet(path)
     _check_header([str(c) for c in frame.columns], spec, str(path), PLAIN)
-    yield _Chunk(frame, 1, 1)
+    yield _Chunk(frame, 1, frame.attrs["header_row"])
 
 
 def _looks_like_text(head: bytes, encoding: str = "utf-8") -> bool:
