@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import typer
 
 from deepcredit.cli import (
@@ -15,6 +17,7 @@ from deepcredit.cli import (
     serve_cmds,
     spec_cmds,
 )
+from deepcredit.cli.common import show_warning
 
 app = typer.Typer(help="DeepCredit: open, point-in-time credit scoring.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -24,4 +27,5 @@ for group in (data_cmds, spec_cmds, features_cmds, model_cmds, eval_cmds, serve_
 
 
 def main() -> None:
+    warnings.showwarning = show_warning
     app()

@@ -38,6 +38,11 @@ def progress() -> Progress:
                     TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
 
 
+def show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    """A warning as one line on the console, without the source line Python shows (warnings.showwarning)."""
+    console.print(f"[yellow]warning:[/yellow] {escape(str(message))}", soft_wrap=True)
+
+
 @contextlib.contextmanager
 def clear_errors() -> Iterator[None]:
     """Print data errors as one red line and exit 2, instead of a traceback."""

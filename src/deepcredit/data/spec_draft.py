@@ -282,10 +282,10 @@ EVENT_ROLES = {  # DeepCredit's column: (words its header may contain, the types
     "due_ts": (r"due", ("date",)),  # this order, so a due or settled date is never taken for the event's date
     "settled_ts": (r"settl|paid|return|closed|complet|finish|ended|resolv", ("date",)),
     "ts": (r"ts$|date|time|_at$|_on$|when|day$", ("date",)),
-    "kind": (r"kind|type|event|what|category|product|channel", ("categorical", "boolean")),
+    "kind": (r"kind|type|event|what|category|product|item|channel", ("categorical", "boolean")),
     "status": (r"status|state|outcome|result", ("categorical", "boolean")),
     "days_late": (r"late|overdue|past_?due|dpd|arrear", ("numeric",)),
-    "amount": (r"amount|amt|value|sum|total|price|eur|usd|gbp|cny|rmb|money|paid|cost", ("numeric",)),
+    "amount": (r"amount|amt|value|sum|total|price|fee|eur|usd|gbp|cny|rmb|money|paid|cost", ("numeric",)),
     "counterparty": (r"merchant|counterparty|payee|shop|store|lender|partner", ("categorical",)),
 }
 OPTIONAL_EVENT_COLUMNS = {
