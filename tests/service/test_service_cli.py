@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from pathlib import Path
 
 import typer
 from fastapi.testclient import TestClient
@@ -34,7 +36,7 @@ def test_init_then_serve_then_verify_the_audit_log(tmp_path):
     r = runner.invoke(app, ["serve-init", "--data", str(w.raw.root), "--model", str(w.root / "model"),
                             "--state", str(tmp_path / "state"), "--as-of", "2026-07-01 12:00"], env=env)
     assert r.exit_code == 0, r.output
-    assert "scored 400 people as of 2026-07-01 12:00" in r.output
+    assert "scored 400 people as of 2026-07-01 12:00" in r.output and "windows of recent behaviour" not in r.output
     r = runner.invoke(app, ["merchant-add", "Acme Rentals"], env=env)
     assert r.exit_code == 0, r.output
     key = r.stdout.strip().splitlines()[-1]
@@ -84,7 +86,6 @@ def test_commands_refuse_without_a_pseudonym_key(tmp_path):
 
 def test_a_data_set_its_user_declared_is_served_with_its_spec_and_without_its_protected_attributes(tmp_path):
     import gzip
-    from pathlib import Path
 
     from service_testkit import ADMIN_KEY, KEY
 
@@ -141,3 +142,13 @@ def test_a_database_from_before_schema_versions_is_refused_until_serve_upgrade_a
     with create_engine(f"sqlite:///{db}").connect() as con:
         actions = con.execute(text("SELECT action FROM audit_log ORDER BY seq")).scalars().all()
     assert actions.count("schema_upgraded") == 1
+
+
+def test_serving_a_data_set_long_after_it_ends_is_noted_with_the_as_of_to_give():
+    from deepcredit.service.bootstrap import InitSummary
+
+    def summary(as_of: str) -> InitSummary:
+        return InitSummary(1, Path("."), "m", datetime.fromisoformat(as_of), 0.0, [], datetime(2026, 7, 1))
+
+    assert summary("2026-12-01").stale_days == 153  # historical data scored as of now: the CLI says so
+    assert summary("2026-09-29").stale_days is None and summary("2026-07-01").stale_days is None

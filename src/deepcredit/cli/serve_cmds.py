@@ -116,6 +116,11 @@ def serve_init(
             raise typer.Exit(2) from None
     console.print(f"scored {summary.people:,} people as of {summary.as_of:%Y-%m-%d %H:%M} with model "
                   f"{summary.model_id[:12]} in {summary.seconds:.1f} s; data copy at {summary.data_dir}")
+    if summary.stale_days:
+        console.print(f"[cyan]note:[/cyan] the data set ends on {summary.snapshot_date:%Y-%m-%d}, "
+                      f"{summary.stale_days:,} days before these scores, so its windows of recent behaviour (the "
+                      "last 30 and 90 days) are empty. For historical data run serve-init again with --as-of "
+                      f"{summary.snapshot_date:%Y-%m-%d}: the service clock then runs from that date.", soft_wrap=True)
     if summary.refused_outcomes:
         console.print(f"[yellow]the data set's spec does not say what these reported outcomes are, so the service "
                       f"refuses them:[/yellow] {', '.join(summary.refused_outcomes)} (declare them under "

@@ -37,6 +37,17 @@ class InitSummary:
     seconds: float
     refused_outcomes: list[str]
     """Reported outcomes the data set's spec does not say how to hold: the service refuses them."""
+    snapshot_date: datetime
+    """When the data set was extracted: scores far after it see no recent history."""
+
+    STALE_DAYS = 90
+
+    @property
+    def stale_days(self) -> int | None:
+        """Days from the data set's snapshot to the scores' as-of, where more than STALE_DAYS (historical data
+        served as of now, its windows of recent behaviour empty); else None."""
+        days = (self.as_of - self.snapshot_date).days
+        return days if days > self.STALE_DAYS else None
 
 
 def protected_columns_read(scorer: ModelScorer, data: Dataset) -> set[str]:
@@ -72,7 +83,7 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
                          model=scorer.model_id, data=data.name)
     ctx.db.dispose()
     return InitSummary(people, copy.root, scorer.model_id, now, time.perf_counter() - t0,
-                       unreported_outcomes(copy.spec))
+                       unreported_outcomes(copy.spec), data.snapshot_date.to_pydatetime())
 
 
 def upgrade_database(settings: Settings) -> Upgrade:
