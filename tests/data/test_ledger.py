@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from deepcredit.data.ingest import ingest_with_spec
-from deepcredit.data.spec import spec_from_toml
+from deepcredit.data.spec import SpecError, spec_from_toml
 from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import DataValidationError
 from deepcredit.features.engine import build_features
@@ -100,3 +100,33 @@ def test_a_draft_dates_the_rows_by_the_made_column_and_names_the_settled_one(tmp
     text = draft_spec(tmp_path / "people.csv", "rentals", events=tmp_path / "rentals.csv")
     for line in ('ts = "rented_at"', 'due_ts = "due_back"', 'settled_ts = "returned_at"  # check: rows are dated'):
         assert line in text
+
+
+def test_events_without_amounts_ingest_as_neutral_and_a_money_kind_needs_its_amount(tmp_path):
+    no_money = SPEC.replace('amount = "price"', 'amount = ""').replace('dress = { amount = "owed" }',
+                                                                       'dress = { amount = "neutral" }')
+    spec = spec_from_toml(no_money)
+    assert spec.events is not None and spec.events.columns.amount is None
+    for name, frame in (("people", PEOPLE), ("rentals", LEDGER.drop(columns="price")), ("outcomes", OUTCOMES)):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    sources = {"people": tmp_path / "people.csv", "events": tmp_path / "rentals.csv",
+               "outcomes": tmp_path / "outcomes.csv"}
+    ds = ingest_with_spec(spec, sources, tmp_path / "ds", snapshot_date="2024-03-31")
+    assert ds.read("events")["amount"].tolist() == [0.0] * 4
+    names = set(build_features(ds).frame.columns)
+    assert "n_bad_365d" in names and not {n for n in names if "amount" in n or "paid" in n or "bill" in n}
+
+    with pytest.raises(SpecError, match=r"field 'events.kinds.dress.amount'.*no amount column"):
+        spec_from_toml(no_money.replace('dress = { amount = "neutral" }', 'dress = { amount = "owed" }'))
+    LEDGER.assign(price=[40, None, 30, 60]).to_csv(tmp_path / "rentals.csv", index=False)
+    with pytest.raises(DataValidationError, match="a dress event needs its amount") as err:
+        ingest_with_spec(spec_from_toml(SPEC), sources, tmp_path / "ds2", snapshot_date="2024-03-31")
+    assert (err.value.row, err.value.column) == (2, "price")
+
+
+def test_a_draft_of_events_without_amounts_leaves_every_kind_neutral(tmp_path):
+    PEOPLE.to_csv(tmp_path / "people.csv", index=False)
+    LEDGER.drop(columns="price").to_csv(tmp_path / "rentals.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv", "rentals", events=tmp_path / "rentals.csv")
+    assert 'amount = ""  # none found' in text and '"dress" = { amount = "neutral" }  # no amounts' in text
+    spec_from_toml(text.replace("TODO", "x"))  # the draft's own choice is a valid spec

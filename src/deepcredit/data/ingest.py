@@ -192,6 +192,8 @@ def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     cols = _declared_columns(EVENTS, mapping, {"kind": frozenset(ev.kinds), "status": frozenset(ev.statuses)})
     if settled:
         cols += (Column(settled, ColumnType.TIMESTAMP, nullable=True),)
+    if mapping["amount"]:  # may be empty for a kind whose amount is neutral (amounts_where_meant)
+        cols = tuple(replace(c, nullable=True) if c.name == mapping["amount"] else c for c in cols)
     signed = ev.kinds_amount("owed") | ev.kinds_amount("rating") | ev.kinds_amount("neutral")
     values = partial(check_event_values, kind=mapping["kind"], amount=mapping["amount"],
                      days_late=mapping.get("days_late"), signed_kinds=signed)
@@ -200,9 +202,27 @@ def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
         check_no_duplicate_rows(frame.drop(columns=ev.ignore, errors="ignore"), file, line_offset)
 
     frame = read_and_validate(path, _table("events", "events", cols, ev.ignore), snapshot,
-                              checks=(values, no_duplicates), fmt=check.fmt)
-    return dated_when_known(_renamed(frame, mapping), frame[settled] if settled else None, ev, snapshot,
-                            str(path), line_offset_for(path))
+                              checks=(values, amounts_where_meant(ev), no_duplicates), fmt=check.fmt)
+    events = _renamed(frame, mapping)
+    events["amount"] = events["amount"].fillna(0.0) if "amount" in events else 0.0
+    return dated_when_known(events, frame[settled] if settled else None, ev, snapshot, str(path),
+                            line_offset_for(path))
+
+
+def amounts_where_meant(ev: Events) -> Callable[[pd.DataFrame, str, int | None], None]:
+    """A whole-table check: an amount is given wherever the kind's amount means money owed or paid or a
+    rating; a neutral kind's may be left empty (an activity without money), and is then stored as 0."""
+    def check(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
+        col = ev.columns.amount
+        if col is None:
+            return
+        meant = ~frame[ev.columns.kind].isin(ev.kinds_amount("neutral")).to_numpy(bool)
+        if (i := _first(meant & frame[col].isna().to_numpy(bool))) is not None:
+            kind = frame[ev.columns.kind].iloc[i]
+            raise DataValidationError(file, f"a {kind} event needs its amount (its amount is "
+                                            f"{ev.kinds[str(kind)].amount}); only a neutral kind's may be empty",
+                                      i + 1, col, line_offset)
+    return check
 
 
 def _read_relations(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd.DataFrame:

@@ -178,7 +178,9 @@ class EventColumns(_Strict):
     person_id: str = "person_id"
     ts: str = "ts"
     kind: str = "kind"
-    amount: str = "amount"
+    amount: str | None = "amount"
+    """"" for a file without amounts (an activity log, returns without fees): every kind's amount is then
+    neutral, stored as 0, and no feature reads it."""
     status: str = "status"
     days_late: str | None = None
     counterparty: str | None = None
@@ -187,7 +189,7 @@ class EventColumns(_Strict):
     """When the commitment was settled (paid, returned), empty while it is not: a ledger of orders then
     ingests with each row dated when its outcome became known (ingest.dated_when_known), never earlier."""
 
-    @field_validator("days_late", "counterparty", "due_ts", "settled_ts")
+    @field_validator("amount", "days_late", "counterparty", "due_ts", "settled_ts")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None  # TOML has no null: "" says the file has no such column
@@ -217,6 +219,11 @@ class Events(_Strict):
                                   f"{o.status!r} is not a status declared in [events.statuses]")
         if not self.kinds:
             raise SpecProblem(("kinds",), "declare at least one event kind")
+        if self.columns.amount is None:
+            money = next((k for k, v in self.kinds.items() if v.amount != "neutral"), None)
+            if money is not None:
+                raise SpecProblem(("kinds", money, "amount"), f"the events have no amount column (amount = \"\"), so "
+                                  f"the amount of {money!r} can only be neutral")
         if not self.statuses:
             raise SpecProblem(("statuses",), "declare at least one event status")
         labels: dict[str, tuple] = {}

@@ -367,14 +367,20 @@ def _event_lines(path: Path, id_col: str | None) -> list[str]:
     out.append(f"person_id = {toml_string(person)}" if person else 'person_id = "TODO"  # TODO: the column naming the person')
     for role in ("ts", "kind", "amount", "status"):
         col = found[role]
-        out.append(f"{role} = {toml_string(col)}" if col else f'{role} = "TODO"  # TODO: the column holding the event\'s {role}')
+        if col:
+            out.append(f"{role} = {toml_string(col)}")
+        elif role == "amount":
+            out.append('amount = ""  # none found: name the column holding the money, or leave it empty (no '
+                       "amounts: every kind's amount is then neutral)")
+        else:
+            out.append(f'{role} = "TODO"  # TODO: the column holding the event\'s {role}')
     for role, why in OPTIONAL_EVENT_COLUMNS.items():
         col = found[role]
         out.append(f"{role} = {toml_string(col)}  # check" + (f": {why}" if why else "") if col
                    else f'{role} = ""  # none found; name the column if there is one')
     vocab = _vocabularies(path, [c for c in (found["kind"], found["status"]) if c])
     out += ["", "# What each kind's amount is: owed (a bill), paid (a repayment), rating, or neutral.", "[events.kinds]"]
-    out += _meanings(found["kind"], vocab, AMOUNT_WORDS, "amount", "neutral")
+    out += _meanings(found["kind"], vocab, AMOUNT_WORDS if found["amount"] else (), "amount", "neutral")
     out += ["", "# What each status means: kept, late (still paid), broken (never counts as paid), open, neutral.",
             "[events.statuses]"]
     out += _meanings(found["status"], vocab, STATUS_WORDS, "meaning", "neutral")
@@ -390,7 +396,7 @@ def _meanings(column: str | None, vocab: dict[str, list[str] | None], words: tup
     lines = []
     for value in values:
         meaning = _guess(value, words)
-        note = "guessed from the word: check" if meaning else "TODO: choose"
+        note = "guessed from the word: check" if meaning else ("TODO: choose" if words else "no amounts: neutral")
         lines.append(f"{toml_string(value)} = {{ {key} = {toml_string(meaning or fallback)} }}  # {note}")
     return lines
 

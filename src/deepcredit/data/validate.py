@@ -776,7 +776,7 @@ other kind (a repayment, an instalment, a rental, an order, a utility bill) a ne
 
 
 def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, *, kind: str = "kind",
-                       amount: str = "amount", days_late: str | None = "days_late",
+                       amount: str | None = "amount", days_late: str | None = "days_late",
                        signed_kinds: frozenset[str] = SIGNED_AMOUNT_KINDS) -> None:
     """days_late is never negative; an amount is negative only for the kinds where that means something.
 
@@ -788,6 +788,8 @@ def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, 
         if i is not None:
             raise DataValidationError(file, f"{_show(frame.at[i, days_late])} is negative: days late counts days "
                                             "after the due date (0 = on time)", i + 1, days_late, line_offset)
+    if amount is None:  # a file without amounts
+        return
     unsigned = ~frame[kind].isin(signed_kinds).to_numpy(dtype=bool)
     i = _first(unsigned & (frame[amount] < 0).to_numpy(dtype=bool, na_value=False))
     if i is not None:
