@@ -14,76 +14,13 @@ from deepcredit.data.spec import SpecError, spec_from_toml
 from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import PLAIN, DataValidationError, FileFormat
 
-SPEC = """spec_version = 1
-name = "shop"
-{format}
-[profile]
-id_column = "customer"
-
-[[profile.attributes]]
-name = "income"
-type = "numeric"
-dimension = "fulfilment_capacity"
-
-[[profile.attributes]]
-name = "signup"
-type = "date"
-dimension = "identity"
-
-[events.columns]
-person_id = "customer"
-ts = "booked_at"
-kind = "type"
-amount = "value"
-status = "state"
-
-[events.kinds]
-invoice = {{ amount = "owed" }}
-payment = {{ amount = "paid" }}
-
-[events.statuses]
-settled = {{ meaning = "kept" }}
-bounced = {{ meaning = "broken" }}
-
-[outcomes]
-person_id = "customer"
-label = "defaulted"
-as_of_column = "scored_at"
-window_days = 180
-"""
-EUROPEAN = '[format]\ndelimiter = ";"\ndecimal = ","\ndate_format = "%d/%m/%Y"\n'
-PEOPLE = {"customer": ["c1", "c2", "c3"], "income": ["1250.5", "980", ""],
-          "signup": ["2023-01-31", "2023-11-02", "2022-06-15"]}
-EVENTS = {"customer": ["c1", "c1", "c2"], "booked_at": ["2024-01-05", "2024-02-13", "2024-02-03"],
-          "type": ["invoice", "payment", "payment"], "value": ["100.25", "60", "70.5"],
-          "state": ["settled", "settled", "bounced"]}
-OUTCOMES = {"customer": ["c1", "c2", "c3"], "defaulted": ["0", "1", "0"], "scored_at": ["2024-03-01"] * 3}
-
-
-def _european(text: str) -> str:
-    """A value as a spreadsheet in a European locale writes it."""
-    if text[:4].isdigit() and text[4:5] == "-":
-        y, m, d = text.split("-")
-        return f"{d}/{m}/{y}"
-    return text.replace(".", ",")
-
-
-def _write(folder: Path, european: bool) -> dict[str, Path]:
-    folder.mkdir()
-    paths = {}
-    for table, data in (("people", PEOPLE), ("events", EVENTS), ("outcomes", OUTCOMES)):
-        frame = pd.DataFrame(data)
-        if european:
-            frame = frame.map(_european)
-        paths[table] = folder / f"{table}.csv"
-        frame.to_csv(paths[table], index=False, sep=";" if european else ",")
-    return paths
+from .shop import EUROPEAN, PEOPLE, SPEC, write_files
 
 
 def test_a_european_export_is_stored_exactly_as_the_same_data_written_as_deepcredits_own(tmp_path):
-    plain = ingest_with_spec(spec_from_toml(SPEC.format(format="")), _write(tmp_path / "plain", False),
+    plain = ingest_with_spec(spec_from_toml(SPEC.format(format="")), write_files(tmp_path / "plain", False),
                              tmp_path / "a")
-    theirs = ingest_with_spec(spec_from_toml(SPEC.format(format=EUROPEAN)), _write(tmp_path / "eu", True),
+    theirs = ingest_with_spec(spec_from_toml(SPEC.format(format=EUROPEAN)), write_files(tmp_path / "eu", True),
                               tmp_path / "b")
     for table in ("people", "events", "outcomes"):
         pd.testing.assert_frame_equal(plain.read(table), theirs.read(table))
@@ -93,7 +30,7 @@ def test_a_european_export_is_stored_exactly_as_the_same_data_written_as_deepcre
 
 def test_a_file_separated_another_way_says_how_to_declare_it(tmp_path):
     with pytest.raises(SpecError, match=r"separated by ';', not ',': .*delimiter = \";\" under \[format\]"):
-        ingest_with_spec(spec_from_toml(SPEC.format(format="")), _write(tmp_path / "eu", True), tmp_path / "out")
+        ingest_with_spec(spec_from_toml(SPEC.format(format="")), write_files(tmp_path / "eu", True), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -102,7 +39,7 @@ def test_a_file_separated_another_way_says_how_to_declare_it(tmp_path):
     ("people", "signup", 3, "15/06/22", "is not a valid timestamp (expected the spec's date_format %d/%m/%Y"),
 ])
 def test_a_value_not_in_the_declared_format_is_a_located_error(tmp_path, table, column, row, value, words):
-    paths = _write(tmp_path / "eu", True)
+    paths = write_files(tmp_path / "eu", True)
     frame = pd.read_csv(paths[table], sep=";", dtype=str, keep_default_na=False)
     frame.loc[row - 1, column] = value
     frame.to_csv(paths[table], index=False, sep=";")
@@ -117,7 +54,7 @@ def test_grouped_thousands_are_read_in_either_convention_and_a_broken_group_is_r
     expected = [1234.5, 1234567.0, 70.5]
     for marks, written, sep in (((",", "."), ["1,234.50", "1,234,567", "70.5"], ","),
                                 ((".", ","), ["1.234,50", "1.234.567", "70,5"], ";")):
-        files = _write(tmp_path / ("us" if sep == "," else "eu"), european=sep == ";")
+        files = write_files(tmp_path / ("us" if sep == "," else "eu"), european=sep == ";")
         frame = pd.read_csv(files["events"], sep=sep, dtype=str, keep_default_na=False)
         frame["value"] = written
         frame.to_csv(files["events"], index=False, sep=sep)
@@ -158,7 +95,7 @@ def test_how_the_source_files_were_written_is_not_part_of_the_stored_spec():
 
 
 def test_a_draft_proposes_the_format_and_its_unedited_text_ingests_the_export(tmp_path):
-    paths = _write(tmp_path / "eu", True)
+    paths = write_files(tmp_path / "eu", True)
     draft = draft_spec(paths["people"], events=paths["events"], outcomes=paths["outcomes"])
     spec = spec_from_toml(draft)
     assert spec.format.file_format() == FileFormat(";", ",", "%d/%m/%Y")
@@ -177,8 +114,8 @@ def test_a_draft_of_dates_that_could_be_month_first_says_to_check(tmp_path):
 
 
 def test_files_written_in_different_ways_are_flagged_and_tabs_survive_the_toml(tmp_path):
-    paths = _write(tmp_path / "eu", True)
-    plain = _write(tmp_path / "plain", False)
+    paths = write_files(tmp_path / "eu", True)
+    plain = write_files(tmp_path / "plain", False)
     guess = guess_format([paths["people"], plain["events"]])
     assert guess.format.delimiter == ";" and any("seems separated by ','" in n for n in guess.notes)
     tabbed = tmp_path / "tabbed.tsv"
@@ -199,7 +136,7 @@ def test_every_column_the_draft_calls_boolean_ingests(tmp_path):
 
 
 def test_times_with_an_offset_keep_the_wall_clock_of_the_declared_zone(tmp_path):
-    paths = _write(tmp_path / "plain", False)
+    paths = write_files(tmp_path / "plain", False)
     events = pd.read_csv(paths["events"], dtype=str, keep_default_na=False)
     events["booked_at"] = ["2024-01-05T00:30:00+01:00", "2024-02-13T23:30:00Z", "2024-02-03"]
     events.to_csv(paths["events"], index=False)
@@ -220,7 +157,7 @@ def test_times_with_an_offset_keep_the_wall_clock_of_the_declared_zone(tmp_path)
 
 
 def test_a_draft_of_times_with_offsets_says_they_are_kept_in_utc_unless_a_zone_is_named(tmp_path):
-    paths = _write(tmp_path / "plain", False)
+    paths = write_files(tmp_path / "plain", False)
     events = pd.read_csv(paths["events"], dtype=str, keep_default_na=False)
     events["booked_at"] = ["2024-01-05T00:30:00+01:00", "2024-02-13T23:30:00Z", "2024-02-03T08:00:00+01:00"]
     events.to_csv(paths["events"], index=False)
@@ -243,7 +180,7 @@ def test_a_draft_says_when_columns_look_like_a_history_written_across_them(tmp_p
 
 
 def test_declared_missing_value_markers_read_as_empty_cells_and_the_draft_finds_them(tmp_path):
-    paths = _write(tmp_path / "plain", False)
+    paths = write_files(tmp_path / "plain", False)
     people = pd.read_csv(paths["people"], dtype=str, keep_default_na=False)
     people["income"] = ["1250.5", "NA", "?"]
     people.to_csv(paths["people"], index=False)
@@ -261,7 +198,7 @@ def test_declared_missing_value_markers_read_as_empty_cells_and_the_draft_finds_
 def test_a_workbook_is_read_like_its_csv_export_and_its_errors_name_the_sheet_row(tmp_path):
     import datetime as dt
 
-    paths = _write(tmp_path / "plain", False)
+    paths = write_files(tmp_path / "plain", False)
     spec = spec_from_toml(SPEC.format(format=""))
     from_csv = ingest_with_spec(spec, paths, tmp_path / "a")
     books = {}
@@ -293,7 +230,7 @@ def test_a_workbook_is_read_like_its_csv_export_and_its_errors_name_the_sheet_ro
 def test_a_sheet_with_a_title_above_its_header_is_read_from_the_header_and_errors_count_from_it(tmp_path):
     from openpyxl import load_workbook
 
-    paths = _write(tmp_path / "plain", False)
+    paths = write_files(tmp_path / "plain", False)
     spec = spec_from_toml(SPEC.format(format=""))
     from_csv = ingest_with_spec(spec, paths, tmp_path / "a")
     books = {}
@@ -315,7 +252,7 @@ def test_a_sheet_with_a_title_above_its_header_is_read_from_the_header_and_error
 
 
 def test_a_file_saved_by_a_windows_spreadsheet_is_read_in_its_declared_encoding(tmp_path):
-    paths = _write(tmp_path / "plain", False)
+    paths = write_files(tmp_path / "plain", False)
     people = pd.read_csv(paths["people"], dtype=str, keep_default_na=False).assign(city=["Besançon", "Köln", "Sète"])
     people.to_csv(paths["people"], index=False, encoding="cp1252")
     spec = spec_from_toml(SPEC.format(format="").replace('[[profile.attributes]]\nname = "signup"',
@@ -335,7 +272,7 @@ def test_a_file_saved_by_a_windows_spreadsheet_is_read_in_its_declared_encoding(
 
 
 def test_one_workbook_can_hold_every_table_one_sheet_each(tmp_path):
-    paths = _write(tmp_path / "plain", False)
+    paths = write_files(tmp_path / "plain", False)
     book = tmp_path / "shop.xlsx"
     with pd.ExcelWriter(book) as writer:
         for table, path in paths.items():

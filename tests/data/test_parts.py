@@ -14,51 +14,21 @@ from deepcredit.data.spec import spec_from_toml
 from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import DataValidationError
 
-SPEC = spec_from_toml("""spec_version = 1
-name = "shop"
+from .shop import EVENTS as SHOP_EVENTS
+from .shop import OUTCOMES, PEOPLE
+from .shop import SPEC as SHOP
 
-[profile]
-id_column = "customer"
-
-[[profile.attributes]]
-name = "income"
-type = "numeric"
-dimension = "fulfilment_capacity"
-
-[events.columns]
-person_id = "customer"
-ts = "booked_at"
-kind = "type"
-amount = "value"
-status = "state"
-
-[events.kinds]
-invoice = { amount = "owed" }
-payment = { amount = "paid" }
-
-[events.statuses]
-settled = { meaning = "kept" }
-bounced = { meaning = "broken" }
-
-[outcomes]
-source = "people"
-label = "defaulted"
-as_of = "2024-06-01"
-window_days = 180
-""")
-PEOPLE = pd.DataFrame({"customer": ["c1", "c2", "c3"], "income": ["1250.5", "980", ""], "defaulted": ["0", "1", "0"]})
-EVENTS = pd.DataFrame({"customer": ["c1", "c1", "c2", "c3", "c2"],
-                       "booked_at": ["2024-01-05", "2024-02-13", "2024-02-03", "2024-03-09", "2024-03-20"],
-                       "type": ["invoice", "payment", "payment", "invoice", "payment"],
-                       "value": ["100.25", "60", "70.5", "12", "30"],
-                       "state": ["settled", "settled", "bounced", "settled", "settled"]})
+SPEC = spec_from_toml(SHOP.format(format=""))
+EVENTS = pd.concat([pd.DataFrame(SHOP_EVENTS), pd.DataFrame({  # the shop's events, and two in March
+    "customer": ["c3", "c2"], "booked_at": ["2024-03-09", "2024-03-20"], "type": ["invoice", "payment"],
+    "value": ["12", "30"], "state": ["settled", "settled"]})], ignore_index=True)
 
 
 def _files(folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    PEOPLE.to_csv(folder / "people.csv", index=False)
-    EVENTS.to_csv(folder / "events.csv", index=False)
-    return {"people": folder / "people.csv", "events": folder / "events.csv"}
+    for table, frame in (("people", pd.DataFrame(PEOPLE)), ("events", EVENTS), ("outcomes", pd.DataFrame(OUTCOMES))):
+        frame.to_csv(folder / f"{table}.csv", index=False)
+    return {t: folder / f"{t}.csv" for t in ("people", "events", "outcomes")}
 
 
 def _monthly(folder: Path, events: pd.DataFrame = EVENTS, parquet: bool = False) -> Path:
@@ -110,8 +80,8 @@ def test_a_duplicate_across_parts_names_both_parts_and_an_unknown_person_its_par
 def test_a_repeated_key_names_the_part_where_it_was_first_seen(tmp_path):
     people = tmp_path / "people"
     people.mkdir()
-    PEOPLE.to_csv(people / "a.csv", index=False)
-    PEOPLE.iloc[[1]].to_csv(people / "b.csv", index=False)
+    pd.DataFrame(PEOPLE).to_csv(people / "a.csv", index=False)
+    pd.DataFrame(PEOPLE).iloc[[1]].to_csv(people / "b.csv", index=False)
     sources = _files(tmp_path) | {"people": people}
     with pytest.raises(DataValidationError, match=r"first seen in row 2 of a\.csv") as err:
         ingest_with_spec(SPEC, sources, tmp_path / "out")
