@@ -39,6 +39,8 @@ def _monthly(folder: Path, events: pd.DataFrame = EVENTS, parquet: bool = False)
         name = parts / f"events-{month}.{'parquet' if parquet else 'csv'}"
         rows.to_parquet(name, index=False) if parquet else rows.to_csv(name, index=False)
     (parts / "_SUCCESS").write_text("")
+    if not parquet:
+        (parts / "events-2023-12.csv").write_text("")  # a job's part for an empty partition: no rows
     (parts / ".events-2024-01.csv.crc").write_bytes(b"\x00\x01")
     return parts
 

@@ -3,7 +3,8 @@ or a Spark job's `part-*.csv` / `part-*.parquet` output.
 
 The parts are the directory's visible CSV or Parquet files (names starting with "." or "_", such as Spark's
 `_SUCCESS` and `.crc` files, are not parts), read in name order as one table; subdirectories are not read.
-Rows are numbered across the parts while reading; an error is then located back to the part file and its
+A part of 0 bytes holds no rows and is passed over (a job may write one for an empty partition); a lone
+empty file is still an error. Rows are numbered across the parts while reading; an error is then located back to the part file and its
 own row (validate.with_exact_line), so a modeller opens the right file at the right line.
 """
 
@@ -27,8 +28,8 @@ def holds_parquet(directory: Path) -> bool:
 
 
 def table_parts(path: Path) -> list[Path]:
-    """The files a table's source holds: the file itself, or a directory's CSV or Parquet parts in name order.
-    Raises DataValidationError for a directory with no parts or with both kinds."""
+    """The files a table's source holds: the file itself, or a directory's CSV or Parquet parts in name order
+    (0-byte parts left out). Raises DataValidationError for a directory with no parts or with both kinds."""
     path = Path(path)
     if not path.is_dir():
         return [path]
@@ -42,7 +43,11 @@ def table_parts(path: Path) -> list[Path]:
         others = f" (it holds: {', '.join(p.name for p in files[:5])})" if files else ""
         raise DataValidationError(str(path), "the directory holds no .csv or .parquet files to read as the table's "
                                              f"parts{others}; subdirectories are not read")
-    return parquet or csv
+    parts = [p for p in parquet or csv if p.stat().st_size]  # a 0-byte part holds no rows
+    if not parts:
+        raise DataValidationError(str(path), "every part file in the directory is empty (0 bytes): expected a "
+                                             "header row and data rows")
+    return parts
 
 
 def first_part(path: Path) -> Path:

@@ -464,14 +464,10 @@ def _same_columns(part: Path, columns: list[str], first: Path, first_columns: li
 def _csv_parts_chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk]:
     """A directory of CSV parts as one table, rows numbered across the parts (with_exact_line locates them)."""
     parts = table_parts(path)
-    first_columns: list[str] = []
+    first_columns = [c.strip() for c in _read_header(parts[0], fmt)]
     row = 1
     for part in parts:
-        if part.stat().st_size:
-            columns = [c.strip() for c in _read_header(part, fmt)]
-            if part == parts[0]:
-                first_columns = columns
-            _same_columns(part, columns, parts[0], first_columns)
+        _same_columns(part, [c.strip() for c in _read_header(part, fmt)], parts[0], first_columns)
         for chunk in _csv_chunks(part, spec, fmt):
             yield replace(chunk, first_row=chunk.first_row + row - 1)
             row += len(chunk.frame)
