@@ -130,3 +130,79 @@ def test_a_draft_of_events_without_amounts_leaves_every_kind_neutral(tmp_path):
     text = draft_spec(tmp_path / "people.csv", "rentals", events=tmp_path / "rentals.csv")
     assert 'amount = ""  # none found' in text and '"dress" = { amount = "neutral" }  # no amounts' in text
     spec_from_toml(text.replace("TODO", "x"))  # the draft's own choice is a valid spec
+
+
+SCHEDULE = """spec_version = 1
+name = "instalments"
+
+[profile]
+id_column = "customer"
+
+[[profile.attributes]]
+name = "city"
+type = "categorical"
+dimension = "identity"
+
+[events.columns]
+person_id = "customer"
+ts = "issued_on"
+kind = ""
+amount = "amount_due"
+status = ""
+due_ts = "due_on"
+settled_ts = "paid_on"
+
+[events.kinds]
+instalment = { amount = "owed" }
+
+[outcomes]
+person_id = "customer"
+label = "defaulted"
+as_of_column = "as_of"
+window_days = 90
+"""
+INSTALMENTS = pd.DataFrame({  # paid early, paid 9 days late, never paid, not yet due
+    "customer": ["a", "a", "b", "b"], "issued_on": ["2024-01-01"] * 4,
+    "due_on": ["2024-02-01", "2024-03-01", "2024-02-01", "2024-05-01"],
+    "paid_on": ["2024-01-30", "2024-03-10", "", ""], "amount_due": [50, 50, 80, 80]})
+
+
+def test_an_instalment_schedule_without_kind_or_status_is_told_from_its_dates(tmp_path):
+    spec = spec_from_toml(SCHEDULE)
+    assert spec.events is not None and spec.events.only_kind == "instalment"
+    for name, frame in (("people", PEOPLE), ("instalments", INSTALMENTS), ("outcomes", OUTCOMES)):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    sources = {"people": tmp_path / "people.csv", "events": tmp_path / "instalments.csv",
+               "outcomes": tmp_path / "outcomes.csv"}
+    ds = ingest_with_spec(spec, sources, tmp_path / "ds", snapshot_date="2024-03-31")
+    events = ds.read("events").sort_values(["person_id", "due_ts"])
+    assert events["status"].tolist() == ["on_time", "late", "missed", "open"]
+    assert events["kind"].unique().tolist() == ["instalment"]
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-02-01", "2024-01-01"]
+    assert events["days_late"].tolist()[:3] == [0.0, 9.0, 0.0]
+    assert ds.spec.events is not None and ds.spec.events.statuses_meaning("broken") == {"missed"}
+    with pytest.raises(DataValidationError, match="give the snapshot date"):
+        ingest_with_spec(spec, sources, tmp_path / "ds2")
+    assert not (tmp_path / "ds2").exists()
+
+
+@pytest.mark.parametrize("change, field", [
+    (("[outcomes]", '[events.statuses]\npaid = { meaning = "kept" }\n\n[outcomes]'), "events.statuses"),
+    (('settled_ts = "paid_on"', 'settled_ts = ""'), "events.columns.status"),
+    (('instalment = { amount = "owed" }', 'instalment = { amount = "owed" }\nfee = { amount = "owed" }'),
+     "events.kinds"),
+])
+def test_a_schedule_spec_that_cannot_tell_kinds_or_statuses_names_its_field(change, field):
+    with pytest.raises(SpecError, match=f"field '{field}'"):
+        spec_from_toml(SCHEDULE.replace(*change))
+
+
+def test_a_draft_of_a_schedule_tells_statuses_from_its_dates(tmp_path):
+    PEOPLE.to_csv(tmp_path / "people.csv", index=False)
+    INSTALMENTS.to_csv(tmp_path / "instalments.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv", "instalments", events=tmp_path / "instalments.csv")
+    for line in ('ts = "issued_on"', 'due_ts = "due_on"', 'settled_ts = "paid_on"', 'amount = "amount_due"',
+                 'status = ""  # none found: each row\'s status is told from its due and settled dates',
+                 'a file of one kind: kind = ""'):
+        assert line in text
+    assert "[events.statuses]" not in text

@@ -196,7 +196,7 @@ def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
         cols = tuple(replace(c, nullable=True) if c.name == mapping["amount"] else c for c in cols)
     signed = ev.kinds_amount("owed") | ev.kinds_amount("rating") | ev.kinds_amount("neutral")
     values = partial(check_event_values, kind=mapping["kind"], amount=mapping["amount"],
-                     days_late=mapping.get("days_late"), signed_kinds=signed)
+                     days_late=mapping.get("days_late"), signed_kinds=signed, only_kind=ev.only_kind)
     def no_duplicates(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
         # what is stored counts: rows that differ only in an ignored column are one event recorded twice
         check_no_duplicate_rows(frame.drop(columns=ev.ignore, errors="ignore"), file, line_offset)
@@ -205,8 +205,28 @@ def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
                               checks=(values, amounts_where_meant(ev), no_duplicates), fmt=check.fmt)
     events = _renamed(frame, mapping)
     events["amount"] = events["amount"].fillna(0.0) if "amount" in events else 0.0
+    if ev.only_kind is not None:
+        events["kind"] = pd.Series(ev.only_kind, index=events.index, dtype="string")
+    if ev.columns.status is None:
+        events["status"] = status_from_dates(events, frame[settled], snapshot, str(path))
     return dated_when_known(events, frame[settled] if settled else None, ev, snapshot, str(path),
                             line_offset_for(path))
+
+
+def status_from_dates(events: pd.DataFrame, settled: pd.Series, snapshot: pd.Timestamp | None, file: str
+                      ) -> pd.Series:
+    """How each commitment ended, told from its due and settled dates (spec.DERIVED_STATUSES): settled by its
+    due day, on_time; after it, late; not settled and due before the snapshot day, missed; else open."""
+    if snapshot is None:
+        raise DataValidationError(file, "the spec tells statuses from the dates (status = \"\"): give the snapshot "
+                                        "date (--snapshot-date, or snapshot_date in the spec), which tells a missed "
+                                        "commitment from an open one")
+    due = events["due_ts"].dt.normalize()
+    done = settled.notna().to_numpy(bool)
+    late = done & (settled.dt.normalize() > due).to_numpy(bool, na_value=False)
+    missed = ~done & (due < pd.Timestamp(snapshot).normalize()).to_numpy(bool, na_value=False)
+    status = np.select([late, done, missed], ["late", "on_time", "missed"], "open")
+    return pd.Series(status, index=events.index, dtype="string")
 
 
 def amounts_where_meant(ev: Events) -> Callable[[pd.DataFrame, str, int | None], None]:
@@ -216,9 +236,10 @@ def amounts_where_meant(ev: Events) -> Callable[[pd.DataFrame, str, int | None],
         col = ev.columns.amount
         if col is None:
             return
-        meant = ~frame[ev.columns.kind].isin(ev.kinds_amount("neutral")).to_numpy(bool)
+        kinds = frame[ev.columns.kind] if ev.columns.kind else pd.Series(ev.only_kind, index=frame.index)
+        meant = ~kinds.isin(ev.kinds_amount("neutral")).to_numpy(bool)
         if (i := _first(meant & frame[col].isna().to_numpy(bool))) is not None:
-            kind = frame[ev.columns.kind].iloc[i]
+            kind = kinds.iloc[i]
             raise DataValidationError(file, f"a {kind} event needs its amount (its amount is "
                                             f"{ev.kinds[str(kind)].amount}); only a neutral kind's may be empty",
                                       i + 1, col, line_offset)

@@ -39,6 +39,8 @@ Role = Literal["credit_line", "income", "joined_at"]
 """What capacity templates need to know about an attribute: utilisation and headroom against a credit
 line, income, and when the person joined (tenure as of each date)."""
 StatusMeaning = Literal["kept", "late", "broken", "open", "neutral"]
+DERIVED_STATUSES: dict[str, StatusMeaning] = {"on_time": "kept", "late": "late", "missed": "broken", "open": "open"}
+"""The statuses of a file without a status column (status = ""), told from each row's due and settled dates."""
 """kept: the commitment was met; late: met late (money still paid); broken: not met at all (severe);
 open: not yet an outcome (a statement, an open order); neutral: neither (no use, a revolving balance)."""
 AmountMeaning = Literal["owed", "paid", "rating", "neutral"]
@@ -177,11 +179,15 @@ class EventColumns(_Strict):
 
     person_id: str = "person_id"
     ts: str = "ts"
-    kind: str = "kind"
+    kind: str | None = "kind"
+    """"" for a file of one kind of commitment (an instalment schedule): every row is the one kind declared."""
     amount: str | None = "amount"
     """"" for a file without amounts (an activity log, returns without fees): every kind's amount is then
     neutral, stored as 0, and no feature reads it."""
-    status: str = "status"
+    status: str | None = "status"
+    """"" for a file whose due and settled dates tell how each commitment ended: its statuses are then
+    DERIVED_STATUSES (settled by the due day: on_time; after it: late; not settled, due before the snapshot:
+    missed; else open)."""
     days_late: str | None = None
     counterparty: str | None = None
     due_ts: str | None = None
@@ -189,7 +195,7 @@ class EventColumns(_Strict):
     """When the commitment was settled (paid, returned), empty while it is not: a ledger of orders then
     ingests with each row dated when its outcome became known (ingest.dated_when_known), never earlier."""
 
-    @field_validator("amount", "days_late", "counterparty", "due_ts", "settled_ts")
+    @field_validator("kind", "amount", "status", "days_late", "counterparty", "due_ts", "settled_ts")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None  # TOML has no null: "" says the file has no such column
@@ -198,16 +204,38 @@ class EventColumns(_Strict):
 class Events(_Strict):
     columns: EventColumns = Field(default_factory=lambda: EventColumns())
     kinds: dict[str, EventKind]
-    statuses: dict[str, EventStatus]
+    statuses: dict[str, EventStatus] = {}
+    """Each status in the file and what it means; left out where the statuses are told from the dates."""
     ignore: list[str] = []
     """Columns of the events file that are not used (an order number, a store): left out of the data set."""
     outcomes: dict[str, ReportedOutcome] = {}
     """What the scoring service's reported outcomes (`rental_returned_late`, ...) are in this data set's
     kinds and statuses; one not listed is the simulator's (kind, status) where the spec declares both."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_statuses(cls, data: object) -> object:
+        """A file without a status column has the statuses its dates tell (DERIVED_STATUSES)."""
+        if isinstance(data, dict) and not data.get("statuses"):
+            cols = data.get("columns")
+            status = cols.get("status", "status") if isinstance(cols, dict) else getattr(cols, "status", "status")
+            if not status:
+                data = {**data, "statuses": {s: {"meaning": m} for s, m in DERIVED_STATUSES.items()}}
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> Events:
         _not_ignored(self.ignore, self.columns.model_dump().values())
+        if self.columns.kind is None and len(self.kinds) != 1:
+            raise SpecProblem(("kinds",), "with no kind column (kind = \"\"), declare exactly one kind: every row "
+                                          "is of it")
+        if self.columns.status is None:
+            if self.columns.due_ts is None or self.columns.settled_ts is None:
+                raise SpecProblem(("columns", "status"), "with no status column (status = \"\"), name due_ts and "
+                                                         "settled_ts: how each commitment ended is told from them")
+            if {s: v.meaning for s, v in self.statuses.items()} != DERIVED_STATUSES:
+                raise SpecProblem(("statuses",), "with no status column the statuses are told from the dates ("
+                                                 + ", ".join(DERIVED_STATUSES) + "): leave [events.statuses] out")
         for name, o in self.outcomes.items():
             if name not in REPORTED_OUTCOMES:
                 raise SpecProblem(("outcomes", name), f"{name!r} is not an outcome the service takes (it takes: "
@@ -243,6 +271,11 @@ class Events(_Strict):
     def has_days_late(self) -> bool:
         """Days late are known: a declared column, or counted from the due dates (ingest.dated_when_known)."""
         return self.columns.days_late is not None or self.columns.due_ts is not None
+
+    @property
+    def only_kind(self) -> str | None:
+        """The one kind of a file without a kind column."""
+        return next(iter(self.kinds)) if self.columns.kind is None else None
 
     def statuses_meaning(self, *meanings: str) -> frozenset[str]:
         return frozenset(s for s, v in self.statuses.items() if v.meaning in meanings)

@@ -369,6 +369,12 @@ def _event_lines(path: Path, id_col: str | None) -> list[str]:
         col = found[role]
         if col:
             out.append(f"{role} = {toml_string(col)}")
+        elif role == "status" and found["due_ts"] and found["settled_ts"]:
+            out.append('status = ""  # none found: each row\'s status is told from its due and settled dates '
+                       "(on_time, late, missed, open)")
+        elif role == "kind":
+            out.append('kind = "TODO"  # TODO: the column holding the event\'s kind; a file of one kind: kind = "" '
+                       "and declare that one kind below")
         elif role == "amount":
             out.append('amount = ""  # none found: name the column holding the money, or leave it empty (no '
                        "amounts: every kind's amount is then neutral)")
@@ -381,9 +387,10 @@ def _event_lines(path: Path, id_col: str | None) -> list[str]:
     vocab = _vocabularies(path, [c for c in (found["kind"], found["status"]) if c])
     out += ["", "# What each kind's amount is: owed (a bill), paid (a repayment), rating, or neutral.", "[events.kinds]"]
     out += _meanings(found["kind"], vocab, AMOUNT_WORDS if found["amount"] else (), "amount", "neutral")
-    out += ["", "# What each status means: kept, late (still paid), broken (never counts as paid), open, neutral.",
-            "[events.statuses]"]
-    out += _meanings(found["status"], vocab, STATUS_WORDS, "meaning", "neutral")
+    if found["status"] or not (found["due_ts"] and found["settled_ts"]):
+        out += ["", "# What each status means: kept, late (still paid), broken (never counts as paid), open, neutral.",
+                "[events.statuses]"]
+        out += _meanings(found["status"], vocab, STATUS_WORDS, "meaning", "neutral")
     return out
 
 

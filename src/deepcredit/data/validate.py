@@ -771,13 +771,14 @@ SIGNED_AMOUNT_KINDS = frozenset({"bill", "rating", "transfer"})
 other kind (a repayment, an instalment, a rental, an order, a utility bill) a negative amount means nothing."""
 
 
-def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, *, kind: str = "kind",
+def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, *, kind: str | None = "kind",
                        amount: str | None = "amount", days_late: str | None = "days_late",
-                       signed_kinds: frozenset[str] = SIGNED_AMOUNT_KINDS) -> None:
+                       signed_kinds: frozenset[str] = SIGNED_AMOUNT_KINDS, only_kind: str | None = None) -> None:
     """days_late is never negative; an amount is negative only for the kinds where that means something.
 
     kind/amount/days_late: the columns' names in the file (a spec may name them otherwise); signed_kinds:
-    the kinds whose amount may be negative (a balance owed can be a credit, a rating can be negative).
+    the kinds whose amount may be negative (a balance owed can be a credit, a rating can be negative);
+    only_kind: the kind of every row of a file without a kind column.
     """
     if days_late is not None and days_late in frame:
         i = _first((frame[days_late] < 0).to_numpy(dtype=bool, na_value=False))
@@ -786,12 +787,13 @@ def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, 
                                             "after the due date (0 = on time)", i + 1, days_late, line_offset)
     if amount is None:  # a file without amounts
         return
-    unsigned = ~frame[kind].isin(signed_kinds).to_numpy(dtype=bool)
+    kinds = frame[kind] if kind else pd.Series(only_kind, index=frame.index)  # a file of one kind: its name
+    unsigned = ~kinds.isin(signed_kinds).to_numpy(dtype=bool)
     i = _first(unsigned & (frame[amount] < 0).to_numpy(dtype=bool, na_value=False))
     if i is not None:
         allowed = ", ".join(sorted(signed_kinds)) or "no kind"
         raise DataValidationError(file, f"{_show(frame.at[i, amount])} is negative, which means nothing for a "
-                                        f"{frame.at[i, kind]} event (only {allowed} amounts may be negative)",
+                                        f"{kinds.iloc[i]} event (only {allowed} amounts may be negative)",
                                   i + 1, amount, line_offset)
 
 
