@@ -170,6 +170,7 @@ INSTALMENTS = pd.DataFrame({  # paid early, paid 9 days late, never paid, not ye
 def test_an_instalment_schedule_without_kind_or_status_is_told_from_its_dates(tmp_path):
     spec = spec_from_toml(SCHEDULE)
     assert spec.events is not None and spec.events.only_kind == "instalment"
+    assert spec.events.reported("instalment_late") == ("instalment", "late")  # the service holds it as is
     for name, frame in (("people", PEOPLE), ("instalments", INSTALMENTS), ("outcomes", OUTCOMES)):
         frame.to_csv(tmp_path / f"{name}.csv", index=False)
     sources = {"people": tmp_path / "people.csv", "events": tmp_path / "instalments.csv",
