@@ -207,3 +207,28 @@ def test_a_draft_of_a_schedule_tells_statuses_from_its_dates(tmp_path):
                  'a file of one kind: kind = ""'):
         assert line in text
     assert "[events.statuses]" not in text
+
+
+def test_dates_written_as_days_from_a_reference_date_read_as_dates(tmp_path):
+    """Credit data often writes dates as days relative to the application (-30: a month before it)."""
+    spec_text = SCHEDULE.replace('ts = "issued_on"', 'ts = "due_on"').replace(
+        "[profile]", '[format]\ndays_from = 2024-04-01\n\n[profile]').replace(
+        'as_of_column = "as_of"', 'as_of = 2024-04-01').replace('person_id = "customer"\nlabel', 'source = "people"\nlabel')
+    spec = spec_from_toml(spec_text.replace('name = "instalments"', 'name = "instalments"\nsnapshot_date = 2024-04-01'))
+    assert spec.format.describe() == "dates as days from 2024-04-01"
+    people = PEOPLE.assign(defaulted=["0", "1"])
+    days = INSTALMENTS.drop(columns="issued_on").assign(due_on=[-60, -31, -60, -10], paid_on=["-62", "-22", "", "-11.5"])
+    people.to_csv(tmp_path / "people.csv", index=False)
+    days.to_parquet(tmp_path / "instalments.parquet")  # day numbers stored as numbers, and as text
+    ds = ingest_with_spec(spec, {"people": tmp_path / "people.csv", "events": tmp_path / "instalments.parquet"},
+                          tmp_path / "ds")
+    events = ds.read("events").sort_values(["person_id", "due_ts"])
+    assert events["due_ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-01", "2024-03-01", "2024-02-01", "2024-03-22"]
+    assert events["status"].tolist() == ["on_time", "late", "missed", "on_time"]  # paid 2 days early; 9 late
+    assert events["ts"].iloc[3] == pd.Timestamp("2024-03-20 12:00")
+    bad = days.assign(paid_on=["-62", "soon", "", ""])
+    bad.to_csv(tmp_path / "instalments.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"'soon' is not a valid timestamp \(expected a number of days "
+                                                  r"from 2024-04-01, or an ISO 8601 date"):
+        ingest_with_spec(spec, {"people": tmp_path / "people.csv", "events": tmp_path / "instalments.csv"},
+                         tmp_path / "ds2")

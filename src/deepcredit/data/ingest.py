@@ -161,7 +161,8 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
     if settled is not None:
         done = settled.notna().to_numpy(bool)
         known[done] = settled[done]
-        if (i := _first(done & (settled < ts).to_numpy(bool, na_value=False))) is not None:
+        made = ev.columns.ts != ev.columns.due_ts  # a schedule dated by its due dates may be paid before them
+        if made and (i := _first(done & (settled < ts).to_numpy(bool, na_value=False))) is not None:
             raise DataValidationError(file, f"settled on {settled.iloc[i]} before the event's own date {ts.iloc[i]}",
                                       i + 1, ev.columns.settled_ts, line_offset)
         ended = ~done & ~open_ & due.notna().to_numpy(bool)

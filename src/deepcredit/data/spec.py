@@ -379,6 +379,9 @@ class Format(_Strict):
     """Texts that mean "no value" in any column of the files (NA, ?, -): read as empty cells."""
     encoding: str = "utf-8"
     """How CSV text is encoded: UTF-8, or what a spreadsheet in a Windows locale saves (cp1252, latin-1)."""
+    days_from: dt.date | None = None
+    """Dates written as a number of days from this date (-30 is 30 days before it), as many credit data sets
+    write them relative to the application date: every date column reads a number so."""
 
     @model_validator(mode="after")
     def _check(self) -> Format:
@@ -424,11 +427,13 @@ class Format(_Strict):
         parts += [f"times in {self.timezone}"] if self.timezone else []
         parts += [f"missing {', '.join(map(repr, self.missing))}"] if self.missing else []
         parts += [f"encoding {self.encoding}"] if not self.file_format().is_utf8 else []
+        parts += [f"dates as days from {self.days_from}"] if self.days_from else []
         return ", ".join(parts)
 
     def file_format(self) -> FileFormat:
         return FileFormat(self.delimiter, self.decimal, self.date_format, self.thousands, self.timezone,
-                          tuple(m.strip() for m in self.missing), self.encoding)
+                          tuple(m.strip() for m in self.missing), self.encoding,
+                          str(self.days_from) if self.days_from else None)
 
 
 class DatasetSpec(_Strict):

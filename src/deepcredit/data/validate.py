@@ -76,7 +76,8 @@ class FileFormat:
     set keeps (an IANA name): a time with an offset is converted to it, so a day starts at the user's
     midnight; without one, to UTC. Times without an offset are taken as written. missing: texts that mean
     "no value" in any column (NA, ?, -), read as empty cells. encoding: how CSV text is encoded (UTF-8,
-    or what a spreadsheet in a Windows locale saves: cp1252).
+    or what a spreadsheet in a Windows locale saves: cp1252). days_from: an ISO date; a number in a date
+    column is that many days from it (credit data written relative to each application).
     """
 
     delimiter: str = ","
@@ -86,6 +87,14 @@ class FileFormat:
     timezone: str | None = None
     missing: tuple[str, ...] = ()
     encoding: str = "utf-8"
+    days_from: str | None = None
+
+    def days_after_origin(self, days: pd.Series) -> pd.Series:
+        """Numbers of days (fractions too) as times from days_from; out of the calendar: missing."""
+        assert self.days_from is not None
+        finite = days.where(days.abs() < 1e6)  # about 2,700 years either way: beyond, no calendar date
+        return (pd.Timestamp(self.days_from) + pd.to_timedelta(finite.astype("float64"), unit="D")
+                ).astype("datetime64[us]")
 
     @property
     def text_encoding(self) -> str:
@@ -126,8 +135,9 @@ class FileFormat:
         return ", " + " and ".join(marks) if marks else ""
 
     def date_hint(self) -> str:
-        return f"expected the spec's date_format {self.date_format} or ISO 8601" if self.date_format \
-            else _TIMESTAMP_HINT
+        days = f"a number of days from {self.days_from}, or " if self.days_from else ""
+        return f"expected {days}the spec's date_format {self.date_format} or ISO 8601" if self.date_format \
+            else f"expected {days}{_TIMESTAMP_HINT.removeprefix('expected ')}"
 
 
 PLAIN = FileFormat()
@@ -249,7 +259,7 @@ def _chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk]:
     if is_spreadsheet(path):
         return _sheet_chunks(path, spec)
     if is_parquet(path):
-        return _parquet_chunks(path, spec)
+        return _parquet_chunks(path, spec, fmt)
     return _csv_parts_chunks(path, spec, fmt) if path.is_dir() else _csv_chunks(path, spec, fmt)
 
 
@@ -515,7 +525,7 @@ def _to_frame(batch: pa.RecordBatch | pa.Table) -> tuple[pd.DataFrame, dict[str,
     return frame, nan
 
 
-def _parquet_chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
+def _parquet_chunks(path: Path, spec: TableSpec, fmt: FileFormat = PLAIN) -> Iterator[_Chunk]:
     files = table_parts(path)
     row = 1
     schema = None
@@ -529,7 +539,10 @@ def _parquet_chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
         if repeated:
             raise DataValidationError(str(f), "this column appears more than once in the file", column=repeated[0])
         for col in spec.columns:
-            if col.name in schema.names and not _arrow_fits(schema.field(col.name).type, col.type):
+            t = schema.field(col.name).type if col.name in schema.names else None
+            days = col.type is ColumnType.TIMESTAMP and fmt.days_from is not None and t is not None and (
+                pa.types.is_integer(t) or pa.types.is_floating(t))
+            if t is not None and not days and not _arrow_fits(t, col.type):
                 raise DataValidationError(str(f), f"stored as {schema.field(col.name).type} in the Parquet file; "
                                                   f"expected {_EXPECTED[col.type]}", column=col.name)
         try:
@@ -582,10 +595,13 @@ def _timestamps(s: pd.Series, fmt: FileFormat = PLAIN) -> pd.Series:
     same offset (pandas 2.3, format="ISO8601", utc=True).
     """
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
+    if fmt.days_from:
+        days = pd.to_numeric(fmt.numbers_as_python_reads_them(s.str.strip()), errors="coerce")
+        out[days.notna().to_numpy(bool)] = fmt.days_after_origin(days[days.notna()])
     if fmt.date_format:
         zoned = "%z" in fmt.date_format or "%Z" in fmt.date_format
         declared = pd.to_datetime(s, errors="coerce", format=fmt.date_format, utc=zoned)
-        out = (fmt.wall_clock(declared) if zoned else declared).astype("datetime64[us]")
+        out = out.fillna((fmt.wall_clock(declared) if zoned else declared).astype("datetime64[us]"))
     todo = out.isna().to_numpy(dtype=bool)  # ISO 8601 only for what the declared form did not read
     aware = s.str.contains(_TZ_SUFFIX, regex=True, na=False).to_numpy(dtype=bool)
     if (todo & ~aware).any():
@@ -625,6 +641,10 @@ def _coerce(values: pd.Series, col: Column, nan: np.ndarray | None, fmt: FileFor
             if getattr(s.dt, "tz", None) is not None:
                 s = fmt.wall_clock(s)
             return _Typed(s.astype("datetime64[us]"), blank, none, none, "")
+        if fmt.days_from and pd.api.types.is_numeric_dtype(s):  # a Parquet column of day numbers
+            out = fmt.days_after_origin(s.astype("Float64").astype("float64"))
+            return _Typed(out, blank, out.isna().to_numpy(bool) & ~blank, none,
+                          f"is not a valid number of days from {fmt.days_from}")
         out = _timestamps(s.astype(_TEXT), fmt)
         bad = out.isna().to_numpy(dtype=bool) & ~blank
         return _Typed(out, blank, bad, none, f"is not a valid timestamp ({fmt.date_hint()})")
