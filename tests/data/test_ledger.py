@@ -232,3 +232,12 @@ def test_dates_written_as_days_from_a_reference_date_read_as_dates(tmp_path):
                                                   r"from 2024-04-01, or an ISO 8601 date"):
         ingest_with_spec(spec, {"people": tmp_path / "people.csv", "events": tmp_path / "instalments.csv"},
                          tmp_path / "ds2")
+
+
+def test_a_draft_of_events_dated_in_day_numbers_says_to_declare_days_from(tmp_path):
+    PEOPLE.to_csv(tmp_path / "people.csv", index=False)
+    pd.DataFrame({"customer": ["a", "b"], "DAYS_INSTALMENT": [-60, -31], "DAYS_ENTRY_PAYMENT": [-62, -22],
+                  "AMT_INSTALMENT": [50.0, 80.0]}).to_csv(tmp_path / "instalments.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv", "instalments", events=tmp_path / "instalments.csv")
+    assert "but DAYS_INSTALMENT, DAYS_ENTRY_PAYMENT look like dates written as numbers of days" in text
+    assert "days_from = YYYY-MM-DD under [format]" in text

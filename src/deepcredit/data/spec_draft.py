@@ -288,6 +288,8 @@ EVENT_ROLES = {  # DeepCredit's column: (words its header may contain, the types
     "amount": (r"amount|amt|value|sum|total|price|fee|eur|usd|gbp|cny|rmb|money|paid|cost", ("numeric",)),
     "counterparty": (r"merchant|counterparty|payee|shop|store|lender|partner", ("categorical",)),
 }
+DAY_NUMBERS = re.compile(r"(^|_)days?(_|$)", re.IGNORECASE)
+"""A numeric column named so may be a date written as days from a reference date ([format] days_from)."""
 OPTIONAL_EVENT_COLUMNS = {
     "days_late": "", "due_ts": "", "counterparty": "",
     "settled_ts": "rows are dated by it where set: their outcome is known from then, not when they were made",
@@ -362,6 +364,11 @@ def _event_lines(path: Path, id_col: str | None) -> list[str]:
         found[role] = _pick(types, pattern, allowed, taken)
         taken.add(found[role] or "")
     out = ["", f"# Events: {path.name}. Each row one commitment or activity of a person, as of its date.", "[events]"]
+    days = [c for c, t in types.items() if t == "numeric" and DAY_NUMBERS.search(c)]
+    if not found["ts"] and days:
+        out += [f"# TODO: no date column, but {', '.join(days)} look like dates written as numbers of days: name",
+                "# the date they count from as days_from = YYYY-MM-DD under [format], then name them below (ts,",
+                "# due_ts, settled_ts)."]
     out += _ignored(types, taken)
     out += ["", "[events.columns]"]
     out.append(f"person_id = {toml_string(person)}" if person else 'person_id = "TODO"  # TODO: the column naming the person')
