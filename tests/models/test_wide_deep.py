@@ -76,6 +76,18 @@ def test_explanation_adds_up_to_the_logit(world, models, name):
     assert (ex.by_dimension.abs().sum() > 0).all()  # every dimension has inputs in the simulated world
     wide = m.wide_contributions(part)
     assert list(wide.columns) == m.prep_.names and np.isfinite(wide.to_numpy()).all()
+    # the wide part is the per-feature explanation reason codes are drawn from (the deep part is per dimension)
+    assert ex.by_feature is not None and np.array_equal(ex.by_feature.to_numpy(), wide.to_numpy())
+    assert m.used_features_ == m.prep_.names
+
+
+def test_a_person_scored_by_wide_and_deep_alone_gets_reason_codes(world, models):
+    from deepcredit.scoring.scorer import Scorer
+
+    inp, _, test = world
+    _, reasons = Scorer(models["both"]).explain(inp.take(test[:200]))
+    assert len(reasons) and set(reasons["feature"]) <= set(models["both"].prep_.names)
+    assert (reasons["points_lost"] >= 1).all()
 
 
 def test_sequence_tower_ignores_padding_and_handles_empty_histories(world, models):

@@ -40,7 +40,7 @@ SAMPLE_ROWS = 20_000
 PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|marriage|married|spouse|race|ethnic\w*|"
                              r"religio\w*|national\w*|foreign|birth\w*|disab\w*|pregnan\w*)([^a-z]|$)")
 LABEL_HINTS = re.compile(r"label|target|default|bad|good|credit(?:ability|worthiness)|outcome|class")
-ID_HINTS = re.compile(r"(^|_)id$|^id|identifier|customer|client")
+ID_HINTS = re.compile(r"(^|_)id(_|$)|^id|identifier|customer|client")
 SERIES = re.compile(r"^(.*?[A-Za-z])_?(\d{1,2})$")
 BOOL_TEXT = {word for word in BOOLEAN_TEXT if word.isalpha()}  # 0/1 columns are drafted numeric
 

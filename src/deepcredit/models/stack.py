@@ -48,6 +48,7 @@ logit, exactly. (When z is within 1e-9 of base, s is g's slope there.)
 from __future__ import annotations
 
 import json
+import logging
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -80,6 +81,7 @@ SEP = "__"
 ENCODER = "pretrain" + SEP
 """The pretrained event encoder's files are stored as 'pretrain__<file>'."""
 
+log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, int, int], None]
 """on_progress(member kind, steps done, steps in all) after each fit of a member."""
@@ -332,8 +334,9 @@ class StackModel(CreditModel):
         return with_embeddings(inp, encoder)
 
     def _skip(self, kind: str, why: str) -> None:
-        """Leave a member out with its reason: warned, and recorded in metrics_['skipped']."""
+        """Leave a member out with its reason: logged, warned, and recorded in metrics_['skipped']."""
         self.skipped_[kind] = why
+        log.warning("stack: skipping member %r: %s", kind, why)
         warnings.warn(f"stack: skipping member {kind!r}: {why}", stacklevel=3)
 
     # -- fitting ----------------------------------------------------------------------------------

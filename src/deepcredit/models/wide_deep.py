@@ -21,7 +21,8 @@ Protected attributes are never inputs unless allow_protected=True.
 Explanation (log-odds of default; base + the five dimensions = the logit, up to float rounding):
     wide      exact: each field's weight for the row's bin, minus that field's training mean; a cross's
               contribution is split equally between its two features; then summed by the features'
-              dimensions. Per feature via `wide_contributions`.
+              dimensions. Per feature via `wide_contributions`, and as the explanation's by_feature (which
+              so covers the wide part only: reason codes name features by it).
     deep      exact Shapley values over the dimensions as players: a dimension's tabular inputs, its
               sequence channel groups (towers.SEQUENCE_GROUPS) and, for social_connections, the graph tower
               output; a player left out takes its reference (numeric columns at their training means,
@@ -562,12 +563,19 @@ class WideDeepModel(CreditModel):
         return pd.DataFrame(out, index=pd.RangeIndex(len(idx)), columns=names)
 
     @property
+    def used_features_(self) -> list[str]:
+        """The tabular features both parts read (the wide part's are the reasons it can give)."""
+        self._check()
+        return list(self.prep_.names)
+
+    @property
     def base_value_(self) -> float:
         return float(np.sum(self.wide_mean_)) + self.deep_base_
 
     def explain(self, inp: ModelInput) -> Explanation:
-        """base + the five dimensions = logit (see the module docstring); by_feature is left None because
-        only the wide part is per feature (see wide_contributions)."""
+        """base + the five dimensions = logit (see the module docstring); by_feature is the wide part per
+        feature (the deep part is per dimension only), so a person scored by this member alone still gets
+        reason codes: the features whose bins cost points in the wide part."""
         self._check()
         players = self.players()
         subsets = _torch.coalitions(players)  # the last one holds every player: the model's own logit
@@ -585,7 +593,7 @@ class WideDeepModel(CreditModel):
         dims[Dimension.BEHAVIOUR_PREFERENCES.value] += values[frozenset()] - self.deep_base_
         by_dim = pd.DataFrame(dims, index=pd.RangeIndex(len(inp)), columns=list(DIMENSIONS))
         decision = np.concatenate(logits).astype(np.float64) if logits else np.zeros(0)
-        return Explanation(np.full(len(inp), self.base_value_), by_dim, None, decision)
+        return Explanation(np.full(len(inp), self.base_value_), by_dim, wide, decision)
 
     # -- artifacts ----------------------------------------------------------------------------------
     def to_files(self) -> dict[str, bytes]:
