@@ -38,6 +38,7 @@ from deepcredit.data.validate import (
     FileFormat,
     check_event_values,
     check_no_duplicate_rows,
+    first_true,
     is_parquet,
     line_offset_for,
     read_and_validate,
@@ -162,13 +163,13 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
         done = settled.notna().to_numpy(bool)
         known[done] = settled[done]
         made = ev.columns.ts != ev.columns.due_ts  # a schedule dated by its due dates may be paid before them
-        if made and (i := _first(done & (settled < ts).to_numpy(bool, na_value=False))) is not None:
+        if made and (i := first_true(done & (settled < ts).to_numpy(bool, na_value=False))) is not None:
             raise DataValidationError(file, f"settled on {settled.iloc[i]} before the event's own date {ts.iloc[i]}",
                                       i + 1, ev.columns.settled_ts, line_offset)
         ended = ~done & ~open_ & due.notna().to_numpy(bool)
         known[ended] = np.maximum(ts[ended], due[ended])
         after = (due >= pd.Timestamp(snapshot).normalize() + pd.Timedelta(days=1)) if snapshot is not None else None
-        if after is not None and (i := _first(ended & after.to_numpy(bool, na_value=False))) is not None:
+        if after is not None and (i := first_true(ended & after.to_numpy(bool, na_value=False))) is not None:
             raise DataValidationError(file, f"{events['status'].iloc[i]!r} is not an open status, so the row ended "
                                             "by its due date, which is after the snapshot date: give its settled "
                                             "date, or an open status while it runs", i + 1, ev.columns.due_ts,
@@ -178,10 +179,6 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
         days = (known.dt.normalize() - due.dt.normalize()).dt.days.clip(lower=0).astype("float64")
         out["days_late"] = days.where(~open_ & due.notna().to_numpy(bool))
     return out
-
-
-def _first(mask: np.ndarray) -> int | None:
-    return int(mask.argmax()) if mask.any() else None
 
 
 def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd.DataFrame:
@@ -239,7 +236,7 @@ def amounts_where_meant(ev: Events) -> Callable[[pd.DataFrame, str, int | None],
             return
         kinds = frame[ev.columns.kind] if ev.columns.kind else pd.Series(ev.only_kind, index=frame.index)
         meant = ~kinds.isin(ev.kinds_amount("neutral")).to_numpy(bool)
-        if (i := _first(meant & frame[col].isna().to_numpy(bool))) is not None:
+        if (i := first_true(meant & frame[col].isna().to_numpy(bool))) is not None:
             kind = kinds.iloc[i]
             raise DataValidationError(file, f"a {kind} event needs its amount (its amount is "
                                             f"{ev.kinds[str(kind)].amount}); only a neutral kind's may be empty",
@@ -398,8 +395,9 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
     people = pd.Index(frames["people"]["person_id"].unique())
     for t, theirs in _person_columns(spec).items():
         if t in sources:
+            path = Path(sources[t])
             try:
-                check_known_people(frames[t], tuple(theirs), people, str(sources[t]), line_offset_for(Path(sources[t])))
+                check_known_people(frames[t], tuple(theirs), people, str(path), line_offset_for(path))
             except DataValidationError as exc:  # named as the user's file names it
                 raise DataValidationError(exc.file, exc.problem, exc.row, theirs.get(exc.column or ""),
                                           exc.line_offset) from None

@@ -660,7 +660,8 @@ def _out_of_range(value: object, col: Column) -> str | None:
             "stored (a placeholder for 'no date'? leave the cell empty)")
 
 
-def _first(mask: np.ndarray) -> int | None:
+def first_true(mask: np.ndarray) -> int | None:
+    """The index of the first True (the first offending row), or None."""
     idx = np.flatnonzero(mask)
     return int(idx[0]) if idx.size else None
 
@@ -696,35 +697,35 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
             continue
         raw = frame[col.name].reset_index(drop=True)
         typed = _coerce(fmt.without_missing_markers(raw), col, chunk.nan.get(col.name), fmt)
-        if (i := _first(typed.bad)) is not None:
+        if (i := first_true(typed.bad)) is not None:
             fail(f"{_show(raw.iloc[i])} {_out_of_range(raw.iloc[i], col) or typed.problem}", i, col.name)
-        if (i := _first(typed.nan)) is not None:
+        if (i := first_true(typed.nan)) is not None:
             fail("NaN is not a number: leave the cell empty where a value is unknown", i, col.name)
         values = typed.values
         if col.type in (ColumnType.INT, ColumnType.FLOAT):
             num = values.to_numpy()
-            if (i := _first(np.isinf(num))) is not None:
+            if (i := first_true(np.isinf(num))) is not None:
                 fail(f"{_show(raw.iloc[i])} is infinite: {_EXPECTED[col.type]} must be finite", i, col.name)
             if col.type is ColumnType.INT:
                 finite = np.isfinite(num)
-                if (i := _first(finite & (np.abs(num) > _INT_LIMIT))) is not None:
+                if (i := first_true(finite & (np.abs(num) > _INT_LIMIT))) is not None:
                     fail(f"{_show(raw.iloc[i])} is too large for a whole number", i, col.name)
-                if (i := _first(finite & (num % 1 != 0))) is not None:
+                if (i := first_true(finite & (num % 1 != 0))) is not None:
                     fail(f"{_show(raw.iloc[i])} is not a whole number", i, col.name)
                 values = values.astype("Int64")
-        if not col.nullable and (i := _first(typed.blank)) is not None:
+        if not col.nullable and (i := first_true(typed.blank)) is not None:
             fail("a value is required here but the " + ("cell is empty" if chunk.line_offset else "value is null"),
                  i, col.name)
         if col.allowed is not None:
             text = values.astype(_TEXT)
             ok = text.isna().to_numpy(dtype=bool) | text.isin(col.allowed).to_numpy(dtype=bool)
-            if (i := _first(~ok)) is not None:
+            if (i := first_true(~ok)) is not None:
                 hint = " (values are lower case)" if str(text.iloc[i]).lower() in col.allowed else ""
                 fail(f"{_show(raw.iloc[i])} is not one of: {', '.join(sorted(col.allowed))}{hint}", i, col.name)
         if col.type is ColumnType.TIMESTAMP and day is not None and not col.may_follow_snapshot:
             # "after the snapshot date": the next day on
             late = (values >= day + pd.Timedelta(days=1)).to_numpy(dtype=bool, na_value=False)
-            if (i := _first(late)) is not None:
+            if (i := first_true(late)) is not None:
                 fail(f"{_show(raw.iloc[i])} is after the data set's snapshot date {day.date()}", i, col.name)
         out[col.name] = values
     return pd.DataFrame(out)
@@ -764,7 +765,7 @@ def _key_text(value: object) -> str:
 def check_unique(frame: pd.DataFrame, key: tuple[str, ...], file: str, line_offset: int | None) -> None:
     """No two rows share a key; names the duplicate and the row where the key was first seen."""
     dup = frame.duplicated(list(key), keep="first").to_numpy()
-    i = _first(dup)
+    i = first_true(dup)
     if i is not None:
         # row i matches itself, so there is a first match: argmax finds it
         first = int(np.argmax((frame[list(key)] == frame.loc[i, list(key)]).all(axis=1).to_numpy()))
@@ -778,7 +779,7 @@ def check_known_people(frame: pd.DataFrame, columns: tuple[str, ...], people: pd
     """Every person referred to must exist in the people table."""
     for col in columns:
         unknown = ~frame[col].isin(people).to_numpy(dtype=bool)
-        i = _first(unknown)
+        i = first_true(unknown)
         if i is not None:
             raise DataValidationError(
                 file, f"{_show(frame.at[i, col])} is not a person_id in the people table", i + 1, col, line_offset)
@@ -801,7 +802,7 @@ def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, 
     only_kind: the kind of every row of a file without a kind column.
     """
     if days_late is not None and days_late in frame:
-        i = _first((frame[days_late] < 0).to_numpy(dtype=bool, na_value=False))
+        i = first_true((frame[days_late] < 0).to_numpy(dtype=bool, na_value=False))
         if i is not None:
             raise DataValidationError(file, f"{_show(frame.at[i, days_late])} is negative: days late counts days "
                                             "after the due date (0 = on time)", i + 1, days_late, line_offset)
@@ -809,7 +810,7 @@ def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, 
         return
     kinds = frame[kind] if kind else pd.Series(only_kind, index=frame.index)  # a file of one kind: its name
     unsigned = ~kinds.isin(signed_kinds).to_numpy(dtype=bool)
-    i = _first(unsigned & (frame[amount] < 0).to_numpy(dtype=bool, na_value=False))
+    i = first_true(unsigned & (frame[amount] < 0).to_numpy(dtype=bool, na_value=False))
     if i is not None:
         allowed = ", ".join(sorted(signed_kinds)) or "no kind"
         raise DataValidationError(file, f"{_show(frame.at[i, amount])} is negative, which means nothing for a "
@@ -836,7 +837,7 @@ def check_no_duplicate_rows(frame: pd.DataFrame, file: str, line_offset: int | N
     hashes = _row_hashes(frame)
     if not pd.Series(hashes).duplicated().any():
         return
-    i = _first(frame.duplicated(keep="first").to_numpy())  # a repeated hash: the exact check decides
+    i = first_true(frame.duplicated(keep="first").to_numpy())  # a repeated hash: the exact check decides
     if i is not None:
         # i is the first repeat, so in rows 0..i only row i's earlier copy has a later duplicate
         first = int(np.argmax(frame.iloc[:i + 1].duplicated(keep="last").to_numpy()))
