@@ -182,6 +182,10 @@ def _csv_records(path: Path, fmt: FileFormat = PLAIN) -> Iterator[tuple[int, int
             start = reader.line_num + 1
 
 
+_EARLIER_ROW = re.compile(r"(first seen in|duplicate of) row (\d+)\b")
+"""How a problem names another row of its table (check_unique, check_no_duplicate_rows)."""
+
+
 def _part_rows(part: Path, fmt: FileFormat) -> int:
     """Data rows in one part file, counted as the reader counts them."""
     if is_parquet(part):
@@ -209,12 +213,12 @@ def _in_part(exc: DataValidationError, path: Path, fmt: FileFormat) -> DataValid
     part, row = found
 
     def other(m: re.Match) -> str:
-        there = _locate_in_parts(path, int(m[1]), fmt)
+        there = _locate_in_parts(path, int(m[2]), fmt)
         if there is None:
             return m[0]
-        return f"row {there[1]}" + ("" if there[0] == part else f" of {there[0].name}")
+        return f"{m[1]} row {there[1]}" + ("" if there[0] == part else f" of {there[0].name}")
 
-    problem = re.sub(r"\brow (\d+)\b", other, exc.problem)
+    problem = _EARLIER_ROW.sub(other, exc.problem)
     return with_exact_line(DataValidationError(str(part), problem, row, exc.column, line_offset_for(part)), part, fmt)
 
 
