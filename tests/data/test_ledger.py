@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from deepcredit.data.ingest import ingest_with_spec
+from deepcredit.data.ingest import events_by_meaning, ingest_with_spec
 from deepcredit.data.spec import SpecError, spec_from_toml
 from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import DataValidationError
@@ -69,7 +69,9 @@ def _ingest(tmp_path, ledger: pd.DataFrame = LEDGER, snapshot: str | None = "202
 
 
 def test_each_row_is_dated_when_its_outcome_became_known_with_its_days_late(tmp_path):
-    events = _ingest(tmp_path).read("events").sort_values("amount")
+    ds = _ingest(tmp_path)
+    assert events_by_meaning(ds) == {"kept": 1, "late": 1, "broken": 1, "open": 1}  # what ingest prints
+    events = ds.read("events").sort_values("amount")
     assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-12", "2024-01-07", "2024-02-15", "2024-03-20"]
     # settled: when returned; not returned: from its due date; still out: when rented (its due date lies ahead)
     assert events["days_late"].tolist()[:3] == [0.0, 0.0, 36.0] and pd.isna(events["days_late"].iloc[3])

@@ -78,7 +78,7 @@ def ingest(
 ) -> None:
     """Validate your own tables and store them; any bad input stops with one clear error, nothing written."""
     from deepcredit.data.dataset import ingest as ingest_tables
-    from deepcredit.data.ingest import ingest_with_spec
+    from deepcredit.data.ingest import events_by_meaning, ingest_with_spec
     from deepcredit.data.spec import load_spec
     from deepcredit.data.validate import DataValidationError
 
@@ -97,6 +97,8 @@ def ingest(
                                                     f"(missing: {', '.join(missing + (['--snapshot-date'] if not snapshot_date else []))})")
             ds = ingest_tables(sources, out, name=name or "custom", snapshot_date=snapshot_date)
     console.print(f"wrote {ds.root} ({row_counts(ds)})")
+    if spec is not None and (meanings := events_by_meaning(ds)):
+        console.print("events by meaning: " + ", ".join(f"{m} {n:,}" for m, n in meanings.items()))
 
 
 def validate(data: Path = typer.Argument(..., help="A stored data set directory.")) -> None:

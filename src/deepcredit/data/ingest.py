@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,15 @@ from deepcredit.data.datasets.uci import typed_frame
 from deepcredit.data.parts import first_part
 from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec
 from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
-from deepcredit.data.spec import Attribute, DatasetSpec, Events, SpecError, field_path, spec_line
+from deepcredit.data.spec import (
+    Attribute,
+    DatasetSpec,
+    Events,
+    SpecError,
+    StatusMeaning,
+    field_path,
+    spec_line,
+)
 from deepcredit.data.validate import (
     PLAIN,
     DataValidationError,
@@ -414,6 +423,20 @@ def ingest_with_spec(spec: DatasetSpec, sources: dict[str, Path], out: Path, spe
     if on_step:
         on_step(f"writing {Path(out).name}")
     return write_dataset(out, frames, name or spec.name, snapshot, spec.description, spec=spec)
+
+
+def events_by_meaning(ds: Dataset) -> dict[str, int]:
+    """How many stored events each status meaning holds (kept, late, broken, open, neutral): a check a
+    modeller reads after ingest, as a status mapped to the wrong meaning shows at once."""
+    ev = ds.spec.events
+    if ev is None:
+        return {}
+    counts = dict(ds.connect().execute("SELECT status, COUNT(*) FROM events GROUP BY status").fetchall())
+    out = {m: 0 for m in get_args(StatusMeaning)}
+    for status, n in counts.items():
+        meaning = ev.statuses[status].meaning if status in ev.statuses else "undeclared"
+        out[meaning] = out.get(meaning, 0) + int(n)
+    return {m: n for m, n in out.items() if n}
 
 
 def stored_tables(spec: DatasetSpec) -> dict[str, TableSpec]:
