@@ -14,6 +14,7 @@ from deepcredit.data.ingest import empty_table, ingest_with_spec
 from deepcredit.data.schema import EVENTS, RELATIONS
 from deepcredit.data.spec import BUILTIN, SpecError, builtin_spec, load_spec, spec_from_toml
 from deepcredit.data.spec_draft import draft_spec
+from deepcredit.data.validate import DataValidationError
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = """spec_version = 1
@@ -399,3 +400,21 @@ def test_a_negative_payment_in_the_users_own_words_is_a_located_error(tmp_path):
                                 "outcomes": tmp_path / "p.csv"}, tmp_path / "d")
     assert "e.csv, row 2 (line 3), column 'value': '-1.0' is negative" in str(err.value)
     assert not (tmp_path / "d").exists()
+
+
+def test_relations_to_people_outside_the_people_table_are_refused_or_dropped_as_declared(tmp_path):
+    pd.DataFrame({"customer": ["c1", "c2", "c3"], "segment": ["a", "b", "a"]}).to_csv(tmp_path / "p.csv", index=False)
+    pd.DataFrame({"customer": ["c1"], "booked_at": ["2024-01-05"], "type": ["invoice"], "value": [100.0],
+                  "state": ["settled"]}).to_csv(tmp_path / "e.csv", index=False)
+    pd.DataFrame({"from": ["c1", "c2", "x9"], "to": ["c2", "friend-of-c2", "c3"], "ts": ["2024-01-01"] * 3}
+                 ).to_csv(tmp_path / "r.csv", index=False)
+    pd.DataFrame({"customer": ["c1", "c2", "c3"], "defaulted": ["no", "yes", "no"],
+                  "scored_at": ["2024-03-01"] * 3}).to_csv(tmp_path / "o.csv", index=False)
+    files = {"people": tmp_path / "p.csv", "events": tmp_path / "e.csv", "relations": tmp_path / "r.csv",
+             "outcomes": tmp_path / "o.csv"}
+    with pytest.raises(DataValidationError, match=r"r\.csv, row 3 \(line 4\), column 'from': 'x9' is not"):
+        ingest_with_spec(spec_from_toml(FULL), files, tmp_path / "a")  # named as the file names the column
+    dropping = spec_from_toml(FULL.replace("weighted = false", 'weighted = false\nunknown_people = "drop"'))
+    with pytest.warns(UserWarning, match="2 of 3 relations name someone not in the people table"):
+        ds = ingest_with_spec(dropping, files, tmp_path / "b")
+    assert ds.read("relations")[["source", "target"]].values.tolist() == [["c1", "c2"]]

@@ -10,6 +10,7 @@ a bad value at the data file's row and column. Nothing is written unless every t
 from __future__ import annotations
 
 import csv
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
@@ -382,6 +383,15 @@ def _person_columns(spec: DatasetSpec) -> dict[str, dict[str, str]]:
     return out
 
 
+def _without_unknown_people(relations: pd.DataFrame, people: pd.Index) -> pd.DataFrame:
+    """The relations between people of the people table (unknown_people = "drop"), warning how many went."""
+    known = (relations["source"].isin(people) & relations["target"].isin(people)).to_numpy(bool)
+    if not known.all():
+        warnings.warn(f"{int((~known).sum()):,} of {len(relations):,} relations name someone not in the people "
+                      "table and were left out (unknown_people = \"drop\" in the spec)", stacklevel=2)
+    return relations[known].reset_index(drop=True)
+
+
 def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, snapshot_date: str | None,
                  step: Callable[[str], None]) -> tuple[dict[str, pd.DataFrame], str]:
     given = snapshot_date or (str(spec.snapshot_date) if spec.snapshot_date else None)
@@ -402,6 +412,8 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
     step("checking that every row names a known person")
     frames["people"].attrs.clear()
     people = pd.Index(frames["people"]["person_id"].unique())
+    if spec.relations is not None and spec.relations.unknown_people == "drop":
+        frames["relations"] = _without_unknown_people(frames["relations"], people)
     for t, theirs in _person_columns(spec).items():
         if t in sources:
             path = Path(sources[t])

@@ -314,6 +314,9 @@ class Relations(_Strict):
     """Weights may be negative (a distrust rating): the share of negative incoming ties becomes a feature."""
     ignore: list[str] = []
     """Columns of the relations file that are not used: left out of the data set."""
+    unknown_people: Literal["refuse", "drop"] = "refuse"
+    """A relation naming someone not in the people table (a contact who is not a customer): "refuse" stops
+    the ingest at its row; "drop" leaves it out, and ingest warns how many were left out."""
 
     @model_validator(mode="after")
     def _check(self) -> Relations:
