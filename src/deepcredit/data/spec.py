@@ -39,10 +39,10 @@ Role = Literal["credit_line", "income", "joined_at"]
 """What capacity templates need to know about an attribute: utilisation and headroom against a credit
 line, income, and when the person joined (tenure as of each date)."""
 StatusMeaning = Literal["kept", "late", "broken", "open", "neutral"]
-DERIVED_STATUSES: dict[str, StatusMeaning] = {"on_time": "kept", "late": "late", "missed": "broken", "open": "open"}
-"""The statuses of a file without a status column (status = ""), told from each row's due and settled dates."""
 """kept: the commitment was met; late: met late (money still paid); broken: not met at all (severe);
 open: not yet an outcome (a statement, an open order); neutral: neither (no use, a revolving balance)."""
+DERIVED_STATUSES: dict[str, StatusMeaning] = {"on_time": "kept", "late": "late", "missed": "broken", "open": "open"}
+"""The statuses of a file without a status column (status = ""), told from each row's due and settled dates."""
 AmountMeaning = Literal["owed", "paid", "rating", "neutral"]
 """What an event's amount is: money owed (a bill), money paid (a repayment), a rating received, or neither."""
 
