@@ -114,15 +114,18 @@ def _event_stages(d: Dialect, ev: Events, days_late: str, counterparty: str, kep
                    CASE WHEN {isin('e.status', severe)} THEN 1 ELSE 0 END AS is_severe,
                    CASE WHEN {isin('e.status', open_)} THEN 0 ELSE 1 END AS is_outcome
             FROM spine_d s JOIN events e ON e.person_id = s.person_id AND e.ts < s.as_of"""),
-        # Runs of consecutive broken commitments (gaps and islands over outcome events in time order).
+        # Runs of consecutive broken commitments: a broken one's run is told by how many kept ones are as
+        # recent or more (a running count over time, newest first). Events on the same day are peers of the
+        # count, so a day with a kept and a broken commitment ends the run before it, on either engine, in
+        # any row order (numbering rows instead would split or join runs at random where dates tie).
         ("bad_runs", """
             SELECT person_id, as_of, COUNT(*) AS run_length, MIN(age_days) AS run_end_age,
-                   MIN(last_outcome_age) AS last_outcome_age
+                   MIN(last_outcome_age) AS last_outcome_age, run_id AS kept_since
             FROM (
                 SELECT person_id, as_of, is_bad, age_days,
                        MIN(age_days) OVER (PARTITION BY person_id, as_of) AS last_outcome_age,
-                       ROW_NUMBER() OVER (PARTITION BY person_id, as_of ORDER BY age_days DESC)
-                     - ROW_NUMBER() OVER (PARTITION BY person_id, as_of, is_bad ORDER BY age_days DESC) AS run_id
+                       SUM(1 - is_bad) OVER (PARTITION BY person_id, as_of ORDER BY age_days
+                                             RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run_id
                 FROM events_before WHERE is_outcome = 1
             ) o
             WHERE is_bad = 1

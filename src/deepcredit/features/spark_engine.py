@@ -127,13 +127,15 @@ def size_shuffle(spark: Any, dataset: Dataset) -> int:
 
 def to_spark_sql(sql: str) -> str:
     """The common-subset SQL as Spark SQL: decimal literals become doubles (DuckDB's arithmetic), types
-    spelled Spark's way (VARCHAR -> STRING)."""
+    spelled Spark's way (VARCHAR -> STRING), DuckDB's ROW(a, b) as Spark's STRUCT(a, b)."""
     import sqlglot
     from sqlglot import exp
 
     def doubles(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Literal) and not node.is_string and not node.this.lstrip("-").isdigit():
             return exp.cast(node, exp.DataType.build("double"))
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "row":
+            return exp.Anonymous(this="STRUCT", expressions=node.expressions)
         return node
 
     return sqlglot.parse_one(sql, read="spark").transform(doubles).sql(dialect="spark")

@@ -79,8 +79,9 @@ def active_periods(days: int, period: int = 30) -> str:
 
 
 def latest(value: str, cond: str) -> str:
-    """The value on the most recent row meeting `cond`."""
-    return f"max_by(CASE WHEN {cond} THEN {value} END, CASE WHEN {cond} THEN -age_days END)"
+    """The value on the most recent row meeting `cond`; of rows on the same day (dates without a time tie
+    often), the largest, so both engines and every run pick the same (ROW is Spark's STRUCT)."""
+    return f"max_by(CASE WHEN {cond} THEN {value} END, CASE WHEN {cond} THEN ROW(-age_days, {value}) END)"
 
 
 def paid_condition(events: Events) -> str:
@@ -209,7 +210,7 @@ def credit_history_features(ev: Events) -> list[FeatureDef]:
                        "the longest run of consecutive late or missed commitments", PAY_ON_TIME,
                        risk_direction=1, fill=0),
             FeatureDef("current_bad_streak", CH, R,
-                       "MAX(CASE WHEN run_end_age = last_outcome_age THEN run_length ELSE 0 END)",
+                       "MAX(CASE WHEN kept_since = 0 THEN run_length ELSE 0 END)",
                        "late or missed commitments in a row up to now",
                        "Your next on-time payment ends this streak.", risk_direction=1, fill=0),
             FeatureDef("n_bad_runs_365d", CH, R, "SUM(CASE WHEN run_end_age <= 365 THEN 1 ELSE 0 END)",
