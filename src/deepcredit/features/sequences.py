@@ -85,16 +85,17 @@ def vocabularies(spec: DatasetSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def sequence_sql(kind_vocab: tuple[str, ...], status_vocab: tuple[str, ...], max_len: int) -> str:
     """The last `max_len` events of each (person_id, as_of) in `events_before`, coded: rn (1 = the most
-    recent; ties broken by kind, status, amount), k and s (vocabulary indexes) and the NUMERIC columns.
-    Common SQL, so DuckDB and Spark cut and order sequences the same way."""
+    recent; ties broken by kind, status, amount and days late, every column a step carries, so rows still
+    tied are the same step), k and s (vocabulary indexes) and the NUMERIC columns. Common SQL, so DuckDB
+    and Spark cut and order sequences the same way."""
     kinds = ", ".join(f"({sql_text(k)}, {i})" for i, k in enumerate(kind_vocab) if i)
     statuses = ", ".join(f"({sql_text(k)}, {i})" for i, k in enumerate(status_vocab) if i)
     return f"""
         WITH recent AS (
             SELECT person_id, as_of, kind, status, amount, days_late, age_days,
-                   LEAD(age_days) OVER (PARTITION BY person_id, as_of ORDER BY age_days, kind, status, amount)
+                   LEAD(age_days) OVER (PARTITION BY person_id, as_of ORDER BY age_days, kind, status, amount, days_late)
                      - age_days AS gap,
-                   ROW_NUMBER() OVER (PARTITION BY person_id, as_of ORDER BY age_days, kind, status, amount) AS rn
+                   ROW_NUMBER() OVER (PARTITION BY person_id, as_of ORDER BY age_days, kind, status, amount, days_late) AS rn
             FROM events_before
         ),
         kv(kind, k) AS (VALUES {kinds}), sv(status, s) AS (VALUES {statuses})
