@@ -134,18 +134,8 @@ def test_a_draft_of_events_without_amounts_leaves_every_kind_neutral(tmp_path):
     spec_from_toml(text.replace("TODO", "x"))  # the draft's own choice is a valid spec
 
 
-SCHEDULE = """spec_version = 1
-name = "instalments"
-
-[profile]
-id_column = "customer"
-
-[[profile.attributes]]
-name = "city"
-type = "categorical"
-dimension = "identity"
-
-[events.columns]
+SCHEDULE = SPEC.replace('name = "rentals"', 'name = "instalments"').replace(
+    SPEC[SPEC.index("[events.columns]"):SPEC.index("[outcomes]")], """[events.columns]
 person_id = "customer"
 ts = "issued_on"
 kind = ""
@@ -157,12 +147,7 @@ settled_ts = "paid_on"
 [events.kinds]
 instalment = { amount = "owed" }
 
-[outcomes]
-person_id = "customer"
-label = "defaulted"
-as_of_column = "as_of"
-window_days = 90
-"""
+""")
 INSTALMENTS = pd.DataFrame({  # paid early, paid 9 days late, never paid, not yet due
     "customer": ["a", "a", "b", "b"], "issued_on": ["2024-01-01"] * 4,
     "due_on": ["2024-02-01", "2024-03-01", "2024-02-01", "2024-05-01"],
