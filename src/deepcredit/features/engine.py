@@ -279,7 +279,10 @@ def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = 
         frame = typed(session.frame(as_one_query([s for s in steps if s[0] not in provided])), defs)
     else:
         timings = session.materialise(steps, on_step)
-        frame = typed(session.frame("SELECT * FROM features"), defs)
+        # ordered here, not by the table: with preserve_insertion_order off (the memory it saves), DuckDB
+        # keeps no stored order past one row group (122,880 rows), and sequences and graphs are aligned by
+        # position with the spine's (as_of, person_id) order
+        frame = typed(session.frame("SELECT * FROM features ORDER BY as_of, person_id"), defs)
     meta = {"dataset": dataset.name, "data_fingerprint": dataset.fingerprint(), "rows": len(frame),
             "engine": session.engine, "stage_seconds": timings, "versions": library_versions()}
     return FeatureFrame(frame, list(defs), meta)
