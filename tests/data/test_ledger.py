@@ -60,12 +60,15 @@ OUTCOMES = pd.DataFrame({"customer": ["a", "a", "b"], "as_of": ["2024-02-01", "2
                          "defaulted": ["0", "1", "1"]})
 
 
+def _files(tmp_path, events: pd.DataFrame, name: str = "rentals") -> dict:
+    """The people, the events file `name` and the outcomes as CSV files: ingest's sources."""
+    for table, frame in (("people", PEOPLE), (name, events), ("outcomes", OUTCOMES)):
+        frame.to_csv(tmp_path / f"{table}.csv", index=False)
+    return {"people": tmp_path / "people.csv", "events": tmp_path / f"{name}.csv", "outcomes": tmp_path / "outcomes.csv"}
+
+
 def _ingest(tmp_path, ledger: pd.DataFrame = LEDGER, snapshot: str | None = "2024-03-31"):
-    for name, frame in (("people", PEOPLE), ("rentals", ledger), ("outcomes", OUTCOMES)):
-        frame.to_csv(tmp_path / f"{name}.csv", index=False)
-    sources = {"people": tmp_path / "people.csv", "events": tmp_path / "rentals.csv",
-               "outcomes": tmp_path / "outcomes.csv"}
-    return ingest_with_spec(spec_from_toml(SPEC), sources, tmp_path / "ds", snapshot_date=snapshot)
+    return ingest_with_spec(spec_from_toml(SPEC), _files(tmp_path, ledger), tmp_path / "ds", snapshot_date=snapshot)
 
 
 def test_each_row_is_dated_when_its_outcome_became_known_with_its_days_late(tmp_path):
@@ -109,10 +112,7 @@ def test_events_without_amounts_ingest_as_neutral_and_a_money_kind_needs_its_amo
                                                                        'dress = { amount = "neutral" }')
     spec = spec_from_toml(no_money)
     assert spec.events is not None and spec.events.columns.amount is None
-    for name, frame in (("people", PEOPLE), ("rentals", LEDGER.drop(columns="price")), ("outcomes", OUTCOMES)):
-        frame.to_csv(tmp_path / f"{name}.csv", index=False)
-    sources = {"people": tmp_path / "people.csv", "events": tmp_path / "rentals.csv",
-               "outcomes": tmp_path / "outcomes.csv"}
+    sources = _files(tmp_path, LEDGER.drop(columns="price"))
     ds = ingest_with_spec(spec, sources, tmp_path / "ds", snapshot_date="2024-03-31")
     assert ds.read("events")["amount"].tolist() == [0.0] * 4
     names = set(build_features(ds).frame.columns)
@@ -158,10 +158,7 @@ def test_an_instalment_schedule_without_kind_or_status_is_told_from_its_dates(tm
     spec = spec_from_toml(SCHEDULE)
     assert spec.events is not None and spec.events.only_kind == "instalment"
     assert spec.events.reported("instalment_late") == ("instalment", "late")  # the service holds it as is
-    for name, frame in (("people", PEOPLE), ("instalments", INSTALMENTS), ("outcomes", OUTCOMES)):
-        frame.to_csv(tmp_path / f"{name}.csv", index=False)
-    sources = {"people": tmp_path / "people.csv", "events": tmp_path / "instalments.csv",
-               "outcomes": tmp_path / "outcomes.csv"}
+    sources = _files(tmp_path, INSTALMENTS, "instalments")
     ds = ingest_with_spec(spec, sources, tmp_path / "ds", snapshot_date="2024-03-31")
     events = ds.read("events").sort_values(["person_id", "due_ts"])
     assert events["status"].tolist() == ["on_time", "late", "missed", "open"]

@@ -48,6 +48,7 @@ from deepcredit.data.validate import (
     FileFormat,
     check_event_values,
     check_no_duplicate_rows,
+    event_kinds,
     first_true,
     is_parquet,
     line_offset_for,
@@ -244,7 +245,7 @@ def amounts_where_meant(ev: Events) -> Callable[[pd.DataFrame, str, int | None],
         col = ev.columns.amount
         if col is None:
             return
-        kinds = frame[ev.columns.kind] if ev.columns.kind else pd.Series(ev.only_kind, index=frame.index)
+        kinds = event_kinds(frame, ev.columns.kind, ev.only_kind)
         meant = ~kinds.isin(ev.kinds_amount("neutral")).to_numpy(bool)
         if (i := first_true(meant & frame[col].isna().to_numpy(bool))) is not None:
             kind = kinds.iloc[i]

@@ -288,6 +288,15 @@ EVENT_ROLES = {  # DeepCredit's column: (words its header may contain, the types
     "amount": (r"amount|amt|value|sum|total|price|fee|eur|usd|gbp|cny|rmb|money|paid|cost", ("numeric",)),
     "counterparty": (r"merchant|counterparty|payee|shop|store|lender|partner", ("categorical",)),
 }
+MISSING_EVENT_ROLE = {
+    "kind": 'kind = "TODO"  # TODO: the column holding the event\'s kind; a file of one kind: kind = "" and '
+            "declare that one kind below",
+    "amount": 'amount = ""  # none found: name the column holding the money, or leave it empty (no amounts: '
+              "every kind's amount is then neutral)",
+}
+"""What the draft writes for a required event column it did not find, where there is more to say than TODO."""
+WITHOUT_STATUS = ('status = ""  # none found: each row\'s status is told from its due and settled dates '
+                  "(on_time, late, missed, open)")
 DAY_NUMBERS = re.compile(r"(^|_)days?(_|$)", re.IGNORECASE)
 """A numeric column named so may be a date written as days from a reference date ([format] days_from)."""
 OPTIONAL_EVENT_COLUMNS = {
@@ -377,16 +386,9 @@ def _event_lines(path: Path, id_col: str | None) -> list[str]:
         if col:
             out.append(f"{role} = {toml_string(col)}")
         elif role == "status" and found["due_ts"] and found["settled_ts"]:
-            out.append('status = ""  # none found: each row\'s status is told from its due and settled dates '
-                       "(on_time, late, missed, open)")
-        elif role == "kind":
-            out.append('kind = "TODO"  # TODO: the column holding the event\'s kind; a file of one kind: kind = "" '
-                       "and declare that one kind below")
-        elif role == "amount":
-            out.append('amount = ""  # none found: name the column holding the money, or leave it empty (no '
-                       "amounts: every kind's amount is then neutral)")
+            out.append(WITHOUT_STATUS)
         else:
-            out.append(f'{role} = "TODO"  # TODO: the column holding the event\'s {role}')
+            out.append(MISSING_EVENT_ROLE.get(role, f'{role} = "TODO"  # TODO: the column holding the event\'s {role}'))
     for role, why in OPTIONAL_EVENT_COLUMNS.items():
         col = found[role]
         out.append(f"{role} = {toml_string(col)}  # check" + (f": {why}" if why else "") if col

@@ -812,7 +812,7 @@ def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, 
                                             "after the due date (0 = on time)", i + 1, days_late, line_offset)
     if amount is None:  # a file without amounts
         return
-    kinds = frame[kind] if kind else pd.Series(only_kind, index=frame.index)  # a file of one kind: its name
+    kinds = event_kinds(frame, kind, only_kind)
     unsigned = ~kinds.isin(signed_kinds).to_numpy(dtype=bool)
     i = first_true(unsigned & (frame[amount] < 0).to_numpy(dtype=bool, na_value=False))
     if i is not None:
@@ -820,6 +820,11 @@ def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, 
         raise DataValidationError(file, f"{_show(frame.at[i, amount])} is negative, which means nothing for a "
                                         f"{kinds.iloc[i]} event (only {allowed} amounts may be negative)",
                                   i + 1, amount, line_offset)
+
+
+def event_kinds(frame: pd.DataFrame, kind: str | None, only_kind: str | None) -> pd.Series:
+    """Each row's event kind: the file's kind column, or the one kind of a file without one."""
+    return frame[kind] if kind else pd.Series(only_kind, index=frame.index)
 
 
 HASH_SLICE_ROWS = 500_000
