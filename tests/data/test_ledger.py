@@ -103,7 +103,8 @@ def test_a_draft_dates_the_rows_by_the_made_column_and_names_the_settled_one(tmp
     PEOPLE.to_csv(tmp_path / "people.csv", index=False)
     LEDGER.to_csv(tmp_path / "rentals.csv", index=False)
     text = draft_spec(tmp_path / "people.csv", "rentals", events=tmp_path / "rentals.csv")
-    for line in ('ts = "rented_at"', 'due_ts = "due_back"', 'settled_ts = "returned_at"  # check: rows are dated'):
+    for line in ('ts = "rented_at"', 'due_ts = "due_back"', 'settled_ts = "returned_at"  # check: rows are dated',
+                 "# grace_days = 30  # optional"):
         assert line in text
 
 
@@ -225,3 +226,60 @@ def test_a_draft_of_events_dated_in_day_numbers_says_to_declare_days_from(tmp_pa
     text = draft_spec(tmp_path / "people.csv", "instalments", events=tmp_path / "instalments.csv")
     assert "but DAYS_INSTALMENT, DAYS_ENTRY_PAYMENT look like dates written as numbers of days" in text
     assert "days_from = YYYY-MM-DD under [format]" in text
+
+
+GRACE_SPEC = SPEC.replace("[events.columns]", "[events]\ngrace_days = 14\n\n[events.columns]")
+TWINS = pd.DataFrame({  # a and b rent alike; a returns 36 days late, b never; c returns within grace; d is out
+    "customer": ["a", "b", "c", "d"],
+    "rented_at": ["2024-01-01"] * 3 + ["2024-03-10"],
+    "due_back": ["2024-01-10"] * 3 + ["2024-03-25"],
+    "returned_at": ["2024-02-15", "", "2024-01-20", ""],
+    "item": ["dress"] * 4, "price": [40] * 4,
+    "state": ["returned_late", "not_returned", "returned_late", "not_returned"],
+})
+TWIN_OUTCOMES = pd.DataFrame({"customer": ["a", "b"] * 2, "as_of": ["2024-02-01"] * 2 + ["2024-01-20"] * 2,
+                              "defaulted": ["0"] * 4})
+
+
+def _twins(tmp_path, spec: str):
+    people = pd.DataFrame({"customer": list("abcd"), "city": ["Lyon"] * 4})
+    files = _files(tmp_path, TWINS)
+    people.to_csv(files["people"], index=False)
+    TWIN_OUTCOMES.to_csv(files["outcomes"], index=False)
+    return ingest_with_spec(spec_from_toml(spec), files, tmp_path / "ds", snapshot_date="2024-03-31")
+
+
+def _event_features(ds, day: str) -> pd.DataFrame:
+    frame = build_features(ds).frame
+    return frame[frame["as_of"] == pd.Timestamp(day)].set_index("person_id").drop(columns=["as_of", "city"],
+                                                                                    errors="ignore")
+
+
+def test_without_a_grace_period_a_late_return_and_no_return_read_apart_before_the_return(tmp_path):
+    """The limit the grace period closes: between b's due date and a's return the two look different."""
+    ds = _twins(tmp_path, SPEC)
+    at = _event_features(ds, "2024-02-01")
+    assert at.loc["b", "n_bad_365d"] == 1 and at.loc["a", "n_bad_365d"] == 0
+
+
+def test_a_row_not_settled_within_its_grace_is_broken_from_then_however_it_ended(tmp_path):
+    ds = _twins(tmp_path, GRACE_SPEC)
+    events = ds.read("events").set_index("person_id")
+    assert events.loc[["a", "b"], "status"].tolist() == ["not_returned"] * 2  # both broken once grace ran out
+    assert events.loc[["a", "b"], "ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-25"] * 2
+    assert events.loc[["a", "b"], "days_late"].tolist() == [15.0, 15.0]
+    assert (events.loc["c", "status"], events.loc["c", "days_late"]) == ("returned_late", 10.0)  # within grace
+    assert events.loc["d", "status"] == "renting"  # due 2024-03-25: its grace runs past the snapshot
+    for day in ("2024-01-20", "2024-02-01"):  # before and after the grace ran out: a and b read alike
+        at = _event_features(ds, day)
+        pd.testing.assert_series_equal(at.loc["a"], at.loc["b"], check_names=False)
+
+
+def test_a_grace_period_needs_its_dates_a_broken_status_and_the_snapshot(tmp_path):
+    with pytest.raises(SpecError, match="grace_days.*name due_ts and settled_ts"):
+        spec_from_toml(GRACE_SPEC.replace('settled_ts = "returned_at"\n', ""))
+    with pytest.raises(SpecError, match="grace_days.*status meaning broken"):
+        spec_from_toml(GRACE_SPEC.replace('not_returned = { meaning = "broken" }', 'not_returned = { meaning = "late" }'))
+    with pytest.raises(DataValidationError, match="grace period .*give the snapshot date"):
+        ingest_with_spec(spec_from_toml(GRACE_SPEC), _files(tmp_path, LEDGER), tmp_path / "ds", snapshot_date=None)
+    assert not (tmp_path / "ds").exists()

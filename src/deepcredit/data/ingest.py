@@ -163,22 +163,27 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
     A ledger row (an order, a rental) is dated when it was made, yet its status says how it ended: dated so,
     a feature at a date before the end would see the ending. A settled row is therefore dated by its
     settled time; one not settled that is no longer open by its due date (the outcome was known then); an
-    open one when it was made. Where the spec declares a due date but no days-late column, days late are
-    the whole days from due to known (0 when early), and unknown for open rows.
+    open one when it was made. With a grace period (spec.Events.grace_days) a row not settled within it is
+    broken from the day after it ends, however it ended later. Where the spec declares a due date but no
+    days-late column, days late are the whole days from due to known (0 when early), and unknown for open rows.
     """
     ts = events["ts"]
-    open_ = events["status"].isin(ev.statuses_meaning("open")).to_numpy(bool)
     due = events["due_ts"] if "due_ts" in events else pd.Series(pd.NaT, index=events.index, dtype=ts.dtype)
     known = ts.copy()
+    broken_from = due  # when a row not settled is known to have ended
     if settled is not None:
-        done = settled.notna().to_numpy(bool)
-        known[done] = settled[done]
         made = ev.columns.ts != ev.columns.due_ts  # a schedule dated by its due dates may be paid before them
-        if made and (i := first_true(done & (settled < ts).to_numpy(bool, na_value=False))) is not None:
+        if made and (i := first_true((settled < ts).to_numpy(bool, na_value=False))) is not None:
             raise DataValidationError(file, f"settled on {settled.iloc[i]} before the event's own date {ts.iloc[i]}",
                                       i + 1, ev.columns.settled_ts, line_offset)
+        if ev.grace_days is not None:
+            events, settled = _after_grace(events, settled, ev, snapshot, file, line_offset)
+            broken_from = due.dt.normalize() + pd.Timedelta(days=ev.grace_days + 1)
+        done = settled.notna().to_numpy(bool)
+        known[done] = settled[done]
+        open_ = events["status"].isin(ev.statuses_meaning("open")).to_numpy(bool)
         ended = ~done & ~open_ & due.notna().to_numpy(bool)
-        known[ended] = np.maximum(ts[ended], due[ended])
+        known[ended] = np.maximum(ts[ended], broken_from[ended])
         after = (due >= pd.Timestamp(snapshot).normalize() + pd.Timedelta(days=1)) if snapshot is not None else None
         if after is not None and (i := first_true(ended & after.to_numpy(bool, na_value=False))) is not None:
             raise DataValidationError(file, f"{events['status'].iloc[i]!r} is not an open status, so the row ended "
@@ -187,9 +192,41 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
                                       line_offset)
     out = events.assign(ts=known)
     if ev.columns.days_late is None and ev.columns.due_ts is not None:
+        open_ = events["status"].isin(ev.statuses_meaning("open")).to_numpy(bool)
         days = (known.dt.normalize() - due.dt.normalize()).dt.days.clip(lower=0).astype("float64")
         out["days_late"] = days.where(~open_ & due.notna().to_numpy(bool))
     return out
+
+
+def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot: pd.Timestamp | None, file: str,
+                 line_offset: int | None) -> tuple[pd.DataFrame, pd.Series]:
+    """The ledger as it stood when each row's grace period ended ([events] grace_days): a row not settled by
+    then is broken, its later settlement forgotten, so it reads the same as one never settled; one not settled
+    whose grace runs past the snapshot is open (how it ends is not known yet)."""
+    if snapshot is None:
+        raise DataValidationError(file, "the spec gives a grace period (grace_days): give the snapshot date "
+                                        "(--snapshot-date, or snapshot_date in the spec), which tells a broken "
+                                        "commitment from one still within its grace")
+    assert ev.grace_days is not None
+    last_day = events["due_ts"].dt.normalize() + pd.Timedelta(days=ev.grace_days)
+    has_due = last_day.notna().to_numpy(bool)
+    within = (settled.dt.normalize() <= last_day).to_numpy(bool, na_value=False)
+    over = has_due & ~within & (last_day < pd.Timestamp(snapshot).normalize()).to_numpy(bool, na_value=False)
+    running = has_due & settled.isna().to_numpy(bool) & ~over
+    broken = sorted(ev.statuses_meaning("broken"))[0]
+    status = events["status"].mask(over, broken)
+    opens = ev.statuses_meaning("open")
+    still = running & ~status.isin(opens).to_numpy(bool)
+    if still.any():
+        if not opens:
+            raise DataValidationError(file, "not settled and within its grace period at the snapshot, so it is "
+                                            "still open: declare a status meaning open", int(np.argmax(still)) + 1,
+                                      ev.columns.status or ev.columns.settled_ts, line_offset)
+        status = status.mask(still, sorted(opens)[0])
+    out = events.assign(status=status)
+    if "days_late" in out and ev.columns.days_late is not None:  # what was known when the grace ran out
+        out["days_late"] = out["days_late"].mask(over, float(ev.grace_days + 1))
+    return out, settled.mask(over)
 
 
 def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd.DataFrame:

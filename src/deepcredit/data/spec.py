@@ -208,6 +208,11 @@ class Events(_Strict):
     """Each status in the file and what it means; left out where the statuses are told from the dates."""
     ignore: list[str] = []
     """Columns of the events file that are not used (an order number, a store): left out of the data set."""
+    grace_days: int | None = Field(default=None, ge=0)
+    """Whole days after its due day within which a commitment may still be settled, late; one not settled by
+    then is broken from the next day on, whatever happened later (ingest.dated_when_known). Needs due_ts,
+    settled_ts and the snapshot date. Without it a row never settled is broken from its due date while one
+    settled late is seen only once settled, so a feature between those dates tells the two apart."""
     outcomes: dict[str, ReportedOutcome] = {}
     """What the scoring service's reported outcomes (`rental_returned_late`, ...) are in this data set's
     kinds and statuses; one not listed is the simulator's (kind, status) where the spec declares both."""
@@ -236,6 +241,13 @@ class Events(_Strict):
             if {s: v.meaning for s, v in self.statuses.items()} != DERIVED_STATUSES:
                 raise SpecProblem(("statuses",), "with no status column the statuses are told from the dates ("
                                                  + ", ".join(DERIVED_STATUSES) + "): leave [events.statuses] out")
+        if self.grace_days is not None:
+            if self.columns.due_ts is None or self.columns.settled_ts is None:
+                raise SpecProblem(("grace_days",), "a grace period counts from the due date to the settled one: "
+                                                   "name due_ts and settled_ts in [events.columns]")
+            if not self.statuses_meaning("broken"):
+                raise SpecProblem(("grace_days",), "a row not settled within its grace period is broken: declare a "
+                                                   "status meaning broken in [events.statuses]")
         for name, o in self.outcomes.items():
             if name not in REPORTED_OUTCOMES:
                 raise SpecProblem(("outcomes", name), f"{name!r} is not an outcome the service takes (it takes: "

@@ -295,6 +295,8 @@ MISSING_EVENT_ROLE = {
               "every kind's amount is then neutral)",
 }
 """What the draft writes for a required event column it did not find, where there is more to say than TODO."""
+GRACE_HINT = ("# grace_days = 30  # optional: a row not settled within 30 days after its due day is broken from "
+              "then, however it ended later")
 WITHOUT_STATUS = ('status = ""  # none found: each row\'s status is told from its due and settled dates '
                   "(on_time, late, missed, open)")
 DAY_NUMBERS = re.compile(r"(^|_)days?(_|$)", re.IGNORECASE)
@@ -379,6 +381,8 @@ def _event_lines(path: Path, id_col: str | None) -> list[str]:
                 "# the date they count from as days_from = YYYY-MM-DD under [format], then name them below (ts,",
                 "# due_ts, settled_ts)."]
     out += _ignored(types, taken)
+    if found["due_ts"] and found["settled_ts"]:
+        out += [GRACE_HINT]
     out += ["", "[events.columns]"]
     out.append(f"person_id = {toml_string(person)}" if person else 'person_id = "TODO"  # TODO: the column naming the person')
     for role in ("ts", "kind", "amount", "status"):
