@@ -288,3 +288,35 @@ def test_one_workbook_can_hold_every_table_one_sheet_each(tmp_path):
     with pytest.raises(DataValidationError, match=r"shop.xlsx#rentals: the workbook has no sheet 'rentals' \(its "
                                                   r"sheets: people, events, outcomes\)"):
         ingest_with_spec(spec, {**sheets, "events": Path(f"{book}#rentals")}, tmp_path / "bad")
+
+
+def test_a_file_saved_with_its_row_index_is_drafted_with_it_as_the_id_and_its_words_and_label_read(tmp_path):
+    """A pandas export (an empty first header cell), camel-case headers, a label among the columns: the
+    unedited draft ingests, names the unnamed column by its position, splits the words for the texts, picks
+    the label, guesses dimensions, and gives no amount role to a count."""
+    frame = pd.DataFrame({"SeriousDlqin2yrs": [0, 1, 0, 0], "MonthlyIncome": [3200, None, 4100, 2500],
+                          "NumberOfOpenCreditLinesAndLoans": [4, 9, 2, 5],
+                          "NumberOfTime30-59DaysPastDueNotWorse": [0, 2, 0, 1], "Hobby": ["a", "b", "a", "c"]},
+                         index=[11, 12, 13, 14])
+    frame.to_csv(tmp_path / "cs.csv", na_rep="NA")  # header ",SeriousDlqin2yrs,..."
+    text = draft_spec(tmp_path / "cs.csv")
+    for line in ('id_column = "unnamed_1"', 'label = "SeriousDlqin2yrs"', 'name = "monthly_income"',
+                 'role = "income"', 'description = "your number of time 30-59 days past due not worse"',
+                 'dimension = "credit_history"  # check: guessed from the name',
+                 'dimension = "identity"  # TODO'):
+        assert line in text, line
+    assert text.count("role =") == 1  # the count of credit lines is not a credit line
+    (tmp_path / "cs.toml").write_text(text)
+    ds = ingest_with_spec(spec_from_toml(text), {"people": tmp_path / "cs.csv"}, tmp_path / "ds")
+    assert ds.read("people")["person_id"].tolist() == ["11", "12", "13", "14"]
+
+
+def test_an_unnamed_column_nobody_declared_is_named_in_the_error(tmp_path):
+    pd.DataFrame({"person_id": ["p1", "p2"], "city": ["Lyon", "Oslo"], "bad": [0, 1]}).to_csv(tmp_path / "people.csv")
+    spec = spec_from_toml('spec_version = 1\nname = "x"\n[[profile.attributes]]\nname = "city"\ntype = "categorical"\n'
+                          'dimension = "identity"\n[outcomes]\nsource = "people"\nlabel = "bad"\nbad = ["1"]\n'
+                          'good = ["0"]\nas_of = 2024-01-01\nwindow_days = 30\n')
+    with pytest.raises(DataValidationError, match=r"header cell 1 is empty: a trailing comma or a saved row index\? "
+                                                  r"It is called unnamed_1.*list it in `ignore`") as err:
+        ingest_with_spec(spec, {"people": tmp_path / "people.csv"}, tmp_path / "ds")
+    assert err.value.column == "unnamed_1"

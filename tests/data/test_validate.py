@@ -342,7 +342,8 @@ CSV_CASES = [
      where("outcomes"), "values seem to be separated by ';', not ',': declare it in the data-set spec as delimiter = \";\" "
      "under [format]"),
     ("trailing comma in header", {"relations": "source,target,kind,weight,ts,\np1,p2,contact,1,2023-05-01,\n"},
-     where("relations"), "header cell 6 is empty"),
+     where("relations", column="unnamed_6"), "unknown column (header cell 6 is empty: a trailing comma or a saved "
+     "row index? It is called unnamed_6)"),
     ("JSON named .csv", {"people": json.dumps([{"person_id": "p1"}, {"person_id": "p2"}])},
      where("people"), "this looks like JSON, not CSV"),
     ("JSON object named .csv", {"events": '{"person_id": {"0": "p1"}}'}, where("events"), "looks like JSON"),

@@ -155,8 +155,11 @@ def read_text(path: Path, delimiter: str, encoding: str, nrows: int | None = Non
         left = None if nrows is None else nrows - sum(map(len, frames))
         if left is not None and left <= 0:
             break
-        frames.append(pd.read_csv(part, sep=delimiter, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
-                                  dtype=str, keep_default_na=False, nrows=left, **kw))
+        frame = pd.read_csv(part, sep=delimiter, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
+                            dtype=str, keep_default_na=False, nrows=left, **kw)
+        # pandas calls an empty header cell "Unnamed: i"; ingest calls it unnamed_N (data/headers.py)
+        frames.append(frame.rename(columns=lambda c: re.sub(r"^Unnamed: (\d+)$",
+                                                            lambda m: f"unnamed_{int(m[1]) + 1}", str(c))))
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 

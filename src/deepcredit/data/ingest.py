@@ -30,6 +30,7 @@ from deepcredit.data.dataset import (
     write_dataset,
 )
 from deepcredit.data.datasets.uci import typed_frame
+from deepcredit.data.headers import column_names
 from deepcredit.data.parts import first_part
 from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec
 from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
@@ -72,7 +73,7 @@ def file_columns(path: Path, fmt: FileFormat = PLAIN) -> list[str]:
     if is_parquet(path):
         return list(pq.read_schema(path).names)
     with open(path, encoding=fmt.text_encoding, errors="replace", newline="") as fh:
-        return [c.strip() for c in next((r for r in csv.reader(fh, delimiter=fmt.delimiter) if r), [])]
+        return column_names(next((r for r in csv.reader(fh, delimiter=fmt.delimiter) if r), []))
 
 
 class _Checker:

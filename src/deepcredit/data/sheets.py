@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from deepcredit.data.errors import SPREADSHEET_SUFFIXES, DataValidationError
+from deepcredit.data.headers import column_names
 
 
 def split_sheet(path: Path) -> tuple[Path, str | None]:
@@ -136,9 +137,10 @@ def read_sheet(path: Path, nrows: int | None = None) -> pd.DataFrame:
     try:
         rows = ws.iter_rows(values_only=True)
         at, header = _header(rows, name)
-        names = [_text(v) for v in header]
-        while names and not names[-1]:  # cells right of the header that were once touched
-            names.pop()
+        cells = [_text(v) for v in header]
+        while cells and not cells[-1].strip():  # cells right of the header that were once touched
+            cells.pop()
+        names = column_names(cells)
         data: list[list[str]] = []
         for row, values in enumerate(rows, start=1):
             if nrows is not None and len(data) >= nrows:

@@ -39,8 +39,23 @@ from deepcredit.data.validate import BOOLEAN_TEXT, PLAIN, DataValidationError, i
 SAMPLE_ROWS = 20_000
 PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|marriage|married|spouse|race|ethnic\w*|"
                              r"religio\w*|national\w*|foreign|birth\w*|disab\w*|pregnan\w*)([^a-z]|$)")
-LABEL_HINTS = re.compile(r"label|target|default|bad|good|credit(?:ability|worthiness)|outcome|class")
-ID_HINTS = re.compile(r"(^|_)id(_|$)|^id|identifier|customer|client")
+LABEL_HINTS = (  # the first pattern any two-valued column fits wins: 'target' before 'ever_delinquent'
+    re.compile(r"label|target|default|bad|good|credit(?:ability|worthiness)|outcome|class"),
+    re.compile(r"delinq|dlq|churn|fraud|^y$"))
+ID_HINTS = re.compile(r"(^|_)id(_|$)|^id|identifier|customer|client|^unnamed_1$")
+COUNT_HINTS = re.compile(r"^(number|num|n|nb|no|count|cnt)(_|$)|(_|^)(count|cnt)(_|$)")
+"""A count of things (number_of_open_credit_lines) is never an amount role (credit_line, income)."""
+DIMENSION_HINTS = (  # (dimension, words of the header): the first that fits is proposed, to be checked
+    ("credit_history", r"late|past_?due|overdue|delinq|dlq|default|arrear|missed|bankrupt|histor|inquir|enquir|"
+                       r"bureau|existing_credit|(^|_)pay(_\d|_|$)|repaid|repay"),
+    ("social_connections", r"friend|contact|guarantor|co_?applicant|referr|network|neighbo|social|connection|"
+                           r"famil|debtors"),
+    ("fulfilment_capacity", r"income|salary|wage|earning|debt|util|balance|limit|amount|amt|loan|asset|saving|"
+                            r"propert|mortgage|instal|capacity|wealth|lines|checking|account|duration|depend|"
+                            r"maintenance"),
+    ("behaviour_preferences", r"purpose|spend|purchase|categor|channel|device|usage|frequen|behavio|habit|"
+                              r"preference|shopping|travel"),
+)
 SERIES = re.compile(r"^(.*?[A-Za-z])_?(\d{1,2})$")
 BOOL_TEXT = {word for word in BOOLEAN_TEXT if word.isalpha()}  # 0/1 columns are drafted numeric
 
@@ -134,7 +149,7 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     attribute, and, for each other file given, its section of the spec."""
     frame = _sample(path)
     n = len(frame)
-    id_col = next((c for c in frame.columns if ID_HINTS.search(c.lower()) and frame[c].nunique() == n), None)
+    id_col = next((c for c in frame.columns if ID_HINTS.search(header_words(c)) and frame[c].nunique() == n), None)
     history = None if id_col else _history(frame)
     valid_from: str | None = None
     if history:
@@ -161,6 +176,8 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
         "[profile]",
     ]
     if id_col:
+        if id_col == "unnamed_1":
+            out.append("# The file's first column has no name (a saved row index?) and is unique: taken as the id.")
         out.append(f"id_column = {toml_string(id_col)}")
         if valid_from:
             out += ["# A person has several rows: each holds from this date on (attribute history; features as of T",
@@ -214,6 +231,19 @@ def _history(frame: pd.DataFrame) -> tuple[str, str] | None:
     return None
 
 
+CAMEL = r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])"
+
+
+def header_words(col: str) -> str:
+    """A header's words in snake case, camel case split (NumberOfTime30-59Days: number_of_time30_59_days), for
+    the name hints and the attribute's name."""
+    return identifier(re.sub(CAMEL, "_", col))
+
+
+def _dimension(words: str) -> str | None:
+    return next((dim for dim, pattern in DIMENSION_HINTS if re.search(pattern, words)), None)
+
+
 def column_series(columns: Iterable[str]) -> list[list[str]]:
     """Groups of three or more columns that differ only in a trailing number (pay_amt1 ... pay_amt6): most
     likely one history written across columns, one per period."""
@@ -238,34 +268,37 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[st
                     "# or sequence feature sees them; written as one row per event they become a history (see",
                     "# 'A history written across columns' in docs/bring-your-own-data.md)."]
         kind = infer_type(frame[col])
-        attr = identifier(col) if not re.match(IDENTIFIER, col) else col
+        words = header_words(col)
+        attr = words if not re.match(IDENTIFIER, col) else col
         out += ["", "[[profile.attributes]]", f"name = {toml_string(attr)}"]
         if attr != col:
             out.append(f"column = {toml_string(col)}")
         out.append(f"type = {toml_string(kind)}")
-        role = next((r for r, (words, needs, _) in ROLE_HINTS.items()
-                     if r not in roles and kind == needs and re.search(words, col.lower())), None)
+        role = next((r for r, (hint, needs, _) in ROLE_HINTS.items() if r not in roles and kind == needs
+                     and re.search(hint, words) and not COUNT_HINTS.search(words)), None)
         if role:
             roles[role] = col
             out.append(f"role = {toml_string(role)}  # check: what the capacity templates read it as")
         if kind == "categorical" and frame[col].nunique() <= 12:
             listed = ", ".join(toml_string(str(v)) for v in sorted(frame[col].dropna().unique()))
             out.append(f"# values: {listed} (ordered? make it type = \"ordinal\" with order = [...])")
-        out.append('dimension = "identity"  # TODO: choose the dimension this attribute speaks to')
-        words = col.replace("_", " ").lower()
-        text = (ROLE_HINTS[role][2] if role else None) or (f"the days since your {words}" if kind == "date"
-                                                           else f"your {words}")
+        dim = _dimension(words)
+        out.append(f"dimension = {toml_string(dim)}  # check: guessed from the name" if dim else
+                   'dimension = "identity"  # TODO: choose the dimension this attribute speaks to')
+        said = re.sub(r"[\s_]+", " ", re.sub(CAMEL + r"|(?<=[A-Za-z])(?=\d)", " ", col)).strip().lower()
+        text = (ROLE_HINTS[role][2] if role else None) or (f"the days since your {said}" if kind == "date"
+                                                           else f"your {said}")
         out.append(f"description = {toml_string(text)}")
         out.append('improve = ""')
-        if PROTECTED_HINTS.search(col.lower()):
+        if PROTECTED_HINTS.search(words):
             out.append("protected = true  # looks like a protected attribute: audited, never a model input")
             out.append("actionable = false")
     return out
 
 
 def _label_column(frame: pd.DataFrame, exclude: Iterable[str | None]) -> str | None:
-    return next((c for c in frame.columns if c not in set(exclude) and LABEL_HINTS.search(c.lower())
-                 and frame[c].nunique() == 2), None)
+    two = [c for c in frame.columns if c not in set(exclude) and frame[c].nunique() == 2]
+    return next((c for hints in LABEL_HINTS for c in two if hints.search(header_words(c))), None)
 
 
 def _bad_good(values: pd.Series) -> tuple[str, str]:

@@ -29,6 +29,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from deepcredit.data.errors import DataValidationError
+from deepcredit.data.headers import column_names, unnamed_note
 from deepcredit.data.parts import PARQUET_SUFFIXES, holds_parquet, table_parts
 from deepcredit.data.schema import Column, ColumnType, TableSpec
 from deepcredit.data.sheets import header_row, is_spreadsheet, read_sheet, source_exists
@@ -361,10 +362,6 @@ def _check_header(header: list[str], spec: TableSpec, name: str, fmt: FileFormat
         shown = ", ".join(_show(c, 30) for c in header[:5]) + (", ..." if len(header) > 5 else "")
         raise DataValidationError(name, f"the first line is not a header of the {spec.name} table: none of "
                                         f"its cells ({shown}) is one of its columns ({', '.join(spec.names)})")
-    for i, cell in enumerate(header, 1):
-        if not cell:
-            raise DataValidationError(name, f"header cell {i} is empty: every column needs a name "
-                                            "(is there a trailing comma?)")
     repeated = [c for c, n in Counter(header).items() if n > 1]
     if repeated:
         raise DataValidationError(name, "this column appears more than once in the header", column=repeated[0])
@@ -417,7 +414,7 @@ def _csv_chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk
     with open(path, "rb") as fh:
         _sniff_csv(fh.read(1 << 16), name, fmt)
     raw = _read_header(path, fmt)
-    header = [c.strip() for c in raw]
+    header = column_names(raw)
     _check_header(header, spec, name, fmt)
     invalid: list[pcsv.InvalidRow] = []
 
@@ -478,10 +475,10 @@ def _same_columns(part: Path, columns: list[str], first: Path, first_columns: li
 def _csv_parts_chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk]:
     """A directory of CSV parts as one table, rows numbered across the parts (with_exact_line locates them)."""
     parts = table_parts(path)
-    first_columns = [c.strip() for c in _read_header(parts[0], fmt)]
+    first_columns = column_names(_read_header(parts[0], fmt))
     row = 1
     for part in parts:
-        _same_columns(part, [c.strip() for c in _read_header(part, fmt)], parts[0], first_columns)
+        _same_columns(part, column_names(_read_header(part, fmt)), parts[0], first_columns)
         for chunk in _csv_chunks(part, spec, fmt):
             yield replace(chunk, first_row=chunk.first_row + row - 1)
             row += len(chunk.frame)
@@ -676,8 +673,8 @@ def _check_columns(columns: list[str], spec: TableSpec, fail) -> None:
         if unknown:
             close = difflib.get_close_matches(unknown[0], [n for n in spec.names if n not in columns], n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
-            fail(f"unknown column ({hint}the {spec.name} table has: {', '.join(spec.names)}){spec.unknown_hint}",
-                 column=unknown[0])
+            fail(f"unknown column{unnamed_note(unknown[0])} ({hint}the {spec.name} table has: "
+                 f"{', '.join(spec.names)}){spec.unknown_hint}", column=unknown[0])
     for col in spec.columns:
         if col.required and col.name not in columns:
             fail(f"required column is missing (found: {', '.join(map(str, columns)) or 'no columns'})",

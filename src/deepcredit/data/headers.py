@@ -1,0 +1,25 @@
+"""Header cells as column names.
+
+A file saved with its row index (pandas' `to_csv`) has an empty first header cell; a trailing comma leaves
+an empty last one. Each such column is named by its position, `unnamed_N` (N counted from 1), so a spec
+can use it (an id column, an attribute) or list it in `ignore`, and errors can name it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_UNNAMED = re.compile(r"^unnamed_(\d+)$")
+
+
+def column_names(cells: Iterable[str]) -> list[str]:
+    """Header cells, stripped, with each empty one named unnamed_N."""
+    return [cell.strip() or f"unnamed_{i}" for i, cell in enumerate(cells, 1)]
+
+
+def unnamed_note(name: str) -> str:
+    """What to tell a user about a column DeepCredit named (empty unless `name` is one)."""
+    m = _UNNAMED.match(name)
+    return (f" (header cell {m[1]} is empty: a trailing comma or a saved row index? It is called {name})"
+            if m else "")
