@@ -13,6 +13,7 @@ from deepcredit.cli import (
     eval_cmds,
     features_cmds,
     model_cmds,
+    peers_cmd,
     person_cmds,
     serve_cmds,
     spec_cmds,
@@ -21,8 +22,8 @@ from deepcredit.cli.common import show_warning
 
 app = typer.Typer(help="DeepCredit: open, point-in-time credit scoring.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-for group in (data_cmds, spec_cmds, features_cmds, model_cmds, eval_cmds, serve_cmds, person_cmds, bench_cmds,
-              demo_cmd):
+for group in (data_cmds, spec_cmds, features_cmds, model_cmds, eval_cmds, peers_cmd, serve_cmds, person_cmds,
+              bench_cmds, demo_cmd):
     group.register(app)
 
 

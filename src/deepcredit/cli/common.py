@@ -53,6 +53,18 @@ def clear_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
+@contextlib.contextmanager
+def model_errors() -> Iterator[None]:
+    """Data and artifact errors (clear_errors), plus a model's or a configuration's ValueError (unknown
+    member, missing column, bad option), as one red line and exit 2."""
+    with clear_errors():
+        try:
+            yield
+        except ValueError as exc:
+            console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+            raise typer.Exit(2) from None
+
+
 def row_counts(ds) -> str:
     """'people: 1,000, events: 50,000, ...' for a stored data set."""
     return ", ".join(f"{t}: {e['rows']:,}" for t, e in ds.manifest.tables.items())

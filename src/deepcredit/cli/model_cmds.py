@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -13,11 +11,11 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from deepcredit.cli.common import (
-    clear_errors,
     console,
     engine_option,
     master_option,
     member_progress,
+    model_errors,
     print_person,
     progress,
     resolve_dataset,
@@ -33,18 +31,6 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("score")(score)
     app.command("explain")(explain)
-
-
-@contextlib.contextmanager
-def _model_errors() -> Iterator[None]:
-    """Data and artifact errors (clear_errors), plus a model's ValueError (unknown member, missing column,
-    bad option), as one red line and exit 2."""
-    with clear_errors():
-        try:
-            yield
-        except ValueError as exc:
-            console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-            raise typer.Exit(2) from None
 
 
 def _spine(ds, as_of: str, person: str | None = None) -> pd.DataFrame | None:
@@ -95,7 +81,7 @@ def train(
     """Train a model on the labelled (person, as_of) rows of a data set and save it as a hashed artifact."""
     if holdout is not None and test_from is not None:
         raise typer.BadParameter("give --holdout or --test-from, not both")
-    with _model_errors():
+    with model_errors():
         split = ({"split.kind": "holdout", "split.fraction": holdout} if holdout is not None else
                  {"split.kind": "time", "split.test_from": test_from} if test_from is not None else {})
         cfg = run_config(config, {"data": data, "members": members, "model": model, "stack.folds": folds,
@@ -174,7 +160,7 @@ def score(
     master: str = master_option(),
 ) -> None:
     """Batch scoring in chunks: PD, score, band, five sub-scores and reason codes for every (person, as_of)."""
-    with _model_errors():
+    with model_errors():
         cfg = run_config(config, {"data": data, "scoring.as_of": _date(as_of, "--as-of"), "scoring.reasons": top,
                                   "scoring.explain": explain, "scoring.chunk_size": chunk_size})
         if not cfg.data:
@@ -215,7 +201,7 @@ def explain(
     from deepcredit.models.stack import instance_views
     from deepcredit.scoring.scorer import Scorer
 
-    with _model_errors():
+    with model_errors():
         model, defs = _load(model_dir)
         ds = resolve_dataset(data)
         whole_graph = "structural" in instance_views(model)  # neighbours must be in the spine to pass messages

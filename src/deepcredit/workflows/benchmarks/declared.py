@@ -39,8 +39,9 @@ def in_file_order(ds: Dataset, inp: ModelInput) -> ModelInput:
 
 
 def raw_inputs(ds: Dataset, inp: ModelInput) -> pd.DataFrame:
-    """The declared, non-protected attributes as stored (text as pandas category), aligned with inp's rows."""
-    attrs = [a for a in ds.spec.profile.attributes if not a.protected and a.role is None]
+    """The declared, non-protected attributes as stored (text as pandas category), aligned with inp's rows;
+    dates are left out (a peer's tutorial reads no raw timestamps)."""
+    attrs = [a for a in ds.spec.profile.attributes if not a.protected and a.type != "date"]
     people = ds.read("people")
     people.index = people["person_id"].astype(str)
     X = people.loc[inp.keys["person_id"].astype(str), [a.name for a in attrs]].reset_index(drop=True)
@@ -75,7 +76,8 @@ def peer_lightgbm(X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.nd
     return np.asarray(clf.predict_proba(X.iloc[test]))[:, 1]
 
 
-def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = lambda s: None) -> dict:
+def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = lambda s: None,
+        log: Callable[[str], None] = lambda line: print(line, flush=True)) -> dict:
     """{models: {name: split metrics}, cv: {name: auc_mean/std, ks_mean/std}, members, rows, bad_rate, ...}."""
     inp = in_file_order(ds, build_model_input(ds, views=("tabular", "temporal", "structural")))
     views = {"tabular"} | ({"temporal"} if inp.sequences is not None else set()) \
@@ -92,7 +94,7 @@ def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = la
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 card = ScorecardModel().fit(inp.take(train))
-                stack = fit_stack(inp, train, members, args, f"{ds.name} {name} {i}")
+                stack = fit_stack(inp, train, members, args, f"{ds.name} {name} {i}", log)
                 r = {**{f"member:{k}": v for k, v in evaluate_stack(stack, inp, test).items() if k != "stack"},
                      "scorecard": metrics(y[test], card.predict_proba(inp.take(test))[:, 1]),
                      "stack": metrics(y[test], stack.predict_proba(inp.take(test))[:, 1]),
@@ -103,8 +105,8 @@ def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = la
                               "stack_members": [k for k, _ in stack.members_],
                               "stack_skipped": dict(stack.skipped_),
                               "meta_weights": stack.metrics_.get("meta_weights")}
-            print(json.dumps({"protocol": name, "fold": i, "seconds": round(time.perf_counter() - t0, 1),
-                              **{m: v["auc"] for m, v in r.items()}}), flush=True)
+            log(json.dumps({"protocol": name, "fold": i, "seconds": round(time.perf_counter() - t0, 1),
+                            **{m: v["auc"] for m, v in r.items()}}))
             runs.append(r)
         results[name] = runs
     models = {m: {k: v for k, v in r.items() if k in ("auc", "ks", "ece")} for m, r in results["split"][0].items()}

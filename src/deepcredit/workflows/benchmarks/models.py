@@ -35,6 +35,7 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -110,15 +111,15 @@ def lgbm_defaults(inp: ModelInput, train: np.ndarray, test: np.ndarray) -> np.nd
     return np.asarray(clf.predict_proba(X.iloc[test]))[:, 1]
 
 
-def fit_stack(inp: ModelInput, train: np.ndarray, members: list[str], args: ModelsRun, log_name: str) -> StackModel:
+def fit_stack(inp: ModelInput, train: np.ndarray, members: list[str], args: ModelsRun, log_name: str,
+              log: Callable[[str], None] = lambda line: print(line, flush=True)) -> StackModel:
     t0 = time.perf_counter()
     stack = StackModel(members=members, member_params=args.member_params, n_folds=args.folds, seed=0,
                        temporal=args.temporal_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        stack.fit(inp.take(train), on_progress=lambda k, i, n: print(f"  [{log_name}] {k} {i}/{n} "
-                                                                     f"({time.perf_counter() - t0:.0f} s)",
-                                                                     flush=True))
+        stack.fit(inp.take(train), on_progress=lambda k, i, n: log(f"  [{log_name}] {k} {i}/{n} "
+                                                                   f"({time.perf_counter() - t0:.0f} s)"))
     return stack
 
 
