@@ -293,17 +293,17 @@ def test_one_workbook_can_hold_every_table_one_sheet_each(tmp_path):
 def test_a_file_saved_with_its_row_index_is_drafted_with_it_as_the_id_and_its_words_and_label_read(tmp_path):
     """A pandas export (an empty first header cell), camel-case headers, a label among the columns: the
     unedited draft ingests, names the unnamed column by its position, splits the words for the texts, picks
-    the label, guesses dimensions, and gives no amount role to a count."""
+    the label, guesses dimensions, gives no amount role to a count and flags a code among the counts."""
     frame = pd.DataFrame({"SeriousDlqin2yrs": [0, 1, 0, 0], "MonthlyIncome": [3200, None, 4100, 2500],
                           "NumberOfOpenCreditLinesAndLoans": [4, 9, 2, 5],
-                          "NumberOfTime30-59DaysPastDueNotWorse": [0, 2, 0, 1], "Hobby": ["a", "b", "a", "c"]},
+                          "NumberOfTime30-59DaysPastDueNotWorse": [0, 2, 98, 1], "Hobby": ["a", "b", "a", "c"]},
                          index=[11, 12, 13, 14])
     frame.to_csv(tmp_path / "cs.csv", na_rep="NA")  # header ",SeriousDlqin2yrs,..."
     text = draft_spec(tmp_path / "cs.csv")
     for line in ('id_column = "unnamed_1"', 'label = "SeriousDlqin2yrs"', 'name = "monthly_income"',
                  'role = "income"', 'description = "your number of time 30-59 days past due not worse"',
                  'dimension = "credit_history"  # check: guessed from the name',
-                 'dimension = "identity"  # TODO'):
+                 'dimension = "identity"  # TODO', '# special = { "98" = "TODO" }  # check: 98 stands apart'):
         assert line in text, line
     assert text.count("role =") == 1  # the count of credit lines is not a credit line
     (tmp_path / "cs.toml").write_text(text)

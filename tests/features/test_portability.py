@@ -44,9 +44,12 @@ def _days_free(sql: str, dialect) -> str:
 @pytest.mark.parametrize("dialect", [DUCKDB, SPARK], ids=lambda d: d.name)
 @pytest.mark.parametrize("kind", ["german", "otc", "uci"])
 def test_plans_of_declared_data_sets_parse_in_both_engines(dialect, kind):
-    """Declared attributes (ordinals, dates), attribute history and the users' own words stay portable."""
+    """Declared attributes (ordinals, dates, special values), attribute history and the users' own words stay
+    portable."""
     spec = builtin_spec(kind)
-    attrs = [*spec.profile.attributes, Attribute(name="opened", type="date", dimension="identity")]
+    attrs = [*spec.profile.attributes, Attribute(name="opened", type="date", dimension="identity"),
+             Attribute(name="late_count", type="numeric", dimension="credit_history",
+                       special={"96": "not reported", "-1": "it's unknown"})]
     spec = spec.model_copy(update={"profile": spec.profile.model_copy(
         update={"valid_from": "valid_from", "id_column": "person_id", "attributes": attrs})})
     people = {"person_id", "valid_from", *(a.name for a in attrs)}

@@ -178,3 +178,38 @@ def test_an_ordinal_feature_holds_the_rank_and_reads_as_its_declared_level():
     assert feat.levels == tuple(order) and feat.label(0.0) == order[0] and feat.label(4) == order[4]
     assert feat.label(None) is None and feat.label(7) == 7  # out of range: left as it is
     assert type(feat).from_dict(feat.to_dict()) == feat
+
+
+def test_special_values_read_as_missing_and_their_meaning_is_a_feature_of_its_own(tmp_path):
+    """96 and 98 in a count are codes: no feature reads them as a quantity, and `late_code` says which."""
+    text = HISTORY.replace('valid_from = "valid_from"', "").replace(
+        'name = "income"', 'name = "late"\nspecial = { 96 = "not reported", 98 = "refused" }')
+    spec = spec_from_toml(text)
+    people = pd.DataFrame({"person_id": ["a", "b", "c", "d"], "late": [2.0, 96.0, 98.0, None],
+                           "segment": ["x"] * 4})
+    outcomes = pd.DataFrame({"person_id": list("abcd"), "as_of": pd.Series([AS_OF] * 4, dtype="datetime64[us]"),
+                             "label": [0, 1, 1, 0], "window_days": [90] * 4})
+    ds = write_dataset(tmp_path / "p", {"people": people, "events": empty_table(EVENTS),
+                                        "relations": empty_table(RELATIONS), "outcomes": outcomes},
+                       "codes", "2026-01-01", spec=spec)
+    frame = build_features(ds).frame.set_index("person_id")
+    assert frame["late"].tolist()[:1] == [2.0] and frame["late"].iloc[1:].isna().all()
+    assert frame["late_code"].tolist()[1:3] == ["not reported", "refused"]
+    assert pd.isna(frame.loc["a", "late_code"]) and pd.isna(frame.loc["d", "late_code"])
+    code = next(f for f in features_for(spec) if f.name == "late_code")
+    assert code.description == "what was recorded instead of your late" and code.dimension == "fulfilment_capacity"
+    assert next(f for f in features_for(spec) if f.name == "late").codes == "late_code"  # reasons show it
+
+
+@pytest.mark.parametrize(("attribute", "special", "words"), [
+    ("segment", 'special = { 96 = "x" }', "`special` applies to numeric attributes only"),
+    ("income", 'special = { abc = "x" }', "'abc' is not a number"),
+    ("income", 'special = { 96 = " " }', "say what the value means"),
+])
+def test_a_bad_special_value_names_its_field(attribute, special, words):
+    from deepcredit.data.spec import SpecError
+
+    text = HISTORY.replace(f'name = "{attribute}"', f'name = "{attribute}"\n{special}')
+    with pytest.raises(SpecError, match=words) as err:
+        spec_from_toml(text)
+    assert "special" in str(err.value.field)

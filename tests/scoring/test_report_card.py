@@ -13,7 +13,7 @@ from deepcredit.data.schema import Dimension
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame
-from deepcredit.features.spec import FeatureDef, Source
+from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.models.base import DIMENSIONS, Explanation
 from deepcredit.models.gbdt import GBDTModel
 from deepcredit.models.scale import ScoreScale
@@ -108,6 +108,17 @@ def test_reasons_are_used_features_in_a_fixed_order():
     assert np.array_equal(card[DIMENSIONS].sum(axis=1).to_numpy(), card["score"].to_numpy())
     # social connections: its only feature (c) is unused, so no data there, not a neutral share of the base
     assert card["social_connections"].isna().all() and card["identity"].notna().all()
+
+
+def test_a_value_missing_because_it_was_a_code_shows_what_the_code_means():
+    inp = _tiny_input()  # y's b is missing; with b's codes in c ("refused" for y), the reason says so
+    defs = [replace(d, codes="c") if d.name == "b" else d for d in inp.definitions]
+    frame = inp.tabular.frame.assign(c=[None, "refused", None])
+    inp = ModelInput(FeatureFrame(frame, [replace(d, kind=Kind.CATEGORICAL) if d.name == "c" else d for d in defs]))
+    model = _FakeModel(inp, np.array([[0.0, 0.0, 0.0, 0.0], [0.0, 0.8, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]),
+                       used=["a", "b", "d"])
+    reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4)
+    assert reasons[["feature", "value"]].values.tolist() == [["b", "refused"]]
 
 
 def test_a_feature_where_higher_is_riskier_is_no_reason_at_zero_or_below():

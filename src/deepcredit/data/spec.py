@@ -97,10 +97,18 @@ class Attribute(_Strict):
     role: Role | None = None
     log: bool = False
     """Numeric amounts spanning orders of magnitude: the feature is ln(1 + max(x, 0)), named log_<name>."""
+    special: dict[str, str] = {}
+    """Numeric values that are codes, not quantities, with what each means ({"96" = "not reported"}): every
+    feature reads them as missing, and a categorical feature `<name>_code` holds their meaning."""
 
     @property
     def source_column(self) -> str:
         return self.column or self.name
+
+    @property
+    def code_feature(self) -> str | None:
+        """The name of the feature holding a special value's meaning (None without special values)."""
+        return f"{self.name}_code" if self.special else None
 
     @property
     def text(self) -> str:
@@ -118,6 +126,16 @@ class Attribute(_Strict):
             raise SpecProblem(("order",), "a value appears more than once in `order`")
         if self.log and self.type != "numeric":
             raise SpecProblem(("log",), "`log` applies to numeric attributes only")
+        if self.special and self.type != "numeric":
+            raise SpecProblem(("special",), f"`special` applies to numeric attributes only (this one is {self.type})")
+        for value, meaning in self.special.items():
+            try:
+                float(value)
+            except ValueError:
+                raise SpecProblem(("special", value), f"{value!r} is not a number: special values are numbers "
+                                                      "that stand for something else") from None
+            if not meaning.strip():
+                raise SpecProblem(("special", value), "say what the value means (it is what a reason shows)")
         want = {"credit_line": "numeric", "income": "numeric", "joined_at": "date"}
         if self.role is not None and want[self.role] != self.type:
             raise SpecProblem(("role",), f"role {self.role} needs a {want[self.role]} attribute, not {self.type}")
@@ -143,6 +161,11 @@ class Profile(_Strict):
     @model_validator(mode="after")
     def _check(self) -> Profile:
         _unique([a.name for a in self.attributes], ("attributes",), "name")
+        names = {a.name for a in self.attributes}
+        for i, a in enumerate(self.attributes):
+            if a.code_feature in names:
+                raise SpecProblem(("attributes", i, "special"), f"its special values' feature {a.code_feature!r} "
+                                                                "is also an attribute's name: rename that one")
         _unique([a.source_column for a in self.attributes], ("attributes",), "column")
         _not_ignored(self.ignore, [self.id_column, self.valid_from, *(a.source_column for a in self.attributes)])
         for i, a in enumerate(self.attributes):

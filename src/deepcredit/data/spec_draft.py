@@ -240,6 +240,25 @@ def header_words(col: str) -> str:
     return identifier(re.sub(CAMEL, "_", col))
 
 
+CODE_LIKE = re.compile(r"^(9+\d|-9*1|-9+)$")
+"""Whole numbers written the way placeholders are: 96, 98, 99, 999, 9998, -1, -99 ..."""
+
+
+def special_codes(values: pd.Series) -> list[str]:
+    """Values of a numeric column that look like codes for 'unknown' or 'refused' rather than quantities: of
+    a placeholder's form, and far beyond every other value (96 and 98 in a count that otherwise stops at 13;
+    -1 where everything else is zero or more)."""
+    numbers = pd.to_numeric(values.dropna().astype(str).str.strip(), errors="coerce").dropna()
+    whole = numbers[numbers == numbers.round()]
+    seen = sorted({int(v) for v in whole if CODE_LIKE.match(str(int(v)))})
+    rest = numbers[~numbers.isin(seen)]
+    if not seen or rest.empty:
+        return []
+    high, low = [v for v in seen if v > 0], [v for v in seen if v < 0]
+    far = (not high or rest.max() < min(high) / 2) and (not low or rest.min() >= 0)
+    return [str(v) for v in seen] if far else []
+
+
 def _dimension(words: str) -> str | None:
     return next((dim for dim, pattern in DIMENSION_HINTS if re.search(pattern, words)), None)
 
@@ -279,6 +298,11 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[st
         if role:
             roles[role] = col
             out.append(f"role = {toml_string(role)}  # check: what the capacity templates read it as")
+        if kind == "numeric" and (codes := special_codes(frame[col])):
+            listed = ", ".join(f"{toml_string(c)} = \"TODO\"" for c in codes)
+            out.append(f"# special = {{ {listed} }}  # check: {', '.join(codes)} "
+                       f"{'stands' if len(codes) == 1 else 'stand'} apart from the other values: codes, not "
+                       "quantities? Say what each means and keep the line")
         if kind == "categorical" and frame[col].nunique() <= 12:
             listed = ", ".join(toml_string(str(v)) for v in sorted(frame[col].dropna().unique()))
             out.append(f"# values: {listed} (ordered? make it type = \"ordinal\" with order = [...])")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deepcredit.data.spec import DatasetSpec, Events, builtin_spec
-from deepcredit.features.templates import isin, owed_condition, paid_condition, profile_column
+from deepcredit.features.templates import isin, owed_condition, paid_condition, profile_column, sql_text
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,11 @@ def _profile(d: Dialect, spec: DatasetSpec, people_columns: set[str], every_colu
         if a.type == "date":
             cols.append((f"CASE WHEN p.{a.name} < s.as_of THEN s.as_of_day - {d.days(f'p.{a.name}')} END",
                          profile_column(a)))
+        elif a.code_feature:  # codes read as missing by every template; their meaning in a column of its own
+            codes = {repr(float(v)): meaning for v, meaning in a.special.items()}
+            cols.append((f"CASE WHEN p.{a.name} IN ({', '.join(codes)}) THEN NULL ELSE p.{a.name} END", a.name))
+            cols.append((f"CASE p.{a.name} {' '.join(f'WHEN {v} THEN {sql_text(m)}' for v, m in codes.items())} "
+                         "END", a.code_feature))
         else:
             cols.append((f"p.{a.name}", a.name))
     if every_column:

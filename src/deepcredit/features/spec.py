@@ -60,6 +60,9 @@ class FeatureDef:
     """The person can change it by their own future behaviour: it may appear in how-to-improve advice."""
     levels: tuple[str, ...] = ()
     """An ordinal attribute's declared values, lowest first: the feature holds the rank, reasons show the value."""
+    codes: str = ""
+    """The feature holding what a missing value stands for (an attribute's special values, `<name>_code`):
+    a reason shows that meaning ('refused') rather than 'missing'."""
 
     def label(self, value: object) -> object:
         """The value as a person reads it: an ordinal rank becomes its declared level."""

@@ -123,13 +123,26 @@ def attribute_feature(a: Attribute) -> FeatureDef:
     improve = a.improve or (KEEP_CURRENT if a.actionable else NOT_ACTIONABLE)
     return FeatureDef(name, a.dimension, Source.PROFILE, sql, a.text, improve,
                       risk_direction=a.risk_direction, kind=kind, requires=(a.name,), protected=a.protected,
-                      actionable=a.actionable, levels=tuple(a.order or ()) if a.type == "ordinal" else ())
+                      actionable=a.actionable, levels=tuple(a.order or ()) if a.type == "ordinal" else (),
+                      codes=a.code_feature or "")
+
+
+def code_feature(a: Attribute) -> FeatureDef | None:
+    """What an attribute's special value stands for (its declared meaning), where it holds one."""
+    if not a.code_feature:
+        return None
+    improve = a.improve or (KEEP_CURRENT if a.actionable else NOT_ACTIONABLE)
+    return FeatureDef(a.code_feature, a.dimension, Source.PROFILE, f"MAX({a.code_feature})",
+                      f"what was recorded instead of {a.text}", improve, kind=Kind.CATEGORICAL, requires=(a.name,),
+                      protected=a.protected, actionable=a.actionable)
 
 
 def profile_features(spec: DatasetSpec) -> list[FeatureDef]:
-    """Declared attributes, dimension by dimension; a protected one only where declared use_as_input."""
+    """Declared attributes, dimension by dimension (with their special values' meanings where declared); a
+    protected one only where declared use_as_input."""
     attrs = [a for a in spec.profile.attributes if not a.protected or a.use_as_input]
-    return [attribute_feature(a) for d in Dimension for a in attrs if a.dimension is d]
+    return [f for d in Dimension for a in attrs if a.dimension is d
+            for f in (attribute_feature(a), code_feature(a)) if f is not None]
 
 
 # --- fulfilment templates --------------------------------------------------------------------------------

@@ -264,9 +264,11 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     keys = inp.keys
     values = np.empty(len(r), dtype=object)
     for j in np.unique(c):  # one vectorised gather per feature
-        m = c == j
+        m, d = c == j, defs[cols[j]]
         col = X[cols[j]].astype(object).to_numpy()[r[m]]
-        values[m] = [None if pd.isna(v) else defs[cols[j]].label(v) for v in col]
+        # a value missing because it was a code (FeatureDef.codes) shows what the code means
+        said = X[d.codes].astype(object).to_numpy()[r[m]] if d.codes and d.codes in X else np.full(len(col), None)
+        values[m] = [(None if pd.isna(s) else s) if pd.isna(v) else d.label(v) for v, s in zip(col, said, strict=True)]
     return pd.DataFrame({
         "row": r, "person_id": keys["person_id"].to_numpy()[r], "as_of": keys["as_of"].to_numpy()[r],
         "rank": rank + 1, "feature": names,
