@@ -237,7 +237,8 @@ def person_token(
     ctx.db.create_all()
     sync_clock(ctx)
     out = create_person_token(ctx, person_id, days)
-    console.print(f"token valid until {out.expires_at:%Y-%m-%d %H:%M} UTC:")
+    console.print(f"token valid until {out.expires_at:%Y-%m-%d %H:%M} ({ctx.settings.clock.zone or 'UTC'}, "
+                  "on the service's clock):")
     typer.echo(out.token)
 
 

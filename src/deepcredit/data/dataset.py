@@ -76,6 +76,12 @@ class Dataset:
         return self.manifest.name
 
     @property
+    def time_zone(self) -> str | None:
+        """The zone whose wall-clock times the tables hold (None: UTC): the scoring service keeps its clock
+        in it, so a reported event and the stored ones share one calendar."""
+        return self.manifest.time_zone or None
+
+    @property
     def snapshot_date(self) -> pd.Timestamp:
         return pd.Timestamp(self.manifest.snapshot_date)
 
@@ -153,7 +159,7 @@ def _table_entry(root: Path, rel: str) -> dict:
 
 
 def finalize_dataset(staging: Path, out: Path, name: str, snapshot_date: str, description: str = "",
-                     extras: tuple[str, ...] = (), spec: DatasetSpec | None = None) -> Dataset:
+                     extras: tuple[str, ...] = (), spec: DatasetSpec | None = None, time_zone: str = "") -> Dataset:
     """Write the manifest (and spec.json) for a fully written staging directory; move it into place atomically."""
     spec_hash = ""
     if spec is not None:
@@ -169,7 +175,8 @@ def finalize_dataset(staging: Path, out: Path, name: str, snapshot_date: str, de
         rel = f"{e}.parquet" if (staging / f"{e}.parquet").exists() else e
         extra_entries[e] = _table_entry(staging, rel)
     manifest = DatasetManifest(name=name, snapshot_date=str(pd.Timestamp(snapshot_date).date()),
-                               description=description, tables=tables, extras=extra_entries, spec=spec_hash)
+                               description=description, tables=tables, extras=extra_entries, spec=spec_hash,
+                               time_zone=time_zone)
     atomic_write_json(staging / MANIFEST, asdict(manifest))
     out = Path(out)
     check_replaceable(out)
@@ -202,7 +209,7 @@ def staging_dir(out: Path) -> Path:
 
 
 def write_dataset(out: Path, frames: dict[str, pd.DataFrame], name: str, snapshot_date: str,
-                  description: str = "", spec: DatasetSpec | None = None) -> Dataset:
+                  description: str = "", spec: DatasetSpec | None = None, time_zone: str = "") -> Dataset:
     """Write in-memory tables (already validated) as a data set; all or nothing."""
     check_replaceable(out)
     staging = staging_dir(out)
@@ -210,7 +217,7 @@ def write_dataset(out: Path, frames: dict[str, pd.DataFrame], name: str, snapsho
         for t, frame in frames.items():
             atomic_write_parquet(staging / f"{t}.parquet", frame)
         extras = tuple(t for t in frames if t not in TABLES)
-        return finalize_dataset(staging, out, name, snapshot_date, description, extras, spec)
+        return finalize_dataset(staging, out, name, snapshot_date, description, extras, spec, time_zone)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -280,4 +287,4 @@ def sample_dataset(src: Dataset, out: Path, people: int, seed: int = 0) -> Datas
         frames[name] = con.execute(f"SELECT * FROM {name} {where}").df()
     return write_dataset(out, frames, f"{src.name}-sample{len(keep)}-seed{seed}",
                          str(src.snapshot_date.date()), f"{len(keep):,} people drawn from {src.name} (seed {seed})",
-                         spec=src.spec)
+                         spec=src.spec, time_zone=src.manifest.time_zone)

@@ -473,7 +473,8 @@ def ingest_with_spec(spec: DatasetSpec, sources: dict[str, Path], out: Path, spe
     frames, snapshot = read_with_spec(spec, sources, spec_file, snapshot_date, on_step)
     if on_step:
         on_step(f"writing {Path(out).name}")
-    return write_dataset(out, frames, name or spec.name, snapshot, spec.description, spec=spec)
+    return write_dataset(out, frames, name or spec.name, snapshot, spec.description, spec=spec,
+                         time_zone=spec.format.timezone or "")
 
 
 def events_by_meaning(ds: Dataset) -> dict[str, int]:

@@ -184,3 +184,5 @@ class DatasetManifest:
     extras: dict[str, dict] = field(default_factory=dict)
     spec: str = ""
     """sha256 of the stored spec.json ("" for data sets stored without one)."""
+    time_zone: str = ""
+    """The zone whose wall-clock times the tables hold (the spec's [format] timezone); "" for UTC."""

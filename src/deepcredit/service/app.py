@@ -29,11 +29,26 @@ from deepcredit.service.history import correctable_statuses, spec_of
 from deepcredit.service.limits import BodyLimit
 from deepcredit.service.neighbours import neighbour_queue
 from deepcredit.service.routes import admin, merchant, person
-from deepcredit.service.schemas import INT64_MAX, Health
+from deepcredit.service.schemas import INT64_MAX, SERVICE_ZONE, Health
 from deepcredit.service.scoring import Scorer
 from deepcredit.service.store import Database
 
 log = logging.getLogger("deepcredit.service.access")
+
+
+class ServiceZone:
+    """ASGI middleware: each request's responses give the service's naive times as the instants they are
+    in its zone (schemas.SERVICE_ZONE; the clock's zone is known once the context has synced it)."""
+
+    def __init__(self, app, ctx: ServiceContext) -> None:
+        self.app, self.ctx = app, ctx
+
+    async def __call__(self, scope, receive, send):
+        token = SERVICE_ZONE.set(self.ctx.settings.clock.zone)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            SERVICE_ZONE.reset(token)
 
 
 class RouteLog:
@@ -262,6 +277,7 @@ def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | 
                       model_id=getattr(c.scorer, "model_id", None))
 
     _document(app, ctx)
+    app.add_middleware(ServiceZone, ctx=ctx)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RouteLog)
     return app

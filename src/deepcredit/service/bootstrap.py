@@ -67,7 +67,8 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
     scorer = load_scorer(model_path, data, threads=None)  # verifies the artifact before anything is copied
     keep = protected_columns_read(scorer, data)
     copy = pseudonymise_dataset(data, Path(state_dir).resolve() / "data", ctx.pseudonym, keep_protected=keep)
-    offset = timedelta(0) if as_of is None else utcnow() - as_of
+    settings.clock.zone = data.time_zone
+    offset = timedelta(0) if as_of is None else settings.clock.unshifted() - as_of
     settings.clock.offset = offset
     scorer = load_scorer(model_path, copy, overlay_source(ctx.db), threads=None)
     now = ctx.now()
@@ -76,7 +77,8 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
         save_scores_bulk(ctx, scored, cause="initial score")
         people += len(scored)
     write_meta(ctx, {"data_dir": str(copy.root), "model_path": str(model_path), "model_id": scorer.model_id,
-                     "clock_offset_seconds": str(offset.total_seconds()), "source_data": data.name,
+                     "clock_offset_seconds": str(offset.total_seconds()), "time_zone": data.time_zone or "",
+                     "source_data": data.name,
                      "source_fingerprint": data.fingerprint(), "initialised_at": utcnow().isoformat()})
     with ctx.db.write() as s:
         ctx.audit.append(s, now, "operator", "service_initialised", None, people=people,

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 DEFAULT_DATABASE_URL = "sqlite:///runs/service/deepcredit.db"
 MIN_KEY_BYTES = 32
@@ -38,10 +39,21 @@ def naive_utc(dt: datetime) -> datetime:
         return datetime.min if dt.year == 1 else datetime.max
 
 
+def wall_clock(utc: datetime, zone: str | None) -> datetime:
+    """Naive UTC as the naive wall-clock time of `zone` (unchanged when None: UTC)."""
+    if not zone:
+        return utc
+    return utc.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+
+
 @dataclass
 class Clock:
-    """The service's notion of now: real UTC time, optionally shifted back to a data set's era.
+    """The service's notion of now: the data set's wall-clock time, optionally shifted back to its era.
 
+    Why the zone: a data set declared in Asia/Shanghai holds Shanghai wall-clock times; a clock in UTC
+    would call an event of 07:00 that morning eight hours in the future, and stamp reported events on
+    another calendar than the stored ones. `zone` is the data set's (Dataset.time_zone), recorded at
+    `serve-init`; None keeps UTC.
     Why a shift: a demo on historical data (UCI is from 2005) must score "now" in that data's time, or
     every recency feature would read twenty years. `offset` is fixed at `serve-init` and stored, so time
     still runs forward and events stay ordered across restarts.
@@ -49,9 +61,24 @@ class Clock:
 
     offset: timedelta = timedelta(0)
     source: Callable[[], datetime] = utcnow
+    zone: str | None = None
 
     def now(self) -> datetime:
-        return self.source() - self.offset
+        return self.unshifted() - self.offset
+
+    def unshifted(self) -> datetime:
+        """The wall-clock time in the data set's zone, before any shift to its era."""
+        return wall_clock(self.source(), self.zone)
+
+    def naive(self, dt: datetime) -> datetime:
+        """A client's timestamp in the service's time: an aware one converted to the zone's wall clock,
+        a naive one taken as already in it (see naive_utc for times off the calendar)."""
+        if not dt.tzinfo or not self.zone:
+            return naive_utc(dt)
+        try:
+            return dt.astimezone(ZoneInfo(self.zone)).replace(tzinfo=None)
+        except OverflowError:
+            return datetime.min if dt.year == 1 else datetime.max
 
 
 @dataclass

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from deepcredit.service.config import naive_utc
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.problems import Problem, forbidden, not_found
 from deepcredit.service.schemas import ConsentCreate, ConsentMode, ConsentOut, ConsentState, Scope
@@ -41,7 +40,7 @@ def to_out(c: Consent, merchant_name: str, now: datetime) -> ConsentOut:
 
 def grant(ctx: ServiceContext, subject: str, req: ConsentCreate) -> ConsentOut:
     now = ctx.now()
-    expires = naive_utc(req.expires_at)
+    expires = ctx.settings.clock.naive(req.expires_at)
     if expires <= now:
         raise Problem(422, "invalid-consent", "expires_at must be in the future")
     if expires > now + timedelta(days=ctx.settings.max_consent_days):

@@ -58,9 +58,12 @@ def sync_clock(ctx: ServiceContext) -> None:
     """Use the clock offset serve-init recorded (historical data), unless a clock was set explicitly."""
     if not ctx.db.initialised():
         return
-    offset = read_meta(ctx).get("clock_offset_seconds")
+    meta = read_meta(ctx)
+    offset = meta.get("clock_offset_seconds")
     if offset and ctx.settings.clock.offset == timedelta(0):
         ctx.settings.clock.offset = timedelta(seconds=float(offset))
+    if meta.get("time_zone") and ctx.settings.clock.zone is None:
+        ctx.settings.clock.zone = meta["time_zone"]
 
 
 def write_meta(ctx: ServiceContext, values: dict[str, str]) -> None:

@@ -24,7 +24,6 @@ from sqlalchemy import delete, insert, select
 from deepcredit.data.schema import EVENT_STATUSES, REPORTED_OUTCOMES
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.service.auth import MerchantPrincipal
-from deepcredit.service.config import naive_utc
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.history import spec_of, status_meaning
 from deepcredit.service.problems import Problem, forbidden
@@ -168,7 +167,7 @@ def _same_facts(prior: ServiceEvent, subject: str, req: EventReport, days_late: 
 def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> EventAck:
     subject = ctx.pseudonym(req.person_id)
     now = ctx.now()
-    ts = naive_utc(req.occurred_at) if req.occurred_at else now
+    ts = ctx.settings.clock.naive(req.occurred_at) if req.occurred_at else now
     if ts > now:
         raise Problem(422, "invalid-event", "occurred_at is in the future")
     if ts < now - timedelta(days=365 * 5):

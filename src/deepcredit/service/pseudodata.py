@@ -75,7 +75,7 @@ def pseudonymise_dataset(src: Dataset, out: Path, pseudonym: Pseudonymiser,
                                 snapshot_date=src.manifest.snapshot_date,
                                 description=f"{src.name} keyed by HMAC-SHA256 pseudonyms for the scoring service; "
                                             f"source fingerprint {src.fingerprint()}",
-                                extras=("relations_by_target",), spec=spec)
+                                extras=("relations_by_target",), spec=spec, time_zone=src.manifest.time_zone)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -159,7 +159,9 @@ def history_chart(history: list[HistoryPoint], bands: list[tuple[str, int]], wid
             "line": " ".join(f"{m['x']},{m['y']}" for m in marks)}
 
 
-def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseOut | None = None) -> str:
+def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseOut | None = None,
+                zone: str | None = None) -> str:
+    """The person's report page; its times are the service's, in `zone` (the data set's; None: UTC)."""
     bands = report.bands
     position = None
     if report.score is not None:
@@ -170,7 +172,7 @@ def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseO
     return _env().get_template("report.html").render(
         r=report, radar=radar(report.dimensions), chart=history_chart(report.history, bands), labels=DIMENSION_LABELS,
         position=position, band_edges=_band_labels(bands), history_rows=rows, page=page, pages=pages,
-        recourse=recourse)
+        recourse=recourse, zone=zone or "UTC")
 
 
 def _band_labels(bands: list[tuple[str, int]], hi: int = 950) -> list[dict]:

@@ -9,9 +9,11 @@ timestamp in a response is UTC with its offset.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -38,9 +40,21 @@ DbId = Annotated[int, Field(ge=1, le=INT64_MAX, description="A row id (a positiv
 """Every id the service hands out; larger numbers are refused by the schema (422), not by the database."""
 
 
+SERVICE_ZONE: ContextVar[str | None] = ContextVar("service_zone", default=None)
+"""The zone of the service's naive times (config.Clock.zone, the data set's; None: UTC), set for each
+request by app.ServiceZone so that responses can say which instant a stored time is."""
+
+
 def _as_utc(dt: datetime) -> datetime:
-    """Stored times are naive UTC: say so in every response (RFC 3339 needs the offset)."""
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    """Stored times are naive, in the service's zone: every response gives them in UTC with the offset
+    (RFC 3339 needs it)."""
+    if dt.tzinfo is None:
+        zone = SERVICE_ZONE.get()
+        dt = dt.replace(tzinfo=ZoneInfo(zone) if zone else UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # the calendar's first or last instant, as config.naive_utc makes them
+        return dt.replace(tzinfo=UTC)
 
 
 UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]

@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse, Response
 
 from deepcredit.service import alerts, consent, disputes, export, recourse, report
 from deepcredit.service.auth import PersonPrincipal, person
-from deepcredit.service.config import naive_utc
 from deepcredit.service.context import ServiceContext, get_context
 from deepcredit.service.problems import Problem, forbidden
 from deepcredit.service.routes import BODY, COMMON, P, PathId
@@ -71,7 +70,7 @@ def my_report_html(history_page: int = Query(1, ge=1, le=100_000, description="P
     except Exception as exc:  # noqa: BLE001 - the page shows everything else; the what-if says it is unavailable
         log.error("what-if for the report page failed (%s)", type(exc).__name__)
         plan = None
-    return HTMLResponse(report.render_html(viewed, history_page, plan), headers=HTML_HEADERS)
+    return HTMLResponse(report.render_html(viewed, history_page, plan, ctx.settings.clock.zone), headers=HTML_HEADERS)
 
 
 @router.get("/me/recourse", response_model=RecourseOut, responses={501: P},
@@ -144,7 +143,7 @@ def my_alerts(since: str | None = Query(None, description="Only alerts after thi
                                                           "2026-01-31T12:00:00Z)", json_schema_extra={"format": "date-time"}),
               limit: int = Query(100, ge=1, le=1000), p: PersonPrincipal = Depends(person),
               ctx: ServiceContext = Depends(get_context)) -> list[AlertOut]:
-    return alerts.feed(ctx, p.subject, since=naive_utc(iso_datetime(since, "since")) if since is not None else None,
+    return alerts.feed(ctx, p.subject, since=ctx.settings.clock.naive(iso_datetime(since, "since")) if since is not None else None,
                        limit=limit)
 
 
