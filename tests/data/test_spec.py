@@ -418,3 +418,38 @@ def test_relations_to_people_outside_the_people_table_are_refused_or_dropped_as_
     with pytest.warns(UserWarning, match="2 of 3 relations name someone not in the people table"):
         ds = ingest_with_spec(dropping, files, tmp_path / "b")
     assert ds.read("relations")[["source", "target"]].values.tolist() == [["c1", "c2"]]
+
+
+UNKNOWN_OUTCOMES = """spec_version = 1
+name = "loans"
+[[profile.attributes]]
+name = "grade"
+type = "categorical"
+dimension = "credit_history"
+[outcomes]
+source = "people"
+label = "loan_status"
+bad = ["Charged Off"]
+good = ["Fully Paid"]
+unknown = ["Current", ""]
+as_of = 2024-01-01
+window_days = 365
+"""
+
+
+def test_rows_whose_outcome_is_not_known_yet_are_left_out_of_the_labels_and_counted(tmp_path):
+    pd.DataFrame({"person_id": list("abcde"), "grade": list("ABCAB"),
+                  "loan_status": ["Fully Paid", "Charged Off", "Current", "", "Fully Paid"]}
+                 ).to_csv(tmp_path / "loans.csv", index=False)
+    with pytest.warns(UserWarning, match="2 of 5 rows have an outcome not known yet"):
+        ds = ingest_with_spec(spec_from_toml(UNKNOWN_OUTCOMES), {"people": tmp_path / "loans.csv"}, tmp_path / "ds")
+    assert ds.read("outcomes")["label"].tolist() == [0, 1, 0] and len(ds.read("people")) == 5
+    strict = UNKNOWN_OUTCOMES.replace('unknown = ["Current", ""]\n', "")
+    with pytest.raises(DataValidationError, match="row 4 .*a value is required here but the cell is empty"):
+        ingest_with_spec(spec_from_toml(strict), {"people": tmp_path / "loans.csv"}, tmp_path / "ds2")
+    pd.read_csv(tmp_path / "loans.csv").dropna().to_csv(tmp_path / "loans.csv", index=False)
+    with pytest.raises(DataValidationError, match="'Current' is neither a bad .* goes under unknown") as err:
+        ingest_with_spec(spec_from_toml(strict), {"people": tmp_path / "loans.csv"}, tmp_path / "ds2")
+    assert (err.value.row, err.value.column) == (3, "loan_status")
+    with pytest.raises(SpecError, match="'Current' is listed as unknown and as a known outcome"):
+        spec_from_toml(UNKNOWN_OUTCOMES.replace('good = ["Fully Paid"]', 'good = ["Fully Paid", "Current"]'))

@@ -131,7 +131,7 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     if p.valid_from:
         cols.append(Column(p.valid_from, ColumnType.TIMESTAMP, nullable=True))
     if spec.outcomes.source == "people":
-        cols.append(Column(spec.outcomes.label, ColumnType.STRING))
+        cols.append(Column(spec.outcomes.label, ColumnType.STRING, nullable="" in spec.outcomes.unknown))
     key = ((p.id_column, p.valid_from) if p.valid_from else (p.id_column,)) if p.id_column else ()
     frame = read_and_validate(path, _table("people", "profile", cols, p.ignore, key), snapshot, fmt=check.fmt)
     ids = frame[p.id_column] if p.id_column else pd.Series(range(1, len(frame) + 1)).astype(str)
@@ -314,15 +314,20 @@ def _read_relations(spec: DatasetSpec, path: Path, check: _Checker, snapshot) ->
 
 
 def _labels(values: pd.Series, spec: DatasetSpec, file: str, line_offset: int | None) -> pd.Series:
+    """1 for a bad label value, 0 for a good one, missing for one the spec declares unknown (not known yet)."""
     o = spec.outcomes
-    text = values.astype("string").str.strip()
+    text = values.astype("string").str.strip().fillna("")
     bad, good = text.isin(o.bad).to_numpy(bool), text.isin(o.good).to_numpy(bool)
-    unknown = ~(bad | good)
-    if unknown.any():
-        i = int(unknown.argmax())
-        raise DataValidationError(file, f"{text.iloc[i]!r} is neither a bad ({', '.join(map(str, o.bad))}) nor a good "
-                                        f"({', '.join(map(str, o.good))}) label value of the spec", i + 1, o.label, line_offset)
-    return pd.Series(bad.astype("int64"))
+    pending = text.isin(o.unknown).to_numpy(bool) & ~(bad | good)
+    other = ~(bad | good | pending)
+    if other.any():
+        i = int(other.argmax())
+        said = f"{text.iloc[i]!r}" if text.iloc[i] else "an empty label"
+        hint = "" if o.unknown else " (a value that says the outcome is not known yet goes under unknown = [...])"
+        raise DataValidationError(file, f"{said} is neither a bad ({', '.join(map(str, o.bad))}) nor a good "
+                                        f"({', '.join(map(str, o.good))}) label value of the spec{hint}", i + 1,
+                                  o.label, line_offset)
+    return pd.Series(bad.astype("int64")).where(~pending)
 
 
 def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, path: Path | None,
@@ -338,7 +343,7 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
         window_col = None if o.window_days else o.window_days_column
         check.require(path, {("outcomes", "person_id"): o.person_id, ("outcomes", "label"): o.label,
                              ("outcomes", "as_of_column"): as_of_col, ("outcomes", "window_days_column"): window_col})
-        cols = [Column(o.person_id, ColumnType.STRING), Column(o.label, ColumnType.STRING)]
+        cols = [Column(o.person_id, ColumnType.STRING), Column(o.label, ColumnType.STRING, nullable="" in o.unknown)]
         cols += [Column(as_of_col, ColumnType.TIMESTAMP)] if as_of_col else []
         cols += [Column(window_col, ColumnType.INT)] if window_col else []
         key = (o.person_id, as_of_col) if as_of_col else (o.person_id,)
@@ -350,6 +355,14 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
         window = frame[window_col] if window_col else o.window_days
     out = pd.DataFrame({"person_id": ids.astype("string").to_numpy(), "as_of": as_of.astype("datetime64[us]").to_numpy(),
                         "label": label.to_numpy(), "window_days": window})
+    if (pending := int(out["label"].isna().sum())) > 0:
+        warnings.warn(f"{pending:,} of {len(out):,} rows have an outcome not known yet ({', '.join(map(repr, o.unknown))})"
+                      ": left out of the labels; those people can still be scored", stacklevel=2)
+        out = out[out["label"].notna()].reset_index(drop=True)
+        if out.empty:
+            raise DataValidationError(str(path or people_path), "every label value says the outcome is not known yet: "
+                                                                "nothing to learn from or evaluate on", None, o.label)
+    out["label"] = out["label"].astype("int64")
     out["window_days"] = out["window_days"].astype("int64")
     return out
 

@@ -370,6 +370,10 @@ class Outcomes(_Strict):
     label: str = "label"
     bad: list[str | int | bool] = ["1"]
     good: list[str | int | bool] = ["0"]
+    unknown: list[str | int | bool] = []
+    """Label values that say the outcome is not known yet (a loan still running: "Current"; "" for an empty
+    cell): those rows are left out of the labels, with a warning that counts them; the people stay, to be
+    scored. Any other value that is neither bad nor good is an error."""
     as_of_column: str | None = "as_of"
     as_of: dt.date | None = None
     """A fixed as-of date for data without dates (features use what was known strictly before it)."""
@@ -378,7 +382,7 @@ class Outcomes(_Strict):
     ignore: list[str] = []
     """Columns of the outcomes file that are not used: left out of the data set."""
 
-    @field_validator("bad", "good")
+    @field_validator("bad", "good", "unknown")
     @classmethod
     def _text(cls, values: list) -> list[str]:
         return [str(v).lower() if isinstance(v, bool) else str(v) for v in values]
@@ -391,6 +395,9 @@ class Outcomes(_Strict):
         both = set(self.bad) & set(self.good)
         if both:
             raise SpecProblem(("good",), f"{sorted(both)[0]!r} is listed as both good and bad")
+        known = set(self.unknown) & (set(self.bad) | set(self.good))
+        if known:
+            raise SpecProblem(("unknown",), f"{sorted(known)[0]!r} is listed as unknown and as a known outcome")
         if self.as_of is None and (self.as_of_column is None or self.source == "people"):
             raise SpecProblem(("as_of",), "give a fixed as_of date (labels from the people file have no dates)")
         if self.window_days is None and self.window_days_column is None:
