@@ -453,3 +453,16 @@ def test_rows_whose_outcome_is_not_known_yet_are_left_out_of_the_labels_and_coun
     assert (err.value.row, err.value.column) == (3, "loan_status")
     with pytest.raises(SpecError, match="'Current' is listed as unknown and as a known outcome"):
         spec_from_toml(UNKNOWN_OUTCOMES.replace('good = ["Fully Paid"]', 'good = ["Fully Paid", "Current"]'))
+
+
+def test_labels_in_the_people_file_may_be_dated_by_one_of_its_columns(tmp_path):
+    """One row per application, dated: each is scored as of its own date, from what came before it."""
+    text = UNKNOWN_OUTCOMES.replace("as_of = 2024-01-01\n", 'as_of_column = "issue_d"\n')
+    pd.DataFrame({"person_id": list("abc"), "grade": list("ABC"), "issue_d": ["2023-01-15", "2023-06-01", "2024-02-10"],
+                  "loan_status": ["Fully Paid", "Charged Off", "Fully Paid"]}).to_csv(tmp_path / "loans.csv", index=False)
+    ds = ingest_with_spec(spec_from_toml(text), {"people": tmp_path / "loans.csv"}, tmp_path / "ds")
+    outcomes = ds.read("outcomes")
+    assert outcomes["as_of"].dt.strftime("%Y-%m-%d").tolist() == ["2023-01-15", "2023-06-01", "2024-02-10"]
+    assert "issue_d" not in ds.read("people").columns
+    with pytest.raises(SpecError, match="give a fixed as_of date, or, for labels in the people file, as_of_column"):
+        spec_from_toml(UNKNOWN_OUTCOMES.replace("as_of = 2024-01-01\n", ""))

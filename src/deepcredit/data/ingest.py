@@ -123,8 +123,11 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     want: dict[tuple, str | None] = {("profile", "id_column"): p.id_column, ("profile", "valid_from"): p.valid_from}
     want.update({("profile", "attributes", i, "column" if a.column else "name"): a.source_column
                  for i, a in enumerate(p.attributes)})
+    dated = spec.outcomes.source == "people" and spec.outcomes.as_of is None  # as_of_column: a people column
     if spec.outcomes.source == "people":
         want[("outcomes", "label")] = spec.outcomes.label
+    if dated:
+        want[("outcomes", "as_of_column")] = spec.outcomes.as_of_column
     check.require(path, want)
     cols = [Column(p.id_column, ColumnType.STRING)] if p.id_column else []
     cols += [_attribute_column(a) for a in p.attributes]
@@ -132,6 +135,8 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
         cols.append(Column(p.valid_from, ColumnType.TIMESTAMP, nullable=True))
     if spec.outcomes.source == "people":
         cols.append(Column(spec.outcomes.label, ColumnType.STRING, nullable="" in spec.outcomes.unknown))
+    if dated and spec.outcomes.as_of_column:
+        cols.append(Column(spec.outcomes.as_of_column, ColumnType.TIMESTAMP))
     key = ((p.id_column, p.valid_from) if p.valid_from else (p.id_column,)) if p.id_column else ()
     frame = read_and_validate(path, _table("people", "profile", cols, p.ignore, key), snapshot, fmt=check.fmt)
     ids = frame[p.id_column] if p.id_column else pd.Series(range(1, len(frame) + 1)).astype(str)
@@ -142,6 +147,8 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
         out["valid_from"] = frame[p.valid_from]
     if spec.outcomes.source == "people":
         out.attrs["label"] = frame[spec.outcomes.label]
+    if dated and spec.outcomes.as_of_column:
+        out.attrs["as_of"] = frame[spec.outcomes.as_of_column]
     return out
 
 
@@ -335,7 +342,8 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
     o = spec.outcomes
     if o.source == "people":
         label = _labels(people.attrs["label"], spec, str(people_path), line_offset_for(people_path))
-        ids, as_of, window = people["person_id"], pd.Series(pd.Timestamp(o.as_of), index=people.index), o.window_days
+        as_of = people.attrs["as_of"] if o.as_of is None else pd.Series(pd.Timestamp(o.as_of), index=people.index)
+        ids, window = people["person_id"], o.window_days
     else:
         if path is None:
             raise DataValidationError("outcomes", "the spec takes labels from an outcomes file: give --outcomes")

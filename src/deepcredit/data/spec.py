@@ -398,8 +398,10 @@ class Outcomes(_Strict):
         known = set(self.unknown) & (set(self.bad) | set(self.good))
         if known:
             raise SpecProblem(("unknown",), f"{sorted(known)[0]!r} is listed as unknown and as a known outcome")
-        if self.as_of is None and (self.as_of_column is None or self.source == "people"):
-            raise SpecProblem(("as_of",), "give a fixed as_of date (labels from the people file have no dates)")
+        dated_people = self.source == "people" and "as_of_column" in self.model_fields_set and self.as_of_column
+        if self.as_of is None and (self.as_of_column is None or (self.source == "people" and not dated_people)):
+            raise SpecProblem(("as_of",), "give a fixed as_of date, or, for labels in the people file, as_of_column "
+                                          "naming its column of dates (an application date)")
         if self.window_days is None and self.window_days_column is None:
             raise SpecProblem(("window_days",), "give the performance window in days")
         return self
@@ -499,6 +501,9 @@ class DatasetSpec(_Strict):
             if self.outcomes.label in cols:
                 raise SpecProblem(("outcomes", "label"), f"{self.outcomes.label!r} is also declared as an "
                                                           "attribute: a label is never a feature")
+            if self.outcomes.as_of is None and self.outcomes.as_of_column in cols:
+                raise SpecProblem(("outcomes", "as_of_column"), f"{self.outcomes.as_of_column!r} is also declared "
+                                                                "as an attribute: the as-of date is not a feature")
             if self.profile.valid_from:
                 raise SpecProblem(("outcomes", "source"), "labels from a people file with history are ambiguous: "
                                                            "give them their own outcomes file")
