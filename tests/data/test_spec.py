@@ -466,3 +466,16 @@ def test_labels_in_the_people_file_may_be_dated_by_one_of_its_columns(tmp_path):
     assert "issue_d" not in ds.read("people").columns
     with pytest.raises(SpecError, match="give a fixed as_of date, or, for labels in the people file, as_of_column"):
         spec_from_toml(UNKNOWN_OUTCOMES.replace("as_of = 2024-01-01\n", ""))
+
+
+def test_a_file_whose_outcomes_are_all_unknown_is_stored_to_be_scored_as_of_a_date(tmp_path):
+    from deepcredit.config import RunConfig, ScoringConfig
+    from deepcredit.workflows.score import score_batch
+
+    pd.DataFrame({"person_id": list("ab"), "grade": list("AB"), "loan_status": ["", ""]}
+                 ).to_csv(tmp_path / "test.csv", index=False)
+    with pytest.warns(UserWarning, match="2 of 2 rows have an outcome not known yet .*empty"):
+        ds = ingest_with_spec(spec_from_toml(UNKNOWN_OUTCOMES), {"people": tmp_path / "test.csv"}, tmp_path / "ds")
+    assert len(ds.read("outcomes")) == 0 and len(ds.read("people")) == 2
+    with pytest.raises(DataValidationError, match="nothing to score: .* give --as-of DATE"):
+        score_batch(tmp_path / "no-model", ds, tmp_path / "scores", RunConfig(scoring=ScoringConfig()))

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from deepcredit.cli.common import clear_errors, console, resolve_dataset, run_config
+from deepcredit.cli.common import clear_errors, console, model_errors, resolve_dataset, run_config
 from deepcredit.evaluation.metrics import DEFAULT_CUTOFF
 from deepcredit.evaluation.periods import PERIODS
 from deepcredit.evaluation.stability import ACT, EXIT_CODES, LEVELS, WATCH
@@ -50,7 +50,7 @@ def evaluate(
     and a model card."""
     if period not in PERIODS:
         raise typer.BadParameter(f"--period must be one of {', '.join(PERIODS)}")
-    with clear_errors():
+    with model_errors():
         cfg = run_config(config, {"data": data})
         if not cfg.data:
             raise typer.BadParameter("give --data (or 'data' in the --config file)")

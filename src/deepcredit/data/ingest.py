@@ -364,12 +364,10 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
     out = pd.DataFrame({"person_id": ids.astype("string").to_numpy(), "as_of": as_of.astype("datetime64[us]").to_numpy(),
                         "label": label.to_numpy(), "window_days": window})
     if (pending := int(out["label"].isna().sum())) > 0:
-        warnings.warn(f"{pending:,} of {len(out):,} rows have an outcome not known yet ({', '.join(map(repr, o.unknown))})"
-                      ": left out of the labels; those people can still be scored", stacklevel=2)
-        out = out[out["label"].notna()].reset_index(drop=True)
-        if out.empty:
-            raise DataValidationError(str(path or people_path), "every label value says the outcome is not known yet: "
-                                                                "nothing to learn from or evaluate on", None, o.label)
+        said = ", ".join(repr(v) if v else "empty" for v in o.unknown)
+        warnings.warn(f"{pending:,} of {len(out):,} rows have an outcome not known yet ({said}): left out of the "
+                      "labels; those people can still be scored", stacklevel=2)
+        out = out[out["label"].notna()].reset_index(drop=True)  # all of them: a file to score, not to learn from
     out["label"] = out["label"].astype("int64")
     out["window_days"] = out["window_days"].astype("int64")
     return out

@@ -255,7 +255,8 @@ def evaluate(y: Sequence[int] | np.ndarray, pd_: Sequence[float] | np.ndarray,
     if s.shape != y.shape:
         raise ValueError(f"labels ({y.size}) and scores ({s.size}) differ in length")
     if not _two_classes(y):
-        raise ValueError("evaluation needs both good and bad outcomes in the sample")
+        raise ValueError("evaluation needs both good and bad outcomes in the sample" if y.size else
+                         "no labelled rows to evaluate (are their outcomes not known yet?)")
     head = headline(y, p, n_bins)
     ci = auc_interval(y, p, n_boot=n_boot, seed=seed)
     ks_c = ks_curve(y, s)

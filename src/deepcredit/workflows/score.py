@@ -35,6 +35,7 @@ import pyarrow.dataset as pads
 from deepcredit.config import RunConfig, ScoringConfig, run_record
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_json, atomic_write_parquet, file_sha256
+from deepcredit.data.validate import DataValidationError
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame, build_features, neighbour_histories, open_session
 from deepcredit.features.graph import build_graph
@@ -195,10 +196,15 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
     """Score every row of the spine in chunks into `out`; resumes a killed run. Returns the job manifest."""
     cfg = cfg or RunConfig()
     s = cfg.scoring
+    spine = Spine(dataset, s.as_of, s.chunk_size)
+    if spine.n_rows == 0:
+        spine.close()
+        raise DataValidationError(str(dataset.root), "nothing to score: the data set has no outcome rows to score "
+                                                     "as of their dates (their outcomes are not known yet?); give "
+                                                     "--as-of DATE to score everyone as of that date")
     art = load_artifact(Path(model_dir))
     model = load_model(Path(model_dir))
     defs = [FeatureDef.from_dict(d) for d in art.manifest["features"]]
-    spine = Spine(dataset, s.as_of, s.chunk_size)
     n = len(spine)
     fingerprint = dataset.fingerprint()
     job = Job.open(out, job_identity(art.sha256, fingerprint, s, n, spine.n_rows), run_record(cfg, fingerprint))
