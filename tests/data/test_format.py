@@ -320,3 +320,12 @@ def test_an_unnamed_column_nobody_declared_is_named_in_the_error(tmp_path):
                                                   r"It is called unnamed_1.*list it in `ignore`") as err:
         ingest_with_spec(spec, {"people": tmp_path / "people.csv"}, tmp_path / "ds")
     assert err.value.column == "unnamed_1"
+
+
+def test_a_draft_of_applications_with_their_date_scores_each_as_of_it(tmp_path):
+    pd.DataFrame({"loan_id": ["l1", "l2", "l3"], "issue_d": ["2023-01-15", "2023-06-01", "2024-02-10"],
+                  "grade": ["A", "B", "C"], "default": [0, 1, 0]}).to_csv(tmp_path / "loans.csv", index=False)
+    text = draft_spec(tmp_path / "loans.csv")
+    assert 'as_of_column = "issue_d"  # check' in text and 'name = "issue_d"' not in text
+    ds = ingest_with_spec(spec_from_toml(text), {"people": tmp_path / "loans.csv"}, tmp_path / "ds")
+    assert ds.read("outcomes")["as_of"].dt.year.tolist() == [2023, 2023, 2024]

@@ -155,6 +155,8 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     if history:
         id_col, valid_from = history
     label_col = None if outcomes else _label_column(frame, exclude=(id_col, valid_from))
+    dated_by = next((c for c in frame.columns if label_col and not valid_from and c not in (id_col, label_col)
+                     and APPLICATION_HINTS.search(header_words(c)) and infer_type(frame[c]) == "date"), None)
     files = " ".join(f"--{t} {Path(f).name}" for t, f in (("events", events), ("relations", relations),
                                                           ("outcomes", outcomes)) if f)
     dims = " | ".join(d.value for d in Dimension)
@@ -186,7 +188,7 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     else:
         out += ["# No column looks like a unique id: each row is one person, numbered 1, 2, ... in file order.",
                 'id_column = ""']
-    out += _attribute_lines(frame, skip=(id_col, valid_from, label_col))
+    out += _attribute_lines(frame, skip=(id_col, valid_from, label_col, dated_by))
     if events:
         out += _event_lines(Path(events), id_col)
     if relations:
@@ -202,7 +204,8 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     else:
         out += ["# TODO: the label: a column of this file (source = \"people\") or an outcomes file (--outcomes).",
                 'source = "outcomes"', 'label = "label"', 'bad = ["1"]', 'good = ["0"]']
-    out += ["as_of = 2024-01-01  # TODO: the date the outcomes are predicted from (features use what came before)",
+    out += [f"as_of_column = {toml_string(dated_by)}  # check: each row is scored as of its own date" if dated_by
+            else "as_of = 2024-01-01  # TODO: the date the outcomes are predicted from (features use what came before)",
             "window_days = 365  # TODO: the performance window"]
     return "\n".join(out) + "\n"
 
@@ -215,6 +218,8 @@ ROLE_HINTS = {  # role: (words in the header, the type it needs, the description
 }
 
 
+APPLICATION_HINTS = re.compile(r"appl|issue|origination|decision|as_?of|snapshot")
+"""A date column of a people file with its label: when each row was decided, so its as-of date."""
 HISTORY_HINTS = re.compile(r"valid|effective|updated|changed|since|from|as_?of|snapshot|version")
 
 
