@@ -329,3 +329,17 @@ def test_a_draft_of_applications_with_their_date_scores_each_as_of_it(tmp_path):
     assert 'as_of_column = "issue_d"  # check' in text and 'name = "issue_d"' not in text
     ds = ingest_with_spec(spec_from_toml(text), {"people": tmp_path / "loans.csv"}, tmp_path / "ds")
     assert ds.read("outcomes")["as_of"].dt.year.tolist() == [2023, 2023, 2024]
+
+
+def test_a_draft_reads_a_loan_books_status_in_words_as_its_label(tmp_path):
+    """Charged Off / Fully Paid / Current / In Grace Period (and an empty cell): bad, good, not known yet."""
+    status = ["Fully Paid", "Charged Off", "Current", "In Grace Period", "", "Fully Paid", "Default"]
+    pd.DataFrame({"member_id": [f"m{i}" for i in range(7)], "issue_d": ["2023-01-15"] * 7,
+                  "grade": list("ABCABCA"), "loan_status": status}).to_csv(tmp_path / "book.csv", index=False)
+    text = draft_spec(tmp_path / "book.csv")
+    for line in ('label = "loan_status"', 'bad = ["Charged Off", "Default"]', 'good = ["Fully Paid"]',
+                 'unknown = ["Current", "In Grace Period", ""]  # check', 'as_of_column = "issue_d"'):
+        assert line in text, line
+    with pytest.warns(UserWarning, match="3 of 7 rows have an outcome not known yet"):
+        ds = ingest_with_spec(spec_from_toml(text), {"people": tmp_path / "book.csv"}, tmp_path / "ds")
+    assert ds.read("outcomes")["label"].tolist() == [0, 1, 0, 1]

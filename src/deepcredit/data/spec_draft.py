@@ -197,10 +197,8 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     if outcomes:
         return "\n".join(out + _outcome_lines(Path(outcomes), id_col)) + "\n"
     if label_col:
-        bad, good = _bad_good(frame[label_col])
         out += ["# The label is a column of this file; give its bad (defaulted) and good values.",
-                'source = "people"', f"label = {toml_string(label_col)}",
-                f"bad = [{toml_string(bad)}]  # TODO: check which value means bad", f"good = [{toml_string(good)}]"]
+                'source = "people"', f"label = {toml_string(label_col)}", *_label_values(frame[label_col])]
     else:
         out += ["# TODO: the label: a column of this file (source = \"people\") or an outcomes file (--outcomes).",
                 'source = "outcomes"', 'label = "label"', 'bad = ["1"]', 'good = ["0"]']
@@ -325,15 +323,48 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[st
     return out
 
 
+OUTCOME_WORDS = (  # a label written in words (a loan book's status): the first that fits a value
+    ("bad", r"charged|default|written|write_?off|bad|loss|fraud|bankrupt|collection"),
+    ("good", r"fully_paid|repaid|paid_off|good|closed|completed|settled"),
+    ("unknown", r"current|grace|late|open|active|ongoing|pending|issued|running"),
+)
+
+
 def _label_column(frame: pd.DataFrame, exclude: Iterable[str | None]) -> str | None:
-    two = [c for c in frame.columns if c not in set(exclude) and frame[c].nunique() == 2]
-    return next((c for hints in LABEL_HINTS for c in two if hints.search(header_words(c))), None)
+    """A two-valued column named like a label, else one whose values read as outcomes in words (at least one
+    bad and one good, every value placed: Charged Off, Fully Paid, Current)."""
+    cols = [c for c in frame.columns if c not in set(exclude)]
+    two = [c for c in cols if frame[c].nunique() == 2]
+    named = next((c for hints in LABEL_HINTS for c in two if hints.search(header_words(c))), None)
+    return named or next((c for c in cols if 2 <= frame[c].nunique() <= 12 and _in_words(frame[c]) is not None),
+                         None)
 
 
-def _bad_good(values: pd.Series) -> tuple[str, str]:
-    found = [str(v) for v in sorted(values.dropna().unique())]
-    bad = next((v for v in found if re.search(r"bad|default|^1$|yes|true", v.lower())), found[-1])
-    return bad, next(v for v in found if v != bad)
+def _in_words(values: pd.Series) -> dict[str, list[str]] | None:
+    """{bad, good, unknown: values} of a label written in words, or None where a value fits no outcome."""
+    found: dict[str, list[str]] = {"bad": [], "good": [], "unknown": []}
+    for value in sorted(str(v) for v in values.dropna().unique() if str(v).strip()):
+        meaning = next((m for m, words in OUTCOME_WORDS if re.search(words, identifier(value))), None)
+        if meaning is None:
+            return None
+        found[meaning].append(value)
+    return found if found["bad"] and found["good"] else None
+
+
+def _label_values(values: pd.Series) -> list[str]:
+    """The bad, good (and not-known-yet) lines of a label column's draft."""
+    empty = bool((values.isna() | (values.astype("string").str.strip() == "")).any())
+    words = _in_words(values)
+    if words is None:
+        found = [str(v) for v in sorted(values.dropna().unique()) if str(v).strip()]
+        bad = next((v for v in found if re.search(r"bad|default|^1$|yes|true", v.lower())), found[-1])
+        words = {"bad": [bad], "good": [v for v in found if v != bad], "unknown": []}
+    listed = {k: ", ".join(toml_string(v) for v in vs) for k, vs in words.items()}
+    out = [f"bad = [{listed['bad']}]  # TODO: check which value means bad", f"good = [{listed['good']}]"]
+    pending = [toml_string(v) for v in words["unknown"]] + ([toml_string("")] if empty else [])
+    if pending:
+        out.append(f"unknown = [{', '.join(pending)}]  # check: outcomes not known yet (left out of the labels)")
+    return out
 
 
 # --- events, relations and outcomes files -------------------------------------------------------------
@@ -533,8 +564,7 @@ def _outcome_lines(path: Path, id_col: str | None) -> list[str]:
     out = [f"# Outcomes: {path.name}. Each row one person's label, predicted as of its date.", 'source = "outcomes"',
            f"person_id = {toml_string(person)}" if person else 'person_id = "TODO"  # TODO: the column naming the person']
     if label:
-        bad, good = _bad_good(frame[label])
-        out += [f"label = {toml_string(label)}", f"bad = [{toml_string(bad)}]  # TODO: check which value means bad", f"good = [{toml_string(good)}]"]
+        out += [f"label = {toml_string(label)}", *_label_values(frame[label])]
     else:
         out += ['label = "TODO"  # TODO: the column holding the label', 'bad = ["1"]', 'good = ["0"]']
     out.append(f"as_of_column = {toml_string(as_of)}" if as_of else
