@@ -234,11 +234,12 @@ def test_a_sheet_with_a_title_above_its_header_is_read_from_the_header_and_error
     spec = spec_from_toml(SPEC.format(format=""))
     from_csv = ingest_with_spec(spec, paths, tmp_path / "a")
     books = {}
-    for table, path in paths.items():  # a report sheet: a title, a note, a blank row, then the table
+    for table, path in paths.items():  # a report sheet: a title with its date beside it, a note, a blank row
         books[table] = tmp_path / f"{table}.xlsx"
         pd.read_csv(path, dtype=str, keep_default_na=False).to_excel(books[table], index=False, startrow=3)
         book = load_workbook(books[table])
-        book.active["A1"], book.active["A2"] = f"{table.title()} report", "exported 2024-03-31"
+        book.active["A1"], book.active["B1"] = f"{table.title()} report", "exported 2024-03-31"
+        book.active["A2"] = "figures in EUR"
         book.save(books[table])
     from_sheets = ingest_with_spec(spec, books, tmp_path / "b")
     for table in ("people", "events", "outcomes"):

@@ -1,9 +1,9 @@
 """Spreadsheets (.xlsx) read as a table of text, so a modeller's workbook is checked like a CSV export.
 
 `book.xlsx` is its first sheet; `book.xlsx#rentals` the sheet named rentals, so one workbook can hold
-every table. A sheet's header is its first row with two or more cells filled in; rows above it that hold
-at most one cell (a title, "exported on ...", a blank line) are not read, as a report sheet often starts
-so. Every cell becomes the text DeepCredit's validation parses anyway: a number as Python writes it (a
+every table. A sheet's header is its first row with two or more cells filled in and at least three
+quarters as many as the widest of its first rows; rows above it (a title, a title with "exported on ..." beside it, a
+blank line) are not read, as a report sheet often starts so. Every cell becomes the text DeepCredit's validation parses anyway: a number as Python writes it (a
 whole number without ".0"), a date or time in ISO 8601, a boolean as true/false, a formula as the value
 Excel last computed. Data rows are never skipped (blank ones included; only trailing blank rows are
 dropped), so row N of the data is row N + H of the sheet, H the header's row, and errors can name it.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -77,21 +78,22 @@ def _filled(values: Sequence[object]) -> int:
     return sum(v is not None and _text(v) != "" for v in values)
 
 
-def _header(rows: Iterator[Sequence[object]], name: str) -> tuple[int, Sequence[object]]:
-    """(sheet row, cells) of the header: the first row with two or more cells filled in, past rows of at
-    most one (a title); a sheet whose first rows all hold one cell or none has its first non-empty row."""
-    first: tuple[int, Sequence[object]] | None = None
-    for number, values in enumerate(rows, start=1):
-        if _filled(values) >= 2:
-            return number, values
-        if first is None and _filled(values):
-            first = (number, values)
-        if number >= TITLE_ROWS:
-            break
-    if first is None:
+def _header(rows: Iterator[Sequence[object]], name: str
+            ) -> tuple[int, Sequence[object], Iterator[Sequence[object]]]:
+    """(sheet row, cells, the rows after it) of the header: the first row with two or more cells filled in
+    and at least three quarters as many as the widest of the first rows (no data row is wider than its
+    header), past the rows above it (a title, a title
+    with a date beside it, notes); a sheet whose first rows all hold one cell or none has its first
+    non-empty row."""
+    head = list(itertools.islice(rows, TITLE_ROWS + 5))
+    widest = max((_filled(v) for v in head), default=0)
+    pick = next((i for i, v in enumerate(head[:TITLE_ROWS]) if (n := _filled(v)) >= 2 and 4 * n >= 3 * widest), None)
+    if pick is None:
+        pick = next((i for i, v in enumerate(head[:TITLE_ROWS]) if _filled(v)), None)
+    if pick is None:
         raise DataValidationError(name, f"the sheet's first {TITLE_ROWS} rows are empty: its header row must "
                                         "hold the column names")
-    return first
+    return pick + 1, head[pick], itertools.chain(head[pick + 1:], rows)
 
 
 def _open(path: Path):
@@ -135,8 +137,7 @@ def read_sheet(path: Path, nrows: int | None = None) -> pd.DataFrame:
     name = str(path)
     book, ws = _open(Path(path))
     try:
-        rows = ws.iter_rows(values_only=True)
-        at, header = _header(rows, name)
+        at, header, rows = _header(ws.iter_rows(values_only=True), name)
         cells = [_text(v) for v in header]
         while cells and not cells[-1].strip():  # cells right of the header that were once touched
             cells.pop()
