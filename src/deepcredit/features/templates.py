@@ -29,6 +29,10 @@ REGULAR = "Use your account regularly and settle what you use."
 NETWORK = "Deal with people who keep their commitments; your own record matters most."
 PARTNERS = "Deliver what you promise to your trading partners."
 KEEP_CURRENT = "Keep your details up to date."
+IMPROVE_BY_DIMENSION = {  # what to say where a spec gives an actionable attribute no `improve` text of its own
+    Dimension.CREDIT_HISTORY: "Keep every commitment on time from now on: a record of kept ones is what raises this.",
+    Dimension.FULFILMENT_CAPACITY: "Keep what you owe small against what you earn and can borrow.",
+}
 NOT_ACTIONABLE = "This is not something you can change: the other reasons are where you can improve."
 
 
@@ -120,7 +124,7 @@ def attribute_feature(a: Attribute) -> FeatureDef:
         sql, name = f"MAX(LN(1 + GREATEST({col}, 0)))", f"log_{a.name}"
     else:
         sql = f"MAX({col})"
-    improve = a.improve or (KEEP_CURRENT if a.actionable else NOT_ACTIONABLE)
+    improve = a.improve or (IMPROVE_BY_DIMENSION.get(a.dimension, KEEP_CURRENT) if a.actionable else NOT_ACTIONABLE)
     return FeatureDef(name, a.dimension, Source.PROFILE, sql, a.text, improve,
                       risk_direction=a.risk_direction, kind=kind, requires=(a.name,), protected=a.protected,
                       actionable=a.actionable, levels=tuple(a.order or ()) if a.type == "ordinal" else (),
@@ -131,7 +135,7 @@ def code_feature(a: Attribute) -> FeatureDef | None:
     """What an attribute's special value stands for (its declared meaning), where it holds one."""
     if not a.code_feature:
         return None
-    improve = a.improve or (KEEP_CURRENT if a.actionable else NOT_ACTIONABLE)
+    improve = a.improve or (IMPROVE_BY_DIMENSION.get(a.dimension, KEEP_CURRENT) if a.actionable else NOT_ACTIONABLE)
     return FeatureDef(a.code_feature, a.dimension, Source.PROFILE, f"MAX({a.code_feature})",
                       f"what was recorded instead of {a.text}", improve, kind=Kind.CATEGORICAL, requires=(a.name,),
                       protected=a.protected, actionable=a.actionable)
