@@ -221,8 +221,8 @@ def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot:
     within = (settled.dt.normalize() <= last_day).to_numpy(bool, na_value=False)
     over = has_due & ~within & (last_day < pd.Timestamp(snapshot).normalize()).to_numpy(bool, na_value=False)
     running = has_due & settled.isna().to_numpy(bool) & ~over
-    broken = sorted(ev.statuses_meaning("broken"))[0]
-    status = events["status"].mask(over, broken)
+    first = {m: next((s for s, v in ev.statuses.items() if v.meaning == m), None) for m in ("broken", "open")}
+    status = events["status"].mask(over, first["broken"])  # the first declared: the spec's own order
     opens = ev.statuses_meaning("open")
     still = running & ~status.isin(opens).to_numpy(bool)
     if still.any():
@@ -230,7 +230,7 @@ def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot:
             raise DataValidationError(file, "not settled and within its grace period at the snapshot, so it is "
                                             "still open: declare a status meaning open", int(np.argmax(still)) + 1,
                                       ev.columns.status or ev.columns.settled_ts, line_offset)
-        status = status.mask(still, sorted(opens)[0])
+        status = status.mask(still, first["open"])
     out = events.assign(status=status)
     if "days_late" in out and ev.columns.days_late is not None:  # what was known when the grace ran out
         out["days_late"] = out["days_late"].mask(over, float(ev.grace_days + 1))
