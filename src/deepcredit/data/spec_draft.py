@@ -243,8 +243,8 @@ def header_words(col: str) -> str:
     return identifier(re.sub(CAMEL, "_", col))
 
 
-CODE_LIKE = re.compile(r"^(9+\d|-9*1|-9+)$")
-"""Whole numbers written the way placeholders are: 96, 98, 99, 999, 9998, -1, -99 ..."""
+CODE_LIKE = re.compile(r"^(9+[6-9]|-1|-9+)$")
+"""Whole numbers written the way placeholders are: 96 to 99, 996 to 999, 9998, -1, -9, -99 ..."""
 
 
 def special_codes(values: pd.Series) -> list[str]:
