@@ -344,3 +344,30 @@ def test_a_draft_reads_a_loan_books_status_in_words_as_its_label(tmp_path):
     with pytest.warns(UserWarning, match="3 of 7 rows have an outcome not known yet"):
         ds = ingest_with_spec(spec_from_toml(text), {"people": tmp_path / "book.csv"}, tmp_path / "ds")
     assert ds.read("outcomes")["label"].tolist() == [0, 1, 0, 1]
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2"])
+def test_compressed_csv_files_read_as_their_text_and_errors_name_its_lines(tmp_path, suffix):
+    import bz2
+    import gzip
+
+    compress = {".gz": gzip.compress, ".bz2": bz2.compress}[suffix]
+    plain = write_files(tmp_path / "plain", True)
+    packed = {}
+    for table, path in plain.items():
+        packed[table] = path.with_name(path.name + suffix)
+        packed[table].write_bytes(compress(path.read_bytes()))
+    spec = spec_from_toml(SPEC.format(format=EUROPEAN))
+    a, b = ingest_with_spec(spec, plain, tmp_path / "a"), ingest_with_spec(spec, packed, tmp_path / "b")
+    for table in ("people", "events", "outcomes"):
+        pd.testing.assert_frame_equal(a.read(table), b.read(table))
+    assert "delimiter = \";\"" in draft_spec(packed["people"], events=packed["events"])
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    (parts / f"2024-01.csv{suffix}").write_bytes(
+        packed["events"].read_bytes())
+    assert len(ingest_with_spec(spec, {**packed, "events": parts}, tmp_path / "c").read("events")) == 3
+    text = plain["events"].read_text().replace("70,5", "seventy")  # data row 3, line 4
+    packed["events"].write_bytes(compress(text.encode()))
+    with pytest.raises(DataValidationError, match=r"events.csv" + suffix + r", row 3 \(line 4\), column 'value'"):
+        ingest_with_spec(spec, packed, tmp_path / "d")

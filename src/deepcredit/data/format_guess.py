@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from deepcredit.data.compressed import open_bytes, open_text
 from deepcredit.data.parts import first_part, table_parts
 from deepcredit.data.sheets import is_spreadsheet
 from deepcredit.data.validate import PLAIN, FileFormat, is_parquet
@@ -50,7 +51,7 @@ FALLBACK_ENCODING = "cp1252"
 def guess_encoding(path: Path) -> str:
     """ascii when the first MiB is plain ASCII (readable as anything), utf-8 when it decodes as UTF-8, else
     the fallback (a proposal the draft says to check). A directory of parts: its first part's."""
-    with open(first_part(path), "rb") as fh:
+    with open_bytes(first_part(path)) as fh:
         head = fh.read(1 << 20)
     if head.isascii():
         return "ascii"
@@ -64,7 +65,7 @@ def guess_encoding(path: Path) -> str:
 
 def guess_delimiter(path: Path) -> str:
     """The separator that splits the first lines into the same, largest number of cells (',' when none)."""
-    with open(first_part(path), encoding="utf-8", errors="replace", newline="") as fh:
+    with open_text(first_part(path), "utf-8", errors="replace") as fh:
         head = list(islice(fh, HEAD_LINES))
     best, cells = ",", 1
     for sep in SEPARATORS:

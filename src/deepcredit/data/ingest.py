@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from deepcredit.data.compressed import open_text
 from deepcredit.data.dataset import (
     Dataset,
     check_known_people,
@@ -72,7 +73,7 @@ def file_columns(path: Path, fmt: FileFormat = PLAIN) -> list[str]:
     path = first_part(path)
     if is_parquet(path):
         return list(pq.read_schema(path).names)
-    with open(path, encoding=fmt.text_encoding, errors="replace", newline="") as fh:
+    with open_text(path, fmt.text_encoding, errors="replace") as fh:
         return column_names(next((r for r in csv.reader(fh, delimiter=fmt.delimiter) if r), []))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deepcredit.data.compressed import plain_suffix
 from deepcredit.data.errors import DataValidationError
 
 PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
@@ -35,7 +36,7 @@ def table_parts(path: Path) -> list[Path]:
         return [path]
     files = _visible_files(path)
     parquet = [p for p in files if p.suffix.lower() in PARQUET_SUFFIXES]
-    csv = [p for p in files if p.suffix.lower() in CSV_SUFFIXES]
+    csv = [p for p in files if plain_suffix(p) in CSV_SUFFIXES]  # rentals.csv.gz too
     if parquet and csv:
         raise DataValidationError(str(path), f"the directory holds both Parquet ({parquet[0].name}) and CSV "
                                              f"({csv[0].name}) files: one table's parts are of one kind")

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from deepcredit.data.compressed import open_bytes, open_text
 from deepcredit.data.errors import DataValidationError
 from deepcredit.data.headers import column_names, unnamed_note
 from deepcredit.data.parts import PARQUET_SUFFIXES, holds_parquet, table_parts
@@ -172,7 +173,7 @@ def line_offset_for(path: Path) -> int | None:
 
 def _csv_records(path: Path, fmt: FileFormat = PLAIN) -> Iterator[tuple[int, int, int]]:
     """(data row, first line, last line) of each CSV record, skipping empty lines as the parser does."""
-    with open(path, encoding=fmt.text_encoding, errors="replace", newline="") as fh:
+    with open_text(path, fmt.text_encoding, errors="replace") as fh:
         reader = csv.reader(fh, delimiter=fmt.delimiter)
         start, row = 1, -1  # the header is record 0
         for record in reader:
@@ -290,7 +291,7 @@ def _sniff_csv(head: bytes, name: str, fmt: FileFormat) -> None:
         (b"PK\x03\x04", "this is a ZIP archive (an Excel .xlsx workbook?), not a CSV: give it an .xlsx name, "
                          "or export it as CSV (UTF-8)"),
         (b"\xd0\xcf\x11\xe0", "this is an Excel .xls workbook, not a CSV: export it as CSV (UTF-8)"),
-        (b"\x1f\x8b", "this file is gzip-compressed: decompress it first"),
+        (b"\x1f\x8b", "this file is gzip-compressed: name it .csv.gz to read it as it is, or decompress it"),
         (b"\xff\xfe", "this is UTF-16 text: save it as UTF-8 CSV"),
         (b"\xfe\xff", "this is UTF-16 text: save it as UTF-8 CSV"),
     ]
@@ -310,7 +311,7 @@ def _sniff_csv(head: bytes, name: str, fmt: FileFormat) -> None:
 
 def _encoding_error(path: Path, fmt: FileFormat) -> DataValidationError:
     """Point at the first line that is not UTF-8."""
-    with open(path, "rb") as fh:
+    with open_bytes(path) as fh:
         for number, raw in enumerate(fh, 1):
             try:
                 raw.decode("utf-8")
@@ -330,7 +331,7 @@ def _encoding_error(path: Path, fmt: FileFormat) -> DataValidationError:
 def _read_header(path: Path, fmt: FileFormat) -> list[str]:
     """The header cells exactly as written (the first non-empty record)."""
     try:
-        with open(path, encoding=fmt.text_encoding, newline="") as fh:
+        with open_text(path, fmt.text_encoding) as fh:
             for record in csv.reader(fh, delimiter=fmt.delimiter):
                 if record:
                     return record
@@ -396,7 +397,7 @@ def _check_closing_quote(path: Path, last: pa.RecordBatch, row: int, fmt: FileFo
     if not any("\n" in c or "\r" in c for c in cells):
         return
     try:
-        with open(path, encoding=fmt.text_encoding, errors="replace", newline="") as fh:
+        with open_text(path, fmt.text_encoding, errors="replace") as fh:
             for _ in csv.reader(fh, strict=True, delimiter=fmt.delimiter):
                 pass
     except csv.Error as exc:
@@ -411,7 +412,7 @@ def _csv_chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk
     name = str(path)
     if path.stat().st_size == 0:
         raise DataValidationError(name, "the file is empty: expected a header row and data rows")
-    with open(path, "rb") as fh:
+    with open_bytes(path) as fh:
         _sniff_csv(fh.read(1 << 16), name, fmt)
     raw = _read_header(path, fmt)
     header = column_names(raw)
