@@ -371,3 +371,12 @@ def test_compressed_csv_files_read_as_their_text_and_errors_name_its_lines(tmp_p
     packed["events"].write_bytes(compress(text.encode()))
     with pytest.raises(DataValidationError, match=r"events.csv" + suffix + r", row 3 \(line 4\), column 'value'"):
         ingest_with_spec(spec, packed, tmp_path / "d")
+
+
+def test_a_draft_words_a_yes_no_attribute_as_a_question(tmp_path):
+    pd.DataFrame({"client_id": ["a", "b"], "HasCar": ["yes", "no"], "is_homeowner": ["true", "false"],
+                  "verified": ["yes", "no"]}).to_csv(tmp_path / "p.csv", index=False)
+    text = draft_spec(tmp_path / "p.csv")
+    for line in ('description = "whether you have car"', 'description = "whether you are homeowner"',
+                 'description = "your verified"'):
+        assert line in text, line

@@ -313,8 +313,7 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[st
         out.append(f"dimension = {toml_string(dim)}  # check: guessed from the name" if dim else
                    'dimension = "identity"  # TODO: choose the dimension this attribute speaks to')
         said = re.sub(r"[\s_]+", " ", re.sub(CAMEL + r"|(?<=[A-Za-z])(?=\d)", " ", col)).strip().lower()
-        text = (ROLE_HINTS[role][2] if role else None) or (f"the days since your {said}" if kind == "date"
-                                                           else f"your {said}")
+        text = (ROLE_HINTS[role][2] if role else None) or _description(said, kind)
         out.append(f"description = {toml_string(text)}")
         out.append('improve = ""')
         if PROTECTED_HINTS.search(words):
@@ -328,6 +327,17 @@ OUTCOME_WORDS = (  # a label written in words (a loan book's status): the first 
     ("good", r"fully_paid|repaid|paid_off|good|closed|completed|settled"),
     ("unknown", r"current|grace|late|open|active|ongoing|pending|issued|running"),
 )
+
+
+def _description(said: str, kind: str) -> str:
+    """What completes "your score is lowered by ...", from the header's words: a date counts the days since
+    it; a yes/no named has_/is_ reads as a question ("whether you have car")."""
+    if kind == "date":
+        return f"the days since your {said}"
+    if kind == "boolean" and (m := re.match(r"^(has|have|is|owns?) (.+)$", said)):
+        verb = {"has": "have", "have": "have", "is": "are", "own": "own", "owns": "own"}[m[1]]
+        return f"whether you {verb} {m[2]}"
+    return f"your {said}"
 
 
 def _label_column(frame: pd.DataFrame, exclude: Iterable[str | None]) -> str | None:
