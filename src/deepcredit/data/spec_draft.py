@@ -17,6 +17,19 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from deepcredit.data.draft_words import (
+    APPLICATION_HINTS,
+    COUNT_HINTS,
+    ID_HINTS,
+    LABEL_HINTS,
+    PROTECTED_HINTS,
+    description_of,
+    dimension_of,
+    header_text,
+    header_words,
+    outcomes_in_words,
+    special_codes,
+)
 from deepcredit.data.format_guess import (
     as_written_by_deepcredit,
     guess_delimiter,
@@ -33,29 +46,10 @@ from deepcredit.data.sheets import (
     source_exists,
     split_sheet,
 )
-from deepcredit.data.spec import IDENTIFIER, identifier
+from deepcredit.data.spec import IDENTIFIER
 from deepcredit.data.validate import BOOLEAN_TEXT, PLAIN, DataValidationError, is_parquet, toml_string
 
 SAMPLE_ROWS = 20_000
-PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|marriage|married|spouse|race|ethnic\w*|"
-                             r"religio\w*|national\w*|foreign|birth\w*|disab\w*|pregnan\w*)([^a-z]|$)")
-LABEL_HINTS = (  # the first pattern any two-valued column fits wins: 'target' before 'ever_delinquent'
-    re.compile(r"label|target|default|bad|good|credit(?:ability|worthiness)|outcome|class"),
-    re.compile(r"delinq|dlq|churn|fraud|^y$"))
-ID_HINTS = re.compile(r"(^|_)id(_|$)|^id|identifier|customer|client|^unnamed_1$")
-COUNT_HINTS = re.compile(r"^(number|num|n|nb|no|count|cnt)(_|$)|(_|^)(count|cnt)(_|$)")
-"""A count of things (number_of_open_credit_lines) is never an amount role (credit_line, income)."""
-DIMENSION_HINTS = (  # (dimension, words of the header): the first that fits is proposed, to be checked
-    ("credit_history", r"late|past_?due|overdue|delinq|dlq|default|arrear|missed|bankrupt|histor|inquir|enquir|"
-                       r"bureau|existing_credit|(^|_)pay(_\d|_|$)|repaid|repay"),
-    ("social_connections", r"friend|contact|guarantor|co_?applicant|referr|network|neighbo|social|connection|"
-                           r"famil|debtors"),
-    ("fulfilment_capacity", r"income|salary|wage|earning|debt|util|balance|limit|amount|amt|loan|asset|saving|"
-                            r"propert|mortgage|instal|capacity|wealth|lines|checking|account|duration|depend|"
-                            r"maintenance"),
-    ("behaviour_preferences", r"purpose|spend|purchase|categor|channel|device|usage|frequen|behavio|habit|"
-                              r"preference|shopping|travel"),
-)
 SERIES = re.compile(r"^(.*?[A-Za-z])_?(\d{1,2})$")
 BOOL_TEXT = {word for word in BOOLEAN_TEXT if word.isalpha()}  # 0/1 columns are drafted numeric
 
@@ -216,8 +210,6 @@ ROLE_HINTS = {  # role: (words in the header, the type it needs, the description
 }
 
 
-APPLICATION_HINTS = re.compile(r"appl|issue|origination|decision|as_?of|snapshot")
-"""A date column of a people file with its label: when each row was decided, so its as-of date."""
 HISTORY_HINTS = re.compile(r"valid|effective|updated|changed|since|from|as_?of|snapshot|version")
 
 
@@ -232,38 +224,6 @@ def _history(frame: pd.DataFrame) -> tuple[str, str] | None:
             if not frame.duplicated([i, d]).any():
                 return i, d
     return None
-
-
-CAMEL = r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])"
-
-
-def header_words(col: str) -> str:
-    """A header's words in snake case, camel case split (NumberOfTime30-59Days: number_of_time30_59_days), for
-    the name hints and the attribute's name."""
-    return identifier(re.sub(CAMEL, "_", col))
-
-
-CODE_LIKE = re.compile(r"^(9+[6-9]|-1|-9+)$")
-"""Whole numbers written the way placeholders are: 96 to 99, 996 to 999, 9998, -1, -9, -99 ..."""
-
-
-def special_codes(values: pd.Series) -> list[str]:
-    """Values of a numeric column that look like codes for 'unknown' or 'refused' rather than quantities: of
-    a placeholder's form, and far beyond every other value (96 and 98 in a count that otherwise stops at 13;
-    -1 where everything else is zero or more)."""
-    numbers = pd.to_numeric(values.dropna().astype(str).str.strip(), errors="coerce").dropna()
-    whole = numbers[numbers == numbers.round()]
-    seen = sorted({int(v) for v in whole if CODE_LIKE.match(str(int(v)))})
-    rest = numbers[~numbers.isin(seen)]
-    if not seen or rest.empty:
-        return []
-    high, low = [v for v in seen if v > 0], [v for v in seen if v < 0]
-    far = (not high or rest.max() < min(high) / 2) and (not low or rest.min() >= 0)
-    return [str(v) for v in seen] if far else []
-
-
-def _dimension(words: str) -> str | None:
-    return next((dim for dim, pattern in DIMENSION_HINTS if re.search(pattern, words)), None)
 
 
 def column_series(columns: Iterable[str]) -> list[list[str]]:
@@ -309,11 +269,11 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[st
         if kind == "categorical" and frame[col].nunique() <= 12:
             listed = ", ".join(toml_string(str(v)) for v in sorted(frame[col].dropna().unique()))
             out.append(f"# values: {listed} (ordered? make it type = \"ordinal\" with order = [...])")
-        dim = _dimension(words)
+        dim = dimension_of(words)
         out.append(f"dimension = {toml_string(dim)}  # check: guessed from the name" if dim else
                    'dimension = "identity"  # TODO: choose the dimension this attribute speaks to')
-        said = re.sub(r"[\s_]+", " ", re.sub(CAMEL + r"|(?<=[A-Za-z])(?=\d)", " ", col)).strip().lower()
-        text = (ROLE_HINTS[role][2] if role else None) or _description(said, kind)
+        said = header_text(col)
+        text = (ROLE_HINTS[role][2] if role else None) or description_of(said, kind)
         out.append(f"description = {toml_string(text)}")
         out.append('improve = ""')
         if PROTECTED_HINTS.search(words):
@@ -322,49 +282,20 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[st
     return out
 
 
-OUTCOME_WORDS = (  # a label written in words (a loan book's status): the first that fits a value
-    ("bad", r"charged|default|written|write_?off|bad|loss|fraud|bankrupt|collection"),
-    ("good", r"fully_paid|repaid|paid_off|good|closed|completed|settled"),
-    ("unknown", r"current|grace|late|open|active|ongoing|pending|issued|running"),
-)
-
-
-def _description(said: str, kind: str) -> str:
-    """What completes "your score is lowered by ...", from the header's words: a date counts the days since
-    it; a yes/no named has_/is_ reads as a question ("whether you have car")."""
-    if kind == "date":
-        return f"the days since your {said}"
-    if kind == "boolean" and (m := re.match(r"^(has|have|is|owns?) (.+)$", said)):
-        verb = {"has": "have", "have": "have", "is": "are", "own": "own", "owns": "own"}[m[1]]
-        return f"whether you {verb} {m[2]}"
-    return f"your {said}"
-
-
 def _label_column(frame: pd.DataFrame, exclude: Iterable[str | None]) -> str | None:
     """A two-valued column named like a label, else one whose values read as outcomes in words (at least one
     bad and one good, every value placed: Charged Off, Fully Paid, Current)."""
     cols = [c for c in frame.columns if c not in set(exclude)]
     two = [c for c in cols if frame[c].nunique() == 2]
     named = next((c for hints in LABEL_HINTS for c in two if hints.search(header_words(c))), None)
-    return named or next((c for c in cols if 2 <= frame[c].nunique() <= 12 and _in_words(frame[c]) is not None),
+    return named or next((c for c in cols if 2 <= frame[c].nunique() <= 12 and outcomes_in_words(frame[c]) is not None),
                          None)
-
-
-def _in_words(values: pd.Series) -> dict[str, list[str]] | None:
-    """{bad, good, unknown: values} of a label written in words, or None where a value fits no outcome."""
-    found: dict[str, list[str]] = {"bad": [], "good": [], "unknown": []}
-    for value in sorted(str(v) for v in values.dropna().unique() if str(v).strip()):
-        meaning = next((m for m, words in OUTCOME_WORDS if re.search(words, identifier(value))), None)
-        if meaning is None:
-            return None
-        found[meaning].append(value)
-    return found if found["bad"] and found["good"] else None
 
 
 def _label_values(values: pd.Series) -> list[str]:
     """The bad, good (and not-known-yet) lines of a label column's draft."""
     empty = bool((values.isna() | (values.astype("string").str.strip() == "")).any())
-    words = _in_words(values)
+    words = outcomes_in_words(values)
     if words is None:
         found = [str(v) for v in sorted(values.dropna().unique()) if str(v).strip()]
         bad = next((v for v in found if re.search(r"bad|default|^1$|yes|true", v.lower())), found[-1])

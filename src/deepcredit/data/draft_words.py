@@ -1,0 +1,99 @@
+"""What `spec draft` reads from words: a header's words, and the hints that turn them into guesses (an id, a
+label, a protected attribute, a dimension, a count, a date to score from), a label's values read as
+outcomes, and numbers that look like placeholder codes.
+
+Every guess is a proposal the draft marks "check" or TODO; none decides silently. The vocabularies are
+general English words of credit data, never one data set's names.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from deepcredit.data.spec import identifier
+
+PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|marriage|married|spouse|race|ethnic\w*|"
+                             r"religio\w*|national\w*|foreign|birth\w*|disab\w*|pregnan\w*)([^a-z]|$)")
+LABEL_HINTS = (  # the first pattern any two-valued column fits wins: 'target' before 'ever_delinquent'
+    re.compile(r"label|target|default|bad|good|credit(?:ability|worthiness)|outcome|class"),
+    re.compile(r"delinq|dlq|churn|fraud|^y$"))
+ID_HINTS = re.compile(r"(^|_)id(_|$)|^id|identifier|customer|client|^unnamed_1$")
+COUNT_HINTS = re.compile(r"^(number|num|n|nb|no|count|cnt)(_|$)|(_|^)(count|cnt)(_|$)")
+"""A count of things (number_of_open_credit_lines) is never an amount role (credit_line, income)."""
+DIMENSION_HINTS = (  # (dimension, words of the header): the first that fits is proposed, to be checked
+    ("credit_history", r"late|past_?due|overdue|delinq|dlq|default|arrear|missed|bankrupt|histor|inquir|enquir|"
+                       r"bureau|existing_credit|(^|_)pay(_\d|_|$)|repaid|repay"),
+    ("social_connections", r"friend|contact|guarantor|co_?applicant|referr|network|neighbo|social|connection|"
+                           r"famil|debtors"),
+    ("fulfilment_capacity", r"income|salary|wage|earning|debt|util|balance|limit|amount|amt|loan|asset|saving|"
+                            r"propert|mortgage|instal|capacity|wealth|lines|checking|account|duration|depend|"
+                            r"maintenance"),
+    ("behaviour_preferences", r"purpose|spend|purchase|categor|channel|device|usage|frequen|behavio|habit|"
+                              r"preference|shopping|travel"),
+)
+APPLICATION_HINTS = re.compile(r"appl|issue|origination|decision|as_?of|snapshot")
+"""A date column of a people file with its label: when each row was decided, so its as-of date."""
+OUTCOME_WORDS = (  # a label written in words (a loan book's status): the first that fits a value
+    ("bad", r"charged|default|written|write_?off|bad|loss|fraud|bankrupt|collection"),
+    ("good", r"fully_paid|repaid|paid_off|good|closed|completed|settled"),
+    ("unknown", r"current|grace|late|open|active|ongoing|pending|issued|running"),
+)
+CAMEL = r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])"
+CODE_LIKE = re.compile(r"^(9+[6-9]|-1|-9+)$")
+"""Whole numbers written the way placeholders are: 96 to 99, 996 to 999, 9998, -1, -9, -99 ..."""
+
+
+def header_words(col: str) -> str:
+    """A header's words in snake case, camel case split (NumberOfTime30-59Days: number_of_time30_59_days), for
+    the name hints and the attribute's name."""
+    return identifier(re.sub(CAMEL, "_", col))
+
+
+def header_text(col: str) -> str:
+    """A header as words a person reads (NumberOfTime30-59Days: number of time 30-59 days)."""
+    return re.sub(r"[\s_]+", " ", re.sub(CAMEL + r"|(?<=[A-Za-z])(?=\d)", " ", col)).strip().lower()
+
+
+def dimension_of(words: str) -> str | None:
+    """The dimension a header's words suggest (DIMENSION_HINTS), or None."""
+    return next((dim for dim, pattern in DIMENSION_HINTS if re.search(pattern, words)), None)
+
+
+def description_of(said: str, kind: str) -> str:
+    """What completes "your score is lowered by ...", from the header's words: a date counts the days since
+    it; a yes/no named has_/is_ reads as a question ("whether you have car")."""
+    if kind == "date":
+        return f"the days since your {said}"
+    if kind == "boolean" and (m := re.match(r"^(has|have|is|owns?) (.+)$", said)):
+        verb = {"has": "have", "have": "have", "is": "are", "own": "own", "owns": "own"}[m[1]]
+        return f"whether you {verb} {m[2]}"
+    return f"your {said}"
+
+
+def outcomes_in_words(values: pd.Series) -> dict[str, list[str]] | None:
+    """{bad, good, unknown: values} of a label written in words, or None where a value fits no outcome or
+    there is no bad and good."""
+    found: dict[str, list[str]] = {"bad": [], "good": [], "unknown": []}
+    for value in sorted(str(v) for v in values.dropna().unique() if str(v).strip()):
+        meaning = next((m for m, words in OUTCOME_WORDS if re.search(words, identifier(value))), None)
+        if meaning is None:
+            return None
+        found[meaning].append(value)
+    return found if found["bad"] and found["good"] else None
+
+
+def special_codes(values: pd.Series) -> list[str]:
+    """Values of a numeric column that look like codes for 'unknown' or 'refused' rather than quantities: of
+    a placeholder's form, and far beyond every other value (96 and 98 in a count that otherwise stops at 13;
+    -1 where everything else is zero or more)."""
+    numbers = pd.to_numeric(values.dropna().astype(str).str.strip(), errors="coerce").dropna()
+    whole = numbers[numbers == numbers.round()]
+    seen = sorted({int(v) for v in whole if CODE_LIKE.match(str(int(v)))})
+    rest = numbers[~numbers.isin(seen)]
+    if not seen or rest.empty:
+        return []
+    high, low = [v for v in seen if v > 0], [v for v in seen if v < 0]
+    far = (not high or rest.max() < min(high) / 2) and (not low or rest.min() >= 0)
+    return [str(v) for v in seen] if far else []
