@@ -283,3 +283,40 @@ def test_a_grace_period_needs_its_dates_a_broken_status_and_the_snapshot(tmp_pat
     with pytest.raises(DataValidationError, match="grace period .*give the snapshot date"):
         ingest_with_spec(spec_from_toml(GRACE_SPEC), _files(tmp_path, LEDGER), tmp_path / "ds", snapshot_date=None)
     assert not (tmp_path / "ds").exists()
+
+
+PAID_IN_PARTS = SCHEDULE.replace("[events.columns]", '[events]\nparts_of = ["loan", "number"]\n\n[events.columns]')
+PARTS = pd.DataFrame({  # a's instalment 1 paid in two parts, the second late; b's instalment 1 half paid
+    "customer": ["a", "a", "a", "b", "b"], "loan": ["L1"] * 3 + ["L2"] * 2, "number": ["1", "1", "2", "1", "1"],
+    "issued_on": ["2024-01-01"] * 5, "due_on": ["2024-02-01", "2024-02-01", "2024-03-01", "2024-02-01", "2024-02-01"],
+    "paid_on": ["2024-01-25", "2024-02-11", "2024-02-28", "2024-01-30", ""], "amount_due": [30, 20, 50, 40, 40]})
+
+
+def test_a_commitment_paid_in_parts_is_one_event_settled_with_its_last_part(tmp_path):
+    ds = ingest_with_spec(spec_from_toml(PAID_IN_PARTS), _files(tmp_path, PARTS, "instalments"), tmp_path / "ds",
+                          snapshot_date="2024-03-31")
+    events = ds.read("events").sort_values(["person_id", "due_ts"])
+    assert events["status"].tolist() == ["late", "on_time", "missed"]  # b's second half was never paid
+    assert events["amount"].tolist() == [50.0, 50.0, 80.0]
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-11", "2024-02-28", "2024-02-01"]
+    assert events["days_late"].tolist() == [10.0, 0.0, 0.0]
+    assert "loan" not in events.columns
+    unknown = PARTS.assign(customer=["a", "a", "a", "zz", "zz"])  # merged into the 3rd event: named by its 4th row
+    with pytest.raises(DataValidationError, match=r"row 4 \(line 5\), column 'customer'"):
+        ingest_with_spec(spec_from_toml(PAID_IN_PARTS), _files(tmp_path, unknown, "instalments"), tmp_path / "ds2",
+                         snapshot_date="2024-03-31")
+    with pytest.raises(SpecError, match="'customer' is already one of"):
+        spec_from_toml(PAID_IN_PARTS.replace('parts_of = ["loan", "number"]', 'parts_of = ["customer"]'))
+
+
+def test_a_commitment_in_parts_takes_its_most_severe_status_as_the_file_writes_it():
+    from deepcredit.data.ingest import merged_parts
+
+    ev = spec_from_toml(SPEC).events
+    assert ev is not None
+    events = pd.DataFrame({"person_id": ["a", "a", "b"], "ts": pd.to_datetime(["2024-01-01"] * 3),
+                           "kind": ["dress"] * 3, "amount": [10.0, 5.0, 7.0],
+                           "status": ["returned", "returned_late", "returned"]})
+    merged, when = merged_parts(events, pd.DataFrame({"order": ["o1", "o1", "o2"]}), ev)
+    assert merged["status"].tolist() == ["returned_late", "returned"] and merged.index.tolist() == [0, 2]
+    assert merged["amount"].tolist() == [15.0, 7.0] and when is None

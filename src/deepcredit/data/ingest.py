@@ -184,7 +184,7 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
         made = ev.columns.ts != ev.columns.due_ts  # a schedule dated by its due dates may be paid before them
         if made and (i := first_true((settled < ts).to_numpy(bool, na_value=False))) is not None:
             raise DataValidationError(file, f"settled on {settled.iloc[i]} before the event's own date {ts.iloc[i]}",
-                                      i + 1, ev.columns.settled_ts, line_offset)
+                                      int(events.index[i]) + 1, ev.columns.settled_ts, line_offset)
         if ev.grace_days is not None:
             events, settled = _after_grace(events, settled, ev, snapshot, file, line_offset)
             broken_from = due.dt.normalize() + pd.Timedelta(days=ev.grace_days + 1)
@@ -197,7 +197,8 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
         if after is not None and (i := first_true(ended & after.to_numpy(bool, na_value=False))) is not None:
             raise DataValidationError(file, f"{events['status'].iloc[i]!r} is not an open status, so the row ended "
                                             "by its due date, which is after the snapshot date: give its settled "
-                                            "date, or an open status while it runs", i + 1, ev.columns.due_ts,
+                                            "date, or an open status while it runs", int(events.index[i]) + 1,
+                                      ev.columns.due_ts,
                                       line_offset)
     out = events.assign(ts=known)
     if ev.columns.days_late is None and ev.columns.due_ts is not None:
@@ -229,7 +230,8 @@ def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot:
     if still.any():
         if not opens:
             raise DataValidationError(file, "not settled and within its grace period at the snapshot, so it is "
-                                            "still open: declare a status meaning open", int(np.argmax(still)) + 1,
+                                            "still open: declare a status meaning open",
+                                      int(events.index[int(np.argmax(still))]) + 1,
                                       ev.columns.status or ev.columns.settled_ts, line_offset)
         status = status.mask(still, first["open"])
     out = events.assign(status=status)
@@ -247,6 +249,7 @@ def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     cols = _declared_columns(EVENTS, mapping, {"kind": frozenset(ev.kinds), "status": frozenset(ev.statuses)})
     if settled:
         cols += (Column(settled, ColumnType.TIMESTAMP, nullable=True),)
+    cols += tuple(Column(c, ColumnType.STRING) for c in ev.parts_of)
     if mapping["amount"]:  # may be empty for a kind whose amount is neutral (amounts_where_meant)
         cols = tuple(replace(c, nullable=True) if c.name == mapping["amount"] else c for c in cols)
     signed = ev.kinds_amount("owed") | ev.kinds_amount("rating") | ev.kinds_amount("neutral")
@@ -262,10 +265,52 @@ def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     events["amount"] = events["amount"].fillna(0.0) if "amount" in events else 0.0
     if ev.only_kind is not None:
         events["kind"] = pd.Series(ev.only_kind, index=events.index, dtype="string")
+    when = frame[settled] if settled else None
+    if ev.parts_of:
+        events, when = merged_parts(events.assign(settled_ts=when), frame[ev.parts_of], ev)
     if ev.columns.status is None:
-        events["status"] = status_from_dates(events, frame[settled], snapshot, str(path))
-    return dated_when_known(events, frame[settled] if settled else None, ev, snapshot, str(path),
-                            line_offset_for(path))
+        events["status"] = status_from_dates(events, when, snapshot, str(path))
+    return dated_when_known(events, when, ev, snapshot, str(path), line_offset_for(path))
+
+
+SEVERITY = ("broken", "late", "open", "kept", "neutral")
+"""A commitment paid in parts has the most severe of its parts' status meanings, in this order."""
+
+
+def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events) -> tuple[pd.DataFrame, pd.Series | None]:
+    """One event per commitment where the file writes one in parts ([events] parts_of): made when its first
+    part was, due when its first part was due, settled when its last part was (not settled while a part is
+    not), its amount the parts' sum, its status the most severe of theirs, its days late the most; kind and
+    counterparty of its first row. The merged row keeps its first row's number, so errors still name a line
+    of the file."""
+    key = [events["person_id"].astype("string"), *(parts[c].astype("string") for c in parts.columns)]
+    names = ["person_id", *(f"_part_{i}" for i in range(len(parts.columns)))]
+    work = events.assign(**{n: k.to_numpy() for n, k in zip(names[1:], key[1:], strict=True)}, _row=events.index)
+    rank = {s: SEVERITY.index(v.meaning) for s, v in ev.statuses.items()}
+    agg: dict[str, tuple[str, object]] = {"_row": ("_row", "min"), "ts": ("ts", "min"), "amount": ("amount", "sum")}
+    for col in ("kind", "counterparty"):
+        if col in work:
+            agg[col] = (col, "first")
+    if "due_ts" in work:
+        agg["due_ts"] = ("due_ts", "min")
+    if "days_late" in work:
+        agg["days_late"] = ("days_late", "max")
+    settled = "settled_ts" in work and work["settled_ts"].notna().any()
+    if "settled_ts" in work:
+        work["_open_part"] = work["settled_ts"].isna()
+        agg["settled_ts"], agg["_open_part"] = ("settled_ts", "max"), ("_open_part", "any")
+    merged = work.groupby(names, sort=False).agg(**agg)
+    if "status" in work:  # the status of the most severe part, as the file writes it
+        worst = work.assign(_severity=work["status"].map(rank)).sort_values("_severity", kind="stable")
+        merged["status"] = worst.groupby(names, sort=False)["status"].first()
+    merged = merged.reset_index(level="person_id").sort_values("_row").set_index("_row").rename_axis(None)
+    when: pd.Series | None = None
+    if "settled_ts" in merged:
+        when = merged.pop("settled_ts").mask(merged.pop("_open_part"))
+        if not settled:
+            when = None
+    columns = [c for c in events.columns if c != "settled_ts" and c in merged]
+    return merged[columns], when
 
 
 def status_from_dates(events: pd.DataFrame, settled: pd.Series, snapshot: pd.Timestamp | None, file: str
@@ -368,7 +413,7 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
         said = ", ".join(repr(v) if v else "empty" for v in o.unknown)
         warnings.warn(f"{pending:,} of {len(out):,} rows have an outcome not known yet ({said}): left out of the "
                       "labels; those people can still be scored", stacklevel=2)
-        out = out[out["label"].notna()].reset_index(drop=True)  # all of them: a file to score, not to learn from
+        out = out[out["label"].notna()]  # all of them: a file to score, not to learn from; rows keep their place
     out["label"] = out["label"].astype("int64")
     out["window_days"] = out["window_days"].astype("int64")
     return out
@@ -482,7 +527,7 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
                 raise DataValidationError(exc.file, exc.problem, exc.row, theirs.get(exc.column or ""),
                                           exc.line_offset) from None
     snap = str(pd.Timestamp(snapshot).date()) if snapshot is not None else str(_latest_date(frames).date())
-    return frames, snap
+    return {t: f.reset_index(drop=True) for t, f in frames.items()}, snap  # stored without the rows' places
 
 
 def ingest_with_spec(spec: DatasetSpec, sources: dict[str, Path], out: Path, spec_file: str | None = None,

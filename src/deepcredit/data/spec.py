@@ -231,6 +231,10 @@ class Events(_Strict):
     """Each status in the file and what it means; left out where the statuses are told from the dates."""
     ignore: list[str] = []
     """Columns of the events file that are not used (an order number, a store): left out of the data set."""
+    parts_of: list[str] = []
+    """Columns that together name one commitment among a person's rows (a loan and its instalment number),
+    where the file writes a commitment paid in parts as several rows: those rows are merged into one event
+    (ingest.merged_parts) before it is dated, so a split payment counts once."""
     grace_days: int | None = Field(default=None, ge=0)
     """Whole days after its due day within which a commitment may still be settled, late; one not settled by
     then is broken from the next day on, whatever happened later (ingest.dated_when_known). Needs due_ts,
@@ -253,7 +257,12 @@ class Events(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Events:
-        _not_ignored(self.ignore, self.columns.model_dump().values())
+        _not_ignored(self.ignore, [*self.columns.model_dump().values(), *self.parts_of])
+        mapped = {v for v in self.columns.model_dump().values() if v}
+        for i, col in enumerate(self.parts_of):
+            if col in mapped:
+                raise SpecProblem(("parts_of", i), f"{col!r} is already one of [events.columns]: name the columns "
+                                                   "that tell one commitment's rows apart from another's")
         if self.columns.kind is None and len(self.kinds) != 1:
             raise SpecProblem(("kinds",), "with no kind column (kind = \"\"), declare exactly one kind: every row "
                                           "is of it")

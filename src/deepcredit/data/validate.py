@@ -782,9 +782,9 @@ def check_known_people(frame: pd.DataFrame, columns: tuple[str, ...], people: pd
     for col in columns:
         unknown = ~frame[col].isin(people).to_numpy(dtype=bool)
         i = first_true(unknown)
-        if i is not None:
-            raise DataValidationError(
-                file, f"{_show(frame.at[i, col])} is not a person_id in the people table", i + 1, col, line_offset)
+        if i is not None:  # the index holds each row's place in the file (merged or filtered rows keep theirs)
+            raise DataValidationError(file, f"{_show(frame[col].iloc[i])} is not a person_id in the people table",
+                                      int(frame.index[i]) + 1, col, line_offset)
 
 
 # -- value checks that need more than one column --------------------------------------------------------
