@@ -320,3 +320,11 @@ def test_a_commitment_in_parts_takes_its_most_severe_status_as_the_file_writes_i
     merged, when = merged_parts(events, pd.DataFrame({"order": ["o1", "o1", "o2"]}), ev)
     assert merged["status"].tolist() == ["returned_late", "returned"] and merged.index.tolist() == [0, 2]
     assert merged["amount"].tolist() == [15.0, 7.0] and when is None
+
+
+def test_a_draft_of_payments_in_parts_names_the_columns_that_tell_commitments_apart(tmp_path):
+    PEOPLE.to_csv(tmp_path / "people.csv", index=False)
+    PARTS.rename(columns={"loan": "loan_id", "number": "instalment_number"}).to_csv(tmp_path / "p.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv", "parts", events=tmp_path / "p.csv")
+    assert 'parts_of = ["loan_id", "instalment_number"]  # check' in text
+    assert 'parts_of' not in draft_spec(tmp_path / "people.csv", "one", events=_files(tmp_path, INSTALMENTS)["events"])

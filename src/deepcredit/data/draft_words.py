@@ -33,6 +33,8 @@ DIMENSION_HINTS = (  # (dimension, words of the header): the first that fits is 
     ("behaviour_preferences", r"purpose|spend|purchase|categor|channel|device|usage|frequen|behavio|habit|"
                               r"preference|shopping|travel"),
 )
+PART_HINTS = re.compile(r"(^|_)id(_|$)|^id|loan|contract|account|agreement|(^|_)(num|no|number|seq)(_|$)|instal")
+"""Columns that may name one commitment among a person's rows (a loan id, an instalment's number)."""
 APPLICATION_HINTS = re.compile(r"appl|issue|origination|decision|as_?of|snapshot")
 """A date column of a people file with its label: when each row was decided, so its as-of date."""
 OUTCOME_WORDS = (  # a label written in words (a loan book's status): the first that fits a value

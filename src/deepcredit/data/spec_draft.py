@@ -22,6 +22,7 @@ from deepcredit.data.draft_words import (
     COUNT_HINTS,
     ID_HINTS,
     LABEL_HINTS,
+    PART_HINTS,
     PROTECTED_HINTS,
     description_of,
     dimension_of,
@@ -399,8 +400,17 @@ def _ignored(types: dict[str, str], taken: set[str]) -> list[str]:
     return [f"ignore = [{', '.join(toml_string(c) for c in rest)}]  # TODO: columns not used; declare any that matter"]
 
 
+def _parts_of(frame: pd.DataFrame, person: str | None, due: str | None, taken: set[str]) -> list[str]:
+    """The columns naming a commitment, where rows share a person and a due date (a payment in parts): the
+    file's other id-like and number-like columns; none where no two rows share both."""
+    if not person or not due or not frame.duplicated([person, due]).any():
+        return []
+    return [c for c in frame.columns if c not in taken and PART_HINTS.search(header_words(c))]
+
+
 def _event_lines(path: Path, id_col: str | None) -> list[str]:
-    types = _types(_sample(path))
+    frame = _sample(path)
+    types = _types(frame)
     taken: set[str] = set()
     person = _person_column(types, id_col, taken)
     taken.add(person or "")
@@ -414,6 +424,10 @@ def _event_lines(path: Path, id_col: str | None) -> list[str]:
         out += [f"# TODO: no date column, but {', '.join(days)} look like dates written as numbers of days: name",
                 "# the date they count from as days_from = YYYY-MM-DD under [format], then name them below (ts,",
                 "# due_ts, settled_ts)."]
+    if parts := _parts_of(frame, person, found["due_ts"], taken):
+        out.append(f"parts_of = [{', '.join(toml_string(c) for c in parts)}]  # check: rows share a person and a "
+                   "due date, so one commitment seems paid in parts: these columns tell commitments apart")
+        taken |= set(parts)
     out += _ignored(types, taken)
     if found["due_ts"] and found["settled_ts"]:
         out += [GRACE_HINT]
