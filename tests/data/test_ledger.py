@@ -314,12 +314,15 @@ def test_a_commitment_in_parts_takes_its_most_severe_status_as_the_file_writes_i
 
     ev = spec_from_toml(SPEC).events
     assert ev is not None
-    events = pd.DataFrame({"person_id": ["a", "a", "b"], "ts": pd.to_datetime(["2024-01-01"] * 3),
+    events = pd.DataFrame({"person_id": ["a", "a", "b"], "ts": pd.to_datetime(["2024-01-01", "2024-01-20",
+                                                                               "2024-01-05"]),
                            "kind": ["dress"] * 3, "amount": [10.0, 5.0, 7.0],
                            "status": ["returned", "returned_late", "returned"]})
     merged, when = merged_parts(events, pd.DataFrame({"order": ["o1", "o1", "o2"]}), ev)
     assert merged["status"].tolist() == ["returned_late", "returned"] and merged.index.tolist() == [0, 2]
     assert merged["amount"].tolist() == [15.0, 7.0] and when is None
+    # no settled dates: the late status is known only with the last part, so the event is dated by it
+    assert merged["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-20", "2024-01-05"]
 
 
 def test_a_draft_of_payments_in_parts_names_the_columns_that_tell_commitments_apart(tmp_path):

@@ -10,30 +10,21 @@ from typer.testing import CliRunner
 
 from deepcredit.cli.app import app
 from deepcredit.data.ingest import ingest_with_spec
-from deepcredit.data.spec import spec_from_toml
+from deepcredit.data.spec import Attribute, DatasetSpec, Outcomes, Profile
 from deepcredit.data.validate import DataValidationError
 from deepcredit.workflows.peers import compare_with_peers
 
 runner = CliRunner()
 
-DATED = """spec_version = 1
-name = "dated"
-[[profile.attributes]]
-name = "city"
-type = "categorical"
-dimension = "identity"
-[outcomes]
-label = "bad"
-as_of_column = "as_of"
-window_days = 30
-"""
+DATED = DatasetSpec(name="dated", outcomes=Outcomes(label="bad", window_days=30),  # built in Python, as a spec may be
+                    profile=Profile(attributes=[Attribute(name="city", type="categorical", dimension="identity")]))
 
 
 def test_a_data_set_with_several_labelled_rows_per_person_is_refused_before_any_fit(tmp_path):
     pd.DataFrame({"person_id": ["a", "b"], "city": ["Lyon", "Oslo"]}).to_csv(tmp_path / "people.csv", index=False)
     pd.DataFrame({"person_id": ["a", "a", "b"], "as_of": ["2024-01-01", "2024-02-01", "2024-01-01"],
                   "bad": [0, 1, 0]}).to_csv(tmp_path / "outcomes.csv", index=False)
-    ds = ingest_with_spec(spec_from_toml(DATED), {"people": tmp_path / "people.csv",
+    ds = ingest_with_spec(DATED, {"people": tmp_path / "people.csv",
                                                   "outcomes": tmp_path / "outcomes.csv"}, tmp_path / "ds")
     with pytest.raises(DataValidationError, match="1 labelled rows belong to a person seen in an earlier row"):
         compare_with_peers(ds, tmp_path / "out")

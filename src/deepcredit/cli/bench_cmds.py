@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from deepcredit.cli.common import clear_errors, console, progress
+from deepcredit.cli.common import clear_errors, console, progress, step_by_step
 from deepcredit.data.io import atomic_write_json
 from deepcredit.workflows.benchmark import (
     DATASETS,
@@ -56,13 +56,7 @@ def benchmark(
     partial = names != tuple(DATASETS) or not speed
     with clear_errors(), progress() as bar:
         task = bar.add_task("benchmark", total=count_steps(plan))
-        started = [False]
-
-        def step(description: str) -> None:
-            if started[0]:
-                bar.advance(task)
-            started[0] = True
-            bar.update(task, description=description)
+        step = step_by_step(bar, task)
 
         results = run_benchmark(out, plan, workdir=workdir, step=step)
         bar.update(task, completed=count_steps(plan), description="benchmark done")

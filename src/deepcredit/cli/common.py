@@ -38,6 +38,19 @@ def progress() -> Progress:
                     TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
 
 
+def step_by_step(bar: Progress, task: TaskID) -> Callable[[str], None]:
+    """A workflow's `step(description)` callback: each new step completes the one before it on the bar."""
+    started = [False]
+
+    def step(description: str) -> None:
+        if started[0]:
+            bar.advance(task)
+        started[0] = True
+        bar.update(task, description=description)
+
+    return step
+
+
 def show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
     """A warning as one line on the console, without the source line Python shows (warnings.showwarning)."""
     console.print(f"[yellow]warning:[/yellow] {escape(str(message))}", soft_wrap=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from deepcredit.cli.common import console, model_errors, progress, resolve_dataset, run_config
+from deepcredit.cli.common import console, model_errors, progress, resolve_dataset, run_config, step_by_step
 from deepcredit.config import merge_member_params, parse_member_params
 from deepcredit.workflows.peers import RESULTS, compare_with_peers
 
@@ -38,13 +38,7 @@ def peers(
                 cfg.member_params, parse_member_params(member_param))})
         with progress() as bar:
             task = bar.add_task("peers", total=1 + cv)
-            seen: list[str] = []
-
-            def step(description: str) -> None:
-                bar.update(task, completed=len(seen), description=description)
-                seen.append(description)
-
-            result = compare_with_peers(ds, out, cv=cv, cfg=cfg, on_step=step)
+            result = compare_with_peers(ds, out, cv=cv, cfg=cfg, on_step=step_by_step(bar, task))
             bar.update(task, completed=1 + cv, description="peers done")
     table = Table(title=f"{ds.name}: {result['rows']:,} rows, bad rate {result['bad_rate']:.1%}",
                   caption="AUC and KS on the held-out 30 %" + ("; CV: 5 x 5 folds" if cv else ""))

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from deepcredit.data.compressed import open_bytes, open_text
+from deepcredit.data.headers import unnamed
 from deepcredit.data.parts import first_part, table_parts
 from deepcredit.data.sheets import is_spreadsheet
 from deepcredit.data.validate import PLAIN, FileFormat, is_parquet
@@ -160,7 +161,7 @@ def read_text(path: Path, delimiter: str, encoding: str, nrows: int | None = Non
                             dtype=str, keep_default_na=False, nrows=left, **kw)
         # pandas calls an empty header cell "Unnamed: i"; ingest calls it unnamed_N (data/headers.py)
         frames.append(frame.rename(columns=lambda c: re.sub(r"^Unnamed: (\d+)$",
-                                                            lambda m: f"unnamed_{int(m[1]) + 1}", str(c))))
+                                                            lambda m: unnamed(int(m[1]) + 1), str(c))))
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 

@@ -13,9 +13,14 @@ from collections.abc import Iterable
 _UNNAMED = re.compile(r"^unnamed_(\d+)$")
 
 
+def unnamed(position: int) -> str:
+    """The name of the column whose header cell at `position` (counted from 1) is empty."""
+    return f"unnamed_{position}"
+
+
 def column_names(cells: Iterable[str]) -> list[str]:
     """Header cells, stripped, with each empty one named unnamed_N."""
-    return [cell.strip() or f"unnamed_{i}" for i, cell in enumerate(cells, 1)]
+    return [cell.strip() or unnamed(i) for i, cell in enumerate(cells, 1)]
 
 
 def unnamed_note(name: str) -> str:

@@ -124,11 +124,12 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     want: dict[tuple, str | None] = {("profile", "id_column"): p.id_column, ("profile", "valid_from"): p.valid_from}
     want.update({("profile", "attributes", i, "column" if a.column else "name"): a.source_column
                  for i, a in enumerate(p.attributes)})
-    dated = spec.outcomes.source == "people" and spec.outcomes.as_of is None  # as_of_column: a people column
+    dated_by = spec.outcomes.as_of_column if spec.outcomes.source == "people" and spec.outcomes.as_of is None \
+        else None  # a people column dating each row's label
     if spec.outcomes.source == "people":
         want[("outcomes", "label")] = spec.outcomes.label
-    if dated:
-        want[("outcomes", "as_of_column")] = spec.outcomes.as_of_column
+    if dated_by:
+        want[("outcomes", "as_of_column")] = dated_by
     check.require(path, want)
     cols = [Column(p.id_column, ColumnType.STRING)] if p.id_column else []
     cols += [_attribute_column(a) for a in p.attributes]
@@ -136,8 +137,8 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
         cols.append(Column(p.valid_from, ColumnType.TIMESTAMP, nullable=True))
     if spec.outcomes.source == "people":
         cols.append(Column(spec.outcomes.label, ColumnType.STRING, nullable="" in spec.outcomes.unknown))
-    if dated and spec.outcomes.as_of_column:
-        cols.append(Column(spec.outcomes.as_of_column, ColumnType.TIMESTAMP))
+    if dated_by:
+        cols.append(Column(dated_by, ColumnType.TIMESTAMP))
     key = ((p.id_column, p.valid_from) if p.valid_from else (p.id_column,)) if p.id_column else ()
     frame = read_and_validate(path, _table("people", "profile", cols, p.ignore, key), snapshot, fmt=check.fmt)
     ids = frame[p.id_column] if p.id_column else pd.Series(range(1, len(frame) + 1)).astype(str)
@@ -148,8 +149,8 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
         out["valid_from"] = frame[p.valid_from]
     if spec.outcomes.source == "people":
         out.attrs["label"] = frame[spec.outcomes.label]
-    if dated and spec.outcomes.as_of_column:
-        out.attrs["as_of"] = frame[spec.outcomes.as_of_column]
+    if dated_by:
+        out.attrs["as_of"] = frame[dated_by]
     return out
 
 
@@ -188,9 +189,10 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
         if ev.grace_days is not None:
             events, settled = _after_grace(events, settled, ev, snapshot, file, line_offset)
             broken_from = due.dt.normalize() + pd.Timedelta(days=ev.grace_days + 1)
+    open_ = events["status"].isin(ev.statuses_meaning("open")).to_numpy(bool)  # after the grace's changes
+    if settled is not None:
         done = settled.notna().to_numpy(bool)
         known[done] = settled[done]
-        open_ = events["status"].isin(ev.statuses_meaning("open")).to_numpy(bool)
         ended = ~done & ~open_ & due.notna().to_numpy(bool)
         known[ended] = np.maximum(ts[ended], broken_from[ended])
         after = (due >= pd.Timestamp(snapshot).normalize() + pd.Timedelta(days=1)) if snapshot is not None else None
@@ -202,7 +204,6 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
                                       line_offset)
     out = events.assign(ts=known)
     if ev.columns.days_late is None and ev.columns.due_ts is not None:
-        open_ = events["status"].isin(ev.statuses_meaning("open")).to_numpy(bool)
         days = (known.dt.normalize() - due.dt.normalize()).dt.days.clip(lower=0).astype("float64")
         out["days_late"] = days.where(~open_ & due.notna().to_numpy(bool))
     return out
@@ -267,7 +268,8 @@ def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
         events["kind"] = pd.Series(ev.only_kind, index=events.index, dtype="string")
     when = frame[settled] if settled else None
     if ev.parts_of:
-        events, when = merged_parts(events.assign(settled_ts=when), frame[ev.parts_of], ev)
+        events, when = merged_parts(events if when is None else events.assign(settled_ts=when), frame[ev.parts_of],
+                                    ev)
     if ev.columns.status is None:
         events["status"] = status_from_dates(events, when, snapshot, str(path))
     return dated_when_known(events, when, ev, snapshot, str(path), line_offset_for(path))
@@ -281,13 +283,16 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events) -> tuple
     """One event per commitment where the file writes one in parts ([events] parts_of): made when its first
     part was, due when its first part was due, settled when its last part was (not settled while a part is
     not), its amount the parts' sum, its status the most severe of theirs, its days late the most; kind and
-    counterparty of its first row. The merged row keeps its first row's number, so errors still name a line
-    of the file."""
+    counterparty of its first row. In a file without settled dates the merged event is dated by its last
+    part, for only then is the most severe status known. The merged row keeps its first row's number, so
+    errors still name a line of the file."""
     key = [events["person_id"].astype("string"), *(parts[c].astype("string") for c in parts.columns)]
     names = ["person_id", *(f"_part_{i}" for i in range(len(parts.columns)))]
     work = events.assign(**{n: k.to_numpy() for n, k in zip(names[1:], key[1:], strict=True)}, _row=events.index)
     rank = {s: SEVERITY.index(v.meaning) for s, v in ev.statuses.items()}
-    agg: dict[str, tuple[str, object]] = {"_row": ("_row", "min"), "ts": ("ts", "min"), "amount": ("amount", "sum")}
+    ledger = "settled_ts" in work  # dated when settled afterwards (dated_when_known); else by its last part
+    agg: dict[str, tuple[str, object]] = {"_row": ("_row", "min"), "ts": ("ts", "min" if ledger else "max"),
+                                          "amount": ("amount", "sum")}
     for col in ("kind", "counterparty"):
         if col in work:
             agg[col] = (col, "first")
@@ -295,8 +300,7 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events) -> tuple
         agg["due_ts"] = ("due_ts", "min")
     if "days_late" in work:
         agg["days_late"] = ("days_late", "max")
-    settled = "settled_ts" in work and work["settled_ts"].notna().any()
-    if "settled_ts" in work:
+    if ledger:
         work["_open_part"] = work["settled_ts"].isna()
         agg["settled_ts"], agg["_open_part"] = ("settled_ts", "max"), ("_open_part", "any")
     merged = work.groupby(names, sort=False).agg(**agg)
@@ -304,11 +308,7 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events) -> tuple
         worst = work.assign(_severity=work["status"].map(rank)).sort_values("_severity", kind="stable")
         merged["status"] = worst.groupby(names, sort=False)["status"].first()
     merged = merged.reset_index(level="person_id").sort_values("_row").set_index("_row").rename_axis(None)
-    when: pd.Series | None = None
-    if "settled_ts" in merged:
-        when = merged.pop("settled_ts").mask(merged.pop("_open_part"))
-        if not settled:
-            when = None
+    when = merged.pop("settled_ts").mask(merged.pop("_open_part")) if ledger else None
     columns = [c for c in events.columns if c != "settled_ts" and c in merged]
     return merged[columns], when
 

@@ -107,6 +107,11 @@ def profile_column(a: Attribute) -> str:
     return f"{a.name}_age_days" if a.type == "date" else a.name
 
 
+def improve_text(a: Attribute) -> str:
+    """The attribute's own how-to-improve text, else its dimension's general advice (none if not actionable)."""
+    return a.improve or (IMPROVE_BY_DIMENSION.get(a.dimension, KEEP_CURRENT) if a.actionable else NOT_ACTIONABLE)
+
+
 def attribute_feature(a: Attribute) -> FeatureDef:
     """One declared attribute as a typed feature with its declared texts and flags."""
     col = profile_column(a)
@@ -124,8 +129,7 @@ def attribute_feature(a: Attribute) -> FeatureDef:
         sql, name = f"MAX(LN(1 + GREATEST({col}, 0)))", f"log_{a.name}"
     else:
         sql = f"MAX({col})"
-    improve = a.improve or (IMPROVE_BY_DIMENSION.get(a.dimension, KEEP_CURRENT) if a.actionable else NOT_ACTIONABLE)
-    return FeatureDef(name, a.dimension, Source.PROFILE, sql, a.text, improve,
+    return FeatureDef(name, a.dimension, Source.PROFILE, sql, a.text, improve_text(a),
                       risk_direction=a.risk_direction, kind=kind, requires=(a.name,), protected=a.protected,
                       actionable=a.actionable, levels=tuple(a.order or ()) if a.type == "ordinal" else (),
                       codes=a.code_feature or "")
@@ -135,9 +139,8 @@ def code_feature(a: Attribute) -> FeatureDef | None:
     """What an attribute's special value stands for (its declared meaning), where it holds one."""
     if not a.code_feature:
         return None
-    improve = a.improve or (IMPROVE_BY_DIMENSION.get(a.dimension, KEEP_CURRENT) if a.actionable else NOT_ACTIONABLE)
     return FeatureDef(a.code_feature, a.dimension, Source.PROFILE, f"MAX({a.code_feature})",
-                      f"what was recorded instead of {a.text}", improve, kind=Kind.CATEGORICAL, requires=(a.name,),
+                      f"what was recorded instead of {a.text}", improve_text(a), kind=Kind.CATEGORICAL, requires=(a.name,),
                       protected=a.protected, actionable=a.actionable)
 
 

@@ -25,25 +25,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def naive_utc(dt: datetime) -> datetime:
-    """A client's timestamp as naive UTC: aware ones are converted, naive ones are taken as UTC.
+def naive_in(dt: datetime, zone: str | None = None) -> datetime:
+    """A timestamp as the naive wall-clock time of `zone` (None: UTC): aware ones are converted, naive ones
+    are taken as already in it.
 
-    A valid RFC 3339 time within a day of year 1 or 9999 can fall off the calendar in UTC (0001-01-01T01:00
-    at +10:00); it becomes the calendar's first or last instant, which every rule then treats as the past or
-    the far future it is, rather than an overflow."""
+    A valid RFC 3339 time within a day of year 1 or 9999 can fall off the calendar (0001-01-01T01:00 at
+    +10:00, in UTC); it becomes the calendar's first or last instant, which every rule then treats as the
+    past or the far future it is, rather than an overflow."""
     if not dt.tzinfo:
         return dt
     try:
-        return dt.astimezone(UTC).replace(tzinfo=None)
+        return dt.astimezone(ZoneInfo(zone) if zone else UTC).replace(tzinfo=None)
     except OverflowError:
         return datetime.min if dt.year == 1 else datetime.max
-
-
-def wall_clock(utc: datetime, zone: str | None) -> datetime:
-    """Naive UTC as the naive wall-clock time of `zone` (unchanged when None: UTC)."""
-    if not zone:
-        return utc
-    return utc.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
 
 
 @dataclass
@@ -67,18 +61,13 @@ class Clock:
         return self.unshifted() - self.offset
 
     def unshifted(self) -> datetime:
-        """The wall-clock time in the data set's zone, before any shift to its era."""
-        return wall_clock(self.source(), self.zone)
+        """The wall-clock time in the data set's zone, before any shift to its era (source: naive UTC)."""
+        return naive_in(self.source().replace(tzinfo=UTC), self.zone)
 
     def naive(self, dt: datetime) -> datetime:
-        """A client's timestamp in the service's time: an aware one converted to the zone's wall clock,
-        a naive one taken as already in it (see naive_utc for times off the calendar)."""
-        if not dt.tzinfo or not self.zone:
-            return naive_utc(dt)
-        try:
-            return dt.astimezone(ZoneInfo(self.zone)).replace(tzinfo=None)
-        except OverflowError:
-            return datetime.min if dt.year == 1 else datetime.max
+        """A client's timestamp in the service's time: an aware one converted to the zone's wall clock, a
+        naive one taken as already in it."""
+        return naive_in(dt, self.zone)
 
 
 @dataclass
