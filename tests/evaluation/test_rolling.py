@@ -33,6 +33,17 @@ def test_each_of_the_last_k_periods_is_tested_on_earlier_ones_only():
         rolling_origin_folds(as_of, 5)
 
 
+def test_a_period_trains_only_on_outcomes_known_by_its_first_date():
+    inp = _dated(dates=6)  # monthly as-of dates
+    window = pd.Timedelta(days=45)  # an outcome is known a month and a half later
+    known = ModelInput(inp.tabular, known_at=(inp.keys["as_of"] + window).to_numpy())
+    as_of = known.keys["as_of"]
+    for f in rolling_origin_folds(as_of, 3, known_at=known.label_keys["known_at"]):
+        start = as_of.iloc[f.predict].min()
+        assert len(f.train) and (as_of.iloc[f.train] + window <= start).all()
+        assert as_of.iloc[f.train].max() == start - pd.DateOffset(months=2)  # the month before is not known yet
+
+
 def test_predictions_are_pooled_over_every_test_period():
     inp = _dated()
     seen = []

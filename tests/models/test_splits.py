@@ -13,6 +13,8 @@ from deepcredit.models.splits import (
     person_groups,
     stacking_folds,
     time_folds,
+    time_split,
+    unmatured_rows,
 )
 
 
@@ -92,3 +94,41 @@ def test_default_dated_folds_train_on_every_earlier_row():
         assert np.array_equal(f.train, np.flatnonzero(as_of < as_of[f.predict].min()))
     with pytest.raises(AssertionError):  # the same people are on both sides: not a person-grouped fold
         check_folds(keys, folds)
+
+
+def _with_windows(keys: pd.DataFrame, days: int) -> pd.DataFrame:
+    return keys.assign(known_at=keys["as_of"] + pd.Timedelta(days=days))
+
+
+def test_folds_over_time_train_only_on_outcomes_known_by_the_first_predicted_date():
+    keys, y = _keys(n_people=300, dates=8)  # quarterly as-of dates
+    year = _with_windows(keys, 365)  # each outcome known a year after its as-of date
+    for fold in time_folds(year["as_of"], 4, year["known_at"]):
+        first = year["as_of"].iloc[fold.predict].min()
+        assert (year["known_at"].iloc[fold.train] <= first).all()
+    check_folds(year, stacking_folds(year, y, 4, 0), grouped=False)
+    # a quarter's window ends on the next as-of date: every earlier row is known, the folds are as before
+    quarter = _with_windows(keys, 0)
+    assert [f.train.tolist() for f in stacking_folds(quarter, y, 4, 0)] == \
+        [f.train.tolist() for f in stacking_folds(keys, y, 4, 0)]
+
+
+def test_check_folds_catches_training_on_an_outcome_known_too_late():
+    keys, y = _keys(n_people=200, dates=4)
+    folds = stacking_folds(keys, y, 3, 0)  # ignore the windows
+    with pytest.raises(AssertionError, match="known only after"):
+        check_folds(_with_windows(keys, 365), folds, grouped=False)
+
+
+def test_a_time_split_leaves_out_earlier_rows_whose_outcome_comes_after_the_cut():
+    keys, y = _keys(n_people=200, dates=8)
+    cut = pd.Timestamp("2021-01-01")
+    plain = time_split(keys, cut)
+    year = _with_windows(keys, 365)
+    fold = time_split(year, cut)
+    assert np.array_equal(fold.predict, plain.predict)  # the same rows are tested
+    assert (year["known_at"].iloc[fold.train] <= cut).all()
+    assert set(fold.train) < set(plain.train)
+    assert unmatured_rows(year, fold) == len(plain.train) - len(fold.train) > 0
+    with pytest.raises(ValueError, match="no earlier row's outcome is known"):
+        time_split(_with_windows(keys, 3650), cut)

@@ -101,3 +101,39 @@ def test_the_temporal_switch_pretrains_on_every_persons_history_or_not_at_all(wo
     off = train_model(cfg.model_copy(update={"stack": cfg.stack.model_copy(update={"temporal": False})}), world,
                       tmp_path / "off")
     assert off.model.encoder_ is None and off.metrics["pretrain"] is None and off.metrics["temporal"] is False
+
+
+def test_a_time_split_trains_only_on_loans_whose_outcome_is_known_by_its_date(tmp_path):
+    """Loans issued monthly with a year's performance window: a model fitted on 2023-07-01 could not know
+    how the loans of the year before it ended, so they train nothing and test nothing."""
+    import pandas as pd
+
+    from deepcredit.data.ingest import ingest_with_spec
+    from deepcredit.data.spec import spec_from_toml
+    from deepcredit.data.spec_draft import draft_spec
+    from deepcredit.features.bundle import build_model_input
+
+    rng = np.random.default_rng(3)
+    n = 600
+    grade = rng.choice(list("ABCD"), n)
+    bad = rng.random(n) < np.select([grade == "A", grade == "B", grade == "C"], [0.05, 0.15, 0.3], 0.45)
+    issued = pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 730, n), unit="D")
+    pd.DataFrame({"loan_id": [f"l{i}" for i in range(n)], "issue_d": issued.strftime("%Y-%m-%d"),
+                  "grade": grade, "default": bad.astype(int)}).to_csv(tmp_path / "loans.csv", index=False)
+    text = draft_spec(tmp_path / "loans.csv")
+    assert "window_days = 365" in text
+    ds = ingest_with_spec(spec_from_toml(text), {"people": tmp_path / "loans.csv"}, tmp_path / "ds")
+    keys = build_model_input(ds, views=("tabular",)).label_keys
+    assert (keys["known_at"] - keys["as_of"] == pd.Timedelta(days=365)).all()
+
+    messages: list[str] = []
+    cut = pd.Timestamp("2023-07-01")
+    cfg = RunConfig(model="scorecard", split={"kind": "time", "test_from": cut.date()}, seed=0)
+    trained = train_model(cfg, ds, tmp_path / "m", on_message=messages.append)
+    h = trained.metrics["holdout"]
+    late = int(((issued < cut) & (issued + pd.Timedelta(days=365) > cut)).sum())
+    assert h["unmatured_rows"] == late > 0 and h["rows"] == int((issued >= cut).sum())
+    assert h["train_rows"] == trained.rows == n - late - h["rows"]
+    assert any(f"{late:,} earlier rows are left out of training" in m for m in messages)
+    ev = evaluate_model(trained.path, ds, tmp_path / "ev", n_boot=0)["evaluation"]
+    assert ev["n"] == h["rows"] and ev["metrics"]["auc"] == pytest.approx(h["auc"])

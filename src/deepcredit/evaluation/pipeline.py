@@ -109,7 +109,7 @@ def rows_to_evaluate(manifest: Mapping, dataset: Dataset, inp: ModelInput, all_r
         return None, None
     run = (manifest.get("config") or {}).get("run") or {}
     split = SplitConfig.model_validate(run.get("split") or {})
-    fold = configured_split(split, int(run.get("seed", 0)), inp.keys, inp.y) if split.kind != "none" else None
+    fold = configured_split(split, int(run.get("seed", 0)), inp.label_keys, inp.y) if split.kind != "none" else None
     if fold is None or all_rows:
         return None, ("These numbers are measured on the data set the model was fitted on"
                       + (f", including the {len(fold.train):,} rows it was fitted on" if fold is not None else "")

@@ -31,15 +31,26 @@ class OriginFold(Fold):
     period: str = ""  # the test period's label
 
 
-def rolling_origin_folds(as_of: pd.Series | np.ndarray, periods: int, period: str = "as_of") -> list[OriginFold]:
+def rolling_origin_folds(as_of: pd.Series | np.ndarray, periods: int, period: str = "as_of",
+                         known_at: pd.Series | np.ndarray | None = None) -> list[OriginFold]:
     """One fold per each of the last `periods` periods (oldest first): train on every row of an earlier
-    period, test on the period's rows. `period`: as_of (each distinct date), month, quarter or year."""
+    period whose outcome is known by the test period's first date (`known_at`; None: every such row), test
+    on the period's rows. `period`: as_of (each distinct date), month, quarter or year."""
     labels = period_labels(as_of, period).to_numpy()
+    dates = pd.to_datetime(pd.Series(np.asarray(as_of))).to_numpy().astype("datetime64[us]")
+    known = None if known_at is None else pd.to_datetime(pd.Series(np.asarray(known_at))).to_numpy()
     order = np.unique(labels)  # period labels sort in time order
     if periods < 1 or len(order) < periods + 1:
         raise ValueError(f"rolling origin: {periods} test period(s) need at least {periods + 1} periods, "
                          f"the data has {len(order)}")
-    return [OriginFold(np.flatnonzero(labels < p), np.flatnonzero(labels == p), str(p)) for p in order[-periods:]]
+    folds = []
+    for p in order[-periods:]:
+        test = labels == p
+        train = labels < p
+        if known is not None:
+            train &= known.astype("datetime64[us]") <= dates[test].min()
+        folds.append(OriginFold(np.flatnonzero(train), np.flatnonzero(test), str(p)))
+    return folds
 
 
 def rolling_origin(inp: ModelInput, fit_predict: FitPredict, periods: int, period: str = "as_of",
@@ -47,7 +58,8 @@ def rolling_origin(inp: ModelInput, fit_predict: FitPredict, periods: int, perio
     """Pooled held-out predictions of every fold: person_id, as_of, period, label and one PD column per model
     (the models fit_predict returned for every fold)."""
     parts = []
-    for fold in rolling_origin_folds(inp.keys["as_of"], periods, period):
+    keys = inp.label_keys
+    for fold in rolling_origin_folds(keys["as_of"], periods, period, keys["known_at"]):
         if on_fold:
             on_fold(fold)
         test = inp.take(fold.predict)

@@ -31,6 +31,9 @@ class ModelInput:
     sequences: Sequences | None = None
     graph: Graph | None = None
     rows: np.ndarray | None = None
+    known_at: np.ndarray | None = None
+    """When each row's label became known (as_of + its performance window), for every row of the tabular
+    frame; None: at as_of. Splits over time train only on labels known by the date they cut at."""
 
     @property
     def index(self) -> np.ndarray:
@@ -52,6 +55,13 @@ class ModelInput:
     @property
     def keys(self) -> pd.DataFrame:
         return self.tabular.frame[["person_id", "as_of"]].iloc[self.index].reset_index(drop=True)
+
+    @property
+    def label_keys(self) -> pd.DataFrame:
+        """keys plus `known_at`, the day each row's outcome is known: what a split over time needs."""
+        keys = self.keys
+        known = keys["as_of"].to_numpy() if self.known_at is None else self.known_at[self.index]
+        return keys.assign(known_at=pd.to_datetime(known).astype("datetime64[us]"))
 
     @property
     def definitions(self) -> list[FeatureDef]:
@@ -86,7 +96,23 @@ def build_model_input(dataset: Dataset, spine: pd.DataFrame | None = None,
     sequences = build_sequences(session, max_len) if "temporal" in views else None
     graph = build_graph(session) if "structural" in views else None
     session.close()
-    return ModelInput(tabular, sequences, graph)
+    return ModelInput(tabular, sequences, graph, known_at=labels_known_at(dataset, tabular) if spine is None else None)
+
+
+def labels_known_at(dataset: Dataset, tabular: FeatureFrame) -> np.ndarray:
+    """The day each outcome row's label is known: its as-of date plus its performance window."""
+    keys = tabular.frame[["person_id", "as_of"]]
+    con = dataset.connect()
+    try:
+        con.register("feature_keys", keys.assign(_row=np.arange(len(keys))))
+        known = con.execute("SELECT k._row, o.as_of + o.window_days * INTERVAL 1 DAY AS known_at "
+                            "FROM feature_keys k JOIN outcomes o ON o.person_id = k.person_id "
+                            "AND o.as_of = k.as_of").df()
+    finally:
+        con.close()
+    out = pd.to_datetime(keys["as_of"]).to_numpy().astype("datetime64[us]")
+    out[known["_row"].to_numpy()] = pd.to_datetime(known["known_at"]).to_numpy().astype("datetime64[us]")
+    return out
 
 
 def build_histories(dataset: Dataset, as_of, max_len: int = 64, threads: int | None = None) -> Histories | None:

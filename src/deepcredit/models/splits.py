@@ -9,6 +9,11 @@ dated fold trains on every earlier row; time_groups > 1 also keeps people apart,
 block (a range of dates x a group of people) is fitted on the earlier dates of the *other* groups of
 people, at the cost of starving the members (a fraction of the earlier rows each).
 
+Why labels must be known: a model fitted at some date can learn only from outcomes observed by then, so a
+fold over time trains on a row only when its performance window has ended by the first date it predicts
+(the keys' `known_at`: as_of + window; ModelInput.label_keys). A training row whose outcome comes later
+is left out of that fold, as it would be in deployment; keys without `known_at` are known at as_of.
+
 A fold is (train positions, predict positions), both into the rows of the keys given.
 """
 
@@ -69,19 +74,33 @@ def date_blocks(as_of: pd.Series | np.ndarray, n_blocks: int) -> np.ndarray:
     return block_of_date[np.searchsorted(uniq, dates.to_numpy())].astype(np.int64)
 
 
-def time_folds(as_of: pd.Series | np.ndarray, n_folds: int = 5) -> list[Fold]:
-    """Expanding window: dates cut into n_folds + 1 blocks; fold b predicts block b from all earlier dates.
+def _dates(values: pd.Series | np.ndarray) -> np.ndarray:
+    return pd.to_datetime(pd.Series(np.asarray(values))).to_numpy().astype("datetime64[us]")
 
-    The earliest block is never predicted (nothing precedes it). Fewer folds come back when there are
-    fewer distinct dates.
+
+def known_by(as_of: np.ndarray, known_at: np.ndarray | None, cut: np.datetime64) -> np.ndarray:
+    """Rows a model fitted at `cut` can learn from: dated before it, with the outcome known by then."""
+    before = as_of < cut
+    return before if known_at is None else before & (known_at <= cut)
+
+
+def time_folds(as_of: pd.Series | np.ndarray, n_folds: int = 5,
+               known_at: pd.Series | np.ndarray | None = None) -> list[Fold]:
+    """Expanding window: dates cut into n_folds + 1 blocks; fold b predicts block b from all earlier rows
+    whose outcome is known by block b's first date (`known_at`; None: every earlier row).
+
+    The earliest block is never predicted (nothing precedes it), nor a block no earlier outcome is known
+    by. Fewer folds come back when there are fewer distinct dates.
     """
     block = date_blocks(as_of, n_folds + 1)
-    dates = pd.to_datetime(pd.Series(np.asarray(as_of))).to_numpy()
+    dates = _dates(as_of)
+    known = None if known_at is None else _dates(known_at)
     folds = []
     for b in range(1, int(block.max()) + 1):
         pred = np.flatnonzero(block == b)
-        start = dates[pred].min()
-        folds.append(Fold(np.flatnonzero(dates < start), pred))
+        train = np.flatnonzero(known_by(dates, known, dates[pred].min()))
+        if len(train):
+            folds.append(Fold(train, pred))
     return folds
 
 
@@ -98,7 +117,7 @@ def stacking_folds(keys: pd.DataFrame, y: np.ndarray, n_folds: int = 5, seed: in
         return person_folds(person_id, y, n_folds, seed)
     group = person_groups(person_id, y, time_groups, seed) if time_groups > 1 else np.zeros(len(y), np.int64)
     folds = []
-    for tf in time_folds(as_of, n_folds):
+    for tf in time_folds(as_of, n_folds, keys.get("known_at")):
         for g in range(max(time_groups, 1)):
             pred = tf.predict[group[tf.predict] == g]
             train = tf.train[group[tf.train] != g] if time_groups > 1 else tf.train
@@ -108,10 +127,11 @@ def stacking_folds(keys: pd.DataFrame, y: np.ndarray, n_folds: int = 5, seed: in
 
 
 def check_folds(keys: pd.DataFrame, folds: list[Fold], grouped: bool = True) -> None:
-    """Raise if any fold trains on a date not before the dates it predicts, or (grouped, or one as-of date)
-    shares a person between train and predict."""
+    """Raise if any fold trains on a date not before the dates it predicts or on an outcome not known by
+    then (keys' `known_at`), or (grouped, or one as-of date) shares a person between train and predict."""
     person_id = keys["person_id"].to_numpy()
-    as_of = pd.to_datetime(keys["as_of"]).to_numpy()
+    as_of = _dates(keys["as_of"])
+    known = _dates(keys["known_at"]) if "known_at" in keys else as_of
     timed = pd.Series(as_of).nunique() > 1
     for i, f in enumerate(folds):
         shared = np.intersect1d(person_id[f.train], person_id[f.predict])
@@ -119,6 +139,8 @@ def check_folds(keys: pd.DataFrame, folds: list[Fold], grouped: bool = True) -> 
             raise AssertionError(f"fold {i}: person {shared[0]!r} is in both train and predict")
         if timed and len(f.train) and as_of[f.train].max() >= as_of[f.predict].min():
             raise AssertionError(f"fold {i}: trains on an as-of date not before the dates it predicts")
+        if timed and len(f.train) and known[f.train].max() > as_of[f.predict].min():
+            raise AssertionError(f"fold {i}: trains on an outcome known only after the first date it predicts")
 
 
 def holdout_split(keys: pd.DataFrame, y: np.ndarray, fraction: float, seed: int = 0) -> Fold:
@@ -138,15 +160,27 @@ def holdout_split(keys: pd.DataFrame, y: np.ndarray, fraction: float, seed: int 
 
 
 def time_split(keys: pd.DataFrame, test_from: object) -> Fold:
-    """Train on rows with as_of before `test_from`, hold out the rows on or after it (deployment order)."""
-    as_of = pd.to_datetime(keys["as_of"]).to_numpy()
-    cut = np.datetime64(pd.Timestamp(test_from))
+    """Hold out the rows with as_of on or after `test_from`; train on the earlier rows whose outcome is known
+    by then (keys' `known_at`), as a model fitted on that day would. Earlier rows whose performance window
+    runs past it are on neither side (unmatured_rows says how many)."""
+    as_of = _dates(keys["as_of"])
+    cut = np.datetime64(pd.Timestamp(test_from), "us")
     later = as_of >= cut
+    day = pd.Timestamp(test_from).date()
     if later.all() or not later.any():
         first, last = pd.Timestamp(as_of.min()).date(), pd.Timestamp(as_of.max()).date()
-        raise ValueError(f"--test-from {pd.Timestamp(test_from).date()}: every as-of date ({first}..{last}) falls "
+        raise ValueError(f"--test-from {day}: every as-of date ({first}..{last}) falls "
                          "on one side, so one of train and test would be empty")
-    return Fold(np.flatnonzero(~later), np.flatnonzero(later))
+    train = known_by(as_of, _dates(keys["known_at"]) if "known_at" in keys else None, cut)
+    if not train.any():
+        raise ValueError(f"--test-from {day}: no earlier row's outcome is known by then (each is known only when "
+                         "its performance window ends), so nothing could be trained on: choose a later date")
+    return Fold(np.flatnonzero(train), np.flatnonzero(later))
+
+
+def unmatured_rows(keys: pd.DataFrame, fold: Fold) -> int:
+    """Rows of a time split on neither side: dated before the cut, their outcome known only after it."""
+    return len(keys) - len(fold.train) - len(fold.predict)
 
 
 def configured_split(split: SplitConfig, seed: int, keys: pd.DataFrame, y: np.ndarray) -> Fold | None:

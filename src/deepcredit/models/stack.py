@@ -357,7 +357,7 @@ class StackModel(CreditModel):
         self.fit_seconds_: dict[str, float] = {"pretrain": round(time.perf_counter() - t0, 2)} \
             if self.encoder_ is not None else {}
         embedded = self._embedded(inp)
-        keys = inp.keys
+        keys = inp.label_keys
         folds = stacking_folds(keys, y, self.n_folds, self.seed, self.time_groups)
         if not folds:
             raise ValueError("stack: no out-of-fold split possible on these rows")
@@ -479,7 +479,8 @@ class StackModel(CreditModel):
         Z, yy = oof[have], self.oof_["label"].to_numpy()[have]
         if len(np.unique(yy)) < 2:
             raise ValueError("stack: the out-of-fold rows hold only one outcome")
-        keys = self.oof_.loc[have, ["person_id", "as_of"]].reset_index(drop=True)
+        keys = self.oof_.loc[have, [c for c in ("person_id", "as_of", "known_at") if c in self.oof_]]\
+            .reset_index(drop=True)
         person = keys["person_id"].to_numpy()
         n_inner = min(5, int(yy.sum()), len(yy) - int(yy.sum()), len(np.unique(person)))
         dated = keys["as_of"].nunique() > 1
@@ -549,7 +550,7 @@ class StackModel(CreditModel):
         other = type(self)(**self.get_params(deep=False))
         other.encoder_ = getattr(self, "encoder_", None)  # the kept members may read its embeddings
         other.skipped_ = dict(self.skipped_)
-        other.oof_ = self.oof_[["person_id", "as_of", *keep, "label"]]
+        other.oof_ = self.oof_.drop(columns=[k for k, _ in self.members_ if k not in keep], errors="ignore")
         other._combine(keep, int(self.metrics_.get("folds", 0)))
         other.members_ = [(k, m) for k, m in self.members_ if k in keep]
         other.fit_seconds_ = dict(self.fit_seconds_)

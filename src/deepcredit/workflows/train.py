@@ -23,7 +23,7 @@ from deepcredit.features.spark_engine import DEFAULT_MASTER
 from deepcredit.features.spec import FeatureDef, Source
 from deepcredit.features.templates import features_for
 from deepcredit.models.base import CreditModel, save_model
-from deepcredit.models.splits import Fold, configured_split
+from deepcredit.models.splits import Fold, configured_split, unmatured_rows
 from deepcredit.models.stack import StackModel, available_kinds, default_members, make_member, member_views
 from deepcredit.workflows.common import MessageFn, _quiet
 
@@ -103,7 +103,7 @@ def views_for(cfg: RunConfig, kinds: list[str]) -> list[str]:
 
 def split_rows(cfg: RunConfig, inp: ModelInput) -> Fold | None:
     """Fold(train, held out) as the config's split says, or None (train on every row)."""
-    return configured_split(cfg.split, cfg.seed, inp.keys, inp.y)
+    return configured_split(cfg.split, cfg.seed, inp.label_keys, inp.y)
 
 
 def holdout_metrics(model: CreditModel, inp: ModelInput, fold: Fold, cfg: RunConfig) -> dict:
@@ -113,7 +113,8 @@ def holdout_metrics(model: CreditModel, inp: ModelInput, fold: Fold, cfg: RunCon
     p = model.predict_proba(held)[:, 1]
     a = auc(y, p)
     return {"split": cfg.split.model_dump(mode="json"), "rows": int(len(y)), "bads": int(y.sum()),
-            "train_rows": int(len(fold.train)), "auc": a, "gini": 2 * a - 1, "ks": ks(y, p)}
+            "train_rows": int(len(fold.train)), "unmatured_rows": unmatured_rows(inp.keys, fold),
+            "auc": a, "gini": 2 * a - 1, "ks": ks(y, p)}
 
 
 def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: ProgressFn | None = None,
@@ -132,6 +133,9 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
     train_inp = inp if fold is None else inp.take(fold.train)
     if fold is not None:
         on_message(f"{cfg.split.kind}: training on {len(fold.train):,} rows, holding out {len(fold.predict):,}")
+    if fold is not None and (unmatured := unmatured_rows(inp.keys, fold)):
+        on_message(f"{unmatured:,} earlier rows are left out of training: their outcomes are known only after "
+                   f"{cfg.split.test_from}, when their performance windows end")
     progress = on_progress or (lambda *_: None)
     if isinstance(est, StackModel):
         histories = None

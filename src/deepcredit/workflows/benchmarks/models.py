@@ -96,7 +96,8 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict:
 def without_dimension(inp: ModelInput, dim: Dimension) -> ModelInput:
     """The same bundle with one dimension's features removed from the tabular view."""
     defs = [d for d in inp.definitions if d.dimension is not dim]
-    return ModelInput(FeatureFrame(inp.tabular.frame, defs, inp.tabular.meta), inp.sequences, inp.graph, inp.rows)
+    return ModelInput(FeatureFrame(inp.tabular.frame, defs, inp.tabular.meta), inp.sequences, inp.graph, inp.rows,
+                      inp.known_at)
 
 
 def lgbm_defaults(inp: ModelInput, train: np.ndarray, test: np.ndarray) -> np.ndarray:
