@@ -43,3 +43,58 @@ def test_german_credit_against_the_peers_from_the_command_line(tmp_path):
     assert saved["members"] == ["scorecard", "gbdt"] and saved["rows"] == 1000
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     assert config["config"]["member_params"]["gbdt"] == {"n_estimators": 50}
+
+
+def _loans(tmp_path, n: int = 500) -> tuple:
+    """Loans issued over two years with a year's window; a customer may borrow again (ids repeat)."""
+    import numpy as np
+
+    from deepcredit.data.spec import spec_from_toml
+    from deepcredit.data.spec_draft import draft_spec
+
+    rng = np.random.default_rng(5)
+    grade = rng.choice(list("ABCD"), n)
+    bad = rng.random(n) < np.select([grade == "A", grade == "B", grade == "C"], [0.05, 0.15, 0.3], 0.45)
+    issued = pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 730, n), unit="D")
+    pd.DataFrame({"loan_id": [f"l{i}" for i in range(n)], "issue_d": issued.strftime("%Y-%m-%d"),
+                  "grade": grade, "income": rng.normal(50, 10, n).round(1),
+                  "default": bad.astype(int)}).to_csv(tmp_path / "loans.csv", index=False)
+    spec = spec_from_toml(draft_spec(tmp_path / "loans.csv"))
+    return ingest_with_spec(spec, {"people": tmp_path / "loans.csv"}, tmp_path / "ds"), issued
+
+
+def test_dated_loans_against_the_peers_over_time_from_the_command_line(tmp_path):
+    ds, issued = _loans(tmp_path)
+    result = runner.invoke(app, ["peers", "--data", str(ds.root), "--out", str(tmp_path / "out"), "--test-from",
+                                 "2023-07-01", "--exclude-members", "wide_deep", "--member-param",
+                                 "gbdt.n_estimators=30"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "out" / "peers.json").read_text())
+    cut = pd.Timestamp("2023-07-01")
+    late = int(((issued < cut) & (issued + pd.Timedelta(days=365) > cut)).sum())
+    assert saved["test_rows"] == int((issued >= cut).sum()) and saved["unmatured_rows"] == late > 0
+    assert saved["train_rows"] == 500 - late - saved["test_rows"] and "time split" in saved["split"]
+    assert {"stack", "scorecard", "peer:optbinning", "peer:lightgbm"} <= set(saved["models"])
+    assert f"{late:,} earlier rows trained nothing" in " ".join(result.output.split())
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["config"]["split"] == {"kind": "time", "fraction": 0.3, "seed": None, "test_from": "2023-07-01"}
+    refused = runner.invoke(app, ["peers", "--data", str(ds.root), "--out", str(tmp_path / "o2"), "--test-from",
+                                  "2023-07-01", "--cv"])
+    assert refused.exit_code == 2 and "mixes times" in refused.output
+
+
+def test_the_peers_read_each_rows_profile_as_of_its_date(tmp_path):
+    from deepcredit.features.bundle import build_model_input
+    from deepcredit.workflows.benchmarks.declared import raw_inputs
+
+    spec = DATED.model_copy(update={"profile": Profile(valid_from="since", attributes=DATED.profile.attributes)})
+    pd.DataFrame({"person_id": ["a", "a", "b"], "since": ["", "2024-01-15", "2024-03-01"],
+                  "city": ["Lyon", "Oslo", "Rome"]}).to_csv(tmp_path / "people.csv", index=False)
+    pd.DataFrame({"person_id": ["a", "a", "b", "b"], "as_of": ["2024-01-01", "2024-02-01", "2024-02-01", "2024-04-01"],
+                  "bad": [0, 1, 0, 1]}).to_csv(tmp_path / "outcomes.csv", index=False)
+    ds = ingest_with_spec(spec, {"people": tmp_path / "people.csv", "outcomes": tmp_path / "outcomes.csv"},
+                          tmp_path / "ds")
+    inp = build_model_input(ds, views=("tabular",))
+    seen = dict(zip(zip(inp.keys["person_id"], inp.keys["as_of"].dt.strftime("%m"), strict=True),
+                    raw_inputs(ds, inp)["city"].astype(object).where(lambda s: s.notna(), None), strict=True))
+    assert seen == {("a", "01"): "Lyon", ("a", "02"): "Oslo", ("b", "02"): None, ("b", "04"): "Rome"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -21,6 +22,9 @@ def peers(
                                                  "name: german, uci."),
     out: Path = typer.Option(..., "--out", help=f"Directory for {RESULTS} and config.json."),
     cv: bool = typer.Option(False, "--cv", help="Also 5-times-repeated stratified 5-fold CV (25 fits per model)."),
+    test_from: datetime = typer.Option(None, "--test-from", formats=["%Y-%m-%d"],
+                                       help="Dated data: a time split instead. Train on the rows dated before "
+                                            "this day whose outcome is known by then; test on the rows from it."),
     config: Path = typer.Option(None, "--config", help="A run configuration (TOML or JSON): the stack's members, "
                                                        "their parameters and folds; written beside the results."),
     exclude_members: str = typer.Option(None, "--exclude-members", help="Comma-separated member kinds to leave out."),
@@ -29,7 +33,8 @@ def peers(
 ) -> None:
     """DeepCredit's scorecard, stack members and stack against optbinning's default Scorecard and LightGBM
     defaults on your data: a stratified 70/30 split (random_state=42), and with --cv repeated CV. The peers
-    read your declared attributes raw (protected ones left out); one labelled row per person."""
+    read your declared attributes raw (protected ones left out); one labelled row per person, unless
+    --test-from splits over time."""
     with model_errors():
         ds = resolve_dataset(data)
         cfg = run_config(config, {"data": str(ds.root), "exclude_members": exclude_members})
@@ -38,10 +43,12 @@ def peers(
                 cfg.member_params, parse_member_params(member_param))})
         with progress() as bar:
             task = bar.add_task("peers", total=1 + cv)
-            result = compare_with_peers(ds, out, cv=cv, cfg=cfg, on_step=step_by_step(bar, task))
+            result = compare_with_peers(ds, out, cv=cv, cfg=cfg, on_step=step_by_step(bar, task),
+                                        test_from=test_from.date() if test_from else None)
             bar.update(task, completed=1 + cv, description="peers done")
     table = Table(title=f"{ds.name}: {result['rows']:,} rows, bad rate {result['bad_rate']:.1%}",
-                  caption="AUC and KS on the held-out 30 %" + ("; CV: 5 x 5 folds" if cv else ""))
+                  caption="AUC and KS on the held-out 30 %" + ("; CV: 5 x 5 folds" if cv else "") if not test_from
+                  else f"AUC and KS on the rows from {test_from:%Y-%m-%d}")
     table.add_column("model")
     table.add_column("AUC", justify="right")
     table.add_column("KS", justify="right")
@@ -57,5 +64,11 @@ def peers(
     if result.get("stack_skipped"):
         for member, why in result["stack_skipped"].items():
             console.print(f"left out of the stack: {member} ({why})")
+    if test_from:
+        console.print(f"tested on {result['test_rows']:,} rows dated from {test_from:%Y-%m-%d} ({result['test_bads']:,} "
+                      f"bad), trained on {result['train_rows']:,} earlier rows")
     console.print(f"inputs: {result['inputs']}")
+    if result.get("unmatured_rows"):
+        console.print(f"{result['unmatured_rows']:,} earlier rows trained nothing: their outcomes are known only "
+                      f"after {test_from:%Y-%m-%d}")
     console.print(f"wrote {out / RESULTS}")

@@ -104,16 +104,24 @@ def time_folds(as_of: pd.Series | np.ndarray, n_folds: int = 5,
     return folds
 
 
+def folds_over_time(keys: pd.DataFrame, n_folds: int) -> bool:
+    """Whether stacking_folds can fold these rows over time: several dates, some outcome known by a later one."""
+    as_of = keys["as_of"].to_numpy()
+    return pd.Series(as_of).nunique() > 1 and bool(time_folds(as_of, n_folds, keys.get("known_at")))
+
+
 def stacking_folds(keys: pd.DataFrame, y: np.ndarray, n_folds: int = 5, seed: int = 0,
                    time_groups: int = 1) -> list[Fold]:
     """The folds the stack fits its members' out-of-fold predictions on.
 
-    One as-of date: person_folds. Several: time_folds (expanding windows, every earlier row), crossed with
-    `time_groups` person groups when > 1, so each predicted block is fitted only on earlier dates *and*
-    other people (n_folds x time_groups fits). Rows of the earliest dates get no out-of-fold prediction.
+    One as-of date: person_folds. Several: time_folds (expanding windows, every earlier row whose outcome is
+    known), crossed with `time_groups` person groups when > 1, so each predicted block is fitted only on
+    earlier dates *and* other people (n_folds x time_groups fits). Rows of the earliest dates get no
+    out-of-fold prediction. Dates whose outcomes all come after the last block starts (performance windows
+    longer than the dates span: folds_over_time is False) get person folds, as one date does.
     """
     person_id, as_of = keys["person_id"].to_numpy(), keys["as_of"].to_numpy()
-    if pd.Series(as_of).nunique() <= 1:
+    if not folds_over_time(keys, n_folds):
         return person_folds(person_id, y, n_folds, seed)
     group = person_groups(person_id, y, time_groups, seed) if time_groups > 1 else np.zeros(len(y), np.int64)
     folds = []

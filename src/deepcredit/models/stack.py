@@ -6,8 +6,9 @@ Fitting (all on the training rows given):
    rows' histories plus any `histories` given (models.pretrain); its embeddings are features of the members
    with `reads_embeddings`, and it warm-starts those with `warm_start`. It is part of the artifact.
 1. Folds from splits.stacking_folds: grouped by person when there is one as-of date; with several,
-   expanding windows over the dates that train on *all* earlier rows (deployment order: a member never
-   predicts a row from a fit on a date at or after it). `time_groups` > 1 also splits people, which
+   expanding windows over the dates that train on *all* earlier rows whose outcome is known by then
+   (deployment order: a member never predicts a row from a fit on a date at or after it, nor on an
+   outcome that came later; where no outcome is known by a later date, person folds). `time_groups` > 1 also splits people, which
    starves data-hungry members (OTC: out-of-fold GBDT 0.810 vs 0.897 refitted), so it is off by default.
 2. Each member is fitted on each fold's training rows and predicts its held-out rows: one out-of-fold
    logit per member and row (rows of the earliest dates have none when folds are time-aware). These fits
@@ -64,7 +65,7 @@ from deepcredit.features.sequences import Histories
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, MemberCannotFit, _registry, read_meta
 from deepcredit.models.calibration import Calibrator, expected_calibration_error
 from deepcredit.models.parallel import processes_for, run_tasks
-from deepcredit.models.splits import Fold, person_folds, stacking_folds
+from deepcredit.models.splits import Fold, folds_over_time, person_folds, stacking_folds
 
 if TYPE_CHECKING:
     from deepcredit.models.pretrain import EventEncoder
@@ -483,7 +484,7 @@ class StackModel(CreditModel):
             .reset_index(drop=True)
         person = keys["person_id"].to_numpy()
         n_inner = min(5, int(yy.sum()), len(yy) - int(yy.sum()), len(np.unique(person)))
-        dated = keys["as_of"].nunique() > 1
+        dated = folds_over_time(keys, n_inner)
         # the blend judged on a later period (dated) or on people it was not fitted on
         z_val = self._cross_fit(Z, yy, stacking_folds(keys, yy, n_inner, self.seed + 1, time_groups=1)
                                 if dated else person_folds(person, yy, n_inner, self.seed + 1))
@@ -528,9 +529,12 @@ class StackModel(CreditModel):
             "meta_weights": dict(zip(kinds, map(float, self.meta_weights_), strict=True)),
             "meta_intercept": float(self.meta_intercept_), "skipped": dict(self.skipped_),
             "combiner": {
-                "member_folds": ("expanding windows over as-of dates, all earlier rows" if self.time_groups <= 1 else
+                "member_folds": ("expanding windows over as-of dates, all earlier rows whose outcome is known"
+                                 if self.time_groups <= 1 else
                                  f"expanding windows over as-of dates x {self.time_groups} person groups")
-                if self.oof_["as_of"].nunique() > 1 else f"{n_folds} person folds",
+                if folds_over_time(self.oof_, self.n_folds) else f"{n_folds} person folds" + (
+                    " (no outcome is known by a later as-of date: performance windows longer than the dates "
+                    "span)" if self.oof_["as_of"].nunique() > 1 else ""),
                 "validation": ("blend fitted on earlier out-of-fold dates, judged on later ones" if dated else
                                "blend cross-fitted over person folds of the out-of-fold rows"),
                 "validation_rows": int(val.sum()), "validation_positives": int(yy[val].sum()),

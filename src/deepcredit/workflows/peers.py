@@ -3,18 +3,21 @@ optbinning's default `Scorecard` and LightGBM defaults, on the same folds.
 
 The protocol is the one the benchmark runs on German credit (workflows/benchmarks/declared.py): a
 stratified 70/30 split (random_state=42) over the rows in file order and, asked for, 5-times-repeated
-stratified 5-fold CV. The peers read the declared attributes raw (protected ones and dates left out), as
-their tutorials would; DeepCredit reads everything the spec declares, events and relations included. Rows
-are split at random, so each person may have one labelled row only: dated data is compared over time
-with `train --test-from` and `evaluate`.
+stratified 5-fold CV. The peers read the declared attributes raw (protected ones and dates left out, each
+row's profile as of its date), as their tutorials would; DeepCredit reads everything the spec declares,
+events and relations included. Rows are split at random, so each person may have one labelled row only.
+Dated data is compared over time instead (`test_from`): every model fitted on the rows dated before it
+whose outcome is known by then, tested on the rows dated on or after it; a person may have rows on both
+sides, as in deployment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
-from deepcredit.config import RunConfig, write_run_record
+from deepcredit.config import RunConfig, SplitConfig, write_run_record
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_json
 from deepcredit.data.validate import DataValidationError
@@ -26,21 +29,26 @@ RESULTS = "peers.json"
 
 
 def compare_with_peers(dataset: Dataset, out: Path, cv: bool = False, cfg: RunConfig | None = None,
-                       on_step: Callable[[str], None] = lambda s: None) -> dict:
+                       on_step: Callable[[str], None] = lambda s: None, test_from: date | None = None) -> dict:
     """Fit and score every model on the protocol's folds; write out/peers.json (and the run record). From
-    `cfg`: the stack's members (members, exclude_members), their parameters, its folds and temporal path."""
+    `cfg`: the stack's members (members, exclude_members), their parameters, its folds and temporal path.
+    `test_from`: a time split instead of the random one (no cv then)."""
     cfg = cfg or RunConfig(data=str(dataset.root))
+    if test_from is not None and cv:
+        raise ValueError("--cv folds rows at random, which mixes times: with --test-from, the time split is the "
+                         "protocol (for more test periods, evaluate a model trained on each)")
     people = dataset.read("outcomes")["person_id"]
-    if (repeated := int(people.duplicated().sum())) > 0:
+    if test_from is None and (repeated := int(people.duplicated().sum())) > 0:
         raise DataValidationError(str(dataset.root), f"{repeated:,} labelled rows belong to a person seen in an "
                                                      "earlier row: the comparison splits rows at random, which "
-                                                     "needs one labelled row per person (for dated data, train "
-                                                     "with --test-from DATE and evaluate)")
+                                                     "needs one labelled row per person (for dated data, compare "
+                                                     "over time with --test-from DATE)")
     members = [k for k in cfg.members or default_members(cfg.stack.temporal) if k not in cfg.exclude_members]
     args = ModelsRun(workdir=out, members=members, member_params=cfg.member_params, folds=cfg.stack.folds,
                      temporal_path=cfg.stack.temporal)
-    result = declared.run(dataset, args, cv, on_step, log=lambda line: None)
+    result = declared.run(dataset, args, cv, on_step, log=lambda line: None, test_from=test_from)
     result["data"] = dataset.name
     atomic_write_json(out / RESULTS, result)
-    write_run_record(out, cfg, dataset.fingerprint())
+    write_run_record(out, cfg if test_from is None else cfg.model_copy(update={"split": SplitConfig(
+        kind="time", test_from=test_from)}), dataset.fingerprint())
     return result

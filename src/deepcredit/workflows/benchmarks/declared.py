@@ -8,6 +8,9 @@ the rows in the data set's own file order, both on all rows:
     split  train_test_split(test_size=0.3, stratify=y, random_state=42): fit on 70 %, AUC on 30 %
     cv     RepeatedStratifiedKFold(n_splits=5, n_repeats=5, random_state=42): 25 fits, AUC mean and sd
 
+Dated data asked for a time split instead (`test_from`): train on the rows dated before it whose outcome
+is known by then, test on the rows dated on or after it (models.splits.time_split), as deployment would.
+
 Every model sees the same folds; nothing is chosen on held-out rows.
 """
 
@@ -25,6 +28,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 from deepcredit.data.dataset import Dataset
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.models.scorecard import ScorecardModel
+from deepcredit.models.splits import Fold, time_split, unmatured_rows
 from deepcredit.workflows.benchmarks.models import ModelsRun, evaluate_stack, fit_stack, members_for, metrics
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
@@ -40,17 +44,45 @@ def in_file_order(ds: Dataset, inp: ModelInput) -> ModelInput:
 
 def raw_inputs(ds: Dataset, inp: ModelInput) -> pd.DataFrame:
     """The declared, non-protected attributes as stored (text as pandas category), aligned with inp's rows;
-    dates are left out (a peer's tutorial reads no raw timestamps)."""
+    dates are left out (a peer's tutorial reads no raw timestamps). Where the profile has a history, each
+    row reads the version valid at its as-of date (none before the first: missing), never a later one."""
     attrs = [a for a in ds.spec.profile.attributes if not a.protected and a.type != "date"]
-    people = ds.read("people")
-    people.index = people["person_id"].astype(str)
-    X = people.loc[inp.keys["person_id"].astype(str), [a.name for a in attrs]].reset_index(drop=True)
+    names = [a.name for a in attrs]
+    if not ds.spec.profile.valid_from:
+        people = ds.read("people")
+        people.index = people["person_id"].astype(str)
+        X = people.loc[inp.keys["person_id"].astype(str), names].reset_index(drop=True)
+    else:
+        X = profile_as_of(ds, inp.keys, names)
     for c in X.columns:
         X[c] = X[c].astype("float64") if pd.api.types.is_numeric_dtype(X[c]) else X[c].astype("category")
     return X
 
 
-def protocols(y: np.ndarray, cv: bool) -> dict[str, Folds]:
+def profile_as_of(ds: Dataset, keys: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Each key row's profile version valid at its as_of (the latest valid_from on or before it; a version
+    without valid_from holds from the start)."""
+    con = ds.connect()
+    try:
+        con.register("peer_keys", keys[["person_id", "as_of"]].assign(_row=np.arange(len(keys))))
+        cols = ", ".join(f'p."{n}"' for n in names)
+        frame = con.execute(
+            f"SELECT k._row, {cols} FROM peer_keys k ASOF LEFT JOIN "
+            "(SELECT *, coalesce(valid_from, TIMESTAMP '0001-01-01') AS _from FROM people) p "
+            "ON k.person_id = p.person_id AND k.as_of >= p._from ORDER BY k._row").df()
+    finally:
+        con.close()
+    return frame[names]
+
+
+def protocols(y: np.ndarray, cv: bool, keys: pd.DataFrame | None = None, test_from: object = None) -> dict[str, Folds]:
+    """The folds of each protocol asked for: `time` alone for a time split (keys with known_at), else
+    `split` and, with cv, `cv`."""
+    if test_from is not None:
+        if keys is None:
+            raise ValueError("a time split needs the rows' keys")
+        fold = time_split(keys, test_from)
+        return {"time": [(fold.train, fold.predict)]}
     idx = np.arange(len(y))
     train, test = train_test_split(idx, test_size=0.3, stratify=y, random_state=42)
     out: dict[str, Folds] = {"split": [(train, test)]}
@@ -77,8 +109,9 @@ def peer_lightgbm(X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.nd
 
 
 def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = lambda s: None,
-        log: Callable[[str], None] = lambda line: print(line, flush=True)) -> dict:
-    """{models: {name: split metrics}, cv: {name: auc_mean/std, ks_mean/std}, members, rows, bad_rate, ...}."""
+        log: Callable[[str], None] = lambda line: print(line, flush=True), test_from: object = None) -> dict:
+    """{models: {name: split metrics}, cv: {name: auc_mean/std, ks_mean/std}, members, rows, bad_rate, ...};
+    with `test_from`, models holds the time split's metrics and there is no cv."""
     inp = in_file_order(ds, build_model_input(ds, views=("tabular", "temporal", "structural")))
     views = {"tabular"} | ({"temporal"} if inp.sequences is not None else set()) \
         | ({"structural"} if inp.graph is not None and inp.graph.edge_index.shape[1] else set())
@@ -86,7 +119,8 @@ def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = la
     X, y = raw_inputs(ds, inp), inp.y
     results: dict[str, list[dict]] = {}
     stack_info: dict = {}
-    for name, folds in protocols(y, cv).items():
+    chosen = protocols(y, cv, inp.label_keys, test_from)
+    for name, folds in chosen.items():
         step(f"{ds.name}: scorecard, stack and peers ({name}, {len(folds)} fit{'s' if len(folds) > 1 else ''})")
         runs = []
         for i, (train, test) in enumerate(folds):
@@ -100,7 +134,7 @@ def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = la
                      "stack": metrics(y[test], stack.predict_proba(inp.take(test))[:, 1]),
                      "peer:optbinning": metrics(y[test], peer_optbinning(X, y, train, test)),
                      "peer:lightgbm": metrics(y[test], peer_lightgbm(X, y, train, test))}
-            if name == "split":
+            if i == 0 and name != "cv":
                 stack_info = {"scorecard_small_data": bool(card.small_data_),
                               "stack_members": [k for k, _ in stack.members_],
                               "stack_skipped": dict(stack.skipped_),
@@ -109,11 +143,19 @@ def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = la
                             **{m: v["auc"] for m, v in r.items()}}))
             runs.append(r)
         results[name] = runs
-    models = {m: {k: v for k, v in r.items() if k in ("auc", "ks", "ece")} for m, r in results["split"][0].items()}
-    out: dict = {"split": "stratified 70/30, random_state=42, rows in file order", "members": members,
+    first = "time" if "time" in results else "split"
+    models = {m: {k: v for k, v in r.items() if k in ("auc", "ks", "ece")} for m, r in results[first][0].items()}
+    train, test = chosen[first][0]
+    out: dict = {"split": "stratified 70/30, random_state=42, rows in file order" if first == "split" else
+                 f"a time split: train on rows dated before {pd.Timestamp(test_from).date()} whose outcome is known "
+                 "by then, test on the rows dated on or after it",
+                 "train_rows": int(len(train)), "test_rows": int(len(test)), "test_bads": int(y[test].sum()),
+                 "members": members,
                  "models": models, "rows": int(len(y)), "bad_rate": round(float(y.mean()), 4),
                  "inputs": f"{X.shape[1]} declared attributes (protected ones left out); peers read them raw",
                  **stack_info}
+    if first == "time":
+        out["unmatured_rows"] = unmatured_rows(inp.keys, Fold(train, test))
     if "cv" in results:
         cv_runs = results["cv"]
         out["cv_protocol"] = "RepeatedStratifiedKFold(n_splits=5, n_repeats=5, random_state=42)"
