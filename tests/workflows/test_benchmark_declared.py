@@ -28,8 +28,9 @@ def test_rows_follow_the_file_and_peers_read_the_declared_attributes_raw(german)
 
 def test_protocols_are_the_documented_ones():
     y = np.array([0, 1] * 50)
-    p = declared.protocols(y, cv=True)
-    assert len(p["split"]) == 1 and len(p["split"][0][1]) == 30 and len(p["cv"]) == 25
+    split, cv = declared.protocols(y, cv=True)
+    assert split.name == "split" and len(split.folds) == 1 and len(split.folds[0][1]) == 30
+    assert cv.name == "cv" and len(cv.folds) == 25 and not split.pooled and not cv.pooled
 
 
 @pytest.mark.slow

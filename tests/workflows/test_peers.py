@@ -98,3 +98,22 @@ def test_the_peers_read_each_rows_profile_as_of_its_date(tmp_path):
     seen = dict(zip(zip(inp.keys["person_id"], inp.keys["as_of"].dt.strftime("%m"), strict=True),
                     raw_inputs(ds, inp)["city"].astype(object).where(lambda s: s.notna(), None), strict=True))
     assert seen == {("a", "01"): "Lyon", ("a", "02"): "Oslo", ("b", "02"): None, ("b", "04"): "Rome"}
+
+
+def test_dated_loans_against_the_peers_by_rolling_origin(tmp_path):
+    ds, issued = _loans(tmp_path)
+    result = runner.invoke(app, ["peers", "--data", str(ds.root), "--out", str(tmp_path / "out"), "--rolling", "3",
+                                 "--period", "quarter", "--exclude-members", "wide_deep", "--member-param",
+                                 "gbdt.n_estimators=30"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "out" / "peers.json").read_text())
+    quarters = issued.to_period("Q").astype(str)
+    assert saved["test_periods"] == ["2023Q2", "2023Q3", "2023Q4"]
+    assert saved["test_rows"] == int(quarters.isin(saved["test_periods"]).sum())
+    for m in ("stack", "scorecard", "peer:optbinning", "peer:lightgbm"):
+        assert set(saved["models"][m]["auc_by_period"]) == set(saved["test_periods"]), m
+        assert 0 < saved["models"][m]["auc"] < 1
+    assert "2023Q4" in result.output and "pooled" in result.output
+    refused = runner.invoke(app, ["peers", "--data", str(ds.root), "--out", str(tmp_path / "o2"), "--rolling", "3",
+                                  "--test-from", "2023-07-01"])
+    assert refused.exit_code == 2 and "choose one" in refused.output

@@ -25,6 +25,10 @@ def peers(
     test_from: datetime = typer.Option(None, "--test-from", formats=["%Y-%m-%d"],
                                        help="Dated data: a time split instead. Train on the rows dated before "
                                             "this day whose outcome is known by then; test on the rows from it."),
+    rolling: int = typer.Option(0, "--rolling", help="Dated data: rolling origin instead. Each of the last N "
+                                                     "periods tested on models fitted on the rows before it whose "
+                                                     "outcome is known by then; AUC over the pooled test rows."),
+    period: str = typer.Option("quarter", "--period", help="The periods of --rolling: as_of, month, quarter, year."),
     config: Path = typer.Option(None, "--config", help="A run configuration (TOML or JSON): the stack's members, "
                                                        "their parameters and folds; written beside the results."),
     exclude_members: str = typer.Option(None, "--exclude-members", help="Comma-separated member kinds to leave out."),
@@ -44,29 +48,36 @@ def peers(
         with progress() as bar:
             task = bar.add_task("peers", total=1 + cv)
             result = compare_with_peers(ds, out, cv=cv, cfg=cfg, on_step=step_by_step(bar, task),
-                                        test_from=test_from.date() if test_from else None)
+                                        test_from=test_from.date() if test_from else None, rolling=rolling,
+                                        period=period)
             bar.update(task, completed=1 + cv, description="peers done")
-    table = Table(title=f"{ds.name}: {result['rows']:,} rows, bad rate {result['bad_rate']:.1%}",
-                  caption="AUC and KS on the held-out 30 %" + ("; CV: 5 x 5 folds" if cv else "") if not test_from
-                  else f"AUC and KS on the rows from {test_from:%Y-%m-%d}")
-    table.add_column("model")
+    periods = result.get("test_periods", [])
+    caption = (f"AUC and KS on the rows from {test_from:%Y-%m-%d}" if test_from else
+               f"AUC and KS over {len(periods)} test periods pooled, then AUC in each" if periods else
+               "AUC and KS on the held-out 30 %" + ("; CV: 5 x 5 folds" if cv else ""))
+    table = Table(title=f"{ds.name}: {result['rows']:,} rows, bad rate {result['bad_rate']:.1%}", caption=caption)
+    table.add_column("model", no_wrap=True)
     table.add_column("AUC", justify="right")
     table.add_column("KS", justify="right")
     if cv:
         table.add_column("CV AUC (mean ± sd)", justify="right")
+    for p in periods:
+        table.add_column(p, justify="right")
     for name, m in result["models"].items():
         row = [name, f"{m['auc']:.4f}", f"{m['ks']:.4f}"]
         if cv:
             c = result["cv"][name]
             row.append(f"{c['auc_mean']:.4f} ± {c['auc_std']:.4f}")
+        row += ["-" if m["auc_by_period"][p] is None else f"{m['auc_by_period'][p]:.4f}" for p in periods]
         table.add_row(*row)
     console.print(table)
     if result.get("stack_skipped"):
         for member, why in result["stack_skipped"].items():
             console.print(f"left out of the stack: {member} ({why})")
-    if test_from:
-        console.print(f"tested on {result['test_rows']:,} rows dated from {test_from:%Y-%m-%d} ({result['test_bads']:,} "
-                      f"bad), trained on {result['train_rows']:,} earlier rows")
+    if test_from or periods:
+        console.print(f"tested on {result['test_rows']:,} rows ({result['test_bads']:,} bad)"
+                      + (f" dated from {test_from:%Y-%m-%d}, trained on {result['train_rows']:,} earlier rows"
+                         if test_from else f" of {', '.join(periods)}, each by models fitted on earlier rows only"))
     console.print(f"inputs: {result['inputs']}")
     if result.get("unmatured_rows"):
         console.print(f"{result['unmatured_rows']:,} earlier rows trained nothing: their outcomes are known only "

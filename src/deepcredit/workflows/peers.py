@@ -29,24 +29,30 @@ RESULTS = "peers.json"
 
 
 def compare_with_peers(dataset: Dataset, out: Path, cv: bool = False, cfg: RunConfig | None = None,
-                       on_step: Callable[[str], None] = lambda s: None, test_from: date | None = None) -> dict:
+                       on_step: Callable[[str], None] = lambda s: None, test_from: date | None = None,
+                       rolling: int = 0, period: str = "quarter") -> dict:
     """Fit and score every model on the protocol's folds; write out/peers.json (and the run record). From
     `cfg`: the stack's members (members, exclude_members), their parameters, its folds and temporal path.
-    `test_from`: a time split instead of the random one (no cv then)."""
+    Over time instead of at random (no cv then): `test_from`, one time split; `rolling`, rolling origin over
+    the last that many periods (`period`: as_of, month, quarter or year)."""
     cfg = cfg or RunConfig(data=str(dataset.root))
-    if test_from is not None and cv:
-        raise ValueError("--cv folds rows at random, which mixes times: with --test-from, the time split is the "
-                         "protocol (for more test periods, evaluate a model trained on each)")
+    if test_from is not None and rolling:
+        raise ValueError("--test-from and --rolling are two protocols: choose one")
+    over_time = test_from is not None or rolling > 0
+    if over_time and cv:
+        raise ValueError("--cv folds rows at random, which mixes times: over time, the time split or rolling "
+                         "origin is the protocol")
     people = dataset.read("outcomes")["person_id"]
-    if test_from is None and (repeated := int(people.duplicated().sum())) > 0:
+    if not over_time and (repeated := int(people.duplicated().sum())) > 0:
         raise DataValidationError(str(dataset.root), f"{repeated:,} labelled rows belong to a person seen in an "
                                                      "earlier row: the comparison splits rows at random, which "
                                                      "needs one labelled row per person (for dated data, compare "
-                                                     "over time with --test-from DATE)")
+                                                     "over time with --test-from DATE or --rolling N)")
     members = [k for k in cfg.members or default_members(cfg.stack.temporal) if k not in cfg.exclude_members]
     args = ModelsRun(workdir=out, members=members, member_params=cfg.member_params, folds=cfg.stack.folds,
                      temporal_path=cfg.stack.temporal)
-    result = declared.run(dataset, args, cv, on_step, log=lambda line: None, test_from=test_from)
+    result = declared.run(dataset, args, cv, on_step, log=lambda line: None, test_from=test_from, rolling=rolling,
+                          period=period)
     result["data"] = dataset.name
     atomic_write_json(out / RESULTS, result)
     write_run_record(out, cfg if test_from is None else cfg.model_copy(update={"split": SplitConfig(

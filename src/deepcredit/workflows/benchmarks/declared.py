@@ -20,16 +20,18 @@ import json
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from deepcredit.data.dataset import Dataset
+from deepcredit.evaluation.rolling import rolling_origin_folds
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.models.scorecard import ScorecardModel
 from deepcredit.models.splits import Fold, time_split, unmatured_rows
-from deepcredit.workflows.benchmarks.models import ModelsRun, evaluate_stack, fit_stack, members_for, metrics
+from deepcredit.workflows.benchmarks.models import ModelsRun, fit_stack, members_for, metrics, stack_pds
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
 PEERS = ("peer:optbinning", "peer:lightgbm")
@@ -75,19 +77,41 @@ def profile_as_of(ds: Dataset, keys: pd.DataFrame, names: list[str]) -> pd.DataF
     return frame[names]
 
 
-def protocols(y: np.ndarray, cv: bool, keys: pd.DataFrame | None = None, test_from: object = None) -> dict[str, Folds]:
-    """The folds of each protocol asked for: `time` alone for a time split (keys with known_at), else
-    `split` and, with cv, `cv`."""
-    if test_from is not None:
-        if keys is None:
-            raise ValueError("a time split needs the rows' keys")
+@dataclass(frozen=True)
+class Protocol:
+    """Folds every model is fitted and tested on, and how their results are read: each fold's metrics
+    (mean and sd over folds when there are several), or, `pooled`, one set over every fold's test rows."""
+
+    name: str
+    folds: Folds
+    describe: str
+    pooled: bool = False
+    periods: tuple[str, ...] = ()
+
+
+def protocols(y: np.ndarray, cv: bool, keys: pd.DataFrame | None = None, test_from: object = None,
+              rolling: int = 0, period: str = "quarter") -> list[Protocol]:
+    """The protocols asked for. Dated data (keys with known_at): a time split at `test_from`, or rolling
+    origin over the last `rolling` periods; otherwise the random split and, with cv, repeated CV."""
+    if keys is None and (test_from is not None or rolling):
+        raise ValueError("a split over time needs the rows' keys")
+    if test_from is not None and keys is not None:
         fold = time_split(keys, test_from)
-        return {"time": [(fold.train, fold.predict)]}
+        return [Protocol("time", [(fold.train, fold.predict)],
+                         f"a time split: train on rows dated before {pd.Timestamp(test_from).date()} whose outcome "
+                         "is known by then, test on the rows dated on or after it")]
+    if rolling and keys is not None:
+        folds = rolling_origin_folds(keys["as_of"], rolling, period, keys["known_at"])
+        return [Protocol("rolling", [(f.train, f.predict) for f in folds],
+                         f"rolling origin: each of the last {rolling} periods ({period}) tested on models fitted on "
+                         "the rows dated before it whose outcome is known by then; metrics over the pooled test rows",
+                         pooled=True, periods=tuple(f.period for f in folds))]
     idx = np.arange(len(y))
     train, test = train_test_split(idx, test_size=0.3, stratify=y, random_state=42)
-    out: dict[str, Folds] = {"split": [(train, test)]}
+    out = [Protocol("split", [(train, test)], "stratified 70/30, random_state=42, rows in file order")]
     if cv:
-        out["cv"] = list(RepeatedStratifiedKFold(n_splits=5, n_repeats=5, random_state=42).split(idx, y))
+        out.append(Protocol("cv", list(RepeatedStratifiedKFold(n_splits=5, n_repeats=5, random_state=42).split(idx, y)),
+                            "RepeatedStratifiedKFold(n_splits=5, n_repeats=5, random_state=42)"))
     return out
 
 
@@ -108,57 +132,81 @@ def peer_lightgbm(X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.nd
     return np.asarray(clf.predict_proba(X.iloc[test]))[:, 1]
 
 
+def fold_predictions(ds: Dataset, inp: ModelInput, X: pd.DataFrame, members: list[str], args: ModelsRun,
+                     train: np.ndarray, test: np.ndarray, log_name: str,
+                     log: Callable[[str], None]) -> tuple[dict[str, np.ndarray], dict]:
+    """({model: PD of every test row}, what the stack and card were) for one fold."""
+    y = inp.y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        card = ScorecardModel().fit(inp.take(train))
+        stack = fit_stack(inp, train, members, args, log_name, log)
+        pds = {f"member:{k}": p for k, p in stack_pds(stack, inp.take(test)).items() if k != "stack"}
+        pds.update({"scorecard": card.predict_proba(inp.take(test))[:, 1],
+                    "stack": stack.predict_proba(inp.take(test))[:, 1],
+                    "peer:optbinning": peer_optbinning(X, y, train, test),
+                    "peer:lightgbm": peer_lightgbm(X, y, train, test)})
+    info = {"scorecard_small_data": bool(card.small_data_), "stack_members": [k for k, _ in stack.members_],
+            "stack_skipped": dict(stack.skipped_), "meta_weights": stack.metrics_.get("meta_weights")}
+    return pds, info
+
+
 def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = lambda s: None,
-        log: Callable[[str], None] = lambda line: print(line, flush=True), test_from: object = None) -> dict:
-    """{models: {name: split metrics}, cv: {name: auc_mean/std, ks_mean/std}, members, rows, bad_rate, ...};
-    with `test_from`, models holds the time split's metrics and there is no cv."""
+        log: Callable[[str], None] = lambda line: print(line, flush=True), test_from: object = None,
+        rolling: int = 0, period: str = "quarter") -> dict:
+    """{models: {name: metrics of the first protocol}, cv: {name: auc_mean/std, ks_mean/std}, members, rows,
+    bad_rate, ...}. With `test_from` (a time split) or `rolling` (rolling origin: models hold the pooled
+    metrics and auc_by_period), there is no cv."""
     inp = in_file_order(ds, build_model_input(ds, views=("tabular", "temporal", "structural")))
     views = {"tabular"} | ({"temporal"} if inp.sequences is not None else set()) \
         | ({"structural"} if inp.graph is not None and inp.graph.edge_index.shape[1] else set())
     members = members_for(views, args)
     X, y = raw_inputs(ds, inp), inp.y
+    keys = inp.label_keys
+    chosen = protocols(y, cv, keys, test_from, rolling, period)
     results: dict[str, list[dict]] = {}
+    pooled: dict[str, dict[str, list[np.ndarray]]] = {}
     stack_info: dict = {}
-    chosen = protocols(y, cv, inp.label_keys, test_from)
-    for name, folds in chosen.items():
-        step(f"{ds.name}: scorecard, stack and peers ({name}, {len(folds)} fit{'s' if len(folds) > 1 else ''})")
+    for proto in chosen:
+        n = len(proto.folds)
+        step(f"{ds.name}: scorecard, stack and peers ({proto.name}, {n} fit{'s' if n > 1 else ''})")
         runs = []
-        for i, (train, test) in enumerate(folds):
+        for i, (train, test) in enumerate(proto.folds):
             t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                card = ScorecardModel().fit(inp.take(train))
-                stack = fit_stack(inp, train, members, args, f"{ds.name} {name} {i}", log)
-                r = {**{f"member:{k}": v for k, v in evaluate_stack(stack, inp, test).items() if k != "stack"},
-                     "scorecard": metrics(y[test], card.predict_proba(inp.take(test))[:, 1]),
-                     "stack": metrics(y[test], stack.predict_proba(inp.take(test))[:, 1]),
-                     "peer:optbinning": metrics(y[test], peer_optbinning(X, y, train, test)),
-                     "peer:lightgbm": metrics(y[test], peer_lightgbm(X, y, train, test))}
-            if i == 0 and name != "cv":
-                stack_info = {"scorecard_small_data": bool(card.small_data_),
-                              "stack_members": [k for k, _ in stack.members_],
-                              "stack_skipped": dict(stack.skipped_),
-                              "meta_weights": stack.metrics_.get("meta_weights")}
-            log(json.dumps({"protocol": name, "fold": i, "seconds": round(time.perf_counter() - t0, 1),
+            pds, info = fold_predictions(ds, inp, X, members, args, train, test, f"{ds.name} {proto.name} {i}", log)
+            stack_info = info if proto is chosen[0] and (i == 0 or proto.pooled) else stack_info
+            both = 0 < y[test].sum() < len(test)  # a period may hold one outcome only
+            r = {m: metrics(y[test], p) if both else {"auc": None, "ks": None} for m, p in pds.items()}
+            log(json.dumps({"protocol": proto.name, "fold": i, "seconds": round(time.perf_counter() - t0, 1),
                             **{m: v["auc"] for m, v in r.items()}}))
             runs.append(r)
-        results[name] = runs
-    first = "time" if "time" in results else "split"
-    models = {m: {k: v for k, v in r.items() if k in ("auc", "ks", "ece")} for m, r in results[first][0].items()}
-    train, test = chosen[first][0]
-    out: dict = {"split": "stratified 70/30, random_state=42, rows in file order" if first == "split" else
-                 f"a time split: train on rows dated before {pd.Timestamp(test_from).date()} whose outcome is known "
-                 "by then, test on the rows dated on or after it",
-                 "train_rows": int(len(train)), "test_rows": int(len(test)), "test_bads": int(y[test].sum()),
-                 "members": members,
+            if proto.pooled:
+                for m, p in pds.items():
+                    pooled.setdefault(m, {}).setdefault("p", []).append(p)
+        results[proto.name] = runs
+    first = chosen[0]
+    tested = np.concatenate([test for _, test in first.folds])
+    trained = np.unique(np.concatenate([train for train, _ in first.folds]))
+    if first.pooled:
+        models = {m: {**metrics(y[tested], np.concatenate(v["p"])),
+                      "auc_by_period": dict(zip(first.periods, [r[m]["auc"] for r in results[first.name]],
+                                                strict=True))}
+                  for m, v in pooled.items()}
+    else:
+        models = {m: dict(r) for m, r in results[first.name][0].items()}
+    models = {m: {k: v for k, v in r.items() if k in ("auc", "ks", "ece", "auc_by_period")} for m, r in models.items()}
+    out: dict = {"split": first.describe, "train_rows": int(len(trained)), "test_rows": int(len(tested)),
+                 "test_bads": int(y[tested].sum()), "members": members,
                  "models": models, "rows": int(len(y)), "bad_rate": round(float(y.mean()), 4),
                  "inputs": f"{X.shape[1]} declared attributes (protected ones left out); peers read them raw",
                  **stack_info}
-    if first == "time":
-        out["unmatured_rows"] = unmatured_rows(inp.keys, Fold(train, test))
+    if first.name == "time":
+        out["unmatured_rows"] = unmatured_rows(keys, Fold(*first.folds[0]))
+    if first.pooled:
+        out["test_periods"] = list(first.periods)
     if "cv" in results:
         cv_runs = results["cv"]
-        out["cv_protocol"] = "RepeatedStratifiedKFold(n_splits=5, n_repeats=5, random_state=42)"
+        out["cv_protocol"] = chosen[1].describe
         out["cv"] = {m: {f"{k}_{s}": round(float(fn([r[m][k] for r in cv_runs])), 4)
                          for k in ("auc", "ks") for s, fn in (("mean", np.mean), ("std", np.std))}
                      for m in cv_runs[0]}
