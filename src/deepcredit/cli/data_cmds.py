@@ -65,7 +65,8 @@ def load(
 
 def ingest(
     people: Path = typer.Option(..., help="people table (CSV, Parquet or .xlsx; a folder: its part files)"),
-    events: Path | None = typer.Option(None, help="events table (optional with --spec)"),
+    events: list[str] = typer.Option([], help="events table (optional with --spec); more history files as "
+                                     "NAME=FILE, declared as [more_events.NAME] (repeat)"),
     relations: Path | None = typer.Option(None, help="relations table (optional with --spec)"),
     outcomes: Path | None = typer.Option(None, help="outcomes table (optional where the spec takes labels "
                                          "from the people file)"),
@@ -78,13 +79,14 @@ def ingest(
 ) -> None:
     """Validate your own tables and store them; any bad input stops with one clear error, nothing written."""
     from deepcredit.data.dataset import ingest as ingest_tables
-    from deepcredit.data.ingest import events_by_meaning, ingest_with_spec
+    from deepcredit.data.ingest import events_by_meaning, history_files, ingest_with_spec
     from deepcredit.data.spec import load_spec
     from deepcredit.data.validate import DataValidationError
 
-    given = {"people": people, "events": events, "relations": relations, "outcomes": outcomes}
-    sources = {t: p for t, p in given.items() if p is not None}
     with clear_errors():
+        given = {"people": people, "relations": relations, "outcomes": outcomes}
+        sources = {t: p for t, p in given.items() if p is not None} | history_files(events)
+        given["events"] = sources.get("events")
         if spec is not None:
             with console.status("reading") as status:
                 ds = ingest_with_spec(load_spec(spec), sources, out, spec_file=str(spec),

@@ -22,11 +22,13 @@ def draft(
     file: Path = typer.Argument(..., help="A people file (CSV, Parquet or .xlsx) to draft the spec from."),
     out: Path = typer.Option(..., "--out", help="The spec file to write (TOML)."),
     name: str = typer.Option("", "--name", help="The data set's name (default: from the file name)."),
-    events: Path | None = typer.Option(None, "--events", help="An events file: its columns, kinds and statuses."),
+    events: list[str] = typer.Option([], "--events", help="An events file: its columns, kinds and statuses; more "
+                                     "history files as NAME=FILE, each drafted as [more_events.NAME] (repeat)."),
     relations: Path | None = typer.Option(None, "--relations", help="A relations file: its columns."),
     outcomes: Path | None = typer.Option(None, "--outcomes", help="An outcomes file: its label and dates."),
 ) -> None:
     """Draft a spec from the files' headers and inferred types, as commented TOML for you to edit."""
+    from deepcredit.data.ingest import history_files
     from deepcredit.data.io import atomic_write_text
     from deepcredit.data.spec_draft import draft_spec
     from deepcredit.data.validate import DataValidationError
@@ -34,7 +36,13 @@ def draft(
     with clear_errors():
         if out.exists():
             raise DataValidationError(str(out), "already exists: refusing to overwrite your edits (choose another --out)")
-        text = draft_spec(file, name or None, events=events, relations=relations, outcomes=outcomes)
+        histories = history_files(events)
+        more = {k.removeprefix("events:"): p for k, p in histories.items() if k != "events"}
+        if more and "events" not in histories:
+            raise DataValidationError("--events", "give the first history file without a name (--events FILE): it "
+                                                  "is drafted as [events], the named ones as [more_events.NAME]")
+        text = draft_spec(file, name or None, events=histories.get("events"), relations=relations,
+                          outcomes=outcomes, more_events=more)
         atomic_write_text(out, text)
     console.print(f"wrote {out}: edit the TODOs, then run deepcredit ingest --spec {out} ...")
 
@@ -49,7 +57,8 @@ def check(spec: Path = typer.Argument(..., help="A spec file (TOML).")) -> None:
         s = load_spec(spec)
         n = len(features_for(s))
     console.print(f"{spec}: valid ({len(s.profile.attributes)} attributes, {len(s.protected)} protected, "
-                  f"events: {'yes' if s.events else 'no'}, relations: {'yes' if s.relations else 'no'}; "
+                  f"event files: {1 + len(s.more_events) if s.events else 'none'}, "
+                  f"relations: {'yes' if s.relations else 'no'}; "
                   f"{n} features)")
     if how := s.format.describe():
         console.print(f"files read as: {escape(how)}")

@@ -10,6 +10,7 @@ a bad value at the data file's row and column. Nothing is written unless every t
 from __future__ import annotations
 
 import csv
+import re
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -241,12 +242,36 @@ def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot:
     return out, settled.mask(over)
 
 
-def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd.DataFrame:
-    ev = spec.events
-    assert ev is not None
+def event_source_key(source: str) -> str:
+    """The key of a history file among ingest's sources: "events", or "events:NAME" for [more_events.NAME]."""
+    return source if source == "events" else f"events:{source}"
+
+
+def history_files(values: Iterable[str]) -> dict[str, Path]:
+    """Ingest's sources for `--events` values: FILE for [events], NAME=FILE for [more_events.NAME]."""
+    out: dict[str, Path] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        named = bool(sep) and re.fullmatch(r"[a-z_][a-z0-9_]*", name) is not None and not Path(value).exists()
+        key = event_source_key(name) if named else "events"
+        if key in out:
+            raise DataValidationError("--events", f"{value!r}: " + ("a second file for the same history" if named else
+                                      "the first history file is given already: name the others as NAME=FILE, "
+                                      "as the spec's [more_events.NAME]"))
+        out[key] = Path(path if named else value)
+    return out
+
+
+def _section_path(source: str) -> tuple[str, ...]:
+    return (source,) if source == "events" else ("more_events", source)
+
+
+def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot) -> pd.DataFrame:
+    """One history file as the events table's rows, declared by `ev` ([events] or [more_events.source])."""
+    section = _section_path(source)
     mapping = ev.columns.model_dump()
     settled = mapping.pop("settled_ts")
-    check.require(path, {("events", "columns", k): v for k, v in ev.columns.model_dump().items()})
+    check.require(path, {(*section, "columns", k): v for k, v in ev.columns.model_dump().items()})
     cols = _declared_columns(EVENTS, mapping, {"kind": frozenset(ev.kinds), "status": frozenset(ev.statuses)})
     if settled:
         cols += (Column(settled, ColumnType.TIMESTAMP, nullable=True),)
@@ -260,7 +285,7 @@ def _read_events(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
         # what is stored counts: rows that differ only in an ignored column are one event recorded twice
         check_no_duplicate_rows(frame.drop(columns=ev.ignore, errors="ignore"), file, line_offset)
 
-    frame = read_and_validate(path, _table("events", "events", cols, ev.ignore), snapshot,
+    frame = read_and_validate(path, _table("events", ".".join(section), cols, ev.ignore), snapshot,
                               checks=(values, amounts_where_meant(ev), no_duplicates), fmt=check.fmt)
     events = _renamed(frame, mapping)
     events["amount"] = events["amount"].fillna(0.0) if "amount" in events else 0.0
@@ -441,9 +466,16 @@ def with_person_columns(spec: DatasetSpec, sources: dict[str, Path], check: _Che
             and ident in check.columns(sources[table])
 
     update: dict[str, object] = {}
-    ev, o = spec.events, spec.outcomes
-    if ev is not None and falls_back(ev.columns, "events"):
-        update["events"] = ev.model_copy(update={"columns": ev.columns.model_copy(update={"person_id": ident})})
+    o = spec.outcomes
+    more = dict(spec.more_events)
+    for source, ev in spec.event_sources():
+        if falls_back(ev.columns, event_source_key(source)):
+            ev = ev.model_copy(update={"columns": ev.columns.model_copy(update={"person_id": ident})})
+            if source == "events":
+                update["events"] = ev
+            else:
+                more[source] = ev
+                update["more_events"] = more
     if o.source == "outcomes" and falls_back(o, "outcomes"):
         update["outcomes"] = o.model_copy(update={"person_id": ident})
     return spec.model_copy(update=update) if update else spec
@@ -470,6 +502,14 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
                             None, table)
         if table not in sources and declared is not None:
             raise DataValidationError(table, f"the spec declares {table}: give the file with --{table}")
+    for key in sources:
+        if key.startswith("events:") and key.removeprefix("events:") not in spec.more_events:
+            raise SpecError(spec_file or "spec", f"a history file {key.removeprefix('events:')}=... was given but "
+                            f"the spec declares no [more_events.{key.removeprefix('events:')}]", None, "more_events")
+    for source in spec.more_events:
+        if event_source_key(source) not in sources:
+            raise DataValidationError("events", f"the spec declares [more_events.{source}]: give the file with "
+                                                f"--events {source}=FILE")
     try:
         return _read_tables(with_person_columns(spec, sources, check), sources, check, snapshot_date,
                             on_step or (lambda _: None))
@@ -480,8 +520,8 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
 def _person_columns(spec: DatasetSpec) -> dict[str, dict[str, str]]:
     """Per table, the columns naming a person: DeepCredit's name → the name in the user's file."""
     out = {"outcomes": {"person_id": spec.outcomes.person_id}}
-    if spec.events is not None:
-        out["events"] = {"person_id": spec.events.columns.person_id}
+    for source, ev in spec.event_sources():
+        out[event_source_key(source)] = {"person_id": ev.columns.person_id}
     if spec.relations is not None:
         out["relations"] = {"source": spec.relations.columns.source, "target": spec.relations.columns.target}
     return out
@@ -503,9 +543,12 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
     people_path = Path(sources["people"])
     step(f"reading {people_path.name}")
     frames = {"people": _read_people(spec, people_path, check, snapshot)}
-    if spec.events:
-        step(f"reading {Path(sources['events']).name}")
-    frames["events"] = _read_events(spec, Path(sources["events"]), check, snapshot) if spec.events else empty_table(EVENTS)
+    for source, ev in spec.event_sources():
+        key = event_source_key(source)
+        step(f"reading {Path(sources[key]).name}")
+        frames[key] = _read_events(ev, source, Path(sources[key]), check, snapshot)
+    if not spec.events:
+        frames["events"] = empty_table(EVENTS)
     if spec.relations:
         step(f"reading {Path(sources['relations']).name}")
     frames["relations"] = (_read_relations(spec, Path(sources["relations"]), check, snapshot) if spec.relations
@@ -527,6 +570,10 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
                 raise DataValidationError(exc.file, exc.problem, exc.row, theirs.get(exc.column or ""),
                                           exc.line_offset) from None
     snap = str(pd.Timestamp(snapshot).date()) if snapshot is not None else str(_latest_date(frames).date())
+    if spec.more_events:  # every history file in the one events table, in time order
+        keys = [event_source_key(s) for s, _ in spec.event_sources()]
+        frames["events"] = pd.concat([frames.pop(k) for k in keys], ignore_index=True) \
+            .sort_values(["person_id", "ts"], kind="stable")
     return {t: f.reset_index(drop=True) for t, f in frames.items()}, snap  # stored without the rows' places
 
 
@@ -538,7 +585,7 @@ def ingest_with_spec(spec: DatasetSpec, sources: dict[str, Path], out: Path, spe
     frames, snapshot = read_with_spec(spec, sources, spec_file, snapshot_date, on_step)
     if on_step:
         on_step(f"writing {Path(out).name}")
-    return write_dataset(out, frames, name or spec.name, snapshot, spec.description, spec=spec,
+    return write_dataset(out, frames, name or spec.name, snapshot, spec.description, spec=spec.stored(),
                          time_zone=spec.format.timezone or "")
 
 

@@ -499,9 +499,32 @@ class DatasetSpec(_Strict):
     snapshot_date: dt.date | None = None
     profile: Profile = Field(default_factory=lambda: Profile())
     events: Events | None = None
+    more_events: dict[str, Events] = {}
+    """More history files, each declared in its own words ([more_events.bureau]; `ingest --events
+    bureau=FILE`): stored in the one events table with [events], so a kind or status named in two files
+    must mean the same in both."""
     relations: Relations | None = None
     outcomes: Outcomes = Field(default_factory=lambda: Outcomes(window_days_column="window_days"))
     format: Format = Field(default_factory=lambda: Format())
+
+    @model_validator(mode="after")
+    def _check_more_events(self) -> DatasetSpec:
+        if self.more_events and self.events is None:
+            raise SpecProblem(("more_events",), "declare the first history file as [events], then the others as "
+                                                "[more_events.NAME]")
+        seen: dict[str, dict[str, tuple[str, BaseModel]]] = {"kinds": {}, "statuses": {}, "outcomes": {}}
+        for source, ev in self.event_sources():
+            if source != "events" and not re.match(IDENTIFIER, source):
+                raise SpecProblem(("more_events", source), f"{source!r}: name a history file with a-z, 0-9 and _")
+            for group, items in (("kinds", ev.kinds), ("statuses", ev.statuses), ("outcomes", ev.outcomes)):
+                for value, item in items.items():
+                    first = seen[group].setdefault(value, (source, item))
+                    if first[1] != item:
+                        where = (source,) if source == "events" else ("more_events", source)
+                        raise SpecProblem((*where, group, value), f"{value!r} is declared differently in "
+                                          f"[{_section(first[0])}.{group}]: the files share one events table, so "
+                                          "give it the same declaration or another name")
+        return self
 
     @model_validator(mode="after")
     def _check(self) -> DatasetSpec:
@@ -519,6 +542,25 @@ class DatasetSpec(_Strict):
         return self
 
     # -- reading ----------------------------------------------------------------------------------
+    def event_sources(self) -> list[tuple[str, Events]]:
+        """("events", [events]) then (name, [more_events.name]) for each further history file."""
+        return ([("events", self.events)] if self.events is not None else []) + list(self.more_events.items())
+
+    def stored(self) -> DatasetSpec:
+        """The spec of the stored data set: every history file's declarations as the one [events] of the one
+        events table (kinds, statuses and reported outcomes together; its optional columns where any file
+        had them). Parts, grace periods and ignored columns were applied at ingest, so they are dropped."""
+        if not self.more_events:
+            return self
+        sources = [ev for _, ev in self.event_sources()]
+        present = {c: next((getattr(ev.columns, c) for ev in sources if getattr(ev.columns, c)), None)
+                   for c in ("amount", "days_late", "counterparty", "due_ts", "settled_ts")}
+        columns = EventColumns.model_validate({"kind": "kind", "status": "status", **present})
+        merged = Events(columns=columns, kinds={k: v for ev in sources for k, v in ev.kinds.items()},
+                        statuses={k: v for ev in sources for k, v in ev.statuses.items()},
+                        outcomes={k: v for ev in sources for k, v in ev.outcomes.items()})
+        return self.model_copy(update={"events": merged, "more_events": {}})
+
     def attribute(self, name: str) -> Attribute:
         return {a.name: a for a in self.profile.attributes}[name]
 
@@ -551,6 +593,10 @@ class DatasetSpec(_Strict):
                                                           for c in ("days_late", "counterparty", "due_ts")})
             update["events"] = self.events.model_copy(update={"columns": cols})
         return self.model_copy(update=update)
+
+
+def _section(source: str) -> str:
+    return "events" if source == "events" else f"more_events.{source}"
 
 
 def identifier(value: str) -> str:

@@ -47,7 +47,7 @@ from deepcredit.data.sheets import (
     source_exists,
     split_sheet,
 )
-from deepcredit.data.spec import IDENTIFIER
+from deepcredit.data.spec import IDENTIFIER, identifier
 from deepcredit.data.validate import BOOLEAN_TEXT, PLAIN, DataValidationError, is_parquet, toml_string
 
 SAMPLE_ROWS = 20_000
@@ -139,9 +139,11 @@ def _name(path: Path) -> str:
 
 
 def draft_spec(path: Path, name: str | None = None, events: Path | None = None, relations: Path | None = None,
-               outcomes: Path | None = None) -> str:
+               outcomes: Path | None = None, more_events: dict[str, Path] | None = None) -> str:
     """Commented TOML declaring every column of the people file `path` (CSV, Parquet or .xlsx) as a profile
-    attribute, and, for each other file given, its section of the spec."""
+    attribute, and, for each other file given, its section of the spec (`more_events`: further history
+    files by name, each its own [more_events.NAME])."""
+    more = dict(more_events or {})
     frame = _sample(path)
     n = len(frame)
     id_col = next((c for c in frame.columns if ID_HINTS.search(header_words(c)) and frame[c].nunique() == n), None)
@@ -152,14 +154,15 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     label_col = None if outcomes else _label_column(frame, exclude=(id_col, valid_from))
     dated_by = next((c for c in frame.columns if label_col and not valid_from and c not in (id_col, label_col)
                      and APPLICATION_HINTS.search(header_words(c)) and infer_type(frame[c]) == "date"), None)
-    files = " ".join(f"--{t} {Path(f).name}" for t, f in (("events", events), ("relations", relations),
-                                                          ("outcomes", outcomes)) if f)
+    files = " ".join([f"--{t} {Path(f).name}" for t, f in (("events", events), ("relations", relations),
+                                                           ("outcomes", outcomes)) if f]
+                     + [f"--events {n}={Path(f).name}" for n, f in more.items()])
     dims = " | ".join(d.value for d in Dimension)
     out = [
         f"# Drafted by `deepcredit spec draft` from {Path(path).name} ({n:,} rows sampled). Edit it, then:",
         f"#   deepcredit ingest --spec THIS_FILE --people DATA {files + ' ' if files else ''}--out DIR",
-        *_other_sheets(Path(path), [Path(f) for f in (events, relations, outcomes) if f]),
-        *_titles([Path(f) for f in (path, events, relations, outcomes) if f]),
+        *_other_sheets(Path(path), [Path(f) for f in (events, relations, outcomes, *more.values()) if f]),
+        *_titles([Path(f) for f in (path, events, relations, outcomes, *more.values()) if f]),
         "# Every attribute: type (numeric | categorical | ordinal + order | boolean | date),",
         f"# dimension ({dims}),",
         "# description (completes 'your score is lowered by ...'), improve (how to improve),",
@@ -168,7 +171,7 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
         "spec_version = 1",
         f"name = {toml_string(name or _name(path))}",
         'description = ""',
-        *_format_lines([Path(f) for f in (path, events, relations, outcomes) if f]),
+        *_format_lines([Path(f) for f in (path, events, relations, outcomes, *more.values()) if f]),
         "",
         "[profile]",
     ]
@@ -186,6 +189,8 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     out += _attribute_lines(frame, skip=(id_col, valid_from, label_col, dated_by))
     if events:
         out += _event_lines(Path(events), id_col)
+    for source, file in more.items():
+        out += _event_lines(Path(file), id_col, f"more_events.{source}")
     if relations:
         out += _relation_lines(Path(relations))
     out += ["", "[outcomes]"]
@@ -323,9 +328,9 @@ EVENT_ROLES = {  # DeepCredit's column: (words its header may contain, the types
     "amount": (r"amount|amt|value|sum|total|price|fee|eur|usd|gbp|cny|rmb|money|paid|cost", ("numeric",)),
     "counterparty": (r"merchant|counterparty|payee|shop|store|lender|partner", ("categorical",)),
 }
+ONE_KIND = ('kind = ""  # check: no kind column found, so every row is of the one kind declared below (a file of '
+            'one kind: kind = ""); else name the column')
 MISSING_EVENT_ROLE = {
-    "kind": 'kind = "TODO"  # TODO: the column holding the event\'s kind; a file of one kind: kind = "" and '
-            "declare that one kind below",
     "amount": 'amount = ""  # none found: name the column holding the money, or leave it empty (no amounts: '
               "every kind's amount is then neutral)",
 }
@@ -408,7 +413,8 @@ def _parts_of(frame: pd.DataFrame, person: str | None, due: str | None, taken: s
     return [c for c in frame.columns if c not in taken and PART_HINTS.search(header_words(c))]
 
 
-def _event_lines(path: Path, id_col: str | None) -> list[str]:
+def _event_lines(path: Path, id_col: str | None, section: str = "events") -> list[str]:
+    """The [events] section of a history file (or [more_events.NAME], `section`, for a further one)."""
     frame = _sample(path)
     types = _types(frame)
     taken: set[str] = set()
@@ -418,7 +424,9 @@ def _event_lines(path: Path, id_col: str | None) -> list[str]:
     for role, (pattern, allowed) in EVENT_ROLES.items():
         found[role] = _pick(types, pattern, allowed, taken)
         taken.add(found[role] or "")
-    out = ["", f"# Events: {path.name}. Each row one commitment or activity of a person, as of its date.", "[events]"]
+    out = ["", f"# Events: {path.name}. Each row one commitment or activity of a person, as of its date."
+           + ("" if section == "events" else " Stored with [events]: a kind or status named in both must mean the "
+              "same."), f"[{section}]"]
     days = [c for c, t in types.items() if t == "numeric" and DAY_NUMBERS.search(c)]
     if not found["ts"] and days:
         out += [f"# TODO: no date column, but {', '.join(days)} look like dates written as numbers of days: name",
@@ -431,7 +439,7 @@ def _event_lines(path: Path, id_col: str | None) -> list[str]:
     out += _ignored(types, taken)
     if found["due_ts"] and found["settled_ts"]:
         out += [GRACE_HINT]
-    out += ["", "[events.columns]"]
+    out += ["", f"[{section}.columns]"]
     out.append(f"person_id = {toml_string(person)}" if person else 'person_id = "TODO"  # TODO: the column naming the person')
     for role in ("ts", "kind", "amount", "status"):
         col = found[role]
@@ -439,6 +447,8 @@ def _event_lines(path: Path, id_col: str | None) -> list[str]:
             out.append(f"{role} = {toml_string(col)}")
         elif role == "status" and found["due_ts"] and found["settled_ts"]:
             out.append(WITHOUT_STATUS)
+        elif role == "kind":
+            out.append(ONE_KIND)
         else:
             out.append(MISSING_EVENT_ROLE.get(role, f'{role} = "TODO"  # TODO: the column holding the event\'s {role}'))
     for role, why in OPTIONAL_EVENT_COLUMNS.items():
@@ -446,11 +456,17 @@ def _event_lines(path: Path, id_col: str | None) -> list[str]:
         out.append(f"{role} = {toml_string(col)}  # check" + (f": {why}" if why else "") if col
                    else f'{role} = ""  # none found; name the column if there is one')
     vocab = _vocabularies(path, [c for c in (found["kind"], found["status"]) if c])
-    out += ["", "# What each kind's amount is: owed (a bill), paid (a repayment), rating, or neutral.", "[events.kinds]"]
-    out += _meanings(found["kind"], vocab, AMOUNT_WORDS if found["amount"] else (), "amount", "neutral")
+    out += ["", "# What each kind's amount is: owed (a bill), paid (a repayment), rating, or neutral.",
+            f"[{section}.kinds]"]
+    if found["kind"]:
+        out += _meanings(found["kind"], vocab, AMOUNT_WORDS if found["amount"] else (), "amount", "neutral")
+    else:
+        amount = (_guess(found["amount"], AMOUNT_WORDS) or "owed") if found["amount"] else "neutral"
+        out.append(f'{identifier(path.name.split(".")[0])} = {{ amount = "{amount}" }}  # the one kind of this file: '
+                   "check its name (reason codes show it) and what its amount is")
     if found["status"] or not (found["due_ts"] and found["settled_ts"]):
         out += ["", "# What each status means: kept, late (still paid), broken (never counts as paid), open, neutral.",
-                "[events.statuses]"]
+                f"[{section}.statuses]"]
         out += _meanings(found["status"], vocab, STATUS_WORDS, "meaning", "neutral")
     return out
 

@@ -398,7 +398,9 @@ def social_features(spec: DatasetSpec) -> list[FeatureDef]:
 
 
 def features_for(spec: DatasetSpec) -> list[FeatureDef]:
-    """Every feature a data set of this spec has, in catalogue order (dimension by dimension)."""
+    """Every feature a data set of this spec has, in catalogue order (dimension by dimension); a spec of
+    several history files has the features of the one events table they are stored as."""
+    spec = spec.stored()
     profile = profile_features(spec)
     line = spec.role("credit_line")
     line_feature = None if line is None or (line.protected and not line.use_as_input) else line.name
