@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from deepcredit.data.schema import Dimension
@@ -35,3 +36,20 @@ def test_undeclared_definitions_keep_the_legacy_rule_also_when_stored_before_dec
     assert FeatureDef.from_dict(stored).is_protected()
     declared = _def("age", protected=False)
     assert FeatureDef.from_dict(declared.to_dict()) == declared
+
+
+def test_a_reason_writes_a_value_in_its_features_unit():
+    from deepcredit.features.templates import features_for
+
+    def shown(unit: str, value: object) -> object:
+        return FeatureDef("f", Dimension.CREDIT_HISTORY, Source.EVENTS, "1", "d", "i", unit=unit).label(value)
+
+    assert [shown("days", 408.0), shown("days", 1.0), shown("share", 0.754), shown("count", 5.0),
+            shown("money", 1250.5), shown("yes_no", 1.0), shown("log1p", float(np.log1p(5951)))] == \
+        ["408 days", "1 day", "75%", "5", "1,250.50", "yes", "5,951"]
+    assert shown("", 0.1234) == 0.1234 and shown("days", None) is None  # no unit, or missing: as it is
+    # a unit a spec declares for an attribute, in words, also after a log
+    assert [shown("months", 48.0), shown("log1p:DM", float(np.log1p(1250))), shown("DM", 0.5)] == \
+        ["48 months", "1,250 DM", "0.5 DM"]
+    units = {f.name: f.unit for f in features_for(builtin_spec("simulator"))}
+    assert units["history_days"] == "days" and units["bad_rate"] == "share" and units["amount_paid_180d"] == "money"

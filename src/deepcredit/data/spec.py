@@ -100,6 +100,9 @@ class Attribute(_Strict):
     special: dict[str, str] = {}
     """Numeric values that are codes, not quantities, with what each means ({"96" = "not reported"}): every
     feature reads them as missing, and a categorical feature `<name>_code` holds their meaning."""
+    unit: str = Field(default="", max_length=40)
+    """What a numeric value counts, in words a reason shows after it ("months": "48 months"; "money": 1,250.00;
+    "share": 75%)."""
 
     @property
     def source_column(self) -> str:
@@ -126,6 +129,8 @@ class Attribute(_Strict):
             raise SpecProblem(("order",), "a value appears more than once in `order`")
         if self.log and self.type != "numeric":
             raise SpecProblem(("log",), "`log` applies to numeric attributes only")
+        if self.unit and self.type != "numeric":
+            raise SpecProblem(("unit",), f"`unit` applies to numeric attributes only (this one is {self.type})")
         if self.special and self.type != "numeric":
             raise SpecProblem(("special",), f"`special` applies to numeric attributes only (this one is {self.type})")
         for value, meaning in self.special.items():

@@ -12,6 +12,8 @@ computes `regr_slope(y, x)` from centred sums (features/slopes.py), so both engi
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
@@ -32,6 +34,39 @@ class Source(StrEnum):
 class Kind(StrEnum):
     NUMERIC = "numeric"
     CATEGORICAL = "categorical"
+
+
+def _days(v: float) -> str:
+    n = round(v)
+    return f"{n:,} day" + ("" if abs(n) == 1 else "s")
+
+
+def _number(v: float) -> str:
+    """1,250 / 0.25 / 1,250.75: thousands grouped, at most 4 significant digits after the point."""
+    whole = abs(v - round(v)) < 1e-6  # a log's round trip leaves a whole number a hair off
+    return f"{v:,.0f}" if whole else (f"{v:,.2f}" if abs(v) >= 100 else f"{v:.4g}")
+
+
+UNITS: dict[str, Callable[[float], str]] = {
+    "days": _days,
+    "share": lambda v: f"{v:.0%}",
+    "count": lambda v: f"{v:,.0f}",
+    "money": lambda v: f"{v:,.2f}",
+    "yes_no": lambda v: "yes" if v else "no",
+}
+"""What a reason shows for a feature's value, by its unit (FeatureDef.unit)."""
+LOG1P = "log1p"
+"""A unit's prefix for a feature holding log(1 + x): the reason shows x ('log1p', or 'log1p:DM' for x DM)."""
+
+
+def shown_in(unit: str, value: float) -> str:
+    """`value` as a person reads it in `unit`: one of UNITS, a log1p transform, or any words a spec declares
+    for an attribute (48 with 'months': '48 months')."""
+    if unit == LOG1P or unit.startswith(LOG1P + ":"):
+        value, unit = math.expm1(value), unit.removeprefix(LOG1P).removeprefix(":")
+    if unit in UNITS:
+        return UNITS[unit](value)
+    return f"{_number(value)} {unit}" if unit else _number(value)
 
 
 @dataclass(frozen=True)
@@ -60,15 +95,21 @@ class FeatureDef:
     """The person can change it by their own future behaviour: it may appear in how-to-improve advice."""
     levels: tuple[str, ...] = ()
     """An ordinal attribute's declared values, lowest first: the feature holds the rank, reasons show the value."""
+    unit: str = ""
+    """How a person reads the value (shown_in): a key of UNITS (days, share, count, money, yes_no), words a
+    spec declares for its attribute ('months'), either after 'log1p:' for a log feature; "" as it is."""
     codes: str = ""
     """The feature holding what a missing value stands for (an attribute's special values, `<name>_code`):
     a reason shows that meaning ('refused') rather than 'missing'."""
 
     def label(self, value: object) -> object:
-        """The value as a person reads it: an ordinal rank becomes its declared level."""
+        """The value as a person reads it: an ordinal rank becomes its declared level, a number is written
+        in its unit (UNITS: '408 days', '75%', '1,250.00'); other values stay as they are."""
         if self.levels and isinstance(value, int | float) and float(value).is_integer() \
                 and 0 <= int(value) < len(self.levels):
             return self.levels[int(value)]
+        if self.unit and isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return shown_in(self.unit, float(value))
         return value
 
     def is_protected(self) -> bool:

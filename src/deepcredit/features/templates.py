@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from deepcredit.data.schema import Dimension
 from deepcredit.data.spec import Attribute, DatasetSpec, Events, SpecError, identifier
-from deepcredit.features.spec import FeatureDef, Kind, Source
+from deepcredit.features.spec import LOG1P, FeatureDef, Kind, Source
 
 CH, FC = Dimension.CREDIT_HISTORY, Dimension.FULFILMENT_CAPACITY
 BP, SC = Dimension.BEHAVIOUR_PREFERENCES, Dimension.SOCIAL_CONNECTIONS
@@ -115,24 +115,24 @@ def improve_text(a: Attribute) -> str:
 def attribute_feature(a: Attribute) -> FeatureDef:
     """One declared attribute as a typed feature with its declared texts and flags."""
     col = profile_column(a)
-    kind, name = Kind.NUMERIC, a.name
+    kind, name, unit = Kind.NUMERIC, a.name, a.unit
     if a.type == "categorical":
         sql, kind = f"MAX({col})", Kind.CATEGORICAL
     elif a.type == "ordinal":  # its rank in the declared order: ordered, so monotone binning applies
         ranks = " ".join(f"WHEN {sql_text(v)} THEN {i}" for i, v in enumerate(a.order or []))
         sql = f"MAX(CASE {col} {ranks} END)"
     elif a.type == "boolean":
-        sql = f"MAX(CASE WHEN {col} THEN 1 ELSE 0 END)"
+        sql, unit = f"MAX(CASE WHEN {col} THEN 1 ELSE 0 END)", "yes_no"
     elif a.type == "date":
-        sql, name = f"MAX({col})", "tenure_days" if a.role == "joined_at" else f"days_since_{a.name}"
+        sql, name, unit = f"MAX({col})", "tenure_days" if a.role == "joined_at" else f"days_since_{a.name}", "days"
     elif a.log:
-        sql, name = f"MAX(LN(1 + GREATEST({col}, 0)))", f"log_{a.name}"
+        sql, name, unit = f"MAX(LN(1 + GREATEST({col}, 0)))", f"log_{a.name}", ":".join(filter(None, (LOG1P, a.unit)))
     else:
         sql = f"MAX({col})"
     return FeatureDef(name, a.dimension, Source.PROFILE, sql, a.text, improve_text(a),
                       risk_direction=a.risk_direction, kind=kind, requires=(a.name,), protected=a.protected,
                       actionable=a.actionable, levels=tuple(a.order or ()) if a.type == "ordinal" else (),
-                      codes=a.code_feature or "")
+                      codes=a.code_feature or "", unit=unit)
 
 
 def code_feature(a: Attribute) -> FeatureDef | None:
@@ -165,55 +165,62 @@ def credit_history_features(ev: Events) -> list[FeatureDef]:
     has_delay = ev.has_days_late
     out = [
         FeatureDef("n_outcomes", CH, E, count("is_outcome = 1"), "the number of commitments on your record",
-                   "Build your record: use credit lightly and repay on time.", fill=0),
+                   "Build your record: use credit lightly and repay on time.", fill=0, unit="count"),
         FeatureDef("history_days", CH, E, "MAX(age_days)", "the length of your history with us",
                    "Your history grows by itself: keep your accounts open and in good standing.",
-                   risk_direction=-1, actionable=False),
+                   risk_direction=-1, actionable=False, unit="days"),
     ]
     if has_bad:
         out += [
             FeatureDef("n_bad_90d", CH, E, count("is_bad = 1", 90),
-                       "late or missed commitments in the last 3 months", PAY_ON_TIME, risk_direction=1, fill=0),
+                       "late or missed commitments in the last 3 months", PAY_ON_TIME, risk_direction=1, fill=0,
+                       unit="count"),
             FeatureDef("n_bad_365d", CH, E, count("is_bad = 1", 365),
-                       "late or missed commitments in the last 12 months", PAY_ON_TIME, risk_direction=1, fill=0),
+                       "late or missed commitments in the last 12 months", PAY_ON_TIME, risk_direction=1, fill=0,
+                       unit="count"),
         ]
     if has_severe:
         out.append(FeatureDef(
             "n_severe_365d", CH, E, count("is_severe = 1", 365),
             "commitments not kept at all in the last 12 months (missed, not returned)",
             "Never skip a payment or a return: contact the merchant before a due date if you cannot pay.",
-            risk_direction=1, fill=0))
+            risk_direction=1, fill=0, unit="count"))
     if has_bad:
         out += [
             FeatureDef("bad_rate", CH, E, share("is_bad = 1", "is_outcome = 1"),
-                       "the share of your commitments that were late or missed", PAY_ON_TIME, risk_direction=1),
+                       "the share of your commitments that were late or missed", PAY_ON_TIME, risk_direction=1,
+                       unit="share"),
             FeatureDef("bad_rate_90d", CH, E, share("is_bad = 1", "is_outcome = 1", 90),
                        "the share of your commitments late or missed in the last 3 months", PAY_ON_TIME,
-                       risk_direction=1),
+                       risk_direction=1, unit="share"),
             FeatureDef("bad_rate_trend", CH, E, f"{_rate(0, 90)} - {_rate(90, 365)}",
                        "your recent payments being worse than your earlier ones",
                        "Bring your recent payments back on time; recent behaviour weighs most.", risk_direction=1),
             FeatureDef("days_since_last_bad", CH, E, "MIN(CASE WHEN is_bad = 1 THEN age_days END)",
                        "how recently you last paid late or missed a commitment",
-                       "Time heals: every month without a late payment improves this.", risk_direction=-1),
+                       "Time heals: every month without a late payment improves this.", risk_direction=-1,
+                       unit="days"),
         ]
     if has_severe:
         out.append(FeatureDef(
             "days_since_last_severe", CH, E, "MIN(CASE WHEN is_severe = 1 THEN age_days END)",
             "how recently you last missed a commitment entirely",
-            "Time heals: every month without a missed commitment improves this.", risk_direction=-1))
+            "Time heals: every month without a missed commitment improves this.", risk_direction=-1, unit="days"))
     if has_delay:
         out += [
             FeatureDef("last_days_late", CH, E, latest("days_late", "is_outcome = 1"),
                        "how late your most recent payment was", "Bring your account up to date now.",
-                       risk_direction=1),
+                       risk_direction=1, unit="days"),
             FeatureDef("max_days_late_90d", CH, E, "MAX(CASE WHEN age_days <= 90 THEN days_late ELSE 0 END)",
-                       "the longest payment delay in the last 3 months", PAY_ON_TIME, risk_direction=1, fill=0),
+                       "the longest payment delay in the last 3 months", PAY_ON_TIME, risk_direction=1, fill=0,
+                       unit="days"),
             FeatureDef("max_days_late_365d", CH, E, "MAX(CASE WHEN age_days <= 365 THEN days_late ELSE 0 END)",
-                       "the longest payment delay in the last 12 months", PAY_ON_TIME, risk_direction=1, fill=0),
+                       "the longest payment delay in the last 12 months", PAY_ON_TIME, risk_direction=1, fill=0,
+                       unit="days"),
             FeatureDef("mean_days_late_180d", CH, E,
                        "AVG(CASE WHEN is_outcome = 1 AND age_days <= 180 THEN days_late END)",
-                       "your average payment delay in the last 6 months", PAY_ON_TIME, risk_direction=1),
+                       "your average payment delay in the last 6 months", PAY_ON_TIME, risk_direction=1,
+                       unit="days"),
             FeatureDef("days_late_slope", CH, E,
                        "30 * regr_slope(CASE WHEN is_outcome = 1 AND age_days <= 365 THEN days_late END, -age_days)",
                        "your payment delays growing month by month",
@@ -228,14 +235,14 @@ def credit_history_features(ev: Events) -> list[FeatureDef]:
         out += [
             FeatureDef("longest_bad_streak", CH, R, "MAX(run_length)",
                        "the longest run of consecutive late or missed commitments", PAY_ON_TIME,
-                       risk_direction=1, fill=0),
+                       risk_direction=1, fill=0, unit="count"),
             FeatureDef("current_bad_streak", CH, R,
                        "MAX(CASE WHEN kept_since = 0 THEN run_length ELSE 0 END)",
                        "late or missed commitments in a row up to now",
-                       "Your next on-time payment ends this streak.", risk_direction=1, fill=0),
+                       "Your next on-time payment ends this streak.", risk_direction=1, fill=0, unit="count"),
             FeatureDef("n_bad_runs_365d", CH, R, "SUM(CASE WHEN run_end_age <= 365 THEN 1 ELSE 0 END)",
                        "separate episodes of late payment in the last 12 months", PAY_ON_TIME,
-                       risk_direction=1, fill=0),
+                       risk_direction=1, fill=0, unit="count"),
         ]
     return out
 
@@ -254,19 +261,20 @@ def capacity_features(ev: Events | None, credit_line: str | None) -> list[Featur
     if paid:
         paid_180d = total("amount", paid, 180)
         out.append(FeatureDef("amount_paid_180d", FC, E, paid_180d, "how much you repaid in the last 6 months",
-                              REPAY_MORE, risk_direction=-1, fill=0))
+                              REPAY_MORE, risk_direction=-1, fill=0, unit="money"))
     if owed:
         billed_180d = total("GREATEST(amount, 0)", owed, 180)
         out.append(FeatureDef("amount_billed_180d", FC, E, billed_180d,
-                              "the total you were asked to pay in the last 6 months", "Keep your spending within your means."))
+                              "the total you were asked to pay in the last 6 months", "Keep your spending within your means.",
+                              unit="money"))
     if paid and owed:
         out.append(FeatureDef("paid_to_billed_180d", FC, E, f"{paid_180d} / NULLIF({billed_180d}, 0)",
                               "the share of what you were asked to pay that you repaid in the last 6 months",
-                              "Pay what is due in full when you can.", risk_direction=-1))
+                              "Pay what is due in full when you can.", risk_direction=-1, unit="share"))
     if owed:
         out += [
             FeatureDef("last_bill_amount", FC, E, latest("amount", owed), "the latest amount you were asked to pay",
-                       BALANCE_DOWN),
+                       BALANCE_DOWN, unit="money"),
             FeatureDef("bill_slope_180d", FC, E,
                        f"30 * regr_slope(CASE WHEN {owed} AND age_days <= 180 THEN amount END, -age_days)",
                        "your balance growing month by month", "Repay more than you spend each month."),
@@ -275,9 +283,9 @@ def capacity_features(ev: Events | None, credit_line: str | None) -> list[Featur
         paid_90d = total("amount", paid, 90)
         out += [
             FeatureDef("amount_paid_30d", FC, E, total("amount", paid, 30), "how much you repaid in the last month",
-                       REPAY_MORE, risk_direction=-1, fill=0),
+                       REPAY_MORE, risk_direction=-1, fill=0, unit="money"),
             FeatureDef("amount_paid_90d", FC, E, paid_90d, "how much you repaid in the last 3 months", REPAY_MORE,
-                       risk_direction=-1, fill=0),
+                       risk_direction=-1, fill=0, unit="money"),
         ]
     if paid and owed:
         # A cycle's payments settle the previous cycle's statements: payments of the last 90 days against
@@ -285,26 +293,27 @@ def capacity_features(ev: Events | None, credit_line: str | None) -> list[Featur
         prior = total("GREATEST(amount, 0)", f"{owed} AND age_days > 30 AND age_days <= 120")
         out.append(FeatureDef("paid_to_prior_billed_90d", FC, E, f"{paid_90d} / NULLIF({prior}, 0)",
                               "how much of what you were recently asked to pay you actually repaid", REPAY_FULL,
-                              risk_direction=-1))
+                              risk_direction=-1, unit="share"))
     if owed:
         out += [
             FeatureDef("mean_bill_90d", FC, E, _mean_bill(owed, -1, 90),
-                       "the average amount you were asked to pay in the last 3 months", BALANCE_DOWN),
+                       "the average amount you were asked to pay in the last 3 months", BALANCE_DOWN,
+                       unit="money"),
             FeatureDef("mean_bill_91_180d", FC, E, _mean_bill(owed, 90, 180),
-                       "the average amount you were asked to pay 3 to 6 months ago", BALANCE_DOWN),
+                       "the average amount you were asked to pay 3 to 6 months ago", BALANCE_DOWN, unit="money"),
         ]
     if paid and owed:
         out += [
             FeatureDef("min_paid_to_prev_bill_3c", FC, C, "MIN(CASE WHEN cycle < 3 THEN paid_to_prev_billed END)",
                        "the smallest share of a month's amount due that you repaid, in the last 3 months", REPAY_FULL,
-                       risk_direction=-1),
+                       risk_direction=-1, unit="share"),
             FeatureDef("mean_paid_to_prev_bill_6c", FC, C, "AVG(CASE WHEN cycle < 6 THEN paid_to_prev_billed END)",
                        "the average share of each month's amount due that you repaid, in the last 6 months", REPAY_FULL,
-                       risk_direction=-1),
+                       risk_direction=-1, unit="share"),
             FeatureDef("unpaid_cycles_6c", FC, C,
                        "SUM(CASE WHEN cycle < 6 AND prev_billed > 0 AND paid <= 0 THEN 1 ELSE 0 END)",
                        "months in which you repaid nothing of what was due", "Repay something every month, on time.",
-                       risk_direction=1, fill=0),
+                       risk_direction=1, fill=0, unit="count"),
         ]
     if credit_line is None:
         return out
@@ -312,13 +321,15 @@ def capacity_features(ev: Events | None, credit_line: str | None) -> list[Featur
     if owed:
         out += [
             FeatureDef("utilisation", FC, DER, f"last_bill_amount / NULLIF({credit_line}, 0)",
-                       "how much of your credit line you use", BELOW_LINE, risk_direction=1, requires=line),
+                       "how much of your credit line you use", BELOW_LINE, risk_direction=1, requires=line,
+                       unit="share"),
             FeatureDef("headroom", FC, DER, f"{credit_line} - last_bill_amount",
-                       "how much of your credit line is still free", BELOW_LINE, risk_direction=-1, requires=line),
+                       "how much of your credit line is still free", BELOW_LINE, risk_direction=-1, requires=line,
+                       unit="money"),
             FeatureDef("mean_utilisation_180d", FC, DER,
                        f"(mean_bill_90d + mean_bill_91_180d) / 2 / NULLIF({credit_line}, 0)",
                        "how much of your credit line you used over the last 6 months", BELOW_LINE,
-                       risk_direction=1, requires=line),
+                       risk_direction=1, requires=line, unit="share"),
             FeatureDef("balance_trend", FC, DER, f"(mean_bill_90d - mean_bill_91_180d) / NULLIF({credit_line}, 0)",
                        "your balance growing relative to your credit line", "Repay more than you spend each month.",
                        risk_direction=1, requires=line),
@@ -326,7 +337,7 @@ def capacity_features(ev: Events | None, credit_line: str | None) -> list[Featur
     if paid:
         out.append(FeatureDef("paid_to_limit_180d", FC, DER, f"amount_paid_180d / NULLIF({credit_line}, 0)",
                               "your repayments relative to your credit line", REPAY_MORE, risk_direction=-1,
-                              requires=line))
+                              requires=line, unit="share"))
     return out
 
 
@@ -336,27 +347,29 @@ def behaviour_features(ev: Events) -> list[FeatureDef]:
                    "how often you use the services", REGULAR, fill=0),
         FeatureDef("active_months_365d", BP, E,
                    active_periods(365),
-                   "in how many of the last 12 months you were active", REGULAR, risk_direction=-1, fill=0),
+                   "in how many of the last 12 months you were active", REGULAR, risk_direction=-1, fill=0,
+                   unit="count"),
         FeatureDef("days_since_last_event", BP, E, "MIN(age_days)", "how long ago you last used the services",
-                   REGULAR),
+                   REGULAR, unit="days"),
     ]
     if ev.columns.counterparty is not None:
         out.append(FeatureDef("n_counterparties_365d", BP, E,
                               "COUNT(DISTINCT CASE WHEN age_days <= 365 THEN counterparty END)",
-                              "how many different merchants or partners you dealt with", REGULAR, fill=0))
+                              "how many different merchants or partners you dealt with", REGULAR, fill=0,
+                              unit="count"))
     for value, k in ev.kinds.items():
         if k.share is not None:
             label = k.share.label or identifier(value)
             out.append(FeatureDef(f"share_{label}_365d", BP, E, share(f"kind = {sql_text(value)}", "1 = 1", 365),
                                   k.share.description, k.share.improve or REGULAR,
-                                  risk_direction=k.share.risk_direction))
+                                  risk_direction=k.share.risk_direction, unit="share"))
     for value, s in ev.statuses.items():
         if s.share is not None:
             label = s.share.label or identifier(value)
             out.append(FeatureDef(f"share_{label}_180d", BP, E,
                                   share(f"status = {sql_text(value)}", "is_outcome = 1", 180),
                                   s.share.description, s.share.improve or REGULAR,
-                                  risk_direction=s.share.risk_direction))
+                                  risk_direction=s.share.risk_direction, unit="share"))
     return out
 
 
@@ -367,29 +380,31 @@ def social_features(spec: DatasetSpec) -> list[FeatureDef]:
     if rel is None:
         return []
     out = [
-        FeatureDef("degree", SC, N, "COUNT(*)", "how many people you are connected to", NETWORK, fill=0),
+        FeatureDef("degree", SC, N, "COUNT(*)", "how many people you are connected to", NETWORK, fill=0,
+        unit="count"),
         FeatureDef("new_connections_90d", SC, N, "SUM(CASE WHEN edge_age_days <= 90 THEN 1 ELSE 0 END)",
-                   "how many new connections you made in the last 3 months", NETWORK, fill=0),
+                   "how many new connections you made in the last 3 months", NETWORK, fill=0, unit="count"),
     ]
     ev = spec.events
     if ev is not None and ev.statuses_meaning("late", "broken"):
         out.append(FeatureDef("share_neighbours_bad", SC, N, "AVG(CASE WHEN nb_bad > 0 THEN 1.0 ELSE 0.0 END)",
                               "the share of your connections with late or missed commitments", NETWORK,
-                              risk_direction=1))
+                              risk_direction=1, unit="share"))
     if ev is not None and ev.statuses_meaning("broken"):
         out.append(FeatureDef("share_neighbours_severe", SC, N,
                               "AVG(CASE WHEN nb_severe > 0 THEN 1.0 ELSE 0.0 END)",
                               "the share of your connections who missed commitments entirely", NETWORK,
-                              risk_direction=1))
+                              risk_direction=1, unit="share"))
     if ev is not None and ev.statuses_meaning("late", "broken"):
         out.append(FeatureDef("neighbour_bad_rate", SC, N,
                               "CAST(SUM(nb_bad) AS DOUBLE) / NULLIF(SUM(nb_outcomes), 0)",
-                              "how often your connections paid late or missed", NETWORK, risk_direction=1))
+                              "how often your connections paid late or missed", NETWORK, risk_direction=1,
+                              unit="share"))
     if rel.directed and rel.signed:
         out.append(FeatureDef("incoming_negative_share", SC, N,
                               "CAST(SUM(incoming_negative) AS DOUBLE) / NULLIF(SUM(incoming), 0)",
                               "the share of people who rated you negatively",
-                              "Resolve disputes with your trading partners.", risk_direction=1))
+                              "Resolve disputes with your trading partners.", risk_direction=1, unit="share"))
     if rel.directed and rel.weighted:
         out.append(FeatureDef("mean_incoming_weight", SC, N, "SUM(incoming_weight) / NULLIF(SUM(incoming), 0)",
                               "how strongly the people connected to you vouch for you", PARTNERS,
