@@ -380,3 +380,17 @@ def test_a_draft_words_a_yes_no_attribute_as_a_question(tmp_path):
     for line in ('description = "whether you have car"', 'description = "whether you are homeowner"',
                  'description = "your verified"'):
         assert line in text, line
+
+
+def test_a_draft_proposes_a_unit_from_a_numeric_headers_words(tmp_path):
+    from deepcredit.data.draft_words import header_words, unit_of
+
+    cases = {"duration_in_month": "months", "BILL_AMT1": "money", "AnnualIncome": "money", "age_in_years": "years",
+             "days_overdue": "days", "installment_rate_in_percentage_of_disposable_income": None,
+             "num_of_loans": None, "score": None}
+    assert {c: unit_of(header_words(c)) for c in cases} == cases
+    pd.DataFrame({"client_id": ["a", "b"], "loan_amount": [1000, 2500], "grade": ["A", "B"]}).to_csv(
+        tmp_path / "p.csv", index=False)
+    text = draft_spec(tmp_path / "p.csv")
+    assert 'unit = "money"  # check' in text and text.count("unit =") == 1
+    assert spec_from_toml(text).attribute("loan_amount").unit == "money"

@@ -35,6 +35,15 @@ DIMENSION_HINTS = (  # (dimension, words of the header): the first that fits is 
 )
 PART_HINTS = re.compile(r"(^|_)id(_|$)|^id|loan|contract|account|agreement|(^|_)(num|no|number|seq)(_|$)|instal")
 """Columns that may name one commitment among a person's rows (a loan id, an instalment's number)."""
+UNIT_HINTS = (  # (unit, words of a numeric header): what a reason shows after the value, to be checked;
+    # the first that fits wins, and a rate or a ratio has no unit the draft can tell (0.2 or 20 %?)
+    (None, re.compile(r"(^|_)(rate|ratio|percent\w*|pct|share|score|utili[sz]ation)(_|\d|$)")),
+    ("months", re.compile(r"(^|_)(months?|mths?|mos)(_|\d|$)")),
+    ("years", re.compile(r"(^|_)(years?|yrs?)(_|\d|$)")),
+    ("days", re.compile(r"(^|_)days?(_|\d|$)")),
+    ("money", re.compile(r"(^|_)(amount|amt|balance|bal|income|salary|limit|price|fee|debt|loan|payment|"
+                         r"paid|owed|revenue|spend\w*|cost)(_|\d|$)")),
+)
 APPLICATION_HINTS = re.compile(r"appl|issue|origination|decision|as_?of|snapshot")
 """A date column of a people file with its label: when each row was decided, so its as-of date."""
 OUTCOME_WORDS = (  # a label written in words (a loan book's status): the first that fits a value
@@ -56,6 +65,13 @@ def header_words(col: str) -> str:
 def header_text(col: str) -> str:
     """A header as words a person reads (NumberOfTime30-59Days: number of time 30-59 days)."""
     return re.sub(r"[\s_]+", " ", re.sub(CAMEL + r"|(?<=[A-Za-z])(?=\d)", " ", col)).strip().lower()
+
+
+def unit_of(words: str) -> str | None:
+    """A numeric attribute's unit guessed from its header's words (UNIT_HINTS), or None; a count has none."""
+    if COUNT_HINTS.search(words):
+        return None
+    return next((unit for unit, hint in UNIT_HINTS if hint.search(words)), None) if words else None
 
 
 def dimension_of(words: str) -> str | None:

@@ -30,6 +30,7 @@ from deepcredit.data.draft_words import (
     header_words,
     outcomes_in_words,
     special_codes,
+    unit_of,
 )
 from deepcredit.data.format_guess import (
     as_written_by_deepcredit,
@@ -272,6 +273,8 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[st
             out.append(f"# special = {{ {listed} }}  # check: {', '.join(codes)} "
                        f"{'stands' if len(codes) == 1 else 'stand'} apart from the other values: codes, not "
                        "quantities? Say what each means and keep the line")
+        if kind == "numeric" and (unit := unit_of(words)):
+            out.append(f"unit = {toml_string(unit)}  # check: what a reason shows after the value")
         if kind == "categorical" and frame[col].nunique() <= 12:
             listed = ", ".join(toml_string(str(v)) for v in sorted(frame[col].dropna().unique()))
             out.append(f"# values: {listed} (ordered? make it type = \"ordinal\" with order = [...])")
