@@ -394,3 +394,20 @@ def test_a_draft_proposes_a_unit_from_a_numeric_headers_words(tmp_path):
     text = draft_spec(tmp_path / "p.csv")
     assert 'unit = "money"  # check' in text and text.count("unit =") == 1
     assert spec_from_toml(text).attribute("loan_amount").unit == "money"
+
+
+@pytest.mark.parametrize("open_windows", ["warn", "unknown"])
+def test_good_labels_whose_window_has_not_ended_are_counted_or_left_out(tmp_path, open_windows):
+    """Loans issued in 2024 with a year's window, extracted on 2024-09-01: a default seen is final, a good
+    loan issued after 2023-09-01 may still go bad."""
+    pd.DataFrame({"loan_id": [f"l{i}" for i in range(6)],
+                  "issue_d": ["2023-01-10", "2023-06-01", "2023-10-01", "2024-02-01", "2024-03-01", "2024-05-01"],
+                  "grade": list("ABABAB"), "default": [0, 1, 0, 1, 0, 0]}).to_csv(tmp_path / "loans.csv", index=False)
+    text = draft_spec(tmp_path / "loans.csv").replace("[outcomes]", f'[outcomes]\nopen_windows = "{open_windows}"')
+    with pytest.warns(UserWarning, match="3 of 4 good labels have a performance window that ends after the "
+                                         "snapshot date 2024-09-01: they may still go bad"):
+        ds = ingest_with_spec(spec_from_toml(text), {"people": tmp_path / "loans.csv"}, tmp_path / "ds",
+                              snapshot_date="2024-09-01")
+    labels = ds.read("outcomes")["label"].tolist()
+    assert labels == ([0, 1, 0, 1, 0, 0] if open_windows == "warn" else [0, 1, 1])
+    assert len(ds.read("people")) == 6  # everyone can still be scored

@@ -32,7 +32,7 @@ settled_ts = "paid_on"
 [more_events.bills.kinds]
 utility_bill = { amount = "owed" }
 """
-SNAPSHOT = 'snapshot_date = 2024-03-01\n'
+SNAPSHOT = 'snapshot_date = 2024-09-01\n'
 
 
 def _files(tmp_path: Path) -> dict[str, Path]:

@@ -40,6 +40,7 @@ from deepcredit.data.spec import (
     Attribute,
     DatasetSpec,
     Events,
+    Outcomes,
     SpecError,
     StatusMeaning,
     field_path,
@@ -438,10 +439,30 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
         said = ", ".join(repr(v) if v else "empty" for v in o.unknown)
         warnings.warn(f"{pending:,} of {len(out):,} rows have an outcome not known yet ({said}): left out of the "
                       "labels; those people can still be scored", stacklevel=2)
-        out = out[out["label"].notna()]  # all of them: a file to score, not to learn from; rows keep their place
+    if snapshot is not None:
+        out["label"] = _with_open_windows(out, o, pd.Timestamp(snapshot))
+    out = out[out["label"].notna()]  # all of them: a file to score, not to learn from; rows keep their place
     out["label"] = out["label"].astype("int64")
     out["window_days"] = out["window_days"].astype("int64")
     return out
+
+
+def _with_open_windows(out: pd.DataFrame, o: Outcomes, snapshot: pd.Timestamp) -> pd.Series:
+    """The labels, with the good ones whose window ends after the snapshot left unknown where the spec says
+    so (open_windows), and a warning counting them either way: a good outcome is final only when its window
+    has ended, while a bad one is final when seen."""
+    ends = out["as_of"] + pd.to_timedelta(pd.Series(out["window_days"], index=out.index).astype("int64"), unit="D")
+    still_open = (out["label"] == 0).to_numpy(bool, na_value=False) & (ends > snapshot).to_numpy(bool)
+    if not still_open.any():
+        return out["label"]
+    n, labelled = int(still_open.sum()), int((out["label"] == 0).sum())
+    said = f"{n:,} of {labelled:,} good labels have a performance window that ends after the snapshot date " \
+           f"{snapshot.date()}: they may still go bad"
+    if o.open_windows == "unknown":
+        warnings.warn(f"{said}; left out of the labels as not known yet (open_windows = \"unknown\")", stacklevel=3)
+        return out["label"].mask(still_open)
+    warnings.warn(f"{said} (open_windows = \"unknown\" in [outcomes] leaves them out)", stacklevel=3)
+    return out["label"]
 
 
 def empty_table(spec: TableSpec) -> pd.DataFrame:

@@ -388,6 +388,10 @@ class Outcomes(_Strict):
     """Label values that say the outcome is not known yet (a loan still running: "Current"; "" for an empty
     cell): those rows are left out of the labels, with a warning that counts them; the people stay, to be
     scored. Any other value that is neither bad nor good is an error."""
+    open_windows: Literal["warn", "unknown"] = "warn"
+    """Good labels whose performance window ends after the snapshot date are not final (the loan may still go
+    bad): "warn" keeps them and says how many; "unknown" leaves them out of the labels as not known yet. A
+    bad label is final as soon as it is seen. Checked where the snapshot date is given."""
     as_of_column: str | None = "as_of"
     as_of: dt.date | None = None
     """A fixed as-of date for data without dates (features use what was known strictly before it)."""
