@@ -44,6 +44,12 @@ UNIT_HINTS = (  # (unit, words of a numeric header): what a reason shows after t
     ("money", re.compile(r"(^|_)(amount|amt|balance|bal|income|salary|limit|price|fee|debt|loan|payment|"
                          r"paid|owed|revenue|spend\w*|cost)(_|\d|$)")),
 )
+LINK_HINTS = re.compile(r"refer|referr|introduc|sponsor|guarant|parent|invited|inviter|recommend|spouse_id|"
+                        r"partner_id|cosign|co_sign|co_applicant")
+"""A people-file column whose values name another person (a referrer): a relation, not an attribute."""
+GROUP_HINTS = re.compile(r"household|family|group|employer|company|phone|device|address|email|ip_?addr|"
+                         r"account_holder|(^|_)home(_|$)")
+"""A people-file column naming something people share: everyone sharing a value is connected."""
 APPLICATION_HINTS = re.compile(r"appl|issue|origination|decision|as_?of|snapshot")
 """A date column of a people file with its label: when each row was decided, so its as-of date."""
 OUTCOME_WORDS = (  # a label written in words (a loan book's status): the first that fits a value

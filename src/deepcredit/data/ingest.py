@@ -41,6 +41,7 @@ from deepcredit.data.spec import (
     DatasetSpec,
     Events,
     Outcomes,
+    Relations,
     SpecError,
     StatusMeaning,
     field_path,
@@ -141,6 +142,10 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
         cols.append(Column(spec.outcomes.label, ColumnType.STRING, nullable="" in spec.outcomes.unknown))
     if dated_by:
         cols.append(Column(dated_by, ColumnType.TIMESTAMP))
+    links = [*spec.relations.from_people, *spec.relations.groups] if spec.relations is not None else []
+    check.require(path, {("relations", f, i): c for f in ("from_people", "groups")
+                         for i, c in enumerate(getattr(spec.relations, f, []))})
+    cols += [Column(c, ColumnType.STRING, nullable=True) for c in links]
     key = ((p.id_column, p.valid_from) if p.valid_from else (p.id_column,)) if p.id_column else ()
     frame = read_and_validate(path, _table("people", "profile", cols, p.ignore, key), snapshot, fmt=check.fmt)
     ids = frame[p.id_column] if p.id_column else pd.Series(range(1, len(frame) + 1)).astype(str)
@@ -153,7 +158,52 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
         out.attrs["label"] = frame[spec.outcomes.label]
     if dated_by:
         out.attrs["as_of"] = frame[dated_by]
+    if links:
+        out.attrs["links"] = frame[links]
     return out
+
+
+def relations_from_people(rel: Relations, people: pd.DataFrame, path: Path, since: pd.Timestamp,
+                          line_offset: int | None) -> pd.DataFrame:
+    """The relations the people file's columns declare (Relations.from_people and groups), as rows of the
+    relations table. Each is known from the version of the profile that holds it (valid_from), else from
+    `since` (the day before the data's first): a link written on the profile has no date of its own. A name in a
+    from_people column that is no person is refused at its row, or left out (unknown_people = "drop")."""
+    links: pd.DataFrame = people.attrs["links"]
+    person = people["person_id"].astype("string")
+    known = people["valid_from"].fillna(since) if "valid_from" in people else pd.Series(since, index=people.index)
+    parts = []
+    for col in rel.from_people:
+        named = links[col].astype("string").str.strip().replace("", pd.NA)
+        has = named.notna().to_numpy(bool)
+        edges = pd.DataFrame({"source": person[has], "target": named[has], "kind": col, "weight": 1.0,
+                              "ts": known[has]})
+        if rel.unknown_people == "refuse":
+            check_known_people(edges.rename(columns={"target": col}), (col,), pd.Index(person.unique()),
+                               str(path), line_offset)
+        parts.append(edges[edges["source"] != edges["target"]])
+    for col in rel.groups:
+        parts.append(_group_links(rel, col, links[col], person, known))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[c.name for c in RELATIONS.columns])
+    out["kind"] = out["kind"].astype("string")
+    # a link written on several versions of the profile is known from the earliest
+    out = out.sort_values("ts", kind="stable")[[c.name for c in RELATIONS.columns]]
+    return out.drop_duplicates(["source", "target", "kind"]).reset_index(drop=True)
+
+
+def _group_links(rel: Relations, col: str, values: pd.Series, person: pd.Series, known: pd.Series) -> pd.DataFrame:
+    """Every pair of people sharing a value of `col`, once (source before target), known when both were."""
+    frame = pd.DataFrame({"value": values.astype("string").str.strip().replace("", pd.NA), "person": person,
+                          "known": known}).dropna(subset=["value"]).drop_duplicates(["value", "person"])
+    size = frame.groupby("value")["person"].transform("size")
+    if (big := frame.loc[size > rel.max_group, "value"].nunique()) > 0:
+        warnings.warn(f"{big:,} value(s) of {col!r} are shared by more than {rel.max_group} people (max_group): "
+                      "they connect nobody", stacklevel=3)
+    frame = frame[(size > 1) & (size <= rel.max_group)]
+    pairs = frame.merge(frame, on="value", suffixes=("_a", "_b"))
+    pairs = pairs[pairs["person_a"] < pairs["person_b"]]
+    return pd.DataFrame({"source": pairs["person_a"], "target": pairs["person_b"], "kind": f"same_{col}",
+                         "weight": 1.0, "ts": pairs[["known_a", "known_b"]].max(axis=1)})
 
 
 def _renamed(frame: pd.DataFrame, mapping: dict[str, str | None]) -> pd.DataFrame:
@@ -470,6 +520,15 @@ def empty_table(spec: TableSpec) -> pd.DataFrame:
     return typed_frame(spec, {c.name: [] for c in spec.columns if c.required})
 
 
+def _before_first_day(frames: dict[str, pd.DataFrame], snapshot: pd.Timestamp | None) -> pd.Timestamp:
+    """The day before the data's first day (its earliest date in any table): an undated link is known from
+    then, so every as-of date sees it."""
+    dates = [f[c].min() for f in frames.values() for c in f.columns
+             if pd.api.types.is_datetime64_any_dtype(f[c]) and f[c].notna().any()]
+    first = min(dates) if dates else (pd.Timestamp(snapshot) if snapshot is not None else pd.Timestamp("1970-01-01"))
+    return pd.Timestamp(first).normalize() - pd.Timedelta(days=1)
+
+
 def _latest_date(frames: dict[str, pd.DataFrame]) -> pd.Timestamp:
     dates = [f[c].max() for f in frames.values() for c in f.columns
              if pd.api.types.is_datetime64_any_dtype(f[c]) and c != "due_ts" and f[c].notna().any()]
@@ -521,7 +580,8 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
         if table in sources and declared is None:
             raise SpecError(spec_file or "spec", f"a {table} file was given but the spec declares no [{table}]",
                             None, table)
-        if table not in sources and declared is not None:
+        derived = table == "relations" and spec.relations is not None and spec.relations.derived_kinds
+        if table not in sources and declared is not None and not derived:
             raise DataValidationError(table, f"the spec declares {table}: give the file with --{table}")
     for key in sources:
         if key.startswith("events:") and key.removeprefix("events:") not in spec.more_events:
@@ -570,13 +630,19 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
         frames[key] = _read_events(ev, source, Path(sources[key]), check, snapshot)
     if not spec.events:
         frames["events"] = empty_table(EVENTS)
-    if spec.relations:
+    if spec.relations and "relations" in sources:
         step(f"reading {Path(sources['relations']).name}")
-    frames["relations"] = (_read_relations(spec, Path(sources["relations"]), check, snapshot) if spec.relations
-                           else empty_table(RELATIONS))
+    frames["relations"] = (_read_relations(spec, Path(sources["relations"]), check, snapshot)
+                           if spec.relations and "relations" in sources else empty_table(RELATIONS))
     out_path = Path(sources["outcomes"]) if "outcomes" in sources else None
     step(f"reading {(out_path or people_path).name}'s labels")
     frames["outcomes"] = _read_outcomes(spec, frames["people"], people_path, out_path, check, snapshot)
+    if spec.relations is not None and spec.relations.derived_kinds:
+        step(f"reading the links in {people_path.name}")
+        derived = relations_from_people(spec.relations, frames["people"], people_path, _before_first_day(frames, snapshot),
+                                        line_offset_for(people_path))
+        frames["relations"] = pd.concat([frames["relations"], derived], ignore_index=True) \
+            if len(frames["relations"]) else derived
     step("checking that every row names a known person")
     frames["people"].attrs.clear()
     people = pd.Index(frames["people"]["person_id"].unique())

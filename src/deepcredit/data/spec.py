@@ -366,9 +366,29 @@ class Relations(_Strict):
     unknown_people: Literal["refuse", "drop"] = "refuse"
     """A relation naming someone not in the people table (a contact who is not a customer): "refuse" stops
     the ingest at its row; "drop" leaves it out, and ingest warns how many were left out."""
+    from_people: list[str] = []
+    """Columns of the people file naming another person (a referrer, a guarantor): each value is a relation
+    from the row's person to that person, of the column's kind, weight 1 (no relations file needed)."""
+    groups: list[str] = []
+    """Columns of the people file naming something people share (a household, an employer, a phone): the
+    people sharing a value are connected, each pair once, of kind `same_<column>`, weight 1."""
+    max_group: int = Field(default=50, ge=2)
+    """A value shared by more people than this connects none of them (a big employer, a placeholder phone
+    number): ingest warns how many such values there were."""
+
+    @property
+    def derived_kinds(self) -> list[str]:
+        """The kinds of the relations read from the people file."""
+        return [*self.from_people, *(f"same_{c}" for c in self.groups)]
 
     @model_validator(mode="after")
     def _check(self) -> Relations:
+        seen: set[str] = set()
+        for field in ("from_people", "groups"):
+            for i, col in enumerate(getattr(self, field)):
+                if col in seen:
+                    raise SpecProblem((field, i), f"{col!r} is named twice in from_people and groups")
+                seen.add(col)
         _not_ignored(self.ignore, self.columns.model_dump().values())
         if self.weighted and self.columns.weight is None:
             raise SpecProblem(("columns", "weight"), "weighted relations need a weight column")
@@ -537,6 +557,14 @@ class DatasetSpec(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> DatasetSpec:
+        if self.relations is not None:
+            used = {a.source_column for a in self.profile.attributes} | set(self.profile.ignore)
+            for field in ("from_people", "groups"):
+                for i, col in enumerate(getattr(self.relations, field)):
+                    if col in used or col in (self.profile.id_column, self.profile.valid_from):
+                        raise SpecProblem(("relations", field, i), f"{col!r} is already a column the profile uses "
+                                                                   "or ignores: a column that links people is not a "
+                                                                   "feature")
         if self.outcomes.source == "people":
             cols = {a.source_column for a in self.profile.attributes}
             if self.outcomes.label in cols:
@@ -558,9 +586,15 @@ class DatasetSpec(_Strict):
     def stored(self) -> DatasetSpec:
         """The spec of the stored data set: every history file's declarations as the one [events] of the one
         events table (kinds, statuses and reported outcomes together; its optional columns where any file
-        had them). Parts, grace periods and ignored columns were applied at ingest, so they are dropped."""
+        had them), and relations read from people-file columns as kinds of the relations table. Parts,
+        grace periods and ignored columns were applied at ingest, so they are dropped."""
+        update: dict = {}
+        rel = self.relations
+        if rel is not None and rel.derived_kinds:
+            kinds = [*rel.kinds, *(k for k in rel.derived_kinds if k not in rel.kinds)] if rel.kinds else []
+            update["relations"] = rel.model_copy(update={"kinds": kinds, "from_people": [], "groups": []})
         if not self.more_events:
-            return self
+            return self.model_copy(update=update) if update else self
         sources = [ev for _, ev in self.event_sources()]
         present = {c: next((getattr(ev.columns, c) for ev in sources if getattr(ev.columns, c)), None)
                    for c in ("amount", "days_late", "counterparty", "due_ts", "settled_ts")}
@@ -568,7 +602,7 @@ class DatasetSpec(_Strict):
         merged = Events(columns=columns, kinds={k: v for ev in sources for k, v in ev.kinds.items()},
                         statuses={k: v for ev in sources for k, v in ev.statuses.items()},
                         outcomes={k: v for ev in sources for k, v in ev.outcomes.items()})
-        return self.model_copy(update={"events": merged, "more_events": {}})
+        return self.model_copy(update={**update, "events": merged, "more_events": {}})
 
     def attribute(self, name: str) -> Attribute:
         return {a.name: a for a in self.profile.attributes}[name]

@@ -20,8 +20,10 @@ import pyarrow.parquet as pq
 from deepcredit.data.draft_words import (
     APPLICATION_HINTS,
     COUNT_HINTS,
+    GROUP_HINTS,
     ID_HINTS,
     LABEL_HINTS,
+    LINK_HINTS,
     PART_HINTS,
     PROTECTED_HINTS,
     description_of,
@@ -187,13 +189,23 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     else:
         out += ["# No column looks like a unique id: each row is one person, numbered 1, 2, ... in file order.",
                 'id_column = ""']
-    out += _attribute_lines(frame, skip=(id_col, valid_from, label_col, dated_by))
+    linked, grouped = ([], []) if relations else _link_columns(frame, id_col, (valid_from, label_col, dated_by))
+    out += _attribute_lines(frame, skip=(id_col, valid_from, label_col, dated_by, *linked, *grouped))
     if events:
         out += _event_lines(Path(events), id_col)
     for source, file in more.items():
         out += _event_lines(Path(file), id_col, f"more_events.{source}")
     if relations:
         out += _relation_lines(Path(relations))
+    elif linked or grouped:
+        out += ["", "# Relations written as columns of the people file (no relations file): check each.", "[relations]"]
+        if linked:
+            out.append(f"from_people = [{', '.join(map(toml_string, linked))}]  # check: values name other people "
+                       "(a referrer): one relation each")
+        if grouped:
+            out.append(f"groups = [{', '.join(map(toml_string, grouped))}]  # check: people sharing a value are "
+                       "connected")
+        out.append("weighted = false")
     out += ["", "[outcomes]"]
     if outcomes:
         return "\n".join(out + _outcome_lines(Path(outcomes), id_col)) + "\n"
@@ -289,6 +301,28 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[st
             out.append("protected = true  # looks like a protected attribute: audited, never a model input")
             out.append("actionable = false")
     return out
+
+
+def _link_columns(frame: pd.DataFrame, id_col: str | None, skip: Iterable[str | None]) -> tuple[list[str], list[str]]:
+    """Columns of a people file that link people rather than describe them: (from_people, groups). A link
+    column is named like one (LINK_HINTS) and most of its values are ids of the file's people; a group
+    column is named like something shared (GROUP_HINTS), some of its values repeat, and it has many distinct
+    values (households, not a yes/no 'telephone')."""
+    ids = set(frame[id_col].dropna().astype(str)) if id_col else set()
+    linked, grouped = [], []
+    for col in frame.columns:
+        if col in (id_col, *skip):
+            continue
+        words, values = header_words(col), frame[col].dropna().astype(str).str.strip()
+        values = values[values != ""]
+        if not len(values):
+            continue
+        if ids and LINK_HINTS.search(words) and values.isin(ids).mean() >= 0.9:
+            linked.append(col)
+        elif GROUP_HINTS.search(words) and infer_type(frame[col]) == "categorical" and values.duplicated().any() \
+                and values.nunique() >= max(3, 0.05 * len(values)):  # many small groups, not a yes/no attribute
+            grouped.append(col)
+    return linked, grouped
 
 
 def _label_column(frame: pd.DataFrame, exclude: Iterable[str | None]) -> str | None:

@@ -1,0 +1,107 @@
+"""Relations written as columns of the people file: a referrer, a household shared."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from deepcredit.data.ingest import ingest_with_spec
+from deepcredit.data.spec import SpecError, spec_from_toml
+from deepcredit.data.validate import DataValidationError
+
+SPEC = """spec_version = 1
+name = "refs"
+[profile]
+id_column = "customer"
+{history}
+[[profile.attributes]]
+name = "income"
+type = "numeric"
+dimension = "fulfilment_capacity"
+
+[relations]
+from_people = ["referred_by"]
+groups = ["household"]
+weighted = false
+{relations}
+[outcomes]
+person_id = "customer"
+label = "default"
+as_of = 2024-01-01
+window_days = 365
+"""
+PEOPLE = {"customer": ["c1", "c2", "c3", "c4", "c5"], "income": [1, 2, 3, 4, 5],
+          "referred_by": ["", "c1", "c1", "c2", ""], "household": ["h1", "h1", "h2", "h2", "h2"]}
+OUTCOMES = {"customer": ["c1", "c2", "c3", "c4", "c5"], "default": [0, 1, 0, 0, 1]}
+
+
+def _ingest(tmp_path, people=PEOPLE, history="", relations="", name="ds"):
+    pd.DataFrame(people).to_csv(tmp_path / "people.csv", index=False)
+    pd.DataFrame(OUTCOMES).to_csv(tmp_path / "outcomes.csv", index=False)
+    spec = spec_from_toml(SPEC.format(history=history, relations=relations))
+    return ingest_with_spec(spec, {"people": tmp_path / "people.csv", "outcomes": tmp_path / "outcomes.csv"},
+                            tmp_path / name)
+
+
+def test_a_referrer_column_and_a_shared_household_become_relations_every_date_sees(tmp_path):
+    from deepcredit.features.engine import build_features
+
+    ds = _ingest(tmp_path)
+    rel = ds.read("relations")
+    pairs = {(r.source, r.target, r.kind) for r in rel.itertuples()}
+    assert pairs == {("c2", "c1", "referred_by"), ("c3", "c1", "referred_by"), ("c4", "c2", "referred_by"),
+                     ("c1", "c2", "same_household"), ("c3", "c4", "same_household"), ("c3", "c5", "same_household"),
+                     ("c4", "c5", "same_household")}
+    assert (rel["ts"] < pd.Timestamp("2024-01-01")).all() and (rel["weight"] == 1.0).all()
+    degree = build_features(ds).frame.set_index("person_id")["degree"]
+    assert degree.to_dict() == {"c1": 2, "c2": 2, "c3": 3, "c4": 3, "c5": 2}  # distinct neighbours
+    stored = ds.spec.relations
+    assert stored is not None and stored.from_people == [] and stored.groups == []
+
+
+def test_a_referrer_who_is_no_person_is_refused_at_the_row_or_dropped(tmp_path):
+    people = {**PEOPLE, "referred_by": ["", "c1", "c9", "c2", ""]}
+    with pytest.raises(DataValidationError, match=r"people.csv, row 3 \(line 4\), column 'referred_by': 'c9' is "
+                                                  "not a person_id"):
+        _ingest(tmp_path, people)
+    with pytest.warns(UserWarning, match="1 of 7 relations name someone not in the people table"):
+        ds = _ingest(tmp_path, people, relations='unknown_people = "drop"', name="dropped")
+    assert len(ds.read("relations")) == 6
+
+
+def test_a_value_shared_by_too_many_people_connects_nobody(tmp_path):
+    with pytest.warns(UserWarning, match=r"1 value\(s\) of 'household' are shared by more than 2 people"):
+        ds = _ingest(tmp_path, relations="max_group = 2")
+    assert set(ds.read("relations")["kind"]) == {"referred_by", "same_household"}
+    assert len(ds.read("relations").query("kind == 'same_household'")) == 1  # h1's pair only
+
+
+def test_a_link_on_a_later_version_of_the_profile_is_known_from_that_version(tmp_path):
+    people = {"customer": ["c1", "c2", "c2", "c3", "c4", "c5"], "since": ["", "", "2024-06-01", "", "", ""],
+              "income": [1, 2, 2, 3, 4, 5], "referred_by": ["", "", "c1", "", "", ""],
+              "household": ["", "", "", "", "", ""]}
+    ds = _ingest(tmp_path, people, history='valid_from = "since"')
+    rel = ds.read("relations")
+    assert rel[["source", "target"]].values.tolist() == [["c2", "c1"]]
+    assert rel["ts"].iloc[0] == pd.Timestamp("2024-06-01")  # not before that version: no leak into 2024-01-01
+
+
+def test_a_link_column_cannot_also_be_an_attribute():
+    text = SPEC.format(history="", relations="").replace('name = "income"', 'name = "household"\ntype = "categorical"'
+                                                         ).replace('type = "numeric"\n', "", 1)
+    with pytest.raises(SpecError, match="'household' is already a column the profile uses"):
+        spec_from_toml(text)
+
+
+def test_a_draft_finds_the_columns_that_link_people_and_its_spec_ingests(tmp_path):
+    from deepcredit.data.spec_draft import draft_spec
+
+    people = {"customer_id": [f"c{i}" for i in range(8)], "referred_by": ["", "c0", "c0", "c1", "", "c4", "", "c2"],
+              "household_id": ["h1", "h1", "h2", "h3", "h3", "h4", "h5", "h6"], "telephone": ["yes", "no"] * 4,
+              "income": [10, 20, 30, 40, 50, 60, 70, 80], "defaulted": [0, 1, 0, 0, 1, 0, 0, 1]}
+    pd.DataFrame(people).to_csv(tmp_path / "people.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv")
+    assert 'from_people = ["referred_by"]  # check' in text and 'groups = ["household_id"]  # check' in text
+    assert 'name = "referred_by"' not in text and 'name = "telephone"' in text  # a yes/no is an attribute
+    ds = ingest_with_spec(spec_from_toml(text), {"people": tmp_path / "people.csv"}, tmp_path / "ds")
+    assert ds.read("relations")["kind"].value_counts().to_dict() == {"referred_by": 5, "same_household_id": 2}
