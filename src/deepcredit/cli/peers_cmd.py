@@ -53,7 +53,7 @@ def peers(
             bar.update(task, completed=1 + cv, description="peers done")
     periods = result.get("test_periods", [])
     caption = (f"AUC and KS on the rows from {test_from:%Y-%m-%d}" if test_from else
-               f"AUC and KS over {len(periods)} test periods pooled, then AUC in each" if periods else
+               f"AUC and KS over {len(periods)} test periods, pooled" if periods else
                "AUC and KS on the held-out 30 %" + ("; CV: 5 x 5 folds" if cv else ""))
     table = Table(title=f"{ds.name}: {result['rows']:,} rows, bad rate {result['bad_rate']:.1%}", caption=caption)
     table.add_column("model", no_wrap=True)
@@ -61,16 +61,22 @@ def peers(
     table.add_column("KS", justify="right")
     if cv:
         table.add_column("CV AUC (mean ± sd)", justify="right")
-    for p in periods:
-        table.add_column(p, justify="right")
     for name, m in result["models"].items():
         row = [name, f"{m['auc']:.4f}", f"{m['ks']:.4f}"]
         if cv:
             c = result["cv"][name]
             row.append(f"{c['auc_mean']:.4f} ± {c['auc_std']:.4f}")
-        row += ["-" if m["auc_by_period"][p] is None else f"{m['auc_by_period'][p]:.4f}" for p in periods]
         table.add_row(*row)
     console.print(table)
+    if periods:
+        by_period = Table(title="AUC in each test period")
+        by_period.add_column("model", no_wrap=True)
+        for p in periods:
+            by_period.add_column(p, justify="right")
+        for name, m in result["models"].items():
+            by_period.add_row(name, *("-" if m["auc_by_period"][p] is None else f"{m['auc_by_period'][p]:.4f}"
+                                      for p in periods))
+        console.print(by_period)
     if result.get("stack_skipped"):
         for member, why in result["stack_skipped"].items():
             console.print(f"left out of the stack: {member} ({why})")

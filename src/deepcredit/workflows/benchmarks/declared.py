@@ -34,7 +34,9 @@ from deepcredit.models.splits import Fold, time_split, unmatured_rows
 from deepcredit.workflows.benchmarks.models import ModelsRun, fit_stack, members_for, metrics, stack_pds
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
-PEERS = ("peer:optbinning", "peer:lightgbm")
+PEERS = ("peer:optbinning", "peer:lightgbm", "peer:lightgbm_on_our_features")
+"""The peers: optbinning and LightGBM on the raw declared attributes, and LightGBM on DeepCredit's own feature
+matrix (the same features the members read), which tells the models' part of a gap from the features'."""
 
 
 def in_file_order(ds: Dataset, inp: ModelInput) -> ModelInput:
@@ -56,6 +58,12 @@ def raw_inputs(ds: Dataset, inp: ModelInput) -> pd.DataFrame:
         X = people.loc[inp.keys["person_id"].astype(str), names].reset_index(drop=True)
     else:
         X = profile_as_of(ds, inp.keys, names)
+    return peer_frame(X)
+
+
+def peer_frame(X: pd.DataFrame) -> pd.DataFrame:
+    """Numbers as float64, anything else as pandas category: what the peers' defaults read."""
+    X = X.copy()
     for c in X.columns:
         X[c] = X[c].astype("float64") if pd.api.types.is_numeric_dtype(X[c]) else X[c].astype("category")
     return X
@@ -137,6 +145,7 @@ def fold_predictions(ds: Dataset, inp: ModelInput, X: pd.DataFrame, members: lis
                      log: Callable[[str], None]) -> tuple[dict[str, np.ndarray], dict]:
     """({model: PD of every test row}, what the stack and card were) for one fold."""
     y = inp.y
+    ours = peer_frame(inp.X)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         card = ScorecardModel().fit(inp.take(train))
@@ -145,7 +154,8 @@ def fold_predictions(ds: Dataset, inp: ModelInput, X: pd.DataFrame, members: lis
         pds.update({"scorecard": card.predict_proba(inp.take(test))[:, 1],
                     "stack": stack.predict_proba(inp.take(test))[:, 1],
                     "peer:optbinning": peer_optbinning(X, y, train, test),
-                    "peer:lightgbm": peer_lightgbm(X, y, train, test)})
+                    "peer:lightgbm": peer_lightgbm(X, y, train, test),
+                    "peer:lightgbm_on_our_features": peer_lightgbm(ours, y, train, test)})
     info = {"scorecard_small_data": bool(card.small_data_), "stack_members": [k for k, _ in stack.members_],
             "stack_skipped": dict(stack.skipped_), "meta_weights": stack.metrics_.get("meta_weights")}
     return pds, info
