@@ -219,6 +219,31 @@ def test_dates_written_as_days_from_a_reference_date_read_as_dates(tmp_path):
                          tmp_path / "ds2")
 
 
+def test_monthly_balances_dated_in_month_numbers_read_as_dates(tmp_path):
+    """Monthly balances count months back from the application (MONTHS_BALANCE -1: the month before it)."""
+    spec_text = SCHEDULE.replace('ts = "issued_on"', 'ts = "due_on"').replace(
+        "[profile]", '[format]\ndays_from = 2024-03-31\nmonth_columns = ["due_on"]\n\n[profile]').replace(
+        'as_of_column = "as_of"', 'as_of = 2024-04-01').replace('person_id = "customer"\nlabel', 'source = "people"\nlabel')
+    spec = spec_from_toml(spec_text.replace('name = "instalments"', 'name = "instalments"\nsnapshot_date = 2024-04-01'))
+    assert spec.format.describe() == "dates as days from 2024-03-31, due_on as months from it"
+    people = PEOPLE.assign(defaulted=["0", "1"])
+    months = INSTALMENTS.drop(columns="issued_on").assign(due_on=[-2, -1, -3, -1], paid_on=["-62", "-22", "", "-40"])
+    people.to_csv(tmp_path / "people.csv", index=False)
+    months.to_csv(tmp_path / "instalments.csv", index=False)
+    ds = ingest_with_spec(spec, {"people": tmp_path / "people.csv", "events": tmp_path / "instalments.csv"},
+                          tmp_path / "ds")
+    events = ds.read("events").sort_values(["person_id", "due_ts"])
+    # the last day of each month, as March 31 is (February has 29 days in 2024); paid_on still counts days
+    assert events["due_ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-31", "2024-02-29", "2023-12-31", "2024-02-29"]
+    assert events["status"].tolist() == ["on_time", "late", "missed", "on_time"]  # paid 2024-02-20: on time
+    with pytest.raises(SpecError, match="'paid' is not a date column the spec names"):
+        spec_from_toml(spec_text.replace('month_columns = ["due_on"]', 'month_columns = ["paid"]'))
+    fractions = months.assign(due_on=["-2", "-1.5", "-3", "-1"])
+    fractions.to_csv(tmp_path / "instalments.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"row 2 \(line 3\), column 'due_on': '-1.5' is not a valid"):
+        ingest_with_spec(spec, {"people": tmp_path / "people.csv", "events": tmp_path / "instalments.csv"},
+                         tmp_path / "ds2")
+
 def test_a_draft_of_events_dated_in_day_numbers_says_to_declare_days_from(tmp_path):
     PEOPLE.to_csv(tmp_path / "people.csv", index=False)
     pd.DataFrame({"customer": ["a", "b"], "DAYS_INSTALMENT": [-60, -31], "DAYS_ENTRY_PAYMENT": [-62, -22],
@@ -226,6 +251,11 @@ def test_a_draft_of_events_dated_in_day_numbers_says_to_declare_days_from(tmp_pa
     text = draft_spec(tmp_path / "people.csv", "instalments", events=tmp_path / "instalments.csv")
     assert "but DAYS_INSTALMENT, DAYS_ENTRY_PAYMENT look like dates written as numbers of days" in text
     assert "days_from = YYYY-MM-DD under [format]" in text
+    pd.DataFrame({"customer": ["a", "b"], "MONTHS_BALANCE": [-2, -1], "SK_DPD": [0, 3],
+                  "CNT_INSTALMENT": [12.0, 24.0]}).to_csv(tmp_path / "balances.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv", "balances", events=tmp_path / "balances.csv")
+    assert "but MONTHS_BALANCE look like dates written as numbers of months" in text
+    assert '# month_columns = ["MONTHS_BALANCE"]' in text
 
 
 GRACE_SPEC = SPEC.replace("[events.columns]", "[events]\ngrace_days = 14\n\n[events.columns]")

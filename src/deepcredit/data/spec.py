@@ -467,6 +467,9 @@ class Format(_Strict):
     days_from: dt.date | None = None
     """Dates written as a number of days from this date (-30 is 30 days before it), as many credit data sets
     write them relative to the application date: every date column reads a number so."""
+    month_columns: list[str] = []
+    """Date columns whose numbers count whole months from days_from instead (-1: the month before it), as
+    monthly balances write them (MONTHS_BALANCE)."""
 
     @model_validator(mode="after")
     def _check(self) -> Format:
@@ -492,6 +495,8 @@ class Format(_Strict):
                                                   "cell is already missing)")
         if self.thousands == self.decimal:
             raise SpecProblem(("thousands",), f"{self.thousands!r} is the decimal mark too")
+        if self.month_columns and self.days_from is None:
+            raise SpecProblem(("month_columns",), "months are counted from days_from: give that date too")
         if self.date_format is not None:
             day = dt.datetime(2024, 1, 31, 12, 30)
             try:
@@ -513,12 +518,13 @@ class Format(_Strict):
         parts += [f"missing {', '.join(map(repr, self.missing))}"] if self.missing else []
         parts += [f"encoding {self.encoding}"] if not self.file_format().is_utf8 else []
         parts += [f"dates as days from {self.days_from}"] if self.days_from else []
+        parts += [f"{', '.join(self.month_columns)} as months from it"] if self.month_columns else []
         return ", ".join(parts)
 
     def file_format(self) -> FileFormat:
         return FileFormat(self.delimiter, self.decimal, self.date_format, self.thousands, self.timezone,
                           tuple(m.strip() for m in self.missing), self.encoding,
-                          str(self.days_from) if self.days_from else None)
+                          str(self.days_from) if self.days_from else None, tuple(self.month_columns))
 
 
 class DatasetSpec(_Strict):
@@ -535,6 +541,18 @@ class DatasetSpec(_Strict):
     relations: Relations | None = None
     outcomes: Outcomes = Field(default_factory=lambda: Outcomes(window_days_column="window_days"))
     format: Format = Field(default_factory=lambda: Format())
+
+    @model_validator(mode="after")
+    def _check_month_columns(self) -> DatasetSpec:
+        dates = {self.profile.valid_from, self.outcomes.as_of_column if self.outcomes.as_of is None else None,
+                 *(a.source_column for a in self.profile.attributes if a.type == "date"),
+                 *(c for _, ev in self.event_sources() for c in (ev.columns.ts, ev.columns.due_ts, ev.columns.settled_ts)),
+                 self.relations.columns.ts if self.relations is not None else None} - {None}
+        for i, col in enumerate(self.format.month_columns):
+            if col not in dates:
+                raise SpecProblem(("format", "month_columns", i), f"{col!r} is not a date column the spec names "
+                                  f"(its date columns: {', '.join(sorted(c for c in dates if c)) or 'none'})")
+        return self
 
     @model_validator(mode="after")
     def _check_more_events(self) -> DatasetSpec:

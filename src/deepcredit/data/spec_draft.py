@@ -377,6 +377,8 @@ GRACE_HINT = ("# grace_days = 30  # optional: a row not settled within 30 days a
 WITHOUT_STATUS = ('status = ""  # none found: each row\'s status is told from its due and settled dates '
                   "(on_time, late, missed, open)")
 DAY_NUMBERS = re.compile(r"(^|_)days?(_|$)", re.IGNORECASE)
+MONTH_NUMBERS = re.compile(r"(^|_)months?(_|$)", re.IGNORECASE)
+"""A numeric column named so may be a date written as months from a reference date ([format] month_columns)."""
 """A numeric column named so may be a date written as days from a reference date ([format] days_from)."""
 OPTIONAL_EVENT_COLUMNS = {
     "days_late": "", "due_ts": "", "counterparty": "",
@@ -465,10 +467,15 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events") -> lis
            + ("" if section == "events" else " Stored with [events]: a kind or status named in both must mean the "
               "same."), f"[{section}]"]
     days = [c for c, t in types.items() if t == "numeric" and DAY_NUMBERS.search(c)]
+    months = [c for c, t in types.items() if t == "numeric" and MONTH_NUMBERS.search(c)]
     if not found["ts"] and days:
         out += [f"# TODO: no date column, but {', '.join(days)} look like dates written as numbers of days: name",
                 "# the date they count from as days_from = YYYY-MM-DD under [format], then name them below (ts,",
                 "# due_ts, settled_ts)."]
+    if not found["ts"] and months:
+        out += [f"# TODO: no date column, but {', '.join(months)} look like dates written as numbers of months:",
+                "# under [format], name the date they count from as days_from = YYYY-MM-DD and list them in",
+                f"# month_columns = [{', '.join(map(toml_string, months))}], then name them below (ts)."]
     if parts := _parts_of(frame, person, found["due_ts"], taken):
         out.append(f"parts_of = [{', '.join(toml_string(c) for c in parts)}]  # check: rows share a person and a "
                    "due date, so one commitment seems paid in parts: these columns tell commitments apart")

@@ -90,6 +90,7 @@ class FileFormat:
     missing: tuple[str, ...] = ()
     encoding: str = "utf-8"
     days_from: str | None = None
+    month_columns: tuple[str, ...] = ()
 
     def days_after_origin(self, days: pd.Series) -> pd.Series:
         """Numbers of days (fractions too) as times from days_from; out of the calendar: missing."""
@@ -97,6 +98,23 @@ class FileFormat:
         finite = days.where(days.abs() < 1e6)  # about 2,700 years either way: beyond, no calendar date
         return (pd.Timestamp(self.days_from) + pd.to_timedelta(finite.astype("float64"), unit="D")
                 ).astype("datetime64[us]")
+
+    def months_after_origin(self, months: pd.Series) -> pd.Series:
+        """Whole numbers of months as the same day of the month that many months from days_from (its last
+        day where the month is shorter); a fraction or a number out of the calendar: missing."""
+        assert self.days_from is not None
+        origin = pd.Timestamp(self.days_from)
+        whole = months.where((months % 1 == 0) & (months.abs() < 12_000))
+        total = origin.year * 12 + origin.month - 1 + whole
+        first = pd.to_datetime(pd.DataFrame({"year": total // 12, "month": total % 12 + 1, "day": 1}),
+                               errors="coerce")
+        day = np.minimum(origin.day, first.dt.days_in_month) - 1
+        return (first + pd.to_timedelta(day, unit="D")).astype("datetime64[us]")
+
+    def relative_dates(self, numbers: pd.Series, column: str) -> pd.Series:
+        """Numbers in a date column as dates: months from days_from for month_columns, else days."""
+        return self.months_after_origin(numbers) if column in self.month_columns \
+            else self.days_after_origin(numbers)
 
     @property
     def text_encoding(self) -> str:
@@ -589,7 +607,7 @@ def _numbers(values: pd.Series, nan: np.ndarray | None,
     return num, np.isnan(num) & ~nan_mask, nan_mask
 
 
-def _timestamps(s: pd.Series, fmt: FileFormat = PLAIN) -> pd.Series:
+def _timestamps(s: pd.Series, fmt: FileFormat = PLAIN, column: str = "") -> pd.Series:
     """Parse the spec's date_format, and ISO 8601 text where it does not apply; values with an offset keep
     the data set's wall clock (fmt.wall_clock), values without stay as written.
 
@@ -599,7 +617,7 @@ def _timestamps(s: pd.Series, fmt: FileFormat = PLAIN) -> pd.Series:
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
     if fmt.days_from:
         days = pd.to_numeric(fmt.numbers_as_python_reads_them(s.str.strip()), errors="coerce")
-        out[days.notna().to_numpy(bool)] = fmt.days_after_origin(days[days.notna()])
+        out[days.notna().to_numpy(bool)] = fmt.relative_dates(days[days.notna()], column)
     if fmt.date_format:
         zoned = "%z" in fmt.date_format or "%Z" in fmt.date_format
         declared = pd.to_datetime(s, errors="coerce", format=fmt.date_format, utc=zoned)
@@ -643,11 +661,12 @@ def _coerce(values: pd.Series, col: Column, nan: np.ndarray | None, fmt: FileFor
             if getattr(s.dt, "tz", None) is not None:
                 s = fmt.wall_clock(s)
             return _Typed(s.astype("datetime64[us]"), blank, none, none, "")
+        unit = "months" if col.name in fmt.month_columns else "days"
         if fmt.days_from and pd.api.types.is_numeric_dtype(s):  # a Parquet column of day numbers
-            out = fmt.days_after_origin(s.astype("Float64").astype("float64"))
+            out = fmt.relative_dates(s.astype("Float64").astype("float64"), col.name)
             return _Typed(out, blank, out.isna().to_numpy(bool) & ~blank, none,
-                          f"is not a valid number of days from {fmt.days_from}")
-        out = _timestamps(s.astype(_TEXT), fmt)
+                          f"is not a valid number of {unit} from {fmt.days_from}")
+        out = _timestamps(s.astype(_TEXT), fmt, col.name)
         bad = out.isna().to_numpy(dtype=bool) & ~blank
         return _Typed(out, blank, bad, none, f"is not a valid timestamp ({fmt.date_hint()})")
     raise AssertionError(ctype)
