@@ -411,3 +411,13 @@ def test_good_labels_whose_window_has_not_ended_are_counted_or_left_out(tmp_path
     labels = ds.read("outcomes")["label"].tolist()
     assert labels == ([0, 1, 0, 1, 0, 0] if open_windows == "warn" else [0, 1, 1])
     assert len(ds.read("people")) == 6  # everyone can still be scored
+
+
+def test_a_placeholder_far_beyond_every_other_value_is_proposed_as_a_special_value():
+    from deepcredit.data.draft_words import special_codes
+
+    employed = pd.Series([-100, -2500, -8000, -365, -40] * 20 + [365243] * 10)  # Home Credit's 'not employed'
+    assert special_codes(employed) == ["365243"]
+    assert special_codes(pd.Series([1, 5, 13, 2] * 10 + [96, 98] * 3)) == ["96", "98"]  # the placeholder forms
+    assert special_codes(pd.Series([10, 20, 30, 40] * 10 + [200])) == []  # one large value is no placeholder
+    assert special_codes(pd.Series(list(range(1, 101)) * 2)) == []

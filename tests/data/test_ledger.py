@@ -244,6 +244,24 @@ def test_monthly_balances_dated_in_month_numbers_read_as_dates(tmp_path):
         ingest_with_spec(spec, {"people": tmp_path / "people.csv", "events": tmp_path / "instalments.csv"},
                          tmp_path / "ds2")
 
+def test_monthly_balances_without_statuses_are_told_by_their_days_past_due(tmp_path):
+    """A monthly balance file writes days past due, no status: none on time, some late, 90 or more missed."""
+    text = SCHEDULE.replace('ts = "issued_on"', 'ts = "month"').replace('due_ts = "due_on"\n', "").replace(
+        'settled_ts = "paid_on"\n', 'days_late = "dpd"\n').replace(
+        "[events.columns]", '[events]\nmissed_after_days = 90\nignore = ["issued_on", "due_on", "paid_on"]\n\n'
+                            "[events.columns]")
+    PEOPLE.to_csv(tmp_path / "people.csv", index=False)
+    OUTCOMES.to_csv(tmp_path / "outcomes.csv", index=False)
+    INSTALMENTS.assign(month=["2024-01-31", "2024-02-29", "2024-01-31", "2024-02-29"], dpd=[0, 12, 95, None]).to_csv(
+        tmp_path / "balances.csv", index=False)
+    ds = ingest_with_spec(spec_from_toml(text), {"people": tmp_path / "people.csv", "events": tmp_path / "balances.csv",
+                                                 "outcomes": tmp_path / "outcomes.csv"}, tmp_path / "ds",
+                          snapshot_date="2024-04-01")
+    assert ds.read("events").sort_values(["person_id", "ts"])["status"].tolist() == ["on_time", "late", "missed", "open"]
+    with pytest.raises(SpecError, match="missed_after_days"):
+        spec_from_toml(SCHEDULE.replace("[events.columns]", "[events]\nmissed_after_days = 90\n\n[events.columns]"))
+
+
 def test_a_draft_of_events_dated_in_day_numbers_says_to_declare_days_from(tmp_path):
     PEOPLE.to_csv(tmp_path / "people.csv", index=False)
     pd.DataFrame({"customer": ["a", "b"], "DAYS_INSTALMENT": [-60, -31], "DAYS_ENTRY_PAYMENT": [-62, -22],

@@ -117,7 +117,20 @@ def special_codes(values: pd.Series) -> list[str]:
     seen = sorted({int(v) for v in whole if CODE_LIKE.match(str(int(v)))})
     rest = numbers[~numbers.isin(seen)]
     if not seen or rest.empty:
-        return []
+        return sentinel(numbers)
     high, low = [v for v in seen if v > 0], [v for v in seen if v < 0]
     far = (not high or rest.max() < min(high) / 2) and (not low or rest.min() >= 0)
     return [str(v) for v in seen] if far else []
+
+
+def sentinel(numbers: pd.Series) -> list[str]:
+    """One whole value that many rows hold (at least 1 %, and 5 rows) and that lies more than ten times
+    beyond every other value's size: a placeholder of another form (365243 days employed where the rest stay
+    under 20,000)."""
+    counts = numbers[numbers == numbers.round()].value_counts()
+    common = counts[(counts >= max(5, 0.01 * len(numbers)))]
+    for value in common.index:
+        rest = numbers[numbers != value]
+        if len(rest) and abs(value) > 10 * max(rest.abs().max(), 1):
+            return [str(int(value))]
+    return []

@@ -347,7 +347,8 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot)
         events, when = merged_parts(events if when is None else events.assign(settled_ts=when), frame[ev.parts_of],
                                     ev)
     if ev.columns.status is None:
-        events["status"] = status_from_dates(events, when, snapshot, str(path))
+        events["status"] = status_from_dates(events, when, snapshot, str(path)) if ev.columns.due_ts is not None \
+            else status_from_days_late(events["days_late"], ev.missed_after_days)
     return dated_when_known(events, when, ev, snapshot, str(path), line_offset_for(path))
 
 
@@ -387,6 +388,15 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events) -> tuple
     when = merged.pop("settled_ts").mask(merged.pop("_open_part")) if ledger else None
     columns = [c for c in events.columns if c != "settled_ts" and c in merged]
     return merged[columns], when
+
+
+def status_from_days_late(days_late: pd.Series, missed_after: int | None) -> pd.Series:
+    """How each commitment stood, told from its days late (a monthly balance's days past due): none,
+    on_time; some, late; at least `missed_after`, missed. A row without a number is open (not yet known)."""
+    late = days_late.to_numpy(dtype=float, na_value=np.nan)
+    missed = late >= missed_after if missed_after is not None else np.zeros(len(late), bool)
+    status = np.select([np.isnan(late), missed, late > 0], ["open", "missed", "late"], "on_time")
+    return pd.Series(status, index=days_late.index, dtype="string")
 
 
 def status_from_dates(events: pd.DataFrame, settled: pd.Series, snapshot: pd.Timestamp | None, file: str

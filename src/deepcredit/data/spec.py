@@ -215,7 +215,8 @@ class EventColumns(_Strict):
     status: str | None = "status"
     """"" for a file whose due and settled dates tell how each commitment ended: its statuses are then
     DERIVED_STATUSES (settled by the due day: on_time; after it: late; not settled, due before the snapshot:
-    missed; else open)."""
+    missed; else open); or, without due dates, whose days late tell it (none: on_time; some: late; at least
+    Events.missed_after_days: missed)."""
     days_late: str | None = None
     counterparty: str | None = None
     due_ts: str | None = None
@@ -240,6 +241,10 @@ class Events(_Strict):
     """Columns that together name one commitment among a person's rows (a loan and its instalment number),
     where the file writes a commitment paid in parts as several rows: those rows are merged into one event
     (ingest.merged_parts) before it is dated, so a split payment counts once."""
+    missed_after_days: int | None = Field(default=None, gt=0)
+    """Where statuses are told from days late (status = "", a days_late column, no due dates): a delay of at
+    least this many days is missed (broken: a default, 90 by the usual convention); a shorter one late; none
+    on time. Without it no delay counts as missed."""
     grace_days: int | None = Field(default=None, ge=0)
     """Whole days after its due day within which a commitment may still be settled, late; one not settled by
     then is broken from the next day on, whatever happened later (ingest.dated_when_known). Needs due_ts,
@@ -272,12 +277,17 @@ class Events(_Strict):
             raise SpecProblem(("kinds",), "with no kind column (kind = \"\"), declare exactly one kind: every row "
                                           "is of it")
         if self.columns.status is None:
-            if self.columns.due_ts is None or self.columns.settled_ts is None:
+            dated = self.columns.due_ts is not None and self.columns.settled_ts is not None
+            if not dated and self.columns.days_late is None:
                 raise SpecProblem(("columns", "status"), "with no status column (status = \"\"), name due_ts and "
-                                                         "settled_ts: how each commitment ended is told from them")
+                                                         "settled_ts, or days_late: how each commitment ended is "
+                                                         "told from them")
             if {s: v.meaning for s, v in self.statuses.items()} != DERIVED_STATUSES:
                 raise SpecProblem(("statuses",), "with no status column the statuses are told from the dates ("
                                                  + ", ".join(DERIVED_STATUSES) + "): leave [events.statuses] out")
+        if self.missed_after_days is not None and (self.columns.status is not None or self.columns.due_ts is not None):
+            raise SpecProblem(("missed_after_days",), "applies where statuses are told from days late: no status "
+                                                      "column (status = \"\") and no due_ts")
         if self.grace_days is not None:
             if self.columns.due_ts is None or self.columns.settled_ts is None:
                 raise SpecProblem(("grace_days",), "a grace period counts from the due date to the settled one: "
