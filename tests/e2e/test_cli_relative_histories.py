@@ -1,0 +1,108 @@
+"""End to end through the command line, on files shaped like Home Credit's: an application file with a
+placeholder, instalments paid in parts and dated in day numbers, monthly balances dated in month numbers
+with days past due and no status, and a referrer column; drafted, edited as a modeller would, ingested,
+trained, explained."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
+
+from deepcredit.cli.app import app
+from deepcredit.data.dataset import Dataset
+
+runner = CliRunner()
+
+
+def _ok(args: list[str]) -> str:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split())
+
+
+def _files(folder, n: int = 240) -> None:
+    rng = np.random.default_rng(7)
+    ids = np.arange(100001, 100001 + n)
+    risk = rng.beta(2, 5, n)
+    pd.DataFrame({"SK_ID_CURR": ids, "TARGET": (rng.random(n) < 0.05 + 0.6 * risk).astype(int),
+                  "AMT_INCOME_TOTAL": (150000 * (1.3 - risk)).round(1),
+                  "DAYS_EMPLOYED": np.where(np.arange(n) % 10 == 0, 365243, -rng.integers(100, 8000, n)),
+                  "REFERRED_BY": [""] + [str(ids[rng.integers(0, i)]) for i in range(1, n)]}
+                 ).to_csv(folder / "application_train.csv", index=False)
+    rows = []
+    for i, person in enumerate(ids):
+        for k in range(1, 6):
+            due, late = -30 * k, rng.random() < risk[i]
+            paid = due + (int(rng.integers(1, 40)) if late else -2)
+            for part in range(1 + (k == 1)):  # the first instalment paid in two parts
+                rows.append((person * 10, person, k, due, paid + part, 5000.0 / (1 + (k == 1))))
+    pd.DataFrame(rows, columns=["SK_ID_PREV", "SK_ID_CURR", "NUM_INSTALMENT_NUMBER", "DAYS_INSTALMENT",
+                                "DAYS_ENTRY_PAYMENT", "AMT_PAYMENT"]).to_csv(folder / "installments.csv", index=False)
+    pd.DataFrame([(person, m, int(rng.integers(1, 120)) if rng.random() < risk[i] / 2 else 0)
+                  for i, person in enumerate(ids) for m in range(-6, 0)],
+                 columns=["SK_ID_CURR", "MONTHS_BALANCE", "SK_DPD"]).to_csv(folder / "pos.csv", index=False)
+
+
+def _edited(draft: str) -> str:
+    """What a modeller changes in the draft: the dates' origin, the instalments' roles and the label's date."""
+    out = draft.replace("[profile]", '[format]\ndays_from = 2024-01-01\nmonth_columns = ["MONTHS_BALANCE"]\n\n'
+                                     "[profile]", 1)
+    out = out.replace('# special = { "365243" = "TODO" }', 'special = { "365243" = "not employed" }')
+    events = out[out.index("[events]"):out.index("[more_events.pos]")]
+    out = out.replace(events, '''[events]
+parts_of = ["SK_ID_PREV", "NUM_INSTALMENT_NUMBER"]
+
+[events.columns]
+person_id = "SK_ID_CURR"
+ts = "DAYS_INSTALMENT"
+kind = ""
+amount = "AMT_PAYMENT"
+status = ""
+due_ts = "DAYS_INSTALMENT"
+settled_ts = "DAYS_ENTRY_PAYMENT"
+
+[events.kinds]
+instalment = { amount = "owed" }
+
+''')
+    pos = out[out.index("[more_events.pos]"):out.index("# Relations written")]
+    out = out.replace(pos, '''[more_events.pos]
+missed_after_days = 90
+
+[more_events.pos.columns]
+person_id = "SK_ID_CURR"
+ts = "MONTHS_BALANCE"
+kind = ""
+amount = ""
+status = ""
+days_late = "SK_DPD"
+
+[more_events.pos.kinds]
+pos_month = { amount = "neutral" }
+
+''')
+    return out
+
+
+def test_home_credit_shaped_files_from_draft_to_reasons(tmp_path):
+    _files(tmp_path)
+    spec = tmp_path / "hc.toml"
+    _ok(["spec", "draft", str(tmp_path / "application_train.csv"), "--events", str(tmp_path / "installments.csv"),
+         "--events", f"pos={tmp_path / 'pos.csv'}", "--out", str(spec)])
+    draft = spec.read_text()
+    for proposed in ('from_people = ["REFERRED_BY"]', '# special = { "365243" = "TODO" }',
+                     "# month_columns = [\"MONTHS_BALANCE\"]", "numbers of days", "[more_events.pos]"):
+        assert proposed in draft, proposed
+    spec.write_text(_edited(draft))
+    shown = _ok(["ingest", "--spec", str(spec), "--people", str(tmp_path / "application_train.csv"),
+                 "--events", str(tmp_path / "installments.csv"), "--events", f"pos={tmp_path / 'pos.csv'}",
+                 "--snapshot-date", "2025-06-01", "--out", str(tmp_path / "ds")])
+    assert "people: 240" in shown and "relations: 239" in shown and "broken" in shown
+    events = Dataset(tmp_path / "ds").read("events")
+    assert (events["kind"] == "instalment").sum() == 240 * 5  # the first instalment's two parts are one
+    assert events.loc[events["kind"] == "pos_month", "ts"].min() == pd.Timestamp("2023-07-01")  # 6 months back
+    _ok(["train", "--data", str(tmp_path / "ds"), "--out", str(tmp_path / "m"), "--members", "scorecard,gbdt,graph",
+         "--member-param", "gbdt.n_estimators=30", "--member-param", "graph.max_epochs=2"])
+    explained = _ok(["explain", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "ds"), "--person", "100002"])
+    assert "what lowers the score most" in explained or "no reason codes" in explained
