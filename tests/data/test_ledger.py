@@ -357,6 +357,20 @@ def test_a_commitment_paid_in_parts_is_one_event_settled_with_its_last_part(tmp_
         spec_from_toml(PAID_IN_PARTS.replace('parts_of = ["loan", "number"]', 'parts_of = ["customer"]'))
 
 
+def test_a_commitment_whose_parts_repeat_its_amount_counts_it_once(tmp_path):
+    """Home Credit's instalments repeat the amount owed (AMT_INSTALMENT) on every payment row."""
+    once = PAID_IN_PARTS.replace("parts_of = [", 'parts_amount = "once"\nparts_of = [')
+    repeated = PARTS.assign(amount_due=[50, 50, 50, 80, 80])
+    ds = ingest_with_spec(spec_from_toml(once), _files(tmp_path, repeated, "instalments"), tmp_path / "ds",
+                          snapshot_date="2024-03-31")
+    assert ds.read("events").sort_values(["person_id", "due_ts"])["amount"].tolist() == [50.0, 50.0, 80.0]
+    with pytest.raises(DataValidationError, match=r"row 2 \(line 3\).*rows of one commitment \(from row 1\) hold "
+                                                  "different amounts"):
+        ingest_with_spec(spec_from_toml(once), _files(tmp_path, PARTS, "instalments"), tmp_path / "ds2",
+                         snapshot_date="2024-03-31")
+    with pytest.raises(SpecError, match="parts_amount"):
+        spec_from_toml(SCHEDULE.replace("[events.columns]", '[events]\nparts_amount = "once"\n\n[events.columns]'))
+
 def test_a_commitment_in_parts_takes_its_most_severe_status_as_the_file_writes_it():
     from deepcredit.data.ingest import merged_parts
 
@@ -377,5 +391,7 @@ def test_a_draft_of_payments_in_parts_names_the_columns_that_tell_commitments_ap
     PEOPLE.to_csv(tmp_path / "people.csv", index=False)
     PARTS.rename(columns={"loan": "loan_id", "number": "instalment_number"}).to_csv(tmp_path / "p.csv", index=False)
     text = draft_spec(tmp_path / "people.csv", "parts", events=tmp_path / "p.csv")
-    assert 'parts_of = ["loan_id", "instalment_number"]  # check' in text
+    assert 'parts_of = ["loan_id", "instalment_number"]  # check' in text and "parts_amount" not in text
+    PARTS.assign(amount_due=[50, 50, 50, 80, 80]).to_csv(tmp_path / "r.csv", index=False)
+    assert 'parts_amount = "once"  # check' in draft_spec(tmp_path / "people.csv", "r", events=tmp_path / "r.csv")
     assert 'parts_of' not in draft_spec(tmp_path / "people.csv", "one", events=_files(tmp_path, INSTALMENTS)["events"])

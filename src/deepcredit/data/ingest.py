@@ -345,7 +345,7 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot)
     when = frame[settled] if settled else None
     if ev.parts_of:
         events, when = merged_parts(events if when is None else events.assign(settled_ts=when), frame[ev.parts_of],
-                                    ev)
+                                    ev, str(path), line_offset_for(path))
     if ev.columns.status is None:
         events["status"] = status_from_dates(events, when, snapshot, str(path)) if ev.columns.due_ts is not None \
             else status_from_days_late(events["days_late"], ev.missed_after_days)
@@ -356,10 +356,12 @@ SEVERITY = ("broken", "late", "open", "kept", "neutral")
 """A commitment paid in parts has the most severe of its parts' status meanings, in this order."""
 
 
-def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events) -> tuple[pd.DataFrame, pd.Series | None]:
+def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: str = "events",
+                 line_offset: int | None = None) -> tuple[pd.DataFrame, pd.Series | None]:
     """One event per commitment where the file writes one in parts ([events] parts_of): made when its first
     part was, due when its first part was due, settled when its last part was (not settled while a part is
-    not), its amount the parts' sum, its status the most severe of theirs, its days late the most; kind and
+    not), its amount the parts' sum (or, with parts_amount = "once", the amount each repeats), its status
+    the most severe of theirs, its days late the most; kind and
     counterparty of its first row. In a file without settled dates the merged event is dated by its last
     part, for only then is the most severe status known. The merged row keeps its first row's number, so
     errors still name a line of the file."""
@@ -368,8 +370,11 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events) -> tuple
     work = events.assign(**{n: k.to_numpy() for n, k in zip(names[1:], key[1:], strict=True)}, _row=events.index)
     rank = {s: SEVERITY.index(v.meaning) for s, v in ev.statuses.items()}
     ledger = "settled_ts" in work  # dated when settled afterwards (dated_when_known); else by its last part
+    once = ev.parts_amount == "once"
     agg: dict[str, tuple[str, object]] = {"_row": ("_row", "min"), "ts": ("ts", "min" if ledger else "max"),
-                                          "amount": ("amount", "sum")}
+                                          "amount": ("amount", "max" if once else "sum")}
+    if once:
+        _same_amount_in_parts(work, names, file, line_offset)
     for col in ("kind", "counterparty"):
         if col in work:
             agg[col] = (col, "first")
@@ -388,6 +393,22 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events) -> tuple
     when = merged.pop("settled_ts").mask(merged.pop("_open_part")) if ledger else None
     columns = [c for c in events.columns if c != "settled_ts" and c in merged]
     return merged[columns], when
+
+
+def _same_amount_in_parts(work: pd.DataFrame, names: list[str], file: str, line_offset: int | None) -> None:
+    """With parts_amount = "once", every row of a commitment repeats its amount: the first row that does not
+    is refused, naming the commitment's first row."""
+    groups = work.groupby(names, sort=False)
+    first = groups["amount"].transform("first").to_numpy(dtype=float, na_value=np.nan)
+    amount = work["amount"].to_numpy(dtype=float, na_value=np.nan)
+    differs = ~np.isclose(amount, first, rtol=0, atol=1e-9, equal_nan=True)
+    if differs.any():
+        i = int(np.flatnonzero(differs)[0])
+        start = int(groups["_row"].transform("min").iloc[i]) + 1
+        raise DataValidationError(file, f"the rows of one commitment (from row {start}) hold different amounts, yet "
+                                        "parts_amount = \"once\" says each repeats its whole amount (for parts that "
+                                        "each hold their own amount, use \"sum\")", int(work["_row"].iloc[i]) + 1,
+                                  line_offset=line_offset)
 
 
 def status_from_days_late(days_late: pd.Series, missed_after: int | None) -> pd.Series:

@@ -245,6 +245,10 @@ class Events(_Strict):
     """Where statuses are told from days late (status = "", a days_late column, no due dates): a delay of at
     least this many days is missed (broken: a default, 90 by the usual convention); a shorter one late; none
     on time. Without it no delay counts as missed."""
+    parts_amount: Literal["sum", "once"] = "sum"
+    """How a commitment paid in parts (parts_of) writes its amount: "sum", each row holds its part's amount
+    (summed); "once", each row repeats the commitment's whole amount (Home Credit's AMT_INSTALMENT: taken
+    once, and rows of one commitment that differ are refused)."""
     grace_days: int | None = Field(default=None, ge=0)
     """Whole days after its due day within which a commitment may still be settled, late; one not settled by
     then is broken from the next day on, whatever happened later (ingest.dated_when_known). Needs due_ts,
@@ -285,6 +289,8 @@ class Events(_Strict):
             if {s: v.meaning for s, v in self.statuses.items()} != DERIVED_STATUSES:
                 raise SpecProblem(("statuses",), "with no status column the statuses are told from the dates ("
                                                  + ", ".join(DERIVED_STATUSES) + "): leave [events.statuses] out")
+        if self.parts_amount == "once" and not self.parts_of:
+            raise SpecProblem(("parts_amount",), "applies to commitments paid in parts: name them with parts_of")
         if self.missed_after_days is not None and (self.columns.status is not None or self.columns.due_ts is not None):
             raise SpecProblem(("missed_after_days",), "applies where statuses are told from days late: no status "
                                                       "column (status = \"\") and no due_ts")

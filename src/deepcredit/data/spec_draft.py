@@ -452,6 +452,15 @@ def _parts_of(frame: pd.DataFrame, person: str | None, due: str | None, taken: s
     return [c for c in frame.columns if c not in taken and PART_HINTS.search(header_words(c))]
 
 
+def _repeats_amount(frame: pd.DataFrame, keys: list[str], amount: str | None) -> bool:
+    """Whether, among the sample's commitments written in several rows, every row repeats the same amount."""
+    if not amount or not all(keys):
+        return False
+    sizes = frame.groupby(keys, dropna=False)[amount].agg(["size", "nunique"])
+    several = sizes[sizes["size"] > 1]
+    return bool(len(several)) and bool((several["nunique"] <= 1).all())
+
+
 def _event_lines(path: Path, id_col: str | None, section: str = "events") -> list[str]:
     """The [events] section of a history file (or [more_events.NAME], `section`, for a further one)."""
     frame = _sample(path)
@@ -480,6 +489,9 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events") -> lis
         out.append(f"parts_of = [{', '.join(toml_string(c) for c in parts)}]  # check: rows share a person and a "
                    "due date, so one commitment seems paid in parts: these columns tell commitments apart")
         taken |= set(parts)
+        if _repeats_amount(frame, [person or "", *parts], found["amount"]):
+            out.append('parts_amount = "once"  # check: the parts of a commitment all hold the same amount: its '
+                       "whole amount, repeated (else \"sum\": each part holds its own)")
     out += _ignored(types, taken)
     if found["due_ts"] and found["settled_ts"]:
         out += [GRACE_HINT]
