@@ -528,6 +528,37 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
     return out
 
 
+def outcomes_from_events(spec: DatasetSpec, events: pd.DataFrame, snapshot: pd.Timestamp | None) -> pd.DataFrame:
+    """Labels told from the history itself (outcomes.source = "events"): at each as-of date, everyone with an
+    event before it (the people on the books then) is bad when an event of a `bad_when` meaning, or at least
+    `bad_days_late` days late, is known within the window after it, else good. Features at that date read
+    only the events before it, the label only those after: the same table, split by the date."""
+    o, ev = spec.outcomes, spec.stored().events
+    assert ev is not None and o.window_days is not None
+    bad_status = events["status"].isin(sorted(ev.statuses_meaning(*o.bad_when))).to_numpy(bool)
+    if o.bad_days_late is not None and "days_late" in events:
+        bad_status |= (events["days_late"].to_numpy(dtype=float, na_value=np.nan) >= o.bad_days_late)
+    ts, person = events["ts"], events["person_id"].astype("string")
+    parts = []
+    for day in sorted(set(o.as_of_dates) or ({o.as_of} if o.as_of else set())):
+        start = pd.Timestamp(day)
+        end = start + pd.Timedelta(days=o.window_days)
+        booked = pd.Index(person[(ts < start).to_numpy(bool)].unique())
+        bad = set(person[bad_status & (ts >= start).to_numpy(bool) & (ts < end).to_numpy(bool)])
+        parts.append(pd.DataFrame({"person_id": booked.astype("string"), "as_of": start,
+                                   "label": booked.isin(bad).astype("int64"), "window_days": o.window_days}))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["person_id", "as_of", "label"])
+    out["as_of"] = out["as_of"].astype("datetime64[us]")
+    out["window_days"] = out["window_days"].astype("int64")
+    if out.empty:
+        raise DataValidationError("outcomes", "no one has an event before any as-of date: nobody to label (the "
+                                              "as-of dates come before the history starts?)")
+    if snapshot is not None:
+        out["label"] = _with_open_windows(out, o, pd.Timestamp(snapshot))
+        out = out[out["label"].notna()].astype({"label": "int64"})
+    return out.sort_values(["as_of", "person_id"], kind="stable").reset_index(drop=True)
+
+
 def _with_open_windows(out: pd.DataFrame, o: Outcomes, snapshot: pd.Timestamp) -> pd.Series:
     """The labels, with the good ones whose window ends after the snapshot left unknown where the spec says
     so (open_windows), and a warning counting them either way: a good outcome is final only when its window
@@ -666,8 +697,9 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
     frames["relations"] = (_read_relations(spec, Path(sources["relations"]), check, snapshot)
                            if spec.relations and "relations" in sources else empty_table(RELATIONS))
     out_path = Path(sources["outcomes"]) if "outcomes" in sources else None
-    step(f"reading {(out_path or people_path).name}'s labels")
-    frames["outcomes"] = _read_outcomes(spec, frames["people"], people_path, out_path, check, snapshot)
+    if spec.outcomes.source != "events":
+        step(f"reading {(out_path or people_path).name}'s labels")
+        frames["outcomes"] = _read_outcomes(spec, frames["people"], people_path, out_path, check, snapshot)
     if spec.relations is not None and spec.relations.derived_kinds:
         step(f"reading the links in {people_path.name}")
         derived = relations_from_people(spec.relations, frames["people"], people_path, _before_first_day(frames, snapshot),
@@ -692,6 +724,9 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
         keys = [event_source_key(s) for s, _ in spec.event_sources()]
         frames["events"] = pd.concat([frames.pop(k) for k in keys], ignore_index=True) \
             .sort_values(["person_id", "ts"], kind="stable")
+    if spec.outcomes.source == "events":
+        step("telling the labels from the events")
+        frames["outcomes"] = outcomes_from_events(spec, frames["events"], snapshot)
     return {t: f.reset_index(drop=True) for t, f in frames.items()}, snap  # stored without the rows' places
 
 

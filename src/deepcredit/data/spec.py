@@ -414,8 +414,10 @@ class Relations(_Strict):
 
 
 class Outcomes(_Strict):
-    source: Literal["outcomes", "people"] = "outcomes"
-    """Where labels are: their own file, or a column of the people file (one label per person)."""
+    source: Literal["outcomes", "people", "events"] = "outcomes"
+    """Where labels are: their own file, a column of the people file (one label per person), or the event
+    history itself ("events": bad when a commitment of a `bad_when` meaning comes within the window after
+    each as-of date; outcomes_from_events)."""
     person_id: str = "person_id"
     label: str = "label"
     bad: list[str | int | bool] = ["1"]
@@ -435,6 +437,14 @@ class Outcomes(_Strict):
     window_days_column: str | None = None
     ignore: list[str] = []
     """Columns of the outcomes file that are not used: left out of the data set."""
+    as_of_dates: list[dt.date] = []
+    """source = "events": the as-of dates to label (instead of one `as_of`): at each, everyone with an event
+    before it."""
+    bad_when: list[StatusMeaning] = ["broken"]
+    """source = "events": the status meanings that make a person bad when such an event comes in the window."""
+    bad_days_late: int | None = Field(default=None, gt=0)
+    """source = "events": an event at least this many days late makes a person bad too (90: the usual
+    default definition), whatever its status."""
 
     @field_validator("bad", "good", "unknown")
     @classmethod
@@ -452,6 +462,19 @@ class Outcomes(_Strict):
         known = set(self.unknown) & (set(self.bad) | set(self.good))
         if known:
             raise SpecProblem(("unknown",), f"{sorted(known)[0]!r} is listed as unknown and as a known outcome")
+        if self.source == "events":
+            if (self.as_of is None) == (not self.as_of_dates):
+                raise SpecProblem(("as_of",), "labels told from the events need the dates to label: one as_of, or "
+                                              "as_of_dates = [...]")
+            if self.window_days is None:
+                raise SpecProblem(("window_days",), "labels told from the events need window_days: how long after "
+                                                    "each as-of date a broken commitment makes a person bad")
+            if not self.bad_when and self.bad_days_late is None:
+                raise SpecProblem(("bad_when",), "say what makes a person bad: status meanings, bad_days_late, or both")
+            return self
+        if self.as_of_dates or self.bad_days_late is not None or self.bad_when != ["broken"]:
+            field = "as_of_dates" if self.as_of_dates else ("bad_days_late" if self.bad_days_late else "bad_when")
+            raise SpecProblem((field,), f"{field} applies to labels told from the events (source = \"events\")")
         dated_people = self.source == "people" and "as_of_column" in self.model_fields_set and self.as_of_column
         if self.as_of is None and (self.as_of_column is None or (self.source == "people" and not dated_people)):
             raise SpecProblem(("as_of",), "give a fixed as_of date, or, for labels in the people file, as_of_column "
@@ -599,6 +622,8 @@ class DatasetSpec(_Strict):
                         raise SpecProblem(("relations", field, i), f"{col!r} is already a column the profile uses "
                                                                    "or ignores: a column that links people is not a "
                                                                    "feature")
+        if self.outcomes.source == "events" and self.events is None:
+            raise SpecProblem(("outcomes", "source"), "labels told from the events need [events]")
         if self.outcomes.source == "people":
             cols = {a.source_column for a in self.profile.attributes}
             if self.outcomes.label in cols:

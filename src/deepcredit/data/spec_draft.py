@@ -213,7 +213,9 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
         out += ["# The label is a column of this file; give its bad (defaulted) and good values.",
                 'source = "people"', f"label = {toml_string(label_col)}", *_label_values(frame[label_col])]
     else:
-        out += ["# TODO: the label: a column of this file (source = \"people\") or an outcomes file (--outcomes).",
+        out += ["# TODO: the label: a column of this file (source = \"people\"), an outcomes file (--outcomes), or,"
+                "\n# with events, the history itself (source = \"events\", as_of_dates = [...], bad_when = [\"broken\"]:"
+                "\n# bad when a broken commitment comes within window_days after a date).",
                 'source = "outcomes"', 'label = "label"', 'bad = ["1"]', 'good = ["0"]']
     out += [f"as_of_column = {toml_string(dated_by)}  # check: each row is scored as of its own date" if dated_by
             else "as_of = 2024-01-01  # TODO: the date the outcomes are predicted from (features use what came before)",
