@@ -372,7 +372,7 @@ def test_a_commitment_whose_parts_repeat_its_amount_counts_it_once(tmp_path):
         spec_from_toml(SCHEDULE.replace("[events.columns]", '[events]\nparts_amount = "once"\n\n[events.columns]'))
 
 def test_a_commitment_in_parts_takes_its_most_severe_status_as_the_file_writes_it():
-    from deepcredit.data.ingest import merged_parts
+    from deepcredit.data.ledger import merged_parts
 
     ev = spec_from_toml(SPEC).events
     assert ev is not None

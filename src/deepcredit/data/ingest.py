@@ -18,7 +18,6 @@ from functools import partial
 from pathlib import Path
 from typing import get_args
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from pydantic import BaseModel
@@ -32,7 +31,14 @@ from deepcredit.data.dataset import (
     write_dataset,
 )
 from deepcredit.data.datasets.uci import typed_frame
+from deepcredit.data.derived import (
+    before_first_day,
+    outcomes_from_events,
+    relations_from_people,
+    with_open_windows,
+)
 from deepcredit.data.headers import column_names
+from deepcredit.data.ledger import dated_when_known, merged_parts, status_from_dates, status_from_days_late
 from deepcredit.data.parts import first_part
 from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec
 from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
@@ -40,8 +46,6 @@ from deepcredit.data.spec import (
     Attribute,
     DatasetSpec,
     Events,
-    Outcomes,
-    Relations,
     SpecError,
     StatusMeaning,
     field_path,
@@ -163,49 +167,6 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     return out
 
 
-def relations_from_people(rel: Relations, people: pd.DataFrame, path: Path, since: pd.Timestamp,
-                          line_offset: int | None) -> pd.DataFrame:
-    """The relations the people file's columns declare (Relations.from_people and groups), as rows of the
-    relations table. Each is known from the version of the profile that holds it (valid_from), else from
-    `since` (the day before the data's first): a link written on the profile has no date of its own. A name in a
-    from_people column that is no person is refused at its row, or left out (unknown_people = "drop")."""
-    links: pd.DataFrame = people.attrs["links"]
-    person = people["person_id"].astype("string")
-    known = people["valid_from"].fillna(since) if "valid_from" in people else pd.Series(since, index=people.index)
-    parts = []
-    for col in rel.from_people:
-        named = links[col].astype("string").str.strip().replace("", pd.NA)
-        has = named.notna().to_numpy(bool)
-        edges = pd.DataFrame({"source": person[has], "target": named[has], "kind": col, "weight": 1.0,
-                              "ts": known[has]})
-        if rel.unknown_people == "refuse":
-            check_known_people(edges.rename(columns={"target": col}), (col,), pd.Index(person.unique()),
-                               str(path), line_offset)
-        parts.append(edges[edges["source"] != edges["target"]])
-    for col in rel.groups:
-        parts.append(_group_links(rel, col, links[col], person, known))
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[c.name for c in RELATIONS.columns])
-    out["kind"] = out["kind"].astype("string")
-    # a link written on several versions of the profile is known from the earliest
-    out = out.sort_values("ts", kind="stable")[[c.name for c in RELATIONS.columns]]
-    return out.drop_duplicates(["source", "target", "kind"]).reset_index(drop=True)
-
-
-def _group_links(rel: Relations, col: str, values: pd.Series, person: pd.Series, known: pd.Series) -> pd.DataFrame:
-    """Every pair of people sharing a value of `col`, once (source before target), known when both were."""
-    frame = pd.DataFrame({"value": values.astype("string").str.strip().replace("", pd.NA), "person": person,
-                          "known": known}).dropna(subset=["value"]).drop_duplicates(["value", "person"])
-    size = frame.groupby("value")["person"].transform("size")
-    if (big := frame.loc[size > rel.max_group, "value"].nunique()) > 0:
-        warnings.warn(f"{big:,} value(s) of {col!r} are shared by more than {rel.max_group} people (max_group): "
-                      "they connect nobody", stacklevel=3)
-    frame = frame[(size > 1) & (size <= rel.max_group)]
-    pairs = frame.merge(frame, on="value", suffixes=("_a", "_b"))
-    pairs = pairs[pairs["person_a"] < pairs["person_b"]]
-    return pd.DataFrame({"source": pairs["person_a"], "target": pairs["person_b"], "kind": f"same_{col}",
-                         "weight": 1.0, "ts": pairs[["known_a", "known_b"]].max(axis=1)})
-
-
 def _renamed(frame: pd.DataFrame, mapping: dict[str, str | None]) -> pd.DataFrame:
     return pd.DataFrame({ours: frame[theirs] for ours, theirs in mapping.items() if theirs is not None})
 
@@ -216,81 +177,6 @@ def _declared_columns(table: TableSpec, mapping: dict[str, str | None],
     canon = {c.name: c for c in table.columns}
     return tuple(replace(canon[ours], name=theirs, required=True, allowed=allowed.get(ours), description="")
                  for ours, theirs in mapping.items() if theirs is not None)
-
-
-def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events, snapshot: pd.Timestamp | None,
-                     file: str, line_offset: int | None) -> pd.DataFrame:
-    """Each event dated when its outcome became known, and its days late counted from its due date.
-
-    A ledger row (an order, a rental) is dated when it was made, yet its status says how it ended: dated so,
-    a feature at a date before the end would see the ending. A settled row is therefore dated by its
-    settled time; one not settled that is no longer open by its due date (the outcome was known then); an
-    open one when it was made. With a grace period (spec.Events.grace_days) a row not settled within it is
-    broken from the day after it ends, however it ended later. Where the spec declares a due date but no
-    days-late column, days late are the whole days from due to known (0 when early), and unknown for open rows.
-    """
-    ts = events["ts"]
-    due = events["due_ts"] if "due_ts" in events else pd.Series(pd.NaT, index=events.index, dtype=ts.dtype)
-    known = ts.copy()
-    broken_from = due  # when a row not settled is known to have ended
-    if settled is not None:
-        made = ev.columns.ts != ev.columns.due_ts  # a schedule dated by its due dates may be paid before them
-        if made and (i := first_true((settled < ts).to_numpy(bool, na_value=False))) is not None:
-            raise DataValidationError(file, f"settled on {settled.iloc[i]} before the event's own date {ts.iloc[i]}",
-                                      int(events.index[i]) + 1, ev.columns.settled_ts, line_offset)
-        if ev.grace_days is not None:
-            events, settled = _after_grace(events, settled, ev, snapshot, file, line_offset)
-            broken_from = due.dt.normalize() + pd.Timedelta(days=ev.grace_days + 1)
-    open_ = events["status"].isin(ev.statuses_meaning("open")).to_numpy(bool)  # after the grace's changes
-    if settled is not None:
-        done = settled.notna().to_numpy(bool)
-        known[done] = settled[done]
-        ended = ~done & ~open_ & due.notna().to_numpy(bool)
-        known[ended] = np.maximum(ts[ended], broken_from[ended])
-        after = (due >= pd.Timestamp(snapshot).normalize() + pd.Timedelta(days=1)) if snapshot is not None else None
-        if after is not None and (i := first_true(ended & after.to_numpy(bool, na_value=False))) is not None:
-            raise DataValidationError(file, f"{events['status'].iloc[i]!r} is not an open status, so the row ended "
-                                            "by its due date, which is after the snapshot date: give its settled "
-                                            "date, or an open status while it runs", int(events.index[i]) + 1,
-                                      ev.columns.due_ts,
-                                      line_offset)
-    out = events.assign(ts=known)
-    if ev.columns.days_late is None and ev.columns.due_ts is not None:
-        days = (known.dt.normalize() - due.dt.normalize()).dt.days.clip(lower=0).astype("float64")
-        out["days_late"] = days.where(~open_ & due.notna().to_numpy(bool))
-    return out
-
-
-def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot: pd.Timestamp | None, file: str,
-                 line_offset: int | None) -> tuple[pd.DataFrame, pd.Series]:
-    """The ledger as it stood when each row's grace period ended ([events] grace_days): a row not settled by
-    then is broken, its later settlement forgotten, so it reads the same as one never settled; one not settled
-    whose grace runs past the snapshot is open (how it ends is not known yet)."""
-    if snapshot is None:
-        raise DataValidationError(file, "the spec gives a grace period (grace_days): give the snapshot date "
-                                        "(--snapshot-date, or snapshot_date in the spec), which tells a broken "
-                                        "commitment from one still within its grace")
-    assert ev.grace_days is not None
-    last_day = events["due_ts"].dt.normalize() + pd.Timedelta(days=ev.grace_days)
-    has_due = last_day.notna().to_numpy(bool)
-    within = (settled.dt.normalize() <= last_day).to_numpy(bool, na_value=False)
-    over = has_due & ~within & (last_day < pd.Timestamp(snapshot).normalize()).to_numpy(bool, na_value=False)
-    running = has_due & settled.isna().to_numpy(bool) & ~over
-    first = {m: next((s for s, v in ev.statuses.items() if v.meaning == m), None) for m in ("broken", "open")}
-    status = events["status"].mask(over, first["broken"])  # the first declared: the spec's own order
-    opens = ev.statuses_meaning("open")
-    still = running & ~status.isin(opens).to_numpy(bool)
-    if still.any():
-        if not opens:
-            raise DataValidationError(file, "not settled and within its grace period at the snapshot, so it is "
-                                            "still open: declare a status meaning open",
-                                      int(events.index[int(np.argmax(still))]) + 1,
-                                      ev.columns.status or ev.columns.settled_ts, line_offset)
-        status = status.mask(still, first["open"])
-    out = events.assign(status=status)
-    if "days_late" in out and ev.columns.days_late is not None:  # what was known when the grace ran out
-        out["days_late"] = out["days_late"].mask(over, float(ev.grace_days + 1))
-    return out, settled.mask(over)
 
 
 def event_source_key(source: str) -> str:
@@ -350,90 +236,6 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot)
         events["status"] = status_from_dates(events, when, snapshot, str(path)) if ev.columns.due_ts is not None \
             else status_from_days_late(events["days_late"], ev.missed_after_days)
     return dated_when_known(events, when, ev, snapshot, str(path), line_offset_for(path))
-
-
-SEVERITY = ("broken", "late", "open", "kept", "neutral")
-"""A commitment paid in parts has the most severe of its parts' status meanings, in this order."""
-
-
-def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: str = "events",
-                 line_offset: int | None = None) -> tuple[pd.DataFrame, pd.Series | None]:
-    """One event per commitment where the file writes one in parts ([events] parts_of): made when its first
-    part was, due when its first part was due, settled when its last part was (not settled while a part is
-    not), its amount the parts' sum (or, with parts_amount = "once", the amount each repeats), its status
-    the most severe of theirs, its days late the most; kind and
-    counterparty of its first row. In a file without settled dates the merged event is dated by its last
-    part, for only then is the most severe status known. The merged row keeps its first row's number, so
-    errors still name a line of the file."""
-    key = [events["person_id"].astype("string"), *(parts[c].astype("string") for c in parts.columns)]
-    names = ["person_id", *(f"_part_{i}" for i in range(len(parts.columns)))]
-    work = events.assign(**{n: k.to_numpy() for n, k in zip(names[1:], key[1:], strict=True)}, _row=events.index)
-    rank = {s: SEVERITY.index(v.meaning) for s, v in ev.statuses.items()}
-    ledger = "settled_ts" in work  # dated when settled afterwards (dated_when_known); else by its last part
-    once = ev.parts_amount == "once"
-    agg: dict[str, tuple[str, object]] = {"_row": ("_row", "min"), "ts": ("ts", "min" if ledger else "max"),
-                                          "amount": ("amount", "max" if once else "sum")}
-    if once:
-        _same_amount_in_parts(work, names, file, line_offset)
-    for col in ("kind", "counterparty"):
-        if col in work:
-            agg[col] = (col, "first")
-    if "due_ts" in work:
-        agg["due_ts"] = ("due_ts", "min")
-    if "days_late" in work:
-        agg["days_late"] = ("days_late", "max")
-    if ledger:
-        work["_open_part"] = work["settled_ts"].isna()
-        agg["settled_ts"], agg["_open_part"] = ("settled_ts", "max"), ("_open_part", "any")
-    merged = work.groupby(names, sort=False).agg(**agg)
-    if "status" in work:  # the status of the most severe part, as the file writes it
-        worst = work.assign(_severity=work["status"].map(rank)).sort_values("_severity", kind="stable")
-        merged["status"] = worst.groupby(names, sort=False)["status"].first()
-    merged = merged.reset_index(level="person_id").sort_values("_row").set_index("_row").rename_axis(None)
-    when = merged.pop("settled_ts").mask(merged.pop("_open_part")) if ledger else None
-    columns = [c for c in events.columns if c != "settled_ts" and c in merged]
-    return merged[columns], when
-
-
-def _same_amount_in_parts(work: pd.DataFrame, names: list[str], file: str, line_offset: int | None) -> None:
-    """With parts_amount = "once", every row of a commitment repeats its amount: the first row that does not
-    is refused, naming the commitment's first row."""
-    groups = work.groupby(names, sort=False)
-    first = groups["amount"].transform("first").to_numpy(dtype=float, na_value=np.nan)
-    amount = work["amount"].to_numpy(dtype=float, na_value=np.nan)
-    differs = ~np.isclose(amount, first, rtol=0, atol=1e-9, equal_nan=True)
-    if differs.any():
-        i = int(np.flatnonzero(differs)[0])
-        start = int(groups["_row"].transform("min").iloc[i]) + 1
-        raise DataValidationError(file, f"the rows of one commitment (from row {start}) hold different amounts, yet "
-                                        "parts_amount = \"once\" says each repeats its whole amount (for parts that "
-                                        "each hold their own amount, use \"sum\")", int(work["_row"].iloc[i]) + 1,
-                                  line_offset=line_offset)
-
-
-def status_from_days_late(days_late: pd.Series, missed_after: int | None) -> pd.Series:
-    """How each commitment stood, told from its days late (a monthly balance's days past due): none,
-    on_time; some, late; at least `missed_after`, missed. A row without a number is open (not yet known)."""
-    late = days_late.to_numpy(dtype=float, na_value=np.nan)
-    missed = late >= missed_after if missed_after is not None else np.zeros(len(late), bool)
-    status = np.select([np.isnan(late), missed, late > 0], ["open", "missed", "late"], "on_time")
-    return pd.Series(status, index=days_late.index, dtype="string")
-
-
-def status_from_dates(events: pd.DataFrame, settled: pd.Series, snapshot: pd.Timestamp | None, file: str
-                      ) -> pd.Series:
-    """How each commitment ended, told from its due and settled dates (spec.DERIVED_STATUSES): settled by its
-    due day, on_time; after it, late; not settled and due before the snapshot day, missed; else open."""
-    if snapshot is None:
-        raise DataValidationError(file, "the spec tells statuses from the dates (status = \"\"): give the snapshot "
-                                        "date (--snapshot-date, or snapshot_date in the spec), which tells a missed "
-                                        "commitment from an open one")
-    due = events["due_ts"].dt.normalize()
-    done = settled.notna().to_numpy(bool)
-    late = done & (settled.dt.normalize() > due).to_numpy(bool, na_value=False)
-    missed = ~done & (due < pd.Timestamp(snapshot).normalize()).to_numpy(bool, na_value=False)
-    status = np.select([late, done, missed], ["late", "on_time", "missed"], "open")
-    return pd.Series(status, index=events.index, dtype="string")
 
 
 def amounts_where_meant(ev: Events) -> Callable[[pd.DataFrame, str, int | None], None]:
@@ -521,74 +323,16 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
         warnings.warn(f"{pending:,} of {len(out):,} rows have an outcome not known yet ({said}): left out of the "
                       "labels; those people can still be scored", stacklevel=2)
     if snapshot is not None:
-        out["label"] = _with_open_windows(out, o, pd.Timestamp(snapshot))
+        out["label"] = with_open_windows(out, o, pd.Timestamp(snapshot))
     out = out[out["label"].notna()]  # all of them: a file to score, not to learn from; rows keep their place
     out["label"] = out["label"].astype("int64")
     out["window_days"] = out["window_days"].astype("int64")
     return out
 
 
-def outcomes_from_events(spec: DatasetSpec, events: pd.DataFrame, snapshot: pd.Timestamp | None) -> pd.DataFrame:
-    """Labels told from the history itself (outcomes.source = "events"): at each as-of date, everyone with an
-    event before it (the people on the books then) is bad when an event of a `bad_when` meaning, or at least
-    `bad_days_late` days late, is known within the window after it, else good. Features at that date read
-    only the events before it, the label only those after: the same table, split by the date."""
-    o, ev = spec.outcomes, spec.stored().events
-    assert ev is not None and o.window_days is not None
-    bad_status = events["status"].isin(sorted(ev.statuses_meaning(*o.bad_when))).to_numpy(bool)
-    if o.bad_days_late is not None and "days_late" in events:
-        bad_status |= (events["days_late"].to_numpy(dtype=float, na_value=np.nan) >= o.bad_days_late)
-    ts, person = events["ts"], events["person_id"].astype("string")
-    parts = []
-    for day in sorted(set(o.as_of_dates) or ({o.as_of} if o.as_of else set())):
-        start = pd.Timestamp(day)
-        end = start + pd.Timedelta(days=o.window_days)
-        booked = pd.Index(person[(ts < start).to_numpy(bool)].unique())
-        bad = set(person[bad_status & (ts >= start).to_numpy(bool) & (ts < end).to_numpy(bool)])
-        parts.append(pd.DataFrame({"person_id": booked.astype("string"), "as_of": start,
-                                   "label": booked.isin(bad).astype("int64"), "window_days": o.window_days}))
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["person_id", "as_of", "label"])
-    out["as_of"] = out["as_of"].astype("datetime64[us]")
-    out["window_days"] = out["window_days"].astype("int64")
-    if out.empty:
-        raise DataValidationError("outcomes", "no one has an event before any as-of date: nobody to label (the "
-                                              "as-of dates come before the history starts?)")
-    if snapshot is not None:
-        out["label"] = _with_open_windows(out, o, pd.Timestamp(snapshot))
-        out = out[out["label"].notna()].astype({"label": "int64"})
-    return out.sort_values(["as_of", "person_id"], kind="stable").reset_index(drop=True)
-
-
-def _with_open_windows(out: pd.DataFrame, o: Outcomes, snapshot: pd.Timestamp) -> pd.Series:
-    """The labels, with the good ones whose window ends after the snapshot left unknown where the spec says
-    so (open_windows), and a warning counting them either way: a good outcome is final only when its window
-    has ended, while a bad one is final when seen."""
-    ends = out["as_of"] + pd.to_timedelta(pd.Series(out["window_days"], index=out.index).astype("int64"), unit="D")
-    still_open = (out["label"] == 0).to_numpy(bool, na_value=False) & (ends > snapshot).to_numpy(bool)
-    if not still_open.any():
-        return out["label"]
-    n, labelled = int(still_open.sum()), int((out["label"] == 0).sum())
-    said = f"{n:,} of {labelled:,} good labels have a performance window that ends after the snapshot date " \
-           f"{snapshot.date()}: they may still go bad"
-    if o.open_windows == "unknown":
-        warnings.warn(f"{said}; left out of the labels as not known yet (open_windows = \"unknown\")", stacklevel=3)
-        return out["label"].mask(still_open)
-    warnings.warn(f"{said} (open_windows = \"unknown\" in [outcomes] leaves them out)", stacklevel=3)
-    return out["label"]
-
-
 def empty_table(spec: TableSpec) -> pd.DataFrame:
     """A table with the spec's required columns, typed, and no rows (no events, no relations)."""
     return typed_frame(spec, {c.name: [] for c in spec.columns if c.required})
-
-
-def _before_first_day(frames: dict[str, pd.DataFrame], snapshot: pd.Timestamp | None) -> pd.Timestamp:
-    """The day before the data's first day (its earliest date in any table): an undated link is known from
-    then, so every as-of date sees it."""
-    dates = [f[c].min() for f in frames.values() for c in f.columns
-             if pd.api.types.is_datetime64_any_dtype(f[c]) and f[c].notna().any()]
-    first = min(dates) if dates else (pd.Timestamp(snapshot) if snapshot is not None else pd.Timestamp("1970-01-01"))
-    return pd.Timestamp(first).normalize() - pd.Timedelta(days=1)
 
 
 def _latest_date(frames: dict[str, pd.DataFrame]) -> pd.Timestamp:
@@ -702,7 +446,7 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
         frames["outcomes"] = _read_outcomes(spec, frames["people"], people_path, out_path, check, snapshot)
     if spec.relations is not None and spec.relations.derived_kinds:
         step(f"reading the links in {people_path.name}")
-        derived = relations_from_people(spec.relations, frames["people"], people_path, _before_first_day(frames, snapshot),
+        derived = relations_from_people(spec.relations, frames["people"], people_path, before_first_day(frames, snapshot),
                                         line_offset_for(people_path))
         frames["relations"] = pd.concat([frames["relations"], derived], ignore_index=True) \
             if len(frames["relations"]) else derived
@@ -726,7 +470,8 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
             .sort_values(["person_id", "ts"], kind="stable")
     if spec.outcomes.source == "events":
         step("telling the labels from the events")
-        frames["outcomes"] = outcomes_from_events(spec, frames["events"], snapshot)
+        # without a given snapshot, the history's last date is as far as anyone could see
+        frames["outcomes"] = outcomes_from_events(spec, frames["events"], pd.Timestamp(snap))
     return {t: f.reset_index(drop=True) for t, f in frames.items()}, snap  # stored without the rows' places
 
 

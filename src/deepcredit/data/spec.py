@@ -222,7 +222,7 @@ class EventColumns(_Strict):
     due_ts: str | None = None
     settled_ts: str | None = None
     """When the commitment was settled (paid, returned), empty while it is not: a ledger of orders then
-    ingests with each row dated when its outcome became known (ingest.dated_when_known), never earlier."""
+    ingests with each row dated when its outcome became known (ledger.dated_when_known), never earlier."""
 
     @field_validator("kind", "amount", "status", "days_late", "counterparty", "due_ts", "settled_ts")
     @classmethod
@@ -240,7 +240,7 @@ class Events(_Strict):
     parts_of: list[str] = []
     """Columns that together name one commitment among a person's rows (a loan and its instalment number),
     where the file writes a commitment paid in parts as several rows: those rows are merged into one event
-    (ingest.merged_parts) before it is dated, so a split payment counts once."""
+    (ledger.merged_parts) before it is dated, so a split payment counts once."""
     missed_after_days: int | None = Field(default=None, gt=0)
     """Where statuses are told from days late (status = "", a days_late column, no due dates): a delay of at
     least this many days is missed (broken: a default, 90 by the usual convention); a shorter one late; none
@@ -251,7 +251,7 @@ class Events(_Strict):
     once, and rows of one commitment that differ are refused)."""
     grace_days: int | None = Field(default=None, ge=0)
     """Whole days after its due day within which a commitment may still be settled, late; one not settled by
-    then is broken from the next day on, whatever happened later (ingest.dated_when_known). Needs due_ts,
+    then is broken from the next day on, whatever happened later (ledger.dated_when_known). Needs due_ts,
     settled_ts and the snapshot date. Without it a row never settled is broken from its due date while one
     settled late is seen only once settled, so a feature between those dates tells the two apart."""
     outcomes: dict[str, ReportedOutcome] = {}
@@ -334,7 +334,7 @@ class Events(_Strict):
 
     @property
     def has_days_late(self) -> bool:
-        """Days late are known: a declared column, or counted from the due dates (ingest.dated_when_known)."""
+        """Days late are known: a declared column, or counted from the due dates (ledger.dated_when_known)."""
         return self.columns.days_late is not None or self.columns.due_ts is not None
 
     @property

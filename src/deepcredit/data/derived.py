@@ -1,0 +1,120 @@
+"""Tables told from other tables at ingest: relations from the people file's link columns, and labels from
+the event history itself, with the check that a good label's window has ended.
+
+Why here and not in the readers: both read what ingest has already validated (the people frame, the one
+events table), so their dates follow the same point-in-time rules: a link is known from the profile version
+that holds it, a label reads only the events after its as-of date.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from deepcredit.data.dataset import check_known_people
+from deepcredit.data.schema import RELATIONS
+from deepcredit.data.spec import DatasetSpec, Outcomes, Relations
+from deepcredit.data.validate import DataValidationError
+
+
+def relations_from_people(rel: Relations, people: pd.DataFrame, path: Path, since: pd.Timestamp,
+                          line_offset: int | None) -> pd.DataFrame:
+    """The relations the people file's columns declare (Relations.from_people and groups), as rows of the
+    relations table. Each is known from the version of the profile that holds it (valid_from), else from
+    `since` (the day before the data's first): a link written on the profile has no date of its own. A name in a
+    from_people column that is no person is refused at its row, or left out (unknown_people = "drop")."""
+    links: pd.DataFrame = people.attrs["links"]
+    person = people["person_id"].astype("string")
+    known = people["valid_from"].fillna(since) if "valid_from" in people else pd.Series(since, index=people.index)
+    parts = []
+    for col in rel.from_people:
+        named = links[col].astype("string").str.strip().replace("", pd.NA)
+        has = named.notna().to_numpy(bool)
+        edges = pd.DataFrame({"source": person[has], "target": named[has], "kind": col, "weight": 1.0,
+                              "ts": known[has]})
+        if rel.unknown_people == "refuse":
+            check_known_people(edges.rename(columns={"target": col}), (col,), pd.Index(person.unique()),
+                               str(path), line_offset)
+        parts.append(edges[edges["source"] != edges["target"]])
+    for col in rel.groups:
+        parts.append(_group_links(rel, col, links[col], person, known))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[c.name for c in RELATIONS.columns])
+    out["kind"] = out["kind"].astype("string")
+    # a link written on several versions of the profile is known from the earliest
+    out = out.sort_values("ts", kind="stable")[[c.name for c in RELATIONS.columns]]
+    return out.drop_duplicates(["source", "target", "kind"]).reset_index(drop=True)
+
+
+def _group_links(rel: Relations, col: str, values: pd.Series, person: pd.Series, known: pd.Series) -> pd.DataFrame:
+    """Every pair of people sharing a value of `col`, once (source before target), known when both were."""
+    frame = pd.DataFrame({"value": values.astype("string").str.strip().replace("", pd.NA), "person": person,
+                          "known": known}).dropna(subset=["value"]).drop_duplicates(["value", "person"])
+    size = frame.groupby("value")["person"].transform("size")
+    if (big := frame.loc[size > rel.max_group, "value"].nunique()) > 0:
+        warnings.warn(f"{big:,} value(s) of {col!r} are shared by more than {rel.max_group} people (max_group): "
+                      "they connect nobody", stacklevel=3)
+    frame = frame[(size > 1) & (size <= rel.max_group)]
+    pairs = frame.merge(frame, on="value", suffixes=("_a", "_b"))
+    pairs = pairs[pairs["person_a"] < pairs["person_b"]]
+    return pd.DataFrame({"source": pairs["person_a"], "target": pairs["person_b"], "kind": f"same_{col}",
+                         "weight": 1.0, "ts": pairs[["known_a", "known_b"]].max(axis=1)})
+
+
+def outcomes_from_events(spec: DatasetSpec, events: pd.DataFrame, snapshot: pd.Timestamp) -> pd.DataFrame:
+    """Labels told from the history itself (outcomes.source = "events"): at each as-of date, everyone with an
+    event before it (the people on the books then) is bad when an event of a `bad_when` meaning, or at least
+    `bad_days_late` days late, is known within the window after it, else good. Features at that date read
+    only the events before it, the label only those after: the same table, split by the date."""
+    o, ev = spec.outcomes, spec.stored().events
+    assert ev is not None and o.window_days is not None
+    bad_status = events["status"].isin(sorted(ev.statuses_meaning(*o.bad_when))).to_numpy(bool)
+    if o.bad_days_late is not None and "days_late" in events:
+        bad_status |= (events["days_late"].to_numpy(dtype=float, na_value=np.nan) >= o.bad_days_late)
+    ts, person = events["ts"], events["person_id"].astype("string")
+    parts = []
+    for day in sorted(set(o.as_of_dates) or ({o.as_of} if o.as_of else set())):
+        start = pd.Timestamp(day)
+        end = start + pd.Timedelta(days=o.window_days)
+        booked = pd.Index(person[(ts < start).to_numpy(bool)].unique())
+        bad = set(person[bad_status & (ts >= start).to_numpy(bool) & (ts < end).to_numpy(bool)])
+        parts.append(pd.DataFrame({"person_id": booked.astype("string"), "as_of": start,
+                                   "label": booked.isin(bad).astype("int64"), "window_days": o.window_days}))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["person_id", "as_of", "label"])
+    out["as_of"] = out["as_of"].astype("datetime64[us]")
+    out["window_days"] = out["window_days"].astype("int64")
+    if out.empty:
+        raise DataValidationError("outcomes", "no one has an event before any as-of date: nobody to label (the "
+                                              "as-of dates come before the history starts?)")
+    out["label"] = with_open_windows(out, o, pd.Timestamp(snapshot))
+    out = out[out["label"].notna()].astype({"label": "int64"})
+    return out.sort_values(["as_of", "person_id"], kind="stable").reset_index(drop=True)
+
+
+def with_open_windows(out: pd.DataFrame, o: Outcomes, snapshot: pd.Timestamp) -> pd.Series:
+    """The labels, with the good ones whose window ends after the snapshot left unknown where the spec says
+    so (open_windows), and a warning counting them either way: a good outcome is final only when its window
+    has ended, while a bad one is final when seen."""
+    ends = out["as_of"] + pd.to_timedelta(pd.Series(out["window_days"], index=out.index).astype("int64"), unit="D")
+    still_open = (out["label"] == 0).to_numpy(bool, na_value=False) & (ends > snapshot).to_numpy(bool)
+    if not still_open.any():
+        return out["label"]
+    n, labelled = int(still_open.sum()), int((out["label"] == 0).sum())
+    said = f"{n:,} of {labelled:,} good labels have a performance window that ends after the snapshot date " \
+           f"{snapshot.date()}: they may still go bad"
+    if o.open_windows == "unknown":
+        warnings.warn(f"{said}; left out of the labels as not known yet (open_windows = \"unknown\")", stacklevel=3)
+        return out["label"].mask(still_open)
+    warnings.warn(f"{said} (open_windows = \"unknown\" in [outcomes] leaves them out)", stacklevel=3)
+    return out["label"]
+
+
+def before_first_day(frames: dict[str, pd.DataFrame], snapshot: pd.Timestamp | None) -> pd.Timestamp:
+    """The day before the data's first day (its earliest date in any table): an undated link is known from
+    then, so every as-of date sees it."""
+    dates = [f[c].min() for f in frames.values() for c in f.columns
+             if pd.api.types.is_datetime64_any_dtype(f[c]) and f[c].notna().any()]
+    first = min(dates) if dates else (pd.Timestamp(snapshot) if snapshot is not None else pd.Timestamp("1970-01-01"))
+    return pd.Timestamp(first).normalize() - pd.Timedelta(days=1)

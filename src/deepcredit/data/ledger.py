@@ -1,0 +1,175 @@
+"""A ledger's rows as events: dated when each outcome became known, statuses told from dates or days late,
+commitments paid in parts merged into one.
+
+Why a module of its own: a file of orders, rentals or instalments says how each commitment ended on the row
+it was made on. Read as written, a feature at an earlier date would see that ending; these functions give
+each row the date its outcome was known and the status it had then (spec.Events: grace_days, parts_of,
+parts_amount, missed_after_days), before ingest stores it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from deepcredit.data.spec import Events
+from deepcredit.data.validate import DataValidationError, first_true
+
+
+def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events, snapshot: pd.Timestamp | None,
+                     file: str, line_offset: int | None) -> pd.DataFrame:
+    """Each event dated when its outcome became known, and its days late counted from its due date.
+
+    A ledger row (an order, a rental) is dated when it was made, yet its status says how it ended: dated so,
+    a feature at a date before the end would see the ending. A settled row is therefore dated by its
+    settled time; one not settled that is no longer open by its due date (the outcome was known then); an
+    open one when it was made. With a grace period (spec.Events.grace_days) a row not settled within it is
+    broken from the day after it ends, however it ended later. Where the spec declares a due date but no
+    days-late column, days late are the whole days from due to known (0 when early), and unknown for open rows.
+    """
+    ts = events["ts"]
+    due = events["due_ts"] if "due_ts" in events else pd.Series(pd.NaT, index=events.index, dtype=ts.dtype)
+    known = ts.copy()
+    broken_from = due  # when a row not settled is known to have ended
+    if settled is not None:
+        made = ev.columns.ts != ev.columns.due_ts  # a schedule dated by its due dates may be paid before them
+        if made and (i := first_true((settled < ts).to_numpy(bool, na_value=False))) is not None:
+            raise DataValidationError(file, f"settled on {settled.iloc[i]} before the event's own date {ts.iloc[i]}",
+                                      int(events.index[i]) + 1, ev.columns.settled_ts, line_offset)
+        if ev.grace_days is not None:
+            events, settled = _after_grace(events, settled, ev, snapshot, file, line_offset)
+            broken_from = due.dt.normalize() + pd.Timedelta(days=ev.grace_days + 1)
+    open_ = events["status"].isin(ev.statuses_meaning("open")).to_numpy(bool)  # after the grace's changes
+    if settled is not None:
+        done = settled.notna().to_numpy(bool)
+        known[done] = settled[done]
+        ended = ~done & ~open_ & due.notna().to_numpy(bool)
+        known[ended] = np.maximum(ts[ended], broken_from[ended])
+        after = (due >= pd.Timestamp(snapshot).normalize() + pd.Timedelta(days=1)) if snapshot is not None else None
+        if after is not None and (i := first_true(ended & after.to_numpy(bool, na_value=False))) is not None:
+            raise DataValidationError(file, f"{events['status'].iloc[i]!r} is not an open status, so the row ended "
+                                            "by its due date, which is after the snapshot date: give its settled "
+                                            "date, or an open status while it runs", int(events.index[i]) + 1,
+                                      ev.columns.due_ts,
+                                      line_offset)
+    out = events.assign(ts=known)
+    if ev.columns.days_late is None and ev.columns.due_ts is not None:
+        days = (known.dt.normalize() - due.dt.normalize()).dt.days.clip(lower=0).astype("float64")
+        out["days_late"] = days.where(~open_ & due.notna().to_numpy(bool))
+    return out
+
+
+def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot: pd.Timestamp | None, file: str,
+                 line_offset: int | None) -> tuple[pd.DataFrame, pd.Series]:
+    """The ledger as it stood when each row's grace period ended ([events] grace_days): a row not settled by
+    then is broken, its later settlement forgotten, so it reads the same as one never settled; one not settled
+    whose grace runs past the snapshot is open (how it ends is not known yet)."""
+    if snapshot is None:
+        raise DataValidationError(file, "the spec gives a grace period (grace_days): give the snapshot date "
+                                        "(--snapshot-date, or snapshot_date in the spec), which tells a broken "
+                                        "commitment from one still within its grace")
+    assert ev.grace_days is not None
+    last_day = events["due_ts"].dt.normalize() + pd.Timedelta(days=ev.grace_days)
+    has_due = last_day.notna().to_numpy(bool)
+    within = (settled.dt.normalize() <= last_day).to_numpy(bool, na_value=False)
+    over = has_due & ~within & (last_day < pd.Timestamp(snapshot).normalize()).to_numpy(bool, na_value=False)
+    running = has_due & settled.isna().to_numpy(bool) & ~over
+    first = {m: next((s for s, v in ev.statuses.items() if v.meaning == m), None) for m in ("broken", "open")}
+    status = events["status"].mask(over, first["broken"])  # the first declared: the spec's own order
+    opens = ev.statuses_meaning("open")
+    still = running & ~status.isin(opens).to_numpy(bool)
+    if still.any():
+        if not opens:
+            raise DataValidationError(file, "not settled and within its grace period at the snapshot, so it is "
+                                            "still open: declare a status meaning open",
+                                      int(events.index[int(np.argmax(still))]) + 1,
+                                      ev.columns.status or ev.columns.settled_ts, line_offset)
+        status = status.mask(still, first["open"])
+    out = events.assign(status=status)
+    if "days_late" in out and ev.columns.days_late is not None:  # what was known when the grace ran out
+        out["days_late"] = out["days_late"].mask(over, float(ev.grace_days + 1))
+    return out, settled.mask(over)
+
+
+SEVERITY = ("broken", "late", "open", "kept", "neutral")
+"""A commitment paid in parts has the most severe of its parts' status meanings, in this order."""
+
+
+def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: str = "events",
+                 line_offset: int | None = None) -> tuple[pd.DataFrame, pd.Series | None]:
+    """One event per commitment where the file writes one in parts ([events] parts_of): made when its first
+    part was, due when its first part was due, settled when its last part was (not settled while a part is
+    not), its amount the parts' sum (or, with parts_amount = "once", the amount each repeats), its status
+    the most severe of theirs, its days late the most; kind and
+    counterparty of its first row. In a file without settled dates the merged event is dated by its last
+    part, for only then is the most severe status known. The merged row keeps its first row's number, so
+    errors still name a line of the file."""
+    key = [events["person_id"].astype("string"), *(parts[c].astype("string") for c in parts.columns)]
+    names = ["person_id", *(f"_part_{i}" for i in range(len(parts.columns)))]
+    work = events.assign(**{n: k.to_numpy() for n, k in zip(names[1:], key[1:], strict=True)}, _row=events.index)
+    rank = {s: SEVERITY.index(v.meaning) for s, v in ev.statuses.items()}
+    ledger = "settled_ts" in work  # dated when settled afterwards (dated_when_known); else by its last part
+    once = ev.parts_amount == "once"
+    agg: dict[str, tuple[str, object]] = {"_row": ("_row", "min"), "ts": ("ts", "min" if ledger else "max"),
+                                          "amount": ("amount", "max" if once else "sum")}
+    if once:
+        _same_amount_in_parts(work, names, file, line_offset)
+    for col in ("kind", "counterparty"):
+        if col in work:
+            agg[col] = (col, "first")
+    if "due_ts" in work:
+        agg["due_ts"] = ("due_ts", "min")
+    if "days_late" in work:
+        agg["days_late"] = ("days_late", "max")
+    if ledger:
+        work["_open_part"] = work["settled_ts"].isna()
+        agg["settled_ts"], agg["_open_part"] = ("settled_ts", "max"), ("_open_part", "any")
+    merged = work.groupby(names, sort=False).agg(**agg)
+    if "status" in work:  # the status of the most severe part, as the file writes it
+        worst = work.assign(_severity=work["status"].map(rank)).sort_values("_severity", kind="stable")
+        merged["status"] = worst.groupby(names, sort=False)["status"].first()
+    merged = merged.reset_index(level="person_id").sort_values("_row").set_index("_row").rename_axis(None)
+    when = merged.pop("settled_ts").mask(merged.pop("_open_part")) if ledger else None
+    columns = [c for c in events.columns if c != "settled_ts" and c in merged]
+    return merged[columns], when
+
+
+def _same_amount_in_parts(work: pd.DataFrame, names: list[str], file: str, line_offset: int | None) -> None:
+    """With parts_amount = "once", every row of a commitment repeats its amount: the first row that does not
+    is refused, naming the commitment's first row."""
+    groups = work.groupby(names, sort=False)
+    first = groups["amount"].transform("first").to_numpy(dtype=float, na_value=np.nan)
+    amount = work["amount"].to_numpy(dtype=float, na_value=np.nan)
+    differs = ~np.isclose(amount, first, rtol=0, atol=1e-9, equal_nan=True)
+    if differs.any():
+        i = int(np.flatnonzero(differs)[0])
+        start = int(groups["_row"].transform("min").iloc[i]) + 1
+        raise DataValidationError(file, f"the rows of one commitment (from row {start}) hold different amounts, yet "
+                                        "parts_amount = \"once\" says each repeats its whole amount (for parts that "
+                                        "each hold their own amount, use \"sum\")", int(work["_row"].iloc[i]) + 1,
+                                  line_offset=line_offset)
+
+
+def status_from_days_late(days_late: pd.Series, missed_after: int | None) -> pd.Series:
+    """How each commitment stood, told from its days late (a monthly balance's days past due): none,
+    on_time; some, late; at least `missed_after`, missed. A row without a number is open (not yet known)."""
+    late = days_late.to_numpy(dtype=float, na_value=np.nan)
+    missed = late >= missed_after if missed_after is not None else np.zeros(len(late), bool)
+    status = np.select([np.isnan(late), missed, late > 0], ["open", "missed", "late"], "on_time")
+    return pd.Series(status, index=days_late.index, dtype="string")
+
+
+def status_from_dates(events: pd.DataFrame, settled: pd.Series, snapshot: pd.Timestamp | None, file: str
+                      ) -> pd.Series:
+    """How each commitment ended, told from its due and settled dates (spec.DERIVED_STATUSES): settled by its
+    due day, on_time; after it, late; not settled and due before the snapshot day, missed; else open."""
+    if snapshot is None:
+        raise DataValidationError(file, "the spec tells statuses from the dates (status = \"\"): give the snapshot "
+                                        "date (--snapshot-date, or snapshot_date in the spec), which tells a missed "
+                                        "commitment from an open one")
+    due = events["due_ts"].dt.normalize()
+    done = settled.notna().to_numpy(bool)
+    late = done & (settled.dt.normalize() > due).to_numpy(bool, na_value=False)
+    missed = ~done & (due < pd.Timestamp(snapshot).normalize()).to_numpy(bool, na_value=False)
+    status = np.select([late, done, missed], ["late", "on_time", "missed"], "open")
+    return pd.Series(status, index=events.index, dtype="string")
