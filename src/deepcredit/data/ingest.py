@@ -30,7 +30,6 @@ from deepcredit.data.dataset import (
     parse_snapshot_date,
     write_dataset,
 )
-from deepcredit.data.datasets.uci import typed_frame
 from deepcredit.data.derived import (
     before_first_day,
     outcomes_from_events,
@@ -40,7 +39,7 @@ from deepcredit.data.derived import (
 from deepcredit.data.headers import column_names
 from deepcredit.data.ledger import dated_when_known, merged_parts, status_from_dates, status_from_days_late
 from deepcredit.data.parts import first_part
-from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec
+from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec, typed_frame
 from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
 from deepcredit.data.spec import (
     Attribute,

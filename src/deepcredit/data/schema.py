@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import pandas as pd
+
 
 class Dimension(StrEnum):
     """The five explained dimensions of a DeepCredit score."""
@@ -186,3 +188,14 @@ class DatasetManifest:
     """sha256 of the stored spec.json ("" for data sets stored without one)."""
     time_zone: str = ""
     """The zone whose wall-clock times the tables hold (the spec's [format] timezone); "" for UTC."""
+
+
+DTYPES = {ColumnType.STRING: "string", ColumnType.INT: "Int64", ColumnType.FLOAT: "float64",
+          ColumnType.BOOL: "boolean", ColumnType.TIMESTAMP: "datetime64[us]"}
+"""The pandas dtype each column type is held in."""
+
+
+def typed_frame(spec: TableSpec, columns: dict[str, object]) -> pd.DataFrame:
+    """A frame of the spec's columns with their canonical dtypes (also correct when it has no rows)."""
+    return pd.DataFrame({name: pd.Series(values, dtype=DTYPES[spec.column(name).type])
+                         for name, values in columns.items()})

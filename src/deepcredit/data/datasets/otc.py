@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from deepcredit.data.dataset import Dataset, write_dataset
-from deepcredit.data.datasets.uci import read_bundled, typed_frame
-from deepcredit.data.schema import EVENTS, OUTCOMES, PEOPLE, RELATIONS
+from deepcredit.data.datasets.uci import read_bundled
+from deepcredit.data.schema import EVENTS, OUTCOMES, PEOPLE, RELATIONS, typed_frame
 from deepcredit.data.spec import builtin_spec
 from deepcredit.data.validate import DataValidationError
 

@@ -8,7 +8,7 @@ and its repayment status) are dated on the last calendar day of m, when both are
 records are therefore dated 2005-09-30, strictly before the as-of date 2005-10-01; the label (October)
 comes after it. See docs/data-sources.md.
 
-The helpers `read_bundled` and `typed_frame` are shared with the other bundled data sets (otc.py).
+The helper `read_bundled` is shared with the other bundled data sets (otc.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from deepcredit.data.dataset import Dataset, write_dataset
-from deepcredit.data.schema import EVENTS, OUTCOMES, PEOPLE, RELATIONS, ColumnType, TableSpec
+from deepcredit.data.schema import EVENTS, OUTCOMES, PEOPLE, RELATIONS, typed_frame
 from deepcredit.data.spec import builtin_spec
 
 NAME = "uci"
@@ -53,10 +53,6 @@ EDUCATION = {1: "graduate_school", 2: "university", 3: "high_school", 4: "others
 MARRIAGE = {1: "married", 2: "single", 3: "others", 0: "unknown"}
 LABEL = "default.payment.next.month"
 
-_DTYPES = {ColumnType.STRING: "string", ColumnType.INT: "Int64", ColumnType.FLOAT: "float64",
-           ColumnType.BOOL: "boolean", ColumnType.TIMESTAMP: "datetime64[us]"}
-
-
 def read_bundled(filename: str, sha256: str, **read_csv_args: object) -> pd.DataFrame:
     """Read a CSV shipped gzip-compressed in files/, refusing a copy that differs from the original."""
     raw = gzip.decompress(files(__package__).joinpath("files", filename).read_bytes())
@@ -64,12 +60,6 @@ def read_bundled(filename: str, sha256: str, **read_csv_args: object) -> pd.Data
     if digest != sha256:
         raise ValueError(f"bundled file {filename} is damaged or altered (sha256 {digest}, expected {sha256})")
     return pd.read_csv(io.BytesIO(raw), **read_csv_args)
-
-
-def typed_frame(spec: TableSpec, columns: dict[str, object]) -> pd.DataFrame:
-    """A frame of the spec's columns with their canonical dtypes (also correct when it has no rows)."""
-    return pd.DataFrame({name: pd.Series(values, dtype=_DTYPES[spec.column(name).type])
-                         for name, values in columns.items()})
 
 
 def _month_end(month: str) -> pd.Timestamp:
