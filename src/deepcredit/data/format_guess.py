@@ -21,6 +21,7 @@ import pandas as pd
 
 from deepcredit.data.compressed import open_bytes, open_text
 from deepcredit.data.headers import unnamed
+from deepcredit.data.jsonlines import is_json_lines, read_json_text
 from deepcredit.data.parts import first_part, table_parts
 from deepcredit.data.sheets import is_spreadsheet
 from deepcredit.data.validate import PLAIN, FileFormat, is_parquet
@@ -151,7 +152,10 @@ def _missing_markers(columns: dict[str, pd.Series]) -> set[str]:
 
 def read_text(path: Path, delimiter: str, encoding: str, nrows: int | None = None, **kw) -> pd.DataFrame:
     """A CSV file's cells as text, as the draft reads it; a directory's parts one after another (the first
-    `nrows` rows of them)."""
+    `nrows` rows of them); a JSON Lines file's records (data/jsonlines.py; `usecols` selects columns)."""
+    if is_json_lines(path):
+        frame = read_json_text(path, nrows, encoding).astype(object)
+        return frame[list(kw["usecols"])] if "usecols" in kw else frame
     frames: list[pd.DataFrame] = []
     for part in table_parts(path):
         left = None if nrows is None else nrows - sum(map(len, frames))
@@ -173,7 +177,8 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
     """One format for a data set's files, from the first lines of each CSV (Parquet files have their own
     types). The first CSV's separator is taken; the decimal mark and date form come from whichever file
     shows them (ISO dates and whole numbers read under any format). Disagreements become notes."""
-    csvs = [Path(p) for p in paths if not is_parquet(Path(p)) and not is_spreadsheet(Path(p))]
+    csvs = [Path(p) for p in paths if not is_parquet(Path(p)) and not is_spreadsheet(Path(p))
+            and not is_json_lines(Path(p))]
     if not csvs:
         return GuessedFormat(PLAIN)
     first = csvs[0]

@@ -37,6 +37,7 @@ from deepcredit.data.derived import (
     with_open_windows,
 )
 from deepcredit.data.headers import column_names
+from deepcredit.data.jsonlines import is_json_lines, json_columns
 from deepcredit.data.ledger import dated_when_known, merged_parts, status_from_dates, status_from_days_late
 from deepcredit.data.parts import first_part
 from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec, typed_frame
@@ -70,12 +71,15 @@ TYPES = {"numeric": ColumnType.FLOAT, "categorical": ColumnType.STRING, "ordinal
 
 
 def file_columns(path: Path, fmt: FileFormat = PLAIN) -> list[str]:
-    """The column names of a CSV (its header), Parquet file or sheet; of a directory of parts, its first part's."""
+    """The column names of a CSV (its header), Parquet file, JSON Lines file (every key) or sheet; of a
+    directory of parts, its first part's."""
     path = Path(path)
     if not source_exists(path):
         raise DataValidationError(str(path), "file not found")
     if is_spreadsheet(path):
         return [str(c).strip() for c in read_sheet(path, nrows=0).columns]
+    if is_json_lines(path):
+        return json_columns(path, fmt.text_encoding)
     path = first_part(path)
     if is_parquet(path):
         return list(pq.read_schema(path).names)

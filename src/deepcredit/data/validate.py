@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from deepcredit.data.compressed import open_bytes, open_text
 from deepcredit.data.errors import DataValidationError
 from deepcredit.data.headers import column_names, unnamed_note
+from deepcredit.data.jsonlines import is_json_lines, json_columns, json_text_chunks
 from deepcredit.data.parts import PARQUET_SUFFIXES, holds_parquet, table_parts
 from deepcredit.data.schema import Column, ColumnType, TableSpec
 from deepcredit.data.sheets import header_row, is_spreadsheet, read_sheet, source_exists
@@ -186,6 +187,8 @@ def line_offset_for(path: Path) -> int | None:
     sheet, None for Parquet."""
     if is_spreadsheet(path):
         return header_row(path)  # 1 unless a title stands above the header
+    if is_json_lines(path):
+        return 0  # no header: row N is line N
     return None if is_parquet(path) else 1
 
 
@@ -251,7 +254,8 @@ def with_exact_line(exc: DataValidationError, path: Path, fmt: FileFormat = PLAI
             return _in_part(exc, path, fmt)
         except (DataValidationError, csv.Error, OSError, pa.ArrowException):
             return exc
-    if exc.row is None or exc.line_offset is None or is_parquet(path) or is_spreadsheet(path) or not path.is_file():
+    if exc.row is None or exc.line_offset is None or is_parquet(path) or is_spreadsheet(path) \
+            or is_json_lines(path) or not path.is_file():
         return exc
     try:
         line = next((first for row, first, _ in _csv_records(path, fmt) if row == exc.row), None)
@@ -282,6 +286,8 @@ def _chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk]:
         raise DataValidationError(str(path), "file not found")
     if is_spreadsheet(path):
         return _sheet_chunks(path, spec)
+    if is_json_lines(path):
+        return _json_chunks(path, spec, fmt)
     if is_parquet(path):
         return _parquet_chunks(path, spec, fmt)
     return _csv_parts_chunks(path, spec, fmt) if path.is_dir() else _csv_chunks(path, spec, fmt)
@@ -293,6 +299,14 @@ def _sheet_chunks(path: Path, spec: TableSpec) -> Iterator[_Chunk]:
     frame = read_sheet(path)
     _check_header([str(c) for c in frame.columns], spec, str(path), PLAIN)
     yield _Chunk(frame, 1, frame.attrs["header_row"])
+
+
+def _json_chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk]:
+    """A JSON Lines file as chunks of text (data/jsonlines.py): row N is line N."""
+    columns = json_columns(path, fmt.text_encoding)
+    _check_header(columns, spec, str(path), fmt)
+    for first, frame in json_text_chunks(path, columns, CHUNK_ROWS, fmt.text_encoding):
+        yield _Chunk(frame, first, 0)
 
 
 def _looks_like_text(head: bytes, encoding: str = "utf-8") -> bool:
