@@ -269,6 +269,15 @@ def test_a_draft_of_events_dated_in_day_numbers_says_to_declare_days_from(tmp_pa
     text = draft_spec(tmp_path / "people.csv", "instalments", events=tmp_path / "instalments.csv")
     assert "but DAYS_INSTALMENT, DAYS_ENTRY_PAYMENT look like dates written as numbers of days" in text
     assert "days_from = YYYY-MM-DD under [format]" in text
+    # proposed for the date roles by their words: a schedule dated by its due dates, settled when paid
+    for line in ('ts = "DAYS_INSTALMENT"', 'due_ts = "DAYS_INSTALMENT"  # check', 'settled_ts = "DAYS_ENTRY_PAYMENT"'):
+        assert line in text, line
+    spec = spec_from_toml(text.replace("[profile]", "snapshot_date = 2024-04-01\n[profile]", 1)
+                          .replace('"TODO"', '"x"').replace('TODO = {', 'x = {'))
+    with pytest.raises(DataValidationError, match=r"dates written as numbers of days \(or months\)\? Name the date "
+                                                  "they count from as days_from"):
+        ingest_with_spec(spec, {"people": tmp_path / "people.csv", "events": tmp_path / "instalments.csv",
+                                "outcomes": _files(tmp_path, INSTALMENTS)["outcomes"]}, tmp_path / "ds")
     pd.DataFrame({"customer": ["a", "b"], "MONTHS_BALANCE": [-2, -1], "SK_DPD": [0, 3],
                   "CNT_INSTALMENT": [12.0, 24.0]}).to_csv(tmp_path / "balances.csv", index=False)
     text = draft_spec(tmp_path / "people.csv", "balances", events=tmp_path / "balances.csv")

@@ -358,8 +358,8 @@ def _label_values(values: pd.Series) -> list[str]:
 MAX_VALUES = 200
 """A kind or status column lists at most this many values; more means it is not a vocabulary."""
 EVENT_ROLES = {  # DeepCredit's column: (words its header may contain, the types it may have); picked in
-    "due_ts": (r"due", ("date",)),  # this order, so a due or settled date is never taken for the event's date
-    "settled_ts": (r"settl|paid|return|closed|complet|finish|ended|resolv", ("date",)),
+    "due_ts": (r"due|instal|schedul", ("date",)),  # this order, so a due or settled date is never taken for the
+    "settled_ts": (r"settl|paid|payment|return|closed|complet|finish|ended|resolv", ("date",)),  # event's date
     "ts": (r"ts$|date|time|_at$|_on$|when|day$", ("date",)),
     "kind": (r"kind|type|event|what|category|product|item|channel", ("categorical", "boolean")),
     "status": (r"status|state|outcome|result", ("categorical", "boolean")),
@@ -467,26 +467,31 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events") -> lis
     """The [events] section of a history file (or [more_events.NAME], `section`, for a further one)."""
     frame = _sample(path)
     types = _types(frame)
+    days = [c for c, t in types.items() if t == "numeric" and DAY_NUMBERS.search(c)]
+    months = [c for c, t in types.items() if t == "numeric" and MONTH_NUMBERS.search(c)]
+    relative = "date" not in types.values() and bool(days or months)
+    if relative:  # dates written as numbers: proposed for the date roles, once [format] says what they count from
+        types = {c: "date" if c in days or c in months else t for c, t in types.items()}
     taken: set[str] = set()
     person = _person_column(types, id_col, taken)
     taken.add(person or "")
     found: dict[str, str | None] = {}
     for role, (pattern, allowed) in EVENT_ROLES.items():
         found[role] = _pick(types, pattern, allowed, taken)
+        if role == "ts" and found[role] is None:  # any other date; else a schedule dated by its due dates
+            found[role] = _pick(types, ".", allowed, taken) or found["due_ts"]
         taken.add(found[role] or "")
     out = ["", f"# Events: {path.name}. Each row one commitment or activity of a person, as of its date."
            + ("" if section == "events" else " Stored with [events]: a kind or status named in both must mean the "
               "same."), f"[{section}]"]
-    days = [c for c, t in types.items() if t == "numeric" and DAY_NUMBERS.search(c)]
-    months = [c for c, t in types.items() if t == "numeric" and MONTH_NUMBERS.search(c)]
-    if not found["ts"] and days:
+    if relative and days:
         out += [f"# TODO: no date column, but {', '.join(days)} look like dates written as numbers of days: name",
-                "# the date they count from as days_from = YYYY-MM-DD under [format], then name them below (ts,",
-                "# due_ts, settled_ts)."]
-    if not found["ts"] and months:
+                "# the date they count from as days_from = YYYY-MM-DD under [format]; they are proposed below as",
+                "# dates (ts, due_ts, settled_ts): check."]
+    if relative and months:
         out += [f"# TODO: no date column, but {', '.join(months)} look like dates written as numbers of months:",
                 "# under [format], name the date they count from as days_from = YYYY-MM-DD and list them in",
-                f"# month_columns = [{', '.join(map(toml_string, months))}], then name them below (ts)."]
+                f"# month_columns = [{', '.join(map(toml_string, months))}]; they are proposed below as dates: check."]
     if parts := _parts_of(frame, person, found["due_ts"], taken):
         out.append(f"parts_of = [{', '.join(toml_string(c) for c in parts)}]  # check: rows share a person and a "
                    "due date, so one commitment seems paid in parts: these columns tell commitments apart")

@@ -682,7 +682,11 @@ def _coerce(values: pd.Series, col: Column, nan: np.ndarray | None, fmt: FileFor
                           f"is not a valid number of {unit} from {fmt.days_from}")
         out = _timestamps(s.astype(_TEXT), fmt, col.name)
         bad = out.isna().to_numpy(dtype=bool) & ~blank
-        return _Typed(out, blank, bad, none, f"is not a valid timestamp ({fmt.date_hint()})")
+        numbers = not fmt.days_from and bool(bad.any()) and \
+            pd.to_numeric(s[bad].astype(_TEXT).str.strip(), errors="coerce").notna().all()
+        relative = "; dates written as numbers of days (or months)? Name the date they count from as days_from " \
+                   "under [format]" if numbers else ""
+        return _Typed(out, blank, bad, none, f"is not a valid timestamp ({fmt.date_hint()}){relative}")
     raise AssertionError(ctype)
 
 
