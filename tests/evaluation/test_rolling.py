@@ -42,6 +42,8 @@ def test_a_period_trains_only_on_outcomes_known_by_its_first_date():
         start = as_of.iloc[f.predict].min()
         assert len(f.train) and (as_of.iloc[f.train] + window <= start).all()
         assert as_of.iloc[f.train].max() == start - pd.DateOffset(months=2)  # the month before is not known yet
+    with pytest.raises(ValueError, match="no row before 2024-02-01 has an outcome known by its first day"):
+        rolling_origin_folds(as_of, 5, known_at=known.label_keys["known_at"])
 
 
 def test_predictions_are_pooled_over_every_test_period():

@@ -49,6 +49,9 @@ def rolling_origin_folds(as_of: pd.Series | np.ndarray, periods: int, period: st
         train = labels < p
         if known is not None:
             train &= known.astype("datetime64[us]") <= dates[test].min()
+        if not train.any():
+            raise ValueError(f"rolling origin: no row before {p} has an outcome known by its first day (each is "
+                             "known when its performance window ends): test fewer periods, or later ones")
         folds.append(OriginFold(np.flatnonzero(train), np.flatnonzero(test), str(p)))
     return folds
 
