@@ -51,7 +51,8 @@ def relations_from_people(rel: Relations, people: pd.DataFrame, path: Path, sinc
 def _group_links(rel: Relations, col: str, values: pd.Series, person: pd.Series, known: pd.Series) -> pd.DataFrame:
     """Every pair of people sharing a value of `col`, once (source before target), known when both were."""
     frame = pd.DataFrame({"value": values.astype("string").str.strip().replace("", pd.NA), "person": person,
-                          "known": known}).dropna(subset=["value"]).drop_duplicates(["value", "person"])
+                          "known": known}).dropna(subset=["value"]).sort_values("known", kind="stable") \
+        .drop_duplicates(["value", "person"])  # a value held on several versions: known from the earliest
     size = frame.groupby("value")["person"].transform("size")
     if (big := frame.loc[size > rel.max_group, "value"].nunique()) > 0:
         warnings.warn(f"{big:,} value(s) of {col!r} are shared by more than {rel.max_group} people (max_group): "
