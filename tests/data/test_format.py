@@ -421,3 +421,26 @@ def test_a_placeholder_far_beyond_every_other_value_is_proposed_as_a_special_val
     assert special_codes(pd.Series([1, 5, 13, 2] * 10 + [96, 98] * 3)) == ["96", "98"]  # the placeholder forms
     assert special_codes(pd.Series([10, 20, 30, 40] * 10 + [200])) == []  # one large value is no placeholder
     assert special_codes(pd.Series(list(range(1, 101)) * 2)) == []
+
+
+def test_a_number_written_with_words_around_it_is_read_as_that_number(tmp_path):
+    """A loan book writes ' 36 months' and '13.56%': declared number_in_text, they are numbers; the draft sees it."""
+    from deepcredit.data.draft_words import number_in_text
+
+    pd.DataFrame({"id": ["l1", "l2", "l3"], "term": [" 36 months", " 60 months", ""],
+                  "int_rate": ["13.56%", "7.5%", "21%"], "emp_length": ["10+ years", "< 1 year", "2 years"],
+                  "issue_d": ["2018-01-01"] * 3, "default": [0, 1, 0]}).to_csv(tmp_path / "lc.csv", index=False)
+    text = draft_spec(tmp_path / "lc.csv")
+    assert text.count("number_in_text = true  # check") == 2 and 'unit = "months"' in text and 'unit = "%"' in text
+    ds = ingest_with_spec(spec_from_toml(text), {"people": tmp_path / "lc.csv"}, tmp_path / "ds")
+    people = ds.read("people")
+    assert people["term"].tolist()[:2] == [36.0, 60.0] and pd.isna(people["term"].iloc[2])
+    assert people["int_rate"].tolist() == [13.56, 7.5, 21.0] and people["emp_length"].dtype != "float64"
+    assert number_in_text(pd.Series(["10+ years", "< 1 year"])) is None  # comparing: an ordinal, rather
+    european = pd.DataFrame({"id": ["l1"], "fee": ["€ 1.234,50"], "issue_d": ["2018-01-01"], "default": [0]})
+    european.to_csv(tmp_path / "eu.csv", index=False, sep=";")
+    spec = spec_from_toml(text.replace('name = "term"', 'name = "fee"').replace(
+        "[profile]", '[format]\ndelimiter = ";"\ndecimal = ","\nthousands = "."\n\n[profile]', 1).split(
+        '[[profile.attributes]]\nname = "int_rate"')[0] + text[text.index("[outcomes]"):])
+    assert ingest_with_spec(spec, {"people": tmp_path / "eu.csv"}, tmp_path / "eu").read("people")["fee"].tolist() == \
+        [1234.5]

@@ -49,7 +49,7 @@ def test_a_reason_writes_a_value_in_its_features_unit():
         ["408 days", "1 day", "75%", "5", "1,250.50", "yes", "5,951"]
     assert shown("", 0.1234) == 0.1234 and shown("days", None) is None  # no unit, or missing: as it is
     # a unit a spec declares for an attribute, in words, also after a log
-    assert [shown("months", 48.0), shown("log1p:DM", float(np.log1p(1250))), shown("DM", 0.5)] == \
-        ["48 months", "1,250 DM", "0.5 DM"]
+    assert [shown("months", 48.0), shown("log1p:DM", float(np.log1p(1250))), shown("DM", 0.5), shown("%", 13.56)] == \
+        ["48 months", "1,250 DM", "0.5 DM", "13.56%"]
     units = {f.name: f.unit for f in features_for(builtin_spec("simulator"))}
     assert units["history_days"] == "days" and units["bad_rate"] == "share" and units["amount_paid_180d"] == "money"

@@ -134,3 +134,24 @@ def sentinel(numbers: pd.Series) -> list[str]:
         if len(rest) and abs(value) > 10 * max(rest.abs().max(), 1):
             return [str(int(value))]
     return []
+
+
+NUMBER_IN_TEXT = re.compile(r"^\s*([^\d<>+\-]*?)\s*(-?\d+(?:[.,]\d+)?)\s*([^\d<>+]*?)\s*$")
+
+
+def number_in_text(values: pd.Series) -> tuple[str, str] | None:
+    """(an example, the words around its numbers) where a text column writes one number in the same words
+    each time ("13.56%", " 36 months", "$1200"): read it as a number (Attribute.number_in_text). None where
+    the words vary, a value compares ("< 1 year", "10+ years": an ordinal, rather) or holds no number."""
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    if text.empty or pd.to_numeric(text, errors="coerce").notna().all():
+        return None
+    parts = text.str.extract(NUMBER_IN_TEXT)
+    if parts[1].isna().any():
+        return None
+    words = (parts[0].fillna("") + "|" + parts[2].fillna("").str.strip()).unique()
+    if len(words) != 1 or words[0] == "|":
+        return None
+    before, after = words[0].split("|")
+    return str(text.iloc[0]), (before + " " + after).strip()

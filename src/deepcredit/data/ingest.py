@@ -124,9 +124,24 @@ def _table(name: str, section: str, columns: Iterable[Column], ignore: list[str]
                      unknown_hint=f"; to leave it out, list it in `ignore` under [{section}] in the spec")
 
 
-def _attribute_column(a: Attribute) -> Column:
+def _attribute_column(a: Attribute, as_written: bool = False) -> Column:
+    """The attribute's column as stored, or `as_written` in the user's file (a number in text is text there)."""
     allowed = frozenset(a.order) if a.order is not None else None  # only ordinal attributes have an order
-    return Column(a.source_column, TYPES[a.type], nullable=True, allowed=allowed, description=a.description)
+    ctype = ColumnType.STRING if as_written and a.number_in_text else TYPES[a.type]
+    return Column(a.source_column, ctype, nullable=True, allowed=allowed, description=a.description)
+
+
+def numbers_in_text(values: pd.Series, fmt: FileFormat, file: str, column: str,
+                    line_offset: int | None) -> pd.Series:
+    """The first number in each text ("13.56%" 13.56, " 36 months" 36, "$1,200" 1200 with thousands ","),
+    read with the file's decimal and thousands marks; a text with none is refused at its row."""
+    dec, sep = re.escape(fmt.decimal), re.escape(fmt.thousands) if fmt.thousands else None
+    digits = rf"\d{{1,3}}(?:{sep}\d{{3}})+|\d+" if sep else r"\d+"
+    found = values.astype("string").str.extract(rf"([-+]?(?:{digits})(?:{dec}\d+)?)", expand=False)
+    if (i := first_true((values.notna() & found.isna()).to_numpy(bool))) is not None:
+        raise DataValidationError(file, f"{str(values.iloc[i])!r} holds no number (number_in_text = true)",
+                                  int(values.index[i]) + 1, column, line_offset)
+    return pd.to_numeric(fmt.numbers_as_python_reads_them(found.str.strip()), errors="coerce").astype("float64")
 
 
 def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd.DataFrame:
@@ -142,7 +157,7 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
         want[("outcomes", "as_of_column")] = dated_by
     check.require(path, want)
     cols = [Column(p.id_column, ColumnType.STRING)] if p.id_column else []
-    cols += [_attribute_column(a) for a in p.attributes]
+    cols += [_attribute_column(a, as_written=True) for a in p.attributes]
     if p.valid_from:
         cols.append(Column(p.valid_from, ColumnType.TIMESTAMP, nullable=True))
     if spec.outcomes.source == "people":
@@ -158,7 +173,8 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     ids = frame[p.id_column] if p.id_column else pd.Series(range(1, len(frame) + 1)).astype(str)
     out = pd.DataFrame({"person_id": ids.astype("string")})
     for a in p.attributes:
-        out[a.name] = frame[a.source_column]
+        out[a.name] = numbers_in_text(frame[a.source_column], check.fmt, str(path), a.source_column,
+                                      line_offset_for(path)) if a.number_in_text else frame[a.source_column]
     if p.valid_from:
         out["valid_from"] = frame[p.valid_from]
     if spec.outcomes.source == "people":

@@ -100,6 +100,10 @@ class Attribute(_Strict):
     special: dict[str, str] = {}
     """Numeric values that are codes, not quantities, with what each means ({"96" = "not reported"}): every
     feature reads them as missing, and a categorical feature `<name>_code` holds their meaning."""
+    number_in_text: bool = False
+    """A numeric attribute written with words or signs around its number ("13.56%", " 36 months", "$1,200"):
+    the number is read out of the text (the [format]'s decimal and thousands marks apply); a value without
+    one is refused at its row, unless it is empty or a missing-value marker."""
     unit: str = Field(default="", max_length=40)
     """What a numeric value counts, in words a reason shows after it ("months": "48 months"; "money": 1,250.00;
     "share": 75%)."""
@@ -129,6 +133,9 @@ class Attribute(_Strict):
             raise SpecProblem(("order",), "a value appears more than once in `order`")
         if self.log and self.type != "numeric":
             raise SpecProblem(("log",), "`log` applies to numeric attributes only")
+        if self.number_in_text and self.type != "numeric":
+            raise SpecProblem(("number_in_text",), f"`number_in_text` applies to numeric attributes only (this one "
+                                                   f"is {self.type})")
         if self.unit and self.type != "numeric":
             raise SpecProblem(("unit",), f"`unit` applies to numeric attributes only (this one is {self.type})")
         if self.special and self.type != "numeric":

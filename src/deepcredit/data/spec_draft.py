@@ -30,6 +30,7 @@ from deepcredit.data.draft_words import (
     dimension_of,
     header_text,
     header_words,
+    number_in_text,
     outcomes_in_words,
     special_codes,
     unit_of,
@@ -271,12 +272,17 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[st
                     "# or sequence feature sees them; written as one row per event they become a history (see",
                     "# 'A history written across columns' in docs/bring-your-own-data.md)."]
         kind = infer_type(frame[col])
+        written = number_in_text(frame[col]) if kind == "categorical" else None
+        kind = "numeric" if written else kind
         words = header_words(col)
         attr = words if not re.match(IDENTIFIER, col) else col
         out += ["", "[[profile.attributes]]", f"name = {toml_string(attr)}"]
         if attr != col:
             out.append(f"column = {toml_string(col)}")
         out.append(f"type = {toml_string(kind)}")
+        if written:
+            example, around = written
+            out.append(f"number_in_text = true  # check: {toml_string(example)} is read as its number")
         role = next((r for r, (hint, needs, _) in ROLE_HINTS.items() if r not in roles and kind == needs
                      and re.search(hint, words) and not COUNT_HINTS.search(words)), None)
         if role:
@@ -287,7 +293,8 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[st
             out.append(f"# special = {{ {listed} }}  # check: {', '.join(codes)} "
                        f"{'stands' if len(codes) == 1 else 'stand'} apart from the other values: codes, not "
                        "quantities? Say what each means and keep the line")
-        if kind == "numeric" and (unit := unit_of(words)):
+        around = written[1] if written else ""
+        if kind == "numeric" and (unit := around if around == "%" or around.isalpha() else unit_of(words)):
             out.append(f"unit = {toml_string(unit)}  # check: what a reason shows after the value")
         if kind == "categorical" and frame[col].nunique() <= 12:
             listed = ", ".join(toml_string(str(v)) for v in sorted(frame[col].dropna().unique()))

@@ -66,7 +66,7 @@ def shown_in(unit: str, value: float) -> str:
         value, unit = math.expm1(value), unit.removeprefix(LOG1P).removeprefix(":")
     if unit in UNITS:
         return UNITS[unit](value)
-    return f"{_number(value)} {unit}" if unit else _number(value)
+    return f"{_number(value)}{'' if unit == '%' else ' '}{unit}" if unit else _number(value)
 
 
 @dataclass(frozen=True)
