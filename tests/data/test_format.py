@@ -444,3 +444,16 @@ def test_a_number_written_with_words_around_it_is_read_as_that_number(tmp_path):
         '[[profile.attributes]]\nname = "int_rate"')[0] + text[text.index("[outcomes]"):])
     assert ingest_with_spec(spec, {"people": tmp_path / "eu.csv"}, tmp_path / "eu").read("people")["fee"].tolist() == \
         [1234.5]
+
+
+def test_dates_written_as_a_month_and_a_year_read_as_its_first_day(tmp_path):
+    """A loan book's issue_d reads 'Dec-2016': the draft proposes %b-%Y, each date the 1st of its month."""
+    pd.DataFrame({"id": ["l1", "l2", "l3"], "issue_d": ["Dec-2016", "Jan-2017", "Feb-2017"], "grade": list("ABC"),
+                  "loan_status": ["Fully Paid", "Charged Off", "Fully Paid"]}).to_csv(tmp_path / "l.csv", index=False)
+    text = draft_spec(tmp_path / "l.csv")
+    assert 'date_format = "%b-%Y"' in text and "reads as the first day of its month" in text
+    assert 'as_of_column = "issue_d"' in text
+    ds = ingest_with_spec(spec_from_toml(text), {"people": tmp_path / "l.csv"}, tmp_path / "ds")
+    assert ds.read("outcomes")["as_of"].dt.strftime("%Y-%m-%d").tolist() == ["2016-12-01", "2017-01-01", "2017-02-01"]
+    with pytest.raises(SpecError, match="does not give a whole date"):
+        spec_from_toml(text.replace('date_format = "%b-%Y"', 'date_format = "%Y"'))

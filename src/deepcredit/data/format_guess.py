@@ -36,6 +36,9 @@ MISSING_MARKERS = ("NA", "N/A", "n/a", "na", "#N/A", "NULL", "null", "None", "no
 """Texts that spreadsheets, R, SQL exports and hand-kept files write for "no value"."""
 _VALUE_LIKE = re.compile(r"^[+-]?\d[\d.,:/ 'T+Z-]*$")
 _NUMERIC_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:[ T](\d{1,2}):(\d{2})(:\d{2})?)?$")
+MONTH_FORMS = (("%b-%Y", r"[A-Za-z]{3}-\d{4}"), ("%b %Y", r"[A-Za-z]{3} \d{4}"), ("%B %Y", r"[A-Za-z]{4,9} \d{4}"),
+               ("%m/%Y", r"\d{1,2}/\d{4}"))
+"""Dates written as a month and a year (a loan book's issue_d, "Dec-2016"): strptime form and its pattern."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,12 @@ def _date_format(name: str, columns: dict[str, pd.Series]) -> tuple[str | None, 
         note = (f"check: no day in {name}'s '{col}' is above 12, so its dates could be month first "
                 f"(%m{sep}%d{sep}%Y{time}) as well as day first")
         return f"%d{sep}%m{sep}%Y{time}", (note,)
+    for col, s in columns.items():
+        for form, pattern in MONTH_FORMS:
+            if len(s) and s.str.fullmatch(pattern).all() and \
+                    pd.to_datetime(s, format=form, errors="coerce").notna().all():
+                return form, (f"check: {name}'s '{col}' writes a month and a year, no day: such a date reads as "
+                              "the first day of its month",)
     return None, ()
 
 

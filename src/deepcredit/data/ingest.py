@@ -399,6 +399,11 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
     A source is a file, a sheet (book.xlsx#sheet) or a directory of parts (parts.py).
     on_step: told what is being read or checked (a large file takes a while)."""
     check = _Checker(spec_file, spec.format.file_format())
+    if spec.format.month_only and spec.events is not None:
+        warnings.warn(f"dates are read as months ({spec.format.date_format}): an event written with its month only "
+                      "is dated the month's first day, up to a month before it may have happened, so a feature "
+                      "within that month may see it; give events their day where the history matters",
+                      stacklevel=2)
     if "people" not in sources:
         raise DataValidationError("people", "no file was given for the people table (--people)")
     for table, declared in (("events", spec.events), ("relations", spec.relations)):

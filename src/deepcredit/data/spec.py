@@ -500,7 +500,8 @@ class Format(_Strict):
     decimal: Literal[".", ","] = "."
     """The decimal mark of numbers written as text."""
     date_format: str | None = None
-    """How dates written as text look, in strptime directives (%d/%m/%Y); ISO 8601 is read as well."""
+    """How dates written as text look, in strptime directives (%d/%m/%Y); ISO 8601 is read as well. A form
+    without the day (%b-%Y: "Dec-2016") reads each date as the first day of its month."""
     thousands: Literal[",", ".", " ", "'", "\u00a0", "\u202f"] | None = None
     """The mark between groups of three digits, where numbers have one (1,234.50; 1.234,50; 1 234,50)."""
     timezone: str | None = None
@@ -549,10 +550,18 @@ class Format(_Strict):
                 back = dt.datetime.strptime(day.strftime(self.date_format), self.date_format)
             except ValueError:
                 back = None
-            if back is None or back.date() != day.date():
+            month_only = back is not None and (back.year, back.month, back.day) == (2024, 1, 1) and \
+                any(d in self.date_format for d in ("%m", "%b", "%B"))
+            if back is None or (back.date() != day.date() and not month_only):
                 raise SpecProblem(("date_format",), f"{self.date_format!r} does not give a whole date: it needs "
-                                                    "the day, month and year, such as %d/%m/%Y or %m/%d/%Y %H:%M")
+                                                    "the day (or at least the month), month and year, such as "
+                                                    "%d/%m/%Y, %m/%d/%Y %H:%M or %b-%Y")
         return self
+
+    @property
+    def month_only(self) -> bool:
+        """Whether date_format writes a month and a year but no day (each date the first of its month)."""
+        return self.date_format is not None and "%d" not in self.date_format and "%j" not in self.date_format
 
     def describe(self) -> str:
         """How the files are read, in a line (empty for DeepCredit's own form)."""
