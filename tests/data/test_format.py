@@ -457,3 +457,23 @@ def test_dates_written_as_a_month_and_a_year_read_as_its_first_day(tmp_path):
     assert ds.read("outcomes")["as_of"].dt.strftime("%Y-%m-%d").tolist() == ["2016-12-01", "2017-01-01", "2017-02-01"]
     with pytest.raises(SpecError, match="does not give a whole date"):
         spec_from_toml(text.replace('date_format = "%b-%Y"', 'date_format = "%Y"'))
+
+
+@pytest.mark.parametrize("above", ["Customer export, generated 2024-05-01\n\n", "sep=;\n"])
+def test_lines_above_a_csv_header_are_passed_over_and_errors_name_the_files_own_lines(tmp_path, above):
+    """A system's export puts a title (and a blank line) above the header; Excel writes sep=; there."""
+    sep = ";" if "sep=" in above else ","
+    lines = [sep.join(["customer", "income", "signup"]), sep.join(["c1", "1250", "2023-01-31"]),
+             sep.join(["c2", "980", "2023-11-02"])]
+    (tmp_path / "people.csv").write_text(above + "\n".join(lines) + "\n")
+    pd.DataFrame({"customer": ["c1", "c2"], "defaulted": [0, 1], "scored_at": ["2024-03-01"] * 2}).to_csv(
+        tmp_path / "outcomes.csv", index=False, sep=sep)  # its header is on line 1: each file has its own
+    text = draft_spec(tmp_path / "people.csv", outcomes=tmp_path / "outcomes.csv")
+    header = above.count("\n") + 1
+    assert f"header_line = {header}  # check" in text and text.count("header_line") == 1
+    sources = {"people": tmp_path / "people.csv", "outcomes": tmp_path / "outcomes.csv"}
+    ds = ingest_with_spec(spec_from_toml(text), sources, tmp_path / "ds")
+    assert ds.read("people")["income"].tolist() == [1250.0, 980.0]
+    (tmp_path / "people.csv").write_text(above + "\n".join(lines).replace("980", "lots") + "\n")
+    with pytest.raises(DataValidationError, match=rf"row 2 \(line {header + 2}\), column 'income'"):
+        ingest_with_spec(spec_from_toml(text), sources, tmp_path / "ds2")

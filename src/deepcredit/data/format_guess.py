@@ -68,16 +68,26 @@ def guess_encoding(path: Path) -> str:
     return "utf-8"
 
 
-def guess_delimiter(path: Path) -> str:
-    """The separator that splits the first lines into the same, largest number of cells (',' when none)."""
+def guess_layout(path: Path) -> tuple[str, int]:
+    """(separator, header line): the separator that splits the first lines into the same, largest number of
+    cells, and the line where that run of equal rows starts, so a title, an export's date or Excel's `sep=;`
+    above the header is passed over (',' and line 1 when nothing fits)."""
     with open_text(first_part(path), "utf-8", errors="replace") as fh:
         head = list(islice(fh, HEAD_LINES))
-    best, cells = ",", 1
+    best, cells, line = ",", 1, 1
     for sep in SEPARATORS:
-        widths = {len(r) for r in csv.reader(head, delimiter=sep) if r}
-        if len(widths) == 1 and (n := widths.pop()) > cells:
-            best, cells = sep, n
-    return best
+        rows = [(i + 1, len(r)) for i, r in enumerate(csv.reader(head, delimiter=sep)) if r]
+        for k, (start, width) in enumerate(rows[:5]):  # at most a few lines above the header
+            if width >= 2 and all(w == width for _, w in rows[k:]):
+                if width > cells:
+                    best, cells, line = sep, width, start
+                break
+    return best, line
+
+
+def guess_delimiter(path: Path) -> str:
+    """The separator of guess_layout."""
+    return guess_layout(path)[0]
 
 
 def _texts(frame: pd.DataFrame) -> dict[str, pd.Series]:
@@ -159,7 +169,8 @@ def _missing_markers(columns: dict[str, pd.Series]) -> set[str]:
     return found
 
 
-def read_text(path: Path, delimiter: str, encoding: str, nrows: int | None = None, **kw) -> pd.DataFrame:
+def read_text(path: Path, delimiter: str, encoding: str, nrows: int | None = None, header_line: int = 1,
+              **kw) -> pd.DataFrame:
     """A CSV file's cells as text, as the draft reads it; a directory's parts one after another (the first
     `nrows` rows of them); a JSON Lines file's records (data/jsonlines.py; `usecols` selects columns)."""
     if is_json_lines(path):
@@ -171,15 +182,15 @@ def read_text(path: Path, delimiter: str, encoding: str, nrows: int | None = Non
         if left is not None and left <= 0:
             break
         frame = pd.read_csv(part, sep=delimiter, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
-                            dtype=str, keep_default_na=False, nrows=left, **kw)
+                            dtype=str, keep_default_na=False, nrows=left, skiprows=header_line - 1, **kw)
         # pandas calls an empty header cell "Unnamed: i"; ingest calls it unnamed_N (data/headers.py)
         frames.append(frame.rename(columns=lambda c: re.sub(r"^Unnamed: (\d+)$",
                                                             lambda m: unnamed(int(m[1]) + 1), str(c))))
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-def _head(path: Path, delimiter: str, encoding: str) -> dict[str, pd.Series]:
-    return _texts(read_text(path, delimiter, encoding, nrows=HEAD_LINES))
+def _head(path: Path, delimiter: str, encoding: str, header_line: int = 1) -> dict[str, pd.Series]:
+    return _texts(read_text(path, delimiter, encoding, nrows=HEAD_LINES, header_line=header_line))
 
 
 def guess_format(paths: list[Path]) -> GuessedFormat:
@@ -191,7 +202,9 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
     if not csvs:
         return GuessedFormat(PLAIN)
     first = csvs[0]
-    seps = {p: guess_delimiter(p) for p in csvs}
+    layouts = {p: guess_layout(p) for p in csvs}
+    seps = {p: sep for p, (sep, _) in layouts.items()}
+    headers = {p: line for p, (_, line) in layouts.items()}
     encodings = {p: e for p in csvs if (e := guess_encoding(p)) != "ascii"}
     encoding = next(iter(encodings.values()), "utf-8")
     named = next(iter(encodings), first)
@@ -208,7 +221,7 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
     zoned: list[str] = []
     missing: set[str] = set()
     for p in csvs:
-        columns = _head(p, seps[p], encodings.get(p, "utf-8"))
+        columns = _head(p, seps[p], encodings.get(p, "utf-8"), headers[p])
         missing |= _missing_markers(columns)
         columns = {c: s[~s.isin(missing)] for c, s in columns.items()}
         if any(len(s) and s.str.contains(_OFFSET_TIME).all() for s in columns.values()):
@@ -234,7 +247,7 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
     decimal = "," if marks == {","} else "."
     thousands = next(iter(groups)) if len(groups) == 1 and decimal not in groups else None
     fmt = FileFormat(seps[first], decimal, next(iter(forms), None), thousands, missing=tuple(sorted(missing)),
-                     encoding=encoding)
+                     encoding=encoding, header_line=headers[first])
     return GuessedFormat(fmt, tuple(notes))
 
 

@@ -84,21 +84,29 @@ def file_columns(path: Path, fmt: FileFormat = PLAIN) -> list[str]:
     if is_parquet(path):
         return list(pq.read_schema(path).names)
     with open_text(path, fmt.text_encoding, errors="replace") as fh:
+        for _ in range(fmt.header_line - 1):  # the lines above the header
+            fh.readline()
         return column_names(next((r for r in csv.reader(fh, delimiter=fmt.delimiter) if r), []))
 
 
 class _Checker:
     """Reports a declared column missing from a data file at the spec's line; knows how the files are written."""
 
-    def __init__(self, spec_file: str | None, fmt: FileFormat = PLAIN) -> None:
+    def __init__(self, spec_file: str | None, fmt: FileFormat = PLAIN,
+                 header_lines: dict[Path, int] | None = None) -> None:
         self.spec_file, self.fmt = spec_file, fmt
+        self.header_lines = {Path(p): n for p, n in (header_lines or {}).items()}
         self._headers: dict[Path, list[str]] = {}
+
+    def fmt_for(self, path: Path) -> FileFormat:
+        """How `path` is written: the spec's [format], with the header line its section declares."""
+        return replace(self.fmt, header_line=self.header_lines.get(Path(path), 1))
 
     def columns(self, path: Path) -> set[str]:
         """The file's column names, read once per ingest."""
         path = Path(path)
         if path not in self._headers:
-            self._headers[path] = file_columns(path, self.fmt)
+            self._headers[path] = file_columns(path, self.fmt_for(path))
         return set(self._headers[path])
 
     def defaulted_absent(self, declared: BaseModel, field: str, path: Path) -> bool:
@@ -169,7 +177,8 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
                          for i, c in enumerate(getattr(spec.relations, f, []))})
     cols += [Column(c, ColumnType.STRING, nullable=True) for c in links]
     key = ((p.id_column, p.valid_from) if p.valid_from else (p.id_column,)) if p.id_column else ()
-    frame = read_and_validate(path, _table("people", "profile", cols, p.ignore, key), snapshot, fmt=check.fmt)
+    frame = read_and_validate(path, _table("people", "profile", cols, p.ignore, key), snapshot,
+                              fmt=check.fmt_for(path))
     ids = frame[p.id_column] if p.id_column else pd.Series(range(1, len(frame) + 1)).astype(str)
     out = pd.DataFrame({"person_id": ids.astype("string")})
     for a in p.attributes:
@@ -242,7 +251,7 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot)
         check_no_duplicate_rows(frame.drop(columns=ev.ignore, errors="ignore"), file, line_offset)
 
     frame = read_and_validate(path, _table("events", ".".join(section), cols, ev.ignore), snapshot,
-                              checks=(values, amounts_where_meant(ev), no_duplicates), fmt=check.fmt)
+                              checks=(values, amounts_where_meant(ev), no_duplicates), fmt=check.fmt_for(path))
     events = _renamed(frame, mapping)
     events["amount"] = events["amount"].fillna(0.0) if "amount" in events else 0.0
     if ev.only_kind is not None:
@@ -286,7 +295,7 @@ def _read_relations(spec: DatasetSpec, path: Path, check: _Checker, snapshot) ->
     check.require(path, {("relations", "columns", k): v for k, v in mapping.items()})
     cols = _declared_columns(RELATIONS, mapping, {"kind": frozenset(rel.kinds) or None})
     table = _table("relations", "relations", cols, rel.ignore)
-    frame = _renamed(read_and_validate(path, table, snapshot, allow_empty=True, fmt=check.fmt), mapping)
+    frame = _renamed(read_and_validate(path, table, snapshot, allow_empty=True, fmt=check.fmt_for(path)), mapping)
     if "kind" not in frame:
         frame["kind"] = pd.Series(["related"] * len(frame), dtype="string")
     if "weight" not in frame:
@@ -330,7 +339,7 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
         cols += [Column(window_col, ColumnType.INT)] if window_col else []
         key = (o.person_id, as_of_col) if as_of_col else (o.person_id,)
         frame = read_and_validate(path, _table("outcomes", "outcomes", cols, o.ignore, key), snapshot,
-                                  fmt=check.fmt)
+                                  fmt=check.fmt_for(path))
         label = _labels(frame[o.label], spec, str(path), line_offset_for(path))
         ids = frame[o.person_id]
         as_of = frame[as_of_col] if as_of_col else pd.Series(pd.Timestamp(o.as_of), index=frame.index)
@@ -386,10 +395,10 @@ def with_person_columns(spec: DatasetSpec, sources: dict[str, Path], check: _Che
     return spec.model_copy(update=update) if update else spec
 
 
-def _at_source(exc: DataValidationError, sources: dict[str, Path], fmt: FileFormat) -> DataValidationError:
+def _at_source(exc: DataValidationError, sources: dict[str, Path], check: _Checker) -> DataValidationError:
     """The error told at its exact line, and at its part file where the source is a directory of parts."""
     path = next((Path(p) for p in sources.values() if str(Path(p)) == exc.file), None)
-    return exc if path is None else with_exact_line(exc, path, fmt)
+    return exc if path is None else with_exact_line(exc, path, check.fmt_for(path))
 
 
 def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str | None = None,
@@ -398,7 +407,7 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
     """Read and validate a user's files as `spec` declares them: (the four tables, snapshot date).
     A source is a file, a sheet (book.xlsx#sheet) or a directory of parts (parts.py).
     on_step: told what is being read or checked (a large file takes a while)."""
-    check = _Checker(spec_file, spec.format.file_format())
+    check = _Checker(spec_file, spec.format.file_format(), header_lines(spec, sources))
     if spec.format.month_only and spec.events is not None:
         warnings.warn(f"dates are read as months ({spec.format.date_format}): an event written with its month only "
                       "is dated the month's first day, up to a month before it may have happened, so a feature "
@@ -425,7 +434,14 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
         return _read_tables(with_person_columns(spec, sources, check), sources, check, snapshot_date,
                             on_step or (lambda _: None))
     except DataValidationError as exc:
-        raise _at_source(exc, sources, check.fmt) from None
+        raise _at_source(exc, sources, check) from None
+
+
+def header_lines(spec: DatasetSpec, sources: dict[str, Path]) -> dict[Path, int]:
+    """Each source file's header line, as its section of the spec declares it."""
+    sections: dict[str, object] = {"people": spec.profile, "outcomes": spec.outcomes, "relations": spec.relations,
+                                   **{event_source_key(s): ev for s, ev in spec.event_sources()}}
+    return {Path(path): getattr(sections.get(key), "header_line", 1) for key, path in sources.items()}
 
 
 def _person_columns(spec: DatasetSpec) -> dict[str, dict[str, str]]:

@@ -163,6 +163,9 @@ class Profile(_Strict):
     T is the row valid strictly before T; rows without a date hold since always."""
     ignore: list[str] = []
     """Columns of the file that are not used (kept out of the data set entirely)."""
+    header_line: int = Field(default=1, ge=1)
+    """The line of this CSV file that holds its column names, where lines above it hold a title, an
+    export's date or Excel's `sep=;` (they are not read; errors still name the file's own lines)."""
     attributes: list[Attribute] = []
 
     @field_validator("id_column", "valid_from")
@@ -244,6 +247,9 @@ class Events(_Strict):
     """Each status in the file and what it means; left out where the statuses are told from the dates."""
     ignore: list[str] = []
     """Columns of the events file that are not used (an order number, a store): left out of the data set."""
+    header_line: int = Field(default=1, ge=1)
+    """The line of this CSV file that holds its column names, where lines above it hold a title, an
+    export's date or Excel's `sep=;` (they are not read; errors still name the file's own lines)."""
     parts_of: list[str] = []
     """Columns that together name one commitment among a person's rows (a loan and its instalment number),
     where the file writes a commitment paid in parts as several rows: those rows are merged into one event
@@ -386,6 +392,9 @@ class Relations(_Strict):
     """Weights may be negative (a distrust rating): the share of negative incoming ties becomes a feature."""
     ignore: list[str] = []
     """Columns of the relations file that are not used: left out of the data set."""
+    header_line: int = Field(default=1, ge=1)
+    """The line of this CSV file that holds its column names, where lines above it hold a title, an
+    export's date or Excel's `sep=;` (they are not read; errors still name the file's own lines)."""
     unknown_people: Literal["refuse", "drop"] = "refuse"
     """A relation naming someone not in the people table (a contact who is not a customer): "refuse" stops
     the ingest at its row; "drop" leaves it out, and ingest warns how many were left out."""
@@ -444,6 +453,9 @@ class Outcomes(_Strict):
     window_days_column: str | None = None
     ignore: list[str] = []
     """Columns of the outcomes file that are not used: left out of the data set."""
+    header_line: int = Field(default=1, ge=1)
+    """The line of this CSV file that holds its column names, where lines above it hold a title, an
+    export's date or Excel's `sep=;` (they are not read; errors still name the file's own lines)."""
     as_of_dates: list[dt.date] = []
     """source = "events": the as-of dates to label (instead of one `as_of`): at each, everyone with an event
     before it."""

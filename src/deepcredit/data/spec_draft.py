@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -37,11 +38,12 @@ from deepcredit.data.draft_words import (
 )
 from deepcredit.data.format_guess import (
     as_written_by_deepcredit,
-    guess_delimiter,
     guess_encoding,
     guess_format,
+    guess_layout,
     read_text,
 )
+from deepcredit.data.jsonlines import is_json_lines
 from deepcredit.data.schema import Dimension
 from deepcredit.data.sheets import (
     header_row,
@@ -70,7 +72,8 @@ def _sample(path: Path) -> pd.DataFrame:
         if is_spreadsheet(path):
             return read_sheet(path, nrows=SAMPLE_ROWS)
         fmt = guess_format([path]).format
-        return as_written_by_deepcredit(read_text(path, fmt.delimiter, fmt.encoding, nrows=SAMPLE_ROWS), fmt)
+        return as_written_by_deepcredit(read_text(path, fmt.delimiter, fmt.encoding, nrows=SAMPLE_ROWS,
+                                                  header_line=fmt.header_line), fmt)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise DataValidationError(str(path), f"cannot read a sample of the file ({exc.__class__.__name__}: "
                                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
@@ -117,7 +120,7 @@ def _titles(files: list[Path]) -> list[str]:
 def _format_lines(files: list[Path]) -> list[str]:
     """A [format] section when the files are not written as DeepCredit writes its own, and what to check."""
     guess = guess_format(files)
-    fmt = guess.format
+    fmt = replace(guess.format, header_line=PLAIN.header_line)  # a file's header line is its section's
     if fmt == PLAIN and not guess.notes:
         return []
     out = ["", "# How the files write their values (DeepCredit's own: comma-separated, decimal point, ISO dates)."]
@@ -136,6 +139,15 @@ def _format_lines(files: list[Path]) -> list[str]:
         markers = ", ".join(toml_string(m) for m in fmt.missing)
         out.append(f"missing = [{markers}]  # check: read as empty cells in every column")
     return out
+
+
+def header_line_of(path: Path) -> list[str]:
+    """The header_line line of a section whose CSV file has lines above its header (none otherwise)."""
+    if is_parquet(Path(path)) or is_spreadsheet(Path(path)) or is_json_lines(Path(path)):
+        return []
+    line = guess_layout(Path(path))[1]
+    return [f"header_line = {line}  # check: the {line - 1} line(s) above it (a title, an export's date?) are "
+            "not read"] if line > 1 else []
 
 
 def _name(path: Path) -> str:
@@ -178,6 +190,7 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
         *_format_lines([Path(f) for f in (path, events, relations, outcomes, *more.values()) if f]),
         "",
         "[profile]",
+        *header_line_of(Path(path)),
     ]
     if id_col:
         if id_col == "unnamed_1":
@@ -209,7 +222,7 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
         out.append("weighted = false")
     out += ["", "[outcomes]"]
     if outcomes:
-        return "\n".join(out + _outcome_lines(Path(outcomes), id_col)) + "\n"
+        return "\n".join(out + header_line_of(Path(outcomes)) + _outcome_lines(Path(outcomes), id_col)) + "\n"
     if label_col:
         out += ["# The label is a column of this file; give its bad (defaulted) and good values.",
                 'source = "people"', f"label = {toml_string(label_col)}", *_label_values(frame[label_col])]
@@ -438,7 +451,8 @@ def _vocabularies(path: Path, columns: list[str]) -> dict[str, list[str] | None]
     elif is_spreadsheet(path):
         frame = read_sheet(path)[columns]
     else:
-        frame = read_text(path, guess_delimiter(path), guess_encoding(path), usecols=columns)
+        sep, header_line = guess_layout(path)
+        frame = read_text(path, sep, guess_encoding(path), usecols=columns, header_line=header_line)
     out: dict[str, list[str] | None] = {}
     for c in columns:
         found = sorted(v for v in frame[c].dropna().astype(str).str.strip().unique() if v != "")
@@ -490,7 +504,7 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events") -> lis
         taken.add(found[role] or "")
     out = ["", f"# Events: {path.name}. Each row one commitment or activity of a person, as of its date."
            + ("" if section == "events" else " Stored with [events]: a kind or status named in both must mean the "
-              "same."), f"[{section}]"]
+              "same."), f"[{section}]", *header_line_of(path)]
     if relative and days:
         out += [f"# TODO: no date column, but {', '.join(days)} look like dates written as numbers of days: name",
                 "# the date they count from as days_from = YYYY-MM-DD under [format]; they are proposed below as",
@@ -574,7 +588,8 @@ def _relation_lines(path: Path) -> list[str]:
         taken.add(found[role] or "")
     weight = found["weight"]
     signed = bool(weight) and bool((pd.to_numeric(frame[weight], errors="coerce") < 0).any())
-    out = ["", f"# Relations: {path.name}. Each row one tie between two people, known from its date.", "[relations]"]
+    out = ["", f"# Relations: {path.name}. Each row one tie between two people, known from its date.", "[relations]",
+           *header_line_of(path)]
     out += ["directed = true  # TODO: false if a tie has no direction (a shared device, a marriage)",
             f"weighted = {str(bool(weight)).lower()}", f"signed = {str(signed).lower()}"
             + ("  # negative weights found: the share of negative ties becomes a feature" if signed else "")]

@@ -92,6 +92,9 @@ class FileFormat:
     encoding: str = "utf-8"
     days_from: str | None = None
     month_columns: tuple[str, ...] = ()
+    header_line: int = 1
+    """The CSV line holding the column names: the lines above it (a title, an export's date, Excel's sep=;)
+    are not read."""
 
     def days_after_origin(self, days: pd.Series) -> pd.Series:
         """Numbers of days (fractions too) as times from days_from; out of the calendar: missing."""
@@ -189,20 +192,22 @@ def line_offset_for(path: Path) -> int | None:
         return header_row(path)  # 1 unless a title stands above the header
     if is_json_lines(path):
         return 0  # no header: row N is line N
-    return None if is_parquet(path) else 1
+    return None if is_parquet(path) else 1  # with lines above the header, with_exact_line counts them
 
 
 def _csv_records(path: Path, fmt: FileFormat = PLAIN) -> Iterator[tuple[int, int, int]]:
     """(data row, first line, last line) of each CSV record, skipping empty lines as the parser does."""
     with open_text(path, fmt.text_encoding, errors="replace") as fh:
+        for _ in range(fmt.header_line - 1):  # the lines above the header
+            fh.readline()
         reader = csv.reader(fh, delimiter=fmt.delimiter)
-        start, row = 1, -1  # the header is record 0
+        start, row = fmt.header_line, -1  # the header is record 0
         for record in reader:
             if record:
                 row += 1
                 if row > 0:
-                    yield row, start, reader.line_num
-            start = reader.line_num + 1
+                    yield row, start, fmt.header_line - 1 + reader.line_num
+            start = fmt.header_line + reader.line_num
 
 
 _EARLIER_ROW = re.compile(r"(first seen in|duplicate of) row (\d+)\b")
@@ -364,6 +369,8 @@ def _read_header(path: Path, fmt: FileFormat) -> list[str]:
     """The header cells exactly as written (the first non-empty record)."""
     try:
         with open_text(path, fmt.text_encoding) as fh:
+            for _ in range(fmt.header_line - 1):  # the lines above the header
+                fh.readline()
             for record in csv.reader(fh, delimiter=fmt.delimiter):
                 if record:
                     return record
@@ -459,7 +466,8 @@ def _csv_chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk
         reader = pcsv.open_csv(
             path,
             read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=False,
-                                          encoding="utf8" if fmt.is_utf8 else fmt.encoding),
+                                          encoding="utf8" if fmt.is_utf8 else fmt.encoding,
+                                          skip_rows=fmt.header_line - 1),
             parse_options=pcsv.ParseOptions(delimiter=fmt.delimiter, newlines_in_values=True,
                                             invalid_row_handler=on_invalid),
             convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in raw},
