@@ -114,6 +114,8 @@ def test_dated_loans_against_the_peers_by_rolling_origin(tmp_path):
         assert set(saved["models"][m]["auc_by_period"]) == set(saved["test_periods"]), m
         assert 0 < saved["models"][m]["auc"] < 1
     assert "2023Q4" in result.output and "pooled" in result.output
+    assert set(saved["stack_chose_by_period"]) == set(saved["test_periods"])
+    assert "the stack's combiner in each period" in " ".join(result.output.split())
     refused = runner.invoke(app, ["peers", "--data", str(ds.root), "--out", str(tmp_path / "o2"), "--rolling", "3",
                                   "--test-from", "2023-07-01"])
     assert refused.exit_code == 2 and "choose one" in refused.output

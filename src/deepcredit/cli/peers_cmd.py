@@ -77,6 +77,11 @@ def peers(
             by_period.add_row(name, *("-" if m["auc_by_period"][p] is None else f"{m['auc_by_period'][p]:.4f}"
                                       for p in periods))
         console.print(by_period)
+        chose = result.get("stack_chose_by_period", {})
+        console.print("the stack's combiner in each period: " + ", ".join(f"{p} {c}" for p, c in chose.items()))
+        if len(set(chose.values())) > 1:
+            console.print("it changed between periods: PDs of different members then rank against each other "
+                          "in the pooled AUC")
     if result.get("stack_skipped"):
         for member, why in result["stack_skipped"].items():
             console.print(f"left out of the stack: {member} ({why})")

@@ -157,7 +157,8 @@ def fold_predictions(ds: Dataset, inp: ModelInput, X: pd.DataFrame, members: lis
                     "peer:lightgbm": peer_lightgbm(X, y, train, test),
                     "peer:lightgbm_on_our_features": peer_lightgbm(ours, y, train, test)})
     info = {"scorecard_small_data": bool(card.small_data_), "stack_members": [k for k, _ in stack.members_],
-            "stack_skipped": dict(stack.skipped_), "meta_weights": stack.metrics_.get("meta_weights")}
+            "stack_skipped": dict(stack.skipped_), "meta_weights": stack.metrics_.get("meta_weights"),
+            "stack_chose": stack.metrics_.get("combiner", {}).get("chosen")}
     return pds, info
 
 
@@ -177,6 +178,7 @@ def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = la
     results: dict[str, list[dict]] = {}
     pooled: dict[str, dict[str, list[np.ndarray]]] = {}
     stack_info: dict = {}
+    choices: dict[str, str | None] = {}
     for proto in chosen:
         n = len(proto.folds)
         step(f"{ds.name}: scorecard, stack and peers ({proto.name}, {n} fit{'s' if n > 1 else ''})")
@@ -185,6 +187,8 @@ def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = la
             t0 = time.perf_counter()
             pds, info = fold_predictions(ds, inp, X, members, args, train, test, f"{ds.name} {proto.name} {i}", log)
             stack_info = info if proto is chosen[0] and (i == 0 or proto.pooled) else stack_info
+            if proto is chosen[0] and proto.pooled:
+                choices[proto.periods[i]] = info["stack_chose"]
             both = 0 < y[test].sum() < len(test)  # a period may hold one outcome only
             r = {m: metrics(y[test], p) if both else {"auc": None, "ks": None} for m, p in pds.items()}
             log(json.dumps({"protocol": proto.name, "fold": i, "seconds": round(time.perf_counter() - t0, 1),
@@ -214,6 +218,7 @@ def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = la
         out["unmatured_rows"] = unmatured_rows(keys, Fold(*first.folds[0]))
     if first.pooled:
         out["test_periods"] = list(first.periods)
+        out["stack_chose_by_period"] = choices  # a blend, or the member it fell back to, refitted each period
     if "cv" in results:
         cv_runs = results["cv"]
         out["cv_protocol"] = chosen[1].describe
