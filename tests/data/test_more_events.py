@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from deepcredit.cli.app import app
 from deepcredit.data.dataset import Dataset
-from deepcredit.data.ingest import events_by_meaning, history_files, ingest_with_spec
+from deepcredit.data.ingest import events_by_meaning, history_files, ingest_with_spec, lookup_files
 from deepcredit.data.spec import SpecError, spec_from_toml
 from deepcredit.data.validate import DataValidationError
 
@@ -96,6 +96,9 @@ def test_history_files_from_the_command_line(tmp_path):
     assert history_files(["a.csv", "bills=b.csv"]) == {"events": Path("a.csv"), "events:bills": Path("b.csv")}
     with pytest.raises(DataValidationError, match="name the others as NAME=FILE"):
         history_files(["a.csv", "b.csv"])
+    assert lookup_files(["accounts=a.csv"]) == {"lookup:accounts": Path("a.csv")}
+    with pytest.raises(DataValidationError, match="give it as NAME=FILE"):
+        lookup_files(["a.csv"])
     paths = _files(tmp_path)
     spec = tmp_path / "shop.toml"
     spec.write_text(SPEC.format(format="").replace("[profile]", SNAPSHOT + "[profile]") + BILLS)
@@ -132,3 +135,48 @@ def test_a_history_file_naming_people_as_the_profile_does_needs_no_person_column
     bills.to_csv(paths["events:bills"], index=False)
     ds = ingest_with_spec(_spec(BILLS.replace('person_id = "client"\n', "")), paths, tmp_path / "ds")
     assert (ds.read("events")["kind"] == "utility_bill").sum() == 3
+
+
+TRANSACTIONS = """
+[lookups.accounts]
+key = "account"
+person_id = "owner"
+
+[more_events.tx]
+person_via = "accounts"
+
+[more_events.tx.columns]
+person_id = "account"
+ts = "booked"
+kind = ""
+amount = "paid"
+status = ""
+days_late = "days_late"
+
+[more_events.tx.kinds]
+card_payment = { amount = "paid" }
+"""
+
+
+def test_a_history_keyed_by_account_reads_each_row_as_the_accounts_owner(tmp_path):
+    paths = write_files(tmp_path / "shop", False)
+    pd.DataFrame({"account": ["A1", "A2", "A3"], "owner": ["c1", "c2", "c1"], "branch": ["x", "y", "z"]}).to_csv(
+        tmp_path / "accounts.csv", index=False)
+    pd.DataFrame({"account": ["A1", "A3", "A2"], "booked": ["2024-01-10", "2024-01-12", "2024-01-15"],
+                  "paid": [10, 20, 30], "days_late": [0, 5, 0]}).to_csv(tmp_path / "tx.csv", index=False)
+    spec = spec_from_toml(SPEC.format(format="").replace("[profile]", SNAPSHOT + "[profile]") +
+                          TRANSACTIONS.replace('owner"\n', 'owner"\nignore = ["branch"]\n', 1))
+    sources = {**paths, "events:tx": tmp_path / "tx.csv", "lookup:accounts": tmp_path / "accounts.csv"}
+    ds = ingest_with_spec(spec, sources, tmp_path / "ds")
+    tx = ds.read("events").query("kind == 'card_payment'").sort_values("ts")
+    assert tx["person_id"].tolist() == ["c1", "c1", "c2"] and tx["status"].tolist() == ["on_time", "late", "on_time"]
+    assert ds.spec.lookups == {} and ds.spec.events is not None and ds.spec.events.person_via is None
+    pd.DataFrame({"account": ["A1", "A9"], "booked": ["2024-01-10", "2024-01-12"], "paid": [10, 20],
+                  "days_late": [0, 0]}).to_csv(tmp_path / "tx.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"tx.csv, row 2 \(line 3\), column 'account': 'A9' is not a key "
+                                                  "of the lookup table 'accounts'"):
+        ingest_with_spec(spec, sources, tmp_path / "ds2")
+    with pytest.raises(DataValidationError, match="--lookup accounts=FILE"):
+        ingest_with_spec(spec, {k: v for k, v in sources.items() if k != "lookup:accounts"}, tmp_path / "ds3")
+    with pytest.raises(SpecError, match="'bank' is not a lookup table the spec declares"):
+        spec_from_toml(SPEC.format(format="") + TRANSACTIONS.replace('person_via = "accounts"', 'person_via = "bank"'))

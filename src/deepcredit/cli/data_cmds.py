@@ -68,6 +68,8 @@ def ingest(
     events: list[str] = typer.Option([], help="events table (optional with --spec); more history files as "
                                      "NAME=FILE, declared as [more_events.NAME] (repeat)"),
     relations: Path | None = typer.Option(None, help="relations table (optional with --spec)"),
+    lookup: list[str] = typer.Option([], help="a table mapping accounts (or contracts) to people, as NAME=FILE, "
+                                     "declared as [lookups.NAME] (repeat)"),
     outcomes: Path | None = typer.Option(None, help="outcomes table (optional where the spec takes labels "
                                          "from the people file)"),
     spec: Path | None = typer.Option(None, "--spec", help="Your data set's spec (TOML): what your columns, "
@@ -79,13 +81,13 @@ def ingest(
 ) -> None:
     """Validate your own tables and store them; any bad input stops with one clear error, nothing written."""
     from deepcredit.data.dataset import ingest as ingest_tables
-    from deepcredit.data.ingest import events_by_meaning, history_files, ingest_with_spec
+    from deepcredit.data.ingest import events_by_meaning, history_files, ingest_with_spec, lookup_files
     from deepcredit.data.spec import load_spec
     from deepcredit.data.validate import DataValidationError
 
     with clear_errors():
         given = {"people": people, "relations": relations, "outcomes": outcomes}
-        sources = {t: p for t, p in given.items() if p is not None} | history_files(events)
+        sources = {t: p for t, p in given.items() if p is not None} | history_files(events) | lookup_files(lookup)
         given["events"] = sources.get("events")
         if spec is not None:
             with console.status("reading") as status:

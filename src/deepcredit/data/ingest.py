@@ -46,6 +46,7 @@ from deepcredit.data.spec import (
     Attribute,
     DatasetSpec,
     Events,
+    Lookup,
     SpecError,
     StatusMeaning,
     field_path,
@@ -212,6 +213,17 @@ def event_source_key(source: str) -> str:
     return source if source == "events" else f"events:{source}"
 
 
+def lookup_files(values: Iterable[str]) -> dict[str, Path]:
+    """Ingest's sources for `--lookup NAME=FILE` values ([lookups.NAME])."""
+    out: dict[str, Path] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            raise DataValidationError("--lookup", f"{value!r}: give it as NAME=FILE, NAME the spec's [lookups.NAME]")
+        out[lookup_key(name)] = Path(path)
+    return out
+
+
 def history_files(values: Iterable[str]) -> dict[str, Path]:
     """Ingest's sources for `--events` values: FILE for [events], NAME=FILE for [more_events.NAME]."""
     out: dict[str, Path] = {}
@@ -231,8 +243,35 @@ def _section_path(source: str) -> tuple[str, ...]:
     return (source,) if source == "events" else ("more_events", source)
 
 
-def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot) -> pd.DataFrame:
-    """One history file as the events table's rows, declared by `ev` ([events] or [more_events.source])."""
+def lookup_key(name: str) -> str:
+    """The key of a lookup table among ingest's sources: "lookup:NAME" for [lookups.NAME]."""
+    return f"lookup:{name}"
+
+
+def _read_lookup(name: str, lk: Lookup, path: Path, check: _Checker) -> pd.Series:
+    """A [lookups.NAME] table as a Series: key → person (each key once)."""
+    check.require(path, {("lookups", name, "key"): lk.key, ("lookups", name, "person_id"): lk.person_id})
+    cols = (Column(lk.key, ColumnType.STRING), Column(lk.person_id, ColumnType.STRING))
+    frame = read_and_validate(path, _table("lookup", f"lookups.{name}", cols, lk.ignore, (lk.key,)), None,
+                              fmt=check.fmt_for(path))
+    return pd.Series(frame[lk.person_id].astype("string").to_numpy(), index=frame[lk.key].astype("string"))
+
+
+def _owners(events: pd.DataFrame, owner: pd.Series, via: str, file: str, column: str,
+            line_offset: int | None) -> pd.Series:
+    """Each row's person, read through a lookup table from the key in its person column."""
+    keys = events["person_id"].astype("string")
+    people = keys.map(owner)
+    if (i := first_true(people.isna().to_numpy(bool))) is not None:
+        raise DataValidationError(file, f"{str(keys.iloc[i])!r} is not a key of the lookup table {via!r}: whose "
+                                        "is it?", int(events.index[i]) + 1, column, line_offset)
+    return people.astype("string")
+
+
+def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
+                 lookups: dict[str, pd.Series] | None = None) -> pd.DataFrame:
+    """One history file as the events table's rows, declared by `ev` ([events] or [more_events.source]);
+    `lookups` map an account's key to its person where the file names accounts (ev.person_via)."""
     section = _section_path(source)
     mapping = ev.columns.model_dump()
     settled = mapping.pop("settled_ts")
@@ -253,6 +292,9 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot)
     frame = read_and_validate(path, _table("events", ".".join(section), cols, ev.ignore), snapshot,
                               checks=(values, amounts_where_meant(ev), no_duplicates), fmt=check.fmt_for(path))
     events = _renamed(frame, mapping)
+    if ev.person_via is not None:
+        events["person_id"] = _owners(events, (lookups or {})[ev.person_via], ev.person_via, str(path),
+                                      ev.columns.person_id, line_offset_for(path))
     events["amount"] = events["amount"].fillna(0.0) if "amount" in events else 0.0
     if ev.only_kind is not None:
         events["kind"] = pd.Series(ev.only_kind, index=events.index, dtype="string")
@@ -426,6 +468,14 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
         if key.startswith("events:") and key.removeprefix("events:") not in spec.more_events:
             raise SpecError(spec_file or "spec", f"a history file {key.removeprefix('events:')}=... was given but "
                             f"the spec declares no [more_events.{key.removeprefix('events:')}]", None, "more_events")
+    for key in sources:
+        if key.startswith("lookup:") and key.removeprefix("lookup:") not in spec.lookups:
+            raise SpecError(spec_file or "spec", f"a lookup table {key.removeprefix('lookup:')}=... was given but "
+                            f"the spec declares no [lookups.{key.removeprefix('lookup:')}]", None, "lookups")
+    for name in spec.lookups:
+        if lookup_key(name) not in sources:
+            raise DataValidationError("lookups", f"the spec declares [lookups.{name}]: give the file with "
+                                                 f"--lookup {name}=FILE")
     for source in spec.more_events:
         if event_source_key(source) not in sources:
             raise DataValidationError("events", f"the spec declares [more_events.{source}]: give the file with "
@@ -440,7 +490,8 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
 def header_lines(spec: DatasetSpec, sources: dict[str, Path]) -> dict[Path, int]:
     """Each source file's header line, as its section of the spec declares it."""
     sections: dict[str, object] = {"people": spec.profile, "outcomes": spec.outcomes, "relations": spec.relations,
-                                   **{event_source_key(s): ev for s, ev in spec.event_sources()}}
+                                   **{event_source_key(s): ev for s, ev in spec.event_sources()},
+                                   **{lookup_key(n): lk for n, lk in spec.lookups.items()}}
     return {Path(path): getattr(sections.get(key), "header_line", 1) for key, path in sources.items()}
 
 
@@ -470,10 +521,14 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
     people_path = Path(sources["people"])
     step(f"reading {people_path.name}")
     frames = {"people": _read_people(spec, people_path, check, snapshot)}
+    lookups = {}
+    for name, lk in spec.lookups.items():
+        step(f"reading {Path(sources[lookup_key(name)]).name}")
+        lookups[name] = _read_lookup(name, lk, Path(sources[lookup_key(name)]), check)
     for source, ev in spec.event_sources():
         key = event_source_key(source)
         step(f"reading {Path(sources[key]).name}")
-        frames[key] = _read_events(ev, source, Path(sources[key]), check, snapshot)
+        frames[key] = _read_events(ev, source, Path(sources[key]), check, snapshot, lookups)
     if not spec.events:
         frames["events"] = empty_table(EVENTS)
     if spec.relations and "relations" in sources:

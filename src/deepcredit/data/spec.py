@@ -254,6 +254,9 @@ class Events(_Strict):
     """Columns that together name one commitment among a person's rows (a loan and its instalment number),
     where the file writes a commitment paid in parts as several rows: those rows are merged into one event
     (ledger.merged_parts) before it is dated, so a split payment counts once."""
+    person_via: str | None = None
+    """The name of a [lookups.NAME] table, where this file names an account or a contract rather than a
+    person: its person column holds that table's key, read as the person the key belongs to."""
     missed_after_days: int | None = Field(default=None, gt=0)
     """Where statuses are told from days late (status = "", a days_late column, no due dates): a delay of at
     least this many days is missed (broken: a default, 90 by the usual convention); a shorter one late; none
@@ -594,6 +597,25 @@ class Format(_Strict):
                           str(self.days_from) if self.days_from else None, tuple(self.month_columns))
 
 
+class Lookup(_Strict):
+    """A table that says whom another id belongs to (accounts: account_id → customer_id), for history files
+    keyed by that id (Events.person_via; `ingest --lookup NAME=FILE`). Each key names one person."""
+
+    key: str
+    person_id: str = "person_id"
+    ignore: list[str] = []
+    """Columns of the table that are not used."""
+    header_line: int = Field(default=1, ge=1)
+    """The line of this CSV file that holds its column names (see Profile.header_line)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Lookup:
+        if self.key == self.person_id:
+            raise SpecProblem(("key",), "the key and the person column must differ")
+        _not_ignored(self.ignore, (self.key, self.person_id))
+        return self
+
+
 class DatasetSpec(_Strict):
     spec_version: Literal[1] = SPEC_VERSION
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -601,6 +623,8 @@ class DatasetSpec(_Strict):
     snapshot_date: dt.date | None = None
     profile: Profile = Field(default_factory=lambda: Profile())
     events: Events | None = None
+    lookups: dict[str, Lookup] = {}
+    """Tables mapping an account's or a contract's id to its person, for history files keyed by it."""
     more_events: dict[str, Events] = {}
     """More history files, each declared in its own words ([more_events.bureau]; `ingest --events
     bureau=FILE`): stored in the one events table with [events], so a kind or status named in two files
@@ -627,7 +651,14 @@ class DatasetSpec(_Strict):
             raise SpecProblem(("more_events",), "declare the first history file as [events], then the others as "
                                                 "[more_events.NAME]")
         seen: dict[str, dict[str, tuple[str, BaseModel]]] = {"kinds": {}, "statuses": {}, "outcomes": {}}
+        for name in self.lookups:
+            if not re.match(IDENTIFIER, name):
+                raise SpecProblem(("lookups", name), f"{name!r}: name a lookup table with a-z, 0-9 and _")
         for source, ev in self.event_sources():
+            if ev.person_via is not None and ev.person_via not in self.lookups:
+                where = (source,) if source == "events" else ("more_events", source)
+                raise SpecProblem((*where, "person_via"), f"{ev.person_via!r} is not a lookup table the spec "
+                                  f"declares ([lookups.{ev.person_via}] with its key and person_id)")
             if source != "events" and not re.match(IDENTIFIER, source):
                 raise SpecProblem(("more_events", source), f"{source!r}: name a history file with a-z, 0-9 and _")
             for group, items in (("kinds", ev.kinds), ("statuses", ev.statuses), ("outcomes", ev.outcomes)):
@@ -676,6 +707,10 @@ class DatasetSpec(_Strict):
         had them), and relations read from people-file columns as kinds of the relations table. Parts,
         grace periods and ignored columns were applied at ingest, so they are dropped."""
         update: dict = {}
+        if self.lookups:  # applied at ingest: the stored events name people
+            update["lookups"] = {}
+            if self.events is not None:
+                update["events"] = self.events.model_copy(update={"person_via": None})
         rel = self.relations
         if rel is not None and rel.derived_kinds:
             kinds = [*rel.kinds, *(k for k in rel.derived_kinds if k not in rel.kinds)] if rel.kinds else []
