@@ -180,3 +180,19 @@ def test_a_history_keyed_by_account_reads_each_row_as_the_accounts_owner(tmp_pat
         ingest_with_spec(spec, {k: v for k, v in sources.items() if k != "lookup:accounts"}, tmp_path / "ds3")
     with pytest.raises(SpecError, match="'bank' is not a lookup table the spec declares"):
         spec_from_toml(SPEC.format(format="") + TRANSACTIONS.replace('person_via = "accounts"', 'person_via = "bank"'))
+
+
+def test_a_draft_reads_a_lookup_table_and_the_history_keyed_by_it(tmp_path):
+    from deepcredit.data.spec_draft import draft_spec
+
+    paths = write_files(tmp_path / "shop", False)
+    pd.DataFrame({"account_id": ["A1", "A2", "A3"], "customer": ["c1", "c2", "c1"], "branch": ["x", "y", "z"]}
+                 ).to_csv(tmp_path / "accounts.csv", index=False)
+    pd.DataFrame({"account_id": ["A1", "A3", "A2"], "booked_at": ["2024-01-10", "2024-01-12", "2024-01-15"],
+                  "amount": [10, 20, 30], "status": ["ok", "late", "ok"]}).to_csv(tmp_path / "tx.csv", index=False)
+    text = draft_spec(paths["people"], "shop", events=paths["events"], outcomes=paths["outcomes"],
+                      more_events={"tx": tmp_path / "tx.csv"}, lookups={"accounts": tmp_path / "accounts.csv"})
+    for line in ("[lookups.accounts]", 'key = "account_id"  # check', 'person_id = "customer"', 'ignore = ["branch"]',
+                 'person_via = "accounts"  # check', "--lookup accounts=accounts.csv"):
+        assert line in text, line
+    assert spec_from_toml(text.replace('TODO = {', 'x = {')).more_events["tx"].person_via == "accounts"

@@ -26,9 +26,11 @@ def draft(
                                      "history files as NAME=FILE, each drafted as [more_events.NAME] (repeat)."),
     relations: Path | None = typer.Option(None, "--relations", help="A relations file: its columns."),
     outcomes: Path | None = typer.Option(None, "--outcomes", help="An outcomes file: its label and dates."),
+    lookup: list[str] = typer.Option([], "--lookup", help="A table saying whose each account (or contract) is, "
+                                     "as NAME=FILE, drafted as [lookups.NAME] (repeat)."),
 ) -> None:
     """Draft a spec from the files' headers and inferred types, as commented TOML for you to edit."""
-    from deepcredit.data.ingest import history_files
+    from deepcredit.data.ingest import history_files, lookup_files
     from deepcredit.data.io import atomic_write_text
     from deepcredit.data.spec_draft import draft_spec
     from deepcredit.data.validate import DataValidationError
@@ -41,8 +43,9 @@ def draft(
         if more and "events" not in histories:
             raise DataValidationError("--events", "give the first history file without a name (--events FILE): it "
                                                   "is drafted as [events], the named ones as [more_events.NAME]")
+        lookups = {k.removeprefix("lookup:"): p for k, p in lookup_files(lookup).items()}
         text = draft_spec(file, name or None, events=histories.get("events"), relations=relations,
-                          outcomes=outcomes, more_events=more)
+                          outcomes=outcomes, more_events=more, lookups=lookups)
         atomic_write_text(out, text)
     console.print(f"wrote {out}: edit the TODOs, then run deepcredit ingest --spec {out} ...")
 

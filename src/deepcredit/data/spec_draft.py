@@ -155,7 +155,8 @@ def _name(path: Path) -> str:
 
 
 def draft_spec(path: Path, name: str | None = None, events: Path | None = None, relations: Path | None = None,
-               outcomes: Path | None = None, more_events: dict[str, Path] | None = None) -> str:
+               outcomes: Path | None = None, more_events: dict[str, Path] | None = None,
+               lookups: dict[str, Path] | None = None) -> str:
     """Commented TOML declaring every column of the people file `path` (CSV, Parquet or .xlsx) as a profile
     attribute, and, for each other file given, its section of the spec (`more_events`: further history
     files by name, each its own [more_events.NAME])."""
@@ -172,7 +173,8 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
                      and APPLICATION_HINTS.search(header_words(c)) and infer_type(frame[c]) == "date"), None)
     files = " ".join([f"--{t} {Path(f).name}" for t, f in (("events", events), ("relations", relations),
                                                            ("outcomes", outcomes)) if f]
-                     + [f"--events {n}={Path(f).name}" for n, f in more.items()])
+                     + [f"--events {n}={Path(f).name}" for n, f in more.items()]
+                     + [f"--lookup {n}={Path(f).name}" for n, f in (lookups or {}).items()])
     dims = " | ".join(d.value for d in Dimension)
     out = [
         f"# Drafted by `deepcredit spec draft` from {Path(path).name} ({n:,} rows sampled). Edit it, then:",
@@ -205,10 +207,15 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
                 'id_column = ""']
     linked, grouped = ([], []) if relations else _link_columns(frame, id_col, (valid_from, label_col, dated_by))
     out += _attribute_lines(frame, skip=(id_col, valid_from, label_col, dated_by, *linked, *grouped))
+    keys: dict[str, str] = {}
+    for lookup, file in (lookups or {}).items():
+        lines, key = _lookup_lines(lookup, Path(file), id_col)
+        out += lines
+        keys.update({lookup: key} if key else {})
     if events:
-        out += _event_lines(Path(events), id_col)
+        out += _event_lines(Path(events), id_col, lookup_keys=keys)
     for source, file in more.items():
-        out += _event_lines(Path(file), id_col, f"more_events.{source}")
+        out += _event_lines(Path(file), id_col, f"more_events.{source}", lookup_keys=keys)
     if relations:
         out += _relation_lines(Path(relations))
     elif linked or grouped:
@@ -484,17 +491,37 @@ def _repeats_amount(frame: pd.DataFrame, keys: list[str], amount: str | None) ->
     return bool(len(several)) and bool((several["nunique"] <= 1).all())
 
 
-def _event_lines(path: Path, id_col: str | None, section: str = "events") -> list[str]:
-    """The [events] section of a history file (or [more_events.NAME], `section`, for a further one)."""
+def _lookup_lines(name: str, path: Path, id_col: str | None) -> tuple[list[str], str | None]:
+    """The [lookups.NAME] section of a table saying whose each key is, and the key it found."""
     frame = _sample(path)
     types = _types(frame)
+    person = id_col if id_col in types else _person_column(types, None, set())
+    unique = [c for c in frame.columns if c != person and frame[c].mask(frame[c] == "").dropna().is_unique]
+    key = next((c for c in unique if ID_HINTS.search(header_words(c)) or PART_HINTS.search(header_words(c))),
+               unique[0] if unique else None)
+    out = ["", f"# Lookup: {path.name}. Whose each key is (ingest --lookup {name}={path.name}); a history file "
+               "keyed by it says person_via.", f"[lookups.{name}]", *header_line_of(path),
+           f"key = {toml_string(key)}  # check: unique in the file" if key else 'key = "TODO"  # TODO: the key column',
+           f"person_id = {toml_string(person)}" if person else 'person_id = "TODO"  # TODO: the person column']
+    out += _ignored(types, {key or "", person or ""})
+    return out, key
+
+
+def _event_lines(path: Path, id_col: str | None, section: str = "events",
+                 lookup_keys: dict[str, str] | None = None) -> list[str]:
+    """The [events] section of a history file (or [more_events.NAME], `section`, for a further one); a file
+    without the person column but with a lookup table's key names that table as its person_via."""
+    frame = _sample(path)
+    types = _types(frame)
+    via = next(((name, key) for name, key in (lookup_keys or {}).items() if key in types and id_col not in types),
+               None)
     days = [c for c, t in types.items() if t == "numeric" and DAY_NUMBERS.search(c)]
     months = [c for c, t in types.items() if t == "numeric" and MONTH_NUMBERS.search(c)]
     relative = "date" not in types.values() and bool(days or months)
     if relative:  # dates written as numbers: proposed for the date roles, once [format] says what they count from
         types = {c: "date" if c in days or c in months else t for c, t in types.items()}
     taken: set[str] = set()
-    person = _person_column(types, id_col, taken)
+    person = via[1] if via else _person_column(types, id_col, taken)
     taken.add(person or "")
     found: dict[str, str | None] = {}
     for role, (pattern, allowed) in EVENT_ROLES.items():
@@ -505,6 +532,9 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events") -> lis
     out = ["", f"# Events: {path.name}. Each row one commitment or activity of a person, as of its date."
            + ("" if section == "events" else " Stored with [events]: a kind or status named in both must mean the "
               "same."), f"[{section}]", *header_line_of(path)]
+    if via:
+        out.append(f"person_via = {toml_string(via[0])}  # check: its {via[1]} names whose row it is, through the "
+                   "lookup table")
     if relative and days:
         out += [f"# TODO: no date column, but {', '.join(days)} look like dates written as numbers of days: name",
                 "# the date they count from as days_from = YYYY-MM-DD under [format]; they are proposed below as",
