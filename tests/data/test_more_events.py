@@ -10,7 +10,13 @@ from typer.testing import CliRunner
 
 from deepcredit.cli.app import app
 from deepcredit.data.dataset import Dataset
-from deepcredit.data.ingest import events_by_meaning, history_files, ingest_with_spec, lookup_files
+from deepcredit.data.ingest import (
+    events_by_meaning,
+    history_files,
+    ingest_with_spec,
+    lookup_files,
+    profile_files,
+)
 from deepcredit.data.spec import SpecError, spec_from_toml
 from deepcredit.data.validate import DataValidationError
 
@@ -196,3 +202,58 @@ def test_a_draft_reads_a_lookup_table_and_the_history_keyed_by_it(tmp_path):
                  'person_via = "accounts"  # check', "--lookup accounts=accounts.csv"):
         assert line in text, line
     assert spec_from_toml(text.replace('TODO = {', 'x = {')).more_events["tx"].person_via == "accounts"
+
+
+KYC = """
+[more_profile.kyc]
+id_column = "customer_id"
+ignore = ["checked_by"]
+
+[[more_profile.kyc.attributes]]
+name = "verified"
+type = "boolean"
+dimension = "identity"
+
+[[more_profile.kyc.attributes]]
+name = "occupation"
+type = "categorical"
+dimension = "identity"
+"""
+
+
+def test_a_second_profile_file_joins_the_people_by_their_id(tmp_path):
+    from deepcredit.features.templates import features_for
+
+    paths = write_files(tmp_path / "shop", False)
+    kyc = pd.DataFrame({"customer_id": ["c1", "c3"], "verified": ["yes", "no"], "occupation": ["nurse", "driver"],
+                        "checked_by": ["x", "y"]})
+    kyc.to_csv(tmp_path / "kyc.csv", index=False)
+    spec = spec_from_toml(SPEC.format(format="").replace("[profile]", SNAPSHOT + "[profile]") + KYC)
+    sources = {**paths, "people:kyc": tmp_path / "kyc.csv"}
+    ds = ingest_with_spec(spec, sources, tmp_path / "ds")
+    people = ds.read("people").set_index("person_id")
+    assert people["occupation"].astype(object).where(people["occupation"].notna(), None).to_dict() == \
+        {"c1": "nurse", "c2": None, "c3": "driver"}
+    assert bool(people.loc["c1", "verified"]) and pd.isna(people.loc["c2", "verified"])
+    assert {"verified", "occupation"} <= {f.name for f in features_for(ds.spec)}
+    kyc.assign(customer_id=["c1", "c9"]).to_csv(tmp_path / "kyc.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"kyc.csv, row 2 \(line 3\), column 'customer_id': 'c9' is not a "
+                                                  "person_id"):
+        ingest_with_spec(spec, sources, tmp_path / "ds2")
+    with pytest.raises(SpecError, match=r"'income' is also an attribute of \[profile\]"):
+        spec_from_toml(SPEC.format(format="") + KYC.replace('name = "verified"', 'name = "income"'))
+    assert profile_files(["p.csv", "kyc=k.csv"]) == {"people": Path("p.csv"), "people:kyc": Path("k.csv")}
+
+
+def test_a_draft_gives_another_profile_file_its_section(tmp_path):
+    from deepcredit.data.spec_draft import draft_spec
+
+    paths = write_files(tmp_path / "shop", False)
+    pd.DataFrame({"customer": ["c1", "c3"], "verified": ["yes", "no"], "occupation": ["nurse", "driver"]}).to_csv(
+        tmp_path / "kyc.csv", index=False)
+    text = draft_spec(paths["people"], "shop", outcomes=paths["outcomes"], more_profile={"kyc": tmp_path / "kyc.csv"})
+    for line in ("[more_profile.kyc]", 'id_column = "customer"', "[[more_profile.kyc.attributes]]",
+                 'name = "verified"', 'type = "boolean"', "--people kyc=kyc.csv"):
+        assert line in text, line
+    spec = spec_from_toml(text)
+    assert [a.name for a in spec.stored().profile.attributes][-2:] == ["verified", "occupation"]

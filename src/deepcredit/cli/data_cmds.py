@@ -64,7 +64,9 @@ def load(
 
 
 def ingest(
-    people: Path = typer.Option(..., help="people table (CSV, Parquet or .xlsx; a folder: its part files)"),
+    people: list[str] = typer.Option(..., help="people table (CSV, Parquet, JSON Lines or .xlsx; a folder: its part "
+                                     "files); more files about the same people as NAME=FILE, declared as "
+                                     "[more_profile.NAME] (repeat)"),
     events: list[str] = typer.Option([], help="events table (optional with --spec); more history files as "
                                      "NAME=FILE, declared as [more_events.NAME] (repeat)"),
     relations: Path | None = typer.Option(None, help="relations table (optional with --spec)"),
@@ -81,14 +83,21 @@ def ingest(
 ) -> None:
     """Validate your own tables and store them; any bad input stops with one clear error, nothing written."""
     from deepcredit.data.dataset import ingest as ingest_tables
-    from deepcredit.data.ingest import events_by_meaning, history_files, ingest_with_spec, lookup_files
+    from deepcredit.data.ingest import (
+        events_by_meaning,
+        history_files,
+        ingest_with_spec,
+        lookup_files,
+        profile_files,
+    )
     from deepcredit.data.spec import load_spec
     from deepcredit.data.validate import DataValidationError
 
     with clear_errors():
-        given = {"people": people, "relations": relations, "outcomes": outcomes}
-        sources = {t: p for t, p in given.items() if p is not None} | history_files(events) | lookup_files(lookup)
-        given["events"] = sources.get("events")
+        given = {"relations": relations, "outcomes": outcomes}
+        sources = ({t: p for t, p in given.items() if p is not None} | profile_files(people) | history_files(events)
+                   | lookup_files(lookup))
+        given["people"], given["events"] = sources.get("people"), sources.get("events")
         if spec is not None:
             with console.status("reading") as status:
                 ds = ingest_with_spec(load_spec(spec), sources, out, spec_file=str(spec),

@@ -28,9 +28,11 @@ def draft(
     outcomes: Path | None = typer.Option(None, "--outcomes", help="An outcomes file: its label and dates."),
     lookup: list[str] = typer.Option([], "--lookup", help="A table saying whose each account (or contract) is, "
                                      "as NAME=FILE, drafted as [lookups.NAME] (repeat)."),
+    people: list[str] = typer.Option([], "--people", help="Another file about the same people, as NAME=FILE, "
+                                     "drafted as [more_profile.NAME] (repeat)."),
 ) -> None:
     """Draft a spec from the files' headers and inferred types, as commented TOML for you to edit."""
-    from deepcredit.data.ingest import history_files, lookup_files
+    from deepcredit.data.ingest import history_files, lookup_files, profile_files
     from deepcredit.data.io import atomic_write_text
     from deepcredit.data.spec_draft import draft_spec
     from deepcredit.data.validate import DataValidationError
@@ -44,8 +46,12 @@ def draft(
             raise DataValidationError("--events", "give the first history file without a name (--events FILE): it "
                                                   "is drafted as [events], the named ones as [more_events.NAME]")
         lookups = {k.removeprefix("lookup:"): p for k, p in lookup_files(lookup).items()}
+        extra = {k.removeprefix("people:"): p for k, p in profile_files(people).items() if k != "people"}
+        if len(extra) != len(people):
+            raise DataValidationError("--people", "the people file is the first argument: give the others as "
+                                                  "NAME=FILE, drafted as [more_profile.NAME]")
         text = draft_spec(file, name or None, events=histories.get("events"), relations=relations,
-                          outcomes=outcomes, more_events=more, lookups=lookups)
+                          outcomes=outcomes, more_events=more, lookups=lookups, more_profile=extra)
         atomic_write_text(out, text)
     console.print(f"wrote {out}: edit the TODOs, then run deepcredit ingest --spec {out} ...")
 

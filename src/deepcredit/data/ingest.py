@@ -47,6 +47,7 @@ from deepcredit.data.spec import (
     DatasetSpec,
     Events,
     Lookup,
+    MoreProfile,
     SpecError,
     StatusMeaning,
     field_path,
@@ -182,9 +183,7 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
                               fmt=check.fmt_for(path))
     ids = frame[p.id_column] if p.id_column else pd.Series(range(1, len(frame) + 1)).astype(str)
     out = pd.DataFrame({"person_id": ids.astype("string")})
-    for a in p.attributes:
-        out[a.name] = numbers_in_text(frame[a.source_column], check.fmt, str(path), a.source_column,
-                                      line_offset_for(path)) if a.number_in_text else frame[a.source_column]
+    out = out.assign(**_attribute_values(frame, p.attributes, check, path))
     if p.valid_from:
         out["valid_from"] = frame[p.valid_from]
     if spec.outcomes.source == "people":
@@ -194,6 +193,40 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     if links:
         out.attrs["links"] = frame[links]
     return out
+
+
+def _attribute_values(frame: pd.DataFrame, attributes: list[Attribute], check: _Checker, path: Path
+                      ) -> dict[str, pd.Series]:
+    """Each attribute's values as stored (a number written in text read out of it)."""
+    return {a.name: numbers_in_text(frame[a.source_column], check.fmt, str(path), a.source_column,
+                                    line_offset_for(path)) if a.number_in_text else frame[a.source_column]
+            for a in attributes}
+
+
+def profile_key(name: str) -> str:
+    """The key of a further profile file among ingest's sources: "people:NAME" for [more_profile.NAME]."""
+    return f"people:{name}"
+
+
+def _with_more_profile(people: pd.DataFrame, name: str, more: MoreProfile, path: Path, check: _Checker,
+                       snapshot) -> pd.DataFrame:
+    """The people with a [more_profile.NAME] file's attributes joined by id; someone only in that file is
+    refused at their row (every person is in the main profile file)."""
+    want: dict[tuple, str | None] = {("more_profile", name, "id_column"): more.id_column}
+    want.update({("more_profile", name, "attributes", i, "column" if a.column else "name"): a.source_column
+                 for i, a in enumerate(more.attributes)})
+    check.require(path, want)
+    cols = [Column(more.id_column, ColumnType.STRING), *(_attribute_column(a, as_written=True) for a in more.attributes)]
+    frame = read_and_validate(path, _table("people", f"more_profile.{name}", cols, more.ignore, (more.id_column,)),
+                              snapshot, fmt=check.fmt_for(path))
+    ids = frame[more.id_column].astype("string")
+    check_known_people(frame.assign(**{more.id_column: ids}), (more.id_column,), pd.Index(people["person_id"]),
+                       str(path), line_offset_for(path))
+    extra = pd.DataFrame({"person_id": ids, **_attribute_values(frame, more.attributes, check, path)})
+    attrs = dict(people.attrs)
+    joined = people.reset_index().merge(extra, on="person_id", how="left").set_index("index").rename_axis(None)
+    joined.attrs.update(attrs)
+    return joined
 
 
 def _renamed(frame: pd.DataFrame, mapping: dict[str, str | None]) -> pd.DataFrame:
@@ -226,15 +259,26 @@ def lookup_files(values: Iterable[str]) -> dict[str, Path]:
 
 def history_files(values: Iterable[str]) -> dict[str, Path]:
     """Ingest's sources for `--events` values: FILE for [events], NAME=FILE for [more_events.NAME]."""
+    return named_files(values, "events", "more_events")
+
+
+def profile_files(values: Iterable[str]) -> dict[str, Path]:
+    """Ingest's sources for `--people` values: FILE for [profile], NAME=FILE for [more_profile.NAME]."""
+    return named_files(values, "people", "more_profile")
+
+
+def named_files(values: Iterable[str], table: str, section: str) -> dict[str, Path]:
+    """`--TABLE` values as sources: the unnamed FILE is `table`, each NAME=FILE is `table:NAME`, declared in
+    the spec as [SECTION.NAME]."""
     out: dict[str, Path] = {}
     for value in values:
         name, sep, path = value.partition("=")
         named = bool(sep) and re.fullmatch(r"[a-z_][a-z0-9_]*", name) is not None and not Path(value).exists()
-        key = event_source_key(name) if named else "events"
+        key = f"{table}:{name}" if named else table
         if key in out:
-            raise DataValidationError("--events", f"{value!r}: " + ("a second file for the same history" if named else
-                                      "the first history file is given already: name the others as NAME=FILE, "
-                                      "as the spec's [more_events.NAME]"))
+            raise DataValidationError(f"--{table}", f"{value!r}: " + ("a second file of the same name" if named else
+                                      "the first file is given already: name the others as NAME=FILE, as the "
+                                      f"spec's [{section}.NAME]"))
         out[key] = Path(path if named else value)
     return out
 
@@ -472,6 +516,15 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
         if key.startswith("lookup:") and key.removeprefix("lookup:") not in spec.lookups:
             raise SpecError(spec_file or "spec", f"a lookup table {key.removeprefix('lookup:')}=... was given but "
                             f"the spec declares no [lookups.{key.removeprefix('lookup:')}]", None, "lookups")
+    for key in sources:
+        if key.startswith("people:") and key.removeprefix("people:") not in spec.more_profile:
+            raise SpecError(spec_file or "spec", f"a profile file {key.removeprefix('people:')}=... was given but "
+                            f"the spec declares no [more_profile.{key.removeprefix('people:')}]", None,
+                            "more_profile")
+    for name in spec.more_profile:
+        if profile_key(name) not in sources:
+            raise DataValidationError("people", f"the spec declares [more_profile.{name}]: give the file with "
+                                                f"--people {name}=FILE")
     for name in spec.lookups:
         if lookup_key(name) not in sources:
             raise DataValidationError("lookups", f"the spec declares [lookups.{name}]: give the file with "
@@ -491,7 +544,8 @@ def header_lines(spec: DatasetSpec, sources: dict[str, Path]) -> dict[Path, int]
     """Each source file's header line, as its section of the spec declares it."""
     sections: dict[str, object] = {"people": spec.profile, "outcomes": spec.outcomes, "relations": spec.relations,
                                    **{event_source_key(s): ev for s, ev in spec.event_sources()},
-                                   **{lookup_key(n): lk for n, lk in spec.lookups.items()}}
+                                   **{lookup_key(n): lk for n, lk in spec.lookups.items()},
+                                   **{profile_key(n): m for n, m in spec.more_profile.items()}}
     return {Path(path): getattr(sections.get(key), "header_line", 1) for key, path in sources.items()}
 
 
@@ -521,6 +575,10 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
     people_path = Path(sources["people"])
     step(f"reading {people_path.name}")
     frames = {"people": _read_people(spec, people_path, check, snapshot)}
+    for name, more in spec.more_profile.items():
+        step(f"reading {Path(sources[profile_key(name)]).name}")
+        frames["people"] = _with_more_profile(frames["people"], name, more, Path(sources[profile_key(name)]), check,
+                                              snapshot)
     lookups = {}
     for name, lk in spec.lookups.items():
         step(f"reading {Path(sources[lookup_key(name)]).name}")

@@ -597,6 +597,24 @@ class Format(_Strict):
                           str(self.days_from) if self.days_from else None, tuple(self.month_columns))
 
 
+class MoreProfile(_Strict):
+    """Another file about the same people (a KYC table beside the application): its attributes join the
+    profile by the person's id (`ingest --people NAME=FILE`). One row per person; no history of its own."""
+
+    id_column: str
+    """The column naming the person, as the main profile's id column does."""
+    ignore: list[str] = []
+    header_line: int = Field(default=1, ge=1)
+    """The line of this CSV file that holds its column names (see Profile.header_line)."""
+    attributes: list[Attribute] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> MoreProfile:
+        _unique([a.source_column for a in self.attributes], ("attributes",), "column")
+        _not_ignored(self.ignore, [self.id_column, *(a.source_column for a in self.attributes)])
+        return self
+
+
 class Lookup(_Strict):
     """A table that says whom another id belongs to (accounts: account_id → customer_id), for history files
     keyed by that id (Events.person_via; `ingest --lookup NAME=FILE`). Each key names one person."""
@@ -623,6 +641,8 @@ class DatasetSpec(_Strict):
     snapshot_date: dt.date | None = None
     profile: Profile = Field(default_factory=lambda: Profile())
     events: Events | None = None
+    more_profile: dict[str, MoreProfile] = {}
+    """More files about the same people, each with its own attributes, joined by id ([more_profile.NAME])."""
     lookups: dict[str, Lookup] = {}
     """Tables mapping an account's or a contract's id to its person, for history files keyed by it."""
     more_events: dict[str, Events] = {}
@@ -637,6 +657,7 @@ class DatasetSpec(_Strict):
     def _check_month_columns(self) -> DatasetSpec:
         dates = {self.profile.valid_from, self.outcomes.as_of_column if self.outcomes.as_of is None else None,
                  *(a.source_column for a in self.profile.attributes if a.type == "date"),
+                 *(a.source_column for m in self.more_profile.values() for a in m.attributes if a.type == "date"),
                  *(c for _, ev in self.event_sources() for c in (ev.columns.ts, ev.columns.due_ts, ev.columns.settled_ts)),
                  self.relations.columns.ts if self.relations is not None else None} - {None}
         for i, col in enumerate(self.format.month_columns):
@@ -654,6 +675,18 @@ class DatasetSpec(_Strict):
         for name in self.lookups:
             if not re.match(IDENTIFIER, name):
                 raise SpecProblem(("lookups", name), f"{name!r}: name a lookup table with a-z, 0-9 and _")
+        if self.more_profile and not self.profile.id_column:
+            raise SpecProblem(("profile", "id_column"), "more profile files join the profile by the person's id: "
+                                                        "name the id column")
+        names = {a.name: "profile" for a in self.profile.attributes}
+        for file, more in self.more_profile.items():
+            if not re.match(IDENTIFIER, file):
+                raise SpecProblem(("more_profile", file), f"{file!r}: name a profile file with a-z, 0-9 and _")
+            for i, a in enumerate(more.attributes):
+                if a.name in names:
+                    raise SpecProblem(("more_profile", file, "attributes", i, "name"),
+                                      f"{a.name!r} is also an attribute of [{names[a.name]}]: one name, one attribute")
+                names[a.name] = f"more_profile.{file}"
         for source, ev in self.event_sources():
             if ev.person_via is not None and ev.person_via not in self.lookups:
                 where = (source,) if source == "events" else ("more_events", source)
@@ -704,9 +737,14 @@ class DatasetSpec(_Strict):
     def stored(self) -> DatasetSpec:
         """The spec of the stored data set: every history file's declarations as the one [events] of the one
         events table (kinds, statuses and reported outcomes together; its optional columns where any file
-        had them), and relations read from people-file columns as kinds of the relations table. Parts,
+        had them), the attributes of every profile file in one profile, and relations read from people-file
+        columns as kinds of the relations table. Parts,
         grace periods and ignored columns were applied at ingest, so they are dropped."""
         update: dict = {}
+        if self.more_profile:  # joined at ingest: one people table
+            extra = [a.model_copy(update={"column": None}) for m in self.more_profile.values() for a in m.attributes]
+            update["profile"] = self.profile.model_copy(update={"attributes": [*self.profile.attributes, *extra]})
+            update["more_profile"] = {}
         if self.lookups:  # applied at ingest: the stored events name people
             update["lookups"] = {}
             if self.events is not None:

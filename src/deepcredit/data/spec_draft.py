@@ -156,7 +156,7 @@ def _name(path: Path) -> str:
 
 def draft_spec(path: Path, name: str | None = None, events: Path | None = None, relations: Path | None = None,
                outcomes: Path | None = None, more_events: dict[str, Path] | None = None,
-               lookups: dict[str, Path] | None = None) -> str:
+               lookups: dict[str, Path] | None = None, more_profile: dict[str, Path] | None = None) -> str:
     """Commented TOML declaring every column of the people file `path` (CSV, Parquet or .xlsx) as a profile
     attribute, and, for each other file given, its section of the spec (`more_events`: further history
     files by name, each its own [more_events.NAME])."""
@@ -174,7 +174,8 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     files = " ".join([f"--{t} {Path(f).name}" for t, f in (("events", events), ("relations", relations),
                                                            ("outcomes", outcomes)) if f]
                      + [f"--events {n}={Path(f).name}" for n, f in more.items()]
-                     + [f"--lookup {n}={Path(f).name}" for n, f in (lookups or {}).items()])
+                     + [f"--lookup {n}={Path(f).name}" for n, f in (lookups or {}).items()]
+                     + [f"--people {n}={Path(f).name}" for n, f in (more_profile or {}).items()])
     dims = " | ".join(d.value for d in Dimension)
     out = [
         f"# Drafted by `deepcredit spec draft` from {Path(path).name} ({n:,} rows sampled). Edit it, then:",
@@ -207,6 +208,8 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
                 'id_column = ""']
     linked, grouped = ([], []) if relations else _link_columns(frame, id_col, (valid_from, label_col, dated_by))
     out += _attribute_lines(frame, skip=(id_col, valid_from, label_col, dated_by, *linked, *grouped))
+    for extra, file in (more_profile or {}).items():
+        out += _more_profile_lines(extra, Path(file), id_col)
     keys: dict[str, str] = {}
     for lookup, file in (lookups or {}).items():
         lines, key = _lookup_lines(lookup, Path(file), id_col)
@@ -278,7 +281,18 @@ def column_series(columns: Iterable[str]) -> list[list[str]]:
     return [cols for cols in groups.values() if len(cols) >= 3]
 
 
-def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[str]:
+def _more_profile_lines(name: str, path: Path, id_col: str | None) -> list[str]:
+    """The [more_profile.NAME] section of another file about the same people, with its attributes."""
+    frame = _sample(path)
+    ident = id_col if id_col in frame.columns else next(
+        (c for c in frame.columns if ID_HINTS.search(header_words(c)) and frame[c].is_unique), None)
+    out = ["", f"# More about the same people: {path.name}, joined by their id (ingest --people {name}={path.name}).",
+           f"[more_profile.{name}]", *header_line_of(path),
+           f"id_column = {toml_string(ident)}" if ident else 'id_column = "TODO"  # TODO: the column naming the person']
+    return out + _attribute_lines(frame, skip=(ident,), section=f"more_profile.{name}")
+
+
+def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None], section: str = "profile") -> list[str]:
     out: list[str] = []
     roles: dict[str, str] = {}  # a role is given to one attribute at most (the first whose header fits)
     series = {cols[0]: cols for cols in column_series(c for c in frame.columns if c not in set(skip))}
@@ -296,7 +310,7 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[st
         kind = "numeric" if written else kind
         words = header_words(col)
         attr = words if not re.match(IDENTIFIER, col) else col
-        out += ["", "[[profile.attributes]]", f"name = {toml_string(attr)}"]
+        out += ["", f"[[{section}.attributes]]", f"name = {toml_string(attr)}"]
         if attr != col:
             out.append(f"column = {toml_string(col)}")
         out.append(f"type = {toml_string(kind)}")
