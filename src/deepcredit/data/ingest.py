@@ -50,9 +50,9 @@ from deepcredit.data.spec import (
     MoreProfile,
     SpecError,
     StatusMeaning,
-    field_path,
     spec_line,
 )
+from deepcredit.data.toml_lines import field_path
 from deepcredit.data.validate import (
     PLAIN,
     DataValidationError,

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from deepcredit.data.schema import REPORTED_OUTCOMES, Dimension
+from deepcredit.data.toml_lines import field_path, line_of, toml_lines
 from deepcredit.data.validate import DataValidationError, FileFormat
 
 SPEC_VERSION: Final = 1
@@ -824,70 +825,6 @@ def _unique(values: list[str], loc: tuple, field: str) -> None:
         seen.add(v)
 
 
-# --- TOML with line numbers ---------------------------------------------------------------------------
-
-_HEADER = re.compile(r"^\s*(\[\[?)\s*(.+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^\s*((?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=")
-_PART = re.compile(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+)")
-
-
-def _key_path(text: str) -> tuple[str, ...]:
-    return tuple(m.group(1) if m.group(1) is not None else (m.group(2) if m.group(2) is not None else m.group(3))
-                 for m in _PART.finditer(text))
-
-
-def toml_lines(text: str) -> dict[tuple, int]:
-    """Line of each table header and key in a TOML text, by its path ([[arrays]] get their index).
-
-    Why: pydantic reports where a value is wrong as a path; a person wants the line to open.
-    """
-    lines: dict[tuple, int] = {}
-    counts: dict[tuple, int] = {}
-    table: tuple = ()
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        header = _HEADER.match(line)
-        if header and not _KEY.match(line):
-            path = _key_path(header.group(2))
-            if header.group(1) == "[[":
-                counts[path] = counts.get(path, -1) + 1
-                table = (*path, counts[path])
-            else:
-                table = tuple(_resolve(path, counts))
-            lines.setdefault(table, number)
-            continue
-        key = _KEY.match(line)
-        if key:
-            lines.setdefault((*table, *_key_path(key.group(1))), number)
-    return lines
-
-
-def _resolve(path: tuple, counts: dict[tuple, int]) -> list:
-    """[a.b.c] below [[a.b]] means a.b[last].c."""
-    out: list = []
-    for i, part in enumerate(path):
-        out.append(part)
-        if tuple(path[: i + 1]) in counts and i < len(path) - 1:
-            out.append(counts[tuple(path[: i + 1])])
-    return out
-
-
-def field_path(loc: Iterable) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _line(lines: dict[tuple, int], loc: tuple) -> int | None:
-    for n in range(len(loc), 0, -1):
-        if tuple(loc[:n]) in lines:
-            return lines[tuple(loc[:n])]
-    return None
-
-
 def _spec_error(exc: ValidationError, file: str, lines: dict[tuple, int]) -> SpecError:
     err = exc.errors()[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))  # drop union branch names
@@ -899,7 +836,7 @@ def _spec_error(exc: ValidationError, file: str, lines: dict[tuple, int]) -> Spe
         problem = f"unknown field {str(loc[-1])!r}"
     elif err["type"] == "enum" or err["type"] == "literal_error":
         problem = f"{err.get('input')!r} is not allowed: {err['msg'].removeprefix('Input should be ')}"
-    return SpecError(file, problem, _line(lines, loc), field_path(loc) or None)
+    return SpecError(file, problem, line_of(lines, loc), field_path(loc) or None)
 
 
 def parse_spec(data: dict, file: str = "<spec>", lines: dict[tuple, int] | None = None) -> DatasetSpec:
@@ -938,7 +875,7 @@ def load_spec(path: Path | str) -> DatasetSpec:
 def spec_line(path: Path | str, loc: tuple) -> int | None:
     """The line of a field in a TOML spec file (for errors found later, against the data)."""
     try:
-        return _line(toml_lines(Path(path).read_text(encoding="utf-8")), loc)
+        return line_of(toml_lines(Path(path).read_text(encoding="utf-8")), loc)
     except (OSError, UnicodeDecodeError):
         return None
 
