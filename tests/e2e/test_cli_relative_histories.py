@@ -1,7 +1,7 @@
 """End to end through the command line, on files shaped like Home Credit's: an application file with a
 placeholder, instalments paid in parts and dated in day numbers, monthly balances dated in month numbers
-with days past due and no status, and a referrer column; drafted, edited as a modeller would, ingested,
-trained, explained."""
+with days past due and no status, a bureau's monthly statuses keyed by its credit id only (read through a
+lookup table), and a referrer column; drafted, edited as a modeller would, ingested, trained, explained."""
 
 from __future__ import annotations
 
@@ -42,6 +42,13 @@ def _files(folder, n: int = 240) -> None:
     pd.DataFrame([(person, m, int(rng.integers(1, 120)) if rng.random() < risk[i] / 2 else 0)
                   for i, person in enumerate(ids) for m in range(-6, 0)],
                  columns=["SK_ID_CURR", "MONTHS_BALANCE", "SK_DPD"]).to_csv(folder / "pos.csv", index=False)
+    # credits at other lenders (the bureau), and their monthly statuses keyed by the bureau's credit id only
+    pd.DataFrame({"SK_ID_CURR": ids, "SK_ID_BUREAU": ids * 100, "CREDIT_ACTIVE": "Active"}).to_csv(
+        folder / "bureau.csv", index=False)
+    pd.DataFrame([(person * 100, m, rng.choice(["1", "3"]) if rng.random() < risk[i] / 2 else rng.choice(["0", "X"]))
+                  for i, person in enumerate(ids) for m in range(-4, 0)],
+                 columns=["SK_ID_BUREAU", "MONTHS_BALANCE", "STATUS"]).to_csv(folder / "bureau_balance.csv",
+                                                                                index=False)
 
 
 def _edited(draft: str) -> str:
@@ -81,6 +88,25 @@ days_late = "SK_DPD"
 [more_events.pos.kinds]
 pos_month = { amount = "neutral" }
 
+[more_events.bb]
+person_via = "bureau"
+
+[more_events.bb.columns]
+person_id = "SK_ID_BUREAU"
+ts = "MONTHS_BALANCE"
+kind = ""
+amount = ""
+status = "STATUS"
+
+[more_events.bb.kinds]
+bureau_month = { amount = "neutral" }
+
+[more_events.bb.statuses]
+"0" = { meaning = "kept" }
+"1" = { meaning = "late" }
+"3" = { meaning = "broken" }
+"X" = { meaning = "neutral" }
+
 ''')
     return out
 
@@ -88,20 +114,23 @@ pos_month = { amount = "neutral" }
 def test_home_credit_shaped_files_from_draft_to_reasons(tmp_path):
     _files(tmp_path)
     spec = tmp_path / "hc.toml"
-    _ok(["spec", "draft", str(tmp_path / "application_train.csv"), "--events", str(tmp_path / "installments.csv"),
-         "--events", f"pos={tmp_path / 'pos.csv'}", "--out", str(spec)])
+    files = ["--events", str(tmp_path / "installments.csv"), "--events", f"pos={tmp_path / 'pos.csv'}",
+             "--events", f"bb={tmp_path / 'bureau_balance.csv'}", "--lookup", f"bureau={tmp_path / 'bureau.csv'}"]
+    _ok(["spec", "draft", str(tmp_path / "application_train.csv"), *files, "--out", str(spec)])
     draft = spec.read_text()
     for proposed in ('from_people = ["REFERRED_BY"]', '# special = { "365243" = "TODO" }',
-                     "# month_columns = [\"MONTHS_BALANCE\"]", "numbers of days", "[more_events.pos]"):
+                     "# month_columns = [\"MONTHS_BALANCE\"]", "numbers of days", "[more_events.pos]",
+                     "[lookups.bureau]", 'key = "SK_ID_BUREAU"', 'person_via = "bureau"'):
         assert proposed in draft, proposed
     spec.write_text(_edited(draft))
-    shown = _ok(["ingest", "--spec", str(spec), "--people", str(tmp_path / "application_train.csv"),
-                 "--events", str(tmp_path / "installments.csv"), "--events", f"pos={tmp_path / 'pos.csv'}",
+    shown = _ok(["ingest", "--spec", str(spec), "--people", str(tmp_path / "application_train.csv"), *files,
                  "--snapshot-date", "2025-06-01", "--out", str(tmp_path / "ds")])
     assert "people: 240" in shown and "relations: 239" in shown and "broken" in shown
     events = Dataset(tmp_path / "ds").read("events")
     assert (events["kind"] == "instalment").sum() == 240 * 5  # the first instalment's two parts are one
     assert events.loc[events["kind"] == "pos_month", "ts"].min() == pd.Timestamp("2023-07-01")  # 6 months back
+    bureau = events[events["kind"] == "bureau_month"]  # read through the lookup: each row its person's
+    assert len(bureau) == 240 * 4 and set(bureau["person_id"]) == {str(i) for i in range(100001, 100241)}
     _ok(["train", "--data", str(tmp_path / "ds"), "--out", str(tmp_path / "m"), "--members", "scorecard,gbdt,graph",
          "--member-param", "gbdt.n_estimators=30", "--member-param", "graph.max_epochs=2"])
     explained = _ok(["explain", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "ds"), "--person", "100002"])
