@@ -457,6 +457,18 @@ def test_dates_written_as_a_month_and_a_year_read_as_its_first_day(tmp_path):
     assert ds.read("outcomes")["as_of"].dt.strftime("%Y-%m-%d").tolist() == ["2016-12-01", "2017-01-01", "2017-02-01"]
     with pytest.raises(SpecError, match="does not give a whole date"):
         spec_from_toml(text.replace('date_format = "%b-%Y"', 'date_format = "%Y"'))
+    # a payment of January may have been made on the 31st: it is known from February 1st, never earlier
+    pd.DataFrame({"id": ["l1", "l2"], "paid": ["Jan-2017", "Mar-2017"], "amount": [10, 20]}).to_csv(
+        tmp_path / "p.csv", index=False)
+    events = ('\n[events]\n\n[events.columns]\nperson_id = "id"\nts = "paid"\nkind = ""\nstatus = "state"\n\n'
+              '[events.kinds]\npayment = { amount = "paid" }\n\n[events.statuses]\nok = { meaning = "kept" }\n')
+    spec = spec_from_toml(text.replace("\n[outcomes]", events + "\n[outcomes]").replace(
+        'description = ""\n', 'description = ""\nsnapshot_date = 2017-03-15\n', 1))
+    pd.read_csv(tmp_path / "p.csv").assign(state="ok").to_csv(tmp_path / "p.csv", index=False)
+    ds = ingest_with_spec(spec, {"people": tmp_path / "l.csv", "events": tmp_path / "p.csv"}, tmp_path / "ds2")
+    # ... and one of the snapshot's own month no later than the snapshot
+    assert ds.read("events")["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2017-02-01", "2017-03-15"]
+    assert ds.read("outcomes")["as_of"].dt.strftime("%Y-%m-%d").tolist()[0] == "2016-12-01"  # as-of dates stay
 
 
 @pytest.mark.parametrize("above", ["Customer export, generated 2024-05-01\n\n", "sep=;\n"])

@@ -194,12 +194,17 @@ def test_a_draft_of_a_schedule_tells_statuses_from_its_dates(tmp_path):
     assert "[events.statuses]" not in text
 
 
+def _relative_schedule(format_lines: str):
+    """The schedule's spec dated by its due dates, written relative to a date ([format] `format_lines`), the
+    label a column of the people file, scored as of 2024-04-01."""
+    text = SCHEDULE.replace('ts = "issued_on"', 'ts = "due_on"').replace(
+        "[profile]", f"[format]\n{format_lines}\n\n[profile]").replace(
+        'as_of_column = "as_of"', 'as_of = 2024-04-01').replace('person_id = "customer"\nlabel', 'source = "people"\nlabel')
+    return spec_from_toml(text.replace('name = "instalments"', 'name = "instalments"\nsnapshot_date = 2024-04-01'))
+
 def test_dates_written_as_days_from_a_reference_date_read_as_dates(tmp_path):
     """Credit data often writes dates as days relative to the application (-30: a month before it)."""
-    spec_text = SCHEDULE.replace('ts = "issued_on"', 'ts = "due_on"').replace(
-        "[profile]", '[format]\ndays_from = 2024-04-01\n\n[profile]').replace(
-        'as_of_column = "as_of"', 'as_of = 2024-04-01').replace('person_id = "customer"\nlabel', 'source = "people"\nlabel')
-    spec = spec_from_toml(spec_text.replace('name = "instalments"', 'name = "instalments"\nsnapshot_date = 2024-04-01'))
+    spec = _relative_schedule("days_from = 2024-04-01")
     assert spec.format.describe() == "dates as days from 2024-04-01"
     people = PEOPLE.assign(defaulted=["0", "1"])
     days = INSTALMENTS.drop(columns="issued_on").assign(due_on=[-60, -31, -60, -10], paid_on=["-62", "-22", "", "-11.5"])
@@ -221,10 +226,7 @@ def test_dates_written_as_days_from_a_reference_date_read_as_dates(tmp_path):
 
 def test_monthly_balances_dated_in_month_numbers_read_as_dates(tmp_path):
     """Monthly balances count months back from the application (MONTHS_BALANCE -1: the month before it)."""
-    spec_text = SCHEDULE.replace('ts = "issued_on"', 'ts = "due_on"').replace(
-        "[profile]", '[format]\ndays_from = 2024-03-31\nmonth_columns = ["due_on"]\n\n[profile]').replace(
-        'as_of_column = "as_of"', 'as_of = 2024-04-01').replace('person_id = "customer"\nlabel', 'source = "people"\nlabel')
-    spec = spec_from_toml(spec_text.replace('name = "instalments"', 'name = "instalments"\nsnapshot_date = 2024-04-01'))
+    spec = _relative_schedule('days_from = 2024-03-31\nmonth_columns = ["due_on"]')
     assert spec.format.describe() == "dates as days from 2024-03-31, due_on as months from it"
     people = PEOPLE.assign(defaulted=["0", "1"])
     months = INSTALMENTS.drop(columns="issued_on").assign(due_on=[-2, -1, -3, -1], paid_on=["-62", "-22", "", "-40"])
@@ -237,7 +239,7 @@ def test_monthly_balances_dated_in_month_numbers_read_as_dates(tmp_path):
     assert events["due_ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-31", "2024-02-29", "2023-12-31", "2024-02-29"]
     assert events["status"].tolist() == ["on_time", "late", "missed", "on_time"]  # paid 2024-02-20: on time
     with pytest.raises(SpecError, match="'paid' is not a date column the spec names"):
-        spec_from_toml(spec_text.replace('month_columns = ["due_on"]', 'month_columns = ["paid"]'))
+        _relative_schedule('days_from = 2024-03-31\nmonth_columns = ["paid"]')
     fractions = months.assign(due_on=["-2", "-1.5", "-3", "-1"])
     fractions.to_csv(tmp_path / "instalments.csv", index=False)
     with pytest.raises(DataValidationError, match=r"row 2 \(line 3\), column 'due_on': '-1.5' is not a valid"):

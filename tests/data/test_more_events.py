@@ -52,8 +52,13 @@ def _files(tmp_path: Path) -> dict[str, Path]:
     return paths
 
 
+def _spec_text(extra: str = BILLS) -> str:
+    """The shop's spec with its snapshot date, and `extra` sections."""
+    return SPEC.format(format="").replace("[profile]", SNAPSHOT + "[profile]") + extra
+
+
 def _spec(extra: str = BILLS):
-    return spec_from_toml(SPEC.format(format="").replace("[profile]", SNAPSHOT + "[profile]") + extra)
+    return spec_from_toml(_spec_text(extra))
 
 
 def test_two_history_files_are_stored_as_one_events_table_in_their_own_words(tmp_path):
@@ -107,7 +112,7 @@ def test_history_files_from_the_command_line(tmp_path):
         lookup_files(["a.csv"])
     paths = _files(tmp_path)
     spec = tmp_path / "shop.toml"
-    spec.write_text(SPEC.format(format="").replace("[profile]", SNAPSHOT + "[profile]") + BILLS)
+    spec.write_text(_spec_text(BILLS))
     result = CliRunner().invoke(app, ["ingest", "--spec", str(spec), "--people", str(paths["people"]),
                                       "--events", str(paths["events"]), "--events", f"bills={paths['events:bills']}",
                                       "--outcomes", str(paths["outcomes"]), "--out", str(tmp_path / "ds")])
@@ -170,8 +175,7 @@ def test_a_history_keyed_by_account_reads_each_row_as_the_accounts_owner(tmp_pat
         tmp_path / "accounts.csv", index=False)
     pd.DataFrame({"account": ["A1", "A3", "A2"], "booked": ["2024-01-10", "2024-01-12", "2024-01-15"],
                   "paid": [10, 20, 30], "days_late": [0, 5, 0]}).to_csv(tmp_path / "tx.csv", index=False)
-    spec = spec_from_toml(SPEC.format(format="").replace("[profile]", SNAPSHOT + "[profile]") +
-                          TRANSACTIONS.replace('owner"\n', 'owner"\nignore = ["branch"]\n', 1))
+    spec = _spec(TRANSACTIONS.replace('owner"\n', 'owner"\nignore = ["branch"]\n', 1))
     sources = {**paths, "events:tx": tmp_path / "tx.csv", "lookup:accounts": tmp_path / "accounts.csv"}
     ds = ingest_with_spec(spec, sources, tmp_path / "ds")
     tx = ds.read("events").query("kind == 'card_payment'").sort_values("ts")
@@ -228,7 +232,7 @@ def test_a_second_profile_file_joins_the_people_by_their_id(tmp_path):
     kyc = pd.DataFrame({"customer_id": ["c1", "c3"], "verified": ["yes", "no"], "occupation": ["nurse", "driver"],
                         "checked_by": ["x", "y"]})
     kyc.to_csv(tmp_path / "kyc.csv", index=False)
-    spec = spec_from_toml(SPEC.format(format="").replace("[profile]", SNAPSHOT + "[profile]") + KYC)
+    spec = _spec(KYC)
     sources = {**paths, "people:kyc": tmp_path / "kyc.csv"}
     ds = ingest_with_spec(spec, sources, tmp_path / "ds")
     people = ds.read("people").set_index("person_id")

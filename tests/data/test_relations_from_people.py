@@ -105,3 +105,14 @@ def test_a_draft_finds_the_columns_that_link_people_and_its_spec_ingests(tmp_pat
     assert 'name = "referred_by"' not in text and 'name = "telephone"' in text  # a yes/no is an attribute
     ds = ingest_with_spec(spec_from_toml(text), {"people": tmp_path / "people.csv"}, tmp_path / "ds")
     assert ds.read("relations")["kind"].value_counts().to_dict() == {"referred_by": 5, "same_household_id": 2}
+
+
+def test_a_link_is_known_from_when_its_person_joined_where_the_spec_says_so(tmp_path):
+    """Without profile history, a declared joined_at date dates the person's links: no earlier date sees them."""
+    joined = '\n[[profile.attributes]]\nname = "signup"\ntype = "date"\ndimension = "identity"\nrole = "joined_at"\n'
+    people = {**PEOPLE, "signup": ["2020-01-01", "2020-01-01", "2020-01-01", "2024-06-01", "2020-01-01"]}
+    ds = _ingest(tmp_path, people, history=joined)
+    rel = ds.read("relations").set_index(["source", "target", "kind"])["ts"]
+    assert rel[("c4", "c2", "referred_by")] == pd.Timestamp("2024-06-01")  # c4 joined then
+    assert rel[("c3", "c4", "same_household")] == pd.Timestamp("2024-06-01")  # the later of the two
+    assert rel[("c2", "c1", "referred_by")] == pd.Timestamp("2020-01-01")

@@ -5,6 +5,8 @@ lookup table), and a referrer column; drafted, edited as a modeller would, inges
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
@@ -134,4 +136,8 @@ def test_home_credit_shaped_files_from_draft_to_reasons(tmp_path):
     _ok(["train", "--data", str(tmp_path / "ds"), "--out", str(tmp_path / "m"), "--members", "scorecard,gbdt,graph",
          "--member-param", "gbdt.n_estimators=30", "--member-param", "graph.max_epochs=2"])
     explained = _ok(["explain", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "ds"), "--person", "100002"])
-    assert "what lowers the score most" in explained or "no reason codes" in explained
+    assert re.match(r"100002 as of 2024-01-01: score \d{3} \(\w[\w ]*\), PD \d+\.\d\d%", explained), explained
+    # every dimension has data (profile, four histories, the referral network), and reasons show their units
+    sub_scores = explained.split("what lowers the score most")[0]
+    assert "no data" not in sub_scores.split("connections")[-1] and "what lowers the score most" in explained
+    assert re.search(r"\d+ days", explained.split("what lowers the score most")[1])

@@ -88,16 +88,21 @@ def test_the_peers_read_each_rows_profile_as_of_its_date(tmp_path):
     from deepcredit.workflows.benchmarks.declared import raw_inputs
 
     spec = DATED.model_copy(update={"profile": Profile(valid_from="since", attributes=DATED.profile.attributes)})
-    pd.DataFrame({"person_id": ["a", "a", "b"], "since": ["", "2024-01-15", "2024-03-01"],
-                  "city": ["Lyon", "Oslo", "Rome"]}).to_csv(tmp_path / "people.csv", index=False)
-    pd.DataFrame({"person_id": ["a", "a", "b", "b"], "as_of": ["2024-01-01", "2024-02-01", "2024-02-01", "2024-04-01"],
-                  "bad": [0, 1, 0, 1]}).to_csv(tmp_path / "outcomes.csv", index=False)
+    pd.DataFrame({"person_id": ["a", "a", "b", "c"], "since": ["", "2024-01-15", "2024-03-01", "2024-02-01"],
+                  "city": ["Lyon", "Oslo", "Rome", "Paris"]}).to_csv(tmp_path / "people.csv", index=False)
+    pd.DataFrame({"person_id": ["a", "a", "b", "b", "c"],
+                  "as_of": ["2024-01-01", "2024-02-01", "2024-02-01", "2024-04-01", "2024-02-01"],
+                  "bad": [0, 1, 0, 1, 0]}).to_csv(tmp_path / "outcomes.csv", index=False)
     ds = ingest_with_spec(spec, {"people": tmp_path / "people.csv", "outcomes": tmp_path / "outcomes.csv"},
                           tmp_path / "ds")
     inp = build_model_input(ds, views=("tabular",))
     seen = dict(zip(zip(inp.keys["person_id"], inp.keys["as_of"].dt.strftime("%m"), strict=True),
                     raw_inputs(ds, inp)["city"].astype(object).where(lambda s: s.notna(), None), strict=True))
-    assert seen == {("a", "01"): "Lyon", ("a", "02"): "Oslo", ("b", "02"): None, ("b", "04"): "Rome"}
+    # c's version dated on the as-of day itself is not seen: strictly before, as the features read it
+    assert seen == {("a", "01"): "Lyon", ("a", "02"): "Oslo", ("b", "02"): None, ("b", "04"): "Rome",
+                    ("c", "02"): None}
+    features = inp.X["city"].astype(object).where(inp.X["city"].notna(), None).tolist()
+    assert features == list(seen.values())
 
 
 def test_dated_loans_against_the_peers_by_rolling_origin(tmp_path):

@@ -21,14 +21,19 @@ from deepcredit.data.validate import DataValidationError
 
 
 def relations_from_people(rel: Relations, people: pd.DataFrame, path: Path, since: pd.Timestamp,
-                          line_offset: int | None) -> pd.DataFrame:
+                          line_offset: int | None, joined: str | None = None) -> pd.DataFrame:
     """The relations the people file's columns declare (Relations.from_people and groups), as rows of the
-    relations table. Each is known from the version of the profile that holds it (valid_from), else from
-    `since` (the day before the data's first): a link written on the profile has no date of its own. A name in a
-    from_people column that is no person is refused at its row, or left out (unknown_people = "drop")."""
+    relations table. A link written on the profile has no date of its own: it is known from the version of
+    the profile that holds it (valid_from), else from when the person joined (the `joined` attribute, the
+    spec's joined_at role), else from `since` (the day before the data's first). A name in a from_people
+    column that is no person is refused at its row, or left out (unknown_people = "drop")."""
     links: pd.DataFrame = people.attrs["links"]
     person = people["person_id"].astype("string")
-    known = people["valid_from"].fillna(since) if "valid_from" in people else pd.Series(since, index=people.index)
+    known = pd.Series(pd.NaT, index=people.index, dtype="datetime64[us]")
+    for column in ("valid_from", joined):
+        if column and column in people:
+            known = known.fillna(people[column].astype("datetime64[us]"))
+    known = known.fillna(since)
     parts = []
     for col in rel.from_people:
         named = links[col].astype("string").str.strip().replace("", pd.NA)
@@ -49,7 +54,8 @@ def relations_from_people(rel: Relations, people: pd.DataFrame, path: Path, sinc
 
 
 def _group_links(rel: Relations, col: str, values: pd.Series, person: pd.Series, known: pd.Series) -> pd.DataFrame:
-    """Every pair of people sharing a value of `col`, once (source before target), known when both were."""
+    """Every pair of people sharing a value of `col`, once (source before target), known when both links were
+    (the later of the two people's)."""
     frame = pd.DataFrame({"value": values.astype("string").str.strip().replace("", pd.NA), "person": person,
                           "known": known}).dropna(subset=["value"]).sort_values("known", kind="stable") \
         .drop_duplicates(["value", "person"])  # a value held on several versions: known from the earliest

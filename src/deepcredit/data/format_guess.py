@@ -85,11 +85,6 @@ def guess_layout(path: Path) -> tuple[str, int]:
     return best, line
 
 
-def guess_delimiter(path: Path) -> str:
-    """The separator of guess_layout."""
-    return guess_layout(path)[0]
-
-
 def _texts(frame: pd.DataFrame) -> dict[str, pd.Series]:
     """Each column's non-empty values, stripped."""
     out = {}

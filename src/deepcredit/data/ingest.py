@@ -38,7 +38,13 @@ from deepcredit.data.derived import (
 )
 from deepcredit.data.headers import column_names
 from deepcredit.data.jsonlines import is_json_lines, json_columns
-from deepcredit.data.ledger import dated_when_known, merged_parts, status_from_dates, status_from_days_late
+from deepcredit.data.ledger import (
+    dated_when_known,
+    known_by_month_end,
+    merged_parts,
+    status_from_dates,
+    status_from_days_late,
+)
 from deepcredit.data.parts import first_part
 from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec, typed_frame
 from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
@@ -203,9 +209,18 @@ def _attribute_values(frame: pd.DataFrame, attributes: list[Attribute], check: _
             for a in attributes}
 
 
+FURTHER_FILES = {"people": "more_profile", "lookup": "lookups", "events": "more_events"}
+"""For each kind of source, the spec section that declares its further files, each given as `--KIND NAME=FILE`
+and keyed "KIND:NAME" among ingest's sources."""
+
+
+def source_key(kind: str, name: str) -> str:
+    """The key of a further file among ingest's sources: "people:kyc" for [more_profile.kyc]."""
+    return f"{kind}:{name}"
+
+
 def profile_key(name: str) -> str:
-    """The key of a further profile file among ingest's sources: "people:NAME" for [more_profile.NAME]."""
-    return f"people:{name}"
+    return source_key("people", name)
 
 
 def _with_more_profile(people: pd.DataFrame, name: str, more: MoreProfile, path: Path, check: _Checker,
@@ -243,17 +258,15 @@ def _declared_columns(table: TableSpec, mapping: dict[str, str | None],
 
 def event_source_key(source: str) -> str:
     """The key of a history file among ingest's sources: "events", or "events:NAME" for [more_events.NAME]."""
-    return source if source == "events" else f"events:{source}"
+    return source if source == "events" else source_key("events", source)
 
 
 def lookup_files(values: Iterable[str]) -> dict[str, Path]:
-    """Ingest's sources for `--lookup NAME=FILE` values ([lookups.NAME])."""
-    out: dict[str, Path] = {}
-    for value in values:
-        name, sep, path = value.partition("=")
-        if not sep or not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-            raise DataValidationError("--lookup", f"{value!r}: give it as NAME=FILE, NAME the spec's [lookups.NAME]")
-        out[lookup_key(name)] = Path(path)
+    """Ingest's sources for `--lookup NAME=FILE` values ([lookups.NAME]): every lookup table is named."""
+    out = named_files(values, "lookup", "lookups")
+    if "lookup" in out:
+        raise DataValidationError("--lookup", f"{str(out['lookup'])!r}: give it as NAME=FILE, NAME the spec's "
+                                              "[lookups.NAME]")
     return out
 
 
@@ -274,7 +287,7 @@ def named_files(values: Iterable[str], table: str, section: str) -> dict[str, Pa
     for value in values:
         name, sep, path = value.partition("=")
         named = bool(sep) and re.fullmatch(r"[a-z_][a-z0-9_]*", name) is not None and not Path(value).exists()
-        key = f"{table}:{name}" if named else table
+        key = source_key(table, name) if named else table
         if key in out:
             raise DataValidationError(f"--{table}", f"{value!r}: " + ("a second file of the same name" if named else
                                       "the first file is given already: name the others as NAME=FILE, as the "
@@ -288,8 +301,7 @@ def _section_path(source: str) -> tuple[str, ...]:
 
 
 def lookup_key(name: str) -> str:
-    """The key of a lookup table among ingest's sources: "lookup:NAME" for [lookups.NAME]."""
-    return f"lookup:{name}"
+    return source_key("lookup", name)
 
 
 def _read_lookup(name: str, lk: Lookup, path: Path, check: _Checker) -> pd.Series:
@@ -494,11 +506,6 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
     A source is a file, a sheet (book.xlsx#sheet) or a directory of parts (parts.py).
     on_step: told what is being read or checked (a large file takes a while)."""
     check = _Checker(spec_file, spec.format.file_format(), header_lines(spec, sources))
-    if spec.format.month_only and spec.events is not None:
-        warnings.warn(f"dates are read as months ({spec.format.date_format}): an event written with its month only "
-                      "is dated the month's first day, up to a month before it may have happened, so a feature "
-                      "within that month may see it; give events their day where the history matters",
-                      stacklevel=2)
     if "people" not in sources:
         raise DataValidationError("people", "no file was given for the people table (--people)")
     for table, declared in (("events", spec.events), ("relations", spec.relations)):
@@ -508,31 +515,16 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
         derived = table == "relations" and spec.relations is not None and spec.relations.derived_kinds
         if table not in sources and declared is not None and not derived:
             raise DataValidationError(table, f"the spec declares {table}: give the file with --{table}")
-    for key in sources:
-        if key.startswith("events:") and key.removeprefix("events:") not in spec.more_events:
-            raise SpecError(spec_file or "spec", f"a history file {key.removeprefix('events:')}=... was given but "
-                            f"the spec declares no [more_events.{key.removeprefix('events:')}]", None, "more_events")
-    for key in sources:
-        if key.startswith("lookup:") and key.removeprefix("lookup:") not in spec.lookups:
-            raise SpecError(spec_file or "spec", f"a lookup table {key.removeprefix('lookup:')}=... was given but "
-                            f"the spec declares no [lookups.{key.removeprefix('lookup:')}]", None, "lookups")
-    for key in sources:
-        if key.startswith("people:") and key.removeprefix("people:") not in spec.more_profile:
-            raise SpecError(spec_file or "spec", f"a profile file {key.removeprefix('people:')}=... was given but "
-                            f"the spec declares no [more_profile.{key.removeprefix('people:')}]", None,
-                            "more_profile")
-    for name in spec.more_profile:
-        if profile_key(name) not in sources:
-            raise DataValidationError("people", f"the spec declares [more_profile.{name}]: give the file with "
-                                                f"--people {name}=FILE")
-    for name in spec.lookups:
-        if lookup_key(name) not in sources:
-            raise DataValidationError("lookups", f"the spec declares [lookups.{name}]: give the file with "
-                                                 f"--lookup {name}=FILE")
-    for source in spec.more_events:
-        if event_source_key(source) not in sources:
-            raise DataValidationError("events", f"the spec declares [more_events.{source}]: give the file with "
-                                                f"--events {source}=FILE")
+    for kind, section in FURTHER_FILES.items():
+        declared = getattr(spec, section)
+        given = {key.removeprefix(f"{kind}:") for key in sources if key.startswith(f"{kind}:")}
+        for name in sorted(given - set(declared)):
+            raise SpecError(spec_file or "spec", f"a file {name}=... was given to --{kind} but the spec declares "
+                                                 f"no [{section}.{name}]", None, section)
+        for name in declared:
+            if name not in given:
+                raise DataValidationError(kind, f"the spec declares [{section}.{name}]: give the file with "
+                                                f"--{kind} {name}=FILE")
     try:
         return _read_tables(with_person_columns(spec, sources, check), sources, check, snapshot_date,
                             on_step or (lambda _: None))
@@ -597,10 +589,13 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
     if spec.outcomes.source != "events":
         step(f"reading {(out_path or people_path).name}'s labels")
         frames["outcomes"] = _read_outcomes(spec, frames["people"], people_path, out_path, check, snapshot)
+    if spec.format.month_only:  # a month's event may have happened on its last day: known when it ended
+        known_by_month_end(frames, pd.Timestamp(snapshot) if snapshot is not None else _latest_date(frames))
     if spec.relations is not None and spec.relations.derived_kinds:
         step(f"reading the links in {people_path.name}")
+        joined = spec.role("joined_at")
         derived = relations_from_people(spec.relations, frames["people"], people_path, before_first_day(frames, snapshot),
-                                        line_offset_for(people_path))
+                                        line_offset_for(people_path), joined.name if joined else None)
         frames["relations"] = pd.concat([frames["relations"], derived], ignore_index=True) \
             if len(frames["relations"]) else derived
     step("checking that every row names a known person")

@@ -173,3 +173,19 @@ def status_from_dates(events: pd.DataFrame, settled: pd.Series, snapshot: pd.Tim
     missed = ~done & (due < pd.Timestamp(snapshot).normalize()).to_numpy(bool, na_value=False)
     status = np.select([late, done, missed], ["late", "on_time", "missed"], "open")
     return pd.Series(status, index=events.index, dtype="string")
+
+
+def known_by_month_end(frames: dict[str, pd.DataFrame], horizon: pd.Timestamp) -> None:
+    """Where the files write dates as a month and a year ([format] date_format without a day), the times
+    something became known (every events table's ts, the relations' ts, a profile version's valid_from) move
+    to the first day of the next month, no later than `horizon` (the snapshot): an event of December may
+    have happened on the 31st, so a feature on the 10th must not see it. As-of dates and due dates stay."""
+    def month_end(times: pd.Series) -> pd.Series:
+        ended = times.dt.to_period("M").dt.to_timestamp() + pd.offsets.MonthBegin(1)
+        return ended.clip(upper=horizon).astype(times.dtype)
+
+    for key, frame in frames.items():
+        column = "valid_from" if key == "people" else "ts" if key.startswith(("events", "relations")) else None
+        if column and column in frame and len(frame):
+            frame[column] = month_end(frame[column])
+

@@ -70,6 +70,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class _FileSection(_Strict):
+    """A section of the spec that declares one of the user's files."""
+
+    header_line: int = Field(default=1, ge=1)
+    """The line of this CSV file that holds its column names, where lines above it hold a title, an
+    export's date or Excel's `sep=;` (they are not read; errors still name the file's own lines)."""
+
+
 class ShareFeature(_Strict):
     """Ask for a 'share of events of this kind / status' feature, with its own texts."""
 
@@ -155,7 +163,7 @@ class Attribute(_Strict):
         return self
 
 
-class Profile(_Strict):
+class Profile(_FileSection):
     id_column: str | None = "person_id"
     """The column that identifies a person; "" for files with one row per person and no id: the row
     number (1, 2, ...) becomes the person's id."""
@@ -164,9 +172,6 @@ class Profile(_Strict):
     T is the row valid strictly before T; rows without a date hold since always."""
     ignore: list[str] = []
     """Columns of the file that are not used (kept out of the data set entirely)."""
-    header_line: int = Field(default=1, ge=1)
-    """The line of this CSV file that holds its column names, where lines above it hold a title, an
-    export's date or Excel's `sep=;` (they are not read; errors still name the file's own lines)."""
     attributes: list[Attribute] = []
 
     @field_validator("id_column", "valid_from")
@@ -241,16 +246,13 @@ class EventColumns(_Strict):
         return value or None  # TOML has no null: "" says the file has no such column
 
 
-class Events(_Strict):
+class Events(_FileSection):
     columns: EventColumns = Field(default_factory=lambda: EventColumns())
     kinds: dict[str, EventKind]
     statuses: dict[str, EventStatus] = {}
     """Each status in the file and what it means; left out where the statuses are told from the dates."""
     ignore: list[str] = []
     """Columns of the events file that are not used (an order number, a store): left out of the data set."""
-    header_line: int = Field(default=1, ge=1)
-    """The line of this CSV file that holds its column names, where lines above it hold a title, an
-    export's date or Excel's `sep=;` (they are not read; errors still name the file's own lines)."""
     parts_of: list[str] = []
     """Columns that together name one commitment among a person's rows (a loan and its instalment number),
     where the file writes a commitment paid in parts as several rows: those rows are merged into one event
@@ -386,7 +388,7 @@ class RelationColumns(_Strict):
         return value or None  # "": the file has no such column (every relation 'related', weight 1)
 
 
-class Relations(_Strict):
+class Relations(_FileSection):
     columns: RelationColumns = Field(default_factory=lambda: RelationColumns())
     kinds: list[str] = []
     """Allowed relation kinds (empty: any)."""
@@ -396,9 +398,6 @@ class Relations(_Strict):
     """Weights may be negative (a distrust rating): the share of negative incoming ties becomes a feature."""
     ignore: list[str] = []
     """Columns of the relations file that are not used: left out of the data set."""
-    header_line: int = Field(default=1, ge=1)
-    """The line of this CSV file that holds its column names, where lines above it hold a title, an
-    export's date or Excel's `sep=;` (they are not read; errors still name the file's own lines)."""
     unknown_people: Literal["refuse", "drop"] = "refuse"
     """A relation naming someone not in the people table (a contact who is not a customer): "refuse" stops
     the ingest at its row; "drop" leaves it out, and ingest warns how many were left out."""
@@ -433,7 +432,7 @@ class Relations(_Strict):
         return self
 
 
-class Outcomes(_Strict):
+class Outcomes(_FileSection):
     source: Literal["outcomes", "people", "events"] = "outcomes"
     """Where labels are: their own file, a column of the people file (one label per person), or the event
     history itself ("events": bad when a commitment of a `bad_when` meaning comes within the window after
@@ -457,9 +456,6 @@ class Outcomes(_Strict):
     window_days_column: str | None = None
     ignore: list[str] = []
     """Columns of the outcomes file that are not used: left out of the data set."""
-    header_line: int = Field(default=1, ge=1)
-    """The line of this CSV file that holds its column names, where lines above it hold a title, an
-    export's date or Excel's `sep=;` (they are not read; errors still name the file's own lines)."""
     as_of_dates: list[dt.date] = []
     """source = "events": the as-of dates to label (instead of one `as_of`): at each, everyone with an event
     before it."""
@@ -598,15 +594,13 @@ class Format(_Strict):
                           str(self.days_from) if self.days_from else None, tuple(self.month_columns))
 
 
-class MoreProfile(_Strict):
+class MoreProfile(_FileSection):
     """Another file about the same people (a KYC table beside the application): its attributes join the
     profile by the person's id (`ingest --people NAME=FILE`). One row per person; no history of its own."""
 
     id_column: str
     """The column naming the person, as the main profile's id column does."""
     ignore: list[str] = []
-    header_line: int = Field(default=1, ge=1)
-    """The line of this CSV file that holds its column names (see Profile.header_line)."""
     attributes: list[Attribute] = []
 
     @model_validator(mode="after")
@@ -616,7 +610,7 @@ class MoreProfile(_Strict):
         return self
 
 
-class Lookup(_Strict):
+class Lookup(_FileSection):
     """A table that says whom another id belongs to (accounts: account_id → customer_id), for history files
     keyed by that id (Events.person_via; `ingest --lookup NAME=FILE`). Each key names one person."""
 
@@ -624,8 +618,6 @@ class Lookup(_Strict):
     person_id: str = "person_id"
     ignore: list[str] = []
     """Columns of the table that are not used."""
-    header_line: int = Field(default=1, ge=1)
-    """The line of this CSV file that holds its column names (see Profile.header_line)."""
 
     @model_validator(mode="after")
     def _check(self) -> Lookup:
@@ -668,21 +660,22 @@ class DatasetSpec(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _check_more_events(self) -> DatasetSpec:
+    def _check_files(self) -> DatasetSpec:
+        """The further files (more_profile, lookups, more_events): named as identifiers, and consistent with
+        the first ones and with each other."""
+        for section in ("more_profile", "lookups", "more_events"):
+            for name in getattr(self, section):
+                if not re.match(IDENTIFIER, name):
+                    raise SpecProblem((section, name), f"{name!r}: name a file with a-z, 0-9 and _")
         if self.more_events and self.events is None:
             raise SpecProblem(("more_events",), "declare the first history file as [events], then the others as "
                                                 "[more_events.NAME]")
         seen: dict[str, dict[str, tuple[str, BaseModel]]] = {"kinds": {}, "statuses": {}, "outcomes": {}}
-        for name in self.lookups:
-            if not re.match(IDENTIFIER, name):
-                raise SpecProblem(("lookups", name), f"{name!r}: name a lookup table with a-z, 0-9 and _")
         if self.more_profile and not self.profile.id_column:
             raise SpecProblem(("profile", "id_column"), "more profile files join the profile by the person's id: "
                                                         "name the id column")
         names = {a.name: "profile" for a in self.profile.attributes}
         for file, more in self.more_profile.items():
-            if not re.match(IDENTIFIER, file):
-                raise SpecProblem(("more_profile", file), f"{file!r}: name a profile file with a-z, 0-9 and _")
             for i, a in enumerate(more.attributes):
                 if a.name in names:
                     raise SpecProblem(("more_profile", file, "attributes", i, "name"),
@@ -693,8 +686,6 @@ class DatasetSpec(_Strict):
                 where = (source,) if source == "events" else ("more_events", source)
                 raise SpecProblem((*where, "person_via"), f"{ev.person_via!r} is not a lookup table the spec "
                                   f"declares ([lookups.{ev.person_via}] with its key and person_id)")
-            if source != "events" and not re.match(IDENTIFIER, source):
-                raise SpecProblem(("more_events", source), f"{source!r}: name a history file with a-z, 0-9 and _")
             for group, items in (("kinds", ev.kinds), ("statuses", ev.statuses), ("outcomes", ev.outcomes)):
                 for value, item in items.items():
                     first = seen[group].setdefault(value, (source, item))
@@ -739,8 +730,8 @@ class DatasetSpec(_Strict):
         """The spec of the stored data set: every history file's declarations as the one [events] of the one
         events table (kinds, statuses and reported outcomes together; its optional columns where any file
         had them), the attributes of every profile file in one profile, and relations read from people-file
-        columns as kinds of the relations table. Parts,
-        grace periods and ignored columns were applied at ingest, so they are dropped."""
+        columns as kinds of the relations table. Parts, grace periods, lookups and ignored columns were
+        applied at ingest, so they are dropped."""
         update: dict = {}
         if self.more_profile:  # joined at ingest: one people table
             extra = [a.model_copy(update={"column": None}) for m in self.more_profile.values() for a in m.attributes]

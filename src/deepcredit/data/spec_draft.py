@@ -161,6 +161,8 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     attribute, and, for each other file given, its section of the spec (`more_events`: further history
     files by name, each its own [more_events.NAME])."""
     more = dict(more_events or {})
+    given = [Path(f) for f in (path, events, relations, outcomes, *more.values(), *(lookups or {}).values(),
+                               *(more_profile or {}).values()) if f]
     frame = _sample(path)
     n = len(frame)
     id_col = next((c for c in frame.columns if ID_HINTS.search(header_words(c)) and frame[c].nunique() == n), None)
@@ -180,8 +182,8 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     out = [
         f"# Drafted by `deepcredit spec draft` from {Path(path).name} ({n:,} rows sampled). Edit it, then:",
         f"#   deepcredit ingest --spec THIS_FILE --people DATA {files + ' ' if files else ''}--out DIR",
-        *_other_sheets(Path(path), [Path(f) for f in (events, relations, outcomes, *more.values()) if f]),
-        *_titles([Path(f) for f in (path, events, relations, outcomes, *more.values()) if f]),
+        *_other_sheets(Path(path), given[1:]),
+        *_titles(given),
         "# Every attribute: type (numeric | categorical | ordinal + order | boolean | date),",
         f"# dimension ({dims}),",
         "# description (completes 'your score is lowered by ...'), improve (how to improve),",
@@ -190,7 +192,7 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
         "spec_version = 1",
         f"name = {toml_string(name or _name(path))}",
         'description = ""',
-        *_format_lines([Path(f) for f in (path, events, relations, outcomes, *more.values()) if f]),
+        *_format_lines(given),
         "",
         "[profile]",
         *header_line_of(Path(path)),

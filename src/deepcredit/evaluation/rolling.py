@@ -20,7 +20,7 @@ import pandas as pd
 from deepcredit.evaluation.metrics import auc, ks
 from deepcredit.evaluation.periods import period_labels
 from deepcredit.features.bundle import ModelInput
-from deepcredit.models.splits import Fold
+from deepcredit.models.splits import Fold, as_dates, known_by
 
 FitPredict = Callable[[ModelInput, ModelInput], dict[str, np.ndarray]]
 """fit_predict(train, test) -> {model name: PD of every test row}."""
@@ -37,8 +37,8 @@ def rolling_origin_folds(as_of: pd.Series | np.ndarray, periods: int, period: st
     period whose outcome is known by the test period's first date (`known_at`; None: every such row), test
     on the period's rows. `period`: as_of (each distinct date), month, quarter or year."""
     labels = period_labels(as_of, period).to_numpy()
-    dates = pd.to_datetime(pd.Series(np.asarray(as_of))).to_numpy().astype("datetime64[us]")
-    known = None if known_at is None else pd.to_datetime(pd.Series(np.asarray(known_at))).to_numpy()
+    dates = as_dates(as_of)
+    known = None if known_at is None else as_dates(known_at)
     order = np.unique(labels)  # period labels sort in time order
     if periods < 1 or len(order) < periods + 1:
         raise ValueError(f"rolling origin: {periods} test period(s) need at least {periods + 1} periods, "
@@ -46,9 +46,7 @@ def rolling_origin_folds(as_of: pd.Series | np.ndarray, periods: int, period: st
     folds = []
     for p in order[-periods:]:
         test = labels == p
-        train = labels < p
-        if known is not None:
-            train &= known.astype("datetime64[us]") <= dates[test].min()
+        train = (labels < p) & known_by(dates, known, dates[test].min())
         if not train.any():
             raise ValueError(f"rolling origin: no row before {p} has an outcome known by its first day (each is "
                              "known when its performance window ends): test fewer periods, or later ones")

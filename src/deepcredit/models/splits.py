@@ -74,7 +74,8 @@ def date_blocks(as_of: pd.Series | np.ndarray, n_blocks: int) -> np.ndarray:
     return block_of_date[np.searchsorted(uniq, dates.to_numpy())].astype(np.int64)
 
 
-def _dates(values: pd.Series | np.ndarray) -> np.ndarray:
+def as_dates(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Dates as datetime64[us] (what every fold compares)."""
     return pd.to_datetime(pd.Series(np.asarray(values))).to_numpy().astype("datetime64[us]")
 
 
@@ -93,8 +94,8 @@ def time_folds(as_of: pd.Series | np.ndarray, n_folds: int = 5,
     by. Fewer folds come back when there are fewer distinct dates.
     """
     block = date_blocks(as_of, n_folds + 1)
-    dates = _dates(as_of)
-    known = None if known_at is None else _dates(known_at)
+    dates = as_dates(as_of)
+    known = None if known_at is None else as_dates(known_at)
     folds = []
     for b in range(1, int(block.max()) + 1):
         pred = np.flatnonzero(block == b)
@@ -104,10 +105,15 @@ def time_folds(as_of: pd.Series | np.ndarray, n_folds: int = 5,
     return folds
 
 
+def _time_folds_of(keys: pd.DataFrame, n_folds: int) -> list[Fold]:
+    """The expanding-window folds of these keys (none with one as-of date)."""
+    as_of = keys["as_of"].to_numpy()
+    return time_folds(as_of, n_folds, keys.get("known_at")) if pd.Series(as_of).nunique() > 1 else []
+
+
 def folds_over_time(keys: pd.DataFrame, n_folds: int) -> bool:
     """Whether stacking_folds can fold these rows over time: several dates, some outcome known by a later one."""
-    as_of = keys["as_of"].to_numpy()
-    return pd.Series(as_of).nunique() > 1 and bool(time_folds(as_of, n_folds, keys.get("known_at")))
+    return bool(_time_folds_of(keys, n_folds))
 
 
 def stacking_folds(keys: pd.DataFrame, y: np.ndarray, n_folds: int = 5, seed: int = 0,
@@ -120,12 +126,13 @@ def stacking_folds(keys: pd.DataFrame, y: np.ndarray, n_folds: int = 5, seed: in
     out-of-fold prediction. Dates whose outcomes all come after the last block starts (performance windows
     longer than the dates span: folds_over_time is False) get person folds, as one date does.
     """
-    person_id, as_of = keys["person_id"].to_numpy(), keys["as_of"].to_numpy()
-    if not folds_over_time(keys, n_folds):
+    person_id = keys["person_id"].to_numpy()
+    over_time = _time_folds_of(keys, n_folds)
+    if not over_time:
         return person_folds(person_id, y, n_folds, seed)
     group = person_groups(person_id, y, time_groups, seed) if time_groups > 1 else np.zeros(len(y), np.int64)
     folds = []
-    for tf in time_folds(as_of, n_folds, keys.get("known_at")):
+    for tf in over_time:
         for g in range(max(time_groups, 1)):
             pred = tf.predict[group[tf.predict] == g]
             train = tf.train[group[tf.train] != g] if time_groups > 1 else tf.train
@@ -138,8 +145,8 @@ def check_folds(keys: pd.DataFrame, folds: list[Fold], grouped: bool = True) -> 
     """Raise if any fold trains on a date not before the dates it predicts or on an outcome not known by
     then (keys' `known_at`), or (grouped, or one as-of date) shares a person between train and predict."""
     person_id = keys["person_id"].to_numpy()
-    as_of = _dates(keys["as_of"])
-    known = _dates(keys["known_at"]) if "known_at" in keys else as_of
+    as_of = as_dates(keys["as_of"])
+    known = as_dates(keys["known_at"]) if "known_at" in keys else as_of
     timed = pd.Series(as_of).nunique() > 1
     for i, f in enumerate(folds):
         shared = np.intersect1d(person_id[f.train], person_id[f.predict])
@@ -171,7 +178,7 @@ def time_split(keys: pd.DataFrame, test_from: object) -> Fold:
     """Hold out the rows with as_of on or after `test_from`; train on the earlier rows whose outcome is known
     by then (keys' `known_at`), as a model fitted on that day would. Earlier rows whose performance window
     runs past it are on neither side (unmatured_rows says how many)."""
-    as_of = _dates(keys["as_of"])
+    as_of = as_dates(keys["as_of"])
     cut = np.datetime64(pd.Timestamp(test_from), "us")
     later = as_of >= cut
     day = pd.Timestamp(test_from).date()
@@ -179,7 +186,7 @@ def time_split(keys: pd.DataFrame, test_from: object) -> Fold:
         first, last = pd.Timestamp(as_of.min()).date(), pd.Timestamp(as_of.max()).date()
         raise ValueError(f"--test-from {day}: every as-of date ({first}..{last}) falls "
                          "on one side, so one of train and test would be empty")
-    train = known_by(as_of, _dates(keys["known_at"]) if "known_at" in keys else None, cut)
+    train = known_by(as_of, as_dates(keys["known_at"]) if "known_at" in keys else None, cut)
     if not train.any():
         raise ValueError(f"--test-from {day}: no earlier row's outcome is known by then (each is known only when "
                          "its performance window ends), so nothing could be trained on: choose a later date")

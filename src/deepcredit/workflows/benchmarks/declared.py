@@ -49,7 +49,8 @@ def in_file_order(ds: Dataset, inp: ModelInput) -> ModelInput:
 def raw_inputs(ds: Dataset, inp: ModelInput) -> pd.DataFrame:
     """The declared, non-protected attributes as stored (text as pandas category), aligned with inp's rows;
     dates are left out (a peer's tutorial reads no raw timestamps). Where the profile has a history, each
-    row reads the version valid at its as-of date (none before the first: missing), never a later one."""
+    row reads the version valid strictly before its as-of date (none before the first: missing), never a
+    later one."""
     attrs = [a for a in ds.spec.profile.attributes if not a.protected and a.type != "date"]
     names = [a.name for a in attrs]
     if not ds.spec.profile.valid_from:
@@ -70,8 +71,8 @@ def peer_frame(X: pd.DataFrame) -> pd.DataFrame:
 
 
 def profile_as_of(ds: Dataset, keys: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """Each key row's profile version valid at its as_of (the latest valid_from on or before it; a version
-    without valid_from holds from the start)."""
+    """Each key row's profile version valid at its as_of: the latest valid_from strictly before it, as the
+    features read it (features.sources); a version without valid_from holds from the start."""
     con = ds.connect()
     try:
         con.register("peer_keys", keys[["person_id", "as_of"]].assign(_row=np.arange(len(keys))))
@@ -79,7 +80,7 @@ def profile_as_of(ds: Dataset, keys: pd.DataFrame, names: list[str]) -> pd.DataF
         frame = con.execute(
             f"SELECT k._row, {cols} FROM peer_keys k ASOF LEFT JOIN "
             "(SELECT *, coalesce(valid_from, TIMESTAMP '0001-01-01') AS _from FROM people) p "
-            "ON k.person_id = p.person_id AND k.as_of >= p._from ORDER BY k._row").df()
+            "ON k.person_id = p.person_id AND k.as_of > p._from ORDER BY k._row").df()
     finally:
         con.close()
     return frame[names]
@@ -140,12 +141,12 @@ def peer_lightgbm(X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.nd
     return np.asarray(clf.predict_proba(X.iloc[test]))[:, 1]
 
 
-def fold_predictions(ds: Dataset, inp: ModelInput, X: pd.DataFrame, members: list[str], args: ModelsRun,
+def fold_predictions(inp: ModelInput, X: pd.DataFrame, ours: pd.DataFrame, members: list[str], args: ModelsRun,
                      train: np.ndarray, test: np.ndarray, log_name: str,
                      log: Callable[[str], None]) -> tuple[dict[str, np.ndarray], dict]:
-    """({model: PD of every test row}, what the stack and card were) for one fold."""
+    """({model: PD of every test row}, what the stack and card were) for one fold. X: the declared
+    attributes raw; ours: DeepCredit's feature matrix, as the peers read them."""
     y = inp.y
-    ours = peer_frame(inp.X)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         card = ScorecardModel().fit(inp.take(train))
@@ -172,11 +173,11 @@ def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = la
     views = {"tabular"} | ({"temporal"} if inp.sequences is not None else set()) \
         | ({"structural"} if inp.graph is not None and inp.graph.edge_index.shape[1] else set())
     members = members_for(views, args)
-    X, y = raw_inputs(ds, inp), inp.y
+    X, ours, y = raw_inputs(ds, inp), peer_frame(inp.X), inp.y
     keys = inp.label_keys
     chosen = protocols(y, cv, keys, test_from, rolling, period)
     results: dict[str, list[dict]] = {}
-    pooled: dict[str, dict[str, list[np.ndarray]]] = {}
+    pooled: dict[str, list[np.ndarray]] = {}  # each model's PDs of every fold's test rows, in fold order
     stack_info: dict = {}
     choices: dict[str, str | None] = {}
     for proto in chosen:
@@ -185,7 +186,7 @@ def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = la
         runs = []
         for i, (train, test) in enumerate(proto.folds):
             t0 = time.perf_counter()
-            pds, info = fold_predictions(ds, inp, X, members, args, train, test, f"{ds.name} {proto.name} {i}", log)
+            pds, info = fold_predictions(inp, X, ours, members, args, train, test, f"{ds.name} {proto.name} {i}", log)
             stack_info = info if proto is chosen[0] and (i == 0 or proto.pooled) else stack_info
             if proto is chosen[0] and proto.pooled:
                 choices[proto.periods[i]] = info["stack_chose"]
@@ -196,13 +197,13 @@ def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = la
             runs.append(r)
             if proto.pooled:
                 for m, p in pds.items():
-                    pooled.setdefault(m, {}).setdefault("p", []).append(p)
+                    pooled.setdefault(m, []).append(p)
         results[proto.name] = runs
     first = chosen[0]
     tested = np.concatenate([test for _, test in first.folds])
     trained = np.unique(np.concatenate([train for train, _ in first.folds]))
     if first.pooled:
-        models = {m: {**metrics(y[tested], np.concatenate(v["p"])),
+        models = {m: {**metrics(y[tested], np.concatenate(v)),
                       "auc_by_period": dict(zip(first.periods, [r[m]["auc"] for r in results[first.name]],
                                                 strict=True))}
                   for m, v in pooled.items()}
