@@ -180,7 +180,8 @@ def test_a_spec_drafted_from_all_four_files_guesses_their_columns_and_meanings_a
     ev = spec.events
     assert ev is not None and ev.columns.model_dump() == {
         "person_id": "client_id", "ts": "booked_on", "kind": "event_type", "amount": "amount_eur", "status": "state",
-        "days_late": "days_past_due", "counterparty": "store", "due_ts": "due_date", "settled_ts": None}
+        "days_late": "days_past_due", "counterparty": "store", "due_ts": "due_date", "settled_ts": None,
+        "paid_amount": None}
     assert ev.ignore == ["order_no"]
     assert {k: v.amount for k, v in ev.kinds.items()} == {"invoice": "owed", "repayment": "paid", "gift_card": "neutral"}
     assert {k: v.meaning for k, v in ev.statuses.items()} == {

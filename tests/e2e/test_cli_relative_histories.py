@@ -1,5 +1,5 @@
 """End to end through the command line, on files shaped like Home Credit's: an application file with a
-placeholder, instalments paid in parts and dated in day numbers, monthly balances dated in month numbers
+placeholder, instalments paid in parts (each row the amount owed and its part paid) and dated in day numbers, monthly balances dated in month numbers
 with days past due and no status, a bureau's monthly statuses keyed by its credit id only (read through a
 lookup table), and a referrer column; drafted, edited as a modeller would, ingested, trained, explained."""
 
@@ -37,10 +37,12 @@ def _files(folder, n: int = 240) -> None:
         for k in range(1, 6):
             due, late = -30 * k, rng.random() < risk[i]
             paid = due + (int(rng.integers(1, 40)) if late else -2)
-            for part in range(1 + (k == 1)):  # the first instalment paid in two parts
-                rows.append((person * 10, person, k, due, paid + part, 5000.0 / (1 + (k == 1))))
+            short = 1000.0 * late  # a late instalment is also paid short
+            for part in range(1 + (k == 1)):  # the first instalment paid in two parts, each repeating its amount
+                rows.append((person * 10, person, k, due, paid + part, 5000.0, (5000.0 - short) / (1 + (k == 1))))
     pd.DataFrame(rows, columns=["SK_ID_PREV", "SK_ID_CURR", "NUM_INSTALMENT_NUMBER", "DAYS_INSTALMENT",
-                                "DAYS_ENTRY_PAYMENT", "AMT_PAYMENT"]).to_csv(folder / "installments.csv", index=False)
+                                "DAYS_ENTRY_PAYMENT", "AMT_INSTALMENT", "AMT_PAYMENT"]
+                 ).to_csv(folder / "installments.csv", index=False)
     pd.DataFrame([(person, m, int(rng.integers(1, 120)) if rng.random() < risk[i] / 2 else 0)
                   for i, person in enumerate(ids) for m in range(-6, 0)],
                  columns=["SK_ID_CURR", "MONTHS_BALANCE", "SK_DPD"]).to_csv(folder / "pos.csv", index=False)
@@ -61,18 +63,22 @@ def _edited(draft: str) -> str:
     events = out[out.index("[events]"):out.index("[more_events.pos]")]
     out = out.replace(events, '''[events]
 parts_of = ["SK_ID_PREV", "NUM_INSTALMENT_NUMBER"]
+parts_amount = "once"
+paid_kind = "payment"
 
 [events.columns]
 person_id = "SK_ID_CURR"
 ts = "DAYS_INSTALMENT"
 kind = ""
-amount = "AMT_PAYMENT"
+amount = "AMT_INSTALMENT"
 status = ""
 due_ts = "DAYS_INSTALMENT"
 settled_ts = "DAYS_ENTRY_PAYMENT"
+paid_amount = "AMT_PAYMENT"
 
 [events.kinds]
 instalment = { amount = "owed" }
+payment = { amount = "paid", commitment = false }
 
 ''')
     pos = out[out.index("[more_events.pos]"):out.index("# Relations written")]
@@ -122,7 +128,8 @@ def test_home_credit_shaped_files_from_draft_to_reasons(tmp_path):
     draft = spec.read_text()
     for proposed in ('from_people = ["REFERRED_BY"]', '# special = { "365243" = "TODO" }',
                      "# month_columns = [\"MONTHS_BALANCE\"]", "numbers of days", "[more_events.pos]",
-                     "[lookups.bureau]", 'key = "SK_ID_BUREAU"', 'person_via = "bureau"'):
+                     "[lookups.bureau]", 'key = "SK_ID_BUREAU"', 'person_via = "bureau"', 'parts_amount = "once"',
+                     'amount = "AMT_INSTALMENT"', 'paid_amount = "AMT_PAYMENT"', 'paid_kind = "payment"'):
         assert proposed in draft, proposed
     spec.write_text(_edited(draft))
     shown = _ok(["ingest", "--spec", str(spec), "--people", str(tmp_path / "application_train.csv"), *files,
@@ -130,6 +137,8 @@ def test_home_credit_shaped_files_from_draft_to_reasons(tmp_path):
     assert "people: 240" in shown and "relations: 239" in shown and "broken" in shown
     events = Dataset(tmp_path / "ds").read("events")
     assert (events["kind"] == "instalment").sum() == 240 * 5  # the first instalment's two parts are one
+    owed, paid = (events[events["kind"] == k].groupby("person_id")["amount"].sum() for k in ("instalment", "payment"))
+    assert (owed == 25000.0).all() and (paid <= owed).all() and (paid < owed).any()  # paid short when late
     assert events.loc[events["kind"] == "pos_month", "ts"].min() == pd.Timestamp("2023-07-01")  # 6 months back
     bureau = events[events["kind"] == "bureau_month"]  # read through the lookup: each row its person's
     assert len(bureau) == 240 * 4 and set(bureau["person_id"]) == {str(i) for i in range(100001, 100241)}

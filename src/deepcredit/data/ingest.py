@@ -42,6 +42,7 @@ from deepcredit.data.ledger import (
     dated_when_known,
     known_by_month_end,
     merged_parts,
+    payments_of,
     status_from_dates,
     status_from_days_late,
 )
@@ -330,11 +331,13 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
     `lookups` map an account's key to its person where the file names accounts (ev.person_via)."""
     section = _section_path(source)
     mapping = ev.columns.model_dump()
-    settled = mapping.pop("settled_ts")
+    settled, paid = mapping.pop("settled_ts"), mapping.pop("paid_amount")
     check.require(path, {(*section, "columns", k): v for k, v in ev.columns.model_dump().items()})
     cols = _declared_columns(EVENTS, mapping, {"kind": frozenset(ev.kinds), "status": frozenset(ev.statuses)})
     if settled:
         cols += (Column(settled, ColumnType.TIMESTAMP, nullable=True),)
+    if paid:
+        cols += (Column(paid, ColumnType.FLOAT, nullable=True),)
     cols += tuple(Column(c, ColumnType.STRING) for c in ev.parts_of)
     if mapping["amount"]:  # may be empty for a kind whose amount is neutral (amounts_where_meant)
         cols = tuple(replace(c, nullable=True) if c.name == mapping["amount"] else c for c in cols)
@@ -346,7 +349,8 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
         check_no_duplicate_rows(frame.drop(columns=ev.ignore, errors="ignore"), file, line_offset)
 
     frame = read_and_validate(path, _table("events", ".".join(section), cols, ev.ignore), snapshot,
-                              checks=(values, amounts_where_meant(ev), no_duplicates), fmt=check.fmt_for(path))
+                              checks=(values, amounts_where_meant(ev), paid_not_negative(paid), no_duplicates),
+                              fmt=check.fmt_for(path))
     events = _renamed(frame, mapping)
     if ev.person_via is not None:
         events["person_id"] = _owners(events, (lookups or {})[ev.person_via], ev.person_via, str(path),
@@ -354,6 +358,8 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
     events["amount"] = events["amount"].fillna(0.0) if "amount" in events else 0.0
     if ev.only_kind is not None:
         events["kind"] = pd.Series(ev.only_kind, index=events.index, dtype="string")
+    if paid:
+        events["paid_amount"] = frame[paid]
     when = frame[settled] if settled else None
     if ev.parts_of:
         events, when = merged_parts(events if when is None else events.assign(settled_ts=when), frame[ev.parts_of],
@@ -361,7 +367,8 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
     if ev.columns.status is None:
         events["status"] = status_from_dates(events, when, snapshot, str(path)) if ev.columns.due_ts is not None \
             else status_from_days_late(events["days_late"], ev.missed_after_days)
-    return dated_when_known(events, when, ev, snapshot, str(path), line_offset_for(path))
+    events = dated_when_known(events, when, ev, snapshot, str(path), line_offset_for(path))
+    return payments_of(events, ev, snapshot) if paid else events
 
 
 def amounts_where_meant(ev: Events) -> Callable[[pd.DataFrame, str, int | None], None]:
@@ -378,6 +385,16 @@ def amounts_where_meant(ev: Events) -> Callable[[pd.DataFrame, str, int | None],
             raise DataValidationError(file, f"a {kind} event needs its amount (its amount is "
                                             f"{ev.kinds[str(kind)].amount}); only a neutral kind's may be empty",
                                       i + 1, col, line_offset)
+    return check
+
+
+def paid_not_negative(column: str | None) -> Callable[[pd.DataFrame, str, int | None], None]:
+    """A whole-table check: money paid ([events.columns] paid_amount) is never negative (a refund is not a
+    payment); it may be empty where nothing was paid."""
+    def check(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
+        if column is not None and (i := first_true((frame[column] < 0).to_numpy(bool, na_value=False))) is not None:
+            raise DataValidationError(file, f"{frame[column].iloc[i]} is negative: paid_amount is the money paid "
+                                            "against the row's amount owed", i + 1, column, line_offset)
     return check
 
 

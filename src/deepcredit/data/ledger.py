@@ -4,7 +4,8 @@ commitments paid in parts merged into one.
 Why a module of its own: a file of orders, rentals or instalments says how each commitment ended on the row
 it was made on. Read as written, a feature at an earlier date would see that ending; these functions give
 each row the date its outcome was known and the status it had then (spec.Events: grace_days, parts_of,
-parts_amount, missed_after_days), before ingest stores it.
+parts_amount, missed_after_days), and the money paid against it an event of its own (paid_amount,
+paid_kind), before ingest stores it.
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: st
         agg["due_ts"] = ("due_ts", "min")
     if "days_late" in work:
         agg["days_late"] = ("days_late", "max")
+    if "paid_amount" in work:  # each part row pays its own share
+        agg["paid_amount"] = ("paid_amount", "sum")
     if ledger:
         work["_open_part"] = work["settled_ts"].isna()
         agg["settled_ts"], agg["_open_part"] = ("settled_ts", "max"), ("_open_part", "any")
@@ -132,6 +135,35 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: st
     when = merged.pop("settled_ts").mask(merged.pop("_open_part")) if ledger else None
     columns = [c for c in events.columns if c != "settled_ts" and c in merged]
     return merged[columns], when
+
+
+def payments_of(events: pd.DataFrame, ev: Events, snapshot: pd.Timestamp | None) -> pd.DataFrame:
+    """The events with the money paid against each row ([events.columns] paid_amount) as an event of its own,
+    of kind [events] paid_kind, beside the row's commitment; rows that paid nothing have none.
+
+    Why a separate event: the row's amount is what was owed and its status how the commitment ended, so the
+    money paid goes where the feature templates read money paid (a kind whose amount is paid), and its kind
+    is no commitment (spec.EventKind.commitment), so nothing is counted twice. A payment is dated with its
+    row, when the row's outcome became known (dated_when_known: settled, or ended); a payment on a row still
+    open was made at some time before the snapshot, so it is dated then (or at the file's last date). It
+    has the first status meaning kept and no days late. It keeps its row's place in the file, so an error
+    about it names that row."""
+    assert ev.paid_kind is not None
+    paid = events.pop("paid_amount").to_numpy(dtype=float, na_value=np.nan)
+    has = np.nan_to_num(paid) > 0
+    if not has.any():
+        return events
+    rows = events[has].copy()
+    open_ = rows["status"].isin(ev.statuses_meaning("open")).to_numpy(bool)
+    if open_.any():
+        until = pd.Timestamp(snapshot) if snapshot is not None else events["ts"].max()
+        rows.loc[open_, "ts"] = until
+    rows["kind"] = pd.Series(ev.paid_kind, index=rows.index, dtype="string")
+    rows["amount"] = paid[has]
+    kept = next(s for s, v in ev.statuses.items() if v.meaning == "kept")  # the spec's own order
+    rows["status"] = pd.Series(kept, index=rows.index, dtype="string")
+    rows = rows.drop(columns=["days_late", "due_ts"], errors="ignore")  # no commitment: empty there
+    return pd.concat([events, rows]).sort_index(kind="stable")
 
 
 def _same_amount_in_parts(work: pd.DataFrame, names: list[str], file: str, line_offset: int | None) -> None:

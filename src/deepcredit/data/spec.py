@@ -204,6 +204,9 @@ class Profile(_FileSection):
 class EventKind(_Strict):
     amount: AmountMeaning = "neutral"
     share: ShareFeature | None = None
+    commitment: bool = True
+    """False for a kind that only moves money (a payment made against a commitment written elsewhere, as
+    [events] paid_kind makes): counted in the money features, never as a commitment kept, late or broken."""
 
 
 class EventStatus(_Strict):
@@ -239,8 +242,12 @@ class EventColumns(_Strict):
     settled_ts: str | None = None
     """When the commitment was settled (paid, returned), empty while it is not: a ledger of orders then
     ingests with each row dated when its outcome became known (ledger.dated_when_known), never earlier."""
+    paid_amount: str | None = None
+    """What was paid against the row's amount owed, where a file writes both (an instalment's AMT_PAYMENT
+    beside its AMT_INSTALMENT): each payment becomes an event of [events] paid_kind (ledger.payments_of)."""
 
-    @field_validator("kind", "amount", "status", "days_late", "counterparty", "due_ts", "settled_ts")
+    @field_validator("kind", "amount", "status", "days_late", "counterparty", "due_ts", "settled_ts",
+                     "paid_amount")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None  # TOML has no null: "" says the file has no such column
@@ -273,6 +280,10 @@ class Events(_FileSection):
     then is broken from the next day on, whatever happened later (ledger.dated_when_known). Needs due_ts,
     settled_ts and the snapshot date. Without it a row never settled is broken from its due date while one
     settled late is seen only once settled, so a feature between those dates tells the two apart."""
+    paid_kind: str | None = None
+    """The kind each row's payment becomes where the file names a paid_amount column: declared in
+    [events.kinds] with amount = "paid" and commitment = false, so the money counts as repaid and the row's
+    commitment (its amount owed, its status) is counted once."""
     outcomes: dict[str, ReportedOutcome] = {}
     """What the scoring service's reported outcomes (`rental_returned_late`, ...) are in this data set's
     kinds and statuses; one not listed is the simulator's (kind, status) where the spec declares both."""
@@ -296,9 +307,10 @@ class Events(_FileSection):
             if col in mapped:
                 raise SpecProblem(("parts_of", i), f"{col!r} is already one of [events.columns]: name the columns "
                                                    "that tell one commitment's rows apart from another's")
-        if self.columns.kind is None and len(self.kinds) != 1:
+        self._check_payments()
+        if self.columns.kind is None and len(self.kinds) - (self.paid_kind is not None) != 1:
             raise SpecProblem(("kinds",), "with no kind column (kind = \"\"), declare exactly one kind: every row "
-                                          "is of it")
+                                          "is of it" + (" (besides paid_kind)" if self.paid_kind else ""))
         if self.columns.status is None:
             dated = self.columns.due_ts is not None and self.columns.settled_ts is not None
             if not dated and self.columns.days_late is None:
@@ -351,6 +363,32 @@ class Events(_FileSection):
                     labels[label] = (group, value)
         return self
 
+    def _check_payments(self) -> None:
+        """paid_amount and paid_kind go together; the payments' kind is money paid, not a commitment, and
+        they take a status meaning kept (ledger.payments_of)."""
+        if (self.columns.paid_amount is None) != (self.paid_kind is None):
+            missing = ("paid_kind",) if self.paid_kind is None else ("columns", "paid_amount")
+            raise SpecProblem(missing, "paid_amount (the column) and paid_kind (the kind its payments become) go "
+                                       "together: name both, or neither")
+        if self.paid_kind is None:
+            return
+        if self.columns.amount is None:
+            raise SpecProblem(("columns", "paid_amount"), "a paid amount is paid against the row's amount owed: "
+                                                          "name the amount column too")
+        kind = self.kinds.get(self.paid_kind)
+        if kind is None or kind.amount != "paid" or kind.commitment:
+            raise SpecProblem(("paid_kind",), f"declare {self.paid_kind!r} in [events.kinds] as "
+                                              f"{{ amount = \"paid\", commitment = false }}: its events are the "
+                                              "money paid, the row's own kind is the commitment")
+        if not self.statuses_meaning("kept"):
+            raise SpecProblem(("paid_kind",), "a payment is stored with a status meaning kept: declare one in "
+                                              "[events.statuses]")
+
+    @property
+    def flow_kinds(self) -> frozenset[str]:
+        """Kinds that only move money (EventKind.commitment false): never counted as commitments."""
+        return frozenset(k for k, v in self.kinds.items() if not v.commitment)
+
     @property
     def has_days_late(self) -> bool:
         """Days late are known: a declared column, or counted from the due dates (ledger.dated_when_known)."""
@@ -358,8 +396,8 @@ class Events(_FileSection):
 
     @property
     def only_kind(self) -> str | None:
-        """The one kind of a file without a kind column."""
-        return next(iter(self.kinds)) if self.columns.kind is None else None
+        """The one kind of a file without a kind column (its payments' paid_kind aside)."""
+        return next(k for k in self.kinds if k != self.paid_kind) if self.columns.kind is None else None
 
     def statuses_meaning(self, *meanings: str) -> frozenset[str]:
         return frozenset(s for s, v in self.statuses.items() if v.meaning in meanings)

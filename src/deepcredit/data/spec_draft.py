@@ -545,6 +545,8 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
         if role == "ts" and found[role] is None:  # any other date; else a schedule dated by its due dates
             found[role] = _pick(types, ".", allowed, taken) or found["due_ts"]
         taken.add(found[role] or "")
+    found["amount"], paid = _owed_and_paid(types, found["amount"], taken)
+    taken.add(paid or "")
     out = ["", f"# Events: {path.name}. Each row one commitment or activity of a person, as of its date."
            + ("" if section == "events" else " Stored with [events]: a kind or status named in both must mean the "
               "same."), f"[{section}]", *header_line_of(path)]
@@ -566,6 +568,9 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
         if _repeats_amount(frame, [person or "", *parts], found["amount"]):
             out.append('parts_amount = "once"  # check: the parts of a commitment all hold the same amount: its '
                        "whole amount, repeated (else \"sum\": each part holds its own)")
+    if paid:
+        out.append(f'paid_kind = "payment"  # check: what each row paid ({paid}) becomes a payment event beside the '
+                   "row's commitment")
     out += _ignored(types, taken)
     if found["due_ts"] and found["settled_ts"]:
         out += [GRACE_HINT]
@@ -585,20 +590,40 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
         col = found[role]
         out.append(f"{role} = {toml_string(col)}  # check" + (f": {why}" if why else "") if col
                    else f'{role} = ""  # none found; name the column if there is one')
+    if paid:
+        out.append(f"paid_amount = {toml_string(paid)}  # check: the money paid against the row's amount owed")
     vocab = _vocabularies(path, [c for c in (found["kind"], found["status"]) if c])
     out += ["", "# What each kind's amount is: owed (a bill), paid (a repayment), rating, or neutral.",
             f"[{section}.kinds]"]
     if found["kind"]:
         out += _meanings(found["kind"], vocab, AMOUNT_WORDS if found["amount"] else (), "amount", "neutral")
     else:
-        amount = (_guess(found["amount"], AMOUNT_WORDS) or "owed") if found["amount"] else "neutral"
+        amount = "owed" if paid else (_guess(found["amount"], AMOUNT_WORDS) or "owed") if found["amount"] else "neutral"
         out.append(f'{identifier(path.name.split(".")[0])} = {{ amount = "{amount}" }}  # the one kind of this file: '
                    "check its name (reason codes show it) and what its amount is")
+    if paid:
+        out.append('payment = { amount = "paid", commitment = false }  # the payments of paid_amount: money paid, '
+                   "not a commitment")
     if found["status"] or not (found["due_ts"] and found["settled_ts"]):
         out += ["", "# What each status means: kept, late (still paid), broken (never counts as paid), open, neutral.",
                 f"[{section}.statuses]"]
         out += _meanings(found["status"], vocab, STATUS_WORDS, "meaning", "neutral")
     return out
+
+
+PAID_WORDS = re.compile(r"pay|paid")
+"""An amount column named so holds what was paid (Home Credit's AMT_PAYMENT beside AMT_INSTALMENT)."""
+
+
+def _owed_and_paid(types: dict[str, str], amount: str | None, taken: set[str]) -> tuple[str | None, str | None]:
+    """(amount owed, amount paid) where the file has two amount columns of which just one is named like a
+    payment ([events.columns] paid_amount); else (`amount`, None)."""
+    if amount is None:
+        return None, None
+    other = _pick(types, EVENT_ROLES["amount"][0], ("numeric",), taken)
+    if other is None or bool(PAID_WORDS.search(amount.lower())) == bool(PAID_WORDS.search(other.lower())):
+        return amount, None
+    return (other, amount) if PAID_WORDS.search(amount.lower()) else (amount, other)
 
 
 def _meanings(column: str | None, vocab: dict[str, list[str] | None], words: tuple[tuple[str, str], ...], key: str,

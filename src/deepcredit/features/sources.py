@@ -99,10 +99,11 @@ def stages(d: Dialect, people_columns: set[str], event_columns: set[str],
     none: frozenset[str] = frozenset()
     bad, severe = (ev.statuses_meaning("late", "broken"), ev.statuses_meaning("broken")) if ev else (none, none)
     kept, open_ = (ev.statuses_meaning("kept"), ev.statuses_meaning("open")) if ev else (none, none)
+    flows = ev.flow_kinds if ev else none
     if ev is not None:
         steps += _event_stages(d, ev, days_late, counterparty, kept, bad, severe, open_)
     if spec.relations is not None:
-        steps += _neighbour_stages(d, bad, severe, open_)
+        steps += _neighbour_stages(d, bad, severe, open_, flows)
     return steps
 
 
@@ -110,14 +111,19 @@ def _event_stages(d: Dialect, ev: Events, days_late: str, counterparty: str, kep
                   bad: frozenset[str], severe: frozenset[str], open_: frozenset[str]) -> list[tuple[str, str]]:
     paid = paid_condition(ev) if ev.kinds_amount("paid") else "1 = 0"
     owed = owed_condition(ev)
+    commitment = f"NOT ({isin('e.kind', ev.flow_kinds)}) AND " if ev.flow_kinds else ""  # not a mere payment
+
+    def flag(cond: str) -> str:
+        return f"CASE WHEN {commitment}{cond} THEN 1 ELSE 0 END"
+
     return [
         ("events_before", f"""
             SELECT s.person_id, s.as_of, s.as_of_day - {d.days('e.ts')} AS age_days,
                    e.kind, e.amount, e.status, COALESCE({days_late}, 0.0) AS days_late, {counterparty} AS counterparty,
-                   CASE WHEN {isin('e.status', kept)} THEN 1 ELSE 0 END AS is_good,
-                   CASE WHEN {isin('e.status', bad)} THEN 1 ELSE 0 END AS is_bad,
-                   CASE WHEN {isin('e.status', severe)} THEN 1 ELSE 0 END AS is_severe,
-                   CASE WHEN {isin('e.status', open_)} THEN 0 ELSE 1 END AS is_outcome
+                   {flag(isin('e.status', kept))} AS is_good,
+                   {flag(isin('e.status', bad))} AS is_bad,
+                   {flag(isin('e.status', severe))} AS is_severe,
+                   {flag(f"NOT ({isin('e.status', open_)})")} AS is_outcome
             FROM spine_d s JOIN events e ON e.person_id = s.person_id AND e.ts < s.as_of"""),
         # Runs of consecutive broken commitments: a broken one's run is told by how many kept ones are as
         # recent or more (a running count over time, newest first). Events on the same day are peers of the
@@ -150,8 +156,9 @@ def _event_stages(d: Dialect, ev: Events, days_late: str, counterparty: str, kep
     ]
 
 
-def _neighbour_stages(d: Dialect, bad: frozenset[str], severe: frozenset[str],
-                      open_: frozenset[str]) -> list[tuple[str, str]]:
+def _neighbour_stages(d: Dialect, bad: frozenset[str], severe: frozenset[str], open_: frozenset[str],
+                      flows: frozenset[str]) -> list[tuple[str, str]]:
+    not_flow = f" AND NOT ({isin('e.kind', flows)})" if flows else ""
     return [
         # Distinct neighbours connected before the focal as_of, in either direction.
         ("neighbour_pairs", f"""
@@ -174,7 +181,7 @@ def _neighbour_stages(d: Dialect, bad: frozenset[str], severe: frozenset[str],
                    SUM(CASE WHEN {isin('e.status', bad)} THEN 1 ELSE 0 END) AS nb_bad,
                    SUM(CASE WHEN {isin('e.status', severe)} THEN 1 ELSE 0 END) AS nb_severe
             FROM (SELECT DISTINCT nb, as_of FROM neighbour_pairs) h
-            JOIN events e ON e.person_id = h.nb AND e.ts < h.as_of AND NOT ({isin('e.status', open_)})
+            JOIN events e ON e.person_id = h.nb AND e.ts < h.as_of AND NOT ({isin('e.status', open_)}){not_flow}
             GROUP BY h.nb, h.as_of"""),
         ("neighbours", """
             SELECT p.person_id, p.as_of, p.nb, p.weight, p.edge_age_days, p.incoming, p.incoming_weight,

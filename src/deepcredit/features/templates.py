@@ -367,7 +367,7 @@ def behaviour_features(ev: Events) -> list[FeatureDef]:
         if s.share is not None:
             label = s.share.label or identifier(value)
             out.append(FeatureDef(f"share_{label}_180d", BP, E,
-                                  share(f"status = {sql_text(value)}", "is_outcome = 1", 180),
+                                  share(f"status = {sql_text(value)} AND is_outcome = 1", "is_outcome = 1", 180),
                                   s.share.description, s.share.improve or REGULAR,
                                   risk_direction=s.share.risk_direction, unit="share"))
     return out
