@@ -35,12 +35,12 @@ PEOPLE = {"customer": ["c1", "c2", "c3", "c4", "c5"], "income": [1, 2, 3, 4, 5],
 OUTCOMES = {"customer": ["c1", "c2", "c3", "c4", "c5"], "default": [0, 1, 0, 0, 1]}
 
 
-def _ingest(tmp_path, people=PEOPLE, history="", relations="", name="ds"):
+def _ingest(tmp_path, people=PEOPLE, history="", relations="", name="ds", snapshot: str | None = None):
     pd.DataFrame(people).to_csv(tmp_path / "people.csv", index=False)
     pd.DataFrame(OUTCOMES).to_csv(tmp_path / "outcomes.csv", index=False)
     spec = spec_from_toml(SPEC.format(history=history, relations=relations))
     return ingest_with_spec(spec, {"people": tmp_path / "people.csv", "outcomes": tmp_path / "outcomes.csv"},
-                            tmp_path / name)
+                            tmp_path / name, snapshot_date=snapshot)
 
 
 def test_a_referrer_column_and_a_shared_household_become_relations_every_date_sees(tmp_path):
@@ -116,3 +116,14 @@ def test_a_link_is_known_from_when_its_person_joined_where_the_spec_says_so(tmp_
     assert rel[("c4", "c2", "referred_by")] == pd.Timestamp("2024-06-01")  # c4 joined then
     assert rel[("c3", "c4", "same_household")] == pd.Timestamp("2024-06-01")  # the later of the two
     assert rel[("c2", "c1", "referred_by")] == pd.Timestamp("2020-01-01")
+
+
+def test_with_dates_written_as_months_a_link_is_known_when_its_persons_month_of_joining_ended(tmp_path):
+    """c4 joined in June 2024, perhaps on the 30th: a feature on 2024-06-15 must not see its links."""
+    joined = '\n[[profile.attributes]]\nname = "signup"\ntype = "date"\ndimension = "identity"\nrole = "joined_at"\n'
+    people = {**PEOPLE, "signup": ["Jan-2020", "Jan-2020", "Jan-2020", "Jun-2024", "Jan-2020"]}
+    ds = _ingest(tmp_path, people, history='\n[format]\ndate_format = "%b-%Y"\n' + joined, snapshot="2024-12-31")
+    rel = ds.read("relations").set_index(["source", "target", "kind"])["ts"]
+    assert rel[("c4", "c2", "referred_by")] == pd.Timestamp("2024-07-01")
+    assert rel[("c2", "c1", "referred_by")] == pd.Timestamp("2020-02-01")
+    assert ds.read("people").set_index("person_id").loc["c4", "signup"] == pd.Timestamp("2024-06-01")  # as written

@@ -42,6 +42,7 @@ from deepcredit.data.ledger import (
     dated_when_known,
     known_by_month_end,
     merged_parts,
+    month_ended,
     payments_of,
     status_from_dates,
     status_from_days_late,
@@ -607,11 +608,16 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
         step(f"reading {(out_path or people_path).name}'s labels")
         frames["outcomes"] = _read_outcomes(spec, frames["people"], people_path, out_path, check, snapshot)
     if spec.format.month_only:  # a month's event may have happened on its last day: known when it ended
-        known_by_month_end(frames, pd.Timestamp(snapshot) if snapshot is not None else _latest_date(frames))
+        horizon = pd.Timestamp(snapshot) if snapshot is not None else _latest_date(frames)
+        known_by_month_end(frames, horizon)
     if spec.relations is not None and spec.relations.derived_kinds:
         step(f"reading the links in {people_path.name}")
         joined = spec.role("joined_at")
-        derived = relations_from_people(spec.relations, frames["people"], people_path, before_first_day(frames, snapshot),
+        people = frames["people"]
+        if joined is not None and spec.format.month_only:  # who joined in a month is known when it ended
+            people = people.assign(**{joined.name: month_ended(people[joined.name], horizon)})
+            people.attrs = frames["people"].attrs
+        derived = relations_from_people(spec.relations, people, people_path, before_first_day(frames, snapshot),
                                         line_offset_for(people_path), joined.name if joined else None)
         frames["relations"] = pd.concat([frames["relations"], derived], ignore_index=True) \
             if len(frames["relations"]) else derived

@@ -212,12 +212,15 @@ def known_by_month_end(frames: dict[str, pd.DataFrame], horizon: pd.Timestamp) -
     something became known (every events table's ts, the relations' ts, a profile version's valid_from) move
     to the first day of the next month, no later than `horizon` (the snapshot): an event of December may
     have happened on the 31st, so a feature on the 10th must not see it. As-of dates and due dates stay."""
-    def month_end(times: pd.Series) -> pd.Series:
-        ended = times.dt.to_period("M").dt.to_timestamp() + pd.offsets.MonthBegin(1)
-        return ended.clip(upper=horizon).astype(times.dtype)
-
     for key, frame in frames.items():
         column = "valid_from" if key == "people" else "ts" if key.startswith(("events", "relations")) else None
         if column and column in frame and len(frame):
-            frame[column] = month_end(frame[column])
+            frame[column] = month_ended(frame[column], horizon)
+
+
+def month_ended(times: pd.Series, horizon: pd.Timestamp) -> pd.Series:
+    """Times written as a month, moved to the first day of the next month (when the month was over), no later
+    than `horizon`."""
+    ended = times.dt.to_period("M").dt.to_timestamp() + pd.offsets.MonthBegin(1)
+    return ended.clip(upper=horizon).astype(times.dtype)
 
