@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from deepcredit.data.ingest import ingest_with_spec
+from deepcredit.data.ingest import events_by_meaning, ingest_with_spec
 from deepcredit.data.spec import SpecError, spec_from_toml
 from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import DataValidationError
@@ -39,7 +39,9 @@ def _ingest(tmp_path, rows: pd.DataFrame = ROWS, spec: str = PAYMENTS):
 
 
 def test_each_payment_is_an_event_of_the_paid_kind_dated_with_its_row(tmp_path):
-    events = _ingest(tmp_path).read("events")
+    ds = _ingest(tmp_path)
+    assert events_by_meaning(ds) == {"kept": 1, "late": 1, "broken": 1, "open": 1, "money only": 3}
+    events = ds.read("events")
     paid = events[events["kind"] == "payment"].sort_values(["person_id", "ts"])
     assert paid["amount"].tolist() == [50.0, 30.0, 20.0]  # b's missed instalment paid nothing: no payment
     # dated when the row's outcome was known (settled); a payment on a row still open, at the snapshot
