@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 import worlds
+from tests.data.test_payments import _ingest as ingest_payments
 
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
@@ -71,3 +72,13 @@ def test_shuffle_partitions_grow_with_the_events_and_never_shrink(spark):
 def test_a_local_driver_heap_is_a_bounded_share_of_the_machine():
     mb = int(local_driver_memory().removesuffix("m"))
     assert 1024 <= mb <= 16384
+
+
+def test_spark_reads_payments_beside_commitments_as_duckdb_does(spark, tmp_path):
+    """A kind that only moves money (paid_kind's payments) is left out of the commitment counts on both
+    engines alike."""
+    ds = ingest_payments(tmp_path)
+    duck = build_model_input(ds)
+    on_spark = build_model_input(ds, engine="spark", master=spark.sparkContext.master)
+    assert "paid_to_billed_180d" in duck.tabular.names
+    assert feature_differences(duck, on_spark) == []
