@@ -61,6 +61,19 @@ def test_payments_feed_the_money_features_and_are_never_counted_as_commitments(t
     assert at.loc["b", "n_outcomes"] == 1  # the missed one; the open one and the payment are no outcomes
 
 
+def test_a_connections_record_counts_their_commitments_not_their_payments(tmp_path):
+    spec = PAYMENTS.replace("[outcomes]", '[relations]\nfrom_people = ["referred_by"]\n\n[outcomes]')
+    tmp_path.mkdir(exist_ok=True)
+    files = _files(tmp_path, ROWS, "instalments")
+    pd.DataFrame({"customer": ["a", "b"], "city": ["Lyon", "Oslo"], "referred_by": ["", "a"]}).to_csv(
+        files["people"], index=False)
+    LABELS.to_csv(files["outcomes"], index=False)
+    ds = ingest_with_spec(spec_from_toml(spec), files, tmp_path / "ds", snapshot_date="2024-04-01")
+    frame = build_features(ds).frame
+    at = frame[frame["as_of"] == pd.Timestamp("2024-04-01")].set_index("person_id")
+    assert at.loc["b", "neighbour_bad_rate"] == pytest.approx(0.5)  # a: one late of two, its payments aside
+
+
 def test_a_payment_is_not_seen_before_its_row_was_settled(tmp_path):
     frame = build_features(_ingest(tmp_path.joinpath("with"))).frame
     without = build_features(_ingest(tmp_path.joinpath("without"), ROWS.assign(
