@@ -406,3 +406,16 @@ def test_a_draft_of_payments_in_parts_names_the_columns_that_tell_commitments_ap
     PARTS.assign(amount_due=[50, 50, 50, 80, 80]).to_csv(tmp_path / "r.csv", index=False)
     assert 'parts_amount = "once"  # check' in draft_spec(tmp_path / "people.csv", "r", events=tmp_path / "r.csv")
     assert 'parts_of' not in draft_spec(tmp_path / "people.csv", "one", events=_files(tmp_path, INSTALMENTS)["events"])
+
+
+def test_a_draft_names_a_code_among_day_numbers_and_does_not_take_its_rows_for_parts(tmp_path):
+    """Home Credit's previous applications write 365243 for a first due date that never came."""
+    PEOPLE.to_csv(tmp_path / "people.csv", index=False)
+    due = [-10 * i for i in range(1, 41)]
+    pd.DataFrame({"SK_ID_PREV": range(40), "customer": ["a", "b"] * 20, "AMT_ANNUITY": 100.0,
+                  "DAYS_DECISION": [d - 30 for d in due], "NAME_CONTRACT_STATUS": "Approved",
+                  "DAYS_FIRST_DUE": [365243 if i % 5 == 0 else d for i, d in enumerate(due)]}
+                 ).to_csv(tmp_path / "previous.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv", "previous", events=tmp_path / "previous.csv")
+    assert "DAYS_FIRST_DUE holds 365243, far beyond its other values" in text
+    assert 'missing = ["365243"] under [format]' in text and "parts_of" not in text

@@ -33,6 +33,7 @@ from deepcredit.data.draft_words import (
     header_words,
     number_in_text,
     outcomes_in_words,
+    sentinel,
     special_codes,
     unit_of,
 )
@@ -493,7 +494,7 @@ def _ignored(types: dict[str, str], taken: set[str]) -> list[str]:
 def _parts_of(frame: pd.DataFrame, person: str | None, due: str | None, taken: set[str]) -> list[str]:
     """The columns naming a commitment, where rows share a person and a due date (a payment in parts): the
     file's other id-like and number-like columns; none where no two rows share both."""
-    if not person or not due or not frame.duplicated([person, due]).any():
+    if not person or not due or not frame.dropna(subset=[due]).duplicated([person, due]).any():
         return []
     return [c for c in frame.columns if c not in taken and PART_HINTS.search(header_words(c))]
 
@@ -557,6 +558,12 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
         out += [f"# TODO: no date column, but {', '.join(days)} look like dates written as numbers of days: name",
                 "# the date they count from as days_from = YYYY-MM-DD under [format]; they are proposed below as",
                 "# dates (ts, due_ts, settled_ts): check."]
+    codes = {c: code for c in (*days, *months) if relative
+             for code in sentinel(pd.to_numeric(frame[c], errors="coerce").dropna())}
+    for col, code in codes.items():
+        out += [f"# TODO: {col} holds {code}, far beyond its other values: a code for 'never' or 'not yet'?",
+                f"# Read it as an empty cell with missing = [{toml_string(code)}] under [format]."]
+    frame = frame.assign(**{c: frame[c].mask(frame[c].astype(str) == code) for c, code in codes.items()})
     if relative and months:
         out += [f"# TODO: no date column, but {', '.join(months)} look like dates written as numbers of months:",
                 "# under [format], name the date they count from as days_from = YYYY-MM-DD and list them in",
