@@ -560,8 +560,8 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
                 "# dates (ts, due_ts, settled_ts): check."]
     codes = {c: code for c in (*days, *months) if relative
              for code in sentinel(pd.to_numeric(frame[c], errors="coerce").dropna())}
-    for col, code in codes.items():
-        out += [f"# TODO: {col} holds {code}, far beyond its other values: a code for 'never' or 'not yet'?",
+    for coded, code in codes.items():
+        out += [f"# TODO: {coded} holds {code}, far beyond its other values: a code for 'never' or 'not yet'?",
                 f"# Read it as an empty cell with missing = [{toml_string(code)}] under [format]."]
     frame = frame.assign(**{c: frame[c].mask(frame[c].astype(str) == code) for c, code in codes.items()})
     if relative and months:
