@@ -261,3 +261,67 @@ def test_a_draft_gives_another_profile_file_its_section(tmp_path):
         assert line in text, line
     spec = spec_from_toml(text)
     assert [a.name for a in spec.stored().profile.attributes][-2:] == ["verified", "occupation"]
+
+
+BUREAU = """
+[more_profile.bureau]
+id_column = "customer_id"
+valid_from = "reported_on"
+
+[[more_profile.bureau.attributes]]
+name = "bureau_score"
+type = "numeric"
+dimension = "credit_history"
+"""
+
+
+def _bureau(tmp_path, rows: dict):
+    tmp_path.mkdir(exist_ok=True)
+    paths = write_files(tmp_path / "shop", False)
+    pd.DataFrame(rows).to_csv(tmp_path / "bureau.csv", index=False)
+    spec = _spec(BUREAU)
+    return ingest_with_spec(spec, {**paths, "people:bureau": tmp_path / "bureau.csv"}, tmp_path / "ds")
+
+
+def test_a_second_profile_file_with_its_own_history_adds_versions_each_as_of_date_reads_in_time(tmp_path):
+    """c1's bureau score: 600 since always, 450 from 2024-02-01; c2's first report comes after the as-of date."""
+    from deepcredit.features.engine import build_features
+
+    ds = _bureau(tmp_path, {"customer_id": ["c1", "c1", "c2"], "reported_on": ["", "2024-02-01", "2024-05-01"],
+                            "bureau_score": [600, 450, 700]})
+    assert ds.spec.profile.valid_from
+    people = ds.read("people").sort_values(["person_id", "valid_from"], na_position="first")
+    assert people["person_id"].tolist() == ["c1", "c1", "c2", "c2", "c3"]
+    assert people["bureau_score"].tolist()[:2] == [600, 450] and pd.isna(people["bureau_score"].iloc[2])
+    assert people.groupby("person_id")["income"].nunique().to_dict() == {"c1": 1, "c2": 1, "c3": 0}  # kept on each
+    at = build_features(ds).frame.set_index("person_id")  # as of 2024-03-01
+    assert at.loc["c1", "bureau_score"] == 450 and pd.isna(at.loc["c2", "bureau_score"])
+    assert at.loc["c2", "income"] == 980  # the main file's values on the later file's versions too
+
+
+def test_a_report_dated_after_the_as_of_date_changes_no_feature(tmp_path):
+    from deepcredit.features.engine import build_features
+
+    rows = {"customer_id": ["c1", "c2"], "reported_on": ["2024-01-01", "2024-01-01"], "bureau_score": [600, 700]}
+    before = build_features(_bureau(tmp_path / "a", rows)).frame
+    later = {k: [*v, *w] for (k, v), w in zip(rows.items(), (["c1"], ["2024-03-01"], [300]), strict=True)}
+    after = build_features(_bureau(tmp_path / "b", later)).frame  # c1 reported again on the as-of date itself
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_a_second_profile_file_with_history_refuses_a_duplicate_version(tmp_path):
+    with pytest.raises(DataValidationError, match=r"bureau.csv, row 2 .*duplicate customer_id/reported_on"):
+        _bureau(tmp_path, {"customer_id": ["c1", "c1"], "reported_on": ["2024-01-01", "2024-01-01"],
+                           "bureau_score": [600, 450]})
+
+
+def test_a_draft_of_a_second_profile_file_with_several_rows_a_person_gives_it_a_history(tmp_path):
+    from deepcredit.data.spec_draft import draft_spec
+
+    paths = write_files(tmp_path / "shop", False)
+    pd.DataFrame({"customer": ["c1", "c1", "c2"], "reported_on": ["2023-01-01", "2024-02-01", "2024-01-01"],
+                  "bureau_score": [600, 450, 700]}).to_csv(tmp_path / "bureau.csv", index=False)
+    text = draft_spec(paths["people"], "shop", outcomes=paths["outcomes"],
+                      more_profile={"bureau": tmp_path / "bureau.csv"})
+    assert 'id_column = "customer"\nvalid_from = "reported_on"  # check' in text
+    assert spec_from_toml(text).more_profile["bureau"].valid_from == "reported_on"

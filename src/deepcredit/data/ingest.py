@@ -225,25 +225,60 @@ def profile_key(name: str) -> str:
     return source_key("people", name)
 
 
-def _with_more_profile(people: pd.DataFrame, name: str, more: MoreProfile, path: Path, check: _Checker,
+def _read_more_profile(people: pd.DataFrame, name: str, more: MoreProfile, path: Path, check: _Checker,
                        snapshot) -> pd.DataFrame:
-    """The people with a [more_profile.NAME] file's attributes joined by id; someone only in that file is
-    refused at their row (every person is in the main profile file)."""
-    want: dict[tuple, str | None] = {("more_profile", name, "id_column"): more.id_column}
+    """A [more_profile.NAME] file's rows: person_id, valid_from (where it has a history) and its attributes;
+    someone only in that file is refused at their row (every person is in the main profile file)."""
+    want: dict[tuple, str | None] = {("more_profile", name, "id_column"): more.id_column,
+                                     ("more_profile", name, "valid_from"): more.valid_from}
     want.update({("more_profile", name, "attributes", i, "column" if a.column else "name"): a.source_column
                  for i, a in enumerate(more.attributes)})
     check.require(path, want)
     cols = [Column(more.id_column, ColumnType.STRING), *(_attribute_column(a, as_written=True) for a in more.attributes)]
-    frame = read_and_validate(path, _table("people", f"more_profile.{name}", cols, more.ignore, (more.id_column,)),
+    key: tuple[str, ...] = (more.id_column,)
+    if more.valid_from:
+        cols.append(Column(more.valid_from, ColumnType.TIMESTAMP, nullable=True))
+        key = (more.id_column, more.valid_from)
+    frame = read_and_validate(path, _table("people", f"more_profile.{name}", cols, more.ignore, key),
                               snapshot, fmt=check.fmt_for(path))
     ids = frame[more.id_column].astype("string")
     check_known_people(frame.assign(**{more.id_column: ids}), (more.id_column,), pd.Index(people["person_id"]),
                        str(path), line_offset_for(path))
     extra = pd.DataFrame({"person_id": ids, **_attribute_values(frame, more.attributes, check, path)})
+    if more.valid_from:
+        extra["valid_from"] = frame[more.valid_from]
+    return extra
+
+
+def _joined(people: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """The people with a further file's attributes (one row per person) joined by id, rows and attrs kept."""
     attrs = dict(people.attrs)
     joined = people.reset_index().merge(extra, on="person_id", how="left").set_index("index").rename_axis(None)
     joined.attrs.update(attrs)
     return joined
+
+
+SINCE_ALWAYS = pd.Timestamp("1000-01-01")
+"""Stands for an undated version (valid since always) while versions are ordered; never stored."""
+
+
+def with_versions(people: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """The people's profile versions with a further file's versions merged in: a version wherever either
+    file has one, each holding the version of every file valid then (none where a file has none yet).
+
+    Why: the features read the one version valid strictly before each as-of date (features.sources), so the
+    versions of two files must be laid on one time line; each file's own values keep their own dates."""
+    def dated(frame: pd.DataFrame) -> pd.DataFrame:
+        when = frame["valid_from"] if "valid_from" in frame else pd.Series(pd.NaT, index=frame.index)
+        return frame.assign(valid_from=when.astype("datetime64[us]").fillna(SINCE_ALWAYS)).sort_values("valid_from")
+
+    main, more = dated(people.reset_index(drop=True)), dated(extra)
+    line = pd.concat([main[["person_id", "valid_from"]], more[["person_id", "valid_from"]]]) \
+        .drop_duplicates().sort_values("valid_from", kind="stable")
+    out = pd.merge_asof(line, main, on="valid_from", by="person_id", direction="backward")
+    out = pd.merge_asof(out, more, on="valid_from", by="person_id", direction="backward")
+    out["valid_from"] = out["valid_from"].mask(out["valid_from"] == SINCE_ALWAYS)
+    return out.sort_values(["person_id", "valid_from"], na_position="first", kind="stable").reset_index(drop=True)
 
 
 def _renamed(frame: pd.DataFrame, mapping: dict[str, str | None]) -> pd.DataFrame:
@@ -585,10 +620,14 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
     people_path = Path(sources["people"])
     step(f"reading {people_path.name}")
     frames = {"people": _read_people(spec, people_path, check, snapshot)}
+    versions = {}  # further files with a history: merged once the main file's labels and links are read
     for name, more in spec.more_profile.items():
         step(f"reading {Path(sources[profile_key(name)]).name}")
-        frames["people"] = _with_more_profile(frames["people"], name, more, Path(sources[profile_key(name)]), check,
-                                              snapshot)
+        extra = _read_more_profile(frames["people"], name, more, Path(sources[profile_key(name)]), check, snapshot)
+        if more.valid_from:
+            versions[name] = extra
+        else:
+            frames["people"] = _joined(frames["people"], extra)
     lookups = {}
     for name, lk in spec.lookups.items():
         step(f"reading {Path(sources[lookup_key(name)]).name}")
@@ -607,22 +646,28 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
     if spec.outcomes.source != "events":
         step(f"reading {(out_path or people_path).name}'s labels")
         frames["outcomes"] = _read_outcomes(spec, frames["people"], people_path, out_path, check, snapshot)
-    if spec.format.month_only:  # a month's event may have happened on its last day: known when it ended
-        horizon = pd.Timestamp(snapshot) if snapshot is not None else _latest_date(frames)
-        known_by_month_end(frames, horizon)
+    month_cap = None  # dates written as months: what became known in a month is dated when it ended, no later
+    if spec.format.month_only:  # than the snapshot (or, without one, the data's last date)
+        month_cap = pd.Timestamp(snapshot) if snapshot is not None else _latest_date({**frames, **versions})
+        known_by_month_end(frames, month_cap)
     if spec.relations is not None and spec.relations.derived_kinds:
         step(f"reading the links in {people_path.name}")
         joined = spec.role("joined_at")
         people = frames["people"]
-        if joined is not None and spec.format.month_only:  # who joined in a month is known when it ended
-            people = people.assign(**{joined.name: month_ended(people[joined.name], horizon)})
+        if joined is not None and month_cap is not None:  # who joined in a month is known when it ended
+            people = people.assign(**{joined.name: month_ended(people[joined.name], month_cap)})
             people.attrs = frames["people"].attrs
         derived = relations_from_people(spec.relations, people, people_path, before_first_day(frames, snapshot),
                                         line_offset_for(people_path), joined.name if joined else None)
         frames["relations"] = pd.concat([frames["relations"], derived], ignore_index=True) \
             if len(frames["relations"]) else derived
-    step("checking that every row names a known person")
     frames["people"].attrs.clear()
+    for name, extra in versions.items():
+        step(f"laying {Path(sources[profile_key(name)]).name}'s versions on the profile's")
+        if month_cap is not None:  # as the main file's versions were
+            extra["valid_from"] = month_ended(extra["valid_from"], month_cap)
+        frames["people"] = with_versions(frames["people"], extra)
+    step("checking that every row names a known person")
     people = pd.Index(frames["people"]["person_id"].unique())
     if spec.relations is not None and spec.relations.unknown_people == "drop":
         frames["relations"] = _without_unknown_people(frames["relations"], people)

@@ -633,18 +633,27 @@ class Format(_Strict):
 
 
 class MoreProfile(_FileSection):
-    """Another file about the same people (a KYC table beside the application): its attributes join the
-    profile by the person's id (`ingest --people NAME=FILE`). One row per person; no history of its own."""
+    """Another file about the same people (a KYC table beside the application, a bureau's monthly summary):
+    its attributes join the profile by the person's id (`ingest --people NAME=FILE`). One row per person,
+    or, with valid_from, one per version."""
 
     id_column: str
     """The column naming the person, as the main profile's id column does."""
+    valid_from: str | None = None
+    """This file's own attribute history: the column holding when each row's values became true (empty:
+    since always). A profile as of T then holds each file's version valid strictly before T."""
     ignore: list[str] = []
     attributes: list[Attribute] = []
+
+    @field_validator("valid_from")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
 
     @model_validator(mode="after")
     def _check(self) -> MoreProfile:
         _unique([a.source_column for a in self.attributes], ("attributes",), "column")
-        _not_ignored(self.ignore, [self.id_column, *(a.source_column for a in self.attributes)])
+        _not_ignored(self.ignore, [self.id_column, self.valid_from, *(a.source_column for a in self.attributes)])
         return self
 
 
@@ -771,9 +780,13 @@ class DatasetSpec(_Strict):
         columns as kinds of the relations table. Parts, grace periods, lookups and ignored columns were
         applied at ingest, so they are dropped."""
         update: dict = {}
-        if self.more_profile:  # joined at ingest: one people table
+        if self.more_profile:  # joined at ingest: one people table, with versions if any file has them
             extra = [a.model_copy(update={"column": None}) for m in self.more_profile.values() for a in m.attributes]
-            update["profile"] = self.profile.model_copy(update={"attributes": [*self.profile.attributes, *extra]})
+            history = self.profile.valid_from or next(("valid_from" for m in self.more_profile.values()
+                                                       if m.valid_from), None)
+            update["profile"] = self.profile.model_copy(update={"attributes": [*self.profile.attributes, *extra],
+                                                                "valid_from": history,
+                                                                "id_column": self.profile.id_column or "person_id"})
             update["more_profile"] = {}
         if self.lookups:  # applied at ingest: the stored events name people
             update["lookups"] = {}

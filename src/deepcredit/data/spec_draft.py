@@ -258,13 +258,15 @@ ROLE_HINTS = {  # role: (words in the header, the type it needs, the description
 }
 
 
-HISTORY_HINTS = re.compile(r"valid|effective|updated|changed|since|from|as_?of|snapshot|version")
+HISTORY_HINTS = re.compile(r"valid|effective|updated|changed|since|from|as_?of|snapshot|version|report")
 
 
-def _history(frame: pd.DataFrame) -> tuple[str, str] | None:
-    """(id column, valid-from column) of a people file with several rows per person: an id-like column that
-    repeats, and a date column that tells its rows apart; None otherwise."""
-    ids = [c for c in frame.columns if ID_HINTS.search(c.lower()) and frame[c].nunique() < len(frame)]
+def _history(frame: pd.DataFrame, id_col: str | None = None) -> tuple[str, str] | None:
+    """(id column, valid-from column) of a people file with several rows per person: the given id column, or
+    an id-like one, that repeats, and a date column that tells its rows apart; None otherwise."""
+    named = [id_col] if id_col is not None and id_col in frame.columns else \
+        [str(c) for c in frame.columns if ID_HINTS.search(c.lower())]
+    ids = [c for c in named if frame[c].nunique() < len(frame)]
     dates = [c for c in frame.columns if c not in ids and HISTORY_HINTS.search(c.lower())
              and infer_type(frame[c]) == "date"]
     for i in ids:
@@ -289,10 +291,15 @@ def _more_profile_lines(name: str, path: Path, id_col: str | None) -> list[str]:
     frame = _sample(path)
     ident = id_col if id_col in frame.columns else next(
         (c for c in frame.columns if ID_HINTS.search(header_words(c)) and frame[c].is_unique), None)
+    valid = None  # a person on several rows, told apart by a date: the file's own attribute history
+    if ident is None or not frame[ident].is_unique:
+        ident, valid = _history(frame, id_col) or (ident, None)
     out = ["", f"# More about the same people: {path.name}, joined by their id (ingest --people {name}={path.name}).",
            f"[more_profile.{name}]", *header_line_of(path),
            f"id_column = {toml_string(ident)}" if ident else 'id_column = "TODO"  # TODO: the column naming the person']
-    return out + _attribute_lines(frame, skip=(ident,), section=f"more_profile.{name}")
+    if valid:
+        out.append(f"valid_from = {toml_string(valid)}  # check: a person has several rows, each true from this date")
+    return out + _attribute_lines(frame, skip=(ident, valid), section=f"more_profile.{name}")
 
 
 def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None], section: str = "profile") -> list[str]:
