@@ -6,7 +6,8 @@ import pytest
 import sqlglot
 
 from deepcredit.data.schema import EVENTS, PEOPLE
-from deepcredit.data.spec import Attribute, builtin_spec
+from deepcredit.data.spec import builtin_spec
+from deepcredit.data.spec_profile import Attribute
 from deepcredit.features.definitions import ALL_FEATURES
 from deepcredit.features.engine import plan
 from deepcredit.features.sources import DUCKDB, SPARK

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from deepcredit.cli.app import app
 from deepcredit.data.ingest import ingest_with_spec
-from deepcredit.data.spec import Attribute, DatasetSpec, Outcomes, Profile
+from deepcredit.data.spec import DatasetSpec, Outcomes
+from deepcredit.data.spec_profile import Attribute, Profile
 from deepcredit.data.validate import DataValidationError
 from deepcredit.workflows.peers import compare_with_peers
 

@@ -12,7 +12,7 @@ import re
 
 import pandas as pd
 
-from deepcredit.data.spec import identifier
+from deepcredit.data.spec_base import identifier
 
 PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|marriage|married|spouse|race|ethnic\w*|"
                              r"religio\w*|national\w*|foreign|birth\w*|disab\w*|pregnan\w*)([^a-z]|$)")

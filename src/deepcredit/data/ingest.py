@@ -50,16 +50,9 @@ from deepcredit.data.ledger import (
 from deepcredit.data.parts import first_part
 from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec, typed_frame
 from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
-from deepcredit.data.spec import (
-    Attribute,
-    DatasetSpec,
-    Events,
-    Lookup,
-    MoreProfile,
-    SpecError,
-    StatusMeaning,
-    spec_line,
-)
+from deepcredit.data.spec import DatasetSpec, Lookup, SpecError, spec_line
+from deepcredit.data.spec_events import Events, StatusMeaning
+from deepcredit.data.spec_profile import Attribute, MoreProfile
 from deepcredit.data.toml_lines import field_path
 from deepcredit.data.validate import (
     PLAIN,

@@ -3,7 +3,7 @@ commitments paid in parts merged into one.
 
 Why a module of its own: a file of orders, rentals or instalments says how each commitment ended on the row
 it was made on. Read as written, a feature at an earlier date would see that ending; these functions give
-each row the date its outcome was known and the status it had then (spec.Events: grace_days, parts_of,
+each row the date its outcome was known and the status it had then (spec_events.Events: grace_days, parts_of,
 parts_amount, missed_after_days), and the money paid against it an event of its own (paid_amount,
 paid_kind), before ingest stores it.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from deepcredit.data.spec import Events
+from deepcredit.data.spec_events import Events
 from deepcredit.data.validate import DataValidationError, first_true
 
 
@@ -24,7 +24,7 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
     A ledger row (an order, a rental) is dated when it was made, yet its status says how it ended: dated so,
     a feature at a date before the end would see the ending. A settled row is therefore dated by its
     settled time; one not settled that is no longer open by its due date (the outcome was known then); an
-    open one when it was made. With a grace period (spec.Events.grace_days) a row not settled within it is
+    open one when it was made. With a grace period (spec_events.Events.grace_days) a row not settled within it is
     broken from the day after it ends, however it ended later. Where the spec declares a due date but no
     days-late column, days late are the whole days from due to known (0 when early), and unknown for open rows.
     """
@@ -143,7 +143,7 @@ def payments_of(events: pd.DataFrame, ev: Events, snapshot: pd.Timestamp | None)
 
     Why a separate event: the row's amount is what was owed and its status how the commitment ended, so the
     money paid goes where the feature templates read money paid (a kind whose amount is paid), and its kind
-    is no commitment (spec.EventKind.commitment), so nothing is counted twice. A payment is dated with its
+    is no commitment (spec_events.EventKind.commitment), so nothing is counted twice. A payment is dated with its
     row, when the row's outcome became known (dated_when_known: settled, or ended); a payment on a row still
     open was made at some time before the snapshot, so it is dated then (or at the file's last date). It
     has the first status meaning kept and no days late. It keeps its row's place in the file, so an error

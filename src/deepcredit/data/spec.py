@@ -7,7 +7,9 @@ owed or paid, a rating), what the relations are (directed, weighted, signed), an
 from. Ingest, validation, features and explanations all read it, so a data set DeepCredit has never seen
 gets in through the same path as the simulator, UCI and OTC (which ship their specs in data/specs/).
 
-Written as TOML (stdlib tomllib) or built in Python. A bad spec gets the same kind of error as bad data:
+The sections live in modules of their own: the profile's in spec_profile, the histories' in spec_events,
+what they share in spec_base; this module holds the relations, outcomes, format and lookup sections, the
+whole spec, and reading it. Written as TOML (stdlib tomllib) or built in Python. A bad spec gets the same kind of error as bad data:
 a `SpecError` (a DataValidationError) naming the file, the line and the field; pydantic's error location
 is mapped back to the TOML line that holds it.
 """
@@ -25,35 +27,21 @@ from pathlib import Path
 from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from deepcredit.data.schema import REPORTED_OUTCOMES, Dimension
+from deepcredit.data.spec_base import (
+    IDENTIFIER,
+    FileSection,
+    SpecProblem,
+    Strict,
+    not_ignored,
+)
+from deepcredit.data.spec_events import EventColumns, Events, StatusMeaning
+from deepcredit.data.spec_profile import Attribute, MoreProfile, Profile
 from deepcredit.data.toml_lines import field_path, line_of, toml_lines
 from deepcredit.data.validate import DataValidationError, FileFormat
 
 SPEC_VERSION: Final = 1
-IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
-"""Attribute names are lower-case SQL identifiers: they name stored columns and features."""
-RESERVED = frozenset({"person_id", "as_of", "label", "window_days", "valid_from"})
-AttributeType = Literal["numeric", "categorical", "ordinal", "boolean", "date"]
-Role = Literal["credit_line", "income", "joined_at"]
-"""What capacity templates need to know about an attribute: utilisation and headroom against a credit
-line, income, and when the person joined (tenure as of each date)."""
-StatusMeaning = Literal["kept", "late", "broken", "open", "neutral"]
-"""kept: the commitment was met; late: met late (money still paid); broken: not met at all (severe);
-open: not yet an outcome (a statement, an open order); neutral: neither (no use, a revolving balance)."""
-DERIVED_STATUSES: dict[str, StatusMeaning] = {"on_time": "kept", "late": "late", "missed": "broken", "open": "open"}
-"""The statuses of a file without a status column (status = ""), told from each row's due and settled dates."""
-AmountMeaning = Literal["owed", "paid", "rating", "neutral"]
-"""What an event's amount is: money owed (a bill), money paid (a repayment), a rating received, or neither."""
-
-
-class SpecProblem(ValueError):
-    """A semantic problem found after the fields parsed, with the field path it belongs to."""
-
-    def __init__(self, loc: tuple[str | int, ...], problem: str) -> None:
-        super().__init__(problem)
-        self.loc, self.problem = loc, problem
 
 
 class SpecError(DataValidationError):
@@ -66,354 +54,7 @@ class SpecError(DataValidationError):
         self.field = field
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _FileSection(_Strict):
-    """A section of the spec that declares one of the user's files."""
-
-    header_line: int = Field(default=1, ge=1)
-    """The line of this CSV file that holds its column names, where lines above it hold a title, an
-    export's date or Excel's `sep=;` (they are not read; errors still name the file's own lines)."""
-
-
-class ShareFeature(_Strict):
-    """Ask for a 'share of events of this kind / status' feature, with its own texts."""
-
-    label: str | None = Field(default=None, pattern=IDENTIFIER, description="Short name used in the feature name.")
-    description: str
-    improve: str = ""
-    risk_direction: Literal[-1, 0, 1] = 0
-
-
-class Attribute(_Strict):
-    name: str = Field(pattern=IDENTIFIER)
-    column: str | None = None
-    """The column's header in the file, where it differs from `name`."""
-    type: AttributeType
-    order: list[str] | None = None
-    """Ordinal attributes: their values from lowest to highest."""
-    dimension: Dimension
-    description: str = ""
-    """Completes 'your score is lowered by ...'."""
-    improve: str = ""
-    risk_direction: Literal[-1, 0, 1] = 0
-    protected: bool = False
-    """Audited for fairness, never a feature unless `use_as_input` too (and then flagged protected)."""
-    use_as_input: bool = False
-    actionable: bool = True
-    role: Role | None = None
-    log: bool = False
-    """Numeric amounts spanning orders of magnitude: the feature is ln(1 + max(x, 0)), named log_<name>."""
-    special: dict[str, str] = {}
-    """Numeric values that are codes, not quantities, with what each means ({"96" = "not reported"}): every
-    feature reads them as missing, and a categorical feature `<name>_code` holds their meaning."""
-    number_in_text: bool = False
-    """A numeric attribute written with words or signs around its number ("13.56%", " 36 months", "$1,200"):
-    the number is read out of the text (the [format]'s decimal and thousands marks apply); a value without
-    one is refused at its row, unless it is empty or a missing-value marker."""
-    unit: str = Field(default="", max_length=40)
-    """What a numeric value counts, in words a reason shows after it ("months": "48 months"; "money": 1,250.00;
-    "share": 75%)."""
-
-    @property
-    def source_column(self) -> str:
-        return self.column or self.name
-
-    @property
-    def code_feature(self) -> str | None:
-        """The name of the feature holding a special value's meaning (None without special values)."""
-        return f"{self.name}_code" if self.special else None
-
-    @property
-    def text(self) -> str:
-        """What a reason code says; a date attribute's feature counts the days since it."""
-        words = self.name.replace("_", " ")
-        return self.description or (f"the days since your {words}" if self.type == "date" else f"your {words}")
-
-    @model_validator(mode="after")
-    def _check(self) -> Attribute:
-        if self.type == "ordinal" and not self.order:
-            raise SpecProblem(("type",), "an ordinal attribute needs its `order` (values from lowest to highest)")
-        if self.order is not None and self.type != "ordinal":
-            raise SpecProblem(("order",), f"`order` applies to ordinal attributes only (this one is {self.type})")
-        if self.order is not None and len(set(self.order)) != len(self.order):
-            raise SpecProblem(("order",), "a value appears more than once in `order`")
-        if self.log and self.type != "numeric":
-            raise SpecProblem(("log",), "`log` applies to numeric attributes only")
-        if self.number_in_text and self.type != "numeric":
-            raise SpecProblem(("number_in_text",), f"`number_in_text` applies to numeric attributes only (this one "
-                                                   f"is {self.type})")
-        if self.unit and self.type != "numeric":
-            raise SpecProblem(("unit",), f"`unit` applies to numeric attributes only (this one is {self.type})")
-        if self.special and self.type != "numeric":
-            raise SpecProblem(("special",), f"`special` applies to numeric attributes only (this one is {self.type})")
-        for value, meaning in self.special.items():
-            try:
-                float(value)
-            except ValueError:
-                raise SpecProblem(("special", value), f"{value!r} is not a number: special values are numbers "
-                                                      "that stand for something else") from None
-            if not meaning.strip():
-                raise SpecProblem(("special", value), "say what the value means (it is what a reason shows)")
-        want = {"credit_line": "numeric", "income": "numeric", "joined_at": "date"}
-        if self.role is not None and want[self.role] != self.type:
-            raise SpecProblem(("role",), f"role {self.role} needs a {want[self.role]} attribute, not {self.type}")
-        return self
-
-
-class Profile(_FileSection):
-    id_column: str | None = "person_id"
-    """The column that identifies a person; "" for files with one row per person and no id: the row
-    number (1, 2, ...) becomes the person's id."""
-    valid_from: str | None = None
-    """Attribute history: the column holding when each row's values became true. A person's profile as of
-    T is the row valid strictly before T; rows without a date hold since always."""
-    ignore: list[str] = []
-    """Columns of the file that are not used (kept out of the data set entirely)."""
-    attributes: list[Attribute] = []
-
-    @field_validator("id_column", "valid_from")
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None
-
-    @model_validator(mode="after")
-    def _check(self) -> Profile:
-        _unique([a.name for a in self.attributes], ("attributes",), "name")
-        names = {a.name for a in self.attributes}
-        for i, a in enumerate(self.attributes):
-            if a.code_feature in names:
-                raise SpecProblem(("attributes", i, "special"), f"its special values' feature {a.code_feature!r} "
-                                                                "is also an attribute's name: rename that one")
-        _unique([a.source_column for a in self.attributes], ("attributes",), "column")
-        _not_ignored(self.ignore, [self.id_column, self.valid_from, *(a.source_column for a in self.attributes)])
-        for i, a in enumerate(self.attributes):
-            if a.name in RESERVED:
-                raise SpecProblem(("attributes", i, "name"), f"{a.name!r} is reserved: choose another name")
-        for role in ("credit_line", "income", "joined_at"):
-            holders = [i for i, a in enumerate(self.attributes) if a.role == role]
-            if len(holders) > 1:
-                raise SpecProblem(("attributes", holders[1], "role"), f"only one attribute may have role {role}")
-        if self.valid_from and self.id_column is None:
-            raise SpecProblem(("valid_from",), "attribute history needs an id_column (a person has several rows)")
-        return self
-
-
-class EventKind(_Strict):
-    amount: AmountMeaning = "neutral"
-    share: ShareFeature | None = None
-    commitment: bool = True
-    """False for a kind that only moves money (a payment made against a commitment written elsewhere, as
-    [events] paid_kind makes): counted in the money features, never as a commitment kept, late or broken."""
-
-
-class EventStatus(_Strict):
-    meaning: StatusMeaning
-    share: ShareFeature | None = None
-
-
-class ReportedOutcome(_Strict):
-    """A merchant's reported outcome (data.schema.REPORTED_OUTCOMES) in the data set's own words."""
-
-    kind: str
-    status: str
-
-
-class EventColumns(_Strict):
-    """Where the user's column names differ from DeepCredit's; optional ones absent unless named."""
-
-    person_id: str = "person_id"
-    ts: str = "ts"
-    kind: str | None = "kind"
-    """"" for a file of one kind of commitment (an instalment schedule): every row is the one kind declared."""
-    amount: str | None = "amount"
-    """"" for a file without amounts (an activity log, returns without fees): every kind's amount is then
-    neutral, stored as 0, and no feature reads it."""
-    status: str | None = "status"
-    """"" for a file whose due and settled dates tell how each commitment ended: its statuses are then
-    DERIVED_STATUSES (settled by the due day: on_time; after it: late; not settled, due before the snapshot:
-    missed; else open); or, without due dates, whose days late tell it (none: on_time; some: late; at least
-    Events.missed_after_days: missed)."""
-    days_late: str | None = None
-    counterparty: str | None = None
-    due_ts: str | None = None
-    settled_ts: str | None = None
-    """When the commitment was settled (paid, returned), empty while it is not: a ledger of orders then
-    ingests with each row dated when its outcome became known (ledger.dated_when_known), never earlier."""
-    paid_amount: str | None = None
-    """What was paid against the row's amount owed, where a file writes both (an instalment's AMT_PAYMENT
-    beside its AMT_INSTALMENT): each payment becomes an event of [events] paid_kind (ledger.payments_of)."""
-
-    @field_validator("kind", "amount", "status", "days_late", "counterparty", "due_ts", "settled_ts",
-                     "paid_amount")
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None  # TOML has no null: "" says the file has no such column
-
-
-class Events(_FileSection):
-    columns: EventColumns = Field(default_factory=lambda: EventColumns())
-    kinds: dict[str, EventKind]
-    statuses: dict[str, EventStatus] = {}
-    """Each status in the file and what it means; left out where the statuses are told from the dates."""
-    ignore: list[str] = []
-    """Columns of the events file that are not used (an order number, a store): left out of the data set."""
-    parts_of: list[str] = []
-    """Columns that together name one commitment among a person's rows (a loan and its instalment number),
-    where the file writes a commitment paid in parts as several rows: those rows are merged into one event
-    (ledger.merged_parts) before it is dated, so a split payment counts once."""
-    person_via: str | None = None
-    """The name of a [lookups.NAME] table, where this file names an account or a contract rather than a
-    person: its person column holds that table's key, read as the person the key belongs to."""
-    missed_after_days: int | None = Field(default=None, gt=0)
-    """Where statuses are told from days late (status = "", a days_late column, no due dates): a delay of at
-    least this many days is missed (broken: a default, 90 by the usual convention); a shorter one late; none
-    on time. Without it no delay counts as missed."""
-    parts_amount: Literal["sum", "once"] = "sum"
-    """How a commitment paid in parts (parts_of) writes its amount: "sum", each row holds its part's amount
-    (summed); "once", each row repeats the commitment's whole amount (Home Credit's AMT_INSTALMENT: taken
-    once, and rows of one commitment that differ are refused)."""
-    grace_days: int | None = Field(default=None, ge=0)
-    """Whole days after its due day within which a commitment may still be settled, late; one not settled by
-    then is broken from the next day on, whatever happened later (ledger.dated_when_known). Needs due_ts,
-    settled_ts and the snapshot date. Without it a row never settled is broken from its due date while one
-    settled late is seen only once settled, so a feature between those dates tells the two apart."""
-    paid_kind: str | None = None
-    """The kind each row's payment becomes where the file names a paid_amount column: declared in
-    [events.kinds] with amount = "paid" and commitment = false, so the money counts as repaid and the row's
-    commitment (its amount owed, its status) is counted once."""
-    outcomes: dict[str, ReportedOutcome] = {}
-    """What the scoring service's reported outcomes (`rental_returned_late`, ...) are in this data set's
-    kinds and statuses; one not listed is the simulator's (kind, status) where the spec declares both."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _derived_statuses(cls, data: object) -> object:
-        """A file without a status column has the statuses its dates tell (DERIVED_STATUSES)."""
-        if isinstance(data, dict) and not data.get("statuses"):
-            cols = data.get("columns")
-            status = cols.get("status", "status") if isinstance(cols, dict) else getattr(cols, "status", "status")
-            if not status:
-                data = {**data, "statuses": {s: {"meaning": m} for s, m in DERIVED_STATUSES.items()}}
-        return data
-
-    @model_validator(mode="after")
-    def _check(self) -> Events:
-        _not_ignored(self.ignore, [*self.columns.model_dump().values(), *self.parts_of])
-        mapped = {v for v in self.columns.model_dump().values() if v}
-        for i, col in enumerate(self.parts_of):
-            if col in mapped:
-                raise SpecProblem(("parts_of", i), f"{col!r} is already one of [events.columns]: name the columns "
-                                                   "that tell one commitment's rows apart from another's")
-        self._check_payments()
-        if self.columns.kind is None and len(self.kinds) - (self.paid_kind is not None) != 1:
-            raise SpecProblem(("kinds",), "with no kind column (kind = \"\"), declare exactly one kind: every row "
-                                          "is of it" + (" (besides paid_kind)" if self.paid_kind else ""))
-        if self.columns.status is None:
-            dated = self.columns.due_ts is not None and self.columns.settled_ts is not None
-            if not dated and self.columns.days_late is None:
-                raise SpecProblem(("columns", "status"), "with no status column (status = \"\"), name due_ts and "
-                                                         "settled_ts, or days_late: how each commitment ended is "
-                                                         "told from them")
-            if {s: v.meaning for s, v in self.statuses.items()} != DERIVED_STATUSES:
-                raise SpecProblem(("statuses",), "with no status column the statuses are told from the dates ("
-                                                 + ", ".join(DERIVED_STATUSES) + "): leave [events.statuses] out")
-        if self.parts_amount == "once" and not self.parts_of:
-            raise SpecProblem(("parts_amount",), "applies to commitments paid in parts: name them with parts_of")
-        if self.missed_after_days is not None and (self.columns.status is not None or self.columns.due_ts is not None):
-            raise SpecProblem(("missed_after_days",), "applies where statuses are told from days late: no status "
-                                                      "column (status = \"\") and no due_ts")
-        if self.grace_days is not None:
-            if self.columns.due_ts is None or self.columns.settled_ts is None:
-                raise SpecProblem(("grace_days",), "a grace period counts from the due date to the settled one: "
-                                                   "name due_ts and settled_ts in [events.columns]")
-            if not self.statuses_meaning("broken"):
-                raise SpecProblem(("grace_days",), "a row not settled within its grace period is broken: declare a "
-                                                   "status meaning broken in [events.statuses]")
-        for name, o in self.outcomes.items():
-            if name not in REPORTED_OUTCOMES:
-                raise SpecProblem(("outcomes", name), f"{name!r} is not an outcome the service takes (it takes: "
-                                                      f"{', '.join(REPORTED_OUTCOMES)})")
-            if o.kind not in self.kinds:
-                raise SpecProblem(("outcomes", name, "kind"), f"{o.kind!r} is not a kind declared in [events.kinds]")
-            if o.status not in self.statuses:
-                raise SpecProblem(("outcomes", name, "status"),
-                                  f"{o.status!r} is not a status declared in [events.statuses]")
-        if not self.kinds:
-            raise SpecProblem(("kinds",), "declare at least one event kind")
-        if self.columns.amount is None:
-            money = next((k for k, v in self.kinds.items() if v.amount != "neutral"), None)
-            if money is not None:
-                raise SpecProblem(("kinds", money, "amount"), f"the events have no amount column (amount = \"\"), so "
-                                  f"the amount of {money!r} can only be neutral")
-        if not self.statuses:
-            raise SpecProblem(("statuses",), "declare at least one event status")
-        labels: dict[str, tuple] = {}
-        for group, items in (("kinds", self.kinds), ("statuses", self.statuses)):
-            for value, item in items.items():
-                if item.share is not None:
-                    label = item.share.label or identifier(value)
-                    if not re.match(IDENTIFIER, label):
-                        raise SpecProblem((group, value, "share", "label"),
-                                          f"{value!r} needs a share label made of a-z, 0-9 and _")
-                    if label in labels:
-                        raise SpecProblem((group, value, "share", "label"), f"share label {label!r} is used twice")
-                    labels[label] = (group, value)
-        return self
-
-    def _check_payments(self) -> None:
-        """paid_amount and paid_kind go together; the payments' kind is money paid, not a commitment, and
-        they take a status meaning kept (ledger.payments_of)."""
-        if (self.columns.paid_amount is None) != (self.paid_kind is None):
-            missing = ("paid_kind",) if self.paid_kind is None else ("columns", "paid_amount")
-            raise SpecProblem(missing, "paid_amount (the column) and paid_kind (the kind its payments become) go "
-                                       "together: name both, or neither")
-        if self.paid_kind is None:
-            return
-        if self.columns.amount is None:
-            raise SpecProblem(("columns", "paid_amount"), "a paid amount is paid against the row's amount owed: "
-                                                          "name the amount column too")
-        kind = self.kinds.get(self.paid_kind)
-        if kind is None or kind.amount != "paid" or kind.commitment:
-            raise SpecProblem(("paid_kind",), f"declare {self.paid_kind!r} in [events.kinds] as "
-                                              f"{{ amount = \"paid\", commitment = false }}: its events are the "
-                                              "money paid, the row's own kind is the commitment")
-        if not self.statuses_meaning("kept"):
-            raise SpecProblem(("paid_kind",), "a payment is stored with a status meaning kept: declare one in "
-                                              "[events.statuses]")
-
-    @property
-    def flow_kinds(self) -> frozenset[str]:
-        """Kinds that only move money (EventKind.commitment false): never counted as commitments."""
-        return frozenset(k for k, v in self.kinds.items() if not v.commitment)
-
-    @property
-    def has_days_late(self) -> bool:
-        """Days late are known: a declared column, or counted from the due dates (ledger.dated_when_known)."""
-        return self.columns.days_late is not None or self.columns.due_ts is not None
-
-    @property
-    def only_kind(self) -> str | None:
-        """The one kind of a file without a kind column (its payments' paid_kind aside)."""
-        return next(k for k in self.kinds if k != self.paid_kind) if self.columns.kind is None else None
-
-    def statuses_meaning(self, *meanings: str) -> frozenset[str]:
-        return frozenset(s for s, v in self.statuses.items() if v.meaning in meanings)
-
-    def kinds_amount(self, meaning: str) -> frozenset[str]:
-        return frozenset(k for k, v in self.kinds.items() if v.amount == meaning)
-
-    def reported(self, outcome: str) -> tuple[str, str] | None:
-        """(kind, status) of a reported outcome in this data set's words, or None where it does not say."""
-        if outcome in self.outcomes:
-            return self.outcomes[outcome].kind, self.outcomes[outcome].status
-        kind, status = REPORTED_OUTCOMES[outcome]
-        return (kind, status) if kind in self.kinds and status in self.statuses else None
-
-
-class RelationColumns(_Strict):
+class RelationColumns(Strict):
     source: str = "source"
     target: str = "target"
     kind: str | None = "kind"
@@ -426,7 +67,7 @@ class RelationColumns(_Strict):
         return value or None  # "": the file has no such column (every relation 'related', weight 1)
 
 
-class Relations(_FileSection):
+class Relations(FileSection):
     columns: RelationColumns = Field(default_factory=lambda: RelationColumns())
     kinds: list[str] = []
     """Allowed relation kinds (empty: any)."""
@@ -462,7 +103,7 @@ class Relations(_FileSection):
                 if col in seen:
                     raise SpecProblem((field, i), f"{col!r} is named twice in from_people and groups")
                 seen.add(col)
-        _not_ignored(self.ignore, self.columns.model_dump().values())
+        not_ignored(self.ignore, self.columns.model_dump().values())
         if self.weighted and self.columns.weight is None:
             raise SpecProblem(("columns", "weight"), "weighted relations need a weight column")
         if self.signed and not self.weighted:
@@ -470,7 +111,7 @@ class Relations(_FileSection):
         return self
 
 
-class Outcomes(_FileSection):
+class Outcomes(FileSection):
     source: Literal["outcomes", "people", "events"] = "outcomes"
     """Where labels are: their own file, a column of the people file (one label per person), or the event
     history itself ("events": bad when a commitment of a `bad_when` meaning comes within the window after
@@ -510,7 +151,7 @@ class Outcomes(_FileSection):
 
     @model_validator(mode="after")
     def _check(self) -> Outcomes:
-        _not_ignored(self.ignore, (self.person_id, self.label, self.as_of_column, self.window_days_column))
+        not_ignored(self.ignore, (self.person_id, self.label, self.as_of_column, self.window_days_column))
         if not self.bad:
             raise SpecProblem(("bad",), "name at least one label value that means bad (defaulted)")
         both = set(self.bad) & set(self.good)
@@ -541,7 +182,7 @@ class Outcomes(_FileSection):
         return self
 
 
-class Format(_Strict):
+class Format(Strict):
     """How the user's files write their values, where not as DeepCredit's own (comma, decimal point, ISO
     dates): a European spreadsheet export is read as it is, not rewritten by hand first."""
 
@@ -632,32 +273,7 @@ class Format(_Strict):
                           str(self.days_from) if self.days_from else None, tuple(self.month_columns))
 
 
-class MoreProfile(_FileSection):
-    """Another file about the same people (a KYC table beside the application, a bureau's monthly summary):
-    its attributes join the profile by the person's id (`ingest --people NAME=FILE`). One row per person,
-    or, with valid_from, one per version."""
-
-    id_column: str
-    """The column naming the person, as the main profile's id column does."""
-    valid_from: str | None = None
-    """This file's own attribute history: the column holding when each row's values became true (empty:
-    since always). A profile as of T then holds each file's version valid strictly before T."""
-    ignore: list[str] = []
-    attributes: list[Attribute] = []
-
-    @field_validator("valid_from")
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None
-
-    @model_validator(mode="after")
-    def _check(self) -> MoreProfile:
-        _unique([a.source_column for a in self.attributes], ("attributes",), "column")
-        _not_ignored(self.ignore, [self.id_column, self.valid_from, *(a.source_column for a in self.attributes)])
-        return self
-
-
-class Lookup(_FileSection):
+class Lookup(FileSection):
     """A table that says whom another id belongs to (accounts: account_id → customer_id), for history files
     keyed by that id (Events.person_via; `ingest --lookup NAME=FILE`). Each key names one person."""
 
@@ -670,11 +286,11 @@ class Lookup(_FileSection):
     def _check(self) -> Lookup:
         if self.key == self.person_id:
             raise SpecProblem(("key",), "the key and the person column must differ")
-        _not_ignored(self.ignore, (self.key, self.person_id))
+        not_ignored(self.ignore, (self.key, self.person_id))
         return self
 
 
-class DatasetSpec(_Strict):
+class DatasetSpec(Strict):
     spec_version: Literal[1] = SPEC_VERSION
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
@@ -843,28 +459,6 @@ class DatasetSpec(_Strict):
 
 def _section(source: str) -> str:
     return "events" if source == "events" else f"more_events.{source}"
-
-
-def identifier(value: str) -> str:
-    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9]+", "_", value.lower())).strip("_") or "x"
-
-
-def _not_ignored(ignore: list[str], used: Iterable[str | None]) -> None:
-    """A column is either used or ignored, and named once."""
-    used_set = set(used)
-    for i, col in enumerate(ignore):
-        if col in used_set:
-            raise SpecProblem(("ignore", i), f"{col!r} is a column the spec uses: it cannot also be ignored")
-        if col in ignore[:i]:
-            raise SpecProblem(("ignore", i), f"{col!r} is listed twice")
-
-
-def _unique(values: list[str], loc: tuple, field: str) -> None:
-    seen: set[str] = set()
-    for i, v in enumerate(values):
-        if v in seen:
-            raise SpecProblem((*loc, i, field), f"{v!r} is declared twice")
-        seen.add(v)
 
 
 def _spec_error(exc: ValidationError, file: str, lines: dict[tuple, int]) -> SpecError:

@@ -54,7 +54,7 @@ from deepcredit.data.sheets import (
     source_exists,
     split_sheet,
 )
-from deepcredit.data.spec import IDENTIFIER, identifier
+from deepcredit.data.spec_base import IDENTIFIER, identifier
 from deepcredit.data.validate import BOOLEAN_TEXT, PLAIN, DataValidationError, is_parquet, toml_string
 
 SAMPLE_ROWS = 20_000

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deepcredit.data.spec import DatasetSpec, Events, builtin_spec
+from deepcredit.data.spec import DatasetSpec, builtin_spec
+from deepcredit.data.spec_events import Events
 from deepcredit.features.templates import isin, owed_condition, paid_condition, profile_column, sql_text
 
 

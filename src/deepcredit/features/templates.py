@@ -14,7 +14,10 @@ produce their own subsets and profile features from the same code.
 from __future__ import annotations
 
 from deepcredit.data.schema import Dimension
-from deepcredit.data.spec import Attribute, DatasetSpec, Events, SpecError, identifier
+from deepcredit.data.spec import DatasetSpec, SpecError
+from deepcredit.data.spec_base import identifier
+from deepcredit.data.spec_events import Events
+from deepcredit.data.spec_profile import Attribute
 from deepcredit.features.spec import LOG1P, FeatureDef, Kind, Source
 
 CH, FC = Dimension.CREDIT_HISTORY, Dimension.FULFILMENT_CAPACITY

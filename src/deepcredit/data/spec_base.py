@@ -1,0 +1,58 @@
+"""What every section of the data-set spec is built from: strict, frozen models, the problem a section
+raises (spec.SpecError locates it at its TOML line), and the checks on a section's column lists.
+
+Why a module of its own: the profile, event and other sections (spec_profile, spec_events, spec) all use
+them, and each section module stays about one part of a user's files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
+"""Attribute names are lower-case SQL identifiers: they name stored columns and features."""
+
+
+class SpecProblem(ValueError):
+    """A semantic problem found after the fields parsed, with the field path it belongs to."""
+
+    def __init__(self, loc: tuple[str | int, ...], problem: str) -> None:
+        super().__init__(problem)
+        self.loc, self.problem = loc, problem
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileSection(Strict):
+    """A section of the spec that declares one of the user's files."""
+
+    header_line: int = Field(default=1, ge=1)
+    """The line of this CSV file that holds its column names, where lines above it hold a title, an
+    export's date or Excel's `sep=;` (they are not read; errors still name the file's own lines)."""
+
+
+def identifier(value: str) -> str:
+    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9]+", "_", value.lower())).strip("_") or "x"
+
+
+def not_ignored(ignore: list[str], used: Iterable[str | None]) -> None:
+    """A column is either used or ignored, and named once."""
+    used_set = set(used)
+    for i, col in enumerate(ignore):
+        if col in used_set:
+            raise SpecProblem(("ignore", i), f"{col!r} is a column the spec uses: it cannot also be ignored")
+        if col in ignore[:i]:
+            raise SpecProblem(("ignore", i), f"{col!r} is listed twice")
+
+
+def unique(values: list[str], loc: tuple, field: str) -> None:
+    seen: set[str] = set()
+    for i, v in enumerate(values):
+        if v in seen:
+            raise SpecProblem((*loc, i, field), f"{v!r} is declared twice")
+        seen.add(v)

@@ -1,0 +1,243 @@
+"""The history sections of the data-set spec ([events], [more_events.NAME]): which of a file's columns are
+the person, the date, the kind, the amount and the status, what each of the user's own kinds and statuses
+means (money owed or paid, a commitment kept, late or broken), and how a ledger's rows become events
+(dates, parts, grace, payments)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from deepcredit.data.schema import REPORTED_OUTCOMES
+from deepcredit.data.spec_base import IDENTIFIER, FileSection, SpecProblem, Strict, identifier, not_ignored
+
+StatusMeaning = Literal["kept", "late", "broken", "open", "neutral"]
+"""kept: the commitment was met; late: met late (money still paid); broken: not met at all (severe);
+open: not yet an outcome (a statement, an open order); neutral: neither (no use, a revolving balance)."""
+DERIVED_STATUSES: dict[str, StatusMeaning] = {"on_time": "kept", "late": "late", "missed": "broken", "open": "open"}
+"""The statuses of a file without a status column (status = ""), told from each row's due and settled dates."""
+AmountMeaning = Literal["owed", "paid", "rating", "neutral"]
+"""What an event's amount is: money owed (a bill), money paid (a repayment), a rating received, or neither."""
+
+
+class ShareFeature(Strict):
+    """Ask for a 'share of events of this kind / status' feature, with its own texts."""
+
+    label: str | None = Field(default=None, pattern=IDENTIFIER, description="Short name used in the feature name.")
+    description: str
+    improve: str = ""
+    risk_direction: Literal[-1, 0, 1] = 0
+
+
+class EventKind(Strict):
+    amount: AmountMeaning = "neutral"
+    share: ShareFeature | None = None
+    commitment: bool = True
+    """False for a kind that only moves money (a payment made against a commitment written elsewhere, as
+    [events] paid_kind makes): counted in the money features, never as a commitment kept, late or broken."""
+
+
+class EventStatus(Strict):
+    meaning: StatusMeaning
+    share: ShareFeature | None = None
+
+
+class ReportedOutcome(Strict):
+    """A merchant's reported outcome (data.schema.REPORTED_OUTCOMES) in the data set's own words."""
+
+    kind: str
+    status: str
+
+
+class EventColumns(Strict):
+    """Where the user's column names differ from DeepCredit's; optional ones absent unless named."""
+
+    person_id: str = "person_id"
+    ts: str = "ts"
+    kind: str | None = "kind"
+    """"" for a file of one kind of commitment (an instalment schedule): every row is the one kind declared."""
+    amount: str | None = "amount"
+    """"" for a file without amounts (an activity log, returns without fees): every kind's amount is then
+    neutral, stored as 0, and no feature reads it."""
+    status: str | None = "status"
+    """"" for a file whose due and settled dates tell how each commitment ended: its statuses are then
+    DERIVED_STATUSES (settled by the due day: on_time; after it: late; not settled, due before the snapshot:
+    missed; else open); or, without due dates, whose days late tell it (none: on_time; some: late; at least
+    Events.missed_after_days: missed)."""
+    days_late: str | None = None
+    counterparty: str | None = None
+    due_ts: str | None = None
+    settled_ts: str | None = None
+    """When the commitment was settled (paid, returned), empty while it is not: a ledger of orders then
+    ingests with each row dated when its outcome became known (ledger.dated_when_known), never earlier."""
+    paid_amount: str | None = None
+    """What was paid against the row's amount owed, where a file writes both (an instalment's AMT_PAYMENT
+    beside its AMT_INSTALMENT): each payment becomes an event of [events] paid_kind (ledger.payments_of)."""
+
+    @field_validator("kind", "amount", "status", "days_late", "counterparty", "due_ts", "settled_ts",
+                     "paid_amount")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None  # TOML has no null: "" says the file has no such column
+
+
+class Events(FileSection):
+    columns: EventColumns = Field(default_factory=lambda: EventColumns())
+    kinds: dict[str, EventKind]
+    statuses: dict[str, EventStatus] = {}
+    """Each status in the file and what it means; left out where the statuses are told from the dates."""
+    ignore: list[str] = []
+    """Columns of the events file that are not used (an order number, a store): left out of the data set."""
+    parts_of: list[str] = []
+    """Columns that together name one commitment among a person's rows (a loan and its instalment number),
+    where the file writes a commitment paid in parts as several rows: those rows are merged into one event
+    (ledger.merged_parts) before it is dated, so a split payment counts once."""
+    person_via: str | None = None
+    """The name of a [lookups.NAME] table, where this file names an account or a contract rather than a
+    person: its person column holds that table's key, read as the person the key belongs to."""
+    missed_after_days: int | None = Field(default=None, gt=0)
+    """Where statuses are told from days late (status = "", a days_late column, no due dates): a delay of at
+    least this many days is missed (broken: a default, 90 by the usual convention); a shorter one late; none
+    on time. Without it no delay counts as missed."""
+    parts_amount: Literal["sum", "once"] = "sum"
+    """How a commitment paid in parts (parts_of) writes its amount: "sum", each row holds its part's amount
+    (summed); "once", each row repeats the commitment's whole amount (Home Credit's AMT_INSTALMENT: taken
+    once, and rows of one commitment that differ are refused)."""
+    grace_days: int | None = Field(default=None, ge=0)
+    """Whole days after its due day within which a commitment may still be settled, late; one not settled by
+    then is broken from the next day on, whatever happened later (ledger.dated_when_known). Needs due_ts,
+    settled_ts and the snapshot date. Without it a row never settled is broken from its due date while one
+    settled late is seen only once settled, so a feature between those dates tells the two apart."""
+    paid_kind: str | None = None
+    """The kind each row's payment becomes where the file names a paid_amount column: declared in
+    [events.kinds] with amount = "paid" and commitment = false, so the money counts as repaid and the row's
+    commitment (its amount owed, its status) is counted once."""
+    outcomes: dict[str, ReportedOutcome] = {}
+    """What the scoring service's reported outcomes (`rental_returned_late`, ...) are in this data set's
+    kinds and statuses; one not listed is the simulator's (kind, status) where the spec declares both."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_statuses(cls, data: object) -> object:
+        """A file without a status column has the statuses its dates tell (DERIVED_STATUSES)."""
+        if isinstance(data, dict) and not data.get("statuses"):
+            cols = data.get("columns")
+            status = cols.get("status", "status") if isinstance(cols, dict) else getattr(cols, "status", "status")
+            if not status:
+                data = {**data, "statuses": {s: {"meaning": m} for s, m in DERIVED_STATUSES.items()}}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Events:
+        not_ignored(self.ignore, [*self.columns.model_dump().values(), *self.parts_of])
+        mapped = {v for v in self.columns.model_dump().values() if v}
+        for i, col in enumerate(self.parts_of):
+            if col in mapped:
+                raise SpecProblem(("parts_of", i), f"{col!r} is already one of [events.columns]: name the columns "
+                                                   "that tell one commitment's rows apart from another's")
+        self._check_payments()
+        if self.columns.kind is None and len(self.kinds) - (self.paid_kind is not None) != 1:
+            raise SpecProblem(("kinds",), "with no kind column (kind = \"\"), declare exactly one kind: every row "
+                                          "is of it" + (" (besides paid_kind)" if self.paid_kind else ""))
+        if self.columns.status is None:
+            dated = self.columns.due_ts is not None and self.columns.settled_ts is not None
+            if not dated and self.columns.days_late is None:
+                raise SpecProblem(("columns", "status"), "with no status column (status = \"\"), name due_ts and "
+                                                         "settled_ts, or days_late: how each commitment ended is "
+                                                         "told from them")
+            if {s: v.meaning for s, v in self.statuses.items()} != DERIVED_STATUSES:
+                raise SpecProblem(("statuses",), "with no status column the statuses are told from the dates ("
+                                                 + ", ".join(DERIVED_STATUSES) + "): leave [events.statuses] out")
+        if self.parts_amount == "once" and not self.parts_of:
+            raise SpecProblem(("parts_amount",), "applies to commitments paid in parts: name them with parts_of")
+        if self.missed_after_days is not None and (self.columns.status is not None or self.columns.due_ts is not None):
+            raise SpecProblem(("missed_after_days",), "applies where statuses are told from days late: no status "
+                                                      "column (status = \"\") and no due_ts")
+        if self.grace_days is not None:
+            if self.columns.due_ts is None or self.columns.settled_ts is None:
+                raise SpecProblem(("grace_days",), "a grace period counts from the due date to the settled one: "
+                                                   "name due_ts and settled_ts in [events.columns]")
+            if not self.statuses_meaning("broken"):
+                raise SpecProblem(("grace_days",), "a row not settled within its grace period is broken: declare a "
+                                                   "status meaning broken in [events.statuses]")
+        for name, o in self.outcomes.items():
+            if name not in REPORTED_OUTCOMES:
+                raise SpecProblem(("outcomes", name), f"{name!r} is not an outcome the service takes (it takes: "
+                                                      f"{', '.join(REPORTED_OUTCOMES)})")
+            if o.kind not in self.kinds:
+                raise SpecProblem(("outcomes", name, "kind"), f"{o.kind!r} is not a kind declared in [events.kinds]")
+            if o.status not in self.statuses:
+                raise SpecProblem(("outcomes", name, "status"),
+                                  f"{o.status!r} is not a status declared in [events.statuses]")
+        if not self.kinds:
+            raise SpecProblem(("kinds",), "declare at least one event kind")
+        if self.columns.amount is None:
+            money = next((k for k, v in self.kinds.items() if v.amount != "neutral"), None)
+            if money is not None:
+                raise SpecProblem(("kinds", money, "amount"), f"the events have no amount column (amount = \"\"), so "
+                                  f"the amount of {money!r} can only be neutral")
+        if not self.statuses:
+            raise SpecProblem(("statuses",), "declare at least one event status")
+        labels: dict[str, tuple] = {}
+        for group, items in (("kinds", self.kinds), ("statuses", self.statuses)):
+            for value, item in items.items():
+                if item.share is not None:
+                    label = item.share.label or identifier(value)
+                    if not re.match(IDENTIFIER, label):
+                        raise SpecProblem((group, value, "share", "label"),
+                                          f"{value!r} needs a share label made of a-z, 0-9 and _")
+                    if label in labels:
+                        raise SpecProblem((group, value, "share", "label"), f"share label {label!r} is used twice")
+                    labels[label] = (group, value)
+        return self
+
+    def _check_payments(self) -> None:
+        """paid_amount and paid_kind go together; the payments' kind is money paid, not a commitment, and
+        they take a status meaning kept (ledger.payments_of)."""
+        if (self.columns.paid_amount is None) != (self.paid_kind is None):
+            missing = ("paid_kind",) if self.paid_kind is None else ("columns", "paid_amount")
+            raise SpecProblem(missing, "paid_amount (the column) and paid_kind (the kind its payments become) go "
+                                       "together: name both, or neither")
+        if self.paid_kind is None:
+            return
+        if self.columns.amount is None:
+            raise SpecProblem(("columns", "paid_amount"), "a paid amount is paid against the row's amount owed: "
+                                                          "name the amount column too")
+        kind = self.kinds.get(self.paid_kind)
+        if kind is None or kind.amount != "paid" or kind.commitment:
+            raise SpecProblem(("paid_kind",), f"declare {self.paid_kind!r} in [events.kinds] as "
+                                              f"{{ amount = \"paid\", commitment = false }}: its events are the "
+                                              "money paid, the row's own kind is the commitment")
+        if not self.statuses_meaning("kept"):
+            raise SpecProblem(("paid_kind",), "a payment is stored with a status meaning kept: declare one in "
+                                              "[events.statuses]")
+
+    @property
+    def flow_kinds(self) -> frozenset[str]:
+        """Kinds that only move money (EventKind.commitment false): never counted as commitments."""
+        return frozenset(k for k, v in self.kinds.items() if not v.commitment)
+
+    @property
+    def has_days_late(self) -> bool:
+        """Days late are known: a declared column, or counted from the due dates (ledger.dated_when_known)."""
+        return self.columns.days_late is not None or self.columns.due_ts is not None
+
+    @property
+    def only_kind(self) -> str | None:
+        """The one kind of a file without a kind column (its payments' paid_kind aside)."""
+        return next(k for k in self.kinds if k != self.paid_kind) if self.columns.kind is None else None
+
+    def statuses_meaning(self, *meanings: str) -> frozenset[str]:
+        return frozenset(s for s, v in self.statuses.items() if v.meaning in meanings)
+
+    def kinds_amount(self, meaning: str) -> frozenset[str]:
+        return frozenset(k for k, v in self.kinds.items() if v.amount == meaning)
+
+    def reported(self, outcome: str) -> tuple[str, str] | None:
+        """(kind, status) of a reported outcome in this data set's words, or None where it does not say."""
+        if outcome in self.outcomes:
+            return self.outcomes[outcome].kind, self.outcomes[outcome].status
+        kind, status = REPORTED_OUTCOMES[outcome]
+        return (kind, status) if kind in self.kinds and status in self.statuses else None

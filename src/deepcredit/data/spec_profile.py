@@ -1,0 +1,157 @@
+"""The profile sections of the data-set spec: each attribute a person has (type, dimension, texts for reason
+codes, protected, actionable, role, special values), the main profile file ([profile], with its optional
+history) and further files about the same people ([more_profile.NAME])."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from deepcredit.data.schema import Dimension
+from deepcredit.data.spec_base import IDENTIFIER, FileSection, SpecProblem, Strict, not_ignored, unique
+
+RESERVED = frozenset({"person_id", "as_of", "label", "window_days", "valid_from"})
+AttributeType = Literal["numeric", "categorical", "ordinal", "boolean", "date"]
+Role = Literal["credit_line", "income", "joined_at"]
+"""What capacity templates need to know about an attribute: utilisation and headroom against a credit
+line, income, and when the person joined (tenure as of each date)."""
+
+
+class Attribute(Strict):
+    name: str = Field(pattern=IDENTIFIER)
+    column: str | None = None
+    """The column's header in the file, where it differs from `name`."""
+    type: AttributeType
+    order: list[str] | None = None
+    """Ordinal attributes: their values from lowest to highest."""
+    dimension: Dimension
+    description: str = ""
+    """Completes 'your score is lowered by ...'."""
+    improve: str = ""
+    risk_direction: Literal[-1, 0, 1] = 0
+    protected: bool = False
+    """Audited for fairness, never a feature unless `use_as_input` too (and then flagged protected)."""
+    use_as_input: bool = False
+    actionable: bool = True
+    role: Role | None = None
+    log: bool = False
+    """Numeric amounts spanning orders of magnitude: the feature is ln(1 + max(x, 0)), named log_<name>."""
+    special: dict[str, str] = {}
+    """Numeric values that are codes, not quantities, with what each means ({"96" = "not reported"}): every
+    feature reads them as missing, and a categorical feature `<name>_code` holds their meaning."""
+    number_in_text: bool = False
+    """A numeric attribute written with words or signs around its number ("13.56%", " 36 months", "$1,200"):
+    the number is read out of the text (the [format]'s decimal and thousands marks apply); a value without
+    one is refused at its row, unless it is empty or a missing-value marker."""
+    unit: str = Field(default="", max_length=40)
+    """What a numeric value counts, in words a reason shows after it ("months": "48 months"; "money": 1,250.00;
+    "share": 75%)."""
+
+    @property
+    def source_column(self) -> str:
+        return self.column or self.name
+
+    @property
+    def code_feature(self) -> str | None:
+        """The name of the feature holding a special value's meaning (None without special values)."""
+        return f"{self.name}_code" if self.special else None
+
+    @property
+    def text(self) -> str:
+        """What a reason code says; a date attribute's feature counts the days since it."""
+        words = self.name.replace("_", " ")
+        return self.description or (f"the days since your {words}" if self.type == "date" else f"your {words}")
+
+    @model_validator(mode="after")
+    def _check(self) -> Attribute:
+        if self.type == "ordinal" and not self.order:
+            raise SpecProblem(("type",), "an ordinal attribute needs its `order` (values from lowest to highest)")
+        if self.order is not None and self.type != "ordinal":
+            raise SpecProblem(("order",), f"`order` applies to ordinal attributes only (this one is {self.type})")
+        if self.order is not None and len(set(self.order)) != len(self.order):
+            raise SpecProblem(("order",), "a value appears more than once in `order`")
+        if self.log and self.type != "numeric":
+            raise SpecProblem(("log",), "`log` applies to numeric attributes only")
+        if self.number_in_text and self.type != "numeric":
+            raise SpecProblem(("number_in_text",), f"`number_in_text` applies to numeric attributes only (this one "
+                                                   f"is {self.type})")
+        if self.unit and self.type != "numeric":
+            raise SpecProblem(("unit",), f"`unit` applies to numeric attributes only (this one is {self.type})")
+        if self.special and self.type != "numeric":
+            raise SpecProblem(("special",), f"`special` applies to numeric attributes only (this one is {self.type})")
+        for value, meaning in self.special.items():
+            try:
+                float(value)
+            except ValueError:
+                raise SpecProblem(("special", value), f"{value!r} is not a number: special values are numbers "
+                                                      "that stand for something else") from None
+            if not meaning.strip():
+                raise SpecProblem(("special", value), "say what the value means (it is what a reason shows)")
+        want = {"credit_line": "numeric", "income": "numeric", "joined_at": "date"}
+        if self.role is not None and want[self.role] != self.type:
+            raise SpecProblem(("role",), f"role {self.role} needs a {want[self.role]} attribute, not {self.type}")
+        return self
+
+
+class Profile(FileSection):
+    id_column: str | None = "person_id"
+    """The column that identifies a person; "" for files with one row per person and no id: the row
+    number (1, 2, ...) becomes the person's id."""
+    valid_from: str | None = None
+    """Attribute history: the column holding when each row's values became true. A person's profile as of
+    T is the row valid strictly before T; rows without a date hold since always."""
+    ignore: list[str] = []
+    """Columns of the file that are not used (kept out of the data set entirely)."""
+    attributes: list[Attribute] = []
+
+    @field_validator("id_column", "valid_from")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _check(self) -> Profile:
+        unique([a.name for a in self.attributes], ("attributes",), "name")
+        names = {a.name for a in self.attributes}
+        for i, a in enumerate(self.attributes):
+            if a.code_feature in names:
+                raise SpecProblem(("attributes", i, "special"), f"its special values' feature {a.code_feature!r} "
+                                                                "is also an attribute's name: rename that one")
+        unique([a.source_column for a in self.attributes], ("attributes",), "column")
+        not_ignored(self.ignore, [self.id_column, self.valid_from, *(a.source_column for a in self.attributes)])
+        for i, a in enumerate(self.attributes):
+            if a.name in RESERVED:
+                raise SpecProblem(("attributes", i, "name"), f"{a.name!r} is reserved: choose another name")
+        for role in ("credit_line", "income", "joined_at"):
+            holders = [i for i, a in enumerate(self.attributes) if a.role == role]
+            if len(holders) > 1:
+                raise SpecProblem(("attributes", holders[1], "role"), f"only one attribute may have role {role}")
+        if self.valid_from and self.id_column is None:
+            raise SpecProblem(("valid_from",), "attribute history needs an id_column (a person has several rows)")
+        return self
+
+
+class MoreProfile(FileSection):
+    """Another file about the same people (a KYC table beside the application, a bureau's monthly summary):
+    its attributes join the profile by the person's id (`ingest --people NAME=FILE`). One row per person,
+    or, with valid_from, one per version."""
+
+    id_column: str
+    """The column naming the person, as the main profile's id column does."""
+    valid_from: str | None = None
+    """This file's own attribute history: the column holding when each row's values became true (empty:
+    since always). A profile as of T then holds each file's version valid strictly before T."""
+    ignore: list[str] = []
+    attributes: list[Attribute] = []
+
+    @field_validator("valid_from")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _check(self) -> MoreProfile:
+        unique([a.source_column for a in self.attributes], ("attributes",), "column")
+        not_ignored(self.ignore, [self.id_column, self.valid_from, *(a.source_column for a in self.attributes)])
+        return self
