@@ -209,10 +209,12 @@ def staging_dir(out: Path) -> Path:
 
 
 def write_dataset(out: Path, frames: dict[str, pd.DataFrame], name: str, snapshot_date: str,
-                  description: str = "", spec: DatasetSpec | None = None, time_zone: str = "") -> Dataset:
-    """Write in-memory tables (already validated) as a data set; all or nothing."""
+                  description: str = "", spec: DatasetSpec | None = None, time_zone: str = "",
+                  staging: Path | None = None) -> Dataset:
+    """Write in-memory tables (already validated) as a data set; all or nothing. `staging`: a staging
+    directory (staging_dir) that already holds the other tables, written as they were read."""
     check_replaceable(out)
-    staging = staging_dir(out)
+    staging = staging or staging_dir(out)
     try:
         for t, frame in frames.items():
             atomic_write_parquet(staging / f"{t}.parquet", frame)

@@ -9,6 +9,7 @@ that holds it, a label reads only the events after its as-of date.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -118,10 +119,11 @@ def with_open_windows(out: pd.DataFrame, o: Outcomes, snapshot: pd.Timestamp) ->
     return out["label"]
 
 
-def before_first_day(frames: dict[str, pd.DataFrame], snapshot: pd.Timestamp | None) -> pd.Timestamp:
-    """The day before the data's first day (its earliest date in any table): an undated link is known from
-    then, so every as-of date sees it."""
+def before_first_day(frames: dict[str, pd.DataFrame], snapshot: pd.Timestamp | None,
+                     also: Iterable[pd.Timestamp] = ()) -> pd.Timestamp:
+    """The day before the data's first day (its earliest date in any table, or in `also`): an undated link
+    is known from then, so every as-of date sees it."""
     dates = [f[c].min() for f in frames.values() for c in f.columns
-             if pd.api.types.is_datetime64_any_dtype(f[c]) and f[c].notna().any()]
+             if pd.api.types.is_datetime64_any_dtype(f[c]) and f[c].notna().any()] + list(also)
     first = min(dates) if dates else (pd.Timestamp(snapshot) if snapshot is not None else pd.Timestamp("1970-01-01"))
     return pd.Timestamp(first).normalize() - pd.Timedelta(days=1)

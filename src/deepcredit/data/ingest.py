@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -28,6 +29,7 @@ from deepcredit.data.dataset import (
     check_known_people,
     check_replaceable,
     parse_snapshot_date,
+    staging_dir,
     write_dataset,
 )
 from deepcredit.data.derived import (
@@ -53,6 +55,7 @@ from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
 from deepcredit.data.spec import DatasetSpec, Lookup, SpecError, spec_line
 from deepcredit.data.spec_events import Events, StatusMeaning
 from deepcredit.data.spec_profile import Attribute, MoreProfile
+from deepcredit.data.staged_events import UNBOUNDED, StagedEvents
 from deepcredit.data.toml_lines import field_path
 from deepcredit.data.validate import (
     PLAIN,
@@ -507,9 +510,11 @@ def empty_table(spec: TableSpec) -> pd.DataFrame:
     return typed_frame(spec, {c.name: [] for c in spec.columns if c.required})
 
 
-def _latest_date(frames: dict[str, pd.DataFrame]) -> pd.Timestamp:
+def _latest_date(frames: dict[str, pd.DataFrame], also: Iterable[pd.Timestamp] = ()) -> pd.Timestamp:
+    """The latest time in the tables (due dates, which may lie ahead, aside) and `also`; today if none."""
     dates = [f[c].max() for f in frames.values() for c in f.columns
              if pd.api.types.is_datetime64_any_dtype(f[c]) and c != "due_ts" and f[c].notna().any()]
+    dates += list(also)
     return max(dates).normalize() if dates else pd.Timestamp.today().normalize()
 
 
@@ -545,10 +550,10 @@ def _at_source(exc: DataValidationError, sources: dict[str, Path], check: _Check
     return exc if path is None else with_exact_line(exc, path, check.fmt_for(path))
 
 
-def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str | None = None,
-                   snapshot_date: str | None = None, on_step: Callable[[str], None] | None = None
-                   ) -> tuple[dict[str, pd.DataFrame], str]:
-    """Read and validate a user's files as `spec` declares them: (the four tables, snapshot date).
+def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str | None, snapshot_date: str | None,
+                   on_step: Callable[[str], None] | None, staged: StagedEvents) -> tuple[dict[str, pd.DataFrame], str]:
+    """Read and validate a user's files as `spec` declares them: (the tables, snapshot date), the events
+    written to `staged` file by file (an events frame only where the spec declares no history).
     A source is a file, a sheet (book.xlsx#sheet) or a directory of parts (parts.py).
     on_step: told what is being read or checked (a large file takes a while)."""
     check = _Checker(spec_file, spec.format.file_format(), header_lines(spec, sources))
@@ -573,7 +578,7 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
                                                 f"--{kind} {name}=FILE")
     try:
         return _read_tables(with_person_columns(spec, sources, check), sources, check, snapshot_date,
-                            on_step or (lambda _: None))
+                            on_step or (lambda _: None), staged)
     except DataValidationError as exc:
         raise _at_source(exc, sources, check) from None
 
@@ -607,12 +612,14 @@ def _without_unknown_people(relations: pd.DataFrame, people: pd.Index) -> pd.Dat
 
 
 def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, snapshot_date: str | None,
-                 step: Callable[[str], None]) -> tuple[dict[str, pd.DataFrame], str]:
+                 step: Callable[[str], None], staged: StagedEvents) -> tuple[dict[str, pd.DataFrame], str]:
+    """The tables but events, and the snapshot date; each history file's events go to `staged` as read."""
     given = snapshot_date or (str(spec.snapshot_date) if spec.snapshot_date else None)
     snapshot = parse_snapshot_date(given) if given else None
     people_path = Path(sources["people"])
     step(f"reading {people_path.name}")
     frames = {"people": _read_people(spec, people_path, check, snapshot)}
+    known = pd.Index(frames["people"]["person_id"].unique())
     versions = {}  # further files with a history: merged once the main file's labels and links are read
     for name, more in spec.more_profile.items():
         step(f"reading {Path(sources[profile_key(name)]).name}")
@@ -625,10 +632,16 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
     for name, lk in spec.lookups.items():
         step(f"reading {Path(sources[lookup_key(name)]).name}")
         lookups[name] = _read_lookup(name, lk, Path(sources[lookup_key(name)]), check)
+    # dates written as months: what became known in a month is dated when it ended, no later than the
+    # snapshot (or, without one, the data's last date, known once everything is read: capped below)
+    month_cap = (pd.Timestamp(snapshot) if snapshot is not None else UNBOUNDED) if spec.format.month_only else None
     for source, ev in spec.event_sources():
         key = event_source_key(source)
         step(f"reading {Path(sources[key]).name}")
-        frames[key] = _read_events(ev, source, Path(sources[key]), check, snapshot, lookups)
+        events = _read_events(ev, source, Path(sources[key]), check, snapshot, lookups)
+        _check_people(events, key, spec, Path(sources[key]), known)
+        staged.add(events, month_cap)
+        del events
     if not spec.events:
         frames["events"] = empty_table(EVENTS)
     if spec.relations and "relations" in sources:
@@ -639,9 +652,10 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
     if spec.outcomes.source != "events":
         step(f"reading {(out_path or people_path).name}'s labels")
         frames["outcomes"] = _read_outcomes(spec, frames["people"], people_path, out_path, check, snapshot)
-    month_cap = None  # dates written as months: what became known in a month is dated when it ended, no later
-    if spec.format.month_only:  # than the snapshot (or, without one, the data's last date)
-        month_cap = pd.Timestamp(snapshot) if snapshot is not None else _latest_date({**frames, **versions})
+    if month_cap is not None:
+        if snapshot is None:
+            month_cap = _latest_date({**frames, **versions}, staged.latest_as_read)
+            staged.cap_times(month_cap)
         known_by_month_end(frames, month_cap)
     if spec.relations is not None and spec.relations.derived_kinds:
         step(f"reading the links in {people_path.name}")
@@ -650,7 +664,8 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
         if joined is not None and month_cap is not None:  # who joined in a month is known when it ended
             people = people.assign(**{joined.name: month_ended(people[joined.name], month_cap)})
             people.attrs = frames["people"].attrs
-        derived = relations_from_people(spec.relations, people, people_path, before_first_day(frames, snapshot),
+        derived = relations_from_people(spec.relations, people, people_path,
+                                        before_first_day(frames, snapshot, staged.first),
                                         line_offset_for(people_path), joined.name if joined else None)
         frames["relations"] = pd.concat([frames["relations"], derived], ignore_index=True) \
             if len(frames["relations"]) else derived
@@ -661,27 +676,30 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
             extra["valid_from"] = month_ended(extra["valid_from"], month_cap)
         frames["people"] = with_versions(frames["people"], extra)
     step("checking that every row names a known person")
-    people = pd.Index(frames["people"]["person_id"].unique())
     if spec.relations is not None and spec.relations.unknown_people == "drop":
-        frames["relations"] = _without_unknown_people(frames["relations"], people)
-    for t, theirs in _person_columns(spec).items():
+        frames["relations"] = _without_unknown_people(frames["relations"], known)
+    for t in ("relations", "outcomes"):
         if t in sources:
-            path = Path(sources[t])
-            try:
-                check_known_people(frames[t], tuple(theirs), people, str(path), line_offset_for(path))
-            except DataValidationError as exc:  # named as the user's file names it
-                raise DataValidationError(exc.file, exc.problem, exc.row, theirs.get(exc.column or ""),
-                                          exc.line_offset) from None
-    snap = str(pd.Timestamp(snapshot).date()) if snapshot is not None else str(_latest_date(frames).date())
-    if spec.more_events:  # every history file in the one events table, in time order
-        keys = [event_source_key(s) for s, _ in spec.event_sources()]
-        frames["events"] = pd.concat([frames.pop(k) for k in keys], ignore_index=True) \
-            .sort_values(["person_id", "ts"], kind="stable")
+            _check_people(frames[t], t, spec, Path(sources[t]), known)
+    snap = str(pd.Timestamp(snapshot).date()) if snapshot is not None else \
+        str(_latest_date(frames, staged.latest).date())
+    staged.same_columns()
     if spec.outcomes.source == "events":
         step("telling the labels from the events")
         # without a given snapshot, the history's last date is as far as anyone could see
-        frames["outcomes"] = outcomes_from_events(spec, frames["events"], pd.Timestamp(snap))
+        history = staged.read(["person_id", "ts", "status", "days_late"])
+        frames["outcomes"] = outcomes_from_events(spec, history, pd.Timestamp(snap))
     return {t: f.reset_index(drop=True) for t, f in frames.items()}, snap  # stored without the rows' places
+
+
+def _check_people(frame: pd.DataFrame, table: str, spec: DatasetSpec, path: Path, known: pd.Index) -> None:
+    """Every person a table's rows name is one of the people, or the error names the user's own column."""
+    theirs = _person_columns(spec)[table]
+    try:
+        check_known_people(frame, tuple(theirs), known, str(path), line_offset_for(path))
+    except DataValidationError as exc:
+        raise DataValidationError(exc.file, exc.problem, exc.row, theirs.get(exc.column or ""),
+                                  exc.line_offset) from None
 
 
 def ingest_with_spec(spec: DatasetSpec, sources: dict[str, Path], out: Path, spec_file: str | None = None,
@@ -689,11 +707,17 @@ def ingest_with_spec(spec: DatasetSpec, sources: dict[str, Path], out: Path, spe
                      on_step: Callable[[str], None] | None = None) -> Dataset:
     """Validate a user's files against their spec and store them with it; on any error nothing is written."""
     check_replaceable(out)
-    frames, snapshot = read_with_spec(spec, sources, spec_file, snapshot_date, on_step)
-    if on_step:
-        on_step(f"writing {Path(out).name}")
-    return write_dataset(out, frames, name or spec.name, snapshot, spec.description, spec=spec.stored(),
-                         time_zone=spec.format.timezone or "")
+    staging = staging_dir(out)
+    try:
+        frames, snapshot = read_with_spec(spec, sources, spec_file, snapshot_date, on_step,
+                                          StagedEvents(staging / "events"))
+        if on_step:
+            on_step(f"writing {Path(out).name}")
+        return write_dataset(out, frames, name or spec.name, snapshot, spec.description, spec=spec.stored(),
+                             time_zone=spec.format.timezone or "", staging=staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def events_by_meaning(ds: Dataset) -> dict[str, int]:

@@ -1,0 +1,107 @@
+"""Ingest's events table written history file by history file: each file's events become a Parquet part of
+the events table in the staging directory as soon as they are read and checked, and leave memory.
+
+Why: a modeller's histories can be tens of millions of rows over several files (instalments, monthly
+balances, a bureau's months). Held together and then joined into one frame, they needed about three times
+their own size at once; written part by part, ingest holds one file's events at a time. Each part is sorted
+by person and time, which is what the stored table's readers skip row groups by.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from deepcredit.data.io import atomic_write_parquet
+from deepcredit.data.ledger import month_ended
+
+UNBOUNDED = pd.Timestamp("9999-12-31")
+"""No cap: a month-dated event moved to its month's end before the data's last date is known."""
+
+
+class StagedEvents:
+    """The parts of the events table written so far, with the dates ingest needs of them: the earliest of
+    any date and the latest event time (without due dates), before and after month-dated times moved."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.parts: list[Path] = []
+        self.written_latest: list[pd.Timestamp] = []  # of each part, as stored
+        self.read_latest: list[pd.Timestamp] = []  # of each part, as the file wrote its times
+        self.earliest: list[pd.Timestamp] = []
+
+    def add(self, events: pd.DataFrame, month_cap: pd.Timestamp | None = None) -> None:
+        """Store one history file's events as the next part; with `month_cap` (dates written as months), each
+        time moved to its month's end first (ledger.month_ended), no later than the cap."""
+        self.read_latest.append(_latest(events))
+        if month_cap is not None and len(events):
+            events = events.assign(ts=month_ended(events["ts"], month_cap))
+        events = events.sort_values(["person_id", "ts"], kind="stable").reset_index(drop=True)
+        self.written_latest.append(_latest(events))
+        self.earliest.append(_earliest(events))
+        path = self.folder / f"part-{len(self.parts):04d}.parquet"
+        atomic_write_parquet(path, _plain_text(pa.Table.from_pandas(events, preserve_index=False)))
+        self.parts.append(path)
+
+    def cap_times(self, cap: pd.Timestamp) -> None:
+        """Times later than `cap` become `cap`, part by part (only parts holding such times are rewritten)."""
+        for i, path in enumerate(self.parts):
+            if self.written_latest[i] is not pd.NaT and self.written_latest[i] > cap:
+                frame = pd.read_parquet(path)
+                frame["ts"] = frame["ts"].clip(upper=cap)
+                atomic_write_parquet(path, frame)
+                self.written_latest[i] = _latest(frame)
+
+    def same_columns(self) -> None:
+        """Every part with the columns of all (a column one history file lacks is empty in its part), so the
+        parts read as one table; parts that already have them are left as written."""
+        schemas = [pq.read_schema(p) for p in self.parts]
+        if len(schemas) < 2:
+            return
+        whole = pa.unify_schemas([s.remove_metadata() for s in schemas])
+        for path, schema in zip(self.parts, schemas, strict=True):
+            if schema.names == whole.names:
+                continue
+            table = pq.read_table(path)
+            table = pa.table({f.name: table[f.name] if f.name in schema.names else pa.nulls(len(table), f.type)
+                              for f in whole})
+            atomic_write_parquet(path, table)
+
+    def read(self, columns: list[str]) -> pd.DataFrame:
+        """The named columns (those the parts have) of every part, as one frame."""
+        have = set(pq.read_schema(self.parts[0]).names) if self.parts else set()
+        frames = [pd.read_parquet(p, columns=[c for c in columns if c in have]) for p in self.parts]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))
+
+    @property
+    def latest(self) -> list[pd.Timestamp]:
+        return [t for t in self.written_latest if t is not pd.NaT]
+
+    @property
+    def latest_as_read(self) -> list[pd.Timestamp]:
+        return [t for t in self.read_latest if t is not pd.NaT]
+
+    @property
+    def first(self) -> list[pd.Timestamp]:
+        return [t for t in self.earliest if t is not pd.NaT]
+
+
+def _plain_text(table: pa.Table) -> pa.Table:
+    """Text columns as one Arrow type (pandas' two string dtypes become `string` and `large_string`), so the
+    parts of one table share their schema."""
+    fields = [pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) else f for f in table.schema]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
+def _latest(events: pd.DataFrame) -> pd.Timestamp:
+    """The latest time an event became known (due dates, which may lie ahead, aside)."""
+    return events["ts"].max() if len(events) and events["ts"].notna().any() else pd.NaT
+
+
+def _earliest(events: pd.DataFrame) -> pd.Timestamp:
+    dates = [events[c].min() for c in events.columns
+             if pd.api.types.is_datetime64_any_dtype(events[c]) and events[c].notna().any()]
+    return min(dates) if dates else pd.NaT
