@@ -119,3 +119,14 @@ def test_a_draft_of_a_file_with_owed_and_paid_amounts_proposes_the_payments(tmp_
     assert 'payment = { amount = "paid", commitment = false }' in text
     assert 'installments_payments = { amount = "owed" }' in text
     spec_from_toml(text.replace("TODO", "x"))  # the draft's own choice holds together
+
+
+def test_a_draft_names_the_payments_kind_apart_from_the_files_own_kinds(tmp_path):
+    pd.DataFrame({"customer": ["a"], "city": ["Lyon"]}).to_csv(tmp_path / "people.csv", index=False)
+    pd.DataFrame({"customer": ["a", "a"], "booked_on": ["2024-01-01", "2024-02-01"], "type": ["payment", "loan"],
+                  "scheduled_amount": [50.0, 80.0], "amount_paid": [50.0, 20.0], "state": ["ok", "late"]}
+                 ).to_csv(tmp_path / "payment.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv", "p", events=tmp_path / "payment.csv")
+    assert 'paid_kind = "payment_made"' in text and 'payment_made = { amount = "paid", commitment = false }' in text
+    assert 'paid_amount = "amount_paid"' in text and 'amount = "scheduled_amount"' in text
+    spec_from_toml(text.replace("TODO", "x").replace('"ok" = { meaning = "neutral" }', '"ok" = { meaning = "kept" }'))

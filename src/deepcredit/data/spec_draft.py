@@ -582,9 +582,13 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
         if _repeats_amount(frame, [person or "", *parts], found["amount"]):
             out.append('parts_amount = "once"  # check: the parts of a commitment all hold the same amount: its '
                        "whole amount, repeated (else \"sum\": each part holds its own)")
+    vocab = _vocabularies(path, [c for c in (found["kind"], found["status"]) if c])
+    one_kind = identifier(path.name.split(".")[0])
+    kinds = set(vocab.get(found["kind"]) or ()) if found["kind"] else {one_kind}
+    payment = next(n for n in ("payment", "payment_made", "amount_paid_kind") if n not in kinds)
     if paid:
-        out.append(f'paid_kind = "payment"  # check: what each row paid ({paid}) becomes a payment event beside the '
-                   "row's commitment")
+        out.append(f'paid_kind = "{payment}"  # check: what each row paid ({paid}) becomes a payment event beside '
+                   "the row's commitment")
     out += _ignored(types, taken)
     if found["due_ts"] and found["settled_ts"]:
         out += [GRACE_HINT]
@@ -606,18 +610,17 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
                    else f'{role} = ""  # none found; name the column if there is one')
     if paid:
         out.append(f"paid_amount = {toml_string(paid)}  # check: the money paid against the row's amount owed")
-    vocab = _vocabularies(path, [c for c in (found["kind"], found["status"]) if c])
     out += ["", "# What each kind's amount is: owed (a bill), paid (a repayment), rating, or neutral.",
             f"[{section}.kinds]"]
     if found["kind"]:
         out += _meanings(found["kind"], vocab, AMOUNT_WORDS if found["amount"] else (), "amount", "neutral")
     else:
         amount = "owed" if paid else (_guess(found["amount"], AMOUNT_WORDS) or "owed") if found["amount"] else "neutral"
-        out.append(f'{identifier(path.name.split(".")[0])} = {{ amount = "{amount}" }}  # the one kind of this file: '
+        out.append(f'{one_kind} = {{ amount = "{amount}" }}  # the one kind of this file: '
                    "check its name (reason codes show it) and what its amount is")
     if paid:
-        out.append('payment = { amount = "paid", commitment = false }  # the payments of paid_amount: money paid, '
-                   "not a commitment")
+        out.append(f'{payment} = {{ amount = "paid", commitment = false }}  # the payments of paid_amount: money '
+                   "paid, not a commitment")
     if found["status"] or not (found["due_ts"] and found["settled_ts"]):
         out += ["", "# What each status means: kept, late (still paid), broken (never counts as paid), open, neutral.",
                 f"[{section}.statuses]"]
