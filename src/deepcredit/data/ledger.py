@@ -105,13 +105,17 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: st
     counterparty of its first row. In a file without settled dates the merged event is dated by its last
     part, for only then is the most severe status known. The merged row keeps its first row's number, so
     errors still name a line of the file."""
-    key = [events["person_id"].astype("string"), *(parts[c].astype("string") for c in parts.columns)]
-    names = ["person_id", *(f"_part_{i}" for i in range(len(parts.columns)))]
-    work = events.assign(**{n: k.to_numpy() for n, k in zip(names[1:], key[1:], strict=True)}, _row=events.index)
+    # a commitment's key as whole-number codes (a person's, then each part column's): light on memory and
+    # quick to group, where millions of rows would otherwise each carry their keys as text
+    codes = {"_person": pd.factorize(events["person_id"])[0]}
+    codes.update({f"_part_{i}": pd.factorize(parts[c])[0] for i, c in enumerate(parts.columns)})
+    names = list(codes)
+    work = events.assign(**codes, _row=events.index)
     rank = {s: SEVERITY.index(v.meaning) for s, v in ev.statuses.items()}
     ledger = "settled_ts" in work  # dated when settled afterwards (dated_when_known); else by its last part
     once = ev.parts_amount == "once"
-    agg: dict[str, tuple[str, object]] = {"_row": ("_row", "min"), "ts": ("ts", "min" if ledger else "max"),
+    agg: dict[str, tuple[str, object]] = {"_row": ("_row", "min"), "person_id": ("person_id", "first"),
+                                          "ts": ("ts", "min" if ledger else "max"),
                                           "amount": ("amount", "max" if once else "sum")}
     if once:
         _same_amount_in_parts(work, names, file, line_offset)
@@ -127,11 +131,13 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: st
     if ledger:
         work["_open_part"] = work["settled_ts"].isna()
         agg["settled_ts"], agg["_open_part"] = ("settled_ts", "max"), ("_open_part", "any")
-    merged = work.groupby(names, sort=False).agg(**agg)
-    if "status" in work:  # the status of the most severe part, as the file writes it
-        worst = work.assign(_severity=work["status"].map(rank)).sort_values("_severity", kind="stable")
-        merged["status"] = worst.groupby(names, sort=False)["status"].first()
-    merged = merged.reset_index(level="person_id").sort_values("_row").set_index("_row").rename_axis(None)
+    groups = work.groupby(names, sort=False)
+    merged = groups.agg(**agg)
+    if "status" in work:  # the status of the most severe part, as the file writes it (the first such part's)
+        severity = work["status"].map(rank).astype("int64")
+        worst = (severity == severity.groupby([work[n] for n in names], sort=False).transform("min")).to_numpy(bool)
+        merged["status"] = work.loc[worst, [*names, "status"]].groupby(names, sort=False)["status"].first()
+    merged = merged.reset_index(drop=True).sort_values("_row").set_index("_row").rename_axis(None)
     when = merged.pop("settled_ts").mask(merged.pop("_open_part")) if ledger else None
     columns = [c for c in events.columns if c != "settled_ts" and c in merged]
     return merged[columns], when
