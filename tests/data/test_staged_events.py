@@ -45,6 +45,9 @@ def test_a_bad_second_history_file_leaves_neither_the_data_set_nor_its_staging(t
         ingest_with_spec(_spec(), files, tmp_path / "ds")
     assert not (tmp_path / "ds").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ds.")]  # no staging left behind
+    with pytest.raises(DataValidationError, match="not a person_id"):
+        ingest_with_spec(_spec(), files, tmp_path / "new" / "deeper" / "ds")
+    assert not (tmp_path / "new").exists()  # nor the folders made for it
     (tmp_path / "good").mkdir()
     ds = ingest_with_spec(_spec(), _files(tmp_path / "good"), tmp_path / "ds")  # the shop's file, then the bills'
     assert sorted(p.name for p in ds.table_path("events").iterdir()) == ["part-0000.parquet", "part-0001.parquet"]

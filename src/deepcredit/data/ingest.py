@@ -707,6 +707,7 @@ def ingest_with_spec(spec: DatasetSpec, sources: dict[str, Path], out: Path, spe
                      on_step: Callable[[str], None] | None = None) -> Dataset:
     """Validate a user's files against their spec and store them with it; on any error nothing is written."""
     check_replaceable(out)
+    made = next((d for d in reversed(Path(out).absolute().parents) if not d.exists()), None)  # ours to remove
     staging = staging_dir(out)
     try:
         frames, snapshot = read_with_spec(spec, sources, spec_file, snapshot_date, on_step,
@@ -716,7 +717,7 @@ def ingest_with_spec(spec: DatasetSpec, sources: dict[str, Path], out: Path, spe
         return write_dataset(out, frames, name or spec.name, snapshot, spec.description, spec=spec.stored(),
                              time_zone=spec.format.timezone or "", staging=staging)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(made or staging, ignore_errors=True)
         raise
 
 
