@@ -130,3 +130,14 @@ def test_a_draft_names_the_payments_kind_apart_from_the_files_own_kinds(tmp_path
     assert 'paid_kind = "payment_made"' in text and 'payment_made = { amount = "paid", commitment = false }' in text
     assert 'paid_amount = "amount_paid"' in text and 'amount = "scheduled_amount"' in text
     spec_from_toml(text.replace("TODO", "x").replace('"ok" = { meaning = "neutral" }', '"ok" = { meaning = "kept" }'))
+
+
+def test_a_draft_finds_the_paid_amount_among_several_amounts(tmp_path):
+    """A card's monthly statements (Home Credit's credit_card_balance): a balance, a limit, a minimum
+    instalment, then what was paid."""
+    pd.DataFrame({"customer": ["a"], "city": ["Lyon"]}).to_csv(tmp_path / "people.csv", index=False)
+    pd.DataFrame({"customer": ["a", "a"], "MONTHS_BALANCE": [-2, -1], "AMT_BALANCE": [100.0, 80.0],
+                  "AMT_CREDIT_LIMIT_ACTUAL": [500.0, 500.0], "AMT_INST_MIN_REGULARITY": [10.0, 8.0],
+                  "AMT_PAYMENT_CURRENT": [10.0, 0.0], "SK_DPD": [0, 31]}).to_csv(tmp_path / "cards.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv", "cards", events=tmp_path / "cards.csv")
+    assert 'amount = "AMT_BALANCE"' in text and 'paid_amount = "AMT_PAYMENT_CURRENT"  # check' in text

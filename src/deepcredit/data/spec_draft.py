@@ -637,10 +637,12 @@ def _owed_and_paid(types: dict[str, str], amount: str | None, taken: set[str]) -
     payment ([events.columns] paid_amount); else (`amount`, None)."""
     if amount is None:
         return None, None
-    other = _pick(types, EVENT_ROLES["amount"][0], ("numeric",), taken)
-    if other is None or bool(PAID_WORDS.search(amount.lower())) == bool(PAID_WORDS.search(other.lower())):
-        return amount, None
-    return (other, amount) if PAID_WORDS.search(amount.lower()) else (amount, other)
+    money = [c for c, t in types.items() if c not in taken and t == "numeric"
+             and re.search(EVENT_ROLES["amount"][0], c.lower())]
+    if PAID_WORDS.search(amount.lower()):  # the first amount is a payment: what was owed is another one
+        owed = next((c for c in money if not PAID_WORDS.search(c.lower())), None)
+        return (owed, amount) if owed else (amount, None)
+    return amount, next((c for c in money if PAID_WORDS.search(c.lower())), None)
 
 
 def _meanings(column: str | None, vocab: dict[str, list[str] | None], words: tuple[tuple[str, str], ...], key: str,
