@@ -105,42 +105,42 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: st
     counterparty of its first row. In a file without settled dates the merged event is dated by its last
     part, for only then is the most severe status known. The merged row keeps its first row's number, so
     errors still name a line of the file."""
-    # a commitment's key as whole-number codes (a person's, then each part column's): light on memory and
-    # quick to group, where millions of rows would otherwise each carry their keys as text
-    codes = {"_person": pd.factorize(events["person_id"])[0]}
-    codes.update({f"_part_{i}": pd.factorize(parts[c])[0] for i, c in enumerate(parts.columns)})
-    names = list(codes)
-    work = events.assign(**codes, _row=events.index)
-    rank = {s: SEVERITY.index(v.meaning) for s, v in ev.statuses.items()}
-    ledger = "settled_ts" in work  # dated when settled afterwards (dated_when_known); else by its last part
+    gid = commitment_ids([events["person_id"], *(parts[c] for c in parts.columns)])
+    rows = pd.Series(events.index.to_numpy(), index=events.index)  # each row's place in the file
+    groups = events.groupby(gid, sort=False)
+    ledger = "settled_ts" in events  # dated when settled afterwards (dated_when_known); else by its last part
     once = ev.parts_amount == "once"
-    agg: dict[str, tuple[str, object]] = {"_row": ("_row", "min"), "person_id": ("person_id", "first"),
+    if once:
+        _same_amount_in_parts(events["amount"], rows, gid, file, line_offset)
+    agg: dict[str, tuple[str, object]] = {"person_id": ("person_id", "first"),
                                           "ts": ("ts", "min" if ledger else "max"),
                                           "amount": ("amount", "max" if once else "sum")}
-    if once:
-        _same_amount_in_parts(work, names, file, line_offset)
     for col in ("kind", "counterparty"):
-        if col in work:
+        if col in events:
             agg[col] = (col, "first")
-    if "due_ts" in work:
+    if "due_ts" in events:
         agg["due_ts"] = ("due_ts", "min")
-    if "days_late" in work:
+    if "days_late" in events:
         agg["days_late"] = ("days_late", "max")
-    if "paid_amount" in work:  # each part row pays its own share
+    if "paid_amount" in events:  # each part row pays its own share
         agg["paid_amount"] = ("paid_amount", "sum")
     if ledger:
-        work["_open_part"] = work["settled_ts"].isna()
-        agg["settled_ts"], agg["_open_part"] = ("settled_ts", "max"), ("_open_part", "any")
-    groups = work.groupby(names, sort=False)
+        agg["settled_ts"] = ("settled_ts", "max")
     merged = groups.agg(**agg)
-    if "status" in work:  # the status of the most severe part, as the file writes it (the first such part's)
-        severity = work["status"].map(rank).astype("int64")
-        worst = (severity == severity.groupby([work[n] for n in names], sort=False).transform("min")).to_numpy(bool)
-        merged["status"] = work.loc[worst, [*names, "status"]].groupby(names, sort=False)["status"].first()
-    merged = merged.reset_index(drop=True).sort_values("_row").set_index("_row").rename_axis(None)
-    when = merged.pop("settled_ts").mask(merged.pop("_open_part")) if ledger else None
+    merged["_row"] = rows.groupby(gid, sort=False).min()
+    if ledger:  # not settled while a part is not
+        merged["settled_ts"] = merged["settled_ts"].mask(events["settled_ts"].isna().groupby(gid, sort=False).any())
+    if "status" in events:  # the status of the most severe part, as the file writes it (the first such part's)
+        rank = {s: SEVERITY.index(v.meaning) for s, v in ev.statuses.items()}
+        severity = events["status"].map(rank).astype("int64")
+        worst = (severity == severity.groupby(gid, sort=False).transform("min")).to_numpy(bool)
+        merged["status"] = events["status"][worst].groupby(gid[worst], sort=False).first()
+    if not merged["_row"].is_monotonic_increasing:  # groups come in order of their first row: seldom needed
+        merged = merged.sort_values("_row")
+    merged.index = pd.Index(merged.pop("_row").to_numpy())
+    when = merged.pop("settled_ts") if ledger else None
     columns = [c for c in events.columns if c != "settled_ts" and c in merged]
-    return merged[columns], when
+    return (merged if list(merged.columns) == columns else merged[columns]), when
 
 
 def payments_of(events: pd.DataFrame, ev: Events, snapshot: pd.Timestamp | None) -> pd.DataFrame:
@@ -169,22 +169,32 @@ def payments_of(events: pd.DataFrame, ev: Events, snapshot: pd.Timestamp | None)
     kept = next(s for s, v in ev.statuses.items() if v.meaning == "kept")  # the spec's own order
     rows["status"] = pd.Series(kept, index=rows.index, dtype="string")
     rows = rows.drop(columns=["days_late", "due_ts"], errors="ignore")  # no commitment: empty there
-    return pd.concat([events, rows]).sort_index(kind="stable")
+    return pd.concat([events, rows])  # stored sorted by person and time (staged_events), not here
 
 
-def _same_amount_in_parts(work: pd.DataFrame, names: list[str], file: str, line_offset: int | None) -> None:
+def commitment_ids(keys: list[pd.Series]) -> np.ndarray:
+    """One whole number per distinct combination of the key columns' values, row by row: light on memory
+    and quick to group, where millions of rows would otherwise each carry their keys as text."""
+    ids = pd.factorize(keys[0])[0]
+    for key in keys[1:]:
+        codes, uniques = pd.factorize(key)
+        ids = pd.factorize(ids.astype("int64") * (len(uniques) + 1) + codes)[0]
+    return ids
+
+
+def _same_amount_in_parts(amount: pd.Series, rows: pd.Series, gid: np.ndarray, file: str,
+                          line_offset: int | None) -> None:
     """With parts_amount = "once", every row of a commitment repeats its amount: the first row that does not
     is refused, naming the commitment's first row."""
-    groups = work.groupby(names, sort=False)
-    first = groups["amount"].transform("first").to_numpy(dtype=float, na_value=np.nan)
-    amount = work["amount"].to_numpy(dtype=float, na_value=np.nan)
-    differs = ~np.isclose(amount, first, rtol=0, atol=1e-9, equal_nan=True)
+    first = amount.groupby(gid, sort=False).transform("first").to_numpy(dtype=float, na_value=np.nan)
+    values = amount.to_numpy(dtype=float, na_value=np.nan)
+    differs = ~np.isclose(values, first, rtol=0, atol=1e-9, equal_nan=True)
     if differs.any():
         i = int(np.flatnonzero(differs)[0])
-        start = int(groups["_row"].transform("min").iloc[i]) + 1
+        start = int(rows.groupby(gid, sort=False).transform("min").iloc[i]) + 1
         raise DataValidationError(file, f"the rows of one commitment (from row {start}) hold different amounts, yet "
                                         "parts_amount = \"once\" says each repeats its whole amount (for parts that "
-                                        "each hold their own amount, use \"sum\")", int(work["_row"].iloc[i]) + 1,
+                                        "each hold their own amount, use \"sum\")", int(rows.iloc[i]) + 1,
                                   line_offset=line_offset)
 
 
