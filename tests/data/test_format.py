@@ -469,6 +469,10 @@ def test_dates_written_as_a_month_and_a_year_read_as_its_first_day(tmp_path):
     # ... and one of the snapshot's own month no later than the snapshot
     assert ds.read("events")["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2017-02-01", "2017-03-15"]
     assert ds.read("outcomes")["as_of"].dt.strftime("%Y-%m-%d").tolist()[0] == "2016-12-01"  # as-of dates stay
+    # without a snapshot, no later than the data's last date, known once every file is read
+    ds = ingest_with_spec(spec.model_copy(update={"snapshot_date": None}),
+                          {"people": tmp_path / "l.csv", "events": tmp_path / "p.csv"}, tmp_path / "ds3")
+    assert ds.read("events")["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2017-02-01", "2017-03-01"]
 
 
 @pytest.mark.parametrize("above", ["Customer export, generated 2024-05-01\n\n", "sep=;\n"])

@@ -5,6 +5,7 @@ date is known."""
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from deepcredit.data.ingest import ingest_with_spec
@@ -36,6 +37,9 @@ def test_month_dated_times_move_to_their_months_end_then_are_capped(tmp_path):
     assert staged.latest_as_read == [pd.Timestamp("2024-03-01")] and staged.latest == [pd.Timestamp("2024-04-01")]
     staged.cap_times(pd.Timestamp("2024-03-15"))
     assert staged.read(["ts"])["ts"].tolist() == [pd.Timestamp("2024-02-01"), pd.Timestamp("2024-03-15")]
+    staged.add(_events(["b"], ["2024-01-01"]), month_cap=pd.Timestamp("9999-12-31"))
+    staged.same_columns()  # a rewritten part keeps the schema the others have
+    assert len({str(pq.read_schema(p)) for p in staged.parts}) == 1
 
 
 def test_a_bad_second_history_file_leaves_neither_the_data_set_nor_its_staging(tmp_path):

@@ -2,8 +2,8 @@
 the events table in the staging directory as soon as they are read and checked, and leave memory.
 
 Why: a modeller's histories can be tens of millions of rows over several files (instalments, monthly
-balances, a bureau's months). Held together and then joined into one frame, they needed about three times
-their own size at once; written part by part, ingest holds one file's events at a time. Each part is sorted
+balances, a bureau's months). Held all at once and then copied into one frame, they needed several times one
+file's size; written part by part, ingest holds one file's events at a time. Each part is sorted
 by person and time, which is what the stored table's readers skip row groups by.
 """
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from deepcredit.data.io import atomic_write_parquet
@@ -50,10 +51,11 @@ class StagedEvents:
         """Times later than `cap` become `cap`, part by part (only parts holding such times are rewritten)."""
         for i, path in enumerate(self.parts):
             if self.written_latest[i] is not pd.NaT and self.written_latest[i] > cap:
-                frame = pd.read_parquet(path)
-                frame["ts"] = frame["ts"].clip(upper=cap)
-                atomic_write_parquet(path, frame)
-                self.written_latest[i] = _latest(frame)
+                table = pq.read_table(path)
+                ts = table.schema.field("ts")
+                capped = pc.min_element_wise(table["ts"], pa.scalar(cap.to_pydatetime(), type=ts.type))
+                atomic_write_parquet(path, table.set_column(table.schema.get_field_index("ts"), ts, capped))
+                self.written_latest[i] = cap
 
     def same_columns(self) -> None:
         """Every part with the columns of all (a column one history file lacks is empty in its part), so the
