@@ -81,6 +81,22 @@ def atomic_write_parquet(path: Path, table: pa.Table | pd.DataFrame) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def atomic_write_parquet_slices(path: Path, schema: pa.Schema, slices: Iterable[pa.Table]) -> None:
+    """Write one Parquet file atomically from tables of `schema` given one after another (a row group or
+    more each), so that only one slice need be in memory at a time."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for table in slices:
+                writer.write_table(table)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def replace_directory(staging: Path, final: Path) -> None:
     """Move a fully written staging directory into place, replacing any previous version."""
     final = Path(final)

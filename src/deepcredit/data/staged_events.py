@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from deepcredit.data.io import atomic_write_parquet
+from deepcredit.data.io import atomic_write_parquet, atomic_write_parquet_slices
 from deepcredit.data.ledger import month_ended
 
+SLICE_ROWS = 1_000_000
+"""Rows of a part converted and written at a time."""
 UNBOUNDED = pd.Timestamp("9999-12-31")
 """No cap: a month-dated event moved to its month's end before the data's last date is known."""
 
@@ -39,12 +42,17 @@ class StagedEvents:
         time moved to its month's end first (ledger.month_ended), no later than the cap."""
         self.read_latest.append(_latest(events))
         if month_cap is not None and len(events):
-            events = events.assign(ts=month_ended(events["ts"], month_cap))
-        events = events.sort_values(["person_id", "ts"], kind="stable").reset_index(drop=True)
+            events["ts"] = month_ended(events["ts"], month_cap)
         self.written_latest.append(_latest(events))
         self.earliest.append(_earliest(events))
+        # sorted by person and time, written a slice at a time: no sorted copy of the whole file's events
+        person = pd.factorize(events["person_id"], sort=True)[0]
+        order = np.lexsort((events["ts"].to_numpy().view("int64"), person))
+        schema = _plain_text(pa.Schema.from_pandas(events.iloc[:0], preserve_index=False))
+        slices = (pa.Table.from_pandas(events.iloc[order[a:a + SLICE_ROWS]], schema=schema, preserve_index=False)
+                  for a in range(0, max(len(events), 1), SLICE_ROWS))
         path = self.folder / f"part-{len(self.parts):04d}.parquet"
-        atomic_write_parquet(path, _plain_text(pa.Table.from_pandas(events, preserve_index=False)))
+        atomic_write_parquet_slices(path, schema, slices)
         self.parts.append(path)
 
     def cap_times(self, cap: pd.Timestamp) -> None:
@@ -91,11 +99,11 @@ class StagedEvents:
         return [t for t in self.earliest if t is not pd.NaT]
 
 
-def _plain_text(table: pa.Table) -> pa.Table:
+def _plain_text(schema: pa.Schema) -> pa.Schema:
     """Text columns as one Arrow type (pandas' two string dtypes become `string` and `large_string`), so the
     parts of one table share their schema."""
-    fields = [pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) else f for f in table.schema]
-    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+    fields = [pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) else f for f in schema]
+    return pa.schema(fields, metadata=schema.metadata)
 
 
 def _latest(events: pd.DataFrame) -> pd.Timestamp:
