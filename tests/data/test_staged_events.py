@@ -55,3 +55,15 @@ def test_a_bad_second_history_file_leaves_neither_the_data_set_nor_its_staging(t
     (tmp_path / "good").mkdir()
     ds = ingest_with_spec(_spec(), _files(tmp_path / "good"), tmp_path / "ds")  # the shop's file, then the bills'
     assert sorted(p.name for p in ds.table_path("events").iterdir()) == ["part-0000.parquet", "part-0001.parquet"]
+
+
+def test_a_part_written_a_slice_at_a_time_is_whole_and_sorted(tmp_path, monkeypatch):
+    import deepcredit.data.staged_events as staged_events
+
+    monkeypatch.setattr(staged_events, "SLICE_ROWS", 2)
+    staged = StagedEvents(tmp_path / "events")
+    staged.add(_events(["c", "a", "b", "a", "c"], ["2024-01-05", "2024-01-03", "2024-01-01", "2024-01-02",
+                                                   "2024-01-04"], amount=[5.0, 3.0, 1.0, 2.0, 4.0]))
+    assert pq.read_metadata(staged.parts[0]).num_row_groups == 3
+    whole = staged.read(["person_id", "amount"])
+    assert whole["person_id"].tolist() == ["a", "a", "b", "c", "c"] and whole["amount"].tolist() == [2, 3, 1, 4, 5]

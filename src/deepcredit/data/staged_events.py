@@ -38,8 +38,9 @@ class StagedEvents:
         self.earliest: list[pd.Timestamp] = []
 
     def add(self, events: pd.DataFrame, month_cap: pd.Timestamp | None = None) -> None:
-        """Store one history file's events as the next part; with `month_cap` (dates written as months), each
-        time moved to its month's end first (ledger.month_ended), no later than the cap."""
+        """Store one history file's events as the next part (the frame is taken over: its times may be
+        moved in place); with `month_cap` (dates written as months), each time moved to its month's end
+        first (ledger.month_ended), no later than the cap."""
         self.read_latest.append(_latest(events))
         if month_cap is not None and len(events):
             events["ts"] = month_ended(events["ts"], month_cap)
