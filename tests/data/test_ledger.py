@@ -419,3 +419,11 @@ def test_a_draft_names_a_code_among_day_numbers_and_does_not_take_its_rows_for_p
     text = draft_spec(tmp_path / "people.csv", "previous", events=tmp_path / "previous.csv")
     assert "DAYS_FIRST_DUE holds 365243, far beyond its other values" in text
     assert 'missing = ["365243"] under [format]' in text and "parts_of" not in text
+
+
+def test_a_draft_reads_a_cancelled_order_as_neither_kept_nor_broken(tmp_path):
+    PEOPLE.to_csv(tmp_path / "people.csv", index=False)
+    LEDGER.assign(state=["returned", "cancelled", "not_returned", "renting"]).to_csv(tmp_path / "r.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv", "rentals", events=tmp_path / "r.csv")
+    assert '"cancelled" = { meaning = "neutral" }  # guessed from the word: check' in text
+    assert '"not_returned" = { meaning = "broken" }' in text

@@ -440,8 +440,9 @@ OPTIONAL_EVENT_COLUMNS = {
 """The optional event columns, with what the draft says about one it found."""
 STATUS_WORDS = (  # first match wins: 'returned_late' is late, 'not_returned' and 'unpaid' broken
     ("late", r"late|overdue|delay|slow|past_?due|arrear"),
+    ("neutral", r"cancel|void|withdraw"),  # called off before it was due: no commitment kept or broken
     ("broken", r"miss|default|bounc|lost|^not|_not|unpaid|fail|declin|reject|charge_?off|write|negative|"
-               r"stolen|damag|fraud|cancel"),
+               r"stolen|damag|fraud"),
     ("open", r"open|pending|due|outstanding|active|progress|ongoing"),
     ("kept", r"ok|on_?time|paid|settled|return|complete|success|positive|full|done|kept|good|closed|repaid"),
 )
