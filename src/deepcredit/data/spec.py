@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from deepcredit.data.spec_base import (
     IDENTIFIER,
     FileSection,
+    OptionalColumn,
     SpecProblem,
     Strict,
     not_ignored,
@@ -57,14 +58,11 @@ class SpecError(DataValidationError):
 class RelationColumns(Strict):
     source: str = "source"
     target: str = "target"
-    kind: str | None = "kind"
-    weight: str | None = "weight"
+    kind: OptionalColumn = "kind"
+    """"": the file has no such column (every relation 'related')."""
+    weight: OptionalColumn = "weight"
+    """"": the file has no such column (every weight 1)."""
     ts: str = "ts"
-
-    @field_validator("kind", "weight")
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None  # "": the file has no such column (every relation 'related', weight 1)
 
 
 class Relations(FileSection):

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
 """Attribute names are lower-case SQL identifiers: they name stored columns and features."""
+
+
+def _none_if_empty(value: str | None) -> str | None:
+    return value or None
+
+
+OptionalColumn = Annotated[str | None, AfterValidator(_none_if_empty)]
+"""A column a file may not have: TOML has no null, so "" says the file has no such column (stored as None)."""
 
 
 class SpecProblem(ValueError):

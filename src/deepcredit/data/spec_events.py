@@ -8,10 +8,18 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from deepcredit.data.schema import REPORTED_OUTCOMES
-from deepcredit.data.spec_base import IDENTIFIER, FileSection, SpecProblem, Strict, identifier, not_ignored
+from deepcredit.data.spec_base import (
+    IDENTIFIER,
+    FileSection,
+    OptionalColumn,
+    SpecProblem,
+    Strict,
+    identifier,
+    not_ignored,
+)
 
 StatusMeaning = Literal["kept", "late", "broken", "open", "neutral"]
 """kept: the commitment was met; late: met late (money still paid); broken: not met at all (severe);
@@ -56,31 +64,25 @@ class EventColumns(Strict):
 
     person_id: str = "person_id"
     ts: str = "ts"
-    kind: str | None = "kind"
+    kind: OptionalColumn = "kind"
     """"" for a file of one kind of commitment (an instalment schedule): every row is the one kind declared."""
-    amount: str | None = "amount"
+    amount: OptionalColumn = "amount"
     """"" for a file without amounts (an activity log, returns without fees): every kind's amount is then
     neutral, stored as 0, and no feature reads it."""
-    status: str | None = "status"
+    status: OptionalColumn = "status"
     """"" for a file whose due and settled dates tell how each commitment ended: its statuses are then
     DERIVED_STATUSES (settled by the due day: on_time; after it: late; not settled, due before the snapshot:
     missed; else open); or, without due dates, whose days late tell it (none: on_time; some: late; at least
     Events.missed_after_days: missed)."""
-    days_late: str | None = None
-    counterparty: str | None = None
-    due_ts: str | None = None
-    settled_ts: str | None = None
+    days_late: OptionalColumn = None
+    counterparty: OptionalColumn = None
+    due_ts: OptionalColumn = None
+    settled_ts: OptionalColumn = None
     """When the commitment was settled (paid, returned), empty while it is not: a ledger of orders then
     ingests with each row dated when its outcome became known (ledger.dated_when_known), never earlier."""
-    paid_amount: str | None = None
+    paid_amount: OptionalColumn = None
     """What was paid against the row's amount owed, where a file writes both (an instalment's AMT_PAYMENT
     beside its AMT_INSTALMENT): each payment becomes an event of [events] paid_kind (ledger.payments_of)."""
-
-    @field_validator("kind", "amount", "status", "days_late", "counterparty", "due_ts", "settled_ts",
-                     "paid_amount")
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None  # TOML has no null: "" says the file has no such column
 
 
 class Events(FileSection):

@@ -6,10 +6,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from deepcredit.data.schema import Dimension
-from deepcredit.data.spec_base import IDENTIFIER, FileSection, SpecProblem, Strict, not_ignored, unique
+from deepcredit.data.spec_base import (
+    IDENTIFIER,
+    FileSection,
+    OptionalColumn,
+    SpecProblem,
+    Strict,
+    not_ignored,
+    unique,
+)
 
 RESERVED = frozenset({"person_id", "as_of", "label", "window_days", "valid_from"})
 AttributeType = Literal["numeric", "categorical", "ordinal", "boolean", "date"]
@@ -95,20 +103,15 @@ class Attribute(Strict):
 
 
 class Profile(FileSection):
-    id_column: str | None = "person_id"
+    id_column: OptionalColumn = "person_id"
     """The column that identifies a person; "" for files with one row per person and no id: the row
     number (1, 2, ...) becomes the person's id."""
-    valid_from: str | None = None
+    valid_from: OptionalColumn = None
     """Attribute history: the column holding when each row's values became true. A person's profile as of
     T is the row valid strictly before T; rows without a date hold since always."""
     ignore: list[str] = []
     """Columns of the file that are not used (kept out of the data set entirely)."""
     attributes: list[Attribute] = []
-
-    @field_validator("id_column", "valid_from")
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None
 
     @model_validator(mode="after")
     def _check(self) -> Profile:
@@ -139,16 +142,11 @@ class MoreProfile(FileSection):
 
     id_column: str
     """The column naming the person, as the main profile's id column does."""
-    valid_from: str | None = None
+    valid_from: OptionalColumn = None
     """This file's own attribute history: the column holding when each row's values became true (empty:
     since always). A profile as of T then holds each file's version valid strictly before T."""
     ignore: list[str] = []
     attributes: list[Attribute] = []
-
-    @field_validator("valid_from")
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None
 
     @model_validator(mode="after")
     def _check(self) -> MoreProfile:

@@ -112,10 +112,8 @@ def _event_stages(d: Dialect, ev: Events, days_late: str, counterparty: str, kep
                   bad: frozenset[str], severe: frozenset[str], open_: frozenset[str]) -> list[tuple[str, str]]:
     paid = paid_condition(ev) if ev.kinds_amount("paid") else "1 = 0"
     owed = owed_condition(ev)
-    commitment = f"NOT ({isin('e.kind', ev.flow_kinds)}) AND " if ev.flow_kinds else ""  # not a mere payment
-
     def flag(cond: str) -> str:
-        return f"CASE WHEN {commitment}{cond} THEN 1 ELSE 0 END"
+        return f"CASE WHEN {_commitment(ev.flow_kinds)}{cond} THEN 1 ELSE 0 END"
 
     return [
         ("events_before", f"""
@@ -157,9 +155,15 @@ def _event_stages(d: Dialect, ev: Events, days_late: str, counterparty: str, kep
     ]
 
 
+def _commitment(flows: frozenset[str]) -> str:
+    """`NOT kind IN flows AND `: the condition that an event (`e`) is a commitment, not money only (a kind
+    with commitment = false), to go before another; nothing where every kind is a commitment, so such a
+    spec's SQL stays as it was."""
+    return f"NOT ({isin('e.kind', flows)}) AND " if flows else ""
+
+
 def _neighbour_stages(d: Dialect, bad: frozenset[str], severe: frozenset[str], open_: frozenset[str],
                       flows: frozenset[str]) -> list[tuple[str, str]]:
-    not_flow = f" AND NOT ({isin('e.kind', flows)})" if flows else ""
     return [
         # Distinct neighbours connected before the focal as_of, in either direction.
         ("neighbour_pairs", f"""
@@ -182,7 +186,7 @@ def _neighbour_stages(d: Dialect, bad: frozenset[str], severe: frozenset[str], o
                    SUM(CASE WHEN {isin('e.status', bad)} THEN 1 ELSE 0 END) AS nb_bad,
                    SUM(CASE WHEN {isin('e.status', severe)} THEN 1 ELSE 0 END) AS nb_severe
             FROM (SELECT DISTINCT nb, as_of FROM neighbour_pairs) h
-            JOIN events e ON e.person_id = h.nb AND e.ts < h.as_of AND NOT ({isin('e.status', open_)}){not_flow}
+            JOIN events e ON e.person_id = h.nb AND e.ts < h.as_of AND {_commitment(flows)}NOT ({isin('e.status', open_)})
             GROUP BY h.nb, h.as_of"""),
         ("neighbours", """
             SELECT p.person_id, p.as_of, p.nb, p.weight, p.edge_age_days, p.incoming, p.incoming_weight,
