@@ -174,7 +174,7 @@ def test_an_instalment_schedule_without_kind_or_status_is_told_from_its_dates(tm
 
 @pytest.mark.parametrize("change, field", [
     (("[outcomes]", '[events.statuses]\npaid = { meaning = "kept" }\n\n[outcomes]'), "events.statuses"),
-    (('settled_ts = "paid_on"', 'settled_ts = ""'), "events.columns.status"),
+    (('settled_ts = "paid_on"', 'settled_ts = ""'), "events.columns.settled_ts"),
     (('instalment = { amount = "owed" }', 'instalment = { amount = "owed" }\nfee = { amount = "owed" }'),
      "events.kinds"),
 ])

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 import worlds
+from tests.data.test_activity_log import _ingest as ingest_transactions
 from tests.data.test_payments import _ingest as ingest_payments
 
 from deepcredit.data.simulate import simulate_world
@@ -81,4 +82,13 @@ def test_spark_reads_payments_beside_commitments_as_duckdb_does(spark, tmp_path)
     duck = build_model_input(ds)
     on_spark = build_model_input(ds, engine="spark", master=spark.sparkContext.master)
     assert "paid_to_billed_180d" in duck.tabular.names
+    assert feature_differences(duck, on_spark) == []
+
+
+def test_spark_reads_a_transaction_log_as_duckdb_does(spark, tmp_path):
+    """Money in and out of an activity log (the flow features) on both engines alike."""
+    ds = ingest_transactions(tmp_path)
+    duck = build_model_input(ds)
+    on_spark = build_model_input(ds, engine="spark", master=spark.sparkContext.master)
+    assert {"net_flow_90d", "months_with_money_in_180d"} <= set(duck.tabular.names)
     assert feature_differences(duck, on_spark) == []

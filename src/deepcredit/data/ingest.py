@@ -42,12 +42,11 @@ from deepcredit.data.headers import column_names
 from deepcredit.data.jsonlines import is_json_lines, json_columns
 from deepcredit.data.ledger import (
     dated_when_known,
+    derived_status,
     known_by_month_end,
     merged_parts,
     month_ended,
     payments_of,
-    status_from_dates,
-    status_from_days_late,
 )
 from deepcredit.data.parts import first_part
 from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec, typed_frame
@@ -373,9 +372,8 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
     cols += tuple(Column(c, ColumnType.STRING) for c in ev.parts_of)
     if mapping["amount"]:  # may be empty for a kind whose amount is neutral (amounts_where_meant)
         cols = tuple(replace(c, nullable=True) if c.name == mapping["amount"] else c for c in cols)
-    signed = ev.kinds_amount("owed") | ev.kinds_amount("rating") | ev.kinds_amount("neutral")
     values = partial(check_event_values, kind=mapping["kind"], amount=mapping["amount"],
-                     days_late=mapping.get("days_late"), signed_kinds=signed, only_kind=ev.only_kind)
+                     days_late=mapping.get("days_late"), signed_kinds=ev.signed_kinds, only_kind=ev.only_kind)
     def no_duplicates(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
         # what is stored counts: rows that differ only in an ignored column are one event recorded twice
         check_no_duplicate_rows(frame.drop(columns=ev.ignore, errors="ignore"), file, line_offset)
@@ -397,8 +395,7 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
         events, when = merged_parts(events if when is None else events.assign(settled_ts=when), frame[ev.parts_of],
                                     ev, str(path), line_offset_for(path))
     if ev.columns.status is None:
-        events["status"] = status_from_dates(events, when, snapshot, str(path)) if ev.columns.due_ts is not None \
-            else status_from_days_late(events["days_late"], ev.missed_after_days)
+        events["status"] = derived_status(events, when, ev, snapshot, str(path))
     events = dated_when_known(events, when, ev, snapshot, str(path), line_offset_for(path))
     return payments_of(events, ev, snapshot) if paid else events
 

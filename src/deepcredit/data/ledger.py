@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from deepcredit.data.spec_events import Events
+from deepcredit.data.spec_events import RECORDED, Events
 from deepcredit.data.validate import DataValidationError, first_true
 
 
@@ -196,6 +196,18 @@ def _same_amount_in_parts(amount: pd.Series, rows: pd.Series, gid: np.ndarray, f
                                         "parts_amount = \"once\" says each repeats its whole amount (for parts that "
                                         "each hold their own amount, use \"sum\")", int(rows.iloc[i]) + 1,
                                   line_offset=line_offset)
+
+
+def derived_status(events: pd.DataFrame, settled: pd.Series | None, ev: Events, snapshot: pd.Timestamp | None,
+                   file: str) -> pd.Series:
+    """Each row's status in a file without a status column (spec_events.derived_statuses): told from its
+    due and settled dates, else from its days late, else (an activity log) simply recorded."""
+    c = ev.columns
+    if c.due_ts is not None and c.settled_ts is not None and settled is not None:
+        return status_from_dates(events, settled, snapshot, file)
+    if c.days_late is not None:
+        return status_from_days_late(events["days_late"], ev.missed_after_days)
+    return pd.Series(RECORDED, index=events.index, dtype="string")
 
 
 def status_from_days_late(days_late: pd.Series, missed_after: int | None) -> pd.Series:

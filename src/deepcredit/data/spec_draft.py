@@ -378,6 +378,11 @@ def _link_columns(frame: pd.DataFrame, id_col: str | None, skip: Iterable[str | 
     return linked, grouped
 
 
+OUTCOME_CODES = re.compile(r"status|state|result")
+"""A header that may hold a loan's outcome as codes (a bank's loan status A, B, C, D): proposed as the label,
+last, with its values for the user to sort into bad and good."""
+
+
 def _label_column(frame: pd.DataFrame, exclude: Iterable[str | None]) -> str | None:
     """A two-valued column named like a label, else one whose values read as outcomes in words (at least one
     bad and one good, every value placed: Charged Off, Fully Paid, Current)."""
@@ -385,7 +390,8 @@ def _label_column(frame: pd.DataFrame, exclude: Iterable[str | None]) -> str | N
     two = [c for c in cols if frame[c].nunique() == 2]
     named = next((c for hints in LABEL_HINTS for c in two if hints.search(header_words(c))), None)
     return named or next((c for c in cols if 2 <= frame[c].nunique() <= 12 and outcomes_in_words(frame[c]) is not None),
-                         None)
+                         None) or next((c for hints in (*LABEL_HINTS, OUTCOME_CODES) for c in cols
+                                        if 2 <= frame[c].nunique() <= 12 and hints.search(header_words(c))), None)
 
 
 def _label_values(values: pd.Series) -> list[str]:
@@ -427,8 +433,15 @@ MISSING_EVENT_ROLE = {
 """What the draft writes for a required event column it did not find, where there is more to say than TODO."""
 GRACE_HINT = ("# grace_days = 30  # optional: a row not settled within 30 days after its due day is broken from "
               "then, however it ended later")
-WITHOUT_STATUS = ('status = ""  # none found: each row\'s status is told from its due and settled dates '
-                  "(on_time, late, missed, open)")
+WITHOUT_STATUS = {
+    "dates": 'status = ""  # none found: each row\'s status is told from its due and settled dates (on_time, late, '
+             "missed, open)",
+    "days_late": 'status = ""  # none found: each row\'s status is told from its days late (on_time, late; missed '
+                 "from missed_after_days under the section, if you set it)",
+    "activity": 'status = ""  # none found: an activity log, each row recorded (neither kept nor broken); name the '
+                "column if there is one",
+}
+"""What the draft writes for a file without a status column: its statuses are then derived (spec_events)."""
 DAY_NUMBERS = re.compile(r"(^|_)days?(_|$)", re.IGNORECASE)
 MONTH_NUMBERS = re.compile(r"(^|_)months?(_|$)", re.IGNORECASE)
 """A numeric column named so may be a date written as months from a reference date ([format] month_columns)."""
@@ -451,6 +464,12 @@ AMOUNT_WORDS = (
     ("owed", r"bill|invoice|rent|order|statement|loan|purchase|charge|fee|booking|subscription"),
     ("rating", r"rating|review|score|trust"),
 )
+FLOW_WORDS = (
+    ("received", r"salary|income|wage|pension|incoming|inflow|receiv|receipt|top_?up|cash_?in|^in$|_in$|^credit$"),
+    ("spent", r"purchase|withdraw|spend|spent|outgoing|outflow|cash_?out|^out$|_out$|^debit$|atm|pos$|card_?pay"),
+)
+"""Kinds of an activity log (no statuses: a bank's transactions) move money in or out; tried before
+AMOUNT_WORDS there, so a purchase is money spent rather than a bill owed."""
 
 
 def _guess(value: str, words: tuple[tuple[str, str], ...]) -> str | None:
@@ -583,6 +602,7 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
         if _repeats_amount(frame, [person or "", *parts], found["amount"]):
             out.append('parts_amount = "once"  # check: the parts of a commitment all hold the same amount: its '
                        "whole amount, repeated (else \"sum\": each part holds its own)")
+    told = "dates" if found["due_ts"] and found["settled_ts"] else "days_late" if found["days_late"] else "activity"
     vocab = _vocabularies(path, [c for c in (found["kind"], found["status"]) if c])
     one_kind = identifier(path.name.split(".")[0])
     kinds = set(vocab.get(found["kind"]) or ()) if found["kind"] else {one_kind}
@@ -599,8 +619,8 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
         col = found[role]
         if col:
             out.append(f"{role} = {toml_string(col)}")
-        elif role == "status" and found["due_ts"] and found["settled_ts"]:
-            out.append(WITHOUT_STATUS)
+        elif role == "status":
+            out.append(WITHOUT_STATUS[told])
         elif role == "kind":
             out.append(ONE_KIND)
         else:
@@ -611,22 +631,32 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
                    else f'{role} = ""  # none found; name the column if there is one')
     if paid:
         out.append(f"paid_amount = {toml_string(paid)}  # check: the money paid against the row's amount owed")
-    out += ["", "# What each kind's amount is: owed (a bill), paid (a repayment), rating, or neutral.",
-            f"[{section}.kinds]"]
+    out += ["", "# What each kind's amount is: owed (a bill), paid (a repayment), received or spent (money in or out),",
+            "# signed (in when positive, out when negative), rating, or neutral.", f"[{section}.kinds]"]
+    words = (*FLOW_WORDS, *AMOUNT_WORDS) if not found["status"] and told == "activity" else AMOUNT_WORDS
     if found["kind"]:
-        out += _meanings(found["kind"], vocab, AMOUNT_WORDS if found["amount"] else (), "amount", "neutral")
+        out += _meanings(found["kind"], vocab, words if found["amount"] else (), "amount", "neutral")
     else:
-        amount = "owed" if paid else (_guess(found["amount"], AMOUNT_WORDS) or "owed") if found["amount"] else "neutral"
+        amount = "owed" if paid else (_one_amount(frame, found["amount"], words)) if found["amount"] else "neutral"
         out.append(f'{one_kind} = {{ amount = "{amount}" }}  # the one kind of this file: '
                    "check its name (reason codes show it) and what its amount is")
     if paid:
         out.append(f'{payment} = {{ amount = "paid", commitment = false }}  # the payments of paid_amount: money '
                    "paid, not a commitment")
-    if found["status"] or not (found["due_ts"] and found["settled_ts"]):
+    if found["status"]:
         out += ["", "# What each status means: kept, late (still paid), broken (never counts as paid), open, neutral.",
                 f"[{section}.statuses]"]
         out += _meanings(found["status"], vocab, STATUS_WORDS, "meaning", "neutral")
     return out
+
+
+def _one_amount(frame: pd.DataFrame, column: str, words: tuple[tuple[str, str], ...]) -> str:
+    """What the amount of a one-kind file means: guessed from its header; in an activity log, amounts
+    both above and below 0 are money in and out (signed); else a bill (owed)."""
+    amounts = pd.to_numeric(frame[column], errors="coerce")
+    if words is not AMOUNT_WORDS and (amounts < 0).any() and (amounts > 0).any():
+        return "signed"
+    return _guess(column, words) or "owed"
 
 
 PAID_WORDS = re.compile(r"pay|paid")

@@ -25,9 +25,25 @@ StatusMeaning = Literal["kept", "late", "broken", "open", "neutral"]
 """kept: the commitment was met; late: met late (money still paid); broken: not met at all (severe);
 open: not yet an outcome (a statement, an open order); neutral: neither (no use, a revolving balance)."""
 DERIVED_STATUSES: dict[str, StatusMeaning] = {"on_time": "kept", "late": "late", "missed": "broken", "open": "open"}
-"""The statuses of a file without a status column (status = ""), told from each row's due and settled dates."""
-AmountMeaning = Literal["owed", "paid", "rating", "neutral"]
-"""What an event's amount is: money owed (a bill), money paid (a repayment), a rating received, or neither."""
+"""The statuses of a file without a status column (status = ""), told from each row's due and settled dates
+or its days late."""
+RECORDED = "recorded"
+ACTIVITY_STATUSES: dict[str, StatusMeaning] = {RECORDED: "neutral"}
+"""The one status of an activity log (a bank's transactions, logins): no status column and nothing that
+tells how a commitment ended, so every row is simply recorded, neither kept nor broken."""
+AmountMeaning = Literal["owed", "paid", "received", "spent", "signed", "rating", "neutral"]
+"""What an event's amount is: money owed (a bill), money paid (a repayment), money that came in (a salary,
+a transfer received), money that went out (a purchase, a withdrawal), money in when positive and out when
+negative (a bank statement's signed amount), a rating received, or none of these."""
+SIGNED_MEANINGS = ("owed", "signed", "rating", "neutral")
+"""Amount meanings under which a negative amount means something (a credit balance, money out, a bad
+rating); every other amount is never negative."""
+
+
+def derived_statuses(due_ts: str | None, settled_ts: str | None, days_late: str | None) -> dict[str, StatusMeaning]:
+    """The statuses of a file without a status column: told from its dates or days late where it has them,
+    else those of an activity log."""
+    return DERIVED_STATUSES if (due_ts and settled_ts) or days_late else ACTIVITY_STATUSES
 
 
 class ShareFeature(Strict):
@@ -52,6 +68,16 @@ class EventStatus(Strict):
     share: ShareFeature | None = None
 
 
+def _not_commitment(kind: object) -> object:
+    """A kind of an activity log, as declared (a dict, or an EventKind built in Python): no commitment, unless
+    it says otherwise (which the spec then refuses at its line)."""
+    if isinstance(kind, dict) and "commitment" not in kind:
+        return {**kind, "commitment": False}
+    if isinstance(kind, EventKind) and "commitment" not in kind.model_fields_set:
+        return kind.model_copy(update={"commitment": False})
+    return kind
+
+
 class ReportedOutcome(Strict):
     """A merchant's reported outcome (data.schema.REPORTED_OUTCOMES) in the data set's own words."""
 
@@ -73,7 +99,7 @@ class EventColumns(Strict):
     """"" for a file whose due and settled dates tell how each commitment ended: its statuses are then
     DERIVED_STATUSES (settled by the due day: on_time; after it: late; not settled, due before the snapshot:
     missed; else open); or, without due dates, whose days late tell it (none: on_time; some: late; at least
-    Events.missed_after_days: missed)."""
+    Events.missed_after_days: missed); or, with neither, for an activity log: every row is RECORDED."""
     days_late: OptionalColumn = None
     counterparty: OptionalColumn = None
     due_ts: OptionalColumn = None
@@ -123,12 +149,15 @@ class Events(FileSection):
     @model_validator(mode="before")
     @classmethod
     def _derived_statuses(cls, data: object) -> object:
-        """A file without a status column has the statuses its dates tell (DERIVED_STATUSES)."""
+        """A file without a status column has the statuses its dates tell (derived_statuses)."""
         if isinstance(data, dict) and not data.get("statuses"):
             cols = data.get("columns")
-            status = cols.get("status", "status") if isinstance(cols, dict) else getattr(cols, "status", "status")
-            if not status:
-                data = {**data, "statuses": {s: {"meaning": m} for s, m in DERIVED_STATUSES.items()}}
+            named = cols if isinstance(cols, dict) else cols.model_dump() if isinstance(cols, EventColumns) else {}
+            if not named.get("status", "status"):
+                statuses = derived_statuses(named.get("due_ts"), named.get("settled_ts"), named.get("days_late"))
+                data = {**data, "statuses": {s: {"meaning": m} for s, m in statuses.items()}}
+                if statuses is ACTIVITY_STATUSES and isinstance(data.get("kinds"), dict):
+                    data["kinds"] = {k: _not_commitment(v) for k, v in data["kinds"].items()}
         return data
 
     @model_validator(mode="after")
@@ -144,14 +173,24 @@ class Events(FileSection):
             raise SpecProblem(("kinds",), "with no kind column (kind = \"\"), declare exactly one kind: every row "
                                           "is of it" + (" (besides paid_kind)" if self.paid_kind else ""))
         if self.columns.status is None:
-            dated = self.columns.due_ts is not None and self.columns.settled_ts is not None
-            if not dated and self.columns.days_late is None:
-                raise SpecProblem(("columns", "status"), "with no status column (status = \"\"), name due_ts and "
-                                                         "settled_ts, or days_late: how each commitment ended is "
-                                                         "told from them")
-            if {s: v.meaning for s, v in self.statuses.items()} != DERIVED_STATUSES:
-                raise SpecProblem(("statuses",), "with no status column the statuses are told from the dates ("
-                                                 + ", ".join(DERIVED_STATUSES) + "): leave [events.statuses] out")
+            c = self.columns
+            if (c.due_ts is None) != (c.settled_ts is None) and c.days_late is None:
+                missing = "settled_ts" if c.settled_ts is None else "due_ts"
+                raise SpecProblem(("columns", missing), "with no status column (status = \"\"), how each commitment "
+                                                        "ended is told from its due and settled dates: name both "
+                                                        "(or days_late)")
+            derived = derived_statuses(c.due_ts, c.settled_ts, c.days_late)
+            if {s: v.meaning for s, v in self.statuses.items()} != derived:
+                told = "from the dates or days late" if derived is DERIVED_STATUSES else "(an activity log: each row"\
+                    " is recorded)"
+                raise SpecProblem(("statuses",), f"with no status column the statuses are told {told} ("
+                                                 + ", ".join(derived) + "): leave [events.statuses] out")
+        if self.statuses_meaning("neutral") == frozenset(ACTIVITY_STATUSES) and self.columns.status is None:
+            kept = next((k for k, v in self.kinds.items() if v.commitment), None)
+            if kept is not None:
+                raise SpecProblem(("kinds", kept, "commitment"), "an activity log (no status column, and no dates or "
+                                  "days late that tell how a commitment ended) records no commitments: leave "
+                                  "commitment out")
         if self.parts_amount == "once" and not self.parts_of:
             raise SpecProblem(("parts_amount",), "applies to commitments paid in parts: name them with parts_of")
         if self.missed_after_days is not None and (self.columns.status is not None or self.columns.due_ts is not None):
@@ -233,6 +272,11 @@ class Events(FileSection):
 
     def statuses_meaning(self, *meanings: str) -> frozenset[str]:
         return frozenset(s for s, v in self.statuses.items() if v.meaning in meanings)
+
+    @property
+    def signed_kinds(self) -> frozenset[str]:
+        """Kinds whose amount may be negative (SIGNED_MEANINGS)."""
+        return frozenset(k for k, v in self.kinds.items() if v.amount in SIGNED_MEANINGS)
 
     def kinds_amount(self, meaning: str) -> frozenset[str]:
         return frozenset(k for k, v in self.kinds.items() if v.amount == meaning)

@@ -29,6 +29,8 @@ REPAY_FULL = "Pay what is due in full by its due date."
 BALANCE_DOWN = "Bring your balance down."
 BELOW_LINE = "Keep your balance well below your credit line."
 REGULAR = "Use your account regularly and settle what you use."
+INCOME_IN = "Have your income paid into this account regularly."
+WITHIN_MEANS = "Spend less each month than comes in."
 NETWORK = "Deal with people who keep their commitments; your own record matters most."
 PARTNERS = "Deliver what you promise to your trading partners."
 KEEP_CURRENT = "Keep your details up to date."
@@ -71,7 +73,7 @@ def share(numerator_cond: str, denominator_cond: str, days: int | None = None) -
     return f"CAST({num} AS DOUBLE) / NULLIF({count(denominator_cond, days)}, 0)"
 
 
-def active_periods(days: int, period: int = 30) -> str:
+def active_periods(days: int, period: int = 30, cond: str | None = None) -> str:
     """In how many `period`-day periods of the last `days` days a row falls: COUNT(DISTINCT period index),
     computed exactly as the number of bits set in the OR of 1 << index (index 0..days // period, at most 62).
 
@@ -82,7 +84,8 @@ def active_periods(days: int, period: int = 30) -> str:
     if days // period > 62:
         raise ValueError(f"active_periods: {days} days in {period}-day periods exceed a 63-bit mask")
     index = f"CAST(FLOOR(age_days / {period}) AS INTEGER)"
-    return (f"COALESCE(BIT_COUNT(BIT_OR(CASE WHEN age_days <= {days} THEN CAST(1 AS BIGINT) << {index} END)), 0)")
+    when = f"age_days <= {days}" if cond is None else f"age_days <= {days} AND ({cond})"
+    return f"COALESCE(BIT_COUNT(BIT_OR(CASE WHEN {when} THEN CAST(1 AS BIGINT) << {index} END)), 0)"
 
 
 def latest(value: str, cond: str) -> str:
@@ -97,6 +100,32 @@ def paid_condition(events: Events) -> str:
     not_paid = events.statuses_meaning("broken", "open")
     cond = isin("kind", events.kinds_amount("paid"))
     return f"{cond} AND NOT ({isin('status', not_paid)})" if not_paid else cond
+
+
+def _flow(events: Events, meaning: str, signed_value: str) -> str | None:
+    """The money of a row that moved one way: a kind of this meaning's amount, a signed kind's amount
+    taken that way (signed_value), 0 on a row whose status says the money did not move (broken) or not yet
+    (open); None where no kind declares money moving that way."""
+    arms = []
+    if kinds := events.kinds_amount(meaning):
+        arms.append(f"WHEN {isin('kind', kinds)} THEN amount")
+    if signed := events.kinds_amount("signed"):
+        arms.append(f"WHEN {isin('kind', signed)} THEN {signed_value}")
+    if not arms:
+        return None
+    if not_moved := events.statuses_meaning("broken", "open"):
+        arms.insert(0, f"WHEN {isin('status', not_moved)} THEN 0")
+    return f"(CASE {' '.join(arms)} ELSE 0 END)"
+
+
+def inflow(events: Events) -> str | None:
+    """Money that came in on a row (a salary, a transfer received; a signed amount above 0), as SQL."""
+    return _flow(events, "received", "GREATEST(amount, 0)")
+
+
+def outflow(events: Events) -> str | None:
+    """Money that went out on a row (a purchase, a withdrawal; a signed amount below 0, as a positive sum)."""
+    return _flow(events, "spent", "GREATEST(-amount, 0)")
 
 
 def owed_condition(events: Events) -> str:
@@ -169,10 +198,10 @@ def credit_history_features(ev: Events) -> list[FeatureDef]:
     out = [
         FeatureDef("n_outcomes", CH, E, count("is_outcome = 1"), "the number of commitments on your record",
                    "Build your record: use credit lightly and repay on time.", fill=0, unit="count"),
-        FeatureDef("history_days", CH, E, "MAX(age_days)", "the length of your history with us",
-                   "Your history grows by itself: keep your accounts open and in good standing.",
-                   risk_direction=-1, actionable=False, unit="days"),
-    ]
+    ] if set(ev.kinds) - ev.flow_kinds else []  # an activity log (every kind only moves money) has none
+    out.append(FeatureDef("history_days", CH, E, "MAX(age_days)", "the length of your history with us",
+                          "Your history grows by itself: keep your accounts open and in good standing.",
+                          risk_direction=-1, actionable=False, unit="days"))
     if has_bad:
         out += [
             FeatureDef("n_bad_90d", CH, E, count("is_bad = 1", 90),
@@ -318,6 +347,7 @@ def capacity_features(ev: Events | None, credit_line: str | None) -> list[Featur
                        "months in which you repaid nothing of what was due", "Repay something every month, on time.",
                        risk_direction=1, fill=0, unit="count"),
         ]
+    out += flow_capacity_features(ev)
     if credit_line is None:
         return out
     line = (credit_line,)
@@ -344,6 +374,36 @@ def capacity_features(ev: Events | None, credit_line: str | None) -> list[Featur
     return out
 
 
+def flow_capacity_features(ev: Events) -> list[FeatureDef]:
+    """What came in against what went out, where the spec declares money moving (received, spent or
+    signed kinds: a bank's transactions): income is capacity to repay, spending above it the opposite."""
+    money_in, money_out = inflow(ev), outflow(ev)
+    out: list[FeatureDef] = []
+    if money_in:
+        received_90d = total(money_in, "1 = 1", 90)
+        out += [
+            FeatureDef("amount_received_90d", FC, E, received_90d, "how much money came in in the last 3 months",
+                       INCOME_IN, risk_direction=-1, fill=0, unit="money"),
+            FeatureDef("received_change_90d", FC, E, f"{received_90d} - {total(money_in, 'age_days > 90', 180)}",
+                       "the money that came in over the last 3 months against the 3 months before", INCOME_IN,
+                       risk_direction=-1, fill=0, unit="money"),
+            FeatureDef("months_with_money_in_180d", FC, E, active_periods(180, cond=f"{money_in} > 0"),
+                       "in how many of the last 6 months money came in", INCOME_IN, risk_direction=-1, fill=0,
+                       unit="count"),
+        ]
+    if money_in and money_out:
+        spent_90d = total(money_out, "1 = 1", 90)
+        out += [
+            FeatureDef("net_flow_90d", FC, E, f"{received_90d} - {spent_90d}",
+                       "how much more money came in than went out in the last 3 months", WITHIN_MEANS,
+                       risk_direction=-1, fill=0, unit="money"),
+            FeatureDef("spent_to_received_90d", FC, E, f"{spent_90d} / NULLIF({received_90d}, 0)",
+                       "how much of the money that came in you spent in the last 3 months", WITHIN_MEANS,
+                       risk_direction=1, unit="share"),
+        ]
+    return out
+
+
 def behaviour_features(ev: Events) -> list[FeatureDef]:
     out = [
         FeatureDef("events_per_month_365d", BP, E, f"{count('1 = 1', 365)} / 12.0",
@@ -355,6 +415,9 @@ def behaviour_features(ev: Events) -> list[FeatureDef]:
         FeatureDef("days_since_last_event", BP, E, "MIN(age_days)", "how long ago you last used the services",
                    REGULAR, unit="days"),
     ]
+    if money_out := outflow(ev):
+        out.append(FeatureDef("amount_spent_90d", BP, E, total(money_out, "1 = 1", 90),
+                              "how much you spent in the last 3 months", WITHIN_MEANS, fill=0, unit="money"))
     if ev.columns.counterparty is not None:
         out.append(FeatureDef("n_counterparties_365d", BP, E,
                               "COUNT(DISTINCT CASE WHEN age_days <= 365 THEN counterparty END)",
