@@ -8,13 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from deepcredit.data.format_guess import guess_format
+from deepcredit.data.format_guess import as_written_by_deepcredit, guess_format
 from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.spec import SpecError, spec_from_toml
 from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import PLAIN, DataValidationError, FileFormat
 
-from .shop import EUROPEAN, PEOPLE, SPEC, write_files
+from .shop import EUROPEAN, OUTCOMES, PEOPLE, SPEC, write_files
 
 
 def test_a_european_export_is_stored_exactly_as_the_same_data_written_as_deepcredits_own(tmp_path):
@@ -493,3 +493,83 @@ def test_lines_above_a_csv_header_are_passed_over_and_errors_name_the_files_own_
     (tmp_path / "people.csv").write_text(above + "\n".join(lines).replace("980", "lots") + "\n")
     with pytest.raises(DataValidationError, match=rf"row 2 \(line {header + 2}\), column 'income'"):
         ingest_with_spec(spec_from_toml(text), sources, tmp_path / "ds2")
+
+
+@pytest.mark.parametrize("header, values, form, notes", [
+    ("opened", ["19930705", "20240229"], "%Y%m%d", []),
+    ("date", ["930705", "931107"], "%y%m%d", ["writes two-digit years, read as 1969-2068"]),
+    ("issued", ["931107 00:00:00", "940105 00:00:00"], "%y%m%d %H:%M:%S", ["two-digit years"]),
+    ("Monthly Reporting Period", ["201203", "201204"], "%Y%m",
+     ["writes a year and a month as six digits (201203), no day", "could also be dates with a two-digit year "
+                                                                   "(%y%m%d: 201203 as 2020-12-03)"]),
+    ("period", ["201203", "201299"], None, []),  # no month 99, no day 99 of December 2020
+    ("date", ["930705", "19930705"], None, []),  # one width for the whole column
+])
+def test_dates_written_as_bare_digits_are_proposed_from_a_date_named_column(tmp_path, header, values, form, notes):
+    """Bank and mainframe exports write 19930705, 930705 (the Berka bank data) or 201203 for a month."""
+    path = tmp_path / "a.csv"
+    pd.DataFrame({"account": ["a1", "a2"], header: values}).to_csv(path, index=False, sep=";")
+    guess = guess_format([path])
+    assert guess.format.date_format == form
+    assert len(guess.notes) == len(notes) and all(w in n for w, n in zip(notes, guess.notes, strict=True))
+    assert all(f"a.csv's '{header}'" in n for n in guess.notes)
+    if form:
+        spec = spec_from_toml(SPEC.format(format=f'[format]\ndate_format = "{form}"\n'))
+        assert spec.format.month_only == (form == "%Y%m")
+
+
+def test_an_id_or_amount_of_six_or_eight_digits_is_never_taken_for_a_date(tmp_path):
+    path = tmp_path / "loans.csv"
+    frame = pd.DataFrame({"loan_id": ["100101", "100102", "100103"], "account_id": ["19930705", "19930706", "19930707"],
+                          "amount": ["930705", "931107", "940105"], "date": ["930705", "931107", "940105"]})
+    frame.to_csv(path, index=False)
+    guess = guess_format([path])
+    assert guess.format.date_format == "%y%m%d"  # from 'date' alone
+    rewritten = as_written_by_deepcredit(frame, guess.format)
+    assert rewritten["date"].tolist() == ["1993-07-05", "1993-11-07", "1994-01-05"]
+    pd.testing.assert_frame_equal(rewritten.drop(columns="date"), frame.drop(columns="date"))
+    frame.drop(columns="date").to_csv(path, index=False)
+    assert guess_format([path]).format.date_format is None
+    text = draft_spec(path)
+    assert 'type = "date"' not in text and "date_format" not in text
+
+
+BERKA_ACCOUNTS = ('"account_id";"district_id";"frequency";"date"\n576;55;"POPLATEK MESICNE";930101\n'
+                  '3818;74;"POPLATEK MESICNE";930101\n704;55;"POPLATEK TYDNE";930102\n2378;16;"POPLATEK MESICNE";930104\n')
+BERKA_LOANS = ('"loan_id";"account_id";"date";"amount";"duration";"payments";"status"\n'
+               '5314;576;930705;96396;12;8033.00;"B"\n5316;3818;930711;165960;36;4610.00;"A"\n'
+               '6863;704;930728;127080;60;2118.00;"A"\n5325;2378;940803;105804;36;2939.00;"A"\n')
+
+
+def test_a_draft_of_a_bank_export_with_two_digit_year_dates_reads_them_and_refuses_a_bad_one(tmp_path):
+    """The Berka bank data writes `;`-separated .asc files with dates as 930705 (%y%m%d)."""
+    (tmp_path / "account.asc").write_text(BERKA_ACCOUNTS)
+    (tmp_path / "loan.asc").write_text(BERKA_LOANS)
+    sources = {"people": tmp_path / "account.asc", "outcomes": tmp_path / "loan.asc"}
+    text = draft_spec(sources["people"], outcomes=sources["outcomes"])
+    assert 'date_format = "%y%m%d"' in text and "account.asc's 'date' writes two-digit years" in text
+    spec = spec_from_toml(text)
+    assert {a.name: a.type for a in spec.profile.attributes}["date"] == "date"
+    assert spec.outcomes is not None and spec.outcomes.as_of_column == "date"
+    ds = ingest_with_spec(spec, sources, tmp_path / "ds")
+    assert ds.read("people")["date"].dt.strftime("%Y-%m-%d").tolist() == ["1993-01-01", "1993-01-01", "1993-01-02",
+                                                                          "1993-01-04"]
+    assert ds.read("outcomes")["as_of"].dt.strftime("%Y-%m-%d").tolist()[-1] == "1994-08-03"
+    for bad in ("931345", "93115"):  # no month 13; five digits could be 1993-11-05 or 1993-01-15
+        (tmp_path / "loan.asc").write_text(BERKA_LOANS.replace("930728", bad))
+        with pytest.raises(DataValidationError) as err:
+            ingest_with_spec(spec, sources, tmp_path / f"bad{bad}")
+        assert (Path(err.value.file).name, err.value.row, err.value.column, err.value.line) == ("loan.asc", 3, "date", 4)
+        assert f"'{bad}' is not a valid timestamp (expected the spec's date_format %y%m%d" in str(err.value)
+        assert "days_from" not in str(err.value)
+
+
+def test_bare_digit_dates_stored_as_whole_numbers_in_parquet_read_as_dates(tmp_path):
+    pd.DataFrame({"customer": ["c1", "c2", "c3"], "income": [1250.5, 980.0, None],
+                  "signup": pd.array([20230131, 20231102, None], dtype="Int64")}).to_parquet(tmp_path / "people.parquet")
+    spec = spec_from_toml(SPEC.format(format='[format]\ndate_format = "%Y%m%d"\n'))
+    pd.DataFrame(OUTCOMES).to_csv(tmp_path / "outcomes.csv", index=False)  # ISO dates read under any form
+    ds = ingest_with_spec(spec.model_copy(update={"events": None}), {"people": tmp_path / "people.parquet",
+                                                                     "outcomes": tmp_path / "outcomes.csv"},
+                          tmp_path / "ds")
+    assert ds.read("people")["signup"].dt.strftime("%Y-%m-%d").tolist()[:2] == ["2023-01-31", "2023-11-02"]

@@ -103,3 +103,14 @@ def test_protected_attributes_are_never_inputs(world):
     assert not {"sex", "age", "marital_status"} & set(world["model"].feature_names_)
     with pytest.raises(ValueError, match="unknown feature"):
         GBDTModel(features=["no_such_feature"]).fit(inp.take(world["train"]))
+
+
+def test_a_class_of_one_row_fits_without_early_stopping(world):
+    """A fold of a small data set may hold a single default: nothing of it can be held out to stop on, so
+    every tree is fitted rather than the whole run stopping."""
+    inp = world["inp"].take(world["train"][:200])
+    y = np.zeros(len(inp), dtype=np.int64)
+    y[0] = 1
+    model = GBDTModel(**{**FAST, "n_estimators": 5}).fit(inp, y)
+    assert not hasattr(model, "best_iteration_")  # no early stop: as many trees as LightGBM can grow
+    assert np.isfinite(model.predict_proba(inp)[:, 1]).all()

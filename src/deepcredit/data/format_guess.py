@@ -20,11 +20,12 @@ from pathlib import Path
 import pandas as pd
 
 from deepcredit.data.compressed import open_bytes, open_text
+from deepcredit.data.draft_words import header_words
 from deepcredit.data.headers import unnamed
 from deepcredit.data.jsonlines import is_json_lines, read_json_text
 from deepcredit.data.parts import first_part, table_parts
 from deepcredit.data.sheets import is_spreadsheet
-from deepcredit.data.validate import PLAIN, FileFormat, is_parquet
+from deepcredit.data.validate import DIGIT_DATES, PLAIN, FileFormat, is_parquet
 
 SEPARATORS = (",", ";", "\t", "|")
 HEAD_LINES = 200
@@ -39,6 +40,10 @@ _NUMERIC_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:[ T](\d{1,2})
 MONTH_FORMS = (("%b-%Y", r"[A-Za-z]{3}-\d{4}"), ("%b %Y", r"[A-Za-z]{3} \d{4}"), ("%B %Y", r"[A-Za-z]{4,9} \d{4}"),
                ("%m/%Y", r"\d{1,2}/\d{4}"))
 """Dates written as a month and a year (a loan book's issue_d, "Dec-2016"): strptime form and its pattern."""
+_DIGIT_DATE = re.compile(r"^(\d{8}|\d{6})( \d{2}:\d{2}:\d{2})?$")
+DATE_WORDS = re.compile(r"date|time|day|(^|_)dt(_|$)|period|month|_d$|_on$|_at$|when|issue|open|close")
+"""Header words of a date column. Ids and amounts are digits too, so bare digits are read as dates only
+under such a header."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,40 @@ def _date_format(name: str, columns: dict[str, pd.Series]) -> tuple[str | None, 
                     pd.to_datetime(s, format=form, errors="coerce").notna().all():
                 return form, (f"check: {name}'s '{col}' writes a month and a year, no day: such a date reads as "
                               "the first day of its month",)
+    for col, s in columns.items():
+        digits, other = _digit_date_forms(col, s)
+        if digits is None:
+            continue
+        example, day = s.iloc[0].split()[0], digits.split()[0]
+        notes = [f"check: {name}'s '{col}' writes a year and a month as six digits ({example}), no day: such a "
+                 "date reads as the first day of its month"] if day == "%Y%m" else []
+        if other:
+            notes.append(f"check: {name}'s '{col}' could also be dates with a two-digit year ({other}: {example} "
+                         f"as {pd.to_datetime(example, format='%y%m%d'):%Y-%m-%d})")
+        if day == "%y%m%d":
+            notes.append(f"check: {name}'s '{col}' writes two-digit years, read as 1969-2068 (69-99 as 19xx, "
+                         "00-68 as 20xx): a date before 1969, such as a birth date, would read a century late")
+        return digits, tuple(notes)
     return None, ()
+
+
+def _digit_date_forms(col: str, s: pd.Series) -> tuple[str | None, str | None]:
+    """(form, another form every value fits as well) of a date-named column whose every value is 8 or 6 digits
+    (perhaps with a time, 931107 00:00:00) that all read as dates of the years 1900-2100; (None, None) for any
+    other column. Six digits are a month (201203, %Y%m) where every value can be one, else %y%m%d."""
+    if not len(s) or not DATE_WORDS.search(header_words(str(col))):
+        return None, None
+    parts = s.str.extract(_DIGIT_DATE)
+    if parts[0].isna().any() or parts[0].str.len().nunique() != 1:
+        return None, None
+    time = " %H:%M:%S" if parts[1].notna().any() else ""
+
+    def fits(form: str) -> bool:
+        dates = pd.to_datetime(s, format=form + time, errors="coerce")
+        return bool(dates.notna().all() and dates.dt.year.between(1900, 2100).all())
+
+    forms = [f + time for f, width in DIGIT_DATES.items() if width == len(parts[0].iloc[0]) and fits(f)]
+    return (forms[0] if forms else None), (forms[1] if len(forms) > 1 else None)
 
 
 def _missing_markers(columns: dict[str, pd.Series]) -> set[str]:
@@ -258,10 +296,14 @@ def as_written_by_deepcredit(frame: pd.DataFrame, fmt: FileFormat) -> pd.DataFra
             s = s[~s.isin(fmt.missing)]
         if not len(s):
             continue
+        # bare digits are dates only in a column the draft would take for one (not loan_id 100101)
+        digits = fmt.digit_width is not None
+        digit_dates = digits and fmt.date_format in _digit_date_forms(name, s)
         numbers = fmt.numbers_as_python_reads_them(s.astype("string"))
-        if (fmt.decimal != "." or fmt.thousands) and pd.to_numeric(numbers, errors="coerce").notna().all():
+        if (fmt.decimal != "." or fmt.thousands) and not digit_dates and \
+                pd.to_numeric(numbers, errors="coerce").notna().all():
             out[name] = numbers.astype(object).reindex(frame.index).fillna(out[name])
-        elif fmt.date_format:
+        elif fmt.date_format and (digit_dates or not digits):
             dates = pd.to_datetime(s, format=fmt.date_format, errors="coerce")
             if dates.notna().all():
                 iso = dates.dt.strftime("%Y-%m-%dT%H:%M:%S" if "%H" in fmt.date_format else "%Y-%m-%d")

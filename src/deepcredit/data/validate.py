@@ -44,6 +44,9 @@ CSV_BLOCK_BYTES = 16 << 20
 _NAN_TEXT = frozenset({"nan", "+nan", "-nan"})
 _TZ_SUFFIX = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 _TIMESTAMP_HINT = "expected an ISO 8601 date or time such as 2024-01-31 or 2024-01-31T12:30:00"
+DIGIT_DATES = {"%Y%m%d": 8, "%Y%m": 6, "%y%m%d": 6}
+"""Dates written as bare digits (19930705, 201203 for a month, 930705: bank and mainframe exports) and how many
+digits each form writes; of two forms a value fits, the first is the likelier (spec draft)."""
 _INT_LIMIT = 2.0**53  # whole numbers beyond this are not exact in float64
 _EXPECTED = {
     ColumnType.STRING: "text",
@@ -95,6 +98,13 @@ class FileFormat:
     header_line: int = 1
     """The CSV line holding the column names: the lines above it (a title, an export's date, Excel's sep=;)
     are not read."""
+
+    @property
+    def digit_width(self) -> int | None:
+        """How many digits date_format writes where it is bare digits (8 for %Y%m%d, perhaps with a time
+        after them), else None. Such a date must have exactly that many: strptime would read 93115 as a
+        day of 1993 all the same, guessing which digits are the month."""
+        return DIGIT_DATES.get(self.date_format.split(" ")[0]) if self.date_format else None
 
     def days_after_origin(self, days: pd.Series) -> pd.Series:
         """Numbers of days (fractions too) as times from days_from; out of the calendar: missing."""
@@ -582,9 +592,10 @@ def _parquet_chunks(path: Path, spec: TableSpec, fmt: FileFormat = PLAIN) -> Ite
             raise DataValidationError(str(f), "this column appears more than once in the file", column=repeated[0])
         for col in spec.columns:
             t = schema.field(col.name).type if col.name in schema.names else None
-            days = col.type is ColumnType.TIMESTAMP and fmt.days_from is not None and t is not None and (
-                pa.types.is_integer(t) or pa.types.is_floating(t))
-            if t is not None and not days and not _arrow_fits(t, col.type):
+            numbered = col.type is ColumnType.TIMESTAMP and t is not None and (  # day numbers, or 19930705
+                fmt.days_from is not None and (pa.types.is_integer(t) or pa.types.is_floating(t))
+                or bool(fmt.digit_width) and pa.types.is_integer(t))
+            if t is not None and not numbered and not _arrow_fits(t, col.type):
                 raise DataValidationError(str(f), f"stored as {schema.field(col.name).type} in the Parquet file; "
                                                   f"expected {_EXPECTED[col.type]}", column=col.name)
         try:
@@ -643,6 +654,8 @@ def _timestamps(s: pd.Series, fmt: FileFormat = PLAIN, column: str = "") -> pd.S
     if fmt.date_format:
         zoned = "%z" in fmt.date_format or "%Z" in fmt.date_format
         declared = pd.to_datetime(s, errors="coerce", format=fmt.date_format, utc=zoned)
+        if width := fmt.digit_width:
+            declared = declared.where(_holds(s.str.match(rf"\d{{{width}}}(\D|$)")))
         out = out.fillna((fmt.wall_clock(declared) if zoned else declared).astype("datetime64[us]"))
     todo = out.isna().to_numpy(dtype=bool)  # ISO 8601 only for what the declared form did not read
     aware = s.str.contains(_TZ_SUFFIX, regex=True, na=False).to_numpy(dtype=bool)
@@ -690,7 +703,7 @@ def _coerce(values: pd.Series, col: Column, nan: np.ndarray | None, fmt: FileFor
                           f"is not a valid number of {unit} from {fmt.days_from}")
         out = _timestamps(s.astype(_TEXT), fmt, col.name)
         bad = out.isna().to_numpy(dtype=bool) & ~blank
-        numbers = not fmt.days_from and bool(bad.any()) and \
+        numbers = not fmt.days_from and not fmt.digit_width and bool(bad.any()) and \
             pd.to_numeric(s[bad].astype(_TEXT).str.strip(), errors="coerce").notna().all()
         relative = "; dates written as numbers of days (or months)? Name the date they count from as days_from " \
                    "under [format]" if numbers else ""

@@ -382,7 +382,7 @@ def flow_capacity_features(ev: Events) -> list[FeatureDef]:
     if money_in:
         received_90d = total(money_in, "1 = 1", 90)
         out += [
-            FeatureDef("amount_received_90d", FC, E, received_90d, "how much money came in in the last 3 months",
+            FeatureDef("amount_received_90d", FC, E, received_90d, "the money that came in over the last 3 months",
                        INCOME_IN, risk_direction=-1, fill=0, unit="money"),
             FeatureDef("received_change_90d", FC, E, f"{received_90d} - {total(money_in, 'age_days > 90', 180)}",
                        "the money that came in over the last 3 months against the 3 months before", INCOME_IN,

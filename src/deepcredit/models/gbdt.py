@@ -141,18 +141,22 @@ class GBDTModel(CreditModel):
         A = design_matrix(X, self.feature_names_, self.categories_)
         cat_idx = [j for j, n in enumerate(self.feature_names_) if n in self.categories_] or "auto"
         n_trees = self.n_estimators
-        if self.early_stopping_rounds:
+        rounds = self.early_stopping_rounds if np.bincount(y).min() >= 2 else None  # else no class splits in two
+        stopped = bool(rounds)
+        if rounds:
             tr, va = train_test_split(np.arange(len(y)), test_size=self.validation_fraction, stratify=y,
                                       random_state=self.seed)
             clf = self._classifier(self.n_estimators, len(y))
             clf.fit(A[tr], y[tr], eval_X=(A[va],), eval_y=(y[va],), eval_metric="binary_logloss",
                     categorical_feature=cat_idx,
-                    callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
+                    callbacks=[lgb.early_stopping(rounds, verbose=False)])
             n_trees = max(int(clf.best_iteration_ or self.n_estimators), 1)
             self.best_iteration_ = n_trees
             if not self.refit:
                 self.booster_ = clf.booster_
-        if not self.early_stopping_rounds or self.refit:
+        else:
+            self.__dict__.pop("best_iteration_", None)  # every tree counts (none from an earlier fit)
+        if not stopped or self.refit:
             clf = self._classifier(n_trees, len(y))
             clf.fit(A, y, categorical_feature=cat_idx)
             self.booster_ = clf.booster_
