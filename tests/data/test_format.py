@@ -573,3 +573,22 @@ def test_bare_digit_dates_stored_as_whole_numbers_in_parquet_read_as_dates(tmp_p
                                                                      "outcomes": tmp_path / "outcomes.csv"},
                           tmp_path / "ds")
     assert ds.read("people")["signup"].dt.strftime("%Y-%m-%d").tolist()[:2] == ["2023-01-31", "2023-11-02"]
+
+
+def test_a_date_form_reads_the_same_dates_with_a_time_after_them(tmp_path):
+    """Berka's card file writes 931107 00:00:00 where its other files write 930705: one [format] reads both."""
+    (tmp_path / "account.asc").write_text(BERKA_ACCOUNTS)
+    (tmp_path / "loan.asc").write_text(BERKA_LOANS.replace(";930728;", ";930728 00:00:00;"))
+    sources = {"people": tmp_path / "account.asc", "outcomes": tmp_path / "loan.asc"}
+    (tmp_path / "clean.asc").write_text(BERKA_LOANS)
+    spec = spec_from_toml(draft_spec(sources["people"], outcomes=tmp_path / "clean.asc"))
+    ds = ingest_with_spec(spec, sources, tmp_path / "ds")
+    assert "1993-07-28" in ds.read("outcomes")["as_of"].dt.strftime("%Y-%m-%d").tolist()
+
+
+def test_files_that_write_one_date_form_with_and_without_a_time_get_that_form(tmp_path):
+    (tmp_path / "account.asc").write_text(BERKA_ACCOUNTS)
+    (tmp_path / "card.asc").write_text('"card_id";"disp_id";"type";"issued"\n1005;9285;"classic";931107 00:00:00\n'
+                                       '104;588;"classic";940119 00:00:00\n')
+    guessed = guess_format([tmp_path / "account.asc", tmp_path / "card.asc"])
+    assert guessed.format.date_format == "%y%m%d" and not any("several forms" in n for n in guessed.notes)

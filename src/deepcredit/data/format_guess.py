@@ -268,6 +268,8 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
     if len(marks) > 1:
         notes.append("TODO: some numbers are written with a decimal comma, others with a point: one [format] "
                      "serves every file; save them alike")
+    if len(forms) > 1 and len({f.split(" %H")[0] for f in forms}) == 1:  # one form, a time after it in some: the
+        forms = {next(iter(forms)).split(" %H")[0]: next(iter(forms.values()))}  # date form reads both
     if len(forms) > 1:
         notes.append("TODO: the files write dates in several forms (" + ", ".join(f"{f} in {n}" for f, n in forms.items())
                      + "): one [format] serves every file; save them alike")

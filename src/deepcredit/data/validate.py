@@ -654,6 +654,10 @@ def _timestamps(s: pd.Series, fmt: FileFormat = PLAIN, column: str = "") -> pd.S
     if fmt.date_format:
         zoned = "%z" in fmt.date_format or "%Z" in fmt.date_format
         declared = pd.to_datetime(s, errors="coerce", format=fmt.date_format, utc=zoned)
+        if not zoned and "%H" not in fmt.date_format:  # the same dates with a time after them (931107 00:00:00)
+            for clock in (" %H:%M:%S", " %H:%M"):
+                if (left := declared.isna() & s.notna()).any():
+                    declared[left] = pd.to_datetime(s[left], errors="coerce", format=fmt.date_format + clock)
         if width := fmt.digit_width:
             declared = declared.where(_holds(s.str.match(rf"\d{{{width}}}(\D|$)")))
         out = out.fillna((fmt.wall_clock(declared) if zoned else declared).astype("datetime64[us]"))
