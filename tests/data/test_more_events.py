@@ -325,3 +325,82 @@ def test_a_draft_of_a_second_profile_file_with_several_rows_a_person_gives_it_a_
                       more_profile={"bureau": tmp_path / "bureau.csv"})
     assert 'id_column = "customer"\nvalid_from = "reported_on"  # check' in text
     assert spec_from_toml(text).more_profile["bureau"].valid_from == "reported_on"
+
+
+BRANCHES = """
+[more_profile.branches]
+id_column = "code"
+join_on = "branch"
+
+[[more_profile.branches.attributes]]
+name = "branch_unemployment"
+column = "unemployment"
+type = "numeric"
+dimension = "identity"
+"""
+
+
+def _branches(tmp_path, branches: dict, spec_text: str = BRANCHES, branch=("N1", "S2", "N1")):
+    tmp_path.mkdir(exist_ok=True)
+    paths = write_files(tmp_path / "shop", False)
+    people = pd.read_csv(paths["people"], dtype=str, keep_default_na=False).assign(branch=list(branch))
+    people.to_csv(paths["people"], index=False)
+    pd.DataFrame(branches).to_csv(tmp_path / "branches.csv", index=False)
+    return ingest_with_spec(_spec(spec_text), {**paths, "people:branches": tmp_path / "branches.csv"}, tmp_path / "ds")
+
+
+def test_a_file_about_what_people_share_joins_on_their_value(tmp_path):
+    """A branch's (a district's) figures reach every customer of it; a value the file lacks gives nothing."""
+    from deepcredit.features.engine import build_features
+
+    ds = _branches(tmp_path, {"code": ["N1", "S2", "E3"], "unemployment": ["3.5", "7.25", "1.0"]},
+                   branch=("N1", "S2", "W9"))
+    people = ds.read("people").set_index("person_id")
+    assert people["branch_unemployment"].tolist()[:2] == [3.5, 7.25] and pd.isna(people.loc["c3", "branch_unemployment"])
+    assert "branch" not in people.columns  # the key joined on is not an attribute
+    at = build_features(ds).frame.set_index("person_id")
+    assert at.loc["c2", "branch_unemployment"] == 7.25
+
+
+def test_a_shared_value_joined_on_an_attribute_matches_as_that_attribute_reads(tmp_path):
+    """district_id declared numeric: 18 in one file and 18.0 in the other are one district."""
+    spec_text = (_spec_text("").replace('[events.columns]', '[[profile.attributes]]\nname = "branch"\ntype = '
+                                        '"numeric"\ndimension = "identity"\n\n[events.columns]', 1) + BRANCHES)
+    tmp_path.mkdir(exist_ok=True)
+    paths = write_files(tmp_path / "shop", False)
+    pd.read_csv(paths["people"], dtype=str, keep_default_na=False).assign(branch=["18", "7", "18"]).to_csv(
+        paths["people"], index=False)
+    pd.DataFrame({"code": ["18.0", "7"], "unemployment": ["2", "4"]}).to_csv(tmp_path / "branches.csv", index=False)
+    ds = ingest_with_spec(spec_from_toml(spec_text), {**paths, "people:branches": tmp_path / "branches.csv"},
+                          tmp_path / "ds")
+    assert ds.read("people").set_index("person_id")["branch_unemployment"].to_dict() == {"c1": 2, "c2": 4, "c3": 2}
+
+
+def test_a_shared_file_with_a_value_twice_or_none_is_refused_at_its_row(tmp_path):
+    with pytest.raises(DataValidationError, match=r"branches.csv, row 2 \(line 3\), column 'code'"):
+        _branches(tmp_path / "twice", {"code": ["N1", "N1"], "unemployment": ["3.5", "7"]})
+    with pytest.raises(DataValidationError, match=r"branches.csv, row 2 \(line 3\), column 'code'"):
+        _branches(tmp_path / "none", {"code": ["N1", ""], "unemployment": ["3.5", "7"]})
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ('join_on = "branch"\nvalid_from = "since"', "its own history is not read"),
+    ('join_on = "customer"', "the profile's id column"),
+])
+def test_a_shared_file_that_cannot_join_is_refused_at_its_field(change, words):
+    with pytest.raises(SpecError, match=words):
+        _spec(BRANCHES.replace('join_on = "branch"', change))
+
+
+def test_a_draft_finds_the_column_a_shared_file_joins_on(tmp_path):
+    from deepcredit.data.spec_draft import draft_spec
+
+    paths = write_files(tmp_path / "shop", False)
+    pd.read_csv(paths["people"], dtype=str, keep_default_na=False).assign(district=["7", "18", "7"]).to_csv(
+        paths["people"], index=False)
+    pd.DataFrame({"A1": ["7", "18", "30"], "A2": ["Praha", "Brno", "Kolin"], "A11": ["12541", "9104", "8930"]}).to_csv(
+        tmp_path / "district.csv", index=False)
+    text = draft_spec(paths["people"], "shop", outcomes=paths["outcomes"],
+                      more_profile={"district": tmp_path / "district.csv"})
+    assert 'id_column = "A1"' in text and 'join_on = "district"' in text
+    assert spec_from_toml(text).more_profile["district"].join_on == "district"

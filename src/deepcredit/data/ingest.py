@@ -177,6 +177,10 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
         cols.append(Column(spec.outcomes.label, ColumnType.STRING, nullable="" in spec.outcomes.unknown))
     if dated_by:
         cols.append(Column(dated_by, ColumnType.TIMESTAMP))
+    joins = shared_keys(spec)
+    check.require(path, {("more_profile", name, "join_on"): col for col, name in joins.items()})
+    attribute_columns = {a.source_column for a in p.attributes}
+    cols += [Column(c, ColumnType.STRING, nullable=True) for c in joins if c not in attribute_columns]
     links = [*spec.relations.from_people, *spec.relations.groups] if spec.relations is not None else []
     check.require(path, {("relations", f, i): c for f in ("from_people", "groups")
                          for i, c in enumerate(getattr(spec.relations, f, []))})
@@ -195,6 +199,24 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
         out.attrs["as_of"] = frame[dated_by]
     if links:
         out.attrs["links"] = frame[links]
+    if joins:
+        out.attrs["keys"] = frame[list(joins)]
+    return out
+
+
+def _key_column(spec: DatasetSpec, join_on: str | None) -> Column:
+    """How a further file's id column is read: as the main profile's column it joins on is (an attribute's
+    type, so 18 and 18.0 are one district), else as text."""
+    attribute = next((a for a in spec.profile.attributes if join_on and a.source_column == join_on), None)
+    return _attribute_column(attribute, as_written=True) if attribute is not None else Column("key", ColumnType.STRING)
+
+
+def shared_keys(spec: DatasetSpec) -> dict[str, str]:
+    """The main profile file's columns that further files join on (join_on), each with the first file's name."""
+    out: dict[str, str] = {}
+    for name, more in spec.more_profile.items():
+        if more.join_on:
+            out.setdefault(more.join_on, name)
     return out
 
 
@@ -221,21 +243,25 @@ def profile_key(name: str) -> str:
 
 
 def _read_more_profile(people: pd.DataFrame, name: str, more: MoreProfile, path: Path, check: _Checker,
-                       snapshot) -> pd.DataFrame:
-    """A [more_profile.NAME] file's rows: person_id, valid_from (where it has a history) and its attributes;
-    someone only in that file is refused at their row (every person is in the main profile file)."""
+                       snapshot, key_type: Column = Column("key", ColumnType.STRING)) -> pd.DataFrame:
+    """A [more_profile.NAME] file's rows: person_id (or, joined on a shared value, that value as `key`),
+    valid_from (where it has a history) and its attributes; someone only in that file is refused at their
+    row (every person is in the main profile file). key_type: how the id column is read (as the column it
+    joins on is)."""
     want: dict[tuple, str | None] = {("more_profile", name, "id_column"): more.id_column,
                                      ("more_profile", name, "valid_from"): more.valid_from}
     want.update({("more_profile", name, "attributes", i, "column" if a.column else "name"): a.source_column
                  for i, a in enumerate(more.attributes)})
     check.require(path, want)
-    cols = [Column(more.id_column, ColumnType.STRING), *(_attribute_column(a, as_written=True) for a in more.attributes)]
+    cols = [replace(key_type, name=more.id_column, nullable=False), *(_attribute_column(a, as_written=True) for a in more.attributes)]
     key: tuple[str, ...] = (more.id_column,)
     if more.valid_from:
         cols.append(Column(more.valid_from, ColumnType.TIMESTAMP, nullable=True))
         key = (more.id_column, more.valid_from)
     frame = read_and_validate(path, _table("people", f"more_profile.{name}", cols, more.ignore, key),
                               snapshot, fmt=check.fmt_for(path))
+    if more.join_on:
+        return pd.DataFrame({"key": frame[more.id_column], **_attribute_values(frame, more.attributes, check, path)})
     ids = frame[more.id_column].astype("string")
     check_known_people(frame.assign(**{more.id_column: ids}), (more.id_column,), pd.Index(people["person_id"]),
                        str(path), line_offset_for(path))
@@ -245,10 +271,16 @@ def _read_more_profile(people: pd.DataFrame, name: str, more: MoreProfile, path:
     return extra
 
 
-def _joined(people: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
-    """The people with a further file's attributes (one row per person) joined by id, rows and attrs kept."""
+def _joined(people: pd.DataFrame, extra: pd.DataFrame, on: str = "person_id") -> pd.DataFrame:
+    """The people with a further file's attributes (one row per person, or per shared value `on`: a column
+    of the people's attrs["keys"]) joined by id, rows and attrs kept."""
     attrs = dict(people.attrs)
-    joined = people.reset_index().merge(extra, on="person_id", how="left").set_index("index").rename_axis(None)
+    left = people.reset_index()
+    if on != "person_id":
+        left["key"] = attrs["keys"][on].to_numpy()
+        on = "key"
+    joined = left.merge(extra, on=on, how="left").set_index("index").rename_axis(None)
+    joined = joined.drop(columns="key") if on == "key" else joined
     joined.attrs.update(attrs)
     return joined
 
@@ -620,11 +652,12 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
     versions = {}  # further files with a history: merged once the main file's labels and links are read
     for name, more in spec.more_profile.items():
         step(f"reading {Path(sources[profile_key(name)]).name}")
-        extra = _read_more_profile(frames["people"], name, more, Path(sources[profile_key(name)]), check, snapshot)
+        extra = _read_more_profile(frames["people"], name, more, Path(sources[profile_key(name)]), check, snapshot,
+                                   _key_column(spec, more.join_on))
         if more.valid_from:
             versions[name] = extra
         else:
-            frames["people"] = _joined(frames["people"], extra)
+            frames["people"] = _joined(frames["people"], extra, more.join_on or "person_id")
     lookups = {}
     for name, lk in spec.lookups.items():
         step(f"reading {Path(sources[lookup_key(name)]).name}")

@@ -332,11 +332,15 @@ class DatasetSpec(Strict):
             raise SpecProblem(("more_events",), "declare the first history file as [events], then the others as "
                                                 "[more_events.NAME]")
         seen: dict[str, dict[str, tuple[str, BaseModel]]] = {"kinds": {}, "statuses": {}, "outcomes": {}}
-        if self.more_profile and not self.profile.id_column:
+        if any(not m.join_on for m in self.more_profile.values()) and not self.profile.id_column:
             raise SpecProblem(("profile", "id_column"), "more profile files join the profile by the person's id: "
                                                         "name the id column")
         names = {a.name: "profile" for a in self.profile.attributes}
         for file, more in self.more_profile.items():
+            if more.join_on and more.join_on in {*self.profile.ignore, self.profile.id_column}:
+                raise SpecProblem(("more_profile", file, "join_on"), f"{more.join_on!r} is the profile's "
+                                  + ("id column: leave join_on out" if more.join_on == self.profile.id_column else
+                                     "ignored column: a column joined on is read, so take it off [profile] ignore"))
             for i, a in enumerate(more.attributes):
                 if a.name in names:
                     raise SpecProblem(("more_profile", file, "attributes", i, "name"),

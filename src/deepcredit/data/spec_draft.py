@@ -212,7 +212,7 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
     linked, grouped = ([], []) if relations else _link_columns(frame, id_col, (valid_from, label_col, dated_by))
     out += _attribute_lines(frame, skip=(id_col, valid_from, label_col, dated_by, *linked, *grouped))
     for extra, file in (more_profile or {}).items():
-        out += _more_profile_lines(extra, Path(file), id_col)
+        out += _more_profile_lines(extra, Path(file), id_col, frame)
     keys: dict[str, str] = {}
     for lookup, file in (lookups or {}).items():
         lines, key = _lookup_lines(lookup, Path(file), id_col)
@@ -286,20 +286,41 @@ def column_series(columns: Iterable[str]) -> list[list[str]]:
     return [cols for cols in groups.values() if len(cols) >= 3]
 
 
-def _more_profile_lines(name: str, path: Path, id_col: str | None) -> list[str]:
-    """The [more_profile.NAME] section of another file about the same people, with its attributes."""
+def _more_profile_lines(name: str, path: Path, id_col: str | None, people: pd.DataFrame) -> list[str]:
+    """The [more_profile.NAME] section of another file about the same people (or about something they
+    share, joined on a column of the people file `people`), with its attributes."""
     frame = _sample(path)
     ident = id_col if id_col in frame.columns else next(
         (c for c in frame.columns if ID_HINTS.search(header_words(c)) and frame[c].is_unique), None)
     valid = None  # a person on several rows, told apart by a date: the file's own attribute history
     if ident is None or not frame[ident].is_unique:
         ident, valid = _history(frame, id_col) or (ident, None)
+    shared = _shared_key(frame, people, id_col) if ident is None or ident != id_col else None
+    if shared:
+        ident = shared[0]
     out = ["", f"# More about the same people: {path.name}, joined by their id (ingest --people {name}={path.name}).",
            f"[more_profile.{name}]", *header_line_of(path),
            f"id_column = {toml_string(ident)}" if ident else 'id_column = "TODO"  # TODO: the column naming the person']
+    if shared:
+        out[1] = f"# What people share: {path.name}, one row per {shared[1]} (ingest --people {name}={path.name})."
+        out.append(f"join_on = {toml_string(shared[1])}  # check: each person gets the row of their {shared[1]}")
     if valid:
         out.append(f"valid_from = {toml_string(valid)}  # check: a person has several rows, each true from this date")
     return out + _attribute_lines(frame, skip=(ident, valid), section=f"more_profile.{name}")
+
+
+def _shared_key(frame: pd.DataFrame, people: pd.DataFrame, id_col: str | None) -> tuple[str, str] | None:
+    """(this file's unique column, the people file's column) where the first names every value the second
+    holds and the second repeats values: a table of districts, branches or products that people share
+    (Berka's district.asc, keyed A1, beside account.asc's district_id)."""
+    for key in (c for c in frame.columns if frame[c].notna().all() and frame[c].is_unique):
+        values = set(frame[key].astype(str).str.strip())
+        for col in (c for c in people.columns if c != id_col):
+            held = people[col].dropna().astype(str).str.strip()
+            held = held[held != ""]
+            if len(held) and held.duplicated().any() and held.isin(values).mean() >= 0.99:
+                return str(key), str(col)
+    return None
 
 
 def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None], section: str = "profile") -> list[str]:

@@ -145,6 +145,11 @@ class MoreProfile(FileSection):
     valid_from: OptionalColumn = None
     """This file's own attribute history: the column holding when each row's values became true (empty:
     since always). A profile as of T then holds each file's version valid strictly before T."""
+    join_on: OptionalColumn = None
+    """Where the file describes something people share rather than each person (their district, their
+    branch, their product): the column of the main profile file whose values this file's id_column holds.
+    Each person gets the row of their value (none where the file has no row for it); each value has one
+    row. Empty: the person's id."""
     ignore: list[str] = []
     attributes: list[Attribute] = []
 
@@ -152,4 +157,8 @@ class MoreProfile(FileSection):
     def _check(self) -> MoreProfile:
         unique([a.source_column for a in self.attributes], ("attributes",), "column")
         not_ignored(self.ignore, [self.id_column, self.valid_from, *(a.source_column for a in self.attributes)])
+        if self.join_on and self.valid_from:
+            raise SpecProblem(("valid_from",), "a file joined on a shared value (join_on) is read as true since "
+                                               "always: its own history is not read; leave valid_from out, or key "
+                                               "its rows by person")
         return self
