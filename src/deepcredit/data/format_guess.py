@@ -202,13 +202,39 @@ def _missing_markers(columns: dict[str, pd.Series]) -> set[str]:
     return found
 
 
+def headerless_names(path: Path, delimiter: str, encoding: str, header_line: int = 1) -> tuple[str, ...]:
+    """column_1, column_2, ... for a CSV file whose first line is data rather than names; () otherwise.
+
+    Why: loan-level exports (Freddie Mac's, Fannie Mae's) write no header; their layout is documented apart.
+    The first line is data where every column whose later values are all numbers holds a number there too
+    (a header holds a name), and at least half of those numbers lie within their column's later values (a
+    header of years, 2019;2020, over counts does not)."""
+    if is_json_lines(path):
+        return ()
+    rows = pd.read_csv(first_part(path), sep=delimiter, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
+                       dtype=str, keep_default_na=False, header=None, nrows=HEAD_LINES, skiprows=header_line - 1)
+    if len(rows) < 3:
+        return ()
+    first, numbers = rows.iloc[0].str.strip(), rows.iloc[1:].apply(lambda c: pd.to_numeric(c.str.strip(), errors="coerce"))
+    written = rows.iloc[1:].apply(lambda c: c.str.strip() != "")
+    numeric = [c for c in rows.columns if written[c].any() and numbers.loc[written[c], c].notna().all()]
+    values = pd.to_numeric(first[numeric], errors="coerce")
+    if not numeric or values[first[numeric] != ""].isna().any():
+        return ()
+    within = [numbers[c].min() <= values[c] <= numbers[c].max() for c in numeric if pd.notna(values[c])]
+    return tuple(f"column_{i}" for i in range(1, rows.shape[1] + 1)) if 2 * sum(within) >= len(within) > 0 else ()
+
+
 def read_text(path: Path, delimiter: str, encoding: str, nrows: int | None = None, header_line: int = 1,
               **kw) -> pd.DataFrame:
     """A CSV file's cells as text, as the draft reads it; a directory's parts one after another (the first
-    `nrows` rows of them); a JSON Lines file's records (data/jsonlines.py; `usecols` selects columns)."""
+    `nrows` rows of them); a JSON Lines file's records (data/jsonlines.py; `usecols` selects columns). A file
+    without a header line (headerless_names) has its columns named column_1, column_2, ..."""
     if is_json_lines(path):
         frame = read_json_text(path, nrows, encoding).astype(object)
         return frame[list(kw["usecols"])] if "usecols" in kw else frame
+    if names := headerless_names(path, delimiter, encoding, header_line):
+        kw = {**kw, "header": None, "names": list(names)}
     frames: list[pd.DataFrame] = []
     for part in table_parts(path):
         left = None if nrows is None else nrows - sum(map(len, frames))

@@ -88,6 +88,8 @@ def file_columns(path: Path, fmt: FileFormat = PLAIN) -> list[str]:
     path = first_part(path)
     if is_parquet(path):
         return list(pq.read_schema(path).names)
+    if fmt.names:  # a file without a header line: its columns as the spec names them
+        return list(fmt.names)
     with open_text(path, fmt.text_encoding, errors="replace") as fh:
         for _ in range(fmt.header_line - 1):  # the lines above the header
             fh.readline()
@@ -98,14 +100,16 @@ class _Checker:
     """Reports a declared column missing from a data file at the spec's line; knows how the files are written."""
 
     def __init__(self, spec_file: str | None, fmt: FileFormat = PLAIN,
-                 header_lines: dict[Path, int] | None = None) -> None:
+                 layouts: dict[Path, tuple[int, tuple[str, ...]]] | None = None) -> None:
         self.spec_file, self.fmt = spec_file, fmt
-        self.header_lines = {Path(p): n for p, n in (header_lines or {}).items()}
+        self.layouts = {Path(p): layout for p, layout in (layouts or {}).items()}
         self._headers: dict[Path, list[str]] = {}
 
     def fmt_for(self, path: Path) -> FileFormat:
-        """How `path` is written: the spec's [format], with the header line its section declares."""
-        return replace(self.fmt, header_line=self.header_lines.get(Path(path), 1))
+        """How `path` is written: the spec's [format], with the header line (or the column names of a file
+        without one) its section declares."""
+        header_line, names = self.layouts.get(Path(path), (1, ()))
+        return replace(self.fmt, header_line=header_line, names=names)
 
     def columns(self, path: Path) -> set[str]:
         """The file's column names, read once per ingest."""
@@ -585,7 +589,7 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
     written to `staged` file by file (an events frame only where the spec declares no history).
     A source is a file, a sheet (book.xlsx#sheet) or a directory of parts (parts.py).
     on_step: told what is being read or checked (a large file takes a while)."""
-    check = _Checker(spec_file, spec.format.file_format(), header_lines(spec, sources))
+    check = _Checker(spec_file, spec.format.file_format(), file_layouts(spec, sources))
     if "people" not in sources:
         raise DataValidationError("people", "no file was given for the people table (--people)")
     for table, declared in (("events", spec.events), ("relations", spec.relations)):
@@ -612,13 +616,15 @@ def read_with_spec(spec: DatasetSpec, sources: dict[str, Path], spec_file: str |
         raise _at_source(exc, sources, check) from None
 
 
-def header_lines(spec: DatasetSpec, sources: dict[str, Path]) -> dict[Path, int]:
-    """Each source file's header line, as its section of the spec declares it."""
+def file_layouts(spec: DatasetSpec, sources: dict[str, Path]) -> dict[Path, tuple[int, tuple[str, ...]]]:
+    """Each source file's header line and, for a file without one, its column names, as its section of the
+    spec declares them."""
     sections: dict[str, object] = {"people": spec.profile, "outcomes": spec.outcomes, "relations": spec.relations,
                                    **{event_source_key(s): ev for s, ev in spec.event_sources()},
                                    **{lookup_key(n): lk for n, lk in spec.lookups.items()},
                                    **{profile_key(n): m for n, m in spec.more_profile.items()}}
-    return {Path(path): getattr(sections.get(key), "header_line", 1) for key, path in sources.items()}
+    return {Path(path): (getattr(sections.get(key), "header_line", 1), tuple(getattr(sections.get(key), "header", ())))
+            for key, path in sources.items()}
 
 
 def _person_columns(spec: DatasetSpec) -> dict[str, dict[str, str]]:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
 """Attribute names are lower-case SQL identifiers: they name stored columns and features."""
@@ -43,6 +43,21 @@ class FileSection(Strict):
     header_line: int = Field(default=1, ge=1)
     """The line of this CSV file that holds its column names, where lines above it hold a title, an
     export's date or Excel's `sep=;` (they are not read; errors still name the file's own lines)."""
+    header: list[str] = []
+    """The column names of a CSV file that has no header line (its first line is data: a loan-level
+    export whose layout is documented apart, as Freddie Mac's and Fannie Mae's are), in the file's order."""
+
+    @model_validator(mode="after")
+    def _check_header(self) -> FileSection:
+        for i, name in enumerate(self.header):
+            if not name.strip():
+                raise SpecProblem(("header", i), "an empty column name: name every column of the file, in order")
+            if name in self.header[:i]:
+                raise SpecProblem(("header", i), f"{name!r} is named twice")
+        if self.header and self.header_line != 1:
+            raise SpecProblem(("header_line",), "a file without a header line (header = [...]) is read from its "
+                                                "first line: leave header_line out")
+        return self
 
 
 def identifier(value: str) -> str:

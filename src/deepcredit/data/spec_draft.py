@@ -42,6 +42,7 @@ from deepcredit.data.format_guess import (
     guess_encoding,
     guess_format,
     guess_layout,
+    headerless_names,
     read_text,
 )
 from deepcredit.data.jsonlines import is_json_lines
@@ -143,10 +144,15 @@ def _format_lines(files: list[Path]) -> list[str]:
 
 
 def header_line_of(path: Path) -> list[str]:
-    """The header_line line of a section whose CSV file has lines above its header (none otherwise)."""
+    """The header_line line of a section whose CSV file has lines above its header, or the header line of
+    one that has no header (none otherwise)."""
     if is_parquet(Path(path)) or is_spreadsheet(Path(path)) or is_json_lines(Path(path)):
         return []
-    line = guess_layout(Path(path))[1]
+    sep, line = guess_layout(Path(path))
+    if names := headerless_names(Path(path), sep, guess_encoding(Path(path)), line):
+        return [f"# TODO: {Path(path).name} has no header line (its first line is data): name its columns in order, as the",
+                "# file's documentation lists them, here and wherever this draft uses column_N below.",
+                f"header = [{', '.join(map(toml_string, names))}]"]
     return [f"header_line = {line}  # check: the {line - 1} line(s) above it (a title, an export's date?) are "
             "not read"] if line > 1 else []
 
@@ -276,12 +282,16 @@ def _history(frame: pd.DataFrame, id_col: str | None = None) -> tuple[str, str] 
     return None
 
 
+PLACEHOLDER = re.compile(r"^column_\d+$")
+"""The draft's own names for the columns of a file without a header line (format_guess.headerless_names)."""
+
+
 def column_series(columns: Iterable[str]) -> list[list[str]]:
     """Groups of three or more columns that differ only in a trailing number (pay_amt1 ... pay_amt6): most
     likely one history written across columns, one per period."""
     groups: dict[str, list[str]] = {}
     for col in columns:
-        if (m := SERIES.match(col)) is not None:
+        if (m := SERIES.match(col)) is not None and not PLACEHOLDER.match(col):
             groups.setdefault(m[1].lower(), []).append(col)
     return [cols for cols in groups.values() if len(cols) >= 3]
 

@@ -98,6 +98,8 @@ class FileFormat:
     header_line: int = 1
     """The CSV line holding the column names: the lines above it (a title, an export's date, Excel's sep=;)
     are not read."""
+    names: tuple[str, ...] = ()
+    """The column names of a CSV file without a header line, in order (its first line is data row 1)."""
 
     @property
     def digit_width(self) -> int | None:
@@ -211,7 +213,7 @@ def _csv_records(path: Path, fmt: FileFormat = PLAIN) -> Iterator[tuple[int, int
         for _ in range(fmt.header_line - 1):  # the lines above the header
             fh.readline()
         reader = csv.reader(fh, delimiter=fmt.delimiter)
-        start, row = fmt.header_line, -1  # the header is record 0
+        start, row = fmt.header_line, 0 if fmt.names else -1  # the header is record 0, where there is one
         for record in reader:
             if record:
                 row += 1
@@ -376,7 +378,19 @@ def _encoding_error(path: Path, fmt: FileFormat) -> DataValidationError:
 
 
 def _read_header(path: Path, fmt: FileFormat) -> list[str]:
-    """The header cells exactly as written (the first non-empty record)."""
+    """The header cells exactly as written (the first non-empty record); for a file without a header line,
+    the column names the spec gives, unless its first line is those names after all."""
+    if fmt.names:
+        first = _first_record(path, fmt)
+        if first == list(fmt.names):
+            raise DataValidationError(str(path), "line 1 is a header (it holds the names the spec gives under "
+                                                 "header = [...]): leave header out of the spec")
+        return list(fmt.names)
+    return _first_record(path, fmt)
+
+
+def _first_record(path: Path, fmt: FileFormat) -> list[str]:
+    """The first non-empty CSV record at or after the header line, exactly as written."""
     try:
         with open_text(path, fmt.text_encoding) as fh:
             for _ in range(fmt.header_line - 1):  # the lines above the header
@@ -418,26 +432,28 @@ def _check_header(header: list[str], spec: TableSpec, name: str, fmt: FileFormat
 
 
 def _invalid_row_error(path: Path, bad: pcsv.InvalidRow, fmt: FileFormat) -> DataValidationError:
-    row = bad.number - 1 if bad.number is not None and bad.number > 1 else None
+    header = 0 if fmt.names else 1  # the lines before data row 1
+    row = bad.number - header if bad.number is not None and bad.number > header else None
     if bad.text.count('"') % 2:
         problem = "a quoted value starts in this row but its closing quote is missing"
     elif not bad.text.strip():
         problem = "the line holds only spaces: delete it or fill in the row"
     else:
         cells = f"{bad.actual_columns} cell" + ("s" if bad.actual_columns != 1 else "")
-        problem = f"the row has {cells} but the header has {bad.expected_columns} columns"
+        named = "the spec's header names" if fmt.names else "the header has"
+        problem = f"the row has {cells} but {named} {bad.expected_columns} columns"
         if bad.actual_columns > bad.expected_columns:
             sep = "a comma" if fmt.delimiter == "," else repr(fmt.delimiter)
             problem += f" (a value that contains {sep} must be in double quotes)"
     if row is None:
         return DataValidationError(str(path), f"{problem}: {_show(bad.text)}")
-    return with_exact_line(DataValidationError(str(path), problem, row, None, 1), path, fmt)
+    return with_exact_line(DataValidationError(str(path), problem, row, None, header), path, fmt)
 
 
-def _csv_chunk(batch: pa.RecordBatch, header: list[str], first_row: int) -> _Chunk:
+def _csv_chunk(batch: pa.RecordBatch, header: list[str], first_row: int, fmt: FileFormat) -> _Chunk:
     frame = batch.to_pandas(types_mapper=_NULLABLE.get)
     frame.columns = header
-    return _Chunk(frame, first_row, 1)
+    return _Chunk(frame, first_row, 0 if fmt.names else 1)
 
 
 def _check_closing_quote(path: Path, last: pa.RecordBatch, row: int, fmt: FileFormat) -> None:
@@ -477,7 +493,7 @@ def _csv_chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk
             path,
             read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=False,
                                           encoding="utf8" if fmt.is_utf8 else fmt.encoding,
-                                          skip_rows=fmt.header_line - 1),
+                                          skip_rows=fmt.header_line - 1, column_names=list(fmt.names) or None),
             parse_options=pcsv.ParseOptions(delimiter=fmt.delimiter, newlines_in_values=True,
                                             invalid_row_handler=on_invalid),
             convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in raw},
@@ -491,14 +507,14 @@ def _csv_chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk
             if not batch.num_rows:
                 continue
             if last is not None:
-                yield _csv_chunk(last, header, row)
+                yield _csv_chunk(last, header, row, fmt)
                 row += last.num_rows
             last = batch
         if last is None:
             yield _Chunk(pd.DataFrame({c: pd.Series([], dtype=object) for c in header}), 1, 1)
             return
         _check_closing_quote(path, last, row + last.num_rows - 1, fmt)
-        yield _csv_chunk(last, header, row)
+        yield _csv_chunk(last, header, row, fmt)
     except pa.ArrowInvalid as exc:
         if invalid:
             raise _invalid_row_error(path, invalid[0], fmt) from None
