@@ -26,8 +26,11 @@ name = "branch"
 type = "categorical"
 dimension = "identity"
 
-[events]
-ignore = ["balance"]
+[[events.measures]]
+name = "balance"
+description = "your account balance"
+risk_direction = -1
+unit = "money"
 
 [events.columns]
 person_id = "account"
@@ -78,7 +81,8 @@ def test_a_log_without_statuses_is_recorded_activity_not_commitments():
     names = {f.name for f in features_for(spec_from_toml(SPEC))}
     assert "n_outcomes" not in names and "bad_rate" not in names  # no commitment, so no record of kept ones
     assert {"amount_received_90d", "amount_spent_90d", "net_flow_90d", "spent_to_received_90d",
-            "months_with_money_in_180d", "received_change_90d", "history_days"} <= names
+            "months_with_money_in_180d", "received_change_90d", "history_days", "balance_last", "balance_min_90d",
+            "balance_trend_180d"} <= names
 
 
 def test_what_came_in_and_went_out_before_the_as_of_date(tmp_path):
@@ -149,7 +153,31 @@ def test_the_draft_reads_a_transaction_log(tmp_path):
     assert 'status = ""  # none found: an activity log' in text and "[events.statuses]" not in text
     assert '"salary" = { amount = "received" }' in text and '"card_purchase" = { amount = "spent" }' in text
     assert 'label = "loan_status"' in text  # codes the user sorts into bad and good
+    assert '[[events.measures]]\nname = "balance"' in text  # a number each row records besides its amount
+    assert [m.name for m in spec_from_toml(text).events.measures] == ["balance"]
     one_kind = rows.drop(columns="type").assign(amount=[1000, -300, 1000, -500, 800, -700, -400])
     one_kind.to_csv(tmp_path / "transactions.csv", index=False)
     text = draft_spec(tmp_path / "people.csv", events=tmp_path / "transactions.csv")
     assert '{ amount = "signed" }' in text
+
+
+def test_a_measure_each_row_records_gives_its_latest_level_and_trend_before_the_as_of_date(tmp_path):
+    ds = _ingest(tmp_path)
+    assert ds.read("events")["balance"].notna().all()
+    at = _at(build_features(ds).frame, "2024-03-01")
+    assert at.loc["a", "balance_last"] == 1200 and at.loc["b", "balance_last"] == -300
+    assert at.loc["b", "balance_min_90d"] == -300 and at.loc["b", "balance_max_90d"] == 800
+    assert at.loc["a", "balance_mean_90d"] == pytest.approx((1000 + 700 + 1700 + 1200) / 4)
+    assert at.loc["b", "balance_trend_180d"] < 0 < at.loc["a", "balance_trend_180d"]
+    before = _at(build_features(ds).frame, "2024-02-01")  # February's balances are not seen on 1 February
+    assert before.loc["a", "balance_last"] == 700 and before.loc["b", "balance_min_90d"] == 100
+
+
+@pytest.mark.parametrize(("measure", "field", "words"), [
+    ('name = "amount"', "events.measures[0].name", "a column of the events table"),
+    ('name = "cash"\ncolumn = "amount"', "events.measures[0].column", "already read"),
+])
+def test_a_measure_that_cannot_be_read_apart_is_refused_at_its_field(measure, field, words):
+    with pytest.raises(SpecError, match=words) as err:
+        spec_from_toml(SPEC.replace('name = "balance"', measure))
+    assert f"field '{field}'" in str(err.value)

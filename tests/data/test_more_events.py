@@ -404,3 +404,11 @@ def test_a_draft_finds_the_column_a_shared_file_joins_on(tmp_path):
                       more_profile={"district": tmp_path / "district.csv"})
     assert 'id_column = "A1"' in text and 'join_on = "district"' in text
     assert spec_from_toml(text).more_profile["district"].join_on == "district"
+
+
+def test_a_measure_declared_differently_in_two_history_files_is_refused_at_its_line():
+    measure = '\n[[{0}.measures]]\nname = "balance"\nrisk_direction = {1}\n'
+    text = _spec_text(BILLS + measure.format("more_events.bills", -1)).replace(
+        "[events.columns]", measure.format("events", 1).strip() + "\n\n[events.columns]")
+    with pytest.raises(SpecError, match=r"'balance' is declared differently in \[events.measures\]"):
+        spec_from_toml(text)

@@ -13,7 +13,7 @@ from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import DataValidationError
 from deepcredit.features.engine import build_features
 
-from .test_ledger import PARTS, SCHEDULE, _files
+from .test_ledger import PAID_IN_PARTS, PARTS, SCHEDULE, _files
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*good labels have a performance window")
 
@@ -141,3 +141,17 @@ def test_a_draft_finds_the_paid_amount_among_several_amounts(tmp_path):
                   "AMT_PAYMENT_CURRENT": [10.0, 0.0], "SK_DPD": [0, 31]}).to_csv(tmp_path / "cards.csv", index=False)
     text = draft_spec(tmp_path / "people.csv", "cards", events=tmp_path / "cards.csv")
     assert 'amount = "AMT_BALANCE"' in text and 'paid_amount = "AMT_PAYMENT_CURRENT"  # check' in text
+
+
+def test_a_payment_carries_none_of_its_rows_measures(tmp_path):
+    """A measure (here what was still owed after the row) is its commitment's, not its payment's."""
+    spec = PAYMENTS.replace("[events.columns]", '[[events.measures]]\nname = "owed_after"\n\n[events.columns]')
+    events = _ingest(tmp_path, ROWS.assign(owed_after=[0, 20, 80, 60]), spec).read("events")
+    assert events.loc[events["kind"] == "instalment", "owed_after"].notna().all()
+    assert events.loc[events["kind"] == "payment", "owed_after"].isna().all()
+
+
+def test_measures_of_commitments_written_in_parts_are_refused():
+    spec = PAID_IN_PARTS.replace("[events.columns]", "[[events.measures]]\nname = \"owed_after\"\n\n[events.columns]")
+    with pytest.raises(SpecError, match="parts_of.*measures are read from files of one row per event"):
+        spec_from_toml(spec)

@@ -168,7 +168,8 @@ def payments_of(events: pd.DataFrame, ev: Events, snapshot: pd.Timestamp | None)
     rows["amount"] = paid[has]
     kept = next(s for s, v in ev.statuses.items() if v.meaning == "kept")  # the spec's own order
     rows["status"] = pd.Series(kept, index=rows.index, dtype="string")
-    rows = rows.drop(columns=["days_late", "due_ts"], errors="ignore")  # no commitment: empty there
+    rows = rows.drop(columns=["days_late", "due_ts", *(m.name for m in ev.measures)],  # no commitment, nor its
+                     errors="ignore")  # measures: empty there
     return pd.concat([events, rows])  # stored sorted by person and time (staged_events), not here
 
 

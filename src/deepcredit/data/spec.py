@@ -331,7 +331,8 @@ class DatasetSpec(Strict):
         if self.more_events and self.events is None:
             raise SpecProblem(("more_events",), "declare the first history file as [events], then the others as "
                                                 "[more_events.NAME]")
-        seen: dict[str, dict[str, tuple[str, BaseModel]]] = {"kinds": {}, "statuses": {}, "outcomes": {}}
+        seen: dict[str, dict[str, tuple[str, BaseModel]]] = {"kinds": {}, "statuses": {}, "outcomes": {},
+                                                              "measures": {}}
         if any(not m.join_on for m in self.more_profile.values()) and not self.profile.id_column:
             raise SpecProblem(("profile", "id_column"), "more profile files join the profile by the person's id: "
                                                         "name the id column")
@@ -351,12 +352,15 @@ class DatasetSpec(Strict):
                 where = (source,) if source == "events" else ("more_events", source)
                 raise SpecProblem((*where, "person_via"), f"{ev.person_via!r} is not a lookup table the spec "
                                   f"declares ([lookups.{ev.person_via}] with its key and person_id)")
-            for group, items in (("kinds", ev.kinds), ("statuses", ev.statuses), ("outcomes", ev.outcomes)):
+            measures = {m.name: m.model_copy(update={"column": None}) for m in ev.measures}  # its header aside
+            for group, items in (("kinds", ev.kinds), ("statuses", ev.statuses), ("outcomes", ev.outcomes),
+                                 ("measures", measures)):
                 for value, item in items.items():
                     first = seen[group].setdefault(value, (source, item))
                     if first[1] != item:
                         where = (source,) if source == "events" else ("more_events", source)
-                        raise SpecProblem((*where, group, value), f"{value!r} is declared differently in "
+                        at = list(items).index(value) if group == "measures" else value  # a list in the file
+                        raise SpecProblem((*where, group, at), f"{value!r} is declared differently in "
                                           f"[{_section(first[0])}.{group}]: the files share one events table, so "
                                           "give it the same declaration or another name")
         return self
@@ -420,9 +424,11 @@ class DatasetSpec(Strict):
         present = {c: next((getattr(ev.columns, c) for ev in sources if getattr(ev.columns, c)), None)
                    for c in ("amount", "days_late", "counterparty", "due_ts", "settled_ts")}
         columns = EventColumns.model_validate({"kind": "kind", "status": "status", **present})
+        measures = {m.name: m.model_copy(update={"column": None}) for ev in sources for m in ev.measures}
         merged = Events(columns=columns, kinds={k: v for ev in sources for k, v in ev.kinds.items()},
                         statuses={k: v for ev in sources for k, v in ev.statuses.items()},
-                        outcomes={k: v for ev in sources for k, v in ev.outcomes.items()})
+                        outcomes={k: v for ev in sources for k, v in ev.outcomes.items()},
+                        measures=list(measures.values()))
         return self.model_copy(update={**update, "events": merged, "more_events": {}})
 
     def attribute(self, name: str) -> Attribute:

@@ -56,6 +56,7 @@ from deepcredit.data.sheets import (
     split_sheet,
 )
 from deepcredit.data.spec_base import IDENTIFIER, identifier
+from deepcredit.data.spec_events import MEASURE_RESERVED
 from deepcredit.data.validate import BOOLEAN_TEXT, PLAIN, DataValidationError, is_parquet, toml_string
 
 SAMPLE_ROWS = 20_000
@@ -641,6 +642,9 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
     if paid:
         out.append(f'paid_kind = "{payment}"  # check: what each row paid ({paid}) becomes a payment event beside '
                    "the row's commitment")
+    measures = [] if parts else [c for c, ty in types.items() if ty == "numeric" and c not in taken
+                                 and _measure_like(c, frame[c])]
+    taken |= set(measures)
     out += _ignored(types, taken)
     if found["due_ts"] and found["settled_ts"]:
         out += [GRACE_HINT]
@@ -678,6 +682,36 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
         out += ["", "# What each status means: kept, late (still paid), broken (never counts as paid), open, neutral.",
                 f"[{section}.statuses]"]
         out += _meanings(found["status"], vocab, STATUS_WORDS, "meaning", "neutral")
+    return out + _measure_lines(section, measures)
+
+
+DOCUMENT_NUMBER = re.compile(r"(^|_)(no|nr|num|number|ref|code|zip|postcode|seq|sequence|version)$")
+"""A numeric column named so numbers a document or a place (order_no, zip): no measure."""
+
+
+def _measure_like(column: str, values: pd.Series) -> bool:
+    """Whether a numeric column of a history file is a quantity each row records (a balance), not an id,
+    a document's number (order_no; whole numbers rising row by row) or a column the draft named itself."""
+    words = header_words(column)
+    if ID_HINTS.search(words) or DOCUMENT_NUMBER.search(words) or PLACEHOLDER.match(column):
+        return False
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    return not (len(numbers) > 2 and (numbers == numbers.round()).all() and numbers.is_monotonic_increasing
+                and numbers.is_unique)
+
+
+def _measure_lines(section: str, columns: list[str]) -> list[str]:
+    """A [[section.measures]] table for each other number the rows record (a balance after the row, the
+    credit in use): its latest value, level and trend become features."""
+    out = ["", "# Other numbers each row records: their latest value, level and trend become features. Check each;",
+           "# move one that means nothing (a code, a number of a document) to ignore."] if columns else []
+    for col in columns:
+        name = identifier(col)
+        name = name if name not in MEASURE_RESERVED else f"{name}_value"
+        out += [f"[[{section}.measures]]", f"name = {toml_string(name)}",
+                *([f"column = {toml_string(col)}"] if name != col else []),
+                'dimension = "fulfilment_capacity"  # check', f"description = {toml_string('your ' + name.replace('_', ' '))}",
+                "risk_direction = 0  # +1 if a higher value is riskier, -1 if safer", ""]
     return out
 
 

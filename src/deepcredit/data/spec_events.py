@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from deepcredit.data.schema import REPORTED_OUTCOMES
+from deepcredit.data.schema import REPORTED_OUTCOMES, Dimension
 from deepcredit.data.spec_base import (
     IDENTIFIER,
     FileSection,
@@ -61,6 +61,37 @@ class EventKind(Strict):
     commitment: bool = True
     """False for a kind that only moves money (a payment made against a commitment written elsewhere, as
     [events] paid_kind makes): counted in the money features, never as a commitment kept, late or broken."""
+
+
+MEASURE_RESERVED = frozenset({"person_id", "as_of", "ts", "kind", "amount", "status", "due_ts", "days_late",
+                              "counterparty", "settled_ts", "paid_amount", "age_days", "is_good", "is_bad",
+                              "is_severe", "is_outcome", "label"})
+"""Names of the events table's own columns and of the event stages' (features.sources): no measure's name."""
+
+
+class Measure(Strict):
+    """A number each row of a history file records besides its amount: a statement's balance, the credit in
+    use, an account's balance after a transaction. Its latest value, its level over the last months (mean,
+    lowest, highest) and its monthly trend become features of its dimension (features.templates)."""
+
+    name: str = Field(pattern=IDENTIFIER)
+    column: str | None = None
+    """The column's header in the file, where it differs from `name`."""
+    dimension: Dimension = Dimension.FULFILMENT_CAPACITY
+    description: str = ""
+    """Completes 'your score is lowered by ...' (your account balance)."""
+    improve: str = ""
+    risk_direction: Literal[-1, 0, 1] = 0
+    """+1 where a higher value is riskier (a balance owed), -1 where safer (money in the account)."""
+    unit: str = Field(default="", max_length=40)
+
+    @property
+    def source_column(self) -> str:
+        return self.column or self.name
+
+    @property
+    def text(self) -> str:
+        return self.description or f"your {self.name.replace('_', ' ')}"
 
 
 class EventStatus(Strict):
@@ -142,6 +173,8 @@ class Events(FileSection):
     """The kind each row's payment becomes where the file names a paid_amount column: declared in
     [events.kinds] with amount = "paid" and commitment = false, so the money counts as repaid and the row's
     commitment (its amount owed, its status) is counted once."""
+    measures: list[Measure] = []
+    """Numbers each row records besides its amount (Measure), stored with the events as columns of their names."""
     outcomes: dict[str, ReportedOutcome] = {}
     """What the scoring service's reported outcomes (`rental_returned_late`, ...) are in this data set's
     kinds and statuses; one not listed is the simulator's (kind, status) where the spec declares both."""
@@ -162,8 +195,10 @@ class Events(FileSection):
 
     @model_validator(mode="after")
     def _check(self) -> Events:
-        not_ignored(self.ignore, [*self.columns.model_dump().values(), *self.parts_of])
+        not_ignored(self.ignore, [*self.columns.model_dump().values(), *self.parts_of,
+                                  *(m.source_column for m in self.measures)])
         mapped = {v for v in self.columns.model_dump().values() if v}
+        self._check_measures(mapped)
         for i, col in enumerate(self.parts_of):
             if col in mapped:
                 raise SpecProblem(("parts_of", i), f"{col!r} is already one of [events.columns]: name the columns "
@@ -233,6 +268,22 @@ class Events(FileSection):
                         raise SpecProblem((group, value, "share", "label"), f"share label {label!r} is used twice")
                     labels[label] = (group, value)
         return self
+
+    def _check_measures(self, mapped: set[str]) -> None:
+        """Measures are named apart from the events table's own columns and from each other, read from a
+        column no other role takes, and recorded once per row (not on commitments written in parts)."""
+        for i, m in enumerate(self.measures):
+            if m.name in MEASURE_RESERVED:
+                raise SpecProblem(("measures", i, "name"), f"{m.name!r} is a column of the events table: name the "
+                                                           "measure otherwise (and give its header as column)")
+            if m.name in (n.name for n in self.measures[:i]):
+                raise SpecProblem(("measures", i, "name"), f"{m.name!r} is named twice")
+            if m.source_column in mapped or m.source_column in self.parts_of:
+                raise SpecProblem(("measures", i, "column" if m.column else "name"),
+                                  f"{m.source_column!r} is already read as another of the file's columns")
+        if self.measures and self.parts_of:
+            raise SpecProblem(("measures",), "a commitment written in parts (parts_of) has one value per part, not "
+                                             "one per event: measures are read from files of one row per event")
 
     def _check_payments(self) -> None:
         """paid_amount and paid_kind go together; the payments' kind is money paid, not a commitment, and

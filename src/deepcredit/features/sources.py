@@ -102,16 +102,20 @@ def stages(d: Dialect, people_columns: set[str], event_columns: set[str],
     kept, open_ = (ev.statuses_meaning("kept"), ev.statuses_meaning("open")) if ev else (none, none)
     flows = ev.flow_kinds if ev else none
     if ev is not None:
-        steps += _event_stages(d, ev, days_late, counterparty, kept, bad, severe, open_)
+        steps += _event_stages(d, ev, days_late, counterparty, kept, bad, severe, open_, event_columns)
     if spec.relations is not None:
         steps += _neighbour_stages(d, bad, severe, open_, flows)
     return steps
 
 
 def _event_stages(d: Dialect, ev: Events, days_late: str, counterparty: str, kept: frozenset[str],
-                  bad: frozenset[str], severe: frozenset[str], open_: frozenset[str]) -> list[tuple[str, str]]:
+                  bad: frozenset[str], severe: frozenset[str], open_: frozenset[str],
+                  event_columns: set[str]) -> list[tuple[str, str]]:
     paid = paid_condition(ev) if ev.kinds_amount("paid") else "1 = 0"
     owed = owed_condition(ev)
+    # each declared measure (a statement's balance); empty where the table lacks it (a served event)
+    measures = "".join(f",\n                   {f'e.{m.name}' if m.name in event_columns else 'CAST(NULL AS DOUBLE)'}"
+                       f" AS {m.name}" for m in ev.measures)
     def flag(cond: str) -> str:
         return f"CASE WHEN {_commitment(ev.flow_kinds)}{cond} THEN 1 ELSE 0 END"
 
@@ -122,7 +126,7 @@ def _event_stages(d: Dialect, ev: Events, days_late: str, counterparty: str, kep
                    {flag(isin('e.status', kept))} AS is_good,
                    {flag(isin('e.status', bad))} AS is_bad,
                    {flag(isin('e.status', severe))} AS is_severe,
-                   {flag(f"NOT ({isin('e.status', open_)})")} AS is_outcome
+                   {flag(f"NOT ({isin('e.status', open_)})")} AS is_outcome{measures}
             FROM spine_d s JOIN events e ON e.person_id = s.person_id AND e.ts < s.as_of"""),
         # Runs of consecutive broken commitments: a broken one's run is told by how many kept ones are as
         # recent or more (a running count over time, newest first). Events on the same day are peers of the

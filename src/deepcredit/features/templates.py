@@ -439,6 +439,28 @@ def behaviour_features(ev: Events) -> list[FeatureDef]:
     return out
 
 
+def measure_features(ev: Events) -> list[FeatureDef]:
+    """Each declared measure's latest value, its level over the last 3 months (mean, lowest, highest) and
+    its monthly trend over the last 6, in its own dimension and words (the aggregates the Amex default
+    prediction winners took of each statement column)."""
+    out: list[FeatureDef] = []
+    for m in ev.measures:
+        col, text, unit = m.name, m.text, m.unit
+        improve = m.improve or IMPROVE_BY_DIMENSION.get(m.dimension, KEEP_CURRENT)
+        recent = f"CASE WHEN age_days <= 90 THEN {col} END"
+        level = {"mean": (f"AVG({recent})", f"{text}, on average over the last 3 months"),
+                 "min": (f"MIN({recent})", f"{text} at its lowest in the last 3 months"),
+                 "max": (f"MAX({recent})", f"{text} at its highest in the last 3 months")}
+        out.append(FeatureDef(f"{col}_last", m.dimension, E, latest(col, f"{col} IS NOT NULL"), f"{text} (latest)",
+                              improve, risk_direction=m.risk_direction, unit=unit))
+        out += [FeatureDef(f"{col}_{stat}_90d", m.dimension, E, sql, words, improve, risk_direction=m.risk_direction,
+                           unit=unit) for stat, (sql, words) in level.items()]
+        out.append(FeatureDef(f"{col}_trend_180d", m.dimension, E,
+                              f"30 * regr_slope(CASE WHEN age_days <= 180 THEN {col} END, -age_days)",
+                              f"the monthly trend of {text}", improve, risk_direction=m.risk_direction))
+    return out
+
+
 # --- graph templates -------------------------------------------------------------------------------------
 
 def social_features(spec: DatasetSpec) -> list[FeatureDef]:
@@ -493,9 +515,10 @@ def features_for(spec: DatasetSpec) -> list[FeatureDef]:
         BP: behaviour_features(ev) if ev is not None else [],
         SC: social_features(spec),
     }
+    measured = measure_features(ev) if ev is not None else []
     out: list[FeatureDef] = []
     for d in Dimension:
-        out += [f for f in profile if f.dimension is d] + by_dim[d]
+        out += [f for f in profile if f.dimension is d] + by_dim[d] + [f for f in measured if f.dimension is d]
     names = [f.name for f in out]
     clash = next((n for n in names if names.count(n) > 1), None)
     if clash is not None:
