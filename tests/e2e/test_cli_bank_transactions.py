@@ -87,7 +87,7 @@ def test_bank_shaped_files_from_draft_to_reasons(tmp_path):
     spec.write_text(_edited(draft))
     shown = _ok(["ingest", "--spec", str(spec), "--people", str(tmp_path / "account.asc"), *files,
                  "--out", str(tmp_path / "ds")])
-    assert "people: 200" in shown and "money only 4,850" in shown, shown  # 24 transactions each, 50 cards
+    assert "people: 200" in shown and "money only 4,800, activity 50" in shown, shown  # 24 transactions each, 50 cards
     ds = Dataset(tmp_path / "ds")
     people = ds.read("people")
     assert people["a13"].notna().all()  # every account's district figures

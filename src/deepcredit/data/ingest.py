@@ -762,15 +762,17 @@ def ingest_with_spec(spec: DatasetSpec, sources: dict[str, Path], out: Path, spe
 
 def events_by_meaning(ds: Dataset) -> dict[str, int]:
     """How many stored events each status meaning holds (kept, late, broken, open, neutral), and how many
-    are money only (a kind with commitment = false, such as paid_kind's payments): a check a modeller reads
-    after ingest, as a status mapped to the wrong meaning shows at once."""
+    are no commitment: money only (a kind with commitment = false that moves money, such as paid_kind's
+    payments or a bank's transactions) or activity (one without money, such as a card issued): a check a
+    modeller reads after ingest, as a status mapped to the wrong meaning shows at once."""
     ev = ds.spec.events
     if ev is None:
         return {}
     rows = ds.connect().execute("SELECT kind, status, COUNT(*) FROM events GROUP BY kind, status").fetchall()
-    out = {m: 0 for m in (*get_args(StatusMeaning), "money only")}
+    out = {m: 0 for m in (*get_args(StatusMeaning), "money only", "activity")}
+    neutral = ev.kinds_amount("neutral")
     for kind, status, n in rows:
-        meaning = "money only" if kind in ev.flow_kinds else \
+        meaning = ("activity" if kind in neutral else "money only") if kind in ev.flow_kinds else \
             ev.statuses[status].meaning if status in ev.statuses else "undeclared"
         out[meaning] = out.get(meaning, 0) + int(n)
     return {m: n for m, n in out.items() if n}
