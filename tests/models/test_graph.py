@@ -133,3 +133,19 @@ def test_sampled_blocks_respect_fanouts_and_match_the_full_graph(world):
         whole = tower(x, torch.from_numpy(inp.graph.edge_index))[torch.from_numpy(seeds)]
     assert via_blocks.shape == (len(seeds), 8)
     assert torch.allclose(via_blocks, whole, atol=1e-5)
+
+
+def test_a_layer_at_a_time_gives_the_scores_of_the_whole_network(world):
+    """Layer-wise inference (batch scoring): the first layer's output for every node, then the last layer
+    alone on it, is the network's logit."""
+    inp, model = world["inp"], world["model"]
+    everyone = model.layer_states(inp, 1)  # the rows of this bundle are every node
+    assert everyone.shape == (len(inp.tabular.frame), model.hidden) and everyone.dtype == np.float32
+    rows = inp.take(world["test"])
+    staged = replace(rows, node_states={"graph": everyone})
+    assert np.allclose(model.decision_function(staged), model.decision_function(rows), rtol=1e-5, atol=1e-6)
+    explained = model.explain(staged)
+    assert np.allclose(explained.logit(), explained.decision) and np.allclose(explained.decision,
+                                                                              model.decision_function(rows), atol=1e-5)
+    with pytest.raises(ValueError, match="layers 1 to 1"):
+        model.layer_states(inp, 2)

@@ -56,7 +56,9 @@ def test_chunked_scores_equal_scoring_everyone_at_once(fitted, tmp_path):
     assert job["complete"] and len(job["parts"]) == 5 and job["chunks"] == 5
     assert sum(p["rows"] for p in job["parts"].values()) == len(whole) == job["rows"]
     assert len(job["history_parts"]) == 5  # every person's own history once, for the chunks that neighbour them
+    assert len(job["state_parts"]) == 5  # the graph member's first layer for everyone: chunks read one hop only
     assert not (tmp_path / "s" / "_features").exists()  # the job's stores are removed when done
+    assert not (tmp_path / "s" / "_states").exists()
     assert not (tmp_path / "s" / "_neighbour_histories").exists()
     chunked = read_scores(tmp_path / "s").sort_values(KEY).reset_index(drop=True)
     assert not chunked.duplicated(KEY).any()

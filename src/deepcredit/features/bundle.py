@@ -34,6 +34,10 @@ class ModelInput:
     known_at: np.ndarray | None = None
     """When each row's label became known (as_of + its performance window), for every row of the tabular
     frame; None: at as_of. Splits over time train only on labels known by the date they cut at."""
+    node_states: dict[str, np.ndarray] | None = None
+    """Layer-wise graph inference (workflows/score.py): for a graph member's kind, what enters its last layer
+    for every row of the tabular frame, computed a layer at a time over the whole population; the member
+    then needs each row's neighbours one hop out only."""
 
     @property
     def index(self) -> np.ndarray:

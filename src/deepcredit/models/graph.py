@@ -465,13 +465,48 @@ class GraphModel(CreditModel):
         return self._decision(inp, self.encoder_.transform(inp.tabular.X))
 
     def _decision(self, inp: ModelInput, x_all: np.ndarray) -> np.ndarray:
-        """decision_function with the node inputs of every node (encoder_.transform) already at hand."""
+        """decision_function with the node inputs of every node (encoder_.transform) already at hand; with
+        the states entering the last layer given (ModelInput.node_states), only that layer runs."""
         self._check_fitted()
         graph = _require_graph(inp)
         device = next(self.net_.parameters()).device
+        states = (inp.node_states or {}).get(self.kind)
         with _torch.torch_threads(self.threads):
-            return self._forward_rows(self.net_.eval(), torch.from_numpy(x_all).to(device),
-                                      Adjacency.from_graph(graph), inp.index, device)
+            if states is None:
+                return self._forward_rows(self.net_.eval(), torch.from_numpy(x_all).to(device),
+                                          Adjacency.from_graph(graph), inp.index, device)
+            h = self._layer(self.layers - 1, states, Adjacency.from_graph(graph), inp.index)
+            with torch.no_grad():
+                return self.net_.head(torch.from_numpy(h).to(device)).squeeze(-1).cpu().numpy().astype(np.float64)
+
+    def layer_states(self, inp: ModelInput, layer: int, states: np.ndarray | None = None) -> np.ndarray:
+        """What layer `layer` (1 .. layers - 1) gives the rows inp.index, [rows, hidden] float32, from what the
+        layer before gave every node of inp (`states`; for layer 1 the node inputs, built here).
+
+        Layer-wise inference: a batch job computes every person's states one layer at a time, each chunk of
+        people reading its neighbours' states of the layer before, so no chunk needs people beyond one hop;
+        the last layer then runs in decision_function (ModelInput.node_states)."""
+        self._check_fitted()
+        if not 1 <= layer < self.layers:
+            raise ValueError(f"graph model: layer {layer} of {self.layers}: states are given for layers 1 to "
+                             f"{self.layers - 1} (the last one scores)")
+        if states is None:
+            states = self.encoder_.transform(inp.tabular.X)
+        with _torch.torch_threads(self.threads):
+            return self._layer(layer - 1, states, Adjacency.from_graph(_require_graph(inp)), inp.index)
+
+    @torch.no_grad()
+    def _layer(self, i: int, states: np.ndarray, adj: Adjacency, nodes: np.ndarray) -> np.ndarray:
+        """Layer i (0-based) of the tower for `nodes`, every neighbour's row of `states` its message (exact),
+        in fixed batches of PREDICT_BATCH nodes: [len(nodes), hidden] float32."""
+        device = next(self.net_.parameters()).device
+        layer = cast(SAGELayer, self.net_.eval().tower.layers[i])
+        h_all = torch.from_numpy(np.ascontiguousarray(states, dtype=np.float32)).to(device)
+        out = []
+        for b in range(0, len(nodes), PREDICT_BATCH):
+            block = sample_blocks(adj, nodes[b: b + PREDICT_BATCH], [None])[0].to(device)
+            out.append(torch.relu(layer(h_all[torch.from_numpy(block.src_nodes).to(device)], block)).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, layer.lin_self.out_features), np.float32)
 
     @staticmethod
     @torch.no_grad()

@@ -15,6 +15,12 @@ Graph members read neighbours: a person's score depends on the people within the
 the default GraphSAGE). Those people enter a chunk as context rows: their features are read from the
 job's feature store (OUT/_features, built chunk by chunk first), they are nodes of the chunk's graph, and
 they are scored by nobody; so chunked scores equal the scores of the whole population at once.
+
+Where every graph member can be run a layer at a time (models.stack.layer_wise_members), the context is
+one hop, whatever the depth: every person's output of each layer but the last is computed first, chunk by
+chunk, each chunk reading its neighbours' outputs of the layer before (OUT/_states/layer-L), and the last
+layer reads them (ModelInput.node_states). Two hops from 100,000 people of the benchmark's world reach
+579,103 people; one hop, 196,785.
 """
 
 from __future__ import annotations
@@ -44,13 +50,15 @@ from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
-from deepcredit.models.stack import graph_hops, model_views
+from deepcredit.models.stack import graph_hops, layer_wise_members, model_views
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.scope import ScopedData, neighbourhood
 
 JOB = "_job.json"
 FEATURE_STORE = "_features"
 HISTORY_STORE = "_neighbour_histories"
+STATE_STORE = "_states"
+"""Each graph member's output of each layer but the last, for every spine row (layer-wise inference)."""
 MAX_HISTORY_DATES = 32
 """Neighbour histories are stored per person and as-of date of the spine: up to this many dates (a batch
 spine has one); past it, each chunk reads its neighbours' events instead."""
@@ -59,7 +67,8 @@ IDENTITY = ("format", "model_sha256", "data_fingerprint", "spine", "chunk_size",
             "chunks", "rows")
 """What makes two runs the same job: a rerun resumes only when all of these agree."""
 ChunkFn = Callable[[str, int, int], None]
-"""on_chunk(stage, chunks done, chunks in all): stage is 'neighbour histories', 'features' or 'scores'."""
+"""on_chunk(stage, chunks done, chunks in all): stage is 'neighbour histories', 'features', 'graph layer
+L' or 'scores'."""
 
 
 def part_name(i: int) -> str:
@@ -223,6 +232,10 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
         for i in range(n):
             scorer.store_features(i)
             tick("features", i + 1, n)
+        for layer in range(1, scorer.state_layers + 1):
+            for i in range(n):
+                scorer.store_states(i, layer)
+                tick(f"graph layer {layer}", i + 1, n)
     for i in range(n):
         path = job.out / part_name(i)
         if i in pending:
@@ -230,7 +243,7 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
             job.write("parts", path.name, path, string_columns(card))
         tick("scores", i + 1, n)
     spine.close()
-    for store in (FEATURE_STORE, HISTORY_STORE):
+    for store in (FEATURE_STORE, HISTORY_STORE, STATE_STORE):
         shutil.rmtree(job.out / store, ignore_errors=True)
     return job.finish()
 
@@ -243,6 +256,8 @@ class _ChunkScorer:
         self.defs, self.dataset, self.spine, self.job = defs, dataset, spine, job
         self.views = model_views(model)
         self.hops = graph_hops(model)
+        self.layered = layer_wise_members(model)
+        """Graph members run a layer at a time (kind: member), or None: context rows within their hops."""
         self.meta = {"dataset": dataset.name, "data_fingerprint": fingerprint}
         self.histories: Path | None = None
         """The job's store of neighbour histories, once built (store_histories)."""
@@ -251,13 +266,53 @@ class _ChunkScorer:
         """The chunk's data: with the stored neighbour histories, only its own events are read."""
         return ScopedData(self.dataset, people, neighbour_histories=self.histories)
 
+    @property
+    def state_layers(self) -> int:
+        """The layers whose outputs are stored before scoring (every graph member's but its last)."""
+        return 0 if not self.hops or not self.layered else max(_depth(m) for m in self.layered.values()) - 1
+
     def model_input(self, i: int) -> ModelInput:
         """Chunk i's bundle."""
         rows = self.spine.rows(i)
         if not self.hops:
             return build_model_input(self._scoped(chunk_people(rows)), spine=rows, views=self.views,
                                      definitions=self.defs)
-        return self._with_context(rows)
+        last = {kind: _depth(m) - 1 for kind, m in (self.layered or {}).items()}  # what each last layer reads
+        return self._with_context(rows, last)
+
+    # -- layer-wise inference: each graph member's layer outputs, one layer at a time -------------------
+    def store_states(self, i: int, layer: int) -> None:
+        """Chunk i's outputs of layer `layer` of every graph member that has a layer after it."""
+        path = self.job.out / STATE_STORE / f"layer-{layer}" / store_name(i)
+        if self.job.done("state_parts", f"{layer}/{path.name}", path):
+            return
+        assert self.layered is not None
+        deeper = {kind: m for kind, m in self.layered.items() if _depth(m) > layer}
+        inp = self._with_context(self.spine.rows(i), {kind: layer - 1 for kind in deeper}, final=False)
+        own = inp.tabular.frame.iloc[inp.index]
+        columns = {"person_id": pa.array(own["person_id"].astype(str).to_numpy(), pa.string()),
+                   "as_of": pa.array(own["as_of"].to_numpy())}
+        for kind, m in deeper.items():
+            states = m.layer_states(inp, layer, (inp.node_states or {}).get(kind))  # type: ignore[attr-defined]
+            columns[kind] = pa.FixedSizeListArray.from_arrays(pa.array(states.reshape(-1), pa.float32()),
+                                                              states.shape[1])
+        table = pa.table(columns)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_parquet(path, table)
+        self.job.record("state_parts", f"{layer}/{path.name}", {"rows": table.num_rows, "sha256": file_sha256(path)})
+
+    def _states(self, layer: int, kinds: list[str], frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The stored outputs of layer `layer` for the rows of `frame` (ordered (as_of, person_id), as the
+        feature store's are), by member kind."""
+        store = pads.dataset(str(self.job.out / STATE_STORE / f"layer-{layer}"), format="parquet")
+        wanted = pads.field("person_id").isin(pa.array(frame["person_id"].astype(str).unique(), pa.string())) & \
+            pads.field("as_of").isin(pa.array(pd.DatetimeIndex(frame["as_of"].unique()).astype("datetime64[us]")))
+        table = store.to_table(filter=wanted).sort_by([("as_of", "ascending"), ("person_id", "ascending")])
+        keys = table.select(["person_id", "as_of"]).to_pandas()
+        if not (keys["person_id"].to_numpy() == frame["person_id"].astype(str).to_numpy()).all() or \
+                len(keys) != len(frame):
+            raise RuntimeError(f"{self.job.out}: the stored layer {layer} outputs do not match the stored features")
+        return {kind: table[kind].combine_chunks().flatten().to_numpy().reshape(len(table), -1) for kind in kinds}
 
     # -- neighbour histories: each person's once, read by every chunk that has them as a neighbour -------
     def reads_neighbours(self) -> bool:
@@ -298,9 +353,14 @@ class _ChunkScorer:
                 frame[d.name] = frame[d.name].astype(object).astype("category")
         return frame
 
-    def _with_context(self, own: pd.DataFrame) -> ModelInput:
+    def _with_context(self, own: pd.DataFrame, layers: dict[str, int] | None = None, final: bool = True
+                      ) -> ModelInput:
+        """Chunk `own`'s bundle with its neighbours as context rows: within the members' hops, or, layer-wise
+        (`layers`: the stored layer each graph member reads, by kind; 0 the node inputs), one hop with those
+        layers' outputs for every row. final: a bundle to score (with sequences), else for a layer's states."""
         people = chunk_people(own)
-        inner = neighbourhood(self.dataset, people, self.hops - 1)  # whose messages the members read
+        hops = 1 if self.layered else self.hops
+        inner = neighbourhood(self.dataset, people, hops - 1)  # whose messages the members read
         ball = neighbourhood(self.dataset, inner, 1)  # and the one hop further that sends them
         frame = self._stored(ball, own["as_of"].unique())
         defs = [d for d in self.defs if d.name in frame.columns]
@@ -313,12 +373,20 @@ class _ChunkScorer:
                                                          "as_of": pa.array(frame["as_of"].to_numpy()),
                                                          "row_id": pa.array(np.arange(len(frame)))}))
             graph = build_graph(session, nodes="SELECT person_id, as_of, row_id FROM _ball_rows")
+        states: dict[str, np.ndarray] = {}
+        for layer in sorted(set((layers or {}).values()) - {0}):
+            states.update(self._states(layer, [k for k, v in (layers or {}).items() if v == layer], frame))
         sequences = None
-        if "temporal" in self.views:
+        if final and "temporal" in self.views:
             with closing(open_session(ScopedData(self.dataset, people, own_events=True), own)) as own_session:
                 mine = build_sequences(own_session)
             sequences = scatter(mine, positions, len(frame)) if mine is not None else None  # no events declared
-        return ModelInput(tabular, sequences, graph, rows=positions)
+        return ModelInput(tabular, sequences, graph, rows=positions, node_states=states or None)
+
+
+def _depth(member: CreditModel) -> int:
+    """A graph member's number of layers (its hops)."""
+    return graph_hops(member)
 
 
 def scatter(seq: Sequences, positions: np.ndarray, n: int) -> Sequences:
