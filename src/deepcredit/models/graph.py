@@ -501,7 +501,7 @@ class GraphModel(CreditModel):
         in fixed batches of PREDICT_BATCH nodes: [len(nodes), hidden] float32."""
         device = next(self.net_.parameters()).device
         layer = cast(SAGELayer, self.net_.eval().tower.layers[i])
-        h_all = torch.from_numpy(np.ascontiguousarray(states, dtype=np.float32)).to(device)
+        h_all = torch.from_numpy(np.require(states, np.float32, ["C", "W"])).to(device)  # stored: read-only
         out = []
         for b in range(0, len(nodes), PREDICT_BATCH):
             block = sample_blocks(adj, nodes[b: b + PREDICT_BATCH], [None])[0].to(device)
