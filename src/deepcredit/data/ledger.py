@@ -204,7 +204,7 @@ def derived_status(events: pd.DataFrame, settled: pd.Series | None, ev: Events, 
     """Each row's status in a file without a status column (spec_events.derived_statuses): told from its
     due and settled dates, else from its days late, else (an activity log) simply recorded."""
     c = ev.columns
-    if c.due_ts is not None and c.settled_ts is not None and settled is not None:
+    if c.due_ts is not None and settled is not None:  # settled: the declared settled_ts column
         return status_from_dates(events, settled, snapshot, file)
     if c.days_late is not None:
         return status_from_days_late(events["days_late"], ev.missed_after_days)

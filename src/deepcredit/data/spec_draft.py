@@ -307,8 +307,7 @@ def _more_profile_lines(name: str, path: Path, id_col: str | None, people: pd.Da
     if ident is None or not frame[ident].is_unique:
         ident, valid = _history(frame, id_col) or (ident, None)
     shared = _shared_key(frame, people, id_col) if ident is None or ident != id_col else None
-    if shared:
-        ident = shared[0]
+    ident = shared[0] if shared else ident
     out = ["", f"# More about the same people: {path.name}, joined by their id (ingest --people {name}={path.name}).",
            f"[more_profile.{name}]", *header_line_of(path),
            f"id_column = {toml_string(ident)}" if ident else 'id_column = "TODO"  # TODO: the column naming the person']
@@ -668,11 +667,12 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
         out.append(f"paid_amount = {toml_string(paid)}  # check: the money paid against the row's amount owed")
     out += ["", "# What each kind's amount is: owed (a bill), paid (a repayment), received or spent (money in or out),",
             "# signed (in when positive, out when negative), rating, or neutral.", f"[{section}.kinds]"]
-    words = (*FLOW_WORDS, *AMOUNT_WORDS) if not found["status"] and told == "activity" else AMOUNT_WORDS
+    activity = not found["status"] and told == "activity"
+    words = (*FLOW_WORDS, *AMOUNT_WORDS) if activity else AMOUNT_WORDS
     if found["kind"]:
         out += _meanings(found["kind"], vocab, words if found["amount"] else (), "amount", "neutral")
     else:
-        amount = "owed" if paid else (_one_amount(frame, found["amount"], words)) if found["amount"] else "neutral"
+        amount = "owed" if paid else _one_amount(frame, found["amount"], words, activity) if found["amount"] else "neutral"
         out.append(f'{one_kind} = {{ amount = "{amount}" }}  # the one kind of this file: '
                    "check its name (reason codes show it) and what its amount is")
     if paid:
@@ -715,11 +715,11 @@ def _measure_lines(section: str, columns: list[str]) -> list[str]:
     return out
 
 
-def _one_amount(frame: pd.DataFrame, column: str, words: tuple[tuple[str, str], ...]) -> str:
+def _one_amount(frame: pd.DataFrame, column: str, words: tuple[tuple[str, str], ...], activity: bool) -> str:
     """What the amount of a one-kind file means: guessed from its header; in an activity log, amounts
     both above and below 0 are money in and out (signed); else a bill (owed)."""
     amounts = pd.to_numeric(frame[column], errors="coerce")
-    if words is not AMOUNT_WORDS and (amounts < 0).any() and (amounts > 0).any():
+    if activity and (amounts < 0).any() and (amounts > 0).any():
         return "signed"
     return _guess(column, words) or "owed"
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from deepcredit.data.schema import REPORTED_OUTCOMES, Dimension
+from deepcredit.data.schema import EVENTS, REPORTED_OUTCOMES, Dimension
 from deepcredit.data.spec_base import (
     IDENTIFIER,
     FileSection,
@@ -63,10 +63,10 @@ class EventKind(Strict):
     [events] paid_kind makes): counted in the money features, never as a commitment kept, late or broken."""
 
 
-MEASURE_RESERVED = frozenset({"person_id", "as_of", "ts", "kind", "amount", "status", "due_ts", "days_late",
-                              "counterparty", "settled_ts", "paid_amount", "age_days", "is_good", "is_bad",
-                              "is_severe", "is_outcome", "label"})
-"""Names of the events table's own columns and of the event stages' (features.sources): no measure's name."""
+MEASURE_RESERVED = frozenset(c.name for c in EVENTS.columns) | {
+    "settled_ts", "paid_amount", "as_of", "label", "age_days", "is_good", "is_bad", "is_severe", "is_outcome"}
+"""The events table's own columns, the columns ingest reads beside them, and those the event stages add
+(features.sources): no measure's name."""
 
 
 class Measure(Strict):
@@ -220,9 +220,8 @@ class Events(FileSection):
                     " is recorded)"
                 raise SpecProblem(("statuses",), f"with no status column the statuses are told {told} ("
                                                  + ", ".join(derived) + "): leave [events.statuses] out")
-        if self.statuses_meaning("neutral") == frozenset(ACTIVITY_STATUSES) and self.columns.status is None:
             kept = next((k for k, v in self.kinds.items() if v.commitment), None)
-            if kept is not None:
+            if derived is ACTIVITY_STATUSES and kept is not None:
                 raise SpecProblem(("kinds", kept, "commitment"), "an activity log (no status column, and no dates or "
                                   "days late that tell how a commitment ended) records no commitments: leave "
                                   "commitment out")

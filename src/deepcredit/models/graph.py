@@ -462,17 +462,23 @@ class GraphModel(CreditModel):
 
     def decision_function(self, inp: ModelInput) -> np.ndarray:
         """The logit of default for each row of inp."""
-        return self._decision(inp, self.encoder_.transform(inp.tabular.X))
+        return self._decision(inp, None if self._staged(inp) is not None else self.encoder_.transform(inp.tabular.X))
 
-    def _decision(self, inp: ModelInput, x_all: np.ndarray) -> np.ndarray:
+    def _staged(self, inp: ModelInput) -> np.ndarray | None:
+        """What enters the last layer for every node, where a layer-wise job gives it (ModelInput.node_states)."""
+        return (inp.node_states or {}).get(self.kind)
+
+    def _decision(self, inp: ModelInput, x_all: np.ndarray | None) -> np.ndarray:
         """decision_function with the node inputs of every node (encoder_.transform) already at hand; with
-        the states entering the last layer given (ModelInput.node_states), only that layer runs."""
+        the states entering the last layer given (ModelInput.node_states), only that layer runs and x_all
+        is not needed."""
         self._check_fitted()
         graph = _require_graph(inp)
         device = next(self.net_.parameters()).device
-        states = (inp.node_states or {}).get(self.kind)
+        states = self._staged(inp)
         with _torch.torch_threads(self.threads):
             if states is None:
+                assert x_all is not None
                 return self._forward_rows(self.net_.eval(), torch.from_numpy(x_all).to(device),
                                           Adjacency.from_graph(graph), inp.index, device)
             h = self._layer(self.layers - 1, states, Adjacency.from_graph(graph), inp.index)
@@ -556,9 +562,13 @@ class GraphModel(CreditModel):
 
     def explain(self, inp: ModelInput) -> Explanation:
         """base + Shapley values of own-feature dimensions + the neighbours' part = the logit, exactly."""
-        x_all = self.encoder_.transform(inp.tabular.X)  # row by row: the explained rows are a slice of it
-        logit = self._decision(inp, x_all)
-        x = x_all[inp.index]
+        if self._staged(inp) is not None:  # the last layer's inputs given: only the explained rows' own
+            x = self.encoder_.transform(inp.X)
+            logit = self._decision(inp, None)
+        else:
+            x_all = self.encoder_.transform(inp.tabular.X)  # row by row: the explained rows are a slice of it
+            logit = self._decision(inp, x_all)
+            x = x_all[inp.index]
         x0 = np.asarray(self.encoder_.baseline, dtype=np.float32)
         col_dim = np.asarray(self.encoder_.column_dimensions, dtype=object)
         groups = [d for d in DIMENSIONS if (col_dim == d).any()]

@@ -269,7 +269,7 @@ class _ChunkScorer:
     @property
     def state_layers(self) -> int:
         """The layers whose outputs are stored before scoring (every graph member's but its last)."""
-        return 0 if not self.hops or not self.layered else max(_depth(m) for m in self.layered.values()) - 1
+        return 0 if not self.hops or not self.layered else max(graph_hops(m) for m in self.layered.values()) - 1
 
     def model_input(self, i: int) -> ModelInput:
         """Chunk i's bundle."""
@@ -277,7 +277,7 @@ class _ChunkScorer:
         if not self.hops:
             return build_model_input(self._scoped(chunk_people(rows)), spine=rows, views=self.views,
                                      definitions=self.defs)
-        last = {kind: _depth(m) - 1 for kind, m in (self.layered or {}).items()}  # what each last layer reads
+        last = {kind: graph_hops(m) - 1 for kind, m in (self.layered or {}).items()}  # what each last layer reads
         return self._with_context(rows, last)
 
     # -- layer-wise inference: each graph member's layer outputs, one layer at a time -------------------
@@ -287,7 +287,7 @@ class _ChunkScorer:
         if self.job.done("state_parts", f"{layer}/{path.name}", path):
             return
         assert self.layered is not None
-        deeper = {kind: m for kind, m in self.layered.items() if _depth(m) > layer}
+        deeper = {kind: m for kind, m in self.layered.items() if graph_hops(m) > layer}
         inp = self._with_context(self.spine.rows(i), {kind: layer - 1 for kind in deeper}, final=False)
         own = inp.tabular.frame.iloc[inp.index]
         columns = {"person_id": pa.array(own["person_id"].astype(str).to_numpy(), pa.string()),
@@ -382,11 +382,6 @@ class _ChunkScorer:
                 mine = build_sequences(own_session)
             sequences = scatter(mine, positions, len(frame)) if mine is not None else None  # no events declared
         return ModelInput(tabular, sequences, graph, rows=positions, node_states=states or None)
-
-
-def _depth(member: CreditModel) -> int:
-    """A graph member's number of layers (its hops)."""
-    return graph_hops(member)
 
 
 def scatter(seq: Sequences, positions: np.ndarray, n: int) -> Sequences:
