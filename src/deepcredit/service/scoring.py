@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -31,8 +33,8 @@ import pandas as pd
 from deepcredit.data.dataset import Dataset
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.engine import Session, build_features
-from deepcredit.features.graph import build_graph
-from deepcredit.features.sequences import build_sequences
+from deepcredit.features.graph import Graph, build_graph
+from deepcredit.features.sequences import Sequences, build_sequences
 from deepcredit.features.spec import FeatureDef, Source
 from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import DIMENSIONS, CreditModel, load_model
@@ -303,6 +305,7 @@ class ModelScorer:
         if threads:  # one-person scopes are tiny: DuckDB's parallel operators only add CPU time
             self._db.execute(f"SET threads = {int(threads)}")
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="scope-views")
         self.index = PersonIndex(dataset)
         self._categories: list[dict] | None = None
         self._event_columns = {r[0] for r in self._db.execute(
@@ -360,42 +363,83 @@ class ModelScorer:
                     ) -> ModelInput:
         """The views the model reads for these people (None: everyone the data set or the service knows).
 
-        The engine's own plan (features, sequences, graph) runs on a cursor of the scorer's long-lived
-        DuckDB database: for given people the scoped tables are copied into temp tables once (a few
-        hundred rows), so no step rescans the data set's files and no new database is opened per request.
+        The engine's own plan (features, sequences, graph) runs on cursors of the scorer's long-lived
+        DuckDB database: for given people the scoped tables are copied once into a schema of the request's
+        own (a few hundred rows, dropped after), so no step rescans the data set's files and no new
+        database is opened per request.
         """
         if whatif is not None and person_ids is None:
             raise ValueError("a what-if is scored for given people, not for everyone")
-        con = self.cursor()
-        try:
-            if person_ids is None:
+        if person_ids is None:
+            con = self.cursor()
+            try:
                 scoped = self.scope(None)
                 scoped.connect(con)
                 ids = con.execute("SELECT person_id FROM people UNION SELECT person_id FROM events "
                                   "ORDER BY person_id").df()["person_id"].tolist()
-            else:
-                ids = self.neighbourhood(person_ids)
-                scoped = self.scope(ids)
-                for name, sql in scoped.sources(con).items():
-                    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+                return self._views(scoped, self._spined(con, ids, [as_of] * len(ids)))
+            finally:
+                con.close()
+        return self._scoped_input(person_ids, as_of, whatif)
+
+    def _scoped_input(self, person_ids: Sequence[str], as_of: datetime, whatif: WhatIf | None) -> ModelInput:
+        """model_input for given people: their scope copied into tables of a schema of its own, so that a
+        second cursor builds the sequences and the graph while the first runs the feature query (DuckDB
+        leaves the GIL while a query runs: a re-score's two largest statements overlap on two cores)."""
+        ids = self.neighbourhood(person_ids)
+        scoped = self.scope(ids)
+        schema = f"scope_{uuid.uuid4().hex}"
+        con, other = self.cursor(), self.cursor()
+        try:
+            con.execute(f"CREATE SCHEMA {schema}")
+            for c in (con, other):
+                c.execute(f"SET search_path = '{schema}'")
+            for name, sql in scoped.sources(con).items():
+                con.execute(f"CREATE TABLE {schema}.{name} AS {sql}")
             stamps = [as_of] * len(ids)
             if whatif is not None:
                 _add_whatif(con, whatif)
                 ids = ids + list(whatif.clones)
                 stamps += [whatif.as_of.get(c, as_of) for c in whatif.clones]
-            con.register("spine_input", pd.DataFrame({"person_id": ids, "as_of": pd.to_datetime(stamps)}))
-            con.execute("CREATE OR REPLACE TEMP TABLE spine AS SELECT CAST(person_id AS VARCHAR) AS person_id, "
-                        "CAST(as_of AS TIMESTAMP) AS as_of, CAST(NULL AS INTEGER) AS label FROM spine_input")
-            session = Session(con, {r[0] for r in con.execute("DESCRIBE people").fetchall()},
-                              {r[0] for r in con.execute("DESCRIBE events").fetchall()},
-                              spec=self.dataset.spec,  # what the data set's own statuses and amounts mean
-                              inline=person_ids is not None)
-            tabular = build_features(scoped, self.definitions or None, session=session)
-            sequences = build_sequences(session) if "temporal" in self.views else None
-            graph = build_graph(session) if "structural" in self.views else None
+            session = self._spined(con, ids, stamps, schema)
+            return self._views(scoped, session, other)
         finally:
+            con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
             con.close()
-        return ModelInput(tabular, sequences, graph)
+            other.close()
+
+    def _spined(self, con: duckdb.DuckDBPyConnection, ids: list[str], stamps: list[datetime],
+                schema: str | None = None) -> Session:
+        """The `spine` (each person and their as-of) beside the scope's tables, and a feature Session on it
+        (inline, one statement per view, where the scope is a handful of people in a schema of its own)."""
+        con.register("spine_input", pd.DataFrame({"person_id": ids, "as_of": pd.to_datetime(stamps)}))
+        table = f"TABLE {schema}.spine" if schema else "TEMP TABLE spine"
+        con.execute(f"CREATE OR REPLACE {table} AS SELECT CAST(person_id AS VARCHAR) AS person_id, "
+                    "CAST(as_of AS TIMESTAMP) AS as_of, CAST(NULL AS INTEGER) AS label FROM spine_input")
+        return Session(con, {r[0] for r in con.execute("DESCRIBE people").fetchall()},
+                       {r[0] for r in con.execute("DESCRIBE events").fetchall()},
+                       spec=self.dataset.spec,  # what the data set's own statuses and amounts mean
+                       inline=schema is not None)
+
+    def _views(self, scoped: ScopedDataset, session: Session, other: duckdb.DuckDBPyConnection | None = None
+               ) -> ModelInput:
+        """The tabular view on `session`; the temporal and structural ones too, or, given `other` (a second
+        cursor on the same tables), on it in a worker thread meanwhile."""
+        def rest(s: Session) -> tuple[Sequences | None, Graph | None]:
+            return (build_sequences(s) if "temporal" in self.views else None,
+                    build_graph(s) if "structural" in self.views else None)
+
+        if other is None:
+            tabular = build_features(scoped, self.definitions or None, session=session)
+            return ModelInput(tabular, *rest(session))
+        second = replace(session, con=other)
+        later = self._pool.submit(rest, second)
+        try:
+            tabular = build_features(scoped, self.definitions or None, session=session)
+        except BaseException:
+            wait([later])  # the caller drops the scope's tables: not while the worker still reads them
+            raise
+        return ModelInput(tabular, *later.result())
 
     def score_futures(self, person_id: str, futures: Sequence[tuple[pd.DataFrame, datetime]]) -> pd.DataFrame:
         """The person's score under each simulated future, in one model run: each future is a frame of events
