@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
 
 from deepcredit.data.schema import EVENT_STATUSES, REPORTED_OUTCOMES
 from deepcredit.data.spec import DatasetSpec
@@ -70,6 +71,7 @@ def overlay_source(db: Database):
                 c = c.where(EventCorrection.subject.in_(list(people)))
             events = s.execute(q).scalars().all()
             corrections = s.execute(c).scalars().all()
+            cutoff = cutoff_in(s)  # in the same read: one session per re-score, not two
         fixes = {x.event_ref: x for x in corrections}
         rows = []
         for e in events:
@@ -85,7 +87,7 @@ def overlay_source(db: Database):
         corr = pd.DataFrame([(x.event_ref, x.action, x.status, x.days_late) for x in corrections
                              if x.event_ref.startswith("b")],
                             columns=["event_ref", "action", "status", "days_late"])
-        return Overlay(events=frame, corrections=corr, retire_before=retention_cutoff(db))
+        return Overlay(events=frame, corrections=corr, retire_before=cutoff)
 
     return fetch
 
@@ -93,7 +95,12 @@ def overlay_source(db: Database):
 def retention_cutoff(db: Database) -> datetime | None:
     """The date before which negative records no longer count, as the last retention run set it."""
     with db.read() as s:
-        row = s.get(Meta, RETENTION_CUTOFF)
+        return cutoff_in(s)
+
+
+def cutoff_in(s: Session) -> datetime | None:
+    """retention_cutoff, read in an open session."""
+    row = s.get(Meta, RETENTION_CUTOFF)
     return datetime.fromisoformat(row.value) if row is not None else None
 
 
