@@ -375,4 +375,4 @@ def typed(frame: pd.DataFrame, defs: Sequence[FeatureDef]) -> pd.DataFrame:
         if f.kind is not Kind.NUMERIC:
             values = frame[f.name]
             columns[f.name] = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
-    return pd.DataFrame({c: columns.get(c, frame[c]) for c in frame.columns}, index=frame.index)
+    return pd.DataFrame({c: columns[c] if c in columns else frame[c] for c in frame.columns}, index=frame.index)

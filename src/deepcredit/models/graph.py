@@ -462,7 +462,8 @@ class GraphModel(CreditModel):
 
     def decision_function(self, inp: ModelInput) -> np.ndarray:
         """The logit of default for each row of inp."""
-        return self._decision(inp, None if self._staged(inp) is not None else self.encoder_.transform(inp.tabular.X))
+        staged = self._staged(inp) is not None  # then only the last layer runs: no node inputs needed
+        return self._decision(inp, None if staged else self.encoder_.transform(inp.tabular.X))
 
     def _staged(self, inp: ModelInput) -> np.ndarray | None:
         """What enters the last layer for every node, where a layer-wise job gives it (ModelInput.node_states)."""
