@@ -15,6 +15,7 @@ from deepcredit.features.bundle import build_model_input
 from deepcredit.models.base import DIMENSIONS, load_model, save_model
 from deepcredit.models.stack import StackModel
 from deepcredit.scoring.scorer import Scorer
+from deepcredit.service import scoring as service_scoring
 from deepcredit.service.scoring import ModelScorer, Overlay, load_scorer
 
 NOW = datetime(2026, 7, 1, 12, 0, 0)
@@ -92,3 +93,25 @@ def test_an_event_reaches_every_tower_and_matches_a_rebuilt_data_set(tmp_path_fa
     rebuilt = write_dataset(tmp_path / "rebuilt", frames, "rebuilt", str(data.snapshot_date.date()))
     card, _ = _batch(load_model(path), rebuilt, NOW)
     assert served.score == card.loc[card["person_id"] == person, "score"].iloc[0]
+
+
+def test_the_scorer_moves_on_to_a_new_database_and_scores_the_same(tmp_path_factory, monkeypatch):
+    """After RECYCLE_AFTER uses the scorer opens a new DuckDB database (a long-lived one runs the feature
+    statement slower and slower): the scores stay the same, and a cursor still open on the old one works."""
+    data, path = _world(tmp_path_factory)
+    monkeypatch.setattr(service_scoring, "RECYCLE_AFTER", 2)
+    scorer = load_scorer(path, data)
+    person = _connected(data, 2)[0]
+    first = scorer.score_people([person], as_of=NOW)[0]
+    kept = scorer.cursor()
+    databases = [scorer._db]
+    for _ in range(4):
+        if scorer._next_db is not None:
+            scorer._next_db.result()  # opened by a worker meanwhile; waited for here so the test is determinate
+        again = scorer.score_people([person], as_of=NOW)[0]
+        assert (again.score, again.band, again.reasons) == (first.score, first.band, first.reasons)
+        if scorer._db is not databases[-1]:
+            databases.append(scorer._db)
+    assert len(databases) >= 2
+    assert kept.execute("SELECT 42").fetchone() == (42,)
+    kept.close()

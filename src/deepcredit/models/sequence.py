@@ -130,20 +130,33 @@ class SequenceData:
 
 
 def sequence_values(tower: SequenceTower, data: SequenceData, pos: np.ndarray, ref: torch.Tensor,
-                    subsets: SequenceType[frozenset[str]]) -> dict[frozenset[str], torch.Tensor]:
+                    subsets: SequenceType[frozenset[str]], rows_per_pass: int = 4096
+                    ) -> dict[frozenset[str], torch.Tensor]:
     """Tower outputs of rows `pos` with only the channel groups in each subset kept (see SEQUENCE_GROUPS);
-    the other groups take the reference event's values at every real event."""
+    the other groups take the reference event's values at every real event.
+
+    Ablated subsets share a recurrent pass while they fit in `rows_per_pass` rows (a person's re-score: all
+    of them in one pass instead of one each); a subset keeping every group runs alone, on exactly the
+    tensors a prediction of these rows runs, so it has the prediction's bits."""
     kind, status, numeric, lengths = data.batch(pos)
     slots = tower.slots(kind, status, numeric)
     masks = tower.group_masks()
-    out = {}
+    keeps = {}
     for subset in subsets:
         keep = torch.ones(tower.slot_dim, dtype=torch.bool)
         for g, m in masks.items():
             if g not in subset:
                 keep &= ~m
-        out[frozenset(subset)] = tower.encode(tower.ablate(slots, kind, keep, ref), lengths)
-    return out
+        keeps[frozenset(subset)] = keep
+    out = {s: tower.encode(slots, lengths) for s, keep in keeps.items() if bool(keep.all())}
+    ablated = [s for s in keeps if s not in out]
+    per_pass = max(1, rows_per_pass // max(len(pos), 1))
+    for i in range(0, len(ablated), per_pass):
+        group = ablated[i: i + per_pass]
+        x = torch.cat([tower.ablate(slots, kind, keeps[s], ref) for s in group])
+        for s, h in zip(group, tower.encode(x, lengths.repeat(len(group))).split(len(pos)), strict=True):
+            out[s] = h
+    return {frozenset(s): out[frozenset(s)] for s in subsets}
 
 
 class _SequenceNet(nn.Module):

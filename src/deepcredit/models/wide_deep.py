@@ -76,6 +76,21 @@ def _numeric(col: pd.Series) -> np.ndarray:
     return x
 
 
+def _numeric_block(X: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """[n, len(names)] float64, column-major (each column contiguous, as `_numeric` gives it), anything
+    that is not a finite number NaN: one copy out of the frame where every column is numeric, so a frame
+    of one person costs one pandas call instead of one per column."""
+    block = X[names]
+    if all(t.kind in "biuf" for t in block.dtypes):  # bool, integer, float (numpy or pandas' own)
+        x = np.asfortranarray(block.to_numpy(dtype=np.float64, na_value=np.nan))
+        x[~np.isfinite(x)] = np.nan
+        return x
+    out = np.empty((len(X), len(names)), dtype=np.float64, order="F")
+    for j, n in enumerate(names):
+        out[:, j] = _numeric(X[n])
+    return out
+
+
 def _iv(codes: np.ndarray, y: np.ndarray, size: int) -> float:
     """Information value of a binned column (0.5 added to every cell so empty bins stay finite)."""
     bad = np.bincount(codes[y == 1], minlength=size) + 0.5
@@ -159,16 +174,24 @@ class TabularPrep:
     # -- transforms -----------------------------------------------------------------------------------
     def _category_codes(self, name: str, col: pd.Series) -> np.ndarray:
         s = col.astype("string")
-        lookup = {c: i + 2 for i, c in enumerate(self.categories[name])}
-        codes = s.map(lookup).to_numpy(dtype=float, na_value=np.nan)
-        out = np.where(np.isnan(codes), OTHER, codes).astype(np.int64)
+        at = self._category_index(name).get_indexer(s)  # -1: unseen (or missing, set below)
+        out = np.where(at < 0, OTHER, at + 2).astype(np.int64)
         out[s.isna().to_numpy()] = MISSING
         return out
 
-    def _column(self, X: pd.DataFrame, name: str) -> pd.Series:
-        if name not in X.columns:
-            raise ValueError(f"wide & deep: feature column {name!r}, which the model uses, is missing from the input")
-        return X[name]
+    def _category_index(self, name: str) -> pd.Index:
+        """The seen categories of `name` as a string Index (built once: a re-score codes one row)."""
+        cache: dict[str, pd.Index] = self.__dict__.setdefault("_category_indexes", {})
+        if name not in cache:
+            cache[name] = pd.Index(self.categories[name], dtype="string")
+        return cache[name]
+
+    @staticmethod
+    def _require(X: pd.DataFrame, names: list[str]) -> None:
+        missing = [n for n in names if n not in X.columns]
+        if missing:
+            raise ValueError(f"wide & deep: feature column {missing[0]!r}, which the model uses, is missing from "
+                             "the input")
 
     def _field_sizes(self, crosses: bool = True) -> list[int]:
         sizes = [len(self.edges[n]) + 2 if n in self.edges else len(self.categories[n]) + 2 for n in self.names]
@@ -187,17 +210,19 @@ class TabularPrep:
         return [[n] for n in self.names] + [list(c) for c in self.crosses]
 
     def _field_codes(self, X: pd.DataFrame, crosses: bool = True) -> np.ndarray:
+        self._require(X, self.names)
+        binned = [n for n in self.names if n in self.edges]
+        values = dict(zip(binned, _numeric_block(X, binned).T, strict=True))
         cols = []
         for n in self.names:
-            col = self._column(X, n)
             if n in self.edges:
-                x = _numeric(col)
+                x = values[n]
                 edges = np.asarray(self.edges[n])
                 code = np.searchsorted(edges, x, side="right")
                 code[np.isnan(x)] = len(edges) + 1
                 cols.append(code.astype(np.int64))
             else:
-                cols.append(self._category_codes(n, col))
+                cols.append(self._category_codes(n, X[n]))
         if crosses:
             at = {n: (c, s) for n, c, s in zip(self.names, cols, self._field_sizes(False), strict=True)}
             cols += [at[a][0] * at[b][1] + at[b][0] for a, b in self.crosses]
@@ -209,16 +234,20 @@ class TabularPrep:
 
     def deep(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """([n, numeric + indicators] float32, [n, categorical] int64)."""
-        num = np.zeros((len(X), len(self.numeric) + len(self.missing)), dtype=np.float64)
-        for j, n in enumerate(self.numeric):
-            x = _numeric(self._column(X, n))
+        self._require(X, [*self.numeric, *self.categories])
+        k = len(self.numeric)
+        num = np.zeros((len(X), k + len(self.missing)), dtype=np.float64)
+        if k:  # every numeric column at once: the same elementwise operations as one column at a time
+            x = _numeric_block(X, self.numeric)
             miss = np.isnan(x)
-            t = np.sign(x) * np.log1p(np.abs(x)) if self.log[j] else x
-            z = (np.clip(t, self.lo[j], self.hi[j]) - self.mean[j]) / self.std[j]
-            num[:, j] = np.where(miss, 0.0, z)
-            if n in self.missing:
-                num[:, len(self.numeric) + self.missing.index(n)] = miss
-        cat = [self._category_codes(n, self._column(X, n)) for n in self.categories]
+            t = np.where(np.asarray(self.log, dtype=bool)[None, :], np.sign(x) * np.log1p(np.abs(x)), x)
+            z = (np.clip(t, np.asarray(self.lo), np.asarray(self.hi)) - np.asarray(self.mean)) / np.asarray(self.std)
+            num[:, :k] = np.where(miss, 0.0, z)
+            at = {n: j for j, n in enumerate(self.numeric)}
+            for i, n in enumerate(self.missing):
+                if n in at:
+                    num[:, k + i] = miss[:, at[n]]
+        cat = [self._category_codes(n, X[n]) for n in self.categories]
         cat_arr = np.column_stack(cat) if cat else np.zeros((len(X), 0), dtype=np.int64)
         return num.astype(np.float32), cat_arr
 
@@ -497,7 +526,7 @@ class WideDeepModel(CreditModel):
         """Deep-part logits of rows pos_all with only the players in each subset at their real inputs.
 
         `logits`: a list that receives the model's logit of each batch, wide part + the deep part with every
-        player real (the last subset, which must be all of them): the same tensors and batches as
+        player real (the subset holding them all): the same tensors and batches as
         decision_function, so the same bits without a second pass.
         """
         net = self.net_
@@ -514,8 +543,9 @@ class WideDeepModel(CreditModel):
         graph_ref = torch.tensor(self.graph_mean_, dtype=torch.float32, device=device)[None, :] \
             if net.graph is not None else None
         social = Dimension.SOCIAL_CONNECTIONS.value
-        if logits is not None and set(subsets[-1]) != set(self.players()):
-            raise ValueError("wide & deep: the model's logit needs the last subset to hold every player")
+        everyone = frozenset(self.players())
+        if logits is not None and everyone not in subsets:
+            raise ValueError("wide & deep: the model's logit needs a subset holding every player")
         out: dict[frozenset[str], list[np.ndarray]] = {s: [] for s in subsets}
         for b in range(0, len(pos_all), BATCH):
             pos = pos_all[b: b + BATCH]
@@ -528,16 +558,33 @@ class WideDeepModel(CreditModel):
                 seq = sequence_values(net.sequence, data.sequence, pos, seq_ref, sorted(needed, key=sorted))
             uses_graph = net.graph is not None and any(social in s for s in subsets)
             graph_h = self._graph_h(net, data, pos, None) if uses_graph else None
-            for s in subsets:
+
+            def inputs(s: frozenset[str], tab: torch.Tensor = tab, seq: dict = seq,
+                       graph_h: torch.Tensor | None = graph_h, n: int = len(pos)) -> list[torch.Tensor]:
                 keep = torch.from_numpy(np.isin(col_dim, list(s))).to(device)
                 parts = [torch.where(keep[None, :], tab, enc_ref[None, :])]
                 if net.sequence is not None:
                     parts.append(seq[frozenset(s & set(seq_groups))])
                 if net.graph is not None:
                     assert graph_ref is not None
-                    parts.append(graph_h if graph_h is not None and social in s else graph_ref.expand(len(pos), -1))
-                deep = net.deep(parts)
+                    parts.append(graph_h if graph_h is not None and social in s else graph_ref.expand(n, -1))
+                return parts
+
+            # every player real runs alone (the model's own logit: decision_function's tensors and bits); the
+            # ablated subsets share a pass while they fit in BATCH rows (a re-score's 31 in one)
+            whole = [s for s in subsets if s == everyone]
+            deep = torch.zeros(0)
+            for s in whole:
+                deep = net.deep(inputs(s))
                 out[s].append(deep.cpu().numpy().astype(np.float64))
+            ablated = [s for s in subsets if s != everyone]
+            per_pass = max(1, BATCH // max(len(pos), 1))
+            for i in range(0, len(ablated), per_pass):
+                group = ablated[i: i + per_pass]
+                each = [inputs(s) for s in group]
+                joined = net.deep([torch.cat(col) for col in zip(*each, strict=True)])
+                for s, d in zip(group, joined.split(len(pos)), strict=True):
+                    out[s].append(d.cpu().numpy().astype(np.float64))
             if logits is not None:
                 logits.append((net.wide(data.wide[p]) + deep).cpu().numpy())
         return {s: np.concatenate(v) if v else np.zeros(0) for s, v in out.items()}
