@@ -351,16 +351,21 @@ class ModelScorer:
         A long-lived DuckDB database runs the same feature statement slower the more it has run: 51 ms at
         first, 65 ms after 300 re-scores, 51 again on a new database (a profile shows glibc's malloc taking
         twice its first share of the time, the heap fragmented around what the database keeps). So after
-        RECYCLE_AFTER uses a worker opens a new in-memory database (about 20 ms, off the request's path)
-        and the next use moves to it. Cursors still open on the old one keep it alive until they close; it
+        RECYCLE_AFTER uses a worker opens a new in-memory database (`_renew_when_due`) and the next use
+        once it is open moves to it. Cursors still open on the old one keep it alive until they close; it
         holds no tables of its own."""
         with self._lock:
             self._uses += 1
-            if self._uses >= RECYCLE_AFTER and self._next_db is None:
-                self._next_db = self._pool.submit(self._database)
-            elif self._next_db is not None and self._next_db.done():
+            if self._next_db is not None and self._next_db.done():
                 self._db, self._uses, self._next_db = self._next_db.result(), 1, None
             return [self._db.cursor() for _ in range(k)]
+
+    def _renew_when_due(self) -> None:
+        """Open the next database in a worker once this one has had RECYCLE_AFTER uses: called when a
+        re-score's views are built, so its 20 ms run on the core the explanations leave idle."""
+        with self._lock:
+            if self._uses >= RECYCLE_AFTER and self._next_db is None:
+                self._next_db = self._pool.submit(self._database)
 
     def person_events(self, person_id: str) -> pd.DataFrame:
         con = self.cursor()
@@ -431,6 +436,7 @@ class ModelScorer:
             con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
             con.close()
             other.close()
+            self._renew_when_due()
 
     def _spined(self, con: duckdb.DuckDBPyConnection, ids: list[str], stamps: list[datetime],
                 schema: str | None = None) -> Session:
