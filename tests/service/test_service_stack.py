@@ -4,6 +4,7 @@ as-of, to the point, and an event the service learns reaches the sequence, Wide 
 from __future__ import annotations
 
 import functools
+from concurrent.futures import wait
 from datetime import datetime
 
 import numpy as np
@@ -115,3 +116,23 @@ def test_the_scorer_moves_on_to_a_new_database_and_scores_the_same(tmp_path_fact
     assert len(databases) >= 2
     assert kept.execute("SELECT 42").fetchone() == (42,)
     kept.close()
+
+
+def test_a_new_database_that_cannot_be_opened_leaves_the_current_one_serving(tmp_path_factory, monkeypatch):
+    data, path = _world(tmp_path_factory)
+    monkeypatch.setattr(service_scoring, "RECYCLE_AFTER", 1)
+    scorer = load_scorer(path, data)
+    person = _connected(data, 2)[0]
+    serving = scorer._db
+
+    def refuse() -> None:
+        raise MemoryError("no memory for a new database")
+
+    monkeypatch.setattr(scorer, "_database", refuse)
+    first = scorer.score_people([person], as_of=NOW)[0]
+    for _ in range(3):
+        if scorer._next_db is not None:
+            wait([scorer._next_db])
+        again = scorer.score_people([person], as_of=NOW)[0]
+        assert (again.score, again.band) == (first.score, first.band)
+    assert scorer._db is serving

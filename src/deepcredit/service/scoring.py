@@ -16,6 +16,7 @@ engine itself is unchanged: it receives a Dataset, whatever builds its views.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import uuid
@@ -47,6 +48,7 @@ from deepcredit.service.lookup import PersonIndex
 OVERLAY_COLUMNS = {"person_id": "VARCHAR", "ts": "TIMESTAMP", "kind": "VARCHAR", "amount": "DOUBLE",
                    "status": "VARCHAR", "due_ts": "TIMESTAMP", "days_late": "DOUBLE", "counterparty": "VARCHAR",
                    "event_id": "VARCHAR"}
+log = logging.getLogger("deepcredit.service")
 RECYCLE_AFTER = 25
 """Uses of the scorer's DuckDB database (about one per re-score) before it moves on to a new one (see
 `ModelScorer.cursors`)."""
@@ -357,7 +359,11 @@ class ModelScorer:
         with self._lock:
             self._uses += 1
             if self._next_db is not None and self._next_db.done():
-                self._db, self._uses, self._next_db = self._next_db.result(), 1, None
+                opened, self._next_db = self._next_db, None
+                if opened.exception() is None:
+                    self._db, self._uses = opened.result(), 1
+                else:  # the current database still serves; the next request that builds views tries again
+                    log.warning("could not open a new DuckDB database for the scorer: %s", opened.exception())
             return [self._db.cursor() for _ in range(k)]
 
     def _renew_when_due(self) -> None:
