@@ -135,3 +135,12 @@ def test_validation_split_is_stratified_and_seeded():
     tr2, va2 = _torch.validation_split(y, 0.2, seed=3)
     assert np.array_equal(va, va2)
     assert not np.array_equal(va, _torch.validation_split(y, 0.2, seed=4)[1])
+
+
+def test_shared_passes_group_items_within_the_row_budget():
+    items = list(range(7))
+    assert list(_torch.shared_passes(items, rows=1, budget=4096)) == [items]  # one person: one pass
+    assert list(_torch.shared_passes(items, rows=2, budget=6)) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert list(_torch.shared_passes(items, rows=4096, budget=4096)) == [[i] for i in items]  # a full block alone
+    assert list(_torch.shared_passes(items, rows=0, budget=4)) == [[0, 1, 2, 3], [4, 5, 6]]
+    assert list(_torch.shared_passes([], rows=1, budget=8)) == []

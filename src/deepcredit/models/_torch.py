@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
+ItemT = TypeVar("ItemT")
 
 ProgressFn = Callable[[int, int, str], None]
 """on_progress(epoch, max_epochs, message), called after every epoch."""
@@ -184,6 +185,14 @@ def state_bytes(module: nn.Module) -> bytes:
 def load_state(module: ModuleT, data: bytes, device: torch.device) -> ModuleT:
     module.load_state_dict(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
     return module.to(device).eval()
+
+
+def shared_passes(items: Sequence[ItemT], rows: int, budget: int) -> Iterator[list[ItemT]]:
+    """`items` (say the ablated coalitions of a block of `rows` rows) in groups that share one forward pass
+    while it holds at most `budget` rows: one person's coalitions all together, a full block one at a time."""
+    per = max(1, budget // max(rows, 1))
+    for i in range(0, len(items), per):
+        yield list(items[i: i + per])
 
 
 def coalitions(players: Sequence[str]) -> list[frozenset[str]]:

@@ -149,10 +149,7 @@ def sequence_values(tower: SequenceTower, data: SequenceData, pos: np.ndarray, r
                 keep &= ~m
         keeps[frozenset(subset)] = keep
     out = {s: tower.encode(slots, lengths) for s, keep in keeps.items() if bool(keep.all())}
-    ablated = [s for s in keeps if s not in out]
-    per_pass = max(1, rows_per_pass // max(len(pos), 1))
-    for i in range(0, len(ablated), per_pass):
-        group = ablated[i: i + per_pass]
+    for group in _torch.shared_passes([s for s in keeps if s not in out], len(pos), rows_per_pass):
         x = torch.cat([tower.ablate(slots, kind, keeps[s], ref) for s in group])
         for s, h in zip(group, tower.encode(x, lengths.repeat(len(group))).split(len(pos)), strict=True):
             out[s] = h

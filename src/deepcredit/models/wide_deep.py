@@ -572,21 +572,16 @@ class WideDeepModel(CreditModel):
 
             # every player real runs alone (the model's own logit: decision_function's tensors and bits); the
             # ablated subsets share a pass while they fit in BATCH rows (a re-score's 31 in one)
-            whole = [s for s in subsets if s == everyone]
-            deep = torch.zeros(0)
-            for s in whole:
-                deep = net.deep(inputs(s))
-                out[s].append(deep.cpu().numpy().astype(np.float64))
-            ablated = [s for s in subsets if s != everyone]
-            per_pass = max(1, BATCH // max(len(pos), 1))
-            for i in range(0, len(ablated), per_pass):
-                group = ablated[i: i + per_pass]
+            if everyone in out:
+                deep = net.deep(inputs(everyone))
+                out[everyone].append(deep.cpu().numpy().astype(np.float64))
+                if logits is not None:
+                    logits.append((net.wide(data.wide[p]) + deep).cpu().numpy())
+            for group in _torch.shared_passes([s for s in subsets if s != everyone], len(pos), BATCH):
                 each = [inputs(s) for s in group]
                 joined = net.deep([torch.cat(col) for col in zip(*each, strict=True)])
                 for s, d in zip(group, joined.split(len(pos)), strict=True):
                     out[s].append(d.cpu().numpy().astype(np.float64))
-            if logits is not None:
-                logits.append((net.wide(data.wide[p]) + deep).cpu().numpy())
         return {s: np.concatenate(v) if v else np.zeros(0) for s, v in out.items()}
 
     def wide_contributions(self, inp: ModelInput) -> pd.DataFrame:

@@ -398,8 +398,8 @@ class ModelScorer:
                     ) -> ModelInput:
         """The views the model reads for these people (None: everyone the data set or the service knows).
 
-        The engine's own plan (features, sequences, graph) runs on cursors of the scorer's long-lived
-        DuckDB database: for given people the scoped tables are copied once into a schema of the request's
+        The engine's own plan (features, sequences, graph) runs on cursors of the scorer's in-memory
+        DuckDB database (a new one every RECYCLE_AFTER uses, see `cursors`): for given people the scoped tables are copied once into a schema of the request's
         own (a few hundred rows, dropped after), so no step rescans the data set's files and no new
         database is opened per request.
         """
