@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deepcredit.data.dataset import sample_dataset
+from deepcredit.data.dataset import new_connection, sample_dataset
 from deepcredit.data.simulate import simulate_world
 
 
@@ -22,3 +22,11 @@ def test_sample_keeps_whole_people_and_a_closed_graph(tmp_path):
     assert len(rel) == int((full["source"].isin(people) & full["target"].isin(people)).sum())
     again = sample_dataset(src, tmp_path / "again", people=120, seed=7)
     assert again.fingerprint() == part.fingerprint()  # seeded: the same slice
+
+
+def test_our_connections_draw_no_duckdb_progress_bar():
+    """DuckDB prints a progress bar to stdout for any statement past 2 s; in a batch job it would cut
+    through the command's own progress display."""
+    con = new_connection()
+    assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+    assert con.cursor().execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
@@ -14,7 +15,7 @@ from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
 from deepcredit.features.graph import Graph
 from deepcredit.models.base import DIMENSIONS, load_model, save_model
-from deepcredit.models.graph import Adjacency, GraphModel, GraphSAGETower, sample_blocks
+from deepcredit.models.graph import Adjacency, GraphModel, GraphSAGETower, NodeEncoder, sample_blocks
 
 torch.set_num_threads(1)
 FAST = {"hidden": 32, "batch_size": 128, "max_epochs": 12, "patience": 3}
@@ -149,3 +150,20 @@ def test_a_layer_at_a_time_gives_the_scores_of_the_whole_network(world):
                                                                               model.decision_function(rows), atol=1e-5)
     with pytest.raises(ValueError, match="layers 1 to 1"):
         model.layer_states(inp, 2)
+
+
+def test_node_encoder_codes_categories_by_their_text_whatever_their_type():
+    """A value is the category whose text it has, however the column holds it (categorical of numbers,
+    booleans or text, plain objects, missing values, values never seen in training)."""
+    raw = [1, 2.5, "a", None, float("nan"), 7, "<missing>"]
+    enc = NodeEncoder([], [], [], [], [], [], [], {"c": ["1", "2.5", "True", "a", "<missing>", "99"]}, {"c": "x"})
+    expected = np.array([[str(v) == c if v is not None and v == v else c == "<missing>"
+                          for c in enc.categories["c"]] for v in raw], dtype=np.float32)
+    for column in (pd.Series(raw, dtype=object), pd.Series(raw, dtype=object).astype("category")):
+        out = enc.transform(pd.DataFrame({"c": column}))
+        assert out.dtype == np.float32 and out.flags.c_contiguous
+        np.testing.assert_array_equal(out, expected)
+    ints = pd.Series([1, 99, 3], dtype="category")
+    np.testing.assert_array_equal(enc.transform(pd.DataFrame({"c": ints}))[:, [0, 5]], [[1, 0], [0, 1], [0, 0]])
+    flags = pd.Series([True, False, None], dtype="category")
+    np.testing.assert_array_equal(enc.transform(pd.DataFrame({"c": flags}))[:, [2, 4]], [[1, 0], [0, 0], [0, 1]])

@@ -25,7 +25,7 @@ from deepcredit.models.base import save_model
 from deepcredit.models.stack import StackModel, graph_hops, model_views
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.scope import ScopedData
-from deepcredit.workflows.score import JOB, Spine, read_scores, score_batch
+from deepcredit.workflows.score import JOB, Spine, prefetched, read_scores, score_batch
 
 PARAMS = {"gbdt": {"n_estimators": 30}, "sequence": {"max_epochs": 1}, "graph": {"max_epochs": 2}}
 KEY = ["person_id", "as_of"]
@@ -44,6 +44,28 @@ def fitted(tmp_path_factory):
 
 def _cfg(chunk: int, explain: bool = True) -> RunConfig:
     return RunConfig(scoring={"chunk_size": chunk, "explain": explain})
+
+
+def test_prefetching_keeps_order_holds_two_results_at_most_and_raises_where_taken():
+    alive: list[int] = []
+    peak = 0
+
+    def make(i: int) -> int:
+        nonlocal peak
+        if i == 3:
+            raise ValueError("chunk 3 is broken")
+        alive.append(i)
+        peak = max(peak, len(alive))
+        return i * 10
+
+    got = []
+    with pytest.raises(ValueError, match="chunk 3"):
+        for i, value in prefetched([0, 1, 2, 3, 4], make):
+            got.append((i, value))
+            time.sleep(0.01)  # the next one is made meanwhile
+            alive.remove(i)
+    assert got == [(0, 0), (1, 10), (2, 20)] and peak <= 2
+    assert list(prefetched([], make)) == []
 
 
 def test_chunked_scores_equal_scoring_everyone_at_once(fitted, tmp_path):
@@ -146,3 +168,4 @@ def test_kill_9_then_rerun_gives_the_bytes_of_an_uninterrupted_run(fitted, tmp_p
     for name in names:
         assert (tmp_path / "whole" / name).read_bytes() == (killed / name).read_bytes(), name
     assert not [p for p in killed.iterdir() if p.name.endswith(".tmp")]
+

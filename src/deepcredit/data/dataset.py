@@ -49,6 +49,15 @@ MAY_BE_EMPTY = frozenset({"relations"})
 """Tables that may have columns but no rows: a data set without a network (UCI) is still a data set."""
 
 
+def new_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB database for DeepCredit's own queries: without DuckDB's progress bar, which it
+    prints to stdout for any statement past two seconds and which would cut through the CLI's own progress
+    display (a batch job's two feature sessions at once cross that mark)."""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # set per connection (its cursors inherit it)
+    return con
+
+
 class Dataset:
     """Read access to a stored data set; checks its manifest and table schemas on open."""
 
@@ -139,7 +148,7 @@ class Dataset:
 
     def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with one view per table (people, events, relations, outcomes, extras)."""
-        con = con or duckdb.connect()
+        con = con or new_connection()
         for name in [*self.manifest.tables, *self.manifest.extras]:
             con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {self.scan(name)}")
         return con

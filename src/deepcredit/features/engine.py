@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from deepcredit.data.dataset import Dataset
+from deepcredit.data.dataset import Dataset, new_connection
 from deepcredit.data.io import atomic_write_json, atomic_write_parquet, library_versions
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.features.slopes import centred
@@ -239,7 +239,7 @@ class Session:
 def open_session(dataset: Dataset, spine: pd.DataFrame | None = None, threads: int | None = None,
                  memory_limit: str | None = None) -> Session:
     """Connect, and fix the spine: (person_id, as_of, label) from outcomes, or a given frame."""
-    con = dataset.connect(duckdb.connect())
+    con = dataset.connect(new_connection())
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:

@@ -111,15 +111,19 @@ def pad(n: int, max_len: int, row: np.ndarray, rn: np.ndarray, k: np.ndarray, s:
     """Padded arrays from the coded rows of `sequence_sql` (row: the spine row each belongs to)."""
     row, rn = row.astype(np.int64), rn.astype(np.int64)  # rn 1 = most recent
     lengths = np.bincount(row, minlength=n).astype(np.int64)
-    pos = lengths[row] - rn  # oldest first
-    kind = np.zeros((n, max_len), dtype=np.int64)
-    status = np.zeros((n, max_len), dtype=np.int64)
-    values = np.zeros((n, max_len, len(NUMERIC)), dtype=np.float32)
-    kind[row, pos] = k
-    status[row, pos] = s
+    if len(row) and int(lengths.max()) > max_len:  # a flat position past a row's end would land in the next
+        raise ValueError(f"pad: a row holds {int(lengths.max())} events, more than max_len={max_len}")
+    at = row * max_len + lengths[row] - rn  # oldest first; one flat position per event, computed once
+    kind = np.zeros(n * max_len, dtype=np.int64)
+    status = np.zeros(n * max_len, dtype=np.int64)
+    kind[at], status[at] = k, s
+    channels = np.empty((len(at), len(NUMERIC)), dtype=np.float32)
     for j, col in enumerate(numeric):
-        values[row, pos, j] = np.nan_to_num(col.astype(np.float32))
-    return Sequences(kind, status, values, lengths, *vocabs)
+        channels[:, j] = np.nan_to_num(col.astype(np.float32))
+    values = np.zeros((n * max_len, len(NUMERIC)), dtype=np.float32)
+    values[at] = channels  # each event's channels as one row: one scatter instead of one per channel
+    return Sequences(kind.reshape(n, max_len), status.reshape(n, max_len), values.reshape(n, max_len, len(NUMERIC)),
+                     lengths, *vocabs)
 
 
 def from_lists(lists: dict[str, np.ndarray], max_len: int,

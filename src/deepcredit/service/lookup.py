@@ -16,12 +16,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from deepcredit.data.dataset import Dataset
+from deepcredit.data.dataset import Dataset, new_connection
 
 
 class _Sorted:
@@ -59,7 +58,7 @@ class PersonIndex:
     def _load(self) -> dict[str, _Sorted]:
         with self._lock:
             if self._tables is None:
-                con = duckdb.connect()
+                con = new_connection()
                 scan = self.dataset.scan
                 con.execute("SET preserve_insertion_order = true")
                 read = {t: con.sql(f"SELECT * FROM {scan(t)}").to_arrow_table() for t in ("people", "events", "relations")}

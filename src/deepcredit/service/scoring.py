@@ -31,7 +31,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from deepcredit.data.dataset import Dataset
+from deepcredit.data.dataset import Dataset, new_connection
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.engine import Session, build_features
 from deepcredit.features.graph import Graph, build_graph
@@ -241,7 +241,7 @@ class ScopedDataset(Dataset):
         return {"people": people, "relations": rel, "events": events}
 
     def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
-        con = con or duckdb.connect()
+        con = con or new_connection()
         for name, sql in self.sources(con).items():
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
         if self.focus is None:
@@ -251,7 +251,7 @@ class ScopedDataset(Dataset):
 
     def person_events(self, person_id: str, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
         """The events one person's score reads, newest first (with `event_id` where the data set has one)."""
-        con = con or duckdb.connect()
+        con = con or new_connection()
         events = self.sources(con, neighbours=False)["events"]
         cols = self.scoped_event_columns
         select = ", ".join(c if c in cols else f"NULL AS {c}" for c in OVERLAY_COLUMNS)
@@ -339,7 +339,7 @@ class ModelScorer:
         return ScopedDataset(self.dataset, person_ids, self.overlay, self._event_columns, self.index)
 
     def _database(self) -> duckdb.DuckDBPyConnection:
-        db = duckdb.connect()
+        db = new_connection()
         if self.threads:  # one-person scopes are tiny: DuckDB's parallel operators only add CPU time
             db.execute(f"SET threads = {int(self.threads)}")
         return db

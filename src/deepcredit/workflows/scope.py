@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from deepcredit.data.dataset import Dataset
+from deepcredit.data.dataset import Dataset, new_connection
 from deepcredit.features.engine import NEIGHBOUR_HISTORY
 from deepcredit.features.templates import sql_text
 
@@ -50,7 +50,7 @@ class ScopedData(Dataset):
                 "AND person_id IN (SELECT person_id FROM _scope_people)")
 
     def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
-        con = con or duckdb.connect()
+        con = con or new_connection()
         scan = self.base.scan
         con.register("_scope_in", pa.table({"person_id": pa.array(self.people.tolist(), pa.string())}))
         con.execute("CREATE OR REPLACE TEMP TABLE _scope_people AS SELECT DISTINCT person_id FROM _scope_in")
@@ -90,7 +90,7 @@ def neighbourhood(dataset: Dataset, people: np.ndarray, hops: int,
     """`people` and everyone within `hops` relations of them (either direction, at any time: a superset of
     the graph any as-of date sees), sorted. One chunk's ball; Spark builds every chunk's at once with the
     same ring_sql (workflows/spark_score.py)."""
-    con = con or duckdb.connect()
+    con = con or new_connection()
     con.register("_ball_in", pa.table({"person_id": pa.array(list(people), pa.string())}))
     con.execute("CREATE OR REPLACE TEMP TABLE _ball AS SELECT DISTINCT 0 AS chunk, person_id FROM _ball_in")
     con.execute("CREATE OR REPLACE TEMP TABLE _frontier AS SELECT chunk, person_id FROM _ball")

@@ -11,6 +11,10 @@ each part is written atomically and then recorded, so a part on disk but not in 
 and a rerun of another job into the same directory is refused. Part and manifest names start with '_' or
 'part-', so `pandas.read_parquet(OUT)` reads the scores (it skips '_' names).
 
+Two stages at once: while chunk i is scored (mostly the networks' arithmetic), a worker thread builds chunk
+i + 1's model input (mostly DuckDB and Arrow, which release the interpreter), so both cores stay busy with
+at most two chunks in memory (`prefetched`). Parts are still written, in order, by the calling thread.
+
 Graph members read neighbours: a person's score depends on the people within the model's hops (two for
 the default GraphSAGE). Those people enter a chunk as context rows: their features are read from the
 job's feature store (OUT/_features, built chunk by chunk first), they are nodes of the chunk's graph, and
@@ -27,11 +31,16 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
+from itertools import islice
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -63,12 +72,32 @@ MAX_HISTORY_DATES = 32
 """Neighbour histories are stored per person and as-of date of the spine: up to this many dates (a batch
 spine has one); past it, each chunk reads its neighbours' events instead."""
 JOB_FORMAT = 1
+FEATURE_BUILDS = 2
+"""Chunks whose features are built at once (each a DuckDB session of its own): one session alone leaves
+part of the second core idle while it converts and writes its results."""
 IDENTITY = ("format", "model_sha256", "data_fingerprint", "spine", "chunk_size", "explain", "reasons",
             "chunks", "rows")
 """What makes two runs the same job: a rerun resumes only when all of these agree."""
+T = TypeVar("T")
 ChunkFn = Callable[[str, int, int], None]
 """on_chunk(stage, chunks done, chunks in all): stage is 'neighbour histories', 'features', 'graph layer
 L' or 'scores'."""
+
+
+def prefetched(items: Iterable[int], make: Callable[[int], T], ahead: int = 1) -> Iterator[tuple[int, T]]:
+    """(item, make(item)) in order, the next `ahead` items made in worker threads while the caller uses
+    this one: at most ahead + 1 results exist at a time. An error in make is raised where its result is
+    taken."""
+    pending = iter(items)
+    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="deepcredit-prefetch") as pool:
+        queue = deque((item, pool.submit(make, item)) for item in islice(pending, ahead))
+        while queue:
+            item, future = queue.popleft()
+            result = future.result()
+            following = next(pending, None)
+            if following is not None:
+                queue.append((following, pool.submit(make, following)))
+            yield item, result
 
 
 def part_name(i: int) -> str:
@@ -98,6 +127,7 @@ class Spine:
 
     def __init__(self, dataset: Dataset, as_of: object | None, size: int) -> None:
         self.con = dataset.connect()
+        self.lock = threading.Lock()
         self.con.execute(f"CREATE TEMP VIEW _spine AS {spine_sql(as_of)}")
         self.bounds: list[tuple[str, str]] = self.con.execute(f"""
             SELECT min(person_id), max(person_id) FROM (
@@ -118,8 +148,9 @@ class Spine:
     def rows(self, i: int) -> pd.DataFrame:
         """Chunk i's rows: person_id, as_of, label, sorted by person and date."""
         lo, hi = self.bounds[i]
-        frame = self.con.execute("SELECT person_id, as_of, label FROM _spine WHERE person_id BETWEEN ? AND ? "
-                                 "ORDER BY person_id, as_of, label", [lo, hi]).df()
+        with self.lock:  # one connection, read by the prefetching worker and the caller
+            frame = self.con.execute("SELECT person_id, as_of, label FROM _spine WHERE person_id BETWEEN ? AND ? "
+                                     "ORDER BY person_id, as_of, label", [lo, hi]).df()
         frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
         frame["person_id"] = frame["person_id"].astype(object)
         return frame
@@ -229,19 +260,22 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
         if (job.out / HISTORY_STORE).exists():
             scorer.histories = job.out / HISTORY_STORE
     if scorer.hops:
-        for i in range(n):
-            scorer.store_features(i)
-            tick("features", i + 1, n)
+        todo = [i for i in range(n) if not scorer.features_done(i)]
+        for done, (i, table) in enumerate(prefetched(todo, scorer.feature_table, ahead=FEATURE_BUILDS),
+                                          start=n - len(todo) + 1):
+            scorer.store_features(i, table)
+            tick("features", done, n)
         for layer in range(1, scorer.state_layers + 1):
-            for i in range(n):
-                scorer.store_states(i, layer)
-                tick(f"graph layer {layer}", i + 1, n)
-    for i in range(n):
-        path = job.out / part_name(i)
-        if i in pending:
-            card = report_card(model, scorer.model_input(i), ScoreScale(), top=s.reasons, explain=s.explain)
-            job.write("parts", path.name, path, string_columns(card))
-        tick("scores", i + 1, n)
+            todo = [i for i in range(n) if not scorer.states_done(i, layer)]
+            layer_input = partial(scorer.layer_input, layer=layer)
+            for done, (i, inp) in enumerate(prefetched(todo, layer_input), start=n - len(todo) + 1):
+                scorer.store_states(i, layer, inp)
+                tick(f"graph layer {layer}", done, n)
+    todo = sorted(pending)
+    for done, (i, inp) in enumerate(prefetched(todo, scorer.model_input), start=n - len(todo) + 1):
+        card = report_card(model, inp, ScoreScale(), top=s.reasons, explain=s.explain)
+        job.write("parts", part_name(i), job.out / part_name(i), string_columns(card))
+        tick("scores", done, n)
     spine.close()
     for store in (FEATURE_STORE, HISTORY_STORE, STATE_STORE):
         shutil.rmtree(job.out / store, ignore_errors=True)
@@ -281,14 +315,28 @@ class _ChunkScorer:
         return self._with_context(rows, last)
 
     # -- layer-wise inference: each graph member's layer outputs, one layer at a time -------------------
-    def store_states(self, i: int, layer: int) -> None:
-        """Chunk i's outputs of layer `layer` of every graph member that has a layer after it."""
-        path = self.job.out / STATE_STORE / f"layer-{layer}" / store_name(i)
-        if self.job.done("state_parts", f"{layer}/{path.name}", path):
+    def states_path(self, i: int, layer: int) -> Path:
+        return self.job.out / STATE_STORE / f"layer-{layer}" / store_name(i)
+
+    def states_done(self, i: int, layer: int) -> bool:
+        path = self.states_path(i, layer)
+        return self.job.done("state_parts", f"{layer}/{path.name}", path)
+
+    def layer_input(self, i: int, layer: int) -> ModelInput:
+        """Chunk i with its one-hop context and the stored outputs of layer `layer` - 1: what layer `layer`
+        of every graph member reads."""
+        assert self.layered is not None
+        deeper = [kind for kind, m in self.layered.items() if graph_hops(m) > layer]
+        return self._with_context(self.spine.rows(i), {kind: layer - 1 for kind in deeper}, final=False)
+
+    def store_states(self, i: int, layer: int, inp: ModelInput | None = None) -> None:
+        """Chunk i's outputs of layer `layer` of every graph member that has a layer after it (`inp`: its
+        layer_input, where already built)."""
+        if self.states_done(i, layer):
             return
         assert self.layered is not None
+        inp = inp if inp is not None else self.layer_input(i, layer)
         deeper = {kind: m for kind, m in self.layered.items() if graph_hops(m) > layer}
-        inp = self._with_context(self.spine.rows(i), {kind: layer - 1 for kind in deeper}, final=False)
         own = inp.tabular.frame.iloc[inp.index]
         columns = {"person_id": pa.array(own["person_id"].astype(str).to_numpy(), pa.string()),
                    "as_of": pa.array(own["as_of"].to_numpy())}
@@ -297,6 +345,7 @@ class _ChunkScorer:
             columns[kind] = pa.FixedSizeListArray.from_arrays(pa.array(states.reshape(-1), pa.float32()),
                                                               states.shape[1])
         table = pa.table(columns)
+        path = self.states_path(i, layer)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_parquet(path, table)
         self.job.record("state_parts", f"{layer}/{path.name}", {"rows": table.num_rows, "sha256": file_sha256(path)})
@@ -332,13 +381,23 @@ class _ChunkScorer:
             self.job.write("history_parts", path.name, path, table)
 
     # -- graph members: features stored first, then each chunk with its neighbours as context ------------
-    def store_features(self, i: int) -> None:
-        path = self.job.out / FEATURE_STORE / store_name(i)
-        if self.job.done("feature_parts", path.name, path):
-            return
+    def features_path(self, i: int) -> Path:
+        return self.job.out / FEATURE_STORE / store_name(i)
+
+    def features_done(self, i: int) -> bool:
+        return self.job.done("feature_parts", store_name(i), self.features_path(i))
+
+    def feature_table(self, i: int) -> pa.Table:
+        """Chunk i's features, as stored."""
         rows = self.spine.rows(i)
         ff = build_features(self._scoped(chunk_people(rows)), self.defs, spine=rows)
-        self.job.write("feature_parts", path.name, path, pa.Table.from_pandas(ff.frame, preserve_index=False))
+        return pa.Table.from_pandas(ff.frame, preserve_index=False)
+
+    def store_features(self, i: int, table: pa.Table | None = None) -> None:
+        """Chunk i's features into the job's store (`table`: its feature_table, where already built)."""
+        if not self.features_done(i):
+            self.job.write("feature_parts", store_name(i), self.features_path(i),
+                           table if table is not None else self.feature_table(i))
 
     def _stored(self, people: np.ndarray, dates: np.ndarray) -> pd.DataFrame:
         """The stored features of these people on these as-of dates (every spine row the store holds),
