@@ -325,22 +325,20 @@ class _ChunkScorer:
     def layer_input(self, i: int, layer: int) -> ModelInput:
         """Chunk i with its one-hop context and the stored outputs of layer `layer` - 1: what layer `layer`
         of every graph member reads."""
-        assert self.layered is not None
-        deeper = [kind for kind, m in self.layered.items() if graph_hops(m) > layer]
-        return self._with_context(self.spine.rows(i), {kind: layer - 1 for kind in deeper}, final=False)
+        return self._with_context(self.spine.rows(i), dict.fromkeys(self.deeper(layer), layer - 1), final=False)
 
-    def store_states(self, i: int, layer: int, inp: ModelInput | None = None) -> None:
-        """Chunk i's outputs of layer `layer` of every graph member that has a layer after it (`inp`: its
-        layer_input, where already built)."""
-        if self.states_done(i, layer):
-            return
+    def deeper(self, layer: int) -> dict[str, CreditModel]:
+        """The graph members (by kind) with a layer after `layer`: those whose layer `layer` outputs are stored."""
         assert self.layered is not None
-        inp = inp if inp is not None else self.layer_input(i, layer)
-        deeper = {kind: m for kind, m in self.layered.items() if graph_hops(m) > layer}
+        return {kind: m for kind, m in self.layered.items() if graph_hops(m) > layer}
+
+    def store_states(self, i: int, layer: int, inp: ModelInput) -> None:
+        """Chunk i's outputs of layer `layer` of every graph member that has a layer after it, from `inp`, its
+        layer_input."""
         own = inp.tabular.frame.iloc[inp.index]
         columns = {"person_id": pa.array(own["person_id"].astype(str).to_numpy(), pa.string()),
                    "as_of": pa.array(own["as_of"].to_numpy())}
-        for kind, m in deeper.items():
+        for kind, m in self.deeper(layer).items():
             states = m.layer_states(inp, layer, (inp.node_states or {}).get(kind))  # type: ignore[attr-defined]
             columns[kind] = pa.FixedSizeListArray.from_arrays(pa.array(states.reshape(-1), pa.float32()),
                                                               states.shape[1])
@@ -393,11 +391,9 @@ class _ChunkScorer:
         ff = build_features(self._scoped(chunk_people(rows)), self.defs, spine=rows)
         return pa.Table.from_pandas(ff.frame, preserve_index=False)
 
-    def store_features(self, i: int, table: pa.Table | None = None) -> None:
-        """Chunk i's features into the job's store (`table`: its feature_table, where already built)."""
-        if not self.features_done(i):
-            self.job.write("feature_parts", store_name(i), self.features_path(i),
-                           table if table is not None else self.feature_table(i))
+    def store_features(self, i: int, table: pa.Table) -> None:
+        """Chunk i's features (its feature_table) into the job's store."""
+        self.job.write("feature_parts", store_name(i), self.features_path(i), table)
 
     def _stored(self, people: np.ndarray, dates: np.ndarray) -> pd.DataFrame:
         """The stored features of these people on these as-of dates (every spine row the store holds),
