@@ -35,8 +35,10 @@ def feature_catalogue() -> str:
              "Every feature is an SQL aggregate over one point-in-time source (see docs/architecture.md),",
              "produced from a data set's spec by one mechanism (features/templates.py): declared attributes",
              "become features with their declared texts; fulfilment and graph templates exist only where the",
-             "event meanings and relations they need are declared (see docs/data-model.md). This is the",
-             "catalogue the simulator's spec produces; the bundled data sets get these subsets:", "",
+             "event meanings and relations they need are declared (see docs/data-model.md). Their windows",
+             "are the spec's [windows] (docs/bring-your-own-data.md): the defaults, a 30-day period and 90,",
+             "180 and 365 days, name the features below. This is the catalogue the simulator's spec",
+             "produces; the bundled data sets get these subsets:", "",
              "| spec | features | by dimension |", "|---|---:|---|"]
     for kind in BUILTIN:
         defs = features_for(builtin_spec(kind))

@@ -137,6 +137,10 @@ def test_a_draft_gives_each_history_file_its_own_section_that_ingests(tmp_path):
         'ts = "TODO"', 'ts = "issued"').replace("[profile]", SNAPSHOT + "[profile]")
     ds = ingest_with_spec(spec_from_toml(edited), paths, tmp_path / "ds")
     assert ds.read("events")["kind"].value_counts().to_dict() == {"bills": 3, "invoice": 1, "payment": 2}
+    # the look-back windows are drafted commented out, and read as written once uncommented
+    weekly = edited.replace("# [windows]", "[windows]").replace("# period = 30", "period = 7").replace(
+        "# recent = 90", "recent = 28").replace("# medium = 180", "medium = 84").replace("# long = 365", "long = 182")
+    assert spec_from_toml(edited).windows.period == 30 and spec_from_toml(weekly).windows.long == 182
 
 
 

@@ -39,6 +39,7 @@ from deepcredit.data.spec_base import (
 )
 from deepcredit.data.spec_events import EventColumns, Events, StatusMeaning
 from deepcredit.data.spec_profile import Attribute, MoreProfile, Profile
+from deepcredit.data.spec_windows import Windows
 from deepcredit.data.toml_lines import field_path, line_of, toml_lines
 from deepcredit.data.validate import DataValidationError, FileFormat
 
@@ -306,6 +307,8 @@ class DatasetSpec(Strict):
     relations: Relations | None = None
     outcomes: Outcomes = Field(default_factory=lambda: Outcomes(window_days_column="window_days"))
     format: Format = Field(default_factory=lambda: Format())
+    windows: Windows = Field(default_factory=lambda: Windows())
+    """How far back the history features look ([windows]: the period and the recent, medium, long windows)."""
 
     @model_validator(mode="after")
     def _check_month_columns(self) -> DatasetSpec:

@@ -162,6 +162,11 @@ def _name(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(path).name.split(".")[0]).strip("-._") or "my-data"
 
 
+WINDOWS_HINT = ["", "# How far back the history features look, in days (the defaults: a month as the billing period, then",
+                "# 3, 6 and 12 months). Uncomment to fit your data's rhythm (weekly instalments: 7, 28, 84, 182).",
+                "# [windows]", "# period = 30", "# recent = 90", "# medium = 180", "# long = 365"]
+
+
 def draft_spec(path: Path, name: str | None = None, events: Path | None = None, relations: Path | None = None,
                outcomes: Path | None = None, more_events: dict[str, Path] | None = None,
                lookups: dict[str, Path] | None = None, more_profile: dict[str, Path] | None = None) -> str:
@@ -229,6 +234,8 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
         out += _event_lines(Path(events), id_col, lookup_keys=keys)
     for source, file in more.items():
         out += _event_lines(Path(file), id_col, f"more_events.{source}", lookup_keys=keys)
+    if events or more:
+        out += WINDOWS_HINT
     if relations:
         out += _relation_lines(Path(relations))
     elif linked or grouped:

@@ -102,7 +102,8 @@ def stages(d: Dialect, people_columns: set[str], event_columns: set[str],
     kept, open_ = (ev.statuses_meaning("kept"), ev.statuses_meaning("open")) if ev else (none, none)
     flows = ev.flow_kinds if ev else none
     if ev is not None:
-        steps += _event_stages(d, ev, days_late, counterparty, kept, bad, severe, open_, event_columns)
+        steps += _event_stages(d, ev, days_late, counterparty, kept, bad, severe, open_, event_columns,
+                               spec.windows.period)
     if spec.relations is not None:
         steps += _neighbour_stages(d, bad, severe, open_, flows)
     return steps
@@ -110,7 +111,7 @@ def stages(d: Dialect, people_columns: set[str], event_columns: set[str],
 
 def _event_stages(d: Dialect, ev: Events, days_late: str, counterparty: str, kept: frozenset[str],
                   bad: frozenset[str], severe: frozenset[str], open_: frozenset[str],
-                  event_columns: set[str]) -> list[tuple[str, str]]:
+                  event_columns: set[str], period: int) -> list[tuple[str, str]]:
     paid = paid_condition(ev) if ev.kinds_amount("paid") else "1 = 0"
     owed = owed_condition(ev)
     # each declared measure (a statement's balance); empty where the table lacks it (a served event)
@@ -144,13 +145,14 @@ def _event_stages(d: Dialect, ev: Events, days_late: str, counterparty: str, kep
             ) o
             WHERE is_bad = 1
             GROUP BY person_id, as_of, run_id"""),
-        # 30-day cycles counted back from as_of (cycle 0 = the last 30 days): what was paid in a cycle
-        # against the statements of the cycle before it, the way a card's payment settles last month's bill.
+        # Billing periods ([windows] period, 30 days by default) counted back from as_of (cycle 0 = the last
+        # period): what was paid in a cycle against the statements of the cycle before it, the way a card's
+        # payment settles last month's bill.
         ("cycle_totals", f"""
-            SELECT person_id, as_of, FLOOR(age_days / 30) AS cycle,
+            SELECT person_id, as_of, FLOOR(age_days / {period}) AS cycle,
                    SUM(CASE WHEN {paid} THEN amount ELSE 0 END) AS paid,
                    SUM(CASE WHEN {owed} THEN GREATEST(amount, 0) ELSE 0 END) AS billed
-            FROM events_before GROUP BY person_id, as_of, FLOOR(age_days / 30)"""),
+            FROM events_before GROUP BY person_id, as_of, FLOOR(age_days / {period})"""),
         ("cycles", """
             SELECT c.person_id, c.as_of, c.cycle, c.paid, c.billed, p.billed AS prev_billed,
                    c.paid / NULLIF(p.billed, 0) AS paid_to_prev_billed

@@ -19,18 +19,17 @@ from deepcredit.data.spec_base import identifier
 from deepcredit.data.spec_events import Events
 from deepcredit.data.spec_profile import Attribute
 from deepcredit.features.spec import LOG1P, FeatureDef, Kind, Source
+from deepcredit.features.window_words import Words, between, span
 
 CH, FC = Dimension.CREDIT_HISTORY, Dimension.FULFILMENT_CAPACITY
 BP, SC = Dimension.BEHAVIOUR_PREFERENCES, Dimension.SOCIAL_CONNECTIONS
 E, R, C, N, DER = Source.EVENTS, Source.BAD_RUNS, Source.CYCLES, Source.NEIGHBOURS, Source.DERIVED
 PAY_ON_TIME = "Meet every commitment on or before its due date."
-REPAY_MORE = "Repay more than the minimum each month."
 REPAY_FULL = "Pay what is due in full by its due date."
 BALANCE_DOWN = "Bring your balance down."
 BELOW_LINE = "Keep your balance well below your credit line."
 REGULAR = "Use your account regularly and settle what you use."
 INCOME_IN = "Have your income paid into this account regularly."
-WITHIN_MEANS = "Spend less each month than comes in."
 NETWORK = "Deal with people who keep their commitments; your own record matters most."
 PARTNERS = "Deliver what you promise to your trading partners."
 KEEP_CURRENT = "Keep your details up to date."
@@ -73,7 +72,7 @@ def share(numerator_cond: str, denominator_cond: str, days: int | None = None) -
     return f"CAST({num} AS DOUBLE) / NULLIF({count(denominator_cond, days)}, 0)"
 
 
-def active_periods(days: int, period: int = 30, cond: str | None = None) -> str:
+def active_periods(days: int, period: int, cond: str | None = None) -> str:
     """In how many `period`-day periods of the last `days` days a row falls: COUNT(DISTINCT period index),
     computed exactly as the number of bits set in the OR of 1 << index (index 0..days // period, at most 62).
 
@@ -191,7 +190,14 @@ def _rate(days_lo: int, days_hi: int) -> str:
     return f"CAST({count(cond + ' AND is_bad = 1')} AS DOUBLE) / NULLIF({count(cond)}, 0)"
 
 
-def credit_history_features(ev: Events) -> list[FeatureDef]:
+def _slope(value: str, cond: str, days: int, period: int) -> str:
+    """How much `value` grows per period over the last `days` days (a least-squares slope in time)."""
+    return f"{period} * regr_slope(CASE WHEN {cond}age_days <= {days} THEN {value} END, -age_days)"
+
+
+def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:
+    w, per = words.w, words.period
+    r, m, lg = w.recent, w.medium, w.long
     has_bad = bool(ev.statuses_meaning("late", "broken"))
     has_severe = bool(ev.statuses_meaning("broken"))
     has_delay = ev.has_days_late
@@ -204,17 +210,17 @@ def credit_history_features(ev: Events) -> list[FeatureDef]:
                           risk_direction=-1, actionable=False, unit="days"))
     if has_bad:
         out += [
-            FeatureDef("n_bad_90d", CH, E, count("is_bad = 1", 90),
-                       "late or missed commitments in the last 3 months", PAY_ON_TIME, risk_direction=1, fill=0,
+            FeatureDef(f"n_bad_{r}d", CH, E, count("is_bad = 1", r),
+                       f"late or missed commitments in {words.last(r)}", PAY_ON_TIME, risk_direction=1, fill=0,
                        unit="count"),
-            FeatureDef("n_bad_365d", CH, E, count("is_bad = 1", 365),
-                       "late or missed commitments in the last 12 months", PAY_ON_TIME, risk_direction=1, fill=0,
+            FeatureDef(f"n_bad_{lg}d", CH, E, count("is_bad = 1", lg),
+                       f"late or missed commitments in {words.last(lg)}", PAY_ON_TIME, risk_direction=1, fill=0,
                        unit="count"),
         ]
     if has_severe:
         out.append(FeatureDef(
-            "n_severe_365d", CH, E, count("is_severe = 1", 365),
-            "commitments not kept at all in the last 12 months (missed, not returned)",
+            f"n_severe_{lg}d", CH, E, count("is_severe = 1", lg),
+            f"commitments not kept at all in {words.last(lg)} (missed, not returned)",
             "Never skip a payment or a return: contact the merchant before a due date if you cannot pay.",
             risk_direction=1, fill=0, unit="count"))
     if has_bad:
@@ -222,41 +228,40 @@ def credit_history_features(ev: Events) -> list[FeatureDef]:
             FeatureDef("bad_rate", CH, E, share("is_bad = 1", "is_outcome = 1"),
                        "the share of your commitments that were late or missed", PAY_ON_TIME, risk_direction=1,
                        unit="share"),
-            FeatureDef("bad_rate_90d", CH, E, share("is_bad = 1", "is_outcome = 1", 90),
-                       "the share of your commitments late or missed in the last 3 months", PAY_ON_TIME,
+            FeatureDef(f"bad_rate_{r}d", CH, E, share("is_bad = 1", "is_outcome = 1", r),
+                       f"the share of your commitments late or missed in {words.last(r)}", PAY_ON_TIME,
                        risk_direction=1, unit="share"),
-            FeatureDef("bad_rate_trend", CH, E, f"{_rate(0, 90)} - {_rate(90, 365)}",
+            FeatureDef("bad_rate_trend", CH, E, f"{_rate(0, r)} - {_rate(r, lg)}",
                        "your recent payments being worse than your earlier ones",
                        "Bring your recent payments back on time; recent behaviour weighs most.", risk_direction=1),
             FeatureDef("days_since_last_bad", CH, E, "MIN(CASE WHEN is_bad = 1 THEN age_days END)",
                        "how recently you last paid late or missed a commitment",
-                       "Time heals: every month without a late payment improves this.", risk_direction=-1,
+                       f"Time heals: every {per} without a late payment improves this.", risk_direction=-1,
                        unit="days"),
         ]
     if has_severe:
         out.append(FeatureDef(
             "days_since_last_severe", CH, E, "MIN(CASE WHEN is_severe = 1 THEN age_days END)",
             "how recently you last missed a commitment entirely",
-            "Time heals: every month without a missed commitment improves this.", risk_direction=-1, unit="days"))
+            f"Time heals: every {per} without a missed commitment improves this.", risk_direction=-1, unit="days"))
     if has_delay:
         out += [
             FeatureDef("last_days_late", CH, E, latest("days_late", "is_outcome = 1"),
                        "how late your most recent payment was", "Bring your account up to date now.",
                        risk_direction=1, unit="days"),
-            FeatureDef("max_days_late_90d", CH, E, "MAX(CASE WHEN age_days <= 90 THEN days_late ELSE 0 END)",
-                       "the longest payment delay in the last 3 months", PAY_ON_TIME, risk_direction=1, fill=0,
+            FeatureDef(f"max_days_late_{r}d", CH, E, f"MAX(CASE WHEN age_days <= {r} THEN days_late ELSE 0 END)",
+                       f"the longest payment delay in {words.last(r)}", PAY_ON_TIME, risk_direction=1, fill=0,
                        unit="days"),
-            FeatureDef("max_days_late_365d", CH, E, "MAX(CASE WHEN age_days <= 365 THEN days_late ELSE 0 END)",
-                       "the longest payment delay in the last 12 months", PAY_ON_TIME, risk_direction=1, fill=0,
+            FeatureDef(f"max_days_late_{lg}d", CH, E, f"MAX(CASE WHEN age_days <= {lg} THEN days_late ELSE 0 END)",
+                       f"the longest payment delay in {words.last(lg)}", PAY_ON_TIME, risk_direction=1, fill=0,
                        unit="days"),
-            FeatureDef("mean_days_late_180d", CH, E,
-                       "AVG(CASE WHEN is_outcome = 1 AND age_days <= 180 THEN days_late END)",
-                       "your average payment delay in the last 6 months", PAY_ON_TIME, risk_direction=1,
+            FeatureDef(f"mean_days_late_{m}d", CH, E,
+                       f"AVG(CASE WHEN is_outcome = 1 AND age_days <= {m} THEN days_late END)",
+                       f"your average payment delay in {words.last(m)}", PAY_ON_TIME, risk_direction=1,
                        unit="days"),
-            FeatureDef("days_late_slope", CH, E,
-                       "30 * regr_slope(CASE WHEN is_outcome = 1 AND age_days <= 365 THEN days_late END, -age_days)",
-                       "your payment delays growing month by month",
-                       "Pay a little earlier each month until you are on time again.", risk_direction=1),
+            FeatureDef("days_late_slope", CH, E, _slope("days_late", "is_outcome = 1 AND ", lg, w.period),
+                       f"your payment delays growing {per} by {per}",
+                       f"Pay a little earlier each {per} until you are on time again.", risk_direction=1),
         ]
     ratings = ev.kinds_amount("rating")
     if ratings:
@@ -272,8 +277,8 @@ def credit_history_features(ev: Events) -> list[FeatureDef]:
                        "MAX(CASE WHEN kept_since = 0 THEN run_length ELSE 0 END)",
                        "late or missed commitments in a row up to now",
                        "Your next on-time payment ends this streak.", risk_direction=1, fill=0, unit="count"),
-            FeatureDef("n_bad_runs_365d", CH, R, "SUM(CASE WHEN run_end_age <= 365 THEN 1 ELSE 0 END)",
-                       "separate episodes of late payment in the last 12 months", PAY_ON_TIME,
+            FeatureDef(f"n_bad_runs_{lg}d", CH, R, f"SUM(CASE WHEN run_end_age <= {lg} THEN 1 ELSE 0 END)",
+                       f"separate episodes of late payment in {words.last(lg)}", PAY_ON_TIME,
                        risk_direction=1, fill=0, unit="count"),
         ]
     return out
@@ -283,71 +288,78 @@ def _mean_bill(owed: str, lo: int, hi: int) -> str:
     return f"AVG(CASE WHEN {owed} AND age_days > {lo} AND age_days <= {hi} THEN amount END)"
 
 
-def capacity_features(ev: Events | None, credit_line: str | None) -> list[FeatureDef]:
-    """Money paid against money owed, in windows and 30-day cycles, and against a declared credit line."""
+def capacity_features(ev: Events | None, credit_line: str | None, words: Words) -> list[FeatureDef]:
+    """Money paid against money owed, in windows and billing periods, and against a declared credit line."""
     if ev is None:
         return []
+    w, per = words.w, words.period
+    p, r, m = w.period, w.recent, w.medium
+    repay_more = f"Repay more than the minimum each {per}."
+    spend_less = f"Repay more than you spend each {per}."
     paid = paid_condition(ev) if ev.kinds_amount("paid") else None
     owed = owed_condition(ev) if ev.kinds_amount("owed") else None
     out: list[FeatureDef] = []
     if paid:
-        paid_180d = total("amount", paid, 180)
-        out.append(FeatureDef("amount_paid_180d", FC, E, paid_180d, "how much you repaid in the last 6 months",
-                              REPAY_MORE, risk_direction=-1, fill=0, unit="money"))
+        paid_mid = total("amount", paid, m)
+        out.append(FeatureDef(f"amount_paid_{m}d", FC, E, paid_mid, f"how much you repaid in {words.last(m)}",
+                              repay_more, risk_direction=-1, fill=0, unit="money"))
     if owed:
-        billed_180d = total("GREATEST(amount, 0)", owed, 180)
-        out.append(FeatureDef("amount_billed_180d", FC, E, billed_180d,
-                              "the total you were asked to pay in the last 6 months", "Keep your spending within your means.",
+        billed_mid = total("GREATEST(amount, 0)", owed, m)
+        out.append(FeatureDef(f"amount_billed_{m}d", FC, E, billed_mid,
+                              f"the total you were asked to pay in {words.last(m)}", "Keep your spending within your means.",
                               unit="money"))
     if paid and owed:
-        out.append(FeatureDef("paid_to_billed_180d", FC, E, f"{paid_180d} / NULLIF({billed_180d}, 0)",
-                              "the share of what you were asked to pay that you repaid in the last 6 months",
+        out.append(FeatureDef(f"paid_to_billed_{m}d", FC, E, f"{paid_mid} / NULLIF({billed_mid}, 0)",
+                              f"the share of what you were asked to pay that you repaid in {words.last(m)}",
                               "Pay what is due in full when you can.", risk_direction=-1, unit="share"))
     if owed:
         out += [
             FeatureDef("last_bill_amount", FC, E, latest("amount", owed), "the latest amount you were asked to pay",
                        BALANCE_DOWN, unit="money"),
-            FeatureDef("bill_slope_180d", FC, E,
-                       f"30 * regr_slope(CASE WHEN {owed} AND age_days <= 180 THEN amount END, -age_days)",
-                       "your balance growing month by month", "Repay more than you spend each month."),
+            FeatureDef(f"bill_slope_{m}d", FC, E, _slope("amount", f"{owed} AND ", m, p),
+                       f"your balance growing {per} by {per}", spend_less),
         ]
     if paid:
-        paid_90d = total("amount", paid, 90)
+        paid_recent = total("amount", paid, r)
         out += [
-            FeatureDef("amount_paid_30d", FC, E, total("amount", paid, 30), "how much you repaid in the last month",
-                       REPAY_MORE, risk_direction=-1, fill=0, unit="money"),
-            FeatureDef("amount_paid_90d", FC, E, paid_90d, "how much you repaid in the last 3 months", REPAY_MORE,
+            FeatureDef(f"amount_paid_{p}d", FC, E, total("amount", paid, p), f"how much you repaid in {words.last(p)}",
+                       repay_more, risk_direction=-1, fill=0, unit="money"),
+            FeatureDef(f"amount_paid_{r}d", FC, E, paid_recent, f"how much you repaid in {words.last(r)}", repay_more,
                        risk_direction=-1, fill=0, unit="money"),
         ]
     if paid and owed:
-        # A cycle's payments settle the previous cycle's statements: payments of the last 90 days against
-        # statements issued 30 to 120 days ago.
-        prior = total("GREATEST(amount, 0)", f"{owed} AND age_days > 30 AND age_days <= 120")
-        out.append(FeatureDef("paid_to_prior_billed_90d", FC, E, f"{paid_90d} / NULLIF({prior}, 0)",
+        # A period's payments settle the previous period's statements: payments of the recent window against
+        # statements issued one period earlier (30 to 120 days ago, by default).
+        prior = total("GREATEST(amount, 0)", f"{owed} AND age_days > {p} AND age_days <= {p + r}")
+        out.append(FeatureDef(f"paid_to_prior_billed_{r}d", FC, E, f"{paid_recent} / NULLIF({prior}, 0)",
                               "how much of what you were recently asked to pay you actually repaid", REPAY_FULL,
                               risk_direction=-1, unit="share"))
+    mean_recent, mean_before = f"mean_bill_{r}d", f"mean_bill_{r + 1}_{m}d"
     if owed:
         out += [
-            FeatureDef("mean_bill_90d", FC, E, _mean_bill(owed, -1, 90),
-                       "the average amount you were asked to pay in the last 3 months", BALANCE_DOWN,
+            FeatureDef(mean_recent, FC, E, _mean_bill(owed, -1, r),
+                       f"the average amount you were asked to pay in {words.last(r)}", BALANCE_DOWN,
                        unit="money"),
-            FeatureDef("mean_bill_91_180d", FC, E, _mean_bill(owed, 90, 180),
-                       "the average amount you were asked to pay 3 to 6 months ago", BALANCE_DOWN, unit="money"),
+            FeatureDef(mean_before, FC, E, _mean_bill(owed, r, m),
+                       f"the average amount you were asked to pay {between(r, m)} ago", BALANCE_DOWN, unit="money"),
         ]
     if paid and owed:
+        few, more = r // p, m // p
         out += [
-            FeatureDef("min_paid_to_prev_bill_3c", FC, C, "MIN(CASE WHEN cycle < 3 THEN paid_to_prev_billed END)",
-                       "the smallest share of a month's amount due that you repaid, in the last 3 months", REPAY_FULL,
+            FeatureDef(f"min_paid_to_prev_bill_{few}c", FC, C,
+                       f"MIN(CASE WHEN cycle < {few} THEN paid_to_prev_billed END)",
+                       f"the smallest share of a {per}'s amount due that you repaid, in {words.last(r)}", REPAY_FULL,
                        risk_direction=-1, unit="share"),
-            FeatureDef("mean_paid_to_prev_bill_6c", FC, C, "AVG(CASE WHEN cycle < 6 THEN paid_to_prev_billed END)",
-                       "the average share of each month's amount due that you repaid, in the last 6 months", REPAY_FULL,
-                       risk_direction=-1, unit="share"),
-            FeatureDef("unpaid_cycles_6c", FC, C,
-                       "SUM(CASE WHEN cycle < 6 AND prev_billed > 0 AND paid <= 0 THEN 1 ELSE 0 END)",
-                       "months in which you repaid nothing of what was due", "Repay something every month, on time.",
+            FeatureDef(f"mean_paid_to_prev_bill_{more}c", FC, C,
+                       f"AVG(CASE WHEN cycle < {more} THEN paid_to_prev_billed END)",
+                       f"the average share of each {per}'s amount due that you repaid, in {words.last(m)}",
+                       REPAY_FULL, risk_direction=-1, unit="share"),
+            FeatureDef(f"unpaid_cycles_{more}c", FC, C,
+                       f"SUM(CASE WHEN cycle < {more} AND prev_billed > 0 AND paid <= 0 THEN 1 ELSE 0 END)",
+                       f"{per}s in which you repaid nothing of what was due", f"Repay something every {per}, on time.",
                        risk_direction=1, fill=0, unit="count"),
         ]
-    out += flow_capacity_features(ev)
+    out += flow_capacity_features(ev, words)
     if credit_line is None:
         return out
     line = (credit_line,)
@@ -359,105 +371,113 @@ def capacity_features(ev: Events | None, credit_line: str | None) -> list[Featur
             FeatureDef("headroom", FC, DER, f"{credit_line} - last_bill_amount",
                        "how much of your credit line is still free", BELOW_LINE, risk_direction=-1, requires=line,
                        unit="money"),
-            FeatureDef("mean_utilisation_180d", FC, DER,
-                       f"(mean_bill_90d + mean_bill_91_180d) / 2 / NULLIF({credit_line}, 0)",
-                       "how much of your credit line you used over the last 6 months", BELOW_LINE,
+            FeatureDef(f"mean_utilisation_{m}d", FC, DER,
+                       f"({mean_recent} + {mean_before}) / 2 / NULLIF({credit_line}, 0)",
+                       f"how much of your credit line you used over {words.last(m)}", BELOW_LINE,
                        risk_direction=1, requires=line, unit="share"),
-            FeatureDef("balance_trend", FC, DER, f"(mean_bill_90d - mean_bill_91_180d) / NULLIF({credit_line}, 0)",
-                       "your balance growing relative to your credit line", "Repay more than you spend each month.",
+            FeatureDef("balance_trend", FC, DER, f"({mean_recent} - {mean_before}) / NULLIF({credit_line}, 0)",
+                       "your balance growing relative to your credit line", spend_less,
                        risk_direction=1, requires=line),
         ]
     if paid:
-        out.append(FeatureDef("paid_to_limit_180d", FC, DER, f"amount_paid_180d / NULLIF({credit_line}, 0)",
-                              "your repayments relative to your credit line", REPAY_MORE, risk_direction=-1,
+        out.append(FeatureDef(f"paid_to_limit_{m}d", FC, DER, f"amount_paid_{m}d / NULLIF({credit_line}, 0)",
+                              "your repayments relative to your credit line", repay_more, risk_direction=-1,
                               requires=line, unit="share"))
     return out
 
 
-def flow_capacity_features(ev: Events) -> list[FeatureDef]:
+def flow_capacity_features(ev: Events, words: Words) -> list[FeatureDef]:
     """What came in against what went out, where the spec declares money moving (received, spent or
     signed kinds: a bank's transactions): income is capacity to repay, spending above it the opposite."""
+    w = words.w
+    r, m = w.recent, w.medium
+    within_means = f"Spend less each {words.period} than comes in."
     money_in, money_out = inflow(ev), outflow(ev)
     out: list[FeatureDef] = []
     if money_in:
-        received_90d = total(money_in, "1 = 1", 90)
+        received = total(money_in, "1 = 1", r)
         out += [
-            FeatureDef("amount_received_90d", FC, E, received_90d, "the money that came in over the last 3 months",
+            FeatureDef(f"amount_received_{r}d", FC, E, received, f"the money that came in over {words.last(r)}",
                        INCOME_IN, risk_direction=-1, fill=0, unit="money"),
-            FeatureDef("received_change_90d", FC, E, f"{received_90d} - {total(money_in, 'age_days > 90', 180)}",
-                       "the money that came in over the last 3 months against the 3 months before", INCOME_IN,
+            FeatureDef(f"received_change_{r}d", FC, E, f"{received} - {total(money_in, f'age_days > {r}', 2 * r)}",
+                       f"the money that came in over {words.last(r)} against the {span(r)} before", INCOME_IN,
                        risk_direction=-1, fill=0, unit="money"),
-            FeatureDef("months_with_money_in_180d", FC, E, active_periods(180, cond=f"{money_in} > 0"),
-                       "in how many of the last 6 months money came in", INCOME_IN, risk_direction=-1, fill=0,
-                       unit="count"),
+            FeatureDef(f"{words.token}s_with_money_in_{m}d", FC, E,
+                       active_periods(m, w.period, cond=f"{money_in} > 0"),
+                       f"in how many of the last {words.periods_in(m)} money came in", INCOME_IN, risk_direction=-1,
+                       fill=0, unit="count"),
         ]
     if money_in and money_out:
-        spent_90d = total(money_out, "1 = 1", 90)
+        spent = total(money_out, "1 = 1", r)
         out += [
-            FeatureDef("net_flow_90d", FC, E, f"{received_90d} - {spent_90d}",
-                       "how much more money came in than went out in the last 3 months", WITHIN_MEANS,
+            FeatureDef(f"net_flow_{r}d", FC, E, f"{received} - {spent}",
+                       f"how much more money came in than went out in {words.last(r)}", within_means,
                        risk_direction=-1, fill=0, unit="money"),
-            FeatureDef("spent_to_received_90d", FC, E, f"{spent_90d} / NULLIF({received_90d}, 0)",
-                       "how much of the money that came in you spent in the last 3 months", WITHIN_MEANS,
+            FeatureDef(f"spent_to_received_{r}d", FC, E, f"{spent} / NULLIF({received}, 0)",
+                       f"how much of the money that came in you spent in {words.last(r)}", within_means,
                        risk_direction=1, unit="share"),
         ]
     return out
 
 
-def behaviour_features(ev: Events) -> list[FeatureDef]:
+def behaviour_features(ev: Events, words: Words) -> list[FeatureDef]:
+    w = words.w
+    r, m, lg = w.recent, w.medium, w.long
     out = [
-        FeatureDef("events_per_month_365d", BP, E, f"{count('1 = 1', 365)} / 12.0",
+        FeatureDef(f"events_per_{words.token}_{lg}d", BP, E, f"{count('1 = 1', lg)} / {float(lg // w.period)}",
                    "how often you use the services", REGULAR, fill=0),
-        FeatureDef("active_months_365d", BP, E,
-                   active_periods(365),
-                   "in how many of the last 12 months you were active", REGULAR, risk_direction=-1, fill=0,
-                   unit="count"),
+        FeatureDef(f"active_{words.token}s_{lg}d", BP, E,
+                   active_periods(lg, w.period),
+                   f"in how many of the last {words.periods_in(lg)} you were active", REGULAR, risk_direction=-1,
+                   fill=0, unit="count"),
         FeatureDef("days_since_last_event", BP, E, "MIN(age_days)", "how long ago you last used the services",
                    REGULAR, unit="days"),
     ]
     if money_out := outflow(ev):
-        out.append(FeatureDef("amount_spent_90d", BP, E, total(money_out, "1 = 1", 90),
-                              "how much you spent in the last 3 months", WITHIN_MEANS, fill=0, unit="money"))
+        out.append(FeatureDef(f"amount_spent_{r}d", BP, E, total(money_out, "1 = 1", r),
+                              f"how much you spent in {words.last(r)}", f"Spend less each {words.period} than comes in.",
+                              fill=0, unit="money"))
     if ev.columns.counterparty is not None:
-        out.append(FeatureDef("n_counterparties_365d", BP, E,
-                              "COUNT(DISTINCT CASE WHEN age_days <= 365 THEN counterparty END)",
+        out.append(FeatureDef(f"n_counterparties_{lg}d", BP, E,
+                              f"COUNT(DISTINCT CASE WHEN age_days <= {lg} THEN counterparty END)",
                               "how many different merchants or partners you dealt with", REGULAR, fill=0,
                               unit="count"))
     for value, k in ev.kinds.items():
         if k.share is not None:
             label = k.share.label or identifier(value)
-            out.append(FeatureDef(f"share_{label}_365d", BP, E, share(f"kind = {sql_text(value)}", "1 = 1", 365),
+            out.append(FeatureDef(f"share_{label}_{lg}d", BP, E, share(f"kind = {sql_text(value)}", "1 = 1", lg),
                                   k.share.description, k.share.improve or REGULAR,
                                   risk_direction=k.share.risk_direction, unit="share"))
     for value, s in ev.statuses.items():
         if s.share is not None:
             label = s.share.label or identifier(value)
-            out.append(FeatureDef(f"share_{label}_180d", BP, E,
-                                  share(f"status = {sql_text(value)} AND is_outcome = 1", "is_outcome = 1", 180),
+            out.append(FeatureDef(f"share_{label}_{m}d", BP, E,
+                                  share(f"status = {sql_text(value)} AND is_outcome = 1", "is_outcome = 1", m),
                                   s.share.description, s.share.improve or REGULAR,
                                   risk_direction=s.share.risk_direction, unit="share"))
     return out
 
 
-def measure_features(ev: Events) -> list[FeatureDef]:
-    """Each declared measure's latest value, its level over the last 3 months (mean, lowest, highest) and
-    its monthly trend over the last 6, in its own dimension and words (the aggregates the Amex default
+def measure_features(ev: Events, words: Words) -> list[FeatureDef]:
+    """Each declared measure's latest value, its level over the recent window (mean, lowest, highest) and
+    its trend per period over the middle one, in its own dimension and words (the aggregates the Amex default
     prediction winners took of each statement column)."""
+    w = words.w
+    r, m = w.recent, w.medium
     out: list[FeatureDef] = []
-    for m in ev.measures:
-        col, text, unit = m.name, m.text, m.unit
-        improve = m.improve or IMPROVE_BY_DIMENSION.get(m.dimension, KEEP_CURRENT)
-        recent = f"CASE WHEN age_days <= 90 THEN {col} END"
-        level = {"mean": (f"AVG({recent})", f"{text}, on average over the last 3 months"),
-                 "min": (f"MIN({recent})", f"{text} at its lowest in the last 3 months"),
-                 "max": (f"MAX({recent})", f"{text} at its highest in the last 3 months")}
-        out.append(FeatureDef(f"{col}_last", m.dimension, E, latest(col, f"{col} IS NOT NULL"), f"{text} (latest)",
-                              improve, risk_direction=m.risk_direction, unit=unit))
-        out += [FeatureDef(f"{col}_{stat}_90d", m.dimension, E, sql, words, improve, risk_direction=m.risk_direction,
-                           unit=unit) for stat, (sql, words) in level.items()]
-        out.append(FeatureDef(f"{col}_trend_180d", m.dimension, E,
-                              f"30 * regr_slope(CASE WHEN age_days <= 180 THEN {col} END, -age_days)",
-                              f"the monthly trend of {text}", improve, risk_direction=m.risk_direction))
+    for ms in ev.measures:
+        col, text, unit = ms.name, ms.text, ms.unit
+        improve = ms.improve or IMPROVE_BY_DIMENSION.get(ms.dimension, KEEP_CURRENT)
+        recent = f"CASE WHEN age_days <= {r} THEN {col} END"
+        level = {"mean": (f"AVG({recent})", f"{text}, on average over {words.last(r)}"),
+                 "min": (f"MIN({recent})", f"{text} at its lowest in {words.last(r)}"),
+                 "max": (f"MAX({recent})", f"{text} at its highest in {words.last(r)}")}
+        out.append(FeatureDef(f"{col}_last", ms.dimension, E, latest(col, f"{col} IS NOT NULL"), f"{text} (latest)",
+                              improve, risk_direction=ms.risk_direction, unit=unit))
+        out += [FeatureDef(f"{col}_{stat}_{r}d", ms.dimension, E, sql, said, improve, risk_direction=ms.risk_direction,
+                           unit=unit) for stat, (sql, said) in level.items()]
+        out.append(FeatureDef(f"{col}_trend_{m}d", ms.dimension, E, _slope(col, "", m, w.period),
+                              words.trend_of(text), improve, risk_direction=ms.risk_direction))
     return out
 
 
@@ -467,11 +487,12 @@ def social_features(spec: DatasetSpec) -> list[FeatureDef]:
     rel = spec.relations
     if rel is None:
         return []
+    recent = spec.windows.recent
     out = [
         FeatureDef("degree", SC, N, "COUNT(*)", "how many people you are connected to", NETWORK, fill=0,
         unit="count"),
-        FeatureDef("new_connections_90d", SC, N, "SUM(CASE WHEN edge_age_days <= 90 THEN 1 ELSE 0 END)",
-                   "how many new connections you made in the last 3 months", NETWORK, fill=0, unit="count"),
+        FeatureDef(f"new_connections_{recent}d", SC, N, f"SUM(CASE WHEN edge_age_days <= {recent} THEN 1 ELSE 0 END)",
+                   f"how many new connections you made in the last {span(recent)}", NETWORK, fill=0, unit="count"),
     ]
     ev = spec.events
     if ev is not None and ev.statuses_meaning("late", "broken"):
@@ -507,15 +528,15 @@ def features_for(spec: DatasetSpec) -> list[FeatureDef]:
     profile = profile_features(spec)
     line = spec.role("credit_line")
     line_feature = None if line is None or (line.protected and not line.use_as_input) else line.name
-    ev = spec.events
+    ev, words = spec.events, Words(spec.windows)
     by_dim = {
         Dimension.IDENTITY: [],
-        CH: credit_history_features(ev) if ev is not None else [],
-        FC: capacity_features(ev, line_feature),
-        BP: behaviour_features(ev) if ev is not None else [],
+        CH: credit_history_features(ev, words) if ev is not None else [],
+        FC: capacity_features(ev, line_feature, words),
+        BP: behaviour_features(ev, words) if ev is not None else [],
         SC: social_features(spec),
     }
-    measured = measure_features(ev) if ev is not None else []
+    measured = measure_features(ev, words) if ev is not None else []
     out: list[FeatureDef] = []
     for d in Dimension:
         out += [f for f in profile if f.dimension is d] + by_dim[d] + [f for f in measured if f.dimension is d]
