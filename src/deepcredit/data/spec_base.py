@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -58,6 +58,28 @@ class FileSection(Strict):
             raise SpecProblem(("header_line",), "a file without a header line (header = [...]) is read from its "
                                                 "first line: leave header_line out")
         return self
+
+
+class DescribedColumn(Strict):
+    """A column of the user's file that becomes features a person reads about (a profile Attribute, a history
+    Measure): its name, its header, and the words and risk direction its reasons carry."""
+
+    name: str = Field(pattern=IDENTIFIER)
+    column: str | None = None
+    """The column's header in the file, where it differs from `name`."""
+    description: str = ""
+    """Completes 'your score is lowered by ...' (your account balance)."""
+    improve: str = ""
+    """How to improve it, in the person's words; empty: the dimension's general advice."""
+    risk_direction: Literal[-1, 0, 1] = 0
+    """+1 where a higher value is riskier (a balance owed), -1 where safer (money in the account), 0 unknown."""
+    unit: str = Field(default="", max_length=40)
+    """What a numeric value counts, in words a reason shows after it ("months": "48 months"; "money": 1,250.00;
+    "share": 75%)."""
+
+    @property
+    def source_column(self) -> str:
+        return self.column or self.name
 
 
 def identifier(value: str) -> str:

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from deepcredit.data.schema import EVENTS, REPORTED_OUTCOMES, Dimension
 from deepcredit.data.spec_base import (
     IDENTIFIER,
+    DescribedColumn,
     FileSection,
     OptionalColumn,
     SpecProblem,
@@ -69,25 +70,12 @@ MEASURE_RESERVED = frozenset(c.name for c in EVENTS.columns) | {
 (features.sources): no measure's name."""
 
 
-class Measure(Strict):
+class Measure(DescribedColumn):
     """A number each row of a history file records besides its amount: a statement's balance, the credit in
     use, an account's balance after a transaction. Its latest value, its level over the last months (mean,
     lowest, highest) and its monthly trend become features of its dimension (features.templates)."""
 
-    name: str = Field(pattern=IDENTIFIER)
-    column: str | None = None
-    """The column's header in the file, where it differs from `name`."""
     dimension: Dimension = Dimension.FULFILMENT_CAPACITY
-    description: str = ""
-    """Completes 'your score is lowered by ...' (your account balance)."""
-    improve: str = ""
-    risk_direction: Literal[-1, 0, 1] = 0
-    """+1 where a higher value is riskier (a balance owed), -1 where safer (money in the account)."""
-    unit: str = Field(default="", max_length=40)
-
-    @property
-    def source_column(self) -> str:
-        return self.column or self.name
 
     @property
     def text(self) -> str:

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from deepcredit.data.schema import Dimension
 from deepcredit.data.spec_base import (
-    IDENTIFIER,
+    DescribedColumn,
     FileSection,
     OptionalColumn,
     SpecProblem,
-    Strict,
     not_ignored,
     unique,
 )
@@ -26,18 +25,11 @@ Role = Literal["credit_line", "income", "joined_at"]
 line, income, and when the person joined (tenure as of each date)."""
 
 
-class Attribute(Strict):
-    name: str = Field(pattern=IDENTIFIER)
-    column: str | None = None
-    """The column's header in the file, where it differs from `name`."""
+class Attribute(DescribedColumn):
     type: AttributeType
     order: list[str] | None = None
     """Ordinal attributes: their values from lowest to highest."""
     dimension: Dimension
-    description: str = ""
-    """Completes 'your score is lowered by ...'."""
-    improve: str = ""
-    risk_direction: Literal[-1, 0, 1] = 0
     protected: bool = False
     """Audited for fairness, never a feature unless `use_as_input` too (and then flagged protected)."""
     use_as_input: bool = False
@@ -52,13 +44,6 @@ class Attribute(Strict):
     """A numeric attribute written with words or signs around its number ("13.56%", " 36 months", "$1,200"):
     the number is read out of the text (the [format]'s decimal and thousands marks apply); a value without
     one is refused at its row, unless it is empty or a missing-value marker."""
-    unit: str = Field(default="", max_length=40)
-    """What a numeric value counts, in words a reason shows after it ("months": "48 months"; "money": 1,250.00;
-    "share": 75%)."""
-
-    @property
-    def source_column(self) -> str:
-        return self.column or self.name
 
     @property
     def code_feature(self) -> str | None:
