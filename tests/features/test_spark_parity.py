@@ -12,7 +12,9 @@ from types import SimpleNamespace
 
 import pytest
 import worlds
+from tests.data.test_activity_log import TRANSACTIONS
 from tests.data.test_activity_log import _ingest as ingest_transactions
+from tests.data.test_categorical_measures import CHANNELS, WITH_CHANNEL
 from tests.data.test_payments import _ingest as ingest_payments
 
 from deepcredit.data.simulate import simulate_world
@@ -91,4 +93,15 @@ def test_spark_reads_a_transaction_log_as_duckdb_does(spark, tmp_path):
     duck = build_model_input(ds)
     on_spark = build_model_input(ds, engine="spark", master=spark.sparkContext.master)
     assert {"net_flow_90d", "months_with_money_in_180d"} <= set(duck.tabular.names)
+    assert feature_differences(duck, on_spark) == []
+
+
+def test_spark_reads_declared_windows_and_a_category_each_row_records_as_duckdb_does(spark, tmp_path):
+    """Weekly windows ([windows]) and a categorical measure (its latest value, a declared value's share) on
+    both engines alike."""
+    weekly = WITH_CHANNEL + "\n[windows]\nperiod = 7\nrecent = 28\nmedium = 84\nlong = 182\n"
+    ds = ingest_transactions(tmp_path, TRANSACTIONS.assign(channel=CHANNELS), weekly)
+    duck = build_model_input(ds)
+    on_spark = build_model_input(ds, engine="spark", master=spark.sparkContext.master)
+    assert {"channel_last", "share_atm_182d", "net_flow_28d", "weeks_with_money_in_84d"} <= set(duck.tabular.names)
     assert feature_differences(duck, on_spark) == []

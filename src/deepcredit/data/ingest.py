@@ -73,6 +73,8 @@ from deepcredit.data.validate import (
 
 TYPES = {"numeric": ColumnType.FLOAT, "categorical": ColumnType.STRING, "ordinal": ColumnType.STRING,
          "boolean": ColumnType.BOOL, "date": ColumnType.TIMESTAMP}
+MEASURE_DTYPES = {"numeric": "float64", "categorical": "string"}
+"""How a history file's measure is stored (Measure.type)."""
 
 
 def file_columns(path: Path, fmt: FileFormat = PLAIN) -> list[str]:
@@ -406,7 +408,7 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
     if paid:
         cols += (Column(paid, ColumnType.FLOAT, nullable=True),)
     cols += tuple(Column(c, ColumnType.STRING) for c in ev.parts_of)
-    cols += tuple(Column(m.source_column, ColumnType.FLOAT, nullable=True) for m in ev.measures)
+    cols += tuple(Column(m.source_column, TYPES[m.type], nullable=True) for m in ev.measures)
     if mapping["amount"]:  # may be empty for a kind whose amount is neutral (amounts_where_meant)
         cols = tuple(replace(c, nullable=True) if c.name == mapping["amount"] else c for c in cols)
     values = partial(check_event_values, kind=mapping["kind"], amount=mapping["amount"],
@@ -420,7 +422,7 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
                               fmt=check.fmt_for(path))
     events = _renamed(frame, mapping)
     for m in ev.measures:
-        events[m.name] = frame[m.source_column].astype("float64")
+        events[m.name] = frame[m.source_column].astype(MEASURE_DTYPES[m.type])
     if ev.person_via is not None:
         events["person_id"] = _owners(events, (lookups or {})[ev.person_via], ev.person_via, str(path),
                                       ev.columns.person_id, line_offset_for(path))
@@ -790,8 +792,8 @@ def stored_tables(spec: DatasetSpec) -> dict[str, TableSpec]:
     if spec.events is not None:
         vocab = {"kind": frozenset(spec.events.kinds), "status": frozenset(spec.events.statuses)}
         events = replace(EVENTS, columns=tuple(replace(c, allowed=vocab.get(c.name, c.allowed)) for c in EVENTS.columns)
-                         + tuple(Column(m.name, ColumnType.FLOAT, required=False, nullable=True, description=m.text)
-                                 for m in spec.events.measures))
+                         + tuple(Column(m.name, TYPES[m.type], required=False, nullable=True,
+                                        description=m.text) for m in spec.events.measures))
     kinds = frozenset(spec.relations.kinds) if spec.relations is not None and spec.relations.kinds else None
     relations = replace(RELATIONS, columns=tuple(replace(c, allowed=kinds if c.name == "kind" else c.allowed)
                                                  for c in RELATIONS.columns))

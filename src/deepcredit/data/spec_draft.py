@@ -651,6 +651,10 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
     measures = [] if parts else [c for c, ty in types.items() if ty == "numeric" and c not in taken
                                  and _measure_like(c, frame[c])]
     taken |= set(measures)
+    # no person column found: one of the text columns is it, so none is proposed as a category
+    categories = [] if parts or not person else [c for c, ty in types.items() if ty == "categorical"
+                                                 and c not in taken and _category_like(c, frame[c])]
+    taken |= set(categories)
     out += _ignored(types, taken)
     if found["due_ts"] and found["settled_ts"]:
         out += [GRACE_HINT]
@@ -689,7 +693,7 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
         out += ["", "# What each status means: kept, late (still paid), broken (never counts as paid), open, neutral.",
                 f"[{section}.statuses]"]
         out += _meanings(found["status"], vocab, STATUS_WORDS, "meaning", "neutral")
-    return out + _measure_lines(section, measures)
+    return out + _measure_lines(section, measures) + _category_lines(section, {c: frame[c] for c in categories})
 
 
 DOCUMENT_NUMBER = re.compile(r"(^|_)(no|nr|num|number|ref|code|zip|postcode|seq|sequence|version)$")
@@ -705,6 +709,45 @@ def _measure_like(column: str, values: pd.Series) -> bool:
     numbers = pd.to_numeric(values, errors="coerce").dropna()
     return not (len(numbers) > 2 and (numbers == numbers.round()).all() and numbers.is_monotonic_increasing
                 and numbers.is_unique)
+
+
+MAX_CATEGORIES = 30
+"""A text column of a history file with at most this many values (in the sample) is proposed as a category
+each row records (a channel, a trade); more is a free text or an id."""
+
+
+def _category_like(column: str, values: pd.Series) -> bool:
+    """Whether a text column of a history file is a category each row records, not an id or a free text."""
+    words = header_words(column)
+    if ID_HINTS.search(words) or DOCUMENT_NUMBER.search(words) or PLACEHOLDER.match(column):
+        return False
+    return 2 <= len(_texts(values)) <= MAX_CATEGORIES
+
+
+def _texts(values: pd.Series) -> list[str]:
+    """The distinct non-blank texts of a column, sorted."""
+    return sorted(v for v in values.dropna().astype(str).str.strip().unique() if v)
+
+
+def _category_lines(section: str, columns: dict[str, pd.Series]) -> list[str]:
+    """A categorical [[section.measures]] table for each other category the rows record: its latest value
+    becomes a feature, and the share of each value declared under `values`."""
+    out = ["", "# Categories each row records: the latest becomes a feature; declare the values whose share of",
+           "# the rows should become one too, with their words and risk direction. Move one that means nothing",
+           "# to ignore."] if columns else []
+    for col, values in columns.items():
+        name = identifier(col)
+        name = name if name not in MEASURE_RESERVED else f"{name}_value"
+        found = _texts(values)
+        seen, example = found[:3], found[0]  # a category-like column holds 2 values or more
+        out += [f"[[{section}.measures]]", f"name = {toml_string(name)}",
+                *([f"column = {toml_string(col)}"] if name != col else []), 'type = "categorical"',
+                'dimension = "behaviour_preferences"  # check',
+                f"description = {toml_string('your ' + name.replace('_', ' '))}",
+                f"# values seen: {', '.join(map(toml_string, seen))}{', ...' if len(found) > 3 else ''}; for example:",
+                f"# values = {{ {toml_string(example)} = {{ description = \"how often ...\", risk_direction = 0 }} }}",
+                ""]
+    return out
 
 
 def _measure_lines(section: str, columns: list[str]) -> list[str]:

@@ -71,15 +71,34 @@ MEASURE_RESERVED = frozenset(c.name for c in EVENTS.columns) | {
 
 
 class Measure(DescribedColumn):
-    """A number each row of a history file records besides its amount: a statement's balance, the credit in
-    use, an account's balance after a transaction. Its latest value, its level over the last months (mean,
-    lowest, highest) and its monthly trend become features of its dimension (features.templates)."""
+    """What each row of a history file records besides its kind, status and amount: a number (a statement's
+    balance, the credit in use, an account's balance after a transaction) or a category (the channel a
+    payment came through, a merchant's trade, a contract's type). A number's latest value, its level over
+    the recent window (mean, lowest, highest) and its trend per period become features of its dimension; a
+    category's latest value does, and the share of rows holding each of its declared `values`
+    (features.templates)."""
 
+    type: Literal["numeric", "categorical"] = "numeric"
     dimension: Dimension = Dimension.FULFILMENT_CAPACITY
+    values: dict[str, ShareFeature] = {}
+    """A categorical measure's values whose share of the rows becomes a feature, each with its own texts and
+    risk direction (online = { description = "how often you paid online", risk_direction = 1 }); other
+    values are kept, and count in the latest value only."""
 
     @property
     def text(self) -> str:
         return self.description or f"your {self.name.replace('_', ' ')}"
+
+    @model_validator(mode="after")
+    def _check_type(self) -> Measure:
+        if self.type == "numeric" and self.values:
+            raise SpecProblem(("values",), "`values` applies to categorical measures (type = \"categorical\")")
+        if self.type == "categorical" and self.unit:
+            raise SpecProblem(("unit",), "`unit` applies to numeric measures only")
+        if self.type == "categorical" and self.risk_direction:
+            raise SpecProblem(("risk_direction",), "a category has no direction of risk: give each of its `values` "
+                                                   "its own risk_direction")
+        return self
 
 
 class EventStatus(Strict):
@@ -244,16 +263,19 @@ class Events(FileSection):
         if not self.statuses:
             raise SpecProblem(("statuses",), "declare at least one event status")
         labels: dict[str, tuple] = {}
-        for group, items in (("kinds", self.kinds), ("statuses", self.statuses)):
-            for value, item in items.items():
-                if item.share is not None:
-                    label = item.share.label or identifier(value)
-                    if not re.match(IDENTIFIER, label):
-                        raise SpecProblem((group, value, "share", "label"),
-                                          f"{value!r} needs a share label made of a-z, 0-9 and _")
-                    if label in labels:
-                        raise SpecProblem((group, value, "share", "label"), f"share label {label!r} is used twice")
-                    labels[label] = (group, value)
+        shares: list[tuple[tuple, str, ShareFeature]] = [
+            ((group, value, "share"), value, item.share) for group, items in (("kinds", self.kinds),
+                                                                             ("statuses", self.statuses))
+            for value, item in items.items() if item.share is not None]
+        shares += [(("measures", i, "values", value), value, share) for i, m in enumerate(self.measures)
+                   for value, share in m.values.items()]
+        for loc, value, share in shares:
+            label = share.label or identifier(value)
+            if not re.match(IDENTIFIER, label):
+                raise SpecProblem((*loc, "label"), f"{value!r} needs a share label made of a-z, 0-9 and _")
+            if label in labels:
+                raise SpecProblem((*loc, "label"), f"share label {label!r} is used twice")
+            labels[label] = loc
         return self
 
     def _check_measures(self, mapped: set[str]) -> None:

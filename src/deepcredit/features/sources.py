@@ -37,6 +37,10 @@ the same two divisions in DOUBLE (features/spark_engine.py makes Spark's decimal
 both engines compute the same bits."""
 
 
+NULL_MEASURE = {"numeric": "CAST(NULL AS DOUBLE)", "categorical": "CAST(NULL AS VARCHAR)"}
+"""A measure on a row that does not record it (an event reported to the service), by Measure.type."""
+
+
 def legacy_spec(people_columns: set[str], event_columns: set[str]) -> DatasetSpec:
     """The spec of a data set stored without one: the simulator's canonical tables, cut to what it has."""
     return builtin_spec("simulator").restricted(people_columns, event_columns)
@@ -115,7 +119,7 @@ def _event_stages(d: Dialect, ev: Events, days_late: str, counterparty: str, kep
     paid = paid_condition(ev) if ev.kinds_amount("paid") else "1 = 0"
     owed = owed_condition(ev)
     # each declared measure (a statement's balance); empty where the table lacks it (a served event)
-    measures = "".join(f",\n                   {f'e.{m.name}' if m.name in event_columns else 'CAST(NULL AS DOUBLE)'}"
+    measures = "".join(f",\n                   {f'e.{m.name}' if m.name in event_columns else NULL_MEASURE[m.type]}"
                        f" AS {m.name}" for m in ev.measures)
     def flag(cond: str) -> str:
         return f"CASE WHEN {_commitment(ev.flow_kinds)}{cond} THEN 1 ELSE 0 END"

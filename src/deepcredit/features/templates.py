@@ -16,7 +16,7 @@ from __future__ import annotations
 from deepcredit.data.schema import Dimension
 from deepcredit.data.spec import DatasetSpec, SpecError
 from deepcredit.data.spec_base import identifier
-from deepcredit.data.spec_events import Events
+from deepcredit.data.spec_events import Events, Measure
 from deepcredit.data.spec_profile import Attribute
 from deepcredit.features.spec import LOG1P, FeatureDef, Kind, Source
 from deepcredit.features.window_words import Words, between, span
@@ -459,25 +459,44 @@ def behaviour_features(ev: Events, words: Words) -> list[FeatureDef]:
 
 
 def measure_features(ev: Events, words: Words) -> list[FeatureDef]:
-    """Each declared measure's latest value, its level over the recent window (mean, lowest, highest) and
-    its trend per period over the middle one, in its own dimension and words (the aggregates the Amex default
-    prediction winners took of each statement column)."""
+    """Each declared measure's features, in its own dimension and words: a number's (numeric_measure) or a
+    category's (categorical_measure)."""
+    make = {"numeric": numeric_measure, "categorical": categorical_measure}
+    return [f for ms in ev.measures for f in make[ms.type](ms, words)]
+
+
+def numeric_measure(ms: Measure, words: Words) -> list[FeatureDef]:
+    """A number's latest value, its level over the recent window (mean, lowest, highest) and its trend per
+    period over the middle one (the aggregates the Amex default prediction winners took of each statement
+    column)."""
     w = words.w
     r, m = w.recent, w.medium
-    out: list[FeatureDef] = []
-    for ms in ev.measures:
-        col, text, unit = ms.name, ms.text, ms.unit
-        improve = ms.improve or IMPROVE_BY_DIMENSION.get(ms.dimension, KEEP_CURRENT)
-        recent = f"CASE WHEN age_days <= {r} THEN {col} END"
-        level = {"mean": (f"AVG({recent})", f"{text}, on average over {words.last(r)}"),
-                 "min": (f"MIN({recent})", f"{text} at its lowest in {words.last(r)}"),
-                 "max": (f"MAX({recent})", f"{text} at its highest in {words.last(r)}")}
-        out.append(FeatureDef(f"{col}_last", ms.dimension, E, latest(col, f"{col} IS NOT NULL"), f"{text} (latest)",
-                              improve, risk_direction=ms.risk_direction, unit=unit))
-        out += [FeatureDef(f"{col}_{stat}_{r}d", ms.dimension, E, sql, said, improve, risk_direction=ms.risk_direction,
-                           unit=unit) for stat, (sql, said) in level.items()]
-        out.append(FeatureDef(f"{col}_trend_{m}d", ms.dimension, E, _slope(col, "", m, w.period),
-                              words.trend_of(text), improve, risk_direction=ms.risk_direction))
+    col, text, unit = ms.name, ms.text, ms.unit
+    improve = ms.improve or IMPROVE_BY_DIMENSION.get(ms.dimension, KEEP_CURRENT)
+    recent = f"CASE WHEN age_days <= {r} THEN {col} END"
+    level = {"mean": (f"AVG({recent})", f"{text}, on average over {words.last(r)}"),
+             "min": (f"MIN({recent})", f"{text} at its lowest in {words.last(r)}"),
+             "max": (f"MAX({recent})", f"{text} at its highest in {words.last(r)}")}
+    out = [FeatureDef(f"{col}_last", ms.dimension, E, latest(col, f"{col} IS NOT NULL"), f"{text} (latest)",
+                      improve, risk_direction=ms.risk_direction, unit=unit)]
+    out += [FeatureDef(f"{col}_{stat}_{r}d", ms.dimension, E, sql, said, improve, risk_direction=ms.risk_direction,
+                       unit=unit) for stat, (sql, said) in level.items()]
+    out.append(FeatureDef(f"{col}_trend_{m}d", ms.dimension, E, _slope(col, "", m, w.period),
+                          words.trend_of(text), improve, risk_direction=ms.risk_direction))
+    return out
+
+
+def categorical_measure(ms: Measure, words: Words) -> list[FeatureDef]:
+    """A category's latest value, and for each declared value the share of the rows of the long window that
+    record the category and hold that value (a row that does not record it counts in neither)."""
+    col, lg = ms.name, words.w.long
+    improve = ms.improve or IMPROVE_BY_DIMENSION.get(ms.dimension, KEEP_CURRENT)
+    out = [FeatureDef(f"{col}_last", ms.dimension, E, latest(col, f"{col} IS NOT NULL"), f"{ms.text} (latest)",
+                      improve, kind=Kind.CATEGORICAL)]
+    for value, sh in ms.values.items():
+        out.append(FeatureDef(f"share_{sh.label or identifier(value)}_{lg}d", ms.dimension, E,
+                              share(f"{col} = {sql_text(value)}", f"{col} IS NOT NULL", lg), sh.description,
+                              sh.improve or improve, risk_direction=sh.risk_direction, unit="share"))
     return out
 
 

@@ -1,0 +1,79 @@
+"""A category each history row records (the channel a transaction went through): stored as text, its latest
+value and the share of each declared value become features before the as-of date, and a draft proposes it."""
+
+from __future__ import annotations
+
+import pytest
+
+from deepcredit.data.spec import SpecError, spec_from_toml
+from deepcredit.data.spec_draft import draft_spec
+from deepcredit.features.engine import build_features
+from deepcredit.features.spec import Kind
+from deepcredit.features.templates import features_for
+
+from .test_activity_log import OUTCOMES, PEOPLE, SPEC, TRANSACTIONS, _at, _ingest
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*good labels have a performance window")
+
+CHANNEL = """[[events.measures]]
+name = "channel"
+type = "categorical"
+dimension = "behaviour_preferences"
+description = "the channel of your transactions"
+values = { atm = { description = "how often you used a cash machine", risk_direction = 1 } }
+
+"""
+WITH_CHANNEL = SPEC.replace("[[events.measures]]", CHANNEL + "[[events.measures]]", 1)
+CHANNELS = ["branch", "atm", "online", "atm", "branch", "atm", None]  # b's last row records none
+
+
+def test_a_category_gives_its_latest_value_and_the_share_of_each_declared_value():
+    defs = {f.name: f for f in features_for(spec_from_toml(WITH_CHANNEL))}
+    assert defs["channel_last"].kind is Kind.CATEGORICAL and defs["channel_last"].dimension.value == \
+        "behaviour_preferences"
+    assert defs["share_atm_365d"].description == "how often you used a cash machine"
+    assert defs["share_atm_365d"].risk_direction == 1 and defs["share_atm_365d"].unit == "share"
+
+
+def test_a_category_is_stored_as_text_and_read_before_the_as_of_date(tmp_path):
+    ds = _ingest(tmp_path, TRANSACTIONS.assign(channel=CHANNELS), WITH_CHANNEL)
+    assert ds.read("events")["channel"].tolist().count("atm") == 3
+    frame = build_features(ds).frame
+    at = _at(frame, "2024-03-01")
+    assert at.loc["a", "channel_last"] == "atm" and at.loc["b", "channel_last"] == "atm"  # b's last: no channel
+    assert at.loc["a", "share_atm_365d"] == pytest.approx(2 / 4)
+    assert at.loc["b", "share_atm_365d"] == pytest.approx(1 / 2)  # of the two rows recording a channel
+    before = _at(frame, "2024-02-01")  # February's rows are not seen on 1 February
+    assert before.loc["a", "channel_last"] == "atm" and before.loc["a", "share_atm_365d"] == pytest.approx(1 / 2)
+    assert before.loc["b", "channel_last"] == "atm" and before.loc["b", "share_atm_365d"] == pytest.approx(1 / 2)
+
+
+@pytest.mark.parametrize(("change", "field", "words"), [
+    ('type = "categorical"\ndimension = "behaviour', "events.measures[0].values", "applies to categorical measures"),
+    ('values = {', "events.measures[0].risk_direction", "no direction of risk", ),
+])
+def test_a_category_declared_as_a_number_or_with_a_direction_is_refused_at_its_field(change, field, words):
+    spec = WITH_CHANNEL.replace(change, 'dimension = "behaviour') if change.startswith("type") else WITH_CHANNEL.replace(
+        change, "risk_direction = 1\n" + change)
+    with pytest.raises(SpecError, match=words) as err:
+        spec_from_toml(spec)
+    assert f"field '{field}'" in str(err.value)
+
+
+def test_a_share_label_of_a_category_value_may_not_repeat_another_shares(tmp_path):
+    twice = WITH_CHANNEL.replace('debit = { amount = "spent" }', 'debit = { amount = "spent", share = { label = '
+                                 '"atm", description = "how often you paid out" } }')
+    with pytest.raises(SpecError, match="share label 'atm' is used twice"):
+        spec_from_toml(twice)
+
+
+def test_the_draft_proposes_a_text_column_of_few_values_as_a_category(tmp_path):
+    named = {"account": "account_id"}  # an id the draft recognises by its name
+    TRANSACTIONS.assign(channel=CHANNELS).rename(columns=named).to_csv(tmp_path / "transactions.csv", index=False)
+    PEOPLE.rename(columns=named).to_csv(tmp_path / "people.csv", index=False)
+    OUTCOMES.rename(columns=named).to_csv(tmp_path / "outcomes.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv", events=tmp_path / "transactions.csv", outcomes=tmp_path / "outcomes.csv")
+    assert '[[events.measures]]\nname = "channel"\ntype = "categorical"' in text
+    assert '# values seen: "atm", "branch", "online"; for example:' in text
+    spec = spec_from_toml(text)
+    assert spec.events is not None and [m.type for m in spec.events.measures] == ["numeric", "categorical"]
