@@ -387,8 +387,33 @@ def test_a_shared_file_with_a_value_twice_or_none_is_refused_at_its_row(tmp_path
         _branches(tmp_path / "none", {"code": ["N1", ""], "unemployment": ["3.5", "7"]})
 
 
+def test_a_shared_file_with_a_history_gives_each_person_the_version_valid_before_the_as_of_date(tmp_path):
+    """A branch's yearly figures: as of T a customer holds the version of their branch valid strictly before T,
+    and a customer who changes branch takes the new branch's figures from the change on."""
+    from deepcredit.features.engine import build_features
+
+    dated = BRANCHES.replace('join_on = "branch"', 'join_on = "branch"\nvalid_from = "since"')
+    shop = _spec_text("").replace('[profile]\nid_column = "customer"',
+                                  '[profile]\nid_column = "customer"\nvalid_from = "moved"')
+    tmp_path.mkdir(exist_ok=True)
+    paths = write_files(tmp_path / "shop", False)
+    people = pd.read_csv(paths["people"], dtype=str, keep_default_na=False)
+    moved = people.iloc[[0]].assign(branch="S2", moved="2024-02-20")  # c1 moves from N1 to S2
+    pd.concat([people.assign(branch=["N1", "S2", "N1"], moved=""), moved]).to_csv(paths["people"], index=False)
+    pd.DataFrame({"code": ["N1", "N1", "S2"], "since": ["", "2024-02-01", ""],
+                  "unemployment": ["3.5", "9", "7.25"]}).to_csv(tmp_path / "branches.csv", index=False)
+    ds = ingest_with_spec(spec_from_toml(shop + dated), {**paths, "people:branches": tmp_path / "branches.csv"},
+                          tmp_path / "ds")
+    spine = pd.DataFrame({"person_id": ["c1", "c3"] * 3,
+                          "as_of": pd.to_datetime(["2024-01-15"] * 2 + ["2024-02-10"] * 2 + ["2024-03-01"] * 2)})
+    frame = build_features(ds, spine=spine).frame
+    got = {(r.person_id, str(r.as_of.date())): r.branch_unemployment for r in frame.itertuples()}
+    assert got == {("c1", "2024-01-15"): 3.5, ("c3", "2024-01-15"): 3.5,  # N1 before its new figure
+                   ("c1", "2024-02-10"): 9.0, ("c3", "2024-02-10"): 9.0,  # N1's figure from 1 February
+                   ("c1", "2024-03-01"): 7.25, ("c3", "2024-03-01"): 9.0}  # c1 moved to S2 on 20 February
+
+
 @pytest.mark.parametrize(("change", "words"), [
-    ('join_on = "branch"\nvalid_from = "since"', "its own history is not read"),
     ('join_on = "customer"', "the profile's id column"),
 ])
 def test_a_shared_file_that_cannot_join_is_refused_at_its_field(change, words):

@@ -267,7 +267,8 @@ def _read_more_profile(people: pd.DataFrame, name: str, more: MoreProfile, path:
     frame = read_and_validate(path, _table("people", f"more_profile.{name}", cols, more.ignore, key),
                               snapshot, fmt=check.fmt_for(path))
     if more.join_on:
-        return pd.DataFrame({"key": frame[more.id_column], **_attribute_values(frame, more.attributes, check, path)})
+        shared = pd.DataFrame({"key": frame[more.id_column], **_attribute_values(frame, more.attributes, check, path)})
+        return shared.assign(valid_from=frame[more.valid_from]) if more.valid_from else shared
     ids = frame[more.id_column].astype("string")
     check_known_people(frame.assign(**{more.id_column: ids}), (more.id_column,), pd.Index(people["person_id"]),
                        str(path), line_offset_for(path))
@@ -291,25 +292,45 @@ def _joined(people: pd.DataFrame, extra: pd.DataFrame, on: str = "person_id") ->
     return joined
 
 
+def _held(name: str) -> str:
+    """The people's column holding the value a shared file `name` joins on, while versions are laid (never stored)."""
+    return f"_joined_on_{name}"
+
+
 SINCE_ALWAYS = pd.Timestamp("1000-01-01")
 """Stands for an undated version (valid since always) while versions are ordered; never stored."""
 
 
-def with_versions(people: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+def _dated(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` ordered by valid_from, an undated version (or a file without dates) since always."""
+    when = frame["valid_from"] if "valid_from" in frame else pd.Series(pd.NaT, index=frame.index)
+    return frame.assign(valid_from=when.astype("datetime64[us]").fillna(SINCE_ALWAYS)).sort_values("valid_from",
+                                                                                                    kind="stable")
+
+
+def with_versions(people: pd.DataFrame, extra: pd.DataFrame, key: str | None = None) -> pd.DataFrame:
     """The people's profile versions with a further file's versions merged in: a version wherever either
     file has one, each holding the version of every file valid then (none where a file has none yet).
 
+    key: a column of `people` holding the shared value a file about what people share is keyed by (join_on,
+    its `key` column): a person then holds, at each date, the version of the value their own profile holds
+    then (someone who moves district takes the new district's figures from the move on).
+
     Why: the features read the one version valid strictly before each as-of date (features.sources), so the
     versions of two files must be laid on one time line; each file's own values keep their own dates."""
-    def dated(frame: pd.DataFrame) -> pd.DataFrame:
-        when = frame["valid_from"] if "valid_from" in frame else pd.Series(pd.NaT, index=frame.index)
-        return frame.assign(valid_from=when.astype("datetime64[us]").fillna(SINCE_ALWAYS)).sort_values("valid_from")
-
-    main, more = dated(people.reset_index(drop=True)), dated(extra)
-    line = pd.concat([main[["person_id", "valid_from"]], more[["person_id", "valid_from"]]]) \
-        .drop_duplicates().sort_values("valid_from", kind="stable")
+    main, more = _dated(people.reset_index(drop=True)), _dated(extra)
+    if key is None:
+        theirs = more[["person_id", "valid_from"]]
+    else:  # every version of every value a person ever holds may start a version of theirs
+        held = main[["person_id", key]].drop_duplicates().rename(columns={key: "key"})
+        theirs = held.merge(more[["key", "valid_from"]], on="key")[["person_id", "valid_from"]]
+    line = pd.concat([main[["person_id", "valid_from"]], theirs]).drop_duplicates().sort_values("valid_from",
+                                                                                              kind="stable")
     out = pd.merge_asof(line, main, on="valid_from", by="person_id", direction="backward")
-    out = pd.merge_asof(out, more, on="valid_from", by="person_id", direction="backward")
+    if key is not None:  # read as the shared file's key is (join_on's values, stored apart from the profile)
+        out = out.rename(columns={key: "key"}).astype({"key": more["key"].dtype})
+    out = pd.merge_asof(out, more, on="valid_from", by="person_id" if key is None else "key", direction="backward")
+    out = out.drop(columns="key") if key is not None else out
     out["valid_from"] = out["valid_from"].mask(out["valid_from"] == SINCE_ALWAYS)
     return out.sort_values(["person_id", "valid_from"], na_position="first", kind="stable").reset_index(drop=True)
 
@@ -665,6 +686,8 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
         step(f"reading {Path(sources[profile_key(name)]).name}")
         extra = _read_more_profile(frames["people"], name, more, Path(sources[profile_key(name)]), check, snapshot,
                                    _key_column(spec, more.join_on))
+        if more.valid_from and more.join_on:  # the value each version holds, carried until the files are laid
+            frames["people"][_held(name)] = frames["people"].attrs["keys"][more.join_on].to_numpy()
         if more.valid_from:
             versions[name] = extra
         else:
@@ -715,7 +738,8 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
         step(f"laying {Path(sources[profile_key(name)]).name}'s versions on the profile's")
         if month_cap is not None:  # as the main file's versions were
             extra["valid_from"] = month_ended(extra["valid_from"], month_cap)
-        frames["people"] = with_versions(frames["people"], extra)
+        shared = spec.more_profile[name].join_on is not None
+        frames["people"] = with_versions(frames["people"], extra, _held(name) if shared else None)
     step("checking that every row names a known person")
     if spec.relations is not None and spec.relations.unknown_people == "drop":
         frames["relations"] = _without_unknown_people(frames["relations"], known)

@@ -134,7 +134,8 @@ class MoreProfile(FileSection):
     """Where the file describes something people share rather than each person (their district, their
     branch, their product): the column of the main profile file whose values this file's id_column holds.
     Each person gets the row of their value (none where the file has no row for it); each value has one
-    row. Empty: the person's id."""
+    row, or, with valid_from, one per version (a district's yearly figures: a person as of T holds the
+    version valid strictly before T of the value their profile holds then). Empty: the person's id."""
     ignore: list[str] = []
     attributes: list[Attribute] = []
 
@@ -142,8 +143,4 @@ class MoreProfile(FileSection):
     def _check(self) -> MoreProfile:
         unique([a.source_column for a in self.attributes], ("attributes",), "column")
         not_ignored(self.ignore, [self.id_column, self.valid_from, *(a.source_column for a in self.attributes)])
-        if self.join_on and self.valid_from:
-            raise SpecProblem(("valid_from",), "a file joined on a shared value (join_on) is read as true since "
-                                               "always: its own history is not read; leave valid_from out, or key "
-                                               "its rows by person")
         return self
