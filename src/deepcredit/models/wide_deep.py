@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from itertools import combinations
 from typing import cast
 
@@ -180,11 +181,15 @@ class TabularPrep:
         return out
 
     def _category_index(self, name: str) -> pd.Index:
-        """The seen categories of `name` as a string Index (built once: a re-score codes one row)."""
-        cache: dict[str, pd.Index] = self.__dict__.setdefault("_category_indexes", {})
-        if name not in cache:
-            cache[name] = pd.Index(self.categories[name], dtype="string")
-        return cache[name]
+        """The seen categories of `name` as a string Index, built on first use (a re-score codes one row)."""
+        if name not in self._category_indexes:
+            self._category_indexes[name] = pd.Index(self.categories[name], dtype="string")
+        return self._category_indexes[name]
+
+    @cached_property
+    def _category_indexes(self) -> dict[str, pd.Index]:
+        """_category_index's store: not a dataclass field, so never serialised."""
+        return {}
 
     @staticmethod
     def _require(X: pd.DataFrame, names: list[str]) -> None:
