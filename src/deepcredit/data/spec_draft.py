@@ -162,9 +162,37 @@ def _name(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(path).name.split(".")[0]).strip("-._") or "my-data"
 
 
-WINDOWS_HINT = ["", "# How far back the history features look, in days (the defaults: a month as the billing period, then",
-                "# 3, 6 and 12 months). Uncomment to fit your data's rhythm (weekly instalments: 7, 28, 84, 182).",
-                "# [windows]", "# period = 30", "# recent = 90", "# medium = 180", "# long = 365"]
+RHYTHMS = {"week": (7, 28, 84, 182), "month": (30, 90, 180, 365), "year": (365, 730, 1095, 1825)}
+"""Windows ([windows]: period, recent, medium, long) for commitments falling due weekly, monthly, yearly."""
+
+
+def rhythm(gap_days: float | None) -> str:
+    """The rhythm of commitments whose median gap between a person's consecutive ones is `gap_days`."""
+    if gap_days is None:
+        return "month"
+    return "week" if gap_days <= 10 else "year" if gap_days >= 200 else "month"
+
+
+def median_gap_days(frame: pd.DataFrame, person: str | None, ts: str | None) -> float | None:
+    """The median number of days between a person's consecutive rows of a sample (same-day rows aside), or
+    None where the sample cannot tell (no person or date column, no person with two dated rows)."""
+    if not person or not ts:
+        return None
+    rows = pd.DataFrame({"p": frame[person], "t": pd.to_datetime(frame[ts], errors="coerce", utc=True)}).dropna()
+    gaps = rows.sort_values(["p", "t"]).groupby("p")["t"].diff().dt.total_seconds().div(86400).dropna()
+    gaps = gaps[gaps >= 1]
+    return float(gaps.median()) if len(gaps) else None
+
+
+def windows_hint(gap_days: float | None) -> list[str]:
+    """The [windows] section, commented out, with the windows of the rhythm the commitments seem to keep."""
+    kind = rhythm(gap_days)
+    why = (f"# A person's commitments here fall about {gap_days:.0f} days apart (median, in the sample): "
+           f"{kind}ly windows are proposed." if gap_days is not None else "# The defaults are shown.")
+    period, recent, medium, long = RHYTHMS[kind]
+    return ["", "# How far back the history features look, in days: a billing period, then a recent, a middle and a",
+            "# long window (default: 30, 90, 180, 365). Uncomment, and check, to fit your data's rhythm.", why,
+            "# [windows]", f"# period = {period}", f"# recent = {recent}", f"# medium = {medium}", f"# long = {long}"]
 
 
 def draft_spec(path: Path, name: str | None = None, events: Path | None = None, relations: Path | None = None,
@@ -234,8 +262,6 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
         out += _event_lines(Path(events), id_col, lookup_keys=keys)
     for source, file in more.items():
         out += _event_lines(Path(file), id_col, f"more_events.{source}", lookup_keys=keys)
-    if events or more:
-        out += WINDOWS_HINT
     if relations:
         out += _relation_lines(Path(relations))
     elif linked or grouped:
@@ -693,7 +719,11 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
         out += ["", "# What each status means: kept, late (still paid), broken (never counts as paid), open, neutral.",
                 f"[{section}.statuses]"]
         out += _meanings(found["status"], vocab, STATUS_WORDS, "meaning", "neutral")
-    return out + _measure_lines(section, measures) + _category_lines(section, {c: frame[c] for c in categories})
+    out += _measure_lines(section, measures) + _category_lines(section, {c: frame[c] for c in categories})
+    if section == "events":  # the commitments' rhythm (an activity log's rows say nothing of it)
+        commitments = found["status"] or told != "activity"
+        out += windows_hint(median_gap_days(frame, person, found["ts"]) if commitments else None)
+    return out
 
 
 DOCUMENT_NUMBER = re.compile(r"(^|_)(no|nr|num|number|ref|code|zip|postcode|seq|sequence|version)$")
