@@ -433,6 +433,14 @@ def test_a_draft_finds_the_column_a_shared_file_joins_on(tmp_path):
                       more_profile={"district": tmp_path / "district.csv"})
     assert 'id_column = "A1"' in text and 'join_on = "district"' in text
     assert spec_from_toml(text).more_profile["district"].join_on == "district"
+    # a district on several rows told apart by a date: the file keeps each district's history
+    pd.DataFrame({"A1": ["7", "18", "7", "18"], "published": ["", "", "2024-01-15", "2024-01-15"],
+                  "A11": ["12541", "9104", "12900", "9400"]}).to_csv(tmp_path / "district.csv", index=False)
+    text = draft_spec(paths["people"], "shop", outcomes=paths["outcomes"],
+                      more_profile={"district": tmp_path / "district.csv"})
+    assert 'join_on = "district"' in text and 'valid_from = "published"' in text
+    shared = spec_from_toml(text).more_profile["district"]
+    assert (shared.id_column, shared.join_on, shared.valid_from) == ("A1", "district", "published")
 
 
 def test_a_measure_declared_differently_in_two_history_files_is_refused_at_its_line():

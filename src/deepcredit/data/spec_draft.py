@@ -341,28 +341,40 @@ def _more_profile_lines(name: str, path: Path, id_col: str | None, people: pd.Da
         ident, valid = _history(frame, id_col) or (ident, None)
     shared = _shared_key(frame, people, id_col) if ident is None or ident != id_col else None
     ident = shared[0] if shared else ident
+    valid = shared[2] if shared else valid
     out = ["", f"# More about the same people: {path.name}, joined by their id (ingest --people {name}={path.name}).",
            f"[more_profile.{name}]", *header_line_of(path),
            f"id_column = {toml_string(ident)}" if ident else 'id_column = "TODO"  # TODO: the column naming the person']
     if shared:
-        out[1] = f"# What people share: {path.name}, one row per {shared[1]} (ingest --people {name}={path.name})."
+        per = f"one row per {shared[1]}" + (f" and {valid}" if valid else "")
+        out[1] = f"# What people share: {path.name}, {per} (ingest --people {name}={path.name})."
         out.append(f"join_on = {toml_string(shared[1])}  # check: each person gets the row of their {shared[1]}")
-    if valid:
+        if valid:
+            out.append(f"valid_from = {toml_string(valid)}  # check: a {shared[1]} has several rows, each true from "
+                       "this date (an empty one: since always)")
+    elif valid:
         out.append(f"valid_from = {toml_string(valid)}  # check: a person has several rows, each true from this date")
     return out + _attribute_lines(frame, skip=(ident, valid), section=f"more_profile.{name}")
 
 
-def _shared_key(frame: pd.DataFrame, people: pd.DataFrame, id_col: str | None) -> tuple[str, str] | None:
-    """(this file's unique column, the people file's column) where the first names every value the second
-    holds and the second repeats values: a table of districts, branches or products that people share
-    (Berka's district.asc, keyed A1, beside account.asc's district_id)."""
-    for key in (c for c in frame.columns if frame[c].notna().all() and frame[c].is_unique):
+def _shared_key(frame: pd.DataFrame, people: pd.DataFrame, id_col: str | None
+                ) -> tuple[str, str, str | None] | None:
+    """(this file's key column, the people file's column, the date column telling a key's versions apart or
+    None) where the key names every value the people's column holds and that column repeats values: a table
+    of districts, branches or products that people share (Berka's district.asc, keyed A1, beside
+    account.asc's district_id), one row per key, or one per key and date where it keeps their history."""
+    dates = [c for c in frame.columns if infer_type(frame[c]) == "date"]
+    for key in (c for c in frame.columns if frame[c].notna().all()):
+        told = None if frame[key].is_unique else next(
+            (d for d in dates if d != key and not frame.duplicated([key, d]).any()), None)
+        if told is None and not frame[key].is_unique:
+            continue
         values = set(frame[key].astype(str).str.strip())
         for col in (c for c in people.columns if c != id_col):
             held = people[col].dropna().astype(str).str.strip()
             held = held[held != ""]
             if len(held) and held.duplicated().any() and held.isin(values).mean() >= 0.99:
-                return str(key), str(col)
+                return str(key), str(col), told
     return None
 
 
