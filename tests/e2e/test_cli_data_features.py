@@ -119,3 +119,13 @@ def test_german_credit_through_the_cli_from_draft_to_features(tmp_path):
     assert {str(f.dimension) for f in ff.definitions} == {"identity", "credit_history", "fulfilment_capacity",
                                                           "behaviour_preferences", "social_connections"}
     assert ff.frame["label"].sum() == 300
+
+
+def test_spec_check_lists_the_features_a_spec_gives_in_its_declared_windows(tmp_path):
+    weekly = ('spec_version = 1\nname = "weekly"\n\n[windows]\nperiod = 7\nrecent = 14\nmedium = 28\nlong = 56\n\n'
+              '[events.kinds]\nbill = { amount = "owed" }\n\n[events.statuses]\nok = { meaning = "kept" }\n'
+              'late = { meaning = "late" }\n\n[outcomes]\nwindow_days_column = "window_days"\n')
+    (tmp_path / "weekly.toml").write_text(weekly)
+    shown = " ".join(_ok(["spec", "check", str(tmp_path / "weekly.toml"), "--features"]).split())
+    assert "history windows: period 7, recent 14, medium 28, long 56 days" in shown
+    assert "n_bad_14d" in shown and "n_bad_56d" in shown and "2 weeks" in shown  # texts wrap in the table

@@ -57,17 +57,29 @@ def draft(
 
 
 @spec_app.command("check")
-def check(spec: Path = typer.Argument(..., help="A spec file (TOML).")) -> None:
+def check(spec: Path = typer.Argument(..., help="A spec file (TOML)."),
+          features: bool = typer.Option(False, "--features", help="Also list the features the spec gives: "
+                                        "name, dimension and what a reason says of each.")) -> None:
     """Check a spec file; print what it declares, or one clear error naming the line and field."""
+    from rich.table import Table
+
     from deepcredit.data.spec import load_spec
     from deepcredit.features.templates import features_for
 
     with clear_errors():
         s = load_spec(spec)
-        n = len(features_for(s))
+        defs = features_for(s)
     console.print(f"{spec}: valid ({len(s.profile.attributes)} attributes, {len(s.protected)} protected, "
                   f"event files: {1 + len(s.more_events) if s.events else 'none'}, "
                   f"relations: {'yes' if s.relations else 'no'}; "
-                  f"{n} features)")
+                  f"{len(defs)} features)")
     if how := s.format.describe():
         console.print(f"files read as: {escape(how)}")
+    if s.events is not None or s.relations is not None:
+        w = s.windows
+        console.print(f"history windows: period {w.period}, recent {w.recent}, medium {w.medium}, long {w.long} days")
+    if features:
+        table = Table("feature", "dimension", "what it measures")
+        for d in defs:
+            table.add_row(d.name, d.dimension.value.replace("_", " "), escape(d.description))
+        console.print(table)
