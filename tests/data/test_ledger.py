@@ -192,6 +192,10 @@ def test_a_draft_of_a_schedule_tells_statuses_from_its_dates(tmp_path):
                  'a file of one kind: kind = ""'):
         assert line in text
     assert "[events.statuses]" not in text
+    # no money word in any header: the column named for what the money is becomes the amount
+    INSTALMENTS.rename(columns={"amount_due": "instalment"}).to_csv(tmp_path / "instalments.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv", "instalments", events=tmp_path / "instalments.csv")
+    assert 'amount = "instalment"' in text and 'name = "instalment"' not in text  # not proposed as a measure
 
 
 def _relative_schedule(format_lines: str):

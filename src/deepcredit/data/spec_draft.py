@@ -535,6 +535,9 @@ STATUS_WORDS = (  # first match wins: 'returned_late' is late, 'not_returned' an
     ("open", r"open|pending|due|outstanding|active|progress|ongoing"),
     ("kept", r"ok|on_?time|paid|settled|return|complete|success|positive|full|done|kept|good|closed|repaid"),
 )
+MONEY_NOUNS = r"(^|_)(instal+ments?|repayments?|bills?|premiums?|rent|dues?|balance_due)$"
+"""A numeric history column named, whole or at its end, for what its money is: the amount where no column
+has a money word (amount, value, price, ...)."""
 AMOUNT_WORDS = (
     ("paid", r"pay|repay|instal|settle|deposit|refund|credit_?transfer"),
     ("owed", r"bill|invoice|rent|order|statement|loan|purchase|charge|fee|booking|subscription"),
@@ -649,6 +652,9 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
         if role == "ts" and found[role] is None:  # any other date; else a schedule dated by its due dates
             found[role] = _pick(types, ".", allowed, taken) or found["due_ts"]
         taken.add(found[role] or "")
+    if found["amount"] is None:  # no money word: a column named for what the money is (an instalment, a bill)
+        found["amount"] = _pick(types, MONEY_NOUNS, ("numeric",), taken)
+        taken.add(found["amount"] or "")
     found["amount"], paid = _owed_and_paid(types, found["amount"], taken)
     taken.add(paid or "")
     out = ["", f"# Events: {path.name}. Each row one commitment or activity of a person, as of its date."
