@@ -49,7 +49,16 @@ from deepcredit.data.ledger import (
     payments_of,
 )
 from deepcredit.data.parts import first_part
-from deepcredit.data.schema import EVENTS, OUTCOMES, RELATIONS, Column, ColumnType, TableSpec, typed_frame
+from deepcredit.data.schema import (
+    DTYPES,
+    EVENTS,
+    OUTCOMES,
+    RELATIONS,
+    Column,
+    ColumnType,
+    TableSpec,
+    typed_frame,
+)
 from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
 from deepcredit.data.spec import DatasetSpec, Lookup, SpecError, spec_line
 from deepcredit.data.spec_events import Events, StatusMeaning
@@ -73,8 +82,6 @@ from deepcredit.data.validate import (
 
 TYPES = {"numeric": ColumnType.FLOAT, "categorical": ColumnType.STRING, "ordinal": ColumnType.STRING,
          "boolean": ColumnType.BOOL, "date": ColumnType.TIMESTAMP}
-MEASURE_DTYPES = {"numeric": "float64", "categorical": "string"}
-"""How a history file's measure is stored (Measure.type)."""
 
 
 def file_columns(path: Path, fmt: FileFormat = PLAIN) -> list[str]:
@@ -443,7 +450,7 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
                               fmt=check.fmt_for(path))
     events = _renamed(frame, mapping)
     for m in ev.measures:
-        events[m.name] = frame[m.source_column].astype(MEASURE_DTYPES[m.type])
+        events[m.name] = frame[m.source_column].astype(DTYPES[TYPES[m.type]])
     if ev.person_via is not None:
         events["person_id"] = _owners(events, (lookups or {})[ev.person_via], ev.person_via, str(path),
                                       ev.columns.person_id, line_offset_for(path))

@@ -81,6 +81,11 @@ class DescribedColumn(Strict):
     def source_column(self) -> str:
         return self.column or self.name
 
+    @property
+    def text(self) -> str:
+        """What a reason code says of it."""
+        return self.description or f"your {self.name.replace('_', ' ')}"
+
 
 def identifier(value: str) -> str:
     return re.sub(r"_+", "_", re.sub(r"[^a-z0-9]+", "_", value.lower())).strip("_") or "x"

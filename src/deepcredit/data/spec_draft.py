@@ -365,9 +365,9 @@ def _shared_key(frame: pd.DataFrame, people: pd.DataFrame, id_col: str | None
     account.asc's district_id), one row per key, or one per key and date where it keeps their history."""
     dates = [c for c in frame.columns if infer_type(frame[c]) == "date"]
     for key in (c for c in frame.columns if frame[c].notna().all()):
-        told = None if frame[key].is_unique else next(
-            (d for d in dates if d != key and not frame.duplicated([key, d]).any()), None)
-        if told is None and not frame[key].is_unique:
+        unique = frame[key].is_unique
+        told = None if unique else next((d for d in dates if d != key and not frame.duplicated([key, d]).any()), None)
+        if not unique and told is None:  # repeated, and no date tells its rows apart: not a key
             continue
         values = set(frame[key].astype(str).str.strip())
         for col in (c for c in people.columns if c != id_col):
@@ -585,7 +585,7 @@ def _vocabularies(path: Path, columns: list[str]) -> dict[str, list[str] | None]
         frame = read_text(path, sep, guess_encoding(path), usecols=columns, header_line=header_line)
     out: dict[str, list[str] | None] = {}
     for c in columns:
-        found = sorted(v for v in frame[c].dropna().astype(str).str.strip().unique() if v != "")
+        found = _texts(frame[c])
         out[c] = found if len(found) <= MAX_VALUES else None
     return out
 
@@ -751,8 +751,7 @@ DOCUMENT_NUMBER = re.compile(r"(^|_)(no|nr|num|number|ref|code|zip|postcode|seq|
 def _measure_like(column: str, values: pd.Series) -> bool:
     """Whether a numeric column of a history file is a quantity each row records (a balance), not an id,
     a document's number (order_no; whole numbers rising row by row) or a column the draft named itself."""
-    words = header_words(column)
-    if ID_HINTS.search(words) or DOCUMENT_NUMBER.search(words) or PLACEHOLDER.match(column):
+    if not _named_as_data(column):
         return False
     numbers = pd.to_numeric(values, errors="coerce").dropna()
     return not (len(numbers) > 2 and (numbers == numbers.round()).all() and numbers.is_monotonic_increasing
@@ -766,10 +765,14 @@ each row records (a channel, a trade); more is a free text or an id."""
 
 def _category_like(column: str, values: pd.Series) -> bool:
     """Whether a text column of a history file is a category each row records, not an id or a free text."""
+    return _named_as_data(column) and 2 <= len(_texts(values)) <= MAX_CATEGORIES
+
+
+def _named_as_data(column: str) -> bool:
+    """Whether a column's name leaves it a value each row records: not an id, a document's number (order_no)
+    or a name the draft gave a column without one (column_N)."""
     words = header_words(column)
-    if ID_HINTS.search(words) or DOCUMENT_NUMBER.search(words) or PLACEHOLDER.match(column):
-        return False
-    return 2 <= len(_texts(values)) <= MAX_CATEGORIES
+    return not (ID_HINTS.search(words) or DOCUMENT_NUMBER.search(words) or PLACEHOLDER.match(column))
 
 
 def _texts(values: pd.Series) -> list[str]:
@@ -784,14 +787,10 @@ def _category_lines(section: str, columns: dict[str, pd.Series]) -> list[str]:
            "# the rows should become one too, with their words and risk direction. Move one that means nothing",
            "# to ignore."] if columns else []
     for col, values in columns.items():
-        name = identifier(col)
-        name = name if name not in MEASURE_RESERVED else f"{name}_value"
         found = _texts(values)
         seen, example = found[:3], found[0]  # a category-like column holds 2 values or more
-        out += [f"[[{section}.measures]]", f"name = {toml_string(name)}",
-                *([f"column = {toml_string(col)}"] if name != col else []), 'type = "categorical"',
-                'dimension = "behaviour_preferences"  # check',
-                f"description = {toml_string('your ' + name.replace('_', ' '))}",
+        out += [*_measure_head(section, col), 'type = "categorical"', 'dimension = "behaviour_preferences"  # check',
+                f"description = {toml_string('your ' + _measure_name(col).replace('_', ' '))}",
                 f"# values seen: {', '.join(map(toml_string, seen))}{', ...' if len(found) > 3 else ''}; for example:",
                 f"# values = {{ {toml_string(example)} = {{ description = \"how often ...\", risk_direction = 0 }} }}",
                 ""]
@@ -804,13 +803,23 @@ def _measure_lines(section: str, columns: list[str]) -> list[str]:
     out = ["", "# Other numbers each row records: their latest value, level and trend become features. Check each;",
            "# move one that means nothing (a code, a number of a document) to ignore."] if columns else []
     for col in columns:
-        name = identifier(col)
-        name = name if name not in MEASURE_RESERVED else f"{name}_value"
-        out += [f"[[{section}.measures]]", f"name = {toml_string(name)}",
-                *([f"column = {toml_string(col)}"] if name != col else []),
-                'dimension = "fulfilment_capacity"  # check', f"description = {toml_string('your ' + name.replace('_', ' '))}",
+        out += [*_measure_head(section, col), 'dimension = "fulfilment_capacity"  # check',
+                f"description = {toml_string('your ' + _measure_name(col).replace('_', ' '))}",
                 "risk_direction = 0  # +1 if a higher value is riskier, -1 if safer", ""]
     return out
+
+
+def _measure_name(column: str) -> str:
+    """The name a history file's column is stored under as a measure (never one of the events table's own)."""
+    name = identifier(column)
+    return name if name not in MEASURE_RESERVED else f"{name}_value"
+
+
+def _measure_head(section: str, column: str) -> list[str]:
+    """The first lines of a column's [[section.measures]] table: its name, and its header where that differs."""
+    name = _measure_name(column)
+    return [f"[[{section}.measures]]", f"name = {toml_string(name)}",
+            *([f"column = {toml_string(column)}"] if name != column else [])]
 
 
 def _one_amount(frame: pd.DataFrame, column: str, words: tuple[tuple[str, str], ...], activity: bool) -> str:

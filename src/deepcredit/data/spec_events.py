@@ -55,6 +55,10 @@ class ShareFeature(Strict):
     improve: str = ""
     risk_direction: Literal[-1, 0, 1] = 0
 
+    def label_for(self, value: str) -> str:
+        """The name the share of `value` (a kind, a status, a category's value) goes by in its feature's name."""
+        return self.label or identifier(value)
+
 
 class EventKind(Strict):
     amount: AmountMeaning = "neutral"
@@ -84,10 +88,6 @@ class Measure(DescribedColumn):
     """A categorical measure's values whose share of the rows becomes a feature, each with its own texts and
     risk direction (online = { description = "how often you paid online", risk_direction = 1 }); other
     values are kept, and count in the latest value only."""
-
-    @property
-    def text(self) -> str:
-        return self.description or f"your {self.name.replace('_', ' ')}"
 
     @model_validator(mode="after")
     def _check_type(self) -> Measure:
@@ -270,7 +270,7 @@ class Events(FileSection):
         shares += [(("measures", i, "values", value), value, share) for i, m in enumerate(self.measures)
                    for value, share in m.values.items()]
         for loc, value, share in shares:
-            label = share.label or identifier(value)
+            label = share.label_for(value)
             if not re.match(IDENTIFIER, label):
                 raise SpecProblem((*loc, "label"), f"{value!r} needs a share label made of a-z, 0-9 and _")
             if label in labels:

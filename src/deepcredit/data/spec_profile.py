@@ -53,8 +53,9 @@ class Attribute(DescribedColumn):
     @property
     def text(self) -> str:
         """What a reason code says; a date attribute's feature counts the days since it."""
-        words = self.name.replace("_", " ")
-        return self.description or (f"the days since your {words}" if self.type == "date" else f"your {words}")
+        if self.type == "date" and not self.description:
+            return f"the days since your {self.name.replace('_', ' ')}"
+        return super().text
 
     @model_validator(mode="after")
     def _check(self) -> Attribute:

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from deepcredit.data.schema import Dimension
 from deepcredit.data.spec import DatasetSpec, SpecError
-from deepcredit.data.spec_base import identifier
-from deepcredit.data.spec_events import Events, Measure
+from deepcredit.data.spec_events import Events, Measure, ShareFeature
 from deepcredit.data.spec_profile import Attribute
 from deepcredit.features.spec import LOG1P, FeatureDef, Kind, Source
 from deepcredit.features.window_words import Words, between, span
@@ -33,6 +32,10 @@ INCOME_IN = "Have your income paid into this account regularly."
 NETWORK = "Deal with people who keep their commitments; your own record matters most."
 PARTNERS = "Deliver what you promise to your trading partners."
 KEEP_CURRENT = "Keep your details up to date."
+REPAY_MORE = "Repay more than the minimum each {period}."
+SPEND_LESS = "Repay more than you spend each {period}."
+WITHIN_MEANS = "Spend less each {period} than comes in."
+"""Advice told per billing period: format with the spec's period in words (Words.period)."""
 IMPROVE_BY_DIMENSION = {  # what to say where a spec gives an actionable attribute no `improve` text of its own
     Dimension.CREDIT_HISTORY: "Keep every commitment on time from now on: a record of kept ones is what raises this.",
     Dimension.FULFILMENT_CAPACITY: "Keep what you owe small against what you earn and can borrow.",
@@ -294,8 +297,7 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
         return []
     w, per = words.w, words.period
     p, r, m = w.period, w.recent, w.medium
-    repay_more = f"Repay more than the minimum each {per}."
-    spend_less = f"Repay more than you spend each {per}."
+    repay_more, spend_less = REPAY_MORE.format(period=per), SPEND_LESS.format(period=per)
     paid = paid_condition(ev) if ev.kinds_amount("paid") else None
     owed = owed_condition(ev) if ev.kinds_amount("owed") else None
     out: list[FeatureDef] = []
@@ -391,7 +393,7 @@ def flow_capacity_features(ev: Events, words: Words) -> list[FeatureDef]:
     signed kinds: a bank's transactions): income is capacity to repay, spending above it the opposite."""
     w = words.w
     r, m = w.recent, w.medium
-    within_means = f"Spend less each {words.period} than comes in."
+    within_means = WITHIN_MEANS.format(period=words.period)
     money_in, money_out = inflow(ev), outflow(ev)
     out: list[FeatureDef] = []
     if money_in:
@@ -435,27 +437,31 @@ def behaviour_features(ev: Events, words: Words) -> list[FeatureDef]:
     ]
     if money_out := outflow(ev):
         out.append(FeatureDef(f"amount_spent_{r}d", BP, E, total(money_out, "1 = 1", r),
-                              f"how much you spent in {words.last(r)}", f"Spend less each {words.period} than comes in.",
+                              f"how much you spent in {words.last(r)}", WITHIN_MEANS.format(period=words.period),
                               fill=0, unit="money"))
     if ev.columns.counterparty is not None:
         out.append(FeatureDef(f"n_counterparties_{lg}d", BP, E,
                               f"COUNT(DISTINCT CASE WHEN age_days <= {lg} THEN counterparty END)",
                               "how many different merchants or partners you dealt with", REGULAR, fill=0,
                               unit="count"))
-    for value, k in ev.kinds.items():
-        if k.share is not None:
-            label = k.share.label or identifier(value)
-            out.append(FeatureDef(f"share_{label}_{lg}d", BP, E, share(f"kind = {sql_text(value)}", "1 = 1", lg),
-                                  k.share.description, k.share.improve or REGULAR,
-                                  risk_direction=k.share.risk_direction, unit="share"))
-    for value, s in ev.statuses.items():
-        if s.share is not None:
-            label = s.share.label or identifier(value)
-            out.append(FeatureDef(f"share_{label}_{m}d", BP, E,
-                                  share(f"status = {sql_text(value)} AND is_outcome = 1", "is_outcome = 1", m),
-                                  s.share.description, s.share.improve or REGULAR,
-                                  risk_direction=s.share.risk_direction, unit="share"))
+    out += [share_feature(k.share, value, BP, f"kind = {sql_text(value)}", "1 = 1", lg, REGULAR)
+            for value, k in ev.kinds.items() if k.share is not None]
+    out += [share_feature(s.share, value, BP, f"status = {sql_text(value)} AND is_outcome = 1", "is_outcome = 1", m,
+                          REGULAR) for value, s in ev.statuses.items() if s.share is not None]
     return out
+
+
+def share_feature(sh: ShareFeature, value: str, dimension: Dimension, cond: str, among: str, days: int,
+                  improve: str) -> FeatureDef:
+    """A declared share (of a kind, a status, a category's value): of the rows `among` in the last `days`
+    days, those where `cond` holds, in the declaration's words (`improve`: where it gives none)."""
+    return FeatureDef(f"share_{sh.label_for(value)}_{days}d", dimension, E, share(cond, among, days), sh.description,
+                      sh.improve or improve, risk_direction=sh.risk_direction, unit="share")
+
+
+def measure_advice(ms: Measure) -> str:
+    """A measure's own how-to-improve text, else its dimension's general advice."""
+    return ms.improve or IMPROVE_BY_DIMENSION.get(ms.dimension, KEEP_CURRENT)
 
 
 def measure_features(ev: Events, words: Words) -> list[FeatureDef]:
@@ -471,8 +477,7 @@ def numeric_measure(ms: Measure, words: Words) -> list[FeatureDef]:
     column)."""
     w = words.w
     r, m = w.recent, w.medium
-    col, text, unit = ms.name, ms.text, ms.unit
-    improve = ms.improve or IMPROVE_BY_DIMENSION.get(ms.dimension, KEEP_CURRENT)
+    col, text, unit, improve = ms.name, ms.text, ms.unit, measure_advice(ms)
     recent = f"CASE WHEN age_days <= {r} THEN {col} END"
     level = {"mean": (f"AVG({recent})", f"{text}, on average over {words.last(r)}"),
              "min": (f"MIN({recent})", f"{text} at its lowest in {words.last(r)}"),
@@ -489,15 +494,11 @@ def numeric_measure(ms: Measure, words: Words) -> list[FeatureDef]:
 def categorical_measure(ms: Measure, words: Words) -> list[FeatureDef]:
     """A category's latest value, and for each declared value the share of the rows of the long window that
     record the category and hold that value (a row that does not record it counts in neither)."""
-    col, lg = ms.name, words.w.long
-    improve = ms.improve or IMPROVE_BY_DIMENSION.get(ms.dimension, KEEP_CURRENT)
+    col, lg, improve = ms.name, words.w.long, measure_advice(ms)
     out = [FeatureDef(f"{col}_last", ms.dimension, E, latest(col, f"{col} IS NOT NULL"), f"{ms.text} (latest)",
                       improve, kind=Kind.CATEGORICAL)]
-    for value, sh in ms.values.items():
-        out.append(FeatureDef(f"share_{sh.label or identifier(value)}_{lg}d", ms.dimension, E,
-                              share(f"{col} = {sql_text(value)}", f"{col} IS NOT NULL", lg), sh.description,
-                              sh.improve or improve, risk_direction=sh.risk_direction, unit="share"))
-    return out
+    return out + [share_feature(sh, value, ms.dimension, f"{col} = {sql_text(value)}", f"{col} IS NOT NULL", lg,
+                                improve) for value, sh in ms.values.items()]
 
 
 # --- graph templates -------------------------------------------------------------------------------------

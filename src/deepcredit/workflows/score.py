@@ -100,6 +100,16 @@ def prefetched(items: Iterable[int], make: Callable[[int], T], ahead: int = 1) -
             yield item, result
 
 
+def run_stage(stage: str, n: int, done: Callable[[int], bool], make: Callable[[int], T],
+              keep: Callable[[int, T], None], tick: ChunkFn, ahead: int = 1) -> None:
+    """One stage of a chunked job: each chunk not done yet is made (its input built, in a worker thread,
+    `ahead` chunks ahead: prefetched) and kept (scored, written and recorded) here, in order."""
+    todo = [i for i in range(n) if not done(i)]
+    for count, (i, made) in enumerate(prefetched(todo, make, ahead), start=n - len(todo) + 1):
+        keep(i, made)
+        tick(stage, count, n)
+
+
 def part_name(i: int) -> str:
     return f"part-{i:05d}.parquet"
 
@@ -260,22 +270,17 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
         if (job.out / HISTORY_STORE).exists():
             scorer.histories = job.out / HISTORY_STORE
     if scorer.hops:
-        todo = [i for i in range(n) if not scorer.features_done(i)]
-        for done, (i, table) in enumerate(prefetched(todo, scorer.feature_table, ahead=FEATURE_BUILDS),
-                                          start=n - len(todo) + 1):
-            scorer.store_features(i, table)
-            tick("features", done, n)
+        run_stage("features", n, scorer.features_done, scorer.feature_table, scorer.store_features, tick,
+                  ahead=FEATURE_BUILDS)
         for layer in range(1, scorer.state_layers + 1):
-            todo = [i for i in range(n) if not scorer.states_done(i, layer)]
-            layer_input = partial(scorer.layer_input, layer=layer)
-            for done, (i, inp) in enumerate(prefetched(todo, layer_input), start=n - len(todo) + 1):
-                scorer.store_states(i, layer, inp)
-                tick(f"graph layer {layer}", done, n)
-    todo = sorted(pending)
-    for done, (i, inp) in enumerate(prefetched(todo, scorer.model_input), start=n - len(todo) + 1):
+            run_stage(f"graph layer {layer}", n, partial(scorer.states_done, layer=layer),
+                      partial(scorer.layer_input, layer=layer), partial(scorer.store_states, layer=layer), tick)
+
+    def write_scores(i: int, inp: ModelInput) -> None:
         card = report_card(model, inp, ScoreScale(), top=s.reasons, explain=s.explain)
         job.write("parts", part_name(i), job.out / part_name(i), string_columns(card))
-        tick("scores", done, n)
+
+    run_stage("scores", n, lambda i: i not in pending, scorer.model_input, write_scores, tick)
     spine.close()
     for store in (FEATURE_STORE, HISTORY_STORE, STATE_STORE):
         shutil.rmtree(job.out / store, ignore_errors=True)
@@ -332,7 +337,7 @@ class _ChunkScorer:
         assert self.layered is not None
         return {kind: m for kind, m in self.layered.items() if graph_hops(m) > layer}
 
-    def store_states(self, i: int, layer: int, inp: ModelInput) -> None:
+    def store_states(self, i: int, inp: ModelInput, layer: int) -> None:
         """Chunk i's outputs of layer `layer` of every graph member that has a layer after it, from `inp`, its
         layer_input."""
         own = inp.tabular.frame.iloc[inp.index]
@@ -342,11 +347,8 @@ class _ChunkScorer:
             states = m.layer_states(inp, layer, (inp.node_states or {}).get(kind))  # type: ignore[attr-defined]
             columns[kind] = pa.FixedSizeListArray.from_arrays(pa.array(states.reshape(-1), pa.float32()),
                                                               states.shape[1])
-        table = pa.table(columns)
         path = self.states_path(i, layer)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_parquet(path, table)
-        self.job.record("state_parts", f"{layer}/{path.name}", {"rows": table.num_rows, "sha256": file_sha256(path)})
+        self.job.write("state_parts", f"{layer}/{path.name}", path, pa.table(columns))
 
     def _states(self, layer: int, kinds: list[str], frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """The stored outputs of layer `layer` for the rows of `frame` (ordered (as_of, person_id), as the
