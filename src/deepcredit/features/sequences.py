@@ -7,16 +7,20 @@ positions are real, and position lengths-1 is the most recent event.
 The kind and status vocabularies come from the data set's spec. A spec whose kinds and statuses all lie
 in the canonical vocabulary (the simulator, UCI, OTC) keeps the canonical indexes KIND_VOCAB/STATUS_VOCAB,
 so models trained before specs existed read the same codes; a data set without events has no sequences.
+Each measure the spec declares adds channels after the NUMERIC ones (Coding.measures): a number's signed
+log, or, for a category, one 0/1 channel per declared value. The coding is the spec's, so DuckDB, Spark and
+the service code the same events the same way.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from deepcredit.data.schema import EVENT_KINDS, EVENT_STATUSES
 from deepcredit.data.spec import DatasetSpec
+from deepcredit.data.spec_events import Measure
 from deepcredit.features.engine import SPINE_ROWS, FeatureSession, over_steps
 from deepcredit.features.sources import legacy_spec, stages
 from deepcredit.features.templates import sql_text
@@ -28,18 +32,63 @@ PERIODIC = ("weekday_sin", "weekday_cos", "year_sin", "year_cos")
 """Periodic time of each event (with_periodic): where in the week and the year it fell."""
 
 
+@dataclass(frozen=True)
+class MeasureChannel:
+    """One numeric channel a declared measure adds to each event."""
+
+    name: str
+    """measure:balance for a number; measure:channel=atm for a category's value (never a NUMERIC name)."""
+    sql: str
+    """Its value, over the columns of events_before (alias r); 0 where the row does not record the measure."""
+    dimension: str
+    """The measure's dimension: the group its channel is explained in (models.towers.sequence_groups)."""
+
+
+def measure_channels(measure: Measure) -> tuple[MeasureChannel, ...]:
+    """A number as its signed log (amounts' scale, whatever the unit); a category as one channel per
+    declared value, 1 where the row holds it (other values and rows without the category: all 0)."""
+    col, dim = f"r.{measure.name}", measure.dimension.value
+    if measure.type == "numeric":
+        return (MeasureChannel(f"measure:{measure.name}", f"COALESCE(SIGN({col}) * LN(1 + ABS({col})), 0.0)", dim),)
+    return tuple(MeasureChannel(f"measure:{measure.name}={share.label_for(value)}",
+                                f"CASE WHEN {col} = {sql_text(value)} THEN 1.0 ELSE 0.0 END", dim)
+                 for value, share in measure.values.items())
+
+
+@dataclass(frozen=True)
+class Coding:
+    """How a data set's events become sequence steps: its vocabularies and its measures' channels."""
+
+    kind_vocab: tuple[str, ...] = KIND_VOCAB
+    status_vocab: tuple[str, ...] = STATUS_VOCAB
+    measures: tuple[MeasureChannel, ...] = ()
+    columns: tuple[str, ...] = ()
+    """The measure columns of events_before the channels read (each once): the last tie-breakers of order."""
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """SQL aliases of the numeric channels, in order: the NUMERIC names, then m0, m1, ... per measure."""
+        return (*NUMERIC, *(f"m{i}" for i in range(len(self.measures))))
+
+    @property
+    def dimensions(self) -> tuple[tuple[str, str], ...]:
+        return tuple((m.name, m.dimension) for m in self.measures)
+
+
 @dataclass
 class Sequences:
     kind: np.ndarray  # int64 [n, L], index into KIND_VOCAB (0 = padding)
     status: np.ndarray  # int64 [n, L], index into STATUS_VOCAB
-    numeric: np.ndarray  # float32 [n, L, len(NUMERIC)]
+    numeric: np.ndarray  # float32 [n, L, channels]: NUMERIC, then the measures' (then PERIODIC: with_periodic)
     lengths: np.ndarray  # int64 [n]
     kind_vocab: tuple[str, ...] = KIND_VOCAB
     status_vocab: tuple[str, ...] = STATUS_VOCAB
+    measures: tuple[tuple[str, str], ...] = ()
+    """(channel name, dimension) of each measure channel, in their order after the NUMERIC ones."""
 
     def take(self, rows: np.ndarray) -> Sequences:
-        return Sequences(self.kind[rows], self.status[rows], self.numeric[rows], self.lengths[rows],
-                         self.kind_vocab, self.status_vocab)
+        return replace(self, kind=self.kind[rows], status=self.status[rows], numeric=self.numeric[rows],
+                       lengths=self.lengths[rows])
 
 
 @dataclass
@@ -70,45 +119,52 @@ def with_periodic(seq: Sequences, as_of: np.ndarray) -> Sequences:
     week, year = 2 * np.pi * day / 7.0, 2 * np.pi * day / 365.25
     per = np.stack([np.sin(week), np.cos(week), np.sin(year), np.cos(year)], axis=-1)
     per *= (seq.kind > 0)[..., None]
-    numeric = np.concatenate([seq.numeric[..., : len(NUMERIC)], per.astype(np.float32)], axis=-1)
-    return Sequences(seq.kind, seq.status, numeric, seq.lengths, seq.kind_vocab, seq.status_vocab)
+    own = len(NUMERIC) + len(seq.measures)
+    return replace(seq, numeric=np.concatenate([seq.numeric[..., :own], per.astype(np.float32)], axis=-1))
 
 
-def vocabularies(spec: DatasetSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(kind vocabulary, status vocabulary) of a spec with events, index 0 the padding."""
+def coding(spec: DatasetSpec) -> Coding:
+    """The sequence coding of a spec with events: vocabularies (index 0 the padding) and measure channels."""
     assert spec.events is not None
     kinds, statuses = set(spec.events.kinds), set(spec.events.statuses)
     kind_vocab = KIND_VOCAB if kinds <= EVENT_KINDS else ("<pad>", *sorted(kinds))
     status_vocab = STATUS_VOCAB if statuses <= EVENT_STATUSES else ("<pad>", *sorted(statuses))
-    return kind_vocab, status_vocab
+    measures = spec.events.measures
+    return Coding(kind_vocab, status_vocab, tuple(c for m in measures for c in measure_channels(m)),
+                  tuple(m.name for m in measures))
 
 
-def sequence_sql(kind_vocab: tuple[str, ...], status_vocab: tuple[str, ...], max_len: int) -> str:
+def sequence_sql(code: Coding, max_len: int) -> str:
     """The last `max_len` events of each (person_id, as_of) in `events_before`, coded: rn (1 = the most
-    recent; ties broken by kind, status, amount and days late, every column a step carries, so rows still
-    tied are the same step), k and s (vocabulary indexes) and the NUMERIC columns. Common SQL, so DuckDB
-    and Spark cut and order sequences the same way."""
-    kinds = ", ".join(f"({sql_text(k)}, {i})" for i, k in enumerate(kind_vocab) if i)
-    statuses = ", ".join(f"({sql_text(k)}, {i})" for i, k in enumerate(status_vocab) if i)
+    recent; ties broken by kind, status, amount, days late and the measures, every column a step carries,
+    so rows still tied are the same step), k and s (vocabulary indexes) and the numeric channels
+    (Coding.channels). Common SQL, so DuckDB and Spark cut and order sequences the same way."""
+    kinds = ", ".join(f"({sql_text(k)}, {i})" for i, k in enumerate(code.kind_vocab) if i)
+    statuses = ", ".join(f"({sql_text(k)}, {i})" for i, k in enumerate(code.status_vocab) if i)
+    order = "".join(f", {c} NULLS LAST" for c in code.columns)  # the engines differ on where NULLs go by default
+    columns = "".join(f", {c}" for c in code.columns)
+    measures = "".join(f",\n               {m.sql} AS {alias}"
+                       for m, alias in zip(code.measures, code.channels[len(NUMERIC):], strict=True))
     return f"""
         WITH recent AS (
-            SELECT person_id, as_of, kind, status, amount, days_late, age_days,
-                   LEAD(age_days) OVER (PARTITION BY person_id, as_of ORDER BY age_days, kind, status, amount, days_late)
+            SELECT person_id, as_of, kind, status, amount, days_late, age_days{columns},
+                   LEAD(age_days) OVER (PARTITION BY person_id, as_of ORDER BY age_days, kind, status, amount, days_late{order})
                      - age_days AS gap,
-                   ROW_NUMBER() OVER (PARTITION BY person_id, as_of ORDER BY age_days, kind, status, amount, days_late) AS rn
+                   ROW_NUMBER() OVER (PARTITION BY person_id, as_of ORDER BY age_days, kind, status, amount, days_late{order}) AS rn
             FROM events_before
         ),
         kv(kind, k) AS (VALUES {kinds}), sv(status, s) AS (VALUES {statuses})
         SELECT r.person_id, r.as_of, r.rn, kv.k, sv.s,
                SIGN(r.amount) * LN(1 + ABS(r.amount)) AS {NUMERIC[0]}, r.days_late / 30.0 AS {NUMERIC[1]},
-               LN(1 + COALESCE(r.gap, 0)) AS {NUMERIC[2]}, LN(1 + r.age_days) AS {NUMERIC[3]}
+               LN(1 + COALESCE(r.gap, 0)) AS {NUMERIC[2]}, LN(1 + r.age_days) AS {NUMERIC[3]}{measures}
         FROM recent r JOIN kv ON kv.kind = r.kind JOIN sv ON sv.status = r.status
         WHERE r.rn <= {int(max_len)}"""
 
 
 def pad(n: int, max_len: int, row: np.ndarray, rn: np.ndarray, k: np.ndarray, s: np.ndarray,
-        numeric: list[np.ndarray], vocabs: tuple[tuple[str, ...], tuple[str, ...]]) -> Sequences:
-    """Padded arrays from the coded rows of `sequence_sql` (row: the spine row each belongs to)."""
+        numeric: list[np.ndarray], code: Coding) -> Sequences:
+    """Padded arrays from the coded rows of `sequence_sql` (row: the spine row each belongs to; numeric: the
+    columns of code.channels)."""
     row, rn = row.astype(np.int64), rn.astype(np.int64)  # rn 1 = most recent
     lengths = np.bincount(row, minlength=n).astype(np.int64)
     if len(row) and int(lengths.max()) > max_len:  # a flat position past a row's end would land in the next
@@ -117,17 +173,17 @@ def pad(n: int, max_len: int, row: np.ndarray, rn: np.ndarray, k: np.ndarray, s:
     kind = np.zeros(n * max_len, dtype=np.int64)
     status = np.zeros(n * max_len, dtype=np.int64)
     kind[at], status[at] = k, s
-    channels = np.empty((len(at), len(NUMERIC)), dtype=np.float32)
+    width = len(numeric)
+    channels = np.empty((len(at), width), dtype=np.float32)
     for j, col in enumerate(numeric):
         channels[:, j] = np.nan_to_num(col.astype(np.float32))
-    values = np.zeros((n * max_len, len(NUMERIC)), dtype=np.float32)
+    values = np.zeros((n * max_len, width), dtype=np.float32)
     values[at] = channels  # each event's channels as one row: one scatter instead of one per channel
-    return Sequences(kind.reshape(n, max_len), status.reshape(n, max_len), values.reshape(n, max_len, len(NUMERIC)),
-                     lengths, *vocabs)
+    return Sequences(kind.reshape(n, max_len), status.reshape(n, max_len), values.reshape(n, max_len, width),
+                     lengths, code.kind_vocab, code.status_vocab, code.dimensions)
 
 
-def from_lists(lists: dict[str, np.ndarray], max_len: int,
-               vocabs: tuple[tuple[str, ...], tuple[str, ...]]) -> Sequences:
+def from_lists(lists: dict[str, np.ndarray], max_len: int, code: Coding) -> Sequences:
     """Padded arrays from per-row lists of the coded columns of `sequence_sql` (rn ascending; a row
     without events holds None or an empty list): what Spark's collect_list gives."""
     rn_lists = lists["rn"]
@@ -139,7 +195,7 @@ def from_lists(lists: dict[str, np.ndarray], max_len: int,
         parts = [np.asarray(x) for x in lists[name] if x is not None and len(x)]
         return np.concatenate(parts) if parts else np.zeros(0)
 
-    return pad(n, max_len, row, flat("rn"), flat("k"), flat("s"), [flat(c) for c in NUMERIC], vocabs)
+    return pad(n, max_len, row, flat("rn"), flat("k"), flat("s"), [flat(c) for c in code.channels], code)
 
 
 def build_sequences(session: FeatureSession, max_len: int = 64) -> Sequences | None:
@@ -150,11 +206,11 @@ def build_sequences(session: FeatureSession, max_len: int = 64) -> Sequences | N
     names = {"spine_d", "events_before"}
     steps = [s for s in stages(session.dialect, session.people_columns, session.event_columns, session.spec)
              if s[0] in names]
-    vocabs = vocabularies(spec)
+    code = coding(spec)
     rows = over_steps(session, steps, f"""
         WITH idx AS ({SPINE_ROWS})
-        SELECT i.row_id, q.rn, q.k, q.s, {", ".join(f"q.{c}" for c in NUMERIC)}
-        FROM ({sequence_sql(*vocabs, max_len)}) q JOIN idx i ON i.person_id = q.person_id AND i.as_of = q.as_of
+        SELECT i.row_id, q.rn, q.k, q.s, {", ".join(f"q.{c}" for c in code.channels)}
+        FROM ({sequence_sql(code, max_len)}) q JOIN idx i ON i.person_id = q.person_id AND i.as_of = q.as_of
     """)
     n = int(session.numpy("SELECT COUNT(*) AS n FROM spine")["n"][0])
-    return pad(n, max_len, rows["row_id"], rows["rn"], rows["k"], rows["s"], [rows[c] for c in NUMERIC], vocabs)
+    return pad(n, max_len, rows["row_id"], rows["rn"], rows["k"], rows["s"], [rows[c] for c in code.channels], code)

@@ -31,7 +31,7 @@ import pandas as pd
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.features.engine import StepFn
-from deepcredit.features.sequences import NUMERIC, sequence_sql
+from deepcredit.features.sequences import Coding, sequence_sql
 from deepcredit.features.sources import SPARK, Dialect
 
 DEFAULT_MASTER = "local[*]"
@@ -141,13 +141,13 @@ def to_spark_sql(sql: str) -> str:
     return sqlglot.parse_one(sql, read="spark").transform(doubles).sql(dialect="spark")
 
 
-def sequence_arrays_sql(kind_vocab: tuple[str, ...], status_vocab: tuple[str, ...], max_len: int) -> str:
+def sequence_arrays_sql(code: Coding, max_len: int) -> str:
     """One row per (person_id, as_of) with events: `seq`, its coded events (sequence_sql) as an array of
     structs sorted by rn (most recent first), so `seq.k` is the array of kinds. Built by Spark in one
     grouped pass, for executors that score chunks (workflows/spark_score.py)."""
-    fields = ", ".join(f"q.{c}" for c in ("rn", "k", "s", *NUMERIC))
+    fields = ", ".join(f"q.{c}" for c in ("rn", "k", "s", *code.channels))
     return f"""SELECT q.person_id, q.as_of, sort_array(collect_list(struct({fields}))) AS seq
-               FROM ({sequence_sql(kind_vocab, status_vocab, max_len)}) q GROUP BY q.person_id, q.as_of"""
+               FROM ({sequence_sql(code, max_len)}) q GROUP BY q.person_id, q.as_of"""
 
 
 def table_location(dataset: Dataset, name: str, location: str | None = None) -> str:

@@ -16,7 +16,7 @@ Network: logit = wide(bins) + head([MLP(aggregates), GRU state]), built on the W
 self-supervised encoder of models.pretrain: its architecture, weights and input statistics.
 
 Explanation: as Wide & Deep's (exact Shapley values over the dimensions' inputs, the event channel groups of
-towers.SEQUENCE_GROUPS included), so base + the five dimensions = the logit.
+towers.sequence_groups included), so base + the five dimensions = the logit.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from deepcredit.features.bundle import ModelInput
-from deepcredit.features.sequences import NUMERIC, PERIODIC, Sequences
+from deepcredit.features.sequences import Sequences
 from deepcredit.models.sequence import SequencePrep, event_view
 from deepcredit.models.wide_deep import TabularPrep, WideDeepModel, _WideDeepNet
 
@@ -70,15 +70,14 @@ class HybridModel(WideDeepModel):
             return SequencePrep(**vars(encoder.prep))
         return super()._sequence_prep(inp)
 
-    def _arch(self, prep: TabularPrep, prior: float) -> dict:
-        arch = super()._arch(prep, prior)
+    def _arch(self, prep: TabularPrep, prior: float, seq: Sequences | None) -> dict:
+        arch = super()._arch(prep, prior, seq)
         arch["aggregate_hidden"] = int(self.aggregate_hidden)
         encoder = getattr(self, "warm_start_", None)
         if encoder is not None:
             arch["sequence"] = {**encoder.tower_config, "dropout": self.dropout}
         else:
-            arch["sequence"].update(n_numeric=len(NUMERIC) + len(PERIODIC), kind_dim=self.kind_dim,
-                                    status_dim=self.status_dim, pair_dim=self.pair_dim)
+            arch["sequence"].update(kind_dim=self.kind_dim, status_dim=self.status_dim, pair_dim=self.pair_dim)
         return arch
 
     def _init_net(self, net: _WideDeepNet) -> None:

@@ -26,7 +26,7 @@ Determinism: seeded numpy and torch generators (models/_torch.seeded), fixed sco
 
 Features: coordinate j of the embedding becomes the feature `event_embedding_jj`, in the dimension whose
 event channels move it most (mean absolute change when that dimension's channel group of towers.
-SEQUENCE_GROUPS is replaced by the average event), so explanations sum it into a dimension like any other
+towers.sequence_groups is replaced by the average event), so explanations sum it into a dimension like any other
 feature. They are not actionable and carry no reason text of their own beyond what they summarise.
 """
 
@@ -47,12 +47,18 @@ from torch import nn
 from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.engine import FeatureFrame
-from deepcredit.features.sequences import NUMERIC, PERIODIC, Histories, Sequences, with_periodic
+from deepcredit.features.sequences import Histories, Sequences, with_periodic
 from deepcredit.features.spec import FeatureDef, Source
 from deepcredit.models import _torch
 from deepcredit.models.base import MemberCannotFit
-from deepcredit.models.sequence import SequenceData, SequencePrep, event_view, require_sequences
-from deepcredit.models.towers import SEQUENCE_GROUPS, SequenceTower
+from deepcredit.models.sequence import (
+    SequenceData,
+    SequencePrep,
+    event_view,
+    require_sequences,
+    same_channels,
+)
+from deepcredit.models.towers import SequenceTower
 
 FORMAT = 1
 EMBEDDING_PREFIX = "event_embedding_"
@@ -128,8 +134,10 @@ class PretrainSettings(BaseModel):
             where = f"setting {name!r}: " if name else ""  # a rule across settings names them in its message
             raise ValueError(f"pretrain: {where}{err['msg']}") from None
 
-    def tower_config(self, n_kinds: int, n_statuses: int) -> dict:
-        return {"n_kinds": n_kinds, "n_statuses": n_statuses, "n_numeric": len(NUMERIC) + len(PERIODIC),
+    def tower_config(self, n_kinds: int, n_statuses: int, seq: Sequences) -> dict:
+        """The tower over `seq`, a periodic temporal view (its channels, measures included)."""
+        return {"n_kinds": n_kinds, "n_statuses": n_statuses, "n_numeric": seq.numeric.shape[-1],
+                "measures": [list(m) for m in seq.measures],
                 "kind_dim": self.kind_dim, "status_dim": self.status_dim, "hidden": self.dim,
                 "layers": self.layers, "cell": self.cell, "events_per_step": self.events_per_step, "dropout": 0.0,
                 "pair_dim": self.pair_dim}
@@ -180,6 +188,7 @@ class EventEncoder:
         """[len(rows), dim] float64 embeddings of rows of a periodic temporal view (see event_view)."""
         with _torch.torch_threads(self.settings.threads):
             device = next(self.tower.parameters()).device
+            same_channels(seq, self.tower_config, "pretrained encoder")
             data = self.prep.tensors(seq, np.asarray(rows, dtype=np.int64), device)
             return _torch.batched(lambda pos: self.tower(*data.batch(pos)), len(rows), BATCH).astype(np.float64)
 
@@ -247,7 +256,7 @@ def _dimensions(tower: SequenceTower, data: SequenceData, prep: SequencePrep, n:
     slots = tower.slots(kind, status, numeric)
     full = tower.encode(slots, lengths)
     ref = tower.reference(prep.kind_freq, prep.status_freq)
-    groups = list(SEQUENCE_GROUPS)
+    groups = list(tower.groups)
     sens = []
     for mask in tower.group_masks().values():
         ablated = tower.encode(tower.ablate(slots, kind, ~mask, ref), lengths)
@@ -273,7 +282,7 @@ def pretrain(histories: Histories, params: dict | None = None, seed: int = 0,
     with _torch.torch_threads(s.threads), _torch.seeded(s.seed, device):
         prep = SequencePrep.fit(seq, rows, s.max_len)
         data = prep.tensors(seq, rows, device)
-        config = s.tower_config(len(prep.kind_freq), len(prep.status_freq))
+        config = s.tower_config(len(prep.kind_freq), len(prep.status_freq), seq)
         tower = SequenceTower(**config).to(device)
         opt = torch.optim.Adam(tower.parameters(), lr=s.lr)
         history, step_seconds = [], []
@@ -317,11 +326,12 @@ def histories_of(inp: ModelInput, extra: Histories | None = None) -> Histories:
     def pad(x: np.ndarray) -> np.ndarray:
         return np.pad(x, [(0, 0), (0, width - x.shape[1])] + [(0, 0)] * (x.ndim - 2))
 
-    if a.kind_vocab != b.kind_vocab or a.status_vocab != b.status_vocab:
-        raise ValueError("pretraining: the extra histories use other event vocabularies than the bundle")
-    seq = Sequences(np.concatenate([pad(a.kind), pad(b.kind)]), np.concatenate([pad(a.status), pad(b.status)]),
-                    np.concatenate([pad(a.numeric), pad(b.numeric)]), np.concatenate([a.lengths, b.lengths]),
-                    a.kind_vocab, a.status_vocab)
+    if a.kind_vocab != b.kind_vocab or a.status_vocab != b.status_vocab or a.measures != b.measures:
+        raise ValueError("pretraining: the extra histories code events otherwise than the bundle (vocabularies "
+                         "or measures)")
+    seq = replace(a, kind=np.concatenate([pad(a.kind), pad(b.kind)]),
+                  status=np.concatenate([pad(a.status), pad(b.status)]),
+                  numeric=np.concatenate([pad(a.numeric), pad(b.numeric)]), lengths=np.concatenate([a.lengths, b.lengths]))
     return Histories(seq, np.concatenate([own.person_id, extra.person_id]),
                      np.concatenate([np.asarray(own.as_of, "datetime64[us]"), np.asarray(extra.as_of, "datetime64[us]")]))
 

@@ -15,13 +15,15 @@ Explanation (log-odds of default, adding up exactly with the base to the model's
                              event of a row is replaced by the 'average event' (frequency-weighted mean
                              kind and status embeddings, numeric channels at their training means): the
                              average person's risk. One constant for all rows.
-    credit_history,        = exact Shapley values of three channel groups of the person's own events
-    fulfilment_capacity,     (towers.SEQUENCE_GROUPS: status and lateness -> credit history, amounts ->
-    behaviour_preferences    capacity, kind and timing -> behaviour); a group left out takes the average
-                             event's values at the person's real events. Eight forward passes per row.
+    credit_history,        = exact Shapley values of the channel groups of the person's own events
+    fulfilment_capacity,     (towers.sequence_groups: status and lateness -> credit history, amounts ->
+    behaviour_preferences    capacity, kind and timing -> behaviour, a declared measure's channels -> its
+                             dimension); a group left out takes the average event's values at the
+                             person's real events. Eight forward passes per row for three groups.
     behaviour_preferences += (logit with every channel averaged, at the person's own number of events)
                              - base: what the activity level alone (how many events, none at all) adds.
-So base + the five dimensions = logit, up to float rounding; identity and social_connections are 0.
+So base + the five dimensions = logit, up to float rounding; identity and social_connections are 0
+unless a measure is declared in them.
 """
 
 from __future__ import annotations
@@ -36,10 +38,10 @@ import torch
 from torch import nn
 
 from deepcredit.features.bundle import ModelInput
-from deepcredit.features.sequences import NUMERIC, Sequences, with_periodic
+from deepcredit.features.sequences import Sequences, with_periodic
 from deepcredit.models import _torch
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, MemberCannotFit, read_meta
-from deepcredit.models.towers import SEQUENCE_GROUPS, SequenceTower
+from deepcredit.models.towers import SequenceTower
 
 FORMAT = 1
 
@@ -54,6 +56,17 @@ def require_sequences(inp: ModelInput, who: str) -> Sequences:
                          f"{len(inp.tabular.frame)}: build both views from the same spine")
     if seq.kind.size and (seq.kind.max() >= len(seq.kind_vocab) or seq.status.max() >= len(seq.status_vocab)):
         raise ValueError(f"{who}: event kind/status codes outside the vocabularies of features.sequences")
+    return seq
+
+
+def same_channels(seq: Sequences, tower: dict, who: str) -> Sequences:
+    """`seq`, if it codes events with the channels the tower was built on (its measures, in order); a model
+    trained with other measures declared cannot read these events, so it says so instead of misreading them."""
+    trained = [list(m) for m in tower.get("measures", [])]
+    if trained != [list(m) for m in seq.measures] or seq.numeric.shape[-1] != tower["n_numeric"]:
+        names = [m[0] for m in trained] or "none"
+        raise ValueError(f"{who}: trained on the event measures {names}, but these events code "
+                         f"{[m for m, _ in seq.measures] or 'none'}: score with the spec the model was trained on")
     return seq
 
 
@@ -132,7 +145,7 @@ class SequenceData:
 def sequence_values(tower: SequenceTower, data: SequenceData, pos: np.ndarray, ref: torch.Tensor,
                     subsets: SequenceType[frozenset[str]], rows_per_pass: int = 4096
                     ) -> dict[frozenset[str], torch.Tensor]:
-    """Tower outputs of rows `pos` with only the channel groups in each subset kept (see SEQUENCE_GROUPS);
+    """Tower outputs of rows `pos` with only the channel groups in each subset kept (see towers.sequence_groups);
     the other groups take the reference event's values at every real event.
 
     Ablated subsets share a recurrent pass while they fit in `rows_per_pass` rows (a person's re-score: all
@@ -213,8 +226,9 @@ class SequenceModel(CreditModel):
     def _view(self, inp: ModelInput) -> Sequences:
         return event_view(inp, "sequence model", getattr(self, "periodic_", False))
 
-    def _tower_config(self) -> dict:
-        return {"n_kinds": len(self.prep_.kind_freq), "n_statuses": len(self.prep_.status_freq), "n_numeric": len(NUMERIC),
+    def _tower_config(self, seq: Sequences) -> dict:
+        return {"n_kinds": len(self.prep_.kind_freq), "n_statuses": len(self.prep_.status_freq),
+                "n_numeric": seq.numeric.shape[-1], "measures": [list(m) for m in seq.measures],
                 "kind_dim": self.kind_dim, "status_dim": self.status_dim, "hidden": self.hidden,
                 "layers": self.layers, "cell": self.cell, "events_per_step": self.events_per_step,
                 "dropout": self.dropout, "pair_dim": self.pair_dim}
@@ -239,7 +253,8 @@ class SequenceModel(CreditModel):
                 self.tower_ = {**encoder.tower_config, "dropout": self.dropout}
             else:
                 self.prep_ = SequencePrep.fit(seq, rows, self.max_len)
-                self.tower_ = self._tower_config()
+                self.tower_ = self._tower_config(seq)
+            same_channels(seq, self.tower_, "sequence model")
             data = self.prep_.tensors(seq, rows, device)
             prior = float(np.log(y.mean() / (1 - y.mean())))
             net = _SequenceNet(self.tower_, self.head_hidden, prior).to(device)
@@ -264,7 +279,7 @@ class SequenceModel(CreditModel):
     def decision_function(self, inp: ModelInput) -> np.ndarray:
         """Logit of default per row (float32 network output, as float64)."""
         self._check()
-        seq = self._view(inp)
+        seq = same_channels(self._view(inp), self.tower_, "sequence model")
         device = next(self.net_.parameters()).device
         with _torch.torch_threads(self.threads):
             data = self.prep_.tensors(seq, inp.index, device)
@@ -287,9 +302,9 @@ class SequenceModel(CreditModel):
     def explain(self, inp: ModelInput) -> Explanation:
         """base + credit_history + fulfilment_capacity + behaviour_preferences = logit (see module doc)."""
         self._check()
-        seq = self._view(inp)
+        seq = same_channels(self._view(inp), self.tower_, "sequence model")
         device = next(self.net_.parameters()).device
-        groups = list(SEQUENCE_GROUPS)
+        groups = list(self.net_.tower.groups)
         with _torch.torch_threads(self.threads):
             data = self.prep_.tensors(seq, inp.index, device)
             values = self._values(data, _torch.coalitions(groups))

@@ -28,7 +28,16 @@ SEQUENCE_GROUPS: dict[str, tuple[str, ...]] = {
 }
 """Which event channels speak to which dimension: whether commitments were kept (status, lateness) is
 credit history, the money involved is capacity, what kind of commitments and when is behaviour. A tower
-without the periodic channels (n_numeric = len(NUMERIC)) simply has none of them."""
+without the periodic channels (n_numeric = len(NUMERIC)) simply has none of them. A declared measure's
+channels speak to the measure's own dimension (sequence_groups)."""
+
+
+def sequence_groups(measures: Sequence[Sequence[str]] = ()) -> dict[str, tuple[str, ...]]:
+    """SEQUENCE_GROUPS with each measure channel, given as (channel name, dimension), in its dimension."""
+    groups = dict(SEQUENCE_GROUPS)
+    for name, dimension in measures:
+        groups[dimension] = (*groups.get(dimension, ()), name)
+    return groups
 
 
 class SequenceTower(nn.Module):
@@ -53,7 +62,7 @@ class SequenceTower(nn.Module):
     def __init__(self, n_kinds: int = len(KIND_VOCAB), n_statuses: int = len(STATUS_VOCAB),
                  n_numeric: int = len(NUMERIC), kind_dim: int = 8, status_dim: int = 8, hidden: int = 32,
                  layers: int = 2, cell: str = "gru", events_per_step: int = 4, dropout: float = 0.0,
-                 pair_dim: int = 0) -> None:
+                 pair_dim: int = 0, measures: Sequence[Sequence[str]] = ()) -> None:
         super().__init__()
         if cell not in ("gru", "lstm"):
             raise ValueError(f"cell must be 'gru' or 'lstm', not {cell!r}")
@@ -64,6 +73,8 @@ class SequenceTower(nn.Module):
         self.kind_emb = nn.Embedding(n_kinds, kind_dim, padding_idx=0)
         self.status_emb = nn.Embedding(n_statuses, status_dim, padding_idx=0)
         self.n_numeric = n_numeric
+        self.measures = tuple((str(name), str(dim)) for name, dim in measures)
+        self.groups = sequence_groups(self.measures)
         self.slot_dim = kind_dim + status_dim + n_numeric + 1
         self.events_per_step = events_per_step
         self.pair = nn.Linear(2 * self.slot_dim, pair_dim) if pair_dim else None
@@ -75,19 +86,19 @@ class SequenceTower(nn.Module):
 
     # -- layout of a slot: [kind emb | status emb | numeric | real] -----------------------------------
     def channel_columns(self) -> dict[str, np.ndarray]:
-        """Slot columns of each channel name (kind, status, the NUMERIC then PERIODIC names, real)."""
+        """Slot columns of each channel name (kind, status, the NUMERIC, measure then PERIODIC names, real)."""
         k, s = self.kind_emb.embedding_dim, self.status_emb.embedding_dim
         cols = {"kind": np.arange(k), "status": np.arange(k, k + s)}
-        for j, name in enumerate((*NUMERIC, *PERIODIC)[: self.n_numeric]):
+        for j, name in enumerate((*NUMERIC, *(m for m, _ in self.measures), *PERIODIC)[: self.n_numeric]):
             cols[name] = np.array([k + s + j])
         cols["real"] = np.array([self.slot_dim - 1])
         return cols
 
-    def group_masks(self, groups: Mapping[str, Sequence[str]] = SEQUENCE_GROUPS) -> dict[str, torch.Tensor]:
-        """Boolean slot-column mask of each group (e.g. each dimension)."""
+    def group_masks(self, groups: Mapping[str, Sequence[str]] | None = None) -> dict[str, torch.Tensor]:
+        """Boolean slot-column mask of each group (by default each dimension: self.groups)."""
         cols = self.channel_columns()
         masks = {}
-        for g, channels in groups.items():
+        for g, channels in (self.groups if groups is None else groups).items():
             m = torch.zeros(self.slot_dim, dtype=torch.bool)
             for c in channels:
                 if c in cols:

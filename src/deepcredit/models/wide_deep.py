@@ -24,7 +24,7 @@ Explanation (log-odds of default; base + the five dimensions = the logit, up to 
               dimensions. Per feature via `wide_contributions`, and as the explanation's by_feature (which
               so covers the wide part only: reason codes name features by it).
     deep      exact Shapley values over the dimensions as players: a dimension's tabular inputs, its
-              sequence channel groups (towers.SEQUENCE_GROUPS) and, for social_connections, the graph tower
+              sequence channel groups (towers.sequence_groups) and, for social_connections, the graph tower
               output; a player left out takes its reference (numeric columns at their training means,
               embeddings at their training-frequency-weighted means, events at the 'average event', the
               graph output at its training mean). 2^k passes of the MLP, 2^3 of the sequence tower.
@@ -49,7 +49,7 @@ from torch import nn
 
 from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
-from deepcredit.features.sequences import NUMERIC, Sequences
+from deepcredit.features.sequences import Sequences
 from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models import _torch
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
@@ -60,9 +60,10 @@ from deepcredit.models.sequence import (
     SequenceData,
     SequencePrep,
     require_sequences,
+    same_channels,
     sequence_values,
 )
-from deepcredit.models.towers import SEQUENCE_GROUPS, SequenceTower, TabularEncoder, WideLinear
+from deepcredit.models.towers import SequenceTower, TabularEncoder, WideLinear
 
 FORMAT = 1
 BATCH = 4096
@@ -385,7 +386,8 @@ class WideDeepModel(CreditModel):
         data = _Data(torch.from_numpy(self.prep_.wide(X)).to(device), torch.from_numpy(num).to(device),
                      torch.from_numpy(cat).to(device))
         if self.use_sequence_tower:
-            data.sequence = self.seq_prep_.tensors(self._sequences(inp), inp.index, device)
+            seq = same_channels(self._sequences(inp), self.arch_["sequence"], "wide & deep")
+            data.sequence = self.seq_prep_.tensors(seq, inp.index, device)
         if self.use_graph_tower:
             data.adjacency = Adjacency.from_graph(_require_graph(inp))
             data.x_all = torch.from_numpy(self.node_encoder_.transform(inp.tabular.X)).to(device)
@@ -430,14 +432,15 @@ class WideDeepModel(CreditModel):
         """Runs once the network is built, before training (e.g. to load pretrained weights)."""
 
     # -- fitting ------------------------------------------------------------------------------------
-    def _arch(self, prep: TabularPrep, prior: float) -> dict:
+    def _arch(self, prep: TabularPrep, prior: float, seq: Sequences | None) -> dict:
         arch = {"field_sizes": prep.field_sizes, "n_numeric": len(prep.numeric) + len(prep.missing),
                 "cardinalities": [len(v) + 2 for v in prep.categories.values()],
                 "embedding_dims": prep.embedding_dims(self.max_embedding), "hidden": [int(h) for h in self.hidden],
                 "dropout": self.dropout, "prior": prior, "sequence": None, "graph": None}
-        if self.use_sequence_tower:
+        if seq is not None:
             arch["sequence"] = {"n_kinds": len(self.seq_prep_.kind_freq), "n_statuses": len(self.seq_prep_.status_freq),
-                                "n_numeric": len(NUMERIC), "hidden": self.seq_hidden, "layers": self.seq_layers,
+                                "n_numeric": seq.numeric.shape[-1], "measures": [list(m) for m in seq.measures],
+                                "hidden": self.seq_hidden, "layers": self.seq_layers,
                                 "cell": self.cell, "events_per_step": self.events_per_step,
                                 "dropout": self.dropout}
         if self.use_graph_tower:
@@ -467,8 +470,9 @@ class WideDeepModel(CreditModel):
                 self.node_encoder_ = NodeEncoder.fit(inp.tabular.X, self.definitions_, rows,
                                                      [d.name for d in self.definitions_
                                                       if not d.name.startswith(EMBEDDING_PREFIX)])
+            self.arch_ = self._arch(self.prep_, float(np.log(y.mean() / (1 - y.mean()))),
+                                    self._sequences(inp) if self.use_sequence_tower else None)
             data = self._data(inp, device)
-            self.arch_ = self._arch(self.prep_, float(np.log(y.mean() / (1 - y.mean()))))
             net = _WideDeepNet(self.arch_).to(device)
             self._init_net(net)
             train_pos, val_pos = _torch.validation_split(y, self.val_fraction, self.seed)
@@ -520,7 +524,7 @@ class WideDeepModel(CreditModel):
         """The dimensions that have deep inputs: the Shapley players of the deep part."""
         have = {self.prep_.dimension[n] for n in self.prep_.names}
         if self.net_.sequence is not None:
-            have |= set(SEQUENCE_GROUPS)
+            have |= set(self.net_.sequence.groups)
         if self.net_.graph is not None:
             have.add(Dimension.SOCIAL_CONNECTIONS.value)
         return [d for d in DIMENSIONS if d in have]
@@ -542,7 +546,7 @@ class WideDeepModel(CreditModel):
         n_num = net.encoder.n_numeric
         col_dim = np.array([self.prep_.dimension[col_feature[j] if kind == "num" else col_feature[n_num + j]]
                             for kind, j in sources], dtype=object)
-        seq_groups = list(SEQUENCE_GROUPS) if net.sequence is not None else []
+        seq_groups = list(net.sequence.groups) if net.sequence is not None else []
         seq_ref = net.sequence.reference(self.seq_prep_.kind_freq, self.seq_prep_.status_freq) \
             if net.sequence is not None else None
         graph_ref = torch.tensor(self.graph_mean_, dtype=torch.float32, device=device)[None, :] \

@@ -131,9 +131,14 @@ def input_dimensions(model: CreditModel, definitions: Sequence[FeatureDef] = ())
     have = {dim_of[n] for n in names if n in dim_of}
     views = instance_views(model)
     if "temporal" in views:
-        from deepcredit.models.towers import SEQUENCE_GROUPS  # torch: loaded only for models that have it
+        from deepcredit.models.towers import (  # torch: only for models that have it
+            SEQUENCE_GROUPS,
+            SequenceTower,
+        )
 
-        have |= set(SEQUENCE_GROUPS)
+        net = getattr(model, "net_", None)  # a declared measure's channels speak to the measure's dimension
+        towers = [m for m in net.modules() if isinstance(m, SequenceTower)] if net is not None else []
+        have |= set(SEQUENCE_GROUPS).union(*(t.groups for t in towers))
     if "structural" in views:
         have |= set(STRUCTURAL_DIMENSIONS)
     return [d for d in DIMENSIONS if d in have]

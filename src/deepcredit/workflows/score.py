@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, partial
 from itertools import islice
 from pathlib import Path
@@ -445,8 +445,8 @@ def scatter(seq: Sequences, positions: np.ndarray, n: int) -> Sequences:
     """A chunk's sequences placed at its rows among n rows; context rows stay empty (no member reads a
     context row's history). np.zeros is lazily mapped, so empty rows cost no resident memory."""
     L, f = seq.kind.shape[1], seq.numeric.shape[2]
-    out = Sequences(np.zeros((n, L), np.int64), np.zeros((n, L), np.int64), np.zeros((n, L, f), np.float32),
-                    np.zeros(n, np.int64))
+    out = replace(seq, kind=np.zeros((n, L), np.int64), status=np.zeros((n, L), np.int64),
+                  numeric=np.zeros((n, L, f), np.float32), lengths=np.zeros(n, np.int64))
     out.kind[positions], out.status[positions] = seq.kind, seq.status
     out.numeric[positions], out.lengths[positions] = seq.numeric, seq.lengths
     return out

@@ -41,7 +41,7 @@ from deepcredit.data.io import atomic_write_json, atomic_write_parquet, file_sha
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.engine import FeatureFrame, feature_plan, rows_sql, typed
 from deepcredit.features.graph import EDGE_FIELDS, edge_arrays, edges_sql, graph_steps
-from deepcredit.features.sequences import NUMERIC, from_lists, vocabularies
+from deepcredit.features.sequences import coding, from_lists
 from deepcredit.features.spark_engine import (
     DEFAULT_MASTER,
     ENGINES,
@@ -69,7 +69,6 @@ from deepcredit.workflows.score import (
 )
 
 COMMITS = "_commits"
-SEQ_FIELDS = ("rn", "k", "s", *NUMERIC)
 RESULT_SCHEMA = "part string, rows long, sha256 string"
 EDGE, ROW, OWN = "node_is_edge", "node_row", "node_own"
 """Columns of a chunk's rows besides its features: edge row or node row, node position, the chunk's own."""
@@ -157,9 +156,9 @@ def _chunk_rows(session: SparkFeatureSession, defs: list[FeatureDef], writer: Ch
           ON d.chunk = b.chunk AND d.as_of = s.as_of""").createOrReplaceTempView("ball_keys")
     session.view("ball_rows", session.sql(rows_sql("ball_keys", by="chunk")))
     seq_cols, seq_join = "", ""
-    if writer.temporal and writer.vocabs is not None:
-        session.sql(sequence_arrays_sql(*writer.vocabs, MAX_LEN)).createOrReplaceTempView("sequence_arrays")
-        seq_cols = "".join(f", q.seq.{f} AS seq_{f}" for f in SEQ_FIELDS)
+    if writer.temporal and writer.coding is not None:
+        session.sql(sequence_arrays_sql(writer.coding, MAX_LEN)).createOrReplaceTempView("sequence_arrays")
+        seq_cols = "".join(f", q.seq.{f} AS seq_{f}" for f in writer.seq_fields)
         seq_join = ("LEFT JOIN sequence_arrays q ON c.chunk = n.chunk "
                     "AND q.person_id = n.person_id AND q.as_of = n.as_of")  # own rows' only, as score.scatter
     rows = session.spark.sql(f"""
@@ -196,7 +195,8 @@ class ChunkWriter:
         self.model, self.defs, self.out = model, defs, out  # model: a Broadcast of the CreditModel
         self.reasons, self.explain, self.temporal, self.graph = reasons, explain, temporal, graph
         spec = dataset.spec
-        self.vocabs = vocabularies(spec) if temporal and spec.events is not None else None
+        self.coding = coding(spec) if temporal and spec.events is not None else None
+        self.seq_fields = ("rn", "k", "s", *self.coding.channels) if self.coding is not None else ()
         self.meta = {"dataset": dataset.name, "data_fingerprint": dataset.fingerprint(), "engine": "spark"}
 
     def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -217,9 +217,9 @@ class ChunkWriter:
         defs = [d for d in self.defs if d.name in nodes.columns]
         frame = typed(nodes[["person_id", "as_of", "label", *(d.name for d in defs)]].copy(), defs)
         sequences = None
-        if self.vocabs is not None:
-            lists = {f: nodes[f"seq_{f}"].to_numpy()[positions] for f in SEQ_FIELDS}
-            sequences = from_lists(lists, MAX_LEN, self.vocabs)
+        if self.coding is not None:
+            lists = {f: nodes[f"seq_{f}"].to_numpy()[positions] for f in self.seq_fields}
+            sequences = from_lists(lists, MAX_LEN, self.coding)
             if not own.all():
                 sequences = scatter(sequences, positions, len(nodes))
         graph = None

@@ -93,7 +93,8 @@ def feature_differences(a: ModelInput, b: ModelInput) -> list[str]:
             out.append(f"{view}: built by one engine only")
         elif va is not None:
             for name, x in vars(va).items():
-                if isinstance(x, np.ndarray) and not np.array_equal(x, getattr(vb, name)):
+                y = getattr(vb, name)
+                if not np.array_equal(x, y) if isinstance(x, np.ndarray) else x != y:  # arrays, vocabularies
                     out.append(f"{view}.{name} differs")
     return out
 

@@ -1,0 +1,95 @@
+"""What each history row records besides kind, status and amount reaches the sequence members: a number as a
+signed-log channel, each declared value of a category as a 0/1 channel, explained in the measure's own
+dimension, cut at the as-of date like every other event channel."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from tests.data.test_activity_log import TRANSACTIONS, _ingest
+from tests.data.test_categorical_measures import CHANNELS, WITH_CHANNEL
+
+from deepcredit.data.ingest import ingest_with_spec
+from deepcredit.data.spec import spec_from_toml
+from deepcredit.features.bundle import build_model_input
+from deepcredit.features.sequences import NUMERIC
+from deepcredit.models.sequence import SequenceModel
+from deepcredit.models.towers import SEQUENCE_GROUPS, sequence_groups
+from deepcredit.scoring.scorer import Scorer
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*good labels have a performance window")
+
+BALANCE, ATM = "measure:balance", "measure:channel=atm"
+
+
+def test_each_measure_adds_its_channels_after_the_event_channels(tmp_path):
+    ds = _ingest(tmp_path, TRANSACTIONS.assign(channel=CHANNELS), WITH_CHANNEL)
+    seq = build_model_input(ds).sequences
+    assert seq.measures == ((ATM, "behaviour_preferences"), (BALANCE, "fulfilment_capacity"))
+    assert seq.numeric.shape[-1] == len(NUMERIC) + 2
+    a = 2  # rows: (as_of, person) order; a on 1 March sees all four of a's rows, oldest first
+    real = seq.lengths[a]
+    assert real == 4
+    atm, balance = seq.numeric[a, :real, len(NUMERIC)], seq.numeric[a, :real, len(NUMERIC) + 1]
+    assert atm.tolist() == [0.0, 1.0, 0.0, 1.0]  # branch, atm, online, atm
+    assert np.allclose(balance, np.log1p([1000, 700, 1700, 1200]))
+    b = 3
+    assert seq.numeric[b, : seq.lengths[b], len(NUMERIC) + 1] == pytest.approx(
+        np.sign([800, 100, -300]) * np.log1p(np.abs([800, 100, -300])))
+    assert seq.numeric[b, seq.lengths[b] - 1, len(NUMERIC)] == 0.0  # b's last row records no channel
+
+
+def test_a_later_row_changes_no_measure_channel_before_it(tmp_path):
+    base = _ingest(tmp_path / "a", TRANSACTIONS.assign(channel=CHANNELS), WITH_CHANNEL)
+    later = pd.DataFrame({"account": ["a"], "booked": ["2024-02-29"], "type": ["debit"], "amount": [50],
+                          "balance": [-9000], "channel": ["atm"]})
+    more = _ingest(tmp_path / "b", pd.concat([TRANSACTIONS.assign(channel=CHANNELS), later]), WITH_CHANNEL)
+    before, after = build_model_input(base).sequences, build_model_input(more).sequences
+    first = slice(0, 2)  # the 1 February rows: the new row of 29 February is after them
+    assert np.array_equal(before.numeric[first], after.numeric[first])
+    assert after.lengths[2] == before.lengths[2] + 1  # seen on 1 March
+
+
+def _world(tmp_path, n: int = 80):
+    """People whose cash-machine use and falling balance go with default, one row a week for 10 weeks."""
+    rng = np.random.default_rng(3)
+    bad = rng.random(n) < 0.4
+    rows = []
+    for i in range(n):
+        for w in range(10):
+            atm = rng.random() < (0.7 if bad[i] else 0.2)
+            rows.append((f"p{i}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=7 * w), "debit", 20.0,
+                         float(500 - (40 if bad[i] else 5) * w), "atm" if atm else "online"))
+    events = pd.DataFrame(rows, columns=["account", "booked", "type", "amount", "balance", "channel"])
+    people = pd.DataFrame({"account": [f"p{i}" for i in range(n)], "branch": ["north"] * n})
+    outcomes = pd.DataFrame({"account": people["account"], "as_of": "2024-04-01", "defaulted": bad.astype(int)})
+    for name, frame in (("people", people), ("transactions", events), ("outcomes", outcomes)):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    files = {k: tmp_path / f"{v}.csv" for k, v in (("people", "people"), ("events", "transactions"),
+                                                      ("outcomes", "outcomes"))}
+    return build_model_input(ingest_with_spec(spec_from_toml(WITH_CHANNEL), files, tmp_path / "ds"))
+
+
+def test_the_sequence_member_reads_and_explains_measures_in_their_dimensions(tmp_path):
+    inp = _world(tmp_path)
+    model = SequenceModel(hidden=8, layers=1, max_epochs=3, batch_size=32, seed=0).fit(inp)
+    groups = model.net_.tower.groups
+    assert ATM in groups["behaviour_preferences"] and BALANCE in groups["fulfilment_capacity"]
+    ex = model.explain(inp)
+    assert np.allclose(ex.logit(), model.decision_function(inp), atol=1e-5)
+    scorer = Scorer(model)
+    assert scorer.dimensions() == ["credit_history", "fulfilment_capacity", "behaviour_preferences"]
+    seq = inp.sequences
+    without = replace(seq, numeric=seq.numeric[..., : len(NUMERIC)], measures=())
+    with pytest.raises(ValueError, match=r"trained on the event measures \['measure:channel=atm', 'measure:balance'\]"):
+        model.predict_proba(replace(inp, sequences=without))
+
+
+def test_a_measure_declared_in_another_dimension_makes_its_own_group():
+    groups = sequence_groups([("measure:years_at_address", "identity"), (BALANCE, "fulfilment_capacity")])
+    assert groups["identity"] == ("measure:years_at_address",)
+    assert groups["fulfilment_capacity"] == (*SEQUENCE_GROUPS["fulfilment_capacity"], BALANCE)
+    assert sequence_groups() == SEQUENCE_GROUPS
