@@ -312,8 +312,8 @@ class ModelScorer:
         self._next_db: Future[duckdb.DuckDBPyConnection] | None = None
         self.index = PersonIndex(dataset)
         self._categories: list[dict] | None = None
-        self._event_columns = {r[0] for r in self._db.execute(
-            f"DESCRIBE SELECT * FROM {dataset.scan('events')}").fetchall()}
+        self._event_columns, self._people_columns = ({r[0] for r in self._db.execute(
+            f"DESCRIBE SELECT * FROM {dataset.scan(t)}").fetchall()} for t in ("events", "people"))
 
     @property
     def scale(self) -> ScoreScale:
@@ -412,7 +412,7 @@ class ModelScorer:
                 scoped.connect(con)
                 ids = con.execute("SELECT person_id FROM people UNION SELECT person_id FROM events "
                                   "ORDER BY person_id").df()["person_id"].tolist()
-                return self._views(scoped, self._spined(con, ids, [as_of] * len(ids)))
+                return self._views(scoped, self._spined(con, scoped, ids, [as_of] * len(ids)))
             finally:
                 con.close()
         return self._scoped_input(person_ids, as_of, whatif)
@@ -436,7 +436,7 @@ class ModelScorer:
                 _add_whatif(con, whatif)
                 ids = ids + list(whatif.clones)
                 stamps += [whatif.as_of.get(c, as_of) for c in whatif.clones]
-            session = self._spined(con, ids, stamps, schema)
+            session = self._spined(con, scoped, ids, stamps, schema)
             return self._views(scoped, session, other)
         finally:
             con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -444,16 +444,16 @@ class ModelScorer:
             other.close()
             self._renew_when_due()
 
-    def _spined(self, con: duckdb.DuckDBPyConnection, ids: list[str], stamps: list[datetime],
+    def _spined(self, con: duckdb.DuckDBPyConnection, scoped: ScopedDataset, ids: list[str], stamps: list[datetime],
                 schema: str | None = None) -> Session:
         """The `spine` (each person and their as-of) beside the scope's tables, and a feature Session on it
-        (inline, one statement per view, where the scope is a handful of people in a schema of its own)."""
+        (inline, one statement per view, where the scope is a handful of people in a schema of its own). The
+        tables' columns are known: the data set's people, and the events the scope's sources selected."""
         con.register("spine_input", pd.DataFrame({"person_id": ids, "as_of": pd.to_datetime(stamps)}))
         table = f"TABLE {schema}.spine" if schema else "TEMP TABLE spine"
         con.execute(f"CREATE OR REPLACE {table} AS SELECT CAST(person_id AS VARCHAR) AS person_id, "
                     "CAST(as_of AS TIMESTAMP) AS as_of, CAST(NULL AS INTEGER) AS label FROM spine_input")
-        return Session(con, {r[0] for r in con.execute("DESCRIBE people").fetchall()},
-                       {r[0] for r in con.execute("DESCRIBE events").fetchall()},
+        return Session(con, self._people_columns, scoped.scoped_event_columns,
                        spec=self.dataset.spec,  # what the data set's own statuses and amounts mean
                        inline=schema is not None)
 
