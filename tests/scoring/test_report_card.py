@@ -133,6 +133,25 @@ def test_a_feature_where_higher_is_riskier_is_no_reason_at_zero_or_below():
     assert reasons[["row", "feature"]].values.tolist() == [[2, "d"]]
 
 
+def test_what_a_dimension_holds_beyond_its_features_is_a_reason_of_its_own():
+    inp = _tiny_input()
+    model = _FakeModel(inp, np.array([[0.5, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]),
+                       used=["a", "b", "d"])
+    ex = model.explain(inp)
+    tower = pd.DataFrame(0.0, index=ex.by_dimension.index, columns=DIMENSIONS)
+    tower.loc[0, "credit_history"], tower.loc[1, "social_connections"] = 1.0, -1.0  # a tower's part: a's dimension
+    ex = replace(ex, by_dimension=ex.by_dimension + tower)
+    reasons = reason_table(model, inp, ex, SCALE, top=4)
+    assert reasons[["row", "rank", "feature", "dimension"]].values.tolist() == [
+        [0, 1, "credit_history_as_a_whole", "credit_history"], [0, 2, "a", "credit_history"]]
+    assert reasons["points_lost"].tolist() == [72, 36] and reasons["value"].tolist() == [None, 1.0]
+    assert reasons["reason"].iloc[0].startswith("your record of keeping commitments read as a whole")
+    # a model explained per dimension only (the sequence or graph member alone) names its reasons this way
+    alone = reason_table(model, inp, replace(ex, by_feature=None), SCALE, top=4)
+    assert alone[["row", "feature"]].values.tolist() == [[0, "credit_history_as_a_whole"]]
+    assert alone["points_lost"].tolist() == [108]
+
+
 def test_report_card_of_a_real_model(tmp_path):
     ds = simulate_world(tmp_path / "w", people=2000, seed=1, chunk_size=1000)
     inp = build_model_input(ds, views=("tabular",))

@@ -115,6 +115,7 @@ def print_person(card: Mapping, reasons: pd.DataFrame) -> None:
     from rich.table import Table
 
     from deepcredit.models.base import DIMENSIONS
+    from deepcredit.scoring.scorer import shown_value
 
     console.print(f"[bold]{escape(str(card['person_id']))}[/bold] as of {pd.Timestamp(card['as_of']).date()}: "
                   f"score [bold]{card['score']}[/bold] ({card['band']}), PD {card['pd']:.2%}")
@@ -124,12 +125,12 @@ def print_person(card: Mapping, reasons: pd.DataFrame) -> None:
     subs.add_row(*("no data" if pd.isna(card[d]) else str(card[d]) for d in DIMENSIONS))
     console.print(subs)
     if reasons.empty:
-        console.print("no reason codes: nothing lowers this score, or the model gives no per-feature reasons")
+        console.print("no reason codes: nothing lowers this score by a whole point")
         return
     table = Table(title="what lowers the score most")
     for col in ("#", "reason", "value", "points", "how to improve"):
         table.add_column(col)
     for r in reasons.itertuples():
-        value = "missing" if r.value is None else (f"{r.value:.4g}" if isinstance(r.value, float) else str(r.value))
-        table.add_row(str(r.rank), escape(r.reason), escape(value), f"-{r.points_lost}", escape(r.how_to_improve))
+        table.add_row(str(r.rank), escape(r.reason), escape(shown_value(r.feature, r.value)), f"-{r.points_lost}",
+                      escape(r.how_to_improve))
     console.print(table)

@@ -22,8 +22,10 @@ contributions in log-odds. On the score scale a logit contribution c is worth -f
   contributions (positive log-odds relative to the model's base, i.e. points taken off; at least one whole
   point), among the features the model uses, leaving out a feature on which higher is riskier where the
   person's value is 0 or below (at_floor); ties break by the features' catalogue order. Text comes from
-  the feature definitions. A model that gives no per-feature contributions (e.g. the graph member alone)
-  gets sub-scores but no reason codes.
+  the feature definitions. What a dimension's contribution holds beyond its features' (a recurrent tower
+  over the events, a graph tower, a deep part: everything a model explains per dimension only) competes
+  as one more reason of that dimension, `<dimension>_as_a_whole` (AS_A_WHOLE: its words and advice), so a
+  model without per-feature contributions (the sequence or graph member alone) still names its reasons.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ import pandas as pd
 
 from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
-from deepcredit.features.spec import FeatureDef, Kind
+from deepcredit.features.spec import FeatureDef, Kind, Source
+from deepcredit.features.templates import BALANCE_DOWN, KEEP_CURRENT, NETWORK, PAY_ON_TIME, REGULAR
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, proba_columns
 from deepcredit.models.scale import ScoreScale, split_total
 from deepcredit.models.stack import instance_views
@@ -43,6 +46,18 @@ from deepcredit.models.stack import instance_views
 LONG_COLUMNS = ("row", "person_id", "as_of", "rank", "feature", "dimension", "value", "contribution",
                 "points_lost", "reason", "how_to_improve")
 STRUCTURAL_DIMENSIONS = (Dimension.SOCIAL_CONNECTIONS.value,)
+AS_A_WHOLE = {d.value: FeatureDef(f"{d.value}_as_a_whole", d, Source.DERIVED, "", text, advice) for d, text, advice in (
+    (Dimension.IDENTITY, "your profile read as a whole, beyond any one detail", KEEP_CURRENT),
+    (Dimension.CREDIT_HISTORY, "your record of keeping commitments read as a whole: how often, how late and "
+                               "how recently, beyond any one figure", PAY_ON_TIME),
+    (Dimension.FULFILMENT_CAPACITY, "what you owed and paid over time, read as a whole", BALANCE_DOWN),
+    (Dimension.BEHAVIOUR_PREFERENCES, "your activity read as a whole: its kinds, rhythm and timing", REGULAR),
+    (Dimension.SOCIAL_CONNECTIONS, "your connections read as a whole: how the people you deal with keep "
+                                   "their commitments", NETWORK))}
+"""The reason of what a dimension's contribution holds beyond its features' (module docstring): words that
+are true whichever part of a model carries it (the events in order, a deep part's reading of the
+aggregates together), and the dimension's general advice."""
+WHOLE_NAMES = frozenset(w.name for w in AS_A_WHOLE.values())
 
 
 def top_losses(loss: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
@@ -248,27 +263,55 @@ def at_floor(X: pd.DataFrame, cols: list[str], defs: dict[str, FeatureDef]) -> n
     return out
 
 
+def shown_value(feature: str, value: object) -> str:
+    """A reason's value as a person reads it: nothing for a dimension as a whole (it has no one value),
+    'missing' where the person's value is, else the value (labelled by reason_table)."""
+    if feature in WHOLE_NAMES:
+        return ""
+    if value is None:
+        return "missing"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _beyond_features(explanation: Explanation, by_feature: pd.DataFrame, defs: dict[str, FeatureDef]) -> np.ndarray:
+    """(n, len(DIMENSIONS)): each dimension's contribution less its features' (0 to float rounding for a
+    model explained feature by feature)."""
+    rest = explanation.by_dimension[list(DIMENSIONS)].to_numpy(dtype=float)
+    known = [j for j, c in enumerate(by_feature.columns) if c in defs]
+    if not known:
+        return rest.copy()
+    member = np.zeros((len(known), len(DIMENSIONS)))  # features x dimensions indicator: one matrix product
+    member[np.arange(len(known)), [DIMENSIONS.index(defs[by_feature.columns[j]].dimension.value) for j in known]] = 1
+    return rest - by_feature.to_numpy(dtype=float)[:, known] @ member
+
+
 def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, scale: ScoreScale,
                  top: int = 4) -> pd.DataFrame:
     """Long table of reason codes (the one policy; see the module docstring)."""
-    if explanation.by_feature is None or top <= 0 or len(inp) == 0:
+    if top <= 0 or len(inp) == 0:
         return pd.DataFrame(columns=list(LONG_COLUMNS))
     defs = {d.name: d for d in (getattr(model, "definitions_", None) or inp.definitions)}
     used = set(used_features(model, explanation))
-    cols = [c for c in explanation.by_feature.columns if c in used and c in defs]
+    by_feature = explanation.by_feature if explanation.by_feature is not None else pd.DataFrame(index=inp.keys.index)
+    cols = [c for c in by_feature.columns if c in used and c in defs]
     order = {d: i for i, d in enumerate(defs)}
     cols.sort(key=lambda c: order[c])  # ties break by catalogue order
-    contrib = explanation.by_feature[cols].to_numpy(dtype=float) if cols else np.zeros((len(inp), 0))
+    contrib = by_feature[cols].to_numpy(dtype=float) if cols else np.zeros((len(inp), 0))
     # a reason must cost at least one whole point, and the person must be able to move it the safer way
-    pick, valid = top_losses(np.where((np.rint(scale.factor * contrib) >= 1) & ~at_floor(inp.X, cols, defs),
-                                      contrib, 0.0), top)
+    loss = np.where((np.rint(scale.factor * contrib) >= 1) & ~at_floor(inp.X, cols, defs), contrib, 0.0)
+    rest = _beyond_features(explanation, by_feature, defs)
+    contrib = np.hstack([contrib, rest])
+    loss = np.hstack([loss, np.where(np.rint(scale.factor * rest) >= 1, rest, 0.0)])
+    defs = {**defs, **{w.name: w for w in AS_A_WHOLE.values()}}
+    cols = [*cols, *(AS_A_WHOLE[d].name for d in DIMENSIONS)]
+    pick, valid = top_losses(loss, top)
     r, rank = np.nonzero(valid)
     c = pick[r, rank]
     names = np.array(cols, dtype=object)[c]
     X = inp.X
     keys = inp.keys
-    values = np.empty(len(r), dtype=object)
-    for j in np.unique(c):  # one vectorised gather per feature
+    values = np.full(len(r), None, dtype=object)  # a dimension as a whole has no one value
+    for j in np.unique(c[c < len(cols) - len(DIMENSIONS)]):  # one vectorised gather per feature
         m, d = c == j, defs[cols[j]]
         col = X[cols[j]].astype(object).to_numpy()[r[m]]
         # a value missing because it was a code (FeatureDef.codes) shows what the code means

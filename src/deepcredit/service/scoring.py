@@ -42,7 +42,7 @@ from deepcredit.models.base import DIMENSIONS, CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, model_views
 from deepcredit.scoring.scorer import Scorer as ReportScorer
-from deepcredit.scoring.scorer import input_dimensions, used_features
+from deepcredit.scoring.scorer import input_dimensions, shown_value, used_features
 from deepcredit.service.lookup import PersonIndex
 
 OVERLAY_COLUMNS = {"person_id": "VARCHAR", "ts": "TIMESTAMP", "kind": "VARCHAR", "amount": "DOUBLE",
@@ -519,7 +519,7 @@ class ModelScorer:
         reasons: dict[int, list[Reason]] = {}
         for row in long.itertuples(index=False):
             reasons.setdefault(int(row.row), []).append(Reason(
-                feature=str(row.feature), dimension=str(row.dimension), value=_value_text(row.value),
+                feature=str(row.feature), dimension=str(row.dimension), value=shown_value(str(row.feature), row.value),
                 points_lost=int(row.points_lost), reason=str(row.reason), how_to_improve=str(row.how_to_improve)))
         lo, hi = self.dimension_range()
         dims = card[DIMENSIONS]
@@ -549,12 +549,6 @@ def _add_whatif(con: duckdb.DuckDBPyConnection, whatif: WhatIf) -> None:
         con.register("_whatif_events", whatif.events[list(OVERLAY_COLUMNS)])
         cast = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in OVERLAY_COLUMNS.items() if c in have)
         con.execute(f"INSERT INTO events BY NAME SELECT {cast} FROM _whatif_events")
-
-
-def _value_text(value: object) -> str:
-    if value is None:
-        return "missing"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def load_scorer(model_path: Path, dataset: Dataset, overlay: OverlaySource | None = None,
