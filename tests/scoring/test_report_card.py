@@ -150,6 +150,12 @@ def test_what_a_dimension_holds_beyond_its_features_is_a_reason_of_its_own():
     alone = reason_table(model, inp, replace(ex, by_feature=None), SCALE, top=4)
     assert alone[["row", "feature"]].values.tolist() == [[0, "credit_history_as_a_whole"]]
     assert alone["points_lost"].tolist() == [108]
+    # at most half the places: three dimensions' towers cost more than any feature, two of them are named
+    tower.loc[2, ["identity", "fulfilment_capacity", "behaviour_preferences"]] = [3.0, 2.0, 1.0]
+    ex = replace(ex, by_dimension=ex.by_dimension + tower)
+    third = reason_table(model, inp, replace(ex, by_feature=ex.by_feature.assign(d=[0.0, 0.0, 0.5])), SCALE, top=4)
+    assert third.loc[third["row"] == 2, "feature"].tolist() == ["identity_as_a_whole",
+                                                                "fulfilment_capacity_as_a_whole", "d"]
 
 
 def test_report_card_of_a_real_model(tmp_path):

@@ -25,7 +25,8 @@ contributions in log-odds. On the score scale a logit contribution c is worth -f
   the feature definitions. What a dimension's contribution holds beyond its features' (a recurrent tower
   over the events, a graph tower, a deep part: everything a model explains per dimension only) competes
   as one more reason of that dimension, `<dimension>_as_a_whole` (AS_A_WHOLE: its words and advice), so a
-  model without per-feature contributions (the sequence or graph member alone) still names its reasons.
+  model without per-feature contributions (the sequence or graph member alone) still names its reasons;
+  such reasons take at most half the places (one of one), so a person still reads specific figures.
 """
 
 from __future__ import annotations
@@ -301,7 +302,11 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     loss = np.where((np.rint(scale.factor * contrib) >= 1) & ~at_floor(inp.X, cols, defs), contrib, 0.0)
     rest = _beyond_features(explanation, by_feature, defs)
     contrib = np.hstack([contrib, rest])
-    loss = np.hstack([loss, np.where(np.rint(scale.factor * rest) >= 1, rest, 0.0)])
+    whole = np.where(np.rint(scale.factor * rest) >= 1, rest, 0.0)
+    largest, _ = top_losses(whole, max(1, top // 2))  # half the places at most: specific figures keep the rest
+    capped = np.zeros_like(whole)
+    np.put_along_axis(capped, largest, np.take_along_axis(whole, largest, axis=1), axis=1)
+    loss = np.hstack([loss, capped])
     defs = {**defs, **{w.name: w for w in AS_A_WHOLE.values()}}
     cols = [*cols, *(AS_A_WHOLE[d].name for d in DIMENSIONS)]
     pick, valid = top_losses(loss, top)
