@@ -15,7 +15,7 @@ from tests.data.test_categorical_measures import CHANNELS, WITH_CHANNEL
 from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.spec import spec_from_toml
 from deepcredit.features.bundle import build_model_input
-from deepcredit.features.sequences import NUMERIC
+from deepcredit.features.sequences import NUMERIC, Coding, MeasureChannel, from_lists
 from deepcredit.models.sequence import SequenceModel
 from deepcredit.models.towers import SEQUENCE_GROUPS, sequence_groups
 from deepcredit.scoring.scorer import Scorer
@@ -93,3 +93,16 @@ def test_a_measure_declared_in_another_dimension_makes_its_own_group():
     assert groups["identity"] == ("measure:years_at_address",)
     assert groups["fulfilment_capacity"] == (*SEQUENCE_GROUPS["fulfilment_capacity"], BALANCE)
     assert sequence_groups() == SEQUENCE_GROUPS
+
+
+def test_spark_lists_carry_the_measure_channels_in_the_coding_order():
+    """What a Spark executor gets per row (collect_list of sequence_sql's columns) pads like DuckDB's rows."""
+    code = Coding(measures=(MeasureChannel(ATM, "0", "behaviour_preferences"),))
+    assert code.channels == (*NUMERIC, "m0")
+    lists = {"rn": np.array([[1, 2], None], dtype=object), "k": np.array([[1, 1], None], dtype=object),
+             "s": np.array([[1, 1], None], dtype=object), "m0": np.array([[1.0, 0.0], None], dtype=object),
+             **{c: np.array([[0.5, 0.25], None], dtype=object) for c in NUMERIC}}
+    seq = from_lists(lists, 4, code)
+    assert seq.measures == ((ATM, "behaviour_preferences"),) and seq.numeric.shape == (2, 4, len(NUMERIC) + 1)
+    assert seq.numeric[0, :2, -1].tolist() == [0.0, 1.0]  # oldest first: rn 2, then rn 1 (the most recent)
+    assert seq.lengths.tolist() == [2, 0]
