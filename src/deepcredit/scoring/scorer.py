@@ -49,15 +49,15 @@ LONG_COLUMNS = ("row", "person_id", "as_of", "rank", "feature", "dimension", "va
 STRUCTURAL_DIMENSIONS = (Dimension.SOCIAL_CONNECTIONS.value,)
 AS_A_WHOLE = {d.value: FeatureDef(f"{d.value}_as_a_whole", d, Source.DERIVED, "", text, advice) for d, text, advice in (
     (Dimension.IDENTITY, "your profile read as a whole, beyond any one detail", KEEP_CURRENT),
-    (Dimension.CREDIT_HISTORY, "your record of keeping commitments read as a whole: how often, how late and "
-                               "how recently, beyond any one figure", PAY_ON_TIME),
-    (Dimension.FULFILMENT_CAPACITY, "what you owed and paid over time, read as a whole", BALANCE_DOWN),
-    (Dimension.BEHAVIOUR_PREFERENCES, "your activity read as a whole: its kinds, rhythm and timing", REGULAR),
-    (Dimension.SOCIAL_CONNECTIONS, "your connections read as a whole: how the people you deal with keep "
-                                   "their commitments", NETWORK))}
+    (Dimension.CREDIT_HISTORY, "your record of keeping commitments read as a whole, beyond any one figure",
+     PAY_ON_TIME),
+    (Dimension.FULFILMENT_CAPACITY, "your means and what you owe read as a whole, beyond any one figure",
+     BALANCE_DOWN),
+    (Dimension.BEHAVIOUR_PREFERENCES, "your activity and habits read as a whole, beyond any one figure", REGULAR),
+    (Dimension.SOCIAL_CONNECTIONS, "your connections read as a whole, beyond any one figure", NETWORK))}
 """The reason of what a dimension's contribution holds beyond its features' (module docstring): words that
-are true whichever part of a model carries it (the events in order, a deep part's reading of the
-aggregates together), and the dimension's general advice."""
+are true whichever part of a model carries it (the events in order, a graph, a deep part's reading of a
+profile's attributes together), and the dimension's general advice."""
 WHOLE_NAMES = frozenset(w.name for w in AS_A_WHOLE.values())
 
 
