@@ -97,7 +97,7 @@ def test_a_measure_declared_in_another_dimension_makes_its_own_group():
 
 def test_spark_lists_carry_the_measure_channels_in_the_coding_order():
     """What a Spark executor gets per row (collect_list of sequence_sql's columns) pads like DuckDB's rows."""
-    code = Coding(measures=(MeasureChannel(ATM, "0", "behaviour_preferences"),))
+    code = Coding(measures=(MeasureChannel(ATM, "channel", "0", "behaviour_preferences"),))
     assert code.channels == (*NUMERIC, "m0")
     lists = {"rn": np.array([[1, 2], None], dtype=object), "k": np.array([[1, 1], None], dtype=object),
              "s": np.array([[1, 1], None], dtype=object), "m0": np.array([[1.0, 0.0], None], dtype=object),

@@ -38,6 +38,8 @@ class MeasureChannel:
 
     name: str
     """measure:balance for a number; measure:channel=atm for a category's value (never a NUMERIC name)."""
+    column: str
+    """The measure's column of events_before."""
     sql: str
     """Its value, over the columns of events_before (alias r); 0 where the row does not record the measure."""
     dimension: str
@@ -49,8 +51,9 @@ def measure_channels(measure: Measure) -> tuple[MeasureChannel, ...]:
     declared value, 1 where the row holds it (other values and rows without the category: all 0)."""
     col, dim = f"r.{measure.name}", measure.dimension.value
     if measure.type == "numeric":
-        return (MeasureChannel(f"measure:{measure.name}", f"COALESCE(SIGN({col}) * LN(1 + ABS({col})), 0.0)", dim),)
-    return tuple(MeasureChannel(f"measure:{measure.name}={share.label_for(value)}",
+        return (MeasureChannel(f"measure:{measure.name}", measure.name,
+                               f"COALESCE(SIGN({col}) * LN(1 + ABS({col})), 0.0)", dim),)
+    return tuple(MeasureChannel(f"measure:{measure.name}={share.label_for(value)}", measure.name,
                                 f"CASE WHEN {col} = {sql_text(value)} THEN 1.0 ELSE 0.0 END", dim)
                  for value, share in measure.values.items())
 
@@ -62,8 +65,11 @@ class Coding:
     kind_vocab: tuple[str, ...] = KIND_VOCAB
     status_vocab: tuple[str, ...] = STATUS_VOCAB
     measures: tuple[MeasureChannel, ...] = ()
-    columns: tuple[str, ...] = ()
-    """The measure columns of events_before the channels read (each once): the last tie-breakers of order."""
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The measure columns the channels read, each once: the last tie-breakers of an events' order."""
+        return tuple(dict.fromkeys(m.column for m in self.measures))
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -129,9 +135,7 @@ def coding(spec: DatasetSpec) -> Coding:
     kinds, statuses = set(spec.events.kinds), set(spec.events.statuses)
     kind_vocab = KIND_VOCAB if kinds <= EVENT_KINDS else ("<pad>", *sorted(kinds))
     status_vocab = STATUS_VOCAB if statuses <= EVENT_STATUSES else ("<pad>", *sorted(statuses))
-    measures = spec.events.measures
-    return Coding(kind_vocab, status_vocab, tuple(c for m in measures for c in measure_channels(m)),
-                  tuple(m.name for m in measures))
+    return Coding(kind_vocab, status_vocab, tuple(c for m in spec.events.measures for c in measure_channels(m)))
 
 
 def sequence_sql(code: Coding, max_len: int) -> str:

@@ -274,16 +274,22 @@ def shown_value(feature: str, value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _beyond_features(explanation: Explanation, by_feature: pd.DataFrame, defs: dict[str, FeatureDef]) -> np.ndarray:
-    """(n, len(DIMENSIONS)): each dimension's contribution less its features' (0 to float rounding for a
-    model explained feature by feature)."""
+def as_a_whole(explanation: Explanation, by_feature: pd.DataFrame, defs: dict[str, FeatureDef],
+               scale: ScoreScale, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """(contribution, loss), each (n, len(DIMENSIONS)): what each dimension's contribution holds beyond its
+    features' (0 to float rounding for a model explained feature by feature), and that as a candidate
+    reason: at least a whole point, and only the largest max(1, top // 2) of a row's dimensions."""
     rest = explanation.by_dimension[list(DIMENSIONS)].to_numpy(dtype=float)
     known = [j for j, c in enumerate(by_feature.columns) if c in defs]
-    if not known:
-        return rest.copy()
-    member = np.zeros((len(known), len(DIMENSIONS)))  # features x dimensions indicator: one matrix product
-    member[np.arange(len(known)), [DIMENSIONS.index(defs[by_feature.columns[j]].dimension.value) for j in known]] = 1
-    return rest - by_feature.to_numpy(dtype=float)[:, known] @ member
+    if known:
+        member = np.zeros((len(known), len(DIMENSIONS)))  # features x dimensions indicator: one matrix product
+        member[np.arange(len(known)), [DIMENSIONS.index(defs[by_feature.columns[j]].dimension.value) for j in known]] = 1
+        rest = rest - by_feature.to_numpy(dtype=float)[:, known] @ member
+    whole = np.where(np.rint(scale.factor * rest) >= 1, rest, 0.0)
+    largest, _ = top_losses(whole, max(1, top // 2))  # half the places at most: specific figures keep the rest
+    loss = np.zeros_like(whole)
+    np.put_along_axis(loss, largest, np.take_along_axis(whole, largest, axis=1), axis=1)
+    return rest, loss
 
 
 def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, scale: ScoreScale,
@@ -300,13 +306,8 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     contrib = by_feature[cols].to_numpy(dtype=float) if cols else np.zeros((len(inp), 0))
     # a reason must cost at least one whole point, and the person must be able to move it the safer way
     loss = np.where((np.rint(scale.factor * contrib) >= 1) & ~at_floor(inp.X, cols, defs), contrib, 0.0)
-    rest = _beyond_features(explanation, by_feature, defs)
-    contrib = np.hstack([contrib, rest])
-    whole = np.where(np.rint(scale.factor * rest) >= 1, rest, 0.0)
-    largest, _ = top_losses(whole, max(1, top // 2))  # half the places at most: specific figures keep the rest
-    capped = np.zeros_like(whole)
-    np.put_along_axis(capped, largest, np.take_along_axis(whole, largest, axis=1), axis=1)
-    loss = np.hstack([loss, capped])
+    whole, whole_loss = as_a_whole(explanation, by_feature, defs, scale, top)
+    contrib, loss = np.hstack([contrib, whole]), np.hstack([loss, whole_loss])
     defs = {**defs, **{w.name: w for w in AS_A_WHOLE.values()}}
     cols = [*cols, *(AS_A_WHOLE[d].name for d in DIMENSIONS)]
     pick, valid = top_losses(loss, top)
