@@ -129,3 +129,10 @@ def test_spec_check_lists_the_features_a_spec_gives_in_its_declared_windows(tmp_
     shown = " ".join(_ok(["spec", "check", str(tmp_path / "weekly.toml"), "--features"]).split())
     assert "history windows: period 7, recent 14, medium 28, long 56 days" in shown
     assert "n_bad_14d" in shown and "n_bad_56d" in shown and "2 weeks" in shown  # texts wrap in the table
+    assert "each event, as the sequence members read it: kind, status, amount (signed log)" in shown
+    measured = weekly.replace("[events.statuses]", '[[events.measures]]\nname = "channel"\ntype = "categorical"\n'
+                              'values = { atm = { description = "how often you used a cash machine" } }\n\n'
+                              '[events.statuses]')
+    (tmp_path / "measured.toml").write_text(measured)
+    shown = " ".join(_ok(["spec", "check", str(tmp_path / "measured.toml")]).split())
+    assert "(pretrained and hybrid members), channel=atm" in shown and "do not read it" not in shown

@@ -64,6 +64,7 @@ def check(spec: Path = typer.Argument(..., help="A spec file (TOML)."),
     from rich.table import Table
 
     from deepcredit.data.spec import load_spec
+    from deepcredit.features.sequences import SEQUENCE_WORDS, coding
     from deepcredit.features.templates import features_for
 
     with clear_errors():
@@ -78,6 +79,11 @@ def check(spec: Path = typer.Argument(..., help="A spec file (TOML)."),
     if s.events is not None or s.relations is not None:
         w = s.windows
         console.print(f"history windows: period {w.period}, recent {w.recent}, medium {w.medium}, long {w.long} days")
+    if s.events is not None:
+        channels = [*SEQUENCE_WORDS, *(m.name.removeprefix("measure:") for m in coding(s).measures)]
+        console.print(f"each event, as the sequence members read it: {', '.join(channels)}")
+        for m in (m for m in s.events.measures if m.type == "categorical" and not m.values):
+            console.print(f"  {m.name}: no declared `values`, so the sequence members do not read it")
     if features:
         table = Table("feature", "dimension", "what it measures")
         for d in defs:

@@ -28,6 +28,9 @@ from deepcredit.features.templates import sql_text
 KIND_VOCAB = ("<pad>", *sorted(EVENT_KINDS))
 STATUS_VOCAB = ("<pad>", *sorted(EVENT_STATUSES))
 NUMERIC = ("signed_log_amount", "days_late_months", "log_gap_days", "log_age_days")
+SEQUENCE_WORDS = ("kind", "status", "amount (signed log)", "days late", "days since the previous event",
+                  "age", "weekday and time of year (pretrained and hybrid members)")
+"""What every event carries into a sequence member, in words (`spec check`); declared measures follow."""
 PERIODIC = ("weekday_sin", "weekday_cos", "year_sin", "year_cos")
 """Periodic time of each event (with_periodic): where in the week and the year it fell."""
 
