@@ -9,14 +9,15 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from tests.data.test_activity_log import TRANSACTIONS, _ingest
 from tests.data.test_categorical_measures import CHANNELS, WITH_CHANNEL
 
 from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.spec import spec_from_toml
 from deepcredit.features.bundle import build_model_input
-from deepcredit.features.sequences import NUMERIC, Coding, MeasureChannel, from_lists
-from deepcredit.models.sequence import SequenceModel
+from deepcredit.features.sequences import NUMERIC, Coding, MeasureChannel, Sequences, from_lists
+from deepcredit.models.sequence import SequenceModel, SequencePrep
 from deepcredit.models.towers import SEQUENCE_GROUPS, sequence_groups
 from deepcredit.scoring.scorer import Scorer
 
@@ -39,7 +40,19 @@ def test_each_measure_adds_its_channels_after_the_event_channels(tmp_path):
     b = 3
     assert seq.numeric[b, : seq.lengths[b], len(NUMERIC) + 1] == pytest.approx(
         np.sign([800, 100, -300]) * np.log1p(np.abs([800, 100, -300])))
-    assert seq.numeric[b, seq.lengths[b] - 1, len(NUMERIC)] == 0.0  # b's last row records no channel
+    assert np.isnan(seq.numeric[b, seq.lengths[b] - 1, len(NUMERIC)])  # b's last row records no channel: unknown
+
+
+def test_a_measure_a_row_does_not_record_reads_as_the_training_mean_not_as_zero():
+    """An event a merchant reports carries no balance: the model must not read it as a balance of 0."""
+    kind = np.array([[1, 1, 1, 0]])
+    numeric = np.zeros((1, 4, len(NUMERIC) + 1), np.float32)
+    numeric[0, :3, -1] = [np.log1p(1000), np.log1p(3000), np.nan]
+    seq = Sequences(kind, kind.copy(), numeric, np.array([3]), measures=((BALANCE, "fulfilment_capacity"),))
+    prep = SequencePrep.fit(seq, np.array([0]), 4)
+    assert prep.mean[-1] == pytest.approx((np.log1p(1000) + np.log1p(3000)) / 2)  # of the recorded rows only
+    z = prep.tensors(seq, np.array([0]), torch.device("cpu")).numeric[0, :, -1].numpy()
+    assert z[2] == 0.0 and z[0] < 0 < z[1] and not np.isnan(z).any()
 
 
 def test_a_later_row_changes_no_measure_channel_before_it(tmp_path):
@@ -100,9 +113,9 @@ def test_spark_lists_carry_the_measure_channels_in_the_coding_order():
     code = Coding(measures=(MeasureChannel(ATM, "channel", "0", "behaviour_preferences"),))
     assert code.channels == (*NUMERIC, "m0")
     lists = {"rn": np.array([[1, 2], None], dtype=object), "k": np.array([[1, 1], None], dtype=object),
-             "s": np.array([[1, 1], None], dtype=object), "m0": np.array([[1.0, 0.0], None], dtype=object),
+             "s": np.array([[1, 1], None], dtype=object), "m0": np.array([[1.0, None], None], dtype=object),
              **{c: np.array([[0.5, 0.25], None], dtype=object) for c in NUMERIC}}
     seq = from_lists(lists, 4, code)
     assert seq.measures == ((ATM, "behaviour_preferences"),) and seq.numeric.shape == (2, 4, len(NUMERIC) + 1)
-    assert seq.numeric[0, :2, -1].tolist() == [0.0, 1.0]  # oldest first: rn 2, then rn 1 (the most recent)
+    assert np.isnan(seq.numeric[0, 0, -1]) and seq.numeric[0, 1, -1] == 1.0  # oldest first: rn 2 (a NULL), then rn 1
     assert seq.lengths.tolist() == [2, 0]

@@ -44,20 +44,23 @@ class MeasureChannel:
     column: str
     """The measure's column of events_before."""
     sql: str
-    """Its value, over the columns of events_before (alias r); 0 where the row does not record the measure."""
+    """Its value, over the columns of events_before (alias r); NaN where the row does not record the measure
+    (an event a merchant reported, another file's row): unknown, which models read as the training mean
+    (models.sequence.SequencePrep), not as a balance of 0."""
     dimension: str
     """The measure's dimension: the group its channel is explained in (models.towers.sequence_groups)."""
 
 
 def measure_channels(measure: Measure) -> tuple[MeasureChannel, ...]:
     """A number as its signed log (amounts' scale, whatever the unit); a category as one channel per
-    declared value, 1 where the row holds it (other values and rows without the category: all 0)."""
-    col, dim = f"r.{measure.name}", measure.dimension.value
+    declared value, 1 where the row holds it, 0 where it holds another; NaN where the row records none."""
+    col, dim, unknown = f"r.{measure.name}", measure.dimension.value, "CAST('NaN' AS DOUBLE)"
     if measure.type == "numeric":
         return (MeasureChannel(f"measure:{measure.name}", measure.name,
-                               f"COALESCE(SIGN({col}) * LN(1 + ABS({col})), 0.0)", dim),)
+                               f"COALESCE(SIGN({col}) * LN(1 + ABS({col})), {unknown})", dim),)
     return tuple(MeasureChannel(f"measure:{measure.name}={share.label_for(value)}", measure.name,
-                                f"CASE WHEN {col} = {sql_text(value)} THEN 1.0 ELSE 0.0 END", dim)
+                                f"CASE WHEN {col} IS NULL THEN {unknown} WHEN {col} = {sql_text(value)} THEN 1.0 "
+                                "ELSE 0.0 END", dim)
                  for value, share in measure.values.items())
 
 
@@ -182,8 +185,8 @@ def pad(n: int, max_len: int, row: np.ndarray, rn: np.ndarray, k: np.ndarray, s:
     kind[at], status[at] = k, s
     width = len(numeric)
     channels = np.empty((len(at), width), dtype=np.float32)
-    for j, col in enumerate(numeric):
-        channels[:, j] = np.nan_to_num(col.astype(np.float32))
+    for j, col in enumerate(numeric):  # a measure not recorded stays NaN (MeasureChannel.sql)
+        channels[:, j] = np.nan_to_num(col.astype(np.float32)) if j < len(NUMERIC) else col.astype(np.float32)
     values = np.zeros((n * max_len, width), dtype=np.float32)
     values[at] = channels  # each event's channels as one row: one scatter instead of one per channel
     return Sequences(kind.reshape(n, max_len), status.reshape(n, max_len), values.reshape(n, max_len, width),
@@ -198,11 +201,11 @@ def from_lists(lists: dict[str, np.ndarray], max_len: int, code: Coding) -> Sequ
     lengths = np.fromiter((0 if x is None else len(x) for x in rn_lists), np.int64, count=n)
     row = np.repeat(np.arange(n, dtype=np.int64), lengths)
 
-    def flat(name: str) -> np.ndarray:
-        parts = [np.asarray(x) for x in lists[name] if x is not None and len(x)]
+    def flat(name: str, dtype: type | None = None) -> np.ndarray:  # float: a None (NULL) becomes NaN
+        parts = [np.asarray(x, dtype=dtype) for x in lists[name] if x is not None and len(x)]
         return np.concatenate(parts) if parts else np.zeros(0)
 
-    return pad(n, max_len, row, flat("rn"), flat("k"), flat("s"), [flat(c) for c in code.channels], code)
+    return pad(n, max_len, row, flat("rn"), flat("k"), flat("s"), [flat(c, np.float64) for c in code.channels], code)
 
 
 def build_sequences(session: FeatureSession, max_len: int = 64) -> Sequences | None:

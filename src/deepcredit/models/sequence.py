@@ -108,8 +108,10 @@ class SequencePrep:
         kind, status, numeric, _ = cls._recent(seq, rows, max_len)
         real = kind > 0
         x = numeric[real].astype(np.float64)
-        mean = x.mean(0) if len(x) else np.zeros(numeric.shape[-1])
-        std = x.std(0) if len(x) else np.ones(numeric.shape[-1])
+        known = ~np.isnan(x)  # a measure a row does not record (features.sequences.MeasureChannel) is left out
+        count = known.sum(0)
+        mean = np.where(known, x, 0.0).sum(0) / np.maximum(count, 1)
+        std = np.sqrt(np.where(known, (x - mean) ** 2, 0.0).sum(0) / np.maximum(count, 1))
         std = np.where(std > 1e-6, std, 1.0)
         kf = np.bincount(kind[real], minlength=len(seq.kind_vocab)).astype(float)  # the data set's vocabularies
         sf = np.bincount(status[real], minlength=len(seq.status_vocab)).astype(float)
@@ -119,7 +121,7 @@ class SequencePrep:
     def tensors(self, seq: Sequences, rows: np.ndarray, device: torch.device) -> SequenceData:
         kind, status, numeric, lengths = self._recent(seq, rows, self.max_len)
         z = (numeric - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
-        z = np.where((kind > 0)[..., None], z, 0).astype(np.float32)
+        z = np.where((kind > 0)[..., None] & ~np.isnan(z), z, 0).astype(np.float32)  # unknown: the training mean
         return SequenceData(torch.from_numpy(np.ascontiguousarray(kind)).to(device),
                             torch.from_numpy(np.ascontiguousarray(status)).to(device),
                             torch.from_numpy(np.ascontiguousarray(z)).to(device),

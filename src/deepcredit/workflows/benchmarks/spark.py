@@ -94,7 +94,7 @@ def feature_differences(a: ModelInput, b: ModelInput) -> list[str]:
         elif va is not None:
             for name, x in vars(va).items():
                 y = getattr(vb, name)
-                if not np.array_equal(x, y) if isinstance(x, np.ndarray) else x != y:  # arrays, vocabularies
+                if not np.array_equal(x, y, equal_nan=x.dtype.kind == "f") if isinstance(x, np.ndarray) else x != y:
                     out.append(f"{view}.{name} differs")
     return out
 
