@@ -4,7 +4,6 @@ as-of, to the point, and an event the service learns reaches the sequence, Wide 
 from __future__ import annotations
 
 import functools
-from concurrent.futures import wait
 from datetime import datetime
 
 import numpy as np
@@ -105,14 +104,13 @@ def test_the_scorer_moves_on_to_a_new_database_and_scores_the_same(tmp_path_fact
     person = _connected(data, 2)[0]
     first = scorer.score_people([person], as_of=NOW)[0]
     kept = scorer.cursor()
-    databases = [scorer._db]
+    databases = [scorer.database]
     for _ in range(4):
-        if scorer._next_db is not None:
-            scorer._next_db.result()  # opened by a worker meanwhile; waited for here so the test is determinate
+        scorer.settle_renewal()  # opened by a worker meanwhile; waited for here so the test is determinate
         again = scorer.score_people([person], as_of=NOW)[0]
         assert (again.score, again.band, again.reasons) == (first.score, first.band, first.reasons)
-        if scorer._db is not databases[-1]:
-            databases.append(scorer._db)
+        if scorer.database is not databases[-1]:
+            databases.append(scorer.database)
     assert len(databases) >= 2
     assert kept.execute("SELECT 42").fetchone() == (42,)
     kept.close()
@@ -123,7 +121,7 @@ def test_a_new_database_that_cannot_be_opened_leaves_the_current_one_serving(tmp
     monkeypatch.setattr(service_scoring, "RECYCLE_AFTER", 1)
     scorer = load_scorer(path, data)
     person = _connected(data, 2)[0]
-    serving = scorer._db
+    serving = scorer.database
 
     def refuse() -> None:
         raise MemoryError("no memory for a new database")
@@ -131,8 +129,7 @@ def test_a_new_database_that_cannot_be_opened_leaves_the_current_one_serving(tmp
     monkeypatch.setattr(scorer, "_database", refuse)
     first = scorer.score_people([person], as_of=NOW)[0]
     for _ in range(3):
-        if scorer._next_db is not None:
-            wait([scorer._next_db])
+        scorer.settle_renewal()
         again = scorer.score_people([person], as_of=NOW)[0]
         assert (again.score, again.band) == (first.score, first.band)
-    assert scorer._db is serving
+    assert scorer.database is serving

@@ -344,6 +344,18 @@ class ModelScorer:
             db.execute(f"SET threads = {int(self.threads)}")
         return db
 
+    @property
+    def database(self) -> duckdb.DuckDBPyConnection:
+        """The in-memory database new cursors open on; a new one every RECYCLE_AFTER uses (`cursors`)."""
+        return self._db
+
+    def settle_renewal(self) -> None:
+        """Wait for a new database a worker is opening, if any (open or failed): a caller that must know
+        which database the next use gets (a test, a shutdown) waits here instead of racing the worker."""
+        pending = self._next_db
+        if pending is not None:
+            wait([pending])
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self.cursors(1)[0]
 
