@@ -21,6 +21,14 @@ def _below_top(n: int = 4):
     return [p for p in sorted(world().scores, key=lambda p: p.score) if p.score < top][:n]
 
 
+@pytest.mark.parametrize(("kind", "said"), [("utility", "2 utilities on time"), ("tax", "2 taxes on time"),
+                                             ("rental", "2 rentals on time"), ("pay_in_4", "2 pay in 4s on time"),
+                                             ("day", "2 days on time")])
+def test_a_step_names_its_kind_in_the_plural(kind, said):
+    assert recourse.Step(recourse.Behaviour(kind, "on_time", None), 2).text() == said
+    assert recourse.Step(recourse.Behaviour(kind, "on_time", None), 1).text().startswith(f"1 {kind.replace('_', ' ')} ")
+
+
 def test_plans_are_future_kept_events_only():
     w = world()
     sc = scorer_for(w.data)

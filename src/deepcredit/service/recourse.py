@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,6 +49,13 @@ ANSWERS_KEPT = 1024
 answer changes only when their score does."""
 
 
+def plural(noun: str) -> str:
+    """The English plural of a kind's name, whoever declared it: a utility -> utilities, a tax -> taxes."""
+    if re.search(r"[^aeiou]y$", noun):
+        return noun[:-1] + "ies"
+    return noun + ("es" if re.search(r"(s|x|z|ch|sh)$", noun) else "s")
+
+
 @dataclass(frozen=True)
 class Behaviour:
     kind: str
@@ -64,7 +72,8 @@ class Step:
 
     def text(self) -> str:
         b = self.behaviour
-        noun = b.kind.replace("_", " ") + ("s" if self.count != 1 else "")
+        noun = b.kind.replace("_", " ")
+        noun = plural(noun) if self.count != 1 else noun
         words = f"{self.count} {noun} {b.status.replace('_', ' ')}"
         if b.amount is not None:
             words += f", about {b.amount:,.0f} each"
