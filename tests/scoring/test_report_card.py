@@ -139,7 +139,8 @@ def test_what_a_dimension_holds_beyond_its_features_is_a_reason_of_its_own():
                        used=["a", "b", "d"])
     ex = model.explain(inp)
     tower = pd.DataFrame(0.0, index=ex.by_dimension.index, columns=DIMENSIONS)
-    tower.loc[0, "credit_history"], tower.loc[1, "social_connections"] = 1.0, -1.0  # a tower's part: a's dimension
+    tower.loc[0, "credit_history"] = 1.0  # a tower's part, in a's dimension
+    tower.loc[1, "social_connections"] = 2.0  # no used feature there: "no data", so no reason either
     ex = replace(ex, by_dimension=ex.by_dimension + tower)
     reasons = reason_table(model, inp, ex, SCALE, top=4)
     assert reasons[["row", "rank", "feature", "dimension"]].values.tolist() == [

@@ -240,7 +240,7 @@ class Scorer:
 
     def reasons(self, inp: ModelInput, explanation: Explanation) -> pd.DataFrame:
         """Long table of reason codes: one row per (input row, rank) with a risk-increasing contribution."""
-        return reason_table(self.model, inp, explanation, self.scale, self.top)
+        return reason_table(self.model, inp, explanation, self.scale, self.top, self.dimensions(inp))
 
 
 def _joined(keys: pd.DataFrame, cols: dict[str, object]) -> pd.DataFrame:
@@ -275,17 +275,18 @@ def shown_value(feature: str, value: object) -> str:
 
 
 def as_a_whole(explanation: Explanation, by_feature: pd.DataFrame, defs: dict[str, FeatureDef],
-               scale: ScoreScale, top: int) -> tuple[np.ndarray, np.ndarray]:
+               scale: ScoreScale, top: int, dimensions: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(contribution, loss), each (n, len(DIMENSIONS)): what each dimension's contribution holds beyond its
     features' (0 to float rounding for a model explained feature by feature), and that as a candidate
-    reason: at least a whole point, and only the largest max(1, top // 2) of a row's dimensions."""
+    reason: at least a whole point, in a dimension the model has data for (one a person reads "no data"
+    about gives no reason), and only the largest max(1, top // 2) of a row's dimensions."""
     rest = explanation.by_dimension[list(DIMENSIONS)].to_numpy(dtype=float)
     known = [j for j, c in enumerate(by_feature.columns) if c in defs]
     if known:
         member = np.zeros((len(known), len(DIMENSIONS)))  # features x dimensions indicator: one matrix product
         member[np.arange(len(known)), [DIMENSIONS.index(defs[by_feature.columns[j]].dimension.value) for j in known]] = 1
         rest = rest - by_feature.to_numpy(dtype=float)[:, known] @ member
-    whole = np.where(np.rint(scale.factor * rest) >= 1, rest, 0.0)
+    whole = np.where((np.rint(scale.factor * rest) >= 1) & np.isin(DIMENSIONS, list(dimensions)), rest, 0.0)
     largest, _ = top_losses(whole, max(1, top // 2))  # half the places at most: specific figures keep the rest
     loss = np.zeros_like(whole)
     np.put_along_axis(loss, largest, np.take_along_axis(whole, largest, axis=1), axis=1)
@@ -293,8 +294,9 @@ def as_a_whole(explanation: Explanation, by_feature: pd.DataFrame, defs: dict[st
 
 
 def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, scale: ScoreScale,
-                 top: int = 4) -> pd.DataFrame:
-    """Long table of reason codes (the one policy; see the module docstring)."""
+                 top: int = 4, dimensions: Sequence[str] | None = None) -> pd.DataFrame:
+    """Long table of reason codes (the one policy; see the module docstring). `dimensions`: those the
+    model has data for (input_dimensions; the Scorer passes the ones it keeps)."""
     if top <= 0 or len(inp) == 0:
         return pd.DataFrame(columns=list(LONG_COLUMNS))
     defs = {d.name: d for d in (getattr(model, "definitions_", None) or inp.definitions)}
@@ -306,7 +308,9 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     contrib = by_feature[cols].to_numpy(dtype=float) if cols else np.zeros((len(inp), 0))
     # a reason must cost at least one whole point, and the person must be able to move it the safer way
     loss = np.where((np.rint(scale.factor * contrib) >= 1) & ~at_floor(inp.X, cols, defs), contrib, 0.0)
-    whole, whole_loss = as_a_whole(explanation, by_feature, defs, scale, top)
+    if dimensions is None:
+        dimensions = input_dimensions(model, inp.definitions)
+    whole, whole_loss = as_a_whole(explanation, by_feature, defs, scale, top, dimensions)
     contrib, loss = np.hstack([contrib, whole]), np.hstack([loss, whole_loss])
     defs = {**defs, **{w.name: w for w in AS_A_WHOLE.values()}}
     cols = [*cols, *(AS_A_WHOLE[d].name for d in DIMENSIONS)]
