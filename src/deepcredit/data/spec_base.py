@@ -15,6 +15,22 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
 """Attribute names are lower-case SQL identifiers: they name stored columns and features."""
+SQL_WORDS = frozenset({
+    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "both", "case", "cast",
+    "check", "collate", "column", "constraint", "create", "default", "deferrable", "desc", "describe", "distinct",
+    "do", "else", "end", "except", "false", "fetch", "for", "foreign", "from", "group", "having", "in",
+    "initially", "intersect", "into", "lambda", "lateral", "leading", "limit", "not", "null", "offset", "on",
+    "only", "or", "order", "pivot", "pivot_longer", "pivot_wider", "placing", "primary", "qualify", "references",
+    "returning", "select", "show", "some", "summarize", "symmetric", "table", "then", "to", "trailing", "true",
+    "union", "unique", "unpivot", "using", "variadic", "when", "where", "window", "with"
+})
+"""The words DuckDB reserves (duckdb_keywords(), category 'reserved'; Spark by default reserves none of
+them): features are SQL over the names a spec gives, so a name may not be one of these."""
+
+
+def sql_safe(name: str) -> str:
+    """`name`, or `name_value` where SQL reserves the word (a history's `limit` column): what a draft proposes."""
+    return f"{name}_value" if name in SQL_WORDS else name
 
 
 def _none_if_empty(value: str | None) -> str | None:
@@ -76,6 +92,13 @@ class DescribedColumn(Strict):
     unit: str = Field(default="", max_length=40)
     """What a numeric value counts, in words a reason shows after it ("months": "48 months"; "money": 1,250.00;
     "share": 75%)."""
+
+    @model_validator(mode="after")
+    def _check_name(self) -> DescribedColumn:
+        if self.name in SQL_WORDS:
+            raise SpecProblem(("name",), f"{self.name!r} is a word SQL reserves: name it otherwise "
+                                         f"({sql_safe(self.name)}, say), and give the file's header as `column`")
+        return self
 
     @property
     def source_column(self) -> str:

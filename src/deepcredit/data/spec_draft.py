@@ -55,7 +55,7 @@ from deepcredit.data.sheets import (
     source_exists,
     split_sheet,
 )
-from deepcredit.data.spec_base import IDENTIFIER, identifier
+from deepcredit.data.spec_base import IDENTIFIER, SQL_WORDS, identifier, sql_safe
 from deepcredit.data.spec_events import MEASURE_RESERVED
 from deepcredit.data.validate import BOOLEAN_TEXT, PLAIN, DataValidationError, is_parquet, toml_string
 
@@ -395,7 +395,7 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None], section: s
         written = number_in_text(frame[col]) if kind == "categorical" else None
         kind = "numeric" if written else kind
         words = header_words(col)
-        attr = words if not re.match(IDENTIFIER, col) else col
+        attr = sql_safe(words if not re.match(IDENTIFIER, col) else col)
         out += ["", f"[[{section}.attributes]]", f"name = {toml_string(attr)}"]
         if attr != col:
             out.append(f"column = {toml_string(col)}")
@@ -810,9 +810,10 @@ def _measure_lines(section: str, columns: list[str]) -> list[str]:
 
 
 def _measure_name(column: str) -> str:
-    """The name a history file's column is stored under as a measure (never one of the events table's own)."""
+    """The name a history file's column is stored under as a measure (never one of the events table's own,
+    nor a word SQL reserves)."""
     name = identifier(column)
-    return name if name not in MEASURE_RESERVED else f"{name}_value"
+    return f"{name}_value" if name in MEASURE_RESERVED or name in SQL_WORDS else name
 
 
 def _measure_head(section: str, column: str) -> list[str]:
