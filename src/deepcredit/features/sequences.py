@@ -83,6 +83,11 @@ class Coding:
         return (*NUMERIC, *(f"m{i}" for i in range(len(self.measures))))
 
     @property
+    def fields(self) -> tuple[str, ...]:
+        """Every coded column of a step, as sequence_sql names them: rn, k, s, then the channels."""
+        return ("rn", "k", "s", *self.channels)
+
+    @property
     def dimensions(self) -> tuple[tuple[str, str], ...]:
         return tuple((m.name, m.dimension) for m in self.measures)
 
@@ -101,6 +106,11 @@ class Sequences:
     def take(self, rows: np.ndarray) -> Sequences:
         return replace(self, kind=self.kind[rows], status=self.status[rows], numeric=self.numeric[rows],
                        lengths=self.lengths[rows])
+
+    def channel_config(self) -> dict:
+        """What a SequenceTower over these events is built with, and checks them by (models.sequence.
+        same_channels): how many numeric channels, and the measures' (channel name, dimension) pairs."""
+        return {"n_numeric": self.numeric.shape[-1], "measures": [list(m) for m in self.measures]}
 
 
 @dataclass

@@ -145,7 +145,7 @@ def sequence_arrays_sql(code: Coding, max_len: int) -> str:
     """One row per (person_id, as_of) with events: `seq`, its coded events (sequence_sql) as an array of
     structs sorted by rn (most recent first), so `seq.k` is the array of kinds. Built by Spark in one
     grouped pass, for executors that score chunks (workflows/spark_score.py)."""
-    fields = ", ".join(f"q.{c}" for c in ("rn", "k", "s", *code.channels))
+    fields = ", ".join(f"q.{c}" for c in code.fields)
     return f"""SELECT q.person_id, q.as_of, sort_array(collect_list(struct({fields}))) AS seq
                FROM ({sequence_sql(code, max_len)}) q GROUP BY q.person_id, q.as_of"""
 

@@ -136,8 +136,7 @@ class PretrainSettings(BaseModel):
 
     def tower_config(self, n_kinds: int, n_statuses: int, seq: Sequences) -> dict:
         """The tower over `seq`, a periodic temporal view (its channels, measures included)."""
-        return {"n_kinds": n_kinds, "n_statuses": n_statuses, "n_numeric": seq.numeric.shape[-1],
-                "measures": [list(m) for m in seq.measures],
+        return {"n_kinds": n_kinds, "n_statuses": n_statuses, **seq.channel_config(),
                 "kind_dim": self.kind_dim, "status_dim": self.status_dim, "hidden": self.dim,
                 "layers": self.layers, "cell": self.cell, "events_per_step": self.events_per_step, "dropout": 0.0,
                 "pair_dim": self.pair_dim}

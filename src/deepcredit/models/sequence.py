@@ -62,8 +62,8 @@ def require_sequences(inp: ModelInput, who: str) -> Sequences:
 def same_channels(seq: Sequences, tower: dict, who: str) -> Sequences:
     """`seq`, if it codes events with the channels the tower was built on (its measures, in order); a model
     trained with other measures declared cannot read these events, so it says so instead of misreading them."""
-    trained = [list(m) for m in tower.get("measures", [])]
-    if trained != [list(m) for m in seq.measures] or seq.numeric.shape[-1] != tower["n_numeric"]:
+    trained = [list(m) for m in tower.get("measures", [])]  # a tower saved before measures has none
+    if {"n_numeric": tower["n_numeric"], "measures": trained} != seq.channel_config():
         names = [m[0] for m in trained] or "none"
         raise ValueError(f"{who}: trained on the event measures {names}, but these events code "
                          f"{[m for m, _ in seq.measures] or 'none'}: score with the spec the model was trained on")
@@ -230,8 +230,7 @@ class SequenceModel(CreditModel):
 
     def _tower_config(self, seq: Sequences) -> dict:
         return {"n_kinds": len(self.prep_.kind_freq), "n_statuses": len(self.prep_.status_freq),
-                "n_numeric": seq.numeric.shape[-1], "measures": [list(m) for m in seq.measures],
-                "kind_dim": self.kind_dim, "status_dim": self.status_dim, "hidden": self.hidden,
+                **seq.channel_config(), "kind_dim": self.kind_dim, "status_dim": self.status_dim, "hidden": self.hidden,
                 "layers": self.layers, "cell": self.cell, "events_per_step": self.events_per_step,
                 "dropout": self.dropout, "pair_dim": self.pair_dim}
 

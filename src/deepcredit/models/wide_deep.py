@@ -439,7 +439,7 @@ class WideDeepModel(CreditModel):
                 "dropout": self.dropout, "prior": prior, "sequence": None, "graph": None}
         if seq is not None:
             arch["sequence"] = {"n_kinds": len(self.seq_prep_.kind_freq), "n_statuses": len(self.seq_prep_.status_freq),
-                                "n_numeric": seq.numeric.shape[-1], "measures": [list(m) for m in seq.measures],
+                                **seq.channel_config(),
                                 "hidden": self.seq_hidden, "layers": self.seq_layers,
                                 "cell": self.cell, "events_per_step": self.events_per_step,
                                 "dropout": self.dropout}

@@ -158,7 +158,7 @@ def _chunk_rows(session: SparkFeatureSession, defs: list[FeatureDef], writer: Ch
     seq_cols, seq_join = "", ""
     if writer.temporal and writer.coding is not None:
         session.sql(sequence_arrays_sql(writer.coding, MAX_LEN)).createOrReplaceTempView("sequence_arrays")
-        seq_cols = "".join(f", q.seq.{f} AS seq_{f}" for f in writer.seq_fields)
+        seq_cols = "".join(f", q.seq.{f} AS seq_{f}" for f in writer.coding.fields)
         seq_join = ("LEFT JOIN sequence_arrays q ON c.chunk = n.chunk "
                     "AND q.person_id = n.person_id AND q.as_of = n.as_of")  # own rows' only, as score.scatter
     rows = session.spark.sql(f"""
@@ -196,7 +196,6 @@ class ChunkWriter:
         self.reasons, self.explain, self.temporal, self.graph = reasons, explain, temporal, graph
         spec = dataset.spec
         self.coding = coding(spec) if temporal and spec.events is not None else None
-        self.seq_fields = ("rn", "k", "s", *self.coding.channels) if self.coding is not None else ()
         self.meta = {"dataset": dataset.name, "data_fingerprint": dataset.fingerprint(), "engine": "spark"}
 
     def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -218,7 +217,7 @@ class ChunkWriter:
         frame = typed(nodes[["person_id", "as_of", "label", *(d.name for d in defs)]].copy(), defs)
         sequences = None
         if self.coding is not None:
-            lists = {f: nodes[f"seq_{f}"].to_numpy()[positions] for f in self.seq_fields}
+            lists = {f: nodes[f"seq_{f}"].to_numpy()[positions] for f in self.coding.fields}
             sequences = from_lists(lists, MAX_LEN, self.coding)
             if not own.all():
                 sequences = scatter(sequences, positions, len(nodes))
