@@ -3,11 +3,13 @@ value and the share of each declared value become features before the as-of date
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from deepcredit.data.spec import SpecError, spec_from_toml
-from deepcredit.data.spec_draft import draft_spec
+from deepcredit.data.spec_draft import MAX_DECLARED_VALUES, draft_spec
 from deepcredit.features.engine import build_features
+from deepcredit.features.sequences import coding
 from deepcredit.features.spec import Kind
 from deepcredit.features.templates import features_for
 
@@ -67,13 +69,34 @@ def test_a_share_label_of_a_category_value_may_not_repeat_another_shares(tmp_pat
         spec_from_toml(twice)
 
 
-def test_the_draft_proposes_a_text_column_of_few_values_as_a_category(tmp_path):
+def _drafted(tmp_path, channels, rows: pd.DataFrame = TRANSACTIONS) -> str:
     named = {"account": "account_id"}  # an id the draft recognises by its name
-    TRANSACTIONS.assign(channel=CHANNELS).rename(columns=named).to_csv(tmp_path / "transactions.csv", index=False)
+    rows.assign(channel=channels).rename(columns=named).to_csv(tmp_path / "transactions.csv", index=False)
     PEOPLE.rename(columns=named).to_csv(tmp_path / "people.csv", index=False)
     OUTCOMES.rename(columns=named).to_csv(tmp_path / "outcomes.csv", index=False)
-    text = draft_spec(tmp_path / "people.csv", events=tmp_path / "transactions.csv", outcomes=tmp_path / "outcomes.csv")
+    return draft_spec(tmp_path / "people.csv", events=tmp_path / "transactions.csv", outcomes=tmp_path / "outcomes.csv")
+
+
+def test_the_draft_proposes_a_text_column_of_few_values_as_a_category_with_every_value_declared(tmp_path):
+    text = _drafted(tmp_path, CHANNELS)
     assert '[[events.measures]]\nname = "channel"\ntype = "categorical"' in text
-    assert '# values seen: "atm", "branch", "online"; for example:' in text
+    assert ('values."atm" = { label = "channel_atm", description = "how often your channel is atm", '
+            'risk_direction = 0 }') in text
     spec = spec_from_toml(text)
     assert spec.events is not None and [m.type for m in spec.events.measures] == ["numeric", "categorical"]
+    assert list(spec.events.measures[1].values) == ["atm", "branch", "online"]
+    # so the sequence members read it: one 0/1 channel per value
+    assert [m.name for m in coding(spec).measures if m.column == "channel"] == \
+        ["measure:channel=channel_atm", "measure:channel=channel_branch", "measure:channel=channel_online"]
+    defs = {f.name for f in features_for(spec)}
+    assert {"share_channel_atm_365d", "share_channel_online_365d"} <= defs
+
+
+def test_the_draft_leaves_the_values_of_a_category_with_many_to_the_user(tmp_path):
+    shops = [f"shop {i}" for i in range(MAX_DECLARED_VALUES + 1)]
+    rows = pd.concat([TRANSACTIONS.assign(booked=pd.to_datetime(TRANSACTIONS["booked"]) + pd.Timedelta(days=d))
+                      for d in (0, 1)], ignore_index=True)  # 14 rows: room for more values than the draft declares
+    text = _drafted(tmp_path, (shops * 2)[: len(rows)], rows)
+    spec = spec_from_toml(text)
+    assert spec.events is not None and spec.events.measures[1].values == {}
+    assert '# values seen: "shop 0", "shop 1", "shop 2", ...; declare those that matter' in text

@@ -780,20 +780,36 @@ def _texts(values: pd.Series) -> list[str]:
     return sorted(v for v in values.dropna().astype(str).str.strip().unique() if v)
 
 
+MAX_DECLARED_VALUES = 8
+"""A category of at most this many values gets every value declared in the draft (each one's share a feature,
+and a channel of the sequence members, which read a category through its declared values only); more: one
+commented example, for the user to choose the values that matter."""
+
+
 def _category_lines(section: str, columns: dict[str, pd.Series]) -> list[str]:
     """A categorical [[section.measures]] table for each other category the rows record: its latest value
-    becomes a feature, and the share of each value declared under `values`."""
-    out = ["", "# Categories each row records: the latest becomes a feature; declare the values whose share of",
-           "# the rows should become one too, with their words and risk direction. Move one that means nothing",
-           "# to ignore."] if columns else []
+    becomes a feature, and the share of each value declared under `values` (every value, where few)."""
+    out = ["", "# Categories each row records: the latest becomes a feature; each value declared under `values`",
+           "# becomes a share feature, with its words and risk direction (1: more of it, more risk; -1: less;",
+           "# 0: not known), and a channel of the sequence members. Move a column that means nothing to ignore."
+           ] if columns else []
     for col, values in columns.items():
-        found = _texts(values)
-        seen, example = found[:3], found[0]  # a category-like column holds 2 values or more
+        found, name = _texts(values), _measure_name(col)
+        words = name.replace("_", " ")
         out += [*_measure_head(section, col), 'type = "categorical"', 'dimension = "behaviour_preferences"  # check',
-                f"description = {toml_string('your ' + _measure_name(col).replace('_', ' '))}",
-                f"# values seen: {', '.join(map(toml_string, seen))}{', ...' if len(found) > 3 else ''}; for example:",
-                f"# values = {{ {toml_string(example)} = {{ description = \"how often ...\", risk_direction = 0 }} }}",
-                ""]
+                f"description = {toml_string('your ' + words)}"]
+        labels = [f"{name}_{identifier(v)}" for v in found]  # named apart from the shares of other measures
+        if len(found) <= MAX_DECLARED_VALUES and len(set(labels)) == len(labels):
+            out.append("# check each value's words and risk_direction; drop a value whose share means nothing")
+            out += [f"values.{toml_string(v)} = {{ label = {toml_string(label)}, description = "
+                    f"{toml_string(f'how often your {words} is {v}')}, risk_direction = 0 }}"
+                    for v, label in zip(found, labels, strict=True)]
+        else:
+            seen, example = found[:3], found[0]  # a category-like column holds 2 values or more
+            out += [f"# values seen: {', '.join(map(toml_string, seen))}{', ...' if len(found) > 3 else ''}; "
+                    "declare those that matter, for example:",
+                    f"# values = {{ {toml_string(example)} = {{ description = \"how often ...\", risk_direction = 0 }} }}"]
+        out.append("")
     return out
 
 
