@@ -185,18 +185,22 @@ def pad(n: int, max_len: int, row: np.ndarray, rn: np.ndarray, k: np.ndarray, s:
         numeric: list[np.ndarray], code: Coding) -> Sequences:
     """Padded arrays from the coded rows of `sequence_sql` (row: the spine row each belongs to; numeric: the
     columns of code.channels)."""
-    row, rn = row.astype(np.int64), rn.astype(np.int64)  # rn 1 = most recent
+    # A chunk's arrays are large: each step writes into an array made once, not into fresh temporaries
+    row, rn = row.astype(np.int64, copy=False), rn.astype(np.int64, copy=False)  # rn 1 = most recent
     lengths = np.bincount(row, minlength=n).astype(np.int64)
     if len(row) and int(lengths.max()) > max_len:  # a flat position past a row's end would land in the next
         raise ValueError(f"pad: a row holds {int(lengths.max())} events, more than max_len={max_len}")
-    at = row * max_len + lengths[row] - rn  # oldest first; one flat position per event, computed once
+    at = row * max_len  # then + its row's length - rn: oldest first; one flat position per event
+    at += lengths[row]
+    at -= rn
     kind = np.zeros(n * max_len, dtype=np.int64)
     status = np.zeros(n * max_len, dtype=np.int64)
     kind[at], status[at] = k, s
     width = len(numeric)
     channels = np.empty((len(at), width), dtype=np.float32)
-    for j, col in enumerate(numeric):  # a measure not recorded stays NaN (MeasureChannel.sql)
-        channels[:, j] = np.nan_to_num(col.astype(np.float32)) if j < len(NUMERIC) else col.astype(np.float32)
+    for j, col in enumerate(numeric):
+        channels[:, j] = col  # as float32
+    np.nan_to_num(channels[:, : len(NUMERIC)], copy=False)  # a measure not recorded stays NaN (MeasureChannel.sql)
     values = np.zeros((n * max_len, width), dtype=np.float32)
     values[at] = channels  # each event's channels as one row: one scatter instead of one per channel
     return Sequences(kind.reshape(n, max_len), status.reshape(n, max_len), values.reshape(n, max_len, width),

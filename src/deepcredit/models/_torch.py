@@ -166,8 +166,15 @@ def train(module: nn.Module, logits_of: Callable[[np.ndarray], torch.Tensor], y:
     return TrainResult(best_epoch, best, history, time.perf_counter() - t0)
 
 
+ROWS_PER_PASS = 1024
+"""Rows per forward pass when scoring or explaining. A recurrent pass over 4,096 histories made tensors of
+about 40 MB, which the allocator maps fresh from the kernel and hands back every pass (300,000 page faults
+per 100,000 rows); a quarter of that stays in the allocator's reused memory. The bits do not change: each
+row's arithmetic does not depend on the rows beside it."""
+
+
 @torch.no_grad()
-def batched(fn: Callable[[np.ndarray], torch.Tensor], n: int, batch: int = 4096) -> np.ndarray:
+def batched(fn: Callable[[np.ndarray], torch.Tensor], n: int, batch: int = ROWS_PER_PASS) -> np.ndarray:
     """fn over positions 0..n-1 in fixed batches, concatenated on the CPU as numpy (float32 stays float32).
 
     Fixed batch boundaries make the result independent of anything but n: the same rows give the same bits.

@@ -62,8 +62,6 @@ from deepcredit.models.towers import SequenceTower
 
 FORMAT = 1
 EMBEDDING_PREFIX = "event_embedding_"
-BATCH = 4096
-"""Rows per embedding batch (fixed, so the same rows always give the same bits)."""
 
 
 class PretrainSettings(BaseModel):
@@ -189,7 +187,7 @@ class EventEncoder:
             device = next(self.tower.parameters()).device
             same_channels(seq, self.tower_config, "pretrained encoder")
             data = self.prep.tensors(seq, np.asarray(rows, dtype=np.int64), device)
-            return _torch.batched(lambda pos: self.tower(*data.batch(pos)), len(rows), BATCH).astype(np.float64)
+            return _torch.batched(lambda pos: self.tower(*data.batch(pos)), len(rows)).astype(np.float64)
 
     def embed(self, inp: ModelInput) -> np.ndarray:
         """Embeddings of the bundle's rows (inp.index)."""

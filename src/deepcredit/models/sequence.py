@@ -90,7 +90,10 @@ class SequencePrep:
     @staticmethod
     def _recent(seq: Sequences, rows: np.ndarray, max_len: int) -> tuple[np.ndarray, ...]:
         """The last `max_len` events of each row, still left-aligned (oldest first)."""
-        kind, status, numeric, lengths = seq.kind[rows], seq.status[rows], seq.numeric[rows], seq.lengths[rows]
+        if len(rows) == len(seq.lengths) and np.array_equal(rows, np.arange(len(rows))):  # all, in order: no copy
+            kind, status, numeric, lengths = seq.kind, seq.status, seq.numeric, seq.lengths
+        else:
+            kind, status, numeric, lengths = seq.kind[rows], seq.status[rows], seq.numeric[rows], seq.lengths[rows]
         if kind.shape[1] > max_len:
             start = np.maximum(lengths - max_len, 0)
             pos = start[:, None] + np.arange(max_len)[None, :]
@@ -120,8 +123,10 @@ class SequencePrep:
 
     def tensors(self, seq: Sequences, rows: np.ndarray, device: torch.device) -> SequenceData:
         kind, status, numeric, lengths = self._recent(seq, rows, self.max_len)
-        z = (numeric - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
-        z = np.where((kind > 0)[..., None] & ~np.isnan(z), z, 0).astype(np.float32)  # unknown: the training mean
+        z = numeric - np.asarray(self.mean, np.float32)  # standardised in place: one array of a chunk's size
+        z /= np.asarray(self.std, np.float32)
+        z[np.isnan(z)] = 0  # unknown: the training mean
+        np.copyto(z, np.float32(0), where=(kind == 0)[..., None])  # padding
         return SequenceData(torch.from_numpy(np.ascontiguousarray(kind)).to(device),
                             torch.from_numpy(np.ascontiguousarray(status)).to(device),
                             torch.from_numpy(np.ascontiguousarray(z)).to(device),
@@ -145,7 +150,7 @@ class SequenceData:
 
 
 def sequence_values(tower: SequenceTower, data: SequenceData, pos: np.ndarray, ref: torch.Tensor,
-                    subsets: SequenceType[frozenset[str]], rows_per_pass: int = 4096
+                    subsets: SequenceType[frozenset[str]], rows_per_pass: int = _torch.ROWS_PER_PASS
                     ) -> dict[frozenset[str], torch.Tensor]:
     """Tower outputs of rows `pos` with only the channel groups in each subset kept (see towers.sequence_groups);
     the other groups take the reference event's values at every real event.
@@ -294,8 +299,8 @@ class SequenceModel(CreditModel):
         ref = net.tower.reference(self.prep_.kind_freq, self.prep_.status_freq)
         n = len(data.lengths)
         parts: dict[frozenset[str], list[np.ndarray]] = {}
-        for b in range(0, n, 4096):
-            pos = np.arange(b, min(b + 4096, n))
+        for b in range(0, n, _torch.ROWS_PER_PASS):
+            pos = np.arange(b, min(b + _torch.ROWS_PER_PASS, n))
             for key, h in sequence_values(net.tower, data, pos, ref, subsets).items():
                 parts.setdefault(key, []).append(net.head(h).squeeze(-1).cpu().numpy().astype(np.float64))
         return {k: np.concatenate(v) for k, v in parts.items()}
