@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import warnings
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from deepcredit.data.io import atomic_write_parquet
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
 from deepcredit.features.engine import build_features, neighbour_histories, open_session
+from deepcredit.features.sequences import build_sequences
 from deepcredit.models.base import save_model
 from deepcredit.models.stack import StackModel, graph_hops, model_views
 from deepcredit.scoring.report_card import report_card
@@ -124,7 +126,8 @@ def test_a_chunk_reads_stored_neighbour_histories_instead_of_their_events(fitted
     spine = pd.DataFrame({"person_id": people, "as_of": ds.snapshot_date})
     store = tmp_path / "histories"
     for i, part in enumerate(np.array_split(people, 3)):
-        session = open_session(ScopedData(ds, part, own_events=True), spine[spine["person_id"].isin(part)])
+        session = open_session(ScopedData(ds, part, own_events=True, relations=False),  # as the job builds them
+                               spine[spine["person_id"].isin(part)])
         table = neighbour_histories(session)
         session.close()
         assert table is not None and table.num_rows > 0
@@ -135,6 +138,21 @@ def test_a_chunk_reads_stored_neighbour_histories_instead_of_their_events(fitted
     stored = build_features(ScopedData(ds, chunk, neighbour_histories=store), spine=rows).frame
     assert scanned["degree"].gt(0).any() and scanned["share_neighbours_bad"].notna().any()
     pd.testing.assert_frame_equal(scanned, stored)
+
+
+def test_a_session_of_own_histories_scans_no_relations_and_codes_the_same_sequences(fitted):
+    _, ds, _, _, _ = fitted
+    people = np.array(sorted(ds.read("people")["person_id"].astype(str)), dtype=object)[100:250]
+    spine = pd.DataFrame({"person_id": people, "as_of": ds.snapshot_date})
+    with closing(open_session(ScopedData(ds, people, own_events=True), spine)) as scanned, \
+            closing(open_session(ScopedData(ds, people, own_events=True, relations=False), spine)) as own:
+        count = "SELECT COUNT(*) FROM relations"
+        assert scanned.con.execute(count).fetchall()[0][0] > 0 and own.con.execute(count).fetchall()[0][0] == 0
+        assert own.con.execute("DESCRIBE relations").fetchall() == scanned.con.execute("DESCRIBE relations").fetchall()
+        a, b = build_sequences(scanned), build_sequences(own)
+    assert a is not None and b is not None and a.lengths.sum() > 0
+    for name in ("kind", "status", "numeric", "lengths"):
+        assert getattr(a, name).tobytes() == getattr(b, name).tobytes()
 
 
 def _cli(*args: str) -> list[str]:

@@ -29,16 +29,19 @@ class ScopedData(Dataset):
     neighbour-history step, read). neighbour_histories: a folder of Parquet files holding the
     `neighbour_history` step's rows of people (features.engine.neighbour_histories, computed beforehand);
     the step is then read from there for the neighbours, so only the people's own events are scanned.
+    relations: False for a session that reads none (the people's own histories or sequences): their relations
+    are then empty, and the relations file, the largest of a population, is not scanned.
     """
 
     def __init__(self, base: Dataset, people: Iterable[str], own_events: bool = False,
-                 neighbour_histories: Path | None = None) -> None:
+                 neighbour_histories: Path | None = None, relations: bool = True) -> None:
         self.root, self.manifest, self.base = base.root, base.manifest, base  # validated when base was opened
         self.people = np.unique(np.asarray(list(people) if not isinstance(people, np.ndarray) else people,
                                            dtype=object))
         self.histories = neighbour_histories
         self.own_events = own_events or neighbour_histories is not None
         self.provided_steps = frozenset({NEIGHBOUR_HISTORY}) if neighbour_histories is not None else frozenset()
+        self.relations = relations
 
     def _own_events(self) -> str:
         """The people's events; the id range first, so Parquet row groups of other people (files written in
@@ -55,9 +58,9 @@ class ScopedData(Dataset):
         con.register("_scope_in", pa.table({"person_id": pa.array(self.people.tolist(), pa.string())}))
         con.execute("CREATE OR REPLACE TEMP TABLE _scope_people AS SELECT DISTINCT person_id FROM _scope_in")
         con.unregister("_scope_in")
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE _scope_relations AS SELECT * FROM {scan('relations')}
-                        WHERE source IN (SELECT person_id FROM _scope_people)
-                           OR target IN (SELECT person_id FROM _scope_people)""")
+        touching = ("source IN (SELECT person_id FROM _scope_people) OR target IN (SELECT person_id FROM _scope_people)"
+                    if self.relations else "false")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_relations AS SELECT * FROM {scan('relations')} WHERE {touching}")
         con.execute("""CREATE OR REPLACE TEMP TABLE _scope_reach AS
                        SELECT person_id FROM _scope_people UNION SELECT source FROM _scope_relations
                        UNION SELECT target FROM _scope_relations""")

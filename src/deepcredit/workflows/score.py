@@ -375,7 +375,7 @@ class _ChunkScorer:
             return
         people, dates = chunk_people(self.spine.rows(i)), self.spine.dates
         spine = pd.DataFrame({"person_id": np.repeat(people, len(dates)), "as_of": np.tile(dates, len(people))})
-        with closing(open_session(ScopedData(self.dataset, people, own_events=True), spine)) as session:
+        with closing(open_session(ScopedData(self.dataset, people, own_events=True, relations=False), spine)) as session:
             table = neighbour_histories(session)
         if table is not None:
             self.job.write("history_parts", path.name, path, table)
@@ -435,7 +435,8 @@ class _ChunkScorer:
             states.update(self._states(layer, [k for k, v in (layers or {}).items() if v == layer], frame))
         sequences = None
         if final and "temporal" in self.views:
-            with closing(open_session(ScopedData(self.dataset, people, own_events=True), own)) as own_session:
+            with closing(open_session(ScopedData(self.dataset, people, own_events=True, relations=False), own)
+                         ) as own_session:
                 mine = build_sequences(own_session)
             sequences = scatter(mine, positions, len(frame)) if mine is not None else None  # no events declared
         return ModelInput(tabular, sequences, graph, rows=positions, node_states=states or None)
