@@ -168,9 +168,9 @@ def train(module: nn.Module, logits_of: Callable[[np.ndarray], torch.Tensor], y:
 
 ROWS_PER_PASS = 1024
 """Rows per forward pass when scoring or explaining. A recurrent pass over 4,096 histories made tensors of
-about 40 MB, which the allocator maps fresh from the kernel and hands back every pass (300,000 page faults
-per 100,000 rows); a quarter of that stays in the allocator's reused memory. The bits do not change: each
-row's arithmetic does not depend on the rows beside it."""
+about 40 MB, which the allocator maps fresh from the kernel and hands back every pass (about 300,000 page
+faults per 100,000 rows); tensors a quarter of that size stay in memory the allocator reuses. The bits do
+not change: each row's arithmetic does not depend on the rows beside it."""
 
 
 @torch.no_grad()
