@@ -55,7 +55,7 @@ from deepcredit.data.sheets import (
     source_exists,
     split_sheet,
 )
-from deepcredit.data.spec_base import IDENTIFIER, SQL_WORDS, identifier, sql_safe
+from deepcredit.data.spec_base import IDENTIFIER, identifier, sql_safe
 from deepcredit.data.spec_events import MEASURE_RESERVED
 from deepcredit.data.validate import BOOLEAN_TEXT, PLAIN, DataValidationError, is_parquet, toml_string
 
@@ -829,7 +829,7 @@ def _measure_name(column: str) -> str:
     """The name a history file's column is stored under as a measure (never one of the events table's own,
     nor a word SQL reserves)."""
     name = identifier(column)
-    return f"{name}_value" if name in MEASURE_RESERVED or name in SQL_WORDS else name
+    return f"{name}_value" if name in MEASURE_RESERVED else sql_safe(name)
 
 
 def _measure_head(section: str, column: str) -> list[str]:
