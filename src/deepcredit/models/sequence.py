@@ -169,10 +169,9 @@ def sequence_values(tower: SequenceTower, data: SequenceData, pos: np.ndarray, r
                 keep &= ~m
         keeps[frozenset(subset)] = keep
     out = {s: tower.encode(slots, lengths) for s, keep in keeps.items() if bool(keep.all())}
-    for group in _torch.shared_passes([s for s in keeps if s not in out], len(pos), rows_per_pass):
-        x = torch.cat([tower.ablate(slots, kind, keeps[s], ref) for s in group])
-        for s, h in zip(group, tower.encode(x, lengths.repeat(len(group))).split(len(pos)), strict=True):
-            out[s] = h
+    ablated = [s for s in keeps if s not in out]
+    out.update(zip(ablated, tower.encode_ablated(slots, kind, lengths, [keeps[s] for s in ablated], ref,
+                                                 rows_per_pass), strict=True))
     return {frozenset(s): out[frozenset(s)] for s in subsets}
 
 

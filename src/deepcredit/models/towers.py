@@ -17,9 +17,11 @@ from typing import cast
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from deepcredit.data.schema import Dimension
 from deepcredit.features.sequences import KIND_VOCAB, NUMERIC, PERIODIC, STATUS_VOCAB
+from deepcredit.models import _torch
 
 SEQUENCE_GROUPS: dict[str, tuple[str, ...]] = {
     Dimension.CREDIT_HISTORY.value: ("status", "days_late_months"),
@@ -135,8 +137,9 @@ class SequenceTower(nn.Module):
         before = nn.functional.pad(slots[:, :-1], (0, 0, 1, 0))
         return torch.relu(self.pair(torch.cat([slots, before], -1))) * slots[..., -1:]
 
-    def encode(self, slots: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """[B, hidden] from slots [B, L, slot_dim] (left-aligned) and lengths [B]."""
+    def pack(self, slots: torch.Tensor, lengths: torch.Tensor) -> PackedSequence:
+        """The recurrent steps of slots [B, L, slot_dim] (left-aligned) and lengths [B], packed: transitions
+        added, blocks of events_per_step events aligned to the latest one."""
         k = self.events_per_step
         if self.pair is not None:
             slots = torch.cat([slots, self.transitions(slots)], -1)
@@ -156,11 +159,51 @@ class SequenceTower(nn.Module):
             if slots.shape[1] < n_steps:
                 slots = nn.functional.pad(slots, (0, 0, 0, n_steps - slots.shape[1]))
         x = slots.reshape(batch, n_steps, k * dim)
-        packed = nn.utils.rnn.pack_padded_sequence(x, steps.clamp(min=1).cpu(), batch_first=True,
-                                                   enforce_sorted=False)
+        return pack_padded_sequence(x, steps.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+
+    def run(self, packed: PackedSequence, lengths: torch.Tensor) -> torch.Tensor:
+        """[B, hidden]: the last recurrent state of each packed history (`empty` where lengths is 0)."""
         _, state = self.rnn(packed)
         h = (state[0] if isinstance(state, tuple) else state)[-1]
-        return torch.where((lengths > 0)[:, None], h, self.empty.expand_as(h))
+        return torch.where((lengths.to(h.device) > 0)[:, None], h, self.empty.expand_as(h))
+
+    def encode(self, slots: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """[B, hidden] from slots [B, L, slot_dim] (left-aligned) and lengths [B]."""
+        return self.run(self.pack(slots, lengths), lengths)
+
+    def encode_ablated(self, slots: torch.Tensor, kind: torch.Tensor, lengths: torch.Tensor,
+                       keeps: Sequence[torch.Tensor], ref: torch.Tensor, rows_per_pass: int) -> list[torch.Tensor]:
+        """`encode` of slots `ablate`d with each mask of `keeps`: one [B, hidden] per mask. Ablated copies
+        share a recurrent pass while they fit in `rows_per_pass` rows (a person's re-score: all in one pass).
+
+        Without a transition layer every packed slot is one event's own, so the slots are aligned and
+        packed once and each copy is ablated in the packed layout: the same numbers as ablating first, for
+        one masked select per copy instead of an alignment and a packing each. A transition layer reads the
+        event before, so there the slots are ablated first."""
+        packed = self.pack(slots, lengths) if self.pair is None else None
+        out: list[torch.Tensor] = []
+        for group in _torch.shared_passes(list(keeps), len(lengths), rows_per_pass):
+            if packed is None:
+                states = self.encode(torch.cat([self.ablate(slots, kind, keep, ref) for keep in group]),
+                                     lengths.repeat(len(group)))
+            else:
+                states = self.run(self._ablated(packed, group, ref), lengths.repeat(len(group)))
+            out.extend(states.split(len(lengths)))
+        return out
+
+    def _ablated(self, packed: PackedSequence, keeps: Sequence[torch.Tensor], ref: torch.Tensor
+                 ) -> PackedSequence:
+        """One copy of the packed histories per mask, copy i as rows i*B to (i+1)*B of the batch, with the
+        columns outside its mask set to `ref` at real events (see _repeated for where copy i's rows are)."""
+        copies = len(keeps)
+        packed = _repeated(packed, copies)
+        events = packed.data.view(len(packed.data), self.events_per_step, self.slot_dim)
+        keep = torch.stack([k.to(events.device) for k in keeps])
+        if copies > 1:
+            keep = keep[torch.arange(len(events), device=events.device) % copies]
+        drop = (events[..., -1:] > 0) & ~keep[:, None, :]  # the last column is 1 at real events, 0 at padding
+        data = torch.where(drop, ref.to(events.dtype), events).view(len(events), -1)
+        return PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
 
     def forward(self, kind: torch.Tensor, status: torch.Tensor, numeric: torch.Tensor,
                 lengths: torch.Tensor) -> torch.Tensor:
@@ -224,3 +267,18 @@ class WideLinear(nn.Module):
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.contributions(idx).sum(dim=1)
+
+
+def _repeated(packed: PackedSequence, copies: int) -> PackedSequence:
+    """`copies` copies of every packed history, copy i of history b as row i*B + b of the batch: each step's
+    rows repeated in place, so a step's rows stay together (copy i of a step's row r at r*copies + i)."""
+    if copies == 1:
+        return packed
+    assert packed.sorted_indices is not None
+    n = len(packed.sorted_indices)
+    sorted_indices = (packed.sorted_indices[:, None]
+                      + n * torch.arange(copies, device=packed.sorted_indices.device)[None, :]).reshape(-1)
+    unsorted_indices = torch.empty_like(sorted_indices)
+    unsorted_indices[sorted_indices] = torch.arange(len(sorted_indices), device=sorted_indices.device)
+    return PackedSequence(packed.data.repeat_interleave(copies, dim=0), packed.batch_sizes * copies,
+                          sorted_indices, unsorted_indices)
