@@ -167,3 +167,27 @@ def test_shared_passes_group_items_within_the_row_budget():
     assert list(_torch.shared_passes(items, rows=4096, budget=4096)) == [[i] for i in items]  # a full block alone
     assert list(_torch.shared_passes(items, rows=0, budget=4)) == [[0, 1, 2, 3], [4, 5, 6]]
     assert list(_torch.shared_passes([], rows=1, budget=8)) == []
+
+
+@pytest.mark.parametrize("cores", ["1", "2", "3"])
+def test_batches_on_threads_give_the_same_bits_in_order(monkeypatch, cores):
+    """Passes on threads: fixed batches, handed back in order, without gradients, whatever the cores."""
+    monkeypatch.setenv("OMP_NUM_THREADS", cores)  # what usable_cores() reads
+    torch.manual_seed(0)
+    tower = SequenceTower(hidden=8, layers=2, events_per_step=2).eval()
+    kind, status, numeric, lengths = _events()
+    kind, status, numeric, lengths = (t.repeat(40, *([1] * (t.dim() - 1))) for t in (kind, status, numeric, lengths))
+    seen: list[bool] = []
+
+    def states(pos: np.ndarray) -> torch.Tensor:
+        seen.append(torch.is_grad_enabled())
+        p = torch.from_numpy(pos)
+        return tower(kind[p], status[p], numeric[p], lengths[p])
+
+    got = _torch.batched(states, len(lengths), batch=16)
+    with torch.no_grad():
+        want = torch.cat([states(np.arange(b, min(b + 16, len(lengths)))) for b in range(0, len(lengths), 16)])
+    assert got.shape == (240, 8) and np.array_equal(got, want.numpy())
+    assert not any(seen)
+    assert [len(a) for a in _torch.in_batches(lambda pos: pos, 37, batch=10)] == [10, 10, 10, 7]
+    assert _torch.in_batches(lambda pos: pos, 0) == []

@@ -20,6 +20,7 @@ import io
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TypeVar
@@ -28,8 +29,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepcredit.models.parallel import usable_cores
+
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
 
 ProgressFn = Callable[[int, int, str], None]
 """on_progress(epoch, max_epochs, message), called after every epoch."""
@@ -173,13 +177,32 @@ faults per 100,000 rows); tensors a quarter of that size stay in memory the allo
 not change: each row's arithmetic does not depend on the rows beside it."""
 
 
-@torch.no_grad()
-def batched(fn: Callable[[np.ndarray], torch.Tensor], n: int, batch: int = ROWS_PER_PASS) -> np.ndarray:
-    """fn over positions 0..n-1 in fixed batches, concatenated on the CPU as numpy (float32 stays float32).
+def in_batches(fn: Callable[[np.ndarray], ResultT], n: int, batch: int = ROWS_PER_PASS) -> list[ResultT]:
+    """fn of each fixed batch of positions 0..n-1, without gradients, in order; up to usable_cores()
+    batches at once, on threads.
 
-    Fixed batch boundaries make the result independent of anything but n: the same rows give the same bits.
-    """
-    out = [fn(np.arange(b, min(b + batch, n))).cpu() for b in range(0, n, batch)]
+    Why threads: a member runs one intra-op thread (module doc), so one pass at a time left every other core
+    idle while a chunk was scored or explained; torch's kernels release the GIL, so passes on threads run
+    side by side. The batches are the same at any thread count and each pass runs on its own, so the bits
+    are too. In a fit's worker process usable_cores() is that worker's share of the cores."""
+    starts = range(0, n, batch)
+
+    def one(b: int) -> ResultT:
+        with torch.no_grad():  # grad mode is per thread
+            return fn(np.arange(b, min(b + batch, n)))
+
+    workers = min(usable_cores(), len(starts))
+    if workers <= 1:
+        return [one(b) for b in starts]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, starts))
+
+
+def batched(fn: Callable[[np.ndarray], torch.Tensor], n: int, batch: int = ROWS_PER_PASS) -> np.ndarray:
+    """fn over positions 0..n-1 in fixed batches (in_batches), concatenated on the CPU as numpy (float32
+    stays float32). Fixed batch boundaries make the result independent of anything but n: the same rows give
+    the same bits."""
+    out = [t.cpu() for t in in_batches(fn, n, batch)]
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
 
 

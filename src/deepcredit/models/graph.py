@@ -569,11 +569,11 @@ class GraphModel(CreditModel):
 
         Every coalition of a block of rows goes through one forward pass, so a handful of rows (the service
         re-scoring one person) costs one pass instead of one per coalition."""
-        rows = max(1, PREDICT_BATCH // len(keep))
-        parts = []
-        for b in range(0, len(x), rows):
-            masked = np.where(keep[:, None, :], x[b: b + rows][None, :, :], x0[None, None, :])
-            parts.append(self._own_logits(masked.reshape(-1, x.shape[1])).reshape(len(keep), -1))
+        def block(at: np.ndarray) -> np.ndarray:
+            masked = np.where(keep[:, None, :], x[at[0]: at[-1] + 1][None, :, :], x0[None, None, :])
+            return self._own_logits(masked.reshape(-1, x.shape[1])).reshape(len(keep), -1)
+
+        parts = _torch.in_batches(block, len(x), max(1, PREDICT_BATCH // len(keep)))
         return np.concatenate(parts, axis=1) if parts else np.zeros((len(keep), 0))
 
     def explain(self, inp: ModelInput) -> Explanation:

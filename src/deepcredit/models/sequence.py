@@ -296,13 +296,14 @@ class SequenceModel(CreditModel):
         """Logits with each subset of channel groups kept, over all rows of `data`, in fixed batches."""
         net = self.net_
         ref = net.tower.reference(self.prep_.kind_freq, self.prep_.status_freq)
-        n = len(data.lengths)
-        parts: dict[frozenset[str], list[np.ndarray]] = {}
-        for b in range(0, n, _torch.ROWS_PER_PASS):
-            pos = np.arange(b, min(b + _torch.ROWS_PER_PASS, n))
-            for key, h in sequence_values(net.tower, data, pos, ref, subsets).items():
-                parts.setdefault(key, []).append(net.head(h).squeeze(-1).cpu().numpy().astype(np.float64))
-        return {k: np.concatenate(v) for k, v in parts.items()}
+
+        def logits(pos: np.ndarray) -> dict[frozenset[str], np.ndarray]:
+            return {key: net.head(h).squeeze(-1).cpu().numpy().astype(np.float64)
+                    for key, h in sequence_values(net.tower, data, pos, ref, subsets).items()}
+
+        parts = _torch.in_batches(logits, len(data.lengths))
+        return {frozenset(k): np.concatenate([p[frozenset(k)] for p in parts]) if parts else np.zeros(0)
+                for k in subsets}
 
     def explain(self, inp: ModelInput) -> Explanation:
         """base + credit_history + fulfilment_capacity + behaviour_preferences = logit (see module doc)."""

@@ -555,9 +555,9 @@ class WideDeepModel(CreditModel):
         everyone = frozenset(self.players())
         if logits is not None and everyone not in subsets:
             raise ValueError("wide & deep: the model's logit needs a subset holding every player")
-        out: dict[frozenset[str], list[np.ndarray]] = {s: [] for s in subsets}
-        for b in range(0, len(pos_all), BATCH):
-            pos = pos_all[b: b + BATCH]
+        def batch_values(at: np.ndarray) -> tuple[dict[frozenset[str], np.ndarray], np.ndarray | None]:
+            """One batch's deep part of every subset, and its logit when asked for."""
+            pos = pos_all[at]
             p = torch.from_numpy(np.asarray(pos, dtype=np.int64)).to(device)
             tab = net.encoder(data.numeric[p], data.categorical[p])
             seq = {}
@@ -568,29 +568,35 @@ class WideDeepModel(CreditModel):
             uses_graph = net.graph is not None and any(social in s for s in subsets)
             graph_h = self._graph_h(net, data, pos, None) if uses_graph else None
 
-            def inputs(s: frozenset[str], tab: torch.Tensor = tab, seq: dict = seq,
-                       graph_h: torch.Tensor | None = graph_h, n: int = len(pos)) -> list[torch.Tensor]:
+            def inputs(s: frozenset[str]) -> list[torch.Tensor]:
                 keep = torch.from_numpy(np.isin(col_dim, list(s))).to(device)
                 parts = [torch.where(keep[None, :], tab, enc_ref[None, :])]
                 if net.sequence is not None:
                     parts.append(seq[frozenset(s & set(seq_groups))])
                 if net.graph is not None:
                     assert graph_ref is not None
-                    parts.append(graph_h if graph_h is not None and social in s else graph_ref.expand(n, -1))
+                    parts.append(graph_h if graph_h is not None and social in s else graph_ref.expand(len(pos), -1))
                 return parts
 
             # every player real runs alone (the model's own logit: decision_function's tensors and bits); the
             # ablated subsets share a pass while they fit in BATCH rows (a re-score's 31 in one)
-            if everyone in out:
+            values, logit = {}, None
+            if everyone in subsets:
                 deep = net.deep(inputs(everyone))
-                out[everyone].append(deep.cpu().numpy().astype(np.float64))
+                values[everyone] = deep.cpu().numpy().astype(np.float64)
                 if logits is not None:
-                    logits.append((net.wide(data.wide[p]) + deep).cpu().numpy())
+                    logit = (net.wide(data.wide[p]) + deep).cpu().numpy()
             for group in _torch.shared_passes([s for s in subsets if s != everyone], len(pos), BATCH):
                 each = [inputs(s) for s in group]
                 joined = net.deep([torch.cat(col) for col in zip(*each, strict=True)])
                 for s, d in zip(group, joined.split(len(pos)), strict=True):
-                    out[s].append(d.cpu().numpy().astype(np.float64))
+                    values[s] = d.cpu().numpy().astype(np.float64)
+            return values, logit
+
+        batches = _torch.in_batches(batch_values, len(pos_all), BATCH)
+        out = {s: [values[s] for values, _ in batches] for s in subsets}
+        if logits is not None:
+            logits.extend(logit for _, logit in batches if logit is not None)
         return {s: np.concatenate(v) if v else np.zeros(0) for s, v in out.items()}
 
     def wide_contributions(self, inp: ModelInput) -> pd.DataFrame:
