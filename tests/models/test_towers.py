@@ -184,7 +184,7 @@ def test_batches_on_threads_give_the_same_bits_in_order(monkeypatch, cores):
         p = torch.from_numpy(pos)
         return tower(kind[p], status[p], numeric[p], lengths[p])
 
-    got = _torch.batched(states, len(lengths), batch=16)
+    got = torch.cat(_torch.in_batches(states, len(lengths), batch=16)).numpy()
     with torch.no_grad():
         want = torch.cat([states(np.arange(b, min(b + 16, len(lengths)))) for b in range(0, len(lengths), 16)])
     assert got.shape == (240, 8) and np.array_equal(got, want.numpy())

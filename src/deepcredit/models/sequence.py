@@ -168,10 +168,11 @@ def sequence_values(tower: SequenceTower, data: SequenceData, pos: np.ndarray, r
             if g not in subset:
                 keep &= ~m
         keeps[frozenset(subset)] = keep
-    out = {s: tower.encode(slots, lengths) for s, keep in keeps.items() if bool(keep.all())}
+    packed = tower.pack(slots, lengths)  # what encode runs: the unablated subset and, packed, the ablated
+    out = {s: tower.run(packed, lengths) for s, keep in keeps.items() if bool(keep.all())}
     ablated = [s for s in keeps if s not in out]
     out.update(zip(ablated, tower.encode_ablated(slots, kind, lengths, [keeps[s] for s in ablated], ref,
-                                                 rows_per_pass), strict=True))
+                                                 rows_per_pass, packed), strict=True))
     return {frozenset(s): out[frozenset(s)] for s in subsets}
 
 

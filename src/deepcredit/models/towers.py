@@ -172,15 +172,17 @@ class SequenceTower(nn.Module):
         return self.run(self.pack(slots, lengths), lengths)
 
     def encode_ablated(self, slots: torch.Tensor, kind: torch.Tensor, lengths: torch.Tensor,
-                       keeps: Sequence[torch.Tensor], ref: torch.Tensor, rows_per_pass: int) -> list[torch.Tensor]:
+                       keeps: Sequence[torch.Tensor], ref: torch.Tensor, rows_per_pass: int,
+                       packed: PackedSequence | None = None) -> list[torch.Tensor]:
         """`encode` of slots `ablate`d with each mask of `keeps`: one [B, hidden] per mask. Ablated copies
         share a recurrent pass while they fit in `rows_per_pass` rows (a person's re-score: all in one pass).
+        `packed`: `pack(slots, lengths)` when the caller has it already.
 
         Without a transition layer every packed slot is one event's own, so the slots are aligned and
         packed once and each copy is ablated in the packed layout: the same numbers as ablating first, for
         one masked select per copy instead of an alignment and a packing each. A transition layer reads the
         event before, so there the slots are ablated first."""
-        packed = self.pack(slots, lengths) if self.pair is None else None
+        packed = None if self.pair is not None else packed if packed is not None else self.pack(slots, lengths)
         out: list[torch.Tensor] = []
         for group in _torch.shared_passes(list(keeps), len(lengths), rows_per_pass):
             if packed is None:
