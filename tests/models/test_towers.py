@@ -111,8 +111,8 @@ def test_encode_ablated_is_encode_of_the_ablated_slots(cell, step, pair, rows_pe
     assert len(got) == len(keeps)
     for g, w in zip(got, want, strict=True):
         assert g.shape == (6, 8)
-        # one copy per pass: the very same numbers; copies sharing a pass run a
-        # longer matrix product, which rounds differently
+        # one copy per pass: the very same numbers; copies sharing a pass run a longer matrix product,
+        # which rounds differently
         torch.testing.assert_close(g, w, rtol=0, atol=0 if rows_per_pass == 6 else 1e-6)
     assert not torch.allclose(got[0], got[2])  # each copy kept its own columns
 

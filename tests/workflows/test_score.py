@@ -26,6 +26,7 @@ from deepcredit.features.sequences import build_sequences
 from deepcredit.models.base import save_model
 from deepcredit.models.stack import StackModel, graph_hops, model_views
 from deepcredit.scoring.report_card import report_card
+from deepcredit.workflows import score as score_module
 from deepcredit.workflows.scope import ScopedData
 from deepcredit.workflows.score import JOB, Spine, prefetched, read_scores, score_batch
 
@@ -157,6 +158,28 @@ def test_a_session_of_own_histories_scans_no_relations_and_codes_the_same_sequen
 
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-c", "from deepcredit.cli.app import main; main()", "score", *args]
+
+
+def test_a_report_card_that_fails_to_be_written_stops_the_job_with_the_parts_before_it(fitted, tmp_path,
+                                                                                       monkeypatch):
+    """Report cards are written beside the next chunk's explanation: an error there still stops the job, with
+    every part before it recorded, and a rerun finishes it."""
+    root, ds, _, art, _ = fitted
+    written = []
+
+    def failing(*args, **kwargs):
+        written.append(1)
+        if len(written) == 3:
+            raise OSError("no space left on device")
+        return report_card(*args, **kwargs)
+
+    monkeypatch.setattr(score_module, "report_card", failing)
+    with pytest.raises(OSError, match="no space left"):
+        score_batch(art, ds, tmp_path / "s", _cfg(130))
+    state = json.loads((tmp_path / "s" / JOB).read_text())
+    assert sorted(state["parts"]) == ["part-00000.parquet", "part-00001.parquet"] and not state["complete"]
+    monkeypatch.undo()
+    assert score_batch(art, ds, tmp_path / "s", _cfg(130))["complete"]
 
 
 def test_kill_9_then_rerun_gives_the_bytes_of_an_uninterrupted_run(fitted, tmp_path):

@@ -75,6 +75,13 @@ class ModelInput:
         """The same bundle restricted to `rows` (positions within this bundle's own rows)."""
         return replace(self, rows=self.index[np.asarray(rows, dtype=np.int64)])
 
+    def own(self) -> ModelInput:
+        """These rows' features, keys and labels alone: no context rows, histories or graph. What a report
+        card reads once its explanation is made, kept while the next chunk's bundle is explained."""
+        frame = self.tabular.frame.iloc[self.index].reset_index(drop=True)
+        known_at = None if self.known_at is None else self.known_at[self.index]
+        return ModelInput(replace(self.tabular, frame=frame), known_at=known_at)
+
 
 def feature_session(dataset: Dataset, spine: pd.DataFrame | None = None, threads: int | None = None,
                     engine: str = "duckdb", master: str = DEFAULT_MASTER) -> FeatureSession:

@@ -13,7 +13,9 @@ and a rerun of another job into the same directory is refused. Part and manifest
 
 Two stages at once: while chunk i is scored (mostly the networks' arithmetic), a worker thread builds chunk
 i + 1's model input (mostly DuckDB and Arrow, which release the interpreter), so both cores stay busy with
-at most two chunks in memory (`prefetched`). Parts are still written, in order, by the calling thread.
+at most two chunks in memory (`prefetched`). For report cards a third runs beside them: chunk i's reason
+table and part are written in a thread of their own while chunk i + 1 is explained, from chunk i's own rows
+only (ModelInput.own), so little more is held. Parts are still written one at a time, in order.
 
 Graph members read neighbours: a person's score depends on the people within the model's hops (two for
 the default GraphSAGE). Those people enter a chunk as context rows: their features are read from the
@@ -34,7 +36,7 @@ import shutil
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, replace
 from functools import cached_property, partial
@@ -57,7 +59,7 @@ from deepcredit.features.graph import build_graph
 from deepcredit.features.sequences import Sequences, build_sequences
 from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.models.artifacts import load_artifact
-from deepcredit.models.base import CreditModel, load_model
+from deepcredit.models.base import CreditModel, Explanation, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, layer_wise_members, model_views
 from deepcredit.scoring.report_card import report_card
@@ -276,11 +278,26 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
             run_stage(f"graph layer {layer}", n, partial(scorer.states_done, layer=layer),
                       partial(scorer.layer_input, layer=layer), partial(scorer.store_states, layer=layer), tick)
 
-    def write_scores(i: int, inp: ModelInput) -> None:
-        card = report_card(model, inp, ScoreScale(), top=s.reasons, explain=s.explain)
+    def write_card(i: int, inp: ModelInput, explanation: Explanation | None = None) -> None:
+        card = report_card(model, inp, ScoreScale(), top=s.reasons, explanation=explanation, explain=s.explain)
         job.write("parts", part_name(i), job.out / part_name(i), string_columns(card))
 
-    run_stage("scores", n, lambda i: i not in pending, scorer.model_input, write_scores, tick)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepcredit-write") as writer:
+        writing: deque[Future] = deque()
+
+        def write_scores(i: int, inp: ModelInput) -> None:
+            if not s.explain:  # scores alone: little to do past the model, and the cores are busy already
+                write_card(i, inp)
+                return
+            # report cards: the reason table and the write of chunk i run beside the explanation of chunk i + 1
+            explanation = model.explain(inp)
+            while writing:  # one part at a time, in order; an error in the last write is raised here
+                writing.popleft().result()
+            writing.append(writer.submit(write_card, i, inp.own(), explanation))
+
+        run_stage("scores", n, lambda i: i not in pending, scorer.model_input, write_scores, tick)
+        while writing:
+            writing.popleft().result()
     spine.close()
     for store in (FEATURE_STORE, HISTORY_STORE, STATE_STORE):
         shutil.rmtree(job.out / store, ignore_errors=True)
