@@ -27,6 +27,8 @@ values = { atm = { description = "how often you used a cash machine", risk_direc
 """
 WITH_CHANNEL = SPEC.replace("[[events.measures]]", CHANNEL + "[[events.measures]]", 1)
 CHANNELS = ["branch", "atm", "online", "atm", "branch", "atm", None]  # b's last row records none
+BUCKETED = WITH_CHANNEL.replace("values = {", "buckets = 64\nvalues = {", 1)
+"""WITH_CHANNEL whose channel also reaches the sequence members through 64 hash buckets."""
 
 
 def test_a_category_gives_its_latest_value_and_the_share_of_each_declared_value():
@@ -100,3 +102,33 @@ def test_the_draft_leaves_the_values_of_a_category_with_many_to_the_user(tmp_pat
     spec = spec_from_toml(text)
     assert spec.events is not None and spec.events.measures[1].values == {}
     assert '# values seen: "shop 0", "shop 1", "shop 2", ...; declare those that matter' in text
+    assert spec.events.measures[1].buckets == 32  # every value still reaches the sequence members: 9 values
+    assert [m.name for m in coding(spec).measures if m.column == "channel"] == ["measure:channel"]
+
+
+def test_the_draft_gives_a_category_of_many_repeated_values_buckets_and_leaves_out_free_text(tmp_path):
+    """A trade code of 100 values over 2,800 rows repeats (a category the sequence members learn through
+    buckets); a text that is new on almost every row is not a category."""
+    rows = pd.concat([TRANSACTIONS.assign(booked=pd.to_datetime(TRANSACTIONS["booked"]) + pd.Timedelta(hours=h))
+                      for h in range(400)], ignore_index=True)
+    trades = [f"trade {i % 100}" for i in range(len(rows))]
+    text = _drafted(tmp_path, trades, rows.assign(note=[f"note {i}" for i in range(len(rows))]))
+    spec = spec_from_toml(text)
+    assert spec.events is not None
+    measures = {m.name: m for m in spec.events.measures}
+    assert measures["channel"].buckets == 256 and "note" not in measures
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (('type = "categorical"\ndimension = "behaviour_preferences"\ndescription = "the channel', "values = { atm"),
+     "applies to categorical measures"),
+    (("buckets = 64",), "must lie between 2 and 65536"),
+])
+def test_buckets_on_a_number_or_out_of_range_are_refused_at_their_field(change, words):
+    numeric = ('dimension = "behaviour_preferences"\ndescription = "the channel', "# values = { atm")
+    spec = BUCKETED
+    for old, new in zip(change, numeric if len(change) > 1 else ("buckets = 1",), strict=True):
+        spec = spec.replace(old, new, 1)
+    with pytest.raises(SpecError, match=words) as err:
+        spec_from_toml(spec)
+    assert "field 'events.measures[0].buckets'" in str(err.value)

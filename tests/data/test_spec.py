@@ -159,6 +159,14 @@ def test_a_drafted_spec_loads_and_declares_every_column(tmp_path):
     assert set(spec.protected) == {"personal_status_and_sex", "age_in_years", "foreign_worker"}
 
 
+@pytest.mark.parametrize("column", ["account", "user_no", "applicant"])
+def test_a_unique_column_named_for_a_holder_is_the_id_and_a_balance_is_not(tmp_path, column):
+    pd.DataFrame({"account_balance": [10.5, 20.25, 30.0], column: ["c001", "c002", "c003"],
+                  "branch": ["north", "south", "north"]}).to_csv(tmp_path / "people.csv", index=False)
+    spec = spec_from_toml(draft_spec(tmp_path / "people.csv"), "draft.toml")
+    assert spec.profile.id_column == column
+
+
 def test_a_spec_drafted_from_all_four_files_guesses_their_columns_and_meanings_and_ingests(tmp_path):
     pd.DataFrame({"client_id": ["c1", "c2", "c3"], "segment": ["a", "b", "a"], "joined_on": ["2023-01-02"] * 3,
                   "net_income": [1.0, 2.0, 3.0], "opened_on": ["2023-05-01"] * 3}).to_csv(tmp_path / "p.csv", index=False)

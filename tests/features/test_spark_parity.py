@@ -14,7 +14,7 @@ import pytest
 import worlds
 from tests.data.test_activity_log import TRANSACTIONS
 from tests.data.test_activity_log import _ingest as ingest_transactions
-from tests.data.test_categorical_measures import CHANNELS, WITH_CHANNEL
+from tests.data.test_categorical_measures import BUCKETED, CHANNELS
 from tests.data.test_payments import _ingest as ingest_payments
 
 from deepcredit.data.simulate import simulate_world
@@ -97,9 +97,9 @@ def test_spark_reads_a_transaction_log_as_duckdb_does(spark, tmp_path):
 
 
 def test_spark_reads_declared_windows_and_a_category_each_row_records_as_duckdb_does(spark, tmp_path):
-    """Weekly windows ([windows]) and a categorical measure (its latest value, a declared value's share) on
-    both engines alike."""
-    weekly = WITH_CHANNEL + "\n[windows]\nperiod = 7\nrecent = 28\nmedium = 84\nlong = 182\n"
+    """Weekly windows ([windows]) and a categorical measure (its latest value, a declared value's share, its
+    hash bucket in the sequences) on both engines alike."""
+    weekly = BUCKETED + "\n[windows]\nperiod = 7\nrecent = 28\nmedium = 84\nlong = 182\n"
     ds = ingest_transactions(tmp_path, TRANSACTIONS.assign(channel=CHANNELS), weekly)
     duck = build_model_input(ds)
     on_spark = build_model_input(ds, engine="spark", master=spark.sparkContext.master)

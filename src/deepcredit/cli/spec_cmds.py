@@ -80,10 +80,12 @@ def check(spec: Path = typer.Argument(..., help="A spec file (TOML)."),
         w = s.windows
         console.print(f"history windows: period {w.period}, recent {w.recent}, medium {w.medium}, long {w.long} days")
     if s.events is not None:
-        channels = [*SEQUENCE_WORDS, *(m.name.removeprefix("measure:") for m in coding(s).measures)]
+        channels = [*SEQUENCE_WORDS, *(m.name.removeprefix("measure:") + (f" ({m.buckets} learned buckets)"
+                                                                          if m.buckets else "")
+                                       for m in coding(s).measures)]
         console.print(f"each event, as the sequence members read it: {', '.join(channels)}")
-        for m in (m for m in s.events.measures if m.type == "categorical" and not m.values):
-            console.print(f"  {m.name}: no declared `values`, so the sequence members do not read it")
+        for m in (m for m in s.events.measures if m.type == "categorical" and not m.values and not m.buckets):
+            console.print(f"  {m.name}: no declared `values` or `buckets`, so the sequence members do not read it")
     if features:
         table = Table("feature", "dimension", "what it measures")
         for d in defs:

@@ -19,7 +19,8 @@ PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|marriage|marrie
 LABEL_HINTS = (  # the first pattern any two-valued column fits wins: 'target' before 'ever_delinquent'
     re.compile(r"label|target|default|bad|good|credit(?:ability|worthiness)|outcome|class"),
     re.compile(r"delinq|dlq|churn|fraud|^y$"))
-ID_HINTS = re.compile(r"(^|_)id(_|$)|^id|identifier|customer|client|^unnamed_1$")
+ID_HINTS = re.compile(r"(^|_)id(_|$)|^id|identifier|customer|client|^unnamed_1$"
+                      r"|^(account|user|member|person|borrower|applicant)(_(no|nr|number|key|code))?$")
 COUNT_HINTS = re.compile(r"^(number|num|n|nb|no|count|cnt)(_|$)|(_|^)(count|cnt)(_|$)")
 """A count of things (number_of_open_credit_lines) is never an amount role (credit_line, income)."""
 DIMENSION_HINTS = (  # (dimension, words of the header): the first that fits is proposed, to be checked

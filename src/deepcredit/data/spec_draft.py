@@ -760,12 +760,19 @@ def _measure_like(column: str, values: pd.Series) -> bool:
 
 MAX_CATEGORIES = 30
 """A text column of a history file with at most this many values (in the sample) is proposed as a category
-each row records (a channel, a trade); more is a free text or an id."""
+each row records (a channel, a trade); more is a free text or an id, unless its values repeat (ROWS_PER_VALUE)."""
+MAX_HASHED_VALUES, ROWS_PER_VALUE = 2000, 20
+"""A text column of more values is still a category (a merchant's trade code) where it has at most
+MAX_HASHED_VALUES of them and at least ROWS_PER_VALUE rows per value: the draft gives it `buckets`."""
 
 
 def _category_like(column: str, values: pd.Series) -> bool:
     """Whether a text column of a history file is a category each row records, not an id or a free text."""
-    return _named_as_data(column) and 2 <= len(_texts(values)) <= MAX_CATEGORIES
+    found = len(_texts(values))
+    if not _named_as_data(column) or found < 2:
+        return False
+    rows = int(values.dropna().astype(str).str.strip().ne("").sum())
+    return found <= MAX_CATEGORIES or (found <= MAX_HASHED_VALUES and rows >= ROWS_PER_VALUE * found)
 
 
 def _named_as_data(column: str) -> bool:
@@ -782,8 +789,14 @@ def _texts(values: pd.Series) -> list[str]:
 
 MAX_DECLARED_VALUES = 8
 """A category of at most this many values gets every value declared in the draft (each one's share a feature,
-and a channel of the sequence members, which read a category through its declared values only); more: one
-commented example, for the user to choose the values that matter."""
+and a channel of the sequence members); more: one commented example, for the user to choose the values that
+matter, and `buckets`, through which the sequence members learn every value."""
+
+
+def suggested_buckets(values: int) -> int:
+    """Hash buckets for a category of this many values: a power of two at least twice as many, so that most
+    values keep a bucket of their own (16 at least)."""
+    return max(16, 1 << (2 * values - 1).bit_length())
 
 
 def _category_lines(section: str, columns: dict[str, pd.Series]) -> list[str]:
@@ -808,7 +821,9 @@ def _category_lines(section: str, columns: dict[str, pd.Series]) -> list[str]:
             seen, example = found[:3], found[0]  # a category-like column holds 2 values or more
             out += [f"# values seen: {', '.join(map(toml_string, seen))}{', ...' if len(found) > 3 else ''}; "
                     "declare those that matter, for example:",
-                    f"# values = {{ {toml_string(example)} = {{ description = \"how often ...\", risk_direction = 0 }} }}"]
+                    f"# values = {{ {toml_string(example)} = {{ description = \"how often ...\", risk_direction = 0 }} }}",
+                    f"buckets = {suggested_buckets(len(found))}  # every value hashed into one of this many buckets, "
+                    "each learned by the sequence members"]
         out.append("")
     return out
 

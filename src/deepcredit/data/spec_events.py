@@ -74,6 +74,10 @@ MEASURE_RESERVED = frozenset(c.name for c in EVENTS.columns) | {
 (features.sources): no measure's name."""
 
 
+MIN_BUCKETS, MAX_BUCKETS = 2, 65536
+"""Bounds of Measure.buckets: a value's bucket comes from 16 bits of its MD5 hash."""
+
+
 class Measure(DescribedColumn):
     """What each row of a history file records besides its kind, status and amount: a number (a statement's
     balance, the credit in use, an account's balance after a transaction) or a category (the channel a
@@ -88,6 +92,13 @@ class Measure(DescribedColumn):
     """A categorical measure's values whose share of the rows becomes a feature, each with its own texts and
     risk direction (online = { description = "how often you paid online", risk_direction = 1 }); other
     values are kept, and count in the latest value only."""
+    buckets: int = 0
+    """A categorical measure whose values are too many to declare one by one (a merchant's trade code): each
+    value hashed into one of this many buckets, and each bucket learned as an embedding by the sequence
+    members, so every value reaches them, not only the declared ones. 0: none. Hashing needs no list of
+    values and no fitted state (the same bucket in DuckDB and Spark); values that share a bucket share its
+    embedding, and a value never seen in training reads as its bucket's (as nothing, where the bucket was
+    never seen). About twice as many buckets as values keeps most values apart."""
 
     @model_validator(mode="after")
     def _check_type(self) -> Measure:
@@ -95,6 +106,11 @@ class Measure(DescribedColumn):
             raise SpecProblem(("values",), "`values` applies to categorical measures (type = \"categorical\")")
         if self.type == "categorical" and self.unit:
             raise SpecProblem(("unit",), "`unit` applies to numeric measures only")
+        if self.buckets and self.type != "categorical":
+            raise SpecProblem(("buckets",), "`buckets` applies to categorical measures (type = \"categorical\")")
+        if self.buckets and not MIN_BUCKETS <= self.buckets <= MAX_BUCKETS:
+            raise SpecProblem(("buckets",), f"`buckets` must lie between {MIN_BUCKETS} and {MAX_BUCKETS} "
+                                            f"(or be 0 for none), not {self.buckets}")
         if self.type == "categorical" and self.risk_direction:
             raise SpecProblem(("risk_direction",), "a category has no direction of risk: give each of its `values` "
                                                    "its own risk_direction")

@@ -8,13 +8,17 @@ The kind and status vocabularies come from the data set's spec. A spec whose kin
 in the canonical vocabulary (the simulator, UCI, OTC) keeps the canonical indexes KIND_VOCAB/STATUS_VOCAB,
 so models trained before specs existed read the same codes; a data set without events has no sequences.
 Each measure the spec declares adds channels after the NUMERIC ones (Coding.measures): a number's signed
-log, or, for a category, one 0/1 channel per declared value. The coding is the spec's, so DuckDB, Spark and
+log, or, for a category, one 0/1 channel per declared value, and, where it declares `buckets`, one code
+channel: the value's hash bucket (1..buckets; 0 where the row records none), which the towers embed
+(models.towers.SequenceTower) instead of reading as a number. The coding is the spec's, so DuckDB, Spark and
 the service code the same events the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 
@@ -49,6 +53,13 @@ class MeasureChannel:
     (models.sequence.SequencePrep), not as a balance of 0."""
     dimension: str
     """The measure's dimension: the group its channel is explained in (models.towers.sequence_groups)."""
+    buckets: int = 0
+    """A code channel's number of hash buckets (its values 1..buckets, NaN where not recorded); 0: a number."""
+
+    @property
+    def described(self) -> tuple[str, str] | tuple[str, str, int]:
+        """(name, dimension), and the buckets of a code channel: how Sequences and towers know it."""
+        return (self.name, self.dimension, self.buckets) if self.buckets else (self.name, self.dimension)
 
 
 def measure_channels(measure: Measure) -> tuple[MeasureChannel, ...]:
@@ -58,10 +69,31 @@ def measure_channels(measure: Measure) -> tuple[MeasureChannel, ...]:
     if measure.type == "numeric":
         return (MeasureChannel(f"measure:{measure.name}", measure.name,
                                f"COALESCE(SIGN({col}) * LN(1 + ABS({col})), {unknown})", dim),)
-    return tuple(MeasureChannel(f"measure:{measure.name}={share.label_for(value)}", measure.name,
-                                f"CASE WHEN {col} IS NULL THEN {unknown} WHEN {col} = {sql_text(value)} THEN 1.0 "
-                                "ELSE 0.0 END", dim)
-                 for value, share in measure.values.items())
+    shares = tuple(MeasureChannel(f"measure:{measure.name}={share.label_for(value)}", measure.name,
+                                  f"CASE WHEN {col} IS NULL THEN {unknown} WHEN {col} = {sql_text(value)} THEN 1.0 "
+                                  "ELSE 0.0 END", dim)
+                   for value, share in measure.values.items())
+    if not measure.buckets:
+        return shares
+    code = MeasureChannel(f"measure:{measure.name}", measure.name,
+                          f"CASE WHEN {col} IS NULL THEN {unknown} ELSE 1 + {hash_bucket(col, measure.buckets)} END",
+                          dim, measure.buckets)
+    return (*shares, code)
+
+
+HEX_DIGITS = "0123456789abcdef"
+
+
+def hash_bucket(column: str, buckets: int) -> str:
+    """SQL for a text's bucket in 0..buckets-1: the first 16 bits of its MD5 (lower-case hex in DuckDB and in
+    Spark alike, read digit by digit with instr, which both have) modulo `buckets`."""
+    digits = [f"(INSTR('{HEX_DIGITS}', SUBSTR(MD5({column}), {i + 1}, 1)) - 1) * {16 ** (3 - i)}" for i in range(4)]
+    return f"(({' + '.join(digits)}) % {int(buckets)})"
+
+
+def code_columns(measures: Sequence[Sequence[object]]) -> list[tuple[int, int]]:
+    """(column of `numeric`, buckets) of each code channel among Sequences.measures (described triples)."""
+    return [(len(NUMERIC) + i, int(cast(int, m[2]))) for i, m in enumerate(measures) if len(m) > 2]
 
 
 @dataclass(frozen=True)
@@ -88,8 +120,8 @@ class Coding:
         return ("rn", "k", "s", *self.channels)
 
     @property
-    def dimensions(self) -> tuple[tuple[str, str], ...]:
-        return tuple((m.name, m.dimension) for m in self.measures)
+    def dimensions(self) -> tuple[tuple[str, str] | tuple[str, str, int], ...]:
+        return tuple(m.described for m in self.measures)
 
 
 @dataclass
@@ -100,8 +132,9 @@ class Sequences:
     lengths: np.ndarray  # int64 [n]
     kind_vocab: tuple[str, ...] = KIND_VOCAB
     status_vocab: tuple[str, ...] = STATUS_VOCAB
-    measures: tuple[tuple[str, str], ...] = ()
-    """(channel name, dimension) of each measure channel, in their order after the NUMERIC ones."""
+    measures: tuple[tuple[str, str] | tuple[str, str, int], ...] = ()
+    """(channel name, dimension) of each measure channel, in their order after the NUMERIC ones; a code
+    channel's also has its buckets (MeasureChannel.described)."""
 
     def take(self, rows: np.ndarray) -> Sequences:
         return replace(self, kind=self.kind[rows], status=self.status[rows], numeric=self.numeric[rows],
@@ -109,7 +142,8 @@ class Sequences:
 
     def channel_config(self) -> dict:
         """What a SequenceTower over these events is built with, and checks them by (models.sequence.
-        same_channels): how many numeric channels, and the measures' (channel name, dimension) pairs."""
+        same_channels): how many numeric channels, and the measures' (channel name, dimension) pairs (with
+        the buckets of a code channel)."""
         return {"n_numeric": self.numeric.shape[-1], "measures": [list(m) for m in self.measures]}
 
 

@@ -252,7 +252,7 @@ def _dimensions(tower: SequenceTower, data: SequenceData, prep: SequencePrep, n:
     kind, status, numeric, lengths = data.batch(pos)
     slots = tower.slots(kind, status, numeric)
     full = tower.encode(slots, lengths)
-    ref = tower.reference(prep.kind_freq, prep.status_freq)
+    ref = tower.reference(prep.kind_freq, prep.status_freq, prep.code_freq)
     groups = list(tower.groups)
     sens = []
     for mask in tower.group_masks().values():

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence as SequenceType
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from deepcredit.features.bundle import ModelInput
-from deepcredit.features.sequences import Sequences, with_periodic
+from deepcredit.features.sequences import Sequences, code_columns, with_periodic
 from deepcredit.models import _torch
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, MemberCannotFit, read_meta
 from deepcredit.models.towers import SequenceTower
@@ -66,7 +66,7 @@ def same_channels(seq: Sequences, tower: dict, who: str) -> Sequences:
     if {"n_numeric": tower["n_numeric"], "measures": trained} != seq.channel_config():
         names = [m[0] for m in trained] or "none"
         raise ValueError(f"{who}: trained on the event measures {names}, but these events code "
-                         f"{[m for m, _ in seq.measures] or 'none'}: score with the spec the model was trained on")
+                         f"{[m[0] for m in seq.measures] or 'none'}: score with the spec the model was trained on")
     return seq
 
 
@@ -79,13 +79,15 @@ def event_view(inp: ModelInput, who: str, periodic: bool = True) -> Sequences:
 
 @dataclass
 class SequencePrep:
-    """Training-row statistics of the temporal view: numeric means/stds and kind/status frequencies."""
+    """Training-row statistics of the temporal view: numeric means/stds and kind/status frequencies, and each
+    code channel's bucket frequencies (features.sequences.code_columns: read as they are, not standardised)."""
 
     max_len: int
     mean: list[float]
     std: list[float]
     kind_freq: list[float]
     status_freq: list[float]
+    code_freq: list[list[float]] = field(default_factory=list)
 
     @staticmethod
     def _recent(seq: Sequences, rows: np.ndarray, max_len: int) -> tuple[np.ndarray, ...]:
@@ -118,8 +120,12 @@ class SequencePrep:
         std = np.where(std > 1e-6, std, 1.0)
         kf = np.bincount(kind[real], minlength=len(seq.kind_vocab)).astype(float)  # the data set's vocabularies
         sf = np.bincount(status[real], minlength=len(seq.status_vocab)).astype(float)
-        return cls(int(max_len), mean.tolist(), std.tolist(), (kf / max(kf.sum(), 1)).tolist(),
-                   (sf / max(sf.sum(), 1)).tolist())
+        code_freq = []
+        for col, buckets in code_columns(seq.measures):  # bucket numbers pass through (NaN: 0, none recorded)
+            mean[col], std[col] = 0.0, 1.0
+            codes = np.nan_to_num(x[:, col]).astype(np.int64)
+            code_freq.append(_shares(np.bincount(codes, minlength=buckets + 1).astype(float)))
+        return cls(int(max_len), mean.tolist(), std.tolist(), _shares(kf), _shares(sf), code_freq)
 
     def tensors(self, seq: Sequences, rows: np.ndarray, device: torch.device) -> SequenceData:
         kind, status, numeric, lengths = self._recent(seq, rows, self.max_len)
@@ -131,6 +137,10 @@ class SequencePrep:
                             torch.from_numpy(np.ascontiguousarray(status)).to(device),
                             torch.from_numpy(np.ascontiguousarray(z)).to(device),
                             torch.from_numpy(np.ascontiguousarray(lengths)).to(device))
+
+
+def _shares(counts: np.ndarray) -> list[float]:
+    return (counts / max(counts.sum(), 1)).tolist()
 
 
 @dataclass
@@ -296,7 +306,7 @@ class SequenceModel(CreditModel):
                 ) -> dict[frozenset[str], np.ndarray]:
         """Logits with each subset of channel groups kept, over all rows of `data`, in fixed batches."""
         net = self.net_
-        ref = net.tower.reference(self.prep_.kind_freq, self.prep_.status_freq)
+        ref = net.tower.reference(self.prep_.kind_freq, self.prep_.status_freq, self.prep_.code_freq)
 
         def logits(pos: np.ndarray) -> dict[frozenset[str], np.ndarray]:
             return {key: net.head(h).squeeze(-1).cpu().numpy().astype(np.float64)

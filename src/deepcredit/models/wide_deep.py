@@ -547,8 +547,8 @@ class WideDeepModel(CreditModel):
         col_dim = np.array([self.prep_.dimension[col_feature[j] if kind == "num" else col_feature[n_num + j]]
                             for kind, j in sources], dtype=object)
         seq_groups = list(net.sequence.groups) if net.sequence is not None else []
-        seq_ref = net.sequence.reference(self.seq_prep_.kind_freq, self.seq_prep_.status_freq) \
-            if net.sequence is not None else None
+        seq_ref = net.sequence.reference(self.seq_prep_.kind_freq, self.seq_prep_.status_freq,
+                                         self.seq_prep_.code_freq) if net.sequence is not None else None
         graph_ref = torch.tensor(self.graph_mean_, dtype=torch.float32, device=device)[None, :] \
             if net.graph is not None else None
         social = Dimension.SOCIAL_CONNECTIONS.value
