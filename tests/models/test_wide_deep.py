@@ -136,3 +136,22 @@ def test_needs_the_views_its_towers_read(world, models):
         models["sequence"].predict_proba(replace(inp, sequences=None).take(test))
     with pytest.raises(ValueError, match="structural view"):
         models["both"].predict_proba(replace(inp, graph=None).take(test))
+
+
+def test_the_graph_tower_a_layer_at_a_time_gives_the_whole_networks_scores(world, models):
+    """Layer-wise inference (batch scoring), as the graph model's: the tower's first layer for every node,
+    then the network with the last layer alone reading it, scores and explains as the whole network."""
+    inp, _, test = world
+    m = models["both"]
+    everyone = m.layer_states(inp, 1)  # the rows of this bundle are every node
+    assert everyone.shape == (len(inp.tabular.frame), 16) and everyone.dtype == np.float32
+    rows = inp.take(test[:300])
+    staged = replace(rows, node_states={"wide_deep": everyone})
+    assert np.allclose(m.decision_function(staged), m.decision_function(rows), rtol=1e-5, atol=1e-5)
+    a, b = m.explain(staged), m.explain(rows)
+    assert np.allclose(a.by_dimension.to_numpy(), b.by_dimension.to_numpy(), atol=1e-5)
+    assert np.allclose(a.logit(), m.decision_function(staged), atol=1e-4)
+    with pytest.raises(ValueError, match="layers 1 to 1"):
+        m.layer_states(inp, 2)
+    with pytest.raises(ValueError, match="layers 1 to 0"):
+        models["sequence"].layer_states(inp, 1)

@@ -23,8 +23,8 @@ from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
 from deepcredit.features.engine import build_features, neighbour_histories, open_session
 from deepcredit.features.sequences import build_sequences
-from deepcredit.models.base import save_model
-from deepcredit.models.stack import StackModel, graph_hops, model_views
+from deepcredit.models.base import DIMENSIONS, save_model
+from deepcredit.models.stack import StackModel, graph_hops, layer_wise_members, model_views
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows import score as score_module
 from deepcredit.workflows.scope import ScopedData
@@ -99,6 +99,26 @@ def test_chunked_scores_equal_scoring_everyone_at_once(fitted, tmp_path):
     with pytest.raises(ValueError, match="another scoring job.*chunk_size"):
         score_batch(art, ds, tmp_path / "s", _cfg(100))
     assert score_batch(art, ds, tmp_path / "s", _cfg(130))["parts"] == job["parts"]
+
+
+def test_wide_and_deeps_graph_tower_is_scored_a_layer_at_a_time_too(fitted, tmp_path):
+    """A stack whose Wide & Deep reads the graph as well: both graph readers store their first layer, chunks
+    read one hop, and the report cards equal scoring everyone at once."""
+    root, ds, _, _, inp = fitted
+    params = {"wide_deep": {"use_graph_tower": True, "max_epochs": 1}, "graph": {"max_epochs": 1}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = StackModel(members=("wide_deep", "graph"), member_params=params, n_folds=2).fit(inp)
+    assert set(layer_wise_members(model) or {}) == {"wide_deep", "graph"}
+    art = save_model(model, tmp_path / "model", inp)
+    whole = report_card(model, inp).sort_values(KEY).reset_index(drop=True)
+    job = score_batch(art, ds, tmp_path / "s", _cfg(200))
+    assert job["complete"] and len(job["state_parts"]) == 3
+    chunked = read_scores(tmp_path / "s").sort_values(KEY).reset_index(drop=True)
+    assert set(DIMENSIONS) <= set(whole.columns)  # the sub-scores
+    for col in ("score", "band", *DIMENSIONS):
+        pd.testing.assert_series_equal(whole[col], chunked[col], check_dtype=False, check_categorical=False)
+    assert np.allclose(whole["pd"], chunked["pd"], rtol=1e-5)
 
 
 def test_the_spine_is_read_chunk_by_chunk_on_id_ranges(fitted):

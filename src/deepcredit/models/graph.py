@@ -353,6 +353,22 @@ class GraphSAGETower(nn.Module):
         return blocks
 
 
+@torch.no_grad()
+def exact_layer(tower: GraphSAGETower, i: int, states: np.ndarray, adj: Adjacency, nodes: np.ndarray) -> np.ndarray:
+    """Layer i (0-based) of an evaluating tower for `nodes`, every neighbour's row of `states` its message
+    (exact), its ReLU applied as in forward, in fixed batches of PREDICT_BATCH nodes: [len(nodes), hidden]
+    float32. Layer-wise inference (a batch job: every person's layer i, then layer i + 1 reading it) runs
+    the tower one layer at a time through this."""
+    layer = cast(SAGELayer, tower.layers[i])
+    device = layer.lin_self.weight.device
+    h_all = torch.from_numpy(np.require(states, np.float32, ["C", "W"])).to(device)  # stored: read-only
+    out = []
+    for b in range(0, len(nodes), PREDICT_BATCH):
+        block = sample_blocks(adj, nodes[b: b + PREDICT_BATCH], [None])[0].to(device)
+        out.append(torch.relu(layer(h_all[torch.from_numpy(block.src_nodes).to(device)], block)).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, layer.lin_self.out_features), np.float32)
+
+
 class _Net(nn.Module):
     def __init__(self, in_dim: int, hidden: int, layers: int, dropout: float, weighted: bool) -> None:
         super().__init__()
@@ -517,18 +533,8 @@ class GraphModel(CreditModel):
         with _torch.torch_threads(self.threads):
             return self._layer(layer - 1, states, Adjacency.from_graph(_require_graph(inp)), inp.index)
 
-    @torch.no_grad()
     def _layer(self, i: int, states: np.ndarray, adj: Adjacency, nodes: np.ndarray) -> np.ndarray:
-        """Layer i (0-based) of the tower for `nodes`, every neighbour's row of `states` its message (exact),
-        in fixed batches of PREDICT_BATCH nodes: [len(nodes), hidden] float32."""
-        device = next(self.net_.parameters()).device
-        layer = cast(SAGELayer, self.net_.eval().tower.layers[i])
-        h_all = torch.from_numpy(np.require(states, np.float32, ["C", "W"])).to(device)  # stored: read-only
-        out = []
-        for b in range(0, len(nodes), PREDICT_BATCH):
-            block = sample_blocks(adj, nodes[b: b + PREDICT_BATCH], [None])[0].to(device)
-            out.append(torch.relu(layer(h_all[torch.from_numpy(block.src_nodes).to(device)], block)).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, layer.lin_self.out_features), np.float32)
+        return exact_layer(self.net_.eval().tower, i, states, adj, nodes)
 
     @staticmethod
     @torch.no_grad()

@@ -144,8 +144,8 @@ def graph_hops(model: CreditModel) -> int:
 
 def layer_wise_members(model: CreditModel) -> dict[str, CreditModel] | None:
     """The members (by kind) of a model, or the model itself, that read the graph, where every one of them
-    can be scored a layer at a time (`layer_states`, as the graph model can); None where none reads it or
-    one cannot (wide & deep's graph tower): batch chunks then take the neighbours within its hops."""
+    can be scored a layer at a time (`layer_states`: the graph model and wide & deep's graph tower can);
+    None where none reads it or one cannot: batch chunks then take the neighbours within its hops."""
     members = getattr(model, "members_", None) or [(getattr(model, "kind", ""), model)]
     readers = {kind: m for kind, m in members if graph_hops(m)}
     return readers if readers and all(hasattr(m, "layer_states") for m in readers.values()) else None

@@ -53,8 +53,9 @@ class SequenceTower(nn.Module):
     epoch on one CPU thread for 0.004 less held-out AUC of the sequence member alone, 0.769 vs 0.773).
     Each event slot carries [kind embedding, status embedding, numeric channels, code embeddings, 1 if real];
     padding slots are all zeros. A code channel (a category's hash bucket, features.sequences.code_columns)
-    is embedded (code_dim values, zero where not recorded) and its own numeric column held at 0. Sequences are packed, so neither padding nor the padded length change the output (with
-    a transition layer, to float rounding: its matrix product over a longer batch rounds differently).
+    is embedded (code_dim values, zero where not recorded) and its own numeric column held at 0. Sequences
+    are packed, so neither padding nor the padded length change the output (with a transition layer, to
+    float rounding: its matrix product over a longer batch rounds differently).
     A person with no events gets a learned `empty` vector.
 
     pair_dim > 0 adds a transition layer: each event slot also carries ReLU(W [this slot, the slot before])

@@ -15,7 +15,8 @@ Inputs, all statistics from the training rows only (`TabularPrep`):
     towers  use_sequence_tower: towers.SequenceTower over the temporal view (as in models.sequence);
             use_graph_tower: models.graph.GraphSAGETower over the structural view, node inputs from
             models.graph.NodeEncoder, neighbours sampled per batch in training (`fanouts`), all of them
-            when predicting.
+            when predicting; a batch job may run it a layer at a time (`layer_states`, as the graph
+            model does), its last layer then reading the stored states (ModelInput.node_states).
 Protected attributes are never inputs unless allow_protected=True.
 
 Explanation (log-odds of default; base + the five dimensions = the logit, up to float rounding):
@@ -54,7 +55,7 @@ from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models import _torch
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
 from deepcredit.models.gbdt import model_features, numeric_values
-from deepcredit.models.graph import Adjacency, GraphSAGETower, NodeEncoder, sample_blocks
+from deepcredit.models.graph import Adjacency, GraphSAGETower, NodeEncoder, exact_layer, sample_blocks
 from deepcredit.models.pretrain import EMBEDDING_PREFIX
 from deepcredit.models.sequence import (
     SequenceData,
@@ -327,6 +328,7 @@ class _Data:
     nodes: np.ndarray | None = None  # global node id of each row (graph tower)
     x_all: torch.Tensor | None = None  # node inputs of every node
     adjacency: Adjacency | None = None
+    staged: torch.Tensor | None = None  # or what enters the graph tower's last layer, for every node
 
 
 class WideDeepModel(CreditModel):
@@ -390,18 +392,41 @@ class WideDeepModel(CreditModel):
             data.sequence = self.seq_prep_.tensors(seq, inp.index, device)
         if self.use_graph_tower:
             data.adjacency = Adjacency.from_graph(_require_graph(inp))
-            data.x_all = torch.from_numpy(self.node_encoder_.transform(inp.tabular.X)).to(device)
             data.nodes = inp.index
+            staged = (inp.node_states or {}).get(self.kind)  # a layer-wise job's: no node inputs needed
+            if staged is not None:
+                data.staged = torch.from_numpy(np.require(staged, np.float32, ["C", "W"])).to(device)
+            else:
+                data.x_all = torch.from_numpy(self.node_encoder_.transform(inp.tabular.X)).to(device)
         return data
 
     def _graph_h(self, net: _WideDeepNet, data: _Data, pos: np.ndarray,
                  rng: np.random.Generator | None) -> torch.Tensor:
-        assert data.x_all is not None and data.adjacency is not None and data.nodes is not None
-        assert net.graph is not None
+        assert data.adjacency is not None and data.nodes is not None and net.graph is not None
+        if data.staged is not None:  # the last layer alone, every neighbour (layer_states gave the one before)
+            block = sample_blocks(data.adjacency, data.nodes[pos], [None])[0].to(data.staged.device)
+            last = net.graph.layers[-1]
+            return torch.relu(last(data.staged[torch.from_numpy(block.src_nodes).to(data.staged.device)], block))
+        assert data.x_all is not None
         device = data.x_all.device
         fanouts = self._fanouts() if rng is not None else [None] * self.graph_layers
         blocks = [b.to(device) for b in sample_blocks(data.adjacency, data.nodes[pos], fanouts, rng)]
         return net.graph(data.x_all[torch.from_numpy(blocks[0].src_nodes).to(device)], blocks)
+
+    def layer_states(self, inp: ModelInput, layer: int, states: np.ndarray | None = None) -> np.ndarray:
+        """What the graph tower's layer `layer` (1 .. graph_layers - 1) gives the rows inp.index, [rows,
+        graph_hidden] float32, from what the layer before gave every node of inp (`states`; for layer 1 the
+        node inputs, built here): layer-wise inference, as models.graph.GraphModel.layer_states."""
+        self._check()
+        if not self.use_graph_tower or not 1 <= layer < self.graph_layers:
+            raise ValueError(f"wide & deep: layer {layer}: states are given for graph tower layers 1 to "
+                             f"{self.graph_layers - 1 if self.use_graph_tower else 0} (the last one scores)")
+        if states is None:
+            states = self.node_encoder_.transform(inp.tabular.X)
+        tower = self.net_.eval().graph
+        assert tower is not None
+        with _torch.torch_threads(self.threads):
+            return exact_layer(tower, layer - 1, states, Adjacency.from_graph(_require_graph(inp)), inp.index)
 
     def _fanouts(self) -> list[int | None]:
         fan = [None] * self.graph_layers if self.fanouts is None else list(self.fanouts)
