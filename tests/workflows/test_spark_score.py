@@ -23,7 +23,8 @@ from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
 from deepcredit.models.base import save_model
 from deepcredit.models.stack import StackModel, graph_hops, model_views
-from deepcredit.workflows.score import JOB, read_scores, score_batch
+from deepcredit.workflows import spark_score
+from deepcredit.workflows.score import JOB, STATE_STORE, read_scores, score_batch
 from deepcredit.workflows.spark_score import COMMITS, score_batch_spark
 
 PEOPLE = 600
@@ -87,14 +88,21 @@ def test_spark_writes_the_parts_of_the_in_process_job(spark, fitted, tmp_path):
     assert score_batch(art, ds, tmp_path / "spark", _cfg(150))["parts"] == local["parts"]
 
 
-def test_spark_scores_a_graph_member_with_each_chunks_neighbours_as_context(spark, fitted_graph, tmp_path):
+def test_spark_scores_a_graph_member_with_each_chunks_neighbours_as_context(spark, fitted_graph, tmp_path,
+                                                                          monkeypatch):
     """Chunks of 70 among 300 people: most neighbours of a chunk's people are in other chunks, so the
-    scores are right only if Spark's balls, context features and edges are the in-process job's."""
+    scores are right only if Spark's balls, context features and edges are the in-process job's. The
+    graph member runs a layer at a time, as in process: its first layer stored for every chunk, then each
+    chunk over its one-hop ball."""
     ds, art = fitted_graph
+    stored: list[list[int]] = []
+    real = spark_score._stored_layers
+    monkeypatch.setattr(spark_score, "_stored_layers", lambda *a: stored.append(a[3]) or real(*a))
     local = score_batch(art, ds, tmp_path / "local", _cfg(70))
     job = score_batch_spark(art, ds, tmp_path / "spark", _cfg(70), master=spark.sparkContext.master)
     assert job["complete"] and job["chunks"] == local["chunks"] == 5
-    assert not (tmp_path / "spark" / COMMITS).exists()
+    assert stored == [[0, 1, 2, 3, 4]]
+    assert not (tmp_path / "spark" / COMMITS).exists() and not (tmp_path / "spark" / STATE_STORE).exists()
     a, b = (read_scores(tmp_path / d).sort_values(KEY).reset_index(drop=True) for d in ("local", "spark"))
     assert len(b) == local["rows"] and not b.duplicated(KEY).any()
     pd.testing.assert_frame_equal(a, b)

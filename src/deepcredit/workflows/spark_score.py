@@ -11,7 +11,12 @@ Graph members read neighbours within `hops` relations: as in process, a chunk is
 its people plus everyone within `hops` hops as unscored context rows. Spark builds all balls at once (one
 relation hop per step, scope.ring_sql: the statement scope.neighbourhood runs), their rows' features (the
 `features` view) and their edges (graph.edges_sql, build_graph's own join, per chunk), and ships a
-chunk's node rows and edge rows (one schema, an edge flag) to one task.
+chunk's node rows and edge rows (one schema, an edge flag) to one task. Where every graph member runs a
+layer at a time (models.stack.layer_wise_members), as in process the balls reach one hop only: a first
+pass over every chunk stores everyone's output of each layer but the last (`OUT/_states/layer-N`, Parquet,
+written by the tasks through Spark), and each chunk's node rows then carry the stored outputs its members'
+last layers read (ModelInput.node_states). The stored layers are computed again by a rerun that still has
+chunks to score, and removed when the job completes.
 
 Commit protocol (kill -9 safe): a task writes its chunk's part atomically (temp name, then rename) and
 then its commit record `_commits/part-NNNNN.json` (rows, sha256), also atomically. The driver lists a
@@ -54,10 +59,11 @@ from deepcredit.features.spec import FeatureDef
 from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
-from deepcredit.models.stack import graph_hops, model_views
+from deepcredit.models.stack import graph_hops, layer_wise_members, model_views
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.scope import ring_sql
 from deepcredit.workflows.score import (
+    STATE_STORE,
     ChunkFn,
     Job,
     job_identity,
@@ -70,8 +76,9 @@ from deepcredit.workflows.score import (
 
 COMMITS = "_commits"
 RESULT_SCHEMA = "part string, rows long, sha256 string"
-EDGE, ROW, OWN = "node_is_edge", "node_row", "node_own"
-"""Columns of a chunk's rows besides its features: edge row or node row, node position, the chunk's own."""
+EDGE, ROW, OWN, STATE = "node_is_edge", "node_row", "node_own", "node_state_"
+"""Columns of a chunk's rows besides its features: edge row or node row, node position, the chunk's own,
+and (STATE + a member's kind) a stored layer output that member reads."""
 EDGE_COLUMNS = {c: c if c.startswith("edge_") else f"edge_{c}" for c in EDGE_FIELDS}
 """edges_sql's columns, as an edge row carries them."""
 MAX_LEN = 64
@@ -107,12 +114,15 @@ def score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConf
         views = model_views(model)
         writer = ChunkWriter(spark.sparkContext.broadcast(model), defs, str(job.out), dataset, s.reasons,
                              s.explain, "temporal" in views, "structural" in views)
-        rows = _chunk_rows(session, defs, writer, todo, graph_hops(model) if n_chunks > 1 else 0)
+        hops = graph_hops(model) if n_chunks > 1 else 0
+        layered = layer_wise_members(model) if hops > 1 else None
+        rows = _chunk_rows(session, defs, writer, todo, hops, layered, n_chunks, job.out / STATE_STORE)
         for r in rows.mapInPandas(writer, RESULT_SCHEMA).collect():
             job.record("parts", r["part"], {"rows": int(r["rows"]), "sha256": r["sha256"]})
     if on_chunk:
         on_chunk("scores", n_chunks, n_chunks)
     shutil.rmtree(job.out / COMMITS, ignore_errors=True)
+    shutil.rmtree(job.out / STATE_STORE, ignore_errors=True)
     session.close()
     return job.finish()
 
@@ -138,17 +148,49 @@ def collect_commits(job: Job) -> None:
 
 
 def _chunk_rows(session: SparkFeatureSession, defs: list[FeatureDef], writer: ChunkWriter, todo: list[int],
-                hops: int) -> Any:
+                hops: int, layered: dict[str, CreditModel] | None = None, n_chunks: int = 0,
+                store: Path | None = None) -> Any:
     """Every row of the chunks to do, range-partitioned by chunk so a task holds whole chunks: node rows (a
     chunk's ball: its people and, for a graph member, everyone within `hops` relations, at the chunk's
     as-of dates) with their features and, own rows of temporal models, their sequence arrays; and, for a
-    graph member, edge rows (the ball's edges, by the plan's own edges_sql)."""
-    defs, steps = feature_plan(session, defs)
+    graph member, edge rows (the ball's edges, by the plan's own edges_sql). With `layered` graph members
+    (module docstring), every layer but the last is stored first (under `store`, for all `n_chunks`) and
+    the balls reach one hop."""
+    _, steps = feature_plan(session, defs)
     session.materialise(steps)
     edges = graph_steps(session) if writer.graph else []
     session.materialise(edges)
     hops = hops if edges else 0  # no relations declared: every chunk's graph is lone nodes
-    ball = _balls(session, todo, hops)
+    states: dict[str, str] = {}
+    if layered and hops > 1 and store is not None:
+        states = _stored_layers(session, writer, layered, list(range(n_chunks)), store)
+        hops = 1
+    return _ball_rows(session, writer, todo, hops, bool(edges), states)
+
+
+def _stored_layers(session: SparkFeatureSession, writer: ChunkWriter, layered: dict[str, CreditModel],
+                   chunks: list[int], store: Path) -> dict[str, str]:
+    """Every row's output of each layer but the last of each graph member, one layer at a time, each
+    chunk over its one-hop ball reading the layer before; the view each member's last layer reads, by
+    kind."""
+    reads: dict[str, str] = {}
+    for layer in range(1, max(graph_hops(m) for m in layered.values())):
+        deeper = [kind for kind, m in layered.items() if graph_hops(m) > layer]
+        states = StateWriter(writer, layer, deeper)
+        rows = _ball_rows(session, states, chunks, 1, True, {k: v for k, v in reads.items() if k in deeper})
+        path = store / f"layer-{layer}"
+        rows.mapInPandas(states, states.schema).write.mode("overwrite").parquet(str(path))
+        view = f"layer_states_{layer}"
+        session.view(view, session.spark.read.parquet(str(path)))
+        reads.update(dict.fromkeys(deeper, view))
+    return reads
+
+
+def _ball_rows(session: SparkFeatureSession, writer: ChunkWriter, chunks: list[int], hops: int, edges: bool,
+               states: dict[str, str]) -> Any:
+    """_chunk_rows' rows of `chunks` over balls of `hops`, node rows carrying the stored layer outputs in
+    `states` (member kind: view)."""
+    ball = _balls(session, chunks, hops)
     session.sql(f"""
         SELECT b.chunk, s.person_id, s.as_of
         FROM {ball} b JOIN spine s ON s.person_id = b.person_id
@@ -161,16 +203,19 @@ def _chunk_rows(session: SparkFeatureSession, defs: list[FeatureDef], writer: Ch
         seq_cols = "".join(f", q.seq.{f} AS seq_{f}" for f in writer.coding.fields)
         seq_join = ("LEFT JOIN sequence_arrays q ON c.chunk = n.chunk "
                     "AND q.person_id = n.person_id AND q.as_of = n.as_of")  # own rows' only, as score.scatter
+    state_cols = "".join(f", st{i}.`{kind}` AS {STATE}{kind}" for i, kind in enumerate(states))
+    state_join = "".join(f" LEFT JOIN {view} st{i} ON st{i}.person_id = n.person_id AND st{i}.as_of = n.as_of"
+                         for i, view in enumerate(states.values()))
     rows = session.spark.sql(f"""
-        SELECT n.chunk, 0 AS {EDGE}, n.row_id AS {ROW}, c.chunk = n.chunk AS {OWN}, f.*{seq_cols}
+        SELECT n.chunk, 0 AS {EDGE}, n.row_id AS {ROW}, c.chunk = n.chunk AS {OWN}, f.*{seq_cols}{state_cols}
         FROM ball_rows n
         JOIN features f ON f.person_id = n.person_id AND f.as_of = n.as_of
-        JOIN chunks c ON c.person_id = n.person_id {seq_join}""")
+        JOIN chunks c ON c.person_id = n.person_id {seq_join}{state_join}""")
     if writer.graph and edges:
         links = session.sql(edges_sql("SELECT * FROM ball_rows", by="chunk", order=False)).selectExpr(
             "chunk", f"1 AS {EDGE}", *(f"{c} AS {name}" for c, name in EDGE_COLUMNS.items()))
         rows = rows.unionByName(links, allowMissingColumns=True)
-    return rows.repartitionByRange(len(todo), "chunk")
+    return rows.repartitionByRange(len(chunks), "chunk")
 
 
 def _balls(session: SparkFeatureSession, todo: list[int], hops: int) -> str:
@@ -228,8 +273,10 @@ class ChunkWriter:
                 links = links.sort_values([EDGE_COLUMNS["src"], EDGE_COLUMNS["dst"]], kind="stable")
             graph = edge_arrays({c: links[name].to_numpy() if len(links) else np.zeros(0)
                                  for c, name in EDGE_COLUMNS.items()}, len(nodes))
+        states = {c.removeprefix(STATE): np.stack(nodes[c].to_numpy()).astype(np.float32, copy=False)
+                  for c in nodes.columns if c.startswith(STATE)}
         return ModelInput(FeatureFrame(frame, defs, self.meta), sequences, graph,
-                          rows=None if own.all() else positions)
+                          rows=None if own.all() else positions, node_states=states or None)
 
     def write(self, chunk: int, rows: pd.DataFrame) -> pd.DataFrame:
         model: CreditModel = self.model.value
@@ -240,3 +287,25 @@ class ChunkWriter:
         entry = {"rows": len(card), "sha256": file_sha256(path)}
         atomic_write_json(Path(self.out) / COMMITS / f"{name}.json", entry)
         return pd.DataFrame({"part": [name], "rows": np.array([entry["rows"]], np.int64), "sha256": [entry["sha256"]]})
+
+
+class StateWriter(ChunkWriter):
+    """The task side of a stored layer: each whole chunk's own rows' output of layer `layer` of the graph
+    members `kinds` (layer_states), from its one-hop ball."""
+
+    def __init__(self, writer: ChunkWriter, layer: int, kinds: list[str]) -> None:
+        self.__dict__.update(vars(writer))  # the same model, features and metadata: nothing read again
+        self.temporal, self.coding, self.graph = False, None, True  # a layer reads node inputs and edges only
+        self.layer, self.kinds = layer, kinds
+        self.schema = "person_id string, as_of timestamp, " + ", ".join(f"`{k}` array<float>" for k in kinds)
+
+    def write(self, chunk: int, rows: pd.DataFrame) -> pd.DataFrame:
+        model: CreditModel = self.model.value
+        members = dict(getattr(model, "members_", None) or [(getattr(model, "kind", ""), model)])
+        inp = self.model_input(rows)
+        own = inp.tabular.frame.iloc[inp.index]
+        out = pd.DataFrame({"person_id": own["person_id"].astype(str).to_numpy(), "as_of": own["as_of"].to_numpy()})
+        for kind in self.kinds:
+            states = members[kind].layer_states(inp, self.layer, (inp.node_states or {}).get(kind))
+            out[kind] = list(states)
+        return out
