@@ -300,12 +300,12 @@ class StateWriter(ChunkWriter):
         self.schema = "person_id string, as_of timestamp, " + ", ".join(f"`{k}` array<float>" for k in kinds)
 
     def write(self, chunk: int, rows: pd.DataFrame) -> pd.DataFrame:
-        model: CreditModel = self.model.value
-        members = dict(getattr(model, "members_", None) or [(getattr(model, "kind", ""), model)])
+        members = layer_wise_members(self.model.value) or {}
         inp = self.model_input(rows)
         own = inp.tabular.frame.iloc[inp.index]
         out = pd.DataFrame({"person_id": own["person_id"].astype(str).to_numpy(), "as_of": own["as_of"].to_numpy()})
         for kind in self.kinds:
-            states = members[kind].layer_states(inp, self.layer, (inp.node_states or {}).get(kind))
+            states = members[kind].layer_states(  # type: ignore[attr-defined]
+                inp, self.layer, (inp.node_states or {}).get(kind))
             out[kind] = list(states)
         return out
