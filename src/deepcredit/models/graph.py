@@ -360,13 +360,16 @@ def exact_layer(tower: GraphSAGETower, i: int, states: np.ndarray, adj: Adjacenc
     float32. Layer-wise inference (a batch job: every person's layer i, then layer i + 1 reading it) runs
     the tower one layer at a time through this."""
     layer = cast(SAGELayer, tower.layers[i])
-    device = layer.lin_self.weight.device
-    h_all = torch.from_numpy(np.require(states, np.float32, ["C", "W"])).to(device)  # stored: read-only
-    out = []
-    for b in range(0, len(nodes), PREDICT_BATCH):
-        block = sample_blocks(adj, nodes[b: b + PREDICT_BATCH], [None])[0].to(device)
-        out.append(torch.relu(layer(h_all[torch.from_numpy(block.src_nodes).to(device)], block)).cpu().numpy())
+    h_all = torch.from_numpy(np.require(states, np.float32, ["C", "W"])).to(layer.lin_self.weight.device)
+    out = [layer_output(layer, h_all, adj, nodes[b: b + PREDICT_BATCH]).cpu().numpy()
+           for b in range(0, len(nodes), PREDICT_BATCH)]  # h_all: from stored states, read-only
     return np.concatenate(out) if out else np.zeros((0, layer.lin_self.out_features), np.float32)
+
+
+def layer_output(layer: nn.Module, h_all: torch.Tensor, adj: Adjacency, nodes: np.ndarray) -> torch.Tensor:
+    """One layer's output (ReLU applied) for `nodes`, every neighbour's row of `h_all` its message."""
+    block = sample_blocks(adj, nodes, [None])[0].to(h_all.device)
+    return torch.relu(layer(h_all[torch.from_numpy(block.src_nodes).to(h_all.device)], block))
 
 
 class _Net(nn.Module):

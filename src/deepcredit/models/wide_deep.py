@@ -55,7 +55,14 @@ from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models import _torch
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
 from deepcredit.models.gbdt import model_features, numeric_values
-from deepcredit.models.graph import Adjacency, GraphSAGETower, NodeEncoder, exact_layer, sample_blocks
+from deepcredit.models.graph import (
+    Adjacency,
+    GraphSAGETower,
+    NodeEncoder,
+    exact_layer,
+    layer_output,
+    sample_blocks,
+)
 from deepcredit.models.pretrain import EMBEDDING_PREFIX
 from deepcredit.models.sequence import (
     SequenceData,
@@ -404,9 +411,7 @@ class WideDeepModel(CreditModel):
                  rng: np.random.Generator | None) -> torch.Tensor:
         assert data.adjacency is not None and data.nodes is not None and net.graph is not None
         if data.staged is not None:  # the last layer alone, every neighbour (layer_states gave the one before)
-            block = sample_blocks(data.adjacency, data.nodes[pos], [None])[0].to(data.staged.device)
-            last = net.graph.layers[-1]
-            return torch.relu(last(data.staged[torch.from_numpy(block.src_nodes).to(data.staged.device)], block))
+            return layer_output(net.graph.layers[-1], data.staged, data.adjacency, data.nodes[pos])
         assert data.x_all is not None
         device = data.x_all.device
         fanouts = self._fanouts() if rng is not None else [None] * self.graph_layers
