@@ -7,8 +7,9 @@ import pytest
 
 from deepcredit.data.schema import Dimension
 from deepcredit.data.spec import builtin_spec
+from deepcredit.data.spec_profile import Attribute
 from deepcredit.features.spec import FeatureDef, Source
-from deepcredit.features.templates import attribute_feature
+from deepcredit.features.templates import NOT_ACTIONABLE, attribute_feature
 
 
 def _def(name: str, protected: bool | None = None) -> FeatureDef:
@@ -53,3 +54,11 @@ def test_a_reason_writes_a_value_in_its_features_unit():
         ["48 months", "1,250 DM", "0.5 DM", "13.56%"]
     units = {f.name: f.unit for f in features_for(builtin_spec("simulator"))}
     assert units["history_days"] == "days" and units["bad_rate"] == "share" and units["amount_paid_180d"] == "money"
+
+
+def test_an_attribute_declared_not_actionable_gives_no_advice_whatever_its_improve_text():
+    said = dict(name="past_credits", type="categorical", dimension="credit_history",
+                description="how you repaid your earlier credits", improve="Repay every credit on time.")
+    assert attribute_feature(Attribute(**said, actionable=False)).improve == NOT_ACTIONABLE
+    assert attribute_feature(Attribute(**said)).improve == "Repay every credit on time."
+    assert attribute_feature(Attribute(**{**said, "improve": ""})).improve != NOT_ACTIONABLE  # its dimension's advice

@@ -14,11 +14,12 @@ from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import FeatureDef, Kind, Source
+from deepcredit.features.templates import NOT_ACTIONABLE
 from deepcredit.models.base import DIMENSIONS, Explanation
 from deepcredit.models.gbdt import GBDTModel
 from deepcredit.models.scale import ScoreScale
 from deepcredit.scoring.report_card import apportion, reason_table, report_card, subscores
-from deepcredit.scoring.scorer import top_losses
+from deepcredit.scoring.scorer import AS_A_WHOLE, top_losses
 
 SCALE = ScoreScale()
 
@@ -157,6 +158,33 @@ def test_what_a_dimension_holds_beyond_its_features_is_a_reason_of_its_own():
     third = reason_table(model, inp, replace(ex, by_feature=ex.by_feature.assign(d=[0.0, 0.0, 0.5])), SCALE, top=4)
     assert third.loc[third["row"] == 2, "feature"].tolist() == ["identity_as_a_whole",
                                                                 "fulfilment_capacity_as_a_whole", "d"]
+
+
+def test_a_dimension_as_a_whole_takes_the_advice_of_its_costliest_feature_not_yet_named():
+    defs = [FeatureDef(name, Dimension.FULFILMENT_CAPACITY, Source.DERIVED, name, f"text of {name}", f"improve {name}",
+                       actionable=name != "fixed")
+            for name in ("amount", "length", "fixed")]
+    defs.append(FeatureDef("purpose", Dimension.BEHAVIOUR_PREFERENCES, Source.DERIVED, "purpose", "text of purpose",
+                           NOT_ACTIONABLE, actionable=False))
+    frame = pd.DataFrame({"person_id": ["x", "y", "z"], "as_of": pd.Timestamp("2025-01-01"), "label": [0, 1, 0],
+                          "amount": [1.0, 2.0, 3.0], "length": [1.0, 2.0, 3.0], "fixed": [1.0, 1.0, 1.0],
+                          "purpose": [1.0, 2.0, 3.0]})
+    inp = ModelInput(FeatureFrame(frame, defs))
+    contrib = np.array([[0.6, 0.3, 0.9, 0.0],   # length costs most among the actionable not yet named (amount is)
+                        [0.0, 0.0, 0.0, 0.0],   # no feature costs y anything: the dimension's general advice
+                        [0.0, 0.0, 0.0, 0.0]])
+    model = _FakeModel(inp, contrib, used=["amount", "length", "fixed", "purpose"])
+    ex = model.explain(inp)
+    tower = pd.DataFrame(0.0, index=ex.by_dimension.index, columns=DIMENSIONS)
+    tower.loc[[0, 1], "fulfilment_capacity"] = 2.0
+    tower.loc[2, "behaviour_preferences"] = 2.0  # a dimension with nothing actionable in it: no advice
+    reasons = reason_table(model, inp, replace(ex, by_dimension=ex.by_dimension + tower), SCALE, top=3)
+    assert reasons.loc[reasons["row"] == 0, "feature"].tolist() == ["fulfilment_capacity_as_a_whole", "fixed", "amount"]
+    whole = reasons[reasons["feature"].str.endswith("_as_a_whole")].set_index("row")["how_to_improve"]
+    assert whole.loc[0] == "improve length"  # amount is named already; fixed is not actionable
+    assert whole.loc[1] == AS_A_WHOLE["fulfilment_capacity"].improve
+    assert whole.loc[2] == NOT_ACTIONABLE
+    assert "Bring your balance down." not in reasons["how_to_improve"].tolist()
 
 
 def test_report_card_of_a_real_model(tmp_path):

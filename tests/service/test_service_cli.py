@@ -103,8 +103,12 @@ def test_a_data_set_its_user_declared_is_served_with_its_spec_and_without_its_pr
     model = train_model(RunConfig(model="gbdt", member_params={"gbdt": {"n_estimators": 20}}), raw, tmp_path / "m").path
     env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
            "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'svc.db'}"}
-    r = CliRunner().invoke(_app(), ["serve-init", "--data", str(raw.root), "--model", str(model),
-                                    "--state", str(tmp_path / "state"), "--as-of", "2024-01-01"], env=env)
+    def serve_init(as_of: str):
+        return CliRunner().invoke(_app(), ["serve-init", "--data", str(raw.root), "--model", str(model),
+                                           "--state", str(tmp_path / "state"), "--as-of", as_of], env=env)
+
+    assert serve_init("2025-06-01").exit_code == 0  # then again with the clock set back, as its note asks
+    r = serve_init("2024-01-01")
     assert r.exit_code == 0, r.output
     assert "scored 1,000 people" in r.output
     copy = Dataset(tmp_path / "state" / "data")
@@ -112,13 +116,41 @@ def test_a_data_set_its_user_declared_is_served_with_its_spec_and_without_its_pr
     assert copy.spec.protected == () and [a.name for a in copy.spec.profile.attributes] == [
         a.name for a in spec.profile.attributes if not a.protected]
     # no events declared: a reported outcome cannot be held, so it is refused, never silently ignored
-    assert "refuses them: rental_returned_on_time" in " ".join(r.output.split())
+    said = " ".join(r.output.split())
+    assert "refuses them: rental_returned_on_time" in said and "holds no events" in said
+    assert "[events.outcomes]" not in said
     key = CliRunner().invoke(_app(), ["merchant-add", "Acme Rentals"], env=env).stdout.strip().splitlines()[-1]
+    r = CliRunner().invoke(_app(), ["person-token", "1"], env=env)
+    assert r.exit_code == 0 and "holds no score" not in r.output
+    token = r.stdout.strip().splitlines()[-1]
+    r = CliRunner().invoke(_app(), ["person-token", "no-such-person"], env=env)
+    assert r.exit_code == 0 and "holds no score for this id" in " ".join(r.output.split())
+    stranger = r.stdout.strip().splitlines()[-1]
     with TestClient(create_app(Settings.from_env(env))) as client:
         r = client.post("/v1/events", headers={"Authorization": f"Bearer {key}"},
                         json={"transaction_id": "t1", "person_id": "1", "decision_id": 1,
                               "outcome": "rental_returned_late", "days_late": 3, "amount": 25})
         assert r.status_code == 422 and r.json()["type"].endswith("outcome-not-declared"), r.text
+        r = client.post("/v1/events", headers={"Authorization": f"Bearer {key}"},
+                        json={"transaction_id": "t2", "person_id": "1", "outcome": "loan_defaulted"})
+        assert r.status_code == 422 and "'rental_returned_late'" in r.text and "<Outcome." not in r.text, r.text
+        doc = client.get("/openapi.json").json()  # the document says in words that every report is refused
+        assert "declares no outcome" in doc["paths"]["/v1/events"]["post"]["description"]
+        me = {"Authorization": f"Bearer {token}"}
+        report = client.get("/v1/me/report", headers=me).json()
+        assert [h["as_of"][:10] for h in report["history"]] == ["2024-01-01"]  # nothing left from the later run
+        assert report["reasons"] and all(x["how_to_improve"] for x in report["reasons"])
+        page = client.get("/v1/me/report.html", headers=me).text
+        assert "reads no records of commitments" in page and "whenever a new record" not in page
+        assert "Dispute it with its id" not in page
+        plan = client.get("/v1/me/recourse", headers=me).json()
+        if plan["target_band"] is None:  # nothing to keep: no "keep your commitments to stay there"
+            assert plan["notes"] == ["You are in the top band."]
+        else:  # no commitments to add: no plan, and it says why
+            assert plan["steps"] == [] and plan["score_after"] is None
+            assert any("hold no commitments" in n for n in plan["notes"])
+        page = client.get("/v1/me/report.html", headers={"Authorization": f"Bearer {stranger}"}).text
+        assert "No reasons yet" in page and "Nothing is holding your score back" not in page
 
 
 def test_a_database_from_before_schema_versions_is_refused_until_serve_upgrade_adopts_it(tmp_path):

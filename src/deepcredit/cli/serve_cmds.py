@@ -117,14 +117,16 @@ def serve_init(
     console.print(f"scored {summary.people:,} people as of {summary.as_of:%Y-%m-%d %H:%M} with model "
                   f"{summary.model_id[:12]} in {summary.seconds:.1f} s; data copy at {summary.data_dir}")
     if summary.stale_days:
+        empty = ", so its windows of recent behaviour are empty" if summary.histories else ""
         console.print(f"[cyan]note:[/cyan] the data set ends on {summary.snapshot_date:%Y-%m-%d}, "
-                      f"{summary.stale_days:,} days before these scores, so its windows of recent behaviour (the "
-                      "last 30 and 90 days) are empty. For historical data run serve-init again with --as-of "
-                      f"{summary.snapshot_date:%Y-%m-%d}: the service clock then runs from that date.", soft_wrap=True)
+                      f"{summary.stale_days:,} days before these scores{empty}. For historical data run serve-init "
+                      f"again with --as-of {summary.snapshot_date:%Y-%m-%d}: the service clock then runs from that "
+                      "date.", soft_wrap=True)
     if summary.refused_outcomes:
+        how = ("declare them under \\[events.outcomes]" if summary.events else
+               "the data set holds no events, so the service takes no reports of outcomes")
         console.print(f"[yellow]the data set's spec does not say what these reported outcomes are, so the service "
-                      f"refuses them:[/yellow] {', '.join(summary.refused_outcomes)} (declare them under "
-                      "\\[events.outcomes])")
+                      f"refuses them:[/yellow] {', '.join(summary.refused_outcomes)} ({how})")
 
 
 def _parse_anchor(text: str) -> tuple[int, str]:
@@ -231,12 +233,15 @@ def person_token(
 ) -> None:
     """Issue a person a token to read their report and manage consents and disputes (demos, integrations)."""
     from deepcredit.service.context import make_context, sync_clock
-    from deepcredit.service.routes.admin import create_person_token
+    from deepcredit.service.routes.admin import create_person_token, holds_score
 
     ctx = make_context(_settings())
     ctx.db.create_all()
     sync_clock(ctx)
     out = create_person_token(ctx, person_id, days)
+    if not holds_score(ctx, person_id):
+        console.print("[yellow]note:[/yellow] the service holds no score for this id (a typo, or someone the "
+                      "served data set does not hold): the token works, and its page says it holds no score")
     console.print(f"token valid until {out.expires_at:%Y-%m-%d %H:%M} ({ctx.settings.clock.zone or 'UTC'}, "
                   "on the service's clock):")
     typer.echo(out.token)

@@ -74,6 +74,8 @@ def check(spec: Path = typer.Argument(..., help="A spec file (TOML)."),
                   f"event files: {1 + len(s.more_events) if s.events else 'none'}, "
                   f"relations: {'yes' if s.relations else 'no'}; "
                   f"{len(defs)} features)")
+    if silent := [a.name for a in s.profile.attributes if a.improve and not a.actionable and not a.protected]:
+        console.print(f"declared not actionable, so their `improve` text is never shown: {', '.join(silent)}")
     if how := s.format.describe():
         console.print(f"files read as: {escape(how)}")
     if s.events is not None or s.relations is not None:

@@ -142,8 +142,12 @@ def profile_column(a: Attribute) -> str:
 
 
 def improve_text(a: Attribute) -> str:
-    """The attribute's own how-to-improve text, else its dimension's general advice (none if not actionable)."""
-    return a.improve or (IMPROVE_BY_DIMENSION.get(a.dimension, KEEP_CURRENT) if a.actionable else NOT_ACTIONABLE)
+    """The attribute's own how-to-improve text, else its dimension's general advice; no advice at all where it
+    is declared not actionable, whatever its `improve` says (`actionable = false` is there so that no advice
+    pretends the person can change it)."""
+    if not a.actionable:
+        return NOT_ACTIONABLE
+    return a.improve or IMPROVE_BY_DIMENSION.get(a.dimension, KEEP_CURRENT)
 
 
 def attribute_feature(a: Attribute) -> FeatureDef:

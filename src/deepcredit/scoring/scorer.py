@@ -39,7 +39,14 @@ import pandas as pd
 from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.spec import FeatureDef, Kind, Source
-from deepcredit.features.templates import BALANCE_DOWN, KEEP_CURRENT, NETWORK, PAY_ON_TIME, REGULAR
+from deepcredit.features.templates import (
+    IMPROVE_BY_DIMENSION,
+    KEEP_CURRENT,
+    NETWORK,
+    NOT_ACTIONABLE,
+    PAY_ON_TIME,
+    REGULAR,
+)
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, proba_columns
 from deepcredit.models.scale import ScoreScale, split_total
 from deepcredit.models.stack import instance_views
@@ -52,7 +59,7 @@ AS_A_WHOLE = {d.value: FeatureDef(f"{d.value}_as_a_whole", d, Source.DERIVED, ""
     (Dimension.CREDIT_HISTORY, "your record of keeping commitments read as a whole, beyond any one figure",
      PAY_ON_TIME),
     (Dimension.FULFILMENT_CAPACITY, "your means and what you owe read as a whole, beyond any one figure",
-     BALANCE_DOWN),
+     IMPROVE_BY_DIMENSION[Dimension.FULFILMENT_CAPACITY]),
     (Dimension.BEHAVIOUR_PREFERENCES, "your activity and habits read as a whole, beyond any one figure", REGULAR),
     (Dimension.SOCIAL_CONNECTIONS, "your connections read as a whole, beyond any one figure", NETWORK))}
 """The reason of what a dimension's contribution holds beyond its features' (module docstring): words that
@@ -307,11 +314,14 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     cols.sort(key=lambda c: order[c])  # ties break by catalogue order
     contrib = by_feature[cols].to_numpy(dtype=float) if cols else np.zeros((len(inp), 0))
     # a reason must cost at least one whole point, and the person must be able to move it the safer way
-    loss = np.where((np.rint(scale.factor * contrib) >= 1) & ~at_floor(inp.X, cols, defs), contrib, 0.0)
+    movable = ~at_floor(inp.X, cols, defs)
+    cost = np.where((contrib > 0) & movable, contrib, 0.0)  # what each feature costs, a point or not
+    loss = np.where(np.rint(scale.factor * contrib) >= 1, cost, 0.0)
     if dimensions is None:
         dimensions = input_dimensions(model, inp.definitions)
     whole, whole_loss = as_a_whole(explanation, by_feature, defs, scale, top, dimensions)
     contrib, loss = np.hstack([contrib, whole]), np.hstack([loss, whole_loss])
+    advised = {d.dimension.value for d in defs.values() if d.actionable and not d.is_protected()}
     defs = {**defs, **{w.name: w for w in AS_A_WHOLE.values()}}
     cols = [*cols, *(AS_A_WHOLE[d].name for d in DIMENSIONS)]
     pick, valid = top_losses(loss, top)
@@ -334,5 +344,37 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
         "value": values,
         "contribution": contrib[r, c],
         "points_lost": np.rint(scale.factor * contrib[r, c]).astype(np.int64),
-        "reason": [defs[n].description for n in names], "how_to_improve": [defs[n].improve for n in names],
+        "reason": [defs[n].description for n in names],
+        "how_to_improve": whole_advice(names, r, cols[: len(cols) - len(DIMENSIONS)], cost, defs, advised),
     }, columns=list(LONG_COLUMNS))
+
+
+def whole_advice(names: np.ndarray, rows: np.ndarray, cols: list[str], cost: np.ndarray,
+                 defs: dict[str, FeatureDef], advised: set[str]) -> list[str]:
+    """Each reason's how-to-improve text. A dimension read as a whole has no one figure of its own, so it
+    takes the advice of the feature, among the model's actionable ones of that dimension that are not
+    already among the person's reasons, that costs this person most (`cost`: rows x cols, each feature's
+    risk-increasing contribution where the person can move it), in the words the data set's spec declares
+    for it. Where none costs them anything, the dimension's general advice (AS_A_WHOLE); where the data set
+    has no actionable feature of that dimension at all (`advised`: the dimensions that have one), no advice
+    (NOT_ACTIONABLE). So a data set whose spec says nothing of balances never reads "bring your balance
+    down", one that declares every attribute of a dimension not actionable is not told to change it, and
+    no advice is given twice."""
+    out = [defs[n].improve for n in names]
+    listed: dict[int, set[str]] = {}
+    for name, row in zip(names, rows, strict=True):
+        listed.setdefault(int(row), set()).add(name)
+    by_dimension: dict[str, list[int]] = {}
+    for j, c in enumerate(cols):
+        if defs[c].actionable:
+            by_dimension.setdefault(defs[c].dimension.value, []).append(j)
+    for i, (name, row) in enumerate(zip(names, rows, strict=True)):
+        if name not in WHOLE_NAMES:
+            continue
+        dimension = defs[name].dimension.value
+        own = [j for j in by_dimension.get(dimension, []) if cols[j] not in listed[int(row)]]
+        if dimension not in advised:
+            out[i] = NOT_ACTIONABLE
+        elif own and cost[row, j := own[int(np.argmax(cost[row, own]))]] > 0:  # ties: the first in catalogue order
+            out[i] = defs[cols[j]].improve
+    return out

@@ -175,8 +175,17 @@ def _set_statuses(schemas: dict, statuses: frozenset[str]) -> None:
 def _set_outcomes(doc: dict, accepted: set[str]) -> None:
     """The reported outcomes a merchant may send are those the served data set can hold (its spec says what
     they are in its own words); the others are refused with 422 outcome-not-declared, so the document leaves
-    them out. A data set that can hold none keeps the full list: its document says so in words instead."""
+    them out. A data set that can hold none keeps the full list (a body no schema accepts would leave the
+    operation undocumented): its document says so in words instead, in its description and the operation's."""
     schemas = doc.get("components", {}).get("schemas", {})
+    if not accepted:
+        words = ("This service's data set declares no outcome a merchant may report (its spec has no "
+                 "[events.outcomes]), so every report to /v1/events is refused with 422 outcome-not-declared.")
+        doc.setdefault("info", {})["description"] = f"{doc['info'].get('description', '')} {words}".strip()
+        for path, item in doc.get("paths", {}).items():
+            if path.endswith("/events") and "post" in item:
+                item["post"]["description"] = f"{words}\n\n{item['post'].get('description', '')}".strip()
+        return
     for node in _nodes(doc):
         disc = node.get("discriminator") if isinstance(node.get("oneOf"), list) else None
         if not disc or disc.get("propertyName") != "outcome" or not set(disc.get("mapping", {})) <= set(REPORTED_OUTCOMES):

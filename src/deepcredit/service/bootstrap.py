@@ -6,7 +6,9 @@
    config.Clock) and store the scores, so that decisions are lookups from the first request on.
 
 Running it again re-copies the data and re-scores everyone (a new model, new data); the service's own
-events, consents, disputes and audit log stay.
+events, consents, disputes and audit log stay. Run again with an earlier `--as-of` (as its own note asks
+when the data end long before today), it drops the score history dated after the new clock's now: a
+person's history never holds a score from the future.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy import delete, func, select
 
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.schema import PROTECTED_ATTRIBUTES
@@ -25,6 +29,7 @@ from deepcredit.service.events import overlay_source, save_scores_bulk, unreport
 from deepcredit.service.pseudodata import pseudonymise_dataset
 from deepcredit.service.scoring import ModelScorer, load_scorer, needed_definitions
 from deepcredit.service.store import schema
+from deepcredit.service.store.models import ScoreHistory
 from deepcredit.service.store.schema import Upgrade
 
 
@@ -39,6 +44,10 @@ class InitSummary:
     """Reported outcomes the data set's spec does not say how to hold: the service refuses them."""
     snapshot_date: datetime
     """When the data set was extracted: scores far after it see no recent history."""
+    histories: bool = True
+    """Whether the data set holds histories (events or relations) whose recent windows can be empty."""
+    events: bool = True
+    """Whether it holds events at all (a profile-only data set takes no reported outcomes)."""
 
     STALE_DAYS = 90
 
@@ -72,6 +81,11 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
     settings.clock.offset = offset
     scorer = load_scorer(model_path, copy, overlay_source(ctx.db), threads=None)
     now = ctx.now()
+    with ctx.db.write() as s:  # a clock set back: what was scored after its now belongs to no timeline
+        later = ScoreHistory.as_of > now
+        dropped = s.scalar(select(func.count()).select_from(ScoreHistory).where(later)) or 0
+        if dropped:
+            s.execute(delete(ScoreHistory).where(later))
     people = 0
     for scored in scorer.score_everyone(now):
         save_scores_bulk(ctx, scored, cause="initial score")
@@ -82,10 +96,13 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
                      "source_fingerprint": data.fingerprint(), "initialised_at": utcnow().isoformat()})
     with ctx.db.write() as s:
         ctx.audit.append(s, now, "operator", "service_initialised", None, people=people,
-                         model=scorer.model_id, data=data.name)
+                         model=scorer.model_id, data=data.name,
+                         **({"history_dropped": dropped} if dropped else {}))
     ctx.db.dispose()
     return InitSummary(people, copy.root, scorer.model_id, now, time.perf_counter() - t0,
-                       unreported_outcomes(copy.spec), data.snapshot_date.to_pydatetime())
+                       unreported_outcomes(copy.spec), data.snapshot_date.to_pydatetime(),
+                       histories=copy.spec.events is not None or copy.spec.relations is not None,
+                       events=copy.spec.events is not None)
 
 
 def upgrade_database(settings: Settings) -> Upgrade:

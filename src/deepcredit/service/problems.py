@@ -86,10 +86,15 @@ def allowed_methods(app, path: str) -> str:
     return ", ".join(sorted(methods))
 
 
+ENUM_REPR = re.compile(r"<\w+\.\w+: ('[^']*')>")
+"""An enum member as pydantic writes it in a message (<Outcome.LATE: 'late'>): the client knows the value only."""
+
+
 def _msg(error: dict) -> str:
     if error.get("type") == "union_tag_invalid":  # pydantic's message quotes the tag the client sent
         ctx = error.get("ctx") or {}
-        return f"{ctx.get('discriminator', 'the tag')} must be one of {ctx.get('expected_tags', '')}"
+        tags = ENUM_REPR.sub(r"\1", str(ctx.get("expected_tags", "")))  # tags that are enum members: their values
+        return f"{ctx.get('discriminator', 'the tag')} must be one of {tags}"
     return str(error.get("msg", ""))[:200]
 
 

@@ -196,12 +196,15 @@ def suggest(scorer: ModelScorer, person_id: str, score: int, band: str, now: dat
     """
     target = next_band(score, bands)
     if target is None:
-        return Suggestion(score, band, None, None, None, reached=True,
-                          notes=["You are in the top band: keep your commitments to stay there."])
+        keep = ": keep your commitments to stay there." if _kept_kinds(scorer) else "."
+        return Suggestion(score, band, None, None, None, reached=True, notes=[f"You are in the top band{keep}"])
     options = behaviours(scorer, person_id)
     out = Suggestion(score, band, target[0], target[1], None)
-    if not options:
-        out.notes.append("The records we score hold no commitments you could add by your own behaviour.")
+    if not options:  # time passing alone is no plan to offer: nothing to do, and nothing to keep
+        out.notes.append("The records we score hold no commitments you could add by your own behaviour, so no "
+                         "plan of future behaviour can be tested. The reasons above say which of the details we "
+                         "hold lower your score, and what you can do about each.")
+        return out
     fixed = fixed_columns(scorer)
     best: tuple[int, Plan, str] | None = None
     for pairs in (False, True):

@@ -49,7 +49,7 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
     with ctx.db.read() as s:
         score = s.get(Score, subject)
         history = s.execute(select(ScoreHistory).where(ScoreHistory.subject == subject)
-                            .order_by(ScoreHistory.id)).scalars().all()
+                            .order_by(ScoreHistory.as_of, ScoreHistory.id)).scalars().all()
         audit = s.execute(select(AuditEntry).where(AuditEntry.subject == subject,
                                                    AuditEntry.action.in_(ACCESS_ACTIONS))
                           .order_by(AuditEntry.seq.desc()).limit(MAX_ACCESSES)).scalars().all()
@@ -160,8 +160,10 @@ def history_chart(history: list[HistoryPoint], bands: list[tuple[str, int]], wid
 
 
 def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseOut | None = None,
-                zone: str | None = None) -> str:
-    """The person's report page; its times are the service's, in `zone` (the data set's; None: UTC)."""
+                zone: str | None = None, takes_records: bool = True) -> str:
+    """The person's report page; its times are the service's, in `zone` (the data set's; None: UTC).
+    takes_records: whether the served data set holds records of commitments at all (a profile-only one
+    does not: no record can arrive, and a wrong detail is corrected where it is held)."""
     bands = report.bands
     position = None
     if report.score is not None:
@@ -172,7 +174,7 @@ def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseO
     return _env().get_template("report.html").render(
         r=report, radar=radar(report.dimensions), chart=history_chart(report.history, bands), labels=DIMENSION_LABELS,
         position=position, band_edges=_band_labels(bands), history_rows=rows, page=page, pages=pages,
-        recourse=recourse, zone=zone or "UTC")
+        recourse=recourse, zone=zone or "UTC", takes_records=takes_records)
 
 
 def _band_labels(bands: list[tuple[str, int]], hi: int = 950) -> list[dict]:

@@ -21,7 +21,7 @@ from deepcredit.service.schemas import (
     PersonTokenCreate,
     PersonTokenOut,
 )
-from deepcredit.service.store.models import ApiKey, Merchant
+from deepcredit.service.store.models import ApiKey, Merchant, Score
 
 router = APIRouter(prefix="/v1/admin", tags=["operator"], responses=COMMON)
 
@@ -42,6 +42,12 @@ def create_merchant(ctx: ServiceContext, name: str) -> MerchantKeyOut:
         key = issue_merchant_key(s, m, now)
         ctx.audit.append(s, now, "operator", "merchant_created", None, merchant=m.id)
         return MerchantKeyOut(merchant=_out(m), api_key=key)
+
+
+def holds_score(ctx: ServiceContext, person_id: str) -> bool:
+    """Whether the service holds a score for this person id (an operator issuing a token is told if not)."""
+    with ctx.db.read() as s:
+        return s.get(Score, ctx.pseudonym(person_id)) is not None
 
 
 def create_person_token(ctx: ServiceContext, person_id: str, days: int) -> PersonTokenOut:

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from deepcredit.service import alerts, consent, disputes, export, recourse, report
 from deepcredit.service.auth import PersonPrincipal, person
 from deepcredit.service.context import ServiceContext, get_context
+from deepcredit.service.history import spec_of
 from deepcredit.service.problems import Problem, forbidden
 from deepcredit.service.routes import BODY, COMMON, P, PathId
 from deepcredit.service.schemas import (
@@ -70,7 +71,10 @@ def my_report_html(history_page: int = Query(1, ge=1, le=100_000, description="P
     except Exception as exc:  # noqa: BLE001 - the page shows everything else; the what-if says it is unavailable
         log.error("what-if for the report page failed (%s)", type(exc).__name__)
         plan = None
-    return HTMLResponse(report.render_html(viewed, history_page, plan, ctx.settings.clock.zone), headers=HTML_HEADERS)
+    spec = spec_of(ctx.scorer)
+    takes_records = spec is None or spec.events is not None
+    return HTMLResponse(report.render_html(viewed, history_page, plan, ctx.settings.clock.zone, takes_records),
+                        headers=HTML_HEADERS)
 
 
 @router.get("/me/recourse", response_model=RecourseOut, responses={501: P},
