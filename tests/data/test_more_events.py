@@ -16,6 +16,7 @@ from deepcredit.data.ingest import (
     ingest_with_spec,
     lookup_files,
     profile_files,
+    validate_stored,
 )
 from deepcredit.data.spec import SpecError, spec_from_toml
 from deepcredit.data.validate import DataValidationError
@@ -449,3 +450,31 @@ def test_a_measure_declared_differently_in_two_history_files_is_refused_at_its_l
         "[events.columns]", measure.format("events", 1).strip() + "\n\n[events.columns]")
     with pytest.raises(SpecError, match=r"'balance' is declared differently in \[events.measures\]"):
         spec_from_toml(text)
+
+
+def test_rows_distinct_in_their_file_but_alike_once_stored_pass_the_stored_check(tmp_path):
+    """Two accounts of one owner booking the same payment on the same day are two events in the file (their
+    accounts differ) and alike once stored under their owner: `deepcredit validate` accepts what ingest
+    wrote (it once called the second 'one event recorded twice')."""
+    paths = write_files(tmp_path / "shop", False)
+    pd.DataFrame({"account": ["A1", "A3"], "owner": ["c1", "c1"]}).to_csv(tmp_path / "accounts.csv", index=False)
+    pd.DataFrame({"account": ["A1", "A3"], "booked": ["2024-01-10"] * 2, "paid": [10, 10], "days_late": [0, 0]}
+                 ).to_csv(tmp_path / "tx.csv", index=False)
+    sources = {**paths, "events:tx": tmp_path / "tx.csv", "lookup:accounts": tmp_path / "accounts.csv"}
+    ds = ingest_with_spec(_spec(TRANSACTIONS), sources, tmp_path / "ds")
+    tx = ds.read("events").query("kind == 'card_payment'")
+    assert len(tx) == 2 and tx.duplicated().iloc[1]
+    validate_stored(ds)
+
+
+def test_an_owner_the_lookup_table_gives_who_is_no_known_person_is_blamed_on_the_lookup_table(tmp_path):
+    paths = write_files(tmp_path / "shop", False)
+    pd.DataFrame({"account": ["A1", "A2"], "owner": ["c1", "nobody"]}).to_csv(tmp_path / "accounts.csv", index=False)
+    pd.DataFrame({"account": ["A1", "A2"], "booked": ["2024-01-10", "2024-01-11"], "paid": [10, 20],
+                  "days_late": [0, 0]}).to_csv(tmp_path / "tx.csv", index=False)
+    sources = {**paths, "events:tx": tmp_path / "tx.csv", "lookup:accounts": tmp_path / "accounts.csv"}
+    with pytest.raises(DataValidationError, match=r"accounts.csv, row 2 \(line 3\), column 'owner': 'nobody', the "
+                                                  r"owner of 'A2' in the lookup table 'accounts', is not a person_id "
+                                                  r"in the people table \(read by tx.csv, row 2\)"):
+        ingest_with_spec(_spec(TRANSACTIONS), sources, tmp_path / "ds")
+    assert not (tmp_path / "ds").exists()

@@ -88,7 +88,34 @@ def test_parts_add_up_what_each_paid(tmp_path):
     events = _ingest(tmp_path, PARTS.assign(amount_paid=[30, 20, 50, 40, None]), spec).read("events")
     paid = events[events["kind"] == "payment"].sort_values(["person_id", "ts"])
     assert paid["amount"].tolist() == [50.0, 50.0, 40.0]
-    assert paid["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-11", "2024-02-28", "2024-02-01"]
+    # each when its last paying part was settled: b's half-paid instalment, when its paid part was (2024-01-30)
+    assert paid["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-11", "2024-02-28", "2024-01-30"]
+
+
+GRACE = PAYMENTS.replace('paid_kind = "payment"', 'paid_kind = "payment"\ngrace_days = 30')
+LATE = pd.DataFrame({  # a pays 40 days after its due day, past the 30 days of grace; b never pays
+    "customer": ["a", "b"], "issued_on": ["2024-01-01"] * 2, "due_on": ["2024-02-01"] * 2,
+    "paid_on": ["2024-03-12", ""], "amount_due": [50, 50], "amount_paid": [50, None]})
+
+
+def test_money_settled_after_the_grace_is_never_seen_not_even_before_it_was_paid(tmp_path):
+    """The grace period reads a late settlement as none (docs: its money is not counted). Its payment was
+    once dated when the grace ran out, weeks before the money came: a feature between the two saw it."""
+    ds = _ingest(tmp_path, LATE, GRACE)
+    events = ds.read("events")
+    assert (events["kind"] == "payment").sum() == 0
+    frame = build_features(ds).frame
+    at = frame[frame["as_of"] == pd.Timestamp("2024-03-01")].set_index("person_id")  # grace over, not yet paid
+    assert at.loc["a", "amount_paid_180d"] == at.loc["b", "amount_paid_180d"] == 0.0
+
+
+def test_money_paid_on_a_row_never_settled_is_seen_only_from_the_snapshot(tmp_path):
+    """Paid in part and never settled: the file does not say when the money came, so no date before the
+    snapshot may see it (it was dated at the row's due date before)."""
+    rows = ROWS.assign(amount_paid=[50, 30, 25, 20])  # b's missed instalment: 25 paid, no settled date
+    events = _ingest(tmp_path, rows).read("events")
+    paid = events[(events["kind"] == "payment") & (events["person_id"] == "b")]
+    assert paid["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-04-01", "2024-04-01"]  # the snapshot
 
 
 def test_a_negative_payment_is_a_located_error(tmp_path):

@@ -37,4 +37,4 @@ def test_train_score_and_explain_one_person(tmp_path):
     assert "what lowers the score most" in shown  # the riskiest person has reasons
     missing = _run(["explain", "--model", str(tmp_path / "card"), "--data", str(tmp_path / "w"),
                     "--person", "nobody"], code=2)  # bad input: exit 2, as every command
-    assert "nobody" in missing
+    assert "'nobody' is not in the data set's people table" in missing and "--as-of" not in missing

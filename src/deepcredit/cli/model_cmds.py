@@ -205,9 +205,9 @@ def explain(
         model, defs = _load(model_dir)
         ds = resolve_dataset(data)
         whole_graph = "structural" in instance_views(model)  # neighbours must be in the spine to pass messages
+        if person not in set(ds.read("people")["person_id"]):  # before any hint about dates: no date helps
+            raise ValueError(f"person {person!r} is not in the data set's people table")
         if as_of:
-            if person not in set(ds.read("people")["person_id"]):
-                raise ValueError(f"person {person!r} is not in the data set's people table")
             spine = _spine(ds, as_of, None if whole_graph else person)
         else:
             outcomes = ds.read("outcomes")

@@ -54,6 +54,8 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
                                       ev.columns.due_ts,
                                       line_offset)
     out = events.assign(ts=known)
+    if settled is not None and "paid_amount" in out and PAID_KNOWN not in out:  # (merged parts tell their own)
+        out[PAID_KNOWN] = settled  # when its money was known paid: when settled; NaT: not known
     if ev.columns.days_late is None and ev.columns.due_ts is not None:
         days = (known.dt.normalize() - due.dt.normalize()).dt.days.clip(lower=0).astype("float64")
         out["days_late"] = days.where(~open_ & due.notna().to_numpy(bool))
@@ -89,8 +91,14 @@ def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot:
     out = events.assign(status=status)
     if "days_late" in out and ev.columns.days_late is not None:  # what was known when the grace ran out
         out["days_late"] = out["days_late"].mask(over, float(ev.grace_days + 1))
+    if "paid_amount" in out:  # a settlement after the grace is forgotten, its money with it
+        out["paid_amount"] = out["paid_amount"].mask(over)
     return out, settled.mask(over)
 
+
+PAID_KNOWN = "_paid_known"
+"""A column dated_when_known adds for payments_of in a ledger with settled dates: when each row's money paid
+was known (its settled time; NaT where it was not settled, so when it was paid is not known)."""
 
 SEVERITY = ("broken", "late", "open", "kept", "neutral")
 """A commitment paid in parts has the most severe of its parts' status meanings, in this order."""
@@ -130,6 +138,11 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: st
     merged["_row"] = rows.groupby(gid, sort=False).min()
     if ledger:  # not settled while a part is not
         merged["settled_ts"] = merged["settled_ts"].mask(events["settled_ts"].isna().groupby(gid, sort=False).any())
+    if ledger and "paid_amount" in events:  # its money known when the last part that paid was settled
+        paying = (events["paid_amount"].fillna(0) > 0).to_numpy(bool)
+        settled_paying = events["settled_ts"].where(paying)
+        untold = pd.Series(paying & events["settled_ts"].isna().to_numpy(bool)).groupby(gid, sort=False).any()
+        merged[PAID_KNOWN] = settled_paying.groupby(gid, sort=False).max().mask(untold.to_numpy(bool))
     if "status" in events:  # the status of the most severe part, as the file writes it (the first such part's)
         rank = {s: SEVERITY.index(v.meaning) for s, v in ev.statuses.items()}
         severity = events["status"].map(rank).astype("int64")
@@ -139,7 +152,7 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: st
         merged = merged.sort_values("_row")
     merged.index = pd.Index(merged.pop("_row").to_numpy())
     when = merged.pop("settled_ts") if ledger else None
-    columns = [c for c in events.columns if c != "settled_ts" and c in merged]
+    columns = [c for c in [*events.columns, PAID_KNOWN] if c != "settled_ts" and c in merged]
     return (merged if list(merged.columns) == columns else merged[columns]), when
 
 
@@ -149,21 +162,27 @@ def payments_of(events: pd.DataFrame, ev: Events, snapshot: pd.Timestamp | None)
 
     Why a separate event: the row's amount is what was owed and its status how the commitment ended, so the
     money paid goes where the feature templates read money paid (a kind whose amount is paid), and its kind
-    is no commitment (spec_events.EventKind.commitment), so nothing is counted twice. A payment is dated with its
-    row, when the row's outcome became known (dated_when_known: settled, or ended); a payment on a row still
-    open was made at some time before the snapshot, so it is dated then (or at the file's last date). It
-    has the first status meaning kept and no days late. It keeps its row's place in the file, so an error
-    about it names that row."""
+    is no commitment (spec_events.EventKind.commitment), so nothing is counted twice. A payment is dated when
+    its money is known to have been paid: in a ledger with settled dates, when its row was settled (a
+    settlement after a grace period counts no money at all: dated_when_known); in a file without them, with
+    its row. A payment whose time the file does not tell (its row still open, or ended without being settled:
+    paid in part at some time before the snapshot) is dated at the snapshot (or the file's last date), so no
+    feature before it sees money that may have come later. It has the first status meaning kept and no days
+    late. It keeps its row's place in the file, so an error about it names that row."""
     assert ev.paid_kind is not None
     paid = events.pop("paid_amount").to_numpy(dtype=float, na_value=np.nan)
+    known = events.pop(PAID_KNOWN) if PAID_KNOWN in events else None
     has = np.nan_to_num(paid) > 0
     if not has.any():
         return events
     rows = events[has].copy()
-    open_ = rows["status"].isin(ev.statuses_meaning("open")).to_numpy(bool)
-    if open_.any():
+    untold = rows["status"].isin(ev.statuses_meaning("open")).to_numpy(bool)
+    if known is not None:
+        untold |= known[has].isna().to_numpy(bool)
+        rows["ts"] = known[has].where(known[has].notna(), rows["ts"])
+    if untold.any():
         until = pd.Timestamp(snapshot) if snapshot is not None else events["ts"].max()
-        rows.loc[open_, "ts"] = until
+        rows.loc[untold, "ts"] = until
     rows["kind"] = pd.Series(ev.paid_kind, index=rows.index, dtype="string")
     rows["amount"] = paid[has]
     kept = next(s for s, v in ev.statuses.items() if v.meaning == "kept")  # the spec's own order
