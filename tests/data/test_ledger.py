@@ -431,3 +431,15 @@ def test_a_draft_reads_a_cancelled_order_as_neither_kept_nor_broken(tmp_path):
     text = draft_spec(tmp_path / "people.csv", "rentals", events=tmp_path / "r.csv")
     assert '"cancelled" = { meaning = "neutral" }  # guessed from the word: check' in text
     assert '"not_returned" = { meaning = "broken" }' in text
+
+
+def test_a_schedule_dated_by_its_due_dates_keeps_the_instalments_not_yet_due_as_open_at_the_snapshot(tmp_path):
+    """What `spec draft` proposes for a schedule with no other date (ts = due_ts = the due date): an instalment
+    due after the snapshot is open, stored as known at the snapshot (it was refused as a date after it)."""
+    spec = spec_from_toml(SCHEDULE.replace('ts = "issued_on"', 'ts = "due_on"'))
+    sources = _files(tmp_path, INSTALMENTS.drop(columns="issued_on"), "instalments")
+    ds = ingest_with_spec(spec, sources, tmp_path / "ds", snapshot_date="2024-03-31")
+    events = ds.read("events").sort_values(["person_id", "due_ts"])
+    assert events["status"].tolist() == ["on_time", "late", "missed", "open"]
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-02-01", "2024-03-31"]
+    assert events["due_ts"].dt.strftime("%Y-%m-%d").tolist()[-1] == "2024-05-01"

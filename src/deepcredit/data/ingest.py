@@ -432,6 +432,9 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
     settled, paid = mapping.pop("settled_ts"), mapping.pop("paid_amount")
     check.require(path, {(*section, "columns", k): v for k, v in ev.columns.model_dump().items()})
     cols = _declared_columns(EVENTS, mapping, {"kind": frozenset(ev.kinds), "status": frozenset(ev.statuses)})
+    if mapping["ts"] == mapping.get("due_ts"):  # a schedule dated by its due dates: instalments not yet due are
+        cols = tuple(replace(c, may_follow_snapshot=True) if c.name == mapping["ts"] else c  # open, and stored
+                     for c in cols)  # as known by the snapshot (ledger.dated_when_known)
     if settled:
         cols += (Column(settled, ColumnType.TIMESTAMP, nullable=True),)
     if paid:

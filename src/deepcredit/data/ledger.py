@@ -24,7 +24,8 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
     A ledger row (an order, a rental) is dated when it was made, yet its status says how it ended: dated so,
     a feature at a date before the end would see the ending. A settled row is therefore dated by its
     settled time; one not settled that is no longer open by its due date (the outcome was known then); an
-    open one when it was made. With a grace period (spec_events.Events.grace_days) a row not settled within it is
+    open one when it was made (in a schedule dated by its due dates, ts = due_ts, an instalment not yet due
+    was made at some time before the snapshot: dated at the snapshot, never after it). With a grace period (spec_events.Events.grace_days) a row not settled within it is
     broken from the day after it ends, however it ended later. Where the spec declares a due date but no
     days-late column, days late are the whole days from due to known (0 when early), and unknown for open rows.
     """
@@ -53,6 +54,10 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
                                             "date, or an open status while it runs", int(events.index[i]) + 1,
                                       ev.columns.due_ts,
                                       line_offset)
+    if ev.columns.ts == ev.columns.due_ts and snapshot is not None:  # a schedule dated by its due dates: an
+        # instalment not yet due is open, made at some time before the snapshot: known by then at the latest
+        day = pd.Timestamp(snapshot).normalize()
+        known = known.mask(open_ & (known > day).to_numpy(bool, na_value=False), day)
     out = events.assign(ts=known)
     if settled is not None and "paid_amount" in out and PAID_KNOWN not in out:  # (merged parts tell their own)
         out[PAID_KNOWN] = settled  # when its money was known paid: when settled; NaT: not known
