@@ -129,4 +129,21 @@ def test_evaluate_artifact_with_a_stub_model(tmp_path, monkeypatch):
     assert [r["model"] for r in res["evaluation"]["ablation"]] == ["same again", "stub (this model)"]
     card = (tmp_path / "out" / "model_card.md").read_text()
     assert "fitted on, not on held-out data" in card  # same fingerprint as the data it was "fitted" on
+    assert "Metrics on simulated data" in card  # a simulated world: its truth is stored beside it
+    assert "**Protected attributes** (sex, age, marital status) are not model inputs" in card
+    assert "the data set's label 'label' is '1'" in card
     assert path.exists()
+
+
+def test_a_model_card_speaks_of_the_data_sets_own_protected_attributes_and_label():
+    from deepcredit.data.spec import builtin_spec
+
+    card = model_card_markdown(default_model_card(protected=["personal_status_and_sex", "foreign_worker"]))
+    assert "(personal status and sex, foreign worker) are not model inputs" in card
+    assert "sex, age" not in card and "simulated" not in card  # the simulated-data caveat is the caller's to add
+    assert "declares none" in model_card_markdown(default_model_card(protected=[]))
+    german = pipeline.label_words(builtin_spec("german").outcomes, [365])
+    assert german.startswith("1 = bad: the data set's label 'creditability' is 'bad', an outcome within 365 days")
+    told = builtin_spec("german").outcomes.model_copy(update={"source": "events", "bad_when": [],
+                                                              "bad_days_late": 90})
+    assert pipeline.label_words(told, [180]).startswith("1 = one at least 90 days late within 180 days")

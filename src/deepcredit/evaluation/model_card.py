@@ -22,7 +22,7 @@ OUT_OF_SCOPE = (
     "validated for.",
     "Populations unlike the development data (another country, product or channel) without re-validation.",
     "Fully automated adverse decisions without reason codes and a route to human review.",
-    "Using sex, age or marital status as inputs, or proxying them deliberately; they are audited only.",
+    "Using the protected attributes as inputs, or proxying them deliberately; they are audited only.",
     "Ranking people on anything but repayment risk (marketing, pricing by willingness to pay).",
 )
 
@@ -31,8 +31,9 @@ CAVEATS = (
     "finding; flagged gaps need investigation of their cause.",
     "Bad rates are observed only for people who were scored and whose outcome window has closed; approved-only "
     "data hides how declined people would have repaid (reject inference is not applied).",
-    "Metrics on simulated data show what the method recovers from a known truth, not real-world performance.",
 )
+SIMULATED = "Metrics on simulated data show what the method recovers from a known truth, not real-world performance."
+"""A caveat for a card whose data were simulated (the caller adds it: extra_caveats)."""
 
 
 def default_model_card(**facts: Any) -> dict:
@@ -76,8 +77,13 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
     data = card.get("data") or {}
     lines += ["## Data", ""]
     lines += [f"- **{_label(k)}**: {v}" for k, v in data.items()]
-    lines += ["- **Protected attributes** (sex, age, marital status) are not model inputs; they are joined "
-              "after scoring, for the audit only.", ""]
+    protected = card.get("protected")
+    if protected is None or protected:
+        named = f" ({', '.join(a.replace('_', ' ') for a in protected)})" if protected else ""
+        lines += [f"- **Protected attributes**{named} are not model inputs; they are joined after scoring, for "
+                  "the audit only.", ""]
+    else:
+        lines += ["- **Protected attributes**: the data set declares none, so none is audited.", ""]
     if evaluation:
         m, c = evaluation["metrics"], evaluation["cutoff"]
         ci = m.get("auc_ci")

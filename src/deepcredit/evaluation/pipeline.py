@@ -18,9 +18,10 @@ from deepcredit.config import SplitConfig
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_parquet
 from deepcredit.data.schema import PROTECTED_ATTRIBUTES
+from deepcredit.data.spec import Outcomes
 from deepcredit.evaluation.fairness import fairness_audit, sensitive_frame
 from deepcredit.evaluation.metrics import DEFAULT_CUTOFF, evaluate
-from deepcredit.evaluation.model_card import default_model_card
+from deepcredit.evaluation.model_card import SIMULATED, default_model_card
 from deepcredit.evaluation.periods import period_metrics
 from deepcredit.evaluation.report import write_report
 from deepcredit.evaluation.stability import monitor
@@ -144,6 +145,8 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     scores = loaded.score(inp)
     y = scores["label"].to_numpy()
     caveats = [scope] if scope else []
+    if dataset.has("truth"):  # a simulated world: its truth is stored beside it
+        caveats.append(SIMULATED)
     ablation: dict[str, np.ndarray] = {}
     for label, path in (compare or {}).items():
         step(f"scoring {label}")
@@ -163,7 +166,9 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     ev["periods"] = period_metrics(scores["as_of"], y, scores["pd"].to_numpy(), period)  # None: one period
     ev["rows_scope"] = scope
     step("fairness audit")
-    sensitive = sensitive_frame(dataset.read("people"), scores["person_id"], _protected(dataset))
+    people = dataset.read("people")
+    sensitive = sensitive_frame(people, scores["person_id"], _protected(dataset))
+    protected = [a for a in dict.fromkeys(_protected(dataset)) if a in people.columns]  # what the audit can group by
     fair = fairness_audit(y, scores["score"].to_numpy() >= cutoff, sensitive, pd_=scores["pd"].to_numpy(),
                           cutoff=cutoff)
     stability = None
@@ -176,9 +181,7 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
         data["development data (reference)"] = _dataset_line(reference, len(ref_scores))
     outcomes = dataset.read("outcomes")
     windows = sorted(outcomes["window_days"].dropna().unique().tolist()) if "window_days" in outcomes else []
-    data["label"] = ("1 = failed a commitment within "
-                     f"{'/'.join(str(int(w)) for w in windows) or 'the performance window'} days after the "
-                     "scoring date (as_of); features use only what was known before it")
+    data["label"] = label_words(dataset.spec.outcomes, windows)
     m = loaded.manifest
     details = {"kind": loaded.kind, "artifact sha256": m.get("sha256", "n/a"), "created": m.get("created_at", "n/a"),
                "DeepCredit version": m.get("deepcredit_version", "n/a"),
@@ -187,12 +190,25 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
                               f"{loaded.scale.pdo:g} points to double the odds, {loaded.scale.lo}-{loaded.scale.hi}",
                "approval rule audited": f"score >= {cutoff:g}"}
     card = default_model_card(name=f"{loaded.kind} model {m.get('sha256', '')[:12]}".strip(), details=details,
-                              data=data, extra_caveats=caveats)
+                              data=data, extra_caveats=caveats, protected=protected)
     step("writing the report")
     atomic_write_parquet(out / SCORES, scores)
     subtitle = f"{loaded.kind} model {m.get('sha256', '')[:12]} on {dataset.name} ({len(scores):,} rows)" + \
         (f", against {reference.name}" if reference is not None else "")
     return write_report(out, ev, fair, stability, card, title="DeepCredit model report", subtitle=subtitle)
+
+
+def label_words(outcomes: Outcomes, windows: list[float]) -> str:
+    """What the label means, in the data set's own declaration (spec [outcomes])."""
+    within = f"within {'/'.join(str(int(w)) for w in windows)} days" if windows else "within the performance window"
+    if outcomes.source == "events":
+        told = [f"a commitment {' or '.join(outcomes.bad_when)}" if outcomes.bad_when else "",
+                f"one at least {outcomes.bad_days_late} days late" if outcomes.bad_days_late else ""]
+        what = f"{' or '.join(t for t in told if t)} {within} after the scoring date (as_of)"
+    else:
+        what = (f"bad: the data set's label {outcomes.label!r} is {' or '.join(map(repr, outcomes.bad))}, an outcome "
+                f"{within} after the scoring date (as_of)")
+    return f"1 = {what}; features use only what was known before it"
 
 
 def _protected(dataset: Dataset) -> list[str]:
