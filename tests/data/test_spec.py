@@ -159,6 +159,28 @@ def test_a_drafted_spec_loads_and_declares_every_column(tmp_path):
     assert set(spec.protected) == {"personal_status_and_sex", "age_in_years", "foreign_worker"}
 
 
+def test_a_free_text_column_of_a_profile_is_left_out_not_drafted_as_a_category(tmp_path):
+    n = 200
+    pd.DataFrame({"client": [f"c{i:03d}" for i in range(n)], "region": ["north", "south", "east", "west"] * (n // 4),
+                  "notes": [f"asked about {a} {b}" if (20 * j + k) % 3 else "" for j, a in enumerate("abcdefghij")
+                            for k, b in enumerate("klmnopqrstuvwxyzABCD")]}
+                 ).to_csv(tmp_path / "people.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv")
+    spec = spec_from_toml(text, "draft.toml")
+    assert [a.name for a in spec.profile.attributes] == ["region"] and spec.profile.ignore == ["notes"]
+    assert "notes: 133 values in 133 rows" in text
+
+
+def test_relations_named_for_neither_end_take_their_two_id_columns_in_file_order(tmp_path):
+    pd.DataFrame({"borrower_id": ["B1", "B2", "B3"], "region": ["n", "s", "n"]}).to_csv(tmp_path / "p.csv", index=False)
+    pd.DataFrame({"borrower_id": ["B1", "B2"], "guarantor_id": ["B2", "B3"], "since": ["2024-01-01", "2024-02-01"]}
+                 ).to_csv(tmp_path / "g.csv", index=False)
+    text = draft_spec(tmp_path / "p.csv", relations=tmp_path / "g.csv")
+    rel = spec_from_toml(text, "draft.toml").relations
+    assert rel is not None and (rel.columns.source, rel.columns.target) == ("borrower_id", "guarantor_id")
+    assert "check: an id column, taken in file order" in text
+
+
 @pytest.mark.parametrize("column", ["account", "user_no", "applicant"])
 def test_a_unique_column_named_for_a_holder_is_the_id_and_a_balance_is_not(tmp_path, column):
     pd.DataFrame({"account_balance": [10.5, 20.25, 30.0], column: ["c001", "c002", "c003"],

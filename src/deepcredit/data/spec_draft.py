@@ -250,7 +250,13 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
         out += ["# No column looks like a unique id: each row is one person, numbered 1, 2, ... in file order.",
                 'id_column = ""']
     linked, grouped = ([], []) if relations else _link_columns(frame, id_col, (valid_from, label_col, dated_by))
-    out += _attribute_lines(frame, skip=(id_col, valid_from, label_col, dated_by, *linked, *grouped))
+    taken = (id_col, valid_from, label_col, dated_by, *linked, *grouped)
+    if texts := _free_texts(frame, taken):
+        seen = ", ".join(f"{c}: {n:,} values in {m:,} rows" for c, n, m in texts)
+        out += [f"# check: free text or ids, not categories ({seen}): left out. Declare one as an attribute if its",
+                "# values are categories a person has.",
+                f"ignore = [{', '.join(toml_string(c) for c, _, _ in texts)}]"]
+    out += _attribute_lines(frame, skip=(*taken, *(c for c, _, _ in texts)))
     for extra, file in (more_profile or {}).items():
         out += _more_profile_lines(extra, Path(file), id_col, frame)
     keys: dict[str, str] = {}
@@ -429,6 +435,22 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None], section: s
         if PROTECTED_HINTS.search(words):
             out.append("protected = true  # looks like a protected attribute: audited, never a model input")
             out.append("actionable = false")
+    return out
+
+
+def _free_texts(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[tuple[str, int, int]]:
+    """Text columns of a profile whose values hardly repeat (at least half as many distinct values as filled
+    rows, and more than MAX_CATEGORIES): a free text (notes, an address) or an id, not a category. Declared as
+    an attribute, each value would be a category of one person. (column, distinct values, filled rows)."""
+    out = []
+    for col in frame.columns:
+        if col in set(skip) or infer_type(frame[col]) != "categorical" or number_in_text(frame[col]):
+            continue
+        values = frame[col].dropna().astype(str).str.strip()
+        values = values[values != ""]
+        found = values.nunique()
+        if found > MAX_CATEGORIES and found >= 0.5 * len(values):
+            out.append((str(col), int(found), len(values)))
     return out
 
 
@@ -911,6 +933,13 @@ def _relation_lines(path: Path) -> list[str]:
     for role, (pattern, allowed) in RELATION_ROLES.items():
         found[role] = _pick(types, pattern, allowed or tuple(set(types.values())), taken)
         taken.add(found[role] or "")
+    guessed = set()  # named for no end (borrower_id, guarantor_id): the first two id columns, in file order
+    ids = [c for c in frame.columns if c not in taken and re.search(r"(^|_)(id|no|nr|key|code)$", str(c).lower())]
+    for role in ("source", "target"):
+        if found[role] is None and ids:
+            found[role] = ids.pop(0)
+            guessed.add(role)
+            taken.add(found[role] or "")
     weight = found["weight"]
     signed = bool(weight) and bool((pd.to_numeric(frame[weight], errors="coerce") < 0).any())
     out = ["", f"# Relations: {path.name}. Each row one tie between two people, known from its date.", "[relations]",
@@ -925,7 +954,9 @@ def _relation_lines(path: Path) -> list[str]:
     out += ["", "[relations.columns]"]
     for role in ("source", "target", "ts"):
         col = found[role]
-        out.append(f"{role} = {toml_string(col)}" if col else f'{role} = "TODO"  # TODO: the column holding the tie\'s {role}')
+        note = "  # check: an id column, taken in file order (source: who the tie is from)" if role in guessed else ""
+        out.append(f"{role} = {toml_string(col)}{note}" if col else
+                   f'{role} = "TODO"  # TODO: the column holding the tie\'s {role}')
     out.append(f"kind = {toml_string(found['kind'])}" if found["kind"] else 'kind = ""  # no kind column: every tie is "related"')
     out.append(f"weight = {toml_string(weight)}" if weight else 'weight = ""  # no weight column: every tie weighs 1')
     return out
