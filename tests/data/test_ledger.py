@@ -443,3 +443,24 @@ def test_a_schedule_dated_by_its_due_dates_keeps_the_instalments_not_yet_due_as_
     assert events["status"].tolist() == ["on_time", "late", "missed", "open"]
     assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-02-01", "2024-03-31"]
     assert events["due_ts"].dt.strftime("%Y-%m-%d").tolist()[-1] == "2024-05-01"
+
+
+def test_an_instalment_never_paid_is_bad_once_it_is_bad_days_late_days_past_its_due_day(tmp_path):
+    """'90 days past due within the window' from a schedule told from its dates: a missed instalment is 0 days
+    late the day it breaks, yet never paid it grows later every day (it never reached 90 before, so a label
+    by bad_days_late alone called everyone good)."""
+    labels = SCHEDULE[:SCHEDULE.index("[outcomes]")] + """[outcomes]
+source = "events"
+as_of_dates = [2024-02-15]
+window_days = 120
+bad_when = []
+bad_days_late = 90
+"""
+    sources = {k: v for k, v in _files(tmp_path, INSTALMENTS, "instalments").items() if k != "outcomes"}
+    ds = ingest_with_spec(spec_from_toml(labels), sources, tmp_path / "ds", snapshot_date="2024-09-30")
+    got = {(r.person_id, str(r.as_of.date())): r.label for r in ds.read("outcomes").itertuples()}
+    # b's instalment due 2024-02-01, never paid: 90 days late on 2024-05-01, within 02-15 + 120 days (its
+    # next one, due 05-01, only on 07-30, after it); a paid 9 days late at most
+    assert got == {("a", "2024-02-15"): 0, ("b", "2024-02-15"): 1}
+    days_late = ds.read("events").set_index("due_ts").loc[pd.Timestamp("2024-02-01"), "days_late"]
+    assert (days_late == 0).all()  # what is stored is what was known when it broke: the label reads on

@@ -75,19 +75,32 @@ def outcomes_from_events(spec: DatasetSpec, events: pd.DataFrame, snapshot: pd.T
     """Labels told from the history itself (outcomes.source = "events"): at each as-of date, everyone with an
     event before it (the people on the books then) is bad when an event of a `bad_when` meaning, or at least
     `bad_days_late` days late, is known within the window after it, else good. Features at that date read
-    only the events before it, the label only those after: the same table, split by the date."""
+    only the events before it, the label only those after: the same table, split by the date.
+
+    A broken commitment with a due date (never kept: not paid, or paid only after its grace period) grows
+    later every day: it is `bad_days_late` days late on its due day plus that many days, whatever days late
+    were known when it broke (0 on its due day; the grace and a day). So "90 days past due within the window"
+    counts an instalment never paid that reaches 90 days in the window."""
     o, ev = spec.outcomes, spec.stored().events
     assert ev is not None and o.window_days is not None
     bad_status = events["status"].isin(sorted(ev.statuses_meaning(*o.bad_when))).to_numpy(bool)
     if o.bad_days_late is not None and "days_late" in events:
         bad_status |= (events["days_late"].to_numpy(dtype=float, na_value=np.nan) >= o.bad_days_late)
     ts, person = events["ts"], events["person_id"].astype("string")
+    reach = None  # when a broken commitment with a due date is bad_days_late days late
+    if o.bad_days_late is not None and "due_ts" in events:
+        broken = events["status"].isin(sorted(ev.statuses_meaning("broken"))).to_numpy(bool)
+        due = pd.to_datetime(events["due_ts"]).where(broken)
+        reach = np.maximum(ts, due + pd.Timedelta(days=o.bad_days_late))  # known, and that late, by then
     parts = []
     for day in sorted(set(o.as_of_dates) or ({o.as_of} if o.as_of else set())):
         start = pd.Timestamp(day)
         end = start + pd.Timedelta(days=o.window_days)
         booked = pd.Index(person[(ts < start).to_numpy(bool)].unique())
-        bad = set(person[bad_status & (ts >= start).to_numpy(bool) & (ts < end).to_numpy(bool)])
+        hit = bad_status & (ts >= start).to_numpy(bool) & (ts < end).to_numpy(bool)
+        if reach is not None:
+            hit |= ((reach >= start) & (reach < end)).to_numpy(bool, na_value=False)
+        bad = set(person[hit])
         parts.append(pd.DataFrame({"person_id": booked.astype("string"), "as_of": start,
                                    "label": booked.isin(bad).astype("int64"), "window_days": o.window_days}))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["person_id", "as_of", "label"])

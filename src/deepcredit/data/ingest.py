@@ -770,7 +770,7 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
     if spec.outcomes.source == "events":
         step("telling the labels from the events")
         # without a given snapshot, the history's last date is as far as anyone could see
-        history = staged.read(["person_id", "ts", "status", "days_late"])
+        history = staged.read(["person_id", "ts", "status", "days_late", "due_ts"])
         frames["outcomes"] = outcomes_from_events(spec, history, pd.Timestamp(snap))
     return {t: f.reset_index(drop=True) for t, f in frames.items()}, snap  # stored without the rows' places
 
