@@ -86,7 +86,8 @@ def collect(ctx: ServiceContext, subject: str) -> dict[str, Any]:
                                                   "dimensions": score.dimensions, "reasons": score.reasons}]
         out["score_history"] = [{"as_of": h.as_of.isoformat(), "score": h.score, "band": h.band, "cause": h.cause,
                                  "model_id": h.model_id} for h in s.execute(
-            select(ScoreHistory).where(ScoreHistory.subject == subject).order_by(ScoreHistory.id)).scalars()]
+            select(ScoreHistory).where(ScoreHistory.subject == subject).order_by(ScoreHistory.as_of, ScoreHistory.id)
+        ).scalars()]
         out["accesses"] = [{"at": a.at.isoformat(), "who": _who(a.actor, merchants), "action": a.action,
                             "details": json.loads(a.details)} for a in s.execute(
             select(AuditEntry).where(AuditEntry.subject == subject).order_by(AuditEntry.seq)).scalars()]
