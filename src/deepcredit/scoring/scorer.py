@@ -359,22 +359,27 @@ def whole_advice(names: np.ndarray, rows: np.ndarray, cols: list[str], cost: np.
     has no actionable feature of that dimension at all (`advised`: the dimensions that have one), no advice
     (NOT_ACTIONABLE). So a data set whose spec says nothing of balances never reads "bring your balance
     down", one that declares every attribute of a dimension not actionable is not told to change it, and
-    no advice is given twice."""
-    out = [defs[n].improve for n in names]
-    listed: dict[int, set[str]] = {}
-    for name, row in zip(names, rows, strict=True):
-        listed.setdefault(int(row), set()).add(name)
-    by_dimension: dict[str, list[int]] = {}
-    for j, c in enumerate(cols):
-        if defs[c].actionable:
-            by_dimension.setdefault(defs[c].dimension.value, []).append(j)
-    for i, (name, row) in enumerate(zip(names, rows, strict=True)):
-        if name not in WHOLE_NAMES:
+    no advice is given twice. Vectorised per dimension: report cards give millions of reasons."""
+    out = np.array([defs[n].improve for n in names], dtype=object)
+    index = pd.Series(np.arange(len(cols)), index=cols, dtype="int64")
+    at = pd.Series(names).map(index).to_numpy(dtype=float, na_value=np.nan)  # a whole reason: NaN
+    named = np.zeros(cost.shape, dtype=bool)  # rows x cols: the feature is already one of the row's reasons
+    feature = ~np.isnan(at)
+    named[rows[feature], at[feature].astype(np.int64)] = True
+    for dimension, whole in AS_A_WHOLE.items():
+        mine = np.flatnonzero(names == whole.name)
+        if not len(mine):
             continue
-        dimension = defs[name].dimension.value
-        own = [j for j in by_dimension.get(dimension, []) if cols[j] not in listed[int(row)]]
         if dimension not in advised:
-            out[i] = NOT_ACTIONABLE
-        elif own and cost[row, j := own[int(np.argmax(cost[row, own]))]] > 0:  # ties: the first in catalogue order
-            out[i] = defs[cols[j]].improve
-    return out
+            out[mine] = NOT_ACTIONABLE
+            continue
+        own = np.array([j for j, c in enumerate(cols) if defs[c].actionable and defs[c].dimension.value == dimension],
+                       dtype=np.int64)
+        if not len(own):
+            continue
+        r = rows[mine]
+        left = np.where(named[np.ix_(r, own)], 0.0, cost[np.ix_(r, own)])
+        best = left.argmax(axis=1)  # ties: the first in catalogue order
+        costs = left[np.arange(len(r)), best] > 0
+        out[mine[costs]] = np.array([defs[cols[j]].improve for j in own], dtype=object)[best[costs]]
+    return out.tolist()
