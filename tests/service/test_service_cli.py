@@ -136,6 +136,8 @@ def test_a_data_set_its_user_declared_is_served_with_its_spec_and_without_its_pr
         assert r.status_code == 422 and "'rental_returned_late'" in r.text and "<Outcome." not in r.text, r.text
         doc = client.get("/openapi.json").json()  # the document says in words that every report is refused
         assert "declares no outcome" in doc["paths"]["/v1/events"]["post"]["description"]
+        status = doc["components"]["schemas"]["RestatusCorrection"]["properties"]["status"]
+        assert "enum" not in status and "holds no events" in status["description"]  # not the simulator's words
         me = {"Authorization": f"Bearer {token}"}
         report = client.get("/v1/me/report", headers=me).json()
         assert [h["as_of"][:10] for h in report["history"]] == ["2024-01-01"]  # nothing left from the later run

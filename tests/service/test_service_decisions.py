@@ -41,6 +41,10 @@ def test_replay_within_24h_returns_the_same_answer_without_evaluating(service):
     assert again.json() == {**first.json(), "replayed": True}
     assert _count(service, Decision) == 1
     assert _actions(service).count("decision_replayed") == 1
+    with service.ctx.db.read() as s:  # the replay's audit row says why, as the decision's did
+        rows = dict(s.execute(select(AuditEntry.action, AuditEntry.details)
+                              .where(AuditEntry.action.in_(["decision", "decision_replayed"]))).all())
+    assert json.loads(rows["decision_replayed"])["purpose"] == json.loads(rows["decision"])["purpose"] != ""
     # a new transaction id is a new evaluation, on the new score
     fresh = service.decide(acme, pid, "tx-2", include="score").json()
     assert fresh["admitted"] is False and fresh["score"] == 400

@@ -166,10 +166,15 @@ def _set_band_names(schemas: dict, bands: list[str]) -> None:
 
 
 def _set_statuses(schemas: dict, statuses: frozenset[str]) -> None:
-    """A corrected status is one of the served data set's own (its spec's words)."""
+    """A corrected status is one of the served data set's own (its spec's words); a data set without events
+    has none, which the document says in words (an empty enum would be no schema at all)."""
     prop = schemas.get("RestatusCorrection", {}).get("properties", {}).get("status")
-    if prop is not None:
+    if prop is None:
+        return
+    if statuses:
         prop["enum"] = sorted(statuses)
+    else:
+        prop["description"] = "This service's data set holds no events, so no status can be corrected."
 
 
 def _set_outcomes(doc: dict, accepted: set[str]) -> None:

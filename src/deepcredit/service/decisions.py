@@ -97,7 +97,8 @@ def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> D
                 refusal = consents.refused()
             else:
                 ctx.audit.append(s, now, m.actor, "decision_replayed", subject, decision=prior.id,
-                                 policy=prior.policy_id, scope=req.include.value)
+                                 policy=prior.policy_id, purpose=prior.response.get("purpose"),
+                                 scope=req.include.value)  # the person's list of who asked shows why
                 return DecisionResponse(**{**prior.response, "decision_id": prior.id, "replayed": True})
         else:
             policy = s.execute(_POLICY, {"merchant": m.id, "name": req.policy}).first()

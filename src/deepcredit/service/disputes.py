@@ -88,7 +88,8 @@ def resolve(ctx: ServiceContext, dispute_id: int, req: DisputeResolve) -> Disput
     fix = req.correction
     spec = spec_of(ctx.scorer)
     if fix is not None and fix.action == "restatus" and fix.status not in (allowed := correctable_statuses(spec)):
-        raise Problem(422, "invalid-correction", f"status must be one of {sorted(allowed)}")
+        raise Problem(422, "invalid-correction", f"status must be one of {sorted(allowed)}" if allowed else
+                      "this service's data set holds no events, so no status can be corrected")
     with ctx.db.write() as s:
         d = _move(s, dispute_id, DisputeState(req.outcome))
         d.resolved_at, d.resolution_note = now, req.note

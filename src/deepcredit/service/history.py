@@ -81,8 +81,11 @@ def spec_of(scorer: object) -> DatasetSpec | None:
 
 
 def correctable_statuses(spec: DatasetSpec | None) -> frozenset[str]:
-    """The statuses a corrected event may get: the served data set's own (its spec), else the data model's."""
-    return frozenset(spec.events.statuses) if spec is not None and spec.events is not None else EVENT_STATUSES
+    """The statuses a corrected event may get: the served data set's own (its spec), else the data model's;
+    none where its spec declares no events (a profile-only data set holds no event to correct)."""
+    if spec is None:
+        return EVENT_STATUSES
+    return frozenset(spec.events.statuses) if spec.events is not None else frozenset()
 
 
 def status_meaning(status: str, spec: DatasetSpec | None) -> str:
