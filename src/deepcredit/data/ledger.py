@@ -25,8 +25,9 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
     a feature at a date before the end would see the ending. A settled row is therefore dated by its
     settled time; one not settled that is no longer open by its due date (the outcome was known then); an
     open one when it was made (in a schedule dated by its due dates, ts = due_ts, an instalment not yet due
-    was made at some time before the snapshot: dated at the snapshot, never after it). With a grace period (spec_events.Events.grace_days) a row not settled within it is
-    broken from the day after it ends, however it ended later. Where the spec declares a due date but no
+    was made at some time before the snapshot: dated at the snapshot, never after it). With a grace period
+    (spec_events.Events.grace_days) a row not settled within it is broken from the day after it ends,
+    however it ended later. Where the spec declares a due date but no
     days-late column, days late are the whole days from due to known (0 when early), and unknown for open rows.
     """
     ts = events["ts"]
