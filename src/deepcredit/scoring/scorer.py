@@ -361,11 +361,11 @@ def whole_advice(names: np.ndarray, rows: np.ndarray, cols: list[str], cost: np.
     down", one that declares every attribute of a dimension not actionable is not told to change it, and
     no advice is given twice. Vectorised per dimension: report cards give millions of reasons."""
     out = np.array([defs[n].improve for n in names], dtype=object)
-    index = pd.Series(np.arange(len(cols)), index=cols, dtype="int64")
-    at = pd.Series(names).map(index).to_numpy(dtype=float, na_value=np.nan)  # a whole reason: NaN
+    index = {c: j for j, c in enumerate(cols)}
+    at = np.fromiter((index.get(n, -1) for n in names), np.int64, count=len(names))  # a whole reason: -1
     named = np.zeros(cost.shape, dtype=bool)  # rows x cols: the feature is already one of the row's reasons
-    feature = ~np.isnan(at)
-    named[rows[feature], at[feature].astype(np.int64)] = True
+    feature = at >= 0
+    named[rows[feature], at[feature]] = True
     for dimension, whole in AS_A_WHOLE.items():
         mine = np.flatnonzero(names == whole.name)
         if not len(mine):
