@@ -14,6 +14,9 @@ fi
 cmd="${1:-demo}"; shift || true
 case "$cmd" in
   demo) exec "$VENV/bin/deepcredit" demo "$@" ;;
-  test) "$VENV/bin/ruff" check src tests && "$VENV/bin/mypy" && exec "$VENV/bin/python" -m pytest "$@" ;;
+  # two worker processes (pytest-xdist), each module's tests on one of them so its fixtures are built once;
+  # DEEPCREDIT_TEST_WORKERS=0 runs them in this process
+  test) "$VENV/bin/ruff" check src tests && "$VENV/bin/mypy" &&
+        exec "$VENV/bin/python" -m pytest -n "${DEEPCREDIT_TEST_WORKERS:-2}" --dist loadscope "$@" ;;
   *)    exec "$VENV/bin/deepcredit" "$cmd" "$@" ;;
 esac

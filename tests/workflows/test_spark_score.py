@@ -31,6 +31,7 @@ PEOPLE = 600
 PARAMS = {"gbdt": {"n_estimators": 20}, "sequence": {"max_epochs": 1}}
 KEY = ["person_id", "as_of"]
 GRAPH_PEOPLE = 300
+KILL_CHUNK = 50  # twelve chunks: the kill lands after the first commit, with most of the job still to run
 GRAPH_PARAMS = {**PARAMS, "graph": {"max_epochs": 2}}
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -111,9 +112,9 @@ def test_spark_scores_a_graph_member_with_each_chunks_neighbours_as_context(spar
 
 def test_kill_9_of_the_driver_then_rerun_gives_the_uninterrupted_output(spark, fitted, tmp_path):
     ds, art = fitted
-    whole = score_batch(art, ds, tmp_path / "whole", _cfg(10, explain=False))
+    whole = score_batch(art, ds, tmp_path / "whole", _cfg(KILL_CHUNK, explain=False))
     out = tmp_path / "killed"
-    args = ["--model", str(art), "--data", str(ds.root), "--chunk-size", "10", "--no-explain",
+    args = ["--model", str(art), "--data", str(ds.root), "--chunk-size", str(KILL_CHUNK), "--no-explain",
             "--engine", "spark", "--master", "local[1]", "--out", str(out)]
     proc = subprocess.Popen(_cli(*args), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
@@ -128,7 +129,7 @@ def test_kill_9_of_the_driver_then_rerun_gives_the_uninterrupted_output(spark, f
     committed = len(list((out / COMMITS).glob("part-*.json")))
     assert 0 < committed < whole["chunks"]
     assert not json.loads((out / JOB).read_text())["complete"]
-    job = score_batch_spark(art, ds, out, _cfg(10, explain=False), master=spark.sparkContext.master)
+    job = score_batch_spark(art, ds, out, _cfg(KILL_CHUNK, explain=False), master=spark.sparkContext.master)
     assert job["parts"] == whole["parts"]
     scores = read_scores(out)
     assert len(scores) == whole["rows"] and not scores.duplicated(KEY).any()
