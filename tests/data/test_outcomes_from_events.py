@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 import pytest
 
@@ -61,3 +63,40 @@ def test_labels_from_events_need_their_dates_and_a_definition_of_bad(extra, fiel
         _spec(extra)
     with pytest.raises(SpecError, match="bad_days_late applies to labels told from the events"):
         spec_from_toml(SPEC.format(format="").replace("window_days = 180", "window_days = 180\nbad_days_late = 90"))
+
+
+def test_bad_days_late_alone_is_the_whole_definition_of_bad():
+    """A modeller who writes only `bad_days_late = 90` means 90 days past due, not any broken commitment."""
+    assert _spec("bad_days_late = 90").outcomes.bad_when == []
+    assert _spec("bad_days_late = 90\nbad_when = [\"broken\"]").outcomes.bad_when == ["broken"]
+    assert _spec().outcomes.bad_when == ["broken"]
+
+
+def test_people_already_bad_before_the_date_can_be_left_out(tmp_path):
+    """c2 bounced on 02-03: at 03-01 that was 27 days before, so a 30-day exclusion leaves c2 out there,
+    and a 20-day one labels c2 (good: nothing bad after 03-01)."""
+    paths = write_files(tmp_path / "shop", False)
+    events = pd.read_csv(paths["events"], dtype=str)
+    extra = pd.DataFrame({"customer": ["c2"], "booked_at": ["2024-01-20"], "type": ["invoice"], "value": ["10"],
+                          "state": ["settled"]})
+    pd.concat([events, extra]).to_csv(paths["events"], index=False)
+
+    def labels(days: int) -> dict:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = ingest_with_spec(_spec(f"exclude_bad_in_last_days = {days}"),
+                                  {"people": paths["people"], "events": paths["events"]}, tmp_path / f"ds{days}")
+        return {(r.person_id, str(r.as_of.date())): r.label for r in ds.read("outcomes").itertuples()}
+
+    with pytest.warns(UserWarning, match="1 .person, as-of date. pairs left out"):
+        ingest_with_spec(_spec("exclude_bad_in_last_days = 30"),
+                         {"people": paths["people"], "events": paths["events"]}, tmp_path / "warned")
+    thirty = labels(30)
+    assert thirty[("c2", "2024-02-01")] == 1 and ("c2", "2024-03-01") not in thirty
+    assert labels(20)[("c2", "2024-03-01")] == 0
+
+
+def test_the_exclusion_applies_to_labels_told_from_the_events_only():
+    with pytest.raises(SpecError, match="exclude_bad_in_last_days applies to labels told from the events"):
+        spec_from_toml(SPEC.format(format="").replace("window_days = 180",
+                                                      "window_days = 180\nexclude_bad_in_last_days = 30"))

@@ -92,17 +92,23 @@ def outcomes_from_events(spec: DatasetSpec, events: pd.DataFrame, snapshot: pd.T
         broken = events["status"].isin(sorted(ev.statuses_meaning("broken"))).to_numpy(bool)
         due = pd.to_datetime(events["due_ts"]).where(broken)
         reach = np.maximum(ts, due + pd.Timedelta(days=o.bad_days_late))  # known, and that late, by then
-    parts = []
+    parts, left_out = [], 0
     for day in sorted(set(o.as_of_dates) or ({o.as_of} if o.as_of else set())):
         start = pd.Timestamp(day)
         end = start + pd.Timedelta(days=o.window_days)
         booked = pd.Index(person[(ts < start).to_numpy(bool)].unique())
-        hit = bad_status & (ts >= start).to_numpy(bool) & (ts < end).to_numpy(bool)
-        if reach is not None:
-            hit |= ((reach >= start) & (reach < end)).to_numpy(bool, na_value=False)
+        hit = _bad_between(bad_status, ts, reach, start, end)
         bad = set(person[hit])
+        if o.exclude_bad_in_last_days is not None:
+            already = set(person[_bad_between(bad_status, ts, reach, start - pd.Timedelta(days=o.exclude_bad_in_last_days),
+                                              start)])
+            left_out += len(already & set(booked))
+            booked = booked[~booked.isin(already)]
         parts.append(pd.DataFrame({"person_id": booked.astype("string"), "as_of": start,
                                    "label": booked.isin(bad).astype("int64"), "window_days": o.window_days}))
+    if left_out:
+        warnings.warn(f"{left_out:,} (person, as-of date) pairs left out of the labels: already bad within "
+                      f"{o.exclude_bad_in_last_days} days before the date (exclude_bad_in_last_days)", stacklevel=3)
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["person_id", "as_of", "label"])
     out["as_of"] = out["as_of"].astype("datetime64[us]")
     out["window_days"] = out["window_days"].astype("int64")
@@ -112,6 +118,16 @@ def outcomes_from_events(spec: DatasetSpec, events: pd.DataFrame, snapshot: pd.T
     out["label"] = with_open_windows(out, o, pd.Timestamp(snapshot))
     out = out[out["label"].notna()].astype({"label": "int64"})
     return out.sort_values(["as_of", "person_id"], kind="stable").reset_index(drop=True)
+
+
+def _bad_between(bad_status: np.ndarray, ts: pd.Series, reach: pd.Series | None, start: pd.Timestamp,
+                 end: pd.Timestamp) -> np.ndarray:
+    """Which events make their person bad within [start, end): a bad one known then, or a broken commitment
+    that reaches `bad_days_late` days late then."""
+    hit = bad_status & (ts >= start).to_numpy(bool) & (ts < end).to_numpy(bool)
+    if reach is not None:
+        hit |= ((reach >= start) & (reach < end)).to_numpy(bool, na_value=False)
+    return hit
 
 
 def with_open_windows(out: pd.DataFrame, o: Outcomes, snapshot: pd.Timestamp) -> pd.Series:

@@ -24,7 +24,7 @@ import tomllib
 from collections.abc import Iterable
 from importlib.resources import files
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -138,10 +138,23 @@ class Outcomes(FileSection):
     """source = "events": the as-of dates to label (instead of one `as_of`): at each, everyone with an event
     before it."""
     bad_when: list[StatusMeaning] = ["broken"]
-    """source = "events": the status meanings that make a person bad when such an event comes in the window."""
+    """source = "events": the status meanings that make a person bad when such an event comes in the window.
+    Left out beside `bad_days_late`, it is empty: "90 days late" alone is the whole definition, not a late
+    payment of a day as well."""
     bad_days_late: int | None = Field(default=None, gt=0)
     """source = "events": an event at least this many days late makes a person bad too (90: the usual
     default definition), whatever its status."""
+    exclude_bad_in_last_days: int | None = Field(default=None, gt=0)
+    """source = "events": at each as-of date, leave out the people already bad (by the same definition, known
+    before the date) within this many days before it, as a lender leaves out accounts already in default at
+    the observation date; unset, everyone on the books is labelled."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _days_late_alone(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("bad_days_late") is not None and "bad_when" not in data:
+            return {**data, "bad_when": []}
+        return data
 
     @field_validator("bad", "good", "unknown")
     @classmethod
@@ -169,8 +182,11 @@ class Outcomes(FileSection):
             if not self.bad_when and self.bad_days_late is None:
                 raise SpecProblem(("bad_when",), "say what makes a person bad: status meanings, bad_days_late, or both")
             return self
-        if self.as_of_dates or self.bad_days_late is not None or self.bad_when != ["broken"]:
-            field = "as_of_dates" if self.as_of_dates else ("bad_days_late" if self.bad_days_late else "bad_when")
+        events_only = {"as_of_dates": bool(self.as_of_dates), "bad_days_late": self.bad_days_late is not None,
+                       "exclude_bad_in_last_days": self.exclude_bad_in_last_days is not None,
+                       "bad_when": self.bad_when != ["broken"]}
+        if any(events_only.values()):
+            field = next(name for name, given in events_only.items() if given)
             raise SpecProblem((field,), f"{field} applies to labels told from the events (source = \"events\")")
         dated_people = self.source == "people" and "as_of_column" in self.model_fields_set and self.as_of_column
         if self.as_of is None and (self.as_of_column is None or (self.source == "people" and not dated_people)):
