@@ -83,9 +83,13 @@ def test_no_personal_data_in_logs_or_database(service, caplog):
     caplog.set_level(logging.DEBUG)
     pid = _activity(service)
     service.client.get(f"/v1/people/{pid}/report", headers=service.person(pid))
+    service.client.get("/openapi.json")
+    assert service.client.get(f"/v1/no-such-route/{pid}").status_code == 404
     server = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("httpx"))  # not the client's
     assert pid not in server
     assert "GET /v1/people/{person_id}/report 200" in server  # the route template, not the path
+    assert "GET /openapi.json 200" in server  # a route without parameters: its path is its template
+    assert "GET (unmatched) 404" in server  # an unknown path may hold an id: never logged
     with service.ctx.db.engine.connect() as con:
         for table in inspect(con).get_table_names():
             dump = " ".join(str(v) for row in con.execute(text(f"SELECT * FROM {table}")) for v in row)

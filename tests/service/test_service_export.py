@@ -50,6 +50,8 @@ def test_export_holds_every_section(service):
     assert set(z.namelist()) == {"export.json", *(f"{s}.csv" for s in export.SECTIONS)}
     assert json.loads(z.read("export.json"))["score"] == data["score"]
     assert z.read("events.csv").decode().count("\n") == len(data["events"]) + 1
+    nothing = zipfile.ZipFile(io.BytesIO(export.as_zip({s: [] for s in export.SECTIONS})))
+    assert all(nothing.read(f"{s}.csv") == b"" for s in export.SECTIONS)  # no made-up header such as "(none)"
     assert service.client.get("/v1/me/export", headers=acme).status_code == 401  # never a merchant's
     assert service.client.get("/v1/me/export.zip").status_code == 401
 

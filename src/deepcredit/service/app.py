@@ -70,9 +70,19 @@ class RouteLog:
         try:
             await self.app(scope, receive, _send)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "(unmatched)"
-            log.info("%s %s %d %.1fms", scope["method"], template, status[0], 1000 * (time.perf_counter() - start))
+            log.info("%s %s %d %.1fms", scope["method"], _logged_path(scope), status[0],
+                     1000 * (time.perf_counter() - start))
+
+
+def _logged_path(scope) -> str:
+    """An API route's template; the path itself only for a matched route without parameters (the OpenAPI
+    document, the docs page), whose path is its template; else "(unmatched)": an unknown path may hold an id."""
+    route = scope.get("route")
+    if route is not None:
+        return route.path
+    if "endpoint" in scope and not scope.get("path_params"):
+        return scope["path"]
+    return "(unmatched)"
 
 
 class ModelMismatch(RuntimeError):

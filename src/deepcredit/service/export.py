@@ -107,13 +107,17 @@ def _who(actor: str, merchants: dict[int, str]) -> str:
 
 
 def as_zip(data: dict[str, Any]) -> bytes:
-    """One CSV per section (nested values as JSON text) and the whole as export.json, in one zip."""
+    """One CSV per section (nested values as JSON text; an empty file for an empty section) and the whole as
+    export.json, in one zip."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("export.json", json.dumps(data, indent=2, default=str))
         for name in SECTIONS:
             rows = data[name]
-            cols = list(dict.fromkeys(k for r in rows for k in r)) or ["(none)"]
+            if not rows:  # an empty file: no rows, and no made-up header
+                z.writestr(f"{name}.csv", "")
+                continue
+            cols = list(dict.fromkeys(k for r in rows for k in r))
             text = io.StringIO()
             w = csv.DictWriter(text, fieldnames=cols)
             w.writeheader()
