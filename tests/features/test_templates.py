@@ -213,3 +213,12 @@ def test_a_bad_special_value_names_its_field(attribute, special, words):
     with pytest.raises(SpecError, match=words) as err:
         spec_from_toml(text)
     assert "special" in str(err.value.field)
+
+
+def test_an_improve_direction_declared_in_a_spec_reaches_the_feature():
+    """German credit says "Borrow a smaller amount." lowers the amount; no risk direction is declared."""
+    feats = {f.name: f for f in features_for(builtin_spec("german"))}
+    assert feats["credit_amount"].improve_direction == -1 and feats["credit_amount"].risk_direction == 0
+    simulator = {f.name: f for f in features_for(builtin_spec("simulator"))}
+    assert simulator["days_since_last_event"].improve_direction == -1  # "use your account regularly"
+    assert simulator["events_per_month_365d"].improve_direction == 1

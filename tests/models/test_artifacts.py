@@ -37,8 +37,8 @@ def save(card: ScorecardModel, inp: ModelInput, out):
 def test_scorecard_roundtrip(tmp_path, fitted):
     card, inp = fitted
     out = save(card, inp, tmp_path / "card")
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.json", "scorecard.csv", "scorecard.html",
-                                                     "scorecard_card.json", "signature.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.json", "reference.json", "scorecard.csv",
+                                                     "scorecard.html", "scorecard_card.json", "signature.json"]
     loaded = load_model(out)
     np.testing.assert_array_equal(loaded.predict_proba(inp), card.predict_proba(inp))
     pd.testing.assert_frame_equal(Scorer(loaded).report(inp), Scorer(card).report(inp))
@@ -49,7 +49,10 @@ def test_scorecard_roundtrip(tmp_path, fitted):
     assert [f["name"] for f in m["features"]] == ["late", "limit"]
     assert m["sha256"] == load_artifact(out).sha256 == content_sha256(m["files"]) and len(m["sha256"]) == 64
     assert "numpy" in m["library_versions"]
-    assert set(m["files"]) == {"model.json", "scorecard.csv", "scorecard.html", "scorecard_card.json"}
+    assert set(m["files"]) == {"model.json", "reference.json", "scorecard.csv", "scorecard.html", "scorecard_card.json"}
+    # the typical feature values of the rows it was saved with: the saved model and the loaded one keep them
+    assert loaded.reference_ == card.reference_ == {"late": float(inp.X["late"].median()),
+                                                    "limit": float(inp.X["limit"].median())}
     assert "(base points)" in (out / "scorecard.csv").read_text()
     assert "<table" in (out / "scorecard.html").read_text()
     assert not list(tmp_path.glob(".*staging*"))  # nothing half-written left behind

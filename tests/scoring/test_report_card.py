@@ -14,7 +14,7 @@ from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import FeatureDef, Kind, Source
-from deepcredit.features.templates import NOT_ACTIONABLE
+from deepcredit.features.templates import AGAINST_ADVICE, NOT_ACTIONABLE
 from deepcredit.models.base import DIMENSIONS, Explanation
 from deepcredit.models.gbdt import GBDTModel
 from deepcredit.models.scale import ScoreScale
@@ -132,6 +132,27 @@ def test_a_feature_where_higher_is_riskier_is_no_reason_at_zero_or_below():
     model = _FakeModel(inp, contrib, used=["a", "b", "d"])
     reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4)
     assert reasons[["row", "feature"]].values.tolist() == [[2, "d"]]
+
+
+def test_advice_that_would_move_a_value_the_riskier_way_is_not_given():
+    """a's advice raises it (improve_direction +1) and its risk direction is not declared. The model's
+    typical a is 2: x's 1 costs points for being low, so raising it helps and the advice stays; z's 3
+    costs points for being high, so raising it would not. y's a equals the typical value: advice kept."""
+    inp = _tiny_input()
+    inp = ModelInput(FeatureFrame(inp.tabular.frame, [replace(d, improve_direction=1) if d.name == "a" else d
+                                                      for d in inp.definitions]))
+    model = _FakeModel(inp, np.array([[1.0, 0.0, 0.0, 0.0]] * 3), used=["a", "b", "d"])
+    model.reference_ = {"a": 2.0, "b": 5.0}
+    advice = reason_table(model, inp, model.explain(inp), SCALE, top=4)["how_to_improve"].tolist()
+    assert advice == ["improve a", "improve a", AGAINST_ADVICE]
+    model.reference_ = None  # a model saved before references were stored keeps every advice
+    assert reason_table(model, inp, model.explain(inp), SCALE, top=4)["how_to_improve"].tolist() == ["improve a"] * 3
+    declared = ModelInput(FeatureFrame(inp.tabular.frame, [replace(d, risk_direction=-1) if d.name == "a" else d
+                                                           for d in inp.definitions]))
+    model = _FakeModel(declared, np.array([[1.0, 0.0, 0.0, 0.0]] * 3), used=["a", "b", "d"])
+    model.reference_ = {"a": 2.0}  # a declared risk direction decides on its own: nothing is taken away
+    assert reason_table(model, declared, model.explain(declared), SCALE, top=4)["how_to_improve"].tolist() \
+        == ["improve a"] * 3
 
 
 def test_what_a_dimension_holds_beyond_its_features_is_a_reason_of_its_own():

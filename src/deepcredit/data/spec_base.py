@@ -89,6 +89,9 @@ class DescribedColumn(Strict):
     """How to improve it, in the person's words; empty: the dimension's general advice."""
     risk_direction: Literal[-1, 0, 1] = 0
     """+1 where a higher value is riskier (a balance owed), -1 where safer (money in the account), 0 unknown."""
+    improve_direction: Literal[-1, 0, 1] = 0
+    """Where risk_direction is 0: which way following `improve` moves the value (-1: "borrow a smaller
+    amount"; +1: raises it; 0 unknown). A reason the model finds risky the other way is shown without it."""
     unit: str = Field(default="", max_length=40)
     """What a numeric value counts, in words a reason shows after it ("months": "48 months"; "money": 1,250.00;
     "share": 75%)."""

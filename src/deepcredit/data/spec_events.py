@@ -54,6 +54,8 @@ class ShareFeature(Strict):
     description: str
     improve: str = ""
     risk_direction: Literal[-1, 0, 1] = 0
+    improve_direction: Literal[-1, 0, 1] = 0
+    """As an attribute's (spec_base.DescribedColumn.improve_direction)."""
 
     def label_for(self, value: str) -> str:
         """The name the share of `value` (a kind, a status, a category's value) goes by in its feature's name."""

@@ -101,6 +101,11 @@ class FeatureDef:
     codes: str = ""
     """The feature holding what a missing value stands for (an attribute's special values, `<name>_code`):
     a reason shows that meaning ('refused') rather than 'missing'."""
+    improve_direction: int = 0
+    """Which way following `improve` moves the value, where `risk_direction` does not say (it is 0): +1 up
+    ("use your account regularly": more events), -1 down ("bring your balance down"), 0 unknown. A reason
+    whose value the model finds risky the other way (above or below the model's typical value,
+    scoring.scorer.against_advice) is shown without this advice."""
 
     def label(self, value: object) -> object:
         """The value as a person reads it: an ordinal rank becomes its declared level, a number is written

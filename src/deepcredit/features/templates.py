@@ -41,6 +41,9 @@ IMPROVE_BY_DIMENSION = {  # what to say where a spec gives an actionable attribu
     Dimension.FULFILMENT_CAPACITY: "Keep what you owe small against what you earn and can borrow.",
 }
 NOT_ACTIONABLE = "This is not something you can change: the other reasons are where you can improve."
+AGAINST_ADVICE = "The usual advice would not help here: the other reasons are where you can improve."
+"""For a reason whose value the model finds risky in the direction its advice would move it
+(FeatureDef.improve_direction; scoring.scorer.against_advice)."""
 
 
 # --- SQL builders (the subset both DuckDB and Spark SQL accept) ----------------------------------------
@@ -170,7 +173,7 @@ def attribute_feature(a: Attribute) -> FeatureDef:
     return FeatureDef(name, a.dimension, Source.PROFILE, sql, a.text, improve_text(a),
                       risk_direction=a.risk_direction, kind=kind, requires=(a.name,), protected=a.protected,
                       actionable=a.actionable, levels=tuple(a.order or ()) if a.type == "ordinal" else (),
-                      codes=a.code_feature or "", unit=unit)
+                      codes=a.code_feature or "", unit=unit, improve_direction=a.improve_direction)
 
 
 def code_feature(a: Attribute) -> FeatureDef | None:
@@ -210,7 +213,8 @@ def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:
     has_delay = ev.has_days_late
     out = [
         FeatureDef("n_outcomes", CH, E, count("is_outcome = 1"), "the number of commitments on your record",
-                   "Build your record: use credit lightly and repay on time.", fill=0, unit="count"),
+                   "Build your record: use credit lightly and repay on time.", fill=0, unit="count",
+                   improve_direction=1),
     ] if set(ev.kinds) - ev.flow_kinds else []  # an activity log (every kind only moves money) has none
     out.append(FeatureDef("history_days", CH, E, "MAX(age_days)", "the length of your history with us",
                           "Your history grows by itself: keep your accounts open and in good standing.",
@@ -313,7 +317,7 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
         billed_mid = total("GREATEST(amount, 0)", owed, m)
         out.append(FeatureDef(f"amount_billed_{m}d", FC, E, billed_mid,
                               f"the total you were asked to pay in {words.last(m)}", "Keep your spending within your means.",
-                              unit="money"))
+                              unit="money", improve_direction=-1))
     if paid and owed:
         out.append(FeatureDef(f"paid_to_billed_{m}d", FC, E, f"{paid_mid} / NULLIF({billed_mid}, 0)",
                               f"the share of what you were asked to pay that you repaid in {words.last(m)}",
@@ -321,9 +325,9 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
     if owed:
         out += [
             FeatureDef("last_bill_amount", FC, E, latest("amount", owed), "the latest amount you were asked to pay",
-                       BALANCE_DOWN, unit="money"),
+                       BALANCE_DOWN, unit="money", improve_direction=-1),
             FeatureDef(f"bill_slope_{m}d", FC, E, _slope("amount", f"{owed} AND ", m, p),
-                       f"your balance growing {per} by {per}", spend_less),
+                       f"your balance growing {per} by {per}", spend_less, improve_direction=-1),
         ]
     if paid:
         paid_recent = total("amount", paid, r)
@@ -345,9 +349,10 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
         out += [
             FeatureDef(mean_recent, FC, E, _mean_bill(owed, -1, r),
                        f"the average amount you were asked to pay in {words.last(r)}", BALANCE_DOWN,
-                       unit="money"),
+                       unit="money", improve_direction=-1),
             FeatureDef(mean_before, FC, E, _mean_bill(owed, r, m),
-                       f"the average amount you were asked to pay {between(r, m)} ago", BALANCE_DOWN, unit="money"),
+                       f"the average amount you were asked to pay {between(r, m)} ago", BALANCE_DOWN, unit="money",
+                       improve_direction=-1),
         ]
     if paid and owed:
         few, more = r // p, m // p
@@ -431,23 +436,23 @@ def behaviour_features(ev: Events, words: Words) -> list[FeatureDef]:
     r, m, lg = w.recent, w.medium, w.long
     out = [
         FeatureDef(f"events_per_{words.token}_{lg}d", BP, E, f"{count('1 = 1', lg)} / {float(lg // w.period)}",
-                   "how often you use the services", REGULAR, fill=0),
+                   "how often you use the services", REGULAR, fill=0, improve_direction=1),
         FeatureDef(f"active_{words.token}s_{lg}d", BP, E,
                    active_periods(lg, w.period),
                    f"in how many of the last {words.periods_in(lg)} you were active", REGULAR, risk_direction=-1,
                    fill=0, unit="count"),
         FeatureDef("days_since_last_event", BP, E, "MIN(age_days)", "how long ago you last used the services",
-                   REGULAR, unit="days"),
+                   REGULAR, unit="days", improve_direction=-1),
     ]
     if money_out := outflow(ev):
         out.append(FeatureDef(f"amount_spent_{r}d", BP, E, total(money_out, "1 = 1", r),
                               f"how much you spent in {words.last(r)}", WITHIN_MEANS.format(period=words.period),
-                              fill=0, unit="money"))
+                              fill=0, unit="money", improve_direction=-1))
     if ev.columns.counterparty is not None:
         out.append(FeatureDef(f"n_counterparties_{lg}d", BP, E,
                               f"COUNT(DISTINCT CASE WHEN age_days <= {lg} THEN counterparty END)",
                               "how many different merchants or partners you dealt with", REGULAR, fill=0,
-                              unit="count"))
+                              unit="count", improve_direction=1))
     out += [share_feature(k.share, value, BP, f"kind = {sql_text(value)}", "1 = 1", lg, REGULAR)
             for value, k in ev.kinds.items() if k.share is not None]
     out += [share_feature(s.share, value, BP, f"status = {sql_text(value)} AND is_outcome = 1", "is_outcome = 1", m,
@@ -460,7 +465,8 @@ def share_feature(sh: ShareFeature, value: str, dimension: Dimension, cond: str,
     """A declared share (of a kind, a status, a category's value): of the rows `among` in the last `days`
     days, those where `cond` holds, in the declaration's words (`improve`: where it gives none)."""
     return FeatureDef(f"share_{sh.label_for(value)}_{days}d", dimension, E, share(cond, among, days), sh.description,
-                      sh.improve or improve, risk_direction=sh.risk_direction, unit="share")
+                      sh.improve or improve, risk_direction=sh.risk_direction, unit="share",
+                      improve_direction=sh.improve_direction)
 
 
 def measure_advice(ms: Measure) -> str:
@@ -487,9 +493,9 @@ def numeric_measure(ms: Measure, words: Words) -> list[FeatureDef]:
              "min": (f"MIN({recent})", f"{text} at its lowest in {words.last(r)}"),
              "max": (f"MAX({recent})", f"{text} at its highest in {words.last(r)}")}
     out = [FeatureDef(f"{col}_last", ms.dimension, E, latest(col, f"{col} IS NOT NULL"), f"{text} (latest)",
-                      improve, risk_direction=ms.risk_direction, unit=unit)]
+                      improve, risk_direction=ms.risk_direction, unit=unit, improve_direction=ms.improve_direction)]
     out += [FeatureDef(f"{col}_{stat}_{r}d", ms.dimension, E, sql, said, improve, risk_direction=ms.risk_direction,
-                       unit=unit) for stat, (sql, said) in level.items()]
+                       unit=unit, improve_direction=ms.improve_direction) for stat, (sql, said) in level.items()]
     out.append(FeatureDef(f"{col}_trend_{m}d", ms.dimension, E, _slope(col, "", m, w.period),
                           words.trend_of(text), improve, risk_direction=ms.risk_direction))
     return out

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
-from deepcredit.features.spec import FeatureDef
+from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models.artifacts import load_artifact, save_artifact
 
 DIMENSIONS = [d.value for d in Dimension]
@@ -91,6 +91,8 @@ class CreditModel(BaseEstimator, ClassifierMixin, ABC):
     reads_embeddings: ClassVar[bool] = False
     """In a stack whose temporal path is on, this member's tabular view also holds the pretrained event
     embeddings (models.pretrain) as features."""
+    reference_: dict[str, float] | None = None
+    """Typical feature values, set once the model is saved or loaded (save_model, REFERENCE); None before."""
 
     @abstractmethod
     def fit(self, inp: ModelInput, y: np.ndarray | None = None) -> CreditModel: ...
@@ -133,14 +135,30 @@ def _registry() -> dict[str, type[CreditModel]]:
     return kinds
 
 
+REFERENCE = "reference.json"
+"""An artifact's typical feature values (medians over the rows it was saved with), beside the model's own
+files: reasons read them to tell which way a value is risky for the model (scoring.scorer.against_advice)."""
+
+
+def typical_values(inp: ModelInput) -> dict[str, float]:
+    """The median of each numeric feature over `inp`'s rows (features all missing are left out)."""
+    numeric = [d.name for d in inp.definitions if d.kind is not Kind.CATEGORICAL and d.name in inp.X]
+    medians = inp.X[numeric].apply(pd.to_numeric, errors="coerce").median() if numeric else pd.Series(dtype=float)
+    return {name: float(v) for name, v in medians.items() if pd.notna(v)}
+
+
 def save_model(model: CreditModel, out: Path, inp: ModelInput, metrics: dict | None = None,
                config: dict | None = None) -> Path:
-    """A hashed artifact directory: files, parameters, feature list, data fingerprint, metrics, versions."""
+    """A hashed artifact directory: files, parameters, feature list, data fingerprint, metrics, versions, and
+    the typical feature values of `inp` (the rows the model was fitted on), which the model keeps as
+    `reference_` from then on, as a loaded one does."""
     params = json.loads(json.dumps(model.get_params(deep=False), default=str))
+    model.reference_ = typical_values(inp)
+    reference = json.dumps({"median": model.reference_}, indent=1, sort_keys=True).encode("utf-8")
     return save_artifact(out, {"kind": model.kind, "params": params}, kind=model.kind,
                          config=config or {}, features=[f.to_dict() for f in inp.definitions],
                          data_fingerprint=inp.tabular.meta.get("data_fingerprint", ""),
-                         metrics=metrics or {}, extra_files=model.to_files())
+                         metrics=metrics or {}, extra_files={**model.to_files(), REFERENCE: reference})
 
 
 def load_model(path: Path) -> CreditModel:
@@ -150,7 +168,10 @@ def load_model(path: Path) -> CreditModel:
     if cls is None:
         raise ValueError(f"{path}: unknown model kind {art.kind!r}")
     files = {name: art.path(name).read_bytes() for name in art.manifest["files"] if name != "model.json"}
-    return cls.from_files(files, art.payload["params"])
+    model = cls.from_files(files, art.payload["params"])
+    if REFERENCE in files:  # artifacts saved before 2026-12-06 have none: their reasons keep every advice
+        model.reference_ = json.loads(files[REFERENCE])["median"]
+    return model
 
 
 def frame_bytes(frame: pd.DataFrame) -> bytes:

@@ -40,6 +40,7 @@ from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.features.templates import (
+    AGAINST_ADVICE,
     IMPROVE_BY_DIMENSION,
     KEEP_CURRENT,
     NETWORK,
@@ -330,6 +331,9 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     names = np.array(cols, dtype=object)[c]
     X = inp.X
     keys = inp.keys
+    advice = whole_advice(names, r, cols[: len(cols) - len(DIMENSIONS)], cost, defs, advised)
+    for i in np.flatnonzero(against_advice(names, X, r, defs, getattr(model, "reference_", None) or {})):
+        advice[i] = AGAINST_ADVICE
     values = np.full(len(r), None, dtype=object)  # a dimension as a whole has no one value
     for j in np.unique(c[c < len(cols) - len(DIMENSIONS)]):  # one vectorised gather per feature
         m, d = c == j, defs[cols[j]]
@@ -345,8 +349,30 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
         "contribution": contrib[r, c],
         "points_lost": np.rint(scale.factor * contrib[r, c]).astype(np.int64),
         "reason": [defs[n].description for n in names],
-        "how_to_improve": whole_advice(names, r, cols[: len(cols) - len(DIMENSIONS)], cost, defs, advised),
+        "how_to_improve": advice,
     }, columns=list(LONG_COLUMNS))
+
+
+def against_advice(names: np.ndarray, X: pd.DataFrame, rows: np.ndarray, defs: dict[str, FeatureDef],
+                   reference: dict[str, float]) -> np.ndarray:
+    """Per reason, True where following its advice would move the value the way the model finds riskier.
+
+    A feature whose risk direction is not declared can cost points from either side: "how long ago you
+    last used the services: 11 days" may cost points because the model finds very recent activity risky.
+    Its advice ("use your account regularly") moves the value one way (improve_direction); the reason's
+    contribution is relative to the model's typical person, so where the value lies below the model's
+    typical value (`reference`: medians over its training rows) it is risky for being low, above it for
+    being high. Where that is the advice's own direction, the advice would make things worse. Values equal
+    to the typical one, missing ones, and models without a reference keep their advice."""
+    out = np.zeros(len(names), dtype=bool)
+    for name in np.unique(names[np.isin(names, list(reference))]):
+        d = defs[name]
+        if d.risk_direction != 0 or d.improve_direction == 0:
+            continue
+        m = np.flatnonzero(names == name)
+        value = pd.to_numeric(X[name], errors="coerce").to_numpy(dtype=float)[rows[m]]
+        out[m] = np.sign(value - reference[name]) == d.improve_direction  # NaN compares False
+    return out
 
 
 def whole_advice(names: np.ndarray, rows: np.ndarray, cols: list[str], cost: np.ndarray,
