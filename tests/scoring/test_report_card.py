@@ -206,6 +206,14 @@ def test_a_dimension_as_a_whole_takes_the_advice_of_its_costliest_feature_not_ye
     assert whole.loc[1] == AS_A_WHOLE["fulfilment_capacity"].improve
     assert whole.loc[2] == NOT_ACTIONABLE
     assert "Bring your balance down." not in reasons["how_to_improve"].tolist()
+    # length's advice raises it, and x's length lies above the model's typical one: x is not told to
+    # raise it further; nothing else actionable costs x anything, so the dimension's general advice
+    lengthen = [replace(d, improve_direction=1) if d.name == "length" else d for d in defs]
+    model = _FakeModel(ModelInput(FeatureFrame(frame, lengthen)), contrib, used=["amount", "length", "fixed", "purpose"])
+    model.reference_ = {"length": 0.5}
+    reasons = reason_table(model, inp, replace(ex, by_dimension=ex.by_dimension + tower), SCALE, top=3)
+    whole = reasons[reasons["feature"].str.endswith("_as_a_whole")].set_index("row")["how_to_improve"]
+    assert whole.loc[0] == AS_A_WHOLE["fulfilment_capacity"].improve
 
 
 def test_report_card_of_a_real_model(tmp_path):

@@ -317,6 +317,7 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     # a reason must cost at least one whole point, and the person must be able to move it the safer way
     movable = ~at_floor(inp.X, cols, defs)
     cost = np.where((contrib > 0) & movable, contrib, 0.0)  # what each feature costs, a point or not
+    against = against_advice(inp.X, cols, defs, getattr(model, "reference_", None) or {})
     loss = np.where(np.rint(scale.factor * contrib) >= 1, cost, 0.0)
     if dimensions is None:
         dimensions = input_dimensions(model, inp.definitions)
@@ -331,8 +332,11 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     names = np.array(cols, dtype=object)[c]
     X = inp.X
     keys = inp.keys
-    advice = whole_advice(names, r, cols[: len(cols) - len(DIMENSIONS)], cost, defs, advised)
-    for i in np.flatnonzero(against_advice(names, X, r, defs, getattr(model, "reference_", None) or {})):
+    # advice that would move a value the riskier way is neither a reason's own nor a whole dimension's
+    advisable = np.where(against, 0.0, cost) if against.any() else cost
+    advice = whole_advice(names, r, cols[: len(cols) - len(DIMENSIONS)], advisable, defs, advised)
+    named = c < against.shape[1]
+    for i in np.flatnonzero(named)[against[r[named], c[named]]]:
         advice[i] = AGAINST_ADVICE
     values = np.full(len(r), None, dtype=object)  # a dimension as a whole has no one value
     for j in np.unique(c[c < len(cols) - len(DIMENSIONS)]):  # one vectorised gather per feature
@@ -353,25 +357,24 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     }, columns=list(LONG_COLUMNS))
 
 
-def against_advice(names: np.ndarray, X: pd.DataFrame, rows: np.ndarray, defs: dict[str, FeatureDef],
+def against_advice(X: pd.DataFrame, cols: list[str], defs: dict[str, FeatureDef],
                    reference: dict[str, float]) -> np.ndarray:
-    """Per reason, True where following its advice would move the value the way the model finds riskier.
+    """(rows, cols): True where following the feature's advice would move the person's value the way the
+    model finds riskier.
 
     A feature whose risk direction is not declared can cost points from either side: "how long ago you
     last used the services: 11 days" may cost points because the model finds very recent activity risky.
-    Its advice ("use your account regularly") moves the value one way (improve_direction); the reason's
-    contribution is relative to the model's typical person, so where the value lies below the model's
-    typical value (`reference`: medians over its training rows) it is risky for being low, above it for
-    being high. Where that is the advice's own direction, the advice would make things worse. Values equal
-    to the typical one, missing ones, and models without a reference keep their advice."""
-    out = np.zeros(len(names), dtype=bool)
-    for name in np.unique(names[np.isin(names, list(reference))]):
+    Its advice ("use your account regularly") moves the value one way (improve_direction); a contribution
+    is relative to the model's typical person, so a value below the model's typical value (`reference`:
+    medians over its training rows) is risky for being low, one above it for being high. Where that is the
+    advice's own direction, the advice would make things worse. Values equal to the typical one, missing
+    ones, declared risk directions and models without a reference keep their advice."""
+    out = np.zeros((len(X), len(cols)), dtype=bool)
+    for j, name in enumerate(cols):
         d = defs[name]
-        if d.risk_direction != 0 or d.improve_direction == 0:
-            continue
-        m = np.flatnonzero(names == name)
-        value = pd.to_numeric(X[name], errors="coerce").to_numpy(dtype=float)[rows[m]]
-        out[m] = np.sign(value - reference[name]) == d.improve_direction  # NaN compares False
+        if d.risk_direction == 0 and d.improve_direction != 0 and name in reference:
+            value = pd.to_numeric(X[name], errors="coerce").to_numpy(dtype=float)
+            out[:, j] = np.sign(value - reference[name]) == d.improve_direction  # NaN compares False
     return out
 
 
