@@ -510,3 +510,14 @@ def test_a_file_whose_outcomes_are_all_unknown_is_stored_to_be_scored_as_of_a_da
     assert len(ds.read("outcomes")) == 0 and len(ds.read("people")) == 2
     with pytest.raises(DataValidationError, match="nothing to score: .* give --as-of DATE"):
         score_batch(tmp_path / "no-model", ds, tmp_path / "scores", RunConfig(scoring=ScoringConfig()))
+
+
+def test_an_advice_direction_beside_a_declared_risk_direction_is_refused_by_its_field():
+    """improve_direction is for values whose risk direction is unknown: beside one it would be ignored."""
+    text = (ROOT / "docs" / "examples" / "german_credit.toml").read_text()
+    assert spec_from_toml(text)  # German declares improve_direction with no risk direction
+    both = text.replace('improve = "Borrow a smaller amount."\n',
+                        'improve = "Borrow a smaller amount."\nrisk_direction = 1\n', 1)
+    with pytest.raises(SpecError, match=r"field 'profile.attributes\[4\].improve_direction': improve_direction "
+                                        "applies where risk_direction is 0"):
+        spec_from_toml(both)

@@ -76,6 +76,14 @@ class FileSection(Strict):
         return self
 
 
+def both_directions(risk_direction: int, improve_direction: int) -> None:
+    """An advice direction is for a value whose risk direction is unknown: beside a declared one it would be
+    ignored (the declared direction already says which way the advice goes), so it is refused."""
+    if risk_direction and improve_direction:
+        raise SpecProblem(("improve_direction",), "improve_direction applies where risk_direction is 0: a declared "
+                                                  "risk direction already says which way the advice moves the value")
+
+
 class DescribedColumn(Strict):
     """A column of the user's file that becomes features a person reads about (a profile Attribute, a history
     Measure): its name, its header, and the words and risk direction its reasons carry."""
@@ -101,6 +109,7 @@ class DescribedColumn(Strict):
         if self.name in SQL_WORDS:
             raise SpecProblem(("name",), f"{self.name!r} is a word SQL reserves: name it otherwise "
                                          f"({sql_safe(self.name)}, say), and give the file's header as `column`")
+        both_directions(self.risk_direction, self.improve_direction)
         return self
 
     @property

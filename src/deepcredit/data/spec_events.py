@@ -18,6 +18,7 @@ from deepcredit.data.spec_base import (
     OptionalColumn,
     SpecProblem,
     Strict,
+    both_directions,
     identifier,
     not_ignored,
 )
@@ -56,6 +57,11 @@ class ShareFeature(Strict):
     risk_direction: Literal[-1, 0, 1] = 0
     improve_direction: Literal[-1, 0, 1] = 0
     """As an attribute's (spec_base.DescribedColumn.improve_direction)."""
+
+    @model_validator(mode="after")
+    def _check_directions(self) -> ShareFeature:
+        both_directions(self.risk_direction, self.improve_direction)
+        return self
 
     def label_for(self, value: str) -> str:
         """The name the share of `value` (a kind, a status, a category's value) goes by in its feature's name."""
