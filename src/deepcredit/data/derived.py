@@ -99,11 +99,11 @@ def outcomes_from_events(spec: DatasetSpec, events: pd.DataFrame, snapshot: pd.T
         booked = pd.Index(person[(ts < start).to_numpy(bool)].unique())
         hit = _bad_between(bad_status, ts, reach, start, end)
         bad = set(person[hit])
-        if o.exclude_bad_in_last_days is not None:
-            already = set(person[_bad_between(bad_status, ts, reach, start - pd.Timedelta(days=o.exclude_bad_in_last_days),
-                                              start)])
-            left_out += len(already & set(booked))
-            booked = booked[~booked.isin(already)]
+        if o.exclude_bad_in_last_days is not None:  # already bad, and known so, before the date
+            since = start - pd.Timedelta(days=o.exclude_bad_in_last_days)
+            already = booked.isin(person[_bad_between(bad_status, ts, reach, since, start)])
+            left_out += int(already.sum())
+            booked = booked[~already]
         parts.append(pd.DataFrame({"person_id": booked.astype("string"), "as_of": start,
                                    "label": booked.isin(bad).astype("int64"), "window_days": o.window_days}))
     if left_out:

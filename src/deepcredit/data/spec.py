@@ -139,8 +139,8 @@ class Outcomes(FileSection):
     before it."""
     bad_when: list[StatusMeaning] = ["broken"]
     """source = "events": the status meanings that make a person bad when such an event comes in the window.
-    Left out beside `bad_days_late`, it is empty: "90 days late" alone is the whole definition, not a late
-    payment of a day as well."""
+    Left out beside `bad_days_late`, it is empty: "90 days late" alone is the whole definition, not any
+    broken commitment however few days late as well."""
     bad_days_late: int | None = Field(default=None, gt=0)
     """source = "events": an event at least this many days late makes a person bad too (90: the usual
     default definition), whatever its status."""
