@@ -112,15 +112,15 @@ def plan(definitions: Sequence[FeatureDef], people_columns: set[str], event_colu
         if not defs:
             continue
         alias = f"agg_{source.value}"
-        sqls, rows = centred([f.sql for f in defs], stage, dialect.name)  # regr_slope: engine-stable form
+        sqls, rows = centred([f.sql for f in defs], stage, dialect.name, dialect.key)  # regr_slope: engine-stable
         exprs = ",\n       ".join(f"{sql} AS {f.name}" for f, sql in zip(defs, sqls, strict=True))
-        steps.append((alias, f"SELECT person_id, as_of,\n       {exprs}\nFROM {rows} GROUP BY person_id, as_of"))
-        joins.append(f"LEFT JOIN {alias} ON {alias}.person_id = s.person_id AND {alias}.as_of = s.as_of")
+        steps.append((alias, f"SELECT {dialect.keys()},\n       {exprs}\nFROM {rows} GROUP BY {dialect.keys()}"))
+        joins.append(f"LEFT JOIN {alias} ON {dialect.same_key(alias, 's')}")
         for f in defs:
             col = f"{alias}.{f.name}"
             selects.append(f"COALESCE({col}, {f.fill}) AS {f.name}" if f.fill is not None else f"{col} AS {f.name}")
     base = "SELECT s.person_id, s.as_of, s.label,\n       " + ",\n       ".join(selects) + \
-        "\nFROM spine s\n" + "\n".join(joins)
+        "\nFROM spine_d s\n" + "\n".join(joins)
     derived = [f for f in definitions if f.source is Source.DERIVED]
     if derived:
         steps.append(("base_features", base))

@@ -188,31 +188,37 @@ def coding(spec: DatasetSpec) -> Coding:
     return Coding(kind_vocab, status_vocab, tuple(c for m in spec.events.measures for c in measure_channels(m)))
 
 
-def sequence_sql(code: Coding, max_len: int) -> str:
-    """The last `max_len` events of each (person_id, as_of) in `events_before`, coded: rn (1 = the most
-    recent; ties broken by kind, status, amount, days late and the measures, every column a step carries,
-    so rows still tied are the same step), k and s (vocabulary indexes) and the numeric channels
-    (Coding.channels). Common SQL, so DuckDB and Spark cut and order sequences the same way."""
+def sequence_sql(code: Coding, max_len: int, key: Sequence[str] = ("person_id", "as_of")) -> str:
+    """The last `max_len` events of each spine row (`key`: the columns that tell them apart, those of the
+    engine's dialect, sources.Dialect.key) in `events_before`, coded: the key, rn (1 = the most recent; ties
+    broken by kind, status, amount, days late and the measures, every column a step carries, so rows still
+    tied are the same step), k and s (vocabulary indexes) and the numeric channels (Coding.channels).
+    Common SQL, so DuckDB and Spark cut and order sequences the same way.
+
+    Ties are ordered by the kind's and status's vocabulary indexes, which follow their text's order (each
+    vocabulary is sorted), so on integers rather than text. An event whose kind or status lies outside the
+    vocabulary (none passes validation) still takes its place in the numbering but is left out, as before."""
     kinds = ", ".join(f"({sql_text(k)}, {i})" for i, k in enumerate(code.kind_vocab) if i)
     statuses = ", ".join(f"({sql_text(k)}, {i})" for i, k in enumerate(code.status_vocab) if i)
-    order = "".join(f", {c} NULLS LAST" for c in code.columns)  # the engines differ on where NULLs go by default
-    columns = "".join(f", {c}" for c in code.columns)
+    order = "".join(f", r.{c} NULLS LAST" for c in code.columns)  # the engines differ on where NULLs go by default
+    columns = "".join(f", r.{c}" for c in code.columns)
+    keys = ", ".join(f"r.{k}" for k in key)
+    window = f"PARTITION BY {keys} ORDER BY r.age_days, kv.k NULLS LAST, sv.s NULLS LAST, r.amount, r.days_late{order}"
     measures = "".join(f",\n               {m.sql} AS {alias}"
                        for m, alias in zip(code.measures, code.channels[len(NUMERIC):], strict=True))
     return f"""
-        WITH recent AS (
-            SELECT person_id, as_of, kind, status, amount, days_late, age_days{columns},
-                   LEAD(age_days) OVER (PARTITION BY person_id, as_of ORDER BY age_days, kind, status, amount, days_late{order})
-                     - age_days AS gap,
-                   ROW_NUMBER() OVER (PARTITION BY person_id, as_of ORDER BY age_days, kind, status, amount, days_late{order}) AS rn
-            FROM events_before
-        ),
-        kv(kind, k) AS (VALUES {kinds}), sv(status, s) AS (VALUES {statuses})
-        SELECT r.person_id, r.as_of, r.rn, kv.k, sv.s,
+        WITH kv(kind, k) AS (VALUES {kinds}), sv(status, s) AS (VALUES {statuses}),
+        recent AS (
+            SELECT {keys}, kv.k, sv.s, r.amount, r.days_late, r.age_days{columns},
+                   LEAD(r.age_days) OVER ({window}) - r.age_days AS gap,
+                   ROW_NUMBER() OVER ({window}) AS rn
+            FROM events_before r LEFT JOIN kv ON kv.kind = r.kind LEFT JOIN sv ON sv.status = r.status
+        )
+        SELECT {", ".join(f"r.{k}" for k in key)}, r.rn, r.k, r.s,
                SIGN(r.amount) * LN(1 + ABS(r.amount)) AS {NUMERIC[0]}, r.days_late / 30.0 AS {NUMERIC[1]},
                LN(1 + COALESCE(r.gap, 0)) AS {NUMERIC[2]}, LN(1 + r.age_days) AS {NUMERIC[3]}{measures}
-        FROM recent r JOIN kv ON kv.kind = r.kind JOIN sv ON sv.status = r.status
-        WHERE r.rn <= {int(max_len)}"""
+        FROM recent r
+        WHERE r.rn <= {int(max_len)} AND r.k IS NOT NULL AND r.s IS NOT NULL"""
 
 
 def pad(n: int, max_len: int, row: np.ndarray, rn: np.ndarray, k: np.ndarray, s: np.ndarray,
@@ -265,10 +271,12 @@ def build_sequences(session: FeatureSession, max_len: int = 64) -> Sequences | N
     steps = [s for s in stages(session.dialect, session.people_columns, session.event_columns, session.spec)
              if s[0] in names]
     code = coding(spec)
-    rows = over_steps(session, steps, f"""
+    key = session.dialect.key
+    coded = sequence_sql(code, max_len, key)
+    fields = f"q.rn, q.k, q.s, {', '.join(f'q.{c}' for c in code.channels)}"
+    rows = over_steps(session, steps, f"SELECT q.row_id, {fields} FROM ({coded}) q" if "row_id" in key else f"""
         WITH idx AS ({SPINE_ROWS})
-        SELECT i.row_id, q.rn, q.k, q.s, {", ".join(f"q.{c}" for c in code.channels)}
-        FROM ({sequence_sql(code, max_len)}) q JOIN idx i ON i.person_id = q.person_id AND i.as_of = q.as_of
-    """)
+        SELECT i.row_id, {fields}
+        FROM ({coded}) q JOIN idx i ON i.person_id = q.person_id AND i.as_of = q.as_of""")
     n = int(session.numpy("SELECT COUNT(*) AS n FROM spine")["n"][0])
     return pad(n, max_len, rows["row_id"], rows["rn"], rows["k"], rows["s"], [rows[c] for c in code.channels], code)

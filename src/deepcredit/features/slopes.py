@@ -26,22 +26,23 @@ from collections.abc import Sequence
 import sqlglot
 from sqlglot import exp
 
-KEY_JOIN = "s.person_id = m.person_id AND s.as_of = m.as_of"
 
-
-def centred(expressions: Sequence[str], stage: str, dialect: str) -> tuple[list[str], str]:
+def centred(expressions: Sequence[str], stage: str, dialect: str, key: Sequence[str] = ("person_id", "as_of")
+            ) -> tuple[list[str], str]:
     """`expressions` (aggregates over `stage`) with each `regr_slope(y, x)` computed from centred sums, and
     the FROM clause they need: `stage` itself, or `stage` joined to its per-group first pass under the
-    same name (so the expressions' column references are unchanged).
+    same name (so the expressions' column references are unchanged). `key`: the columns of a group (the
+    dialect's, sources.Dialect.key).
 
     Memoised: parsing is most of a one-person re-score's plan time (~60 ms of sqlglot per plan), and the
     service plans the same definitions for every request."""
-    out, rows = _centred(tuple(expressions), stage, dialect)
+    out, rows = _centred(tuple(expressions), stage, dialect, tuple(key))
     return list(out), rows
 
 
 @functools.lru_cache(maxsize=256)
-def _centred(expressions: tuple[str, ...], stage: str, dialect: str) -> tuple[tuple[str, ...], str]:
+def _centred(expressions: tuple[str, ...], stage: str, dialect: str, key: tuple[str, ...]
+             ) -> tuple[tuple[str, ...], str]:
     means: list[tuple[str, str]] = []  # (column, aggregate) of each slope's first pass
 
     def swap(node: exp.Expr) -> exp.Expr:
@@ -64,5 +65,6 @@ def _centred(expressions: tuple[str, ...], stage: str, dialect: str) -> tuple[tu
         return tuple(out), stage
     pick = ", ".join(f"m.{name}" for name, _ in means)
     aggs = ", ".join(f"{sql} AS {name}" for name, sql in means)
-    return tuple(out), (f"(SELECT s.*, {pick} FROM {stage} s JOIN (SELECT person_id, as_of, {aggs} FROM {stage} "
-                 f"GROUP BY person_id, as_of) m ON {KEY_JOIN}) {stage}")
+    keys, same = ", ".join(key), " AND ".join(f"s.{k} = m.{k}" for k in key)
+    return tuple(out), (f"(SELECT s.*, {pick} FROM {stage} s JOIN (SELECT {keys}, {aggs} FROM {stage} "
+                        f"GROUP BY {keys}) m ON {same}) {stage}")
