@@ -442,7 +442,8 @@ class _ChunkScorer:
         positions = np.flatnonzero(frame["person_id"].isin(people).to_numpy())
         # the graph: every message into the inner people (all the members' layers read), over the ball
         inner_rows = frame.loc[frame["person_id"].isin(inner), ["person_id", "as_of", "label"]]
-        with closing(open_session(ScopedData(self.dataset, inner, own_events=True), inner_rows)) as session:
+        with closing(open_session(ScopedData(self.dataset, inner, own_events=True), inner_rows, inline=True)
+                     ) as session:
             session.con.register("_ball_rows", pa.table({"person_id": pa.array(frame["person_id"], pa.string()),
                                                          "as_of": pa.array(frame["as_of"].to_numpy()),
                                                          "row_id": pa.array(np.arange(len(frame)))}))
@@ -452,8 +453,8 @@ class _ChunkScorer:
             states.update(self._states(layer, [k for k, v in (layers or {}).items() if v == layer], frame))
         sequences = None
         if final and "temporal" in self.views:
-            with closing(open_session(ScopedData(self.dataset, people, own_events=True, relations=False), own)
-                         ) as own_session:
+            with closing(open_session(ScopedData(self.dataset, people, own_events=True, relations=False), own,
+                                      inline=True)) as own_session:
                 mine = build_sequences(own_session)
             sequences = scatter(mine, positions, len(frame)) if mine is not None else None  # no events declared
         return ModelInput(tabular, sequences, graph, rows=positions, node_states=states or None)
