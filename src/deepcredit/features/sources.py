@@ -7,7 +7,8 @@ strictly before as_of). Feature definitions cannot see anything else. What a sta
 (kept, late, broken, open; owed, paid) comes from the data set's spec, never from its words.
 
 The SQL is the common subset of DuckDB and Spark SQL; the only construct the dialects spell differently
-(timestamp → fractional days since the epoch) goes through `Dialect.days`. The engine materialises each
+(timestamp → fractional days since the epoch) goes through `Dialect.days`, and the key that tells spine
+rows apart is the dialect's (`Dialect.key`). The engine materialises each
 stage in order (a DuckDB temp table here, a cached Spark temp view at scale).
 """
 
