@@ -25,7 +25,7 @@ from deepcredit.data.dataset import Dataset, new_connection
 from deepcredit.data.io import atomic_write_json, atomic_write_parquet, library_versions
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.features.slopes import centred
-from deepcredit.features.sources import DUCKDB, Dialect, legacy_spec, stages
+from deepcredit.features.sources import DUCKDB, FRAME_ORDER, Dialect, legacy_spec, stages
 from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.features.templates import features_for
 
@@ -36,7 +36,7 @@ def rows_sql(table: str = "spine", by: str | None = None) -> str:
     """Each row's position in the feature frame's order (as_of, person_id), within its `by` group when
     given (a batch job's chunk): what sequences and graphs are aligned by."""
     keep, over = (f"{by}, ", f"PARTITION BY {by} ") if by else ("", "")
-    return (f"SELECT {keep}person_id, as_of, ROW_NUMBER() OVER ({over}ORDER BY as_of, person_id) - 1 AS row_id "
+    return (f"SELECT {keep}person_id, as_of, ROW_NUMBER() OVER ({over}ORDER BY {FRAME_ORDER}) - 1 AS row_id "
             f"FROM {table}")
 
 
@@ -127,7 +127,7 @@ def plan(definitions: Sequence[FeatureDef], people_columns: set[str], event_colu
         cols = ", ".join(f"({f.sql}) AS {f.name}" for f in derived)
         base = f"SELECT *, {cols} FROM base_features"
     order = ", ".join(["person_id", "as_of", "label", *(f.name for f in definitions)])
-    steps.append(("features", f"SELECT {order} FROM ({base}) t ORDER BY as_of, person_id"))
+    steps.append(("features", f"SELECT {order} FROM ({base}) t ORDER BY {FRAME_ORDER}"))
     return steps
 
 
@@ -285,7 +285,7 @@ def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = 
         # ordered here, not by the table: with preserve_insertion_order off (the memory it saves), DuckDB
         # keeps no stored order past one row group (122,880 rows), and sequences and graphs are aligned by
         # position with the spine's (as_of, person_id) order
-        frame = typed(session.frame("SELECT * FROM features ORDER BY as_of, person_id"), defs)
+        frame = typed(session.frame(f"SELECT * FROM features ORDER BY {FRAME_ORDER}"), defs)
     meta = {"dataset": dataset.name, "data_fingerprint": dataset.fingerprint(), "rows": len(frame),
             "engine": session.engine, "stage_seconds": timings, "versions": library_versions()}
     return FeatureFrame(frame, list(defs), meta)

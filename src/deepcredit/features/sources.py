@@ -20,6 +20,10 @@ from deepcredit.data.spec import DatasetSpec, builtin_spec
 from deepcredit.data.spec_events import Events
 from deepcredit.features.templates import isin, owed_condition, paid_condition, profile_column, sql_text
 
+FRAME_ORDER = "as_of, person_id"
+"""The feature frame's row order: rows_sql numbers rows by it, DuckDB's `spine_d` too (Dialect.numbering), so
+a row_id means the same row in every view."""
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -53,7 +57,7 @@ class Dialect:
     @property
     def numbering(self) -> str:
         """What `spine_d` adds to number its rows (DuckDB's row_id), or nothing."""
-        return ", ROW_NUMBER() OVER (ORDER BY as_of, person_id) - 1 AS row_id" if "row_id" in self.key else ""
+        return f", ROW_NUMBER() OVER (ORDER BY {FRAME_ORDER}) - 1 AS row_id" if "row_id" in self.key else ""
 
 
 DUCKDB = Dialect("duckdb", "(epoch({}) / 86400.0)", key=("row_id",))
