@@ -1,7 +1,8 @@
 """Benchmark of the scoring service on loopback: admittance decisions and re-scoring after an event.
 
     .venv/bin/python scripts/bench_service.py [--people 20000] [--model stack|scorecard] [--folds 2]
-                                              [--rate 200] [--seconds 10] [--events 200]
+                                              [--rate 200] [--seconds 10] [--events 200] [--event-rate 2]
+                                              [--shared-cores]
                                               [--database-url postgresql+psycopg://...] [--out result.json]
 
 What it does, all on 127.0.0.1 and bounded (fixed request counts; it stops by itself):
@@ -10,13 +11,14 @@ What it does, all on 127.0.0.1 and bounded (fixed request counts; it stops by it
 2. registers a merchant with a deposit-free-rental policy and consents from `--consenting` people;
 3. starts `uvicorn deepcredit.service.app:app_from_env` (one worker, access log off) on a free port; with
    two or more cores the server is pinned to one core and the load generator to another, so the client's
-   own CPU does not blur the server's numbers;
+   own CPU does not blur the server's numbers (`--shared-cores`: not pinned);
 4. admittance decisions (each one: key check, consent check, probe limit, score lookup, decision row and
    audit row committed) three ways: closed loop (max throughput with `--concurrency` clients), and open
    loop at `--rate` requests/s for `--seconds` (latency measured from each request's *scheduled* time,
    so a stalled server cannot hide its queue: no coordinated omission);
 5. re-scoring: `POST /v1/events` for distinct people, one at a time (the person's features recomputed from
-   the data set plus the new event, scored, stored), and the Scorer alone in-process.
+   the data set plus the new event, scored, stored, their connections queued for the background worker):
+   back to back, then scheduled at `--event-rate` events/s; and the Scorer alone in-process.
 
 Prints a markdown table; `--out` also writes the numbers as JSON.
 """
@@ -203,22 +205,31 @@ def open_loop(url: str, key: str, ids: list[str], rate: float, seconds: float, w
     return {**_stats(lat, time.perf_counter() - start), "errors": errors[0], "offered_req_per_s": rate}
 
 
-def rescore_over_http(url: str, key: str, ids: list[str], n: int) -> dict:
+def rescore_over_http(url: str, key: str, ids: list[str], n: int, rate: float = 0.0, tag: str = "ev") -> dict:
+    """POST /v1/events for n distinct people, one at a time: back to back (rate 0), or scheduled at `rate`
+    events/s with latency counted from each event's scheduled time (as the open loop above). Back to back
+    is an overload for the connections' re-scoring: each event queues a well-connected person's 20-50
+    connections for the background worker (about 175 ms of work), which then shares the cores."""
     import httpx2
 
     lat = []
     errors = 0
     with httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
-        start = time.perf_counter()
+        start = time.perf_counter() + 0.5
         for i, pid in enumerate(ids[:n]):
-            order = c.post("/v1/decisions", json={"transaction_id": f"ev-order-{i}", "person_id": pid,
+            order = c.post("/v1/decisions", json={"transaction_id": f"{tag}-order-{i}", "person_id": pid,
                                                   "policy": "rental"}).json()["decision_id"]  # an outcome needs an order
             t0 = time.perf_counter()
-            r = c.post("/v1/events", json={"transaction_id": f"ev-{i}", "person_id": pid, "decision_id": order,
+            if rate:
+                due = start + i / rate
+                time.sleep(max(0.0, due - t0))
+                t0 = due
+            r = c.post("/v1/events", json={"transaction_id": f"{tag}-{i}", "person_id": pid, "decision_id": order,
                                            "outcome": "rental_returned_late", "days_late": 3, "amount": 40})
             lat.append(time.perf_counter() - t0)
             errors += r.status_code != 201 or not r.json().get("rescored")
-        return {**_stats(lat, time.perf_counter() - start), "errors": errors}
+        result = {**_stats(lat, time.perf_counter() - start), "errors": errors}
+        return {**result, "offered_events_per_s": rate} if rate else result
 
 
 def rescore_in_process(db_url: str, ids: list[str], n: int) -> dict:
@@ -244,17 +255,21 @@ def rescore_in_process(db_url: str, ids: list[str], n: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=20_000)
-    ap.add_argument("--consenting", type=int, default=500, help="People who granted the merchant consent.")
+    ap.add_argument("--consenting", type=int, default=600, help="People who granted the merchant consent.")
     ap.add_argument("--requests", type=int, default=3000, help="Closed-loop decision requests.")
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--rate", type=float, default=200.0, help="Open-loop offered load, requests/s.")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--events", type=int, default=200, help="Re-scoring requests (one person each).")
+    ap.add_argument("--event-rate", type=float, default=2.0, help="Events/s of the second, scheduled re-scoring "
+                    "run (0: none); the first sends them back to back.")
     ap.add_argument("--model", choices=("stack", "scorecard"), default="stack")
     ap.add_argument("--folds", type=int, default=2, help="The stack's out-of-fold folds (few: quick to fit).")
     ap.add_argument("--fit-rows", type=int, default=0, help="Fit on this many labelled rows (0: all); the "
                     "service's latency does not depend on it.")
     ap.add_argument("--world", type=Path, default=None, help="Serve this simulated world instead of a new one.")
+    ap.add_argument("--shared-cores", action="store_true", help="Do not pin the server: it and the load "
+                    "generator share every core (as a server on a machine of its own would use them all).")
     ap.add_argument("--database-url", default="", help="Default: an SQLite file in a temporary directory.")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
@@ -264,7 +279,8 @@ def main() -> None:
     ids, key, setup = prepare(root, args.people, args.consenting, db_url, args.model, args.folds,
                               args.fit_rows, args.world)
     cores = sorted(os.sched_getaffinity(0))
-    server_cpu, client_cpus = (cores[0], set(cores[1:])) if len(cores) >= 2 else (None, None)
+    server_cpu, client_cpus = (cores[0], set(cores[1:])) if len(cores) >= 2 and not args.shared_cores \
+        else (None, None)
     port = _free_port()
     proc = start_server(port, db_url, server_cpu)
     if client_cpus:
@@ -276,17 +292,22 @@ def main() -> None:
         closed = closed_loop(url, key, ids, args.requests, args.concurrency, "closed")
         opened = open_loop(url, key, ids, args.rate, args.seconds)
         http_rescore = rescore_over_http(url, key, ids, args.events)
+        paced = rescore_over_http(url, key, ids[args.events:], args.events, args.event_rate, "paced") \
+            if args.event_rate else None
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    direct = rescore_in_process(db_url, ids[args.events:], args.events)
+    direct = rescore_in_process(db_url, ids[-args.events:], args.events)
     result = {"people": args.people, "model": args.model, "database": db_url.split(":")[0], "cores": len(cores),
               "server_pinned_to_cpu": server_cpu, "load_average_1m": round(os.getloadavg()[0], 2), "setup": setup,
               "decisions_one_client": single, "decisions_closed_loop": closed, "decisions_open_loop": opened,
-              "rescore_post_event_http": http_rescore, "rescore_scorer_in_process": direct}
+              "rescore_post_event_http": http_rescore, "rescore_post_event_http_paced": paced,
+              "rescore_scorer_in_process": direct}
     rows = [("admittance, 1 client (service time)", single),
             (f"admittance, closed loop, {args.concurrency} clients", closed), (f"admittance, open loop at {args.rate:g}/s", opened),
-            ("re-score after event (POST /v1/events)", http_rescore), ("re-score, Scorer in-process", direct)]
+            ("re-score after event (POST /v1/events), back to back", http_rescore),
+            *([(f"re-score after event, at {args.event_rate:g} events/s", paced)] if paced else []),
+            ("re-score, Scorer in-process", direct)]
     print(f"\n{args.people:,} people, {args.model}, {result['database']}, server on "
           f"{'1 pinned core' if server_cpu is not None else 'shared cores'} (machine: {len(cores)} cores, "
           f"1-minute load average {result['load_average_1m']} at the end)\n")
