@@ -40,8 +40,10 @@ from service_world import build_service, serve
 ROOT = Path(__file__).resolve().parents[1]
 ENV_CREDS = "FUZZ_CREDENTIALS"
 ENV_COUNTS = "FUZZ_COUNTS"
-STATE_RULES = ("/invalid-consent", "/invalid-event")
-"""Problem types of rules about the clock (service/consent.py, service/events.py), not about a body's shape."""
+STATE_RULES = ("/invalid-consent", "/invalid-event", "/invalid-correction")
+"""Problem types of rules about the clock (service/consent.py, service/events.py) or about the record a
+dispute names (service/disputes.py: an event takes remove or restatus with one of the data set's statuses,
+a profile attribute a value of its declared type), not about a body's shape."""
 
 # -- the hooks (run inside `schemathesis run`) ----------------------------------------------------------
 
@@ -94,7 +96,8 @@ if _creds:
                                       "outcome": "rental_returned_late", "days_late": 3, "amount": 25}],
             ("post", "/v1/me/consents"): [{"merchant_id": c["merchant_id"], "scope": "band", "mode": "standing",
                                            "purpose": c["purposes"][0], "expires_at": c["expires_at"]}],
-            ("post", "/v1/me/disputes"): [{"event_id": "s1", "reason": "I returned it on time."}],
+            ("post", "/v1/me/disputes"): [{"event_id": "s1", "reason": "I returned it on time."},
+                                          {"attribute": "income", "reason": "My income went up."}],
         }
 
     @schemathesis.hook
@@ -143,7 +146,8 @@ if _creds:
         """A schema-valid body refused by a rule about time or state, which no schema can state, is no failure.
 
         These are the documented 422s about the clock (a consent's expiry in the past or beyond the maximum,
-        an outcome in the future or over five years ago); every other rejection of a valid body still counts.
+        an outcome in the future or over five years ago) and about the disputed record (a correction that does
+        not fit it); every other rejection of a valid body still counts.
         """
         if type(failure).__name__ != "RejectedPositiveData" or response.status_code != 422:
             return True

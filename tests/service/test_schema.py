@@ -84,17 +84,42 @@ def test_an_older_schema_is_refused_until_upgraded_and_a_newer_one_is_refused(da
     database.create_all()
     newer = tmp_path / "migrations"
     shutil.copytree(schema.MIGRATIONS, newer, ignore=shutil.ignore_patterns("__pycache__"))
-    (newer / "versions" / "s0002_notes.py").write_text(
-        'revision = "s0002"\ndown_revision = "s0001"\nbranch_labels = None\ndepends_on = None\n\n\n'
+    (newer / "versions" / "s0099_notes.py").write_text(
+        f'revision = "s0099"\ndown_revision = "{schema.head()}"\nbranch_labels = None\ndepends_on = None\n\n\n'
         "def upgrade() -> None:\n    from alembic import op\n    import sqlalchemy as sa\n\n"
         '    op.create_table("operator_notes", sa.Column("id", sa.Integer, primary_key=True))\n\n\n'
         "def downgrade() -> None:\n    pass\n")
     monkeypatch.setattr(schema, "MIGRATIONS", newer)  # a later DeepCredit, one migration ahead
-    with pytest.raises(schema.SchemaMismatch, match="is at schema s0001; this DeepCredit needs s0002"):
+    current = schema.current(database.engine)  # this DeepCredit's head, as create_all stamped it
+    with pytest.raises(schema.SchemaMismatch, match=f"is at schema {current}; this DeepCredit needs s0099"):
         database.create_all()
     done = schema.upgrade(database.engine)
-    assert (done.before, done.after, done.changes) == ("s0001", "s0002", ("migrated from schema s0001",))
+    assert (done.before, done.after, done.changes) == (current, "s0099", (f"migrated from schema {current}",))
     assert "operator_notes" in inspect(database.engine).get_table_names()
     monkeypatch.setattr(schema, "MIGRATIONS", schema.Path(schema.__file__).with_name("migrations"))
     with pytest.raises(schema.SchemaMismatch, match="made by a newer DeepCredit"):
         database.create_all()
+
+
+def test_a_database_at_s0001_is_upgraded_to_attribute_disputes_keeping_its_disputes(database):
+    """s0002: disputes name an event or a profile attribute; upheld attribute disputes store the value."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    database.create_all()
+    with database.engine.begin() as con:
+        command.downgrade(schema._alembic(con), "s0001")
+    assert schema.current(database.engine) == "s0001"
+    assert "attribute_corrections" not in inspect(database.engine).get_table_names()
+    with database.engine.begin() as con:
+        con.execute(text("INSERT INTO disputes (subject, event_ref, reason, state, opened_at, deadline_at) VALUES "
+                         "('abc', 'b12', 'not mine', 'open', '2026-01-01 00:00:00', '2026-01-21 00:00:00')"))
+    with pytest.raises(schema.SchemaMismatch, match="is at schema s0001"):
+        database.create_all()
+    done = schema.upgrade(database.engine)
+    assert (done.before, done.after) == ("s0001", "s0002")
+    database.create_all()
+    with database.engine.connect() as con:
+        assert con.execute(text("SELECT event_ref, attribute FROM disputes")).all() == [("b12", None)]
+        assert not compare_metadata(MigrationContext.configure(con), Base.metadata)  # as a new one is made

@@ -113,3 +113,71 @@ def test_disputes_only_on_ones_own_events_and_valid_corrections(service):
                             json={"outcome": "corrected", "note": "n"})
     assert r.status_code == 422  # a correction must say what changes
     assert service.client.get("/v1/me/disputes", headers=me_b).json() == []
+
+
+def _resolve(svc, dispute_id: int, correction: dict | None) -> object:
+    body = {"outcome": "corrected", "note": "The bank's statement shows the right figure.", "correction": correction}
+    return svc.client.post(f"/v1/admin/disputes/{dispute_id}/resolve", headers=svc.admin,
+                           json={k: v for k, v in body.items() if v is not None})
+
+
+def test_a_wrong_profile_detail_is_disputed_corrected_and_scored_with_the_right_value(service):
+    pid, _ = service.with_score(skip=3)
+    me = service.person(pid)
+    held = {a["attribute"]: a for a in service.client.get("/v1/me/report", headers=me).json()["profile"]}
+    assert held["credit_limit"]["text"] == "the size of your credit line" and held["credit_limit"]["value"]
+    assert "sex" not in held  # the service's pseudonymised copy holds no protected attribute
+    r = service.client.post("/v1/me/disputes", json={"attribute": "credit_limit", "reason": "My limit was raised."},
+                            headers=me)
+    assert r.status_code == 201, r.text
+    d = r.json()
+    assert (d["attribute"], d["event_id"], d["state"]) == ("credit_limit", None, "open")
+    again = service.client.post("/v1/me/disputes", json={"attribute": "credit_limit", "reason": "again"}, headers=me)
+    assert again.status_code == 409
+    marked = {a["attribute"]: a for a in service.client.get("/v1/me/report", headers=me).json()["profile"]}
+    assert marked["credit_limit"]["disputed"] is True and marked["credit_limit"]["dispute_state"] == "open"
+    service.client.post(f"/v1/admin/disputes/{d['id']}/review", headers=service.admin)
+    for wrong in ({"action": "remove"}, {"action": "set", "value": "a lot"}, {"action": "set", "value": True},
+                  {"action": "restatus", "status": "on_time"}):
+        r = _resolve(service, d["id"], wrong)
+        assert r.status_code == 422, (wrong, r.text)
+    assert service.client.get("/v1/me/disputes", headers=me).json()[0]["state"] == "under_review"  # nothing moved
+    right = float(held["credit_limit"]["value"]) * 4 + 1000
+    r = _resolve(service, d["id"], {"action": "set", "value": right})
+    assert r.status_code == 200 and r.json()["state"] == "corrected"
+
+    after = service.client.get("/v1/me/report", headers=me).json()
+    fixed = {a["attribute"]: a for a in after["profile"]}["credit_limit"]
+    assert fixed["value"] == str(int(right)) and fixed["disputed"] is False
+    assert after["history"][-1]["cause"] == f"dispute {d['id']} corrected"
+    assert "your dispute was upheld and the record corrected: the size of your credit line" in \
+        after["history"][-1]["reasons"]
+    scorer, subject = service.ctx.scorer, service.subject(pid)
+    one = scorer.model_input([subject], service.ctx.now())  # the re-score's path: one person's scope
+    assert one.X["credit_limit"].iloc[0] == right
+    everyone = scorer.model_input(None, service.ctx.now())  # a full re-score's path reads it too
+    assert everyone.X["credit_limit"].to_numpy()[everyone.keys["person_id"].to_numpy() == subject].tolist() == [right]
+    assert service.score_of(pid).score == scorer.score_people([subject], as_of=service.ctx.now())[0].score
+    export = service.client.get("/v1/me/export", headers=me).json()
+    assert export["profile"][0]["credit_limit"] == right
+    assert [x["attribute"] for x in export["disputes"]] == ["credit_limit"]
+
+
+def test_only_the_served_profile_attributes_can_be_disputed_and_events_are_not_set(service):
+    pid, _ = service.with_score(skip=4)
+    me = service.person(pid)
+    for body in ({"attribute": "shoe_size", "reason": "?"}, {"attribute": "person_id", "reason": "?"}):
+        assert service.client.post("/v1/me/disputes", json=body, headers=me).status_code == 404
+    both = {"attribute": "income", "event_id": "b1", "reason": "?"}
+    assert service.client.post("/v1/me/disputes", json=both, headers=me).status_code == 422
+    event = service.client.get("/v1/me/report", headers=me).json()["events"][0]["event_id"]
+    d = _open(service, me, event)
+    service.client.post(f"/v1/admin/disputes/{d['id']}/review", headers=service.admin)
+    assert _resolve(service, d["id"], {"action": "set", "value": 3}).status_code == 422
+    flag = service.client.post("/v1/me/disputes", json={"attribute": "identity_verified", "reason": "I sent them"},
+                               headers=me).json()
+    service.client.post(f"/v1/admin/disputes/{flag['id']}/review", headers=service.admin)
+    assert _resolve(service, flag["id"], {"action": "set", "value": "yes"}).status_code == 422
+    assert _resolve(service, flag["id"], {"action": "set", "value": True}).status_code == 200
+    profile = {a["attribute"]: a["value"] for a in service.client.get("/v1/me/report", headers=me).json()["profile"]}
+    assert profile["identity_verified"] == "yes"

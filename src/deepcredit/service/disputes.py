@@ -1,28 +1,32 @@
-"""Disputes: a person flags an event as wrong; an operator reviews it and corrects it or upholds it.
+"""Disputes: a person flags a record as wrong (one of their events, or a detail of their profile); an operator
+reviews it and corrects it or upholds it.
 
     open --review--> under_review --resolve--> corrected | upheld
 
 Any other move is a 409. Each dispute has a deadline (Settings.dispute_deadline_days, 20 by default);
 past it an unresolved dispute is reported `overdue` to operators. While a dispute is open or under review
 its event is marked as disputed in the person's report (it still counts: nothing is decided yet). A
-correction (remove the event, or change its status) is stored beside the data, never by editing it, and
-the person is re-scored at once; the new score appears in their history with the dispute as its cause.
+correction (remove the event, or change its status; set the attribute's right value, checked against its
+declared type) is stored beside the data, never by editing it, and the person is re-scored at once; the new
+score appears in their history with the dispute as its cause.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from deepcredit.data.spec_profile import Attribute
+from deepcredit.service.attribute_fixes import checked_value, disputable
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.events import rescore
 from deepcredit.service.history import correctable_statuses, spec_of, status_meaning
 from deepcredit.service.problems import Problem, not_found
-from deepcredit.service.schemas import DisputeCreate, DisputeOut, DisputeResolve, DisputeState
-from deepcredit.service.store.models import Dispute, EventCorrection, ServiceEvent
+from deepcredit.service.schemas import Correction, DisputeCreate, DisputeOut, DisputeResolve, DisputeState
+from deepcredit.service.store.models import AttributeCorrection, Dispute, EventCorrection, ServiceEvent
 
 log = logging.getLogger("deepcredit.service")
 ACTIVE = (DisputeState.OPEN.value, DisputeState.UNDER_REVIEW.value)
@@ -31,7 +35,8 @@ TRANSITIONS = {DisputeState.OPEN: {DisputeState.UNDER_REVIEW},
 
 
 def to_out(d: Dispute, now) -> DisputeOut:
-    return DisputeOut(id=d.id, event_id=d.event_ref, state=DisputeState(d.state), opened_at=d.opened_at,
+    return DisputeOut(id=d.id, event_id=d.event_ref, attribute=d.attribute, state=DisputeState(d.state),
+                      opened_at=d.opened_at,
                       deadline_at=d.deadline_at, overdue=d.state in ACTIVE and now > d.deadline_at,
                       reviewed_at=d.reviewed_at, resolved_at=d.resolved_at, resolution_note=d.resolution_note)
 
@@ -45,22 +50,35 @@ def _owns_event(ctx: ServiceContext, s: Session, subject: str, ref: str) -> bool
     return ref in set(ctx.scorer.person_events(subject)["event_id"].dropna())
 
 
+def disputable_attributes(ctx: ServiceContext) -> dict[str, Attribute]:
+    """The profile attributes of the served data set a person may dispute (none without a scorer)."""
+    spec = spec_of(ctx.scorer)
+    return disputable(spec) if spec is not None else {}
+
+
 def open_dispute(ctx: ServiceContext, subject: str, req: DisputeCreate) -> DisputeOut:
     now = ctx.now()
-    with ctx.db.read() as s:
-        owns = _owns_event(ctx, s, subject, req.event_id)
-    if not owns:  # someone else's event and no event at all look the same
-        raise not_found("event")
+    if req.event_id is not None:
+        with ctx.db.read() as s:
+            owns = _owns_event(ctx, s, subject, req.event_id)
+        if not owns:  # someone else's event and no event at all look the same
+            raise not_found("event")
+        same = Dispute.event_ref == req.event_id
+    else:
+        if req.attribute not in disputable_attributes(ctx):
+            raise not_found("attribute")
+        same = Dispute.attribute == req.attribute
     with ctx.db.write() as s:
-        active = s.execute(select(Dispute.id).where(Dispute.subject == subject, Dispute.event_ref == req.event_id,
-                                                    Dispute.state.in_(ACTIVE))).first()
+        active = s.execute(select(Dispute.id).where(Dispute.subject == subject, same, Dispute.state.in_(ACTIVE))).first()
         if active:
-            raise Problem(409, "dispute-exists", f"dispute {active[0]} about this event is still open")
-        d = Dispute(subject=subject, event_ref=req.event_id, reason=req.reason, state=DisputeState.OPEN.value,
-                    opened_at=now, deadline_at=now + timedelta(days=ctx.settings.dispute_deadline_days))
+            raise Problem(409, "dispute-exists", f"dispute {active[0]} about this record is still open")
+        d = Dispute(subject=subject, event_ref=req.event_id, attribute=req.attribute, reason=req.reason,
+                    state=DisputeState.OPEN.value, opened_at=now,
+                    deadline_at=now + timedelta(days=ctx.settings.dispute_deadline_days))
         s.add(d)
         s.flush()
-        ctx.audit.append(s, now, "person", "dispute_opened", subject, dispute=d.id, event=d.event_ref)
+        record = {"event": d.event_ref} if d.event_ref is not None else {"attribute": d.attribute}
+        ctx.audit.append(s, now, "person", "dispute_opened", subject, dispute=d.id, **record)
         return to_out(d, now)
 
 
@@ -83,27 +101,65 @@ def review(ctx: ServiceContext, dispute_id: int) -> DisputeOut:
         return to_out(d, now)
 
 
+def _checked(ctx: ServiceContext, d: Dispute, fix: Correction | None) -> str | None:
+    """A correction that fits the disputed record, else a 422; the attribute's value as stored (else None)."""
+    if fix is None:
+        return None
+    if d.attribute is not None:
+        if fix.action != "set":
+            raise Problem(422, "invalid-correction", "a profile attribute is corrected by setting its value "
+                                                     "(action 'set')")
+        attribute = disputable_attributes(ctx).get(d.attribute)
+        if attribute is None:
+            raise Problem(422, "invalid-correction", f"the served data set no longer has '{d.attribute}'")
+        try:
+            return checked_value(attribute, fix.value)
+        except ValueError as exc:
+            raise Problem(422, "invalid-correction", str(exc)) from None
+    if fix.action == "set":
+        raise Problem(422, "invalid-correction", "an event is corrected by removing it or changing its status")
+    spec = spec_of(ctx.scorer)
+    if fix.action == "restatus" and fix.status not in (allowed := correctable_statuses(spec)):
+        raise Problem(422, "invalid-correction", f"status must be one of {sorted(allowed)}" if allowed else
+                      "this service's data set holds no events, so no status can be corrected")
+    return None
+
+
+def _store_event_fix(ctx: ServiceContext, s: Session, d: Dispute, fix: Correction, now: datetime) -> None:
+    days_late = fix.days_late
+    if fix.action == "restatus" and days_late is None and status_meaning(str(fix.status), spec_of(ctx.scorer)) == "kept":
+        days_late = 0.0
+    row = s.execute(select(EventCorrection).where(EventCorrection.event_ref == d.event_ref)).scalar_one_or_none()
+    if row is None:
+        row = EventCorrection(subject=d.subject, event_ref=d.event_ref)
+        s.add(row)
+    row.action, row.status = fix.action, fix.status if fix.action == "restatus" else None
+    row.days_late, row.dispute_id, row.created_at = days_late, d.id, now
+
+
+def _store_attribute_fix(s: Session, d: Dispute, value: str, now: datetime) -> None:
+    row = s.execute(select(AttributeCorrection).where(AttributeCorrection.subject == d.subject,
+                                                      AttributeCorrection.attribute == d.attribute)).scalar_one_or_none()
+    if row is None:
+        row = AttributeCorrection(subject=d.subject, attribute=d.attribute)
+        s.add(row)
+    row.value, row.dispute_id, row.created_at = value, d.id, now
+
+
 def resolve(ctx: ServiceContext, dispute_id: int, req: DisputeResolve) -> DisputeOut:
     now = ctx.now()
     fix = req.correction
-    spec = spec_of(ctx.scorer)
-    if fix is not None and fix.action == "restatus" and fix.status not in (allowed := correctable_statuses(spec)):
-        raise Problem(422, "invalid-correction", f"status must be one of {sorted(allowed)}" if allowed else
-                      "this service's data set holds no events, so no status can be corrected")
     with ctx.db.write() as s:
         d = _move(s, dispute_id, DisputeState(req.outcome))
+        value = _checked(ctx, d, fix)  # raised inside the transaction: the move is rolled back with it
         d.resolved_at, d.resolution_note = now, req.note
         if fix is not None:
-            days_late = fix.days_late
-            if fix.action == "restatus" and days_late is None and status_meaning(str(fix.status), spec) == "kept":
-                days_late = 0.0
-            row = s.execute(select(EventCorrection).where(EventCorrection.event_ref == d.event_ref)).scalar_one_or_none()
-            if row is None:
-                row = EventCorrection(subject=d.subject, event_ref=d.event_ref)
-                s.add(row)
-            row.action, row.status = fix.action, fix.status if fix.action == "restatus" else None
-            row.days_late, row.dispute_id, row.created_at = days_late, d.id, now
-        ctx.audit.append(s, now, "operator", f"dispute_{req.outcome}", d.subject, dispute=d.id, event=d.event_ref,
+            if d.attribute is not None and value is not None:
+                _store_attribute_fix(s, d, value, now)
+            else:
+                _store_event_fix(ctx, s, d, fix, now)
+        record = {"event": d.event_ref} if d.event_ref is not None else {"attribute": d.attribute}
+        ctx.audit.append(s, now, "operator", f"dispute_{req.outcome}", d.subject, dispute=d.id, **record,
                          correction=fix.action if fix else None)
         out, subject = to_out(d, now), d.subject
     if fix is not None:

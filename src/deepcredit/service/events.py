@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from deepcredit.data.schema import EVENT_STATUSES, REPORTED_OUTCOMES
 from deepcredit.data.spec import DatasetSpec
+from deepcredit.service.attribute_fixes import FIX_COLUMNS
 from deepcredit.service.auth import MerchantPrincipal
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.history import spec_of, status_meaning
@@ -31,7 +32,15 @@ from deepcredit.service.problems import Problem, forbidden
 from deepcredit.service.schemas import EventAck, EventReport, Outcome
 from deepcredit.service.scoring import OVERLAY_COLUMNS, Overlay, ScoredPerson
 from deepcredit.service.store import Database
-from deepcredit.service.store.models import Decision, EventCorrection, Meta, Score, ScoreHistory, ServiceEvent
+from deepcredit.service.store.models import (
+    AttributeCorrection,
+    Decision,
+    EventCorrection,
+    Meta,
+    Score,
+    ScoreHistory,
+    ServiceEvent,
+)
 
 log = logging.getLogger("deepcredit.service")
 
@@ -69,8 +78,12 @@ def overlay_source(db: Database):
             if people is not None:
                 q = q.where(ServiceEvent.subject.in_(list(people)))
                 c = c.where(EventCorrection.subject.in_(list(people)))
+            a = select(AttributeCorrection.subject, AttributeCorrection.attribute, AttributeCorrection.value)
+            if people is not None:
+                a = a.where(AttributeCorrection.subject.in_(list(people)))
             events = s.execute(q).scalars().all()
             corrections = s.execute(c).scalars().all()
+            attributes = pd.DataFrame(s.execute(a).all(), columns=FIX_COLUMNS)
             cutoff = cutoff_in(s)  # in the same read: one session per re-score, not two
         fixes = {x.event_ref: x for x in corrections}
         rows = []
@@ -87,7 +100,7 @@ def overlay_source(db: Database):
         corr = pd.DataFrame([(x.event_ref, x.action, x.status, x.days_late) for x in corrections
                              if x.event_ref.startswith("b")],
                             columns=["event_ref", "action", "status", "days_late"])
-        return Overlay(events=frame, corrections=corr, retire_before=cutoff)
+        return Overlay(events=frame, corrections=corr, attributes=attributes, retire_before=cutoff)
 
     return fetch
 

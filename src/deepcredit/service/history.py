@@ -139,7 +139,9 @@ def describer(s: Session, subject: str, merchants: dict[int, str], spec: Dataset
     """cause -> words for one person's stored causes: their reported events and disputes, looked up once."""
     facts = {f"s{e.id}": EventFacts(merchants.get(e.merchant_id, "a merchant"), e.kind, e.status, e.days_late)
              for e in s.execute(select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
-    disputed = dict(s.execute(select(Dispute.id, Dispute.event_ref).where(Dispute.subject == subject)).all())
+    disputed = {i: (ref, attribute) for i, ref, attribute in s.execute(
+        select(Dispute.id, Dispute.event_ref, Dispute.attribute).where(Dispute.subject == subject)).all()}
+    texts = {a.name: a.text for a in spec.profile.attributes} if spec is not None else {}
     words: dict[str, str] = {}
 
     def event(ref: str) -> str | None:
@@ -147,7 +149,13 @@ def describer(s: Session, subject: str, merchants: dict[int, str], spec: Dataset
             words[ref] = describe_event(facts[ref], spec)
         return words.get(ref)
 
-    return lambda cause: describe_cause(cause, event, lambda i: event(disputed.get(i, "")))
+    def dispute(i: int) -> str | None:
+        ref, attribute = disputed.get(i, (None, None))
+        if attribute is not None:
+            return texts.get(attribute, attribute.replace("_", " "))
+        return event(ref) if ref is not None else None
+
+    return lambda cause: describe_cause(cause, event, dispute)
 
 
 def _summarise(reasons: Sequence[str]) -> list[str]:

@@ -19,6 +19,7 @@ from deepcredit.service import alerts as alert_feed
 from deepcredit.service import consent as consents
 from deepcredit.service import disputes as dispute_mod
 from deepcredit.service import history as hist
+from deepcredit.service.attribute_fixes import shown
 from deepcredit.service.context import DEFAULT_BANDS, ServiceContext
 from deepcredit.service.schemas import (
     AccessOut,
@@ -27,6 +28,7 @@ from deepcredit.service.schemas import (
     EventOut,
     HistoryPoint,
     PersonReport,
+    ProfileItem,
     ReasonOut,
     RecourseOut,
 )
@@ -78,6 +80,12 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
                                    days_late=None if _missing(r.days_late) else float(r.days_late),
                                    source=HELD if ref is None else service_events.get(ref, HELD),
                                    disputed=ref in active, dispute_state=None if ref is None else active.get(ref)))
+    reader = getattr(ctx.scorer, "person_profile", None)  # a ModelScorer's; a stand-in scorer holds none
+    held: dict[str, object] = reader(subject) if reader is not None else {}
+    disputing = {d.attribute: d.state for d in disputes if d.attribute and d.state.value in dispute_mod.ACTIVE}
+    profile = [ProfileItem(attribute=name, text=a.text, value=shown(held[name]), disputed=name in disputing,
+                           dispute_state=disputing.get(name))
+               for name, a in dispute_mod.disputable_attributes(ctx).items() if name in held]
     categories = ctx.scorer.data_categories() if ctx.scorer is not None else []
     return PersonReport(
         scored=score is not None, score=score.score if score else None, band=score.band if score else None,
@@ -88,7 +96,7 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
                  for p in points],
         next_recalculation=hist.next_recalculation(score.as_of if score else None, now,
                                                    ctx.settings.recalculation_days),
-        accesses=accesses, data_categories=[DataCategory(**c) for c in categories], events=events,
+        accesses=accesses, data_categories=[DataCategory(**c) for c in categories], events=events, profile=profile,
         consents=grants, disputes=disputes, alerts=alert_feed.feed(ctx, subject, limit=MAX_ALERTS), bands=ctx.bands or DEFAULT_BANDS, generated_at=now)
 
 

@@ -369,9 +369,26 @@ class ConsentOut(BaseModel):
     state: ConsentState
 
 
-class DisputeCreate(Request):
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class EventDisputeCreate(Request):
+    """One of my events is wrong (its id as my report lists it)."""
+
     event_id: Annotated[str, StringConstraints(pattern=r"^[bs][0-9]{1,18}$")]
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    reason: Reason
+    attribute: ClassVar[None] = None
+
+
+class AttributeDisputeCreate(Request):
+    """A detail of my profile is wrong (its name as my report's profile lists it)."""
+
+    attribute: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+    reason: Reason
+    event_id: ClassVar[None] = None
+
+
+DisputeCreate = EventDisputeCreate | AttributeDisputeCreate
 
 
 class RemoveCorrection(Request):
@@ -388,7 +405,19 @@ class RestatusCorrection(Request):
     days_late: Annotated[float, Field(ge=0, le=3650), Number] | None = None
 
 
-Correction = Annotated[RemoveCorrection | RestatusCorrection, Field(discriminator="action")]
+class SetCorrection(Request):
+    """A disputed profile attribute's right value (null: no value is held)."""
+
+    action: Literal["set"]
+    value: bool | Annotated[int, Field(ge=-(2**53), le=2**53)] | float | Annotated[str, StringConstraints(
+        min_length=1, max_length=200)] | None = Field(
+        description="Of the attribute's declared type: a number, true/false, a text (an ordinal's one of its "
+                    "values), or an ISO date (YYYY-MM-DD).")
+    status: ClassVar[None] = None
+    days_late: ClassVar[None] = None
+
+
+Correction = Annotated[RemoveCorrection | RestatusCorrection | SetCorrection, Field(discriminator="action")]
 Note = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 
@@ -409,7 +438,8 @@ DisputeResolve = Annotated[CorrectedResolve | UpheldResolve, Field(discriminator
 
 class DisputeOut(BaseModel):
     id: DbId
-    event_id: str
+    event_id: str | None = Field(description="The disputed event (None: the dispute is about an attribute)")
+    attribute: str | None = Field(None, description="The disputed profile attribute (None: about an event)")
     state: DisputeState
     opened_at: UtcDateTime
     deadline_at: UtcDateTime
@@ -427,6 +457,16 @@ class EventOut(BaseModel):
     amount: float | None
     days_late: float | None
     source: str
+    disputed: bool
+    dispute_state: DisputeState | None = None
+
+
+class ProfileItem(BaseModel):
+    """One attribute of my profile as the service holds it (a correction in place)."""
+
+    attribute: str = Field(description="Its name, which a dispute about it gives")
+    text: str = Field(description="What it is, in the data set's declared words")
+    value: str | None
     disputed: bool
     dispute_state: DisputeState | None = None
 
@@ -470,6 +510,7 @@ class PersonReport(BaseModel):
     accesses: list[AccessOut]
     data_categories: list[DataCategory]
     events: list[EventOut]
+    profile: list[ProfileItem] = Field(default_factory=list, description="My profile's attributes as held")
     consents: list[ConsentOut]
     disputes: list[DisputeOut]
     alerts: list[AlertOut] = Field(default_factory=list, description="The latest alerts, newest first")

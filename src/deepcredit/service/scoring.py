@@ -43,6 +43,7 @@ from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, model_views
 from deepcredit.scoring.scorer import Scorer as ReportScorer
 from deepcredit.scoring.scorer import input_dimensions, shown_value, used_features
+from deepcredit.service.attribute_fixes import FIX_COLUMNS, corrected_people, disputable
 from deepcredit.service.lookup import PersonIndex
 
 OVERLAY_COLUMNS = {"person_id": "VARCHAR", "ts": "TIMESTAMP", "kind": "VARCHAR", "amount": "DOUBLE",
@@ -97,12 +98,13 @@ class Overlay:
     """What the service knows beyond the data set: extra events, and corrections of existing ones.
 
     events: OVERLAY_COLUMNS (event_id 's<n>'); corrections: event_ref, action ('remove' | 'restatus'),
-    status, days_late.
+    status, days_late; attributes: corrected profile attributes (attribute_fixes.FIX_COLUMNS).
     """
 
     events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(OVERLAY_COLUMNS)))
     corrections: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["event_ref", "action", "status", "days_late"]))
+    attributes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FIX_COLUMNS))
     retire_before: datetime | None = None
     """Negative records (statuses the spec says mean late or broken) dated before this no longer count
     (service/retention.py); None: every record counts."""
@@ -211,6 +213,9 @@ class ScopedDataset(Dataset):
         else:
             rel, people, events = (f"SELECT * FROM {scan(t)}" for t in ("relations", "people", "events"))
             overlay = self.overlay_for(None)
+        if len(overlay.attributes):
+            spec = self.base.spec
+            people = corrected_people(con, people, overlay.attributes, disputable(spec), bool(spec.profile.valid_from))
         columns = self.event_columns
         if columns is None:
             columns = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan('events')}").fetchall()}
@@ -257,6 +262,14 @@ class ScopedDataset(Dataset):
         select = ", ".join(c if c in cols else f"NULL AS {c}" for c in OVERLAY_COLUMNS)
         return con.execute(f"SELECT {select} FROM ({events}) e WHERE person_id = ? ORDER BY ts DESC",
                            [person_id]).df()
+
+    def person_profile(self, person_id: str, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, object]:
+        """The person's profile as scoring reads it now (corrections in place): their latest version."""
+        con = con or new_connection()
+        people = self.sources(con, neighbours=False)["people"]
+        order = " ORDER BY valid_from DESC NULLS LAST" if self.base.spec.profile.valid_from else ""
+        rows = con.execute(f"SELECT * FROM ({people}) p WHERE person_id = ?{order} LIMIT 1", [person_id]).df()
+        return {} if rows.empty else {k: (None if pd.isna(v) else v) for k, v in rows.iloc[0].items()}
 
 
 def needed_definitions(used: Sequence[str], definitions: Sequence[FeatureDef]) -> list[FeatureDef]:
@@ -384,6 +397,13 @@ class ModelScorer:
         with self._lock:
             if self._uses >= RECYCLE_AFTER and self._next_db is None:
                 self._next_db = self._pool.submit(self._database)
+
+    def person_profile(self, person_id: str) -> dict[str, object]:
+        con = self.cursor()
+        try:
+            return self.scope([person_id]).person_profile(person_id, con)
+        finally:
+            con.close()
 
     def person_events(self, person_id: str) -> pd.DataFrame:
         con = self.cursor()

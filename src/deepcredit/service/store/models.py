@@ -193,11 +193,28 @@ class EventCorrection(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class AttributeCorrection(Base):
+    """What a dispute's correction set: a profile attribute's value, as JSON text (null: no value held).
+    Scoring reads it in place of the data set's value in the person's latest profile version."""
+
+    __tablename__ = "attribute_corrections"
+    __table_args__ = (UniqueConstraint("subject", "attribute"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    subject: Mapped[str] = mapped_column(SUBJECT, index=True)
+    attribute: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Dispute(Base):
+    """A record a person says is wrong: an event (event_ref) or a profile attribute (attribute), one of them."""
+
     __tablename__ = "disputes"
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
-    event_ref: Mapped[str] = mapped_column(String(40))
+    event_ref: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    attribute: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reason: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), index=True)
     opened_at: Mapped[datetime] = mapped_column(DateTime)

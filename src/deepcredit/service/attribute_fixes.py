@@ -1,0 +1,107 @@
+"""Corrected profile attributes: what an upheld dispute about a profile detail changes, and how scoring reads it.
+
+A person may say a profile attribute the data set holds about them is wrong (their income, their job).
+An operator who upholds it sets the right value, checked against the attribute's declared type; the value
+is stored beside the data (store.models.AttributeCorrection), never by editing it, and every view of the
+person's profile that the service opens (their score, their report, their export) reads it in place of
+the data set's value. With attribute history (a `valid_from` column) it replaces the value of the
+person's latest profile version: the one the service scores as of now.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import date, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from deepcredit.data.spec import DatasetSpec
+from deepcredit.data.spec_profile import Attribute
+
+FIX_COLUMNS = ["person_id", "attribute", "value"]
+"""An overlay's attribute corrections: person, attribute name, value as JSON text (null: none held)."""
+Value = bool | int | float | str | None
+
+
+def disputable(spec: DatasetSpec) -> dict[str, Attribute]:
+    """The profile attributes a person may dispute: every attribute of the main profile the spec declares
+    (protected ones too: holding them accurately matters as much; further profile files describe things
+    people share, such as their district, which one person's dispute cannot correct)."""
+    return {a.name: a for a in spec.profile.attributes}
+
+
+def checked_value(attribute: Attribute, value: Value) -> str:
+    """The value as stored (JSON text), if it fits the attribute's declared type; else ValueError saying why."""
+    kind = attribute.type
+    if value is None:
+        return "null"
+    if kind == "numeric":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"'{attribute.name}' is numeric: the value must be a finite number")
+        return json.dumps(float(value))
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise ValueError(f"'{attribute.name}' is a yes/no attribute: the value must be true or false")
+        return json.dumps(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"'{attribute.name}' is {kind}: the value must be a non-empty text")
+    if kind == "ordinal" and value not in (attribute.order or []):
+        raise ValueError(f"'{attribute.name}' is ordinal: the value must be one of {attribute.order}")
+    if kind == "date":
+        try:
+            value = date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise ValueError(f"'{attribute.name}' is a date: the value must be an ISO date (YYYY-MM-DD)") from None
+    return json.dumps(value)
+
+
+def shown(value: object) -> str | None:
+    """A profile value as a person reads it: yes/no, whole numbers without '.0', dates without a time."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):  # a pandas row's numbers and flags
+        value = value.item()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | pd.Timestamp) and (value.hour, value.minute, value.second) == (0, 0, 0):
+        return value.date().isoformat()
+    return str(value)
+
+
+def corrected_people(con: duckdb.DuckDBPyConnection, people: str, fixes: pd.DataFrame,
+                     attributes: Mapping[str, Attribute], history: bool) -> str:
+    """`people` (a SELECT) with the corrected values in place; registers the fixes on `con`.
+
+    Corrections of attributes the table does not have are left out. history: the table has valid_from,
+    and only each person's latest version is corrected."""
+    types = {row[0]: row[1] for row in con.execute(f"DESCRIBE {people}").fetchall()}
+    fixes = fixes[fixes["attribute"].isin([a for a in attributes if a in types])]
+    if not len(fixes):
+        return people
+    names = sorted(set(fixes["attribute"]))
+    wide = pd.DataFrame({"person_id": sorted(set(fixes["person_id"]))})
+    for name in names:
+        mine = fixes[fixes["attribute"] == name].set_index("person_id")["value"].map(json.loads)
+        wide[f"set_{name}"] = wide["person_id"].isin(mine.index)
+        wide[f"to_{name}"] = wide["person_id"].map(lambda p, m=mine: None if p not in m.index or m[p] is None
+                                                    else str(m[p]).lower() if isinstance(m[p], bool) else str(m[p]))
+    wide = wide.astype({f"to_{n}": "object" for n in names})
+    con.register("_attribute_fixes", wide)
+
+    def value(name: str) -> str:
+        text = f'f."to_{name}"'
+        if attributes[name].type == "numeric":
+            text = f"CAST({text} AS DOUBLE)"
+        return f'CASE WHEN f."set_{name}" THEN CAST({text} AS {types[name]}) ELSE p."{name}" END AS "{name}"'
+
+    latest = ("p.valid_from IS NOT DISTINCT FROM MAX(p.valid_from) OVER (PARTITION BY p.person_id)" if history
+              else "TRUE")
+    return (f"SELECT p.* EXCLUDE (_latest) REPLACE ({', '.join(value(n) for n in names)}) FROM "
+            f"(SELECT p.*, {latest} AS _latest FROM ({people}) p) p "
+            f"LEFT JOIN _attribute_fixes f ON f.person_id = p.person_id AND p._latest")
