@@ -32,7 +32,7 @@ INCOME_IN = "Have your income paid into this account regularly."
 NETWORK = "Deal with people who keep their commitments; your own record matters most."
 PARTNERS = "Deliver what you promise to your trading partners."
 KEEP_CURRENT = "Keep your details up to date."
-REPAY_MORE = "Repay more than the minimum each {period}."
+REPAY_MORE = "Whenever you owe something, repay more than the minimum each {period}."  # true also of 0 owed
 SPEND_LESS = "Repay more than you spend each {period}."
 WITHIN_MEANS = "Spend less each {period} than comes in."
 """Advice told per billing period: format with the spec's period in words (Words.period)."""
