@@ -11,6 +11,7 @@ from deepcredit.features.bundle import build_model_input
 from deepcredit.models.artifacts import ArtifactError
 from deepcredit.models.base import DIMENSIONS, load_model, save_model
 from deepcredit.models.gbdt import GBDTModel
+from deepcredit.scoring.scorer import Scorer
 
 FAST = {"n_estimators": 300, "learning_rate": 0.08, "early_stopping_rounds": 30}
 
@@ -48,6 +49,15 @@ def test_explanation_adds_up_to_the_logit(world):
     assert np.array_equal(ex.decision, model.decision_function(rows))  # the exact score, bit for bit
     unused = set(model.feature_names_) - set(model.used_features_)
     assert all((ex.by_feature[c] == 0).all() for c in unused)  # an unused feature never contributes
+
+
+def test_no_rows_give_no_scores_and_no_contributions(world):
+    model = world["model"]
+    none = world["inp"].take(np.array([], dtype=np.int64))
+    assert model.predict_proba(none).shape == (0, 2)
+    ex = model.explain(none)
+    assert ex.by_feature.shape == (0, len(model.feature_names_)) and len(ex.decision) == 0
+    assert Scorer(model).report(none).empty
 
 
 def test_small_inputs_score_on_one_thread_with_the_same_numbers(world, monkeypatch):

@@ -99,3 +99,7 @@ def test_a_settled_worker_has_its_index_loaded_and_its_heap_frozen():
         assert ctx.scorer.index._tables is not None and gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()  # this test process goes on building services
+
+
+def test_scoring_nobody_gives_no_scores(service):
+    assert service.ctx.scorer.score_people([], as_of=service.ctx.now()) == []

@@ -179,6 +179,8 @@ class GBDTModel(CreditModel):
         return design_matrix(inp.X, self.feature_names_, self.categories_)
 
     def _predict(self, A: np.ndarray, **kind: bool) -> np.ndarray:
+        if not len(A):  # LightGBM divides by the row count; no rows: no scores, no contributions
+            return np.zeros((0, A.shape[1] + 1) if kind.get("pred_contrib") else 0)
         threads = {"num_threads": 1} if len(A) < SINGLE_THREAD_ROWS else {}
         return self.booster_.predict(A, num_iteration=self._num_iteration(), **kind, **threads)
 

@@ -216,7 +216,7 @@ class Scorer:
         # costs about a millisecond each, most of the time of a one-person re-score's report.
         scale, top = self.scale, self.top
         if explain and explanation is None:
-            explanation = self.model.explain(inp)
+            explanation = self.model.explain(inp) if len(inp) else nothing_to_explain()
         pd_ = self.probability(inp, explanation)
         cols: dict[str, object] = {"pd": pd_}
         if explanation is None:
@@ -249,6 +249,12 @@ class Scorer:
     def reasons(self, inp: ModelInput, explanation: Explanation) -> pd.DataFrame:
         """Long table of reason codes: one row per (input row, rank) with a risk-increasing contribution."""
         return reason_table(self.model, inp, explanation, self.scale, self.top, self.dimensions(inp))
+
+
+def nothing_to_explain() -> Explanation:
+    """The explanation of no rows (a model's own pass may not take an empty batch: packed sequences cannot)."""
+    return Explanation(np.zeros(0), pd.DataFrame(np.zeros((0, len(DIMENSIONS))), columns=list(DIMENSIONS)),
+                       decision=np.zeros(0))
 
 
 def _joined(keys: pd.DataFrame, cols: dict[str, object]) -> pd.DataFrame:

@@ -532,6 +532,8 @@ class ModelScorer:
         return int(card["score"].iloc[0]), str(card["band"].iloc[0])
 
     def score_people(self, person_ids: Sequence[str] | None, as_of: datetime | None = None) -> list[ScoredPerson]:
+        if person_ids is not None and not len(person_ids):
+            return []
         as_of = as_of or self.dataset.snapshot_date.to_pydatetime()
         inp = self.model_input(person_ids, as_of)
         keys = inp.keys["person_id"].to_numpy()
