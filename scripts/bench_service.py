@@ -18,7 +18,8 @@ What it does, all on 127.0.0.1 and bounded (fixed request counts; it stops by it
    so a stalled server cannot hide its queue: no coordinated omission);
 5. re-scoring: `POST /v1/events` for distinct people, one at a time (the person's features recomputed from
    the data set plus the new event, scored, stored, their connections queued for the background worker):
-   back to back, then scheduled at `--event-rate` events/s; and the Scorer alone in-process.
+   scheduled at `--event-rate` events/s, then back to back (an overload: the connections' backlog grows);
+   and the Scorer alone in-process.
 
 Prints a markdown table; `--out` also writes the numbers as JSON.
 """
@@ -291,9 +292,12 @@ def main() -> None:
         single = closed_loop(url, key, ids, min(args.requests, 1000), 1, "single")
         closed = closed_loop(url, key, ids, args.requests, args.concurrency, "closed")
         opened = open_loop(url, key, ids, args.rate, args.seconds)
-        http_rescore = rescore_over_http(url, key, ids, args.events)
+        # paced first: back to back leaves the connections' worker minutes of backlog, which a paced run after
+        # it would wait behind
         paced = rescore_over_http(url, key, ids[args.events:], args.events, args.event_rate, "paced") \
             if args.event_rate else None
+        time.sleep(10)  # the paced run's last connections
+        http_rescore = rescore_over_http(url, key, ids, args.events)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
