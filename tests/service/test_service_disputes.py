@@ -181,3 +181,19 @@ def test_only_the_served_profile_attributes_can_be_disputed_and_events_are_not_s
     assert _resolve(service, flag["id"], {"action": "set", "value": True}).status_code == 200
     profile = {a["attribute"]: a["value"] for a in service.client.get("/v1/me/report", headers=me).json()["profile"]}
     assert profile["identity_verified"] == "yes"
+
+
+def test_the_reviewer_reads_the_persons_reason_and_the_person_sees_that_they_did(service):
+    pid, _ = service.with_score(skip=7)
+    me = service.person(pid)
+    d = service.client.post("/v1/me/disputes", json={"attribute": "income", "reason": "My salary rose in March."},
+                            headers=me).json()
+    r = service.client.get(f"/v1/admin/disputes/{d['id']}", headers=service.admin)
+    assert r.status_code == 200
+    assert (r.json()["reason"], r.json()["attribute"], r.json()["state"]) == ("My salary rose in March.", "income",
+                                                                               "open")
+    assert "reason" not in service.client.get("/v1/admin/disputes", headers=service.admin).json()[0]  # listed: no words
+    looked = service.client.get("/v1/me/report", headers=me).json()["accesses"]
+    assert [(a["who"], a["action"]) for a in looked] == [("operator", "dispute_read")]
+    assert service.client.get(f"/v1/admin/disputes/{d['id']}", headers=me).status_code == 401
+    assert service.client.get("/v1/admin/disputes/999999", headers=service.admin).status_code == 404

@@ -25,7 +25,14 @@ from deepcredit.service.context import ServiceContext
 from deepcredit.service.events import rescore
 from deepcredit.service.history import correctable_statuses, spec_of, status_meaning
 from deepcredit.service.problems import Problem, not_found
-from deepcredit.service.schemas import Correction, DisputeCreate, DisputeOut, DisputeResolve, DisputeState
+from deepcredit.service.schemas import (
+    Correction,
+    DisputeCase,
+    DisputeCreate,
+    DisputeOut,
+    DisputeResolve,
+    DisputeState,
+)
 from deepcredit.service.store.models import AttributeCorrection, Dispute, EventCorrection, ServiceEvent
 
 log = logging.getLogger("deepcredit.service")
@@ -80,6 +87,18 @@ def open_dispute(ctx: ServiceContext, subject: str, req: DisputeCreate) -> Dispu
         record = {"event": d.event_ref} if d.event_ref is not None else {"attribute": d.attribute}
         ctx.audit.append(s, now, "person", "dispute_opened", subject, dispute=d.id, **record)
         return to_out(d, now)
+
+
+def case(ctx: ServiceContext, dispute_id: int) -> DisputeCase:
+    """One dispute with the person's reason, for the operator reviewing it; the reading is audited, so the
+    person sees it among who looked at their records."""
+    now = ctx.now()
+    with ctx.db.write() as s:
+        d = s.get(Dispute, dispute_id)
+        if d is None:
+            raise not_found("dispute")
+        ctx.audit.append(s, now, "operator", "dispute_read", d.subject, dispute=d.id)
+        return DisputeCase(**to_out(d, now).model_dump(), reason=d.reason)
 
 
 def _move(s: Session, dispute_id: int, to: DisputeState) -> Dispute:

@@ -35,7 +35,7 @@ from deepcredit.service.schemas import (
 from deepcredit.service.store.models import AuditEntry, Merchant, Score, ScoreHistory, ServiceEvent
 
 ACCESS_ACTIONS = ("decision", "decision_replayed", "decision_refused", "event_reported", "event_refused",
-                  "dispute_under_review", "dispute_corrected", "dispute_upheld")
+                  "dispute_read", "dispute_under_review", "dispute_corrected", "dispute_upheld")
 DIMENSION_LABELS = {"identity": "Identity", "credit_history": "Credit history",
                     "fulfilment_capacity": "Fulfilment capacity", "behaviour_preferences": "Behaviour",
                     "social_connections": "Connections"}

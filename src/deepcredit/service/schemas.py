@@ -461,6 +461,12 @@ class EventOut(BaseModel):
     dispute_state: DisputeState | None = None
 
 
+class DisputeCase(DisputeOut):
+    """A dispute as its reviewer reads it: with the person's own words."""
+
+    reason: str = Field(description="Why the person says the record is wrong, in their words")
+
+
 class ProfileItem(BaseModel):
     """One attribute of my profile as the service holds it (a correction in place)."""
 

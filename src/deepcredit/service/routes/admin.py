@@ -12,6 +12,7 @@ from deepcredit.service.problems import Problem, not_found
 from deepcredit.service.routes import BODY, COMMON, P, PathId
 from deepcredit.service.schemas import (
     AuditVerifyOut,
+    DisputeCase,
     DisputeOut,
     DisputeResolve,
     DisputeState,
@@ -114,6 +115,13 @@ def list_disputes(state: DisputeState | None = Query(None), _: AdminPrincipal = 
                   ctx: ServiceContext = Depends(get_context)) -> list[DisputeOut]:
     with ctx.db.read() as s:
         return disputes.list_for(s, ctx, state=state.value if state else None)
+
+
+@router.get("/disputes/{dispute_id}", response_model=DisputeCase, responses={404: P},
+            summary="One dispute with the person's reason (the reading is audited and shown to the person)")
+def read_dispute(dispute_id: PathId, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
+                 ) -> DisputeCase:
+    return disputes.case(ctx, dispute_id)
 
 
 @router.post("/disputes/{dispute_id}/review", response_model=DisputeOut, responses={404: P, 409: P},
