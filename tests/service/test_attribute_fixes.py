@@ -36,6 +36,13 @@ def test_a_value_of_another_type_says_why_it_is_refused(name, value, says):
         checked_value(ATTRS[name], value)
 
 
+def test_a_fraction_is_refused_where_the_data_set_holds_whole_numbers():
+    assert checked_value(ATTRS["income"], 1200, "BIGINT") == "1200.0"
+    assert checked_value(ATTRS["income"], 1200.5, "DOUBLE") == "1200.5"
+    with pytest.raises(ValueError, match="whole numbers"):
+        checked_value(ATTRS["income"], 1200.5, "BIGINT")
+
+
 def test_only_the_latest_profile_version_is_corrected_and_column_types_are_kept():
     con = duckdb.connect()
     con.execute("CREATE TABLE people AS SELECT * FROM (VALUES "

@@ -179,8 +179,14 @@ def test_only_the_served_profile_attributes_can_be_disputed_and_events_are_not_s
     service.client.post(f"/v1/admin/disputes/{flag['id']}/review", headers=service.admin)
     assert _resolve(service, flag["id"], {"action": "set", "value": "yes"}).status_code == 422
     assert _resolve(service, flag["id"], {"action": "set", "value": True}).status_code == 200
+    tier = service.client.post("/v1/me/disputes", json={"attribute": "city_tier", "reason": "I moved"},
+                               headers=me).json()
+    service.client.post(f"/v1/admin/disputes/{tier['id']}/review", headers=service.admin)
+    refused = _resolve(service, tier["id"], {"action": "set", "value": 2.5})  # the data set holds whole tiers
+    assert refused.status_code == 422 and "whole numbers" in refused.json()["detail"]
+    assert _resolve(service, tier["id"], {"action": "set", "value": 2}).status_code == 200
     profile = {a["attribute"]: a["value"] for a in service.client.get("/v1/me/report", headers=me).json()["profile"]}
-    assert profile["identity_verified"] == "yes"
+    assert profile["identity_verified"] == "yes" and profile["city_tier"] == "2"
 
 
 def test_the_reviewer_reads_the_persons_reason_and_the_person_sees_that_they_did(service):

@@ -34,14 +34,22 @@ def disputable(spec: DatasetSpec) -> dict[str, Attribute]:
     return {a.name: a for a in spec.profile.attributes}
 
 
-def checked_value(attribute: Attribute, value: Value) -> str:
-    """The value as stored (JSON text), if it fits the attribute's declared type; else ValueError saying why."""
+WHOLE_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                         "UINTEGER", "UBIGINT", "UHUGEINT"})
+"""DuckDB column types that hold whole numbers only (a fraction set there would be rounded)."""
+
+
+def checked_value(attribute: Attribute, value: Value, stored_as: str = "") -> str:
+    """The value as stored (JSON text), if it fits the attribute's declared type (and the data set's column
+    type `stored_as`, where one is given); else ValueError saying why."""
     kind = attribute.type
     if value is None:
         return "null"
     if kind == "numeric":
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise ValueError(f"'{attribute.name}' is numeric: the value must be a finite number")
+        if stored_as.upper() in WHOLE_TYPES and not float(value).is_integer():
+            raise ValueError(f"'{attribute.name}' holds whole numbers: the value must be one")
         return json.dumps(float(value))
     if kind == "boolean":
         if not isinstance(value, bool):

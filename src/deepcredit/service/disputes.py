@@ -131,8 +131,9 @@ def _checked(ctx: ServiceContext, d: Dispute, fix: Correction | None) -> str | N
         attribute = disputable_attributes(ctx).get(d.attribute)
         if attribute is None:
             raise Problem(422, "invalid-correction", f"the served data set no longer has '{d.attribute}'")
+        stored_as = getattr(ctx.scorer, "people_types", {}).get(d.attribute, "")
         try:
-            return checked_value(attribute, fix.value)
+            return checked_value(attribute, fix.value, stored_as)
         except ValueError as exc:
             raise Problem(422, "invalid-correction", str(exc)) from None
     if fix.action == "set":

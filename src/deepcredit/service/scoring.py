@@ -325,8 +325,11 @@ class ModelScorer:
         self._next_db: Future[duckdb.DuckDBPyConnection] | None = None
         self.index = PersonIndex(dataset)
         self._categories: list[dict] | None = None
-        self._event_columns, self._people_columns = ({r[0] for r in self._db.execute(
-            f"DESCRIBE SELECT * FROM {dataset.scan(t)}").fetchall()} for t in ("events", "people"))
+        events, people = ({r[0]: r[1] for r in self._db.execute(f"DESCRIBE SELECT * FROM {dataset.scan(t)}").fetchall()}
+                          for t in ("events", "people"))
+        self._event_columns, self._people_columns = set(events), set(people)
+        self.people_types: dict[str, str] = people
+        """Each profile column's DuckDB type (a corrected value must fit it)."""
 
     @property
     def scale(self) -> ScoreScale:
