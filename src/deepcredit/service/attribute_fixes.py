@@ -82,6 +82,13 @@ def shown(value: object) -> str | None:
     return str(value)
 
 
+def _as_text(value: Value) -> str | None:
+    """A stored value as the text DuckDB casts to the column's type (true/false for flags)."""
+    if value is None:
+        return None
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def corrected_people(con: duckdb.DuckDBPyConnection, people: str, fixes: pd.DataFrame,
                      attributes: Mapping[str, Attribute], history: bool) -> str:
     """`people` (a SELECT) with the corrected values in place; registers the fixes on `con`.
@@ -93,14 +100,14 @@ def corrected_people(con: duckdb.DuckDBPyConnection, people: str, fixes: pd.Data
     if not len(fixes):
         return people
     names = sorted(set(fixes["attribute"]))
-    wide = pd.DataFrame({"person_id": sorted(set(fixes["person_id"]))})
-    for name in names:
-        mine = fixes[fixes["attribute"] == name].set_index("person_id")["value"].map(json.loads)
-        wide[f"set_{name}"] = wide["person_id"].isin(mine.index)
-        wide[f"to_{name}"] = wide["person_id"].map(lambda p, m=mine: None if p not in m.index or m[p] is None
-                                                    else str(m[p]).lower() if isinstance(m[p], bool) else str(m[p]))
-    wide = wide.astype({f"to_{n}": "object" for n in names})
-    con.register("_attribute_fixes", wide)
+    persons = sorted(set(fixes["person_id"]))
+    wide: dict[str, list] = {"person_id": persons}
+    for name in names:  # one row per person: for each corrected attribute, whether it is set, and to what
+        mine = {p: json.loads(v) for p, a, v in fixes[["person_id", "attribute", "value"]].itertuples(index=False)
+                if a == name}
+        wide[f"set_{name}"] = [p in mine for p in persons]
+        wide[f"to_{name}"] = [_as_text(mine.get(p)) for p in persons]
+    con.register("_attribute_fixes", pd.DataFrame(wide).astype({f"to_{n}": "object" for n in names}))
 
     def value(name: str) -> str:
         text = f'f."to_{name}"'

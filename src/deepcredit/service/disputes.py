@@ -84,8 +84,7 @@ def open_dispute(ctx: ServiceContext, subject: str, req: DisputeCreate) -> Dispu
                     deadline_at=now + timedelta(days=ctx.settings.dispute_deadline_days))
         s.add(d)
         s.flush()
-        record = {"event": d.event_ref} if d.event_ref is not None else {"attribute": d.attribute}
-        ctx.audit.append(s, now, "person", "dispute_opened", subject, dispute=d.id, **record)
+        ctx.audit.append(s, now, "person", "dispute_opened", subject, dispute=d.id, **_record(d))
         return to_out(d, now)
 
 
@@ -99,6 +98,12 @@ def case(ctx: ServiceContext, dispute_id: int) -> DisputeCase:
             raise not_found("dispute")
         ctx.audit.append(s, now, "operator", "dispute_read", d.subject, dispute=d.id)
         return DisputeCase(**to_out(d, now).model_dump(), reason=d.reason)
+
+
+def _record(d: Dispute) -> dict[str, str | None]:
+    """What an audit row says the dispute is about: the event's reference or the attribute's name (never a
+    value)."""
+    return {"event": d.event_ref} if d.event_ref is not None else {"attribute": d.attribute}
 
 
 def _move(s: Session, dispute_id: int, to: DisputeState) -> Dispute:
@@ -121,7 +126,8 @@ def review(ctx: ServiceContext, dispute_id: int) -> DisputeOut:
 
 
 def _checked(ctx: ServiceContext, d: Dispute, fix: Correction | None) -> str | None:
-    """A correction that fits the disputed record, else a 422; the attribute's value as stored (else None)."""
+    """A correction that fits the disputed record, else a 422; for an attribute, its value as stored (JSON
+    text, never None); for an event, None."""
     if fix is None:
         return None
     if d.attribute is not None:
@@ -174,12 +180,11 @@ def resolve(ctx: ServiceContext, dispute_id: int, req: DisputeResolve) -> Disput
         value = _checked(ctx, d, fix)  # raised inside the transaction: the move is rolled back with it
         d.resolved_at, d.resolution_note = now, req.note
         if fix is not None:
-            if d.attribute is not None and value is not None:
+            if value is not None:  # an attribute's checked value
                 _store_attribute_fix(s, d, value, now)
             else:
                 _store_event_fix(ctx, s, d, fix, now)
-        record = {"event": d.event_ref} if d.event_ref is not None else {"attribute": d.attribute}
-        ctx.audit.append(s, now, "operator", f"dispute_{req.outcome}", d.subject, dispute=d.id, **record,
+        ctx.audit.append(s, now, "operator", f"dispute_{req.outcome}", d.subject, dispute=d.id, **_record(d),
                          correction=fix.action if fix else None)
         out, subject = to_out(d, now), d.subject
     if fix is not None:

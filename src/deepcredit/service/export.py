@@ -24,7 +24,7 @@ from sqlalchemy import delete, select
 
 from deepcredit.service import alerts, consent, disputes
 from deepcredit.service.context import ServiceContext
-from deepcredit.service.scoring import ModelScorer
+from deepcredit.service.scoring import Held, ModelScorer
 from deepcredit.service.store.models import (
     AuditEntry,
     Consent,
@@ -51,30 +51,24 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records", date_format="iso"))
 
 
-def _held(scorer: ModelScorer, subject: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The profile rows and the relations (other person left out) the data set holds about the person."""
-    con = scorer.cursor()
-    try:
-        sql = scorer.scope([subject]).sources(con)
-        profile = con.execute(f"SELECT * FROM ({sql['people']}) WHERE person_id = ?", [subject]).df()
-        rel = con.execute(f"SELECT * FROM ({sql['relations']}) WHERE source = ? OR target = ?",
-                          [subject, subject]).df()
-    finally:
-        con.close()
+def _shared(held: Held, subject: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(profile, events, relations) as the person may take them away: no ids of other people."""
+    events = held.events.drop(columns=["person_id"], errors="ignore")
+    if "counterparty" in events:  # a merchant reference or another party: the service's ids only
+        events["counterparty"] = events["counterparty"].where(events["counterparty"].isna(), "recorded")
+    rel = held.relations
     if len(rel):
+        rel = rel.copy()
         rel.insert(0, "direction", ["from you" if s == subject else "to you" for s in rel["source"]])
         rel = rel.drop(columns=["source", "target"])
-    return profile.drop(columns=["person_id"], errors="ignore"), rel
+    return held.profile.drop(columns=["person_id"], errors="ignore"), events, rel
 
 
 def collect(ctx: ServiceContext, subject: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     scorer = ctx.scorer
     if isinstance(scorer, ModelScorer):
-        profile, relations = _held(scorer, subject)
-        events = scorer.person_events(subject).drop(columns=["person_id"], errors="ignore")
-        if "counterparty" in events:  # a merchant reference or another party: the service's ids only
-            events["counterparty"] = events["counterparty"].where(events["counterparty"].isna(), "recorded")
+        profile, events, relations = _shared(scorer.held(subject), subject)
         out.update(profile=_records(profile), events=_records(events), relations=_records(relations))
     else:
         out.update(profile=[], events=[], relations=[])

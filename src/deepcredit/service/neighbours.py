@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 CONNECTION_CHANGED = "a connection's record changed"
 BATCH = 64
 """People re-scored per model run (one spine: their neighbourhoods are built together). A run's cost is
-mostly fixed, so one run for a person's 14-54 connections instead of two costs less: 167-179 ms of work
-per event against 213-220 ms in batches of 32 (30 events of the 20,000-person benchmark world, twice)."""
+mostly fixed, so one run for a person's connections instead of two costs less: 1.24 times less work per
+event than batches of 32 (median of 3 alternated runs, range 1.21-1.27; scripts/bench_connections.py,
+docs/results/connections-batch-2026-12-06.json)."""
 
 
 class NeighbourQueue:

@@ -71,21 +71,21 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
                                   result=d.get("result") or d.get("reason")))
     active = {d.event_id: d.state for d in disputes if d.state.value in dispute_mod.ACTIVE}
     events: list[EventOut] = []
-    if ctx.scorer is not None and hasattr(ctx.scorer, "person_events"):
-        frame = ctx.scorer.person_events(subject).head(MAX_EVENTS)
-        for r in frame.itertuples(index=False):
+    reader = getattr(ctx.scorer, "held", None)  # a ModelScorer's; a stand-in scorer holds no records
+    held = reader(subject) if reader is not None else None
+    if held is not None:
+        for r in held.events.head(MAX_EVENTS).itertuples(index=False):
             ref = None if _missing(r.event_id) else str(r.event_id)
             events.append(EventOut(event_id=ref, ts=r.ts.to_pydatetime(), kind=str(r.kind), status=str(r.status),
                                    amount=None if _missing(r.amount) else float(r.amount),
                                    days_late=None if _missing(r.days_late) else float(r.days_late),
                                    source=HELD if ref is None else service_events.get(ref, HELD),
                                    disputed=ref in active, dispute_state=None if ref is None else active.get(ref)))
-    reader = getattr(ctx.scorer, "person_profile", None)  # a ModelScorer's; a stand-in scorer holds none
-    held: dict[str, object] = reader(subject) if reader is not None else {}
+    latest = held.latest_profile() if held is not None else {}
     disputing = {d.attribute: d.state for d in disputes if d.attribute and d.state.value in dispute_mod.ACTIVE}
-    profile = [ProfileItem(attribute=name, text=a.text, value=shown(held[name]), disputed=name in disputing,
+    profile = [ProfileItem(attribute=name, text=a.text, value=shown(latest[name]), disputed=name in disputing,
                            dispute_state=disputing.get(name))
-               for name, a in dispute_mod.disputable_attributes(ctx).items() if name in held]
+               for name, a in dispute_mod.disputable_attributes(ctx).items() if name in latest]
     categories = ctx.scorer.data_categories() if ctx.scorer is not None else []
     return PersonReport(
         scored=score is not None, score=score.score if score else None, band=score.band if score else None,

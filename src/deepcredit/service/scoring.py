@@ -122,6 +122,22 @@ class WhatIf:
     """A clone's own as-of (the end of its future); others are scored as of the run's."""
 
 
+@dataclass(frozen=True)
+class Held:
+    """What the service holds about one person: their events (newest first), their profile's versions
+    (newest first; corrections in place) and their relations."""
+
+    events: pd.DataFrame
+    profile: pd.DataFrame
+    relations: pd.DataFrame
+
+    def latest_profile(self) -> dict[str, object]:
+        """The profile version scored now, as plain values (None where missing)."""
+        if self.profile.empty:
+            return {}
+        return {k: (None if pd.isna(v) else v) for k, v in self.profile.iloc[0].items()}
+
+
 OverlaySource = Callable[[Sequence[str] | None], Overlay]
 """Given person ids (None: everyone), the overlay for them."""
 
@@ -257,20 +273,24 @@ class ScopedDataset(Dataset):
     def person_events(self, person_id: str, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
         """The events one person's score reads, newest first (with `event_id` where the data set has one)."""
         con = con or new_connection()
-        events = self.sources(con, neighbours=False)["events"]
+        return self._events_of(con, self.sources(con, neighbours=False)["events"], person_id)
+
+    def _events_of(self, con: duckdb.DuckDBPyConnection, events: str, person_id: str) -> pd.DataFrame:
         cols = self.scoped_event_columns
         select = ", ".join(c if c in cols else f"NULL AS {c}" for c in OVERLAY_COLUMNS)
         return con.execute(f"SELECT {select} FROM ({events}) e WHERE person_id = ? ORDER BY ts DESC",
                            [person_id]).df()
 
-    def person_profile(self, person_id: str, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, object]:
-        """The person's profile as scoring reads it now (corrections in place): their latest version."""
+    def held(self, person_id: str, con: duckdb.DuckDBPyConnection | None = None) -> Held:
+        """Everything the data set (with the service's overlay) holds about one person, from one read of
+        the sources: what their report and their export show."""
         con = con or new_connection()
-        people = self.sources(con, neighbours=False)["people"]
-        order = " ORDER BY valid_from DESC NULLS LAST" if self.base.spec.profile.valid_from else ""
-        rows = con.execute(f"SELECT * FROM ({people}) p WHERE person_id = ?{order} LIMIT 1", [person_id]).df()
-        return {} if rows.empty else {k: (None if pd.isna(v) else v) for k, v in rows.iloc[0].items()}
-
+        sql = self.sources(con, neighbours=False)
+        newest = " ORDER BY valid_from DESC NULLS LAST" if self.base.spec.profile.valid_from else ""
+        profile = con.execute(f"SELECT * FROM ({sql['people']}) p WHERE person_id = ?{newest}", [person_id]).df()
+        relations = con.execute(f"SELECT * FROM ({sql['relations']}) WHERE source = ? OR target = ?",
+                                [person_id, person_id]).df()
+        return Held(self._events_of(con, sql["events"], person_id), profile, relations)
 
 def needed_definitions(used: Sequence[str], definitions: Sequence[FeatureDef]) -> list[FeatureDef]:
     """The definitions a model uses, plus those its derived features compute from (closed transitively)."""
@@ -401,10 +421,10 @@ class ModelScorer:
             if self._uses >= RECYCLE_AFTER and self._next_db is None:
                 self._next_db = self._pool.submit(self._database)
 
-    def person_profile(self, person_id: str) -> dict[str, object]:
+    def held(self, person_id: str) -> Held:
         con = self.cursor()
         try:
-            return self.scope([person_id]).person_profile(person_id, con)
+            return self.scope([person_id]).held(person_id, con)
         finally:
             con.close()
 
