@@ -66,3 +66,33 @@ def test_register_compare_promote_a_challenger(tmp_path):
     with TestClient(create_app(Settings.from_env(env))) as client:  # a restarted server serves the new model
         assert client.get("/v1/health").json()["model_id"] == new
     ctx.db.dispose()
+
+
+def test_a_snapshot_of_the_served_data_is_batch_scored_and_trains_a_challenger(tmp_path):
+    """serve-snapshot writes the served data (pseudonymised, as held) as a data set: `score` reads it like
+    any other, and a model trained on it is registered as the challenger of the same service."""
+    from service_testkit import ADMIN_KEY, FEATURES, KEY, world
+
+    from deepcredit.cli.app import app as cli
+    from deepcredit.data.dataset import Dataset
+
+    w = world()
+    env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
+           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'svc.db'}"}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["serve-snapshot", "--out", str(tmp_path / "held")], env=env).exit_code == 2
+    r = runner.invoke(cli, ["serve-init", "--data", str(w.raw.root), "--model", str(w.model), "--state",
+                            str(tmp_path / "state"), "--as-of", "2026-07-01 12:00"], env=env)
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["serve-snapshot", "--out", str(tmp_path / "held")], env=env)
+    assert r.exit_code == 0, r.output
+    assert "held on 2026-07-01 12:00" in r.output and "people: 400" in r.output
+    held = Dataset(tmp_path / "held")
+    assert set(held.read("people")["person_id"]).isdisjoint(w.ids)  # keyed by pseudonyms, never raw ids
+    r = runner.invoke(cli, ["score", "--data", str(held.root), "--model", str(w.model), "--out",
+                            str(tmp_path / "scores"), "--as-of", "2026-07-01"], env=env)
+    assert r.exit_code == 0, r.output
+    inp = build_model_input(held, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
+    model = save_model(GBDTModel(n_estimators=40, early_stopping_rounds=None).fit(inp), tmp_path / "gbdt", inp)
+    r = runner.invoke(cli, ["model-challenger", "--model", str(model)], env=env)
+    assert r.exit_code == 0 and "scored 400 people in shadow" in r.output, r.output

@@ -1,4 +1,4 @@
-"""Service commands: `serve`, `serve-init`, `serve-upgrade`, `audit-verify`, `audit-anchor`, operator helpers (`merchant-add`,
+"""Service commands: `serve`, `serve-init`, `serve-upgrade`, `serve-snapshot`, `audit-verify`, `audit-anchor`, operator helpers (`merchant-add`,
 `person-token`) and the champion/challenger steps (`model-challenger`, `model-compare`, `model-promote`).
 
 Configuration comes from the environment (service/config.py): DEEPCREDIT_PSEUDONYM_KEY (required),
@@ -14,13 +14,14 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from deepcredit.cli.common import clear_errors, console, resolve_dataset
+from deepcredit.cli.common import clear_errors, console, model_errors, resolve_dataset, row_counts
 
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("serve-init")(serve_init)
     app.command("serve-upgrade")(serve_upgrade)
+    app.command("serve-snapshot")(serve_snapshot)
     app.command("audit-verify")(audit_verify)
     app.command("audit-anchor")(audit_anchor)
     app.command("merchant-add")(merchant_add)
@@ -70,6 +71,23 @@ def serve_upgrade() -> None:
         return
     was = done.before or "no schema version"
     console.print(f"database at schema {done.after} (was: {was})" + "".join(f"\n- {c}" for c in done.changes))
+
+
+def serve_snapshot(
+    out: Path = typer.Option(..., "--out", help="Directory for the data set (a previous snapshot there is replaced)."),
+) -> None:
+    """Write the served data as the service holds it now (reported outcomes, disputes' corrections, retention
+    applied) as a data set, keyed by pseudonyms: what `score` (DuckDB or Spark) and `train` then read; audited."""
+    from deepcredit.service.snapshot import write_snapshot
+
+    with model_errors():
+        done = write_snapshot(_settings(), out)
+    console.print(f"wrote {escape(str(done.data.root))}: the served data as held on {done.as_of:%Y-%m-%d %H:%M}, "
+                  f"keyed by pseudonyms ({row_counts(done.data)}); with {done.reported_events:,} reported "
+                  f"outcome(s), {done.corrected_events:,} record(s) and {done.corrected_details:,} profile detail(s) "
+                  "corrected by disputes", soft_wrap=True)
+    console.print(f"next: deepcredit score --data {escape(str(done.data.root))} --model MODEL --out SCORES "
+                  "[--engine spark]; or deepcredit train --data ... for a challenger", soft_wrap=True)
 
 
 def serve(

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_parquet
 from deepcredit.service.config import Settings
-from deepcredit.service.context import ServiceContext, make_context, read_meta, sync_clock, write_meta
+from deepcredit.service.context import ServiceContext, served_context, write_meta
 from deepcredit.service.events import overlay_source, save_scores_bulk
 from deepcredit.service.scoring import ModelScorer, ScoredPerson, load_scorer
 from deepcredit.service.store.models import Policy, Score
@@ -41,17 +41,6 @@ class Registered:
     path: Path
 
 
-def _context(settings: Settings) -> tuple[ServiceContext, dict[str, str]]:
-    ctx = make_context(settings)
-    if not ctx.db.initialised():
-        raise ValueError(f"no service database at {ctx.db.url.render_as_string()}: run serve-init first")
-    sync_clock(ctx)
-    meta = read_meta(ctx)
-    if "data_dir" not in meta:
-        raise ValueError("the service has no data set yet: run serve-init first")
-    return ctx, meta
-
-
 def _scorer(ctx: ServiceContext, meta: dict[str, str], model_path: Path) -> ModelScorer:
     return load_scorer(Path(model_path), Dataset(meta["data_dir"]), overlay_source(ctx.db), threads=None)
 
@@ -63,7 +52,7 @@ def _frame(scored: list[ScoredPerson]) -> pd.DataFrame:
 
 def register(settings: Settings, model_path: Path) -> Registered:
     """Score everyone with the challenger in shadow and record it (hashes verified on load)."""
-    ctx, meta = _context(settings)
+    ctx, meta = served_context(settings)
     model_path = Path(model_path).resolve()
     scorer = _scorer(ctx, meta, model_path)
     now = ctx.now()
@@ -81,7 +70,7 @@ def register(settings: Settings, model_path: Path) -> Registered:
 
 def compare(settings: Settings) -> dict:
     """Champion against challenger on the same people (see the module docstring)."""
-    ctx, meta = _context(settings)
+    ctx, meta = served_context(settings)
     if not meta.get("challenger_scores"):
         raise ValueError("no challenger registered: run model-challenger first")
     shadow = pd.read_parquet(meta["challenger_scores"])
@@ -107,7 +96,7 @@ def compare(settings: Settings) -> dict:
 
 def promote(settings: Settings) -> Registered:
     """The challenger becomes the champion: everyone re-scored with it now, the meta table points to it."""
-    ctx, meta = _context(settings)
+    ctx, meta = served_context(settings)
     if not meta.get("challenger_model_path"):
         raise ValueError("no challenger registered: run model-challenger first")
     scorer = _scorer(ctx, meta, Path(meta["challenger_model_path"]))

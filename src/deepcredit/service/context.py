@@ -66,6 +66,19 @@ def sync_clock(ctx: ServiceContext) -> None:
         ctx.settings.clock.zone = meta["time_zone"]
 
 
+def served_context(settings: Settings) -> tuple[ServiceContext, dict[str, str]]:
+    """The context of a service `serve-init` has set up, on its clock, and its meta table; a ValueError
+    that says what to run where there is none (what an operator command needs before it acts)."""
+    ctx = make_context(settings)
+    if not ctx.db.initialised():
+        raise ValueError(f"no service database at {ctx.db.url.render_as_string()}: run serve-init first")
+    sync_clock(ctx)
+    meta = read_meta(ctx)
+    if "data_dir" not in meta:
+        raise ValueError("the service has no data set yet: run serve-init first")
+    return ctx, meta
+
+
 def write_meta(ctx: ServiceContext, values: dict[str, str]) -> None:
     with ctx.db.write() as s:
         for k, v in values.items():

@@ -29,7 +29,8 @@ from deepcredit.service.privacy import Pseudonymiser
 ROW_GROUP = 8192
 
 
-def _q(path: Path) -> str:
+def quoted_path(path: Path) -> str:
+    """A file path as a DuckDB string literal."""
     return "'" + str(path).replace("'", "''") + "'"
 
 
@@ -54,22 +55,22 @@ def pseudonymise_dataset(src: Dataset, out: Path, pseudonym: Pseudonymiser,
     try:
         con.execute(f"""COPY (SELECT m.pid AS person_id, p.* EXCLUDE ({exclude})
                               FROM people p JOIN _ids m ON m.raw = CAST(p.person_id AS VARCHAR) ORDER BY 1)
-                        TO {_q(staging / "people.parquet")} {opts}""")
+                        TO {quoted_path(staging / "people.parquet")} {opts}""")
         con.execute(f"""COPY (SELECT *, 'b' || CAST(row_number() OVER (ORDER BY person_id, ts, kind, status, amount)
                                                    AS VARCHAR) AS event_id
                               FROM (SELECT m.pid AS person_id, e.* EXCLUDE (person_id)
                                     FROM events e JOIN _ids m ON m.raw = CAST(e.person_id AS VARCHAR)) x
                               ORDER BY person_id, ts)
-                        TO {_q(staging / "events.parquet")} {opts}""")
+                        TO {quoted_path(staging / "events.parquet")} {opts}""")
         con.execute(f"""COPY (SELECT s.pid AS source, t.pid AS target, r.* EXCLUDE (source, target)
                               FROM relations r JOIN _ids s ON s.raw = CAST(r.source AS VARCHAR)
                               JOIN _ids t ON t.raw = CAST(r.target AS VARCHAR) ORDER BY 1, 2)
-                        TO {_q(staging / "relations.parquet")} {opts}""")
-        con.execute(f"""COPY (SELECT * FROM read_parquet({_q(staging / "relations.parquet")}) ORDER BY target, source)
-                        TO {_q(staging / "relations_by_target.parquet")} {opts}""")
+                        TO {quoted_path(staging / "relations.parquet")} {opts}""")
+        con.execute(f"""COPY (SELECT * FROM read_parquet({quoted_path(staging / "relations.parquet")}) ORDER BY target, source)
+                        TO {quoted_path(staging / "relations_by_target.parquet")} {opts}""")
         con.execute(f"""COPY (SELECT m.pid AS person_id, o.* EXCLUDE (person_id)
                               FROM outcomes o JOIN _ids m ON m.raw = CAST(o.person_id AS VARCHAR) ORDER BY 1, 2)
-                        TO {_q(staging / "outcomes.parquet")} {opts}""")
+                        TO {quoted_path(staging / "outcomes.parquet")} {opts}""")
         con.close()
         return finalize_dataset(staging, out, name=f"{src.name}-pseudonymised",
                                 snapshot_date=src.manifest.snapshot_date,

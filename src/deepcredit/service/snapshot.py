@@ -1,0 +1,103 @@
+"""`deepcredit serve-snapshot`: the served data set as the service holds it now, written as a data set.
+
+What the service has learnt is kept beside its copy of the data set, never written into it. That covers the
+outcomes merchants reported, the records that upheld disputes corrected or removed, the corrected profile
+details, and the negative records that retention retired. `scoring.ScopedDataset` reads all of it in
+whenever the service scores. Batch scoring (`deepcredit score`, on DuckDB or Spark), training and every
+other command read a data set directory, so they would see the records as they were before. A population
+re-scored on Spark would then bring a corrected record back, and the next model would learn from it.
+
+The snapshot writes the same sources the service scores from (`ScopedDataset.sources` over everyone) as
+a new data set: the served copy's spec and columns, its outcomes and extras unchanged, keyed by the same
+pseudonyms, without the protected attributes the copy left out. It is staged and renamed into place, so
+a crash leaves no half-written snapshot. Scoring it gives the service's own scores (tested).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from deepcredit.data.dataset import Dataset, check_replaceable, finalize_dataset, new_connection, staging_dir
+from deepcredit.service.config import Settings
+from deepcredit.service.context import ServiceContext, served_context
+from deepcredit.service.events import overlay_source
+from deepcredit.service.pseudodata import ROW_GROUP, quoted_path
+from deepcredit.service.scoring import Overlay, ScopedDataset
+
+ORDER = {"people": "person_id", "events": "person_id, ts", "relations": "source, target",
+         "relations_by_target": "target, source"}
+"""Row order per table, as the served copy keeps it (pseudodata.py): one person's rows in few row groups."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    data: Dataset
+    as_of: datetime
+    reported_events: int
+    """Events merchants reported to the service (less those a dispute removed)."""
+    corrected_events: int
+    """Records of the data set that an upheld dispute corrected or removed."""
+    corrected_details: int
+    """Profile details corrected by upheld disputes."""
+
+
+def write_snapshot(settings: Settings, out: Path) -> Snapshot:
+    """Write what the service `serve-init` set up holds now to `out`; audited."""
+    ctx, meta = served_context(settings)
+    try:
+        return snapshot(ctx, Dataset(meta["data_dir"]), out)
+    finally:
+        ctx.db.dispose()
+
+
+def snapshot(ctx: ServiceContext, served: Dataset, out: Path) -> Snapshot:
+    """The served copy `served` with the service's overlay read in, written to `out` as of the clock's now."""
+    out = Path(out)
+    check_replaceable(out)
+    now = ctx.now()
+    overlay = overlay_source(ctx.db)(None)
+    data = write_overlaid(served, overlay, out, now)
+    done = Snapshot(data, now, len(overlay.events), len(overlay.corrections), len(overlay.attributes))
+    try:
+        with ctx.db.write() as s:
+            ctx.audit.append(s, now, "operator", "data_snapshot_written", None,
+                             people=data.manifest.tables["people"]["rows"], reported_events=done.reported_events,
+                             corrected_events=done.corrected_events, corrected_details=done.corrected_details)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)  # personal data written without its audit row does not stay
+        raise
+    return done
+
+
+def write_overlaid(served: Dataset, overlay: Overlay, out: Path, as_of: datetime) -> Dataset:
+    """`served` with `overlay` applied, as a data set at `out` dated `as_of` (staged, then renamed)."""
+    con = new_connection()
+    sources = ScopedDataset(served, None, overlay).sources(con)
+    kept = {t: [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {served.scan(t)}").fetchall()]
+            for t in sources}  # the overlay's own columns (a merchant as counterparty) stay out
+    opts = f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})"
+    staging = staging_dir(out)
+    try:
+        for name, sql in sources.items():
+            columns = ", ".join(f'"{c}"' for c in kept[name])
+            con.execute(f"COPY (SELECT {columns} FROM ({sql}) ORDER BY {ORDER[name]}) "
+                        f"TO {quoted_path(staging / f'{name}.parquet')} {opts}")
+        unchanged = ["outcomes", *served.manifest.extras]
+        for name in unchanged:
+            relation = f"SELECT * FROM read_parquet({quoted_path(staging / 'relations.parquet')})" \
+                if name == "relations_by_target" else f"SELECT * FROM {served.scan(name)}"
+            order = f" ORDER BY {ORDER[name]}" if name in ORDER else ""
+            con.execute(f"COPY ({relation}{order}) TO {quoted_path(staging / f'{name}.parquet')} {opts}")
+        con.close()
+        return finalize_dataset(staging, out, name=f"{served.name}-as-held",
+                                snapshot_date=str(as_of.date()),
+                                description=f"{served.name} with what the service held on {as_of:%Y-%m-%d %H:%M}: "
+                                            "reported outcomes, corrections from disputes, retention applied",
+                                extras=tuple(served.manifest.extras), spec=served.spec,
+                                time_zone=served.manifest.time_zone)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
