@@ -116,6 +116,36 @@ def test_report_page_in_chromium_at_phone_and_desktop_widths(service, tmp_path):
             assert colours is not None and len(colours) > 20  # a drawn page
         dom = _chromium(["--dump-dom", "--window-size=1280,2000", page.as_uri()]).stdout
         assert "<section" in dom
+        wide = _measured(page, "phone")
+        assert wide == [], f"{name}: wider than a phone's screen: {wide}"  # tables turn into cards instead
+
+
+WIDER_THAN_SHOWN = """<!DOCTYPE html><html lang="en"><body style="margin:0">
+<iframe id="page" title="report" width="%d" height="%d" style="border:0" srcdoc="%s"></iframe>
+<script>
+document.getElementById('page').addEventListener('load', function () {
+  var doc = this.contentDocument;
+  var wide = Array.prototype.filter.call(doc.querySelectorAll('.scroll, section'), function (e) {
+    return e.scrollWidth > e.clientWidth + 1; }).map(function (e) { return e.getAttribute('aria-label') || e.id; });
+  var p = document.createElement('pre'); p.id = 'too-wide';
+  p.textContent = JSON.stringify({width: doc.documentElement.clientWidth, wide: wide});
+  document.body.appendChild(p); });
+</script></body></html>"""
+
+
+def _measured(page: Path, width: str) -> list[str]:
+    """The page's sections and scroll regions whose content is wider than they are, at `width`: the page
+    laid out in a frame of that width (headless Chromium keeps its own window at least 500 pixels wide)."""
+    w, h = WIDTHS[width]
+    probe = page.with_name(f"{page.stem}-widths.html")
+    probe.write_text(WIDER_THAN_SHOWN % (w, h, html_lib.escape(page.read_text(encoding="utf-8"), quote=True)),
+                     encoding="utf-8")
+    dom = _chromium(["--dump-dom", "--window-size=1280,2000", probe.as_uri()]).stdout
+    found = re.search(r'<pre id="too-wide">(.*?)</pre>', dom, re.S)
+    assert found, "the width probe did not report"
+    seen = json.loads(html_lib.unescape(found.group(1)))
+    assert seen["width"] == w, seen
+    return seen["wide"]
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
