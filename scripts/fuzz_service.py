@@ -83,6 +83,8 @@ if _creds:
                     "expires_at": _creds["expires_at"]}
         if key == ("POST", "/v1/me/disputes"):
             return {**body, "event_id": st.sampled_from(["s1", "s2", "s3", "b1"])}
+        if key == ("POST", "/v1/admin/erasures"):  # real people with connections, none of the callers
+            return {**body, "person_id": st.sampled_from(_creds["erasable"])}
         return None
 
     def _examples() -> dict[tuple[str, str], list[dict]]:
@@ -98,6 +100,7 @@ if _creds:
                                            "purpose": c["purposes"][0], "expires_at": c["expires_at"]}],
             ("post", "/v1/me/disputes"): [{"event_id": "s1", "reason": "I returned it on time."},
                                           {"attribute": "income", "reason": "My income went up."}],
+            ("post", "/v1/admin/erasures"): [{"person_id": c["erasable"][1]}],
         }
 
     @schemathesis.hook
@@ -133,8 +136,12 @@ if _creds:
 
     @schemathesis.hook
     def before_call(ctx, case, kwargs):
-        """Never rotate or disable the fuzzing merchant, nor revoke the person's first consents (in any phase):
-        every later call would be a 401 or a 403, and the decision logic would not be reached again."""
+        """Never rotate or disable the fuzzing merchant, revoke the person's first consents or erase a caller
+        (in any phase): every later call would be a 401 or a 403, and the decision logic would not be reached
+        again."""
+        if case.operation.path == "/v1/admin/erasures" and isinstance(case.body, dict) and \
+                case.body.get("person_id") in {_creds["person_id"], *_creds["crowd"]}:
+            case.body = {**case.body, "person_id": _creds["erasable"][0]}
         params = case.path_parameters or {}
         if params.get("merchant_id") == _creds["merchant_id"]:
             case.path_parameters = {**params, "merchant_id": _creds["decoy_merchant_id"]}

@@ -82,7 +82,8 @@ def build_service(root: Path, people: int, seed: int, crowd: int = 0) -> tuple[d
     creds = {"merchant": made.api_key, "decoy_merchant_id": decoy.merchant.id, "person": token, "admin": env["DEEPCREDIT_ADMIN_KEY"],
              "person_id": person, "merchant_id": m.id, "policies": ["rental", "own", "bnpl"], "purposes": purposes,
              "consent_ids": consents, "expires_at": (ctx.now() + timedelta(days=30)).isoformat() + "Z",
-             "crowd": crowd_tokens}
+             "crowd": crowd_tokens,
+             "erasable": [str(p) for p in world.read("people")["person_id"].iloc[crowd + 1:crowd + 6]]}
     return env, creds
 
 

@@ -118,8 +118,29 @@ def test_a_database_at_s0001_is_upgraded_to_attribute_disputes_keeping_its_dispu
     with pytest.raises(schema.SchemaMismatch, match="is at schema s0001"):
         database.create_all()
     done = schema.upgrade(database.engine)
-    assert (done.before, done.after) == ("s0001", "s0002")
+    assert (done.before, done.after) == ("s0001", schema.head())
     database.create_all()
     with database.engine.connect() as con:
         assert con.execute(text("SELECT event_ref, attribute FROM disputes")).all() == [("b12", None)]
+        assert not compare_metadata(MigrationContext.configure(con), Base.metadata)  # as a new one is made
+
+
+def test_a_database_at_s0002_is_upgraded_to_erasure_keeping_its_records(database):
+    """s0003: erased_subjects records the people an operator erased."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    database.create_all()
+    with database.engine.begin() as con:
+        command.downgrade(schema._alembic(con), "s0002")
+        con.execute(text("INSERT INTO service_meta (key, value) VALUES ('model_id', 'abc')"))
+    assert "erased_subjects" not in inspect(database.engine).get_table_names()
+    with pytest.raises(schema.SchemaMismatch, match="is at schema s0002"):
+        database.create_all()
+    done = schema.upgrade(database.engine)
+    assert (done.before, done.after) == ("s0002", "s0003")
+    database.create_all()
+    with database.engine.connect() as con:
+        assert con.execute(text("SELECT value FROM service_meta WHERE key = 'model_id'")).scalar() == "abc"
         assert not compare_metadata(MigrationContext.configure(con), Base.metadata)  # as a new one is made

@@ -187,3 +187,31 @@ def test_serving_a_data_set_long_after_it_ends_is_noted_with_the_as_of_to_give()
 
     assert summary("2026-12-01").stale_days == 153  # historical data scored as of now: the CLI says so
     assert summary("2026-09-29").stale_days is None and summary("2026-07-01").stale_days is None
+
+
+def test_person_erase_asks_first_and_a_later_serve_init_does_not_bring_the_person_back(tmp_path):
+    from service_testkit import ADMIN_KEY, KEY, world
+
+    from deepcredit.service.context import make_context
+    from deepcredit.service.store.models import Score
+
+    w = world()
+    env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
+           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'svc.db'}"}
+    runner, app = CliRunner(), _app()
+    init = ["serve-init", "--data", str(w.raw.root), "--model", str(w.model), "--state", str(tmp_path / "state"),
+            "--as-of", "2026-07-01 12:00"]
+    assert runner.invoke(app, ["person-erase", w.ids[3], "--yes"], env=env).exit_code == 2  # no service yet
+    assert runner.invoke(app, init, env=env).exit_code == 0
+    r = runner.invoke(app, ["person-erase", w.ids[3]], input="n\n", env=env)
+    assert r.exit_code == 1  # asked, and told no: nothing erased
+    r = runner.invoke(app, ["person-erase", w.ids[3], "--yes"], env=env)
+    assert r.exit_code == 0 and "erased on 2026-07-01" in r.output and "scores 1" in r.output, r.output
+    r = runner.invoke(app, ["person-erase", w.ids[3], "--yes"], env=env)
+    assert r.exit_code == 2 and "was erased on" in r.output
+    assert runner.invoke(app, ["person-token", w.ids[3]], env=env).exit_code == 2
+    assert runner.invoke(app, init, env=env).exit_code == 0  # the data set copied and everyone scored again
+    ctx = make_context(Settings.from_env(env))
+    with ctx.db.read() as s:
+        assert s.get(Score, ctx.pseudonym(w.ids[3])) is None and s.get(Score, ctx.pseudonym(w.ids[4])) is not None
+    ctx.db.dispose()

@@ -1,5 +1,5 @@
 """Service commands: `serve`, `serve-init`, `serve-upgrade`, `serve-snapshot`, `audit-verify`, `audit-anchor`, operator helpers (`merchant-add`,
-`person-token`) and the champion/challenger steps (`model-challenger`, `model-compare`, `model-promote`).
+`person-token`, `person-erase`) and the champion/challenger steps (`model-challenger`, `model-compare`, `model-promote`).
 
 Configuration comes from the environment (service/config.py): DEEPCREDIT_PSEUDONYM_KEY (required),
 DEEPCREDIT_ADMIN_KEY (operator API), DEEPCREDIT_DATABASE_URL (default: an SQLite file under runs/service).
@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
     app.command("audit-anchor")(audit_anchor)
     app.command("merchant-add")(merchant_add)
     app.command("person-token")(person_token)
+    app.command("person-erase")(person_erase)
     app.command("model-challenger")(model_challenger)
     app.command("model-compare")(model_compare)
     app.command("model-promote")(model_promote)
@@ -251,18 +252,54 @@ def person_token(
 ) -> None:
     """Issue a person a token to read their report and manage consents and disputes (demos, integrations)."""
     from deepcredit.service.context import make_context, sync_clock
+    from deepcredit.service.problems import Problem
     from deepcredit.service.routes.admin import create_person_token, holds_score
 
     ctx = make_context(_settings())
     ctx.db.create_all()
     sync_clock(ctx)
-    out = create_person_token(ctx, person_id, days)
+    try:
+        out = create_person_token(ctx, person_id, days)
+    except Problem as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(2) from None
     if not holds_score(ctx, person_id):
         console.print("[yellow]note:[/yellow] the service holds no score for this id (a typo, or someone the "
                       "served data set does not hold): the token works, and its page says it holds no score")
     console.print(f"token valid until {out.expires_at:%Y-%m-%d %H:%M} ({ctx.settings.clock.zone or 'UTC'}, "
                   "on the service's clock):")
     typer.echo(out.token)
+
+
+def person_erase(
+    person_id: str = typer.Argument(..., help="The person's id (pseudonymised before it is looked up)."),
+    yes: bool = typer.Option(False, "--yes", help="Erase without asking (scripts)."),
+) -> None:
+    """Erase a person where a legal ground requires it: every row the service holds about them, and their
+    data set rows from then on; their connections are re-scored. The audit log keeps its rows. Cannot be undone."""
+    from deepcredit.service.app import build_scorer
+    from deepcredit.service.context import served_context
+    from deepcredit.service.erasure import erase
+    from deepcredit.service.problems import Problem
+
+    if not yes and not typer.confirm("Erase this person from the service? This cannot be undone"):
+        raise typer.Exit(1)
+    with model_errors():
+        ctx, _ = served_context(_settings())
+    try:
+        ctx.scorer = build_scorer(ctx)  # their connections are re-scored without them
+        done = erase(ctx, ctx.pseudonym(person_id))
+    except Problem as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(2) from None
+    finally:
+        ctx.db.dispose()
+    if not done.deleted["scores"]:  # serve-init scores everyone the data set holds
+        console.print("[yellow]note:[/yellow] the service held no score for this id (a typo, or someone the served "
+                      "data set does not hold); it is recorded as erased all the same")
+    gone = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in done.deleted.items() if v) or "no rows"
+    console.print(f"erased on {done.erased_at:%Y-%m-%d %H:%M}: {gone}; their data set rows are left out from now on, "
+                  "and the audit log keeps its rows", soft_wrap=True)
 
 
 def model_challenger(

@@ -35,6 +35,7 @@ from deepcredit.service.store import Database
 from deepcredit.service.store.models import (
     AttributeCorrection,
     Decision,
+    ErasedSubject,
     EventCorrection,
     Meta,
     Score,
@@ -84,6 +85,7 @@ def overlay_source(db: Database):
             events = s.execute(q).scalars().all()
             corrections = s.execute(c).scalars().all()
             attributes = pd.DataFrame(s.execute(a).all(), columns=FIX_COLUMNS)
+            erased = frozenset(s.execute(select(ErasedSubject.subject)).scalars())  # few: read whole, no IN list
             cutoff = cutoff_in(s)  # in the same read: one session per re-score, not two
         fixes = {x.event_ref: x for x in corrections}
         rows = []
@@ -100,7 +102,7 @@ def overlay_source(db: Database):
         corr = pd.DataFrame([(x.event_ref, x.action, x.status, x.days_late) for x in corrections
                              if x.event_ref.startswith("b")],
                             columns=["event_ref", "action", "status", "days_late"])
-        return Overlay(events=frame, corrections=corr, attributes=attributes, retire_before=cutoff)
+        return Overlay(events=frame, corrections=corr, attributes=attributes, retire_before=cutoff, erased=erased)
 
     return fetch
 
@@ -161,7 +163,7 @@ def rescore(ctx: ServiceContext, subject: str, cause: str, as_of: datetime | Non
     save_scores(ctx, scored, cause)
     if ctx.neighbours is not None:  # their connections follow in the background (service/neighbours.py)
         ctx.neighbours.after_change(subject)
-    return scored[0]
+    return scored[0] if scored else None  # nobody: an erased person
 
 
 def no_order(ctx: ServiceContext) -> Problem:

@@ -149,6 +149,15 @@ class PersonTokenCreate(Request):
     days: Annotated[int, Field(ge=1, le=366), Number] = 30
 
 
+class ErasureCreate(Request):
+    person_id: PersonId
+
+
+class ErasureOut(BaseModel):
+    erased_at: UtcDateTime
+    deleted: dict[str, int] = Field(description="Rows deleted, by kind; the audit log keeps its rows.")
+
+
 class PersonTokenOut(BaseModel):
     token: str = Field(description="Shown once; only its hash is stored.")
     expires_at: UtcDateTime

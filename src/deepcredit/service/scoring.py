@@ -108,6 +108,8 @@ class Overlay:
     retire_before: datetime | None = None
     """Negative records (statuses the spec says mean late or broken) dated before this no longer count
     (service/retention.py); None: every record counts."""
+    erased: frozenset[str] = frozenset()
+    """People the operator erased (service/erasure.py): their profile, events and relations are left out."""
 
 
 @dataclass
@@ -192,6 +194,8 @@ class ScopedDataset(Dataset):
         """The base's rows by person (lookup.PersonIndex): a focus reads its rows by offset, not by a scan."""
         self.scoped_event_columns: set[str] = set()
         """Columns of the `events` source once the overlay is in (set by `sources`)."""
+        self.erased: frozenset[str] = frozenset()
+        """The erased people among those the scope read (set by `sources`): nobody scores them."""
 
     def overlay_for(self, people: Sequence[str] | None) -> Overlay:
         """The overlay for everyone whose events the scope reads (focus and neighbours), fetched once."""
@@ -229,6 +233,13 @@ class ScopedDataset(Dataset):
         else:
             rel, people, events = (f"SELECT * FROM {scan(t)}" for t in ("relations", "people", "events"))
             overlay = self.overlay_for(None)
+        self.erased = overlay.erased
+        if overlay.erased:
+            con.register("_erased", pd.DataFrame({"subject": sorted(overlay.erased)}, dtype=object))
+            gone = "NOT IN (SELECT subject FROM _erased)"
+            people = f"SELECT * FROM ({people}) WHERE CAST(person_id AS VARCHAR) {gone}"
+            events = f"SELECT * FROM ({events}) WHERE CAST(person_id AS VARCHAR) {gone}"
+            rel = f"SELECT * FROM ({rel}) WHERE CAST(source AS VARCHAR) {gone} AND CAST(target AS VARCHAR) {gone}"
         if len(overlay.attributes):
             spec = self.base.spec
             people = corrected_people(con, people, overlay.attributes, disputable(spec), bool(spec.profile.valid_from))
@@ -486,6 +497,7 @@ class ModelScorer:
                 c.execute(f"SET search_path = '{schema}'")
             for name, sql in scoped.sources(con).items():
                 con.execute(f"CREATE TABLE {schema}.{name} AS {sql}")
+            ids = [i for i in ids if i not in scoped.erased]  # an erased person is nobody's row, not even context
             stamps = [as_of] * len(ids)
             if whatif is not None:
                 _add_whatif(con, whatif)
@@ -560,8 +572,9 @@ class ModelScorer:
         as_of = as_of or self.dataset.snapshot_date.to_pydatetime()
         inp = self.model_input(person_ids, as_of)
         keys = inp.keys["person_id"].to_numpy()
+        at = pd.Series(np.arange(len(keys)), index=keys)
         ids = list(dict.fromkeys(person_ids)) if person_ids is not None else list(keys)
-        pos = pd.Series(np.arange(len(keys)), index=keys).loc[ids].to_numpy()
+        pos = at.loc[[i for i in ids if i in at.index]].to_numpy()  # all but the erased
         return self._score(inp.take(pos), as_of)
 
     def score_everyone(self, as_of: datetime, chunk: int = 50_000) -> Iterator[list[ScoredPerson]]:

@@ -9,7 +9,8 @@ re-scored on Spark would then bring a corrected record back, and the next model 
 
 The snapshot writes the same sources the service scores from (`ScopedDataset.sources` over everyone) as
 a new data set: the served copy's spec and columns, its outcomes and extras unchanged, keyed by the same
-pseudonyms, without the protected attributes the copy left out. It is staged and renamed into place, so
+pseudonyms, without the protected attributes the copy left out, and without the people an operator erased
+(service/erasure.py) in any table. It is staged and renamed into place, so
 a crash leaves no half-written snapshot. Scoring it gives the service's own scores (tested).
 """
 
@@ -19,6 +20,8 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+import duckdb
 
 from deepcredit.data.dataset import Dataset, check_replaceable, finalize_dataset, new_connection, staging_dir
 from deepcredit.service.config import Settings
@@ -76,8 +79,7 @@ def write_overlaid(served: Dataset, overlay: Overlay, out: Path, as_of: datetime
     """`served` with `overlay` applied, as a data set at `out` dated `as_of` (staged, then renamed)."""
     con = new_connection()
     sources = ScopedDataset(served, None, overlay).sources(con)
-    kept = {t: [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {served.scan(t)}").fetchall()]
-            for t in sources}  # the overlay's own columns (a merchant as counterparty) stay out
+    kept = {t: _columns(con, f"SELECT * FROM {served.scan(t)}") for t in sources}  # not the overlay's own
     opts = f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})"
     staging = staging_dir(out)
     try:
@@ -85,19 +87,24 @@ def write_overlaid(served: Dataset, overlay: Overlay, out: Path, as_of: datetime
             columns = ", ".join(f'"{c}"' for c in kept[name])
             con.execute(f"COPY (SELECT {columns} FROM ({sql}) ORDER BY {ORDER[name]}) "
                         f"TO {quoted_path(staging / f'{name}.parquet')} {opts}")
-        unchanged = ["outcomes", *served.manifest.extras]
-        for name in unchanged:
+        for name in ["outcomes", *served.manifest.extras]:  # as they are, less the rows of erased people
             relation = f"SELECT * FROM read_parquet({quoted_path(staging / 'relations.parquet')})" \
                 if name == "relations_by_target" else f"SELECT * FROM {served.scan(name)}"
+            if overlay.erased and "person_id" in _columns(con, relation):
+                relation += " WHERE CAST(person_id AS VARCHAR) NOT IN (SELECT subject FROM _erased)"
             order = f" ORDER BY {ORDER[name]}" if name in ORDER else ""
             con.execute(f"COPY ({relation}{order}) TO {quoted_path(staging / f'{name}.parquet')} {opts}")
         con.close()
         return finalize_dataset(staging, out, name=f"{served.name}-as-held",
                                 snapshot_date=str(as_of.date()),
                                 description=f"{served.name} with what the service held on {as_of:%Y-%m-%d %H:%M}: "
-                                            "reported outcomes, corrections from disputes, retention applied",
+                                            "reported outcomes, corrections from disputes, retention and erasures applied",
                                 extras=tuple(served.manifest.extras), spec=served.spec,
                                 time_zone=served.manifest.time_zone)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE {relation}").fetchall()]

@@ -1,11 +1,12 @@
-"""Operator routes (admin key from the environment): merchants and keys, person tokens, disputes, audit check."""
+"""Operator routes (admin key from the environment): merchants and keys, person tokens, disputes, erasure,
+audit check."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select, update
 
-from deepcredit.service import disputes
+from deepcredit.service import disputes, erasure
 from deepcredit.service.auth import AdminPrincipal, admin, issue_merchant_key, issue_person_token
 from deepcredit.service.context import ServiceContext, get_context
 from deepcredit.service.problems import Problem, not_found
@@ -16,6 +17,8 @@ from deepcredit.service.schemas import (
     DisputeOut,
     DisputeResolve,
     DisputeState,
+    ErasureCreate,
+    ErasureOut,
     MerchantCreate,
     MerchantKeyOut,
     MerchantOut,
@@ -55,6 +58,9 @@ def create_person_token(ctx: ServiceContext, person_id: str, days: int) -> Perso
     now = ctx.now()
     subject = ctx.pseudonym(person_id)
     with ctx.db.write() as s:
+        when = erasure.erased_at(s, subject)
+        if when is not None:
+            raise erasure.already_erased(when)
         token, expires = issue_person_token(s, subject, now, days)
         ctx.audit.append(s, now, "operator", "person_token_issued", subject, days=days)
     return PersonTokenOut(token=token, expires_at=expires)
@@ -103,11 +109,19 @@ def disable(merchant_id: PathId, _: AdminPrincipal = Depends(admin), ctx: Servic
         return _out(m)
 
 
-@router.post("/person-tokens", response_model=PersonTokenOut, status_code=201, responses=BODY,
+@router.post("/person-tokens", response_model=PersonTokenOut, status_code=201, responses={**BODY, 409: P},
              summary="Issue a person a token to read their report (for sign-in integrations and demos)")
 def person_token(req: PersonTokenCreate, _: AdminPrincipal = Depends(admin),
                  ctx: ServiceContext = Depends(get_context)) -> PersonTokenOut:
     return create_person_token(ctx, req.person_id, req.days)
+
+
+@router.post("/erasures", response_model=ErasureOut, status_code=201, responses={**BODY, 409: P},
+             summary="Erase a person: every row held about them, and their data set rows from then on")
+def erase_person(req: ErasureCreate, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
+                 ) -> ErasureOut:
+    done = erasure.erase(ctx, ctx.pseudonym(req.person_id))
+    return ErasureOut(erased_at=done.erased_at, deleted=done.deleted)
 
 
 @router.get("/disputes", response_model=list[DisputeOut], summary="Disputes, optionally by state; overdue flagged")

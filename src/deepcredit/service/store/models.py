@@ -207,6 +207,15 @@ class AttributeCorrection(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class ErasedSubject(Base):
+    """A person the operator erased (service/erasure.py): their rows of the served data set are left out
+    wherever the service reads it, so no re-score, serve-init or snapshot brings them back."""
+
+    __tablename__ = "erased_subjects"
+    subject: Mapped[str] = mapped_column(SUBJECT, primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Dispute(Base):
     """A record a person says is wrong: an event (event_ref) or a profile attribute (attribute), one of them."""
 

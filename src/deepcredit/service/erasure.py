@@ -1,0 +1,96 @@
+"""Erasure: the operator removes a person from the service where a legal ground requires it.
+
+What goes, in one transaction: every row the service database holds about the person. That is their
+score and its history, their tokens, consents and the decisions made under them, the outcomes merchants
+reported, their disputes and the corrections they led to, and their webhooks. Their rows of the served
+data set go too, from then on: the data set is never edited, so the pseudonym is recorded in
+`erased_subjects` and `scoring.ScopedDataset` leaves out their profile, events and relations wherever the
+service reads it. That covers their connections' features and graph, a full re-score, a new `serve-init`
+and a snapshot, so nothing brings them back. Their connections are re-scored without them.
+
+What stays: the audit log, whose rows hold the pseudonym only and whose chain a deletion would break. Its
+`person_erased` row says how many rows of each kind went. A new token for an erased person is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import CursorResult, Delete, delete, select
+from sqlalchemy.orm import Session
+
+from deepcredit.service.context import ServiceContext
+from deepcredit.service.neighbours import connections_to_rescore, rescore_connections
+from deepcredit.service.problems import Problem
+from deepcredit.service.store.models import (
+    AttributeCorrection,
+    Consent,
+    Decision,
+    Dispute,
+    ErasedSubject,
+    EventCorrection,
+    PersonToken,
+    Score,
+    ScoreHistory,
+    ServiceEvent,
+    Webhook,
+    WebhookDelivery,
+)
+
+
+def _deletions(subject: str) -> dict[str, Delete]:
+    """What erasing `subject` deletes, by name, in an order the foreign keys allow."""
+    hooks = select(Webhook.id).where(Webhook.subject == subject)
+    return {"webhook_deliveries": delete(WebhookDelivery).where(WebhookDelivery.webhook_id.in_(hooks)),
+            "webhooks": delete(Webhook).where(Webhook.subject == subject),
+            "person_tokens": delete(PersonToken).where(PersonToken.subject == subject),
+            "attribute_corrections": delete(AttributeCorrection).where(AttributeCorrection.subject == subject),
+            "event_corrections": delete(EventCorrection).where(EventCorrection.subject == subject),
+            "disputes": delete(Dispute).where(Dispute.subject == subject),
+            "decisions": delete(Decision).where(Decision.subject == subject),
+            "consents": delete(Consent).where(Consent.subject == subject),
+            "score_history": delete(ScoreHistory).where(ScoreHistory.subject == subject),
+            "scores": delete(Score).where(Score.subject == subject),
+            "reported_events": delete(ServiceEvent).where(ServiceEvent.subject == subject)}
+
+
+def erased_at(s: Session, subject: str) -> datetime | None:
+    """When the person was erased; None if they were not."""
+    return s.scalar(select(ErasedSubject.erased_at).where(ErasedSubject.subject == subject))
+
+
+def already_erased(when: datetime) -> Problem:
+    return Problem(409, "erased", f"this person was erased on {when:%Y-%m-%d}: the service holds nothing about them")
+
+
+@dataclass(frozen=True)
+class Erasure:
+    erased_at: datetime
+    deleted: dict[str, int]
+    """Rows deleted, by kind."""
+
+
+def erase(ctx: ServiceContext, subject: str) -> Erasure:
+    """Erase the person (see the module docstring) and re-score their connections. A Problem (409) if they
+    were erased before."""
+    connections = connections_to_rescore(ctx, subject)
+    now = ctx.now()
+    with ctx.db.write() as s:
+        when = erased_at(s, subject)
+        if when is not None:
+            raise already_erased(when)
+        deleted = {name: cast(CursorResult, s.execute(stmt)).rowcount
+                   for name, stmt in _deletions(subject).items()}
+        s.add(ErasedSubject(subject=subject, erased_at=now))
+        ctx.audit.append(s, now, "operator", "person_erased", subject, **deleted)
+    for key in [k for k in ctx.recourse_cache if k[0] == subject]:
+        ctx.recourse_cache.pop(key, None)
+    if connections:
+        if ctx.neighbours is not None:  # a running server: in the background, as after any change
+            ctx.neighbours.after_change(subject)
+        else:
+            rescore_connections(ctx, connections)
+    return Erasure(now, deleted)
+

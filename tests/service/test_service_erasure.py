@@ -1,0 +1,78 @@
+"""Erasure: every row the service holds about a person goes, their data set rows are left out from then on
+(their connections re-scored without them), the audit log keeps its chain, and nothing brings them back."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from deepcredit.service.snapshot import snapshot
+from deepcredit.service.store.models import AuditEntry, ErasedSubject, Score
+
+pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
+
+
+def _with_connections(svc) -> tuple[str, list[str]]:
+    """A person (raw id) with connections, and their connections' pseudonyms."""
+    for i in range(40):
+        pid, _ = svc.with_score(skip=i)
+        around = svc.ctx.scorer.neighbourhood([svc.subject(pid)], hops=1)[1:]
+        if len(around) >= 2:
+            return pid, around
+    raise AssertionError("no person with two connections in the test world")
+
+
+def test_an_erased_person_leaves_the_service_and_their_connections_are_scored_without_them(service, tmp_path):
+    pid, around = _with_connections(service)
+    subject, scorer = service.subject(pid), service.ctx.scorer
+    mid, acme = service.merchant()
+    service.policy(acme)
+    me = service.person(pid)
+    service.grant(me, mid, scope="score")
+    assert service.decide(acme, pid, "order-1").status_code == 200
+    assert service.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": pid, "amount": 20.0,
+                                                    "outcome": "rental_returned_late", "days_late": 2},
+                               headers=acme).status_code == 201
+    event = service.client.get("/v1/me/report", headers=me).json()["events"][0]["event_id"]
+    assert service.client.post("/v1/me/disputes", json={"event_id": event, "reason": "Not late."},
+                               headers=me).status_code == 201
+    degree_before = scorer.model_input(around, service.ctx.now()).X["degree"].to_numpy()[:len(around)]
+
+    r = service.client.post("/v1/admin/erasures", json={"person_id": pid}, headers=service.admin)
+    assert r.status_code == 201, r.text
+    deleted = r.json()["deleted"]
+    assert {k: deleted[k] for k in ("scores", "consents", "decisions", "reported_events", "disputes")} == \
+        {"scores": 1, "consents": 1, "decisions": 1, "reported_events": 1, "disputes": 1}
+    assert deleted["score_history"] >= 2 and deleted["person_tokens"] == 1
+    service.ctx.neighbours.drain(timeout=30.0)
+
+    # nothing about them answers any more: their token, a new token, a merchant, a second erasure
+    assert service.client.get("/v1/me/report", headers=me).status_code == 401
+    again = service.client.post("/v1/admin/person-tokens", json={"person_id": pid}, headers=service.admin)
+    assert again.status_code == 409 and again.json()["type"].endswith("/erased")
+    assert service.decide(acme, pid, "order-2").status_code != 200
+    assert service.client.post("/v1/admin/erasures", json={"person_id": pid},
+                               headers=service.admin).status_code == 409
+    assert service.score_of(pid) is None
+
+    # the data set's rows are left out everywhere the service reads them
+    now = service.ctx.now()
+    assert scorer.score_people([subject], as_of=now) == []
+    everyone = scorer.model_input(None, now).keys["person_id"].tolist()
+    assert subject not in everyone and set(around) <= set(everyone)
+    degree_after = scorer.model_input(around, now).X["degree"].to_numpy()[:len(around)]
+    assert (degree_after == degree_before - 1).all()  # each connection lost the erased person
+    with service.ctx.db.read() as s:
+        stored = {r.subject: r.score for r in s.execute(select(Score).where(Score.subject.in_(around))).scalars()}
+    fresh = {p.person_id: p.score for p in scorer.score_people(around, as_of=now)}
+    assert stored == fresh  # re-scored without them
+    held = snapshot(service.ctx, service.world.data, tmp_path / "held").data
+    for table, column in (("people", "person_id"), ("events", "person_id"), ("outcomes", "person_id"),
+                          ("relations", "source"), ("relations", "target")):
+        assert subject not in set(held.read(table)[column]), table
+
+    # the audit log keeps its rows and its chain, and says what went (counts only)
+    with service.ctx.db.read() as s:
+        row = s.execute(select(AuditEntry).where(AuditEntry.action == "person_erased")).scalars().one()
+        assert row.subject == subject and s.get(ErasedSubject, subject) is not None
+        assert s.execute(select(AuditEntry).where(AuditEntry.subject == subject)).first() is not None
+        assert service.ctx.audit.verify(s).ok
