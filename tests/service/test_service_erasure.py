@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from deepcredit.service.events import save_scores, save_scores_bulk
 from deepcredit.service.snapshot import snapshot
 from deepcredit.service.store.models import AuditEntry, ErasedSubject, Score
 
@@ -36,6 +37,7 @@ def test_an_erased_person_leaves_the_service_and_their_connections_are_scored_wi
     assert service.client.post("/v1/me/disputes", json={"event_id": event, "reason": "Not late."},
                                headers=me).status_code == 201
     degree_before = scorer.model_input(around, service.ctx.now()).X["degree"].to_numpy()[:len(around)]
+    under_way = scorer.score_people([subject], as_of=service.ctx.now())  # a re-score the erasure overtakes
 
     r = service.client.post("/v1/admin/erasures", json={"person_id": pid}, headers=service.admin)
     assert r.status_code == 201, r.text
@@ -53,6 +55,9 @@ def test_an_erased_person_leaves_the_service_and_their_connections_are_scored_wi
     assert service.client.post("/v1/admin/erasures", json={"person_id": pid},
                                headers=service.admin).status_code == 409
     assert service.score_of(pid) is None
+    save_scores(service.ctx, under_way, cause="event s1 reported")
+    save_scores_bulk(service.ctx, under_way, cause="initial score")
+    assert service.score_of(pid) is None  # stored after the erasure: dropped inside the write
 
     # the data set's rows are left out everywhere the service reads them
     now = service.ctx.now()

@@ -85,7 +85,7 @@ def overlay_source(db: Database):
             events = s.execute(q).scalars().all()
             corrections = s.execute(c).scalars().all()
             attributes = pd.DataFrame(s.execute(a).all(), columns=FIX_COLUMNS)
-            erased = frozenset(s.execute(select(ErasedSubject.subject)).scalars())  # few: read whole, no IN list
+            erased = frozenset(_erased(s))  # few: read whole, no IN list
             cutoff = cutoff_in(s)  # in the same read: one session per re-score, not two
         fixes = {x.event_ref: x for x in corrections}
         rows = []
@@ -119,11 +119,20 @@ def cutoff_in(s: Session) -> datetime | None:
     return datetime.fromisoformat(row.value) if row is not None else None
 
 
+def _erased(s: Session) -> set[str]:
+    """The people an operator erased (few): a score computed before their erasure is not stored after it."""
+    return set(s.execute(select(ErasedSubject.subject)).scalars())
+
+
 def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str) -> None:
-    """Store new current scores and append them to each person's history (one transaction)."""
+    """Store new current scores and append them to each person's history (one transaction), except for the
+    erased: checked inside the write, a re-score that was under way when its person was erased stores nothing."""
     now = ctx.now()
     with ctx.db.write() as s:
+        erased = _erased(s)
         for p in scored:
+            if p.person_id in erased:
+                continue
             dims = [d.__dict__ for d in p.dimensions]
             reasons = [r.__dict__ for r in p.reasons]
             row = s.get(Score, p.person_id)
@@ -139,12 +148,14 @@ def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str)
 def save_scores_bulk(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str) -> None:
     """The initial load: insert many rows at once (executemany), replacing any current scores."""
     now = ctx.now()
-    rows = [{"subject": p.person_id, "score": p.score, "band": p.band,
-             "dimensions": [d.__dict__ for d in p.dimensions], "reasons": [r.__dict__ for r in p.reasons],
-             "as_of": p.as_of, "model_id": p.model_id, "updated_at": now} for p in scored]
-    history = [{"subject": p.person_id, "score": p.score, "band": p.band, "as_of": p.as_of, "cause": cause,
-                "model_id": p.model_id, "created_at": now} for p in scored]
     with ctx.db.write() as s:
+        erased = _erased(s)
+        scored = [p for p in scored if p.person_id not in erased]
+        rows = [{"subject": p.person_id, "score": p.score, "band": p.band,
+                 "dimensions": [d.__dict__ for d in p.dimensions], "reasons": [r.__dict__ for r in p.reasons],
+                 "as_of": p.as_of, "model_id": p.model_id, "updated_at": now} for p in scored]
+        history = [{"subject": p.person_id, "score": p.score, "band": p.band, "as_of": p.as_of, "cause": cause,
+                    "model_id": p.model_id, "created_at": now} for p in scored]
         ids = [r["subject"] for r in rows]
         for i in range(0, len(ids), 5000):
             s.execute(delete(Score).where(Score.subject.in_(ids[i:i + 5000]))
