@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import typer
@@ -25,6 +26,10 @@ app = typer.Typer(help="DeepCredit: open, point-in-time credit scoring.", no_arg
 for group in (data_cmds, spec_cmds, features_cmds, model_cmds, eval_cmds, peers_cmd, serve_cmds, person_cmds,
               bench_cmds, demo_cmd):
     group.register(app)
+for command in app.registered_commands:  # the command list keeps a docstring's line breaks: give it one line
+    if command.short_help is None and command.callback is not None:
+        summary = inspect.cleandoc(command.callback.__doc__ or "").split("\n\n")[0]
+        command.short_help = " ".join(summary.split())
 
 
 def main() -> None:

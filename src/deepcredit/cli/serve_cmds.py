@@ -77,8 +77,8 @@ def serve_upgrade() -> None:
 def serve_snapshot(
     out: Path = typer.Option(..., "--out", help="Directory for the data set (a previous snapshot there is replaced)."),
 ) -> None:
-    """Write the served data as the service holds it now (reported outcomes, disputes' corrections, retention
-    applied) as a data set, keyed by pseudonyms: what `score` (DuckDB or Spark) and `train` then read; audited."""
+    """Write the served data as the service holds it now (reported outcomes, disputes' corrections, retention and
+    erasures applied) as a data set, keyed by pseudonyms: what `score` (DuckDB or Spark) and `train` read; audited."""
     from deepcredit.service.snapshot import write_snapshot
 
     with model_errors():
