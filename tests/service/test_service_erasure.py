@@ -70,7 +70,9 @@ def test_an_erased_person_leaves_the_service_and_their_connections_are_scored_wi
         stored = {r.subject: r.score for r in s.execute(select(Score).where(Score.subject.in_(around))).scalars()}
     fresh = {p.person_id: p.score for p in scorer.score_people(around, as_of=now)}
     assert stored == fresh  # re-scored without them
-    held = snapshot(service.ctx, service.world.data, tmp_path / "held").data
+    written = snapshot(service.ctx, service.world.data, tmp_path / "held")
+    held = written.data
+    assert written.erased == 1 and len(held.read("people")) == len(service.world.data.read("people")) - 1
     for table, column in (("people", "person_id"), ("events", "person_id"), ("outcomes", "person_id"),
                           ("relations", "source"), ("relations", "target")):
         assert subject not in set(held.read(table)[column]), table

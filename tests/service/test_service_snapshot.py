@@ -48,7 +48,7 @@ def test_the_snapshot_holds_what_the_service_learnt_and_scores_as_the_service_do
     served = service.world.data
     before = served.fingerprint()
     done = snapshot(service.ctx, served, tmp_path / "held")
-    assert (done.reported_events, done.corrected_events, done.corrected_details) == (1, 1, 1)
+    assert (done.reported_events, done.corrected_events, done.corrected_details, done.erased) == (1, 1, 1, 0)
     held = Dataset(tmp_path / "held")
     assert held.spec == served.spec and str(held.snapshot_date.date()) == "2026-07-01"
     assert served.fingerprint() == before  # the served copy itself is never edited

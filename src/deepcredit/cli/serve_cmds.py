@@ -86,7 +86,7 @@ def serve_snapshot(
     console.print(f"wrote {escape(str(done.data.root))}: the served data as held on {done.as_of:%Y-%m-%d %H:%M}, "
                   f"keyed by pseudonyms ({row_counts(done.data)}); with {done.reported_events:,} reported "
                   f"outcome(s), {done.corrected_events:,} record(s) and {done.corrected_details:,} profile detail(s) "
-                  "corrected by disputes", soft_wrap=True)
+                  f"corrected by disputes, and without the {done.erased:,} people erased", soft_wrap=True)
     console.print(f"next: deepcredit score --data {escape(str(done.data.root))} --model MODEL --out SCORES "
                   "[--engine spark]; or deepcredit train --data ... for a challenger", soft_wrap=True)
 

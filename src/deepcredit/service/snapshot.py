@@ -45,6 +45,8 @@ class Snapshot:
     """Records of the data set that an upheld dispute corrected or removed."""
     corrected_details: int
     """Profile details corrected by upheld disputes."""
+    erased: int
+    """People an operator erased (left out of every table)."""
 
 
 def write_snapshot(settings: Settings, out: Path) -> Snapshot:
@@ -63,12 +65,14 @@ def snapshot(ctx: ServiceContext, served: Dataset, out: Path) -> Snapshot:
     now = ctx.now()
     overlay = overlay_source(ctx.db)(None)
     data = write_overlaid(served, overlay, out, now)
-    done = Snapshot(data, now, len(overlay.events), len(overlay.corrections), len(overlay.attributes))
+    done = Snapshot(data, now, len(overlay.events), len(overlay.corrections), len(overlay.attributes),
+                    len(overlay.erased))
     try:
         with ctx.db.write() as s:
             ctx.audit.append(s, now, "operator", "data_snapshot_written", None,
                              people=data.manifest.tables["people"]["rows"], reported_events=done.reported_events,
-                             corrected_events=done.corrected_events, corrected_details=done.corrected_details)
+                             corrected_events=done.corrected_events, corrected_details=done.corrected_details,
+                             erased=done.erased)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)  # personal data written without its audit row does not stay
         raise
