@@ -92,6 +92,10 @@ def test_a_snapshot_of_the_served_data_is_batch_scored_and_trains_a_challenger(t
     r = runner.invoke(cli, ["score", "--data", str(held.root), "--model", str(w.model), "--out",
                             str(tmp_path / "scores"), "--as-of", "2026-07-01"], env=env)
     assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["serve-import-scores", "--scores", str(tmp_path / "scores")], env=env)
+    assert r.exit_code == 0 and "imported 0 scores" in r.output and "kept 400 newer" in r.output, r.output  # 12:00
+    r = runner.invoke(cli, ["serve-import-scores", "--scores", str(tmp_path / "held")], env=env)
+    assert r.exit_code == 2 and "not the output of `deepcredit score`" in r.output, r.output
     inp = build_model_input(held, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
     model = save_model(GBDTModel(n_estimators=40, early_stopping_rounds=None).fit(inp), tmp_path / "gbdt", inp)
     r = runner.invoke(cli, ["model-challenger", "--model", str(model)], env=env)

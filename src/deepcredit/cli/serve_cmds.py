@@ -1,4 +1,4 @@
-"""Service commands: `serve`, `serve-init`, `serve-upgrade`, `serve-snapshot`, `audit-verify`, `audit-anchor`, operator helpers (`merchant-add`,
+"""Service commands: `serve`, `serve-init`, `serve-upgrade`, `serve-snapshot`, `serve-import-scores`, `audit-verify`, `audit-anchor`, operator helpers (`merchant-add`,
 `person-token`, `person-erase`) and the champion/challenger steps (`model-challenger`, `model-compare`, `model-promote`).
 
 Configuration comes from the environment (service/config.py): DEEPCREDIT_PSEUDONYM_KEY (required),
@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
     app.command("serve-init")(serve_init)
     app.command("serve-upgrade")(serve_upgrade)
     app.command("serve-snapshot")(serve_snapshot)
+    app.command("serve-import-scores")(serve_import_scores)
     app.command("audit-verify")(audit_verify)
     app.command("audit-anchor")(audit_anchor)
     app.command("merchant-add")(merchant_add)
@@ -87,8 +88,24 @@ def serve_snapshot(
                   f"keyed by pseudonyms ({row_counts(done.data)}); with {done.reported_events:,} reported "
                   f"outcome(s), {done.corrected_events:,} record(s) and {done.corrected_details:,} profile detail(s) "
                   f"corrected by disputes, and without the {done.erased:,} people erased", soft_wrap=True)
-    console.print(f"next: deepcredit score --data {escape(str(done.data.root))} --model MODEL --out SCORES "
-                  "[--engine spark]; or deepcredit train --data ... for a challenger", soft_wrap=True)
+    console.print(f"next: deepcredit score --data {escape(str(done.data.root))} --model MODEL --out SCORES --as-of "
+                  f"{done.as_of:%Y-%m-%d} [--engine spark], then deepcredit serve-import-scores --scores SCORES; or "
+                  "deepcredit train --data ... for a challenger", soft_wrap=True)
+
+
+def serve_import_scores(
+    scores: Path = typer.Option(..., "--scores", help="The output directory of `deepcredit score` run on a snapshot "
+                                                      "(serve-snapshot) with the served model."),
+) -> None:
+    """Load a population re-scored by a batch job (DuckDB or Spark) as the service's scores: checked first (model,
+    snapshot, people, dates), then in one transaction; a newer score the service made since is kept; audited."""
+    from deepcredit.service.score_import import import_scores
+
+    with model_errors():
+        done = import_scores(_settings(), scores)
+    console.print(f"imported {done.imported:,} scores as of {done.as_of:%Y-%m-%d %H:%M} (model {done.model_id[:12]}); "
+                  f"kept {done.kept_newer:,} newer score(s) the service made since; {done.erased:,} erased people "
+                  "left out", soft_wrap=True)
 
 
 def serve(

@@ -199,8 +199,9 @@ class Scorer:
         """One row per input row: person_id, as_of, pd, score, band, the five sub-scores, reasons 1..top.
 
         Sub-scores are nullable integers (<NA>: the model has no data for that dimension). Reason columns:
-        reason_{i} (feature), reason_{i}_text, reason_{i}_improve, reason_{i}_points (points taken off);
-        empty where a row has fewer reasons. explain=False stops after the band: the same scores without
+        reason_{i} (feature), reason_{i}_text, reason_{i}_improve, reason_{i}_dimension, reason_{i}_value
+        (the person's value as they read it: shown_value), reason_{i}_points (points taken off); empty
+        where a row has fewer reasons. So a report row holds all the service keeps of a score. explain=False stops after the band: the same scores without
         the explanation pass (for the stack, several times the cost of the scores themselves).
         """
         return self._report(inp, explain, explanation)[0]
@@ -232,12 +233,17 @@ class Scorer:
                 if d in dims else pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
         reasons = self.reasons(inp, explanation)
         row, rank = reasons["row"].to_numpy(dtype=np.int64), reasons["rank"].to_numpy(dtype=np.int64)
+        shown = np.array([shown_value(f, v) for f, v in zip(reasons["feature"], reasons["value"], strict=True)],
+                         dtype=object)
+        sources = {"": reasons["feature"].to_numpy(dtype=object), "_text": reasons["reason"].to_numpy(dtype=object),
+                   "_improve": reasons["how_to_improve"].to_numpy(dtype=object),
+                   "_dimension": reasons["dimension"].to_numpy(dtype=object), "_value": shown}
         for i in range(1, top + 1):
             at = rank == i
             where = row[at]
-            for suffix, source in (("", "feature"), ("_text", "reason"), ("_improve", "how_to_improve")):
+            for suffix, source in sources.items():
                 values = np.full(n, np.nan, dtype=object)
-                values[where] = reasons[source].to_numpy(dtype=object)[at]
+                values[where] = source[at]
                 cols[f"reason_{i}{suffix}"] = values
             points = np.zeros(n, dtype=np.int64)
             points[where] = reasons["points_lost"].to_numpy(dtype=np.int64)[at]

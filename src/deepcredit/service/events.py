@@ -85,7 +85,7 @@ def overlay_source(db: Database):
             events = s.execute(q).scalars().all()
             corrections = s.execute(c).scalars().all()
             attributes = pd.DataFrame(s.execute(a).all(), columns=FIX_COLUMNS)
-            erased = frozenset(_erased(s))  # few: read whole, no IN list
+            erased = frozenset(erased_people(s))  # few: read whole, no IN list
             cutoff = cutoff_in(s)  # in the same read: one session per re-score, not two
         fixes = {x.event_ref: x for x in corrections}
         rows = []
@@ -119,17 +119,12 @@ def cutoff_in(s: Session) -> datetime | None:
     return datetime.fromisoformat(row.value) if row is not None else None
 
 
-def _erased(s: Session) -> set[str]:
-    """The people an operator erased (few): a score computed before their erasure is not stored after it."""
-    return set(s.execute(select(ErasedSubject.subject)).scalars())
-
-
 def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str) -> None:
     """Store new current scores and append them to each person's history (one transaction), except for the
     erased: checked inside the write, a re-score that was under way when its person was erased stores nothing."""
     now = ctx.now()
     with ctx.db.write() as s:
-        erased = _erased(s)
+        erased = erased_people(s)
         for p in scored:
             if p.person_id in erased:
                 continue
@@ -149,20 +144,30 @@ def save_scores_bulk(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause:
     """The initial load: insert many rows at once (executemany), replacing any current scores."""
     now = ctx.now()
     with ctx.db.write() as s:
-        erased = _erased(s)
-        scored = [p for p in scored if p.person_id not in erased]
-        rows = [{"subject": p.person_id, "score": p.score, "band": p.band,
-                 "dimensions": [d.__dict__ for d in p.dimensions], "reasons": [r.__dict__ for r in p.reasons],
-                 "as_of": p.as_of, "model_id": p.model_id, "updated_at": now} for p in scored]
-        history = [{"subject": p.person_id, "score": p.score, "band": p.band, "as_of": p.as_of, "cause": cause,
-                    "model_id": p.model_id, "created_at": now} for p in scored]
-        ids = [r["subject"] for r in rows]
-        for i in range(0, len(ids), 5000):
-            s.execute(delete(Score).where(Score.subject.in_(ids[i:i + 5000]))
-                      .execution_options(synchronize_session=False))  # plain SQL, as before: no ORM objects to sync
-        if rows:
-            s.execute(insert(Score), rows)
-            s.execute(insert(ScoreHistory), history)
+        erased = erased_people(s)
+        replace_scores(s, [p for p in scored if p.person_id not in erased], cause, now)
+
+
+def replace_scores(s: Session, scored: Sequence[ScoredPerson], cause: str, now: datetime) -> None:
+    """In the caller's write transaction: these people's current scores replaced (plain SQL, executemany)
+    and appended to their history."""
+    rows = [{"subject": p.person_id, "score": p.score, "band": p.band,
+             "dimensions": [d.__dict__ for d in p.dimensions], "reasons": [r.__dict__ for r in p.reasons],
+             "as_of": p.as_of, "model_id": p.model_id, "updated_at": now} for p in scored]
+    history = [{"subject": p.person_id, "score": p.score, "band": p.band, "as_of": p.as_of, "cause": cause,
+                "model_id": p.model_id, "created_at": now} for p in scored]
+    ids = [r["subject"] for r in rows]
+    for i in range(0, len(ids), 5000):
+        s.execute(delete(Score).where(Score.subject.in_(ids[i:i + 5000]))
+                  .execution_options(synchronize_session=False))  # plain SQL, as before: no ORM objects to sync
+    if rows:
+        s.execute(insert(Score), rows)
+        s.execute(insert(ScoreHistory), history)
+
+
+def erased_people(s: Session) -> set[str]:
+    """The people an operator erased (few): a score computed before their erasure is not stored after it."""
+    return set(s.execute(select(ErasedSubject.subject)).scalars())
 
 
 def rescore(ctx: ServiceContext, subject: str, cause: str, as_of: datetime | None = None) -> ScoredPerson | None:

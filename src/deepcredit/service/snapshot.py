@@ -29,6 +29,7 @@ from deepcredit.service.context import ServiceContext, served_context
 from deepcredit.service.events import overlay_source
 from deepcredit.service.pseudodata import ROW_GROUP, quoted_path
 from deepcredit.service.scoring import Overlay, ScopedDataset
+from deepcredit.service.store.models import Meta
 
 ORDER = {"people": "person_id", "events": "person_id, ts", "relations": "source, target",
          "relations_by_target": "target, source"}
@@ -69,6 +70,7 @@ def snapshot(ctx: ServiceContext, served: Dataset, out: Path) -> Snapshot:
                     len(overlay.erased))
     try:
         with ctx.db.write() as s:
+            s.merge(Meta(key=snapshot_key(data.fingerprint()), value=now.isoformat()))  # score_import reads it
             ctx.audit.append(s, now, "operator", "data_snapshot_written", None,
                              people=data.manifest.tables["people"]["rows"], reported_events=done.reported_events,
                              corrected_events=done.corrected_events, corrected_details=done.corrected_details,
@@ -77,6 +79,11 @@ def snapshot(ctx: ServiceContext, served: Dataset, out: Path) -> Snapshot:
         shutil.rmtree(out, ignore_errors=True)  # personal data written without its audit row does not stay
         raise
     return done
+
+
+def snapshot_key(fingerprint: str) -> str:
+    """The service_meta key recording when the snapshot with this data fingerprint was written."""
+    return f"snapshot {fingerprint[:48]}"
 
 
 def write_overlaid(served: Dataset, overlay: Overlay, out: Path, as_of: datetime) -> Dataset:

@@ -1,0 +1,86 @@
+"""A population re-scored by a batch job on a snapshot becomes the service's scores: the same scores and
+reasons the service computes itself, newer ones kept, the erased left out, anything doubtful refused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from deepcredit.cli.app import app
+from deepcredit.service.erasure import erase
+from deepcredit.service.score_import import CAUSE, load_job
+from deepcredit.service.snapshot import snapshot
+from deepcredit.service.store.models import AuditEntry, Score, ScoreHistory
+
+pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
+
+
+def _batch(data: Path, model: Path, out: Path, as_of: str) -> Path:
+    r = CliRunner().invoke(app, ["score", "--data", str(data), "--model", str(model), "--out", str(out),
+                                 "--as-of", as_of])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def _stored(svc) -> dict:
+    with svc.ctx.db.read() as s:
+        return {r.subject: (r.score, r.as_of) for r in s.execute(select(Score)).scalars()}
+
+
+def test_batch_scores_of_a_snapshot_become_the_services_own(service, tmp_path):
+    w, ctx = service.world, service.ctx
+    newer, me, acme = service.decided(skip=2)
+    service.clock.advance(days=1)  # 2026-07-02 12:00
+    held = snapshot(ctx, w.data, tmp_path / "held").data
+    scores = _batch(held.root, w.model, tmp_path / "scores", "2026-07-02")
+    assert service.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": newer, "amount": 40.0,
+                                                    "outcome": "rental_returned_late", "days_late": 2},
+                               headers=acme).status_code == 201  # after the snapshot: a newer score
+    gone = w.ids[5]
+    erase(ctx, service.subject(gone))
+    kept = service.score_of(newer)
+
+    done = load_job(ctx, ctx.scorer, scores)
+    assert (done.imported, done.kept_newer, done.erased) == (len(w.ids) - 2, 1, 1)
+    assert service.score_of(newer).score == kept.score and service.score_of(gone) is None
+    someone = service.subject(w.ids[9])
+    own = ctx.scorer.score_people([someone], as_of=datetime(2026, 7, 2))[0]  # the service's own computation
+    with ctx.db.read() as s:
+        row = s.get(Score, someone)
+        history = s.execute(select(ScoreHistory).where(ScoreHistory.subject == someone)
+                            .order_by(ScoreHistory.id.desc())).scalars().first()
+        audit = s.execute(select(AuditEntry).where(AuditEntry.action == "scores_imported")).scalars().one()
+    assert (row.score, row.band, row.as_of) == (own.score, own.band, datetime(2026, 7, 2))
+    assert row.dimensions == [d.__dict__ for d in own.dimensions] and row.reasons == [r.__dict__ for r in own.reasons]
+    assert history.cause == CAUSE and str(len(w.ids) - 2) in audit.details
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_a_doubtful_batch_is_refused_and_changes_nothing(service, tmp_path):
+    from service_testkit import FEATURES
+
+    from deepcredit.features.bundle import build_model_input
+    from deepcredit.features.definitions import ALL_FEATURES
+    from deepcredit.models.base import save_model
+    from deepcredit.models.gbdt import GBDTModel
+
+    w, ctx = service.world, service.ctx
+    service.clock.advance(days=1)
+    held = snapshot(ctx, w.data, tmp_path / "held").data
+    before = _stored(service)
+    inp = build_model_input(held, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
+    other = save_model(GBDTModel(n_estimators=20, early_stopping_rounds=None).fit(inp), tmp_path / "gbdt", inp)
+    tampered = _batch(held.root, w.model, tmp_path / "tampered", "2026-07-02")
+    part = next(tampered.glob("part-*.parquet"))
+    part.write_bytes(part.read_bytes()[:-3] + b"xyz")
+    for out, says in ((_batch(w.raw.root, w.model, tmp_path / "raw", "2026-07-02"), "not scored from a snapshot"),
+                      (_batch(held.root, other, tmp_path / "other", "2026-07-02"), "but the service serves"),
+                      (_batch(held.root, w.model, tmp_path / "later", "2026-07-03"), "after the snapshot"),
+                      (tampered, "not the bytes the job recorded"), (tmp_path / "held", "not the output")):
+        with pytest.raises(ValueError, match=says):
+            load_job(ctx, ctx.scorer, out)
+    assert _stored(service) == before
