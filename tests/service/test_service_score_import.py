@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from deepcredit.cli.app import app
 from deepcredit.service.erasure import erase
-from deepcredit.service.score_import import CAUSE, load_job
+from deepcredit.service.history import POPULATION
+from deepcredit.service.score_import import load_job
 from deepcredit.service.snapshot import snapshot
 from deepcredit.service.store.models import AuditEntry, Score, ScoreHistory
 
@@ -47,6 +48,10 @@ def test_batch_scores_of_a_snapshot_become_the_services_own(service, tmp_path):
     done = load_job(ctx, ctx.scorer, scores)
     assert (done.imported, done.kept_newer, done.erased) == (len(w.ids) - 2, 1, 1)
     assert service.score_of(newer).score == kept.score and service.score_of(gone) is None
+    first = {p.person_id: p.score for p in w.scores}
+    moved = next(pid for pid in w.ids[10:] if service.score_of(pid).score != first[service.subject(pid)])
+    report = service.client.get("/v1/me/report", headers=service.person(moved)).json()
+    assert report["history"][-1]["reasons"] == ["the regular recalculation of everyone's scores"]  # in words
     someone = service.subject(w.ids[9])
     own = ctx.scorer.score_people([someone], as_of=datetime(2026, 7, 2))[0]  # the service's own computation
     with ctx.db.read() as s:
@@ -56,7 +61,7 @@ def test_batch_scores_of_a_snapshot_become_the_services_own(service, tmp_path):
         audit = s.execute(select(AuditEntry).where(AuditEntry.action == "scores_imported")).scalars().one()
     assert (row.score, row.band, row.as_of) == (own.score, own.band, datetime(2026, 7, 2))
     assert row.dimensions == [d.__dict__ for d in own.dimensions] and row.reasons == [r.__dict__ for r in own.reasons]
-    assert history.cause == CAUSE and str(len(w.ids) - 2) in audit.details
+    assert history.cause == POPULATION and str(len(w.ids) - 2) in audit.details
 
 
 @pytest.mark.parametrize("service", ["sqlite"], indirect=True)

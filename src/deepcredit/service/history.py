@@ -38,10 +38,13 @@ MAX_REASONS = 4
 """Distinct reasons listed per point; the rest are counted ("and 12 more changes")."""
 FIRST, CONNECTION, RETENTION = "initial score", "a connection's record changed", "old records retired"
 RECALCULATED = "scheduled recalculation"
+POPULATION = "population re-score"
+"""A batch job's scores of everyone, imported (service/score_import.py)."""
 FIXED_CAUSES = {FIRST: "your first score", CONNECTION: "a change in the record of someone you are connected to",
                 "model promoted": "we started using an updated scoring model",
                 RETENTION: "records older than our retention period stopped counting",
-                RECALCULATED: "the regular recalculation of your score"}
+                RECALCULATED: "the regular recalculation of your score",
+                POPULATION: "the regular recalculation of everyone's scores"}
 EVENT_CAUSE = re.compile(r"^event (s\d+) reported$")
 DISPUTE_CAUSE = re.compile(r"^dispute (\d+) corrected$")
 

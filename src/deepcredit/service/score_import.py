@@ -35,11 +35,11 @@ from deepcredit.service.app import build_scorer
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, served_context
 from deepcredit.service.events import erased_people, replace_scores
+from deepcredit.service.history import POPULATION
 from deepcredit.service.scoring import DimensionScore, ModelScorer, Reason, ScoredPerson
 from deepcredit.service.snapshot import snapshot_key
 from deepcredit.service.store.models import Meta, Score
 
-CAUSE = "population re-score"
 JOB = "_job.json"
 
 
@@ -104,7 +104,7 @@ def load_job(ctx: ServiceContext, scorer: ModelScorer, scores: Path) -> Imported
             later = pd.Series([p in held and held[p] > a for p, a in zip(who, dated, strict=True)], index=frame.index)
             out = who.isin(erased)
             scored = _people(frame[~later & ~out], scorer, job["reasons"])
-            replace_scores(s, scored, CAUSE, now)
+            replace_scores(s, scored, POPULATION, now)
             imported, newer, gone = imported + len(scored), newer + int(later.sum()), gone + int(out.sum())
         done = Imported(scorer.model_id, latest, imported, newer, gone)
         ctx.audit.append(s, now, "operator", "scores_imported", None, model=scorer.model_id, people=imported,
