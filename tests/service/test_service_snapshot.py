@@ -39,6 +39,7 @@ def _learnt(svc) -> dict[str, str]:
     _corrected(svc, me, {"event_id": event}, {"action": "remove"})
     detail, _ = svc.with_score(skip=7)
     _corrected(svc, svc.person(detail), {"attribute": "credit_limit"}, {"action": "set", "value": 123456})
+    svc.ctx.neighbours.drain(timeout=30.0)  # connections re-scored in the background, before the clock moves
     svc.clock.advance(hours=1)
     return {"reported": reported, "removed": removed, "removed_event": event, "detail": detail}
 

@@ -42,9 +42,11 @@ def benchmark(
                                       "replaces only those in the record)."),
     speed: bool = typer.Option(True, "--speed/--no-speed", help="Run the speed stages."),
 ) -> None:
-    """Our scorecard, every stack member, the stack and the peers on UCI, OTC (a time split and rolling origin)
-    and simulated worlds (with the Bayes and observable limits; one with temporal structure), on the same
-    folds; plus simulation, feature building, training and batch-scoring speed with peak memory."""
+    """Every model and the peers on the same folds of every data set, plus speed and peak memory, in one run.
+
+    Our scorecard, every stack member, the stack and the peers on UCI, OTC (a time split and rolling origin)
+    and simulated worlds (with the Bayes and observable limits; one with temporal structure); plus
+    simulation, feature building, training and batch-scoring speed with peak memory."""
     plan = plan_for(quick)
     if peers_python:
         plan = dataclasses.replace(plan, peers_python=peers_python)

@@ -35,10 +35,11 @@ def peers(
     member_param: list[str] = typer.Option([], "--member-param", help="KIND.PARAM=VALUE, e.g. "
                                            "scorecard.iv_min=0.01 (repeat)."),
 ) -> None:
-    """DeepCredit's scorecard, stack members and stack against optbinning's default Scorecard and LightGBM
-    defaults on your data: a stratified 70/30 split (random_state=42), and with --cv repeated CV. The peers
-    read your declared attributes raw (protected ones left out); one labelled row per person, unless
-    --test-from (a time split) or --rolling (rolling origin) compares over time."""
+    """DeepCredit's scorecard, stack members and stack against optbinning and LightGBM defaults on your data.
+
+    A stratified 70/30 split (random_state=42), and with --cv repeated CV. The peers read your declared
+    attributes raw (protected ones left out); one labelled row per person, unless --test-from (a time
+    split) or --rolling (rolling origin) compares over time."""
     with model_errors():
         ds = resolve_dataset(data)
         cfg = run_config(config, {"data": str(ds.root), "exclude_members": exclude_members})
