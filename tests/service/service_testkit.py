@@ -216,7 +216,7 @@ def service(request, tmp_path):
         db = Database(f"sqlite:///{tmp_path / 'service.db'}")
     settings = Settings(database_url=str(db.url), pseudonym_key=KEY, admin_key=ADMIN_KEY,
                         clock=Clock(source=clock))
-    scorer = scorer_for(w.data, overlay_source(db))
+    scorer = scorer_for(w.data, overlay_source(db, clock))
     app = create_app(settings, scorer=scorer, db=db)
     ctx = app.state.ctx
     save_scores_bulk(ctx, w.scores, cause="initial score")

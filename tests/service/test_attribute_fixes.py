@@ -65,3 +65,22 @@ def test_values_are_shown_as_a_person_reads_them():
     values = (12000.0, 0.25, None, float("nan"), pd.Timestamp("2024-01-02"), True, np.bool_(False), np.float64(3.0),
               "x")
     assert [shown(v) for v in values] == ["12000", "0.25", None, None, "2024-01-02", "yes", "no", "3", "x"]
+
+
+def test_a_version_dated_after_the_services_now_is_not_yet_the_one_corrected_or_shown():
+    """Historical data served as of an earlier date: the version valid then is the person's profile."""
+    from datetime import datetime
+
+    from deepcredit.service.scoring import Held
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE people AS SELECT * FROM (VALUES "
+                "('a', 1000::BIGINT, TIMESTAMP '2020-01-01'), ('a', 2000::BIGINT, TIMESTAMP '2021-01-01'), "
+                "('b', 5::BIGINT, NULL)) t(person_id, income, valid_from)")
+    fixes = pd.DataFrame([("a", "income", "1500.0"), ("b", "income", "7.0")], columns=["person_id", "attribute", "value"])
+    sql = corrected_people(con, "SELECT * FROM people", fixes, ATTRS, history=True, at=datetime(2020, 6, 1))
+    rows = con.execute(f"SELECT person_id, income FROM ({sql}) ORDER BY person_id, valid_from").fetchall()
+    assert rows == [("a", 1500), ("a", 2000), ("b", 7)]  # the 2020 version: the 2021 one is not yet theirs
+    newest_first = con.execute("SELECT * FROM people WHERE person_id = 'a' ORDER BY valid_from DESC").df()
+    held = Held(pd.DataFrame(), newest_first, pd.DataFrame())
+    assert held.latest_profile(datetime(2020, 6, 1))["income"] == 1000 and held.latest_profile()["income"] == 2000

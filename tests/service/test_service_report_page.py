@@ -82,3 +82,18 @@ def test_report_page_renders_in_headless_chromium(service, tmp_path):
     assert colours is not None and len(colours) > 50  # a drawn page, not a blank or error screen
     keep = Path(tempfile.gettempdir()) / "deepcredit-report-screenshot.png"
     shutil.copy(shot, keep)  # left for a person to look at
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_served_as_of_an_earlier_date_the_report_lists_only_the_records_known_then(service):
+    """Historical data (`serve-init --as-of` before the data's end): records dated after the service's now
+    are not yet the person's, so "the records your score reads" stops at now."""
+    from datetime import datetime
+
+    pid, _ = service.with_score(skip=8)
+    me = service.person(pid)
+    everything = service.client.get("/v1/me/report", headers=me).json()["events"]
+    service.clock.t = datetime(2026, 3, 1, 12, 0)
+    then = service.client.get("/v1/me/report", headers=me).json()["events"]
+    assert then and then != everything
+    assert max(e["ts"] for e in then) <= "2026-03-01T12:00" < max(e["ts"] for e in everything)

@@ -103,7 +103,7 @@ def build_scorer(ctx: ServiceContext) -> Scorer | None:
     meta = read_meta(ctx)
     if "data_dir" not in meta or "model_path" not in meta:
         return None
-    scorer = load_scorer(Path(meta["model_path"]), Dataset(meta["data_dir"]), overlay_source(ctx.db))
+    scorer = load_scorer(Path(meta["model_path"]), Dataset(meta["data_dir"]), overlay_source(ctx.db, ctx.now))
     recorded = meta.get("model_id")
     if recorded and scorer.model_id != recorded:
         raise ModelMismatch(f"the model at {meta['model_path']} is {scorer.model_id[:12]}..., but serve-init "

@@ -5,7 +5,8 @@ An operator who upholds it sets the right value, checked against the attribute's
 is stored beside the data (store.models.AttributeCorrection), never by editing it, and every view of the
 person's profile that the service opens (their score, their report, their export) reads it in place of
 the data set's value. With attribute history (a `valid_from` column) it replaces the value of the
-person's latest profile version: the one the service scores as of now.
+person's profile version valid at the service's now, the one it scores: historical data served as of an
+earlier date may hold versions dated later, which are not yet the person's.
 """
 
 from __future__ import annotations
@@ -90,11 +91,12 @@ def _as_text(value: Value) -> str | None:
 
 
 def corrected_people(con: duckdb.DuckDBPyConnection, people: str, fixes: pd.DataFrame,
-                     attributes: Mapping[str, Attribute], history: bool) -> str:
+                     attributes: Mapping[str, Attribute], history: bool, at: datetime | None = None) -> str:
     """`people` (a SELECT) with the corrected values in place; registers the fixes on `con`.
 
     Corrections of attributes the table does not have are left out. history: the table has valid_from,
-    and only each person's latest version is corrected."""
+    and only each person's version valid at `at` is corrected (None: their latest version), the one
+    scored then: a version dated later is not yet theirs."""
     types = {row[0]: row[1] for row in con.execute(f"DESCRIBE {people}").fetchall()}
     fixes = fixes[fixes["attribute"].isin([a for a in attributes if a in types])]
     if not len(fixes):
@@ -115,8 +117,9 @@ def corrected_people(con: duckdb.DuckDBPyConnection, people: str, fixes: pd.Data
             text = f"CAST({text} AS DOUBLE)"
         return f'CASE WHEN f."set_{name}" THEN CAST({text} AS {types[name]}) ELSE p."{name}" END AS "{name}"'
 
-    latest = ("p.valid_from IS NOT DISTINCT FROM MAX(p.valid_from) OVER (PARTITION BY p.person_id)" if history
-              else "TRUE")
+    valid = "TRUE" if at is None else f"(p.valid_from IS NULL OR p.valid_from <= TIMESTAMP '{pd.Timestamp(at)}')"
+    latest = (f"{valid} AND p.valid_from IS NOT DISTINCT FROM MAX(CASE WHEN {valid} THEN p.valid_from END) "
+              "OVER (PARTITION BY p.person_id)" if history else "TRUE")
     return (f"SELECT p.* EXCLUDE (_latest) REPLACE ({', '.join(value(n) for n in names)}) FROM "
             f"(SELECT p.*, {latest} AS _latest FROM ({people}) p) p "
             f"LEFT JOIN _attribute_fixes f ON f.person_id = p.person_id AND p._latest")

@@ -79,7 +79,7 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
     settings.clock.zone = data.time_zone
     offset = timedelta(0) if as_of is None else settings.clock.unshifted() - as_of
     settings.clock.offset = offset
-    scorer = load_scorer(model_path, copy, overlay_source(ctx.db), threads=None)
+    scorer = load_scorer(model_path, copy, overlay_source(ctx.db, ctx.now), threads=None)
     now = ctx.now()
     with ctx.db.write() as s:  # a clock set back: what was scored after its now belongs to no timeline
         later = ScoreHistory.as_of > now

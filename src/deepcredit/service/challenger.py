@@ -42,7 +42,7 @@ class Registered:
 
 
 def _scorer(ctx: ServiceContext, meta: dict[str, str], model_path: Path) -> ModelScorer:
-    return load_scorer(Path(model_path), Dataset(meta["data_dir"]), overlay_source(ctx.db), threads=None)
+    return load_scorer(Path(model_path), Dataset(meta["data_dir"]), overlay_source(ctx.db, ctx.now), threads=None)
 
 
 def _frame(scored: list[ScoredPerson]) -> pd.DataFrame:

@@ -15,7 +15,7 @@ facts under the same id a 409.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -69,8 +69,11 @@ RETENTION_CUTOFF = "retention_cutoff"
 assert all(st in EVENT_STATUSES for _, st in REPORTED_OUTCOMES.values())
 
 
-def overlay_source(db: Database):
-    """The scorer's view of the service's events and corrections, for some people (None: everyone)."""
+def overlay_source(db: Database, clock: Callable[[], datetime] | None = None):
+    """The scorer's view of the service's events and corrections, for some people (None: everyone).
+
+    clock: the service's; a corrected profile detail applies to the version valid at its now (None: to the
+    latest version)."""
 
     def fetch(people: Sequence[str] | None) -> Overlay:
         with db.read() as s:
@@ -102,7 +105,8 @@ def overlay_source(db: Database):
         corr = pd.DataFrame([(x.event_ref, x.action, x.status, x.days_late) for x in corrections
                              if x.event_ref.startswith("b")],
                             columns=["event_ref", "action", "status", "days_late"])
-        return Overlay(events=frame, corrections=corr, attributes=attributes, retire_before=cutoff, erased=erased)
+        return Overlay(events=frame, corrections=corr, attributes=attributes, retire_before=cutoff, erased=erased,
+                       as_of=clock() if clock is not None else None)
 
     return fetch
 

@@ -12,6 +12,7 @@ import json
 import math
 from functools import lru_cache
 
+import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 
@@ -74,14 +75,15 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
     reader = getattr(ctx.scorer, "held", None)  # a ModelScorer's; a stand-in scorer holds no records
     held = reader(subject) if reader is not None else None
     if held is not None:
-        for r in held.events.head(MAX_EVENTS).itertuples(index=False):
+        read = held.events[held.events["ts"] <= pd.Timestamp(now)]  # historical data: not what comes after now
+        for r in read.head(MAX_EVENTS).itertuples(index=False):
             ref = None if _missing(r.event_id) else str(r.event_id)
             events.append(EventOut(event_id=ref, ts=r.ts.to_pydatetime(), kind=str(r.kind), status=str(r.status),
                                    amount=None if _missing(r.amount) else float(r.amount),
                                    days_late=None if _missing(r.days_late) else float(r.days_late),
                                    source=HELD if ref is None else service_events.get(ref, HELD),
                                    disputed=ref in active, dispute_state=None if ref is None else active.get(ref)))
-    latest = held.latest_profile() if held is not None else {}
+    latest = held.latest_profile(now) if held is not None else {}
     disputing = {d.attribute: d.state for d in disputes if d.attribute and d.state.value in dispute_mod.ACTIVE}
     profile = [ProfileItem(attribute=name, text=a.text, value=shown(latest[name]), disputed=name in disputing,
                            dispute_state=disputing.get(name))

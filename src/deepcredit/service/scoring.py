@@ -110,6 +110,9 @@ class Overlay:
     (service/retention.py); None: every record counts."""
     erased: frozenset[str] = frozenset()
     """People the operator erased (service/erasure.py): their profile, events and relations are left out."""
+    as_of: datetime | None = None
+    """The service's now: with attribute history, a correction applies to the profile version valid then
+    (None: to the latest version)."""
 
 
 @dataclass
@@ -133,11 +136,15 @@ class Held:
     profile: pd.DataFrame
     relations: pd.DataFrame
 
-    def latest_profile(self) -> dict[str, object]:
-        """The profile version scored now, as plain values (None where missing)."""
-        if self.profile.empty:
+    def latest_profile(self, at: datetime | None = None) -> dict[str, object]:
+        """The profile version valid at `at` (None: the latest), as plain values (None where missing): with
+        attribute history, a version dated after the service's now is not yet the person's profile."""
+        rows = self.profile
+        if at is not None and "valid_from" in rows:
+            rows = rows[rows["valid_from"].isna() | (rows["valid_from"] <= pd.Timestamp(at))]
+        if rows.empty:
             return {}
-        return {k: (None if pd.isna(v) else v) for k, v in self.profile.iloc[0].items()}
+        return {k: (None if pd.isna(v) else v) for k, v in rows.iloc[0].items()}
 
 
 OverlaySource = Callable[[Sequence[str] | None], Overlay]
@@ -242,7 +249,8 @@ class ScopedDataset(Dataset):
             rel = f"SELECT * FROM ({rel}) WHERE CAST(source AS VARCHAR) {gone} AND CAST(target AS VARCHAR) {gone}"
         if len(overlay.attributes):
             spec = self.base.spec
-            people = corrected_people(con, people, overlay.attributes, disputable(spec), bool(spec.profile.valid_from))
+            people = corrected_people(con, people, overlay.attributes, disputable(spec), bool(spec.profile.valid_from),
+                                      overlay.as_of)
         columns = self.event_columns
         if columns is None:
             columns = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan('events')}").fetchall()}

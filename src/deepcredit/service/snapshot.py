@@ -64,7 +64,7 @@ def snapshot(ctx: ServiceContext, served: Dataset, out: Path) -> Snapshot:
     out = Path(out)
     check_replaceable(out)
     now = ctx.now()
-    overlay = overlay_source(ctx.db)(None)
+    overlay = overlay_source(ctx.db, ctx.now)(None)
     data = write_overlaid(served, overlay, out, now)
     done = Snapshot(data, now, len(overlay.events), len(overlay.corrections), len(overlay.attributes),
                     len(overlay.erased))

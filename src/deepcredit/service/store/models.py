@@ -195,7 +195,7 @@ class EventCorrection(Base):
 
 class AttributeCorrection(Base):
     """What a dispute's correction set: a profile attribute's value, as JSON text (null: no value held).
-    Scoring reads it in place of the data set's value in the person's latest profile version."""
+    Scoring reads it in place of the data set's value in the person's profile version valid at the service's now."""
 
     __tablename__ = "attribute_corrections"
     __table_args__ = (UniqueConstraint("subject", "attribute"),)
