@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
-from bench_service import ADMIN, KEY, prepare
+from bench_service import served_stack
 
 RINGS = (1, 2, 3)
 
@@ -31,18 +30,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
-    from deepcredit.service.app import build_scorer
-    from deepcredit.service.config import Settings
-    from deepcredit.service.context import make_context, sync_clock
     from deepcredit.service.scoring import OVERLAY_COLUMNS, ModelScorer, Overlay
 
-    root = Path(tempfile.mkdtemp(prefix="deepcredit-bench-depth-"))
-    db_url = f"sqlite:///{root / 'service.db'}"
-    ids, _, _ = prepare(root, args.people, args.subjects, db_url, "stack", 2, 10_000)
-    ctx = make_context(Settings.from_env({"DEEPCREDIT_PSEUDONYM_KEY": KEY, "DEEPCREDIT_ADMIN_KEY": ADMIN,
-                                          "DEEPCREDIT_DATABASE_URL": db_url}))
-    sync_clock(ctx)
-    scorer = build_scorer(ctx)
+    ids, ctx = served_stack("deepcredit-bench-depth-", args.people, args.subjects)
+    scorer = ctx.scorer
     assert isinstance(scorer, ModelScorer)
     now = ctx.now()
     added: dict[str, pd.DataFrame] = {}

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from bench_service import ADMIN, KEY, prepare
+from bench_service import served_stack
 
 
 def main() -> None:
@@ -30,18 +29,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
-    from deepcredit.service.app import build_scorer
-    from deepcredit.service.config import Settings
-    from deepcredit.service.context import make_context, sync_clock
     from deepcredit.service.neighbours import connections_to_rescore
 
-    root = Path(tempfile.mkdtemp(prefix="deepcredit-bench-connections-"))
-    db_url = f"sqlite:///{root / 'service.db'}"
-    ids, _, _ = prepare(root, args.people, args.events, db_url, "stack", 2, 10_000)
-    ctx = make_context(Settings.from_env({"DEEPCREDIT_PSEUDONYM_KEY": KEY, "DEEPCREDIT_ADMIN_KEY": ADMIN,
-                                          "DEEPCREDIT_DATABASE_URL": db_url}))
-    sync_clock(ctx)
-    ctx.scorer = build_scorer(ctx)
+    ids, ctx = served_stack("deepcredit-bench-connections-", args.people, args.events)
     queued = [connections_to_rescore(ctx, ctx.pseudonym(p)) for p in ids[:args.events]]
     ctx.scorer.score_people(queued[0][:4], as_of=ctx.now())  # warm-up
     runs: dict[int, list[float]] = {b: [] for b in args.batches}

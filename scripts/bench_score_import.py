@@ -26,26 +26,23 @@ def main() -> None:
     ap.add_argument("--engine", default="duckdb")
     args = ap.parse_args()
 
-    from bench_service import ADMIN, KEY
+    from bench_service import served
     from sqlalchemy import func, select
 
     from deepcredit.data.dataset import Dataset
-    from deepcredit.service.app import build_scorer
-    from deepcredit.service.config import Clock, Settings
-    from deepcredit.service.context import make_context, read_meta, sync_clock
+    from deepcredit.service.config import Clock
+    from deepcredit.service.context import read_meta
     from deepcredit.service.score_import import load_job
     from deepcredit.service.snapshot import snapshot
     from deepcredit.service.store.models import Score
 
     url = args.database_url or f"sqlite:///{args.state / 'service.db'}"
-    ctx = make_context(Settings.from_env({"DEEPCREDIT_PSEUDONYM_KEY": KEY, "DEEPCREDIT_ADMIN_KEY": ADMIN,
-                                          "DEEPCREDIT_DATABASE_URL": url}))
-    sync_clock(ctx)
+    ctx = served(url)
+    scorer = ctx.scorer
     with ctx.db.read() as s:
         latest = s.scalar(select(func.max(Score.as_of)))
     night = (latest + timedelta(days=1)).replace(hour=0, minute=10, second=0, microsecond=0)
-    ctx.settings.clock = Clock(source=lambda: night)
-    ctx.scorer = scorer = build_scorer(ctx)
+    ctx.settings.clock = Clock(source=lambda: night)  # the scorer's overlay reads the clock at each use
     meta = read_meta(ctx)
     out = args.state / "population"
     t: dict[str, float] = {}

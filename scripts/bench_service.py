@@ -233,14 +233,31 @@ def rescore_over_http(url: str, key: str, ids: list[str], n: int, rate: float = 
         return {**result, "offered_events_per_s": rate} if rate else result
 
 
-def rescore_in_process(db_url: str, ids: list[str], n: int) -> dict:
-    from deepcredit.service.app import build_scorer
+def served(db_url: str):
+    """The service context of a served benchmark world (its database), on its clock, with its scorer."""
+    from deepcredit.service.bootstrap import build_scorer
     from deepcredit.service.config import Settings
     from deepcredit.service.context import make_context, sync_clock
 
-    ctx = make_context(Settings.from_env({"DEEPCREDIT_PSEUDONYM_KEY": KEY, "DEEPCREDIT_DATABASE_URL": db_url}))
+    ctx = make_context(Settings.from_env({"DEEPCREDIT_PSEUDONYM_KEY": KEY, "DEEPCREDIT_ADMIN_KEY": ADMIN,
+                                          "DEEPCREDIT_DATABASE_URL": db_url}))
     sync_clock(ctx)
-    scorer = build_scorer(ctx)
+    ctx.scorer = build_scorer(ctx)
+    return ctx
+
+
+def served_stack(prefix: str, people: int, consenting: int):
+    """A new world served with the stack (2 folds, fitted on 10,000 rows) in a temporary directory:
+    (person ids with consents, its service context)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    db_url = f"sqlite:///{root / 'service.db'}"
+    ids, _, _ = prepare(root, people, consenting, db_url, "stack", 2, 10_000)
+    return ids, served(db_url)
+
+
+def rescore_in_process(db_url: str, ids: list[str], n: int) -> dict:
+    ctx = served(db_url)
+    scorer = ctx.scorer
     subjects = [ctx.pseudonym(p) for p in ids[:n]]
     scorer.score_people(subjects[:1], as_of=ctx.now())  # warm-up
     lat = []

@@ -94,7 +94,8 @@ def test_serve_refuses_a_model_other_than_the_one_serve_init_recorded(tmp_path):
     from service_testkit import ADMIN_KEY, KEY, world
 
     from deepcredit.cli import serve_cmds
-    from deepcredit.service.app import ModelMismatch, create_app
+    from deepcredit.service.app import create_app
+    from deepcredit.service.bootstrap import ModelMismatch
     from deepcredit.service.config import Settings
 
     w = world()

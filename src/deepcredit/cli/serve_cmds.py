@@ -294,23 +294,17 @@ def person_erase(
 ) -> None:
     """Erase a person where a legal ground requires it: every row the service holds about them, and their
     data set rows from then on; their connections are re-scored. The audit log keeps its rows. Cannot be undone."""
-    from deepcredit.service.app import build_scorer
-    from deepcredit.service.context import served_context
-    from deepcredit.service.erasure import erase
+    from deepcredit.service.erasure import erase_person
     from deepcredit.service.problems import Problem
 
     if not yes and not typer.confirm("Erase this person from the service? This cannot be undone"):
         raise typer.Exit(1)
     with model_errors():
-        ctx, _ = served_context(_settings())
-    try:
-        ctx.scorer = build_scorer(ctx)  # their connections are re-scored without them
-        done = erase(ctx, ctx.pseudonym(person_id))
-    except Problem as exc:
-        console.print(f"[red]error:[/red] {exc.detail}")
-        raise typer.Exit(2) from None
-    finally:
-        ctx.db.dispose()
+        try:
+            done = erase_person(_settings(), person_id)
+        except Problem as exc:
+            console.print(f"[red]error:[/red] {exc.detail}")
+            raise typer.Exit(2) from None
     if not done.deleted["scores"]:  # serve-init scores everyone the data set holds
         console.print("[yellow]note:[/yellow] the service held no score for this id (a typo, or someone the served "
                       "data set does not hold); it is recorded as erased all the same")

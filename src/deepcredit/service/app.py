@@ -14,7 +14,6 @@ import gc
 import logging
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
@@ -22,8 +21,9 @@ from deepcredit import __version__
 from deepcredit.data.schema import REPORTED_OUTCOMES
 from deepcredit.service import problems
 from deepcredit.service.alerts import Dispatcher
+from deepcredit.service.bootstrap import build_scorer
 from deepcredit.service.config import Settings
-from deepcredit.service.context import ServiceContext, get_context, make_context, read_meta, sync_clock
+from deepcredit.service.context import ServiceContext, get_context, make_context, sync_clock
 from deepcredit.service.events import unreported_outcomes
 from deepcredit.service.history import correctable_statuses, spec_of
 from deepcredit.service.limits import BodyLimit
@@ -83,32 +83,6 @@ def _logged_path(scope) -> str:
     if "endpoint" in scope and not scope.get("path_params"):
         return scope["path"]
     return "(unmatched)"
-
-
-class ModelMismatch(RuntimeError):
-    """The model artifact on disk is not the one `serve-init` recorded: refuse to serve it."""
-
-
-def build_scorer(ctx: ServiceContext) -> Scorer | None:
-    """The scorer `serve-init` recorded in the database (data set copy + model artifact), if any.
-
-    The artifact's signature is checked when it loads (models/artifacts.py); its identity must also equal
-    the model id `serve-init` recorded, so a different (even validly signed) model swapped in on disk is
-    refused rather than served under the scores of another.
-    """
-    from deepcredit.data.dataset import Dataset
-    from deepcredit.service.events import overlay_source
-    from deepcredit.service.scoring import load_scorer
-
-    meta = read_meta(ctx)
-    if "data_dir" not in meta or "model_path" not in meta:
-        return None
-    scorer = load_scorer(Path(meta["model_path"]), Dataset(meta["data_dir"]), overlay_source(ctx.db, ctx.now))
-    recorded = meta.get("model_id")
-    if recorded and scorer.model_id != recorded:
-        raise ModelMismatch(f"the model at {meta['model_path']} is {scorer.model_id[:12]}..., but serve-init "
-                            f"recorded {recorded[:12]}...; run `deepcredit serve-init` again to serve this model")
-    return scorer
 
 
 Link = tuple[str, str, dict[str, str] | None, dict[str, str] | None]

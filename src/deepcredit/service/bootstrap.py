@@ -24,10 +24,10 @@ from deepcredit.data.dataset import Dataset
 from deepcredit.data.schema import PROTECTED_ATTRIBUTES
 from deepcredit.scoring.scorer import used_features
 from deepcredit.service.config import Settings, utcnow
-from deepcredit.service.context import make_context, sync_clock, write_meta
+from deepcredit.service.context import ServiceContext, make_context, read_meta, sync_clock, write_meta
 from deepcredit.service.events import overlay_source, save_scores_bulk, unreported_outcomes
 from deepcredit.service.pseudodata import pseudonymise_dataset
-from deepcredit.service.scoring import ModelScorer, load_scorer, needed_definitions
+from deepcredit.service.scoring import ModelScorer, Scorer, load_scorer, needed_definitions
 from deepcredit.service.store import schema
 from deepcredit.service.store.models import ScoreHistory
 from deepcredit.service.store.schema import Upgrade
@@ -57,6 +57,28 @@ class InitSummary:
         served as of now, its windows of recent behaviour empty); else None."""
         days = (self.as_of - self.snapshot_date).days
         return days if days > self.STALE_DAYS else None
+
+
+class ModelMismatch(RuntimeError):
+    """The model artifact on disk is not the one `serve-init` recorded: refuse to serve it."""
+
+
+def build_scorer(ctx: ServiceContext) -> Scorer | None:
+    """The scorer `serve-init` recorded in the database (data set copy + model artifact), if any.
+
+    The artifact's signature is checked when it loads (models/artifacts.py); its identity must also equal
+    the model id `serve-init` recorded, so a different (even validly signed) model swapped in on disk is
+    refused rather than served under the scores of another.
+    """
+    meta = read_meta(ctx)
+    if "data_dir" not in meta or "model_path" not in meta:
+        return None
+    scorer = load_scorer(Path(meta["model_path"]), Dataset(meta["data_dir"]), overlay_source(ctx.db, ctx.now))
+    recorded = meta.get("model_id")
+    if recorded and scorer.model_id != recorded:
+        raise ModelMismatch(f"the model at {meta['model_path']} is {scorer.model_id[:12]}..., but serve-init "
+                            f"recorded {recorded[:12]}...; run `deepcredit serve-init` again to serve this model")
+    return scorer
 
 
 def protected_columns_read(scorer: ModelScorer, data: Dataset) -> set[str]:

@@ -52,65 +52,62 @@ def _frame(scored: list[ScoredPerson]) -> pd.DataFrame:
 
 def register(settings: Settings, model_path: Path) -> Registered:
     """Score everyone with the challenger in shadow and record it (hashes verified on load)."""
-    ctx, meta = served_context(settings)
-    model_path = Path(model_path).resolve()
-    scorer = _scorer(ctx, meta, model_path)
-    now = ctx.now()
-    frame = pd.concat([_frame(batch) for batch in scorer.score_everyone(now)], ignore_index=True)
-    out = Path(meta["data_dir"]).parent / "challenger" / scorer.model_id[:16] / SHADOW
-    atomic_write_parquet(out, frame)
-    write_meta(ctx, {"challenger_model_path": str(model_path), "challenger_model_id": scorer.model_id,
-                     "challenger_scores": str(out), "challenger_as_of": now.isoformat()})
-    with ctx.db.write() as s:
-        ctx.audit.append(s, now, "operator", "challenger_registered", None, challenger=scorer.model_id,
-                         champion=meta.get("model_id"), people=len(frame))
-    ctx.db.dispose()
-    return Registered(scorer.model_id, len(frame), out)
+    with served_context(settings) as (ctx, meta):
+        model_path = Path(model_path).resolve()
+        scorer = _scorer(ctx, meta, model_path)
+        now = ctx.now()
+        frame = pd.concat([_frame(batch) for batch in scorer.score_everyone(now)], ignore_index=True)
+        out = Path(meta["data_dir"]).parent / "challenger" / scorer.model_id[:16] / SHADOW
+        atomic_write_parquet(out, frame)
+        write_meta(ctx, {"challenger_model_path": str(model_path), "challenger_model_id": scorer.model_id,
+                         "challenger_scores": str(out), "challenger_as_of": now.isoformat()})
+        with ctx.db.write() as s:
+            ctx.audit.append(s, now, "operator", "challenger_registered", None, challenger=scorer.model_id,
+                             champion=meta.get("model_id"), people=len(frame))
+        return Registered(scorer.model_id, len(frame), out)
 
 
 def compare(settings: Settings) -> dict:
     """Champion against challenger on the same people (see the module docstring)."""
-    ctx, meta = served_context(settings)
-    if not meta.get("challenger_scores"):
-        raise ValueError("no challenger registered: run model-challenger first")
-    shadow = pd.read_parquet(meta["challenger_scores"])
-    with ctx.db.read() as s:
-        champion = pd.DataFrame(s.execute(select(Score.subject, Score.score, Score.band)).all(),
-                                columns=["subject", "score", "band"])
-        thresholds = sorted({t for t in s.execute(select(Policy.threshold)).scalars() if t is not None})
-    both = champion.merge(shadow, on="subject", suffixes=("_champion", "_challenger"))
-    diff = both["score_challenger"] - both["score_champion"]
-    result: dict = {"champion": meta.get("model_id"), "challenger": meta["challenger_model_id"],
-                    "people": len(both), "band_changed": int((both["band_champion"] != both["band_challenger"]).sum()),
-                    "mean_score_change": float(diff.mean()) if len(both) else 0.0,
-                    "mean_abs_score_change": float(diff.abs().mean()) if len(both) else 0.0,
-                    "approval_rate": {str(t): {"champion": float((both["score_champion"] >= t).mean()),
-                                               "challenger": float((both["score_challenger"] >= t).mean())}
-                                      for t in thresholds}}
-    with ctx.db.write() as s:
-        ctx.audit.append(s, ctx.now(), "operator", "challenger_compared", None, challenger=result["challenger"],
-                         champion=result["champion"], band_changed=result["band_changed"])
-    ctx.db.dispose()
-    return result
+    with served_context(settings) as (ctx, meta):
+        if not meta.get("challenger_scores"):
+            raise ValueError("no challenger registered: run model-challenger first")
+        shadow = pd.read_parquet(meta["challenger_scores"])
+        with ctx.db.read() as s:
+            champion = pd.DataFrame(s.execute(select(Score.subject, Score.score, Score.band)).all(),
+                                    columns=["subject", "score", "band"])
+            thresholds = sorted({t for t in s.execute(select(Policy.threshold)).scalars() if t is not None})
+        both = champion.merge(shadow, on="subject", suffixes=("_champion", "_challenger"))
+        diff = both["score_challenger"] - both["score_champion"]
+        result: dict = {"champion": meta.get("model_id"), "challenger": meta["challenger_model_id"],
+                        "people": len(both), "band_changed": int((both["band_champion"] != both["band_challenger"]).sum()),
+                        "mean_score_change": float(diff.mean()) if len(both) else 0.0,
+                        "mean_abs_score_change": float(diff.abs().mean()) if len(both) else 0.0,
+                        "approval_rate": {str(t): {"champion": float((both["score_champion"] >= t).mean()),
+                                                   "challenger": float((both["score_challenger"] >= t).mean())}
+                                          for t in thresholds}}
+        with ctx.db.write() as s:
+            ctx.audit.append(s, ctx.now(), "operator", "challenger_compared", None, challenger=result["challenger"],
+                             champion=result["champion"], band_changed=result["band_changed"])
+        return result
 
 
 def promote(settings: Settings) -> Registered:
     """The challenger becomes the champion: everyone re-scored with it now, the meta table points to it."""
-    ctx, meta = served_context(settings)
-    if not meta.get("challenger_model_path"):
-        raise ValueError("no challenger registered: run model-challenger first")
-    scorer = _scorer(ctx, meta, Path(meta["challenger_model_path"]))
-    now = ctx.now()
-    people = 0
-    for scored in scorer.score_everyone(now):
-        save_scores_bulk(ctx, scored, cause=PROMOTED)
-        people += len(scored)
-    old = meta.get("model_id")
-    write_meta(ctx, {"model_path": meta["challenger_model_path"], "model_id": scorer.model_id,
-                     "previous_model_id": old or "", "challenger_model_path": "", "challenger_model_id": "",
-                     "challenger_scores": ""})
-    with ctx.db.write() as s:
-        ctx.audit.append(s, now, "operator", "model_promoted", None, model=scorer.model_id, previous=old,
-                         people=people)
-    ctx.db.dispose()
-    return Registered(scorer.model_id, people, Path(meta["challenger_model_path"]))
+    with served_context(settings) as (ctx, meta):
+        if not meta.get("challenger_model_path"):
+            raise ValueError("no challenger registered: run model-challenger first")
+        scorer = _scorer(ctx, meta, Path(meta["challenger_model_path"]))
+        now = ctx.now()
+        people = 0
+        for scored in scorer.score_everyone(now):
+            save_scores_bulk(ctx, scored, cause=PROMOTED)
+            people += len(scored)
+        old = meta.get("model_id")
+        write_meta(ctx, {"model_path": meta["challenger_model_path"], "model_id": scorer.model_id,
+                         "previous_model_id": old or "", "challenger_model_path": "", "challenger_model_id": "",
+                         "challenger_scores": ""})
+        with ctx.db.write() as s:
+            ctx.audit.append(s, now, "operator", "model_promoted", None, model=scorer.model_id, previous=old,
+                             people=people)
+        return Registered(scorer.model_id, people, Path(meta["challenger_model_path"]))

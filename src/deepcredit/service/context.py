@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,17 +68,22 @@ def sync_clock(ctx: ServiceContext) -> None:
         ctx.settings.clock.zone = meta["time_zone"]
 
 
-def served_context(settings: Settings) -> tuple[ServiceContext, dict[str, str]]:
-    """The context of a service `serve-init` has set up, on its clock, and its meta table; a ValueError
-    that says what to run where there is none (what an operator command needs before it acts)."""
+@contextmanager
+def served_context(settings: Settings) -> Iterator[tuple[ServiceContext, dict[str, str]]]:
+    """The context of a service `serve-init` has set up, on its clock, and its meta table, for one operator
+    command; a ValueError that says what to run where there is none. The database is disposed of after,
+    whatever happens."""
     ctx = make_context(settings)
-    if not ctx.db.initialised():
-        raise ValueError(f"no service database at {ctx.db.url.render_as_string()}: run serve-init first")
-    sync_clock(ctx)
-    meta = read_meta(ctx)
-    if "data_dir" not in meta:
-        raise ValueError("the service has no data set yet: run serve-init first")
-    return ctx, meta
+    try:
+        if not ctx.db.initialised():
+            raise ValueError(f"no service database at {ctx.db.url.render_as_string()}: run serve-init first")
+        sync_clock(ctx)
+        meta = read_meta(ctx)
+        if "data_dir" not in meta:
+            raise ValueError("the service has no data set yet: run serve-init first")
+        yield ctx, meta
+    finally:
+        ctx.db.dispose()
 
 
 def write_meta(ctx: ServiceContext, values: dict[str, str]) -> None:

@@ -21,7 +21,9 @@ from typing import cast
 from sqlalchemy import CursorResult, Delete, delete, select
 from sqlalchemy.orm import Session
 
-from deepcredit.service.context import ServiceContext
+from deepcredit.service.bootstrap import build_scorer
+from deepcredit.service.config import Settings
+from deepcredit.service.context import ServiceContext, served_context
 from deepcredit.service.neighbours import connections_to_rescore, rescore_connections
 from deepcredit.service.problems import Problem
 from deepcredit.service.store.models import (
@@ -75,7 +77,6 @@ class Erasure:
 def erase(ctx: ServiceContext, subject: str) -> Erasure:
     """Erase the person (see the module docstring) and re-score their connections. A Problem (409) if they
     were erased before."""
-    connections = connections_to_rescore(ctx, subject)
     now = ctx.now()
     with ctx.db.write() as s:
         when = erased_at(s, subject)
@@ -87,10 +88,17 @@ def erase(ctx: ServiceContext, subject: str) -> Erasure:
         ctx.audit.append(s, now, "operator", "person_erased", subject, **deleted)
     for key in [k for k in ctx.recourse_cache if k[0] == subject]:
         ctx.recourse_cache.pop(key, None)
-    if connections:
-        if ctx.neighbours is not None:  # a running server: in the background, as after any change
-            ctx.neighbours.after_change(subject)
-        else:
-            rescore_connections(ctx, connections)
+    if ctx.neighbours is not None:  # a running server: in the background, as after any change
+        ctx.neighbours.after_change(subject)
+    elif connections := connections_to_rescore(ctx, subject):  # the index still knows their edges
+        rescore_connections(ctx, connections)
     return Erasure(now, deleted)
+
+
+def erase_person(settings: Settings, person_id: str) -> Erasure:
+    """`deepcredit person-erase`: erase in the service `serve-init` set up, its served model re-scoring the
+    person's connections."""
+    with served_context(settings) as (ctx, _):
+        ctx.scorer = build_scorer(ctx)
+        return erase(ctx, ctx.pseudonym(person_id))
 

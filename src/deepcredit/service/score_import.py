@@ -30,13 +30,12 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from deepcredit.data.io import file_sha256
-from deepcredit.models.base import DIMENSIONS
-from deepcredit.service.app import build_scorer
+from deepcredit.service.bootstrap import build_scorer
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, served_context
 from deepcredit.service.events import erased_people, replace_scores
 from deepcredit.service.history import POPULATION
-from deepcredit.service.scoring import DimensionScore, ModelScorer, Reason, ScoredPerson
+from deepcredit.service.scoring import ModelScorer
 from deepcredit.service.snapshot import snapshot_key
 from deepcredit.service.store.models import Meta, Score
 
@@ -55,14 +54,11 @@ class Imported:
 
 def import_scores(settings: Settings, scores: Path) -> Imported:
     """Load a finished `deepcredit score` job into the service `serve-init` set up (module docstring)."""
-    ctx, _ = served_context(settings)
-    try:
+    with served_context(settings) as (ctx, _):
         scorer = build_scorer(ctx)
         if not isinstance(scorer, ModelScorer):
             raise ValueError("the service serves no model yet: run serve-init first")
         return load_job(ctx, scorer, Path(scores))
-    finally:
-        ctx.db.dispose()
 
 
 def load_job(ctx: ServiceContext, scorer: ModelScorer, scores: Path) -> Imported:
@@ -103,7 +99,7 @@ def load_job(ctx: ServiceContext, scorer: ModelScorer, scores: Path) -> Imported
             dated = [pd.Timestamp(a).to_pydatetime() for a in frame["as_of"]]
             later = pd.Series([p in held and held[p] > a for p, a in zip(who, dated, strict=True)], index=frame.index)
             out = who.isin(erased)
-            scored = _people(frame[~later & ~out], scorer, job["reasons"])
+            scored = scorer.scored(frame[~later & ~out], top=job["reasons"])
             replace_scores(s, scored, POPULATION, now)
             imported, newer, gone = imported + len(scored), newer + int(later.sum()), gone + int(out.sum())
         done = Imported(scorer.model_id, latest, imported, newer, gone)
@@ -126,19 +122,3 @@ def _finished_job(scores: Path) -> dict:
             raise ValueError(f"{scores / name}: not the bytes the job recorded (sha256 differs)")
     return job
 
-
-def _people(frame: pd.DataFrame, scorer: ModelScorer, top: int) -> list[ScoredPerson]:
-    """The service's ScoredPerson of each report row (scoring.Scorer.report's columns, `top` reasons)."""
-    lo, hi = scorer.dimension_range()
-    out = []
-    for r in frame.to_dict("records"):
-        reasons = [Reason(feature=str(r[f"reason_{i}"]), dimension=str(r[f"reason_{i}_dimension"]),
-                          value=str(r[f"reason_{i}_value"]), points_lost=int(r[f"reason_{i}_points"]),
-                          reason=str(r[f"reason_{i}_text"]), how_to_improve=str(r[f"reason_{i}_improve"]))
-                   for i in range(1, top + 1) if f"reason_{i}" in r and isinstance(r[f"reason_{i}"], str)]
-        out.append(ScoredPerson(
-            person_id=str(r["person_id"]), as_of=pd.Timestamp(r["as_of"]).to_pydatetime(), score=int(r["score"]),
-            band=str(r["band"]), dimensions=[DimensionScore(d, None if pd.isna(r[d]) else int(r[d]), lo, hi)
-                                             for d in DIMENSIONS],
-            reasons=reasons, model_id=scorer.model_id))
-    return out

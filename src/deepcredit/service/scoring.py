@@ -42,7 +42,7 @@ from deepcredit.models.base import DIMENSIONS, CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, model_views
 from deepcredit.scoring.scorer import Scorer as ReportScorer
-from deepcredit.scoring.scorer import input_dimensions, shown_value, used_features
+from deepcredit.scoring.scorer import input_dimensions, used_features
 from deepcredit.service.attribute_fixes import FIX_COLUMNS, corrected_people, disputable
 from deepcredit.service.lookup import PersonIndex
 
@@ -593,22 +593,26 @@ class ModelScorer:
             yield self._score(inp.take(np.arange(start, min(start + chunk, len(inp)))), as_of)
 
     def _score(self, inp: ModelInput, as_of: datetime) -> list[ScoredPerson]:
-        card, long = self.scorer.explain(inp)
-        reasons: dict[int, list[Reason]] = {}
-        for row in long.itertuples(index=False):
-            reasons.setdefault(int(row.row), []).append(Reason(
-                feature=str(row.feature), dimension=str(row.dimension), value=shown_value(str(row.feature), row.value),
-                points_lost=int(row.points_lost), reason=str(row.reason), how_to_improve=str(row.how_to_improve)))
+        return self.scored(self.scorer.report(inp), as_of)
+
+    def scored(self, card: pd.DataFrame, as_of: datetime | None = None, top: int | None = None
+               ) -> list[ScoredPerson]:
+        """The ScoredPerson of each row of a Scorer report (`top` reasons, default the scorer's): this
+        scorer's own or a batch job's (service/score_import.py), so both are stored alike. as_of: the
+        scores' time (None: each row's own)."""
         lo, hi = self.dimension_range()
-        dims = card[DIMENSIONS]
+        top = self.scorer.top if top is None else top
         out = []
-        for i, r in enumerate(card.itertuples(index=False)):
-            values = dims.iloc[i]
+        for r in card.to_dict("records"):
+            reasons = [Reason(feature=r[f"reason_{i}"], dimension=str(r[f"reason_{i}_dimension"]),
+                              value=str(r[f"reason_{i}_value"]), points_lost=int(r[f"reason_{i}_points"]),
+                              reason=str(r[f"reason_{i}_text"]), how_to_improve=str(r[f"reason_{i}_improve"]))
+                       for i in range(1, top + 1) if isinstance(r.get(f"reason_{i}"), str)]
             out.append(ScoredPerson(
-                person_id=str(r.person_id), as_of=as_of, score=int(r.score), band=str(r.band),
-                dimensions=[DimensionScore(d, None if pd.isna(values[d]) else int(values[d]), lo, hi)
-                            for d in DIMENSIONS],
-                reasons=reasons.get(i, []), model_id=self.model_id))
+                person_id=str(r["person_id"]), as_of=as_of or pd.Timestamp(r["as_of"]).to_pydatetime(),
+                score=int(r["score"]), band=str(r["band"]),
+                dimensions=[DimensionScore(d, None if pd.isna(r[d]) else int(r[d]), lo, hi) for d in DIMENSIONS],
+                reasons=reasons, model_id=self.model_id))
         return out
 
 

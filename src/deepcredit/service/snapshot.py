@@ -52,11 +52,8 @@ class Snapshot:
 
 def write_snapshot(settings: Settings, out: Path) -> Snapshot:
     """Write what the service `serve-init` set up holds now to `out`; audited."""
-    ctx, meta = served_context(settings)
-    try:
+    with served_context(settings) as (ctx, meta):
         return snapshot(ctx, Dataset(meta["data_dir"]), out)
-    finally:
-        ctx.db.dispose()
 
 
 def snapshot(ctx: ServiceContext, served: Dataset, out: Path) -> Snapshot:

@@ -24,9 +24,9 @@ import numpy as np
 
 from deepcredit.data.dataset import Dataset
 from deepcredit.service import consent
-from deepcredit.service.app import build_scorer, settle
+from deepcredit.service.app import settle
 from deepcredit.service.auth import MerchantPrincipal
-from deepcredit.service.bootstrap import InitSummary, initialise
+from deepcredit.service.bootstrap import InitSummary, build_scorer, initialise
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, make_context, sync_clock
 from deepcredit.service.decisions import decide
