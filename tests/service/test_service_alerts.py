@@ -72,6 +72,8 @@ def test_webhook_delivers_signed_payloads_to_a_local_server(service):
         url = f"http://127.0.0.1:{server.server_port}/hook"
         assert service.client.post("/v1/me/webhooks", json={"url": url}, headers=me).status_code == 403  # https only, by this server's policy
         service.ctx.settings.webhook_allow_http = True
+        assert service.client.post("/v1/me/webhooks", json={"url": url}, headers=me).status_code == 403  # loopback
+        service.ctx.settings.webhook_allow_private = True  # a receiver on this machine, as in development
         service.clock.advance(seconds=1)
         created = service.client.post("/v1/me/webhooks", json={"url": url}, headers=me).json()
         secret = created["secret"]

@@ -150,7 +150,7 @@ def test_a_wrong_profile_detail_is_disputed_corrected_and_scored_with_the_right_
     fixed = {a["attribute"]: a for a in after["profile"]}["credit_limit"]
     assert fixed["value"] == str(int(right)) and fixed["disputed"] is False
     assert after["history"][-1]["cause"] == f"dispute {d['id']} corrected"
-    assert "your dispute was upheld and the record corrected: the size of your credit line" in \
+    assert "your dispute was accepted and the record corrected: the size of your credit line" in \
         after["history"][-1]["reasons"]
     scorer, subject = service.ctx.scorer, service.subject(pid)
     one = scorer.model_input([subject], service.ctx.now())  # the re-score's path: one person's scope

@@ -30,6 +30,7 @@ def test_an_erased_person_leaves_the_service_and_their_connections_are_scored_wi
     me = service.person(pid)
     service.grant(me, mid, scope="score")
     assert service.decide(acme, pid, "order-1").status_code == 200
+    service.clock.advance(days=2)
     assert service.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": pid, "amount": 20.0,
                                                     "outcome": "rental_returned_late", "days_late": 2},
                                headers=acme).status_code == 201

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from deepcredit.data.dataset import write_dataset
 from deepcredit.service.app import settle
-from deepcredit.service.store.models import ScoreHistory, ServiceEvent
+from deepcredit.service.store.models import AuditEntry, Decision, ScoreHistory, ServiceEvent
 
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
 
@@ -29,7 +29,7 @@ def test_events_rescore_the_person_and_match_a_full_rebuild(service, tmp_path):
     assert service.decide(acme, pid, "order-1").status_code == 200  # outcomes conclude a decided order
     r = _report(service, acme, pid, "ev-1", "rental_not_returned", amount=300)
     assert r.status_code == 201 and r.json()["rescored"] is True and r.json()["event_id"].startswith("s")
-    service.clock.advance(hours=1)
+    service.clock.advance(days=12, hours=1)  # 12 days late: due after the order was decided
     r = _report(service, acme, pid, "ev-2", "rental_returned_late", days_late=12, amount=80)
     assert r.status_code == 201
     after = service.score_of(pid)
@@ -75,6 +75,34 @@ def test_events_need_a_decided_order_and_are_idempotent(service):
     with service.ctx.db.read() as s:
         assert s.execute(select(func.count()).select_from(ServiceEvent)).scalar_one() == 1
 
+
+
+def test_a_commitment_cannot_fall_due_before_its_order(service):
+    """A merchant decides an order, then reports it 120 days late a day later: its due date would come
+    before the order existed. Refused (422, audited) and nothing stored; a write-off reported without a
+    delay is as late as the order allows; a delay that fits is stored with its due date after the order."""
+    pid, _ = service.with_score(skip=2)
+    mid, acme = service.merchant()
+    service.policy(acme)
+    service.grant(service.person(pid), mid)
+    decided = service.decide(acme, pid, "order-1").json()
+    service.clock.advance(days=1)
+    r = _report(service, acme, pid, "ev-1", "instalment_late", days_late=120)
+    assert r.status_code == 422 and r.json()["type"].endswith("/due-before-order")
+    assert pid not in r.text
+    r = _report(service, acme, pid, "ev-2", "instalment_missed")
+    assert r.status_code == 201
+    service.clock.advance(days=5)
+    assert _report(service, acme, pid, "ev-3", "instalment_late", days_late=6,
+                   decision_id=decided["decision_id"]).status_code == 201
+    with service.ctx.db.read() as s:
+        stored = {e.transaction_id: e for e in s.execute(select(ServiceEvent)).scalars()}
+        refused = s.execute(select(AuditEntry.details).where(AuditEntry.action == "event_refused")).scalars().all()
+        decided_at = s.execute(select(Decision.created_at)).scalar_one()
+    assert set(stored) == {"ev-2", "ev-3"}
+    assert stored["ev-2"].days_late == 1.0 and stored["ev-2"].due_ts == decided_at  # not the 60-day default
+    assert stored["ev-3"].due_ts >= decided_at
+    assert len(refused) == 1 and '"reason":"due-before-order"' in refused[0]
 
 def test_event_validation(service):
     pid, _ = service.with_score()

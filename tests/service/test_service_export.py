@@ -19,7 +19,7 @@ pytest_plugins = ("service_testkit",)
 
 def _busy_person(svc):
     pid, me, acme = svc.decided(skip=2)
-    svc.clock.advance(hours=1)
+    svc.clock.advance(days=2, hours=1)  # a return 2 days late: due at least a day after the order
     r = svc.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": pid,
                                              "outcome": "rental_returned_late", "days_late": 2, "amount": 30},
                         headers=acme)

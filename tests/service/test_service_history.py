@@ -77,7 +77,7 @@ def test_report_history_reads_in_words(service):
     pid, me, acme = service.decided(skip=3)
     for i, (outcome, late) in enumerate([("rental_returned_late", 3), ("rental_not_returned", None),
                                          ("rental_returned_late", 3)]):
-        service.clock.advance(days=1)
+        service.clock.advance(days=4)  # each return due after the order: 3 days late fits
         body = {"transaction_id": f"ev-{i}", "person_id": pid, "outcome": outcome, "amount": 35}
         if late:
             body["days_late"] = late

@@ -64,6 +64,7 @@ def test_ids_above_int64_are_422_on_every_operation(service):
 
 def test_event_replay_with_other_facts_is_409(service):
     pid, _, acme, _, _, _ = _customer(service)
+    service.clock.advance(days=3)
     first = _event(service, acme, pid, "return-1001", days_late=3)
     assert first.status_code == 201
     again = _event(service, acme, pid, "return-1001", days_late=3)
@@ -89,6 +90,7 @@ def _timestamps(obj, key=""):
 
 def test_every_response_timestamp_is_timezone_aware(service):
     pid, _, acme, me, grant, decision = _customer(service, scope="factors")
+    service.clock.advance(days=3)
     assert _event(service, acme, pid, "ev-1").status_code == 201
     event = service.client.get("/v1/me/report", headers=me).json()["events"][0]["event_id"]
     dispute = service.client.post("/v1/me/disputes", json={"event_id": event, "reason": "no"}, headers=me).json()
@@ -152,6 +154,7 @@ def test_reports_need_an_order_decided_under_consent_within_the_window(service):
     assert _event(service, other, pid, "x-1").status_code == 403  # never decided anything about this person
     assert service.client.delete(f"/v1/me/consents/{grant['id']}", headers=me).status_code == 200
     # the order decided before the revocation can still be concluded ...
+    service.clock.advance(days=3)
     assert _event(service, acme, pid, "ev-1", decision_id=decision["decision_id"]).status_code == 201
     # ... but no new order can be decided, and the old one ages out of the window
     assert service.decide(acme, pid, "order-2").status_code == 403

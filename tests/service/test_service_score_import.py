@@ -39,7 +39,7 @@ def test_batch_scores_of_a_snapshot_become_the_services_own(service, tmp_path):
     held = snapshot(ctx, w.data, tmp_path / "held").data
     scores = _batch(held.root, w.model, tmp_path / "scores", "2026-07-02")
     assert service.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": newer, "amount": 40.0,
-                                                    "outcome": "rental_returned_late", "days_late": 2},
+                                                    "outcome": "rental_returned_late", "days_late": 1},
                                headers=acme).status_code == 201  # after the snapshot: a newer score
     gone = w.ids[5]
     erase(ctx, service.subject(gone))

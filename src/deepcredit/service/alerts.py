@@ -5,8 +5,8 @@ disagree with the report and nothing is stored twice. A person may register webh
 queued for each (an outbox row), sent as JSON signed with HMAC-SHA256 under a secret derived from the
 service's key and the webhook's id (shown once at registration, never stored), retried with exponential
 backoff until delivered or out of attempts, each attempt audited (ids and status codes only: never the
-URL or the payload). Delivery goes through a `Transport` (default: urllib over HTTPS), so tests inject one
-or run a local server and nothing reaches the network.
+URL or the payload). Delivery goes through a `Transport` (default: a POST over HTTPS to public addresses
+only, service/outbound.py), so tests inject one or run a local server and nothing reaches the network.
 
     X-DeepCredit-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>
 """
@@ -18,7 +18,6 @@ import hmac
 import json
 import logging
 import threading
-import urllib.request
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from deepcredit.service import history as hist
+from deepcredit.service import outbound
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.problems import Problem, not_found
 from deepcredit.service.schemas import AlertOut, WebhookCreated, WebhookOut
@@ -35,7 +35,7 @@ log = logging.getLogger("deepcredit.service")
 QUERY_ACTIONS = {"decision": "asked about you", "decision_replayed": "repeated an earlier question about you",
                  "decision_refused": "asked about you and was refused", "event_reported": "reported an outcome"}
 DISPUTE_ACTIONS = {"dispute_opened": "You opened a dispute", "dispute_under_review": "Your dispute is under review",
-                   "dispute_corrected": "Your dispute was upheld and the record corrected",
+                   "dispute_corrected": "Your dispute was accepted and the record corrected",
                    "dispute_upheld": "Your dispute was reviewed and the record kept as it was"}
 MAX_ATTEMPTS = 6
 BACKOFF = timedelta(seconds=30)
@@ -111,6 +111,12 @@ def _check_url(ctx: ServiceContext, url: str) -> str:
         raise Problem(422, "invalid-webhook", "a webhook URL needs a host")
     if parts.scheme not in allowed:  # the schema admits http; this server's policy may not
         raise Problem(403, "webhook-scheme-forbidden", f"this service sends webhooks over {' or '.join(sorted(allowed))} only")
+    try:
+        outbound.check_at_registration(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                                       ctx.settings.webhook_allow_private)
+    except outbound.UnsafeTarget:
+        raise Problem(403, "webhook-host-forbidden", "this service sends webhooks to public internet addresses "
+                                                     "only") from None
     return url
 
 
@@ -172,14 +178,17 @@ def queue(ctx: ServiceContext) -> int:
     return queued
 
 
-def urllib_transport(url: str, body: bytes, headers: dict[str, str]) -> int:
-    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - scheme checked at registration
-        return int(resp.status)
+def checked_transport(ctx: ServiceContext) -> Transport:
+    """The default transport: a POST to public addresses only (unless the operator allows private ones),
+    checked again at each delivery on the address the connection uses."""
+    allow = ctx.settings.webhook_allow_private
+    return lambda url, body, headers: outbound.post(url, body, headers, allow_private=allow)
 
 
-def deliver_due(ctx: ServiceContext, transport: Transport = urllib_transport) -> dict[str, int]:
-    """Send every due delivery once; a failure waits BACKOFF * 2^(attempts-1), up to MAX_ATTEMPTS. Audited."""
+def deliver_due(ctx: ServiceContext, transport: Transport | None = None) -> dict[str, int]:
+    """Send every due delivery once; a failure (a non-public address included) waits
+    BACKOFF * 2^(attempts-1), up to MAX_ATTEMPTS. Audited."""
+    transport = transport or checked_transport(ctx)
     now = ctx.now()
     counts = {"delivered": 0, "retry": 0, "failed": 0}
     with ctx.db.read() as s:
@@ -218,7 +227,7 @@ def deliver_due(ctx: ServiceContext, transport: Transport = urllib_transport) ->
 class Dispatcher:
     """A daemon thread that queues and sends alerts every `interval` seconds (started by the app)."""
 
-    def __init__(self, ctx: ServiceContext, interval: float, transport: Transport = urllib_transport) -> None:
+    def __init__(self, ctx: ServiceContext, interval: float, transport: Transport | None = None) -> None:
         self.ctx, self.interval, self.transport = ctx, interval, transport
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="deepcredit-webhooks", daemon=True)

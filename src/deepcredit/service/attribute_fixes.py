@@ -1,4 +1,4 @@
-"""Corrected profile attributes: what an upheld dispute about a profile detail changes, and how scoring reads it.
+"""Corrected profile attributes: what an accepted dispute about a profile detail changes, and how scoring reads it.
 
 A person may say a profile attribute the data set holds about them is wrong (their income, their job).
 An operator who upholds it sets the right value, checked against the attribute's declared type; the value

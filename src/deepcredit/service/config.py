@@ -96,6 +96,9 @@ class Settings:
     """Seconds between rounds of sending alerts to webhooks (0: no background sender; `serve` uses 10)."""
     webhook_allow_http: bool = False
     """Webhook URLs must be HTTPS unless this is set (a local receiver in development and tests)."""
+    webhook_allow_private: bool = False
+    """Webhooks go to public internet addresses only unless this is set (DEEPCREDIT_WEBHOOK_ALLOW_PRIVATE=1:
+    a receiver on this machine or a private network; service/outbound.py)."""
     retention_years: int = 5
     """Negative records older than this stop counting (`deepcredit retention`); FCRA / PBoC rules: 5 years."""
     clock: Clock = field(default_factory=Clock)
@@ -111,6 +114,7 @@ class Settings:
         s = cls(database_url=env.get("DEEPCREDIT_DATABASE_URL", DEFAULT_DATABASE_URL),
                 pseudonym_key=key.encode(), admin_key=env.get("DEEPCREDIT_ADMIN_KEY", ""))
         s.webhook_interval_s = 10
+        s.webhook_allow_private = env.get("DEEPCREDIT_WEBHOOK_ALLOW_PRIVATE", "").lower() in {"1", "true", "yes"}
         ints = {"webhook_interval_s": "DEEPCREDIT_WEBHOOK_INTERVAL_SECONDS",
                 "dispute_deadline_days": "DEEPCREDIT_DISPUTE_DEADLINE_DAYS",
                 "replay_window_hours": "DEEPCREDIT_REPLAY_WINDOW_HOURS",

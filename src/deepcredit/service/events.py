@@ -6,7 +6,8 @@ their own next re-score.
 
 Who may report what (docs/security.md): a merchant reports an outcome only for an order it decided, and it
 could decide only under the person's valid consent; the report must come within `report_window_days` of
-that decision and not claim to have happened before it. So revoking consent ends a merchant's power to
+that decision and not claim to have happened before it, nor to have fallen due before it (a commitment
+made under the order cannot be late by more days than have passed since the order). So revoking consent ends a merchant's power to
 report: no new decision can be made, and the old ones age out of the window. Every refusal is audited. A
 report is idempotent per transaction id like a decision: the same facts again are a replay, different
 facts under the same id a 409.
@@ -192,7 +193,8 @@ def no_order(ctx: ServiceContext) -> Problem:
 
 
 def _order(ctx: ServiceContext, s, m: MerchantPrincipal, subject: str, req: EventReport, ts: datetime):
-    """The decision this report concludes: this merchant's, about this person, in the window, not after ts."""
+    """The decision this report concludes: this merchant's latest about this person, in the window, made at
+    or before `ts`."""
     q = select(Decision.id, Decision.created_at).where(
         Decision.merchant_id == m.id, Decision.subject == subject,
         Decision.created_at >= ctx.now() - timedelta(days=ctx.settings.report_window_days), Decision.created_at <= ts)
@@ -201,9 +203,12 @@ def _order(ctx: ServiceContext, s, m: MerchantPrincipal, subject: str, req: Even
     return s.execute(q.order_by(Decision.created_at.desc(), Decision.id.desc()).limit(1)).first()
 
 
-def _same_facts(prior: ServiceEvent, subject: str, req: EventReport, days_late: float, ts: datetime) -> bool:
+def _same_facts(prior: ServiceEvent, subject: str, req: EventReport, days_late: float | None, ts: datetime
+                ) -> bool:
+    """Whether a report repeats a stored one. A delay or time left out is the stored one (both default to
+    values that depend on when the report came)."""
     return (prior.subject == subject and prior.outcome == req.outcome.value and prior.amount == float(req.amount)
-            and prior.days_late == days_late and (req.occurred_at is None or prior.ts == ts))
+            and (days_late is None or prior.days_late == days_late) and (req.occurred_at is None or prior.ts == ts))
 
 
 def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> EventAck:
@@ -220,14 +225,14 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
         raise Problem(422, "outcome-not-declared", f"the data set this service scores does not say what "
                       f"'{req.outcome.value}' is (its operator declares it under [events.outcomes] in its spec)")
     kind, status = stored_as
-    days_late = float(req.days_late) if req.days_late is not None else \
-        (0.0 if status_meaning(status, spec) == "kept" else WRITE_OFF_DAYS)
+    stated = float(req.days_late) if req.days_late is not None else None
+    default_late = 0.0 if status_meaning(status, spec) == "kept" else WRITE_OFF_DAYS
     with ctx.db.write() as s:
         prior = s.execute(select(ServiceEvent).where(ServiceEvent.merchant_id == m.id,
                                                      ServiceEvent.transaction_id == req.transaction_id)
                           ).scalar_one_or_none()
         if prior is not None:
-            if not _same_facts(prior, subject, req, days_late, ts):
+            if not _same_facts(prior, subject, req, stated, ts):
                 ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="transaction-conflict",
                                  event=f"s{prior.id}")
                 conflict = Problem(409, "transaction-conflict", "this transaction id was used for a different event")
@@ -237,10 +242,21 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
                                 replayed=True)
         else:
             conflict = None
-            order = _order(ctx, s, m, subject, req, ts)
+            # the latest decision the stated delay allows; else the latest, to say why it does not fit
+            order = (_order(ctx, s, m, subject, req, ts - timedelta(days=stated)) if stated else None) \
+                or _order(ctx, s, m, subject, req, ts)
+            since_order = (ts - order.created_at) / timedelta(days=1) if order is not None else 0.0
+            # a default write-off is as late as the order allows; a stated delay longer than that is refused
+            days_late = stated if stated is not None else min(default_late, since_order)
             if order is None:
                 ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="no-order",
                                  decision=req.decision_id)
+            elif days_late > since_order:
+                ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="due-before-order",
+                                 decision=order.id)
+                conflict = Problem(422, "due-before-order", f"days_late is {days_late:g}, but only {since_order:.2f} "
+                                   "days passed between the decision and this outcome: a commitment cannot fall "
+                                   "due before its order was decided")
             else:
                 e = ServiceEvent(subject=subject, merchant_id=m.id, transaction_id=req.transaction_id,
                                  outcome=req.outcome.value, ts=ts, kind=kind, status=status, amount=float(req.amount),

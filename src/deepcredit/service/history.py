@@ -133,7 +133,7 @@ def describe_cause(cause: str, event: Callable[[str], str | None], dispute: Call
     m = DISPUTE_CAUSE.match(cause)
     if m:
         about = dispute(int(m.group(1)))
-        return f"your dispute was upheld and the record corrected{': ' + about if about else ''}"
+        return f"your dispute was accepted and the record corrected{': ' + about if about else ''}"
     return cause
 
 

@@ -1,7 +1,7 @@
 """`deepcredit serve-snapshot`: the served data set as the service holds it now, written as a data set.
 
 What the service has learnt is kept beside its copy of the data set, never written into it. That covers the
-outcomes merchants reported, the records that upheld disputes corrected or removed, the corrected profile
+outcomes merchants reported, the records that accepted disputes corrected or removed, the corrected profile
 details, and the negative records that retention retired. `scoring.ScopedDataset` reads all of it in
 whenever the service scores. Batch scoring (`deepcredit score`, on DuckDB or Spark), training and every
 other command read a data set directory, so they would see the records as they were before. A population
@@ -43,9 +43,9 @@ class Snapshot:
     reported_events: int
     """Events merchants reported to the service (less those a dispute removed)."""
     corrected_events: int
-    """Records of the data set that an upheld dispute corrected or removed."""
+    """Records of the data set that an accepted dispute corrected or removed."""
     corrected_details: int
-    """Profile details corrected by upheld disputes."""
+    """Profile details corrected by accepted disputes."""
     erased: int
     """People an operator erased (left out of every table)."""
 

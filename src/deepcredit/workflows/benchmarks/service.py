@@ -33,7 +33,7 @@ from deepcredit.service.decisions import decide
 from deepcredit.service.events import report
 from deepcredit.service.policies import create as create_policy
 from deepcredit.service.routes.admin import create_merchant
-from deepcredit.service.schemas import DecisionRequest, LateEvent, StandingConsent, ThresholdPolicyCreate
+from deepcredit.service.schemas import DecisionRequest, MissedEvent, StandingConsent, ThresholdPolicyCreate
 from deepcredit.workflows.benchmarks import machine_check_ms, peak_rss_mb
 
 KEY, ADMIN = "benchmark-pseudonym-key-0123456789abcdef", "benchmark-admin-key-0123456789"
@@ -122,12 +122,14 @@ def measure(data: Dataset, model: Path, workdir: Path, decisions: int = 2000, re
             "peak_mb": peak_rss_mb(), "machine_check_ms": {"before": check_before, "after": machine_check_ms()}}
 
 
-def _event(ctx: ServiceContext, merchant: MerchantPrincipal, pid: str, tag: str) -> LateEvent:
-    """An order decided for `pid`, then its outcome: returned three days late."""
+def _event(ctx: ServiceContext, merchant: MerchantPrincipal, pid: str, tag: str) -> MissedEvent:
+    """An order decided for `pid`, then its outcome: not returned (reported at once, a delay stated in days
+    could not fit: a commitment cannot fall due before its order)."""
     order = decide(ctx, merchant, DecisionRequest.model_validate(
         {"transaction_id": f"bench-order-{tag}", "person_id": pid, "policy": "rental"}))
-    return LateEvent.model_validate({"transaction_id": f"bench-e{tag}", "person_id": pid, "decision_id": order.decision_id,
-                                     "outcome": "rental_returned_late", "days_late": 3, "amount": 40})
+    return MissedEvent.model_validate({"transaction_id": f"bench-e{tag}", "person_id": pid,
+                                       "decision_id": order.decision_id, "outcome": "rental_not_returned",
+                                       "amount": 40})
 
 
 def _child(stage: str, args: dict, q) -> None:
