@@ -316,3 +316,30 @@ def test_small_data_rejects_unknown_modes(data):
     X, y = data
     with pytest.raises(ValueError, match="small_data"):
         ScorecardModel(small_data="sometimes").fit(as_input(X, y))
+
+
+def test_small_data_is_said_in_the_fit_notes(data):
+    X, y = data
+    auto = ScorecardModel().fit(as_input(X, y))
+    rarer = int(min(y.sum(), len(y) - y.sum()))
+    assert len(auto.fit_notes()) == 1 and f"{rarer:,} training rows of the rarer outcome" in auto.fit_notes()[0]
+    assert ScorecardModel(small_data="never", min_bin_size=0.03).fit(as_input(X, y)).fit_notes() == []
+
+
+def test_a_missing_bin_with_few_bads_stays_worth_nothing(data):
+    """Even with no min_bin_size (as the small-data settings have), a missing bin of 6 rows holding 2 bads
+    gets no WoE of its own: 2 bads say too little (a standard error near 0.8 on its log-odds)."""
+    X, y = data
+    X, y = X.copy(), y.copy()
+    X["limit"] = X["limit"].astype(float)
+    X.loc[X.index[:6], "limit"] = np.nan
+    y[:6] = [1, 1, 0, 0, 0, 0]
+    table = WoEBinning(min_bin_size=None).fit(X, y, [DEFS[3]]).tables_["limit"]
+    missing = table.n_value_bins + 1
+    assert table.count[missing] == 6 and table.event[missing] == 2 and table.woe[missing] == 0.0
+    y[:6] = 1  # many bads against few goods: still too few goods
+    table = WoEBinning(min_bin_size=None).fit(X, y, [DEFS[3]]).tables_["limit"]
+    assert table.woe[missing] == 0.0
+    X.loc[X.index[:400], "limit"] = np.nan  # a missing bin with enough of both keeps its own WoE
+    table = WoEBinning(min_bin_size=None).fit(X, y, [DEFS[3]]).tables_["limit"]
+    assert min(table.event[missing], table.count[missing] - table.event[missing]) >= 5 and table.woe[missing] != 0

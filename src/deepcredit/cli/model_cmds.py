@@ -115,6 +115,8 @@ def _print_training(trained: Trained) -> None:
                       f"{metrics['oof_ece_after_calibration']:.4f} after")
         if "combiner" in metrics:
             console.print(f"combiner: {metrics['combiner']['chosen']} ({escape(metrics['combiner']['why'])})")
+    for note in metrics.get("notes", []):
+        console.print(f"[cyan]note[/cyan] {escape(note)}")
     for kind, why in metrics.get("skipped", {}).items():
         console.print(f"[yellow]skipped {kind}[/yellow]: {escape(why)}")
     h = metrics.get("holdout")

@@ -108,6 +108,11 @@ class CreditModel(BaseEstimator, ClassifierMixin, ABC):
     @abstractmethod
     def explain(self, inp: ModelInput) -> Explanation: ...
 
+    def fit_notes(self) -> list[str]:
+        """What the fit chose from the data that a modeller should know of (a setting it switched by
+        itself); `train` prints them and keeps them in the artifact's metrics. None by default."""
+        return []
+
     @abstractmethod
     def to_files(self) -> dict[str, bytes]:
         """Everything needed to predict again, as named byte strings (model.json is added by save)."""

@@ -29,6 +29,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from deepcredit.features.spec import FeatureDef, Kind
 
 SPECIAL, MISSING, UNKNOWN = "special", "missing", "other"
+MIN_EVENTS = 5
+"""Bads and goods a special or missing bin needs for a WoE of its own (the usual floor of expected counts
+for a chi-square or a log-odds: with 2 bads a bin's WoE has a standard error near 0.8)."""
 """The three extra bins every characteristic has after its value bins, in this order."""
 
 
@@ -299,13 +302,16 @@ class WoEBinning(TransformerMixin, BaseEstimator):
     def _woe(self, t: FeatureTable, n_event: int, n_nonevent: int) -> None:
         """WoE and IV from the training counts (optbinning's formula); sets the card's monotone direction.
 
-        Special and missing bins smaller than min_bin_size stay neutral (WoE 0): too few to trust.
+        Special and missing bins smaller than min_bin_size, or with fewer than MIN_EVENTS of either outcome,
+        stay neutral (WoE 0): too few to trust. The binning does not size them, so without the count rule a
+        fit with no min_bin_size gave a missing bin of 4 rows (2 bad) -34 points, the top reason of everyone
+        whose value was missing.
         """
         min_count = (self.min_bin_size or 0.0) * (n_event + n_nonevent)
         woe, iv = [], 0.0
         for i, (c, e) in enumerate(zip(t.count, t.event, strict=True)):
             ne = c - e
-            if e > 0 and ne > 0 and (i < t.n_value_bins or c >= min_count):
+            if e > 0 and ne > 0 and (i < t.n_value_bins or (c >= min_count and min(e, ne) >= MIN_EVENTS)):
                 good, bad = ne / n_nonevent, e / n_event
                 w = math.log(good / bad)
                 iv += (good - bad) * w

@@ -397,7 +397,18 @@ class ScorecardModel(CreditModel):
         if self.small_data != "auto":
             return self.small_data == "always"
         bads = int(np.sum(y == 1))
-        return min(bads, len(y) - bads) <= SMALL_DATA_MAX_RARER
+        self.n_rarer_ = min(bads, len(y) - bads)
+        return self.n_rarer_ <= SMALL_DATA_MAX_RARER
+
+    def fit_notes(self) -> list[str]:
+        if not getattr(self, "small_data_", False):
+            return []
+        rarer = getattr(self, "n_rarer_", None)
+        why = f"{rarer:,} training rows of the rarer outcome" if rarer is not None else "asked for"
+        return [f"scorecard: small-data settings ({why}, at most {SMALL_DATA_MAX_RARER:,}): optbinning's "
+                "defaults, so no information-value floor, its own trend choice (a characteristic with no "
+                "declared risk direction may peak or dip) and one coefficient per characteristic; "
+                "--member-param scorecard.small_data=never keeps the documented defaults (docs/scoring.md)"]
 
     def _small_data_params(self) -> dict[str, object]:
         """SMALL_DATA for the parameters left at their defaults: a value the user chose is kept."""

@@ -389,6 +389,10 @@ class StackModel(CreditModel):
         self._set_views()
         return self
 
+    def fit_notes(self) -> list[str]:
+        """The members' own (those fitted on all training rows)."""
+        return [note for _, member in getattr(self, "members_", []) for note in member.fit_notes()]
+
     def _fit_members(self, kinds: list[str], folds: list[Fold], inp: ModelInput, embedded: ModelInput,
                      on_progress: ProgressFn | None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Every member on every fold (its out-of-fold logits) and on all rows (the member that scores), on

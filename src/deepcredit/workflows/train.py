@@ -149,6 +149,8 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
         est.fit(train_inp)
         progress(cfg.model, 1, 1)
     metrics = dict(getattr(est, "metrics_", {}))
+    if notes := est.fit_notes():
+        metrics["notes"] = notes
     if fold is not None:
         metrics["holdout"] = holdout_metrics(est, inp, fold, cfg)
     fingerprint = dataset.fingerprint()
