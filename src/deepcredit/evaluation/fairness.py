@@ -53,14 +53,26 @@ def age_band(age: pd.Series | np.ndarray) -> pd.Series:
     return pd.Series(np.where(a.isna(), UNKNOWN, labels[idx]), index=a.index, dtype=object)
 
 
+def age_at(born: pd.Series, as_of: pd.Series) -> pd.Series:
+    """Age in whole years on each row's as-of date (the birthday counted on the day itself); missing -> NaN."""
+    b = pd.to_datetime(pd.Series(born).reset_index(drop=True), errors="coerce")
+    d = pd.to_datetime(pd.Series(as_of).reset_index(drop=True), errors="coerce")
+    years = d.dt.year - b.dt.year
+    before_birthday = (d.dt.month < b.dt.month) | ((d.dt.month == b.dt.month) & (d.dt.day < b.dt.day))
+    return (years - before_birthday.astype(float)).astype(float)
+
+
 def sensitive_frame(people: pd.DataFrame, person_id: pd.Series | np.ndarray,
-                    protected: Sequence[str] | None = None) -> pd.DataFrame:
+                    protected: Sequence[str] | None = None,
+                    as_of: pd.Series | np.ndarray | None = None) -> pd.DataFrame:
     """The protected attributes of each scored row (joined by person_id), missing as 'unknown'.
 
     protected: the attributes the data set's spec declares protected (default: the legacy fixed names).
+    as_of: each scored row's as-of date (row-aligned with person_id), needed for date attributes.
     Only those the people table has with at least one known value are returned (OTC has none). Ages become
-    bands; any other numeric attribute with more than ten distinct values becomes five quantile bands, so
-    that the audit compares groups, not single values.
+    bands; a date attribute (a date of birth) becomes the same age bands, the age taken at each row's as-of
+    date (column `age_band`, or `<name>_age_band` where that is taken); any other numeric attribute with more
+    than ten distinct values becomes five quantile bands, so that the audit compares groups, not single values.
     """
     names = PROTECTED_ATTRIBUTES if protected is None else tuple(protected)
     cols = [c for c in dict.fromkeys(names) if c in people.columns and people[c].notna().any()]
@@ -72,6 +84,14 @@ def sensitive_frame(people: pd.DataFrame, person_id: pd.Series | np.ndarray,
         values = joined[c]
         if c == "age":
             out["age_band"] = age_band(values).to_numpy()
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            if as_of is None:
+                raise ValueError(f"fairness audit: {c} is a date; its age bands need each row's as-of date")
+            dates = pd.Series(np.asarray(as_of)).reset_index(drop=True)
+            if len(dates) != len(keys):
+                raise ValueError(f"fairness audit: {len(dates)} as-of dates for {len(keys)} scored rows")
+            name = "age_band" if "age_band" not in out.columns and "age" not in cols else f"{c}_age_band"
+            out[name] = age_band(age_at(values, dates)).to_numpy()
         elif pd.api.types.is_numeric_dtype(values) and values.nunique() > 10:
             bands = pd.qcut(values, 5, duplicates="drop").astype(str)
             out[f"{c}_band"] = bands.where(values.notna(), UNKNOWN).to_numpy()
