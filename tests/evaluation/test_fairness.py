@@ -94,9 +94,12 @@ def test_declared_protected_attributes_are_audited_and_many_valued_numbers_bande
     people = pd.DataFrame({"person_id": [f"p{i}" for i in range(100)],
                            "foreign_worker": ["yes", "no"] * 50, "age_in_years": np.arange(100) + 18.0,
                            "job": ["a"] * 100})
-    out = sensitive_frame(people, people["person_id"], protected=["foreign_worker", "age_in_years"])
-    assert list(out.columns) == ["foreign_worker", "age_in_years_band"]  # job is not protected
-    assert out["age_in_years_band"].nunique() == 5
+    people["income"] = np.arange(100) * 10.0
+    out = sensitive_frame(people, people["person_id"], protected=["foreign_worker", "age_in_years", "income"])
+    assert list(out.columns) == ["foreign_worker", "age_band", "income_band"]  # job is not protected
+    # an age, whatever its name, gets the age bands; any other many-valued number five quantile bands
+    assert out["age_band"].value_counts().to_dict() == {"50+": 68, "<25": 7, "35-49": 15, "25-34": 10}
+    assert out["income_band"].nunique() == 5
     assert set(out["foreign_worker"]) == {"yes", "no"}
 
 

@@ -20,6 +20,7 @@ a rate is noise, and one tiny group would otherwise decide every flag.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -39,6 +40,8 @@ from deepcredit.evaluation.metrics import to_jsonable
 AGE_BANDS = ((0, "<25"), (25, "25-34"), (35, "35-49"), (50, "50+"))
 """(lowest age, label), ascending: an age band runs up to the next band's lowest age."""
 UNKNOWN = "unknown"
+AN_AGE = re.compile(r"(^|_)age(_|$)", re.IGNORECASE)
+"""A numeric attribute named as an age (age, age_in_years, customer_age): banded by AGE_BANDS."""
 FOUR_FIFTHS = 0.8
 TPR_GAP_MAX = 0.1
 CALIBRATION_GAP_MAX = 0.05
@@ -70,8 +73,9 @@ def sensitive_frame(people: pd.DataFrame, person_id: pd.Series | np.ndarray,
     protected: the attributes the data set's spec declares protected (default: the legacy fixed names).
     as_of: each scored row's as-of date (row-aligned with person_id), needed for date attributes.
     Only those the people table has with at least one known value are returned (OTC has none). Ages become
-    bands; a date attribute (a date of birth) becomes the same age bands, the age taken at each row's as-of
-    date (column `age_band`, or `<name>_age_band` where that is taken); any other numeric attribute with more
+    the bands of AGE_BANDS: `age`, a numeric attribute with more than ten distinct values named as an age
+    (AN_AGE: age_in_years), and a date attribute (a date of birth), the age taken at each row's as-of date
+    (column `age_band`, or `<name>_age_band` where that is taken); any other numeric attribute with more
     than ten distinct values becomes five quantile bands, so that the audit compares groups, not single values.
     """
     names = PROTECTED_ATTRIBUTES if protected is None else tuple(protected)
@@ -90,14 +94,20 @@ def sensitive_frame(people: pd.DataFrame, person_id: pd.Series | np.ndarray,
             dates = pd.Series(np.asarray(as_of)).reset_index(drop=True)
             if len(dates) != len(keys):
                 raise ValueError(f"fairness audit: {len(dates)} as-of dates for {len(keys)} scored rows")
-            name = "age_band" if "age_band" not in out.columns and "age" not in cols else f"{c}_age_band"
-            out[name] = age_band(age_at(values, dates)).to_numpy()
+            out[_age_column(c, cols, out)] = age_band(age_at(values, dates)).to_numpy()
+        elif pd.api.types.is_numeric_dtype(values) and values.nunique() > 10 and AN_AGE.search(c):
+            out[_age_column(c, cols, out)] = age_band(values).to_numpy()
         elif pd.api.types.is_numeric_dtype(values) and values.nunique() > 10:
             bands = pd.qcut(values, 5, duplicates="drop").astype(str)
             out[f"{c}_band"] = bands.where(values.notna(), UNKNOWN).to_numpy()
         else:
             out[c] = values.astype(object).where(values.notna(), UNKNOWN).astype(str).to_numpy()
     return out
+
+
+def _age_column(name: str, cols: Sequence[str], out: pd.DataFrame) -> str:
+    """`age_band` where no other attribute has it (the legacy `age` always does), else `<name>_age_band`."""
+    return "age_band" if "age_band" not in out.columns and "age" not in cols else f"{name}_age_band"
 
 
 def _group_order(label: str) -> tuple[int, str]:
