@@ -248,3 +248,4 @@ def test_the_simulator_spec_advises_nothing_about_where_or_who_someone_is():
     assert "address" not in texts and "account settings" not in texts and "education details" not in texts
     assert defs["neighbour_bad_rate"].missing == "no connections with commitments on record"
     assert defs["share_neighbours_bad"].missing == "no connections on record"
+    assert defs["mean_utilisation_180d"].missing == "no amount due or no credit line on record"

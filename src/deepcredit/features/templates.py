@@ -403,26 +403,27 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
     if credit_line is None:
         return out
     line = (credit_line,)
+    no_line = "no amount due or no credit line on record"
     if owed:
         out += [
             FeatureDef("utilisation", FC, DER, f"last_bill_amount / NULLIF({credit_line}, 0)",
                        "how much of your credit line you use", BELOW_LINE, risk_direction=1, requires=line,
-                       unit="share"),
+                       unit="share", missing=no_line),
             FeatureDef("headroom", FC, DER, f"{credit_line} - last_bill_amount",
                        "how much of your credit line is still free", BELOW_LINE, risk_direction=-1, requires=line,
-                       unit="money"),
+                       unit="money", missing=no_line),
             FeatureDef(f"mean_utilisation_{m}d", FC, DER,
                        f"({mean_recent} + {mean_before}) / 2 / NULLIF({credit_line}, 0)",
                        f"how much of your credit line you used over {words.last(m)}", BELOW_LINE,
-                       risk_direction=1, requires=line, unit="share"),
+                       risk_direction=1, requires=line, unit="share", missing=no_line),
             FeatureDef("balance_trend", FC, DER, f"({mean_recent} - {mean_before}) / NULLIF({credit_line}, 0)",
                        "your balance growing relative to your credit line", spend_less,
-                       risk_direction=1, requires=line),
+                       risk_direction=1, requires=line, missing=no_line),
         ]
     if paid:
         out.append(FeatureDef(f"paid_to_limit_{m}d", FC, DER, f"amount_paid_{m}d / NULLIF({credit_line}, 0)",
                               "your repayments relative to your credit line", repay_more, risk_direction=-1,
-                              requires=line, unit="share"))
+                              requires=line, unit="share", missing="no credit line on record"))
     return out
 
 
