@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deepcredit.evaluation.fairness import age_band, fairness_audit, sensitive_frame
+from deepcredit.evaluation.fairness import AGE_BANDS, age_band, fairness_audit, sensitive_frame
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,35 @@ def test_declared_protected_attributes_are_audited_and_many_valued_numbers_bande
     people = pd.DataFrame({"person_id": [f"p{i}" for i in range(100)],
                            "foreign_worker": ["yes", "no"] * 50, "age_in_years": np.arange(100) + 18.0,
                            "job": ["a"] * 100})
-    out = sensitive_frame(people, people["person_id"], protected=["foreign_worker", "age_in_years"])
-    assert list(out.columns) == ["foreign_worker", "age_in_years_band"]  # job is not protected
-    assert out["age_in_years_band"].nunique() == 5
+    people["income"] = np.arange(100) * 10.0
+    out = sensitive_frame(people, people["person_id"], protected=["foreign_worker", "age_in_years", "income"])
+    assert list(out.columns) == ["foreign_worker", "age_band", "income_band"]  # job is not protected
+    # an age, whatever its name, gets the age bands; any other many-valued number five quantile bands
+    assert out["age_band"].value_counts().to_dict() == {"50+": 68, "<25": 7, "35-49": 15, "25-34": 10}
+    assert out["income_band"].nunique() == 5
     assert set(out["foreign_worker"]) == {"yes", "no"}
+
+
+def test_protected_date_of_birth_is_audited_as_age_bands_at_each_rows_as_of():
+    people = pd.DataFrame({"person_id": ["a", "b", "c", "d"],
+                           "date_of_birth": pd.to_datetime(["2000-06-15", "1990-01-01", "1960-12-31", None])})
+    ids = pd.Series(["a", "a", "b", "c", "d"])
+    as_of = pd.to_datetime(pd.Series(["2025-06-14", "2025-06-15", "2024-01-01", "2010-12-31", "2024-01-01"]))
+    out = sensitive_frame(people, ids, protected=["date_of_birth"], as_of=as_of)
+    assert list(out.columns) == ["age_band"]  # bands, not one group per birth date
+    # a: 24 the day before the 25th birthday, 25 on it; b: 34; c: 50 on the birthday; d: unknown
+    assert out["age_band"].tolist() == ["<25", "25-34", "25-34", "50+", "unknown"]
+    with pytest.raises(ValueError, match="as-of"):
+        sensitive_frame(people, ids, protected=["date_of_birth"])
+
+
+def test_many_birth_dates_give_a_few_audited_groups():
+    rng = np.random.default_rng(0)
+    n = 900
+    born = pd.Timestamp("1950-01-01") + pd.to_timedelta(rng.integers(0, 365 * 56, n), unit="D")
+    people = pd.DataFrame({"person_id": [f"p{i}" for i in range(n)], "date_of_birth": born})
+    sens = sensitive_frame(people, people["person_id"], protected=["date_of_birth"],
+                           as_of=pd.Series(pd.Timestamp("2025-01-31"), index=range(n)))
+    audit = fairness_audit(rng.integers(0, 2, n), rng.integers(0, 2, n), sens)
+    groups = [g["group"] for g in audit["attributes"]["age_band"]["groups"]]
+    assert groups == [name for _, name in AGE_BANDS]

@@ -146,12 +146,13 @@ def test_the_simulator_spec_produces_the_reference_catalogue():
 ])
 def test_bundled_specs_keep_the_catalogue_definitions_of_what_they_have(kind, dropped):
     """Same names and texts as the reference catalogue, less the features of what the data set lacks (the SQL
-    names the data set's own kinds and statuses)."""
+    names the data set's own kinds and statuses, and so does the text of commitments not kept at all)."""
     reference = {f.name: f for f in ALL_FEATURES}
     own = features_for(builtin_spec(kind))
     assert [f.name for f in own] == [n for n in CATALOGUE if n not in dropped]
     for f in own:
-        assert replace(f, sql="") == replace(reference[f.name], sql=""), f.name
+        said = {"description": ""} if f.name == "n_severe_365d" else {}
+        assert replace(f, sql="", **said) == replace(reference[f.name], sql="", **said), f.name
 
 
 def test_a_data_set_stored_without_a_spec_builds_the_catalogue_as_before(tmp_path):
@@ -222,3 +223,29 @@ def test_an_improve_direction_declared_in_a_spec_reaches_the_feature():
     simulator = {f.name: f for f in features_for(builtin_spec("simulator"))}
     assert simulator["days_since_last_event"].improve_direction == -1  # "use your account regularly"
     assert simulator["events_per_month_365d"].improve_direction == 1
+
+
+def test_advice_texts_follow_the_spec_s_own_words_and_speak_of_the_future():
+    """OWN_WORDS declares bills and payments, no credit line and no returns: no balance to bring down, no
+    return to skip; amounts owed in the past get advice about what comes next."""
+    defs = {f.name: f for f in features_for(spec_from_toml(OWN_WORDS))}
+    texts = [t for f in defs.values() for t in (f.description, f.improve)]
+    assert not any("balance" in t.lower() for t in texts)
+    assert not any("return" in t.lower() for t in texts)
+    assert defs["n_severe_365d"].description == "commitments not kept at all in the last 12 months (recorded as bounced)"
+    assert defs["bill_slope_180d"].description == "the amounts you were asked to pay growing month by month"
+    for name in ("mean_bill_90d", "mean_bill_91_180d", "last_bill_amount", "bill_slope_180d"):
+        assert "from now on" in defs[name].improve, name
+    # a share repaid meets 'pay in full' at 1 (the scorer gives no reason at or past it)
+    assert defs["paid_to_billed_180d"].met_at == 1.0 and defs["paid_to_prior_billed_90d"].met_at == 1.0
+
+
+def test_the_simulator_spec_advises_nothing_about_where_or_who_someone_is():
+    defs = {f.name: f for f in features_for(builtin_spec("simulator"))}
+    for name in ("city_tier", "education", "occupation"):
+        assert not defs[name].actionable, name
+    texts = " ".join(f.improve for f in defs.values())
+    assert "address" not in texts and "account settings" not in texts and "education details" not in texts
+    assert defs["neighbour_bad_rate"].missing == "no connections with commitments on record"
+    assert defs["share_neighbours_bad"].missing == "no connections on record"
+    assert defs["mean_utilisation_180d"].missing == "no amount due or no credit line on record"

@@ -56,7 +56,8 @@ def test_declared_windows_name_and_word_every_windowed_feature():
     assert defs["n_bad_14d"].description == "late or missed commitments in the last 2 weeks"
     assert defs["mean_bill_15_28d"].description == "the average amount you were asked to pay 2 to 4 weeks ago"
     assert defs["active_weeks_56d"].description == "in how many of the last 8 weeks you were active"
-    assert defs["bill_slope_28d"].description == "your balance growing week by week"
+    # no credit line declared: amounts owed are bills, not a balance
+    assert defs["bill_slope_28d"].description == "the amounts you were asked to pay growing week by week"
     assert defs["bill_slope_28d"].sql.startswith("7 * regr_slope(")
 
 

@@ -14,7 +14,7 @@ from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import FeatureDef, Kind, Source
-from deepcredit.features.templates import AGAINST_ADVICE, NOT_ACTIONABLE
+from deepcredit.features.templates import AGAINST_ADVICE, MISSING_ADVICE, NO_RECORD, NOT_ACTIONABLE
 from deepcredit.models.base import DIMENSIONS, Explanation
 from deepcredit.models.gbdt import GBDTModel
 from deepcredit.models.scale import ScoreScale
@@ -101,7 +101,9 @@ def test_reasons_are_used_features_in_a_fixed_order():
     assert reasons[["row", "rank", "feature"]].values.tolist() == [[0, 1, "a"], [0, 2, "b"], [1, 1, "b"]]
     assert reasons["points_lost"].tolist() == [36, 36, 58]
     assert reasons["reason"].tolist()[0] == "text of a" and reasons["how_to_improve"].tolist()[1] == "improve b"
-    assert reasons["value"].tolist() == [1.0, 4.0, None]  # the person's own value (missing for y's b)
+    # the person's own value; y's b is missing: the reason says there is no record, with no advice to change it
+    assert reasons["value"].tolist() == [1.0, 4.0, NO_RECORD]
+    assert reasons["how_to_improve"].tolist()[2] == MISSING_ADVICE
     card = report_card(model, inp, SCALE, top=2)
     assert card["reason_1"].tolist()[:2] == ["a", "b"] and pd.isna(card["reason_1"].iloc[2])
     assert card["reason_2"].tolist()[0] == "b" and pd.isna(card["reason_2"].iloc[1])
@@ -241,3 +243,40 @@ def test_report_card_of_a_real_model(tmp_path):
     quick = report_card(model, rows, SCALE, explain=False)  # scores only: the same numbers, no explanation
     assert list(quick.columns) == ["person_id", "as_of", "pd", "score", "band"]
     assert quick.equals(card[list(quick.columns)])
+
+
+def test_a_share_that_already_meets_its_advice_is_no_reason():
+    """d is a share repaid whose advice ('pay in full') is met at 1: 118% and 100% are no reasons, 60% is."""
+    inp = _tiny_input()
+    frame = inp.tabular.frame.assign(d=[1.18, 1.0, 0.6])
+    repaid = [replace(d, risk_direction=-1, unit="share", met_at=1.0) if d.name == "d" else d
+              for d in inp.definitions]
+    inp = ModelInput(FeatureFrame(frame, repaid))
+    model = _FakeModel(inp, np.array([[0.0, 0.0, 0.0, 1.0]] * 3), used=["a", "b", "d"])
+    reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4)
+    assert reasons[["row", "feature", "value"]].values.tolist() == [[2, "d", "60%"]]
+
+
+def test_a_reason_on_a_missing_value_says_what_is_missing_and_advises_no_change():
+    """x has no connections: c (a share of connections) is missing; the reason reads the feature's own words
+    and no advice to change a value x does not have; the dimension as a whole does not borrow c's advice."""
+    inp = _tiny_input()
+    frame = inp.tabular.frame.assign(c=[np.nan, 0.5, 0.5])
+    shares = [replace(d, missing="no connections on record") if d.name == "c" else d for d in inp.definitions]
+    inp = ModelInput(FeatureFrame(frame, shares))
+    model = _FakeModel(inp, np.array([[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0] * 4]),
+                       used=["a", "b", "c", "d"])
+    reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4)
+    assert reasons[["row", "value", "how_to_improve"]].values.tolist() == [
+        [0, "no connections on record", MISSING_ADVICE], [1, 0.5, "improve c"]]
+    card = report_card(model, inp, SCALE, top=1)
+    assert card["reason_1_value"].iloc[0] == "no connections on record"
+    # a social tower's part, the one reason of x and y (top=1): it borrows the advice of c where c is known
+    # (y), the dimension's general advice where c is missing (x), not advice to change what x does not have
+    ex = model.explain(inp)
+    tower = pd.DataFrame(0.0, index=ex.by_dimension.index, columns=DIMENSIONS)
+    tower.loc[[0, 1], "social_connections"] = 2.0
+    whole = reason_table(model, inp, replace(ex, by_dimension=ex.by_dimension + tower), SCALE, top=1)
+    assert whole[["row", "feature", "how_to_improve"]].values.tolist() == [
+        [0, "social_connections_as_a_whole", AS_A_WHOLE["social_connections"].improve],
+        [1, "social_connections_as_a_whole", "improve c"]]

@@ -101,3 +101,50 @@ def test_recourse_api_is_the_persons_own_and_stores_nothing(service):
     assert service.client.get("/v1/me/recourse").status_code == 401
     html = service.client.get("/v1/me/report.html", headers=me).text
     assert '<section id="recourse"' in html and body["target_band"] in html
+
+
+@pytest.mark.parametrize(("status", "said"), [("paid_full", "paid in full"), ("paid_in_full", "paid in full"),
+                                              ("settled", "settled"), ("on_time", "on time")])
+def test_a_status_reads_as_english(status, said):
+    assert recourse.status_words(status) == said
+    assert recourse.Step(recourse.Behaviour("repayment", status, None), 2).text() == f"2 repayments {said}"
+
+
+def test_an_amount_is_written_in_the_spec_s_unit_of_money():
+    step = recourse.Step(recourse.Behaviour("order", "settled", 1650.4, unit="EUR"), 3)
+    assert step.text() == "3 orders settled, about 1,650 EUR each"
+    spec = world().data.spec
+    assert recourse.money_unit(spec) == ""  # the simulator declares no unit for its credit line
+    line = spec.role("credit_line")
+    euros = spec.model_copy(update={"profile": spec.profile.model_copy(update={"attributes": [
+        a.model_copy(update={"unit": "EUR"}) if a is line else a for a in spec.profile.attributes]})})
+    assert recourse.money_unit(euros) == "EUR"
+
+
+def test_the_pace_follows_the_declared_period_and_the_person_s_own_record():
+    # two records over 60 days: one a month, whatever the plan's length
+    events = pd.DataFrame({"ts": pd.to_datetime(["2025-01-01", "2025-01-31"]), "kind": ["invoice", "invoice"]})
+    assert recourse.own_paces(events, 30, now=pd.Timestamp("2025-03-02").to_pydatetime()) == {"invoice": 1.0}
+    invoice = recourse.Behaviour("invoice", "settled", 33.0, pace=1.0, issued=True)
+    # a kind the business issues: only the ones that come at the person's own pace, never more
+    assert recourse.paces_of(invoice, 12, 30) == [12] and recourse.paces_of(invoice, 3, 30) == [3]
+    assert recourse.paces_of(recourse.Behaviour("invoice", "settled", 33.0, issued=True), 3, 30) == []
+    # a kind the person does themselves: once, once a period (a month; a week where declared), or their own pace
+    order = recourse.Behaviour("order", "settled", 40.0, pace=0.5)
+    assert recourse.paces_of(order, 12, 30) == [1, 6, 12]
+    assert recourse.paces_of(recourse.Behaviour("order", "settled", 40.0), 3, 7) == [1, 13]
+    plans = recourse.candidates([invoice, order], 12)
+    assert [[(s.behaviour.kind, s.count) for s in p.steps] for p in plans] == [
+        [], [("invoice", 12)], [("order", 1)], [("order", 6)], [("order", 12)]]
+    assert not any(s.count == 24 for p in recourse.candidates([invoice, order], 12, pairs=True) for s in p.steps)
+
+
+def test_no_kind_the_business_issues_is_offered_to_someone_who_has_none():
+    w = world()
+    sc = scorer_for(w.data)
+    owed = w.data.spec.events.kinds_amount("owed")
+    for p in _below_top(4):
+        mine = set(sc.person_events(p.person_id)["kind"])
+        for b in recourse.behaviours(sc, p.person_id, NOW):
+            assert b.issued == (b.kind in owed)
+            assert not b.issued or (b.kind in mine and b.pace is not None)

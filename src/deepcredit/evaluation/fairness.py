@@ -20,6 +20,7 @@ a rate is noise, and one tiny group would otherwise decide every flag.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -39,6 +40,8 @@ from deepcredit.evaluation.metrics import to_jsonable
 AGE_BANDS = ((0, "<25"), (25, "25-34"), (35, "35-49"), (50, "50+"))
 """(lowest age, label), ascending: an age band runs up to the next band's lowest age."""
 UNKNOWN = "unknown"
+AN_AGE = re.compile(r"(^|_)age(_|$)", re.IGNORECASE)
+"""A numeric attribute named as an age (age, age_in_years, customer_age): banded by AGE_BANDS."""
 FOUR_FIFTHS = 0.8
 TPR_GAP_MAX = 0.1
 CALIBRATION_GAP_MAX = 0.05
@@ -53,14 +56,27 @@ def age_band(age: pd.Series | np.ndarray) -> pd.Series:
     return pd.Series(np.where(a.isna(), UNKNOWN, labels[idx]), index=a.index, dtype=object)
 
 
+def age_at(born: pd.Series, as_of: pd.Series) -> pd.Series:
+    """Age in whole years on each row's as-of date (the birthday counted on the day itself); missing -> NaN."""
+    b = pd.to_datetime(pd.Series(born).reset_index(drop=True), errors="coerce")
+    d = pd.to_datetime(pd.Series(as_of).reset_index(drop=True), errors="coerce")
+    years = d.dt.year - b.dt.year
+    before_birthday = (d.dt.month < b.dt.month) | ((d.dt.month == b.dt.month) & (d.dt.day < b.dt.day))
+    return (years - before_birthday.astype(float)).astype(float)
+
+
 def sensitive_frame(people: pd.DataFrame, person_id: pd.Series | np.ndarray,
-                    protected: Sequence[str] | None = None) -> pd.DataFrame:
+                    protected: Sequence[str] | None = None,
+                    as_of: pd.Series | np.ndarray | None = None) -> pd.DataFrame:
     """The protected attributes of each scored row (joined by person_id), missing as 'unknown'.
 
     protected: the attributes the data set's spec declares protected (default: the legacy fixed names).
+    as_of: each scored row's as-of date (row-aligned with person_id), needed for date attributes.
     Only those the people table has with at least one known value are returned (OTC has none). Ages become
-    bands; any other numeric attribute with more than ten distinct values becomes five quantile bands, so
-    that the audit compares groups, not single values.
+    the bands of AGE_BANDS: `age`, a numeric attribute with more than ten distinct values named as an age
+    (AN_AGE: age_in_years), and a date attribute (a date of birth), the age taken at each row's as-of date
+    (column `age_band`, or `<name>_age_band` where that is taken); any other numeric attribute with more
+    than ten distinct values becomes five quantile bands, so that the audit compares groups, not single values.
     """
     names = PROTECTED_ATTRIBUTES if protected is None else tuple(protected)
     cols = [c for c in dict.fromkeys(names) if c in people.columns and people[c].notna().any()]
@@ -72,12 +88,26 @@ def sensitive_frame(people: pd.DataFrame, person_id: pd.Series | np.ndarray,
         values = joined[c]
         if c == "age":
             out["age_band"] = age_band(values).to_numpy()
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            if as_of is None:
+                raise ValueError(f"fairness audit: {c} is a date; its age bands need each row's as-of date")
+            dates = pd.Series(np.asarray(as_of)).reset_index(drop=True)
+            if len(dates) != len(keys):
+                raise ValueError(f"fairness audit: {len(dates)} as-of dates for {len(keys)} scored rows")
+            out[_age_column(c, cols, out)] = age_band(age_at(values, dates)).to_numpy()
+        elif pd.api.types.is_numeric_dtype(values) and values.nunique() > 10 and AN_AGE.search(c):
+            out[_age_column(c, cols, out)] = age_band(values).to_numpy()
         elif pd.api.types.is_numeric_dtype(values) and values.nunique() > 10:
             bands = pd.qcut(values, 5, duplicates="drop").astype(str)
             out[f"{c}_band"] = bands.where(values.notna(), UNKNOWN).to_numpy()
         else:
             out[c] = values.astype(object).where(values.notna(), UNKNOWN).astype(str).to_numpy()
     return out
+
+
+def _age_column(name: str, cols: Sequence[str], out: pd.DataFrame) -> str:
+    """`age_band` where no other attribute has it (the legacy `age` always does), else `<name>_age_band`."""
+    return "age_band" if "age_band" not in out.columns and "age" not in cols else f"{name}_age_band"
 
 
 def _group_order(label: str) -> tuple[int, str]:

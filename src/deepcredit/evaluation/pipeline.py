@@ -167,7 +167,7 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     ev["rows_scope"] = scope
     step("fairness audit")
     people = dataset.read("people")
-    sensitive = sensitive_frame(people, scores["person_id"], _protected(dataset))
+    sensitive = sensitive_frame(people, scores["person_id"], _protected(dataset), as_of=scores["as_of"])
     protected = [a for a in dict.fromkeys(_protected(dataset)) if a in people.columns]  # what the audit can group by
     fair = fairness_audit(y, scores["score"].to_numpy() >= cutoff, sensitive, pd_=scores["pd"].to_numpy(),
                           cutoff=cutoff)

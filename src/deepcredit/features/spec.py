@@ -106,6 +106,12 @@ class FeatureDef:
     ("use your account regularly": more events), -1 down ("bring your balance down"), 0 unknown. A reason
     whose value the model finds risky the other way (above or below the model's typical value,
     scoring.scorer.against_advice) is shown without this advice."""
+    missing: str = ""
+    """What a missing value means to the person, in their words ('no connections on record'): a reason on a
+    missing value shows it (default templates.NO_RECORD) with no advice to change a value they do not have."""
+    met_at: float | None = None
+    """The value at which `improve` is met ('pay what is due in full': a share of 1): a value at or past it
+    (on the safer side of risk_direction) is no reason, as 0 or below is none for a count (scorer.at_floor)."""
 
     def label(self, value: object) -> object:
         """The value as a person reads it: an ordinal rank becomes its declared level, a number is written

@@ -26,12 +26,26 @@ E, R, C, N, DER = Source.EVENTS, Source.BAD_RUNS, Source.CYCLES, Source.NEIGHBOU
 PAY_ON_TIME = "Meet every commitment on or before its due date."
 REPAY_FULL = "Pay what is due in full by its due date."
 BALANCE_DOWN = "Bring your balance down."
+"""Only where the spec declares a credit line (a revolving balance): amounts owed are then a balance."""
+BALANCE_AHEAD = "Keep your balance lower from now on: older amounts leave this figure as time passes."
+AMOUNTS_AHEAD = ("Take on only what you can pay when it is due from now on: older amounts leave this figure "
+                 "as time passes.")
+"""For amounts owed in the past (they cannot be changed) and for data sets without a balance: the future."""
+NEVER_MISS = "Never leave a commitment unmet: if you cannot keep one, contact whoever you owe before it is due."
+PAY_IN_FULL = "Pay what is due in full when you can."
+NO_RECORD = "no record of this yet"
+"""What a reason on a missing value shows where its feature says nothing more specific (FeatureDef.missing)."""
+NO_CONNECTIONS = "no connections on record"
+MISSING_ADVICE = "There is nothing on record here to change yet: the other reasons are where you can improve."
+"""The advice of a reason whose value is missing (scoring.scorer.reason_table)."""
 BELOW_LINE = "Keep your balance well below your credit line."
 REGULAR = "Use your account regularly and settle what you use."
 INCOME_IN = "Have your income paid into this account regularly."
 NETWORK = "Deal with people who keep their commitments; your own record matters most."
 PARTNERS = "Deliver what you promise to your trading partners."
 KEEP_CURRENT = "Keep your details up to date."
+PROFILE_AS_IS = "Your profile is read as it is: check that its details are right; the other reasons are where you can improve."
+"""A profile read as a whole: its details are facts about the person, corrected if wrong, not changed to score."""
 REPAY_MORE = "Whenever you owe something, repay more than the minimum each {period}."  # true also of 0 owed
 SPEND_LESS = "Repay more than you spend each {period}."
 WITHIN_MEANS = "Spend less each {period} than comes in."
@@ -173,7 +187,8 @@ def attribute_feature(a: Attribute) -> FeatureDef:
     return FeatureDef(name, a.dimension, Source.PROFILE, sql, a.text, improve_text(a),
                       risk_direction=a.risk_direction, kind=kind, requires=(a.name,), protected=a.protected,
                       actionable=a.actionable, levels=tuple(a.order or ()) if a.type == "ordinal" else (),
-                      codes=a.code_feature or "", unit=unit, improve_direction=a.improve_direction)
+                      codes=a.code_feature or "", unit=unit, improve_direction=a.improve_direction,
+                      missing="not on record")
 
 
 def code_feature(a: Attribute) -> FeatureDef | None:
@@ -195,6 +210,13 @@ def profile_features(spec: DatasetSpec) -> list[FeatureDef]:
 
 # --- fulfilment templates --------------------------------------------------------------------------------
 
+def said_or(words: list[str]) -> str:
+    """'a', 'a or b', 'a, b or c': the spec's own words for a set of its values."""
+    if len(words) < 2:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} or {words[-1]}"
+
+
 def _rate(days_lo: int, days_hi: int) -> str:
     cond = f"is_outcome = 1 AND age_days > {days_lo} AND age_days <= {days_hi}"
     return f"CAST({count(cond + ' AND is_bad = 1')} AS DOUBLE) / NULLIF({count(cond)}, 0)"
@@ -211,6 +233,8 @@ def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:
     has_bad = bool(ev.statuses_meaning("late", "broken"))
     has_severe = bool(ev.statuses_meaning("broken"))
     has_delay = ev.has_days_late
+    broken = said_or([s.replace("_", " ") for s in sorted(ev.statuses_meaning("broken"))])
+    no_outcomes = "no commitments on record yet"
     out = [
         FeatureDef("n_outcomes", CH, E, count("is_outcome = 1"), "the number of commitments on your record",
                    "Build your record: use credit lightly and repay on time.", fill=0, unit="count",
@@ -231,17 +255,16 @@ def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:
     if has_severe:
         out.append(FeatureDef(
             f"n_severe_{lg}d", CH, E, count("is_severe = 1", lg),
-            f"commitments not kept at all in {words.last(lg)} (missed, not returned)",
-            "Never skip a payment or a return: contact the merchant before a due date if you cannot pay.",
+            f"commitments not kept at all in {words.last(lg)} (recorded as {broken})", NEVER_MISS,
             risk_direction=1, fill=0, unit="count"))
     if has_bad:
         out += [
             FeatureDef("bad_rate", CH, E, share("is_bad = 1", "is_outcome = 1"),
                        "the share of your commitments that were late or missed", PAY_ON_TIME, risk_direction=1,
-                       unit="share"),
+                       unit="share", missing=no_outcomes),
             FeatureDef(f"bad_rate_{r}d", CH, E, share("is_bad = 1", "is_outcome = 1", r),
                        f"the share of your commitments late or missed in {words.last(r)}", PAY_ON_TIME,
-                       risk_direction=1, unit="share"),
+                       risk_direction=1, unit="share", missing=f"no commitments on record in {words.last(r)}"),
             FeatureDef("bad_rate_trend", CH, E, f"{_rate(0, r)} - {_rate(r, lg)}",
                        "your recent payments being worse than your earlier ones",
                        "Bring your recent payments back on time; recent behaviour weighs most.", risk_direction=1),
@@ -321,13 +344,19 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
     if paid and owed:
         out.append(FeatureDef(f"paid_to_billed_{m}d", FC, E, f"{paid_mid} / NULLIF({billed_mid}, 0)",
                               f"the share of what you were asked to pay that you repaid in {words.last(m)}",
-                              "Pay what is due in full when you can.", risk_direction=-1, unit="share"))
+                              PAY_IN_FULL, risk_direction=-1, unit="share", met_at=1.0,
+                              missing=f"nothing was due in {words.last(m)}"))
+    # amounts owed are a balance only where a credit line is declared; past amounts cannot be changed
+    balance = credit_line is not None
+    ahead = BALANCE_AHEAD if balance else AMOUNTS_AHEAD
     if owed:
         out += [
             FeatureDef("last_bill_amount", FC, E, latest("amount", owed), "the latest amount you were asked to pay",
-                       BALANCE_DOWN, unit="money", improve_direction=-1),
+                       BALANCE_DOWN if balance else AMOUNTS_AHEAD, unit="money", improve_direction=-1),
             FeatureDef(f"bill_slope_{m}d", FC, E, _slope("amount", f"{owed} AND ", m, p),
-                       f"your balance growing {per} by {per}", spend_less, improve_direction=-1),
+                       f"your balance growing {per} by {per}" if balance else
+                       f"the amounts you were asked to pay growing {per} by {per}",
+                       spend_less if balance else AMOUNTS_AHEAD, improve_direction=-1),
         ]
     if paid:
         paid_recent = total("amount", paid, r)
@@ -343,15 +372,15 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
         prior = total("GREATEST(amount, 0)", f"{owed} AND age_days > {p} AND age_days <= {p + r}")
         out.append(FeatureDef(f"paid_to_prior_billed_{r}d", FC, E, f"{paid_recent} / NULLIF({prior}, 0)",
                               "how much of what you were recently asked to pay you actually repaid", REPAY_FULL,
-                              risk_direction=-1, unit="share"))
+                              risk_direction=-1, unit="share", met_at=1.0))
     mean_recent, mean_before = f"mean_bill_{r}d", f"mean_bill_{r + 1}_{m}d"
     if owed:
         out += [
             FeatureDef(mean_recent, FC, E, _mean_bill(owed, -1, r),
-                       f"the average amount you were asked to pay in {words.last(r)}", BALANCE_DOWN,
+                       f"the average amount you were asked to pay in {words.last(r)}", ahead,
                        unit="money", improve_direction=-1),
             FeatureDef(mean_before, FC, E, _mean_bill(owed, r, m),
-                       f"the average amount you were asked to pay {between(r, m)} ago", BALANCE_DOWN, unit="money",
+                       f"the average amount you were asked to pay {between(r, m)} ago", ahead, unit="money",
                        improve_direction=-1),
         ]
     if paid and owed:
@@ -360,11 +389,11 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
             FeatureDef(f"min_paid_to_prev_bill_{few}c", FC, C,
                        f"MIN(CASE WHEN cycle < {few} THEN paid_to_prev_billed END)",
                        f"the smallest share of a {per}'s amount due that you repaid, in {words.last(r)}", REPAY_FULL,
-                       risk_direction=-1, unit="share"),
+                       risk_direction=-1, unit="share", met_at=1.0),
             FeatureDef(f"mean_paid_to_prev_bill_{more}c", FC, C,
                        f"AVG(CASE WHEN cycle < {more} THEN paid_to_prev_billed END)",
                        f"the average share of each {per}'s amount due that you repaid, in {words.last(m)}",
-                       REPAY_FULL, risk_direction=-1, unit="share"),
+                       REPAY_FULL, risk_direction=-1, unit="share", met_at=1.0),
             FeatureDef(f"unpaid_cycles_{more}c", FC, C,
                        f"SUM(CASE WHEN cycle < {more} AND prev_billed > 0 AND paid <= 0 THEN 1 ELSE 0 END)",
                        f"{per}s in which you repaid nothing of what was due", f"Repay something every {per}, on time.",
@@ -374,26 +403,27 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
     if credit_line is None:
         return out
     line = (credit_line,)
+    no_line = "no amount due or no credit line on record"
     if owed:
         out += [
             FeatureDef("utilisation", FC, DER, f"last_bill_amount / NULLIF({credit_line}, 0)",
                        "how much of your credit line you use", BELOW_LINE, risk_direction=1, requires=line,
-                       unit="share"),
+                       unit="share", missing=no_line),
             FeatureDef("headroom", FC, DER, f"{credit_line} - last_bill_amount",
                        "how much of your credit line is still free", BELOW_LINE, risk_direction=-1, requires=line,
-                       unit="money"),
+                       unit="money", missing=no_line),
             FeatureDef(f"mean_utilisation_{m}d", FC, DER,
                        f"({mean_recent} + {mean_before}) / 2 / NULLIF({credit_line}, 0)",
                        f"how much of your credit line you used over {words.last(m)}", BELOW_LINE,
-                       risk_direction=1, requires=line, unit="share"),
+                       risk_direction=1, requires=line, unit="share", missing=no_line),
             FeatureDef("balance_trend", FC, DER, f"({mean_recent} - {mean_before}) / NULLIF({credit_line}, 0)",
                        "your balance growing relative to your credit line", spend_less,
-                       risk_direction=1, requires=line),
+                       risk_direction=1, requires=line, missing=no_line),
         ]
     if paid:
         out.append(FeatureDef(f"paid_to_limit_{m}d", FC, DER, f"amount_paid_{m}d / NULLIF({credit_line}, 0)",
                               "your repayments relative to your credit line", repay_more, risk_direction=-1,
-                              requires=line, unit="share"))
+                              requires=line, unit="share", missing="no credit line on record"))
     return out
 
 
@@ -528,26 +558,27 @@ def social_features(spec: DatasetSpec) -> list[FeatureDef]:
     if ev is not None and ev.statuses_meaning("late", "broken"):
         out.append(FeatureDef("share_neighbours_bad", SC, N, "AVG(CASE WHEN nb_bad > 0 THEN 1.0 ELSE 0.0 END)",
                               "the share of your connections with late or missed commitments", NETWORK,
-                              risk_direction=1, unit="share"))
+                              risk_direction=1, unit="share", missing=NO_CONNECTIONS))
     if ev is not None and ev.statuses_meaning("broken"):
         out.append(FeatureDef("share_neighbours_severe", SC, N,
                               "AVG(CASE WHEN nb_severe > 0 THEN 1.0 ELSE 0.0 END)",
                               "the share of your connections who missed commitments entirely", NETWORK,
-                              risk_direction=1, unit="share"))
+                              risk_direction=1, unit="share", missing=NO_CONNECTIONS))
     if ev is not None and ev.statuses_meaning("late", "broken"):
         out.append(FeatureDef("neighbour_bad_rate", SC, N,
                               "CAST(SUM(nb_bad) AS DOUBLE) / NULLIF(SUM(nb_outcomes), 0)",
                               "how often your connections paid late or missed", NETWORK, risk_direction=1,
-                              unit="share"))
+                              unit="share", missing="no connections with commitments on record"))
     if rel.directed and rel.signed:
         out.append(FeatureDef("incoming_negative_share", SC, N,
                               "CAST(SUM(incoming_negative) AS DOUBLE) / NULLIF(SUM(incoming), 0)",
                               "the share of people who rated you negatively",
-                              "Resolve disputes with your trading partners.", risk_direction=1, unit="share"))
+                              "Resolve disputes with your trading partners.", risk_direction=1, unit="share",
+                              missing="no ratings received yet"))
     if rel.directed and rel.weighted:
         out.append(FeatureDef("mean_incoming_weight", SC, N, "SUM(incoming_weight) / NULLIF(SUM(incoming), 0)",
                               "how strongly the people connected to you vouch for you", PARTNERS,
-                              risk_direction=-1))
+                              risk_direction=-1, missing="no one connected to you yet"))
     return out
 
 

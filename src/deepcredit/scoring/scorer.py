@@ -20,9 +20,11 @@ contributions in log-odds. On the score scale a logit contribution c is worth -f
   "no data" (<NA> in frames, null in JSON) instead of a neutral share it never earned;
 - reason codes (the one policy, docs/scoring.md): up to `top` features with the largest risk-increasing
   contributions (positive log-odds relative to the model's base, i.e. points taken off; at least one whole
-  point), among the features the model uses, leaving out a feature on which higher is riskier where the
-  person's value is 0 or below (at_floor); ties break by the features' catalogue order. Text comes from
-  the feature definitions. What a dimension's contribution holds beyond its features' (a recurrent tower
+  point), among the features the model uses, leaving out a feature whose value already is where its advice
+  is met: 0 or below where higher is riskier, at or past its declared `met_at` (118% repaid meets 'pay in
+  full') (at_floor); ties break by the features' catalogue order. Text comes from the feature definitions;
+  a reason on a missing value shows what that means (FeatureDef.missing, else NO_RECORD) and no advice to
+  change it (MISSING_ADVICE). What a dimension's contribution holds beyond its features' (a recurrent tower
   over the events, a graph tower, a deep part: everything a model explains per dimension only) competes
   as one more reason of that dimension, `<dimension>_as_a_whole` (AS_A_WHOLE: its words and advice), so a
   model without per-feature contributions (the sequence or graph member alone) still names its reasons;
@@ -42,10 +44,12 @@ from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.features.templates import (
     AGAINST_ADVICE,
     IMPROVE_BY_DIMENSION,
-    KEEP_CURRENT,
+    MISSING_ADVICE,
     NETWORK,
+    NO_RECORD,
     NOT_ACTIONABLE,
     PAY_ON_TIME,
+    PROFILE_AS_IS,
     REGULAR,
 )
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, proba_columns
@@ -56,7 +60,7 @@ LONG_COLUMNS = ("row", "person_id", "as_of", "rank", "feature", "dimension", "va
                 "points_lost", "reason", "how_to_improve")
 STRUCTURAL_DIMENSIONS = (Dimension.SOCIAL_CONNECTIONS.value,)
 AS_A_WHOLE = {d.value: FeatureDef(f"{d.value}_as_a_whole", d, Source.DERIVED, "", text, advice) for d, text, advice in (
-    (Dimension.IDENTITY, "your profile read as a whole, beyond any one detail", KEEP_CURRENT),
+    (Dimension.IDENTITY, "your profile read as a whole, beyond any one detail", PROFILE_AS_IS),
     (Dimension.CREDIT_HISTORY, "your record of keeping commitments read as a whole, beyond any one figure",
      PAY_ON_TIME),
     (Dimension.FULFILMENT_CAPACITY, "your means and what you owe read as a whole, beyond any one figure",
@@ -269,18 +273,31 @@ def _joined(keys: pd.DataFrame, cols: dict[str, object]) -> pd.DataFrame:
     return pd.concat([out, pd.DataFrame(cols, index=out.index)], axis=1).set_axis(keys.index, axis=0)
 
 
-def at_floor(X: pd.DataFrame, cols: list[str], defs: dict[str, FeatureDef]) -> np.ndarray:
-    """(rows, cols): True where a feature on which higher is riskier (risk_direction +1) is 0 or below.
+def advice_way(d: FeatureDef) -> int:
+    """Which way following a feature's advice moves its value: against its risk, else its improve_direction."""
+    return -int(np.sign(d.risk_direction)) if d.risk_direction else d.improve_direction
 
-    Counts, shares and amounts cannot go lower there, and a trend at or below 0 is not getting worse, so
-    "your late payments lower the score" would be wrong and its advice impossible to follow. A model may
-    still give such a value a risk-increasing contribution (a share of 0 among few connections, say), but
-    that is the model reading something else through it, not a reason the person can act on."""
+
+def at_floor(X: pd.DataFrame, cols: list[str], defs: dict[str, FeatureDef]) -> np.ndarray:
+    """(rows, cols): True where a feature's value already is where its advice is met.
+
+    By default, where higher is riskier (risk_direction +1) and the value is 0 or below: counts, shares and
+    amounts cannot go lower there, and a trend at or below 0 is not getting worse, so "your late payments
+    lower the score" would be wrong and its advice impossible to follow. A feature that declares the value
+    where its advice is met (FeatureDef.met_at: a share of 1 for 'pay what is due in full') is at it there
+    and anywhere past it the way its advice moves (118% repaid meets 'pay in full'). A model may still give
+    such a value a risk-increasing contribution (a share of 0 among few connections, say), but that is the
+    model reading something else through it, not a reason the person can act on."""
     out = np.zeros((len(X), len(cols)), dtype=bool)
-    pos = [j for j, c in enumerate(cols) if defs[c].risk_direction > 0 and defs[c].kind is not Kind.CATEGORICAL]
-    if pos:  # one conversion for all of them: this runs in every one-person re-score
+    met = {j: (defs[c].met_at if defs[c].met_at is not None else 0.0, advice_way(defs[c]))
+           for j, c in enumerate(cols) if defs[c].kind is not Kind.CATEGORICAL
+           and (defs[c].risk_direction > 0 or (defs[c].met_at is not None and advice_way(defs[c]) != 0))}
+    if met:  # one conversion for all of them: this runs in every one-person re-score
+        pos = list(met)
         values = X[[cols[j] for j in pos]].to_numpy(dtype=float, na_value=np.nan)
-        out[:, pos] = values <= 0  # NaN compares False: a missing value keeps its reason
+        at = np.array([met[j][0] for j in pos])
+        way = np.array([met[j][1] for j in pos])
+        out[:, pos] = (values - at) * way >= 0  # NaN compares False: a missing value keeps its reason
     return out
 
 
@@ -344,8 +361,10 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     names = np.array(cols, dtype=object)[c]
     X = inp.X
     keys = inp.keys
-    # advice that would move a value the riskier way is neither a reason's own nor a whole dimension's
-    advisable = np.where(against, 0.0, cost) if against.any() else cost
+    # advice that would move a value the riskier way, or change a value the person does not have, is neither a
+    # reason's own nor a whole dimension's
+    absent = X[cols[: len(cols) - len(DIMENSIONS)]].isna().to_numpy() if against.shape[1] else against
+    advisable = np.where(against | absent, 0.0, cost) if (against | absent).any() else cost
     advice = whole_advice(names, r, cols[: len(cols) - len(DIMENSIONS)], advisable, defs, advised)
     named = c < against.shape[1]
     for i in np.flatnonzero(named)[against[r[named], c[named]]]:
@@ -356,7 +375,10 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
         col = X[cols[j]].astype(object).to_numpy()[r[m]]
         # a value missing because it was a code (FeatureDef.codes) shows what the code means
         said = X[d.codes].astype(object).to_numpy()[r[m]] if d.codes and d.codes in X else np.full(len(col), None)
-        values[m] = [(None if pd.isna(s) else s) if pd.isna(v) else d.label(v) for v, s in zip(col, said, strict=True)]
+        values[m] = [(d.missing or NO_RECORD if pd.isna(s) else s) if pd.isna(v) else d.label(v)
+                     for v, s in zip(col, said, strict=True)]
+        for i in np.flatnonzero(m)[[pd.isna(v) and pd.isna(s) for v, s in zip(col, said, strict=True)]]:
+            advice[i] = MISSING_ADVICE  # nothing on record: no advice to change a value they do not have
     return pd.DataFrame({
         "row": r, "person_id": keys["person_id"].to_numpy()[r], "as_of": keys["as_of"].to_numpy()[r],
         "rank": rank + 1, "feature": names,

@@ -11,10 +11,15 @@ The behaviours come from the data set's own spec and data, not from any one data
 (other than ratings, which others give) the statuses the spec says mean "kept" that the data holds for
 that kind, at the person's usual amount for the kind (the data set's median when they have none), and for
 kinds whose amount is money owed also at half that amount ("keep your bills to about half their usual
-size"). Candidates over 3, 6 and 12 months: the empty plan and each behaviour once, monthly or twice a
-month (one model run for every horizon: scoring.ModelScorer.score_futures scores copies of the person,
-each as of its plan's end), then, only if none reaches, every pair of behaviours at the same pace and
-everything at once (a second run). The smallest reaching plan (fewest behaviours, then fewest events, then
+size"). Amounts are written in the unit the spec declares for money (the unit of its credit line or
+income attribute, "EUR"). The pace follows the data set's declared period ([windows] period) and the
+person's own observed pace of each kind (their events of it per period, over the span of their record):
+a kind the person does themselves (a repayment, an order) once, once a period, or at their own pace; a
+kind whose amount is money owed is issued by the business (a bill, an invoice), so a plan only has the
+person keep the ones that come at their own pace, and none where they have had none. Candidates over 3, 6
+and 12 months: the empty plan and each behaviour at each of its paces (one model run for every horizon:
+scoring.ModelScorer.score_futures scores copies of the person, each as of its plan's end), then, only if
+none reaches, every pair of behaviours at the same pace and everything at once (a second run). The smallest reaching plan (fewest behaviours, then fewest events, then
 the shortest horizon) is re-scored on the person's own record as a re-score would (`verify`); the next
 smallest is tried if the copy's score does not hold there, so a promised band is the model's own answer.
 """
@@ -32,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from deepcredit.data.spec import DatasetSpec
-from deepcredit.features.spec import Source
+from deepcredit.features.spec import UNITS, Source
 from deepcredit.service.context import DEFAULT_BANDS, ServiceContext
 from deepcredit.service.history import status_meaning
 from deepcredit.service.problems import Problem
@@ -63,6 +68,18 @@ class Behaviour:
     amount: float | None
     smaller: bool = False
     """The amount is half the usual: for money owed, a smaller bill."""
+    pace: float | None = None
+    """The person's own events of this kind per period, over the span of their record (None: they have none)."""
+    issued: bool = False
+    """A kind the business issues (its amount is money owed): a plan only keeps those that come at `pace`."""
+    unit: str = ""
+    """The unit the spec declares for money ("EUR"), written after the amount."""
+
+
+def status_words(status: str) -> str:
+    """A status in words: 'paid_full' -> 'paid in full' (a verb before a closing 'full' takes 'in')."""
+    words = status.replace("_", " ")
+    return re.sub(r" full$", " in full", words) if re.search(r"\w (?<!\bin )full$", words) else words
 
 
 @dataclass(frozen=True)
@@ -74,9 +91,9 @@ class Step:
         b = self.behaviour
         noun = b.kind.replace("_", " ")
         noun = plural(noun) if self.count != 1 else noun
-        words = f"{self.count} {noun} {b.status.replace('_', ' ')}"
+        words = f"{self.count} {noun} {status_words(b.status)}"
         if b.amount is not None:
-            words += f", about {b.amount:,.0f} each"
+            words += f", about {b.amount:,.0f}{' ' + b.unit if b.unit else ''} each"
             if b.smaller:
                 words += " (half your usual)"
         return words
@@ -148,36 +165,81 @@ def _kept_kinds(scorer: ModelScorer) -> tuple[tuple[str, str, float | None], ...
                  if str(k) not in rating and status_meaning(str(st), spec) == "kept")
 
 
-def behaviours(scorer: ModelScorer, person_id: str) -> list[Behaviour]:
+def money_unit(spec: DatasetSpec) -> str:
+    """The unit the spec declares for money: that of its credit line or income attribute ("EUR"), unless it
+    is one of the generic display units ("money", "share"...); "" where it declares none."""
+    for role in ("credit_line", "income"):
+        a = spec.role(role)
+        if a is not None and a.unit and a.unit not in UNITS:
+            return a.unit
+    return ""
+
+
+def own_paces(events: pd.DataFrame, period: int, now: datetime | None = None) -> dict[str, float]:
+    """Each kind's events per `period` days in the person's record: its count over the record's span (from
+    their first event to `now`, else to their latest; at least one period)."""
+    if not len(events):
+        return {}
+    ts = pd.to_datetime(events["ts"])
+    end = pd.Timestamp(now).tz_localize(None) if now is not None else ts.max()
+    span = max(float(period), (end - ts.min()).total_seconds() / 86400)
+    return {str(k): n * period / span for k, n in events.groupby("kind").size().items()}
+
+
+def behaviours(scorer: ModelScorer, person_id: str, now: datetime | None = None) -> list[Behaviour]:
     """What the person could do, from the spec and the data (see the module docstring)."""
     spec = scorer.dataset.spec
     own = scorer.person_events(person_id)
     usual = own.groupby("kind")["amount"].median().to_dict() if len(own) else {}
+    paces = own_paces(own, spec.windows.period, now)
     owed = spec.events.kinds_amount("owed") if spec.events is not None else frozenset()
+    unit = money_unit(spec)
     out: list[Behaviour] = []
     seen_kinds: set[str] = set()
     for kind, status, median in _kept_kinds(scorer):
         if kind in seen_kinds:  # the most frequent kept status of each kind
             continue
         seen_kinds.add(kind)
+        if kind in owed and kind not in paces:  # the business issues these; none has come to this person
+            continue
         amount = usual.get(kind, median)
         amount = None if amount is None or pd.isna(amount) else round(float(amount), 2)
-        out.append(Behaviour(kind, status, amount))
+        said = unit if amount is not None else ""
+        out.append(Behaviour(kind, status, amount, pace=paces.get(kind), issued=kind in owed, unit=said))
         if kind in owed and amount:
-            out.append(Behaviour(kind, status, round(amount / 2, 2), smaller=True))
+            out.append(Behaviour(kind, status, round(amount / 2, 2), smaller=True, pace=paces.get(kind),
+                                 issued=True, unit=said))
     return out[:MAX_BEHAVIOURS]
 
 
-def candidates(options: Sequence[Behaviour], months: int, pairs: bool = False) -> list[Plan]:
-    """Singles (pairs=False): the empty plan and each behaviour at three paces (once, monthly, twice a month).
-    Pairs: every two behaviours of different kinds at the same pace, and everything at once."""
-    paces = sorted({1, months, 2 * months})
+def paces_of(b: Behaviour, months: int, period: int) -> list[int]:
+    """How many events of `b` a plan of `months` may hold, fewest first: a kind the business issues only at
+    the person's own pace; any other once, once a `period`, or at the person's own pace."""
+    per_period = max(1, round(months * MONTH.days / period))
+    own = None if b.pace is None else max(1, round(b.pace * months * MONTH.days / period))
+    if b.issued:
+        return [] if own is None else [own]
+    return sorted({1, per_period} | ({own} if own is not None else set()))
+
+
+def candidates(options: Sequence[Behaviour], months: int, pairs: bool = False, period: int = 30) -> list[Plan]:
+    """Singles (pairs=False): the empty plan and each behaviour at each of its paces (paces_of: `period` is
+    the data set's declared period in days). Pairs: every two behaviours of different kinds at the same
+    pace (the fewest, the next...; one with fewer paces keeps its last), and everything at once, each at
+    its most."""
+    paces = {b: paces_of(b, months, period) for b in options}
+    usable = [b for b in options if paces[b]]
     if not pairs:
-        return [Plan(months)] + [Plan(months, (Step(b, n),)) for b in options for n in paces]
-    plans = [Plan(months, (Step(a, n), Step(b, n))) for a, b in itertools.combinations(options, 2)
-             if a.kind != b.kind for n in paces]
-    if len(options) > 2:
-        plans.append(Plan(months, tuple(Step(b, 2 * months) for b in options if not b.smaller)))
+        return [Plan(months)] + [Plan(months, (Step(b, n),)) for b in usable for n in paces[b]]
+    plans: list[Plan] = []
+    for a, b in itertools.combinations(usable, 2):
+        if a.kind == b.kind:
+            continue
+        pa, pb = paces[a], paces[b]
+        plans += list(dict.fromkeys(Plan(months, (Step(a, pa[min(i, len(pa) - 1)]), Step(b, pb[min(i, len(pb) - 1)])))
+                                    for i in range(max(len(pa), len(pb)))))
+    if len(usable) > 2:
+        plans.append(Plan(months, tuple(Step(b, paces[b][-1]) for b in usable if not b.smaller)))
     return plans
 
 
@@ -198,7 +260,8 @@ def suggest(scorer: ModelScorer, person_id: str, score: int, band: str, now: dat
     if target is None:
         keep = ": keep your commitments to stay there." if _kept_kinds(scorer) else "."
         return Suggestion(score, band, None, None, None, reached=True, notes=[f"You are in the top band{keep}"])
-    options = behaviours(scorer, person_id)
+    options = behaviours(scorer, person_id, now)
+    period = scorer.dataset.spec.windows.period
     out = Suggestion(score, band, target[0], target[1], None)
     if not options:  # time passing alone is no plan to offer: nothing to do, and nothing to keep
         out.notes.append("The records we score hold no commitments you could add by your own behaviour, so no "
@@ -208,7 +271,7 @@ def suggest(scorer: ModelScorer, person_id: str, score: int, band: str, now: dat
     fixed = fixed_columns(scorer)
     best: tuple[int, Plan, str] | None = None
     for pairs in (False, True):
-        plans = [p for months in HORIZONS for p in candidates(options, months, pairs)]
+        plans = [p for months in HORIZONS for p in candidates(options, months, pairs, period)]
         if not plans:
             continue
         empty = [Plan(m) for m in HORIZONS]  # the reference each plan's fixed features are compared with
