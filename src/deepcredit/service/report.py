@@ -63,7 +63,6 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
         service_events = {f"s{e.id}": merchants.get(e.merchant_id, "a merchant") for e in s.execute(
             select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
     points = hist.points([(h.as_of, h.score, h.band, words(h.cause)) for h in history])
-    causes = {h.as_of.date(): h.cause for h in history}  # the day's last stored cause
     accesses = []
     for a in audit:
         d = json.loads(a.details)
@@ -94,7 +93,8 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
         scored_at=score.as_of if score else None, model_id=score.model_id if score else None,
         dimensions=[Dimension(**d) for d in score.dimensions] if score else [],
         reasons=[ReasonOut(**r) for r in score.reasons] if score else [],
-        history=[HistoryPoint(as_of=p.at, score=p.score, band=p.band, cause=causes[p.at.date()], reasons=p.reasons)
+        history=[HistoryPoint(as_of=p.at, score=p.score, band=p.band, cause=history[p.last].cause,
+                             reasons=p.reasons)
                  for p in points],
         next_recalculation=hist.next_recalculation(score.as_of if score else None, now,
                                                    ctx.settings.recalculation_days),
