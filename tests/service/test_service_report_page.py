@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import tempfile
@@ -46,7 +45,11 @@ def test_report_page_content(service):
         assert f'<section id="{section}"' in html
     assert html.count("<polygon") >= 5 and "Acme Rentals" in html and "disputed" in html
     dims = html[html.index('<section id="dimensions"'):html.index('<section id="reasons"')]
-    assert "0 to 100" in dims and not re.search(r"[-\u2212]\d", dims)  # ratings, never signed points
+    assert "0 to 100" in dims
+    shown = [d["points"] for d in report["dimensions"] if d["points"] is not None]
+    assert sum(shown) == report["score"]  # the page says the points make up the score: they do, and it shows them
+    assert f'{" + ".join(map(str, shown))} = {report["score"]}' in dims
+    assert all(f'<span class="bar-points">{p} points</span>' in dims for p in shown)
     assert {d["rating"] for d in report["dimensions"]} <= set(range(101)) | {None}
     assert pid not in html and "<script" not in html and "http://" not in html.replace("http://www.w3", "")
     assert _page_of(service, "/v1/me/report.html", {}).status_code == 401

@@ -182,9 +182,20 @@ def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseO
     pts = [hist.Point(h.as_of, h.score, h.band, h.reasons) for h in report.history]
     rows, page, pages = hist.page(pts, history_page)
     return _env().get_template("report.html").render(
-        r=report, radar=radar(report.dimensions), chart=history_chart(report.history, bands), labels=DIMENSION_LABELS,
+        r=report, radar=radar(report.dimensions), dim_sum=dimension_sum(report), chart=history_chart(report.history, bands), labels=DIMENSION_LABELS,
         position=position, band_edges=_band_labels(bands), history_rows=rows, page=page, pages=pages,
         recourse=recourse, zone=zone or "UTC", takes_records=takes_records)
+
+
+def dimension_sum(report: PersonReport) -> dict:
+    """What the page says of the dimensions' points: `terms` (each dimension's points with data), `adds_up`
+    (whether they add up to the score: the page says so only then), `no_data` (a dimension without data) and
+    `range` (lo, hi of the 0-100 rating when every dimension shares it, else None)."""
+    have = [d for d in report.dimensions if d.points is not None]
+    ranges = {(d.lo, d.hi) for d in report.dimensions}
+    return {"terms": [str(d.points) if d.points >= 0 else f"(\u2212{-d.points})" for d in have if d.points is not None],
+            "adds_up": report.score is not None and bool(have) and sum(d.points or 0 for d in have) == report.score,
+            "no_data": len(have) < len(report.dimensions), "range": next(iter(ranges)) if len(ranges) == 1 else None}
 
 
 def _band_labels(bands: list[tuple[str, int]], hi: int = 950) -> list[dict]:
