@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -100,3 +101,37 @@ def test_served_as_of_an_earlier_date_the_report_lists_only_the_records_known_th
     then = service.client.get("/v1/me/report", headers=me).json()["events"]
     assert then and then != everything
     assert max(e["ts"] for e in then) <= "2026-03-01T12:00" < max(e["ts"] for e in everything)
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_consents_disputes_and_refusals_read_apart_and_in_words(service):
+    """The audit's page: two consents alike but for their order, a refusal shown as a code, and a resolved
+    dispute still showing 'Answer due' with its note only in the JSON."""
+    pid, _ = service.with_score(skip=5)
+    mid, acme = service.merchant()
+    service.policy(acme)
+    me = service.person(pid)
+    service.decide(acme, pid, "tx-0")  # no consent yet: refused
+    for order in ("order-1001", "order-1002"):
+        service.grant(me, mid, mode="per_order", order_ref=order)
+    service.grant(me, mid)  # standing
+    assert service.decide(acme, pid, "tx-1", order_ref="order-1001").status_code == 200
+    service.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": pid, "outcome":
+                                            "rental_returned_late", "days_late": 4, "amount": 35}, headers=acme)
+    event = next(e["event_id"] for e in service.client.get("/v1/me/report", headers=me).json()["events"]
+                 if (e["event_id"] or "").startswith("s"))
+    d = service.client.post("/v1/me/disputes", json={"event_id": event, "reason": "on time"}, headers=me).json()
+    service.client.post(f"/v1/admin/disputes/{d['id']}/review", headers=service.admin)
+    service.client.post(f"/v1/admin/disputes/{d['id']}/resolve", headers=service.admin,
+                        json={"outcome": "upheld", "note": "No payslip was attached."})
+    html = service.client.get("/v1/me/report.html", headers=me).text
+    consents = html[html.index('<section id="consents"'):html.index('<section id="disputes"')]
+    assert "order order-1001" in consents and "order order-1002" in consents and "any order (standing)" in consents
+    rows = re.findall(r'<tr role="row">(.*?)</tr>', consents, re.S)
+    assert len(rows) == 3 and len(set(rows)) == 3  # no two rows alike
+    disputes = html[html.index('<section id="disputes"'):html.index('<section id="categories"')]
+    assert "No payslip was attached." in disputes and "answer due" not in disputes.lower()
+    assert "resolved " in disputes and "kept: the record was found right" in disputes
+    accesses = html[html.index('<section id="accesses"'):html.index('<section id="events"')]
+    assert "refused: you had not given consent for this" in accesses and "consent-required" not in accesses
+    assert ">admitted<" in accesses

@@ -41,6 +41,14 @@ DIMENSION_LABELS = {"identity": "Identity", "credit_history": "Credit history",
                     "fulfilment_capacity": "Fulfilment capacity", "behaviour_preferences": "Behaviour",
                     "social_connections": "Connections"}
 MAX_EVENTS, MAX_ACCESSES, MAX_ALERTS = 50, 100, 20
+RESULT_WORDS = {"admit": "admitted", "decline": "declined", "no_score": "not admitted: no score held",
+                "consent-required": "refused: you had not given consent for this",
+                "threshold-probing-limit": "refused: the merchant changed its threshold too often",
+                "transaction-conflict": "refused: it contradicted an earlier report",
+                "no-order": "refused: no order of yours it had decided on"}
+"""What a look at the person's data ended in, as the page says it (the audit log's codes)."""
+DISPUTE_WORDS = {"open": "open", "under_review": "under review", "corrected": "corrected: the record was changed",
+                 "upheld": "kept: the record was found right"}
 
 
 HELD = "records held on you"
@@ -184,7 +192,8 @@ def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseO
     return _env().get_template("report.html").render(
         r=report, radar=radar(report.dimensions), dim_sum=dimension_sum(report), chart=history_chart(report.history, bands), labels=DIMENSION_LABELS,
         position=position, band_edges=_band_labels(bands), history_rows=rows, page=page, pages=pages,
-        recourse=recourse, zone=zone or "UTC", takes_records=takes_records)
+        recourse=recourse, zone=zone or "UTC", takes_records=takes_records, result_words=RESULT_WORDS,
+        dispute_words=DISPUTE_WORDS)
 
 
 def dimension_sum(report: PersonReport) -> dict:
