@@ -611,3 +611,5 @@ class Health(BaseModel):
     version: str
     database: str
     model_id: str | None
+    now: UtcDateTime = Field(description="The service's clock: served `--as-of` an earlier date it runs from that "
+                             "date, not the wall clock, and times in requests (a consent's `expires_at`) are on it")
