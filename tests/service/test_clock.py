@@ -90,4 +90,4 @@ def test_health_gives_the_service_clock_a_consent_expiry_is_computed_from(servic
         "order_ref": "order-1001", "expires_at": until})
     assert r.status_code == 201 and r.json()["expires_at"] == "2024-03-08T09:30:00Z"
     doc = (Path(__file__).resolve().parents[2] / "docs" / "service.md").read_text()
-    assert "-d '+" not in doc and "date -u -d \"$NOW + 7 days\"" in doc  # no wall-clock expiry in the examples
+    assert "$(date -u -d '+" not in doc and "date -u -d \"$NOW + 7 days\"" in doc  # no wall-clock expiry in the examples
