@@ -126,7 +126,7 @@ def test_consents_disputes_and_refusals_read_apart_and_in_words(service):
                         json={"outcome": "upheld", "note": "No payslip was attached."})
     html = service.client.get("/v1/me/report.html", headers=me).text
     consents = html[html.index('<section id="consents"'):html.index('<section id="disputes"')]
-    assert "order order-1001" in consents and "order order-1002" in consents and "any order (standing)" in consents
+    assert "one order: order-1001" in consents and "one order: order-1002" in consents and "standing (any order)" in consents
     rows = re.findall(r'<tr role="row">(.*?)</tr>', consents, re.S)
     assert len(rows) == 3 and len(set(rows)) == 3  # no two rows alike
     disputes = html[html.index('<section id="disputes"'):html.index('<section id="categories"')]
@@ -135,3 +135,19 @@ def test_consents_disputes_and_refusals_read_apart_and_in_words(service):
     accesses = html[html.index('<section id="accesses"'):html.index('<section id="events"')]
     assert "refused: you had not given consent for this" in accesses and "consent-required" not in accesses
     assert ">admitted<" in accesses
+
+
+def test_the_scale_marks_band_boundaries():
+    """713 is excellent (from 700): the page's scale marks 700 and spans each band's name over its stretch,
+    instead of names centred in staggered rows with no boundary, where 713 read between two of them."""
+    from deepcredit.service.report import _band_labels
+
+    bands = [("poor", 350), ("fair", 550), ("good", 600), ("very good", 650), ("excellent", 700)]
+    scale = _band_labels(bands)
+    assert [e["value"] for e in scale["edges"]] == [350, 550, 600, 650, 700, 950]
+    assert [e["value"] for e in scale["edges"] if e["inner"]] == [550, 600, 650, 700]  # ticks through the bar
+    spans = {b["name"]: b for b in scale["bands"]}
+    at_713 = 100 * (713 - 350) / 600
+    assert spans["excellent"]["start"] <= at_713 < spans["excellent"]["start"] + spans["excellent"]["width"]
+    assert not spans["very good"]["start"] <= at_713 < spans["very good"]["start"] + spans["very good"]["width"]
+    assert sum(b["width"] for b in scale["bands"]) == pytest.approx(100, abs=0.2)

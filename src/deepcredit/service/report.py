@@ -207,10 +207,19 @@ def dimension_sum(report: PersonReport) -> dict:
             "no_data": len(have) < len(report.dimensions), "range": next(iter(ranges)) if len(ranges) == 1 else None}
 
 
-def _band_labels(bands: list[tuple[str, int]], hi: int = 950) -> list[dict]:
-    """Each band's name centred on its stretch of the scale, in three alternating rows so that narrow bands
-    do not collide on a phone."""
+def _band_labels(bands: list[tuple[str, int]], hi: int = 950) -> dict:
+    """The scale's band marks: `edges`, each boundary's score and place (a tick through the bar and its number
+    under it), and `bands`, each band's name under a bracket spanning exactly its stretch, in three
+    alternating rows so that narrow bands do not collide on a phone. A score just past a boundary (713 in
+    excellent, from 700) reads on the right side of its tick, not between two centred names."""
     lo = bands[0][1]
     edges = [b for _, b in bands] + [hi]
-    return [{"name": name, "pct": round(100 * ((edges[i] + edges[i + 1]) / 2 - lo) / (hi - lo), 1),
-             "row": i % 3} for i, (name, _) in enumerate(bands)]
+
+    def pct(v: int) -> float:
+        return round(100 * (v - lo) / (hi - lo), 1)
+
+    marks = [{"value": v, "pct": pct(v), "align": "start" if i == 0 else "end" if i == len(edges) - 1 else "middle",
+              "inner": 0 < i < len(edges) - 1} for i, v in enumerate(edges)]
+    spans = [{"name": name, "start": pct(edges[i]), "width": round(pct(edges[i + 1]) - pct(edges[i]), 1),
+              "row": i % 3} for i, (name, _) in enumerate(bands)]
+    return {"edges": marks, "bands": spans, "rows": min(len(bands), 3)}
