@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pandas as pd
+import pytest
 from sqlalchemy import select
 
 from deepcredit.data.ingest import ingest_with_spec
@@ -71,3 +73,21 @@ def test_responses_give_the_zones_times_as_the_utc_instants_they_are(service):
     assert r.json()["expires_at"].endswith(("Z", "+00:00"))
     page = service.client.get("/v1/me/report.html", headers=service.person(pid)).text
     assert "Asia/Shanghai." in page and " UTC." not in page  # "Generated 2026-... Asia/Shanghai."
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_health_gives_the_service_clock_a_consent_expiry_is_computed_from(service):
+    """docs/service.md computes a consent's expires_at from /v1/health's `now`, not the wall clock (a service
+    serving historical data runs on a shifted clock; wall-clock +7 days would be months, or over 366 days)."""
+    service.clock.t = datetime(2024, 3, 1, 9, 30)  # historical data: the service's now is years before today
+    now = service.client.get("/v1/health").json()["now"]
+    assert now == "2024-03-01T09:30:00Z"
+    pid, _ = service.with_score()
+    mid, _ = service.merchant()
+    until = (datetime.fromisoformat(now) + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    r = service.client.post("/v1/me/consents", headers=service.person(pid), json={
+        "merchant_id": mid, "scope": "admittance", "purpose": "deposit_free_rental", "mode": "per_order",
+        "order_ref": "order-1001", "expires_at": until})
+    assert r.status_code == 201 and r.json()["expires_at"] == "2024-03-08T09:30:00Z"
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "service.md").read_text()
+    assert "$(date -u -d '+" not in doc and "date -u -d \"$NOW + 7 days\"" in doc  # no wall-clock expiry in the examples

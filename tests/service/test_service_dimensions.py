@@ -1,6 +1,8 @@
-"""Dimensions as a person reads them: 0-100 against the dimension's range; the exact points stay in the JSON."""
+"""Dimensions as a person reads them: 0-100 against the dimension's range, beside the points that add up to the score."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from deepcredit.service.report import radar
 from deepcredit.service.schemas import Dimension, dimension_rating
@@ -21,3 +23,22 @@ def test_dimension_json_keeps_points_and_adds_rating():
     assert Dimension(name="social_connections", points=None, lo=0, hi=1).rating is None
     axes = radar([d, Dimension(name="identity", points=None, lo=0, hi=10)])["axes"]
     assert [a["pct"] for a in axes] == [27, "no data"]
+
+
+def _report(score, points):
+    from deepcredit.service.schemas import PersonReport
+
+    dims = [Dimension(name=f"d{i}", points=p, lo=70, hi=190) for i, p in enumerate(points)]
+    return PersonReport(scored=True, score=score, band="good", scored_at=None, dimensions=dims, reasons=[], history=[],
+                        next_recalculation=None, accesses=[], data_categories=[], events=[], profile=[], consents=[],
+                        disputes=[], alerts=[], bands=[("poor", 350)], generated_at=datetime(2026, 6, 30))
+
+
+def test_the_page_says_the_points_make_up_the_score_only_when_they_do():
+    from deepcredit.service.report import dimension_sum
+
+    audit = dimension_sum(_report(672, [110, 105, 173, 142, 142]))  # the audit's person: 33/29/86/60/60 rated
+    assert audit == {"terms": ["110", "105", "173", "142", "142"], "adds_up": True, "no_data": False, "range": (70, 190)}
+    partial = dimension_sum(_report(400, [450, -50, None]))
+    assert partial["terms"] == ["450", "(\u221250)"] and partial["adds_up"] and partial["no_data"]
+    assert not dimension_sum(_report(500, [110, 105]))["adds_up"]

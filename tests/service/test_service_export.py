@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -52,6 +53,9 @@ def test_export_holds_every_section(service):
     assert z.read("events.csv").decode().count("\n") == len(data["events"]) + 1
     nothing = zipfile.ZipFile(io.BytesIO(export.as_zip({s: [] for s in export.SECTIONS})))
     assert all(nothing.read(f"{s}.csv") == b"" for s in export.SECTIONS)  # no made-up header such as "(none)"
+    # an empty section whose columns are known is its header row, not 0 bytes
+    headers = zipfile.ZipFile(io.BytesIO(export.as_zip({s: [] for s in export.SECTIONS}, export.COLUMNS)))
+    assert headers.read("webhooks.csv").decode().splitlines() == ["id,url,created_at,active"]
     assert service.client.get("/v1/me/export", headers=acme).status_code == 401  # never a merchant's
     assert service.client.get("/v1/me/export.zip").status_code == 401
 
@@ -91,3 +95,39 @@ def test_retention_retires_old_negative_records_and_rescores(service):
     assert len(scorer.dataset.read("events").query("person_id == @subject")) >= len(events)  # nothing deleted
     again = retention.run(service.ctx, years=1, recalculate=False)
     assert again.retired_people == 0  # each record is retired once
+
+
+RFC3339_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+
+
+def _times(value, path=""):
+    """(path, value) of every string in `value` that looks like a date-time."""
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in _times(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [t for i, v in enumerate(value) for t in _times(v, f"{path}[{i}]")]
+    return [(path, value)] if isinstance(value, str) and re.match(r"^\d{4}-\d{2}-\d{2}T", value) else []
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_every_export_time_carries_its_offset_and_empty_tables_their_header(service):
+    """The audit found events.ts, due_ts, score.as_of, score_history.as_of, accesses.at and profile.joined_at
+    without an offset ("2026-06-30T00:00:28.207") beside consents and disputes with one, and webhooks.csv 0 bytes."""
+    pid, me, acme = service.decided(skip=2)
+    service.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": pid, "outcome":
+                                            "rental_returned_late", "days_late": 2, "amount": 30}, headers=acme)
+    data = service.client.get("/v1/me/export", headers=me).json()
+    times = _times(data)
+    where = {p for p, _ in times}
+    for key in (".events", ".score[0].as_of", ".score_history", ".accesses", ".consents"):
+        assert any(p.startswith(key) for p in where), key
+    assert any(p.endswith(".ts") for p in where) and any(p.endswith(".due_ts") for p in where)
+    bad = [(p, v) for p, v in times if not RFC3339_Z.match(v)]
+    assert not bad, bad[:5]
+    report = service.client.get("/v1/me/report", headers=me).json()
+    assert data["score"][0]["as_of"] == report["scored_at"]  # written the same way as the rest of the API
+    z = zipfile.ZipFile(io.BytesIO(service.client.get("/v1/me/export.zip", headers=me).content))
+    assert z.read("webhooks.csv").decode().splitlines() == ["id,url,created_at,active"]  # none: the header alone
+    assert z.read("disputes.csv").decode().splitlines()[0].startswith("id,event_id,attribute,state")
+    events = z.read("events.csv").decode()
+    assert "Z," in events and json.loads(z.read("export.json"))["events"] == data["events"]

@@ -21,14 +21,53 @@ def test_one_point_per_day_and_only_on_change():
             (T0 + timedelta(days=1), 610, "fair", "c"),  # no change: no point
             (T0 + timedelta(days=2), 590, "fair", "d"), (T0 + timedelta(days=2, hours=2), 590, "fair", "d")]
     pts = hist.points(rows)
-    assert [(p.at.date(), p.score) for p in pts] == [(T0.date(), 610), ((T0 + timedelta(days=2)).date(), 590)]
-    assert pts[0].reasons == ["a", "b"] and pts[1].reasons == ["d (2 times)"]
+    assert [(p.at, p.score) for p in pts] == [(T0, 600), (T0 + timedelta(hours=1), 610),  # the first score: its own
+                                              (T0 + timedelta(days=2, hours=2), 590)]
+    assert [p.reasons for p in pts] == [["a"], ["b"], ["d (2 times)"]] and [p.last for p in pts] == [0, 1, 4]
 
 
 def test_many_reasons_are_summarised():
-    rows = [(T0, 600 - i, "fair", f"r{i % 6}") for i in range(30)]
-    (p,) = hist.points(rows)
+    rows = [(T0, 600 - i, "fair", f"r{i % 6}") for i in range(31)]
+    first, p = hist.points(rows)
+    assert first.reasons == ["r0"] and first.score == 600
     assert len(p.reasons) == hist.MAX_REASONS + 1 and p.reasons[-1] == "and 10 more changes"
+
+
+def test_the_cause_that_moved_the_score_most_is_never_cut_off():
+    """The audit's day: a first score of 710, small repeated changes, then a 120-day late instalment that cost
+    88 points, last of the day; before, reasons were ranked by count and it was the one cut off."""
+    big = "Acme Rentals reported an instalment late (120 days after it was due)"
+    rows = [(T0, 710, "excellent", "your first score")]
+    for i, text in enumerate(["a connection's record changed"] * 3 + ["records retired"] * 2 + ["bill paid"] * 2
+                             + ["order kept"] * 2):
+        rows.append((T0 + timedelta(minutes=i + 1), 760 + i % 2, "excellent", text))
+    rows.append((T0 + timedelta(hours=2), 672, "very good", big))
+    first, day = hist.points(rows)
+    assert (first.score, first.reasons) == (710, ["your first score"])  # "went from 710 to 672": 710 is shown
+    assert day.score == 672 and big in day.reasons and day.reasons[-1] == "and 2 more changes"
+    assert day.reasons.index(big) == len(day.reasons) - 2  # listed in the order things happened
+
+    # the biggest move is kept even when it is neither the latest nor the most frequent
+    rows = [(T0, 700, "good", "first"), (T0 + timedelta(minutes=1), 610, "fair", big)]
+    rows += [(T0 + timedelta(minutes=2 + i), 610 + i % 2, "fair", f"small {i % 5}") for i in range(20)]
+    _, day = hist.points(rows)
+    assert big in day.reasons and any(r.startswith("small 4") for r in day.reasons)  # the latest too
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_report_history_starts_with_the_first_score(service):
+    pid, initial = service.with_score(skip=2)
+    mid, acme = service.merchant()
+    me = service.person(pid)
+    service.grant(me, mid)
+    service.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": pid, "outcome":
+                                            "rental_returned_late", "days_late": 120, "amount": 35}, headers=acme)
+    report = service.client.get("/v1/me/report", headers=me).json()
+    first, *rest = report["history"]
+    assert (first["score"], first["cause"], first["reasons"]) == (initial, "initial score", ["your first score"])
+    if report["score"] != initial:
+        assert rest[-1]["score"] == report["score"] and rest[-1]["cause"] == "event s1 reported"
+        assert any("120 days" in r for r in rest[-1]["reasons"])
 
 
 def test_periods_keep_a_chart_readable_at_a_thousand_points():

@@ -46,7 +46,11 @@ def test_report_page_content(service):
         assert f'<section id="{section}"' in html
     assert html.count("<polygon") >= 5 and "Acme Rentals" in html and "disputed" in html
     dims = html[html.index('<section id="dimensions"'):html.index('<section id="reasons"')]
-    assert "0 to 100" in dims and not re.search(r"[-\u2212]\d", dims)  # ratings, never signed points
+    assert "0 to 100" in dims
+    shown = [d["points"] for d in report["dimensions"] if d["points"] is not None]
+    assert sum(shown) == report["score"]  # the page says the points make up the score: they do, and it shows them
+    assert f'{" + ".join(map(str, shown))} = {report["score"]}' in dims
+    assert all(f'<span class="bar-points">{p} points</span>' in dims for p in shown)
     assert {d["rating"] for d in report["dimensions"]} <= set(range(101)) | {None}
     assert pid not in html and "<script" not in html and "http://" not in html.replace("http://www.w3", "")
     assert _page_of(service, "/v1/me/report.html", {}).status_code == 401
@@ -97,3 +101,53 @@ def test_served_as_of_an_earlier_date_the_report_lists_only_the_records_known_th
     then = service.client.get("/v1/me/report", headers=me).json()["events"]
     assert then and then != everything
     assert max(e["ts"] for e in then) <= "2026-03-01T12:00" < max(e["ts"] for e in everything)
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_consents_disputes_and_refusals_read_apart_and_in_words(service):
+    """The audit's page: two consents alike but for their order, a refusal shown as a code, and a resolved
+    dispute still showing 'Answer due' with its note only in the JSON."""
+    pid, _ = service.with_score(skip=5)
+    mid, acme = service.merchant()
+    service.policy(acme)
+    me = service.person(pid)
+    service.decide(acme, pid, "tx-0")  # no consent yet: refused
+    for order in ("order-1001", "order-1002"):
+        service.grant(me, mid, mode="per_order", order_ref=order)
+    service.grant(me, mid)  # standing
+    assert service.decide(acme, pid, "tx-1", order_ref="order-1001").status_code == 200
+    service.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": pid, "outcome":
+                                            "rental_returned_late", "days_late": 4, "amount": 35}, headers=acme)
+    event = next(e["event_id"] for e in service.client.get("/v1/me/report", headers=me).json()["events"]
+                 if (e["event_id"] or "").startswith("s"))
+    d = service.client.post("/v1/me/disputes", json={"event_id": event, "reason": "on time"}, headers=me).json()
+    service.client.post(f"/v1/admin/disputes/{d['id']}/review", headers=service.admin)
+    service.client.post(f"/v1/admin/disputes/{d['id']}/resolve", headers=service.admin,
+                        json={"outcome": "upheld", "note": "No payslip was attached."})
+    html = service.client.get("/v1/me/report.html", headers=me).text
+    consents = html[html.index('<section id="consents"'):html.index('<section id="disputes"')]
+    assert "one order: order-1001" in consents and "one order: order-1002" in consents and "standing (any order)" in consents
+    rows = re.findall(r'<tr role="row">(.*?)</tr>', consents, re.S)
+    assert len(rows) == 3 and len(set(rows)) == 3  # no two rows alike
+    disputes = html[html.index('<section id="disputes"'):html.index('<section id="categories"')]
+    assert "No payslip was attached." in disputes and "answer due" not in disputes.lower()
+    assert "resolved " in disputes and "kept: the record was found right" in disputes
+    accesses = html[html.index('<section id="accesses"'):html.index('<section id="events"')]
+    assert "refused: you had not given consent for this" in accesses and "consent-required" not in accesses
+    assert ">admitted<" in accesses
+
+
+def test_the_scale_marks_band_boundaries():
+    """713 is excellent (from 700): the page's scale marks 700 and spans each band's name over its stretch,
+    instead of names centred in staggered rows with no boundary, where 713 read between two of them."""
+    from deepcredit.service.report import _band_labels
+
+    bands = [("poor", 350), ("fair", 550), ("good", 600), ("very good", 650), ("excellent", 700)]
+    scale = _band_labels(bands)
+    assert [e["value"] for e in scale["edges"]] == [350, 550, 600, 650, 700, 950]
+    assert [e["value"] for e in scale["edges"] if e["inner"]] == [550, 600, 650, 700]  # ticks through the bar
+    spans = {b["name"]: b for b in scale["bands"]}
+    at_713 = 100 * (713 - 350) / 600
+    assert spans["excellent"]["start"] <= at_713 < spans["excellent"]["start"] + spans["excellent"]["width"]
+    assert not spans["very good"]["start"] <= at_713 < spans["very good"]["start"] + spans["very good"]["width"]
+    assert sum(b["width"] for b in scale["bands"]) == pytest.approx(100, abs=0.2)

@@ -272,7 +272,7 @@ def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | 
     @app.get("/v1/health", response_model=Health, tags=["health"], summary="Liveness and what is served")
     def health(c: ServiceContext = Depends(get_context)) -> Health:
         return Health(status="ok", version=__version__, database=c.db.url.get_backend_name(),
-                      model_id=getattr(c.scorer, "model_id", None))
+                      model_id=getattr(c.scorer, "model_id", None), now=c.now())
 
     _document(app, ctx)
     app.add_middleware(ServiceZone, ctx=ctx)

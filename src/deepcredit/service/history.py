@@ -3,10 +3,11 @@
 The service stores one history row per re-score with a terse cause ("event s235 reported"); a person reads
 neither ids nor a row per re-score. So:
 
-- `points`: the rows collapsed to at most one per day (the day's last score) and only where the score or
-  band changed, each with the day's causes in words (`describe_event`: "Acme Rentals reported a rental
-  returned late (3 days after it was due)", built from the event's kind, its status and what the data
-  set's spec says that status means), repeated causes counted rather than listed;
+- `points`: the first score as a point of its own, then the rows collapsed to at most one per day (the
+  day's last score) and only where the score or band changed, each with the day's causes in words
+  (`describe_event`: "Acme Rentals reported a rental returned late (3 days after it was due)", built from
+  the event's kind, its status and what the data set's spec says that status means), repeated causes
+  counted rather than listed, and the cause that moved the score most, and the latest, never cut off;
 - `periods`: the points grouped by the finest period (day, week, month, quarter, year) that keeps a chart
   within `max_periods` marks, each with its closing, lowest and highest score: a chart stays readable at
   thousands of events;
@@ -35,7 +36,8 @@ PERIODS = (("day", "D"), ("week", "W-SUN"), ("month", "M"), ("quarter", "Q"), ("
 MAX_PERIODS = 60
 PAGE_SIZE = 20
 MAX_REASONS = 4
-"""Distinct reasons listed per point; the rest are counted ("and 12 more changes")."""
+"""Distinct reasons listed per point; the rest are counted ("and 12 more changes"). The one that moved the
+score most and the latest are always among those listed."""
 FIRST, CONNECTION, RETENTION = "initial score", "a connection's record changed", "old records retired"
 RECALCULATED = "scheduled recalculation"
 POPULATION = "population re-score"
@@ -65,6 +67,8 @@ class Point:
     score: int
     band: str
     reasons: list[str] = field(default_factory=list)
+    last: int = -1
+    """The index of the last row the point stands for (its stored cause is that row's)."""
 
 
 @dataclass
@@ -161,31 +165,53 @@ def describer(s: Session, subject: str, merchants: dict[int, str], spec: Dataset
     return lambda cause: describe_cause(cause, event, dispute)
 
 
-def _summarise(reasons: Sequence[str]) -> list[str]:
-    counts = Counter(reasons)
-    out = [f"{text} ({n} times)" if n > 1 else text for text, n in counts.most_common(MAX_REASONS)]
-    rest = sum(n for _, n in counts.most_common()[MAX_REASONS:])
+def _summarise(changes: Sequence[tuple[str, int]]) -> list[str]:
+    """(reason in words, points it moved the score) per row of one point -> each reason once, with its count.
+
+    At most MAX_REASONS are listed, the rest counted ("and 3 more changes"). Which are listed goes by how
+    far each moved the score, then by how often it occurs: the cause that moved the score most is never the
+    one cut off (a late instalment that cost 88 points is not hidden behind small repeated ones), and nor is
+    the latest. Listed in the order they happened.
+    """
+    counts = Counter(text for text, _ in changes)
+    moved: dict[str, int] = {}
+    for text, delta in changes:
+        moved[text] = max(moved.get(text, 0), abs(delta))
+    order = list(counts)  # first occurrence: the order they happened
+    ranked = sorted(order, key=lambda t: (-moved[t], -counts[t], order.index(t)))
+    keep = ranked[:MAX_REASONS]
+    latest = changes[-1][0] if changes else None
+    if latest is not None and latest not in keep:
+        keep[-1] = latest
+    out = [f"{text} ({counts[text]} times)" if counts[text] > 1 else text for text in order if text in keep]
+    rest = sum(n for text, n in counts.items() if text not in keep)
     if rest:
         out.append(f"and {rest} more change{'s' if rest != 1 else ''}")
     return out
 
 
 def points(rows: Sequence[tuple[datetime, int, str, str]]) -> list[Point]:
-    """(at, score, band, reason in words) per stored row, oldest first -> one point per day with a change.
+    """(at, score, band, reason in words) per stored row, oldest first -> the first score, then one point per
+    day with a change.
 
-    A day's point carries its last score and every reason of that day (a day whose score ends where the
-    previous point stood is dropped, its reasons with it: nothing changed that day as the person sees it).
+    The first row is a point of its own (the score the person started from: "your score went from 710 to
+    672" names it). After it, a day's point carries its last score and every reason of that day, each
+    weighed by how far its row moved the score (a day whose score ends where the previous point stood is
+    dropped, its reasons with it: nothing changed that day as the person sees it).
     """
     out: list[Point] = []
-    day_reasons: list[str] = []
+    day: list[tuple[str, int]] = []
     for i, (at, score, band, reason) in enumerate(rows):
-        day_reasons.append(reason)
+        if i == 0:
+            out.append(Point(at, score, band, [reason], last=0))
+            continue
+        day.append((reason, score - rows[i - 1][1]))
         last_of_day = i + 1 == len(rows) or rows[i + 1][0].date() != at.date()
         if not last_of_day:
             continue
-        if not out or (score, band) != (out[-1].score, out[-1].band):
-            out.append(Point(at, score, band, _summarise(day_reasons)))
-        day_reasons = []
+        if (score, band) != (out[-1].score, out[-1].band):
+            out.append(Point(at, score, band, _summarise(day), last=i))
+        day = []
     return out
 
 

@@ -1,4 +1,4 @@
-"""Errors as RFC 9457 problem details (`application/problem+json`), and nothing else.
+"""Errors as RFC 9457 problem details (`application/problem+json`), or for a person's browser a page in words.
 
 A refusal says what kind of refusal it is (`type`, `title`) and never what the service knows about the
 person: a query without consent gets the same 403 body whether or not the person has a score. Nor does an
@@ -6,15 +6,23 @@ error echo the request: `instance` is the matched route template (`/v1/people/{p
 a path that matched no route the path with every segment no route names replaced by `*`, capped in
 length; validation errors carry locations and messages, never the input, and an unknown field's name is
 not repeated (it could be anything the client sent).
+
+A person opening a page in a browser reads words, not JSON: where the route is a page (its path ends in
+`.html`) or the client names `text/html` in its Accept header, the same status comes as a small HTML page
+(`error_page`) that says what happened and what to do (an expired or invalid link: ask the service that
+sent it for a new one), and nothing about the person or the request. Every other client, and one that
+asks for JSON only, keeps `application/problem+json`.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -112,32 +120,82 @@ def problem_response(status: int, kind: str, title: str, detail: str, instance: 
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+                "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Vary": "Accept"}
+ASK = "Ask the service that sent you the link (the app or website where you asked for your report) for a new one."
+PAGES = {
+    401: ("This link has expired or is not valid",
+          "The link you opened no longer works: links to your report stop working after a while, and a link "
+          "that was changed, cut short or withdrawn never works.", ASK),
+    403: ("This page is not yours to see", "The link you opened is for someone else's page.",
+          "Open the link that was sent to you. " + ASK),
+    404: ("There is no such page", "The address you opened does not lead to a page of ours.",
+          "Check the address, or open the link you were sent again."),
+    422: ("The address is not valid", "Part of the address you opened is not one we understand (for example "
+          "a page number that does not exist).", "Open the link you were sent again, without changing it."),
+    429: ("Too many requests", "We received too many requests from you in a short time.",
+          "Wait a minute, then open the link again."),
+}
+SERVER_ERROR = ("Something went wrong on our side", "We could not show this page just now.",
+                "Try again in a few minutes. If it keeps happening, tell the service that sent you the link.")
+
+
+def wants_html(request: Request) -> bool:
+    """A page (a route ending in .html) or a client that names text/html (a browser): an error in words.
+    A client that names JSON and not HTML keeps the problem document, on a page's route too."""
+    accept = request.headers.get("accept", "").lower()
+    html = "text/html" in accept
+    if not html and (PROBLEM_JSON in accept or "application/json" in accept):
+        return False
+    return html or request.url.path.endswith(".html")
+
+
+@lru_cache(maxsize=1)
+def _pages() -> Environment:
+    return Environment(loader=PackageLoader("deepcredit.service", "templates"), autoescape=select_autoescape(["html"]))
+
+
+def error_page(status: int, kind: str, headers: dict[str, str] | None = None) -> HTMLResponse:
+    """The problem as a person reads it: what happened and what to do, with the same status. Built from the
+    status and the problem's kind only: never the detail, the request or anything about the person."""
+    heading, what, todo = PAGES.get(status, SERVER_ERROR if status >= 500 else
+                                    ("This page cannot be shown", "The request could not be answered.",
+                                     "Open the link you were sent again. " + ASK))
+    text = _pages().get_template("error.html").render(page={"heading": heading, "what": what, "next": todo},
+                                                      status=status, kind=kind)
+    return HTMLResponse(text, status_code=status, headers={**PAGE_HEADERS, **(headers or {})})
+
+
+def _answer(request: Request, status: int, kind: str, title: str, detail: str,
+            headers: dict[str, str] | None = None, **extra: object) -> Response:
+    if wants_html(request):
+        return error_page(status, kind, headers)
+    return problem_response(status, kind, title, detail, instance_of(request.scope), headers, **extra)
+
+
 def install(app: FastAPI) -> None:
     """Every error path (ours, Starlette's 404/405, validation 422, unexpected 500) speaks problem+json."""
 
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.kind, exc.title, exc.detail, instance_of(request.scope),
-                                exc.headers, **exc.extra)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return _answer(request, exc.status, exc.kind, exc.title, exc.detail, exc.headers, **exc.extra)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
             headers["Allow"] = allowed_methods(request.app, request.url.path) or headers.get("Allow", "")
-        return problem_response(exc.status_code, KINDS.get(exc.status_code, "http-error"),
-                                TITLES.get(exc.status_code, "Error"), str(exc.detail), instance_of(request.scope),
-                                headers or None)
+        return _answer(request, exc.status_code, KINDS.get(exc.status_code, "http-error"),
+                       TITLES.get(exc.status_code, "Error"), str(exc.detail), headers or None)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         # only locations and messages: echoing the input could echo a person id into a log or a proxy
         errors = [{"loc": _loc(e), "msg": _msg(e), "type": e.get("type", "")}
                   for e in exc.errors()[:20]]
-        return problem_response(422, "invalid-request", TITLES[422], "the request does not match the schema",
-                                instance_of(request.scope), errors=errors)
+        return _answer(request, 422, "invalid-request", TITLES[422], "the request does not match the schema",
+                       errors=errors)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return problem_response(500, "internal", TITLES[500], "an unexpected error occurred",
-                                instance_of(request.scope))
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        return _answer(request, 500, "internal", TITLES[500], "an unexpected error occurred")

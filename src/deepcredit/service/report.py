@@ -41,6 +41,14 @@ DIMENSION_LABELS = {"identity": "Identity", "credit_history": "Credit history",
                     "fulfilment_capacity": "Fulfilment capacity", "behaviour_preferences": "Behaviour",
                     "social_connections": "Connections"}
 MAX_EVENTS, MAX_ACCESSES, MAX_ALERTS = 50, 100, 20
+RESULT_WORDS = {"admit": "admitted", "decline": "declined", "no_score": "not admitted: no score held",
+                "consent-required": "refused: you had not given consent for this",
+                "threshold-probing-limit": "refused: the merchant changed its threshold too often",
+                "transaction-conflict": "refused: it contradicted an earlier report",
+                "no-order": "refused: no order of yours it had decided on"}
+"""What a look at the person's data ended in, as the page says it (the audit log's codes)."""
+DISPUTE_WORDS = {"open": "open", "under_review": "under review", "corrected": "corrected: the record was changed",
+                 "upheld": "kept: the record was found right"}
 
 
 HELD = "records held on you"
@@ -63,7 +71,6 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
         service_events = {f"s{e.id}": merchants.get(e.merchant_id, "a merchant") for e in s.execute(
             select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
     points = hist.points([(h.as_of, h.score, h.band, words(h.cause)) for h in history])
-    causes = {h.as_of.date(): h.cause for h in history}  # the day's last stored cause
     accesses = []
     for a in audit:
         d = json.loads(a.details)
@@ -94,7 +101,8 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
         scored_at=score.as_of if score else None, model_id=score.model_id if score else None,
         dimensions=[Dimension(**d) for d in score.dimensions] if score else [],
         reasons=[ReasonOut(**r) for r in score.reasons] if score else [],
-        history=[HistoryPoint(as_of=p.at, score=p.score, band=p.band, cause=causes[p.at.date()], reasons=p.reasons)
+        history=[HistoryPoint(as_of=p.at, score=p.score, band=p.band, cause=history[p.last].cause,
+                             reasons=p.reasons)
                  for p in points],
         next_recalculation=hist.next_recalculation(score.as_of if score else None, now,
                                                    ctx.settings.recalculation_days),
@@ -182,15 +190,36 @@ def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseO
     pts = [hist.Point(h.as_of, h.score, h.band, h.reasons) for h in report.history]
     rows, page, pages = hist.page(pts, history_page)
     return _env().get_template("report.html").render(
-        r=report, radar=radar(report.dimensions), chart=history_chart(report.history, bands), labels=DIMENSION_LABELS,
+        r=report, radar=radar(report.dimensions), dim_sum=dimension_sum(report), chart=history_chart(report.history, bands), labels=DIMENSION_LABELS,
         position=position, band_edges=_band_labels(bands), history_rows=rows, page=page, pages=pages,
-        recourse=recourse, zone=zone or "UTC", takes_records=takes_records)
+        recourse=recourse, zone=zone or "UTC", takes_records=takes_records, result_words=RESULT_WORDS,
+        dispute_words=DISPUTE_WORDS)
 
 
-def _band_labels(bands: list[tuple[str, int]], hi: int = 950) -> list[dict]:
-    """Each band's name centred on its stretch of the scale, in three alternating rows so that narrow bands
-    do not collide on a phone."""
+def dimension_sum(report: PersonReport) -> dict:
+    """What the page says of the dimensions' points: `terms` (each dimension's points with data), `adds_up`
+    (whether they add up to the score: the page says so only then), `no_data` (a dimension without data) and
+    `range` (lo, hi of the 0-100 rating when every dimension shares it, else None)."""
+    have = [d for d in report.dimensions if d.points is not None]
+    ranges = {(d.lo, d.hi) for d in report.dimensions}
+    return {"terms": [str(d.points) if d.points >= 0 else f"(\u2212{-d.points})" for d in have if d.points is not None],
+            "adds_up": report.score is not None and bool(have) and sum(d.points or 0 for d in have) == report.score,
+            "no_data": len(have) < len(report.dimensions), "range": next(iter(ranges)) if len(ranges) == 1 else None}
+
+
+def _band_labels(bands: list[tuple[str, int]], hi: int = 950) -> dict:
+    """The scale's band marks: `edges`, each boundary's score and place (a tick through the bar and its number
+    under it), and `bands`, each band's name under a bracket spanning exactly its stretch, in three
+    alternating rows so that narrow bands do not collide on a phone. A score just past a boundary (713 in
+    excellent, from 700) reads on the right side of its tick, not between two centred names."""
     lo = bands[0][1]
     edges = [b for _, b in bands] + [hi]
-    return [{"name": name, "pct": round(100 * ((edges[i] + edges[i + 1]) / 2 - lo) / (hi - lo), 1),
-             "row": i % 3} for i, (name, _) in enumerate(bands)]
+
+    def pct(v: int) -> float:
+        return round(100 * (v - lo) / (hi - lo), 1)
+
+    marks = [{"value": v, "pct": pct(v), "align": "start" if i == 0 else "end" if i == len(edges) - 1 else "middle",
+              "inner": 0 < i < len(edges) - 1} for i, v in enumerate(edges)]
+    spans = [{"name": name, "start": pct(edges[i]), "width": round(pct(edges[i + 1]) - pct(edges[i]), 1),
+              "row": i % 3} for i, (name, _) in enumerate(bands)]
+    return {"edges": marks, "bands": spans, "rows": min(len(bands), 3)}

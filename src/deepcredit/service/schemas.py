@@ -487,13 +487,14 @@ class ProfileItem(BaseModel):
 
 
 class HistoryPoint(BaseModel):
-    """One point per day on which the score or band changed (the day's last score)."""
+    """The first score, then one point per day on which the score or band changed (the day's last score)."""
 
     as_of: UtcDateTime
     score: int
     band: str
-    cause: str = Field(description="The stored cause of the day's last re-score (machine-readable)")
-    reasons: list[str] = Field(default_factory=list, description="What changed that day, in words")
+    cause: str = Field(description="The stored cause of the point's last re-score (machine-readable)")
+    reasons: list[str] = Field(default_factory=list, description="What changed, in words: at most four, the "
+                               "one that moved the score most and the latest always among them, the rest counted")
 
 
 class AccessOut(BaseModel):
@@ -611,3 +612,5 @@ class Health(BaseModel):
     version: str
     database: str
     model_id: str | None
+    now: UtcDateTime = Field(description="The service's clock: served `--as-of` an earlier date it runs from that "
+                             "date, not the wall clock, and times in requests (a consent's `expires_at`) are on it")

@@ -182,7 +182,7 @@ def my_export(response: Response, p: PersonPrincipal = Depends(person), ctx: Ser
 @router.get("/me/export.zip", summary="Everything held about me, as CSV files (and the JSON) in a zip",
             response_class=Response, responses={200: {"content": {"application/zip": {}}}})
 def my_export_zip(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> Response:
-    return Response(export.as_zip(_audited(ctx, p.subject, "export_downloaded", "zip", export.collect)), media_type="application/zip",
+    return Response(_audited(ctx, p.subject, "export_downloaded", "zip", export.zip_of), media_type="application/zip",
                     headers={"Cache-Control": "no-store",
                              "Content-Disposition": 'attachment; filename="deepcredit-export.zip"'})
 
