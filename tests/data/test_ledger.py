@@ -369,16 +369,19 @@ def test_a_grace_period_leaves_rows_declared_neutral_or_kept_as_the_file_writes_
     made every unsettled row with a due date broken (or open, within its grace), cancelled ones too."""
     spec = GRACE_SPEC.replace('renting = { meaning = "open" }', 'renting = { meaning = "open" }\n'
                               'cancelled = { meaning = "neutral" }')
-    rows = pd.DataFrame({"customer": ["a", "a", "b", "b"], "rented_at": ["2024-01-01", "2024-03-10"] * 2,
-                         "due_back": ["2024-01-10", "2024-03-25"] * 2, "returned_at": [""] * 4,
-                         "item": ["dress"] * 4, "price": [40] * 4,
-                         "state": ["cancelled", "cancelled", "returned", "not_returned"]})
+    rows = pd.DataFrame({"customer": ["a", "a", "a", "b", "b"],
+                         "rented_at": ["2024-01-01", "2024-03-10", "2024-03-20", "2024-01-01", "2024-03-10"],
+                         "due_back": ["2024-01-10", "2024-03-25", "2024-04-20", "2024-01-10", "2024-03-25"],
+                         "returned_at": [""] * 5, "item": ["dress"] * 5, "price": [40] * 5,
+                         "state": ["cancelled", "cancelled", "cancelled", "returned", "not_returned"]})
     ds = ingest_with_spec(spec_from_toml(spec), _files(tmp_path, rows), tmp_path / "ds", snapshot_date="2024-03-31")
     events = ds.read("events").sort_values(["person_id", "due_ts"])
-    # past its grace and within it: cancelled stays cancelled, returned stays returned; b's second is still open
-    assert events["status"].tolist() == ["cancelled", "cancelled", "returned", "renting"]
-    assert events_by_meaning(ds) == {"neutral": 2, "kept": 1, "open": 1}
-    assert events["ts"].dt.strftime("%Y-%m-%d").tolist()[:3] == ["2024-01-10", "2024-03-25", "2024-01-10"]
+    # past its grace, within it, due after the snapshot: cancelled stays cancelled (the last dated at the
+    # snapshot, not refused as ended after it); returned stays returned; b's second is still open
+    assert events["status"].tolist() == ["cancelled", "cancelled", "cancelled", "returned", "renting"]
+    assert events_by_meaning(ds) == {"neutral": 3, "kept": 1, "open": 1}
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist()[:4] == ["2024-01-10", "2024-03-25", "2024-03-31",
+                                                                 "2024-01-10"]
 
 
 def test_a_grace_period_needs_its_dates_a_broken_status_and_the_snapshot(tmp_path):

@@ -33,7 +33,9 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
     A broken row not settled (written off, never paid) is known broken only once its due day, and its grace,
     have passed unpaid: dated then (the day after the grace, or after the due day without one), or by its own
     date where that is later, no later than the snapshot day; its days late count from its due date to then,
-    at least 1, so "the longest payment delay" never reads a write-off as paid on time.
+    at least 1, so "the longest payment delay" never reads a write-off as paid on time. A row not settled whose
+    status is neutral (cancelled) may have ended before its due date: one due after the snapshot is dated at
+    the snapshot day, not refused.
     """
     ts = events["ts"]
     due = events["due_ts"] if "due_ts" in events else pd.Series(pd.NaT, index=events.index, dtype=ts.dtype)
@@ -54,9 +56,13 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
         known[done] = settled[done]
         ended = ~done & ~open_ & due.notna().to_numpy(bool)
         ended_from = ended_from.mask(unpaid, unpaid_until(due, ev.grace_days or 0, snapshot))
+        called_off = events["status"].isin(ev.statuses_meaning("neutral")).to_numpy(bool)  # may end before due
+        if snapshot is not None:  # a cancelled row due after the snapshot was cancelled by then
+            ended_from = ended_from.mask(called_off, ended_from.clip(upper=pd.Timestamp(snapshot).normalize()))
         known[ended] = np.maximum(ts[ended], ended_from[ended])
         after = (due >= pd.Timestamp(snapshot).normalize() + pd.Timedelta(days=1)) if snapshot is not None else None
-        if after is not None and (i := first_true(ended & after.to_numpy(bool, na_value=False))) is not None:
+        if after is not None and (i := first_true(ended & ~called_off & after.to_numpy(bool, na_value=False))
+                                  ) is not None:
             raise DataValidationError(file, f"{events['status'].iloc[i]!r} is not an open status, so the row ended "
                                             "by its due date, which is after the snapshot date: give its settled "
                                             "date, or an open status while it runs", int(events.index[i]) + 1,
