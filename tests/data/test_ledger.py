@@ -75,9 +75,10 @@ def test_each_row_is_dated_when_its_outcome_became_known_with_its_days_late(tmp_
     ds = _ingest(tmp_path)
     assert events_by_meaning(ds) == {"kept": 1, "late": 1, "broken": 1, "open": 1}  # what ingest prints
     events = ds.read("events").sort_values("amount")
-    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-12", "2024-01-07", "2024-02-15", "2024-03-20"]
-    # settled: when returned; not returned: from its due date; still out: when rented (its due date lies ahead)
-    assert events["days_late"].tolist()[:3] == [0.0, 0.0, 36.0] and pd.isna(events["days_late"].iloc[3])
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-13", "2024-01-07", "2024-02-15", "2024-03-20"]
+    # settled: when returned; not returned: the day after its due day (known unpaid only then, 1 day late,
+    # never on time); still out: when rented (its due date lies ahead)
+    assert events["days_late"].tolist()[:3] == [1.0, 0.0, 36.0] and pd.isna(events["days_late"].iloc[3])
 
 
 def test_a_late_return_is_not_seen_before_it_happened(tmp_path):
@@ -164,8 +165,9 @@ def test_an_instalment_schedule_without_kind_or_status_is_told_from_its_dates(tm
     events = ds.read("events").sort_values(["person_id", "due_ts"])
     assert events["status"].tolist() == ["on_time", "late", "missed", "open"]
     assert events["kind"].unique().tolist() == ["instalment"]
-    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-02-01", "2024-01-01"]
-    assert events["days_late"].tolist()[:3] == [0.0, 9.0, 0.0]
+    # the missed one is known unpaid the day after its due day, 1 day late (never read as on time)
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-02-02", "2024-01-01"]
+    assert events["days_late"].tolist()[:3] == [0.0, 9.0, 1.0]
     assert ds.spec.events is not None and ds.spec.events.statuses_meaning("broken") == {"missed"}
     with pytest.raises(DataValidationError, match="give the snapshot date"):
         ingest_with_spec(spec, sources, tmp_path / "ds2")
@@ -338,6 +340,50 @@ def test_a_row_not_settled_within_its_grace_is_broken_from_then_however_it_ended
         pd.testing.assert_series_equal(at.loc["a"], at.loc["b"], check_names=False)
 
 
+WRITE_OFFS = pd.DataFrame({  # never returned: a made before its due day, b recorded 10 days after it
+    "customer": ["a", "b"], "rented_at": ["2024-01-01", "2024-01-20"], "due_back": ["2024-01-10"] * 2,
+    "returned_at": ["", ""], "item": ["dress"] * 2, "price": [40, 40], "state": ["not_returned"] * 2})
+
+
+def _write_offs(tmp_path, spec: str, as_of: list[str]):
+    files = _files(tmp_path, WRITE_OFFS)
+    pd.DataFrame({"customer": ["a"] * len(as_of), "as_of": as_of, "defaulted": ["0"] * len(as_of)}).to_csv(
+        files["outcomes"], index=False)
+    return ingest_with_spec(spec_from_toml(spec), files, tmp_path / "ds", snapshot_date="2024-03-31")
+
+
+def test_a_broken_row_never_settled_is_late_from_its_due_day_to_when_it_was_known_never_on_time(tmp_path):
+    """A write-off was stored 0 days late (known = its due date), so the longest payment delay read it as on
+    time; it is known unpaid the day after its due day (1 day late) or at its own later date."""
+    ds = _write_offs(tmp_path, SPEC, ["2024-01-11", "2024-01-12"])
+    events = ds.read("events").set_index("person_id")
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-11", "2024-01-20"]
+    assert events["days_late"].tolist() == [1.0, 10.0]
+    known_day, day_after = _event_features(ds, "2024-01-11"), _event_features(ds, "2024-01-12")
+    assert known_day.loc["a", "n_bad_365d"] == 0  # features at T read what came before T: not before its day
+    assert day_after.loc["a", "n_bad_365d"] == 1 and day_after.loc["a", "max_days_late_365d"] == 1
+
+
+def test_a_grace_period_leaves_rows_declared_neutral_or_kept_as_the_file_writes_them(tmp_path):
+    """A cancelled invoice (neutral) or a row marked paid without a date (kept) never ran late: the grace rule
+    made every unsettled row with a due date broken (or open, within its grace), cancelled ones too."""
+    spec = GRACE_SPEC.replace('renting = { meaning = "open" }', 'renting = { meaning = "open" }\n'
+                              'cancelled = { meaning = "neutral" }')
+    rows = pd.DataFrame({"customer": ["a", "a", "a", "b", "b"],
+                         "rented_at": ["2024-01-01", "2024-03-10", "2024-03-20", "2024-01-01", "2024-03-10"],
+                         "due_back": ["2024-01-10", "2024-03-25", "2024-04-20", "2024-01-10", "2024-03-25"],
+                         "returned_at": [""] * 5, "item": ["dress"] * 5, "price": [40] * 5,
+                         "state": ["cancelled", "cancelled", "cancelled", "returned", "not_returned"]})
+    ds = ingest_with_spec(spec_from_toml(spec), _files(tmp_path, rows), tmp_path / "ds", snapshot_date="2024-03-31")
+    events = ds.read("events").sort_values(["person_id", "due_ts"])
+    # past its grace, within it, due after the snapshot: cancelled stays cancelled (the last dated at the
+    # snapshot, not refused as ended after it); returned stays returned; b's second is still open
+    assert events["status"].tolist() == ["cancelled", "cancelled", "cancelled", "returned", "renting"]
+    assert events_by_meaning(ds) == {"neutral": 3, "kept": 1, "open": 1}
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist()[:4] == ["2024-01-10", "2024-03-25", "2024-03-31",
+                                                                 "2024-01-10"]
+
+
 def test_a_grace_period_needs_its_dates_a_broken_status_and_the_snapshot(tmp_path):
     with pytest.raises(SpecError, match="grace_days.*name due_ts and settled_ts"):
         spec_from_toml(GRACE_SPEC.replace('settled_ts = "returned_at"\n', ""))
@@ -361,8 +407,8 @@ def test_a_commitment_paid_in_parts_is_one_event_settled_with_its_last_part(tmp_
     events = ds.read("events").sort_values(["person_id", "due_ts"])
     assert events["status"].tolist() == ["late", "on_time", "missed"]  # b's second half was never paid
     assert events["amount"].tolist() == [50.0, 50.0, 80.0]
-    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-11", "2024-02-28", "2024-02-01"]
-    assert events["days_late"].tolist() == [10.0, 0.0, 0.0]
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-11", "2024-02-28", "2024-02-02"]
+    assert events["days_late"].tolist() == [10.0, 0.0, 1.0]
     assert "loan" not in events.columns
     unknown = PARTS.assign(customer=["a", "a", "a", "zz", "zz"])  # merged into the 3rd event: named by its 4th row
     with pytest.raises(DataValidationError, match=r"row 4 \(line 5\), column 'customer'"):
@@ -441,12 +487,12 @@ def test_a_schedule_dated_by_its_due_dates_keeps_the_instalments_not_yet_due_as_
     ds = ingest_with_spec(spec, sources, tmp_path / "ds", snapshot_date="2024-03-31")
     events = ds.read("events").sort_values(["person_id", "due_ts"])
     assert events["status"].tolist() == ["on_time", "late", "missed", "open"]
-    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-02-01", "2024-03-31"]
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-02-02", "2024-03-31"]
     assert events["due_ts"].dt.strftime("%Y-%m-%d").tolist()[-1] == "2024-05-01"
 
 
 def test_an_instalment_never_paid_is_bad_once_it_is_bad_days_late_days_past_its_due_day(tmp_path):
-    """'90 days past due within the window' from a schedule told from its dates: a missed instalment is 0 days
+    """'90 days past due within the window' from a schedule told from its dates: a missed instalment is 1 day
     late the day it breaks, yet never paid it grows later every day (it never reached 90 before, so a label
     by bad_days_late alone called everyone good)."""
     labels = SCHEDULE[:SCHEDULE.index("[outcomes]")] + """[outcomes]
@@ -463,4 +509,4 @@ bad_days_late = 90
     # next one, due 05-01, only on 07-30, after it); a paid 9 days late at most
     assert got == {("a", "2024-02-15"): 0, ("b", "2024-02-15"): 1}
     days_late = ds.read("events").set_index("due_ts").loc[pd.Timestamp("2024-02-01"), "days_late"]
-    assert (days_late == 0).all()  # what is stored is what was known when it broke: the label reads on
+    assert sorted(days_late) == [0.0, 1.0]  # a's paid early; b's stored as known when it broke: the label reads on

@@ -67,6 +67,9 @@ def _bad(old: str, new: str) -> str:
      "'fine' is not allowed"),
     (_bad('spec_version = 1', 'spec_version = 2'), 1, "spec_version", "spec_version must be 1"),
     (_bad('name = "income"', 'name = "Income level"'), 8, "profile.attributes[0].name", "pattern"),
+    (_bad('id_column = "id"', 'id_column = "TODO"'), 5, "profile.id_column",  # a draft's placeholder left in
+     "'TODO' is still the draft's placeholder: name the column"),
+    (_bad('label = "bad"', 'label = "TODO"'), 26, "outcomes.label", "'TODO' is still the draft's placeholder"),
 ])
 def test_a_bad_spec_names_file_line_and_field(text, line, field, words):
     with pytest.raises(SpecError) as err:

@@ -300,6 +300,10 @@ CSV_CASES = [
      where("people", 1, 2, "identity_verified"), "'maybe' is not true or false"),
     ("timestamp does not parse", {"events": set_cell("events", 3, "ts", "31/01/2024")},
      where("events", 3, 4, "ts"), "'31/01/2024' is not a valid timestamp (expected an ISO 8601 date"),
+    ("day-first date says how to declare date_format", {"events": set_cell("events", 3, "ts", "31.07.1980")},
+     where("events", 3, 4, "ts"), "'31.07.1980' is not a valid timestamp (expected an ISO 8601 date or time such as "
+     "2024-01-31 or 2024-01-31T12:30:00; written another way? declare it in the data-set spec as date_format "
+     "under [format]"),
     ("impossible date", {"relations": set_cell("relations", 2, "ts", "2023-02-30")},
      where("relations", 2, 3, "ts"), "'2023-02-30' is not a valid timestamp"),
     ("optional timestamp does not parse", {"people": set_cell("people", 2, "joined_at", "yesterday")},

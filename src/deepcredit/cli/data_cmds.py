@@ -64,14 +64,14 @@ def load(
 
 
 def ingest(
-    people: list[str] = typer.Option(..., help="people table (CSV, Parquet, JSON Lines or .xlsx; a folder: its part "
-                                     "files); more files about the same people as NAME=FILE, declared as "
-                                     "[more_profile.NAME] (repeat)"),
-    events: list[str] = typer.Option([], help="events table (optional with --spec); more history files as "
-                                     "NAME=FILE, declared as [more_events.NAME] (repeat)"),
+    people: list[str] = typer.Option(..., help=escape("people table (CSV, Parquet, JSON Lines or .xlsx; a folder: its "
+                                     "part files); more files about the same people as NAME=FILE, declared as "
+                                     "[more_profile.NAME] (repeat)")),
+    events: list[str] = typer.Option([], help=escape("events table (optional with --spec); more history files as "
+                                     "NAME=FILE, declared as [more_events.NAME] (repeat)")),
     relations: Path | None = typer.Option(None, help="relations table (optional with --spec)"),
-    lookup: list[str] = typer.Option([], help="a table mapping accounts (or contracts) to people, as NAME=FILE, "
-                                     "declared as [lookups.NAME] (repeat)"),
+    lookup: list[str] = typer.Option([], help=escape("a table mapping accounts (or contracts) to people, as NAME=FILE, "
+                                     "declared as [lookups.NAME] (repeat)")),
     outcomes: Path | None = typer.Option(None, help="outcomes table (optional where the spec takes labels "
                                          "from the people file)"),
     spec: Path | None = typer.Option(None, "--spec", help="Your data set's spec (TOML): what your columns, "

@@ -22,14 +22,15 @@ def draft(
     file: Path = typer.Argument(..., help="A people file (CSV, Parquet or .xlsx) to draft the spec from."),
     out: Path = typer.Option(..., "--out", help="The spec file to write (TOML)."),
     name: str = typer.Option("", "--name", help="The data set's name (default: from the file name)."),
-    events: list[str] = typer.Option([], "--events", help="An events file: its columns, kinds and statuses; more "
-                                     "history files as NAME=FILE, each drafted as [more_events.NAME] (repeat)."),
+    events: list[str] = typer.Option([], "--events", help=escape(
+        "An events file: its columns, kinds and statuses; more history files as NAME=FILE, each drafted as "
+        "[more_events.NAME] (repeat).")),
     relations: Path | None = typer.Option(None, "--relations", help="A relations file: its columns."),
     outcomes: Path | None = typer.Option(None, "--outcomes", help="An outcomes file: its label and dates."),
-    lookup: list[str] = typer.Option([], "--lookup", help="A table saying whose each account (or contract) is, "
-                                     "as NAME=FILE, drafted as [lookups.NAME] (repeat)."),
-    people: list[str] = typer.Option([], "--people", help="Another file about the same people, as NAME=FILE, "
-                                     "drafted as [more_profile.NAME] (repeat)."),
+    lookup: list[str] = typer.Option([], "--lookup", help=escape("A table saying whose each account (or contract) is, "
+                                     "as NAME=FILE, drafted as [lookups.NAME] (repeat).")),
+    people: list[str] = typer.Option([], "--people", help=escape("Another file about the same people, as NAME=FILE, "
+                                     "drafted as [more_profile.NAME] (repeat).")),
 ) -> None:
     """Draft a spec from the files' headers and inferred types, as commented TOML for you to edit."""
     from deepcredit.data.ingest import history_files, lookup_files, profile_files

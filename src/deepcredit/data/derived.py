@@ -79,7 +79,7 @@ def outcomes_from_events(spec: DatasetSpec, events: pd.DataFrame, snapshot: pd.T
 
     A broken commitment with a due date (never kept: not paid, or paid only after its grace period) grows
     later every day: it is `bad_days_late` days late on its due day plus that many days, whatever days late
-    were known when it broke (0 on its due day; the grace and a day). So "90 days past due within the window"
+    were known when it broke (1, the day after its due day; the grace and a day). So "90 days past due within the window"
     counts an instalment never paid that reaches 90 days in the window."""
     o, ev = spec.outcomes, spec.stored().events
     assert ev is not None and o.window_days is not None

@@ -19,7 +19,7 @@ PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|marriage|marrie
 LABEL_HINTS = (  # the first pattern any two-valued column fits wins: 'target' before 'ever_delinquent'
     re.compile(r"label|target|default|bad|good|credit(?:ability|worthiness)|outcome|class"),
     re.compile(r"delinq|dlq|churn|fraud|^y$"))
-ID_HINTS = re.compile(r"(^|_)id(_|$)|^id|identifier|customer|client|^unnamed_1$"
+ID_HINTS = re.compile(r"(^|_)(id|ref)(_|$)|^id|identifier|customer|client|^unnamed_1$"
                       r"|^(account|user|member|person|borrower|applicant)(_(no|nr|number|key|code))?$")
 COUNT_HINTS = re.compile(r"^(number|num|n|nb|no|count|cnt)(_|$)|(_|^)(count|cnt)(_|$)")
 """A count of things (number_of_open_credit_lines) is never an amount role (credit_line, income)."""
@@ -53,11 +53,16 @@ GROUP_HINTS = re.compile(r"household|family|group|employer|company|phone|device|
 """A people-file column naming something people share: everyone sharing a value is connected."""
 APPLICATION_HINTS = re.compile(r"appl|issue|origination|decision|as_?of|snapshot")
 """A date column of a people file with its label: when each row was decided, so its as-of date."""
+PENDING_WORDS = (r"current|grace|late|open|active|ongoing|pending|issued|running|review|unknown|undecided|"
+                 r"waiting|not_yet|tbd|in_progress|unclear")
+"""A label value that says the outcome is not known yet (under_review, pending): drafted as unknown, to check."""
 OUTCOME_WORDS = (  # a label written in words (a loan book's status): the first that fits a value
     ("bad", r"charged|default|written|write_?off|bad|loss|fraud|bankrupt|collection"),
-    ("good", r"fully_paid|repaid|paid_off|good|closed|completed|settled"),
-    ("unknown", r"current|grace|late|open|active|ongoing|pending|issued|running"),
+    ("good", r"fully_paid|repaid|paid_off|good|closed|completed|settled|(^|_)ok(_|$)"),
+    ("unknown", PENDING_WORDS),
 )
+WINDOW_IN_NAME = re.compile(r"(?<!\d)(\d+)_?(d|days?|m|mo|mths?|months?|y|yrs?|years?)(?:_|$)")
+"""A label named for its performance window (status_180d, bad_12m, default_2y): the number and its unit."""
 CAMEL = r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])"
 CODE_LIKE = re.compile(r"^(9+[6-9]|-1|-9+)$")
 """Whole numbers written the way placeholders are: 96 to 99, 996 to 999, 9998, -1, -9, -99 ..."""
@@ -107,6 +112,16 @@ def outcomes_in_words(values: pd.Series) -> dict[str, list[str]] | None:
             return None
         found[meaning].append(value)
     return found if found["bad"] and found["good"] else None
+
+
+def window_in_name(column: str) -> int | None:
+    """The performance window in days a label column's name gives (status_180d: 180; bad_12m: 365; a month
+    is a twelfth of a year), or None where it names none."""
+    m = WINDOW_IN_NAME.search(header_words(column))
+    if m is None or int(m[1]) == 0:
+        return None
+    per = {"d": 1.0, "m": 365 / 12, "y": 365.0}[m[2][0]]
+    return int(round(int(m[1]) * per))
 
 
 def special_codes(values: pd.Series) -> list[str]:

@@ -29,11 +29,18 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
     (spec_events.Events.grace_days) a row not settled within it is broken from the day after it ends,
     however it ended later. Where the spec declares a due date but no
     days-late column, days late are the whole days from due to known (0 when early), and unknown for open rows.
+
+    A broken row not settled (written off, never paid) is known broken only once its due day, and its grace,
+    have passed unpaid: dated then (the day after the grace, or after the due day without one), or by its own
+    date where that is later, no later than the snapshot day; its days late count from its due date to then,
+    at least 1, so "the longest payment delay" never reads a write-off as paid on time. A row not settled whose
+    status is neutral (cancelled) may have ended before its due date: one due after the snapshot is dated at
+    the snapshot day, not refused.
     """
     ts = events["ts"]
     due = events["due_ts"] if "due_ts" in events else pd.Series(pd.NaT, index=events.index, dtype=ts.dtype)
     known = ts.copy()
-    broken_from = due  # when a row not settled is known to have ended
+    ended_from = due  # when a row not settled (and not broken: unpaid_until) is known to have ended
     if settled is not None:
         made = ev.columns.ts != ev.columns.due_ts  # a schedule dated by its due dates may be paid before them
         if made and (i := first_true((settled < ts).to_numpy(bool, na_value=False))) is not None:
@@ -41,15 +48,21 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
                                       int(events.index[i]) + 1, ev.columns.settled_ts, line_offset)
         if ev.grace_days is not None:
             events, settled = _after_grace(events, settled, ev, snapshot, file, line_offset)
-            broken_from = due.dt.normalize() + pd.Timedelta(days=ev.grace_days + 1)
     open_ = events["status"].isin(ev.statuses_meaning("open")).to_numpy(bool)  # after the grace's changes
+    unpaid = events["status"].isin(ev.statuses_meaning("broken")).to_numpy(bool)  # broken (below: not settled)
     if settled is not None:
         done = settled.notna().to_numpy(bool)
+        unpaid &= ~done
         known[done] = settled[done]
         ended = ~done & ~open_ & due.notna().to_numpy(bool)
-        known[ended] = np.maximum(ts[ended], broken_from[ended])
+        ended_from = ended_from.mask(unpaid, unpaid_until(due, ev.grace_days or 0, snapshot))
+        called_off = events["status"].isin(ev.statuses_meaning("neutral")).to_numpy(bool)  # may end before due
+        if snapshot is not None:  # a cancelled row due after the snapshot was cancelled by then
+            ended_from = ended_from.mask(called_off, ended_from.clip(upper=pd.Timestamp(snapshot).normalize()))
+        known[ended] = np.maximum(ts[ended], ended_from[ended])
         after = (due >= pd.Timestamp(snapshot).normalize() + pd.Timedelta(days=1)) if snapshot is not None else None
-        if after is not None and (i := first_true(ended & after.to_numpy(bool, na_value=False))) is not None:
+        if after is not None and (i := first_true(ended & ~called_off & after.to_numpy(bool, na_value=False))
+                                  ) is not None:
             raise DataValidationError(file, f"{events['status'].iloc[i]!r} is not an open status, so the row ended "
                                             "by its due date, which is after the snapshot date: give its settled "
                                             "date, or an open status while it runs", int(events.index[i]) + 1,
@@ -64,22 +77,35 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
         out[PAID_KNOWN] = settled  # when its money was known paid: when settled; NaT: not known
     if ev.columns.days_late is None and ev.columns.due_ts is not None:
         days = (known.dt.normalize() - due.dt.normalize()).dt.days.clip(lower=0).astype("float64")
+        if settled is not None:  # a write-off is never on time, even one the snapshot day dates
+            days = days.mask(unpaid & (days < 1).to_numpy(bool), 1.0)
         out["days_late"] = days.where(~open_ & due.notna().to_numpy(bool))
     return out
+
+
+def unpaid_until(due: pd.Series, grace_days: int, snapshot: pd.Timestamp | None) -> pd.Series:
+    """The first day a commitment not settled is known unpaid: the day after its due day and its grace
+    period (a payment on the due day, or within the grace, is not late), no later than the snapshot day
+    (the file says by then that it ended unpaid)."""
+    day = due.dt.normalize() + pd.Timedelta(days=grace_days + 1)
+    return day if snapshot is None else day.clip(upper=pd.Timestamp(snapshot).normalize())
 
 
 def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot: pd.Timestamp | None, file: str,
                  line_offset: int | None) -> tuple[pd.DataFrame, pd.Series]:
     """The ledger as it stood when each row's grace period ended ([events] grace_days): a row not settled by
     then is broken, its later settlement forgotten, so it reads the same as one never settled; one not settled
-    whose grace runs past the snapshot is open (how it ends is not known yet)."""
+    whose grace runs past the snapshot is open (how it ends is not known yet). A row whose status the spec
+    declares neutral or kept (cancelled, paid) is left as the file writes it: the grace tells broken from
+    late among commitments that ran, and a cancelled invoice never ran."""
     if snapshot is None:
         raise DataValidationError(file, "the spec gives a grace period (grace_days): give the snapshot date "
                                         "(--snapshot-date, or snapshot_date in the spec), which tells a broken "
                                         "commitment from one still within its grace")
     assert ev.grace_days is not None
     last_day = events["due_ts"].dt.normalize() + pd.Timedelta(days=ev.grace_days)
-    has_due = last_day.notna().to_numpy(bool)
+    has_due = last_day.notna().to_numpy(bool) & ~events["status"].isin(ev.statuses_meaning("neutral", "kept")
+                                                                        ).to_numpy(bool)  # left alone
     within = (settled.dt.normalize() <= last_day).to_numpy(bool, na_value=False)
     over = has_due & ~within & (last_day < pd.Timestamp(snapshot).normalize()).to_numpy(bool, na_value=False)
     running = has_due & settled.isna().to_numpy(bool) & ~over

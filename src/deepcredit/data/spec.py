@@ -520,7 +520,28 @@ def spec_from_toml(text: str, file: str = "<spec>") -> DatasetSpec:
     if version != SPEC_VERSION:
         raise SpecError(file, f"spec_version must be {SPEC_VERSION} (found {version!r})",
                         toml_lines(text).get(("spec_version",)), "spec_version")
-    return parse_spec(data, file, toml_lines(text))
+    lines = toml_lines(text)
+    if (loc := _placeholder(data)) is not None:
+        raise SpecError(file, f"{PLACEHOLDER!r} is still the draft's placeholder: name the column (or value) it "
+                              "stands for", line_of(lines, loc), field_path(loc))
+    return parse_spec(data, file, lines)
+
+
+PLACEHOLDER: Final = "TODO"
+"""What `spec draft` writes where it could not guess a column: refused by spec check, not left for ingest to
+fail on ("column 'TODO' is not in ...")."""
+
+
+def _placeholder(data: object, loc: tuple = ()) -> tuple | None:
+    """The path of the first field whose value is still the draft's placeholder, or None (tables and arrays
+    of tables are searched; a list of values holds values, never the placeholder of a column)."""
+    if isinstance(data, dict):
+        items: Iterable[tuple[object, object]] = data.items()
+    elif isinstance(data, list):
+        items = ((i, v) for i, v in enumerate(data) if isinstance(v, dict))
+    else:
+        return loc if loc and data == PLACEHOLDER else None
+    return next((found for key, value in items if (found := _placeholder(value, (*loc, key))) is not None), None)
 
 
 def load_spec(path: Path | str) -> DatasetSpec:

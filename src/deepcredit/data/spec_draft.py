@@ -26,6 +26,7 @@ from deepcredit.data.draft_words import (
     LABEL_HINTS,
     LINK_HINTS,
     PART_HINTS,
+    PENDING_WORDS,
     PROTECTED_HINTS,
     description_of,
     dimension_of,
@@ -36,6 +37,7 @@ from deepcredit.data.draft_words import (
     sentinel,
     special_codes,
     unit_of,
+    window_in_name,
 )
 from deepcredit.data.format_guess import (
     as_written_by_deepcredit,
@@ -264,12 +266,13 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
         lines, key = _lookup_lines(lookup, Path(file), id_col)
         out += lines
         keys.update({lookup: key} if key else {})
+    ids = frozenset(_texts(frame[id_col])) if id_col else frozenset()
     if events:
-        out += _event_lines(Path(events), id_col, lookup_keys=keys)
+        out += _event_lines(Path(events), id_col, lookup_keys=keys, people_ids=ids)
     for source, file in more.items():
-        out += _event_lines(Path(file), id_col, f"more_events.{source}", lookup_keys=keys)
+        out += _event_lines(Path(file), id_col, f"more_events.{source}", lookup_keys=keys, people_ids=ids)
     if relations:
-        out += _relation_lines(Path(relations))
+        out += _relation_lines(Path(relations), ids)
     elif linked or grouped:
         out += ["", "# Relations written as columns of the people file (no relations file): check each.", "[relations]"]
         if linked:
@@ -281,7 +284,7 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
         out.append("weighted = false")
     out += ["", "[outcomes]"]
     if outcomes:
-        return "\n".join(out + header_line_of(Path(outcomes)) + _outcome_lines(Path(outcomes), id_col)) + "\n"
+        return "\n".join(out + header_line_of(Path(outcomes)) + _outcome_lines(Path(outcomes), id_col, ids)) + "\n"
     if label_col:
         out += ["# The label is a column of this file; give its bad (defaulted) and good values.",
                 'source = "people"', f"label = {toml_string(label_col)}", *_label_values(frame[label_col])]
@@ -292,7 +295,7 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
                 'source = "outcomes"', 'label = "label"', 'bad = ["1"]', 'good = ["0"]']
     out += [f"as_of_column = {toml_string(dated_by)}  # check: each row is scored as of its own date" if dated_by
             else "as_of = 2024-01-01  # TODO: the date the outcomes are predicted from (features use what came before)",
-            "window_days = 365  # TODO: the performance window"]
+            window_line(label_col)]
     return "\n".join(out) + "\n"
 
 
@@ -499,7 +502,8 @@ def _label_values(values: pd.Series) -> list[str]:
     if words is None:
         found = [str(v) for v in sorted(values.dropna().unique()) if str(v).strip()]
         bad = next((v for v in found if re.search(r"bad|default|^1$|yes|true", v.lower())), found[-1])
-        words = {"bad": [bad], "good": [v for v in found if v != bad], "unknown": []}
+        pending = [v for v in found if v != bad and re.search(PENDING_WORDS, identifier(v))]
+        words = {"bad": [bad], "good": [v for v in found if v != bad and v not in pending], "unknown": pending}
     listed = {k: ", ".join(toml_string(v) for v in vs) for k, vs in words.items()}
     out = [f"bad = [{listed['bad']}]  # TODO: check which value means bad", f"good = [{listed['good']}]"]
     pending = [toml_string(v) for v in words["unknown"]] + ([toml_string("")] if empty else [])
@@ -552,7 +556,7 @@ OPTIONAL_EVENT_COLUMNS = {
 STATUS_WORDS = (  # first match wins: 'returned_late' is late, 'not_returned' and 'unpaid' broken
     ("late", r"late|overdue|delay|slow|past_?due|arrear"),
     ("neutral", r"cancel|void|withdraw"),  # called off before it was due: no commitment kept or broken
-    ("broken", r"miss|default|bounc|lost|^not|_not|unpaid|fail|declin|reject|charge_?off|write|negative|"
+    ("broken", r"miss|default|bounc|lost|^not|_not|unpaid|fail|declin|reject|charge_?off|writ(e|ten)|negative|"
                r"stolen|damag|fraud"),
     ("open", r"open|pending|due|outstanding|active|progress|ongoing"),
     ("kept", r"ok|on_?time|paid|settled|return|complete|success|positive|full|done|kept|good|closed|repaid"),
@@ -560,11 +564,15 @@ STATUS_WORDS = (  # first match wins: 'returned_late' is late, 'not_returned' an
 MONEY_NOUNS = r"(^|_)(instal+ments?|repayments?|bills?|premiums?|rent|dues?|balance_due)$"
 """A numeric history column named, whole or at its end, for what its money is: the amount where no column
 has a money word (amount, value, price, ...)."""
-AMOUNT_WORDS = (
-    ("paid", r"pay|repay|instal|settle|deposit|refund|credit_?transfer"),
-    ("owed", r"bill|invoice|rent|order|statement|loan|purchase|charge|fee|booking|subscription"),
+AMOUNT_WORDS = (  # first match wins: an instalment_payment is paid, an instalment (what falls due) owed
+    ("paid", r"pay|paid|repay|settle|deposit|refund|credit_?transfer"),
+    ("owed", r"instal|bill|invoice|rent|order|statement|loan|purchase|charge|fee|booking|subscription"),
     ("rating", r"rating|review|score|trust"),
 )
+TWO_SIDED = r"instal"
+TWO_SIDED_NOTE = "an instalment that falls due is owed, as the docs' ledgers declare it; one that records money " \
+                 "paid is paid"
+"""A kind's word that names both sides: drafted owed, its note saying when it is paid instead."""
 FLOW_WORDS = (
     ("received", r"salary|income|wage|pension|incoming|inflow|receiv|receipt|top_?up|cash_?in|^in$|_in$|^credit$"),
     ("spent", r"purchase|withdraw|spend|spent|outgoing|outflow|cash_?out|^out$|_out$|^debit$|atm|pos$|card_?pay"),
@@ -591,6 +599,31 @@ def _person_column(types: dict[str, str], id_col: str | None, taken: set[str]) -
     if id_col and id_col in types:
         return id_col
     return _pick(types, ID_HINTS.pattern + r"|person|user|member", tuple(set(types.values())), taken)
+
+
+ID_SHARE = 0.5
+"""A column holds the people's ids where at least this share of its distinct values are ids of the people
+file's sample (a sample of a large people file may not hold everyone a history names)."""
+BY_VALUES = "  # check: its values are ids of the people file"
+
+
+def people_id_columns(frame: pd.DataFrame, ids: frozenset[str], taken: set[str]) -> dict[str, int]:
+    """{column: how many of the people file's ids it holds} for each free column whose values are mostly
+    those ids (ID_SHARE; two at least), in file order. Why: a column named for nothing an id is called
+    (cust, linked_ref) still tells by its values whom it names."""
+    found = {}
+    for col in frame.columns:
+        values = set(_texts(frame[col])) if ids and col not in taken else set()
+        hits = len(values & ids)
+        if hits >= 2 and hits >= ID_SHARE * len(values):
+            found[str(col)] = hits
+    return found
+
+
+def _person_by_values(frame: pd.DataFrame, ids: frozenset[str], taken: set[str]) -> str | None:
+    """The free column holding the most of the people file's ids (people_id_columns), or None."""
+    found = people_id_columns(frame, ids, taken)
+    return max(found, key=lambda c: found[c]) if found else None
 
 
 def _vocabularies(path: Path, columns: list[str]) -> dict[str, list[str] | None]:
@@ -621,10 +654,11 @@ def _ignored(types: dict[str, str], taken: set[str]) -> list[str]:
 
 def _parts_of(frame: pd.DataFrame, person: str | None, due: str | None, taken: set[str]) -> list[str]:
     """The columns naming a commitment, where rows share a person and a due date (a payment in parts): the
-    file's other id-like and number-like columns; none where no two rows share both."""
+    file's other id-like and number-like columns that repeat; none where no two rows share both."""
     if not person or not due or not frame.dropna(subset=[due]).duplicated([person, due]).any():
         return []
-    return [c for c in frame.columns if c not in taken and PART_HINTS.search(header_words(c))]
+    return [c for c in frame.columns if c not in taken and PART_HINTS.search(header_words(c))
+            and not frame[c].is_unique]  # a row number (line_no) groups no parts
 
 
 def _repeats_amount(frame: pd.DataFrame, keys: list[str], amount: str | None) -> bool:
@@ -653,7 +687,7 @@ def _lookup_lines(name: str, path: Path, id_col: str | None) -> tuple[list[str],
 
 
 def _event_lines(path: Path, id_col: str | None, section: str = "events",
-                 lookup_keys: dict[str, str] | None = None) -> list[str]:
+                 lookup_keys: dict[str, str] | None = None, people_ids: frozenset[str] = frozenset()) -> list[str]:
     """The [events] section of a history file (or [more_events.NAME], `section`, for a further one); a file
     without the person column but with a lookup table's key names that table as its person_via."""
     frame = _sample(path)
@@ -667,6 +701,7 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
         types = {c: "date" if c in days or c in months else t for c, t in types.items()}
     taken: set[str] = set()
     person = via[1] if via else _person_column(types, id_col, taken)
+    by_values = person is None and (person := _person_by_values(frame, people_ids, taken)) is not None
     taken.add(person or "")
     found: dict[str, str | None] = {}
     for role, (pattern, allowed) in EVENT_ROLES.items():
@@ -725,7 +760,8 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
     if found["due_ts"] and found["settled_ts"]:
         out += [GRACE_HINT]
     out += ["", f"[{section}.columns]"]
-    out.append(f"person_id = {toml_string(person)}" if person else 'person_id = "TODO"  # TODO: the column naming the person')
+    out.append(f"person_id = {toml_string(person)}{BY_VALUES if by_values else ''}" if person
+               else 'person_id = "TODO"  # TODO: the column naming the person')
     for role in ("ts", "kind", "amount", "status"):
         col = found[role]
         if col:
@@ -912,6 +948,8 @@ def _meanings(column: str | None, vocab: dict[str, list[str] | None], words: tup
     for value in values:
         meaning = _guess(value, words)
         note = "guessed from the word: check" if meaning else ("TODO: choose" if words else "no amounts: neutral")
+        if meaning == "owed" and re.search(TWO_SIDED, value.lower()):
+            note += f" ({TWO_SIDED_NOTE})"
         lines.append(f"{toml_string(value)} = {{ {key} = {toml_string(meaning or fallback)} }}  # {note}")
     return lines
 
@@ -925,7 +963,7 @@ RELATION_ROLES = {
 }
 
 
-def _relation_lines(path: Path) -> list[str]:
+def _relation_lines(path: Path, people_ids: frozenset[str] = frozenset()) -> list[str]:
     frame = _sample(path)
     types = _types(frame)
     taken: set[str] = set()
@@ -934,7 +972,8 @@ def _relation_lines(path: Path) -> list[str]:
         found[role] = _pick(types, pattern, allowed or tuple(set(types.values())), taken)
         taken.add(found[role] or "")
     guessed = set()  # named for no end (borrower_id, guarantor_id): the first two id columns, in file order
-    ids = [c for c in frame.columns if c not in taken and re.search(r"(^|_)(id|no|nr|key|code)$", str(c).lower())]
+    ids = [c for c in frame.columns if c not in taken and re.search(r"(^|_)(id|no|nr|key|code|ref)$", str(c).lower())]
+    ids += [c for c in people_id_columns(frame, people_ids, taken) if c not in ids]  # named for no id, yet ids
     for role in ("source", "target"):
         if found[role] is None and ids:
             found[role] = ids.pop(0)
@@ -962,10 +1001,17 @@ def _relation_lines(path: Path) -> list[str]:
     return out
 
 
-def _outcome_lines(path: Path, id_col: str | None) -> list[str]:
+def window_line(label: str | None) -> str:
+    """The window_days line: the window the label column's name gives (status_180d), else a year to check."""
+    days = window_in_name(label) if label else None
+    return (f"window_days = {days}  # check: the performance window, from the label's name {label!r}" if days
+            else "window_days = 365  # TODO: the performance window")
+
+
+def _outcome_lines(path: Path, id_col: str | None, people_ids: frozenset[str] = frozenset()) -> list[str]:
     frame = _sample(path)
     types = _types(frame)
-    person = _person_column(types, id_col, set())
+    person = _person_column(types, id_col, set()) or _person_by_values(frame, people_ids, set())
     label = _label_column(frame, exclude=(person,)) or next(
         (c for c in frame.columns if c != person and frame[c].nunique() == 2), None)
     taken = {person or "", label or ""}
@@ -982,6 +1028,6 @@ def _outcome_lines(path: Path, id_col: str | None) -> list[str]:
     out.append(f"as_of_column = {toml_string(as_of)}" if as_of else
                'as_of = 2024-01-01  # TODO: no date column found: the date the outcomes are predicted from')
     out.append(f"window_days_column = {toml_string(window)}  # check: the performance window in days" if window else
-               "window_days = 365  # TODO: the performance window")
+               window_line(label))
     out += _ignored(types, taken)
     return out

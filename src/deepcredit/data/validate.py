@@ -44,6 +44,8 @@ CSV_BLOCK_BYTES = 16 << 20
 _NAN_TEXT = frozenset({"nan", "+nan", "-nan"})
 _TZ_SUFFIX = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 _TIMESTAMP_HINT = "expected an ISO 8601 date or time such as 2024-01-31 or 2024-01-31T12:30:00"
+DATE_FORMAT_HINT = ("written another way? declare it in the data-set spec as date_format under [format], such as "
+                    "date_format = \"%d.%m.%Y\" for 31.07.1980")
 DIGIT_DATES = {"%Y%m%d": 8, "%Y%m": 6, "%y%m%d": 6}
 """Dates written as bare digits (19930705, 201203 for a month, 930705: bank and mainframe exports) and how many
 digits each form writes; of two forms a value fits, the first is the likelier (spec draft)."""
@@ -171,9 +173,11 @@ class FileFormat:
         return ", " + " and ".join(marks) if marks else ""
 
     def date_hint(self) -> str:
+        """What a date that does not parse should have been, and, without a date_format, how to declare one
+        (as the separator's error says how to declare a delimiter)."""
         days = f"a number of days from {self.days_from}, or " if self.days_from else ""
         return f"expected {days}the spec's date_format {self.date_format} or ISO 8601" if self.date_format \
-            else f"expected {days}{_TIMESTAMP_HINT.removeprefix('expected ')}"
+            else f"expected {days}{_TIMESTAMP_HINT.removeprefix('expected ')}; {DATE_FORMAT_HINT}"
 
 
 PLAIN = FileFormat()

@@ -1,0 +1,85 @@
+"""`spec draft` on a new user's files: id columns found by their values, status and kind words read as the
+docs declare them, labels not known yet and the window a label's name gives; and `spec check` refuses a
+draft whose placeholders are left in."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from deepcredit.data.spec import SpecError, spec_from_toml
+from deepcredit.data.spec_draft import draft_spec
+
+PEOPLE = pd.DataFrame({"customer_ref": [f"K-{i:03d}" for i in range(12)], "region": ["n", "s", "e"] * 4})
+BILLING = pd.DataFrame({  # the person column is named for nothing an id is called
+    "line_no": range(1, 13), "cust": [f"K-{i:03d}" for i in range(12)],
+    "issued_on": ["2024-01-01"] * 12, "due_on": ["2024-01-15"] * 12,
+    "paid_on": ["2024-01-10", "", "2024-02-20", ""] * 3, "amount_eur": [20.0] * 12,
+    "kind": ["invoice", "instalment", "instalment_payment", "invoice"] * 3,
+    "status": ["settled", "written_off", "overdue_30", "cancelled"] * 3})
+LINKS = pd.DataFrame({"left_party": ["K-000", "K-001", "K-002"], "right_party": ["K-003", "K-004", "K-005"],
+                      "since": ["2023-01-01"] * 3})
+OUTCOMES = pd.DataFrame({"customer_ref": [f"K-{i:03d}" for i in range(12)], "observed_at": ["2024-06-01"] * 12,
+                         "status_180d": ["DEFAULT", "ok", "under_review"] * 4})
+
+
+def _draft(tmp_path, **frames: pd.DataFrame) -> str:
+    paths = {}
+    for name, frame in {"people": PEOPLE, **frames}.items():
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+        paths[name] = tmp_path / f"{name}.csv"
+    return draft_spec(paths.pop("people"), "shop", **paths)
+
+
+def test_a_person_column_named_for_nothing_is_found_by_its_values(tmp_path):
+    text = _draft(tmp_path, events=BILLING, relations=LINKS, outcomes=OUTCOMES)
+    spec = spec_from_toml(text, "draft.toml")
+    assert spec.events is not None and spec.events.columns.person_id == "cust"
+    assert 'person_id = "cust"  # check: its values are ids of the people file' in text
+    assert spec.events.ignore == ["line_no"] and spec.events.parts_of == []  # a row number groups no parts
+    assert spec.relations is not None
+    assert (spec.relations.columns.source, spec.relations.columns.target) == ("left_party", "right_party")
+
+
+def test_relation_columns_named_ref_are_ids(tmp_path):
+    links = LINKS.rename(columns={"left_party": "customer_ref", "right_party": "linked_ref"})
+    links["linked_ref"] = ["X1", "X2", "X3"]  # by its name alone, not its values
+    rel = spec_from_toml(_draft(tmp_path, relations=links), "draft.toml").relations
+    assert rel is not None and (rel.columns.source, rel.columns.target) == ("customer_ref", "linked_ref")
+
+
+def test_status_and_kind_words_are_read_as_the_docs_declare_them(tmp_path):
+    text = _draft(tmp_path, events=BILLING)
+    spec = spec_from_toml(text, "draft.toml")
+    assert spec.events is not None
+    assert {k: v.meaning for k, v in spec.events.statuses.items()} == {
+        "cancelled": "neutral", "overdue_30": "late", "settled": "kept", "written_off": "broken"}
+    assert {k: v.amount for k, v in spec.events.kinds.items()} == {
+        "instalment": "owed", "instalment_payment": "paid", "invoice": "owed"}
+    assert "an instalment that falls due is owed" in text.split('"instalment" = ')[1].splitlines()[0]
+
+
+def test_a_label_not_known_yet_is_drafted_unknown_and_the_window_comes_from_its_name(tmp_path):
+    text = _draft(tmp_path, outcomes=OUTCOMES)
+    o = spec_from_toml(text, "draft.toml").outcomes
+    assert (o.bad, o.good, o.unknown) == (["DEFAULT"], ["ok"], ["under_review"])
+    assert 'unknown = ["under_review"]  # check' in text
+    assert o.window_days == 180 and "from the label's name 'status_180d'" in text
+    plain = _draft(tmp_path, outcomes=OUTCOMES.rename(columns={"status_180d": "status"}))
+    assert "window_days = 365  # TODO: the performance window" in plain
+
+
+def test_a_label_in_the_people_file_gives_its_window_too(tmp_path):
+    people = PEOPLE.assign(bad_3m=["0", "1", "0"] * 4)  # three months: a quarter of a year
+    people.to_csv(tmp_path / "people.csv", index=False)
+    assert spec_from_toml(draft_spec(tmp_path / "people.csv"), "d.toml").outcomes.window_days == 91
+
+
+def test_spec_check_refuses_a_draft_with_a_placeholder_left_where_a_column_goes(tmp_path):
+    text = _draft(tmp_path, events=BILLING.rename(columns={"cust": "whatever"}).assign(whatever="?"))
+    assert 'person_id = "TODO"' in text
+    line = text.splitlines().index(next(x for x in text.splitlines() if x.startswith('person_id = "TODO"'))) + 1
+    with pytest.raises(SpecError) as err:
+        spec_from_toml(text, "draft.toml")
+    assert (err.value.row, err.value.field) == (line, "events.columns.person_id")
+    assert str(err.value).startswith(f"draft.toml, line {line}, field 'events.columns.person_id': 'TODO' is still")
