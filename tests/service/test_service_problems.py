@@ -44,3 +44,18 @@ def test_json_clients_keep_problem_json(service):
         r = service.client.get(path, headers={"Accept": accept} if accept else {})
         assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json", (path, accept)
         assert r.json()["detail"] == "missing, unknown, revoked or malformed credentials"
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_a_body_that_is_not_json_says_so(service):
+    """Malformed JSON reads as such (its location was a character offset, as if it were a field); JSON
+    sent without its content type is told to send one; neither echoes the body."""
+    _, acme = service.merchant()
+    head = {**acme, "Content-Type": "application/json"}
+    r = service.client.post("/v1/decisions", content=b'{"transaction_id": "t-1", "person_id": p0000042}', headers=head)
+    error = r.json()["errors"][0]
+    assert r.status_code == 422 and error["loc"] == ["body"] and error["msg"].startswith("the body is not valid JSON")
+    assert "p0000042" not in r.text
+    r = service.client.post("/v1/decisions", content=b'{"transaction_id": "t-1"}',
+                            headers={**acme, "Content-Type": "text/plain"})
+    assert r.status_code == 422 and "Content-Type: application/json" in r.json()["errors"][0]["msg"]

@@ -116,8 +116,9 @@ def test_consents_disputes_and_refusals_read_apart_and_in_words(service):
         service.grant(me, mid, mode="per_order", order_ref=order)
     service.grant(me, mid)  # standing
     assert service.decide(acme, pid, "tx-1", order_ref="order-1001").status_code == 200
-    service.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": pid, "outcome":
-                                            "rental_returned_late", "days_late": 4, "amount": 35}, headers=acme)
+    service.clock.advance(days=5)  # returned 4 days late: due after the order
+    assert service.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": pid, "outcome":
+                               "rental_returned_late", "days_late": 4, "amount": 35}, headers=acme).status_code == 201
     event = next(e["event_id"] for e in service.client.get("/v1/me/report", headers=me).json()["events"]
                  if (e["event_id"] or "").startswith("s"))
     d = service.client.post("/v1/me/disputes", json={"event_id": event, "reason": "on time"}, headers=me).json()

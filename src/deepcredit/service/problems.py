@@ -26,6 +26,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+WHOLE_BODY = {"dict_type", "model_attributes_type", "model_type"}
+"""pydantic's types for a body that is not an object (JSON sent as text, without its content type)."""
 TYPE_BASE = "https://deepcredit.dev/problems/"
 
 TITLES = {
@@ -103,10 +105,17 @@ def _msg(error: dict) -> str:
         ctx = error.get("ctx") or {}
         tags = ENUM_REPR.sub(r"\1", str(ctx.get("expected_tags", "")))  # tags that are enum members: their values
         return f"{ctx.get('discriminator', 'the tag')} must be one of {tags}"
+    if error.get("type") == "json_invalid":  # its location is a character offset, which reads like a field
+        at = next((x for x in error.get("loc", ())[1:] if isinstance(x, int)), None)
+        return "the body is not valid JSON" + (f" (at character {at})" if at is not None else "")
+    if error.get("type") in WHOLE_BODY and tuple(error.get("loc", ())) == ("body",):
+        return ("the body must be a JSON object: send it with the header Content-Type: application/json")
     return str(error.get("msg", ""))[:200]
 
 
 def _loc(error: dict) -> list[str]:
+    if error.get("type") == "json_invalid":
+        return ["body"]
     loc = [str(x) for x in error.get("loc", ())]
     if error.get("type") == "extra_forbidden" and loc:
         loc[-1] = "(unknown field)"
