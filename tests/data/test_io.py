@@ -91,7 +91,7 @@ def test_replace_directory_replaces_the_whole_directory(tmp_path: Path) -> None:
     staging = tmp_path / ".ds.staging"
     staging.mkdir()
     (staging / "new.txt").write_text("new")
-    io.replace_directory(staging, final)
+    io.replace_directory(staging, final, lambda _: True, "a test output")
     assert names(tmp_path) == ["ds"] and names(final) == ["new.txt"]
 
 
@@ -99,7 +99,7 @@ def test_replace_directory_into_a_new_place(tmp_path: Path) -> None:
     staging = tmp_path / ".x.staging"
     staging.mkdir()
     (staging / "f").write_text("1")
-    io.replace_directory(staging, tmp_path / "x")
+    io.replace_directory(staging, tmp_path / "x", lambda _: True, "a test output")
     assert names(tmp_path) == ["x"] and (tmp_path / "x" / "f").read_text() == "1"
 
 
@@ -171,7 +171,7 @@ def test_a_failed_move_keeps_the_previous_version(tmp_path: Path, monkeypatch: p
     out = tmp_path / "ds"
     write_dataset(out, frames(), name="v1", snapshot_date="2024-06-30")
 
-    def refuse(staging: Path, final: Path) -> None:
+    def refuse(staging: Path, final: Path, *_: object) -> None:
         raise OSError("rename refused")
 
     monkeypatch.setattr(dataset_module, "replace_directory", refuse)
@@ -212,3 +212,78 @@ def test_a_failed_swap_puts_the_previous_version_back(tmp_path: Path, monkeypatc
         write_dataset(out, frames(n=5), name="v2", snapshot_date="2024-06-30")
     monkeypatch.undo()
     assert names(tmp_path) == ["ds"] and Dataset(out).name == "v1"
+
+
+# --- what an output may replace (check_replaceable), stale staging ---------------------------------------
+
+def _artifact_like(path: Path) -> Path:
+    path.mkdir()
+    (path / "manifest.json").write_text('{"artifact_format": 1, "kind": "gbdt", "files": {}}')
+    return path
+
+
+def test_manifest_kind_tells_a_data_set_from_a_model_artifact(tmp_path: Path) -> None:
+    ds = write_dataset(tmp_path / "ds", frames(), name="v1", snapshot_date="2024-06-30")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "manifest.json").write_text("not json")
+    assert io.manifest_kind(ds.root) == "data set"
+    assert io.manifest_kind(_artifact_like(tmp_path / "m")) == "model artifact"
+    assert io.manifest_kind(tmp_path / "junk") is None and io.manifest_kind(tmp_path / "absent") is None
+
+
+def test_a_data_set_never_replaces_a_model_artifact(tmp_path: Path) -> None:
+    model = _artifact_like(tmp_path / "m")
+    with pytest.raises(DataValidationError, match="is a DeepCredit model artifact, not a DeepCredit data set"):
+        write_dataset(model, frames(), name="x", snapshot_date="2024-06-30")
+    assert names(model) == ["manifest.json"] and names(tmp_path) == ["m"], "nothing staged is left"
+
+
+def test_check_replaceable_allows_absent_empty_and_previous_and_nothing_else(tmp_path: Path) -> None:
+    ours = lambda p: (p / "mine").exists()  # noqa: E731
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "previous").mkdir()
+    (tmp_path / "previous" / "mine").write_text("")
+    for ok in ("absent", "empty", "previous"):
+        io.check_replaceable(tmp_path / ok, ours, "a test output")
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "letter.txt").write_text("x")
+    with pytest.raises(DataValidationError, match=r"file: already exists and is a file: refusing to replace it"):
+        io.check_replaceable(tmp_path / "file", ours, "a test output")
+    with pytest.raises(DataValidationError, match="is a directory that is not a test output: refusing"):
+        io.check_replaceable(tmp_path / "docs", ours, "a test output")
+
+
+def test_replace_directory_checks_the_target_and_leaves_it_alone(tmp_path: Path) -> None:
+    final = tmp_path / "docs"
+    final.mkdir()
+    (final / "letter.txt").write_text("mine")
+    staging = io.staging_dir(final)
+    with pytest.raises(DataValidationError, match="refusing to replace it"):
+        io.replace_directory(staging, final, lambda _: False, "a test output")
+    assert names(final) == ["letter.txt"] and staging.is_dir(), "the caller removes its staging"
+
+
+def test_a_new_staging_directory_removes_the_stale_ones_of_the_same_target(tmp_path: Path) -> None:
+    stale = tmp_path / f".ds.{'a' * 32}.staging"
+    (stale / "events").mkdir(parents=True)
+    old = tmp_path / f".ds.{'b' * 32}.old"
+    old.write_text("a file set aside by a killed swap")
+    other = tmp_path / f".ds2.{'c' * 32}.staging"
+    other.mkdir()
+    fresh = io.staging_dir(tmp_path / "ds")
+    assert sorted(names(tmp_path)) == sorted([fresh.name, other.name]), "only the same target's are stale"
+
+
+def test_written_path_names_the_target_of_a_temporary(tmp_path: Path) -> None:
+    assert io.written_path(tmp_path / f".s.parquet.{'d' * 32}.tmp") == str(tmp_path / "s.parquet")
+    assert io.written_path(str(tmp_path / f".g.{'e' * 32}.staging")) == str(tmp_path / "g")
+    assert io.written_path(tmp_path / "plain") == str(tmp_path / "plain")
+
+
+def test_an_out_in_a_folder_that_cannot_be_written_is_refused_first(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(io.os, "access", lambda path, mode: Path(path) != tmp_path)  # root ignores chmod
+    with pytest.raises(PermissionError) as err:
+        io.check_replaceable(tmp_path / "new" / "out", lambda _: True, "a test output")
+    assert err.value.filename == str(tmp_path / "new" / "out")

@@ -169,3 +169,14 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="window_days"):
         simulate_world(tmp_path / "x", people=10, seed=1, window_days=5)
     assert not any(tmp_path.iterdir())
+
+
+def test_an_out_that_is_a_file_is_refused_before_the_world_is_simulated(tmp_path: Path) -> None:
+    from deepcredit.data.errors import DataValidationError
+
+    out = tmp_path / "notes.txt"
+    out.write_text("mine")
+    progress: list[int] = []
+    with pytest.raises(DataValidationError, match="already exists and is a file: refusing to replace it"):
+        simulate_world(out, people=50, seed=1, on_progress=progress.append)
+    assert progress == [] and out.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

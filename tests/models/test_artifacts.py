@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from deepcredit.data.errors import DataValidationError
 from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.engine import FeatureFrame
@@ -119,3 +120,32 @@ def test_two_fits_with_the_same_parameters_are_two_models(tmp_path):
     again = save_artifact(tmp_path / "again", extra_files={"weights.txt": b"tree 1"}, **args)
     assert load_artifact(one).sha256 != load_artifact(two).sha256
     assert load_artifact(one).sha256 == load_artifact(again).sha256  # the same files: the same model
+
+
+ARGS = dict(kind="gbdt", payload={"kind": "gbdt"}, config={}, features=[], data_fingerprint="abc", metrics={})
+
+
+def test_an_artifact_replaces_an_earlier_artifact_and_cleans_stale_staging(tmp_path):
+    out = save_artifact(tmp_path / "m", extra_files={"w.txt": b"1"}, **ARGS)
+    (tmp_path / f".m.{'a' * 32}.staging").mkdir()  # a killed run's
+    save_artifact(out, extra_files={"w.txt": b"2"}, **ARGS)  # retraining into the same folder
+    assert load_artifact(out).path("w.txt").read_bytes() == b"2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+@pytest.mark.parametrize("what", ["data set", "folder", "file"])
+def test_an_artifact_never_replaces_anything_else(tmp_path, what):
+    out = tmp_path / "x"
+    if what == "file":
+        out.write_text("mine")
+    else:
+        out.mkdir()
+        manifest = {"name": "d", "snapshot_date": "2024-01-01", "tables": {}} if what == "data set" else None
+        (out / ("manifest.json" if manifest else "notes.txt")).write_text(json.dumps(manifest or "mine"))
+    before = sorted(p.name for p in out.iterdir()) if out.is_dir() else out.read_text()
+    found = {"data set": "a DeepCredit data set, not a DeepCredit model artifact",
+             "folder": "a directory that is not a DeepCredit model artifact", "file": "a file"}[what]
+    with pytest.raises(DataValidationError, match=f"already exists and is {found}: refusing to replace it"):
+        save_artifact(out, **ARGS)
+    assert (sorted(p.name for p in out.iterdir()) if out.is_dir() else out.read_text()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x"], "nothing staged or set aside is left"

@@ -94,12 +94,14 @@ def test_a_killed_batch_scoring_run_leaves_no_partial_part_and_a_rerun_equals_th
     assert r.exit_code == 0, r.output
     out = tmp_path / "scores"
     _run_until_stalled([*args, "--out", str(out)], marker=".part-00001.parquet.")  # killed inside part 2
-    assert [p.name for p in out.glob("part-*.parquet")] == ["part-00000.parquet"]  # only whole parts
-    assert [n for n in _stale(out) if n.startswith(".part-00001.parquet.")]  # the killed run's half file
+    pending = out / "_parts"  # parts wait there until the job completes: OUT is not read as a result
+    assert [p.name for p in pending.glob("part-*.parquet")] == ["part-00000.parquet"]  # only whole parts
+    assert [n for n in _stale(pending) if n.startswith(".part-00001.parquet.")]  # the killed run's half file
+    assert not list(out.glob("part-*.parquet"))
     r = _cli([*args, "--out", str(out)])  # resumes
     assert r.exit_code == 0, r.output
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(ref))
-    assert [n for n in _stale(out) if n.startswith(".part-")] == []  # cleaned by the rerun
+    assert [n for n in _stale(out) if n.startswith(".part-")] == [] and not pending.exists()  # cleaned
 
 
 def test_a_killed_ingest_leaves_the_previous_data_set_intact(tmp_path):

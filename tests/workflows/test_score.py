@@ -230,3 +230,76 @@ def test_kill_9_then_rerun_gives_the_bytes_of_an_uninterrupted_run(fitted, tmp_p
         assert (tmp_path / "whole" / name).read_bytes() == (killed / name).read_bytes(), name
     assert not [p for p in killed.iterdir() if p.name.endswith(".tmp")]
 
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A gbdt on a small world: cheap enough for the job's bookkeeping tests."""
+    root = tmp_path_factory.mktemp("small")
+    ds = simulate_world(root / "w", people=240, seed=6, chunk_size=240)
+    inp = build_model_input(ds, views=["tabular"])
+    from deepcredit.models.gbdt import GBDTModel
+
+    return ds, save_model(GBDTModel(n_estimators=10).fit(inp), root / "model", inp, config={"data": ds.name})
+
+
+def test_a_killed_job_is_not_readable_as_a_result_and_its_resume_equals_a_whole_run(small, tmp_path, monkeypatch):
+    ds, art = small
+    whole = tmp_path / "whole"
+    score_batch(art, ds, whole, _cfg(60, explain=False))
+    written = []
+
+    def killed_after_two(*args, **kwargs):  # a kill after 2 of the 4 chunks
+        written.append(1)
+        if len(written) == 3:
+            raise KeyboardInterrupt
+        return report_card(*args, **kwargs)
+
+    monkeypatch.setattr(score_module, "report_card", killed_after_two)
+    out = tmp_path / "s"
+    with pytest.raises(KeyboardInterrupt):
+        score_batch(art, ds, out, _cfg(60, explain=False))
+    monkeypatch.undo()
+    assert len(json.loads((out / JOB).read_text())["parts"]) == 2
+    assert not list(out.glob("part-*")), "no part where readers of OUT look"
+    try:
+        partial = pd.read_parquet(out)
+    except (OSError, ValueError):
+        partial = pd.DataFrame()
+    assert len(partial) == 0, "an unfinished job reads as no rows (or an error), never as some of them"
+    job = score_batch(art, ds, out, _cfg(60, explain=False))
+    assert job["complete"] and not (out / score_module.PENDING).exists()
+    names = sorted(p.name for p in whole.glob("part-*.parquet"))
+    assert len(names) == 4 and names == sorted(p.name for p in out.glob("part-*.parquet"))
+    for name in names:
+        assert (whole / name).read_bytes() == (out / name).read_bytes(), name
+    pd.testing.assert_frame_equal(read_scores(out), read_scores(whole))
+
+
+def test_a_job_written_before_parts_waited_in_a_folder_still_resumes(small, tmp_path):
+    ds, art = small
+    whole = tmp_path / "whole"
+    score_batch(art, ds, whole, _cfg(60, explain=False))
+    old = tmp_path / "old"  # the earlier layout: finished parts in OUT, the job not complete
+    old.mkdir()
+    state = json.loads((whole / JOB).read_text())
+    state["complete"] = False
+    state["parts"] = {"part-00000.parquet": state["parts"]["part-00000.parquet"]}
+    (old / JOB).write_text(json.dumps(state))
+    (old / "part-00000.parquet").write_bytes((whole / "part-00000.parquet").read_bytes())
+    assert score_batch(art, ds, old, _cfg(60, explain=False))["complete"]
+    for name in sorted(p.name for p in whole.glob("part-*.parquet")):
+        assert (whole / name).read_bytes() == (old / name).read_bytes(), name
+
+
+def test_a_model_of_another_data_set_is_refused_before_the_job_is_written(small, tmp_path):
+    from deepcredit.data.datasets import load_bundled
+    from deepcredit.data.errors import DataValidationError
+
+    ds, art = small
+    german = load_bundled("german", tmp_path / "german")
+    out = tmp_path / "s"
+    with pytest.raises(DataValidationError, match=r"was trained on data set 'simulated-240-seed6'; 'german' lacks"):
+        score_batch(art, german, out, _cfg(500, explain=False))
+    assert not out.exists(), "nothing written: the corrected rerun into the same --out is a fresh job"
+    assert score_batch(art, ds, out, _cfg(500, explain=False))["complete"]

@@ -137,3 +137,17 @@ def test_a_time_split_trains_only_on_loans_whose_outcome_is_known_by_its_date(tm
     assert any(f"{late:,} earlier rows are left out of training" in m for m in messages)
     ev = evaluate_model(trained.path, ds, tmp_path / "ev", n_boot=0)["evaluation"]
     assert ev["n"] == h["rows"] and ev["metrics"]["auc"] == pytest.approx(h["auc"])
+
+
+def test_train_refuses_an_out_that_is_the_data_set_before_any_work(world, monkeypatch):
+    from deepcredit.data.errors import DataValidationError
+    from deepcredit.workflows import train as train_module
+
+    def no_work(*_, **__):
+        raise AssertionError("features were built for an output that is refused")
+
+    monkeypatch.setattr(train_module, "build_model_input", no_work)
+    before = sorted(p.name for p in world.root.iterdir())
+    with pytest.raises(DataValidationError, match="is a DeepCredit data set, not a DeepCredit model artifact"):
+        train_model(RunConfig(model="gbdt"), world, world.root)
+    assert sorted(p.name for p in world.root.iterdir()) == before

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from deepcredit.config import RunConfig, load_config, with_overrides
+from deepcredit.data.io import written_path
 from deepcredit.data.validate import DataValidationError
 from deepcredit.workflows.common import BUNDLED_CACHE, open_dataset
 
@@ -56,13 +59,33 @@ def show_warning(message: Warning | str, category: type[Warning], *_: Any, **__:
     console.print(f"[yellow]warning:[/yellow] {escape(str(message))}", soft_wrap=True)
 
 
+ARROW_FILE = re.compile(r"^Failed to open local file '(?P<path>[^']+)'")
+"""How pyarrow names the file of an OS error it raises (its errors carry no `filename`)."""
+
+
+def os_error_line(exc: OSError) -> str:
+    """`<path>: <reason>` for an OS error (permission denied, is a directory, disk full, ...); the message
+    itself where it names no file (some are raised with a sentence of ours)."""
+    path = exc.filename2 if exc.filename2 is not None else exc.filename  # os.replace(tmp, path): the path
+    reason = exc.strerror
+    if path is None and exc.errno and (m := ARROW_FILE.match(str(exc.strerror or ""))):
+        path, reason = m["path"], os.strerror(exc.errno)
+    if not isinstance(path, str | bytes | os.PathLike) or not reason:
+        return str(exc)
+    return f"{written_path(path)}: {reason}"
+
+
 @contextlib.contextmanager
 def clear_errors() -> Iterator[None]:
-    """Print data errors as one red line and exit 2, instead of a traceback."""
+    """Print data errors and OS errors (a file not found, unreadable or unwritable, a directory where a file
+    goes) as one red line and exit 2, instead of a traceback: they are the user's to fix, not bugs."""
     try:
         yield
-    except (DataValidationError, FileNotFoundError) as exc:
+    except DataValidationError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        console.print(f"[red]error:[/red] {escape(os_error_line(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 

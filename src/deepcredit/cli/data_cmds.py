@@ -36,7 +36,8 @@ def simulate(
 
 
 def load(
-    source: str = typer.Argument(..., help="A bundled data set (uci, otc, german), or the path of a signed-rating "
+    source: str = typer.Argument(..., help="A bundled data set (uci, otc, german; the name wins over a file "
+                                 "of that name: write ./NAME for the file), or the path of a signed-rating "
                                  "network file in Bitcoin OTC's format: SOURCE,TARGET,RATING,TIME (with or "
                                  "without a header; .gz is fine)."),
     out: Path = typer.Option(..., "--out", help="Directory to write the data set to."),
@@ -53,7 +54,9 @@ def load(
 
     with clear_errors():
         path = Path(source)
-        if source in BUNDLED and not path.exists():
+        if source in BUNDLED:  # a bare bundled name wins; a file of that name is written as a path (./german)
+            if path.exists():
+                console.print(f"loading the bundled data set {source} (for the file {source} here, write ./{source})")
             ds = load_bundled(source, out)
         elif path.is_file():
             ds = build_from_file(path, out, threshold=threshold, window_days=window_days or None, cadence=cadence)

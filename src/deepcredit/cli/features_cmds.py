@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +38,8 @@ def features(
     from deepcredit.features.templates import features_for
 
     with clear_errors():
+        if out.is_dir():  # before the features are built, not when they are written
+            raise IsADirectoryError(errno.EISDIR, "is a directory (--out is the Parquet file to write)", str(out))
         ds = resolve_dataset(data)
         spine = None
         if as_of:

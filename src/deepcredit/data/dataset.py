@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import uuid
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
@@ -30,9 +29,12 @@ from deepcredit.data.io import (
     atomic_write_parquet,
     atomic_write_text,
     fingerprint,
+    is_manifest_of,
     parquet_files,
     replace_directory,
 )
+from deepcredit.data.io import check_replaceable as check_output
+from deepcredit.data.io import staging_dir as staging_dir
 from deepcredit.data.schema import TABLES, DatasetManifest
 from deepcredit.data.spec import BUILTIN, DatasetSpec, builtin_spec, parse_spec
 from deepcredit.data.validate import (
@@ -188,33 +190,19 @@ def finalize_dataset(staging: Path, out: Path, name: str, snapshot_date: str, de
                                time_zone=time_zone)
     atomic_write_json(staging / MANIFEST, asdict(manifest))
     out = Path(out)
-    check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    replace_directory(staging, out)
+    replace_directory(staging, out, is_dataset, A_DATASET)
     return Dataset(out)
 
 
+is_dataset = is_manifest_of("data set")
+A_DATASET = "a DeepCredit data set"
+
+
 def check_replaceable(out: Path) -> None:
-    """Refuse to replace anything at `out` but a previous data set or an empty directory.
-
-    Why: writing replaces the whole directory, and a mistyped --out must not delete a user's files.
-    """
-    out = Path(out)
-    if not out.exists() and not out.is_symlink():
-        return
-    if out.is_dir() and ((out / MANIFEST).exists() or not any(out.iterdir())):
-        return
-    what = "a directory that is not a DeepCredit data set" if out.is_dir() else "a file"
-    raise DataValidationError(str(out), f"already exists and is {what}: refusing to replace it "
-                                        "(choose another output directory)")
-
-
-def staging_dir(out: Path) -> Path:
-    """A fresh hidden directory next to `out`, so that the final rename stays on one file system."""
-    out = Path(out)
-    path = out.with_name(f".{out.name}.{uuid.uuid4().hex}.staging")
-    path.mkdir(parents=True)
-    return path
+    """Refuse to replace anything at `out` but a previous data set or an empty directory (a model artifact,
+    a folder of the user's files, a file): io.check_replaceable, before any work is done."""
+    check_output(out, is_dataset, A_DATASET)
 
 
 def write_dataset(out: Path, frames: dict[str, pd.DataFrame], name: str, snapshot_date: str,

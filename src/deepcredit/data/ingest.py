@@ -21,6 +21,7 @@ from typing import get_args
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
@@ -85,6 +86,17 @@ TYPES = {"numeric": ColumnType.FLOAT, "categorical": ColumnType.STRING, "ordinal
          "boolean": ColumnType.BOOL, "date": ColumnType.TIMESTAMP}
 
 
+def parquet_columns(path: Path) -> list[str]:
+    """A Parquet file's column names; a truncated or corrupt file is one error naming it, not pyarrow's."""
+    try:
+        return list(pq.read_schema(path).names)
+    except (pa.ArrowException, OSError) as exc:
+        if isinstance(exc, PermissionError):
+            raise
+        reason = str(exc).split(". ")[0].strip() or exc.__class__.__name__
+        raise DataValidationError(str(path), f"not a readable Parquet file (truncated or corrupt? {reason})") from None
+
+
 def file_columns(path: Path, fmt: FileFormat = PLAIN) -> list[str]:
     """The column names of a CSV (its header), Parquet file, JSON Lines file (every key) or sheet; of a
     directory of parts, its first part's."""
@@ -97,7 +109,7 @@ def file_columns(path: Path, fmt: FileFormat = PLAIN) -> list[str]:
         return json_columns(path, fmt.text_encoding)
     path = first_part(path)
     if is_parquet(path):
-        return list(pq.read_schema(path).names)
+        return parquet_columns(path)
     if fmt.names:  # a file without a header line: its columns as the spec names them
         return list(fmt.names)
     with open_text(path, fmt.text_encoding, errors="replace") as fh:

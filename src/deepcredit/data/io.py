@@ -7,6 +7,7 @@ a data set directory is assembled in a sibling staging directory and renamed as 
 
 from __future__ import annotations
 
+import errno
 import functools
 import glob
 import hashlib
@@ -15,7 +16,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
 
@@ -23,7 +24,26 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from deepcredit.data.errors import DataValidationError
+
 TEMP_RE = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{32}\.tmp$")
+STAGING_RE = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{32}\.(staging|old)$")
+HIDDEN_RE = re.compile(r"^\.(?P<name>.+?)(\.seed\d+\.n\d+)?\.[0-9a-f]{12,32}\.(tmp|staging|old|partial)$")
+"""Any of the hidden names a write takes on its way to NAME (a simulation's `.partial` folder too)."""
+MANIFEST = "manifest.json"
+
+
+def written_path(path: str | bytes | os.PathLike) -> str:
+    """The path a user named, for one of ours written on its way there: a temporary file or a staging
+    directory (`.NAME.<uuid>.tmp`, `.staging`, `.old`, `.partial`) becomes NAME in the same folder; others
+    unchanged.
+
+    Why: an error while writing (permission denied, disk full) names the hidden path, which the user never
+    gave and cannot find afterwards.
+    """
+    p = Path(os.fsdecode(path))
+    m = HIDDEN_RE.match(p.name)
+    return str(p.with_name(m["name"])) if m else str(p)
 
 
 def remove_stale_temps(path: Path) -> list[Path]:
@@ -97,9 +117,98 @@ def atomic_write_parquet_slices(path: Path, schema: pa.Schema, slices: Iterable[
         tmp.unlink(missing_ok=True)
 
 
-def replace_directory(staging: Path, final: Path) -> None:
-    """Move a fully written staging directory into place, replacing any previous version."""
+def manifest_kind(path: Path) -> str | None:
+    """What a directory's manifest.json says it is: "data set", "model artifact", or None (no readable one).
+
+    Why by content: data sets and model artifacts both keep a manifest.json, and a writer of one must never
+    take the other for its own previous output.
+    """
+    try:
+        manifest = json.loads((Path(path) / MANIFEST).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    if "artifact_format" in manifest:
+        return "model artifact"
+    if "tables" in manifest and "snapshot_date" in manifest:
+        return "data set"
+    return None
+
+
+def is_manifest_of(kind: str) -> Callable[[Path], bool]:
+    """A check_replaceable test: the directory holds a manifest of this kind (manifest_kind)."""
+    return lambda path: manifest_kind(path) == kind
+
+
+def check_writable(out: Path) -> None:
+    """Raise PermissionError (named by `out`) where `out` could not be written beside: its folder, or the
+    nearest folder above that exists, is not writable. Why first: a long run must not end in this error."""
+    folder = Path(out).absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(out))
+
+
+def check_replaceable(out: Path, is_previous: Callable[[Path], bool], what: str) -> None:
+    """Refuse to replace anything at `out` but an empty directory or a previous output (`is_previous`).
+
+    Why: an output directory is replaced as a whole, so a mistyped --out (the input data set, a model, a
+    folder of the user's files, a file) would be deleted. Called before any work, and again just before
+    the rename (replace_directory); a folder that cannot be written is an error here too (check_writable).
+    what: the output's kind in words ("a data set").
+    """
+    out = Path(out)
+    check_writable(out)
+    if not out.exists() and not out.is_symlink():
+        return
+    if out.is_dir() and not out.is_symlink() and (not any(out.iterdir()) or is_previous(out)):
+        return
+    if out.is_symlink():
+        found = "a symbolic link (replacing it would not replace what it points to)"
+    elif not out.is_dir():
+        found = "a file"
+    elif kind := manifest_kind(out):
+        found = f"a DeepCredit {kind}, not {what}"
+    else:
+        found = f"a directory that is not {what}"
+    raise DataValidationError(str(out), f"already exists and is {found}: refusing to replace it "
+                                        "(choose another output directory)")
+
+
+def remove_stale_staging(out: Path) -> list[Path]:
+    """Delete staging directories (`.NAME.<uuid>.staging`) and set-aside versions (`.NAME.<uuid>.old`)
+    that an earlier, killed write of `out` left behind; as remove_stale_temps, for whole directories."""
+    out = Path(out)
+    if not out.parent.is_dir():
+        return []
+    stale = [p for p in out.parent.glob(f".{glob.escape(out.name)}.*")
+             if (m := STAGING_RE.match(p.name)) and m["name"] == out.name]
+    for p in stale:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return stale
+
+
+def staging_dir(out: Path) -> Path:
+    """A fresh hidden directory next to `out` (so that the final rename stays on one file system), once
+    the stale ones of earlier killed runs are gone (remove_stale_staging)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(out)
+    path = out.with_name(f".{out.name}.{uuid.uuid4().hex}.staging")
+    path.mkdir()
+    return path
+
+
+def replace_directory(staging: Path, final: Path, is_previous: Callable[[Path], bool], what: str) -> None:
+    """Move a fully written staging directory into place, replacing an empty directory or a previous
+    output (check_replaceable: anything else is refused, and `staging` left for the caller to remove)."""
     final = Path(final)
+    check_replaceable(final, is_previous, what)
     old = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
     had_old = final.exists()
     if had_old:

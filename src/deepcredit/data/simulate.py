@@ -76,7 +76,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from deepcredit.data.dataset import Dataset, finalize_dataset
+from deepcredit.data.dataset import Dataset, check_replaceable, finalize_dataset
 from deepcredit.data.io import atomic_write_parquet
 from deepcredit.data.spec import builtin_spec
 
@@ -183,6 +183,7 @@ def simulate_world(out: Path, people: int, seed: int, chunk_size: int = 50_000,
     as_of = str(pd.Timestamp(as_of).normalize().date())
     world = _World(people, seed, chunk_size, as_of, window_days, history_days, float(mean_events), float(temporal))
     out = Path(out)
+    check_replaceable(out)  # before the world is simulated, not after
     staging = out.with_name(f".{out.name}.seed{seed}.n{people}.{world.key()}.partial")
     z_all = _latent_z(world)
     ids_all = person_ids(np.arange(people), people)

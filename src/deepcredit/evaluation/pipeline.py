@@ -23,7 +23,7 @@ from deepcredit.evaluation.fairness import fairness_audit, sensitive_frame
 from deepcredit.evaluation.metrics import DEFAULT_CUTOFF, evaluate
 from deepcredit.evaluation.model_card import SIMULATED, default_model_card
 from deepcredit.evaluation.periods import period_metrics
-from deepcredit.evaluation.report import write_report
+from deepcredit.evaluation.report import check_report_out, write_report
 from deepcredit.evaluation.stability import monitor
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.spec import FeatureDef
@@ -136,6 +136,7 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     """
     step = on_step or (lambda _: None)
     out = Path(out)
+    check_report_out(out)  # before any scoring
     step("scoring")
     loaded = load_any_model(model_path)
     inp = model_input(loaded, dataset, threads)

@@ -9,15 +9,25 @@ can re-plot or check any of them.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
+import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from deepcredit.data.io import atomic_write_json, atomic_write_text
+from deepcredit.data.io import (
+    MANIFEST,
+    atomic_write_json,
+    atomic_write_text,
+    check_replaceable,
+    replace_directory,
+    staging_dir,
+)
 from deepcredit.evaluation.figures import figure_specs, render_png
 from deepcredit.evaluation.metrics import to_jsonable
 from deepcredit.evaluation.model_card import model_card_markdown
@@ -26,6 +36,7 @@ REPORT = "report.html"
 FIGURES = "figures.json"
 RESULTS = "results.json"
 MODEL_CARD = "model_card.md"
+A_REPORT = "an earlier report (evaluate or monitor output)"
 
 SECTIONS = (
     ("discrimination", "Discrimination", "Does the score rank bads below goods?"),
@@ -230,6 +241,32 @@ def render_html(specs: dict[str, dict], evaluation: dict | None, fairness: dict 
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(title)}</title>'
             f"<style>{CSS}</style></head>\n<body><main>\n" + "\n".join(p for p in parts if p) +
             "\n</main></body></html>\n")
+
+
+def is_report(path: Path) -> bool:
+    """A directory an earlier report was written to: its results.json and report.html, and no manifest
+    (a model artifact or a data set is never taken for one)."""
+    path = Path(path)
+    return (path / RESULTS).is_file() and (path / REPORT).is_file() and not (path / MANIFEST).exists()
+
+
+def check_report_out(out: Path) -> None:
+    """Refuse an --out that is not absent, empty or an earlier report (a model, a data set, a folder of the
+    user's files, a file), before any scoring: a report must not overwrite a model's config.json."""
+    check_replaceable(Path(out), is_report, A_REPORT)
+
+
+@contextlib.contextmanager
+def staged_report(out: Path) -> Iterator[Path]:
+    """A staging directory beside `out` to write a report into; moved into place (replacing an earlier
+    report) when the block ends without an error, removed either way: a failed run leaves `out` as it was."""
+    check_report_out(out)
+    staging = staging_dir(out)
+    try:
+        yield staging
+        replace_directory(staging, out, is_report, A_REPORT)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_report(out_dir: Path, evaluation: dict | None = None, fairness: dict | None = None,

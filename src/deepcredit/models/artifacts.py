@@ -36,7 +36,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from deepcredit.data.io import atomic_write_bytes, file_sha256, library_versions, replace_directory
+from deepcredit.data.io import (
+    atomic_write_bytes,
+    check_replaceable,
+    file_sha256,
+    is_manifest_of,
+    library_versions,
+    replace_directory,
+    staging_dir,
+)
 from deepcredit.data.validate import DataValidationError
 
 ARTIFACT_FORMAT = 1
@@ -45,6 +53,8 @@ PAYLOAD = "model.json"
 SIGNATURE = "signature.json"
 KEY_DIR_ENV = "DEEPCREDIT_KEY_DIR"
 PRIVATE_KEY, PUBLIC_KEY = "artifact-signing.key", "artifact-signing.pub"
+AN_ARTIFACT = "a DeepCredit model artifact"
+is_artifact = is_manifest_of("model artifact")
 
 
 class ArtifactError(DataValidationError):
@@ -187,14 +197,14 @@ def _verify_signature(root: Path, manifest_bytes: bytes) -> None:
 
 def save_artifact(out: Path, payload: dict, *, kind: str, config: Mapping, features: Sequence,
                   data_fingerprint: str, metrics: Mapping, extra_files: Mapping[str, bytes] | None = None) -> Path:
-    """Write an artifact directory atomically (replacing any previous one); returns its path.
+    """Write an artifact directory atomically (replacing a previous artifact, nothing else:
+    check_artifact_out); returns its path.
 
     payload: the JSON the model needs to serve; extra_files: name -> bytes of any other file.
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f".{out.name}.{uuid.uuid4().hex}.staging")
-    staging.mkdir()
+    check_artifact_out(out)
+    staging = staging_dir(out)
     try:
         files = {PAYLOAD: _dumps(payload).encode("utf-8"), **(extra_files or {})}
         for name in files:
@@ -217,11 +227,17 @@ def save_artifact(out: Path, payload: dict, *, kind: str, config: Mapping, featu
         manifest = _dumps(body).encode("utf-8")
         atomic_write_bytes(staging / MANIFEST, manifest)
         atomic_write_bytes(staging / SIGNATURE, _signature(manifest))
-        replace_directory(staging, out)
+        replace_directory(staging, out, is_artifact, AN_ARTIFACT)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return out
+
+
+def check_artifact_out(out: Path) -> None:
+    """Refuse an --out that is not absent, empty or an earlier artifact (a data set, a folder of the user's
+    files, a file): call before training, so that nothing is fitted for an output that will be refused."""
+    check_replaceable(Path(out), is_artifact, AN_ARTIFACT)
 
 
 def load_artifact(path: Path, kind: str | None = None) -> Artifact:

@@ -14,7 +14,7 @@ from deepcredit.data.dataset import Dataset
 from deepcredit.data.validate import DataValidationError
 from deepcredit.evaluation.metrics import DEFAULT_CUTOFF
 from deepcredit.evaluation.pipeline import evaluate_artifact
-from deepcredit.evaluation.report import RESULTS, write_report
+from deepcredit.evaluation.report import REPORT, RESULTS, check_report_out, staged_report, write_report
 from deepcredit.evaluation.stability import monitor
 
 
@@ -24,10 +24,11 @@ def evaluate_model(model: Path, dataset: Dataset, out: Path, *, reference: Datas
                    on_step: Callable[[str], None] | None = None, all_rows: bool = False) -> dict:
     """Write the report (report.html, results.json, ...) and config.json to `out`; return results.json.
     On the model's own training data only its held-out rows are evaluated, unless `all_rows`."""
-    path = evaluate_artifact(model, dataset, out, reference=reference, cutoff=cutoff, compare=compare,
-                             n_boot=n_boot, threads=threads, on_step=on_step, period=period, all_rows=all_rows)
-    write_run_record(out, cfg or RunConfig(data=str(dataset.root)), dataset.fingerprint())
-    return {**json.loads((path.parent / RESULTS).read_text()), "report": str(path)}
+    with staged_report(out) as staging:  # all files or none; only an earlier report is replaced
+        evaluate_artifact(model, dataset, staging, reference=reference, cutoff=cutoff, compare=compare,
+                          n_boot=n_boot, threads=threads, on_step=on_step, period=period, all_rows=all_rows)
+        write_run_record(staging, cfg or RunConfig(data=str(dataset.root)), dataset.fingerprint())
+    return {**json.loads((Path(out) / RESULTS).read_text()), "report": str(Path(out) / REPORT)}
 
 
 def read_scores_file(path: Path, what: str) -> pd.DataFrame:
@@ -46,6 +47,8 @@ def read_scores_file(path: Path, what: str) -> pd.DataFrame:
 def monitor_batch(reference: Path, batch: Path, *, features_reference: Path | None = None,
                   features_batch: Path | None = None, out: Path | None = None, watch: float, act: float) -> dict:
     """Compare a scoring batch (and its features) with the reference; write monitor.html when `out`."""
+    if out is not None:
+        check_report_out(out)
     ref = read_scores_file(reference, "scores (reference)")
     new = read_scores_file(batch, "scores (batch)")
     f_ref = read_scores_file(features_reference, "features (reference)") if features_reference else None
@@ -55,6 +58,7 @@ def monitor_batch(reference: Path, batch: Path, *, features_reference: Path | No
     except ValueError as exc:
         raise DataValidationError(str(batch), str(exc)) from None
     if out is not None:
-        write_report(out, stability=result, title="DeepCredit monitoring report",
-                     subtitle=f"batch {batch.name} ({len(new):,} rows) against {reference.name} ({len(ref):,})")
+        with staged_report(out) as staging:
+            write_report(staging, stability=result, title="DeepCredit monitoring report",
+                         subtitle=f"batch {batch.name} ({len(new):,} rows) against {reference.name} ({len(ref):,})")
     return result

@@ -8,8 +8,12 @@ Why a job manifest: a long job that is killed must resume where it stopped, with
 the very bytes an uninterrupted run writes. `_job.json` pins what the output is (model sha256, data
 fingerprint, spine, chunk size, scoring settings) and lists every finished part with its rows and sha256;
 each part is written atomically and then recorded, so a part on disk but not in the manifest is redone,
-and a rerun of another job into the same directory is refused. Part and manifest names start with '_' or
-'part-', so `pandas.read_parquet(OUT)` reads the scores (it skips '_' names).
+and a rerun of another job into the same directory is refused.
+
+Why parts wait in OUT/_parts: `pandas.read_parquet(OUT)` reads every part in OUT and skips names that start
+with '_' or '.'. While the job runs, its parts are written to OUT/_parts; when every chunk is scored they
+are moved into OUT (a rename each, bytes unchanged) and only then is the job marked complete; so a killed
+job is not read as a result with rows missing (OUT holds no part yet), and its resume is unchanged.
 
 Two stages at once: while chunk i is scored (mostly the networks' arithmetic), a worker thread builds chunk
 i + 1's model input (mostly DuckDB and Arrow, which release the interpreter), so both cores stay busy with
@@ -32,6 +36,7 @@ layer reads them (ModelInput.node_states). Two hops from 100,000 people of the b
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from collections import deque
@@ -58,7 +63,8 @@ from deepcredit.features.engine import FeatureFrame, build_features, neighbour_h
 from deepcredit.features.graph import build_graph
 from deepcredit.features.sequences import Sequences, build_sequences
 from deepcredit.features.spec import FeatureDef, Kind, Source
-from deepcredit.models.artifacts import load_artifact
+from deepcredit.features.templates import features_for
+from deepcredit.models.artifacts import Artifact, load_artifact
 from deepcredit.models.base import CreditModel, Explanation, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, layer_wise_members, model_views
@@ -66,6 +72,8 @@ from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.scope import ScopedData, neighbourhood
 
 JOB = "_job.json"
+PENDING = "_parts"
+"""Where the score parts wait until every chunk is done (Job.finish moves them into OUT)."""
 FEATURE_STORE = "_features"
 HISTORY_STORE = "_neighbour_histories"
 STATE_STORE = "_states"
@@ -221,6 +229,12 @@ class Job:
         entry = self.manifest.setdefault(kind, {}).get(name)
         return entry is not None and path.exists() and file_sha256(path) == entry["sha256"]
 
+    def part_path(self, name: str) -> Path:
+        """Where score part `name` is, or is to be written: in OUT once moved there (a complete job, a
+        finish that was killed part-way, a job written before parts waited), else in OUT/_parts."""
+        final = self.out / name
+        return final if final.exists() else self.out / PENDING / name
+
     def write(self, kind: str, name: str, path: Path, table: pa.Table) -> None:
         atomic_write_parquet(path, table)
         self.record(kind, name, {"rows": table.num_rows, "sha256": file_sha256(path)})
@@ -231,6 +245,12 @@ class Job:
         self.save()
 
     def finish(self) -> dict:
+        """Every part into OUT (where readers of a directory find them), then the job marked complete."""
+        pending = self.out / PENDING
+        for name in sorted(self.manifest.get("parts", {})):
+            if (pending / name).exists():
+                os.replace(pending / name, self.out / name)
+        shutil.rmtree(pending, ignore_errors=True)  # and any temporary a killed write left there
         self.manifest["complete"] = True
         self.save()
         return self.manifest
@@ -241,6 +261,23 @@ def job_identity(model_sha256: str, fingerprint: str, s: ScoringConfig, chunks: 
     return {"format": JOB_FORMAT, "model_sha256": model_sha256, "data_fingerprint": fingerprint,
             "spine": {"as_of": str(s.as_of)} if s.as_of else {"source": "outcomes"},
             "chunk_size": s.chunk_size, "explain": s.explain, "reasons": s.reasons, "chunks": chunks, "rows": rows}
+
+
+def check_model_features(art: Artifact, dataset: Dataset) -> None:
+    """Refuse a data set that lacks features the model uses (one of another spec: a model trained on
+    another data set), naming the data set it was trained on; called before Job.open writes anything, so a
+    corrected rerun into the same --out is not taken for another job."""
+    have = {d.name for d in features_for(dataset.spec)}
+    missing = [f["name"] for f in art.manifest["features"] if f["name"] not in have]
+    if not missing:
+        return
+    name = art.manifest.get("config", {}).get("data")
+    trained_on = f"data set {name!r}" if name else "another data set"
+    shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+    raise DataValidationError(str(dataset.root), f"the model ({art.root}) was trained on {trained_on}; "
+                                                 f"{dataset.name!r} lacks {len(missing)} of its "
+                                                 f"{len(art.manifest['features'])} features ({shown}): score a "
+                                                 "data set of the same spec")
 
 
 def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | None = None,
@@ -257,12 +294,13 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
     art = load_artifact(Path(model_dir))
     model = load_model(Path(model_dir))
     defs = [FeatureDef.from_dict(d) for d in art.manifest["features"]]
+    check_model_features(art, dataset)
     n = len(spine)
     fingerprint = dataset.fingerprint()
     job = Job.open(out, job_identity(art.sha256, fingerprint, s, n, spine.n_rows), run_record(cfg, fingerprint))
     scorer = _ChunkScorer(model, defs, dataset, spine, job, fingerprint)
     tick = on_chunk or (lambda *_: None)
-    pending = {i for i in range(n) if not job.done("parts", part_name(i), job.out / part_name(i))}
+    pending = {i for i in range(n) if not job.done("parts", part_name(i), job.part_path(part_name(i)))}
     if n == 1 or not pending:
         scorer.hops = 0  # one chunk holds everybody (every neighbour is in it), or nothing is left to score
     elif scorer.reads_neighbours():
@@ -280,7 +318,7 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
 
     def write_card(i: int, inp: ModelInput, explanation: Explanation | None = None) -> None:
         card = report_card(model, inp, ScoreScale(), top=s.reasons, explanation=explanation, explain=s.explain)
-        job.write("parts", part_name(i), job.out / part_name(i), string_columns(card))
+        job.write("parts", part_name(i), job.part_path(part_name(i)), string_columns(card))
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepcredit-write") as writer:
         writing: deque[Future] = deque()

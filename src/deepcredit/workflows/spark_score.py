@@ -18,7 +18,8 @@ written by the tasks through Spark), and each chunk's node rows then carry the s
 last layers read (ModelInput.node_states). The stored layers are computed again by a rerun that still has
 chunks to score, and removed when the job completes.
 
-Commit protocol (kill -9 safe): a task writes its chunk's part atomically (temp name, then rename) and
+Commit protocol (kill -9 safe): a task writes its chunk's part atomically (temp name, then rename; under
+OUT/_parts, moved into OUT when the job completes, as in process) and
 then its commit record `_commits/part-NNNNN.json` (rows, sha256), also atomically. The driver lists a
 part in `_job.json` only when its record and file agree; a rerun first collects the records a killed run
 left, then schedules only the chunks still missing. A chunk rewritten by a retried or speculative task
@@ -63,9 +64,11 @@ from deepcredit.models.stack import graph_hops, layer_wise_members, model_views
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.scope import ring_sql
 from deepcredit.workflows.score import (
+    PENDING,
     STATE_STORE,
     ChunkFn,
     Job,
+    check_model_features,
     job_identity,
     part_name,
     scatter,
@@ -98,6 +101,7 @@ def score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConf
     art = load_artifact(Path(model_dir))
     model = load_model(Path(model_dir))
     defs = [FeatureDef.from_dict(d) for d in art.manifest["features"]]
+    check_model_features(art, dataset)  # before Job.open writes anything
     session = open_spark_session(spark_session(master), dataset, location=location, spine_sql=spine_sql(s.as_of))
     spark = session.spark
     session.view("chunks", session.sql(f"""
@@ -109,7 +113,7 @@ def score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConf
     job = Job.open(out, job_identity(art.sha256, fingerprint, s, n_chunks, counts["n_rows"]),
                    {**run_record(cfg, fingerprint), "engine": "spark", "master": master})
     collect_commits(job)
-    todo = [i for i in range(n_chunks) if not job.done("parts", part_name(i), job.out / part_name(i))]
+    todo = [i for i in range(n_chunks) if not job.done("parts", part_name(i), job.part_path(part_name(i)))]
     if todo:
         views = model_views(model)
         writer = ChunkWriter(spark.sparkContext.broadcast(model), defs, str(job.out), dataset, s.reasons,
@@ -142,7 +146,7 @@ def collect_commits(job: Job) -> None:
     for path in sorted((job.out / COMMITS).glob("part-*.json")):
         entry = json.loads(path.read_text())
         name = path.name.removesuffix(".json")
-        part = job.out / name
+        part = job.part_path(name)
         if part.exists() and file_sha256(part) == entry["sha256"]:
             job.record("parts", name, entry)
 
@@ -282,7 +286,7 @@ class ChunkWriter:
         model: CreditModel = self.model.value
         card = report_card(model, self.model_input(rows), ScoreScale(), top=self.reasons, explain=self.explain)
         name = part_name(chunk)
-        path = Path(self.out) / name
+        path = Path(self.out) / PENDING / name  # moved into OUT when the job completes (Job.finish)
         atomic_write_parquet(path, string_columns(card))
         entry = {"rows": len(card), "sha256": file_sha256(path)}
         atomic_write_json(Path(self.out) / COMMITS / f"{name}.json", entry)

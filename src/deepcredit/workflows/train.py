@@ -22,6 +22,7 @@ from deepcredit.features.definitions import ALL_FEATURES
 from deepcredit.features.spark_engine import DEFAULT_MASTER
 from deepcredit.features.spec import FeatureDef, Source
 from deepcredit.features.templates import features_for
+from deepcredit.models.artifacts import check_artifact_out
 from deepcredit.models.base import CreditModel, save_model
 from deepcredit.models.splits import Fold, configured_split, unmatured_rows
 from deepcredit.models.stack import StackModel, available_kinds, default_members, make_member, member_views
@@ -121,7 +122,9 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
                 on_message: MessageFn = _quiet, engine: str = "duckdb", master: str = DEFAULT_MASTER) -> Trained:
     """Fit the configured model on the training rows, measure the held-out rows, save a hashed artifact
     (config and hold-out metrics in its manifest, config.json beside it). The model input is built by
-    `engine` (duckdb, or spark at `master`): the same arrays either way."""
+    `engine` (duckdb, or spark at `master`): the same arrays either way. An `out` that is not absent, empty
+    or an earlier artifact is refused first, before any fitting (check_artifact_out)."""
+    check_artifact_out(out)
     kinds = member_kinds(cfg)
     est = make_estimator(cfg, kinds)
     views = views_for(cfg, kinds)

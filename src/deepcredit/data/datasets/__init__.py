@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepcredit.data.dataset import Dataset
+from deepcredit.data.dataset import Dataset, check_replaceable
 
 BUNDLED = ("uci", "otc", "german")
 
 
 def load_bundled(name: str, out: Path) -> Dataset:
-    """Write the bundled data set `name` to `out` as a stored data set."""
+    """Write the bundled data set `name` to `out` as a stored data set (an `out` that is not one is refused
+    before the work)."""
+    check_replaceable(Path(out))
     if name == "uci":
         from deepcredit.data.datasets.uci import build
     elif name == "otc":
