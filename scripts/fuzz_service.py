@@ -140,7 +140,7 @@ if _creds:
         (in any phase): every later call would be a 401 or a 403, and the decision logic would not be reached
         again."""
         if case.operation.path == "/v1/admin/erasures" and isinstance(case.body, dict) and \
-                case.body.get("person_id") in {_creds["person_id"], *_creds["crowd"]}:
+                str(case.body.get("person_id")) in {_creds["person_id"], *_creds["crowd"]}:
             case.body = {**case.body, "person_id": _creds["erasable"][0]}
         params = case.path_parameters or {}
         if params.get("merchant_id") == _creds["merchant_id"]:

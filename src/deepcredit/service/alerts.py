@@ -117,6 +117,10 @@ def _check_url(ctx: ServiceContext, url: str) -> str:
     except outbound.UnsafeTarget:
         raise Problem(403, "webhook-host-forbidden", "this service sends webhooks to public internet addresses "
                                                      "only") from None
+    except (UnicodeError, ValueError):  # a label over 63 characters, or one no IDNA encoding holds: the schema
+        # admits it (a URL's shape), this server's policy does not (as a private address)
+        raise Problem(403, "webhook-host-forbidden", "the webhook host is not a name on the public internet "
+                                                     "(a label of more than 63 characters?)") from None
     return url
 
 
