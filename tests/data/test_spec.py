@@ -59,6 +59,14 @@ def _bad(old: str, new: str) -> str:
     (_bad('type = "numeric"', 'type = "numeric"\ncolour = "red"'), 10, "profile.attributes[0].colour",
      "unknown field"),
     (_bad('window_days = 90', 'window_days = "ninety"'), 30, "outcomes.window_days", "integer"),
+    # TOML writes numbers and booleans without quotes: a quoted one is refused, never coerced
+    (_bad('window_days = 90', 'window_days = "90"'), 30, "outcomes.window_days",
+     "expected an integer (a whole number, without quotes), got the text '90'"),
+    (_bad('window_days = 90', 'window_days = 90.0'), 30, "outcomes.window_days", "got the number 90.0"),
+    (_bad('type = "numeric"', 'type = "numeric"\nprotected = "yes"'), 10, "profile.attributes[0].protected",
+     "expected a boolean (true or false, without quotes), got the text 'yes'"),
+    (_bad('type = "numeric"', 'type = "numeric"\nprotected = 1'), 10, "profile.attributes[0].protected",
+     "expected a boolean"),
     (_bad('dimension = "fulfilment_capacity"', 'dimension = "wealth"'), 10, "profile.attributes[0].dimension",
      "'wealth' is not allowed"),
     (_bad('order = ["low", "mid", "high"]\n', ''), 14, "profile.attributes[1].type", "needs its `order`"),
@@ -110,6 +118,43 @@ def test_a_bad_value_is_located_in_the_data_file_and_nothing_is_written(tmp_path
     with pytest.raises(Exception) as err:
         ingest_with_spec(spec, {"people": people}, tmp_path / "out")
     assert "row 2 (line 3)" in str(err.value) and "'grade'" in str(err.value) and "'top'" in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("protected", "number_in_text"), [(True, False), (True, True), (False, False)])
+def test_a_protected_attributes_values_and_ids_are_never_repeated_in_an_error(tmp_path, protected, number_in_text):
+    """Personal data stays out of error bodies (and so out of logs): the row and column say where to look."""
+    declared = 'type = "numeric"' + ("\nprotected = true" if protected else "") + \
+        ("\nnumber_in_text = true" if number_in_text else "")
+    spec = spec_from_toml(GOOD.replace('type = "numeric"', declared, 1)).model_copy(update={"events": None})
+    people = _people(tmp_path, income=["10", "Jane Doe (no number)", "30"])
+    with pytest.raises(DataValidationError) as err:
+        ingest_with_spec(spec, {"people": people}, tmp_path / "out")
+    message = str(err.value)
+    assert "row 2 (line 3), column 'income'" in message
+    assert ("Jane" in message) is not protected, message
+    if protected:
+        assert "the value (not shown: a protected attribute)" in message
+    people = _people(tmp_path, id=["a", "Jane.Doe@example.com", "Jane.Doe@example.com"])
+    with pytest.raises(DataValidationError, match=r"row 3 \(line 4\), column 'id': duplicate id \(first seen in "
+                                                  r"row 2\)$"):
+        ingest_with_spec(spec, {"people": people}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_number_too_large_for_the_models_is_refused_at_its_row(tmp_path):
+    spec = spec_from_toml(GOOD).model_copy(update={"events": None})
+    for value in ("1e300", "-3.5e38"):
+        people = _people(tmp_path, income=[10.0, float(value), 30.0])
+        with pytest.raises(DataValidationError, match=r"row 2 \(line 3\), column 'income': '.*' is too large: "
+                                                      r"numbers must lie within ±3.4e\+38"):
+            ingest_with_spec(spec, {"people": people}, tmp_path / "out")
+    text = spec_from_toml(GOOD.replace('type = "numeric"', 'type = "numeric"\nnumber_in_text = true', 1))
+    people = _people(tmp_path, income=["$10", "$1e39", "$30"])  # read out of text: the first number, 1
+    ingest_with_spec(text.model_copy(update={"events": None}), {"people": people}, tmp_path / "ok")
+    people = _people(tmp_path, income=["$10", "$" + "9" * 40, "$30"])
+    with pytest.raises(DataValidationError, match=r"row 2 \(line 3\), column 'income': '\$9+' is too large"):
+        ingest_with_spec(text.model_copy(update={"events": None}), {"people": people}, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -446,7 +491,8 @@ def test_relations_to_people_outside_the_people_table_are_refused_or_dropped_as_
                   "scored_at": ["2024-03-01"] * 3}).to_csv(tmp_path / "o.csv", index=False)
     files = {"people": tmp_path / "p.csv", "events": tmp_path / "e.csv", "relations": tmp_path / "r.csv",
              "outcomes": tmp_path / "o.csv"}
-    with pytest.raises(DataValidationError, match=r"r\.csv, row 3 \(line 4\), column 'from': 'x9' is not"):
+    with pytest.raises(DataValidationError, match=r"r\.csv, row 3 \(line 4\), column 'from': the value \(not shown: an identifier\) "
+                                                      r"is not"):
         ingest_with_spec(spec_from_toml(FULL), files, tmp_path / "a")  # named as the file names the column
     dropping = spec_from_toml(FULL.replace("weighted = false", 'weighted = false\nunknown_people = "drop"'))
     with pytest.warns(UserWarning, match="2 of 3 relations name someone not in the people table"):

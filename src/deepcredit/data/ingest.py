@@ -68,6 +68,7 @@ from deepcredit.data.staged_events import UNBOUNDED, StagedEvents
 from deepcredit.data.toml_lines import field_path
 from deepcredit.data.validate import (
     PLAIN,
+    TOO_LARGE,
     DataValidationError,
     FileFormat,
     check_event_values,
@@ -78,7 +79,9 @@ from deepcredit.data.validate import (
     line_offset_for,
     read_and_validate,
     separator_hint,
+    too_large,
     with_exact_line,
+    withheld,
 )
 
 TYPES = {"numeric": ColumnType.FLOAT, "categorical": ColumnType.STRING, "ordinal": ColumnType.STRING,
@@ -155,20 +158,27 @@ def _attribute_column(a: Attribute, as_written: bool = False) -> Column:
     """The attribute's column as stored, or `as_written` in the user's file (a number in text is text there)."""
     allowed = frozenset(a.order) if a.order is not None else None  # only ordinal attributes have an order
     ctype = ColumnType.STRING if as_written and a.number_in_text else TYPES[a.type]
-    return Column(a.source_column, ctype, nullable=True, allowed=allowed, description=a.description)
+    return Column(a.source_column, ctype, nullable=True, allowed=allowed, description=a.description,
+                  protected=a.protected)
 
 
 def numbers_in_text(values: pd.Series, fmt: FileFormat, file: str, column: str,
-                    line_offset: int | None) -> pd.Series:
+                    line_offset: int | None, protected: bool = False) -> pd.Series:
     """The first number in each text ("13.56%" 13.56, " 36 months" 36, "$1,200" 1200 with thousands ","),
-    read with the file's decimal and thousands marks; a text with none is refused at its row."""
+    read with the file's decimal and thousands marks; a text with none, or a number too large for the models,
+    is refused at its row (repeating the text unless the attribute is `protected`)."""
     dec, sep = re.escape(fmt.decimal), re.escape(fmt.thousands) if fmt.thousands else None
     digits = rf"\d{{1,3}}(?:{sep}\d{{3}})+|\d+" if sep else r"\d+"
     found = values.astype("string").str.extract(rf"([-+]?(?:{digits})(?:{dec}\d+)?)", expand=False)
     if (i := first_true((values.notna() & found.isna()).to_numpy(bool))) is not None:
-        raise DataValidationError(file, f"{str(values.iloc[i])!r} holds no number (number_in_text = true)",
+        said = withheld(True) if protected else repr(str(values.iloc[i]))
+        raise DataValidationError(file, f"{said} holds no number (number_in_text = true)",
                                   int(values.index[i]) + 1, column, line_offset)
-    return pd.to_numeric(fmt.numbers_as_python_reads_them(found.str.strip()), errors="coerce").astype("float64")
+    numbers = pd.to_numeric(fmt.numbers_as_python_reads_them(found.str.strip()), errors="coerce").astype("float64")
+    if (i := first_true(too_large(numbers.to_numpy()))) is not None:
+        said = withheld(True) if protected else repr(str(values.iloc[i]))
+        raise DataValidationError(file, f"{said} {TOO_LARGE}", int(values.index[i]) + 1, column, line_offset)
+    return numbers
 
 
 def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd.DataFrame:
@@ -183,7 +193,7 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     if dated_by:
         want[("outcomes", "as_of_column")] = dated_by
     check.require(path, want)
-    cols = [Column(p.id_column, ColumnType.STRING)] if p.id_column else []
+    cols = [Column(p.id_column, ColumnType.STRING, identifier=True)] if p.id_column else []
     cols += [_attribute_column(a, as_written=True) for a in p.attributes]
     if p.valid_from:
         cols.append(Column(p.valid_from, ColumnType.TIMESTAMP, nullable=True))
@@ -238,7 +248,7 @@ def _attribute_values(frame: pd.DataFrame, attributes: list[Attribute], check: _
                       ) -> dict[str, pd.Series]:
     """Each attribute's values as stored (a number written in text read out of it)."""
     return {a.name: numbers_in_text(frame[a.source_column], check.fmt, str(path), a.source_column,
-                                    line_offset_for(path)) if a.number_in_text else frame[a.source_column]
+                                    line_offset_for(path), a.protected) if a.number_in_text else frame[a.source_column]
             for a in attributes}
 
 
@@ -267,7 +277,7 @@ def _read_more_profile(people: pd.DataFrame, name: str, more: MoreProfile, path:
     want.update({("more_profile", name, "attributes", i, "column" if a.column else "name"): a.source_column
                  for i, a in enumerate(more.attributes)})
     check.require(path, want)
-    cols = [replace(key_type, name=more.id_column, nullable=False), *(_attribute_column(a, as_written=True) for a in more.attributes)]
+    cols = [replace(key_type, name=more.id_column, nullable=False, identifier=not more.join_on), *(_attribute_column(a, as_written=True) for a in more.attributes)]
     key: tuple[str, ...] = (more.id_column,)
     if more.valid_from:
         cols.append(Column(more.valid_from, ColumnType.TIMESTAMP, nullable=True))
@@ -406,7 +416,7 @@ def lookup_key(name: str) -> str:
 def _read_lookup(name: str, lk: Lookup, path: Path, check: _Checker) -> pd.Series:
     """A [lookups.NAME] table as a Series: key → person (each key once)."""
     check.require(path, {("lookups", name, "key"): lk.key, ("lookups", name, "person_id"): lk.person_id})
-    cols = (Column(lk.key, ColumnType.STRING), Column(lk.person_id, ColumnType.STRING))
+    cols = (Column(lk.key, ColumnType.STRING, identifier=True), Column(lk.person_id, ColumnType.STRING, identifier=True))
     frame = read_and_validate(path, _table("lookup", f"lookups.{name}", cols, lk.ignore, (lk.key,)), None,
                               fmt=check.fmt_for(path))
     return pd.Series(frame[lk.person_id].astype("string").to_numpy(), index=frame[lk.key].astype("string"))
@@ -418,7 +428,7 @@ def _owners(events: pd.DataFrame, owner: pd.Series, via: str, file: str, column:
     keys = events["person_id"].astype("string")
     people = keys.map(owner)
     if (i := first_true(people.isna().to_numpy(bool))) is not None:
-        raise DataValidationError(file, f"{str(keys.iloc[i])!r} is not a key of the lookup table {via!r}: whose "
+        raise DataValidationError(file, f"{withheld(False)} is not a key of the lookup table {via!r}: whose "
                                         "is it?", int(events.index[i]) + 1, column, line_offset)
     return people.astype("string")
 
@@ -551,7 +561,7 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
         window_col = None if o.window_days else o.window_days_column
         check.require(path, {("outcomes", "person_id"): o.person_id, ("outcomes", "label"): o.label,
                              ("outcomes", "as_of_column"): as_of_col, ("outcomes", "window_days_column"): window_col})
-        cols = [Column(o.person_id, ColumnType.STRING), Column(o.label, ColumnType.STRING, nullable="" in o.unknown)]
+        cols = [Column(o.person_id, ColumnType.STRING, identifier=True), Column(o.label, ColumnType.STRING, nullable="" in o.unknown)]
         cols += [Column(as_of_col, ColumnType.TIMESTAMP)] if as_of_col else []
         cols += [Column(window_col, ColumnType.INT)] if window_col else []
         key = (o.person_id, as_of_col) if as_of_col else (o.person_id,)
@@ -786,7 +796,7 @@ def _unknown_owner(exc: DataValidationError, events: pd.DataFrame, known: pd.Ind
     if not len(at):
         return exc
     i = int(at[0])
-    return DataValidationError(str(path), f"{str(unknown.iloc[0])!r}, the owner of {str(owner.index[i])!r} in the "
+    return DataValidationError(str(path), f"{withheld(False)}, the owner of an account in the "
                                           f"lookup table {via!r}, is not a person_id in the people table (read by "
                                           f"{Path(exc.file).name}, row {exc.row})", i + 1, lk.person_id,
                                line_offset_for(path))
