@@ -13,6 +13,7 @@ import csv
 import re
 import shutil
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
@@ -24,7 +25,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from deepcredit.data.compressed import open_text
+from deepcredit.data.compressed import open_bytes, open_text
 from deepcredit.data.dataset import (
     Dataset,
     check_known_people,
@@ -60,7 +61,7 @@ from deepcredit.data.schema import (
     TableSpec,
     typed_frame,
 )
-from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
+from deepcredit.data.sheets import is_spreadsheet, read_sheet, sheet_names, source_exists, split_sheet
 from deepcredit.data.spec import DatasetSpec, Lookup, SpecError, spec_line
 from deepcredit.data.spec_events import Events, StatusMeaning
 from deepcredit.data.spec_profile import Attribute, MoreProfile
@@ -140,11 +141,46 @@ class _Checker:
         have = self.columns(path)
         for loc, col in columns.items():
             if col is not None and col not in have:
+                if _is_empty_text(path):  # not the column's fault: the file holds nothing (or only blanks)
+                    raise DataValidationError(str(path), "the file is empty: expected a header row and data rows")
                 line = spec_line(self.spec_file, loc) if self.spec_file else None
-                hint = separator_hint(self._headers[Path(path)], self.fmt.delimiter)
+                header = self._headers[Path(path)]
+                hints = [separator_hint(header, self.fmt.delimiter), _repeated_hint(header), _sheet_hint(path)]
                 raise SpecError(self.spec_file or "spec", f"column {col!r} is not in {path} (its columns: "
-                                f"{', '.join(sorted(have)) or 'none'})" + (f"; {hint}" if hint else ""),
+                                f"{', '.join(sorted(have)) or 'none'})" + "".join(f"; {h}" for h in hints if h),
                                 line, field_path(loc))
+
+
+def _is_empty_text(path: Path) -> bool:
+    """A text file (CSV, JSON Lines; perhaps compressed) with nothing but white space in it."""
+    path = Path(path)
+    if not path.is_file() or is_parquet(path) or is_spreadsheet(path):
+        return False
+    try:
+        with open_bytes(path) as fh:
+            return not fh.read(1 << 16).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return False
+
+
+def _repeated_hint(header: list[str]) -> str:
+    """Where the header names a column twice: which (another column written over one the spec wants?)."""
+    repeated = [c for c, n in Counter(header).items() if n > 1]
+    return f"the header names {', '.join(map(repr, repeated))} twice: is one of them this column, misnamed?" \
+        if repeated else ""
+
+
+def _sheet_hint(path: Path) -> str:
+    """For a workbook read at its first sheet: its sheets, and how to name the one that holds the table."""
+    book, sheet = split_sheet(path)
+    if not is_spreadsheet(path) or sheet is not None:
+        return ""
+    names = sheet_names(path)
+    if len(names) < 2:
+        return ""
+    example = names[1] if len(names) == 2 else "SHEET"
+    return (f"the workbook's first sheet {names[0]!r} was read (its sheets: {', '.join(names)}): name the sheet "
+            f"that holds the table after '#', as {book.name}#{example}")
 
 
 def _table(name: str, section: str, columns: Iterable[Column], ignore: list[str], key: tuple[str, ...] = ()) -> TableSpec:
@@ -246,10 +282,34 @@ def shared_keys(spec: DatasetSpec) -> dict[str, str]:
 
 def _attribute_values(frame: pd.DataFrame, attributes: list[Attribute], check: _Checker, path: Path
                       ) -> dict[str, pd.Series]:
-    """Each attribute's values as stored (a number written in text read out of it)."""
-    return {a.name: numbers_in_text(frame[a.source_column], check.fmt, str(path), a.source_column,
-                                    line_offset_for(path), a.protected) if a.number_in_text else frame[a.source_column]
-            for a in attributes}
+    """Each attribute's values as stored (a number written in text read out of it), each within the range
+    the spec declares (min, max)."""
+    out = {a.name: numbers_in_text(frame[a.source_column], check.fmt, str(path), a.source_column,
+                                   line_offset_for(path), a.protected) if a.number_in_text else frame[a.source_column]
+           for a in attributes}
+    try:
+        for a in attributes:
+            within_range(out[a.name], a, str(path), line_offset_for(path))
+    except DataValidationError as exc:  # the line re-counted (blank lines), a part file's own row
+        raise with_exact_line(exc, path, check.fmt_for(path)) from None
+    return out
+
+
+def within_range(values: pd.Series, a: Attribute, file: str, line_offset: int | None) -> None:
+    """A numeric attribute's values below its declared min or above its max are refused at their row (a
+    negative age or income); its special values (codes, not quantities) are exempt."""
+    if a.min is None and a.max is None:
+        return
+    num = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+    codes = np.isin(num, [float(v) for v in a.special]) if a.special else np.zeros(len(num), dtype=bool)
+    for bound, outside, word in ((a.min, num < (a.min or 0.0), "below the minimum"),
+                                 (a.max, num > (a.max or 0.0), "above the maximum")):
+        if bound is not None and (i := first_true(outside & ~codes)) is not None:
+            said = withheld(True) if a.protected else repr(f"{num[i]:g}")
+            key = "min" if word == "below the minimum" else "max"
+            raise DataValidationError(file, f"{said} is {word} {bound:g} the spec declares for {a.name!r} "
+                                            f"({key} = {bound:g})", int(values.index[i]) + 1, a.source_column,
+                                      line_offset)
 
 
 FURTHER_FILES = {"people": "more_profile", "lookup": "lookups", "events": "more_events"}

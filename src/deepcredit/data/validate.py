@@ -402,8 +402,32 @@ def _encoding_error(path: Path, fmt: FileFormat) -> DataValidationError:
                 row = _row_at_line(path, number, fmt)
                 if row is None:
                     return DataValidationError(str(path), f"line {number}: {problem}")
-                return DataValidationError(str(path), problem, row, None, number - row)
+                return DataValidationError(str(path), problem, row, _column_of_bad_byte(path, fmt, raw), number - row)
     return DataValidationError(str(path), "the text is not UTF-8: save the file as UTF-8")
+
+
+def _column_of_bad_byte(path: Path, fmt: FileFormat, raw: bytes) -> str | None:
+    """The column whose cell, on this line of the file, holds bytes that are not UTF-8 (None where the line
+    is not one whole row of the header's width, as in a cell running over several lines)."""
+    try:
+        header = list(fmt.names)
+        if not header:
+            with open_text(path, fmt.text_encoding, errors="replace") as fh:
+                for _ in range(fmt.header_line - 1):  # the lines above the header
+                    fh.readline()
+                header = column_names(next(r for r in csv.reader(fh, delimiter=fmt.delimiter) if r))
+        # Latin-1 maps each byte to one character, so the cells split as the bytes do
+        cells = next(csv.reader([raw.decode("latin-1").rstrip("\r\n")], delimiter=fmt.delimiter))
+    except (DataValidationError, csv.Error, OSError, StopIteration):
+        return None
+    if len(cells) != len(header):
+        return None
+    for name, cell in zip(header, cells, strict=True):
+        try:
+            cell.encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            return name
+    return None
 
 
 def _read_header(path: Path, fmt: FileFormat) -> list[str]:
@@ -769,6 +793,24 @@ def _out_of_range(value: object, col: Column) -> str | None:
             "stored (a placeholder for 'no date'? leave the cell empty)")
 
 
+FUTURE_GRACE_DAYS = 1
+"""Without a given snapshot date, a time is refused from the day after tomorrow on (by this machine's
+calendar): nothing can have been observed later than the day of ingest, and the day's grace lets data kept
+in a time zone ahead of this machine's through."""
+
+
+def ingest_day() -> pd.Timestamp:
+    """The day of ingest (this machine's local date): no row may be dated after it (FUTURE_GRACE_DAYS aside)
+    unless a snapshot date is given."""
+    return pd.Timestamp.now().normalize()
+
+
+def in_the_future(today: pd.Timestamp) -> str:
+    return (f"is in the future: after {today.date()}, the day of ingest (a mistyped year? Without a snapshot "
+            "date the data's latest date becomes the data set's, so one such row would move it; to date the "
+            "data set ahead on purpose, give --snapshot-date, or snapshot_date in the spec)")
+
+
 def first_true(mask: np.ndarray) -> int | None:
     """The index of the first True (the first offending row), or None."""
     idx = np.flatnonzero(mask)
@@ -838,6 +880,12 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
             late = (values >= day + pd.Timedelta(days=1)).to_numpy(dtype=bool, na_value=False)
             if (i := first_true(late)) is not None:
                 fail(f"{show_cell(raw.iloc[i], col)} is after the data set's snapshot date {day.date()}", i, col.name)
+        elif col.type is ColumnType.TIMESTAMP and not col.may_follow_snapshot:
+            # no snapshot given: the data's latest date becomes it, so one mistyped future date would move it
+            today = ingest_day()
+            ahead = (values >= today + pd.Timedelta(days=1 + FUTURE_GRACE_DAYS)).to_numpy(dtype=bool, na_value=False)
+            if (i := first_true(ahead)) is not None:
+                fail(f"{show_cell(raw.iloc[i], col)} {in_the_future(today)}", i, col.name)
         out[col.name] = values
     return pd.DataFrame(out)
 
