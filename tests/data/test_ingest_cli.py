@@ -58,7 +58,7 @@ def test_ingest_valid_input(tmp_path: Path, runner: CliRunner) -> None:
     ({"events": TABLES["events"].replace("120.5", "inf")},
      "events.csv, row 1 (line 2), column 'amount': 'inf' is infinite: numbers must be finite"),
     ({"relations": TABLES["relations"].replace("p2,contact", "p7,contact")},
-     "relations.csv, row 1 (line 2), column 'target': 'p7' is not a person_id in the people table"),
+     "relations.csv, row 1 (line 2), column 'target': the value (not shown: an identifier) is not a person_id in the people table"),
     ({"people": '{"person_id": ["p1"]}'}, "people.csv: this looks like JSON, not CSV"),
     ({"outcomes": ""}, "outcomes.csv: the file is empty"),
 ], ids=["infinite amount", "unknown person", "JSON", "empty file"])

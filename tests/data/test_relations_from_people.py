@@ -61,8 +61,8 @@ def test_a_referrer_column_and_a_shared_household_become_relations_every_date_se
 
 def test_a_referrer_who_is_no_person_is_refused_at_the_row_or_dropped(tmp_path):
     people = {**PEOPLE, "referred_by": ["", "c1", "c9", "c2", ""]}
-    with pytest.raises(DataValidationError, match=r"people.csv, row 3 \(line 4\), column 'referred_by': 'c9' is "
-                                                  "not a person_id"):
+    with pytest.raises(DataValidationError, match=r"people.csv, row 3 \(line 4\), column 'referred_by': the value \(not shown: an "
+                                                  r"identifier\) is not a person_id"):
         _ingest(tmp_path, people)
     with pytest.warns(UserWarning, match="1 of 7 relations name someone not in the people table"):
         ds = _ingest(tmp_path, people, relations='unknown_people = "drop"', name="dropped")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from deepcredit.data import validate
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.ingest import empty_table, ingest_with_spec
 from deepcredit.data.schema import EVENTS, RELATIONS
@@ -59,6 +60,14 @@ def _bad(old: str, new: str) -> str:
     (_bad('type = "numeric"', 'type = "numeric"\ncolour = "red"'), 10, "profile.attributes[0].colour",
      "unknown field"),
     (_bad('window_days = 90', 'window_days = "ninety"'), 30, "outcomes.window_days", "integer"),
+    # TOML writes numbers and booleans without quotes: a quoted one is refused, never coerced
+    (_bad('window_days = 90', 'window_days = "90"'), 30, "outcomes.window_days",
+     "expected an integer (a whole number, without quotes), got the text '90'"),
+    (_bad('window_days = 90', 'window_days = 90.0'), 30, "outcomes.window_days", "got the number 90.0"),
+    (_bad('type = "numeric"', 'type = "numeric"\nprotected = "yes"'), 10, "profile.attributes[0].protected",
+     "expected a boolean (true or false, without quotes), got the text 'yes'"),
+    (_bad('type = "numeric"', 'type = "numeric"\nprotected = 1'), 10, "profile.attributes[0].protected",
+     "expected a boolean"),
     (_bad('dimension = "fulfilment_capacity"', 'dimension = "wealth"'), 10, "profile.attributes[0].dimension",
      "'wealth' is not allowed"),
     (_bad('order = ["low", "mid", "high"]\n', ''), 14, "profile.attributes[1].type", "needs its `order`"),
@@ -111,6 +120,117 @@ def test_a_bad_value_is_located_in_the_data_file_and_nothing_is_written(tmp_path
         ingest_with_spec(spec, {"people": people}, tmp_path / "out")
     assert "row 2 (line 3)" in str(err.value) and "'grade'" in str(err.value) and "'top'" in str(err.value)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("protected", "number_in_text"), [(True, False), (True, True), (False, False)])
+def test_a_protected_attributes_values_and_ids_are_never_repeated_in_an_error(tmp_path, protected, number_in_text):
+    """Personal data stays out of error bodies (and so out of logs): the row and column say where to look."""
+    declared = 'type = "numeric"' + ("\nprotected = true" if protected else "") + \
+        ("\nnumber_in_text = true" if number_in_text else "")
+    spec = spec_from_toml(GOOD.replace('type = "numeric"', declared, 1)).model_copy(update={"events": None})
+    people = _people(tmp_path, income=["10", "Jane Doe (no number)", "30"])
+    with pytest.raises(DataValidationError) as err:
+        ingest_with_spec(spec, {"people": people}, tmp_path / "out")
+    message = str(err.value)
+    assert "row 2 (line 3), column 'income'" in message
+    assert ("Jane" in message) is not protected, message
+    if protected:
+        assert "the value (not shown: a protected attribute)" in message
+    people = _people(tmp_path, id=["a", "Jane.Doe@example.com", "Jane.Doe@example.com"])
+    with pytest.raises(DataValidationError, match=r"row 3 \(line 4\), column 'id': duplicate id \(first seen in "
+                                                  r"row 2\)$"):
+        ingest_with_spec(spec, {"people": people}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_number_too_large_for_the_models_is_refused_at_its_row(tmp_path):
+    spec = spec_from_toml(GOOD).model_copy(update={"events": None})
+    for value in ("1e300", "-3.5e38"):
+        people = _people(tmp_path, income=[10.0, float(value), 30.0])
+        with pytest.raises(DataValidationError, match=r"row 2 \(line 3\), column 'income': '.*' is too large: "
+                                                      r"numbers must lie within ±3.4e\+38"):
+            ingest_with_spec(spec, {"people": people}, tmp_path / "out")
+    text = spec_from_toml(GOOD.replace('type = "numeric"', 'type = "numeric"\nnumber_in_text = true', 1))
+    people = _people(tmp_path, income=["$10", "$1e39", "$30"])  # read out of text: the first number, 1
+    ingest_with_spec(text.model_copy(update={"events": None}), {"people": people}, tmp_path / "ok")
+    people = _people(tmp_path, income=["$10", "$" + "9" * 40, "$30"])
+    with pytest.raises(DataValidationError, match=r"row 2 \(line 3\), column 'income': '\$9+' is too large"):
+        ingest_with_spec(text.model_copy(update={"events": None}), {"people": people}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_a_snapshot_date_a_row_dated_after_the_day_of_ingest_is_refused(tmp_path, monkeypatch):
+    """One mistyped future date would otherwise become the data set's snapshot date (its latest date)."""
+    monkeypatch.setattr(validate, "ingest_day", lambda: pd.Timestamp("2024-06-01"))
+    dated = GOOD.replace('[events.kinds]', '[[profile.attributes]]\nname = "joined"\ntype = "date"\n'
+                                           'dimension = "identity"\n\n[events.kinds]')
+    spec = spec_from_toml(dated).model_copy(update={"events": None})
+    people = _people(tmp_path, joined=["2024-01-01", "2031-01-01", "2024-02-01"])
+    with pytest.raises(DataValidationError, match=r"row 2 \(line 3\), column 'joined': '2031-01-01' is in the "
+                                                  r"future: after 2024-06-01, the day of ingest .*--snapshot-date"):
+        ingest_with_spec(spec, {"people": people}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    # a snapshot date given on purpose dates the data set ahead; the day after ingest is a time zone's grace
+    ingest_with_spec(spec, {"people": people}, tmp_path / "ahead", snapshot_date="2031-06-30")
+    assert Dataset(tmp_path / "ahead").snapshot_date == pd.Timestamp("2031-06-30")
+    people = _people(tmp_path, joined=["2024-01-01", "2024-06-02", "2024-02-01"])
+    ingest_with_spec(spec, {"people": people}, tmp_path / "today")
+    assert Dataset(tmp_path / "today").snapshot_date == pd.Timestamp("2024-06-02")
+
+
+def test_a_file_that_cannot_hold_the_column_says_why(tmp_path):
+    """An empty file, a header naming a column twice, a workbook read at the wrong sheet, a byte that is not
+    UTF-8: each error blames what is wrong, not only the column the spec wants."""
+    spec = spec_from_toml(GOOD).model_copy(update={"events": None})
+    empty = tmp_path / "empty.csv"
+    empty.write_text("\n  \n")
+    with pytest.raises(DataValidationError, match=r"empty.csv: the file is empty: expected a header row"):
+        ingest_with_spec(spec, {"people": empty}, tmp_path / "out")
+    twice = tmp_path / "twice.csv"
+    twice.write_text("id,income,income,bad\na,1,low,0\n")  # 'grade' written over as a second 'income'
+    with pytest.raises(SpecError, match=r"column 'grade' is not in .*twice.csv .*; the header names 'income' twice: "
+                                        r"is one of them this column, misnamed\?"):
+        ingest_with_spec(spec, {"people": twice}, tmp_path / "out")
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "README"
+    book.active.append(["note"])
+    data = book.create_sheet("applicants")
+    data.append(["id", "income", "grade", "bad"])
+    data.append(["a", 10, "low", 0])
+    book.save(tmp_path / "book.xlsx")
+    with pytest.raises(SpecError, match=r"its columns: note\); the workbook's first sheet 'README' was read \(its "
+                                        r"sheets: README, applicants\): name the sheet that holds the table after "
+                                        r"'#', as book.xlsx#applicants"):
+        ingest_with_spec(spec, {"people": tmp_path / "book.xlsx"}, tmp_path / "out")
+    ingest_with_spec(spec, {"people": tmp_path / "book.xlsx#applicants"}, tmp_path / "sheet")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("id,income,grade,bad\na,10,low,0\nb,20,h\u00e9gh,1\n".encode("latin-1"))
+    with pytest.raises(DataValidationError, match=r"latin.csv, row 2 \(line 3\), column 'grade': the text is not "
+                                                  r"UTF-8 \(byte 0xe9\)"):
+        ingest_with_spec(spec, {"people": latin}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_numeric_attributes_declared_range_is_enforced_at_the_row(tmp_path):
+    ranged = GOOD.replace('type = "numeric"', 'type = "numeric"\nmin = 0\nmax = 100\nspecial = { "-1" = "not given" }', 1)
+    spec = spec_from_toml(ranged).model_copy(update={"events": None})
+    ingest_with_spec(spec, {"people": _people(tmp_path, income=[0, -1, 100])}, tmp_path / "ok")  # -1: a code
+    with pytest.raises(DataValidationError, match=r"row 2 \(line 3\), column 'income': '-5' is below the minimum 0 "
+                                                  r"the spec declares for 'income' \(min = 0\)"):
+        ingest_with_spec(spec, {"people": _people(tmp_path, income=[1, -5, 2])}, tmp_path / "out")
+    with pytest.raises(DataValidationError, match=r"row 3 \(line 4\), column 'income': '100.5' is above the maximum"):
+        ingest_with_spec(spec, {"people": _people(tmp_path, income=[1, 5, 100.5])}, tmp_path / "out")
+    hidden = spec_from_toml(ranged.replace("min = 0", "min = 0\nprotected = true")).model_copy(update={"events": None})
+    with pytest.raises(DataValidationError, match=r"column 'income': the value \(not shown: a protected attribute\) "
+                                                  r"is below the minimum 0"):
+        ingest_with_spec(hidden, {"people": _people(tmp_path, income=[1, -5, 2])}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(SpecError, match=r"field 'profile.attributes\[1\].min': `min` applies to numeric"):
+        spec_from_toml(GOOD.replace('order = ["low", "mid", "high"]', 'order = ["low", "mid", "high"]\nmin = 0'))
+    with pytest.raises(SpecError, match=r"max -1 is below min 0"):
+        spec_from_toml(GOOD.replace('type = "numeric"', 'type = "numeric"\nmin = 0\nmax = -1', 1))
 
 
 def test_events_declared_but_not_given_or_given_but_not_declared(tmp_path):
@@ -446,7 +566,8 @@ def test_relations_to_people_outside_the_people_table_are_refused_or_dropped_as_
                   "scored_at": ["2024-03-01"] * 3}).to_csv(tmp_path / "o.csv", index=False)
     files = {"people": tmp_path / "p.csv", "events": tmp_path / "e.csv", "relations": tmp_path / "r.csv",
              "outcomes": tmp_path / "o.csv"}
-    with pytest.raises(DataValidationError, match=r"r\.csv, row 3 \(line 4\), column 'from': 'x9' is not"):
+    with pytest.raises(DataValidationError, match=r"r\.csv, row 3 \(line 4\), column 'from': the value \(not shown: an identifier\) "
+                                                      r"is not"):
         ingest_with_spec(spec_from_toml(FULL), files, tmp_path / "a")  # named as the file names the column
     dropping = spec_from_toml(FULL.replace("weighted = false", 'weighted = false\nunknown_people = "drop"'))
     with pytest.warns(UserWarning, match="2 of 3 relations name someone not in the people table"):

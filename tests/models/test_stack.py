@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 import warnings
 
 import numpy as np
@@ -164,6 +166,26 @@ def test_member_params_reach_the_member():
     assert make_member("gbdt", {"n_estimators": 7}, seed=3).get_params()["seed"] == 3
     with pytest.raises(ValueError, match="no_such_param"):
         make_member("gbdt", {"no_such_param": 1})
+
+
+@pytest.mark.parametrize(("kind", "params", "message"), [
+    ("scorecard", {"iv_min": "abc"}, "member 'scorecard', parameter 'iv_min': expected float, got the text 'abc'"),
+    ("scorecard", {"iv_min": "0.1"}, "parameter 'iv_min': expected float, got the text '0.1'"),  # quoted in a file
+    ("scorecard", {"monotonic": "yes"}, "parameter 'monotonic': expected bool, got the text 'yes'"),
+    ("scorecard", {"max_n_bins": 2.5}, "parameter 'max_n_bins': expected int | None, got 2.5 (float)"),
+    ("gbdt", {"n_estimators": "300"}, "member 'gbdt', parameter 'n_estimators': expected int"),
+])
+def test_a_member_parameter_of_the_wrong_type_is_named_before_fitting(kind, params, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_member(kind, params)
+
+
+def test_member_parameters_of_the_right_type_pass_and_every_default_does():
+    make_member("scorecard", {"iv_min": 1, "max_n_bins": None, "special_codes": [-1, -2], "monotonic": False})
+    for kind, cls in stack_module.available_kinds().items():
+        for name, param in inspect.signature(cls.__init__).parameters.items():
+            if name in cls._get_param_names() and param.default not in (inspect.Parameter.empty, None):
+                assert stack_module.param_type_problem(cls, name, param.default) is None, (kind, name)
 
 
 def test_calibrators_keep_the_ranking_and_calibrate():

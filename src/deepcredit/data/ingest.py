@@ -13,6 +13,7 @@ import csv
 import re
 import shutil
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
@@ -25,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from deepcredit.data.compressed import open_text
+from deepcredit.data.compressed import open_bytes, open_text
 from deepcredit.data.dataset import (
     Dataset,
     check_known_people,
@@ -61,7 +62,7 @@ from deepcredit.data.schema import (
     TableSpec,
     typed_frame,
 )
-from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
+from deepcredit.data.sheets import is_spreadsheet, read_sheet, sheet_names, source_exists, split_sheet
 from deepcredit.data.spec import DatasetSpec, Lookup, SpecError, spec_line
 from deepcredit.data.spec_events import Events, StatusMeaning
 from deepcredit.data.spec_profile import Attribute, MoreProfile
@@ -69,6 +70,7 @@ from deepcredit.data.staged_events import UNBOUNDED, StagedEvents
 from deepcredit.data.toml_lines import field_path
 from deepcredit.data.validate import (
     PLAIN,
+    TOO_LARGE,
     DataValidationError,
     FileFormat,
     check_event_values,
@@ -79,7 +81,9 @@ from deepcredit.data.validate import (
     line_offset_for,
     read_and_validate,
     separator_hint,
+    too_large,
     with_exact_line,
+    withheld,
 )
 
 TYPES = {"numeric": ColumnType.FLOAT, "categorical": ColumnType.STRING, "ordinal": ColumnType.STRING,
@@ -149,11 +153,46 @@ class _Checker:
         have = self.columns(path)
         for loc, col in columns.items():
             if col is not None and col not in have:
+                if _is_empty_text(path):  # not the column's fault: the file holds nothing (or only blanks)
+                    raise DataValidationError(str(path), "the file is empty: expected a header row and data rows")
                 line = spec_line(self.spec_file, loc) if self.spec_file else None
-                hint = separator_hint(self._headers[Path(path)], self.fmt.delimiter)
+                header = self._headers[Path(path)]
+                hints = [separator_hint(header, self.fmt.delimiter), _repeated_hint(header), _sheet_hint(path)]
                 raise SpecError(self.spec_file or "spec", f"column {col!r} is not in {path} (its columns: "
-                                f"{', '.join(sorted(have)) or 'none'})" + (f"; {hint}" if hint else ""),
+                                f"{', '.join(sorted(have)) or 'none'})" + "".join(f"; {h}" for h in hints if h),
                                 line, field_path(loc))
+
+
+def _is_empty_text(path: Path) -> bool:
+    """A text file (CSV, JSON Lines; perhaps compressed) with nothing but white space in it."""
+    path = Path(path)
+    if not path.is_file() or is_parquet(path) or is_spreadsheet(path):
+        return False
+    try:
+        with open_bytes(path) as fh:
+            return not fh.read(1 << 16).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return False
+
+
+def _repeated_hint(header: list[str]) -> str:
+    """Where the header names a column twice: which (another column written over one the spec wants?)."""
+    repeated = [c for c, n in Counter(header).items() if n > 1]
+    return f"the header names {', '.join(map(repr, repeated))} twice: is one of them this column, misnamed?" \
+        if repeated else ""
+
+
+def _sheet_hint(path: Path) -> str:
+    """For a workbook read at its first sheet: its sheets, and how to name the one that holds the table."""
+    book, sheet = split_sheet(path)
+    if not is_spreadsheet(path) or sheet is not None:
+        return ""
+    names = sheet_names(path)
+    if len(names) < 2:
+        return ""
+    example = names[1] if len(names) == 2 else "SHEET"
+    return (f"the workbook's first sheet {names[0]!r} was read (its sheets: {', '.join(names)}): name the sheet "
+            f"that holds the table after '#', as {book.name}#{example}")
 
 
 def _table(name: str, section: str, columns: Iterable[Column], ignore: list[str], key: tuple[str, ...] = ()) -> TableSpec:
@@ -167,20 +206,27 @@ def _attribute_column(a: Attribute, as_written: bool = False) -> Column:
     """The attribute's column as stored, or `as_written` in the user's file (a number in text is text there)."""
     allowed = frozenset(a.order) if a.order is not None else None  # only ordinal attributes have an order
     ctype = ColumnType.STRING if as_written and a.number_in_text else TYPES[a.type]
-    return Column(a.source_column, ctype, nullable=True, allowed=allowed, description=a.description)
+    return Column(a.source_column, ctype, nullable=True, allowed=allowed, description=a.description,
+                  protected=a.protected)
 
 
 def numbers_in_text(values: pd.Series, fmt: FileFormat, file: str, column: str,
-                    line_offset: int | None) -> pd.Series:
+                    line_offset: int | None, protected: bool = False) -> pd.Series:
     """The first number in each text ("13.56%" 13.56, " 36 months" 36, "$1,200" 1200 with thousands ","),
-    read with the file's decimal and thousands marks; a text with none is refused at its row."""
+    read with the file's decimal and thousands marks; a text with none, or a number too large for the models,
+    is refused at its row (repeating the text unless the attribute is `protected`)."""
     dec, sep = re.escape(fmt.decimal), re.escape(fmt.thousands) if fmt.thousands else None
     digits = rf"\d{{1,3}}(?:{sep}\d{{3}})+|\d+" if sep else r"\d+"
     found = values.astype("string").str.extract(rf"([-+]?(?:{digits})(?:{dec}\d+)?)", expand=False)
     if (i := first_true((values.notna() & found.isna()).to_numpy(bool))) is not None:
-        raise DataValidationError(file, f"{str(values.iloc[i])!r} holds no number (number_in_text = true)",
+        said = withheld(True) if protected else repr(str(values.iloc[i]))
+        raise DataValidationError(file, f"{said} holds no number (number_in_text = true)",
                                   int(values.index[i]) + 1, column, line_offset)
-    return pd.to_numeric(fmt.numbers_as_python_reads_them(found.str.strip()), errors="coerce").astype("float64")
+    numbers = pd.to_numeric(fmt.numbers_as_python_reads_them(found.str.strip()), errors="coerce").astype("float64")
+    if (i := first_true(too_large(numbers.to_numpy()))) is not None:
+        said = withheld(True) if protected else repr(str(values.iloc[i]))
+        raise DataValidationError(file, f"{said} {TOO_LARGE}", int(values.index[i]) + 1, column, line_offset)
+    return numbers
 
 
 def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd.DataFrame:
@@ -195,7 +241,7 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     if dated_by:
         want[("outcomes", "as_of_column")] = dated_by
     check.require(path, want)
-    cols = [Column(p.id_column, ColumnType.STRING)] if p.id_column else []
+    cols = [Column(p.id_column, ColumnType.STRING, identifier=True)] if p.id_column else []
     cols += [_attribute_column(a, as_written=True) for a in p.attributes]
     if p.valid_from:
         cols.append(Column(p.valid_from, ColumnType.TIMESTAMP, nullable=True))
@@ -248,10 +294,34 @@ def shared_keys(spec: DatasetSpec) -> dict[str, str]:
 
 def _attribute_values(frame: pd.DataFrame, attributes: list[Attribute], check: _Checker, path: Path
                       ) -> dict[str, pd.Series]:
-    """Each attribute's values as stored (a number written in text read out of it)."""
-    return {a.name: numbers_in_text(frame[a.source_column], check.fmt, str(path), a.source_column,
-                                    line_offset_for(path)) if a.number_in_text else frame[a.source_column]
-            for a in attributes}
+    """Each attribute's values as stored (a number written in text read out of it), each within the range
+    the spec declares (min, max)."""
+    out = {a.name: numbers_in_text(frame[a.source_column], check.fmt, str(path), a.source_column,
+                                   line_offset_for(path), a.protected) if a.number_in_text else frame[a.source_column]
+           for a in attributes}
+    try:
+        for a in attributes:
+            within_range(out[a.name], a, str(path), line_offset_for(path))
+    except DataValidationError as exc:  # the line re-counted (blank lines), a part file's own row
+        raise with_exact_line(exc, path, check.fmt_for(path)) from None
+    return out
+
+
+def within_range(values: pd.Series, a: Attribute, file: str, line_offset: int | None) -> None:
+    """A numeric attribute's values below its declared min or above its max are refused at their row (a
+    negative age or income); its special values (codes, not quantities) are exempt."""
+    if a.min is None and a.max is None:
+        return
+    num = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+    codes = np.isin(num, [float(v) for v in a.special]) if a.special else np.zeros(len(num), dtype=bool)
+    for bound, outside, word in ((a.min, num < (a.min or 0.0), "below the minimum"),
+                                 (a.max, num > (a.max or 0.0), "above the maximum")):
+        if bound is not None and (i := first_true(outside & ~codes)) is not None:
+            said = withheld(True) if a.protected else repr(f"{num[i]:g}")
+            key = "min" if word == "below the minimum" else "max"
+            raise DataValidationError(file, f"{said} is {word} {bound:g} the spec declares for {a.name!r} "
+                                            f"({key} = {bound:g})", int(values.index[i]) + 1, a.source_column,
+                                      line_offset)
 
 
 FURTHER_FILES = {"people": "more_profile", "lookup": "lookups", "events": "more_events"}
@@ -279,7 +349,7 @@ def _read_more_profile(people: pd.DataFrame, name: str, more: MoreProfile, path:
     want.update({("more_profile", name, "attributes", i, "column" if a.column else "name"): a.source_column
                  for i, a in enumerate(more.attributes)})
     check.require(path, want)
-    cols = [replace(key_type, name=more.id_column, nullable=False), *(_attribute_column(a, as_written=True) for a in more.attributes)]
+    cols = [replace(key_type, name=more.id_column, nullable=False, identifier=not more.join_on), *(_attribute_column(a, as_written=True) for a in more.attributes)]
     key: tuple[str, ...] = (more.id_column,)
     if more.valid_from:
         cols.append(Column(more.valid_from, ColumnType.TIMESTAMP, nullable=True))
@@ -418,7 +488,7 @@ def lookup_key(name: str) -> str:
 def _read_lookup(name: str, lk: Lookup, path: Path, check: _Checker) -> pd.Series:
     """A [lookups.NAME] table as a Series: key → person (each key once)."""
     check.require(path, {("lookups", name, "key"): lk.key, ("lookups", name, "person_id"): lk.person_id})
-    cols = (Column(lk.key, ColumnType.STRING), Column(lk.person_id, ColumnType.STRING))
+    cols = (Column(lk.key, ColumnType.STRING, identifier=True), Column(lk.person_id, ColumnType.STRING, identifier=True))
     frame = read_and_validate(path, _table("lookup", f"lookups.{name}", cols, lk.ignore, (lk.key,)), None,
                               fmt=check.fmt_for(path))
     return pd.Series(frame[lk.person_id].astype("string").to_numpy(), index=frame[lk.key].astype("string"))
@@ -430,7 +500,7 @@ def _owners(events: pd.DataFrame, owner: pd.Series, via: str, file: str, column:
     keys = events["person_id"].astype("string")
     people = keys.map(owner)
     if (i := first_true(people.isna().to_numpy(bool))) is not None:
-        raise DataValidationError(file, f"{str(keys.iloc[i])!r} is not a key of the lookup table {via!r}: whose "
+        raise DataValidationError(file, f"{withheld(False)} is not a key of the lookup table {via!r}: whose "
                                         "is it?", int(events.index[i]) + 1, column, line_offset)
     return people.astype("string")
 
@@ -563,7 +633,7 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
         window_col = None if o.window_days else o.window_days_column
         check.require(path, {("outcomes", "person_id"): o.person_id, ("outcomes", "label"): o.label,
                              ("outcomes", "as_of_column"): as_of_col, ("outcomes", "window_days_column"): window_col})
-        cols = [Column(o.person_id, ColumnType.STRING), Column(o.label, ColumnType.STRING, nullable="" in o.unknown)]
+        cols = [Column(o.person_id, ColumnType.STRING, identifier=True), Column(o.label, ColumnType.STRING, nullable="" in o.unknown)]
         cols += [Column(as_of_col, ColumnType.TIMESTAMP)] if as_of_col else []
         cols += [Column(window_col, ColumnType.INT)] if window_col else []
         key = (o.person_id, as_of_col) if as_of_col else (o.person_id,)
@@ -798,7 +868,7 @@ def _unknown_owner(exc: DataValidationError, events: pd.DataFrame, known: pd.Ind
     if not len(at):
         return exc
     i = int(at[0])
-    return DataValidationError(str(path), f"{str(unknown.iloc[0])!r}, the owner of {str(owner.index[i])!r} in the "
+    return DataValidationError(str(path), f"{withheld(False)}, the owner of an account in the "
                                           f"lookup table {via!r}, is not a person_id in the people table (read by "
                                           f"{Path(exc.file).name}, row {exc.row})", i + 1, lk.person_id,
                                line_offset_for(path))

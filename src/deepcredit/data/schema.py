@@ -43,6 +43,14 @@ class Column:
     """For profile attributes: the dimension the attribute speaks to when used as a feature."""
     may_follow_snapshot: bool = False
     """A time that may lie after the data set's snapshot date (an open commitment's due date)."""
+    identifier: bool = False
+    """Names a person or a record (an id): like a protected attribute's, its values are personal data, never
+    repeated in an error (which names the row and column instead)."""
+
+    @property
+    def personal(self) -> bool:
+        """Whether an error may not repeat this column's values (a protected attribute or an identifier)."""
+        return self.protected or self.identifier
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,7 @@ PEOPLE = TableSpec(
     key=("person_id",),
     description="Who a person is: one row per person. Only person_id is required.",
     columns=(
-        Column("person_id", ColumnType.STRING, description="Pseudonymous identifier."),
+        Column("person_id", ColumnType.STRING, identifier=True, description="Pseudonymous identifier."),
         Column("sex", ColumnType.STRING, required=False, nullable=True, protected=True,
                description="Protected: audited, not a model input."),
         Column("age", ColumnType.FLOAT, required=False, nullable=True, protected=True,
@@ -133,7 +141,7 @@ EVENTS = TableSpec(
     name="events",
     description="Fulfilment history: one row per commitment kept or broken.",
     columns=(
-        Column("person_id", ColumnType.STRING),
+        Column("person_id", ColumnType.STRING, identifier=True),
         Column("ts", ColumnType.TIMESTAMP, description="When the event was recorded (known from then on)."),
         Column("kind", ColumnType.STRING, allowed=EVENT_KINDS),
         Column("amount", ColumnType.FLOAT, description="Money involved (for ratings: the rating)."),
@@ -142,7 +150,7 @@ EVENTS = TableSpec(
                description="When the commitment was due, where relevant."),
         Column("days_late", ColumnType.FLOAT, required=False, nullable=True,
                description="How late the commitment was kept, in days (0 = on time)."),
-        Column("counterparty", ColumnType.STRING, required=False, nullable=True,
+        Column("counterparty", ColumnType.STRING, required=False, nullable=True, identifier=True,
                description="The merchant or person on the other side."),
     ),
 )
@@ -151,8 +159,8 @@ RELATIONS = TableSpec(
     name="relations",
     description="Who is connected to whom, since when: one row per directed edge observation.",
     columns=(
-        Column("source", ColumnType.STRING),
-        Column("target", ColumnType.STRING),
+        Column("source", ColumnType.STRING, identifier=True),
+        Column("target", ColumnType.STRING, identifier=True),
         Column("kind", ColumnType.STRING, allowed=RELATION_KINDS),
         Column("weight", ColumnType.FLOAT),
         Column("ts", ColumnType.TIMESTAMP, description="When the relation was first observed."),
@@ -164,7 +172,7 @@ OUTCOMES = TableSpec(
     key=("person_id", "as_of"),
     description="Labels: did the person fail a commitment within the window after as_of?",
     columns=(
-        Column("person_id", ColumnType.STRING),
+        Column("person_id", ColumnType.STRING, identifier=True),
         Column("as_of", ColumnType.TIMESTAMP, description="Features use only what was known before this."),
         Column("label", ColumnType.INT, allowed=frozenset({"0", "1"}),
                description="1 = did not fulfil / defaulted within the window."),

@@ -9,9 +9,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Annotated, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
 """Attribute names are lower-case SQL identifiers: they name stored columns and features."""
@@ -49,8 +59,47 @@ class SpecProblem(ValueError):
         self.loc, self.problem = loc, problem
 
 
+def _plain_types(annotation: Any) -> set[type]:
+    """The plain types a field's annotation allows (of `int | None`: int and NoneType)."""
+    if get_origin(annotation) in (Union, UnionType):
+        return {t for arg in get_args(annotation) for t in _plain_types(arg)}
+    return {annotation} if isinstance(annotation, type) else set()
+
+
+def _strict_scalar(value: Any, annotation: Any) -> Any:
+    """A boolean must be true or false, a number a number: TOML writes both without quotes, so "yes" or "365"
+    in quotes is a mistake to point at, not a value to coerce (pydantic's lax mode would take them)."""
+    allowed = _plain_types(annotation)
+    if value is None or type(value) in allowed:
+        return value
+    if bool in allowed and not {int, float, str} & allowed:
+        raise PydanticCustomError("strict_bool", "expected a boolean (true or false, without quotes), got {got}",
+                                  {"got": _what(value)})
+    if float in allowed and not {str, bool} & allowed and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise PydanticCustomError("strict_number", "expected a number (without quotes), got {got}",
+                                  {"got": _what(value)})
+    if int in allowed and not {float, str, bool} & allowed and (isinstance(value, bool) or not isinstance(value, int)):
+        raise PydanticCustomError("strict_int", "expected an integer (a whole number, without quotes), got {got}",
+                                  {"got": _what(value)})
+    return value
+
+
+def _what(value: Any) -> str:
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    return {bool: "a boolean", float: f"the number {value!r}", int: f"the number {value!r}"}.get(
+        type(value), f"a {type(value).__name__}")
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_quoted_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        """Booleans and numbers are strict (a quoted "yes" or "365" is refused); other fields as declared."""
+        field = cls.model_fields.get(info.field_name or "")
+        return value if field is None else _strict_scalar(value, field.annotation)
 
 
 class FileSection(Strict):

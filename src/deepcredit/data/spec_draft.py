@@ -197,6 +197,13 @@ def windows_hint(gap_days: float | None) -> list[str]:
             "# [windows]", f"# period = {period}", f"# recent = {recent}", f"# medium = {medium}", f"# long = {long}"]
 
 
+def never_negative(values: pd.Series) -> bool:
+    """Whether a numeric column's sample has numbers and none of them below 0 (an age, an amount, a count):
+    a draft proposes min = 0 for it."""
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    return bool(len(numbers)) and bool((numbers >= 0).all())
+
+
 def draft_spec(path: Path, name: str | None = None, events: Path | None = None, relations: Path | None = None,
                outcomes: Path | None = None, more_events: dict[str, Path] | None = None,
                lookups: dict[str, Path] | None = None, more_profile: dict[str, Path] | None = None) -> str:
@@ -422,6 +429,8 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None], section: s
             out.append(f"# special = {{ {listed} }}  # check: {', '.join(codes)} "
                        f"{'stands' if len(codes) == 1 else 'stand'} apart from the other values: codes, not "
                        "quantities? Say what each means and keep the line")
+        if kind == "numeric" and not written and never_negative(frame[col]):
+            out.append("min = 0  # check: no value in the sample is negative; one below 0 is refused at its row")
         around = written[1] if written else ""
         if kind == "numeric" and (unit := around if around == "%" or around.isalpha() else unit_of(words)):
             out.append(f"unit = {toml_string(unit)}  # check: what a reason shows after the value")

@@ -44,6 +44,11 @@ class Attribute(DescribedColumn):
     """A numeric attribute written with words or signs around its number ("13.56%", " 36 months", "$1,200"):
     the number is read out of the text (the [format]'s decimal and thousands marks apply); a value without
     one is refused at its row, unless it is empty or a missing-value marker."""
+    min: float | None = None
+    """Numeric attributes: the smallest valid value (an age, an income, an amount: min = 0); a value below it
+    is refused at its file, row and column. Special values are exempt (a -1 code for "not reported")."""
+    max: float | None = None
+    """Numeric attributes: the largest valid value (a percentage: max = 100), refused likewise above it."""
 
     @property
     def code_feature(self) -> str | None:
@@ -72,6 +77,11 @@ class Attribute(DescribedColumn):
                                                    f"is {self.type})")
         if self.unit and self.type != "numeric":
             raise SpecProblem(("unit",), f"`unit` applies to numeric attributes only (this one is {self.type})")
+        for bound in ("min", "max"):
+            if getattr(self, bound) is not None and self.type != "numeric":
+                raise SpecProblem((bound,), f"`{bound}` applies to numeric attributes only (this one is {self.type})")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise SpecProblem(("max",), f"max {self.max:g} is below min {self.min:g}")
         if self.special and self.type != "numeric":
             raise SpecProblem(("special",), f"`special` applies to numeric attributes only (this one is {self.type})")
         for value, meaning in self.special.items():

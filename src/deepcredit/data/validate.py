@@ -17,7 +17,7 @@ import difflib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -50,6 +50,20 @@ DIGIT_DATES = {"%Y%m%d": 8, "%Y%m": 6, "%y%m%d": 6}
 """Dates written as bare digits (19930705, 201203 for a month, 930705: bank and mainframe exports) and how many
 digits each form writes; of two forms a value fits, the first is the likelier (spec draft)."""
 _INT_LIMIT = 2.0**53  # whole numbers beyond this are not exact in float64
+NUMBER_LIMIT = float(np.finfo(np.float32).max)
+"""The largest magnitude a number may have (about 3.4e38): the models compute in float32 (the scorecard's
+binning, the networks), where a larger number is infinite, so it would pass ingest and fail training with
+no row to look at. No credit amount, income or count comes near it; a value beyond it is a unit or export
+error (or a placeholder such as 1e300)."""
+TOO_LARGE = (f"is too large: numbers must lie within ±{NUMBER_LIMIT:.1e}, the largest the models can hold "
+             "(a placeholder or an export error? leave the cell empty where a value is unknown)")
+
+
+def too_large(num: np.ndarray) -> np.ndarray:
+    """Which finite numbers lie beyond NUMBER_LIMIT."""
+    num = np.asarray(num, dtype="float64")
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(num) & (np.abs(num) > NUMBER_LIMIT)
 _EXPECTED = {
     ColumnType.STRING: "text",
     ColumnType.INT: "whole numbers",
@@ -299,6 +313,17 @@ def _show(value: object, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
+def withheld(protected: bool) -> str:
+    """How an error refers to a value it may not repeat (personal data: a protected attribute's or an id)."""
+    return "the value (not shown: " + ("a protected attribute" if protected else "an identifier") + ")"
+
+
+def show_cell(value: object, col: Column) -> str:
+    """A cell's value as an error repeats it: truncated, or, for personal data (a protected attribute or an
+    identifier column), not at all; the error names the row and column, so the user can look it up."""
+    return withheld(col.protected) if col.personal else _show(value)
+
+
 # --- reading ---------------------------------------------------------------------------------------
 
 def _chunks(path: Path, spec: TableSpec, fmt: FileFormat) -> Iterator[_Chunk]:
@@ -377,8 +402,32 @@ def _encoding_error(path: Path, fmt: FileFormat) -> DataValidationError:
                 row = _row_at_line(path, number, fmt)
                 if row is None:
                     return DataValidationError(str(path), f"line {number}: {problem}")
-                return DataValidationError(str(path), problem, row, None, number - row)
+                return DataValidationError(str(path), problem, row, _column_of_bad_byte(path, fmt, raw), number - row)
     return DataValidationError(str(path), "the text is not UTF-8: save the file as UTF-8")
+
+
+def _column_of_bad_byte(path: Path, fmt: FileFormat, raw: bytes) -> str | None:
+    """The column whose cell, on this line of the file, holds bytes that are not UTF-8 (None where the line
+    is not one whole row of the header's width, as in a cell running over several lines)."""
+    try:
+        header = list(fmt.names)
+        if not header:
+            with open_text(path, fmt.text_encoding, errors="replace") as fh:
+                for _ in range(fmt.header_line - 1):  # the lines above the header
+                    fh.readline()
+                header = column_names(next(r for r in csv.reader(fh, delimiter=fmt.delimiter) if r))
+        # Latin-1 maps each byte to one character, so the cells split as the bytes do
+        cells = next(csv.reader([raw.decode("latin-1").rstrip("\r\n")], delimiter=fmt.delimiter))
+    except (DataValidationError, csv.Error, OSError, StopIteration):
+        return None
+    if len(cells) != len(header):
+        return None
+    for name, cell in zip(header, cells, strict=True):
+        try:
+            cell.encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            return name
+    return None
 
 
 def _read_header(path: Path, fmt: FileFormat) -> list[str]:
@@ -744,6 +793,24 @@ def _out_of_range(value: object, col: Column) -> str | None:
             "stored (a placeholder for 'no date'? leave the cell empty)")
 
 
+FUTURE_GRACE_DAYS = 1
+"""Without a given snapshot date, a time is refused from the day after tomorrow on (by this machine's
+calendar): nothing can have been observed later than the day of ingest, and the day's grace lets data kept
+in a time zone ahead of this machine's through."""
+
+
+def ingest_day() -> pd.Timestamp:
+    """The day of ingest (this machine's local date): no row may be dated after it (FUTURE_GRACE_DAYS aside)
+    unless a snapshot date is given."""
+    return pd.Timestamp.now().normalize()
+
+
+def in_the_future(today: pd.Timestamp) -> str:
+    return (f"is in the future: after {today.date()}, the day of ingest (a mistyped year? Without a snapshot "
+            "date the data's latest date becomes the data set's, so one such row would move it; to date the "
+            "data set ahead on purpose, give --snapshot-date, or snapshot_date in the spec)")
+
+
 def first_true(mask: np.ndarray) -> int | None:
     """The index of the first True (the first offending row), or None."""
     idx = np.flatnonzero(mask)
@@ -782,21 +849,23 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
         raw = frame[col.name].reset_index(drop=True)
         typed = _coerce(fmt.without_missing_markers(raw), col, chunk.nan.get(col.name), fmt)
         if (i := first_true(typed.bad)) is not None:
-            fail(f"{_show(raw.iloc[i])} {_out_of_range(raw.iloc[i], col) or typed.problem}", i, col.name)
+            fail(f"{show_cell(raw.iloc[i], col)} {_out_of_range(raw.iloc[i], col) or typed.problem}", i, col.name)
         if (i := first_true(typed.nan)) is not None:
             fail("NaN is not a number: leave the cell empty where a value is unknown", i, col.name)
         values = typed.values
         if col.type in (ColumnType.INT, ColumnType.FLOAT):
             num = values.to_numpy()
             if (i := first_true(np.isinf(num))) is not None:
-                fail(f"{_show(raw.iloc[i])} is infinite: {_EXPECTED[col.type]} must be finite", i, col.name)
+                fail(f"{show_cell(raw.iloc[i], col)} is infinite: {_EXPECTED[col.type]} must be finite", i, col.name)
+            finite = np.isfinite(num)
             if col.type is ColumnType.INT:
-                finite = np.isfinite(num)
                 if (i := first_true(finite & (np.abs(num) > _INT_LIMIT))) is not None:
-                    fail(f"{_show(raw.iloc[i])} is too large for a whole number", i, col.name)
+                    fail(f"{show_cell(raw.iloc[i], col)} is too large for a whole number", i, col.name)
                 if (i := first_true(finite & (num % 1 != 0))) is not None:
-                    fail(f"{_show(raw.iloc[i])} is not a whole number", i, col.name)
+                    fail(f"{show_cell(raw.iloc[i], col)} is not a whole number", i, col.name)
                 values = values.astype("Int64")
+            elif (i := first_true(too_large(num))) is not None:
+                fail(f"{show_cell(raw.iloc[i], col)} {TOO_LARGE}", i, col.name)
         if not col.nullable and (i := first_true(typed.blank)) is not None:
             fail("a value is required here but the " + ("cell is empty" if chunk.line_offset else "value is null"),
                  i, col.name)
@@ -805,12 +874,18 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
             ok = text.isna().to_numpy(dtype=bool) | text.isin(col.allowed).to_numpy(dtype=bool)
             if (i := first_true(~ok)) is not None:
                 hint = " (values are lower case)" if str(text.iloc[i]).lower() in col.allowed else ""
-                fail(f"{_show(raw.iloc[i])} is not one of: {', '.join(sorted(col.allowed))}{hint}", i, col.name)
+                fail(f"{show_cell(raw.iloc[i], col)} is not one of: {', '.join(sorted(col.allowed))}{hint}", i, col.name)
         if col.type is ColumnType.TIMESTAMP and day is not None and not col.may_follow_snapshot:
             # "after the snapshot date": the next day on
             late = (values >= day + pd.Timedelta(days=1)).to_numpy(dtype=bool, na_value=False)
             if (i := first_true(late)) is not None:
-                fail(f"{_show(raw.iloc[i])} is after the data set's snapshot date {day.date()}", i, col.name)
+                fail(f"{show_cell(raw.iloc[i], col)} is after the data set's snapshot date {day.date()}", i, col.name)
+        elif col.type is ColumnType.TIMESTAMP and not col.may_follow_snapshot:
+            # no snapshot given: the data's latest date becomes it, so one mistyped future date would move it
+            today = ingest_day()
+            ahead = (values >= today + pd.Timedelta(days=1 + FUTURE_GRACE_DAYS)).to_numpy(dtype=bool, na_value=False)
+            if (i := first_true(ahead)) is not None:
+                fail(f"{show_cell(raw.iloc[i], col)} {in_the_future(today)}", i, col.name)
         out[col.name] = values
     return pd.DataFrame(out)
 
@@ -832,7 +907,7 @@ def read_and_validate(path: Path, spec: TableSpec, snapshot: pd.Timestamp | None
         if frame.empty and not allow_empty:
             raise DataValidationError(name, "the table has a header but no data rows")
         if spec.key:
-            check_unique(frame, spec.key, name, line_offset_for(path))
+            check_unique(frame, spec.key, name, line_offset_for(path), {c.name for c in spec.columns if c.personal})
         for check in TABLE_CHECKS.get(spec.name, ()) if checks is None else checks:
             check(frame, name, line_offset_for(path))
     except DataValidationError as exc:
@@ -846,15 +921,17 @@ def _key_text(value: object) -> str:
     return str(value)
 
 
-def check_unique(frame: pd.DataFrame, key: tuple[str, ...], file: str, line_offset: int | None) -> None:
-    """No two rows share a key; names the duplicate and the row where the key was first seen."""
+def check_unique(frame: pd.DataFrame, key: tuple[str, ...], file: str, line_offset: int | None,
+                 personal: Collection[str] = ()) -> None:
+    """No two rows share a key; names the duplicate and the row where the key was first seen. The key's value
+    is repeated unless one of its columns is `personal` (an identifier, a protected attribute)."""
     dup = frame.duplicated(list(key), keep="first").to_numpy()
     i = first_true(dup)
     if i is not None:
         # row i matches itself, so there is a first match: argmax finds it
         first = int(np.argmax((frame[list(key)] == frame.loc[i, list(key)]).all(axis=1).to_numpy()))
-        value = ", ".join(_key_text(frame.at[i, k]) for k in key)
-        raise DataValidationError(file, f"duplicate {'/'.join(key)} {value!r} (first seen in row {first + 1})",
+        value = "" if set(key) & set(personal) else " " + repr(", ".join(_key_text(frame.at[i, k]) for k in key))
+        raise DataValidationError(file, f"duplicate {'/'.join(key)}{value} (first seen in row {first + 1})",
                                   i + 1, key[0], line_offset)
 
 
@@ -865,7 +942,7 @@ def check_known_people(frame: pd.DataFrame, columns: tuple[str, ...], people: pd
         unknown = ~frame[col].isin(people).to_numpy(dtype=bool)
         i = first_true(unknown)
         if i is not None:  # the index holds each row's place in the file (merged or filtered rows keep theirs)
-            raise DataValidationError(file, f"{_show(frame[col].iloc[i])} is not a person_id in the people table",
+            raise DataValidationError(file, f"{withheld(False)} is not a person_id in the people table",
                                       int(frame.index[i]) + 1, col, line_offset)
 
 

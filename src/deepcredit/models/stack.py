@@ -48,15 +48,17 @@ logit, exactly. (When z is within 1e-9 of base, s is g's slope there.)
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 import numpy as np
 import pandas as pd
+from pydantic import TypeAdapter, ValidationError
 from scipy.special import expit
 from sklearn.metrics import log_loss
 
@@ -162,6 +164,42 @@ def missing_views(model: CreditModel, inp: ModelInput) -> list[str]:
     return out
 
 
+def _type_name(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+
+
+def _shown_value(value: Any) -> str:
+    return f"the text {value!r}" if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
+
+
+def param_type_problem(cls: type, name: str, value: Any) -> str | None:
+    """The type a member's constructor parameter `name` takes where `value` is not of it (else None): read from
+    the constructor's annotation, or, where it has none, from its default's type (a number, a flag, a text).
+
+    A value passes what pydantic would read as the type; a text or true/false must be of the type exactly,
+    so "abc" or "0.1" is no number and 1 no flag (a quoted number in a config file is a mistake to name)."""
+    init = cls.__init__  # type: ignore[misc]
+    try:
+        hint = get_type_hints(init).get(name)
+    except Exception:  # an annotation naming a type imported only for type checking
+        hint = None
+    if hint is None:
+        default = inspect.signature(init).parameters[name].default if name in inspect.signature(init).parameters \
+            else None
+        hint = type(default) if isinstance(default, bool | int | float | str) else None
+    if hint is None:
+        return None
+    try:
+        adapter = TypeAdapter(hint)
+    except Exception:  # a type pydantic cannot check (a fitted object): the member checks it itself
+        return None
+    try:
+        adapter.validate_python(value, strict=isinstance(value, str | bool))
+    except ValidationError:
+        return _type_name(hint)
+    return None
+
+
 def make_member(kind: str, params: dict | None = None, seed: int | None = None) -> CreditModel:
     """A new member of `kind` with `params`; `seed` is its seed unless params set one; an unknown name is an error."""
     cls = available_kinds()[kind]
@@ -170,6 +208,9 @@ def make_member(kind: str, params: dict | None = None, seed: int | None = None) 
     if unknown:
         raise ValueError(f"member {kind!r} has no parameter(s) {', '.join(unknown)} "
                          f"(it takes: {', '.join(sorted(names))})")
+    for name, value in (params or {}).items():
+        if (expected := param_type_problem(cls, name, value)) is not None:
+            raise ValueError(f"member {kind!r}, parameter {name!r}: expected {expected}, got {_shown_value(value)}")
     own = dict(params or {})
     if seed is not None and "seed" in names and "seed" not in own:
         own["seed"] = seed
