@@ -84,3 +84,14 @@ def test_a_version_dated_after_the_services_now_is_not_yet_the_one_corrected_or_
     newest_first = con.execute("SELECT * FROM people WHERE person_id = 'a' ORDER BY valid_from DESC").df()
     held = Held(pd.DataFrame(), newest_first, pd.DataFrame())
     assert held.latest_profile(datetime(2020, 6, 1))["income"] == 1000 and held.latest_profile()["income"] == 2000
+
+
+def test_a_correction_written_as_an_alias_is_stored_as_its_category():
+    """A spec's `aliases` (F for female, LOW for low) read a corrected value as ingest reads the files."""
+    gender = Attribute(name="gender", type="categorical", dimension="identity", aliases={"female": ["F", "f"]})
+    grade = Attribute(name="grade", type="ordinal", order=["low", "high"], dimension="identity",
+                      aliases={"low": ["LOW"]})
+    assert checked_value(gender, "F") == '"female"' and checked_value(gender, "x") == '"x"'
+    assert checked_value(grade, "LOW") == '"low"'
+    with pytest.raises(ValueError, match="must be one of"):
+        checked_value(grade, "Low")

@@ -8,6 +8,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
@@ -152,3 +154,46 @@ def test_the_scale_marks_band_boundaries():
     assert spans["excellent"]["start"] <= at_713 < spans["excellent"]["start"] + spans["excellent"]["width"]
     assert not spans["very good"]["start"] <= at_713 < spans["very good"]["start"] + spans["very good"]["width"]
     assert sum(b["width"] for b in scale["bands"]) == pytest.approx(100, abs=0.2)
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_the_profile_reads_as_a_person_reads_it(service):
+    """The audit's page showed `civil_servant`, a joined_at timestamp beside "how long you have been a member",
+    `20400` and `5082.6`: the page shows words, yes or no, "member since <date>" and grouped numbers, and
+    the JSON keeps each held value as it is beside how it reads."""
+    pid, _ = service.with_score(skip=8)
+    me = service.person(pid)
+    items = {p["attribute"]: p for p in service.client.get("/v1/me/report", headers=me).json()["profile"]}
+    html = service.client.get("/v1/me/report.html", headers=me).text
+    rows = re.findall(r"<tr class=\"[a-z]*\"><td>(.*?)</td>\s*<td>(.*?)</td>\s*<td class=\"muted\"><code>(.*?)</code>",
+                      html[html.index('<section id="profile"'):html.index('<section id="consents"')], re.S)
+    page = {name: (what, held) for what, held, name in rows}
+    assert set(page) == set(items) and page
+    assert page["identity_verified"] == ("Whether your identity documents are verified",
+                                         {"True": "yes", "False": "no", "yes": "yes", "no": "no"}[items["identity_verified"]["value"]])
+    assert "_" not in page["occupation"][1] and page["occupation"][1] == items["occupation"]["value"].replace("_", " ")
+    assert re.fullmatch(r"member since [1-9]\d? [A-Z][a-z]+ \d{4}", page["joined_at"][1])
+    for money in ("credit_limit", "income"):
+        held = float(items[money]["value"])
+        assert page[money][1] == (f"{held:,.0f}" if held.is_integer() else f"{held:,.2f}")
+        assert held < 1000 or "," in page[money][1]
+    assert all(p["reads"] == page[name][1] for name, p in items.items())  # the JSON says what the page shows
+
+
+def test_a_held_value_reads_with_its_declared_unit_and_meaning():
+    from deepcredit.data.spec import builtin_spec
+    from deepcredit.service.report import as_read
+
+    spec = builtin_spec("simulator")
+    euros = spec.model_copy(update={"profile": spec.profile.model_copy(update={"attributes": [
+        a.model_copy(update={"unit": "EUR"}) if a.name == "income" else a for a in spec.profile.attributes]})})
+    credit_line = euros.attribute("credit_limit")
+    assert as_read(credit_line, 20400.0, euros) == "20,400 EUR"  # a credit line is money: the income's unit
+    assert as_read(euros.attribute("income"), 5082.6, euros) == "5,082.60 EUR"
+    assert as_read(credit_line, 20400.0, spec) == "20,400"  # no unit declared: none invented
+    late = spec.attribute("city_tier").model_copy(update={"special": {"96": "not reported"}, "unit": "tier"})
+    assert as_read(late, 96.0) == "not reported" and as_read(late, 2.0) == "2 tier"
+    assert as_read(spec.attribute("joined_at"), pd.Timestamp("2024-10-07 12:35:32")) == "member since 7 October 2024"
+    assert as_read(spec.attribute("identity_verified"), np.bool_(False)) == "no"
+    assert as_read(spec.attribute("occupation"), "civil_servant") == "civil servant"
+    assert as_read(spec.attribute("occupation"), None) is None and as_read(spec.attribute("age"), float("nan")) is None

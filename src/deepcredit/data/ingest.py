@@ -207,7 +207,7 @@ def _attribute_column(a: Attribute, as_written: bool = False) -> Column:
     allowed = frozenset(a.order) if a.order is not None else None  # only ordinal attributes have an order
     ctype = ColumnType.STRING if as_written and a.number_in_text else TYPES[a.type]
     return Column(a.source_column, ctype, nullable=True, allowed=allowed, description=a.description,
-                  protected=a.protected)
+                  protected=a.protected, aliases=tuple(a.alias_map.items()) if as_written else ())
 
 
 def numbers_in_text(values: pd.Series, fmt: FileFormat, file: str, column: str,
@@ -522,7 +522,8 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
     if paid:
         cols += (Column(paid, ColumnType.FLOAT, nullable=True),)
     cols += tuple(Column(c, ColumnType.STRING) for c in ev.parts_of)
-    cols += tuple(Column(m.source_column, TYPES[m.type], nullable=True) for m in ev.measures)
+    cols += tuple(Column(m.source_column, TYPES[m.type], nullable=True, aliases=tuple(m.alias_map.items()))
+                  for m in ev.measures)
     if mapping["amount"]:  # may be empty for a kind whose amount is neutral (amounts_where_meant)
         cols = tuple(replace(c, nullable=True) if c.name == mapping["amount"] else c for c in cols)
     values = partial(check_event_values, kind=mapping["kind"], amount=mapping["amount"],

@@ -46,6 +46,9 @@ class Column:
     identifier: bool = False
     """Names a person or a record (an id): like a protected attribute's, its values are personal data, never
     repeated in an error (which names the row and column instead)."""
+    aliases: tuple[tuple[str, str], ...] = ()
+    """A text column's other ways of writing a value, each (as written, as read): a spec's `aliases`, applied
+    as the file is read (its values trimmed first), before `allowed` is checked."""
 
     @property
     def personal(self) -> bool:

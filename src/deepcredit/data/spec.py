@@ -466,7 +466,7 @@ class DatasetSpec(Strict):
         written ([format] is left out: the stored tables are typed Parquet), so the same data ingested
         from differently written files has the same spec and fingerprint."""
         data = self.model_dump(mode="json", exclude={"format"})  # key order is meaning: feature order
-        return json.dumps(data, indent=2) + "\n"
+        return json.dumps(_without_empty_aliases(data), indent=2) + "\n"
 
     def restricted(self, people_columns: Iterable[str], event_columns: Iterable[str]) -> DatasetSpec:
         """The same spec without the attributes and optional event columns a stored table lacks.
@@ -482,6 +482,16 @@ class DatasetSpec(Strict):
                                                           for c in ("days_late", "counterparty", "due_ts")})
             update["events"] = self.events.model_copy(update={"columns": cols})
         return self.model_copy(update=update)
+
+
+def _without_empty_aliases(data: Any) -> Any:
+    """The dumped spec without the `aliases` no column declares: a data set whose columns declare none keeps
+    the spec text, and so the fingerprint, it had before columns could declare them."""
+    if isinstance(data, dict):
+        return {k: _without_empty_aliases(v) for k, v in data.items() if not (k == "aliases" and v == {})}
+    if isinstance(data, list):
+        return [_without_empty_aliases(v) for v in data]
+    return data
 
 
 def _section(source: str) -> str:

@@ -152,6 +152,11 @@ class DescribedColumn(Strict):
     unit: str = Field(default="", max_length=40)
     """What a numeric value counts, in words a reason shows after it ("months": "48 months"; "money": 1,250.00;
     "share": 75%)."""
+    aliases: dict[str, list[str]] = {}
+    """Categories written in more than one way: each category as stored, with the other ways the files write
+    it ({ female = ["F", "f", "Female"], male = ["M", "m"] }). Ingest reads each listed value (as written, after
+    its surrounding spaces are trimmed; case counts) as its category, so features, reasons and the fairness
+    audit see one category; a value not listed is kept as it is."""
 
     @model_validator(mode="after")
     def _check_name(self) -> DescribedColumn:
@@ -159,7 +164,13 @@ class DescribedColumn(Strict):
             raise SpecProblem(("name",), f"{self.name!r} is a word SQL reserves: name it otherwise "
                                          f"({sql_safe(self.name)}, say), and give the file's header as `column`")
         both_directions(self.risk_direction, self.improve_direction)
+        check_aliases(self.aliases)
         return self
+
+    @property
+    def alias_map(self) -> dict[str, str]:
+        """Each written value the spec lists under `aliases`, with the category it is read as."""
+        return {written: category for category, values in self.aliases.items() for written in values}
 
     @property
     def source_column(self) -> str:
@@ -169,6 +180,32 @@ class DescribedColumn(Strict):
     def text(self) -> str:
         """What a reason code says of it."""
         return self.description or f"your {self.name.replace('_', ' ')}"
+
+
+def check_aliases(aliases: dict[str, list[str]]) -> None:
+    """Each written value names one category, once: listed twice, or under two categories, it is refused, as
+    is a category that another category lists as one of its ways of writing it. Values are matched as ingest
+    reads them (trimmed), so a value with spaces around it, or a blank one, could never match."""
+    seen: dict[str, str] = {}
+    for category, values in aliases.items():
+        if not category.strip() or category != category.strip():
+            raise SpecProblem(("aliases", category), f"{category!r}: a category is a non-blank text without spaces "
+                                                     "around it")
+        if not values:
+            raise SpecProblem(("aliases", category), "list the other ways the files write this category")
+        for i, written in enumerate(values):
+            if not written.strip() or written != written.strip():
+                raise SpecProblem(("aliases", category, i), f"{written!r}: ingest trims the spaces around a value, "
+                                                            "so list it without them (and not blank)")
+            if written in seen:
+                where = "twice under this category" if seen[written] == category else \
+                    f"under {seen[written]!r} too: a value belongs to one category"
+                raise SpecProblem(("aliases", category, i), f"{written!r} is listed {where}")
+            seen[written] = category
+    for category in aliases:
+        if category in seen and seen[category] != category:
+            raise SpecProblem(("aliases", category), f"{category!r} is a category and also listed as a way of "
+                                                     f"writing {seen[category]!r}: a value is read as one category")
 
 
 def identifier(value: str) -> str:

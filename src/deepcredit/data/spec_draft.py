@@ -437,6 +437,8 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None], section: s
         if kind == "categorical" and frame[col].nunique() <= 12:
             listed = ", ".join(toml_string(str(v)) for v in sorted(frame[col].dropna().unique()))
             out.append(f"# values: {listed} (ordered? make it type = \"ordinal\" with order = [...])")
+        if kind == "categorical":
+            out += aliases_line(spelling_groups(frame[col]))
         dim = dimension_of(words)
         out.append(f"dimension = {toml_string(dim)}  # check: guessed from the name" if dim else
                    'dimension = "identity"  # TODO: choose the dimension this attribute speaks to')
@@ -854,6 +856,36 @@ def _texts(values: pd.Series) -> list[str]:
     return sorted(v for v in values.dropna().astype(str).str.strip().unique() if v)
 
 
+def spelling_groups(values: pd.Series) -> dict[str, list[str]]:
+    """Values of a column that differ only in case, or in the spaces and punctuation around and between their
+    letters ("F" and "f", "Post-Paid" and "postpaid", "self employed" and "self_employed"), grouped: each
+    group's most frequent way of writing (the first in sorted order among equals) with its other ways, as
+    `aliases` would declare them. Values of no letter or digit are never grouped ("-" and "?")."""
+    text = values.dropna().astype(str).str.strip()
+    counts = text[text != ""].value_counts()
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for value, n in counts.items():
+        key = re.sub(r"[\W_]+", "", str(value).casefold())
+        if key:
+            groups.setdefault(key, []).append((-int(n), str(value)))
+    out: dict[str, list[str]] = {}
+    for written in groups.values():
+        if len(written) > 1:
+            first, *others = [v for _, v in sorted(written)]
+            out[first] = sorted(others)
+    return dict(sorted(out.items()))
+
+
+def aliases_line(groups: dict[str, list[str]]) -> list[str]:
+    """The `aliases` a draft proposes for spelling_groups, with what to check (nothing where none)."""
+    if not groups:
+        return []
+    listed = ", ".join(f"{toml_string(k)} = [{', '.join(map(toml_string, v))}]" for k, v in groups.items())
+    return [f"aliases = {{ {listed} }}  # check: written alike but for case or punctuation, so read as one "
+            "category; add other ways of writing one (a translation, an abbreviation), or drop a group that "
+            "means two things"]
+
+
 MAX_DECLARED_VALUES = 8
 """A category of at most this many values gets every value declared in the draft (each one's share a feature,
 and a channel of the sequence members); more: one commented example, for the user to choose the values that
@@ -874,10 +906,12 @@ def _category_lines(section: str, columns: dict[str, pd.Series]) -> list[str]:
            "# 0: not known), and a channel of the sequence members. Move a column that means nothing to ignore."
            ] if columns else []
     for col, values in columns.items():
-        found, name = _texts(values), _measure_name(col)
+        groups = spelling_groups(values)
+        merged = {v for others in groups.values() for v in others}
+        found, name = [v for v in _texts(values) if v not in merged], _measure_name(col)
         words = name.replace("_", " ")
         out += [*_measure_head(section, col), 'type = "categorical"', 'dimension = "behaviour_preferences"  # check',
-                f"description = {toml_string('your ' + words)}"]
+                f"description = {toml_string('your ' + words)}", *aliases_line(groups)]
         labels = [f"{name}_{identifier(v)}" for v in found]  # named apart from the shares of other measures
         if len(found) <= MAX_DECLARED_VALUES and len(set(labels)) == len(labels):
             out.append("# check each value's words and risk_direction; drop a value whose share means nothing")

@@ -112,6 +112,12 @@ class Measure(DescribedColumn):
     def _check_type(self) -> Measure:
         if self.type == "numeric" and self.values:
             raise SpecProblem(("values",), "`values` applies to categorical measures (type = \"categorical\")")
+        if self.type == "numeric" and self.aliases:
+            raise SpecProblem(("aliases",), "`aliases` applies to categorical measures (type = \"categorical\")")
+        for value in self.values:
+            if value in self.alias_map and self.alias_map[value] != value:
+                raise SpecProblem(("values", value), f"{value!r} is read as {self.alias_map[value]!r} (`aliases`): "
+                                                     "declare the share of the category it is read as")
         if self.type == "categorical" and self.unit:
             raise SpecProblem(("unit",), "`unit` applies to numeric measures only")
         if self.buckets and self.type != "categorical":

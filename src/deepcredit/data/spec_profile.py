@@ -70,6 +70,13 @@ class Attribute(DescribedColumn):
             raise SpecProblem(("order",), f"`order` applies to ordinal attributes only (this one is {self.type})")
         if self.order is not None and len(set(self.order)) != len(self.order):
             raise SpecProblem(("order",), "a value appears more than once in `order`")
+        if self.aliases and self.type not in ("categorical", "ordinal"):
+            raise SpecProblem(("aliases",), f"`aliases` applies to categorical and ordinal attributes only (this one "
+                                            f"is {self.type})")
+        for category in self.aliases:
+            if self.order is not None and category not in self.order:
+                raise SpecProblem(("aliases", category), f"{category!r} is not one of the attribute's `order`: an "
+                                                         "ordinal value is read as one of its levels")
         if self.log and self.type != "numeric":
             raise SpecProblem(("log",), "`log` applies to numeric attributes only")
         if self.number_in_text and self.type != "numeric":

@@ -869,6 +869,8 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
         if not col.nullable and (i := first_true(typed.blank)) is not None:
             fail("a value is required here but the " + ("cell is empty" if chunk.line_offset else "value is null"),
                  i, col.name)
+        if col.aliases:
+            values = values.replace(dict(col.aliases))
         if col.allowed is not None:
             text = values.astype(_TEXT)
             ok = text.isna().to_numpy(dtype=bool) | text.isin(col.allowed).to_numpy(dtype=bool)

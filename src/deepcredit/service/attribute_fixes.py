@@ -58,6 +58,7 @@ def checked_value(attribute: Attribute, value: Value, stored_as: str = "") -> st
         return json.dumps(value)
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"'{attribute.name}' is {kind}: the value must be a non-empty text")
+    value = attribute.alias_map.get(value.strip(), value)  # a way of writing a category: stored as ingest does
     if kind == "ordinal" and value not in (attribute.order or []):
         raise ValueError(f"'{attribute.name}' is ordinal: the value must be one of {attribute.order}")
     if kind == "date":

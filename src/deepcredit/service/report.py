@@ -12,16 +12,21 @@ import json
 import math
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 
+from deepcredit.data.spec import DatasetSpec
+from deepcredit.data.spec_profile import Attribute
+from deepcredit.features.spec import shown_in
 from deepcredit.service import alerts as alert_feed
 from deepcredit.service import consent as consents
 from deepcredit.service import disputes as dispute_mod
 from deepcredit.service import history as hist
 from deepcredit.service.attribute_fixes import shown
 from deepcredit.service.context import DEFAULT_BANDS, ServiceContext
+from deepcredit.service.recourse import money_unit
 from deepcredit.service.schemas import (
     AccessOut,
     DataCategory,
@@ -92,7 +97,9 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
                                    disputed=ref in active, dispute_state=None if ref is None else active.get(ref)))
     latest = held.latest_profile(now) if held is not None else {}
     disputing = {d.attribute: d.state for d in disputes if d.attribute and d.state.value in dispute_mod.ACTIVE}
-    profile = [ProfileItem(attribute=name, text=a.text, value=shown(latest[name]), disputed=name in disputing,
+    spec = hist.spec_of(ctx.scorer)
+    profile = [ProfileItem(attribute=name, text=a.text, value=shown(latest[name]),
+                           reads=as_read(a, latest[name], spec), disputed=name in disputing,
                            dispute_state=disputing.get(name))
                for name, a in dispute_mod.disputable_attributes(ctx).items() if name in latest]
     categories = ctx.scorer.data_categories() if ctx.scorer is not None else []
@@ -108,6 +115,34 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
                                                    ctx.settings.recalculation_days),
         accesses=accesses, data_categories=[DataCategory(**c) for c in categories], events=events, profile=profile,
         consents=grants, disputes=disputes, alerts=alert_feed.feed(ctx, subject, limit=MAX_ALERTS), bands=ctx.bands or DEFAULT_BANDS, generated_at=now)
+
+
+def as_read(a: Attribute, value: object, spec: DatasetSpec | None = None) -> str | None:
+    """A held profile value as a person reads it (None where none is held): a category's code in words
+    (civil_servant: civil servant), a flag as yes or no, a date as a date ("member since 7 October 2024" for
+    the date the person joined), a number with its thousands grouped and the unit the spec declares (a
+    credit line or income without its own, the spec's money unit), a special value as its declared meaning."""
+    if _missing(value):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if a.type == "boolean":
+        flag = value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "yes", "y", "t")
+        return "yes" if flag else "no"
+    if a.type == "date":
+        day = pd.Timestamp(value).strftime("%d %B %Y").lstrip("0")
+        return f"member since {day}" if a.role == "joined_at" else day
+    if a.type == "numeric":
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return str(value)
+        meaning = next((m for code, m in a.special.items() if float(code) == number), None)
+        if meaning is not None:
+            return meaning
+        unit = a.unit or (money_unit(spec) if spec is not None and a.role in ("credit_line", "income") else "")
+        return shown_in(unit, number)
+    return " ".join(str(value).replace("_", " ").split())
 
 
 def _missing(v: object) -> bool:

@@ -482,6 +482,9 @@ class ProfileItem(BaseModel):
     attribute: str = Field(description="Its name, which a dispute about it gives")
     text: str = Field(description="What it is, in the data set's declared words")
     value: str | None
+    reads: str | None = Field(default=None, description="The value as a person reads it (the page shows it): "
+                              "a category in words, yes or no, a date, a number with its thousands grouped and "
+                              "its declared unit")
     disputed: bool
     dispute_state: DisputeState | None = None
 
