@@ -30,3 +30,22 @@ def test_our_connections_draw_no_duckdb_progress_bar():
     con = new_connection()
     assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
     assert con.cursor().execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+
+
+def test_a_table_file_replaced_in_place_is_found_before_scoring_or_training(tmp_path):
+    """The fingerprint is read from the manifest; a part file copied over in place (income tripled, say)
+    kept the old identity, and a finished scoring job of the old data was returned as the new one."""
+    import pandas as pd
+    import pytest
+
+    from deepcredit.data.errors import DataValidationError
+    from deepcredit.data.io import parquet_files
+
+    world = simulate_world(tmp_path / "world", people=60, seed=5)
+    assert world.checked_fingerprint() == world.fingerprint()
+    part = parquet_files(world.table_path("people"))[0]
+    people = pd.read_parquet(part)
+    people["income"] = people["income"] * 3
+    people.to_parquet(part, index=False)
+    with pytest.raises(DataValidationError, match="people table changed after the data set was written"):
+        world.checked_fingerprint()

@@ -67,6 +67,24 @@ def test_small_groups_are_shown_but_not_screened():
     assert a["disparate_impact"] == pytest.approx(1.0) and audit["flags"] == []
 
 
+
+def test_one_group_large_enough_is_not_audited_and_does_not_read_as_a_pass():
+    """audit: 8 held-out 'no' foreign workers against 292 'yes' read as a four-fifths 'pass'."""
+    from deepcredit.evaluation.model_card import model_card_markdown
+    from deepcredit.evaluation.report import _cards, _section_tables
+
+    y = np.array([0, 1] * 50 + [0] * 8)
+    approved = np.array([1, 0] * 50 + [1] * 8)
+    groups = pd.DataFrame({"foreign_worker": ["yes"] * 100 + ["no"] * 8})
+    audit = fairness_audit(y, approved, groups, min_group_size=30)
+    a = audit["attributes"]["foreign_worker"]
+    assert a["four_fifths_fail"] is None and "fewer than two groups" in a["not_audited"] and audit["flags"] == []
+    json.dumps(audit, allow_nan=False)
+    table = _section_tables("fairness", None, audit, None)
+    assert "not audited" in table and ">pass<" not in table and "&#x27;no&#x27;" in table  # a group's name, quoted
+    assert "1 attribute(s) screened" in _cards(None, audit, None)
+    assert "Not audited: fewer than two groups" in model_card_markdown({}, fairness=audit)
+
 def test_age_bands():
     bands = age_band(pd.Series([18, 24.9, 25, 34, 35, 49, 50, 80, np.nan]))
     assert bands.tolist() == ["<25", "<25", "25-34", "25-34", "35-49", "35-49", "50+", "50+", "unknown"]

@@ -147,3 +147,18 @@ def test_a_model_card_speaks_of_the_data_sets_own_protected_attributes_and_label
     told = builtin_spec("german").outcomes.model_copy(update={"source": "events", "bad_when": [],
                                                               "bad_days_late": 90})
     assert pipeline.label_words(told, [180]).startswith("1 = one at least 90 days late within 180 days")
+
+
+def test_an_in_sample_evaluation_says_so_at_the_top_and_in_the_card(results):
+    """audit: `--all-rows` showed AUC 0.841 under the title with the word 'optimistic' only at the very
+    bottom, and the model card called the 1,000 rows 'held-out'."""
+    from deepcredit.evaluation.report import render_html
+
+    ev = {**results["evaluation"], "optimistic": True,
+          "rows_scope": "These numbers are measured on the data set the model was fitted on, including the 700 "
+                        "rows it was fitted on, not on held-out data only: expect them to be optimistic."}
+    html = render_html({}, ev, None, None, None, "report", "sub")
+    assert html.index("in-sample") < html.index("AUC")  # above the numbers
+    md = model_card_markdown(results["model_card"], ev)
+    assert "Evaluated rows, the rows the model was fitted on among them (optimistic)" in md
+    assert "Held-out rows" in model_card_markdown(results["model_card"], results["evaluation"])

@@ -303,3 +303,22 @@ def test_a_model_of_another_data_set_is_refused_before_the_job_is_written(small,
         score_batch(art, german, out, _cfg(500, explain=False))
     assert not out.exists(), "nothing written: the corrected rerun into the same --out is a fresh job"
     assert score_batch(art, ds, out, _cfg(500, explain=False))["complete"]
+
+
+
+def test_a_finished_job_is_not_returned_for_data_changed_in_place(tmp_path):
+    """audit: scoring into the same --out after a table file was replaced in place gave the old scores."""
+    from deepcredit.data.errors import DataValidationError
+    from deepcredit.data.io import parquet_files
+    from deepcredit.models.gbdt import GBDTModel
+
+    world = simulate_world(tmp_path / "world", people=150, seed=11)
+    inp = build_model_input(world, views=["tabular"])
+    model_dir = save_model(GBDTModel(n_estimators=20).fit(inp), tmp_path / "model", inp)
+    score_batch(model_dir, world, tmp_path / "scores")
+    part = parquet_files(world.table_path("people"))[0]
+    people = pd.read_parquet(part)
+    people["income"] = people["income"] * 3
+    people.to_parquet(part, index=False)
+    with pytest.raises(DataValidationError, match="changed after the data set was written"):
+        score_batch(model_dir, world, tmp_path / "scores")

@@ -124,6 +124,7 @@ def validate(data: Path = typer.Argument(..., help="A stored data set directory.
 
     with clear_errors():
         ds = Dataset(data)
+        ds.checked_fingerprint()  # the files are the ones the manifest records
         if (ds.root / SPEC).exists():
             validate_stored(ds)
         else:

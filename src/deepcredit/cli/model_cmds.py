@@ -111,8 +111,9 @@ def _print_training(trained: Trained) -> None:
             table.add_row(kind, f"{w:.3f}", f"{metrics['oof_auc'][kind]:.4f}")
         table.add_row("stack", "", f"{metrics['oof_auc']['stack']:.4f}")
         console.print(table)
-        console.print(f"ECE {metrics['oof_ece_before_calibration']:.4f} before calibration, "
-                      f"{metrics['oof_ece_after_calibration']:.4f} after")
+        console.print(f"out-of-fold ECE {metrics['oof_ece_before_calibration']:.4f} before calibration, "
+                      f"{metrics['oof_ece_after_calibration']:.4f} after (the calibrator was fitted on these rows, "
+                      "so the second is optimistic; `evaluate` measures held-out rows)")
         if "combiner" in metrics:
             console.print(f"combiner: {metrics['combiner']['chosen']} ({escape(metrics['combiner']['why'])})")
     for note in metrics.get("notes", []):

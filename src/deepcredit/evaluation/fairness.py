@@ -145,8 +145,9 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
                  "small_groups": table.index[~table["audited"]].tolist(), "flags": []}
     mask = groups.isin(audited).to_numpy()
     label = name.replace("_", " ")
-    if len(audited) < 2:
-        out.update(disparate_impact=None, tpr_gap=None, four_fifths_fail=False)
+    if len(audited) < 2:  # nothing to compare: not audited, which is not a pass
+        out.update(disparate_impact=None, tpr_gap=None, four_fifths_fail=None, not_audited=(
+            f"fewer than two groups of at least {min_group_size} rows"))
         return out
     sf = groups[mask].to_numpy()
     di = demographic_parity_ratio(good[mask], approved[mask], sensitive_features=sf)

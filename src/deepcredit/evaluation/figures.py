@@ -141,11 +141,16 @@ def figure_specs(evaluation: dict | None, fairness: dict | None, stability: dict
 # -- drawing ------------------------------------------------------------------------------------------
 
 def _percent(ax, which: str = "y") -> None:
-    """Percent tick labels with just enough decimals for the tick spacing (10%, not 10.0%)."""
+    """Percent tick labels with just enough decimals for the ticks (10%, not 10.0%; 12.5%, not 12%)."""
     axis = ax.yaxis if which == "y" else ax.xaxis
     ticks = ax.get_yticks() if which == "y" else ax.get_xticks()
-    step = float(np.min(np.diff(ticks))) if len(ticks) > 1 else 0.1
-    axis.set_major_formatter(PercentFormatter(1.0, decimals=0 if step >= 0.01 else 1 if step >= 0.001 else 2))
+    axis.set_major_formatter(PercentFormatter(1.0, decimals=percent_decimals(ticks)))
+
+
+def percent_decimals(ticks: np.ndarray) -> int:
+    """The fewest decimals (0-3) that write every tick, as a percentage, exactly: ticks 2.5% apart need one."""
+    values = np.asarray(ticks, dtype=float) * 100
+    return next((d for d in range(3) if np.allclose(values, np.round(values, d), atol=1e-9)), 3)
 
 
 def _group_label(g: dict) -> str:

@@ -87,7 +87,9 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
     if evaluation:
         m, c = evaluation["metrics"], evaluation["cutoff"]
         ci = m.get("auc_ci")
-        lines += ["## Metrics", "", f"Held-out rows: {evaluation['n']:,}, of which bad: {evaluation['n_bad']:,} "
+        measured = "Evaluated rows, the rows the model was fitted on among them (optimistic)" \
+            if evaluation.get("optimistic") else "Held-out rows"
+        lines += ["## Metrics", "", f"{measured}: {evaluation['n']:,}, of which bad: {evaluation['n_bad']:,} "
                   f"({evaluation['bad_rate']:.1%}); mean predicted PD {evaluation['mean_pd']:.1%}.", ""]
         lines += _table(["metric", "value"], [
             ["AUC", _num(m["auc"]) + (f" (95% CI {ci[0]:.3f}-{ci[1]:.3f})" if ci else "")],
@@ -111,10 +113,11 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
             lines += ["The data set records no protected attributes: no audit was possible.", ""]
         for name, a in fairness.get("attributes", {}).items():
             di = a.get("disparate_impact")
-            lines += [f"### {name.replace('_', ' ')}", "",
-                      f"Disparate-impact ratio {_num(di, '.2f')}"
-                      f"{' (fails the four-fifths screen)' if a.get('four_fifths_fail') else ''}; "
-                      f"equal-opportunity gap {_num(a.get('tpr_gap'), '.3f')}.", ""]
+            screen = f"Not audited: {a['not_audited']}." if a.get("not_audited") else (
+                f"Disparate-impact ratio {_num(di, '.2f')}"
+                f"{' (fails the four-fifths screen)' if a.get('four_fifths_fail') else ''}; "
+                f"equal-opportunity gap {_num(a.get('tpr_gap'), '.3f')}.")
+            lines += [f"### {name.replace('_', ' ')}", "", screen, ""]
             has_pd = bool(a["groups"]) and "mean_pd" in a["groups"][0]
             header = ["group", "people", "approval rate", "approval of good payers", "bad rate"] + \
                 (["mean PD"] if has_pd else [])

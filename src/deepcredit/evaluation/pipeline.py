@@ -166,6 +166,7 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
                   ablation=ablation, n_boot=n_boot)
     ev["periods"] = period_metrics(scores["as_of"], y, scores["pd"].to_numpy(), period)  # None: one period
     ev["rows_scope"] = scope
+    ev["optimistic"] = rows is None and scope is not None  # the rows it was fitted on are among those measured
     step("fairness audit")
     people = dataset.read("people")
     sensitive = sensitive_frame(people, scores["person_id"], _protected(dataset), as_of=scores["as_of"])

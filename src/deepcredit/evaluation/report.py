@@ -124,8 +124,10 @@ def _cards(evaluation: dict | None, fairness: dict | None, stability: dict | Non
                       f"bad rate approved {_pct(c['bad_rate_approved'])}")]
     if fairness is not None:
         n = len(fairness.get("flags", []))
-        audited = ", ".join(a.replace("_", " ") for a in fairness.get("attributes", {})) or "no attributes"
-        out.append(_card("Fairness flags", str(n), audited, "act" if n else "ok"))
+        attributes = fairness.get("attributes", {})
+        flagged = [name.replace("_", " ") for name, a in attributes.items() if a.get("flags")]
+        said = (f"in {', '.join(flagged)}; " if flagged else "") + f"{len(attributes)} attribute(s) screened"
+        out.append(_card("Fairness flags", str(n), said, "act" if n else "ok"))
     if stability:
         sp = stability["score_psi"]
         out.append(_card("Score PSI", f"{sp['psi']:.3f}", sp["level"], sp["level"]))
@@ -158,6 +160,16 @@ def _findings(fairness: dict | None, stability: dict | None) -> str:
         items = [("ok", "ok", "No fairness flag and no stability alert.")]
     lis = "".join(f'<li><span class="badge {state}">{_e(label)}</span>{_e(msg)}</li>' for state, label, msg in items)
     return f'<div class="findings"><h3>Findings</h3><ul>{lis}</ul></div>'
+
+
+def _optimistic(evaluation: dict | None) -> str:
+    """A banner above the numbers when the rows measured include those the model was fitted on: the
+    caveat at the bottom of the page was the only place it said so."""
+    ev = evaluation or {}
+    if not ev.get("optimistic"):
+        return ""
+    return f'<div class="findings"><ul><li><span class="badge act">in-sample</span>{_e(ev["rows_scope"])}</li></ul></div>'
+
 
 
 def _table(header: list[str], rows: list[list[object]], title: str = "") -> str:
@@ -193,10 +205,11 @@ def _section_tables(section: str, evaluation: dict | None, fairness: dict | None
         for name, a in fairness["attributes"].items():
             di = a.get("disparate_impact")
             rows.append([name.replace("_", " "), len(a["groups"]), "n/a" if di is None else f"{di:.2f}",
-                         "fail" if a.get("four_fifths_fail") else "pass",
+                         "not audited" if a.get("four_fifths_fail") is None else
+                         "fail" if a["four_fifths_fail"] else "pass",
                          "n/a" if a.get("tpr_gap") is None else f"{a['tpr_gap']:.3f}",
                          "n/a" if a.get("max_calibration_gap") is None else f"{a['max_calibration_gap']:+.3f}",
-                         ", ".join(a.get("small_groups", [])) or "-"])
+                         ", ".join(f"'{g}'" for g in a.get("small_groups", [])) or "-"])
         return _table(["attribute", "groups", "disparate impact", "four-fifths", "TPR gap", "worst calibration gap",
                        "too small to audit"], rows, "Screens per protected attribute")
     if section == "stability" and stability and stability.get("outcomes_by_band"):
@@ -218,7 +231,7 @@ def _figure(fig_id: str, spec: dict) -> str:
 
 def render_html(specs: dict[str, dict], evaluation: dict | None, fairness: dict | None, stability: dict | None,
                 card_md: str | None, title: str, subtitle: str) -> str:
-    parts = [f"<header><h1>{_e(title)}</h1><p>{_e(subtitle)}</p></header>",
+    parts = [f"<header><h1>{_e(title)}</h1><p>{_e(subtitle)}</p></header>", _optimistic(evaluation),
              _cards(evaluation, fairness, stability), _findings(fairness, stability)]
     for key, heading, lead in SECTIONS:
         figs = [_figure(i, s) for i, s in specs.items() if s["section"] == key]

@@ -296,7 +296,7 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
     defs = [FeatureDef.from_dict(d) for d in art.manifest["features"]]
     check_model_features(art, dataset)
     n = len(spine)
-    fingerprint = dataset.fingerprint()
+    fingerprint = dataset.checked_fingerprint()  # a job of changed data is not the same job
     job = Job.open(out, job_identity(art.sha256, fingerprint, s, n, spine.n_rows), run_record(cfg, fingerprint))
     scorer = _ChunkScorer(model, defs, dataset, spine, job, fingerprint)
     tick = on_chunk or (lambda *_: None)

@@ -109,7 +109,7 @@ def score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConf
         FROM (SELECT DISTINCT person_id FROM spine) p"""))
     counts = spark.sql("SELECT COUNT(*) AS n_rows, COUNT(DISTINCT person_id) AS n_people FROM spine").collect()[0]
     n_chunks = math.ceil(counts["n_people"] / s.chunk_size)
-    fingerprint = dataset.fingerprint()
+    fingerprint = dataset.checked_fingerprint()  # a job of changed data is not the same job
     job = Job.open(out, job_identity(art.sha256, fingerprint, s, n_chunks, counts["n_rows"]),
                    {**run_record(cfg, fingerprint), "engine": "spark", "master": master})
     collect_commits(job)

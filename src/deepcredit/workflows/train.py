@@ -128,6 +128,7 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
     kinds = member_kinds(cfg)
     est = make_estimator(cfg, kinds)
     views = views_for(cfg, kinds)
+    fingerprint = dataset.checked_fingerprint()  # before the work: the files are the ones the manifest records
     on_message(f"building the {', '.join(views)} view(s) of {dataset.name}")
     inp = build_model_input(dataset, views=views,
                             definitions=select_definitions(cfg, features_for(dataset.spec)), engine=engine,
@@ -156,7 +157,6 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
         metrics["notes"] = notes
     if fold is not None:
         metrics["holdout"] = holdout_metrics(est, inp, fold, cfg)
-    fingerprint = dataset.fingerprint()
     path = save_model(est, out, train_inp, metrics=metrics,
                       config={"data": dataset.name, "views": views, "rows": len(train_inp), "kind": est.kind,
                               "run": cfg.to_dict()})
