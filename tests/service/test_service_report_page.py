@@ -138,6 +138,7 @@ def test_consents_disputes_and_refusals_read_apart_and_in_words(service):
     accesses = html[html.index('<section id="accesses"'):html.index('<section id="events"')]
     assert "refused: you had not given consent for this" in accesses and "consent-required" not in accesses
     assert ">admitted<" in accesses
+    assert "reviewed your dispute and kept the record" in accesses and "dispute upheld" not in accesses
 
 
 def test_the_scale_marks_band_boundaries():

@@ -42,6 +42,14 @@ from deepcredit.service.store.models import AuditEntry, Merchant, Score, ScoreHi
 
 ACCESS_ACTIONS = ("decision", "decision_replayed", "decision_refused", "event_reported", "event_refused",
                   "dispute_read", "dispute_under_review", "dispute_corrected", "dispute_upheld")
+ACTION_WORDS = {"decision": "asked for a decision", "decision_replayed": "repeated an earlier question",
+                "decision_refused": "asked for a decision", "event_reported": "reported an outcome",
+                "event_refused": "tried to report an outcome", "dispute_read": "read your dispute",
+                "dispute_under_review": "started reviewing your dispute",
+                "dispute_corrected": "accepted your dispute and corrected the record",
+                "dispute_upheld": "reviewed your dispute and kept the record"}
+"""What each look at the person's data was, as the page says it: 'dispute upheld' read as the person's win."""
+assert set(ACCESS_ACTIONS) == set(ACTION_WORDS)
 DIMENSION_LABELS = {"identity": "Identity", "credit_history": "Credit history",
                     "fulfilment_capacity": "Fulfilment capacity", "behaviour_preferences": "Behaviour",
                     "social_connections": "Connections"}
@@ -227,7 +235,7 @@ def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseO
     return _env().get_template("report.html").render(
         r=report, radar=radar(report.dimensions), dim_sum=dimension_sum(report), chart=history_chart(report.history, bands), labels=DIMENSION_LABELS,
         position=position, band_edges=_band_labels(bands), history_rows=rows, page=page, pages=pages,
-        recourse=recourse, zone=zone or "UTC", takes_records=takes_records, result_words=RESULT_WORDS,
+        recourse=recourse, zone=zone or "UTC", takes_records=takes_records, result_words=RESULT_WORDS, action_words=ACTION_WORDS,
         dispute_words=DISPUTE_WORDS)
 
 
