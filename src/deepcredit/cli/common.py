@@ -107,7 +107,7 @@ def row_counts(ds) -> str:
 
 
 def resolve_dataset(data: str, cache: Path = BUNDLED_CACHE):
-    """A stored data set from a directory, or a bundled one (uci, otc) materialised once under `cache`."""
+    """A stored data set from a directory, or a bundled one (uci, otc, german) materialised once under `cache`."""
     return open_dataset(data, cache, on_message=console.print)
 
 

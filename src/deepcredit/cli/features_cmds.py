@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
 
 
 def features(
-    data: str = typer.Option(..., "--data", help="A data set directory, or a bundled name: uci, otc."),
+    data: str = typer.Option(..., "--data", help="A data set directory, or a bundled name: uci, otc, german."),
     out: Path = typer.Option(..., "--out", help="Parquet file to write (a .json sidecar goes beside it)."),
     names: str = typer.Option("", "--features", help="Comma-separated feature names (default: all the data set's spec declares)."),
     as_of: str = typer.Option("", "--as-of", help="Score everybody as of this date instead of the outcomes' dates."),

@@ -51,7 +51,7 @@ CONFIG_HELP = "A run configuration (TOML or JSON); options given on the command 
 
 
 def train(
-    data: str = typer.Option(None, "--data", help="A data set directory, or a bundled name: uci, otc."),
+    data: str = typer.Option(None, "--data", help="A data set directory, or a bundled name: uci, otc, german."),
     out: Path = typer.Option(..., "--out", help="Directory to write the model artifact to."),
     config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
     members: str = typer.Option(None, "--members", help="Comma-separated member kinds of the stack "
@@ -148,7 +148,7 @@ def _input(ds, model, defs, spine: pd.DataFrame | None):
 
 def score(
     model_dir: Path = typer.Option(..., "--model", help="A model artifact directory (from deepcredit train)."),
-    data: str = typer.Option(None, "--data", help="A data set directory, or a bundled name: uci, otc."),
+    data: str = typer.Option(None, "--data", help="A data set directory, or a bundled name: uci, otc, german."),
     out: Path = typer.Option(..., "--out", help="Directory for the scores: part-NNNNN.parquet files and _job.json "
                                                "(a killed run resumes into it)."),
     config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
@@ -195,7 +195,7 @@ def _date(value: str | None, option: str) -> str | None:
 
 def explain(
     model_dir: Path = typer.Option(..., "--model", help="A model artifact directory."),
-    data: str = typer.Option(..., "--data", help="A data set directory, or a bundled name: uci, otc."),
+    data: str = typer.Option(..., "--data", help="A data set directory, or a bundled name: uci, otc, german."),
     person: str = typer.Option(..., "--person", help="The person_id to explain."),
     as_of: str = typer.Option("", "--as-of", help="As of this date (default: the person's latest outcome date)."),
     top: int = typer.Option(4, "--reasons", help="Reason codes to show."),

@@ -129,7 +129,7 @@ def serve(
 
 
 def serve_init(
-    data: str = typer.Option(..., "--data", help="A data set directory, or a bundled name: uci, otc."),
+    data: str = typer.Option(..., "--data", help="A data set directory, or a bundled name: uci, otc, german."),
     model: Path = typer.Option(..., "--model", help="Any model artifact from `deepcredit train` "
                                                     "(the stack, one member, a scorecard)."),
     state: Path = typer.Option(Path("runs/service"), "--state", help="Where the service keeps its data copy."),
