@@ -102,6 +102,9 @@ def test_pay_later_needs_a_band_grant_and_limits_by_band(service):
     body = service.decide(shop, pid, "tx-2", policy="bnpl").json()
     band = service.score_of(pid).band
     assert body["limit"] == limits[band] and body["admitted"] == (limits[band] > 0)
+    # the merchant asked for admittance but learnt a limit, which tells the band: the person reads "band"
+    seen = [a for a in service.client.get("/v1/me/report", headers=me).json()["accesses"] if a["action"] == "decision"]
+    assert seen and seen[-1]["scope"] == "band"
 
 
 def test_a_person_cannot_read_or_change_another_persons_data(service):

@@ -131,8 +131,9 @@ def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> D
                 else:  # the id was last used before the replay window: a new evaluation replaces the old one
                     s.execute(_UPDATE, {"decision": prior.id, **values})
                     decision_id = prior.id
+                # the scope the merchant learnt: a pay-later limit tells the band even when asked for admittance
                 ctx.audit.append(s, now, m.actor, "decision", subject, decision=decision_id, policy=policy.id,
-                                 purpose=policy.purpose, scope=req.include.value, consent=grant.id,
+                                 purpose=policy.purpose, scope=scope.value, consent=grant.id,
                                  result=body["result"])
                 return DecisionResponse(decision_id=decision_id, **stored)
     raise refusal
