@@ -140,3 +140,16 @@ def test_error_shows_user_data_verbatim(tmp_path: Path, runner: CliRunner, statu
                                  "--out", str(tmp_path / "ds")])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert squeeze(f"column 'status': '{status}' is not one of") in squeeze(result.output), result.output
+
+
+def test_validate_finds_a_table_replaced_by_valid_rows(tmp_path: Path, runner: CliRunner) -> None:
+    """Valid rows that are not the ones written: the manifest's sha256 says so (a finished scoring job of the
+    old data would otherwise be taken for one of these)."""
+    out = tmp_path / "ds"
+    runner.invoke(app, ["ingest", *inputs(tmp_path / "in"), "--snapshot-date", SNAPSHOT, "--out", str(out)])
+    events = pq.read_table(out / "events.parquet")
+    amount = events.schema.get_field_index("amount")
+    pq.write_table(events.set_column(amount, "amount", pa.array([1.0, 2.0])), out / "events.parquet")
+    result = runner.invoke(app, ["validate", str(out)])
+    assert result.exit_code == 2
+    assert squeeze("the events table changed after the data set was written") in squeeze(result.output)
