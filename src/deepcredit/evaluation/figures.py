@@ -18,6 +18,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from deepcredit.evaluation.metrics import ci_words
+
 INK = "#1f2933"
 MUTED = "#7b8794"
 ACCENT = "#2f6fde"
@@ -54,7 +56,7 @@ def figure_specs(evaluation: dict | None, fairness: dict | None, stability: dict
     if evaluation:
         m = evaluation["metrics"]
         ci = m.get("auc_ci")
-        ci_txt = f" (95% CI {ci[0]:.3f}-{ci[1]:.3f})" if ci else ""
+        ci_txt = f" ({ci_words(m)})" if ci else ""
         specs["roc"] = {"section": "discrimination", "title": "ROC curve",
                         "caption": f"AUC {m['auc']:.3f}{ci_txt}, Gini {m['gini']:.3f}: how well the PD "
                                    "ranks bads above goods.",

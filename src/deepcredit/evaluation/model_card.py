@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from deepcredit.evaluation.metrics import ci_words
+
 INTENDED_USE = (
     "Estimate the probability that a person fails a commitment (a bill, instalment, rental or order) "
     "within the performance window after the scoring date, and express it on the 350-950 DeepCredit scale "
@@ -92,7 +94,7 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
         lines += ["## Metrics", "", f"{measured}: {evaluation['n']:,}, of which bad: {evaluation['n_bad']:,} "
                   f"({evaluation['bad_rate']:.1%}); mean predicted PD {evaluation['mean_pd']:.1%}.", ""]
         lines += _table(["metric", "value"], [
-            ["AUC", _num(m["auc"]) + (f" (95% CI {ci[0]:.3f}-{ci[1]:.3f})" if ci else "")],
+            ["AUC", _num(m["auc"]) + (f" ({ci_words(m)})" if ci else "")],
             ["Gini", _num(m["gini"])], ["KS", _num(m["ks"])], ["Brier score", _num(m["brier"], ".4f")],
             ["Expected calibration error", _num(m["ece"], ".4f")],
             [f"Approval rate at score >= {c['cutoff']:.0f}", _pct(c["approval_rate"])],

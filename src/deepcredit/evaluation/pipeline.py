@@ -163,7 +163,7 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
         ablation[f"{loaded.kind} (this model)"] = scores["pd"].to_numpy()
     step("evaluating")
     ev = evaluate(y, scores["pd"].to_numpy(), scores["score"].to_numpy(), scale=loaded.scale, cutoff=cutoff,
-                  ablation=ablation, n_boot=n_boot)
+                  ablation=ablation, n_boot=n_boot, groups=scores["person_id"].to_numpy())
     ev["periods"] = period_metrics(scores["as_of"], y, scores["pd"].to_numpy(), period)  # None: one period
     ev["rows_scope"] = scope
     ev["optimistic"] = rows is None and scope is not None  # the rows it was fitted on are among those measured

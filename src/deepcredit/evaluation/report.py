@@ -29,7 +29,7 @@ from deepcredit.data.io import (
     staging_dir,
 )
 from deepcredit.evaluation.figures import figure_specs, render_png
-from deepcredit.evaluation.metrics import to_jsonable
+from deepcredit.evaluation.metrics import ci_words, to_jsonable
 from deepcredit.evaluation.model_card import model_card_markdown
 
 REPORT = "report.html"
@@ -112,8 +112,7 @@ def _cards(evaluation: dict | None, fairness: dict | None, stability: dict | Non
     out = []
     if evaluation:
         m, c = evaluation["metrics"], evaluation["cutoff"]
-        ci = m.get("auc_ci")
-        out += [_card("AUC", f"{m['auc']:.3f}", f"95% CI {ci[0]:.3f}-{ci[1]:.3f}" if ci else ""),
+        out += [_card("AUC", f"{m['auc']:.3f}", ci_words(m)),
                 _card("Gini", f"{m['gini']:.3f}", "2 AUC - 1"),
                 _card("KS", f"{m['ks']:.3f}", "max gap bads vs goods"),
                 _card("Brier", f"{m['brier']:.4f}", "mean squared PD error"),
