@@ -277,13 +277,43 @@ def score_histogram(y: np.ndarray, score: np.ndarray, scale: ScoreScale, width: 
 
 
 def cutoff_summary(y: np.ndarray, score: np.ndarray, cutoff: float) -> dict:
-    """What an approval rule `score >= cutoff` does: approval rate, bad rate among approved and declined."""
+    """What an approval rule `score >= cutoff` does: approval rate, bad rate among approved and declined, and
+    the confusion table (approved/declined x good/bad counts). With 'bad' the positive class and 'declined'
+    the positive prediction, TPR = share of bads declined, FPR = share of goods declined."""
     y = np.asarray(y).astype(np.int64)
     ok = np.asarray(score, dtype=float) >= cutoff
+    n_bad, n_good = int(y.sum()), int((1 - y).sum())
+    declined_bad, declined_good = int(y[~ok].sum()), int((1 - y[~ok]).sum())
     return {"cutoff": float(cutoff), "approval_rate": float(ok.mean()) if ok.size else float("nan"),
             "bad_rate_approved": float(y[ok].mean()) if ok.any() else float("nan"),
             "bad_rate_declined": float(y[~ok].mean()) if (~ok).any() else float("nan"),
-            "bads_declined_share": float(y[~ok].sum() / max(y.sum(), 1))}
+            "bads_declined_share": float(declined_bad / max(n_bad, 1)),
+            "confusion": {"approved_good": n_good - declined_good, "approved_bad": n_bad - declined_bad,
+                          "declined_good": declined_good, "declined_bad": declined_bad},
+            "tpr": declined_bad / n_bad if n_bad else float("nan"),
+            "fpr": declined_good / n_good if n_good else float("nan")}
+
+
+def confusion_rows(c: Mapping[str, Any]) -> tuple[list[str], list[list[str]], str] | None:
+    """The confusion table at the cut-off as (header, rows, caption), for the report and the model card;
+    None for results written before it was recorded."""
+    k = c.get("confusion")
+    if not k:
+        return None
+    cut = f"{c['cutoff']:.0f}"
+    rows = [[f"approved (score >= {cut})", f"{k['approved_good']:,}", f"{k['approved_bad']:,}",
+             f"{k['approved_good'] + k['approved_bad']:,}"],
+            [f"declined (score < {cut})", f"{k['declined_good']:,}", f"{k['declined_bad']:,}",
+             f"{k['declined_good'] + k['declined_bad']:,}"],
+            ["all", f"{k['approved_good'] + k['declined_good']:,}", f"{k['approved_bad'] + k['declined_bad']:,}",
+             f"{sum(k.values()):,}"]]
+
+    def pct(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.1%}"
+
+    caption = (f"Decisions at the cut-off {cut}: bads declined (TPR) {pct(c.get('tpr'))}, "
+               f"goods declined (FPR) {pct(c.get('fpr'))}")
+    return ["decision", "good", "bad", "all"], rows, caption
 
 
 def headline(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10) -> dict:

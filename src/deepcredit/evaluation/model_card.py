@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepcredit.evaluation.metrics import ci_words
+from deepcredit.evaluation.metrics import ci_words, confusion_rows
 
 INTENDED_USE = (
     "Estimate the probability that a person fails a commitment (a bill, instalment, rental or order) "
@@ -61,6 +61,12 @@ def _pct(v: object) -> str:
     return "n/a" if v is None else f"{v:.1%}"
 
 
+NO_REFERENCE = (  # the report says it too
+    "Stability was not measured: no reference was given. Run evaluate again with --reference "
+    "DEVELOPMENT_DATA (the data the model was developed on) for the score's PSI and each feature's CSI, "
+    "or compare scoring batches with deepcredit monitor.")
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in rows]
@@ -100,6 +106,8 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
             [f"Approval rate at score >= {c['cutoff']:.0f}", _pct(c["approval_rate"])],
             ["Bad rate among approved", _pct(c["bad_rate_approved"])],
             ["Bad rate among declined", _pct(c["bad_rate_declined"])]])
+        if conf := confusion_rows(c):
+            lines += [f"{conf[2]}:", ""] + _table(conf[0], conf[1])
         lines += ["Bad rate per band:", ""]
         lines += _table(["band", "scores", "share", "bad rate", "mean PD"],
                         [[b["band"], f"{b['score_from']}-{b['score_to']}", _pct(b["share"]), _pct(b["bad_rate"]),
@@ -138,5 +146,7 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
         if drifted:
             lines += ["Drifted inputs: " + ", ".join(f"{r['feature']} ({r['csi']:.2f})" for r in drifted[:10]) + "."]
         lines += [""]
+    elif evaluation:
+        lines += ["## Stability", "", NO_REFERENCE, ""]
     lines += ["## Caveats", ""] + [f"- {x}" for x in card.get("caveats", CAVEATS)] + [""]
     return "\n".join(lines)

@@ -29,8 +29,8 @@ from deepcredit.data.io import (
     staging_dir,
 )
 from deepcredit.evaluation.figures import figure_specs, render_png
-from deepcredit.evaluation.metrics import ci_words, to_jsonable
-from deepcredit.evaluation.model_card import model_card_markdown
+from deepcredit.evaluation.metrics import ci_words, confusion_rows, to_jsonable
+from deepcredit.evaluation.model_card import NO_REFERENCE, model_card_markdown
 
 REPORT = "report.html"
 FIGURES = "figures.json"
@@ -179,6 +179,11 @@ def _table(header: list[str], rows: list[list[object]], title: str = "") -> str:
 
 
 def _section_tables(section: str, evaluation: dict | None, fairness: dict | None, stability: dict | None) -> str:
+    if section == "discrimination" and evaluation and (conf := confusion_rows(evaluation["cutoff"])):
+        cells: list[list[object]] = [list(r) for r in conf[1]]
+        return _table(conf[0], cells, conf[2])
+    if section == "stability" and evaluation and stability is None:
+        return f'<p class="lead">{_e(NO_REFERENCE)}</p>'
     if section == "calibration" and evaluation:
         return _table(["band", "scores", "people", "share", "bads", "bad rate", "mean PD"],
                       [[b["band"], f"{b['score_from']}-{b['score_to']}", f"{b['n']:,}", _pct(b["share"]),
