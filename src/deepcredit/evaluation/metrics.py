@@ -177,6 +177,20 @@ def auc_interval(y: np.ndarray, pd_: np.ndarray, n_boot: int = 200, seed: int = 
     return float(np.quantile(s, a)), float(np.quantile(s, 1 - a))
 
 
+def ablation_words(evaluation: Mapping[str, Any]) -> tuple[str, str]:
+    """(heading, lead) of the table of model variants, by what it compares: a modality ablation only where
+    the variants read different data (views); stack members reading the same data are a member comparison."""
+    rows = evaluation.get("ablation") or []
+    views = [tuple(r["views"]) for r in rows if r.get("views") is not None]
+    if len(views) == len(rows) and len(set(views)) > 1:
+        return "Modality ablation", "What each kind of data adds, on the same rows."
+    if rows and all(str(r["model"]).startswith("member: ") or str(r["model"]).endswith("(this model)") for r in rows):
+        return ("Stack members compared", "Each member of the stack alone and the stack itself, on the same rows"
+                + (" and the same data." if views and len(set(views)) == 1 else "."))
+    return "Model comparison", "Model variants on the same rows" + \
+        (", all reading the same data." if views and len(views) == len(rows) and len(set(views)) == 1 else ".")
+
+
 def ci_words(metrics: Mapping[str, Any]) -> str:
     """'95% CI 0.877-0.921, resampling 5,712 people': the AUC interval and what its bootstrap resampled."""
     ci = metrics.get("auc_ci")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepcredit.evaluation.metrics import ci_words, confusion_rows
+from deepcredit.evaluation.metrics import ablation_words, ci_words, confusion_rows
 
 INTENDED_USE = (
     "Estimate the probability that a person fails a commitment (a bill, instalment, rental or order) "
@@ -113,7 +113,8 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
                         [[b["band"], f"{b['score_from']}-{b['score_to']}", _pct(b["share"]), _pct(b["bad_rate"]),
                           _pct(b["mean_pd"])] for b in evaluation["bands"]])
         if evaluation.get("ablation"):
-            lines += ["### Modality ablation", ""]
+            heading, lead = ablation_words(evaluation)
+            lines += [f"### {heading}", "", lead, ""]
             lines += _table(["model", "AUC", "Gini", "KS", "Brier", "ECE"],
                             [[r["model"], _num(r["auc"]), _num(r["gini"]), _num(r["ks"]), _num(r["brier"], ".4f"),
                               _num(r["ece"], ".4f")] for r in evaluation["ablation"]])

@@ -29,7 +29,7 @@ from deepcredit.data.io import (
     staging_dir,
 )
 from deepcredit.evaluation.figures import figure_specs, render_png
-from deepcredit.evaluation.metrics import ci_words, confusion_rows, to_jsonable
+from deepcredit.evaluation.metrics import ablation_words, ci_words, confusion_rows, to_jsonable
 from deepcredit.evaluation.model_card import NO_REFERENCE, model_card_markdown
 
 REPORT = "report.html"
@@ -238,6 +238,8 @@ def render_html(specs: dict[str, dict], evaluation: dict | None, fairness: dict 
     parts = [f"<header><h1>{_e(title)}</h1><p>{_e(subtitle)}</p></header>", _optimistic(evaluation),
              _cards(evaluation, fairness, stability), _findings(fairness, stability)]
     for key, heading, lead in SECTIONS:
+        if key == "ablation" and evaluation:
+            heading, lead = ablation_words(evaluation)
         figs = [_figure(i, s) for i, s in specs.items() if s["section"] == key]
         tables = _section_tables(key, evaluation, fairness, stability)
         if not figs and not tables:
