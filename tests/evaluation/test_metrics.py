@@ -124,3 +124,28 @@ def test_bad_input_is_refused():
 def test_to_jsonable():
     out = to_jsonable({"a": np.float32(0.5), "b": np.int64(3), "c": [np.nan, np.inf], "d": np.array([True])})
     assert out == {"a": 0.5, "b": 3, "c": [None, None], "d": [True]}
+
+
+def test_auc_interval_resamples_people_when_rows_carry_person_ids():
+    """A panel: each person's rows share one risk, so resampling rows as if independent is too narrow."""
+    from deepcredit.evaluation.metrics import _weighted_auc, auc_interval, ci_words
+
+    rng = np.random.default_rng(3)
+    people = np.repeat(np.arange(400), 8)  # 400 people, 8 quarters each
+    risk = rng.normal(size=400)[people]
+    y = (rng.random(people.size) < 1 / (1 + np.exp(-(2 * risk - 1.5)))).astype(int)
+    p = np.round(1 / (1 + np.exp(-(risk + 0.3 * rng.normal(size=people.size) - 1.5))), 2)  # ties on purpose
+    # the count-weighted AUC is exactly the AUC of the resampled rows
+    idx = rng.integers(0, y.size, y.size)
+    w = np.bincount(idx, minlength=y.size).astype(float)[None, :]
+    assert _weighted_auc(w, np.unique(p, return_inverse=True)[1].ravel(), y.astype(float))[0] == \
+        pytest.approx(roc_auc_score(y[idx], p[idx]), abs=1e-12)
+    rows = auc_interval(y, p, n_boot=300)
+    ppl = auc_interval(y, p, n_boot=300, groups=people.astype(str))
+    assert rows and ppl
+    assert (ppl[1] - ppl[0]) > 1.3 * (rows[1] - rows[0])
+    assert ppl == auc_interval(y, p, n_boot=300, groups=people.astype(str))  # deterministic for a seed
+    ev = evaluate(y, p, n_boot=50, groups=people)
+    assert ev["metrics"]["auc_ci_bootstrap"] == {"resampled": "people", "n_resampled": 400, "n_boot": 50}
+    assert "resampling 400 people" in ci_words(ev["metrics"])
+    assert "resampling 3,200 rows (no person ids)" in ci_words(evaluate(y, p, n_boot=50)["metrics"])

@@ -162,3 +162,24 @@ def test_an_in_sample_evaluation_says_so_at_the_top_and_in_the_card(results):
     md = model_card_markdown(results["model_card"], ev)
     assert "Evaluated rows, the rows the model was fitted on among them (optimistic)" in md
     assert "Held-out rows" in model_card_markdown(results["model_card"], results["evaluation"])
+
+
+def test_the_report_and_card_show_the_decisions_at_the_cutoff_and_say_when_stability_was_not_measured(tmp_path,
+                                                                                                     results):
+    ev = results["evaluation"]
+    c = ev["cutoff"]
+    k = c["confusion"]
+    y = np.array([1] * ev["n_bad"] + [0] * (ev["n"] - ev["n_bad"]))
+    assert k["approved_bad"] + k["declined_bad"] == y.sum() and sum(k.values()) == ev["n"]
+    assert c["tpr"] == pytest.approx(k["declined_bad"] / ev["n_bad"]) == pytest.approx(c["bads_declined_share"])
+    assert c["fpr"] == pytest.approx(k["declined_good"] / (ev["n"] - ev["n_bad"]))
+    assert k["approved_good"] + k["approved_bad"] == round(c["approval_rate"] * ev["n"])
+    html = write_report(tmp_path / "rep", ev, results["fairness"], None, results["model_card"]).read_text()
+    assert "Decisions at the cut-off 600: bads declined (TPR)" in html
+    assert f"<td>approved (score &gt;= 600)</td><td>{k['approved_good']:,}</td><td>{k['approved_bad']:,}</td>" in html
+    assert "Stability was not measured: no reference was given" in html and "--reference" in html
+    card = (tmp_path / "rep" / "model_card.md").read_text()
+    assert "goods declined (FPR)" in card and f"| declined (score < 600) | {k['declined_good']:,} |" in card
+    assert "Stability was not measured" in card
+    full = write_report(tmp_path / "full", **results).read_text()
+    assert "Stability was not measured" not in full

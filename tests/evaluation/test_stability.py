@@ -138,3 +138,21 @@ def test_monitor_cli_watch_feature_drift_and_bad_input(tmp_path, cli):
     (tmp_path / "junk.parquet").write_text("not parquet")
     res = runner.invoke(cli, ["monitor", "--reference", str(ref), "--batch", str(tmp_path / "junk.parquet")])
     assert res.exit_code == 2 and "Parquet" in res.output
+
+
+def test_a_feature_alert_says_how_the_feature_moved():
+    """'CSI 2.154' names the feature but not the move: the alert carries the medians and the bin that moved."""
+    rng = np.random.default_rng(5)
+    income = rng.lognormal(10, 0.5, 2000)
+    fr = pd.DataFrame({"log_income": np.log(income), "c": rng.choice(list("xy"), 2000)})
+    fb = pd.DataFrame({"log_income": np.log(income * 3), "c": rng.choice(list("xy"), 2000, p=[0.9, 0.1])})
+    scores = _scores(2000)
+    out = monitor(scores, scores, features_reference=fr, features_batch=fb)
+    row = next(r for r in out["csi"] if r["feature"] == "log_income")
+    assert row["reference_median"] == pytest.approx(np.median(np.log(income)))
+    assert row["batch_median"] == pytest.approx(np.median(np.log(income)) + np.log(3))
+    assert row["moved_bin"]["bin"].startswith(">") and row["moved_bin"]["batch_share"] > 0.5
+    alert = next(a for a in out["alerts"] if a["what"] == "log_income")["message"]
+    assert "median 10" in alert and "-> 11.1" in alert and "holds" in alert
+    cat = next(a for a in out["alerts"] if a["what"] == "c")["message"]
+    assert "median" not in cat and "bin " in cat and "-> 9" in cat  # a category's share, 50% -> 90%

@@ -8,6 +8,7 @@ exact data it plots (what figures.json holds); `render_png` draws one spec with 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -17,6 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from deepcredit.evaluation.metrics import ablation_words, ci_words
 
 INK = "#1f2933"
 MUTED = "#7b8794"
@@ -54,7 +57,7 @@ def figure_specs(evaluation: dict | None, fairness: dict | None, stability: dict
     if evaluation:
         m = evaluation["metrics"]
         ci = m.get("auc_ci")
-        ci_txt = f" (95% CI {ci[0]:.3f}-{ci[1]:.3f})" if ci else ""
+        ci_txt = f" ({ci_words(m)})" if ci else ""
         specs["roc"] = {"section": "discrimination", "title": "ROC curve",
                         "caption": f"AUC {m['auc']:.3f}{ci_txt}, Gini {m['gini']:.3f}: how well the PD "
                                    "ranks bads above goods.",
@@ -97,10 +100,10 @@ def figure_specs(evaluation: dict | None, fairness: dict | None, stability: dict
                          "data": {"gains": g}}
         if evaluation.get("ablation"):
             best_row = max(evaluation["ablation"], key=lambda r: r["auc"] or 0)
-            specs["ablation"] = {"section": "ablation", "title": "Modality ablation", "wide": True,
+            specs["ablation"] = {"section": "ablation", "title": ablation_words(evaluation)[0], "wide": True,
                                  "height": max(2.0, 1.0 + 0.45 * len(evaluation["ablation"])),
                                  "caption": f"Each model variant on the same rows; best AUC: {best_row['model']} "
-                                            f"({best_row['auc']:.3f}).",
+                                            f"({best_row['auc']:.3f}); the AUC axis starts at 0.5 (chance).",
                                  "data": {"rows": evaluation["ablation"]}}
     if fairness and fairness.get("attributes"):
         attrs = fairness["attributes"]
@@ -153,8 +156,22 @@ def percent_decimals(ticks: np.ndarray) -> int:
     return next((d for d in range(3) if np.allclose(values, np.round(values, d), atol=1e-9)), 3)
 
 
-def _group_label(g: dict) -> str:
-    return f"{g['group']}\nn={g['n']:,}"
+def _group_label(g: dict, width: int = 1000) -> str:
+    return f"{wrap_label(str(g['group']), width)}\nn={g['n']:,}"
+
+
+def wrap_label(text: str, width: int) -> str:
+    """`text` on lines of at most `width` characters, broken at spaces and after '/' (a word longer than
+    `width` keeps its own line): 'female : divorced/separated/married' fits under its own bar."""
+    pieces = re.findall(r"[^\s/]+/?|/", text)
+    lines: list[str] = []
+    for piece in pieces:
+        glue = "" if not lines or lines[-1].endswith("/") else " "
+        if lines and len(lines[-1]) + len(glue) + len(piece) <= width:
+            lines[-1] += glue + piece
+        else:
+            lines.append(piece)
+    return "\n".join(lines) or text
 
 def _roc(fig: Figure, d: dict) -> None:
     ax = fig.add_subplot()
@@ -259,7 +276,7 @@ def _ablation(fig: Figure, d: dict) -> None:
         ax.barh(y, v, color=[ACCENT if x == best else GOOD for x in v], height=0.6)
         for yi, x in zip(y, v, strict=True):
             ax.text(x, yi, f" {x:.3f}", va="center", fontsize=8.5)
-        lo = max(0.5, np.nanmin(v) - 0.05) if key == "auc" else 0
+        lo = 0.5 if key == "auc" else 0  # AUC from chance: a cut axis made small differences look large
         ax.set(xlabel=f"{label} ({'higher' if higher_better else 'lower'} is better)",
                xlim=(lo, np.nanmax(v) + (np.nanmax(v) - lo) * 0.25 + 1e-6))
         ax.grid(axis="y", visible=False)
@@ -280,14 +297,23 @@ def _lift(fig: Figure, d: dict) -> None:
 
 
 def _group_panels(fig: Figure, attrs: dict, draw: Callable) -> None:
+    """One panel per attribute, one bar slot per group; each group's name wrapped to the width of its slot
+    (long names side by side overlapped), the figure taller by the extra lines."""
     names = [a for a, groups in attrs.items() if groups]
     axes = fig.subplots(1, max(len(names), 1), squeeze=False)[0]
+    most_lines = 2
     for ax, name in zip(axes, names, strict=False):
+        slot = fig.get_figwidth() * 0.85 / max(len(names), 1) / max(len(attrs[name]), 1)  # inches per group
+        width = max(6, int(slot / 0.068))  # characters of 8-point text in a slot, with a gap between labels
+        labels = [_group_label(g, width) for g in attrs[name]]
         draw(ax, name, attrs[name])
+        ax.set_xticks(np.arange(len(labels)), labels)
+        most_lines = max(most_lines, *(lab.count("\n") + 1 for lab in labels))
         ax.set_title(name.replace("_", " "), color=INK)
         ax.tick_params(axis="x", labelsize=8)
         _percent(ax, "y")
         ax.grid(axis="x", visible=False)
+    fig.set_figheight(fig.get_figheight() + 0.13 * (most_lines - 2))
 
 
 def _fairness_approval(fig: Figure, d: dict) -> None:
@@ -304,7 +330,6 @@ def _fairness_approval(fig: Figure, d: dict) -> None:
         ax.bar(x - 0.18, rate, width=0.36, color=colours)
         ax.bar(x + 0.18, tpr, width=0.36, color="white", edgecolor=colours, hatch="///", lw=1)
         ax.axhline(ff * best, color=INK, lw=1, ls="--")
-        ax.set_xticks(x, [_group_label(g) for g in groups])
         ax.set_ylim(0, 1.05)
 
     _group_panels(fig, d["attributes"], draw)
@@ -323,7 +348,6 @@ def _fairness_calibration(fig: Figure, d: dict) -> None:
         ax.bar(x, [g["bad_rate"] for g in groups], width=0.55,
                color=[GOOD if g["audited"] else "#cbd2d9" for g in groups])
         ax.scatter(x, [g.get("mean_pd") for g in groups], color=INK, zorder=3, s=28)
-        ax.set_xticks(x, [_group_label(g) for g in groups])
 
     _group_panels(fig, d["attributes"], draw)
     fig.axes[0].set_ylabel("bad rate")

@@ -120,22 +120,89 @@ def expected_calibration_error(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10,
     return float(np.sum(w * np.abs(t["bad_rate"] - t["mean_pd"])))
 
 
-def auc_interval(y: np.ndarray, pd_: np.ndarray, n_boot: int = 200, seed: int = 0, level: float = 0.95
-                 ) -> tuple[float, float] | None:
-    """Percentile bootstrap interval of the AUC (fixed seed: the same data gives the same interval)."""
+def _weighted_auc(w: np.ndarray, level: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """AUC of each row of weights `w` (resamples x rows): the AUC of the rows repeated as often as weighted.
+
+    level: the rank of each row's PD among the distinct PDs (ties share a level and count one half), so
+    a weight matrix of integer counts gives exactly roc_auc_score of the resampled rows.
+    """
+    order = np.argsort(level, kind="stable")
+    lv, yy = level[order], y[order]
+    starts = np.flatnonzero(np.r_[True, lv[1:] != lv[:-1]])
+    wo = w[:, order]
+    pos = np.add.reduceat(wo * yy, starts, axis=1)
+    neg = np.add.reduceat(wo * (1 - yy), starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg  # negatives strictly below each level
+    n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (pos * (below + 0.5 * neg)).sum(axis=1) / (n_pos * n_neg)
+
+
+def auc_interval(y: np.ndarray, pd_: np.ndarray, n_boot: int = 200, seed: int = 0, level: float = 0.95,
+                 groups: Sequence[object] | np.ndarray | None = None) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the AUC (fixed seed: the same data gives the same interval).
+
+    groups: who each row belongs to (person_id). Given, whole people are resampled (a cluster bootstrap):
+    one person's rows on a panel are correlated, and resampling rows as if independent gives too narrow an
+    interval. Without it, rows are resampled. Vectorised: each resample is a vector of counts, and the AUC
+    of the resample is the count-weighted AUC.
+    """
     y, p = _check(y, pd_)
     if n_boot <= 0 or not _two_classes(y):
         return None
+    if groups is None:
+        cluster, n_clusters = np.arange(y.size), y.size
+    else:
+        g = np.asarray(groups).ravel()
+        if g.size != y.size:
+            raise ValueError(f"labels ({y.size}) and groups ({g.size}) differ in length")
+        _, cluster = np.unique(g.astype(str), return_inverse=True)
+        n_clusters = int(cluster.max()) + 1
+    levels = np.unique(p, return_inverse=True)[1].ravel()
+    yf = y.astype(float)
     rng = np.random.default_rng(seed)
+    chunk = max(1, min(n_boot, 4_000_000 // max(y.size, n_clusters)))  # bounded memory on large samples
     stats = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, y.size, y.size)
-        if _two_classes(y[idx]):
-            stats.append(roc_auc_score(y[idx], p[idx]))
-    if not stats:
+    for start in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - start)
+        draws = rng.integers(0, n_clusters, (b, n_clusters))
+        counts = np.bincount((draws + (np.arange(b) * n_clusters)[:, None]).ravel(),
+                             minlength=b * n_clusters).reshape(b, n_clusters)
+        stats.append(_weighted_auc(counts[:, cluster].astype(float), levels, yf))
+    s = np.concatenate(stats)
+    s = s[np.isfinite(s)]  # a resample with one class only has no AUC
+    if not s.size:
         return None
     a = (1 - level) / 2
-    return float(np.quantile(stats, a)), float(np.quantile(stats, 1 - a))
+    return float(np.quantile(s, a)), float(np.quantile(s, 1 - a))
+
+
+def ablation_words(evaluation: Mapping[str, Any]) -> tuple[str, str]:
+    """(heading, lead) of the table of model variants, by what it compares: a modality ablation only where
+    the variants read different data (views); stack members reading the same data are a member comparison."""
+    rows = evaluation.get("ablation") or []
+    views = [tuple(r["views"]) for r in rows if r.get("views") is not None]
+    if len(views) == len(rows) and len(set(views)) > 1:
+        return "Modality ablation", "What each kind of data adds, on the same rows."
+    if rows and all(str(r["model"]).startswith("member: ") or str(r["model"]).endswith("(this model)") for r in rows):
+        return ("Stack members compared", "Each member of the stack alone and the stack itself, on the same rows"
+                + (" and the same data." if views and len(set(views)) == 1 else "."))
+    return "Model comparison", "Model variants on the same rows" + \
+        (", all reading the same data." if views and len(views) == len(rows) and len(set(views)) == 1 else ".")
+
+
+def ci_words(metrics: Mapping[str, Any]) -> str:
+    """'95% CI 0.877-0.921, resampling 5,712 people': the AUC interval and what its bootstrap resampled."""
+    ci = metrics.get("auc_ci")
+    if not ci:
+        return ""
+    by = metrics.get("auc_ci_bootstrap") or {}
+    how = ""
+    if by.get("resampled") == "people":
+        how = f", resampling {by['n_resampled']:,} people"
+    elif by.get("resampled") == "rows":
+        how = f", resampling {by['n_resampled']:,} rows (no person ids)"
+    return f"95% CI {ci[0]:.3f}-{ci[1]:.3f}{how}"
 
 
 # -- curves and tables ------------------------------------------------------------------------------
@@ -224,13 +291,43 @@ def score_histogram(y: np.ndarray, score: np.ndarray, scale: ScoreScale, width: 
 
 
 def cutoff_summary(y: np.ndarray, score: np.ndarray, cutoff: float) -> dict:
-    """What an approval rule `score >= cutoff` does: approval rate, bad rate among approved and declined."""
+    """What an approval rule `score >= cutoff` does: approval rate, bad rate among approved and declined, and
+    the confusion table (approved/declined x good/bad counts). With 'bad' the positive class and 'declined'
+    the positive prediction, TPR = share of bads declined, FPR = share of goods declined."""
     y = np.asarray(y).astype(np.int64)
     ok = np.asarray(score, dtype=float) >= cutoff
+    n_bad, n_good = int(y.sum()), int((1 - y).sum())
+    declined_bad, declined_good = int(y[~ok].sum()), int((1 - y[~ok]).sum())
     return {"cutoff": float(cutoff), "approval_rate": float(ok.mean()) if ok.size else float("nan"),
             "bad_rate_approved": float(y[ok].mean()) if ok.any() else float("nan"),
             "bad_rate_declined": float(y[~ok].mean()) if (~ok).any() else float("nan"),
-            "bads_declined_share": float(y[~ok].sum() / max(y.sum(), 1))}
+            "bads_declined_share": float(declined_bad / max(n_bad, 1)),
+            "confusion": {"approved_good": n_good - declined_good, "approved_bad": n_bad - declined_bad,
+                          "declined_good": declined_good, "declined_bad": declined_bad},
+            "tpr": declined_bad / n_bad if n_bad else float("nan"),
+            "fpr": declined_good / n_good if n_good else float("nan")}
+
+
+def confusion_rows(c: Mapping[str, Any]) -> tuple[list[str], list[list[str]], str] | None:
+    """The confusion table at the cut-off as (header, rows, caption), for the report and the model card;
+    None for results written before it was recorded."""
+    k = c.get("confusion")
+    if not k:
+        return None
+    cut = f"{c['cutoff']:.0f}"
+    rows = [[f"approved (score >= {cut})", f"{k['approved_good']:,}", f"{k['approved_bad']:,}",
+             f"{k['approved_good'] + k['approved_bad']:,}"],
+            [f"declined (score < {cut})", f"{k['declined_good']:,}", f"{k['declined_bad']:,}",
+             f"{k['declined_good'] + k['declined_bad']:,}"],
+            ["all", f"{k['approved_good'] + k['declined_good']:,}", f"{k['approved_bad'] + k['declined_bad']:,}",
+             f"{sum(k.values()):,}"]]
+
+    def pct(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.1%}"
+
+    caption = (f"Decisions at the cut-off {cut}: bads declined (TPR) {pct(c.get('tpr'))}, "
+               f"goods declined (FPR) {pct(c.get('fpr'))}")
+    return ["decision", "good", "bad", "all"], rows, caption
 
 
 def headline(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10) -> dict:
@@ -243,11 +340,13 @@ def headline(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10) -> dict:
 def evaluate(y: Sequence[int] | np.ndarray, pd_: Sequence[float] | np.ndarray,
              score: Sequence[float] | np.ndarray | None = None, *, scale: ScoreScale | None = None,
              cutoff: float = DEFAULT_CUTOFF, ablation: Mapping[str, np.ndarray] | None = None,
-             n_bins: int = 10, n_boot: int = 200, seed: int = 0) -> dict:
+             n_bins: int = 10, n_boot: int = 200, seed: int = 0,
+             groups: Sequence[object] | np.ndarray | None = None) -> dict:
     """Every number and every figure's data for one model on one labelled sample (JSON types only).
 
     score: the whole-point score (default: the PD mapped through `scale`); ablation: label -> PD of the
-    same rows from other models (e.g. "tabular only", "+ temporal"), evaluated side by side.
+    same rows from other models (e.g. "tabular only", "+ temporal"), evaluated side by side; groups: the
+    person each row belongs to, so the AUC interval resamples people, not rows (see auc_interval).
     """
     scale = scale or ScoreScale()
     y, p = _check(y, pd_)
@@ -258,11 +357,14 @@ def evaluate(y: Sequence[int] | np.ndarray, pd_: Sequence[float] | np.ndarray,
         raise ValueError("evaluation needs both good and bad outcomes in the sample" if y.size else
                          "no labelled rows to evaluate (are their outcomes not known yet?)")
     head = headline(y, p, n_bins)
-    ci = auc_interval(y, p, n_boot=n_boot, seed=seed)
+    ci = auc_interval(y, p, n_boot=n_boot, seed=seed, groups=groups)
+    n_people = int(pd.unique(np.asarray(groups).ravel()).size) if groups is not None else None
+    ci_by = None if not ci else {"resampled": "people" if groups is not None else "rows",
+                                 "n_resampled": n_people if groups is not None else int(y.size), "n_boot": n_boot}
     ks_c = ks_curve(y, s)
     result = {
         "n": int(y.size), "n_bad": int(y.sum()), "bad_rate": float(y.mean()), "mean_pd": float(p.mean()),
-        "metrics": {**head, "auc_ci": list(ci) if ci else None, "ks_score": ks_c["ks"]},
+        "metrics": {**head, "auc_ci": list(ci) if ci else None, "auc_ci_bootstrap": ci_by, "ks_score": ks_c["ks"]},
         "cutoff": cutoff_summary(y, s, cutoff),
         "roc": roc_points(y, p),
         "ks_curve": ks_c,

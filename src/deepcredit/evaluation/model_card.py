@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from deepcredit.evaluation.metrics import ablation_words, ci_words, confusion_rows
+
 INTENDED_USE = (
     "Estimate the probability that a person fails a commitment (a bill, instalment, rental or order) "
     "within the performance window after the scoring date, and express it on the 350-950 DeepCredit scale "
@@ -59,6 +61,12 @@ def _pct(v: object) -> str:
     return "n/a" if v is None else f"{v:.1%}"
 
 
+NO_REFERENCE = (  # the report says it too
+    "Stability was not measured: no reference was given. Run evaluate again with --reference "
+    "DEVELOPMENT_DATA (the data the model was developed on) for the score's PSI and each feature's CSI, "
+    "or compare scoring batches with deepcredit monitor.")
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in rows]
@@ -92,18 +100,21 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
         lines += ["## Metrics", "", f"{measured}: {evaluation['n']:,}, of which bad: {evaluation['n_bad']:,} "
                   f"({evaluation['bad_rate']:.1%}); mean predicted PD {evaluation['mean_pd']:.1%}.", ""]
         lines += _table(["metric", "value"], [
-            ["AUC", _num(m["auc"]) + (f" (95% CI {ci[0]:.3f}-{ci[1]:.3f})" if ci else "")],
+            ["AUC", _num(m["auc"]) + (f" ({ci_words(m)})" if ci else "")],
             ["Gini", _num(m["gini"])], ["KS", _num(m["ks"])], ["Brier score", _num(m["brier"], ".4f")],
             ["Expected calibration error", _num(m["ece"], ".4f")],
             [f"Approval rate at score >= {c['cutoff']:.0f}", _pct(c["approval_rate"])],
             ["Bad rate among approved", _pct(c["bad_rate_approved"])],
             ["Bad rate among declined", _pct(c["bad_rate_declined"])]])
+        if conf := confusion_rows(c):
+            lines += [f"{conf[2]}:", ""] + _table(conf[0], conf[1])
         lines += ["Bad rate per band:", ""]
         lines += _table(["band", "scores", "share", "bad rate", "mean PD"],
                         [[b["band"], f"{b['score_from']}-{b['score_to']}", _pct(b["share"]), _pct(b["bad_rate"]),
                           _pct(b["mean_pd"])] for b in evaluation["bands"]])
         if evaluation.get("ablation"):
-            lines += ["### Modality ablation", ""]
+            heading, lead = ablation_words(evaluation)
+            lines += [f"### {heading}", "", lead, ""]
             lines += _table(["model", "AUC", "Gini", "KS", "Brier", "ECE"],
                             [[r["model"], _num(r["auc"]), _num(r["gini"]), _num(r["ks"]), _num(r["brier"], ".4f"),
                               _num(r["ece"], ".4f")] for r in evaluation["ablation"]])
@@ -136,5 +147,7 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
         if drifted:
             lines += ["Drifted inputs: " + ", ".join(f"{r['feature']} ({r['csi']:.2f})" for r in drifted[:10]) + "."]
         lines += [""]
+    elif evaluation:
+        lines += ["## Stability", "", NO_REFERENCE, ""]
     lines += ["## Caveats", ""] + [f"- {x}" for x in card.get("caveats", CAVEATS)] + [""]
     return "\n".join(lines)

@@ -99,6 +99,13 @@ def _member_pds(loaded: LoadedModel, inp) -> dict[str, np.ndarray]:
     return out
 
 
+def _member_views(loaded: LoadedModel) -> dict[str, list[str]]:
+    """The data views each stack member reads (label as in _member_pds): those it declares among the stack's,
+    the only ones its input holds (a wide & deep member declares temporal on data without events)."""
+    return {f"member: {kind}": sorted(set(getattr(member, "views", None) or loaded.views) & set(loaded.views))
+            for kind, member in getattr(loaded.model, "members_", []) or []}
+
+
 def rows_to_evaluate(manifest: Mapping, dataset: Dataset, inp: ModelInput, all_rows: bool = False
                      ) -> tuple[np.ndarray | None, str | None]:
     """(positions of the rows to evaluate or None for all, a caveat saying which rows) for a model's own data.
@@ -149,23 +156,30 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     if dataset.has("truth"):  # a simulated world: its truth is stored beside it
         caveats.append(SIMULATED)
     ablation: dict[str, np.ndarray] = {}
+    views: dict[str, list[str]] = {}  # what data each variant reads: one set for all is no modality ablation
     for label, path in (compare or {}).items():
         step(f"scoring {label}")
-        other, _ = score_dataset(load_any_model(path), dataset, threads, rows)
+        other_model = load_any_model(path)
+        views[label] = sorted(other_model.views)
+        other, _ = score_dataset(other_model, dataset, threads, rows)
         if not other[["person_id", "as_of"]].equals(scores[["person_id", "as_of"]]):
             raise ValueError(f"{path}: scored rows differ from the evaluated model's rows")
         ablation[label] = other["pd"].to_numpy()
     try:
         ablation.update(_member_pds(loaded, inp))
+        views.update(_member_views(loaded))
     except Exception as exc:  # noqa: BLE001 - a member that cannot score alone must not stop the report
         caveats.append(f"Stack members could not be scored on their own ({exc}).")
     if ablation:
         ablation[f"{loaded.kind} (this model)"] = scores["pd"].to_numpy()
+        views[f"{loaded.kind} (this model)"] = sorted(loaded.views)
     step("evaluating")
     ev = evaluate(y, scores["pd"].to_numpy(), scores["score"].to_numpy(), scale=loaded.scale, cutoff=cutoff,
-                  ablation=ablation, n_boot=n_boot)
+                  ablation=ablation, n_boot=n_boot, groups=scores["person_id"].to_numpy())
     ev["periods"] = period_metrics(scores["as_of"], y, scores["pd"].to_numpy(), period)  # None: one period
     ev["rows_scope"] = scope
+    for row in ev["ablation"]:
+        row["views"] = views.get(row["model"])
     ev["optimistic"] = rows is None and scope is not None  # the rows it was fitted on are among those measured
     step("fairness audit")
     people = dataset.read("people")

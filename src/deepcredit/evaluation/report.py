@@ -29,8 +29,8 @@ from deepcredit.data.io import (
     staging_dir,
 )
 from deepcredit.evaluation.figures import figure_specs, render_png
-from deepcredit.evaluation.metrics import to_jsonable
-from deepcredit.evaluation.model_card import model_card_markdown
+from deepcredit.evaluation.metrics import ablation_words, ci_words, confusion_rows, to_jsonable
+from deepcredit.evaluation.model_card import NO_REFERENCE, model_card_markdown
 
 REPORT = "report.html"
 FIGURES = "figures.json"
@@ -112,8 +112,7 @@ def _cards(evaluation: dict | None, fairness: dict | None, stability: dict | Non
     out = []
     if evaluation:
         m, c = evaluation["metrics"], evaluation["cutoff"]
-        ci = m.get("auc_ci")
-        out += [_card("AUC", f"{m['auc']:.3f}", f"95% CI {ci[0]:.3f}-{ci[1]:.3f}" if ci else ""),
+        out += [_card("AUC", f"{m['auc']:.3f}", ci_words(m)),
                 _card("Gini", f"{m['gini']:.3f}", "2 AUC - 1"),
                 _card("KS", f"{m['ks']:.3f}", "max gap bads vs goods"),
                 _card("Brier", f"{m['brier']:.4f}", "mean squared PD error"),
@@ -180,6 +179,11 @@ def _table(header: list[str], rows: list[list[object]], title: str = "") -> str:
 
 
 def _section_tables(section: str, evaluation: dict | None, fairness: dict | None, stability: dict | None) -> str:
+    if section == "discrimination" and evaluation and (conf := confusion_rows(evaluation["cutoff"])):
+        cells: list[list[object]] = [list(r) for r in conf[1]]
+        return _table(conf[0], cells, conf[2])
+    if section == "stability" and evaluation and stability is None:
+        return f'<p class="lead">{_e(NO_REFERENCE)}</p>'
     if section == "calibration" and evaluation:
         return _table(["band", "scores", "people", "share", "bads", "bad rate", "mean PD"],
                       [[b["band"], f"{b['score_from']}-{b['score_to']}", f"{b['n']:,}", _pct(b["share"]),
@@ -234,6 +238,8 @@ def render_html(specs: dict[str, dict], evaluation: dict | None, fairness: dict 
     parts = [f"<header><h1>{_e(title)}</h1><p>{_e(subtitle)}</p></header>", _optimistic(evaluation),
              _cards(evaluation, fairness, stability), _findings(fairness, stability)]
     for key, heading, lead in SECTIONS:
+        if key == "ablation" and evaluation:
+            heading, lead = ablation_words(evaluation)
         figs = [_figure(i, s) for i, s in specs.items() if s["section"] == key]
         tables = _section_tables(key, evaluation, fairness, stability)
         if not figs and not tables:

@@ -115,13 +115,39 @@ def csi(reference: pd.DataFrame, new: pd.DataFrame, columns: Sequence[str] | Non
 
     Columns default to the reference's features (keys, labels and scores excluded). A feature the new sample
     lacks, or has entirely missing, shows up as a 'missing' bin holding everyone: strong drift.
+
+    Each row also says how the feature moved: the reference and batch medians (numeric features) and the
+    bin whose share moved most, with its share in each sample.
     """
     cols = list(columns) if columns is not None else [c for c in reference.columns if c not in NON_FEATURES]
     rows = []
     for c in cols:
-        value = psi(reference[c], new[c] if c in new.columns else pd.Series([np.nan] * len(new)), bins, eps)
-        rows.append({"feature": c, "csi": value, "level": level(value)})
+        ref = reference[c]
+        bat = new[c] if c in new.columns else pd.Series([np.nan] * len(new))
+        table = psi_table(ref, bat, bins, eps)
+        row: dict = {"feature": c, "csi": table["psi"], "level": level(table["psi"])}
+        if _is_numeric(ref) and (_is_numeric(bat) or bat.isna().all()):
+            known_r, known_b = ref.dropna().astype(float), bat.dropna().astype(float)
+            row["reference_median"] = float(known_r.median()) if len(known_r) else None
+            row["batch_median"] = float(known_b.median()) if len(known_b) else None
+        moved = max(table["bins"], key=lambda b: abs(b["actual_share"] - b["expected_share"]), default=None)
+        if moved is not None:
+            row["moved_bin"] = {"bin": moved["bin"], "reference_share": moved["expected_share"],
+                                "batch_share": moved["actual_share"]}
+        rows.append(row)
     return sorted(rows, key=lambda r: -r["csi"])
+
+
+def shift_words(row: dict) -> str:
+    """How a feature moved, in words: 'median 10.1 -> 11.2; bin > 10.8 holds 10.0% -> 85.3%'."""
+    said = []
+    if "reference_median" in row:
+        med = ["n/a" if v is None else _fmt(v) for v in (row["reference_median"], row["batch_median"])]
+        said.append(f"median {med[0]} -> {med[1]}")
+    mb = row.get("moved_bin")
+    if mb:
+        said.append(f"bin {mb['bin']} holds {mb['reference_share']:.1%} -> {mb['batch_share']:.1%}")
+    return "; ".join(said)
 
 
 def _band_order(frame: pd.DataFrame, scale: ScoreScale) -> list[str]:
@@ -210,7 +236,8 @@ def monitor(reference: pd.DataFrame, batch: pd.DataFrame, *, features_reference:
             row["level"] = level(row["csi"], watch, act)
             if row["level"] != "ok":
                 alerts.append({"what": row["feature"], "metric": "CSI", "value": row["csi"], "level": row["level"],
-                               "message": f"feature {row['feature']}: CSI {row['csi']:.3f} ({row['level']})"})
+                               "message": f"feature {row['feature']}: CSI {row['csi']:.3f} ({row['level']})"
+                                          + (f"; {how}" if (how := shift_words(row)) else "")})
     outcomes = outcomes_by_band(reference, batch, scale)
     for row in outcomes:
         if row["flag"]:
