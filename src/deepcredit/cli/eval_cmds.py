@@ -31,7 +31,7 @@ def _compare(items: list[str]) -> dict[str, Path]:
 
 def evaluate(
     model: Path = typer.Option(..., "--model", help="A model artifact directory."),
-    data: str = typer.Option(None, "--data", help="Held-out data: a data set directory, or a bundled name: uci, otc."),
+    data: str = typer.Option(None, "--data", help="Held-out data: a data set directory, or a bundled name: uci, otc, german."),
     out: Path = typer.Option(..., "--out", help="Directory for report.html, figures.json, model_card.md, ..."),
     config: Path = typer.Option(None, "--config", help="A run configuration (TOML or JSON): its data is the default "
                                                        "--data; written beside the results."),
