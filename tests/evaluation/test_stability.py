@@ -109,6 +109,7 @@ def test_monitor_cli_exit_codes(tmp_path, cli):
     runner = CliRunner()
     res = runner.invoke(cli, ["monitor", "--reference", str(ref), "--batch", str(ok)])
     assert res.exit_code == 0, res.output
+    assert "inputs not compared" in " ".join(res.output.split())  # scores alone miss an input shift
     res = runner.invoke(cli, ["monitor", "--reference", str(ref), "--batch", str(drifted),
                               "--out", str(tmp_path / "mon")])
     assert res.exit_code == EXIT_CODES["act"] == 4, res.output

@@ -122,6 +122,9 @@ def monitor(
     console.print(table)
     for alert in result["alerts"]:
         console.print(f"[{'red' if alert['level'] == 'act' else 'yellow'}]{alert['level']}:[/] {alert['message']}")
+    if features_reference is None:  # an input shift the scores do not show would pass unseen
+        console.print("[cyan]note[/cyan] inputs not compared: give --features-reference and --features-batch "
+                      "(`deepcredit features --data DIR --out F.parquet` for each) to check every feature's drift")
     if out is not None:
         console.print(f"report: {(out / 'report.html').resolve()}")
     level = result["level"]
