@@ -144,6 +144,7 @@ def test_a_model_card_speaks_of_the_data_sets_own_protected_attributes_and_label
     assert "declares none" in model_card_markdown(default_model_card(protected=[]))
     german = pipeline.label_words(builtin_spec("german").outcomes, [365])
     assert german.startswith("1 = bad: the data set's label 'creditability' is 'bad', an outcome within 365 days")
+    assert "(the performance window its spec declares)" in german  # Statlog German itself defines none
     told = builtin_spec("german").outcomes.model_copy(update={"source": "events", "bad_when": [],
                                                               "bad_days_late": 90})
     assert pipeline.label_words(told, [180]).startswith("1 = one at least 90 days late within 180 days")

@@ -216,7 +216,8 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
 
 def label_words(outcomes: Outcomes, windows: list[float]) -> str:
     """What the label means, in the data set's own declaration (spec [outcomes])."""
-    within = f"within {'/'.join(str(int(w)) for w in windows)} days" if windows else "within the performance window"
+    within = (f"within {'/'.join(str(int(w)) for w in windows)} days (the performance window its spec declares)"
+              if windows else "within the performance window")
     if outcomes.source == "events":
         told = [f"a commitment {' or '.join(outcomes.bad_when)}" if outcomes.bad_when else "",
                 f"one at least {outcomes.bad_days_late} days late" if outcomes.bad_days_late else ""]
