@@ -148,3 +148,15 @@ def test_no_kind_the_business_issues_is_offered_to_someone_who_has_none():
         for b in recourse.behaviours(sc, p.person_id, NOW):
             assert b.issued == (b.kind in owed)
             assert not b.issued or (b.kind in mine and b.pace is not None)
+
+
+def test_a_plan_as_of_an_earlier_date_reads_only_the_records_known_by_then():
+    """Historical data served as of an earlier date: the person's later records neither set their pace nor
+    their usual amounts (the plan read every record, later ones too)."""
+    w = world()
+    sc = scorer_for(w.data)
+    p = _below_top(1)[0]
+    first = pd.to_datetime(sc.person_events(p.person_id)["ts"]).min()
+    before = recourse.behaviours(sc, p.person_id, (first - pd.Timedelta(days=1)).to_pydatetime())
+    assert all(b.pace is None and not b.issued for b in before)  # nothing of theirs was known yet
+    assert any(b.pace is not None for b in recourse.behaviours(sc, p.person_id, NOW))

@@ -53,13 +53,22 @@ def remove_stale_temps(path: Path) -> list[Path]:
     hidden temporary of every interrupted run would stay forever. Called before each atomic write of the
     same path; a writer of one path at a time is assumed (as for every output here).
     """
+    return _remove_leftovers(path, TEMP_RE)
+
+
+def _remove_leftovers(path: Path, pattern: re.Pattern[str]) -> list[Path]:
+    """Delete the hidden files or directories beside `path` whose names `pattern` reads as left by a write
+    of `path` itself (its group `name` is path's name); the ones deleted."""
     path = Path(path)
     if not path.parent.is_dir():
         return []
-    stale = [p for p in path.parent.glob(f".{glob.escape(path.name)}.*.tmp")
-             if (m := TEMP_RE.match(p.name)) and m["name"] == path.name]
+    stale = [p for p in path.parent.glob(f".{glob.escape(path.name)}.*")
+             if (m := pattern.match(p.name)) and m["name"] == path.name]
     for p in stale:
-        p.unlink(missing_ok=True)
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
     return stale
 
 
@@ -180,17 +189,7 @@ def check_replaceable(out: Path, is_previous: Callable[[Path], bool], what: str)
 def remove_stale_staging(out: Path) -> list[Path]:
     """Delete staging directories (`.NAME.<uuid>.staging`) and set-aside versions (`.NAME.<uuid>.old`)
     that an earlier, killed write of `out` left behind; as remove_stale_temps, for whole directories."""
-    out = Path(out)
-    if not out.parent.is_dir():
-        return []
-    stale = [p for p in out.parent.glob(f".{glob.escape(out.name)}.*")
-             if (m := STAGING_RE.match(p.name)) and m["name"] == out.name]
-    for p in stale:
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
-    return stale
+    return _remove_leftovers(out, STAGING_RE)
 
 
 def staging_dir(out: Path) -> Path:

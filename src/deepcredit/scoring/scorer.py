@@ -363,21 +363,23 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     keys = inp.keys
     # advice that would move a value the riskier way, or change a value the person does not have, is neither a
     # reason's own nor a whole dimension's
-    absent = X[cols[: len(cols) - len(DIMENSIONS)]].isna().to_numpy() if against.shape[1] else against
-    advisable = np.where(against | absent, 0.0, cost) if (against | absent).any() else cost
-    advice = whole_advice(names, r, cols[: len(cols) - len(DIMENSIONS)], advisable, defs, advised)
+    named_cols = cols[: len(cols) - len(DIMENSIONS)]
+    off = against | X[named_cols].isna().to_numpy(dtype=bool)
+    advisable = np.where(off, 0.0, cost) if off.any() else cost
+    advice = whole_advice(names, r, named_cols, advisable, defs, advised)
     named = c < against.shape[1]
     for i in np.flatnonzero(named)[against[r[named], c[named]]]:
         advice[i] = AGAINST_ADVICE
     values = np.full(len(r), None, dtype=object)  # a dimension as a whole has no one value
-    for j in np.unique(c[c < len(cols) - len(DIMENSIONS)]):  # one vectorised gather per feature
+    for j in np.unique(c[c < len(named_cols)]):  # one vectorised gather per feature
         m, d = c == j, defs[cols[j]]
         col = X[cols[j]].astype(object).to_numpy()[r[m]]
         # a value missing because it was a code (FeatureDef.codes) shows what the code means
         said = X[d.codes].astype(object).to_numpy()[r[m]] if d.codes and d.codes in X else np.full(len(col), None)
-        values[m] = [(d.missing or NO_RECORD if pd.isna(s) else s) if pd.isna(v) else d.label(v)
-                     for v, s in zip(col, said, strict=True)]
-        for i in np.flatnonzero(m)[[pd.isna(v) and pd.isna(s) for v, s in zip(col, said, strict=True)]]:
+        gone, unsaid = pd.isna(col), pd.isna(said)
+        values[m] = [(d.missing or NO_RECORD if u else s) if g else d.label(v)
+                     for v, s, g, u in zip(col, said, gone, unsaid, strict=True)]
+        for i in np.flatnonzero(m)[gone & unsaid]:
             advice[i] = MISSING_ADVICE  # nothing on record: no advice to change a value they do not have
     return pd.DataFrame({
         "row": r, "person_id": keys["person_id"].to_numpy()[r], "as_of": keys["as_of"].to_numpy()[r],

@@ -177,8 +177,8 @@ def _summarise(changes: Sequence[tuple[str, int]]) -> list[str]:
     moved: dict[str, int] = {}
     for text, delta in changes:
         moved[text] = max(moved.get(text, 0), abs(delta))
-    order = list(counts)  # first occurrence: the order they happened
-    ranked = sorted(order, key=lambda t: (-moved[t], -counts[t], order.index(t)))
+    order = list(counts)  # first occurrence: the order they happened (ties keep it: sorted is stable)
+    ranked = sorted(order, key=lambda t: (-moved[t], -counts[t]))
     keep = ranked[:MAX_REASONS]
     latest = changes[-1][0] if changes else None
     if latest is not None and latest not in keep:

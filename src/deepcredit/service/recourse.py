@@ -190,6 +190,8 @@ def behaviours(scorer: ModelScorer, person_id: str, now: datetime | None = None)
     """What the person could do, from the spec and the data (see the module docstring)."""
     spec = scorer.dataset.spec
     own = scorer.person_events(person_id)
+    if now is not None and len(own):  # historical data served as of an earlier date: what was known by then
+        own = own[pd.to_datetime(own["ts"]) <= pd.Timestamp(now).tz_localize(None)]
     usual = own.groupby("kind")["amount"].median().to_dict() if len(own) else {}
     paces = own_paces(own, spec.windows.period, now)
     owed = spec.events.kinds_amount("owed") if spec.events is not None else frozenset()
