@@ -90,6 +90,7 @@ def pay_later_needs_band(w):
 
 
 def other_purpose(w):
+    w.svc.policy(w.acme, name="members", scenario="threshold", threshold=500, purpose="membership")
     w.svc.grant(w.me, w.acme_id, purpose="membership")
     return _decide(w)
 
@@ -189,10 +190,10 @@ def basic_auth(w):
 
 
 def threshold_probing(w):
-    w.svc.grant(w.me, w.acme_id, purpose="probe", days=90)
     w.svc.clock.advance(days=1)  # the world's first policy counted against today's threshold settings
     for i, t in enumerate((600, 610, 620)):
         w.svc.policy(w.acme, name=f"p{i}", scenario="threshold", threshold=t, purpose="probe")
+    w.svc.grant(w.me, w.acme_id, purpose="probe", days=90)  # a grant names a purpose the merchant's policies use
     for i in range(3):
         assert w.svc.decide(w.acme, w.pid, f"tx-{i}", policy=f"p{i}").status_code == 200
     w.svc.clock.advance(days=1)

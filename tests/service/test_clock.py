@@ -63,7 +63,8 @@ def test_an_event_reported_with_its_offset_is_stored_on_the_data_sets_calendar(s
 def test_responses_give_the_zones_times_as_the_utc_instants_they_are(service):
     service.ctx.settings.clock.zone = "Asia/Shanghai"
     pid, _ = service.with_score()
-    mid, _ = service.merchant()
+    mid, acme = service.merchant()
+    service.policy(acme)
     expires = (service.ctx.now() + timedelta(days=10)).replace(tzinfo=timezone(timedelta(hours=8)))
     r = service.client.post("/v1/me/consents", headers=service.person(pid),
                             json={"merchant_id": mid, "scope": "admittance", "purpose": "deposit_free_rental",
@@ -83,7 +84,8 @@ def test_health_gives_the_service_clock_a_consent_expiry_is_computed_from(servic
     now = service.client.get("/v1/health").json()["now"]
     assert now == "2024-03-01T09:30:00Z"
     pid, _ = service.with_score()
-    mid, _ = service.merchant()
+    mid, acme = service.merchant()
+    service.policy(acme)
     until = (datetime.fromisoformat(now) + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
     r = service.client.post("/v1/me/consents", headers=service.person(pid), json={
         "merchant_id": mid, "scope": "admittance", "purpose": "deposit_free_rental", "mode": "per_order",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
 
 LEAKS = ("score", "band", "admitted", "limit", "factors", "result", "dimensions", "reasons")
@@ -109,7 +111,8 @@ def test_pay_later_needs_a_band_grant_and_limits_by_band(service):
 
 def test_a_person_cannot_read_or_change_another_persons_data(service):
     (a, _), (b, _) = service.with_score(skip=0), service.with_score(skip=1)
-    mid, _ = service.merchant()
+    mid, acme = service.merchant()
+    service.policy(acme)
     me_a, me_b = service.person(a), service.person(b)
     grant_b = service.grant(me_b, mid)
     r = service.client.get(f"/v1/people/{b}/report", headers=me_a)
@@ -150,3 +153,21 @@ def test_a_time_that_falls_off_the_calendar_in_utc_is_a_422_not_a_500(service):
                 "expires_at": at}
         _refused(service.client.post("/v1/me/consents", json=body, headers=me), 422)
         assert service.client.get("/v1/me/alerts", params={"since": at}, headers=me).status_code == 200
+
+
+def test_a_grant_for_a_purpose_the_merchant_never_asks_for_is_refused_with_its_purposes(service):
+    pid, _ = service.with_score()
+    mid, acme = service.merchant()
+    me = service.person(pid)
+    body = {"merchant_id": mid, "scope": "admittance", "purpose": "deposit_free_rental", "mode": "standing",
+            "expires_at": (service.clock.t + timedelta(days=5)).isoformat()}
+    r = service.client.post("/v1/me/consents", json=body, headers=me)
+    assert r.status_code == 422 and "has no policy" in r.json()["detail"]  # it would have covered nothing
+    service.policy(acme)
+    service.policy(acme, name="members", scenario="threshold", threshold=500, purpose="membership")
+    r = service.client.post("/v1/me/consents", json={**body, "purpose": "pay_later"}, headers=me)
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/unknown-purpose")
+    assert "deposit_free_rental, membership" in r.json()["detail"]
+    assert service.client.get("/v1/me/consents", headers=me).json() == []  # nothing was stored
+    assert service.client.post("/v1/me/consents", json=body, headers=me).status_code == 201

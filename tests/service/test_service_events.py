@@ -107,6 +107,7 @@ def test_a_commitment_cannot_fall_due_before_its_order(service):
 def test_event_validation(service):
     pid, _ = service.with_score()
     mid, acme = service.merchant()
+    service.policy(acme)
     service.grant(service.person(pid), mid)
     assert _report(service, acme, pid, "a", "rental_returned_late").status_code == 422  # needs days_late
     assert _report(service, acme, pid, "b", "instalment_paid", days_late=3).status_code == 422

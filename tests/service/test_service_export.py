@@ -63,7 +63,8 @@ def test_export_holds_every_section(service):
 @pytest.mark.parametrize("service", ["sqlite"], indirect=True)
 def test_deletion_removes_only_what_no_rule_requires(service):
     pid, me, acme = _busy_person(service)
-    mid, _ = service.merchant("Other Shop")
+    mid, shop = service.merchant("Other Shop")
+    service.policy(shop)
     grant = service.grant(me, mid)
     service.client.delete(f"/v1/me/consents/{grant['id']}", headers=me)  # ended, never used
     out = service.client.post("/v1/me/deletion", headers=me).json()

@@ -58,6 +58,7 @@ def test_the_cause_that_moved_the_score_most_is_never_cut_off():
 def test_report_history_starts_with_the_first_score(service):
     pid, initial = service.with_score(skip=2)
     mid, acme = service.merchant()
+    service.policy(acme)
     me = service.person(pid)
     service.grant(me, mid)
     service.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": pid, "outcome":

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.problems import Problem, forbidden, not_found
 from deepcredit.service.schemas import ConsentCreate, ConsentMode, ConsentOut, ConsentState, Scope
-from deepcredit.service.store.models import Consent, Merchant
+from deepcredit.service.store.models import Consent, Merchant, Policy
 
 NO_CONSENT = ("consent-required",
               "no valid consent from this person covers this merchant, purpose, scope and order")
@@ -49,6 +49,7 @@ def grant(ctx: ServiceContext, subject: str, req: ConsentCreate) -> ConsentOut:
         m = s.get(Merchant, req.merchant_id)
         if m is None or not m.active:
             raise not_found("merchant")
+        _check_purpose(s, m, req.purpose)
         c = Consent(subject=subject, merchant_id=m.id, scope=req.scope.value, purpose=req.purpose,
                     mode=req.mode.value, order_ref=req.order_ref, created_at=now, expires_at=expires)
         s.add(c)
@@ -56,6 +57,14 @@ def grant(ctx: ServiceContext, subject: str, req: ConsentCreate) -> ConsentOut:
         ctx.audit.append(s, now, "person", "consent_granted", subject, consent=c.id, merchant=m.id,
                          scope=c.scope, purpose=c.purpose, mode=c.mode, expires_at=expires.isoformat())
         return to_out(c, m.name, now)
+
+
+def _check_purpose(s: Session, m: Merchant, purpose: str) -> None:
+    """A grant for a purpose none of the merchant's policies asks for would cover nothing: say so, with theirs."""
+    purposes = sorted(set(s.scalars(select(Policy.purpose).where(Policy.merchant_id == m.id))))
+    if purpose not in purposes:
+        asked = f"asks consent for: {', '.join(purposes)}" if purposes else "has no policy that asks for consent yet"
+        raise Problem(422, "unknown-purpose", f"{m.name} uses no purpose {purpose!r}; it {asked}")
 
 
 def revoke(ctx: ServiceContext, subject: str, consent_id: int) -> ConsentOut:
