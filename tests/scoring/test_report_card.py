@@ -280,3 +280,32 @@ def test_a_reason_on_a_missing_value_says_what_is_missing_and_advises_no_change(
     assert whole[["row", "feature", "how_to_improve"]].values.tolist() == [
         [0, "social_connections_as_a_whole", AS_A_WHOLE["social_connections"].improve],
         [1, "social_connections_as_a_whole", "improve c"]]
+
+
+def test_a_dimension_as_a_whole_shows_the_persons_most_telling_figure_of_it():
+    """Two items never returned are named beside "your record ... read as a whole", with their advice."""
+    defs = [FeatureDef("late", Dimension.CREDIT_HISTORY, Source.DERIVED, "late", "late returns in 90 days",
+                       "improve late", risk_direction=1),
+            FeatureDef("lost", Dimension.CREDIT_HISTORY, Source.DERIVED, "lost", "items never returned",
+                       "improve lost", risk_direction=1),
+            FeatureDef("tenure", Dimension.CREDIT_HISTORY, Source.DERIVED, "tenure", "months with us",
+                       "improve tenure", risk_direction=-1, actionable=False)]
+    frame = pd.DataFrame({"person_id": ["x", "y", "z"], "as_of": pd.Timestamp("2025-01-01"), "label": [1, 0, 1],
+                          "late": [3.0, 0.0, 1.0], "lost": [2.0, 0.0, 0.0], "tenure": [20.0, 20.0, 1.0]})
+    inp = ModelInput(FeatureFrame(frame, defs))
+    model = _FakeModel(inp, np.zeros((3, 3)), used=["late", "lost", "tenure"])
+    ex = model.explain(inp)
+    tower = pd.DataFrame(0.0, index=ex.by_dimension.index, columns=DIMENSIONS)
+    tower["credit_history"] = 2.0  # the sequence member alone: everything per dimension
+    ex = replace(ex, by_feature=None, by_dimension=ex.by_dimension + tower)
+    model.reference_ = {"late": 0.5, "lost": 0.0, "tenure": 20.0}
+    model.spread_ = {"late": 2.0, "lost": 0.5, "tenure": 8.0}
+    reasons = reason_table(model, inp, ex, SCALE, top=4).set_index("row")
+    assert reasons.loc[0, "value"] == "items never returned: 2"  # 4 spreads beyond typical, late only 1.25
+    assert reasons.loc[0, "how_to_improve"] == "improve lost"
+    assert pd.isna(reasons.loc[1, "value"])  # y is typical everywhere: no figure to tell
+    assert reasons.loc[1, "how_to_improve"] == AS_A_WHOLE["credit_history"].improve
+    assert reasons.loc[2, "value"] == "months with us: 1"  # 2.4 spreads short; not actionable: general advice
+    assert reasons.loc[2, "how_to_improve"] == AS_A_WHOLE["credit_history"].improve
+    model.spread_ = None  # an artifact saved before spreads were stored tells none
+    assert reason_table(model, inp, ex, SCALE, top=4)["value"].isna().all()

@@ -54,6 +54,9 @@ def test_report_page_content(service):
     assert f'{" + ".join(map(str, shown))} = {report["score"]}' in dims
     assert all(f'<span class="bar-points">{p} points</span>' in dims for p in shown)
     assert {d["rating"] for d in report["dimensions"]} <= set(range(101)) | {None}
+    said = html[html.index('<section id="reasons"'):html.index('<section id="recourse"')]
+    valued = [x for x in report["reasons"] if x["value"]]
+    assert valued and all(x["value"].replace("&", "&amp;") in said for x in valued)  # the person's own figures
     assert pid not in html and "<script" not in html and "http://" not in html.replace("http://www.w3", "")
     assert _page_of(service, "/v1/me/report.html", {}).status_code == 401
 

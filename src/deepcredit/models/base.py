@@ -93,6 +93,9 @@ class CreditModel(BaseEstimator, ClassifierMixin, ABC):
     embeddings (models.pretrain) as features."""
     reference_: dict[str, float] | None = None
     """Typical feature values, set once the model is saved or loaded (save_model, REFERENCE); None before."""
+    spread_: dict[str, float] | None = None
+    """Each numeric feature's standard deviation over the same rows (set with reference_): how far from
+    typical a person's value is (scoring.scorer.telling_figures)."""
 
     @abstractmethod
     def fit(self, inp: ModelInput, y: np.ndarray | None = None) -> CreditModel: ...
@@ -152,14 +155,22 @@ def typical_values(inp: ModelInput) -> dict[str, float]:
     return {name: float(v) for name, v in medians.items() if pd.notna(v)}
 
 
+def typical_spreads(inp: ModelInput) -> dict[str, float]:
+    """The standard deviation of each numeric feature over `inp`'s rows (constant or all-missing ones left out)."""
+    numeric = [d.name for d in inp.definitions if d.kind is not Kind.CATEGORICAL and d.name in inp.X]
+    spreads = inp.X[numeric].apply(pd.to_numeric, errors="coerce").std() if numeric else pd.Series(dtype=float)
+    return {name: float(v) for name, v in spreads.items() if pd.notna(v) and v > 0}
+
+
 def save_model(model: CreditModel, out: Path, inp: ModelInput, metrics: dict | None = None,
                config: dict | None = None) -> Path:
     """A hashed artifact directory: files, parameters, feature list, data fingerprint, metrics, versions, and
     the typical feature values of `inp` (the rows the model was fitted on), which the model keeps as
     `reference_` from then on, as a loaded one does."""
     params = json.loads(json.dumps(model.get_params(deep=False), default=str))
-    model.reference_ = typical_values(inp)
-    reference = json.dumps({"median": model.reference_}, indent=1, sort_keys=True).encode("utf-8")
+    model.reference_, model.spread_ = typical_values(inp), typical_spreads(inp)
+    reference = json.dumps({"median": model.reference_, "spread": model.spread_}, indent=1,
+                           sort_keys=True).encode("utf-8")
     return save_artifact(out, {"kind": model.kind, "params": params}, kind=model.kind,
                          config=config or {}, features=[f.to_dict() for f in inp.definitions],
                          data_fingerprint=inp.tabular.meta.get("data_fingerprint", ""),
@@ -175,7 +186,8 @@ def load_model(path: Path) -> CreditModel:
     files = {name: art.path(name).read_bytes() for name in art.manifest["files"] if name != "model.json"}
     model = cls.from_files(files, art.payload["params"])
     if REFERENCE in files:  # artifacts saved before 2026-12-06 have none: their reasons keep every advice
-        model.reference_ = json.loads(files[REFERENCE])["median"]
+        reference = json.loads(files[REFERENCE])
+        model.reference_, model.spread_ = reference["median"], reference.get("spread")  # spread: since 2026-12-07
     return model
 
 

@@ -28,7 +28,9 @@ contributions in log-odds. On the score scale a logit contribution c is worth -f
   over the events, a graph tower, a deep part: everything a model explains per dimension only) competes
   as one more reason of that dimension, `<dimension>_as_a_whole` (AS_A_WHOLE: its words and advice), so a
   model without per-feature contributions (the sequence or graph member alone) still names its reasons;
-  such reasons take at most half the places (one of one), so a person still reads specific figures.
+  such reasons take at most half the places (one of one), so a person still reads specific figures, and
+  each shows as its value the person's figure of that dimension furthest beyond typical on its risky side
+  (scoring.figures), with that figure's advice where the dimension's would be general.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from deepcredit.features.templates import (
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, proba_columns
 from deepcredit.models.scale import ScoreScale, split_total
 from deepcredit.models.stack import instance_views
+from deepcredit.scoring.figures import figure_text, telling_figures
 
 LONG_COLUMNS = ("row", "person_id", "as_of", "rank", "feature", "dimension", "value", "contribution",
                 "points_lost", "reason", "how_to_improve")
@@ -302,10 +305,10 @@ def at_floor(X: pd.DataFrame, cols: list[str], defs: dict[str, FeatureDef]) -> n
 
 
 def shown_value(feature: str, value: object) -> str:
-    """A reason's value as a person reads it: nothing for a dimension as a whole (it has no one value),
+    """A reason's value as a person reads it: for a dimension as a whole its telling figure or nothing,
     'missing' where the person's value is, else the value (labelled by reason_table)."""
     if feature in WHOLE_NAMES:
-        return ""
+        return value if isinstance(value, str) else ""  # its telling figure (scoring.figures), if any
     if value is None:
         return "missing"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
@@ -381,6 +384,7 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
                      for v, s, g, u in zip(col, said, gone, unsaid, strict=True)]
         for i in np.flatnonzero(m)[gone & unsaid]:
             advice[i] = MISSING_ADVICE  # nothing on record: no advice to change a value they do not have
+    tell_figures(model, X, r, names, values, advice, defs)
     return pd.DataFrame({
         "row": r, "person_id": keys["person_id"].to_numpy()[r], "as_of": keys["as_of"].to_numpy()[r],
         "rank": rank + 1, "feature": names,
@@ -391,6 +395,26 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
         "reason": [defs[n].description for n in names],
         "how_to_improve": advice,
     }, columns=list(LONG_COLUMNS))
+
+
+def tell_figures(model: CreditModel, X: pd.DataFrame, rows: np.ndarray, names: np.ndarray, values: np.ndarray,
+                 advice: list[str], defs: dict[str, FeatureDef]) -> None:
+    """Beside each dimension read as a whole, the person's most telling figure of it (scoring.figures), as
+    its value; where its advice is only the dimension's general one, that figure's own, if the person can
+    act on it and it is not already one of their reasons."""
+    reference, spread = getattr(model, "reference_", None), getattr(model, "spread_", None)
+    if not spread:
+        return
+    for dimension, whole in AS_A_WHOLE.items():
+        mine = np.flatnonzero(names == whole.name)
+        for i, name in zip(mine, telling_figures(X, rows[mine], dimension, defs, reference, spread), strict=True):
+            if name is None:
+                continue
+            d = defs[name]
+            values[i] = figure_text(d, X[name].iloc[rows[i]])
+            own = names[rows == rows[i]]
+            if advice[i] == whole.improve and d.actionable and d.improve and name not in own:
+                advice[i] = d.improve
 
 
 def against_advice(X: pd.DataFrame, cols: list[str], defs: dict[str, FeatureDef],
