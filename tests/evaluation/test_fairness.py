@@ -144,3 +144,77 @@ def test_many_birth_dates_give_a_few_audited_groups():
     audit = fairness_audit(rng.integers(0, 2, n), rng.integers(0, 2, n), sens)
     groups = [g["group"] for g in audit["attributes"]["age_band"]["groups"]]
     assert groups == [name for _, name in AGE_BANDS]
+
+
+def _noise_audit() -> dict:
+    """audit: random labels and groups, 2 approvals in 400 (both in one group): 11 four-fifths flags."""
+    y = np.array([0, 1] * 200)
+    approved = np.zeros(400, dtype=int)
+    approved[[1 * 2, 3 * 2]] = 1  # two good payers of group '1.0'
+    groups = pd.DataFrame({"disability": ["1.0"] * 193 + ["0.0"] * 207})
+    return fairness_audit(y, approved, groups, pd_=np.full(400, 0.5), cutoff=600)
+
+
+def test_two_approvals_in_400_are_too_few_to_judge_not_a_flag():
+    from deepcredit.evaluation.model_card import model_card_markdown
+    from deepcredit.evaluation.report import _cards, _findings, _section_tables
+
+    audit = _noise_audit()
+    a = audit["attributes"]["disability"]
+    assert a["disparate_impact"] == 0.0  # the ratio is still reported
+    assert audit["flags"] == [] and a["four_fifths_fail"] is None
+    assert a["screens"]["four_fifths"]["result"] == "too few to judge"
+    assert a["screens"]["equal_opportunity"]["result"] == "too few to judge"
+    assert a["screens"]["calibration"]["result"] == "pass"  # calibration has the evidence: 200 bads, 200 goods
+    assert audit["too_few_to_judge"] == [
+        "disability: disparate-impact ratio 0.00 < 0.8 (four-fifths screen): '0.0' approved 0.0% vs '1.0' 1.0% "
+        "(only 2 approved among the 400 people compared, under 5 expected per group); equal-opportunity gap 0.02: "
+        "good payers in '0.0' approved 0.0% vs '1.0' 2.1% (only 2 good payers approved among the 200 people "
+        "compared, under 5 expected per group)"]
+    assert "too few to judge" in audit["evidence_rule"]
+    json.dumps(audit, allow_nan=False)
+    table = _section_tables("fairness", None, audit, None)
+    assert "<td>too few to judge</td>" in table and ">fail<" not in table and ">pass<" not in table
+    assert "at least 5 people on each side" in table  # the rule is stated under the table
+    assert "too few" in _findings(audit, None) and "No fairness flag" not in _findings(audit, None)
+    assert "too few to judge in 1" in _cards(None, audit, None)
+    card = model_card_markdown({}, fairness=audit)
+    assert "Disparate-impact ratio 0.00 (too few to judge)" in card and "No group fails" not in card
+
+
+def test_a_clear_gap_is_flagged_and_a_chance_one_is_not():
+    y = np.zeros(200, dtype=int)
+    groups = pd.DataFrame({"sex": ["female"] * 100 + ["male"] * 100})
+    clear = fairness_audit(y, np.r_[np.zeros(100), np.ones(50), np.zeros(50)], groups)
+    assert clear["attributes"]["sex"]["four_fifths_fail"] is True and clear["flags"]
+    # 8 of 40 against 12 of 40: a ratio of 0.67, which Fisher's exact test cannot tell from chance (p 0.43)
+    y, groups = np.zeros(80, dtype=int), pd.DataFrame({"sex": ["female"] * 40 + ["male"] * 40})
+    chance = fairness_audit(y, np.r_[np.ones(8), np.zeros(32), np.ones(12), np.zeros(28)], groups)
+    four = chance["attributes"]["sex"]["screens"]["four_fifths"]
+    assert chance["flags"] == [] and four["result"] == "too few to judge" and four["p_value"] > 0.4
+
+
+def test_a_cut_off_approving_everyone_passes_no_approval_screen(population):
+    """audit: a cut-off that declined nobody read 'disparate impact 1.00 pass'."""
+    from deepcredit.evaluation.report import _section_tables
+
+    y, p, sensitive = population
+    audit = fairness_audit(y, np.ones(y.size, dtype=int), sensitive, pd_=p, cutoff=600)
+    for a in audit["attributes"].values():
+        assert a["disparate_impact"] == 1.0 and a["four_fifths_fail"] is None
+        assert a["screens"]["four_fifths"]["result"] == a["screens"]["equal_opportunity"]["result"] == \
+            "too few to judge"
+        assert "only 0 declined" in a["screens"]["four_fifths"]["why"]
+    table = _section_tables("fairness", None, audit, None)
+    assert "The cut-off 600 approves everyone" in table and ">pass<" not in table
+
+
+def test_a_small_calibration_gap_on_few_bads_is_not_flagged():
+    """A group of 40 with 4 bads against a mean PD of 20%: a gap of 0.10, which could be chance."""
+    y = np.r_[np.ones(4), np.zeros(36), np.ones(40), np.zeros(160)].astype(int)
+    groups = pd.DataFrame({"marital_status": ["single"] * 40 + ["married"] * 200})
+    audit = fairness_audit(y, np.ones(240, dtype=int), groups, pd_=np.full(240, 0.2))
+    cal = audit["attributes"]["marital_status"]["screens"]["calibration"]
+    assert cal["result"] == "too few to judge" and "could be chance" in cal["why"] and audit["flags"] == []
+    groups_table = {g["group"]: g for g in audit["attributes"]["marital_status"]["groups"]}
+    assert groups_table["married"]["calibration_verdict"] == "pass"

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from deepcredit.cli.common import clear_errors, console, model_errors, resolve_dataset, run_config
+from deepcredit.evaluation.cutoffs import cutoff_words
 from deepcredit.evaluation.metrics import DEFAULT_CUTOFF
 from deepcredit.evaluation.periods import PERIODS
 from deepcredit.evaluation.stability import ACT, EXIT_CODES, LEVELS, WATCH
@@ -36,7 +37,9 @@ def evaluate(
     config: Path = typer.Option(None, "--config", help="A run configuration (TOML or JSON): its data is the default "
                                                        "--data; written beside the results."),
     reference: str = typer.Option("", "--reference", help="Development data set, for PSI of the score and CSI."),
-    cutoff: float = typer.Option(DEFAULT_CUTOFF, "--cutoff", help="Approval rule audited: score >= cutoff."),
+    cutoff: float = typer.Option(DEFAULT_CUTOFF, "--cutoff", help="Approval rule audited: score >= cutoff (600: "
+                                                                 "the scale's 5:1 odds; the report says when it "
+                                                                 "approves or declines nearly everyone)."),
     compare: list[str] = typer.Option([], "--compare", help="LABEL=ARTIFACT of another model scored on the "
                                                               "same rows (repeat: the modality ablation table)."),
     n_boot: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples for the AUC interval (0: none)."),
@@ -83,8 +86,12 @@ def _print_summary(results: dict) -> None:
             per.add_row(r["period"], f"{r['n']:,}", f"{r['bad_rate']:.1%}",
                         *("n/a" if r[k] is None else f"{r[k]:.3f}" for k in ("auc", "gini", "ks")))
         console.print(per)
+    if words := cutoff_words(ev["cutoff"]):
+        console.print(f"[yellow]{words}[/yellow]")
     for flag in (fair or {}).get("flags", []):
         console.print(f"[red]fairness flag:[/red] {flag}")
+    for thin in (fair or {}).get("too_few_to_judge") or []:
+        console.print(f"[yellow]fairness, too few to judge:[/yellow] {thin}")
     if st:
         console.print(f"score PSI against the reference: {st['score_psi']['psi']:.3f} ({st['score_psi']['level']})")
 

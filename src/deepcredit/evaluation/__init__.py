@@ -2,6 +2,8 @@
 
     metrics.evaluate(y, pd, score, ...)            every number and figure's data for one model
     fairness.fairness_audit(y, approved, groups)   approval, disparate impact, equal opportunity, calibration
+    evidence.compare_rates / compare_to_prediction when a screen's gap is judged: pass, flag or too few to judge
+    cutoffs.cutoff_context(y, score, rate)         a cut-off that approves or declines (nearly) everyone
     stability.psi / csi / monitor                  drift of the score and the inputs, with alert levels
     report.write_report(out, evaluation, ...)      report.html, figures.json, results.json, model_card.md
     pipeline.evaluate_artifact(model, data, out)   all of it for a stored model on a stored data set

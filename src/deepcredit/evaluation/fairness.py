@@ -15,7 +15,10 @@ outcome, so, in fairlearn's terms, y_pred = approved and the "positive" class of
   0.05: a score that means different risk for different groups is unfair even at equal approval rates.
 
 Groups smaller than `min_group_size` are shown but left out of the ratios and gaps: on a handful of people
-a rate is noise, and one tiny group would otherwise decide every flag.
+a rate is noise, and one tiny group would otherwise decide every flag. Large groups are not enough either:
+each screen is judged by the minimum-evidence rule of evaluation/evidence.py (enough expected decisions on
+each side, an exact test for a flag), else it reads "too few to judge", neither a pass nor a flag; a
+cut-off that approves everyone thus passes no approval screen.
 """
 
 from __future__ import annotations
@@ -35,6 +38,17 @@ from fairlearn.metrics import (
 )
 
 from deepcredit.data.schema import PROTECTED_ATTRIBUTES
+from deepcredit.evaluation.evidence import (
+    ALPHA,
+    FLAG,
+    MIN_EXPECTED,
+    PASS,
+    RULE,
+    TOO_FEW,
+    Verdict,
+    compare_rates,
+    compare_to_prediction,
+)
 from deepcredit.evaluation.metrics import to_jsonable
 
 AGE_BANDS = ((0, "<25"), (25, "25-34"), (35, "35-49"), (50, "50+"))
@@ -131,8 +145,13 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
                             y_true=good, y_pred=approved, sensitive_features=groups.rename(name))
     table = decisions.by_group.copy()
     table["n"] = table["n"].astype(int)
-    table["bad_rate"] = pd.Series(y).groupby(groups.to_numpy()).mean()
-    table["approval_rate_bads"] = pd.Series(approved[y == 1]).groupby(groups.to_numpy()[y == 1]).mean()
+    by = groups.to_numpy()
+    table["approved"] = pd.Series(approved).groupby(by).sum().astype(int)  # counts: what the evidence rule reads
+    table["goods"] = pd.Series(good).groupby(by).sum().astype(int)
+    table["goods_approved"] = pd.Series(good * approved).groupby(by).sum().astype(int)
+    table["bads"] = pd.Series(y).groupby(by).sum().astype(int)
+    table["bad_rate"] = pd.Series(y).groupby(by).mean()
+    table["approval_rate_bads"] = pd.Series(approved[y == 1]).groupby(by[y == 1]).mean()
     if pd_ is not None:
         calib = MetricFrame(metrics={"bad_rate": _observed_bad_rate, "mean_pd": _mean_pd},
                             y_true=y, y_pred=pd_, sensitive_features=groups.rename(name))
@@ -142,7 +161,7 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
     table = table.loc[sorted(table.index, key=_group_order)]
     audited = table.index[table["audited"]].tolist()
     out: dict = {"attribute": name, "groups": table.reset_index().rename(columns={name: "group"}),
-                 "small_groups": table.index[~table["audited"]].tolist(), "flags": []}
+                 "small_groups": table.index[~table["audited"]].tolist(), "flags": [], "too_few": [], "screens": {}}
     mask = groups.isin(audited).to_numpy()
     label = name.replace("_", " ")
     if len(audited) < 2:  # nothing to compare: not audited, which is not a pass
@@ -153,23 +172,58 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
     di = demographic_parity_ratio(good[mask], approved[mask], sensitive_features=sf)
     gap = equal_opportunity_difference(good[mask], approved[mask], sensitive_features=sf)
     rates = table.loc[audited, "approval_rate"]
-    out.update(disparate_impact=di, tpr_gap=gap, four_fifths_fail=bool(di < four_fifths),
-               most_approved=str(rates.idxmax()), least_approved=str(rates.idxmin()))
-    if di < four_fifths:
-        out["flags"].append(f"{label}: disparate-impact ratio {di:.2f} < {four_fifths:g} (four-fifths screen): "
-                            f"'{rates.idxmin()}' approved {rates.min():.1%} vs '{rates.idxmax()}' {rates.max():.1%}")
-    if gap > tpr_gap_max:
-        tpr = table.loc[audited, "tpr"]
-        out["flags"].append(f"{label}: equal-opportunity gap {gap:.2f} > {tpr_gap_max:g}: good payers in "
-                            f"'{tpr.idxmin()}' approved {tpr.min():.1%} vs '{tpr.idxmax()}' {tpr.max():.1%}")
+    lo, hi = _extremes(rates)
+    t = table.loc
+    four = compare_rates(t[lo, "approved"], t[lo, "n"], t[hi, "approved"], t[hi, "n"],
+                         past_threshold=di < four_fifths)
+    out.update(disparate_impact=di, tpr_gap=gap, most_approved=str(hi), least_approved=str(lo),
+               four_fifths_fail=None if four.result == TOO_FEW else four.result == FLAG)
+    _record(out, "four_fifths", four, di, f"disparate-impact ratio {di:.2f}"
+            + (f" < {four_fifths:g} (four-fifths screen)" if di < four_fifths else "")
+            + f": '{lo}' approved {rates.min():.1%} vs '{hi}' {rates.max():.1%}")
+    tpr = table.loc[audited, "tpr"].dropna()
+    if len(tpr) >= 2:
+        tlo, thi = _extremes(tpr)
+        eo = compare_rates(t[tlo, "goods_approved"], t[tlo, "goods"], t[thi, "goods_approved"], t[thi, "goods"],
+                           past_threshold=gap > tpr_gap_max, sides=("good payers approved", "good payers declined"))
+        _record(out, "equal_opportunity", eo, gap, f"equal-opportunity gap {gap:.2f}"
+                + (f" > {tpr_gap_max:g}" if gap > tpr_gap_max else "")
+                + f": good payers in '{tlo}' approved {tpr.min():.1%} vs '{thi}' {tpr.max():.1%}")
     if pd_ is not None:
         cg = table.loc[audited, "calibration_gap"]
-        worst = cg.abs().idxmax()
-        out["max_calibration_gap"] = float(cg[worst])
-        if abs(cg[worst]) > calibration_gap_max:
-            out["flags"].append(f"{label}: calibration gap in '{worst}': observed bad rate "
-                                f"{table.loc[worst, 'bad_rate']:.1%} vs mean PD {table.loc[worst, 'mean_pd']:.1%}")
+        verdicts = {g: compare_to_prediction(t[g, "bads"], t[g, "n"], float(t[g, "mean_pd"]),
+                                             past_threshold=abs(cg[g]) > calibration_gap_max) for g in audited}
+        out["groups"]["calibration_verdict"] = [verdicts[g].result if g in verdicts else None for g in table.index]
+        flagged = [g for g, v in verdicts.items() if v.result == FLAG]
+        # a thin group within the threshold does not block a pass (as a group under min_group_size does not);
+        # one past it that cannot be judged does, and so does having no group to judge at all
+        unsure = [g for g, v in verdicts.items() if v.result == TOO_FEW and abs(cg[g]) > calibration_gap_max]
+        judged = [g for g, v in verdicts.items() if v.result != TOO_FEW]
+        worst = max(flagged or unsure or audited, key=lambda g: abs(cg[g]))
+        out["max_calibration_gap"] = float(cg[cg.abs().idxmax()])
+        verdict = verdicts[worst] if flagged or unsure or not judged else \
+            Verdict(PASS, None, "every group judged within the threshold" + (
+                f" ({len(audited) - len(judged)} too few to judge)" if len(judged) < len(audited) else ""))
+        _record(out, "calibration", verdict, float(cg[worst]), f"calibration gap in '{worst}': observed bad "
+                f"rate {t[worst, 'bad_rate']:.1%} vs mean PD {t[worst, 'mean_pd']:.1%}")
+    if out["too_few"]:  # one line per attribute: a one-sided cut-off makes every attribute too few to judge
+        out["too_few"] = [f"{label}: " + "; ".join(out["too_few"])]
     return out
+
+
+def _extremes(rates: pd.Series) -> tuple[str, str]:
+    """The lowest and the highest rate's groups, two different groups even when every rate is the same."""
+    order = rates.sort_values(kind="stable").index
+    return order[0], order[-1]
+
+
+def _record(out: dict, screen: str, verdict: Verdict, value: float, words: str) -> None:
+    """Keep a screen's verdict; a flag joins `flags`, a gap too thin to judge `too_few` (with why)."""
+    out["screens"][screen] = {"value": value, **verdict.to_dict()}
+    if verdict.result == FLAG:
+        out["flags"].append(f"{out['attribute'].replace('_', ' ')}: {words}")
+    elif verdict.result == TOO_FEW:
+        out["too_few"].append(f"{words} ({verdict.why})")
 
 
 def fairness_audit(y: np.ndarray, approved: np.ndarray, sensitive: pd.DataFrame, *, pd_: np.ndarray | None = None,
@@ -177,8 +231,9 @@ def fairness_audit(y: np.ndarray, approved: np.ndarray, sensitive: pd.DataFrame,
                    tpr_gap_max: float = TPR_GAP_MAX, calibration_gap_max: float = CALIBRATION_GAP_MAX) -> dict:
     """Audit approvals (and, given PDs, calibration) for each column of `sensitive` (row-aligned with y).
 
-    Returns JSON types: {"attributes": {name: {...groups table, disparate_impact, tpr_gap, flags}},
-    "flags": [every flag, one line each], and the settings used}.
+    Returns JSON types: {"attributes": {name: {...groups table, disparate_impact, tpr_gap, screens (each one's
+    verdict: pass, flag or too few to judge, with its p-value and why), flags, too_few}}, "flags": [every
+    flag, one line each], "too_few_to_judge": [every screen too thin to judge], the rule and settings used}.
     """
     y = np.asarray(y).astype(np.int64)
     approved = np.asarray(approved).astype(np.int64)
@@ -192,9 +247,11 @@ def fairness_audit(y: np.ndarray, approved: np.ndarray, sensitive: pd.DataFrame,
         attributes[col] = _audit_one(str(col), groups, y, approved, p, min_group_size, four_fifths,
                                      tpr_gap_max, calibration_gap_max)
     flags = [f for a in attributes.values() for f in a["flags"]]
+    too_few = [f for a in attributes.values() for f in a["too_few"]]
     return to_jsonable({
         "cutoff": cutoff, "n": int(y.size), "approval_rate": float(approved.mean()) if y.size else None,
         "favourable": "approved", "min_group_size": min_group_size, "four_fifths": four_fifths,
         "tpr_gap_max": tpr_gap_max, "calibration_gap_max": calibration_gap_max,
-        "attributes": attributes, "flags": flags,
+        "evidence_rule": RULE, "min_expected": MIN_EXPECTED, "alpha": ALPHA,
+        "attributes": attributes, "flags": flags, "too_few_to_judge": too_few,
     })

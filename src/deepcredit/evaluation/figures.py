@@ -19,6 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from deepcredit.evaluation.evidence import FLAG
 from deepcredit.evaluation.metrics import ablation_words, ci_words
 
 INK = "#1f2933"
@@ -109,7 +110,10 @@ def figure_specs(evaluation: dict | None, fairness: dict | None, stability: dict
         attrs = fairness["attributes"]
         di = {a: v.get("disparate_impact") for a, v in attrs.items()}
         worst_attr = min((a for a in di if di[a] is not None), key=lambda a: di[a], default=None)
-        screen = (f"lowest disparate-impact ratio {di[worst_attr]:.2f} ({worst_attr.replace('_', ' ')})"
+        verdict = ((attrs[worst_attr].get("screens") or {}).get("four_fifths") or {}).get("result") \
+            if worst_attr else None
+        screen = (f"lowest disparate-impact ratio {di[worst_attr]:.2f} ({worst_attr.replace('_', ' ')}"
+                  + (f", {'flagged' if verdict == FLAG else verdict}" if verdict else "") + ")"
                   if worst_attr
                   else "too few groups to compare")
         specs["fairness_approval"] = {
@@ -118,7 +122,9 @@ def figure_specs(evaluation: dict | None, fairness: dict | None, stability: dict
                        f"(hatched); dashed line = four-fifths of the best group; {screen}."
             if fairness.get("cutoff") is not None else f"Approval rate per group; {screen}.",
             "data": {"attributes": {a: v["groups"] for a, v in attrs.items()},
-                     "four_fifths": fairness["four_fifths"]}}
+                     "four_fifths": fairness["four_fifths"],
+                     "results": {a: (v.get("screens") or {}).get("four_fifths", {}).get("result")
+                                 for a, v in attrs.items()}}}
         if any("mean_pd" in (v["groups"][0] if v["groups"] else {}) for v in attrs.values()):
             specs["fairness_calibration"] = {
                 "section": "fairness", "title": "Calibration by group", "wide": True,
@@ -325,7 +331,8 @@ def _fairness_approval(fig: Figure, d: dict) -> None:
         tpr = np.array([g["tpr"] if g["tpr"] is not None else np.nan for g in groups], dtype=float)
         audited = np.array([g["audited"] for g in groups])
         best = np.nanmax(rate[audited]) if audited.any() else np.nanmax(rate)
-        below = (rate < ff * best) & audited
+        # red only where the screen flags: a gap too few to judge is not a finding (evaluation/evidence.py)
+        below = (rate < ff * best) & audited & (d.get("results", {}).get(name, FLAG) == FLAG)
         colours = [BAD if b else ACCENT if a else MUTED for a, b in zip(audited, below, strict=True)]
         ax.bar(x - 0.18, rate, width=0.36, color=colours)
         ax.bar(x + 0.18, tpr, width=0.36, color="white", edgecolor=colours, hatch="///", lw=1)
@@ -336,7 +343,7 @@ def _fairness_approval(fig: Figure, d: dict) -> None:
     fig.axes[0].set_ylabel("approval rate")
     handles = [Patch(color=ACCENT, label="all applicants"),
                Patch(facecolor="white", edgecolor=ACCENT, hatch="///", label="good payers (equal opportunity)"),
-               Patch(color=BAD, label="below four-fifths of the best"),
+               Patch(color=BAD, label="below four-fifths of the best, flagged"),
                Patch(color=MUTED, label="too small to audit"),
                Line2D([], [], color=INK, ls="--", lw=1, label="four-fifths line")]
     fig.legend(handles=handles, loc="outside lower center", ncol=5, fontsize=8.5)

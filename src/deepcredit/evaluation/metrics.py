@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 
+from deepcredit.evaluation.cutoffs import cutoff_context
 from deepcredit.models.scale import ScoreScale
 
 DEFAULT_CUTOFF = 600
@@ -327,6 +328,11 @@ def confusion_rows(c: Mapping[str, Any]) -> tuple[list[str], list[list[str]], st
 
     caption = (f"Decisions at the cut-off {cut}: bads declined (TPR) {pct(c.get('tpr'))}, "
                f"goods declined (FPR) {pct(c.get('fpr'))}")
+    if c.get("one_sided"):
+        caption += f"; the cut-off {c['one_sided']}"
+    if (ref := c.get("at_bad_rate")) and ref.get("bads_declined_share") is not None:
+        caption += (f" (for information: a cut-off of {ref['cutoff']:.0f} declines {pct(ref['declined_share'])}, "
+                    f"about the observed bad rate, and {pct(ref['bads_declined_share'])} of bads)")
     return ["decision", "good", "bad", "all"], rows, caption
 
 
@@ -365,7 +371,7 @@ def evaluate(y: Sequence[int] | np.ndarray, pd_: Sequence[float] | np.ndarray,
     result = {
         "n": int(y.size), "n_bad": int(y.sum()), "bad_rate": float(y.mean()), "mean_pd": float(p.mean()),
         "metrics": {**head, "auc_ci": list(ci) if ci else None, "auc_ci_bootstrap": ci_by, "ks_score": ks_c["ks"]},
-        "cutoff": cutoff_summary(y, s, cutoff),
+        "cutoff": {**(c := cutoff_summary(y, s, cutoff)), **cutoff_context(y, s, c["approval_rate"])},
         "roc": roc_points(y, p),
         "ks_curve": ks_c,
         "calibration": calibration_table(y, p, n_bins),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from deepcredit.evaluation.cutoffs import audit_cutoff_words
+from deepcredit.evaluation.evidence import FLAG
 from deepcredit.evaluation.metrics import ablation_words, ci_words, confusion_rows
 
 INTENDED_USE = (
@@ -73,6 +75,12 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out + [""]
 
 
+def _said(screens: dict, screen: str) -> str:
+    """' (fails the screen)', ' (pass)', ' (too few to judge)', or '' where the screen was not run."""
+    v = screens.get(screen)
+    return "" if v is None else f" ({'fails the screen' if v['result'] == FLAG else v['result']})"
+
+
 def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: dict | None = None,
                         stability: dict | None = None) -> str:
     lines = [f"# Model card: {card.get('name', 'DeepCredit model')}", ""]
@@ -122,12 +130,17 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
         lines += ["## Disaggregated results", ""]
         if not fairness.get("attributes"):
             lines += ["The data set records no protected attributes: no audit was possible.", ""]
+        if fairness.get("evidence_rule") and fairness.get("attributes"):
+            lines += [fairness["evidence_rule"], ""]
+        if words := audit_cutoff_words(fairness):
+            lines += [words, ""]
         for name, a in fairness.get("attributes", {}).items():
             di = a.get("disparate_impact")
+            screens = a.get("screens") or {}
             screen = f"Not audited: {a['not_audited']}." if a.get("not_audited") else (
-                f"Disparate-impact ratio {_num(di, '.2f')}"
-                f"{' (fails the four-fifths screen)' if a.get('four_fifths_fail') else ''}; "
-                f"equal-opportunity gap {_num(a.get('tpr_gap'), '.3f')}.")
+                f"Disparate-impact ratio {_num(di, '.2f')}{_said(screens, 'four_fifths')}; "
+                f"equal-opportunity gap {_num(a.get('tpr_gap'), '.3f')}{_said(screens, 'equal_opportunity')}"
+                + (f"; calibration{_said(screens, 'calibration')}" if "calibration" in screens else "") + ".")
             lines += [f"### {name.replace('_', ' ')}", "", screen, ""]
             has_pd = bool(a["groups"]) and "mean_pd" in a["groups"][0]
             header = ["group", "people", "approval rate", "approval of good payers", "bad rate"] + \
@@ -138,7 +151,10 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
             lines += _table(header, rows)
         if fairness.get("flags"):
             lines += ["Flags:", ""] + [f"- {f}" for f in fairness["flags"]] + [""]
-        elif fairness.get("attributes"):
+        if fairness.get("too_few_to_judge"):
+            lines += ["Too few to judge (neither a pass nor a flag):", ""] + \
+                [f"- {f}" for f in fairness["too_few_to_judge"]] + [""]
+        elif fairness.get("attributes") and not fairness.get("flags"):
             lines += ["No group fails the screens.", ""]
     if stability:
         sp = stability["score_psi"]

@@ -28,6 +28,8 @@ from deepcredit.data.io import (
     replace_directory,
     staging_dir,
 )
+from deepcredit.evaluation.cutoffs import audit_cutoff_words, cutoff_words
+from deepcredit.evaluation.evidence import FLAG, RULE
 from deepcredit.evaluation.figures import figure_specs, render_png
 from deepcredit.evaluation.metrics import ablation_words, ci_words, confusion_rows, to_jsonable
 from deepcredit.evaluation.model_card import NO_REFERENCE, model_card_markdown
@@ -120,13 +122,16 @@ def _cards(evaluation: dict | None, fairness: dict | None, stability: dict | Non
                 _card("Bad rate", _pct(evaluation["bad_rate"]),
                       f"{evaluation['n_bad']:,} of {evaluation['n']:,}; mean PD {_pct(evaluation['mean_pd'])}"),
                 _card(f"Approved at {c['cutoff']:.0f}+", _pct(c["approval_rate"]),
-                      f"bad rate approved {_pct(c['bad_rate_approved'])}")]
+                      f"the cut-off {c['one_sided']}" if c.get("one_sided") else
+                      f"bad rate approved {_pct(c['bad_rate_approved'])}", "watch" if c.get("one_sided") else "")]
     if fairness is not None:
         n = len(fairness.get("flags", []))
         attributes = fairness.get("attributes", {})
         flagged = [name.replace("_", " ") for name, a in attributes.items() if a.get("flags")]
-        said = (f"in {', '.join(flagged)}; " if flagged else "") + f"{len(attributes)} attribute(s) screened"
-        out.append(_card("Fairness flags", str(n), said, "act" if n else "ok"))
+        thin = len(fairness.get("too_few_to_judge") or [])
+        said = (f"in {', '.join(flagged)}; " if flagged else "") + f"{len(attributes)} attribute(s) screened" + \
+            (f"; too few to judge in {thin}" if thin else "")
+        out.append(_card("Fairness flags", str(n), said, "act" if n else "watch" if thin else "ok"))
     if stability:
         sp = stability["score_psi"]
         out.append(_card("Score PSI", f"{sp['psi']:.3f}", sp["level"], sp["level"]))
@@ -145,6 +150,7 @@ def _cards(evaluation: dict | None, fairness: dict | None, stability: dict | Non
 def _findings(fairness: dict | None, stability: dict | None) -> str:
     """Fairness flags and stability alerts, one line each, with a coloured badge (state, label)."""
     items = [("act", "flag", f) for f in (fairness or {}).get("flags", [])]
+    items += [("watch", "too few", f) for f in (fairness or {}).get("too_few_to_judge") or []]
     if stability and "alerts" in stability:
         items += [(a["level"], a["level"], a["message"]) for a in stability["alerts"]]
     elif stability:
@@ -156,18 +162,32 @@ def _findings(fairness: dict | None, stability: dict | None) -> str:
     if not items:
         if fairness is None and stability is None:
             return ""
-        items = [("ok", "ok", "No fairness flag and no stability alert.")]
+        items = [("ok", "ok", "No fairness flag, no fairness screen too few to judge, and no stability alert.")]
     lis = "".join(f'<li><span class="badge {state}">{_e(label)}</span>{_e(msg)}</li>' for state, label, msg in items)
     return f'<div class="findings"><h3>Findings</h3><ul>{lis}</ul></div>'
 
 
-def _optimistic(evaluation: dict | None) -> str:
-    """A banner above the numbers when the rows measured include those the model was fitted on: the
-    caveat at the bottom of the page was the only place it said so."""
+def _banners(evaluation: dict | None) -> str:
+    """Banners above the numbers for what makes them read better than they are: rows the model was fitted
+    on among those measured (the caveat at the bottom of the page was the only place it said so), and a
+    cut-off that approves or declines (nearly) everyone, at which the decisions and fairness screens say little."""
     ev = evaluation or {}
-    if not ev.get("optimistic"):
+    items = [("act", "in-sample", ev["rows_scope"])] if ev.get("optimistic") else []
+    if words := cutoff_words(ev.get("cutoff") or {}):
+        items.append(("watch", "cut-off", words))
+    if not items:
         return ""
-    return f'<div class="findings"><ul><li><span class="badge act">in-sample</span>{_e(ev["rows_scope"])}</li></ul></div>'
+    lis = "".join(f'<li><span class="badge {state}">{_e(label)}</span>{_e(msg)}</li>' for state, label, msg in items)
+    return f'<div class="findings"><ul>{lis}</ul></div>'
+
+
+def _verdict(a: dict, screen: str, value: str = "") -> str:
+    """A screen's cell: its value and verdict ('0.000 too few to judge'); the value alone, or 'n/a', where
+    the screen was not run."""
+    v = (a.get("screens") or {}).get(screen)
+    if v is None:
+        return value or "n/a"
+    return f"{value} {'fail' if v['result'] == FLAG else v['result']}".strip()
 
 
 
@@ -181,7 +201,7 @@ def _table(header: list[str], rows: list[list[object]], title: str = "") -> str:
 def _section_tables(section: str, evaluation: dict | None, fairness: dict | None, stability: dict | None) -> str:
     if section == "discrimination" and evaluation and (conf := confusion_rows(evaluation["cutoff"])):
         cells: list[list[object]] = [list(r) for r in conf[1]]
-        return _table(conf[0], cells, conf[2])
+        return _table(conf[0], cells, conf[2])  # its caption says when the cut-off is one-sided
     if section == "stability" and evaluation and stability is None:
         return f'<p class="lead">{_e(NO_REFERENCE)}</p>'
     if section == "calibration" and evaluation:
@@ -209,13 +229,15 @@ def _section_tables(section: str, evaluation: dict | None, fairness: dict | None
         for name, a in fairness["attributes"].items():
             di = a.get("disparate_impact")
             rows.append([name.replace("_", " "), len(a["groups"]), "n/a" if di is None else f"{di:.2f}",
-                         "not audited" if a.get("four_fifths_fail") is None else
-                         "fail" if a["four_fifths_fail"] else "pass",
-                         "n/a" if a.get("tpr_gap") is None else f"{a['tpr_gap']:.3f}",
-                         "n/a" if a.get("max_calibration_gap") is None else f"{a['max_calibration_gap']:+.3f}",
+                         "not audited" if a.get("not_audited") else _verdict(a, "four_fifths"),
+                         _verdict(a, "equal_opportunity", "n/a" if a.get("tpr_gap") is None else f"{a['tpr_gap']:.3f}"),
+                         _verdict(a, "calibration", "n/a" if a.get("max_calibration_gap") is None
+                                  else f"{a['max_calibration_gap']:+.3f}"),
                          ", ".join(f"'{g}'" for g in a.get("small_groups", [])) or "-"])
+        notes = [audit_cutoff_words(fairness), fairness.get("evidence_rule", RULE)]
         return _table(["attribute", "groups", "disparate impact", "four-fifths", "TPR gap", "worst calibration gap",
-                       "too small to audit"], rows, "Screens per protected attribute")
+                       "too small to audit"], rows, "Screens per protected attribute") + \
+            "".join(f'<p class="lead">{_e(n)}</p>' for n in notes if n)
     if section == "stability" and stability and stability.get("outcomes_by_band"):
         return _table(["band", "batch people", "outcomes", "bad rate", "reference bad rate", "p-value"],
                       [[r["band"], f"{r['n']:,}", f"{r['n_outcomes']:,}", _pct(r["bad_rate"]),
@@ -235,7 +257,7 @@ def _figure(fig_id: str, spec: dict) -> str:
 
 def render_html(specs: dict[str, dict], evaluation: dict | None, fairness: dict | None, stability: dict | None,
                 card_md: str | None, title: str, subtitle: str) -> str:
-    parts = [f"<header><h1>{_e(title)}</h1><p>{_e(subtitle)}</p></header>", _optimistic(evaluation),
+    parts = [f"<header><h1>{_e(title)}</h1><p>{_e(subtitle)}</p></header>", _banners(evaluation),
              _cards(evaluation, fairness, stability), _findings(fairness, stability)]
     for key, heading, lead in SECTIONS:
         if key == "ablation" and evaluation:
