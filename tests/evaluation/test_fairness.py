@@ -218,3 +218,9 @@ def test_a_small_calibration_gap_on_few_bads_is_not_flagged():
     assert cal["result"] == "too few to judge" and "could be chance" in cal["why"] and audit["flags"] == []
     groups_table = {g["group"]: g for g in audit["attributes"]["marital_status"]["groups"]}
     assert groups_table["married"]["calibration_verdict"] == "pass"
+
+
+def test_a_value_beside_its_threshold_shows_the_decimals_that_tell_them_apart():
+    from deepcredit.evaluation.fairness import _against
+    assert _against(0.1019, 0.1) == "0.102"  # "0.10 > 0.1" read as false
+    assert _against(0.1234, 0.1) == "0.12" and _against(0.79996, 0.8) == "0.79996"

@@ -178,7 +178,7 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
                          past_threshold=di < four_fifths)
     out.update(disparate_impact=di, tpr_gap=gap, most_approved=str(hi), least_approved=str(lo),
                four_fifths_fail=None if four.result == TOO_FEW else four.result == FLAG)
-    _record(out, "four_fifths", four, di, f"disparate-impact ratio {di:.2f}"
+    _record(out, "four_fifths", four, di, f"disparate-impact ratio {_against(di, four_fifths)}"
             + (f" < {four_fifths:g} (four-fifths screen)" if di < four_fifths else "")
             + f": '{lo}' approved {rates.min():.1%} vs '{hi}' {rates.max():.1%}")
     tpr = table.loc[audited, "tpr"].dropna()
@@ -186,7 +186,7 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
         tlo, thi = _extremes(tpr)
         eo = compare_rates(t[tlo, "goods_approved"], t[tlo, "goods"], t[thi, "goods_approved"], t[thi, "goods"],
                            past_threshold=gap > tpr_gap_max, sides=("good payers approved", "good payers declined"))
-        _record(out, "equal_opportunity", eo, gap, f"equal-opportunity gap {gap:.2f}"
+        _record(out, "equal_opportunity", eo, gap, f"equal-opportunity gap {_against(gap, tpr_gap_max)}"
                 + (f" > {tpr_gap_max:g}" if gap > tpr_gap_max else "")
                 + f": good payers in '{tlo}' approved {tpr.min():.1%} vs '{thi}' {tpr.max():.1%}")
     if pd_ is not None:
@@ -209,6 +209,16 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
     if out["too_few"]:  # one line per attribute: a one-sided cut-off makes every attribute too few to judge
         out["too_few"] = [f"{label}: " + "; ".join(out["too_few"])]
     return out
+
+
+def _against(value: float, threshold: float) -> str:
+    """A value beside the threshold it is compared with, to as many decimals as tell them apart: a gap of
+    0.1019 past a 0.1 threshold reads 0.102, never "0.10 > 0.1"."""
+    for decimals in (2, 3, 4):
+        shown = f"{value:.{decimals}f}"
+        if float(shown) != threshold:
+            return shown
+    return f"{value:.6g}"
 
 
 def _extremes(rates: pd.Series) -> tuple[str, str]:
