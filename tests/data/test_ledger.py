@@ -88,6 +88,12 @@ def test_a_rental_never_returned_ranks_above_every_late_return_at_every_date(tmp
     features = build_features(_ingest(tmp_path)).frame.set_index(["person_id", "as_of"])
     a, b = features.loc[("a", pd.Timestamp("2024-03-01"))], features.loc[("b", pd.Timestamp("2024-03-01"))]
     assert b["max_days_late_365d"] > a["max_days_late_365d"] == 36
+    lost_lately = LEDGER.assign(due_back=["2024-01-08", "2024-01-10", "2024-03-28", "2024-04-10"])
+    (tmp_path / "late").mkdir()
+    events = _ingest(tmp_path / "late", lost_lately).read("events").sort_values("amount")
+    # the file says on the snapshot day (3 days past due) that it was not returned: dated then, yet as late as
+    # a write-off is (the longest delay the file shows, 36 days, and 1)
+    assert events["ts"].dt.strftime("%Y-%m-%d").iloc[0] == "2024-03-31" and events["days_late"].iloc[0] == 37.0
 
 
 def test_a_late_return_is_not_seen_before_it_happened(tmp_path):

@@ -33,8 +33,9 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
     A broken row not settled (written off, never paid) is known broken only once its due day, and its grace,
     have passed unpaid: dated then (the day after the grace; without one, the day after the longest delay
     of any row the file shows settled: longest_late), or by its own date where that is later, no later than
-    the snapshot day; its days late count from its due date to then, at least 1, so "the longest payment
-    delay" never reads a write-off as paid on time, nor as milder than a late settlement. A row not settled whose
+    the snapshot day; its days late count from its due date to then, at least that grace (or longest delay)
+    plus 1 (the file may say at the snapshot that it ended unpaid sooner), so "the longest payment delay"
+    never reads a write-off as paid on time, nor as milder than a late settlement. A row not settled whose
     status is neutral (cancelled) may have ended before its due date: one due after the snapshot is dated at
     the snapshot day, not refused.
     """
@@ -79,8 +80,9 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
         out[PAID_KNOWN] = settled  # when its money was known paid: when settled; NaT: not known
     if ev.columns.days_late is None and ev.columns.due_ts is not None:
         days = (known.dt.normalize() - due.dt.normalize()).dt.days.clip(lower=0).astype("float64")
-        if settled is not None:  # a write-off is never on time, even one the snapshot day dates
-            days = days.mask(unpaid & (days < 1).to_numpy(bool), 1.0)
+        if settled is not None:  # a write-off is never milder than a late settlement, even one the snapshot
+            floor = float(grace + 1)  # day dates before its grace (or the file's longest delay) ran out
+            days = days.mask(unpaid & (days < floor).to_numpy(bool), floor)
         out["days_late"] = days.where(~open_ & due.notna().to_numpy(bool))
     return out
 
