@@ -96,3 +96,12 @@ def test_non_ascii_headers_are_transliterated_and_names_made_unique_so_the_draft
     _, spec = _draft(tmp_path, frame)  # spec_from_toml refused 'gr_e' declared twice
     assert [(a.name, a.source_column) for a in spec.profile.attributes] == [
         ("grosse", "größe"), ("grusse", "grüße"), ("stadt", "städt"), ("stadt_2", "stadt")]
+
+
+def test_another_file_about_the_same_people_has_its_contact_data_left_out_too(tmp_path):
+    _people().to_csv(tmp_path / "people.csv", index=False)
+    pd.DataFrame({"client_id": [f"c{i:04d}" for i in range(N)], "e_mail": [f"p{i}@example.org" for i in range(N)],
+                  "tenure_months": [i % 50 for i in range(N)]}).to_csv(tmp_path / "kyc.csv", index=False)
+    spec = spec_from_toml(draft_spec(tmp_path / "people.csv", more_profile={"kyc": tmp_path / "kyc.csv"}))
+    assert spec.more_profile["kyc"].ignore == ["e_mail"]
+    assert [a.name for a in spec.more_profile["kyc"].attributes] == ["tenure_months"]

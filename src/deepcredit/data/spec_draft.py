@@ -369,7 +369,9 @@ def _more_profile_lines(name: str, path: Path, id_col: str | None, people: pd.Da
                        "this date (an empty one: since always)")
     elif valid:
         out.append(f"valid_from = {toml_string(valid)}  # check: a person has several rows, each true from this date")
-    return out + _attribute_lines(frame, skip=(ident, valid), section=f"more_profile.{name}")
+    dropped = left_out(frame, (ident, valid), {str(c): infer_type(frame[c]) == "categorical" for c in frame.columns})
+    return out + ignore_lines(dropped) + _attribute_lines(frame, skip=(ident, valid, *(c for c, _ in dropped)),
+                                                          section=f"more_profile.{name}")
 
 
 def _shared_key(frame: pd.DataFrame, people: pd.DataFrame, id_col: str | None
