@@ -48,8 +48,13 @@ def test_an_empty_a_constant_column_and_a_postcode_of_many_codes_are_left_out_wi
                                           postleitzahl=[str(10000 + 37 * i) for i in range(N)]))
     assert spec.profile.ignore == ["fax", "land", "postleitzahl"]
     assert "'fax' left out: every cell is empty" in text
-    assert "'land' left out: one value in every filled row ('DE')" in text
+    assert "'land' left out: one value in every row ('DE')" in text
     assert "'postleitzahl' left out: a postcode of 200 codes in 200 rows" in text
+
+
+def test_a_flag_written_as_one_value_or_empty_stays_an_attribute(tmp_path):
+    _, spec = _draft(tmp_path, _people(guarantor=["Y" if i % 3 else "" for i in range(N)]))
+    assert spec.attribute("guarantor") and spec.profile.ignore == []
 
 
 def test_a_postcode_of_few_codes_is_a_category_never_a_quantity(tmp_path):

@@ -54,8 +54,8 @@ def reason(column: str, values: pd.Series, rows: int, is_text: bool) -> str | No
     words = header_words(column)
     if found == 0:
         return "every cell is empty: it holds nothing to learn from"
-    if found == 1 and len(filled) >= MIN_CONSTANT_ROWS:
-        return f"one value in every filled row ({filled.iloc[0][:20]!r}): it tells no one apart"
+    if found == 1 and len(filled) == rows >= MIN_CONSTANT_ROWS:  # one value or empty: a flag, kept
+        return f"one value in every row ({filled.iloc[0][:20]!r}): it tells no one apart"
     if contact := looks_like_contact(filled):
         return f"its values look like {contact}: contact data, which identify a person and are never an input"
     if found > FEW_VALUES and CONTACT_HINTS.search(words):
