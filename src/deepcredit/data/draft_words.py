@@ -20,7 +20,7 @@ PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|marriage|marrie
 """Words of sex, age, marital or family status, race and national origin (citizenship, a first language),
 religion, disability: what anti-discrimination law protects. Dependants are left out: they weigh on what a
 person can afford."""
-POSTCODE_HINTS = re.compile(r"(^|_)(post_?codes?|postal_?codes?|zip|zip_?codes?|zipcode|plz|postleitzahl|cap|"
+POSTCODE_HINTS = re.compile(r"(^|_)(post_?codes?|postal_?codes?|zip|zip_?codes?|zipcode|plz|postleitzahl|"
                             r"code_?postal)(_|$)")
 """A postcode: a code naming a place, never a quantity, however it is written."""
 LABEL_HINTS = (  # the first pattern any two-valued column fits wins: 'target' before 'ever_delinquent'

@@ -488,7 +488,7 @@ def latest_date(frame: pd.DataFrame) -> dict[str, pd.Timestamp] | None:
 
 
 BIRTH_YEARS = (16, 100)
-"""A date column whose every date lies this many years before the file's latest date reads as a birth date."""
+"""A date column whose dates nearly all lie this many years before the file's latest date reads as a birth date."""
 
 
 def birth_date_like(values: pd.Series, latest: pd.Timestamp) -> bool:
