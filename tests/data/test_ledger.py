@@ -3,6 +3,7 @@ known, so a feature at a date before a late return cannot see that it was late."
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -10,6 +11,7 @@ from deepcredit.data.ingest import events_by_meaning, ingest_with_spec
 from deepcredit.data.spec import SpecError, spec_from_toml
 from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import DataValidationError
+from deepcredit.features.bundle import build_model_input
 from deepcredit.features.engine import build_features
 
 SPEC = """spec_version = 1
@@ -75,10 +77,23 @@ def test_each_row_is_dated_when_its_outcome_became_known_with_its_days_late(tmp_
     ds = _ingest(tmp_path)
     assert events_by_meaning(ds) == {"kept": 1, "late": 1, "broken": 1, "open": 1}  # what ingest prints
     events = ds.read("events").sort_values("amount")
-    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-13", "2024-01-07", "2024-02-15", "2024-03-20"]
-    # settled: when returned; not returned: the day after its due day (known unpaid only then, 1 day late,
-    # never on time); still out: when rented (its due date lies ahead)
-    assert events["days_late"].tolist()[:3] == [1.0, 0.0, 36.0] and pd.isna(events["days_late"].iloc[3])
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-18", "2024-01-07", "2024-02-15", "2024-03-20"]
+    # settled: when returned; not returned: the day after the longest delay the file shows (a's 36 days: known
+    # unpaid only then, 37 days late, never milder than a late return); still out: when rented (due ahead)
+    assert events["days_late"].tolist()[:3] == [37.0, 0.0, 36.0] and pd.isna(events["days_late"].iloc[3])
+
+
+def test_a_rental_never_returned_ranks_above_every_late_return_at_every_date(tmp_path):
+    """It was stored 1 day late for ever, below a return 36 days late: the longest delay read it mildest."""
+    features = build_features(_ingest(tmp_path)).frame.set_index(["person_id", "as_of"])
+    a, b = features.loc[("a", pd.Timestamp("2024-03-01"))], features.loc[("b", pd.Timestamp("2024-03-01"))]
+    assert b["max_days_late_365d"] > a["max_days_late_365d"] == 36
+    lost_lately = LEDGER.assign(due_back=["2024-01-08", "2024-01-10", "2024-03-28", "2024-04-10"])
+    (tmp_path / "late").mkdir()
+    events = _ingest(tmp_path / "late", lost_lately).read("events").sort_values("amount")
+    # the file says on the snapshot day (3 days past due) that it was not returned: dated then, yet as late as
+    # a write-off is (the longest delay the file shows, 36 days, and 1)
+    assert events["ts"].dt.strftime("%Y-%m-%d").iloc[0] == "2024-03-31" and events["days_late"].iloc[0] == 37.0
 
 
 def test_a_late_return_is_not_seen_before_it_happened(tmp_path):
@@ -116,9 +131,11 @@ def test_events_without_amounts_ingest_as_neutral_and_a_money_kind_needs_its_amo
     assert spec.events is not None and spec.events.columns.amount is None
     sources = _files(tmp_path, LEDGER.drop(columns="price"))
     ds = ingest_with_spec(spec, sources, tmp_path / "ds", snapshot_date="2024-03-31")
-    assert ds.read("events")["amount"].tolist() == [0.0] * 4
+    assert ds.read("events")["amount"].isna().all()  # stored without an amount, not as 0.00
     names = set(build_features(ds).frame.columns)
     assert "n_bad_365d" in names and not {n for n in names if "amount" in n or "paid" in n or "bill" in n}
+    seq = build_model_input(ds, views=("tabular", "temporal")).sequences  # a row without money: 0 on its amount channel
+    assert seq is not None and seq.lengths.sum() > 0 and np.isfinite(seq.numeric).all()
 
     with pytest.raises(SpecError, match=r"field 'events.kinds.dress.amount'.*no amount column"):
         spec_from_toml(no_money.replace('dress = { amount = "neutral" }', 'dress = { amount = "owed" }'))
@@ -165,9 +182,9 @@ def test_an_instalment_schedule_without_kind_or_status_is_told_from_its_dates(tm
     events = ds.read("events").sort_values(["person_id", "due_ts"])
     assert events["status"].tolist() == ["on_time", "late", "missed", "open"]
     assert events["kind"].unique().tolist() == ["instalment"]
-    # the missed one is known unpaid the day after its due day, 1 day late (never read as on time)
-    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-02-02", "2024-01-01"]
-    assert events["days_late"].tolist()[:3] == [0.0, 9.0, 1.0]
+    # the missed one is known unpaid the day after the longest delay paid (9 days), 10 days late
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-02-11", "2024-01-01"]
+    assert events["days_late"].tolist()[:3] == [0.0, 9.0, 10.0]
     assert ds.spec.events is not None and ds.spec.events.statuses_meaning("broken") == {"missed"}
     with pytest.raises(DataValidationError, match="give the snapshot date"):
         ingest_with_spec(spec, sources, tmp_path / "ds2")
@@ -320,11 +337,12 @@ def _event_features(ds, day: str) -> pd.DataFrame:
                                                                                     errors="ignore")
 
 
-def test_without_a_grace_period_a_late_return_and_no_return_read_apart_before_the_return(tmp_path):
-    """The limit the grace period closes: between b's due date and a's return the two look different."""
+def test_without_a_grace_period_a_late_return_and_no_return_read_alike_before_the_return(tmp_path):
+    """A row never settled is known unpaid only after the longest delay the file shows (a's 36 days): between
+    b's due date and a's return the two look alike (b was seen broken the day after its due day before)."""
     ds = _twins(tmp_path, SPEC)
     at = _event_features(ds, "2024-02-01")
-    assert at.loc["b", "n_bad_365d"] == 1 and at.loc["a", "n_bad_365d"] == 0
+    assert at.loc["b", "n_bad_365d"] == 0 and at.loc["a", "n_bad_365d"] == 0
 
 
 def test_a_row_not_settled_within_its_grace_is_broken_from_then_however_it_ended(tmp_path):
@@ -407,8 +425,8 @@ def test_a_commitment_paid_in_parts_is_one_event_settled_with_its_last_part(tmp_
     events = ds.read("events").sort_values(["person_id", "due_ts"])
     assert events["status"].tolist() == ["late", "on_time", "missed"]  # b's second half was never paid
     assert events["amount"].tolist() == [50.0, 50.0, 80.0]
-    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-11", "2024-02-28", "2024-02-02"]
-    assert events["days_late"].tolist() == [10.0, 0.0, 1.0]
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-11", "2024-02-28", "2024-02-12"]
+    assert events["days_late"].tolist() == [10.0, 0.0, 11.0]
     assert "loan" not in events.columns
     unknown = PARTS.assign(customer=["a", "a", "a", "zz", "zz"])  # merged into the 3rd event: named by its 4th row
     with pytest.raises(DataValidationError, match=r"row 4 \(line 5\), column 'customer'"):
@@ -487,7 +505,7 @@ def test_a_schedule_dated_by_its_due_dates_keeps_the_instalments_not_yet_due_as_
     ds = ingest_with_spec(spec, sources, tmp_path / "ds", snapshot_date="2024-03-31")
     events = ds.read("events").sort_values(["person_id", "due_ts"])
     assert events["status"].tolist() == ["on_time", "late", "missed", "open"]
-    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-02-02", "2024-03-31"]
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-02-11", "2024-03-31"]
     assert events["due_ts"].dt.strftime("%Y-%m-%d").tolist()[-1] == "2024-05-01"
 
 
@@ -509,4 +527,4 @@ bad_days_late = 90
     # next one, due 05-01, only on 07-30, after it); a paid 9 days late at most
     assert got == {("a", "2024-02-15"): 0, ("b", "2024-02-15"): 1}
     days_late = ds.read("events").set_index("due_ts").loc[pd.Timestamp("2024-02-01"), "days_late"]
-    assert sorted(days_late) == [0.0, 1.0]  # a's paid early; b's stored as known when it broke: the label reads on
+    assert sorted(days_late) == [0.0, 10.0]  # a's paid early; b's stored as known when it broke: the label reads on

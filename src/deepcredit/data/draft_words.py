@@ -14,8 +14,15 @@ import pandas as pd
 
 from deepcredit.data.spec_base import identifier
 
-PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|marriage|married|spouse|race|ethnic\w*|"
-                             r"religio\w*|national\w*|foreign|birth\w*|disab\w*|pregnan\w*)([^a-z]|$)")
+PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|marriage|married|spouse|civil\w*|race|"
+                             r"ethnic\w*|religio\w*|national\w*|citizen\w*|foreign|origin|birth\w*|dob|d_o_b|"
+                             r"language|tongue|disab\w*|pregnan\w*|familial|children|kids)([^a-z]|$)")
+"""Words of sex, age, marital or family status, race and national origin (citizenship, a first language),
+religion, disability: what anti-discrimination law protects. Dependants are left out: they weigh on what a
+person can afford."""
+POSTCODE_HINTS = re.compile(r"(^|_)(post_?codes?|postal_?codes?|zip|zip_?codes?|zipcode|plz|postleitzahl|"
+                            r"code_?postal)(_|$)")
+"""A postcode: a code naming a place, never a quantity, however it is written."""
 LABEL_HINTS = (  # the first pattern any two-valued column fits wins: 'target' before 'ever_delinquent'
     re.compile(r"label|target|default|bad|good|credit(?:ability|worthiness)|outcome|class"),
     re.compile(r"delinq|dlq|churn|fraud|^y$"))
@@ -171,3 +178,4 @@ def number_in_text(values: pd.Series) -> tuple[str, str] | None:
         return None
     before, after = words[0].split("|")
     return str(text.iloc[0]), (before + " " + after).strip()
+

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from deepcredit.data.compressed import open_bytes, open_text
+from deepcredit.data.contact import contact_named
 from deepcredit.data.dataset import (
     Dataset,
     check_known_people,
@@ -79,8 +80,10 @@ from deepcredit.data.validate import (
     first_true,
     is_parquet,
     line_offset_for,
+    not_shown,
     read_and_validate,
     separator_hint,
+    show_value,
     too_large,
     with_exact_line,
     withheld,
@@ -207,24 +210,26 @@ def _attribute_column(a: Attribute, as_written: bool = False) -> Column:
     allowed = frozenset(a.order) if a.order is not None else None  # only ordinal attributes have an order
     ctype = ColumnType.STRING if as_written and a.number_in_text else TYPES[a.type]
     return Column(a.source_column, ctype, nullable=True, allowed=allowed, description=a.description,
-                  protected=a.protected, aliases=tuple(a.alias_map.items()) if as_written else ())
+                  protected=a.protected, identifier=contact_named(a.source_column),
+                  aliases=tuple(a.alias_map.items()) if as_written else ())
 
 
 def numbers_in_text(values: pd.Series, fmt: FileFormat, file: str, column: str,
                     line_offset: int | None, protected: bool = False) -> pd.Series:
     """The first number in each text ("13.56%" 13.56, " 36 months" 36, "$1,200" 1200 with thousands ","),
     read with the file's decimal and thousands marks; a text with none, or a number too large for the models,
-    is refused at its row (repeating the text unless the attribute is `protected`)."""
+    is refused at its row, never repeating the text (free text may hold anything a person wrote: a name, an
+    e-mail address), only a number too large."""
     dec, sep = re.escape(fmt.decimal), re.escape(fmt.thousands) if fmt.thousands else None
     digits = rf"\d{{1,3}}(?:{sep}\d{{3}})+|\d+" if sep else r"\d+"
     found = values.astype("string").str.extract(rf"([-+]?(?:{digits})(?:{dec}\d+)?)", expand=False)
     if (i := first_true((values.notna() & found.isna()).to_numpy(bool))) is not None:
-        said = withheld(True) if protected else repr(str(values.iloc[i]))
+        said = withheld(True) if protected else not_shown("free text")
         raise DataValidationError(file, f"{said} holds no number (number_in_text = true)",
                                   int(values.index[i]) + 1, column, line_offset)
     numbers = pd.to_numeric(fmt.numbers_as_python_reads_them(found.str.strip()), errors="coerce").astype("float64")
     if (i := first_true(too_large(numbers.to_numpy()))) is not None:
-        said = withheld(True) if protected else repr(str(values.iloc[i]))
+        said = withheld(True) if protected else f"the number {show_value(found.iloc[i])} it holds"  # not its words
         raise DataValidationError(file, f"{said} {TOO_LARGE}", int(values.index[i]) + 1, column, line_offset)
     return numbers
 
@@ -317,7 +322,7 @@ def within_range(values: pd.Series, a: Attribute, file: str, line_offset: int | 
     for bound, outside, word in ((a.min, num < (a.min or 0.0), "below the minimum"),
                                  (a.max, num > (a.max or 0.0), "above the maximum")):
         if bound is not None and (i := first_true(outside & ~codes)) is not None:
-            said = withheld(True) if a.protected else repr(f"{num[i]:g}")
+            said = withheld(a.protected) if a.protected or contact_named(a.source_column) else repr(f"{num[i]:g}")
             key = "min" if word == "below the minimum" else "max"
             raise DataValidationError(file, f"{said} is {word} {bound:g} the spec declares for {a.name!r} "
                                             f"({key} = {bound:g})", int(values.index[i]) + 1, a.source_column,
@@ -541,7 +546,7 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
     if ev.person_via is not None:
         events["person_id"] = _owners(events, (lookups or {})[ev.person_via], ev.person_via, str(path),
                                       ev.columns.person_id, line_offset_for(path))
-    events["amount"] = events["amount"].fillna(0.0) if "amount" in events else 0.0
+    events["amount"] = events["amount"].astype("float64") if "amount" in events else np.nan  # none: not 0
     if ev.only_kind is not None:
         events["kind"] = pd.Series(ev.only_kind, index=events.index, dtype="string")
     if paid:
@@ -558,7 +563,8 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
 
 def amounts_where_meant(ev: Events) -> Callable[[pd.DataFrame, str, int | None], None]:
     """A whole-table check: an amount is given wherever the kind's amount means money owed or paid or a
-    rating; a neutral kind's may be left empty (an activity without money), and is then stored as 0."""
+    rating; a neutral kind's may be left empty (an activity without money), and is then stored empty (no
+    money is invented: a page shows no amount, and no money feature reads a neutral kind's)."""
     def check(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
         col = ev.columns.amount
         if col is None:

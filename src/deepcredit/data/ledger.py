@@ -31,9 +31,11 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
     days-late column, days late are the whole days from due to known (0 when early), and unknown for open rows.
 
     A broken row not settled (written off, never paid) is known broken only once its due day, and its grace,
-    have passed unpaid: dated then (the day after the grace, or after the due day without one), or by its own
-    date where that is later, no later than the snapshot day; its days late count from its due date to then,
-    at least 1, so "the longest payment delay" never reads a write-off as paid on time. A row not settled whose
+    have passed unpaid: dated then (the day after the grace; without one, the day after the longest delay
+    of any row the file shows settled: longest_late), or by its own date where that is later, no later than
+    the snapshot day; its days late count from its due date to then, at least that grace (or longest delay)
+    plus 1 (the file may say at the snapshot that it ended unpaid sooner), so "the longest payment delay"
+    never reads a write-off as paid on time, nor as milder than a late settlement. A row not settled whose
     status is neutral (cancelled) may have ended before its due date: one due after the snapshot is dated at
     the snapshot day, not refused.
     """
@@ -55,7 +57,8 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
         unpaid &= ~done
         known[done] = settled[done]
         ended = ~done & ~open_ & due.notna().to_numpy(bool)
-        ended_from = ended_from.mask(unpaid, unpaid_until(due, ev.grace_days or 0, snapshot))
+        grace = ev.grace_days if ev.grace_days is not None else longest_late(due, settled)
+        ended_from = ended_from.mask(unpaid, unpaid_until(due, grace, snapshot))
         called_off = events["status"].isin(ev.statuses_meaning("neutral")).to_numpy(bool)  # may end before due
         if snapshot is not None:  # a cancelled row due after the snapshot was cancelled by then
             ended_from = ended_from.mask(called_off, ended_from.clip(upper=pd.Timestamp(snapshot).normalize()))
@@ -77,10 +80,25 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
         out[PAID_KNOWN] = settled  # when its money was known paid: when settled; NaT: not known
     if ev.columns.days_late is None and ev.columns.due_ts is not None:
         days = (known.dt.normalize() - due.dt.normalize()).dt.days.clip(lower=0).astype("float64")
-        if settled is not None:  # a write-off is never on time, even one the snapshot day dates
-            days = days.mask(unpaid & (days < 1).to_numpy(bool), 1.0)
+        if settled is not None:  # a write-off is never milder than a late settlement, even one the snapshot
+            floor = float(grace + 1)  # day dates before its grace (or the file's longest delay) ran out
+            days = days.mask(unpaid & (days < floor).to_numpy(bool), floor)
         out["days_late"] = days.where(~open_ & due.notna().to_numpy(bool))
     return out
+
+
+def longest_late(due: pd.Series, settled: pd.Series) -> int:
+    """The most whole days after its due day that any row of the file was settled (0 where none was late):
+    without a declared grace period, how long a commitment may stay unsettled and still be settled, so a
+    row never settled is known unpaid only after that.
+
+    Why: dated the day after its due day (1 day late), a row never settled read as the mildest delay of all,
+    below a return 31 days late, and was seen at dates when a late return of the same age was not. Known
+    unpaid after the longest delay the file shows, it is never milder than a late return, and it is seen
+    when a late return would have been. The bound reads the whole file (one number for all its rows, no
+    person's own outcome); `grace_days` declares it instead."""
+    days = (settled.dt.normalize() - due.dt.normalize()).dt.days.dropna()
+    return max(int(days.max()), 0) if len(days) else 0
 
 
 def unpaid_until(due: pd.Series, grace_days: int, snapshot: pd.Timestamp | None) -> pd.Series:
@@ -142,7 +160,7 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: st
     part was, due when its first part was due, settled when its last part was (not settled while a part is
     not), its amount the parts' sum (or, with parts_amount = "once", the amount each repeats), its status
     the most severe of theirs, its days late the most; kind and
-    counterparty of its first row. In a file without settled dates the merged event is dated by its last
+    counterparty of its first row; no amount where no part gives one. In a file without settled dates the merged event is dated by its last
     part, for only then is the most severe status known. The merged row keeps its first row's number, so
     errors still name a line of the file."""
     gid = commitment_ids([events["person_id"], *(parts[c] for c in parts.columns)])
@@ -167,6 +185,7 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: st
     if ledger:
         agg["settled_ts"] = ("settled_ts", "max")
     merged = groups.agg(**agg)
+    merged["amount"] = merged["amount"].mask(events["amount"].isna().groupby(gid, sort=False).all())  # none given
     merged["_row"] = rows.groupby(gid, sort=False).min()
     if ledger:  # not settled while a part is not
         merged["settled_ts"] = merged["settled_ts"].mask(events["settled_ts"].isna().groupby(gid, sort=False).any())

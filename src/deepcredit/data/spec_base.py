@@ -8,6 +8,7 @@ them, and each section module stays about one part of a user's files.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -208,8 +209,20 @@ def check_aliases(aliases: dict[str, list[str]]) -> None:
                                                      f"writing {seen[category]!r}: a value is read as one category")
 
 
+LETTERS_APART = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th"})
+"""Letters that Unicode does not split into a base letter and a mark, written as ASCII letters."""
+
+
+def ascii_letters(value: str) -> str:
+    """`value` in ASCII letters where it has accented ones (größe: grosse, städt: stadt): split into base
+    letter and mark (NFKD), the mark dropped. Why: a name is an SQL identifier, and dropping such a letter
+    would make two headers (größe, grüße) one name."""
+    split = unicodedata.normalize("NFKD", value.lower().translate(LETTERS_APART))
+    return "".join(c for c in split if not unicodedata.combining(c))
+
+
 def identifier(value: str) -> str:
-    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9]+", "_", value.lower())).strip("_") or "x"
+    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9]+", "_", ascii_letters(value))).strip("_") or "x"
 
 
 def not_ignored(ignore: list[str], used: Iterable[str | None]) -> None:

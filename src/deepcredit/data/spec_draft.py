@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from deepcredit.data.draft_left_out import ignore_lines, left_out, texts
 from deepcredit.data.draft_words import (
     APPLICATION_HINTS,
     COUNT_HINTS,
@@ -27,6 +28,7 @@ from deepcredit.data.draft_words import (
     LINK_HINTS,
     PART_HINTS,
     PENDING_WORDS,
+    POSTCODE_HINTS,
     PROTECTED_HINTS,
     description_of,
     dimension_of,
@@ -260,12 +262,9 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
                 'id_column = ""']
     linked, grouped = ([], []) if relations else _link_columns(frame, id_col, (valid_from, label_col, dated_by))
     taken = (id_col, valid_from, label_col, dated_by, *linked, *grouped)
-    if texts := _free_texts(frame, taken):
-        seen = ", ".join(f"{c}: {n:,} values in {m:,} rows" for c, n, m in texts)
-        out += [f"# check: free text or ids, not categories ({seen}): left out. Declare one as an attribute if its",
-                "# values are categories a person has.",
-                f"ignore = [{', '.join(toml_string(c) for c, _, _ in texts)}]"]
-    out += _attribute_lines(frame, skip=(*taken, *(c for c, _, _ in texts)))
+    dropped = left_out(frame, taken, {str(c): infer_type(frame[c]) == "categorical" for c in frame.columns})
+    out += ignore_lines(dropped)
+    out += _attribute_lines(frame, skip=(*taken, *(c for c, _ in dropped)), label_found=bool(label_col or outcomes))
     for extra, file in (more_profile or {}).items():
         out += _more_profile_lines(extra, Path(file), id_col, frame)
     keys: dict[str, str] = {}
@@ -370,7 +369,9 @@ def _more_profile_lines(name: str, path: Path, id_col: str | None, people: pd.Da
                        "this date (an empty one: since always)")
     elif valid:
         out.append(f"valid_from = {toml_string(valid)}  # check: a person has several rows, each true from this date")
-    return out + _attribute_lines(frame, skip=(ident, valid), section=f"more_profile.{name}")
+    dropped = left_out(frame, (ident, valid), {str(c): infer_type(frame[c]) == "categorical" for c in frame.columns})
+    return out + ignore_lines(dropped) + _attribute_lines(frame, skip=(ident, valid, *(c for c, _ in dropped)),
+                                                          section=f"more_profile.{name}")
 
 
 def _shared_key(frame: pd.DataFrame, people: pd.DataFrame, id_col: str | None
@@ -394,9 +395,14 @@ def _shared_key(frame: pd.DataFrame, people: pd.DataFrame, id_col: str | None
     return None
 
 
-def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None], section: str = "profile") -> list[str]:
+def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None], section: str = "profile",
+                     label_found: bool = True) -> list[str]:
+    """An [[section.attributes]] table for each column not skipped; `label_found`: whether the draft placed the
+    label, else a rare value's two-valued column is asked about as the label."""
     out: list[str] = []
     roles: dict[str, str] = {}  # a role is given to one attribute at most (the first whose header fits)
+    names: set[str] = set()  # two headers may give one name (größe, grösse): the second gets _2
+    born_before = latest_date(frame)
     series = {cols[0]: cols for cols in column_series(c for c in frame.columns if c not in set(skip))}
     for col in frame.columns:
         if col in set(skip):
@@ -408,14 +414,19 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None], section: s
                     "# or sequence feature sees them; written as one row per event they become a history (see",
                     "# 'A history written across columns' in docs/bring-your-own-data.md)."]
         kind = infer_type(frame[col])
-        written = number_in_text(frame[col]) if kind == "categorical" else None
-        kind = "numeric" if written else kind
         words = header_words(col)
-        attr = sql_safe(words if not re.match(IDENTIFIER, col) else col)
+        code = POSTCODE_HINTS.search(words) is not None and kind in ("numeric", "categorical")
+        written = number_in_text(frame[col]) if kind == "categorical" and not code else None
+        kind = "categorical" if code else "numeric" if written else kind
+        attr = unique_name(sql_safe(words if not re.match(IDENTIFIER, col) else col), names)
         out += ["", f"[[{section}.attributes]]", f"name = {toml_string(attr)}"]
         if attr != col:
             out.append(f"column = {toml_string(col)}")
-        out.append(f"type = {toml_string(kind)}")
+        out.append(f"type = {toml_string(kind)}" + ("  # check: a postcode names a place, never a quantity, so a "
+                                                     "category (or a coarser region: its first digits)" if code else ""))
+        if not label_found and (rare := rare_of_two(frame[col])):
+            out.append(f"# check: is this the label? two values, {rare[0]!r} in {rare[1]:.0%} of rows (as a default "
+                       "is): if so, name it under [outcomes] (source = \"people\") and drop this attribute")
         if written:
             example, around = written
             out.append(f"number_in_text = true  # check: {toml_string(example)} is read as its number")
@@ -434,7 +445,7 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None], section: s
         around = written[1] if written else ""
         if kind == "numeric" and (unit := around if around == "%" or around.isalpha() else unit_of(words)):
             out.append(f"unit = {toml_string(unit)}  # check: what a reason shows after the value")
-        if kind == "categorical" and frame[col].nunique() <= 12:
+        if kind == "categorical" and frame[col].nunique() <= 12 and not code:
             listed = ", ".join(toml_string(str(v)) for v in sorted(frame[col].dropna().unique()))
             out.append(f"# values: {listed} (ordered? make it type = \"ordinal\" with order = [...])")
         if kind == "categorical":
@@ -449,23 +460,58 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None], section: s
         if PROTECTED_HINTS.search(words):
             out.append("protected = true  # looks like a protected attribute: audited, never a model input")
             out.append("actionable = false")
+        elif kind == "date" and born_before is not None and birth_date_like(frame[col], born_before[col]):
+            out.append("protected = true  # looks like a birth date (its dates lie 16 to 100 years before the file's "
+                       "latest date): age is protected, audited, never a model input")
+            out.append("actionable = false")
     return out
 
 
-def _free_texts(frame: pd.DataFrame, skip: Iterable[str | None]) -> list[tuple[str, int, int]]:
-    """Text columns of a profile whose values hardly repeat (at least half as many distinct values as filled
-    rows, and more than MAX_CATEGORIES): a free text (notes, an address) or an id, not a category. Declared as
-    an attribute, each value would be a category of one person. (column, distinct values, filled rows)."""
-    out = []
-    for col in frame.columns:
-        if col in set(skip) or infer_type(frame[col]) != "categorical" or number_in_text(frame[col]):
-            continue
-        values = frame[col].dropna().astype(str).str.strip()
-        values = values[values != ""]
-        found = values.nunique()
-        if found > MAX_CATEGORIES and found >= 0.5 * len(values):
-            out.append((str(col), int(found), len(values)))
+def unique_name(name: str, taken: set[str]) -> str:
+    """`name`, or `name_2`, `name_3` ... where an earlier attribute took it; recorded as taken."""
+    out = name if name not in taken else next(f"{name}_{i}" for i in range(2, len(taken) + 3)
+                                               if f"{name}_{i}" not in taken)
+    taken.add(out)
     return out
+
+
+def latest_date(frame: pd.DataFrame) -> dict[str, pd.Timestamp] | None:
+    """For each column, the latest date of the file's other date columns (when the file was written, about),
+    or today where it has no other: what a birth date's age is counted to."""
+    dates = {str(c): pd.to_datetime(texts(frame[c]), errors="coerce", format="ISO8601", utc=True).max()
+             for c in frame.columns if infer_type(frame[c]) == "date"}
+    if not dates:
+        return None
+    today = pd.Timestamp.now(tz="UTC")
+    return {c: max((d for other, d in dates.items() if other != c and pd.notna(d)), default=today)
+            for c in dates}
+
+
+BIRTH_YEARS = (16, 100)
+"""A date column whose dates nearly all lie this many years before the file's latest date reads as a birth date."""
+
+
+def birth_date_like(values: pd.Series, latest: pd.Timestamp) -> bool:
+    """Whether nearly all (95 %) of a date column's dates lie 16 to 100 years before `latest`: a birth date,
+    so an age (protected), whatever the header calls it (geburtsdatum, dob)."""
+    dates = pd.to_datetime(texts(values), errors="coerce", format="ISO8601", utc=True).dropna()
+    if dates.empty:
+        return False
+    years = (latest - dates).dt.days / 365.25
+    return bool(((years >= BIRTH_YEARS[0]) & (years <= BIRTH_YEARS[1])).mean() >= 0.95)
+
+
+LABEL_RATE = 0.25
+"""A two-valued column whose rarer value holds at most this share of rows is asked about as a label."""
+
+
+def rare_of_two(values: pd.Series) -> tuple[str, float] | None:
+    """(the rarer value, its share of filled rows) of a two-valued column whose rarer value is rare (LABEL_RATE),
+    as a default is among loans; else None."""
+    counts = texts(values).value_counts()
+    if len(counts) != 2 or counts.iloc[1] / counts.sum() > LABEL_RATE:
+        return None
+    return str(counts.index[1]), float(counts.iloc[1] / counts.sum())
 
 
 def _link_columns(frame: pd.DataFrame, id_col: str | None, skip: Iterable[str | None]) -> tuple[list[str], list[str]]:

@@ -29,6 +29,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from deepcredit.data.compressed import open_bytes, open_text
+from deepcredit.data.contact import holds_contact
 from deepcredit.data.errors import DataValidationError
 from deepcredit.data.headers import column_names, unnamed_note
 from deepcredit.data.jsonlines import is_json_lines, json_columns, json_text_chunks
@@ -308,20 +309,29 @@ def _row_at_line(path: Path, line: int, fmt: FileFormat) -> int | None:
         return None
 
 
-def _show(value: object, limit: int = 60) -> str:
+def show_value(value: object, limit: int = 60) -> str:
+    """A value as an error repeats it: shortened; never a text holding contact data (an e-mail address, a
+    phone number), in any column."""
     text = value if isinstance(value, str) else str(value)
+    if holds_contact(text):
+        return not_shown("it holds contact data")
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def not_shown(why: str) -> str:
+    """How an error refers to a value it may not repeat, and why."""
+    return f"the value (not shown: {why})"
 
 
 def withheld(protected: bool) -> str:
     """How an error refers to a value it may not repeat (personal data: a protected attribute's or an id)."""
-    return "the value (not shown: " + ("a protected attribute" if protected else "an identifier") + ")"
+    return not_shown("a protected attribute" if protected else "an identifier")
 
 
 def show_cell(value: object, col: Column) -> str:
     """A cell's value as an error repeats it: truncated, or, for personal data (a protected attribute or an
     identifier column), not at all; the error names the row and column, so the user can look it up."""
-    return withheld(col.protected) if col.personal else _show(value)
+    return withheld(col.protected) if col.personal else show_value(value)
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -476,7 +486,7 @@ def _check_header(header: list[str], spec: TableSpec, name: str, fmt: FileFormat
     if not set(header) & set(spec.names):
         if hint := separator_hint(header, fmt.delimiter):
             raise DataValidationError(name, hint)
-        shown = ", ".join(_show(c, 30) for c in header[:5]) + (", ..." if len(header) > 5 else "")
+        shown = ", ".join(show_value(c, 30) for c in header[:5]) + (", ..." if len(header) > 5 else "")
         raise DataValidationError(name, f"the first line is not a header of the {spec.name} table: none of "
                                         f"its cells ({shown}) is one of its columns ({', '.join(spec.names)})")
     repeated = [c for c, n in Counter(header).items() if n > 1]
@@ -499,7 +509,7 @@ def _invalid_row_error(path: Path, bad: pcsv.InvalidRow, fmt: FileFormat) -> Dat
             sep = "a comma" if fmt.delimiter == "," else repr(fmt.delimiter)
             problem += f" (a value that contains {sep} must be in double quotes)"
     if row is None:
-        return DataValidationError(str(path), f"{problem}: {_show(bad.text)}")
+        return DataValidationError(str(path), f"{problem}: {show_value(bad.text)}")
     return with_exact_line(DataValidationError(str(path), problem, row, None, header), path, fmt)
 
 
@@ -967,7 +977,7 @@ def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, 
     if days_late is not None and days_late in frame:
         i = first_true((frame[days_late] < 0).to_numpy(dtype=bool, na_value=False))
         if i is not None:
-            raise DataValidationError(file, f"{_show(frame.at[i, days_late])} is negative: days late counts days "
+            raise DataValidationError(file, f"{show_value(frame.at[i, days_late])} is negative: days late counts days "
                                             "after the due date (0 = on time)", i + 1, days_late, line_offset)
     if amount is None:  # a file without amounts
         return
@@ -976,7 +986,7 @@ def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, 
     i = first_true(unsigned & (frame[amount] < 0).to_numpy(dtype=bool, na_value=False))
     if i is not None:
         allowed = ", ".join(sorted(signed_kinds)) or "no kind"
-        raise DataValidationError(file, f"{_show(frame.at[i, amount])} is negative, which means nothing for a "
+        raise DataValidationError(file, f"{show_value(frame.at[i, amount])} is negative, which means nothing for a "
                                         f"{kinds.iloc[i]} event (only {allowed} amounts may be negative)",
                                   i + 1, amount, line_offset)
 

@@ -203,7 +203,9 @@ def sequence_sql(code: Coding, max_len: int, key: Sequence[str] = ("person_id", 
     order = "".join(f", r.{c} NULLS LAST" for c in code.columns)  # the engines differ on where NULLs go by default
     columns = "".join(f", r.{c}" for c in code.columns)
     keys = ", ".join(f"r.{k}" for k in key)
-    window = f"PARTITION BY {keys} ORDER BY r.age_days, kv.k NULLS LAST, sv.s NULLS LAST, r.amount, r.days_late{order}"
+    # a row without an amount (a neutral kind's may be empty) orders as 0 on both engines, as it is read
+    window = (f"PARTITION BY {keys} ORDER BY r.age_days, kv.k NULLS LAST, sv.s NULLS LAST, COALESCE(r.amount, 0), "
+              f"r.days_late{order}")
     measures = "".join(f",\n               {m.sql} AS {alias}"
                        for m, alias in zip(code.measures, code.channels[len(NUMERIC):], strict=True))
     return f"""

@@ -1,0 +1,53 @@
+"""What contact and identity data look like, by a column's name or by its values: an e-mail address, a phone
+number, an IBAN, a name.
+
+Why a module of its own: such data identify a person and say nothing about how they keep commitments, so
+`spec draft` leaves their columns out (draft_left_out) and an error never repeats them (validate, ingest);
+both read the same words and patterns.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+CONTACT_HINTS = re.compile(r"(^|_)(e_?mail|phone|telephone|tel|mobile|fax|iban|bic|swift|ssn|sin|nin|passport|"
+                           r"tax|national_id|id_card|address|addr|street|ip|(first|last|full|given|middle|sur|"
+                           r"family)_?name|surname)s?(_(no|nr|num|number|id|address|addr|code))?$"
+                           r"|^(person_|customer_|client_)?names?$")
+"""Headers that end in a word of contact or identity data (an e-mail, a phone number, an IBAN, a passport, an
+address, a name): personal data that identifies one person and says nothing about how they keep commitments.
+(has_phone, a yes/no, ends so too: the draft takes only a column of many values for such data.)"""
+E_MAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+PHONE = re.compile(r"^(?!\d{1,4}[/-]\d{1,2}[/-]\d{1,4}$)(\+|00|0)?[0-9][0-9 ()/-]{5,}[0-9]$")
+"""A phone number as written: digits with spaces, dashes or brackets, starting with +, 00 or 0 (a plain
+whole number is not taken for one unless it starts so); never a date (1974-01-01, 01/02/2024)."""
+CONTACT_IN_TEXT = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
+                             r"|(\+|(?<!\d)0)(?!\d{1,3}[/.-]\d{1,2}[/.-]\d{2,4}\b)\d[\d ()/-]{5,}\d")
+"""Contact data anywhere in a text (an e-mail address, a phone number starting + or 0): an error never
+repeats such a text, whatever the column."""
+
+
+def contact_named(column: str) -> bool:
+    """Whether a column's header says contact or identity data (email, phone_number, iban)."""
+    return CONTACT_HINTS.search(re.sub(r"[^a-z0-9]+", "_", column.lower()).strip("_")) is not None
+
+
+def holds_contact(text: str) -> bool:
+    """Whether a text holds an e-mail address or a phone number."""
+    return CONTACT_IN_TEXT.search(text) is not None
+
+
+def looks_like_contact(values: pd.Series) -> str | None:
+    """"e-mail addresses" or "phone numbers" where nearly all (95 %) of a column's filled values are written
+    as those are, else None."""
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    if text.empty:
+        return None
+    if text.str.match(E_MAIL).mean() >= 0.95:
+        return "e-mail addresses"
+    digits = text.str.count(r"\d")
+    phone = text.str.match(PHONE) & (digits >= 7) & text.str.match(r"^(\+|0)|.*\d[ ()/-]\d")
+    return "phone numbers" if phone.mean() >= 0.95 else None
