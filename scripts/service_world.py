@@ -65,6 +65,8 @@ def build_service(root: Path, people: int, seed: int, crowd: int = 0) -> tuple[d
                                                limits={n: 100.0 * i for i, n in enumerate(ctx.band_names())}))
     person = str(world.read("people")["person_id"].iloc[0])
     bystander = ctx.pseudonym(str(world.read("people")["person_id"].iloc[-1]))
+    create_policy(ctx, MerchantPrincipal(decoy.merchant.id, decoy.merchant.name),
+                  ThresholdPolicyCreate(name="other", scenario="threshold", threshold=600, purpose="x"))
     for _ in range(3):  # consent ids 1-3 belong to someone else, for the same reason
         grant(ctx, bystander, StandingConsent(merchant_id=decoy.merchant.id, scope="admittance", purpose="x",
                                               mode="standing", expires_at=ctx.now() + timedelta(days=300)))

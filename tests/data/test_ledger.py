@@ -77,23 +77,27 @@ def test_each_row_is_dated_when_its_outcome_became_known_with_its_days_late(tmp_
     ds = _ingest(tmp_path)
     assert events_by_meaning(ds) == {"kept": 1, "late": 1, "broken": 1, "open": 1}  # what ingest prints
     events = ds.read("events").sort_values("amount")
-    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-18", "2024-01-07", "2024-02-15", "2024-03-20"]
-    # settled: when returned; not returned: the day after the longest delay the file shows (a's 36 days: known
-    # unpaid only then, 37 days late, never milder than a late return); still out: when rented (due ahead)
-    assert events["days_late"].tolist()[:3] == [37.0, 0.0, 36.0] and pd.isna(events["days_late"].iloc[3])
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-03-31", "2024-01-07", "2024-02-15", "2024-03-20"]
+    # settled: when returned; not returned: known unpaid 90 days past its due day (ledger.UNSETTLED_DAYS), here
+    # at the snapshot, where the file says so, and 91 days late, never milder than a late return; still out:
+    # when rented (due ahead)
+    assert events["days_late"].tolist()[:3] == [91.0, 0.0, 36.0] and pd.isna(events["days_late"].iloc[3])
 
 
-def test_a_rental_never_returned_ranks_above_every_late_return_at_every_date(tmp_path):
+def test_a_rental_never_returned_ranks_above_every_late_return_once_known(tmp_path):
     """It was stored 1 day late for ever, below a return 36 days late: the longest delay read it mildest."""
-    features = build_features(_ingest(tmp_path)).frame.set_index(["person_id", "as_of"])
-    a, b = features.loc[("a", pd.Timestamp("2024-03-01"))], features.loc[("b", pd.Timestamp("2024-03-01"))]
-    assert b["max_days_late_365d"] > a["max_days_late_365d"] == 36
+    ds = _ingest(tmp_path)
+    late = ds.read("events").set_index(["person_id", "status"])["days_late"]
+    assert late[("b", "not_returned")] > late[("a", "returned_late")] == 36
+    features = build_features(ds).frame.set_index(["person_id", "as_of"])
+    # on 2024-03-01, 49 days past its due day, b's rental is not yet known lost: it is not seen at all
+    assert features.loc[("b", pd.Timestamp("2024-03-01")), "max_days_late_365d"] == 0
     lost_lately = LEDGER.assign(due_back=["2024-01-08", "2024-01-10", "2024-03-28", "2024-04-10"])
     (tmp_path / "late").mkdir()
     events = _ingest(tmp_path / "late", lost_lately).read("events").sort_values("amount")
     # the file says on the snapshot day (3 days past due) that it was not returned: dated then, yet as late as
-    # a write-off is (the longest delay the file shows, 36 days, and 1)
-    assert events["ts"].dt.strftime("%Y-%m-%d").iloc[0] == "2024-03-31" and events["days_late"].iloc[0] == 37.0
+    # a write-off is (UNSETTLED_DAYS and 1)
+    assert events["ts"].dt.strftime("%Y-%m-%d").iloc[0] == "2024-03-31" and events["days_late"].iloc[0] == 91.0
 
 
 def test_a_late_return_is_not_seen_before_it_happened(tmp_path):
@@ -182,9 +186,9 @@ def test_an_instalment_schedule_without_kind_or_status_is_told_from_its_dates(tm
     events = ds.read("events").sort_values(["person_id", "due_ts"])
     assert events["status"].tolist() == ["on_time", "late", "missed", "open"]
     assert events["kind"].unique().tolist() == ["instalment"]
-    # the missed one is known unpaid the day after the longest delay paid (9 days), 10 days late
-    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-02-11", "2024-01-01"]
-    assert events["days_late"].tolist()[:3] == [0.0, 9.0, 10.0]
+    # the missed one is known unpaid 90 days past its due day, here at the snapshot that says so, 91 days late
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-03-31", "2024-01-01"]
+    assert events["days_late"].tolist()[:3] == [0.0, 9.0, 91.0]
     assert ds.spec.events is not None and ds.spec.events.statuses_meaning("broken") == {"missed"}
     with pytest.raises(DataValidationError, match="give the snapshot date"):
         ingest_with_spec(spec, sources, tmp_path / "ds2")
@@ -363,23 +367,40 @@ WRITE_OFFS = pd.DataFrame({  # never returned: a made before its due day, b reco
     "returned_at": ["", ""], "item": ["dress"] * 2, "price": [40, 40], "state": ["not_returned"] * 2})
 
 
-def _write_offs(tmp_path, spec: str, as_of: list[str]):
+def _write_offs(tmp_path, spec: str, as_of: list[str], snapshot: str = "2024-03-31"):
     files = _files(tmp_path, WRITE_OFFS)
     pd.DataFrame({"customer": ["a"] * len(as_of), "as_of": as_of, "defaulted": ["0"] * len(as_of)}).to_csv(
         files["outcomes"], index=False)
-    return ingest_with_spec(spec_from_toml(spec), files, tmp_path / "ds", snapshot_date="2024-03-31")
+    return ingest_with_spec(spec_from_toml(spec), files, tmp_path / "ds", snapshot_date=snapshot)
 
 
 def test_a_broken_row_never_settled_is_late_from_its_due_day_to_when_it_was_known_never_on_time(tmp_path):
     """A write-off was stored 0 days late (known = its due date), so the longest payment delay read it as on
-    time; it is known unpaid the day after its due day (1 day late) or at its own later date."""
-    ds = _write_offs(tmp_path, SPEC, ["2024-01-11", "2024-01-12"])
+    time; it is known unpaid once 90 days past its due day (UNSETTLED_DAYS) have passed, 91 days late."""
+    ds = _write_offs(tmp_path, SPEC, ["2024-04-10", "2024-04-11"], snapshot="2024-06-30")
     events = ds.read("events").set_index("person_id")
-    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-11", "2024-01-20"]
-    assert events["days_late"].tolist() == [1.0, 10.0]
-    known_day, day_after = _event_features(ds, "2024-01-11"), _event_features(ds, "2024-01-12")
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-04-10"] * 2  # b's own date is earlier
+    assert events["days_late"].tolist() == [91.0, 91.0]
+    known_day, day_after = _event_features(ds, "2024-04-10"), _event_features(ds, "2024-04-11")
     assert known_day.loc["a", "n_bad_365d"] == 0  # features at T read what came before T: not before its day
-    assert day_after.loc["a", "n_bad_365d"] == 1 and day_after.loc["a", "max_days_late_365d"] == 1
+    assert day_after.loc["a", "n_bad_365d"] == 1 and day_after.loc["a", "max_days_late_365d"] == 91
+
+
+def test_when_a_write_off_is_known_does_not_depend_on_later_settlements(tmp_path):
+    """Point in time: a return 200 days late, settled after a write-off became known, leaves its date alone
+    (a bound read from the file's longest delay would have moved it)."""
+    for sub in ("1", "2"):
+        (tmp_path / sub).mkdir()
+    first = _write_offs(tmp_path / "1", SPEC, ["2024-04-11"], snapshot="2024-12-31").read("events")
+    later = pd.concat([WRITE_OFFS, pd.DataFrame({
+        "customer": ["b"], "rented_at": ["2024-04-20"], "due_back": ["2024-05-01"], "returned_at": ["2024-11-17"],
+        "item": ["dress"], "price": [40], "state": ["returned_late"]})], ignore_index=True)
+    files = _files(tmp_path / "2", later)
+    pd.DataFrame({"customer": ["a"], "as_of": ["2024-04-11"], "defaulted": ["0"]}).to_csv(files["outcomes"],
+                                                                                          index=False)
+    second = ingest_with_spec(spec_from_toml(SPEC), files, tmp_path / "2" / "ds", snapshot_date="2024-12-31")
+    moved = second.read("events").query("status == 'not_returned'")
+    pd.testing.assert_series_equal(first["ts"].reset_index(drop=True), moved["ts"].reset_index(drop=True))
 
 
 def test_a_grace_period_leaves_rows_declared_neutral_or_kept_as_the_file_writes_them(tmp_path):
@@ -425,8 +446,8 @@ def test_a_commitment_paid_in_parts_is_one_event_settled_with_its_last_part(tmp_
     events = ds.read("events").sort_values(["person_id", "due_ts"])
     assert events["status"].tolist() == ["late", "on_time", "missed"]  # b's second half was never paid
     assert events["amount"].tolist() == [50.0, 50.0, 80.0]
-    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-11", "2024-02-28", "2024-02-12"]
-    assert events["days_late"].tolist() == [10.0, 0.0, 11.0]
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-11", "2024-02-28", "2024-03-31"]
+    assert events["days_late"].tolist() == [10.0, 0.0, 91.0]  # never paid: known at the snapshot, as a write-off
     assert "loan" not in events.columns
     unknown = PARTS.assign(customer=["a", "a", "a", "zz", "zz"])  # merged into the 3rd event: named by its 4th row
     with pytest.raises(DataValidationError, match=r"row 4 \(line 5\), column 'customer'"):
@@ -505,7 +526,7 @@ def test_a_schedule_dated_by_its_due_dates_keeps_the_instalments_not_yet_due_as_
     ds = ingest_with_spec(spec, sources, tmp_path / "ds", snapshot_date="2024-03-31")
     events = ds.read("events").sort_values(["person_id", "due_ts"])
     assert events["status"].tolist() == ["on_time", "late", "missed", "open"]
-    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-02-11", "2024-03-31"]
+    assert events["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-03-31", "2024-03-31"]
     assert events["due_ts"].dt.strftime("%Y-%m-%d").tolist()[-1] == "2024-05-01"
 
 
@@ -520,11 +541,14 @@ window_days = 120
 bad_when = []
 bad_days_late = 90
 """
-    sources = {k: v for k, v in _files(tmp_path, INSTALMENTS, "instalments").items() if k != "outcomes"}
+    on_books = pd.concat([INSTALMENTS, pd.DataFrame({  # b's first, paid early, puts b on the books by 02-15
+        "customer": ["b"], "issued_on": ["2024-01-01"], "due_on": ["2024-01-15"], "paid_on": ["2024-01-14"],
+        "amount_due": [80]})], ignore_index=True)
+    sources = {k: v for k, v in _files(tmp_path, on_books, "instalments").items() if k != "outcomes"}
     ds = ingest_with_spec(spec_from_toml(labels), sources, tmp_path / "ds", snapshot_date="2024-09-30")
     got = {(r.person_id, str(r.as_of.date())): r.label for r in ds.read("outcomes").itertuples()}
     # b's instalment due 2024-02-01, never paid: 90 days late on 2024-05-01, within 02-15 + 120 days (its
     # next one, due 05-01, only on 07-30, after it); a paid 9 days late at most
     assert got == {("a", "2024-02-15"): 0, ("b", "2024-02-15"): 1}
     days_late = ds.read("events").set_index("due_ts").loc[pd.Timestamp("2024-02-01"), "days_late"]
-    assert sorted(days_late) == [0.0, 10.0]  # a's paid early; b's stored as known when it broke: the label reads on
+    assert sorted(days_late) == [0.0, 91.0]  # a's paid early; b's stored as known when it broke: the label reads on

@@ -31,10 +31,9 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
     days-late column, days late are the whole days from due to known (0 when early), and unknown for open rows.
 
     A broken row not settled (written off, never paid) is known broken only once its due day, and its grace,
-    have passed unpaid: dated then (the day after the grace; without one, the day after the longest delay
-    of any row the file shows settled: longest_late), or by its own date where that is later, no later than
-    the snapshot day; its days late count from its due date to then, at least that grace (or longest delay)
-    plus 1 (the file may say at the snapshot that it ended unpaid sooner), so "the longest payment delay"
+    have passed unpaid: dated then (the day after the grace; without one, the day after UNSETTLED_DAYS),
+    or by its own date where that is later, no later than the snapshot day; its days late count from its
+    due date to then, at least that grace (or UNSETTLED_DAYS) plus 1 (the file may say at the snapshot that it ended unpaid sooner), so "the longest payment delay"
     never reads a write-off as paid on time, nor as milder than a late settlement. A row not settled whose
     status is neutral (cancelled) may have ended before its due date: one due after the snapshot is dated at
     the snapshot day, not refused.
@@ -57,7 +56,7 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
         unpaid &= ~done
         known[done] = settled[done]
         ended = ~done & ~open_ & due.notna().to_numpy(bool)
-        grace = ev.grace_days if ev.grace_days is not None else longest_late(due, settled)
+        grace = ev.grace_days if ev.grace_days is not None else UNSETTLED_DAYS
         ended_from = ended_from.mask(unpaid, unpaid_until(due, grace, snapshot))
         called_off = events["status"].isin(ev.statuses_meaning("neutral")).to_numpy(bool)  # may end before due
         if snapshot is not None:  # a cancelled row due after the snapshot was cancelled by then
@@ -81,24 +80,21 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
     if ev.columns.days_late is None and ev.columns.due_ts is not None:
         days = (known.dt.normalize() - due.dt.normalize()).dt.days.clip(lower=0).astype("float64")
         if settled is not None:  # a write-off is never milder than a late settlement, even one the snapshot
-            floor = float(grace + 1)  # day dates before its grace (or the file's longest delay) ran out
+            floor = float(grace + 1)  # day dates before its grace (or UNSETTLED_DAYS) ran out
             days = days.mask(unpaid & (days < floor).to_numpy(bool), floor)
         out["days_late"] = days.where(~open_ & due.notna().to_numpy(bool))
     return out
 
 
-def longest_late(due: pd.Series, settled: pd.Series) -> int:
-    """The most whole days after its due day that any row of the file was settled (0 where none was late):
-    without a declared grace period, how long a commitment may stay unsettled and still be settled, so a
-    row never settled is known unpaid only after that.
+UNSETTLED_DAYS = 90
+"""Without a declared grace period, how long a commitment may stay unsettled past its due day before it is
+known unpaid: 90 days past due, the usual definition of default.
 
-    Why: dated the day after its due day (1 day late), a row never settled read as the mildest delay of all,
-    below a return 31 days late, and was seen at dates when a late return of the same age was not. Known
-    unpaid after the longest delay the file shows, it is never milder than a late return, and it is seen
-    when a late return would have been. The bound reads the whole file (one number for all its rows, no
-    person's own outcome); `grace_days` declares it instead."""
-    days = (settled.dt.normalize() - due.dt.normalize()).dt.days.dropna()
-    return max(int(days.max()), 0) if len(days) else 0
+Why: dated the day after its due day (1 day late), a row never settled read as the mildest delay of all,
+below a return 31 days late, and was seen at dates when a late return of the same age was not. A fixed
+bound puts it above every late settlement of up to 90 days. It is a constant and not, say, the longest
+delay the file shows: that would read settlements after a date into the dating of rows before it, so a
+future event could change a past feature. `grace_days` declares a data set's own bound."""
 
 
 def unpaid_until(due: pd.Series, grace_days: int, snapshot: pd.Timestamp | None) -> pd.Series:
