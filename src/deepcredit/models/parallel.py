@@ -54,14 +54,15 @@ def usable_cores() -> int:
 
 def processes_for(n_jobs: int | None, rows: int, tasks: int) -> int:
     """How many processes to fit `tasks` fits on `rows` training rows with: n_jobs when given (-1 or 0: every
-    usable core), else every usable core from PARALLEL_ROWS rows and one below; never more than the tasks."""
+    usable core), else every usable core from PARALLEL_ROWS rows and one below; never more than the tasks, and
+    one from a script without a `__main__` guard (in_one_if_unguarded)."""
     if n_jobs is None:
         wanted = usable_cores() if rows >= PARALLEL_ROWS else 1
     elif n_jobs <= 0:
         wanted = usable_cores()
     else:
         wanted = n_jobs
-    return max(1, min(wanted, tasks))
+    return in_one_if_unguarded(max(1, min(wanted, tasks)))
 
 
 def _guards_main(tree: ast.Module) -> bool:
@@ -85,6 +86,16 @@ def unguarded_main() -> str | None:
     except (OSError, SyntaxError, ValueError):
         return None
     return None if _guards_main(tree) else str(path)
+
+
+def in_one_if_unguarded(processes: int) -> int:
+    """`processes`, or 1 with a warning saying why when this process runs a script without a `__main__` guard."""
+    if processes > 1 and (script := unguarded_main()) is not None:
+        warnings.warn(f"{script} has no 'if __name__ == \"__main__\":' guard, which worker processes need (each "
+                      f"re-runs the script's top level): fitting in this one process instead of {processes}; put "
+                      "the script's work under that guard to fit in parallel", RuntimeWarning, stacklevel=3)
+        return 1
+    return processes
 
 
 _shared: Any = None
@@ -119,11 +130,7 @@ def run_tasks(fn: Callable[..., R], shared: Any, tasks: Iterable[tuple], process
     task propagates, and the tasks still queued are cancelled. From a script without a `__main__` guard
     (unguarded_main) the tasks run in this process, with a warning.
     """
-    if processes > 1 and (script := unguarded_main()) is not None:
-        warnings.warn(f"{script} has no 'if __name__ == \"__main__\":' guard, which worker processes need (each "
-                      f"re-runs the script's top level): fitting in this one process instead of {processes}; put "
-                      "the script's work under that guard to fit in parallel", RuntimeWarning, stacklevel=2)
-        processes = 1
+    processes = in_one_if_unguarded(processes)
     if processes <= 1:
         for args in tasks:
             yield fn(shared, *args)
