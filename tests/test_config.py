@@ -11,6 +11,8 @@ from deepcredit.config import (
     RunConfig,
     load_config,
     parse_member_params,
+    record_differences,
+    recorded_run,
     with_overrides,
     write_run_record,
 )
@@ -77,3 +79,18 @@ def test_member_params_from_the_command_line():
         "scorecard": {"iv_min": 0.01}, "gbdt": {"n_estimators": 300}, "sequence": {"cell": "lstm"}}
     with pytest.raises(ValueError, match="KIND.PARAM=VALUE"):
         parse_member_params(["iv_min=0.01"])
+
+
+def test_a_run_record_gives_its_fingerprint_and_versions_and_a_hand_written_config_none(tmp_path):
+    cfg = RunConfig(data="uci", seed=3)
+    path = write_run_record(tmp_path, cfg, "f" * 64)
+    recorded = recorded_run(path)
+    assert recorded["data_fingerprint"] == "f" * 64 and recorded["versions"]["numpy"]
+    assert load_config(path).seed == 3  # the same file still reads as its config
+    (tmp_path / "run.toml").write_text('data = "uci"\n')
+    (tmp_path / "plain.json").write_text('{"data": "uci"}')
+    assert recorded_run(tmp_path / "run.toml") == {} and recorded_run(tmp_path / "plain.json") == {}
+    assert record_differences(recorded, "f" * 64, recorded["versions"]) == []
+    notes = record_differences(recorded, "a" * 64, {**recorded["versions"], "numpy": "0.0"})
+    assert len(notes) == 2 and "fingerprint aaaaaaaaaaaa, recorded ffffffffffff" in notes[0]
+    assert notes[1].endswith(f"numpy 0.0 (recorded {recorded['versions']['numpy']})")

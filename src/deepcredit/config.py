@@ -174,6 +174,34 @@ def run_record(cfg: RunConfig, data_fingerprint: str = "") -> dict:
     return {"config": cfg.to_dict(), "data_fingerprint": data_fingerprint, "versions": library_versions()}
 
 
+def recorded_run(path: Path) -> dict:
+    """The data fingerprint and library versions a run record (a config.json written beside an artifact or
+    result) holds, {} for a config file written by hand: what a re-run from it is compared with."""
+    try:
+        raw = json.loads(Path(path).read_text()) if Path(path).suffix.lower() == ".json" else None
+    except (OSError, json.JSONDecodeError):
+        return {}
+    if not isinstance(raw, dict) or not isinstance(raw.get("config"), dict):
+        return {}
+    return {k: raw[k] for k in ("data_fingerprint", "versions") if raw.get(k)}
+
+
+def record_differences(recorded: dict, data_fingerprint: str, versions: dict[str, str] | None = None) -> list[str]:
+    """Notes saying how this run's data and libraries differ from a recorded run's (none when they agree or
+    nothing is recorded): a re-run on other bytes or versions need not reproduce the recorded result."""
+    notes = []
+    was = recorded.get("data_fingerprint")
+    if was and was != data_fingerprint:
+        notes.append(f"note: the data differ from those of the recorded run (fingerprint {data_fingerprint[:12]}, "
+                     f"recorded {was[:12]}): the result will not reproduce it")
+    now = library_versions() if versions is None else versions
+    changed = [f"{name} {now.get(name, 'not installed')} (recorded {v})"
+               for name, v in sorted((recorded.get("versions") or {}).items()) if now.get(name) != v]
+    if changed:
+        notes.append("note: library versions differ from the recorded run's: " + ", ".join(changed))
+    return notes
+
+
 def write_run_record(directory: Path, cfg: RunConfig, data_fingerprint: str = "") -> Path:
     path = Path(directory) / CONFIG_FILE
     atomic_write_json(path, run_record(cfg, data_fingerprint))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import worlds
 
 from deepcredit.features.bundle import build_model_input
@@ -53,3 +54,18 @@ def test_most_recent_event_is_last(tmp_path):
     assert STATUS_VOCAB[seq.status[row, 2]] == "not_returned"
     assert seq.numeric[row, 2, 1] == 2.0  # 60 days late = 2 months
     assert b.take([row]).X.shape[0] == 1 and b.take([row]).keys.person_id.iloc[0] == "p000"
+
+
+def test_labels_of_rows_without_one_are_refused_naming_the_first():
+    from deepcredit.data.schema import Dimension
+    from deepcredit.features.bundle import ModelInput
+    from deepcredit.features.engine import FeatureFrame
+    from deepcredit.features.spec import FeatureDef, Source
+
+    defs = [FeatureDef("a", Dimension.CREDIT_HISTORY, Source.DERIVED, "a", "text of a", "improve a")]
+    frame = pd.DataFrame({"person_id": ["x", "y", "z"], "as_of": pd.Timestamp("2025-01-01"),
+                          "label": pd.array([0, pd.NA, 1], dtype="Int32"), "a": [1.0, 2.0, 3.0]})
+    inp = ModelInput(FeatureFrame(frame, defs))
+    with pytest.raises(ValueError, match=r"^1 of 3 rows have no label \(the first: person y as of 2025-01-01\)"):
+        inp.y  # noqa: B018
+    assert inp.take([0, 2]).y.tolist() == [0, 1] and inp.take([0, 2]).y.dtype == np.int64

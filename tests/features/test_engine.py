@@ -167,3 +167,21 @@ def test_inline_sequences_and_graph_equal_the_staged_ones(tmp_path):
     assert "events_before" not in inline_session.created  # nothing was materialised inline
     staged_session.close()
     inline_session.close()
+
+
+def test_feature_columns_are_refused_when_absent_or_numbers_held_as_text():
+    from deepcredit.data.schema import Dimension
+    from deepcredit.features.spec import FeatureDef, Source
+
+    defs = [FeatureDef(n, Dimension.CREDIT_HISTORY, Source.DERIVED, n, f"text of {n}", f"improve {n}")
+            for n in ("a", "b")]
+    frame = pd.DataFrame({"person_id": ["x", "y"], "as_of": pd.Timestamp("2025-01-01"), "label": [0, 1],
+                          "a": [1.0, np.nan], "b": pd.Series([2, None], dtype=object)})
+    assert FeatureFrame(frame, defs).X.shape == (2, 2)  # numbers (and missing values) in an object column pass
+    with pytest.raises(ValueError, match="the feature frame lacks column.* its definitions declare: b"):
+        FeatureFrame(frame.drop(columns=["b"]), defs).X  # noqa: B018
+    text = frame.assign(a=["1.5", "0,0170"])
+    with pytest.raises(ValueError, match=r"column 'a' must be numeric .*got object: e\.g\. '0,0170' for person y"):
+        FeatureFrame(text, defs).X  # noqa: B018
+    categorical = [FeatureDef("a", Dimension.CREDIT_HISTORY, Source.DERIVED, "a", "t", "i", kind=Kind.CATEGORICAL)]
+    assert FeatureFrame(text, categorical).X["a"].tolist() == ["1.5", "0,0170"]

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
-from deepcredit.models.parallel import PARALLEL_ROWS, processes_for, run_tasks, usable_cores
+from deepcredit.models.parallel import PARALLEL_ROWS, _guards_main, processes_for, run_tasks, usable_cores
 from deepcredit.models.stack import StackModel
 
 MEMBERS = {"scorecard": {"features": ["n_bad_365d", "bad_rate", "days_since_last_bad"]},
@@ -61,3 +68,35 @@ def test_a_stack_fitted_on_two_processes_equals_one_fitted_in_one(tmp_path):
         rows = embedded if a.reads_embeddings else held
         assert np.array_equal(a.decision_function(rows), b.decision_function(rows)), kind
     assert set(two.fit_seconds_) == set(one.fit_seconds_) >= {"pretrain", "hybrid_folds", "hybrid_final", "total"}
+
+
+SCRIPT = """
+import operator, warnings
+from deepcredit.models.parallel import processes_for, run_tasks
+{guard}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        print(sorted(run_tasks(operator.add, 10, [(1,), (2,), (3,)], 2)), processes_for(2, 10, 3))
+    print(*[str(w.message) for w in caught], sep="\\n")
+"""
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_a_script_without_a_main_guard_fits_in_its_own_process_with_a_warning(tmp_path, guarded):
+    """spawn's workers re-run an unguarded script's top level, which used to end in BrokenProcessPool."""
+    script = tmp_path / "fit.py"
+    script.write_text(SCRIPT.format(guard='if __name__ == "__main__":' if guarded else "if True:"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.splitlines()[0] == f"[11, 12, 13] {2 if guarded else 1}"  # the count a stack records
+    warned = "has no 'if __name__ == \"__main__\":' guard" in run.stdout
+    assert warned is not guarded and ("fitting in this one process instead of 2" in run.stdout) is not guarded
+
+
+def test_the_main_guard_is_found_either_way_round():
+    assert _guards_main(ast.parse(textwrap.dedent("""
+        x = 1
+        if '__main__' == __name__:
+            pass""")))
+    assert not _guards_main(ast.parse("if __name__ == 'x':\n    pass\n"))

@@ -67,3 +67,11 @@ def test_split_total_adds_up_exactly_also_when_clipped():
     assert (sub[high] <= (dim[high] + shares)).all() and (sub[high] >= np.minimum(shares, dim[high] + shares)).all()
     assert (sub[low] >= (dim[low] + shares)).all() and (sub[low] <= np.maximum(shares, dim[low] + shares)).all()
     assert (sub[:, 4][unclipped] == shares[4]).all()  # no characteristics: the neutral share
+
+
+@pytest.mark.parametrize("bad", [np.nan, -0.1, 1.5])
+def test_a_pd_that_is_not_a_probability_is_refused_not_scored(bad):
+    s = ScoreScale()
+    with pytest.raises(ValueError, match=r"a PD must be a probability in \[0, 1\]: 1 value\(s\) are not \(the first at row 1"):
+        s.score(np.array([0.1, bad, 0.2]))
+    assert s.score(np.array([0.0, 1.0])).tolist() == [950, 350]  # the ends are probabilities

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from deepcredit.config import RunConfig
+from deepcredit.data.io import library_versions
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.definitions import ALL_FEATURES
 from deepcredit.features.spec import Source
@@ -151,3 +152,38 @@ def test_train_refuses_an_out_that_is_the_data_set_before_any_work(world, monkey
     with pytest.raises(DataValidationError, match="is a DeepCredit data set, not a DeepCredit model artifact"):
         train_model(RunConfig(model="gbdt"), world, world.root)
     assert sorted(p.name for p in world.root.iterdir()) == before
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_before_features(monkeypatch):
+    from deepcredit.workflows import train as train_module
+
+    def stop(*_, **__):
+        raise _Stop
+
+    monkeypatch.setattr(train_module, "build_model_input", stop)
+
+
+@pytest.mark.parametrize("model", ["gbdt", "stack"])
+def test_member_params_of_an_unknown_kind_are_refused_before_any_work(world, tmp_path, monkeypatch, model):
+    _stop_before_features(monkeypatch)
+    cfg = RunConfig(model=model, members=["gbdt"], member_params={"gbdts": {"n_estimators": 30}})
+    with pytest.raises(ValueError, match=r"member_params: unknown member kind\(s\) 'gbdts' \(known: .*gbdt"):
+        train_model(cfg, world, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_retraining_from_a_run_record_says_where_data_and_versions_differ(world, tmp_path, monkeypatch):
+    _stop_before_features(monkeypatch)
+    said: list[str] = []
+    same = {"data_fingerprint": world.fingerprint(), "versions": library_versions()}
+    for recorded in (same, None, {**same, "data_fingerprint": "b4d3aa73" * 8, "versions": {"lightgbm": "0.1"}}):
+        with pytest.raises(_Stop):
+            train_model(RunConfig(model="gbdt"), world, tmp_path / "m", on_message=said.append, recorded=recorded)
+    notes = [s for s in said if s.startswith("note:")]
+    assert len(notes) == 2  # nothing said when they agree, or when nothing is recorded
+    assert "the data differ from those of the recorded run" in notes[0] and "recorded b4d3aa73b4d3" in notes[0]
+    assert f"lightgbm {library_versions()['lightgbm']} (recorded 0.1)" in notes[1]

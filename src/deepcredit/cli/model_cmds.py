@@ -21,7 +21,7 @@ from deepcredit.cli.common import (
     resolve_dataset,
     run_config,
 )
-from deepcredit.config import merge_member_params, parse_member_params
+from deepcredit.config import merge_member_params, parse_member_params, recorded_run
 from deepcredit.workflows.score import read_scores
 from deepcredit.workflows.spark_score import score_job
 from deepcredit.workflows.train import Trained, train_model
@@ -97,7 +97,7 @@ def train(
         ds = resolve_dataset(cfg.data)
         with progress() as bar:
             trained = train_model(cfg, ds, out, on_progress=member_progress(bar), on_message=console.print,
-                                  engine=engine, master=master)
+                                  engine=engine, master=master, recorded=recorded_run(config) if config else None)
     _print_training(trained)
 
 

@@ -54,7 +54,16 @@ class ModelInput:
 
     @property
     def y(self) -> np.ndarray:
-        return self.tabular.frame["label"].to_numpy()[self.index].astype(np.int64)
+        """The labels of these rows (int64); refused when a row has none (a custom spine's rows whose outcome
+        is not known yet), naming how many and the first, since a missing label cast to int64 is -2**63."""
+        labels = self.tabular.frame["label"].iloc[self.index]
+        missing = labels.isna().to_numpy()
+        if missing.any():
+            first = self.keys.iloc[int(np.flatnonzero(missing)[0])]
+            raise ValueError(f"{int(missing.sum())} of {len(missing)} rows have no label (the first: person "
+                             f"{first['person_id']} as of {pd.Timestamp(first['as_of']).date()}); fitting and "
+                             "evaluating need a label on every row: leave the unlabelled rows out of the spine")
+        return labels.to_numpy().astype(np.int64)
 
     @property
     def keys(self) -> pd.DataFrame:

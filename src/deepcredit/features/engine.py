@@ -44,6 +44,28 @@ SPINE_ROWS = rows_sql()
 """Each spine row's position in the feature frame's order."""
 
 
+def check_numeric(X: pd.DataFrame, definitions: Sequence[FeatureDef], frame: pd.DataFrame) -> None:
+    """Refuse a numeric feature's column holding values that are not numbers, naming the column and a row
+    of `frame` (aligned with X) that holds one; numbers in an object column pass (they read as numbers)."""
+    for d in definitions:
+        col = X[d.name]
+        if d.kind is Kind.CATEGORICAL or pd.api.types.is_numeric_dtype(col.dtype) \
+                or pd.api.types.is_bool_dtype(col.dtype):
+            continue
+        rows = np.flatnonzero(col.notna().to_numpy())
+        present = col.iloc[rows]
+        bad = pd.to_numeric(present, errors="coerce").isna().to_numpy() if not \
+            pd.api.types.is_datetime64_any_dtype(col.dtype) else np.ones(len(present), dtype=bool)
+        if bad.any():
+            at = int(rows[np.flatnonzero(bad)[0]])
+            row = frame.iloc[at]
+            who = f" for person {row['person_id']} as of {pd.Timestamp(row['as_of']).date()}" \
+                if {"person_id", "as_of"} <= set(frame.columns) else f" in row {at}"
+            raise ValueError(f"column {d.name!r} must be numeric (its feature is numeric), got {col.dtype}: "
+                             f"e.g. {col.iloc[at]!r}{who}; convert it first (pd.to_numeric, with the decimal "
+                             "mark the file uses)")
+
+
 @dataclass
 class FeatureFrame:
     """Features for each (person_id, as_of), with the label when the spine came from outcomes."""
@@ -58,7 +80,16 @@ class FeatureFrame:
 
     @property
     def X(self) -> pd.DataFrame:
-        return self.frame[self.names]
+        """The declared feature columns, refused by name when the frame lacks one or holds a numeric
+        feature as text (every model reads its features here: one check instead of each model's coercion
+        turning '0,0170' into a missing value without a word)."""
+        absent = [n for n in self.names if n not in self.frame.columns]
+        if absent:
+            raise ValueError(f"the feature frame lacks column(s) its definitions declare: {', '.join(absent)} "
+                             "(drop a feature from the definitions, not only from the frame)")
+        X = self.frame[self.names]
+        check_numeric(X, self.definitions, self.frame)
+        return X
 
     @property
     def y(self) -> pd.Series:

@@ -9,6 +9,7 @@ five sub-scores and reason codes, whichever model produced them.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from abc import ABC, abstractmethod
@@ -82,10 +83,46 @@ def read_meta(files: dict[str, bytes], name: str, fmt: int, who: str) -> dict:
     return meta
 
 
-class CreditModel(BaseEstimator, ClassifierMixin, ABC):
+def fit_labels(inp: ModelInput, y: object, who: str) -> np.ndarray:
+    """The 0/1 labels a fit learns from: the bundle's own (y None) or `y`, one per row, none missing, both
+    outcomes present. One check for every model, so no member fits on a label that is not one (a missing
+    label cast to an integer is -2**63)."""
+    values = pd.to_numeric(pd.Series(inp.y if y is None else np.asarray(y, dtype=object).ravel()), errors="coerce")
+    if len(values) != len(inp):
+        raise ValueError(f"{who}: {len(values)} labels for {len(inp)} rows: need one label per row")
+    bad = values.isna() | ~values.isin([0, 1])
+    if bad.any():
+        first = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(f"{who}: the label must be 0 (good) or 1 (bad); {int(bad.sum())} of {len(values)} "
+                         f"labels are missing or other values (first at row {first})")
+    out = values.to_numpy(dtype=np.int64)
+    if len(np.unique(out)) < 2:
+        raise ValueError(f"{who}: the training rows need both outcomes (0 and 1)")
+    return out
+
+
+def _expects_model_input(method):
+    """`method` refusing anything but a ModelInput in one line (a DataFrame, the scikit-learn habit, would
+    otherwise fail deep inside pandas)."""
+    @functools.wraps(method)
+    def checked(self, inp, *args, **kwargs):
+        if not isinstance(inp, ModelInput):
+            raise TypeError(f"{self.kind}.{method.__name__}: expected a ModelInput (build one from a data set with "
+                            f"deepcredit.features.bundle.build_model_input(dataset)), got {type(inp).__name__}")
+        return method(self, inp, *args, **kwargs)
+    return checked
+
+
+_CLASSES = np.array([0, 1])
+_CLASSES.flags.writeable = False
+
+
+class CreditModel(ClassifierMixin, BaseEstimator, ABC):
     """fit / predict_proba / explain over a ModelInput; to_files / from_files for artifacts."""
 
     kind: ClassVar[str]
+    classes_: np.ndarray = _CLASSES
+    """The labels, 0 (good) and 1 (default), in predict_proba's column order: the same for every model."""
     views: tuple[str, ...] = ("tabular",)
     """The ModelInput views this model reads."""
     reads_embeddings: ClassVar[bool] = False
@@ -97,6 +134,13 @@ class CreditModel(BaseEstimator, ClassifierMixin, ABC):
     """Each numeric feature's standard deviation over the same rows (set with reference_): how far from
     typical a person's value is (scoring.scorer.telling_figures)."""
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Every model's own fit / decision_function / explain refuses an input that is not a ModelInput."""
+        super().__init_subclass__(**kwargs)
+        for name in ("fit", "decision_function", "explain"):
+            if name in cls.__dict__ and not getattr(cls.__dict__[name], "__isabstractmethod__", False):
+                setattr(cls, name, _expects_model_input(cls.__dict__[name]))
+
     @abstractmethod
     def fit(self, inp: ModelInput, y: np.ndarray | None = None) -> CreditModel: ...
 
@@ -107,6 +151,10 @@ class CreditModel(BaseEstimator, ClassifierMixin, ABC):
     def predict_proba(self, inp: ModelInput) -> np.ndarray:
         """[n, 2]: P(good), P(default) = the logistic function of decision_function, for every model."""
         return proba_columns(self.decision_function(inp))
+
+    def predict(self, inp: ModelInput) -> np.ndarray:
+        """1 (default) where P(default) >= 0.5, else 0: what scikit-learn's classifier tools call."""
+        return (self.predict_proba(inp)[:, 1] >= 0.5).astype(np.int64)
 
     @abstractmethod
     def explain(self, inp: ModelInput) -> Explanation: ...

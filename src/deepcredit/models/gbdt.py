@@ -23,7 +23,7 @@ import pandas as pd
 
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.spec import FeatureDef, Kind
-from deepcredit.models.base import CreditModel, Explanation, read_meta
+from deepcredit.models.base import CreditModel, Explanation, fit_labels, read_meta
 from deepcredit.models.parallel import usable_cores
 
 
@@ -129,9 +129,7 @@ class GBDTModel(CreditModel):
         import lightgbm as lgb
         from sklearn.model_selection import train_test_split
 
-        y = inp.y if y is None else np.asarray(y, dtype=np.int64)
-        if len(np.unique(y)) < 2:
-            raise ValueError("gbdt: the training rows need both outcomes (0 and 1)")
+        y = fit_labels(inp, y, self.kind)
         X = inp.X
         defs = model_features(inp.definitions, X.columns, self.features, self.allow_protected)
         self.feature_names_ = [d.name for d in defs]

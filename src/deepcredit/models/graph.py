@@ -55,7 +55,14 @@ from deepcredit.features.bundle import ModelInput
 from deepcredit.features.graph import Graph
 from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models import _torch
-from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, MemberCannotFit, read_meta
+from deepcredit.models.base import (
+    DIMENSIONS,
+    CreditModel,
+    Explanation,
+    MemberCannotFit,
+    fit_labels,
+    read_meta,
+)
 
 PREDICT_BATCH = 4096
 """Rows scored per exact (all-neighbour) forward pass."""
@@ -445,11 +452,7 @@ class GraphModel(CreditModel):
         """Adam with early stopping on a stratified validation fold of the rows; on_progress per epoch."""
         graph = _require_graph(inp, fitting=True)
         rows = inp.index
-        y = inp.y if y is None else np.asarray(y, dtype=np.int64)
-        if len(y) != len(rows):
-            raise ValueError(f"graph model: {len(y)} labels for {len(rows)} rows")
-        if len(np.unique(y)) < 2:
-            raise ValueError("graph model: the training rows need both outcomes (0 and 1)")
+        y = fit_labels(inp, y, "graph model")
         fanouts = self._fanouts()
         device = _torch.resolve_device(self.device)
         rng = np.random.default_rng(self.seed)  # neighbour samples
@@ -496,6 +499,7 @@ class GraphModel(CreditModel):
 
     def decision_function(self, inp: ModelInput) -> np.ndarray:
         """The logit of default for each row of inp."""
+        self._check_fitted()  # before the encoder is read
         staged = self._staged(inp) is not None  # then only the last layer runs: no node inputs needed
         return self._decision(inp, None if staged else self.encoder_.transform(inp.tabular.X))
 
@@ -587,6 +591,7 @@ class GraphModel(CreditModel):
 
     def explain(self, inp: ModelInput) -> Explanation:
         """base + Shapley values of own-feature dimensions + the neighbours' part = the logit, exactly."""
+        self._check_fitted()
         if self._staged(inp) is not None:  # the last layer's inputs given: only the explained rows' own
             x = self.encoder_.transform(inp.X)
             logit = self._decision(inp, None)

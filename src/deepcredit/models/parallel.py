@@ -19,15 +19,22 @@ What it costs and why it is safe:
   (threadpoolctl, OMP_NUM_THREADS), and members that pick their own thread count read `usable_cores()`,
   so two processes on two cores never run four threads.
 - Small fits stay in the calling process (PARALLEL_ROWS): starting workers that import torch costs seconds.
+- 'spawn' workers re-run the top level of the script that started them: a script without an
+  `if __name__ == "__main__":` guard would load its data and start its fit again in every worker, which then
+  dies. Such a script fits in its own process, with a warning saying so (unguarded_main).
 """
 
 from __future__ import annotations
 
+import ast
 import multiprocessing
 import os
+import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,14 +54,48 @@ def usable_cores() -> int:
 
 def processes_for(n_jobs: int | None, rows: int, tasks: int) -> int:
     """How many processes to fit `tasks` fits on `rows` training rows with: n_jobs when given (-1 or 0: every
-    usable core), else every usable core from PARALLEL_ROWS rows and one below; never more than the tasks."""
+    usable core), else every usable core from PARALLEL_ROWS rows and one below; never more than the tasks, and
+    one from a script without a `__main__` guard (in_one_if_unguarded)."""
     if n_jobs is None:
         wanted = usable_cores() if rows >= PARALLEL_ROWS else 1
     elif n_jobs <= 0:
         wanted = usable_cores()
     else:
         wanted = n_jobs
-    return max(1, min(wanted, tasks))
+    return in_one_if_unguarded(max(1, min(wanted, tasks)))
+
+
+def _guards_main(tree: ast.Module) -> bool:
+    """Whether a module's top level holds `if __name__ == "__main__":`."""
+    for node in tree.body:
+        test = node.test if isinstance(node, ast.If) else None
+        if isinstance(test, ast.Compare) and len(test.comparators) == 1 and {
+                ast.unparse(test.left), ast.unparse(test.comparators[0])} == {"__name__", "'__main__'"}:
+            return True
+    return False
+
+
+def unguarded_main() -> str | None:
+    """The script this process runs when it has no `if __name__ == "__main__":` guard (a spawned worker would
+    re-run its whole top level); None for a guarded script, an interactive session or `python -c`."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not path or not str(path).endswith(".py"):
+        return None
+    try:
+        tree = ast.parse(Path(path).read_text())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    return None if _guards_main(tree) else str(path)
+
+
+def in_one_if_unguarded(processes: int) -> int:
+    """`processes`, or 1 with a warning saying why when this process runs a script without a `__main__` guard."""
+    if processes > 1 and (script := unguarded_main()) is not None:
+        warnings.warn(f"{script} has no 'if __name__ == \"__main__\":' guard, which worker processes need (each "
+                      f"re-runs the script's top level): fitting in this one process instead of {processes}; put "
+                      "the script's work under that guard to fit in parallel", RuntimeWarning, stacklevel=3)
+        return 1
+    return processes
 
 
 _shared: Any = None
@@ -86,8 +127,10 @@ def run_tasks(fn: Callable[..., R], shared: Any, tasks: Iterable[tuple], process
     'spawn', never a fork of a process whose thread pools are running); `fn` must be a module-level function
     and the tasks picklable. A task is drawn from `tasks` only when a worker is free and the result before
     it has been handled, so a generator can stop yielding work that is no longer needed. An exception in a
-    task propagates, and the tasks still queued are cancelled.
+    task propagates, and the tasks still queued are cancelled. From a script without a `__main__` guard
+    (unguarded_main) the tasks run in this process, with a warning.
     """
+    processes = in_one_if_unguarded(processes)
     if processes <= 1:
         for args in tasks:
             yield fn(shared, *args)
@@ -116,5 +159,10 @@ def run_tasks(fn: Callable[..., R], shared: Any, tasks: Iterable[tuple], process
                 for future in done:
                     yield future.result()
                     submit_next()
+        except BrokenProcessPool as exc:
+            raise RuntimeError(
+                "a worker process of the parallel fits stopped abruptly: it ran out of memory, or the script "
+                "that started it runs its work outside an 'if __name__ == \"__main__\":' guard (workers re-run "
+                "the script's top level); fit with n_jobs=1, or fewer processes, or add the guard") from exc
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

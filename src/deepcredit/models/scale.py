@@ -36,6 +36,22 @@ DEFAULT_BANDS: tuple[tuple[str, int], ...] = (
 _EPS = 1e-12
 
 
+def not_probabilities(pd: np.ndarray | float) -> np.ndarray:
+    """Positions of the values that are not a probability: NaN, below 0 or above 1."""
+    p = np.atleast_1d(np.asarray(pd, dtype=float))
+    return np.flatnonzero(~((p >= 0) & (p <= 1)))
+
+
+def check_probabilities(pd: np.ndarray | float) -> None:
+    """Refuse PDs that are not probabilities, naming how many and the first: scored, a NaN would read as
+    the worst score (or -2**63) and a PD outside [0, 1] as a clipped extreme, never as an error."""
+    bad = not_probabilities(pd)
+    if bad.size:
+        first = float(np.atleast_1d(np.asarray(pd, dtype=float))[bad[0]])
+        raise ValueError(f"a PD must be a probability in [0, 1]: {bad.size} value(s) are not "
+                         f"(the first at row {int(bad[0])}: {first})")
+
+
 @dataclass(frozen=True)
 class ScoreScale:
     """Maps PD to a clipped score and back; pure and vectorised (numpy arrays in, arrays out)."""
@@ -72,7 +88,9 @@ class ScoreScale:
         return self.base_score - self.factor * np.log(self.base_odds)
 
     def raw_score(self, pd: np.ndarray | float) -> np.ndarray:
-        """Unclipped, unrounded score: offset + factor * ln((1-pd)/pd)."""
+        """Unclipped, unrounded score: offset + factor * ln((1-pd)/pd); a PD that is not a probability
+        (NaN, < 0, > 1) is refused (check_probabilities)."""
+        check_probabilities(pd)
         p = np.clip(np.asarray(pd, dtype=float), _EPS, 1 - _EPS)
         return self.offset + self.factor * (np.log1p(-p) - np.log(p))
 

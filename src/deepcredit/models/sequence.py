@@ -40,7 +40,14 @@ from torch import nn
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.sequences import Sequences, code_columns, with_periodic
 from deepcredit.models import _torch
-from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, MemberCannotFit, read_meta
+from deepcredit.models.base import (
+    DIMENSIONS,
+    CreditModel,
+    Explanation,
+    MemberCannotFit,
+    fit_labels,
+    read_meta,
+)
 from deepcredit.models.towers import SequenceTower
 
 FORMAT = 1
@@ -259,9 +266,7 @@ class SequenceModel(CreditModel):
         if not seq.lengths[rows].any():
             raise MemberCannotFit("sequence model: no person has an event before their as-of date, so there is "
                                   "no history to learn from")
-        y = inp.y if y is None else np.asarray(y, dtype=np.int64)
-        if len(y) != len(rows) or len(np.unique(y)) < 2:
-            raise ValueError("sequence model: need one label per row, with both outcomes (0 and 1) present")
+        y = fit_labels(inp, y, "sequence model")
         device = _torch.resolve_device(self.device)
         with _torch.torch_threads(self.threads), _torch.seeded(self.seed, device):
             if encoder is not None:
@@ -284,7 +289,6 @@ class SequenceModel(CreditModel):
             self.net_ = net
             self.history_, self.best_epoch_, self.fit_seconds_ = result.history, result.best_epoch, result.seconds
             self.base_ = float(self._values(data, [frozenset()])[frozenset()].mean())
-        self.classes_ = np.array([0, 1])
         return self
 
     # -- scoring ----------------------------------------------------------------------------------
@@ -350,5 +354,4 @@ class SequenceModel(CreditModel):
         model.tower_, model.periodic_ = meta["tower"], bool(meta.get("periodic", False))
         net = _SequenceNet(model.tower_, model.head_hidden)
         model.net_ = _torch.load_state(net, files["sequence_net.pt"], _torch.resolve_device(model.device))
-        model.classes_ = np.array([0, 1])
         return model

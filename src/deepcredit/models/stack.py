@@ -64,7 +64,15 @@ from sklearn.metrics import log_loss
 
 from deepcredit.features.bundle import VIEWS, ModelInput
 from deepcredit.features.sequences import Histories
-from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, MemberCannotFit, _registry, read_meta
+from deepcredit.models.base import (
+    DIMENSIONS,
+    CreditModel,
+    Explanation,
+    MemberCannotFit,
+    _registry,
+    fit_labels,
+    read_meta,
+)
 from deepcredit.models.calibration import Calibrator, expected_calibration_error
 from deepcredit.models.parallel import processes_for, run_tasks
 from deepcredit.models.splits import Fold, folds_over_time, person_folds, stacking_folds
@@ -200,6 +208,16 @@ def param_type_problem(cls: type, name: str, value: Any) -> str | None:
     return None
 
 
+def check_member_params(member_params: dict | None) -> None:
+    """Refuse parameters given for a member kind that does not exist (a misspelled `gbdts`), naming the known
+    kinds: ignored, they would still be recorded in the run's config as though they had taken effect."""
+    have = available_kinds()
+    unknown = sorted(set(member_params or {}) - set(have))
+    if unknown:
+        raise ValueError(f"member_params: unknown member kind(s) {', '.join(map(repr, unknown))} "
+                         f"(known: {', '.join(sorted(have))})")
+
+
 def make_member(kind: str, params: dict | None = None, seed: int | None = None) -> CreditModel:
     """A new member of `kind` with `params`; `seed` is its seed unless params set one; an unknown name is an error."""
     cls = available_kinds()[kind]
@@ -290,14 +308,15 @@ class StackModel(CreditModel):
     """Members by kind, stacked on out-of-fold logits and calibrated; see the module docstring.
 
     members: kinds to stack (None: every implemented kind of ALL_MEMBERS); member_params: constructor
-    arguments per kind (kinds not in the stack are ignored); n_folds: out-of-fold folds (time blocks when
+    arguments per kind (kinds not in the stack are ignored; a kind that does not exist is an error); n_folds: out-of-fold folds (time blocks when
     there are several as-of dates); time_groups: person groups crossed with the time blocks (1: every
     earlier row trains each block); calibration: "isotonic", "platt" or "none"; meta_C: inverse L2
     strength of the blend; min_gain_se: that gain must also exceed this many bootstrap standard errors of the
     paired AUC difference (0: off); min_gain: the validation AUC the blend must gain over the best member to be
     kept; seed: folds, and each member's `seed` unless given; n_jobs: processes the member fits run on
-    (models.parallel.processes_for; None: every core from PARALLEL_ROWS training rows). The fitted stack should
-    not depend on it (tests/models/test_parallel.py checks every member kind on small data).
+    (models.parallel.processes_for; None: every core from PARALLEL_ROWS training rows; a script's work must sit
+    under `if __name__ == "__main__":` for that, else it fits in one process with a warning: models.parallel).
+    The fitted stack should not depend on it (tests/models/test_parallel.py checks every member kind on small data).
 
     temporal: the one switch of the temporal path (off by default). On: before the folds, an event encoder is
     pretrained without labels on every history the fit is given (models.pretrain; `pretrain` holds its
@@ -333,6 +352,7 @@ class StackModel(CreditModel):
     def _member_classes(self, inp: ModelInput | None) -> list[str]:
         """The requested kinds whose views this input has (the others are left out with a reason)."""
         have = available_kinds()
+        check_member_params(self.member_params)
         requested = list(self.members) if self.members is not None else list(default_members(self.temporal))
         unknown = [k for k in requested if k not in have]
         if unknown:
@@ -398,9 +418,7 @@ class StackModel(CreditModel):
         t_start = time.perf_counter()
         if y is not None and not np.array_equal(np.asarray(y), inp.y):
             raise ValueError("stack: fits on the bundle's own labels (pass y=None)")
-        y = inp.y
-        if len(np.unique(y)) < 2:
-            raise ValueError("stack: the training rows need both outcomes (0 and 1)")
+        y = fit_labels(inp, None, "stack")
         self.encoder_ = None
         kinds = self._member_classes(inp)
         t0 = time.perf_counter()
@@ -602,6 +620,10 @@ class StackModel(CreditModel):
         deterministic for a seed) at the cost of the combiner only; valid while leaving a member out does not
         change the other members' input."""
         self._check_fitted()
+        if not hasattr(self, "oof_"):
+            raise ValueError("stack: without() re-chooses the combiner on the fit's out-of-fold logits, which an "
+                             "artifact does not keep: call it on the stack StackModel.fit returned (before "
+                             "saving), or fit a stack without those members")
         keep = [k for k, _ in self.members_ if k not in set(kinds)]
         if not keep:
             raise ValueError(f"stack: leaving out {list(kinds)} leaves no member")
@@ -639,6 +661,7 @@ class StackModel(CreditModel):
 
     def decision_function(self, inp: ModelInput) -> np.ndarray:
         """The calibrated logit of default per row."""
+        self._check_fitted()
         return self.calibrator_.transform(self._meta_logit(self.member_logits(inp).to_numpy()))
 
     def explain(self, inp: ModelInput) -> Explanation:

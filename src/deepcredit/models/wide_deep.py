@@ -53,7 +53,7 @@ from deepcredit.features.bundle import ModelInput
 from deepcredit.features.sequences import Sequences
 from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models import _torch
-from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, read_meta
+from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, fit_labels, read_meta
 from deepcredit.models.gbdt import model_features, numeric_values
 from deepcredit.models.graph import (
     Adjacency,
@@ -395,7 +395,7 @@ class WideDeepModel(CreditModel):
         data = _Data(torch.from_numpy(self.prep_.wide(X)).to(device), torch.from_numpy(num).to(device),
                      torch.from_numpy(cat).to(device))
         if self.use_sequence_tower:
-            seq = same_channels(self._sequences(inp), self.arch_["sequence"], "wide & deep")
+            seq = same_channels(self._sequences(inp), self.arch_["sequence"], self.kind)
             data.sequence = self.seq_prep_.tensors(seq, inp.index, device)
         if self.use_graph_tower:
             data.adjacency = Adjacency.from_graph(_require_graph(inp))
@@ -424,7 +424,7 @@ class WideDeepModel(CreditModel):
         node inputs, built here): layer-wise inference, as models.graph.GraphModel.layer_states."""
         self._check()
         if not self.use_graph_tower or not 1 <= layer < self.graph_layers:
-            raise ValueError(f"wide & deep: layer {layer}: states are given for graph tower layers 1 to "
+            raise ValueError(f"{self.kind}: layer {layer}: states are given for graph tower layers 1 to "
                              f"{self.graph_layers - 1 if self.use_graph_tower else 0} (the last one scores)")
         if states is None:
             states = self.node_encoder_.transform(inp.tabular.X)
@@ -436,7 +436,7 @@ class WideDeepModel(CreditModel):
     def _fanouts(self) -> list[int | None]:
         fan = [None] * self.graph_layers if self.fanouts is None else list(self.fanouts)
         if len(fan) != self.graph_layers:
-            raise ValueError(f"wide & deep: {len(fan)} fanouts for {self.graph_layers} graph layers")
+            raise ValueError(f"{self.kind}: {len(fan)} fanouts for {self.graph_layers} graph layers")
         return [None if k is None or int(k) < 0 else int(k) for k in fan]
 
     def _logits(self, net: _WideDeepNet, data: _Data, pos: np.ndarray,
@@ -453,7 +453,7 @@ class WideDeepModel(CreditModel):
     # -- hooks for members built on this one (models.hybrid) ----------------------------------------
     def _sequences(self, inp: ModelInput) -> Sequences:
         """The temporal view the sequence tower reads."""
-        return require_sequences(inp, "wide & deep")
+        return require_sequences(inp, self.kind)
 
     def _sequence_prep(self, inp: ModelInput) -> SequencePrep:
         return SequencePrep.fit(self._sequences(inp), inp.index, self.max_len)
@@ -481,9 +481,7 @@ class WideDeepModel(CreditModel):
     def fit(self, inp: ModelInput, y: np.ndarray | None = None,
             on_progress: _torch.ProgressFn | None = None) -> WideDeepModel:
         rows = inp.index
-        y = inp.y if y is None else np.asarray(y, dtype=np.int64)
-        if len(y) != len(rows) or len(np.unique(y)) < 2:
-            raise ValueError("wide & deep: need one label per row, with both outcomes (0 and 1) present")
+        y = fit_labels(inp, y, self.kind)
         X = inp.X
         self.definitions_ = model_features(inp.definitions, X.columns,
                                            list(self.features) if self.features is not None else None,
@@ -517,7 +515,6 @@ class WideDeepModel(CreditModel):
             self.net_ = net
             self.history_, self.best_epoch_, self.fit_seconds_ = result.history, result.best_epoch, result.seconds
             self._fit_references(data)
-        self.classes_ = np.array([0, 1])
         return self
 
     @torch.no_grad()
@@ -537,7 +534,7 @@ class WideDeepModel(CreditModel):
     # -- scoring ------------------------------------------------------------------------------------
     def _check(self) -> None:
         if not hasattr(self, "net_"):
-            raise RuntimeError("wide & deep: call fit (or load a fitted model) first")
+            raise RuntimeError(f"{self.kind}: call fit (or load a fitted model) first")
 
     def _device(self) -> torch.device:
         return next(self.net_.parameters()).device
@@ -584,7 +581,7 @@ class WideDeepModel(CreditModel):
         social = Dimension.SOCIAL_CONNECTIONS.value
         everyone = frozenset(self.players())
         if logits is not None and everyone not in subsets:
-            raise ValueError("wide & deep: the model's logit needs a subset holding every player")
+            raise ValueError(f"{self.kind}: the model's logit needs a subset holding every player")
         def batch_values(at: np.ndarray) -> tuple[dict[frozenset[str], np.ndarray], np.ndarray | None]:
             """One batch's deep part of every subset, and its logit when asked for."""
             pos = pos_all[at]
@@ -697,7 +694,7 @@ class WideDeepModel(CreditModel):
     @classmethod
     def from_files(cls, files: dict[str, bytes], params: dict) -> WideDeepModel:
         model = cls(**params)
-        meta = read_meta(files, "wide_deep_prep.json", FORMAT, "wide & deep")
+        meta = read_meta(files, "wide_deep_prep.json", FORMAT, cls.kind)
         model.arch_ = meta["arch"]
         model.prep_ = TabularPrep.from_dict(meta["prep"])
         model.definitions_ = [FeatureDef.from_dict(d) for d in meta["definitions"]]
@@ -709,6 +706,5 @@ class WideDeepModel(CreditModel):
         model.history_, model.best_epoch_ = meta["history"], meta["best_epoch"]
         model.net_ = _torch.load_state(_WideDeepNet(model.arch_), files["wide_deep_net.pt"],
                                        _torch.resolve_device(model.device))
-        model.classes_ = np.array([0, 1])
         return model
 

@@ -55,7 +55,7 @@ from deepcredit.features.templates import (
     REGULAR,
 )
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, proba_columns
-from deepcredit.models.scale import ScoreScale, split_total
+from deepcredit.models.scale import ScoreScale, not_probabilities, split_total
 from deepcredit.models.stack import instance_views
 from deepcredit.scoring.figures import figure_text, telling_figures
 
@@ -197,9 +197,17 @@ class Scorer:
         return self._dimensions
 
     def probability(self, inp: ModelInput, explanation: Explanation | None = None) -> np.ndarray:
-        """P(default) per row: the explanation's exact logit when given, else the model's (= predict_proba)."""
+        """P(default) per row: the explanation's exact logit when given, else the model's (= predict_proba).
+        A row whose logit is NaN is refused here, naming the person, before any score, band or sub-score."""
         decision = explanation.decision if explanation is not None else None
-        return proba_columns(self.model.decision_function(inp) if decision is None else decision)[:, 1]
+        p = proba_columns(self.model.decision_function(inp) if decision is None else decision)[:, 1]
+        bad = not_probabilities(p)
+        if bad.size:
+            first = inp.keys.iloc[int(bad[0])]
+            raise ValueError(f"{self.model.kind}: {bad.size} of {len(p)} rows have no PD (NaN logit; the first: "
+                             f"person {first['person_id']} as of {pd.Timestamp(first['as_of']).date()}): "
+                             "no score is given for them; the model or its input is broken")
+        return p
 
     def report(self, inp: ModelInput, explain: bool = True, explanation: Explanation | None = None
                ) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepcredit.config import RunConfig, write_run_record
+from deepcredit.config import RunConfig, record_differences, write_run_record
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.schema import Dimension
 from deepcredit.evaluation.metrics import auc, ks
@@ -25,7 +25,14 @@ from deepcredit.features.templates import features_for
 from deepcredit.models.artifacts import check_artifact_out
 from deepcredit.models.base import CreditModel, save_model
 from deepcredit.models.splits import Fold, configured_split, unmatured_rows
-from deepcredit.models.stack import StackModel, available_kinds, default_members, make_member, member_views
+from deepcredit.models.stack import (
+    StackModel,
+    available_kinds,
+    check_member_params,
+    default_members,
+    make_member,
+    member_views,
+)
 from deepcredit.workflows.common import MessageFn, _quiet
 
 ProgressFn = Callable[[str, int, int], None]
@@ -85,6 +92,7 @@ def member_kinds(cfg: RunConfig) -> list[str]:
 
 
 def make_estimator(cfg: RunConfig, kinds: list[str]) -> CreditModel:
+    check_member_params(cfg.member_params)
     if cfg.model != "stack":
         return make_member(cfg.model, cfg.member_params.get(cfg.model), cfg.seed)
     params = {k: v for k, v in cfg.member_params.items() if k in kinds}
@@ -119,16 +127,21 @@ def holdout_metrics(model: CreditModel, inp: ModelInput, fold: Fold, cfg: RunCon
 
 
 def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: ProgressFn | None = None,
-                on_message: MessageFn = _quiet, engine: str = "duckdb", master: str = DEFAULT_MASTER) -> Trained:
+                on_message: MessageFn = _quiet, engine: str = "duckdb", master: str = DEFAULT_MASTER,
+                recorded: dict | None = None) -> Trained:
     """Fit the configured model on the training rows, measure the held-out rows, save a hashed artifact
     (config and hold-out metrics in its manifest, config.json beside it). The model input is built by
     `engine` (duckdb, or spark at `master`): the same arrays either way. An `out` that is not absent, empty
-    or an earlier artifact is refused first, before any fitting (check_artifact_out)."""
+    or an earlier artifact is refused first, before any fitting (check_artifact_out). `recorded`: the data
+    fingerprint and library versions of the run the config was read from (config.recorded_run); each
+    difference is said (a note, not a refusal)."""
     check_artifact_out(out)
     kinds = member_kinds(cfg)
     est = make_estimator(cfg, kinds)
     views = views_for(cfg, kinds)
     fingerprint = dataset.checked_fingerprint()  # before the work: the files are the ones the manifest records
+    for note in record_differences(recorded or {}, fingerprint):
+        on_message(note)
     on_message(f"building the {', '.join(views)} view(s) of {dataset.name}")
     inp = build_model_input(dataset, views=views,
                             definitions=select_definitions(cfg, features_for(dataset.spec)), engine=engine,
