@@ -133,7 +133,7 @@ def test_feature_frame_round_trips(baseline, tmp_path):
     baseline.save(tmp_path / "f.parquet")
     back = FeatureFrame.load(tmp_path / "f.parquet")
     assert back.definitions == baseline.definitions
-    pd.testing.assert_frame_equal(back.frame, baseline.frame)
+    pd.testing.assert_frame_equal(back.frame, baseline.frame.assign(label=baseline.frame["label"].astype("Int32")))
     assert back.meta["data_fingerprint"] == baseline.meta["data_fingerprint"]
 
 
@@ -167,3 +167,19 @@ def test_inline_sequences_and_graph_equal_the_staged_ones(tmp_path):
     assert "events_before" not in inline_session.created  # nothing was materialised inline
     staged_session.close()
     inline_session.close()
+
+
+@pytest.mark.parametrize("label", [
+    pd.Series([0, 1, 0], dtype="int64"),  # DuckDB, outcomes' rows
+    pd.Series([0, 1, 0], dtype="int32"),  # Spark
+    pd.Series([np.nan] * 3, dtype="float64"),  # Spark --as-of: no outcome known
+    pd.Series([pd.NA] * 3, dtype="Int32"),  # DuckDB --as-of
+])
+def test_a_feature_file_has_one_label_type_whatever_the_engine_gave(tmp_path, label):
+    """audit G4: DuckDB wrote label int64 (Int32 with --as-of), Spark int32 (float64)."""
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame({"person_id": ["a", "b", "c"], "as_of": pd.Timestamp("2024-01-01"), "label": label})
+    FeatureFrame(frame, [], {}).save(tmp_path / "f.parquet")
+    assert pq.read_schema(tmp_path / "f.parquet").field("label").type == "int32"
+    assert str(pd.read_parquet(tmp_path / "f.parquet")["label"].dtype) == "Int32"
