@@ -157,3 +157,43 @@ def test_a_feature_alert_says_how_the_feature_moved():
     assert "median 10" in alert and "-> 11.1" in alert and "holds" in alert
     cat = next(a for a in out["alerts"] if a["what"] == "c")["message"]
     assert "median" not in cat and "bin " in cat and "-> 9" in cat  # a category's share, 50% -> 90%
+
+
+@pytest.mark.parametrize(("watch", "act"), [("0.5", "0.01"), ("0.2", "0.2"), ("-0.1", "0.25")])
+def test_monitor_refuses_thresholds_that_cannot_order_the_levels(tmp_path, cli, watch, act):
+    """audit G7: --watch 0.5 --act 0.01 was accepted, and a PSI below 'watch' read as 'act'."""
+    ref = tmp_path / "ref.parquet"
+    _scores(500).to_parquet(ref)
+    res = CliRunner().invoke(cli, ["monitor", "--reference", str(ref), "--batch", str(ref), "--watch", watch,
+                                   "--act", act])
+    assert res.exit_code == 2 and "Invalid value: --watch" in res.output, res.output
+    with pytest.raises(ValueError, match="must be below --act" if float(watch) >= 0 else "0 or more"):
+        monitor(_scores(50), _scores(50), watch=float(watch), act=float(act))
+
+
+def test_monitor_refuses_feature_files_that_do_not_hold_the_same_features(tmp_path, cli):
+    """audit G6: the batch features of another data set read as 60 'act' drift alerts. Other people are
+    normal (a batch is new people); other columns, or the same names computed otherwise, are not."""
+    rng = np.random.default_rng(7)
+    ref = tmp_path / "ref.parquet"
+    _scores(800).to_parquet(ref)
+    fr, other, same = tmp_path / "fr.parquet", tmp_path / "other.parquet", tmp_path / "same.parquet"
+    pd.DataFrame({"person_id": range(800), "x": rng.normal(size=800), "y": rng.normal(size=800)}).to_parquet(fr)
+    pd.DataFrame({"person_id": range(900, 1300), "x": rng.normal(size=400), "z": rng.normal(size=400)}
+                 ).to_parquet(other)
+    pd.DataFrame({"person_id": range(900, 1300), "x": rng.normal(size=400), "y": rng.normal(size=400)}
+                 ).to_parquet(same)
+    runner = CliRunner()
+    base = ["monitor", "--reference", str(ref), "--batch", str(ref), "--features-reference", str(fr)]
+    res = runner.invoke(cli, [*base, "--features-batch", str(other)])
+    words = " ".join(res.output.split())
+    assert res.exit_code == 2 and "not the features of the reference file" in words, res.output
+    assert "1 of its features missing (y)" in words and "1 features it lacks (z)" in words
+    assert runner.invoke(cli, [*base, "--features-batch", str(same)]).exit_code == 0, "other people: fine"
+    sidecar = {"features": [{"name": "x", "sql": "a", "source": "profile", "kind": "numeric"},
+                            {"name": "y", "sql": "b", "source": "profile", "kind": "numeric"}]}
+    fr.with_suffix(".json").write_text(json.dumps(sidecar))
+    sidecar["features"][1]["sql"] = "another"
+    same.with_suffix(".json").write_text(json.dumps(sidecar))
+    res = runner.invoke(cli, [*base, "--features-batch", str(same)])
+    assert res.exit_code == 2 and "computed otherwise" in " ".join(res.output.split()), res.output

@@ -133,7 +133,7 @@ def test_feature_frame_round_trips(baseline, tmp_path):
     baseline.save(tmp_path / "f.parquet")
     back = FeatureFrame.load(tmp_path / "f.parquet")
     assert back.definitions == baseline.definitions
-    pd.testing.assert_frame_equal(back.frame, baseline.frame)
+    pd.testing.assert_frame_equal(back.frame, baseline.frame.assign(label=baseline.frame["label"].astype("Int32")))
     assert back.meta["data_fingerprint"] == baseline.meta["data_fingerprint"]
 
 
@@ -185,3 +185,19 @@ def test_feature_columns_are_refused_when_absent_or_numbers_held_as_text():
         FeatureFrame(text, defs).X  # noqa: B018
     categorical = [FeatureDef("a", Dimension.CREDIT_HISTORY, Source.DERIVED, "a", "t", "i", kind=Kind.CATEGORICAL)]
     assert FeatureFrame(text, categorical).X["a"].tolist() == ["1.5", "0,0170"]
+
+
+@pytest.mark.parametrize("label", [
+    pd.Series([0, 1, 0], dtype="int64"),  # DuckDB, outcomes' rows
+    pd.Series([0, 1, 0], dtype="int32"),  # Spark
+    pd.Series([np.nan] * 3, dtype="float64"),  # Spark --as-of: no outcome known
+    pd.Series([pd.NA] * 3, dtype="Int32"),  # DuckDB --as-of
+])
+def test_a_feature_file_has_one_label_type_whatever_the_engine_gave(tmp_path, label):
+    """audit G4: DuckDB wrote label int64 (Int32 with --as-of), Spark int32 (float64)."""
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame({"person_id": ["a", "b", "c"], "as_of": pd.Timestamp("2024-01-01"), "label": label})
+    FeatureFrame(frame, [], {}).save(tmp_path / "f.parquet")
+    assert pq.read_schema(tmp_path / "f.parquet").field("label").type == "int32"
+    assert str(pd.read_parquet(tmp_path / "f.parquet")["label"].dtype) == "Int32"

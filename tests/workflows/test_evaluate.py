@@ -20,6 +20,8 @@ class _Data:
     def fingerprint(self) -> str:
         return "f" * 64
 
+    checked_fingerprint = fingerprint
+
 
 def _fake_evaluate(calls: list[Path], fail: bool = False):
     def run(model, dataset, out, **_) -> Path:
@@ -76,3 +78,27 @@ def test_a_failed_evaluation_leaves_the_earlier_report_and_no_staging(tmp_path, 
     with pytest.raises(RuntimeError, match="scoring failed"):
         evaluate_model(tmp_path / "m", _Data(), out)
     assert {n: (out / n).read_bytes() for n in names(out)} == before and names(tmp_path) == ["ev"]
+
+
+def test_evaluate_and_features_refuse_a_data_set_changed_in_place(tmp_path, monkeypatch):
+    """audit G2: both ran on files edited in place and recorded the untouched data's fingerprint."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from deepcredit.cli.app import app
+    from deepcredit.data.io import parquet_files
+    from deepcredit.data.simulate import simulate_world
+
+    world = simulate_world(tmp_path / "world", people=80, seed=3)
+    part = parquet_files(world.table_path("people"))[0]
+    people = pd.read_parquet(part)
+    people["income"] = people["income"] * 3
+    people.to_parquet(part, index=False)
+    calls: list[Path] = []
+    monkeypatch.setattr(evaluate_module, "evaluate_artifact", _fake_evaluate(calls))
+    with pytest.raises(DataValidationError, match="changed after the data set was written"):
+        evaluate_model(tmp_path / "m", world, tmp_path / "ev")
+    assert calls == [] and not (tmp_path / "ev").exists()
+    res = CliRunner().invoke(app, ["features", "--data", str(world.root), "--out", str(tmp_path / "f.parquet")])
+    assert res.exit_code == 2 and "changed after the data set was written" in " ".join(res.output.split())
+    assert not (tmp_path / "f.parquet").exists()

@@ -27,8 +27,9 @@ from deepcredit.models.base import DIMENSIONS, save_model
 from deepcredit.models.stack import StackModel, graph_hops, layer_wise_members, model_views
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows import score as score_module
+from deepcredit.workflows.job import JOB, PENDING
 from deepcredit.workflows.scope import ScopedData
-from deepcredit.workflows.score import JOB, Spine, prefetched, read_scores, score_batch
+from deepcredit.workflows.score import Spine, prefetched, read_scores, score_batch
 
 PARAMS = {"gbdt": {"n_estimators": 30}, "sequence": {"max_epochs": 1}, "graph": {"max_epochs": 2}}
 KEY = ["person_id", "as_of"]
@@ -268,7 +269,7 @@ def test_a_killed_job_is_not_readable_as_a_result_and_its_resume_equals_a_whole_
         partial = pd.DataFrame()
     assert len(partial) == 0, "an unfinished job reads as no rows (or an error), never as some of them"
     job = score_batch(art, ds, out, _cfg(60, explain=False))
-    assert job["complete"] and not (out / score_module.PENDING).exists()
+    assert job["complete"] and not (out / PENDING).exists()
     names = sorted(p.name for p in whole.glob("part-*.parquet"))
     assert len(names) == 4 and names == sorted(p.name for p in out.glob("part-*.parquet"))
     for name in names:

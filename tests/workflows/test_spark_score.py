@@ -24,7 +24,8 @@ from deepcredit.features.bundle import build_model_input
 from deepcredit.models.base import save_model
 from deepcredit.models.stack import StackModel, graph_hops, model_views
 from deepcredit.workflows import spark_score
-from deepcredit.workflows.score import JOB, STATE_STORE, read_scores, score_batch
+from deepcredit.workflows.job import JOB
+from deepcredit.workflows.score import STATE_STORE, read_scores, score_batch
 from deepcredit.workflows.spark_score import COMMITS, score_batch_spark
 
 PEOPLE = 600

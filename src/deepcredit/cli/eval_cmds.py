@@ -11,7 +11,7 @@ from deepcredit.cli.common import clear_errors, console, model_errors, resolve_d
 from deepcredit.evaluation.cutoffs import cutoff_words
 from deepcredit.evaluation.metrics import DEFAULT_CUTOFF
 from deepcredit.evaluation.periods import PERIODS
-from deepcredit.evaluation.stability import ACT, EXIT_CODES, LEVELS, WATCH
+from deepcredit.evaluation.stability import ACT, EXIT_CODES, LEVELS, WATCH, check_thresholds
 from deepcredit.workflows.evaluate import evaluate_model, monitor_batch
 
 
@@ -101,7 +101,7 @@ def monitor(
     batch: Path = typer.Option(..., "--batch", help="New batch of scores (Parquet: score[, band, label])."),
     features_reference: Path = typer.Option(None, "--features-reference", help="Reference features (Parquet)."),
     features_batch: Path = typer.Option(None, "--features-batch", help="The batch's features (Parquet)."),
-    out: Path = typer.Option(None, "--out", help="Directory for monitor.html and results.json (optional)."),
+    out: Path = typer.Option(None, "--out", help="Directory for report.html, results.json and figures.json (optional)."),
     watch: float = typer.Option(WATCH, "--watch", help="PSI / CSI at or above this: watch."),
     act: float = typer.Option(ACT, "--act", help="PSI / CSI at or above this: act."),
     fail_on: str = typer.Option("watch", "--fail-on", help="Lowest level that exits non-zero: watch, act or never."),
@@ -111,6 +111,10 @@ def monitor(
         raise typer.BadParameter("--fail-on must be watch, act or never")
     if (features_reference is None) != (features_batch is None):
         raise typer.BadParameter("give both --features-reference and --features-batch, or neither")
+    try:
+        check_thresholds(watch, act)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     with clear_errors():
         result = monitor_batch(reference, batch, features_reference=features_reference,
                                features_batch=features_batch, out=out, watch=watch, act=act)

@@ -41,6 +41,7 @@ def features(
         if out.is_dir():  # before the features are built, not when they are written
             raise IsADirectoryError(errno.EISDIR, "is a directory (--out is the Parquet file to write)", str(out))
         ds = resolve_dataset(data)
+        ds.checked_fingerprint()  # the sidecar records the fingerprint: refuse files changed since it was written
         spine = None
         if as_of:
             spine = ds.read("people")[["person_id"]].assign(as_of=pd.Timestamp(as_of))

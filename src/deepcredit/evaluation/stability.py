@@ -35,6 +35,14 @@ EXIT_CODES = {"ok": 0, "watch": 3, "act": 4}
 NON_FEATURES = frozenset({"person_id", "as_of", "label", "score", "band", "pd"})
 
 
+def check_thresholds(watch: float, act: float) -> None:
+    """Refuse thresholds that cannot order the levels: a PSI below `watch` must never read as 'act'."""
+    if not (np.isfinite(watch) and np.isfinite(act)) or watch < 0 or act < 0:
+        raise ValueError(f"--watch {watch:g} / --act {act:g}: thresholds are PSI values, 0 or more")
+    if watch >= act:
+        raise ValueError(f"--watch {watch:g} must be below --act {act:g} (defaults {WATCH:g} / {ACT:g})")
+
+
 def level(value: float | None, watch: float = WATCH, act: float = ACT) -> str:
     if value is None or not np.isfinite(value):
         return "ok"
@@ -216,6 +224,7 @@ def monitor(reference: pd.DataFrame, batch: pd.DataFrame, *, features_reference:
     Frames are batch scoring outputs: `score` (required), `band` (else derived from the scale), `label`
     (optional: outcomes as they arrive; missing values are outcomes still to come), `person_id`.
     """
+    check_thresholds(watch, act)
     scale = scale or ScoreScale()
     for name, frame in (("reference", reference), ("batch", batch)):
         if "score" not in frame.columns:

@@ -66,6 +66,10 @@ def check_numeric(X: pd.DataFrame, definitions: Sequence[FeatureDef], frame: pd.
                              "mark the file uses)")
 
 
+LABEL_DTYPE = "Int32"
+"""A feature file's label: 0 / 1, missing where the outcome is not known (a spine --as-of a date)."""
+
+
 @dataclass
 class FeatureFrame:
     """Features for each (person_id, as_of), with the label when the spine came from outcomes."""
@@ -96,9 +100,14 @@ class FeatureFrame:
         return self.frame["label"]
 
     def save(self, path: Path) -> None:
-        """features.parquet plus a features.json sidecar (definitions, data fingerprint, versions)."""
+        """features.parquet plus a features.json sidecar (definitions, data fingerprint, versions). The label
+        is written as LABEL_DTYPE whatever the engine gave (DuckDB int64, Spark int32; all missing: Int32 or
+        float64), so both engines write one schema."""
         path = Path(path)
-        atomic_write_parquet(path, self.frame)
+        frame = self.frame
+        if "label" in frame:
+            frame = frame.assign(label=frame["label"].astype(LABEL_DTYPE))
+        atomic_write_parquet(path, frame)
         atomic_write_json(path.with_suffix(".json"),
                           {**self.meta, "features": [f.to_dict() for f in self.definitions]})
 

@@ -11,9 +11,9 @@ each part is written atomically and then recorded, so a part on disk but not in 
 and a rerun of another job into the same directory is refused.
 
 Why parts wait in OUT/_parts: `pandas.read_parquet(OUT)` reads every part in OUT and skips names that start
-with '_' or '.'. While the job runs, its parts are written to OUT/_parts; when every chunk is scored they
-are moved into OUT (a rename each, bytes unchanged) and only then is the job marked complete; so a killed
-job is not read as a result with rows missing (OUT holds no part yet), and its resume is unchanged.
+with '_' or '.'. While the job runs, its parts are written to OUT/_parts; when every chunk is scored the
+finished job is published as OUT in renames of whole directories (workflows/job.py), so no reader of OUT
+sees some parts but not all, and a killed job's resume is unchanged. Its lock refuses a second run into OUT.
 
 Two stages at once: while chunk i is scored (mostly the networks' arithmetic), a worker thread builds chunk
 i + 1's model input (mostly DuckDB and Arrow, which release the interpreter), so both cores stay busy with
@@ -35,15 +35,13 @@ layer reads them (ModelInput.node_states). Two hops from 100,000 people of the b
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cached_property, partial
 from itertools import islice
 from pathlib import Path
@@ -56,7 +54,6 @@ import pyarrow.dataset as pads
 
 from deepcredit.config import RunConfig, ScoringConfig, run_record
 from deepcredit.data.dataset import Dataset
-from deepcredit.data.io import atomic_write_json, atomic_write_parquet, file_sha256
 from deepcredit.data.validate import DataValidationError
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame, build_features, neighbour_histories, open_session
@@ -69,11 +66,9 @@ from deepcredit.models.base import CreditModel, Explanation, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, layer_wise_members, model_views
 from deepcredit.scoring.report_card import report_card
+from deepcredit.workflows.job import JOB_FORMAT, Job, job_lock
 from deepcredit.workflows.scope import ScopedData, neighbourhood
 
-JOB = "_job.json"
-PENDING = "_parts"
-"""Where the score parts wait until every chunk is done (Job.finish moves them into OUT)."""
 FEATURE_STORE = "_features"
 HISTORY_STORE = "_neighbour_histories"
 STATE_STORE = "_states"
@@ -81,13 +76,9 @@ STATE_STORE = "_states"
 MAX_HISTORY_DATES = 32
 """Neighbour histories are stored per person and as-of date of the spine: up to this many dates (a batch
 spine has one); past it, each chunk reads its neighbours' events instead."""
-JOB_FORMAT = 1
 FEATURE_BUILDS = 2
 """Chunks whose features are built at once (each a DuckDB session of its own): one session alone leaves
 part of the second core idle while it converts and writes its results."""
-IDENTITY = ("format", "model_sha256", "data_fingerprint", "spine", "chunk_size", "explain", "reasons",
-            "chunks", "rows")
-"""What makes two runs the same job: a rerun resumes only when all of these agree."""
 T = TypeVar("T")
 ChunkFn = Callable[[str, int, int], None]
 """on_chunk(stage, chunks done, chunks in all): stage is 'neighbour histories', 'features', 'graph layer
@@ -194,68 +185,6 @@ def string_columns(frame: pd.DataFrame) -> pa.Table:
     return table
 
 
-@dataclass
-class Job:
-    """The job manifest in memory; `record` writes it after every finished part."""
-
-    out: Path
-    manifest: dict
-
-    @classmethod
-    def open(cls, out: Path, identity: dict, record: dict) -> Job:
-        out = Path(out)
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"{out}: exists and is not a scoring job directory (batch scores are a directory "
-                             "of part files): choose another --out")
-        path = out / JOB
-        if path.exists():
-            old = json.loads(path.read_text())
-            diff = [k for k in IDENTITY if old.get(k) != identity[k]]
-            if diff:
-                raise ValueError(f"{out}: holds another scoring job (it differs in {', '.join(diff)}); "
-                                 "choose another --out, or remove it")
-            return cls(out, old)
-        if out.exists() and any(p.name.startswith("part-") for p in out.iterdir()):
-            raise ValueError(f"{out}: has part files but no {JOB}: choose another --out, or remove it")
-        job = cls(out, {**identity, **record, "parts": {}, "feature_parts": {}, "complete": False})
-        job.save()
-        return job
-
-    def save(self) -> None:
-        atomic_write_json(self.out / JOB, self.manifest)
-
-    def done(self, kind: str, name: str, path: Path) -> bool:
-        """A part recorded in the manifest whose file is there with its recorded hash."""
-        entry = self.manifest.setdefault(kind, {}).get(name)
-        return entry is not None and path.exists() and file_sha256(path) == entry["sha256"]
-
-    def part_path(self, name: str) -> Path:
-        """Where score part `name` is, or is to be written: in OUT once moved there (a complete job, a
-        finish that was killed part-way, a job written before parts waited), else in OUT/_parts."""
-        final = self.out / name
-        return final if final.exists() else self.out / PENDING / name
-
-    def write(self, kind: str, name: str, path: Path, table: pa.Table) -> None:
-        atomic_write_parquet(path, table)
-        self.record(kind, name, {"rows": table.num_rows, "sha256": file_sha256(path)})
-
-    def record(self, kind: str, name: str, entry: dict) -> None:
-        """A part committed (on disk under its final name): listed, and the manifest written."""
-        self.manifest.setdefault(kind, {})[name] = entry
-        self.save()
-
-    def finish(self) -> dict:
-        """Every part into OUT (where readers of a directory find them), then the job marked complete."""
-        pending = self.out / PENDING
-        for name in sorted(self.manifest.get("parts", {})):
-            if (pending / name).exists():
-                os.replace(pending / name, self.out / name)
-        shutil.rmtree(pending, ignore_errors=True)  # and any temporary a killed write left there
-        self.manifest["complete"] = True
-        self.save()
-        return self.manifest
-
-
 def job_identity(model_sha256: str, fingerprint: str, s: ScoringConfig, chunks: int, rows: int) -> dict:
     """What the output is (IDENTITY): the same on every engine, so either can resume the other's job."""
     return {"format": JOB_FORMAT, "model_sha256": model_sha256, "data_fingerprint": fingerprint,
@@ -283,6 +212,12 @@ def check_model_features(art: Artifact, dataset: Dataset) -> None:
 def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | None = None,
                 on_chunk: ChunkFn | None = None) -> dict:
     """Score every row of the spine in chunks into `out`; resumes a killed run. Returns the job manifest."""
+    with job_lock(out):
+        return _score_batch(model_dir, dataset, out, cfg, on_chunk)
+
+
+def _score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | None = None,
+                 on_chunk: ChunkFn | None = None) -> dict:
     cfg = cfg or RunConfig()
     s = cfg.scoring
     spine = Spine(dataset, s.as_of, s.chunk_size)
@@ -297,7 +232,8 @@ def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | N
     check_model_features(art, dataset)
     n = len(spine)
     fingerprint = dataset.checked_fingerprint()  # a job of changed data is not the same job
-    job = Job.open(out, job_identity(art.sha256, fingerprint, s, n, spine.n_rows), run_record(cfg, fingerprint))
+    job = Job.open(out, job_identity(art.sha256, fingerprint, s, n, spine.n_rows),
+                   {**run_record(cfg, fingerprint), "engine": "duckdb"})
     scorer = _ChunkScorer(model, defs, dataset, spine, job, fingerprint)
     tick = on_chunk or (lambda *_: None)
     pending = {i for i in range(n) if not job.done("parts", part_name(i), job.part_path(part_name(i)))}

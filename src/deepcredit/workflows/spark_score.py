@@ -19,10 +19,10 @@ last layers read (ModelInput.node_states). The stored layers are computed again 
 chunks to score, and removed when the job completes.
 
 Commit protocol (kill -9 safe): a task writes its chunk's part atomically (temp name, then rename; under
-OUT/_parts, moved into OUT when the job completes, as in process) and
-then its commit record `_commits/part-NNNNN.json` (rows, sha256), also atomically. The driver lists a
-part in `_job.json` only when its record and file agree; a rerun first collects the records a killed run
-left, then schedules only the chunks still missing. A chunk rewritten by a retried or speculative task
+OUT/_parts, published as OUT when the job completes, as in process: workflows/job.py) and then its commit
+record `_commits/part-NNNNN.parquet.json` (rows, sha256), also atomically. The driver lists a part in
+`_job.json` only when its record and file agree; a rerun on either engine first collects the records a
+killed run left (Job.open), then schedules only the chunks still missing. A chunk rewritten by a retried or speculative task
 gets the same name and the same bytes, so nothing is ever duplicated.
 
 Executors write OUT directly: it must be a path every executor sees (local disk in local mode, a shared
@@ -31,7 +31,6 @@ file system on a cluster; docs/scale.md).
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from collections.abc import Iterator
@@ -62,12 +61,11 @@ from deepcredit.models.base import CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, layer_wise_members, model_views
 from deepcredit.scoring.report_card import report_card
+from deepcredit.workflows.job import COMMITS, PENDING, Job, job_lock
 from deepcredit.workflows.scope import ring_sql
 from deepcredit.workflows.score import (
-    PENDING,
     STATE_STORE,
     ChunkFn,
-    Job,
     check_model_features,
     job_identity,
     part_name,
@@ -77,7 +75,6 @@ from deepcredit.workflows.score import (
     string_columns,
 )
 
-COMMITS = "_commits"
 RESULT_SCHEMA = "part string, rows long, sha256 string"
 EDGE, ROW, OWN, STATE = "node_is_edge", "node_row", "node_own", "node_state_"
 """Columns of a chunk's rows besides its features: edge row or node row, node position, the chunk's own,
@@ -96,6 +93,12 @@ def score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConf
     `location`: where Spark reads the data set's tables (default: the data set's directory; e.g. an s3a://
     copy of it). Returns the job manifest, as score_batch does.
     """
+    with job_lock(out):
+        return _score_batch_spark(model_dir, dataset, out, cfg, master, location, on_chunk)
+
+
+def _score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | None, master: str,
+                       location: str | None, on_chunk: ChunkFn | None) -> dict:
     cfg = cfg or RunConfig()
     s = cfg.scoring
     art = load_artifact(Path(model_dir))
@@ -112,7 +115,6 @@ def score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConf
     fingerprint = dataset.checked_fingerprint()  # a job of changed data is not the same job
     job = Job.open(out, job_identity(art.sha256, fingerprint, s, n_chunks, counts["n_rows"]),
                    {**run_record(cfg, fingerprint), "engine": "spark", "master": master})
-    collect_commits(job)
     todo = [i for i in range(n_chunks) if not job.done("parts", part_name(i), job.part_path(part_name(i)))]
     if todo:
         views = model_views(model)
@@ -125,7 +127,6 @@ def score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConf
             job.record("parts", r["part"], {"rows": int(r["rows"]), "sha256": r["sha256"]})
     if on_chunk:
         on_chunk("scores", n_chunks, n_chunks)
-    shutil.rmtree(job.out / COMMITS, ignore_errors=True)
     shutil.rmtree(job.out / STATE_STORE, ignore_errors=True)
     session.close()
     return job.finish()
@@ -139,16 +140,6 @@ def score_job(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | Non
     if engine != "duckdb":
         raise ValueError(f"--engine: unknown engine {engine!r}: choose from {', '.join(ENGINES)}")
     return score_batch(model_dir, dataset, out, cfg, on_chunk=on_chunk)
-
-
-def collect_commits(job: Job) -> None:
-    """List in the manifest every part a previous (killed) run committed: record and file agree."""
-    for path in sorted((job.out / COMMITS).glob("part-*.json")):
-        entry = json.loads(path.read_text())
-        name = path.name.removesuffix(".json")
-        part = job.part_path(name)
-        if part.exists() and file_sha256(part) == entry["sha256"]:
-            job.record("parts", name, entry)
 
 
 def _chunk_rows(session: SparkFeatureSession, defs: list[FeatureDef], writer: ChunkWriter, todo: list[int],
@@ -286,7 +277,7 @@ class ChunkWriter:
         model: CreditModel = self.model.value
         card = report_card(model, self.model_input(rows), ScoreScale(), top=self.reasons, explain=self.explain)
         name = part_name(chunk)
-        path = Path(self.out) / PENDING / name  # moved into OUT when the job completes (Job.finish)
+        path = Path(self.out) / PENDING / name  # published as OUT when the job completes (Job.finish)
         atomic_write_parquet(path, string_columns(card))
         entry = {"rows": len(card), "sha256": file_sha256(path)}
         atomic_write_json(Path(self.out) / COMMITS / f"{name}.json", entry)
