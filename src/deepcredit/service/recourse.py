@@ -74,6 +74,9 @@ class Behaviour:
     """A kind the business issues (its amount is money owed): a plan only keeps those that come at `pace`."""
     unit: str = ""
     """The unit the spec declares for money ("EUR"), written after the amount."""
+    priced: bool = True
+    """Whether the data set holds amounts for this kind; without (no amount column, or 0 on every row) the
+    plan says nothing about money and its simulated events carry the 0 the data set stores."""
 
 
 def status_words(status: str) -> str:
@@ -122,7 +125,7 @@ class Plan:
             for i in range(s.count):
                 ts = start + span * (i + 1) / (s.count + 1)
                 b = s.behaviour
-                rows.append((None, ts, b.kind, b.amount, b.status, ts, 0.0, None, None))
+                rows.append((None, ts, b.kind, b.amount if b.priced else 0.0, b.status, ts, 0.0, None, None))
         return pd.DataFrame(rows, columns=list(OVERLAY_COLUMNS))
 
 
@@ -150,19 +153,22 @@ def next_band(score: int, bands: Sequence[tuple[str, int]]) -> tuple[str, int] |
 
 @functools.lru_cache(maxsize=8)
 def _kept_kinds(scorer: ModelScorer) -> tuple[tuple[str, str, float | None], ...]:
-    """(kind, kept status, median amount) the data set holds, most frequent first (one scan per scorer)."""
+    """(kind, kept status, median amount) the data set holds, most frequent first (one scan per scorer); the
+    median is None for a kind without amounts (no amount column, or 0 on every row of the kind)."""
     spec: DatasetSpec = scorer.dataset.spec
     if spec.events is None:
         return ()
     con = scorer.cursor()
     try:
-        rows = con.execute(f"SELECT kind, status, median(amount), count(*) AS n FROM {scorer.dataset.scan('events')} "
-                           "GROUP BY kind, status ORDER BY n DESC").fetchall()
+        rows = con.execute(f"SELECT kind, status, median(amount), count(*) AS n, "
+                           "max(max(abs(amount))) OVER (PARTITION BY kind) "
+                           f"FROM {scorer.dataset.scan('events')} GROUP BY kind, status ORDER BY n DESC").fetchall()
     finally:
         con.close()
     rating = spec.events.kinds_amount("rating")
-    return tuple((str(k), str(st), None if a is None or np.isnan(a) else float(a)) for k, st, a, _ in rows
-                 if str(k) not in rating and status_meaning(str(st), spec) == "kept")
+    priced = bool(spec.events.columns.amount)
+    return tuple((str(k), str(st), None if a is None or np.isnan(a) or not (priced and top) else float(a))
+                 for k, st, a, _, top in rows if str(k) not in rating and status_meaning(str(st), spec) == "kept")
 
 
 def money_unit(spec: DatasetSpec) -> str:
@@ -204,10 +210,12 @@ def behaviours(scorer: ModelScorer, person_id: str, now: datetime | None = None)
         seen_kinds.add(kind)
         if kind in owed and kind not in paces:  # the business issues these; none has come to this person
             continue
-        amount = usual.get(kind, median)
+        priced = median is not None  # the data set holds amounts for this kind
+        amount = usual.get(kind, median) if priced else None
         amount = None if amount is None or pd.isna(amount) else round(float(amount), 2)
         said = unit if amount is not None else ""
-        out.append(Behaviour(kind, status, amount, pace=paces.get(kind), issued=kind in owed, unit=said))
+        out.append(Behaviour(kind, status, amount, pace=paces.get(kind), issued=kind in owed, unit=said,
+                             priced=priced))
         if kind in owed and amount:
             out.append(Behaviour(kind, status, round(amount / 2, 2), smaller=True, pace=paces.get(kind),
                                  issued=True, unit=said))

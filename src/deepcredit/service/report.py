@@ -57,7 +57,7 @@ MAX_EVENTS, MAX_ACCESSES, MAX_ALERTS = 50, 100, 20
 RESULT_WORDS = {"admit": "admitted", "decline": "declined", "no_score": "not admitted: no score held",
                 "consent-required": "refused: you had not given consent for this",
                 "threshold-probing-limit": "refused: the merchant changed its threshold too often",
-                "transaction-conflict": "refused: it contradicted an earlier report",
+                "transaction-conflict": "refused: it reused the id of an earlier, different request",
                 "no-order": "refused: no order of yours it had decided on"}
 """What a look at the person's data ended in, as the page says it (the audit log's codes)."""
 DISPUTE_WORDS = {"open": "open", "under_review": "under review", "corrected": "corrected: the record was changed",
