@@ -20,6 +20,8 @@ from deepcredit.service.app import create_app
 from deepcredit.service.config import Settings
 from deepcredit.service.keycheck import KEY_CHECK, KeyMismatch
 from deepcredit.service.privacy import Pseudonymiser
+from deepcredit.service.pseudodata import raw_references
+from deepcredit.service.snapshot import snapshot
 from deepcredit.service.store.models import AuditEntry, ServiceEvent
 
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
@@ -199,3 +201,15 @@ def test_a_write_off_needs_a_whole_day_after_its_order(service):
     assert stored.days_late == 2.0 and stored.due_ts >= NOW  # whole days, never before the order
     assert len(refused) == 2 and all('"due-before-order"' in d for d in refused)
     assert timedelta(days=stored.days_late) <= stored.ts - NOW
+
+
+def test_a_snapshot_of_a_copy_with_raw_references_is_refused(service, tmp_path):
+    """A copy written before counterparties were pseudonymised: the snapshot would ship the raw ids."""
+    w = service.world
+    frames = {t: w.data.read(t) for t in ("people", "events", "relations", "outcomes")}
+    frames["events"]["counterparty"] = w.ids[0]  # a raw person id, as such a copy kept it
+    old = write_dataset(tmp_path / "old", frames, "old", str(w.data.snapshot_date.date()), spec=w.data.spec)
+    assert raw_references(old) == ["events.counterparty"] and raw_references(w.data) == []
+    with pytest.raises(ValueError, match="serve-init"):
+        snapshot(service.ctx, old, tmp_path / "snap")
+    assert not (tmp_path / "snap").exists()

@@ -66,6 +66,23 @@ def without_erased(sql: str, table: str, columns: Iterable[str], erased: str = "
     return f"SELECT *{f' REPLACE ({masks})' if masks else ''} FROM ({sql}) WHERE {where}"
 
 
+def raw_references(copy: Dataset) -> list[str]:
+    """The reference columns ('events.counterparty') of a service copy that hold a value other than a
+    pseudonym or ERASED: a copy written before references were pseudonymised, with raw ids in them."""
+    con = new_connection()
+    found = []
+    for name in copy.manifest.tables:
+        rows = f"SELECT * FROM {copy.scan(name)}"
+        _, refs = person_columns(name, [r[0] for r in con.execute(f"DESCRIBE {rows}").fetchall()])
+        for c in refs:
+            raw = con.execute(f"SELECT 1 FROM ({rows}) WHERE {c} IS NOT NULL AND CAST({c} AS VARCHAR) <> '{ERASED}' "
+                              f"AND NOT regexp_full_match(CAST({c} AS VARCHAR), '[0-9a-f]{{64}}') LIMIT 1").fetchall()
+            if raw:
+                found.append(f"{name}.{c}")
+    con.close()
+    return found
+
+
 def _keyed(table: str, columns: list[str], drop: Iterable[str] = ()) -> str:
     """SELECT of `table` (a view) with every column that holds person ids replaced by the ids' pseudonyms
     (the registered `_ids`): rows whose key names nobody are left out, a reference without a value stays NULL."""
