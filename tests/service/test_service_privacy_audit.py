@@ -18,6 +18,7 @@ from deepcredit.data.dataset import Dataset, write_dataset
 from deepcredit.service import recourse
 from deepcredit.service.app import create_app
 from deepcredit.service.config import Settings
+from deepcredit.service.events import held_amount
 from deepcredit.service.keycheck import KEY_CHECK, KeyMismatch
 from deepcredit.service.privacy import Pseudonymiser
 from deepcredit.service.pseudodata import raw_references
@@ -213,3 +214,10 @@ def test_a_snapshot_of_a_copy_with_raw_references_is_refused(service, tmp_path):
     with pytest.raises(ValueError, match="serve-init"):
         snapshot(service.ctx, old, tmp_path / "snap")
     assert not (tmp_path / "snap").exists()
+
+
+def test_a_reported_amount_is_stored_as_0_where_the_data_set_holds_no_amounts():
+    spec = world().data.spec
+    events = spec.events.model_copy(update={"columns": spec.events.columns.model_copy(update={"amount": ""})})
+    assert held_amount(25, spec.model_copy(update={"events": events})) == 0.0
+    assert held_amount(25, spec) == 25.0

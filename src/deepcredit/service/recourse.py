@@ -12,11 +12,12 @@ The behaviours come from the data set's own spec and data, not from any one data
 that kind, at the person's usual amount for the kind (the data set's median when they have none), and for
 kinds whose amount is money owed also at half that amount ("keep your bills to about half their usual
 size"). Amounts are written in the unit the spec declares for money (the unit of its credit line or
-income attribute, "EUR"). The pace follows the data set's declared period ([windows] period) and the
-person's own observed pace of each kind (their events of it per period, over the span of their record):
-a kind the person does themselves (a repayment, an order) once, once a period, or at their own pace; a
-kind whose amount is money owed is issued by the business (a bill, an invoice), so a plan only has the
-person keep the ones that come at their own pace, and none where they have had none. Candidates over 3, 6
+income attribute, "EUR"); a kind the data set holds no amounts of (no amount column, or 0 on every row)
+gets none, so a plan says nothing about money it cannot know. The pace follows the data set's declared
+period ([windows] period) and the person's own observed pace of each kind (their events of it per period,
+over the span of their record): a kind the person does themselves (a repayment, an order) once, once a
+period, or at their own pace; a kind whose amount is money owed is issued by the business (a bill, an
+invoice), so a plan only has the person keep the ones that come at their own pace, and none where they have had none. Candidates over 3, 6
 and 12 months: the empty plan and each behaviour at each of its paces (one model run for every horizon:
 scoring.ModelScorer.score_futures scores copies of the person, each as of its plan's end), then, only if
 none reaches, every pair of behaviours at the same pace and everything at once (a second run). The smallest reaching plan (fewest behaviours, then fewest events, then
