@@ -144,9 +144,11 @@ def test_refused_accesses_are_audited(service):
     assert service.client.get(f"/v1/people/{pid}/report", headers=theirs).status_code == 403
     consent_id = service.client.get("/v1/me/consents", headers=me).json()[0]["id"]
     assert service.client.delete(f"/v1/me/consents/{consent_id}", headers=theirs).status_code == 404
+    assert service.client.delete("/v1/me/webhooks/999", headers=theirs).status_code == 404
     refused = _refusals(service, service.subject(intruder))
     assert refused == [{"action": "access_refused", "what": "report", "reason": "not-your-report"},
-                       {"action": "access_refused", "what": "consent", "reason": "not-found"}]
+                       {"action": "access_refused", "what": "consent", "reason": "not-found"},
+                       {"action": "access_refused", "what": "webhook", "reason": "not-found"}]
     with service.ctx.db.read() as s:
         logged = " ".join(s.execute(select(AuditEntry.details)).scalars())
     assert pid not in logged and intruder not in logged and other not in logged
