@@ -319,7 +319,7 @@ def person_erase(
         "their data set rows are left out from now on"
     console.print(f"erased on {done.erased_at:%Y-%m-%d %H:%M}: {gone}; {copy}. The service keeps their pseudonym "
                   "in its audit log and its list of erased people. Outside it, delete them yourself from the source "
-                  "data set serve-init copied, and from snapshots and scores exported before now", soft_wrap=True)
+                  "data set serve-init copied, and from snapshots and scores exported before now.", soft_wrap=True)
 
 
 def model_challenger(

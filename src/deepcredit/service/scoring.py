@@ -110,7 +110,8 @@ class Overlay:
     """Negative records (statuses the spec says mean late or broken) dated before this no longer count
     (service/retention.py); None: every record counts."""
     erased: frozenset[str] = frozenset()
-    """People the operator erased (service/erasure.py): their profile, events and relations are left out."""
+    """People the operator erased (service/erasure.py): their profile, events and relations are left out, and
+    their mentions in others' records (a counterparty) masked."""
     as_of: datetime | None = None
     """The service's now: with attribute history, a correction applies to the profile version valid then
     (None: to the latest version)."""
