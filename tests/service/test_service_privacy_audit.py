@@ -223,3 +223,14 @@ def test_a_reported_amount_is_stored_as_0_where_the_data_set_holds_no_amounts():
     events = spec.events.model_copy(update={"columns": spec.events.columns.model_copy(update={"amount": ""})})
     assert held_amount(25, spec.model_copy(update={"events": events})) == 0.0
     assert held_amount(25, spec) == 25.0
+
+
+def test_the_person_s_records_show_no_amount_where_the_data_set_holds_none(service, monkeypatch):
+    pid, _ = service.with_score()
+    me = service.person(pid)
+    assert any(e["amount"] for e in service.client.get("/v1/me/report", headers=me).json()["events"])
+    spec = service.world.data.spec
+    events = spec.events.model_copy(update={"columns": spec.events.columns.model_copy(update={"amount": ""})})
+    monkeypatch.setattr(service.ctx.scorer.dataset, "spec", spec.model_copy(update={"events": events}))
+    shown = service.client.get("/v1/me/report", headers=me).json()["events"]
+    assert shown and all(e["amount"] is None for e in shown)  # not "0.00" for every record
