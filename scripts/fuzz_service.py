@@ -95,7 +95,7 @@ if _creds:
         return {
             ("post", "/v1/decisions"): decide,
             ("post", "/v1/events"): [{"transaction_id": "example-event", "person_id": c["person_id"],
-                                      "outcome": "rental_not_returned", "amount": 25}],
+                                      "outcome": "rental_returned_on_time", "amount": 25}],
             ("post", "/v1/me/consents"): [{"merchant_id": c["merchant_id"], "scope": "band", "mode": "standing",
                                            "purpose": c["purposes"][0], "expires_at": c["expires_at"]}],
             ("post", "/v1/me/disputes"): [{"event_id": "s1", "reason": "I returned it on time."},

@@ -21,7 +21,7 @@ def _activity(svc) -> tuple[str, dict]:
     """A person a merchant asked about, reported two outcomes for, and who disputed one."""
     pid, me, acme = svc.decided(skip=5)
     for i in range(2):
-        svc.clock.advance(hours=1)
+        svc.clock.advance(days=1)  # an item not returned is at least a day late: reported a day after the order
         r = svc.client.post("/v1/events", json={"transaction_id": f"ev-{i}", "person_id": pid,
                                                  "outcome": "rental_not_returned", "amount": 80}, headers=acme)
         assert r.status_code == 201

@@ -27,6 +27,7 @@ def test_events_rescore_the_person_and_match_a_full_rebuild(service, tmp_path):
     service.policy(acme)
     service.grant(service.person(pid), mid, scope="score")
     assert service.decide(acme, pid, "order-1").status_code == 200  # outcomes conclude a decided order
+    service.clock.advance(days=1)  # an item not returned is at least a day late
     r = _report(service, acme, pid, "ev-1", "rental_not_returned", amount=300)
     assert r.status_code == 201 and r.json()["rescored"] is True and r.json()["event_id"].startswith("s")
     service.clock.advance(days=12, hours=1)  # 12 days late: due after the order was decided

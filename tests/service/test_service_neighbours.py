@@ -31,6 +31,7 @@ def test_an_event_rescores_the_connections_in_the_background(service):
     service.policy(acme)
     service.grant(service.person(pid), mid)
     assert service.decide(acme, pid, "order-1").status_code == 200  # outcomes conclude a decided order
+    service.clock.advance(days=1)  # an item not returned is at least a day late
     for i in range(3):  # a run of defaults: the neighbours' share of bad connections moves
         r = service.client.post("/v1/events", json={"transaction_id": f"ev-{i}", "person_id": pid,
                                                     "outcome": "rental_not_returned", "amount": 300},

@@ -30,6 +30,7 @@ def _learnt(svc) -> dict[str, str]:
     svc.policy(acme)
     svc.grant(svc.person(reported), mid, scope="score")
     assert svc.decide(acme, reported, "order-1").status_code == 200
+    svc.clock.advance(days=1)  # an item not returned is at least a day late
     r = svc.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": reported,
                                              "outcome": "rental_not_returned", "amount": 300.0}, headers=acme)
     assert r.status_code == 201, r.text
@@ -51,7 +52,7 @@ def test_the_snapshot_holds_what_the_service_learnt_and_scores_as_the_service_do
     done = snapshot(service.ctx, served, tmp_path / "held")
     assert (done.reported_events, done.corrected_events, done.corrected_details, done.erased) == (1, 1, 1, 0)
     held = Dataset(tmp_path / "held")
-    assert held.spec == served.spec and str(held.snapshot_date.date()) == "2026-07-01"
+    assert held.spec == served.spec and str(held.snapshot_date.date()) == "2026-07-02"  # a day after the order: the write-off
     assert served.fingerprint() == before  # the served copy itself is never edited
     for table in ("people", "events", "relations", "outcomes"):
         assert list(held.read(table).columns) == list(served.read(table).columns)

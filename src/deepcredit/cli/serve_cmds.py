@@ -35,8 +35,11 @@ def register(app: typer.Typer) -> None:
 
 def _settings(check_schema: bool = True):
     """The service's settings from the environment; and, unless told otherwise, a database that is empty or
-    at this DeepCredit's schema (an older one is upgraded first, by `serve-upgrade`)."""
+    at this DeepCredit's schema (an older one is upgraded first, by `serve-upgrade`) and set up under the
+    pseudonym key in the environment (service/keycheck.py)."""
     from deepcredit.service.config import ConfigError, Settings
+    from deepcredit.service.context import checked_key, make_context
+    from deepcredit.service.keycheck import KeyMismatch
     from deepcredit.service.store import Database, schema
 
     try:
@@ -49,7 +52,8 @@ def _settings(check_schema: bool = True):
         try:
             if not schema.is_empty(db.engine):
                 schema.check(db.engine)
-        except schema.SchemaMismatch as exc:
+                checked_key(make_context(settings, db))  # the key serve-init used, or nothing runs
+        except (schema.SchemaMismatch, KeyMismatch) as exc:
             console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from None
         finally:
@@ -61,11 +65,12 @@ def serve_upgrade() -> None:
     """Bring the service database to this DeepCredit's schema (back it up first): run its migrations, or
     adopt a database made before schema versions; refuses, changing nothing, what it cannot do safely."""
     from deepcredit.service.bootstrap import upgrade_database
+    from deepcredit.service.keycheck import KeyMismatch
     from deepcredit.service.store.schema import SchemaMismatch
 
     try:
         done = upgrade_database(_settings(check_schema=False))
-    except SchemaMismatch as exc:
+    except (SchemaMismatch, KeyMismatch) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
     if done.before == done.after:
@@ -292,8 +297,9 @@ def person_erase(
     person_id: str = typer.Argument(..., help="The person's id (pseudonymised before it is looked up)."),
     yes: bool = typer.Option(False, "--yes", help="Erase without asking (scripts)."),
 ) -> None:
-    """Erase a person where a legal ground requires it: every row the service holds about them, and their
-    data set rows from then on; their connections are re-scored. The audit log keeps its rows. Cannot be undone."""
+    """Erase a person where a legal ground requires it: every row the service holds about them, their rows
+    of its data copy too; their connections are re-scored. The audit log keeps its rows (pseudonym only);
+    the source data set and earlier exports are the operator's to delete. Cannot be undone."""
     from deepcredit.service.erasure import erase_person
     from deepcredit.service.problems import Problem
 
@@ -309,8 +315,11 @@ def person_erase(
         console.print("[yellow]note:[/yellow] the service held no score for this id (a typo, or someone the served "
                       "data set does not hold); it is recorded as erased all the same")
     gone = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in done.deleted.items() if v) or "no rows"
-    console.print(f"erased on {done.erased_at:%Y-%m-%d %H:%M}: {gone}; their data set rows are left out from now on, "
-                  "and the audit log keeps its rows", soft_wrap=True)
+    copy = f"their rows of the service's data copy ({done.copy_dir}) are gone" if done.copy_dir else \
+        "their data set rows are left out from now on"
+    console.print(f"erased on {done.erased_at:%Y-%m-%d %H:%M}: {gone}; {copy}. The service keeps their pseudonym "
+                  "in its audit log and its list of erased people. Outside it, delete them yourself from the source "
+                  "data set serve-init copied, and from snapshots and scores exported before now.", soft_wrap=True)
 
 
 def model_challenger(

@@ -152,12 +152,14 @@ def revoke(ctx: ServiceContext, subject: str, webhook_id: int) -> WebhookOut:
     now = ctx.now()
     with ctx.db.write() as s:
         w = s.get(Webhook, webhook_id)
-        if w is None or w.subject != subject:
-            raise not_found("webhook")
-        if w.revoked_at is None:
-            w.revoked_at = now
-            ctx.audit.append(s, now, "person", "webhook_revoked", subject, webhook=w.id)
-        return _out(w)
+        if w is not None and w.subject == subject:
+            if w.revoked_at is None:
+                w.revoked_at = now
+                ctx.audit.append(s, now, "person", "webhook_revoked", subject, webhook=w.id)
+            return _out(w)
+        # another person's webhook is "not found"; the attempt is audited under the caller only (as for consents)
+        ctx.audit.append(s, now, "person", "access_refused", subject, what="webhook", reason="not-found")
+    raise not_found("webhook")  # after the commit, so the refusal's audit row is kept
 
 
 def queue(ctx: ServiceContext) -> int:

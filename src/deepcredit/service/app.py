@@ -23,7 +23,7 @@ from deepcredit.service import problems
 from deepcredit.service.alerts import Dispatcher
 from deepcredit.service.bootstrap import build_scorer
 from deepcredit.service.config import Settings
-from deepcredit.service.context import ServiceContext, get_context, make_context, sync_clock
+from deepcredit.service.context import ServiceContext, checked_key, get_context, make_context, sync_clock
 from deepcredit.service.events import unreported_outcomes
 from deepcredit.service.history import correctable_statuses, spec_of
 from deepcredit.service.limits import BodyLimit
@@ -238,6 +238,7 @@ def serving_context(settings: Settings, scorer: Scorer | None = None, db: Databa
     """The context the service (and a CLI command acting as it) runs with: database, clock, scorer, bands."""
     ctx = make_context(settings, db)
     ctx.db.create_all()
+    checked_key(ctx)
     sync_clock(ctx)
     if scorer is None and load_scorer_from_meta:
         scorer = build_scorer(ctx)

@@ -24,9 +24,16 @@ from deepcredit.data.dataset import Dataset
 from deepcredit.data.schema import PROTECTED_ATTRIBUTES
 from deepcredit.scoring.scorer import used_features
 from deepcredit.service.config import Settings, utcnow
-from deepcredit.service.context import ServiceContext, make_context, read_meta, sync_clock, write_meta
-from deepcredit.service.events import overlay_source, save_scores_bulk, unreported_outcomes
-from deepcredit.service.pseudodata import pseudonymise_dataset
+from deepcredit.service.context import (
+    ServiceContext,
+    checked_key,
+    make_context,
+    read_meta,
+    sync_clock,
+    write_meta,
+)
+from deepcredit.service.events import erased_people, overlay_source, save_scores_bulk, unreported_outcomes
+from deepcredit.service.pseudodata import pseudonymise_dataset, without_people
 from deepcredit.service.scoring import ModelScorer, Scorer, load_scorer, needed_definitions
 from deepcredit.service.store import schema
 from deepcredit.service.store.models import ScoreHistory
@@ -94,10 +101,15 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
     t0 = time.perf_counter()
     ctx = make_context(settings)
     ctx.db.create_all()
+    checked_key(ctx)  # a new database records its key's check value; one set up before must have the same key
     model_path = Path(model_path).resolve()
     scorer = load_scorer(model_path, data, threads=None)  # verifies the artifact before anything is copied
     keep = protected_columns_read(scorer, data)
     copy = pseudonymise_dataset(data, Path(state_dir).resolve() / "data", ctx.pseudonym, keep_protected=keep)
+    with ctx.db.read() as s:
+        erased = erased_people(s)
+    if erased:  # the people erased before are in the source again: a copy never holds them
+        copy = without_people(copy, erased)
     settings.clock.zone = data.time_zone
     offset = timedelta(0) if as_of is None else settings.clock.unshifted() - as_of
     settings.clock.offset = offset
@@ -133,6 +145,7 @@ def upgrade_database(settings: Settings) -> Upgrade:
     try:
         done = schema.upgrade(ctx.db.engine)
         ctx.db.create_all()
+        checked_key(ctx)  # a database from before key check values gets one here, under a key that verifies
         if done.before == done.after:
             return done  # nothing changed: nothing to record
         sync_clock(ctx)

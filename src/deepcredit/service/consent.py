@@ -71,12 +71,14 @@ def revoke(ctx: ServiceContext, subject: str, consent_id: int) -> ConsentOut:
     now = ctx.now()
     with ctx.db.write() as s:
         c = s.get(Consent, consent_id)
-        if c is None or c.subject != subject:  # another person's grant is "not found", never "forbidden"
-            raise not_found("consent")
-        if c.revoked_at is None:
-            c.revoked_at = now
-            ctx.audit.append(s, now, "person", "consent_revoked", subject, consent=c.id, merchant=c.merchant_id)
-        return to_out(c, s.get_one(Merchant, c.merchant_id).name, now)  # the foreign key: it exists
+        if c is not None and c.subject == subject:
+            if c.revoked_at is None:
+                c.revoked_at = now
+                ctx.audit.append(s, now, "person", "consent_revoked", subject, consent=c.id, merchant=c.merchant_id)
+            return to_out(c, s.get_one(Merchant, c.merchant_id).name, now)  # the foreign key: it exists
+        # another person's grant is "not found", never "forbidden"; the attempt is audited under the caller only
+        ctx.audit.append(s, now, "person", "access_refused", subject, what="consent", reason="not-found")
+    raise not_found("consent")  # after the commit, so the refusal's audit row is kept
 
 
 def list_for(ctx: ServiceContext, s: Session, subject: str) -> list[ConsentOut]:

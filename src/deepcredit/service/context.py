@@ -13,6 +13,7 @@ from fastapi import Request
 from deepcredit.models.scale import DEFAULT_BANDS as SCALE_BANDS
 from deepcredit.service.audit import AuditLog
 from deepcredit.service.config import Settings
+from deepcredit.service.keycheck import check_key
 from deepcredit.service.privacy import Pseudonymiser
 from deepcredit.service.scoring import Scorer
 from deepcredit.service.store import Database
@@ -47,6 +48,11 @@ def make_context(settings: Settings, db: Database | None = None) -> ServiceConte
                           audit=AuditLog(pseudonym.derive("audit-chain")))
 
 
+def checked_key(ctx: ServiceContext) -> None:
+    """Refuse to go on under a pseudonym key other than the database's (keycheck.py): a KeyMismatch."""
+    check_key(ctx.db, ctx.pseudonym, ctx.audit)
+
+
 def get_context(request: Request) -> ServiceContext:
     return request.app.state.ctx
 
@@ -77,6 +83,7 @@ def served_context(settings: Settings) -> Iterator[tuple[ServiceContext, dict[st
     try:
         if not ctx.db.initialised():
             raise ValueError(f"no service database at {ctx.db.url.render_as_string()}: run serve-init first")
+        checked_key(ctx)
         sync_clock(ctx)
         meta = read_meta(ctx)
         if "data_dir" not in meta:

@@ -7,7 +7,7 @@ Order of checks, each refusal disclosing nothing about the person:
 3. a valid consent covering merchant, purpose, scope and order, else 403 (the same 403 for every reason);
 4. the threshold-probing limit (policies.py), else 429;
 5. the stored score: a lookup, never a model run.
-Refusals are audited too: the person sees who asked without permission.
+Refusals are audited too (a 409 conflicting replay included): the person sees who asked without permission.
 """
 
 from __future__ import annotations
@@ -57,6 +57,11 @@ def _probe_limited(ctx: ServiceContext, s: Session, merchant_id: int, subject: s
     return threshold not in used and len(used) >= ctx.settings.probe_thresholds_per_person
 
 
+def _lapsed(grant, now: datetime) -> bool:
+    """Whether the consent behind a decision was revoked or expired since (a replay then discloses nothing)."""
+    return grant.revoked_at is not None or grant.expires_at <= now
+
+
 def _evaluate(policy, score, include: Scope) -> dict:
     if score is None:
         return {"result": "no_score", "admitted": False}
@@ -87,11 +92,11 @@ def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> D
         prior = s.execute(_PRIOR, {"merchant": m.id, "tx": req.transaction_id}).first()
         window = timedelta(hours=ctx.settings.replay_window_hours)
         if prior is not None and prior.created_at > now - window:
-            if prior.request_sha256 != fingerprint:
-                raise Problem(409, "transaction-conflict",
-                              "this transaction id was used for a different request within the replay window")
-            grant = s.execute(_GRANT, {"consent": prior.consent_id}).one()
-            if grant.revoked_at is not None or grant.expires_at <= now:
+            if prior.request_sha256 != fingerprint:  # audited under the person asked about, like any refusal
+                ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="transaction-conflict")
+                refusal = Problem(409, "transaction-conflict",
+                                  "this transaction id was used for a different request within the replay window")
+            elif _lapsed(s.execute(_GRANT, {"consent": prior.consent_id}).one(), now):
                 ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="consent-required",
                                  replay_of=prior.id)
                 refusal = consents.refused()

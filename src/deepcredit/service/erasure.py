@@ -1,15 +1,20 @@
 """Erasure: the operator removes a person from the service where a legal ground requires it.
 
-What goes, in one transaction: every row the service database holds about the person. That is their
-score and its history, their tokens, consents and the decisions made under them, the outcomes merchants
-reported, their disputes and the corrections they led to, and their webhooks. Their rows of the served
-data set go too, from then on: the data set is never edited, so the pseudonym is recorded in
-`erased_subjects` and `scoring.ScopedDataset` leaves out their profile, events and relations wherever the
-service reads it. That covers their connections' features and graph, a full re-score, a new `serve-init`
-and a snapshot, so nothing brings them back. Their connections are re-scored without them.
+What goes: every row the service database holds about the person, in one transaction. That is their score
+and its history, their tokens, consents and the decisions made under them, the outcomes merchants reported,
+their disputes and the corrections they led to, and their webhooks. Their rows of the service's copy of the
+data set (the one `serve-init` wrote under its state folder) go too: profile, events, relations, labels,
+rewritten without them before the database forgets them (staged and renamed, pseudodata.without_people),
+and where another person's record names them (a counterparty) it reads 'erased'. The pseudonym is recorded
+in `erased_subjects`, and `scoring.ScopedDataset` leaves them out wherever the service reads data (a copy
+written before, a new `serve-init`, a snapshot), so nothing brings them back. Their connections are
+re-scored without them.
 
-What stays: the audit log, whose rows hold the pseudonym only and whose chain a deletion would break. Its
-`person_erased` row says how many rows of each kind went. A new token for an erased person is refused.
+What stays in the service: the audit log, whose rows hold the pseudonym only and whose chain a deletion
+would break (its `person_erased` row says how many rows of each kind went), and `erased_subjects`. What
+the service cannot reach: the operator's source data set that `serve-init` copied from, snapshots
+(`serve-snapshot`) and batch scores exported before the erasure; the operator deletes them there. A new
+token for an erased person is refused.
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ from typing import cast
 from sqlalchemy import CursorResult, Delete, delete, select
 from sqlalchemy.orm import Session
 
+from deepcredit.data.dataset import Dataset
 from deepcredit.service.bootstrap import build_scorer
 from deepcredit.service.config import Settings
-from deepcredit.service.context import ServiceContext, served_context
+from deepcredit.service.context import ServiceContext, read_meta, served_context
+from deepcredit.service.events import erased_people
 from deepcredit.service.neighbours import connections_to_rescore, rescore_connections
 from deepcredit.service.problems import Problem
+from deepcredit.service.pseudodata import without_people
 from deepcredit.service.store.models import (
     AttributeCorrection,
     Consent,
@@ -72,11 +80,23 @@ class Erasure:
     erased_at: datetime
     deleted: dict[str, int]
     """Rows deleted, by kind."""
+    copy_dir: str | None = None
+    """The service's copy of the data set that was rewritten without the person (None: none recorded)."""
 
 
 def erase(ctx: ServiceContext, subject: str) -> Erasure:
     """Erase the person (see the module docstring) and re-score their connections. A Problem (409) if they
     were erased before."""
+    with ctx.db.read() as s:
+        when = erased_at(s, subject)
+    if when is not None:
+        raise already_erased(when)
+    connections = connections_to_rescore(ctx, subject)  # read before the copy forgets their edges
+    copy = read_meta(ctx).get("data_dir")
+    if copy:  # first the copy: should the database fail after, the person is in neither once it is rerun
+        with ctx.db.read() as s:
+            gone = erased_people(s) | {subject}
+        without_people(Dataset(copy), gone)
     now = ctx.now()
     with ctx.db.write() as s:
         when = erased_at(s, subject)
@@ -90,9 +110,9 @@ def erase(ctx: ServiceContext, subject: str) -> Erasure:
         ctx.recourse_cache.pop(key, None)
     if ctx.neighbours is not None:  # a running server: in the background, as after any change
         ctx.neighbours.after_change(subject)
-    elif connections := connections_to_rescore(ctx, subject):  # the index still knows their edges
+    elif connections:
         rescore_connections(ctx, connections)
-    return Erasure(now, deleted)
+    return Erasure(now, deleted, copy_dir=copy or None)
 
 
 def erase_person(settings: Settings, person_id: str) -> Erasure:

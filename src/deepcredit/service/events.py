@@ -7,7 +7,9 @@ their own next re-score.
 Who may report what (docs/security.md): a merchant reports an outcome only for an order it decided, and it
 could decide only under the person's valid consent; the report must come within `report_window_days` of
 that decision and not claim to have happened before it, nor to have fallen due before it (a commitment
-made under the order cannot be late by more days than have passed since the order). So revoking consent ends a merchant's power to
+made under the order cannot be late by more days than have passed since the order). An outcome that is not
+kept (late, missed, not returned) is at least one whole day late, as ingest counts them: reported sooner after
+its order, it is refused; a write-off without a stated delay is as many whole days late as the order allows. So revoking consent ends a merchant's power to
 report: no new decision can be made, and the old ones age out of the window. Every refusal is audited. A
 report is idempotent per transaction id like a decision: the same facts again are a replay, different
 facts under the same id a 409.
@@ -16,6 +18,7 @@ facts under the same id a 409.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -203,11 +206,18 @@ def _order(ctx: ServiceContext, s, m: MerchantPrincipal, subject: str, req: Even
     return s.execute(q.order_by(Decision.created_at.desc(), Decision.id.desc()).limit(1)).first()
 
 
-def _same_facts(prior: ServiceEvent, subject: str, req: EventReport, days_late: float | None, ts: datetime
-                ) -> bool:
+def held_amount(amount: float, spec: DatasetSpec | None) -> float:
+    """The amount stored for a report: 0 where the data set holds no amounts (as ingest stores them), so no
+    money the data set never had enters a record, a feature or a plan."""
+    events = spec.events if spec is not None else None
+    return 0.0 if events is not None and not events.columns.amount else float(amount)
+
+
+def _same_facts(prior: ServiceEvent, subject: str, req: EventReport, days_late: float | None, ts: datetime,
+                amount: float) -> bool:
     """Whether a report repeats a stored one. A delay or time left out is the stored one (both default to
     values that depend on when the report came)."""
-    return (prior.subject == subject and prior.outcome == req.outcome.value and prior.amount == float(req.amount)
+    return (prior.subject == subject and prior.outcome == req.outcome.value and prior.amount == amount
             and (days_late is None or prior.days_late == days_late) and (req.occurred_at is None or prior.ts == ts))
 
 
@@ -226,13 +236,14 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
                       f"'{req.outcome.value}' is (its operator declares it under [events.outcomes] in its spec)")
     kind, status = stored_as
     stated = float(req.days_late) if req.days_late is not None else None
+    amount = held_amount(req.amount, spec)
     default_late = 0.0 if status_meaning(status, spec) == "kept" else WRITE_OFF_DAYS
     with ctx.db.write() as s:
         prior = s.execute(select(ServiceEvent).where(ServiceEvent.merchant_id == m.id,
                                                      ServiceEvent.transaction_id == req.transaction_id)
                           ).scalar_one_or_none()
         if prior is not None:
-            if not _same_facts(prior, subject, req, stated, ts):
+            if not _same_facts(prior, subject, req, stated, ts, amount):
                 ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="transaction-conflict",
                                  event=f"s{prior.id}")
                 conflict = Problem(409, "transaction-conflict", "this transaction id was used for a different event")
@@ -246,20 +257,23 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
             order = (_order(ctx, s, m, subject, req, ts - timedelta(days=stated)) if stated else None) \
                 or _order(ctx, s, m, subject, req, ts)
             since_order = (ts - order.created_at) / timedelta(days=1) if order is not None else 0.0
-            # a default write-off is as late as the order allows; a stated delay longer than that is refused
-            days_late = stated if stated is not None else min(default_late, since_order)
+            # a default write-off is as late as the order allows, in whole days as ingest counts them; a stated
+            # delay longer than that is refused, and so is an outcome that is not kept before a day has passed
+            days_late = stated if stated is not None else min(default_late, float(math.floor(since_order)))
+            unkept = status_meaning(status, spec) != "kept"
             if order is None:
                 ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="no-order",
                                  decision=req.decision_id)
-            elif days_late > since_order:
+            elif days_late > since_order or (unkept and days_late < 1):
                 ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="due-before-order",
                                  decision=order.id)
-                conflict = Problem(422, "due-before-order", f"days_late is {days_late:g}, but only {since_order:.2f} "
-                                   "days passed between the decision and this outcome: a commitment cannot fall "
-                                   "due before its order was decided")
+                conflict = Problem(422, "due-before-order", (
+                    f"days_late is {days_late:g}" if days_late >= 1 else "an outcome that is not kept is at least "
+                    "1 day late") + f", but only {since_order:.2f} days passed between the decision and this "
+                    "outcome: a commitment cannot fall due before its order was decided")
             else:
                 e = ServiceEvent(subject=subject, merchant_id=m.id, transaction_id=req.transaction_id,
-                                 outcome=req.outcome.value, ts=ts, kind=kind, status=status, amount=float(req.amount),
+                                 outcome=req.outcome.value, ts=ts, kind=kind, status=status, amount=amount,
                                  due_ts=ts - timedelta(days=days_late), days_late=days_late, created_at=now)
                 s.add(e)
                 s.flush()

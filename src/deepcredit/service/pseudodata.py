@@ -4,7 +4,9 @@ The copy keeps the data set's spec (less the dropped attributes), so a data set 
 by the service with the same meanings, texts and features as by training.
 
 Why a copy: the service never holds a raw person id, so the data it scores from must be keyed the way its
-requests are (HMAC of the id). The copy is also the place to minimise: protected attributes the model does
+requests are (HMAC of the id). Every column that holds person ids is pseudonymised, not only the keys: the
+tables' schema says which (person_columns), so an event's counterparty, which may name another person, is
+too, and no raw id of anyone is left in the copy or in the snapshots written from it. The copy is also the place to minimise: protected attributes the model does
 not read are left out, and every event gets a stable `event_id` ('b1', 'b2', ... in (person, time) order)
 so that a person can dispute it. Events are sorted by person, and relations are stored twice (by source,
 and as the extra table `relations_by_target` by target), so DuckDB reads one person's rows from a few
@@ -22,11 +24,15 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from deepcredit.data.dataset import Dataset, finalize_dataset, staging_dir
-from deepcredit.data.schema import PROTECTED_ATTRIBUTES
+from deepcredit.data.dataset import Dataset, finalize_dataset, new_connection, staging_dir
+from deepcredit.data.schema import PROTECTED_ATTRIBUTES, TABLES
 from deepcredit.service.privacy import Pseudonymiser
 
 ROW_GROUP = 8192
+ERASED = "erased"
+"""What an erased person's id reads as where another person's record mentions them (a counterparty)."""
+SCHEMA_OF = {"relations_by_target": "relations"}
+"""Stored tables that are another table's rows in another order."""
 
 
 def quoted_path(path: Path) -> str:
@@ -34,42 +40,96 @@ def quoted_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+def person_columns(table: str, columns: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(key columns, reference columns) of a stored table that hold person ids, of those it has.
+
+    Found from the tables' schema (data/schema.py: an `identifier` column names a person or a record), not by
+    name: key columns (person_id, source, target) say whose row it is; reference columns (an event's
+    counterparty: another person, or a merchant) mention someone else. Both are personal data.
+    """
+    present = set(columns)
+    schema = TABLES.get(SCHEMA_OF.get(table, table))
+    if schema is None:  # an extra table (a simulated world's truth): keyed by person_id where it has one
+        return [c for c in ("person_id",) if c in present], []
+    ids = [c for c in schema.columns if c.identifier and c.name in present]
+    return [c.name for c in ids if c.required], [c.name for c in ids if not c.required]
+
+
+def without_erased(sql: str, table: str, columns: Iterable[str], erased: str = "_erased") -> str:
+    """`sql` (rows of `table`) less the rows of the people in the registered relation `erased` (a column
+    `subject`), and with their mentions in others' rows (a counterparty) replaced by ERASED: an erased
+    person appears nowhere, while their former counterparties keep their own records."""
+    keys, refs = person_columns(table, columns)
+    gone = f"IN (SELECT subject FROM {erased})"
+    where = " AND ".join(f"CAST({c} AS VARCHAR) NOT {gone}" for c in keys) or "TRUE"
+    masks = ", ".join(f"CASE WHEN CAST({c} AS VARCHAR) {gone} THEN '{ERASED}' ELSE {c} END AS {c}" for c in refs)
+    return f"SELECT *{f' REPLACE ({masks})' if masks else ''} FROM ({sql}) WHERE {where}"
+
+
+def raw_references(copy: Dataset) -> list[str]:
+    """The reference columns ('events.counterparty') of a service copy that hold a value other than a
+    pseudonym or ERASED: a copy written before references were pseudonymised, with raw ids in them."""
+    con = new_connection()
+    found = []
+    for name in copy.manifest.tables:
+        rows = f"SELECT * FROM {copy.scan(name)}"
+        _, refs = person_columns(name, [r[0] for r in con.execute(f"DESCRIBE {rows}").fetchall()])
+        for c in refs:
+            raw = con.execute(f"SELECT 1 FROM ({rows}) WHERE {c} IS NOT NULL AND CAST({c} AS VARCHAR) <> '{ERASED}' "
+                              f"AND NOT regexp_full_match(CAST({c} AS VARCHAR), '[0-9a-f]{{64}}') LIMIT 1").fetchall()
+            if raw:
+                found.append(f"{name}.{c}")
+    con.close()
+    return found
+
+
+def _keyed(table: str, columns: list[str], drop: Iterable[str] = ()) -> str:
+    """SELECT of `table` (a view) with every column that holds person ids replaced by the ids' pseudonyms
+    (the registered `_ids`): rows whose key names nobody are left out, a reference without a value stays NULL."""
+    keys, refs = person_columns(table, columns)
+    joins, swaps = [], []
+    for i, c in enumerate([*keys, *refs]):
+        joins.append(f"{'JOIN' if c in keys else 'LEFT JOIN'} _ids m{i} ON m{i}.raw = CAST(t.{c} AS VARCHAR)")
+        swaps.append(f"m{i}.pid AS {c}")
+    left_out = [c for c in drop if c in columns]
+    exclude = f" EXCLUDE ({', '.join(left_out)})" if left_out else ""
+    return f"SELECT t.*{exclude} REPLACE ({', '.join(swaps)}) FROM {table} t {' '.join(joins)}"
+
+
 def pseudonymise_dataset(src: Dataset, out: Path, pseudonym: Pseudonymiser,
                          keep_protected: Iterable[str] = ()) -> Dataset:
-    """Write `src` to `out` keyed by pseudonyms; returns the new Dataset."""
+    """Write `src` to `out` keyed by pseudonyms; returns the new Dataset.
+
+    Every value of every column that holds person ids (person_columns) becomes its pseudonym, a merchant
+    named as a counterparty included: no raw id of anyone survives in the copy."""
     out = Path(out)
     con = src.connect()
-    raw = [r[0] for r in con.execute(
-        "SELECT person_id FROM people UNION SELECT person_id FROM events UNION SELECT person_id FROM outcomes "
-        "UNION SELECT source FROM relations UNION SELECT target FROM relations").fetchall()]
+    columns = {t: [r[0] for r in con.execute(f"DESCRIBE {t}").fetchall()] for t in TABLES}
+    named = [f"SELECT CAST({c} AS VARCHAR) FROM {t} WHERE {c} IS NOT NULL" for t in TABLES
+             for c in sum(person_columns(t, columns[t]), [])]
+    raw = [r[0] for r in con.execute(" UNION ".join(named)).fetchall()]
     con.register("_ids", pa.table({"raw": pa.array([str(r) for r in raw], pa.string()),
                                    "pid": pa.array([pseudonym(str(r)) for r in raw], pa.string())}))
-    people_cols = [r[0] for r in con.execute("DESCRIBE people").fetchall()]
+    people_cols = columns["people"]
     protected = {*src.spec.protected, *PROTECTED_ATTRIBUTES}  # what the data set's spec declares protected
     drop = [c for c in people_cols if c in protected and c not in set(keep_protected)]
-    exclude = ", ".join(["person_id", *drop])
-    event_cols = [r[0] for r in con.execute("DESCRIBE events").fetchall()]
+    event_cols = columns["events"]
     spec = src.spec.restricted([c for c in people_cols if c not in drop], event_cols)
     staging = staging_dir(out)
     opts = f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})"
     try:
-        con.execute(f"""COPY (SELECT m.pid AS person_id, p.* EXCLUDE ({exclude})
-                              FROM people p JOIN _ids m ON m.raw = CAST(p.person_id AS VARCHAR) ORDER BY 1)
+        con.execute(f"""COPY ({_keyed("people", people_cols, drop)} ORDER BY person_id)
                         TO {quoted_path(staging / "people.parquet")} {opts}""")
         con.execute(f"""COPY (SELECT *, 'b' || CAST(row_number() OVER (ORDER BY person_id, ts, kind, status, amount)
                                                    AS VARCHAR) AS event_id
-                              FROM (SELECT m.pid AS person_id, e.* EXCLUDE (person_id)
-                                    FROM events e JOIN _ids m ON m.raw = CAST(e.person_id AS VARCHAR)) x
+                              FROM ({_keyed("events", event_cols)}) x
                               ORDER BY person_id, ts)
                         TO {quoted_path(staging / "events.parquet")} {opts}""")
-        con.execute(f"""COPY (SELECT s.pid AS source, t.pid AS target, r.* EXCLUDE (source, target)
-                              FROM relations r JOIN _ids s ON s.raw = CAST(r.source AS VARCHAR)
-                              JOIN _ids t ON t.raw = CAST(r.target AS VARCHAR) ORDER BY 1, 2)
+        con.execute(f"""COPY ({_keyed("relations", columns["relations"])} ORDER BY source, target)
                         TO {quoted_path(staging / "relations.parquet")} {opts}""")
         con.execute(f"""COPY (SELECT * FROM read_parquet({quoted_path(staging / "relations.parquet")}) ORDER BY target, source)
                         TO {quoted_path(staging / "relations_by_target.parquet")} {opts}""")
-        con.execute(f"""COPY (SELECT m.pid AS person_id, o.* EXCLUDE (person_id)
-                              FROM outcomes o JOIN _ids m ON m.raw = CAST(o.person_id AS VARCHAR) ORDER BY 1, 2)
+        con.execute(f"""COPY ({_keyed("outcomes", columns["outcomes"])} ORDER BY person_id, as_of)
                         TO {quoted_path(staging / "outcomes.parquet")} {opts}""")
         con.close()
         return finalize_dataset(staging, out, name=f"{src.name}-pseudonymised",
@@ -77,6 +137,31 @@ def pseudonymise_dataset(src: Dataset, out: Path, pseudonym: Pseudonymiser,
                                 description=f"{src.name} keyed by HMAC-SHA256 pseudonyms for the scoring service; "
                                             f"source fingerprint {src.fingerprint()}",
                                 extras=("relations_by_target",), spec=spec, time_zone=src.manifest.time_zone)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def without_people(copy: Dataset, erased: Iterable[str]) -> Dataset:
+    """Rewrite the service's copy without these people (pseudonyms): their rows of every table go (profile,
+    events, relations either way, labels), and their mentions in others' rows read ERASED (without_erased).
+
+    Staged and renamed into place, so a crash leaves the previous copy whole; rows keep their order and their
+    event ids, so the disputes that name a record still find it."""
+    con = new_connection()
+    con.register("_erased", pa.table({"subject": pa.array(sorted(set(erased)), pa.string())}))
+    opts = f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})"
+    staging = staging_dir(copy.root)
+    try:
+        for name in [*copy.manifest.tables, *copy.manifest.extras]:
+            rows = f"SELECT * FROM {copy.scan(name)}"
+            columns = [r[0] for r in con.execute(f"DESCRIBE {rows}").fetchall()]
+            con.execute(f"COPY ({without_erased(rows, name, columns)}) "
+                        f"TO {quoted_path(staging / f'{name}.parquet')} {opts}")
+        con.close()
+        return finalize_dataset(staging, copy.root, name=copy.name, snapshot_date=copy.manifest.snapshot_date,
+                                description=copy.manifest.description, extras=tuple(copy.manifest.extras),
+                                spec=copy.spec, time_zone=copy.manifest.time_zone)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -12,11 +12,12 @@ The behaviours come from the data set's own spec and data, not from any one data
 that kind, at the person's usual amount for the kind (the data set's median when they have none), and for
 kinds whose amount is money owed also at half that amount ("keep your bills to about half their usual
 size"). Amounts are written in the unit the spec declares for money (the unit of its credit line or
-income attribute, "EUR"). The pace follows the data set's declared period ([windows] period) and the
-person's own observed pace of each kind (their events of it per period, over the span of their record):
-a kind the person does themselves (a repayment, an order) once, once a period, or at their own pace; a
-kind whose amount is money owed is issued by the business (a bill, an invoice), so a plan only has the
-person keep the ones that come at their own pace, and none where they have had none. Candidates over 3, 6
+income attribute, "EUR"); a kind the data set holds no amounts of (no amount column, or 0 on every row)
+gets none, so a plan says nothing about money it cannot know. The pace follows the data set's declared
+period ([windows] period) and the person's own observed pace of each kind (their events of it per period,
+over the span of their record): a kind the person does themselves (a repayment, an order) once, once a
+period, or at their own pace; a kind whose amount is money owed is issued by the business (a bill, an
+invoice), so a plan only has the person keep the ones that come at their own pace, and none where they have had none. Candidates over 3, 6
 and 12 months: the empty plan and each behaviour at each of its paces (one model run for every horizon:
 scoring.ModelScorer.score_futures scores copies of the person, each as of its plan's end), then, only if
 none reaches, every pair of behaviours at the same pace and everything at once (a second run). The smallest reaching plan (fewest behaviours, then fewest events, then
@@ -74,6 +75,9 @@ class Behaviour:
     """A kind the business issues (its amount is money owed): a plan only keeps those that come at `pace`."""
     unit: str = ""
     """The unit the spec declares for money ("EUR"), written after the amount."""
+    priced: bool = True
+    """Whether the data set holds amounts for this kind; without (no amount column, or 0 on every row) the
+    plan says nothing about money and its simulated events carry the 0 the data set stores."""
 
 
 def status_words(status: str) -> str:
@@ -122,7 +126,7 @@ class Plan:
             for i in range(s.count):
                 ts = start + span * (i + 1) / (s.count + 1)
                 b = s.behaviour
-                rows.append((None, ts, b.kind, b.amount, b.status, ts, 0.0, None, None))
+                rows.append((None, ts, b.kind, b.amount if b.priced else 0.0, b.status, ts, 0.0, None, None))
         return pd.DataFrame(rows, columns=list(OVERLAY_COLUMNS))
 
 
@@ -150,19 +154,22 @@ def next_band(score: int, bands: Sequence[tuple[str, int]]) -> tuple[str, int] |
 
 @functools.lru_cache(maxsize=8)
 def _kept_kinds(scorer: ModelScorer) -> tuple[tuple[str, str, float | None], ...]:
-    """(kind, kept status, median amount) the data set holds, most frequent first (one scan per scorer)."""
+    """(kind, kept status, median amount) the data set holds, most frequent first (one scan per scorer); the
+    median is None for a kind without amounts (no amount column, or 0 on every row of the kind)."""
     spec: DatasetSpec = scorer.dataset.spec
     if spec.events is None:
         return ()
     con = scorer.cursor()
     try:
-        rows = con.execute(f"SELECT kind, status, median(amount), count(*) AS n FROM {scorer.dataset.scan('events')} "
-                           "GROUP BY kind, status ORDER BY n DESC").fetchall()
+        rows = con.execute(f"SELECT kind, status, median(amount), count(*) AS n, "
+                           "max(max(abs(amount))) OVER (PARTITION BY kind) "
+                           f"FROM {scorer.dataset.scan('events')} GROUP BY kind, status ORDER BY n DESC").fetchall()
     finally:
         con.close()
     rating = spec.events.kinds_amount("rating")
-    return tuple((str(k), str(st), None if a is None or np.isnan(a) else float(a)) for k, st, a, _ in rows
-                 if str(k) not in rating and status_meaning(str(st), spec) == "kept")
+    priced = bool(spec.events.columns.amount)
+    return tuple((str(k), str(st), None if a is None or np.isnan(a) or not (priced and top) else float(a))
+                 for k, st, a, _, top in rows if str(k) not in rating and status_meaning(str(st), spec) == "kept")
 
 
 def money_unit(spec: DatasetSpec) -> str:
@@ -204,10 +211,12 @@ def behaviours(scorer: ModelScorer, person_id: str, now: datetime | None = None)
         seen_kinds.add(kind)
         if kind in owed and kind not in paces:  # the business issues these; none has come to this person
             continue
-        amount = usual.get(kind, median)
+        priced = median is not None  # the data set holds amounts for this kind
+        amount = usual.get(kind, median) if priced else None
         amount = None if amount is None or pd.isna(amount) else round(float(amount), 2)
         said = unit if amount is not None else ""
-        out.append(Behaviour(kind, status, amount, pace=paces.get(kind), issued=kind in owed, unit=said))
+        out.append(Behaviour(kind, status, amount, pace=paces.get(kind), issued=kind in owed, unit=said,
+                             priced=priced))
         if kind in owed and amount:
             out.append(Behaviour(kind, status, round(amount / 2, 2), smaller=True, pace=paces.get(kind),
                                  issued=True, unit=said))

@@ -57,7 +57,7 @@ MAX_EVENTS, MAX_ACCESSES, MAX_ALERTS = 50, 100, 20
 RESULT_WORDS = {"admit": "admitted", "decline": "declined", "no_score": "not admitted: no score held",
                 "consent-required": "refused: you had not given consent for this",
                 "threshold-probing-limit": "refused: the merchant changed its threshold too often",
-                "transaction-conflict": "refused: it contradicted an earlier report",
+                "transaction-conflict": "refused: it reused the id of an earlier, different request",
                 "no-order": "refused: no order of yours it had decided on"}
 """What a look at the person's data ended in, as the page says it (the audit log's codes)."""
 DISPUTE_WORDS = {"open": "open", "under_review": "under review", "corrected": "corrected: the record was changed",
@@ -91,6 +91,8 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
         accesses.append(AccessOut(at=a.at, who=who, action=a.action, scope=d.get("scope"), purpose=d.get("purpose"),
                                   result=d.get("result") or d.get("reason")))
     active = {d.event_id: d.state for d in disputes if d.state.value in dispute_mod.ACTIVE}
+    spec = hist.spec_of(ctx.scorer)
+    priced = spec is None or spec.events is None or bool(spec.events.columns.amount)  # else every amount is a 0
     events: list[EventOut] = []
     reader = getattr(ctx.scorer, "held", None)  # a ModelScorer's; a stand-in scorer holds no records
     held = reader(subject) if reader is not None else None
@@ -99,13 +101,12 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
         for r in read.head(MAX_EVENTS).itertuples(index=False):
             ref = None if _missing(r.event_id) else str(r.event_id)
             events.append(EventOut(event_id=ref, ts=r.ts.to_pydatetime(), kind=str(r.kind), status=str(r.status),
-                                   amount=None if _missing(r.amount) else float(r.amount),
+                                   amount=None if _missing(r.amount) or not priced else float(r.amount),
                                    days_late=None if _missing(r.days_late) else float(r.days_late),
                                    source=HELD if ref is None else service_events.get(ref, HELD),
                                    disputed=ref in active, dispute_state=None if ref is None else active.get(ref)))
     latest = held.latest_profile(now) if held is not None else {}
     disputing = {d.attribute: d.state for d in disputes if d.attribute and d.state.value in dispute_mod.ACTIVE}
-    spec = hist.spec_of(ctx.scorer)
     profile = [ProfileItem(attribute=name, text=a.text, value=shown(latest[name]),
                            reads=as_read(a, latest[name], spec), disputed=name in disputing,
                            dispute_state=disputing.get(name))

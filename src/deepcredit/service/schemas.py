@@ -281,9 +281,22 @@ class ReasonOut(BaseModel):
     how_to_improve: str
 
 
+class MerchantReason(BaseModel):
+    """A reason as a merchant with `factors` consent reads it: the code, its text, the points it cost and the
+    advice, never the person's own value (their income, their ratio): that stays on the person's report."""
+
+    feature: str
+    dimension: str
+    points_lost: int
+    reason: str
+    how_to_improve: str
+
+
 class Factors(BaseModel):
+    """The `factors` scope: the five dimensions and the reason codes."""
+
     dimensions: list[Dimension]
-    reasons: list[ReasonOut]
+    reasons: list[MerchantReason]
 
 
 class DecisionResponse(BaseModel):

@@ -45,6 +45,7 @@ from deepcredit.scoring.scorer import Scorer as ReportScorer
 from deepcredit.scoring.scorer import input_dimensions, used_features
 from deepcredit.service.attribute_fixes import FIX_COLUMNS, corrected_people, disputable
 from deepcredit.service.lookup import PersonIndex
+from deepcredit.service.pseudodata import without_erased
 
 OVERLAY_COLUMNS = {"person_id": "VARCHAR", "ts": "TIMESTAMP", "kind": "VARCHAR", "amount": "DOUBLE",
                    "status": "VARCHAR", "due_ts": "TIMESTAMP", "days_late": "DOUBLE", "counterparty": "VARCHAR",
@@ -109,7 +110,8 @@ class Overlay:
     """Negative records (statuses the spec says mean late or broken) dated before this no longer count
     (service/retention.py); None: every record counts."""
     erased: frozenset[str] = frozenset()
-    """People the operator erased (service/erasure.py): their profile, events and relations are left out."""
+    """People the operator erased (service/erasure.py): their profile, events and relations are left out, and
+    their mentions in others' records (a counterparty) masked."""
     as_of: datetime | None = None
     """The service's now: with attribute history, a correction applies to the profile version valid then
     (None: to the latest version)."""
@@ -241,19 +243,18 @@ class ScopedDataset(Dataset):
             rel, people, events = (f"SELECT * FROM {scan(t)}" for t in ("relations", "people", "events"))
             overlay = self.overlay_for(None)
         self.erased = overlay.erased
-        if overlay.erased:
+        columns = self.event_columns
+        if columns is None:
+            columns = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan('events')}").fetchall()}
+        if overlay.erased:  # their rows left out, their mentions in others' rows masked (pseudodata.without_erased)
             con.register("_erased", pd.DataFrame({"subject": sorted(overlay.erased)}, dtype=object))
-            gone = "NOT IN (SELECT subject FROM _erased)"
-            people = f"SELECT * FROM ({people}) WHERE CAST(person_id AS VARCHAR) {gone}"
-            events = f"SELECT * FROM ({events}) WHERE CAST(person_id AS VARCHAR) {gone}"
-            rel = f"SELECT * FROM ({rel}) WHERE CAST(source AS VARCHAR) {gone} AND CAST(target AS VARCHAR) {gone}"
+            people = without_erased(people, "people", ["person_id"])
+            events = without_erased(events, "events", columns)
+            rel = without_erased(rel, "relations", ["source", "target"])
         if len(overlay.attributes):
             spec = self.base.spec
             people = corrected_people(con, people, overlay.attributes, disputable(spec), bool(spec.profile.valid_from),
                                       overlay.as_of)
-        columns = self.event_columns
-        if columns is None:
-            columns = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan('events')}").fetchall()}
         corr = overlay.corrections
         if len(corr) and "event_id" in columns:
             con.register("_corrections_in", corr[["event_ref", "action", "status", "days_late"]])

@@ -27,7 +27,7 @@ from deepcredit.data.dataset import Dataset, check_replaceable, finalize_dataset
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, served_context
 from deepcredit.service.events import overlay_source
-from deepcredit.service.pseudodata import ROW_GROUP, quoted_path
+from deepcredit.service.pseudodata import ROW_GROUP, quoted_path, raw_references, without_erased
 from deepcredit.service.scoring import Overlay, ScopedDataset
 from deepcredit.service.store.models import Meta
 
@@ -60,6 +60,9 @@ def snapshot(ctx: ServiceContext, served: Dataset, out: Path) -> Snapshot:
     """The served copy `served` with the service's overlay read in, written to `out` as of the clock's now."""
     out = Path(out)
     check_replaceable(out)
+    if raw := raw_references(served):  # a snapshot is shipped to batch jobs: no raw id goes with it
+        raise ValueError(f"the service's data copy keeps raw ids in {', '.join(raw)} (written by an earlier "
+                         "DeepCredit): run `deepcredit serve-init` again to rewrite it, then take the snapshot")
     now = ctx.now()
     overlay = overlay_source(ctx.db, ctx.now)(None)
     data = write_overlaid(served, overlay, out, now)
@@ -98,8 +101,8 @@ def write_overlaid(served: Dataset, overlay: Overlay, out: Path, as_of: datetime
         for name in ["outcomes", *served.manifest.extras]:  # as they are, less the rows of erased people
             relation = f"SELECT * FROM read_parquet({quoted_path(staging / 'relations.parquet')})" \
                 if name == "relations_by_target" else f"SELECT * FROM {served.scan(name)}"
-            if overlay.erased and "person_id" in _columns(con, relation):
-                relation += " WHERE CAST(person_id AS VARCHAR) NOT IN (SELECT subject FROM _erased)"
+            if overlay.erased:
+                relation = without_erased(relation, name, _columns(con, relation))
             order = f" ORDER BY {ORDER[name]}" if name in ORDER else ""
             con.execute(f"COPY ({relation}{order}) TO {quoted_path(staging / f'{name}.parquet')} {opts}")
         con.close()

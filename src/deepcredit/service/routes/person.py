@@ -52,6 +52,13 @@ def _audited(ctx: ServiceContext, subject: str, action: str, fmt: str | None, bu
     return out
 
 
+def refused_access(ctx: ServiceContext, subject: str, what: str, reason: str) -> None:
+    """Audit a person's attempt at another person's data, under the caller's own pseudonym only (whose data
+    they tried is not written: the row names no one else)."""
+    with ctx.db.write() as s:
+        ctx.audit.append(s, ctx.now(), "person", "access_refused", subject, what=what, reason=reason)
+
+
 def _viewed(ctx: ServiceContext, subject: str, fmt: str) -> PersonReport:
     return _audited(ctx, subject, "report_viewed", fmt, report.build)
 
@@ -89,6 +96,7 @@ def my_recourse(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depe
 def report_by_id(person_id: Annotated[str, Path(min_length=1, max_length=200)], p: PersonPrincipal = Depends(person),
                  ctx: ServiceContext = Depends(get_context)) -> PersonReport:
     if ctx.pseudonym(person_id) != p.subject:
+        refused_access(ctx, p.subject, "report", "not-your-report")
         raise forbidden("not-your-report", "a person token reads only its own person's report")
     return _viewed(ctx, p.subject, "json")
 
