@@ -30,7 +30,11 @@ Fitting (all on the training rows given):
    gives that member's own PD instead (meta map and calibrator the identity: the stack *is* the member)
    unless a cross-fitted calibrator lowers the member's out-of-fold log loss (_pass_through).
 5. Every member is refitted on all training rows; those are the members that score (a member with
-   weight 0 is kept so its own logit can still be read, but it costs nothing in explanations).
+   weight 0 is kept so its own logit can still be read, but it costs nothing in explanations). A member
+   that stops early (networks: epochs; GBDT: trees) is refitted for the median length its fold fits chose,
+   without early stopping of its own (trained_length, refit_length): the out-of-fold PDs the combiner and
+   calibration judged came from fits of that length. metrics_["pd_spread"] sets the refit's PDs on its
+   training rows beside the out-of-fold ones.
 
 Scoring: logit = g(b + sum_m w_m z_m), g the calibrator, z_m member m's logit.
 
