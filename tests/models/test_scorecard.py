@@ -343,3 +343,16 @@ def test_a_missing_bin_with_few_bads_stays_worth_nothing(data):
     X.loc[X.index[:400], "limit"] = np.nan  # a missing bin with enough of both keeps its own WoE
     table = WoEBinning(min_bin_size=None).fit(X, y, [DEFS[3]]).tables_["limit"]
     assert min(table.event[missing], table.count[missing] - table.event[missing]) >= 5 and table.woe[missing] != 0
+
+
+def test_a_high_cardinality_code_is_pooled_and_said_in_the_fit_notes(data):
+    """Audit F1: a noise postcode of ~3 people per code became a -214-point bin of the codes holding bads."""
+    X, y = data
+    X = X.assign(postcode=np.random.default_rng(3).integers(0, 1500, len(X)).astype(str))
+    defs = [*DEFS, FeatureDef("postcode", Dimension.IDENTITY, Source.PROFILE, "MAX(postcode)", "your postcode",
+                              "n/a", kind=Kind.CATEGORICAL)]
+    card = ScorecardModel().fit(as_input(X, y, defs))
+    notes = [n for n in card.fit_notes() if "pooled" in n]
+    codes = X["postcode"].nunique()
+    assert len(notes) == 1 and f"postcode: {codes:,} of {codes:,} categories" in notes[0]
+    assert "postcode" not in card.used_features_

@@ -225,3 +225,23 @@ def test_several_as_of_dates_fit_time_aware(world):
     assert model.metrics_["folds"] == 1  # one time block, fitted on every earlier row
     grouped = StackModel(members=("gbdt",), member_params=PARAMS, n_folds=3, time_groups=2).fit(dated)
     assert grouped.metrics_["folds"] == 2  # one time block x two person groups
+
+
+def test_the_refit_members_train_as_long_as_their_folds_did(world):
+    """Audit F6: the member that scores stopped early on its own 15% of the rows (a sequence net at epoch 4
+    where the folds, whose out-of-fold PDs the calibration judged, went to ~8): its PDs stopped at 0.13."""
+    model = world["model"]
+    length = model.metrics_["refit_length"]
+    gbdt = dict(model.members_)["gbdt"]
+    assert length["scorecard"] == {}
+    assert length["gbdt"]["early_stopping_rounds"] is None and 1 <= length["gbdt"]["n_estimators"] < 200
+    assert gbdt.booster_.num_trees() == length["gbdt"]["n_estimators"]  # every row, no early stopping
+    spread = model.metrics_["pd_spread"]
+    assert set(spread) == {"out_of_fold", "refit_in_sample"} and 0 < spread["out_of_fold"]["p99"] <= 1
+
+
+def test_refit_length_is_the_folds_median_rounded_up():
+    folds = [{"max_epochs": e, "val_fraction": 0.0} for e in (4, 8, 9)]
+    assert stack_module.refit_length(folds) == {"max_epochs": 8, "val_fraction": 0.0}
+    assert stack_module.refit_length(folds[:2]) == {"max_epochs": 6, "val_fraction": 0.0}
+    assert stack_module.refit_length([*folds, {}]) == {}  # a fold that did not stop early: its own defaults

@@ -46,7 +46,7 @@ def test_german_credit_against_the_peers_from_the_command_line(tmp_path):
     assert config["config"]["member_params"]["gbdt"] == {"n_estimators": 50}
 
 
-def _loans(tmp_path, n: int = 500) -> tuple:
+def _loans(tmp_path, n: int = 500, **extra: object) -> tuple:
     """Loans issued over two years with a year's window; a customer may borrow again (ids repeat)."""
     import numpy as np
 
@@ -59,7 +59,7 @@ def _loans(tmp_path, n: int = 500) -> tuple:
     issued = pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 730, n), unit="D")
     pd.DataFrame({"loan_id": [f"l{i}" for i in range(n)], "issue_d": issued.strftime("%Y-%m-%d"),
                   "grade": grade, "income": rng.normal(50, 10, n).round(1),
-                  "default": bad.astype(int)}).to_csv(tmp_path / "loans.csv", index=False)
+                  "default": bad.astype(int), **extra}).to_csv(tmp_path / "loans.csv", index=False)
     spec = spec_from_toml(draft_spec(tmp_path / "loans.csv"))
     return ingest_with_spec(spec, {"people": tmp_path / "loans.csv"}, tmp_path / "ds"), issued
 
@@ -82,6 +82,19 @@ def test_dated_loans_against_the_peers_over_time_from_the_command_line(tmp_path)
     refused = runner.invoke(app, ["peers", "--data", str(ds.root), "--out", str(tmp_path / "o2"), "--test-from",
                                   "2023-07-01", "--cv"])
     assert refused.exit_code == 2 and "mixes times" in refused.output
+
+
+def test_an_empty_column_is_left_out_of_the_peers_with_its_name(tmp_path):
+    """optbinning's prebinning crashed on a declared column with no value ("Found array with 0 sample(s)")."""
+    ds, _ = _loans(tmp_path, fax="")
+    assert "fax" in [a.name for a in ds.spec.profile.attributes]
+    result = runner.invoke(app, ["peers", "--data", str(ds.root), "--out", str(tmp_path / "out"),
+                                 "--exclude-members", "wide_deep", "--member-param", "gbdt.n_estimators=30"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "out" / "peers.json").read_text())
+    assert saved["peer_left_out"] == {"fax": "no value in the training rows"}
+    assert "fax left out of the peers (no value in the training rows)" in " ".join(result.output.split())
+    assert {"peer:optbinning", "peer:lightgbm"} <= set(saved["models"])
 
 
 def test_the_peers_read_each_rows_profile_as_of_its_date(tmp_path):

@@ -116,6 +116,10 @@ def _print_training(trained: Trained) -> None:
                       "so the second is optimistic; `evaluate` measures held-out rows)")
         if "combiner" in metrics:
             console.print(f"combiner: {metrics['combiner']['chosen']} ({escape(metrics['combiner']['why'])})")
+        if spread := metrics.get("pd_spread"):
+            oof, refit = spread["out_of_fold"], spread["refit_in_sample"]
+            console.print(f"PD 99th percentile / max: out-of-fold {oof['p99']:.4f} / {oof['max']:.4f}, the refitted "
+                          f"stack on its training rows {refit['p99']:.4f} / {refit['max']:.4f}")
     for note in metrics.get("notes", []):
         console.print(f"[cyan]note[/cyan] {escape(note)}")
     for kind, why in metrics.get("skipped", {}).items():

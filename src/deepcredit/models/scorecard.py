@@ -49,7 +49,7 @@ from sklearn.linear_model import LogisticRegression
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models.base import CreditModel, Explanation, MemberCannotFit, read_meta
-from deepcredit.models.binning import MISSING, FeatureTable, WoEBinning, _as_float
+from deepcredit.models.binning import MIN_EVENTS, MISSING, FeatureTable, WoEBinning, _as_float
 from deepcredit.models.gbdt import model_features
 from deepcredit.models.scale import ScoreScale
 
@@ -329,6 +329,7 @@ class ScorecardModel(CreditModel):
             raise MemberCannotFit("scorecard: every candidate characteristic is a protected attribute")
         scale = self.scale or ScoreScale()
         binning = self._binning().fit(X, y, defs, on_progress=on_progress)
+        self.pooled_categories_ = dict(binning.pooled_)
         y = np.asarray(y).astype(int)
         tables = list(binning.tables_.values())
         binning_bins = binning.bins(X)
@@ -401,6 +402,19 @@ class ScorecardModel(CreditModel):
         return self.n_rarer_ <= SMALL_DATA_MAX_RARER
 
     def fit_notes(self) -> list[str]:
+        return self._pooled_note() + self._small_data_note()
+
+    def _pooled_note(self) -> list[str]:
+        """Which characteristics had rare categories pooled before binning (a high-cardinality code such as
+        a postcode is then mostly one group, not a bin per handful of people)."""
+        pooled = getattr(self, "pooled_categories_", {})
+        if not pooled:
+            return []
+        listed = "; ".join(f"{n}: {k:,} of {t:,} categories" for n, (k, t) in pooled.items())
+        return [f"scorecard: categories too rare to expect {MIN_EVENTS} of each outcome were pooled into one group "
+                f"before binning ({listed}), so no bin rests on a rare category's own bad rate"]
+
+    def _small_data_note(self) -> list[str]:
         if not getattr(self, "small_data_", False):
             return []
         rarer = getattr(self, "n_rarer_", None)

@@ -124,6 +124,18 @@ def protocols(y: np.ndarray, cv: bool, keys: pd.DataFrame | None = None, test_fr
     return out
 
 
+def peer_columns(X: pd.DataFrame, train: np.ndarray) -> tuple[list[str], dict[str, str]]:
+    """The raw attributes the peers read on these training rows, and those left out with why: one with fewer
+    than two values there carries nothing to bin or split, and an empty one crashed optbinning's prebinning
+    (sklearn's "Found array with 0 sample(s)") with no column named."""
+    left: dict[str, str] = {}
+    for c in X.columns:
+        n = X[c].iloc[train].nunique(dropna=True)
+        if n < 2:
+            left[c] = "no value in the training rows" if n == 0 else "one value in every training row"
+    return [c for c in X.columns if c not in left], left
+
+
 def peer_optbinning(X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
     from optbinning import BinningProcess, Scorecard
     from sklearn.linear_model import LogisticRegression
@@ -147,6 +159,8 @@ def fold_predictions(inp: ModelInput, X: pd.DataFrame, ours: pd.DataFrame, membe
     """({model: PD of every test row}, what the stack and card were) for one fold. X: the declared
     attributes raw; ours: DeepCredit's feature matrix, as the peers read them."""
     y = inp.y
+    kept, left_out = peer_columns(X, train)
+    raw = X[kept]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         card = ScorecardModel().fit(inp.take(train))
@@ -154,12 +168,12 @@ def fold_predictions(inp: ModelInput, X: pd.DataFrame, ours: pd.DataFrame, membe
         pds = {f"member:{k}": p for k, p in stack_pds(stack, inp.take(test)).items() if k != "stack"}
         pds.update({"scorecard": card.predict_proba(inp.take(test))[:, 1],
                     "stack": stack.predict_proba(inp.take(test))[:, 1],
-                    "peer:optbinning": peer_optbinning(X, y, train, test),
-                    "peer:lightgbm": peer_lightgbm(X, y, train, test),
+                    "peer:optbinning": peer_optbinning(raw, y, train, test),
+                    "peer:lightgbm": peer_lightgbm(raw, y, train, test),
                     "peer:lightgbm_on_our_features": peer_lightgbm(ours, y, train, test)})
     info = {"scorecard_small_data": bool(card.small_data_), "stack_members": [k for k, _ in stack.members_],
             "stack_skipped": dict(stack.skipped_), "meta_weights": stack.metrics_.get("meta_weights"),
-            "stack_chose": stack.metrics_.get("combiner", {}).get("chosen")}
+            "stack_chose": stack.metrics_.get("combiner", {}).get("chosen"), "peer_left_out": left_out}
     return pds, info
 
 
@@ -213,7 +227,8 @@ def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = la
     out: dict = {"split": first.describe, "train_rows": int(len(trained)), "test_rows": int(len(tested)),
                  "test_bads": int(y[tested].sum()), "members": members,
                  "models": models, "rows": int(len(y)), "bad_rate": round(float(y.mean()), 4),
-                 "inputs": f"{X.shape[1]} declared attributes (protected ones left out); peers read them raw",
+                 "inputs": f"{X.shape[1]} declared attributes (protected ones left out); peers read them raw"
+                 + "".join(f"; {c} left out of the peers ({why})" for c, why in stack_info.get("peer_left_out", {}).items()),
                  **stack_info}
     if first.name == "time":
         out["unmatured_rows"] = unmatured_rows(keys, Fold(*first.folds[0]))
