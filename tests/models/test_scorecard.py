@@ -356,3 +356,13 @@ def test_a_high_cardinality_code_is_pooled_and_said_in_the_fit_notes(data):
     codes = X["postcode"].nunique()
     assert len(notes) == 1 and f"postcode: {codes:,} of {codes:,} categories" in notes[0]
     assert "postcode" not in card.used_features_
+
+
+def test_a_binning_stopped_at_its_time_limit_is_named_in_the_fit_notes(data):
+    """audit E4: with the solver stopped at time_limit, two fits of one configuration gave different cards."""
+    X, y = data
+    settled = ScorecardModel(small_data="never").fit(as_input(X, y))
+    assert settled.unsettled_binning_ == {} and not any("time limit" in n for n in settled.fit_notes())
+    hurried = ScorecardModel(small_data="never", time_limit=1e-6).fit(as_input(X, y))
+    assert hurried.unsettled_binning_ and set(hurried.unsettled_binning_.values()) != {"OPTIMAL"}
+    assert any("stopped at its time limit" in n and "scorecard.time_limit" in n for n in hurried.fit_notes())

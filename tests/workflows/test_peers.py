@@ -60,7 +60,12 @@ def _loans(tmp_path, n: int = 500, **extra: object) -> tuple:
     pd.DataFrame({"loan_id": [f"l{i}" for i in range(n)], "issue_d": issued.strftime("%Y-%m-%d"),
                   "grade": grade, "income": rng.normal(50, 10, n).round(1),
                   "default": bad.astype(int), **extra}).to_csv(tmp_path / "loans.csv", index=False)
-    spec = spec_from_toml(draft_spec(tmp_path / "loans.csv"))
+    text = draft_spec(tmp_path / "loans.csv")
+    for name in extra:  # declared as attributes, as a spec written by hand may (the draft leaves empty ones out)
+        text = text.replace(f'ignore = ["{name}"]', "ignore = []").replace("\n[outcomes]", (
+            f'\n[[profile.attributes]]\nname = "{name}"\ntype = "numeric"\ndimension = "identity"\n'
+            f'description = "your {name}"\nimprove = ""\n\n[outcomes]'), 1)
+    spec = spec_from_toml(text)
     return ingest_with_spec(spec, {"people": tmp_path / "loans.csv"}, tmp_path / "ds"), issued
 
 

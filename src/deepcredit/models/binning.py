@@ -13,6 +13,7 @@ whole points to the same tables.
     binning.transform(X)     # the WoE value of every cell (higher WoE: safer)
     binning.bins(X)          # {feature: bin index per row}
     binning.pooled_          # {feature: (rare categories pooled, categories)}
+    binning.unsettled_       # {feature: solver status} where time_limit stopped the solver short of optimal
 """
 
 from __future__ import annotations
@@ -238,6 +239,7 @@ class WoEBinning(TransformerMixin, BaseEstimator):
         n_event, n_nonevent = int(y.sum()), int(len(y) - y.sum())
         tables: dict[str, FeatureTable] = {}
         self.pooled_: dict[str, tuple[int, int]] = {}
+        self.unsettled_: dict[str, str] = {}  # {feature: solver status} where it stopped short of the optimum
         for i, d in enumerate(defs):
             t = self._bin_one(d, X[d.name], y)
             self._woe(t, n_event, n_nonevent)
@@ -323,6 +325,8 @@ class WoEBinning(TransformerMixin, BaseEstimator):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 optb.fit(values, y)
+            if optb.status != "OPTIMAL":  # the solver stopped at time_limit: a faster machine bins it otherwise
+                self.unsettled_[d.name] = str(optb.status)
             body = optb.binning_table.build().iloc[:-1]  # drop the Totals row
             count = [int(c) for c in body["Count"]]
             event = [int(e) for e in body["Event"]]

@@ -264,9 +264,11 @@ class ScorecardModel(CreditModel):
     scale: the ScoreScale whose factor and offset turn logits into points (default ScoreScale()).
     features: restrict the candidate characteristics (default: every feature of the input).
     allow_protected: protected attributes are never inputs unless this is True.
-    random_state: recorded for reproducibility; the fit itself is deterministic (no sampling).
+    random_state: recorded for reproducibility; the fit itself is deterministic (no sampling) wherever the
+        binning solver reaches its optimum within time_limit (fit_notes names any characteristic where it did not).
     small_data: "auto" (default): when the rarer outcome has at most SMALL_DATA_MAX_RARER training rows, fit
-        with SMALL_DATA in place of the parameters left at their defaults (a value you set is kept); "never":
+        with SMALL_DATA in place of the parameters at their default values (another value you set is kept;
+        one equal to the default is not, as parameters are compared by value: use "never" for it); "never":
         always the given parameters; "always": always SMALL_DATA.
         `small_data_` records whether SMALL_DATA was used (also in the artifact).
     """
@@ -330,6 +332,7 @@ class ScorecardModel(CreditModel):
         scale = self.scale or ScoreScale()
         binning = self._binning().fit(X, y, defs, on_progress=on_progress)
         self.pooled_categories_ = dict(binning.pooled_)
+        self.unsettled_binning_ = dict(binning.unsettled_)
         y = np.asarray(y).astype(int)
         tables = list(binning.tables_.values())
         binning_bins = binning.bins(X)
@@ -402,7 +405,18 @@ class ScorecardModel(CreditModel):
         return self.n_rarer_ <= SMALL_DATA_MAX_RARER
 
     def fit_notes(self) -> list[str]:
-        return self._pooled_note() + self._small_data_note()
+        return self._pooled_note() + self._unsettled_note() + self._small_data_note()
+
+    def _unsettled_note(self) -> list[str]:
+        """Characteristics whose binning the solver left short of optimal at time_limit (seconds): their bins
+        depend on how fast the machine was then, so the same configuration may not reproduce the card."""
+        unsettled = getattr(self, "unsettled_binning_", {})
+        if not unsettled:
+            return []
+        listed = ", ".join(f"{n} ({s.lower()})" for n, s in unsettled.items())
+        return [f"scorecard: the binning solver stopped at its time limit of {self.time_limit:g} s before the "
+                f"optimum for {listed}: these bins may differ on another run or machine; raise "
+                "--member-param scorecard.time_limit=SECONDS for a reproducible card"]
 
     def _pooled_note(self) -> list[str]:
         """Which characteristics had rare categories pooled before binning (a high-cardinality code such as
@@ -422,10 +436,13 @@ class ScorecardModel(CreditModel):
         return [f"scorecard: small-data settings ({why}, at most {SMALL_DATA_MAX_RARER:,}): optbinning's "
                 "defaults, so no information-value floor, its own trend choice (a characteristic with no "
                 "declared risk direction may peak or dip) and one coefficient per characteristic; "
-                "--member-param scorecard.small_data=never keeps the documented defaults (docs/scoring.md)"]
+                "these replace every parameter at its default value, one written out equal to it included; "
+                "--member-param scorecard.small_data=never keeps the documented defaults and any value as given "
+                "(docs/scoring.md)"]
 
     def _small_data_params(self) -> dict[str, object]:
-        """SMALL_DATA for the parameters left at their defaults: a value the user chose is kept."""
+        """SMALL_DATA for the parameters at their default values (by value: scikit-learn's clone passes every
+        parameter, so one written out equal to its default cannot be told apart): another value is kept."""
         defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
         return {k: v for k, v in SMALL_DATA.items() if getattr(self, k) == defaults[k] and defaults[k] != v}
 
