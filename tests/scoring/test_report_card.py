@@ -309,3 +309,22 @@ def test_a_dimension_as_a_whole_shows_the_persons_most_telling_figure_of_it():
     assert reasons.loc[2, "how_to_improve"] == AS_A_WHOLE["credit_history"].improve
     model.spread_ = None  # an artifact saved before spreads were stored tells none
     assert reason_table(model, inp, ex, SCALE, top=4)["value"].isna().all()
+
+
+def test_a_telling_figure_is_not_one_the_person_already_reads_as_a_reason_of_its_own():
+    defs = [FeatureDef("late", Dimension.CREDIT_HISTORY, Source.DERIVED, "late", "late returns in 90 days",
+                       "improve late", risk_direction=1),
+            FeatureDef("lost", Dimension.CREDIT_HISTORY, Source.DERIVED, "lost", "items never returned",
+                       "improve lost", risk_direction=1)]
+    frame = pd.DataFrame({"person_id": ["x"], "as_of": pd.Timestamp("2025-01-01"), "label": [1],
+                          "late": [3.0], "lost": [2.0]})
+    inp = ModelInput(FeatureFrame(frame, defs))
+    model = _FakeModel(inp, np.array([[0.0, 0.5]]), used=["late", "lost"])  # lost is a reason of its own
+    ex = model.explain(inp)
+    tower = pd.DataFrame(0.0, index=ex.by_dimension.index, columns=DIMENSIONS)
+    tower["credit_history"] = 2.0
+    model.reference_, model.spread_ = {"late": 0.5, "lost": 0.0}, {"late": 2.0, "lost": 0.5}
+    reasons = reason_table(model, inp, replace(ex, by_dimension=ex.by_dimension + tower), SCALE, top=4)
+    whole = reasons[reasons["feature"] == "credit_history_as_a_whole"].iloc[0]
+    assert "lost" in reasons["feature"].tolist()
+    assert whole["value"] == "late returns in 90 days: 3" and whole["how_to_improve"] == "improve late"

@@ -55,7 +55,9 @@ def _print(result: DemoResult, out: Path) -> None:
     for i in range(1, 5):
         text = card.get(f"reason_{i}_text")
         if isinstance(text, str) and text:
-            console.print(f"  {i}. lowered by {text} (-{card[f'reason_{i}_points']} points): "
+            value = card.get(f"reason_{i}_value")
+            yours = f"; yours: {value}" if isinstance(value, str) and value else ""
+            console.print(f"  {i}. lowered by {text} (-{card[f'reason_{i}_points']} points{yours}): "
                           f"{card[f'reason_{i}_improve']}")
     ev = result.evaluation
     table = Table(title=f"Held-out world ({ev['metrics']['n']:,} people): AUC against the Bayes limit "

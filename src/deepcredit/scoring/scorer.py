@@ -407,21 +407,22 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
 
 def tell_figures(model: CreditModel, X: pd.DataFrame, rows: np.ndarray, names: np.ndarray, values: np.ndarray,
                  advice: list[str], defs: dict[str, FeatureDef]) -> None:
-    """Beside each dimension read as a whole, the person's most telling figure of it (scoring.figures), as
-    its value; where its advice is only the dimension's general one, that figure's own, if the person can
-    act on it and it is not already one of their reasons."""
+    """Beside each dimension read as a whole, the person's most telling figure of it that is not already one
+    of their reasons (scoring.figures), as its value; where its advice is only the dimension's general one,
+    that figure's own, if the person can act on it."""
     reference, spread = getattr(model, "reference_", None), getattr(model, "spread_", None)
     if not spread:
         return
     for dimension, whole in AS_A_WHOLE.items():
         mine = np.flatnonzero(names == whole.name)
-        for i, name in zip(mine, telling_figures(X, rows[mine], dimension, defs, reference, spread), strict=True):
+        named = [set(names[rows == rows[i]]) for i in mine]  # each row's reasons of their own
+        told = telling_figures(X, rows[mine], dimension, defs, reference, spread, named)
+        for i, name in zip(mine, told, strict=True):
             if name is None:
                 continue
             d = defs[name]
             values[i] = figure_text(d, X[name].iloc[rows[i]])
-            own = names[rows == rows[i]]
-            if advice[i] == whole.improve and d.actionable and d.improve and name not in own:
+            if advice[i] == whole.improve and d.actionable and d.improve:
                 advice[i] = d.improve
 
 
