@@ -235,7 +235,7 @@ def load_model(path: Path) -> CreditModel:
     model = cls.from_files(files, art.payload["params"])
     if REFERENCE in files:  # artifacts saved before 2026-12-06 have none: their reasons keep every advice
         reference = json.loads(files[REFERENCE])
-        model.reference_, model.spread_ = reference["median"], reference.get("spread")  # spread: since 2026-12-07
+        model.reference_, model.spread_ = reference["median"], reference.get("spread")  # spread: since fe3f191 (2026-12-06)
     return model
 
 
