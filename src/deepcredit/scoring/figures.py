@@ -32,10 +32,10 @@ def candidates(defs: dict[str, FeatureDef], dimension: str, X: pd.DataFrame, ref
 
 def telling_figures(X: pd.DataFrame, rows: np.ndarray, dimension: str, defs: dict[str, FeatureDef],
                     reference: dict[str, float] | None, spread: dict[str, float] | None,
-                    named: list[set[str]] | None = None) -> list[str | None]:
+                    named: tuple[np.ndarray, np.ndarray] | None = None) -> list[str | None]:
     """For each of `rows` (positions in X): the feature (name) of `dimension` where that row's value lies
-    furthest beyond typical on its risky side, at least TELLING_SPREADS, among those not already `named`
-    (per row: the features that are reasons of their own there); None where no figure does."""
+    furthest beyond typical on its risky side, at least TELLING_SPREADS, among those that are not already a
+    reason of its own on that row (`named`: the reason table's rows and features); None where no figure does."""
     cands = candidates(defs, dimension, X, reference or {}, spread or {})
     if not cands or not len(rows):
         return [None] * len(rows)
@@ -46,8 +46,9 @@ def telling_figures(X: pd.DataFrame, rows: np.ndarray, dimension: str, defs: dic
     way = np.array([d.risk_direction for d in cands], dtype=float)
     beyond = np.nan_to_num((values - typical) * way / sd, nan=-np.inf)
     if named is not None:  # a figure already told as a reason of its own is not told twice
-        taken = np.array([[n in own for n in names] for own in named], dtype=bool).reshape(beyond.shape)
-        beyond[taken] = -np.inf
+        reason_rows, reason_names = named
+        for j, n in enumerate(names):  # one vectorised lookup per candidate, never per reason
+            beyond[np.isin(rows, reason_rows[reason_names == n]), j] = -np.inf
     best = beyond.argmax(axis=1)  # ties: the first in catalogue order
     told = beyond[np.arange(len(rows)), best] >= TELLING_SPREADS
     return [names[b] if t else None for b, t in zip(best, told, strict=True)]

@@ -415,8 +415,7 @@ def tell_figures(model: CreditModel, X: pd.DataFrame, rows: np.ndarray, names: n
         return
     for dimension, whole in AS_A_WHOLE.items():
         mine = np.flatnonzero(names == whole.name)
-        named = [set(names[rows == rows[i]]) for i in mine]  # each row's reasons of their own
-        told = telling_figures(X, rows[mine], dimension, defs, reference, spread, named)
+        told = telling_figures(X, rows[mine], dimension, defs, reference, spread, (rows, names))
         for i, name in zip(mine, told, strict=True):
             if name is None:
                 continue
