@@ -192,3 +192,28 @@ def test_the_paired_standard_error_shrinks_with_more_rows():
         a, b = y + rng.normal(0, 2, n), y + rng.normal(0, 2, n)
         ses.append(stack_module._paired_auc_se(y, a, b, seed=0))
     assert ses[1] < ses[0] / 5
+
+
+class _Settling(_Signal):
+    """The true logit, stretched 3x before 2025-01-01 and exact after: a member whose calibration was fixed."""
+
+    kind = "settling"
+
+    def fit(self, inp, y=None):
+        return self
+
+    def decision_function(self, inp):
+        z = 1.3 * inp.X["x"].to_numpy() - 2.0
+        early = (pd.to_datetime(inp.keys["as_of"]) < "2025-01-01").to_numpy()
+        return np.where(early, 3.0 * z + 1.0, z)
+
+
+def test_a_dated_fallback_judges_recalibration_on_later_periods(monkeypatch):
+    # pooled over every period, a calibrator shrinking the early stretch lowers the log loss; fitted on earlier
+    # periods and judged on later ones, as it would be used, it stretches PDs that are right: own PD kept
+    real = stack_module.available_kinds()
+    monkeypatch.setattr(stack_module, "available_kinds", lambda: {**real, "noise": _Noise, "settling": _Settling})
+    inp = _world(people=1000, dates=8, seed=2)
+    stack = StackModel(members=("noise", "settling"), n_folds=3, min_gain=0.05, seed=0).fit(inp)
+    c = stack.metrics_["combiner"]
+    assert c["chosen"] == "settling" and c["member_own_pd"] == "yes"

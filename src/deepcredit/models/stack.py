@@ -28,7 +28,8 @@ Fitting (all on the training rows given):
 4. Calibration (models/calibration.py) of the chosen combiner's logit, fitted on *cross-fitted*
    predictions (the combiner predicting rows it was not fitted on). A stack that fell back to one member
    gives that member's own PD instead (meta map and calibrator the identity: the stack *is* the member)
-   unless a cross-fitted calibrator lowers the member's out-of-fold log loss (_pass_through).
+   unless a cross-fitted calibrator lowers the member's out-of-fold log loss (_pass_through; judged in
+   deployment order when dated: fitted on earlier periods, scored on later ones).
 5. Every member is refitted on all training rows; those are the members that score (a member with
    weight 0 is kept so its own logit can still be read, but it costs nothing in explanations). A member
    that stops early (networks: epochs; GBDT: trees) is refitted for the median length its fold fits chose,
@@ -576,8 +577,9 @@ class StackModel(CreditModel):
         than a recalibrated one ("no: ..."): yes unless recalibrating lowers its out-of-fold log loss.
 
         Both candidates are judged by log loss on the out-of-fold rows, each out of sample: the member's own
-        PD there comes from fits that never saw the row, and the calibrator is cross-fitted over the same
-        person folds as the combiner. Log loss, a proper score, not the ECE: the ECE's bins reward a step
+        PD there comes from fits that never saw the row, and the calibrator is cross-fitted over the folds the
+        blend was judged on: with several as-of dates, expanding windows (the meta map and the calibrator fitted
+        on earlier periods, judged on a later one, as they will be used), else person folds. Log loss, a proper score, not the ECE: the ECE's bins reward a step
         calibrator for matching their own rates (in a scratch check, not recorded, on ten of the small worlds
         of tests/models/test_stack_combiner.py, seeds 0-4 with one and four as-of dates, whose member is a
         correctly specified logistic regression, the ECE preferred recalibrating it in 7 and log loss in
@@ -587,8 +589,10 @@ class StackModel(CreditModel):
         rolling origin, docs/benchmarks.md)."""
         p = np.full(len(y), np.nan)
         for f in folds:
-            if len(np.unique(y[f.train])) == 2:
-                p[f.predict] = Calibrator(self.calibration).fit(z_meta[f.train], y[f.train]).predict(z_meta[f.predict])
+            train = f.train[~np.isnan(z_meta[f.train])]  # dated: the earliest block has no cross-fitted logit
+            if len(np.unique(y[train])) == 2:
+                p[f.predict] = Calibrator(self.calibration).fit(z_meta[train], y[train]).predict(z_meta[f.predict])
+        p[np.isnan(z_meta)] = np.nan
         have = ~np.isnan(p)
         if not have.any():
             return "no: too few rows to judge the member's own calibration"
@@ -634,7 +638,11 @@ class StackModel(CreditModel):
         z_meta = self._cross_fit(Z[:, cols], yy, calibration_folds)
         self.calibrator_ = Calibrator(self.calibration).fit(z_meta, yy)
         p_cal = self.calibrator_.predict(z_meta)
-        own = "no" if use_blend else self._pass_through(Z[:, cols[0]], z_meta, yy, calibration_folds)
+        own = "no"
+        if not use_blend:  # judged as the blend was: on later periods when dated (deployment order)
+            judge = stacking_folds(keys, yy, n_inner, self.seed + 1, time_groups=1) if dated else calibration_folds
+            own = self._pass_through(Z[:, cols[0]], self._cross_fit(Z[:, cols], yy, judge) if dated else z_meta,
+                                     yy, judge)
         if own == "yes":  # the member's own PD: meta map and calibrator are the identity
             self.meta_intercept_, self.meta_weights_[cols] = 0.0, 1.0
             self.calibrator_ = Calibrator("none")
