@@ -17,8 +17,9 @@ outcome, so, in fairlearn's terms, y_pred = approved and the "positive" class of
 Groups smaller than `min_group_size` are shown but left out of the ratios and gaps: on a handful of people
 a rate is noise, and one tiny group would otherwise decide every flag. Large groups are not enough either:
 each screen is judged by the minimum-evidence rule of evaluation/evidence.py (enough expected decisions on
-each side, an exact test for a flag), else it reads "too few to judge", neither a pass nor a flag; a
-cut-off that approves everyone thus passes no approval screen.
+each side, an exact test for a flag, its p-value Holm-adjusted over every test of the audit), else it reads
+"too few to judge", neither a pass nor a flag; a cut-off that approves everyone thus passes no approval
+screen, and the approval screens then run at the informative cut-off too (`informative`), shown beside.
 """
 
 from __future__ import annotations
