@@ -64,3 +64,13 @@ def test_a_cut_off_that_decides_both_ways_gets_no_warning(tmp_path, low_bad_rate
 
 def test_context_of_an_empty_sample():
     assert cutoff_context(np.array([]), np.array([]), None)["one_sided"] is None
+
+
+def test_the_informative_cutoff_is_given_only_where_the_one_set_is_one_sided():
+    from deepcredit.evaluation.cutoffs import informative_cutoff
+
+    ref = {"cutoff": 571.0, "declined_share": 0.1, "share": 0.1, "bads_declined_share": 0.4}
+    assert informative_cutoff({"cutoff": 600, "one_sided": "approves everyone", "at_bad_rate": ref}) == 571.0
+    assert informative_cutoff({"cutoff": 600, "one_sided": None, "at_bad_rate": ref}) is None
+    flat = {**ref, "declined_share": 0.0}  # every score the same: no cut-off decides anything
+    assert informative_cutoff({"cutoff": 600, "one_sided": "approves everyone", "at_bad_rate": flat}) is None

@@ -38,3 +38,31 @@ def test_observed_against_predicted():
     assert v.result == TOO_FEW and v.p_value == pytest.approx(binomtest(4, 40, 0.2).pvalue)
     assert compare_to_prediction(40, 200, 0.05, past_threshold=True).result == FLAG
     assert compare_to_prediction(21, 200, 0.1, past_threshold=False).result == PASS
+
+
+def test_holm_adjusts_step_down_in_the_order_given():
+    from deepcredit.evaluation.evidence import holm
+
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0]) and holm([]) == []
+
+
+def test_a_family_judges_each_test_on_its_adjusted_p_value():
+    """A gap a single Fisher test finds (p 0.012) is chance among twenty tests: Holm's adjusted p decides."""
+    from deepcredit.evaluation.evidence import Family
+
+    def tests(family: Family) -> list:
+        found = family.judge(compare_rates(60, 200, 85, 200, past_threshold=True))
+        rest = [family.judge(compare_rates(30, 60, 31, 60, past_threshold=False)) for _ in range(19)]
+        return [found, *rest]
+
+    alone = compare_rates(60, 200, 85, 200, past_threshold=True)
+    assert alone.result == FLAG and alone.p_adjusted is None
+    first = Family()
+    raw = tests(first)
+    assert raw[0].result == FLAG and first.size == 20  # the first pass only collects
+    judged = tests(first.adjusted())
+    assert judged[0].result == TOO_FEW and "could be chance" in judged[0].why and "Holm-adjusted over 20" in judged[0].why
+    assert judged[0].p_value == pytest.approx(alone.p_value) and judged[0].p_adjusted == pytest.approx(20 * alone.p_value)
+    assert judged[1].result == PASS and judged[1].p_adjusted == pytest.approx(1.0)
+    assert set(judged[0].to_dict()) == {"result", "p_value", "p_adjusted", "why"}

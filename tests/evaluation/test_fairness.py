@@ -224,3 +224,86 @@ def test_a_value_beside_its_threshold_shows_the_decimals_that_tell_them_apart():
     from deepcredit.evaluation.fairness import _against
     assert _against(0.1019, 0.1) == "0.102"  # "0.10 > 0.1" read as false
     assert _against(0.1234, 0.1) == "0.12" and _against(0.79996, 0.8) == "0.79996"
+
+
+def test_a_gap_flagged_alone_is_chance_among_many_comparisons():
+    """A ratio of 0.71 on 400 people (Fisher p 0.012) is flagged when it is the report's only comparison, and
+    is chance once the audit also chose the lowest and highest of six regions: Holm over every pair decides."""
+    y = np.zeros(400, dtype=int)
+    approved = np.r_[np.ones(60), np.zeros(140), np.ones(85), np.zeros(115)].astype(int)
+    sex = pd.DataFrame({"sex": ["female"] * 200 + ["male"] * 200})
+    alone = fairness_audit(y, approved, sex)
+    four = alone["attributes"]["sex"]["screens"]["four_fifths"]
+    assert four["result"] == "flag" and four["p_adjusted"] == pytest.approx(2 * four["p_value"])  # two tests
+    assert alone["tests"] == 2 and alone["correction"] == "Holm-Bonferroni"
+    regions = sex.assign(region=[f"r{i % 6}" for i in range(400)])
+    many = fairness_audit(y, approved, regions)
+    four = many["attributes"]["sex"]["screens"]["four_fifths"]
+    assert four["result"] == "too few to judge" and many["flags"] == []
+    assert four["p_value"] == pytest.approx(0.0124, abs=1e-4) and four["p_adjusted"] > 0.05
+    assert many["attributes"]["region"]["screens"]["four_fifths"]["compared"] == 15  # every pair of six regions
+    assert many["tests"] == 2 + 2 * 15
+    assert "Holm-adjusted over 32 tests" in many["too_few_to_judge"][0]
+
+
+def test_a_one_sided_cut_off_is_screened_at_the_informative_cut_off_too(population):
+    """A cut-off approving everyone judges no approval screen; the same screens at the informative cut-off do,
+    shown beside them and named as such; calibration, which no cut-off changes, is judged once."""
+    from deepcredit.evaluation.model_card import model_card_markdown
+    from deepcredit.evaluation.report import _cards, _findings, _section_tables
+
+    y, p, sensitive = population
+    coin = np.random.default_rng(0).random(y.size) < 0.5
+    biased = (p < 0.2) & ~((sensitive["sex"] == "female").to_numpy() & coin)
+    audit = fairness_audit(y, np.ones(y.size, dtype=int), sensitive, pd_=p, cutoff=600, informative=(571, biased),
+                           informative_basis="declining about the observed bad rate's share")
+    assert audit["attributes"]["sex"]["screens"]["four_fifths"]["result"] == "too few to judge"
+    assert audit["flags"] == [] and audit["which"] == "the cut-off set (--cutoff)"
+    info = audit["at_informative_cutoff"]
+    assert info["cutoff"] == 571 and info["approval_rate"] == pytest.approx(biased.mean())
+    assert info["which"].startswith("the informative cut-off, for information (declining about")
+    assert info["attributes"]["sex"]["screens"]["four_fifths"]["result"] == "flag"
+    assert "calibration" not in info["attributes"]["sex"]["screens"]
+    assert any(f.startswith("sex: disparate-impact") for f in info["flags"])
+    json.dumps(audit, allow_nan=False)
+    table = _section_tables("fairness", None, audit, None)
+    assert "at the cut-off set, 600 (the one audited)" in table
+    assert "Approval screens at the informative cut-off 571: the informative cut-off, for information" in table
+    assert "shown twice: at the cut-off set, 600, the one audited, and at the informative cut-off 571" in table
+    assert "at the informative cut-off 571 (for information): sex: disparate-impact" in _findings(audit, None)
+    assert "at the informative cut-off 571" in _cards(None, audit, None)
+    card = model_card_markdown({}, fairness=audit)
+    assert "### At the informative cut-off 571" in card and "- sex: Disparate-impact ratio" in card
+
+
+def test_declared_numbers_are_banded_whatever_their_name_and_declared_bands_are_kept():
+    """audit: ages were found by the word 'age'; a declared geburtsjahr or years_lived is banded by what it is."""
+    n = 300
+    people = pd.DataFrame({"person_id": [f"p{i}" for i in range(n)], "geburtsjahr": 1940.0 + np.arange(n) % 60,
+                           "years_lived": np.arange(n) % 90 + 0.0, "age": 18.0 + np.arange(n) % 60,
+                           "children": np.arange(n) % 3})
+    declared = ["geburtsjahr", "years_lived", "age", "children"]
+    out = sensitive_frame(people, people["person_id"], declared, declared=declared, bands={"years_lived": [50, 10]})
+    assert list(out.columns) == ["geburtsjahr_band", "years_lived_band", "age_band", "children"]
+    assert out["geburtsjahr_band"].nunique() == 5 and out["age_band"].nunique() == 5
+    assert not set(out["age_band"]) & {name for _, name in AGE_BANDS}  # declared: no rule by its name
+    assert list(out["age_band"].cat.categories) == ["under 30", "30 to under 42", "42 to under 54",
+                                                     "54 to under 66", "66 and over"]
+    assert out["years_lived_band"].value_counts().to_dict() == {"under 10": 40, "10 to under 50": 140,
+                                                                 "50 and over": 120}
+    assert set(out["children"]) == {"0", "1", "2"}  # a few values: compared value by value
+    audit = fairness_audit(np.zeros(n, dtype=int), np.ones(n, dtype=int), out)
+    assert [g["group"] for g in audit["attributes"]["years_lived_band"]["groups"]] == [
+        "under 10", "10 to under 50", "50 and over"]  # in band order, not alphabetical
+    legacy = sensitive_frame(people, people["person_id"], ["age"])  # nothing declared: the name rule stays
+    assert set(legacy["age_band"]) <= {name for _, name in AGE_BANDS}
+
+
+def test_the_pipeline_audits_what_the_spec_and_the_user_declare():
+    from types import SimpleNamespace
+
+    from deepcredit.data.spec import builtin_spec
+    from deepcredit.evaluation.pipeline import _declared
+
+    names, bands = _declared(SimpleNamespace(spec=builtin_spec("german")), ["telephone"])  # type: ignore[arg-type]
+    assert names == ["personal_status_and_sex", "age_in_years", "foreign_worker", "telephone"] and bands == {}

@@ -93,9 +93,13 @@ def test_model_card_without_protected_attributes(results):
 
 
 class StubModel:
-    """A CreditModel stand-in: PD from one tabular feature (the interface: predict_proba(ModelInput))."""
+    """A CreditModel stand-in: PD from one tabular feature (the interface: predict_proba(ModelInput)); its
+    explanation gives half of each logit to the feature and half to its dimension read as a whole."""
 
     views = ("tabular",)
+
+    def get_params(self, deep: bool = False) -> dict:
+        return {}
 
     def predict_proba(self, inp) -> np.ndarray:
         x = inp.X["bad_rate"].fillna(0).to_numpy(dtype=float)
@@ -105,6 +109,16 @@ class StubModel:
     def decision_function(self, inp) -> np.ndarray:
         p = self.predict_proba(inp)[:, 1]
         return np.log(p / (1 - p))
+
+    def explain(self, inp):
+        from deepcredit.models.base import Explanation
+
+        logit = self.decision_function(inp)
+        base = np.full(logit.size, np.log(0.05 / 0.95))
+        feature = next(d for d in inp.definitions if d.name == "bad_rate")
+        half = (logit - base) / 2
+        return Explanation.from_features(base, pd.DataFrame({"bad_rate": half}), [feature],
+                                         extra={feature.dimension.value: half}, decision=logit)
 
 
 def test_evaluate_artifact_with_a_stub_model(tmp_path, monkeypatch):
@@ -133,6 +147,61 @@ def test_evaluate_artifact_with_a_stub_model(tmp_path, monkeypatch):
     assert "**Protected attributes** (sex, age, marital status) are not model inputs" in card
     assert "the data set's label 'label' is '1'" in card
     assert path.exists()
+    sample = res["evaluation"]["sample"]
+    assert sample["same_data"] and sample["evaluation"]["rows"] == sample["training"]["rows"] == 300
+    assert sample["evaluation"]["people"] == scores["person_id"].nunique()
+    assert sample["evaluation"]["bads"] == scores["label"].sum()
+    assert sample["evaluation"]["as_of_from"] == str(scores["as_of"].min().date())
+    assert sample["evaluation"]["data_fingerprint"] == sample["training"]["data_fingerprint"] == test.fingerprint()
+    coverage = res["evaluation"]["reason_coverage"]
+    assert coverage["rows_explained"] == coverage["rows_scored"] == 300 and coverage["reasons"] > 0
+    assert 0 < coverage["share_reasons_specific"] < 1 and coverage["read_as_a_whole"]
+    html = path.read_text()
+    assert "Training and evaluation samples" in html and "Reason-code coverage" in html
+    assert "at the informative cut-off" not in html  # 600 decides both ways here
+
+
+def test_a_one_sided_cut_off_audits_fairness_at_the_informative_one_too_and_coverage_is_sampled(tmp_path,
+                                                                                               monkeypatch):
+    from deepcredit.data.simulate import simulate_world
+
+    test = simulate_world(tmp_path / "test", people=300, seed=2)
+    loaded = pipeline.LoadedModel(StubModel(), {"kind": "stub", "sha256": "ab" * 32, "features": [],
+                                                "config": {"data": "elsewhere", "rows": 1234}},
+                                  None, Scorer(StubModel(), ScoreScale()))
+    monkeypatch.setattr(pipeline, "load_any_model", lambda path: loaded)
+    path = pipeline.evaluate_artifact(tmp_path / "art", test, tmp_path / "out", cutoff=350, n_boot=0,
+                                      reasons_sample=50)
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    info = res["fairness"]["at_informative_cutoff"]
+    assert res["evaluation"]["cutoff"]["one_sided"] == "approves everyone"
+    assert info["cutoff"] == res["evaluation"]["cutoff"]["at_bad_rate"]["cutoff"] and 0 < info["approval_rate"] < 1
+    assert set(info["attributes"]) == set(res["fairness"]["attributes"])
+    assert res["evaluation"]["reason_coverage"]["rows_explained"] == 50
+    training = res["evaluation"]["sample"]["training"]
+    assert training["rows"] == 1234 and training["people"] is None and "not recorded" in training["source"]
+    html = path.read_text()
+    assert "Approval screens at the informative cut-off" in html and "a random sample of the 300 scored" in html
+
+
+def test_reason_coverage_counts_specific_reasons_and_advice():
+    from deepcredit.evaluation.coverage import reason_coverage
+    from deepcredit.features.templates import MISSING_ADVICE, NOT_ACTIONABLE
+
+    reasons = pd.DataFrame({
+        "row": [0, 0, 1, 1, 2], "rank": [1, 2, 1, 2, 1],
+        "feature": ["late_payments", "credit_history_as_a_whole", "credit_history_as_a_whole", "x", "y"],
+        "dimension": ["credit_history"] * 4 + ["identity"],
+        "how_to_improve": ["Pay on time.", NOT_ACTIONABLE, "Keep paying.", MISSING_ADVICE, "Do it."]})
+    c = reason_coverage(reasons, 4, scored=10, top=4)
+    assert c["rows_with_reasons"] == 3 and c["share_with_reasons"] == 0.75
+    assert c["share_top_reason_specific"] == pytest.approx(2 / 3)
+    assert c["share_every_reason_specific"] == pytest.approx(1 / 3)
+    assert c["share_reasons_specific"] == pytest.approx(3 / 5) and c["share_reasons_with_advice"] == pytest.approx(3 / 5)
+    assert c["share_specific_reasons_with_advice"] == pytest.approx(2 / 3)
+    assert c["read_as_a_whole"] == {"credit_history": 2}
+    empty = reason_coverage(reasons.iloc[:0], 0, scored=0, top=4)
+    assert empty["share_with_reasons"] is None and empty["reasons"] == 0
 
 
 def test_a_model_card_speaks_of_the_data_sets_own_protected_attributes_and_label():
@@ -184,3 +253,24 @@ def test_the_report_and_card_show_the_decisions_at_the_cutoff_and_say_when_stabi
     assert "Stability was not measured" in card
     full = write_report(tmp_path / "full", **results).read_text()
     assert "Stability was not measured" not in full
+
+
+def test_the_training_sample_is_found_again_on_the_data_set_the_model_was_trained_on(tmp_path, monkeypatch):
+    from deepcredit.data.simulate import simulate_world
+
+    world = simulate_world(tmp_path / "w", people=300, seed=3)
+    run = {"split": {"kind": "holdout", "fraction": 0.3}, "seed": 2}
+    loaded = pipeline.LoadedModel(StubModel(), {"kind": "stub", "sha256": "ab" * 32, "features": [],
+                                                "data_fingerprint": world.fingerprint(),
+                                                "config": {"data": world.name, "rows": 210, "run": run}},
+                                  None, Scorer(StubModel(), ScoreScale()))
+    monkeypatch.setattr(pipeline, "load_any_model", lambda path: loaded)
+    pipeline.evaluate_artifact(tmp_path / "art", world, tmp_path / "out", n_boot=0, reasons_sample=0)
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    sample = res["evaluation"]["sample"]
+    assert sample["same_data"] and "found again" in sample["training"]["source"]
+    assert sample["training"]["rows"] + sample["evaluation"]["rows"] == 300 == res["evaluation"]["n"] + \
+        sample["training"]["rows"]
+    assert sample["training"]["people"] + sample["evaluation"]["people"] == 300  # held out by person
+    assert sample["training"]["data_set"] == sample["evaluation"]["data_set"] == world.name
+    assert "reason_coverage" not in res["evaluation"]  # reasons_sample=0: not measured

@@ -63,9 +63,28 @@ def cutoff_words(c: dict) -> str | None:
             f"to judge', not 'pass').{info}")
 
 
+def informative_cutoff(c: dict) -> float | None:
+    """The cut-off the fairness screens run at beside the one set (`c`: an evaluation's cutoff summary with
+    its context), or None: only where the cut-off set is one-sided and the one at the bad rate declines some
+    rows and approves others. Why: at a cut-off that approves everyone every approval screen reads 'too few
+    to judge'; the same screens at the informative cut-off say what the ranking would do to each group."""
+    ref = c.get("at_bad_rate") or {}
+    share = ref.get("declined_share")
+    if not c.get("one_sided") or share is None or not 0 < share < 1:
+        return None
+    return float(ref["cutoff"])
+
+
 def audit_cutoff_words(fairness: dict) -> str | None:
-    """The same warning for a fairness audit's results (its cut-off, approval rate and rows), or None."""
+    """The same warning for a fairness audit's results (its cut-off, approval rate and rows), or None; where
+    the screens ran at the informative cut-off too, it says that both are shown and which is which."""
     if fairness.get("cutoff") is None:
         return None
-    return cutoff_words({"cutoff": fairness["cutoff"],
-                         "one_sided": one_sided(fairness.get("approval_rate"), fairness.get("n", 0))})
+    words = cutoff_words({"cutoff": fairness["cutoff"],
+                          "one_sided": one_sided(fairness.get("approval_rate"), fairness.get("n", 0))})
+    info = fairness.get("at_informative_cutoff")
+    if words and info:
+        words += (f" The approval screens are therefore shown twice: at the cut-off set, {fairness['cutoff']:.0f}, "
+                  f"the one audited, and at the informative cut-off {info['cutoff']:.0f} (approving "
+                  f"{info['approval_rate']:.1%}), for information.")
+    return words

@@ -13,12 +13,19 @@ So every comparison gets one of three verdicts:
   test of a count against its predicted rate) cannot tell it from chance at the ALPHA level;
 - flag: past the threshold, and the test finds the gap at the ALPHA level;
 - pass: enough evidence, and the gap is within the threshold.
+
+"Finds it at the ALPHA level" reads the p-value adjusted for every test the report makes (Holm-Bonferroni,
+`holm`, over a `Family`): the fairness audit compares the lowest and highest of several groups, for several
+attributes and screens, and at 5% per test some of twenty comparisons of equal rates would be flagged by
+chance alone. The raw p-value is kept beside the adjusted one.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
+import numpy as np
 from scipy.stats import binomtest, fisher_exact
 
 PASS, FLAG, TOO_FEW = "pass", "flag", "too few to judge"
@@ -28,19 +35,74 @@ RULE = (f"A screen judges a comparison only on enough decisions: each group comp
         f"at least {MIN_EXPECTED} people on each side (approved and declined; for calibration, bad and good) "
         f"were its rate the same as the other's (or as predicted), and a gap past the screen's threshold is "
         f"flagged only when an exact test (Fisher's between the two groups, binomial against the mean PD) "
-        f"finds it at the {ALPHA:.0%} level. Otherwise it reads 'too few to judge': neither a pass nor a flag.")
+        f"finds it at the {ALPHA:.0%} level after the Holm-Bonferroni correction over every test the report makes "
+        f"(each pair of groups an approval screen could have compared, each group's calibration test, at each "
+        f"cut-off shown): the raw and the adjusted p-value are both reported, and the adjusted one decides. "
+        f"Otherwise it reads 'too few to judge': neither a pass nor a flag.")
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A screen's result (PASS, FLAG or TOO_FEW), the exact test's p-value (None when not tested) and why."""
+    """A screen's result (PASS, FLAG or TOO_FEW), the exact test's raw p-value (None when not tested), its
+    Holm-adjusted p-value (None until a Family adjusts it) and why; `test` and `past_threshold` let a Family
+    judge it again on the adjusted p-value."""
 
     result: str
     p_value: float | None
     why: str
+    p_adjusted: float | None = None
+    test: str = ""
+    past_threshold: bool = False
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"result": self.result, "p_value": self.p_value, "p_adjusted": self.p_adjusted, "why": self.why}
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the order given: the i-th smallest of m is multiplied by
+    m - i + 1, kept at least as large as the one before it and at most 1. A test is rejected at ALPHA exactly
+    when Holm's step-down procedure rejects it, and the family-wise error stays at ALPHA."""
+    p = np.asarray(p_values, dtype=float)
+    out = np.empty_like(p)
+    running = 0.0
+    for rank, i in enumerate(np.argsort(p, kind="stable")):
+        running = max(running, min(1.0, (p.size - rank) * float(p[i])))
+        out[i] = running
+    return out.tolist()
+
+
+class Family:
+    """The tests one report makes, adjusted together. Why two passes: a screen's verdict needs its adjusted
+    p-value, which needs every other test's. The caller runs its screens once with `Family()`, which only
+    collects each tested verdict's p-value (`judge` returns it unchanged), then again with `family.adjusted()`,
+    whose `judge` returns each verdict judged on its Holm-adjusted p-value: the same screens in the same order
+    meet the same tests."""
+
+    def __init__(self, adjusted: Sequence[float] | None = None) -> None:
+        self.p_values: list[float] = []
+        self._adjusted = None if adjusted is None else list(adjusted)
+
+    def judge(self, v: Verdict) -> Verdict:
+        if v.p_value is None:  # not tested: too few, nothing to adjust
+            return v
+        i = len(self.p_values)
+        self.p_values.append(v.p_value)
+        if self._adjusted is None:
+            return v
+        if i >= len(self._adjusted):
+            raise RuntimeError("a second pass made more tests than the first: the family's order is broken")
+        p_adj = self._adjusted[i]
+        if not v.past_threshold:
+            return replace(v, p_adjusted=p_adj)
+        return _chance(v.p_value, v.test, p_adj, len(self._adjusted))
+
+    def adjusted(self) -> Family:
+        """The second pass's family: the Holm-adjusted p-values of the tests collected so far."""
+        return Family(holm(self.p_values))
+
+    @property
+    def size(self) -> int:
+        return len(self.p_values)
 
 
 def _short(expected: dict[str, float]) -> str | None:
@@ -48,9 +110,12 @@ def _short(expected: dict[str, float]) -> str | None:
     return next((side for side, e in expected.items() if e < MIN_EXPECTED), None)
 
 
-def _chance(p: float, test: str) -> Verdict:
-    return Verdict(FLAG, p, f"{test} p = {p:.2g}") if p < ALPHA else \
-        Verdict(TOO_FEW, p, f"the gap could be chance, {test} p = {p:.2g}")
+def _chance(p: float, test: str, adjusted: float | None = None, family: int = 1) -> Verdict:
+    """Judged on the adjusted p-value where there is one (a family of `family` tests), else on the raw one."""
+    said = f"{test} p = {p:.2g}" + ("" if adjusted is None else f", Holm-adjusted over {family} tests {adjusted:.2g}")
+    decides = p if adjusted is None else adjusted
+    return Verdict(FLAG if decides < ALPHA else TOO_FEW, p, said if decides < ALPHA else f"the gap could be chance, "
+                   f"{said}", adjusted, test, True)
 
 
 def compare_rates(k1: int, n1: int, k2: int, n2: int, *, past_threshold: bool,
@@ -65,7 +130,8 @@ def compare_rates(k1: int, n1: int, k2: int, n2: int, *, past_threshold: bool,
         return Verdict(TOO_FEW, None, f"only {count:,} {side} among the {n:,} people compared, "
                                       f"under {MIN_EXPECTED} expected per group")
     p = float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
-    return _chance(p, "Fisher's exact test") if past_threshold else Verdict(PASS, p, "within the threshold")
+    test = "Fisher's exact test"
+    return _chance(p, test) if past_threshold else Verdict(PASS, p, "within the threshold", test=test)
 
 
 def compare_to_prediction(k: int, n: int, predicted: float, *, past_threshold: bool,
@@ -76,4 +142,5 @@ def compare_to_prediction(k: int, n: int, predicted: float, *, past_threshold: b
         return Verdict(TOO_FEW, None, f"{expected[side]:.1f} {side} expected among its {n:,} people, "
                                       f"under {MIN_EXPECTED}")
     p = float(binomtest(k, n, min(max(predicted, 0.0), 1.0)).pvalue)
-    return _chance(p, "binomial test") if past_threshold else Verdict(PASS, p, "within the threshold")
+    test = "binomial test"
+    return _chance(p, test) if past_threshold else Verdict(PASS, p, "within the threshold", test=test)

@@ -17,14 +17,16 @@ outcome, so, in fairlearn's terms, y_pred = approved and the "positive" class of
 Groups smaller than `min_group_size` are shown but left out of the ratios and gaps: on a handful of people
 a rate is noise, and one tiny group would otherwise decide every flag. Large groups are not enough either:
 each screen is judged by the minimum-evidence rule of evaluation/evidence.py (enough expected decisions on
-each side, an exact test for a flag), else it reads "too few to judge", neither a pass nor a flag; a
-cut-off that approves everyone thus passes no approval screen.
+each side, an exact test for a flag, its p-value Holm-adjusted over every test of the audit), else it reads
+"too few to judge", neither a pass nor a flag; a cut-off that approves everyone thus passes no approval
+screen, and the approval screens then run at the informative cut-off too (`informative`), shown beside.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -45,6 +47,7 @@ from deepcredit.evaluation.evidence import (
     PASS,
     RULE,
     TOO_FEW,
+    Family,
     Verdict,
     compare_rates,
     compare_to_prediction,
@@ -55,7 +58,11 @@ AGE_BANDS = ((0, "<25"), (25, "25-34"), (35, "35-49"), (50, "50+"))
 """(lowest age, label), ascending: an age band runs up to the next band's lowest age."""
 UNKNOWN = "unknown"
 AN_AGE = re.compile(r"(^|_)age(_|$)", re.IGNORECASE)
-"""A numeric attribute named as an age (age, age_in_years, customer_age): banded by AGE_BANDS."""
+"""Only where nothing is declared (the legacy fixed names): a numeric attribute named as an age (age,
+age_in_years, customer_age) is banded by AGE_BANDS."""
+MAX_VALUES = 10
+"""A numeric attribute of at most this many distinct values is compared value by value; one of more, in bands."""
+QUANTILE_BANDS = 5
 FOUR_FIFTHS = 0.8
 TPR_GAP_MAX = 0.1
 CALIBRATION_GAP_MAX = 0.05
@@ -79,18 +86,58 @@ def age_at(born: pd.Series, as_of: pd.Series) -> pd.Series:
     return (years - before_birthday.astype(float)).astype(float)
 
 
+def bands_by(values: pd.Series, lows: Sequence[float]) -> pd.Series:
+    """Numbers -> ordered bands from ascending lower bounds (each band runs up to the next band's lowest):
+    'under 30', '30 to under 41', ..., '58 and over'; missing -> 'unknown'. A categorical in band order."""
+    a = pd.to_numeric(pd.Series(values).reset_index(drop=True), errors="coerce")
+    edges = sorted(set(float(x) for x in lows))
+    labels = ([f"under {_n(edges[0])}"] if edges else []) + \
+        [f"{_n(lo)} to under {_n(hi)}" for lo, hi in zip(edges, edges[1:], strict=False)] + \
+        ([f"{_n(edges[-1])} and over"] if edges else ["all"])
+    idx = np.searchsorted(np.asarray(edges, dtype=float), a.to_numpy(dtype=float), side="right")
+    named = np.where(a.isna(), UNKNOWN, np.asarray(labels, dtype=object)[np.minimum(idx, len(labels) - 1)])
+    return _ordered(named, labels)
+
+
+def quantile_bands(values: pd.Series, k: int = QUANTILE_BANDS) -> pd.Series:
+    """Numbers -> up to k bands of about equal size, bounded by observed values (bands_by's labels)."""
+    a = pd.to_numeric(pd.Series(values), errors="coerce").dropna().to_numpy(dtype=float)
+    if not a.size:
+        return bands_by(values, [])
+    lows = np.unique(np.quantile(a, np.arange(1, k) / k, method="higher"))
+    return bands_by(values, [x for x in lows if x > a.min()])
+
+
+def _n(x: float) -> str:
+    return f"{x:,.10g}"
+
+
+def _ordered(labels: np.ndarray, order: Sequence[str]) -> pd.Series:
+    """The labels as an ordered categorical of the categories present, in `order`, 'unknown' last."""
+    present = set(labels.tolist())
+    cats = [c for c in dict.fromkeys([*order, UNKNOWN]) if c in present]
+    return pd.Series(pd.Categorical(labels, categories=cats, ordered=True))
+
+
 def sensitive_frame(people: pd.DataFrame, person_id: pd.Series | np.ndarray,
                     protected: Sequence[str] | None = None,
-                    as_of: pd.Series | np.ndarray | None = None) -> pd.DataFrame:
+                    as_of: pd.Series | np.ndarray | None = None, *, declared: Collection[str] = (),
+                    bands: Mapping[str, Sequence[float]] | None = None) -> pd.DataFrame:
     """The protected attributes of each scored row (joined by person_id), missing as 'unknown'.
 
-    protected: the attributes the data set's spec declares protected (default: the legacy fixed names).
+    protected: the attributes to audit (default: the legacy fixed names).
     as_of: each scored row's as-of date (row-aligned with person_id), needed for date attributes.
-    Only those the people table has with at least one known value are returned (OTC has none). Ages become
-    the bands of AGE_BANDS: `age`, a numeric attribute with more than ten distinct values named as an age
-    (AN_AGE: age_in_years), and a date attribute (a date of birth), the age taken at each row's as-of date
-    (column `age_band`, or `<name>_age_band` where that is taken); any other numeric attribute with more
-    than ten distinct values becomes five quantile bands, so that the audit compares groups, not single values.
+    declared: those of them a spec declares protected, or the user names: what they are, not what they are
+    called, decides their groups. bands: declared lower bounds of bands per attribute (for a date: of the age).
+    Only attributes the people table has with at least one known value are returned (OTC has none).
+
+    Groups: a date (a date of birth) becomes the age at each row's as-of date, in AGE_BANDS (column
+    `age_band`, or `<name>_age_band` where that is taken); a number with declared bands gets them; a declared
+    number of more than MAX_VALUES values gets QUANTILE_BANDS quantile bands, whatever its name (`<name>_band`:
+    geburtsjahr, years_lived, age alike). Only an attribute nobody declared (the legacy fixed names) is read by
+    its name: `age`, or a many-valued number named as an age (AN_AGE), gets AGE_BANDS; any other many-valued
+    number quantile bands. Everything else is compared value by value. Banded columns are ordered
+    categoricals, so the audit lists their groups in order.
     """
     names = PROTECTED_ATTRIBUTES if protected is None else tuple(protected)
     cols = [c for c in dict.fromkeys(names) if c in people.columns and people[c].notna().any()]
@@ -98,22 +145,27 @@ def sensitive_frame(people: pd.DataFrame, person_id: pd.Series | np.ndarray,
     attrs = people[["person_id", *cols]].drop_duplicates("person_id").astype({"person_id": str})
     joined = keys.merge(attrs, on="person_id", how="left", validate="many_to_one")
     out = pd.DataFrame(index=keys.index)
+    told = bands or {}
     for c in cols:
         values = joined[c]
-        if c == "age":
-            out["age_band"] = age_band(values).to_numpy()
-        elif pd.api.types.is_datetime64_any_dtype(values):
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        many = numeric and values.nunique() > MAX_VALUES
+        if pd.api.types.is_datetime64_any_dtype(values):
             if as_of is None:
                 raise ValueError(f"fairness audit: {c} is a date; its age bands need each row's as-of date")
             dates = pd.Series(np.asarray(as_of)).reset_index(drop=True)
             if len(dates) != len(keys):
                 raise ValueError(f"fairness audit: {len(dates)} as-of dates for {len(keys)} scored rows")
-            out[_age_column(c, cols, out)] = age_band(age_at(values, dates)).to_numpy()
-        elif pd.api.types.is_numeric_dtype(values) and values.nunique() > 10 and AN_AGE.search(c):
-            out[_age_column(c, cols, out)] = age_band(values).to_numpy()
-        elif pd.api.types.is_numeric_dtype(values) and values.nunique() > 10:
-            bands = pd.qcut(values, 5, duplicates="drop").astype(str)
-            out[f"{c}_band"] = bands.where(values.notna(), UNKNOWN).to_numpy()
+            ages = age_at(values, dates)
+            out[_age_column(c, cols, out)] = (bands_by(ages, told[c]) if c in told else age_band(ages)).array
+        elif c in told and numeric:
+            out[f"{c}_band"] = bands_by(values, told[c]).array
+        elif c in declared and many:
+            out[f"{c}_band"] = quantile_bands(values).array
+        elif c not in declared and (c == "age" or (many and AN_AGE.search(c))):  # undeclared: read by its name
+            out["age_band" if c == "age" else _age_column(c, cols, out)] = age_band(values).to_numpy()
+        elif many:
+            out[f"{c}_band"] = quantile_bands(values).array
         else:
             out[c] = values.astype(object).where(values.notna(), UNKNOWN).astype(str).to_numpy()
     return out
@@ -124,10 +176,11 @@ def _age_column(name: str, cols: Sequence[str], out: pd.DataFrame) -> str:
     return "age_band" if "age_band" not in out.columns and "age" not in cols else f"{name}_age_band"
 
 
-def _group_order(label: str) -> tuple[int, str]:
-    """Age bands in age order, other groups alphabetically, 'unknown' last."""
-    ages = [name for _, name in AGE_BANDS]
-    return (2, label) if label == UNKNOWN else (0, f"{ages.index(label):03d}") if label in ages else (1, label)
+def _group_order(label: str, order: Sequence[str] = ()) -> tuple[int, str]:
+    """Bands in their order (the column's categories, else age bands in age order), other groups
+    alphabetically, 'unknown' last."""
+    ranked = list(order) or [name for _, name in AGE_BANDS]
+    return (2, label) if label == UNKNOWN else (0, f"{ranked.index(label):03d}") if label in ranked else (1, label)
 
 
 def _observed_bad_rate(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -139,7 +192,8 @@ def _mean_pd(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray, pd_: np.ndarray | None,
-               min_group_size: int, four_fifths: float, tpr_gap_max: float, calibration_gap_max: float) -> dict:
+               min_group_size: int, four_fifths: float, tpr_gap_max: float, calibration_gap_max: float,
+               family: Family, order: Sequence[str] = ()) -> dict:
     good = 1 - y  # fairlearn's positive class: the person repaid
     decisions = MetricFrame(metrics={"n": count, "approval_rate": selection_rate, "tpr": true_positive_rate},
                             y_true=good, y_pred=approved, sensitive_features=groups.rename(name))
@@ -158,7 +212,7 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
         table["mean_pd"] = calib.by_group["mean_pd"]
         table["calibration_gap"] = table["bad_rate"] - table["mean_pd"]
     table["audited"] = table["n"] >= min_group_size
-    table = table.loc[sorted(table.index, key=_group_order)]
+    table = table.loc[sorted(table.index, key=lambda g: _group_order(g, order))]
     audited = table.index[table["audited"]].tolist()
     out: dict = {"attribute": name, "groups": table.reset_index().rename(columns={name: "group"}),
                  "small_groups": table.index[~table["audited"]].tolist(), "flags": [], "too_few": [], "screens": {}}
@@ -174,25 +228,29 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
     rates = table.loc[audited, "approval_rate"]
     lo, hi = _extremes(rates)
     t = table.loc
-    four = compare_rates(t[lo, "approved"], t[lo, "n"], t[hi, "approved"], t[hi, "n"],
-                         past_threshold=di < four_fifths)
+    four = family.judge(compare_rates(t[lo, "approved"], t[lo, "n"], t[hi, "approved"], t[hi, "n"],
+                                      past_threshold=di < four_fifths))
+    pairs = _other_pairs(family, table, audited, ("approved", "n"), (lo, hi))
     out.update(disparate_impact=di, tpr_gap=gap, most_approved=str(hi), least_approved=str(lo),
                four_fifths_fail=None if four.result == TOO_FEW else four.result == FLAG)
-    _record(out, "four_fifths", four, di, f"disparate-impact ratio {_against(di, four_fifths)}"
+    _record(out, "four_fifths", four, di, pairs, f"disparate-impact ratio {_against(di, four_fifths)}"
             + (f" < {four_fifths:g} (four-fifths screen)" if di < four_fifths else "")
             + f": '{lo}' approved {rates.min():.1%} vs '{hi}' {rates.max():.1%}")
     tpr = table.loc[audited, "tpr"].dropna()
     if len(tpr) >= 2:
         tlo, thi = _extremes(tpr)
-        eo = compare_rates(t[tlo, "goods_approved"], t[tlo, "goods"], t[thi, "goods_approved"], t[thi, "goods"],
-                           past_threshold=gap > tpr_gap_max, sides=("good payers approved", "good payers declined"))
-        _record(out, "equal_opportunity", eo, gap, f"equal-opportunity gap {_against(gap, tpr_gap_max)}"
+        eo = family.judge(compare_rates(t[tlo, "goods_approved"], t[tlo, "goods"], t[thi, "goods_approved"],
+                                        t[thi, "goods"], past_threshold=gap > tpr_gap_max,
+                                        sides=("good payers approved", "good payers declined")))
+        pairs = _other_pairs(family, table, tpr.index.tolist(), ("goods_approved", "goods"), (tlo, thi))
+        _record(out, "equal_opportunity", eo, gap, pairs, f"equal-opportunity gap {_against(gap, tpr_gap_max)}"
                 + (f" > {tpr_gap_max:g}" if gap > tpr_gap_max else "")
                 + f": good payers in '{tlo}' approved {tpr.min():.1%} vs '{thi}' {tpr.max():.1%}")
     if pd_ is not None:
         cg = table.loc[audited, "calibration_gap"]
-        verdicts = {g: compare_to_prediction(t[g, "bads"], t[g, "n"], float(t[g, "mean_pd"]),
-                                             past_threshold=abs(cg[g]) > calibration_gap_max) for g in audited}
+        verdicts = {g: family.judge(compare_to_prediction(t[g, "bads"], t[g, "n"], float(t[g, "mean_pd"]),
+                                                          past_threshold=abs(cg[g]) > calibration_gap_max))
+                    for g in audited}
         out["groups"]["calibration_verdict"] = [verdicts[g].result if g in verdicts else None for g in table.index]
         flagged = [g for g, v in verdicts.items() if v.result == FLAG]
         # a thin group within the threshold does not block a pass (as a group under min_group_size does not);
@@ -204,7 +262,7 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
         verdict = verdicts[worst] if flagged or unsure or not judged else \
             Verdict(PASS, None, "every group judged within the threshold" + (
                 f" ({len(audited) - len(judged)} too few to judge)" if len(judged) < len(audited) else ""))
-        _record(out, "calibration", verdict, float(cg[worst]), f"calibration gap in '{worst}': observed bad "
+        _record(out, "calibration", verdict, float(cg[worst]), len(audited), f"calibration gap in '{worst}': observed bad "
                 f"rate {t[worst, 'bad_rate']:.1%} vs mean PD {t[worst, 'mean_pd']:.1%}")
     if out["too_few"]:  # one line per attribute: a one-sided cut-off makes every attribute too few to judge
         out["too_few"] = [f"{label}: " + "; ".join(out["too_few"])]
@@ -227,9 +285,22 @@ def _extremes(rates: pd.Series) -> tuple[str, str]:
     return order[0], order[-1]
 
 
-def _record(out: dict, screen: str, verdict: Verdict, value: float, words: str) -> None:
-    """Keep a screen's verdict; a flag joins `flags`, a gap too thin to judge `too_few` (with why)."""
-    out["screens"][screen] = {"value": value, **verdict.to_dict()}
+def _other_pairs(family: Family, table: pd.DataFrame, groups: list, cols: tuple[str, str],
+                 chosen: tuple[str, str]) -> int:
+    """Test every other pair of `groups` too (their counts: cols = (k, n)), so that the family holds each
+    comparison the screen chose its lowest and highest group among; returns the number of pairs."""
+    t = table.loc
+    for a, b in combinations(groups, 2):
+        if {a, b} != set(chosen):
+            family.judge(compare_rates(t[a, cols[0]], t[a, cols[1]], t[b, cols[0]], t[b, cols[1]],
+                                       past_threshold=False))
+    return len(groups) * (len(groups) - 1) // 2
+
+
+def _record(out: dict, screen: str, verdict: Verdict, value: float, compared: int, words: str) -> None:
+    """Keep a screen's verdict; a flag joins `flags`, a gap too thin to judge `too_few` (with why). compared:
+    the pairs of groups (approval screens) or groups (calibration) it chose among."""
+    out["screens"][screen] = {"value": value, **verdict.to_dict(), "compared": compared}
     if verdict.result == FLAG:
         out["flags"].append(f"{out['attribute'].replace('_', ' ')}: {words}")
     elif verdict.result == TOO_FEW:
@@ -238,30 +309,63 @@ def _record(out: dict, screen: str, verdict: Verdict, value: float, words: str) 
 
 def fairness_audit(y: np.ndarray, approved: np.ndarray, sensitive: pd.DataFrame, *, pd_: np.ndarray | None = None,
                    cutoff: float | None = None, min_group_size: int = 30, four_fifths: float = FOUR_FIFTHS,
-                   tpr_gap_max: float = TPR_GAP_MAX, calibration_gap_max: float = CALIBRATION_GAP_MAX) -> dict:
+                   tpr_gap_max: float = TPR_GAP_MAX, calibration_gap_max: float = CALIBRATION_GAP_MAX,
+                   informative: tuple[float, np.ndarray] | None = None, informative_basis: str = "") -> dict:
     """Audit approvals (and, given PDs, calibration) for each column of `sensitive` (row-aligned with y).
 
+    informative: (cut-off, approved at it) where the cut-off set is one-sided (cutoffs.informative_cutoff):
+    the approval screens run there too, under "at_informative_cutoff" (calibration does not depend on the
+    cut-off and is judged once). Every test of both is one Holm family (evidence.Family).
+
     Returns JSON types: {"attributes": {name: {...groups table, disparate_impact, tpr_gap, screens (each one's
-    verdict: pass, flag or too few to judge, with its p-value and why), flags, too_few}}, "flags": [every
-    flag, one line each], "too_few_to_judge": [every screen too thin to judge], the rule and settings used}.
+    verdict: pass, flag or too few to judge, with its raw and Holm-adjusted p-values and why), flags,
+    too_few}}, "flags": [every flag, one line each], "too_few_to_judge": [every screen too thin to judge],
+    "tests": the family's size, the rule and settings used, and "at_informative_cutoff" (or None)}.
     """
     y = np.asarray(y).astype(np.int64)
     approved = np.asarray(approved).astype(np.int64)
     if len(sensitive) != y.size or approved.size != y.size:
         raise ValueError(f"fairness audit: {y.size} labels, {approved.size} decisions, "
                          f"{len(sensitive)} rows of protected attributes")
+    if informative is not None and np.asarray(informative[1]).size != y.size:
+        raise ValueError(f"fairness audit: {np.asarray(informative[1]).size} decisions at the informative cut-off "
+                         f"for {y.size} labels")
     p = None if pd_ is None else np.asarray(pd_, dtype=float)
-    attributes = {}
+    columns = {}
     for col in sensitive.columns:
-        groups = sensitive[col].reset_index(drop=True).astype(object).fillna(UNKNOWN).astype(str)
-        attributes[col] = _audit_one(str(col), groups, y, approved, p, min_group_size, four_fifths,
-                                     tpr_gap_max, calibration_gap_max)
-    flags = [f for a in attributes.values() for f in a["flags"]]
-    too_few = [f for a in attributes.values() for f in a["too_few"]]
-    return to_jsonable({
-        "cutoff": cutoff, "n": int(y.size), "approval_rate": float(approved.mean()) if y.size else None,
+        values = sensitive[col].reset_index(drop=True)
+        order = [str(c) for c in values.cat.categories] if isinstance(values.dtype, pd.CategoricalDtype) else []
+        columns[str(col)] = (values.astype(object).fillna(UNKNOWN).astype(str), order)
+    settings = (min_group_size, four_fifths, tpr_gap_max, calibration_gap_max)
+
+    def screens(family: Family) -> tuple[dict, dict | None]:
+        main = {c: _audit_one(c, g, y, approved, p, *settings, family, o) for c, (g, o) in columns.items()}
+        if informative is None:
+            return main, None
+        at = np.asarray(informative[1]).astype(np.int64)
+        return main, {c: _audit_one(c, g, y, at, None, *settings, family, o) for c, (g, o) in columns.items()}
+
+    first = Family()
+    screens(first)  # collects every test's p-value
+    family = first.adjusted()
+    attributes, at_info = screens(family)  # judged on the adjusted p-values
+    result = {
+        "cutoff": cutoff, "which": "the cut-off set (--cutoff)", "n": int(y.size),
+        "approval_rate": float(approved.mean()) if y.size else None,
         "favourable": "approved", "min_group_size": min_group_size, "four_fifths": four_fifths,
         "tpr_gap_max": tpr_gap_max, "calibration_gap_max": calibration_gap_max,
-        "evidence_rule": RULE, "min_expected": MIN_EXPECTED, "alpha": ALPHA,
-        "attributes": attributes, "flags": flags, "too_few_to_judge": too_few,
-    })
+        "evidence_rule": RULE, "min_expected": MIN_EXPECTED, "alpha": ALPHA, "correction": "Holm-Bonferroni",
+        "tests": family.size, **_summary(attributes), "at_informative_cutoff": None,
+    }
+    if informative is not None and at_info is not None:
+        cut, at = informative[0], np.asarray(informative[1])
+        result["at_informative_cutoff"] = {
+            "cutoff": float(cut), "which": "the informative cut-off, for information (" + (
+                informative_basis or "where the cut-off set is one-sided") + "): the cut-off audited stays the one set",
+            "approval_rate": float(at.mean()) if y.size else None, "n": int(y.size), **_summary(at_info)}
+    return to_jsonable(result)
+
+
+def _summary(attributes: dict) -> dict:
+    return {"attributes": attributes, "flags": [f for a in attributes.values() for f in a["flags"]],
+            "too_few_to_judge": [f for a in attributes.values() for f in a["too_few"]]}

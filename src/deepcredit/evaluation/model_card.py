@@ -76,9 +76,24 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _said(screens: dict, screen: str) -> str:
-    """' (fails the screen)', ' (pass)', ' (too few to judge)', or '' where the screen was not run."""
+    """' (fails the screen; p 0.0001, adjusted 0.002)', ' (pass; ...)', ' (too few to judge)', or '' where the
+    screen was not run."""
     v = screens.get(screen)
-    return "" if v is None else f" ({'fails the screen' if v['result'] == FLAG else v['result']})"
+    if v is None:
+        return ""
+    p = "" if v.get("p_value") is None else f"; p {v['p_value']:.2g}" + (
+        "" if v.get("p_adjusted") is None else f", adjusted {v['p_adjusted']:.2g}")
+    return f" ({'fails the screen' if v['result'] == FLAG else v['result']}{p})"
+
+
+def _screens_line(a: dict) -> str:
+    """An attribute's screens in one sentence."""
+    if a.get("not_audited"):
+        return f"Not audited: {a['not_audited']}."
+    screens = a.get("screens") or {}
+    return (f"Disparate-impact ratio {_num(a.get('disparate_impact'), '.2f')}{_said(screens, 'four_fifths')}; "
+            f"equal-opportunity gap {_num(a.get('tpr_gap'), '.3f')}{_said(screens, 'equal_opportunity')}"
+            + (f"; calibration{_said(screens, 'calibration')}" if "calibration" in screens else "") + ".")
 
 
 def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: dict | None = None,
@@ -135,13 +150,7 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
         if words := audit_cutoff_words(fairness):
             lines += [words, ""]
         for name, a in fairness.get("attributes", {}).items():
-            di = a.get("disparate_impact")
-            screens = a.get("screens") or {}
-            screen = f"Not audited: {a['not_audited']}." if a.get("not_audited") else (
-                f"Disparate-impact ratio {_num(di, '.2f')}{_said(screens, 'four_fifths')}; "
-                f"equal-opportunity gap {_num(a.get('tpr_gap'), '.3f')}{_said(screens, 'equal_opportunity')}"
-                + (f"; calibration{_said(screens, 'calibration')}" if "calibration" in screens else "") + ".")
-            lines += [f"### {name.replace('_', ' ')}", "", screen, ""]
+            lines += [f"### {name.replace('_', ' ')}", "", _screens_line(a), ""]
             has_pd = bool(a["groups"]) and "mean_pd" in a["groups"][0]
             header = ["group", "people", "approval rate", "approval of good payers", "bad rate"] + \
                 (["mean PD"] if has_pd else [])
@@ -156,6 +165,12 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
                 [f"- {f}" for f in fairness["too_few_to_judge"]] + [""]
         elif fairness.get("attributes") and not fairness.get("flags"):
             lines += ["No group fails the screens.", ""]
+        if info := fairness.get("at_informative_cutoff"):
+            lines += [f"### At the informative cut-off {info['cutoff']:.0f}", "", f"{info['which'][:1].upper()}"
+                      f"{info['which'][1:]}; approval rate {_pct(info.get('approval_rate'))}.", ""]
+            lines += [f"- {name.replace('_', ' ')}: {_screens_line(a)}" for name, a in info["attributes"].items()]
+            lines += [""] + ([f"Flags at {info['cutoff']:.0f} (for information):", ""]
+                             + [f"- {f}" for f in info["flags"]] + [""] if info.get("flags") else [])
     if stability:
         sp = stability["score_psi"]
         lines += ["## Stability", "", f"Score PSI against the development sample: {sp['psi']:.3f} ({sp['level']})."]

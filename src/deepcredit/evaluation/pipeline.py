@@ -7,7 +7,7 @@ Scorer (scoring/scorer.py) on the views it declares, so every model is read on t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,22 +19,28 @@ from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_parquet
 from deepcredit.data.schema import PROTECTED_ATTRIBUTES
 from deepcredit.data.spec import Outcomes
+from deepcredit.evaluation.coverage import reason_coverage
+from deepcredit.evaluation.cutoffs import informative_cutoff
 from deepcredit.evaluation.fairness import fairness_audit, sensitive_frame
 from deepcredit.evaluation.metrics import DEFAULT_CUTOFF, evaluate
 from deepcredit.evaluation.model_card import SIMULATED, default_model_card
 from deepcredit.evaluation.periods import period_metrics
 from deepcredit.evaluation.report import check_report_out, write_report
+from deepcredit.evaluation.sample import describe_rows, describe_samples
 from deepcredit.evaluation.stability import monitor
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.spec import FeatureDef
 from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
-from deepcredit.models.splits import configured_split, describe_split
+from deepcredit.models.splits import Fold, configured_split, describe_split
 from deepcredit.scoring.scorer import Scorer
 
 SCORES = "scores.parquet"
 SCORE_COLUMNS = ("person_id", "as_of", "pd", "score", "band", "label")
+REASONS_SAMPLE = 2000
+"""Rows explained for the report's reason-code coverage: a random sample where more are scored, since an
+explanation costs several times the score (a share on 2,000 rows is within about 2 points of the whole's)."""
 
 
 @dataclass
@@ -106,6 +112,20 @@ def _member_views(loaded: LoadedModel) -> dict[str, list[str]]:
             for kind, member in getattr(loaded.model, "members_", []) or []}
 
 
+def is_training_data(manifest: Mapping, dataset: Dataset) -> bool:
+    """Whether `dataset` holds exactly the data the model was trained on (the artifact's data fingerprint)."""
+    return bool(manifest.get("data_fingerprint")) and manifest["data_fingerprint"] == dataset.fingerprint()
+
+
+def training_fold(manifest: Mapping, inp: ModelInput) -> tuple[Fold | None, SplitConfig]:
+    """The split the model was trained with, found again on its own data's input (same keys, labels and
+    seed): (Fold(train, held out), its config), or (None, its config) where training held nothing out."""
+    run = (manifest.get("config") or {}).get("run") or {}
+    split = SplitConfig.model_validate(run.get("split") or {})
+    fold = configured_split(split, int(run.get("seed", 0)), inp.label_keys, inp.y) if split.kind != "none" else None
+    return fold, split
+
+
 def rows_to_evaluate(manifest: Mapping, dataset: Dataset, inp: ModelInput, all_rows: bool = False
                      ) -> tuple[np.ndarray | None, str | None]:
     """(positions of the rows to evaluate or None for all, a caveat saying which rows) for a model's own data.
@@ -113,11 +133,9 @@ def rows_to_evaluate(manifest: Mapping, dataset: Dataset, inp: ModelInput, all_r
     Why: evaluating a model on the data set it was trained on scores the rows it was fitted on, whose
     numbers are optimistic. Where its training held rows out, the same split finds them again (same data
     fingerprint, same keys, labels and seed) and only they are evaluated, unless `all_rows`."""
-    if not manifest.get("data_fingerprint") or manifest["data_fingerprint"] != dataset.fingerprint():
+    if not is_training_data(manifest, dataset):
         return None, None
-    run = (manifest.get("config") or {}).get("run") or {}
-    split = SplitConfig.model_validate(run.get("split") or {})
-    fold = configured_split(split, int(run.get("seed", 0)), inp.label_keys, inp.y) if split.kind != "none" else None
+    fold, split = training_fold(manifest, inp)
     if fold is None or all_rows:
         return None, ("These numbers are measured on the data set the model was fitted on"
                       + (f", including the {len(fold.train):,} rows it was fitted on" if fold is not None else "")
@@ -131,7 +149,8 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
                       cutoff: float = DEFAULT_CUTOFF, compare: Mapping[str, Path] | None = None,
                       n_boot: int = 200, threads: int | None = None,
                       on_step: Callable[[str], None] | None = None, period: str = "as_of",
-                      all_rows: bool = False) -> Path:
+                      all_rows: bool = False, protected: Sequence[str] = (),
+                      reasons_sample: int = REASONS_SAMPLE) -> Path:
     """Score `dataset` with the model, evaluate, audit and write the report to `out`; returns report.html.
 
     compare: label -> artifact of other models (e.g. "tabular only") scored on the same rows, for the
@@ -139,7 +158,9 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     Also writes out/scores.parquet (person_id, as_of, pd, score, band, label): the reference or batch
     for `deepcredit monitor`. period: as_of, month, quarter or year, for metrics per period when the rows
     span several. On the data set the model was trained on, only the rows its training held out are
-    evaluated (all_rows: every row, flagged as optimistic).
+    evaluated (all_rows: every row, flagged as optimistic). protected: attributes of the people table the
+    user audits beside those the spec declares. reasons_sample: rows explained for the reason-code coverage
+    (0: not measured).
     """
     step = on_step or (lambda _: None)
     out = Path(out)
@@ -148,6 +169,8 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     loaded = load_any_model(model_path)
     inp = model_input(loaded, dataset, threads)
     rows, scope = rows_to_evaluate(loaded.manifest, dataset, inp, all_rows)
+    same_data = is_training_data(loaded.manifest, dataset)
+    trained = _training_rows(loaded.manifest, inp) if same_data else None
     if rows is not None:  # only the rows evaluated are scored
         inp = inp.take(rows)
     scores = loaded.score(inp)
@@ -181,12 +204,23 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     for row in ev["ablation"]:
         row["views"] = views.get(row["model"])
     ev["optimistic"] = rows is None and scope is not None  # the rows it was fitted on are among those measured
+    ev["sample"] = describe_samples({**describe_rows(scores[["person_id", "as_of"]], y), "data_set": dataset.name,
+                                     "data_fingerprint": dataset.fingerprint()}, loaded.manifest, trained, same_data)
+    if reasons_sample > 0:
+        step("reason codes")
+        ev["reason_coverage"] = _reason_coverage(loaded, inp, reasons_sample)
     step("fairness audit")
     people = dataset.read("people")
-    sensitive = sensitive_frame(people, scores["person_id"], _protected(dataset), as_of=scores["as_of"])
-    protected = [a for a in dict.fromkeys(_protected(dataset)) if a in people.columns]  # what the audit can group by
-    fair = fairness_audit(y, scores["score"].to_numpy() >= cutoff, sensitive, pd_=scores["pd"].to_numpy(),
-                          cutoff=cutoff)
+    declared, bands = _declared(dataset, protected)
+    audited = [*declared, *PROTECTED_ATTRIBUTES]  # the legacy fixed names where the people table has them
+    sensitive = sensitive_frame(people, scores["person_id"], audited, as_of=scores["as_of"], declared=declared,
+                                bands=bands)
+    grouped = [a for a in dict.fromkeys(audited) if a in people.columns]  # what the audit can group by
+    s = scores["score"].to_numpy()
+    info = informative_cutoff(ev["cutoff"])
+    fair = fairness_audit(y, s >= cutoff, sensitive, pd_=scores["pd"].to_numpy(), cutoff=cutoff,
+                          informative=None if info is None else (info, s >= info),
+                          informative_basis="declining about the observed bad rate's share")
     stability = None
     data = {"evaluation data": _dataset_line(dataset, len(scores))}
     if reference is not None:
@@ -206,7 +240,7 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
                               f"{loaded.scale.pdo:g} points to double the odds, {loaded.scale.lo}-{loaded.scale.hi}",
                "approval rule audited": f"score >= {cutoff:g}"}
     card = default_model_card(name=f"{loaded.kind} model {m.get('sha256', '')[:12]}".strip(), details=details,
-                              data=data, extra_caveats=caveats, protected=protected)
+                              data=data, extra_caveats=caveats, protected=grouped)
     step("writing the report")
     atomic_write_parquet(out / SCORES, scores)
     subtitle = f"{loaded.kind} model {m.get('sha256', '')[:12]} on {dataset.name} ({len(scores):,} rows)" + \
@@ -228,6 +262,28 @@ def label_words(outcomes: Outcomes, windows: list[float]) -> str:
     return f"1 = {what}; features use only what was known before it"
 
 
-def _protected(dataset: Dataset) -> list[str]:
-    """What the data set declares protected, plus the legacy fixed names where its people table has them."""
-    return [*dataset.spec.protected, *PROTECTED_ATTRIBUTES]
+def _declared(dataset: Dataset, given: Sequence[str] = ()) -> tuple[list[str], dict[str, list[float]]]:
+    """(the attributes declared protected: the spec's, in the profile and further profile files, and those the
+    user gives; the declared bands' lower bounds by attribute). Bands are read where an attribute declares
+    `bands` (its lower bounds); a spec without that field declares none, and numbers get quantile bands."""
+    spec = dataset.spec
+    attributes = [*spec.profile.attributes, *(a for m in spec.more_profile.values() for a in m.attributes)]
+    names = [*(a.name for a in attributes if a.protected), *given]
+    bands = {a.name: [float(x) for x in lows] for a in attributes if a.protected
+             and (lows := getattr(a, "bands", None))}
+    return list(dict.fromkeys(names)), bands
+
+
+def _training_rows(manifest: Mapping, inp: ModelInput) -> dict:
+    """describe_rows of the rows the model was fitted on, found again in its own data's input `inp`."""
+    fold, _ = training_fold(manifest, inp)
+    keys, y = inp.keys, inp.y
+    return describe_rows(keys, y) if fold is None else describe_rows(keys.iloc[fold.train], y[fold.train])
+
+
+def _reason_coverage(loaded: LoadedModel, inp: ModelInput, sample: int, seed: int = 0) -> dict:
+    """Reason-code coverage (evaluation/coverage.py) of up to `sample` rows of `inp`, chosen at random."""
+    n = len(inp)
+    pick = np.sort(np.random.default_rng(seed).choice(n, size=min(n, sample), replace=False))
+    _, reasons = loaded.scorer.explain(inp if pick.size == n else inp.take(pick))
+    return reason_coverage(reasons, int(pick.size), scored=n, top=loaded.scorer.top)

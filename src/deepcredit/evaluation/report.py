@@ -28,11 +28,13 @@ from deepcredit.data.io import (
     replace_directory,
     staging_dir,
 )
+from deepcredit.evaluation.coverage import COVERAGE_NOTE, coverage_rows
 from deepcredit.evaluation.cutoffs import audit_cutoff_words, cutoff_words
 from deepcredit.evaluation.evidence import FLAG, RULE
 from deepcredit.evaluation.figures import figure_specs, render_png
 from deepcredit.evaluation.metrics import ablation_words, ci_words, confusion_rows, to_jsonable
 from deepcredit.evaluation.model_card import NO_REFERENCE, model_card_markdown
+from deepcredit.evaluation.sample import sample_rows
 
 REPORT = "report.html"
 FIGURES = "figures.json"
@@ -45,7 +47,9 @@ SECTIONS = (
     ("calibration", "Calibration and bands", "Does a PD mean what it says, and how are people spread over bands?"),
     ("gains", "Lift and gains", "How much risk sits in the riskiest part of the population?"),
     ("ablation", "Modality ablation", "What each kind of data adds, on the same rows."),
+    ("sample", "Sample", "Who the model was trained on and who is measured here."),
     ("periods", "Over time", "Is the model as good on every scoring date as on all of them pooled?"),
+    ("reasons", "Reason codes", "How often a person's reasons name a specific figure, and come with advice."),
     ("fairness", "Fairness by group", "Protected attributes are audited here, never used as inputs."),
     ("stability", "Stability", "Has the population moved since development?"),
 )
@@ -131,6 +135,8 @@ def _cards(evaluation: dict | None, fairness: dict | None, stability: dict | Non
         thin = len(fairness.get("too_few_to_judge") or [])
         said = (f"in {', '.join(flagged)}; " if flagged else "") + f"{len(attributes)} attribute(s) screened" + \
             (f"; too few to judge in {thin}" if thin else "")
+        if info := fairness.get("at_informative_cutoff"):
+            said += f"; {len(info.get('flags') or [])} at the informative cut-off {info['cutoff']:.0f}"
         out.append(_card("Fairness flags", str(n), said, "act" if n else "watch" if thin else "ok"))
     if stability:
         sp = stability["score_psi"]
@@ -151,6 +157,9 @@ def _findings(fairness: dict | None, stability: dict | None) -> str:
     """Fairness flags and stability alerts, one line each, with a coloured badge (state, label)."""
     items = [("act", "flag", f) for f in (fairness or {}).get("flags", [])]
     items += [("watch", "too few", f) for f in (fairness or {}).get("too_few_to_judge") or []]
+    if info := (fairness or {}).get("at_informative_cutoff"):
+        at = f"at the informative cut-off {info['cutoff']:.0f} (for information): "
+        items += [("watch", "info flag", at + f) for f in info.get("flags", [])]
     if stability and "alerts" in stability:
         items += [(a["level"], a["level"], a["message"]) for a in stability["alerts"]]
     elif stability:
@@ -182,12 +191,46 @@ def _banners(evaluation: dict | None) -> str:
 
 
 def _verdict(a: dict, screen: str, value: str = "") -> str:
-    """A screen's cell: its value and verdict ('0.000 too few to judge'); the value alone, or 'n/a', where
-    the screen was not run."""
+    """A screen's cell: its value, verdict and p-values, raw and Holm-adjusted ('0.71 fail (p 0.0001,
+    adjusted 0.002)'); the value alone, or 'n/a', where the screen was not run."""
     v = (a.get("screens") or {}).get(screen)
     if v is None:
         return value or "n/a"
-    return f"{value} {'fail' if v['result'] == FLAG else v['result']}".strip()
+    p = "" if v.get("p_value") is None else f" (p {v['p_value']:.2g}" + (
+        "" if v.get("p_adjusted") is None else f", adjusted {v['p_adjusted']:.2g}") + ")"
+    return f"{value} {'fail' if v['result'] == FLAG else v['result']}{p}".strip()
+
+
+def _fairness_rows(fairness: dict, calibration: bool) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for name, a in fairness["attributes"].items():
+        di = a.get("disparate_impact")
+        rows.append([name.replace("_", " "), len(a["groups"]), "n/a" if di is None else f"{di:.2f}",
+                     "not audited" if a.get("not_audited") else _verdict(a, "four_fifths"),
+                     _verdict(a, "equal_opportunity", "n/a" if a.get("tpr_gap") is None else f"{a['tpr_gap']:.3f}"),
+                     *([_verdict(a, "calibration", "n/a" if a.get("max_calibration_gap") is None
+                                 else f"{a['max_calibration_gap']:+.3f}")] if calibration else []),
+                     ", ".join(f"'{g}'" for g in a.get("small_groups", [])) or "-"])
+    return rows
+
+
+def _fairness_tables(fairness: dict) -> str:
+    """The screens per attribute at the cut-off set and, where it is one-sided, at the informative cut-off
+    too (approval screens only: calibration does not depend on the cut-off), each table saying which it is."""
+    info = fairness.get("at_informative_cutoff")
+    header = ["attribute", "groups", "disparate impact", "four-fifths", "TPR gap"]
+    title = "Screens per protected attribute"
+    if info and fairness.get("cutoff") is not None:
+        title += f" at the cut-off set, {fairness['cutoff']:.0f} (the one audited)"
+    out = _table([*header, "worst calibration gap", "too small to audit"], _fairness_rows(fairness, True), title)
+    if info:
+        out += _table([*header, "too small to audit"], _fairness_rows(info, False),
+                      f"Approval screens at the informative cut-off {info['cutoff']:.0f}: {info['which']}")
+    notes = [audit_cutoff_words(fairness), fairness.get("evidence_rule", RULE)]
+    if fairness.get("tests"):
+        notes.append(f"The report made {fairness['tests']} tests; each p-value is shown raw and Holm-adjusted over "
+                     "all of them, and the adjusted one decides a flag.")
+    return out + "".join(f'<p class="lead">{_e(n)}</p>' for n in notes if n)
 
 
 
@@ -202,6 +245,13 @@ def _section_tables(section: str, evaluation: dict | None, fairness: dict | None
     if section == "discrimination" and evaluation and (conf := confusion_rows(evaluation["cutoff"])):
         cells: list[list[object]] = [list(r) for r in conf[1]]
         return _table(conf[0], cells, conf[2])  # its caption says when the cut-off is one-sided
+    if section == "sample" and evaluation and evaluation.get("sample"):
+        header, rows = sample_rows(evaluation["sample"])
+        return _table(header, [list(r) for r in rows], "Training and evaluation samples") + \
+            f'<p class="lead">{_e("Training sample: " + evaluation["sample"]["training"]["source"] + ".")}</p>'
+    if section == "reasons" and evaluation and evaluation.get("reason_coverage"):
+        return _table(["measure", "value"], [list(r) for r in coverage_rows(evaluation["reason_coverage"])],
+                      "Reason-code coverage") + f'<p class="lead">{_e(COVERAGE_NOTE)}</p>'
     if section == "stability" and evaluation and stability is None:
         return f'<p class="lead">{_e(NO_REFERENCE)}</p>'
     if section == "calibration" and evaluation:
@@ -225,19 +275,7 @@ def _section_tables(section: str, evaluation: dict | None, fairness: dict | None
                         *("n/a" if r[k] is None else f"{r[k]:.3f}" for k in ("auc", "gini", "ks"))]
                        for r in evaluation["periods"]], "Metrics per period")
     if section == "fairness" and fairness and fairness.get("attributes"):
-        rows = []
-        for name, a in fairness["attributes"].items():
-            di = a.get("disparate_impact")
-            rows.append([name.replace("_", " "), len(a["groups"]), "n/a" if di is None else f"{di:.2f}",
-                         "not audited" if a.get("not_audited") else _verdict(a, "four_fifths"),
-                         _verdict(a, "equal_opportunity", "n/a" if a.get("tpr_gap") is None else f"{a['tpr_gap']:.3f}"),
-                         _verdict(a, "calibration", "n/a" if a.get("max_calibration_gap") is None
-                                  else f"{a['max_calibration_gap']:+.3f}"),
-                         ", ".join(f"'{g}'" for g in a.get("small_groups", [])) or "-"])
-        notes = [audit_cutoff_words(fairness), fairness.get("evidence_rule", RULE)]
-        return _table(["attribute", "groups", "disparate impact", "four-fifths", "TPR gap", "worst calibration gap",
-                       "too small to audit"], rows, "Screens per protected attribute") + \
-            "".join(f'<p class="lead">{_e(n)}</p>' for n in notes if n)
+        return _fairness_tables(fairness)
     if section == "stability" and stability and stability.get("outcomes_by_band"):
         return _table(["band", "batch people", "outcomes", "bad rate", "reference bad rate", "p-value"],
                       [[r["band"], f"{r['n']:,}", f"{r['n_outcomes']:,}", _pct(r["bad_rate"]),

@@ -4,7 +4,7 @@ the drift gate of a scoring batch against its reference; the CLI only parses and
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -22,17 +22,19 @@ from deepcredit.workflows.job import JOB, recorded_rows, unfinished
 def evaluate_model(model: Path, dataset: Dataset, out: Path, *, reference: Dataset | None = None,
                    cutoff: float = DEFAULT_CUTOFF, compare: Mapping[str, Path] | None = None, n_boot: int = 200,
                    threads: int | None = None, period: str = "as_of", cfg: RunConfig | None = None,
-                   on_step: Callable[[str], None] | None = None, all_rows: bool = False) -> dict:
+                   on_step: Callable[[str], None] | None = None, all_rows: bool = False,
+                   protected: Sequence[str] = ()) -> dict:
     """Write the report (report.html, results.json, ...) and config.json to `out`; return results.json.
     On the model's own training data only its held-out rows are evaluated, unless `all_rows`. A data set
     whose files changed after it was written is refused (checked_fingerprint): the report would name data it
-    is not about."""
+    is not about. protected: attributes of the people table audited beside those the spec declares."""
     fingerprint = dataset.checked_fingerprint()
     if reference is not None:
         reference.checked_fingerprint()
     with staged_report(out) as staging:  # all files or none; only an earlier report is replaced
         evaluate_artifact(model, dataset, staging, reference=reference, cutoff=cutoff, compare=compare,
-                          n_boot=n_boot, threads=threads, on_step=on_step, period=period, all_rows=all_rows)
+                          n_boot=n_boot, threads=threads, on_step=on_step, period=period, all_rows=all_rows,
+                          protected=protected)
         write_run_record(staging, cfg or RunConfig(data=str(dataset.root)), fingerprint)
     return {**json.loads((Path(out) / RESULTS).read_text()), "report": str(Path(out) / REPORT)}
 
