@@ -127,3 +127,34 @@ def test_with_dates_written_as_months_a_link_is_known_when_its_persons_month_of_
     assert rel[("c4", "c2", "referred_by")] == pd.Timestamp("2024-07-01")
     assert rel[("c2", "c1", "referred_by")] == pd.Timestamp("2020-02-01")
     assert ds.read("people").set_index("person_id").loc["c4", "signup"] == pd.Timestamp("2024-06-01")  # as written
+
+
+def test_a_shared_phone_or_e_mail_links_people_and_its_values_are_stored_nowhere(tmp_path):
+    """`spec draft` proposes a people-file phone or e-mail column whose values repeat as a group (people sharing
+    one are connected): ingest stores who shares one with whom (same_phone), never the value, in any file of
+    the data set (the tables, their keys, the stored spec, the manifest)."""
+    import pyarrow.parquet as pq
+
+    from deepcredit.data.spec_draft import draft_spec
+
+    phones = ["+44 7700 900101", "+44 7700 900101", "+44 7700 900202", "+44 7700 900303", "+44 7700 900303",
+              "+44 7700 900404", "+44 7700 900505", "+44 7700 900606"]
+    mails = ["ann@example.org", "bo@example.org", "bo@example.org", "cy@example.org", "di@example.org",
+             "di@example.org", "ed@example.org", "fay@example.org"]
+    people = {"customer_id": [f"c{i}" for i in range(8)], "phone": phones, "email": mails,
+              "income": [10, 20, 30, 40, 50, 60, 70, 80], "defaulted": [0, 1, 0, 0, 1, 0, 0, 1]}
+    pd.DataFrame(people).to_csv(tmp_path / "people.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv")
+    assert 'groups = ["phone", "email"]  # check' in text and "never the value" in text
+    ds = ingest_with_spec(spec_from_toml(text), {"people": tmp_path / "people.csv"}, tmp_path / "ds")
+    rel = ds.read("relations")
+    assert {(r.source, r.target, r.kind) for r in rel.itertuples()} == {
+        ("c0", "c1", "same_phone"), ("c3", "c4", "same_phone"), ("c1", "c2", "same_email"), ("c4", "c5", "same_email")}
+    raw = {*phones, *mails, *(p.replace(" ", "") for p in phones)}
+    files = [f for f in ds.root.rglob("*") if f.is_file()]
+    assert any(f.suffix == ".parquet" for f in files)
+    for f in files:
+        cells = " ".join(map(str, pq.read_table(f).to_pandas().to_numpy().ravel())) if f.suffix == ".parquet" \
+            else f.read_text(errors="replace")
+        assert not [v for v in raw if v in cells], f"a contact value is stored in {f.name}"
+        assert not [v for v in raw if v.encode() in f.read_bytes()], f"a contact value's bytes are in {f.name}"

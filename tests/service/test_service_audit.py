@@ -105,3 +105,53 @@ def test_audit_log_names_who_did_what(service):
     assert {("Acme Rentals", "decision"), ("Nosy Ltd", "decision_refused"), ("Acme Rentals", "event_reported")} <= seen
     scopes = [a["scope"] for a in report["accesses"] if a["action"] == "decision"]
     assert sorted(scopes) == ["admittance", "band", "factors"]
+
+
+def _rows(svc) -> int:
+    with svc.ctx.db.engine.connect() as con:
+        return con.execute(text("SELECT COUNT(*) FROM audit_log")).scalar_one()
+
+
+def _append(svc) -> int:
+    with svc.ctx.db.write() as s:
+        return svc.ctx.audit.append(s, svc.ctx.now(), "operator", "service_initialised")
+
+
+@pytest.mark.parametrize("tamper", [
+    "UPDATE audit_log SET action = 'nothing' WHERE seq = {head}",  # the head row's contents
+    "UPDATE audit_head SET mac = '{forged}'",  # the recorded head's mac
+    "DELETE FROM audit_log WHERE seq = {head}",  # the row the head names is gone
+])
+def test_a_tampered_head_row_is_never_built_upon(service, caplog, tamper):
+    """Appending checks the head row (one row): a forged head is refused, naming its seq only, and nothing is
+    appended; an intact head takes the next row as before."""
+    from deepcredit.service.audit import AuditChainBroken
+
+    pid = _activity(service)
+    head = _append(service)  # the head verifies: appended as before
+    rows = _rows(service)
+    _drop_guards(service)
+    with service.ctx.db.engine.begin() as con:
+        con.execute(text(tamper.replace("{head}", str(head)).replace("{forged}", "f" * 64)))
+    before = _rows(service)
+    with pytest.raises(AuditChainBroken, match=f"^audit log head row {head}: .*nothing is appended"):
+        _append(service)
+    assert _rows(service) == before <= rows  # nothing appended on top of it
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"audit log head row {head}" in logged and pid not in logged and service.subject(pid) not in logged
+
+
+@pytest.mark.parametrize(("tamper", "why"), [
+    ("DELETE FROM audit_head", "the log has rows but no recorded head"),
+    (f"UPDATE audit_head SET seq = 0, mac = '{'0' * 64}'", "the recorded head says the log is empty"),
+])
+def test_a_log_whose_recorded_head_was_removed_or_reset_is_not_restarted(service, tamper, why):
+    from deepcredit.service.audit import AuditChainBroken
+
+    _activity(service)
+    rows = _rows(service)
+    with service.ctx.db.engine.begin() as con:
+        con.execute(text(tamper))
+    with pytest.raises(AuditChainBroken, match=f"^audit log head row 0: {why}"):
+        _append(service)
+    assert _rows(service) == rows

@@ -120,6 +120,23 @@ def test_event_validation(service):
     assert r.status_code == 422 and r.json()["type"].endswith("/invalid-request")
 
 
+def test_a_stated_delay_is_a_whole_number_of_days(service):
+    """12.5 days late is refused (422, naming days_late, nothing stored); 13.0 is 13 whole days and taken."""
+    pid, _ = service.with_score(skip=2)
+    mid, acme = service.merchant()
+    service.policy(acme)
+    service.grant(service.person(pid), mid)
+    assert service.decide(acme, pid, "order-1").status_code == 200
+    service.clock.advance(days=20)
+    for outcome in ("instalment_late", "instalment_missed"):
+        r = _report(service, acme, pid, f"ev-{outcome}", outcome, days_late=12.5)
+        assert r.status_code == 422 and r.json()["type"].endswith("/invalid-event")
+        assert "days_late" in r.json()["detail"] and "12.5" not in r.text and pid not in r.text
+    with service.ctx.db.read() as s:
+        assert s.execute(select(func.count()).select_from(ServiceEvent)).scalar_one() == 0
+    assert _report(service, acme, pid, "ev-whole", "instalment_late", days_late=13.0).status_code == 201
+
+
 def test_a_settled_worker_has_its_index_loaded_and_its_heap_frozen():
     """What `deepcredit serve` does once a worker has loaded its scorer (service.app.settle)."""
     ctx = SimpleNamespace(scorer=scorer_for(world().data))

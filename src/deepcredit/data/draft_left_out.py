@@ -29,6 +29,9 @@ chance)."""
 MAX_POSTCODES = 50
 """A postcode of more codes than this is left out: each code then holds too few people to learn from (a
 scorecard memorises their labels)."""
+CONTACT_SAMPLE = 10_000
+"""At most this many of a column's filled values (drawn at random, seeded) are read for contact data: the
+rule is a share of values and a count of distinct ones, which a sample tells as well as a whole file."""
 NUMBER_NAMES = re.compile(r"(^|_)(no|nr|num|number|code|key|ref|seq)$")
 """A header naming a number of a record (application_no): with one value per row, an id."""
 
@@ -56,10 +59,8 @@ def reason(column: str, values: pd.Series, rows: int, is_text: bool) -> str | No
         return "every cell is empty: it holds nothing to learn from"
     if found == 1 and len(filled) == rows >= MIN_CONSTANT_ROWS:  # one value or empty: a flag, kept
         return f"one value in every row ({filled.iloc[0][:20]!r}): it tells no one apart"
-    if contact := looks_like_contact(filled):
-        return f"its values look like {contact}: contact data, which identify a person and are never an input"
-    if found > FEW_VALUES and CONTACT_HINTS.search(words):
-        return "its name says contact or identity data, which identify a person and are never an input"
+    if contact := contact_data(column, filled):
+        return f"{contact}, which identify a person and are never an input"
     if POSTCODE_HINTS.search(words) and found > MAX_POSTCODES:
         return (f"a postcode of {found:,} codes in {len(filled):,} rows (about {len(filled) / found:.0f} rows each):"
                 " too many to learn from, as each code's few people would be memorised; declare a coarser region"
@@ -68,6 +69,22 @@ def reason(column: str, values: pd.Series, rows: int, is_text: bool) -> str | No
         return f"one distinct value per row ({found:,}): an id, not something a person has"
     if is_text and not number_in_text(filled) and found > MAX_CATEGORIES and found >= 0.5 * len(filled):
         return f"free text or ids ({found:,} values in {len(filled):,} rows), not categories"
+    return None
+
+
+def contact_data(column: str, values: pd.Series) -> str | None:
+    """Why a column holds contact or identity data, else None: nearly all its values read as e-mail addresses
+    or phone numbers, or it has more than FEW_VALUES values under a name of such data (a yes/no `has_phone`
+    does not). Never repeats a value. One rule for two callers: the draft leaves such a column out, and
+    ingest refuses it as an attribute unless the spec says it is meant (`allow_contact`)."""
+    filled = values.dropna()
+    if len(filled) > CONTACT_SAMPLE:
+        filled = filled.sample(CONTACT_SAMPLE, random_state=0)
+    filled = texts(filled)
+    if contact := looks_like_contact(filled):
+        return f"its values look like {contact}: contact data"
+    if filled.nunique() > FEW_VALUES and CONTACT_HINTS.search(header_words(column)):
+        return "its name says contact or identity data"
     return None
 
 

@@ -42,6 +42,7 @@ from deepcredit.data.derived import (
     relations_from_people,
     with_open_windows,
 )
+from deepcredit.data.draft_left_out import contact_data
 from deepcredit.data.headers import column_names
 from deepcredit.data.jsonlines import is_json_lines, json_columns
 from deepcredit.data.ledger import (
@@ -214,6 +215,24 @@ def _attribute_column(a: Attribute, as_written: bool = False) -> Column:
                   aliases=tuple(a.alias_map.items()) if as_written else ())
 
 
+def refuse_contact(attributes: list[Attribute], frame: pd.DataFrame, spec_file: str | None,
+                   section: tuple[str, ...]) -> None:
+    """An attribute whose column holds contact or identity data (the rule `spec draft` leaves such columns
+    out by: draft_left_out.contact_data) is refused at its line of the spec, unless it says `allow_contact =
+    true`: a hand-written spec would otherwise make an e-mail address a model input unnoticed. The error
+    names the attribute and why, never a value."""
+    for i, a in enumerate(attributes):
+        if a.allow_contact or (why := contact_data(a.source_column, frame[a.source_column])) is None:
+            continue
+        loc = (*section, "attributes", i, "column" if a.column else "name")
+        column = f" (column {a.source_column!r})" if a.column else ""
+        raise SpecError(spec_file or "spec", f"[{'.'.join(section)}] attribute {a.name!r}{column}: {why}, which "
+                        "identify a person and say nothing of how they keep commitments, so it is not taken as an "
+                        "attribute (a model input); list the column under `ignore`, or, if it is meant, say so "
+                        "with allow_contact = true on the attribute",
+                        spec_line(spec_file, loc) if spec_file else None, field_path(loc))
+
+
 def numbers_in_text(values: pd.Series, fmt: FileFormat, file: str, column: str,
                     line_offset: int | None, protected: bool = False) -> pd.Series:
     """The first number in each text ("13.56%" 13.56, " 36 months" 36, "$1,200" 1200 with thousands ","),
@@ -265,6 +284,7 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     key = ((p.id_column, p.valid_from) if p.valid_from else (p.id_column,)) if p.id_column else ()
     frame = read_and_validate(path, _table("people", "profile", cols, p.ignore, key), snapshot,
                               fmt=check.fmt_for(path))
+    refuse_contact(p.attributes, frame, check.spec_file, ("profile",))
     ids = frame[p.id_column] if p.id_column else pd.Series(range(1, len(frame) + 1)).astype(str)
     out = pd.DataFrame({"person_id": ids.astype("string")})
     out = out.assign(**_attribute_values(frame, p.attributes, check, path))
@@ -361,6 +381,7 @@ def _read_more_profile(people: pd.DataFrame, name: str, more: MoreProfile, path:
         key = (more.id_column, more.valid_from)
     frame = read_and_validate(path, _table("people", f"more_profile.{name}", cols, more.ignore, key),
                               snapshot, fmt=check.fmt_for(path))
+    refuse_contact(more.attributes, frame, check.spec_file, ("more_profile", name))
     if more.join_on:
         shared = pd.DataFrame({"key": frame[more.id_column], **_attribute_values(frame, more.attributes, check, path)})
         return shared.assign(valid_from=frame[more.valid_from]) if more.valid_from else shared

@@ -466,7 +466,7 @@ class DatasetSpec(Strict):
         written ([format] is left out: the stored tables are typed Parquet), so the same data ingested
         from differently written files has the same spec and fingerprint."""
         data = self.model_dump(mode="json", exclude={"format"})  # key order is meaning: feature order
-        return json.dumps(_without_empty_aliases(data), indent=2) + "\n"
+        return json.dumps(_without_later_defaults(data), indent=2) + "\n"
 
     def restricted(self, people_columns: Iterable[str], event_columns: Iterable[str]) -> DatasetSpec:
         """The same spec without the attributes and optional event columns a stored table lacks.
@@ -484,13 +484,20 @@ class DatasetSpec(Strict):
         return self.model_copy(update=update)
 
 
-def _without_empty_aliases(data: Any) -> Any:
-    """The dumped spec without the `aliases` no column declares: a data set whose columns declare none keeps
-    the spec text, and so the fingerprint, it had before columns could declare them."""
+ADDED_LATER = {"aliases": {}, "allow_contact": False}
+"""Fields added to the spec after data sets were stored, with their defaults: left out of the stored text
+where they hold the default."""
+
+
+def _without_later_defaults(data: Any) -> Any:
+    """The dumped spec without the fields added later (ADDED_LATER) where they hold their defaults (`aliases`
+    no column declares, `allow_contact = false`): a data set that uses neither keeps the spec text, and so
+    the fingerprint, it had before they existed."""
     if isinstance(data, dict):
-        return {k: _without_empty_aliases(v) for k, v in data.items() if not (k == "aliases" and v == {})}
+        return {k: _without_later_defaults(v) for k, v in data.items()
+                if not (k in ADDED_LATER and v == ADDED_LATER[k] and type(v) is type(ADDED_LATER[k]))}
     if isinstance(data, list):
-        return [_without_empty_aliases(v) for v in data]
+        return [_without_later_defaults(v) for v in data]
     return data
 
 

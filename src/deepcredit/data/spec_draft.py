@@ -286,7 +286,7 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
                        "(a referrer): one relation each")
         if grouped:
             out.append(f"groups = [{', '.join(map(toml_string, grouped))}]  # check: people sharing a value are "
-                       "connected")
+                       "connected (who shares one with whom is stored, never the value)")
         out.append("weighted = false")
     out += ["", "[outcomes]"]
     if outcomes:

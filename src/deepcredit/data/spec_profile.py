@@ -33,6 +33,11 @@ class Attribute(DescribedColumn):
     protected: bool = False
     """Audited for fairness, never a feature unless `use_as_input` too (and then flagged protected)."""
     use_as_input: bool = False
+    allow_contact: bool = False
+    """The column holds contact or identity data (e-mail addresses, phone numbers, or many values under a name
+    such as `email`, `iban`, `address`: data/contact.py) and is meant as an attribute all the same. Without it
+    ingest refuses such an attribute: it identifies a person, says nothing of how they keep commitments, and
+    would otherwise become a model input unnoticed."""
     actionable: bool = True
     role: Role | None = None
     log: bool = False

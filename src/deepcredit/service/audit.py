@@ -7,6 +7,11 @@ only), so someone who can write the database but not read the service's environm
 chain. Deleting rows from the end is caught against `audit_head` and, for a determined database
 administrator, against an anchor (seq, mac) recorded elsewhere from `deepcredit audit-verify`.
 
+Before each append the head row (the one `audit_head` names) is checked: it exists, its mac is the recorded
+one and verifies over its contents. One row, read by its key, so appending stays cheap; a head that fails is
+never built upon (AuditChainBroken, naming its seq only), since a new row's prev_mac would otherwise vouch for
+a forged row. A change further back is `verify`'s to find.
+
 Rows carry pseudonyms and ids only: `details` must never hold a person id, a name or free text a person
 wrote (a dispute's reason is stored with the dispute, not here).
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
@@ -26,6 +32,12 @@ from sqlalchemy.orm import Session
 from deepcredit.service.store.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
+log = logging.getLogger("deepcredit.service")
+
+
+class AuditChainBroken(RuntimeError):
+    """The audit log's head row does not verify: nothing is appended on top of it until an operator has
+    looked (`deepcredit audit-verify`). The message names the row's seq, never its contents."""
 
 
 def canonical(obj: object) -> str:
@@ -43,6 +55,9 @@ def row_mac(key: bytes, seq: int, at: datetime, actor: str, action: str, subject
 
 
 _HEAD = select(AuditHead.seq, AuditHead.mac).where(AuditHead.id == 1).with_for_update()
+_HEAD_ROW = select(AuditEntry.seq, AuditEntry.at, AuditEntry.actor, AuditEntry.action, AuditEntry.subject,
+                   AuditEntry.details, AuditEntry.prev_mac, AuditEntry.mac).where(AuditEntry.seq == bindparam("seq"))
+_ANY_ROW = select(AuditEntry.seq).limit(1)
 _HEADS = cast(Table, AuditHead.__table__)
 _INSERT_ENTRY = insert(cast(Table, AuditEntry.__table__))
 _MOVE_HEAD = update(_HEADS).where(_HEADS.c.id == 1).values(
@@ -62,10 +77,13 @@ class AuditLog:
         """
         head = session.execute(_HEAD).first()
         if head is None:
+            if session.execute(_ANY_ROW).first() is not None:
+                raise self._broken(0, "the log has rows but no recorded head (audit_head was removed)")
             session.execute(insert(AuditHead).values(id=1, seq=0, mac=GENESIS))
             prev_seq, prev_mac = 0, GENESIS
         else:
             prev_seq, prev_mac = head
+            self._check_head(session, prev_seq, prev_mac)
         text = canonical(details)
         seq = prev_seq + 1
         mac = row_mac(self.key, seq, at, actor, action, subject, text, prev_mac)
@@ -73,6 +91,31 @@ class AuditLog:
                                         "details": text, "prev_mac": prev_mac, "mac": mac})
         session.execute(_MOVE_HEAD, {"new_seq": seq, "new_mac": mac})
         return seq
+
+    def _check_head(self, session: Session, seq: int, mac: str) -> None:
+        """The head row, as audit_head names it, exists and verifies: its mac is the recorded one and matches
+        its contents (one row by its key; the rows before it are verify's to check)."""
+        if seq == 0:  # an empty log: nothing to check but that it is one (a first append, once)
+            if mac != GENESIS or session.execute(_ANY_ROW).first() is not None:
+                raise self._broken(0, "the recorded head says the log is empty, and the log has rows or the "
+                                      "head's mac is not the chain's start")
+            return
+        row = session.execute(_HEAD_ROW, {"seq": seq}).first()
+        if row is None:
+            raise self._broken(seq, "the row the recorded head names is missing")
+        if not hmac.compare_digest(row.mac, mac):
+            raise self._broken(seq, "its mac differs from the recorded head's")
+        if not hmac.compare_digest(row.mac, row_mac(self.key, row.seq, row.at, row.actor, row.action, row.subject,
+                                                    row.details, row.prev_mac)):
+            raise self._broken(seq, "its mac does not match the row's contents (the row was changed)")
+
+    @staticmethod
+    def _broken(seq: int, why: str) -> AuditChainBroken:
+        """The refusal to append, logged for the operator (the seq and why only: no row's contents)."""
+        problem = (f"audit log head row {seq}: {why}; nothing is appended on top of it (run deepcredit "
+                   "audit-verify)")
+        log.error("%s", problem)
+        return AuditChainBroken(problem)
 
     def verify(self, session: Session, anchor: tuple[int, str] | None = None, batch: int = 5000
                ) -> VerifyResult:

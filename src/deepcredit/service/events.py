@@ -9,7 +9,8 @@ could decide only under the person's valid consent; the report must come within 
 that decision and not claim to have happened before it, nor to have fallen due before it (a commitment
 made under the order cannot be late by more days than have passed since the order). An outcome that is not
 kept (late, missed, not returned) is at least one whole day late, as ingest counts them: reported sooner after
-its order, it is refused; a write-off without a stated delay is as many whole days late as the order allows. So revoking consent ends a merchant's power to
+its order, it is refused; a stated delay is a whole number of days (12, not 12.5); a write-off without a stated
+delay is as many whole days late as the order allows. So revoking consent ends a merchant's power to
 report: no new decision can be made, and the old ones age out of the window. Every refusal is audited. A
 report is idempotent per transaction id like a decision: the same facts again are a replay, different
 facts under the same id a 409.
@@ -229,6 +230,9 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
         raise Problem(422, "invalid-event", "occurred_at is in the future")
     if ts < now - timedelta(days=365 * 5):
         raise Problem(422, "invalid-event", "occurred_at is more than five years ago")
+    if req.days_late is not None and not float(req.days_late).is_integer():
+        raise Problem(422, "invalid-event", "days_late must be a whole number of days (a delay is counted in "
+                                            "whole days, as ingest counts them)")
     spec = spec_of(ctx.scorer)
     stored_as = reported_event(req.outcome.value, spec)
     if stored_as is None:
