@@ -67,3 +67,10 @@ def test_contact_words_and_texts():
     assert not contact_named("has_phone_app_minutes") and not contact_named("product_name")
     assert holds_contact("+49 30 1234567") and holds_contact("x: a.b@c.de")
     assert not holds_contact("1234567.5") and not holds_contact("01/02/2024") and not holds_contact("2024-01-02")
+
+
+def test_a_tax_amount_is_not_a_tax_id():
+    from deepcredit.data.contact import contact_named
+
+    assert contact_named("tax_id") and contact_named("TaxNumber".lower()) and contact_named("customer_tax_no")
+    assert not contact_named("income_tax") and not contact_named("tax") and not contact_named("monthly_tax")

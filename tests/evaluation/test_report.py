@@ -274,3 +274,13 @@ def test_the_training_sample_is_found_again_on_the_data_set_the_model_was_traine
     assert sample["training"]["people"] + sample["evaluation"]["people"] == 300  # held out by person
     assert sample["training"]["data_set"] == sample["evaluation"]["data_set"] == world.name
     assert "reason_coverage" not in res["evaluation"]  # reasons_sample=0: not measured
+
+
+def test_an_attribute_to_audit_that_the_people_table_lacks_is_refused_before_scoring(tmp_path, monkeypatch):
+    from deepcredit.data.simulate import simulate_world
+
+    test = simulate_world(tmp_path / "test", people=100, seed=2)
+    monkeypatch.setattr(pipeline, "load_any_model", lambda path: pytest.fail("scored before the check"))
+    with pytest.raises(ValueError, match="has no column 'religion'"):
+        pipeline.evaluate_artifact(tmp_path / "art", test, tmp_path / "out", protected=("religion",))
+    assert not (tmp_path / "out").exists()

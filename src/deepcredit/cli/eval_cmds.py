@@ -48,6 +48,8 @@ def evaluate(
                                                          "as_of, month, quarter or year."),
     all_rows: bool = typer.Option(False, "--all-rows", help="On the data set the model was trained on, evaluate "
                                                             "every row, not only the rows its training held out."),
+    protected: list[str] = typer.Option([], "--protected", help="An attribute of the people table to audit for "
+                                        "fairness beside those the spec declares protected (repeatable)."),
 ) -> None:
     """Evaluate a model on held-out data: metrics (per period too), fairness audit, stability, one HTML report
     and a model card."""
@@ -62,7 +64,8 @@ def evaluate(
         with console.status("evaluating") as status:
             results = evaluate_model(model, ds, out, reference=ref, cutoff=cutoff, compare=_compare(compare),
                                      n_boot=n_boot, threads=threads or None, period=period, cfg=cfg,
-                                     on_step=lambda s: status.update(s), all_rows=all_rows)
+                                     on_step=lambda s: status.update(s), all_rows=all_rows,
+                                     protected=tuple(protected))
     _print_summary(results)
     console.print(f"report: {Path(results['report']).resolve()}")
 

@@ -13,8 +13,9 @@ import re
 import pandas as pd
 
 CONTACT_HINTS = re.compile(r"(^|_)(e_?mail|phone|telephone|tel|mobile|fax|iban|bic|swift|ssn|sin|nin|passport|"
-                           r"tax|national_id|id_card|address|addr|street|ip|(first|last|full|given|middle|sur|"
+                           r"national_id|id_card|address|addr|street|ip|(first|last|full|given|middle|sur|"
                            r"family)_?name|surname)s?(_(no|nr|num|number|id|address|addr|code))?$"
+                           r"|(^|_)tax_?(id|no|nr|num|number|code)$"  # a tax id; a tax amount is a number
                            r"|^(person_|customer_|client_)?names?$")
 """Headers that end in a word of contact or identity data (an e-mail, a phone number, an IBAN, a passport, an
 address, a name): personal data that identifies one person and says nothing about how they keep commitments.

@@ -165,6 +165,7 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     step = on_step or (lambda _: None)
     out = Path(out)
     check_report_out(out)  # before any scoring
+    _check_protected(dataset, protected)
     step("scoring")
     loaded = load_any_model(model_path)
     inp = model_input(loaded, dataset, threads)
@@ -272,6 +273,20 @@ def _declared(dataset: Dataset, given: Sequence[str] = ()) -> tuple[list[str], d
     bands = {a.name: [float(x) for x in lows] for a in attributes if a.protected
              and (lows := getattr(a, "bands", None))}
     return list(dict.fromkeys(names)), bands
+
+
+def _check_protected(dataset: Dataset, given: Sequence[str]) -> None:
+    """One clear error, before any scoring, for an attribute to audit that the people table does not have."""
+    if not given:
+        return
+    con = dataset.connect()
+    try:
+        columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {dataset.scan('people')}").fetchall()]
+    finally:
+        con.close()
+    if unknown := [g for g in given if g not in columns]:
+        raise ValueError(f"protected: the people table of {dataset.name} has no column "
+                         f"{', '.join(map(repr, unknown))} (its columns: {', '.join(columns)})")
 
 
 def _training_rows(manifest: Mapping, inp: ModelInput) -> dict:
