@@ -79,6 +79,10 @@ def _bad(old: str, new: str) -> str:
     (_bad('id_column = "id"', 'id_column = "TODO"'), 5, "profile.id_column",  # a draft's placeholder left in
      "'TODO' is still the draft's placeholder: name the column"),
     (_bad('label = "bad"', 'label = "TODO"'), 26, "outcomes.label", "'TODO' is still the draft's placeholder"),
+    (_bad('type = "numeric"', 'type = "numeric"\nbands = [18, 25]'), 10, "profile.attributes[0].bands",
+     "protected numeric attributes only"),
+    (_bad('type = "numeric"', 'type = "numeric"\nprotected = true\nbands = [25, 18]'), 11,
+     "profile.attributes[0].bands", "each above the one before"),
 ])
 def test_a_bad_spec_names_file_line_and_field(text, line, field, words):
     with pytest.raises(SpecError) as err:
@@ -646,3 +650,15 @@ def test_an_advice_direction_beside_a_declared_risk_direction_is_refused_by_its_
     with pytest.raises(SpecError, match=r"field 'profile.attributes\[4\].improve_direction': improve_direction "
                                         "applies where risk_direction is 0"):
         spec_from_toml(both)
+
+
+def test_declared_bands_reach_the_fairness_audit_and_a_spec_without_them_keeps_its_text():
+    from types import SimpleNamespace
+
+    from deepcredit.evaluation.pipeline import _declared
+
+    spec = spec_from_toml(_bad('type = "numeric"', 'type = "numeric"\nprotected = true\nbands = [0, 1000, 5000]'),
+                          "mine.toml")
+    names, bands = _declared(SimpleNamespace(spec=spec), [])  # type: ignore[arg-type]
+    assert names == ["income"] and bands == {"income": [0.0, 1000.0, 5000.0]}
+    assert "bands" not in spec_from_toml(GOOD, "mine.toml").to_json()  # the fingerprint of older data sets holds

@@ -54,6 +54,9 @@ class Attribute(DescribedColumn):
     is refused at its file, row and column. Special values are exempt (a -1 code for "not reported")."""
     max: float | None = None
     """Numeric attributes: the largest valid value (a percentage: max = 100), refused likewise above it."""
+    bands: list[float] | None = None
+    """Protected numeric attributes: the lower bounds of the bands the fairness audit compares (an age:
+    [18, 25, 35, 50, 65]), so the groups are the ones a regulator names; without it, five quantile bands."""
 
     @property
     def code_feature(self) -> str | None:
@@ -82,6 +85,11 @@ class Attribute(DescribedColumn):
             if self.order is not None and category not in self.order:
                 raise SpecProblem(("aliases", category), f"{category!r} is not one of the attribute's `order`: an "
                                                          "ordinal value is read as one of its levels")
+        if self.bands is not None:
+            if self.type != "numeric" or not self.protected:
+                raise SpecProblem(("bands",), "`bands` applies to protected numeric attributes only")
+            if len(self.bands) < 2 or any(b >= c for b, c in zip(self.bands, self.bands[1:], strict=False)):
+                raise SpecProblem(("bands",), "`bands` needs at least two lower bounds, each above the one before")
         if self.log and self.type != "numeric":
             raise SpecProblem(("log",), "`log` applies to numeric attributes only")
         if self.number_in_text and self.type != "numeric":

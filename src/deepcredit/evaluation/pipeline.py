@@ -265,13 +265,13 @@ def label_words(outcomes: Outcomes, windows: list[float]) -> str:
 
 def _declared(dataset: Dataset, given: Sequence[str] = ()) -> tuple[list[str], dict[str, list[float]]]:
     """(the attributes declared protected: the spec's, in the profile and further profile files, and those the
-    user gives; the declared bands' lower bounds by attribute). Bands are read where an attribute declares
-    `bands` (its lower bounds); a spec without that field declares none, and numbers get quantile bands."""
+    user gives; the declared bands' lower bounds by attribute: spec `bands`; without them numbers get quantile
+    bands)."""
     spec = dataset.spec
     attributes = [*spec.profile.attributes, *(a for m in spec.more_profile.values() for a in m.attributes)]
     names = [*(a.name for a in attributes if a.protected), *given]
     bands = {a.name: [float(x) for x in lows] for a in attributes if a.protected
-             and (lows := getattr(a, "bands", None))}
+             and (lows := a.bands)}
     return list(dict.fromkeys(names)), bands
 
 
