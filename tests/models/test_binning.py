@@ -107,3 +107,20 @@ def test_without_pooling_an_unseen_category_stays_in_the_neutral_bin():
     old = {k: v for k, v in t.to_dict().items() if k != "unseen_bin"}  # a card saved before unseen_bin
     assert FeatureTable.from_dict(old).bin_of("atlantis") == t.n_value_bins + 2
 
+
+def test_infinite_and_huge_values_bin_with_the_extremes():
+    """optbinning prebins in float32: inf and values beyond 3.4e38 stopped the fit with an error naming no
+    feature. They now train in the extreme bins, where scoring puts them."""
+    rng = np.random.default_rng(2)
+    n = 3000
+    x = rng.normal(size=n)
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(2 - x))).astype(int)
+    x[:60], x[60:120], x[120:150], x[150:180] = 1e30, -1e30, np.inf, -np.inf
+    x[180:200] = 1e300
+    y[:60] = y[120:150] = 1  # the largest values are the riskiest
+    X = pd.DataFrame({"deposit": x})
+    t = WoEBinning().fit(X, y, [NOISE]).tables_["deposit"]
+    bins = t.bin_index(X["deposit"])
+    assert np.bincount(bins, minlength=len(t.count)).tolist() == t.count  # scoring reproduces the training bins
+    assert set(bins[120:150]) == {t.n_value_bins - 1} and set(bins[150:180]) == {0}
+    assert all(np.isfinite(t.splits)) and np.isfinite(t.woe).all()

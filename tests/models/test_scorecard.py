@@ -397,3 +397,21 @@ def test_an_unseen_category_is_scored_and_explained_with_the_pooled_rare_ones(da
     again = Card.from_dict(json.loads(json.dumps(card.card_.to_dict())))
     assert np.array_equal(again.total_points(rows), card.card_.total_points(rows))
 
+
+def test_extreme_values_fit_and_score(data):
+    """1e30, -1e30, inf and -inf in a characteristic: the card fits (optbinning's float32 prebinning used to
+    refuse inf with an error naming no feature), and they score in the extreme bins."""
+    X, y = data
+    X = X.copy()
+    X["limit"] = X["limit"].astype(float)
+    X.loc[X.index[:40], "limit"] = 1e30
+    X.loc[X.index[40:80], "limit"] = -1e30
+    X.loc[X.index[80:120], "limit"] = np.inf
+    X.loc[X.index[120:160], "limit"] = -np.inf
+    card = ScorecardModel(min_bin_size=0.03, small_data="never").fit(as_input(X, y))
+    p = card.predict_proba(as_input(X, y))
+    assert np.isfinite(p).all()
+    t = WoEBinning(min_bin_size=0.03).fit(X, y, [DEFS[3]]).tables_["limit"]
+    b = t.bin_index(X["limit"])
+    assert np.bincount(b, minlength=len(t.count)).tolist() == t.count
+    assert set(b[80:120]) == {t.n_value_bins - 1} and set(b[120:160]) == {0}

@@ -42,6 +42,10 @@ POOLED = "\x00rare"
 """Stand-in value of the pooled rare categories while optbinning bins them (replaced by their names after)."""
 UNSEEN_LABEL = "any category not seen in training"
 """How the printed card names the unseen categories that share the pooled rare categories' bin."""
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""optbinning prebins with scikit-learn's decision tree, which reads float32: training values are clipped to
++-this first (infinities included). Clipping is monotone and every cut lies strictly between two clipped
+values, so the bins are those of the unclipped values, and scoring (float64) puts them in the same bins."""
 
 
 def _fmt(v: float) -> str:
@@ -315,7 +319,8 @@ class WoEBinning(TransformerMixin, BaseEstimator):
             values, pooled = self._pool_rare(d.name, values, y)
             special = []
         else:
-            values, pooled = _as_float(x, d.name), []
+            # +-inf and values beyond float32 join the extreme bins, as scoring puts them (FLOAT32_MAX)
+            values, pooled = np.clip(_as_float(x, d.name), -FLOAT32_MAX, FLOAT32_MAX), []
         missing = pd.isna(values)
         cats: list[list[str]] | None
         splits: list[float] | None
