@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from deepcredit.data.schema import Dimension
 from deepcredit.data.simulate import simulate_world
-from deepcredit.features.bundle import build_model_input
+from deepcredit.features.bundle import ModelInput, build_model_input
+from deepcredit.features.engine import FeatureFrame
+from deepcredit.features.spec import FeatureDef, Source
 from deepcredit.models.artifacts import ArtifactError
 from deepcredit.models.base import DIMENSIONS, load_model, save_model
 from deepcredit.models.gbdt import GBDTModel
@@ -124,3 +128,35 @@ def test_a_class_of_one_row_fits_without_early_stopping(world):
     model = GBDTModel(**{**FAST, "n_estimators": 5}).fit(inp, y)
     assert not hasattr(model, "best_iteration_")  # no early stop: as many trees as LightGBM can grow
     assert np.isfinite(model.predict_proba(inp)[:, 1]).all()
+
+
+RATIO_DEFS = [FeatureDef(name, Dimension.FULFILMENT_CAPACITY, Source.DERIVED, "a / b", name, "n/a")
+              for name in ("ratio", "other")]
+
+
+def ratio_input(ratio: np.ndarray, other: np.ndarray, y: np.ndarray | int = 0) -> ModelInput:
+    frame = pd.DataFrame({"person_id": [f"p{i:05d}" for i in range(len(ratio))], "as_of": pd.Timestamp("2025-01-01"),
+                          "label": y, "ratio": ratio, "other": other})
+    return ModelInput(FeatureFrame(frame, RATIO_DEFS))
+
+
+def extreme_input(n: int = 3000, seed: int = 0) -> ModelInput:
+    """`ratio` holds 1e30, -1e30, +-inf (a derived a / b can) and missing values, which are risky."""
+    rng = np.random.default_rng(seed)
+    ratio, other = rng.normal(size=n), rng.normal(size=n)
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(2.0 - ratio - 0.5 * other))).astype(int)
+    ratio[:300] = np.nan
+    y[:300] = (rng.uniform(size=300) < 0.8).astype(int)
+    ratio[300:400], ratio[400:500], ratio[500:600], ratio[600:700] = 1e30, -1e30, np.inf, -np.inf
+    return ratio_input(ratio, other, y)
+
+
+def test_extreme_values_train_and_score_as_the_most_extreme():
+    """1e30, -1e30 and +-inf fit, score and explain as they are: LightGBM (4.x) reads an infinity as the
+    largest value, on the same side of its thresholds (capped at 1e300) as 1e300, never as a missing one."""
+    inp = extreme_input()
+    model = GBDTModel(**FAST).fit(inp)
+    assert np.isfinite(model.predict_proba(inp)).all()
+    assert np.isfinite(model.explain(inp).by_feature.to_numpy()).all()
+    score = model.decision_function(ratio_input(np.array([np.inf, 1e300, 5e305, np.nan]), np.zeros(4)))
+    assert score[0] == score[1] == score[2] != score[3]

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.models.base import DIMENSIONS, MemberCannotFit, load_model, save_model
 from deepcredit.models.binning import WoEBinning
 from deepcredit.models.scale import ScoreScale
-from deepcredit.models.scorecard import ScorecardModel, scorecard_html, scorecard_table
+from deepcredit.models.scorecard import Card, ScorecardModel, scorecard_html, scorecard_table
 from deepcredit.scoring.scorer import Scorer
 
 DEFS = [
@@ -366,3 +368,50 @@ def test_a_binning_stopped_at_its_time_limit_is_named_in_the_fit_notes(data):
     hurried = ScorecardModel(small_data="never", time_limit=1e-6).fit(as_input(X, y))
     assert hurried.unsettled_binning_ and set(hurried.unsettled_binning_.values()) != {"OPTIMAL"}
     assert any("stopped at its time limit" in n and "scorecard.time_limit" in n for n in hurried.fit_notes())
+
+
+def test_an_unseen_category_is_scored_and_explained_with_the_pooled_rare_ones(data):
+    """Unseen is the rarest a category can be: it takes the points of the rare categories pooled before
+    binning (here riskier than average), not the neutral `other` bin's 0."""
+    X, y = data
+    X, y = X.copy(), y.copy()
+    rng = np.random.default_rng(4)
+    X.loc[X.index[:320], "region"] = [f"isle{i % 16}" for i in range(320)]  # 16 categories of 20 people
+    y[:320] = (rng.uniform(size=320) < 0.7).astype(int)
+    card = ScorecardModel(min_bin_size=0.03, small_data="never").fit(as_input(X, y))
+    t = {f.name: f for f in card.card_.features}["region"]
+    pooled = next(i for i, group in enumerate(t.categories) if "isle0" in group)
+    assert t.unseen_bin == pooled and t.points[pooled] < 0
+    rows = pd.concat([X.iloc[:10]] * 2, ignore_index=True)
+    rows.loc[10:, "region"] = "atlantis"
+    rows.loc[:9, "region"] = "isle3"
+    for frame in (rows, rows.iloc[8:12]):  # the vectorised and the few-rows paths
+        pts = card.card_.points(frame)[:, card.card_.names.index("region")]
+        assert (pts == t.points[pooled]).all()
+    ex = card.explain(as_input(rows.iloc[10:]))
+    assert np.allclose(ex.by_feature["region"], -t.points[pooled] / card.card_.scale.factor)
+    table = scorecard_table(card)
+    labels = table.loc[table["feature"] == "region", "bin"].tolist()
+    assert labels[pooled].endswith("; any category not seen in training") and "other" not in labels
+    assert any("not seen in training is scored with that group" in n for n in card.fit_notes())
+    again = Card.from_dict(json.loads(json.dumps(card.card_.to_dict())))
+    assert np.array_equal(again.total_points(rows), card.card_.total_points(rows))
+
+
+def test_extreme_values_fit_and_score(data):
+    """1e30, -1e30, inf and -inf in a characteristic: the card fits (optbinning's float32 prebinning used to
+    refuse inf with an error naming no feature), and they score in the extreme bins."""
+    X, y = data
+    X = X.copy()
+    X["limit"] = X["limit"].astype(float)
+    X.loc[X.index[:40], "limit"] = 1e30
+    X.loc[X.index[40:80], "limit"] = -1e30
+    X.loc[X.index[80:120], "limit"] = np.inf
+    X.loc[X.index[120:160], "limit"] = -np.inf
+    card = ScorecardModel(min_bin_size=0.03, small_data="never").fit(as_input(X, y))
+    p = card.predict_proba(as_input(X, y))
+    assert np.isfinite(p).all()
+    t = WoEBinning(min_bin_size=0.03).fit(X, y, [DEFS[3]]).tables_["limit"]
+    b = t.bin_index(X["limit"])
+    assert np.bincount(b, minlength=len(t.count)).tolist() == t.count
+    assert set(b[80:120]) == {t.n_value_bins - 1} and set(b[120:160]) == {0}

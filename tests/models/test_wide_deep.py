@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
@@ -12,7 +13,8 @@ from sklearn.model_selection import train_test_split
 
 from deepcredit.data.schema import Dimension
 from deepcredit.data.simulate import simulate_world
-from deepcredit.features.bundle import build_model_input
+from deepcredit.features.bundle import ModelInput, build_model_input
+from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.sequences import Sequences
 from deepcredit.features.spec import FeatureDef, Source
 from deepcredit.models.base import load_model, save_model
@@ -155,3 +157,34 @@ def test_the_graph_tower_a_layer_at_a_time_gives_the_whole_networks_scores(world
         m.layer_states(inp, 2)
     with pytest.raises(ValueError, match="layers 1 to 0"):
         models["sequence"].layer_states(inp, 1)
+
+
+def test_extreme_values_give_finite_standardised_inputs():
+    """1e30 (and -1e30) scale in float64 before the float32 cast; an infinity reads as the most extreme value,
+    not a missing one; and a column holding 1e200, whose squares overflow float64, keeps its spread (it
+    used to standardise to 0 everywhere)."""
+    rng = np.random.default_rng(0)
+    n = 1500
+    ratio, other = rng.normal(size=n), rng.normal(size=n)
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(1.5 - ratio - other))).astype(int)
+    ratio[:100], ratio[100:150], ratio[150:200] = 1e30, -1e30, np.inf
+    other[:75] = 1e200
+    model = WideDeepModel(**FAST).fit(frame_input(ratio, other, y))
+    prep = model.prep_
+    num, _ = prep.deep(frame_input(ratio, other).X)
+    assert num.dtype == np.float32 and np.isfinite(num).all() and np.abs(num).max() < 100
+    assert np.ptp(num[:, prep.numeric.index("other")]) > 1
+    assert np.isfinite(model.predict_proba(frame_input(ratio, other, y))).all()
+    probe, _ = prep.deep(frame_input(np.array([np.inf, 1e300, 1e30, -np.inf, -1e30]), np.zeros(5)).X)
+    j = prep.numeric.index("ratio")
+    assert probe[0, j] == probe[1, j] >= probe[2, j] > 0 > probe[3, j] == probe[4, j]
+    assert "ratio" not in prep.missing  # inf is a value, not a missing one
+
+
+def frame_input(ratio: np.ndarray, other: np.ndarray, y: np.ndarray | int = 0) -> ModelInput:
+    """Two numeric features over a plain frame (the plain member reads the tabular view only)."""
+    defs = [FeatureDef(name, Dimension.FULFILMENT_CAPACITY, Source.DERIVED, "a / b", name, "n/a")
+            for name in ("ratio", "other")]
+    frame = pd.DataFrame({"person_id": [f"p{i:05d}" for i in range(len(ratio))], "as_of": pd.Timestamp("2025-01-01"),
+                          "label": y, "ratio": ratio, "other": other})
+    return ModelInput(FeatureFrame(frame, defs))

@@ -12,7 +12,7 @@ whole points to the same tables.
     binning.iv_              # {feature: information value}
     binning.transform(X)     # the WoE value of every cell (higher WoE: safer)
     binning.bins(X)          # {feature: bin index per row}
-    binning.pooled_          # {feature: (rare categories pooled, categories)}
+    binning.pooled_          # {feature: (rare categories pooled, categories)}; an unseen category joins them
     binning.unsettled_       # {feature: solver status} where time_limit stopped the solver short of optimal
 """
 
@@ -40,6 +40,12 @@ or a log-odds: with 2 bads a bin's WoE has a standard error near 0.8). Value bin
 rows to *expect* it (`category_floor`) before its own bad rate may place it."""
 POOLED = "\x00rare"
 """Stand-in value of the pooled rare categories while optbinning bins them (replaced by their names after)."""
+UNSEEN_LABEL = "any category not seen in training"
+"""How the printed card names the unseen categories that share the pooled rare categories' bin."""
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""optbinning prebins with scikit-learn's decision tree, which reads float32: training values are clipped to
++-this first (infinities included). Clipping is monotone and every cut lies strictly between two clipped
+values, so the bins are those of the unclipped values, and scoring (float64) puts them in the same bins."""
 
 
 def _fmt(v: float) -> str:
@@ -56,8 +62,11 @@ class FeatureTable:
 
     Bins are the value bins (numeric: [edge_i, edge_i+1) with -inf/+inf at the ends, as optbinning cuts;
     categorical: groups of categories, ordered from lowest to highest bad rate), then `special`, `missing`
-    and `other` (a category never seen in training; numeric values never land there). An extra bin that
-    held nobody in training is neutral: logit 0 and 0 points, the population average.
+    and `other`. An extra bin that held nobody in training is neutral: logit 0 and 0 points, the population
+    average. A category never seen in training goes to `unseen_bin`: where rare categories were pooled,
+    the value bin holding them (unseen is rarer still: it would have been pooled had it occurred); else
+    None, the neutral `other` bin (a card saved before unseen_bin existed reads None too). Numeric values
+    never land in `other`.
     """
 
     name: str
@@ -77,6 +86,7 @@ class FeatureTable:
     logit: list[float] = field(default_factory=list)
     points: list[int] = field(default_factory=list)
     iv: float = 0.0
+    unseen_bin: int | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     # -- shape ------------------------------------------------------------------------------------
@@ -96,7 +106,14 @@ class FeatureTable:
         else:
             vals = [", ".join(c) if len(c) <= 6 else ", ".join(c[:6]) + f" (+{len(c) - 6})"
                     for c in (self.categories or [])]
+            if self.unseen_bin is not None:
+                vals[self.unseen_bin] += f"; {UNSEEN_LABEL}"
         return [*vals, SPECIAL, MISSING, UNKNOWN]
+
+    @property
+    def unseen(self) -> int:
+        """The bin of a category never seen in training (see the class docstring)."""
+        return self.n_value_bins + 2 if self.unseen_bin is None else self.unseen_bin
 
     @property
     def best_points(self) -> int:
@@ -116,6 +133,7 @@ class FeatureTable:
             c["cat_map"] = {cat: i for i, cats in enumerate(self.categories or []) for cat in cats}
             c["splits_list"] = list(self.splits or [])
             c["special_set"] = set(self.special_codes)
+            c["unseen"] = self.unseen
         return self._cache
 
     def bin_index(self, values: pd.Series | np.ndarray) -> np.ndarray:
@@ -130,7 +148,7 @@ class FeatureTable:
         else:
             codes, uniques = pd.factorize(s, use_na_sentinel=True)  # hashing once beats str() per row
         # one entry per distinct value, then the missing sentinel (code -1 -> the last entry)
-        table = np.array([a["cat_map"].get(str(u), nb + 2) for u in uniques] + [nb + 1], dtype=np.int64)
+        table = np.array([a["cat_map"].get(str(u), a["unseen"]) for u in uniques] + [nb + 1], dtype=np.int64)
         return table[codes]
 
     def numeric_bins(self, x: np.ndarray) -> np.ndarray:
@@ -171,7 +189,7 @@ class FeatureTable:
             if v in a["special_set"]:
                 return nb
             return bisect.bisect_right(a["splits_list"], v)
-        return a["cat_map"].get(str(value), nb + 2)
+        return a["cat_map"].get(str(value), a["unseen"])
 
     def set_logit(self, logit: Sequence[float], factor: float) -> None:
         self.logit = [float(v) for v in logit]
@@ -181,13 +199,15 @@ class FeatureTable:
     # -- serialisation -----------------------------------------------------------------------------
     FIELDS = ("name", "kind", "dimension", "description", "improve", "risk_direction", "direction", "splits",
               "categories", "special_codes", "count", "event", "woe", "logit", "points", "iv")
+    OPTIONAL = ("unseen_bin",)
+    """Fields a card saved by an earlier version may lack: they then keep their defaults."""
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.FIELDS}
+        return {k: getattr(self, k) for k in (*self.FIELDS, *self.OPTIONAL)}
 
     @classmethod
     def from_dict(cls, d: dict) -> FeatureTable:
-        return cls(**{k: d[k] for k in cls.FIELDS})
+        return cls(**{k: d[k] for k in cls.FIELDS}, **{k: d[k] for k in cls.OPTIONAL if k in d})
 
 
 def _as_float(values: pd.Series | np.ndarray, name: str) -> np.ndarray:
@@ -299,7 +319,8 @@ class WoEBinning(TransformerMixin, BaseEstimator):
             values, pooled = self._pool_rare(d.name, values, y)
             special = []
         else:
-            values, pooled = _as_float(x, d.name), []
+            # +-inf and values beyond float32 join the extreme bins, as scoring puts them (FLOAT32_MAX)
+            values, pooled = np.clip(_as_float(x, d.name), -FLOAT32_MAX, FLOAT32_MAX), []
         missing = pd.isna(values)
         cats: list[list[str]] | None
         splits: list[float] | None
@@ -332,14 +353,17 @@ class WoEBinning(TransformerMixin, BaseEstimator):
             event = [int(e) for e in body["Event"]]
             cats = [sorted(str(c) for c in group) for group in optb.splits] if categorical else None
             splits = None if categorical else [float(s) for s in optb.splits]
+        unseen_bin = None
         if cats is not None and pooled:
+            unseen_bin = next((i for i, group in enumerate(cats) if POOLED in group), None)
             cats = [sorted(c for v in group for c in (pooled if v == POOLED else [v])) for group in cats]
         nb = len(cats) if cats is not None else len(splits or []) + 1
         # value bins, then special, missing (optbinning's order); `other` never holds anyone in training
         count, event = count[:nb + 2] + [0], event[:nb + 2] + [0]
         return FeatureTable(name=d.name, kind=str(d.kind), dimension=str(d.dimension), description=d.description,
                             improve=d.improve, risk_direction=d.risk_direction, direction=0, splits=splits,
-                            categories=cats, special_codes=special, count=count, event=event, woe=[])
+                            categories=cats, special_codes=special, count=count, event=event, woe=[],
+                            unseen_bin=unseen_bin)
 
     def _woe(self, t: FeatureTable, n_event: int, n_nonevent: int) -> None:
         """WoE and IV from the training counts (optbinning's formula); sets the card's monotone direction.

@@ -426,7 +426,8 @@ class ScorecardModel(CreditModel):
             return []
         listed = "; ".join(f"{n}: {k:,} of {t:,} categories" for n, (k, t) in pooled.items())
         return [f"scorecard: categories too rare to expect {MIN_EVENTS} of each outcome were pooled into one group "
-                f"before binning ({listed}), so no bin rests on a rare category's own bad rate"]
+                f"before binning ({listed}), so no bin rests on a rare category's own bad rate; a category not "
+                "seen in training is scored with that group"]
 
     def _small_data_note(self) -> list[str]:
         if not getattr(self, "small_data_", False):

@@ -11,7 +11,13 @@ Inputs, all statistics from the training rows only (`TabularPrep`):
           (seen categories, plus 'other' and 'missing'), and crosses of every pair among the `cross_features`
           features with the highest information value
     deep  numeric features signed-log transformed where skewed, clipped to training quantiles and
-          standardised, missing -> 0 plus a 0/1 missing indicator; categorical features as embeddings
+          standardised, missing -> 0 plus a 0/1 missing indicator; categorical features as embeddings.
+          All of it in float64, cast to float32 only once standardised. An infinity is the most extreme
+          value, not a missing one: the training statistics are of the finite values, and +-inf then
+          takes the clip bound (and the extreme wide bin) of its side. Finite values are bounded to
+          +-LARGEST and statistics of values whose cubes would overflow are taken on a power-of-two
+          rescaled copy (`_scaled`), so a feature holding 1e30 or 1e300 still gives finite inputs; a
+          non-finite input left over is refused naming its feature.
     towers  use_sequence_tower: towers.SequenceTower over the temporal view (as in models.sequence);
             use_graph_tower: models.graph.GraphSAGETower over the structural view, node inputs from
             models.graph.NodeEncoder, neighbours sampled per batch in training (`fanouts`), all of them
@@ -78,23 +84,42 @@ BATCH = 4096
 """Rows per scoring batch (fixed, so the same rows always give the same bits)."""
 OTHER, MISSING = 0, 1
 """Codes of an unseen and a missing category; seen categories are 2, 3, ..."""
+LARGEST = 1e300
+"""Finite numeric inputs are bounded to +-this, so that differences of two of them cannot overflow float64."""
+SAFE_MAGNITUDE = 2.0 ** 300
+"""Above this (about 2e90) a column's cubes (the skew) or squares (the spread) may overflow float64."""
 
 
 def _numeric(col: pd.Series) -> np.ndarray:
-    x = numeric_values(col)
-    x[~np.isfinite(x)] = np.nan
-    return x
+    """A column as float64: anything that is not a number NaN, +-inf kept (the most extreme value, as the
+    scorecard and LightGBM read it), finite values bounded to +-LARGEST."""
+    return _bounded(numeric_values(col))
+
+
+def _bounded(x: np.ndarray) -> np.ndarray:
+    """x with its finite values clipped to +-LARGEST, in place."""
+    return np.clip(x, -LARGEST, LARGEST, out=x, where=np.isfinite(x))
+
+
+def _scaled(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """(x / s, s), s a power of two bringing |x| to at most 1 where it exceeds SAFE_MAGNITUDE, else (x, 1.0).
+
+    A power of two scales exactly, so the mean and spread of the copy times s are those of x without the
+    overflow (and the skew is scale-free); ordinary columns are not touched at all, nor their bits."""
+    top = float(np.max(np.abs(x))) if x.size else 0.0
+    if top <= SAFE_MAGNITUDE:
+        return x, 1.0
+    s = float(2.0 ** np.frexp(top)[1])
+    return x / s, s
 
 
 def _numeric_block(X: pd.DataFrame, names: list[str]) -> np.ndarray:
-    """[n, len(names)] float64, column-major (each column contiguous, as `_numeric` gives it), anything
-    that is not a finite number NaN: one copy out of the frame where every column is numeric, so a frame
-    of one person costs one pandas call instead of one per column."""
+    """[n, len(names)] float64, column-major (each column contiguous, as `_numeric` gives it), as `_numeric`
+    reads values: one copy out of the frame where every column is numeric, so a frame of one person costs
+    one pandas call instead of one per column."""
     block = X[names]
     if all(t.kind in "biuf" for t in block.dtypes):  # bool, integer, float (numpy or pandas' own)
-        x = np.asfortranarray(block.to_numpy(dtype=np.float64, na_value=np.nan))
-        x[~np.isfinite(x)] = np.nan
-        return x
+        return _bounded(np.asfortranarray(block.to_numpy(dtype=np.float64, na_value=np.nan)))
     out = np.empty((len(X), len(names)), dtype=np.float64, order="F")
     for j, n in enumerate(names):
         out[:, j] = _numeric(X[n])
@@ -150,21 +175,22 @@ class TabularPrep:
                 prep.category_counts[d.name] = np.bincount(codes, minlength=len(kept) + 2).astype(float).tolist()
             else:
                 x = _numeric(col)
-                ok = x[~np.isnan(x)]
+                ok = x[np.isfinite(x)]  # the statistics; an infinity then takes the bound of its side
                 if ok.size == 0 or (np.ptp(ok) == 0 and ok.size == x.size):
                     continue  # never observed, or constant and never missing
-                skew = float(pd.Series(ok).skew()) if ok.size > 2 else 0.0
+                skew = float(pd.Series(_scaled(ok)[0]).skew()) if ok.size > 2 else 0.0  # scale-free
                 log = bool(np.isfinite(skew) and abs(skew) > 2)
                 t = np.sign(ok) * np.log1p(np.abs(ok)) if log else ok
                 lo, hi = np.quantile(t, [clip_quantile, 1 - clip_quantile])
-                t = np.clip(t, lo, hi)
+                u, scale = _scaled(np.clip(t, lo, hi))
+                mean, std = float(u.mean()) * scale, float(u.std()) * scale
                 prep.numeric.append(d.name)
                 prep.log.append(log)
                 prep.lo.append(float(lo))
                 prep.hi.append(float(hi))
-                prep.mean.append(float(t.mean()))
-                prep.std.append(float(t.std()) if t.std() > 1e-12 else 1.0)
-                if ok.size < x.size:
+                prep.mean.append(mean)
+                prep.std.append(std if std > 1e-12 else 1.0)
+                if np.isnan(x).any():
                     prep.missing.append(d.name)
                 qs = np.quantile(ok, np.linspace(0, 1, n_bins + 1)[1:-1]) if n_bins > 1 else np.zeros(0)
                 prep.edges[d.name] = np.unique(qs).tolist()
@@ -255,8 +281,14 @@ class TabularPrep:
             x = _numeric_block(X, self.numeric)
             miss = np.isnan(x)
             t = np.where(np.asarray(self.log, dtype=bool)[None, :], np.sign(x) * np.log1p(np.abs(x)), x)
-            z = (np.clip(t, np.asarray(self.lo), np.asarray(self.hi)) - np.asarray(self.mean)) / np.asarray(self.std)
-            num[:, :k] = np.where(miss, 0.0, z)
+            with np.errstate(over="ignore", invalid="ignore"):
+                z = (np.clip(t, np.asarray(self.lo), np.asarray(self.hi)) - np.asarray(self.mean)) / np.asarray(self.std)
+            z = np.where(miss, 0.0, z)
+            bad = ~np.isfinite(z).all(axis=0)
+            if bad.any():  # a float32 input must be finite; none of the above should leave one that is not
+                raise ValueError(f"wide & deep: feature {self.numeric[int(np.argmax(bad))]!r} holds values too "
+                                 "extreme to standardise")
+            num[:, :k] = z
             at = {n: j for j, n in enumerate(self.numeric)}
             for i, n in enumerate(self.missing):
                 if n in at:
