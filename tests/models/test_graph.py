@@ -167,3 +167,15 @@ def test_node_encoder_codes_categories_by_their_text_whatever_their_type():
     np.testing.assert_array_equal(enc.transform(pd.DataFrame({"c": ints}))[:, [0, 5]], [[1, 0], [0, 1], [0, 0]])
     flags = pd.Series([True, False, None], dtype="category")
     np.testing.assert_array_equal(enc.transform(pd.DataFrame({"c": flags}))[:, [2, 4]], [[1, 0], [0, 0], [0, 1]])
+
+
+def test_node_encoder_reads_an_infinity_as_the_most_extreme_value_not_as_missing():
+    from deepcredit.data.schema import Dimension
+    from deepcredit.features.spec import FeatureDef, Source
+
+    d = FeatureDef("x", Dimension.CREDIT_HISTORY, Source.PROFILE, "x", "x", "x")
+    train = pd.DataFrame({"x": np.r_[np.arange(1000.0), np.inf, -np.inf]})
+    enc = NodeEncoder.fit(train, [d], np.arange(len(train)))
+    assert enc.missing == []  # no value was missing in training
+    out = enc.transform(pd.DataFrame({"x": [np.inf, -np.inf, 1e30, 500.0]}))[:, 0]
+    assert np.isfinite(out).all() and out[0] == out[2] == out.max() and out[1] == out.min()

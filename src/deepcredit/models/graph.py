@@ -143,8 +143,7 @@ class NodeEncoder:
                 categories[name] = [str(k) for k, _ in top]
                 continue
             x = pd.to_numeric(train[name], errors="coerce").to_numpy(dtype=np.float64)
-            x[~np.isfinite(x)] = np.nan
-            ok = x[~np.isnan(x)]
+            ok = x[np.isfinite(x)]  # the statistics; an infinity is the most extreme value, not a missing one
             if ok.size == 0:  # never observed in training: nothing to learn from
                 continue
             use_log = bool(ok.min() >= 0 and ok.max() > LOG_ABOVE)
@@ -160,7 +159,7 @@ class NodeEncoder:
             hi.append(float(q_hi))
             mean.append(float(clipped.mean()))
             std.append(s if s > 1e-12 else 1.0)
-            if ok.size < x.size:
+            if np.isnan(x).any():
                 missing.append(name)
         enc = cls(numeric, lo, hi, mean, std, log, missing, categories,
                   {n: defs[n].dimension.value for n in [*numeric, *categories]})
@@ -179,8 +178,7 @@ class NodeEncoder:
                 x = np.array(cols.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64, order="C")
             else:
                 x = cols.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-            x[~np.isfinite(x)] = np.nan
-            isnan = np.isnan(x)
+            isnan = np.isnan(x)  # +-inf is kept: clipped to the bound of its side, as in Wide & Deep
             logged = np.asarray(self.log, dtype=bool)
             x[:, logged] = np.log1p(np.maximum(x[:, logged], 0.0))  # a negative (never seen in training): 0
             z = (np.clip(x, self.lo, self.hi) - np.asarray(self.mean)) / np.asarray(self.std)
