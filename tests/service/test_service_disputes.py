@@ -112,6 +112,10 @@ def test_disputes_only_on_ones_own_events_and_valid_corrections(service):
     r = service.client.post(f"/v1/admin/disputes/{d['id']}/resolve", headers=service.admin,
                             json={"outcome": "corrected", "note": "n"})
     assert r.status_code == 422  # a correction must say what changes
+    r = service.client.post(f"/v1/admin/disputes/{d['id']}/resolve", headers=service.admin,
+                            json={"outcome": "corrected", "note": "n",
+                                  "correction": {"action": "restatus", "status": "late", "days_late": 12.5}})
+    assert r.status_code == 422 and "days_late" in r.text  # a delay is counted in whole days
     assert service.client.get("/v1/me/disputes", headers=me_b).json() == []
 
 

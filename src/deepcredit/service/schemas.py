@@ -424,7 +424,8 @@ class RestatusCorrection(Request):
     status: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
         description="The event's corrected status: one of the served data set's statuses (its spec's words; "
                     "the simulator's vocabulary for data sets without a spec).")
-    days_late: Annotated[float, Field(ge=0, le=3650), Number] | None = None
+    days_late: Annotated[float, Field(ge=0, le=3650, multiple_of=1, description="How late, in whole days."),
+                         Number] | None = None
 
 
 class SetCorrection(Request):
