@@ -1,6 +1,8 @@
 """`spec draft` on a new user's files: id columns found by their values, status and kind words read as the
-docs declare them, labels not known yet and the window a label's name gives; and `spec check` refuses a
-draft whose placeholders are left in."""
+docs declare them, labels not known yet and the window a label's name gives; a people file of profile
+versions under non-English headers (its id and valid_from found by their values, and from them the other
+files' id columns, and the outcomes' date by its type); and `spec check` refuses a draft whose placeholders
+are left in."""
 
 from __future__ import annotations
 
@@ -83,3 +85,72 @@ def test_spec_check_refuses_a_draft_with_a_placeholder_left_where_a_column_goes(
         spec_from_toml(text, "draft.toml")
     assert (err.value.row, err.value.field) == (line, "events.columns.person_id")
     assert str(err.value).startswith(f"draft.toml, line {line}, field 'events.columns.person_id': 'TODO' is still")
+
+
+def _history_files(tmp_path, outcomes_dated: bool = True) -> dict[str, object]:
+    """A people file of profile versions under non-English headers (kunden_nr repeats, gueltig_ab tells a
+    person's rows apart), with events, referrals and outcomes keyed by the same customer numbers."""
+    ids = [f"K{100000 + i}" for i in range(40)]
+    changed = ids[::3]  # 14 people whose income changed once
+    people = pd.DataFrame({
+        "kunden_nr": ids + changed, "gueltig_ab": [""] * 40 + ["2023-05-01"] * len(changed),
+        "geschlecht": ["m", "w"] * 20 + ["m"] * len(changed), "region": ["NORD", "SUED"] * 20 + ["NORD"] * len(changed),
+        "netto_einkommen": [1500.0 + 10 * i for i in range(40)] + [2500.0] * len(changed),
+        "anmeldedatum": ["2022-01-10"] * 40 + ["2022-01-10"] * len(changed)})
+    people["geschlecht"] = people.groupby("kunden_nr")["geschlecht"].transform("first")
+    people["region"] = people.groupby("kunden_nr")["region"].transform("first")
+    events = pd.DataFrame({"kunden_nr": ids * 2, "datum": ["2023-02-01"] * 40 + ["2023-08-01"] * 40,
+                           "status": ["PAID_ON_TIME", "PAID_LATE"] * 40})
+    referrals = pd.DataFrame({"werber": ids[:10], "geworbener": ids[10:20], "seit": ["2023-03-01"] * 10})
+    outcomes = pd.DataFrame({"kunden_nr": ids * 2, "ausfall_12m": [0, 0, 0, 1] * 20,
+                             **({"stichtag": ["2023-01-01"] * 40 + ["2023-07-01"] * 40} if outcomes_dated else {})})
+    paths = {}
+    for name, frame in {"people": people, "events": events, "relations": referrals, "outcomes": outcomes}.items():
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+        paths[name] = tmp_path / f"{name}.csv"
+    return paths
+
+
+def test_a_repeating_customer_number_under_any_language_is_the_id_with_its_history(tmp_path):
+    from deepcredit.data.ingest import ingest_with_spec
+
+    paths = _history_files(tmp_path)
+    text = draft_spec(paths["people"], "bnpl", **{k: v for k, v in paths.items() if k != "people"})
+    spec = spec_from_toml(text, "draft.toml")
+    assert (spec.profile.id_column, spec.profile.valid_from) == ("kunden_nr", "gueltig_ab")
+    assert "number_in_text" not in text and "kunden_nr" not in [a.column or a.name for a in spec.profile.attributes]
+    assert spec.events is not None and spec.events.columns.person_id == "kunden_nr"
+    assert spec.relations is not None
+    assert (spec.relations.columns.source, spec.relations.columns.target, spec.relations.columns.ts) == (
+        "werber", "geworbener", "seit")
+    assert (spec.outcomes.person_id, spec.outcomes.as_of_column) == ("kunden_nr", "stichtag")
+    ds = ingest_with_spec(spec, paths, tmp_path / "ds")
+    people = ds.read("people")
+    assert people["person_id"].nunique() == 40 and len(people) == 40 + 14
+
+
+def test_a_fixed_as_of_for_outcomes_of_several_rows_a_person_says_to_name_their_date_column(tmp_path):
+    paths = _history_files(tmp_path, outcomes_dated=False)
+    text = draft_spec(paths["people"], "bnpl", outcomes=paths["outcomes"])
+    assert "as_of = 2024-01-01  # TODO: no date column found" in text
+    assert "one fixed as_of allows one row per person: name the" in text and 'as_of_column = "..."' in text
+    assert "one fixed as_of" not in _draft(tmp_path, outcomes=OUTCOMES.drop(columns="observed_at"))
+
+
+def test_an_id_named_for_a_number_in_any_language_is_the_id_and_namesakes_are_no_history(tmp_path):
+    people = pd.DataFrame({"kunden_nr": [f"K{100000 + i}" for i in range(40)], "einkommen": range(40)})
+    people.to_csv(tmp_path / "people.csv", index=False)
+    assert spec_from_toml(draft_spec(tmp_path / "people.csv"), "d.toml").profile.id_column == "kunden_nr"
+    names = [f"name {i % 35}" for i in range(40)]  # five namesakes, each with their own birth date and all else
+    namesakes = pd.DataFrame({"name": names, "geboren": [f"19{50 + i}-01-01" for i in range(40)],
+                              "stadt": [f"s{i}" for i in range(40)], "einkommen": range(40)})
+    namesakes.to_csv(tmp_path / "people.csv", index=False)
+    profile = spec_from_toml(draft_spec(tmp_path / "people.csv"), "d.toml").profile
+    assert (profile.id_column, profile.valid_from) == (None, None)  # each row one person
+
+
+def test_a_repeating_customer_code_no_date_tells_apart_is_left_out_never_read_as_a_number(tmp_path):
+    people = pd.DataFrame({"kunde": [f"K{100000 + i % 35}" for i in range(40)], "einkommen": range(40)})
+    people.to_csv(tmp_path / "people.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv")
+    assert "number_in_text" not in text and "'kunde' left out: free text or ids" in text

@@ -67,9 +67,20 @@ def reason(column: str, values: pd.Series, rows: int, is_text: bool) -> str | No
                 " (its first digits) as a categorical attribute if place matters")
     if one_per_row(words, filled, rows, is_text):
         return f"one distinct value per row ({found:,}): an id, not something a person has"
-    if is_text and not number_in_text(filled) and found > MAX_CATEGORIES and found >= 0.5 * len(filled):
+    if is_text and (not number_in_text(filled) or id_codes(filled)) and found > MAX_CATEGORIES \
+            and found >= 0.5 * len(filled):
         return f"free text or ids ({found:,} values in {len(filled):,} rows), not categories"
     return None
+
+
+ID_CODE = re.compile(r"^[^\W\d_]{1,4}[-_/.]?\d{4,}$")
+"""A value written as an id's code: a few letters, then four digits or more (K100000, A-000017)."""
+
+
+def id_codes(filled: pd.Series) -> bool:
+    """Whether every value is written as an id's code (ID_CODE), all of one length: a number inside words
+    that numbers records, never a quantity to read (a "K" in front of 100000 is no unit)."""
+    return bool(len(filled)) and bool(filled.str.match(ID_CODE).all()) and filled.str.len().nunique() == 1
 
 
 def contact_data(column: str, values: pd.Series) -> str | None:

@@ -28,6 +28,10 @@ LABEL_HINTS = (  # the first pattern any two-valued column fits wins: 'target' b
     re.compile(r"delinq|dlq|churn|fraud|^y$"))
 ID_HINTS = re.compile(r"(^|_)(id|ref)(_|$)|^id|identifier|customer|client|^unnamed_1$"
                       r"|^(account|user|member|person|borrower|applicant)(_(no|nr|number|key|code))?$")
+ID_SUFFIX = re.compile(r"[a-z0-9]_?(nummer|number|numero)$|[a-z0-9]_(nr|nro|no|num|id|key)$")
+"""A header naming a record's number after any word, in several languages (kunden_nr, kundennummer,
+client_no, klant_nr): an id only where its values say so too (unique, or repeating on rows a date tells
+apart), as no list of words names every language's id."""
 COUNT_HINTS = re.compile(r"^(number|num|n|nb|no|count|cnt)(_|$)|(_|^)(count|cnt)(_|$)")
 """A count of things (number_of_open_credit_lines) is never an amount role (credit_line, income)."""
 DIMENSION_HINTS = (  # (dimension, words of the header): the first that fits is proposed, to be checked

@@ -18,12 +18,13 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from deepcredit.data.draft_left_out import ignore_lines, left_out, texts
+from deepcredit.data.draft_left_out import contact_data, ignore_lines, left_out, texts
 from deepcredit.data.draft_words import (
     APPLICATION_HINTS,
     COUNT_HINTS,
     GROUP_HINTS,
     ID_HINTS,
+    ID_SUFFIX,
     LABEL_HINTS,
     LINK_HINTS,
     PART_HINTS,
@@ -217,7 +218,8 @@ def draft_spec(path: Path, name: str | None = None, events: Path | None = None, 
                                *(more_profile or {}).values()) if f]
     frame = _sample(path)
     n = len(frame)
-    id_col = next((c for c in frame.columns if ID_HINTS.search(header_words(c)) and frame[c].nunique() == n), None)
+    id_col = next((c for c in frame.columns if ID_HINTS.search(header_words(c)) and frame[c].nunique() == n), None) \
+        or _suffixed_id(frame)
     history = None if id_col else _history(frame)
     valid_from: str | None = None
     if history:
@@ -316,19 +318,58 @@ ROLE_HINTS = {  # role: (words in the header, the type it needs, the description
 HISTORY_HINTS = re.compile(r"valid|effective|updated|changed|since|from|as_?of|snapshot|version|report")
 
 
+def _suffixed_id(frame: pd.DataFrame) -> str | None:
+    """The first column named for a record's number after any word (ID_SUFFIX: kunden_nr, client_no) that is
+    filled and unique in every row and holds no contact data: the id, where no English id word names one."""
+    return next((str(c) for c in frame.columns if ID_SUFFIX.search(header_words(str(c)))
+                 and frame[c].nunique() == len(frame) and not contact_data(str(c), texts(frame[c]))), None)
+
+
 def _history(frame: pd.DataFrame, id_col: str | None = None) -> tuple[str, str] | None:
     """(id column, valid-from column) of a people file with several rows per person: the given id column, or
-    an id-like one, that repeats, and a date column that tells its rows apart; None otherwise."""
-    named = [id_col] if id_col is not None and id_col in frame.columns else \
-        [str(c) for c in frame.columns if ID_HINTS.search(c.lower())]
-    ids = [c for c in named if frame[c].nunique() < len(frame)]
-    dates = [c for c in frame.columns if c not in ids and HISTORY_HINTS.search(c.lower())
-             and infer_type(frame[c]) == "date"]
-    for i in ids:
+    an id-like one (named so, else a text column repeating on a few rows each whose rows agree as a person's
+    versions do), that repeats, and a date column that tells its rows apart (one named for a version's
+    start first, then any); None otherwise. Why by values too: an id and a date are named in any language."""
+    if id_col is not None and id_col in frame.columns:
+        named, by_values = [id_col], []
+    else:
+        named = [str(c) for c in frame.columns if ID_HINTS.search(c.lower()) or ID_SUFFIX.search(header_words(c))]
+        by_values = [c for c in repeating_texts(frame) if c not in named]
+    dates = sorted((str(c) for c in frame.columns if infer_type(frame[c]) == "date"),
+                   key=lambda c: HISTORY_HINTS.search(c.lower()) is None)  # stable: file order otherwise
+    for i in [c for c in named if frame[c].nunique() < len(frame)] + by_values:
         for d in dates:
-            if not frame.duplicated([i, d]).any():
+            if d != i and not frame.duplicated([i, d]).any() and (i in named or versions_agree(frame, i, d)):
                 return i, d
     return None
+
+
+PEOPLE_IDS, VERSIONS = 30, 10
+"""A text column is a person's id by its values where it holds more than PEOPLE_IDS values (more than a
+category) and at most VERSIONS rows per value on average (a few versions of each person)."""
+
+
+def repeating_texts(frame: pd.DataFrame) -> list[str]:
+    """The text columns filled in every row whose values repeat on a few rows each (PEOPLE_IDS, VERSIONS),
+    contact data aside, the most values first: candidates for the id of a file of profile versions."""
+    n, found = len(frame), []
+    for col in frame.columns:
+        filled = texts(frame[col])
+        values = filled.nunique()
+        if len(filled) == n and PEOPLE_IDS < values < n and n <= VERSIONS * values \
+                and infer_type(frame[col]) == "categorical" and not contact_data(str(col), filled):
+            found.append((-values, str(col)))
+    return [c for _, c in sorted(found, key=lambda f: f[0])]
+
+
+def versions_agree(frame: pd.DataFrame, key: str, date: str) -> bool:
+    """Whether the rows sharing a value of `key` agree on most (half) of the other columns, as one person's
+    versions do (a sign-up date, a sex kept; an income changed), unlike namesakes or people sharing a device."""
+    others = [c for c in frame.columns if c not in (key, date)]
+    repeated = frame[frame[key].duplicated(keep=False)]
+    if not others or repeated.empty:
+        return False
+    return bool(repeated.groupby(key)[others].nunique(dropna=False).le(1).to_numpy().mean() >= 0.5)
 
 
 PLACEHOLDER = re.compile(r"^column_\d+$")
@@ -1057,10 +1098,14 @@ def _relation_lines(path: Path, people_ids: frozenset[str] = frozenset()) -> lis
     types = _types(frame)
     taken: set[str] = set()
     found: dict[str, str | None] = {}
+    guessed: set[str] = set()  # roles taken for want of a name: source and target as ids, ts as a date
     for role, (pattern, allowed) in RELATION_ROLES.items():
         found[role] = _pick(types, pattern, allowed or tuple(set(types.values())), taken)
+        if role == "ts" and found[role] is None:  # a date named in other words (seit): any date column
+            found[role] = _pick(types, ".", ("date",), taken)
+            guessed |= {role} if found[role] else set()
         taken.add(found[role] or "")
-    guessed = set()  # named for no end (borrower_id, guarantor_id): the first two id columns, in file order
+    # named for no end (borrower_id, guarantor_id): the first two id columns, in file order
     ids = [c for c in frame.columns if c not in taken and re.search(r"(^|_)(id|no|nr|key|code|ref)$", str(c).lower())]
     ids += [c for c in people_id_columns(frame, people_ids, taken) if c not in ids]  # named for no id, yet ids
     for role in ("source", "target"):
@@ -1082,7 +1127,8 @@ def _relation_lines(path: Path, people_ids: frozenset[str] = frozenset()) -> lis
     out += ["", "[relations.columns]"]
     for role in ("source", "target", "ts"):
         col = found[role]
-        note = "  # check: an id column, taken in file order (source: who the tie is from)" if role in guessed else ""
+        note = "" if role not in guessed else "  # check: found as a date column (its name says no date)" \
+            if role == "ts" else "  # check: an id column, taken in file order (source: who the tie is from)"
         out.append(f"{role} = {toml_string(col)}{note}" if col else
                    f'{role} = "TODO"  # TODO: the column holding the tie\'s {role}')
     out.append(f"kind = {toml_string(found['kind'])}" if found["kind"] else 'kind = ""  # no kind column: every tie is "related"')
@@ -1104,8 +1150,10 @@ def _outcome_lines(path: Path, id_col: str | None, people_ids: frozenset[str] = 
     label = _label_column(frame, exclude=(person,)) or next(
         (c for c in frame.columns if c != person and frame[c].nunique() == 2), None)
     taken = {person or "", label or ""}
-    as_of = _pick(types, r"as_?of|date|time|_at$|_on$|when|observ|snapshot", ("date",), taken)
+    named = _pick(types, r"as_?of|date|time|_at$|_on$|when|observ|snapshot", ("date",), taken)
+    as_of = named or _pick(types, ".", ("date",), taken)  # a date named in other words (stichtag): by its type
     taken.add(as_of or "")
+    repeated = bool(person) and bool(texts(frame[person]).duplicated().any())
     window = _pick(types, r"window|horizon|days|months", ("numeric",), taken)
     taken.add(window or "")
     out = [f"# Outcomes: {path.name}. Each row one person's label, predicted as of its date.", 'source = "outcomes"',
@@ -1114,8 +1162,13 @@ def _outcome_lines(path: Path, id_col: str | None, people_ids: frozenset[str] = 
         out += [f"label = {toml_string(label)}", *_label_values(frame[label])]
     else:
         out += ['label = "TODO"  # TODO: the column holding the label', 'bad = ["1"]', 'good = ["0"]']
-    out.append(f"as_of_column = {toml_string(as_of)}" if as_of else
-               'as_of = 2024-01-01  # TODO: no date column found: the date the outcomes are predicted from')
+    if as_of:
+        out.append(f"as_of_column = {toml_string(as_of)}" + ("" if named else "  # check: found as a date column "
+                                                              "(its name says no date): each row is scored as of it"))
+    else:
+        out += ["# TODO: a person has several rows here, and one fixed as_of allows one row per person: name the",
+                "# column holding each row's date as as_of_column = \"...\" instead."] if repeated else []
+        out.append('as_of = 2024-01-01  # TODO: no date column found: the date the outcomes are predicted from')
     out.append(f"window_days_column = {toml_string(window)}  # check: the performance window in days" if window else
                window_line(label))
     out += _ignored(types, taken)
