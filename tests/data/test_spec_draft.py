@@ -154,3 +154,14 @@ def test_a_repeating_customer_code_no_date_tells_apart_is_left_out_never_read_as
     people.to_csv(tmp_path / "people.csv", index=False)
     text = draft_spec(tmp_path / "people.csv")
     assert "number_in_text" not in text and "'kunde' left out: free text or ids" in text
+
+
+def test_the_other_files_name_the_people_by_their_values_once_the_history_gives_the_id(tmp_path):
+    paths = _history_files(tmp_path)
+    pd.read_csv(paths["events"]).rename(columns={"kunden_nr": "kunde"}).to_csv(paths["events"], index=False)
+    pd.read_csv(paths["outcomes"]).rename(columns={"kunden_nr": "vertragspartner"}).to_csv(paths["outcomes"],
+                                                                                           index=False)
+    text = draft_spec(paths["people"], "bnpl", events=paths["events"], outcomes=paths["outcomes"])
+    spec = spec_from_toml(text, "draft.toml")
+    assert spec.events is not None and spec.events.columns.person_id == "kunde"
+    assert spec.outcomes.person_id == "vertragspartner"
