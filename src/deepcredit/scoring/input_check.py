@@ -163,18 +163,25 @@ def artifact_reference(art: Artifact) -> dict:
     return json.loads(art.path(REFERENCE).read_bytes()) if REFERENCE in art.manifest["files"] else {}
 
 
+def check_input(art: Artifact, model: CreditModel, X: pd.DataFrame, defs: Sequence[FeatureDef], where: str,
+                strict: bool = False) -> dict:
+    """Check feature rows `X` against the artifact's training reference: a warning per feature that differs,
+    or, `strict`, a refusal naming them (DataValidationError at `where`, the data set). Returns what a job
+    records: {"rows_checked", "findings"}. `evaluate` can call it on the rows it scores."""
+    findings = check_features(X, defs, artifact_reference(art), model_categories(model))
+    if strict and findings:
+        raise DataValidationError(where, "the data do not match the model's training data (--strict-input): "
+                                  f"{' | '.join(finding_text(f) for f in findings)}")
+    for f in findings:
+        warnings.warn(InputMismatchWarning(f"input check: {finding_text(f)}"), stacklevel=3)
+    return {"rows_checked": len(X), "findings": findings}
+
+
 def check_scoring_input(art: Artifact, model: CreditModel, defs: Sequence[FeatureDef], dataset: Dataset,
                         rows: pd.DataFrame, strict: bool = False) -> dict:
-    """Check a sample of the rows to score (`rows`: a spine chunk, person_id, as_of, label) against the
-    artifact's training reference: a warning per feature that differs, or, `strict`, a refusal naming them.
-    Returns what the job's manifest records: {"rows_checked", "findings"}."""
+    """check_input on a sample of the rows to score (`rows`: a spine chunk, person_id, as_of, label; at most
+    SAMPLE_ROWS of them, evenly spaced), their features built here: `score` calls it before its job starts."""
     if len(rows) > SAMPLE_ROWS:
         rows = rows.iloc[np.linspace(0, len(rows) - 1, SAMPLE_ROWS).astype(np.int64)]
     X = build_features(dataset, list(defs), spine=rows.reset_index(drop=True)).frame
-    findings = check_features(X, defs, artifact_reference(art), model_categories(model))
-    if strict and findings:
-        raise DataValidationError(str(dataset.root), "the data do not match the model's training data "
-                                  f"(--strict-input): {' | '.join(finding_text(f) for f in findings)}")
-    for f in findings:
-        warnings.warn(InputMismatchWarning(f"input check: {finding_text(f)}"), stacklevel=2)
-    return {"rows_checked": len(X), "findings": findings}
+    return check_input(art, model, X, defs, str(dataset.root), strict)
