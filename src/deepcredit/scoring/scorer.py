@@ -30,7 +30,9 @@ contributions in log-odds. On the score scale a logit contribution c is worth -f
   model without per-feature contributions (the sequence or graph member alone) still names its reasons;
   such reasons take at most half the places (one of one), so a person still reads specific figures, and
   each shows as its value the person's figure of that dimension furthest beyond typical on its risky side
-  (scoring.figures), with that figure's advice where the dimension's would be general.
+  (scoring.figures), with advice about that figure (its own, else the dimension's general advice). Advice
+  on an attribute is given only where another value of it is less risky than the person's own
+  (scoring.advice: not in the least risky category; not a value on its declared safe side).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from deepcredit.features.templates import (
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, proba_columns
 from deepcredit.models.scale import ScoreScale, not_probabilities, split_total
 from deepcredit.models.stack import instance_views
+from deepcredit.scoring.advice import ALREADY_BEST, already_best, safe_side
 from deepcredit.scoring.figures import figure_text, telling_figures
 
 LONG_COLUMNS = ("row", "person_id", "as_of", "rank", "feature", "dimension", "value", "contribution",
@@ -357,7 +360,10 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     # a reason must cost at least one whole point, and the person must be able to move it the safer way
     movable = ~at_floor(inp.X, cols, defs)
     cost = np.where((contrib > 0) & movable, contrib, 0.0)  # what each feature costs, a point or not
-    against = against_advice(inp.X, cols, defs, getattr(model, "reference_", None) or {})
+    reference = getattr(model, "reference_", None) or {}
+    against = against_advice(inp.X, cols, defs, reference) | safe_side(inp.X, cols, defs, reference,
+                                                                        getattr(model, "spread_", None) or {})
+    best = already_best(model, inp.X, cols, defs)
     loss = np.where(np.rint(scale.factor * contrib) >= 1, cost, 0.0)
     if dimensions is None:
         dimensions = input_dimensions(model, inp.definitions)
@@ -375,10 +381,12 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     # advice that would move a value the riskier way, or change a value the person does not have, is neither a
     # reason's own nor a whole dimension's
     named_cols = cols[: len(cols) - len(DIMENSIONS)]
-    off = against | X[named_cols].isna().to_numpy(dtype=bool)
+    off = against | best | X[named_cols].isna().to_numpy(dtype=bool)
     advisable = np.where(off, 0.0, cost) if off.any() else cost
     advice = whole_advice(names, r, named_cols, advisable, defs, advised)
     named = c < against.shape[1]
+    for i in np.flatnonzero(named)[best[r[named], c[named]]]:
+        advice[i] = ALREADY_BEST  # no other value of it is less risky: advice would only repeat what they do
     for i in np.flatnonzero(named)[against[r[named], c[named]]]:
         advice[i] = AGAINST_ADVICE
     values = np.full(len(r), None, dtype=object)  # a dimension as a whole has no one value
@@ -408,8 +416,9 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
 def tell_figures(model: CreditModel, X: pd.DataFrame, rows: np.ndarray, names: np.ndarray, values: np.ndarray,
                  advice: list[str], defs: dict[str, FeatureDef]) -> None:
     """Beside each dimension read as a whole, the person's most telling figure of it that is not already one
-    of their reasons (scoring.figures), as its value; where its advice is only the dimension's general one,
-    that figure's own, if the person can act on it."""
+    of their reasons (scoring.figures), as its value, and advice about that same figure: its own, if the
+    person can act on it, else the dimension's general advice, never another feature's (audit I, F5: "active
+    in 1 of the last 12 months" beside "Pay your utility bills through your account")."""
     reference, spread = getattr(model, "reference_", None), getattr(model, "spread_", None)
     if not spread:
         return
@@ -421,8 +430,10 @@ def tell_figures(model: CreditModel, X: pd.DataFrame, rows: np.ndarray, names: n
                 continue
             d = defs[name]
             values[i] = figure_text(d, X[name].iloc[rows[i]])
-            if advice[i] == whole.improve and d.actionable and d.improve:
+            if d.actionable and d.improve:
                 advice[i] = d.improve
+            elif advice[i] != NOT_ACTIONABLE:  # not another feature's advice beside this figure
+                advice[i] = whole.improve
 
 
 def against_advice(X: pd.DataFrame, cols: list[str], defs: dict[str, FeatureDef],

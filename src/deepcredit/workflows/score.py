@@ -65,6 +65,7 @@ from deepcredit.models.artifacts import Artifact, load_artifact
 from deepcredit.models.base import CreditModel, Explanation, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, layer_wise_members, model_views
+from deepcredit.scoring.input_check import check_scoring_input
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.job import JOB_FORMAT, Job, job_lock
 from deepcredit.workflows.scope import ScopedData, neighbourhood
@@ -232,8 +233,9 @@ def _score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | 
     check_model_features(art, dataset)
     n = len(spine)
     fingerprint = dataset.checked_fingerprint()  # a job of changed data is not the same job
+    checked = check_scoring_input(art, model, defs, dataset, spine.rows(0), getattr(s, "strict_input", False))
     job = Job.open(out, job_identity(art.sha256, fingerprint, s, n, spine.n_rows),
-                   {**run_record(cfg, fingerprint), "engine": "duckdb"})
+                   {**run_record(cfg, fingerprint), "engine": "duckdb", "input_check": checked})
     scorer = _ChunkScorer(model, defs, dataset, spine, job, fingerprint)
     tick = on_chunk or (lambda *_: None)
     pending = {i for i in range(n) if not job.done("parts", part_name(i), job.part_path(part_name(i)))}

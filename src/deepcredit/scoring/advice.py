@@ -1,0 +1,97 @@
+"""When a reason's advice does not fit the person's own value: they already hold the best category, or their
+value is on the side its declared risk direction calls safe.
+
+Why (audit I): a categorical attribute's advice is written for its worst categories ("Ask a guarantor or a
+co-applicant to back the loan."), and was given to everyone whose category cost points, whatever that
+category was (F3); a feature declared safer when higher was named with "use your account more" where the
+person's value already was well above typical (F9). The rule: advice on an attribute is given only where
+another value of it is associated with lower risk than the person's own; else the reason is kept, with
+ALREADY_BEST instead of the advice.
+
+For a categorical or ordinal attribute, "lower risk" is the training bad rate of each category, whichever of
+these the model carries: `category_risk_` (per feature, per category: the training bad rate), else the
+bins of a scorecard (the model or a member of a combination: each bin's training defaults over its count).
+A model with neither keeps every advice. For a numeric feature with a declared risk direction, the person's
+value lies on the safe side of the training median (CreditModel.reference_) by more than SAFE_SPREADS
+standard deviations (spread_): moving it further that way is what the advice says, and it is not what costs
+them points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from deepcredit.features.spec import FeatureDef, Kind
+from deepcredit.models.base import CreditModel
+
+ALREADY_BEST = "Yours is already the value with the least risk here: the other reasons are where you can improve."
+SAFE_SPREADS = 0.5
+"""How far on the safe side of typical (in standard deviations) a value lies before advice to move it further
+that way is withheld: a value near typical may still be on the risky side of what the model weighs."""
+
+
+def _scorecard_tables(model: CreditModel) -> dict:
+    """Each characteristic's FeatureTable, from the model's scorecard or its members' (the first that has it)."""
+    tables: dict = {}
+    for m in [model, *(m for _, m in (getattr(model, "members_", None) or []))]:
+        card = getattr(m, "card_", None)
+        for table in getattr(card, "features", None) or []:
+            tables.setdefault(table.name, table)
+    return tables
+
+
+def _best_by_rates(values: pd.Series, rates: dict[str, float]) -> np.ndarray:
+    """True where the value's category has the lowest of the bad rates (a category without one: False)."""
+    if not rates:
+        return np.zeros(len(values), dtype=bool)
+    least = min(rates.values())
+    mine = values.astype(object).map(lambda v: rates.get(str(v), np.nan)).to_numpy(dtype=float)
+    return mine <= least + 1e-12  # NaN compares False
+
+
+def _best_by_table(values: pd.Series, table) -> np.ndarray:
+    """True where the value falls in the value bin of the lowest training bad rate (special, missing and
+    unseen values: False)."""
+    nb = table.n_value_bins
+    count, event = np.asarray(table.count[:nb], dtype=float), np.asarray(table.event[:nb], dtype=float)
+    if not (count > 0).any():
+        return np.zeros(len(values), dtype=bool)
+    rate = np.where(count > 0, event / np.maximum(count, 1), np.inf)
+    bins = np.asarray(table.bin_index(values), dtype=np.int64)
+    inside = bins < nb
+    out = np.zeros(len(values), dtype=bool)
+    out[inside] = rate[bins[inside]] <= rate.min() + 1e-12
+    return out
+
+
+def already_best(model: CreditModel, X: pd.DataFrame, cols: list[str], defs: dict[str, FeatureDef]) -> np.ndarray:
+    """(rows, cols): True where a categorical or ordinal feature's value is already its lowest-risk one."""
+    out = np.zeros((len(X), len(cols)), dtype=bool)
+    rates: dict = getattr(model, "category_risk_", None) or {}
+    tables = _scorecard_tables(model) if not rates else {}
+    for j, name in enumerate(cols):
+        d = defs[name]
+        if d.kind is not Kind.CATEGORICAL and not d.levels:
+            continue
+        if name in rates:  # an ordinal's rates are by its levels' names, its values their ranks
+            values = X[name].map(d.label) if d.levels else X[name]
+            out[:, j] = _best_by_rates(values, rates[name])
+        elif name in tables:
+            out[:, j] = _best_by_table(X[name], tables[name])
+    return out
+
+
+def safe_side(X: pd.DataFrame, cols: list[str], defs: dict[str, FeatureDef], reference: dict[str, float],
+              spread: dict[str, float]) -> np.ndarray:
+    """(rows, cols): True where a numeric feature with a declared risk direction has a value more than
+    SAFE_SPREADS standard deviations on its safe side of the training median."""
+    out = np.zeros((len(X), len(cols)), dtype=bool)
+    for j, name in enumerate(cols):
+        d = defs[name]
+        if d.risk_direction == 0 or d.kind is Kind.CATEGORICAL or d.levels or name not in reference \
+                or spread.get(name, 0.0) <= 0:
+            continue
+        value = pd.to_numeric(X[name], errors="coerce").to_numpy(dtype=float)
+        out[:, j] = (reference[name] - value) * np.sign(d.risk_direction) / spread[name] > SAFE_SPREADS
+    return out

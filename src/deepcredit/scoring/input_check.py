@@ -1,0 +1,187 @@
+"""Does the data to score look like the data the model was fitted on? One warning per feature that does not.
+
+Why: a model reads a category it never saw in training as missing (GBDT, Wide & Deep) and an amount in
+thousands as a tiny amount, so a batch whose code table was renamed or whose unit changed is scored
+wrongly without any error: in the audit (findings F4) the applicants of the riskiest checking-account
+category, relabelled, gained 31 points each and lost that reason. `score` therefore compares a sample of
+its input with what the artifact's reference.json says of the training rows, per feature:
+
+- categories never seen in training: the share of rows holding one (UNSEEN_SHARE or more warns);
+- missing values: the share against training's missing share (a rise of MISSING_RISE or more warns);
+- numbers: a change of unit, the spread moving by SCALE_FACTOR or more (an order of magnitude) and the
+  median with it, or a population stability index of PSI_ACT or more over training's bins.
+
+It warns (warnings.warn: the CLI shows one line each) and returns the findings for the job's manifest;
+`strict` refuses instead. Only features, shares and summary figures are named, never a person's value
+(nor an unseen category's text, which may be anything). A check whose training figure the artifact lacks
+(reference.json written before it stored categories, missing shares or bins) is skipped, except unseen
+categories, which fall back to the category lists a model keeps itself (GBDT's `categories_`).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from deepcredit.data.dataset import Dataset
+from deepcredit.data.validate import DataValidationError
+from deepcredit.features.engine import build_features
+from deepcredit.features.spec import FeatureDef, Kind
+from deepcredit.models.artifacts import Artifact
+from deepcredit.models.base import REFERENCE, CreditModel
+
+UNSEEN_SHARE = 0.05
+"""Rows in a category the model never saw that make a feature's input suspect: a few new codes happen."""
+MISSING_RISE = 0.10
+"""A rise in the share of missing values (against training's) that makes a feature's input suspect."""
+SCALE_FACTOR = 10.0
+"""A median or spread this many times larger or smaller than training's: another unit, not drift."""
+PSI_ACT = 0.25
+"""The population stability index at which monitoring practice acts (evaluation.stability uses it too)."""
+MIN_VALUES = 20
+"""Fewer non-missing values than this say nothing about a feature's scale: no numeric check."""
+SAMPLE_ROWS = 20_000
+"""Rows of the batch the check reads (evenly spaced over the first chunk): enough for shares to 1%."""
+
+
+class InputMismatchWarning(UserWarning):
+    """The data to score differ from the training data in a way that changes the scores."""
+
+
+def model_categories(model: CreditModel) -> dict[str, list[str]]:
+    """Training categories a model (or a member of a combination) keeps itself: for artifacts whose
+    reference.json has no `categories`."""
+    found: dict[str, set[str]] = {}
+    for m in [model, *(m for _, m in (getattr(model, "members_", None) or []))]:
+        for name, values in (getattr(m, "categories_", None) or {}).items():
+            found.setdefault(name, set()).update(str(v) for v in values)
+    return {name: sorted(values) for name, values in found.items()}
+
+
+def psi(values: np.ndarray, edges: Sequence[float], shares: Sequence[float]) -> float:
+    """Population stability index of `values` over training's bins (edges: upper bounds, right-closed;
+    shares: training's share of each of the len(edges) + 1 bins)."""
+    counts = np.bincount(np.searchsorted(np.asarray(edges, dtype=float), values, side="left"),
+                         minlength=len(shares)).astype(float)
+    actual = np.clip(counts / max(len(values), 1), 1e-4, None)
+    expected = np.clip(np.asarray(shares, dtype=float), 1e-4, None)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def _ratio(new: float, old: float) -> float | None:
+    """new / old where both are non-zero and of one sign (a ratio of a shift in unit), else None."""
+    if not (np.isfinite(new) and np.isfinite(old)) or new == 0 or old == 0 or np.sign(new) != np.sign(old):
+        return None
+    return float(new / old)
+
+
+def _scaled(ratio: float | None) -> bool:
+    return ratio is not None and abs(np.log10(ratio)) >= np.log10(SCALE_FACTOR)
+
+
+def _with(at_median: float, at_spread: float) -> bool:
+    """The median moved the spread's way by at least the square root of SCALE_FACTOR."""
+    return bool(np.log10(at_median) * np.sign(np.log10(at_spread)) >= np.log10(SCALE_FACTOR) / 2)
+
+
+def check_features(X: pd.DataFrame, defs: Iterable[FeatureDef], reference: dict,
+                   categories: dict[str, list[str]] | None = None) -> list[dict]:
+    """One finding per feature whose input differs from training (module docstring), in `defs` order:
+    {"feature", "rows", and the figures that differ}. `reference`: reference.json's content."""
+    n = len(X)
+    if n == 0:
+        return []
+    median, spread = reference.get("median") or {}, reference.get("spread") or {}
+    missing, bins = reference.get("missing") or {}, reference.get("bins") or {}
+    categories = {**(categories or {}), **(reference.get("categories") or {})}
+    out = []
+    for d in defs:
+        if d.name not in X or d.is_protected():
+            continue
+        col, found = X[d.name], dict[str, object]()
+        gone = col.isna().to_numpy(dtype=bool)
+        if d.name in missing and gone.mean() - float(missing[d.name]) >= MISSING_RISE:
+            found.update(missing_share=round(float(gone.mean()), 4), training_missing_share=missing[d.name])
+        if d.kind is Kind.CATEGORICAL:
+            if d.name in categories:
+                seen = set(categories[d.name])
+                text = col[~gone].astype(str)
+                unseen = ~text.isin(seen).to_numpy(dtype=bool)
+                if unseen.sum() / n >= UNSEEN_SHARE:
+                    found.update(unseen_share=round(float(unseen.sum() / n), 4),
+                                 unseen_categories=int(text[unseen].nunique()))
+        else:
+            values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+            values = values[np.isfinite(values)]
+            if len(values) >= MIN_VALUES:
+                found.update(_numeric(d.name, values, median, spread, bins))
+        if found:
+            out.append({"feature": d.name, "rows": n, **found})
+    return out
+
+
+def _numeric(name: str, values: np.ndarray, median: dict, spread: dict, bins: dict) -> dict:
+    """A numeric feature's figures that moved by an order of magnitude, or its PSI where it acts."""
+    found: dict = {}
+    m, s = float(np.median(values)), float(np.std(values, ddof=1))
+    at_median = _ratio(m, float(median[name])) if name in median else None
+    at_spread = _ratio(s, float(spread[name])) if name in spread else None
+    # a unit scales the spread and the median alike; a median near 0 (a trend, days late) moves tenfold by
+    # itself, and one outlier moves a spread, so the spread must move tenfold and the median with it
+    if at_spread is not None and _scaled(at_spread) and (at_median is None or _with(at_median, at_spread)):
+        found.update(median=round(m, 6), training_median=median.get(name), spread=round(s, 6),
+                     training_spread=spread.get(name))
+    if name in bins:
+        index = psi(values, bins[name]["edges"], bins[name]["shares"])
+        if index >= PSI_ACT:
+            found.update(psi=round(index, 4))
+    return found
+
+
+def finding_text(f: dict) -> str:
+    """One console line of a finding: the feature and its figures."""
+    said = []
+    if "unseen_share" in f:
+        said.append(f"{f['unseen_share']:.1%} of rows hold {f['unseen_categories']} categor"
+                    f"{'y' if f['unseen_categories'] == 1 else 'ies'} never seen in training (read as missing or rare)")
+    if "missing_share" in f:
+        said.append(f"{f['missing_share']:.1%} missing against {f['training_missing_share']:.1%} in training")
+    if "median" in f:
+        said.append(f"median {f['median']:,.4g} (training {f['training_median']:,.4g}), spread {f['spread']:,.4g} "
+                    f"(training {f['training_spread']:,.4g}): another unit?")
+    if "psi" in f:
+        said.append(f"PSI {f['psi']:.2f} against training (>= {PSI_ACT})")
+    return f"{f['feature']}: " + "; ".join(said)
+
+
+def artifact_reference(art: Artifact) -> dict:
+    """reference.json's content ({} for an artifact saved without one)."""
+    return json.loads(art.path(REFERENCE).read_bytes()) if REFERENCE in art.manifest["files"] else {}
+
+
+def check_input(art: Artifact, model: CreditModel, X: pd.DataFrame, defs: Sequence[FeatureDef], where: str,
+                strict: bool = False) -> dict:
+    """Check feature rows `X` against the artifact's training reference: a warning per feature that differs,
+    or, `strict`, a refusal naming them (DataValidationError at `where`, the data set). Returns what a job
+    records: {"rows_checked", "findings"}. `evaluate` can call it on the rows it scores."""
+    findings = check_features(X, defs, artifact_reference(art), model_categories(model))
+    if strict and findings:
+        raise DataValidationError(where, "the data do not match the model's training data (--strict-input): "
+                                  f"{' | '.join(finding_text(f) for f in findings)}")
+    for f in findings:
+        warnings.warn(InputMismatchWarning(f"input check: {finding_text(f)}"), stacklevel=3)
+    return {"rows_checked": len(X), "findings": findings}
+
+
+def check_scoring_input(art: Artifact, model: CreditModel, defs: Sequence[FeatureDef], dataset: Dataset,
+                        rows: pd.DataFrame, strict: bool = False) -> dict:
+    """check_input on a sample of the rows to score (`rows`: a spine chunk, person_id, as_of, label; at most
+    SAMPLE_ROWS of them, evenly spaced), their features built here: `score` calls it before its job starts."""
+    if len(rows) > SAMPLE_ROWS:
+        rows = rows.iloc[np.linspace(0, len(rows) - 1, SAMPLE_ROWS).astype(np.int64)]
+    X = build_features(dataset, list(defs), spine=rows.reset_index(drop=True)).frame
+    return check_input(art, model, X, defs, str(dataset.root), strict)

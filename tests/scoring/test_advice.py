@@ -1,0 +1,139 @@
+"""Advice that fits the person (audit I): none to move to a category no less risky than their own (F3), the
+telling figure's own beside a dimension read as a whole (F5), none where a value already lies on the side
+its declared risk direction calls safe (F9)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from deepcredit.data.schema import Dimension
+from deepcredit.features.bundle import ModelInput
+from deepcredit.features.engine import FeatureFrame
+from deepcredit.features.spec import FeatureDef, Kind, Source
+from deepcredit.features.templates import AGAINST_ADVICE, MISSING_ADVICE
+from deepcredit.models.base import DIMENSIONS, Explanation
+from deepcredit.models.binning import FeatureTable
+from deepcredit.models.scale import ScoreScale
+from deepcredit.scoring.advice import ALREADY_BEST
+from deepcredit.scoring.report_card import reason_table
+from deepcredit.scoring.scorer import AS_A_WHOLE
+
+SCALE = ScoreScale()
+KEYS = {"as_of": pd.Timestamp("2025-01-01")}
+
+
+class _Model:
+    """Contributions given per feature; optionally per dimension beyond them (a tower)."""
+
+    views = ("tabular",)
+
+    def __init__(self, defs: list[FeatureDef], contrib: np.ndarray, tower: dict[str, float] | None = None) -> None:
+        self.definitions_, self.contrib, self.tower = defs, contrib, tower or {}
+        self.used_features_ = [d.name for d in defs]
+
+    def get_params(self, deep: bool = False) -> dict:
+        return {}
+
+    def explain(self, inp: ModelInput) -> Explanation:
+        by_feature = pd.DataFrame(self.contrib, columns=self.used_features_)
+        ex = Explanation.from_features(np.full(len(inp), -2.0), by_feature, self.definitions_)
+        extra = pd.DataFrame(0.0, index=ex.by_dimension.index, columns=DIMENSIONS)
+        for dimension, value in self.tower.items():
+            extra[dimension] = value
+        return replace(ex, by_dimension=ex.by_dimension + extra)
+
+    def decision_function(self, inp: ModelInput) -> np.ndarray:
+        return self.explain(inp).logit()
+
+
+STATUS = FeatureDef("status", Dimension.FULFILMENT_CAPACITY, Source.DERIVED, "status", "your account's balance",
+                    "Keep a positive balance.", kind=Kind.CATEGORICAL)
+AMOUNT = FeatureDef("amount", Dimension.FULFILMENT_CAPACITY, Source.DERIVED, "amount", "the amount",
+                    "Borrow less.")
+
+
+def _status_input() -> ModelInput:
+    frame = pd.DataFrame({"person_id": ["w", "x", "y", "z"], **KEYS, "label": [0, 1, 0, 1],
+                          "status": pd.Categorical(["positive", "overdrawn", "none", None]),
+                          "amount": [1.0, 1.0, 1.0, 1.0]})
+    return ModelInput(FeatureFrame(frame, [STATUS, AMOUNT]))
+
+
+def _table() -> FeatureTable:
+    """A scorecard's characteristic: 'none' holds the fewest defaults for its count, 'overdrawn' the most."""
+    return FeatureTable(name="status", kind="categorical", dimension="fulfilment_capacity", description="",
+                        improve="", risk_direction=0, direction=0, splits=None,
+                        categories=[["none"], ["positive"], ["overdrawn"]], special_codes=[],
+                        count=[300, 200, 200, 0, 0, 0], event=[36, 70, 95, 0, 0, 0], woe=[])
+
+
+def test_no_advice_to_move_to_another_category_where_the_persons_own_is_already_the_least_risky():
+    inp = _status_input()
+    contrib = np.array([[0.5, 0.0]] * 4)  # the status costs everyone points (a stack's interactions can)
+    model = _Model(inp.definitions, contrib)
+    model.card_ = SimpleNamespace(features=[_table()])  # a scorecard's (the stack's member's, or its own)
+    reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4).set_index("person_id")
+    assert reasons.loc["y", "how_to_improve"] == ALREADY_BEST  # 'none': 12% bad, the least of all categories
+    assert reasons.loc["w", "how_to_improve"] == "Keep a positive balance."  # 35%: 'none' is less risky
+    assert reasons.loc["x", "how_to_improve"] == "Keep a positive balance."  # 47.5%, the worst
+    assert reasons.loc["z", "how_to_improve"] == MISSING_ADVICE
+    assert reasons.loc["y", "value"] == "none"  # the reason itself is kept
+    # training bad rates the model carries itself decide first; a model with neither keeps every advice
+    model.category_risk_ = {"status": {"positive": 0.1, "none": 0.2, "overdrawn": 0.5}}
+    reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4).set_index("person_id")
+    assert reasons.loc["w", "how_to_improve"] == ALREADY_BEST and reasons.loc["y", "how_to_improve"] != ALREADY_BEST
+    plain = _Model(inp.definitions, contrib)
+    assert ALREADY_BEST not in reason_table(plain, inp, plain.explain(inp), SCALE, top=4)["how_to_improve"].tolist()
+
+
+def test_a_dimension_as_a_whole_does_not_borrow_advice_from_a_category_already_the_best():
+    inp = _status_input()
+    model = _Model(inp.definitions, np.array([[0.005, 0.0], [0.0, 0.0], [0.005, 0.0], [0.0, 0.0]]),
+                   tower={"fulfilment_capacity": 2.0})  # the status costs w and y less than a point: no reason
+    model.card_ = SimpleNamespace(features=[_table()])  # a scorecard's (the stack's member's, or its own)
+    reasons = reason_table(model, inp, model.explain(inp), SCALE, top=2).set_index("person_id")
+    assert reasons.loc["y", "feature"] == "fulfilment_capacity_as_a_whole"
+    assert reasons.loc["w", "how_to_improve"] == "Keep a positive balance."  # borrowed: 'none' is less risky
+    assert reasons.loc["y", "how_to_improve"] == AS_A_WHOLE["fulfilment_capacity"].improve
+
+
+def test_the_advice_beside_a_telling_figure_is_that_figures_not_another_features():
+    """behaviour as a whole: 'util' costs x a little (its advice used to be borrowed), while the figure shown
+    is 'active' (3.5 spreads on its risky side): the advice is active's own; where active is not actionable,
+    the dimension's general advice, never util's."""
+    util = FeatureDef("util", Dimension.BEHAVIOUR_PREFERENCES, Source.DERIVED, "util", "bills paid through us",
+                      "Pay your utility bills through your account.")
+    active = FeatureDef("active", Dimension.BEHAVIOUR_PREFERENCES, Source.DERIVED, "active",
+                        "months you were active", "Use your account regularly.", risk_direction=-1)
+    frame = pd.DataFrame({"person_id": ["x"], **KEYS, "label": [1], "util": [0.0], "active": [1.0]})
+    for defs, expected in (([util, active], "Use your account regularly."),
+                           ([util, replace(active, actionable=False)], AS_A_WHOLE["behaviour_preferences"].improve)):
+        inp = ModelInput(FeatureFrame(frame, defs))
+        model = _Model(defs, np.array([[0.005, 0.0]]), tower={"behaviour_preferences": 2.0})  # util: < 1 point
+        model.reference_, model.spread_ = {"util": 1.0, "active": 8.0}, {"util": 1.0, "active": 2.0}
+        reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4)
+        assert len(reasons) == 1
+        reason = reasons.iloc[0]
+        assert reason["feature"] == "behaviour_preferences_as_a_whole"
+        assert reason["value"] == "months you were active: 1"
+        assert reason["how_to_improve"] == expected
+
+
+def test_no_advice_contrary_to_a_declared_risk_direction_where_the_value_is_on_its_safe_side():
+    """active: higher is less risky. 10 months (a spread above typical) yet costing points is not told to be
+    more active; 8.5 (near typical) and 5 (below) keep the advice."""
+    active = FeatureDef("active", Dimension.BEHAVIOUR_PREFERENCES, Source.DERIVED, "active",
+                        "months you were active", "Use your account regularly.", risk_direction=-1)
+    frame = pd.DataFrame({"person_id": ["x", "y", "z"], **KEYS, "label": [0, 0, 1], "active": [10.0, 8.5, 5.0]})
+    inp = ModelInput(FeatureFrame(frame, [active]))
+    model = _Model([active], np.array([[0.1], [0.1], [0.1]]))
+    model.reference_, model.spread_ = {"active": 8.0}, {"active": 2.0}
+    advice = reason_table(model, inp, model.explain(inp), SCALE, top=4)["how_to_improve"].tolist()
+    assert advice == [AGAINST_ADVICE, "Use your account regularly.", "Use your account regularly."]
+    model.spread_ = None  # an artifact saved without spreads keeps the advice
+    assert reason_table(model, inp, model.explain(inp), SCALE, top=4)["how_to_improve"].tolist() \
+        == ["Use your account regularly."] * 3

@@ -1,0 +1,125 @@
+"""The input check of `score` (audit I, F4): categories never seen in training, a rise in missing values and a
+change of unit warn per feature, are recorded in the job's manifest, and refuse under strict; training
+figures an artifact lacks are skipped."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import warnings
+from importlib.resources import files
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepcredit.config import RunConfig
+from deepcredit.data.datasets import load_bundled
+from deepcredit.data.ingest import ingest_with_spec
+from deepcredit.data.schema import Dimension
+from deepcredit.data.spec import builtin_spec
+from deepcredit.data.validate import DataValidationError
+from deepcredit.features.spec import FeatureDef, Kind, Source
+from deepcredit.models.artifacts import load_artifact
+from deepcredit.models.base import load_model
+from deepcredit.scoring.input_check import (
+    InputMismatchWarning,
+    check_features,
+    check_scoring_input,
+    finding_text,
+    psi,
+)
+from deepcredit.workflows.score import Spine, score_batch
+from deepcredit.workflows.train import train_model
+
+CAT = FeatureDef("status", Dimension.FULFILMENT_CAPACITY, Source.DERIVED, "", "your status", "",
+                 kind=Kind.CATEGORICAL)
+NUM = FeatureDef("amount", Dimension.FULFILMENT_CAPACITY, Source.DERIVED, "", "the amount", "")
+REFERENCE = {"median": {"amount": 2000.0}, "spread": {"amount": 2500.0}}
+
+
+def _frame(n: int = 200, status: list[str] | None = None, scale: float = 1.0) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"status": pd.Categorical((status or ["low", "high"]) * (n // 2)),
+                         "amount": rng.gamma(1.0, 2000.0, n) * scale})
+
+
+def test_matching_input_has_no_finding():
+    assert check_features(_frame(), [CAT, NUM], REFERENCE, {"status": ["high", "low"]}) == []
+
+
+def test_unseen_categories_and_a_change_of_unit_are_found_without_any_persons_value():
+    found = check_features(_frame(status=["overdrawn", "high"], scale=0.001), [CAT, NUM], REFERENCE,
+                           {"status": ["high", "low"]})
+    assert [f["feature"] for f in found] == ["status", "amount"]
+    assert found[0]["unseen_share"] == 0.5 and found[0]["unseen_categories"] == 1
+    assert found[1]["training_median"] == 2000.0 and found[1]["median"] < 20
+    text = finding_text(found[0])
+    assert text.startswith("status: 50.0% of rows hold 1 category never seen") and "overdrawn" not in text
+    assert "another unit" in finding_text(found[1])
+
+
+def test_reference_fields_an_old_artifact_lacks_are_skipped_and_new_ones_are_used():
+    x = _frame(status=["overdrawn", "high"])
+    x.loc[: len(x) // 2, "amount"] = np.nan
+    assert check_features(x, [CAT, NUM], {}) == []  # no categories, medians, missing shares or bins: nothing
+    edges = list(np.quantile(_frame()["amount"], [0.25, 0.5, 0.75]))
+    full = {**REFERENCE, "categories": {"status": ["high", "low"]}, "missing": {"amount": 0.0, "status": 0.0},
+            "bins": {"amount": {"edges": edges, "shares": [0.25] * 4}}}
+    shifted = x.assign(amount=x["amount"] + 3000)
+    found = {f["feature"]: f for f in check_features(shifted, [CAT, NUM], full)}
+    assert found["status"]["unseen_share"] == 0.5
+    assert found["amount"]["missing_share"] > 0.5 and found["amount"]["training_missing_share"] == 0.0
+    assert found["amount"]["psi"] >= 0.25 and "median" not in found["amount"]  # moved, but not tenfold
+
+
+def test_psi_is_zero_on_training_bins_and_large_when_everything_moves():
+    values = np.arange(100.0)
+    assert psi(values, [24.5, 49.5, 74.5], [0.25] * 4) == pytest.approx(0.0)
+    assert psi(values + 1000, [24.5, 49.5, 74.5], [0.25] * 4) > 1
+
+
+@pytest.fixture(scope="module")
+def german(tmp_path_factory):
+    root = tmp_path_factory.mktemp("input_check")
+    ds = load_bundled("german", root / "g")
+    cfg = RunConfig(model="gbdt", member_params={"gbdt": {"n_estimators": 20}}, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trained = train_model(cfg, ds, root / "m")
+    packed = files("deepcredit.data.datasets").joinpath("files", "german_credit.csv.gz").read_bytes()
+    raw = pd.read_csv(io.BytesIO(gzip.decompress(packed)))
+    col = "status_of_existing_checking_account"
+    raw[col] = raw[col].replace({"... < 0 DM": "overdrawn", "no checking account": "none"})
+    raw["credit_amount"] = raw["credit_amount"] / 1000
+    raw.to_csv(root / "shifted.csv", index=False)
+    shifted = ingest_with_spec(builtin_spec("german"), {"people": root / "shifted.csv"}, root / "g4")
+    return root, ds, shifted, trained.path
+
+
+def test_score_warns_per_feature_and_records_it_in_the_job_manifest(german, tmp_path):
+    _, ds, shifted, art = german
+    cfg = RunConfig(scoring={"chunk_size": 400})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputMismatchWarning)  # the training data itself: no warning
+        score_batch(art, ds, tmp_path / "ok", cfg)
+    assert json.loads((tmp_path / "ok" / "_job.json").read_text())["input_check"]["findings"] == []
+    with pytest.warns(InputMismatchWarning) as caught:
+        score_batch(art, shifted, tmp_path / "s", cfg)
+    said = [str(w.message) for w in caught if issubclass(w.category, InputMismatchWarning)]
+    assert len(said) == 2 and said[0].startswith("input check: status_of_existing_checking_account: ")
+    assert "credit_amount: median" in said[1]
+    check = json.loads((tmp_path / "s" / "_job.json").read_text())["input_check"]
+    assert check["rows_checked"] == 400  # the first chunk's rows (SAMPLE_ROWS caps larger chunks)
+    assert [f["feature"] for f in check["findings"]] == ["status_of_existing_checking_account", "credit_amount"]
+
+
+def test_strict_refuses_naming_the_features_before_anything_is_written(german, tmp_path):
+    _, _, shifted, art = german
+    artifact, model = load_artifact(art), load_model(art)
+    defs = [FeatureDef.from_dict(d) for d in artifact.manifest["features"]]
+    spine = Spine(shifted, None, 1000)
+    with pytest.raises(DataValidationError, match=r"status_of_existing_checking_account: .*credit_amount: median"):
+        check_scoring_input(artifact, model, defs, shifted, spine.rows(0), strict=True)
+    spine.close()
