@@ -29,3 +29,46 @@ def test_load_refuses_a_model_directory_as_out(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["load", "german", "--out", str(model)])
     assert r.exit_code == 2 and "refusing to replace it" in " ".join(r.output.split())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"] and [p.name for p in model.iterdir()] == ["manifest.json"]
+
+
+HISTORY_SPEC = """
+spec_version = 1
+name = "hist"
+snapshot_date = 2025-01-01
+
+[profile]
+valid_from = "since"
+
+[[profile.attributes]]
+name = "income"
+type = "numeric"
+dimension = "fulfilment_capacity"
+description = "your income"
+improve = "Keep your income details up to date."
+
+[outcomes]
+label = "bad"
+window_days = 30
+"""
+
+
+def test_the_ingest_summary_counts_persons_and_says_how_many_profile_versions(tmp_path: Path) -> None:
+    """With attribute history the people table has a row per version: 'people: 3' would have read 'people: 5'."""
+    import pandas as pd
+
+    (tmp_path / "spec.toml").write_text(HISTORY_SPEC)
+    pd.DataFrame({"person_id": ["a", "b", "c", "a", "b"], "since": ["", "", "", "2024-03-01", "2024-04-01"],
+                  "income": [1, 2, 3, 4, 5]}).to_csv(tmp_path / "people.csv", index=False)
+    pd.DataFrame({"person_id": ["a", "b", "c"], "as_of": "2024-06-01", "bad": [0, 1, 0]}).to_csv(
+        tmp_path / "outcomes.csv", index=False)
+    r = CliRunner().invoke(app, ["ingest", "--spec", str(tmp_path / "spec.toml"), "--people",
+                                 str(tmp_path / "people.csv"), "--outcomes", str(tmp_path / "outcomes.csv"),
+                                 "--out", str(tmp_path / "ds")])
+    assert r.exit_code == 0, r.output
+    assert "people: 3 (5 profile versions)" in " ".join(r.output.split())
+    once = tmp_path / "once.csv"  # one version each: the count is the rows, said once
+    pd.read_csv(tmp_path / "people.csv").drop_duplicates("person_id").to_csv(once, index=False)
+    r = CliRunner().invoke(app, ["ingest", "--spec", str(tmp_path / "spec.toml"), "--people", str(once),
+                                 "--outcomes", str(tmp_path / "outcomes.csv"), "--out", str(tmp_path / "ds1")])
+    assert r.exit_code == 0, r.output
+    assert "people: 3," in r.output and "profile versions" not in r.output

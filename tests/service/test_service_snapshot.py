@@ -96,3 +96,22 @@ def test_a_snapshot_never_replaces_other_files_and_a_failed_one_leaves_nothing(s
     assert not any(p.name.endswith(".staging") for p in tmp_path.iterdir())
     with service.ctx.db.read() as s:
         assert s.execute(select(AuditEntry).where(AuditEntry.action == "data_snapshot_written")).first() is None
+
+
+def test_the_snapshots_audit_row_counts_persons_not_profile_versions(tmp_path):
+    """With attribute history the people table has a row per version: its row count is not the people."""
+    import pandas as pd
+
+    from deepcredit.data.ingest import ingest_with_spec
+    from deepcredit.data.spec import DatasetSpec, Outcomes
+    from deepcredit.data.spec_profile import Attribute, Profile
+
+    spec = DatasetSpec(name="hist", outcomes=Outcomes(label="bad", window_days=30), profile=Profile(
+        valid_from="since", attributes=[Attribute(name="city", type="categorical", dimension="identity")]))
+    pd.DataFrame({"person_id": ["a", "a", "b"], "since": ["", "2024-03-01", ""],
+                  "city": ["Lyon", "Oslo", "Rome"]}).to_csv(tmp_path / "people.csv", index=False)
+    pd.DataFrame({"person_id": ["a", "b"], "as_of": "2024-06-01", "bad": [0, 1]}).to_csv(tmp_path / "outcomes.csv",
+                                                                                        index=False)
+    data = ingest_with_spec(spec, {"people": tmp_path / "people.csv", "outcomes": tmp_path / "outcomes.csv"},
+                            tmp_path / "ds")
+    assert data.manifest.tables["people"]["rows"] == 3 and snapshot_module._persons(data) == 2

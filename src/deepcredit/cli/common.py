@@ -101,11 +101,6 @@ def model_errors() -> Iterator[None]:
             raise typer.Exit(2) from None
 
 
-def row_counts(ds) -> str:
-    """'people: 1,000, events: 50,000, ...' for a stored data set."""
-    return ", ".join(f"{t}: {e['rows']:,}" for t, e in ds.manifest.tables.items())
-
-
 def resolve_dataset(data: str, cache: Path = BUNDLED_CACHE):
     """A stored data set from a directory, or a bundled one (uci, otc, german) materialised once under `cache`."""
     return open_dataset(data, cache, on_message=console.print)

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from deepcredit.cli.common import clear_errors, console, progress, row_counts
+from deepcredit.cli.common import clear_errors, console, progress
+from deepcredit.workflows.common import row_counts
 
 
 def register(app: typer.Typer) -> None:

@@ -31,27 +31,20 @@ def features(
     engine: str = engine_option(),
     master: str = master_option(),
 ) -> None:
-    """Build features for every (person, as_of): only data strictly before each as_of is used."""
-    from deepcredit.features.bundle import feature_session
-    from deepcredit.features.definitions import by_name
-    from deepcredit.features.engine import build_features
-    from deepcredit.features.templates import features_for
+    """Build features for every (person, as_of): only data strictly before each as_of is used. With --as-of,
+    every person once (a profile with history is one person, not one row per version)."""
+    from deepcredit.workflows.features import feature_table
 
     with clear_errors():
         if out.is_dir():  # before the features are built, not when they are written
             raise IsADirectoryError(errno.EISDIR, "is a directory (--out is the Parquet file to write)", str(out))
         ds = resolve_dataset(data)
-        ds.checked_fingerprint()  # the sidecar records the fingerprint: refuse files changed since it was written
-        spine = None
-        if as_of:
-            spine = ds.read("people")[["person_id"]].assign(as_of=pd.Timestamp(as_of))
-        defs = by_name([n.strip() for n in names.split(",") if n.strip()] or None, features_for(ds.spec))
+        date = pd.Timestamp(as_of) if as_of else None
         with progress() as bar:
             task = bar.add_task("building features", total=1)
-            session = feature_session(ds, spine, threads or None, engine, master)
-            ff = build_features(ds, defs, session=session,
-                                on_step=lambda name, i, n: bar.update(task, total=n, completed=i,
-                                                                      description=f"features: {name}"))
+            ff = feature_table(ds, [n.strip() for n in names.split(",") if n.strip()], date, threads or None,
+                               engine, master, on_step=lambda name, i, n: bar.update(
+                                   task, total=n, completed=i, description=f"features: {name}"))
         ff.save(out)
     by_dim = pd.Series([str(f.dimension) for f in ff.definitions]).value_counts().to_dict()
     console.print(f"wrote {out}: {len(ff.frame):,} rows x {len(ff.names)} features "

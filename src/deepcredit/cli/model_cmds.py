@@ -24,6 +24,7 @@ from deepcredit.cli.common import (
 from deepcredit.config import merge_member_params, parse_member_params, recorded_run
 from deepcredit.workflows.score import read_scores
 from deepcredit.workflows.spark_score import score_job
+from deepcredit.workflows.spine import as_of_spine
 from deepcredit.workflows.train import Trained, train_model
 
 
@@ -34,17 +35,14 @@ def register(app: typer.Typer) -> None:
 
 
 def _spine(ds, as_of: str, person: str | None = None) -> pd.DataFrame | None:
-    """None (the outcomes' own rows) unless a date is given: then every person (or one) as of that date."""
+    """None (the outcomes' own rows) unless a date is given: then every person (or one) once as of that date."""
     if not as_of:
         return None
     try:
         date = pd.Timestamp(as_of)
     except ValueError:
         raise ValueError(f"--as-of: {as_of!r} is not a date (use YYYY-MM-DD)") from None
-    people = ds.read("people")[["person_id"]]
-    if person is not None:
-        people = people[people["person_id"] == person]
-    return people.assign(as_of=date)
+    return as_of_spine(ds, date, person)
 
 
 CONFIG_HELP = "A run configuration (TOML or JSON); options given on the command line override its values."

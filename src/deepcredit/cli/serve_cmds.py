@@ -14,7 +14,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from deepcredit.cli.common import clear_errors, console, model_errors, resolve_dataset, row_counts
+from deepcredit.cli.common import clear_errors, console, model_errors, resolve_dataset
+from deepcredit.workflows.common import row_counts
 
 
 def register(app: typer.Typer) -> None:

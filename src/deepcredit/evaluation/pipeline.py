@@ -211,11 +211,10 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
         step("reason codes")
         ev["reason_coverage"] = _reason_coverage(loaded, inp, reasons_sample)
     step("fairness audit")
-    people = dataset.read("people")
+    people, keys = people_as_scored(dataset, scores[["person_id", "as_of"]])
     declared, bands = _declared(dataset, protected)
     audited = [*declared, *PROTECTED_ATTRIBUTES]  # the legacy fixed names where the people table has them
-    sensitive = sensitive_frame(people, scores["person_id"], audited, as_of=scores["as_of"], declared=declared,
-                                bands=bands)
+    sensitive = sensitive_frame(people, keys, audited, as_of=scores["as_of"], declared=declared, bands=bands)
     grouped = [a for a in dict.fromkeys(audited) if a in people.columns]  # what the audit can group by
     s = scores["score"].to_numpy()
     info = informative_cutoff(ev["cutoff"])
@@ -247,6 +246,29 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     subtitle = f"{loaded.kind} model {m.get('sha256', '')[:12]} on {dataset.name} ({len(scores):,} rows)" + \
         (f", against {reference.name}" if reference is not None else "")
     return write_report(out, ev, fair, stability, card, title="DeepCredit model report", subtitle=subtitle)
+
+
+def people_as_scored(dataset: Dataset, keys: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """The people rows the fairness audit reads, and each scored row's key into them (person_id). With
+    attribute history a person has a row per profile version, and the first row of a person is not the one
+    valid then: each scored row reads the version valid strictly before its as-of date, as the features do
+    (none before the first: unknown), keyed by the row's position."""
+    people = dataset.read("people")
+    if not dataset.spec.profile.valid_from or "valid_from" not in people.columns:
+        return people, keys["person_id"]
+    con = dataset.connect()
+    try:
+        con.register("_scored", pd.DataFrame({"person_id": keys["person_id"].astype(str).to_numpy(),
+                                              "as_of": pd.to_datetime(keys["as_of"]).to_numpy(),
+                                              "_row": np.arange(len(keys))}))
+        rows = con.execute(
+            "SELECT k._row, p.* EXCLUDE (person_id, _from) FROM _scored k ASOF LEFT JOIN "
+            "(SELECT *, coalesce(valid_from, TIMESTAMP '0001-01-01') AS _from FROM people) p "
+            "ON k.person_id = p.person_id AND k.as_of > p._from ORDER BY k._row").df()
+    finally:
+        con.close()
+    rows.insert(0, "person_id", rows.pop("_row").astype(str))
+    return rows, rows["person_id"]
 
 
 def label_words(outcomes: Outcomes, windows: list[float]) -> str:

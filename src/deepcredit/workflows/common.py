@@ -1,11 +1,12 @@
-"""What every workflow shares: opening a data set by path or bundled name, and messages to the caller."""
+"""What every workflow shares: opening a data set by path or bundled name, its row counts, and messages to the
+caller."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from deepcredit.data.dataset import Dataset
+from deepcredit.data.dataset import Dataset, new_connection
 from deepcredit.data.datasets import BUNDLED, load_bundled
 
 MessageFn = Callable[[str], None]
@@ -27,3 +28,23 @@ def open_dataset(data: str | Path, cache: Path = BUNDLED_CACHE, on_message: Mess
         return Dataset(target)
     on_message(f"loading bundled data set {name} into {target}")
     return load_bundled(name, target)
+
+
+def row_counts(ds: Dataset) -> str:
+    """'people: 1,000, events: 50,000, ...' for a stored data set. Where people has a row per profile version
+    (attribute history), people counts persons and the versions follow: 'people: 2,000 (2,603 profile
+    versions)', so a load checks against the customer count."""
+    tables = ds.manifest.tables
+    persons = people_count(ds)
+    return ", ".join(f"{t}: {persons:,} ({e['rows']:,} profile versions)" if t == "people" and persons != e["rows"]
+                     else f"{t}: {e['rows']:,}" for t, e in tables.items())
+
+
+def people_count(ds: Dataset) -> int:
+    """How many persons the people table holds (its distinct ids, not its rows)."""
+    con = new_connection()
+    try:
+        found = con.execute(f"SELECT COUNT(DISTINCT person_id) FROM {ds.scan('people')}").fetchone()
+    finally:
+        con.close()
+    return int(found[0]) if found else 0

@@ -69,6 +69,7 @@ from deepcredit.scoring.input_check import check_scoring_input
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.job import JOB_FORMAT, Job, job_lock
 from deepcredit.workflows.scope import ScopedData, neighbourhood
+from deepcredit.workflows.spine import spine_sql
 
 FEATURE_STORE = "_features"
 HISTORY_STORE = "_neighbour_histories"
@@ -119,13 +120,6 @@ def part_name(i: int) -> str:
 def store_name(i: int) -> str:
     """A job store's file for chunk i (named apart from the score parts: only those are `part-*`)."""
     return f"chunk-{i:05d}.parquet"
-
-
-def spine_sql(as_of: object | None) -> str:
-    """The rows to score, in SQL both engines run: the outcomes' rows, or every person as of a date."""
-    if as_of is None:
-        return "SELECT person_id, as_of, CAST(label AS INT) AS label FROM outcomes"
-    return f"SELECT person_id, TIMESTAMP '{pd.Timestamp(as_of)}' AS as_of, CAST(NULL AS INT) AS label FROM people"
 
 
 class Spine:

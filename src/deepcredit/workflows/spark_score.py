@@ -71,9 +71,9 @@ from deepcredit.workflows.score import (
     part_name,
     scatter,
     score_batch,
-    spine_sql,
     string_columns,
 )
+from deepcredit.workflows.spine import spine_sql
 
 RESULT_SCHEMA = "part string, rows long, sha256 string"
 EDGE, ROW, OWN, STATE = "node_is_edge", "node_row", "node_own", "node_state_"

@@ -40,8 +40,9 @@ matrix (the same features the members read), which tells the models' part of a g
 
 
 def in_file_order(ds: Dataset, inp: ModelInput) -> ModelInput:
-    """The model input's rows in the order the people file lists them (the protocols' row order)."""
-    people = ds.read("people")["person_id"].astype(str)
+    """The model input's rows in the order the people file lists them (the protocols' row order). With
+    attribute history a person has a row per profile version: persons are ranked by their first row."""
+    people = ds.read("people")["person_id"].astype(str).drop_duplicates()
     rank = pd.Series(np.arange(len(people)), index=people.to_numpy())
     return inp.take(np.argsort(rank.loc[inp.keys["person_id"].astype(str)].to_numpy(), kind="stable"))
 
