@@ -71,6 +71,8 @@ class ScoringConfig(_Strict):
     chunk_size: int = Field(default=100_000, ge=1)
     """People per chunk in batch scoring: peak memory follows this, not the population."""
     as_of: date | None = None
+    strict_input: bool = False
+    """Refuse data that does not match the model (scoring/input_check.py) instead of warning."""
 
 
 class RunConfig(_Strict):

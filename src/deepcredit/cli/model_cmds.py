@@ -161,13 +161,17 @@ def score(
                                       "several times faster)."),
     chunk_size: int = typer.Option(None, "--chunk-size", help="People per chunk (default 100,000): peak memory "
                                                               "follows it, not the population."),
+    strict_input: bool = typer.Option(None, "--strict-input/--warn-input",
+                                      help="Refuse data that does not match the model (unseen categories, a "
+                                           "changed unit, drift) instead of warning (the default)."),
     engine: str = engine_option(),
     master: str = master_option(),
 ) -> None:
     """Batch scoring in chunks: PD, score, band, five sub-scores and reason codes for every (person, as_of)."""
     with model_errors():
         cfg = run_config(config, {"data": data, "scoring.as_of": _date(as_of, "--as-of"), "scoring.reasons": top,
-                                  "scoring.explain": explain, "scoring.chunk_size": chunk_size})
+                                  "scoring.explain": explain, "scoring.chunk_size": chunk_size,
+                                  "scoring.strict_input": strict_input})
         if not cfg.data:
             raise ValueError("--data: give a data set (or 'data' in the --config file)")
         ds = resolve_dataset(cfg.data)

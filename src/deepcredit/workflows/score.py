@@ -227,7 +227,7 @@ def _score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | 
     check_model_features(art, dataset)
     n = len(spine)
     fingerprint = dataset.checked_fingerprint()  # a job of changed data is not the same job
-    checked = check_scoring_input(art, model, defs, dataset, spine.rows(0), getattr(s, "strict_input", False))
+    checked = check_scoring_input(art, model, defs, dataset, spine.rows(0), s.strict_input)
     job = Job.open(out, job_identity(art.sha256, fingerprint, s, n, spine.n_rows),
                    {**run_record(cfg, fingerprint), "engine": "duckdb", "input_check": checked})
     scorer = _ChunkScorer(model, defs, dataset, spine, job, fingerprint)
