@@ -1,0 +1,85 @@
+"""evaluate leaves out the rows a model was fitted on whatever the data set is called or fingerprinted
+(audit I, F2): a re-ingest whose spec text changed is still the training data, row for row."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepcredit.config import RunConfig
+from deepcredit.data.ingest import ingest_with_spec
+from deepcredit.data.spec import spec_from_toml
+from deepcredit.data.spec_draft import draft_spec
+from deepcredit.workflows.evaluate import evaluate_model
+from deepcredit.workflows.train import train_model
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fitted")
+    rng = np.random.default_rng(3)
+    n = 1000
+    grade = rng.choice(list("ABCD"), n)
+    bad = rng.random(n) < np.select([grade == "A", grade == "B", grade == "C"], [0.05, 0.15, 0.3], 0.45)
+    pd.DataFrame({"loan_id": [f"l{i}" for i in range(n)], "grade": grade, "amount": rng.integers(100, 5000, n),
+                  "default": bad.astype(int)}).to_csv(root / "loans.csv", index=False)
+    text = draft_spec(root / "loans.csv")
+    first = ingest_with_spec(spec_from_toml(text), {"people": root / "loans.csv"}, root / "d1")
+    reworded = text.replace('description = "your amount"', 'description = "the amount you asked for"')
+    assert reworded != text
+    again = ingest_with_spec(spec_from_toml(reworded), {"people": root / "loans.csv"}, root / "d2")
+    assert again.fingerprint() != first.fingerprint()  # nothing about the rows changed, only the spec's words
+    cfg = RunConfig(model="scorecard", split={"kind": "holdout", "fraction": 0.3}, seed=3)
+    trained = train_model(cfg, first, root / "m")
+    return root, first, again, trained
+
+
+def test_a_reingest_with_a_reworded_spec_leaves_out_the_fitted_rows(setup):
+    root, first, again, trained = setup
+    h = trained.metrics["holdout"]
+    assert h["train_rows"] == 700
+    own = evaluate_model(trained.path, first, root / "ev1", n_boot=0)["evaluation"]
+    ev = evaluate_model(trained.path, again, root / "ev2", n_boot=0)["evaluation"]
+    assert ev["n"] == own["n"] == h["rows"] == 300
+    assert ev["metrics"]["auc"] == pytest.approx(h["auc"]) and not ev["optimistic"]
+    assert "700 rows of this data set are rows the model was fitted on" in ev["rows_scope"]
+    assert ev["fitted_rows_left_out"] == 700
+    card = (root / "ev2" / "model_card.md").read_text()
+    assert "700 rows" in card
+    results = json.loads((root / "ev2" / "results.json").read_text())
+    assert "l1" not in json.dumps(results["evaluation"]["rows_scope"])  # counts, no raw ids
+
+
+def test_all_rows_on_a_reingest_is_flagged_optimistic_with_the_count(setup):
+    root, _, again, trained = setup
+    ev = evaluate_model(trained.path, again, root / "ev_all", n_boot=0, all_rows=True)["evaluation"]
+    assert ev["n"] == 1000 and ev["optimistic"]
+    assert "700 of these 1,000 rows are rows the model was fitted on" in ev["rows_scope"]
+    card = (root / "ev_all" / "model_card.md").read_text()
+    assert "optimistic" in card and "Held-out rows" not in card
+
+
+def test_an_artifact_without_the_record_keeps_the_fingerprint_rule(setup):
+    """Artifacts written before the record: nothing is recognised on another data set (as before)."""
+    from deepcredit.evaluation.pipeline import load_any_model, model_input, rows_to_evaluate
+
+    root, _, again, trained = setup
+    loaded = load_any_model(trained.path)
+    inp = model_input(loaded, again)
+    assert rows_to_evaluate(loaded.manifest, again, inp, fitted=None) == (None, None)
+
+
+def test_the_card_names_the_development_data_split_and_code(setup):
+    from deepcredit.models.artifacts import code_fingerprint
+
+    root, first, _, trained = setup
+    evaluate_model(trained.path, first, root / "ev_card", n_boot=0)
+    card = (root / "ev_card" / "model_card.md").read_text()
+    dev = card[card.index("## Development"):card.index("## Intended use")]
+    assert f"data fingerprint {first.fingerprint()[:12]}" in dev and "fitted on 700 rows, bad rate" in dev
+    assert "hold-out of 30% of the people (seed 3); 300 rows held out" in dev
+    assert f"fingerprint {code_fingerprint()[:12]}" in dev and "Python 3." in dev
+    assert f"**Code fingerprint**: {code_fingerprint()[:12]}" in card  # model details, as the report shows
