@@ -83,3 +83,27 @@ def test_the_card_names_the_development_data_split_and_code(setup):
     assert "hold-out of 30% of the people (seed 3); 300 rows held out" in dev
     assert f"fingerprint {code_fingerprint()[:12]}" in dev and "Python 3." in dev
     assert f"**Code fingerprint**: {code_fingerprint()[:12]}" in card  # model details, as the report shows
+
+
+def test_all_rows_on_a_time_split_model_marks_each_period(tmp_path):
+    """audit I, F8: 2022 fitted on, 2023 unmatured (never used), 2024 held out, said per period."""
+    rng = np.random.default_rng(5)
+    n = 900
+    grade = rng.choice(list("ABCD"), n)
+    bad = rng.random(n) < np.select([grade == "A", grade == "B", grade == "C"], [0.05, 0.15, 0.3], 0.45)
+    days = rng.integers(0, 1095, n)
+    days[days == 365] = 366  # a 2023-01-01 loan's outcome is known on 2024-01-01: fitted on, in a 2023 period
+    issued = pd.Timestamp("2022-01-01") + pd.to_timedelta(days, unit="D")
+    pd.DataFrame({"loan_id": [f"l{i}" for i in range(n)], "issue_d": issued.strftime("%Y-%m-%d"), "grade": grade,
+                  "default": bad.astype(int)}).to_csv(tmp_path / "loans.csv", index=False)
+    ds = ingest_with_spec(spec_from_toml(draft_spec(tmp_path / "loans.csv")), {"people": tmp_path / "loans.csv"},
+                          tmp_path / "ds")
+    cfg = RunConfig(model="scorecard", split={"kind": "time", "test_from": "2024-01-01"}, seed=0)
+    trained = train_model(cfg, ds, tmp_path / "m")
+    ev = evaluate_model(trained.path, ds, tmp_path / "ev", n_boot=0, all_rows=True, period="year")["evaluation"]
+    by_year = {r["period"]: r["used_as"] for r in ev["periods"]}
+    assert by_year == {"2022": "fitted on", "2023": "not used (unmatured or outside the split)", "2024": "held out"}
+    assert ev["optimistic"] and "2022 fitted on; 2023 not used" in ev["rows_scope"]
+    assert "2024 held out" in (tmp_path / "ev" / "model_card.md").read_text()
+    held = evaluate_model(trained.path, ds, tmp_path / "ev_held", n_boot=0, period="year")["evaluation"]
+    assert held["periods"] is None or all("used_as" not in r for r in held["periods"])

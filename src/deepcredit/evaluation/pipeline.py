@@ -24,7 +24,14 @@ from deepcredit.evaluation.cutoffs import informative_cutoff
 from deepcredit.evaluation.fairness import fairness_audit, sensitive_frame
 from deepcredit.evaluation.metrics import DEFAULT_CUTOFF, evaluate
 from deepcredit.evaluation.model_card import SIMULATED, default_model_card, development_facts
-from deepcredit.evaluation.periods import period_metrics
+from deepcredit.evaluation.periods import (
+    FITTED,
+    HELD_OUT,
+    NOT_FITTED,
+    UNUSED,
+    period_metrics,
+    period_use_words,
+)
 from deepcredit.evaluation.report import check_report_out, write_report
 from deepcredit.evaluation.sample import describe_rows, describe_samples
 from deepcredit.evaluation.stability import monitor
@@ -228,7 +235,10 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     step("evaluating")
     ev = evaluate(y, scores["pd"].to_numpy(), scores["score"].to_numpy(), scale=loaded.scale, cutoff=cutoff,
                   ablation=ablation, n_boot=n_boot, groups=scores["person_id"].to_numpy())
-    ev["periods"] = period_metrics(scores["as_of"], y, scores["pd"].to_numpy(), period)  # None: one period
+    use = training_use(loaded.manifest, inp, fitted, same_data) if rows is None and scope is not None else None
+    ev["periods"] = period_metrics(scores["as_of"], y, scores["pd"].to_numpy(), period, use)  # None: one period
+    if words := period_use_words(ev["periods"]):  # said with the optimistic caveat: console, report and card
+        caveats[caveats.index(scope)] = scope = f"{scope} {words}"
     ev["rows_scope"] = scope
     for row in ev["ablation"]:
         row["views"] = views.get(row["model"])
@@ -320,6 +330,20 @@ def _check_protected(dataset: Dataset, given: Sequence[str]) -> None:
     if unknown := [g for g in given if g not in columns]:
         raise ValueError(f"protected: the people table of {dataset.name} has no column "
                          f"{', '.join(map(repr, unknown))} (its columns: {', '.join(columns)})")
+
+
+def training_use(manifest: Mapping, inp: ModelInput, fitted: np.ndarray | None, same_data: bool
+                 ) -> np.ndarray | None:
+    """What each row of `inp` was to the model's training (periods.FITTED, HELD_OUT, UNUSED; NOT_FITTED where
+    only the record of fitted rows is known), for the per-period table under --all-rows; None where unknown."""
+    fold = training_fold(manifest, inp)[0] if same_data else None
+    if fold is not None:
+        use = np.full(len(inp), UNUSED, dtype=object)
+        use[fold.train], use[fold.predict] = FITTED, HELD_OUT
+        return use
+    if fitted is not None:
+        return np.where(fitted, FITTED, NOT_FITTED).astype(object)
+    return None
 
 
 def _training_rows(manifest: Mapping, inp: ModelInput) -> dict:
