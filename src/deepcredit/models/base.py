@@ -218,8 +218,11 @@ they are): kept in the artifact's run facts, out of model.json and so out of the
 
 
 def model_params(model: BaseEstimator) -> dict:
-    """A model's constructor parameters as plain JSON, less the EXECUTION_PARAMS."""
+    """A model's constructor parameters as plain JSON, less the EXECUTION_PARAMS (a stack's member_params' too)."""
     params = json.loads(json.dumps(model.get_params(deep=False), default=str))
+    if isinstance(params.get("member_params"), dict):
+        params["member_params"] = {kind: {k: v for k, v in p.items() if k not in EXECUTION_PARAMS}
+                                   if isinstance(p, dict) else p for kind, p in params["member_params"].items()}
     return {k: v for k, v in params.items() if k not in EXECUTION_PARAMS}
 
 
