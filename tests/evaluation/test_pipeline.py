@@ -107,3 +107,12 @@ def test_all_rows_on_a_time_split_model_marks_each_period(tmp_path):
     assert "2024 held out" in (tmp_path / "ev" / "model_card.md").read_text()
     held = evaluate_model(trained.path, ds, tmp_path / "ev_held", n_boot=0, period="year")["evaluation"]
     assert held["periods"] is None or all("used_as" not in r for r in held["periods"])
+
+
+def test_a_data_set_of_fitted_rows_only_is_evaluated_whole_and_flagged(setup):
+    from deepcredit.evaluation.pipeline import load_any_model, model_input, rows_to_evaluate
+
+    _, _, again, trained = setup
+    inp = model_input(load_any_model(trained.path), again)
+    rows, scope = rows_to_evaluate({}, again, inp, fitted=np.ones(len(inp), dtype=bool))
+    assert rows is None and "1,000 of these 1,000 rows are rows the model was fitted on" in scope

@@ -157,14 +157,10 @@ def rows_to_evaluate(manifest: Mapping, dataset: Dataset, inp: ModelInput, all_r
         if fitted is None or not fitted.any():
             return None, None
         n_fit = int(fitted.sum())
-        if all_rows:
+        if all_rows or n_fit == len(fitted):  # nothing else to evaluate: in-sample, as on its own unsplit data
             return None, (f"{n_fit:,} of these {len(fitted):,} rows are rows the model was fitted on (recognised by "
                           "person and as-of date, although the data set differs from its training data): expect "
                           "these numbers to be optimistic.")
-        if n_fit == len(fitted):
-            raise ValueError(f"{dataset.name}: every one of its {n_fit:,} rows is a row the model was fitted on "
-                             "(recognised by person and as-of date): nothing held out to evaluate; use --all-rows "
-                             "for in-sample (optimistic) numbers")
         kept = np.flatnonzero(~fitted)
         return kept, (f"{n_fit:,} rows of this data set are rows the model was fitted on (recognised by person and "
                       f"as-of date, although the data set differs from its training data) and are left out: "
