@@ -32,3 +32,22 @@ def test_metrics_per_period_and_in_the_report():
     assert "Metrics per period" in html and "2024-02-29" in html
     with pytest.raises(ValueError, match="week"):
         period_labels(as_of, "week")
+
+
+def test_each_period_says_whether_its_rows_were_fitted_on_held_out_or_unused():
+    """audit I, F8: under --all-rows a time-split model's early periods are in-sample, not 'drift'."""
+    from deepcredit.evaluation.periods import FITTED, HELD_OUT, UNUSED, period_use_words
+
+    rng = np.random.default_rng(1)
+    as_of = np.repeat(pd.to_datetime(["2022-06-30", "2023-06-30", "2024-06-30"]), 200)
+    y = (rng.random(600) < 0.3).astype(int)
+    p = np.clip(0.3 + 0.2 * (y - 0.3) + rng.normal(0, 0.1, 600), 0.01, 0.99)
+    use = np.repeat(np.array([FITTED, UNUSED, HELD_OUT], dtype=object), 200)
+    use[:10] = HELD_OUT
+    rows = period_metrics(as_of, y, p, "year", use)
+    assert [r["used_as"] for r in rows] == ["mixed", UNUSED, HELD_OUT]
+    assert rows[0]["use"] == {HELD_OUT: 10, FITTED: 190} or rows[0]["use"] == {FITTED: 190, HELD_OUT: 10}
+    words = period_use_words(rows)
+    assert "2023 not used" in words and "2024 held out" in words and "190 fitted on" in words
+    assert period_use_words(period_metrics(as_of, y, p, "year")) is None  # nothing known: nothing said
+    assert period_use_words(period_metrics(as_of, y, p, "year", np.full(600, FITTED, dtype=object))) is None

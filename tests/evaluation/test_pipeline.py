@@ -1,32 +1,118 @@
-"""evaluation/pipeline.py: the fairness audit reads each scored row's protected attributes as they were then."""
+"""evaluate leaves out the rows a model was fitted on whatever the data set is called or fingerprinted
+(audit I, F2): a re-ingest whose spec text changed is still the training data, row for row."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
 
+import numpy as np
 import pandas as pd
+import pytest
 
+from deepcredit.config import RunConfig
 from deepcredit.data.ingest import ingest_with_spec
-from deepcredit.data.spec import DatasetSpec, Outcomes
-from deepcredit.data.spec_profile import Attribute, Profile
-from deepcredit.evaluation.fairness import sensitive_frame
-from deepcredit.evaluation.pipeline import people_as_scored
+from deepcredit.data.spec import spec_from_toml
+from deepcredit.data.spec_draft import draft_spec
+from deepcredit.workflows.evaluate import evaluate_model
+from deepcredit.workflows.train import train_model
 
 
-def test_the_audit_reads_the_profile_version_valid_at_each_scored_rows_date(tmp_path: Path) -> None:
-    """With attribute history the people table has a row per version; the audit had read each person's first
-    file row, whatever the date of the scored row."""
-    spec = DatasetSpec(name="hist", outcomes=Outcomes(label="bad", window_days=30), profile=Profile(
-        valid_from="since", attributes=[Attribute(name="status", type="categorical", dimension="identity",
-                                                  protected=True)]))
-    pd.DataFrame({"person_id": ["a", "b", "a", "c"], "since": ["", "", "2024-03-01", "2024-05-01"],
-                  "status": ["single", "married", "married", "single"]}).to_csv(tmp_path / "people.csv", index=False)
-    pd.DataFrame({"person_id": ["a", "a", "b", "c"], "as_of": ["2024-02-01", "2024-06-01", "2024-06-01", "2024-04-01"],
-                  "bad": [0, 1, 0, 1]}).to_csv(tmp_path / "outcomes.csv", index=False)
-    ds = ingest_with_spec(spec, {"people": tmp_path / "people.csv", "outcomes": tmp_path / "outcomes.csv"},
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fitted")
+    rng = np.random.default_rng(3)
+    n = 1000
+    grade = rng.choice(list("ABCD"), n)
+    bad = rng.random(n) < np.select([grade == "A", grade == "B", grade == "C"], [0.05, 0.15, 0.3], 0.45)
+    pd.DataFrame({"loan_id": [f"l{i}" for i in range(n)], "grade": grade, "amount": rng.integers(100, 5000, n),
+                  "default": bad.astype(int)}).to_csv(root / "loans.csv", index=False)
+    text = draft_spec(root / "loans.csv")
+    first = ingest_with_spec(spec_from_toml(text), {"people": root / "loans.csv"}, root / "d1")
+    reworded = text.replace('description = "your amount"', 'description = "the amount you asked for"')
+    assert reworded != text
+    again = ingest_with_spec(spec_from_toml(reworded), {"people": root / "loans.csv"}, root / "d2")
+    assert again.fingerprint() != first.fingerprint()  # nothing about the rows changed, only the spec's words
+    cfg = RunConfig(model="scorecard", split={"kind": "holdout", "fraction": 0.3}, seed=3)
+    trained = train_model(cfg, first, root / "m")
+    return root, first, again, trained
+
+
+def test_a_reingest_with_a_reworded_spec_leaves_out_the_fitted_rows(setup):
+    root, first, again, trained = setup
+    h = trained.metrics["holdout"]
+    assert h["train_rows"] == 700
+    own = evaluate_model(trained.path, first, root / "ev1", n_boot=0)["evaluation"]
+    ev = evaluate_model(trained.path, again, root / "ev2", n_boot=0)["evaluation"]
+    assert ev["n"] == own["n"] == h["rows"] == 300
+    assert ev["metrics"]["auc"] == pytest.approx(h["auc"]) and not ev["optimistic"]
+    assert "700 rows of this data set are rows the model was fitted on" in ev["rows_scope"]
+    assert ev["fitted_rows_left_out"] == 700
+    card = (root / "ev2" / "model_card.md").read_text()
+    assert "700 rows" in card
+    results = json.loads((root / "ev2" / "results.json").read_text())
+    assert "l1" not in json.dumps(results["evaluation"]["rows_scope"])  # counts, no raw ids
+
+
+def test_all_rows_on_a_reingest_is_flagged_optimistic_with_the_count(setup):
+    root, _, again, trained = setup
+    ev = evaluate_model(trained.path, again, root / "ev_all", n_boot=0, all_rows=True)["evaluation"]
+    assert ev["n"] == 1000 and ev["optimistic"]
+    assert "700 of these 1,000 rows are rows the model was fitted on" in ev["rows_scope"]
+    card = (root / "ev_all" / "model_card.md").read_text()
+    assert "optimistic" in card and "Held-out rows" not in card
+
+
+def test_an_artifact_without_the_record_keeps_the_fingerprint_rule(setup):
+    """Artifacts written before the record: nothing is recognised on another data set (as before)."""
+    from deepcredit.evaluation.pipeline import load_any_model, model_input, rows_to_evaluate
+
+    root, _, again, trained = setup
+    loaded = load_any_model(trained.path)
+    inp = model_input(loaded, again)
+    assert rows_to_evaluate(loaded.manifest, again, inp, fitted=None) == (None, None)
+
+
+def test_the_card_names_the_development_data_split_and_code(setup):
+    from deepcredit.models.artifacts import code_fingerprint
+
+    root, first, _, trained = setup
+    evaluate_model(trained.path, first, root / "ev_card", n_boot=0)
+    card = (root / "ev_card" / "model_card.md").read_text()
+    dev = card[card.index("## Development"):card.index("## Intended use")]
+    assert f"data fingerprint {first.fingerprint()[:12]}" in dev and "fitted on 700 rows, bad rate" in dev
+    assert "hold-out of 30% of the people (seed 3); 300 rows held out" in dev
+    assert f"fingerprint {code_fingerprint()[:12]}" in dev and "Python 3." in dev
+    assert f"**Code fingerprint**: {code_fingerprint()[:12]}" in card  # model details, as the report shows
+
+
+def test_all_rows_on_a_time_split_model_marks_each_period(tmp_path):
+    """audit I, F8: 2022 fitted on, 2023 unmatured (never used), 2024 held out, said per period."""
+    rng = np.random.default_rng(5)
+    n = 900
+    grade = rng.choice(list("ABCD"), n)
+    bad = rng.random(n) < np.select([grade == "A", grade == "B", grade == "C"], [0.05, 0.15, 0.3], 0.45)
+    days = rng.integers(0, 1095, n)
+    days[days == 365] = 366  # a 2023-01-01 loan's outcome is known on 2024-01-01: fitted on, in a 2023 period
+    issued = pd.Timestamp("2022-01-01") + pd.to_timedelta(days, unit="D")
+    pd.DataFrame({"loan_id": [f"l{i}" for i in range(n)], "issue_d": issued.strftime("%Y-%m-%d"), "grade": grade,
+                  "default": bad.astype(int)}).to_csv(tmp_path / "loans.csv", index=False)
+    ds = ingest_with_spec(spec_from_toml(draft_spec(tmp_path / "loans.csv")), {"people": tmp_path / "loans.csv"},
                           tmp_path / "ds")
-    scored = ds.read("outcomes")[["person_id", "as_of"]]
-    people, keys = people_as_scored(ds, scored)
-    groups = sensitive_frame(people, keys, ["status"], as_of=scored["as_of"], declared=["status"])["status"]
-    seen = dict(zip(zip(scored["person_id"], scored["as_of"].dt.month, strict=True), groups.astype(str), strict=True))
-    assert seen == {("a", 2): "single", ("a", 6): "married", ("b", 6): "married", ("c", 4): "unknown"}
+    cfg = RunConfig(model="scorecard", split={"kind": "time", "test_from": "2024-01-01"}, seed=0)
+    trained = train_model(cfg, ds, tmp_path / "m")
+    ev = evaluate_model(trained.path, ds, tmp_path / "ev", n_boot=0, all_rows=True, period="year")["evaluation"]
+    by_year = {r["period"]: r["used_as"] for r in ev["periods"]}
+    assert by_year == {"2022": "fitted on", "2023": "not used (unmatured or outside the split)", "2024": "held out"}
+    assert ev["optimistic"] and "2022 fitted on; 2023 not used" in ev["rows_scope"]
+    assert "2024 held out" in (tmp_path / "ev" / "model_card.md").read_text()
+    held = evaluate_model(trained.path, ds, tmp_path / "ev_held", n_boot=0, period="year")["evaluation"]
+    assert held["periods"] is None or all("used_as" not in r for r in held["periods"])
+
+
+def test_a_data_set_of_fitted_rows_only_is_evaluated_whole_and_flagged(setup):
+    from deepcredit.evaluation.pipeline import load_any_model, model_input, rows_to_evaluate
+
+    _, _, again, trained = setup
+    inp = model_input(load_any_model(trained.path), again)
+    rows, scope = rows_to_evaluate({}, again, inp, fitted=np.ones(len(inp), dtype=bool))
+    assert rows is None and "1,000 of these 1,000 rows are rows the model was fitted on" in scope

@@ -38,8 +38,9 @@ def save(card: ScorecardModel, inp: ModelInput, out):
 def test_scorecard_roundtrip(tmp_path, fitted):
     card, inp = fitted
     out = save(card, inp, tmp_path / "card")
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.json", "reference.json", "scorecard.csv",
-                                                     "scorecard.html", "scorecard_card.json", "signature.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["fitted_rows.npy", "manifest.json", "model.json", "reference.json",
+                                                     "scorecard.csv", "scorecard.html", "scorecard_card.json",
+                                                     "signature.json"]
     loaded = load_model(out)
     np.testing.assert_array_equal(loaded.predict_proba(inp), card.predict_proba(inp))
     pd.testing.assert_frame_equal(Scorer(loaded).report(inp), Scorer(card).report(inp))

@@ -57,7 +57,8 @@ def test_a_stack_fitted_on_two_processes_equals_one_fitted_in_one(tmp_path):
     fitted = {n: StackModel(member_params=MEMBERS, n_folds=2, temporal=True, pretrain=TINY, n_jobs=n).fit(
         inp.take(test)) for n in (1, 2)}
     one, two = fitted[1], fitted[2]
-    assert one.metrics_["processes"] == 1 and two.metrics_["processes"] == 2
+    assert one.processes_ == 1 and two.processes_ == 2
+    assert one.run_facts()["processes"] == 1 and two.run_facts()["processes"] == 2
     assert [k for k, _ in two.members_] == ["scorecard", "gbdt", "sequence", "wide_deep", "graph", "hybrid"]
     kinds = [k for k, _ in one.members_]
     assert np.array_equal(one.oof_[kinds].to_numpy(), two.oof_[kinds].to_numpy(), equal_nan=True)

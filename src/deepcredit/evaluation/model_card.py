@@ -7,6 +7,7 @@ filled in from the evaluation, fairness and stability results, so the card canno
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from deepcredit.evaluation.cutoffs import audit_cutoff_words
@@ -38,6 +39,58 @@ CAVEATS = (
 )
 SIMULATED = "Metrics on simulated data show what the method recovers from a known truth, not real-world performance."
 """A caveat for a card whose data were simulated (the caller adds it: extra_caveats)."""
+
+
+def _split_words(split: Mapping, seed: object, holdout: Mapping | None) -> str:
+    kind = split.get("kind", "none")
+    if kind == "none":
+        return "none: fitted on every labelled row"
+    if kind == "time":
+        what = f"time split: rows from {split.get('test_from')} held out (out of time)"
+    else:
+        what = f"hold-out of {float(split.get('fraction') or 0):.0%} of the people (seed {split.get('seed') or seed})"
+    if holdout:
+        what += (f"; {holdout.get('rows', 0):,} rows held out, AUC {_num(holdout.get('auc'))}"
+                 + (f", {holdout['unmatured_rows']:,} unmatured rows used for neither" if holdout.get("unmatured_rows")
+                    else ""))
+    return what
+
+
+def development_facts(manifest: Mapping) -> dict[str, str]:
+    """What the model was developed on and how it was configured, from its artifact's manifest (audit I, F10):
+    a reader can then check the card's "held-out" rows against the development data it names."""
+    config = manifest.get("config") or {}
+    run = config.get("run") or {}
+    metrics = manifest.get("metrics") or {}
+    fitted = manifest.get("fitted_rows") or {}
+    rows, bads = fitted.get("rows", config.get("rows")), fitted.get("bads")
+    fp = manifest.get("data_fingerprint") or ""
+    data = f"{run.get('data') or config.get('data') or 'not recorded'}"
+    if run.get("data") and config.get("data") and config["data"] != run["data"]:  # the path given, the set's name
+        data += f" (data set {config['data']})"
+    data += f", data fingerprint {fp[:12]}" if fp else ", no data fingerprint recorded"
+    if rows is not None:
+        data += f"; fitted on {int(rows):,} rows" + (f", bad rate {bads / rows:.1%}" if bads is not None and rows else "")
+    out = {"development data": data,
+           "split": _split_words(run.get("split") or {}, run.get("seed"), metrics.get("holdout"))}
+    weights = metrics.get("meta_weights") or {}
+    if weights:
+        out["members and meta weights"] = ", ".join(f"{k} {float(w):.3f}" for k, w in weights.items())
+    if skipped := metrics.get("skipped"):
+        out["members left out"] = "; ".join(f"{k} ({why})" for k, why in skipped.items())
+    combiner = metrics.get("combiner") or {}
+    stack = run.get("stack") or {}
+    if combiner or weights:
+        out["combiner"] = (f"{combiner.get('chosen', 'blend')}" + (f"; {metrics['folds']} folds" if metrics.get("folds")
+                                                                    else "")
+                           + (f"; calibration {stack['calibration']}" if stack.get("calibration") else ""))
+    if oof := metrics.get("oof_auc"):
+        out["out-of-fold AUC"] = ", ".join(f"{k} {_num(v)}" for k, v in oof.items())
+    code = manifest.get("code") or {}
+    out["code"] = (f"fingerprint {code['fingerprint'][:12]} (sha256 of the package's source files), Python "
+                   f"{code.get('python', 'n/a')}" if code.get("fingerprint")
+                   else "not recorded (an artifact written before 2026-12-06)")
+    return out
 
 
 def default_model_card(**facts: Any) -> dict:
@@ -103,6 +156,9 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
     if details:
         lines += ["## Model details", ""]
         lines += [f"- **{_label(k)}**: {v}" for k, v in details.items()] + [""]
+    if development := card.get("development"):
+        lines += ["## Development", ""]
+        lines += [f"- **{_label(k)}**: {v}" for k, v in development.items()] + [""]
     lines += ["## Intended use", "", str(card.get("intended_use", INTENDED_USE)), ""]
     lines += ["## Out-of-scope use", ""] + [f"- {x}" for x in card.get("out_of_scope", OUT_OF_SCOPE)] + [""]
     data = card.get("data") or {}

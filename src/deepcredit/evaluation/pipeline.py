@@ -23,14 +23,21 @@ from deepcredit.evaluation.coverage import reason_coverage
 from deepcredit.evaluation.cutoffs import informative_cutoff
 from deepcredit.evaluation.fairness import fairness_audit, sensitive_frame
 from deepcredit.evaluation.metrics import DEFAULT_CUTOFF, evaluate
-from deepcredit.evaluation.model_card import SIMULATED, default_model_card
-from deepcredit.evaluation.periods import period_metrics
+from deepcredit.evaluation.model_card import SIMULATED, default_model_card, development_facts
+from deepcredit.evaluation.periods import (
+    FITTED,
+    HELD_OUT,
+    NOT_FITTED,
+    UNUSED,
+    period_metrics,
+    period_use_words,
+)
 from deepcredit.evaluation.report import check_report_out, write_report
 from deepcredit.evaluation.sample import describe_rows, describe_samples
 from deepcredit.evaluation.stability import monitor
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.spec import FeatureDef
-from deepcredit.models.artifacts import load_artifact
+from deepcredit.models.artifacts import Artifact, key_hashes, load_artifact
 from deepcredit.models.base import CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.splits import Fold, configured_split, describe_split
@@ -126,15 +133,38 @@ def training_fold(manifest: Mapping, inp: ModelInput) -> tuple[Fold | None, Spli
     return fold, split
 
 
-def rows_to_evaluate(manifest: Mapping, dataset: Dataset, inp: ModelInput, all_rows: bool = False
-                     ) -> tuple[np.ndarray | None, str | None]:
+def fitted_rows_mask(model_path: Path, manifest: Mapping, inp: ModelInput) -> np.ndarray | None:
+    """Which rows of `inp` the model was fitted on, by the (person_id, as_of) hashes its artifact records
+    (models.artifacts.row_hashes), whatever the data set is called or fingerprinted; None for an artifact
+    written before the record (2026-12-06)."""
+    record = Artifact(Path(model_path), dict(manifest), {}).fitted_rows()  # its hash was checked on load
+    if record is None:
+        return None
+    salt, hashes = record
+    return np.isin(key_hashes(inp.keys, salt), hashes)
+
+
+def rows_to_evaluate(manifest: Mapping, dataset: Dataset, inp: ModelInput, all_rows: bool = False,
+                     fitted: np.ndarray | None = None) -> tuple[np.ndarray | None, str | None]:
     """(positions of the rows to evaluate or None for all, a caveat saying which rows) for a model's own data.
 
-    Why: evaluating a model on the data set it was trained on scores the rows it was fitted on, whose
-    numbers are optimistic. Where its training held rows out, the same split finds them again (same data
-    fingerprint, same keys, labels and seed) and only they are evaluated, unless `all_rows`."""
+    Why: evaluating a model on the rows it was fitted on gives optimistic numbers. On the data set it was
+    trained on (same data fingerprint), the same split (keys, labels and seed) finds its held-out rows again
+    and only they are evaluated. On any other data set (a re-ingest whose spec text changed, a later snapshot
+    of the same portfolio), `fitted` (fitted_rows_mask: the artifact's record of the rows it was fitted on)
+    leaves those rows out. `all_rows` keeps every row, flagged as optimistic where fitted rows are among them."""
     if not is_training_data(manifest, dataset):
-        return None, None
+        if fitted is None or not fitted.any():
+            return None, None
+        n_fit = int(fitted.sum())
+        if all_rows or n_fit == len(fitted):  # nothing else to evaluate: in-sample, as on its own unsplit data
+            return None, (f"{n_fit:,} of these {len(fitted):,} rows are rows the model was fitted on (recognised by "
+                          "person and as-of date, although the data set differs from its training data): expect "
+                          "these numbers to be optimistic.")
+        kept = np.flatnonzero(~fitted)
+        return kept, (f"{n_fit:,} rows of this data set are rows the model was fitted on (recognised by person and "
+                      f"as-of date, although the data set differs from its training data) and are left out: "
+                      f"{len(kept):,} rows are evaluated.")
     fold, split = training_fold(manifest, inp)
     if fold is None or all_rows:
         return None, ("These numbers are measured on the data set the model was fitted on"
@@ -169,7 +199,8 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     step("scoring")
     loaded = load_any_model(model_path)
     inp = model_input(loaded, dataset, threads)
-    rows, scope = rows_to_evaluate(loaded.manifest, dataset, inp, all_rows)
+    fitted = fitted_rows_mask(model_path, loaded.manifest, inp)
+    rows, scope = rows_to_evaluate(loaded.manifest, dataset, inp, all_rows, fitted)
     same_data = is_training_data(loaded.manifest, dataset)
     trained = _training_rows(loaded.manifest, inp) if same_data else None
     if rows is not None:  # only the rows evaluated are scored
@@ -200,11 +231,16 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     step("evaluating")
     ev = evaluate(y, scores["pd"].to_numpy(), scores["score"].to_numpy(), scale=loaded.scale, cutoff=cutoff,
                   ablation=ablation, n_boot=n_boot, groups=scores["person_id"].to_numpy())
-    ev["periods"] = period_metrics(scores["as_of"], y, scores["pd"].to_numpy(), period)  # None: one period
+    use = training_use(loaded.manifest, inp, fitted, same_data) if rows is None and scope is not None else None
+    ev["periods"] = period_metrics(scores["as_of"], y, scores["pd"].to_numpy(), period, use)  # None: one period
+    if words := period_use_words(ev["periods"]):  # said with the optimistic caveat: console, report and card
+        caveats[caveats.index(scope)] = scope = f"{scope} {words}"
     ev["rows_scope"] = scope
     for row in ev["ablation"]:
         row["views"] = views.get(row["model"])
     ev["optimistic"] = rows is None and scope is not None  # the rows it was fitted on are among those measured
+    ev["fitted_rows_left_out"] = int(fitted.sum()) if fitted is not None and rows is not None and not same_data \
+        else None
     ev["sample"] = describe_samples({**describe_rows(scores[["person_id", "as_of"]], y), "data_set": dataset.name,
                                      "data_fingerprint": dataset.fingerprint()}, loaded.manifest, trained, same_data)
     if reasons_sample > 0:
@@ -235,12 +271,15 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     m = loaded.manifest
     details = {"kind": loaded.kind, "artifact sha256": m.get("sha256", "n/a"), "created": m.get("created_at", "n/a"),
                "DeepCredit version": m.get("deepcredit_version", "n/a"),
+               "code fingerprint": (m.get("code") or {}).get("fingerprint", "not recorded")[:12],
+               "Python": (m.get("code") or {}).get("python", "not recorded"),
                "inputs": f"{len(m.get('features', []))} features; views: {', '.join(loaded.views)}",
                "score scale": f"{loaded.scale.base_score:g} points at {loaded.scale.base_odds:g}:1 good:bad odds, "
                               f"{loaded.scale.pdo:g} points to double the odds, {loaded.scale.lo}-{loaded.scale.hi}",
                "approval rule audited": f"score >= {cutoff:g}"}
     card = default_model_card(name=f"{loaded.kind} model {m.get('sha256', '')[:12]}".strip(), details=details,
-                              data=data, extra_caveats=caveats, protected=grouped)
+                              data=data, extra_caveats=caveats, protected=grouped,
+                              development=development_facts(m))
     step("writing the report")
     atomic_write_parquet(out / SCORES, scores)
     subtitle = f"{loaded.kind} model {m.get('sha256', '')[:12]} on {dataset.name} ({len(scores):,} rows)" + \
@@ -309,6 +348,20 @@ def _check_protected(dataset: Dataset, given: Sequence[str]) -> None:
     if unknown := [g for g in given if g not in columns]:
         raise ValueError(f"protected: the people table of {dataset.name} has no column "
                          f"{', '.join(map(repr, unknown))} (its columns: {', '.join(columns)})")
+
+
+def training_use(manifest: Mapping, inp: ModelInput, fitted: np.ndarray | None, same_data: bool
+                 ) -> np.ndarray | None:
+    """What each row of `inp` was to the model's training (periods.FITTED, HELD_OUT, UNUSED; NOT_FITTED where
+    only the record of fitted rows is known), for the per-period table under --all-rows; None where unknown."""
+    fold = training_fold(manifest, inp)[0] if same_data else None
+    if fold is not None:
+        use = np.full(len(inp), UNUSED, dtype=object)
+        use[fold.train], use[fold.predict] = FITTED, HELD_OUT
+        return use
+    if fitted is not None:
+        return np.where(fitted, FITTED, NOT_FITTED).astype(object)
+    return None
 
 
 def _training_rows(manifest: Mapping, inp: ModelInput) -> dict:

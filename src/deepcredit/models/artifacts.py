@@ -5,7 +5,17 @@
     ART/model.json      the model's kind and constructor parameters
     ART/...             any further files a model type needs (a LightGBM text model, torch weights,
                         a scorecard's CSV/HTML tables), each listed in the manifest
+    ART/fitted_rows.npy a record (not part of the model): the rows it was fitted on, as sorted salted 64-bit
+                        hashes of (person_id, as_of) (row_hashes); listed under the manifest's `records`
     ART/signature.json  an Ed25519 signature over the manifest's bytes, and the id of the key that made it
+
+What the identity (`sha256`, content_sha256) covers, and what it leaves out: it hashes the model's own files
+(`files`) only, so the same data, config and seed give the same identity whatever the run's circumstances.
+Facts of the run (fit seconds, processes and n_jobs, the machine: `run_facts`), the code that made it
+(`code`: a fingerprint of the package's source files and the Python version), the creation time and the
+record of fitted rows (`records`) are kept in the manifest, signed and hash-checked like the rest, but
+outside the identity: a re-fit on another machine, with another n_jobs or after a harmless code edit is
+still the model that was validated when its files are byte for byte the same (docs/models.md).
 
 Why hashes: a model that scores people must be exactly the one that was validated. Loading recomputes
 every hash and refuses the artifact on any mismatch, so a changed byte, a truncated copy or a hand-edited
@@ -22,9 +32,11 @@ trusted public keys as `trusted/*.pub` (raw 32-byte Ed25519 keys, hex).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import platform
 import shutil
 import uuid
 from collections.abc import Mapping, Sequence
@@ -32,6 +44,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -51,6 +65,8 @@ ARTIFACT_FORMAT = 1
 MANIFEST = "manifest.json"
 PAYLOAD = "model.json"
 SIGNATURE = "signature.json"
+FITTED_ROWS = "fitted_rows.npy"
+SOURCE_SUFFIXES = (".py", ".toml", ".sql", ".html", ".mako", ".json")
 KEY_DIR_ENV = "DEEPCREDIT_KEY_DIR"
 PRIVATE_KEY, PUBLIC_KEY = "artifact-signing.key", "artifact-signing.pub"
 AN_ARTIFACT = "a DeepCredit model artifact"
@@ -94,10 +110,72 @@ class Artifact:
         """The identity of the model: a hash over every file it is made of (content_sha256)."""
         return content_sha256(self.manifest["files"])
 
+    @property
+    def run_facts(self) -> dict:
+        """Facts of the fit that are not the model (fit seconds, processes, n_jobs, machine); {} before 2026-12-06."""
+        return dict(self.manifest.get("run_facts") or {})
+
+    def fitted_rows(self) -> tuple[bytes, np.ndarray] | None:
+        """(salt, sorted uint64 hashes) of the rows the model was fitted on (row_hashes), or None for an
+        artifact written before they were recorded."""
+        info = self.manifest.get("fitted_rows")
+        if not info or FITTED_ROWS not in (self.manifest.get("records") or {}):
+            return None
+        return bytes.fromhex(info["salt"]), np.load(self.root / FITTED_ROWS, allow_pickle=False)
+
     def path(self, name: str) -> Path:
         if name not in self.manifest["files"]:
             raise ArtifactError(str(self.root / MANIFEST), f"the artifact has no file named {name!r}")
         return self.root / name
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """sha256 over the deepcredit package's own source files (relative path and bytes, in path order).
+
+    Why: the package version (0.1.0) never changes between commits, so it cannot say which code made a model;
+    this does, with or without git, for an installed copy too. Computed once per process."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.suffix in SOURCE_SUFFIXES and p.is_file()
+                       and "__pycache__" not in p.parts):
+        h.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def code_record() -> dict[str, str]:
+    """What identifies the code of a run: the package's source fingerprint and the Python version."""
+    return {"fingerprint": code_fingerprint(), "python": platform.python_version()}
+
+
+def key_hashes(keys: pd.DataFrame, salt: bytes) -> np.ndarray:
+    """Each row's uint64 hash of its (person_id, as_of), keyed by `salt` (BLAKE2b), in row order.
+
+    Why salted 64-bit hashes: an artifact can then say which rows it was fitted on without holding a raw
+    id (the salt is random per artifact, so two artifacts' records cannot be joined on their hashes), and
+    8 bytes a row keep it small; a chance collision (about n^2/2^65) would only leave out one more row."""
+    as_of = pd.to_datetime(keys["as_of"]).dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy()
+    ids = keys["person_id"].astype(str).to_numpy()
+    return np.fromiter((int.from_bytes(hashlib.blake2b(f"{p}\x1f{a}".encode(), digest_size=8, key=salt).digest(),
+                                       "little") for p, a in zip(ids, as_of, strict=True)),
+                       dtype=np.uint64, count=len(ids))
+
+
+def row_hashes(keys: pd.DataFrame, salt: bytes) -> np.ndarray:
+    """The record of rows `keys`: their key_hashes, sorted and unique."""
+    return np.unique(key_hashes(keys, salt))
+
+
+def fitted_rows_record(keys: pd.DataFrame, bads: int | None = None) -> tuple[dict, bytes]:
+    """(manifest entry, .npy bytes) recording the rows `keys` as salted hashes under a fresh random salt."""
+    import io
+
+    salt = os.urandom(16)
+    buf = io.BytesIO()
+    np.save(buf, row_hashes(keys, salt), allow_pickle=False)
+    entry = {"salt": salt.hex(), "rows": len(keys), "hash": "blake2b-64 of person_id, as_of"}
+    return entry | ({} if bads is None else {"bads": int(bads)}), buf.getvalue()
 
 
 # -- signing ---------------------------------------------------------------------------------------
@@ -196,11 +274,16 @@ def _verify_signature(root: Path, manifest_bytes: bytes) -> None:
 
 
 def save_artifact(out: Path, payload: dict, *, kind: str, config: Mapping, features: Sequence,
-                  data_fingerprint: str, metrics: Mapping, extra_files: Mapping[str, bytes] | None = None) -> Path:
+                  data_fingerprint: str, metrics: Mapping, extra_files: Mapping[str, bytes] | None = None,
+                  run_facts: Mapping | None = None, fitted_keys: pd.DataFrame | None = None,
+                  fitted_bads: int | None = None) -> Path:
     """Write an artifact directory atomically (replacing a previous artifact, nothing else:
     check_artifact_out); returns its path.
 
-    payload: the JSON the model needs to serve; extra_files: name -> bytes of any other file.
+    payload: the JSON the model needs to serve; extra_files: name -> bytes of any other file (the identity);
+    run_facts: facts of the run kept outside the identity; fitted_keys: person_id, as_of of the rows the
+    model was fitted on, recorded as salted hashes (fitted_rows_record), also outside the identity, with
+    fitted_bads, how many of them were bad (the model card's development bad rate).
     """
     out = Path(out)
     check_artifact_out(out)
@@ -208,12 +291,18 @@ def save_artifact(out: Path, payload: dict, *, kind: str, config: Mapping, featu
     try:
         files = {PAYLOAD: _dumps(payload).encode("utf-8"), **(extra_files or {})}
         for name in files:
-            if name in (MANIFEST, SIGNATURE) or "/" in name or name.startswith("."):
+            if name in (MANIFEST, SIGNATURE, FITTED_ROWS) or "/" in name or name.startswith("."):
                 raise ValueError(f"invalid artifact file name {name!r}")
         hashes = {}
         for name, data in sorted(files.items()):
             atomic_write_bytes(staging / name, data)
             hashes[name] = hashlib.sha256(data).hexdigest()
+        records: dict[str, str] = {}
+        fitted = None
+        if fitted_keys is not None:
+            fitted, data = fitted_rows_record(fitted_keys, fitted_bads)
+            atomic_write_bytes(staging / FITTED_ROWS, data)
+            records[FITTED_ROWS] = hashlib.sha256(data).hexdigest()
         versions = library_versions()
         body = {
             "artifact_format": ARTIFACT_FORMAT, "kind": kind,
@@ -221,7 +310,10 @@ def save_artifact(out: Path, payload: dict, *, kind: str, config: Mapping, featu
             "deepcredit_version": versions.get("deepcredit", "unknown"), "library_versions": versions,
             "config": dict(config), "features": list(features), "data_fingerprint": data_fingerprint,
             "metrics": dict(metrics), "files": hashes, "sha256": content_sha256(hashes),
+            "code": code_record(), "run_facts": dict(run_facts or {}),
         }
+        if fitted is not None:
+            body.update(fitted_rows=fitted, records=records)
         body = json.loads(json.dumps(body, default=str))  # plain JSON types only
         body["manifest_sha256"] = _sha(_dumps(body))
         manifest = _dumps(body).encode("utf-8")
@@ -260,7 +352,7 @@ def load_artifact(path: Path, kind: str | None = None) -> Artifact:
                                         f"(this version reads {ARTIFACT_FORMAT})")
     if kind is not None and manifest.get("kind") != kind:
         raise ArtifactError(str(mpath), f"expected a {kind!r} artifact, found {manifest.get('kind')!r}")
-    for name, expected in manifest["files"].items():
+    for name, expected in {**(manifest.get("records") or {}), **manifest["files"]}.items():
         fpath = root / name
         if not fpath.exists():
             raise ArtifactError(str(fpath), "file listed in the manifest is missing")

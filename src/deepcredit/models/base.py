@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import io
 import json
+import os
+import platform
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,19 +212,44 @@ def typical_spreads(inp: ModelInput) -> dict[str, float]:
     return {name: float(v) for name, v in spreads.items() if pd.notna(v) and v > 0}
 
 
+EXECUTION_PARAMS = ("n_jobs",)
+"""Constructor parameters that say how a fit ran, not what it fits (the fitted model is the same whatever
+they are): kept in the artifact's run facts, out of model.json and so out of the model's identity."""
+
+
+def model_params(model: BaseEstimator) -> dict:
+    """A model's constructor parameters as plain JSON, less the EXECUTION_PARAMS (a stack's member_params' too)."""
+    params = json.loads(json.dumps(model.get_params(deep=False), default=str))
+    if isinstance(params.get("member_params"), dict):
+        params["member_params"] = {kind: {k: v for k, v in p.items() if k not in EXECUTION_PARAMS}
+                                   if isinstance(p, dict) else p for kind, p in params["member_params"].items()}
+    return {k: v for k, v in params.items() if k not in EXECUTION_PARAMS}
+
+
+def fit_run_facts(model: CreditModel) -> dict:
+    """What a fit's run was like, beside the model: its execution parameters, the model's own `run_facts()`
+    where it has them (a stack's fit seconds and processes), and the machine."""
+    params = model.get_params(deep=False)
+    own: dict = getattr(model, "run_facts", dict)()
+    return {**{k: params[k] for k in EXECUTION_PARAMS if k in params}, **own,
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count()}}
+
+
 def save_model(model: CreditModel, out: Path, inp: ModelInput, metrics: dict | None = None,
                config: dict | None = None) -> Path:
     """A hashed artifact directory: files, parameters, feature list, data fingerprint, metrics, versions, and
     the typical feature values of `inp` (the rows the model was fitted on), which the model keeps as
-    `reference_` from then on, as a loaded one does."""
-    params = json.loads(json.dumps(model.get_params(deep=False), default=str))
+    `reference_` from then on, as a loaded one does. `inp`'s keys are recorded (salted hashes, outside the
+    identity: models.artifacts) so that an evaluation can leave those rows out whatever the data set is called."""
     model.reference_, model.spread_ = typical_values(inp), typical_spreads(inp)
     reference = json.dumps({"median": model.reference_, "spread": model.spread_}, indent=1,
                            sort_keys=True).encode("utf-8")
-    return save_artifact(out, {"kind": model.kind, "params": params}, kind=model.kind,
+    return save_artifact(out, {"kind": model.kind, "params": model_params(model)}, kind=model.kind,
                          config=config or {}, features=[f.to_dict() for f in inp.definitions],
                          data_fingerprint=inp.tabular.meta.get("data_fingerprint", ""),
-                         metrics=metrics or {}, extra_files={**model.to_files(), REFERENCE: reference})
+                         metrics=metrics or {}, extra_files={**model.to_files(), REFERENCE: reference},
+                         run_facts=fit_run_facts(model), fitted_keys=inp.keys,
+                         fitted_bads=None if inp.y is None else int(np.nansum(inp.y)))
 
 
 def load_model(path: Path) -> CreditModel:
@@ -233,6 +260,9 @@ def load_model(path: Path) -> CreditModel:
         raise ValueError(f"{path}: unknown model kind {art.kind!r}")
     files = {name: art.path(name).read_bytes() for name in art.manifest["files"] if name != "model.json"}
     model = cls.from_files(files, art.payload["params"])
+    facts = art.run_facts
+    if "fit_seconds" in facts:  # since 2026-12-06 outside the model's files; older stacks read theirs
+        setattr(model, "fit_seconds_", facts["fit_seconds"])  # noqa: B010 - only stacks have it
     if REFERENCE in files:  # artifacts saved before 2026-12-06 have none: their reasons keep every advice
         reference = json.loads(files[REFERENCE])
         model.reference_, model.spread_ = reference["median"], reference.get("spread")  # spread: since fe3f191 (2026-12-06)

@@ -77,6 +77,7 @@ from deepcredit.models.base import (
     MemberCannotFit,
     _registry,
     fit_labels,
+    model_params,
     read_meta,
 )
 from deepcredit.models.calibration import Calibrator, expected_calibration_error
@@ -475,7 +476,6 @@ class StackModel(CreditModel):
         self.metrics_["refit_length"] = dict(self.refit_length_)
         self.metrics_["temporal"] = bool(self.temporal)
         self.metrics_["pretrain"] = self.encoder_.info if self.encoder_ is not None else None
-        self.metrics_["processes"] = self.processes_
         self.members_: list[tuple[str, CreditModel]] = []
         for kind in kinds:
             if isinstance(finals.get(kind), MemberCannotFit):  # fitted on every fold but not on all rows
@@ -778,6 +778,12 @@ class StackModel(CreditModel):
         return [c for c in _feature_order(self) if c in used]
 
     # -- artifacts --------------------------------------------------------------------------------
+    def run_facts(self) -> dict:
+        """Fit seconds per step and the processes the fits ran on: facts of the run, saved beside the model
+        (the artifact's run facts), not in its files, so that they do not change its identity."""
+        return {"fit_seconds": dict(getattr(self, "fit_seconds_", {})),
+                "processes": getattr(self, "processes_", None)}
+
     def to_files(self) -> dict[str, bytes]:
         self._check_fitted()
         files: dict[str, bytes] = {}
@@ -786,11 +792,11 @@ class StackModel(CreditModel):
             prefix = f"{i}{SEP}{kind}{SEP}"
             for name, data in model.to_files().items():
                 files[prefix + name] = data
-            params = json.loads(json.dumps(model.get_params(deep=False), default=str))
+            params = model_params(model)  # less n_jobs: how it ran is a run fact (models.base.fit_run_facts)
             members.append({"kind": kind, "params": params})
         meta = {"format": 1, "members": members, "meta_intercept": float(self.meta_intercept_),
                 "meta_weights": [float(w) for w in self.meta_weights_], "calibrator": self.calibrator_.to_dict(),
-                "metrics": self.metrics_, "skipped": self.skipped_, "fit_seconds": self.fit_seconds_,
+                "metrics": self.metrics_, "skipped": self.skipped_,
                 "pretrained": self.encoder_ is not None}
         if self.encoder_ is not None:
             files.update({ENCODER + name: data for name, data in self.encoder_.to_files().items()})
@@ -814,7 +820,7 @@ class StackModel(CreditModel):
         model.meta_weights_ = np.asarray(meta["meta_weights"], dtype=np.float64)
         model.calibrator_ = Calibrator.from_dict(meta["calibrator"])
         model.metrics_, model.skipped_ = meta["metrics"], meta["skipped"]
-        model.fit_seconds_ = meta.get("fit_seconds", {})
+        model.fit_seconds_ = meta.get("fit_seconds", {})  # artifacts before 2026-12-06; since: run facts
         model.encoder_ = None
         if meta.get("pretrained"):
             from deepcredit.models.pretrain import EventEncoder
