@@ -79,7 +79,5 @@ def test_a_members_n_jobs_is_kept_out_of_the_model_parameters(tmp_path, inp):
     assert art.run_facts["n_jobs"] is None  # the stack's own; the member's is in the run config
 
 
-@pytest.mark.xfail(strict=True, reason="LightGBM's saved model text records `[num_threads: N]` (models/gbdt.py "
-                   "to_files, outside this change): a member's thread count still changes gbdt_model.txt")
 def test_a_members_thread_count_does_not_change_the_identity(tmp_path, inp):
     assert _fit_with_gbdt_threads(inp, tmp_path / "a", 1).sha256 == _fit_with_gbdt_threads(inp, tmp_path / "b", 2).sha256

@@ -17,6 +17,7 @@ plus the expected value, which add up to the raw score exactly (up to float roun
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -211,7 +212,9 @@ class GBDTModel(CreditModel):
         self._check_fitted()
         meta = {"format": 1, "features": [d.to_dict() for d in self.definitions_],
                 "categories": self.categories_, "best_iteration": getattr(self, "best_iteration_", None)}
-        return {"gbdt_model.txt": self.booster_.model_to_string().encode("utf-8"),
+        # the thread count is how it ran, not what it learnt: one fit gives one artifact whatever n_jobs was
+        text = re.sub(r"\[num_threads: -?\d+\]", "[num_threads: 0]", self.booster_.model_to_string())
+        return {"gbdt_model.txt": text.encode("utf-8"),
                 "gbdt_meta.json": json.dumps(meta, indent=1, sort_keys=True).encode("utf-8")}
 
     @classmethod
