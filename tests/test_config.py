@@ -94,3 +94,6 @@ def test_a_run_record_gives_its_fingerprint_and_versions_and_a_hand_written_conf
     notes = record_differences(recorded, "a" * 64, {**recorded["versions"], "numpy": "0.0"})
     assert len(notes) == 2 and "fingerprint aaaaaaaaaaaa, recorded ffffffffffff" in notes[0]
     assert notes[1].endswith(f"numpy 0.0 (recorded {recorded['versions']['numpy']})")
+    assert recorded["code"]["fingerprint"] and recorded["code"]["python"].startswith("3.")
+    other = record_differences(recorded, "f" * 64, recorded["versions"], {"fingerprint": "b" * 64, "python": "3.0"})
+    assert len(other) == 2 and "code differs" in other[0] and "bbbbbbbbbbbb" in other[0] and "Python 3.0" in other[1]

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from deepcredit.data.io import atomic_write_json, library_versions
+from deepcredit.data.io import atomic_write_json, code_record, library_versions
 from deepcredit.data.validate import DataValidationError
 
 CONFIG_FILE = "config.json"
@@ -172,12 +172,14 @@ def merge_member_params(base: dict[str, dict[str, Any]], extra: dict[str, dict[s
 
 
 def run_record(cfg: RunConfig, data_fingerprint: str = "") -> dict:
-    """What is written beside an artifact or result: the config, the data fingerprint, library versions."""
-    return {"config": cfg.to_dict(), "data_fingerprint": data_fingerprint, "versions": library_versions()}
+    """What is written beside an artifact or result: the config, the data fingerprint, library versions and
+    the code (its source fingerprint and the Python version: the package version names no commit)."""
+    return {"config": cfg.to_dict(), "data_fingerprint": data_fingerprint, "versions": library_versions(),
+            "code": code_record()}
 
 
 def recorded_run(path: Path) -> dict:
-    """The data fingerprint and library versions a run record (a config.json written beside an artifact or
+    """The data fingerprint, library versions and code a run record (a config.json written beside an artifact or
     result) holds, {} for a config file written by hand: what a re-run from it is compared with."""
     try:
         raw = json.loads(Path(path).read_text()) if Path(path).suffix.lower() == ".json" else None
@@ -185,10 +187,11 @@ def recorded_run(path: Path) -> dict:
         return {}
     if not isinstance(raw, dict) or not isinstance(raw.get("config"), dict):
         return {}
-    return {k: raw[k] for k in ("data_fingerprint", "versions") if raw.get(k)}
+    return {k: raw[k] for k in ("data_fingerprint", "versions", "code") if raw.get(k)}
 
 
-def record_differences(recorded: dict, data_fingerprint: str, versions: dict[str, str] | None = None) -> list[str]:
+def record_differences(recorded: dict, data_fingerprint: str, versions: dict[str, str] | None = None,
+                       code: dict[str, str] | None = None) -> list[str]:
     """Notes saying how this run's data and libraries differ from a recorded run's (none when they agree or
     nothing is recorded): a re-run on other bytes or versions need not reproduce the recorded result."""
     notes = []
@@ -201,6 +204,13 @@ def record_differences(recorded: dict, data_fingerprint: str, versions: dict[str
                for name, v in sorted((recorded.get("versions") or {}).items()) if now.get(name) != v]
     if changed:
         notes.append("note: library versions differ from the recorded run's: " + ", ".join(changed))
+    was_code, now_code = recorded.get("code") or {}, code_record() if code is None else code
+    if was_code.get("fingerprint") and was_code["fingerprint"] != now_code.get("fingerprint"):
+        notes.append(f"note: DeepCredit's code differs from the recorded run's (fingerprint "
+                     f"{now_code.get('fingerprint', '')[:12]}, recorded {was_code['fingerprint'][:12]}): the result "
+                     "need not reproduce it")
+    if was_code.get("python") and was_code["python"] != now_code.get("python"):
+        notes.append(f"note: Python {now_code.get('python')} (recorded {was_code['python']})")
     return notes
 
 

@@ -73,7 +73,7 @@ def test_an_artifact_without_the_record_keeps_the_fingerprint_rule(setup):
 
 
 def test_the_card_names_the_development_data_split_and_code(setup):
-    from deepcredit.models.artifacts import code_fingerprint
+    from deepcredit.data.io import code_fingerprint
 
     root, first, _, trained = setup
     evaluate_model(trained.path, first, root / "ev_card", n_boot=0)

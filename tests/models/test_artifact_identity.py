@@ -8,9 +8,10 @@ import platform
 import numpy as np
 import pytest
 
+from deepcredit.data.io import code_fingerprint
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
-from deepcredit.models.artifacts import code_fingerprint, load_artifact, row_hashes
+from deepcredit.models.artifacts import load_artifact, row_hashes
 from deepcredit.models.base import load_model, save_model
 from deepcredit.models.stack import StackModel
 

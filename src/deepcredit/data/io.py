@@ -13,6 +13,7 @@ import glob
 import hashlib
 import json
 import os
+import platform
 import re
 import shutil
 import uuid
@@ -262,3 +263,27 @@ def _versions(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         except metadata.PackageNotFoundError:
             continue
     return tuple(versions)
+
+
+SOURCE_SUFFIXES = (".py", ".toml", ".sql", ".html", ".mako", ".json")
+"""The files of the package that count as its code (code_fingerprint)."""
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """sha256 over the deepcredit package's own source files (relative path and bytes, in path order).
+
+    Why: the package version (0.1.0) never changes between commits, so it cannot say which code made a model;
+    this does, with or without git, for an installed copy too. Computed once per process."""
+    root = Path(__file__).resolve().parents[1]  # the deepcredit package
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.suffix in SOURCE_SUFFIXES and p.is_file()
+                       and "__pycache__" not in p.parts):
+        h.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def code_record() -> dict[str, str]:
+    """What identifies the code of a run: the package's source fingerprint and the Python version."""
+    return {"fingerprint": code_fingerprint(), "python": platform.python_version()}

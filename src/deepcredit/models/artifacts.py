@@ -32,11 +32,9 @@ trusted public keys as `trusted/*.pub` (raw 32-byte Ed25519 keys, hex).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
-import platform
 import shutil
 import uuid
 from collections.abc import Mapping, Sequence
@@ -53,6 +51,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from deepcredit.data.io import (
     atomic_write_bytes,
     check_replaceable,
+    code_record,
     file_sha256,
     is_manifest_of,
     library_versions,
@@ -66,7 +65,6 @@ MANIFEST = "manifest.json"
 PAYLOAD = "model.json"
 SIGNATURE = "signature.json"
 FITTED_ROWS = "fitted_rows.npy"
-SOURCE_SUFFIXES = (".py", ".toml", ".sql", ".html", ".mako", ".json")
 KEY_DIR_ENV = "DEEPCREDIT_KEY_DIR"
 PRIVATE_KEY, PUBLIC_KEY = "artifact-signing.key", "artifact-signing.pub"
 AN_ARTIFACT = "a DeepCredit model artifact"
@@ -127,26 +125,6 @@ class Artifact:
         if name not in self.manifest["files"]:
             raise ArtifactError(str(self.root / MANIFEST), f"the artifact has no file named {name!r}")
         return self.root / name
-
-
-@functools.cache
-def code_fingerprint() -> str:
-    """sha256 over the deepcredit package's own source files (relative path and bytes, in path order).
-
-    Why: the package version (0.1.0) never changes between commits, so it cannot say which code made a model;
-    this does, with or without git, for an installed copy too. Computed once per process."""
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.suffix in SOURCE_SUFFIXES and p.is_file()
-                       and "__pycache__" not in p.parts):
-        h.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
-    return h.hexdigest()
-
-
-def code_record() -> dict[str, str]:
-    """What identifies the code of a run: the package's source fingerprint and the Python version."""
-    return {"fingerprint": code_fingerprint(), "python": platform.python_version()}
 
 
 def key_hashes(keys: pd.DataFrame, salt: bytes) -> np.ndarray:
