@@ -77,7 +77,8 @@ class EventKind(Strict):
 
 
 MEASURE_RESERVED = frozenset(c.name for c in EVENTS.columns) | {
-    "settled_ts", "paid_amount", "as_of", "label", "age_days", "is_good", "is_bad", "is_severe", "is_outcome"}
+    "settled_ts", "paid_amount", "as_of", "label", "age_days", "is_good", "is_bad", "is_severe", "is_outcome",
+    "due_age_days"}
 """The events table's own columns, the columns ingest reads beside them, and those the event stages add
 (features.sources): no measure's name."""
 
@@ -134,6 +135,17 @@ class Measure(DescribedColumn):
 class EventStatus(Strict):
     meaning: StatusMeaning
     share: ShareFeature | None = None
+    owes_nothing: bool = False
+    """True for a neutral status under which the row never ran (a refund, a cancelled invoice): its amount is
+    counted in no amount owed and the row in no count of commitments. Why a flag and not every neutral
+    status: a revolving statement is neutral (neither kept nor broken), yet its balance is owed."""
+
+    @model_validator(mode="after")
+    def _check_owes_nothing(self) -> EventStatus:
+        if self.owes_nothing and self.meaning != "neutral":
+            raise SpecProblem(("owes_nothing",), f"a status meaning {self.meaning} is a commitment that owed "
+                                                 "something: owes_nothing applies to a status meaning neutral")
+        return self
 
 
 def _not_commitment(kind: object) -> object:
@@ -362,6 +374,11 @@ class Events(FileSection):
 
     def statuses_meaning(self, *meanings: str) -> frozenset[str]:
         return frozenset(s for s, v in self.statuses.items() if v.meaning in meanings)
+
+    @property
+    def statuses_owing_nothing(self) -> frozenset[str]:
+        """Statuses under which a row never ran (EventStatus.owes_nothing: a refund, a cancelled invoice)."""
+        return frozenset(s for s, v in self.statuses.items() if v.owes_nothing)
 
     @property
     def signed_kinds(self) -> frozenset[str]:

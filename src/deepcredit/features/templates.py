@@ -148,7 +148,25 @@ def outflow(events: Events) -> str | None:
 
 
 def owed_condition(events: Events) -> str:
-    return isin("kind", events.kinds_amount("owed"))
+    """Money asked to pay by as_of: an event of a kind whose amount is owed, unless its status says the row
+    never ran (EventStatus.owes_nothing: a refund, a cancelled invoice) or it is open and not yet due
+    (due_age_days, the days from its due date to as_of, above 0 once due; NULL where the events hold no due
+    date, as a statement's, asked to pay from the day it is issued). Why: the repaid share compares money
+    paid with money that was due by then; an instalment not yet due is no commitment kept or broken yet."""
+    cond = isin("kind", events.kinds_amount("owed"))
+    if nothing := events.statuses_owing_nothing:
+        cond += f" AND NOT ({isin('status', nothing)})"
+    if open_ := events.statuses_meaning("open"):
+        cond += f" AND NOT ({isin('status', open_)} AND COALESCE(due_age_days, 1) <= 0)"
+    return cond
+
+
+def no_commitment_condition(events: Events, alias: str = "") -> str | None:
+    """A row whose status says it never ran (EventStatus.owes_nothing: a refund, a cancelled invoice): it
+    owed nothing, so it is no commitment kept or broken either (never an outcome); None where the spec
+    declares no such status."""
+    nothing = events.statuses_owing_nothing
+    return isin(alias + "status", nothing) if nothing else None
 
 
 # --- profile --------------------------------------------------------------------------------------------
