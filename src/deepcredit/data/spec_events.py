@@ -222,6 +222,10 @@ class Events(FileSection):
     """The kind each row's payment becomes where the file names a paid_amount column: declared in
     [events.kinds] with amount = "paid" and commitment = false, so the money counts as repaid and the row's
     commitment (its amount owed, its status) is counted once."""
+    amount_scale: float = Field(default=1.0, gt=0)
+    """What one unit of the file's amounts (and paid_amount) is in the currency: 0.01 where a ledger writes
+    cents (minor units, as card and payment exports do), so stored amounts, features and the reasons a
+    person reads are in the currency (EUR 319.37, not 31,937.00). Applied at ingest."""
     measures: list[Measure] = []
     """Numbers each row records besides its amount (Measure), stored with the events as columns of their names."""
     outcomes: dict[str, ReportedOutcome] = {}
@@ -297,6 +301,9 @@ class Events(FileSection):
                                   f"{o.status!r} is not a status declared in [events.statuses]")
         if not self.kinds:
             raise SpecProblem(("kinds",), "declare at least one event kind")
+        if self.columns.amount is None and self.amount_scale != 1.0:
+            raise SpecProblem(("amount_scale",), "the events have no amount column (amount = \"\"): there is no "
+                                                 "amount to scale")
         if self.columns.amount is None:
             money = next((k for k, v in self.kinds.items() if v.amount != "neutral"), None)
             if money is not None:
