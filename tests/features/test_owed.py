@@ -1,6 +1,6 @@
 """What counts as money asked to pay: a row that never ran (a refund, a status declared owes_nothing) owes
 nothing and is no commitment; an open row counts once due; a neutral status without the flag (a revolving
-statement) still owes its amount."""
+statement) still owes its amount; money repaid is no record where nothing was ever owed or repaid."""
 
 from __future__ import annotations
 
@@ -47,15 +47,16 @@ def _features(tmp_path) -> pd.DataFrame:
         ("c", -40, "payment", 50.0, "settled", None),
         ("d", -30, "invoice", 80.0, "revolving", -20),  # a statement carried over: still owed
         ("d", -25, "payment", 20.0, "settled", None),
+        ("f", -30, "invoice", 60.0, "settled", -20),  # owed, repaid nothing
     ]
     events = pd.DataFrame([(p, worlds.ts(t), k, a, s, worlds.ts(d) if d is not None else pd.NaT)
                            for p, t, k, a, s, d in rows],
                           columns=["person_id", "ts", "kind", "amount", "status", "due_ts"])
     for c in ("ts", "due_ts"):
         events[c] = events[c].astype("datetime64[us]")
-    ids = ["a", "b", "c", "d"]
-    outcomes = pd.DataFrame({"person_id": ids, "as_of": pd.Series([worlds.AS_OF] * 4, dtype="datetime64[us]"),
-                             "label": [0, 0, 1, 0], "window_days": [90] * 4})
+    ids = ["a", "b", "c", "d", "e", "f"]  # e: no row at all
+    outcomes = pd.DataFrame({"person_id": ids, "as_of": pd.Series([worlds.AS_OF] * 6, dtype="datetime64[us]"),
+                             "label": [0, 0, 1, 0, 0, 1], "window_days": [90] * 6})
     frames = {"people": pd.DataFrame({"person_id": ids}), "events": events, "relations": empty_table(RELATIONS),
               "outcomes": outcomes}
     ds = write_dataset(tmp_path / "w", frames, "refunds", "2026-01-01", spec=spec_from_toml(SPEC))
@@ -77,3 +78,11 @@ def test_only_a_neutral_status_can_owe_nothing(meaning):
     text = SPEC.replace('refunded = { meaning = "neutral"', f'refunded = {{ meaning = "{meaning}"')
     with pytest.raises(SpecError, match="owes_nothing applies to a status meaning neutral"):
         spec_from_toml(text)
+
+
+def test_money_repaid_reads_as_no_record_where_nothing_was_ever_owed_or_repaid(tmp_path):
+    """Not 'how much you repaid: 0.00' with advice to repay more, for someone who never owed anything."""
+    f = _features(tmp_path)
+    assert f["amount_paid_180d"].isna().tolist() == [False, False, False, False, True, False]
+    assert f.loc["f", "amount_paid_180d"] == 0.0 and f.loc["f", "amount_paid_30d"] == 0.0  # owed, paid nothing
+    assert pd.isna(f.loc["e", "amount_paid_30d"]) and pd.isna(f.loc["e", "amount_paid_90d"])
