@@ -39,7 +39,8 @@ a transfer received), money that went out (a purchase, a withdrawal), money in w
 negative (a bank statement's signed amount), a rating received, or none of these."""
 SIGNED_MEANINGS = ("owed", "signed", "rating", "neutral")
 """Amount meanings under which a negative amount means something (a credit balance, money out, a bad
-rating); every other amount is never negative."""
+rating); every other amount is never negative. An owed amount is a balance, and so may be a credit, only
+where the profile declares a credit line (ingest refuses a negative one elsewhere: most often a refund)."""
 
 
 def derived_statuses(due_ts: str | None, settled_ts: str | None, days_late: str | None) -> dict[str, StatusMeaning]:
