@@ -552,9 +552,10 @@ def test_a_data_set_stored_without_a_spec_gets_the_builtin_of_its_kind_and_the_s
 def test_a_negative_payment_in_the_users_own_words_is_a_located_error(tmp_path):
     pd.DataFrame({"customer": ["c1"], "segment": ["a"]}).to_csv(tmp_path / "p.csv", index=False)
     pd.DataFrame({"customer": ["c1", "c1"], "booked_at": ["2024-01-05", "2024-01-06"], "type": ["invoice", "payment"],
-                  "value": [-5.0, -1.0], "state": ["pending", "settled"]}).to_csv(tmp_path / "e.csv", index=False)
+                  "value": [5.0, -1.0], "state": ["pending", "settled"]}).to_csv(tmp_path / "e.csv", index=False)
     spec = spec_from_toml(FULL).model_copy(update={"relations": None})
-    with pytest.raises(Exception) as err:  # a negative invoice is a credit; a negative payment means nothing
+    with pytest.raises(Exception) as err:  # a negative payment means nothing (a negative invoice: a credit only
+        # where a credit line is declared; tests/data/test_negative_amounts.py)
         ingest_with_spec(spec, {"people": tmp_path / "p.csv", "events": tmp_path / "e.csv",
                                 "outcomes": tmp_path / "p.csv"}, tmp_path / "d")
     assert "e.csv, row 2 (line 3), column 'value': '-1.0' is negative" in str(err.value)

@@ -532,9 +532,11 @@ def _owners(events: pd.DataFrame, owner: pd.Series, via: str, file: str, column:
 
 
 def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
-                 lookups: dict[str, pd.Series] | None = None) -> pd.DataFrame:
+                 lookups: dict[str, pd.Series] | None = None, balance: bool = True) -> pd.DataFrame:
     """One history file as the events table's rows, declared by `ev` ([events] or [more_events.source]);
-    `lookups` map an account's key to its person where the file names accounts (ev.person_via)."""
+    `lookups` map an account's key to its person where the file names accounts (ev.person_via). An amount
+    owed may be negative (a credit) only where it is a balance (`balance`: the spec declares a credit line);
+    else a negative one, most often a refund, is refused at its row."""
     section = _section_path(source)
     mapping = ev.columns.model_dump()
     settled, paid = mapping.pop("settled_ts"), mapping.pop("paid_amount")
@@ -553,7 +555,9 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
     if mapping["amount"]:  # may be empty for a kind whose amount is neutral (amounts_where_meant)
         cols = tuple(replace(c, nullable=True) if c.name == mapping["amount"] else c for c in cols)
     values = partial(check_event_values, kind=mapping["kind"], amount=mapping["amount"],
-                     days_late=mapping.get("days_late"), signed_kinds=ev.signed_kinds, only_kind=ev.only_kind)
+                     days_late=mapping.get("days_late"), only_kind=ev.only_kind,
+                     signed_kinds=ev.signed_kinds if balance else ev.signed_kinds - ev.kinds_amount("owed"),
+                     money_kinds=ev.kinds_amount("owed") | ev.kinds_amount("paid"))
     def no_duplicates(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
         # what is stored counts: rows that differ only in an ignored column are one event recorded twice
         check_no_duplicate_rows(frame.drop(columns=ev.ignore, errors="ignore"), file, line_offset)
@@ -568,10 +572,12 @@ def _read_events(ev: Events, source: str, path: Path, check: _Checker, snapshot,
         events["person_id"] = _owners(events, (lookups or {})[ev.person_via], ev.person_via, str(path),
                                       ev.columns.person_id, line_offset_for(path))
     events["amount"] = events["amount"].astype("float64") if "amount" in events else np.nan  # none: not 0
+    if ev.amount_scale != 1.0:  # minor units (cents) to the currency
+        events["amount"] = events["amount"] * ev.amount_scale
     if ev.only_kind is not None:
         events["kind"] = pd.Series(ev.only_kind, index=events.index, dtype="string")
     if paid:
-        events["paid_amount"] = frame[paid]
+        events["paid_amount"] = frame[paid] * ev.amount_scale if ev.amount_scale != 1.0 else frame[paid]
     when = frame[settled] if settled else None
     if ev.parts_of:
         events, when = merged_parts(events if when is None else events.assign(settled_ts=when), frame[ev.parts_of],
@@ -823,7 +829,8 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
     for source, ev in spec.event_sources():
         key = event_source_key(source)
         step(f"reading {Path(sources[key]).name}")
-        events = _read_events(ev, source, Path(sources[key]), check, snapshot, lookups)
+        events = _read_events(ev, source, Path(sources[key]), check, snapshot, lookups,
+                              balance=spec.role("credit_line") is not None)
         try:
             _check_people(events, key, spec, Path(sources[key]), known)
         except DataValidationError as exc:

@@ -32,11 +32,13 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
 
     A broken row not settled (written off, never paid) is known broken only once its due day, and its grace,
     have passed unpaid: dated then (the day after the grace; without one, the day after UNSETTLED_DAYS),
-    or by its own date where that is later, no later than the snapshot day; its days late count from its
+    or by its own date where that is later, no later than the snapshot day (without one, the last day the
+    file writes: last_written); its days late count from its
     due date to then, at least that grace (or UNSETTLED_DAYS) plus 1 (the file may say at the snapshot that it ended unpaid sooner), so "the longest payment delay"
     never reads a write-off as paid on time, nor as milder than a late settlement. A row not settled whose
     status is neutral (cancelled) may have ended before its due date: one due after the snapshot is dated at
-    the snapshot day, not refused.
+    the snapshot day, not refused. A declared days-late column is the file's value at its extract: on a row
+    not settled it is capped at the days from due to the date the row is dated (_late_by_then).
     """
     ts = events["ts"]
     due = events["due_ts"] if "due_ts" in events else pd.Series(pd.NaT, index=events.index, dtype=ts.dtype)
@@ -57,7 +59,8 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
         known[done] = settled[done]
         ended = ~done & ~open_ & due.notna().to_numpy(bool)
         grace = ev.grace_days if ev.grace_days is not None else UNSETTLED_DAYS
-        ended_from = ended_from.mask(unpaid, unpaid_until(due, grace, snapshot))
+        ended_from = ended_from.mask(unpaid, unpaid_until(due, grace, snapshot if snapshot is not None
+                                                          else last_written(ts, settled)))
         called_off = events["status"].isin(ev.statuses_meaning("neutral")).to_numpy(bool)  # may end before due
         if snapshot is not None:  # a cancelled row due after the snapshot was cancelled by then
             ended_from = ended_from.mask(called_off, ended_from.clip(upper=pd.Timestamp(snapshot).normalize()))
@@ -75,6 +78,8 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
         day = pd.Timestamp(snapshot).normalize()
         known = known.mask(open_ & (known > day).to_numpy(bool, na_value=False), day)
     out = events.assign(ts=known)
+    if ev.columns.days_late is not None and settled is not None and "days_late" in out:
+        out["days_late"] = _late_by_then(out["days_late"], known, due, ~settled.notna().to_numpy(bool))
     if settled is not None and "paid_amount" in out and PAID_KNOWN not in out:  # (merged parts tell their own)
         out[PAID_KNOWN] = settled  # when its money was known paid: when settled; NaT: not known
     if ev.columns.days_late is None and ev.columns.due_ts is not None:
@@ -84,6 +89,22 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
             days = days.mask(unpaid & (days < floor).to_numpy(bool), floor)
         out["days_late"] = days.where(~open_ & due.notna().to_numpy(bool))
     return out
+
+
+def _late_by_then(days_late: pd.Series, known: pd.Series, due: pd.Series, unsettled: np.ndarray) -> pd.Series:
+    """A declared days-late column, on rows not settled, capped at the whole days from the due date to the
+    date the row is dated: the file writes them as at its extract (an instalment never paid: 1,151 days),
+    and a feature at the row's date must not read a delay only known later."""
+    by_then = (known.dt.normalize() - due.dt.normalize()).dt.days.clip(lower=0).astype("float64")
+    cap = unsettled & due.notna().to_numpy(bool) & (days_late > by_then).to_numpy(bool, na_value=False)
+    return days_late.mask(cap, by_then)
+
+
+def last_written(ts: pd.Series, settled: pd.Series | None) -> pd.Timestamp | None:
+    """The last day a file writes (its latest event or settlement): without a snapshot date, as far as the
+    file can know, so no row not settled is dated after it (due dates may lie ahead: not counted)."""
+    days = [t for t in (ts.max(), settled.max() if settled is not None else None) if t is not None and pd.notna(t)]
+    return pd.Timestamp(max(days)).normalize() if days else None
 
 
 UNSETTLED_DAYS = 90

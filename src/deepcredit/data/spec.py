@@ -419,7 +419,7 @@ class DatasetSpec(Strict):
         events table (kinds, statuses and reported outcomes together; its optional columns where any file
         had them), the attributes of every profile file in one profile, and relations read from people-file
         columns as kinds of the relations table. Parts, grace periods, lookups and ignored columns were
-        applied at ingest, so they are dropped."""
+        applied at ingest, so they are dropped (an amount scale too: stored amounts are in the currency)."""
         update: dict = {}
         if self.more_profile:  # joined at ingest: one people table, with versions if any file has them
             extra = [a.model_copy(update={"column": None}) for m in self.more_profile.values() for a in m.attributes]
@@ -433,6 +433,8 @@ class DatasetSpec(Strict):
             update["lookups"] = {}
             if self.events is not None:
                 update["events"] = self.events.model_copy(update={"person_via": None})
+        if self.events is not None and self.events.amount_scale != 1.0:  # stored in the currency already
+            update["events"] = update.get("events", self.events).model_copy(update={"amount_scale": 1.0})
         rel = self.relations
         if rel is not None and rel.derived_kinds:
             kinds = [*rel.kinds, *(k for k in rel.derived_kinds if k not in rel.kinds)] if rel.kinds else []

@@ -39,7 +39,8 @@ a transfer received), money that went out (a purchase, a withdrawal), money in w
 negative (a bank statement's signed amount), a rating received, or none of these."""
 SIGNED_MEANINGS = ("owed", "signed", "rating", "neutral")
 """Amount meanings under which a negative amount means something (a credit balance, money out, a bad
-rating); every other amount is never negative."""
+rating); every other amount is never negative. An owed amount is a balance, and so may be a credit, only
+where the profile declares a credit line (ingest refuses a negative one elsewhere: most often a refund)."""
 
 
 def derived_statuses(due_ts: str | None, settled_ts: str | None, days_late: str | None) -> dict[str, StatusMeaning]:
@@ -77,7 +78,8 @@ class EventKind(Strict):
 
 
 MEASURE_RESERVED = frozenset(c.name for c in EVENTS.columns) | {
-    "settled_ts", "paid_amount", "as_of", "label", "age_days", "is_good", "is_bad", "is_severe", "is_outcome"}
+    "settled_ts", "paid_amount", "as_of", "label", "age_days", "is_good", "is_bad", "is_severe", "is_outcome",
+    "due_age_days"}
 """The events table's own columns, the columns ingest reads beside them, and those the event stages add
 (features.sources): no measure's name."""
 
@@ -134,6 +136,17 @@ class Measure(DescribedColumn):
 class EventStatus(Strict):
     meaning: StatusMeaning
     share: ShareFeature | None = None
+    owes_nothing: bool = False
+    """True for a neutral status under which the row never ran (a refund, a cancelled invoice): its amount is
+    counted in no amount owed and the row in no count of commitments. Why a flag and not every neutral
+    status: a revolving statement is neutral (neither kept nor broken), yet its balance is owed."""
+
+    @model_validator(mode="after")
+    def _check_owes_nothing(self) -> EventStatus:
+        if self.owes_nothing and self.meaning != "neutral":
+            raise SpecProblem(("owes_nothing",), f"a status meaning {self.meaning} is a commitment that owed "
+                                                 "something: owes_nothing applies to a status meaning neutral")
+        return self
 
 
 def _not_commitment(kind: object) -> object:
@@ -210,6 +223,10 @@ class Events(FileSection):
     """The kind each row's payment becomes where the file names a paid_amount column: declared in
     [events.kinds] with amount = "paid" and commitment = false, so the money counts as repaid and the row's
     commitment (its amount owed, its status) is counted once."""
+    amount_scale: float = Field(default=1.0, gt=0)
+    """What one unit of the file's amounts (and paid_amount) is in the currency: 0.01 where a ledger writes
+    cents (minor units, as card and payment exports do), so stored amounts, features and the reasons a
+    person reads are in the currency (EUR 319.37, not 31,937.00). Applied at ingest."""
     measures: list[Measure] = []
     """Numbers each row records besides its amount (Measure), stored with the events as columns of their names."""
     outcomes: dict[str, ReportedOutcome] = {}
@@ -285,6 +302,9 @@ class Events(FileSection):
                                   f"{o.status!r} is not a status declared in [events.statuses]")
         if not self.kinds:
             raise SpecProblem(("kinds",), "declare at least one event kind")
+        if self.columns.amount is None and self.amount_scale != 1.0:
+            raise SpecProblem(("amount_scale",), "the events have no amount column (amount = \"\"): there is no "
+                                                 "amount to scale")
         if self.columns.amount is None:
             money = next((k for k, v in self.kinds.items() if v.amount != "neutral"), None)
             if money is not None:
@@ -362,6 +382,11 @@ class Events(FileSection):
 
     def statuses_meaning(self, *meanings: str) -> frozenset[str]:
         return frozenset(s for s, v in self.statuses.items() if v.meaning in meanings)
+
+    @property
+    def statuses_owing_nothing(self) -> frozenset[str]:
+        """Statuses under which a row never ran (EventStatus.owes_nothing: a refund, a cancelled invoice)."""
+        return frozenset(s for s, v in self.statuses.items() if v.owes_nothing)
 
     @property
     def signed_kinds(self) -> frozenset[str]:

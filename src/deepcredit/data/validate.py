@@ -967,12 +967,14 @@ other kind (a repayment, an instalment, a rental, an order, a utility bill) a ne
 
 def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, *, kind: str | None = "kind",
                        amount: str | None = "amount", days_late: str | None = "days_late",
-                       signed_kinds: frozenset[str] = SIGNED_AMOUNT_KINDS, only_kind: str | None = None) -> None:
+                       signed_kinds: frozenset[str] = SIGNED_AMOUNT_KINDS, only_kind: str | None = None,
+                       money_kinds: frozenset[str] = frozenset()) -> None:
     """days_late is never negative; an amount is negative only for the kinds where that means something.
 
     kind/amount/days_late: the columns' names in the file (a spec may name them otherwise); signed_kinds:
     the kinds whose amount may be negative (a balance owed can be a credit, a rating can be negative);
-    only_kind: the kind of every row of a file without a kind column.
+    only_kind: the kind of every row of a file without a kind column; money_kinds: kinds whose amount is
+    owed or paid, whose error says how a refund is declared (a negative amount there is often a refund).
     """
     if days_late is not None and days_late in frame:
         i = first_true((frame[days_late] < 0).to_numpy(dtype=bool, na_value=False))
@@ -986,8 +988,10 @@ def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, 
     i = first_true(unsigned & (frame[amount] < 0).to_numpy(dtype=bool, na_value=False))
     if i is not None:
         allowed = ", ".join(sorted(signed_kinds)) or "no kind"
+        refund = (": money owed or paid is written positive; a refund or a cancelled invoice is a row whose status "
+                  "is declared { meaning = \"neutral\", owes_nothing = true }") if kinds.iloc[i] in money_kinds else ""
         raise DataValidationError(file, f"{show_value(frame.at[i, amount])} is negative, which means nothing for a "
-                                        f"{kinds.iloc[i]} event (only {allowed} amounts may be negative)",
+                                        f"{kinds.iloc[i]} event (only {allowed} amounts may be negative){refund}",
                                   i + 1, amount, line_offset)
 
 

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 from deepcredit.data.spec import DatasetSpec, builtin_spec
 from deepcredit.data.spec_events import Events
-from deepcredit.features.templates import isin, owed_condition, paid_condition, profile_column, sql_text
+from deepcredit.features.templates import (
+    isin,
+    no_commitment_condition,
+    owed_condition,
+    paid_condition,
+    profile_column,
+    sql_text,
+)
 
 FRAME_ORDER = "as_of, person_id"
 """The feature frame's row order: rows_sql numbers rows by it, DuckDB's `spine_d` too (Dialect.numbering), so
@@ -139,7 +146,7 @@ def stages(d: Dialect, people_columns: set[str], event_columns: set[str],
         steps += _event_stages(d, ev, days_late, counterparty, kept, bad, severe, open_, event_columns,
                                spec.windows.period)
     if spec.relations is not None:
-        steps += _neighbour_stages(d, bad, severe, open_, flows)
+        steps += _neighbour_stages(d, bad, severe, open_, flows, no_commitment_condition(ev, "e.") if ev else None)
     return steps
 
 
@@ -154,6 +161,12 @@ def _event_stages(d: Dialect, ev: Events, days_late: str, counterparty: str, kep
     def flag(cond: str) -> str:
         return f"CASE WHEN {_commitment(ev.flow_kinds)}{cond} THEN 1 ELSE 0 END"
 
+    # days from each row's due date to as_of (owed_condition: an open row not yet due is not yet owed)
+    due_age = f"s.as_of_day - {d.days('e.due_ts')}" if "due_ts" in event_columns else "CAST(NULL AS DOUBLE)"
+    outcome = f"NOT ({isin('e.status', open_)})"
+    if refund := no_commitment_condition(ev, "e."):  # a refund owes nothing: no commitment kept or broken
+        outcome += f" AND NOT ({refund})"
+
     return [
         ("events_before", f"""
             SELECT s.person_id, s.as_of{d.carried('s')}, s.as_of_day - {d.days('e.ts')} AS age_days,
@@ -161,7 +174,7 @@ def _event_stages(d: Dialect, ev: Events, days_late: str, counterparty: str, kep
                    {flag(isin('e.status', kept))} AS is_good,
                    {flag(isin('e.status', bad))} AS is_bad,
                    {flag(isin('e.status', severe))} AS is_severe,
-                   {flag(f"NOT ({isin('e.status', open_)})")} AS is_outcome{measures}
+                   {flag(outcome)} AS is_outcome, {due_age} AS due_age_days{measures}
             FROM spine_d s JOIN events e ON e.person_id = s.person_id AND e.ts < s.as_of"""),
         # Runs of consecutive broken commitments: a broken one's run is told by how many kept ones are as
         # recent or more (a running count over time, newest first). Events on the same day are peers of the
@@ -203,7 +216,10 @@ def _commitment(flows: frozenset[str]) -> str:
 
 
 def _neighbour_stages(d: Dialect, bad: frozenset[str], severe: frozenset[str], open_: frozenset[str],
-                      flows: frozenset[str]) -> list[tuple[str, str]]:
+                      flows: frozenset[str], refund: str | None = None) -> list[tuple[str, str]]:
+    """The focal person's neighbours and each one's outcomes before the focal as_of (`refund`: rows that are
+    no commitment, as in the person's own is_outcome)."""
+    not_refund = f" AND NOT ({refund})" if refund else ""
     return [
         # Distinct neighbours connected before the focal as_of, in either direction.
         ("neighbour_pairs", f"""
@@ -226,7 +242,7 @@ def _neighbour_stages(d: Dialect, bad: frozenset[str], severe: frozenset[str], o
                    SUM(CASE WHEN {isin('e.status', bad)} THEN 1 ELSE 0 END) AS nb_bad,
                    SUM(CASE WHEN {isin('e.status', severe)} THEN 1 ELSE 0 END) AS nb_severe
             FROM (SELECT DISTINCT nb, as_of FROM neighbour_pairs) h
-            JOIN events e ON e.person_id = h.nb AND e.ts < h.as_of AND {_commitment(flows)}NOT ({isin('e.status', open_)})
+            JOIN events e ON e.person_id = h.nb AND e.ts < h.as_of AND {_commitment(flows)}NOT ({isin('e.status', open_)}){not_refund}
             GROUP BY h.nb, h.as_of"""),
         ("neighbours", f"""
             SELECT p.person_id, p.as_of{d.carried('p')}, p.nb, p.weight, p.edge_age_days, p.incoming, p.incoming_weight,

@@ -148,7 +148,25 @@ def outflow(events: Events) -> str | None:
 
 
 def owed_condition(events: Events) -> str:
-    return isin("kind", events.kinds_amount("owed"))
+    """Money asked to pay by as_of: an event of a kind whose amount is owed, unless its status says the row
+    never ran (EventStatus.owes_nothing: a refund, a cancelled invoice) or it is open and not yet due
+    (due_age_days, the days from its due date to as_of, above 0 once due; NULL where the events hold no due
+    date, as a statement's, asked to pay from the day it is issued). Why: the repaid share compares money
+    paid with money that was due by then; an instalment not yet due is no commitment kept or broken yet."""
+    cond = isin("kind", events.kinds_amount("owed"))
+    if nothing := events.statuses_owing_nothing:
+        cond += f" AND NOT ({isin('status', nothing)})"
+    if open_ := events.statuses_meaning("open"):
+        cond += f" AND NOT ({isin('status', open_)} AND COALESCE(due_age_days, 1) <= 0)"
+    return cond
+
+
+def no_commitment_condition(events: Events, alias: str = "") -> str | None:
+    """A row whose status says it never ran (EventStatus.owes_nothing: a refund, a cancelled invoice): it
+    owed nothing, so it is no commitment kept or broken either (never an outcome); None where the spec
+    declares no such status."""
+    nothing = events.statuses_owing_nothing
+    return isin(alias + "status", nothing) if nothing else None
 
 
 # --- profile --------------------------------------------------------------------------------------------
@@ -332,10 +350,18 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
     paid = paid_condition(ev) if ev.kinds_amount("paid") else None
     owed = owed_condition(ev) if ev.kinds_amount("owed") else None
     out: list[FeatureDef] = []
+    # money repaid reads as no record (not 0.00, with advice to repay more) where nothing was ever owed or
+    # repaid: a person without such rows has no repayment record, as the bill features have no bill
+    money = count(isin("kind", ev.kinds_amount("owed") | ev.kinds_amount("paid")))
+    never = "nothing owed or repaid on record yet"
+
+    def repaid(days: int) -> str:
+        return f"CASE WHEN {money} > 0 THEN {total('amount', paid, days)} END" if paid else ""
+
     if paid:
         paid_mid = total("amount", paid, m)
-        out.append(FeatureDef(f"amount_paid_{m}d", FC, E, paid_mid, f"how much you repaid in {words.last(m)}",
-                              repay_more, risk_direction=-1, fill=0, unit="money"))
+        out.append(FeatureDef(f"amount_paid_{m}d", FC, E, repaid(m), f"how much you repaid in {words.last(m)}",
+                              repay_more, risk_direction=-1, unit="money", missing=never))
     if owed:
         billed_mid = total("GREATEST(amount, 0)", owed, m)
         out.append(FeatureDef(f"amount_billed_{m}d", FC, E, billed_mid,
@@ -361,10 +387,10 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
     if paid:
         paid_recent = total("amount", paid, r)
         out += [
-            FeatureDef(f"amount_paid_{p}d", FC, E, total("amount", paid, p), f"how much you repaid in {words.last(p)}",
-                       repay_more, risk_direction=-1, fill=0, unit="money"),
-            FeatureDef(f"amount_paid_{r}d", FC, E, paid_recent, f"how much you repaid in {words.last(r)}", repay_more,
-                       risk_direction=-1, fill=0, unit="money"),
+            FeatureDef(f"amount_paid_{p}d", FC, E, repaid(p), f"how much you repaid in {words.last(p)}",
+                       repay_more, risk_direction=-1, unit="money", missing=never),
+            FeatureDef(f"amount_paid_{r}d", FC, E, repaid(r), f"how much you repaid in {words.last(r)}", repay_more,
+                       risk_direction=-1, unit="money", missing=never),
         ]
     if paid and owed:
         # A period's payments settle the previous period's statements: payments of the recent window against
@@ -423,7 +449,8 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
     if paid:
         out.append(FeatureDef(f"paid_to_limit_{m}d", FC, DER, f"amount_paid_{m}d / NULLIF({credit_line}, 0)",
                               "your repayments relative to your credit line", repay_more, risk_direction=-1,
-                              requires=line, unit="share", missing="no credit line on record"))
+                              requires=line, unit="share",
+                              missing="no credit line, or nothing owed or repaid, on record"))
     return out
 
 
