@@ -135,6 +135,10 @@ class CreditModel(ClassifierMixin, BaseEstimator, ABC):
     spread_: dict[str, float] | None = None
     """Each numeric feature's standard deviation over the same rows (set with reference_): how far from
     typical a person's value is (scoring.scorer.telling_figures)."""
+    category_risk_: dict[str, dict[str, float]] | None = None
+    """Each categorical feature's training bad rate per category of at least RATED_ROWS labelled rows
+    (reference.json `bad_rate`): where the person's category is already the least risky, reasons give no
+    advice to change it (scoring.advice)."""
 
     def __init_subclass__(cls, **kwargs) -> None:
         """Every model's own fit / decision_function / explain refuses an input that is not a ModelInput."""
@@ -212,6 +216,46 @@ def typical_spreads(inp: ModelInput) -> dict[str, float]:
     return {name: float(v) for name, v in spreads.items() if pd.notna(v) and v > 0}
 
 
+DECILES = np.linspace(0.1, 0.9, 9)
+RATED_ROWS = 20
+"""A category's training bad rate is kept only over this many labelled rows: fewer say little, and one or two
+rows would let the artifact tell a person's outcome."""
+
+
+def training_profile(inp: ModelInput) -> dict:
+    """What scoring compares a batch with and advises from (scoring.input_check, scoring.advice): each
+    feature's missing share; each categorical's categories and bad rate per category (RATED_ROWS); each
+    numeric feature's decile edges with the share of training values in each right-closed bin (a PSI's
+    reference)."""
+    X = inp.X
+    labels = np.full(len(X), np.nan) if inp.y is None else np.asarray(inp.y, dtype=float)
+    missing: dict[str, float] = {}
+    categories: dict[str, list[str]] = {}
+    bad_rate: dict[str, dict[str, float]] = {}
+    bins: dict[str, dict[str, list[float]]] = {}
+    for d in inp.definitions:
+        if d.name not in X:
+            continue
+        col = X[d.name]
+        missing[d.name] = round(float(col.isna().mean()), 6)
+        if d.kind is Kind.CATEGORICAL:
+            text = col.astype("string")
+            categories[d.name] = sorted(text.dropna().unique().tolist())
+            known = ~np.isnan(labels) & text.notna().to_numpy(dtype=bool)
+            if known.any():
+                grouped = pd.Series(labels[known]).groupby(text[known].to_numpy()).agg(["mean", "size"])
+                rated = grouped[grouped["size"] >= RATED_ROWS]["mean"]
+                bad_rate[d.name] = {str(k): round(float(v), 6) for k, v in rated.items()}
+        else:
+            values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+            values = values[np.isfinite(values)]
+            if len(values):
+                edges = np.unique(np.quantile(values, DECILES))
+                counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+                bins[d.name] = {"edges": edges.tolist(), "shares": (counts / len(values)).round(6).tolist()}
+    return {"missing": missing, "categories": categories, "bad_rate": bad_rate, "bins": bins}
+
+
 EXECUTION_PARAMS = ("n_jobs",)
 """Constructor parameters that say how a fit ran, not what it fits (the fitted model is the same whatever
 they are): kept in the artifact's run facts, out of model.json and so out of the model's identity."""
@@ -242,7 +286,9 @@ def save_model(model: CreditModel, out: Path, inp: ModelInput, metrics: dict | N
     `reference_` from then on, as a loaded one does. `inp`'s keys are recorded (salted hashes, outside the
     identity: models.artifacts) so that an evaluation can leave those rows out whatever the data set is called."""
     model.reference_, model.spread_ = typical_values(inp), typical_spreads(inp)
-    reference = json.dumps({"median": model.reference_, "spread": model.spread_}, indent=1,
+    profile = training_profile(inp)
+    model.category_risk_ = profile["bad_rate"]
+    reference = json.dumps({"median": model.reference_, "spread": model.spread_, **profile}, indent=1,
                            sort_keys=True).encode("utf-8")
     return save_artifact(out, {"kind": model.kind, "params": model_params(model)}, kind=model.kind,
                          config=config or {}, features=[f.to_dict() for f in inp.definitions],
@@ -266,6 +312,7 @@ def load_model(path: Path) -> CreditModel:
     if REFERENCE in files:  # artifacts saved before 2026-12-06 have none: their reasons keep every advice
         reference = json.loads(files[REFERENCE])
         model.reference_, model.spread_ = reference["median"], reference.get("spread")  # spread: since fe3f191 (2026-12-06)
+        model.category_risk_ = reference.get("bad_rate")  # since 2026-12-06 evening: before, scorecard bins or none
     return model
 
 
