@@ -47,6 +47,7 @@ def test_a_reingest_with_a_reworded_spec_leaves_out_the_fitted_rows(setup):
     assert ev["metrics"]["auc"] == pytest.approx(h["auc"]) and not ev["optimistic"]
     assert "700 rows of this data set are rows the model was fitted on" in ev["rows_scope"]
     assert ev["fitted_rows_left_out"] == 700
+    assert ev["input_check"] == {"rows_checked": 300, "findings": []}  # the same rows as trained on: no finding
     card = (root / "ev2" / "model_card.md").read_text()
     assert "700 rows" in card
     results = json.loads((root / "ev2" / "results.json").read_text())

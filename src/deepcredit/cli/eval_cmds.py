@@ -12,6 +12,7 @@ from deepcredit.evaluation.cutoffs import cutoff_words
 from deepcredit.evaluation.metrics import DEFAULT_CUTOFF
 from deepcredit.evaluation.periods import PERIODS
 from deepcredit.evaluation.stability import ACT, EXIT_CODES, LEVELS, WATCH, check_thresholds
+from deepcredit.scoring.input_check import finding_text
 from deepcredit.workflows.evaluate import evaluate_model, monitor_batch
 
 
@@ -95,8 +96,14 @@ def _print_summary(results: dict) -> None:
         console.print(f"[red]fairness flag:[/red] {flag}")
     for thin in (fair or {}).get("too_few_to_judge") or []:
         console.print(f"[yellow]fairness, too few to judge:[/yellow] {thin}")
+    for finding in (ev.get("input_check") or {}).get("findings", []):
+        console.print(f"[yellow]input check:[/yellow] {finding_text(finding)}")
     if st:
         console.print(f"score PSI against the reference: {st['score_psi']['psi']:.3f} ({st['score_psi']['level']})")
+        for alert in st.get("alerts", []):
+            if alert["what"] != "score":
+                console.print(f"[{'red' if alert['level'] == 'act' else 'yellow'}]{alert['level']}:[/] "
+                              f"{alert['message']}")
 
 
 def monitor(

@@ -41,6 +41,7 @@ from deepcredit.models.artifacts import Artifact, key_hashes, load_artifact
 from deepcredit.models.base import CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.splits import Fold, configured_split, describe_split
+from deepcredit.scoring.input_check import SAMPLE_ROWS, check_input
 from deepcredit.scoring.scorer import Scorer
 
 SCORES = "scores.parquet"
@@ -58,6 +59,8 @@ class LoadedModel:
     manifest: dict
     definitions: list[FeatureDef] | None
     scorer: Scorer
+    root: Path | None = None
+    """The artifact directory (None: a model given in memory): its training reference for the input check."""
 
     @property
     def kind(self) -> str:
@@ -83,7 +86,7 @@ def load_any_model(path: Path) -> LoadedModel:
     model = load_model(path)
     manifest = load_artifact(Path(path)).manifest
     defs = [FeatureDef.from_dict(d) for d in manifest.get("features", []) if isinstance(d, dict)] or None
-    return LoadedModel(model, manifest, defs, Scorer(model))
+    return LoadedModel(model, manifest, defs, Scorer(model), Path(path))
 
 
 def model_input(loaded: LoadedModel, dataset: Dataset, threads: int | None = None) -> ModelInput:
@@ -243,6 +246,11 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
         else None
     ev["sample"] = describe_samples({**describe_rows(scores[["person_id", "as_of"]], y), "data_set": dataset.name,
                                      "data_fingerprint": dataset.fingerprint()}, loaded.manifest, trained, same_data)
+    if loaded.root is not None:  # the same check as `score`'s, on (a sample of) the rows evaluated
+        step("input check")
+        sample = np.linspace(0, len(inp) - 1, min(len(inp), SAMPLE_ROWS)).astype(np.int64)
+        ev["input_check"] = check_input(load_artifact(loaded.root), loaded.model, inp.X.iloc[sample],
+                                        loaded.definitions or inp.definitions, dataset.name)
     if reasons_sample > 0:
         step("reason codes")
         ev["reason_coverage"] = _reason_coverage(loaded, inp, reasons_sample)
