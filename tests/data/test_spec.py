@@ -663,3 +663,14 @@ def test_declared_bands_reach_the_fairness_audit_and_a_spec_without_them_keeps_i
     names, bands = _declared(SimpleNamespace(spec=spec), [])  # type: ignore[arg-type]
     assert names == ["income"] and bands == {"income": [0.0, 1000.0, 5000.0]}
     assert "bands" not in spec_from_toml(GOOD, "mine.toml").to_json()  # the fingerprint of older data sets holds
+
+
+def test_an_ignored_column_is_dropped_unread_whatever_its_type(tmp_path):
+    # a Parquet column the spec ignores was held to text: a time-zoned timestamp stopped the ingest
+    frame = pd.read_csv(_people(tmp_path)).assign(
+        updated=pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"]).tz_localize("Europe/Berlin"))
+    frame.to_parquet(tmp_path / "people.parquet", index=False)
+    spec = spec_from_toml(GOOD.replace('id_column = "id"', 'id_column = "id"\nignore = ["updated"]'))
+    ds = ingest_with_spec(spec.model_copy(update={"events": None}), {"people": tmp_path / "people.parquet"},
+                          tmp_path / "out")
+    assert "updated" not in ds.read("people").columns

@@ -200,9 +200,9 @@ def _sheet_hint(path: Path) -> str:
 
 
 def _table(name: str, section: str, columns: Iterable[Column], ignore: list[str], key: tuple[str, ...] = ()) -> TableSpec:
-    """The table a user's file must match: the declared columns, plus the ignored ones (read, then dropped)."""
-    ignored = tuple(Column(c, ColumnType.STRING, required=False, nullable=True) for c in ignore)
-    return TableSpec(name, (*columns, *ignored), key=key,
+    """The table a user's file must match: the declared columns, plus the ignored ones (dropped unread, so a
+    column left out is never held to a type)."""
+    return TableSpec(name, tuple(columns), key=key, ignored=tuple(ignore),
                      unknown_hint=f"; to leave it out, list it in `ignore` under [{section}] in the spec")
 
 

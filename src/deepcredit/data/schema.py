@@ -63,6 +63,8 @@ class TableSpec:
     key: tuple[str, ...] = ()
     description: str = ""
     extra_columns_allowed: bool = False
+    ignored: tuple[str, ...] = ()
+    """Columns a file may have that are dropped unread (a spec's `ignore`): whatever their type."""
     unknown_hint: str = ""
     """Appended to an 'unknown column' error: how this table's source leaves a column out."""
 

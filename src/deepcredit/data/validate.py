@@ -829,7 +829,7 @@ def first_true(mask: np.ndarray) -> int | None:
 
 def _check_columns(columns: list[str], spec: TableSpec, fail) -> None:
     if not spec.extra_columns_allowed:
-        unknown = [str(c) for c in columns if c not in spec.names]
+        unknown = [str(c) for c in columns if c not in spec.names and c not in spec.ignored]
         if unknown:
             close = difflib.get_close_matches(unknown[0], [n for n in spec.names if n not in columns], n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
