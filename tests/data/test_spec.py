@@ -674,3 +674,15 @@ def test_an_ignored_column_is_dropped_unread_whatever_its_type(tmp_path):
     ds = ingest_with_spec(spec.model_copy(update={"events": None}), {"people": tmp_path / "people.parquet"},
                           tmp_path / "out")
     assert "updated" not in ds.read("people").columns
+
+
+def test_several_outcome_rows_per_person_under_one_fixed_as_of_say_to_name_the_date_column(tmp_path):
+    spec = spec_from_toml(GOOD.replace('source = "people"', 'source = "outcomes"\nperson_id = "id"')
+                          .replace('id_column = "id"', 'id_column = "id"\nignore = ["bad"]'))
+    _people(tmp_path)
+    pd.DataFrame({"id": ["a", "b", "a"], "bad": [0, 1, 1]})\
+        .to_csv(tmp_path / "outcomes.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"duplicate id \(first seen in row 1\); one fixed `as_of` .* "
+                                                  r"`as_of_column`"):
+        ingest_with_spec(spec.model_copy(update={"events": None}),
+                         {"people": tmp_path / "people.csv", "outcomes": tmp_path / "outcomes.csv"}, tmp_path / "o")

@@ -199,10 +199,11 @@ def _sheet_hint(path: Path) -> str:
             f"that holds the table after '#', as {book.name}#{example}")
 
 
-def _table(name: str, section: str, columns: Iterable[Column], ignore: list[str], key: tuple[str, ...] = ()) -> TableSpec:
+def _table(name: str, section: str, columns: Iterable[Column], ignore: list[str], key: tuple[str, ...] = (),
+           duplicate_hint: str = "") -> TableSpec:
     """The table a user's file must match: the declared columns, plus the ignored ones (dropped unread, so a
     column left out is never held to a type)."""
-    return TableSpec(name, tuple(columns), key=key, ignored=tuple(ignore),
+    return TableSpec(name, tuple(columns), key=key, ignored=tuple(ignore), duplicate_hint=duplicate_hint,
                      unknown_hint=f"; to leave it out, list it in `ignore` under [{section}] in the spec")
 
 
@@ -671,7 +672,9 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
         cols += [Column(as_of_col, ColumnType.TIMESTAMP)] if as_of_col else []
         cols += [Column(window_col, ColumnType.INT)] if window_col else []
         key = (o.person_id, as_of_col) if as_of_col else (o.person_id,)
-        frame = read_and_validate(path, _table("outcomes", "outcomes", cols, o.ignore, key), snapshot,
+        once = "" if as_of_col else ("; one fixed `as_of` in [outcomes] allows one row per person: where a person "
+                                     "has several, name the column of their dates as `as_of_column`")
+        frame = read_and_validate(path, _table("outcomes", "outcomes", cols, o.ignore, key, once), snapshot,
                                   fmt=check.fmt_for(path))
         label = _labels(frame[o.label], spec, str(path), line_offset_for(path))
         ids = frame[o.person_id]

@@ -67,6 +67,8 @@ class TableSpec:
     """Columns a file may have that are dropped unread (a spec's `ignore`): whatever their type."""
     unknown_hint: str = ""
     """Appended to an 'unknown column' error: how this table's source leaves a column out."""
+    duplicate_hint: str = ""
+    """Appended to a 'duplicate key' error: what in the spec makes the key what it is."""
 
     def column(self, name: str) -> Column:
         return {c.name: c for c in self.columns}[name]

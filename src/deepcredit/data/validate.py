@@ -919,7 +919,8 @@ def read_and_validate(path: Path, spec: TableSpec, snapshot: pd.Timestamp | None
         if frame.empty and not allow_empty:
             raise DataValidationError(name, "the table has a header but no data rows")
         if spec.key:
-            check_unique(frame, spec.key, name, line_offset_for(path), {c.name for c in spec.columns if c.personal})
+            check_unique(frame, spec.key, name, line_offset_for(path), {c.name for c in spec.columns if c.personal},
+                         spec.duplicate_hint)
         for check in TABLE_CHECKS.get(spec.name, ()) if checks is None else checks:
             check(frame, name, line_offset_for(path))
     except DataValidationError as exc:
@@ -934,7 +935,7 @@ def _key_text(value: object) -> str:
 
 
 def check_unique(frame: pd.DataFrame, key: tuple[str, ...], file: str, line_offset: int | None,
-                 personal: Collection[str] = ()) -> None:
+                 personal: Collection[str] = (), hint: str = "") -> None:
     """No two rows share a key; names the duplicate and the row where the key was first seen. The key's value
     is repeated unless one of its columns is `personal` (an identifier, a protected attribute)."""
     dup = frame.duplicated(list(key), keep="first").to_numpy()
@@ -943,7 +944,7 @@ def check_unique(frame: pd.DataFrame, key: tuple[str, ...], file: str, line_offs
         # row i matches itself, so there is a first match: argmax finds it
         first = int(np.argmax((frame[list(key)] == frame.loc[i, list(key)]).all(axis=1).to_numpy()))
         value = "" if set(key) & set(personal) else " " + repr(", ".join(_key_text(frame.at[i, k]) for k in key))
-        raise DataValidationError(file, f"duplicate {'/'.join(key)}{value} (first seen in row {first + 1})",
+        raise DataValidationError(file, f"duplicate {'/'.join(key)}{value} (first seen in row {first + 1}){hint}",
                                   i + 1, key[0], line_offset)
 
 
