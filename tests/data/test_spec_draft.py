@@ -59,6 +59,10 @@ def test_status_and_kind_words_are_read_as_the_docs_declare_them(tmp_path):
     assert {k: v.amount for k, v in spec.events.kinds.items()} == {
         "instalment": "owed", "instalment_payment": "paid", "invoice": "owed"}
     assert "an instalment that falls due is owed" in text.split('"instalment" = ')[1].splitlines()[0]
+    assert spec.events.statuses["cancelled"].owes_nothing and not spec.events.statuses["settled"].owes_nothing
+    refunds = BILLING.assign(status=["settled", "REFUND", "overdue_30", "storniert"] * 3)
+    statuses = spec_from_toml(_draft(tmp_path, events=refunds), "draft.toml").events.statuses  # type: ignore[union-attr]
+    assert statuses["REFUND"].owes_nothing and statuses["storniert"].owes_nothing  # called off: nothing owed
 
 
 def test_a_label_not_known_yet_is_drafted_unknown_and_the_window_comes_from_its_name(tmp_path):

@@ -651,9 +651,11 @@ OPTIONAL_EVENT_COLUMNS = {
     "settled_ts": "rows are dated by it where set: their outcome is known from then, not when they were made",
 }
 """The optional event columns, with what the draft says about one it found."""
+CALLED_OFF = r"cancel|void|withdraw|refund|revers|storn"
+"""A status that calls a commitment off (cancelled, voided, refunded, reversed): neutral, and it owes nothing."""
 STATUS_WORDS = (  # first match wins: 'returned_late' is late, 'not_returned' and 'unpaid' broken
     ("late", r"late|overdue|delay|slow|past_?due|arrear"),
-    ("neutral", r"cancel|void|withdraw"),  # called off before it was due: no commitment kept or broken
+    ("neutral", CALLED_OFF),  # called off before it was due: no commitment kept or broken
     ("broken", r"miss|default|bounc|lost|^not|_not|unpaid|fail|declin|reject|charge_?off|writ(e|ten)|negative|"
                r"stolen|damag|fraud"),
     ("open", r"open|pending|due|outstanding|active|progress|ongoing"),
@@ -1080,7 +1082,11 @@ def _meanings(column: str | None, vocab: dict[str, list[str] | None], words: tup
         note = "guessed from the word: check" if meaning else ("TODO: choose" if words else "no amounts: neutral")
         if meaning == "owed" and re.search(TWO_SIDED, value.lower()):
             note += f" ({TWO_SIDED_NOTE})"
-        lines.append(f"{toml_string(value)} = {{ {key} = {toml_string(meaning or fallback)} }}  # {note}")
+        owes = key == "meaning" and meaning == "neutral" and re.search(CALLED_OFF, value.lower())
+        if owes:  # its amount was never owed (features: owed_condition)
+            note += "; called off, so its amount is not owed"
+        lines.append(f"{toml_string(value)} = {{ {key} = {toml_string(meaning or fallback)}"
+                     f"{', owes_nothing = true' if owes else ''} }}  # {note}")
     return lines
 
 
