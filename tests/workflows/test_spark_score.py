@@ -85,6 +85,7 @@ def test_spark_writes_the_parts_of_the_in_process_job(spark, fitted, tmp_path):
     job = score_batch_spark(art, ds, tmp_path / "spark", _cfg(150), master=spark.sparkContext.master)
     assert job["complete"] and job["engine"] == "spark" and job["chunks"] == 4
     assert job["parts"] == local["parts"]  # the same names, rows and sha256: every score, sub-score, reason
+    assert job["input_check"] == local["input_check"]  # one input check, whichever engine scores
     assert not (tmp_path / "spark" / COMMITS).exists()
     # a rerun is a no-op, and the in-process engine accepts the Spark job as its own
     assert score_batch(art, ds, tmp_path / "spark", _cfg(150))["parts"] == local["parts"]

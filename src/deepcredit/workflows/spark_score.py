@@ -60,12 +60,14 @@ from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, layer_wise_members, model_views
+from deepcredit.scoring.input_check import check_scoring_input
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.job import COMMITS, PENDING, Job, job_lock
 from deepcredit.workflows.scope import ring_sql
 from deepcredit.workflows.score import (
     STATE_STORE,
     ChunkFn,
+    Spine,
     check_model_features,
     job_identity,
     part_name,
@@ -105,6 +107,9 @@ def _score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunCon
     model = load_model(Path(model_dir))
     defs = [FeatureDef.from_dict(d) for d in art.manifest["features"]]
     check_model_features(art, dataset)  # before Job.open writes anything
+    # the same input check as the embedded engine's, on the same sample of the first chunk's rows
+    checked = check_scoring_input(art, model, defs, dataset, Spine(dataset, s.as_of, s.chunk_size).rows(0),
+                                  s.strict_input)
     session = open_spark_session(spark_session(master), dataset, location=location, spine_sql=spine_sql(s.as_of))
     spark = session.spark
     session.view("chunks", session.sql(f"""
@@ -114,7 +119,7 @@ def _score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunCon
     n_chunks = math.ceil(counts["n_people"] / s.chunk_size)
     fingerprint = dataset.checked_fingerprint()  # a job of changed data is not the same job
     job = Job.open(out, job_identity(art.sha256, fingerprint, s, n_chunks, counts["n_rows"]),
-                   {**run_record(cfg, fingerprint), "engine": "spark", "master": master})
+                   {**run_record(cfg, fingerprint), "engine": "spark", "master": master, "input_check": checked})
     todo = [i for i in range(n_chunks) if not job.done("parts", part_name(i), job.part_path(part_name(i)))]
     if todo:
         views = model_views(model)
