@@ -114,4 +114,4 @@ def test_the_snapshots_audit_row_counts_persons_not_profile_versions(tmp_path):
                                                                                         index=False)
     data = ingest_with_spec(spec, {"people": tmp_path / "people.csv", "outcomes": tmp_path / "outcomes.csv"},
                             tmp_path / "ds")
-    assert data.manifest.tables["people"]["rows"] == 3 and snapshot_module._persons(data) == 2
+    assert data.manifest.tables["people"]["rows"] == 3 and data.persons() == 2

@@ -176,6 +176,16 @@ class Dataset:
     def read(self, name: str) -> pd.DataFrame:
         return self.connect().execute(f"SELECT * FROM {name}").df()
 
+    def persons(self) -> int:
+        """How many persons the people table holds: its distinct ids, not its rows (with attribute history it
+        has a row per profile version)."""
+        con = new_connection()
+        try:
+            found = con.execute(f"SELECT COUNT(DISTINCT person_id) FROM {self.scan('people')}").fetchone()
+        finally:
+            con.close()
+        return int(found[0]) if found else 0
+
 
 def fingerprint_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()

@@ -72,7 +72,7 @@ def snapshot(ctx: ServiceContext, served: Dataset, out: Path) -> Snapshot:
         with ctx.db.write() as s:
             s.merge(Meta(key=snapshot_key(data.fingerprint()), value=now.isoformat()))  # score_import reads it
             ctx.audit.append(s, now, "operator", "data_snapshot_written", None,
-                             people=_persons(data), reported_events=done.reported_events,
+                             people=data.persons(), reported_events=done.reported_events,
                              corrected_events=done.corrected_events, corrected_details=done.corrected_details,
                              erased=done.erased)
     except BaseException:
@@ -119,14 +119,3 @@ def write_overlaid(served: Dataset, overlay: Overlay, out: Path, as_of: datetime
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
     return [r[0] for r in con.execute(f"DESCRIBE {relation}").fetchall()]
-
-
-def _persons(data: Dataset) -> int:
-    """The persons of the written data set: its people table's distinct ids (with attribute history it has
-    a row per profile version, so its row count is not the number of people)."""
-    con = new_connection()
-    try:
-        found = con.execute(f"SELECT COUNT(DISTINCT person_id) FROM {data.scan('people')}").fetchone()
-    finally:
-        con.close()
-    return int(found[0]) if found else 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from deepcredit.data.dataset import Dataset, new_connection
+from deepcredit.data.dataset import Dataset
 from deepcredit.data.datasets import BUNDLED, load_bundled
 
 MessageFn = Callable[[str], None]
@@ -35,16 +35,6 @@ def row_counts(ds: Dataset) -> str:
     (attribute history), people counts persons and the versions follow: 'people: 2,000 (2,603 profile
     versions)', so a load checks against the customer count."""
     tables = ds.manifest.tables
-    persons = people_count(ds)
+    persons = ds.persons()
     return ", ".join(f"{t}: {persons:,} ({e['rows']:,} profile versions)" if t == "people" and persons != e["rows"]
                      else f"{t}: {e['rows']:,}" for t, e in tables.items())
-
-
-def people_count(ds: Dataset) -> int:
-    """How many persons the people table holds (its distinct ids, not its rows)."""
-    con = new_connection()
-    try:
-        found = con.execute(f"SELECT COUNT(DISTINCT person_id) FROM {ds.scan('people')}").fetchone()
-    finally:
-        con.close()
-    return int(found[0]) if found else 0
