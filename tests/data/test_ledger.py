@@ -514,7 +514,8 @@ def test_a_draft_reads_a_cancelled_order_as_neither_kept_nor_broken(tmp_path):
     PEOPLE.to_csv(tmp_path / "people.csv", index=False)
     LEDGER.assign(state=["returned", "cancelled", "not_returned", "renting"]).to_csv(tmp_path / "r.csv", index=False)
     text = draft_spec(tmp_path / "people.csv", "rentals", events=tmp_path / "r.csv")
-    assert '"cancelled" = { meaning = "neutral" }  # guessed from the word: check' in text
+    assert ('"cancelled" = { meaning = "neutral", owes_nothing = true }  # guessed from the word: check; called off, '
+            'so its amount is not owed') in text
     assert '"not_returned" = { meaning = "broken" }' in text
 
 
