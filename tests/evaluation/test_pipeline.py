@@ -106,6 +106,8 @@ def test_all_rows_on_a_time_split_model_marks_each_period(tmp_path):
     assert by_year == {"2022": "fitted on", "2023": "not used (unmatured or outside the split)", "2024": "held out"}
     assert ev["optimistic"] and "2022 fitted on; 2023 not used" in ev["rows_scope"]
     assert "2024 held out" in (tmp_path / "ev" / "model_card.md").read_text()
+    page = (tmp_path / "ev" / "report.html").read_text()
+    assert "<th>to the model</th>" in page and "<td>fitted on</td>" in page  # the table says it per period
     held = evaluate_model(trained.path, ds, tmp_path / "ev_held", n_boot=0, period="year")["evaluation"]
     assert held["periods"] is None or all("used_as" not in r for r in held["periods"])
 

@@ -34,6 +34,7 @@ from deepcredit.evaluation.evidence import FLAG, RULE
 from deepcredit.evaluation.figures import figure_specs, render_png
 from deepcredit.evaluation.metrics import ablation_words, ci_words, confusion_rows, to_jsonable
 from deepcredit.evaluation.model_card import NO_REFERENCE, model_card_markdown
+from deepcredit.evaluation.periods import period_use_words
 from deepcredit.evaluation.sample import sample_rows
 
 REPORT = "report.html"
@@ -103,6 +104,13 @@ footer{margin-top:40px;color:var(--muted);font-size:12px}
 
 def _e(text: object) -> str:
     return html.escape(str(text))
+
+
+def _use(row: dict) -> str:
+    """What a period's rows were to the model: one word, or the mix with its counts."""
+    if row["used_as"] != "mixed":
+        return str(row["used_as"])
+    return ", ".join(f"{n:,} {k}" for k, n in row["use"].items())
 
 
 def _pct(v: float | None) -> str:
@@ -270,10 +278,14 @@ def _section_tables(section: str, evaluation: dict | None, fairness: dict | None
                       [[r["model"], f"{r['auc']:.3f}", f"{r['gini']:.3f}", f"{r['ks']:.3f}", f"{r['brier']:.4f}",
                         f"{r['ece']:.4f}"] for r in evaluation["ablation"]], "Model variants on the same rows")
     if section == "periods" and evaluation and evaluation.get("periods"):
-        return _table(["period", "people", "bads", "bad rate", "mean PD", "AUC", "Gini", "KS"],
-                      [[r["period"], f"{r['n']:,}", f"{r['bads']:,}", _pct(r["bad_rate"]), _pct(r["mean_pd"]),
+        rows = evaluation["periods"]
+        told = period_use_words(rows) is not None  # --all-rows: which periods the model was fitted on
+        return _table(["period", *(["to the model"] if told else []), "people", "bads", "bad rate", "mean PD", "AUC",
+                       "Gini", "KS"],
+                      [[r["period"], *([_use(r)] if told else []), f"{r['n']:,}", f"{r['bads']:,}",
+                        _pct(r["bad_rate"]), _pct(r["mean_pd"]),
                         *("n/a" if r[k] is None else f"{r[k]:.3f}" for k in ("auc", "gini", "ks"))]
-                       for r in evaluation["periods"]], "Metrics per period")
+                       for r in rows], "Metrics per period")
     if section == "fairness" and fairness and fairness.get("attributes"):
         return _fairness_tables(fairness)
     if section == "stability" and stability and stability.get("outcomes_by_band"):
