@@ -176,6 +176,25 @@ class Dataset:
     def read(self, name: str) -> pd.DataFrame:
         return self.connect().execute(f"SELECT * FROM {name}").df()
 
+    def profile_as_of(self, keys: pd.DataFrame) -> pd.DataFrame:
+        """The people table's row valid at each key row's as_of, in the keys' order (one row per key): the
+        version with the latest valid_from strictly before the date, as the features read it
+        (features.sources); a version without valid_from holds from the start, and before a person's first
+        version every column is missing. The one "valid at" rule outside the feature SQL (peers, the fairness
+        audit)."""
+        con = self.connect()
+        try:
+            con.register("_keys", pd.DataFrame({"person_id": keys["person_id"].astype(str).to_numpy(),
+                                                "as_of": pd.to_datetime(keys["as_of"]).to_numpy(),
+                                                "_row": range(len(keys))}))
+            rows = con.execute(
+                "SELECT k._row, p.* EXCLUDE (_from) FROM _keys k ASOF LEFT JOIN "
+                "(SELECT *, coalesce(valid_from, TIMESTAMP '0001-01-01') AS _from FROM people) p "
+                "ON k.person_id = p.person_id AND k.as_of > p._from ORDER BY k._row").df()
+        finally:
+            con.close()
+        return rows.drop(columns="_row")
+
     def persons(self) -> int:
         """How many persons the people table holds: its distinct ids, not its rows (with attribute history it
         has a row per profile version)."""

@@ -303,18 +303,8 @@ def people_as_scored(dataset: Dataset, keys: pd.DataFrame) -> tuple[pd.DataFrame
     people = dataset.read("people")
     if not dataset.spec.profile.valid_from or "valid_from" not in people.columns:
         return people, keys["person_id"]
-    con = dataset.connect()
-    try:
-        con.register("_scored", pd.DataFrame({"person_id": keys["person_id"].astype(str).to_numpy(),
-                                              "as_of": pd.to_datetime(keys["as_of"]).to_numpy(),
-                                              "_row": np.arange(len(keys))}))
-        rows = con.execute(
-            "SELECT k._row, p.* EXCLUDE (person_id, _from) FROM _scored k ASOF LEFT JOIN "
-            "(SELECT *, coalesce(valid_from, TIMESTAMP '0001-01-01') AS _from FROM people) p "
-            "ON k.person_id = p.person_id AND k.as_of > p._from ORDER BY k._row").df()
-    finally:
-        con.close()
-    rows.insert(0, "person_id", rows.pop("_row").astype(str))
+    rows = dataset.profile_as_of(keys).drop(columns="person_id")
+    rows.insert(0, "person_id", np.arange(len(keys)).astype(str))
     return rows, rows["person_id"]
 
 

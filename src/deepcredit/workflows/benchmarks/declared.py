@@ -59,7 +59,7 @@ def raw_inputs(ds: Dataset, inp: ModelInput) -> pd.DataFrame:
         people.index = people["person_id"].astype(str)
         X = people.loc[inp.keys["person_id"].astype(str), names].reset_index(drop=True)
     else:
-        X = profile_as_of(ds, inp.keys, names)
+        X = ds.profile_as_of(inp.keys)[names]
     return peer_frame(X)
 
 
@@ -69,22 +69,6 @@ def peer_frame(X: pd.DataFrame) -> pd.DataFrame:
     for c in X.columns:
         X[c] = X[c].astype("float64") if pd.api.types.is_numeric_dtype(X[c]) else X[c].astype("category")
     return X
-
-
-def profile_as_of(ds: Dataset, keys: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """Each key row's profile version valid at its as_of: the latest valid_from strictly before it, as the
-    features read it (features.sources); a version without valid_from holds from the start."""
-    con = ds.connect()
-    try:
-        con.register("peer_keys", keys[["person_id", "as_of"]].assign(_row=np.arange(len(keys))))
-        cols = ", ".join(f'p."{n}"' for n in names)
-        frame = con.execute(
-            f"SELECT k._row, {cols} FROM peer_keys k ASOF LEFT JOIN "
-            "(SELECT *, coalesce(valid_from, TIMESTAMP '0001-01-01') AS _from FROM people) p "
-            "ON k.person_id = p.person_id AND k.as_of > p._from ORDER BY k._row").df()
-    finally:
-        con.close()
-    return frame[names]
 
 
 @dataclass(frozen=True)
