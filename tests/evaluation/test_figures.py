@@ -75,3 +75,20 @@ def _minimal_evaluation() -> dict:
     rng = np.random.default_rng(0)
     p = rng.uniform(0.05, 0.9, 300)
     return evaluate((rng.random(300) < p).astype(int), p, n_boot=0)
+
+
+def test_only_the_flagged_group_is_red_and_another_below_the_line_is_amber():
+    """German: 'under 26' was flagged and '26 to under 30' (below four-fifths, its gap not a finding) was red
+    too, under a legend that says red means flagged."""
+    from matplotlib.colors import to_hex
+    from matplotlib.figure import Figure
+
+    from deepcredit.evaluation.evidence import FLAG
+    from deepcredit.evaluation.figures import BAD, DRAW, WARN
+
+    groups = [_group("under 26", 190, 0.26), _group("26 to under 30", 181, 0.36), _group("45 and over", 201, 0.46)]
+    fig = Figure(figsize=(11.0, 3.6), layout="constrained")
+    DRAW["fairness_approval"](fig, {"attributes": {"age": groups}, "four_fifths": 0.8, "results": {"age": FLAG},
+                                    "flagged_group": {"age": "under 26"}})
+    solid = [to_hex(p.get_facecolor()) for p in fig.axes[0].patches[:3]]
+    assert solid[0] == BAD and solid[1] == WARN and solid[2] not in (BAD, WARN)

@@ -27,6 +27,8 @@ MUTED = "#7b8794"
 ACCENT = "#2f6fde"
 GOOD = "#8fb8ed"
 BAD = "#c0392b"
+WARN = "#e59a3a"
+"""Below the four-fifths line without a finding: a gap the evidence rule did not flag (evaluation/evidence.py)."""
 LEVEL_COLOURS = {"ok": "#2e9e5b", "watch": "#e0a000", "act": "#c0392b"}
 BAND_COLOURS = ("#d64933", "#f08c3a", "#f2c94c", "#7cc36e", "#2e9e5b")
 
@@ -124,7 +126,8 @@ def figure_specs(evaluation: dict | None, fairness: dict | None, stability: dict
             "data": {"attributes": {a: v["groups"] for a, v in attrs.items()},
                      "four_fifths": fairness["four_fifths"],
                      "results": {a: (v.get("screens") or {}).get("four_fifths", {}).get("result")
-                                 for a, v in attrs.items()}}}
+                                 for a, v in attrs.items()},
+                     "flagged_group": {a: v.get("least_approved") for a, v in attrs.items()}}}
         if any("mean_pd" in (v["groups"][0] if v["groups"] else {}) for v in attrs.values()):
             specs["fairness_calibration"] = {
                 "section": "fairness", "title": "Calibration by group", "wide": True,
@@ -331,9 +334,13 @@ def _fairness_approval(fig: Figure, d: dict) -> None:
         tpr = np.array([g["tpr"] if g["tpr"] is not None else np.nan for g in groups], dtype=float)
         audited = np.array([g["audited"] for g in groups])
         best = np.nanmax(rate[audited]) if audited.any() else np.nanmax(rate)
-        # red only where the screen flags: a gap too few to judge is not a finding (evaluation/evidence.py)
-        below = (rate < ff * best) & audited & (d.get("results", {}).get(name, FLAG) == FLAG)
-        colours = [BAD if b else ACCENT if a else MUTED for a, b in zip(audited, below, strict=True)]
+        # red only for the group the screen flags (the least approved, its gap judged by the evidence rule);
+        # another group below the line, or one whose gap could be chance, is amber: not a finding
+        below = (rate < ff * best) & audited
+        flagged = d.get("results", {}).get(name, FLAG) == FLAG
+        named = d.get("flagged_group", {}).get(name)
+        colours = [BAD if b and flagged and (named is None or g.get("group") == named) else WARN if b
+                   else ACCENT if a else MUTED for a, b, g in zip(audited, below, groups, strict=True)]
         ax.bar(x - 0.18, rate, width=0.36, color=colours)
         ax.bar(x + 0.18, tpr, width=0.36, color="white", edgecolor=colours, hatch="///", lw=1)
         ax.axhline(ff * best, color=INK, lw=1, ls="--")
@@ -344,9 +351,10 @@ def _fairness_approval(fig: Figure, d: dict) -> None:
     handles = [Patch(color=ACCENT, label="all applicants"),
                Patch(facecolor="white", edgecolor=ACCENT, hatch="///", label="good payers (equal opportunity)"),
                Patch(color=BAD, label="below four-fifths of the best, flagged"),
+               Patch(color=WARN, label="below four-fifths, not flagged"),
                Patch(color=MUTED, label="too small to audit"),
                Line2D([], [], color=INK, ls="--", lw=1, label="four-fifths line")]
-    fig.legend(handles=handles, loc="outside lower center", ncol=5, fontsize=8.5)
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8.5)
 
 
 def _fairness_calibration(fig: Figure, d: dict) -> None:
