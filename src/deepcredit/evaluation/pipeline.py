@@ -59,8 +59,8 @@ class LoadedModel:
     manifest: dict
     definitions: list[FeatureDef] | None
     scorer: Scorer
-    root: Path | None = None
-    """The artifact directory (None: a model given in memory): its training reference for the input check."""
+    artifact: Artifact | None = None
+    """The verified artifact (None: a model given in memory): its training reference for the input check."""
 
     @property
     def kind(self) -> str:
@@ -84,9 +84,10 @@ class LoadedModel:
 def load_any_model(path: Path) -> LoadedModel:
     """Any model artifact, with every feature definition it was built with (derived features read others)."""
     model = load_model(path)
-    manifest = load_artifact(Path(path)).manifest
+    artifact = load_artifact(Path(path))
+    manifest = artifact.manifest
     defs = [FeatureDef.from_dict(d) for d in manifest.get("features", []) if isinstance(d, dict)] or None
-    return LoadedModel(model, manifest, defs, Scorer(model), Path(path))
+    return LoadedModel(model, manifest, defs, Scorer(model), artifact)
 
 
 def model_input(loaded: LoadedModel, dataset: Dataset, threads: int | None = None) -> ModelInput:
@@ -246,10 +247,10 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
         else None
     ev["sample"] = describe_samples({**describe_rows(scores[["person_id", "as_of"]], y), "data_set": dataset.name,
                                      "data_fingerprint": dataset.fingerprint()}, loaded.manifest, trained, same_data)
-    if loaded.root is not None:  # the same check as `score`'s, on (a sample of) the rows evaluated
+    if loaded.artifact is not None:  # the same check as `score`'s, on (a sample of) the rows evaluated
         step("input check")
         sample = np.linspace(0, len(inp) - 1, min(len(inp), SAMPLE_ROWS)).astype(np.int64)
-        ev["input_check"] = check_input(load_artifact(loaded.root), loaded.model, inp.X.iloc[sample],
+        ev["input_check"] = check_input(loaded.artifact, loaded.model, inp.X.iloc[sample],
                                         loaded.definitions or inp.definitions, dataset.name)
     if reasons_sample > 0:
         step("reason codes")
@@ -300,9 +301,8 @@ def people_as_scored(dataset: Dataset, keys: pd.DataFrame) -> tuple[pd.DataFrame
     attribute history a person has a row per profile version, and the first row of a person is not the one
     valid then: each scored row reads the version valid strictly before its as-of date, as the features do
     (none before the first: unknown), keyed by the row's position."""
-    people = dataset.read("people")
-    if not dataset.spec.profile.valid_from or "valid_from" not in people.columns:
-        return people, keys["person_id"]
+    if not dataset.spec.profile.valid_from:  # one row per person: read as it is
+        return dataset.read("people"), keys["person_id"]
     rows = dataset.profile_as_of(keys).drop(columns="person_id")
     rows.insert(0, "person_id", np.arange(len(keys)).astype(str))
     return rows, rows["person_id"]
