@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from deepcredit.evaluation import pipeline
 from deepcredit.evaluation.fairness import age_band, fairness_audit
@@ -159,6 +160,11 @@ def test_evaluate_artifact_with_a_stub_model(tmp_path, monkeypatch):
     html = path.read_text()
     assert "Training and evaluation samples" in html and "Reason-code coverage" in html
     assert "at the informative cut-off" not in html  # 600 decides both ways here
+    truth = test.read("truth").set_index("person_id")["true_pd"]
+    limits = res["evaluation"]["limits"]  # a simulated world: the Bayes limit on the very rows evaluated
+    assert limits["bayes_auc"] == round(roc_auc_score(scores["label"], truth[scores["person_id"]]), 4)
+    assert limits["gap"] == round(limits["bayes_auc"] - limits["model_auc"], 4) and limits["rows"] == 300
+    assert "Against the known truth" in html and "Bayes limit (true PD)" in html
 
 
 def test_a_one_sided_cut_off_audits_fairness_at_the_informative_one_too_and_coverage_is_sampled(tmp_path,

@@ -82,6 +82,9 @@ def _print_summary(results: dict) -> None:
     console.print(table)
     if ev.get("rows_scope"):
         console.print(f"[yellow]{ev['rows_scope']}[/yellow]")
+    if lim := ev.get("limits"):
+        console.print(f"Bayes limit on these rows (AUC of the true PD): {lim['bayes_auc']:.3f}; "
+                      f"gap to it {lim['gap']:+.3f}")
     if ev.get("periods"):
         per = Table(title="per period")
         for col in ("period", "rows", "bad rate", "AUC", "Gini", "KS"):

@@ -22,6 +22,7 @@ from deepcredit.data.spec import Outcomes
 from deepcredit.evaluation.coverage import reason_coverage
 from deepcredit.evaluation.cutoffs import informative_cutoff
 from deepcredit.evaluation.fairness import fairness_audit, sensitive_frame
+from deepcredit.evaluation.limits import bayes_limit
 from deepcredit.evaluation.metrics import DEFAULT_CUTOFF, evaluate
 from deepcredit.evaluation.model_card import SIMULATED, default_model_card, development_facts
 from deepcredit.evaluation.periods import (
@@ -212,7 +213,8 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     scores = loaded.score(inp)
     y = scores["label"].to_numpy()
     caveats = [scope] if scope else []
-    if dataset.has("truth"):  # a simulated world: its truth is stored beside it
+    truth = dataset.read("truth") if dataset.has("truth") else None  # a simulated world: its truth beside it
+    if truth is not None:
         caveats.append(SIMULATED)
     ablation: dict[str, np.ndarray] = {}
     views: dict[str, list[str]] = {}  # what data each variant reads: one set for all is no modality ablation
@@ -240,6 +242,7 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     if words := period_use_words(ev["periods"]):  # said with the optimistic caveat: console, report and card
         caveats[caveats.index(scope)] = scope = f"{scope} {words}"
     ev["rows_scope"] = scope
+    ev["limits"] = None if truth is None else bayes_limit(truth, scores["person_id"], y, scores["pd"].to_numpy())
     for row in ev["ablation"]:
         row["views"] = views.get(row["model"])
     ev["optimistic"] = rows is None and scope is not None  # the rows it was fitted on are among those measured

@@ -32,6 +32,7 @@ from deepcredit.evaluation.coverage import COVERAGE_NOTE, coverage_rows
 from deepcredit.evaluation.cutoffs import audit_cutoff_words, cutoff_words
 from deepcredit.evaluation.evidence import FLAG, RULE
 from deepcredit.evaluation.figures import figure_specs, render_png
+from deepcredit.evaluation.limits import LIMIT_NOTE, limit_rows
 from deepcredit.evaluation.metrics import ablation_words, ci_words, confusion_rows, to_jsonable
 from deepcredit.evaluation.model_card import NO_REFERENCE, model_card_markdown
 from deepcredit.evaluation.periods import period_use_words
@@ -252,7 +253,11 @@ def _table(header: list[str], rows: list[list[object]], title: str = "") -> str:
 def _section_tables(section: str, evaluation: dict | None, fairness: dict | None, stability: dict | None) -> str:
     if section == "discrimination" and evaluation and (conf := confusion_rows(evaluation["cutoff"])):
         cells: list[list[object]] = [list(r) for r in conf[1]]
-        return _table(conf[0], cells, conf[2])  # its caption says when the cut-off is one-sided
+        out = _table(conf[0], cells, conf[2])  # its caption says when the cut-off is one-sided
+        if limits := evaluation.get("limits"):
+            out += _table(["measure", "AUC"], [list(r) for r in limit_rows(limits)], "Against the known truth") + \
+                f'<p class="lead">{_e(LIMIT_NOTE)}</p>'
+        return out
     if section == "sample" and evaluation and evaluation.get("sample"):
         header, rows = sample_rows(evaluation["sample"])
         return _table(header, [list(r) for r in rows], "Training and evaluation samples") + \
