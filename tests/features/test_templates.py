@@ -123,19 +123,24 @@ def test_a_status_declared_broken_never_counts_as_money_repaid(tmp_path):
 
 
 def test_the_simulator_spec_produces_the_reference_catalogue():
-    assert len(CATALOGUE) == 61 and len(set(CATALOGUE)) == 61
+    assert len(CATALOGUE) == 66 and len(set(CATALOGUE)) == 66
     assert [f.name for f in features_for(builtin_spec("simulator"))] == CATALOGUE
     assert not {"sex", "age", "marital_status"} & set(CATALOGUE)  # protected: never features by default
 
 
+PER_KIND = {"connections_contact", "connections_transfer", "connections_shared_device", "connections_rating",
+            "connections_guarantee"}
+"""The simulator's connections counted by relation kind (it declares five kinds)."""
+
+
 @pytest.mark.parametrize("kind, dropped", [
     # UCI has no relations, ratings or rentals/orders/utilities, nor statuses meaning broken.
-    ("uci", {"degree", "new_connections_90d", "share_neighbours_bad", "share_neighbours_severe",
+    ("uci", {"degree", "new_connections_90d", *PER_KIND, "share_neighbours_bad", "share_neighbours_severe",
              "neighbour_bad_rate", "incoming_negative_share", "mean_incoming_weight", "mean_rating_received",
              "n_severe_365d", "days_since_last_severe", "share_rental_365d", "share_order_365d",
              "share_utility_365d", "identity_verified", "occupation", "city_tier", "tenure_days", "log_income"}),
-    # OTC has ratings only: no money, no delays, no profile.
-    ("otc", {"identity_verified", "education", "occupation", "city_tier", "tenure_days", "credit_limit",
+    # OTC has ratings only: no money, no delays, no profile, one kind of relation (its degree is the count).
+    ("otc", {*PER_KIND, "identity_verified", "education", "occupation", "city_tier", "tenure_days", "credit_limit",
              "log_income", "amount_paid_180d", "amount_billed_180d", "paid_to_billed_180d", "last_bill_amount",
              "bill_slope_180d", "amount_paid_30d", "amount_paid_90d", "paid_to_prior_billed_90d", "mean_bill_90d",
              "mean_bill_91_180d", "min_paid_to_prev_bill_3c", "mean_paid_to_prev_bill_6c", "unpaid_cycles_6c",

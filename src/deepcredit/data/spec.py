@@ -94,6 +94,23 @@ class Relations(FileSection):
         """The kinds of the relations read from the people file."""
         return [*self.from_people, *(f"same_{c}" for c in self.groups)]
 
+    @property
+    def counted_kinds(self) -> list[tuple[str, str]]:
+        """(kind, label) of every kind whose connections are counted on their own: the declared and the derived
+        kinds, where there are at least two (one kind is the degree); a kind's label is its name in a-z, 0-9
+        and _ (one that leaves nothing, or a label taken by an earlier kind, is not counted on its own).
+
+        Why: a shared phone or a guarantor says something a contact does not, and the degree alone mixes them."""
+        kinds = list(dict.fromkeys([*self.kinds, *self.derived_kinds]))
+        if len(kinds) < 2:
+            return []
+        out: dict[str, str] = {}
+        for kind in kinds:
+            label = re.sub(r"[^a-z0-9]+", "_", kind.lower()).strip("_")
+            if label and label not in out:
+                out[label] = kind
+        return [(kind, label) for label, kind in out.items()]
+
     @model_validator(mode="after")
     def _check(self) -> Relations:
         seen: set[str] = set()

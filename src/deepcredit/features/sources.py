@@ -14,6 +14,7 @@ stage in order (a DuckDB temp table here, a cached Spark temp view at scale).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from deepcredit.data.spec import DatasetSpec, builtin_spec
@@ -146,7 +147,8 @@ def stages(d: Dialect, people_columns: set[str], event_columns: set[str],
         steps += _event_stages(d, ev, days_late, counterparty, kept, bad, severe, open_, event_columns,
                                spec.windows.period)
     if spec.relations is not None:
-        steps += _neighbour_stages(d, bad, severe, open_, flows, no_commitment_condition(ev, "e.") if ev else None)
+        steps += _neighbour_stages(d, bad, severe, open_, flows, no_commitment_condition(ev, "e.") if ev else None,
+                                   spec.relations.counted_kinds)
     return steps
 
 
@@ -216,10 +218,15 @@ def _commitment(flows: frozenset[str]) -> str:
 
 
 def _neighbour_stages(d: Dialect, bad: frozenset[str], severe: frozenset[str], open_: frozenset[str],
-                      flows: frozenset[str], refund: str | None = None) -> list[tuple[str, str]]:
+                      flows: frozenset[str], refund: str | None = None,
+                      kinds: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
     """The focal person's neighbours and each one's outcomes before the focal as_of (`refund`: rows that are
-    no commitment, as in the person's own is_outcome)."""
+    no commitment, as in the person's own is_outcome; `kinds`: (kind, label) pairs whose links are flagged
+    per neighbour as `kind_<label>`, 1 where the pair is linked by that kind)."""
     not_refund = f" AND NOT ({refund})" if refund else ""
+    by_kind = "".join(f",\n                   MAX(CASE WHEN x.kind = {sql_text(kind)} THEN 1 ELSE 0 END) "
+                      f"AS kind_{label}" for kind, label in kinds)
+    carried = "".join(f", p.kind_{label}" for _, label in kinds)
     return [
         # Distinct neighbours connected before the focal as_of, in either direction.
         ("neighbour_pairs", f"""
@@ -228,11 +235,11 @@ def _neighbour_stages(d: Dialect, bad: frozenset[str], severe: frozenset[str], o
                    MIN(s.as_of_day - {d.days('x.ts')}) AS edge_age_days,
                    MAX(x.incoming) AS incoming,
                    SUM(CASE WHEN x.incoming = 1 THEN x.weight ELSE 0 END) AS incoming_weight,
-                   SUM(CASE WHEN x.incoming = 1 AND x.weight < 0 THEN 1 ELSE 0 END) AS incoming_negative
+                   SUM(CASE WHEN x.incoming = 1 AND x.weight < 0 THEN 1 ELSE 0 END) AS incoming_negative{by_kind}
             FROM spine_d s JOIN (
-                SELECT source AS me, target AS nb, weight, ts, 0 AS incoming FROM relations
+                SELECT source AS me, target AS nb, weight, ts, kind, 0 AS incoming FROM relations
                 UNION ALL
-                SELECT target AS me, source AS nb, weight, ts, 1 AS incoming FROM relations
+                SELECT target AS me, source AS nb, weight, ts, kind, 1 AS incoming FROM relations
             ) x ON x.me = s.person_id AND x.ts < s.as_of
             WHERE x.nb <> s.person_id
             GROUP BY s.person_id, s.as_of{d.carried('s')}, x.nb"""),
@@ -246,7 +253,7 @@ def _neighbour_stages(d: Dialect, bad: frozenset[str], severe: frozenset[str], o
             GROUP BY h.nb, h.as_of"""),
         ("neighbours", f"""
             SELECT p.person_id, p.as_of{d.carried('p')}, p.nb, p.weight, p.edge_age_days, p.incoming, p.incoming_weight,
-                   p.incoming_negative,
+                   p.incoming_negative{carried},
                    COALESCE(h.nb_outcomes, 0) AS nb_outcomes, COALESCE(h.nb_bad, 0) AS nb_bad,
                    COALESCE(h.nb_severe, 0) AS nb_severe
             FROM neighbour_pairs p LEFT JOIN neighbour_history h ON h.nb = p.nb AND h.as_of = p.as_of"""),

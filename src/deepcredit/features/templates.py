@@ -581,6 +581,9 @@ def social_features(spec: DatasetSpec) -> list[FeatureDef]:
         FeatureDef(f"new_connections_{recent}d", SC, N, f"SUM(CASE WHEN edge_age_days <= {recent} THEN 1 ELSE 0 END)",
                    f"how many new connections you made in the last {span(recent)}", NETWORK, fill=0, unit="count"),
     ]
+    out += [FeatureDef(f"connections_{label}", SC, N, f"SUM(kind_{label})",
+                       f"how many of your connections are {kind.replace('_', ' ')} links", NETWORK, fill=0,
+                       unit="count") for kind, label in rel.counted_kinds]
     ev = spec.events
     if ev is not None and ev.statuses_meaning("late", "broken"):
         out.append(FeatureDef("share_neighbours_bad", SC, N, "AVG(CASE WHEN nb_bad > 0 THEN 1.0 ELSE 0.0 END)",
