@@ -128,3 +128,16 @@ def test_a_spec_without_it_keeps_its_stored_text_and_one_with_it_round_trips(tmp
     stored = _ingest(tmp_path, SPEC).spec
     assert stored.to_json().count('"improve_towards"') == 2
     assert parse_spec(json.loads(stored.to_json())) == stored
+
+
+def test_the_draft_mentions_it_beside_a_categorical_attributes_advice_and_still_parses(tmp_path):
+    from deepcredit.data.spec_draft import draft_spec
+
+    PEOPLE.drop(columns=["bad"]).to_csv(tmp_path / "people.csv", index=False)
+    text = draft_spec(tmp_path / "people.csv", "loans")
+    lines = text.splitlines()
+    backing = lines.index('name = "backing"')
+    assert any(line.startswith("# improve_towards = []") for line in lines[backing:backing + 12])
+    amount = lines.index('name = "amount"')
+    assert not any("improve_towards" in line for line in lines[amount:])  # a number has no categories
+    assert spec_from_toml(text.replace('"TODO"', '"identity"'), "draft.toml")
