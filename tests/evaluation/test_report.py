@@ -206,6 +206,10 @@ def test_reason_coverage_counts_specific_reasons_and_advice():
     assert c["share_reasons_specific"] == pytest.approx(3 / 5) and c["share_reasons_with_advice"] == pytest.approx(3 / 5)
     assert c["share_specific_reasons_with_advice"] == pytest.approx(2 / 3)
     assert c["read_as_a_whole"] == {"credit_history": 2}
+    from deepcredit.scoring.advice import ALREADY_BEST, ALREADY_TOWARDS
+
+    said = reasons.assign(how_to_improve=["Pay on time.", ALREADY_BEST, "Keep paying.", ALREADY_TOWARDS, "Do it."])
+    assert reason_coverage(said, 4, scored=10, top=4)["share_reasons_with_advice"] == pytest.approx(3 / 5)  # not advice
     empty = reason_coverage(reasons.iloc[:0], 0, scored=0, top=4)
     assert empty["share_with_reasons"] is None and empty["reasons"] == 0
 

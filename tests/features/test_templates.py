@@ -254,3 +254,18 @@ def test_the_simulator_spec_advises_nothing_about_where_or_who_someone_is():
     assert defs["neighbour_bad_rate"].missing == "no connections with commitments on record"
     assert defs["share_neighbours_bad"].missing == "no connections on record"
     assert defs["mean_utilisation_180d"].missing == "no amount due or no credit line on record"
+
+
+def test_improve_towards_declared_in_a_spec_reaches_the_feature_and_its_stored_form():
+    """German credit's guarantor advice points to having one; an attribute that declares none has ()."""
+    import json
+
+    from deepcredit.features.spec import FeatureDef
+
+    feats = {f.name: f for f in features_for(builtin_spec("german"))}
+    guarantee = feats["other_debtors_or_guarantors"]
+    assert guarantee.improve_towards == ("guarantor", "co-applicant")
+    assert feats["purpose"].improve_towards == () and feats["credit_amount"].improve_towards == ()
+    assert FeatureDef.from_dict(json.loads(json.dumps(guarantee.to_dict()))) == guarantee  # as an artifact keeps it
+    old = {k: v for k, v in feats["purpose"].to_dict().items() if k != "improve_towards"}  # stored before it existed
+    assert FeatureDef.from_dict(old) == feats["purpose"]

@@ -18,7 +18,7 @@ from deepcredit.features.templates import AGAINST_ADVICE, MISSING_ADVICE
 from deepcredit.models.base import DIMENSIONS, Explanation
 from deepcredit.models.binning import FeatureTable
 from deepcredit.models.scale import ScoreScale
-from deepcredit.scoring.advice import ALREADY_BEST
+from deepcredit.scoring.advice import ALREADY_BEST, ALREADY_TOWARDS
 from deepcredit.scoring.report_card import reason_table
 from deepcredit.scoring.scorer import AS_A_WHOLE
 
@@ -137,3 +137,75 @@ def test_no_advice_contrary_to_a_declared_risk_direction_where_the_value_is_on_i
     model.spread_ = None  # an artifact saved without spreads keeps the advice
     assert reason_table(model, inp, model.explain(inp), SCALE, top=4)["how_to_improve"].tolist() \
         == ["Use your account regularly."] * 3
+
+
+GUARANTEE = FeatureDef("guarantee", Dimension.SOCIAL_CONNECTIONS, Source.DERIVED, "guarantee",
+                       "whether someone backs the loan", "Ask a guarantor or a co-applicant to back the loan.",
+                       kind=Kind.CATEGORICAL, improve_towards=("guarantor", "co-applicant"))
+ASK = GUARANTEE.improve
+
+
+def _guarantee_advice(model_setup) -> dict[str, str]:
+    frame = pd.DataFrame({"person_id": ["a", "b", "c", "d"], **KEYS, "label": [1, 0, 0, 1],
+                          "guarantee": pd.Categorical(["none", "guarantor", "co-applicant", "other"])})
+    inp = ModelInput(FeatureFrame(frame, [GUARANTEE]))
+    model = _Model([GUARANTEE], np.array([[0.5]] * 4))  # the category costs everyone points
+    model_setup(model)
+    reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4)
+    return dict(zip(reasons["person_id"], reasons["how_to_improve"], strict=True))
+
+
+def test_advice_that_names_where_to_move_is_not_given_to_someone_already_there():
+    """A guarantor or a co-applicant is not told to get one, whatever the model carries; without rates the
+    others keep the advice (the old rule gave it to all four)."""
+    assert _guarantee_advice(lambda m: None) == {"a": ASK, "b": ALREADY_TOWARDS, "c": ALREADY_TOWARDS, "d": ASK}
+
+
+def test_advice_is_withheld_where_the_model_sees_no_less_risk_where_it_points():
+    """'none' (20% bad) is no riskier than a guarantor (25%) or a co-applicant (30%) though 'other' is less
+    risky still: moving where the advice points would not help (AGAINST_ADVICE); 'other' is the least risky
+    (ALREADY_BEST). Where a co-applicant is less risky than 'none', 'none' keeps the advice."""
+    def rates(none: float):
+        return lambda m: setattr(m, "category_risk_", {"guarantee": {"other": 0.1, "none": none, "guarantor": 0.25,
+                                                                     "co-applicant": 0.3}})
+
+    assert _guarantee_advice(rates(0.2)) == {"a": AGAINST_ADVICE, "b": ALREADY_TOWARDS, "c": ALREADY_TOWARDS,
+                                             "d": ALREADY_BEST}
+    assert _guarantee_advice(rates(0.28))["a"] == ASK  # a guarantor's 25% is less risky
+
+
+def test_a_scorecard_that_pools_a_category_with_where_the_advice_points_withholds_it():
+    """The card holds 'none' in one bin with 'guarantor' (20% bad): it gives 'none' no fewer points, so the
+    advice is withheld; split apart (none 30%, guarantor 10%), it is given."""
+    def card(categories, count, event):
+        table = FeatureTable(name="guarantee", kind="categorical", dimension="social_connections", description="",
+                             improve="", risk_direction=0, direction=0, splits=None, categories=categories,
+                             special_codes=[], count=[*count, 0, 0, 0], event=[*event, 0, 0, 0], woe=[])
+        return lambda m: setattr(m, "card_", SimpleNamespace(features=[table]))
+
+    pooled = card([["other"], ["none", "guarantor"], ["co-applicant"]], [100, 300, 100], [5, 60, 40])
+    assert _guarantee_advice(pooled) == {"a": AGAINST_ADVICE, "b": ALREADY_TOWARDS, "c": ALREADY_TOWARDS,
+                                         "d": ALREADY_BEST}
+    apart = card([["other"], ["guarantor"], ["none"], ["co-applicant"]], [100, 100, 200, 100], [5, 10, 60, 40])
+    assert _guarantee_advice(apart)["a"] == ASK
+
+
+def test_an_ordinals_advice_points_to_its_levels_and_reads_the_rates_by_level():
+    """Ranks 0..3 of none < low < mid < high; the advice points to 'high' (30% bad). 'mid' (20%) is no riskier
+    than it: withheld; 'low' (40%) keeps it; 'none' (5%) is the least risky of all."""
+    grade = FeatureDef("grade", Dimension.IDENTITY, Source.DERIVED, "grade", "your grade", "Raise your grade.",
+                       levels=("none", "low", "mid", "high"), improve_towards=("high",))
+    frame = pd.DataFrame({"person_id": ["n", "l", "m", "h"], **KEYS, "label": [0, 1, 0, 1],
+                          "grade": [0.0, 1.0, 2.0, 3.0]})
+    inp = ModelInput(FeatureFrame(frame, [grade]))
+    expected = {"n": ALREADY_BEST, "l": "Raise your grade.", "m": AGAINST_ADVICE, "h": ALREADY_TOWARDS}
+    by_rates = _Model([grade], np.array([[0.5]] * 4))
+    by_rates.category_risk_ = {"grade": {"none": 0.05, "low": 0.4, "mid": 0.2, "high": 0.3}}
+    by_card = _Model([grade], np.array([[0.5]] * 4))
+    by_card.card_ = SimpleNamespace(features=[FeatureTable(
+        name="grade", kind="numeric", dimension="identity", description="", improve="", risk_direction=0,
+        direction=0, splits=[0.5, 1.5, 2.5], categories=None, special_codes=[], count=[100, 100, 100, 100, 0, 0, 0],
+        event=[5, 40, 20, 30, 0, 0, 0], woe=[])])
+    for model in (by_rates, by_card):
+        reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4)
+        assert dict(zip(reasons["person_id"], reasons["how_to_improve"], strict=True)) == expected

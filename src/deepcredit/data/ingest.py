@@ -16,6 +16,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from difflib import get_close_matches
 from functools import partial
 from pathlib import Path
 from typing import get_args
@@ -234,6 +235,30 @@ def refuse_contact(attributes: list[Attribute], frame: pd.DataFrame, spec_file: 
                         spec_line(spec_file, loc) if spec_file else None, field_path(loc))
 
 
+def towards_held(attributes: list[Attribute], frame: pd.DataFrame, file: Path, spec_file: str | None,
+                 section: tuple[str, ...]) -> None:
+    """Warns, at its line of the spec, of a category a categorical attribute's `improve_towards` names that its
+    file does not hold (as read, aliases applied): misspelt, it would never match, and the advice would go
+    to the people it was meant to spare. A warning, not a refusal: a small file to score may hold none of
+    them (an ordinal's levels are declared, and checked at spec load). It names the spec's own words and at
+    most one value alike them, never the file's values."""
+    for i, a in enumerate(attributes):
+        if a.type != "categorical" or not a.improve_towards:
+            continue
+        held = {str(v) for v in frame[a.source_column].dropna().unique()}
+        for k, category in enumerate(a.improve_towards):
+            if category in held:
+                continue
+            loc = (*section, "attributes", i, "improve_towards", k)
+            alike = [] if a.protected else get_close_matches(category, sorted(held), n=1)
+            problem = (f"{category!r} is not a value of column {a.source_column!r} in {file.name}"
+                       + (f" (did you mean {alike[0]!r}?)" if alike else "") + "; where misspelt, the advice is "
+                       "given to people already there: name the categories as the file writes them (or as "
+                       "`aliases` reads them)")
+            warnings.warn(str(SpecError(spec_file or "spec", problem, spec_line(spec_file, loc) if spec_file
+                                        else None, field_path(loc))), stacklevel=2)
+
+
 def numbers_in_text(values: pd.Series, fmt: FileFormat, file: str, column: str,
                     line_offset: int | None, protected: bool = False) -> pd.Series:
     """The first number in each text ("13.56%" 13.56, " 36 months" 36, "$1,200" 1200 with thousands ","),
@@ -286,6 +311,7 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
     frame = read_and_validate(path, _table("people", "profile", cols, p.ignore, key), snapshot,
                               fmt=check.fmt_for(path))
     refuse_contact(p.attributes, frame, check.spec_file, ("profile",))
+    towards_held(p.attributes, frame, Path(path), check.spec_file, ("profile",))
     ids = frame[p.id_column] if p.id_column else pd.Series(range(1, len(frame) + 1)).astype(str)
     out = pd.DataFrame({"person_id": ids.astype("string")})
     out = out.assign(**_attribute_values(frame, p.attributes, check, path))
@@ -383,6 +409,7 @@ def _read_more_profile(people: pd.DataFrame, name: str, more: MoreProfile, path:
     frame = read_and_validate(path, _table("people", f"more_profile.{name}", cols, more.ignore, key),
                               snapshot, fmt=check.fmt_for(path))
     refuse_contact(more.attributes, frame, check.spec_file, ("more_profile", name))
+    towards_held(more.attributes, frame, Path(path), check.spec_file, ("more_profile", name))
     if more.join_on:
         shared = pd.DataFrame({"key": frame[more.id_column], **_attribute_values(frame, more.attributes, check, path)})
         return shared.assign(valid_from=frame[more.valid_from]) if more.valid_from else shared

@@ -503,7 +503,7 @@ class DatasetSpec(Strict):
         return self.model_copy(update=update)
 
 
-ADDED_LATER = {"aliases": {}, "allow_contact": False, "bands": None}
+ADDED_LATER = {"aliases": {}, "allow_contact": False, "bands": None, "improve_towards": []}
 """Fields added to the spec after data sets were stored, with their defaults: left out of the stored text
 where they hold the default."""
 

@@ -498,6 +498,9 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None], section: s
         text = (ROLE_HINTS[role][2] if role else None) or description_of(said, kind)
         out.append(f"description = {toml_string(text)}")
         out.append('improve = ""')
+        if kind == "categorical":
+            out.append("# improve_towards = []  # with an improve text: the values it moves a person towards (a "
+                       "person already in one is not told it)")
         if PROTECTED_HINTS.search(words):
             out.append("protected = true  # looks like a protected attribute: audited, never a model input")
             out.append("actionable = false")

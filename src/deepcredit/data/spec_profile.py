@@ -39,6 +39,10 @@ class Attribute(DescribedColumn):
     ingest refuses such an attribute: it identifies a person, says nothing of how they keep commitments, and
     would otherwise become a model input unnoticed."""
     actionable: bool = True
+    improve_towards: list[str] = []
+    """Categorical and ordinal attributes with an `improve` text: the categories (levels) that text moves a
+    person towards (a guarantor text: ["guarantor", "co-applicant"]). Why: one text is written for the worst
+    categories, and a person already in one of these is not told to get there (scoring.advice)."""
     role: Role | None = None
     log: bool = False
     """Numeric amounts spanning orders of magnitude: the feature is ln(1 + max(x, 0)), named log_<name>."""
@@ -85,6 +89,7 @@ class Attribute(DescribedColumn):
             if self.order is not None and category not in self.order:
                 raise SpecProblem(("aliases", category), f"{category!r} is not one of the attribute's `order`: an "
                                                          "ordinal value is read as one of its levels")
+        self._check_towards()
         if self.bands is not None:
             if self.type != "numeric" or not self.protected:
                 raise SpecProblem(("bands",), "`bands` applies to protected numeric attributes only")
@@ -116,6 +121,31 @@ class Attribute(DescribedColumn):
         if self.role is not None and want[self.role] != self.type:
             raise SpecProblem(("role",), f"role {self.role} needs a {want[self.role]} attribute, not {self.type}")
         return self
+
+
+    def _check_towards(self) -> None:
+        """`improve_towards` names categories an advice text moves to: on a categorical or ordinal attribute
+        with that text, each once, each a declared level (an ordinal's) and never a way of writing one."""
+        if not self.improve_towards:
+            return
+        if self.type not in ("categorical", "ordinal"):
+            raise SpecProblem(("improve_towards",), f"`improve_towards` applies to categorical and ordinal "
+                                                    f"attributes only (this one is {self.type})")
+        if not self.improve:
+            raise SpecProblem(("improve_towards",), "`improve_towards` says where the `improve` text moves a "
+                                                    "person: give that text too")
+        written = self.alias_map
+        for i, category in enumerate(self.improve_towards):
+            if category in self.improve_towards[:i]:
+                raise SpecProblem(("improve_towards", i), f"{category!r} is listed twice")
+            if self.order is not None and category not in self.order:
+                raise SpecProblem(("improve_towards", i), f"{category!r} is not one of the attribute's `order` "
+                                                          f"({', '.join(self.order)})")
+            if written.get(category, category) != category:
+                raise SpecProblem(("improve_towards", i), f"{category!r} is a way of writing {written[category]!r}"
+                                                          ": name the category as stored")
+        if self.order is not None and set(self.improve_towards) == set(self.order):
+            raise SpecProblem(("improve_towards",), "every level is listed: the advice would never be given")
 
 
 class Profile(FileSection):

@@ -32,11 +32,13 @@ def reason_coverage(reasons: pd.DataFrame, explained: int, *, scored: int, top: 
     Per row (a person at an as-of date) with at least one reason: the share whose top reason names a specific
     feature, and whose every reason does; per reason: the share naming a specific feature and the share with
     advice (a how-to-improve text other than NO_ADVICE's); and how often each dimension is read as a whole."""
+    from deepcredit.scoring.advice import ALREADY_BEST, ALREADY_TOWARDS  # here, as WHOLE_NAMES: see below
     from deepcredit.scoring.scorer import WHOLE_NAMES  # here: the report renders coverage without the models
 
     whole = reasons["feature"].isin(WHOLE_NAMES).to_numpy()
     text = reasons["how_to_improve"].astype(object)
-    advice = (text.notna() & (text.astype(str).str.strip() != "") & ~text.isin(NO_ADVICE)).to_numpy()
+    none = NO_ADVICE | {ALREADY_BEST, ALREADY_TOWARDS}  # "yours is already ...": nothing to do here either
+    advice = (text.notna() & (text.astype(str).str.strip() != "") & ~text.isin(none)).to_numpy()
     rows = reasons["row"].nunique()
     top_specific = reasons.loc[(reasons["rank"] == 1).to_numpy() & ~whole, "row"].nunique()
     with_whole = reasons.loc[whole, "row"].nunique()

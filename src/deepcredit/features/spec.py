@@ -112,6 +112,9 @@ class FeatureDef:
     met_at: float | None = None
     """The value at which `improve` is met ('pay what is due in full': a share of 1): a value at or past it
     (on the safer side of risk_direction) is no reason, as 0 or below is none for a count (scorer.at_floor)."""
+    improve_towards: tuple[str, ...] = ()
+    """The categories (an ordinal's levels) following `improve` moves a person towards, as a spec declares
+    them: a person already in one gets no such advice (scoring.advice.towards_met); () where not declared."""
 
     def label(self, value: object) -> object:
         """The value as a person reads it: an ordinal rank becomes its declared level, a number is written
@@ -142,4 +145,5 @@ class FeatureDef:
     def from_dict(cls, d: dict) -> FeatureDef:
         return cls(**{**d, "dimension": Dimension(d["dimension"]), "source": Source(d["source"]),
                       "kind": Kind(d["kind"]), "requires": tuple(d.get("requires", ())),
-                      "levels": tuple(d.get("levels", ()))})
+                      "levels": tuple(d.get("levels", ())),
+                      "improve_towards": tuple(d.get("improve_towards", ()))})

@@ -206,7 +206,7 @@ def attribute_feature(a: Attribute) -> FeatureDef:
                       risk_direction=a.risk_direction, kind=kind, requires=(a.name,), protected=a.protected,
                       actionable=a.actionable, levels=tuple(a.order or ()) if a.type == "ordinal" else (),
                       codes=a.code_feature or "", unit=unit, improve_direction=a.improve_direction,
-                      missing="not on record")
+                      improve_towards=tuple(a.improve_towards), missing="not on record")
 
 
 def code_feature(a: Attribute) -> FeatureDef | None:

@@ -59,7 +59,7 @@ from deepcredit.features.templates import (
 from deepcredit.models.base import DIMENSIONS, CreditModel, Explanation, proba_columns
 from deepcredit.models.scale import ScoreScale, not_probabilities, split_total
 from deepcredit.models.stack import instance_views
-from deepcredit.scoring.advice import ALREADY_BEST, already_best, safe_side
+from deepcredit.scoring.advice import ALREADY_BEST, ALREADY_TOWARDS, already_best, safe_side, towards_met
 from deepcredit.scoring.figures import figure_text, telling_figures
 
 LONG_COLUMNS = ("row", "person_id", "as_of", "rank", "feature", "dimension", "value", "contribution",
@@ -364,6 +364,8 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     against = against_advice(inp.X, cols, defs, reference) | safe_side(inp.X, cols, defs, reference,
                                                                         getattr(model, "spread_", None) or {})
     best = already_best(model, inp.X, cols, defs)
+    met, no_gain = towards_met(model, inp.X, cols, defs)  # where the spec says where the advice moves them
+    against |= no_gain & ~best
     loss = np.where(np.rint(scale.factor * contrib) >= 1, cost, 0.0)
     if dimensions is None:
         dimensions = input_dimensions(model, inp.definitions)
@@ -381,7 +383,7 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
     # advice that would move a value the riskier way, or change a value the person does not have, is neither a
     # reason's own nor a whole dimension's
     named_cols = cols[: len(cols) - len(DIMENSIONS)]
-    off = against | best | X[named_cols].isna().to_numpy(dtype=bool)
+    off = against | best | met | X[named_cols].isna().to_numpy(dtype=bool)
     advisable = np.where(off, 0.0, cost) if off.any() else cost
     advice = whole_advice(names, r, named_cols, advisable, defs, advised)
     named = c < against.shape[1]
@@ -389,6 +391,8 @@ def reason_table(model: CreditModel, inp: ModelInput, explanation: Explanation, 
         advice[i] = ALREADY_BEST  # no other value of it is less risky: advice would only repeat what they do
     for i in np.flatnonzero(named)[against[r[named], c[named]]]:
         advice[i] = AGAINST_ADVICE
+    for i in np.flatnonzero(named)[met[r[named], c[named]]]:
+        advice[i] = ALREADY_TOWARDS  # already where the advice points: it would only repeat what they have
     values = np.full(len(r), None, dtype=object)  # a dimension as a whole has no one value
     for j in np.unique(c[c < len(named_cols)]):  # one vectorised gather per feature
         m, d = c == j, defs[cols[j]]
