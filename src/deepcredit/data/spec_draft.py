@@ -19,6 +19,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from deepcredit.data.draft_left_out import contact_data, ignore_lines, left_out, texts
+from deepcredit.data.draft_roles import (
+    amount_column,
+    date_pair,
+    days_late_column,
+    kind_column,
+    status_column,
+    whole_numbers,
+)
 from deepcredit.data.draft_words import (
     APPLICATION_HINTS,
     COUNT_HINTS,
@@ -789,6 +797,58 @@ def _lookup_lines(name: str, path: Path, id_col: str | None) -> tuple[list[str],
     return out, key
 
 
+def _dates_by_values(frame: pd.DataFrame, types: dict[str, str], found: dict[str, str | None],
+                     taken: set[str]) -> dict[str, str]:
+    """due_ts and settled_ts where no header word named both: a pair of date columns that behave so (draft_roles
+    .date_pair), set in `found` and `taken`; the check saying why, by role."""
+    if found["due_ts"] and found["settled_ts"]:
+        return {}
+    free = [c for c, t in types.items() if t == "date" and c not in taken]
+    pair = date_pair(frame, [found["due_ts"]] if found["due_ts"] else free,
+                     [found["settled_ts"]] if found["settled_ts"] else free)
+    if pair is None:
+        return {}
+    due, settled, share = pair
+    why = {"due_ts": f"{settled} is on or after it on {share:.0%} of the rows setting both: when each fell due",
+           "settled_ts": f"empty on some rows, else on or after {due} on {share:.0%} of them: when each was settled"}
+    checks = {}
+    for role, col in (("due_ts", due), ("settled_ts", settled)):
+        if found[role] is None:
+            found[role], checks[role] = col, why[role]
+            taken.add(col)
+    return checks
+
+
+def _others_by_values(frame: pd.DataFrame, types: dict[str, str], found: dict[str, str | None], taken: set[str],
+                      person: str | None, section: str) -> dict[str, str]:
+    """days_late, amount, status and kind where no header word named them, found by their values (draft_roles),
+    set in `found` and `taken`; the check saying why, by role."""
+    checks = {}
+    numbers = [c for c, t in types.items() if t == "numeric" and c not in taken and _measure_like(c, frame[c])]
+    due, settled = found["due_ts"], found["settled_ts"]
+    if found["days_late"] is None and due and settled and due != settled \
+            and (late := days_late_column(frame, numbers, due, settled)):
+        found["days_late"] = late[0]
+        checks["days_late"] = f"the whole days from {due} to {settled} (0 when in time) on {late[1]:.0%} of the rows"
+    taken.add(found["days_late"] or "")
+    if found["amount"] is None and (money := amount_column(frame, [c for c in numbers if c not in taken
+                                                                   and never_negative(frame[c])])):
+        found["amount"], checks["amount"] = money, "its values look like money (never below 0, many and spread)"
+        if whole_numbers(frame[money]):
+            checks["amount"] += f"; all whole numbers: if they count cents, set amount_scale = 0.01 under [{section}]"
+        taken.add(money)
+    words = [c for c, t in types.items() if t in ("categorical", "boolean") and c not in taken and _named_as_data(c)]
+    if found["status"] is None and (status := status_column(frame, words, STATUS_WORDS, MAX_CATEGORIES)):
+        found["status"], checks["status"] = status[0], f"{status[1]} of its {status[2]} values read as statuses"
+    taken.add(found["status"] or "")
+    kinds = [c for c in words if c not in taken and not PART_HINTS.search(header_words(c))]  # no commitment's name
+    if found["kind"] is None and person and (kind := kind_column(frame, kinds, person, MAX_CATEGORIES)):
+        found["kind"] = kind
+        checks["kind"] = f"no header says kind, but its {len(_texts(frame[kind]))} values may be the rows' kinds"
+        taken.add(kind)
+    return checks
+
+
 def _event_lines(path: Path, id_col: str | None, section: str = "events",
                  lookup_keys: dict[str, str] | None = None, people_ids: frozenset[str] = frozenset()) -> list[str]:
     """The [events] section of a history file (or [more_events.NAME], `section`, for a further one); a file
@@ -809,14 +869,17 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
     found: dict[str, str | None] = {}
     for role, (pattern, allowed) in EVENT_ROLES.items():
         found[role] = _pick(types, pattern, allowed, taken)
-        if role == "ts" and found[role] is None:  # any other date; else a schedule dated by its due dates
-            found[role] = _pick(types, ".", allowed, taken) or found["due_ts"]
         taken.add(found[role] or "")
+    checks = {} if relative else _dates_by_values(frame, types, found, taken)
+    if found["ts"] is None:  # any other date; else a schedule dated by its due dates
+        found["ts"] = _pick(types, ".", ("date",), taken) or found["due_ts"]
+        taken.add(found["ts"] or "")
     if found["amount"] is None:  # no money word: a column named for what the money is (an instalment, a bill)
         found["amount"] = _pick(types, MONEY_NOUNS, ("numeric",), taken)
         taken.add(found["amount"] or "")
     found["amount"], paid = _owed_and_paid(types, found["amount"], taken)
     taken.add(paid or "")
+    checks.update(_others_by_values(frame, types, found, taken, person, section))
     out = ["", f"# Events: {path.name}. Each row one commitment or activity of a person, as of its date."
            + ("" if section == "events" else " Stored with [events]: a kind or status named in both must mean the "
               "same."), f"[{section}]", *header_line_of(path)]
@@ -868,7 +931,7 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
     for role in ("ts", "kind", "amount", "status"):
         col = found[role]
         if col:
-            out.append(f"{role} = {toml_string(col)}")
+            out.append(f"{role} = {toml_string(col)}" + (f"  # check: {checks[role]}" if role in checks else ""))
         elif role == "status":
             out.append(WITHOUT_STATUS[told])
         elif role == "kind":
@@ -876,8 +939,8 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
         else:
             out.append(MISSING_EVENT_ROLE.get(role, f'{role} = "TODO"  # TODO: the column holding the event\'s {role}'))
     for role, why in OPTIONAL_EVENT_COLUMNS.items():
-        col = found[role]
-        out.append(f"{role} = {toml_string(col)}  # check" + (f": {why}" if why else "") if col
+        col, said = found[role], "; ".join(w for w in (checks.get(role), why) if w)
+        out.append(f"{role} = {toml_string(col)}  # check" + (f": {said}" if said else "") if col
                    else f'{role} = ""  # none found; name the column if there is one')
     if paid:
         out.append(f"paid_amount = {toml_string(paid)}  # check: the money paid against the row's amount owed")

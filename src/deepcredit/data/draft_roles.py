@@ -1,0 +1,121 @@
+"""The columns of a history file that `spec draft` finds by their values, for the roles its header words did
+not name.
+
+Why: header words (spec_draft.EVENT_ROLES) are a first guess in one language, and a ledger may be written in
+any (faellig_am, bezahlt_am, betrag_cent, tage_verzug, art). What the values do says the same in every
+language: a date column empty on some rows and otherwise on or after another date is when a due date was
+settled; a whole number equal to the days between the two is days late; a column of many spread numbers
+never below 0 is money; a text column whose values read as statuses is the status, and another of few values
+the kind. Each role found so is a proposal the draft marks `# check:` with why; a role a header named is
+never overridden (the callers offer only the columns no header took).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+
+from deepcredit.data.draft_left_out import texts
+
+MOST = 0.5
+"""A rule a column's values keep on more than this share of its rows is its rule (early payments, a fee row
+without days late, a typo break it on some)."""
+FEW_CODES = 12
+"""A numeric column of at most this many distinct values (in a sample of more rows than twice as many) is a
+code set or a count, not money."""
+
+
+def as_dates(values: pd.Series) -> pd.Series:
+    """A column's values as day-precise dates (NaT where empty or not a date)."""
+    dates = pd.to_datetime(values.astype("string").str.strip(), errors="coerce", format="ISO8601", utc=True)
+    return dates.dt.tz_localize(None).dt.normalize()
+
+
+def date_pair(frame: pd.DataFrame, dues: Iterable[str], settleds: Iterable[str]) -> tuple[str, str, float] | None:
+    """(due column, settled column, share of rows settled on or after due) for the pair in which the settled
+    date is empty on some rows (not settled yet), the due date filled on more rows, and the settled date on or
+    after the due date on most rows where both are set (MOST); of several such pairs, the one whose dates lie
+    closest (median days apart: a due date, not the date a contract began). None where no pair fits."""
+    best: tuple[float, str, str, float] | None = None
+    for s in settleds:
+        settled = as_dates(frame[s])
+        if not settled.isna().any() or not settled.notna().any():
+            continue
+        for d in dues:
+            due = as_dates(frame[d])
+            both = due.notna() & settled.notna()
+            if d == s or not both.any() or due.notna().sum() <= settled.notna().sum():
+                continue
+            after = float((settled[both] >= due[both]).mean())
+            gap = float((settled[both] - due[both]).dt.days.abs().median())
+            if after > MOST and (best is None or gap < best[0]):
+                best = (gap, d, s, after)
+    return (best[1], best[2], best[3]) if best else None
+
+
+def days_late_column(frame: pd.DataFrame, candidates: Iterable[str], due: str, settled: str) -> tuple[str, float] | None:
+    """(column, share of rows it matches) of the first candidate of whole numbers never below 0 that equals
+    max(0, settled - due) in days on most rows where all three are set (MOST), and on most of those settled
+    late: a column that is merely 0 where payments were on time says nothing of the late ones. None where no
+    row was settled late, as then nothing tells days late from any other zero."""
+    late = (as_dates(frame[settled]) - as_dates(frame[due])).dt.days.clip(lower=0)
+    for col in candidates:
+        numbers = pd.to_numeric(frame[col], errors="coerce")
+        filled = numbers.dropna()
+        if filled.empty or (filled < 0).any() or (filled != filled.round()).any():
+            continue
+        rows = late.notna() & numbers.notna()
+        same = numbers[rows] == late[rows]
+        were_late = late[rows] > 0
+        if were_late.any() and same.mean() > MOST and same[were_late].mean() > MOST:
+            return col, float(same.mean())
+    return None
+
+
+def amount_column(frame: pd.DataFrame, candidates: Iterable[str]) -> str | None:
+    """The candidate (a numeric column never below 0) that looks most like money: many distinct values (more
+    than FEW_CODES, or at least half as many as its filled rows where the sample is small), the most distinct
+    first, then the widest spread; a code set or a count of few values is none."""
+    found = []
+    for col in candidates:
+        numbers = pd.to_numeric(frame[col], errors="coerce").dropna()
+        distinct = numbers.nunique()
+        if distinct < 3 or (distinct <= FEW_CODES and 2 * distinct < len(numbers)):
+            continue
+        spread = float(numbers.std() / numbers.mean()) if numbers.mean() > 0 else 0.0
+        found.append((-distinct, -spread, col))
+    return min(found)[2] if found else None
+
+
+def whole_numbers(values: pd.Series) -> bool:
+    """Whether every filled value of a numeric column is a whole number (amounts in cents, perhaps)."""
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    return bool(len(numbers)) and bool((numbers == numbers.round()).all())
+
+
+def status_column(frame: pd.DataFrame, candidates: Iterable[str], words: tuple[tuple[str, str], ...], most: int
+                  ) -> tuple[str, int, int] | None:
+    """(column, values read, values) of the candidate of 2 to `most` values (a vocabulary, not free text) whose
+    values read best as statuses in `words` (the status vocabulary): at least two values, and at least half of
+    them, read; the largest share read first."""
+    best: tuple[float, int, str, int, int] | None = None
+    for col in candidates:
+        values = texts(frame[col]).unique()
+        read = sum(any(re.search(pattern, str(v).lower()) for _, pattern in words) for v in values)
+        if len(values) <= most and read >= 2 and 2 * read >= len(values):
+            key = (-read / len(values), -read, col, read, len(values))
+            best = key if best is None or key < best else best
+    return (best[2], best[3], best[4]) if best else None
+
+
+def kind_column(frame: pd.DataFrame, candidates: Iterable[str], person: str, most: int) -> str | None:
+    """The first candidate text column of 2 to `most` values (a vocabulary, not free text or ids) of which some
+    value is held by two people or more: a kind is shared (RATE, GEBUEHR), a commitment's number is one
+    person's."""
+    for col in candidates:
+        rows = pd.DataFrame({"value": texts(frame[col]), "person": frame[person]}).dropna()
+        if 2 <= rows["value"].nunique() <= most and rows.groupby("value")["person"].nunique().max() >= 2:
+            return col
+    return None
