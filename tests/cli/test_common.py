@@ -66,3 +66,21 @@ def test_pyarrows_os_errors_are_named_by_their_file_too(tmp_path: Path) -> None:
 def test_an_os_error_without_a_file_keeps_its_message(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(FileNotFoundError("x.csv: no such file (people)"), capsys) == "error: x.csv: no such file (people)"
     assert run(OSError("disk quota exceeded"), capsys) == "error: disk quota exceeded"
+
+
+def test_a_sub_score_on_no_record_says_so_beside_its_number(capsys: pytest.CaptureFixture[str]) -> None:
+    import pandas as pd
+
+    from deepcredit.models.base import DIMENSIONS
+
+    words = "no record yet: this part is scored as for people without history"
+    points = {"identity": 180, "credit_history": 120, "fulfilment_capacity": 150, "behaviour_preferences": 162,
+              "social_connections": pd.NA}
+    card = pd.Series({"person_id": "p1", "as_of": pd.Timestamp("2025-01-01"), "score": 612, "band": "fair",
+                      "pd": 0.1, **points, **{f"{d}_no_record": d == "credit_history" for d in DIMENSIONS}})
+    common.print_person(card, pd.DataFrame())
+    err = capsys.readouterr().err
+    assert f"120 ({words})" in err and err.count(words) == 1
+    assert "180" in err and "no data" in err  # the others as they were
+    common.print_person(card.drop([f"{d}_no_record" for d in DIMENSIONS]), pd.DataFrame())  # an older card
+    assert words not in capsys.readouterr().err

@@ -42,3 +42,14 @@ def test_the_page_says_the_points_make_up_the_score_only_when_they_do():
     partial = dimension_sum(_report(400, [450, -50, None]))
     assert partial["terms"] == ["450", "(\u221250)"] and partial["adds_up"] and partial["no_data"]
     assert not dimension_sum(_report(500, [110, 105]))["adds_up"]
+
+
+def test_a_dimension_on_no_record_says_so_to_the_person_and_a_stored_score_without_the_flag_reads_false():
+    from deepcredit.service.schemas import Factors, PersonDimension
+
+    stored = {"name": "credit_history", "points": 120, "lo": 70, "hi": 190}  # a score stored before the flag
+    assert PersonDimension(**stored).no_record is False
+    flagged = PersonDimension(**stored, no_record=True).model_dump()
+    assert flagged["no_record"] is True and flagged["points"] == 120 and flagged["rating"] == 42
+    # a merchant's `factors` view reads the same stored dimensions without the flag
+    assert "no_record" not in Factors(dimensions=[{**stored, "no_record": True}], reasons=[]).model_dump()["dimensions"][0]

@@ -201,3 +201,22 @@ def test_a_held_value_reads_with_its_declared_unit_and_meaning():
     assert as_read(spec.attribute("identity_verified"), np.bool_(False)) == "no"
     assert as_read(spec.attribute("occupation"), "civil_servant") == "civil servant"
     assert as_read(spec.attribute("occupation"), None) is None and as_read(spec.attribute("age"), float("nan")) is None
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_a_person_without_history_reads_that_a_part_of_their_score_rests_on_no_record(service):
+    """The test world's one person without events: their credit history is scored, as it is for anyone
+    without history, and their report says so beside its points (JSON and page); a person with a history
+    reads no such line."""
+    words = "No record yet: this part is scored as for people without history."
+    events = service.world.raw.read("events")
+    bare = next(p for p in service.world.ids if p not in set(events["person_id"].astype(str)))
+    other, _ = service.with_score()
+    for pid, flagged in ((bare, True), (other, False)):
+        me = service.person(pid)
+        dims = {d["name"]: d for d in service.client.get("/v1/me/report", headers=me).json()["dimensions"]}
+        assert dims["credit_history"]["points"] is not None and dims["credit_history"]["no_record"] is flagged
+        assert dims["identity"]["no_record"] is False
+        html = service.client.get("/v1/me/report.html", headers=me).text
+        section = html[html.index('<section id="dimensions"'):html.index('<section id="reasons"')]
+        assert (words in section) is flagged

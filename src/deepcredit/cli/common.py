@@ -126,21 +126,28 @@ def member_progress(bar: Progress) -> Callable[[str, int, int], None]:
 def print_person(card: Mapping, reasons: pd.DataFrame) -> None:
     """One person's score, band, PD, five sub-scores and reason codes: the one printer every `explain` uses.
 
-    card: person_id, as_of, score, band, pd and the five dimensions (<NA>: no data for it); reasons: rank,
-    reason, value, points_lost, how_to_improve (scoring.scorer.Scorer.explain's long table).
+    card: person_id, as_of, score, band, pd and the five dimensions (<NA>: no data for it; beside a number,
+    NO_RECORD_PART where `<dimension>_no_record` says the person has no record there); reasons: rank, reason,
+    value, points_lost, how_to_improve (scoring.scorer.Scorer.explain's long table).
     """
     import pandas as pd
     from rich.table import Table
 
     from deepcredit.models.base import DIMENSIONS
-    from deepcredit.scoring.scorer import shown_value
+    from deepcredit.scoring.scorer import NO_RECORD_PART, no_record_column, shown_value
+
+    def sub_score(d: str) -> str:
+        if pd.isna(card[d]):
+            return "no data"
+        flag = card.get(no_record_column(d), False)  # a card written before the flag has none
+        return f"{card[d]} ({NO_RECORD_PART})" if not pd.isna(flag) and bool(flag) else str(card[d])
 
     console.print(f"[bold]{escape(str(card['person_id']))}[/bold] as of {pd.Timestamp(card['as_of']).date()}: "
                   f"score [bold]{card['score']}[/bold] ({card['band']}), PD {card['pd']:.2%}")
     subs = Table(title="sub-scores (they add up to the score; no data: the model has no input there)")
     for d in DIMENSIONS:
         subs.add_column(d.replace("_", " "))
-    subs.add_row(*("no data" if pd.isna(card[d]) else str(card[d]) for d in DIMENSIONS))
+    subs.add_row(*(sub_score(d) for d in DIMENSIONS))
     console.print(subs)
     if reasons.empty:
         console.print("no reason codes: nothing lowers this score by a whole point")

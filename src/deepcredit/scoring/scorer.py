@@ -18,6 +18,13 @@ contributions in log-odds. On the score scale a logit contribution c is worth -f
   rounded so that they add up to the unclipped whole-point score exactly (largest remainders), and
   clipping is shared out by scale.split_total. A dimension without data gets no points and is reported as
   "no data" (<NA> in frames, null in JSON) instead of a neutral share it never earned;
+- no record (`<dimension>_no_record`, one boolean per dimension): the model has data for the dimension, but
+  this person's record holds nothing in it, so its sub-score is what anyone without history there gets.
+  Read from the feature definitions, not from one data set: every feature of the dimension that the input
+  holds has the value the engine gives a person with no rows in its source (FeatureDef.fill, else missing:
+  no events before as_of, no connections, no attribute on file). All of the dimension's features count,
+  not only those the model uses, so one used count at 0 does not hide a record the person has; a
+  dimension without features in the input (read by a tower alone) or without data is never flagged;
 - reason codes (the one policy, docs/scoring.md): up to `top` features with the largest risk-increasing
   contributions (positive log-odds relative to the model's base, i.e. points taken off; at least one whole
   point), among the features the model uses, leaving out a feature whose value already is where its advice
@@ -77,6 +84,9 @@ AS_A_WHOLE = {d.value: FeatureDef(f"{d.value}_as_a_whole", d, Source.DERIVED, ""
 are true whichever part of a model carries it (the events in order, a graph, a deep part's reading of a
 profile's attributes together), and the dimension's general advice."""
 WHOLE_NAMES = frozenset(w.name for w in AS_A_WHOLE.values())
+NO_RECORD_PART = "no record yet: this part is scored as for people without history"
+"""Beside a sub-score that rests on no record of the person's (`<dimension>_no_record`), wherever a person
+reads their card (the CLI, the service's JSON and page): a number alone would read as earned."""
 
 
 def top_losses(loss: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
@@ -216,7 +226,8 @@ class Scorer:
                ) -> pd.DataFrame:
         """One row per input row: person_id, as_of, pd, score, band, the five sub-scores, reasons 1..top.
 
-        Sub-scores are nullable integers (<NA>: the model has no data for that dimension). Reason columns:
+        Sub-scores are nullable integers (<NA>: the model has no data for that dimension), then one boolean
+        `<dimension>_no_record` per dimension (True: the person has no record there; module docstring). Reason columns:
         reason_{i} (feature), reason_{i}_text, reason_{i}_improve, reason_{i}_dimension, reason_{i}_value
         (the person's value as they read it: shown_value), reason_{i}_points (points taken off); empty
         where a row has fewer reasons. So a report row holds all the service keeps of a score. explain=False stops after the band: the same scores without
@@ -249,6 +260,9 @@ class Scorer:
         for d in DIMENSIONS:
             cols[d] = pd.arrays.IntegerArray(sub[:, dims.index(d)].astype(np.int64), np.zeros(n, dtype=bool)) \
                 if d in dims else pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+        empty = no_record(inp.X, inp.definitions, dims)
+        for j, d in enumerate(DIMENSIONS):
+            cols[no_record_column(d)] = empty[:, j]
         reasons = self.reasons(inp, explanation)
         row, rank = reasons["row"].to_numpy(dtype=np.int64), reasons["rank"].to_numpy(dtype=np.int64)
         shown = np.array([shown_value(f, v) for f, v in zip(reasons["feature"], reasons["value"], strict=True)],
@@ -273,6 +287,34 @@ class Scorer:
     def reasons(self, inp: ModelInput, explanation: Explanation) -> pd.DataFrame:
         """Long table of reason codes: one row per (input row, rank) with a risk-increasing contribution."""
         return reason_table(self.model, inp, explanation, self.scale, self.top, self.dimensions(inp))
+
+
+def no_record_column(dimension: str) -> str:
+    """The report column saying a person has no record in `dimension` (Scorer.report)."""
+    return f"{dimension}_no_record"
+
+
+def no_record(X: pd.DataFrame, definitions: Sequence[FeatureDef], dimensions: Sequence[str]) -> np.ndarray:
+    """(rows, len(DIMENSIONS)) booleans: True where every feature of a dimension in `dimensions` that X holds
+    has what a person with no rows in its source gets (the engine's LEFT JOIN: FeatureDef.fill, else missing).
+
+    Why from `fill`: it is the one place a definition says what "no rows" reads as (0 for counts), for
+    every source and every data set, so no list of 'record-counting' features has to be kept in step."""
+    out = np.zeros((len(X), len(DIMENSIONS)), dtype=bool)
+    by_dim: dict[str, list[FeatureDef]] = {}
+    for f in definitions:
+        if f.name in X.columns and f.dimension.value in dimensions:
+            by_dim.setdefault(f.dimension.value, []).append(f)
+    for d, feats in by_dim.items():
+        empty = np.ones(len(X), dtype=bool)
+        for f in feats:
+            col = X[f.name]
+            gone = col.isna().to_numpy(dtype=bool)
+            if f.fill is not None and f.kind is not Kind.CATEGORICAL:
+                gone |= pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan) == f.fill
+            empty &= gone
+        out[:, DIMENSIONS.index(d)] = empty
+    return out
 
 
 def nothing_to_explain() -> Explanation:

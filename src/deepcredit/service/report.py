@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.data.spec_profile import Attribute
 from deepcredit.features.spec import shown_in
+from deepcredit.scoring.scorer import NO_RECORD_PART
 from deepcredit.service import alerts as alert_feed
 from deepcredit.service import consent as consents
 from deepcredit.service import disputes as dispute_mod
@@ -33,6 +35,7 @@ from deepcredit.service.schemas import (
     Dimension,
     EventOut,
     HistoryPoint,
+    PersonDimension,
     PersonReport,
     ProfileItem,
     ReasonOut,
@@ -115,7 +118,7 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
     return PersonReport(
         scored=score is not None, score=score.score if score else None, band=score.band if score else None,
         scored_at=score.as_of if score else None, model_id=score.model_id if score else None,
-        dimensions=[Dimension(**d) for d in score.dimensions] if score else [],
+        dimensions=[PersonDimension(**d) for d in score.dimensions] if score else [],
         reasons=[ReasonOut(**r) for r in score.reasons] if score else [],
         history=[HistoryPoint(as_of=p.at, score=p.score, band=p.band, cause=history[p.last].cause,
                              reasons=p.reasons)
@@ -166,7 +169,7 @@ def _env() -> Environment:
                        autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
 
 
-def radar(dimensions: list[Dimension], size: int = 300, margin: int = 90) -> dict:
+def radar(dimensions: Sequence[Dimension], size: int = 300, margin: int = 90) -> dict:
     """SVG geometry for a five-axis radar: each axis the dimension's 0-100 rating (its points against its range).
 
     The horizontal margin leaves room for the axis labels left and right of the pentagon.
@@ -237,7 +240,7 @@ def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseO
         r=report, radar=radar(report.dimensions), dim_sum=dimension_sum(report), chart=history_chart(report.history, bands), labels=DIMENSION_LABELS,
         position=position, band_edges=_band_labels(bands), history_rows=rows, page=page, pages=pages,
         recourse=recourse, zone=zone or "UTC", takes_records=takes_records, result_words=RESULT_WORDS, action_words=ACTION_WORDS,
-        dispute_words=DISPUTE_WORDS)
+        dispute_words=DISPUTE_WORDS, no_record=NO_RECORD_PART)
 
 
 def dimension_sum(report: PersonReport) -> dict:

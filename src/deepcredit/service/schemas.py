@@ -272,6 +272,16 @@ class Dimension(BaseModel):
         return self
 
 
+class PersonDimension(Dimension):
+    """A dimension as the person reads it on their own report: the merchant's view (Factors) has no flag.
+    A plain Dimension is read as one without the flag (from_attributes), as a stored dict without it is."""
+
+    model_config = ConfigDict(from_attributes=True)
+    no_record: bool = Field(False, description="true: this person has no record in this dimension yet, so its "
+                            "points are what anyone without history there gets (scored as for people without "
+                            "history); false also for a score stored before the flag existed")
+
+
 class ReasonOut(BaseModel):
     feature: str
     dimension: str
@@ -535,7 +545,7 @@ class PersonReport(BaseModel):
     band: str | None
     scored_at: UtcDateTime | None
     model_id: str | None = Field(None, description="The version (artifact sha256) of the model behind the score.")
-    dimensions: list[Dimension]
+    dimensions: list[PersonDimension]
     reasons: list[ReasonOut]
     history: list[HistoryPoint]
     next_recalculation: UtcDateTime | None = Field(

@@ -42,7 +42,7 @@ from deepcredit.models.base import DIMENSIONS, CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, model_views
 from deepcredit.scoring.scorer import Scorer as ReportScorer
-from deepcredit.scoring.scorer import input_dimensions, used_features
+from deepcredit.scoring.scorer import input_dimensions, no_record_column, used_features
 from deepcredit.service.attribute_fixes import FIX_COLUMNS, corrected_people, disputable
 from deepcredit.service.lookup import PersonIndex
 from deepcredit.service.pseudodata import without_erased
@@ -77,6 +77,8 @@ class DimensionScore:
     """None: the model has no input data for this dimension ("no data")."""
     lo: int
     hi: int
+    no_record: bool = False
+    """The person has no record in this dimension: the points are anyone's without history (Scorer.report)."""
 
 
 @dataclass(frozen=True)
@@ -612,9 +614,15 @@ class ModelScorer:
             out.append(ScoredPerson(
                 person_id=str(r["person_id"]), as_of=as_of or pd.Timestamp(r["as_of"]).to_pydatetime(),
                 score=int(r["score"]), band=str(r["band"]),
-                dimensions=[DimensionScore(d, None if pd.isna(r[d]) else int(r[d]), lo, hi) for d in DIMENSIONS],
+                dimensions=[DimensionScore(d, None if pd.isna(r[d]) else int(r[d]), lo, hi,
+                                           no_record=said(r.get(no_record_column(d)))) for d in DIMENSIONS],
                 reasons=reasons, model_id=self.model_id))
         return out
+
+
+def said(flag: object) -> bool:
+    """A card's boolean as stored: absent or missing (a batch card written before the column) is False."""
+    return flag is not None and not pd.isna(flag) and bool(flag)
 
 
 def _add_whatif(con: duckdb.DuckDBPyConnection, whatif: WhatIf) -> None:
