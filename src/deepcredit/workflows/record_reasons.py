@@ -54,6 +54,8 @@ class RecordWeights:
     weights: pd.DataFrame
     records: int
     """How many of the person's events are dated before T (the considered ones are the latest RECORD_CAP)."""
+    baseline: float = float("nan")
+    """The unrounded score of the person whole, in the same build (the score they were told, to float noise)."""
 
     @property
     def considered(self) -> int:
@@ -72,7 +74,7 @@ class LeftOut(Dataset):
 
     def __init__(self, base: Dataset, person: str, as_of: pd.Timestamp, cap: int = RECORD_CAP) -> None:
         self.root, self.manifest, self.base = base.root, base.manifest, base  # validated when base was opened
-        self.person, self.as_of, self.cap = person, pd.Timestamp(as_of), int(cap)
+        self.person, self.as_of, self.cap = person, pd.Timestamp(as_of).as_unit("us"), int(cap)
 
     def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
         con = con or new_connection()
@@ -157,7 +159,7 @@ def record_weights(model: CreditModel, definitions: list[FeatureDef], dataset: D
     whole = score[variants["left_out"].to_numpy() == WHOLE][0]
     gained = dict(zip(variants["left_out"], score - whole, strict=True))
     weights = records[shown].assign(points=records["_record"].map(gained).to_numpy(dtype=float))
-    return RecordWeights(weights.reset_index(drop=True), total)
+    return RecordWeights(weights.reset_index(drop=True), total, float(whole))
 
 
 def with_incoming_messages(base: ModelInput, row: int, variants: ModelInput) -> ModelInput:
