@@ -22,7 +22,7 @@ person's own records (no counterparty, no other person's id); the variants' ids 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
@@ -183,9 +183,9 @@ def with_incoming_messages(base: ModelInput, row: int, variants: ModelInput) -> 
                       np.concatenate([graph.edge_age_days, np.tile(graph.edge_age_days[into], m)]), n + m)
     if sequences is not None and variants.sequences is not None:
         v = variants.sequences
-        sequences = type(sequences)(**{**vars(sequences), "kind": np.concatenate([sequences.kind, v.kind]),
-                                       "status": np.concatenate([sequences.status, v.status]),
-                                       "numeric": np.concatenate([sequences.numeric, v.numeric]),
-                                       "lengths": np.concatenate([sequences.lengths, v.lengths])})
+        sequences = replace(sequences, kind=np.concatenate([sequences.kind, v.kind]),
+                            status=np.concatenate([sequences.status, v.status]),
+                            numeric=np.concatenate([sequences.numeric, v.numeric]),
+                            lengths=np.concatenate([sequences.lengths, v.lengths]))
     tabular = FeatureFrame(frame, base.tabular.definitions, base.tabular.meta)
     return ModelInput(tabular, sequences, graph, rows=np.arange(n, n + m))
