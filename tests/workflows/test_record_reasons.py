@@ -20,7 +20,7 @@ from deepcredit.models.graph import GraphModel
 from deepcredit.models.stack import model_views
 from deepcredit.scoring.scorer import Scorer
 from deepcredit.workflows.explain import explain_person
-from deepcredit.workflows.record_reasons import RECORD_CAP, WHOLE, LeftOut, record_weights
+from deepcredit.workflows.record_reasons import RECORD_CAP, WHOLE, LeftOut, aligned, record_weights
 
 T = pd.Timestamp("2026-01-01")  # the simulated outcomes' as-of date
 
@@ -131,3 +131,15 @@ def test_a_model_that_reads_the_graph_gets_each_variant_the_persons_messages(wor
     assert w.considered == w.records > 0 and np.isfinite(w.weights["points"]).all()
     with pytest.raises(ValueError, match="reads the graph"):
         record_weights(ex.model, ex.definitions, ds, person, ex.card["as_of"])
+
+
+def test_aligned_frames_keep_the_dtype_of_the_side_with_values():
+    """The variants appended to a graph's bundle: a feature missing for all of them stays numeric (pandas
+    would read an all-missing object column as text, and warns it will), a label missing for them is float."""
+    base = pd.DataFrame({"f": [1.5, 2.0], "label": np.array([0, 1]), "c": ["a", "b"]})
+    variants = pd.DataFrame({"f": [None, None], "label": [None, None], "c": [None, None]}, dtype=object)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = pd.concat(aligned(base, variants), ignore_index=True)
+    assert frame["f"].dtype == np.float64 and frame["label"].dtype == np.float64 and frame["c"].dtype == object
+    assert frame["f"].isna().tolist() == [False, False, True, True]

@@ -166,7 +166,7 @@ def with_incoming_messages(base: ModelInput, row: int, variants: ModelInput) -> 
     """`base` (the whole population's bundle) with the variants' rows appended, each receiving a copy of every
     edge into the person's row (`row`, a position among base's rows); no edge leaves a variant, so nobody
     else's score moves. The bundle's rows are the variants'."""
-    frame = pd.concat([base.tabular.frame, variants.tabular.frame], ignore_index=True)
+    frame = pd.concat(aligned(base.tabular.frame, variants.tabular.frame), ignore_index=True)
     for d in base.tabular.definitions:  # one category set over all rows, as when the engine builds them at once
         if d.kind is not Kind.NUMERIC and d.name in frame:
             frame[d.name] = frame[d.name].astype(object).astype("category")
@@ -189,3 +189,18 @@ def with_incoming_messages(base: ModelInput, row: int, variants: ModelInput) -> 
                             lengths=np.concatenate([sequences.lengths, v.lengths]))
     tabular = FeatureFrame(frame, base.tabular.definitions, base.tabular.meta)
     return ModelInput(tabular, sequences, graph, rows=np.arange(n, n + m))
+
+
+def aligned(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two frames of the same columns, a column that is all missing on one side cast to the other side's
+    dtype: what concatenating them then gives is the dtype of the side with values (pandas deprecates
+    leaving all-missing columns out of the choice, and a numeric feature read as text is refused)."""
+    def holding_na(dtype: object) -> object:  # a numpy integer or bool column cannot hold a missing value
+        return np.dtype("float64") if isinstance(dtype, np.dtype) and dtype.kind in "iub" else dtype
+
+    def cast(x: pd.DataFrame, y: pd.DataFrame) -> pd.DataFrame:
+        empty = {c: holding_na(y[c].dtype) for c in x.columns if c in y and len(x) and x[c].isna().all()
+                 and x[c].dtype != y[c].dtype and not (len(y) and y[c].isna().all())}
+        return x.astype(empty) if empty else x
+
+    return cast(a, b), cast(b, a)
