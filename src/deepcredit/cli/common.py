@@ -22,6 +22,8 @@ from deepcredit.workflows.common import BUNDLED_CACHE, open_dataset
 if TYPE_CHECKING:
     import pandas as pd
 
+    from deepcredit.workflows.record_reasons import RecordWeights
+
 console = Console(stderr=True)
 
 ENGINE_HELP = escape("Where the feature plan runs: duckdb (in process) or spark (pip install 'deepcredit[spark]').")
@@ -159,3 +161,46 @@ def print_person(card: Mapping, reasons: pd.DataFrame) -> None:
         table.add_row(str(r.rank), escape(r.reason), escape(shown_value(r.feature, r.value)), f"-{r.points_lost}",
                       escape(r.how_to_improve))
     console.print(table)
+
+
+def print_records(weights: RecordWeights, top: int, as_of: object) -> None:
+    """The person's own records that lower their score most (workflows.record_reasons): when each was dated,
+    what it was, as stored, and the points it costs; a separate printer from print_person's."""
+    import pandas as pd
+    from rich.table import Table
+
+    date = pd.Timestamp(as_of).date()
+    if not weights.considered:
+        console.print(f"no records of yours before {date}: none weighs on this score")
+        return
+    cut = (f"the latest {weights.considered:,} of your {weights.records:,} records before {date}"
+           if weights.considered < weights.records else f"your {weights.records:,} records before {date}")
+    shown = weights.top(top)
+    if shown.empty:
+        console.print(f"no single record lowers this score by a whole point ({cut}, each left out in turn)")
+        return
+    table = Table(title=f"records that weigh most ({cut}, each left out in turn through the whole model)")
+    columns = [("ts", "date"), ("kind", "kind"), ("status", "status"), ("amount", "amount"), ("due_ts", "due"),
+               ("days_late", "days late")]
+    columns = [(c, title) for c, title in columns if c in shown.columns]
+    for c, title in columns:
+        table.add_column(title, no_wrap=c in ("ts", "due_ts"))
+    table.add_column("points")
+    for _, r in shown.iterrows():
+        table.add_row(*(escape(_record_value(c, r[c])) for c, _ in columns), f"-{round(r['points'])}")
+    console.print(table)
+
+
+def _record_value(column: str, value: object) -> str:
+    """A stored value as a person reads it: dates as days, amounts to the cent (whole ones without), '' where
+    none."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if column in ("ts", "due_ts"):
+        return str(pd.Timestamp(value).date())
+    if isinstance(value, float):
+        text = f"{value:,.2f}"
+        return text.removesuffix(".00")
+    return str(value)

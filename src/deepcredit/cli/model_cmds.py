@@ -17,14 +17,16 @@ from deepcredit.cli.common import (
     member_progress,
     model_errors,
     print_person,
+    print_records,
     progress,
     resolve_dataset,
     run_config,
 )
 from deepcredit.config import merge_member_params, parse_member_params, recorded_run
+from deepcredit.workflows.explain import explain_person
+from deepcredit.workflows.record_reasons import RECORD_CAP, record_weights
 from deepcredit.workflows.score import read_scores
 from deepcredit.workflows.spark_score import score_job
-from deepcredit.workflows.spine import as_of_spine
 from deepcredit.workflows.train import Trained, train_model
 
 
@@ -32,17 +34,6 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("score")(score)
     app.command("explain")(explain)
-
-
-def _spine(ds, as_of: str, person: str | None = None) -> pd.DataFrame | None:
-    """None (the outcomes' own rows) unless a date is given: then every person (or one) once as of that date."""
-    if not as_of:
-        return None
-    try:
-        date = pd.Timestamp(as_of)
-    except ValueError:
-        raise ValueError(f"--as-of: {as_of!r} is not a date (use YYYY-MM-DD)") from None
-    return as_of_spine(ds, date, person)
 
 
 CONFIG_HELP = "A run configuration (TOML or JSON); options given on the command line override its values."
@@ -129,25 +120,6 @@ def _print_training(trained: Trained) -> None:
     console.print(f"wrote {trained.path}")
 
 
-def _load(model_dir: Path):
-    from deepcredit.features.spec import FeatureDef
-    from deepcredit.models.artifacts import load_artifact
-    from deepcredit.models.base import load_model
-
-    model = load_model(model_dir)
-    defs = [FeatureDef.from_dict(d) for d in load_artifact(model_dir).manifest["features"]]
-    return model, defs
-
-
-def _input(ds, model, defs, spine: pd.DataFrame | None):
-    from deepcredit.features.bundle import build_model_input
-    from deepcredit.models.stack import instance_views
-
-    needed = {"tabular", *instance_views(model)}
-    views = [v for v in ("tabular", "temporal", "structural") if v in needed]
-    return build_model_input(ds, spine=spine, views=views, definitions=defs)
-
-
 def score(
     model_dir: Path = typer.Option(..., "--model", help="A model artifact directory (from deepcredit train)."),
     data: str = typer.Option(None, "--data", help="A data set directory, or a bundled name: uci, otc, german."),
@@ -205,28 +177,21 @@ def explain(
     person: str = typer.Option(..., "--person", help="The person_id to explain."),
     as_of: str = typer.Option("", "--as-of", help="As of this date (default: the person's latest outcome date)."),
     top: int = typer.Option(4, "--reasons", help="Reason codes to show."),
+    records: int = typer.Option(None, "--records", help=f"The person's records that weigh most to show: each of "
+                                f"their latest {RECORD_CAP} records before the date left out in turn, through the "
+                                "whole model (0: off; default 3 where the data set has events)."),
 ) -> None:
-    """One person's score: PD, band, the five sub-scores and what lowers the score most."""
-    from deepcredit.models.stack import instance_views
-    from deepcredit.scoring.scorer import Scorer
-
+    """One person's score: PD, band, the five sub-scores, what lowers the score most, and the records that
+    weigh most."""
     with model_errors():
-        model, defs = _load(model_dir)
         ds = resolve_dataset(data)
-        whole_graph = "structural" in instance_views(model)  # neighbours must be in the spine to pass messages
-        if person not in set(ds.read("people")["person_id"]):  # before any hint about dates: no date helps
-            raise ValueError(f"person {person!r} is not in the data set's people table")
-        if as_of:
-            spine = _spine(ds, as_of, None if whole_graph else person)
-        else:
-            outcomes = ds.read("outcomes")
-            mine = outcomes[outcomes["person_id"] == person]
-            if mine.empty:
-                raise ValueError(f"person {person!r} has no outcome rows: give --as-of to score them as of a date")
-            date = mine["as_of"].max()
-            spine = outcomes[outcomes["as_of"] == date] if whole_graph else mine[mine["as_of"] == date]
-            spine = spine[["person_id", "as_of", "label"]]
-        inp = _input(ds, model, defs, spine)
-        row = inp.keys.index[inp.keys["person_id"] == person].to_numpy()
-        card, reasons = Scorer(model, top=top).explain(inp.take(row[:1]))
-    print_person(card.iloc[0], reasons)
+        explained = explain_person(model_dir, ds, person, as_of, top)
+        if records is None:
+            records = 3 if ds.spec.events is not None else 0
+        weights = None
+        if records > 0:
+            weights = record_weights(explained.model, explained.definitions, ds, person, explained.card["as_of"],
+                                     context=(explained.input, explained.row))
+    print_person(explained.card, explained.reasons)
+    if weights is not None:
+        print_records(weights, records, explained.card["as_of"])

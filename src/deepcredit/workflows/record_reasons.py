@@ -1,0 +1,206 @@
+"""Which of a person's own records weigh most on their score: each one left out, through the whole model.
+
+Why: the sequence, hybrid and wide & deep towers read a person's events as a whole, so their share of a
+score lands on a dimension ("your record of keeping commitments read as a whole"), not on a feature, and a
+person cannot act on a dimension. What they can act on, or dispute, is a record: "the instalment due
+2024-03-01, paid 45 days late". So for one person as of T, every event of theirs dated before T (as the
+feature build sees them; the latest RECORD_CAP of them) is left out in turn, their features are rebuilt
+without it and the same model, whatever it is (a scorecard, a GBDT, a tower, the stack), scores them again:
+the points the score gains without a record are what that record costs. No model internals are read, so the
+answer holds for every model.
+
+All the variants are built in one feature build: `LeftOut` is a data set holding this person's rows once
+per variant, under ids of its own, each copy without its one record (and one copy whole, the baseline of
+the same build), with their relations and their neighbours' events, so that the neighbours' aggregates read
+as they do for the person. A model that reads the graph gets each variant as one more node receiving the
+messages the person receives in the whole population's graph; the neighbours' own rows, which also read the
+person, stay as they are (what a record does to a score through the neighbours is not counted).
+
+Point in time: only events strictly before T are considered, shown or built. Privacy: what is shown is the
+person's own records (no counterparty, no other person's id); the variants' ids never leave the build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from deepcredit.data.dataset import Dataset, new_connection
+from deepcredit.features.bundle import ModelInput, build_model_input
+from deepcredit.features.engine import FeatureFrame
+from deepcredit.features.graph import Graph
+from deepcredit.features.spec import FeatureDef, Kind
+from deepcredit.models.base import CreditModel
+from deepcredit.models.stack import model_views
+from deepcredit.scoring.scorer import Scorer
+
+RECORD_CAP = 200
+"""The most records left out, the latest first: each costs one more row of the feature build."""
+SHOWN = ("ts", "kind", "status", "amount", "due_ts", "days_late")
+"""The columns of a record a person reads about it (the counterparty is left out: it may name someone)."""
+WHOLE = -1
+"""The variant that leaves nothing out: the baseline, built with the others."""
+
+
+@dataclass
+class RecordWeights:
+    """What each considered record costs: `weights`, one row per record (SHOWN columns that the data set
+    has, `points`: the score gained without it, negative where the record helps), latest first."""
+
+    weights: pd.DataFrame
+    records: int
+    """How many of the person's events are dated before T (the considered ones are the latest RECORD_CAP)."""
+    baseline: float = float("nan")
+    """The unrounded score of the person whole, in the same build (the score they were told, to float noise)."""
+
+    @property
+    def considered(self) -> int:
+        return len(self.weights)
+
+    def top(self, k: int = 3) -> pd.DataFrame:
+        """The k records that lower the score most, each by at least a whole point (rounded, as reasons are)."""
+        costly = self.weights[np.rint(self.weights["points"]) >= 1]
+        return costly.sort_values("points", ascending=False, kind="stable").head(max(0, k)).reset_index(drop=True)
+
+
+class LeftOut(Dataset):
+    """`base` narrowed to one person as of one date, their rows copied once per variant: the person whole,
+    and without each of their latest `cap` records before `as_of` (module docstring). Tables other than
+    people, events and relations are the base's own."""
+
+    def __init__(self, base: Dataset, person: str, as_of: pd.Timestamp, cap: int = RECORD_CAP) -> None:
+        self.root, self.manifest, self.base = base.root, base.manifest, base  # validated when base was opened
+        self.person, self.as_of, self.cap = person, pd.Timestamp(as_of).as_unit("us"), int(cap)
+
+    def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+        con = con or new_connection()
+        scan = self.base.scan
+        con.register("_lo_in", pa.table({"person_id": pa.array([self.person], pa.string()),
+                                         "as_of": pa.array([self.as_of.to_datetime64()], pa.timestamp("us"))}))
+        con.execute("CREATE OR REPLACE TEMP TABLE _lo_person AS SELECT * FROM _lo_in")
+        con.unregister("_lo_in")
+        columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan('events')}").fetchall()]
+        order = ", ".join(["ts DESC", *(f'"{c}"' for c in columns if c not in ("ts", "person_id"))])
+        # the person's records before T, numbered latest first (identical rows: either is the same record)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _lo_records AS
+                        SELECT *, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS _record FROM {scan('events')}
+                        WHERE person_id = (SELECT person_id FROM _lo_person)
+                          AND ts < (SELECT as_of FROM _lo_person)""")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _lo_variants AS
+                        SELECT {WHOLE} AS left_out UNION ALL
+                        SELECT _record FROM _lo_records WHERE _record < {self.cap}""")
+        # ids of the build's own: the person's id and a separator no id is written with (they never leave it)
+        variant = "(SELECT person_id FROM _lo_person) || chr(31) || CAST(v.left_out AS VARCHAR)"
+        person = "(SELECT person_id FROM _lo_person)"
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _lo_relations AS
+                        SELECT r.* REPLACE (CASE WHEN r.source = {person} THEN {variant} ELSE r.source END AS source,
+                                            CASE WHEN r.target = {person} THEN {variant} ELSE r.target END AS target)
+                        FROM {scan('relations')} r, _lo_variants v
+                        WHERE r.source = {person} OR r.target = {person}""")
+        neighbours = (f"SELECT source FROM {scan('relations')} WHERE target = {person} UNION "
+                      f"SELECT target FROM {scan('relations')} WHERE source = {person}")
+        views = {"people": f"SELECT p.* REPLACE ({variant} AS person_id) FROM {scan('people')} p, _lo_variants v "
+                           f"WHERE p.person_id = {person}",
+                 "events": f"SELECT e.* EXCLUDE (_record) REPLACE ({variant} AS person_id) "
+                           "FROM _lo_records e JOIN _lo_variants v ON e._record <> v.left_out "
+                           f"UNION ALL SELECT * FROM {scan('events')} WHERE person_id IN ({neighbours}) "
+                           f"AND person_id <> {person}",
+                 "relations": "SELECT * FROM _lo_relations"}
+        for name in [*self.manifest.tables, *self.manifest.extras]:
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS {views.get(name, f'SELECT * FROM {scan(name)}')}")
+        return con
+
+    def variants(self) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+        """(variants: left_out, person_id; the considered records, latest first, with `_record`; how many
+        records the person has before T)."""
+        con = self.connect()
+        try:
+            variants = con.execute("SELECT v.left_out, p.person_id || chr(31) || CAST(v.left_out AS VARCHAR) "
+                                   "AS person_id FROM _lo_variants v, _lo_person p ORDER BY v.left_out").df()
+            records = con.execute(f"SELECT * EXCLUDE (person_id) FROM _lo_records WHERE _record < {self.cap} "
+                                  "ORDER BY _record").df()
+            (total,) = con.execute("SELECT COUNT(*) FROM _lo_records").fetchone() or (0,)
+        finally:
+            con.close()
+        return variants, records, int(total)
+
+
+def record_weights(model: CreditModel, definitions: list[FeatureDef], dataset: Dataset, person: str,
+                   as_of: object, cap: int = RECORD_CAP, context: tuple[ModelInput, int] | None = None
+                   ) -> RecordWeights:
+    """What each of `person`'s latest `cap` records before `as_of` costs their score under `model`.
+
+    context: (the bundle the person was scored in, their position among its rows): what a model that reads
+    the graph takes each variant's incoming messages from (workflows.explain.Explained.input and .row)."""
+    as_of = pd.Timestamp(as_of)
+    data = LeftOut(dataset, person, as_of, cap)
+    variants, records, total = data.variants()
+    shown = [c for c in SHOWN if c in records.columns]
+    if records.empty:
+        return RecordWeights(pd.DataFrame(columns=[*shown, "points"]), total)
+    views = model_views(model)
+    spine = pd.DataFrame({"person_id": variants["person_id"].astype(str),
+                          "as_of": pd.Series(as_of, index=variants.index).astype("datetime64[us]")})
+    inp = build_model_input(data, spine=spine, views=[v for v in views if v != "structural"],
+                            definitions=definitions)
+    if "structural" in views:
+        if context is None:
+            raise ValueError(f"{model.kind} reads the graph: the records' weights need the bundle the person was "
+                             "scored in (context)")
+        inp = with_incoming_messages(*context, inp)
+    scorer = Scorer(model)
+    raw = scorer.scale.raw_score(scorer.probability(inp))
+    by_id = dict(zip(inp.keys["person_id"], raw, strict=True))
+    score = variants["person_id"].map(by_id).to_numpy(dtype=float)
+    whole = score[variants["left_out"].to_numpy() == WHOLE][0]
+    gained = dict(zip(variants["left_out"], score - whole, strict=True))
+    weights = records[shown].assign(points=records["_record"].map(gained).to_numpy(dtype=float))
+    return RecordWeights(weights.reset_index(drop=True), total, float(whole))
+
+
+def with_incoming_messages(base: ModelInput, row: int, variants: ModelInput) -> ModelInput:
+    """`base` (the whole population's bundle) with the variants' rows appended, each receiving a copy of every
+    edge into the person's row (`row`, a position among base's rows); no edge leaves a variant, so nobody
+    else's score moves. The bundle's rows are the variants'."""
+    frame = pd.concat(aligned(base.tabular.frame, variants.tabular.frame), ignore_index=True)
+    for d in base.tabular.definitions:  # one category set over all rows, as when the engine builds them at once
+        if d.kind is not Kind.NUMERIC and d.name in frame:
+            frame[d.name] = frame[d.name].astype(object).astype("category")
+    n, m = len(base.tabular.frame), len(variants.tabular.frame)
+    graph = base.graph
+    sequences = base.sequences
+    if graph is not None:
+        me = int(base.index[row])
+        into = np.flatnonzero(graph.edge_index[1] == me)
+        src = np.tile(graph.edge_index[0, into], m)
+        dst = np.repeat(np.arange(n, n + m), len(into))
+        graph = Graph(np.hstack([graph.edge_index, np.vstack([src, dst])]),
+                      np.concatenate([graph.edge_weight, np.tile(graph.edge_weight[into], m)]),
+                      np.concatenate([graph.edge_age_days, np.tile(graph.edge_age_days[into], m)]), n + m)
+    if sequences is not None and variants.sequences is not None:
+        v = variants.sequences
+        sequences = replace(sequences, kind=np.concatenate([sequences.kind, v.kind]),
+                            status=np.concatenate([sequences.status, v.status]),
+                            numeric=np.concatenate([sequences.numeric, v.numeric]),
+                            lengths=np.concatenate([sequences.lengths, v.lengths]))
+    tabular = FeatureFrame(frame, base.tabular.definitions, base.tabular.meta)
+    return ModelInput(tabular, sequences, graph, rows=np.arange(n, n + m))
+
+
+def aligned(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two frames of the same columns, a column that is all missing on one side cast to the other side's
+    dtype: what concatenating them then gives is the dtype of the side with values (pandas deprecates
+    leaving all-missing columns out of the choice, and a numeric feature read as text is refused)."""
+    def holding_na(dtype: object) -> object:  # a numpy integer or bool column cannot hold a missing value
+        return np.dtype("float64") if isinstance(dtype, np.dtype) and dtype.kind in "iub" else dtype
+
+    def cast(x: pd.DataFrame, y: pd.DataFrame) -> pd.DataFrame:
+        empty = {c: holding_na(y[c].dtype) for c in x.columns if c in y and len(x) and x[c].isna().all()
+                 and x[c].dtype != y[c].dtype and not (len(y) and y[c].isna().all())}
+        return x.astype(empty) if empty else x
+
+    return cast(a, b), cast(b, a)
