@@ -39,7 +39,7 @@ def _explain(root, person: str, *more: str) -> str:
 
 def test_explain_shows_the_records_that_weigh_most_after_the_reasons(world):
     root, _ = world
-    out = _explain(root, "p0000293", "--records", "2")
+    out = _explain(root, "s1-p0000293", "--records", "2")
     assert out.index("what lowers the score most") < out.index(TITLE)
     table = out[out.index(TITLE):]
     assert "your 25 records before 2026-01-01" in table
@@ -47,8 +47,8 @@ def test_explain_shows_the_records_that_weigh_most_after_the_reasons(world):
     assert len(rows) == 2 and all(status in ("late", "overdue", "missed") for _, _, status, _ in rows)
     assert int(rows[0][3]) >= int(rows[1][3]) >= 1 and all(date < "2026-01-01" for date, *_ in rows)
     assert "m0" not in table  # no counterparty
-    assert TITLE not in _explain(root, "p0000293", "--records", "0")
-    assert TITLE in _explain(root, "p0000293")  # on by default where the data set has events
+    assert TITLE not in _explain(root, "s1-p0000293", "--records", "0")
+    assert TITLE in _explain(root, "s1-p0000293")  # on by default where the data set has events
 
 
 def test_a_person_without_records_is_told_so(world):

@@ -56,7 +56,7 @@ def test_column_types_match_the_schema(world: Dataset) -> None:
 
 def test_ids_are_deterministic_from_the_index(frames: dict[str, pd.DataFrame]) -> None:
     ids = frames["people"]["person_id"]
-    assert ids.iloc[0] == "p0000001" and ids.iloc[-1] == f"p{PEOPLE:07d}"
+    assert ids.iloc[0] == f"s{SEED}-p0000001" and ids.iloc[-1] == f"s{SEED}-p{PEOPLE:07d}"
     assert ids.is_unique
 
 
@@ -67,6 +67,9 @@ def test_same_seed_same_world_other_seed_other_world(world: Dataset, tmp_path: P
     assert again.manifest.extras["truth"]["sha256"] == world.manifest.extras["truth"]["sha256"]
     assert other.fingerprint() != world.fingerprint()
     assert all(other.manifest.tables[t]["sha256"] != world.manifest.tables[t]["sha256"] for t in TABLES)
+    # other people: no id of one world names someone in the other (a model's record of its fitted rows,
+    # person and as-of date, would take the other world's rows for its own)
+    assert not set(other.read("people")["person_id"]) & set(world.read("people")["person_id"])
 
 
 def test_a_crashed_run_resumes_and_matches_a_clean_run(tmp_path: Path) -> None:
@@ -111,7 +114,7 @@ def test_events_per_person_and_mix(frames: dict[str, pd.DataFrame]) -> None:
     late = pd.to_timedelta(events.loc[due, "days_late"], unit="D")
     assert (events.loc[due, "due_ts"] + late == events.loc[due, "ts"]).all()
     transfers = events[events["kind"] == "transfer"]
-    assert transfers["counterparty"].str.startswith("p").all()
+    assert transfers["counterparty"].isin(frames["people"]["person_id"]).all()  # another person of the world
     assert events.loc[events["kind"] != "transfer", "counterparty"].str.match(r"^m\d{4}$").all()
 
 

@@ -84,9 +84,9 @@ def test_evaluate_writes_every_file(report):
 @pytest.mark.skipif(_browser() is None, reason="headless Chromium is not installed (apt-get install chromium)")
 def test_report_renders_with_plots_in_a_browser(report, tmp_path):
     png = tmp_path / "report.png"
-    screenshot(report / "report.html", png, height=3200)
+    screenshot(report / "report.html", png, height=3600)
     pixels = np.asarray(Image.open(png).convert("RGB"))
-    assert pixels.shape[:2] == (3200, 1280)
+    assert pixels.shape[:2] == (3600, 1280)
     background = pixels[-1, -1]
     assert (np.abs(pixels.astype(int) - background).max(axis=2) > 30).mean() > 0.02  # ink: not a blank page
     packed = (pixels[..., 0].astype(np.int32) << 16) | (pixels[..., 1].astype(np.int32) << 8) | pixels[..., 2]

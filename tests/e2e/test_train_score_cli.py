@@ -85,8 +85,8 @@ folds = 2
 
 def test_explain_one_person(trained):
     root, _ = trained
-    out = _run(["explain", "--model", str(root / "model"), "--data", str(root / "w"), "--person", "p0000011"])
-    assert "p0000011" in out and "sub-scores" in out
+    out = _run(["explain", "--model", str(root / "model"), "--data", str(root / "w"), "--person", "s2-p0000011"])
+    assert "s2-p0000011" in out and "sub-scores" in out
     bad = runner.invoke(app, ["explain", "--model", str(root / "model"), "--data", str(root / "w"),
                               "--person", "nobody"])
     assert bad.exit_code == 2 and "nobody" in bad.output

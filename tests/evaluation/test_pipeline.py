@@ -119,3 +119,16 @@ def test_a_data_set_of_fitted_rows_only_is_evaluated_whole_and_flagged(setup):
     inp = model_input(load_any_model(trained.path), again)
     rows, scope = rows_to_evaluate({}, again, inp, fitted=np.ones(len(inp), dtype=bool))
     assert rows is None and "1,000 of these 1,000 rows are rows the model was fitted on" in scope
+
+
+def test_another_simulated_world_is_held_out_data_not_the_fitted_rows(tmp_path):
+    """Worlds of different seeds are different people (audit K, F1): the README's and the demo's held-out
+    world had every (person, as-of) of the training world, and was reported as in-sample."""
+    from deepcredit.data.simulate import simulate_world
+
+    world = simulate_world(tmp_path / "w7", people=400, seed=7)
+    later = simulate_world(tmp_path / "w8", people=300, seed=8)
+    trained = train_model(RunConfig(model="scorecard", split={"kind": "holdout", "fraction": 0.3}, seed=1), world,
+                          tmp_path / "m")
+    ev = evaluate_model(trained.path, later, tmp_path / "ev", n_boot=0)["evaluation"]
+    assert ev["n"] == 300 and not ev["optimistic"] and ev["rows_scope"] is None

@@ -78,7 +78,7 @@ def test_records_at_or_after_the_date_are_never_considered(world):
 
 def test_leaving_a_record_out_equals_a_rebuild_without_it(world, tmp_path):
     root, ds, events, _ = world
-    person = "p0000293"  # many records, some late
+    person = "s1-p0000293"  # many records, some late
     ex, w = _explained(root, ds, person)
     record = w.weights.sort_values("points").iloc[-1]  # the one that costs most
     same = np.ones(len(events), dtype=bool)
@@ -127,7 +127,8 @@ def test_a_model_that_reads_the_graph_gets_each_variant_the_persons_messages(wor
     assert len(ex.input) > 1 and ex.input.graph is not None and ex.input.graph.edge_index.shape[1]
     w = record_weights(ex.model, ex.definitions, ds, person, ex.card["as_of"], context=(ex.input, ex.row))
     # the person whole, as a variant receiving the person's messages, scores what the person scored
-    assert w.baseline == pytest.approx(Scorer(model).scale.raw_score(ex.card["pd"]), abs=1e-6)
+    # to float32 noise of a graph pass over another batch: 1e-4 of a score point
+    assert w.baseline == pytest.approx(Scorer(model).scale.raw_score(ex.card["pd"]), abs=1e-4)
     assert w.considered == w.records > 0 and np.isfinite(w.weights["points"]).all()
     with pytest.raises(ValueError, match="reads the graph"):
         record_weights(ex.model, ex.definitions, ds, person, ex.card["as_of"])

@@ -186,7 +186,7 @@ def simulate_world(out: Path, people: int, seed: int, chunk_size: int = 50_000,
     check_replaceable(out)  # before the world is simulated, not after
     staging = out.with_name(f".{out.name}.seed{seed}.n{people}.{world.key()}.partial")
     z_all = _latent_z(world)
-    ids_all = person_ids(np.arange(people), people)
+    ids_all = person_ids(np.arange(people), people, seed)
     for c, lo, hi in world.chunks():
         parts = [staging / t / f"part-{c:05d}.parquet" for t in TABLE_NAMES]
         if not all(p.exists() for p in parts):
@@ -216,12 +216,15 @@ def bayes_auc(dataset: Dataset) -> float:
     return float(roc_auc_score(frame["label"], frame["true_pd"]))
 
 
-def person_ids(index: np.ndarray, people: int) -> pa.Array:
-    """'p0000001' for global index 0: fixed width (at least 7 digits) so ids sort like indices."""
+def person_ids(index: np.ndarray, people: int, seed: int) -> pa.Array:
+    """'s42-p0000001' for global index 0 of the world of seed 42: fixed width (at least 7 digits) so ids sort
+    like indices. The seed is in the id because worlds of different seeds are different people: with ids
+    shared between worlds, a model's record of the rows it was fitted on (person and as-of date) took a
+    held-out world's every row for a training row."""
     width = max(7, len(str(people)))
     digits = pc.utf8_lpad(pc.cast(pa.array(np.asarray(index, dtype=np.int64) + 1), pa.string()),
                           width=width, padding="0")
-    return pc.binary_join_element_wise("p", digits, "")
+    return pc.binary_join_element_wise(f"s{seed}-p", digits, "")
 
 
 # --- the generative story, one chunk at a time ----------------------------------------------------------
