@@ -45,8 +45,9 @@ def load(
     threshold: float = typer.Option(-5, "--threshold", help="OTC-format files: a rating at or below this is bad."),
     window_days: int = typer.Option(0, "--window-days", help="OTC-format files: days after each as-of date in "
                                     "which a bad rating counts (0: until the next as-of date)."),
-    cadence: str = typer.Option("QS", "--cadence", help="OTC-format files: as-of dates every QS (quarter), "
-                                "MS (month), 7D, ... (pandas frequency)."),
+    cadence: str = typer.Option("quarter", "--cadence", help="OTC-format files: as-of dates on the first day of "
+                                "every month, quarter or year (the words of --period), or every pandas "
+                                "frequency: QS, MS, 7D, ..."),
 ) -> None:
     """Write a bundled real data set, or any OTC-format rating network, in the four tables."""
     from deepcredit.data.datasets import BUNDLED, load_bundled
