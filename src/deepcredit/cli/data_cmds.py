@@ -95,9 +95,11 @@ def ingest(
         lookup_files,
         profile_files,
     )
-    from deepcredit.data.spec import load_spec
+    from deepcredit.data.spec import load_spec, todo_warning
     from deepcredit.data.validate import DataValidationError
 
+    if spec is not None and (todo := todo_warning(spec)):
+        console.print(f"warning: {escape(todo)}")
     with clear_errors():
         given = {"relations": relations, "outcomes": outcomes}
         sources = ({t: p for t, p in given.items() if p is not None} | profile_files(people) | history_files(events)
