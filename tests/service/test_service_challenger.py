@@ -100,3 +100,37 @@ def test_a_snapshot_of_the_served_data_is_batch_scored_and_trains_a_challenger(t
     model = save_model(GBDTModel(n_estimators=40, early_stopping_rounds=None).fit(inp), tmp_path / "gbdt", inp)
     r = runner.invoke(cli, ["model-challenger", "--model", str(model)], env=env)
     assert r.exit_code == 0 and "scored 400 people in shadow" in r.output, r.output
+
+
+def test_a_challenger_trained_on_another_data_set_is_refused_naming_both(tmp_path):
+    """A model of another spec is refused before anyone is scored, with the data set it was trained on (from its
+    manifest) and the served one, not as one missing column a newcomer would look for in their data (audit K, F12)."""
+    from service_testkit import ADMIN_KEY, KEY, world
+
+    from deepcredit.data.dataset import Dataset
+    from deepcredit.data.datasets import load_bundled
+    from deepcredit.features.templates import features_for
+
+    w = world()
+    german = load_bundled("german", tmp_path / "german")
+    inp = build_model_input(german, views=("tabular",), definitions=features_for(german.spec))
+    other = save_model(GBDTModel(n_estimators=5, early_stopping_rounds=None).fit(inp), tmp_path / "gm", inp,
+                       config={"data": german.name})
+    env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
+           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'svc.db'}"}
+    app = typer.Typer()
+    serve_cmds.register(app)
+    runner = CliRunner()
+    r = runner.invoke(app, ["serve-init", "--data", str(w.raw.root), "--model", str(w.model), "--state",
+                            str(tmp_path / "state"), "--as-of", "2026-07-01 12:00"], env=env)
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["model-challenger", "--model", str(other)], env=env)
+    said = " ".join(r.output.split())
+    assert r.exit_code == 2, said
+    assert "was trained on data set 'german'" in said and "lacks 17 of its 17 features" in said, said
+    assert f"'{Dataset(w.raw.root).name}" in said  # the served data set (its pseudonymised copy)
+    assert "served one's spec" in said and "missing from the input" not in said
+    ctx = make_context(Settings.from_env(env))
+    with ctx.db.read() as s:  # refused before anything was registered
+        assert "challenger_registered" not in set(s.execute(select(AuditEntry.action)).scalars())
+    ctx.db.dispose()

@@ -45,8 +45,9 @@ def load(
     threshold: float = typer.Option(-5, "--threshold", help="OTC-format files: a rating at or below this is bad."),
     window_days: int = typer.Option(0, "--window-days", help="OTC-format files: days after each as-of date in "
                                     "which a bad rating counts (0: until the next as-of date)."),
-    cadence: str = typer.Option("QS", "--cadence", help="OTC-format files: as-of dates every QS (quarter), "
-                                "MS (month), 7D, ... (pandas frequency)."),
+    cadence: str = typer.Option("quarter", "--cadence", help="OTC-format files: as-of dates on the first day of "
+                                "every month, quarter or year (the words of --period), or every pandas "
+                                "frequency: QS, MS, 7D, ..."),
 ) -> None:
     """Write a bundled real data set, or any OTC-format rating network, in the four tables."""
     from deepcredit.data.datasets import BUNDLED, load_bundled
@@ -94,9 +95,11 @@ def ingest(
         lookup_files,
         profile_files,
     )
-    from deepcredit.data.spec import load_spec
+    from deepcredit.data.spec import load_spec, todo_warning
     from deepcredit.data.validate import DataValidationError
 
+    if spec is not None and (todo := todo_warning(spec)):
+        console.print(f"warning: {escape(todo)}")
     with clear_errors():
         given = {"relations": relations, "outcomes": outcomes}
         sources = ({t: p for t, p in given.items() if p is not None} | profile_files(people) | history_files(events)

@@ -64,7 +64,7 @@ def check(spec: Path = typer.Argument(..., help="A spec file (TOML)."),
     """Check a spec file; print what it declares, or one clear error naming the line and field."""
     from rich.table import Table
 
-    from deepcredit.data.spec import load_spec
+    from deepcredit.data.spec import load_spec, todo_warning
     from deepcredit.features.sequences import SEQUENCE_WORDS, coding
     from deepcredit.features.templates import features_for
 
@@ -75,6 +75,8 @@ def check(spec: Path = typer.Argument(..., help="A spec file (TOML)."),
                   f"event files: {1 + len(s.more_events) if s.events else 'none'}, "
                   f"relations: {'yes' if s.relations else 'no'}; "
                   f"{len(defs)} features)")
+    if todo := todo_warning(spec):
+        console.print(f"warning: {escape(todo)}")
     if silent := [a.name for a in s.profile.attributes if a.improve and not a.actionable and not a.protected]:
         console.print(f"declared not actionable, so their `improve` text is never shown: {', '.join(silent)}")
     if how := s.format.describe():

@@ -40,7 +40,7 @@ from deepcredit.data.spec_base import (
 from deepcredit.data.spec_events import EventColumns, Events, StatusMeaning
 from deepcredit.data.spec_profile import Attribute, MoreProfile, Profile
 from deepcredit.data.spec_windows import Windows
-from deepcredit.data.toml_lines import field_path, line_of, toml_lines
+from deepcredit.data.toml_lines import field_path, line_of, todo_lines, toml_lines
 from deepcredit.data.validate import DataValidationError, FileFormat
 
 SPEC_VERSION: Final = 1
@@ -598,6 +598,21 @@ def spec_line(path: Path | str, loc: tuple) -> int | None:
         return line_of(toml_lines(Path(path).read_text(encoding="utf-8")), loc)
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def todo_warning(path: Path | str, shown: int = 10) -> str | None:
+    """"N TODO markers left in the spec (lines ...)" for a spec file that still holds the draft's TODOs, or None.
+    A warning, not an error: a marker may be a note its author chose to keep."""
+    try:
+        lines = todo_lines(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not lines:
+        return None
+    listed = ", ".join(map(str, lines[:shown])) + (", ..." if len(lines) > shown else "")
+    n = len(lines)
+    return (f"{n} TODO marker{'s' if n > 1 else ''} left in the spec (line{'s' if n > 1 else ''} {listed}): "
+            "the draft's guesses there are unchecked")
 
 
 BUILTIN = ("simulator", "uci", "otc", "german")

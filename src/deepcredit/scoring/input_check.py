@@ -31,6 +31,7 @@ from deepcredit.data.dataset import Dataset
 from deepcredit.data.validate import DataValidationError
 from deepcredit.features.engine import build_features
 from deepcredit.features.spec import FeatureDef, Kind
+from deepcredit.features.templates import features_for
 from deepcredit.models.artifacts import Artifact
 from deepcredit.models.base import REFERENCE, CreditModel
 
@@ -185,3 +186,21 @@ def check_scoring_input(art: Artifact, model: CreditModel, defs: Sequence[Featur
         rows = rows.iloc[np.linspace(0, len(rows) - 1, SAMPLE_ROWS).astype(np.int64)]
     X = build_features(dataset, list(defs), spine=rows.reset_index(drop=True)).frame
     return check_input(art, model, X, defs, str(dataset.root), strict)
+
+
+def check_model_features(art: Artifact, dataset: Dataset, advice: str = "score a data set of the same spec") -> None:
+    """Refuse a data set that lacks features the model uses (one of another spec: a model trained on
+    another data set), naming the data set it was trained on (from its manifest) and this one, so nobody
+    looks for one missing column in their data. `score` calls it before Job.open writes anything (a corrected
+    rerun into the same --out is not taken for another job); the service before it scores anyone with a
+    model (serve-init, model-challenger), with its own `advice`."""
+    have = {d.name for d in features_for(dataset.spec)}
+    missing = [f["name"] for f in art.manifest["features"] if f["name"] not in have]
+    if not missing:
+        return
+    name = art.manifest.get("config", {}).get("data")
+    trained_on = f"data set {name!r}" if name else "another data set"
+    shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+    raise DataValidationError(str(dataset.root), f"the model ({art.root}) was trained on {trained_on}; "
+                                                 f"{dataset.name!r} lacks {len(missing)} of its "
+                                                 f"{len(art.manifest['features'])} features ({shown}): {advice}")

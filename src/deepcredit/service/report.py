@@ -228,7 +228,7 @@ def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseO
                 zone: str | None = None, takes_records: bool = True) -> str:
     """The person's report page; its times are the service's, in `zone` (the data set's; None: UTC).
     takes_records: whether the served data set holds records of commitments at all (a profile-only one
-    does not: no record can arrive, and a wrong detail is corrected where it is held)."""
+    does not: no record can arrive; a wrong detail is disputed, corrected and re-scored)."""
     bands = report.bands
     position = None
     if report.score is not None:

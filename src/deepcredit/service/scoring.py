@@ -41,6 +41,7 @@ from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import DIMENSIONS, CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, model_views
+from deepcredit.scoring.input_check import check_model_features
 from deepcredit.scoring.scorer import Scorer as ReportScorer
 from deepcredit.scoring.scorer import input_dimensions, no_record_column, used_features
 from deepcredit.service.attribute_fixes import FIX_COLUMNS, corrected_people, disputable
@@ -644,8 +645,10 @@ def _add_whatif(con: duckdb.DuckDBPyConnection, whatif: WhatIf) -> None:
 
 def load_scorer(model_path: Path, dataset: Dataset, overlay: OverlaySource | None = None,
                 threads: int | None = 1) -> ModelScorer:
-    """The service Scorer for any model artifact (hashes verified on load); its id is the artifact's sha256."""
+    """The service Scorer for any model artifact (hashes verified on load); its id is the artifact's sha256.
+    A model trained on data of another spec is refused here, naming both data sets, before anyone is scored."""
     art = load_artifact(Path(model_path))
+    check_model_features(art, dataset, advice="serve a model trained on a data set of the served one's spec")
     defs = [FeatureDef.from_dict(d) for d in art.manifest.get("features", []) if isinstance(d, dict)]
     return ModelScorer(dataset, load_model(Path(model_path)), overlay, model_id=art.sha256, threads=threads,
                        definitions=defs or None)

@@ -60,12 +60,11 @@ from deepcredit.features.engine import FeatureFrame, build_features, neighbour_h
 from deepcredit.features.graph import build_graph
 from deepcredit.features.sequences import Sequences, build_sequences
 from deepcredit.features.spec import FeatureDef, Kind, Source
-from deepcredit.features.templates import features_for
-from deepcredit.models.artifacts import Artifact, load_artifact
+from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, Explanation, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, layer_wise_members, model_views
-from deepcredit.scoring.input_check import check_scoring_input
+from deepcredit.scoring.input_check import check_model_features, check_scoring_input
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.job import JOB_FORMAT, Job, job_lock
 from deepcredit.workflows.scope import ScopedData, neighbourhood
@@ -185,23 +184,6 @@ def job_identity(model_sha256: str, fingerprint: str, s: ScoringConfig, chunks: 
     return {"format": JOB_FORMAT, "model_sha256": model_sha256, "data_fingerprint": fingerprint,
             "spine": {"as_of": str(s.as_of)} if s.as_of else {"source": "outcomes"},
             "chunk_size": s.chunk_size, "explain": s.explain, "reasons": s.reasons, "chunks": chunks, "rows": rows}
-
-
-def check_model_features(art: Artifact, dataset: Dataset) -> None:
-    """Refuse a data set that lacks features the model uses (one of another spec: a model trained on
-    another data set), naming the data set it was trained on; called before Job.open writes anything, so a
-    corrected rerun into the same --out is not taken for another job."""
-    have = {d.name for d in features_for(dataset.spec)}
-    missing = [f["name"] for f in art.manifest["features"] if f["name"] not in have]
-    if not missing:
-        return
-    name = art.manifest.get("config", {}).get("data")
-    trained_on = f"data set {name!r}" if name else "another data set"
-    shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
-    raise DataValidationError(str(dataset.root), f"the model ({art.root}) was trained on {trained_on}; "
-                                                 f"{dataset.name!r} lacks {len(missing)} of its "
-                                                 f"{len(art.manifest['features'])} features ({shown}): score a "
-                                                 "data set of the same spec")
 
 
 def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | None = None,

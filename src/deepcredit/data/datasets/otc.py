@@ -19,6 +19,7 @@ import pandas as pd
 
 from deepcredit.data.dataset import Dataset, write_dataset
 from deepcredit.data.datasets.uci import read_bundled
+from deepcredit.data.period_words import CALENDAR, start_frequency
 from deepcredit.data.schema import EVENTS, OUTCOMES, PEOPLE, RELATIONS, typed_frame
 from deepcredit.data.spec import builtin_spec
 from deepcredit.data.validate import DataValidationError
@@ -81,12 +82,15 @@ def read_ratings(path: Path) -> pd.DataFrame:
 
 
 def quarter_boundaries(ts: pd.Series, cadence: str = "QS") -> tuple[pd.Timestamp, ...]:
-    """As-of dates every `cadence` (pandas offset: QS quarters, MS months, ...) from the first boundary
-    after the first rating to the last boundary at or before the last one: each window lies in the data."""
+    """As-of dates every `cadence` (a period word: month, quarter, year, as `--period` elsewhere; or a pandas
+    offset: QS quarters, MS months, 7D, ...) from the first boundary after the first rating to the last boundary
+    at or before the last one: each window lies in the data."""
     try:
-        dates = pd.date_range(ts.min().normalize() + pd.Timedelta(days=1), ts.max().normalize(), freq=cadence)
+        dates = pd.date_range(ts.min().normalize() + pd.Timedelta(days=1), ts.max().normalize(),
+                              freq=start_frequency(cadence))
     except ValueError:
-        raise DataValidationError("--cadence", f"{cadence!r} is not a pandas frequency (e.g. QS, MS, 7D)") from None
+        raise DataValidationError("--cadence", f"{cadence!r} is neither {', '.join(CALENDAR)} nor a pandas "
+                                  "frequency (e.g. QS, MS, 7D)") from None
     if len(dates) < 2:
         raise DataValidationError("--cadence", f"the ratings span too short a time for two {cadence} as-of dates")
     return tuple(dates)
