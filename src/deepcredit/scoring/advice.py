@@ -54,9 +54,7 @@ def _best_by_rates(values: pd.Series, rates: dict[str, float]) -> np.ndarray:
     """True where the value's category has the lowest of the bad rates (a category without one: False)."""
     if not rates:
         return np.zeros(len(values), dtype=bool)
-    least = min(rates.values())
-    mine = values.astype(object).map(lambda v: rates.get(str(v), np.nan)).to_numpy(dtype=float)
-    return mine <= least + 1e-12  # NaN compares False
+    return _rates_by_name(values, rates) <= min(rates.values()) + 1e-12  # NaN compares False
 
 
 def _best_by_table(values: pd.Series, table) -> np.ndarray:
