@@ -84,3 +84,5 @@ def test_a_sub_score_on_no_record_says_so_beside_its_number(capsys: pytest.Captu
     assert "180" in err and "no data" in err  # the others as they were
     common.print_person(card.drop([f"{d}_no_record" for d in DIMENSIONS]), pd.DataFrame())  # an older card
     assert words not in capsys.readouterr().err
+    # the demo's card reads the same words (it printed the bare number)
+    assert [common.sub_score_text(card, d) for d in DIMENSIONS] == ["180", f"120 ({words})", "150", "162", "no data"]

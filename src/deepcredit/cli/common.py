@@ -125,6 +125,20 @@ def member_progress(bar: Progress) -> Callable[[str, int, int], None]:
     return on_progress
 
 
+def sub_score_text(card: Mapping, dimension: str) -> str:
+    """A card's sub-score as a person reads it: "no data" where the model has none, its points with
+    NO_RECORD_PART beside them where `<dimension>_no_record` says the person has no record there (a card
+    written before the flag has none), else the points."""
+    import pandas as pd
+
+    from deepcredit.scoring.scorer import NO_RECORD_PART, no_record_column
+
+    if pd.isna(card[dimension]):
+        return "no data"
+    flag = card.get(no_record_column(dimension), False)
+    return f"{card[dimension]} ({NO_RECORD_PART})" if not pd.isna(flag) and bool(flag) else str(card[dimension])
+
+
 def print_person(card: Mapping, reasons: pd.DataFrame) -> None:
     """One person's score, band, PD, five sub-scores and reason codes: the one printer every `explain` uses.
 
@@ -136,20 +150,14 @@ def print_person(card: Mapping, reasons: pd.DataFrame) -> None:
     from rich.table import Table
 
     from deepcredit.models.base import DIMENSIONS
-    from deepcredit.scoring.scorer import NO_RECORD_PART, no_record_column, shown_value
-
-    def sub_score(d: str) -> str:
-        if pd.isna(card[d]):
-            return "no data"
-        flag = card.get(no_record_column(d), False)  # a card written before the flag has none
-        return f"{card[d]} ({NO_RECORD_PART})" if not pd.isna(flag) and bool(flag) else str(card[d])
+    from deepcredit.scoring.scorer import shown_value
 
     console.print(f"[bold]{escape(str(card['person_id']))}[/bold] as of {pd.Timestamp(card['as_of']).date()}: "
                   f"score [bold]{card['score']}[/bold] ({card['band']}), PD {card['pd']:.2%}")
     subs = Table(title="sub-scores (they add up to the score; no data: the model has no input there)")
     for d in DIMENSIONS:
         subs.add_column(d.replace("_", " "))
-    subs.add_row(*(sub_score(d) for d in DIMENSIONS))
+    subs.add_row(*(sub_score_text(card, d) for d in DIMENSIONS))
     console.print(subs)
     if reasons.empty:
         console.print("no reason codes: nothing lowers this score by a whole point")

@@ -8,7 +8,7 @@ import typer
 from rich.progress import TaskID
 from rich.table import Table
 
-from deepcredit.cli.common import clear_errors, console, member_progress, progress
+from deepcredit.cli.common import clear_errors, console, member_progress, progress, sub_score_text
 from deepcredit.models.base import DIMENSIONS
 from deepcredit.workflows.demo import DemoResult, run_demo
 
@@ -50,7 +50,7 @@ def _print(result: DemoResult, out: Path) -> None:
     table.add_column("dimension")
     table.add_column("points", justify="right")
     for d in DIMENSIONS:
-        table.add_row(d.replace("_", " "), str(card[d]))
+        table.add_row(d.replace("_", " "), sub_score_text(card, d))
     console.print(table)
     for i in range(1, 5):
         text = card.get(f"reason_{i}_text")
