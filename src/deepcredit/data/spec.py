@@ -35,6 +35,7 @@ from deepcredit.data.spec_base import (
     OptionalColumn,
     SpecProblem,
     Strict,
+    identifier,
     not_ignored,
 )
 from deepcredit.data.spec_events import EventColumns, Events, StatusMeaning
@@ -97,8 +98,9 @@ class Relations(FileSection):
     @property
     def counted_kinds(self) -> list[tuple[str, str]]:
         """(kind, label) of every kind whose connections are counted on their own: the declared and the derived
-        kinds, where there are at least two (one kind is the degree); a kind's label is its name in a-z, 0-9
-        and _ (one that leaves nothing, or a label taken by an earlier kind, is not counted on its own).
+        kinds, where there are at least two (one kind is the degree); a kind's label is its name as an
+        identifier (spec_base.identifier, as a share's label is; a label taken by an earlier kind is not counted
+        on its own).
 
         Why: a shared phone or a guarantor says something a contact does not, and the degree alone mixes them."""
         kinds = list(dict.fromkeys([*self.kinds, *self.derived_kinds]))
@@ -106,9 +108,7 @@ class Relations(FileSection):
             return []
         out: dict[str, str] = {}
         for kind in kinds:
-            label = re.sub(r"[^a-z0-9]+", "_", kind.lower()).strip("_")
-            if label and label not in out:
-                out[label] = kind
+            out.setdefault(identifier(kind), kind)
         return [(kind, label) for label, kind in out.items()]
 
     @model_validator(mode="after")

@@ -60,16 +60,10 @@ def _best_by_rates(values: pd.Series, rates: dict[str, float]) -> np.ndarray:
 def _best_by_table(values: pd.Series, table) -> np.ndarray:
     """True where the value falls in the value bin of the lowest training bad rate (special, missing and
     unseen values: False)."""
-    nb = table.n_value_bins
-    count, event = np.asarray(table.count[:nb], dtype=float), np.asarray(table.event[:nb], dtype=float)
-    if not (count > 0).any():
+    rate = _bin_rates(table)
+    if not np.isfinite(rate).any():
         return np.zeros(len(values), dtype=bool)
-    rate = np.where(count > 0, event / np.maximum(count, 1), np.inf)
-    bins = np.asarray(table.bin_index(values), dtype=np.int64)
-    inside = bins < nb
-    out = np.zeros(len(values), dtype=bool)
-    out[inside] = rate[bins[inside]] <= rate.min() + 1e-12
-    return out
+    return _rates_by_table(values, table) <= np.nanmin(rate) + 1e-12  # NaN compares False
 
 
 def already_best(model: CreditModel, X: pd.DataFrame, cols: list[str], defs: dict[str, FeatureDef]) -> np.ndarray:
@@ -94,12 +88,18 @@ def _rates_by_name(values: pd.Series, rates: dict[str, float]) -> np.ndarray:
     return values.astype(object).map(lambda v: rates.get(str(v), np.nan)).to_numpy(dtype=float)
 
 
+def _bin_rates(table) -> np.ndarray:
+    """Each value bin's training bad rate (NaN for a bin no training row fell in)."""
+    nb = table.n_value_bins
+    count, event = np.asarray(table.count[:nb], dtype=float), np.asarray(table.event[:nb], dtype=float)
+    return np.where(count > 0, event / np.maximum(count, 1), np.nan)
+
+
 def _rates_by_table(values: pd.Series, table) -> np.ndarray:
     """The training bad rate of each value's value bin (NaN for special, missing and unseen values, and for a
     bin no training row fell in)."""
     nb = table.n_value_bins
-    count, event = np.asarray(table.count[:nb], dtype=float), np.asarray(table.event[:nb], dtype=float)
-    rate = np.where(count > 0, event / np.maximum(count, 1), np.nan)
+    rate = _bin_rates(table)
     bins = np.asarray(table.bin_index(values), dtype=np.int64)
     return np.where(bins < nb, rate[np.minimum(bins, nb - 1)], np.nan) if nb else np.full(len(values), np.nan)
 
