@@ -40,6 +40,12 @@ def test_features_as_of_a_chosen_date(tmp_path):
     frame = pd.read_parquet(out)
     assert len(frame) == 300 and (frame["as_of"] == pd.Timestamp("2025-06-01")).all()
     assert list(frame.columns) == ["person_id", "as_of", "label", "n_bad_90d", "degree"]
+    # a name the data set does not have: one line naming it and the names it has, nothing written
+    result = runner.invoke(app, ["features", "--data", str(tmp_path / "sim"), "--out", str(tmp_path / "x.parquet"),
+                                 "--features", "n_bad_90d,bill_slope_90d"])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "unknown feature(s): bill_slope_90d" in result.output and "bill_slope_180d" in result.output
+    assert not (tmp_path / "x.parquet").exists()
 
 
 def test_unknown_data_set_is_a_clear_error(tmp_path):

@@ -14,7 +14,7 @@ from deepcredit.features.engine import applicable, build_features, open_session,
 from deepcredit.features.slopes import centred
 from deepcredit.features.sources import DUCKDB, SPARK, legacy_spec
 from deepcredit.features.spec import FeatureDef, Source
-from deepcredit.features.templates import features_for
+from deepcredit.features.templates import _slope, features_for
 from deepcredit.workflows.benchmarks.spark import RTOL, relative_difference
 
 SLOPE = "30 * regr_slope(CASE WHEN ok = 1 THEN y END, -age)"
@@ -43,6 +43,21 @@ def test_the_rewrite_gives_regr_slope_values_and_nulls():
     assert got.loc["a", "old_0"] == pytest.approx(expected, rel=1e-12)
     assert got.loc[["b", "c", "d"], ["new_0", "old_0"]].isna().all().all()
     assert list(got["new_1"]) == list(got["old_1"])  # other expressions pass through unchanged
+
+
+def test_a_growth_per_period_needs_records_a_period_apart():
+    """Two records 5 days apart once read as ±900 days late a month; a trend needs half a period between
+    records (monthly records of a calendar lie 28 to 31 days apart)."""
+    template = _slope("y", "ok = 1 AND ", 365, 30).replace("age_days", "age")
+    rows = [("close", 0, 1, 0.0, 10.0), ("close", 0, 1, 30.0, 5.0),  # 5 days apart: no trend yet
+            ("close", 0, 0, 9.0, 200.0),  # outside the condition: does not stretch the span
+            ("apart", 0, 1, 0.0, 40.0), ("apart", 0, 1, 30.0, 10.0),  # 30 days apart: a trend
+            ("february", 0, 1, 0.0, 33.0), ("february", 0, 1, 28.0, 5.0),  # a calendar month apart: a trend
+            ("old", 0, 1, 0.0, 400.0), ("old", 0, 1, 30.0, 5.0)]  # one record outside the window
+    got = slopes(rows, [template]).set_index("person_id")["new_0"]
+    assert np.isnan(got["close"]) and np.isnan(got["old"])
+    assert got["apart"] == pytest.approx(30.0, rel=1e-12)  # 30 days more late over 30 days: +30 a month
+    assert got["february"] == pytest.approx(30.0, rel=1e-12)
 
 
 def test_integer_data_give_the_same_bits_in_any_row_order_and_a_flat_trend_is_zero():

@@ -9,10 +9,10 @@ import pandas as pd
 import typer
 
 from deepcredit.cli.common import (
-    clear_errors,
     console,
     engine_option,
     master_option,
+    model_errors,
     progress,
     resolve_dataset,
 )
@@ -35,7 +35,7 @@ def features(
     every person once (a profile with history is one person, not one row per version)."""
     from deepcredit.workflows.features import feature_table
 
-    with clear_errors():
+    with model_errors():
         if out.is_dir():  # before the features are built, not when they are written
             raise IsADirectoryError(errno.EISDIR, "is a directory (--out is the Parquet file to write)", str(out))
         ds = resolve_dataset(data)

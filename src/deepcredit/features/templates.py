@@ -241,8 +241,14 @@ def _rate(days_lo: int, days_hi: int) -> str:
 
 
 def _slope(value: str, cond: str, days: int, period: int) -> str:
-    """How much `value` grows per period over the last `days` days (a least-squares slope in time)."""
-    return f"{period} * regr_slope(CASE WHEN {cond}age_days <= {days} THEN {value} END, -age_days)"
+    """How much `value` grows per period over the last `days` days (a least-squares slope in time).
+
+    Missing unless the records it reads span at least half a period: a growth per month read from two
+    records a few days apart is an extrapolation (it gave ±900 days late a month), not a trend anyone could
+    see. Half, not a whole period: monthly records of a calendar lie 28 to 31 days apart."""
+    inside = f"CASE WHEN {cond}age_days <= {days} AND {value} IS NOT NULL THEN age_days END"
+    return (f"CASE WHEN MAX({inside}) - MIN({inside}) >= {period / 2:g} THEN "
+            f"{period} * regr_slope(CASE WHEN {cond}age_days <= {days} THEN {value} END, -age_days) END")
 
 
 def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:

@@ -20,6 +20,7 @@ def by_name(names: list[str] | None = None, catalogue: list[FeatureDef] | None =
         return None
     known = {f.name: f for f in (catalogue if catalogue is not None else ALL_FEATURES)}
     unknown = [n for n in names if n not in known]
-    if unknown:
-        raise KeyError(f"unknown feature(s): {', '.join(unknown)}")
+    if unknown:  # a user's --features: a ValueError the CLI prints as one line, with the names it could take
+        raise ValueError(f"unknown feature(s): {', '.join(unknown)}; this data set's features are "
+                         f"{', '.join(known)}")
     return [known[n] for n in names]
