@@ -35,6 +35,7 @@ from deepcredit.data.spec_base import (
     OptionalColumn,
     SpecProblem,
     Strict,
+    both_directions,
     identifier,
     not_ignored,
 )
@@ -67,6 +68,33 @@ class RelationColumns(Strict):
     ts: str = "ts"
 
 
+class DescribedKind(Strict):
+    """What a relation kind's links say of a person (a guarantor's, a shared phone's), in the words and risk
+    direction its `connections_<kind>` feature carries, as an attribute declares its own.
+
+    Why: a count of guarantors and a count of shared devices read the same generic words otherwise, with no
+    direction for the scorecard's bins or the advice to follow."""
+
+    description: str = ""
+    """Completes 'your score is lowered by ...' (how many people guarantee your loans); empty: the generic
+    words ('how many of your connections are guarantor links')."""
+    improve: str = ""
+    """How to improve it, in the person's words; empty: the general advice on connections."""
+    risk_direction: Literal[-1, 0, 1] = 0
+    """+1 where more links of this kind are riskier, -1 where safer, 0 unknown."""
+    improve_direction: Literal[-1, 0, 1] = 0
+    """As an attribute's (spec_base.DescribedColumn.improve_direction)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> DescribedKind:
+        for field in ("description", "improve"):
+            text = getattr(self, field)
+            if text and not text.strip():
+                raise SpecProblem((field,), "a blank text: write the words, or leave the field out")
+        both_directions(self.risk_direction, self.improve_direction)
+        return self
+
+
 class Relations(FileSection):
     columns: RelationColumns = Field(default_factory=lambda: RelationColumns())
     kinds: list[str] = []
@@ -89,6 +117,9 @@ class Relations(FileSection):
     max_group: int = Field(default=50, ge=2)
     """A value shared by more people than this connects none of them (a big employer, a placeholder phone
     number): ingest warns how many such values there were."""
+    kind_texts: dict[str, DescribedKind] = {}
+    """Kinds counted on their own (counted_kinds), each with the words and risk direction of its
+    `connections_<kind>` feature ([relations.kind_texts.guarantor]); a kind not listed keeps the generic ones."""
 
     @property
     def derived_kinds(self) -> list[str]:
@@ -111,8 +142,36 @@ class Relations(FileSection):
             out.setdefault(identifier(kind), kind)
         return [(kind, label) for label, kind in out.items()]
 
+    def stored(self) -> Relations:
+        """The relations as the stored data set has them: the kinds read from the people file are kinds of the
+        one relations table (of its allowed kinds, where the spec lists them), no longer columns to read."""
+        if not self.derived_kinds:
+            return self
+        kinds = [*self.kinds, *(k for k in self.derived_kinds if k not in self.kinds)] if self.kinds else []
+        return self.model_copy(update={"kinds": kinds, "from_people": [], "groups": []})
+
+    def _check_kind_texts(self) -> None:
+        """Each described kind is one the stored data set counts on its own (features read the stored spec)."""
+        counted = {kind for kind, _ in self.stored().counted_kinds}
+        named = [*self.kinds, *self.derived_kinds]
+        for kind in self.kind_texts:
+            if kind in counted:
+                continue
+            if not self.kinds:
+                problem = ("with no `kinds` listed any kind is allowed and none is counted on its own: list the "
+                           "relation kinds under `kinds` to describe one")
+            elif kind not in named:
+                problem = f"{kind!r} is not a relation kind of the spec ({', '.join(dict.fromkeys(named))})"
+            elif len(set(named)) < 2:
+                problem = "one kind alone is counted by the degree: kinds are described where there are two or more"
+            else:
+                problem = (f"{kind!r} is counted together with an earlier kind of the same label "
+                           f"({identifier(kind)}): describe that one")
+            raise SpecProblem(("kind_texts", kind), problem)
+
     @model_validator(mode="after")
     def _check(self) -> Relations:
+        self._check_kind_texts()
         seen: set[str] = set()
         for field in ("from_people", "groups"):
             for i, col in enumerate(getattr(self, field)):
@@ -452,10 +511,8 @@ class DatasetSpec(Strict):
                 update["events"] = self.events.model_copy(update={"person_via": None})
         if self.events is not None and self.events.amount_scale != 1.0:  # stored in the currency already
             update["events"] = update.get("events", self.events).model_copy(update={"amount_scale": 1.0})
-        rel = self.relations
-        if rel is not None and rel.derived_kinds:
-            kinds = [*rel.kinds, *(k for k in rel.derived_kinds if k not in rel.kinds)] if rel.kinds else []
-            update["relations"] = rel.model_copy(update={"kinds": kinds, "from_people": [], "groups": []})
+        if self.relations is not None and self.relations.derived_kinds:
+            update["relations"] = self.relations.stored()
         if not self.more_events:
             return self.model_copy(update=update) if update else self
         sources = [ev for _, ev in self.event_sources()]
@@ -503,7 +560,7 @@ class DatasetSpec(Strict):
         return self.model_copy(update=update)
 
 
-ADDED_LATER = {"aliases": {}, "allow_contact": False, "bands": None, "improve_towards": []}
+ADDED_LATER = {"aliases": {}, "allow_contact": False, "bands": None, "improve_towards": [], "kind_texts": {}}
 """Fields added to the spec after data sets were stored, with their defaults: left out of the stored text
 where they hold the default."""
 

@@ -14,7 +14,7 @@ produce their own subsets and profile features from the same code.
 from __future__ import annotations
 
 from deepcredit.data.schema import Dimension
-from deepcredit.data.spec import DatasetSpec, SpecError
+from deepcredit.data.spec import DatasetSpec, DescribedKind, Relations, SpecError
 from deepcredit.data.spec_events import Events, Measure, ShareFeature
 from deepcredit.data.spec_profile import Attribute
 from deepcredit.features.spec import LOG1P, FeatureDef, Kind, Source
@@ -587,9 +587,7 @@ def social_features(spec: DatasetSpec) -> list[FeatureDef]:
         FeatureDef(f"new_connections_{recent}d", SC, N, f"SUM(CASE WHEN edge_age_days <= {recent} THEN 1 ELSE 0 END)",
                    f"how many new connections you made in the last {span(recent)}", NETWORK, fill=0, unit="count"),
     ]
-    out += [FeatureDef(f"connections_{label}", SC, N, f"SUM(kind_{label})",
-                       f"how many of your connections are {kind.replace('_', ' ')} links", NETWORK, fill=0,
-                       unit="count") for kind, label in rel.counted_kinds]
+    out += [kind_feature(rel, kind, label) for kind, label in rel.counted_kinds]
     ev = spec.events
     if ev is not None and ev.statuses_meaning("late", "broken"):
         out.append(FeatureDef("share_neighbours_bad", SC, N, "AVG(CASE WHEN nb_bad > 0 THEN 1.0 ELSE 0.0 END)",
@@ -616,6 +614,16 @@ def social_features(spec: DatasetSpec) -> list[FeatureDef]:
                               "how strongly the people connected to you vouch for you", PARTNERS,
                               risk_direction=-1, missing="no one connected to you yet"))
     return out
+
+
+def kind_feature(rel: Relations, kind: str, label: str) -> FeatureDef:
+    """How many of a person's connections are links of one kind, in the words and risk direction the spec
+    declares for it ([relations.kind_texts]), else generic ones."""
+    said = rel.kind_texts.get(kind, DescribedKind())
+    return FeatureDef(f"connections_{label}", SC, N, f"SUM(kind_{label})",
+                      said.description or f"how many of your connections are {kind.replace('_', ' ')} links",
+                      said.improve or NETWORK, risk_direction=said.risk_direction, fill=0, unit="count",
+                      improve_direction=said.improve_direction)
 
 
 def features_for(spec: DatasetSpec) -> list[FeatureDef]:
