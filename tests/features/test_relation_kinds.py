@@ -63,3 +63,30 @@ def test_kinds_derived_from_the_people_file_are_counted_too():
                                                                  'weighted = false\ngroups = ["phone"]'))
     feature = next(f for f in features_for(spec) if f.name == "connections_same_phone")
     assert feature.description == "how many of your connections are same phone links"
+
+
+def test_kinds_read_from_the_people_file_are_counted_where_any_kind_is_allowed(tmp_path):
+    """With no `kinds` listed (any kind), two kinds read from the people file were dropped from the stored
+    spec, and with them their counts; the stored spec now remembers them."""
+    spec = spec_from_toml(SPEC.format(kinds="").replace("weighted = false",
+                                                        'weighted = false\ngroups = ["phone", "household"]'))
+    stored = spec.relations.stored()
+    assert stored.kinds == [] and stored.from_people == [] and stored.groups == []  # any kind, nothing to read
+    assert stored.read_from_people == ["same_phone", "same_household"]
+    assert stored.stored() == stored  # storing again changes nothing
+    names = [f.name for f in features_for(spec.model_copy(update={"relations": stored}))]
+    assert [n for n in names if n.startswith("connections_")] == ["connections_same_phone",
+                                                                   "connections_same_household"]
+    # a data set written with that stored spec counts each kind's links
+    people = pd.DataFrame({"person_id": ["a", "b", "c"]})
+    relations = pd.DataFrame([("a", "b", "same_phone", 1.0, worlds.ts(-10)), ("a", "c", "same_household", 1.0,
+                                                                             worlds.ts(-9))],
+                             columns=["source", "target", "kind", "weight", "ts"])
+    relations["ts"] = relations["ts"].astype("datetime64[us]")
+    outcomes = pd.DataFrame({"person_id": ["a"], "as_of": pd.Series([worlds.AS_OF], dtype="datetime64[us]"),
+                             "label": [0], "window_days": [90]})
+    ds = write_dataset(tmp_path / "w", {"people": people, "events": empty_table(EVENTS), "relations": relations,
+                                        "outcomes": outcomes}, "links", "2026-01-01",
+                       spec=spec.model_copy(update={"relations": stored}))
+    f = build_features(ds).frame.set_index("person_id")
+    assert f.loc["a", "connections_same_phone"] == 1 and f.loc["a", "connections_same_household"] == 1

@@ -117,6 +117,9 @@ class Relations(FileSection):
     max_group: int = Field(default=50, ge=2)
     """A value shared by more people than this connects none of them (a big employer, a placeholder phone
     number): ingest warns how many such values there were."""
+    read_from_people: list[str] = []
+    """Written by ingest, not by hand: in a stored spec whose `kinds` is empty (any kind), the kinds that were
+    read from the people file (`from_people`, `groups`), so that they are still counted on their own."""
     kind_texts: dict[str, DescribedKind] = {}
     """Kinds counted on their own (counted_kinds), each with the words and risk direction of its
     `connections_<kind>` feature ([relations.kind_texts.guarantor]); a kind not listed keeps the generic ones."""
@@ -134,7 +137,7 @@ class Relations(FileSection):
         on its own).
 
         Why: a shared phone or a guarantor says something a contact does not, and the degree alone mixes them."""
-        kinds = list(dict.fromkeys([*self.kinds, *self.derived_kinds]))
+        kinds = list(dict.fromkeys([*self.kinds, *self.read_from_people, *self.derived_kinds]))
         if len(kinds) < 2:
             return []
         out: dict[str, str] = {}
@@ -147,19 +150,22 @@ class Relations(FileSection):
         one relations table (of its allowed kinds, where the spec lists them), no longer columns to read."""
         if not self.derived_kinds:
             return self
-        kinds = [*self.kinds, *(k for k in self.derived_kinds if k not in self.kinds)] if self.kinds else []
+        if not self.kinds:  # any kind stays allowed; the derived ones are remembered to be counted
+            read = list(dict.fromkeys([*self.read_from_people, *self.derived_kinds]))
+            return self.model_copy(update={"read_from_people": read, "from_people": [], "groups": []})
+        kinds = [*self.kinds, *(k for k in self.derived_kinds if k not in self.kinds)]
         return self.model_copy(update={"kinds": kinds, "from_people": [], "groups": []})
 
     def _check_kind_texts(self) -> None:
         """Each described kind is one the stored data set counts on its own (features read the stored spec)."""
         counted = {kind for kind, _ in self.stored().counted_kinds}
-        named = [*self.kinds, *self.derived_kinds]
+        named = [*self.kinds, *self.read_from_people, *self.derived_kinds]
         for kind in self.kind_texts:
             if kind in counted:
                 continue
-            if not self.kinds:
-                problem = ("with no `kinds` listed any kind is allowed and none is counted on its own: list the "
-                           "relation kinds under `kinds` to describe one")
+            if not self.kinds and kind not in named:
+                problem = ("with no `kinds` listed any kind is allowed and only the kinds read from the people "
+                           "file are counted on their own: list the relation kinds under `kinds` to describe one")
             elif kind not in named:
                 problem = f"{kind!r} is not a relation kind of the spec ({', '.join(dict.fromkeys(named))})"
             elif len(set(named)) < 2:
@@ -560,7 +566,8 @@ class DatasetSpec(Strict):
         return self.model_copy(update=update)
 
 
-ADDED_LATER = {"aliases": {}, "allow_contact": False, "bands": None, "improve_towards": [], "kind_texts": {}}
+ADDED_LATER = {"aliases": {}, "allow_contact": False, "bands": None, "improve_towards": [], "kind_texts": {},
+               "read_from_people": []}
 """Fields added to the spec after data sets were stored, with their defaults: left out of the stored text
 where they hold the default."""
 
