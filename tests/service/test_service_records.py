@@ -8,10 +8,12 @@ from datetime import datetime
 
 import pandas as pd
 import pytest
-from service_testkit import NOW, world
+from service_testkit import NOW, scorer_for, world
 from sqlalchemy import select
 
 from deepcredit.scoring.record_reasons import record_weights
+from deepcredit.service.records import weights_of
+from deepcredit.service.scoring import OVERLAY_COLUMNS, Overlay
 from deepcredit.service.store.models import AuditEntry, Score
 from deepcredit.workflows.explain import explain_person
 
@@ -103,3 +105,26 @@ def test_a_person_with_no_records_gets_an_empty_list(service):
     body = service.client.get("/v1/me/records", headers=me).json()
     assert body["records"] == [] and body["held"] == body["considered"] == 0 and body["as_of"] is not None
     assert "none weighs on your score" in service.client.get("/v1/me/report.html", headers=me).text
+
+
+def test_the_service_s_own_data_is_read_a_reported_record_counts_a_removed_one_is_gone():
+    """The records come from the data the service scores (its reported events and corrections in), not the
+    data set's files alone: the person's score without a record is the service's own re-score."""
+    w = world()
+    events = w.data.read("events")
+    subject = events[events["status"] == "missed"]["person_id"].value_counts().index[0]
+    plain = weights_of(scorer_for(w.data), subject, NOW)
+    costliest = plain.top(1).iloc[0]
+    mine = events[(events["person_id"] == subject) & (events["ts"] == costliest["ts"])]
+    fix = pd.DataFrame({"event_ref": [mine["event_id"].iloc[0]], "action": ["remove"], "status": [None],
+                        "days_late": [None]})
+    removed = weights_of(scorer_for(w.data, lambda people: Overlay(corrections=fix)), subject, NOW)
+    assert removed.records == plain.records - 1 and costliest["ts"] not in set(removed.weights["ts"])
+    at = pd.Timestamp(NOW) - pd.Timedelta(days=3)
+    reported = pd.DataFrame([{"person_id": subject, "ts": at, "kind": "instalment", "amount": 120.0,
+                              "status": "missed", "due_ts": at, "days_late": 90.0, "counterparty": None,
+                              "event_id": "s1"}], columns=list(OVERLAY_COLUMNS))
+    scorer = scorer_for(w.data, lambda people: Overlay(events=reported))
+    added = weights_of(scorer, subject, NOW)
+    assert added.records == plain.records + 1 and at in set(added.weights["ts"])
+    assert round(added.baseline) == scorer.score_people([subject], NOW)[0].score
