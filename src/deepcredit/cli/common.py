@@ -22,7 +22,7 @@ from deepcredit.workflows.common import BUNDLED_CACHE, open_dataset
 if TYPE_CHECKING:
     import pandas as pd
 
-    from deepcredit.workflows.record_reasons import RecordWeights
+    from deepcredit.scoring.record_reasons import RecordWeights
 
 console = Console(stderr=True)
 
@@ -172,7 +172,7 @@ def print_person(card: Mapping, reasons: pd.DataFrame) -> None:
 
 
 def print_records(weights: RecordWeights, top: int, as_of: object) -> None:
-    """The person's own records that lower their score most (workflows.record_reasons): when each was dated,
+    """The person's own records that lower their score most (scoring.record_reasons): when each was dated,
     what it was, as stored, and the points it costs; a separate printer from print_person's."""
     import pandas as pd
     from rich.table import Table

@@ -23,8 +23,8 @@ from deepcredit.cli.common import (
     run_config,
 )
 from deepcredit.config import merge_member_params, parse_member_params, recorded_run
+from deepcredit.scoring.record_reasons import RECORD_CAP, record_weights
 from deepcredit.workflows.explain import explain_person
-from deepcredit.workflows.record_reasons import RECORD_CAP, record_weights
 from deepcredit.workflows.score import read_scores
 from deepcredit.workflows.spark_score import score_job
 from deepcredit.workflows.train import Trained, train_model

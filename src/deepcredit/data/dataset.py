@@ -166,6 +166,12 @@ class Dataset:
         pattern = str(path / "*.parquet") if path.is_dir() else str(path)
         return f"read_parquet('{pattern}')"
 
+    def sources(self, con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+        """The SELECT of the people, relations and events tables on `con`: a data set that holds more than its
+        files (the service's, with its own events and corrections) gives its own, so a build that rewrites
+        these tables (scoring.record_reasons) reads what that data set's scores read."""
+        return {name: f"SELECT * FROM {self.scan(name)}" for name in ("people", "relations", "events")}
+
     def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with one view per table (people, events, relations, outcomes, extras)."""
         con = con or new_connection()

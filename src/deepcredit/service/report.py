@@ -28,6 +28,7 @@ from deepcredit.service import disputes as dispute_mod
 from deepcredit.service import history as hist
 from deepcredit.service.attribute_fixes import shown
 from deepcredit.service.context import DEFAULT_BANDS, ServiceContext
+from deepcredit.service.records import amounts_held
 from deepcredit.service.recourse import money_unit
 from deepcredit.service.schemas import (
     AccessOut,
@@ -39,6 +40,7 @@ from deepcredit.service.schemas import (
     PersonReport,
     ProfileItem,
     ReasonOut,
+    RecordsOut,
     RecourseOut,
 )
 from deepcredit.service.store.models import AuditEntry, Merchant, Score, ScoreHistory, ServiceEvent
@@ -95,7 +97,7 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
                                   result=d.get("result") or d.get("reason")))
     active = {d.event_id: d.state for d in disputes if d.state.value in dispute_mod.ACTIVE}
     spec = hist.spec_of(ctx.scorer)
-    priced = spec is None or spec.events is None or bool(spec.events.columns.amount)  # else every amount is a 0
+    priced = amounts_held(spec)
     events: list[EventOut] = []
     reader = getattr(ctx.scorer, "held", None)  # a ModelScorer's; a stand-in scorer holds no records
     held = reader(subject) if reader is not None else None
@@ -225,10 +227,11 @@ def history_chart(history: list[HistoryPoint], bands: list[tuple[str, int]], wid
 
 
 def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseOut | None = None,
-                zone: str | None = None, takes_records: bool = True) -> str:
+                zone: str | None = None, takes_records: bool = True, costly: RecordsOut | None = None) -> str:
     """The person's report page; its times are the service's, in `zone` (the data set's; None: UTC).
     takes_records: whether the served data set holds records of commitments at all (a profile-only one
-    does not: no record can arrive; a wrong detail is disputed, corrected and re-scored)."""
+    does not: no record can arrive; a wrong detail is disputed, corrected and re-scored). costly: the
+    records that cost the person most (service/records.py; None: not available)."""
     bands = report.bands
     position = None
     if report.score is not None:
@@ -239,7 +242,7 @@ def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseO
     return _env().get_template("report.html").render(
         r=report, radar=radar(report.dimensions), dim_sum=dimension_sum(report), chart=history_chart(report.history, bands), labels=DIMENSION_LABELS,
         position=position, band_edges=_band_labels(bands), history_rows=rows, page=page, pages=pages,
-        recourse=recourse, zone=zone or "UTC", takes_records=takes_records, result_words=RESULT_WORDS, action_words=ACTION_WORDS,
+        recourse=recourse, costly=costly, zone=zone or "UTC", takes_records=takes_records, result_words=RESULT_WORDS, action_words=ACTION_WORDS,
         dispute_words=DISPUTE_WORDS, no_record=NO_RECORD_PART)
 
 

@@ -587,6 +587,31 @@ class RecourseOut(BaseModel):
     model_id: str | None
 
 
+class RecordCost(BaseModel):
+    """One of my records and what it costs my score: the points the model gives me more without it."""
+
+    ts: UtcDateTime = Field(description="When the record was made")
+    kind: str
+    status: str
+    amount: float | None
+    due_ts: UtcDateTime | None = Field(description="When it was due, where the data set holds due dates")
+    days_late: float | None
+    points: float = Field(description="Points my score would gain without this record (unrounded: at least 1 "
+                                      "once rounded)")
+
+
+class RecordsOut(BaseModel):
+    """The records that cost me most: each of my records before my score's time left out in turn and scored
+    again by the served model (the costliest first; none of them names anyone else)."""
+
+    as_of: UtcDateTime | None = Field(description="My score's time: only records dated before it are considered; "
+                                                   "null without a score")
+    held: int = Field(description="My records dated before as_of")
+    considered: int = Field(description="How many of them were left out in turn (the latest, at most 200)")
+    records: list[RecordCost]
+    model_id: str | None
+
+
 class AlertOut(BaseModel):
     at: UtcDateTime
     kind: Literal["score_changed", "band_changed", "merchant_query", "dispute_update"]

@@ -1,6 +1,6 @@
 """One person's score explained: the model and its feature definitions, the rows to build, the report card.
 
-Why a workflow: `deepcredit explain` and the records behind its reasons (workflows/record_reasons.py) read the
+Why a workflow: `deepcredit explain` and the records behind its reasons (scoring/record_reasons.py) read the
 same model, the same spine and the same bundle; the CLI parses, calls this, prints.
 """
 

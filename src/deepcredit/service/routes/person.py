@@ -1,4 +1,5 @@
-"""A person's routes: their report (JSON and HTML), their consents and their disputes. A token reads only its own."""
+"""A person's routes: their report (JSON and HTML), the records behind their score, their consents and their
+disputes. A token reads only its own."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
-from deepcredit.service import alerts, consent, disputes, export, recourse, report
+from deepcredit.service import alerts, consent, disputes, export, records, recourse, report
 from deepcredit.service.auth import PersonPrincipal, person
 from deepcredit.service.context import ServiceContext, get_context
 from deepcredit.service.history import spec_of
@@ -26,6 +27,7 @@ from deepcredit.service.schemas import (
     DisputeOut,
     ExportOut,
     PersonReport,
+    RecordsOut,
     RecourseOut,
     WebhookCreate,
     WebhookCreated,
@@ -80,8 +82,14 @@ def my_report_html(history_page: int = Query(1, ge=1, le=100_000, description="P
         plan = None
     spec = spec_of(ctx.scorer)
     takes_records = spec is None or spec.events is not None
-    return HTMLResponse(report.render_html(viewed, history_page, plan, ctx.settings.clock.zone, takes_records),
-                        headers=HTML_HEADERS)
+    costly: RecordsOut | None = None
+    if takes_records:
+        try:
+            costly = records.person_records(ctx, p.subject)
+        except Exception as exc:  # noqa: BLE001 - as the what-if: the page says this part is unavailable
+            log.error("records behind the score for the report page failed (%s)", type(exc).__name__)
+    return HTMLResponse(report.render_html(viewed, history_page, plan, ctx.settings.clock.zone, takes_records,
+                                           costly), headers=HTML_HEADERS)
 
 
 @router.get("/me/recourse", response_model=RecourseOut, responses={501: P},
@@ -89,6 +97,13 @@ def my_report_html(history_page: int = Query(1, ge=1, le=100_000, description="P
                     "model")
 def my_recourse(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> RecourseOut:
     return _audited(ctx, p.subject, "recourse_viewed", None, recourse.person_recourse)
+
+
+@router.get("/me/records", response_model=RecordsOut, responses={501: P},
+            summary="My records that cost me most: each left out in turn and re-scored by the model")
+def my_records(top: int = Query(records.SHOWN, ge=1, le=20, description="How many records to show, costliest first"),
+               p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> RecordsOut:
+    return _audited(ctx, p.subject, "records_viewed", None, lambda c, s: records.person_records(c, s, top))
 
 
 @router.get("/people/{person_id}/report", response_model=PersonReport, responses={403: P},

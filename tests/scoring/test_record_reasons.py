@@ -18,9 +18,9 @@ from deepcredit.models.base import save_model
 from deepcredit.models.gbdt import GBDTModel
 from deepcredit.models.graph import GraphModel
 from deepcredit.models.stack import model_views
+from deepcredit.scoring.record_reasons import RECORD_CAP, WHOLE, LeftOut, aligned, record_weights
 from deepcredit.scoring.scorer import Scorer
 from deepcredit.workflows.explain import explain_person
-from deepcredit.workflows.record_reasons import RECORD_CAP, WHOLE, LeftOut, aligned, record_weights
 
 T = pd.Timestamp("2026-01-01")  # the simulated outcomes' as-of date
 

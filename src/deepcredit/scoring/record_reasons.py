@@ -16,6 +16,11 @@ as they do for the person. A model that reads the graph gets each variant as one
 messages the person receives in the whole population's graph; the neighbours' own rows, which also read the
 person, stay as they are (what a record does to a score through the neighbours is not counted).
 
+The rows are read through the data set's `sources` (the SELECT of its people, relations and events), so a
+data set that holds more than its files (the service's, with the events merchants reported and the records
+disputes corrected) is read as its own scores read it: `deepcredit explain` and the person's records in the
+service (service/records.py) are this one mechanism, which is why it lives in scoring/, below both.
+
 Point in time: only events strictly before T are considered, shown or built. Privacy: what is shown is the
 person's own records (no counterparty, no other person's id); the variants' ids never leave the build.
 """
@@ -79,15 +84,16 @@ class LeftOut(Dataset):
     def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
         con = con or new_connection()
         scan = self.base.scan
+        source = {name: f"({sql})" for name, sql in self.base.sources(con).items()}  # the base's own rows
         con.register("_lo_in", pa.table({"person_id": pa.array([self.person], pa.string()),
                                          "as_of": pa.array([self.as_of.to_datetime64()], pa.timestamp("us"))}))
         con.execute("CREATE OR REPLACE TEMP TABLE _lo_person AS SELECT * FROM _lo_in")
         con.unregister("_lo_in")
-        columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan('events')}").fetchall()]
+        columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source['events']} e").fetchall()]
         order = ", ".join(["ts DESC", *(f'"{c}"' for c in columns if c not in ("ts", "person_id"))])
         # the person's records before T, numbered latest first (identical rows: either is the same record)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _lo_records AS
-                        SELECT *, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS _record FROM {scan('events')}
+                        SELECT *, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS _record FROM {source['events']} e
                         WHERE person_id = (SELECT person_id FROM _lo_person)
                           AND ts < (SELECT as_of FROM _lo_person)""")
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _lo_variants AS
@@ -99,15 +105,15 @@ class LeftOut(Dataset):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _lo_relations AS
                         SELECT r.* REPLACE (CASE WHEN r.source = {person} THEN {variant} ELSE r.source END AS source,
                                             CASE WHEN r.target = {person} THEN {variant} ELSE r.target END AS target)
-                        FROM {scan('relations')} r, _lo_variants v
+                        FROM {source['relations']} r, _lo_variants v
                         WHERE r.source = {person} OR r.target = {person}""")
-        neighbours = (f"SELECT source FROM {scan('relations')} WHERE target = {person} UNION "
-                      f"SELECT target FROM {scan('relations')} WHERE source = {person}")
-        views = {"people": f"SELECT p.* REPLACE ({variant} AS person_id) FROM {scan('people')} p, _lo_variants v "
+        neighbours = (f"SELECT source FROM {source['relations']} r WHERE target = {person} UNION "
+                      f"SELECT target FROM {source['relations']} r WHERE source = {person}")
+        views = {"people": f"SELECT p.* REPLACE ({variant} AS person_id) FROM {source['people']} p, _lo_variants v "
                            f"WHERE p.person_id = {person}",
                  "events": f"SELECT e.* EXCLUDE (_record) REPLACE ({variant} AS person_id) "
                            "FROM _lo_records e JOIN _lo_variants v ON e._record <> v.left_out "
-                           f"UNION ALL SELECT * FROM {scan('events')} WHERE person_id IN ({neighbours}) "
+                           f"UNION ALL SELECT * FROM {source['events']} e WHERE person_id IN ({neighbours}) "
                            f"AND person_id <> {person}",
                  "relations": "SELECT * FROM _lo_relations"}
         for name in [*self.manifest.tables, *self.manifest.extras]:
@@ -135,7 +141,8 @@ def record_weights(model: CreditModel, definitions: list[FeatureDef], dataset: D
     """What each of `person`'s latest `cap` records before `as_of` costs their score under `model`.
 
     context: (the bundle the person was scored in, their position among its rows): what a model that reads
-    the graph takes each variant's incoming messages from (workflows.explain.Explained.input and .row)."""
+    the graph takes each variant's incoming messages from (workflows.explain.Explained.input and .row; in the
+    service, the person's own scope)."""
     as_of = pd.Timestamp(as_of)
     data = LeftOut(dataset, person, as_of, cap)
     variants, records, total = data.variants()
