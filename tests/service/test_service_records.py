@@ -50,7 +50,13 @@ def test_the_person_gets_the_records_explain_gives(service):
     assert (pd.to_datetime(got["ts"]).dt.tz_localize(None) == want["ts"].to_numpy()).all()
     assert got["kind"].tolist() == want["kind"].tolist() and got["status"].tolist() == want["status"].tolist()
     assert round(cli.baseline) == service.score_of(pid).score  # the score the person was told
-    assert set(got.columns) == {"ts", "kind", "status", "amount", "due_ts", "days_late", "points"}  # no counterparty, no id
+    assert set(got.columns) == {"event_id", "ts", "kind", "status", "amount", "due_ts", "days_late", "points"}
+    # no counterparty, no person id; the record's own id is one the report lists, and a dispute takes it
+    listed = {e["event_id"] for e in service.client.get("/v1/me/report", headers=me).json()["events"]}
+    assert got["event_id"].notna().all() and set(got["event_id"]) <= listed
+    dispute = service.client.post("/v1/me/disputes", headers=me,
+                                  json={"event_id": got["event_id"].iloc[0], "reason": "I paid this on time"})
+    assert dispute.status_code == 201, dispute.text
     assert pid not in r.text and subject not in r.text
     assert len(service.client.get("/v1/me/records", params={"top": 1}, headers=me).json()["records"]) == 1
     with service.ctx.db.read() as s:

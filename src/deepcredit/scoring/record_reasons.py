@@ -45,8 +45,9 @@ from deepcredit.scoring.scorer import Scorer
 
 RECORD_CAP = 200
 """The most records left out, the latest first: each costs one more row of the feature build."""
-SHOWN = ("ts", "kind", "status", "amount", "due_ts", "days_late")
-"""The columns of a record a person reads about it (the counterparty is left out: it may name someone)."""
+SHOWN = ("event_id", "ts", "kind", "status", "amount", "due_ts", "days_late")
+"""The columns of a record a person reads about it (the counterparty is left out: it may name someone); the
+record's own id where the data holds one (the service's copy does), which a dispute names."""
 WHOLE = -1
 """The variant that leaves nothing out: the baseline, built with the others."""
 

@@ -58,7 +58,7 @@ def person_records(ctx: ServiceContext, subject: str, top: int = SHOWN) -> Recor
         raise Problem(501, "records-unavailable", "the records behind a score need a model scorer")
     weights = weights_of(scorer, subject, score.as_of)
     priced = amounts_held(spec_of(scorer))
-    records = [RecordCost(ts=pd.Timestamp(r["ts"]).to_pydatetime(), kind=str(r["kind"]), status=str(r["status"]),
+    records = [RecordCost(event_id=_text(r.get("event_id")), ts=pd.Timestamp(r["ts"]).to_pydatetime(), kind=str(r["kind"]), status=str(r["status"]),
                           amount=_number(r.get("amount")) if priced else None, due_ts=_time(r.get("due_ts")),
                           days_late=_number(r.get("days_late")), points=float(r["points"]))
                for r in weights.top(top).to_dict("records")]
@@ -68,6 +68,10 @@ def person_records(ctx: ServiceContext, subject: str, top: int = SHOWN) -> Recor
 
 def _time(value: object) -> datetime | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()  # type: ignore[arg-type]
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or pd.isna(value) else str(value)  # type: ignore[arg-type]
 
 
 def _number(value: object) -> float | None:

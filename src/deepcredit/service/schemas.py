@@ -590,6 +590,7 @@ class RecourseOut(BaseModel):
 class RecordCost(BaseModel):
     """One of my records and what it costs my score: the points the model gives me more without it."""
 
+    event_id: str | None = Field(None, description="The record's id, as my report lists it and a dispute names it")
     ts: UtcDateTime = Field(description="When the record was made")
     kind: str
     status: str
