@@ -185,7 +185,8 @@ def print_records(weights: RecordWeights, top: int, as_of: object) -> None:
            if weights.considered < weights.records else f"your {weights.records:,} records before {date}")
     shown = weights.top(top)
     if shown.empty:
-        console.print(f"no single record lowers this score by a whole point ({cut}, each left out in turn)")
+        console.print(f"no single record lowers this score by a whole point on its own ({cut}, each left out "
+                      "in turn): a reason about records is about them taken together")
         return
     table = Table(title=f"records that weigh most ({cut}, each left out in turn through the whole model)")
     columns = [("ts", "date"), ("kind", "kind"), ("status", "status"), ("amount", "amount"), ("due_ts", "due"),
