@@ -111,10 +111,23 @@ def test_days_late_alone_tell_kept_from_late():
 
     frame = pd.DataFrame({"status": ["A"] * 6 + ["B"] * 6 + ["C"] * 6,
                           "days": [0] * 6 + [3, 5, 0, 8, 2, 1] + [0, 0, 0, 4, 9, 0]})
-    read = status_behaviour(frame, Ledger("status", None, None, "days", ()))
+    read = status_behaviour(frame, Ledger("status", None, None, None, "days"))
     assert {k: b.meaning for k, b in read.items()} == {"A": "kept", "B": "late", "C": None}
     assert read["B"].evidence == "days late above 0 on 83% of its 6 rows"
-    assert status_behaviour(frame, Ledger("status", None, None, None, ())) == {}  # nothing tells how rows ended
+    assert status_behaviour(frame, Ledger("status", None, None, None, None)) == {}  # nothing tells how rows ended
+
+
+def test_without_a_due_date_unsettled_rows_are_read_by_their_date_and_settled_ones_say_nothing_of_lateness():
+    from deepcredit.data.draft_statuses import Ledger, status_behaviour  # here: the old code has no module
+
+    frame = pd.DataFrame({"status": ["X"] * 5 + ["Y"] * 5 + ["Z"] * 5,
+                          "day": ["2024-01-10"] * 5 + ["2024-06-01"] * 10,
+                          "paid": [""] * 5 + ["2024-06-03"] * 5 + [""] * 5})
+    read = status_behaviour(frame, Ledger("status", "day", None, "paid", None))
+    assert {k: b.meaning for k, b in read.items()} == {"X": "broken", "Y": None, "Z": "open"}
+    assert read["X"].evidence == ("settled on none of its 5 rows, dated more than 90 days before the file's "
+                                  "latest date on all of them")
+    assert read["Y"].evidence == "settled on all of its 5 rows"  # in time or late? no due date, no days late
 
 
 def _statement() -> pd.DataFrame:

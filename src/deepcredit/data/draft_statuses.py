@@ -31,10 +31,10 @@ class Ledger:
     """The columns of a history file that tell how its rows ended (None where the file has none)."""
 
     status: str
-    due: str | None  # the due date, else the row's date: what 'past due' is counted from
+    ts: str | None
+    due: str | None
     settled: str | None
     days_late: str | None
-    dated: tuple[str, ...]  # the columns whose latest date is the file's own (ledger.snapshot_of: ts, settled)
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def _read(n: int, settled: pd.Series | None, late: pd.Series, far: pd.Series | N
         return Behaviour(meaning, said)
     if paid <= 1 - NEARLY_ALL and far is not None:
         gone = float(far.mean())
-        said += f", due more than {UNSETTLED_DAYS} days before the file's latest date on {share(gone)} of them"
+        said += f", {far.name} more than {UNSETTLED_DAYS} days before the file's latest date on {share(gone)} of them"
         return Behaviour("broken" if gone > MOST else "open", said)
     return Behaviour(None, said)
 
@@ -103,12 +103,13 @@ def _days_late(frame: pd.DataFrame, ledger: Ledger) -> pd.Series:
 
 
 def _far_past_due(frame: pd.DataFrame, ledger: Ledger) -> pd.Series | None:
-    """Whether each row fell due more than UNSETTLED_DAYS before the file's latest date (the ledger's own
-    snapshot: its latest row or settlement), which a row still unsettled then is known unpaid by; None
-    where no due date or latest date tells."""
-    if not ledger.due:
+    """Whether each row fell due (without a due date: is dated) more than UNSETTLED_DAYS before the file's
+    latest date (its own snapshot, as ledger.snapshot_of takes it: its latest row or settlement), by which a
+    row still unsettled is known unpaid; named for the date it read ('due', 'dated'). None where no date
+    tells."""
+    due = ledger.due or ledger.ts
+    latest = max((as_dates(frame[c]).max() for c in (ledger.ts, ledger.settled) if c), default=pd.NaT)
+    if due is None or pd.isna(latest):
         return None
-    latest = max((as_dates(frame[c]).max() for c in ledger.dated), default=pd.NaT)
-    if pd.isna(latest):
-        return None
-    return (latest - as_dates(frame[ledger.due])).dt.days > UNSETTLED_DAYS
+    far = (latest - as_dates(frame[due])).dt.days > UNSETTLED_DAYS
+    return far.rename("due" if ledger.due else "dated")

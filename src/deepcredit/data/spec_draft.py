@@ -970,8 +970,7 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
     if found["status"]:
         out += ["", "# What each status means: kept, late (still paid), broken (never counts as paid), open, neutral.",
                 f"[{section}.statuses]"]
-        ledger = Ledger(found["status"], found["due_ts"] or found["ts"], found["settled_ts"], found["days_late"],
-                        tuple(c for c in (found["ts"], found["settled_ts"]) if c))
+        ledger = Ledger(found["status"], found["ts"], found["due_ts"], found["settled_ts"], found["days_late"])
         behaved = {v: (b.meaning, b.evidence) for v, b in status_behaviour(frame, ledger).items()}
         out += _meanings(found["status"], vocab, STATUS_WORDS, "meaning", "neutral", behaved)
     out += _measure_lines(section, measures) + _category_lines(section, {c: frame[c] for c in categories})
