@@ -69,7 +69,7 @@ def test_a_german_ledger_gets_its_roles_by_their_values_each_marked_check(tmp_pa
     assert "# check" not in lines["status"]  # named by its header: no value-based note
     assert set(spec.events.kinds) == {"RATE", "GEBUEHR"}
     assert spec.events.amount_scale == 1.0  # no unit guessed: the note only names it
-    assert {"BEZAHLT", "OFFEN", "VERSPAETET"} <= set(spec.events.statuses)  # words it cannot read: TODO
+    assert {"BEZAHLT", "OFFEN", "VERSPAETET"} <= set(spec.events.statuses)  # words it cannot read: read from rows
     assert 'ignore = [' not in text.split("[events]")[1].split("[events.columns]")[0]  # nothing left unused
 
 

@@ -5,8 +5,8 @@ Why: header words (spec_draft.EVENT_ROLES) are a first guess in one language, an
 any (faellig_am, bezahlt_am, betrag_cent, tage_verzug, art). What the values do says the same in every
 language: a date column empty on some rows and otherwise on or after another date is when a due date was
 settled; a whole number equal to the days between the two is days late; a column of many spread numbers
-never below 0 is money; a text column whose values read as statuses is the status, and another of few values
-the kind. Each role found so is a proposal the draft marks `# check:` with why; a role a header named is
+is money (signed where some are below 0); a text column whose values read as statuses is the status, and
+another of few values the kind. Each role found so is a proposal the draft marks `# check:` with why; a role a header named is
 never overridden (the callers offer only the columns no header took).
 """
 
@@ -75,18 +75,26 @@ def days_late_column(frame: pd.DataFrame, candidates: Iterable[str], due: str, s
 
 
 def amount_column(frame: pd.DataFrame, candidates: Iterable[str]) -> str | None:
-    """The candidate (a numeric column never below 0) that looks most like money: many distinct values (more
-    than FEW_CODES, or at least half as many as its filled rows where the sample is small), the most distinct
-    first, then the widest spread; a code set or a count of few values is none."""
+    """The candidate numeric column that looks most like money: many distinct values (more than FEW_CODES, or
+    at least half as many as its filled rows where the sample is small), the most distinct first, then the
+    widest spread of their sizes; a code set or a count of few values is none. A column with values below 0
+    may be it (a bank statement's signed amounts: below_zero says how many)."""
     found = []
     for col in candidates:
         numbers = pd.to_numeric(frame[col], errors="coerce").dropna()
         distinct = numbers.nunique()
         if distinct < 3 or (distinct <= FEW_CODES and 2 * distinct < len(numbers)):
             continue
-        spread = float(numbers.std() / numbers.mean()) if numbers.mean() > 0 else 0.0
+        size = numbers.abs()
+        spread = float(size.std() / size.mean()) if size.mean() > 0 else 0.0
         found.append((-distinct, -spread, col))
     return min(found)[2] if found else None
+
+
+def below_zero(values: pd.Series) -> float:
+    """The share of a numeric column's filled values below 0 (0.0 where none is filled)."""
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    return float((numbers < 0).mean()) if len(numbers) else 0.0
 
 
 def whole_numbers(values: pd.Series) -> bool:

@@ -11,7 +11,7 @@ what it could not guess is marked TODO, so nothing is decided silently.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,12 +21,14 @@ import pyarrow.parquet as pq
 from deepcredit.data.draft_left_out import contact_data, ignore_lines, left_out, texts
 from deepcredit.data.draft_roles import (
     amount_column,
+    below_zero,
     date_pair,
     days_late_column,
     kind_column,
     status_column,
     whole_numbers,
 )
+from deepcredit.data.draft_statuses import Ledger, share, status_behaviour
 from deepcredit.data.draft_words import (
     APPLICATION_HINTS,
     COUNT_HINTS,
@@ -831,9 +833,11 @@ def _others_by_values(frame: pd.DataFrame, types: dict[str, str], found: dict[st
         found["days_late"] = late[0]
         checks["days_late"] = f"the whole days from {due} to {settled} (0 when in time) on {late[1]:.0%} of the rows"
     taken.add(found["days_late"] or "")
-    if found["amount"] is None and (money := amount_column(frame, [c for c in numbers if c not in taken
-                                                                   and never_negative(frame[c])])):
-        found["amount"], checks["amount"] = money, "its values look like money (never below 0, many and spread)"
+    if found["amount"] is None and (money := amount_column(frame, [c for c in numbers if c not in taken])):
+        below = below_zero(frame[money])
+        found["amount"], checks["amount"] = money, "its values look like money (never below 0, many and spread)" \
+            if not below else (f"its values look like money (many and spread), below 0 on {share(below)} of the rows: "
+                               "signed, money in when above 0 and out when below? (so each kind below 0 is drafted)")
         if whole_numbers(frame[money]):
             checks["amount"] += f"; all whole numbers: if they count cents, set amount_scale = 0.01 under [{section}]"
         taken.add(money)
@@ -873,6 +877,11 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
     checks = {} if relative else _dates_by_values(frame, types, found, taken)
     if found["ts"] is None:  # any other date; else a schedule dated by its due dates
         found["ts"] = _pick(types, ".", ("date",), taken) or found["due_ts"]
+        if found["ts"] not in (None, found["due_ts"]) and not relative:  # relative dates are marked check already
+            dates = sum(t == "date" for t in types.values())
+            checks["ts"] = ("its name says no date, but it is the file's only date column" if dates == 1 else
+                            f"its name says no date: the first of the file's {dates} date columns no other role "
+                            "took") + ": each row is dated by it"
         taken.add(found["ts"] or "")
     if found["amount"] is None:  # no money word: a column named for what the money is (an instalment, a bill)
         found["amount"] = _pick(types, MONEY_NOUNS, ("numeric",), taken)
@@ -949,7 +958,8 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
     activity = not found["status"] and told == "activity"
     words = (*FLOW_WORDS, *AMOUNT_WORDS) if activity else AMOUNT_WORDS
     if found["kind"]:
-        out += _meanings(found["kind"], vocab, words if found["amount"] else (), "amount", "neutral")
+        signs = signed_kinds(frame, found["kind"], found["amount"]) if found["amount"] else {}
+        out += _meanings(found["kind"], vocab, words if found["amount"] else (), "amount", "neutral", signs)
     else:
         amount = "owed" if paid else _one_amount(frame, found["amount"], words, activity) if found["amount"] else "neutral"
         out.append(f'{one_kind} = {{ amount = "{amount}" }}  # the one kind of this file: '
@@ -960,7 +970,9 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
     if found["status"]:
         out += ["", "# What each status means: kept, late (still paid), broken (never counts as paid), open, neutral.",
                 f"[{section}.statuses]"]
-        out += _meanings(found["status"], vocab, STATUS_WORDS, "meaning", "neutral")
+        ledger = Ledger(found["status"], found["ts"], found["due_ts"], found["settled_ts"], found["days_late"])
+        behaved = {v: (b.meaning, b.evidence) for v, b in status_behaviour(frame, ledger).items()}
+        out += _meanings(found["status"], vocab, STATUS_WORDS, "meaning", "neutral", behaved)
     out += _measure_lines(section, measures) + _category_lines(section, {c: frame[c] for c in categories})
     if section == "events":  # the commitments' rhythm (an activity log's rows say nothing of it)
         commitments = found["status"] or told != "activity"
@@ -1112,11 +1124,22 @@ def _measure_head(section: str, column: str) -> list[str]:
 
 def _one_amount(frame: pd.DataFrame, column: str, words: tuple[tuple[str, str], ...], activity: bool) -> str:
     """What the amount of a one-kind file means: guessed from its header; in an activity log, amounts
-    both above and below 0 are money in and out (signed); else a bill (owed)."""
+    both above and below 0 are money in and out (signed); else a bill (owed), or, where some amounts are
+    below 0 (which an amount owed may be only as a balance), signed."""
     amounts = pd.to_numeric(frame[column], errors="coerce")
     if activity and (amounts < 0).any() and (amounts > 0).any():
         return "signed"
-    return _guess(column, words) or "owed"
+    return _guess(column, words) or ("signed" if (amounts < 0).any() else "owed")
+
+
+def signed_kinds(frame: pd.DataFrame, kind: str, amount: str) -> dict[str, tuple[str | None, str]]:
+    """{kind: ("signed", the evidence)} for each kind whose amounts in the sample are below 0 on some rows:
+    what `_meanings` proposes for a kind its word says nothing of (an amount paid, spent or received is
+    never below 0; a signed one is money in above 0 and out below)."""
+    shares = pd.to_numeric(frame[amount], errors="coerce").lt(0).groupby(texts(frame[kind]).reindex(frame.index))
+    return {str(k): ("signed", f"its amount is below 0 on {share(part)} of its {shares.size()[k]} rows: money in "
+                               "when above 0, out when below")
+            for k, part in shares.mean().items() if part > 0}
 
 
 PAID_WORDS = re.compile(r"pay|paid")
@@ -1137,7 +1160,9 @@ def _owed_and_paid(types: dict[str, str], amount: str | None, taken: set[str]) -
 
 
 def _meanings(column: str | None, vocab: dict[str, list[str] | None], words: tuple[tuple[str, str], ...], key: str,
-              fallback: str) -> list[str]:
+              fallback: str, behaved: Mapping[str, tuple[str | None, str]] | None = None) -> list[str]:
+    """A line per value of a kind or status column: its meaning guessed from its word, else from how its rows
+    behave (`behaved`: value: (meaning or None, the evidence)), else TODO."""
     values = vocab.get(column) if column else None
     if not values:
         why = "no such column found" if not column else f"{column!r} has more than {MAX_VALUES} values"
@@ -1146,6 +1171,9 @@ def _meanings(column: str | None, vocab: dict[str, list[str] | None], words: tup
     for value in values:
         meaning = _guess(value, words)
         note = "guessed from the word: check" if meaning else ("TODO: choose" if words else "no amounts: neutral")
+        if not meaning and value in (behaved or {}):
+            meaning, evidence = (behaved or {})[value]
+            note = f"check: read from its rows, not its word: {evidence}" if meaning else f"{note} ({evidence})"
         if meaning == "owed" and re.search(TWO_SIDED, value.lower()):
             note += f" ({TWO_SIDED_NOTE})"
         owes = key == "meaning" and meaning == "neutral" and re.search(CALLED_OFF, value.lower())
