@@ -211,3 +211,34 @@ def test_a_directory_of_parquet_files_that_is_no_job_is_read_as_before(tmp_path)
     folder.mkdir()
     pd.DataFrame({"score": [600, 700]}).to_parquet(folder / "a.parquet")
     assert len(read_scores_file(folder, "scores (batch)")) == 2
+
+
+def test_a_job_resumed_by_a_version_that_writes_other_columns_is_refused_not_mixed(small, tmp_path):
+    """A job started by an older DeepCredit (its parts without a column the newer one writes) and resumed by
+    the newer one mixed both kinds of part; a reader took the missing column for false. Now refused."""
+    import pyarrow.parquet as pq
+
+    from deepcredit.data.io import file_sha256
+
+    ds, art, _ = small
+    out = tmp_path / "resumed"
+
+    def stop(stage: str, done: int, _: int) -> None:
+        if stage == "scores" and done >= 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        score_batch(art, ds, out, _cfg(), on_chunk=stop)  # killed after its first parts
+    manifest = json.loads((out / JOB).read_text())
+    written = len(manifest["parts"])
+    name = sorted(manifest["parts"])[0]
+    part = out / PENDING / name
+    older = pq.read_table(part)
+    older = older.drop_columns([older.column_names[-1]])  # as the older version wrote it
+    pq.write_table(older, part)
+    manifest["parts"][name]["sha256"] = file_sha256(part)
+    del manifest["columns"]  # the older version recorded none
+    (out / JOB).write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="other columns"):
+        score_batch(art, ds, out, _cfg())
+    assert 1 <= written < 4 and len(list((out / PENDING).glob("part-*"))) == written  # nothing more written

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from deepcredit.data.io import atomic_write_json, atomic_write_parquet, file_sha256
 
@@ -170,8 +171,30 @@ class Job:
         return final if final.exists() else self.out / PENDING / name
 
     def write(self, kind: str, name: str, path: Path, table: pa.Table) -> None:
+        if kind == "parts":
+            self._same_columns(table.column_names)
         atomic_write_parquet(path, table)
         self.record(kind, name, {"rows": table.num_rows, "sha256": file_sha256(path)})
+
+    def _same_columns(self, columns: list[str]) -> None:
+        """Refuse a score part whose columns differ from the job's earlier parts.
+
+        Why: a job started by one DeepCredit and resumed by a newer one that writes more columns (the
+        `<dimension>_no_record` flags, say) mixed parts of both, and a reader took the missing flags for
+        false. The columns are those the manifest records, else (a job started before they were recorded)
+        those of a part already written."""
+        recorded = self.manifest.get("columns")
+        if recorded is None:
+            written = [n for n in sorted(self.manifest.get("parts", {})) if self.part_path(n).exists()]
+            recorded = pq.read_schema(self.part_path(written[0])).names if written else list(columns)
+            self.manifest["columns"] = recorded
+        if list(columns) != recorded:
+            new, gone = sorted(set(columns) - set(recorded)), sorted(set(recorded) - set(columns))
+            raise ValueError(
+                f"{self.out}: this job's earlier parts were written with other columns (now "
+                f"{'with ' + ', '.join(new) if new else ''}{'; ' if new and gone else ''}"
+                f"{'without ' + ', '.join(gone) if gone else ''}{'in another order' if not new and not gone else ''}"
+                "), by another version of DeepCredit: remove it, or choose another --out, and score again")
 
     def record(self, kind: str, name: str, entry: dict) -> None:
         """A part committed (on disk under its final name): listed, and the manifest written."""
