@@ -70,6 +70,24 @@ def test_ece_by_hand():
     assert expected_calibration_error(np.array([0, 1]), np.array([0.0, 1.0]), n_bins=2) == pytest.approx(0.0)
 
 
+def test_one_ece_for_the_report_the_stack_and_the_benchmark_even_with_tied_pds():
+    """Two copies binned tied PDs (a scorecard's) on different sides of an edge: 0.063 against 0.046 on 200
+    rows. There is one now, whose bins are sklearn's calibration_curve's."""
+    from sklearn.calibration import calibration_curve
+
+    from deepcredit.models import calibration
+
+    rng = np.random.default_rng(3)
+    p = np.round(rng.beta(2, 8, 200), 2)  # many ties, as a scorecard's PDs
+    y = (rng.random(200) < p).astype(int)
+    assert calibration.expected_calibration_error is expected_calibration_error
+    true, pred = calibration_curve(y, p, n_bins=10, strategy="quantile")
+    t = calibration_table(y, p, n_bins=10)
+    assert np.allclose(t["bad_rate"], true) and np.allclose(t["mean_pd"], pred)
+    want = float(np.sum(t["count"] / 200 * np.abs(true - pred)))
+    assert expected_calibration_error(y, p) == pytest.approx(want, abs=1e-12)
+
+
 def test_gains_and_lift(sample):
     y, p = sample
     rows = gains_table(y, p)

@@ -20,6 +20,7 @@ import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 
 from deepcredit.evaluation.cutoffs import cutoff_context
+from deepcredit.models.calibration import calibration_table, expected_calibration_error
 from deepcredit.models.scale import ScoreScale
 
 DEFAULT_CUTOFF = 600
@@ -88,37 +89,6 @@ def ks(y: np.ndarray, pd_: np.ndarray) -> float:
 def brier(y: np.ndarray, pd_: np.ndarray) -> float:
     y, p = _check(y, pd_)
     return float(brier_score_loss(y, p))
-
-
-def calibration_table(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10, strategy: str = "quantile") -> dict:
-    """Reliability curve: mean PD and observed bad rate per bin, with bin counts.
-
-    The bins are exactly those of sklearn.calibration.calibration_curve (same edges, same assignment), so
-    mean_pd / bad_rate equal its prob_pred / prob_true; quantile bins by default, because PDs are skewed
-    and equal-width bins would leave most of the population in one or two bins.
-    """
-    y, p = _check(y, pd_)
-    if strategy == "quantile":
-        edges = np.percentile(p, np.linspace(0, 100, n_bins + 1))
-    elif strategy == "uniform":
-        edges = np.linspace(0.0, 1.0, n_bins + 1)
-    else:
-        raise ValueError("strategy must be 'quantile' or 'uniform'")
-    ids = np.searchsorted(edges[1:-1], p)
-    total = np.bincount(ids, minlength=n_bins)
-    sums = np.bincount(ids, weights=p, minlength=n_bins)
-    bads = np.bincount(ids, weights=y, minlength=n_bins)
-    keep = total > 0
-    return {"strategy": strategy, "n_bins": n_bins, "mean_pd": sums[keep] / total[keep],
-            "bad_rate": bads[keep] / total[keep], "count": total[keep]}
-
-
-def expected_calibration_error(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10, strategy: str = "quantile"
-                               ) -> float:
-    """ECE = sum over bins of (share of rows) x |observed bad rate - mean PD|."""
-    t = calibration_table(y, pd_, n_bins, strategy)
-    w = t["count"] / t["count"].sum()
-    return float(np.sum(w * np.abs(t["bad_rate"] - t["mean_pd"])))
 
 
 def _weighted_auc(w: np.ndarray, level: np.ndarray, y: np.ndarray) -> np.ndarray:

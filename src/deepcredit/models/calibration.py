@@ -105,23 +105,37 @@ def _blocks(iso, x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None
     return centre, rate, wsum
 
 
-def expected_calibration_error(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10,
-                               strategy: str = "quantile") -> float:
-    """ECE: the row-weighted mean |mean PD - observed default rate| over bins of the PD.
+def calibration_table(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10, strategy: str = "quantile") -> dict:
+    """Reliability curve: mean PD and observed bad rate per bin, with bin counts.
 
-    strategy "quantile" (bins of equal size; stable when PDs crowd near zero) or "uniform" (equal width).
+    The bins are exactly those of sklearn.calibration.calibration_curve (same edges, same assignment), so
+    mean_pd / bad_rate equal its prob_pred / prob_true; quantile bins by default, because PDs are skewed
+    and equal-width bins would leave most of the population in one or two bins. The one binning of the
+    package: the stack's fit record, the benchmark and the evaluation report all read ECE through it (two
+    copies once put tied PDs, which a scorecard gives, on different sides of a bin edge).
     """
     y = np.asarray(y, dtype=float).ravel()
     p = np.asarray(pd_, dtype=float).ravel()
     if y.shape != p.shape or y.size == 0:
-        raise ValueError("labels and PDs must be non-empty and of equal length")
+        raise ValueError(f"labels ({y.size}) and PDs ({p.size}) must be non-empty and of equal length")
     if strategy == "quantile":
-        edges = np.quantile(p, np.linspace(0, 1, n_bins + 1)[1:-1])
+        edges = np.percentile(p, np.linspace(0, 100, n_bins + 1))
     elif strategy == "uniform":
-        edges = np.linspace(0, 1, n_bins + 1)[1:-1]
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
     else:
         raise ValueError(f"strategy must be 'quantile' or 'uniform', not {strategy!r}")
-    b = np.searchsorted(edges, p, side="right")
-    n = np.bincount(b, minlength=n_bins)
-    gap = np.abs(np.bincount(b, p, n_bins) - np.bincount(b, y, n_bins))  # per bin: n * |mean p - mean y|
-    return float(gap[n > 0].sum() / y.size)
+    ids = np.searchsorted(edges[1:-1], p)
+    total = np.bincount(ids, minlength=n_bins)
+    sums = np.bincount(ids, weights=p, minlength=n_bins)
+    bads = np.bincount(ids, weights=y, minlength=n_bins)
+    keep = total > 0
+    return {"strategy": strategy, "n_bins": n_bins, "mean_pd": sums[keep] / total[keep],
+            "bad_rate": bads[keep] / total[keep], "count": total[keep]}
+
+
+def expected_calibration_error(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10,
+                               strategy: str = "quantile") -> float:
+    """ECE: the row-weighted mean |mean PD - observed default rate| over the bins of calibration_table."""
+    t = calibration_table(y, pd_, n_bins, strategy)
+    w = t["count"] / t["count"].sum()
+    return float(np.sum(w * np.abs(t["bad_rate"] - t["mean_pd"])))
