@@ -149,3 +149,21 @@ def test_the_service_s_own_data_is_read_a_reported_record_counts_a_removed_one_i
     added = weights_of(scorer, subject, NOW)
     assert added.records == plain.records + 1 and at in set(added.weights["ts"])
     assert round(added.baseline) == scorer.score_people([subject], NOW)[0].score
+
+
+def test_the_page_shows_records_taken_together_where_none_alone_costs_a_point():
+    """The person with 342 late records, none worth a point alone: the page says so, then what they cost
+    together (and nothing of a group that costs less than a point)."""
+    from deepcredit.service.report import render_html
+    from deepcredit.service.schemas import PersonReport, RecordGroupCost, RecordsOut
+
+    report = PersonReport(scored=True, score=540, band="fair", scored_at=NOW, dimensions=[], reasons=[], history=[],
+                          next_recalculation=None, accesses=[], data_categories=[], events=[], profile=[],
+                          consents=[], disputes=[], alerts=[], bands=[("poor", 350)], generated_at=NOW)
+    costly = RecordsOut(as_of=NOW, held=400, considered=200, records=[], model_id="m", groups=[
+        RecordGroupCost(by="meaning", name="late", label="late", count=342, points=85.2),
+        RecordGroupCost(by="kind", name="utility_bill", label="utility bill", count=1, points=1.4)])
+    html = render_html(report, costly=costly)
+    assert "No single record of yours" in html and '<ul id="record-groups">' in html
+    assert html.index("Your 342 late records taken together: &minus;85 points") < html.index(
+        "Your 1 utility bill record taken together: &minus;1 point<")
