@@ -1,4 +1,5 @@
-"""`deepcredit explain --records K`: the person's own records that weigh most, after the reasons; off with 0."""
+"""`deepcredit explain --records K`: the person's own records that weigh most, after the reasons, then the
+groups of them that weigh most taken together; off with 0."""
 
 from __future__ import annotations
 
@@ -47,6 +48,10 @@ def test_explain_shows_the_records_that_weigh_most_after_the_reasons(world):
     assert len(rows) == 2 and all(status in ("late", "overdue", "missed") for _, _, status, _ in rows)
     assert int(rows[0][3]) >= int(rows[1][3]) >= 1 and all(date < "2026-01-01" for date, *_ in rows)
     assert "m0" not in table  # no counterparty
+    # then the groups of records that cost most taken together, costliest first
+    groups = re.findall(r"your (\d+) ([\w ]+?) records? taken together: -(\d+) points", table)
+    assert 1 <= len(groups) <= 2 and ("3", "late", groups[0][2]) == groups[0] and int(groups[0][2]) > int(rows[0][3])
+    assert all(int(a[2]) >= int(b[2]) >= 1 for a, b in zip(groups, groups[1:], strict=False))
     assert TITLE not in _explain(root, "s1-p0000293", "--records", "0")
     assert TITLE in _explain(root, "s1-p0000293")  # on by default where the data set has events
 
@@ -58,3 +63,19 @@ def test_a_person_without_records_is_told_so(world):
                                                                         "person_id"]))[0]
     out = _explain(root, person)
     assert "no records of yours before 2026-01-01" in out and TITLE not in out
+
+
+def test_records_that_weigh_little_alone_are_shown_taken_together(capsys):
+    """342 late records, none worth a point alone, 85 points together: the person reads both."""
+    from deepcredit.cli.common import print_records
+    from deepcredit.scoring.record_reasons import RecordWeights
+
+    singles = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=200, freq="D"), "kind": "bill",
+                            "status": "late", "points": 0.3})
+    groups = pd.DataFrame({"by": ["meaning", "kind", "meaning"], "name": ["late", "bill", "kept"],
+                           "label": ["late", "bill", "kept"], "count": [342, 400, 58], "points": [85.2, 80.0, -4.0]})
+    print_records(RecordWeights(singles, 400, 600.0, groups), 3, "2026-01-01")
+    out = capsys.readouterr().err
+    assert "no single record lowers this score by a whole point" in out
+    assert out.index("your 342 late records taken together: -85 points") < out.index(
+        "your 400 bill records taken together: -80 points") and "kept records" not in out

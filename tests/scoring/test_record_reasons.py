@@ -1,6 +1,7 @@
 """The records behind a score: each of a person's records before T left out in turn, through the whole model.
 A broken record costs more than a kept one, nothing dated at or after T is considered, a variant is exactly a
-rebuild without its record, and a person without records gets an empty table."""
+rebuild without its record, a group of records left out together is exactly a rebuild without all of them,
+and a person without records gets an empty table and no groups."""
 
 from __future__ import annotations
 
@@ -73,6 +74,20 @@ def test_records_at_or_after_the_date_are_never_considered(world):
     # a cap keeps the latest records, and says how many there were
     capped = record_weights(ex.model, ex.definitions, ds, person, as_of, cap=5)
     assert capped.considered == 5 and capped.records == w.records
+    # a group holds only records before the date, all of them (not only the capped latest)
+    before = mine[mine["ts"] < as_of]
+
+    def members(frame: pd.DataFrame, by: str, name: str) -> int:
+        if by == "kind":
+            return int((frame["kind"] == name).sum())
+        return int(frame["status"].isin(ds.spec.events.statuses_meaning(*name.split(" or "))).sum())
+
+    for weights in (w, capped):
+        assert len(weights.groups) >= 3
+        counts = [(g.count, members(before, g.by, g.name), members(mine, g.by, g.name))
+                  for g in weights.groups.itertuples()]
+        assert all(count == known for count, known, _ in counts)
+        assert any(count < ever for count, _, ever in counts) and max(c for c, *_ in counts) > capped.considered
     assert capped.weights["ts"].tolist() == sorted(mine.loc[mine["ts"] < as_of, "ts"], reverse=True)[:5]
 
 
@@ -107,12 +122,39 @@ def test_leaving_a_record_out_equals_a_rebuild_without_it(world, tmp_path):
                                              definitions=ex.definitions).X).shape[0] == 1  # it did change
 
 
+def test_leaving_a_group_out_equals_a_rebuild_without_all_of_it(world, tmp_path):
+    """A person's late records taken together: the group's cost is a real rebuild's without all of them, and
+    at least what its costliest member alone costs (the model penalises lateness)."""
+    root, ds, events, _ = world
+    person = "s1-p0000293"  # many records, a few late: each alone weighs less than all of them
+    ex, w = _explained(root, ds, person)
+    late = ds.spec.events.statuses_meaning("late")
+    group = w.groups[(w.groups["by"] == "meaning") & (w.groups["name"] == "late")].iloc[0]
+    drop = (events["person_id"] == person) & events["status"].isin(late) & (events["ts"] < T)
+    assert group["count"] == int(drop.sum()) > 1 and group["label"] == "late"
+    frames = {t: ds.read(t) for t in ("people", "relations", "outcomes")}
+    frames["events"] = events[~drop]
+    without = write_dataset(tmp_path / "without", frames, "without", str(ds.snapshot_date.date()), spec=ds.spec)
+    spine = pd.DataFrame({"person_id": [person], "as_of": [T]}).astype({"as_of": "datetime64[us]"})
+    rebuilt = build_model_input(without, spine=spine, views=model_views(ex.model), definitions=ex.definitions)
+    scorer = Scorer(ex.model)
+    direct = scorer.scale.raw_score(scorer.probability(rebuilt))[0] - w.baseline
+    assert group["points"] == pytest.approx(direct, abs=1e-6)
+    singles = w.weights.loc[w.weights["status"].isin(late), "points"]
+    assert group["points"] >= singles.max() and group["points"] > singles.sum() >= 1
+    # shown costliest first, each a whole point; the same records under two names are one group
+    shown = w.top_groups(10)
+    assert (np.diff(shown["points"].to_numpy()) <= 0).all() and (np.rint(shown["points"]) >= 1).all()
+    assert shown.iloc[0]["name"] == "late" and not (w.groups["name"] == "late or broken").any()  # none broken
+
+
 def test_a_person_without_records_gets_an_empty_table(world):
     root, ds, _, before = world
     people = ds.read("people")["person_id"]
     person = sorted(set(people) - set(before["person_id"]))[0]
     _, w = _explained(root, ds, person)
     assert w.records == w.considered == 0 and w.weights.empty and w.top(3).empty
+    assert w.groups.empty and w.top_groups().empty
 
 
 def test_a_model_that_reads_the_graph_gets_each_variant_the_persons_messages(world, tmp_path):

@@ -62,8 +62,17 @@ def test_the_person_gets_the_records_explain_gives(service):
     with service.ctx.db.read() as s:
         rows = s.execute(select(AuditEntry).where(AuditEntry.action == "records_viewed")).scalars().all()
     assert [(a.subject, a.actor) for a in rows] == [(subject, "person")] * 2  # one row per look, the person's own
+    # groups of records taken together: explain's, costliest first, each named as the person reads it
+    groups = cli.top_groups(20)
+    assert len(groups) >= 1 and [g["points"] for g in body["groups"]] == pytest.approx(groups["points"].tolist(),
+                                                                                         abs=1e-6)
+    assert [(g["by"], g["name"], g["label"], g["count"]) for g in body["groups"]] == list(
+        groups[["by", "name", "label", "count"]].itertuples(index=False, name=None))
+    assert all(set(g) == {"by", "name", "label", "count", "points"} for g in body["groups"])
     html = service.client.get("/v1/me/report.html", headers=me).text
     assert '<table id="records-table"' in html and body["records"][0]["ts"][:10] in html
+    first = body["groups"][0]
+    assert '<ul id="record-groups">' in html and (f"Your {first['count']} {first['label']} record" in html)
 
 
 @pytest.mark.parametrize("service", ["sqlite"], indirect=True)
@@ -77,6 +86,9 @@ def test_a_merchant_or_another_person_never_gets_them(service):
     events = world().data.read("events")
     own = events[events["person_id"] == service.subject(other)]
     assert theirs["held"] == int((own["ts"] < NOW).sum()) != mine["held"]  # a token reads only its own
+    kinds = own.loc[own["ts"] < NOW, "kind"].value_counts()
+    assert theirs["groups"] and all(g["count"] == kinds[g["name"]] for g in theirs["groups"] if g["by"] == "kind")
+    assert [g["count"] for g in theirs["groups"]] != [g["count"] for g in mine["groups"]]
     with service.ctx.db.read() as s:
         rows = s.execute(select(AuditEntry).where(AuditEntry.action == "records_viewed")).scalars().all()
     assert all(json.loads(a.details) == {} for a in rows) and {a.subject for a in rows} == {
@@ -100,6 +112,8 @@ def test_a_record_at_or_after_the_score_s_as_of_never_appears(service):
     ex = explain_person(world().model, world().data, subject, as_of.isoformat())
     cli = record_weights(ex.model, ex.definitions, world().data, subject, as_of, context=(ex.input, ex.row))
     assert [x["points"] for x in body["records"]] == pytest.approx(cli.top(20)["points"].tolist(), abs=1e-6)
+    assert [g["count"] for g in body["groups"]] == cli.top_groups(20)["count"].tolist()  # of records before as_of
+    assert all(g["count"] <= body["held"] for g in body["groups"])
 
 
 @pytest.mark.parametrize("service", ["sqlite"], indirect=True)
@@ -110,6 +124,7 @@ def test_a_person_with_no_records_gets_an_empty_list(service):
     me = service.person(pid)
     body = service.client.get("/v1/me/records", headers=me).json()
     assert body["records"] == [] and body["held"] == body["considered"] == 0 and body["as_of"] is not None
+    assert body["groups"] == []
     assert "none weighs on your score" in service.client.get("/v1/me/report.html", headers=me).text
 
 
@@ -134,3 +149,21 @@ def test_the_service_s_own_data_is_read_a_reported_record_counts_a_removed_one_i
     added = weights_of(scorer, subject, NOW)
     assert added.records == plain.records + 1 and at in set(added.weights["ts"])
     assert round(added.baseline) == scorer.score_people([subject], NOW)[0].score
+
+
+def test_the_page_shows_records_taken_together_where_none_alone_costs_a_point():
+    """The person with 342 late records, none worth a point alone: the page says so, then what they cost
+    together (and nothing of a group that costs less than a point)."""
+    from deepcredit.service.report import render_html
+    from deepcredit.service.schemas import PersonReport, RecordGroupCost, RecordsOut
+
+    report = PersonReport(scored=True, score=540, band="fair", scored_at=NOW, dimensions=[], reasons=[], history=[],
+                          next_recalculation=None, accesses=[], data_categories=[], events=[], profile=[],
+                          consents=[], disputes=[], alerts=[], bands=[("poor", 350)], generated_at=NOW)
+    costly = RecordsOut(as_of=NOW, held=400, considered=200, records=[], model_id="m", groups=[
+        RecordGroupCost(by="meaning", name="late", label="late", count=342, points=85.2),
+        RecordGroupCost(by="kind", name="utility_bill", label="utility bill", count=1, points=1.4)])
+    html = render_html(report, costly=costly)
+    assert "No single record of yours" in html and '<ul id="record-groups">' in html
+    assert html.index("Your 342 late records taken together: &minus;85 points") < html.index(
+        "Your 1 utility bill record taken together: &minus;1 point<")

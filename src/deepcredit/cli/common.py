@@ -173,9 +173,9 @@ def print_person(card: Mapping, reasons: pd.DataFrame) -> None:
 
 def print_records(weights: RecordWeights, top: int, as_of: object) -> None:
     """The person's own records that lower their score most (scoring.record_reasons): when each was dated,
-    what it was, as stored, and the points it costs; a separate printer from print_person's."""
+    what it was, as stored, and the points it costs, then the groups of them that cost most together; a
+    separate printer from print_person's."""
     import pandas as pd
-    from rich.table import Table
 
     date = pd.Timestamp(as_of).date()
     if not weights.considered:
@@ -187,7 +187,27 @@ def print_records(weights: RecordWeights, top: int, as_of: object) -> None:
     if shown.empty:
         console.print(f"no single record lowers this score by a whole point on its own ({cut}, each left out "
                       "in turn): a reason about records is about them taken together")
+    else:
+        _records_table(shown, cut)
+    print_record_groups(weights, top, date)
+
+
+def print_record_groups(weights: RecordWeights, top: int, date: object) -> None:
+    """What groups of the person's records cost taken together (each group left out at once), costliest
+    first; those costing a whole point only."""
+    groups = weights.top_groups(top)
+    if groups.empty:
         return
+    console.print(f"records taken together (each group of your records before {date} left out at once):")
+    for g in groups.itertuples():
+        many = "s" if g.count != 1 else ""
+        console.print(escape(f"  your {g.count:,} {g.label} record{many} taken together: -{round(g.points)} points"))
+
+
+def _records_table(shown: pd.DataFrame, cut: str) -> None:
+    """The costliest single records, one row each."""
+    from rich.table import Table
+
     table = Table(title=f"records that weigh most ({cut}, each left out in turn through the whole model)")
     columns = [("ts", "date"), ("kind", "kind"), ("status", "status"), ("amount", "amount"), ("due_ts", "due"),
                ("days_late", "days late")]

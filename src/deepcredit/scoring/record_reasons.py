@@ -21,13 +21,19 @@ data set that holds more than its files (the service's, with the events merchant
 disputes corrected) is read as its own scores read it: `deepcredit explain` and the person's records in the
 service (service/records.py) are this one mechanism, which is why it lives in scoring/, below both.
 
+Records taken together: one record alone often weighs little where many of its kind weigh a lot (342 late
+records, a 91-point reason, no single one worth a point). So the same build holds a few more variants, each
+leaving out a GROUP of the person's records before T together (all of them, not only the latest RECORD_CAP):
+those of each status meaning the spec declares (late, broken, late or broken, ...) and those of each kind.
+A group is one more row of the build, whatever its size.
+
 Point in time: only events strictly before T are considered, shown or built. Privacy: what is shown is the
 person's own records (no counterparty, no other person's id); the variants' ids never leave the build.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import duckdb
 import numpy as np
@@ -35,6 +41,7 @@ import pandas as pd
 import pyarrow as pa
 
 from deepcredit.data.dataset import Dataset, new_connection
+from deepcredit.data.spec import DatasetSpec
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.graph import Graph
@@ -50,6 +57,13 @@ SHOWN = ("event_id", "ts", "kind", "status", "amount", "due_ts", "days_late")
 record's own id where the data holds one (the service's copy does), which a dispute names."""
 WHOLE = -1
 """The variant that leaves nothing out: the baseline, built with the others."""
+MEANING_GROUPS: tuple[tuple[str, ...], ...] = (("late",), ("broken",), ("late", "broken"), ("open",), ("kept",),
+                                               ("neutral",))
+"""The groups of records by what their status means (the spec's status meanings): the late and broken ones
+also together, as a reason about keeping commitments reads them."""
+MEANING_WORDS = {"kept": "kept", "late": "late", "broken": "missed", "open": "open", "neutral": "other"}
+"""A status meaning as a person reads it of their records ("your 342 late records")."""
+GROUP_COLUMNS = ("by", "name", "label", "count", "points")
 
 
 @dataclass
@@ -62,6 +76,11 @@ class RecordWeights:
     """How many of the person's events are dated before T (the considered ones are the latest RECORD_CAP)."""
     baseline: float = float("nan")
     """The unrounded score of the person whole, in the same build (the score they were told, to float noise)."""
+    groups: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(GROUP_COLUMNS)))
+    """What groups of the records cost together, one row per group: `by` ("meaning": of a status meaning,
+    "kind": of a kind), `name` (the meanings joined by " or ", or the kind), `label` (as a person reads it:
+    "late", "late or missed", the kind), `count` (its records before T) and `points` (the score gained
+    without all of them at once). Groups of the same records are listed once."""
 
     @property
     def considered(self) -> int:
@@ -72,11 +91,17 @@ class RecordWeights:
         costly = self.weights[np.rint(self.weights["points"]) >= 1]
         return costly.sort_values("points", ascending=False, kind="stable").head(max(0, k)).reset_index(drop=True)
 
+    def top_groups(self, k: int = 5) -> pd.DataFrame:
+        """The k groups that lower the score most, each by at least a whole point, costliest first."""
+        costly = self.groups[np.rint(self.groups["points"].astype(float)) >= 1]
+        return costly.sort_values("points", ascending=False, kind="stable").head(max(0, k)).reset_index(drop=True)
+
 
 class LeftOut(Dataset):
     """`base` narrowed to one person as of one date, their rows copied once per variant: the person whole,
-    and without each of their latest `cap` records before `as_of` (module docstring). Tables other than
-    people, events and relations are the base's own."""
+    without each of their latest `cap` records before `as_of`, and without each group of their records
+    before `as_of` (group_definitions; module docstring). Tables other than people, events and relations are
+    the base's own."""
 
     def __init__(self, base: Dataset, person: str, as_of: pd.Timestamp, cap: int = RECORD_CAP) -> None:
         self.root, self.manifest, self.base = base.root, base.manifest, base  # validated when base was opened
@@ -97,9 +122,11 @@ class LeftOut(Dataset):
                         SELECT *, ROW_NUMBER() OVER (ORDER BY {order}) - 1 AS _record FROM {source['events']} e
                         WHERE person_id = (SELECT person_id FROM _lo_person)
                           AND ts < (SELECT as_of FROM _lo_person)""")
+        self._groups(con)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _lo_variants AS
                         SELECT {WHOLE} AS left_out UNION ALL
-                        SELECT _record FROM _lo_records WHERE _record < {self.cap}""")
+                        SELECT _record FROM _lo_records WHERE _record < {self.cap} UNION ALL
+                        SELECT left_out FROM _lo_groups""")
         # ids of the build's own: the person's id and a separator no id is written with (they never leave it)
         variant = "(SELECT person_id FROM _lo_person) || chr(31) || CAST(v.left_out AS VARCHAR)"
         person = "(SELECT person_id FROM _lo_person)"
@@ -114,6 +141,8 @@ class LeftOut(Dataset):
                            f"WHERE p.person_id = {person}",
                  "events": f"SELECT e.* EXCLUDE (_record) REPLACE ({variant} AS person_id) "
                            "FROM _lo_records e JOIN _lo_variants v ON e._record <> v.left_out "
+                           "AND NOT EXISTS (SELECT 1 FROM _lo_members m "
+                           "WHERE m.left_out = v.left_out AND m._record = e._record) "
                            f"UNION ALL SELECT * FROM {source['events']} e WHERE person_id IN ({neighbours}) "
                            f"AND person_id <> {person}",
                  "relations": "SELECT * FROM _lo_relations"}
@@ -121,13 +150,42 @@ class LeftOut(Dataset):
             con.execute(f"CREATE OR REPLACE VIEW {name} AS {views.get(name, f'SELECT * FROM {scan(name)}')}")
         return con
 
+    def _groups(self, con: duckdb.DuckDBPyConnection) -> None:
+        """_lo_groups (left_out, basis, name, label, count: one row per group of distinct records, numbered
+        below WHOLE) and _lo_members (left_out, _record): the groups of the person's records before T."""
+        kinds = [r[0] for r in con.execute("SELECT DISTINCT kind FROM _lo_records WHERE kind IS NOT NULL "
+                                           "ORDER BY kind").fetchall()]
+        rows = [(g, by, name, label, column, value)
+                for g, (by, name, label, column, values) in enumerate(group_definitions(self.base.spec, kinds))
+                for value in sorted(values)]
+        con.register("_lo_def_in", pa.table({k: pa.array(v, t) for k, v, t in zip(
+            ("g", "basis", "name", "label", "field", "value"), zip(*rows) if rows else [()] * 6,
+            (pa.int64(), pa.string(), pa.string(), pa.string(), pa.string(), pa.string()), strict=True)}))
+        con.execute("CREATE OR REPLACE TEMP TABLE _lo_def AS SELECT * FROM _lo_def_in")
+        con.unregister("_lo_def_in")
+        con.execute("""CREATE OR REPLACE TEMP TABLE _lo_all_members AS
+                       SELECT DISTINCT d.g, r._record FROM _lo_records r JOIN _lo_def d
+                         ON (d.field = 'status' AND r.status = d.value) OR (d.field = 'kind' AND r.kind = d.value)""")
+        # a group of the same records as an earlier one is the same variant: listed once, the earlier's words
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _lo_groups AS
+                        WITH sig AS (SELECT g, COUNT(*) AS count,
+                                            string_agg(CAST(_record AS VARCHAR), ',' ORDER BY _record) AS records
+                                     FROM _lo_all_members GROUP BY g),
+                             firsts AS (SELECT MIN(g) AS g, ANY_VALUE(count) AS count FROM sig GROUP BY records)
+                        SELECT {WHOLE} - 1 - f.g AS left_out, f.g, d.basis, d.name, d.label, f.count
+                        FROM firsts f JOIN (SELECT DISTINCT g, basis, name, label FROM _lo_def) d USING (g)""")
+        con.execute("""CREATE OR REPLACE TEMP TABLE _lo_members AS
+                       SELECT g.left_out, m._record FROM _lo_all_members m JOIN _lo_groups g USING (g)""")
+
     def variants(self) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-        """(variants: left_out, person_id; the considered records, latest first, with `_record`; how many
-        records the person has before T)."""
+        """(variants: left_out, person_id, and for a group's (by, name, label, count); the considered records,
+        latest first, with `_record`; how many records the person has before T)."""
         con = self.connect()
         try:
             variants = con.execute("SELECT v.left_out, p.person_id || chr(31) || CAST(v.left_out AS VARCHAR) "
-                                   "AS person_id FROM _lo_variants v, _lo_person p ORDER BY v.left_out").df()
+                                   "AS person_id, g.basis AS \"by\", g.name, g.label, g.count FROM _lo_variants v "
+                                   "CROSS JOIN _lo_person p LEFT JOIN _lo_groups g USING (left_out) "
+                                   "ORDER BY v.left_out").df()
             records = con.execute(f"SELECT * EXCLUDE (person_id) FROM _lo_records WHERE _record < {self.cap} "
                                   "ORDER BY _record").df()
             (total,) = con.execute("SELECT COUNT(*) FROM _lo_records").fetchone() or (0,)
@@ -167,7 +225,23 @@ def record_weights(model: CreditModel, definitions: list[FeatureDef], dataset: D
     whole = score[variants["left_out"].to_numpy() == WHOLE][0]
     gained = dict(zip(variants["left_out"], score - whole, strict=True))
     weights = records[shown].assign(points=records["_record"].map(gained).to_numpy(dtype=float))
-    return RecordWeights(weights.reset_index(drop=True), total, float(whole))
+    grouped = variants[variants["left_out"] < WHOLE].sort_values("left_out", ascending=False)
+    groups = grouped[["by", "name", "label"]].astype(str).assign(
+        count=grouped["count"].astype(int).to_numpy(), points=grouped["left_out"].map(gained).to_numpy(dtype=float))
+    return RecordWeights(weights.reset_index(drop=True), total, float(whole), groups.reset_index(drop=True))
+
+
+def group_definitions(spec: DatasetSpec, kinds: list[str]) -> list[tuple[str, str, str, str, frozenset[str]]]:
+    """The groups of a person's records left out together: (by, name, label, the column it reads, its values)
+    for each status meaning (MEANING_GROUPS) the spec gives statuses, then for each of `kinds` (the person's)."""
+    events = spec.events
+    groups = []
+    for meanings in MEANING_GROUPS:
+        statuses = events.statuses_meaning(*meanings) if events is not None else frozenset()
+        if statuses:
+            groups.append(("meaning", " or ".join(meanings), " or ".join(MEANING_WORDS[m] for m in meanings),
+                           "status", statuses))
+    return groups + [("kind", k, k.replace("_", " "), "kind", frozenset([k])) for k in kinds]
 
 
 def with_incoming_messages(base: ModelInput, row: int, variants: ModelInput) -> ModelInput:

@@ -7,7 +7,9 @@ as-of is left out in turn, and the same model scores them again (scoring/record_
 for the CLI and the service). It is computed on request, not with the report: the report stays a read of
 stored rows, while this rebuilds the person's features once per record (about a second for 200 records), so
 it has its own endpoint (GET /v1/me/records) and the person's page, which computes its what-if on request
-too, shows it. Only the person's own token reaches it; the records carry no counterparty and no id.
+too, shows it. Beside single records it gives groups of them left out together (all the late ones, all of
+one kind: what many records that each weigh little cost together). Only the person's own token reaches it;
+the records carry no counterparty and no other person's id.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from deepcredit.scoring.record_reasons import RECORD_CAP, RecordWeights, record_
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.history import spec_of
 from deepcredit.service.problems import Problem
-from deepcredit.service.schemas import RecordCost, RecordsOut
+from deepcredit.service.schemas import RecordCost, RecordGroupCost, RecordsOut
 from deepcredit.service.scoring import ModelScorer
 from deepcredit.service.store.models import Score
 
@@ -48,7 +50,8 @@ def weights_of(scorer: ModelScorer, subject: str, as_of: datetime, cap: int = RE
 
 
 def person_records(ctx: ServiceContext, subject: str, top: int = SHOWN) -> RecordsOut:
-    """The person's own `top` costliest records (each at least a whole point), as of their stored score."""
+    """The person's own `top` costliest records and groups of records (each at least a whole point), as of
+    their stored score."""
     with ctx.db.read() as s:
         score = s.get(Score, subject)
     if score is None:
@@ -62,8 +65,10 @@ def person_records(ctx: ServiceContext, subject: str, top: int = SHOWN) -> Recor
                           amount=_number(r.get("amount")) if priced else None, due_ts=_time(r.get("due_ts")),
                           days_late=_number(r.get("days_late")), points=float(r["points"]))
                for r in weights.top(top).to_dict("records")]
+    groups = [RecordGroupCost(by=g["by"], name=g["name"], label=g["label"], count=int(g["count"]),
+                              points=float(g["points"])) for g in weights.top_groups(top).to_dict("records")]
     return RecordsOut(as_of=score.as_of, held=weights.records, considered=weights.considered, records=records,
-                      model_id=scorer.model_id)
+                      groups=groups, model_id=scorer.model_id)
 
 
 def _time(value: object) -> datetime | None:

@@ -601,6 +601,18 @@ class RecordCost(BaseModel):
                                       "once rounded)")
 
 
+class RecordGroupCost(BaseModel):
+    """A group of my records and what they cost my score taken together: the points the model gives me more
+    without all of them at once (each alone may weigh little where together they weigh a lot)."""
+
+    by: Literal["meaning", "kind"] = Field(description="What the records share: what their status means, or their kind")
+    name: str = Field(description="The status meanings (joined by ' or ') or the kind, as the data set names them")
+    label: str = Field(description="The group as I read it: 'late', 'late or missed', a kind")
+    count: int = Field(description="How many of my records before as_of the group holds")
+    points: float = Field(description="Points my score would gain without all of them (unrounded: at least 1 "
+                                      "once rounded)")
+
+
 class RecordsOut(BaseModel):
     """The records that cost me most: each of my records before my score's time left out in turn and scored
     again by the served model (the costliest first; none of them names anyone else)."""
@@ -610,6 +622,9 @@ class RecordsOut(BaseModel):
     held: int = Field(description="My records dated before as_of")
     considered: int = Field(description="How many of them were left out in turn (the latest, at most 200)")
     records: list[RecordCost]
+    groups: list[RecordGroupCost] = Field(default_factory=list, description="Groups of my records before as_of "
+                                          "left out together (all of them, not only the latest 200), the costliest "
+                                          "first, each costing at least a whole point")
     model_id: str | None
 
 
