@@ -165,6 +165,15 @@ def report(folds: pd.DataFrame) -> str:
                     cells.append(f"{d[v + '_logloss'].mean():.4f}")
             cells += [f"{d[v + '_bins'].mean():.1f}", f"{d[v + '_used'].mean():.1f}"]
             lines.append("| " + " | ".join(cells) + " |")
+        if {"asc", "asc01"} <= set(d.columns):  # does the penalty still help once the trend rule is in?
+            cells = []
+            for metric in ("", "_logloss"):
+                diff = d["asc01" + metric] - d["asc" + metric]
+                per_sub = diff.groupby(d["sub"]).mean()
+                se = per_sub.std(ddof=1) / np.sqrt(len(per_sub))
+                cells.append(f"{'AUC' if not metric else 'log loss'} {diff.mean():+.4f} (SE {se:.4f}, "
+                             f"{diff.mean() / se:+.1f} SE)")
+            lines += ["", "(4+2b) vs (4), paired: " + ", ".join(cells)]
         if "ccv_C" in d.columns:
             lines += ["", "C chosen by the inner CV (share of folds): " + ", ".join(
                 f"{c:g}: {n / len(d):.0%}" for c, n in d["ccv_C"].value_counts().sort_index().items())]
