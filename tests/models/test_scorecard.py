@@ -415,3 +415,33 @@ def test_extreme_values_fit_and_score(data):
     b = t.bin_index(X["limit"])
     assert np.bincount(b, minlength=len(t.count)).tolist() == t.count
     assert set(b[80:120]) == {t.n_value_bins - 1} and set(b[120:160]) == {0}
+
+
+def test_small_data_cards_are_penalised_and_keep_undeclared_characteristics_monotone(data):
+    """Small data: L2 at C 0.1 and "auto_asc_desc" for undeclared directions (study of 2026-12-07), written
+    out here rather than read from SMALL_DATA, so that a change to either shows."""
+    X, y = data
+    auto = ScorecardModel().fit(as_input(X, y))
+    explicit = ScorecardModel(max_n_prebins=20, min_prebin_size=0.05, min_bin_size=None, iv_min=0.0,
+                              fit_points="woe", C=0.1, unknown_trend="auto_asc_desc",
+                              small_data="never").fit(as_input(X, y))
+    assert auto.small_data_
+    assert np.array_equal(total_points(auto, X), total_points(explicit, X))
+
+
+def test_a_small_data_card_does_not_bend_an_undeclared_characteristic():
+    """A U-shaped risk with no declared direction: the small-data card's points still move one way only
+    (optbinning's "auto" trend gave this one a valley on 1,000 rows)."""
+    rng = np.random.default_rng(3)
+    n = 1000
+    u = rng.uniform(0, 1, n)
+    limit = rng.lognormal(10, 0.7, n)
+    z = -2.0 + 2.5 * (u - 0.35) ** 2 * 4 - 0.5 * (np.log(limit) - 10)
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-z))).astype(int)
+    X = pd.DataFrame({"utilisation": u, "limit": limit})
+    defs = [d for d in DEFS if d.name in X.columns]
+    card = ScorecardModel().fit(as_input(X, y, defs))
+    assert card.small_data_
+    t = next(f for f in card.card_.features if f.name == "utilisation")
+    steps = np.diff(t.points[:t.n_value_bins])
+    assert t.n_value_bins > 2 and ((steps >= 0).all() or (steps <= 0).all())

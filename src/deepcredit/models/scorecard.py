@@ -63,11 +63,16 @@ BLOCK_ROWS = 131_072
 stay in a core's L2 cache, so each column is read from memory once. On the UCI card (26 characteristics,
 159 edges, 1M rows, 2 cores): 0.028 s, against 0.036 s with whole-column passes; 65,536-row blocks: 0.035 s."""
 SMALL_DATA: dict[str, object] = {"max_n_prebins": 20, "min_prebin_size": 0.05, "min_bin_size": None,
-                                 "unknown_trend": "auto", "iv_min": 0.0, "fit_points": "woe", "C": 1.0}
-"""Parameters for small training sets: optbinning's own defaults (coarse prebins, its trend heuristic, no IV
-filter, one coefficient per characteristic), i.e. fewer and steadier parameters. Not tuned on any one data
-set; measured in docs/results/german-study.md: German credit (210 training bads) +0.012 CV AUC over the
-defaults, a 10,000-row UCI sample (1,548 bads) +0.009, all of UCI (4,645 bads) -0.005."""
+                                 "iv_min": 0.0, "fit_points": "woe", "C": 0.1}
+"""Parameters for small training sets: fewer and steadier ones. Coarse prebins, no IV filter and one
+coefficient per characteristic, as optbinning's defaults (docs/results/german-study.md: German credit, 210
+training bads, +0.012 CV AUC over the defaults; a 10,000-row UCI sample +0.009; all of UCI -0.005); a
+ten times stronger L2 penalty (C 0.1), and characteristics without a declared direction kept monotone one way
+or the other (the default "auto_asc_desc", not optbinning's "auto", which also lets them peak or dip).
+The last two were measured on 1,000-row subsamples of two development sets (UCI, 177 training bads:
++0.02 AUC; the simulator's profiles, 94 bads: within noise, lower log loss on both;
+docs/results/scorecard-levers-study-2026-12-07.md): a few hundred bads cannot pay for an unpenalised
+coefficient per characteristic or for a bend in a characteristic's points."""
 SMALL_DATA_MAX_RARER = 2_000
 """Training rows of the rarer outcome up to which `small_data="auto"` fits with SMALL_DATA. Choosing between
 the two by inner CV was measured too and is worse on small data: five inner folds of a few hundred rows
@@ -434,9 +439,9 @@ class ScorecardModel(CreditModel):
             return []
         rarer = getattr(self, "n_rarer_", None)
         why = f"{rarer:,} training rows of the rarer outcome" if rarer is not None else "asked for"
-        return [f"scorecard: small-data settings ({why}, at most {SMALL_DATA_MAX_RARER:,}): optbinning's "
-                "defaults, so no information-value floor, its own trend choice (a characteristic with no "
-                "declared risk direction may peak or dip) and one coefficient per characteristic; "
+        return [f"scorecard: small-data settings ({why}, at most {SMALL_DATA_MAX_RARER:,}): coarse "
+                "prebins, no information-value floor, one coefficient per characteristic and a stronger L2 "
+                f"penalty (C {SMALL_DATA['C']:g}); "
                 "these replace every parameter at its default value, one written out equal to it included; "
                 "--member-param scorecard.small_data=never keeps the documented defaults and any value as given "
                 "(docs/scoring.md)"]
