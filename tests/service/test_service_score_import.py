@@ -94,3 +94,26 @@ def test_a_doubtful_batch_is_refused_and_changes_nothing(service, tmp_path):
         with pytest.raises(ValueError, match=says):
             load_job(ctx, ctx.scorer, out)
     assert _stored(service) == before
+
+
+def test_the_documented_loop_imports_on_a_service_served_as_of(tmp_path):
+    """serve-init --as-of D, serve-snapshot, `score` at the date it suggests, serve-import-scores: the batch's
+    scores are imported (serve-init's are dated D itself, not the moment its copying ended, a little after)."""
+    import re
+
+    from service_testkit import KEY, world
+
+    w = world()
+    env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'svc.db'}"}
+    runner = CliRunner()
+    r = runner.invoke(app, ["serve-init", "--data", str(w.raw.root), "--model", str(w.model), "--state",
+                            str(tmp_path / "state"), "--as-of", "2026-07-01"], env=env)
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["serve-snapshot", "--out", str(tmp_path / "held")], env=env)
+    assert r.exit_code == 0, r.output
+    suggested = re.search(r"--as-of\s+(\S+)", r.output.replace("\n", " "))
+    assert suggested is not None and suggested.group(1) == "2026-07-01", r.output
+    _batch(tmp_path / "held", w.model, tmp_path / "scores", suggested.group(1))
+    r = runner.invoke(app, ["serve-import-scores", "--scores", str(tmp_path / "scores")], env=env)
+    assert r.exit_code == 0, r.output
+    assert f"imported {len(w.ids)} scores" in r.output and "kept 0 newer" in r.output, r.output

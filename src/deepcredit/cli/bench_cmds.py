@@ -1,4 +1,8 @@
-"""`deepcredit benchmark`: models, peers and speed in one run -> DIR/results.json and docs/benchmarks.md."""
+"""`deepcredit benchmark`: models, peers and speed in one run -> DIR/results.json and docs/benchmarks.md.
+
+The benchmark suite (every model, the peers, the service's load test) is imported when the command runs, not
+when the CLI starts: every other command, an operator's no-op included, would otherwise wait seconds for it.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,6 @@ import typer
 
 from deepcredit.cli.common import clear_errors, console, progress, step_by_step
 from deepcredit.data.io import atomic_write_json
-from deepcredit.workflows.benchmark import (
-    DATASETS,
-    check_datasets,
-    count_steps,
-    merge_into_record,
-    missing_keys,
-    plan_for,
-    render_markdown,
-    run_benchmark,
-    update_doc,
-)
 
 
 def register(app: typer.Typer) -> None:
@@ -37,9 +30,10 @@ def benchmark(
     workdir: Path = typer.Option(None, "--workdir", help="Data sets, worlds and models (default: DIR/work)."),
     peers_python: str = typer.Option("", "--peers-python", help="Interpreter that can import toad and "
                                                                 "scorecardpy, when this one cannot."),
-    datasets: str = typer.Option(",".join(DATASETS), "--datasets",
+    datasets: str = typer.Option("", "--datasets",
                                  help="Comma-separated data sets to measure (a partial run; with --record it "
-                                      "replaces only those in the record)."),
+                                      "replaces only those in the record); default: every one the benchmark "
+                                      "knows (an unknown name is refused with the list)."),
     speed: bool = typer.Option(True, "--speed/--no-speed", help="Run the speed stages."),
 ) -> None:
     """Every model and the peers on the same folds of every data set, plus speed and peak memory, in one run.
@@ -47,6 +41,19 @@ def benchmark(
     Our scorecard, every stack member, the stack and the peers on UCI, OTC (a time split and rolling origin)
     and simulated worlds (with the Bayes and observable limits; one with temporal structure); plus
     simulation, feature building, training and batch-scoring speed with peak memory."""
+    from deepcredit.workflows.benchmark import (
+        DATASETS,
+        check_datasets,
+        count_steps,
+        merge_into_record,
+        missing_keys,
+        plan_for,
+        render_markdown,
+        run_benchmark,
+        update_doc,
+    )
+
+    datasets = datasets or ",".join(DATASETS)
     plan = plan_for(quick)
     if peers_python:
         plan = dataclasses.replace(plan, peers_python=peers_python)

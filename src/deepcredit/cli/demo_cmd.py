@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import TaskID
 from rich.table import Table
 
 from deepcredit.cli.common import clear_errors, console, member_progress, progress, sub_score_text
-from deepcredit.models.base import DIMENSIONS
-from deepcredit.workflows.demo import DemoResult, run_demo
+
+if TYPE_CHECKING:
+    from deepcredit.workflows.demo import DemoResult
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +26,8 @@ def demo(
     folds: int = typer.Option(3, "--folds", help="Out-of-fold folds of the stack."),
 ) -> None:
     """Simulate, load real data, build features, train the full stack, evaluate it, explain a score."""
+    from deepcredit.workflows.demo import run_demo  # the whole pipeline: imported when the demo runs
+
     with clear_errors(), progress() as bar:
         tasks: dict[str, TaskID] = {}
 
@@ -38,6 +42,8 @@ def demo(
 
 
 def _print(result: DemoResult, out: Path) -> None:
+    from deepcredit.models.base import DIMENSIONS
+
     summary = Table(title="Data sets and point-in-time features")
     for col in ("data set", "people", "events", "relations", "rows", "features", "bad rate", "seconds"):
         summary.add_column(col)

@@ -88,8 +88,9 @@ def retention(
     """Retire negative records older than the retention period from everyone's features and re-score the
     people concerned (and, by default, every score due for its regular recalculation); audited."""
     from deepcredit.service import retention as job
+    from deepcredit.service.app import serving_context
 
-    ctx = _context()
+    ctx = serving_context(_settings(), load_scorer_from_meta=False)  # the job loads the model if it re-scores
     try:
         out = job.run(ctx, years=years, recalculate=recalculate)
     except ValueError as exc:

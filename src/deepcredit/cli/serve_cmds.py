@@ -1,4 +1,5 @@
-"""Service commands: `serve`, `serve-init`, `serve-upgrade`, `serve-snapshot`, `serve-import-scores`, `audit-verify`, `audit-anchor`, operator helpers (`merchant-add`,
+"""Service commands: `serve`, `serve-init`, `serve-upgrade`, `serve-snapshot`, `serve-import-scores`, `serve-backup`,
+`audit-verify`, `audit-anchor`, operator helpers (`merchant-add`,
 `person-token`, `person-erase`) and the champion/challenger steps (`model-challenger`, `model-compare`, `model-promote`).
 
 Configuration comes from the environment (service/config.py): DEEPCREDIT_PSEUDONYM_KEY (required),
@@ -24,6 +25,7 @@ def register(app: typer.Typer) -> None:
     app.command("serve-upgrade")(serve_upgrade)
     app.command("serve-snapshot")(serve_snapshot)
     app.command("serve-import-scores")(serve_import_scores)
+    app.command("serve-backup")(serve_backup)
     app.command("audit-verify")(audit_verify)
     app.command("audit-anchor")(audit_anchor)
     app.command("merchant-add")(merchant_add)
@@ -112,6 +114,20 @@ def serve_import_scores(
     console.print(f"imported {done.imported:,} scores as of {done.as_of:%Y-%m-%d %H:%M} (model {done.model_id[:12]}); "
                   f"kept {done.kept_newer:,} newer score(s) the service made since; {done.erased:,} erased people "
                   "left out", soft_wrap=True)
+
+
+def serve_backup(
+    out: Path = typer.Option(..., "--out", help="The backup file to write (never overwritten)."),
+) -> None:
+    """Back the SQLite database up while the service runs (SQLite's online backup: rows still in the WAL file
+    included, which a copy of the .db file can miss); audited. PostgreSQL: use pg_dump."""
+    from deepcredit.service.backup import backup_database
+
+    with model_errors():
+        done = backup_database(_settings(), out)
+    console.print(f"backed the database up to {escape(str(done.path))} ({done.bytes:,} bytes) on "
+                  f"{done.at:%Y-%m-%d %H:%M}; restore: stop the service, put it in the database's place (no "
+                  "-wal/-shm files beside it), same DEEPCREDIT_PSEUDONYM_KEY", soft_wrap=True)
 
 
 def serve(

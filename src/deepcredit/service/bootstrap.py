@@ -114,7 +114,9 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
     offset = timedelta(0) if as_of is None else settings.clock.unshifted() - as_of
     settings.clock.offset = offset
     scorer = load_scorer(model_path, copy, overlay_source(ctx.db, ctx.now), threads=None)
-    now = ctx.now()
+    # the scores are dated the --as-of itself, not the clock's now a few seconds of copying later: a batch
+    # re-score of a snapshot at the date `serve-snapshot` suggests is then no older than them (score_import.py)
+    now = ctx.now() if as_of is None else as_of
     with ctx.db.write() as s:  # a clock set back: what was scored after its now belongs to no timeline
         later = ScoreHistory.as_of > now
         dropped = s.scalar(select(func.count()).select_from(ScoreHistory).where(later)) or 0

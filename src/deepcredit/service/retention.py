@@ -7,6 +7,10 @@ broken and that is dated before it (scoring.ScopedDataset), without editing the 
 had such a record between the previous cutoff and this one are re-scored at once (history cause: old
 records retired); every score older than `Settings.recalculation_days` is recalculated too (the date the
 report promises). Each run and each person it retired records for are audited (counts only).
+
+The served model is loaded only when someone is to be re-scored: the people concerned are found from the
+data copy and the database, so a run with nothing to retire or recalculate (the usual daily run) records its
+cutoff and its audit row without the seconds a model (the stack: torch, every member) takes to load.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from deepcredit.service.context import ServiceContext, write_meta
+from deepcredit.data.dataset import Dataset, new_connection
+from deepcredit.service.bootstrap import build_scorer
+from deepcredit.service.context import ServiceContext, read_meta, write_meta
 from deepcredit.service.events import RETENTION_CUTOFF, retention_cutoff, save_scores
 from deepcredit.service.history import RECALCULATED, RETENTION
 from deepcredit.service.scoring import ModelScorer, sql_list
@@ -33,17 +39,18 @@ class RetentionSummary:
     recalculated: int
 
 
-def _with_old_negatives(scorer: ModelScorer, ctx: ServiceContext, start: datetime | None, cutoff: datetime
+def _with_old_negatives(data: Dataset, ctx: ServiceContext, start: datetime | None, cutoff: datetime
                         ) -> dict[str, int]:
-    """person -> how many negative records dated in [start, cutoff) they have (data set and service)."""
-    spec_events = scorer.dataset.spec.events
+    """person -> how many negative records dated in [start, cutoff) they have (the served copy `data` and
+    the service's reported events)."""
+    spec_events = data.spec.events
     negative = sorted(spec_events.statuses_meaning("late", "broken")) if spec_events is not None else []
     if not negative:
         return {}
     lo = f"AND ts >= TIMESTAMP '{start.isoformat(sep=' ')}'" if start else ""
-    con = scorer.cursor()
+    con = new_connection()
     try:
-        rows = con.execute(f"SELECT person_id, count(*) FROM {scorer.dataset.scan('events')} "
+        rows = con.execute(f"SELECT person_id, count(*) FROM {data.scan('events')} "
                            f"WHERE status IN ({sql_list(negative)}) AND ts < TIMESTAMP '{cutoff.isoformat(sep=' ')}' "
                            f"{lo} GROUP BY person_id").fetchall()
     finally:
@@ -59,33 +66,54 @@ def _with_old_negatives(scorer: ModelScorer, ctx: ServiceContext, start: datetim
 
 
 def _rescore(ctx: ServiceContext, subjects: Sequence[str], cause: str, as_of: datetime) -> None:
-    assert ctx.scorer is not None
     for i in range(0, len(subjects), BATCH):
+        assert ctx.scorer is not None  # loaded by run() when anyone is to be re-scored
         save_scores(ctx, ctx.scorer.score_people(list(subjects[i:i + BATCH]), as_of=as_of), cause)
 
 
-def run(ctx: ServiceContext, years: int | None = None, recalculate: bool = True) -> RetentionSummary:
-    """Retire negative records older than `years` (default Settings.retention_years) and re-score; see above."""
-    scorer = ctx.scorer
-    if not isinstance(scorer, ModelScorer):
+def _served_data(ctx: ServiceContext) -> Dataset:
+    """The data copy the served model scores (the loaded scorer's, else the one serve-init recorded)."""
+    if isinstance(ctx.scorer, ModelScorer):
+        return ctx.scorer.dataset
+    meta = read_meta(ctx) if ctx.db.initialised() else {}
+    if "data_dir" not in meta or "model_path" not in meta:
         raise ValueError("the retention job needs the served model (run `deepcredit serve-init` first)")
+    return Dataset(meta["data_dir"])
+
+
+def _served_scorer(ctx: ServiceContext) -> None:
+    """Load the served model into `ctx` where it is not yet (module docstring: only when someone is re-scored)."""
+    if ctx.scorer is None:
+        ctx.scorer = build_scorer(ctx)
+    if not isinstance(ctx.scorer, ModelScorer):
+        raise ValueError("the retention job needs the served model (run `deepcredit serve-init` first)")
+
+
+def run(ctx: ServiceContext, years: int | None = None, recalculate: bool = True) -> RetentionSummary:
+    """Retire negative records older than `years` (default Settings.retention_years) and re-score; see above.
+    `ctx.scorer` may be None: the served model is then loaded only if someone is to be re-scored."""
+    if ctx.scorer is not None and not isinstance(ctx.scorer, ModelScorer):
+        raise ValueError("the retention job needs the served model (run `deepcredit serve-init` first)")
+    data = _served_data(ctx)
     years = years or ctx.settings.retention_years
     now = ctx.now()
     cutoff = now - timedelta(days=round(365.25 * years))
     previous = retention_cutoff(ctx.db)
-    retired = _with_old_negatives(scorer, ctx, previous, cutoff) if previous is None or cutoff > previous else {}
+    retired = _with_old_negatives(data, ctx, previous, cutoff) if previous is None or cutoff > previous else {}
     write_meta(ctx, {RETENTION_CUTOFF: cutoff.isoformat()})
     with ctx.db.read() as s:
         known = set(s.execute(select(Score.subject).where(Score.subject.in_(list(retired)))).scalars())
     people = sorted(known)
     as_of = now + timedelta(microseconds=1)
-    _rescore(ctx, people, RETENTION, as_of)
     due: list[str] = []
     if recalculate:
         stale = now - timedelta(days=ctx.settings.recalculation_days)
         with ctx.db.read() as s:
             due = sorted(set(s.execute(select(Score.subject).where(Score.as_of < stale)).scalars()) - known)
-        _rescore(ctx, due, RECALCULATED, as_of)
+    if people or due:
+        _served_scorer(ctx)
+    _rescore(ctx, people, RETENTION, as_of)
+    _rescore(ctx, due, RECALCULATED, as_of)
     with ctx.db.write() as s:
         for p in people:
             ctx.audit.append(s, now, "operator", "records_retired", p, records=retired[p], years=years)

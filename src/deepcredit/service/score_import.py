@@ -16,6 +16,9 @@ Checked before anything is written, so a refused import changes nothing:
 Then, in one transaction: each person's score is replaced and added to their history ("population
 re-score"), except where the service holds a score dated later (a re-score after an event or a
 dispute, or a full re-score since) and except for the erased. One audit row (`scores_imported`) gives the counts and the model.
+
+The served model is loaded (seconds for the stack) only when some row is to be imported: a job whose every
+score is older than the service's imports nothing, checked against the model id serve-init recorded.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sqlalchemy import select
 from deepcredit.data.io import file_sha256
 from deepcredit.service.bootstrap import build_scorer
 from deepcredit.service.config import Settings
-from deepcredit.service.context import ServiceContext, served_context
+from deepcredit.service.context import ServiceContext, read_meta, served_context
 from deepcredit.service.events import erased_people, replace_scores
 from deepcredit.service.history import POPULATION
 from deepcredit.service.scoring import ModelScorer
@@ -55,17 +58,33 @@ class Imported:
 def import_scores(settings: Settings, scores: Path) -> Imported:
     """Load a finished `deepcredit score` job into the service `serve-init` set up (module docstring)."""
     with served_context(settings) as (ctx, _):
-        scorer = build_scorer(ctx)
-        if not isinstance(scorer, ModelScorer):
-            raise ValueError("the service serves no model yet: run serve-init first")
-        return load_job(ctx, scorer, Path(scores))
+        return load_job(ctx, None, Path(scores))
 
 
-def load_job(ctx: ServiceContext, scorer: ModelScorer, scores: Path) -> Imported:
+def _served(ctx: ServiceContext) -> ModelScorer:
+    scorer = build_scorer(ctx)
+    if not isinstance(scorer, ModelScorer):
+        raise ValueError("the service serves no model yet: run serve-init first")
+    return scorer
+
+
+def load_job(ctx: ServiceContext, scorer: ModelScorer | None, scores: Path) -> Imported:
+    """Load the job at `scores` with `scorer`, the served model (None: loaded from what serve-init recorded,
+    only if some row is to be imported)."""
     job = _finished_job(scores)
-    if job["model_sha256"] != scorer.model_id:
+    model_id = scorer.model_id if scorer is not None else read_meta(ctx).get("model_id")
+    if model_id is None:
+        scorer = _served(ctx)  # a service set up before model ids were recorded
+        model_id = scorer.model_id
+    if job["model_sha256"] != model_id:
         raise ValueError(f"{scores}: scored with model {job['model_sha256'][:12]}, but the service serves "
-                         f"{scorer.model_id[:12]}: score with the served model (or promote this one first)")
+                         f"{model_id[:12]}: score with the served model (or promote this one first)")
+    loaded: list[ModelScorer] = [scorer] if scorer is not None else []
+
+    def served() -> ModelScorer:
+        if not loaded:
+            loaded.append(_served(ctx))
+        return loaded[0]
     parts = [scores / name for name in sorted(job["parts"])]
     if parts and job["reasons"] and "reason_1_value" not in pq.read_schema(parts[0]).names:
         raise ValueError(f"{scores}: written by an earlier DeepCredit, without the reasons' values: score again")
@@ -84,6 +103,9 @@ def load_job(ctx: ServiceContext, scorer: ModelScorer, scores: Path) -> Imported
         raise ValueError(f"{scores}: scores dated {latest:%Y-%m-%d %H:%M}, after the snapshot was written "
                          f"({taken:%Y-%m-%d %H:%M}), would miss what came since: score with --as-of "
                          f"{taken:%Y-%m-%d} or earlier, or write a new snapshot")
+    with ctx.db.read() as s:  # the model is loaded outside the write transaction, where anything is to import
+        if _importable(keys, dict(s.execute(select(Score.subject, Score.as_of)).all()), erased_people(s)):
+            served()
     imported = newer = gone = 0
     with ctx.db.write() as s:  # one transaction: a failure part-way imports nothing
         held = dict(s.execute(select(Score.subject, Score.as_of)).all())
@@ -99,13 +121,20 @@ def load_job(ctx: ServiceContext, scorer: ModelScorer, scores: Path) -> Imported
             dated = [pd.Timestamp(a).to_pydatetime() for a in frame["as_of"]]
             later = pd.Series([p in held and held[p] > a for p, a in zip(who, dated, strict=True)], index=frame.index)
             out = who.isin(erased)
-            scored = scorer.scored(frame[~later & ~out], top=job["reasons"])
+            taken = frame[~later & ~out]
+            scored = served().scored(taken, top=job["reasons"]) if len(taken) else []
             replace_scores(s, scored, POPULATION, now)
             imported, newer, gone = imported + len(scored), newer + int(later.sum()), gone + int(out.sum())
-        done = Imported(scorer.model_id, latest, imported, newer, gone)
-        ctx.audit.append(s, now, "operator", "scores_imported", None, model=scorer.model_id, people=imported,
+        done = Imported(model_id, latest, imported, newer, gone)
+        ctx.audit.append(s, now, "operator", "scores_imported", None, model=model_id, people=imported,
                          kept_newer=newer, erased=gone, data=job["data_fingerprint"])
     return done
+
+
+def _importable(keys: pd.DataFrame, held: dict[str, datetime], erased: set[str]) -> bool:
+    """Whether any (person_id, as_of) of `keys` would be imported: not erased, no later score held."""
+    return any(p not in erased and not (p in held and held[p] > pd.Timestamp(a).to_pydatetime())
+               for p, a in zip(keys["person_id"].astype(str), keys["as_of"], strict=True))
 
 
 def _finished_job(scores: Path) -> dict:
