@@ -33,6 +33,7 @@ PARAMS = {"gbdt": {"n_estimators": 20}, "sequence": {"max_epochs": 1}}
 KEY = ["person_id", "as_of"]
 GRAPH_PEOPLE = 300
 KILL_CHUNK = 50  # twelve chunks: the kill lands after the first commit, with most of the job still to run
+GRAPH_CHUNK = 50  # six chunks of the graph world: a kill after two commits leaves four to do
 GRAPH_PARAMS = {**PARAMS, "graph": {"max_epochs": 2}}
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -135,6 +136,78 @@ def test_kill_9_of_the_driver_then_rerun_gives_the_uninterrupted_output(spark, f
     assert job["parts"] == whole["parts"]
     scores = read_scores(out)
     assert len(scores) == whole["rows"] and not scores.duplicated(KEY).any()
+
+
+def test_a_killed_spark_job_of_a_graph_member_resumes_on_duckdb(spark, fitted_graph, tmp_path):
+    """Spark leaves its own `part-*` files of the stored layer in OUT/_states/layer-1; the in-process
+    resume writes its chunk files beside them and must read only its own (it read every row twice and
+    failed on every rerun)."""
+    ds, art = fitted_graph
+    whole = score_batch(art, ds, tmp_path / "whole", _cfg(GRAPH_CHUNK, explain=False))
+    out = tmp_path / "killed"
+    args = ["--model", str(art), "--data", str(ds.root), "--chunk-size", str(GRAPH_CHUNK), "--no-explain",
+            "--engine", "spark", "--master", "local[2]", "--out", str(out)]
+    proc = subprocess.Popen(_cli(*args), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while len(list((out / COMMITS).glob("part-*.json"))) < 2 and proc.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, f"the job ended before two parts were committed: {proc.stderr.read()[-2000:]}"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert list((out / STATE_STORE / "layer-1").glob("part-*"))  # Spark's own files of the stored layer
+    assert 0 < len(list((out / COMMITS).glob("part-*.json"))) < whole["chunks"]
+    job = score_batch(art, ds, out, _cfg(GRAPH_CHUNK, explain=False))
+    assert job["complete"] and job["parts"] == whole["parts"]  # the uninterrupted run's bytes
+
+
+def test_spark_resumes_a_killed_in_process_graph_job_and_reports_progress_as_chunks_finish(
+        spark, fitted_graph, tmp_path, monkeypatch):
+    """The reverse resume; and on_chunk is called while Spark runs each long stage (the stored layer, the
+    scores), with counts that grow, not only once at the end."""
+    ds, art = fitted_graph
+    whole = score_batch(art, ds, tmp_path / "whole", _cfg(GRAPH_CHUNK, explain=False))
+    out = tmp_path / "killed"
+
+    def kill(stage: str, done: int, total: int) -> None:
+        if stage == "scores" and done == 2:
+            raise KeyboardInterrupt  # as a kill: the stores of the run stay behind
+
+    with pytest.raises(KeyboardInterrupt):
+        score_batch(art, ds, out, _cfg(GRAPH_CHUNK, explain=False), on_chunk=kill)
+    assert list((out / STATE_STORE / "layer-1").glob("chunk-*"))
+    monkeypatch.setattr(spark_score, "POLL_S", 0.05)
+    ticks: list[tuple[str, int, int]] = []
+    job = score_batch_spark(art, ds, out, _cfg(GRAPH_CHUNK, explain=False), master=spark.sparkContext.master,
+                            on_chunk=lambda *t: ticks.append(t))
+    assert job["parts"] == whole["parts"]
+    n = whole["chunks"]
+    for stage, first in (("graph layer 1", 0), ("scores", 2)):
+        counts = [done for s, done, total in ticks if s == stage and total == n]
+        assert counts[0] >= first and counts[-1] == n and counts == sorted(counts)
+        assert any(first < c < n for c in counts), (stage, counts)  # a count of chunks done before the end
+
+
+def test_ticking_counts_the_chunks_whose_records_land_while_the_stage_runs(tmp_path, monkeypatch):
+    """No Spark needed: records landing one by one in the watched folder are counted as they land, with
+    the chunks done before, temporaries ('.' names) left out."""
+    monkeypatch.setattr(spark_score, "POLL_S", 0.01)
+    ticks: list[tuple[str, int, int]] = []
+    folder = tmp_path / COMMITS
+    folder.mkdir()
+    with spark_score.ticking("scores", folder, 5, lambda *t: ticks.append(t), {"part-00000.parquet"}, ".json"):
+        for i in (1, 2, 3):
+            while not ticks:  # the count of chunks done before comes first, at once
+                time.sleep(0.005)
+            (folder / f".part-0000{i}.parquet.json.tmp").touch()
+            (folder / f"part-0000{i}.parquet.json").touch()
+            deadline = time.monotonic() + 10
+            while (not ticks or ticks[-1][1] < i + 1) and time.monotonic() < deadline:
+                time.sleep(0.005)
+    assert [t[1] for t in ticks] == [1, 2, 3, 4] and {t[0] for t in ticks} == {"scores"} and ticks[-1][2] == 5
 
 
 def _free_port() -> int:

@@ -321,15 +321,22 @@ class _ChunkScorer:
 
     def _states(self, layer: int, kinds: list[str], frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """The stored outputs of layer `layer` for the rows of `frame` (ordered (as_of, person_id), as the
-        feature store's are), by member kind."""
-        store = pads.dataset(str(self.job.out / STATE_STORE / f"layer-{layer}"), format="parquet")
+        feature store's are), by member kind.
+
+        Why only this job's chunk files: a Spark run of the same job (killed, resumed here) leaves its own
+        `part-*` files of the layer in the same folder; reading the folder read every row twice. The files
+        read are the ones store_states wrote and recorded in `state_parts` (run_stage made each before any
+        is read)."""
+        files = [str(self.states_path(i, layer)) for i in range(len(self.spine))]
+        store = pads.dataset(files, format="parquet")
         wanted = pads.field("person_id").isin(pa.array(frame["person_id"].astype(str).unique(), pa.string())) & \
             pads.field("as_of").isin(pa.array(pd.DatetimeIndex(frame["as_of"].unique()).astype("datetime64[us]")))
         table = store.to_table(filter=wanted).sort_by([("as_of", "ascending"), ("person_id", "ascending")])
         keys = table.select(["person_id", "as_of"]).to_pandas()
-        if not (keys["person_id"].to_numpy() == frame["person_id"].astype(str).to_numpy()).all() or \
-                len(keys) != len(frame):
-            raise RuntimeError(f"{self.job.out}: the stored layer {layer} outputs do not match the stored features")
+        if len(keys) != len(frame) or \
+                not (keys["person_id"].to_numpy() == frame["person_id"].astype(str).to_numpy()).all():
+            raise RuntimeError(f"{self.job.out}: internal error: the stored layer {layer} outputs ({len(keys)} rows) "
+                               f"do not match the stored features ({len(frame)} rows); please report it")
         return {kind: table[kind].combine_chunks().flatten().to_numpy().reshape(len(table), -1) for kind in kinds}
 
     # -- neighbour histories: each person's once, read by every chunk that has them as a neighbour -------

@@ -25,6 +25,10 @@ record `_commits/part-NNNNN.parquet.json` (rows, sha256), also atomically. The d
 killed run left (Job.open), then schedules only the chunks still missing. A chunk rewritten by a retried or speculative task
 gets the same name and the same bytes, so nothing is ever duplicated.
 
+Progress: the driver counts the chunks whose commit record (or, for a stored layer, a task's mark in
+`OUT/_states/_done/layer-N`) has landed, in a thread (ticking), and calls on_chunk as the in-process
+job does; Spark's own task counts mix every stage of a job.
+
 Executors write OUT directly: it must be a path every executor sees (local disk in local mode, a shared
 file system on a cluster; docs/scale.md).
 """
@@ -33,7 +37,9 @@ from __future__ import annotations
 
 import math
 import shutil
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +79,7 @@ from deepcredit.workflows.score import (
     part_name,
     scatter,
     score_batch,
+    store_name,
     string_columns,
 )
 from deepcredit.workflows.spine import spine_sql
@@ -85,6 +92,10 @@ EDGE_COLUMNS = {c: c if c.startswith("edge_") else f"edge_{c}" for c in EDGE_FIE
 """edges_sql's columns, as an edge row carries them."""
 MAX_LEN = 64
 """Sequence length: build_model_input's default, which the in-process job uses."""
+DONE = "_done"
+"""OUT/_states/_done/layer-N/chunk-NNNNN: a task's mark that it computed chunk NNNNN's layer N (progress only)."""
+POLL_S = 0.5
+"""How often the driver looks for the records of finished chunks while Spark runs a stage."""
 
 
 def score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | None = None,
@@ -127,8 +138,10 @@ def _score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunCon
                              s.explain, "temporal" in views, "structural" in views)
         hops = graph_hops(model) if n_chunks > 1 else 0
         layered = layer_wise_members(model) if hops > 1 else None
-        rows = _chunk_rows(session, defs, writer, todo, hops, layered, n_chunks, job.out / STATE_STORE)
-        for r in rows.mapInPandas(writer, RESULT_SCHEMA).collect():
+        rows = _chunk_rows(session, defs, writer, todo, hops, layered, n_chunks, job.out / STATE_STORE, on_chunk)
+        with ticking("scores", job.out / COMMITS, n_chunks, on_chunk, set(job.manifest["parts"]), ".json"):
+            results = rows.mapInPandas(writer, RESULT_SCHEMA).collect()
+        for r in results:
             job.record("parts", r["part"], {"rows": int(r["rows"]), "sha256": r["sha256"]})
     if on_chunk:
         on_chunk("scores", n_chunks, n_chunks)
@@ -147,9 +160,43 @@ def score_job(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | Non
     return score_batch(model_dir, dataset, out, cfg, on_chunk=on_chunk)
 
 
+@contextmanager
+def ticking(stage: str, folder: Path, n: int, tick: ChunkFn | None, done: set[str] | None = None,
+            suffix: str = "") -> Iterator[None]:
+    """on_chunk(stage, count, n) while Spark runs a stage, from a thread that counts the chunks whose record
+    a task has written in `folder` (named the chunk's name + `suffix`), besides those `done` before.
+
+    Why files: a task's record lands when its chunk is done, and the driver sees OUT (it collects the
+    commit records there), so the count is of chunks, not of Spark's tasks of every stage."""
+    if tick is None:
+        yield
+        return
+    stop, before = threading.Event(), set(done or ())
+
+    def poll() -> None:
+        last, stopping = -1, False
+        while True:  # at once (the chunks done before), then every POLL_S, and once more when stopped
+            names = {p.name.removesuffix(suffix) for p in folder.glob("*") if not p.name.startswith(".")}
+            count = min(len(before | names), n)
+            if count > last:
+                tick(stage, count, n)
+                last = count
+            if stopping:
+                return
+            stopping = stop.wait(POLL_S)
+
+    watcher = threading.Thread(target=poll, name=f"deepcredit-progress-{stage}", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+
+
 def _chunk_rows(session: SparkFeatureSession, defs: list[FeatureDef], writer: ChunkWriter, todo: list[int],
                 hops: int, layered: dict[str, CreditModel] | None = None, n_chunks: int = 0,
-                store: Path | None = None) -> Any:
+                store: Path | None = None, tick: ChunkFn | None = None) -> Any:
     """Every row of the chunks to do, range-partitioned by chunk so a task holds whole chunks: node rows (a
     chunk's ball: its people and, for a graph member, everyone within `hops` relations, at the chunk's
     as-of dates) with their features and, own rows of temporal models, their sequence arrays; and, for a
@@ -163,23 +210,27 @@ def _chunk_rows(session: SparkFeatureSession, defs: list[FeatureDef], writer: Ch
     hops = hops if edges else 0  # no relations declared: every chunk's graph is lone nodes
     states: dict[str, str] = {}
     if layered and hops > 1 and store is not None:
-        states = _stored_layers(session, writer, layered, list(range(n_chunks)), store)
+        states = _stored_layers(session, writer, layered, list(range(n_chunks)), store, tick)
         hops = 1
     return _ball_rows(session, writer, todo, hops, bool(edges), states)
 
 
 def _stored_layers(session: SparkFeatureSession, writer: ChunkWriter, layered: dict[str, CreditModel],
-                   chunks: list[int], store: Path) -> dict[str, str]:
+                   chunks: list[int], store: Path, tick: ChunkFn | None = None) -> dict[str, str]:
     """Every row's output of each layer but the last of each graph member, one layer at a time, each
     chunk over its one-hop ball reading the layer before; the view each member's last layer reads, by
-    kind."""
+    kind. tick: on_chunk('graph layer N', ...) as the tasks finish chunks (ticking)."""
     reads: dict[str, str] = {}
     for layer in range(1, max(graph_hops(m) for m in layered.values())):
         deeper = [kind for kind, m in layered.items() if graph_hops(m) > layer]
         states = StateWriter(writer, layer, deeper)
         rows = _ball_rows(session, states, chunks, 1, True, {k: v for k, v in reads.items() if k in deeper})
-        path = store / f"layer-{layer}"
-        rows.mapInPandas(states, states.schema).write.mode("overwrite").parquet(str(path))
+        path, marks = store / f"layer-{layer}", store / DONE / f"layer-{layer}"
+        shutil.rmtree(marks, ignore_errors=True)  # a killed run's marks: every chunk's layer is computed again
+        with ticking(f"graph layer {layer}", marks, len(chunks), tick):
+            rows.mapInPandas(states, states.schema).write.mode("overwrite").parquet(str(path))
+        if tick:
+            tick(f"graph layer {layer}", len(chunks), len(chunks))
         view = f"layer_states_{layer}"
         session.view(view, session.spark.read.parquet(str(path)))
         reads.update(dict.fromkeys(deeper, view))
@@ -308,4 +359,7 @@ class StateWriter(ChunkWriter):
             states = members[kind].layer_states(  # type: ignore[attr-defined]
                 inp, self.layer, (inp.node_states or {}).get(kind))
             out[kind] = list(states)
+        mark = Path(self.out) / STATE_STORE / DONE / f"layer-{self.layer}" / store_name(chunk)
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.touch()
         return out
