@@ -216,6 +216,47 @@ def typical_spreads(inp: ModelInput) -> dict[str, float]:
     return {name: float(v) for name, v in spreads.items() if pd.notna(v) and v > 0}
 
 
+ROBUST_MIN_VALUES = 20
+"""Fewer values than this give no robust spread: a quartile of a handful says nothing of a feature's scale."""
+
+
+def robust_spread(values: np.ndarray, basis: str | None = None) -> tuple[str, float] | None:
+    """A spread a change of unit scales and a heavy tail does not: the interquartile range of the finite
+    `values` ("all"), or, where it is 0 (a feature mostly at one value, as a trend of days late at 0), the
+    interquartile range of the values off their median ("off_median"). `basis` forces one (the scored
+    batch uses training's, so both sides measure the same thing). None: too few values, or no spread.
+
+    Why not the standard deviation: over a zero-inflated, heavy-tailed feature a few extreme rows make it,
+    so a sample without them read as a tenfold change of unit."""
+    values = values[np.isfinite(values)]
+    if len(values) < ROBUST_MIN_VALUES:
+        return None
+    if basis != "off_median":
+        q25, q75 = np.quantile(values, [0.25, 0.75])
+        if q75 > q25:
+            return "all", float(q75 - q25)
+        if basis == "all":
+            return None
+    off = values[values != np.median(values)]
+    if len(off) < ROBUST_MIN_VALUES:
+        return None
+    q25, q75 = np.quantile(off, [0.25, 0.75])
+    return ("off_median", float(q75 - q25)) if q75 > q25 else None
+
+
+def robust_spreads(inp: ModelInput) -> dict[str, dict]:
+    """robust_spread of each numeric feature over `inp`'s rows, {name: {"basis", "value"}} (reference.json's
+    `robust_spread`, which scoring.input_check reads; artifacts saved before it have none)."""
+    out: dict[str, dict] = {}
+    for d in inp.definitions:
+        if d.kind is Kind.CATEGORICAL or d.name not in inp.X:
+            continue
+        found = robust_spread(pd.to_numeric(inp.X[d.name], errors="coerce").to_numpy(dtype=float))
+        if found is not None:
+            out[d.name] = {"basis": found[0], "value": found[1]}
+    return out
+
+
 DECILES = np.linspace(0.1, 0.9, 9)
 RATED_ROWS = 20
 """A category's training bad rate is kept only over this many labelled rows: fewer say little, and one or two
@@ -288,7 +329,8 @@ def save_model(model: CreditModel, out: Path, inp: ModelInput, metrics: dict | N
     model.reference_, model.spread_ = typical_values(inp), typical_spreads(inp)
     profile = training_profile(inp)
     model.category_risk_ = profile["bad_rate"]
-    reference = json.dumps({"median": model.reference_, "spread": model.spread_, **profile}, indent=1,
+    reference = json.dumps({"median": model.reference_, "spread": model.spread_,
+                            "robust_spread": robust_spreads(inp), **profile}, indent=1,
                            sort_keys=True).encode("utf-8")
     return save_artifact(out, {"kind": model.kind, "params": model_params(model)}, kind=model.kind,
                          config=config or {}, features=[f.to_dict() for f in inp.definitions],
