@@ -220,40 +220,33 @@ ROBUST_MIN_VALUES = 20
 """Fewer values than this give no robust spread: a quartile of a handful says nothing of a feature's scale."""
 
 
-def robust_spread(values: np.ndarray, basis: str | None = None) -> tuple[str, float] | None:
+def robust_spread(values: np.ndarray) -> float | None:
     """A spread a change of unit scales and a heavy tail does not: the interquartile range of the finite
-    `values` ("all"), or, where it is 0 (a feature mostly at one value, as a trend of days late at 0), the
-    interquartile range of the values off their median ("off_median"). `basis` forces one (the scored
-    batch uses training's, so both sides measure the same thing). None: too few values, or no spread.
+    `values` off their median. None: too few of them, or no spread.
 
-    Why not the standard deviation: over a zero-inflated, heavy-tailed feature a few extreme rows make it,
-    so a sample without them read as a tenfold change of unit."""
+    Why not the standard deviation: over a heavy-tailed feature a few extreme rows make it, so a sample
+    without them read as a tenfold change of unit. Why off the median: a feature mostly at one value (a
+    trend of days late, 0 for most people) has an interquartile range that is 0, or, where that value
+    holds about half the rows, a sliver next to it that a few points of share move tenfold; off that value
+    the spread is the rest's, stable. On a continuous feature it is the interquartile range."""
     values = values[np.isfinite(values)]
-    if len(values) < ROBUST_MIN_VALUES:
-        return None
-    if basis != "off_median":
-        q25, q75 = np.quantile(values, [0.25, 0.75])
-        if q75 > q25:
-            return "all", float(q75 - q25)
-        if basis == "all":
-            return None
-    off = values[values != np.median(values)]
+    off = values[values != np.median(values)] if len(values) else values
     if len(off) < ROBUST_MIN_VALUES:
         return None
     q25, q75 = np.quantile(off, [0.25, 0.75])
-    return ("off_median", float(q75 - q25)) if q75 > q25 else None
+    return float(q75 - q25) if q75 > q25 else None
 
 
-def robust_spreads(inp: ModelInput) -> dict[str, dict]:
-    """robust_spread of each numeric feature over `inp`'s rows, {name: {"basis", "value"}} (reference.json's
-    `robust_spread`, which scoring.input_check reads; artifacts saved before it have none)."""
-    out: dict[str, dict] = {}
+def robust_spreads(inp: ModelInput) -> dict[str, float]:
+    """robust_spread of each numeric feature over `inp`'s rows (reference.json's `robust_spread`, which
+    scoring.input_check reads; artifacts saved before it have none)."""
+    out: dict[str, float] = {}
     for d in inp.definitions:
         if d.kind is Kind.CATEGORICAL or d.name not in inp.X:
             continue
         found = robust_spread(pd.to_numeric(inp.X[d.name], errors="coerce").to_numpy(dtype=float))
         if found is not None:
-            out[d.name] = {"basis": found[0], "value": found[1]}
+            out[d.name] = found
     return out
 
 

@@ -10,7 +10,8 @@ its input with what the artifact's reference.json says of the training rows, per
 - missing values: the share against training's missing share (a rise of MISSING_RISE or more warns);
 - numbers: a change of unit, the spread moving by SCALE_FACTOR or more (an order of magnitude) and the
   median with it, or a population stability index of PSI_ACT or more over training's bins. The spread is
-  robust (models.base.robust_spread: an interquartile range, a heavy tail does not make it); artifacts
+  robust (models.base.robust_spread: an interquartile range off the median, which a heavy tail does not
+  make and a mass of zeros does not collapse); artifacts
   saved before it was stored fall back to the standard deviation.
 
 It warns (warnings.warn: the CLI shows one line each) and returns the findings for the job's manifest;
@@ -52,8 +53,8 @@ MIN_VALUES = 20
 SAMPLE_ROWS = 20_000
 """Rows of the batch the check reads (evenly spaced over all of it, whatever the chunk size): enough for
 shares to 1%."""
-SPREAD_BASES = {"all": "IQR", "off_median": "IQR off the median", "std": "std"}
-"""How a finding's spread was measured (models.base.robust_spread; std: an artifact without robust spreads)."""
+SPREAD_BASES = {"iqr": "IQR off the median", "std": "std"}
+"""How a finding's spread was measured (iqr: models.base.robust_spread; std: an artifact without it)."""
 
 
 class InputMismatchWarning(UserWarning):
@@ -152,13 +153,12 @@ def _numeric(name: str, values: np.ndarray, reference: dict) -> dict:
 
 
 def _spreads(name: str, values: np.ndarray, reference: dict) -> tuple[float | None, float | None, str]:
-    """The batch's spread, training's, and what they are: training's robust spread (models.base.robust_spread,
-    on the same basis) where the artifact stores one, else the standard deviation (artifacts saved before
-    2026-12-07: one outlier moves it, the reason the robust one replaced it)."""
+    """The batch's spread, training's, and what they are: the robust spread (models.base.robust_spread) where
+    the artifact stores training's, else the standard deviation (artifacts saved before 2026-12-07: one
+    outlier moves it, the reason the robust one replaced it)."""
     robust = (reference.get("robust_spread") or {}).get(name)
     if robust is not None:
-        found = robust_spread(values, robust["basis"])
-        return (None if found is None else found[1]), float(robust["value"]), str(robust["basis"])
+        return robust_spread(values), float(robust), "iqr"
     spread = reference.get("spread") or {}
     return float(np.std(values, ddof=1)), (float(spread[name]) if name in spread else None), "std"
 
