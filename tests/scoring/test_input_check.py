@@ -18,12 +18,14 @@ from deepcredit.config import RunConfig
 from deepcredit.data.datasets import load_bundled
 from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.schema import Dimension
+from deepcredit.data.simulate import simulate_world
 from deepcredit.data.spec import builtin_spec
 from deepcredit.data.validate import DataValidationError
 from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.models.artifacts import load_artifact
-from deepcredit.models.base import load_model
+from deepcredit.models.base import load_model, robust_spread
 from deepcredit.scoring.input_check import (
+    SAMPLE_ROWS,
     InputMismatchWarning,
     check_features,
     check_scoring_input,
@@ -111,7 +113,7 @@ def test_score_warns_per_feature_and_records_it_in_the_job_manifest(german, tmp_
     assert len(said) == 2 and said[0].startswith("input check: status_of_existing_checking_account: ")
     assert "credit_amount: median" in said[1]
     check = json.loads((tmp_path / "s" / "_job.json").read_text())["input_check"]
-    assert check["rows_checked"] == 400  # the first chunk's rows (SAMPLE_ROWS caps larger chunks)
+    assert check["rows_checked"] == 1000  # every row: the sample spans the spine, not the first chunk
     assert [f["feature"] for f in check["findings"]] == ["status_of_existing_checking_account", "credit_amount"]
 
 
@@ -121,5 +123,66 @@ def test_strict_refuses_naming_the_features_before_anything_is_written(german, t
     defs = [FeatureDef.from_dict(d) for d in artifact.manifest["features"]]
     spine = Spine(shifted, None, 1000)
     with pytest.raises(DataValidationError, match=r"status_of_existing_checking_account: .*credit_amount: median"):
-        check_scoring_input(artifact, model, defs, shifted, spine.rows(0), strict=True)
+        check_scoring_input(artifact, model, defs, shifted, spine.sample(SAMPLE_ROWS), strict=True)
     spine.close()
+
+
+def test_a_model_scored_on_its_own_training_data_in_tiny_chunks_is_not_refused(tmp_path):
+    # the audit: --strict-input --chunk-size 500 refused the very world the model was trained on, its
+    # check reading the first chunk only (a few hundred rows) and a heavy tail's standard deviation
+    ds = simulate_world(tmp_path / "w", people=600, seed=5, chunk_size=600)
+    cfg = RunConfig(model="gbdt", member_params={"gbdt": {"n_estimators": 20}}, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trained = train_model(cfg, ds, tmp_path / "m")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputMismatchWarning)
+        job = score_batch(trained.path, ds, tmp_path / "out",
+                          RunConfig(scoring={"chunk_size": 60, "strict_input": True, "explain": False}))
+    assert job["input_check"]["findings"] == [] and job["input_check"]["rows_checked"] == 600  # every row, not 60
+
+
+def test_a_change_of_unit_is_caught_by_the_robust_spread():
+    rng = np.random.default_rng(1)
+    trained = rng.gamma(1.0, 2000.0, 5000)
+    reference = {"median": {"amount": float(np.median(trained))},
+                 "robust_spread": {"amount": float(np.subtract(*np.quantile(trained, [0.75, 0.25])))}}
+    for scale in (100, 0.01, 1000):
+        x = pd.DataFrame({"amount": rng.gamma(1.0, 2000.0, 2000) * scale})
+        found = check_features(x, [NUM], reference)
+        assert len(found) == 1 and found[0]["spread_basis"] == "iqr", scale
+        assert "spread (IQR off the median)" in finding_text(found[0]) and "another unit" in finding_text(found[0])
+    assert check_features(pd.DataFrame({"amount": rng.gamma(1.0, 2000.0, 2000)}), [NUM], reference) == []
+
+
+def _zero_inflated(n: int, rng: np.random.Generator, zeros: float, tail: bool) -> np.ndarray:
+    """A trend of days late: mostly 0, some small slopes, and (tail) a few huge ones."""
+    values = np.where(rng.random(n) < zeros, 0.0, rng.normal(0.0, 3.0, n))
+    if tail:
+        k = n // 200
+        values[rng.choice(n, k, replace=False)] = rng.choice([-1, 1], k) * rng.uniform(500, 2000, k)
+    return values
+
+
+def test_a_heavy_tailed_features_sample_without_its_tail_is_not_another_unit():
+    rng = np.random.default_rng(2)
+    trained = _zero_inflated(20_000, rng, 0.8, tail=True)
+    reference = {"median": {"amount": 0.0}, "spread": {"amount": float(np.std(trained))},  # std ~ 50
+                 "robust_spread": {"amount": robust_spread(trained)}}
+    sample = pd.DataFrame({"amount": _zero_inflated(500, rng, 0.8, tail=False)})  # std ~ 1.3
+    assert check_features(sample, [NUM], reference) == []
+    assert len(check_features(sample.assign(amount=sample["amount"] * 100), [NUM], reference)) == 1  # a unit
+
+
+def test_the_robust_spread_of_a_mass_of_zeros_does_not_move_with_its_share():
+    # an interquartile range over every value is 0 at 80% zeros and a sliver next to 0 at about half: a few
+    # points of share moved it tenfold (another world of the simulator read as another unit)
+    rng = np.random.default_rng(3)
+    spreads = [robust_spread(_zero_inflated(20_000, rng, zeros, tail=False)) for zeros in (0.3, 0.5, 0.55, 0.8)]
+    assert all(s is not None and 2.5 < s < 5.5 for s in spreads), spreads  # the slopes' own: 4.05 for N(0, 3)
+
+
+def test_an_artifact_without_robust_spreads_keeps_the_standard_deviation_rule():
+    x = _frame(scale=0.001)
+    found = check_features(x, [NUM], REFERENCE)  # REFERENCE: median and standard deviation only
+    assert found[0]["spread_basis"] == "std" and "spread (std)" in finding_text(found[0])

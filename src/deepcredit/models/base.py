@@ -216,6 +216,40 @@ def typical_spreads(inp: ModelInput) -> dict[str, float]:
     return {name: float(v) for name, v in spreads.items() if pd.notna(v) and v > 0}
 
 
+ROBUST_MIN_VALUES = 20
+"""Fewer values than this give no robust spread: a quartile of a handful says nothing of a feature's scale."""
+
+
+def robust_spread(values: np.ndarray) -> float | None:
+    """A spread a change of unit scales and a heavy tail does not: the interquartile range of the finite
+    `values` off their median. None: too few of them, or no spread.
+
+    Why not the standard deviation: over a heavy-tailed feature a few extreme rows make it, so a sample
+    without them read as a tenfold change of unit. Why off the median: a feature mostly at one value (a
+    trend of days late, 0 for most people) has an interquartile range that is 0, or, where that value
+    holds about half the rows, a sliver next to it that a few points of share move tenfold; off that value
+    the spread is the rest's, stable. On a continuous feature it is the interquartile range."""
+    values = values[np.isfinite(values)]
+    off = values[values != np.median(values)] if len(values) else values
+    if len(off) < ROBUST_MIN_VALUES:
+        return None
+    q25, q75 = np.quantile(off, [0.25, 0.75])
+    return float(q75 - q25) if q75 > q25 else None
+
+
+def robust_spreads(inp: ModelInput) -> dict[str, float]:
+    """robust_spread of each numeric feature over `inp`'s rows (reference.json's `robust_spread`, which
+    scoring.input_check reads; artifacts saved before it have none)."""
+    out: dict[str, float] = {}
+    for d in inp.definitions:
+        if d.kind is Kind.CATEGORICAL or d.name not in inp.X:
+            continue
+        found = robust_spread(pd.to_numeric(inp.X[d.name], errors="coerce").to_numpy(dtype=float))
+        if found is not None:
+            out[d.name] = found
+    return out
+
+
 DECILES = np.linspace(0.1, 0.9, 9)
 RATED_ROWS = 20
 """A category's training bad rate is kept only over this many labelled rows: fewer say little, and one or two
@@ -288,7 +322,8 @@ def save_model(model: CreditModel, out: Path, inp: ModelInput, metrics: dict | N
     model.reference_, model.spread_ = typical_values(inp), typical_spreads(inp)
     profile = training_profile(inp)
     model.category_risk_ = profile["bad_rate"]
-    reference = json.dumps({"median": model.reference_, "spread": model.spread_, **profile}, indent=1,
+    reference = json.dumps({"median": model.reference_, "spread": model.spread_,
+                            "robust_spread": robust_spreads(inp), **profile}, indent=1,
                            sort_keys=True).encode("utf-8")
     return save_artifact(out, {"kind": model.kind, "params": model_params(model)}, kind=model.kind,
                          config=config or {}, features=[f.to_dict() for f in inp.definitions],

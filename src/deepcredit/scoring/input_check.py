@@ -9,11 +9,16 @@ its input with what the artifact's reference.json says of the training rows, per
 - categories never seen in training: the share of rows holding one (UNSEEN_SHARE or more warns);
 - missing values: the share against training's missing share (a rise of MISSING_RISE or more warns);
 - numbers: a change of unit, the spread moving by SCALE_FACTOR or more (an order of magnitude) and the
-  median with it, or a population stability index of PSI_ACT or more over training's bins.
+  median with it, or a population stability index of PSI_ACT or more over training's bins. The spread is
+  robust (models.base.robust_spread: an interquartile range off the median, which a heavy tail does not
+  make and a mass of zeros does not collapse); artifacts
+  saved before it was stored fall back to the standard deviation.
 
 It warns (warnings.warn: the CLI shows one line each) and returns the findings for the job's manifest;
-`strict` refuses instead. Only features, shares and summary figures are named, never a person's value
-(nor an unseen category's text, which may be anything). A check whose training figure the artifact lacks
+`strict` refuses instead. The sample (SAMPLE_ROWS) is spread over the whole batch, not its first chunk:
+a small --chunk-size made it a few hundred rows, whose standard deviation read as another unit. Only
+features, shares and summary figures are named, never a person's value (nor an unseen category's text,
+which may be anything). A check whose training figure the artifact lacks
 (reference.json written before it stored categories, missing shares or bins) is skipped, except unseen
 categories, which fall back to the category lists a model keeps itself (GBDT's `categories_`).
 """
@@ -33,7 +38,7 @@ from deepcredit.features.engine import build_features
 from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.features.templates import features_for
 from deepcredit.models.artifacts import Artifact
-from deepcredit.models.base import REFERENCE, CreditModel
+from deepcredit.models.base import REFERENCE, CreditModel, robust_spread
 
 UNSEEN_SHARE = 0.05
 """Rows in a category the model never saw that make a feature's input suspect: a few new codes happen."""
@@ -46,7 +51,10 @@ PSI_ACT = 0.25
 MIN_VALUES = 20
 """Fewer non-missing values than this say nothing about a feature's scale: no numeric check."""
 SAMPLE_ROWS = 20_000
-"""Rows of the batch the check reads (evenly spaced over the first chunk): enough for shares to 1%."""
+"""Rows of the batch the check reads (evenly spaced over all of it, whatever the chunk size): enough for
+shares to 1%."""
+SPREAD_BASES = {"iqr": "IQR off the median", "std": "std"}
+"""How a finding's spread was measured (iqr: models.base.robust_spread; std: an artifact without it)."""
 
 
 class InputMismatchWarning(UserWarning):
@@ -96,8 +104,7 @@ def check_features(X: pd.DataFrame, defs: Iterable[FeatureDef], reference: dict,
     n = len(X)
     if n == 0:
         return []
-    median, spread = reference.get("median") or {}, reference.get("spread") or {}
-    missing, bins = reference.get("missing") or {}, reference.get("bins") or {}
+    missing = reference.get("missing") or {}
     categories = {**(categories or {}), **(reference.get("categories") or {})}
     out = []
     for d in defs:
@@ -119,28 +126,41 @@ def check_features(X: pd.DataFrame, defs: Iterable[FeatureDef], reference: dict,
             values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
             values = values[np.isfinite(values)]
             if len(values) >= MIN_VALUES:
-                found.update(_numeric(d.name, values, median, spread, bins))
+                found.update(_numeric(d.name, values, reference))
         if found:
             out.append({"feature": d.name, "rows": n, **found})
     return out
 
 
-def _numeric(name: str, values: np.ndarray, median: dict, spread: dict, bins: dict) -> dict:
+def _numeric(name: str, values: np.ndarray, reference: dict) -> dict:
     """A numeric feature's figures that moved by an order of magnitude, or its PSI where it acts."""
     found: dict = {}
-    m, s = float(np.median(values)), float(np.std(values, ddof=1))
+    median, bins = reference.get("median") or {}, reference.get("bins") or {}
+    m = float(np.median(values))
+    s, trained, basis = _spreads(name, values, reference)
     at_median = _ratio(m, float(median[name])) if name in median else None
-    at_spread = _ratio(s, float(spread[name])) if name in spread else None
+    at_spread = _ratio(s, trained) if s is not None and trained is not None else None
     # a unit scales the spread and the median alike; a median near 0 (a trend, days late) moves tenfold by
-    # itself, and one outlier moves a spread, so the spread must move tenfold and the median with it
+    # itself, so the spread must move tenfold and the median with it (where both medians are non-zero)
     if at_spread is not None and _scaled(at_spread) and (at_median is None or _with(at_median, at_spread)):
-        found.update(median=round(m, 6), training_median=median.get(name), spread=round(s, 6),
-                     training_spread=spread.get(name))
+        found.update(median=round(m, 6), training_median=median.get(name), spread=round(float(s or 0), 6),
+                     training_spread=trained, spread_basis=basis)
     if name in bins:
         index = psi(values, bins[name]["edges"], bins[name]["shares"])
         if index >= PSI_ACT:
             found.update(psi=round(index, 4))
     return found
+
+
+def _spreads(name: str, values: np.ndarray, reference: dict) -> tuple[float | None, float | None, str]:
+    """The batch's spread, training's, and what they are: the robust spread (models.base.robust_spread) where
+    the artifact stores training's, else the standard deviation (artifacts saved before 2026-12-07: one
+    outlier moves it, the reason the robust one replaced it)."""
+    robust = (reference.get("robust_spread") or {}).get(name)
+    if robust is not None:
+        return robust_spread(values), float(robust), "iqr"
+    spread = reference.get("spread") or {}
+    return float(np.std(values, ddof=1)), (float(spread[name]) if name in spread else None), "std"
 
 
 def finding_text(f: dict) -> str:
@@ -152,7 +172,9 @@ def finding_text(f: dict) -> str:
     if "missing_share" in f:
         said.append(f"{f['missing_share']:.1%} missing against {f['training_missing_share']:.1%} in training")
     if "median" in f:
-        said.append(f"median {f['median']:,.4g} (training {f['training_median']:,.4g}), spread {f['spread']:,.4g} "
+        basis = SPREAD_BASES.get(str(f.get("spread_basis", "std")), "std")
+        median = "n/a" if f["training_median"] is None else f"{f['training_median']:,.4g}"
+        said.append(f"median {f['median']:,.4g} (training {median}), spread ({basis}) {f['spread']:,.4g} "
                     f"(training {f['training_spread']:,.4g}): another unit?")
     if "psi" in f:
         said.append(f"PSI {f['psi']:.2f} against training (>= {PSI_ACT})")
@@ -180,8 +202,9 @@ def check_input(art: Artifact, model: CreditModel, X: pd.DataFrame, defs: Sequen
 
 def check_scoring_input(art: Artifact, model: CreditModel, defs: Sequence[FeatureDef], dataset: Dataset,
                         rows: pd.DataFrame, strict: bool = False) -> dict:
-    """check_input on a sample of the rows to score (`rows`: a spine chunk, person_id, as_of, label; at most
-    SAMPLE_ROWS of them, evenly spaced), their features built here: `score` calls it before its job starts."""
+    """check_input on a sample of the rows to score (`rows`: person_id, as_of, label, spread over the whole
+    spine: workflows.score.Spine.sample; at most SAMPLE_ROWS of them, evenly spaced), their features built
+    here, for those rows only: `score` calls it before its job starts."""
     if len(rows) > SAMPLE_ROWS:
         rows = rows.iloc[np.linspace(0, len(rows) - 1, SAMPLE_ROWS).astype(np.int64)]
     X = build_features(dataset, list(defs), spine=rows.reset_index(drop=True)).frame

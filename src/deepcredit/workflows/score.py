@@ -64,7 +64,7 @@ from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, Explanation, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, layer_wise_members, model_views
-from deepcredit.scoring.input_check import check_model_features, check_scoring_input
+from deepcredit.scoring.input_check import SAMPLE_ROWS, check_model_features, check_scoring_input
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.job import JOB_FORMAT, Job, job_lock
 from deepcredit.workflows.scope import ScopedData, neighbourhood
@@ -160,6 +160,19 @@ class Spine:
         frame["person_id"] = frame["person_id"].astype(object)
         return frame
 
+    def sample(self, n: int) -> pd.DataFrame:
+        """At most `n` rows evenly spaced over the whole spine (by person and date), the same each run: the
+        input check's sample, which the chunk size must not narrow to the first chunk."""
+        with self.lock:
+            frame = self.con.execute(f"""
+                SELECT person_id, as_of, label FROM (
+                    SELECT *, row_number() OVER (ORDER BY person_id, as_of, label) - 1 AS r FROM _spine)
+                WHERE (r + 1) * {int(n)} // {max(self.n_rows, 1)} > r * {int(n)} // {max(self.n_rows, 1)}
+                ORDER BY person_id, as_of, label""").df()
+        frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
+        frame["person_id"] = frame["person_id"].astype(object)
+        return frame
+
     def close(self) -> None:
         self.con.close()
 
@@ -209,7 +222,7 @@ def _score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | 
     check_model_features(art, dataset)
     n = len(spine)
     fingerprint = dataset.checked_fingerprint()  # a job of changed data is not the same job
-    checked = check_scoring_input(art, model, defs, dataset, spine.rows(0), s.strict_input)
+    checked = check_scoring_input(art, model, defs, dataset, spine.sample(SAMPLE_ROWS), s.strict_input)
     job = Job.open(out, job_identity(art.sha256, fingerprint, s, n, spine.n_rows),
                    {**run_record(cfg, fingerprint), "engine": "duckdb", "input_check": checked})
     scorer = _ChunkScorer(model, defs, dataset, spine, job, fingerprint)

@@ -66,7 +66,7 @@ from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, layer_wise_members, model_views
-from deepcredit.scoring.input_check import check_scoring_input
+from deepcredit.scoring.input_check import SAMPLE_ROWS, check_scoring_input
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.job import COMMITS, PENDING, Job, job_lock
 from deepcredit.workflows.scope import ring_sql
@@ -118,9 +118,12 @@ def _score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunCon
     model = load_model(Path(model_dir))
     defs = [FeatureDef.from_dict(d) for d in art.manifest["features"]]
     check_model_features(art, dataset)  # before Job.open writes anything
-    # the same input check as the embedded engine's, on the same sample of the first chunk's rows
-    checked = check_scoring_input(art, model, defs, dataset, Spine(dataset, s.as_of, s.chunk_size).rows(0),
-                                  s.strict_input)
+    # the same input check as the embedded engine's, on the same sample spread over the whole spine
+    spine = Spine(dataset, s.as_of, s.chunk_size)
+    try:
+        checked = check_scoring_input(art, model, defs, dataset, spine.sample(SAMPLE_ROWS), s.strict_input)
+    finally:
+        spine.close()
     session = open_spark_session(spark_session(master), dataset, location=location, spine_sql=spine_sql(s.as_of))
     spark = session.spark
     session.view("chunks", session.sql(f"""
