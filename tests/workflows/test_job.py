@@ -242,3 +242,12 @@ def test_a_job_resumed_by_a_version_that_writes_other_columns_is_refused_not_mix
     with pytest.raises(ValueError, match="other columns"):
         score_batch(art, ds, out, _cfg())
     assert 1 <= written < 4 and len(list((out / PENDING).glob("part-*"))) == written  # nothing more written
+
+
+def test_the_job_records_its_own_settings_and_the_model_s_not_training_defaults(small):
+    """The job's record held the whole RunConfig, whose training section ("folds": 5) read as the model's."""
+    _, art, whole = small
+    manifest = json.loads((whole / JOB).read_text())
+    assert set(manifest["config"]) == {"data", "scoring"} and manifest["config"]["scoring"]["chunk_size"] == 60
+    assert manifest["model_config"] == json.loads((art / "manifest.json").read_text())["config"]
+    assert manifest["model_config"] == {"data": manifest["model_config"]["data"]}  # what this model was saved with

@@ -199,6 +199,17 @@ def job_identity(model_sha256: str, fingerprint: str, s: ScoringConfig, chunks: 
             "chunk_size": s.chunk_size, "explain": s.explain, "reasons": s.reasons, "chunks": chunks, "rows": rows}
 
 
+def job_record(cfg: RunConfig, fingerprint: str, model_manifest: dict) -> dict:
+    """What a scoring job records of how it ran: its own settings (the data and the scoring section) and the
+    model's training configuration as its artifact records it, with the data fingerprint, library versions and
+    code (config.run_record). Not the whole RunConfig: its training section holds defaults the job never
+    used, which read as the model's ("folds": 5 beside a model trained with 3)."""
+    record = run_record(cfg, fingerprint)
+    record["config"] = {"data": cfg.data, "scoring": cfg.scoring.model_dump(mode="json")}
+    record["model_config"] = model_manifest.get("config") or {}
+    return record
+
+
 def score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | None = None,
                 on_chunk: ChunkFn | None = None) -> dict:
     """Score every row of the spine in chunks into `out`; resumes a killed run. Returns the job manifest."""
@@ -224,7 +235,7 @@ def _score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | 
     fingerprint = dataset.checked_fingerprint()  # a job of changed data is not the same job
     checked = check_scoring_input(art, model, defs, dataset, spine.sample(SAMPLE_ROWS), s.strict_input)
     job = Job.open(out, job_identity(art.sha256, fingerprint, s, n, spine.n_rows),
-                   {**run_record(cfg, fingerprint), "engine": "duckdb", "input_check": checked})
+                   {**job_record(cfg, fingerprint, art.manifest), "engine": "duckdb", "input_check": checked})
     scorer = _ChunkScorer(model, defs, dataset, spine, job, fingerprint)
     tick = on_chunk or (lambda *_: None)
     pending = {i for i in range(n) if not job.done("parts", part_name(i), job.part_path(part_name(i)))}

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deepcredit.config import RunConfig, run_record
+from deepcredit.config import RunConfig
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_json, atomic_write_parquet, file_sha256
 from deepcredit.features.bundle import ModelInput
@@ -76,6 +76,7 @@ from deepcredit.workflows.score import (
     Spine,
     check_model_features,
     job_identity,
+    job_record,
     part_name,
     scatter,
     score_batch,
@@ -133,7 +134,7 @@ def _score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunCon
     n_chunks = math.ceil(counts["n_people"] / s.chunk_size)
     fingerprint = dataset.checked_fingerprint()  # a job of changed data is not the same job
     job = Job.open(out, job_identity(art.sha256, fingerprint, s, n_chunks, counts["n_rows"]),
-                   {**run_record(cfg, fingerprint), "engine": "spark", "master": master, "input_check": checked})
+                   {**job_record(cfg, fingerprint, art.manifest), "engine": "spark", "master": master, "input_check": checked})
     todo = [i for i in range(n_chunks) if not job.done("parts", part_name(i), job.part_path(part_name(i)))]
     if todo:
         views = model_views(model)
