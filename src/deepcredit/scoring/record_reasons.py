@@ -159,7 +159,7 @@ class LeftOut(Dataset):
                 for g, (by, name, label, column, values) in enumerate(group_definitions(self.base.spec, kinds))
                 for value in sorted(values)]
         con.register("_lo_def_in", pa.table({k: pa.array(v, t) for k, v, t in zip(
-            ("g", "basis", "name", "label", "field", "value"), zip(*rows) if rows else [()] * 6,
+            ("g", "basis", "name", "label", "field", "value"), zip(*rows, strict=True) if rows else [()] * 6,
             (pa.int64(), pa.string(), pa.string(), pa.string(), pa.string(), pa.string()), strict=True)}))
         con.execute("CREATE OR REPLACE TEMP TABLE _lo_def AS SELECT * FROM _lo_def_in")
         con.unregister("_lo_def_in")
