@@ -113,22 +113,29 @@ def test_spark_scores_a_graph_member_with_each_chunks_neighbours_as_context(spar
     assert job["parts"] == local["parts"]  # hence the same bytes: every score, sub-score and reason
 
 
+def _kill_9_after_commits(args: list[str], out: Path, commits: int) -> None:
+    """Run `deepcredit score ARGS` on Spark and kill -9 it once `commits` parts are committed."""
+    proc = subprocess.Popen(_cli(*args), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while len(list((out / COMMITS).glob("part-*.json"))) < commits and proc.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, f"the job ended before {commits} part(s) were committed: " \
+                                    f"{proc.stderr.read()[-2000:]}"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver, its JVM and its Python workers, at once
+        proc.wait()
+
+
 def test_kill_9_of_the_driver_then_rerun_gives_the_uninterrupted_output(spark, fitted, tmp_path):
     ds, art = fitted
     whole = score_batch(art, ds, tmp_path / "whole", _cfg(KILL_CHUNK, explain=False))
     out = tmp_path / "killed"
     args = ["--model", str(art), "--data", str(ds.root), "--chunk-size", str(KILL_CHUNK), "--no-explain",
             "--engine", "spark", "--master", "local[1]", "--out", str(out)]
-    proc = subprocess.Popen(_cli(*args), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 600
-        while not list((out / COMMITS).glob("part-*.json")) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert proc.poll() is None, f"the job ended before a part was committed: {proc.stderr.read()[-2000:]}"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver, its JVM and its Python workers, at once
-        proc.wait()
+    _kill_9_after_commits(args, out, 1)
     committed = len(list((out / COMMITS).glob("part-*.json")))
     assert 0 < committed < whole["chunks"]
     assert not json.loads((out / JOB).read_text())["complete"]
@@ -147,17 +154,7 @@ def test_a_killed_spark_job_of_a_graph_member_resumes_on_duckdb(spark, fitted_gr
     out = tmp_path / "killed"
     args = ["--model", str(art), "--data", str(ds.root), "--chunk-size", str(GRAPH_CHUNK), "--no-explain",
             "--engine", "spark", "--master", "local[2]", "--out", str(out)]
-    proc = subprocess.Popen(_cli(*args), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 600
-        while len(list((out / COMMITS).glob("part-*.json"))) < 2 and proc.poll() is None \
-                and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert proc.poll() is None, f"the job ended before two parts were committed: {proc.stderr.read()[-2000:]}"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    _kill_9_after_commits(args, out, 2)
     assert list((out / STATE_STORE / "layer-1").glob("part-*"))  # Spark's own files of the stored layer
     assert 0 < len(list((out / COMMITS).glob("part-*.json"))) < whole["chunks"]
     job = score_batch(art, ds, out, _cfg(GRAPH_CHUNK, explain=False))
