@@ -577,7 +577,9 @@ def render_markdown(results: dict) -> str:
         abl = ds.get("ablation", {})
         if len(abl) > 1:
             lines += ["", "| ablation | members | AUC | gap to Bayes |", "|---|---|---:|---:|"]
-            for arm, a in abl.items():
+            arms = ["tabular_only", "plus_temporal", "plus_graph", "full"]  # the record's JSON sorts its keys
+            for arm, a in sorted(abl.items(), key=lambda kv: (arms.index(kv[0]) if kv[0] in arms else len(arms),
+                                                              kv[0])):
                 lines.append(f"| {arm} | {', '.join(a['members'])} | "
                              + (f"= {a['same_as']} | |" if "same_as" in a else
                                 f"{_f(a.get('auc'))} | {_f(a.get('gap_to_bayes'))} |"))
