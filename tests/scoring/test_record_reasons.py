@@ -186,3 +186,18 @@ def test_aligned_frames_keep_the_dtype_of_the_side_with_values():
         frame = pd.concat(aligned(base, variants), ignore_index=True)
     assert frame["f"].dtype == np.float64 and frame["label"].dtype == np.float64 and frame["c"].dtype == object
     assert frame["f"].isna().tolist() == [False, False, True, True]
+
+
+def test_groups_by_kind_are_the_person_s_most_frequent_kinds_at_most(world, monkeypatch):
+    """Each group is one more row of the build: a spec with many kinds gets KIND_GROUPS of them, the
+    person's most frequent."""
+    from deepcredit.scoring import record_reasons
+
+    root, ds, events, _ = world
+    person = "s1-p0000293"
+    mine = events[(events["person_id"] == person) & (events["ts"] < T)]["kind"].value_counts()
+    assert len(mine) > 1
+    monkeypatch.setattr(record_reasons, "KIND_GROUPS", 1)
+    _, w = _explained(root, ds, person)
+    by_kind = w.groups[w.groups["by"] == "kind"]
+    assert by_kind["name"].tolist() == [mine.index[0]] and by_kind["count"].tolist() == [int(mine.iloc[0])]

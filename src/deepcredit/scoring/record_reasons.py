@@ -55,6 +55,8 @@ RECORD_CAP = 200
 SHOWN = ("event_id", "ts", "kind", "status", "amount", "due_ts", "days_late")
 """The columns of a record a person reads about it (the counterparty is left out: it may name someone); the
 record's own id where the data holds one (the service's copy does), which a dispute names."""
+KIND_GROUPS = 10
+"""The most groups by kind (the person's most frequent kinds): a spec with many kinds adds no more rows."""
 WHOLE = -1
 """The variant that leaves nothing out: the baseline, built with the others."""
 MEANING_GROUPS: tuple[tuple[str, ...], ...] = (("late",), ("broken",), ("late", "broken"), ("open",), ("kept",),
@@ -153,8 +155,9 @@ class LeftOut(Dataset):
     def _groups(self, con: duckdb.DuckDBPyConnection) -> None:
         """_lo_groups (left_out, basis, name, label, count: one row per group of distinct records, numbered
         below WHOLE) and _lo_members (left_out, _record): the groups of the person's records before T."""
-        kinds = [r[0] for r in con.execute("SELECT DISTINCT kind FROM _lo_records WHERE kind IS NOT NULL "
-                                           "ORDER BY kind").fetchall()]
+        kinds = sorted(r[0] for r in con.execute(  # the person's most frequent kinds: each group is one more row
+            "SELECT kind FROM _lo_records WHERE kind IS NOT NULL GROUP BY kind ORDER BY COUNT(*) DESC, kind "
+            f"LIMIT {KIND_GROUPS}").fetchall())
         rows = [(g, by, name, label, column, value)
                 for g, (by, name, label, column, values) in enumerate(group_definitions(self.base.spec, kinds))
                 for value in sorted(values)]
