@@ -190,11 +190,10 @@ class Job:
             self.manifest["columns"] = recorded
         if list(columns) != recorded:
             new, gone = sorted(set(columns) - set(recorded)), sorted(set(recorded) - set(columns))
-            raise ValueError(
-                f"{self.out}: this job's earlier parts were written with other columns (now "
-                f"{'with ' + ', '.join(new) if new else ''}{'; ' if new and gone else ''}"
-                f"{'without ' + ', '.join(gone) if gone else ''}{'in another order' if not new and not gone else ''}"
-                "), by another version of DeepCredit: remove it, or choose another --out, and score again")
+            change = "; ".join([*(["with " + ", ".join(new)] if new else []),
+                                *(["without " + ", ".join(gone)] if gone else [])]) or "in another order"
+            raise ValueError(f"{self.out}: this job's earlier parts were written with other columns (now {change}), "
+                             "by another version of DeepCredit: remove it, or choose another --out, and score again")
 
     def record(self, kind: str, name: str, entry: dict) -> None:
         """A part committed (on disk under its final name): listed, and the manifest written."""
