@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import Request
 
 from deepcredit.models.scale import DEFAULT_BANDS as SCALE_BANDS
+from deepcredit.service.answers import AnswerCache
 from deepcredit.service.audit import AuditLog
 from deepcredit.service.config import Settings
 from deepcredit.service.keycheck import check_key
@@ -32,8 +33,8 @@ class ServiceContext:
     bands: list[tuple[str, int]] | None = None
     neighbours: Any = None
     """neighbours.NeighbourQueue: re-scores a person's connections after their record changed."""
-    recourse_cache: dict = field(default_factory=dict)
-    """recourse.person_recourse's answers, by (person, model, score time)."""
+    answers: AnswerCache = field(default_factory=AnswerCache)
+    """The what-if and records answers, kept until the person's score changes (answers.py)."""
 
     def now(self) -> datetime:
         return self.settings.clock.now()

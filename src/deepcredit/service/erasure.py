@@ -106,8 +106,7 @@ def erase(ctx: ServiceContext, subject: str) -> Erasure:
                    for name, stmt in _deletions(subject).items()}
         s.add(ErasedSubject(subject=subject, erased_at=now))
         ctx.audit.append(s, now, "operator", "person_erased", subject, **deleted)
-    for key in [k for k in ctx.recourse_cache if k[0] == subject]:
-        ctx.recourse_cache.pop(key, None)
+    ctx.answers.forget(subject)
     if ctx.neighbours is not None:  # a running server: in the background, as after any change
         ctx.neighbours.after_change(subject)
     elif connections:

@@ -7,7 +7,7 @@ as-of is left out in turn, and the same model scores them again (scoring/record_
 for the CLI and the service). It is computed on request, not with the report: the report stays a read of
 stored rows, while this rebuilds the person's features once per record (about a second for 200 records), so
 it has its own endpoint (GET /v1/me/records) and the person's page, which computes its what-if on request
-too, shows it. Beside single records it gives groups of them left out together (all the late ones, all of
+too, shows it. Both are kept until the person's score changes (answers.py), so a second view is a read. Beside single records it gives groups of them left out together (all the late ones, all of
 one kind: what many records that each weigh little cost together). Only the person's own token reaches it;
 the records carry no counterparty and no other person's id.
 """
@@ -59,7 +59,7 @@ def person_records(ctx: ServiceContext, subject: str, top: int = SHOWN) -> Recor
     scorer = ctx.scorer
     if not isinstance(scorer, ModelScorer):
         raise Problem(501, "records-unavailable", "the records behind a score need a model scorer")
-    weights = weights_of(scorer, subject, score.as_of)
+    weights = ctx.answers.get("records", score, scorer.model_id, lambda: weights_of(scorer, subject, score.as_of))
     priced = amounts_held(spec_of(scorer))
     records = [RecordCost(event_id=_text(r.get("event_id")), ts=pd.Timestamp(r["ts"]).to_pydatetime(), kind=str(r["kind"]), status=str(r["status"]),
                           amount=_number(r.get("amount")) if priced else None, due_ts=_time(r.get("due_ts")),

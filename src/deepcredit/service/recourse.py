@@ -50,9 +50,6 @@ HORIZONS = (3, 6, 12)
 """Months a plan may take, shortest tried first."""
 MONTH = timedelta(days=30)
 MAX_BEHAVIOURS = 8
-ANSWERS_KEPT = 1024
-"""Answers kept per service (ServiceContext.recourse_cache, by person, model and score time): a person's
-answer changes only when their score does."""
 
 
 def plural(noun: str) -> str:
@@ -344,14 +341,9 @@ def person_recourse(ctx: ServiceContext, subject: str) -> RecourseOut:
                            summary="We hold no score for you yet.", notes=[], model_id=None)
     if not isinstance(scorer, ModelScorer):
         raise Problem(501, "recourse-unavailable", "what-if answers need a model scorer")
-    key = (subject, score.model_id, score.updated_at)
-    answers = ctx.recourse_cache
-    cached = answers.get(key)
-    if cached is None:
+    def work_out() -> RecourseOut:
         now = ctx.now() + timedelta(microseconds=1)
-        cached = to_out(suggest(scorer, subject, score.score, score.band, now, ctx.bands or DEFAULT_BANDS),
-                        score.model_id)
-        answers[key] = cached
-        while len(answers) > ANSWERS_KEPT:
-            answers.pop(next(iter(answers)))
-    return cached
+        return to_out(suggest(scorer, subject, score.score, score.band, now, ctx.bands or DEFAULT_BANDS),
+                      score.model_id)
+
+    return ctx.answers.get("recourse", score, scorer.model_id, work_out)
