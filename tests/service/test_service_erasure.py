@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from sqlalchemy import select
 
 from deepcredit.service.events import save_scores, save_scores_bulk
@@ -84,3 +87,22 @@ def test_an_erased_person_leaves_the_service_and_their_connections_are_scored_wi
         assert row.subject == subject and s.get(ErasedSubject, subject) is not None
         assert s.execute(select(AuditEntry).where(AuditEntry.subject == subject)).first() is not None
         assert service.ctx.audit.verify(s).ok
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_no_byte_of_an_erased_person_s_words_stays_in_the_database_files(service):
+    """The write-ahead log keeps pages as they were before a delete, and freed pages keep their bytes: after
+    an erasure neither the database file nor its log holds the person's dispute words or their pseudonym's
+    rows (the audit log keeps the pseudonym only, by design)."""
+    pid, _ = service.with_score()
+    me = service.person(pid)
+    event = service.client.get("/v1/me/report", headers=me).json()["events"][0]["event_id"]
+    words = b"Erase-me: the bill was paid at the counter on the 3rd"
+    assert service.client.post("/v1/me/disputes", json={"event_id": event, "reason": words.decode()},
+                               headers=me).status_code == 201
+    files = [Path(service.ctx.db.url.database), Path(f"{service.ctx.db.url.database}-wal")]
+    assert any(words in f.read_bytes() for f in files if f.exists())  # the words are there before
+    assert service.client.post("/v1/admin/erasures", json={"person_id": pid},
+                               headers=service.admin).status_code == 201
+    service.ctx.neighbours.drain(timeout=30.0)
+    assert not [f.name for f in files if f.exists() and words in f.read_bytes()]

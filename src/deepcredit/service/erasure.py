@@ -11,7 +11,8 @@ written before, a new `serve-init`, a snapshot), so nothing brings them back. Th
 re-scored without them.
 
 What stays in the service: the audit log, whose rows hold the pseudonym only and whose chain a deletion
-would break (its `person_erased` row says how many rows of each kind went), and `erased_subjects`. What
+would break (its `person_erased` row says how many rows of each kind went), and `erased_subjects`. On
+SQLite none of the deleted rows' bytes stay in the database's files (store.db.Database.scrub). What
 the service cannot reach: the operator's source data set that `serve-init` copied from, snapshots
 (`serve-snapshot`) and batch scores exported before the erasure; the operator deletes them there. A new
 token for an erased person is refused.
@@ -107,6 +108,7 @@ def erase(ctx: ServiceContext, subject: str) -> Erasure:
         s.add(ErasedSubject(subject=subject, erased_at=now))
         ctx.audit.append(s, now, "operator", "person_erased", subject, **deleted)
     ctx.answers.forget(subject)
+    ctx.db.scrub()
     if ctx.neighbours is not None:  # a running server: in the background, as after any change
         ctx.neighbours.after_change(subject)
     elif connections:

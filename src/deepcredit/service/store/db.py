@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,10 +90,29 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def scrub(self, tries: int = 10) -> bool:
+        """After deleting a person's rows, leave none of their bytes in the database's files (SQLite): the
+        deletions zero what they free (secure_delete), and the write-ahead log, which still holds the pages
+        as they were before, is copied into the database and truncated. A reader holding an old snapshot
+        keeps the log alive, so this retries a moment later; False if it never got through (then the next
+        checkpoint does it). PostgreSQL keeps deleted rows in its files until autovacuum reuses the space
+        (docs/security.md); nothing is done there."""
+        if not self.is_sqlite:
+            return True
+        with self.write_lock:
+            for attempt in range(tries):
+                with self.engine.connect() as con:
+                    busy = con.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if busy is None or busy[0] == 0:
+                    return True
+                time.sleep(0.05 * (attempt + 1))
+        return False
+
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA secure_delete=ON")  # a deleted row's bytes are zeroed, not left in free pages (erasure)
     cur.close()
