@@ -13,7 +13,6 @@ from pathlib import Path
 import typer
 
 from deepcredit.cli.common import clear_errors, console, progress, step_by_step
-from deepcredit.data.io import atomic_write_json
 
 
 def register(app: typer.Typer) -> None:
@@ -41,6 +40,7 @@ def benchmark(
     Our scorecard, every stack member, the stack and the peers on UCI, OTC (a time split and rolling origin)
     and simulated worlds (with the Bayes and observable limits; one with temporal structure); plus
     simulation, feature building, training and batch-scoring speed with peak memory."""
+    from deepcredit.data.io import atomic_write_json
     from deepcredit.workflows.benchmark import (
         DATASETS,
         check_datasets,

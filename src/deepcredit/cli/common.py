@@ -1,4 +1,8 @@
-"""Shared CLI helpers: a console, progress bars, and turning known errors into clear exits."""
+"""Shared CLI helpers: a console, progress bars, and turning known errors into clear exits.
+
+The data, configuration and workflow modules are imported inside the helpers that use them: every command
+module imports this one, and `deepcredit --help` would otherwise wait seconds for pandas and pyarrow.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +18,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from deepcredit.config import RunConfig, load_config, with_overrides
-from deepcredit.data.io import written_path
-from deepcredit.data.validate import DataValidationError
-from deepcredit.workflows.common import BUNDLED_CACHE, open_dataset
+from deepcredit.data.errors import DataValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from deepcredit.config import RunConfig
+    from deepcredit.data.dataset import Dataset
     from deepcredit.scoring.record_reasons import RecordWeights
 
 console = Console(stderr=True)
@@ -68,6 +71,8 @@ ARROW_FILE = re.compile(r"^Failed to open local file '(?P<path>[^']+)'")
 def os_error_line(exc: OSError) -> str:
     """`<path>: <reason>` for an OS error (permission denied, is a directory, disk full, ...); the message
     itself where it names no file (some are raised with a sentence of ours)."""
+    from deepcredit.data.io import written_path
+
     path = exc.filename2 if exc.filename2 is not None else exc.filename  # os.replace(tmp, path): the path
     reason = exc.strerror
     if path is None and exc.errno and (m := ARROW_FILE.match(str(exc.strerror or ""))):
@@ -103,13 +108,18 @@ def model_errors() -> Iterator[None]:
             raise typer.Exit(2) from None
 
 
-def resolve_dataset(data: str, cache: Path = BUNDLED_CACHE):
-    """A stored data set from a directory, or a bundled one (uci, otc, german) materialised once under `cache`."""
-    return open_dataset(data, cache, on_message=console.print)
+def resolve_dataset(data: str, cache: Path | None = None) -> Dataset:
+    """A stored data set from a directory, or a bundled one (uci, otc, german) materialised once under `cache`
+    (default: workflows.common.BUNDLED_CACHE)."""
+    from deepcredit.workflows.common import BUNDLED_CACHE, open_dataset
+
+    return open_dataset(data, BUNDLED_CACHE if cache is None else cache, on_message=console.print)
 
 
 def run_config(config: Path | None, overrides: dict[str, Any]) -> RunConfig:
     """The --config file's RunConfig (defaults without one), with the options that were given on top."""
+    from deepcredit.config import RunConfig, load_config, with_overrides
+
     return with_overrides(load_config(config) if config else RunConfig(), overrides)
 
 

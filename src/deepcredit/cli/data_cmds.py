@@ -1,4 +1,7 @@
-"""Data commands: simulate a world, load the bundled real data, ingest and validate a user's own tables."""
+"""Data commands: simulate a world, load the bundled real data, ingest and validate a user's own tables.
+
+The data modules (pandas, pyarrow, DuckDB) are imported inside the commands: the CLI starts without them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ import typer
 from rich.markup import escape
 
 from deepcredit.cli.common import clear_errors, console, progress
-from deepcredit.workflows.common import row_counts
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +30,7 @@ def simulate(
 ) -> None:
     """Simulate a synthetic population in the four tables, with every person's true default probability."""
     from deepcredit.data.simulate import simulate_world
+    from deepcredit.workflows.common import row_counts
 
     with clear_errors(), progress() as bar:
         task = bar.add_task("simulating", total=people)
@@ -53,6 +56,7 @@ def load(
     from deepcredit.data.datasets import BUNDLED, load_bundled
     from deepcredit.data.datasets.otc import build_from_file
     from deepcredit.data.validate import DataValidationError
+    from deepcredit.workflows.common import row_counts
 
     with clear_errors():
         path = Path(source)
@@ -97,6 +101,7 @@ def ingest(
     )
     from deepcredit.data.spec import load_spec, todo_warning
     from deepcredit.data.validate import DataValidationError
+    from deepcredit.workflows.common import row_counts
 
     if spec is not None and (todo := todo_warning(spec)):
         console.print(f"warning: {escape(todo)}")

@@ -1,4 +1,8 @@
-"""`deepcredit evaluate` (report on held-out data) and `deepcredit monitor` (drift gate for a pipeline)."""
+"""`deepcredit evaluate` (report on held-out data) and `deepcredit monitor` (drift gate for a pipeline).
+
+The evaluation modules (scikit-learn, SciPy, matplotlib) are imported inside the commands: the CLI starts
+without them; option defaults come from the import-free evaluation.thresholds.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,8 @@ import typer
 from rich.table import Table
 
 from deepcredit.cli.common import clear_errors, console, model_errors, resolve_dataset, run_config
-from deepcredit.evaluation.cutoffs import cutoff_words
-from deepcredit.evaluation.metrics import DEFAULT_CUTOFF
-from deepcredit.evaluation.periods import PERIODS
-from deepcredit.evaluation.stability import ACT, EXIT_CODES, LEVELS, WATCH, check_thresholds
-from deepcredit.scoring.input_check import finding_text
-from deepcredit.workflows.evaluate import evaluate_model, monitor_batch
+from deepcredit.data.period_words import PERIODS
+from deepcredit.evaluation.thresholds import ACT, DEFAULT_CUTOFF, EXIT_CODES, LEVELS, WATCH
 
 
 def register(app: typer.Typer) -> None:
@@ -54,6 +54,8 @@ def evaluate(
 ) -> None:
     """Evaluate a model on held-out data: metrics (per period too), fairness audit, stability, one HTML report
     and a model card."""
+    from deepcredit.workflows.evaluate import evaluate_model
+
     if period not in PERIODS:
         raise typer.BadParameter(f"--period must be one of {', '.join(PERIODS)}")
     with model_errors():
@@ -72,6 +74,9 @@ def evaluate(
 
 
 def _print_summary(results: dict) -> None:
+    from deepcredit.evaluation.cutoffs import cutoff_words
+    from deepcredit.scoring.input_check import finding_text
+
     ev, fair, st = results["evaluation"], results["fairness"], results["stability"]
     m = ev["metrics"]
     table = Table(title="evaluation")
@@ -120,6 +125,9 @@ def monitor(
     fail_on: str = typer.Option("watch", "--fail-on", help="Lowest level that exits non-zero: watch, act or never."),
 ) -> None:
     """Compare a scoring batch with the reference; exit 0 ok, 3 watch, 4 act (2: bad input)."""
+    from deepcredit.evaluation.stability import check_thresholds
+    from deepcredit.workflows.evaluate import monitor_batch
+
     if fail_on not in ("watch", "act", "never"):
         raise typer.BadParameter("--fail-on must be watch, act or never")
     if (features_reference is None) != (features_batch is None):

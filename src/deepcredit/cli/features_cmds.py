@@ -1,11 +1,13 @@
-"""`deepcredit features`: build the point-in-time feature table of a data set."""
+"""`deepcredit features`: build the point-in-time feature table of a data set.
+
+pandas and the feature workflow are imported inside the command: the CLI starts without them.
+"""
 
 from __future__ import annotations
 
 import errno
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from deepcredit.cli.common import (
@@ -33,6 +35,8 @@ def features(
 ) -> None:
     """Build features for every (person, as_of): only data strictly before each as_of is used. With --as-of,
     every person once (a profile with history is one person, not one row per version)."""
+    import pandas as pd
+
     from deepcredit.workflows.features import feature_table
 
     with model_errors():

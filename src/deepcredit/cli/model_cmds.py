@@ -1,10 +1,14 @@
-"""Model commands: train the stack (or one member), batch-score a data set, explain one person's score."""
+"""Model commands: train the stack (or one member), batch-score a data set, explain one person's score.
+
+The workflows, the configuration and pandas are imported inside the commands: the CLI starts without them;
+--records' help cites the import-free scoring.record_cap.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.progress import TaskID
@@ -22,12 +26,10 @@ from deepcredit.cli.common import (
     resolve_dataset,
     run_config,
 )
-from deepcredit.config import merge_member_params, parse_member_params, recorded_run
-from deepcredit.scoring.record_reasons import RECORD_CAP, record_weights
-from deepcredit.workflows.explain import explain_person
-from deepcredit.workflows.score import read_scores
-from deepcredit.workflows.spark_score import score_job
-from deepcredit.workflows.train import Trained, train_model
+from deepcredit.scoring.record_cap import RECORD_CAP
+
+if TYPE_CHECKING:
+    from deepcredit.workflows.train import Trained
 
 
 def register(app: typer.Typer) -> None:
@@ -68,6 +70,9 @@ def train(
     master: str = master_option(),
 ) -> None:
     """Train a model on the labelled (person, as_of) rows of a data set and save it as a hashed artifact."""
+    from deepcredit.config import merge_member_params, parse_member_params, recorded_run
+    from deepcredit.workflows.train import train_model
+
     if holdout is not None and test_from is not None:
         raise typer.BadParameter("give --holdout or --test-from, not both")
     with model_errors():
@@ -140,6 +145,9 @@ def score(
     master: str = master_option(),
 ) -> None:
     """Batch scoring in chunks: PD, score, band, five sub-scores and reason codes for every (person, as_of)."""
+    from deepcredit.workflows.score import read_scores
+    from deepcredit.workflows.spark_score import score_job
+
     with model_errors():
         cfg = run_config(config, {"data": data, "scoring.as_of": _date(as_of, "--as-of"), "scoring.reasons": top,
                                   "scoring.explain": explain, "scoring.chunk_size": chunk_size,
@@ -163,6 +171,8 @@ def score(
 
 
 def _date(value: str | None, option: str) -> str | None:
+    import pandas as pd
+
     if value is None:
         return None
     try:
@@ -183,6 +193,9 @@ def explain(
 ) -> None:
     """One person's score: PD, band, the five sub-scores, what lowers the score most, and the records that
     weigh most."""
+    from deepcredit.scoring.record_reasons import record_weights
+    from deepcredit.workflows.explain import explain_person
+
     with model_errors():
         ds = resolve_dataset(data)
         explained = explain_person(model_dir, ds, person, as_of, top)

@@ -1,4 +1,8 @@
-"""`deepcredit peers`: your data set, DeepCredit's models against optbinning and LightGBM on the same folds."""
+"""`deepcredit peers`: your data set, DeepCredit's models against optbinning and LightGBM on the same folds.
+
+The peers workflow and the configuration are imported inside the command: the CLI starts without them; the
+help names the results file from the import-free workflows.outputs.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,7 @@ import typer
 from rich.table import Table
 
 from deepcredit.cli.common import console, model_errors, progress, resolve_dataset, run_config, step_by_step
-from deepcredit.config import merge_member_params, parse_member_params
-from deepcredit.workflows.peers import RESULTS, compare_with_peers
+from deepcredit.workflows.outputs import PEERS_RESULTS as RESULTS
 
 
 def register(app: typer.Typer) -> None:
@@ -40,6 +43,9 @@ def peers(
     A stratified 70/30 split (random_state=42), and with --cv repeated CV. The peers read your declared
     attributes raw (protected ones left out); one labelled row per person, unless --test-from (a time
     split) or --rolling (rolling origin) compares over time."""
+    from deepcredit.config import merge_member_params, parse_member_params
+    from deepcredit.workflows.peers import compare_with_peers
+
     with model_errors():
         ds = resolve_dataset(data)
         cfg = run_config(config, {"data": str(ds.root), "exclude_members": exclude_members})

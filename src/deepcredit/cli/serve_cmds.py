@@ -4,6 +4,8 @@
 
 Configuration comes from the environment (service/config.py): DEEPCREDIT_PSEUDONYM_KEY (required),
 DEEPCREDIT_ADMIN_KEY (operator API), DEEPCREDIT_DATABASE_URL (default: an SQLite file under runs/service).
+
+The service, its store and the data modules are imported inside the commands: the CLI starts without them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import typer
 from rich.markup import escape
 
 from deepcredit.cli.common import clear_errors, console, model_errors, resolve_dataset
-from deepcredit.workflows.common import row_counts
 
 
 def register(app: typer.Typer) -> None:
@@ -89,6 +90,7 @@ def serve_snapshot(
     """Write the served data as the service holds it now (reported outcomes, disputes' corrections, retention and
     erasures applied) as a data set, keyed by pseudonyms: what `score` (DuckDB or Spark) and `train` read; audited."""
     from deepcredit.service.snapshot import write_snapshot
+    from deepcredit.workflows.common import row_counts
 
     with model_errors():
         done = write_snapshot(_settings(), out)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 CALENDAR = {"month": "M", "quarter": "Q", "year": "Y"}
 """Period word → pandas period frequency (a period ends where the next begins)."""
+PERIODS = ("as_of", *CALENDAR)
+"""The words of `--period`: each as-of date on its own, or a calendar period."""
 
 
 def start_frequency(cadence: str) -> str:

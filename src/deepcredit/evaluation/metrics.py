@@ -20,11 +20,9 @@ import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 
 from deepcredit.evaluation.cutoffs import cutoff_context
+from deepcredit.evaluation.thresholds import DEFAULT_CUTOFF
 from deepcredit.models.calibration import calibration_table, expected_calibration_error
 from deepcredit.models.scale import ScoreScale
-
-DEFAULT_CUTOFF = 600
-"""Default approval cutoff (score >= cutoff is approved): the scale's base score, 5:1 good:bad odds."""
 
 
 def to_jsonable(obj: object) -> Any:

@@ -13,10 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from deepcredit.data.period_words import CALENDAR
+from deepcredit.data.period_words import CALENDAR, PERIODS
 from deepcredit.evaluation.metrics import auc, ks
 
-PERIODS = ("as_of", *CALENDAR)
 _FREQ = CALENDAR
 FITTED, HELD_OUT, UNUSED = "fitted on", "held out", "not used (unmatured or outside the split)"
 NOT_FITTED = "not fitted on"

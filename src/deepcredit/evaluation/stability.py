@@ -24,14 +24,10 @@ import pandas as pd
 from scipy.stats import fisher_exact
 
 from deepcredit.evaluation.metrics import to_jsonable
+from deepcredit.evaluation.thresholds import ACT, EXIT_CODES, LEVELS, WATCH
 from deepcredit.models.scale import ScoreScale
 
 EPS = 1e-4
-WATCH = 0.1
-ACT = 0.25
-LEVELS = ("ok", "watch", "act")
-EXIT_CODES = {"ok": 0, "watch": 3, "act": 4}
-"""`deepcredit monitor` exit codes: 0 no alert, 3 watch, 4 act (2 stays 'bad input', as everywhere)."""
 NON_FEATURES = frozenset({"person_id", "as_of", "label", "score", "band", "pd"})
 
 

@@ -48,10 +48,9 @@ from deepcredit.features.graph import Graph
 from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.models.base import CreditModel
 from deepcredit.models.stack import model_views
+from deepcredit.scoring.record_cap import RECORD_CAP
 from deepcredit.scoring.scorer import Scorer
 
-RECORD_CAP = 200
-"""The most records left out, the latest first: each costs one more row of the feature build."""
 SHOWN = ("event_id", "ts", "kind", "status", "amount", "due_ts", "days_late")
 """The columns of a record a person reads about it (the counterparty is left out: it may name someone); the
 record's own id where the data holds one (the service's copy does), which a dispute names."""

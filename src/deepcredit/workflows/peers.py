@@ -24,8 +24,7 @@ from deepcredit.data.validate import DataValidationError
 from deepcredit.models.stack import default_members
 from deepcredit.workflows.benchmarks import declared
 from deepcredit.workflows.benchmarks.models import ModelsRun
-
-RESULTS = "peers.json"
+from deepcredit.workflows.outputs import PEERS_RESULTS as RESULTS
 
 
 def compare_with_peers(dataset: Dataset, out: Path, cv: bool = False, cfg: RunConfig | None = None,
