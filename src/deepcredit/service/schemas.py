@@ -176,8 +176,9 @@ class AuditVerifyOut(BaseModel):
 Threshold = Annotated[int, Field(ge=0, le=1000, description="Admit if score >= threshold; a multiple of the "
                                                          "service's threshold step (`multipleOf` below)."), Number]
 Limits = Annotated[dict[str, Annotated[float, Field(ge=0, le=1e9), Number]],
-                   Field(min_length=1, description="Credit limit per band name (0 = decline); bands are the "
-                                                   "served model's (GET /v1/health names the model).")]
+                   Field(min_length=1, description="Credit limit per band name (0 = decline): every band of the "
+                                                   "served model's (GET /v1/health names the model), not "
+                                                   "decreasing from the lowest band to the highest, else 422.")]
 
 
 class _PolicyBase(Request):
