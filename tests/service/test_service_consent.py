@@ -202,3 +202,26 @@ def test_a_grant_for_a_purpose_the_merchant_never_asks_for_is_refused_with_its_p
     assert "deposit_free_rental, membership" in r.json()["detail"]
     assert service.client.get("/v1/me/consents", headers=me).json() == []  # nothing was stored
     assert service.client.post("/v1/me/consents", json=body, headers=me).status_code == 201
+
+
+def test_a_person_is_told_where_they_grant_factors_that_points_tell_their_bins(service):
+    """The points a `factors` answer carries are a function of the person's values: a merchant that gathers
+    answers can tell each characteristic's bin. The person reads that where they grant it (the API schema's
+    description of a consent's scope and of the scope itself) and on their page beside a factors grant."""
+    must = ("never sent", "computed from them", "which bin", "a range for a number", "the category itself")
+    schemas = service.client.get("/openapi.json").json()["components"]["schemas"]
+    for text in (schemas["Scope"]["description"], schemas["StandingConsent"]["properties"]["scope"]["description"],
+                 schemas["PerOrderConsent"]["properties"]["scope"]["description"]):
+        assert all(w in text for w in must), text
+    assert "never the person's own value" not in schemas["MerchantReason"]["description"]
+    pid, _ = service.with_score()
+    mid, acme = service.merchant()
+    service.policy(acme)
+    me = service.person(pid)
+    service.grant(me, mid, scope="admittance")
+    assert 'id="factors-note"' not in service.client.get("/v1/me/report.html", headers=me).text
+    service.grant(me, mid, scope="factors")
+    page = service.client.get("/v1/me/report.html", headers=me).text
+    assert 'id="factors-note"' in page
+    note = page.split('id="factors-note">')[1].split("</p>")[0]
+    assert all(w in note.replace("&#39;", "'") for w in must), note
