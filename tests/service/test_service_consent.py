@@ -109,6 +109,37 @@ def test_pay_later_needs_a_band_grant_and_limits_by_band(service):
     assert seen and seen[-1]["scope"] == "band"
 
 
+def test_pay_later_limits_name_every_band_and_do_not_decrease(service):
+    _, shop = service.merchant("Paylater Shop")
+    bands = service.ctx.band_names()  # the served scale's, lowest first
+    good = {b: 100.0 * i for i, b in enumerate(bands)}
+
+    def create(name: str, limits: dict):
+        return service.client.post("/v1/policies", json={"name": name, "scenario": "pay_later", "limits": limits},
+                                   headers=shop)
+
+    # a band left out would be declined in silence (limit 0): refused, naming the missing bands
+    body = _refused(create("partial", {bands[0]: 0}), 422)
+    assert body["type"].endswith("/invalid-policy")
+    assert all(repr(b) in body["detail"] for b in bands[1:]) and "missing" in body["detail"]
+    # inverted limits (the lowest band the most credit): refused, naming the first pair out of order
+    body = _refused(create("inverted", {b: 1000.0 - v for b, v in good.items()}), 422)
+    assert repr(bands[0]) in body["detail"] and repr(bands[1]) in body["detail"]
+    assert repr(bands[2]) not in body["detail"]
+    dip = {**good, bands[3]: good[bands[1]]}  # only the 3rd -> 4th step goes down
+    body = _refused(create("dip", dip), 422)
+    assert repr(bands[2]) in body["detail"] and repr(bands[3]) in body["detail"]
+    assert [p["name"] for p in service.client.get("/v1/policies", headers=shop).json()] == []
+    # every band, never decreasing (equal neighbours are fine): stored; a change is held to the same rule
+    flat = {**good, bands[1]: 0.0}
+    policy = service.policy(shop, name="bnpl", scenario="pay_later", threshold=None, limits=flat)
+    r = service.client.patch(f"/v1/policies/{policy['id']}", json={"limits": {bands[-1]: 500}}, headers=shop)
+    assert _refused(r, 422)["type"].endswith("/invalid-policy")
+    r = service.client.patch(f"/v1/policies/{policy['id']}", json={"limits": {**good, bands[-1]: 0}}, headers=shop)
+    _refused(r, 422)
+    assert service.client.get("/v1/policies", headers=shop).json()[0]["limits"] == flat
+
+
 def test_a_person_cannot_read_or_change_another_persons_data(service):
     (a, _), (b, _) = service.with_score(skip=0), service.with_score(skip=1)
     mid, acme = service.merchant()
@@ -171,3 +202,26 @@ def test_a_grant_for_a_purpose_the_merchant_never_asks_for_is_refused_with_its_p
     assert "deposit_free_rental, membership" in r.json()["detail"]
     assert service.client.get("/v1/me/consents", headers=me).json() == []  # nothing was stored
     assert service.client.post("/v1/me/consents", json=body, headers=me).status_code == 201
+
+
+def test_a_person_is_told_where_they_grant_factors_that_points_tell_their_bins(service):
+    """The points a `factors` answer carries are a function of the person's values: a merchant that gathers
+    answers can tell each characteristic's bin. The person reads that where they grant it (the API schema's
+    description of a consent's scope and of the scope itself) and on their page beside a factors grant."""
+    must = ("never sent", "computed from them", "which bin", "a range for a number", "the category itself")
+    schemas = service.client.get("/openapi.json").json()["components"]["schemas"]
+    for text in (schemas["Scope"]["description"], schemas["StandingConsent"]["properties"]["scope"]["description"],
+                 schemas["PerOrderConsent"]["properties"]["scope"]["description"]):
+        assert all(w in text for w in must), text
+    assert "never the person's own value" not in schemas["MerchantReason"]["description"]
+    pid, _ = service.with_score()
+    mid, acme = service.merchant()
+    service.policy(acme)
+    me = service.person(pid)
+    service.grant(me, mid, scope="admittance")
+    assert 'id="factors-note"' not in service.client.get("/v1/me/report.html", headers=me).text
+    service.grant(me, mid, scope="factors")
+    page = service.client.get("/v1/me/report.html", headers=me).text
+    assert 'id="factors-note"' in page
+    note = page.split('id="factors-note">')[1].split("</p>")[0]
+    assert all(w in note.replace("&#39;", "'") for w in must), note

@@ -133,3 +133,28 @@ def test_unknown_policy_and_person_without_a_score(service):
     assert r.status_code == 200 and r.json()["result"] == "no_score" and r.json()["admitted"] is False
     r = service.decide(acme, newcomer, "tx-2", policy="nope")
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_decision_under_an_unknown_policy_is_audited_under_the_person(service):
+    pid, _ = service.with_score()
+    mid, acme = service.merchant()
+    service.policy(acme)
+    me = service.person(pid)
+    r = service.decide(acme, pid, "tx-1", policy="secret-probe-name", include="score")
+    assert r.status_code == 404 and "secret-probe-name" not in r.text
+    with service.ctx.db.read() as s:
+        rows = s.execute(select(AuditEntry.subject, AuditEntry.actor, AuditEntry.details)
+                         .where(AuditEntry.action == "decision_refused")).all()
+    assert [(subject, actor) for subject, actor, _ in rows] == [(service.subject(pid), f"merchant:{mid}")]
+    details = json.loads(rows[0].details)
+    assert details == {"reason": "no-such-policy", "scope": "score"}  # no policy name the merchant typed
+    assert pid not in rows[0].details
+    # the person sees the merchant asked, and why it was refused
+    seen = service.client.get("/v1/me/report", headers=me).json()["accesses"]
+    assert [(a["action"], a["result"]) for a in seen] == [("decision_refused", "no-such-policy")]
+    page = service.client.get("/v1/me/report.html", headers=me)
+    assert "it named a policy it does not have" in page.text
+    # nothing was decided, and the transaction id stays free for the merchant's real request
+    assert _count(service, Decision) == 0
+    service.grant(me, mid)
+    assert service.decide(acme, pid, "tx-1").status_code == 200

@@ -3,7 +3,7 @@
 Order of checks, each refusal disclosing nothing about the person:
 1. replay: the same transaction id within the window returns the stored answer (no new evaluation), if
    the consent behind it still stands; the same id with a different request is a 409;
-2. the policy (the merchant's own) and the scope it needs;
+2. the policy (the merchant's own; none of that name is a 404) and the scope it needs;
 3. a valid consent covering merchant, purpose, scope and order, else 403 (the same 403 for every reason);
 4. the threshold-probing limit (policies.py), else 429;
 5. the stored score: a lookup, never a model run.
@@ -82,6 +82,43 @@ def _evaluate(policy, score, include: Scope) -> dict:
     return out
 
 
+def _under_policy(ctx: ServiceContext, s: Session, m: MerchantPrincipal, req: DecisionRequest, policy,
+                  subject: str, prior, fingerprint: str, now: datetime) -> DecisionResponse | Problem:
+    """Checks 2 to 5 under the merchant's policy: the answer, or the (audited) refusal to raise once the
+    transaction has committed its audit row."""
+    scope = max(req.include, minimum_scope(Scenario(policy.scenario)), key=lambda x: x.level)
+    grant = consents.find_valid(s, subject, m.id, policy.purpose, scope, req.order_ref, now)
+    if grant is None:
+        ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="consent-required",
+                         policy=policy.id, purpose=policy.purpose, scope=scope.value)
+        return consents.refused()
+    if policy.threshold is not None and scope.level < Scope.SCORE.level and \
+            _probe_limited(ctx, s, m.id, subject, policy.threshold, now):
+        ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="threshold-probing-limit",
+                         policy=policy.id, purpose=policy.purpose, scope=scope.value)
+        return Problem(429, "threshold-probing-limit",
+                       f"at most {ctx.settings.probe_thresholds_per_person} distinct thresholds per "
+                       f"person in {ctx.settings.probe_window_days} days")
+    score = s.execute(_SCORE, {"subject": subject}).first()
+    body = _evaluate(policy, score, req.include)
+    stored = {"transaction_id": req.transaction_id, "policy": policy.name, "purpose": policy.purpose,
+              "decided_at": now.isoformat(), **body}
+    values = {"subject": subject, "policy_id": policy.id, "consent_id": grant.id,
+              "threshold": policy.threshold, "request_sha256": fingerprint, "response": stored,
+              "created_at": now}
+    if prior is None:
+        decision_id = s.execute(_INSERT, {"merchant_id": m.id, "transaction_id": req.transaction_id,
+                                          **values}).scalar_one()
+    else:  # the id was last used before the replay window: a new evaluation replaces the old one
+        s.execute(_UPDATE, {"decision": prior.id, **values})
+        decision_id = prior.id
+    # the scope the merchant learnt: a pay-later limit tells the band even when asked for admittance
+    ctx.audit.append(s, now, m.actor, "decision", subject, decision=decision_id, policy=policy.id,
+                     purpose=policy.purpose, scope=scope.value, consent=grant.id,
+                     result=body["result"])
+    return DecisionResponse(decision_id=decision_id, **stored)
+
+
 def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> DecisionResponse:
     """One decision, in one transaction; plain SQL statements (this is the service's hot path)."""
     subject = ctx.pseudonym(req.person_id)
@@ -107,38 +144,13 @@ def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> D
                 return DecisionResponse(**{**prior.response, "decision_id": prior.id, "replayed": True})
         else:
             policy = s.execute(_POLICY, {"merchant": m.id, "name": req.policy}).first()
-            if policy is None:
-                raise not_found("policy")
-            scope = max(req.include, minimum_scope(Scenario(policy.scenario)), key=lambda x: x.level)
-            grant = consents.find_valid(s, subject, m.id, policy.purpose, scope, req.order_ref, now)
-            if grant is None:
-                ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="consent-required",
-                                 policy=policy.id, purpose=policy.purpose, scope=scope.value)
-                refusal = consents.refused()
-            elif policy.threshold is not None and scope.level < Scope.SCORE.level and \
-                    _probe_limited(ctx, s, m.id, subject, policy.threshold, now):
-                ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="threshold-probing-limit",
-                                 policy=policy.id, purpose=policy.purpose, scope=scope.value)
-                refusal = Problem(429, "threshold-probing-limit",
-                                  f"at most {ctx.settings.probe_thresholds_per_person} distinct thresholds per "
-                                  f"person in {ctx.settings.probe_window_days} days")
+            if policy is None:  # audited like any refusal; the policy name sent is the merchant's text, not kept
+                ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="no-such-policy",
+                                 scope=req.include.value)
+                refusal = not_found("policy")
             else:
-                score = s.execute(_SCORE, {"subject": subject}).first()
-                body = _evaluate(policy, score, req.include)
-                stored = {"transaction_id": req.transaction_id, "policy": policy.name, "purpose": policy.purpose,
-                          "decided_at": now.isoformat(), **body}
-                values = {"subject": subject, "policy_id": policy.id, "consent_id": grant.id,
-                          "threshold": policy.threshold, "request_sha256": fingerprint, "response": stored,
-                          "created_at": now}
-                if prior is None:
-                    decision_id = s.execute(_INSERT, {"merchant_id": m.id, "transaction_id": req.transaction_id,
-                                                      **values}).scalar_one()
-                else:  # the id was last used before the replay window: a new evaluation replaces the old one
-                    s.execute(_UPDATE, {"decision": prior.id, **values})
-                    decision_id = prior.id
-                # the scope the merchant learnt: a pay-later limit tells the band even when asked for admittance
-                ctx.audit.append(s, now, m.actor, "decision", subject, decision=decision_id, policy=policy.id,
-                                 purpose=policy.purpose, scope=scope.value, consent=grant.id,
-                                 result=body["result"])
-                return DecisionResponse(decision_id=decision_id, **stored)
+                answer = _under_policy(ctx, s, m, req, policy, subject, prior, fingerprint, now)
+                if isinstance(answer, DecisionResponse):
+                    return answer
+                refusal = answer
     raise refusal

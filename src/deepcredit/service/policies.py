@@ -9,6 +9,9 @@ ten steps), so three limits apply, each configurable (config.Settings):
   and every change is audited;
 - decisions about one person by one merchant may use at most `probe_thresholds_per_person` distinct
   thresholds in `probe_window_days` (enforced in decisions.py), so at most log2(4) = 2 bits leak.
+
+A pay-later policy's limits name every band of the served scale and do not decrease from the lowest band to
+the highest: a band left out would be declined in silence, and inverted limits are a mistake, not a policy.
 """
 
 from __future__ import annotations
@@ -46,9 +49,18 @@ def _check_threshold(ctx: ServiceContext, threshold: int | None) -> None:
 def _check_limits(ctx: ServiceContext, limits: dict[str, float] | None) -> None:
     if limits is None:
         return
-    unknown = sorted(set(limits) - set(ctx.band_names()))
+    bands = ctx.band_names()  # the served scale's, lowest first
+    unknown = sorted(set(limits) - set(bands))
     if unknown:
-        raise Problem(422, "invalid-policy", f"unknown band(s) {unknown}; bands are {ctx.band_names()}")
+        raise Problem(422, "invalid-policy", f"unknown band(s) {unknown}; bands are {bands}")
+    missing = [b for b in bands if b not in limits]
+    if missing:  # an unnamed band would be declined in silence (limit 0)
+        raise Problem(422, "invalid-policy", f"limits must name every band; missing {missing} (bands are {bands}, "
+                                             "lowest first; 0 declines a band)")
+    for low, high in zip(bands, bands[1:], strict=False):
+        if limits[high] < limits[low]:
+            raise Problem(422, "invalid-policy", f"limits must not decrease from the lowest band to the highest: "
+                                                 f"{high!r} ({limits[high]:g}) is below {low!r} ({limits[low]:g})")
 
 
 def changes_in_window(s: Session, merchant_id: int, now: datetime) -> list[datetime]:

@@ -31,6 +31,7 @@ from deepcredit.service.context import DEFAULT_BANDS, ServiceContext
 from deepcredit.service.records import amounts_held
 from deepcredit.service.recourse import money_unit
 from deepcredit.service.schemas import (
+    FACTORS_DISCLOSES,
     AccessOut,
     DataCategory,
     Dimension,
@@ -63,7 +64,8 @@ RESULT_WORDS = {"admit": "admitted", "decline": "declined", "no_score": "not adm
                 "consent-required": "refused: you had not given consent for this",
                 "threshold-probing-limit": "refused: the merchant changed its threshold too often",
                 "transaction-conflict": "refused: it reused the id of an earlier, different request",
-                "no-order": "refused: no order of yours it had decided on"}
+                "no-order": "refused: no order of yours it had decided on",
+                "no-such-policy": "refused: it named a policy it does not have"}
 """What a look at the person's data ended in, as the page says it (the audit log's codes)."""
 DISPUTE_WORDS = {"open": "open", "under_review": "under review", "corrected": "corrected: the record was changed",
                  "upheld": "kept: the record was found right"}
@@ -243,7 +245,7 @@ def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseO
         r=report, radar=radar(report.dimensions), dim_sum=dimension_sum(report), chart=history_chart(report.history, bands), labels=DIMENSION_LABELS,
         position=position, band_edges=_band_labels(bands), history_rows=rows, page=page, pages=pages,
         recourse=recourse, costly=costly, zone=zone or "UTC", takes_records=takes_records, result_words=RESULT_WORDS, action_words=ACTION_WORDS,
-        dispute_words=DISPUTE_WORDS, no_record=NO_RECORD_PART)
+        dispute_words=DISPUTE_WORDS, no_record=NO_RECORD_PART, factors_words=FACTORS_DISCLOSES)
 
 
 def dimension_sum(report: PersonReport) -> dict:

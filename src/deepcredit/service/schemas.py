@@ -72,8 +72,22 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+FACTORS_DISCLOSES = (
+    "factors: the five dimensions' points and each reason's code, text, points lost and advice. Your raw "
+    "values (an income, a ratio) are never sent, but the points are computed from them, so a merchant that "
+    "gathers answers can tell which bin each reason's characteristic falls in: a range for a number, the "
+    "category itself for a category (an occupation, whether your identity is verified).")
+"""What a `factors` grant lets a merchant learn, in the words the person reads where they grant it (the scope's
+description in the API schema) and on their page: the points are a function of the person's values, so
+they tell each characteristic's bin."""
+
+
+SCOPE_LEVELS = ("What a merchant may learn, each level including the ones before it: admittance (the decision), "
+                "band, score (the number), " + FACTORS_DISCLOSES)
+
+
 class Scope(StrEnum):
-    """What a merchant may learn, each level including the ones before it."""
+    """What a merchant may learn, each level including the ones before it (SCOPE_LEVELS says what each is)."""
 
     ADMITTANCE = "admittance"
     BAND = "band"
@@ -83,6 +97,9 @@ class Scope(StrEnum):
     @property
     def level(self) -> int:
         return list(Scope).index(self)
+
+
+Scope.__doc__ = SCOPE_LEVELS  # the enum's description in the API schema, where a person grants a scope
 
 
 class Scenario(StrEnum):
@@ -176,8 +193,9 @@ class AuditVerifyOut(BaseModel):
 Threshold = Annotated[int, Field(ge=0, le=1000, description="Admit if score >= threshold; a multiple of the "
                                                          "service's threshold step (`multipleOf` below)."), Number]
 Limits = Annotated[dict[str, Annotated[float, Field(ge=0, le=1e9), Number]],
-                   Field(min_length=1, description="Credit limit per band name (0 = decline); bands are the "
-                                                   "served model's (GET /v1/health names the model).")]
+                   Field(min_length=1, description="Credit limit per band name (0 = decline): every band of the "
+                                                   "served model's (GET /v1/health names the model), not "
+                                                   "decreasing from the lowest band to the highest, else 422.")]
 
 
 class _PolicyBase(Request):
@@ -293,7 +311,8 @@ class ReasonOut(BaseModel):
 
 class MerchantReason(BaseModel):
     """A reason as a merchant with `factors` consent reads it: the code, its text, the points it cost and the
-    advice, never the person's own value (their income, their ratio): that stays on the person's report."""
+    advice. The person's raw value (their income, their ratio) is never sent (it stays on their report), but
+    `points_lost` is computed from it, so it tells the bin the value falls in (a range, or the category)."""
 
     feature: str
     dimension: str
@@ -366,7 +385,7 @@ class EventAck(BaseModel):
 
 class _ConsentBase(Request):
     merchant_id: DbId
-    scope: Scope
+    scope: Scope = Field(description="The scope this grant gives the merchant. " + SCOPE_LEVELS)
     purpose: Slug
     expires_at: datetime = Field(description="UTC; required: consent never lasts forever.")
 
