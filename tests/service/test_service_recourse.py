@@ -3,6 +3,8 @@ never a protected or immutable attribute; the person's own, never a merchant's."
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 import pytest
 from service_testkit import NOW, scorer_for, world
@@ -38,9 +40,16 @@ def test_plans_are_future_kept_events_only():
     assert options and all(status_meaning(b.status, spec) == "kept" for b in options)
     for plan in recourse.candidates(options, 3) + recourse.candidates(options, 3, pairs=True):
         ev = plan.events(NOW)
-        assert (ev["ts"] > NOW).all() and (ev["ts"] < NOW + 3 * recourse.MONTH).all()
+        assert (ev["ts"] > NOW).all() and (ev["ts"] < plan.end(NOW)).all()
         assert (ev["days_late"] == 0).all()
     assert recourse.candidates(options, 3)[0].steps == ()  # the empty plan: time passing, everything kept
+
+
+def test_a_plan_of_n_months_ends_n_calendar_months_later():
+    """"In 6 months" from 30 June is 30 December to a person, not 27 December (6 x 30 days)."""
+    assert recourse.Plan(6).end(datetime(2026, 6, 30, 9)) == datetime(2026, 12, 30, 9)
+    assert recourse.Plan(12).end(datetime(2026, 6, 30)) == datetime(2027, 6, 30)
+    assert recourse.Plan(1).end(datetime(2026, 1, 31)) == datetime(2026, 2, 28)
 
 
 def test_suggestion_reaches_the_next_band_and_changes_no_fixed_feature():
@@ -56,7 +65,8 @@ def test_suggestion_reaches_the_next_band_and_changes_no_fixed_feature():
         reached += 1
         score, band = recourse.verify(sc, p.person_id, s.plan, NOW)  # on the person's own record
         assert score >= s.target_score and score == s.score_after  # the batched copy scores as the person
-        end = NOW + s.plan.months * recourse.MONTH
+        end = s.plan.end(NOW)
+        assert s.until == end
         scored = sc.score_futures(p.person_id, [(recourse.Plan(s.plan.months).events(NOW), end),
                                                 (s.plan.events(NOW), end)])
         fixed = recourse.fixed_columns(sc)

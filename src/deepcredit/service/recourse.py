@@ -115,10 +115,14 @@ class Plan:
             return f"Over the next {self.months} months, {keep}."
         return f"Over the next {self.months} months: " + "; ".join(s.text() for s in self.steps) + f"; and {keep}."
 
+    def end(self, start: datetime) -> datetime:
+        """When the plan ends: `months` calendar months after `start` (what "in 6 months" means to a person)."""
+        return (pd.Timestamp(start) + pd.DateOffset(months=self.months)).to_pydatetime()
+
     def events(self, start: datetime) -> pd.DataFrame:
         """The plan as events strictly after `start` and before its end, spread evenly; kept, on time."""
         rows = []
-        span = self.months * MONTH
+        span = self.end(start) - start
         for s in self.steps:
             for i in range(s.count):
                 ts = start + span * (i + 1) / (s.count + 1)
@@ -283,7 +287,7 @@ def suggest(scorer: ModelScorer, person_id: str, score: int, band: str, now: dat
         if not plans:
             continue
         empty = [Plan(m) for m in HORIZONS]  # the reference each plan's fixed features are compared with
-        scored = scorer.score_futures(person_id, [(p.events(now), now + p.months * MONTH) for p in empty + plans])
+        scored = scorer.score_futures(person_id, [(p.events(now), p.end(now)) for p in empty + plans])
         ref = {m: i for i, m in enumerate(HORIZONS)}
         scored_plans = scored.iloc[len(empty):].reset_index(drop=True)
         out.tried += len(plans)
@@ -296,7 +300,7 @@ def suggest(scorer: ModelScorer, person_id: str, score: int, band: str, now: dat
             got, got_band = verify(scorer, person_id, plans[i], now)
             if got >= target[1]:
                 out.plan, out.score_after, out.band_after, out.reached = plans[i], got, got_band, True
-                out.until = now + plans[i].months * MONTH
+                out.until = plans[i].end(now)
                 return out
         i = int(scored_plans["score"].to_numpy().argmax())
         if best is None or int(scored_plans["score"].iloc[i]) > best[0]:
@@ -304,13 +308,13 @@ def suggest(scorer: ModelScorer, person_id: str, score: int, band: str, now: dat
     if best is not None:
         out.notes.append(f"No plan within {HORIZONS[-1]} months reaches {target[0]}; this one comes closest.")
         out.plan, out.score_after, out.band_after = best[1], best[0], best[2]
-        out.until = now + best[1].months * MONTH
+        out.until = best[1].end(now)
     return out
 
 
 def verify(scorer: ModelScorer, person_id: str, plan: Plan, now: datetime) -> tuple[int, str]:
     """The plan applied to the person's own record as future events and re-scored: (score, band)."""
-    return scorer.score_with(person_id, plan.events(now), now + plan.months * MONTH)
+    return scorer.score_with(person_id, plan.events(now), plan.end(now))
 
 
 # -- the service's answer ------------------------------------------------------------------------------
