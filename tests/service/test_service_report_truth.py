@@ -151,6 +151,7 @@ def test_removed_records_withdrawn_consents_and_scopes_read_in_words(service):
     assert "corrected: the record was removed" in disputes and "the record was changed" not in disputes
     accesses = _section(html, "accesses")
     assert accesses.count("refused: you had withdrawn your consent on ") == 2
+    assert ">the record was removed<" in accesses
     assert "you had not given consent" not in accesses
     assert accesses.count(">your band<") == 3 and ">band<" not in accesses  # what the merchant saw, in words
     consents = _section(html, "consents")

@@ -76,7 +76,8 @@ RESULT_WORDS = {"admit": "admitted", "decline": "declined", "no_score": "not adm
                 "consent-required": "refused: you had not given consent for this",
                 "threshold-probing-limit": "refused: the merchant changed its threshold too often",
                 "transaction-conflict": "refused: it reused the id of an earlier, different request",
-                "no-order": "refused: no order of yours it had decided on"}
+                "no-order": "refused: no order of yours it had decided on",
+                "record-removed": "the record was removed"}
 """What a look at the person's data ended in, as the page says it (the audit log's codes)."""
 DISPUTE_WORDS = {"open": "open", "under_review": "under review", "corrected": "corrected: the record was changed",
                  "upheld": "kept: the record was found right"}
@@ -181,6 +182,8 @@ def _accesses(s: Session, subject: str, audit: Sequence[AuditEntry], merchants: 
         merchant = int(a.actor.split(":")[1]) if a.actor.startswith("merchant:") else None
         who = merchants.get(merchant, a.actor) if merchant is not None else a.actor
         scope, purpose, result = d.get("scope"), d.get("purpose"), d.get("result") or d.get("reason")
+        if a.action == "dispute_corrected" and d.get("correction") == "remove":
+            result = "record-removed"  # corrected by removing the record: gone, not changed
         withdrawn, at = None, _as_utc(a.at)  # a consent's times are given in UTC: compared as such
         if d.get("replay_of") is not None:
             prior = earlier.get(int(d["replay_of"]))
