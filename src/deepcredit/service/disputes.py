@@ -14,6 +14,7 @@ score appears in their history with the dispute as its cause.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -41,11 +42,21 @@ TRANSITIONS = {DisputeState.OPEN: {DisputeState.UNDER_REVIEW},
                DisputeState.UNDER_REVIEW: {DisputeState.CORRECTED, DisputeState.UPHELD}}
 
 
-def to_out(d: Dispute, now) -> DisputeOut:
+def to_out(d: Dispute, now, removed: bool = False) -> DisputeOut:
+    """removed: its correction removed the record (see `removed_by`)."""
     return DisputeOut(id=d.id, event_id=d.event_ref, attribute=d.attribute, state=DisputeState(d.state),
                       opened_at=d.opened_at,
                       deadline_at=d.deadline_at, overdue=d.state in ACTIVE and now > d.deadline_at,
-                      reviewed_at=d.reviewed_at, resolved_at=d.resolved_at, resolution_note=d.resolution_note)
+                      reviewed_at=d.reviewed_at, resolved_at=d.resolved_at, resolution_note=d.resolution_note,
+                      record_removed=removed and d.state == DisputeState.CORRECTED.value)
+
+
+def removed_by(s: Session, dispute_ids: Sequence[int]) -> set[int]:
+    """Those of `dispute_ids` whose correction removed the record (not changed it)."""
+    if not dispute_ids:
+        return set()
+    return set(s.execute(select(EventCorrection.dispute_id).where(EventCorrection.dispute_id.in_(dispute_ids),
+                                                                  EventCorrection.action == "remove")).scalars())
 
 
 def _owns_event(ctx: ServiceContext, s: Session, subject: str, ref: str) -> bool:
@@ -97,7 +108,7 @@ def case(ctx: ServiceContext, dispute_id: int) -> DisputeCase:
         if d is None:
             raise not_found("dispute")
         ctx.audit.append(s, now, "operator", "dispute_read", d.subject, dispute=d.id)
-        return DisputeCase(**to_out(d, now).model_dump(), reason=d.reason)
+        return DisputeCase(**to_out(d, now, d.id in removed_by(s, [d.id])).model_dump(), reason=d.reason)
 
 
 def _record(d: Dispute) -> dict[str, str | None]:
@@ -186,7 +197,7 @@ def resolve(ctx: ServiceContext, dispute_id: int, req: DisputeResolve) -> Disput
                 _store_event_fix(ctx, s, d, fix, now)
         ctx.audit.append(s, now, "operator", f"dispute_{req.outcome}", d.subject, dispute=d.id, **_record(d),
                          correction=fix.action if fix else None)
-        out, subject = to_out(d, now), d.subject
+        out, subject = to_out(d, now, fix is not None and fix.action == "remove"), d.subject
     if fix is not None:
         try:
             rescore(ctx, subject, cause=f"dispute {dispute_id} corrected")
@@ -203,4 +214,6 @@ def list_for(s: Session, ctx: ServiceContext, subject: str | None = None, state:
     if state is not None:
         q = q.where(Dispute.state == state)
     now = ctx.now()
-    return [to_out(d, now) for d in s.execute(q).scalars()]
+    rows = s.execute(q).scalars().all()
+    removed = removed_by(s, [d.id for d in rows if d.state == DisputeState.CORRECTED.value])
+    return [to_out(d, now, d.id in removed) for d in rows]

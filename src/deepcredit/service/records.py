@@ -22,7 +22,7 @@ import pandas as pd
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.scoring.record_reasons import RECORD_CAP, RecordWeights, record_weights
 from deepcredit.service.context import ServiceContext
-from deepcredit.service.history import spec_of
+from deepcredit.service.history import spec_of, status_meaning
 from deepcredit.service.problems import Problem
 from deepcredit.service.schemas import RecordCost, RecordGroupCost, RecordsOut
 from deepcredit.service.scoring import ModelScorer
@@ -51,7 +51,8 @@ def weights_of(scorer: ModelScorer, subject: str, as_of: datetime, cap: int = RE
 
 def person_records(ctx: ServiceContext, subject: str, top: int = SHOWN) -> RecordsOut:
     """The person's own `top` costliest records and groups of records (each at least a whole point), as of
-    their stored score."""
+    their stored score; each record says what its status means (the spec's), since a record kept on time can
+    cost points too (the model reads the mix and amounts of activity, not only missed payments)."""
     with ctx.db.read() as s:
         score = s.get(Score, subject)
     if score is None:
@@ -60,10 +61,12 @@ def person_records(ctx: ServiceContext, subject: str, top: int = SHOWN) -> Recor
     if not isinstance(scorer, ModelScorer):
         raise Problem(501, "records-unavailable", "the records behind a score need a model scorer")
     weights = ctx.answers.get("records", score, scorer.model_id, lambda: weights_of(scorer, subject, score.as_of))
-    priced = amounts_held(spec_of(scorer))
+    spec = spec_of(scorer)
+    priced = amounts_held(spec)
     records = [RecordCost(event_id=_text(r.get("event_id")), ts=pd.Timestamp(r["ts"]).to_pydatetime(), kind=str(r["kind"]), status=str(r["status"]),
                           amount=_number(r.get("amount")) if priced else None, due_ts=_time(r.get("due_ts")),
-                          days_late=_number(r.get("days_late")), points=float(r["points"]))
+                          days_late=_number(r.get("days_late")), points=float(r["points"]),
+                          meaning=status_meaning(str(r["status"]), spec))  # type: ignore[arg-type]
                for r in weights.top(top).to_dict("records")]
     groups = [RecordGroupCost(by=g["by"], name=g["name"], label=g["label"], count=int(g["count"]),
                               points=float(g["points"])) for g in weights.top_groups(top).to_dict("records")]

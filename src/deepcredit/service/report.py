@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from datetime import datetime, time
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.data.spec_profile import Attribute
@@ -33,6 +35,7 @@ from deepcredit.service.recourse import money_unit
 from deepcredit.service.schemas import (
     FACTORS_DISCLOSES,
     AccessOut,
+    ConsentOut,
     DataCategory,
     Dimension,
     EventOut,
@@ -43,8 +46,17 @@ from deepcredit.service.schemas import (
     ReasonOut,
     RecordsOut,
     RecourseOut,
+    Scope,
+    _as_utc,
 )
-from deepcredit.service.store.models import AuditEntry, Merchant, Score, ScoreHistory, ServiceEvent
+from deepcredit.service.store.models import (
+    AuditEntry,
+    Decision,
+    Merchant,
+    Score,
+    ScoreHistory,
+    ServiceEvent,
+)
 
 ACCESS_ACTIONS = ("decision", "decision_replayed", "decision_refused", "event_reported", "event_refused",
                   "dispute_read", "dispute_under_review", "dispute_corrected", "dispute_upheld")
@@ -60,22 +72,34 @@ DIMENSION_LABELS = {"identity": "Identity", "credit_history": "Credit history",
                     "fulfilment_capacity": "Fulfilment capacity", "behaviour_preferences": "Behaviour",
                     "social_connections": "Connections"}
 MAX_EVENTS, MAX_ACCESSES, MAX_ALERTS = 50, 100, 20
+"""MAX_EVENTS: the records listed per page of `events` (newest first; `events_page` pages through the rest)."""
 RESULT_WORDS = {"admit": "admitted", "decline": "declined", "no_score": "not admitted: no score held",
                 "consent-required": "refused: you had not given consent for this",
                 "threshold-probing-limit": "refused: the merchant changed its threshold too often",
                 "transaction-conflict": "refused: it reused the id of an earlier, different request",
                 "no-order": "refused: no order of yours it had decided on",
-                "no-such-policy": "refused: it named a policy it does not have"}
+                "no-such-policy": "refused: it named a policy it does not have",
+                "record-removed": "the record was removed"}
 """What a look at the person's data ended in, as the page says it (the audit log's codes)."""
 DISPUTE_WORDS = {"open": "open", "under_review": "under review", "corrected": "corrected: the record was changed",
                  "upheld": "kept: the record was found right"}
+REMOVED_WORDS = "corrected: the record was removed"
+"""A corrected dispute whose correction removed the record (it is gone, not changed)."""
+SCOPE_WORDS = {"admittance": "the decision only", "band": "your band", "score": "your score",
+               "factors": "your score, five dimensions and the reasons"}
+"""What a merchant saw under each consent scope, as the page says it (the access log and the consents)."""
+MEANING_WORDS = {"kept": "kept: on time", "late": "late", "broken": "missed: not kept", "open": "still open",
+                 "neutral": "neutral: activity, not a commitment"}
+"""What a record's status means (its data set's spec), as the page says it beside the status."""
 
 
 HELD = "records held on you"
 """The source shown for an event the model's data set holds (not one a merchant reported here)."""
 
 
-def build(ctx: ServiceContext, subject: str) -> PersonReport:
+def build(ctx: ServiceContext, subject: str, events_page: int = 1) -> PersonReport:
+    """The person's report; `events` holds page `events_page` (1 = newest) of their records, MAX_EVENTS a
+    page, and `events_held` says how many there are in all."""
     now = ctx.now()
     with ctx.db.read() as s:
         score = s.get(Score, subject)
@@ -90,22 +114,24 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
         words = hist.describer(s, subject, merchants, hist.spec_of(ctx.scorer))
         service_events = {f"s{e.id}": merchants.get(e.merchant_id, "a merchant") for e in s.execute(
             select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
+        accesses = _accesses(s, subject, audit, merchants, grants)
     points = hist.points([(h.as_of, h.score, h.band, words(h.cause)) for h in history])
-    accesses = []
-    for a in audit:
-        d = json.loads(a.details)
-        who = merchants.get(int(a.actor.split(":")[1]), a.actor) if a.actor.startswith("merchant:") else a.actor
-        accesses.append(AccessOut(at=a.at, who=who, action=a.action, scope=d.get("scope"), purpose=d.get("purpose"),
-                                  result=d.get("result") or d.get("reason")))
     active = {d.event_id: d.state for d in disputes if d.state.value in dispute_mod.ACTIVE}
     spec = hist.spec_of(ctx.scorer)
     priced = amounts_held(spec)
     events: list[EventOut] = []
     reader = getattr(ctx.scorer, "held", None)  # a ModelScorer's; a stand-in scorer holds no records
     held = reader(subject) if reader is not None else None
-    if held is not None:
+    events_held, events_pages = 0, 1
+    if held is None:
+        events_page = 1
+    else:
         read = held.events[held.events["ts"] <= pd.Timestamp(now)]  # historical data: not what comes after now
-        for r in read.head(MAX_EVENTS).itertuples(index=False):
+        events_held = len(read)
+        events_pages = max(1, math.ceil(events_held / MAX_EVENTS))
+        events_page = min(max(1, events_page), events_pages)
+        start = (events_page - 1) * MAX_EVENTS
+        for r in read.iloc[start:start + MAX_EVENTS].itertuples(index=False):
             ref = None if _missing(r.event_id) else str(r.event_id)
             events.append(EventOut(event_id=ref, ts=r.ts.to_pydatetime(), kind=str(r.kind), status=str(r.status),
                                    amount=None if _missing(r.amount) or not priced else float(r.amount),
@@ -129,8 +155,54 @@ def build(ctx: ServiceContext, subject: str) -> PersonReport:
                  for p in points],
         next_recalculation=hist.next_recalculation(score.as_of if score else None, now,
                                                    ctx.settings.recalculation_days),
-        accesses=accesses, data_categories=[DataCategory(**c) for c in categories], events=events, profile=profile,
+        accesses=accesses, data_categories=[DataCategory(**c) for c in categories], events=events,
+        events_held=events_held, events_page=events_page, events_pages=events_pages,
+        events_first=(events_page - 1) * MAX_EVENTS + 1 if events else 0, profile=profile,
         consents=grants, disputes=disputes, alerts=alert_feed.feed(ctx, subject, limit=MAX_ALERTS), bands=ctx.bands or DEFAULT_BANDS, generated_at=now)
+
+
+def _accesses(s: Session, subject: str, audit: Sequence[AuditEntry], merchants: dict[int, str],
+              grants: Sequence[ConsentOut]) -> list[AccessOut]:
+    """The audit's looks at the person, as their report lists them. A request refused for want of consent says
+    when the person had withdrawn the consent it needed (`withdrawn_at`, from their consents); a refused
+    replay of an earlier request, which the audit writes without a scope or purpose, shows the earlier
+    request's (what it asked for again)."""
+    rows = [(a, json.loads(a.details)) for a in audit]
+    replays = {int(d["replay_of"]) for a, d in rows if d.get("replay_of") is not None}
+    earlier = {x.id: x for x in s.execute(select(Decision).where(Decision.id.in_(replays)))
+               .scalars()} if replays else {}
+    asked: dict[int, str] = {}
+    if replays:  # the scope the earlier request was decided under (its own audit row)
+        for (details,) in s.execute(select(AuditEntry.details).where(AuditEntry.subject == subject,
+                                                                     AuditEntry.action == "decision")):
+            d = json.loads(details)
+            if d.get("decision") in replays and d.get("scope"):
+                asked[int(d["decision"])] = str(d["scope"])
+    by_id = {c.id: c for c in grants}
+    out = []
+    for a, d in rows:
+        merchant = int(a.actor.split(":")[1]) if a.actor.startswith("merchant:") else None
+        who = merchants.get(merchant, a.actor) if merchant is not None else a.actor
+        scope, purpose, result = d.get("scope"), d.get("purpose"), d.get("result") or d.get("reason")
+        if a.action == "dispute_corrected" and d.get("correction") == "remove":
+            result = "record-removed"  # corrected by removing the record: gone, not changed
+        withdrawn, at = None, _as_utc(a.at)  # a consent's times are given in UTC: compared as such
+        if d.get("replay_of") is not None:
+            prior = earlier.get(int(d["replay_of"]))
+            if prior is not None:
+                purpose = purpose or prior.response.get("purpose")
+                scope = scope or asked.get(prior.id)
+                grant = by_id.get(prior.consent_id)
+                if grant is not None and grant.revoked_at is not None and grant.revoked_at <= at:
+                    withdrawn = grant.revoked_at
+        elif result == "consent-required" and merchant is not None:
+            level = Scope(scope).level if scope in set(Scope) else 0
+            withdrawn = max((c.revoked_at for c in grants if c.merchant_id == merchant and c.purpose == purpose
+                             and c.scope.level >= level and c.created_at <= at
+                             and c.revoked_at is not None and c.revoked_at <= at), default=None)
+        out.append(AccessOut(at=a.at, who=who, action=a.action, scope=scope, purpose=purpose, result=result,
+                             withdrawn_at=withdrawn if result == "consent-required" else None))
+    return out
 
 
 def as_read(a: Attribute, value: object, spec: DatasetSpec | None = None) -> str | None:
@@ -245,7 +317,23 @@ def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseO
         r=report, radar=radar(report.dimensions), dim_sum=dimension_sum(report), chart=history_chart(report.history, bands), labels=DIMENSION_LABELS,
         position=position, band_edges=_band_labels(bands), history_rows=rows, page=page, pages=pages,
         recourse=recourse, costly=costly, zone=zone or "UTC", takes_records=takes_records, result_words=RESULT_WORDS, action_words=ACTION_WORDS,
-        dispute_words=DISPUTE_WORDS, no_record=NO_RECORD_PART, factors_words=FACTORS_DISCLOSES)
+        dispute_words=DISPUTE_WORDS, removed_words=REMOVED_WORDS, scope_words=SCOPE_WORDS, meaning_words=MEANING_WORDS,
+        no_record=NO_RECORD_PART, before=before(costly.as_of) if costly is not None and costly.as_of else "",
+        words=shown_words, history_page=page, events_page=report.events_page, factors_words=FACTORS_DISCLOSES)
+
+
+def before(as_of: datetime) -> str:
+    """The day a score's as-of reads as ("30 June 2026"), with its time where it is not midnight ("30 June 2026,
+    00:01"): a record of 30 June 00:00 is before a score of 30 June 00:01, and the page says so truly."""
+    day = as_of.strftime("%d %B %Y").lstrip("0")
+    if as_of.time() == time(0):
+        return day
+    return f"{day}, {as_of.strftime('%H:%M' if as_of.second == 0 else '%H:%M:%S')}"
+
+
+def shown_words(value: str) -> str:
+    """A reason's value as the profile shows a held category (gig_worker: gig worker); a number is as it is."""
+    return " ".join(str(value).replace("_", " ").split())
 
 
 def dimension_sum(report: PersonReport) -> dict:

@@ -499,6 +499,8 @@ class DisputeOut(BaseModel):
     reviewed_at: UtcDateTime | None
     resolved_at: UtcDateTime | None
     resolution_note: str | None
+    record_removed: bool = Field(False, description="true: the dispute was corrected by removing the record "
+                                 "(it is gone, not changed)")
 
 
 class EventOut(BaseModel):
@@ -550,6 +552,8 @@ class AccessOut(BaseModel):
     scope: str | None = None
     purpose: str | None = None
     result: str | None = None
+    withdrawn_at: UtcDateTime | None = Field(None, description="For a request refused for want of consent: when "
+                                             "I had withdrawn the consent it would have needed (null: I had not)")
 
 
 class DataCategory(BaseModel):
@@ -571,7 +575,14 @@ class PersonReport(BaseModel):
         None, description="The latest date the score is recalculated (any new record recalculates it sooner)")
     accesses: list[AccessOut]
     data_categories: list[DataCategory]
-    events: list[EventOut]
+    events: list[EventOut] = Field(description="One page of my records, newest first (at most 50 a page; "
+                                   "`events_page` asks for another): every record's id is on one of the pages")
+    events_held: int = Field(0, description="How many records the service holds on me in all (dated up to now)")
+    events_page: int = Field(1, description="The page of my records `events` holds, 1 = the newest")
+    events_pages: int = Field(1, description="How many pages my records fill")
+    events_first: int = Field(0, description="Where the first record of `events` stands among all of mine, newest "
+                              "first (1 = the newest; 0: none listed): `events` holds records events_first to "
+                              "events_first + len(events) - 1 of events_held")
     profile: list[ProfileItem] = Field(default_factory=list, description="My profile's attributes as held")
     consents: list[ConsentOut]
     disputes: list[DisputeOut]
@@ -618,6 +629,11 @@ class RecordCost(BaseModel):
     days_late: float | None
     points: float = Field(description="Points my score would gain without this record (unrounded: at least 1 "
                                       "once rounded)")
+    meaning: Literal["kept", "late", "broken", "open", "neutral"] | None = Field(
+        None, description="What the record's status means (the data set's spec): kept (on time), late, broken "
+        "(missed), open, neutral (activity, not a commitment). A kept or neutral record is no mark against me: "
+        "the model reads the mix or amounts of my activity, and without it that mix scores higher; a dispute "
+        "is only for a record that is wrong")
 
 
 class RecordGroupCost(BaseModel):
