@@ -84,3 +84,24 @@ def test_an_erased_person_leaves_the_service_and_their_connections_are_scored_wi
         assert row.subject == subject and s.get(ErasedSubject, subject) is not None
         assert s.execute(select(AuditEntry).where(AuditEntry.subject == subject)).first() is not None
         assert service.ctx.audit.verify(s).ok
+
+
+def test_the_ids_of_an_erased_persons_rows_are_never_given_again(service):
+    """The erased person's decision (and consent, token) were the newest: the next rows, about someone else,
+    get new ids, so no stored id (an audit row's, a merchant's) comes to name another person's row."""
+    first, second, third = (service.with_score(skip=i)[0] for i in range(3))
+    mid, acme = service.merchant()
+    service.policy(acme)
+    given: dict[str, set[int]] = {"decision": set(), "consent": set()}
+    for n, pid in enumerate((first, second)):
+        consent = service.grant(service.person(pid), mid)
+        r = service.decide(acme, pid, f"order-{n}")
+        assert r.status_code == 200, r.text
+        given["consent"].add(consent["id"])
+        given["decision"].add(r.json()["decision_id"])
+    assert service.client.post("/v1/admin/erasures", json={"person_id": second},
+                               headers=service.admin).status_code == 201
+    consent = service.grant(service.person(third), mid)
+    r = service.decide(acme, third, "order-2")
+    assert r.status_code == 200, r.text
+    assert consent["id"] > max(given["consent"]) and r.json()["decision_id"] > max(given["decision"])
