@@ -14,7 +14,8 @@ What stays in the service: the audit log, whose rows hold the pseudonym only and
 would break (its `person_erased` row says how many rows of each kind went), and `erased_subjects`. What
 the service cannot reach: the operator's source data set that `serve-init` copied from, snapshots
 (`serve-snapshot`) and batch scores exported before the erasure; the operator deletes them there. A new
-token for an erased person is refused.
+token for an erased person is refused. An id the service knows nothing about (known.py) is refused too
+(404, audited): an operator's typo must not read as a done erasure.
 """
 
 from __future__ import annotations
