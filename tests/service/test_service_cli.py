@@ -94,6 +94,8 @@ def test_a_data_set_its_user_declared_is_served_with_its_spec_and_without_its_pr
     from deepcredit.data.dataset import Dataset
     from deepcredit.data.ingest import ingest_with_spec
     from deepcredit.data.spec import builtin_spec
+    from deepcredit.service.context import make_context
+    from deepcredit.service.store.models import Score
     from deepcredit.workflows.train import train_model
 
     root = Path(__file__).resolve().parents[2]
@@ -125,6 +127,12 @@ def test_a_data_set_its_user_declared_is_served_with_its_spec_and_without_its_pr
     assert r.exit_code == 0 and "holds no score" not in r.output
     token = r.stdout.strip().splitlines()[-1]
     r = CliRunner().invoke(_app(), ["person-token", "no-such-person"], env=env)
+    assert r.exit_code == 2 and "holds nothing about this person id" in " ".join(r.output.split())
+    ctx = make_context(Settings.from_env(env))
+    with ctx.db.write() as s:  # someone the data set holds and the service has not scored: a token, and a note
+        s.execute(delete(Score).where(Score.subject == ctx.pseudonym("2")))
+    ctx.db.dispose()
+    r = CliRunner().invoke(_app(), ["person-token", "2"], env=env)
     assert r.exit_code == 0 and "holds no score for this id" in " ".join(r.output.split())
     stranger = r.stdout.strip().splitlines()[-1]
     with TestClient(create_app(Settings.from_env(env))) as client:
