@@ -29,9 +29,10 @@ from deepcredit.service.store.models import (
     Webhook,
 )
 
-HOLDING = (Score, ScoreHistory, Consent, Decision, ServiceEvent, Dispute, EventCorrection, AttributeCorrection,
-           PersonToken, Webhook)
-"""Every table whose rows are about one person (`subject`), the audit log and the erased list aside."""
+HOLDING = (Score, ScoreHistory, Consent, PersonToken, ServiceEvent, Dispute, EventCorrection, AttributeCorrection,
+           Webhook, Decision)
+"""Every table whose rows are about one person (`subject`), the audit log and the erased list aside; those
+indexed by subject first (a decision is made under a consent: that table is asked last)."""
 
 
 def unknown_person() -> Problem:
