@@ -84,7 +84,8 @@ if _creds:
                     "expires_at": _creds["expires_at"]}
         if key == ("POST", "/v1/me/disputes"):
             return {**body, "event_id": st.sampled_from(["s1", "s2", "s3", "b1"])}
-        if key == ("POST", "/v1/admin/erasures"):  # real people with connections, none of the callers
+        if key in {("POST", "/v1/admin/erasures"), ("POST", "/v1/admin/person-tokens")}:
+            # real people with connections, none of the callers (others are an unknown-person 404)
             return {**body, "person_id": st.sampled_from(_creds["erasable"])}
         return None
 
@@ -137,10 +138,10 @@ if _creds:
 
     @schemathesis.hook
     def before_call(ctx, case, kwargs):
-        """Never rotate or disable the fuzzing merchant, revoke the person's first consents or erase a caller
-        (in any phase): every later call would be a 401 or a 403, and the decision logic would not be reached
-        again."""
-        if case.operation.path == "/v1/admin/erasures" and isinstance(case.body, dict) and \
+        """Never rotate or disable the fuzzing merchant, revoke the person's first consents, erase a caller or
+        issue one a new token (which revokes theirs) (in any phase): every later call would be a 401 or a 403,
+        and the decision logic would not be reached again."""
+        if case.operation.path in {"/v1/admin/erasures", "/v1/admin/person-tokens"} and isinstance(case.body, dict) and \
                 str(case.body.get("person_id")) in {_creds["person_id"], *_creds["crowd"]}:
             case.body = {**case.body, "person_id": _creds["erasable"][0]}
         params = case.path_parameters or {}

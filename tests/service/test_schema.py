@@ -139,8 +139,67 @@ def test_a_database_at_s0002_is_upgraded_to_erasure_keeping_its_records(database
     with pytest.raises(schema.SchemaMismatch, match="is at schema s0002"):
         database.create_all()
     done = schema.upgrade(database.engine)
-    assert (done.before, done.after) == ("s0002", "s0003")
+    assert (done.before, done.after) == ("s0002", schema.head())
     database.create_all()
     with database.engine.connect() as con:
         assert con.execute(text("SELECT value FROM service_meta WHERE key = 'model_id'")).scalar() == "abc"
         assert not compare_metadata(MigrationContext.configure(con), Base.metadata)  # as a new one is made
+
+
+def _tables_sql(database) -> dict[str, str]:
+    with database.engine.connect() as con:
+        return dict(con.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all())
+
+
+def test_a_database_at_s0003_is_upgraded_to_ids_never_reused_keeping_its_rows(database):
+    """s0004: on SQLite every table with an integer id is AUTOINCREMENT, so an erased person's ids are never
+    given to the next rows (SQLite reuses the highest id of deleted rows otherwise); rows, indexes and
+    constraints are kept, and the next id continues after the highest copied one."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    database.create_all()
+    with database.engine.begin() as con:
+        command.downgrade(schema._alembic(con), "s0003")
+    if database.is_sqlite:  # as an older DeepCredit made it: ids reused
+        assert "AUTOINCREMENT" not in _tables_sql(database)["decisions"]
+    with database.engine.begin() as con:
+        con.execute(text("INSERT INTO merchants (id, name, active, created_at) VALUES (1, 'Acme', true, "
+                         "'2026-01-01 00:00:00')"))
+        con.execute(text("INSERT INTO policies (id, merchant_id, name, scenario, purpose, created_at, updated_at) "
+                         "VALUES (1, 1, 'rental', 'deposit_free_rental', 'rent', '2026-01-01 00:00:00', "
+                         "'2026-01-01 00:00:00')"))
+        for i in (3, 4):
+            con.execute(text("INSERT INTO consents (id, subject, merchant_id, scope, purpose, mode, created_at, "
+                             f"expires_at) VALUES ({i}, 's{i}', 1, 'admittance', 'rent', 'standing', "
+                             "'2026-01-01 00:00:00', '2026-02-01 00:00:00')"))
+            con.execute(text("INSERT INTO decisions (id, merchant_id, transaction_id, subject, policy_id, consent_id, "
+                             f"request_sha256, response, created_at) VALUES ({i + 4}, 1, 'tx-{i}', 's{i}', 1, {i}, "
+                             "'x', '{}', '2026-01-01 00:00:00')"))
+    with pytest.raises(schema.SchemaMismatch, match="is at schema s0003"):
+        database.create_all()
+    done = schema.upgrade(database.engine)
+    assert (done.before, done.after) == ("s0003", schema.head())
+    database.create_all()
+    with database.engine.connect() as con:
+        assert not compare_metadata(MigrationContext.configure(con), Base.metadata)  # as a new one is made
+        assert con.execute(text("SELECT id, subject, consent_id FROM decisions ORDER BY id")).all() == [
+            (7, "s3", 3), (8, "s4", 4)]
+    if database.is_sqlite:
+        assert all("AUTOINCREMENT" in _tables_sql(database)[t.name] for t in Base.metadata.sorted_tables
+                   if t.kwargs.get("sqlite_autoincrement"))
+        with database.engine.connect() as con:
+            assert con.execute(text("PRAGMA foreign_keys")).scalar() == 1  # checks on again after the upgrade
+    with database.engine.begin() as con:  # the person of the newest decision goes; the next one's id is new
+        con.execute(text("DELETE FROM decisions WHERE subject = 's4'"))
+        con.execute(text("DELETE FROM consents WHERE subject = 's4'"))
+        con.execute(text("INSERT INTO consents (subject, merchant_id, scope, purpose, mode, created_at, expires_at) "
+                         "VALUES ('s5', 1, 'admittance', 'rent', 'standing', '2026-01-02 00:00:00', "
+                         "'2026-02-01 00:00:00')"))
+        consent = con.execute(text("SELECT id FROM consents WHERE subject = 's5'")).scalar()
+        con.execute(text("INSERT INTO decisions (merchant_id, transaction_id, subject, policy_id, consent_id, "
+                         f"request_sha256, response, created_at) VALUES (1, 'tx-5', 's5', 1, {consent}, 'x', '{{}}', "
+                         "'2026-01-02 00:00:00')"))
+        assert consent > 4
+        assert con.execute(text("SELECT id FROM decisions WHERE subject = 's5'")).scalar() > 8

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
@@ -56,6 +58,25 @@ def test_person_tokens_and_the_admin_key(service):
         _401(service.client.get("/v1/admin/merchants", headers=headers))
     service.ctx.settings.admin_key = ""  # no admin key configured: the operator API is closed
     _401(service.client.get("/v1/admin/merchants", headers=service.admin))
+
+
+def test_a_new_person_token_revokes_the_earlier_ones(service):
+    """One live token per person, like a password reset: a token given out by mistake ends with the next."""
+    from sqlalchemy import select
+
+    from deepcredit.service.store.models import AuditEntry
+
+    pid, _ = service.with_score()
+    first, second = service.person(pid), service.person(pid)
+    _401(service.client.get("/v1/me/consents", headers=first))
+    assert service.client.get("/v1/me/consents", headers=second).status_code == 200
+    other, _ = service.with_score(skip=1)
+    assert service.client.get("/v1/me/consents", headers=service.person(other)).status_code == 200
+    assert service.client.get("/v1/me/consents", headers=second).status_code == 200  # another person's: no effect
+    with service.ctx.db.read() as s:
+        issued = s.execute(select(AuditEntry.details).where(AuditEntry.action == "person_token_issued",
+                                                            AuditEntry.subject == service.subject(pid))).scalars()
+        assert [json.loads(d)["revoked"] for d in issued] == [0, 1]
 
 
 @pytest.mark.parametrize("service", ["sqlite"], indirect=True)

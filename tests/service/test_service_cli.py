@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, delete, text
 from typer.testing import CliRunner
 
 from deepcredit.cli import serve_cmds
@@ -94,6 +94,8 @@ def test_a_data_set_its_user_declared_is_served_with_its_spec_and_without_its_pr
     from deepcredit.data.dataset import Dataset
     from deepcredit.data.ingest import ingest_with_spec
     from deepcredit.data.spec import builtin_spec
+    from deepcredit.service.context import make_context
+    from deepcredit.service.store.models import Score
     from deepcredit.workflows.train import train_model
 
     root = Path(__file__).resolve().parents[2]
@@ -125,6 +127,12 @@ def test_a_data_set_its_user_declared_is_served_with_its_spec_and_without_its_pr
     assert r.exit_code == 0 and "holds no score" not in r.output
     token = r.stdout.strip().splitlines()[-1]
     r = CliRunner().invoke(_app(), ["person-token", "no-such-person"], env=env)
+    assert r.exit_code == 2 and "holds nothing about this person id" in " ".join(r.output.split())
+    ctx = make_context(Settings.from_env(env))
+    with ctx.db.write() as s:  # someone the data set holds and the service has not scored: a token, and a note
+        s.execute(delete(Score).where(Score.subject == ctx.pseudonym("2")))
+    ctx.db.dispose()
+    r = CliRunner().invoke(_app(), ["person-token", "2"], env=env)
     assert r.exit_code == 0 and "holds no score for this id" in " ".join(r.output.split())
     stranger = r.stdout.strip().splitlines()[-1]
     with TestClient(create_app(Settings.from_env(env))) as client:
@@ -193,7 +201,7 @@ def test_person_erase_asks_first_and_a_later_serve_init_does_not_bring_the_perso
     from service_testkit import ADMIN_KEY, KEY, world
 
     from deepcredit.service.context import make_context
-    from deepcredit.service.store.models import Score
+    from deepcredit.service.store.models import Score, ScoreHistory
 
     w = world()
     env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
@@ -210,6 +218,16 @@ def test_person_erase_asks_first_and_a_later_serve_init_does_not_bring_the_perso
     r = runner.invoke(app, ["person-erase", w.ids[3], "--yes"], env=env)
     assert r.exit_code == 2 and "was erased on" in r.output
     assert runner.invoke(app, ["person-token", w.ids[3]], env=env).exit_code == 2
+    for args in (["person-token", "nobody-at-all"], ["person-erase", "never-existed", "--yes"]):  # typos
+        r = runner.invoke(app, args, env=env)
+        assert r.exit_code == 2 and "holds nothing about this person id" in r.output, r.output
+        assert args[1] not in r.output
+    ctx = make_context(Settings.from_env(env))
+    with ctx.db.write() as s:  # someone the served data set holds, with no row in the database: known
+        s.execute(delete(Score).where(Score.subject == ctx.pseudonym(w.ids[5])))
+        s.execute(delete(ScoreHistory).where(ScoreHistory.subject == ctx.pseudonym(w.ids[5])))
+    ctx.db.dispose()
+    assert runner.invoke(app, ["person-token", w.ids[5]], env=env).exit_code == 0
     assert runner.invoke(app, init, env=env).exit_code == 0  # the data set copied and everyone scored again
     ctx = make_context(Settings.from_env(env))
     with ctx.db.read() as s:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from deepcredit.service.store.models import AuditEntry, Decision, Score
 
@@ -127,7 +127,9 @@ def _details(svc, action: str) -> list[str]:
 def test_unknown_policy_and_person_without_a_score(service):
     mid, acme = service.merchant()
     service.policy(acme)
-    newcomer = "brand-new-person"
+    newcomer, _ = service.with_score(skip=5)  # in the data set, not yet scored by the service
+    with service.ctx.db.write() as s:
+        s.execute(delete(Score).where(Score.subject == service.subject(newcomer)))
     service.grant(service.person(newcomer), mid)
     r = service.decide(acme, newcomer, "tx-1")
     assert r.status_code == 200 and r.json()["result"] == "no_score" and r.json()["admitted"] is False

@@ -106,3 +106,52 @@ def test_no_byte_of_an_erased_person_s_words_stays_in_the_database_files(service
                                headers=service.admin).status_code == 201
     service.ctx.neighbours.drain(timeout=30.0)
     assert not [f.name for f in files if f.exists() and words in f.read_bytes()]
+
+
+def test_the_ids_of_an_erased_persons_rows_are_never_given_again(service):
+    """The erased person's decision (and consent, token) were the newest: the next rows, about someone else,
+    get new ids, so no stored id (an audit row's, a merchant's) comes to name another person's row."""
+    first, second, third = (service.with_score(skip=i)[0] for i in range(3))
+    mid, acme = service.merchant()
+    service.policy(acme)
+    given: dict[str, set[int]] = {"decision": set(), "consent": set()}
+    for n, pid in enumerate((first, second)):
+        consent = service.grant(service.person(pid), mid)
+        r = service.decide(acme, pid, f"order-{n}")
+        assert r.status_code == 200, r.text
+        given["consent"].add(consent["id"])
+        given["decision"].add(r.json()["decision_id"])
+    assert service.client.post("/v1/admin/erasures", json={"person_id": second},
+                               headers=service.admin).status_code == 201
+    consent = service.grant(service.person(third), mid)
+    r = service.decide(acme, third, "order-2")
+    assert r.status_code == 200, r.text
+    assert consent["id"] > max(given["consent"]) and r.json()["decision_id"] > max(given["decision"])
+
+
+def test_operator_routes_refuse_a_person_nobody_holds(service):
+    """A typo is a 404 naming no id (audited), not a token for nobody nor an erasure of nothing; someone the
+    served data set holds is known without any row in the database; an erased person keeps their 409."""
+    from sqlalchemy import delete
+
+    from deepcredit.service.store.models import ScoreHistory
+
+    for path, typo, refused in (("/v1/admin/person-tokens", "nobody-at-all", "person_token_refused"),
+                                ("/v1/admin/erasures", "never-existed", "erasure_refused")):
+        r = service.client.post(path, json={"person_id": typo}, headers=service.admin)
+        assert r.status_code == 404 and r.json()["type"].endswith("/unknown-person"), r.text
+        assert typo not in r.text and service.subject(typo) not in r.text
+        with service.ctx.db.read() as s:
+            rows = s.execute(select(AuditEntry.subject).where(AuditEntry.action == refused)).scalars().all()
+            assert rows == [service.subject(typo)] and s.get(ErasedSubject, service.subject(typo)) is None
+    again = service.client.post("/v1/admin/person-tokens", json={"person_id": "nobody-at-all"}, headers=service.admin)
+    assert again.status_code == 404  # a refusal's audit row does not make the id known
+    pid, _ = service.with_score()
+    with service.ctx.db.write() as s:  # in the served data set only
+        s.execute(delete(Score).where(Score.subject == service.subject(pid)))
+        s.execute(delete(ScoreHistory).where(ScoreHistory.subject == service.subject(pid)))
+    assert service.client.post("/v1/admin/person-tokens", json={"person_id": pid},
+                               headers=service.admin).status_code == 201
+    assert service.client.post("/v1/admin/erasures", json={"person_id": pid}, headers=service.admin).status_code == 201
+    gone = service.client.post("/v1/admin/erasures", json={"person_id": pid}, headers=service.admin)
+    assert gone.status_code == 409 and gone.json()["type"].endswith("/erased")

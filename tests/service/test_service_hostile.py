@@ -97,8 +97,8 @@ def test_every_response_timestamp_is_timezone_aware(service):
     bodies = [decision, grant, dispute, service.client.get("/v1/me/report", headers=me).json(),
               service.client.get("/v1/merchant", headers=acme).json(),
               service.client.get("/v1/admin/merchants", headers=service.admin).json(),
-              service.client.post("/v1/admin/person-tokens", json={"person_id": pid}, headers=service.admin).json(),
-              service.client.delete(f"/v1/me/consents/{grant['id']}", headers=me).json()]
+              service.client.delete(f"/v1/me/consents/{grant['id']}", headers=me).json(),
+              service.client.post("/v1/admin/person-tokens", json={"person_id": pid}, headers=service.admin).json()]
     seen = [(k, v) for b in bodies for k, v in _timestamps(b)]
     assert len(seen) > 10
     assert [(k, v) for k, v in seen if not AWARE.match(v)] == []

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from deepcredit.service.auth import issue_person_token
 from deepcredit.service.events import save_scores
 from deepcredit.service.store.models import ScoreHistory, ServiceEvent
 
@@ -73,7 +74,9 @@ def _thousand_events(svc) -> dict:
 
 
 def _pages(svc) -> dict[str, str]:
-    none = svc.person("p9999999")  # nobody the data set or the service knows: no score, no events
+    with svc.ctx.db.write() as s:  # nobody the data set or the service knows: no score, no events (a token
+        token, _, _ = issue_person_token(s, svc.subject("p9999999"), svc.clock.t, 30)  # from before known.py)
+    none = {"Authorization": f"Bearer {token}"}
     pid, me, acme = svc.decided(skip=4)
     svc.clock.advance(days=1)
     svc.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": pid, "outcome": "rental_returned_late",

@@ -14,10 +14,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from deepcredit.service.context import ServiceContext, get_context
@@ -79,12 +80,18 @@ def issue_merchant_key(session: Session, merchant: Merchant, now: datetime) -> s
     return token
 
 
-def issue_person_token(session: Session, subject: str, now: datetime, days: int) -> tuple[str, datetime]:
+def issue_person_token(session: Session, subject: str, now: datetime, days: int) -> tuple[str, datetime, int]:
+    """A new token for the person, which revokes their earlier ones (one live token per person, like a
+    password reset: a token given out by mistake ends when the person is issued a new one). Returns the
+    token, its expiry and how many earlier tokens it revoked."""
+    revoked = cast(CursorResult, session.execute(
+        update(PersonToken).where(PersonToken.subject == subject, PersonToken.revoked_at.is_(None),
+                                  PersonToken.expires_at > now).values(revoked_at=now))).rowcount
     token, ident, digest = new_secret(PERSON_PREFIX)
     expires = now + timedelta(days=days)
     session.add(PersonToken(token_id=ident, secret_sha256=digest, subject=subject, created_at=now,
                             expires_at=expires))
-    return token, expires
+    return token, expires, revoked
 
 
 def _credentials(creds: HTTPAuthorizationCredentials | None) -> str:

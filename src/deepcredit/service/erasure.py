@@ -15,7 +15,8 @@ would break (its `person_erased` row says how many rows of each kind went), and 
 SQLite none of the deleted rows' bytes stay in the database's files (store.db.Database.scrub). What
 the service cannot reach: the operator's source data set that `serve-init` copied from, snapshots
 (`serve-snapshot`) and batch scores exported before the erasure; the operator deletes them there. A new
-token for an erased person is refused.
+token for an erased person is refused. An id the service knows nothing about (known.py) is refused too
+(404, audited): an operator's typo must not read as a done erasure.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from deepcredit.service.bootstrap import build_scorer
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, read_meta, served_context
 from deepcredit.service.events import erased_people
+from deepcredit.service.known import is_known, unknown_person
 from deepcredit.service.neighbours import connections_to_rescore, rescore_connections
 from deepcredit.service.problems import Problem
 from deepcredit.service.pseudodata import without_people
@@ -86,12 +88,17 @@ class Erasure:
 
 
 def erase(ctx: ServiceContext, subject: str) -> Erasure:
-    """Erase the person (see the module docstring) and re-score their connections. A Problem (409) if they
-    were erased before."""
+    """Erase the person (see the module docstring) and re-score their connections. A Problem: 409 if they
+    were erased before, 404 (audited) if the service knows nobody by this id (known.py: an operator's typo
+    must not leave the real person unerased while it answers success)."""
     with ctx.db.read() as s:
         when = erased_at(s, subject)
     if when is not None:
         raise already_erased(when)
+    if not is_known(ctx, subject):
+        with ctx.db.write() as s:
+            ctx.audit.append(s, ctx.now(), "operator", "erasure_refused", subject, reason="unknown-person")
+        raise unknown_person()  # after the commit, so the refusal's audit row is kept
     connections = connections_to_rescore(ctx, subject)  # read before the copy forgets their edges
     copy = read_meta(ctx).get("data_dir")
     if copy:  # first the copy: should the database fail after, the person is in neither once it is rerun

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from deepcredit.service import disputes, erasure
 from deepcredit.service.auth import AdminPrincipal, admin, issue_merchant_key, issue_person_token
 from deepcredit.service.context import ServiceContext, get_context
+from deepcredit.service.known import is_known, unknown_person
 from deepcredit.service.problems import Problem, not_found
 from deepcredit.service.routes import BODY, COMMON, P, PathId
 from deepcredit.service.schemas import (
@@ -55,14 +56,22 @@ def holds_score(ctx: ServiceContext, person_id: str) -> bool:
 
 
 def create_person_token(ctx: ServiceContext, person_id: str, days: int) -> PersonTokenOut:
+    """Also used by the CLI: a token for a person the service knows (known.py; 404 otherwise, audited), which
+    revokes their earlier tokens; 409 for an erased person."""
     now = ctx.now()
     subject = ctx.pseudonym(person_id)
+    known = is_known(ctx, subject)  # before the write lock: it may read the data set
     with ctx.db.write() as s:
         when = erasure.erased_at(s, subject)
         if when is not None:
             raise erasure.already_erased(when)
-        token, expires = issue_person_token(s, subject, now, days)
-        ctx.audit.append(s, now, "operator", "person_token_issued", subject, days=days)
+        if not known:
+            ctx.audit.append(s, now, "operator", "person_token_refused", subject, reason="unknown-person")
+        else:
+            token, expires, revoked = issue_person_token(s, subject, now, days)
+            ctx.audit.append(s, now, "operator", "person_token_issued", subject, days=days, revoked=revoked)
+    if not known:
+        raise unknown_person()  # after the commit, so the refusal's audit row is kept
     return PersonTokenOut(token=token, expires_at=expires)
 
 
@@ -109,14 +118,16 @@ def disable(merchant_id: PathId, _: AdminPrincipal = Depends(admin), ctx: Servic
         return _out(m)
 
 
-@router.post("/person-tokens", response_model=PersonTokenOut, status_code=201, responses={**BODY, 409: P},
-             summary="Issue a person a token to read their report (for sign-in integrations and demos)")
+@router.post("/person-tokens", response_model=PersonTokenOut, status_code=201,
+             responses={**BODY, 404: P, 409: P},
+             summary="Issue a person a token to read their report (for sign-in integrations and demos); their "
+                     "earlier tokens stop working")
 def person_token(req: PersonTokenCreate, _: AdminPrincipal = Depends(admin),
                  ctx: ServiceContext = Depends(get_context)) -> PersonTokenOut:
     return create_person_token(ctx, req.person_id, req.days)
 
 
-@router.post("/erasures", response_model=ErasureOut, status_code=201, responses={**BODY, 409: P},
+@router.post("/erasures", response_model=ErasureOut, status_code=201, responses={**BODY, 404: P, 409: P},
              summary="Erase a person: every row held about them, and their data set rows from then on")
 def erase_person(req: ErasureCreate, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
                  ) -> ErasureOut:

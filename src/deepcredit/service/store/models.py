@@ -28,6 +28,11 @@ SUBJECT = String(64)
 ID = BigInteger().with_variant(Integer, "sqlite")
 """Row ids: 64-bit (PostgreSQL BIGINT), so every id the API accepts (1..2^63-1) is a lookup, never an overflow;
 SQLite's INTEGER PRIMARY KEY is already 64-bit and is what gives it autoincrement."""
+NEVER_REUSED = {"sqlite_autoincrement": True}
+"""The table args of every table with an integer surrogate key: on SQLite its ids are AUTOINCREMENT, so the id
+of a deleted row (an erased person's decision, say) is never handed out again; without it SQLite reuses the
+highest id after a delete, and a stored id (an audit row's, a merchant's) would name another person's row.
+PostgreSQL's sequences never reuse an id. Databases made before schema s0004 are rebuilt with it by s0004."""
 
 
 class Base(DeclarativeBase):
@@ -44,6 +49,7 @@ class Meta(Base):
 
 class Merchant(Base):
     __tablename__ = "merchants"
+    __table_args__ = NEVER_REUSED
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -54,6 +60,7 @@ class ApiKey(Base):
     """A merchant's key: the public key id finds the row, the secret is only ever stored as sha256."""
 
     __tablename__ = "api_keys"
+    __table_args__ = NEVER_REUSED
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     key_id: Mapped[str] = mapped_column(String(32), unique=True)
     secret_sha256: Mapped[str] = mapped_column(String(64))
@@ -64,6 +71,7 @@ class ApiKey(Base):
 
 class PersonToken(Base):
     __tablename__ = "person_tokens"
+    __table_args__ = NEVER_REUSED
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     token_id: Mapped[str] = mapped_column(String(32), unique=True)
     secret_sha256: Mapped[str] = mapped_column(String(64))
@@ -77,7 +85,7 @@ class Policy(Base):
     """A merchant's scenario: deposit-free rental (threshold), pay-later (limit by band) or its own threshold."""
 
     __tablename__ = "policies"
-    __table_args__ = (UniqueConstraint("merchant_id", "name"),)
+    __table_args__ = (UniqueConstraint("merchant_id", "name"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     name: Mapped[str] = mapped_column(String(80))
@@ -93,6 +101,7 @@ class ThresholdChange(Base):
     """Every threshold a merchant set (a new policy counts): the rate limit counts these rows."""
 
     __tablename__ = "threshold_changes"
+    __table_args__ = NEVER_REUSED
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"))
@@ -103,7 +112,7 @@ class ThresholdChange(Base):
 
 class Consent(Base):
     __tablename__ = "consents"
-    __table_args__ = (Index("ix_consents_lookup", "subject", "merchant_id"),)
+    __table_args__ = (Index("ix_consents_lookup", "subject", "merchant_id"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     subject: Mapped[str] = mapped_column(SUBJECT)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
@@ -121,7 +130,7 @@ class Decision(Base):
 
     __tablename__ = "decisions"
     __table_args__ = (UniqueConstraint("merchant_id", "transaction_id"),
-                      Index("ix_decisions_probe", "merchant_id", "subject", "created_at"))
+                      Index("ix_decisions_probe", "merchant_id", "subject", "created_at"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     transaction_id: Mapped[str] = mapped_column(String(120))
@@ -150,6 +159,7 @@ class Score(Base):
 
 class ScoreHistory(Base):
     __tablename__ = "score_history"
+    __table_args__ = NEVER_REUSED
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
     score: Mapped[int] = mapped_column(Integer)
@@ -164,7 +174,7 @@ class ServiceEvent(Base):
     """A fulfilment outcome a merchant reported; merged with the data set's events when scoring."""
 
     __tablename__ = "service_events"
-    __table_args__ = (UniqueConstraint("merchant_id", "transaction_id"),)
+    __table_args__ = (UniqueConstraint("merchant_id", "transaction_id"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
@@ -183,6 +193,7 @@ class EventCorrection(Base):
     """What a dispute's correction changed: an event (data set `b…` or service `s…`) removed or re-statused."""
 
     __tablename__ = "event_corrections"
+    __table_args__ = NEVER_REUSED
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
     event_ref: Mapped[str] = mapped_column(String(40), unique=True)
@@ -198,7 +209,7 @@ class AttributeCorrection(Base):
     Scoring reads it in place of the data set's value in the person's profile version valid at the service's now."""
 
     __tablename__ = "attribute_corrections"
-    __table_args__ = (UniqueConstraint("subject", "attribute"),)
+    __table_args__ = (UniqueConstraint("subject", "attribute"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
     attribute: Mapped[str] = mapped_column(String(64))
@@ -220,6 +231,7 @@ class Dispute(Base):
     """A record a person says is wrong: an event (event_ref) or a profile attribute (attribute), one of them."""
 
     __tablename__ = "disputes"
+    __table_args__ = NEVER_REUSED
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
     event_ref: Mapped[str | None] = mapped_column(String(40), nullable=True)
@@ -251,6 +263,7 @@ class AuditHead(Base):
     """The chain's last (seq, mac): deleting rows from the end is caught by comparing with it."""
 
     __tablename__ = "audit_head"
+    __table_args__ = NEVER_REUSED
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     seq: Mapped[int] = mapped_column(ID)
     mac: Mapped[str] = mapped_column(String(64))
@@ -261,6 +274,7 @@ class Webhook(Base):
     stored; `cursor` is the time of the last alert queued for it."""
 
     __tablename__ = "webhooks"
+    __table_args__ = NEVER_REUSED
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
     url: Mapped[str] = mapped_column(String(500))
@@ -273,7 +287,7 @@ class WebhookDelivery(Base):
     """One alert to send to one webhook: retried with backoff until delivered or out of attempts."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "state", "next_at"),)
+    __table_args__ = (Index("ix_deliveries_due", "state", "next_at"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"), index=True)
     payload: Mapped[str] = mapped_column(Text)

@@ -133,12 +133,34 @@ def upgrade(engine: Engine) -> Upgrade:
     if is_empty(engine):
         raise SchemaMismatch("the database is empty: `deepcredit serve-init` creates it")
     before, want = current(engine), head()
-    with engine.begin() as con:
-        cfg = _alembic(con)
-        if before is None:
-            changes = _adopt(con)
-            command.stamp(cfg, "head")
-        else:
-            command.upgrade(cfg, "head")
-            changes = [f"migrated from schema {before}"] if before != want else []
+    with engine.connect() as con:
+        sqlite = con.dialect.name == "sqlite"
+        if sqlite:  # see _keys_checked_at_the_end
+            con.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            con.commit()
+        try:
+            with con.begin():
+                cfg = _alembic(con)
+                if before is None:
+                    changes = _adopt(con)
+                    command.stamp(cfg, "head")
+                else:
+                    command.upgrade(cfg, "head")
+                    changes = [f"migrated from schema {before}"] if before != want else []
+                if sqlite:
+                    _keys_checked_at_the_end(con)
+        finally:
+            if sqlite:
+                con.exec_driver_sql("PRAGMA foreign_keys=ON")
+                con.commit()
     return Upgrade(before, want, tuple(changes))
+
+
+def _keys_checked_at_the_end(con: Connection) -> None:
+    """SQLite rebuilds a table to alter it (batch mode: copy, drop, rename), and dropping a table other rows
+    refer to fails while foreign keys are enforced: so they are off during the upgrade (SQLite's documented
+    procedure, which the pragma allows only outside a transaction) and every key is checked before the commit."""
+    broken = con.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise SchemaMismatch(f"the upgrade would leave {len(broken)} rows referring to rows that do not exist "
+                             f"(in {', '.join(sorted({str(r[0]) for r in broken}))}); nothing was committed")
