@@ -305,8 +305,8 @@ def person_token(
         console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(2) from None
     if not holds_score(ctx, person_id):
-        console.print("[yellow]note:[/yellow] the service holds no score for this id (a typo, or someone the "
-                      "served data set does not hold): the token works, and its page says it holds no score")
+        console.print("[yellow]note:[/yellow] the service knows this person but holds no score for them yet: "
+                      "the token works, and its page says it holds no score")
     console.print(f"token valid until {out.expires_at:%Y-%m-%d %H:%M} ({ctx.settings.clock.zone or 'UTC'}, "
                   "on the service's clock):")
     typer.echo(out.token)
@@ -331,8 +331,8 @@ def person_erase(
             console.print(f"[red]error:[/red] {exc.detail}")
             raise typer.Exit(2) from None
     if not done.deleted["scores"]:  # serve-init scores everyone the data set holds
-        console.print("[yellow]note:[/yellow] the service held no score for this id (a typo, or someone the served "
-                      "data set does not hold); it is recorded as erased all the same")
+        console.print("[yellow]note:[/yellow] the service knew this person but held no score for them; they are "
+                      "recorded as erased all the same")
     gone = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in done.deleted.items() if v) or "no rows"
     copy = f"their rows of the service's data copy ({done.copy_dir}) are gone" if done.copy_dir else \
         "their data set rows are left out from now on"
