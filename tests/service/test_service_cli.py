@@ -133,7 +133,7 @@ def test_a_data_set_its_user_declared_is_served_with_its_spec_and_without_its_pr
         s.execute(delete(Score).where(Score.subject == ctx.pseudonym("2")))
     ctx.db.dispose()
     r = CliRunner().invoke(_app(), ["person-token", "2"], env=env)
-    assert r.exit_code == 0 and "holds no score for this id" in " ".join(r.output.split())
+    assert r.exit_code == 0 and "holds no score for them yet" in " ".join(r.output.split())
     stranger = r.stdout.strip().splitlines()[-1]
     with TestClient(create_app(Settings.from_env(env))) as client:
         r = client.post("/v1/events", headers={"Authorization": f"Bearer {key}"},
