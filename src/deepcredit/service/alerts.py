@@ -37,6 +37,8 @@ QUERY_ACTIONS = {"decision": "asked about you", "decision_replayed": "repeated a
 DISPUTE_ACTIONS = {"dispute_opened": "You opened a dispute", "dispute_under_review": "Your dispute is under review",
                    "dispute_corrected": "Your dispute was accepted and the record corrected",
                    "dispute_upheld": "Your dispute was reviewed and the record kept as it was"}
+REMOVED = "Your dispute was accepted and the record removed"
+"""A dispute corrected by removing the record: it is gone, not changed."""
 MAX_ATTEMPTS = 6
 BACKOFF = timedelta(seconds=30)
 """The first retry's wait; each further one doubles it (30 s, 1, 2, 4, 8 minutes)."""
@@ -54,7 +56,7 @@ def feed(ctx: ServiceContext, subject: str, since: datetime | None = None, limit
         words = hist.describer(s, subject, merchants, hist.spec_of(ctx.scorer))
         rows = s.execute(select(ScoreHistory.created_at, ScoreHistory.score, ScoreHistory.band, ScoreHistory.cause)
                          .where(ScoreHistory.subject == subject).order_by(ScoreHistory.id)).all()
-        audit = s.execute(select(AuditEntry.seq, AuditEntry.at, AuditEntry.actor, AuditEntry.action)
+        audit = s.execute(select(AuditEntry.seq, AuditEntry.at, AuditEntry.actor, AuditEntry.action, AuditEntry.details)
                           .where(AuditEntry.subject == subject,
                                  AuditEntry.action.in_(list(QUERY_ACTIONS) + list(DISPUTE_ACTIONS)))
                           .order_by(AuditEntry.seq)).all()
@@ -73,7 +75,8 @@ def feed(ctx: ServiceContext, subject: str, since: datetime | None = None, limit
                 else "Someone"
             out.append(AlertOut(at=a.at, kind="merchant_query", text=f"{who} {QUERY_ACTIONS[a.action]}."))
         else:
-            out.append(AlertOut(at=a.at, kind="dispute_update", text=f"{DISPUTE_ACTIONS[a.action]}."))
+            removed = a.action == "dispute_corrected" and json.loads(a.details).get("correction") == "remove"
+            out.append(AlertOut(at=a.at, kind="dispute_update", text=f"{REMOVED if removed else DISPUTE_ACTIONS[a.action]}."))
     out.sort(key=lambda x: x.at, reverse=True)
     if since is not None:
         out = [x for x in out if x.at.replace(tzinfo=None) > since]
