@@ -78,6 +78,7 @@ from deepcredit.data.validate import (
     FileFormat,
     check_event_values,
     check_no_duplicate_rows,
+    check_no_self_loops,
     event_kinds,
     first_true,
     is_parquet,
@@ -211,9 +212,10 @@ def _table(name: str, section: str, columns: Iterable[Column], ignore: list[str]
 def _attribute_column(a: Attribute, as_written: bool = False) -> Column:
     """The attribute's column as stored, or `as_written` in the user's file (a number in text is text there)."""
     allowed = frozenset(a.order) if a.order is not None else None  # only ordinal attributes have an order
-    ctype = ColumnType.STRING if as_written and a.number_in_text else TYPES[a.type]
+    free_text = as_written and a.number_in_text
+    ctype = ColumnType.STRING if free_text else TYPES[a.type]
     return Column(a.source_column, ctype, nullable=True, allowed=allowed, description=a.description,
-                  protected=a.protected, identifier=contact_named(a.source_column),
+                  protected=a.protected, identifier=contact_named(a.source_column), free_text=free_text,
                   aliases=tuple(a.alias_map.items()) if as_written else ())
 
 
@@ -656,7 +658,13 @@ def _read_relations(spec: DatasetSpec, path: Path, check: _Checker, snapshot) ->
     check.require(path, {("relations", "columns", k): v for k, v in mapping.items()})
     cols = _declared_columns(RELATIONS, mapping, {"kind": frozenset(rel.kinds) or None})
     table = _table("relations", "relations", cols, rel.ignore)
-    frame = _renamed(read_and_validate(path, table, snapshot, allow_empty=True, fmt=check.fmt_for(path)), mapping)
+    checks = (check_no_self_loops(rel.columns.source, rel.columns.target),
+              partial(check_no_duplicate_rows, what="relation"))  # as events: one tie recorded twice is refused
+    # a file given holds rows, as an events file does: a data set without relations gives none
+    frame = _renamed(read_and_validate(path, table, snapshot, checks=checks, fmt=check.fmt_for(path),
+                                       empty_hint=" (for a data set without relations, leave [relations] out of "
+                                                  "the spec and give no relations file)"),
+                     mapping)
     if "kind" not in frame:
         frame["kind"] = pd.Series(["related"] * len(frame), dtype="string")
     if "weight" not in frame:

@@ -841,6 +841,9 @@ def _check_columns(columns: list[str], spec: TableSpec, fail) -> None:
                  column=col.name)
 
 
+_ONE_LINE = "an id, a category, a kind, a status or a label is written on one line"
+
+
 def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
                    snapshot: pd.Timestamp | None, fmt: FileFormat = PLAIN) -> pd.DataFrame:
     """Coerce one chunk to canonical types; raise on the first problem found (vectorised per column)."""
@@ -879,6 +882,11 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
         if not col.nullable and (i := first_true(typed.blank)) is not None:
             fail("a value is required here but the " + ("cell is empty" if chunk.line_offset else "value is null"),
                  i, col.name)
+        if col.type is ColumnType.STRING and not col.free_text:
+            broken = values.astype(_TEXT).str.contains(r"[\r\n]", regex=True, na=False).to_numpy(dtype=bool)
+            if (i := first_true(broken)) is not None:
+                fail(f"{show_cell(raw.iloc[i], col)} holds a line break, where {_ONE_LINE} (a quote left open? "
+                     "a quoted value written over two lines?)", i, col.name)
         if col.aliases:
             values = values.replace(dict(col.aliases))
         if col.allowed is not None:
@@ -904,12 +912,13 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
 
 def read_and_validate(path: Path, spec: TableSpec, snapshot: pd.Timestamp | None = None,
                       allow_empty: bool = False, checks: Sequence[TableCheck] | None = None,
-                      fmt: FileFormat = PLAIN) -> pd.DataFrame:
+                      fmt: FileFormat = PLAIN, empty_hint: str = "") -> pd.DataFrame:
     """Read a whole CSV, Parquet or .xlsx table, validated and typed; raise DataValidationError on bad input.
 
     allow_empty: a table with columns but no rows is valid (a data set without relations).
     checks: whole-table checks (default: TABLE_CHECKS of the table's name, for DeepCredit's own columns).
     fmt: how the file writes its values (separator, decimal mark, date form).
+    empty_hint: appended to the error of a table without rows (what to do instead).
     """
     path = Path(path)
     name = str(path)
@@ -917,7 +926,7 @@ def read_and_validate(path: Path, spec: TableSpec, snapshot: pd.Timestamp | None
         parts = [validate_chunk(c, spec, name, snapshot, fmt) for c in _chunks(path, spec, fmt)]
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         if frame.empty and not allow_empty:
-            raise DataValidationError(name, "the table has a header but no data rows")
+            raise DataValidationError(name, "the table has a header but no data rows" + empty_hint)
         if spec.key:
             check_unique(frame, spec.key, name, line_offset_for(path), {c.name for c in spec.columns if c.personal},
                          spec.duplicate_hint)
@@ -1012,8 +1021,8 @@ def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
 
 
-def check_no_duplicate_rows(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
-    """An exact copy of an earlier row would count one commitment twice.
+def check_no_duplicate_rows(frame: pd.DataFrame, file: str, line_offset: int | None, what: str = "event") -> None:
+    """An exact copy of an earlier row would count one commitment (or, `what` = "relation", one tie) twice.
 
     Rows are compared by hash (a table-wide `duplicated()` holds several copies of a large table); rows whose
     hashes collide are compared in full, so a collision never reports a duplicate that is not one."""
@@ -1024,8 +1033,19 @@ def check_no_duplicate_rows(frame: pd.DataFrame, file: str, line_offset: int | N
     if i is not None:
         # i is the first repeat, so in rows 0..i only row i's earlier copy has a later duplicate
         first = int(np.argmax(frame.iloc[:i + 1].duplicated(keep="last").to_numpy()))
-        raise DataValidationError(file, f"an exact duplicate of row {first + 1}: one event recorded twice",
+        raise DataValidationError(file, f"an exact duplicate of row {first + 1}: one {what} recorded twice",
                                   i + 1, None, line_offset)
+
+
+def check_no_self_loops(source: str, target: str) -> TableCheck:
+    """A whole-table check of relations: no row ties a person to themself (a person is not their own
+    connection, and such a row would count them among their own neighbours)."""
+    def check(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
+        same = (frame[source].astype(_TEXT) == frame[target].astype(_TEXT)).to_numpy(dtype=bool, na_value=False)
+        if (i := first_true(same)) is not None:
+            raise DataValidationError(file, f"{withheld(False)} names the same person as column {source!r}: a "
+                                            "person is not their own connection", i + 1, target, line_offset)
+    return check
 
 
 TableCheck = Callable[[pd.DataFrame, str, "int | None"], None]
