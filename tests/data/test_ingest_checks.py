@@ -129,3 +129,23 @@ def test_a_relations_file_without_rows_is_refused_as_an_events_file_is(tmp_path)
                          "relations, leave [relations] out of the spec and give no relations file)")
     without = SPEC[:SPEC.index("[relations]")] + SPEC[SPEC.index("[outcomes]"):]
     assert len(run(tmp_path, relations=None, spec=without).read("relations")) == 0  # as the message says
+
+
+# --- a label with one value, a column left empty: stored, with a warning ---------------------------------
+
+ALL_GOOD = [PEOPLE[0], *(line.replace(",bad", ",good") for line in PEOPLE[1:])]
+
+
+def test_a_label_with_one_value_is_stored_with_a_warning(tmp_path):
+    with pytest.warns(UserWarning, match=r"^all 4 labels are 0 \(good\), from the label column 'default_flag' of "
+                                         r"the people file \(good: 'good'; bad: 'bad'\): a model learns from both"):
+        ds = run(tmp_path, people=ALL_GOOD)  # was stored without a word
+    assert ds.read("outcomes")["label"].tolist() == [0, 0, 0, 0]
+
+
+def test_an_attribute_column_empty_in_every_row_is_named_in_a_warning(tmp_path):
+    empty = [PEOPLE[0], *(",".join(c if k != 2 else "" for k, c in enumerate(line.split(","))) for line in PEOPLE[1:])]
+    with pytest.warns(UserWarning, match=r"^column 'region' of people\.csv is empty in every row: it tells a model "
+                                         r"nothing"):
+        ds = run(tmp_path, people=empty)
+    assert ds.read("people")["region"].isna().all()

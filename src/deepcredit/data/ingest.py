@@ -66,7 +66,7 @@ from deepcredit.data.schema import (
     typed_frame,
 )
 from deepcredit.data.sheets import is_spreadsheet, read_sheet, sheet_names, source_exists, split_sheet
-from deepcredit.data.spec import DatasetSpec, Lookup, SpecError, spec_line
+from deepcredit.data.spec import DatasetSpec, Lookup, Outcomes, SpecError, spec_line
 from deepcredit.data.spec_events import Events, StatusMeaning
 from deepcredit.data.spec_profile import Attribute, MoreProfile
 from deepcredit.data.staged_events import UNBOUNDED, StagedEvents
@@ -314,6 +314,7 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
                               fmt=check.fmt_for(path))
     refuse_contact(p.attributes, frame, check.spec_file, ("profile",))
     towards_held(p.attributes, frame, Path(path), check.spec_file, ("profile",))
+    empty_attributes(p.attributes, frame, Path(path))
     ids = frame[p.id_column] if p.id_column else pd.Series(range(1, len(frame) + 1)).astype(str)
     out = pd.DataFrame({"person_id": ids.astype("string")})
     out = out.assign(**_attribute_values(frame, p.attributes, check, path))
@@ -412,6 +413,7 @@ def _read_more_profile(people: pd.DataFrame, name: str, more: MoreProfile, path:
                               snapshot, fmt=check.fmt_for(path))
     refuse_contact(more.attributes, frame, check.spec_file, ("more_profile", name))
     towards_held(more.attributes, frame, Path(path), check.spec_file, ("more_profile", name))
+    empty_attributes(more.attributes, frame, Path(path))
     if more.join_on:
         shared = pd.DataFrame({"key": frame[more.id_column], **_attribute_values(frame, more.attributes, check, path)})
         return shared.assign(valid_from=frame[more.valid_from]) if more.valid_from else shared
@@ -927,7 +929,32 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
         # without a given snapshot, the history's last date is as far as anyone could see
         history = staged.read(["person_id", "ts", "status", "days_late", "due_ts"])
         frames["outcomes"] = outcomes_from_events(spec, history, pd.Timestamp(snap))
+    one_outcome(frames.get("outcomes"), spec.outcomes)
     return {t: f.reset_index(drop=True) for t, f in frames.items()}, snap  # stored without the rows' places
+
+
+def one_outcome(outcomes: pd.DataFrame | None, o: Outcomes) -> None:
+    """Warns where every label is the same (all good, or all bad): stored, as a file to score may be so, but a
+    model learns from both, and `train` refuses it."""
+    labels = outcomes["label"] if outcomes is not None else pd.Series(dtype="int64")
+    if len(labels) and labels.nunique() == 1:
+        value = int(labels.iloc[0])
+        warnings.warn(f"all {len(labels):,} labels are {value} ({'bad' if value else 'good'}), from {o.said()}: "
+                      "a model learns from both good and bad labels, so `train` refuses these (check good and "
+                      "bad under [outcomes])", stacklevel=2)
+
+
+def empty_attributes(attributes: list[Attribute], frame: pd.DataFrame, file: Path) -> None:
+    """Warns of an attribute whose column is empty in every row of its file: it tells a model nothing (a
+    column exported empty, or the wrong one named)."""
+    if not len(frame):
+        return
+    for a in attributes:
+        if frame[a.source_column].isna().all():
+            named = "" if a.source_column == a.name else f" (attribute {a.name!r})"
+            warnings.warn(f"column {a.source_column!r}{named} of {file.name} is empty in every row: it tells a "
+                          "model nothing (the right column? else leave the attribute out of the spec, and the column under `ignore`)",
+                          stacklevel=2)
 
 
 def _unknown_owner(exc: DataValidationError, events: pd.DataFrame, known: pd.Index, via: str, owner: pd.Series,
