@@ -149,3 +149,52 @@ def test_an_attribute_column_empty_in_every_row_is_named_in_a_warning(tmp_path):
                                          r"nothing"):
         ds = run(tmp_path, people=empty)
     assert ds.read("people")["region"].isna().all()
+
+
+# --- wording ----------------------------------------------------------------------------------------------
+
+SEMICOLONS = SPEC.replace('name = "probe"\n', 'name = "probe"\n\n[format]\ndelimiter = ";"\n')
+
+
+def test_a_decimal_comma_says_how_to_declare_it(tmp_path):
+    people = [line.replace(",", ";") for line in PEOPLE]
+    people[1] = people[1].replace("3000.5", "3000,5")
+    said = error(tmp_path, people=people, events=[line.replace(",", ";") for line in EVENTS],
+                 relations=[line.replace(",", ";") for line in RELATIONS], spec=SEMICOLONS)
+    assert said.endswith("people.csv, row 1 (line 2), column 'income': '3000,5' is not a number (numbers expected; a "
+                         'decimal comma? declare it in the data-set spec as decimal = "," under [format])')
+
+
+def test_grouped_thousands_say_how_to_declare_them(tmp_path):
+    said = error(tmp_path, people=[PEOPLE[0], 'C1,"3,000.5",north,good', *PEOPLE[2:]])
+    assert "'3,000.5' is not a number (numbers expected; ',' between thousands? declare it in the data-set spec " \
+           'as thousands = "," under [format])' in said
+
+
+def test_a_kind_is_said_with_its_article(tmp_path):
+    said = error(tmp_path, events=[*EVENTS, "C1,2024-03-05,instalment,-100,paid"])
+    assert "'-100.0' is negative, which means nothing for an instalment event (no kind's amount may be negative " \
+           "here)" in said  # was "for a instalment event (only no kind amounts may be negative)"
+    said = error(tmp_path, events=[*EVENTS, "C1,2024-03-05,instalment,,paid"])
+    assert "an instalment event needs its amount" in said
+
+
+def test_a_yes_no_label_in_parquet_is_read_as_the_spec_declares_it(tmp_path):
+    import pandas as pd
+
+    people = pd.DataFrame({"customer_id": ["C1", "C2", "C3", "C4"], "income": [3000.5, 2500, 4100, 2200],
+                           "region": ["north", "west", "east", "south"], "default_flag": [False, True, False, True]})
+    people.to_parquet(tmp_path / "people.parquet")
+    run(tmp_path)  # the CSV files beside it
+    files = {"people": tmp_path / "people.parquet", "events": tmp_path / "events.csv",
+             "relations": tmp_path / "relations.csv"}
+    yes_no = SPEC.replace('bad = ["bad"]\ngood = ["good"]', "bad = [true]\ngood = [false]")
+    ds = ingest_with_spec(spec_from_toml(yes_no), files, tmp_path / "yes_no")  # was: stored as bool; expected text
+    assert ds.read("outcomes")["label"].tolist() == [0, 1, 0, 1]
+    drafted = SPEC.replace('bad = ["bad"]\ngood = ["good"]', 'bad = ["True"]\ngood = ["False"]')  # as spec draft
+    assert ingest_with_spec(spec_from_toml(drafted), files, tmp_path / "drafted").read("outcomes")["label"].sum() == 2
+    with pytest.raises(DataValidationError) as err:
+        ingest_with_spec(spec_from_toml(SPEC), files, tmp_path / "words")
+    assert str(err.value).endswith("people.parquet, row 1, column 'default_flag': 'false' is neither a bad (bad) "
+                                   "nor a good (good) label value of the spec (a yes/no label: say which is bad "
+                                   "under [outcomes], as bad = [true] and good = [false])")

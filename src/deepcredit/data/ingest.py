@@ -76,6 +76,7 @@ from deepcredit.data.validate import (
     TOO_LARGE,
     DataValidationError,
     FileFormat,
+    a_or_an,
     check_event_values,
     check_no_duplicate_rows,
     check_no_self_loops,
@@ -632,7 +633,7 @@ def amounts_where_meant(ev: Events) -> Callable[[pd.DataFrame, str, int | None],
         meant = ~kinds.isin(ev.kinds_amount("neutral")).to_numpy(bool)
         if (i := first_true(meant & frame[col].isna().to_numpy(bool))) is not None:
             kind = kinds.iloc[i]
-            raise DataValidationError(file, f"a {kind} event needs its amount (its amount is "
+            raise DataValidationError(file, f"{a_or_an(str(kind))} event needs its amount (its amount is "
                                             f"{ev.kinds[str(kind)].amount}); only a neutral kind's may be empty",
                                       i + 1, col, line_offset)
     return check
@@ -678,13 +679,22 @@ def _labels(values: pd.Series, spec: DatasetSpec, file: str, line_offset: int | 
     """1 for a bad label value, 0 for a good one, missing for one the spec declares unknown (not known yet)."""
     o = spec.outcomes
     text = values.astype("string").str.strip().fillna("")
-    bad, good = text.isin(o.bad).to_numpy(bool), text.isin(o.good).to_numpy(bool)
-    pending = text.isin(o.unknown).to_numpy(bool) & ~(bad | good)
+    yes_no = text.str.lower().isin(("true", "false")).to_numpy(bool)  # True, TRUE: as the spec's true reads
+    text = text.mask(yes_no, text.str.lower())
+    declared = {k: [v.lower() if v.lower() in ("true", "false") else v for v in getattr(o, k)]
+                for k in ("bad", "good", "unknown")}  # a yes/no as the draft writes it ("True") or TOML's true
+    bad, good = text.isin(declared["bad"]).to_numpy(bool), text.isin(declared["good"]).to_numpy(bool)
+    pending = text.isin(declared["unknown"]).to_numpy(bool) & ~(bad | good)
     other = ~(bad | good | pending)
     if other.any():
         i = int(other.argmax())
         said = f"{text.iloc[i]!r}" if text.iloc[i] else "an empty label"
-        hint = "" if o.unknown else " (a value that says the outcome is not known yet goes under unknown = [...])"
+        if yes_no[i] and not {"true", "false"} & {*declared["bad"], *declared["good"], *declared["unknown"]}:
+            hint = " (a yes/no label: say which is bad under [outcomes], as bad = [true] and good = [false])"
+        elif not o.unknown:
+            hint = " (a value that says the outcome is not known yet goes under unknown = [...])"
+        else:
+            hint = ""
         raise DataValidationError(file, f"{said} is neither a bad ({', '.join(map(str, o.bad))}) nor a good "
                                         f"({', '.join(map(str, o.good))}) label value of the spec{hint}", i + 1,
                                   o.label, line_offset)

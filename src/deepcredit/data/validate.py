@@ -187,6 +187,22 @@ class FileFormat:
             marks.append(f"{self.thousands!r} between thousands")
         return ", " + " and ".join(marks) if marks else ""
 
+    def marks_hint(self, value: object) -> str:
+        """For a number that does not parse only because its marks are not the declared ones ('3174,37'
+        with a decimal point declared): how to declare them (as the separator's error says how to declare a
+        delimiter), else empty."""
+        text = str(value).strip()
+        declare = " declare it in the data-set spec as {} under [format]"
+        if self.decimal == "." and self.thousands != "." and re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+,\d+", text):
+            return "; a decimal comma, with '.' between thousands?" + declare.format('decimal = "," and thousands = "."')
+        if self.decimal == "." and self.thousands != "," and re.fullmatch(r"[+-]?\d+,\d+", text):
+            also = ' (or thousands = ",", where "," groups thousands)' if re.fullmatch(r"[+-]?\d{1,3},\d{3}", text) \
+                else ""
+            return "; a decimal comma?" + declare.format('decimal = ","') + also
+        if self.decimal == "." and not self.thousands and re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", text):
+            return "; ',' between thousands?" + declare.format('thousands = ","')
+        return ""
+
     def date_hint(self) -> str:
         """What a date that does not parse should have been, and, without a date_format, how to declare one
         (as the separator's error says how to declare a delimiter)."""
@@ -622,7 +638,7 @@ def _arrow_fits(t: pa.DataType, ctype: ColumnType) -> bool:
         return True
     number = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
     return {
-        ColumnType.STRING: pa.types.is_integer(t),
+        ColumnType.STRING: pa.types.is_integer(t) or pa.types.is_boolean(t),  # a yes/no: "true", "false"
         ColumnType.INT: number,
         ColumnType.FLOAT: number,
         ColumnType.BOOL: pa.types.is_boolean(t) or pa.types.is_integer(t),
@@ -767,6 +783,8 @@ def _coerce(values: pd.Series, col: Column, nan: np.ndarray | None, fmt: FileFor
     else:
         s, blank = values, values.isna().to_numpy(dtype=bool)
     if ctype is ColumnType.STRING:
+        if pd.api.types.is_bool_dtype(s):  # a Parquet yes/no as a spec writes it (bad = [true])
+            return _Typed(s.map({True: "true", False: "false"}).astype(_TEXT), blank, none, none, "")
         return _Typed(s.astype(_TEXT), blank, none, none, "")
     if ctype is ColumnType.BOOL:
         if pd.api.types.is_bool_dtype(s):
@@ -862,7 +880,10 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
         raw = frame[col.name].reset_index(drop=True)
         typed = _coerce(fmt.without_missing_markers(raw), col, chunk.nan.get(col.name), fmt)
         if (i := first_true(typed.bad)) is not None:
-            fail(f"{show_cell(raw.iloc[i], col)} {_out_of_range(raw.iloc[i], col) or typed.problem}", i, col.name)
+            problem = _out_of_range(raw.iloc[i], col) or typed.problem
+            if col.type in (ColumnType.INT, ColumnType.FLOAT) and (marks := fmt.marks_hint(raw.iloc[i])):
+                problem = f"{problem.removesuffix(')')}{marks})"  # inside the brackets that say what was expected
+            fail(f"{show_cell(raw.iloc[i], col)} {problem}", i, col.name)
         if (i := first_true(typed.nan)) is not None:
             fail("NaN is not a number: leave the cell empty where a value is unknown", i, col.name)
         values = typed.values
@@ -997,12 +1018,18 @@ def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, 
     unsigned = ~kinds.isin(signed_kinds).to_numpy(dtype=bool)
     i = first_true(unsigned & (frame[amount] < 0).to_numpy(dtype=bool, na_value=False))
     if i is not None:
-        allowed = ", ".join(sorted(signed_kinds)) or "no kind"
+        allowed = f"only {', '.join(sorted(signed_kinds))} amounts may be negative" if signed_kinds else \
+            "no kind's amount may be negative here"
         refund = (": money owed or paid is written positive; a refund or a cancelled invoice is a row whose status "
                   "is declared { meaning = \"neutral\", owes_nothing = true }") if kinds.iloc[i] in money_kinds else ""
-        raise DataValidationError(file, f"{show_value(frame.at[i, amount])} is negative, which means nothing for a "
-                                        f"{kinds.iloc[i]} event (only {allowed} amounts may be negative){refund}",
+        raise DataValidationError(file, f"{show_value(frame.at[i, amount])} is negative, which means nothing for "
+                                        f"{a_or_an(str(kinds.iloc[i]))} event ({allowed}){refund}",
                                   i + 1, amount, line_offset)
+
+
+def a_or_an(word: str) -> str:
+    """A word with its indefinite article, as a message says it: "an instalment", "a bill"."""
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
 
 
 def event_kinds(frame: pd.DataFrame, kind: str | None, only_kind: str | None) -> pd.Series:
