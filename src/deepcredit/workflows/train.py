@@ -134,8 +134,8 @@ def check_both_outcomes(counts: dict[int, int], dataset: Dataset, rows: str = "l
     n = sum(counts.values())
     if n and len([k for k, c in counts.items() if c]) > 1:
         return
-    found = f"there are no {rows}" if not n else \
-        f"all {n:,} {rows} are {(k := next(iter(counts)))} ({'bad' if k else 'good'})"
+    found = f"there are no {rows} (are their outcomes not known yet?)" if not n else \
+        f"all {n:,} {rows} are {(k := next(k for k, c in counts.items() if c))} ({'bad' if k else 'good'})"
     raise ValueError(f"{found}: a model learns from both good (0) and bad (1) labels; these come from "
                      f"{dataset.spec.outcomes.said()}: check the spec's good and bad values under [outcomes] against the file")
 
