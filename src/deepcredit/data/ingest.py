@@ -963,8 +963,8 @@ def empty_attributes(attributes: list[Attribute], frame: pd.DataFrame, file: Pat
         if frame[a.source_column].isna().all():
             named = "" if a.source_column == a.name else f" (attribute {a.name!r})"
             warnings.warn(f"column {a.source_column!r}{named} of {file.name} is empty in every row: it tells a "
-                          "model nothing (the right column? else leave the attribute out of the spec, and the column under `ignore`)",
-                          stacklevel=2)
+                          "model nothing (the right column? else leave the attribute out of the spec, and the "
+                          "column under `ignore`)", stacklevel=2)
 
 
 def _unknown_owner(exc: DataValidationError, events: pd.DataFrame, known: pd.Index, via: str, owner: pd.Series,

@@ -194,7 +194,8 @@ class FileFormat:
         text = str(value).strip()
         declare = " declare it in the data-set spec as {} under [format]"
         if self.decimal == "." and self.thousands != "." and re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+,\d+", text):
-            return "; a decimal comma, with '.' between thousands?" + declare.format('decimal = "," and thousands = "."')
+            return "; a decimal comma, with '.' between thousands?" + \
+                declare.format('decimal = "," and thousands = "."')
         if self.decimal == "." and self.thousands != "," and re.fullmatch(r"[+-]?\d+,\d+", text):
             also = ' (or thousands = ",", where "," groups thousands)' if re.fullmatch(r"[+-]?\d{1,3},\d{3}", text) \
                 else ""

@@ -137,7 +137,8 @@ def check_both_outcomes(counts: dict[int, int], dataset: Dataset, rows: str = "l
     found = f"there are no {rows} (are their outcomes not known yet?)" if not n else \
         f"all {n:,} {rows} are {(k := next(k for k, c in counts.items() if c))} ({'bad' if k else 'good'})"
     raise ValueError(f"{found}: a model learns from both good (0) and bad (1) labels; these come from "
-                     f"{dataset.spec.outcomes.said()}: check the spec's good and bad values under [outcomes] against the file")
+                     f"{dataset.spec.outcomes.said()}: check the spec's good and bad values under [outcomes] "
+                     "against the file")
 
 
 def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: ProgressFn | None = None,
@@ -165,8 +166,9 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
     fold = split_rows(cfg, inp)
     train_inp = inp if fold is None else inp.take(fold.train)
     if fold is not None:
-        check_both_outcomes({int(k): int(c) for k, c in zip(*np.unique(np.asarray(train_inp.y, dtype=np.int64),
-                                                                        return_counts=True), strict=True)}, dataset, f"labels of the {len(fold.train):,} training rows")
+        held = np.unique(np.asarray(train_inp.y, dtype=np.int64), return_counts=True)
+        check_both_outcomes({int(k): int(c) for k, c in zip(*held, strict=True)}, dataset,
+                            f"labels of the {len(fold.train):,} training rows")
     if fold is not None:
         on_message(f"{cfg.split.kind}: training on {len(fold.train):,} rows, holding out {len(fold.predict):,}")
     if fold is not None and (unmatured := unmatured_rows(inp.keys, fold)):
