@@ -74,3 +74,18 @@ def test_a_tax_amount_is_not_a_tax_id():
 
     assert contact_named("tax_id") and contact_named("TaxNumber".lower()) and contact_named("customer_tax_no")
     assert not contact_named("income_tax") and not contact_named("tax") and not contact_named("monthly_tax")
+
+
+def test_a_date_and_time_is_not_taken_for_a_phone_number():
+    from deepcredit.data.contact import holds_contact
+
+    for stamp in ("2031-03-01 00:00:00", "2024-01-31 12:30:00.000000", "01/02/2024 10:00", "2031-03-01 00:00:00+00:00"):
+        assert not holds_contact(stamp), stamp  # the digits of a month, a day and a time were read as a phone's
+    assert holds_contact("call 0151 2345678 on 2024-01-02 10:00") and holds_contact("0171 2345678")
+
+
+def test_a_future_date_and_time_is_shown_as_written(tmp_path):
+    with pytest.raises(DataValidationError) as err:
+        _ingest(tmp_path, "joined", "date", ["2020-01-01", "2031-03-01 00:00:00", "2021-05-01"])
+    said = str(err.value)  # was "the value (not shown: it holds contact data) is in the future"
+    assert "'2031-03-01 00:00:00' is in the future" in said and "not shown" not in said

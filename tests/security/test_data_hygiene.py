@@ -34,7 +34,7 @@ def test_meaningful_negative_amounts_are_accepted(tmp_path):
 
 @pytest.mark.parametrize("row, line, column, fragment", [
     ("p1,2024-03-01,rental,20,returned_late,2024-02-20,-4,shop\n", 5, "days_late", "negative"),
-    ("p1,2024-03-01,instalment,-50,on_time,2024-03-01,0,bank\n", 5, "amount", "means nothing for a instalment"),
+    ("p1,2024-03-01,instalment,-50,on_time,2024-03-01,0,bank\n", 5, "amount", "means nothing for an instalment"),
     ("p1,2024-01-05,repayment,120.5,on_time,2024-01-05,0,bank_a\n", 5, None, "exact duplicate of row 1"),
 ])
 def test_meaningless_values_and_duplicate_rows_are_refused(tmp_path, row, line, column, fragment):

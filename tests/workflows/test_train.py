@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -187,3 +188,18 @@ def test_retraining_from_a_run_record_says_where_data_and_versions_differ(world,
     assert len(notes) == 2  # nothing said when they agree, or when nothing is recorded
     assert "the data differ from those of the recorded run" in notes[0] and "recorded b4d3aa73b4d3" in notes[0]
     assert f"lightgbm {library_versions()['lightgbm']} (recorded 0.1)" in notes[1]
+
+
+def test_a_label_with_one_value_is_refused_saying_what_was_found(tmp_path):
+    from tests.data.test_ingest_checks import ALL_GOOD, run
+
+    from deepcredit.data.dataset import Dataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ingest's own warning: tests/data/test_ingest_checks.py
+        run(tmp_path, people=ALL_GOOD)
+    with pytest.raises(ValueError) as err:  # was: "the label must be 0 (good) or 1 (bad), with both present ..."
+        train_model(RunConfig(model="scorecard"), Dataset(tmp_path / "ds"), tmp_path / "m")
+    assert str(err.value) == ("all 4 labels are 0 (good): a model learns from both good (0) and bad (1) labels; "
+                              "these come from the label column 'default_flag' of the people file (good: 'good'; "
+                              "bad: 'bad'): check the spec's good and bad values under [outcomes] against the file")

@@ -28,6 +28,11 @@ CONTACT_IN_TEXT = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
                              r"|(\+|(?<!\d)0)(?!\d{1,3}[/.-]\d{1,2}[/.-]\d{2,4}\b)\d[\d ()/-]{5,}\d")
 """Contact data anywhere in a text (an e-mail address, a phone number starting + or 0): an error never
 repeats such a text, whatever the column."""
+_DAY = r"(0?[1-9]|[12]\d|3[01])"
+DATE_TIME = re.compile(r"(?<![\d+])(\d{4}[-/.](0?[1-9]|1[0-2])[-/.]" + _DAY + "|" + _DAY + r"[-/.]" + _DAY
+                       + r"[-/.](\d{4}|\d{2}))([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(?!\d)")
+"""A date, with or without a time of day (2031-03-01 00:00:00, 01/02/2024 10:00): the digits of its month, day
+and time are not a phone number's, so holds_contact reads past them."""
 
 
 def contact_named(column: str) -> bool:
@@ -36,8 +41,8 @@ def contact_named(column: str) -> bool:
 
 
 def holds_contact(text: str) -> bool:
-    """Whether a text holds an e-mail address or a phone number."""
-    return CONTACT_IN_TEXT.search(text) is not None
+    """Whether a text holds an e-mail address or a phone number (a date or time of day is neither)."""
+    return CONTACT_IN_TEXT.search(DATE_TIME.sub("D", text)) is not None
 
 
 def looks_like_contact(values: pd.Series) -> str | None:

@@ -66,7 +66,7 @@ from deepcredit.data.schema import (
     typed_frame,
 )
 from deepcredit.data.sheets import is_spreadsheet, read_sheet, sheet_names, source_exists, split_sheet
-from deepcredit.data.spec import DatasetSpec, Lookup, SpecError, spec_line
+from deepcredit.data.spec import DatasetSpec, Lookup, Outcomes, SpecError, spec_line
 from deepcredit.data.spec_events import Events, StatusMeaning
 from deepcredit.data.spec_profile import Attribute, MoreProfile
 from deepcredit.data.staged_events import UNBOUNDED, StagedEvents
@@ -76,8 +76,10 @@ from deepcredit.data.validate import (
     TOO_LARGE,
     DataValidationError,
     FileFormat,
+    a_or_an,
     check_event_values,
     check_no_duplicate_rows,
+    check_no_self_loops,
     event_kinds,
     first_true,
     is_parquet,
@@ -211,9 +213,10 @@ def _table(name: str, section: str, columns: Iterable[Column], ignore: list[str]
 def _attribute_column(a: Attribute, as_written: bool = False) -> Column:
     """The attribute's column as stored, or `as_written` in the user's file (a number in text is text there)."""
     allowed = frozenset(a.order) if a.order is not None else None  # only ordinal attributes have an order
-    ctype = ColumnType.STRING if as_written and a.number_in_text else TYPES[a.type]
+    free_text = as_written and a.number_in_text
+    ctype = ColumnType.STRING if free_text else TYPES[a.type]
     return Column(a.source_column, ctype, nullable=True, allowed=allowed, description=a.description,
-                  protected=a.protected, identifier=contact_named(a.source_column),
+                  protected=a.protected, identifier=contact_named(a.source_column), free_text=free_text,
                   aliases=tuple(a.alias_map.items()) if as_written else ())
 
 
@@ -312,6 +315,7 @@ def _read_people(spec: DatasetSpec, path: Path, check: _Checker, snapshot) -> pd
                               fmt=check.fmt_for(path))
     refuse_contact(p.attributes, frame, check.spec_file, ("profile",))
     towards_held(p.attributes, frame, Path(path), check.spec_file, ("profile",))
+    empty_attributes(p.attributes, frame, Path(path))
     ids = frame[p.id_column] if p.id_column else pd.Series(range(1, len(frame) + 1)).astype(str)
     out = pd.DataFrame({"person_id": ids.astype("string")})
     out = out.assign(**_attribute_values(frame, p.attributes, check, path))
@@ -410,6 +414,7 @@ def _read_more_profile(people: pd.DataFrame, name: str, more: MoreProfile, path:
                               snapshot, fmt=check.fmt_for(path))
     refuse_contact(more.attributes, frame, check.spec_file, ("more_profile", name))
     towards_held(more.attributes, frame, Path(path), check.spec_file, ("more_profile", name))
+    empty_attributes(more.attributes, frame, Path(path))
     if more.join_on:
         shared = pd.DataFrame({"key": frame[more.id_column], **_attribute_values(frame, more.attributes, check, path)})
         return shared.assign(valid_from=frame[more.valid_from]) if more.valid_from else shared
@@ -628,7 +633,7 @@ def amounts_where_meant(ev: Events) -> Callable[[pd.DataFrame, str, int | None],
         meant = ~kinds.isin(ev.kinds_amount("neutral")).to_numpy(bool)
         if (i := first_true(meant & frame[col].isna().to_numpy(bool))) is not None:
             kind = kinds.iloc[i]
-            raise DataValidationError(file, f"a {kind} event needs its amount (its amount is "
+            raise DataValidationError(file, f"{a_or_an(str(kind))} event needs its amount (its amount is "
                                             f"{ev.kinds[str(kind)].amount}); only a neutral kind's may be empty",
                                       i + 1, col, line_offset)
     return check
@@ -656,7 +661,13 @@ def _read_relations(spec: DatasetSpec, path: Path, check: _Checker, snapshot) ->
     check.require(path, {("relations", "columns", k): v for k, v in mapping.items()})
     cols = _declared_columns(RELATIONS, mapping, {"kind": frozenset(rel.kinds) or None})
     table = _table("relations", "relations", cols, rel.ignore)
-    frame = _renamed(read_and_validate(path, table, snapshot, allow_empty=True, fmt=check.fmt_for(path)), mapping)
+    checks = (check_no_self_loops(rel.columns.source, rel.columns.target),
+              partial(check_no_duplicate_rows, what="relation"))  # as events: one tie recorded twice is refused
+    # a file given holds rows, as an events file does: a data set without relations gives none
+    frame = _renamed(read_and_validate(path, table, snapshot, checks=checks, fmt=check.fmt_for(path),
+                                       empty_hint=" (for a data set without relations, leave [relations] out of "
+                                                  "the spec and give no relations file)"),
+                     mapping)
     if "kind" not in frame:
         frame["kind"] = pd.Series(["related"] * len(frame), dtype="string")
     if "weight" not in frame:
@@ -668,13 +679,22 @@ def _labels(values: pd.Series, spec: DatasetSpec, file: str, line_offset: int | 
     """1 for a bad label value, 0 for a good one, missing for one the spec declares unknown (not known yet)."""
     o = spec.outcomes
     text = values.astype("string").str.strip().fillna("")
-    bad, good = text.isin(o.bad).to_numpy(bool), text.isin(o.good).to_numpy(bool)
-    pending = text.isin(o.unknown).to_numpy(bool) & ~(bad | good)
+    yes_no = text.str.lower().isin(("true", "false")).to_numpy(bool)  # True, TRUE: as the spec's true reads
+    text = text.mask(yes_no, text.str.lower())
+    declared = {k: [v.lower() if v.lower() in ("true", "false") else v for v in getattr(o, k)]
+                for k in ("bad", "good", "unknown")}  # a yes/no as the draft writes it ("True") or TOML's true
+    bad, good = text.isin(declared["bad"]).to_numpy(bool), text.isin(declared["good"]).to_numpy(bool)
+    pending = text.isin(declared["unknown"]).to_numpy(bool) & ~(bad | good)
     other = ~(bad | good | pending)
     if other.any():
         i = int(other.argmax())
         said = f"{text.iloc[i]!r}" if text.iloc[i] else "an empty label"
-        hint = "" if o.unknown else " (a value that says the outcome is not known yet goes under unknown = [...])"
+        if yes_no[i] and not {"true", "false"} & {*declared["bad"], *declared["good"], *declared["unknown"]}:
+            hint = " (a yes/no label: say which is bad under [outcomes], as bad = [true] and good = [false])"
+        elif not o.unknown:
+            hint = " (a value that says the outcome is not known yet goes under unknown = [...])"
+        else:
+            hint = ""
         raise DataValidationError(file, f"{said} is neither a bad ({', '.join(map(str, o.bad))}) nor a good "
                                         f"({', '.join(map(str, o.good))}) label value of the spec{hint}", i + 1,
                                   o.label, line_offset)
@@ -919,7 +939,32 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
         # without a given snapshot, the history's last date is as far as anyone could see
         history = staged.read(["person_id", "ts", "status", "days_late", "due_ts"])
         frames["outcomes"] = outcomes_from_events(spec, history, pd.Timestamp(snap))
+    one_outcome(frames.get("outcomes"), spec.outcomes)
     return {t: f.reset_index(drop=True) for t, f in frames.items()}, snap  # stored without the rows' places
+
+
+def one_outcome(outcomes: pd.DataFrame | None, o: Outcomes) -> None:
+    """Warns where every label is the same (all good, or all bad): stored, as a file to score may be so, but a
+    model learns from both, and `train` refuses it."""
+    labels = outcomes["label"] if outcomes is not None else pd.Series(dtype="int64")
+    if len(labels) and labels.nunique() == 1:
+        value = int(labels.iloc[0])
+        warnings.warn(f"all {len(labels):,} labels are {value} ({'bad' if value else 'good'}), from {o.said()}: "
+                      "a model learns from both good and bad labels, so `train` refuses these (check good and "
+                      "bad under [outcomes])", stacklevel=2)
+
+
+def empty_attributes(attributes: list[Attribute], frame: pd.DataFrame, file: Path) -> None:
+    """Warns of an attribute whose column is empty in every row of its file: it tells a model nothing (a
+    column exported empty, or the wrong one named)."""
+    if not len(frame):
+        return
+    for a in attributes:
+        if frame[a.source_column].isna().all():
+            named = "" if a.source_column == a.name else f" (attribute {a.name!r})"
+            warnings.warn(f"column {a.source_column!r}{named} of {file.name} is empty in every row: it tells a "
+                          "model nothing (the right column? else leave the attribute out of the spec, and the "
+                          "column under `ignore`)", stacklevel=2)
 
 
 def _unknown_owner(exc: DataValidationError, events: pd.DataFrame, known: pd.Index, via: str, owner: pd.Series,

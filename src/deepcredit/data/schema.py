@@ -49,6 +49,10 @@ class Column:
     aliases: tuple[tuple[str, str], ...] = ()
     """A text column's other ways of writing a value, each (as written, as read): a spec's `aliases`, applied
     as the file is read (its values trimmed first), before `allowed` is checked."""
+    free_text: bool = False
+    """A text column that may run over several lines (a number written in text, number_in_text): every other
+    text column (an id, a category, a kind, a status, a label) holds one line, so a line break in a value is
+    refused at its row (most often a stray quote made a CSV record run on)."""
 
     @property
     def personal(self) -> bool:
@@ -158,8 +162,8 @@ EVENTS = TableSpec(
                description="When the commitment was due, where relevant."),
         Column("days_late", ColumnType.FLOAT, required=False, nullable=True,
                description="How late the commitment was kept, in days (0 = on time)."),
-        Column("counterparty", ColumnType.STRING, required=False, nullable=True, identifier=True,
-               description="The merchant or person on the other side."),
+        Column("counterparty", ColumnType.STRING, required=False, nullable=True, identifier=True, free_text=True,
+               description="The merchant or person on the other side (a name as written)."),
     ),
 )
 

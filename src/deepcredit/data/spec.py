@@ -231,6 +231,15 @@ class Outcomes(FileSection):
     before the date) within this many days before it, as a lender leaves out accounts already in default at
     the observation date; unset, everyone on the books is labelled."""
 
+    def said(self) -> str:
+        """Where the labels come from, in the spec's words (for a message about them): the label column and its
+        good and bad values, or the events they are told from."""
+        if self.source == "events":
+            return 'the labels told from the events ([outcomes] source = "events")'
+        values = {k: ", ".join(map(repr, getattr(self, k))) for k in ("good", "bad")}
+        return (f"the label column {self.label!r} of the {self.source} file (good: {values['good']}; bad: "
+                f"{values['bad']})")
+
     @model_validator(mode="before")
     @classmethod
     def _days_late_alone(cls, data: Any) -> Any:

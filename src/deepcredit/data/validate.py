@@ -187,6 +187,23 @@ class FileFormat:
             marks.append(f"{self.thousands!r} between thousands")
         return ", " + " and ".join(marks) if marks else ""
 
+    def marks_hint(self, value: object) -> str:
+        """For a number that does not parse only because its marks are not the declared ones ('3174,37'
+        with a decimal point declared): how to declare them (as the separator's error says how to declare a
+        delimiter), else empty."""
+        text = str(value).strip()
+        declare = " declare it in the data-set spec as {} under [format]"
+        if self.decimal == "." and self.thousands != "." and re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+,\d+", text):
+            return "; a decimal comma, with '.' between thousands?" + \
+                declare.format('decimal = "," and thousands = "."')
+        if self.decimal == "." and self.thousands != "," and re.fullmatch(r"[+-]?\d+,\d+", text):
+            also = ' (or thousands = ",", where "," groups thousands)' if re.fullmatch(r"[+-]?\d{1,3},\d{3}", text) \
+                else ""
+            return "; a decimal comma?" + declare.format('decimal = ","') + also
+        if self.decimal == "." and not self.thousands and re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", text):
+            return "; ',' between thousands?" + declare.format('thousands = ","')
+        return ""
+
     def date_hint(self) -> str:
         """What a date that does not parse should have been, and, without a date_format, how to declare one
         (as the separator's error says how to declare a delimiter)."""
@@ -622,7 +639,7 @@ def _arrow_fits(t: pa.DataType, ctype: ColumnType) -> bool:
         return True
     number = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
     return {
-        ColumnType.STRING: pa.types.is_integer(t),
+        ColumnType.STRING: pa.types.is_integer(t) or pa.types.is_boolean(t),  # a yes/no: "true", "false"
         ColumnType.INT: number,
         ColumnType.FLOAT: number,
         ColumnType.BOOL: pa.types.is_boolean(t) or pa.types.is_integer(t),
@@ -767,6 +784,8 @@ def _coerce(values: pd.Series, col: Column, nan: np.ndarray | None, fmt: FileFor
     else:
         s, blank = values, values.isna().to_numpy(dtype=bool)
     if ctype is ColumnType.STRING:
+        if pd.api.types.is_bool_dtype(s):  # a Parquet yes/no as a spec writes it (bad = [true])
+            return _Typed(s.map({True: "true", False: "false"}).astype(_TEXT), blank, none, none, "")
         return _Typed(s.astype(_TEXT), blank, none, none, "")
     if ctype is ColumnType.BOOL:
         if pd.api.types.is_bool_dtype(s):
@@ -841,6 +860,9 @@ def _check_columns(columns: list[str], spec: TableSpec, fail) -> None:
                  column=col.name)
 
 
+_ONE_LINE = "an id, a category, a kind, a status or a label is written on one line"
+
+
 def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
                    snapshot: pd.Timestamp | None, fmt: FileFormat = PLAIN) -> pd.DataFrame:
     """Coerce one chunk to canonical types; raise on the first problem found (vectorised per column)."""
@@ -859,7 +881,10 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
         raw = frame[col.name].reset_index(drop=True)
         typed = _coerce(fmt.without_missing_markers(raw), col, chunk.nan.get(col.name), fmt)
         if (i := first_true(typed.bad)) is not None:
-            fail(f"{show_cell(raw.iloc[i], col)} {_out_of_range(raw.iloc[i], col) or typed.problem}", i, col.name)
+            problem = _out_of_range(raw.iloc[i], col) or typed.problem
+            if col.type in (ColumnType.INT, ColumnType.FLOAT) and (marks := fmt.marks_hint(raw.iloc[i])):
+                problem = f"{problem.removesuffix(')')}{marks})"  # inside the brackets that say what was expected
+            fail(f"{show_cell(raw.iloc[i], col)} {problem}", i, col.name)
         if (i := first_true(typed.nan)) is not None:
             fail("NaN is not a number: leave the cell empty where a value is unknown", i, col.name)
         values = typed.values
@@ -879,6 +904,11 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
         if not col.nullable and (i := first_true(typed.blank)) is not None:
             fail("a value is required here but the " + ("cell is empty" if chunk.line_offset else "value is null"),
                  i, col.name)
+        if col.type is ColumnType.STRING and not col.free_text:
+            broken = values.astype(_TEXT).str.contains(r"[\r\n]", regex=True, na=False).to_numpy(dtype=bool)
+            if (i := first_true(broken)) is not None:
+                fail(f"{show_cell(raw.iloc[i], col)} holds a line break, where {_ONE_LINE} (a quote left open? "
+                     "a quoted value written over two lines?)", i, col.name)
         if col.aliases:
             values = values.replace(dict(col.aliases))
         if col.allowed is not None:
@@ -904,12 +934,13 @@ def validate_chunk(chunk: _Chunk, spec: TableSpec, file: str,
 
 def read_and_validate(path: Path, spec: TableSpec, snapshot: pd.Timestamp | None = None,
                       allow_empty: bool = False, checks: Sequence[TableCheck] | None = None,
-                      fmt: FileFormat = PLAIN) -> pd.DataFrame:
+                      fmt: FileFormat = PLAIN, empty_hint: str = "") -> pd.DataFrame:
     """Read a whole CSV, Parquet or .xlsx table, validated and typed; raise DataValidationError on bad input.
 
     allow_empty: a table with columns but no rows is valid (a data set without relations).
     checks: whole-table checks (default: TABLE_CHECKS of the table's name, for DeepCredit's own columns).
     fmt: how the file writes its values (separator, decimal mark, date form).
+    empty_hint: appended to the error of a table without rows (what to do instead).
     """
     path = Path(path)
     name = str(path)
@@ -917,7 +948,7 @@ def read_and_validate(path: Path, spec: TableSpec, snapshot: pd.Timestamp | None
         parts = [validate_chunk(c, spec, name, snapshot, fmt) for c in _chunks(path, spec, fmt)]
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         if frame.empty and not allow_empty:
-            raise DataValidationError(name, "the table has a header but no data rows")
+            raise DataValidationError(name, "the table has a header but no data rows" + empty_hint)
         if spec.key:
             check_unique(frame, spec.key, name, line_offset_for(path), {c.name for c in spec.columns if c.personal},
                          spec.duplicate_hint)
@@ -988,12 +1019,18 @@ def check_event_values(frame: pd.DataFrame, file: str, line_offset: int | None, 
     unsigned = ~kinds.isin(signed_kinds).to_numpy(dtype=bool)
     i = first_true(unsigned & (frame[amount] < 0).to_numpy(dtype=bool, na_value=False))
     if i is not None:
-        allowed = ", ".join(sorted(signed_kinds)) or "no kind"
+        allowed = f"only {', '.join(sorted(signed_kinds))} amounts may be negative" if signed_kinds else \
+            "no kind's amount may be negative here"
         refund = (": money owed or paid is written positive; a refund or a cancelled invoice is a row whose status "
                   "is declared { meaning = \"neutral\", owes_nothing = true }") if kinds.iloc[i] in money_kinds else ""
-        raise DataValidationError(file, f"{show_value(frame.at[i, amount])} is negative, which means nothing for a "
-                                        f"{kinds.iloc[i]} event (only {allowed} amounts may be negative){refund}",
+        raise DataValidationError(file, f"{show_value(frame.at[i, amount])} is negative, which means nothing for "
+                                        f"{a_or_an(str(kinds.iloc[i]))} event ({allowed}){refund}",
                                   i + 1, amount, line_offset)
+
+
+def a_or_an(word: str) -> str:
+    """A word with its indefinite article, as a message says it: "an instalment", "a bill"."""
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
 
 
 def event_kinds(frame: pd.DataFrame, kind: str | None, only_kind: str | None) -> pd.Series:
@@ -1012,8 +1049,8 @@ def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
 
 
-def check_no_duplicate_rows(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
-    """An exact copy of an earlier row would count one commitment twice.
+def check_no_duplicate_rows(frame: pd.DataFrame, file: str, line_offset: int | None, what: str = "event") -> None:
+    """An exact copy of an earlier row would count one commitment (or, `what` = "relation", one tie) twice.
 
     Rows are compared by hash (a table-wide `duplicated()` holds several copies of a large table); rows whose
     hashes collide are compared in full, so a collision never reports a duplicate that is not one."""
@@ -1024,8 +1061,19 @@ def check_no_duplicate_rows(frame: pd.DataFrame, file: str, line_offset: int | N
     if i is not None:
         # i is the first repeat, so in rows 0..i only row i's earlier copy has a later duplicate
         first = int(np.argmax(frame.iloc[:i + 1].duplicated(keep="last").to_numpy()))
-        raise DataValidationError(file, f"an exact duplicate of row {first + 1}: one event recorded twice",
+        raise DataValidationError(file, f"an exact duplicate of row {first + 1}: one {what} recorded twice",
                                   i + 1, None, line_offset)
+
+
+def check_no_self_loops(source: str, target: str) -> TableCheck:
+    """A whole-table check of relations: no row ties a person to themself (a person is not their own
+    connection, and such a row would count them among their own neighbours)."""
+    def check(frame: pd.DataFrame, file: str, line_offset: int | None) -> None:
+        same = (frame[source].astype(_TEXT) == frame[target].astype(_TEXT)).to_numpy(dtype=bool, na_value=False)
+        if (i := first_true(same)) is not None:
+            raise DataValidationError(file, f"{withheld(False)} names the same person as column {source!r}: a "
+                                            "person is not their own connection", i + 1, target, line_offset)
+    return check
 
 
 TableCheck = Callable[[pd.DataFrame, str, "int | None"], None]

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from deepcredit.config import RunConfig, record_differences, write_run_record
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.schema import Dimension
@@ -126,6 +128,19 @@ def holdout_metrics(model: CreditModel, inp: ModelInput, fold: Fold, cfg: RunCon
             "auc": a, "gini": 2 * a - 1, "ks": ks(y, p)}
 
 
+def check_both_outcomes(counts: dict[int, int], dataset: Dataset, rows: str = "labels") -> None:
+    """A model learns to tell bad from good: refused, saying what was found, where the labels (`counts`:
+    label → rows) hold one outcome only or none."""
+    n = sum(counts.values())
+    if n and len([k for k, c in counts.items() if c]) > 1:
+        return
+    found = f"there are no {rows} (are their outcomes not known yet?)" if not n else \
+        f"all {n:,} {rows} are {(k := next(k for k, c in counts.items() if c))} ({'bad' if k else 'good'})"
+    raise ValueError(f"{found}: a model learns from both good (0) and bad (1) labels; these come from "
+                     f"{dataset.spec.outcomes.said()}: check the spec's good and bad values under [outcomes] "
+                     "against the file")
+
+
 def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: ProgressFn | None = None,
                 on_message: MessageFn = _quiet, engine: str = "duckdb", master: str = DEFAULT_MASTER,
                 recorded: dict | None = None) -> Trained:
@@ -140,6 +155,8 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
     est = make_estimator(cfg, kinds)
     views = views_for(cfg, kinds)
     fingerprint = dataset.checked_fingerprint()  # before the work: the files are the ones the manifest records
+    labels = dataset.connect().execute("SELECT label, COUNT(*) FROM outcomes GROUP BY label").fetchall()
+    check_both_outcomes({int(k): int(c) for k, c in labels if k is not None}, dataset)  # before the work
     for note in record_differences(recorded or {}, fingerprint):
         on_message(note)
     on_message(f"building the {', '.join(views)} view(s) of {dataset.name}")
@@ -148,6 +165,10 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
                             master=master)
     fold = split_rows(cfg, inp)
     train_inp = inp if fold is None else inp.take(fold.train)
+    if fold is not None:
+        held = np.unique(np.asarray(train_inp.y, dtype=np.int64), return_counts=True)
+        check_both_outcomes({int(k): int(c) for k, c in zip(*held, strict=True)}, dataset,
+                            f"labels of the {len(fold.train):,} training rows")
     if fold is not None:
         on_message(f"{cfg.split.kind}: training on {len(fold.train):,} rows, holding out {len(fold.predict):,}")
     if fold is not None and (unmatured := unmatured_rows(inp.keys, fold)):
