@@ -144,7 +144,13 @@ class Job:
                 raise ValueError(f"{out}: holds another scoring job (it differs in {', '.join(diff)}); "
                                  "choose another --out, or remove it")
             if old.get("complete"):
-                return cls(out, old)
+                done = cls(out, old)
+                lost = {n for n in old.get("parts", {}) if not done.done("parts", n, done.part_path(n))}
+                if not lost:
+                    return done
+                # a part of the finished job is missing or changed: score it again and publish anew, as a
+                # resumed job (a rerun that trusted the record said it wrote rows that were not there)
+                old = {**old, "complete": False, "parts": {n: e for n, e in old["parts"].items() if n not in lost}}
             job = cls(out, {**identity, **record, **{k: old[k] for k in PROGRESS if k in old}})
             job.save()
             collect_commits(job)
@@ -168,7 +174,7 @@ class Job:
         """Where score part `name` is, or is to be written: in OUT once published (a complete job, or a
         job written before parts waited), else in OUT/_parts."""
         final = self.out / name
-        return final if final.exists() else self.out / PENDING / name
+        return final if final.exists() or self.manifest.get("complete") else self.out / PENDING / name
 
     def write(self, kind: str, name: str, path: Path, table: pa.Table) -> None:
         if kind == "parts":
