@@ -287,3 +287,19 @@ def test_an_out_in_a_folder_that_cannot_be_written_is_refused_first(tmp_path: Pa
     with pytest.raises(PermissionError) as err:
         io.check_replaceable(tmp_path / "new" / "out", lambda _: True, "a test output")
     assert err.value.filename == str(tmp_path / "new" / "out")
+
+
+def test_a_previous_output_set_aside_by_a_killed_swap_is_put_back_not_deleted(tmp_path: Path) -> None:
+    """audit O3: a kill between replace_directory's two renames left only `.ds.<uuid>.old`, and the next run
+    to the same out deleted it at its start, even when that run then failed: no data set was left."""
+    out = tmp_path / "ds"
+    write_dataset(out, frames(3), "first", "2024-06-30")
+    aside = tmp_path / f".ds.{'f' * 32}.old"
+    out.rename(aside)  # killed between the renames: the old version set aside, the new one not yet in place
+    broken = {**frames(3), "people": pd.DataFrame({"person_id": [object()]})}  # cannot be written
+    with pytest.raises(Exception):  # noqa: B017 - whatever pyarrow raises
+        write_dataset(out, broken, "second", "2024-06-30")
+    assert Dataset(out).name == "first" and not aside.exists(), "the previous version is back in place"
+    out.rename(aside)
+    assert write_dataset(out, frames(4), "third", "2024-06-30").name == "third"
+    assert names(tmp_path) == ["ds"], "replaced as usual, nothing set aside left"

@@ -161,8 +161,28 @@ def check_writable(out: Path) -> None:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(out))
 
 
+def restore_previous(out: Path) -> Path | None:
+    """Put back the previous output that a killed swap set aside: where `out` is missing but a
+    `.NAME.<uuid>.old` directory (replace_directory) is there, the newest is renamed to `out`; returns it.
+
+    Why: replace_directory renames the previous output aside, then the new one in; a kill between the two
+    left no output, and the next run to the same out deleted the set-aside version at its start
+    (remove_stale_staging), even when that run then failed."""
+    out = Path(out).absolute()
+    if out.exists() or out.is_symlink() or not out.parent.is_dir():
+        return None
+    aside = [p for p in out.parent.glob(f".{glob.escape(out.name)}.*.old")
+             if (m := STAGING_RE.match(p.name)) and m["name"] == out.name and p.is_dir() and not p.is_symlink()]
+    if not aside:
+        return None
+    newest = max(aside, key=lambda p: p.stat().st_mtime)
+    os.replace(newest, out)
+    return newest
+
+
 def check_replaceable(out: Path, is_previous: Callable[[Path], bool], what: str) -> None:
-    """Refuse to replace anything at `out` but an empty directory or a previous output (`is_previous`).
+    """Refuse to replace anything at `out` but an empty directory or a previous output (`is_previous`); a
+    previous output a killed swap set aside is put back first (restore_previous).
 
     Why: an output directory is replaced as a whole, so a mistyped --out (the input data set, a model, a
     folder of the user's files, a file) would be deleted. Called before any work, and again just before
@@ -171,6 +191,7 @@ def check_replaceable(out: Path, is_previous: Callable[[Path], bool], what: str)
     """
     out = Path(out)
     check_writable(out)
+    restore_previous(out)
     if not out.exists() and not out.is_symlink():
         return
     if out.is_dir() and not out.is_symlink() and (not any(out.iterdir()) or is_previous(out)):
@@ -189,7 +210,9 @@ def check_replaceable(out: Path, is_previous: Callable[[Path], bool], what: str)
 
 def remove_stale_staging(out: Path) -> list[Path]:
     """Delete staging directories (`.NAME.<uuid>.staging`) and set-aside versions (`.NAME.<uuid>.old`)
-    that an earlier, killed write of `out` left behind; as remove_stale_temps, for whole directories."""
+    that an earlier, killed write of `out` left behind; as remove_stale_temps, for whole directories. A
+    set-aside version is deleted only where `out` exists: else it is the output, put back (restore_previous)."""
+    restore_previous(out)
     return _remove_leftovers(out, STAGING_RE)
 
 
@@ -206,7 +229,9 @@ def staging_dir(out: Path) -> Path:
 
 def replace_directory(staging: Path, final: Path, is_previous: Callable[[Path], bool], what: str) -> None:
     """Move a fully written staging directory into place, replacing an empty directory or a previous
-    output (check_replaceable: anything else is refused, and `staging` left for the caller to remove)."""
+    output (check_replaceable: anything else is refused, and `staging` left for the caller to remove).
+    A kill between the two renames leaves the previous output as `.NAME.<uuid>.old`, which the next write
+    of `final` puts back (restore_previous) rather than deleting."""
     final = Path(final)
     check_replaceable(final, is_previous, what)
     old = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
