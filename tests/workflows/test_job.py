@@ -273,3 +273,20 @@ def test_a_finished_job_with_a_part_missing_or_damaged_is_scored_again_on_rerun(
     assert len(read_scores_file(out, "scores (batch)")) == 240
     assert not (out / PENDING).exists() and not sibling(out, "publishing").exists()
     assert json.loads((out / JOB).read_text())["parts"] == json.loads((whole / JOB).read_text())["parts"]
+
+
+def test_a_damaged_job_record_is_named_with_what_to_do_by_score_and_by_the_reader(small, tmp_path):
+    """audit O5: with `_job.json` truncated, monitor said "run the same `deepcredit score` again", and score
+    then failed with a bare "Unterminated string starting at: line 16 column 5", naming no file and no remedy."""
+    ds, art, whole = small
+    out = tmp_path / "s"
+    shutil.copytree(whole, out)
+    text = (out / JOB).read_text()
+    (out / JOB).write_text(text[:len(text) // 2])
+    advice = r"_job.json: this scoring job's record cannot be read .*remove the folder .* or score into a new --out"
+    with pytest.raises(DataValidationError, match=advice):
+        score_batch(art, ds, out, _cfg())
+    with pytest.raises(DataValidationError, match=advice.split(": ", 1)[1]):
+        read_scores_file(out, "scores (batch)")
+    shutil.rmtree(out)  # as told: then the job runs anew
+    assert score_batch(art, ds, out, _cfg())["complete"] and _parts(out) == _parts(whole)

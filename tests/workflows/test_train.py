@@ -187,3 +187,35 @@ def test_retraining_from_a_run_record_says_where_data_and_versions_differ(world,
     assert len(notes) == 2  # nothing said when they agree, or when nothing is recorded
     assert "the data differ from those of the recorded run" in notes[0] and "recorded b4d3aa73b4d3" in notes[0]
     assert f"lightgbm {library_versions()['lightgbm']} (recorded 0.1)" in notes[1]
+
+
+def test_a_second_training_into_an_out_being_written_is_refused_before_any_work(tmp_path):
+    """audit O4: two trainings into one --out both said "wrote", and the last silently replaced the first.
+    The output's lock (data.io.output_lock) is held from the check to the write: the second is refused at
+    once, before it reads any data (here there is none to read)."""
+    import os
+    import threading
+
+    from deepcredit.config import RunConfig
+    from deepcredit.data.errors import DataValidationError
+    from deepcredit.data.io import output_lock
+    from deepcredit.workflows.train import train_model
+
+    out = tmp_path / "m"
+    held, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with output_lock(out):
+            held.set()
+            done.wait(60)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert held.wait(60)
+        with pytest.raises(DataValidationError, match=rf"another .*run \(pid {os.getpid()}\) is writing it"):
+            train_model(RunConfig(), None, out)  # type: ignore[arg-type]
+    finally:
+        done.set()
+        thread.join()
+    assert not out.exists()

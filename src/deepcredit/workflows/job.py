@@ -19,7 +19,6 @@ or directory"); the second now gets one clear error naming the first's pid. It i
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -31,7 +30,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from deepcredit.data.io import atomic_write_json, atomic_write_parquet, file_sha256
+from deepcredit.data.io import atomic_write_json, atomic_write_parquet, file_sha256, output_lock
 
 JOB = "_job.json"
 PENDING = "_parts"
@@ -55,31 +54,11 @@ def sibling(out: Path, role: str) -> Path:
 
 @contextmanager
 def job_lock(out: Path) -> Iterator[None]:
-    """Hold `.OUT.lock` for the job's whole run; a second run into OUT is refused with the holder's pid."""
-    path = sibling(out, "lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise ValueError(f"{out}: another `deepcredit score` run (pid {holder}) is writing this job: wait for "
-                             "it to finish (then rerun to get its result), or choose another --out") from None
-        try:
-            if os.stat(path).st_ino == os.fstat(fd).st_ino:
-                break  # else the holder removed the file as we opened it: lock the one there now
-        except FileNotFoundError:
-            pass
-        os.close(fd)
-    try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+    """Hold `.OUT.lock` for the job's whole run (data.io.output_lock, the lock of every output directory); a
+    second run into OUT is refused with the holder's pid, even from the same thread."""
+    with output_lock(out, "another `deepcredit score` run (pid {pid}) is writing this job: wait for it to finish "
+                          "(then rerun to get its result), or choose another --out", join=False):
         yield
-    finally:
-        path.unlink(missing_ok=True)
-        os.close(fd)
 
 
 def recover(out: Path) -> None:
