@@ -30,6 +30,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from deepcredit.data.errors import DataValidationError
 from deepcredit.data.io import atomic_write_json, atomic_write_parquet, file_sha256, output_lock
 
 JOB = "_job.json"
@@ -61,12 +62,35 @@ def job_lock(out: Path) -> Iterator[None]:
         yield
 
 
+DAMAGED = ("this scoring job's record cannot be read ({why}), so the job cannot be resumed: remove the folder "
+           "{out} and score again, or score into a new --out")
+"""What is said of a `_job.json` that does not parse (read_job), by score and by monitor alike."""
+
+
+def read_job(out: Path) -> dict:
+    """OUT's job manifest (`_job.json`). One that does not parse (truncated, edited) is DataValidationError
+    naming the file and what to do (DAMAGED).
+
+    Why: a truncated manifest made monitor say "run the same `deepcredit score` again", and score then died
+    with a bare "Unterminated string starting at: line 16 column 5", naming no file and no remedy."""
+    path = Path(out) / JOB
+    try:
+        job = json.loads(path.read_bytes())
+    except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError
+        why = f"not valid JSON at line {exc.lineno}, column {exc.colno}: cut short or edited" \
+            if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        raise DataValidationError(str(path), DAMAGED.format(why=why, out=out)) from None
+    if not isinstance(job, dict):
+        raise DataValidationError(str(path), DAMAGED.format(why="not a JSON object", out=out))
+    return job
+
+
 def recover(out: Path) -> None:
     """Complete a publication (Job.finish) that a kill interrupted; called under the job's lock."""
     out = Path(out)
     ready, retiring = sibling(out, "publishing"), sibling(out, "retiring")
     if ready.is_dir():
-        if not json.loads((ready / JOB).read_text()).get("complete"):
+        if not read_job(ready).get("complete"):
             raise RuntimeError(f"{ready}: not a finished scoring job: remove it")  # finish writes it complete first
         if out.exists():
             shutil.rmtree(retiring, ignore_errors=True)
@@ -83,10 +107,12 @@ def unfinished(out: Path) -> str | None:
     if not (out / JOB).is_file():
         return None
     try:
-        job = json.loads((out / JOB).read_text())
-    except (OSError, ValueError):
-        return f"a scoring job whose {JOB} cannot be read: run the same `deepcredit score` again"
-    if not isinstance(job, dict) or job.get("complete"):
+        job = read_job(out)
+    except DataValidationError as exc:
+        return exc.problem  # what score says of it too: remove the folder, or score into a new --out
+    except OSError as exc:
+        return f"a scoring job whose {JOB} cannot be read ({exc.strerror})"
+    if job.get("complete"):
         return None
     return (f"an unfinished scoring job ({len(job.get('parts', {}))} of {job.get('chunks', '?')} chunks scored; "
             f"its {JOB} says complete: false): run the same `deepcredit score` again to finish it")
@@ -95,10 +121,10 @@ def unfinished(out: Path) -> str | None:
 def recorded_rows(out: Path) -> int | None:
     """The rows a finished job's manifest records, or None where OUT is no job's directory."""
     try:
-        job = json.loads((Path(out) / JOB).read_text())
+        job = read_job(out)
     except (OSError, ValueError):
         return None
-    return int(job["rows"]) if isinstance(job, dict) and "rows" in job else None
+    return int(job["rows"]) if "rows" in job else None
 
 
 @dataclass
@@ -117,7 +143,7 @@ class Job:
         recover(out)
         path = out / JOB
         if path.exists():
-            old = json.loads(path.read_text())
+            old = read_job(out)
             diff = [k for k in IDENTITY if old.get(k) != identity[k]]
             if diff:
                 raise ValueError(f"{out}: holds another scoring job (it differs in {', '.join(diff)}); "
