@@ -336,3 +336,11 @@ def test_a_second_write_into_an_output_another_run_is_writing_is_refused_at_once
         holder.wait()
     assert write_dataset(out, frames(4), "second", "2024-06-30").name == "second", "a killed holder leaves no lock"
     assert names(tmp_path) == ["ds"]
+
+
+def test_a_writer_into_a_folder_that_cannot_be_written_names_the_out_not_its_lock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(io.os, "access", lambda path, mode: Path(path) != tmp_path)  # root ignores chmod
+    with pytest.raises(PermissionError) as err:
+        write_dataset(tmp_path / "ds", frames(3), "first", "2024-06-30")
+    assert err.value.filename == str(tmp_path / "ds") and names(tmp_path) == []

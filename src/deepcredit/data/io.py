@@ -199,6 +199,7 @@ def output_lock(out: Path, busy: str = BUSY, join: bool = True) -> Iterator[None
             with _HELD_GUARD:
                 _HELD[key] -= 1
         return
+    check_writable(given)  # a folder that cannot be written is named as the user's out, not as our lock file
     path = out.with_name(f".{out.name}.lock")
     made = [d for d in reversed(path.parents) if not d.exists()]  # removed again if left empty
     path.parent.mkdir(parents=True, exist_ok=True)
