@@ -79,3 +79,29 @@ def test_records_that_weigh_little_alone_are_shown_taken_together(capsys):
     assert "no single record lowers this score by a whole point" in out
     assert out.index("your 342 late records taken together: -85 points") < out.index(
         "your 400 bill records taken together: -80 points") and "kept records" not in out
+
+
+def test_explain_refuses_a_data_set_edited_after_it_was_written(world, tmp_path):
+    """As score, train, features and validate do: an explanation of edited rows is not the score they give
+    (it used to score the edited row without a word). The peers comparison refuses it too."""
+    import shutil
+
+    from deepcredit.data.dataset import Dataset
+    from deepcredit.data.errors import DataValidationError
+    from deepcredit.workflows.peers import compare_with_peers
+
+    root, _ = world
+    edited = tmp_path / "w"
+    shutil.copytree(root / "w", edited)
+    people_file = Dataset(edited).table_path("people")
+    people_file = people_file if people_file.is_file() else sorted(people_file.glob("*.parquet"))[0]
+    people = pd.read_parquet(people_file)
+    numeric = people.select_dtypes("number").columns[0]
+    people.loc[0, numeric] = 1e6
+    people.to_parquet(people_file, index=False)
+    result = runner.invoke(app, ["explain", "--model", str(root / "m"), "--data", str(edited), "--person",
+                                 str(people.loc[0, "person_id"]), "--records", "0"], terminal_width=200)
+    assert result.exit_code == 2, result.output
+    assert "people table changed after the data set was written" in " ".join(result.output.split())
+    with pytest.raises(DataValidationError, match="changed after the data set was written"):
+        compare_with_peers(Dataset(edited), tmp_path / "peers")

@@ -287,3 +287,60 @@ def test_an_out_in_a_folder_that_cannot_be_written_is_refused_first(tmp_path: Pa
     with pytest.raises(PermissionError) as err:
         io.check_replaceable(tmp_path / "new" / "out", lambda _: True, "a test output")
     assert err.value.filename == str(tmp_path / "new" / "out")
+
+
+def test_a_previous_output_set_aside_by_a_killed_swap_is_put_back_not_deleted(tmp_path: Path) -> None:
+    """audit O3: a kill between replace_directory's two renames left only `.ds.<uuid>.old`, and the next run
+    to the same out deleted it at its start, even when that run then failed: no data set was left."""
+    out = tmp_path / "ds"
+    write_dataset(out, frames(3), "first", "2024-06-30")
+    aside = tmp_path / f".ds.{'f' * 32}.old"
+    out.rename(aside)  # killed between the renames: the old version set aside, the new one not yet in place
+    broken = {**frames(3), "people": pd.DataFrame({"person_id": [object()]})}  # cannot be written
+    with pytest.raises(Exception):  # noqa: B017 - whatever pyarrow raises
+        write_dataset(out, broken, "second", "2024-06-30")
+    assert Dataset(out).name == "first" and not aside.exists(), "the previous version is back in place"
+    out.rename(aside)
+    assert write_dataset(out, frames(4), "third", "2024-06-30").name == "third"
+    assert names(tmp_path) == ["ds"], "replaced as usual, nothing set aside left"
+
+
+def test_a_second_write_into_an_output_another_run_is_writing_is_refused_at_once(tmp_path: Path) -> None:
+    """audit O4: two ingests into one --out: the second deleted the first's staging directory as stale (the
+    first died naming a hidden path); two trainings both said they wrote the model. One lock, the scoring
+    job's (`.OUT.lock`, held here by another process), now guards every directory writer."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ds"
+    write_dataset(out, frames(3), "first", "2024-06-30")
+    theirs = tmp_path / f".ds.{'a' * 32}.staging"  # the running writer's staging directory
+    theirs.mkdir()
+    src = Path(__file__).resolve().parents[2] / "src"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+                               "from deepcredit.workflows.job import job_lock\n"
+                               "with job_lock(Path(sys.argv[1])):\n print('held', flush=True); time.sleep(600)",
+                               str(out)], env={**os.environ, "PYTHONPATH": str(src)}, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        busy = rf"{out}: another .*run \(pid {holder.pid}\) is writing"
+        with pytest.raises(DataValidationError, match=busy):
+            write_dataset(out, frames(4), "second", "2024-06-30")
+        with pytest.raises(DataValidationError, match=busy):
+            io.staging_dir(out)
+        assert theirs.is_dir() and Dataset(out).name == "first", "the running write's files are left alone"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert write_dataset(out, frames(4), "second", "2024-06-30").name == "second", "a killed holder leaves no lock"
+    assert names(tmp_path) == ["ds"]
+
+
+def test_a_writer_into_a_folder_that_cannot_be_written_names_the_out_not_its_lock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(io.os, "access", lambda path, mode: Path(path) != tmp_path)  # root ignores chmod
+    with pytest.raises(PermissionError) as err:
+        write_dataset(tmp_path / "ds", frames(3), "first", "2024-06-30")
+    assert err.value.filename == str(tmp_path / "ds") and names(tmp_path) == []

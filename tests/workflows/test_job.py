@@ -251,3 +251,42 @@ def test_the_job_records_its_own_settings_and_the_model_s_not_training_defaults(
     assert set(manifest["config"]) == {"data", "scoring"} and manifest["config"]["scoring"]["chunk_size"] == 60
     assert manifest["model_config"] == json.loads((art / "manifest.json").read_text())["config"]
     assert manifest["model_config"] == {"data": manifest["model_config"]["data"]}  # what this model was saved with
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "left in _parts"])
+def test_a_finished_job_with_a_part_missing_or_damaged_is_scored_again_on_rerun(small, tmp_path, damage):
+    """audit O2: a rerun of a finished job whose part file was deleted trusted its manifest: it said it wrote
+    240 rows in 4 parts where 180 rows in 3 were there, and the reader refused it ever after."""
+    ds, art, whole = small
+    out = tmp_path / "s"
+    shutil.copytree(whole, out)
+    part = out / "part-00002.parquet"
+    if damage == "left in _parts":  # where an earlier rerun wrote it, never to be published
+        (out / PENDING).mkdir()
+        os.replace(part, out / PENDING / part.name)
+    elif damage == "missing":
+        part.unlink()
+    else:
+        part.write_bytes(part.read_bytes()[:100])
+    job = score_batch(art, ds, out, _cfg())
+    assert job["complete"] and _parts(out) == _parts(whole), "the part is scored again, as in the whole run"
+    assert len(read_scores_file(out, "scores (batch)")) == 240
+    assert not (out / PENDING).exists() and not sibling(out, "publishing").exists()
+    assert json.loads((out / JOB).read_text())["parts"] == json.loads((whole / JOB).read_text())["parts"]
+
+
+def test_a_damaged_job_record_is_named_with_what_to_do_by_score_and_by_the_reader(small, tmp_path):
+    """audit O5: with `_job.json` truncated, monitor said "run the same `deepcredit score` again", and score
+    then failed with a bare "Unterminated string starting at: line 16 column 5", naming no file and no remedy."""
+    ds, art, whole = small
+    out = tmp_path / "s"
+    shutil.copytree(whole, out)
+    text = (out / JOB).read_text()
+    (out / JOB).write_text(text[:len(text) // 2])
+    advice = r"_job.json: this scoring job's record cannot be read .*remove the folder .* or score into a new --out"
+    with pytest.raises(DataValidationError, match=advice):
+        score_batch(art, ds, out, _cfg())
+    with pytest.raises(DataValidationError, match=advice.split(": ", 1)[1]):
+        read_scores_file(out, "scores (batch)")
+    shutil.rmtree(out)  # as told: then the job runs anew
+    assert score_batch(art, ds, out, _cfg())["complete"] and _parts(out) == _parts(whole)

@@ -165,8 +165,12 @@ def score(
 
             job = score_job(model_dir, ds, out, cfg, on_chunk=on_chunk, engine=engine, master=master)
         card = read_scores(out, ["score", "band"])
+        if len(card) != job["rows"]:  # never report rows the job does not have
+            raise ValueError(f"{out}: holds {len(card):,} score rows where its job records {job['rows']:,}: "
+                             "remove it and score again")
     bands = card["band"].value_counts().to_dict()
-    console.print(f"wrote {out}: {job['rows']:,} rows in {len(job['parts'])} part(s), median score "
+    parts = len(list(Path(out).glob("part-*.parquet")))  # what is on disk, not what the manifest says
+    console.print(f"wrote {out}: {len(card):,} rows in {parts} part(s), median score "
                   f"{card['score'].median():.0f} ({', '.join(f'{k} {v:,}' for k, v in bands.items())})")
 
 

@@ -168,6 +168,7 @@ def serve_init(
     settings = _settings()
     with clear_errors():
         ds = resolve_dataset(data)
+        ds.checked_fingerprint()  # the service's copy is made from these files: refuse ones changed since
         when = pd.Timestamp(as_of).to_pydatetime() if as_of else None
         try:
             summary = initialise(settings, ds, model, state, as_of=when)

@@ -32,6 +32,7 @@ from deepcredit.data.io import (
     is_manifest_of,
     parquet_files,
     replace_directory,
+    writes_out,
 )
 from deepcredit.data.io import check_replaceable as check_output
 from deepcredit.data.io import staging_dir as staging_dir
@@ -258,6 +259,7 @@ def check_replaceable(out: Path) -> None:
     check_output(out, is_dataset, A_DATASET)
 
 
+@writes_out
 def write_dataset(out: Path, frames: dict[str, pd.DataFrame], name: str, snapshot_date: str,
                   description: str = "", spec: DatasetSpec | None = None, time_zone: str = "",
                   staging: Path | None = None) -> Dataset:

@@ -45,6 +45,7 @@ from deepcredit.data.derived import (
 )
 from deepcredit.data.draft_left_out import contact_data
 from deepcredit.data.headers import column_names
+from deepcredit.data.io import writes_out
 from deepcredit.data.jsonlines import is_json_lines, json_columns
 from deepcredit.data.ledger import (
     dated_when_known,
@@ -994,6 +995,7 @@ def _check_people(frame: pd.DataFrame, table: str, spec: DatasetSpec, path: Path
                                   exc.line_offset) from None
 
 
+@writes_out
 def ingest_with_spec(spec: DatasetSpec, sources: dict[str, Path], out: Path, spec_file: str | None = None,
                      snapshot_date: str | None = None, name: str | None = None,
                      on_step: Callable[[str], None] | None = None) -> Dataset:

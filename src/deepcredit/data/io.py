@@ -8,18 +8,23 @@ a data set directory is assembled in a sibling staging directory and renamed as 
 from __future__ import annotations
 
 import errno
+import fcntl
 import functools
 import glob
 import hashlib
+import inspect
 import json
 import os
 import platform
 import re
 import shutil
+import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -161,8 +166,114 @@ def check_writable(out: Path) -> None:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(out))
 
 
+BUSY = "another DeepCredit run (pid {pid}) is writing it: wait for it to finish, or choose another output directory"
+"""What output_lock says to a second writer of an output ({pid}: the first's)."""
+_HELD: dict[tuple[str, int], int] = {}
+"""The outputs this process holds the lock of, by (path, thread): how many holds of that thread nest."""
+_HELD_GUARD = threading.Lock()
+
+
+@contextmanager
+def output_lock(out: Path, busy: str = BUSY, join: bool = True) -> Iterator[None]:
+    """Hold the lock of output `out` (an flock on the sibling `.NAME.lock`) while writing it; a second writer
+    of `out` is refused at once: DataValidationError naming `out`, with `busy` (its {pid}: the holder's).
+
+    Why: two runs into one --out clashed. Ingest: the second deleted the first's staging directory as stale
+    (the first died naming a hidden path); train: both said they wrote the model, the last silently replaced
+    the first. A writer holds the lock from its start (check_replaceable, staging_dir) to the replace
+    (replace_directory); the scoring job for its whole run (workflows/job.job_lock). The kernel releases it
+    when its holder dies, so a killed run leaves no lock behind.
+
+    join: a thread that holds `out`'s lock already (a writer's outer step: ingest, train) joins its own
+    hold; without it (a scoring job), a second hold is refused even from the same thread."""
+    given, out = Path(out), Path(out).absolute()  # `--out .` has no name of its own
+    key = (str(out), threading.get_ident())
+    with _HELD_GUARD:
+        joined = join and key in _HELD
+        if joined:
+            _HELD[key] += 1
+    if joined:
+        try:
+            yield
+        finally:
+            with _HELD_GUARD:
+                _HELD[key] -= 1
+        return
+    check_writable(given)  # a folder that cannot be written is named as the user's out, not as our lock file
+    path = out.with_name(f".{out.name}.lock")
+    made = [d for d in reversed(path.parents) if not d.exists()]  # removed again if left empty
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise DataValidationError(str(given), busy.format(pid=holder)) from None
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                break  # else the holder removed the file as we opened it: lock the one there now
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    with _HELD_GUARD:
+        _HELD[key] = 1
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        with _HELD_GUARD:
+            del _HELD[key]
+        path.unlink(missing_ok=True)
+        os.close(fd)
+        for folder in reversed(made):
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # not empty: the output (or another file) is in it
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def writes_out(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run `fn` (a writer of a whole directory, its argument `out`) holding `out`'s lock (output_lock) from
+    its first check to its replace: a second run into the same out is refused at once, not after its work."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with output_lock(Path(signature.bind(*args, **kwargs).arguments["out"])):
+            return fn(*args, **kwargs)
+    return run
+
+
+def restore_previous(out: Path) -> Path | None:
+    """Put back the previous output that a killed swap set aside: where `out` is missing but a
+    `.NAME.<uuid>.old` directory (replace_directory) is there, the newest is renamed to `out`; returns it.
+
+    Why: replace_directory renames the previous output aside, then the new one in; a kill between the two
+    left no output, and the next run to the same out deleted the set-aside version at its start
+    (remove_stale_staging), even when that run then failed. Called under `out`'s lock."""
+    out = Path(out).absolute()
+    if out.exists() or out.is_symlink() or not out.parent.is_dir():
+        return None
+    aside = [p for p in out.parent.glob(f".{glob.escape(out.name)}.*.old")
+             if (m := STAGING_RE.match(p.name)) and m["name"] == out.name and p.is_dir() and not p.is_symlink()]
+    if not aside:
+        return None
+    newest = max(aside, key=lambda p: p.stat().st_mtime)
+    os.replace(newest, out)
+    return newest
+
+
 def check_replaceable(out: Path, is_previous: Callable[[Path], bool], what: str) -> None:
-    """Refuse to replace anything at `out` but an empty directory or a previous output (`is_previous`).
+    """Refuse to replace anything at `out` but an empty directory or a previous output (`is_previous`), or
+    an output another run is writing (output_lock); a previous output a killed swap set aside is put back
+    first (restore_previous).
 
     Why: an output directory is replaced as a whole, so a mistyped --out (the input data set, a model, a
     folder of the user's files, a file) would be deleted. Called before any work, and again just before
@@ -171,6 +282,10 @@ def check_replaceable(out: Path, is_previous: Callable[[Path], bool], what: str)
     """
     out = Path(out)
     check_writable(out)
+    if not out.absolute().parent.is_dir():
+        return  # nothing there, and nobody writing it
+    with output_lock(out):  # refused at once while another run writes `out`
+        restore_previous(out)
     if not out.exists() and not out.is_symlink():
         return
     if out.is_dir() and not out.is_symlink() and (not any(out.iterdir()) or is_previous(out)):
@@ -189,37 +304,45 @@ def check_replaceable(out: Path, is_previous: Callable[[Path], bool], what: str)
 
 def remove_stale_staging(out: Path) -> list[Path]:
     """Delete staging directories (`.NAME.<uuid>.staging`) and set-aside versions (`.NAME.<uuid>.old`)
-    that an earlier, killed write of `out` left behind; as remove_stale_temps, for whole directories."""
+    that an earlier, killed write of `out` left behind; as remove_stale_temps, for whole directories. A
+    set-aside version is deleted only where `out` exists: else it is the output, put back (restore_previous).
+    Called under `out`'s lock (staging_dir), so no running write's staging directory is taken for stale."""
+    restore_previous(out)
     return _remove_leftovers(out, STAGING_RE)
 
 
 def staging_dir(out: Path) -> Path:
     """A fresh hidden directory next to `out` (so that the final rename stays on one file system), once
-    the stale ones of earlier killed runs are gone (remove_stale_staging)."""
+    the stale ones of earlier killed runs are gone (remove_stale_staging); refused while another run writes
+    `out` (output_lock: a writer holds it from its start to replace_directory)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(out)
-    path = out.with_name(f".{out.name}.{uuid.uuid4().hex}.staging")
-    path.mkdir()
+    with output_lock(out):
+        remove_stale_staging(out)
+        path = out.with_name(f".{out.name}.{uuid.uuid4().hex}.staging")
+        path.mkdir()
     return path
 
 
 def replace_directory(staging: Path, final: Path, is_previous: Callable[[Path], bool], what: str) -> None:
     """Move a fully written staging directory into place, replacing an empty directory or a previous
-    output (check_replaceable: anything else is refused, and `staging` left for the caller to remove)."""
+    output (check_replaceable: anything else is refused, and `staging` left for the caller to remove).
+    A kill between the two renames leaves the previous output as `.NAME.<uuid>.old`, which the next write
+    of `final` puts back (restore_previous) rather than deleting."""
     final = Path(final)
-    check_replaceable(final, is_previous, what)
-    old = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
-    had_old = final.exists()
-    if had_old:
-        os.replace(final, old)
-    try:
-        os.replace(staging, final)
-    except BaseException:
+    with output_lock(final):
+        check_replaceable(final, is_previous, what)
+        old = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
+        had_old = final.exists()
         if had_old:
-            os.replace(old, final)  # put the previous version back: never leave `final` missing
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+        try:
+            os.replace(staging, final)
+        except BaseException:
+            if had_old:
+                os.replace(old, final)  # put the previous version back: never leave `final` missing
+            raise
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:

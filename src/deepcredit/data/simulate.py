@@ -77,7 +77,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from deepcredit.data.dataset import Dataset, check_replaceable, finalize_dataset
-from deepcredit.data.io import atomic_write_parquet
+from deepcredit.data.io import atomic_write_parquet, writes_out
 from deepcredit.data.spec import builtin_spec
 
 SIMULATOR_VERSION = 1
@@ -166,6 +166,7 @@ class _World:
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(chunk, stream)))
 
 
+@writes_out
 def simulate_world(out: Path, people: int, seed: int, chunk_size: int = 50_000,
                    on_progress: Callable[[int], None] | None = None, as_of: str = "2026-01-01",
                    window_days: int = 180, history_days: int = 730, mean_events: float = 50.0,

@@ -25,6 +25,7 @@ from deepcredit.data.io import (
     atomic_write_json,
     atomic_write_text,
     check_replaceable,
+    output_lock,
     replace_directory,
     staging_dir,
 )
@@ -356,13 +357,14 @@ def check_report_out(out: Path) -> None:
 def staged_report(out: Path) -> Iterator[Path]:
     """A staging directory beside `out` to write a report into; moved into place (replacing an earlier
     report) when the block ends without an error, removed either way: a failed run leaves `out` as it was."""
-    check_report_out(out)
-    staging = staging_dir(out)
-    try:
-        yield staging
-        replace_directory(staging, out, is_report, A_REPORT)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with output_lock(out):  # held from the check to the replace: a second report into `out` is refused
+        check_report_out(out)
+        staging = staging_dir(out)
+        try:
+            yield staging
+            replace_directory(staging, out, is_report, A_REPORT)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_report(out_dir: Path, evaluation: dict | None = None, fairness: dict | None = None,

@@ -57,6 +57,7 @@ from deepcredit.data.io import (
     library_versions,
     replace_directory,
     staging_dir,
+    writes_out,
 )
 from deepcredit.data.validate import DataValidationError
 
@@ -251,6 +252,7 @@ def _verify_signature(root: Path, manifest_bytes: bytes) -> None:
                                        "(a forged or altered model); refusing to load it") from None
 
 
+@writes_out
 def save_artifact(out: Path, payload: dict, *, kind: str, config: Mapping, features: Sequence,
                   data_fingerprint: str, metrics: Mapping, extra_files: Mapping[str, bytes] | None = None,
                   run_facts: Mapping | None = None, fitted_keys: pd.DataFrame | None = None,

@@ -65,7 +65,11 @@ def person_spine(ds: Dataset, model: CreditModel, person: str, as_of: str = "") 
 
 
 def explain_person(model_dir: Path, ds: Dataset, person: str, as_of: str = "", top: int = 4) -> Explained:
-    """PD, score, band, sub-scores and reason codes of `person` (Scorer.explain on their one row)."""
+    """PD, score, band, sub-scores and reason codes of `person` (Scorer.explain on their one row).
+
+    A data set whose files changed after it was written is refused (checked_fingerprint), as by score and
+    train: an explanation of edited rows would not be the score those commands give."""
+    ds.checked_fingerprint()
     model, defs = load_explainable(model_dir)
     spine = person_spine(ds, model, person, as_of)
     inp = build_model_input(ds, spine=spine, views=model_views(model), definitions=defs)

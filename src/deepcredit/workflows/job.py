@@ -19,7 +19,6 @@ or directory"); the second now gets one clear error naming the first's pid. It i
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -31,7 +30,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from deepcredit.data.io import atomic_write_json, atomic_write_parquet, file_sha256
+from deepcredit.data.errors import DataValidationError
+from deepcredit.data.io import atomic_write_json, atomic_write_parquet, file_sha256, output_lock
 
 JOB = "_job.json"
 PENDING = "_parts"
@@ -55,31 +55,34 @@ def sibling(out: Path, role: str) -> Path:
 
 @contextmanager
 def job_lock(out: Path) -> Iterator[None]:
-    """Hold `.OUT.lock` for the job's whole run; a second run into OUT is refused with the holder's pid."""
-    path = sibling(out, "lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise ValueError(f"{out}: another `deepcredit score` run (pid {holder}) is writing this job: wait for "
-                             "it to finish (then rerun to get its result), or choose another --out") from None
-        try:
-            if os.stat(path).st_ino == os.fstat(fd).st_ino:
-                break  # else the holder removed the file as we opened it: lock the one there now
-        except FileNotFoundError:
-            pass
-        os.close(fd)
-    try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+    """Hold `.OUT.lock` for the job's whole run (data.io.output_lock, the lock of every output directory); a
+    second run into OUT is refused with the holder's pid, even from the same thread."""
+    with output_lock(out, "another `deepcredit score` run (pid {pid}) is writing this job: wait for it to finish "
+                          "(then rerun to get its result), or choose another --out", join=False):
         yield
-    finally:
-        path.unlink(missing_ok=True)
-        os.close(fd)
+
+
+DAMAGED = ("this scoring job's record cannot be read ({why}), so the job cannot be resumed: remove the folder "
+           "{out} and score again, or score into a new --out")
+"""What is said of a `_job.json` that does not parse (read_job), by score and by monitor alike."""
+
+
+def read_job(out: Path) -> dict:
+    """OUT's job manifest (`_job.json`). One that does not parse (truncated, edited) is DataValidationError
+    naming the file and what to do (DAMAGED).
+
+    Why: a truncated manifest made monitor say "run the same `deepcredit score` again", and score then died
+    with a bare "Unterminated string starting at: line 16 column 5", naming no file and no remedy."""
+    path = Path(out) / JOB
+    try:
+        job = json.loads(path.read_bytes())
+    except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError
+        why = f"not valid JSON at line {exc.lineno}, column {exc.colno}: cut short or edited" \
+            if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        raise DataValidationError(str(path), DAMAGED.format(why=why, out=out)) from None
+    if not isinstance(job, dict):
+        raise DataValidationError(str(path), DAMAGED.format(why="not a JSON object", out=out))
+    return job
 
 
 def recover(out: Path) -> None:
@@ -87,7 +90,7 @@ def recover(out: Path) -> None:
     out = Path(out)
     ready, retiring = sibling(out, "publishing"), sibling(out, "retiring")
     if ready.is_dir():
-        if not json.loads((ready / JOB).read_text()).get("complete"):
+        if not read_job(ready).get("complete"):
             raise RuntimeError(f"{ready}: not a finished scoring job: remove it")  # finish writes it complete first
         if out.exists():
             shutil.rmtree(retiring, ignore_errors=True)
@@ -104,10 +107,12 @@ def unfinished(out: Path) -> str | None:
     if not (out / JOB).is_file():
         return None
     try:
-        job = json.loads((out / JOB).read_text())
-    except (OSError, ValueError):
-        return f"a scoring job whose {JOB} cannot be read: run the same `deepcredit score` again"
-    if not isinstance(job, dict) or job.get("complete"):
+        job = read_job(out)
+    except DataValidationError as exc:
+        return exc.problem  # what score says of it too: remove the folder, or score into a new --out
+    except OSError as exc:
+        return f"a scoring job whose {JOB} cannot be read ({exc.strerror})"
+    if job.get("complete"):
         return None
     return (f"an unfinished scoring job ({len(job.get('parts', {}))} of {job.get('chunks', '?')} chunks scored; "
             f"its {JOB} says complete: false): run the same `deepcredit score` again to finish it")
@@ -116,10 +121,10 @@ def unfinished(out: Path) -> str | None:
 def recorded_rows(out: Path) -> int | None:
     """The rows a finished job's manifest records, or None where OUT is no job's directory."""
     try:
-        job = json.loads((Path(out) / JOB).read_text())
+        job = read_job(out)
     except (OSError, ValueError):
         return None
-    return int(job["rows"]) if isinstance(job, dict) and "rows" in job else None
+    return int(job["rows"]) if "rows" in job else None
 
 
 @dataclass
@@ -138,13 +143,19 @@ class Job:
         recover(out)
         path = out / JOB
         if path.exists():
-            old = json.loads(path.read_text())
+            old = read_job(out)
             diff = [k for k in IDENTITY if old.get(k) != identity[k]]
             if diff:
                 raise ValueError(f"{out}: holds another scoring job (it differs in {', '.join(diff)}); "
                                  "choose another --out, or remove it")
             if old.get("complete"):
-                return cls(out, old)
+                done = cls(out, old)
+                lost = {n for n in old.get("parts", {}) if not done.done("parts", n, done.part_path(n))}
+                if not lost:
+                    return done
+                # a part of the finished job is missing or changed: score it again and publish anew, as a
+                # resumed job (a rerun that trusted the record said it wrote rows that were not there)
+                old = {**old, "complete": False, "parts": {n: e for n, e in old["parts"].items() if n not in lost}}
             job = cls(out, {**identity, **record, **{k: old[k] for k in PROGRESS if k in old}})
             job.save()
             collect_commits(job)
@@ -168,7 +179,7 @@ class Job:
         """Where score part `name` is, or is to be written: in OUT once published (a complete job, or a
         job written before parts waited), else in OUT/_parts."""
         final = self.out / name
-        return final if final.exists() else self.out / PENDING / name
+        return final if final.exists() or self.manifest.get("complete") else self.out / PENDING / name
 
     def write(self, kind: str, name: str, path: Path, table: pa.Table) -> None:
         if kind == "parts":

@@ -35,6 +35,7 @@ def compare_with_peers(dataset: Dataset, out: Path, cv: bool = False, cfg: RunCo
     Over time instead of at random (no cv then): `test_from`, one time split; `rolling`, rolling origin over
     the last that many periods (`period`: as_of, month, quarter or year)."""
     cfg = cfg or RunConfig(data=str(dataset.root))
+    fingerprint = dataset.checked_fingerprint()  # the run record names the data: refuse files changed since
     if test_from is not None and rolling:
         raise ValueError("--test-from and --rolling are two protocols: choose one")
     over_time = test_from is not None or rolling > 0
@@ -55,5 +56,5 @@ def compare_with_peers(dataset: Dataset, out: Path, cv: bool = False, cfg: RunCo
     result["data"] = dataset.name
     atomic_write_json(out / RESULTS, result)
     write_run_record(out, cfg if test_from is None else cfg.model_copy(update={"split": SplitConfig(
-        kind="time", test_from=test_from)}), dataset.fingerprint())
+        kind="time", test_from=test_from)}), fingerprint)
     return result

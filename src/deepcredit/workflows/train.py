@@ -17,6 +17,7 @@ import numpy as np
 
 from deepcredit.config import RunConfig, record_differences, write_run_record
 from deepcredit.data.dataset import Dataset
+from deepcredit.data.io import writes_out
 from deepcredit.data.schema import Dimension
 from deepcredit.evaluation.metrics import auc, ks
 from deepcredit.features.bundle import VIEWS, ModelInput, build_histories, build_model_input
@@ -141,6 +142,7 @@ def check_both_outcomes(counts: dict[int, int], dataset: Dataset, rows: str = "l
                      "against the file")
 
 
+@writes_out  # the artifact's lock from the check to the write: a second run into `out` is refused at once
 def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: ProgressFn | None = None,
                 on_message: MessageFn = _quiet, engine: str = "duckdb", master: str = DEFAULT_MASTER,
                 recorded: dict | None = None) -> Trained:

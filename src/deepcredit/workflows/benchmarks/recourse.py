@@ -31,6 +31,7 @@ def measure_recourse(data: Dataset, model_path: Path, sample: int = 1000, seed: 
                      as_of: datetime | None = None, max_seconds: float | None = None) -> dict:
     """The figures (see the module docstring); `max_seconds` stops drawing people after that long (the
     sample actually measured is `people`, the one asked for `sample_requested`)."""
+    data.checked_fingerprint()  # the figures name the data's fingerprint: refuse files changed since
     scorer = load_scorer(Path(model_path), data)
     now = as_of or data.snapshot_date.to_pydatetime()
     bands = [(n, int(b)) for n, b in scorer.scale.bands]
