@@ -40,11 +40,14 @@ from service_world import build_service, serve
 ROOT = Path(__file__).resolve().parents[1]
 ENV_CREDS = "FUZZ_CREDENTIALS"
 ENV_COUNTS = "FUZZ_COUNTS"
-STATE_RULES = ("/invalid-consent", "/invalid-event", "/invalid-correction", "/unknown-purpose", "/due-before-order")
+STATE_RULES = ("/invalid-consent", "/invalid-event", "/invalid-correction", "/unknown-purpose", "/due-before-order",
+               "/limits-out-of-order")
 """Problem types of rules about the clock (service/consent.py, service/events.py), about the record a
 dispute names (service/disputes.py: an event takes remove or restatus with one of the data set's statuses,
 a profile attribute a value of its declared type), about the merchant's policies (a consent names a purpose
-one of them uses) or about the order an outcome concludes, not about a body's shape."""
+one of them uses), about the order an outcome concludes, or about the order of a pay-later policy's limits
+(never decreasing from the lowest band to the highest: JSON Schema cannot compare two values), not about a
+body's shape."""
 
 # -- the hooks (run inside `schemathesis run`) ----------------------------------------------------------
 

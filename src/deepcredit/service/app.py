@@ -147,6 +147,7 @@ def _set_band_names(schemas: dict, bands: list[str]) -> None:
         for option in prop.get("anyOf", [prop]):
             if option.get("type") == "object":
                 option["propertyNames"] = {"enum": bands}
+                option["required"] = list(bands)  # a band left out would be declined in silence
 
 
 def _set_statuses(schemas: dict, statuses: frozenset[str]) -> None:

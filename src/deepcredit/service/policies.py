@@ -59,7 +59,7 @@ def _check_limits(ctx: ServiceContext, limits: dict[str, float] | None) -> None:
                                              "lowest first; 0 declines a band)")
     for low, high in zip(bands, bands[1:], strict=False):
         if limits[high] < limits[low]:
-            raise Problem(422, "invalid-policy", f"limits must not decrease from the lowest band to the highest: "
+            raise Problem(422, "limits-out-of-order", f"limits must not decrease from the lowest band to the highest: "
                                                  f"{high!r} ({limits[high]:g}) is below {low!r} ({limits[low]:g})")
 
 
