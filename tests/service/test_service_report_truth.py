@@ -172,3 +172,25 @@ def test_a_refusal_without_a_withdrawn_consent_reads_as_before(service):
     accesses = _section(service.client.get("/v1/me/report.html", headers=me).text, "accesses")
     assert "refused: you had not given consent for this" in accesses and "withdrawn" not in accesses
     assert ">the decision only<" in accesses
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_a_refusal_after_a_consent_ran_out_says_so(service):
+    """A consent that expired is not one never given: the refusals after it (a new request and a replay of an
+    earlier one) say when it ran out."""
+    pid, _ = service.with_score(skip=6)
+    mid, acme = service.merchant()
+    service.policy(acme)
+    me = service.person(pid)
+    grant = service.grant(me, mid, days=1)
+    assert service.decide(acme, pid, "tx-1").status_code == 200
+    service.clock.advance(days=2)
+    assert service.decide(acme, pid, "tx-1").status_code == 403  # a replay, refused
+    assert service.decide(acme, pid, "tx-2").status_code == 403  # a new request, refused
+    report = service.client.get("/v1/me/report", headers=me).json()
+    refused = [a for a in report["accesses"] if a["action"] == "decision_refused"]
+    assert len(refused) == 2 and all(a["withdrawn_at"] is None for a in refused)
+    assert all(a["expired_at"][:16] == grant["expires_at"][:16] for a in refused)
+    accesses = _section(service.client.get("/v1/me/report.html", headers=me).text, "accesses")
+    assert accesses.count("refused: your consent had run out on ") == 2
+    assert "you had not given consent" not in accesses

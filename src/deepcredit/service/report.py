@@ -164,7 +164,8 @@ def build(ctx: ServiceContext, subject: str, events_page: int = 1) -> PersonRepo
 def _accesses(s: Session, subject: str, audit: Sequence[AuditEntry], merchants: dict[int, str],
               grants: Sequence[ConsentOut]) -> list[AccessOut]:
     """The audit's looks at the person, as their report lists them. A request refused for want of consent says
-    when the person had withdrawn the consent it needed (`withdrawn_at`, from their consents); a refused
+    when the person had withdrawn the consent it needed (`withdrawn_at`, from their consents) or when that
+    consent had run out (`expired_at`); a refused
     replay of an earlier request, which the audit writes without a scope or purpose, shows the earlier
     request's (what it asked for again)."""
     rows = [(a, json.loads(a.details)) for a in audit]
@@ -186,7 +187,7 @@ def _accesses(s: Session, subject: str, audit: Sequence[AuditEntry], merchants: 
         scope, purpose, result = d.get("scope"), d.get("purpose"), d.get("result") or d.get("reason")
         if a.action == "dispute_corrected" and d.get("correction") == "remove":
             result = "record-removed"  # corrected by removing the record: gone, not changed
-        withdrawn, at = None, _as_utc(a.at)  # a consent's times are given in UTC: compared as such
+        withdrawn, expired, at = None, None, _as_utc(a.at)  # a consent's times are given in UTC: compared as such
         if d.get("replay_of") is not None:
             prior = earlier.get(int(d["replay_of"]))
             if prior is not None:
@@ -195,13 +196,20 @@ def _accesses(s: Session, subject: str, audit: Sequence[AuditEntry], merchants: 
                 grant = by_id.get(prior.consent_id)
                 if grant is not None and grant.revoked_at is not None and grant.revoked_at <= at:
                     withdrawn = grant.revoked_at
+                elif grant is not None and grant.expires_at <= at:
+                    expired = grant.expires_at
         elif result == "consent-required" and merchant is not None:
             level = Scope(scope).level if scope in set(Scope) else 0
-            withdrawn = max((c.revoked_at for c in grants if c.merchant_id == merchant and c.purpose == purpose
-                             and c.scope.level >= level and c.created_at <= at
-                             and c.revoked_at is not None and c.revoked_at <= at), default=None)
+            covering = [c for c in grants if c.merchant_id == merchant and c.purpose == purpose
+                        and c.scope.level >= level and c.created_at <= at]
+            withdrawn = max((c.revoked_at for c in covering if c.revoked_at is not None and c.revoked_at <= at),
+                            default=None)
+            expired = max((c.expires_at for c in covering if c.revoked_at is None and c.expires_at <= at),
+                          default=None)
+        refused = result == "consent-required"
         out.append(AccessOut(at=a.at, who=who, action=a.action, scope=scope, purpose=purpose, result=result,
-                             withdrawn_at=withdrawn if result == "consent-required" else None))
+                             withdrawn_at=withdrawn if refused else None,
+                             expired_at=expired if refused and withdrawn is None else None))
     return out
 
 

@@ -554,6 +554,9 @@ class AccessOut(BaseModel):
     result: str | None = None
     withdrawn_at: UtcDateTime | None = Field(None, description="For a request refused for want of consent: when "
                                              "I had withdrawn the consent it would have needed (null: I had not)")
+    expired_at: UtcDateTime | None = Field(None, description="For a request refused for want of consent: when the "
+                                           "consent it would have needed had run out (null: none had; a withdrawal "
+                                           "is said instead where there was one)")
 
 
 class DataCategory(BaseModel):
