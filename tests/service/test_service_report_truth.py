@@ -194,3 +194,17 @@ def test_a_refusal_after_a_consent_ran_out_says_so(service):
     accesses = _section(service.client.get("/v1/me/report.html", headers=me).text, "accesses")
     assert accesses.count("refused: your consent had run out on ") == 2
     assert "you had not given consent" not in accesses
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_a_disputed_profile_detail_is_named_in_the_data_set_s_words(service):
+    """The disputes table named a profile dispute by its column ("profile: credit_limit"); it now reads as the
+    profile section does, with the name the dispute took beside it."""
+    pid, _ = service.with_score(skip=7)
+    me = service.person(pid)
+    r = service.client.post("/v1/me/disputes", json={"attribute": "credit_limit", "reason": "It was raised."},
+                            headers=me)
+    assert r.status_code == 201, r.text
+    disputes = _section(service.client.get("/v1/me/report.html", headers=me).text, "disputes")
+    assert "the size of your credit line (<code>credit_limit</code>)" in disputes.lower()
+    assert "profile: credit_limit" not in disputes
