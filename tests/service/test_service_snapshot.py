@@ -115,3 +115,41 @@ def test_the_snapshots_audit_row_counts_persons_not_profile_versions(tmp_path):
     data = ingest_with_spec(spec, {"people": tmp_path / "people.csv", "outcomes": tmp_path / "outcomes.csv"},
                             tmp_path / "ds")
     assert data.manifest.tables["people"]["rows"] == 3 and data.persons() == 2
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_the_service_s_writers_of_a_whole_folder_hold_its_lock_from_start_to_end(service, tmp_path, monkeypatch):
+    """A snapshot, the pseudonymised copy and an erasure's rewrite of the copy hold the folder's lock
+    (data.io.output_lock) from their first step to the rename, as ingest and train do: another run that
+    starts while one is writing its files is refused, not only one that starts at the staging or the rename."""
+    import shutil
+    import threading
+
+    from deepcredit.data.io import output_lock
+    from deepcredit.service import pseudodata
+    from deepcredit.service.pseudodata import pseudonymise_dataset, without_people
+
+    copy = tmp_path / "copy"
+    shutil.copytree(service.world.data.root, copy)
+    refused: list[str] = []
+
+    def checked(module, real):
+        def finalize(staging, out, *args, **kwargs):  # the files are written; the rename has not happened yet
+            def other_run() -> None:
+                try:
+                    with output_lock(out):
+                        pass
+                except DataValidationError as exc:
+                    refused.append(str(exc))
+            thread = threading.Thread(target=other_run)
+            thread.start()
+            thread.join()
+            return real(staging, out, *args, **kwargs)
+        monkeypatch.setattr(module, "finalize_dataset", finalize)
+
+    checked(snapshot_module, snapshot_module.finalize_dataset)
+    checked(pseudodata, pseudodata.finalize_dataset)
+    snapshot(service.ctx, service.world.data, tmp_path / "held")
+    pseudonymise_dataset(Dataset(copy), tmp_path / "pseudo", service.ctx.pseudonym)
+    without_people(Dataset(copy), ["nobody"])
+    assert len(refused) == 3 and all("is writing it" in r for r in refused), refused

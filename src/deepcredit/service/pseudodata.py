@@ -25,6 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from deepcredit.data.dataset import Dataset, finalize_dataset, new_connection, staging_dir
+from deepcredit.data.io import output_lock, writes_out
 from deepcredit.data.schema import PROTECTED_ATTRIBUTES, TABLES
 from deepcredit.service.privacy import Pseudonymiser
 
@@ -96,6 +97,7 @@ def _keyed(table: str, columns: list[str], drop: Iterable[str] = ()) -> str:
     return f"SELECT t.*{exclude} REPLACE ({', '.join(swaps)}) FROM {table} t {' '.join(joins)}"
 
 
+@writes_out  # from the first read to the rename: a second writer of `out` is refused at once
 def pseudonymise_dataset(src: Dataset, out: Path, pseudonym: Pseudonymiser,
                          keep_protected: Iterable[str] = ()) -> Dataset:
     """Write `src` to `out` keyed by pseudonyms; returns the new Dataset.
@@ -148,6 +150,11 @@ def without_people(copy: Dataset, erased: Iterable[str]) -> Dataset:
 
     Staged and renamed into place, so a crash leaves the previous copy whole; rows keep their order and their
     event ids, so the disputes that name a record still find it."""
+    with output_lock(copy.root):  # from the first read to the rename, as every writer of a whole directory
+        return _without_people(copy, erased)
+
+
+def _without_people(copy: Dataset, erased: Iterable[str]) -> Dataset:
     con = new_connection()
     con.register("_erased", pa.table({"subject": pa.array(sorted(set(erased)), pa.string())}))
     opts = f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})"

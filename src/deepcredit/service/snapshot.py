@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from deepcredit.data.dataset import Dataset, check_replaceable, finalize_dataset, new_connection, staging_dir
+from deepcredit.data.io import writes_out
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, served_context
 from deepcredit.service.events import overlay_source
@@ -56,6 +57,7 @@ def write_snapshot(settings: Settings, out: Path) -> Snapshot:
         return snapshot(ctx, Dataset(meta["data_dir"]), out)
 
 
+@writes_out  # from the check to the audit row: a second writer of `out` is refused at once
 def snapshot(ctx: ServiceContext, served: Dataset, out: Path) -> Snapshot:
     """The served copy `served` with the service's overlay read in, written to `out` as of the clock's now."""
     out = Path(out)
