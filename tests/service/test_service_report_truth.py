@@ -208,3 +208,15 @@ def test_a_disputed_profile_detail_is_named_in_the_data_set_s_words(service):
     disputes = _section(service.client.get("/v1/me/report.html", headers=me).text, "disputes")
     assert "the size of your credit line (<code>credit_limit</code>)" in disputes.lower()
     assert "profile: credit_limit" not in disputes
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_amounts_on_the_page_group_their_thousands_as_the_profile_and_the_cli_do(service):
+    events = service.world.data.read("events")
+    big = events[events["amount"] >= 1000]
+    by_subject = {service.subject(p): p for p in service.world.ids}
+    pid = next(by_subject[s] for s in big["person_id"] if s in by_subject)
+    html = service.client.get("/v1/me/report.html", headers=service.person(pid)).text
+    shown = re.findall(r'data-label="Amount">([0-9,.]+)<', _section(html, "events"))
+    assert shown and all(float(x.replace(",", "")) < 1000 or "," in x for x in shown)
+    assert any("," in x for x in shown)
