@@ -100,6 +100,15 @@ def test_unlabelled_histories_join_the_pretraining(world):
     assert enc.info["people"] > 50
 
 
+def test_people_left_out_are_not_in_the_pretrainings_histories(world):
+    _, ds, inp = world
+    people = ds.read("people")["person_id"].astype(str)
+    held = set(people.iloc[:40])
+    extra = build_histories(ds, inp.tabular.frame["as_of"].max(), threads=1, leave_out=held)
+    assert extra is not None and not held & set(extra.person_id.astype(str))
+    assert len(extra.person_id) == len(people) - len(held)
+
+
 def test_periodic_channels_read_only_the_row_and_pad_with_zeros(world):
     _, _, inp = world
     seq = with_periodic(inp.sequences, inp.tabular.frame["as_of"].to_numpy())

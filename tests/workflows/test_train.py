@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from deepcredit.config import RunConfig
@@ -14,9 +16,9 @@ from deepcredit.data.simulate import simulate_world
 from deepcredit.features.definitions import ALL_FEATURES
 from deepcredit.features.spec import Source
 from deepcredit.models.artifacts import load_artifact
-from deepcredit.models.splits import holdout_split, time_split
+from deepcredit.models.splits import Fold, holdout_split, time_split
 from deepcredit.workflows.evaluate import evaluate_model
-from deepcredit.workflows.train import member_kinds, select_definitions, train_model
+from deepcredit.workflows.train import member_kinds, pretraining_leaves_out, select_definitions, train_model
 
 GBDT = {"gbdt": {"n_estimators": 40}}
 
@@ -103,6 +105,19 @@ def test_the_temporal_switch_pretrains_on_every_persons_history_or_not_at_all(wo
     off = train_model(cfg.model_copy(update={"stack": cfg.stack.model_copy(update={"temporal": False})}), world,
                       tmp_path / "off")
     assert off.model.encoder_ is None and off.metrics["pretrain"] is None and off.metrics["temporal"] is False
+
+
+def test_held_out_people_whose_outcomes_precede_the_cut_are_kept_from_the_pretraining():
+    """A person hold-out over several as-of dates: a held-out row dated before the last training date has its
+    performance window, its label's events, inside the histories the pretraining reads up to that date."""
+    keys = pd.DataFrame({"person_id": ["a", "a", "b", "c", "d"],
+                         "as_of": pd.to_datetime(["2024-01-01", "2024-07-01", "2024-01-01", "2024-07-01",
+                                                  "2024-07-01"])})
+    inp = SimpleNamespace(label_keys=keys)
+    fold = Fold(train=np.array([0, 1, 3]), predict=np.array([2, 4]))
+    cut = keys["as_of"].iloc[fold.train].max()
+    assert pretraining_leaves_out(inp, fold, cut) == {"b"}  # d's row is at the cut: its window lies after it
+    assert pretraining_leaves_out(inp, None, cut) == set()
 
 
 def test_a_time_split_trains_only_on_loans_whose_outcome_is_known_by_its_date(tmp_path):

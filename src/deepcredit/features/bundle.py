@@ -8,7 +8,7 @@ never part of the bundle's inputs).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -135,12 +135,18 @@ def labels_known_at(dataset: Dataset, tabular: FeatureFrame) -> np.ndarray:
     return out
 
 
-def build_histories(dataset: Dataset, as_of, max_len: int = 64, threads: int | None = None) -> Histories | None:
-    """Every person's events strictly before `as_of` (one date for all), labelled or not: the input of
-    self-supervised pretraining. None when the data set declares no events."""
+def build_histories(dataset: Dataset, as_of, max_len: int = 64, threads: int | None = None,
+                    leave_out: Collection[str] = ()) -> Histories | None:
+    """Every person's events strictly before `as_of` (one date for all), labelled or not, but the people in
+    `leave_out`: the input of self-supervised pretraining. None when the data set declares no events.
+
+    leave_out: people held out from training whose outcomes may lie before `as_of` (train_model): their
+    events up to `as_of` would show the encoder what happened in their own performance windows."""
     con = dataset.connect()
     people = con.execute("SELECT DISTINCT person_id FROM people ORDER BY person_id").df()
     con.close()
+    if len(leave_out):
+        people = people[~people["person_id"].isin(list(leave_out))].reset_index(drop=True)
     spine = people.assign(as_of=pd.Timestamp(as_of))
     session = open_session(dataset, spine, threads)
     seq = build_sequences(session, max_len)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from deepcredit.config import RunConfig, record_differences, write_run_record
 from deepcredit.data.dataset import Dataset
@@ -118,6 +119,17 @@ def split_rows(cfg: RunConfig, inp: ModelInput) -> Fold | None:
     return configured_split(cfg.split, cfg.seed, inp.label_keys, inp.y)
 
 
+def pretraining_leaves_out(inp: ModelInput, fold: Fold | None, cut: pd.Timestamp) -> set[str]:
+    """The held-out people whose histories before `cut` the pretraining must not read: those with a held-out
+    row dated before it, whose performance window (its label's events) may lie in those histories. A held-out
+    row dated at or after the cut (a time split) has its window after it, and its person's earlier events
+    are what any unlabelled history is: the pretraining may read them."""
+    if fold is None:
+        return set()
+    keys = inp.label_keys.iloc[fold.predict]
+    return set(keys.loc[pd.to_datetime(keys["as_of"]) < cut, "person_id"].astype(str))
+
+
 def holdout_metrics(model: CreditModel, inp: ModelInput, fold: Fold, cfg: RunConfig) -> dict:
     """AUC, KS and Gini of the fitted model on the held-out rows (none of them were fitted on)."""
     held = inp.take(fold.predict)
@@ -181,8 +193,11 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
         histories = None
         if est.temporal and inp.sequences is not None:
             cut = train_inp.keys["as_of"].max()
-            on_message(f"reading every person's events before {cut:%Y-%m-%d} for the pretraining")
-            histories = build_histories(dataset, cut, max_len=inp.sequences.kind.shape[1])
+            held = pretraining_leaves_out(inp, fold, cut)
+            on_message(f"reading every person's events before {cut:%Y-%m-%d} for the pretraining"
+                       + (f", leaving out the {len(held):,} held-out people whose outcomes may fall before it"
+                          if held else ""))
+            histories = build_histories(dataset, cut, max_len=inp.sequences.kind.shape[1], leave_out=held)
         est.fit(train_inp, on_progress=progress, histories=histories)
     else:
         progress(cfg.model, 0, 1)
