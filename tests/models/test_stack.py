@@ -227,6 +227,25 @@ def test_several_as_of_dates_fit_time_aware(world):
     assert grouped.metrics_["folds"] == 2  # one time block x two person groups
 
 
+def test_person_folds_across_dates_are_told_to_the_user(world):
+    """Audit P4: two as-of dates 90 days apart with 400-day performance windows: no outcome is known by the
+    later date, so the stack folds over people, training on later dates too; the fit says so (train prints
+    it), where time folds (windows shorter than the gap) say nothing."""
+    inp = world["inp"]
+    frame = inp.tabular.frame.copy()
+    later = (np.arange(len(frame)) % 3) == 0
+    frame.loc[later, "as_of"] = frame.loc[later, "as_of"] + pd.Timedelta(days=90)
+    as_of = frame["as_of"].to_numpy()
+    long = ModelInput(FeatureFrame(frame, inp.definitions, inp.tabular.meta),
+                      known_at=as_of + np.timedelta64(400, "D"), rows=world["train"])
+    model = StackModel(members=("gbdt",), member_params=PARAMS, n_folds=3).fit(long)
+    assert any("person folds across 2 as-of dates" in note for note in model.fit_notes())
+    short = ModelInput(FeatureFrame(frame, inp.definitions, inp.tabular.meta),
+                       known_at=as_of + np.timedelta64(30, "D"), rows=world["train"])
+    assert not any("person folds" in note
+                   for note in StackModel(members=("gbdt",), member_params=PARAMS, n_folds=3).fit(short).fit_notes())
+
+
 def test_the_refit_members_train_as_long_as_their_folds_did(world):
     """Audit F6: the member that scores stopped early on its own 15% of the rows (a sequence net at epoch 4
     where the folds, whose out-of-fold PDs the calibration judged, went to ~8): its PDs stopped at 0.13."""

@@ -489,8 +489,23 @@ class StackModel(CreditModel):
         return self
 
     def fit_notes(self) -> list[str]:
-        """The members' own (those fitted on all training rows)."""
-        return [note for _, member in getattr(self, "members_", []) for note in member.fit_notes()]
+        """The stack's own (how far its out-of-fold rows can be trusted) and the members' (those fitted on
+        all training rows)."""
+        return [*self._fold_notes(), *(note for _, member in getattr(self, "members_", [])
+                                       for note in member.fit_notes())]
+
+    def _fold_notes(self) -> list[str]:
+        """Where the out-of-fold rows are not point in time: several as-of dates, but no outcome known by a
+        later one (performance windows longer than the dates span), so stacking_folds fell back to person
+        folds, which also train on rows dated after the ones they predict. The combiner and the calibrator
+        are chosen on those rows; the user is told, not refused (there is no earlier outcome to fold on)."""
+        oof = getattr(self, "oof_", None)
+        if oof is None or oof["as_of"].nunique() < 2 or folds_over_time(oof, self.n_folds):
+            return []
+        return [f"stack: the out-of-fold predictions that chose the combiner and fitted the calibration come from "
+                f"person folds across {oof['as_of'].nunique()} as-of dates, which also train on later dates: no "
+                "outcome is known by a later as-of date (the performance windows are longer than the dates span), "
+                "so these rows cannot be folded over time; the combiner's validation may be optimistic"]
 
     def _fit_members(self, kinds: list[str], folds: list[Fold], inp: ModelInput, embedded: ModelInput,
                      on_progress: ProgressFn | None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
