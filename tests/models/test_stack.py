@@ -246,6 +246,29 @@ def test_person_folds_across_dates_are_told_to_the_user(world):
                    for note in StackModel(members=("gbdt",), member_params=PARAMS, n_folds=3).fit(short).fit_notes())
 
 
+def test_fold_members_settle_automatic_choices_on_every_training_row(world, monkeypatch):
+    """Audit P5: whether the scorecard uses its small-data settings was decided inside each fit, so a fold
+    (fewer rows of the rarer outcome) could fit the small-data card while the refit that scores did not."""
+    from deepcredit.models import scorecard as scorecard_module
+
+    train = world["inp"].take(world["train"])
+    rarer = int(min(train.y.sum(), len(train.y) - train.y.sum()))
+    monkeypatch.setattr(scorecard_module, "SMALL_DATA_MAX_RARER", rarer - 1)  # the folds have fewer, all do not
+    used: list[bool] = []
+    fit = scorecard_module.ScorecardModel.fit
+
+    def spy(self, *args, **kwargs):
+        out = fit(self, *args, **kwargs)
+        used.append(bool(self.small_data_))
+        return out
+
+    monkeypatch.setattr(scorecard_module.ScorecardModel, "fit", spy)
+    StackModel(members=("scorecard",), n_folds=3, seed=0, n_jobs=1).fit(train)
+    assert used == [False] * 4  # three folds and the refit: one card
+    assert scorecard_module.ScorecardModel().settled_params(train.y) == {"small_data": "never"}
+    assert scorecard_module.ScorecardModel(small_data="always").settled_params(train.y) == {}
+
+
 def test_the_refit_members_train_as_long_as_their_folds_did(world):
     """Audit F6: the member that scores stopped early on its own 15% of the rows (a sequence net at epoch 4
     where the folds, whose out-of-fold PDs the calibration judged, went to ~8): its PDs stopped at 0.13."""

@@ -17,7 +17,7 @@ import platform
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -164,6 +164,13 @@ class CreditModel(ClassifierMixin, BaseEstimator, ABC):
 
     @abstractmethod
     def explain(self, inp: ModelInput) -> Explanation: ...
+
+    def settled_params(self, y: np.ndarray) -> dict[str, Any]:
+        """The parameters whose automatic value this member chooses from its training labels, set to what it
+        would choose on all of `y`. Why: the stack fits its fold members with them, so the fits whose
+        out-of-fold PDs choose the combiner are the model that scores, not one that switched on fewer rows.
+        None by default."""
+        return {}
 
     def fit_notes(self) -> list[str]:
         """What the fit chose from the data that a modeller should know of (a setting it switched by

@@ -41,6 +41,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -408,6 +409,14 @@ class ScorecardModel(CreditModel):
         bads = int(np.sum(y == 1))
         self.n_rarer_ = min(bads, len(y) - bads)
         return self.n_rarer_ <= SMALL_DATA_MAX_RARER
+
+    def settled_params(self, y: np.ndarray) -> dict[str, Any]:
+        """small_data="auto" settled on all of `y` ("always" or "never"): a fold of a stack, with fewer rows
+        of the rarer outcome, must not switch to the small-data card while the refit does not (or back)."""
+        if self.small_data != "auto":
+            return {}
+        bads = int(np.sum(np.asarray(y) == 1))
+        return {"small_data": "always" if min(bads, len(y) - bads) <= SMALL_DATA_MAX_RARER else "never"}
 
     def fit_notes(self) -> list[str]:
         return self._pooled_note() + self._unsettled_note() + self._small_data_note()

@@ -521,6 +521,10 @@ class StackModel(CreditModel):
         done = dict.fromkeys(kinds, 0)
         seconds: dict[str, float] = {}
 
+        # a member's automatic choices made once, on every training row (CreditModel.settled_params): the fold
+        # fits are then the model that scores (a fold's fewer rows once made a small-data card the refit was not)
+        settled = {kind: self._new_member(kind).settled_params(inp.y) for kind in kinds}
+
         def fold_tasks() -> Iterator[tuple]:
             for kind in kinds:
                 if on_progress:
@@ -528,7 +532,8 @@ class StackModel(CreditModel):
                 for k in range(len(folds)):
                     if kind in self.skipped_:
                         break
-                    yield kind, k, self._new_member(kind), folds[k].train, folds[k].predict
+                    yield kind, k, self._new_member(kind).set_params(**settled[kind]), folds[k].train, \
+                        folds[k].predict
 
         def final_tasks() -> Iterator[tuple]:
             # the member that scores trains as long as the fold fits whose out-of-fold PDs the combiner and
