@@ -193,11 +193,11 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
         histories = None
         if est.temporal and inp.sequences is not None:
             cut = train_inp.keys["as_of"].max()
-            held = pretraining_leaves_out(inp, fold, cut)
+            kept_back = pretraining_leaves_out(inp, fold, cut)
             on_message(f"reading every person's events before {cut:%Y-%m-%d} for the pretraining"
-                       + (f", leaving out the {len(held):,} held-out people whose outcomes may fall before it"
-                          if held else ""))
-            histories = build_histories(dataset, cut, max_len=inp.sequences.kind.shape[1], leave_out=held)
+                       + (f", leaving out the {len(kept_back):,} held-out people whose outcomes may fall before "
+                          "it" if kept_back else ""))
+            histories = build_histories(dataset, cut, max_len=inp.sequences.kind.shape[1], leave_out=kept_back)
         est.fit(train_inp, on_progress=progress, histories=histories)
     else:
         progress(cfg.model, 0, 1)
