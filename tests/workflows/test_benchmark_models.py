@@ -50,3 +50,23 @@ def test_a_pretrained_stack_without_a_plain_twin_reports_no_stack_without_tempor
     stack.encoder_ = object()
     out = stack_pds(stack, held=None)
     assert "stack_without_temporal" not in out and stack.dropped is None and np.allclose(out["stack"], [0.1, 0.9])
+
+
+def test_the_last_quarters_split_trains_only_on_outcomes_known_by_its_first_test_date():
+    """Audit P6: the time split held out the last quarters and trained on every earlier row, which is right
+    only where the windows end when the next quarter starts; rows still maturing must train nothing."""
+    from types import SimpleNamespace
+
+    from deepcredit.workflows.benchmarks.models import last_quarters_split
+
+    as_of = pd.to_datetime(["2014-01-01", "2014-04-01", "2014-07-01", "2014-10-01"] * 2)
+
+    def split(window_days: int):
+        keys = pd.DataFrame({"person_id": [str(i) for i in range(8)], "as_of": as_of})
+        inp = SimpleNamespace(keys=keys, label_keys=keys.assign(known_at=as_of + pd.Timedelta(days=window_days)))
+        return last_quarters_split(inp, 1)
+
+    dates, train, test = split(90)  # each window ends as the next quarter starts
+    assert len(dates) == 4 and sorted(test) == [3, 7] and sorted(train) == [0, 1, 2, 4, 5, 6]
+    _, train, test = split(200)  # April's and July's rows are still maturing on 1 October
+    assert sorted(test) == [3, 7] and sorted(train) == [0, 4]

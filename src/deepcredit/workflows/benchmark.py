@@ -235,14 +235,9 @@ def run_otc(plan: Plan, workdir: Path, step: StepFn) -> dict:
 
 def _otc_lightgbm(plan: Plan, workdir: Path) -> dict:
     """LightGBM defaults on OTC's tabular features and the same time split as benchmarks.models.otc."""
-    import numpy as np
-
     bm = bench_models
     inp = build_model_input(bm.bundled("otc", workdir), views=("tabular",))
-    as_of = inp.keys["as_of"]
-    test_dates = np.sort(as_of.unique())[-plan.otc_test_quarters:]
-    test = np.flatnonzero(as_of.isin(test_dates).to_numpy())
-    train = np.flatnonzero(~as_of.isin(test_dates).to_numpy())
+    _, train, test = bm.last_quarters_split(inp, plan.otc_test_quarters)
     return _am(bm.metrics(inp.y[test], bm.lgbm_defaults(inp, train, test)))
 
 

@@ -52,6 +52,7 @@ from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import Kind
 from deepcredit.models.calibration import expected_calibration_error
+from deepcredit.models.splits import time_split
 from deepcredit.models.stack import (
     ALL_MEMBERS,
     TEMPORAL_MEMBERS,
@@ -228,14 +229,21 @@ def uci(args: ModelsRun, cv: bool) -> dict:
     return {"members": members, "folds": runs, "summary": summary}
 
 
+def last_quarters_split(inp: ModelInput, quarters: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(as-of dates, train rows, test rows): the last `quarters` as-of dates held out, trained on the earlier
+    rows whose outcome is known by the first of them (models.splits.time_split), as a model fitted that day
+    would. On OTC the performance windows end when the next quarter starts, so every earlier row trains; a
+    network loaded with longer windows leaves the rows still maturing out rather than learning from the future."""
+    dates = np.sort(inp.keys["as_of"].unique())
+    fold = time_split(inp.label_keys, dates[-quarters])
+    return dates, fold.train, fold.predict
+
+
 def otc(args: ModelsRun) -> dict:
     ds = bundled("otc", args.workdir)
     inp = build_model_input(ds, views=("tabular", "temporal", "structural"))
-    as_of = inp.keys["as_of"]
-    dates = np.sort(as_of.unique())
+    dates, train, test = last_quarters_split(inp, args.otc_test_quarters)
     test_dates = dates[-args.otc_test_quarters:]
-    test = np.flatnonzero(as_of.isin(test_dates).to_numpy())
-    train = np.flatnonzero(~as_of.isin(test_dates).to_numpy())
     graph_members = [k for k in args.members if "structural" in views_of(k, args)]
     without = [k for k in args.members if k not in graph_members]
     res: dict[str, Any] = {"train_dates": [str(pd.Timestamp(d).date()) for d in dates[:-args.otc_test_quarters]],
