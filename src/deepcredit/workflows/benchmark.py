@@ -215,8 +215,9 @@ def _mean(v: list[float]) -> float:
 
 
 def _std(v: list[float]) -> float:
-    m = _mean(v)
-    return (sum((x - m) ** 2 for x in v) / len(v)) ** 0.5
+    from deepcredit.evaluation.metrics import fold_sd
+
+    return fold_sd(v)
 
 
 def run_otc(plan: Plan, workdir: Path, step: StepFn) -> dict:

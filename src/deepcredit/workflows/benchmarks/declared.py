@@ -27,6 +27,7 @@ import pandas as pd
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from deepcredit.data.dataset import Dataset
+from deepcredit.evaluation.metrics import fold_sd
 from deepcredit.evaluation.rolling import rolling_origin_folds
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.models.scorecard import ScorecardModel
@@ -224,7 +225,7 @@ def run(ds: Dataset, args: ModelsRun, cv: bool, step: Callable[[str], None] = la
         cv_runs = results["cv"]
         out["cv_protocol"] = chosen[1].describe
         out["cv"] = {m: {f"{k}_{s}": round(float(fn([r[m][k] for r in cv_runs])), 4)
-                         for k in ("auc", "ks") for s, fn in (("mean", np.mean), ("std", np.std))}
+                         for k in ("auc", "ks") for s, fn in (("mean", np.mean), ("std", fold_sd))}
                      for m in cv_runs[0]}
         for m, c in out["cv"].items():
             models[m]["cv_auc"] = c["auc_mean"]

@@ -47,6 +47,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from deepcredit.data.observable import observable_pd
 from deepcredit.data.schema import Dimension
+from deepcredit.evaluation.metrics import fold_sd
 from deepcredit.evaluation.rolling import pooled_metrics, rolling_origin
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame
@@ -224,7 +225,7 @@ def uci(args: ModelsRun, cv: bool) -> dict:
         return {"members": members, **runs[0]}
     names = [k for k in runs[0] if isinstance(runs[0][k], dict) and "auc" in runs[0][k]]
     summary = {n: {m: {"mean": round(float(np.mean([r[n][m] for r in runs])), 4),
-                       "std": round(float(np.std([r[n][m] for r in runs])), 4)} for m in ("auc", "ks")}
+                       "std": round(fold_sd([r[n][m] for r in runs]), 4)} for m in ("auc", "ks")}
                for n in names}
     return {"members": members, "folds": runs, "summary": summary}
 

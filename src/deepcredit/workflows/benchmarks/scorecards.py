@@ -255,7 +255,8 @@ def run_lightgbm(raw: pd.DataFrame, y: np.ndarray, plan: dict) -> dict:
 
 def _cv(res: dict, key: str) -> str:
     vals = [f[key] for f in res.get("cv", [])]
-    return f"{np.mean(vals):.4f} ± {np.std(vals):.4f}" if vals else "n/a"
+    # the sample sd (n - 1), as evaluation.metrics.fold_sd: not imported, this file also runs where deepcredit is not
+    return f"{np.mean(vals):.4f} ± {np.std(vals, ddof=1) if len(vals) > 1 else 0.0:.4f}" if vals else "n/a"
 
 
 def table(results: dict) -> str:
