@@ -329,14 +329,20 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
 BOOTSTRAP_ROUNDS = 100
 
 
-def _paired_auc_se(y: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int) -> float:
-    """Bootstrap standard error of AUC(a) - AUC(b) over the same resampled rows (seeded)."""
+def _paired_auc_se(y: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int, people: np.ndarray) -> float:
+    """Bootstrap standard error of AUC(a) - AUC(b) over the same resampled people (seeded): a person's rows
+    at several as-of dates go in or out together, since they are not independent draws."""
     from sklearn.metrics import roc_auc_score
 
+    codes, _ = pd.factorize(pd.Series(people))
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(codes.max() + 2))
     rng = np.random.default_rng(seed)
     diffs = []
     for _ in range(BOOTSTRAP_ROUNDS):
-        i = rng.integers(0, len(y), len(y))
+        drawn = rng.integers(0, len(bounds) - 1, len(bounds) - 1)
+        start, size = bounds[drawn], bounds[drawn + 1] - bounds[drawn]
+        i = order[np.arange(size.sum()) - np.repeat(np.cumsum(size) - size - start, size)]  # drawn people's rows
         if 0 < y[i].sum() < len(i):
             diffs.append(roc_auc_score(y[i], a[i]) - roc_auc_score(y[i], b[i]))
     return float(np.std(diffs)) if len(diffs) > 1 else 0.0
@@ -645,7 +651,7 @@ class StackModel(CreditModel):
         known = {k: -1.0 if v is None else v for k, v in scores.items()}
         best = max(kinds, key=known.__getitem__)
         gain = known["blend"] - known[best]
-        se = _paired_auc_se(yy[val], z_val[val], Z[val, kinds.index(best)], self.seed) \
+        se = _paired_auc_se(yy[val], z_val[val], Z[val, kinds.index(best)], self.seed, person[val]) \
             if len(kinds) > 1 and self.min_gain_se > 0 else 0.0
         bar = max(self.min_gain, self.min_gain_se * se)
         use_blend = len(kinds) > 1 and gain > bar
