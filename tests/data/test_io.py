@@ -305,35 +305,22 @@ def test_a_previous_output_set_aside_by_a_killed_swap_is_put_back_not_deleted(tm
     assert names(tmp_path) == ["ds"], "replaced as usual, nothing set aside left"
 
 
-def test_a_second_write_into_an_output_another_run_is_writing_is_refused_at_once(tmp_path: Path) -> None:
+def test_a_second_write_into_an_output_another_run_is_writing_is_refused_at_once(tmp_path: Path,
+                                                                                 held_elsewhere) -> None:
     """audit O4: two ingests into one --out: the second deleted the first's staging directory as stale (the
     first died naming a hidden path); two trainings both said they wrote the model. One lock, the scoring
     job's (`.OUT.lock`, held here by another process), now guards every directory writer."""
-    import os
-    import subprocess
-    import sys
-
     out = tmp_path / "ds"
     write_dataset(out, frames(3), "first", "2024-06-30")
     theirs = tmp_path / f".ds.{'a' * 32}.staging"  # the running writer's staging directory
     theirs.mkdir()
-    src = Path(__file__).resolve().parents[2] / "src"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                               "from deepcredit.workflows.job import job_lock\n"
-                               "with job_lock(Path(sys.argv[1])):\n print('held', flush=True); time.sleep(600)",
-                               str(out)], env={**os.environ, "PYTHONPATH": str(src)}, stdout=subprocess.PIPE,
-                              text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        busy = rf"{out}: another .*run \(pid {holder.pid}\) is writing"
+    with held_elsewhere(out) as pid:
+        busy = rf"{out}: another .*run \(pid {pid}\) is writing"
         with pytest.raises(DataValidationError, match=busy):
             write_dataset(out, frames(4), "second", "2024-06-30")
         with pytest.raises(DataValidationError, match=busy):
             io.staging_dir(out)
         assert theirs.is_dir() and Dataset(out).name == "first", "the running write's files are left alone"
-    finally:
-        holder.kill()
-        holder.wait()
     assert write_dataset(out, frames(4), "second", "2024-06-30").name == "second", "a killed holder leaves no lock"
     assert names(tmp_path) == ["ds"]
 

@@ -160,7 +160,7 @@ def test_the_reader_refuses_an_unfinished_job_saying_so(small, tmp_path):
         read_scores_file(partial, "scores (batch)")
 
 
-def test_a_second_run_into_the_same_out_is_refused_naming_the_first(small, tmp_path):
+def test_a_second_run_into_the_same_out_is_refused_naming_the_first(small, tmp_path, held_elsewhere):
     """audit G10: two runs at once: one died with a bare "No such file or directory"."""
     ds, art, whole = small
     out = tmp_path / "s"
@@ -168,18 +168,8 @@ def test_a_second_run_into_the_same_out_is_refused_naming_the_first(small, tmp_p
     with job_lock(out), pytest.raises(ValueError, match=busy):
         score_batch(art, ds, out, _cfg())
     assert not out.exists(), "refused before anything was written"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                               "from deepcredit.workflows.job import job_lock\n"
-                               "with job_lock(Path(sys.argv[1])):\n print('held', flush=True); time.sleep(600)",
-                               str(out)], env={**os.environ, "PYTHONPATH": str(SRC)}, stdout=subprocess.PIPE,
-                              text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with pytest.raises(ValueError, match=rf"\(pid {holder.pid}\)"):
-            score_batch(art, ds, out, _cfg())
-    finally:
-        holder.kill()
-        holder.wait()
+    with held_elsewhere(out) as pid, pytest.raises(ValueError, match=rf"\(pid {pid}\)"):
+        score_batch(art, ds, out, _cfg())
     assert score_batch(art, ds, out, _cfg())["complete"], "a killed holder leaves no lock"
     assert not sibling(out, "lock").exists()
 

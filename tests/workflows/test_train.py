@@ -205,33 +205,16 @@ def test_a_label_with_one_value_is_refused_saying_what_was_found(tmp_path):
                               "bad: 'bad'): check the spec's good and bad values under [outcomes] against the file")
 
 
-def test_a_second_training_into_an_out_being_written_is_refused_before_any_work(tmp_path):
+def test_a_second_training_into_an_out_being_written_is_refused_before_any_work(tmp_path, held_elsewhere):
     """audit O4: two trainings into one --out both said "wrote", and the last silently replaced the first.
     The output's lock (data.io.output_lock) is held from the check to the write: the second is refused at
     once, before it reads any data (here there is none to read)."""
-    import os
-    import threading
-
     from deepcredit.config import RunConfig
     from deepcredit.data.errors import DataValidationError
-    from deepcredit.data.io import output_lock
     from deepcredit.workflows.train import train_model
 
     out = tmp_path / "m"
-    held, done = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with output_lock(out):
-            held.set()
-            done.wait(60)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    try:
-        assert held.wait(60)
-        with pytest.raises(DataValidationError, match=rf"another .*run \(pid {os.getpid()}\) is writing it"):
-            train_model(RunConfig(), None, out)  # type: ignore[arg-type]
-    finally:
-        done.set()
-        thread.join()
+    with held_elsewhere(out) as pid, pytest.raises(DataValidationError,
+                                                   match=rf"another .*run \(pid {pid}\) is writing it"):
+        train_model(RunConfig(), None, out)  # type: ignore[arg-type]
     assert not out.exists()
