@@ -218,3 +218,23 @@ def test_a_second_training_into_an_out_being_written_is_refused_before_any_work(
                                                    match=rf"another .*run \(pid {pid}\) is writing it"):
         train_model(RunConfig(), None, out)  # type: ignore[arg-type]
     assert not out.exists()
+
+
+def test_every_file_a_trained_model_is_written_with_is_hash_checked(world, tmp_path):
+    """A truncated config.json beside a model did not stop `explain`: the run record (and the record of the
+    fitted rows) were written outside the manifest's checksums. Now every file but the manifest and its
+    signature is listed, and loading refuses a changed one, naming it."""
+    from deepcredit.models.artifacts import ArtifactError
+    from deepcredit.models.base import load_model
+
+    trained = train_model(RunConfig(model="gbdt", member_params=GBDT, seed=1), world, tmp_path / "m")
+    art = load_artifact(trained.path)
+    written = {p.name for p in trained.path.iterdir()} - {"manifest.json", "signature.json"}
+    assert written == {*art.manifest["files"], *art.manifest["records"]} and "config.json" in written
+    assert "config.json" not in art.manifest["files"], "a record, outside the model's identity"
+    record = trained.path / "config.json"
+    record.write_bytes(record.read_bytes()[:40])
+    for load in (load_artifact, load_model):
+        with pytest.raises(ArtifactError, match="sha256 mismatch") as err:
+            load(trained.path)
+        assert err.value.file == str(record)
