@@ -280,3 +280,18 @@ def test_a_damaged_job_record_is_named_with_what_to_do_by_score_and_by_the_reade
         read_scores_file(out, "scores (batch)")
     shutil.rmtree(out)  # as told: then the job runs anew
     assert score_batch(art, ds, out, _cfg())["complete"] and _parts(out) == _parts(whole)
+
+
+def test_spark_rescores_a_finished_job_s_missing_part_on_rerun(spark, small, tmp_path):
+    """As the in-process engine does (audit O2): the Spark engine's rerun of a finished job whose part file
+    was deleted reopens the job and scores that part again, not trusting the manifest's record of it."""
+    from deepcredit.workflows.spark_score import score_batch_spark
+
+    ds, art, whole = small
+    out = tmp_path / "s"
+    shutil.copytree(whole, out)
+    (out / "part-00002.parquet").unlink()
+    job = score_batch_spark(art, ds, out, _cfg(), master=spark.sparkContext.master)
+    assert job["complete"] and _parts(out) == _parts(whole), "the part is scored again, the same bytes"
+    assert len(read_scores_file(out, "scores (batch)")) == 240
+    assert json.loads((out / JOB).read_text())["parts"] == json.loads((whole / JOB).read_text())["parts"]
