@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from deepcredit.data.io import atomic_write_json, code_record, library_versions
+from deepcredit.data.io import atomic_write_bytes, code_record, library_versions
 from deepcredit.data.validate import DataValidationError
 
 CONFIG_FILE = "config.json"
@@ -216,5 +216,12 @@ def record_differences(recorded: dict, data_fingerprint: str, versions: dict[str
 
 def write_run_record(directory: Path, cfg: RunConfig, data_fingerprint: str = "") -> Path:
     path = Path(directory) / CONFIG_FILE
-    atomic_write_json(path, run_record(cfg, data_fingerprint))
+    atomic_write_bytes(path, run_record_file(cfg, data_fingerprint)[CONFIG_FILE])
     return path
+
+
+def run_record_file(cfg: RunConfig, data_fingerprint: str = "") -> dict[str, bytes]:
+    """The run record as the file a model artifact is written with ({config.json: bytes}, as
+    write_run_record writes it): inside the artifact, so its manifest hash-checks it."""
+    text = json.dumps(run_record(cfg, data_fingerprint), indent=2, sort_keys=True, default=str) + "\n"
+    return {CONFIG_FILE: text.encode("utf-8")}

@@ -198,3 +198,22 @@ def test_a_yes_no_label_in_parquet_is_read_as_the_spec_declares_it(tmp_path):
     assert str(err.value).endswith("people.parquet, row 1, column 'default_flag': 'false' is neither a bad (bad) "
                                    "nor a good (good) label value of the spec (a yes/no label: say which is bad "
                                    "under [outcomes], as bad = [true] and good = [false])")
+
+
+def test_validate_of_a_data_set_stored_with_a_spec_finds_a_self_loop_not_a_month_s_two_ties(tmp_path):
+    """`deepcredit validate` re-checks the stored relations for self-loops as ingest checks the file; two ties
+    of one month are one stored row once dated at the month's end, so duplicates are left to ingest there."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from deepcredit.data.ingest import validate_stored
+
+    ds = run(tmp_path)
+    path = ds.root / "relations.parquet"
+    relations = pq.read_table(path)
+    pq.write_table(pa.concat_tables([relations, relations.slice(0, 1)]), path)
+    validate_stored(ds)  # a stored row twice: as two ties of a month written as a month are stored
+    pq.write_table(relations.set_column(1, "target", relations.column("source")), path)
+    with pytest.raises(DataValidationError, match=r"relations.parquet, row 1, column 'target': .* names the same "
+                                                  "person as column 'source': a person is not their own connection"):
+        validate_stored(ds)

@@ -153,3 +153,22 @@ def test_validate_finds_a_table_replaced_by_valid_rows(tmp_path: Path, runner: C
     result = runner.invoke(app, ["validate", str(out)])
     assert result.exit_code == 2
     assert squeeze("the events table changed after the data set was written") in squeeze(result.output)
+
+
+@pytest.mark.parametrize(("rows", "problem"), [
+    ([("p1", "p2"), ("p2", "p2")], "row 2, column 'target': the value (not shown: an identifier) names the same "
+                                   "person as column 'source': a person is not their own connection"),
+    ([("p1", "p2"), ("p1", "p2")], "row 2: an exact duplicate of row 1: one relation recorded twice"),
+], ids=["self-loop", "duplicate"])
+def test_validate_finds_a_self_loop_or_a_relation_recorded_twice(tmp_path: Path, runner: CliRunner, rows,
+                                                                 problem: str) -> None:
+    """Ingest refuses both; `validate` re-checked every other rule of a stored data set but these."""
+    out = tmp_path / "ds"
+    runner.invoke(app, ["ingest", *inputs(tmp_path / "in"), "--snapshot-date", SNAPSHOT, "--out", str(out)])
+    relations = pq.read_table(out / "relations.parquet")
+    pq.write_table(pa.concat_tables([relations, relations]).set_column(
+        0, "source", pa.array([s for s, _ in rows])).set_column(1, "target", pa.array([t for _, t in rows])),
+        out / "relations.parquet")
+    result = runner.invoke(app, ["validate", str(out)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert squeeze(f"{out / 'relations.parquet'}, {problem}") in squeeze(result.output), result.output

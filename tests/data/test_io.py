@@ -305,35 +305,22 @@ def test_a_previous_output_set_aside_by_a_killed_swap_is_put_back_not_deleted(tm
     assert names(tmp_path) == ["ds"], "replaced as usual, nothing set aside left"
 
 
-def test_a_second_write_into_an_output_another_run_is_writing_is_refused_at_once(tmp_path: Path) -> None:
+def test_a_second_write_into_an_output_another_run_is_writing_is_refused_at_once(tmp_path: Path,
+                                                                                 held_elsewhere) -> None:
     """audit O4: two ingests into one --out: the second deleted the first's staging directory as stale (the
     first died naming a hidden path); two trainings both said they wrote the model. One lock, the scoring
     job's (`.OUT.lock`, held here by another process), now guards every directory writer."""
-    import os
-    import subprocess
-    import sys
-
     out = tmp_path / "ds"
     write_dataset(out, frames(3), "first", "2024-06-30")
     theirs = tmp_path / f".ds.{'a' * 32}.staging"  # the running writer's staging directory
     theirs.mkdir()
-    src = Path(__file__).resolve().parents[2] / "src"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                               "from deepcredit.workflows.job import job_lock\n"
-                               "with job_lock(Path(sys.argv[1])):\n print('held', flush=True); time.sleep(600)",
-                               str(out)], env={**os.environ, "PYTHONPATH": str(src)}, stdout=subprocess.PIPE,
-                              text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        busy = rf"{out}: another .*run \(pid {holder.pid}\) is writing"
+    with held_elsewhere(out) as pid:
+        busy = rf"{out}: another .*run \(pid {pid}\) is writing"
         with pytest.raises(DataValidationError, match=busy):
             write_dataset(out, frames(4), "second", "2024-06-30")
         with pytest.raises(DataValidationError, match=busy):
             io.staging_dir(out)
         assert theirs.is_dir() and Dataset(out).name == "first", "the running write's files are left alone"
-    finally:
-        holder.kill()
-        holder.wait()
     assert write_dataset(out, frames(4), "second", "2024-06-30").name == "second", "a killed holder leaves no lock"
     assert names(tmp_path) == ["ds"]
 
@@ -344,3 +331,42 @@ def test_a_writer_into_a_folder_that_cannot_be_written_names_the_out_not_its_loc
     with pytest.raises(PermissionError) as err:
         write_dataset(tmp_path / "ds", frames(3), "first", "2024-06-30")
     assert err.value.filename == str(tmp_path / "ds") and names(tmp_path) == []
+
+
+def _set_aside(tmp_path: Path) -> tuple[Path, Path]:
+    """An output `ds` that a killed swap left only as `.ds.<uuid>.old` (replace_directory's first rename)."""
+    out = tmp_path / "ds"
+    write_dataset(out, frames(3), "first", "2024-06-30")
+    aside = tmp_path / f".ds.{'f' * 32}.old"
+    out.rename(aside)
+    return out, aside
+
+
+def test_a_writer_that_checks_first_puts_the_set_aside_output_back_once(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """restore_previous ran (and globbed the folder) in check_replaceable and again in staging_dir: once is
+    enough, as check_replaceable has put the output back before any staging directory is made."""
+    out, aside = _set_aside(tmp_path)
+    calls: list[Path] = []
+    real = io.restore_previous
+    monkeypatch.setattr(io, "restore_previous", lambda p: calls.append(p) or real(p))
+    io.check_replaceable(out, dataset_module.is_dataset, dataset_module.A_DATASET)
+    staging = io.staging_dir(out)
+    assert len(calls) == 1 and Dataset(out).name == "first" and not aside.exists()
+    assert sorted(names(tmp_path)) == sorted(["ds", staging.name])
+
+
+def test_a_writer_that_stages_before_checking_never_deletes_the_set_aside_output(tmp_path: Path) -> None:
+    """The service's pseudonymised copy makes its staging directory before any check: the set-aside output
+    is not stale while `out` is missing; the check before the swap (or the next run's) puts it back."""
+    out, aside = _set_aside(tmp_path)
+    staging = io.staging_dir(out)
+    assert aside.is_dir(), "a missing out's set-aside version is kept"
+    staging.rmdir()  # that run failed: the next one finds the previous output
+    io.check_replaceable(out, dataset_module.is_dataset, dataset_module.A_DATASET)
+    assert Dataset(out).name == "first" and names(tmp_path) == ["ds"]
+    out.rename(aside)
+    staging = io.staging_dir(out)
+    (staging / "new").write_text("x")
+    io.replace_directory(staging, out, dataset_module.is_dataset, dataset_module.A_DATASET)
+    assert names(out) == ["new"] and names(tmp_path) == ["ds"], "put back, then replaced as usual"

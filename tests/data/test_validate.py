@@ -553,3 +553,20 @@ def test_rows_whose_hashes_collide_are_compared_in_full(monkeypatch):
     with pytest.raises(validate.DataValidationError, match="row 3.*an exact duplicate of row 1"):
         validate.check_no_duplicate_rows(frame, "events.csv", 1)
     validate.check_no_duplicate_rows(frame.iloc[:2], "events.csv", 1)  # a collision alone is no duplicate
+
+
+# --- relations: a self-loop or a tie recorded twice, without a spec too ------------------------------------
+
+@pytest.mark.parametrize(("row", "problem"), [
+    ("p3,p3,contact,1,2023-07-01", ", column 'target': the value (not shown: an identifier) names the same "
+                                   "person as column 'source': a person is not their own connection"),
+    ("p1,p2,contact,1,2023-05-01", ": an exact duplicate of row 1: one relation recorded twice"),
+], ids=["self-loop", "duplicate"])
+def test_ingest_without_a_spec_refuses_a_self_loop_and_a_relation_recorded_twice(tmp_path: Path, row: str,
+                                                                                  problem: str) -> None:
+    """Refused at ingest with a spec only: the spec-less form stored both without a word."""
+    sources = write_inputs(tmp_path / "in", relations=VALID["relations"] + row + "\n")
+    with pytest.raises(DataValidationError) as err:
+        ingest(sources, tmp_path / "out" / "ds", name="mine", snapshot_date=SNAPSHOT)
+    assert str(err.value).endswith("relations.csv, row 3 (line 4)" + problem)
+    assert_nothing_written(tmp_path / "out" / "ds")

@@ -160,7 +160,7 @@ def test_the_reader_refuses_an_unfinished_job_saying_so(small, tmp_path):
         read_scores_file(partial, "scores (batch)")
 
 
-def test_a_second_run_into_the_same_out_is_refused_naming_the_first(small, tmp_path):
+def test_a_second_run_into_the_same_out_is_refused_naming_the_first(small, tmp_path, held_elsewhere):
     """audit G10: two runs at once: one died with a bare "No such file or directory"."""
     ds, art, whole = small
     out = tmp_path / "s"
@@ -168,18 +168,8 @@ def test_a_second_run_into_the_same_out_is_refused_naming_the_first(small, tmp_p
     with job_lock(out), pytest.raises(ValueError, match=busy):
         score_batch(art, ds, out, _cfg())
     assert not out.exists(), "refused before anything was written"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                               "from deepcredit.workflows.job import job_lock\n"
-                               "with job_lock(Path(sys.argv[1])):\n print('held', flush=True); time.sleep(600)",
-                               str(out)], env={**os.environ, "PYTHONPATH": str(SRC)}, stdout=subprocess.PIPE,
-                              text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with pytest.raises(ValueError, match=rf"\(pid {holder.pid}\)"):
-            score_batch(art, ds, out, _cfg())
-    finally:
-        holder.kill()
-        holder.wait()
+    with held_elsewhere(out) as pid, pytest.raises(ValueError, match=rf"\(pid {pid}\)"):
+        score_batch(art, ds, out, _cfg())
     assert score_batch(art, ds, out, _cfg())["complete"], "a killed holder leaves no lock"
     assert not sibling(out, "lock").exists()
 
@@ -290,3 +280,18 @@ def test_a_damaged_job_record_is_named_with_what_to_do_by_score_and_by_the_reade
         read_scores_file(out, "scores (batch)")
     shutil.rmtree(out)  # as told: then the job runs anew
     assert score_batch(art, ds, out, _cfg())["complete"] and _parts(out) == _parts(whole)
+
+
+def test_spark_rescores_a_finished_job_s_missing_part_on_rerun(spark, small, tmp_path):
+    """As the in-process engine does (audit O2): the Spark engine's rerun of a finished job whose part file
+    was deleted reopens the job and scores that part again, not trusting the manifest's record of it."""
+    from deepcredit.workflows.spark_score import score_batch_spark
+
+    ds, art, whole = small
+    out = tmp_path / "s"
+    shutil.copytree(whole, out)
+    (out / "part-00002.parquet").unlink()
+    job = score_batch_spark(art, ds, out, _cfg(), master=spark.sparkContext.master)
+    assert job["complete"] and _parts(out) == _parts(whole), "the part is scored again, the same bytes"
+    assert len(read_scores_file(out, "scores (batch)")) == 240
+    assert json.loads((out / JOB).read_text())["parts"] == json.loads((whole / JOB).read_text())["parts"]

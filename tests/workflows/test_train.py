@@ -220,33 +220,36 @@ def test_a_label_with_one_value_is_refused_saying_what_was_found(tmp_path):
                               "bad: 'bad'): check the spec's good and bad values under [outcomes] against the file")
 
 
-def test_a_second_training_into_an_out_being_written_is_refused_before_any_work(tmp_path):
+def test_a_second_training_into_an_out_being_written_is_refused_before_any_work(tmp_path, held_elsewhere):
     """audit O4: two trainings into one --out both said "wrote", and the last silently replaced the first.
     The output's lock (data.io.output_lock) is held from the check to the write: the second is refused at
     once, before it reads any data (here there is none to read)."""
-    import os
-    import threading
-
     from deepcredit.config import RunConfig
     from deepcredit.data.errors import DataValidationError
-    from deepcredit.data.io import output_lock
     from deepcredit.workflows.train import train_model
 
     out = tmp_path / "m"
-    held, done = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with output_lock(out):
-            held.set()
-            done.wait(60)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    try:
-        assert held.wait(60)
-        with pytest.raises(DataValidationError, match=rf"another .*run \(pid {os.getpid()}\) is writing it"):
-            train_model(RunConfig(), None, out)  # type: ignore[arg-type]
-    finally:
-        done.set()
-        thread.join()
+    with held_elsewhere(out) as pid, pytest.raises(DataValidationError,
+                                                   match=rf"another .*run \(pid {pid}\) is writing it"):
+        train_model(RunConfig(), None, out)  # type: ignore[arg-type]
     assert not out.exists()
+
+
+def test_every_file_a_trained_model_is_written_with_is_hash_checked(world, tmp_path):
+    """A truncated config.json beside a model did not stop `explain`: the run record (and the record of the
+    fitted rows) were written outside the manifest's checksums. Now every file but the manifest and its
+    signature is listed, and loading refuses a changed one, naming it."""
+    from deepcredit.models.artifacts import ArtifactError
+    from deepcredit.models.base import load_model
+
+    trained = train_model(RunConfig(model="gbdt", member_params=GBDT, seed=1), world, tmp_path / "m")
+    art = load_artifact(trained.path)
+    written = {p.name for p in trained.path.iterdir()} - {"manifest.json", "signature.json"}
+    assert written == {*art.manifest["files"], *art.manifest["records"]} and "config.json" in written
+    assert "config.json" not in art.manifest["files"], "a record, outside the model's identity"
+    record = trained.path / "config.json"
+    record.write_bytes(record.read_bytes()[:40])
+    for load in (load_artifact, load_model):
+        with pytest.raises(ArtifactError, match="sha256 mismatch") as err:
+            load(trained.path)
+        assert err.value.file == str(record)

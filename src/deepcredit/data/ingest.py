@@ -80,13 +80,13 @@ from deepcredit.data.validate import (
     a_or_an,
     check_event_values,
     check_no_duplicate_rows,
-    check_no_self_loops,
     event_kinds,
     first_true,
     is_parquet,
     line_offset_for,
     not_shown,
     read_and_validate,
+    relation_checks,
     separator_hint,
     show_value,
     too_large,
@@ -662,8 +662,7 @@ def _read_relations(spec: DatasetSpec, path: Path, check: _Checker, snapshot) ->
     check.require(path, {("relations", "columns", k): v for k, v in mapping.items()})
     cols = _declared_columns(RELATIONS, mapping, {"kind": frozenset(rel.kinds) or None})
     table = _table("relations", "relations", cols, rel.ignore)
-    checks = (check_no_self_loops(rel.columns.source, rel.columns.target),
-              partial(check_no_duplicate_rows, what="relation"))  # as events: one tie recorded twice is refused
+    checks = relation_checks(rel.columns.source, rel.columns.target)  # as events: one tie recorded twice is refused
     # a file given holds rows, as an events file does: a data set without relations gives none
     frame = _renamed(read_and_validate(path, table, snapshot, checks=checks, fmt=check.fmt_for(path),
                                        empty_hint=" (for a data set without relations, leave [relations] out of "
@@ -1057,14 +1056,15 @@ def stored_tables(spec: DatasetSpec) -> dict[str, TableSpec]:
 def validate_stored(ds: Dataset) -> None:
     """Re-validate every row of a data set stored with a spec, against that spec.
 
-    Every check but one: stored events are not checked for exact duplicates. Rows that were distinct in their
-    file may be the same once stored (two loans' instalments through a lookup to one person, a column the spec
-    ignores, the payments of two such instalments); ingest checks each file's own rows, where a repeated row
-    is one event recorded twice."""
+    Every check but one: stored events and relations are not checked for exact duplicates. Rows that were
+    distinct in their file may be the same once stored (two loans' instalments through a lookup to one person,
+    a column the spec ignores, the payments of two such instalments, two ties of a month dated at its end);
+    ingest checks each file's own rows, where a repeated row is one event recorded twice. Self-loops are
+    checked (relation_checks)."""
     tables = stored_tables(ds.spec)
+    checks = {"events": (check_event_values,), "relations": relation_checks(duplicates=False)}
     frames = {t: read_and_validate(ds.table_path(t), spec, ds.snapshot_date, allow_empty=t in ("events", "relations"),
-                                   checks=(check_event_values,) if t == "events" else None)
-              for t, spec in tables.items()}
+                                   checks=checks.get(t)) for t, spec in tables.items()}
     people = pd.Index(frames["people"]["person_id"].unique())
     for t, cols in {"events": ("person_id",), "relations": ("source", "target"), "outcomes": ("person_id",)}.items():
         check_known_people(frames[t], cols, people, str(ds.table_path(t)), None)

@@ -64,12 +64,14 @@ def remove_stale_temps(path: Path) -> list[Path]:
 
 def _remove_leftovers(path: Path, pattern: re.Pattern[str]) -> list[Path]:
     """Delete the hidden files or directories beside `path` whose names `pattern` reads as left by a write
-    of `path` itself (its group `name` is path's name); the ones deleted."""
+    of `path` itself (its group `name` is path's name); the ones deleted. A set-aside previous output (a
+    `.old` directory, _set_aside) is kept while `path` is missing: it is the output (restore_previous)."""
     path = Path(path)
     if not path.parent.is_dir():
         return []
+    missing = not path.exists() and not path.is_symlink()
     stale = [p for p in path.parent.glob(f".{glob.escape(path.name)}.*")
-             if (m := pattern.match(p.name)) and m["name"] == path.name]
+             if (m := pattern.match(p.name)) and m["name"] == path.name and not (missing and _set_aside(p))]
     for p in stale:
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
@@ -262,12 +264,17 @@ def restore_previous(out: Path) -> Path | None:
     if out.exists() or out.is_symlink() or not out.parent.is_dir():
         return None
     aside = [p for p in out.parent.glob(f".{glob.escape(out.name)}.*.old")
-             if (m := STAGING_RE.match(p.name)) and m["name"] == out.name and p.is_dir() and not p.is_symlink()]
+             if (m := STAGING_RE.match(p.name)) and m["name"] == out.name and _set_aside(p)]
     if not aside:
         return None
     newest = max(aside, key=lambda p: p.stat().st_mtime)
     os.replace(newest, out)
     return newest
+
+
+def _set_aside(path: Path) -> bool:
+    """`path` (named `.NAME.<uuid>.old`) is a previous output replace_directory set aside: a real directory."""
+    return path.name.endswith(".old") and path.is_dir() and not path.is_symlink()
 
 
 def check_replaceable(out: Path, is_previous: Callable[[Path], bool], what: str) -> None:
@@ -305,9 +312,13 @@ def check_replaceable(out: Path, is_previous: Callable[[Path], bool], what: str)
 def remove_stale_staging(out: Path) -> list[Path]:
     """Delete staging directories (`.NAME.<uuid>.staging`) and set-aside versions (`.NAME.<uuid>.old`)
     that an earlier, killed write of `out` left behind; as remove_stale_temps, for whole directories. A
-    set-aside version is deleted only where `out` exists: else it is the output, put back (restore_previous).
+    set-aside version is deleted only where `out` exists: else it is the output, and is left for
+    check_replaceable to put back (restore_previous), not done here a second time.
+
+    Why this is enough for every writer: most check `out` first (check_replaceable, which puts it back
+    then); the rest (the service's pseudonymised copy) reach check_replaceable in replace_directory, which
+    puts it back before the swap, and a run that fails before that leaves it for the next.
     Called under `out`'s lock (staging_dir), so no running write's staging directory is taken for stale."""
-    restore_previous(out)
     return _remove_leftovers(out, STAGING_RE)
 
 

@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -1076,6 +1077,18 @@ def check_no_self_loops(source: str, target: str) -> TableCheck:
     return check
 
 
+def relation_checks(source: str = "source", target: str = "target", duplicates: bool = True) -> tuple[TableCheck, ...]:
+    """The whole-table checks of relations, wherever they are read (ingest, with or without a spec, and
+    `deepcredit validate`): no self-loop, and (`duplicates`) no exact duplicate, one tie recorded twice.
+
+    duplicates=False for the rows as stored from a spec's files (validate_stored): distinct rows of a file
+    may be one stored row there (two ties of a month both dated at its end, a column the spec ignores), as
+    stored events are not checked for duplicates either; ingest checked the file's own rows."""
+    loops = check_no_self_loops(source, target)
+    return (loops, partial(check_no_duplicate_rows, what="relation")) if duplicates else (loops,)
+
+
 TableCheck = Callable[[pd.DataFrame, str, "int | None"], None]
-TABLE_CHECKS: dict[str, tuple[TableCheck, ...]] = {"events": (check_event_values, check_no_duplicate_rows)}
+TABLE_CHECKS: dict[str, tuple[TableCheck, ...]] = {"events": (check_event_values, check_no_duplicate_rows),
+                                                   "relations": relation_checks()}
 """Checks run on a whole validated table, by table name."""

@@ -7,6 +7,7 @@
                         a scorecard's CSV/HTML tables), each listed in the manifest
     ART/fitted_rows.npy a record (not part of the model): the rows it was fitted on, as sorted salted 64-bit
                         hashes of (person_id, as_of) (row_hashes); listed under the manifest's `records`
+    ART/config.json     a record: the run that trained it (config.run_record), under `records` too
     ART/signature.json  an Ed25519 signature over the manifest's bytes, and the id of the key that made it
 
 What the identity (`sha256`, content_sha256) covers, and what it leaves out: it hashes the model's own files
@@ -16,6 +17,11 @@ Facts of the run (fit seconds, processes and n_jobs, the machine: `run_facts`), 
 record of fitted rows (`records`) are kept in the manifest, signed and hash-checked like the rest, but
 outside the identity: a re-fit on another machine, with another n_jobs or after a harmless code edit is
 still the model that was validated when its files are byte for byte the same (docs/models.md).
+
+Every file the artifact is written with but the manifest and its signature (which signs the manifest) is
+listed, under `files` or `records`: one rule, read off the staging directory, not a list of names. The loader
+checks what is listed and reads nothing else; a file an older artifact did not list (its config.json,
+written beside it before 2026-12-07) is neither checked nor refused, so older artifacts still load.
 
 Why hashes: a model that scores people must be exactly the one that was validated. Loading recomputes
 every hash and refuses the artifact on any mismatch, so a changed byte, a truncated copy or a hand-edited
@@ -256,33 +262,37 @@ def _verify_signature(root: Path, manifest_bytes: bytes) -> None:
 def save_artifact(out: Path, payload: dict, *, kind: str, config: Mapping, features: Sequence,
                   data_fingerprint: str, metrics: Mapping, extra_files: Mapping[str, bytes] | None = None,
                   run_facts: Mapping | None = None, fitted_keys: pd.DataFrame | None = None,
-                  fitted_bads: int | None = None) -> Path:
+                  fitted_bads: int | None = None, beside: Mapping[str, bytes] | None = None) -> Path:
     """Write an artifact directory atomically (replacing a previous artifact, nothing else:
     check_artifact_out); returns its path.
 
     payload: the JSON the model needs to serve; extra_files: name -> bytes of any other file (the identity);
     run_facts: facts of the run kept outside the identity; fitted_keys: person_id, as_of of the rows the
     model was fitted on, recorded as salted hashes (fitted_rows_record), also outside the identity, with
-    fitted_bads, how many of them were bad (the model card's development bad rate).
+    fitted_bads, how many of them were bad (the model card's development bad rate); beside: name -> bytes of
+    records kept with the model outside its identity (the run record, config.json). Every file written is
+    hash-checked: those of `extra_files` under `files`, the rest under `records`.
     """
     out = Path(out)
     check_artifact_out(out)
     staging = staging_dir(out)
     try:
         files = {PAYLOAD: _dumps(payload).encode("utf-8"), **(extra_files or {})}
-        for name in files:
-            if name in (MANIFEST, SIGNATURE, FITTED_ROWS) or "/" in name or name.startswith("."):
+        for name in [*files, *(beside or {})]:
+            if (name in (MANIFEST, SIGNATURE, FITTED_ROWS) or "/" in name or name.startswith(".")
+                    or (name in files and name in (beside or {}))):
                 raise ValueError(f"invalid artifact file name {name!r}")
         hashes = {}
         for name, data in sorted(files.items()):
             atomic_write_bytes(staging / name, data)
             hashes[name] = hashlib.sha256(data).hexdigest()
-        records: dict[str, str] = {}
+        for name, data in (beside or {}).items():
+            atomic_write_bytes(staging / name, data)
         fitted = None
         if fitted_keys is not None:
             fitted, data = fitted_rows_record(fitted_keys, fitted_bads)
             atomic_write_bytes(staging / FITTED_ROWS, data)
-            records[FITTED_ROWS] = hashlib.sha256(data).hexdigest()
+        records = {p.name: file_sha256(p) for p in sorted(staging.iterdir()) if p.name not in hashes}
         versions = library_versions()
         body = {
             "artifact_format": ARTIFACT_FORMAT, "kind": kind,
@@ -292,8 +302,10 @@ def save_artifact(out: Path, payload: dict, *, kind: str, config: Mapping, featu
             "metrics": dict(metrics), "files": hashes, "sha256": content_sha256(hashes),
             "code": code_record(), "run_facts": dict(run_facts or {}),
         }
+        if records:
+            body["records"] = records
         if fitted is not None:
-            body.update(fitted_rows=fitted, records=records)
+            body["fitted_rows"] = fitted
         body = json.loads(json.dumps(body, default=str))  # plain JSON types only
         body["manifest_sha256"] = _sha(_dumps(body))
         manifest = _dumps(body).encode("utf-8")

@@ -15,6 +15,7 @@ import json
 import os
 import platform
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -321,11 +322,12 @@ def fit_run_facts(model: CreditModel) -> dict:
 
 
 def save_model(model: CreditModel, out: Path, inp: ModelInput, metrics: dict | None = None,
-               config: dict | None = None) -> Path:
+               config: dict | None = None, beside: Mapping[str, bytes] | None = None) -> Path:
     """A hashed artifact directory: files, parameters, feature list, data fingerprint, metrics, versions, and
     the typical feature values of `inp` (the rows the model was fitted on), which the model keeps as
     `reference_` from then on, as a loaded one does. `inp`'s keys are recorded (salted hashes, outside the
-    identity: models.artifacts) so that an evaluation can leave those rows out whatever the data set is called."""
+    identity: models.artifacts) so that an evaluation can leave those rows out whatever the data set is called.
+    beside: records written with it and hash-checked, outside its identity (the run record, config.json)."""
     model.reference_, model.spread_ = typical_values(inp), typical_spreads(inp)
     profile = training_profile(inp)
     model.category_risk_ = profile["bad_rate"]
@@ -337,7 +339,7 @@ def save_model(model: CreditModel, out: Path, inp: ModelInput, metrics: dict | N
                          data_fingerprint=inp.tabular.meta.get("data_fingerprint", ""),
                          metrics=metrics or {}, extra_files={**model.to_files(), REFERENCE: reference},
                          run_facts=fit_run_facts(model), fitted_keys=inp.keys,
-                         fitted_bads=None if inp.y is None else int(np.nansum(inp.y)))
+                         fitted_bads=None if inp.y is None else int(np.nansum(inp.y)), beside=beside)
 
 
 def load_model(path: Path) -> CreditModel:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepcredit.config import RunConfig, StackConfig, write_run_record
+from deepcredit.config import RunConfig, StackConfig, run_record_file, write_run_record
 from deepcredit.data.datasets import load_bundled
 from deepcredit.data.simulate import bayes_auc, simulate_world
 from deepcredit.evaluation.pipeline import evaluate_artifact
@@ -68,8 +68,8 @@ def run_demo(out: Path, people: int = 5_000, seed: int = 42, folds: int = 3,
     stack = StackModel(n_folds=folds, seed=seed).fit(inp, on_progress=on_member)
     model_dir = save_model(stack, out / "model", inp, metrics=dict(getattr(stack, "metrics_", {})),
                            config={"data": worlds["simulated"].name, "folds": folds, "seed": seed,
-                                   "run": cfg.to_dict()})
-    write_run_record(model_dir, cfg, worlds["simulated"].fingerprint())
+                                   "run": cfg.to_dict()},
+                           beside=run_record_file(cfg, worlds["simulated"].fingerprint()))
     on_message("evaluating on the held-out world")
     report = evaluate_artifact(model_dir, worlds["held-out"], out / "report", reference=worlds["simulated"])
     write_run_record(report.parent, cfg.model_copy(update={"data": str(worlds["held-out"].root)}),

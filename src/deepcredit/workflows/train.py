@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepcredit.config import RunConfig, record_differences, write_run_record
+from deepcredit.config import RunConfig, record_differences, run_record_file
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import writes_out
 from deepcredit.data.schema import Dimension
@@ -210,7 +210,6 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
         metrics["holdout"] = holdout_metrics(est, inp, fold, cfg)
     path = save_model(est, out, train_inp, metrics=metrics,
                       config={"data": dataset.name, "views": views, "rows": len(train_inp), "kind": est.kind,
-                              "run": cfg.to_dict()})
-    write_run_record(path, cfg, fingerprint)
+                              "run": cfg.to_dict()}, beside=run_record_file(cfg, fingerprint))
     return Trained(est, path, metrics, views, len(train_inp))
 
