@@ -15,8 +15,9 @@ import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -147,6 +148,11 @@ class Service:
         body = r.json()
         return body["merchant"]["id"], {"Authorization": f"Bearer {body['api_key']}"}
 
+    def iso(self, t: datetime) -> str:
+        """A time of the service's clock (naive, in its zone) as a request writes it: RFC 3339, with its offset."""
+        zone = self.ctx.settings.clock.zone
+        return t.replace(tzinfo=ZoneInfo(zone) if zone else UTC).isoformat()
+
     def person(self, person_id: str) -> dict:
         r = self.client.post("/v1/admin/person-tokens", json={"person_id": person_id}, headers=self.admin)
         assert r.status_code == 201, r.text
@@ -163,7 +169,7 @@ class Service:
     def grant(self, person: dict, merchant_id: int, scope: str = "admittance", purpose: str = "deposit_free_rental",
               mode: str = "standing", days: float = 30, order_ref: str | None = None) -> dict:
         body = {"merchant_id": merchant_id, "scope": scope, "purpose": purpose, "mode": mode,
-                "expires_at": (self.clock.t + timedelta(days=days)).isoformat()}
+                "expires_at": self.iso(self.clock.t + timedelta(days=days))}
         if order_ref:
             body["order_ref"] = order_ref
         r = self.client.post("/v1/me/consents", json=body, headers=person)

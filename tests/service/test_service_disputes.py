@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
@@ -207,3 +208,60 @@ def test_the_reviewer_reads_the_persons_reason_and_the_person_sees_that_they_did
     assert [(a["who"], a["action"]) for a in looked] == [("operator", "dispute_read")]
     assert service.client.get(f"/v1/admin/disputes/{d['id']}", headers=me).status_code == 401
     assert service.client.get("/v1/admin/disputes/999999", headers=service.admin).status_code == 404
+
+
+def _corrected(svc, me, event_id: str, correction: dict):
+    d = _open(svc, me, event_id, reason="I returned it on time.")
+    svc.client.post(f"/v1/admin/disputes/{d['id']}/review", headers=svc.admin)
+    return _resolve(svc, d["id"], correction)
+
+
+def _record(svc, pid: str, event_id: str):
+    rows = svc.ctx.scorer.person_events(svc.subject(pid))
+    return rows[rows["event_id"] == event_id].iloc[0]
+
+
+def test_a_late_record_corrected_to_on_time_is_on_time_in_every_field_and_in_the_features(service):
+    """A kept status is 0 days late and due no earlier than its date: the correction moves the due date
+    forward to the record's date where it was before (the record says when it was settled, the correction
+    that it was settled by its due date), and the features read it as kept."""
+    events = service.world.data.read("events")
+    now = pd.Timestamp(service.ctx.now())
+    late = events[(events["status"] == "late") & events["ts"].between(now - pd.Timedelta(days=300), now)]
+    subject = late["person_id"].value_counts().index[0]
+    pid = next(p for p in service.world.ids if service.subject(p) == subject)
+    me, ref = service.person(pid), late[late["person_id"] == subject]["event_id"].iloc[0]
+    before = _record(service, pid, ref)
+    assert before["due_ts"] < before["ts"] and before["days_late"] >= 1  # the record as the data set holds it
+    n_bad = service.ctx.scorer.model_input([subject], service.ctx.now()).X["n_bad_365d"].iloc[0]
+
+    r = _corrected(service, me, ref, {"action": "restatus", "status": "on_time", "days_late": 3})
+    assert r.status_code == 422 and "days_late" in r.text  # on time and 3 days late: not both
+    d = service.client.get("/v1/me/disputes", headers=me).json()[0]
+    assert _resolve(service, d["id"], {"action": "restatus", "status": "on_time"}).status_code == 200
+    after = _record(service, pid, ref)
+    assert (after["status"], after["days_late"], after["ts"]) == ("on_time", 0.0, before["ts"])
+    assert after["due_ts"] >= after["ts"]
+    X = service.ctx.scorer.model_input([subject], service.ctx.now()).X
+    assert X["n_bad_365d"].iloc[0] == n_bad - 1
+
+
+def test_a_reported_late_return_corrected_to_returned_is_due_no_earlier_than_it_was_returned(service):
+    pid, _ = service.with_score(skip=2)
+    mid, acme = service.merchant()
+    me = service.person(pid)
+    service.policy(acme)
+    service.grant(me, mid, scope="score")
+    assert service.decide(acme, pid, "order-1").status_code == 200
+    service.clock.advance(days=5)
+    assert service.client.post("/v1/events", headers=acme, json={
+        "transaction_id": "ev-1", "person_id": pid, "amount": 20.0, "outcome": "rental_returned_late",
+        "days_late": 3}).status_code == 201
+    ref = next(e["event_id"] for e in service.client.get("/v1/me/report", headers=me).json()["events"]
+               if e["event_id"].startswith("s"))
+    assert _record(service, pid, ref)["due_ts"] < _record(service, pid, ref)["ts"]
+    assert _corrected(service, me, ref, {"action": "restatus", "status": "returned"}).status_code == 200
+    after = _record(service, pid, ref)
+    assert after["status"] == "returned" and after["days_late"] == 0.0 and after["due_ts"] >= after["ts"]
+    r = _corrected(service, me, ref, {"action": "restatus", "status": "returned_late", "days_late": 0})
+    assert r.status_code == 422 and "days_late" in r.text  # late and 0 days late: not both

@@ -113,7 +113,7 @@ def test_event_validation(service):
     assert _report(service, acme, pid, "a", "rental_returned_late").status_code == 422  # needs days_late
     assert _report(service, acme, pid, "b", "instalment_paid", days_late=3).status_code == 422
     assert _report(service, acme, pid, "c", "rental_lost").status_code == 422
-    future = (service.clock.t + pd.Timedelta(days=1)).isoformat()
+    future = service.iso(service.clock.t + pd.Timedelta(days=1))
     r = _report(service, acme, pid, "d", "instalment_paid", occurred_at=future)
     assert r.status_code == 422 and r.json()["type"].endswith("/invalid-event")
     r = _report(service, acme, pid, "e", "instalment_paid", surprise=1)

@@ -48,7 +48,7 @@ def test_ids_above_int64_are_422_on_every_operation(service):
              ("POST", f"/v1/admin/disputes/{TOO_BIG}/resolve", a, {"outcome": "upheld", "note": "n"}),
              ("POST", "/v1/me/consents", me, {"merchant_id": 99999999999999999999, "scope": "admittance",
                                                "purpose": "x", "mode": "standing",
-                                               "expires_at": (service.clock.t + timedelta(days=1)).isoformat()})]
+                                               "expires_at": service.iso(service.clock.t + timedelta(days=1))})]
     for method, url, headers, body in calls:
         r = service.client.request(method, url, headers=headers, json=body)
         assert r.status_code == 422, (method, url, r.status_code, r.text)
@@ -171,7 +171,7 @@ def test_reports_need_an_order_decided_under_consent_within_the_window(service):
 
 def test_an_outcome_cannot_predate_its_order(service):
     pid, _, acme, _, _, _ = _customer(service)
-    earlier = (service.clock.t - timedelta(days=2)).isoformat()
+    earlier = service.iso(service.clock.t - timedelta(days=2))
     assert _event(service, acme, pid, "ev-1", occurred_at=earlier).status_code == 403
 
 

@@ -60,6 +60,7 @@ def test_a_name_that_later_resolves_to_this_machine_gets_nothing(service, monkey
     threading.Thread(target=server.serve_forever, daemon=True).start()
     answers = {"hooks.example.com": ["93.184.216.34"]}
     monkeypatch.setattr(outbound, "resolve", lambda host, port: answers[host])
+    monkeypatch.setitem(outbound.DEFAULT_PORTS, "http", server.server_port)  # the receiver's port: no port rule here
     try:
         pid, me, acme = service.decided(skip=4)
         service.ctx.settings.webhook_allow_http = True
@@ -80,3 +81,26 @@ def test_a_name_that_later_resolves_to_this_machine_gets_nothing(service, monkey
         assert alerts.deliver_due(service.ctx)["delivered"] >= 1 and _Receiver.got
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_a_public_host_gets_webhooks_on_its_scheme_s_default_port_only(service, monkeypatch):
+    """Another port of a public host (an admin console, a database) is not a receiver: refused at
+    registration, naming the field and echoing nothing of the URL, and at delivery; the operator's switch
+    for private receivers lets it through."""
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: ["93.184.216.34"])
+    pid, me, _ = service.decided(skip=4)
+    service.ctx.settings.webhook_allow_http = True
+    for url in ("https://hooks.example.com:8443/h", "https://hooks.example.com:80/h", "http://hooks.example.com:22/h",
+                "http://hooks.example.com:443/h"):
+        r = service.client.post("/v1/me/webhooks", json={"url": url}, headers=me)
+        assert r.status_code == 403 and r.json()["type"].endswith("/webhook-port-forbidden"), url
+        assert r.json()["detail"].startswith("url:") and "hooks.example.com" not in r.text, url
+        assert not any(p in r.text for p in ("8443", ":22", ":443/")), url
+    for url in ("https://hooks.example.com/h", "https://hooks.example.com:443/h", "http://hooks.example.com:80/h"):
+        assert service.client.post("/v1/me/webhooks", json={"url": url}, headers=me).status_code == 201, url
+    with pytest.raises(outbound.UnsafeTarget):  # a webhook stored before the rule gets nothing either
+        outbound.post("https://hooks.example.com:8443/h", b"{}", {})
+    service.ctx.settings.webhook_allow_private = True
+    assert service.client.post("/v1/me/webhooks", json={"url": "https://hooks.example.com:8443/h"},
+                               headers=me).status_code == 201

@@ -115,7 +115,7 @@ def _check_url(ctx: ServiceContext, url: str) -> str:
     if parts.scheme not in allowed:  # the schema admits http; this server's policy may not
         raise Problem(403, "webhook-scheme-forbidden", f"this service sends webhooks over {' or '.join(sorted(allowed))} only")
     try:
-        outbound.check_at_registration(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+        outbound.check_at_registration(parts.hostname, parts.port or outbound.DEFAULT_PORTS[parts.scheme],
                                        ctx.settings.webhook_allow_private)
     except outbound.UnsafeTarget:
         raise Problem(403, "webhook-host-forbidden", "this service sends webhooks to public internet addresses "
@@ -124,6 +124,11 @@ def _check_url(ctx: ServiceContext, url: str) -> str:
         # admits it (a URL's shape), this server's policy does not (as a private address)
         raise Problem(403, "webhook-host-forbidden", "the webhook host is not a name on the public internet "
                                                      "(a label of more than 63 characters?)") from None
+    try:  # like the scheme and the host, the port is this server's policy, not the URL's shape: a 403
+        outbound.check_port(parts.scheme, parts.port, ctx.settings.webhook_allow_private)
+    except outbound.UnsafeTarget:
+        raise Problem(403, "webhook-port-forbidden", "url: this service sends webhooks to the scheme's default "
+                                                     "port only (443 for https, 80 for http)") from None
     return url
 
 

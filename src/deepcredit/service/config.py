@@ -97,8 +97,9 @@ class Settings:
     webhook_allow_http: bool = False
     """Webhook URLs must be HTTPS unless this is set (a local receiver in development and tests)."""
     webhook_allow_private: bool = False
-    """Webhooks go to public internet addresses only unless this is set (DEEPCREDIT_WEBHOOK_ALLOW_PRIVATE=1:
-    a receiver on this machine or a private network; service/outbound.py)."""
+    """Webhooks go to public internet addresses on the scheme's default port (443, 80) only unless this is
+    set (DEEPCREDIT_WEBHOOK_ALLOW_PRIVATE=1: a receiver on this machine, a private network or another port;
+    service/outbound.py)."""
     retention_years: int = 5
     """Negative records older than this stop counting (`deepcredit retention`); FCRA / PBoC rules: 5 years."""
     clock: Clock = field(default_factory=Clock)

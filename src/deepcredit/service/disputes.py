@@ -159,6 +159,13 @@ def _checked(ctx: ServiceContext, d: Dispute, fix: Correction | None) -> str | N
     if fix.action == "restatus" and fix.status not in (allowed := correctable_statuses(spec)):
         raise Problem(422, "invalid-correction", f"status must be one of {sorted(allowed)}" if allowed else
                       "this service's data set holds no events, so no status can be corrected")
+    if fix.action == "restatus" and fix.days_late is not None:  # a status and a delay that say the same
+        meaning = status_meaning(str(fix.status), spec)
+        if meaning == "kept" and fix.days_late != 0:
+            raise Problem(422, "invalid-correction", f"'{fix.status}' is on time: days_late must be 0 or absent")
+        if meaning == "late" and fix.days_late < 1:
+            raise Problem(422, "invalid-correction", f"'{fix.status}' is late: days_late must be at least 1 "
+                                                     "(or absent: the record's own)")
     return None
 
 

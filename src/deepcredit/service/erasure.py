@@ -37,36 +37,13 @@ from deepcredit.service.known import is_known, unknown_person
 from deepcredit.service.neighbours import connections_to_rescore, rescore_connections
 from deepcredit.service.problems import Problem
 from deepcredit.service.pseudodata import without_people
-from deepcredit.service.store.models import (
-    AttributeCorrection,
-    Consent,
-    Decision,
-    Dispute,
-    ErasedSubject,
-    EventCorrection,
-    PersonToken,
-    Score,
-    ScoreHistory,
-    ServiceEvent,
-    Webhook,
-    WebhookDelivery,
-)
+from deepcredit.service.store.models import ErasedSubject
+from deepcredit.service.store.people import person_rows
 
 
 def _deletions(subject: str) -> dict[str, Delete]:
-    """What erasing `subject` deletes, by name, in an order the foreign keys allow."""
-    hooks = select(Webhook.id).where(Webhook.subject == subject)
-    return {"webhook_deliveries": delete(WebhookDelivery).where(WebhookDelivery.webhook_id.in_(hooks)),
-            "webhooks": delete(Webhook).where(Webhook.subject == subject),
-            "person_tokens": delete(PersonToken).where(PersonToken.subject == subject),
-            "attribute_corrections": delete(AttributeCorrection).where(AttributeCorrection.subject == subject),
-            "event_corrections": delete(EventCorrection).where(EventCorrection.subject == subject),
-            "disputes": delete(Dispute).where(Dispute.subject == subject),
-            "decisions": delete(Decision).where(Decision.subject == subject),
-            "consents": delete(Consent).where(Consent.subject == subject),
-            "score_history": delete(ScoreHistory).where(ScoreHistory.subject == subject),
-            "scores": delete(Score).where(Score.subject == subject),
-            "reported_events": delete(ServiceEvent).where(ServiceEvent.subject == subject)}
+    """What erasing `subject` deletes, by name, in an order the foreign keys allow (store/people.py)."""
+    return {name: delete(table).where(where) for name, (table, where) in person_rows(subject).items()}
 
 
 def erased_at(s: Session, subject: str) -> datetime | None:

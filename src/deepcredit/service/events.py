@@ -104,7 +104,10 @@ def overlay_source(db: Database, clock: Callable[[], datetime] | None = None):
                 continue
             status = fix.status if fix is not None else e.status
             days_late = fix.days_late if fix is not None and fix.days_late is not None else e.days_late
-            rows.append((e.subject, e.ts, e.kind, e.amount, status, e.due_ts, days_late, f"merchant:{e.merchant_id}",
+            due = e.due_ts  # corrected to on time (0 days late): due no earlier than it was done, as in scoring.py
+            if fix is not None and days_late == 0 and due is not None and due < e.ts:
+                due = e.ts
+            rows.append((e.subject, e.ts, e.kind, e.amount, status, due, days_late, f"merchant:{e.merchant_id}",
                          ref))
         frame = pd.DataFrame(rows, columns=list(OVERLAY_COLUMNS))
         corr = pd.DataFrame([(x.event_ref, x.action, x.status, x.days_late) for x in corrections

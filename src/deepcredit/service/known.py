@@ -16,23 +16,7 @@ from sqlalchemy.orm import Session
 from deepcredit.data.dataset import Dataset, new_connection
 from deepcredit.service.context import ServiceContext, read_meta
 from deepcredit.service.problems import Problem
-from deepcredit.service.store.models import (
-    AttributeCorrection,
-    Consent,
-    Decision,
-    Dispute,
-    EventCorrection,
-    PersonToken,
-    Score,
-    ScoreHistory,
-    ServiceEvent,
-    Webhook,
-)
-
-HOLDING = (Score, ScoreHistory, Consent, PersonToken, ServiceEvent, Dispute, EventCorrection, AttributeCorrection,
-           Webhook, Decision)
-"""Every table whose rows are about one person (`subject`), the audit log and the erased list aside; those
-indexed by subject first (a decision is made under a consent: that table is asked last)."""
+from deepcredit.service.store.people import person_tables
 
 
 def unknown_person() -> Problem:
@@ -42,8 +26,8 @@ def unknown_person() -> Problem:
 
 
 def in_database(s: Session, subject: str) -> bool:
-    return any(s.execute(select(literal(1)).where(model.subject == subject).limit(1)).first() is not None
-               for model in HOLDING)
+    return any(s.execute(select(literal(1)).where(table.c.subject == subject).limit(1)).first() is not None
+               for table in person_tables().values())
 
 
 def served_data(ctx: ServiceContext) -> Dataset | None:

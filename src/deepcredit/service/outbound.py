@@ -6,8 +6,10 @@ person token could point the service at addresses only the service can reach (it
 retrying, on a schedule (server-side request forgery). So a webhook's host must resolve to public
 addresses only: checked at registration (a clear refusal) and again at every delivery, on the very
 address the connection then uses, so that a name which later resolves elsewhere (DNS rebinding) is
-refused too. Redirects are not followed. `allow_private` (DEEPCREDIT_WEBHOOK_ALLOW_PRIVATE) lifts the
-rule for a local receiver in development and tests.
+refused too. A public host's other ports are not the receiver's either (an admin console, a database
+left listening): only the scheme's default port (443, 80) is sent to, checked at registration and at every
+delivery. Redirects are not followed. `allow_private` (DEEPCREDIT_WEBHOOK_ALLOW_PRIVATE) lifts both rules
+for a local receiver in development and tests.
 """
 
 from __future__ import annotations
@@ -23,6 +25,15 @@ TIMEOUT_S = 10
 
 class UnsafeTarget(Exception):
     """The host resolves to an address the service must not send to (or to none)."""
+
+
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def check_port(scheme: str, port: int | None, allow_private: bool) -> None:
+    """Refuse a port other than the scheme's default (no port in the URL is the default)."""
+    if not allow_private and port is not None and port != DEFAULT_PORTS.get(scheme):
+        raise UnsafeTarget("the webhook URL names a port other than its scheme's default")
 
 
 def is_public(address: str) -> bool:
@@ -101,6 +112,7 @@ def post(url: str, body: bytes, headers: dict[str, str], allow_private: bool = F
     parts = urlsplit(url)
     if not parts.hostname:
         raise UnsafeTarget("the URL has no host")
+    check_port(parts.scheme, parts.port, allow_private)
     conn: _CheckedHTTP | _CheckedHTTPS
     if parts.scheme == "https":
         conn = _CheckedHTTPS(parts.hostname, parts.port, timeout=TIMEOUT_S)

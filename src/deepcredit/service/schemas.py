@@ -9,6 +9,7 @@ timestamp in a response is UTC with its offset.
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -58,6 +59,22 @@ def _as_utc(dt: datetime) -> datetime:
 
 
 UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+"""A date-time as RFC 3339 writes it, its offset required (what the OpenAPI `date-time` format means)."""
+
+
+def _rfc3339(value: object) -> object:
+    """A request's date-time as its schema says (a text with its offset): pydantic's lax mode would also take
+    a number or a text of digits (seconds since 1970) and a time without an offset (in which zone?). A
+    datetime object, from Python callers in the service's own time, passes as it is."""
+    if isinstance(value, datetime) or (isinstance(value, str) and RFC3339.match(value)):
+        return value
+    raise ValueError("must be an RFC 3339 date-time with its offset, e.g. 2026-01-31T12:00:00Z")
+
+
+RequestDateTime = Annotated[datetime, BeforeValidator(_rfc3339)]
+"""A date-time in a request body (the schema's `date-time`, unchanged); responses keep UtcDateTime."""
 
 PersonId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
                      Field(description="The person's id as the merchant knows it; pseudonymised on arrival.")]
@@ -348,7 +365,7 @@ class _EventBase(Request):
     transaction_id: TransactionId
     person_id: PersonId
     amount: Annotated[float, Field(ge=0, le=1e9), Number]
-    occurred_at: datetime | None = Field(None, description="When it happened (UTC); default now; never future; "
+    occurred_at: RequestDateTime | None = Field(None, description="When it happened (UTC); default now; never future; "
                                                            "not before the decision it concludes.")
     decision_id: DbId | None = Field(None, description="The decision (order) this outcome concludes; default: this "
                                                        "merchant's latest decision about the person. It must lie "
@@ -387,7 +404,8 @@ class _ConsentBase(Request):
     merchant_id: DbId
     scope: Scope = Field(description="The scope this grant gives the merchant. " + SCOPE_LEVELS)
     purpose: Slug
-    expires_at: datetime = Field(description="UTC; required: consent never lasts forever.")
+    expires_at: RequestDateTime = Field(description="With its offset (2026-01-31T12:00:00Z); required: consent "
+                                                    "never lasts forever.")
 
 
 class StandingConsent(_ConsentBase):

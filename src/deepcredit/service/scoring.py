@@ -265,6 +265,9 @@ class ScopedDataset(Dataset):
                      "CAST(status AS VARCHAR) AS status, CAST(days_late AS DOUBLE) AS days_late FROM _corrections_in")
             late = (", CASE WHEN c.action = 'restatus' THEN COALESCE(c.days_late, e.days_late) "
                     "ELSE e.days_late END AS days_late") if "days_late" in columns else ""
+            if "due_ts" in columns:  # corrected to on time (0 days late): due no earlier than the record's date
+                late += (", CASE WHEN c.action = 'restatus' AND c.days_late = 0 AND e.due_ts < e.ts "
+                         "THEN e.ts ELSE e.due_ts END AS due_ts")
             events = (f"SELECT e.* REPLACE (COALESCE(c.status, e.status) AS status{late}) "
                       f"FROM ({events}) e LEFT JOIN ({fixes}) c ON c.event_ref = e.event_id "
                       f"WHERE c.action IS NULL OR c.action <> 'remove'")

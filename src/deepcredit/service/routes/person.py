@@ -4,7 +4,6 @@ disputes. A token reads only its own."""
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, TypeVar
@@ -19,6 +18,7 @@ from deepcredit.service.history import spec_of
 from deepcredit.service.problems import Problem, forbidden
 from deepcredit.service.routes import BODY, COMMON, P, PathId
 from deepcredit.service.schemas import (
+    RFC3339,
     AlertOut,
     ConsentCreate,
     ConsentOut,
@@ -155,9 +155,6 @@ def my_disputes(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depe
 def open_dispute(req: DisputeCreate, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
                  ) -> DisputeOut:
     return disputes.open_dispute(ctx, p.subject, req)
-
-
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 def iso_datetime(value: str, name: str) -> datetime:

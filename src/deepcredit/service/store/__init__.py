@@ -1,4 +1,4 @@
-"""Storage through SQLAlchemy: the tables (models) and engines/sessions (db)."""
+"""Storage through SQLAlchemy: the tables (models), the ones about one person (people) and engines/sessions (db)."""
 
 from deepcredit.service.store.db import Database
 
