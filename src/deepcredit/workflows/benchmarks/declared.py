@@ -11,7 +11,9 @@ the rows in the data set's own file order, both on all rows:
 Dated data asked for a time split instead (`test_from`): train on the rows dated before it whose outcome
 is known by then, test on the rows dated on or after it (models.splits.time_split), as deployment would.
 
-Every model sees the same folds; nothing is chosen on held-out rows.
+Every model sees the same folds, and no fit here chooses anything on its held-out rows. One earlier choice
+did look at German's: the scorecard's small-data rule was found on these very split and folds
+(docs/benchmarks.md, "Where the small-data rule came from"), so German's figures are not clean evidence for it.
 """
 
 from __future__ import annotations
