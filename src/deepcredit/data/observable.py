@@ -329,14 +329,3 @@ def _ols(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     coef, *_ = np.linalg.lstsq(X, y, rcond=None)
     resid = y - X @ coef
     return coef, float(max(np.sqrt(np.mean(resid ** 2)), 1e-3))
-
-
-def observable_auc(dataset: Dataset, person_ids: np.ndarray | None = None, **kwargs: float) -> float:
-    """AUC of observable_pd against the labels (of `person_ids` only, when given)."""
-    from sklearn.metrics import roc_auc_score
-
-    gauge = observable_pd(dataset, **kwargs).set_index("person_id")["observable_pd"]  # type: ignore[arg-type]
-    labels = dataset.read("outcomes").set_index("person_id")["label"]
-    if person_ids is not None:
-        labels = labels.reindex(person_ids)
-    return float(roc_auc_score(labels.to_numpy(), gauge.reindex(labels.index).to_numpy()))

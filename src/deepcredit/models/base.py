@@ -10,7 +10,6 @@ five sub-scores and reason codes, whichever model produced them.
 from __future__ import annotations
 
 import functools
-import io
 import json
 import os
 import platform
@@ -358,10 +357,3 @@ def load_model(path: Path) -> CreditModel:
         model.reference_, model.spread_ = reference["median"], reference.get("spread")  # spread: since fe3f191 (2026-12-06)
         model.category_risk_ = reference.get("bad_rate")  # since 2026-12-06 evening: before, scorecard bins or none
     return model
-
-
-def frame_bytes(frame: pd.DataFrame) -> bytes:
-    """A DataFrame as Parquet bytes (for artifacts)."""
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    return buf.getvalue()

@@ -115,13 +115,6 @@ class FeatureTable:
         """The bin of a category never seen in training (see the class docstring)."""
         return self.n_value_bins + 2 if self.unseen_bin is None else self.unseen_bin
 
-    @property
-    def best_points(self) -> int:
-        """The most points attainable: the best value bin that held anyone in training."""
-        nb = self.n_value_bins
-        held = [p for p, c in zip(self.points[:nb], self.count[:nb], strict=True) if c > 0]
-        return max(held) if held else 0
-
     # -- lookup -----------------------------------------------------------------------------------
     def _arrays(self) -> dict:
         if not self._cache:

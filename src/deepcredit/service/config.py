@@ -89,7 +89,6 @@ class Settings:
     """Distinct thresholds one merchant may apply to one person within `probe_window_days`."""
     probe_window_days: int = 30
     max_consent_days: int = 366
-    person_token_days: int = 30
     recalculation_days: int = 30
     """Every score is recalculated at least this often (`deepcredit retention` runs it); new records sooner."""
     webhook_interval_s: int = 0

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
-
-PSEUDONYM_RE = re.compile(r"^[0-9a-f]{64}$")
-MAX_PERSON_ID = 200
 
 
 class Pseudonymiser:
@@ -27,7 +23,3 @@ class Pseudonymiser:
     def derive(self, label: str) -> bytes:
         """A sub-key for another purpose (e.g. the audit chain), domain-separated from pseudonyms."""
         return hmac.new(self._key, b"deepcredit/" + label.encode(), hashlib.sha256).digest()
-
-
-def is_pseudonym(value: str) -> bool:
-    return bool(PSEUDONYM_RE.match(value))
