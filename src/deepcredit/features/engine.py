@@ -2,7 +2,7 @@
 
 The plan is a list of named SELECT statements (sources.py stages, then one aggregate per source, then
 one final join) in SQL that Spark also accepts. A session is what runs it: `Session` here materialises
-each statement as a DuckDB temp table; features/spark.py's session registers each as a cached Spark temp
+each statement as a DuckDB temp table; features/spark_engine.py's session registers each as a cached Spark temp
 view. Features, sequences and graphs only talk to the session (its dialect, `materialise`, `frame`,
 `numpy`), so the same code builds them on either engine.
 """

@@ -16,7 +16,7 @@ Facts of the run (fit seconds, processes and n_jobs, the machine: `run_facts`), 
 (`code`: a fingerprint of the package's source files and the Python version), the creation time and the
 record of fitted rows (`records`) are kept in the manifest, signed and hash-checked like the rest, but
 outside the identity: a re-fit on another machine, with another n_jobs or after a harmless code edit is
-still the model that was validated when its files are byte for byte the same (docs/models.md).
+still the model that was validated when its files are byte for byte the same (docs/scoring.md).
 
 Every file the artifact is written with but the manifest and its signature (which signs the manifest) is
 listed, under `files` or `records`: one rule, read off the staging directory, not a list of names. The loader
