@@ -143,7 +143,6 @@ class Suggestion:
     band_after: str | None = None
     reached: bool = False
     until: datetime | None = None
-    tried: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -290,7 +289,6 @@ def suggest(scorer: ModelScorer, person_id: str, score: int, band: str, now: dat
         scored = scorer.score_futures(person_id, [(p.events(now), p.end(now)) for p in empty + plans])
         ref = {m: i for i, m in enumerate(HORIZONS)}
         scored_plans = scored.iloc[len(empty):].reset_index(drop=True)
-        out.tried += len(plans)
         cols = [c for c in fixed if c in scored.columns]
         values = scored[cols].astype(str)  # NaN reads "nan" on both sides
         ok = [bool((values.iloc[len(empty) + i] == values.iloc[ref[p.months]]).all()) for i, p in enumerate(plans)]

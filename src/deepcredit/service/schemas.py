@@ -54,7 +54,7 @@ def _as_utc(dt: datetime) -> datetime:
         dt = dt.replace(tzinfo=ZoneInfo(zone) if zone else UTC)
     try:
         return dt.astimezone(UTC)
-    except OverflowError:  # the calendar's first or last instant, as config.naive_in makes them
+    except OverflowError:  # the calendar's first or last instant, as service.config.naive_in makes them
         return dt.replace(tzinfo=UTC)
 
 
