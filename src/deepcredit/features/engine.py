@@ -29,8 +29,6 @@ from deepcredit.features.sources import DUCKDB, FRAME_ORDER, Dialect, legacy_spe
 from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.features.templates import features_for
 
-KEY = ("person_id", "as_of")
-
 
 def rows_sql(table: str = "spine", by: str | None = None) -> str:
     """Each row's position in the feature frame's order (as_of, person_id), within its `by` group when
