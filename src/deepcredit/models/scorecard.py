@@ -397,7 +397,6 @@ class ScorecardModel(CreditModel):
              for t in sorted(tables, key=lambda t: order[t.name])]
             + [{"feature": n, "dimension": "", "iv": float("nan"), "status": status[n]}
                for n in self.excluded_protected_])
-        self.information_value_ = dict(binning.iv_)
         self.definitions_ = defs
         self.classes_ = np.array([0, 1])
         return self
