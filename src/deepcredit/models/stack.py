@@ -321,6 +321,18 @@ def _fit_member(inputs: tuple[ModelInput, ModelInput, list[FoldEmbeddings]], kin
     return kind, fold, result, time.perf_counter() - t0
 
 
+def _pretrain_fold(inp: ModelInput, i: int, rows: np.ndarray, params: dict | None, seed: int
+                   ) -> tuple[int, EventEncoder | MemberCannotFit]:
+    """A fold date's encoder (StackModel._pretrain_folds; run by models.parallel, perhaps in a worker):
+    pretrained on the histories of rows `rows` of `inp`, or the MemberCannotFit that says why it cannot be."""
+    from deepcredit.models.pretrain import histories_of, pretrain
+
+    try:
+        return i, pretrain(histories_of(inp.take(rows)), params, seed)
+    except MemberCannotFit as exc:
+        return i, exc
+
+
 def _spread(pd_: np.ndarray) -> dict[str, float]:
     """Mean, 90th and 99th percentile and maximum of PDs: whether the refitted stack's PDs reach as far as
     the out-of-fold PDs its calibration was judged on."""
@@ -468,27 +480,27 @@ class StackModel(CreditModel):
         on, every person group of `time_groups` included: the encoder reads no label, so the groups share it).
         Returns the encoders, their embeddings of the rows their folds read, and each fold's encoder; None
         for the last when the folds are person folds (one as-of date), which all read the stack's own encoder.
+        The pretrainings are independent of each other, so they run side by side on `n_jobs` processes.
 
         A date whose rows cannot be pretrained on leaves the temporal path out of the stack, the stack's own
         encoder too (its embeddings would be columns no fold was judged with), with the reason recorded."""
         if getattr(self, "encoder_", None) is None or not folds_over_time(keys, self.n_folds):
             return [], [], None
-        from deepcredit.models.pretrain import histories_of, pretrain
-
         as_of, known = as_dates(keys["as_of"]), as_dates(keys["known_at"])
         starts = [as_of[f.predict].min() for f in folds]
         dates = sorted(set(starts))
+        tasks = [(i, np.flatnonzero(known_by(as_of, known, d)), self.pretrain, self.seed) for i, d in enumerate(dates)]
+        fitted = dict(run_tasks(_pretrain_fold, inp, tasks, processes_for(self.n_jobs, len(inp), len(tasks))))
         encoders = []
-        for d in dates:
-            try:
-                encoders.append(pretrain(histories_of(inp.take(np.flatnonzero(known_by(as_of, known, d)))),
-                                         self.pretrain, self.seed))
-            except MemberCannotFit as exc:
+        for i, d in enumerate(dates):
+            encoder = fitted[i]
+            if isinstance(encoder, MemberCannotFit):
                 self.encoder_ = None
                 self._skip("pretrain", f"the folds over time pretrain an encoder each on the rows known by the "
                                        f"first date they predict, and the one for {pd.Timestamp(d).date()} could "
-                                       f"not be: {exc}")
+                                       f"not be: {encoder}")
                 return [], [], None
+            encoders.append(encoder)
         view_of = [dates.index(d) for d in starts]
         embeddings: list[FoldEmbeddings] = []
         for i, encoder in enumerate(encoders):
