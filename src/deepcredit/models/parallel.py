@@ -5,7 +5,8 @@ scorecard's binning is single-threaded), so fitting them one after another left 
 full stack with pretraining on 100,000 people ran 1,464 s of wall time on 1,479 s of CPU on a 2-core machine.
 Once the event encoder is pretrained, every fit of a member on a fold, and each member's refit on all rows,
 is independent of the others, so they run on a pool of worker processes (concurrent.futures): 897-979 s
-in three runs since (docs/results/train-100k-2026-12-03.json).
+in three runs since (docs/results/train-100k-2026-12-03.json). So do the encoders a stack pretrains for its
+folds over time (models.stack, _pretrain_folds), one per fold date.
 
 What it costs and why it is safe:
 - The input is written once per fit (joblib.dump) and each worker maps it copy-on-write (mmap_mode="c")

@@ -336,11 +336,18 @@ def histories_of(inp: ModelInput, extra: Histories | None = None) -> Histories:
 def with_embeddings(inp: ModelInput, encoder: EventEncoder) -> ModelInput:
     """The bundle with the encoder's features added to its tabular view (computed for inp.index rows; other
     spine rows stay missing). Replaces embedding columns already there."""
-    tab = inp.tabular
-    emb = np.full((len(tab.frame), encoder.dim), np.nan)
+    emb = np.full((len(inp.tabular.frame), encoder.dim), np.nan)
     emb[inp.index] = encoder.embed(inp)
-    frame = tab.frame.drop(columns=[c for c in encoder.names if c in tab.frame.columns]).copy()
-    frame[encoder.names] = emb
-    defs = [d for d in tab.definitions if not d.name.startswith(EMBEDDING_PREFIX)] + encoder.definitions()
-    return replace(inp, tabular=FeatureFrame(frame, defs, tab.meta))
+    return with_embedding_values(inp, emb, encoder.definitions())
 
+
+def with_embedding_values(inp: ModelInput, values: np.ndarray, definitions: list[FeatureDef]) -> ModelInput:
+    """The bundle with embedding features already computed: `values` [rows of the tabular frame, dim], one
+    column per definition (an encoder's). What a stack's fold fits read when each fold has its own encoder:
+    the embeddings travel to the worker processes as arrays, not as whole bundles."""
+    tab = inp.tabular
+    names = [d.name for d in definitions]
+    frame = tab.frame.drop(columns=[c for c in names if c in tab.frame.columns]).copy()
+    frame[names] = values
+    defs = [d for d in tab.definitions if not d.name.startswith(EMBEDDING_PREFIX)] + list(definitions)
+    return replace(inp, tabular=FeatureFrame(frame, defs, tab.meta))

@@ -4,7 +4,12 @@ Fitting (all on the training rows given):
 
 0. The temporal path (`temporal`, off by default: config.StackConfig.temporal says why): an event encoder is pretrained without labels on the
    rows' histories plus any `histories` given (models.pretrain); its embeddings are features of the members
-   with `reads_embeddings`, and it warm-starts those with `warm_start`. It is part of the artifact.
+   with `reads_embeddings`, and it warm-starts those with `warm_start`. It is part of the artifact. When the
+   folds run over time (several as-of dates, step 1), that encoder has read histories that reach into the
+   performance windows of earlier rows, so the folds do not use it: each first date the folds predict gets
+   an encoder of its own, with the same settings and seed, pretrained on the histories of the rows known by
+   that date (_pretrain_folds), and those folds' members read its embeddings and warm-start from it. Person
+   folds (one as-of date) read the one encoder: every history ends before the date they predict.
 1. Folds from splits.stacking_folds: grouped by person when there is one as-of date; with several,
    expanding windows over the dates that train on *all* earlier rows whose outcome is known by then
    (deployment order: a member never predicts a row from a fit on a date at or after it, nor on an
@@ -82,9 +87,10 @@ from deepcredit.models.base import (
 )
 from deepcredit.models.calibration import Calibrator, expected_calibration_error
 from deepcredit.models.parallel import processes_for, run_tasks
-from deepcredit.models.splits import Fold, folds_over_time, person_folds, stacking_folds
+from deepcredit.models.splits import Fold, as_dates, folds_over_time, known_by, person_folds, stacking_folds
 
 if TYPE_CHECKING:
+    from deepcredit.features.spec import FeatureDef
     from deepcredit.models.pretrain import EventEncoder
 
 ALL_MEMBERS = ("scorecard", "gbdt", "sequence", "wide_deep", "graph", "hybrid")
@@ -285,14 +291,27 @@ def refit_length(lengths: list[dict[str, Any]]) -> dict[str, Any]:
             for k, v in lengths[0].items()}
 
 
-def _fit_member(inputs: tuple[ModelInput, ModelInput], kind: str, fold: int, member: CreditModel,
-                train: np.ndarray | None, predict: np.ndarray | None) -> tuple[str, int, Any, float]:
+FoldEmbeddings = tuple[np.ndarray, list["FeatureDef"]]
+"""One fold encoder's embeddings: values for the rows of the tabular frame its folds read, and its features."""
+
+
+def _fit_member(inputs: tuple[ModelInput, ModelInput, list[FoldEmbeddings]], kind: str, fold: int,
+                member: CreditModel, train: np.ndarray | None, predict: np.ndarray | None,
+                encoder: int | None = None) -> tuple[str, int, Any, float]:
     """One fit of the stack (run by models.parallel, perhaps in a worker): `member` fitted on rows `train`
-    of its input (inputs: without and with the encoder's embeddings; None: every row) and (its logits of rows
-    `predict`, its trained_length), or the fitted member itself when `predict` is None. A MemberCannotFit is
-    returned, not raised, so the stack can leave the member out. Returns (kind, fold, result, seconds)."""
+    of its input (inputs: without and with the encoder's embeddings, and the fold encoders' embeddings;
+    `encoder`: which of those this fold reads, None: the stack's own) and (its logits of rows `predict`, its
+    trained_length), or the fitted member itself when `predict` is None (None `train`: every row). A
+    MemberCannotFit is returned, not raised, so the stack can leave the member out. Returns (kind, fold,
+    result, seconds)."""
     t0 = time.perf_counter()
-    src = input_for(member, *inputs)
+    inp, embedded, fold_embeddings = inputs
+    if encoder is not None and member.reads_embeddings:
+        from deepcredit.models.pretrain import with_embedding_values
+
+        src = with_embedding_values(inp, *fold_embeddings[encoder])
+    else:
+        src = input_for(member, inp, embedded)
     try:
         member.fit(src if train is None else src.take(train))
         result: Any = member if predict is None else (member_logit(member, src.take(predict)),
@@ -300,6 +319,18 @@ def _fit_member(inputs: tuple[ModelInput, ModelInput], kind: str, fold: int, mem
     except MemberCannotFit as exc:
         result = exc
     return kind, fold, result, time.perf_counter() - t0
+
+
+def _pretrain_fold(inp: ModelInput, i: int, rows: np.ndarray, params: dict | None, seed: int
+                   ) -> tuple[int, EventEncoder | MemberCannotFit]:
+    """A fold date's encoder (StackModel._pretrain_folds; run by models.parallel, perhaps in a worker):
+    pretrained on the histories of rows `rows` of `inp`, or the MemberCannotFit that says why it cannot be."""
+    from deepcredit.models.pretrain import histories_of, pretrain
+
+    try:
+        return i, pretrain(histories_of(inp.take(rows)), params, seed)
+    except MemberCannotFit as exc:
+        return i, exc
 
 
 def _spread(pd_: np.ndarray) -> dict[str, float]:
@@ -364,7 +395,8 @@ class StackModel(CreditModel):
 
     temporal: the one switch of the temporal path (off by default). On: before the folds, an event encoder is
     pretrained without labels on every history the fit is given (models.pretrain; `pretrain` holds its
-    settings, see PretrainSettings); its embeddings become features of the members that read them
+    settings, see PretrainSettings; folds over time get point-in-time encoders of their own, module
+    docstring step 0); its embeddings become features of the members that read them
     (`reads_embeddings`: GBDT, Wide & Deep), it initialises the recurrent members (`warm_start`: sequence,
     hybrid), and it is saved in the artifact so scoring reproduces the embeddings. Off: no pretraining and
     the TEMPORAL_MEMBERS are left out (the `stack_without_temporal` of the benchmark).
@@ -419,9 +451,10 @@ class StackModel(CreditModel):
             raise ValueError(f"stack: no member can be fitted on this input ({self.skipped_})")
         return kept
 
-    def _new_member(self, kind: str) -> CreditModel:
+    def _new_member(self, kind: str, encoder: EventEncoder | None = None) -> CreditModel:
+        """A new member of `kind`, warm-started from `encoder` (None: the stack's own) where it can be."""
         member = make_member(kind, (self.member_params or {}).get(kind), self.seed)
-        encoder = getattr(self, "encoder_", None)
+        encoder = encoder if encoder is not None else getattr(self, "encoder_", None)
         if encoder is not None and hasattr(member, "warm_start"):
             member.warm_start(encoder)
         return member
@@ -438,6 +471,45 @@ class StackModel(CreditModel):
             self.encoder_ = pretrain(histories_of(inp, histories), self.pretrain, self.seed)
         except MemberCannotFit as exc:
             self._skip("pretrain", str(exc))
+
+    def _pretrain_folds(self, inp: ModelInput, keys: pd.DataFrame, folds: list[Fold]
+                        ) -> tuple[list[EventEncoder], list[FoldEmbeddings], list[int] | None]:
+        """Point-in-time encoders for folds over time (module docstring, step 0): one per distinct first
+        predicted date d, pretrained as the stack's own (same settings and seed) on the histories of the rows
+        whose outcome is known by d (those dated before it: the rows an expanding-window fold from d trains
+        on, every person group of `time_groups` included: the encoder reads no label, so the groups share it).
+        Returns the encoders, their embeddings of the rows their folds read, and each fold's encoder; None
+        for the last when the folds are person folds (one as-of date), which all read the stack's own encoder.
+        The pretrainings are independent of each other, so they run side by side on `n_jobs` processes.
+
+        A date whose rows cannot be pretrained on leaves the temporal path out of the stack, the stack's own
+        encoder too (its embeddings would be columns no fold was judged with), with the reason recorded."""
+        if getattr(self, "encoder_", None) is None or not folds_over_time(keys, self.n_folds):
+            return [], [], None
+        as_of, known = as_dates(keys["as_of"]), as_dates(keys["known_at"])
+        starts = [as_of[f.predict].min() for f in folds]
+        dates = sorted(set(starts))
+        tasks = [(i, np.flatnonzero(known_by(as_of, known, d)), self.pretrain, self.seed) for i, d in enumerate(dates)]
+        fitted = dict(run_tasks(_pretrain_fold, inp, tasks, processes_for(self.n_jobs, len(inp), len(tasks))))
+        encoders = []
+        for i, d in enumerate(dates):
+            encoder = fitted[i]
+            if isinstance(encoder, MemberCannotFit):
+                self.encoder_ = None
+                self._skip("pretrain", f"the folds over time pretrain an encoder each on the rows known by the "
+                                       f"first date they predict, and the one for {pd.Timestamp(d).date()} could "
+                                       f"not be: {encoder}")
+                return [], [], None
+            encoders.append(encoder)
+        view_of = [dates.index(d) for d in starts]
+        embeddings: list[FoldEmbeddings] = []
+        for i, encoder in enumerate(encoders):
+            rows = np.unique(np.concatenate([np.concatenate([f.train, f.predict])
+                                             for f, v in zip(folds, view_of, strict=True) if v == i]))
+            values = np.full((len(inp.tabular.frame), encoder.dim), np.nan)
+            values[inp.index[rows]] = encoder.embed(inp.take(rows))
+            embeddings.append((values, encoder.definitions()))
+        return encoders, embeddings, view_of
 
     def _embedded(self, inp: ModelInput) -> ModelInput:
         """The input with the encoder's embedding features (the input itself without an encoder)."""
@@ -467,21 +539,29 @@ class StackModel(CreditModel):
         kinds = self._member_classes(inp)
         t0 = time.perf_counter()
         self._pretrain(inp, histories)
-        self.fit_seconds_: dict[str, float] = {"pretrain": round(time.perf_counter() - t0, 2)} \
-            if self.encoder_ is not None else {}
-        embedded = self._embedded(inp)
+        pretrained = round(time.perf_counter() - t0, 2)
         keys = inp.label_keys
         folds = stacking_folds(keys, y, self.n_folds, self.seed, self.time_groups)
         if not folds:
             raise ValueError("stack: no out-of-fold split possible on these rows")
-        columns, finals = self._fit_members(kinds, folds, inp, embedded, on_progress)
+        t0 = time.perf_counter()
+        fold_encoders, fold_embeddings, encoder_of = self._pretrain_folds(inp, keys, folds)
+        self.fit_seconds_: dict[str, float] = {"pretrain": pretrained} if self.encoder_ is not None else {}
+        if fold_encoders:
+            self.fit_seconds_["pretrain_folds"] = round(time.perf_counter() - t0, 2)
+        embedded = self._embedded(inp)
+        columns, finals = self._fit_members(kinds, folds, inp, embedded, on_progress,
+                                            (fold_encoders, fold_embeddings, encoder_of))
         kinds = self._fitted_kinds(kinds, columns)
         oof = np.column_stack([columns[k] for k in kinds])
         self.oof_ = pd.concat([keys, pd.DataFrame(oof, columns=kinds)], axis=1).assign(label=y)
         self._combine(kinds, len(folds))
         self.metrics_["refit_length"] = dict(self.refit_length_)
         self.metrics_["temporal"] = bool(self.temporal)
-        self.metrics_["pretrain"] = self.encoder_.info if self.encoder_ is not None else None
+        self.metrics_["pretrain"] = None if self.encoder_ is None else {**self.encoder_.info, "folds": (
+            f"{len(fold_encoders)} encoders of their own, one per first date the folds over time predict, each "
+            "pretrained on the histories of the rows known by that date" if fold_encoders else
+            "the person folds read this encoder (every history ends before the rows they predict)")}
         self.members_: list[tuple[str, CreditModel]] = []
         for kind in kinds:
             if isinstance(finals.get(kind), MemberCannotFit):  # fitted on every fold but not on all rows
@@ -514,9 +594,13 @@ class StackModel(CreditModel):
                 "so these rows cannot be folded over time; the combiner's validation may be optimistic"]
 
     def _fit_members(self, kinds: list[str], folds: list[Fold], inp: ModelInput, embedded: ModelInput,
-                     on_progress: ProgressFn | None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+                     on_progress: ProgressFn | None,
+                     fold_encoders: tuple[list[EventEncoder], list[FoldEmbeddings], list[int] | None] = ([], [], None)
+                     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Every member on every fold (its out-of-fold logits) and on all rows (the member that scores), on
-        `n_jobs` processes (models.parallel). A member that cannot fit on a fold is left out with its reason
+        `n_jobs` processes (models.parallel). `fold_encoders` (_pretrain_folds): the folds' own encoders, their
+        embeddings (shared with the workers as arrays) and each fold's; a fold's members read and warm-start
+        from its encoder. A member that cannot fit on a fold is left out with its reason
         and its remaining fits are not started; one that fits on the folds but not on all rows comes back as
         its MemberCannotFit. fit_seconds_ gets each step's seconds (summed over its fits when they ran side
         by side, so the steps can add up to more than the wall time in 'total')."""
@@ -530,6 +614,7 @@ class StackModel(CreditModel):
         # a member's automatic choices made once, on every training row (CreditModel.settled_params): the fold
         # fits are then the model that scores (a fold's fewer rows once made a small-data card the refit was not)
         settled = {kind: self._new_member(kind).settled_params(inp.y) for kind in kinds}
+        encoders, embeddings, encoder_of = fold_encoders
 
         def fold_tasks() -> Iterator[tuple]:
             for kind in kinds:
@@ -538,8 +623,9 @@ class StackModel(CreditModel):
                 for k in range(len(folds)):
                     if kind in self.skipped_:
                         break
-                    yield kind, k, self._new_member(kind).set_params(**settled[kind]), folds[k].train, \
-                        folds[k].predict
+                    own = None if encoder_of is None else encoder_of[k]
+                    member = self._new_member(kind, None if own is None else encoders[own])
+                    yield kind, k, member.set_params(**settled[kind]), folds[k].train, folds[k].predict, own
 
         def final_tasks() -> Iterator[tuple]:
             # the member that scores trains as long as the fold fits whose out-of-fold PDs the combiner and
@@ -555,7 +641,8 @@ class StackModel(CreditModel):
         fits = len(kinds) * steps
         self.processes_ = processes_for(self.n_jobs, n, fits)
         for tasks in (fold_tasks, final_tasks):
-            for kind, k, result, took in run_tasks(_fit_member, (inp, embedded), tasks(), self.processes_):
+            for kind, k, result, took in run_tasks(_fit_member, (inp, embedded, embeddings), tasks(),
+                                                   self.processes_):
                 step = f"{kind}_final" if k == FINAL else f"{kind}_folds"
                 seconds[step] = seconds.get(step, 0.0) + took
                 if k == FINAL:
