@@ -231,3 +231,10 @@ def test_a_dated_fallback_judges_recalibration_on_later_periods(monkeypatch):
     stack = StackModel(members=("noise", "settling"), n_folds=3, min_gain=0.05, seed=0).fit(inp)
     c = stack.metrics_["combiner"]
     assert c["chosen"] == "settling" and c["member_own_pd"] == "yes"
+
+
+def test_a_negative_min_gain_keeps_the_blend_whatever_its_gain(fake_members):
+    """Audit W: `max(min_gain, 0 x se)` turned a negative min_gain into 0, so it could never force a blend."""
+    inp = _world(people=600, dates=1, seed=11)
+    stack = StackModel(members=("noise", "signal"), n_folds=3, min_gain=-1.0, seed=0).fit(inp)
+    assert stack.metrics_["combiner"]["chosen"] == "blend"

@@ -740,7 +740,7 @@ class StackModel(CreditModel):
         gain = known["blend"] - known[best]
         se = _paired_auc_se(yy[val], z_val[val], Z[val, kinds.index(best)], self.seed, person[val]) \
             if len(kinds) > 1 and self.min_gain_se > 0 else 0.0
-        bar = max(self.min_gain, self.min_gain_se * se)
+        bar = max(self.min_gain, self.min_gain_se * se) if self.min_gain_se > 0 else self.min_gain
         use_blend = len(kinds) > 1 and gain > bar
         cols = list(range(len(kinds))) if use_blend else [kinds.index(best)]
         b, w = self._fit_meta(Z[:, cols], yy)
