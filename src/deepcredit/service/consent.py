@@ -2,7 +2,11 @@
 
 Never on by default: without a row here nothing about a person is disclosed. A grant covers a request when
 it is this merchant's, names the policy's purpose, covers the scope asked (admittance < band < score <
-factors), is neither expired nor revoked, and, for a per-order grant, names the request's order.
+factors), is neither expired nor revoked, and, for a per-order grant, names the request's order and has not
+been used yet: a per-order grant is good for one decision (the first one made under it), so a merchant cannot
+ask about the same order again under other policies or scopes and probe the score against thresholds. A
+replay of that decision (its transaction id, within the replay window) still answers; a standing grant is
+good for any number of decisions.
 """
 
 from __future__ import annotations
@@ -15,15 +19,23 @@ from sqlalchemy.orm import Session
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.problems import Problem, forbidden, not_found
 from deepcredit.service.schemas import ConsentCreate, ConsentMode, ConsentOut, ConsentState, Scope
-from deepcredit.service.store.models import Consent, Merchant, Policy
+from deepcredit.service.store.models import Consent, Decision, Merchant, Policy
 
 NO_CONSENT = ("consent-required",
               "no valid consent from this person covers this merchant, purpose, scope and order")
+USED = ("consent-used", "the per-order consent covering this request was used by an earlier decision on this "
+                        "order; a per-order consent is good for one decision (replaying it, with its "
+                        "transaction id, still answers)")
 
 
 def refused() -> Problem:
     """The one refusal for every consent failure: the merchant learns nothing about why (or about the person)."""
     return forbidden(*NO_CONSENT)
+
+
+def used_up() -> Problem:
+    """A per-order consent's one decision was made: told apart from a 403, since the merchant made it itself."""
+    return Problem(409, *USED)
 
 
 def state(c: Consent, now: datetime) -> ConsentState:
@@ -92,12 +104,24 @@ _GRANTS = select(Consent.id, Consent.scope, Consent.mode, Consent.order_ref).whe
     Consent.subject == bindparam("subject"), Consent.merchant_id == bindparam("merchant"),
     Consent.purpose == bindparam("purpose"), Consent.revoked_at.is_(None), Consent.expires_at > bindparam("now"))
 """Built once (every decision runs it): see decisions.py."""
+_USED = select(Decision.consent_id).where(
+    Decision.merchant_id == bindparam("merchant"), Decision.subject == bindparam("subject"),
+    Decision.consent_id.in_(bindparam("ids", expanding=True))).distinct()
+"""The per-order grants a decision was made under (by the probe index: merchant, subject)."""
 
 
 def find_valid(s: Session, subject: str, merchant_id: int, purpose: str, scope: Scope, order_ref: str | None,
                now: datetime):
-    """The narrowest valid grant covering the request (so the audit names the grant that was needed)."""
+    """The narrowest valid grant covering the request (so the audit names the grant that was needed); USED
+    when only per-order grants already used by a decision would cover it, None when none would."""
     rows = s.execute(_GRANTS, {"subject": subject, "merchant": merchant_id, "purpose": purpose, "now": now}).all()
     ok = [c for c in rows if Scope(c.scope).level >= scope.level
           and (c.mode == ConsentMode.STANDING or (order_ref is not None and c.order_ref == order_ref))]
+    per_order = [c.id for c in ok if c.mode != ConsentMode.STANDING]
+    if per_order:
+        used = set(s.execute(_USED, {"merchant": merchant_id, "subject": subject, "ids": per_order}).scalars())
+        fresh = [c for c in ok if c.id not in used]
+        if ok and not fresh:
+            return USED
+        ok = fresh
     return min(ok, key=lambda c: (Scope(c.scope).level, c.id)) if ok else None
