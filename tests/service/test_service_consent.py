@@ -291,6 +291,8 @@ def test_a_per_order_consent_is_good_for_one_decision_and_its_replay(service):
     assert service.decide(acme, pid, "tx-7", policy="strict").status_code == 200
     page = service.client.get("/v1/me/report", headers=me).json()
     assert any(a["result"] == "consent-used" for a in page["accesses"])
+    states = {c["order_ref"]: c["state"] for c in service.client.get("/v1/me/consents", headers=me).json()}
+    assert states == {"order-7": "used", "order-8": "used", None: "active"}  # the person sees it is spent
     doc = service.client.get("/openapi.json").json()  # the contract says it, for merchant and person alike
     assert "consent-used" in doc["paths"]["/v1/decisions"]["post"]["responses"]["409"]["description"]
     assert "one decision" in doc["components"]["schemas"]["PerOrderConsent"]["description"]

@@ -38,16 +38,25 @@ def used_up() -> Problem:
     return Problem(409, *USED)
 
 
-def state(c: Consent, now: datetime) -> ConsentState:
+def state(c: Consent, now: datetime, used: bool = False) -> ConsentState:
     if c.revoked_at is not None:
         return "revoked"
-    return "expired" if c.expires_at <= now else "active"
+    return "expired" if c.expires_at <= now else "used" if used else "active"
 
 
-def to_out(c: Consent, merchant_name: str, now: datetime) -> ConsentOut:
+def to_out(c: Consent, merchant_name: str, now: datetime, used: bool = False) -> ConsentOut:
     return ConsentOut(id=c.id, merchant_id=c.merchant_id, merchant=merchant_name, scope=Scope(c.scope),
                       purpose=c.purpose, mode=ConsentMode(c.mode), order_ref=c.order_ref, created_at=c.created_at,
-                      expires_at=c.expires_at, revoked_at=c.revoked_at, state=state(c, now))
+                      expires_at=c.expires_at, revoked_at=c.revoked_at, state=state(c, now, used))
+
+
+def _used(s: Session, subject: str, grants: list[Consent]) -> set[int]:
+    """The per-order grants among `grants` that a decision was made under (their one decision)."""
+    ids = [c.id for c in grants if c.mode == ConsentMode.PER_ORDER]
+    if not ids:
+        return set()
+    return set(s.scalars(select(Decision.consent_id).where(Decision.subject == subject,
+                                                           Decision.consent_id.in_(ids))))
 
 
 def grant(ctx: ServiceContext, subject: str, req: ConsentCreate) -> ConsentOut:
@@ -97,7 +106,8 @@ def list_for(ctx: ServiceContext, s: Session, subject: str) -> list[ConsentOut]:
     now = ctx.now()
     rows = s.execute(select(Consent, Merchant.name).join(Merchant, Merchant.id == Consent.merchant_id)
                      .where(Consent.subject == subject).order_by(Consent.id.desc())).all()
-    return [to_out(c, name, now) for c, name in rows]
+    used = _used(s, subject, [c for c, _ in rows])
+    return [to_out(c, name, now, c.id in used) for c, name in rows]
 
 
 _GRANTS = select(Consent.id, Consent.scope, Consent.mode, Consent.order_ref).where(

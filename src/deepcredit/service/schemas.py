@@ -424,7 +424,8 @@ class PerOrderConsent(_ConsentBase):
 ConsentCreate = Annotated[StandingConsent | PerOrderConsent, Field(discriminator="mode")]
 
 
-ConsentState = Literal["active", "expired", "revoked"]
+ConsentState = Literal["active", "used", "expired", "revoked"]
+"""used: a per-order grant whose one decision was made (a replay of it answers until it expires or is revoked)."""
 
 
 class ConsentOut(BaseModel):
