@@ -178,3 +178,30 @@ def test_a_lone_date_column_taken_as_the_date_is_marked_check(tmp_path):
     text = _draft(_files(tmp_path, two), outcomes=False)
     assert "# check: its name says no date: the first of the file's 2 date columns no other role took" \
         in _section(text, "events.columns")["ts"]
+
+
+def test_an_unsettled_status_past_due_by_less_than_the_grace_stays_open_with_a_remark():
+    """Unsettled, and due before the file's latest date on 80% of its rows but by less than 90 days: it may
+    mean 'overdue'. Open is a meaning the data model allows (owed, no outcome yet), so the draft keeps it, but
+    says why a user might choose otherwise; a status not yet due reads open with no such remark."""
+    from deepcredit.data.draft_statuses import Ledger, status_behaviour  # here: the old code has no module
+
+    frame = pd.DataFrame({"status": ["O"] * 10 + ["N"] * 5 + ["P"] * 5,
+                          "due": ["2024-11-15"] * 8 + ["2025-02-01"] * 2 + ["2025-02-01"] * 5 + ["2024-12-01"] * 5,
+                          "paid": [""] * 15 + ["2024-12-15"] * 5})
+    read = status_behaviour(frame, Ledger("status", "due", "due", "paid", None))
+    assert read["O"].meaning == read["N"].meaning == "open"
+    assert read["O"].evidence == (
+        "settled on none of its 10 rows, due more than 90 days before the file's latest date on none of them; "
+        "past due on 80% of them, by less than 90 days: open counts it as owed; if it means 'overdue', "
+        "consider late or broken once its grace ends")
+    assert "past due" not in read["N"].evidence  # due after the file's latest date: open, nothing to remark
+
+
+def test_the_draft_marks_an_open_status_already_past_due_for_a_check(tmp_path):
+    ledger = _ledger()  # OFFEN: the last two instalments, due 15 November and 15 December, not paid by January
+    lines = _section(_draft(_files(tmp_path, ledger)), "events.statuses")
+    assert lines["OFFEN"].startswith('"OFFEN" = { meaning = "open" }  # check: read from its rows')
+    assert "past due on all of them, by less than 90 days" in lines["OFFEN"]
+    spec = spec_from_toml(_draft(_files(tmp_path, ledger)), "draft.toml")  # still a spec that loads
+    assert spec.events is not None and spec.events.statuses["OFFEN"].meaning == "open"

@@ -111,3 +111,35 @@ def test_a_dimension_resting_on_no_record_says_so_per_person(tmp_path):
     card = Scorer(_FlatModel(history_only)).report(inp).set_index("person_id")  # type: ignore[arg-type]
     assert card["behaviour_preferences"].isna().all() and not card["behaviour_preferences_no_record"].any()
     assert card["credit_history_no_record"].to_dict() == {"bare": True, "later": True, "none": True, "one": False}
+
+
+
+def test_records_older_than_every_window_still_count_as_a_record(tmp_path):
+    """"No record yet" must stay true: `old` holds one record, 400 days before as_of (beyond the longest
+    window, 365 days by default). Each dimension the events feed holds a whole-history feature
+    (history_days, days_since_last_event), so `old` is not flagged there, as `none`, who holds none, is."""
+    from deepcredit.data.dataset import write_dataset
+    from deepcredit.data.ingest import empty_table
+    from deepcredit.data.schema import RELATIONS
+    from deepcredit.data.spec import builtin_spec
+    from deepcredit.features.bundle import build_model_input
+
+    as_of, spec = pd.Timestamp("2025-01-01"), builtin_spec("simulator")
+    ids = ["none", "old"]
+    people = pd.DataFrame({"person_id": ids, "sex": "female", "age": 40.0, "education": "university",
+                           "identity_verified": True, "joined_at": (as_of - pd.Timedelta(days=800)),
+                           "credit_limit": np.nan})
+    people["joined_at"] = people["joined_at"].astype("datetime64[us]")
+    events = pd.DataFrame({"person_id": ["old"], "ts": [as_of - pd.Timedelta(days=spec.windows.long + 35)],
+                           "kind": "repayment", "amount": 100.0, "status": "on_time", "days_late": 0.0,
+                           "counterparty": "m1"})
+    events["ts"] = events["ts"].astype("datetime64[us]")
+    outcomes = pd.DataFrame({"person_id": ids, "as_of": pd.Series([as_of] * 2, dtype="datetime64[us]"),
+                             "label": [0, 1], "window_days": 180})
+    ds = write_dataset(tmp_path / "w", {"people": people, "events": events, "relations": empty_table(RELATIONS),
+                                        "outcomes": outcomes}, "old", "2026-01-01", spec=spec)
+    inp = build_model_input(ds, views=("tabular",))
+    card = Scorer(_FlatModel([d.name for d in inp.definitions])).report(inp).set_index("person_id")  # type: ignore[arg-type]
+    fed = [f"{d}_no_record" for d in ("credit_history", "fulfilment_capacity", "behaviour_preferences")]
+    assert card.loc["none", fed].astype(bool).all()
+    assert not card.loc["old", fed].astype(bool).any()

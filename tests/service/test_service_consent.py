@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from deepcredit.service.store.models import AuditEntry
 
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
 
@@ -254,3 +259,40 @@ def test_a_time_in_a_request_is_an_rfc_3339_text_with_its_offset_as_the_schema_s
               "occurred_at": epoch}
     r = service.client.post("/v1/events", json=report, headers=acme)
     assert r.status_code == 422 and [e["loc"] for e in r.json()["errors"]] == [["body", "instalment_paid", "occurred_at"]]
+
+
+def test_a_per_order_consent_is_good_for_one_decision_and_its_replay(service):
+    """Asking again on the same order (another policy, scope or transaction id) would probe the score."""
+    pid, _ = service.with_score()
+    mid, acme = service.merchant()
+    service.policy(acme, threshold=600)
+    service.policy(acme, name="strict", threshold=700)
+    me = service.person(pid)
+    service.grant(me, mid, scope="score", mode="per_order", order_ref="order-7")
+    first = service.decide(acme, pid, "tx-1", order_ref="order-7")
+    assert first.status_code == 200
+    again = service.decide(acme, pid, "tx-1", order_ref="order-7")  # the same request: a replay answers
+    assert again.status_code == 200 and again.json() == {**first.json(), "replayed": True}
+    for tx, policy, include in (("tx-2", "rental", "admittance"), ("tx-3", "strict", "admittance"),
+                                ("tx-4", "rental", "score")):
+        used = service.decide(acme, pid, tx, policy=policy, include=include, order_ref="order-7")
+        assert used.status_code == 409 and used.json()["type"].endswith("/consent-used"), used.json()
+        assert pid not in used.text
+    with service.ctx.db.read() as s:
+        refusals = [json.loads(d) for d in s.execute(select(AuditEntry.details)
+                                                     .where(AuditEntry.action == "decision_refused")).scalars()]
+    assert [r["reason"] for r in refusals] == ["consent-used"] * 3
+    assert not any(pid in json.dumps(r) for r in refusals)
+    # a new order needs a new consent; a standing consent is good for any number of decisions
+    service.grant(me, mid, scope="admittance", mode="per_order", order_ref="order-8")
+    assert service.decide(acme, pid, "tx-5", order_ref="order-8").status_code == 200
+    service.grant(me, mid, scope="admittance")
+    assert service.decide(acme, pid, "tx-6", order_ref="order-7").status_code == 200
+    assert service.decide(acme, pid, "tx-7", policy="strict").status_code == 200
+    page = service.client.get("/v1/me/report", headers=me).json()
+    assert any(a["result"] == "consent-used" for a in page["accesses"])
+    states = {c["order_ref"]: c["state"] for c in service.client.get("/v1/me/consents", headers=me).json()}
+    assert states == {"order-7": "used", "order-8": "used", None: "active"}  # the person sees it is spent
+    doc = service.client.get("/openapi.json").json()  # the contract says it, for merchant and person alike
+    assert "consent-used" in doc["paths"]["/v1/decisions"]["post"]["responses"]["409"]["description"]
+    assert "one decision" in doc["components"]["schemas"]["PerOrderConsent"]["description"]

@@ -4,6 +4,8 @@ Why: the status words the draft knows (spec_draft.STATUS_WORDS) are English, and
 any language (BEZAHLT, VERSPAETET, OFFEN, AUSGEFALLEN). Its settled dates and days late say the same in every
 language: a status whose rows were all settled in time is kept; settled, most of them late, is late; never
 settled and due long before the file's latest date is broken; never settled and not due that long is open.
+An open status most of whose rows are already past due (by less than UNSETTLED_DAYS) may mean 'overdue': it
+stays open, which the data model allows (owed, no outcome yet), but its remark says so, for the user to decide.
 Each meaning so read is a proposal, marked `# check:` with the evidence: shares of the status's rows, never a
 value of another column.
 """
@@ -53,18 +55,22 @@ def status_behaviour(frame: pd.DataFrame, ledger: Ledger) -> dict[str, Behaviour
     settled = as_dates(frame[ledger.settled]).notna() if ledger.settled else None
     late = _days_late(frame, ledger)
     far = _far_past_due(frame, ledger)
+    overdue = _past_due(frame, ledger)
     values = texts(frame[ledger.status]).reindex(frame.index)
     out = {}
     for value, rows in frame.groupby(values, sort=True).groups.items():
         if len(rows) >= MIN_ROWS:
             out[str(value)] = _read(len(rows), None if settled is None else settled.loc[rows], late.loc[rows],
-                                    None if far is None else far.loc[rows])
+                                    None if far is None else far.loc[rows],
+                                    None if overdue is None else overdue.loc[rows])
     return out
 
 
-def _read(n: int, settled: pd.Series | None, late: pd.Series, far: pd.Series | None) -> Behaviour:
-    """The meaning and evidence of one status's `n` rows: settled or not, days late (NaN: not known), and
-    whether each lies far past due unsettled (None: no date to tell)."""
+def _read(n: int, settled: pd.Series | None, late: pd.Series, far: pd.Series | None,
+          overdue: pd.Series | None = None) -> Behaviour:
+    """The meaning and evidence of one status's `n` rows: settled or not, days late (NaN: not known),
+    whether each lies far past due unsettled (None: no date to tell), and whether each is past due at all
+    (None: no due date)."""
     known = late.dropna()
     was_late = float((known > 0).mean()) if len(known) else 0.0
     if settled is None:  # days late alone: kept or late, never an unsettled meaning
@@ -82,7 +88,13 @@ def _read(n: int, settled: pd.Series | None, late: pd.Series, far: pd.Series | N
     if paid <= 1 - NEARLY_ALL and far is not None:
         gone = float(far.mean())
         said += f", {far.name} more than {UNSETTLED_DAYS} days before the file's latest date on {share(gone)} of them"
-        return Behaviour("broken" if gone > MOST else "open", said)
+        if gone > MOST:
+            return Behaviour("broken", said)
+        past = float(overdue.mean()) if overdue is not None else 0.0
+        if past > MOST:  # owed and not paid though due: 'open' holds it as owed; it may mean 'overdue'
+            said += (f"; past due on {share(past)} of them, by less than {UNSETTLED_DAYS} days: open counts it as "
+                     "owed; if it means 'overdue', consider late or broken once its grace ends")
+        return Behaviour("open", said)
     return Behaviour(None, said)
 
 
@@ -100,6 +112,15 @@ def _days_late(frame: pd.DataFrame, ledger: Ledger) -> pd.Series:
     if ledger.days_late:
         late = pd.to_numeric(frame[ledger.days_late], errors="coerce").fillna(late)
     return late
+
+
+def _past_due(frame: pd.DataFrame, ledger: Ledger) -> pd.Series | None:
+    """Whether each row fell due before the file's latest date (None without a due date: a row's own date
+    says nothing of when it was owed)."""
+    if not ledger.due:
+        return None
+    latest = max((as_dates(frame[c]).max() for c in (ledger.ts, ledger.settled) if c), default=pd.NaT)
+    return (latest - as_dates(frame[ledger.due])).dt.days > 0
 
 
 def _far_past_due(frame: pd.DataFrame, ledger: Ledger) -> pd.Series | None:

@@ -2,7 +2,11 @@
 
 Never on by default: without a row here nothing about a person is disclosed. A grant covers a request when
 it is this merchant's, names the policy's purpose, covers the scope asked (admittance < band < score <
-factors), is neither expired nor revoked, and, for a per-order grant, names the request's order.
+factors), is neither expired nor revoked, and, for a per-order grant, names the request's order and has not
+been used yet: a per-order grant is good for one decision (the first one made under it), so a merchant cannot
+ask about the same order again under other policies or scopes and probe the score against thresholds. A
+replay of that decision (its transaction id, within the replay window) still answers; a standing grant is
+good for any number of decisions.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ from sqlalchemy.orm import Session
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.problems import Problem, forbidden, not_found
 from deepcredit.service.schemas import ConsentCreate, ConsentMode, ConsentOut, ConsentState, Scope
-from deepcredit.service.store.models import Consent, Merchant, Policy
+from deepcredit.service.store.models import Consent, Decision, Merchant, Policy
 
 NO_CONSENT = ("consent-required",
               "no valid consent from this person covers this merchant, purpose, scope and order")
+USED = ("consent-used", "the per-order consent covering this request was used by an earlier decision on this "
+                        "order; a per-order consent is good for one decision (replaying it, with its "
+                        "transaction id, still answers)")
 
 
 def refused() -> Problem:
@@ -26,16 +33,30 @@ def refused() -> Problem:
     return forbidden(*NO_CONSENT)
 
 
-def state(c: Consent, now: datetime) -> ConsentState:
+def used_up() -> Problem:
+    """A per-order consent's one decision was made: told apart from a 403, since the merchant made it itself."""
+    return Problem(409, *USED)
+
+
+def state(c: Consent, now: datetime, used: bool = False) -> ConsentState:
     if c.revoked_at is not None:
         return "revoked"
-    return "expired" if c.expires_at <= now else "active"
+    return "expired" if c.expires_at <= now else "used" if used else "active"
 
 
-def to_out(c: Consent, merchant_name: str, now: datetime) -> ConsentOut:
+def to_out(c: Consent, merchant_name: str, now: datetime, used: bool = False) -> ConsentOut:
     return ConsentOut(id=c.id, merchant_id=c.merchant_id, merchant=merchant_name, scope=Scope(c.scope),
                       purpose=c.purpose, mode=ConsentMode(c.mode), order_ref=c.order_ref, created_at=c.created_at,
-                      expires_at=c.expires_at, revoked_at=c.revoked_at, state=state(c, now))
+                      expires_at=c.expires_at, revoked_at=c.revoked_at, state=state(c, now, used))
+
+
+def _used(s: Session, subject: str, grants: list[Consent]) -> set[int]:
+    """The per-order grants among `grants` that a decision was made under (their one decision)."""
+    ids = [c.id for c in grants if c.mode == ConsentMode.PER_ORDER]
+    if not ids:
+        return set()
+    return set(s.scalars(select(Decision.consent_id).where(Decision.subject == subject,
+                                                           Decision.consent_id.in_(ids))))
 
 
 def grant(ctx: ServiceContext, subject: str, req: ConsentCreate) -> ConsentOut:
@@ -85,19 +106,32 @@ def list_for(ctx: ServiceContext, s: Session, subject: str) -> list[ConsentOut]:
     now = ctx.now()
     rows = s.execute(select(Consent, Merchant.name).join(Merchant, Merchant.id == Consent.merchant_id)
                      .where(Consent.subject == subject).order_by(Consent.id.desc())).all()
-    return [to_out(c, name, now) for c, name in rows]
+    used = _used(s, subject, [c for c, _ in rows])
+    return [to_out(c, name, now, c.id in used) for c, name in rows]
 
 
 _GRANTS = select(Consent.id, Consent.scope, Consent.mode, Consent.order_ref).where(
     Consent.subject == bindparam("subject"), Consent.merchant_id == bindparam("merchant"),
     Consent.purpose == bindparam("purpose"), Consent.revoked_at.is_(None), Consent.expires_at > bindparam("now"))
 """Built once (every decision runs it): see decisions.py."""
+_USED = select(Decision.consent_id).where(
+    Decision.merchant_id == bindparam("merchant"), Decision.subject == bindparam("subject"),
+    Decision.consent_id.in_(bindparam("ids", expanding=True))).distinct()
+"""The per-order grants a decision was made under (by the probe index: merchant, subject)."""
 
 
 def find_valid(s: Session, subject: str, merchant_id: int, purpose: str, scope: Scope, order_ref: str | None,
                now: datetime):
-    """The narrowest valid grant covering the request (so the audit names the grant that was needed)."""
+    """The narrowest valid grant covering the request (so the audit names the grant that was needed); USED
+    when only per-order grants already used by a decision would cover it, None when none would."""
     rows = s.execute(_GRANTS, {"subject": subject, "merchant": merchant_id, "purpose": purpose, "now": now}).all()
     ok = [c for c in rows if Scope(c.scope).level >= scope.level
           and (c.mode == ConsentMode.STANDING or (order_ref is not None and c.order_ref == order_ref))]
+    per_order = [c.id for c in ok if c.mode != ConsentMode.STANDING]
+    if per_order:
+        used = set(s.execute(_USED, {"merchant": merchant_id, "subject": subject, "ids": per_order}).scalars())
+        fresh = [c for c in ok if c.id not in used]
+        if ok and not fresh:
+            return USED
+        ok = fresh
     return min(ok, key=lambda c: (Scope(c.scope).level, c.id)) if ok else None

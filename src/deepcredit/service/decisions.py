@@ -5,6 +5,7 @@ Order of checks, each refusal disclosing nothing about the person:
    the consent behind it still stands; the same id with a different request is a 409;
 2. the policy (the merchant's own; none of that name is a 404) and the scope it needs;
 3. a valid consent covering merchant, purpose, scope and order, else 403 (the same 403 for every reason);
+   a per-order consent already used by an earlier decision is a 409 consent-used (consent.py: one decision);
 4. the threshold-probing limit (policies.py), else 429;
 5. the stored score: a lookup, never a model run.
 Refusals are audited too (a 409 conflicting replay included): the person sees who asked without permission.
@@ -92,6 +93,10 @@ def _under_policy(ctx: ServiceContext, s: Session, m: MerchantPrincipal, req: De
         ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="consent-required",
                          policy=policy.id, purpose=policy.purpose, scope=scope.value)
         return consents.refused()
+    if grant is consents.USED:
+        ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="consent-used",
+                         policy=policy.id, purpose=policy.purpose, scope=scope.value)
+        return consents.used_up()
     if policy.threshold is not None and scope.level < Scope.SCORE.level and \
             _probe_limited(ctx, s, m.id, subject, policy.threshold, now):
         ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="threshold-probing-limit",

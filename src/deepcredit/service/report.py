@@ -75,6 +75,7 @@ MAX_EVENTS, MAX_ACCESSES, MAX_ALERTS = 50, 100, 20
 """MAX_EVENTS: the records listed per page of `events` (newest first; `events_page` pages through the rest)."""
 RESULT_WORDS = {"admit": "admitted", "decline": "declined", "no_score": "not admitted: no score held",
                 "consent-required": "refused: you had not given consent for this",
+                "consent-used": "refused: your consent for that order had already been used for a decision",
                 "threshold-probing-limit": "refused: the merchant changed its threshold too often",
                 "transaction-conflict": "refused: it reused the id of an earlier, different request",
                 "no-order": "refused: no order of yours it had decided on",

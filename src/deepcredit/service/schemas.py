@@ -279,7 +279,8 @@ class DecisionRequest(Request):
     person_id: PersonId
     policy: Slug
     include: Scope = Field(Scope.ADMITTANCE, description="What to disclose; the consent must cover it.")
-    order_ref: OrderRef | None = Field(None, description="The order a per-order consent was given for.")
+    order_ref: OrderRef | None = Field(None, description="The order a per-order consent was given for; such a "
+                                      "consent is good for one decision (409 consent-used after it).")
 
 
 def dimension_rating(points: int | None, lo: int, hi: int) -> int | None:
@@ -414,6 +415,8 @@ class StandingConsent(_ConsentBase):
 
 
 class PerOrderConsent(_ConsentBase):
+    """Good for one decision on the order it names: a later one is refused (409 consent-used), its replay not."""
+
     mode: Literal[ConsentMode.PER_ORDER]
     order_ref: OrderRef
 
@@ -421,7 +424,8 @@ class PerOrderConsent(_ConsentBase):
 ConsentCreate = Annotated[StandingConsent | PerOrderConsent, Field(discriminator="mode")]
 
 
-ConsentState = Literal["active", "expired", "revoked"]
+ConsentState = Literal["active", "used", "expired", "revoked"]
+"""used: a per-order grant whose one decision was made (a replay of it answers until it expires or is revoked)."""
 
 
 class ConsentOut(BaseModel):

@@ -48,7 +48,10 @@ def update_policy(policy_id: PathId, req: PolicyUpdate, m: MerchantPrincipal = D
 
 
 @router.post("/decisions", response_model=DecisionResponse, response_model_exclude_none=True,
-             responses={**BODY, 403: P, 404: P, 409: P, 429: P},
+             responses={**BODY, 403: P, 404: P, 429: P,
+                        409: {**P, "description": "transaction-conflict: this transaction id was used for a "
+                              "different request within the replay window; consent-used: the per-order consent "
+                              "covering this request was used by an earlier decision (one decision each)"}},
              summary="Decide about a person under a policy; needs the person's consent")
 def decide(req: DecisionRequest, m: MerchantPrincipal = Depends(merchant),
            ctx: ServiceContext = Depends(get_context)) -> DecisionResponse:
