@@ -2,16 +2,16 @@
 
     PSI = sum over bins of (a - e) * ln(a / e)
 
-where e and a are the shares of the reference (development) and the new sample in each bin. The bins come
-from the reference only: quantile cuts of its non-missing values (deciles by default; tied values collapse
+where e and a are the shares of the reference (development) and the new sample in each bin. A number's bins
+come from the reference: quantile cuts of its non-missing values (deciles by default; tied values collapse
 into fewer bins), right-closed intervals (-inf, c1], (c1, c2], ..., (ck, inf), plus a "missing" bin; a
-reference holding a single value gets a bin for that value and one for any other. A categorical or boolean
-column gets a bin per category that the smaller of the two samples is expected to hold at least MIN_EXPECTED
-times (by the two samples' counts together): one per reference category, "(other)" for those the reference
-never had; the categories too rare to measure, in the reference or not, share one bin, "(rare)" (a
-postcode's thousand categories, a few rows each, would otherwise each count as drift, and a batch of the
-reference's own population read 'act'). True/False and
-1/0 are the same values. CSI is the same index applied to one input feature.
+reference holding a single value gets a bin for that value and one for any other. A category gets a bin
+where the smaller of the two samples is expected to hold it at least MIN_EXPECTED times (by both samples'
+counts together, so categories high in the reference by chance do not get bins that fall in every batch):
+one per reference category, "(other)" for those the reference never had, and "(rare)" for all those too
+rare to measure (a postcode's thousand categories, a few rows each, would otherwise each count as drift:
+a batch of the reference's own population read 'act'). True/False and 1/0 are the same values. CSI is the
+same index applied to one input feature.
 
 Empty bins: a bin one sample leaves empty would make ln(a / e) infinite, so each share is floored at
 EPS = 0.0001 (one in ten thousand) before the sum, without renormalising. A bin that empties still counts
@@ -111,23 +111,29 @@ def _assign(expected: pd.Series, actual: pd.Series, bins: int) -> tuple[list[str
             return np.where(np.isnan(x), missing, np.searchsorted(cuts, x, side="left"))
 
         return [*labels, "missing"], ids(e), ids(a)
-    e = [None if pd.isna(v) else _key(v) for v in expected.astype(object)]
-    a = [None if pd.isna(v) else _key(v) for v in actual.astype(object)]
+    e, a = _keys(expected), _keys(actual)
     # measurable or not on both samples' counts: chosen on the reference's alone, the categories that came
     # out high in it by chance would get bins and read as falling in every batch
-    both = pd.Series([v for v in e + a if v is not None], dtype=object).value_counts()
-    smaller = min(len(e), len(a))
-    measurable = {str(c) for c, n in both.items() if n / (len(e) + len(a)) * smaller >= MIN_EXPECTED}
-    cats = sorted(measurable & {v for v in e if v is not None})
-    names = {_key(v): str(v) for v in expected.dropna().astype(object)}  # a bool keeps its True/False label
+    both = pd.concat([e, a]).value_counts()
+    measurable = both.index[both / (len(e) + len(a)) * min(len(e), len(a)) >= MIN_EXPECTED]
+    cats = sorted(set(measurable) & set(e.dropna()))
+    # a bool keeps its True/False label
+    names = dict(zip(e.dropna(), expected.dropna().astype(object).astype(str), strict=True))
     index = {c: i for i, c in enumerate(cats)}
     other, rare, missing = len(cats), len(cats) + 1, len(cats) + 2
+    index |= {c: other for c in measurable if c not in index}
 
-    def cat_ids(x: list) -> np.ndarray:
-        return np.array([missing if v is None else index.get(v, other if v in measurable else rare) for v in x],
-                        dtype=np.int64)
+    def cat_ids(x: pd.Series) -> np.ndarray:
+        return x.map(index).fillna(rare).where(x.notna(), missing).to_numpy(dtype=np.int64)
 
     return [*(names.get(c, c) for c in cats), "(other)", "(rare)", "missing"], cat_ids(e), cat_ids(a)
+
+
+def _keys(x: pd.Series) -> pd.Series:
+    """Each value's category key (missing stays missing), computed once per distinct value."""
+    codes, uniques = pd.factorize(x.astype(object), use_na_sentinel=True)
+    table = np.array([_key(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(table[codes], dtype=object)
 
 
 def chance(expected_n: np.ndarray, actual_n: np.ndarray, alpha: float = ALPHA) -> tuple[float, float]:
