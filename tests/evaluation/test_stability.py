@@ -34,7 +34,7 @@ def test_psi_by_hand():
     expect = (EPS - 0.5) * math.log(EPS / 0.5) + 0.5 * math.log(2)
     assert psi([0, 0, 1, 1], [1, 1, 1, 1], bins=2) == pytest.approx(expect)
     # categories: the reference's own, plus (other) for categories it never had
-    table = psi_table(["a", "b"], ["a", "c"])
+    table = psi_table(["a", "b"] * 10, ["a", "c"] * 10)
     assert {b["bin"] for b in table["bins"]} == {"a", "b", "(other)"}
     assert table["psi"] == pytest.approx(2 * (0.5 - EPS) * math.log(0.5 / EPS))
 
@@ -197,3 +197,84 @@ def test_monitor_refuses_feature_files_that_do_not_hold_the_same_features(tmp_pa
     same.with_suffix(".json").write_text(json.dumps(sidecar))
     res = runner.invoke(cli, [*base, "--features-batch", str(same)])
     assert res.exit_code == 2 and "computed otherwise" in " ".join(res.output.split()), res.output
+
+
+def _false_alarms(pairs) -> float:
+    """Share of (reference, batch) pairs of one population that a PSI reads as drift."""
+    return float(np.mean([psi_table(ref, new)["level"] != "ok" for ref, new in pairs]))
+
+
+@pytest.mark.parametrize("n_categories", [200, 1000])
+def test_many_categories_of_one_population_raise_no_alarm(n_categories):
+    """audit Y1: each reference category had its own bin, so 2,000 rows of a 1,000-category feature (a
+    postcode) against 2,000 more of the same read CSI 1.78, 'act'. Rare categories pool into '(rare)'."""
+    draws = [np.random.default_rng(seed).integers(0, n_categories, (2, 2000)).astype(str) for seed in range(200)]
+    assert _false_alarms(draws) <= 0.03
+    if n_categories == 1000:
+        assert np.median([psi(ref, new) for ref, new in draws[:20]]) < 0.05
+    # a real move is still seen: the first tenth of the categories holding twice their share
+    rng = np.random.default_rng(7)
+    weights = np.r_[np.full(n_categories // 10, 2.0), np.ones(n_categories - n_categories // 10)]
+    moved = rng.choice(n_categories, 2000, p=weights / weights.sum()).astype(str)
+    if n_categories == 200:  # 10 rows a category: measured one by one
+        assert psi_table(draws[0][0], moved)["level"] != "ok"
+    # far too rare to measure one by one (2 rows each): their pool still shows a category the batch adds
+    new_code = np.where(rng.random(2000) < 0.2, "new", draws[1][1])
+    assert psi_table(draws[1][0], new_code)["level"] == "act"
+
+
+def test_a_small_stable_batch_is_too_few_to_tell_and_a_real_shift_is_still_caught():
+    """audit Y2: against 5,000 reference rows, 88% of 50-row stable batches read 'watch' or worse. A PSI
+    past its threshold is drift only where chance at these counts cannot explain it."""
+    ref = np.random.default_rng(99).normal(size=5000)
+    for n in (50, 100, 200):
+        assert _false_alarms((ref, np.random.default_rng(seed).normal(size=n)) for seed in range(200)) <= 0.02
+    table = psi_table(ref, np.random.default_rng(1).normal(size=50))
+    assert table["size_level"] != "ok" and table["level"] == "ok" and table["note"] == "too few rows to tell"
+    assert table["p_value"] >= 0.01 and table["chance_psi"] > table["psi"]
+    # half a standard deviation (PSI about 0.25) is caught in 200-row batches
+    caught = [psi_table(ref, np.random.default_rng(seed).normal(0.5, 1, 200))["level"] != "ok" for seed in range(200)]
+    assert np.mean(caught) >= 0.95
+    big = psi_table(ref, np.random.default_rng(2).normal(0.5, 1, 5000))
+    assert big["level"] != "ok" and big["note"] is None and big["p_value"] < 1e-6
+
+
+def test_many_stable_features_raise_a_chance_alarm_in_few_batches():
+    """Each feature is tested at 1% over the number of features, so 30 features do not give 30 chances."""
+    rng = np.random.default_rng(3)
+    ref = pd.DataFrame(rng.normal(size=(2000, 30)), columns=[f"f{i}" for i in range(30)])
+    alarms = [any(r["level"] != "ok" for r in csi(ref, pd.DataFrame(np.random.default_rng(s).normal(size=(80, 30)),
+                                                                 columns=ref.columns)))
+              for s in range(60)]
+    assert np.mean(alarms) <= 0.05
+    rows = csi(ref, ref.iloc[:80])
+    assert all(r["alpha"] == pytest.approx(0.01 / 30) and "p_value" in r and "chance_csi" in r for r in rows)
+
+
+def test_a_feature_constant_in_the_reference_can_still_drift():
+    """audit Y3: the only cut of a constant reference was dropped, one bin 'all', and zeros -> fives read PSI 0."""
+    zeros, fives = np.zeros(1000), np.full(1000, 5.0)
+    assert psi_table(zeros, fives)["level"] == "act"
+    assert psi_table(fives, zeros)["level"] == "act"
+    assert psi(zeros, zeros) == 0.0
+    assert [b["bin"] for b in psi_table(zeros, np.r_[np.zeros(900), np.ones(100)])["bins"]] == ["= 0", "other values"]
+
+
+def test_true_false_and_one_zero_are_the_same_values():
+    """audit Y4: a True/False column against a 0/1 one read PSI 17.7: 'True' and '1' were other categories."""
+    rng = np.random.default_rng(4)
+    flags = rng.random(1000) < 0.3
+    ones = (rng.random(1000) < 0.3).astype(int)
+    for ref, new in ((flags, ones), (ones, flags), (flags, ones.astype(float))):
+        table = psi_table(ref, new)
+        assert table["psi"] < 0.01 and table["level"] == "ok", table
+    assert [b["bin"] for b in psi_table(flags, ones)["bins"]] == ["False", "True"]
+
+
+def test_monitor_cli_says_too_few_rows_to_tell(tmp_path, cli):
+    ref, small = tmp_path / "ref.parquet", tmp_path / "small.parquet"
+    _scores(4000).to_parquet(ref)
+    _scores(40, seed=1, labels=False).to_parquet(small)
+    res = CliRunner().invoke(cli, ["monitor", "--reference", str(ref), "--batch", str(small)])
+    assert res.exit_code == 0, res.output
+    assert "too few rows to tell" in " ".join(res.output.split())

@@ -107,11 +107,16 @@ def _print_summary(results: dict) -> None:
     for finding in (ev.get("input_check") or {}).get("findings", []):
         console.print(f"[yellow]input check:[/yellow] {finding_text(finding)}")
     if st:
-        console.print(f"score PSI against the reference: {st['score_psi']['psi']:.3f} ({st['score_psi']['level']})")
+        console.print(f"score PSI against the reference: {st['score_psi']['psi']:.3f} ({_graded(st['score_psi'])})")
         for alert in st.get("alerts", []):
             if alert["what"] != "score":
                 console.print(f"[{'red' if alert['level'] == 'act' else 'yellow'}]{alert['level']}:[/] "
                               f"{alert['message']}")
+
+
+def _graded(row: dict) -> str:
+    """'ok (too few rows to tell)' where a PSI past its threshold is within chance at these counts."""
+    return f"{row['level']} ({row['note']})" if row.get("note") else row["level"]
 
 
 def monitor(
@@ -143,9 +148,9 @@ def monitor(
     for col in ("check", "value", "level"):
         table.add_column(col)
     sp = result["score_psi"]
-    table.add_row("score PSI", f"{sp['psi']:.3f}", sp["level"])
+    table.add_row("score PSI", f"{sp['psi']:.3f}", _graded(sp))
     for row in result["csi"][:10]:
-        table.add_row(f"CSI {row['feature']}", f"{row['csi']:.3f}", row["level"])
+        table.add_row(f"CSI {row['feature']}", f"{row['csi']:.3f}", _graded(row))
     for row in result["outcomes_by_band"]:
         if row["bad_rate"] is not None:
             ref_rate = "n/a" if row["reference_bad_rate"] is None else f"{row['reference_bad_rate']:.1%}"

@@ -2,17 +2,30 @@
 
     PSI = sum over bins of (a - e) * ln(a / e)
 
-where e and a are the shares of the reference (development) and the new sample in each bin. The bins come
-from the reference only: quantile cuts of its non-missing values (deciles by default; tied values collapse
+where e and a are the shares of the reference (development) and the new sample in each bin. A number's bins
+come from the reference: quantile cuts of its non-missing values (deciles by default; tied values collapse
 into fewer bins), right-closed intervals (-inf, c1], (c1, c2], ..., (ck, inf), plus a "missing" bin; a
-categorical or boolean column gets one bin per reference category, plus "(other)" for categories the
-reference never had. CSI is the same index applied to one input feature.
+reference holding a single value gets a bin for that value and one for any other. A category gets a bin
+where the smaller of the two samples is expected to hold it at least MIN_EXPECTED times (by both samples'
+counts together, so categories high in the reference by chance do not get bins that fall in every batch):
+one per reference category, "(other)" for those the reference never had, and "(rare)" for all those too
+rare to measure (a postcode's thousand categories, a few rows each, would otherwise each count as drift:
+a batch of the reference's own population read 'act'). True/False and 1/0 are the same values. CSI is the
+same index applied to one input feature.
 
 Empty bins: a bin one sample leaves empty would make ln(a / e) infinite, so each share is floored at
 EPS = 0.0001 (one in ten thousand) before the sum, without renormalising. A bin that empties still counts
 as strong drift, and a sample compared with itself gives exactly 0.
 
-Alert levels follow the usual credit-risk convention: PSI < 0.1 ok, 0.1 to 0.25 watch, >= 0.25 act.
+Alert levels follow the usual credit-risk convention, PSI < 0.1 ok, 0.1 to 0.25 watch, >= 0.25 act, but
+only where the PSI is also beyond chance at these counts. Two samples of one population differ by chance,
+and a small batch differs a lot (a 50-row batch of a stable population read 'watch' or worse 88% of the
+time). The PSI is the symmetric (Jeffreys) divergence, so with no drift PSI * n_ref * n_batch / (n_ref +
+n_batch) is about chi-square with (bins - 1) degrees of freedom (the chance level reported beside the PSI),
+and Pearson's chi-square test of the bin counts gives its p-value: a PSI past its threshold whose p-value is
+ALPHA or more reads 'ok' with the note 'too few rows to tell'. The CSI of many features tests each at ALPHA
+divided by their number (Bonferroni, as the outcomes check), so a stable population raises a chance alarm
+in about ALPHA of batches however many features are watched.
 """
 
 from __future__ import annotations
@@ -21,13 +34,18 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import fisher_exact
+from scipy.stats import chi2, chi2_contingency, fisher_exact
 
 from deepcredit.evaluation.metrics import to_jsonable
 from deepcredit.evaluation.thresholds import ACT, EXIT_CODES, LEVELS, WATCH
 from deepcredit.models.scale import ScoreScale
 
 EPS = 1e-4
+ALPHA = 0.01
+"""A PSI past its threshold reads as drift only when chance alone would give it in less than ALPHA of batches."""
+MIN_EXPECTED = 5
+"""A category the smaller sample is expected to hold fewer times than this is pooled into '(other)'."""
+TOO_FEW = "too few rows to tell"
 NON_FEATURES = frozenset({"person_id", "as_of", "label", "score", "band", "pd"})
 
 
@@ -53,16 +71,34 @@ def _is_numeric(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
 
 
+def _both_numeric(expected: pd.Series, actual: pd.Series) -> bool:
+    """Numeric bins only when both samples are numbers (a batch entirely missing counts as numbers)."""
+    return _is_numeric(expected) and (_is_numeric(actual) or actual.isna().all())
+
+
+def _key(v: object) -> str:
+    """One key per value whatever its type: True, 1 and 1.0 are the same category (a bool against 0/1)."""
+    if isinstance(v, bool | np.bool_):
+        return str(int(v))
+    if isinstance(v, int | float | np.number) and float(v).is_integer():  # type: ignore[arg-type]
+        return str(int(v))  # type: ignore[call-overload]
+    return str(v)
+
+
 def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
 def _assign(expected: pd.Series, actual: pd.Series, bins: int) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Bin labels and each sample's bin index, with the bins taken from `expected` alone."""
-    if _is_numeric(expected) and (_is_numeric(actual) or actual.isna().all()):
+    if _both_numeric(expected, actual):
         e = expected.to_numpy(dtype=float)
         a = actual.to_numpy(dtype=float)
         known = e[~np.isnan(e)]
+        if known.size and known.min() == known.max():  # a constant: its value, or anything else
+            only = known[0]
+            return [f"= {_fmt(only)}", "other values", "missing"], \
+                np.where(np.isnan(e), 2, np.where(e == only, 0, 1)), np.where(np.isnan(a), 2, np.where(a == only, 0, 1))
         cuts = np.unique(np.quantile(known, np.linspace(0, 1, bins + 1)[1:-1])) if known.size else np.array([])
         if cuts.size and cuts[-1] >= known.max():
             cuts = cuts[:-1]  # no bin above the reference's maximum that only new values could fill
@@ -75,21 +111,62 @@ def _assign(expected: pd.Series, actual: pd.Series, bins: int) -> tuple[list[str
             return np.where(np.isnan(x), missing, np.searchsorted(cuts, x, side="left"))
 
         return [*labels, "missing"], ids(e), ids(a)
-    e = expected.astype(object).where(expected.notna(), None)
-    a = actual.astype(object).where(actual.notna(), None)
-    cats = sorted({str(v) for v in e if v is not None})
+    e, a = _keys(expected), _keys(actual)
+    # measurable or not on both samples' counts: chosen on the reference's alone, the categories that came
+    # out high in it by chance would get bins and read as falling in every batch
+    both = pd.concat([e, a]).value_counts()
+    measurable = both.index[both / (len(e) + len(a)) * min(len(e), len(a)) >= MIN_EXPECTED]
+    cats = sorted(set(measurable) & set(e.dropna()))
+    # a bool keeps its True/False label
+    names = dict(zip(e.dropna(), expected.dropna().astype(object).astype(str), strict=True))
     index = {c: i for i, c in enumerate(cats)}
-    other, missing = len(cats), len(cats) + 1
+    other, rare, missing = len(cats), len(cats) + 1, len(cats) + 2
+    index |= {c: other for c in measurable if c not in index}
 
     def cat_ids(x: pd.Series) -> np.ndarray:
-        return np.array([missing if v is None else index.get(str(v), other) for v in x], dtype=np.int64)
+        return x.map(index).fillna(rare).where(x.notna(), missing).to_numpy(dtype=np.int64)
 
-    return [*cats, "(other)", "missing"], cat_ids(e), cat_ids(a)
+    return [*(names.get(c, c) for c in cats), "(other)", "(rare)", "missing"], cat_ids(e), cat_ids(a)
+
+
+def _keys(x: pd.Series) -> pd.Series:
+    """Each value's category key (missing stays missing), computed once per distinct value."""
+    codes, uniques = pd.factorize(x.astype(object), use_na_sentinel=True)
+    table = np.array([_key(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(table[codes], dtype=object)
+
+
+def chance(expected_n: np.ndarray, actual_n: np.ndarray, alpha: float = ALPHA) -> tuple[float, float]:
+    """p-value of the two samples' bin counts under no drift, and the PSI chance alone reaches in `alpha` of samples.
+
+    The PSI is the symmetric (Jeffreys) divergence of the shares: with no drift, PSI * n_e * n_a / (n_e + n_a)
+    is about chi-square with (bins - 1) degrees of freedom, which gives the chance level. The p-value is
+    Pearson's chi-square test of the same counts (the same statistic to first order), which stays right where a
+    few rows leave a bin empty and the EPS floor makes the PSI itself large.
+    """
+    if expected_n.size < 2:
+        return 1.0, 0.0
+    n_e, n_a = int(expected_n.sum()), int(actual_n.sum())
+    p_value = float(chi2_contingency(np.array([expected_n, actual_n]), correction=False)[1])
+    return p_value, float(chi2.isf(alpha, expected_n.size - 1) * (n_e + n_a) / (n_e * n_a))
+
+
+def grade(value: float, p_value: float, watch: float = WATCH, act: float = ACT, alpha: float = ALPHA) -> dict:
+    """The level: the size rule (thresholds) where chance cannot explain the PSI, else 'ok' with a note."""
+    size = level(value, watch, act)
+    told = size == "ok" or p_value < alpha
+    return {"level": size if told else "ok", "size_level": size, "note": None if told else TOO_FEW}
 
 
 def psi_table(expected: Sequence | np.ndarray | pd.Series, actual: Sequence | np.ndarray | pd.Series,
-              bins: int = 10, eps: float = EPS) -> dict:
-    """PSI of `actual` against `expected`, with each bin's shares and contribution (bins empty in both dropped)."""
+              bins: int = 10, eps: float = EPS, *, watch: float = WATCH, act: float = ACT,
+              alpha: float = ALPHA) -> dict:
+    """PSI of `actual` against `expected`, with each bin's shares and contribution (bins empty in both dropped).
+
+    `level` is the thresholds' level where the PSI is beyond chance (p-value below `alpha`), else 'ok' with
+    `note` 'too few rows to tell'; `size_level` is the thresholds' level alone, `p_value` and `chance_psi`
+    (the PSI chance alone reaches in `alpha` of samples of these sizes) say how much is noise.
+    """
     e, a = pd.Series(expected).reset_index(drop=True), pd.Series(actual).reset_index(drop=True)
     if e.empty or a.empty:
         raise ValueError("PSI needs a non-empty reference and a non-empty new sample")
@@ -101,10 +178,12 @@ def psi_table(expected: Sequence | np.ndarray | pd.Series, actual: Sequence | np
     as_ = np.maximum(ac / ac.sum(), eps)
     contrib = (as_ - es) * np.log(as_ / es)
     value = float(contrib[keep].sum())
+    p_value, by_chance = chance(ec[keep], ac[keep], alpha)
     rows = [{"bin": lab, "expected_n": int(x), "actual_n": int(y), "expected_share": float(x / ec.sum()),
              "actual_share": float(y / ac.sum()), "contribution": float(c)}
             for lab, x, y, c, k in zip(labels, ec, ac, contrib, keep, strict=True) if k]
-    return {"psi": value, "level": level(value), "bins": rows}
+    return {"psi": value, **grade(value, p_value, watch, act, alpha), "p_value": p_value, "chance_psi": by_chance,
+            "alpha": alpha, "bins": rows}
 
 
 def psi(expected: Sequence | np.ndarray | pd.Series, actual: Sequence | np.ndarray | pd.Series,
@@ -114,23 +193,28 @@ def psi(expected: Sequence | np.ndarray | pd.Series, actual: Sequence | np.ndarr
 
 
 def csi(reference: pd.DataFrame, new: pd.DataFrame, columns: Sequence[str] | None = None, bins: int = 10,
-        eps: float = EPS) -> list[dict]:
+        eps: float = EPS, *, watch: float = WATCH, act: float = ACT, alpha: float = ALPHA) -> list[dict]:
     """Characteristic stability index per feature, largest first: which inputs moved.
 
     Columns default to the reference's features (keys, labels and scores excluded). A feature the new sample
     lacks, or has entirely missing, shows up as a 'missing' bin holding everyone: strong drift.
 
+    Levels as psi_table's, each feature tested at `alpha` divided by the number of features (Bonferroni:
+    a stable population raises a chance alarm in about `alpha` of batches however many features).
     Each row also says how the feature moved: the reference and batch medians (numeric features) and the
     bin whose share moved most, with its share in each sample.
     """
     cols = list(columns) if columns is not None else [c for c in reference.columns if c not in NON_FEATURES]
     rows = []
+    each = alpha / max(len(cols), 1)
     for c in cols:
         ref = reference[c]
         bat = new[c] if c in new.columns else pd.Series([np.nan] * len(new))
-        table = psi_table(ref, bat, bins, eps)
-        row: dict = {"feature": c, "csi": table["psi"], "level": level(table["psi"])}
-        if _is_numeric(ref) and (_is_numeric(bat) or bat.isna().all()):
+        table = psi_table(ref, bat, bins, eps, watch=watch, act=act, alpha=each)
+        row: dict = {"feature": c, "csi": table["psi"], "level": table["level"], "size_level": table["size_level"],
+                     "note": table["note"], "p_value": table["p_value"], "chance_csi": table["chance_psi"],
+                     "alpha": each}
+        if _both_numeric(ref, bat):
             known_r, known_b = ref.dropna().astype(float), bat.dropna().astype(float)
             row["reference_median"] = float(known_r.median()) if len(known_r) else None
             row["batch_median"] = float(known_b.median()) if len(known_b) else None
@@ -228,17 +312,16 @@ def monitor(reference: pd.DataFrame, batch: pd.DataFrame, *, features_reference:
         if frame.empty:
             raise ValueError(f"the {name} scores are empty")
     reference, batch = _with_band(reference, scale), _with_band(batch, scale)
-    score = psi_table(reference["score"], batch["score"], bins)
-    score["level"] = level(score["psi"], watch, act)
+    score = psi_table(reference["score"], batch["score"], bins, watch=watch, act=act)
     alerts = []
     if score["level"] != "ok":
         alerts.append({"what": "score", "metric": "PSI", "value": score["psi"], "level": score["level"],
-                       "message": f"score PSI {score['psi']:.3f} ({score['level']}: thresholds {watch:g} / {act:g})"})
+                       "message": f"score PSI {score['psi']:.3f} ({score['level']}: thresholds {watch:g} / {act:g}; "
+                                  f"chance alone {score['chance_psi']:.3f}, p = {score['p_value']:.2g})"})
     drift: list[dict] = []
     if features_reference is not None and features_batch is not None:
-        drift = csi(features_reference, features_batch, bins=bins)
+        drift = csi(features_reference, features_batch, bins=bins, watch=watch, act=act)
         for row in drift:
-            row["level"] = level(row["csi"], watch, act)
             if row["level"] != "ok":
                 alerts.append({"what": row["feature"], "metric": "CSI", "value": row["csi"], "level": row["level"],
                                "message": f"feature {row['feature']}: CSI {row['csi']:.3f} ({row['level']})"
@@ -253,7 +336,7 @@ def monitor(reference: pd.DataFrame, batch: pd.DataFrame, *, features_reference:
                                       f"(one-sided Fisher p = {row['p_value']:.2g})"})
     overall = _worst([a["level"] for a in alerts])
     return to_jsonable({
-        "level": overall, "exit_code": EXIT_CODES[overall], "thresholds": {"watch": watch, "act": act, "eps": EPS},
+        "level": overall, "exit_code": EXIT_CODES[overall], "thresholds": {"watch": watch, "act": act, "eps": EPS, "alpha": ALPHA},
         "n_reference": len(reference), "n_batch": len(batch), "score_psi": score,
         "bands": band_shift(reference, batch, scale), "csi": drift, "outcomes_by_band": outcomes, "alerts": alerts,
     })
