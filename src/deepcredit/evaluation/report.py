@@ -218,10 +218,18 @@ def _fairness_rows(fairness: dict, calibration: bool) -> list[list[object]]:
         rows.append([name.replace("_", " "), len(a["groups"]), "n/a" if di is None else f"{di:.2f}",
                      "not audited" if a.get("not_audited") else _verdict(a, "four_fifths"),
                      _verdict(a, "equal_opportunity", "n/a" if a.get("tpr_gap") is None else f"{a['tpr_gap']:.3f}"),
-                     *([_verdict(a, "calibration", "n/a" if a.get("max_calibration_gap") is None
-                                 else f"{a['max_calibration_gap']:+.3f}")] if calibration else []),
+                     *([_verdict(a, "calibration", _calibration_value(a))] if calibration else []),
                      ", ".join(f"'{g}'" for g in a.get("small_groups", [])) or "-"])
     return rows
+
+
+def _calibration_value(a: dict) -> str:
+    """The worst group's observed over predicted odds (what the screen judges) and the largest absolute gap
+    between a group's bad rate and its mean PD ('odds x3.39; gap +0.045'); 'n/a' where not run."""
+    if a.get("max_calibration_gap") is None:
+        return "n/a"
+    ratio = a.get("worst_calibration_odds_ratio")
+    return ("" if ratio is None else f"odds x{ratio:.2f}; ") + f"gap {a['max_calibration_gap']:+.3f}"
 
 
 def _fairness_tables(fairness: dict) -> str:
@@ -232,7 +240,8 @@ def _fairness_tables(fairness: dict) -> str:
     title = "Screens per protected attribute"
     if info and fairness.get("cutoff") is not None:
         title += f" at the cut-off set, {fairness['cutoff']:.0f} (the one audited)"
-    out = _table([*header, "worst calibration gap", "too small to audit"], _fairness_rows(fairness, True), title)
+    out = _table([*header, "calibration: worst observed/predicted odds; largest gap",
+                        "too small to audit"], _fairness_rows(fairness, True), title)
     if info:
         out += _table([*header, "too small to audit"], _fairness_rows(info, False),
                       f"Approval screens at the informative cut-off {info['cutoff']:.0f}: {info['which']}")
