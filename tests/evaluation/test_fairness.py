@@ -343,3 +343,15 @@ def test_a_significant_but_immaterial_calibration_gap_passes():
     assert cal["result"] == "pass" and audit["flags"] == []
     assert groups_table["female"]["calibration_verdict"] == "pass"
     assert groups_table["female"]["calibration_odds_ratio"] == pytest.approx(1.048, abs=1e-3)
+
+
+def test_the_fairness_table_shows_the_worst_groups_odds_and_gap():
+    from deepcredit.evaluation.report import _section_tables
+
+    y = np.zeros(4000, dtype=int)
+    y[:40] = 1
+    y[2000:2130] = 1
+    groups = pd.DataFrame({"sex": ["female"] * 2000 + ["male"] * 2000})
+    audit = fairness_audit(y, np.ones(4000, dtype=int), groups, pd_=np.full(4000, 0.02))
+    table = _section_tables("fairness", None, audit, None)
+    assert "<td>&#x27;male&#x27;: odds x3.41, gap +0.045 fail (p " in table

@@ -284,7 +284,8 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
         judged = [g for g, v in verdicts.items() if v.result != TOO_FEW]
         worst = max(flagged or unsure or audited, key=lambda g: abs(np.log(ratio[g])))
         out["max_calibration_gap"] = float(cg[cg.abs().idxmax()])
-        out["worst_calibration_odds_ratio"] = float(ratio[worst])
+        out.update(worst_calibration_group=str(worst), worst_calibration_odds_ratio=float(ratio[worst]),
+                   worst_calibration_gap=float(cg[worst]))
         verdict = verdicts[worst] if flagged or unsure or not judged else \
             Verdict(PASS, None, "every group judged within the band" + (
                 f" ({len(audited) - len(judged)} too few to judge)" if len(judged) < len(audited) else ""))

@@ -239,12 +239,14 @@ def _fairness_rows(fairness: dict, calibration: bool) -> list[list[object]]:
 
 
 def _calibration_value(a: dict) -> str:
-    """The worst group's observed over predicted odds (what the screen judges) and the largest absolute gap
-    between a group's bad rate and its mean PD ('odds x3.39; gap +0.045'); 'n/a' where not run."""
+    """The worst group's observed over predicted odds (what the screen judges) and its gap between bad rate and
+    mean PD ("'male': odds x3.39, gap +0.045"); the largest gap alone for results written before; 'n/a'."""
     if a.get("max_calibration_gap") is None:
         return "n/a"
-    ratio = a.get("worst_calibration_odds_ratio")
-    return ("" if ratio is None else f"odds x{ratio:.2f}; ") + f"gap {a['max_calibration_gap']:+.3f}"
+    if a.get("worst_calibration_odds_ratio") is None:
+        return f"{a['max_calibration_gap']:+.3f}"
+    return (f"'{a['worst_calibration_group']}': odds x{a['worst_calibration_odds_ratio']:.2f}, "
+            f"gap {a['worst_calibration_gap']:+.3f}")
 
 
 def _fairness_tables(fairness: dict) -> str:
@@ -255,7 +257,7 @@ def _fairness_tables(fairness: dict) -> str:
     title = "Screens per protected attribute"
     if info and fairness.get("cutoff") is not None:
         title += f" at the cut-off set, {fairness['cutoff']:.0f} (the one audited)"
-    out = _table([*header, "calibration: worst observed/predicted odds; largest gap",
+    out = _table([*header, "worst calibration (observed/predicted odds; bad rate - mean PD)",
                         "too small to audit"], _fairness_rows(fairness, True), title)
     if info:
         out += _table([*header, "too small to audit"], _fairness_rows(info, False),
