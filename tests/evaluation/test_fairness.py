@@ -307,3 +307,51 @@ def test_the_pipeline_audits_what_the_spec_and_the_user_declare():
 
     names, bands = _declared(SimpleNamespace(spec=builtin_spec("german")), ["telephone"])  # type: ignore[arg-type]
     assert names == ["personal_status_and_sex", "age_in_years", "foreign_worker", "telephone"] and bands == {}
+
+
+def test_a_large_relative_calibration_gap_at_a_low_bad_rate_is_flagged():
+    """audit: two groups of 2,000 with a mean PD of 2%: 40 bads as predicted in one, 130 (3.25 times, about
+    88 points) in the other. An absolute gap of 0.045 read 'pass' under the 0.05 threshold; in odds it is
+    3.4 times the prediction, and the binomial test finds it."""
+    y = np.zeros(4000, dtype=int)
+    y[:40] = 1
+    y[2000:2130] = 1
+    groups = pd.DataFrame({"sex": ["female"] * 2000 + ["male"] * 2000})
+    audit = fairness_audit(y, np.ones(4000, dtype=int), groups, pd_=np.full(4000, 0.02))
+    a = audit["attributes"]["sex"]
+    cal = a["screens"]["calibration"]
+    assert cal["result"] == "flag" and cal["p_adjusted"] < 1e-6
+    assert cal["value"] == pytest.approx((0.065 / 0.935) / (0.02 / 0.98))
+    assert a["max_calibration_gap"] == pytest.approx(0.045)  # the absolute gap is still reported
+    assert any("calibration gap in 'male'" in f and "130 bads where 40.0 were predicted" in f for f in audit["flags"])
+    table = {g["group"]: g for g in a["groups"]}
+    assert table["female"]["calibration_verdict"] == "pass" and table["male"]["calibration_verdict"] == "flag"
+    assert table["male"]["expected_bads"] == pytest.approx(40.0)
+    assert audit["calibration_odds_max"] == 1.25
+
+
+def test_a_significant_but_immaterial_calibration_gap_passes():
+    """20,000 people at a mean PD of 30% with 31% bad: the binomial test finds the gap (p ~0.002), but the odds
+    are 1.05 times the prediction, inside the band: a pass, as a test on many people must not flag trifles."""
+    y = np.zeros(40000, dtype=int)
+    y[:6200] = 1
+    y[20000:26000] = 1
+    groups = pd.DataFrame({"sex": ["female"] * 20000 + ["male"] * 20000})
+    audit = fairness_audit(y, np.ones(40000, dtype=int), groups, pd_=np.full(40000, 0.3))
+    cal = audit["attributes"]["sex"]["screens"]["calibration"]
+    groups_table = {g["group"]: g for g in audit["attributes"]["sex"]["groups"]}
+    assert cal["result"] == "pass" and audit["flags"] == []
+    assert groups_table["female"]["calibration_verdict"] == "pass"
+    assert groups_table["female"]["calibration_odds_ratio"] == pytest.approx(1.048, abs=1e-3)
+
+
+def test_the_fairness_table_shows_the_worst_groups_odds_and_gap():
+    from deepcredit.evaluation.report import _section_tables
+
+    y = np.zeros(4000, dtype=int)
+    y[:40] = 1
+    y[2000:2130] = 1
+    groups = pd.DataFrame({"sex": ["female"] * 2000 + ["male"] * 2000})
+    audit = fairness_audit(y, np.ones(4000, dtype=int), groups, pd_=np.full(4000, 0.02))
+    table = _section_tables("fairness", None, audit, None)
+    assert "<td>&#x27;male&#x27;: odds x3.41, gap +0.045 fail (p " in table

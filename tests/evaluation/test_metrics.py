@@ -178,3 +178,39 @@ def test_a_spread_over_folds_is_the_sample_standard_deviation():
     values = [0.78, 0.80, 0.77, 0.81, 0.79]
     assert fold_sd(values) == pytest.approx(statistics.stdev(values))
     assert fold_sd([0.7]) == 0.0
+
+
+def test_the_ece_is_shown_beside_what_a_perfectly_calibrated_pd_shows_on_the_same_rows():
+    """audit: on 600 rows a perfectly calibrated PD shows an ECE of about 0.03, as large as a model's, and the
+    ECE was reported alone. The floor is the ECE against labels drawn from the PDs themselves (seeded)."""
+    rng = np.random.default_rng(3)
+    p = rng.beta(1, 6, 600)
+    y = (rng.random(600) < p).astype(int)
+    ev = evaluate(y, p, n_boot=0)
+    floor = ev["metrics"]["ece_if_calibrated"]
+    assert floor["draws"] == 200 and floor["seed"] == 0
+    assert 0.02 < floor["median"] < floor["p95"] < 0.06  # a perfect PD is not 0 on 600 rows
+    assert "95th percentile" in ev["metrics"]["ece_note"]
+    assert evaluate(y, p, n_boot=0)["metrics"]["ece_if_calibrated"] == floor  # seeded: the same every run
+    draws = np.random.default_rng(0).random((200, 600)) < p  # the same draws, each ECE the package's own
+    eces = [expected_calibration_error(d.astype(int), p) for d in draws]
+    assert floor["median"] == pytest.approx(np.median(eces)) and floor["p95"] == pytest.approx(np.quantile(eces, 0.95))
+    big = evaluate(*(lambda q: ((rng.random(q.size) < q).astype(int), q))(rng.beta(1, 6, 20000)), n_boot=0)
+    assert big["metrics"]["ece_if_calibrated"]["median"] < floor["median"] / 3  # the floor falls with the rows
+
+
+def test_the_end_bands_pd_ranges_are_open_as_clipped_pds_land_there(sample):
+    """audit: poor said [0.289, 0.865] and excellent [0.00156, 0.048], yet a PD of 0.99 scores 350 (poor) and
+    one of 1e-6 scores 950 (excellent): the end bands run to 1 and to 0."""
+    y, p = sample
+    scale = ScoreScale()
+    q = np.r_[p[:-2], 1 - 1e-6, 1e-6]
+    rows = band_table(y, q, scale.score(q), scale)
+    poor, fair, excellent = rows[0], rows[1], rows[-1]
+    assert poor["pd_range"][0] == pytest.approx(0.289, abs=1e-3) and poor["pd_range"][1] == 1.0
+    assert excellent["pd_range"] == [0.0, pytest.approx(0.048, abs=1e-3)]
+    assert fair["pd_range"][1] == pytest.approx(float(scale.pd(550)))  # a middle band keeps both ends
+    for pd_, band in ((1 - 1e-6, poor), (1e-6, excellent)):
+        assert band["pd_range"][0] <= pd_ <= band["pd_range"][1]
+    from deepcredit.evaluation.metrics import pd_range_words
+    assert pd_range_words(poor["pd_range"]) == "above 28.9%" and pd_range_words(excellent["pd_range"]) == "below 4.8%"

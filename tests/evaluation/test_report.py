@@ -294,3 +294,22 @@ def test_an_attribute_to_audit_that_the_people_table_lacks_is_refused_before_sco
     with pytest.raises(ValueError, match="has no column 'religion'"):
         pipeline.evaluate_artifact(tmp_path / "art", test, tmp_path / "out", protected=("religion",))
     assert not (tmp_path / "out").exists()
+
+
+def test_the_ece_is_read_beside_its_noise_floor_and_the_bands_show_open_pd_ranges(tmp_path, results):
+    """The report card, the reliability caption and the model card give what a perfectly calibrated PD shows on
+    the same rows, with how to read it; the bins are 'of about equal count' (tied PDs share one)."""
+    from deepcredit.evaluation.model_card import model_card_markdown
+
+    floor = results["evaluation"]["metrics"]["ece_if_calibrated"]
+    html = write_report(tmp_path / "rep", **results).read_text()
+    assert "equal-count" not in html and "10 bins of about equal count" in html
+    assert f"a perfect PD here: {floor['median']:.4f} (95th pct {floor['p95']:.4f})" in html
+    assert "no evidence of miscalibration" in html
+    assert "above 28.9%" in html and "below 4.8%" in html  # the band table's open end bands
+    figures = json.loads((tmp_path / "rep" / "figures.json").read_text())
+    assert f"median {floor['median']:.4f}" in figures["calibration"]["caption"]
+    card = model_card_markdown(results["model_card"], results["evaluation"])
+    assert f"95th percentile {floor['p95']:.4f}" in card and "no evidence of miscalibration" in card
+    saved = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert saved["evaluation"]["metrics"]["ece_if_calibrated"] == floor

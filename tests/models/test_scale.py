@@ -75,3 +75,19 @@ def test_a_pd_that_is_not_a_probability_is_refused_not_scored(bad):
     with pytest.raises(ValueError, match=r"a PD must be a probability in \[0, 1\]: 1 value\(s\) are not \(the first at row 1"):
         s.score(np.array([0.1, bad, 0.2]))
     assert s.score(np.array([0.0, 1.0])).tolist() == [950, 350]  # the ends are probabilities
+
+
+def test_a_sub_score_can_be_negative_and_the_docs_say_what_it_means():
+    """audit: a GBDT on 2,000 people gave 11 negative sub-scores (one -13); they still add up. Sub-scores are
+    points (a share of the base points plus what the features earned), not a rating out of a maximum, and
+    docs/scoring.md says so where sub-scores are explained."""
+    from pathlib import Path
+
+    s = ScoreScale()
+    dim = np.array([[-133, 10, 5, 0, 0]])  # one dimension far riskier than the population average
+    base = 600
+    total, sub = split_total(base + dim.sum(axis=1), dim, base, s)
+    assert sub[0, 0] == 120 - 133 == -13 and sub.sum() == total[0] == 482
+    doc = (Path(__file__).parents[2] / "docs" / "scoring.md").read_text()
+    explained = doc[doc.index("## Sub-scores"):doc.index("## Reason codes")]
+    assert "A sub-score can be negative" in explained

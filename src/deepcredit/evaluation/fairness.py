@@ -11,8 +11,12 @@ outcome, so, in fairlearn's terms, y_pred = approved and the "positive" class of
   below 0.8 fails the four-fifths screen (a screen that asks for a look, not a legal finding);
 - equal opportunity = approval rate among people who did repay (fairlearn true_positive_rate); the gap
   is its largest difference between groups (fairlearn equal_opportunity_difference), flagged above 0.1;
-- calibration per group = mean PD against the observed bad rate, flagged when they differ by more than
-  0.05: a score that means different risk for different groups is unfair even at equal approval rates.
+- calibration per group = observed bads against the bads its PDs predict (n x mean PD, the sum of its PDs),
+  tested in every group and flagged when the test finds the gap and it is material: the observed good:bad
+  odds off the predicted odds by more than a factor of CALIBRATION_ODDS_MAX. A score that means different
+  risk for different groups is unfair even at equal approval rates. Why odds, not the absolute gap (still
+  reported): 130 bads where 40 were predicted is a gap of only 0.045 at a 2% PD but 3.4 times the odds
+  (about 88 points on the default scale); a gap in odds is a gap in score points at every bad rate.
 
 Groups smaller than `min_group_size` are shown but left out of the ratios and gaps: on a handful of people
 a rate is noise, and one tiny group would otherwise decide every flag. Large groups are not enough either:
@@ -65,7 +69,10 @@ MAX_VALUES = 10
 QUANTILE_BANDS = 5
 FOUR_FIFTHS = 0.8
 TPR_GAP_MAX = 0.1
-CALIBRATION_GAP_MAX = 0.05
+CALIBRATION_ODDS_MAX = 1.25
+"""A group's observed good:bad odds further than this factor (either way) from the odds its mean PD predicts
+is a material miscalibration: ln 1.25 of log-odds, about 16 points on the default scale (PDO 50); at a mean PD
+near 30% it is the 0.05 absolute gap the screen used before, and it stays as strict at a 2% or a 90% PD."""
 
 
 def age_band(age: pd.Series | np.ndarray) -> pd.Series:
@@ -191,8 +198,23 @@ def _mean_pd(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean(y_pred)) if len(y_pred) else float("nan")
 
 
+def odds_ratio(bads: pd.Series | np.ndarray, n: pd.Series | np.ndarray,
+               mean_pd: pd.Series | np.ndarray) -> np.ndarray:
+    """Observed over predicted bad odds per group (> 1: more bads than its PDs predict). The observed rate is
+    kept half a person from 0 and 1 (no bad among n reads 0.5 / n), so the ratio is finite."""
+    k, m = np.asarray(bads, dtype=float), np.asarray(n, dtype=float)
+    q = np.clip(np.asarray(mean_pd, dtype=float), 1e-12, 1 - 1e-12)
+    r = np.clip(k, 0.5, m - 0.5) / m
+    return np.asarray((r / (1 - r)) / (q / (1 - q)), dtype=float)
+
+
+def _material(ratio: float, odds_max: float) -> bool:
+    """Whether an odds ratio is outside [1 / odds_max, odds_max]."""
+    return bool(abs(np.log(ratio)) > np.log(odds_max))
+
+
 def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray, pd_: np.ndarray | None,
-               min_group_size: int, four_fifths: float, tpr_gap_max: float, calibration_gap_max: float,
+               min_group_size: int, four_fifths: float, tpr_gap_max: float, calibration_odds_max: float,
                family: Family, order: Sequence[str] = ()) -> dict:
     good = 1 - y  # fairlearn's positive class: the person repaid
     decisions = MetricFrame(metrics={"n": count, "approval_rate": selection_rate, "tpr": true_positive_rate},
@@ -210,7 +232,9 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
         calib = MetricFrame(metrics={"bad_rate": _observed_bad_rate, "mean_pd": _mean_pd},
                             y_true=y, y_pred=pd_, sensitive_features=groups.rename(name))
         table["mean_pd"] = calib.by_group["mean_pd"]
+        table["expected_bads"] = table["n"] * table["mean_pd"]
         table["calibration_gap"] = table["bad_rate"] - table["mean_pd"]
+        table["calibration_odds_ratio"] = odds_ratio(table["bads"], table["n"], table["mean_pd"])
     table["audited"] = table["n"] >= min_group_size
     table = table.loc[sorted(table.index, key=lambda g: _group_order(g, order))]
     audited = table.index[table["audited"]].tolist()
@@ -247,23 +271,28 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
                 + (f" > {tpr_gap_max:g}" if gap > tpr_gap_max else "")
                 + f": good payers in '{tlo}' approved {tpr.min():.1%} vs '{thi}' {tpr.max():.1%}")
     if pd_ is not None:
-        cg = table.loc[audited, "calibration_gap"]
+        cg, ratio = table.loc[audited, "calibration_gap"], table.loc[audited, "calibration_odds_ratio"]
+        material = {g: _material(ratio[g], calibration_odds_max) for g in audited}
         verdicts = {g: family.judge(compare_to_prediction(t[g, "bads"], t[g, "n"], float(t[g, "mean_pd"]),
-                                                          past_threshold=abs(cg[g]) > calibration_gap_max))
+                                                          past_threshold=material[g]))
                     for g in audited}
         out["groups"]["calibration_verdict"] = [verdicts[g].result if g in verdicts else None for g in table.index]
         flagged = [g for g, v in verdicts.items() if v.result == FLAG]
-        # a thin group within the threshold does not block a pass (as a group under min_group_size does not);
+        # a thin group within the band does not block a pass (as a group under min_group_size does not);
         # one past it that cannot be judged does, and so does having no group to judge at all
-        unsure = [g for g, v in verdicts.items() if v.result == TOO_FEW and abs(cg[g]) > calibration_gap_max]
+        unsure = [g for g, v in verdicts.items() if v.result == TOO_FEW and material[g]]
         judged = [g for g, v in verdicts.items() if v.result != TOO_FEW]
-        worst = max(flagged or unsure or audited, key=lambda g: abs(cg[g]))
+        worst = max(flagged or unsure or audited, key=lambda g: abs(np.log(ratio[g])))
         out["max_calibration_gap"] = float(cg[cg.abs().idxmax()])
+        out.update(worst_calibration_group=str(worst), worst_calibration_odds_ratio=float(ratio[worst]),
+                   worst_calibration_gap=float(cg[worst]))
         verdict = verdicts[worst] if flagged or unsure or not judged else \
-            Verdict(PASS, None, "every group judged within the threshold" + (
+            Verdict(PASS, None, "every group judged within the band" + (
                 f" ({len(audited) - len(judged)} too few to judge)" if len(judged) < len(audited) else ""))
-        _record(out, "calibration", verdict, float(cg[worst]), len(audited), f"calibration gap in '{worst}': observed bad "
-                f"rate {t[worst, 'bad_rate']:.1%} vs mean PD {t[worst, 'mean_pd']:.1%}")
+        _record(out, "calibration", verdict, float(ratio[worst]), len(audited), f"calibration gap in '{worst}': "
+                f"observed bad rate {t[worst, 'bad_rate']:.1%} vs mean PD {t[worst, 'mean_pd']:.1%} "
+                f"({t[worst, 'bads']:,} bads where {t[worst, 'expected_bads']:.1f} were predicted; the observed odds "
+                f"{ratio[worst]:.2f} times the predicted, band 1/{calibration_odds_max:g} to {calibration_odds_max:g})")
     if out["too_few"]:  # one line per attribute: a one-sided cut-off makes every attribute too few to judge
         out["too_few"] = [f"{label}: " + "; ".join(out["too_few"])]
     return out
@@ -309,7 +338,7 @@ def _record(out: dict, screen: str, verdict: Verdict, value: float, compared: in
 
 def fairness_audit(y: np.ndarray, approved: np.ndarray, sensitive: pd.DataFrame, *, pd_: np.ndarray | None = None,
                    cutoff: float | None = None, min_group_size: int = 30, four_fifths: float = FOUR_FIFTHS,
-                   tpr_gap_max: float = TPR_GAP_MAX, calibration_gap_max: float = CALIBRATION_GAP_MAX,
+                   tpr_gap_max: float = TPR_GAP_MAX, calibration_odds_max: float = CALIBRATION_ODDS_MAX,
                    informative: tuple[float, np.ndarray] | None = None, informative_basis: str = "") -> dict:
     """Audit approvals (and, given PDs, calibration) for each column of `sensitive` (row-aligned with y).
 
@@ -336,7 +365,9 @@ def fairness_audit(y: np.ndarray, approved: np.ndarray, sensitive: pd.DataFrame,
         values = sensitive[col].reset_index(drop=True)
         order = [str(c) for c in values.cat.categories] if isinstance(values.dtype, pd.CategoricalDtype) else []
         columns[str(col)] = (values.astype(object).fillna(UNKNOWN).astype(str), order)
-    settings = (min_group_size, four_fifths, tpr_gap_max, calibration_gap_max)
+    if calibration_odds_max <= 1:
+        raise ValueError(f"fairness audit: calibration_odds_max must be above 1, not {calibration_odds_max}")
+    settings = (min_group_size, four_fifths, tpr_gap_max, calibration_odds_max)
 
     def screens(family: Family) -> tuple[dict, dict | None]:
         main = {c: _audit_one(c, g, y, approved, p, *settings, family, o) for c, (g, o) in columns.items()}
@@ -353,7 +384,7 @@ def fairness_audit(y: np.ndarray, approved: np.ndarray, sensitive: pd.DataFrame,
         "cutoff": cutoff, "which": "the cut-off set (--cutoff)", "n": int(y.size),
         "approval_rate": float(approved.mean()) if y.size else None,
         "favourable": "approved", "min_group_size": min_group_size, "four_fifths": four_fifths,
-        "tpr_gap_max": tpr_gap_max, "calibration_gap_max": calibration_gap_max,
+        "tpr_gap_max": tpr_gap_max, "calibration_odds_max": calibration_odds_max,
         "evidence_rule": RULE, "min_expected": MIN_EXPECTED, "alpha": ALPHA, "correction": "Holm-Bonferroni",
         "tests": family.size, **_summary(attributes), "at_informative_cutoff": None,
     }

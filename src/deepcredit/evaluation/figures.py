@@ -20,7 +20,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from deepcredit.evaluation.evidence import FLAG
-from deepcredit.evaluation.metrics import ablation_words, ci_words
+from deepcredit.evaluation.metrics import ablation_words, ci_words, ece_words
 
 INK = "#1f2933"
 MUTED = "#7b8794"
@@ -74,7 +74,8 @@ def figure_specs(evaluation: dict | None, fairness: dict | None, stability: dict
         specs["calibration"] = {"section": "calibration", "title": "Reliability curve",
                                 "caption": f"Expected calibration error {m['ece']:.3f}, Brier {m['brier']:.3f}: "
                                            f"predicted PD against observed bad rate in {len(cal['count'])} "
-                                           "equal-count bins.",
+                                           "bins of about equal count (tied PDs share a bin)"
+                                           + (f"; {ece_words(m)}." if ece_words(m) else "."),
                                 "data": cal}
         bands = evaluation["bands"]
         used = [b for b in bands if b["n"]]

@@ -12,7 +12,7 @@ from typing import Any
 
 from deepcredit.evaluation.cutoffs import audit_cutoff_words
 from deepcredit.evaluation.evidence import FLAG
-from deepcredit.evaluation.metrics import ablation_words, ci_words, confusion_rows
+from deepcredit.evaluation.metrics import ablation_words, ci_words, confusion_rows, ece_words
 
 INTENDED_USE = (
     "Estimate the probability that a person fails a commitment (a bill, instalment, rental or order) "
@@ -181,10 +181,12 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
         lines += _table(["metric", "value"], [
             ["AUC", _num(m["auc"]) + (f" ({ci_words(m)})" if ci else "")],
             ["Gini", _num(m["gini"])], ["KS", _num(m["ks"])], ["Brier score", _num(m["brier"], ".4f")],
-            ["Expected calibration error", _num(m["ece"], ".4f")],
+            ["Expected calibration error", _num(m["ece"], ".4f") + (f" ({floor})" if (floor := ece_words(m)) else "")],
             [f"Approval rate at score >= {c['cutoff']:.0f}", _pct(c["approval_rate"])],
             ["Bad rate among approved", _pct(c["bad_rate_approved"])],
             ["Bad rate among declined", _pct(c["bad_rate_declined"])]])
+        if m.get("ece_note"):
+            lines += [m["ece_note"], ""]
         if conf := confusion_rows(c):
             lines += [f"{conf[2]}:", ""] + _table(conf[0], conf[1])
         lines += ["Bad rate per band:", ""]

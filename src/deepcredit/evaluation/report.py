@@ -34,7 +34,13 @@ from deepcredit.evaluation.cutoffs import audit_cutoff_words, cutoff_words
 from deepcredit.evaluation.evidence import FLAG, RULE
 from deepcredit.evaluation.figures import figure_specs, render_png
 from deepcredit.evaluation.limits import LIMIT_NOTE, limit_rows
-from deepcredit.evaluation.metrics import ablation_words, ci_words, confusion_rows, to_jsonable
+from deepcredit.evaluation.metrics import (
+    ablation_words,
+    ci_words,
+    confusion_rows,
+    pd_range_words,
+    to_jsonable,
+)
 from deepcredit.evaluation.model_card import NO_REFERENCE, model_card_markdown
 from deepcredit.evaluation.periods import period_use_words
 from deepcredit.evaluation.sample import sample_rows
@@ -124,6 +130,15 @@ def _card(key: str, value: str, sub: str = "", state: str = "") -> str:
             f'<div class="s">{_e(sub)}</div></div>')
 
 
+def _ece_sub(evaluation: dict) -> str:
+    """The ECE card's line: its bins (quantile edges keep tied PDs together, so counts are about equal) and
+    what a perfectly calibrated PD shows on the same rows."""
+    m, bins = evaluation["metrics"], len((evaluation.get("calibration") or {}).get("count") or []) or 10
+    floor = m.get("ece_if_calibrated")
+    return f"ECE, {bins} bins of about equal count" + (
+        f"; a perfect PD here: {floor['median']:.4f} (95th pct {floor['p95']:.4f})" if floor else "")
+
+
 def _cards(evaluation: dict | None, fairness: dict | None, stability: dict | None) -> str:
     out = []
     if evaluation:
@@ -132,7 +147,7 @@ def _cards(evaluation: dict | None, fairness: dict | None, stability: dict | Non
                 _card("Gini", f"{m['gini']:.3f}", "2 AUC - 1"),
                 _card("KS", f"{m['ks']:.3f}", "max gap bads vs goods"),
                 _card("Brier", f"{m['brier']:.4f}", "mean squared PD error"),
-                _card("Calibration error", f"{m['ece']:.4f}", "ECE, 10 equal-count bins"),
+                _card("Calibration error", f"{m['ece']:.4f}", _ece_sub(evaluation)),
                 _card("Bad rate", _pct(evaluation["bad_rate"]),
                       f"{evaluation['n_bad']:,} of {evaluation['n']:,}; mean PD {_pct(evaluation['mean_pd'])}"),
                 _card(f"Approved at {c['cutoff']:.0f}+", _pct(c["approval_rate"]),
@@ -218,10 +233,20 @@ def _fairness_rows(fairness: dict, calibration: bool) -> list[list[object]]:
         rows.append([name.replace("_", " "), len(a["groups"]), "n/a" if di is None else f"{di:.2f}",
                      "not audited" if a.get("not_audited") else _verdict(a, "four_fifths"),
                      _verdict(a, "equal_opportunity", "n/a" if a.get("tpr_gap") is None else f"{a['tpr_gap']:.3f}"),
-                     *([_verdict(a, "calibration", "n/a" if a.get("max_calibration_gap") is None
-                                 else f"{a['max_calibration_gap']:+.3f}")] if calibration else []),
+                     *([_verdict(a, "calibration", _calibration_value(a))] if calibration else []),
                      ", ".join(f"'{g}'" for g in a.get("small_groups", [])) or "-"])
     return rows
+
+
+def _calibration_value(a: dict) -> str:
+    """The worst group's observed over predicted odds (what the screen judges) and its gap between bad rate and
+    mean PD ("'male': odds x3.39, gap +0.045"); the largest gap alone for results written before; 'n/a'."""
+    if a.get("max_calibration_gap") is None:
+        return "n/a"
+    if a.get("worst_calibration_odds_ratio") is None:
+        return f"{a['max_calibration_gap']:+.3f}"
+    return (f"'{a['worst_calibration_group']}': odds x{a['worst_calibration_odds_ratio']:.2f}, "
+            f"gap {a['worst_calibration_gap']:+.3f}")
 
 
 def _fairness_tables(fairness: dict) -> str:
@@ -232,7 +257,8 @@ def _fairness_tables(fairness: dict) -> str:
     title = "Screens per protected attribute"
     if info and fairness.get("cutoff") is not None:
         title += f" at the cut-off set, {fairness['cutoff']:.0f} (the one audited)"
-    out = _table([*header, "worst calibration gap", "too small to audit"], _fairness_rows(fairness, True), title)
+    out = _table([*header, "worst calibration (observed/predicted odds; bad rate - mean PD)",
+                        "too small to audit"], _fairness_rows(fairness, True), title)
     if info:
         out += _table([*header, "too small to audit"], _fairness_rows(info, False),
                       f"Approval screens at the informative cut-off {info['cutoff']:.0f}: {info['which']}")
@@ -269,10 +295,12 @@ def _section_tables(section: str, evaluation: dict | None, fairness: dict | None
     if section == "stability" and evaluation and stability is None:
         return f'<p class="lead">{_e(NO_REFERENCE)}</p>'
     if section == "calibration" and evaluation:
-        return _table(["band", "scores", "people", "share", "bads", "bad rate", "mean PD"],
-                      [[b["band"], f"{b['score_from']}-{b['score_to']}", f"{b['n']:,}", _pct(b["share"]),
+        return _table(["band", "scores", "PD", "people", "share", "bads", "bad rate", "mean PD"],
+                      [[b["band"], f"{b['score_from']}-{b['score_to']}", pd_range_words(b.get("pd_range")),
+                        f"{b['n']:,}", _pct(b["share"]),
                         f"{b['bads']:,}", _pct(b["bad_rate"]), _pct(b["mean_pd"])] for b in evaluation["bands"]],
-                      "People and bad rate per band")
+                      "People and bad rate per band") + \
+            (f'<p class="lead">{_e(evaluation["metrics"]["ece_note"])}</p>' if evaluation["metrics"].get("ece_note") else "")
     if section == "gains" and evaluation:
         return _table(["decile (riskiest first)", "people", "bad rate", "lift", "cumulative bads captured",
                        "cumulative lift"],

@@ -105,6 +105,19 @@ def _blocks(iso, x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None
     return centre, rate, wsum
 
 
+def calibration_bins(pd_: np.ndarray, n_bins: int = 10, strategy: str = "quantile") -> np.ndarray:
+    """Each PD's bin (0 .. n_bins - 1) in calibration_table: quantile edges put tied PDs in one bin, so the
+    bins hold about, not exactly, equal counts, and some may be empty."""
+    p = np.asarray(pd_, dtype=float).ravel()
+    if strategy == "quantile":
+        edges = np.percentile(p, np.linspace(0, 100, n_bins + 1))
+    elif strategy == "uniform":
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+    else:
+        raise ValueError(f"strategy must be 'quantile' or 'uniform', not {strategy!r}")
+    return np.searchsorted(edges[1:-1], p)
+
+
 def calibration_table(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10, strategy: str = "quantile") -> dict:
     """Reliability curve: mean PD and observed bad rate per bin, with bin counts.
 
@@ -118,13 +131,7 @@ def calibration_table(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10, strategy
     p = np.asarray(pd_, dtype=float).ravel()
     if y.shape != p.shape or y.size == 0:
         raise ValueError(f"labels ({y.size}) and PDs ({p.size}) must be non-empty and of equal length")
-    if strategy == "quantile":
-        edges = np.percentile(p, np.linspace(0, 100, n_bins + 1))
-    elif strategy == "uniform":
-        edges = np.linspace(0.0, 1.0, n_bins + 1)
-    else:
-        raise ValueError(f"strategy must be 'quantile' or 'uniform', not {strategy!r}")
-    ids = np.searchsorted(edges[1:-1], p)
+    ids = calibration_bins(p, n_bins, strategy)
     total = np.bincount(ids, minlength=n_bins)
     sums = np.bincount(ids, weights=p, minlength=n_bins)
     bads = np.bincount(ids, weights=y, minlength=n_bins)
