@@ -69,6 +69,7 @@ def report(tmp_path_factory) -> Path:
                                    "--bootstrap", "50"])
     assert res.exit_code == 0, res.output
     assert "report:" in res.output
+    assert "ECE of a perfectly calibrated PD on these rows" in res.output  # the console says the ECE's floor too
     return root / "report"
 
 
