@@ -313,3 +313,15 @@ def test_the_ece_is_read_beside_its_noise_floor_and_the_bands_show_open_pd_range
     assert f"95th percentile {floor['p95']:.4f}" in card and "no evidence of miscalibration" in card
     saved = json.loads((tmp_path / "rep" / "results.json").read_text())
     assert saved["evaluation"]["metrics"]["ece_if_calibrated"] == floor
+
+
+def test_a_score_psi_chance_can_explain_says_so_on_the_card_and_in_the_model_card():
+    """A PSI past its threshold on too few rows reads 'ok' with a note: the report's card and the model card
+    show the note, so an 'ok' beside 0.300 is not read as a contradiction."""
+    from deepcredit.evaluation.model_card import default_model_card, model_card_markdown
+    from deepcredit.evaluation.report import _cards
+
+    stability = {"score_psi": {"psi": 0.3, "level": "ok", "size_level": "act", "note": "too few rows to tell"},
+                 "csi": []}
+    assert "ok (too few rows to tell)" in _cards(None, None, stability)
+    assert "(ok: too few rows to tell)" in model_card_markdown(default_model_card(), stability=stability)

@@ -231,7 +231,8 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
                              + [f"- {f}" for f in info["flags"]] + [""] if info.get("flags") else [])
     if stability:
         sp = stability["score_psi"]
-        lines += ["## Stability", "", f"Score PSI against the development sample: {sp['psi']:.3f} ({sp['level']})."]
+        lines += ["## Stability", "", f"Score PSI against the development sample: {sp['psi']:.3f} "
+                                      f"({sp['level']}{': ' + sp['note'] if sp.get('note') else ''})."]
         drifted = [r for r in stability.get("csi", []) if r["level"] != "ok"]
         if drifted:
             lines += ["Drifted inputs: " + ", ".join(f"{r['feature']} ({r['csi']:.2f})" for r in drifted[:10]) + "."]

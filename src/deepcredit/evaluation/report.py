@@ -165,7 +165,8 @@ def _cards(evaluation: dict | None, fairness: dict | None, stability: dict | Non
         out.append(_card("Fairness flags", str(n), said, "act" if n else "watch" if thin else "ok"))
     if stability:
         sp = stability["score_psi"]
-        out.append(_card("Score PSI", f"{sp['psi']:.3f}", sp["level"], sp["level"]))
+        out.append(_card("Score PSI", f"{sp['psi']:.3f}", sp["level"] + (f" ({sp['note']})" if sp.get("note") else ""),
+                         sp["level"]))
         drifted = sum(r["level"] != "ok" for r in stability.get("csi", []))
         if stability.get("csi"):
             out.append(_card("Drifted features", str(drifted), f"of {len(stability['csi'])} checked",
