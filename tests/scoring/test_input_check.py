@@ -76,6 +76,19 @@ def test_reference_fields_an_old_artifact_lacks_are_skipped_and_new_ones_are_use
     assert found["amount"]["psi"] >= 0.25 and "median" not in found["amount"]  # moved, but not tenfold
 
 
+def test_a_small_batch_from_the_training_distribution_does_not_read_as_changed_data():
+    """A PSI of 0.25 is what chance gives 50 rows over 10 bins about one batch in five: 60 features scored
+    on such a batch warned of a dozen changes that were not there; a real shift at 2,000 rows still warns."""
+    rng = np.random.default_rng(3)
+    defs = [FeatureDef(f"x{i}", Dimension.FULFILMENT_CAPACITY, Source.DERIVED, "", f"x{i}", "") for i in range(60)]
+    edges = list(np.quantile(rng.normal(size=100_000), np.linspace(0.1, 0.9, 9)))
+    reference = {"bins": {d.name: {"edges": edges, "shares": [0.1] * 10} for d in defs}}
+    small = pd.DataFrame({d.name: rng.normal(size=50) for d in defs})
+    assert [f for f in check_features(small, defs, reference) if "psi" in f] == []
+    moved = pd.DataFrame({d.name: rng.normal(0.8, 1.0, size=2_000) for d in defs[:1]})
+    assert check_features(moved, defs[:1], reference)[0]["psi"] >= 0.25
+
+
 def test_psi_is_zero_on_training_bins_and_large_when_everything_moves():
     values = np.arange(100.0)
     assert psi(values, [24.5, 49.5, 74.5], [0.25] * 4) == pytest.approx(0.0)

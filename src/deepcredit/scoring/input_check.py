@@ -9,7 +9,8 @@ its input with what the artifact's reference.json says of the training rows, per
 - categories never seen in training: the share of rows holding one (UNSEEN_SHARE or more warns);
 - missing values: the share against training's missing share (a rise of MISSING_RISE or more warns);
 - numbers: a change of unit, the spread moving by SCALE_FACTOR or more (an order of magnitude) and the
-  median with it, or a population stability index of PSI_ACT or more over training's bins. The spread is
+  median with it, or a population stability index of PSI_ACT or more over training's bins that chance
+  cannot explain at the sample's size (PSI_ALPHA). The spread is
   robust (models.base.robust_spread: an interquartile range off the median, which a heavy tail does not
   make and a mass of zeros does not collapse); artifacts
   saved before it was stored fall back to the standard deviation.
@@ -31,6 +32,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import chisquare
 
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.validate import DataValidationError
@@ -48,6 +50,10 @@ SCALE_FACTOR = 10.0
 """A median or spread this many times larger or smaller than training's: another unit, not drift."""
 PSI_ACT = 0.25
 """The population stability index at which monitoring practice acts (evaluation.stability uses it too)."""
+PSI_ALPHA = 0.01
+"""A PSI of PSI_ACT or more warns only where chance alone would give counts that far from training's shares in
+less than this share of batches, divided among the features checked (as evaluation.stability's drift rule;
+beyond_chance): a small batch's PSI, often past 0.25 for 50 rows over 10 bins, is not a change of the data."""
 MIN_VALUES = 20
 """Fewer non-missing values than this say nothing about a feature's scale: no numeric check."""
 SAMPLE_ROWS = 20_000
@@ -81,6 +87,16 @@ def psi(values: np.ndarray, edges: Sequence[float], shares: Sequence[float]) -> 
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
+def beyond_chance(values: np.ndarray, edges: Sequence[float], shares: Sequence[float], alpha: float) -> bool:
+    """Whether the values' counts over training's bins differ from training's shares beyond what chance gives
+    in `alpha` of samples of this size: Pearson's chi-square test of goodness of fit. Not the PSI scaled by
+    the rows: its floor for an empty bin makes a few rows' PSI large (one empty bin of ten adds about 0.69)."""
+    counts = np.bincount(np.searchsorted(np.asarray(edges, dtype=float), values, side="left"),
+                         minlength=len(shares)).astype(float)
+    expected = np.clip(np.asarray(shares, dtype=float), 1e-9, None)
+    return bool(chisquare(counts, expected / expected.sum() * counts.sum()).pvalue < alpha)
+
+
 def _ratio(new: float, old: float) -> float | None:
     """new / old where both are non-zero and of one sign (a ratio of a shift in unit), else None."""
     if not (np.isfinite(new) and np.isfinite(old)) or new == 0 or old == 0 or np.sign(new) != np.sign(old):
@@ -107,6 +123,7 @@ def check_features(X: pd.DataFrame, defs: Iterable[FeatureDef], reference: dict,
     missing = reference.get("missing") or {}
     categories = {**(categories or {}), **(reference.get("categories") or {})}
     out = []
+    alpha = PSI_ALPHA / max(sum(d.kind is not Kind.CATEGORICAL for d in defs), 1)
     for d in defs:
         if d.name not in X or d.is_protected():
             continue
@@ -126,14 +143,15 @@ def check_features(X: pd.DataFrame, defs: Iterable[FeatureDef], reference: dict,
             values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
             values = values[np.isfinite(values)]
             if len(values) >= MIN_VALUES:
-                found.update(_numeric(d.name, values, reference))
+                found.update(_numeric(d.name, values, reference, alpha))
         if found:
             out.append({"feature": d.name, "rows": n, **found})
     return out
 
 
-def _numeric(name: str, values: np.ndarray, reference: dict) -> dict:
-    """A numeric feature's figures that moved by an order of magnitude, or its PSI where it acts."""
+def _numeric(name: str, values: np.ndarray, reference: dict, alpha: float = PSI_ALPHA) -> dict:
+    """A numeric feature's figures that moved by an order of magnitude, or its PSI where it acts and chance
+    alone would reach it in less than `alpha` of batches of this size (PSI_ALPHA)."""
     found: dict = {}
     median, bins = reference.get("median") or {}, reference.get("bins") or {}
     m = float(np.median(values))
@@ -147,7 +165,7 @@ def _numeric(name: str, values: np.ndarray, reference: dict) -> dict:
                      training_spread=trained, spread_basis=basis)
     if name in bins:
         index = psi(values, bins[name]["edges"], bins[name]["shares"])
-        if index >= PSI_ACT:
+        if index >= PSI_ACT and beyond_chance(values, bins[name]["edges"], bins[name]["shares"], alpha):
             found.update(psi=round(index, 4))
     return found
 
