@@ -77,22 +77,28 @@ def model_categories(model: CreditModel) -> dict[str, list[str]]:
     return {name: sorted(values) for name, values in found.items()}
 
 
+def bin_counts(values: np.ndarray, edges: Sequence[float], bins: int) -> np.ndarray:
+    """How many of `values` fall in each of training's `bins` (edges: upper bounds, right-closed)."""
+    return np.bincount(np.searchsorted(np.asarray(edges, dtype=float), values, side="left"),
+                       minlength=bins).astype(float)
+
+
 def psi(values: np.ndarray, edges: Sequence[float], shares: Sequence[float]) -> float:
     """Population stability index of `values` over training's bins (edges: upper bounds, right-closed;
     shares: training's share of each of the len(edges) + 1 bins)."""
-    counts = np.bincount(np.searchsorted(np.asarray(edges, dtype=float), values, side="left"),
-                         minlength=len(shares)).astype(float)
-    actual = np.clip(counts / max(len(values), 1), 1e-4, None)
+    return psi_of_counts(bin_counts(values, edges, len(shares)), shares)
+
+
+def psi_of_counts(counts: np.ndarray, shares: Sequence[float]) -> float:
+    actual = np.clip(counts / max(counts.sum(), 1), 1e-4, None)
     expected = np.clip(np.asarray(shares, dtype=float), 1e-4, None)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
-def beyond_chance(values: np.ndarray, edges: Sequence[float], shares: Sequence[float], alpha: float) -> bool:
-    """Whether the values' counts over training's bins differ from training's shares beyond what chance gives
-    in `alpha` of samples of this size: Pearson's chi-square test of goodness of fit. Not the PSI scaled by
-    the rows: its floor for an empty bin makes a few rows' PSI large (one empty bin of ten adds about 0.69)."""
-    counts = np.bincount(np.searchsorted(np.asarray(edges, dtype=float), values, side="left"),
-                         minlength=len(shares)).astype(float)
+def beyond_chance(counts: np.ndarray, shares: Sequence[float], alpha: float) -> bool:
+    """Whether bin counts differ from training's shares beyond what chance gives in `alpha` of samples of
+    their size: Pearson's chi-square test of goodness of fit. Not the PSI scaled by the rows: its floor for
+    an empty bin makes a few rows' PSI large (one empty bin of ten adds about 0.69)."""
     expected = np.clip(np.asarray(shares, dtype=float), 1e-9, None)
     return bool(chisquare(counts, expected / expected.sum() * counts.sum()).pvalue < alpha)
 
@@ -164,8 +170,10 @@ def _numeric(name: str, values: np.ndarray, reference: dict, alpha: float = PSI_
         found.update(median=round(m, 6), training_median=median.get(name), spread=round(float(s or 0), 6),
                      training_spread=trained, spread_basis=basis)
     if name in bins:
-        index = psi(values, bins[name]["edges"], bins[name]["shares"])
-        if index >= PSI_ACT and beyond_chance(values, bins[name]["edges"], bins[name]["shares"], alpha):
+        shares = bins[name]["shares"]
+        counts = bin_counts(values, bins[name]["edges"], len(shares))  # read once for the index and its test
+        index = psi_of_counts(counts, shares)
+        if index >= PSI_ACT and beyond_chance(counts, shares, alpha):
             found.update(psi=round(index, 4))
     return found
 
