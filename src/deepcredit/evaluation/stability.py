@@ -34,13 +34,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2, chi2_contingency, fisher_exact
+from scipy.stats import fisher_exact
 
 from deepcredit.evaluation.metrics import to_jsonable
 from deepcredit.evaluation.thresholds import ACT, EXIT_CODES, LEVELS, WATCH
 from deepcredit.models.scale import ScoreScale
+from deepcredit.scoring.stability_index import EPS, psi_terms, shares, two_sample_chance
 
-EPS = 1e-4
 ALPHA = 0.01
 """A PSI past its threshold reads as drift only when chance alone would give it in less than ALPHA of batches."""
 MIN_EXPECTED = 5
@@ -136,21 +136,6 @@ def _keys(x: pd.Series) -> pd.Series:
     return pd.Series(table[codes], dtype=object)
 
 
-def chance(expected_n: np.ndarray, actual_n: np.ndarray, alpha: float = ALPHA) -> tuple[float, float]:
-    """p-value of the two samples' bin counts under no drift, and the PSI chance alone reaches in `alpha` of samples.
-
-    The PSI is the symmetric (Jeffreys) divergence of the shares: with no drift, PSI * n_e * n_a / (n_e + n_a)
-    is about chi-square with (bins - 1) degrees of freedom, which gives the chance level. The p-value is
-    Pearson's chi-square test of the same counts (the same statistic to first order), which stays right where a
-    few rows leave a bin empty and the EPS floor makes the PSI itself large.
-    """
-    if expected_n.size < 2:
-        return 1.0, 0.0
-    n_e, n_a = int(expected_n.sum()), int(actual_n.sum())
-    p_value = float(chi2_contingency(np.array([expected_n, actual_n]), correction=False)[1])
-    return p_value, float(chi2.isf(alpha, expected_n.size - 1) * (n_e + n_a) / (n_e * n_a))
-
-
 def grade(value: float, p_value: float, watch: float = WATCH, act: float = ACT, alpha: float = ALPHA) -> dict:
     """The level: the size rule (thresholds) where chance cannot explain the PSI, else 'ok' with a note."""
     size = level(value, watch, act)
@@ -174,11 +159,9 @@ def psi_table(expected: Sequence | np.ndarray | pd.Series, actual: Sequence | np
     ec = np.bincount(ei, minlength=len(labels))
     ac = np.bincount(ai, minlength=len(labels))
     keep = (ec + ac) > 0
-    es = np.maximum(ec / ec.sum(), eps)
-    as_ = np.maximum(ac / ac.sum(), eps)
-    contrib = (as_ - es) * np.log(as_ / es)
+    contrib = psi_terms(shares(ec), shares(ac), eps)
     value = float(contrib[keep].sum())
-    p_value, by_chance = chance(ec[keep], ac[keep], alpha)
+    p_value, by_chance = two_sample_chance(ec[keep], ac[keep], alpha)
     rows = [{"bin": lab, "expected_n": int(x), "actual_n": int(y), "expected_share": float(x / ec.sum()),
              "actual_share": float(y / ac.sum()), "contribution": float(c)}
             for lab, x, y, c, k in zip(labels, ec, ac, contrib, keep, strict=True) if k]

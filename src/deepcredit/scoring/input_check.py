@@ -32,7 +32,6 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chisquare
 
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.validate import DataValidationError
@@ -41,6 +40,7 @@ from deepcredit.features.spec import FeatureDef, Kind
 from deepcredit.features.templates import features_for
 from deepcredit.models.artifacts import Artifact
 from deepcredit.models.base import REFERENCE, CreditModel, robust_spread
+from deepcredit.scoring.stability_index import fit_p_value, psi_terms, shares
 
 UNSEEN_SHARE = 0.05
 """Rows in a category the model never saw that make a feature's input suspect: a few new codes happen."""
@@ -83,24 +83,22 @@ def bin_counts(values: np.ndarray, edges: Sequence[float], bins: int) -> np.ndar
                        minlength=bins).astype(float)
 
 
-def psi(values: np.ndarray, edges: Sequence[float], shares: Sequence[float]) -> float:
+def psi(values: np.ndarray, edges: Sequence[float], training_shares: Sequence[float]) -> float:
     """Population stability index of `values` over training's bins (edges: upper bounds, right-closed;
-    shares: training's share of each of the len(edges) + 1 bins)."""
-    return psi_of_counts(bin_counts(values, edges, len(shares)), shares)
+    training_shares: training's share of each of the len(edges) + 1 bins)."""
+    return psi_of_counts(bin_counts(values, edges, len(training_shares)), training_shares)
 
 
-def psi_of_counts(counts: np.ndarray, shares: Sequence[float]) -> float:
-    actual = np.clip(counts / max(counts.sum(), 1), 1e-4, None)
-    expected = np.clip(np.asarray(shares, dtype=float), 1e-4, None)
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
+def psi_of_counts(counts: np.ndarray, training_shares: Sequence[float]) -> float:
+    """PSI of a batch's bin counts against training's shares (scoring.stability_index, as monitoring's)."""
+    return float(psi_terms(training_shares, shares(counts)).sum())
 
 
-def beyond_chance(counts: np.ndarray, shares: Sequence[float], alpha: float) -> bool:
+def beyond_chance(counts: np.ndarray, training_shares: Sequence[float], alpha: float) -> bool:
     """Whether bin counts differ from training's shares beyond what chance gives in `alpha` of samples of
-    their size: Pearson's chi-square test of goodness of fit. Not the PSI scaled by the rows: its floor for
-    an empty bin makes a few rows' PSI large (one empty bin of ten adds about 0.69)."""
-    expected = np.clip(np.asarray(shares, dtype=float), 1e-9, None)
-    return bool(chisquare(counts, expected / expected.sum() * counts.sum()).pvalue < alpha)
+    their size: Pearson's goodness of fit (scoring.stability_index.fit_p_value). Not the PSI scaled by the
+    rows: its floor for an empty bin makes a few rows' PSI large (one empty bin of ten adds about 0.69)."""
+    return fit_p_value(counts, training_shares) < alpha
 
 
 def _ratio(new: float, old: float) -> float | None:
@@ -170,10 +168,10 @@ def _numeric(name: str, values: np.ndarray, reference: dict, alpha: float = PSI_
         found.update(median=round(m, 6), training_median=median.get(name), spread=round(float(s or 0), 6),
                      training_spread=trained, spread_basis=basis)
     if name in bins:
-        shares = bins[name]["shares"]
-        counts = bin_counts(values, bins[name]["edges"], len(shares))  # read once for the index and its test
-        index = psi_of_counts(counts, shares)
-        if index >= PSI_ACT and beyond_chance(counts, shares, alpha):
+        bin_shares = bins[name]["shares"]
+        counts = bin_counts(values, bins[name]["edges"], len(bin_shares))  # read once for the index and its test
+        index = psi_of_counts(counts, bin_shares)
+        if index >= PSI_ACT and beyond_chance(counts, bin_shares, alpha):
             found.update(psi=round(index, 4))
     return found
 
