@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deepcredit.data.spec import SpecError, parse_spec, spec_from_toml
+from deepcredit.data.spec import BUILTIN, SpecError, builtin_spec, parse_spec, spec_from_toml
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.templates import AGAINST_ADVICE, NETWORK, features_for
@@ -145,3 +145,12 @@ def test_a_bad_kind_description_is_refused_at_its_file_line_and_field(text, line
     e = err.value
     assert (e.file, e.line, e.field) == ("mine.toml", line, field), str(e)
     assert words in str(e), str(e)
+
+
+@pytest.mark.parametrize("kind", sorted(BUILTIN))
+def test_every_kind_a_shipped_spec_counts_on_its_own_has_its_own_words(kind: str) -> None:
+    """The worked examples describe what they count: a reason never reads 'shared device links'."""
+    spec = builtin_spec(kind)
+    for relation_kind, _ in spec.relations.counted_kinds if spec.relations else []:
+        assert spec.relations.kind_texts.get(relation_kind, None) is not None, (kind, relation_kind)
+        assert spec.relations.kind_texts[relation_kind].description, (kind, relation_kind)
