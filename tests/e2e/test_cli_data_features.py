@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 from typer.testing import CliRunner
 
@@ -114,8 +116,17 @@ def test_german_credit_through_the_cli_from_draft_to_features(tmp_path):
     raw = gzip.decompress((root / "src/deepcredit/data/datasets/files/german_credit.csv.gz").read_bytes())
     (tmp_path / "german_credit.csv").write_bytes(raw)
     _ok(["spec", "draft", str(tmp_path / "german_credit.csv"), "--out", str(tmp_path / "draft.toml")])
-    _ok(["spec", "check", str(tmp_path / "draft.toml")])
+    checked = " ".join(_ok(["spec", "check", str(tmp_path / "draft.toml")]).split())
+    # the walkthrough quotes this draft's warning and a typo's error at their lines: they must stay true
+    page = " ".join((root / "docs/bring-your-own-data.md").read_text(encoding="utf-8").split())
+    quoted = re.search(r"`warning: (\d+ TODO markers left in the spec \(lines [\d, ]+), \.\.\.\)", page)
+    assert quoted and quoted.group(1) in checked, checked
     spec = root / "docs/examples/german_credit.toml"
+    typo = spec.read_text(encoding="utf-8").replace('dimension = "credit_history"', 'dimension = "credit-history"')
+    (tmp_path / "typo.toml").write_text(typo, encoding="utf-8")
+    said = runner.invoke(app, ["spec", "check", str(tmp_path / "typo.toml")]).output
+    error = re.search(r"error: typo.toml, (line \d+, field '[^']+')", page)
+    assert error and error.group(1) in " ".join(said.split()), said
     _ok(["ingest", "--spec", str(spec), "--people", str(tmp_path / "german_credit.csv"), "--out", str(tmp_path / "g")])
     _ok(["validate", str(tmp_path / "g")])
     _ok(["features", "--data", str(tmp_path / "g"), "--out", str(tmp_path / "g.parquet")])
