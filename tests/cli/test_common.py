@@ -73,7 +73,7 @@ def test_a_sub_score_on_no_record_says_so_beside_its_number(capsys: pytest.Captu
 
     from deepcredit.models.base import DIMENSIONS
 
-    words = "no record yet: this part is scored as for people without history"
+    words = "no record on file: this part is scored as for people without history"
     points = {"identity": 180, "credit_history": 120, "fulfilment_capacity": 150, "behaviour_preferences": 162,
               "social_connections": pd.NA}
     card = pd.Series({"person_id": "p1", "as_of": pd.Timestamp("2025-01-01"), "score": 612, "band": "fair",

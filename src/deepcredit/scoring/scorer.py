@@ -84,9 +84,10 @@ AS_A_WHOLE = {d.value: FeatureDef(f"{d.value}_as_a_whole", d, Source.DERIVED, ""
 are true whichever part of a model carries it (the events in order, a graph, a deep part's reading of a
 profile's attributes together), and the dimension's general advice."""
 WHOLE_NAMES = frozenset(w.name for w in AS_A_WHOLE.values())
-NO_RECORD_PART = "no record yet: this part is scored as for people without history"
+NO_RECORD_PART = "no record on file: this part is scored as for people without history"
 """Beside a sub-score that rests on no record of the person's (`<dimension>_no_record`), wherever a person
-reads their card (the CLI, the service's JSON and page): a number alone would read as earned."""
+reads their card (the CLI, the service's JSON and page): a number alone would read as earned. "On file", not
+"yet": retention may have retired a person's only records (service/retention.py)."""
 
 
 def top_losses(loss: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
