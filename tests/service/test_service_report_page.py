@@ -208,7 +208,7 @@ def test_a_person_without_history_reads_that_a_part_of_their_score_rests_on_no_r
     """The test world's one person without events: their credit history is scored, as it is for anyone
     without history, and their report says so beside its points (JSON and page); a person with a history
     reads no such line."""
-    words = "No record yet: this part is scored as for people without history."
+    words = "No record on file: this part is scored as for people without history."
     events = service.world.raw.read("events")
     bare = next(p for p in service.world.ids if p not in set(events["person_id"].astype(str)))
     other, _ = service.with_score()
