@@ -115,7 +115,7 @@ def test_a_dimension_resting_on_no_record_says_so_per_person(tmp_path):
 
 
 def test_records_older_than_every_window_still_count_as_a_record(tmp_path):
-    """"No record yet" must stay true: `old` holds one record, 400 days before as_of (beyond the longest
+    """"No record on file" must stay true: `old` holds one record, 400 days before as_of (beyond the longest
     window, 365 days by default). Each dimension the events feed holds a whole-history feature
     (history_days, days_since_last_event), so `old` is not flagged there, as `none`, who holds none, is."""
     from deepcredit.data.dataset import write_dataset
