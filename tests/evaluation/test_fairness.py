@@ -312,7 +312,7 @@ def test_the_pipeline_audits_what_the_spec_and_the_user_declare():
 def test_a_large_relative_calibration_gap_at_a_low_bad_rate_is_flagged():
     """audit: two groups of 2,000 with a mean PD of 2%: 40 bads as predicted in one, 130 (3.25 times, about
     88 points) in the other. An absolute gap of 0.045 read 'pass' under the 0.05 threshold; in odds it is
-    3.4 times the prediction, and the binomial test finds it."""
+    3.4 times the prediction, and the test finds it."""
     y = np.zeros(4000, dtype=int)
     y[:40] = 1
     y[2000:2130] = 1
@@ -331,7 +331,7 @@ def test_a_large_relative_calibration_gap_at_a_low_bad_rate_is_flagged():
 
 
 def test_a_significant_but_immaterial_calibration_gap_passes():
-    """20,000 people at a mean PD of 30% with 31% bad: the binomial test finds the gap (p ~0.002), but the odds
+    """20,000 people at a PD of 30% with 31% bad: the test finds the gap (p ~0.002), but the odds
     are 1.05 times the prediction, inside the band: a pass, as a test on many people must not flag trifles."""
     y = np.zeros(40000, dtype=int)
     y[:6200] = 1
@@ -343,6 +343,24 @@ def test_a_significant_but_immaterial_calibration_gap_passes():
     assert cal["result"] == "pass" and audit["flags"] == []
     assert groups_table["female"]["calibration_verdict"] == "pass"
     assert groups_table["female"]["calibration_odds_ratio"] == pytest.approx(1.048, abs=1e-3)
+
+
+def test_calibration_is_tested_against_the_groups_own_pds_not_their_mean():
+    """A group of 200, half at a 2% PD and half at 50% (mean 26%, 52 bads predicted), with 65 bads: odds 1.37
+    times the prediction. The count's own distribution (Poisson-binomial, sd 5.2) finds it (p 0.016, Holm over
+    the two groups 0.032); the binomial of the mean PD (sd 6.2: p 0.044, adjusted 0.087) called it chance."""
+    y = np.zeros(400, dtype=int)
+    y[100:165] = 1  # 65 bads, among both halves
+    y[200:220] = 1  # 20 of 200 at 10%: as predicted
+    pds = np.r_[np.full(100, 0.02), np.full(100, 0.5), np.full(200, 0.1)]
+    groups = pd.DataFrame({"region": ["spread"] * 200 + ["even"] * 200})
+    audit = fairness_audit(y, np.ones(400, dtype=int), groups, pd_=pds)
+    cal = audit["attributes"]["region"]["screens"]["calibration"]
+    assert cal["result"] == "flag" and "Poisson-binomial test" in cal["why"]
+    assert cal["p_value"] == pytest.approx(0.0162, abs=5e-4) and cal["p_adjusted"] == pytest.approx(0.0324, abs=1e-3)
+    table = {g["group"]: g for g in audit["attributes"]["region"]["groups"]}
+    assert table["spread"]["calibration_verdict"] == "flag" and table["even"]["calibration_verdict"] == "pass"
+    assert table["spread"]["expected_bads"] == pytest.approx(52.0)
 
 
 def test_the_fairness_table_shows_the_worst_groups_odds_and_gap():

@@ -1,6 +1,6 @@
 """The minimum-evidence rule of the fairness screens: when a gap between rates is evidence, when it is noise.
 
-Why: a screen compares rates (the approval rates of two groups; a group's bad rate against its mean PD),
+Why: a screen compares rates (the approval rates of two groups; a group's bads against what its PDs predict),
 and on a handful of decisions a rate is noise. 0 of 207 approved against 2 of 193 is a disparate-impact
 ratio of 0.00, and a screen that flags it reads exactly like one that found something; a cut-off that
 declines nobody gives every group the same 100% and a ratio of 1.00, a "pass" that measured nothing.
@@ -9,8 +9,9 @@ So every comparison gets one of three verdicts:
 
 - too few to judge: a group compared is expected to hold fewer than MIN_EXPECTED people on either side
   (approved or declined; bad or good) were the rates equal, the usual condition for testing a 2x2 table;
-  or the gap is past the screen's threshold but an exact test (Fisher's between two groups, the binomial
-  test of a count against its predicted rate) cannot tell it from chance at the ALPHA level;
+  or the gap is past the screen's threshold but an exact test (Fisher's between two groups; a group's bad
+  count against the Poisson-binomial distribution its people's PDs give it) cannot tell it from chance at the
+  ALPHA level;
 - flag: past the threshold, and the test finds the gap at the ALPHA level;
 - pass: enough evidence, and the gap is within the threshold.
 
@@ -26,15 +27,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.stats import binomtest, fisher_exact
+from scipy.stats import fisher_exact, norm, poisson_binom
 
 PASS, FLAG, TOO_FEW = "pass", "flag", "too few to judge"
 MIN_EXPECTED = 5
 ALPHA = 0.05
+EXACT_MAX = 10_000
+"""A group of up to this many rows has its bad count tested against the exact Poisson-binomial (scipy's, whose
+cost grows with the square of the rows: up to a second or so at 10,000 on two shared cores, four times that at
+20,000); a larger one against the refined normal approximation (Volkova 1996; Hong 2013): the normal of the same
+mean (the sum of the PDs) and variance (the sum of p(1 - p)), continuity-corrected, plus a term for the count's
+skew. Checked against the exact tails at 10,000 rows: within 5% where a tail is 0.005 to 0.015 (5 to 3,000 bads
+expected); further out it is understated (toward a flag) where few bads are expected: 0.0013 read as 0.0011 at
+20, 0.0020 as 0.0015 at 5."""
 RULE = (f"A screen judges a comparison only on enough decisions: each group compared must be expected to hold "
         f"at least {MIN_EXPECTED} people on each side (approved and declined; for calibration, bad and good) "
         f"were its rate the same as the other's (or as predicted), and a gap past the screen's threshold is "
-        f"flagged only when an exact test (Fisher's between the two groups, binomial against the mean PD) "
+        f"flagged only when an exact test (Fisher's between the two groups; for calibration, the Poisson-binomial "
+        f"distribution of a group's bad count given each person's PD, its refined normal approximation above "
+        f"{EXACT_MAX:,} people) "
         f"finds it at the {ALPHA:.0%} level after the Holm-Bonferroni correction over every test the report makes "
         f"(each pair of groups an approval screen could have compared, each group's calibration test, at each "
         f"cut-off shown): the raw and the adjusted p-value are both reported, and the adjusted one decides. "
@@ -134,13 +145,36 @@ def compare_rates(k1: int, n1: int, k2: int, n2: int, *, past_threshold: bool,
     return _chance(p, test) if past_threshold else Verdict(PASS, p, "within the threshold", test=test)
 
 
-def compare_to_prediction(k: int, n: int, predicted: float, *, past_threshold: bool,
+def count_tails(pds: Sequence[float] | np.ndarray, k: int, exact_max: int = EXACT_MAX) -> tuple[float, float]:
+    """P(X <= k) and P(X >= k), X the number of bads among independent people of these PDs: a sum of
+    Bernoulli(p_i), the Poisson-binomial. Why not the binomial of the mean PD: PDs that differ make the count
+    vary less (the sum of p(1 - p) is at most n times p(1 - p) at the mean PD), so that binomial would take a
+    real miscalibration for chance. Exact up to `exact_max` people, else the refined normal (EXACT_MAX)."""
+    p = np.clip(np.asarray(pds, dtype=float).ravel(), 0.0, 1.0)
+    n = p.size
+    if n <= exact_max:  # the upper tail as the lower tail of the goods, so a small one keeps its precision
+        return float(poisson_binom(p).cdf(k)), float(poisson_binom(1.0 - p).cdf(n - k))
+    mean, sd = float(p.sum()), float(np.sqrt(np.sum(p * (1.0 - p))))
+    if sd == 0.0:  # every PD 0 or 1: the count is certain
+        return float(k >= mean), float(k <= mean)
+    skew = float(np.sum(p * (1.0 - p) * (1.0 - 2.0 * p))) / sd ** 3
+    lo, up = (k + 0.5 - mean) / sd, (k - 0.5 - mean) / sd
+    lower = norm.cdf(lo) + skew * (1.0 - lo * lo) * norm.pdf(lo) / 6.0
+    upper = norm.sf(up) - skew * (1.0 - up * up) * norm.pdf(up) / 6.0
+    return float(np.clip(lower, 0.0, 1.0)), float(np.clip(upper, 0.0, 1.0))
+
+
+def compare_to_prediction(k: int, pds: Sequence[float] | np.ndarray, *, past_threshold: bool,
                           sides: tuple[str, str] = ("bad", "good")) -> Verdict:
-    """An observed count k of n against its predicted rate, whose gap is (or is not) past the threshold."""
-    expected = {sides[0]: n * predicted, sides[1]: n * (1 - predicted)}
+    """An observed count k among people of these PDs against the count they predict, whose gap is (or is not)
+    past the threshold: two-sided, twice the smaller tail of the count's Poisson-binomial (count_tails)."""
+    p = np.clip(np.asarray(pds, dtype=float).ravel(), 0.0, 1.0)
+    n = p.size
+    expected = {sides[0]: float(p.sum()), sides[1]: float(n - p.sum())}
     if (side := _short(expected)) is not None:
         return Verdict(TOO_FEW, None, f"{expected[side]:.1f} {side} expected among its {n:,} people, "
                                       f"under {MIN_EXPECTED}")
-    p = float(binomtest(k, n, min(max(predicted, 0.0), 1.0)).pvalue)
-    test = "binomial test"
-    return _chance(p, test) if past_threshold else Verdict(PASS, p, "within the threshold", test=test)
+    lower, upper = count_tails(p, k)
+    pvalue = min(1.0, 2.0 * min(lower, upper))
+    test = "Poisson-binomial test" + ("" if n <= EXACT_MAX else " (refined normal approximation)")
+    return _chance(pvalue, test) if past_threshold else Verdict(PASS, pvalue, "within the threshold", test=test)

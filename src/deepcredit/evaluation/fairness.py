@@ -12,7 +12,9 @@ outcome, so, in fairlearn's terms, y_pred = approved and the "positive" class of
 - equal opportunity = approval rate among people who did repay (fairlearn true_positive_rate); the gap
   is its largest difference between groups (fairlearn equal_opportunity_difference), flagged above 0.1;
 - calibration per group = observed bads against the bads its PDs predict (n x mean PD, the sum of its PDs),
-  tested in every group and flagged when the test finds the gap and it is material: the observed good:bad
+  tested in every group against the distribution of its bad count given each person's PD (the Poisson-binomial,
+  not the binomial of its mean PD, which spread PDs would make too lenient; evidence.compare_to_prediction)
+  and flagged when the test finds the gap and it is material: the observed good:bad
   odds off the predicted odds by more than a factor of CALIBRATION_ODDS_MAX. A score that means different
   risk for different groups is unfair even at equal approval rates. Why odds, not the absolute gap (still
   reported): 130 bads where 40 were predicted is a gap of only 0.045 at a 2% PD but 3.4 times the odds
@@ -273,8 +275,7 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
     if pd_ is not None:
         cg, ratio = table.loc[audited, "calibration_gap"], table.loc[audited, "calibration_odds_ratio"]
         material = {g: _material(ratio[g], calibration_odds_max) for g in audited}
-        verdicts = {g: family.judge(compare_to_prediction(t[g, "bads"], t[g, "n"], float(t[g, "mean_pd"]),
-                                                          past_threshold=material[g]))
+        verdicts = {g: family.judge(compare_to_prediction(t[g, "bads"], pd_[by == g], past_threshold=material[g]))
                     for g in audited}
         out["groups"]["calibration_verdict"] = [verdicts[g].result if g in verdicts else None for g in table.index]
         flagged = [g for g, v in verdicts.items() if v.result == FLAG]
