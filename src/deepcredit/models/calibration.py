@@ -11,7 +11,14 @@ monotone calibrator fitted on out-of-fold predictions (never on rows a member wa
   with `prior` pseudo-rows at the overall rate (so an end block with no defaults gets a small PD, not
   0, and a score of 950) and the smoothed rates are made monotone again. Beyond the fitted range the
   map continues with slope 1 in logit (the meta-model is itself a logistic regression, so its logit is
-  the best guess of scale there). The map is strictly increasing everywhere: it keeps the ranking.
+  the best guess of scale there). Measured on held-out rows (70/30 splits, 3 seeds; simulated worlds of
+  2,000 and 5,000 people, German credit, 6,000 UCI rows): at most 3 % of rows lie beyond the end centres,
+  but 7 % and 14 % where German credit's stack blended members whose refits are more extreme than their
+  out-of-fold logits (its top tail there: 17 bads in 25 rows, 95 % interval 48-83 %, at a mean PD of 84 %);
+  a Platt-fit slope (0.97-1.00), a logistic slope on the outer 20 % of out-of-fold logits, the end
+  segment's slope and flat extrapolation changed held-out log loss by at most 0.001, and none lowered it
+  by two standard errors, or the tail ECE, on every data set, so slope 1 stays. The map is strictly
+  increasing everywhere: it keeps the ranking.
 
 Both are functions of the logit: `transform(z) -> z'`, so explanations can be rescaled through them.
 They serialise to plain JSON floats (repr round-trips exactly), so a loaded calibrator is bit-identical.
