@@ -248,3 +248,29 @@ def test_a_database_at_s0004_is_upgraded_to_consent_used_at_marking_spent_consen
         "2026-01-02 09:00:00", "2026-01-03 00:00:00", None, None]
     if database.is_sqlite:
         assert "AUTOINCREMENT" in _tables_sql(database)["consents"]
+
+
+def test_a_database_made_before_schema_versions_gets_its_spent_per_order_consents_marked_used(database):
+    """Adopting adds consents.used_at and fills it as s0005 does: a per-order consent a decision was made under
+    stays used (else adopting would give it a second decision)."""
+    _before_versions(database, narrow=False)
+    with database.engine.begin() as con:
+        con.execute(text("ALTER TABLE consents DROP COLUMN used_at"))  # as before s0005
+        con.execute(text("INSERT INTO merchants (id, name, active, created_at) VALUES (1, 'Acme', true, "
+                         "'2026-01-01 00:00:00')"))
+        con.execute(text("INSERT INTO policies (id, merchant_id, name, scenario, purpose, created_at, updated_at) "
+                         "VALUES (1, 1, 'rental', 'deposit_free_rental', 'rent', '2026-01-01 00:00:00', "
+                         "'2026-01-01 00:00:00')"))
+        for i in (1, 2):
+            con.execute(text("INSERT INTO consents (id, subject, merchant_id, scope, purpose, mode, order_ref, "
+                             f"created_at, expires_at) VALUES ({i}, 's', 1, 'admittance', 'rent', 'per_order', "
+                             f"'o{i}', '2026-01-01 00:00:00', '2026-02-01 00:00:00')"))
+        con.execute(text("INSERT INTO decisions (id, merchant_id, transaction_id, subject, policy_id, consent_id, "
+                         "request_sha256, response, created_at) VALUES (1, 1, 'tx-1', 's', 1, 1, 'x', '{}', "
+                         "'2026-01-02 00:00:00')"))
+    done = schema.upgrade(database.engine)
+    assert "added column consents.used_at" in done.changes and "filled consents.used_at from the rows held" in \
+        done.changes
+    with database.engine.connect() as con:
+        used = con.execute(text("SELECT id, used_at FROM consents ORDER BY id")).all()
+    assert [(i, str(u)[:19] if u else None) for i, u in used] == [(1, "2026-01-02 00:00:00"), (2, None)]

@@ -120,7 +120,7 @@ def _claimed(s: Session, grant, find: Callable[[], Any], now: datetime):
 
 def _under_policy(ctx: ServiceContext, s: Session, m: MerchantPrincipal, req: DecisionRequest, policy,
                   subject: str, prior, fingerprint: str, now: datetime) -> DecisionResponse | Problem:
-    """Checks 2 to 5 under the merchant's policy: the answer, or the (audited) refusal to raise once the
+    """Checks 2 to 6 under the merchant's policy: the answer, or the (audited) refusal to raise once the
     transaction has committed its audit row."""
     scope = max(req.include, minimum_scope(Scenario(policy.scenario)), key=lambda x: x.level)
     find = partial(consents.find_valid, s, subject, m.id, policy.purpose, scope, req.order_ref, now)
