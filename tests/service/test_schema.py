@@ -205,3 +205,72 @@ def test_a_database_at_s0003_is_upgraded_to_ids_never_reused_keeping_its_rows(da
                          "'2026-01-02 00:00:00')"))
         assert consent > 4
         assert con.execute(text("SELECT id FROM decisions WHERE subject = 's5'")).scalar() > 8
+
+
+def test_a_database_at_s0004_is_upgraded_to_consent_used_at_marking_spent_consents_keeping_every_row(database):
+    """s0005: a per-order consent's one use is stored on it (used_at), set from its first decision; one that
+    several decisions were already made under (the race s0005 closes) keeps them all and reads as used."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    database.create_all()
+    with database.engine.begin() as con:
+        command.downgrade(schema._alembic(con), "s0004")
+    assert "used_at" not in {c["name"] for c in inspect(database.engine).get_columns("consents")}
+    with database.engine.begin() as con:
+        con.execute(text("INSERT INTO merchants (id, name, active, created_at) VALUES (1, 'Acme', true, "
+                         "'2026-01-01 00:00:00')"))
+        con.execute(text("INSERT INTO policies (id, merchant_id, name, scenario, purpose, created_at, updated_at) "
+                         "VALUES (1, 1, 'rental', 'deposit_free_rental', 'rent', '2026-01-01 00:00:00', "
+                         "'2026-01-01 00:00:00')"))
+        # 1: per order, decided twice (raced); 2: per order, once; 3: per order, never; 4: standing, once
+        for i, mode in ((1, "per_order"), (2, "per_order"), (3, "per_order"), (4, "standing")):
+            con.execute(text("INSERT INTO consents (id, subject, merchant_id, scope, purpose, mode, created_at, "
+                             f"expires_at) VALUES ({i}, 's{i}', 1, 'admittance', 'rent', '{mode}', "
+                             "'2026-01-01 00:00:00', '2026-02-01 00:00:00')"))
+        for d, consent, at in ((1, 1, "2026-01-02 10:00:00"), (2, 1, "2026-01-02 09:00:00"),
+                               (3, 2, "2026-01-03 00:00:00"), (4, 4, "2026-01-04 00:00:00")):
+            con.execute(text("INSERT INTO decisions (id, merchant_id, transaction_id, subject, policy_id, consent_id, "
+                             f"request_sha256, response, created_at) VALUES ({d}, 1, 'tx-{d}', 's{consent}', 1, "
+                             f"{consent}, 'x', '{{}}', '{at}')"))
+    with pytest.raises(schema.SchemaMismatch, match="is at schema s0004"):
+        database.create_all()
+    done = schema.upgrade(database.engine)
+    assert (done.before, done.after) == ("s0004", schema.head())
+    database.create_all()
+    with database.engine.connect() as con:
+        assert not compare_metadata(MigrationContext.configure(con), Base.metadata)  # as a new one is made
+        used = dict(con.execute(text("SELECT id, used_at FROM consents ORDER BY id")).all())
+        assert con.execute(text("SELECT id, consent_id FROM decisions ORDER BY id")).all() == [
+            (1, 1), (2, 1), (3, 2), (4, 4)]
+    assert [str(used[i])[:19] if used[i] else None for i in (1, 2, 3, 4)] == [
+        "2026-01-02 09:00:00", "2026-01-03 00:00:00", None, None]
+    if database.is_sqlite:
+        assert "AUTOINCREMENT" in _tables_sql(database)["consents"]
+
+
+def test_a_database_made_before_schema_versions_gets_its_spent_per_order_consents_marked_used(database):
+    """Adopting adds consents.used_at and fills it as s0005 does: a per-order consent a decision was made under
+    stays used (else adopting would give it a second decision)."""
+    _before_versions(database, narrow=False)
+    with database.engine.begin() as con:
+        con.execute(text("ALTER TABLE consents DROP COLUMN used_at"))  # as before s0005
+        con.execute(text("INSERT INTO merchants (id, name, active, created_at) VALUES (1, 'Acme', true, "
+                         "'2026-01-01 00:00:00')"))
+        con.execute(text("INSERT INTO policies (id, merchant_id, name, scenario, purpose, created_at, updated_at) "
+                         "VALUES (1, 1, 'rental', 'deposit_free_rental', 'rent', '2026-01-01 00:00:00', "
+                         "'2026-01-01 00:00:00')"))
+        for i in (1, 2):
+            con.execute(text("INSERT INTO consents (id, subject, merchant_id, scope, purpose, mode, order_ref, "
+                             f"created_at, expires_at) VALUES ({i}, 's', 1, 'admittance', 'rent', 'per_order', "
+                             f"'o{i}', '2026-01-01 00:00:00', '2026-02-01 00:00:00')"))
+        con.execute(text("INSERT INTO decisions (id, merchant_id, transaction_id, subject, policy_id, consent_id, "
+                         "request_sha256, response, created_at) VALUES (1, 1, 'tx-1', 's', 1, 1, 'x', '{}', "
+                         "'2026-01-02 00:00:00')"))
+    done = schema.upgrade(database.engine)
+    assert "added column consents.used_at" in done.changes and "filled consents.used_at from the rows held" in \
+        done.changes
+    with database.engine.connect() as con:
+        used = con.execute(text("SELECT id, used_at FROM consents ORDER BY id")).all()
+    assert [(i, str(u)[:19] if u else None) for i, u in used] == [(1, "2026-01-02 00:00:00"), (2, None)]

@@ -296,3 +296,118 @@ def test_a_per_order_consent_is_good_for_one_decision_and_its_replay(service):
     doc = service.client.get("/openapi.json").json()  # the contract says it, for merchant and person alike
     assert "consent-used" in doc["paths"]["/v1/decisions"]["post"]["responses"]["409"]["description"]
     assert "one decision" in doc["components"]["schemas"]["PerOrderConsent"]["description"]
+
+
+def _second_worker(service):
+    """Another worker on the same database: its own connections and no Python lock shared with this one (as
+    another process, or another server behind PostgreSQL, would be)."""
+    import copy
+    import dataclasses
+    import threading
+
+    db = copy.copy(service.ctx.db)
+    db.write_lock = threading.Lock()
+    return dataclasses.replace(service.ctx, db=db)
+
+
+def test_two_simultaneous_decisions_under_one_per_order_consent_make_one(service, monkeypatch):
+    """The check (no decision yet) and the write were two steps: a decision made by another worker between
+    them, on the same order under the same consent, let both through. The database now decides: the one that
+    records the consent's use first wins; the other is the 409 consent-used a later request gets, audited."""
+    from deepcredit.service import consent, decisions
+    from deepcredit.service.auth import MerchantPrincipal
+    from deepcredit.service.schemas import DecisionRequest
+    from deepcredit.service.store.models import Decision
+
+    pid, _ = service.with_score()
+    mid, acme = service.merchant()
+    service.policy(acme, threshold=600)
+    service.policy(acme, name="strict", threshold=700)
+    me = service.person(pid)
+    service.grant(me, mid, scope="admittance", mode="per_order", order_ref="order-7")
+    other = _second_worker(service)
+    real, raced = consent.find_valid, []
+
+    def checked_then_raced(*args, **kwargs):  # the point between this request's check and its write
+        found = real(*args, **kwargs)
+        if not raced:  # once: the other worker's own check runs this too
+            raced.append(None)
+            raced[0] = decisions.decide(other, MerchantPrincipal(mid, "Acme Rentals"), DecisionRequest(
+                transaction_id="tx-b", person_id=pid, policy="strict", order_ref="order-7"))
+        return found
+
+    monkeypatch.setattr(consent, "find_valid", checked_then_raced)
+    lost = service.decide(acme, pid, "tx-a", order_ref="order-7")
+    monkeypatch.undo()
+    assert raced and raced[0].decision_id
+    later = service.decide(acme, pid, "tx-c", order_ref="order-7")  # asked again afterwards: today's refusal
+    assert lost.status_code == later.status_code == 409, lost.text
+    assert {**lost.json(), "instance": None} == {**later.json(), "instance": None}
+    assert lost.json()["type"].endswith("/consent-used")
+    with service.ctx.db.read() as s:
+        assert s.execute(select(Decision.transaction_id)).scalars().all() == ["tx-b"]
+        refusals = [json.loads(d)["reason"] for d in s.execute(
+            select(AuditEntry.details).where(AuditEntry.action == "decision_refused")).scalars()]
+    assert refusals == ["consent-used", "consent-used"]
+    replay = service.decide(acme, pid, "tx-b", policy="strict", order_ref="order-7")  # the winner's replay
+    assert replay.status_code == 200 and replay.json()["replayed"] is True
+
+
+def test_two_workers_deciding_at_once_under_one_per_order_consent_make_one_decision(service, monkeypatch):
+    """The same race with two threads, each a worker of its own: both pass the check before either writes."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from deepcredit.service import consent, decisions
+    from deepcredit.service.auth import MerchantPrincipal
+    from deepcredit.service.problems import Problem
+    from deepcredit.service.schemas import DecisionRequest
+
+    pid, _ = service.with_score()
+    mid, acme = service.merchant()
+    service.policy(acme, threshold=600)
+    service.policy(acme, name="strict", threshold=700)
+    service.grant(service.person(pid), mid, mode="per_order", order_ref="order-7")
+    real, both_checked = consent.find_valid, threading.Barrier(2, timeout=30)
+
+    def checked_then_wait(*args, **kwargs):
+        found = real(*args, **kwargs)
+        if not getattr(local, "waited", False):
+            local.waited = True
+            both_checked.wait()
+        return found
+
+    def ask(ctx, tx: str, policy: str):
+        try:
+            return decisions.decide(ctx, MerchantPrincipal(mid, "Acme Rentals"), DecisionRequest(
+                transaction_id=tx, person_id=pid, policy=policy, order_ref="order-7"))
+        except Problem as p:
+            return p
+
+    local = threading.local()
+    monkeypatch.setattr(consent, "find_valid", checked_then_wait)
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(ask, [service.ctx, _second_worker(service)], ["tx-a", "tx-b"], ["rental", "strict"]))
+    problems = [a for a in answers if isinstance(a, Problem)]
+    assert len(problems) == 1 and (problems[0].status, problems[0].kind) == (409, "consent-used"), answers
+
+
+def test_a_per_order_consent_stays_used_when_its_decision_is_deleted(service):
+    """Used is a fact kept on the consent: deleting old decisions (a retention purge, say) does not make a
+    spent per-order consent active again."""
+    from sqlalchemy import delete
+
+    from deepcredit.service.store.models import Decision
+
+    pid, _ = service.with_score()
+    mid, acme = service.merchant()
+    service.policy(acme)
+    me = service.person(pid)
+    service.grant(me, mid, mode="per_order", order_ref="order-7")
+    assert service.decide(acme, pid, "tx-1", order_ref="order-7").status_code == 200
+    service.clock.advance(hours=25)  # past the replay window: tx-1 is a new request again
+    with service.ctx.db.write() as s:
+        s.execute(delete(Decision))
+    assert [c["state"] for c in service.client.get("/v1/me/consents", headers=me).json()] == ["used"]
+    again = service.decide(acme, pid, "tx-1", order_ref="order-7")
+    assert again.status_code == 409 and again.json()["type"].endswith("/consent-used"), again.text

@@ -7,19 +7,24 @@ been used yet: a per-order grant is good for one decision (the first one made un
 ask about the same order again under other policies or scopes and probe the score against thresholds. A
 replay of that decision (its transaction id, within the replay window) still answers; a standing grant is
 good for any number of decisions.
+
+The use is stored on the grant (`used_at`), claimed by the decision's own transaction with a conditional
+UPDATE (`claim`): the database, not a Python lock, decides which of two simultaneous decisions (other
+workers, other processes) gets it, and deleting old decisions never makes a spent grant active again.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import CursorResult, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.problems import Problem, forbidden, not_found
 from deepcredit.service.schemas import ConsentCreate, ConsentMode, ConsentOut, ConsentState, Scope
-from deepcredit.service.store.models import Consent, Decision, Merchant, Policy
+from deepcredit.service.store.models import Consent, Merchant, Policy
 
 NO_CONSENT = ("consent-required",
               "no valid consent from this person covers this merchant, purpose, scope and order")
@@ -38,25 +43,16 @@ def used_up() -> Problem:
     return Problem(409, *USED)
 
 
-def state(c: Consent, now: datetime, used: bool = False) -> ConsentState:
+def state(c: Consent, now: datetime) -> ConsentState:
     if c.revoked_at is not None:
         return "revoked"
-    return "expired" if c.expires_at <= now else "used" if used else "active"
+    return "expired" if c.expires_at <= now else "used" if c.used_at is not None else "active"
 
 
-def to_out(c: Consent, merchant_name: str, now: datetime, used: bool = False) -> ConsentOut:
+def to_out(c: Consent, merchant_name: str, now: datetime) -> ConsentOut:
     return ConsentOut(id=c.id, merchant_id=c.merchant_id, merchant=merchant_name, scope=Scope(c.scope),
                       purpose=c.purpose, mode=ConsentMode(c.mode), order_ref=c.order_ref, created_at=c.created_at,
-                      expires_at=c.expires_at, revoked_at=c.revoked_at, state=state(c, now, used))
-
-
-def _used(s: Session, subject: str, grants: list[Consent]) -> set[int]:
-    """The per-order grants among `grants` that a decision was made under (their one decision)."""
-    ids = [c.id for c in grants if c.mode == ConsentMode.PER_ORDER]
-    if not ids:
-        return set()
-    return set(s.scalars(select(Decision.consent_id).where(Decision.subject == subject,
-                                                           Decision.consent_id.in_(ids))))
+                      expires_at=c.expires_at, revoked_at=c.revoked_at, state=state(c, now))
 
 
 def grant(ctx: ServiceContext, subject: str, req: ConsentCreate) -> ConsentOut:
@@ -106,32 +102,36 @@ def list_for(ctx: ServiceContext, s: Session, subject: str) -> list[ConsentOut]:
     now = ctx.now()
     rows = s.execute(select(Consent, Merchant.name).join(Merchant, Merchant.id == Consent.merchant_id)
                      .where(Consent.subject == subject).order_by(Consent.id.desc())).all()
-    used = _used(s, subject, [c for c, _ in rows])
-    return [to_out(c, name, now, c.id in used) for c, name in rows]
+    return [to_out(c, name, now) for c, name in rows]
 
 
-_GRANTS = select(Consent.id, Consent.scope, Consent.mode, Consent.order_ref).where(
+_GRANTS = select(Consent.id, Consent.scope, Consent.mode, Consent.order_ref, Consent.used_at).where(
     Consent.subject == bindparam("subject"), Consent.merchant_id == bindparam("merchant"),
     Consent.purpose == bindparam("purpose"), Consent.revoked_at.is_(None), Consent.expires_at > bindparam("now"))
 """Built once (every decision runs it): see decisions.py."""
-_USED = select(Decision.consent_id).where(
-    Decision.merchant_id == bindparam("merchant"), Decision.subject == bindparam("subject"),
-    Decision.consent_id.in_(bindparam("ids", expanding=True))).distinct()
-"""The per-order grants a decision was made under (by the probe index: merchant, subject)."""
+_CONSENTS = cast(Table, Consent.__table__)
+_CLAIM = update(_CONSENTS).where(_CONSENTS.c.id == bindparam("consent"), _CONSENTS.c.used_at.is_(None)).values(
+    used_at=bindparam("now"))
 
 
 def find_valid(s: Session, subject: str, merchant_id: int, purpose: str, scope: Scope, order_ref: str | None,
                now: datetime):
     """The narrowest valid grant covering the request (so the audit names the grant that was needed); USED
-    when only per-order grants already used by a decision would cover it, None when none would."""
+    when only per-order grants already used by a decision would cover it, None when none would. A per-order
+    grant returned is not yet the decision's: `claim` it in the decision's transaction."""
     rows = s.execute(_GRANTS, {"subject": subject, "merchant": merchant_id, "purpose": purpose, "now": now}).all()
     ok = [c for c in rows if Scope(c.scope).level >= scope.level
           and (c.mode == ConsentMode.STANDING or (order_ref is not None and c.order_ref == order_ref))]
-    per_order = [c.id for c in ok if c.mode != ConsentMode.STANDING]
-    if per_order:
-        used = set(s.execute(_USED, {"merchant": merchant_id, "subject": subject, "ids": per_order}).scalars())
-        fresh = [c for c in ok if c.id not in used]
-        if ok and not fresh:
-            return USED
-        ok = fresh
-    return min(ok, key=lambda c: (Scope(c.scope).level, c.id)) if ok else None
+    fresh = [c for c in ok if c.mode == ConsentMode.STANDING or c.used_at is None]
+    if ok and not fresh:
+        return USED
+    return min(fresh, key=lambda c: (Scope(c.scope).level, c.id)) if fresh else None
+
+
+def claim(s: Session, consent_id: int, now: datetime) -> bool:
+    """Record a per-order grant's one use, in the decision's transaction; False when another decision has it.
+
+    One conditional UPDATE (`WHERE used_at IS NULL`): on PostgreSQL a second one waits for the first's
+    transaction and then matches no row; on SQLite the write lock orders them the same way."""
+    done = s.execute(_CLAIM, {"consent": consent_id, "now": now})
+    return cast(CursorResult, done).rowcount == 1

@@ -7,15 +7,19 @@ Order of checks, each refusal disclosing nothing about the person:
 3. a valid consent covering merchant, purpose, scope and order, else 403 (the same 403 for every reason);
    a per-order consent already used by an earlier decision is a 409 consent-used (consent.py: one decision);
 4. the threshold-probing limit (policies.py), else 429;
-5. the stored score: a lookup, never a model run.
+5. a per-order consent's use is claimed (consent.claim): one taken by a simultaneous decision since step 3
+   read it is passed over like a used one (another grant covering the request, else the 409 consent-used);
+6. the stored score: a lookup, never a model run.
 Refusals are audited too (a 409 conflicting replay included): the person sees who asked without permission.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import cast
+from functools import partial
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -26,7 +30,14 @@ from deepcredit.service.auth import MerchantPrincipal
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.policies import minimum_scope
 from deepcredit.service.problems import Problem, not_found
-from deepcredit.service.schemas import DecisionRequest, DecisionResponse, Factors, Scenario, Scope
+from deepcredit.service.schemas import (
+    ConsentMode,
+    DecisionRequest,
+    DecisionResponse,
+    Factors,
+    Scenario,
+    Scope,
+)
 from deepcredit.service.store.models import Consent, Decision, Policy, Score
 
 # The hot path's statements, built once with bound parameters: building a statement costs SQLAlchemy more
@@ -83,20 +94,39 @@ def _evaluate(policy, score, include: Scope) -> dict:
     return out
 
 
+def _consent_refused(ctx: ServiceContext, s: Session, m: MerchantPrincipal, subject: str, policy, scope: Scope,
+                     grant, now: datetime) -> Problem:
+    """The audited refusal when no grant covers the request (403) or only used per-order ones do (409)."""
+    reason, problem = ("consent-used", consents.used_up()) if grant is consents.USED else \
+        ("consent-required", consents.refused())
+    ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason=reason, policy=policy.id,
+                     purpose=policy.purpose, scope=scope.value)
+    return problem
+
+
+def _claimed(s: Session, grant, find: Callable[[], Any], now: datetime):
+    """The grant the decision is made under, a per-order one's use recorded in this transaction; one another
+    decision claimed first is passed over (`find` again: it now reads as used), so the result may be USED/None."""
+    claimed: set[int] = set()
+    while grant is not None and grant is not consents.USED and grant.mode == ConsentMode.PER_ORDER:
+        if consents.claim(s, grant.id, now):
+            return grant
+        claimed.add(grant.id)
+        grant = find()
+        if grant is not None and grant is not consents.USED and grant.id in claimed:
+            return consents.USED  # never loop on a grant this transaction cannot see as used
+    return grant
+
+
 def _under_policy(ctx: ServiceContext, s: Session, m: MerchantPrincipal, req: DecisionRequest, policy,
                   subject: str, prior, fingerprint: str, now: datetime) -> DecisionResponse | Problem:
-    """Checks 2 to 5 under the merchant's policy: the answer, or the (audited) refusal to raise once the
+    """Checks 2 to 6 under the merchant's policy: the answer, or the (audited) refusal to raise once the
     transaction has committed its audit row."""
     scope = max(req.include, minimum_scope(Scenario(policy.scenario)), key=lambda x: x.level)
-    grant = consents.find_valid(s, subject, m.id, policy.purpose, scope, req.order_ref, now)
-    if grant is None:
-        ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="consent-required",
-                         policy=policy.id, purpose=policy.purpose, scope=scope.value)
-        return consents.refused()
-    if grant is consents.USED:
-        ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="consent-used",
-                         policy=policy.id, purpose=policy.purpose, scope=scope.value)
-        return consents.used_up()
+    find = partial(consents.find_valid, s, subject, m.id, policy.purpose, scope, req.order_ref, now)
+    grant = find()
+    if grant is None or grant is consents.USED:
+        return _consent_refused(ctx, s, m, subject, policy, scope, grant, now)
     if policy.threshold is not None and scope.level < Scope.SCORE.level and \
             _probe_limited(ctx, s, m.id, subject, policy.threshold, now):
         ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="threshold-probing-limit",
@@ -104,6 +134,9 @@ def _under_policy(ctx: ServiceContext, s: Session, m: MerchantPrincipal, req: De
         return Problem(429, "threshold-probing-limit",
                        f"at most {ctx.settings.probe_thresholds_per_person} distinct thresholds per "
                        f"person in {ctx.settings.probe_window_days} days")
+    grant = _claimed(s, grant, find, now)
+    if grant is None or grant is consents.USED:
+        return _consent_refused(ctx, s, m, subject, policy, scope, grant, now)
     score = s.execute(_SCORE, {"subject": subject}).first()
     body = _evaluate(policy, score, req.include)
     stored = {"transaction_id": req.transaction_id, "policy": policy.name, "purpose": policy.purpose,

@@ -111,6 +111,10 @@ class ThresholdChange(Base):
 
 
 class Consent(Base):
+    """A person's grant. `used_at`: when a per-order grant's one decision was made; set in that decision's
+    transaction by a conditional UPDATE (consent.claim), so of two simultaneous decisions only one gets it, and
+    kept on the grant, so deleting old decisions never makes a spent grant active again."""
+
     __tablename__ = "consents"
     __table_args__ = (Index("ix_consents_lookup", "subject", "merchant_id"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
@@ -123,6 +127,7 @@ class Consent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Decision(Base):

@@ -5,7 +5,8 @@ log. A new empty database is created from the tables (models.py) and stamped wit
 An existing one is served only at that revision: one behind (made by an older DeepCredit) is refused until
 `deepcredit serve-upgrade` runs the migrations in migrations/versions; one ahead (a newer DeepCredit) is
 refused outright. A database made before schema versions existed is adopted by the upgrade: Alembic
-compares it with the tables; missing tables and nullable columns are added and short text columns widened,
+compares it with the tables; missing tables and nullable columns are added (an added column whose value
+follows from the rows held is filled as its migration fills it: FILLS) and short text columns widened,
 and any other difference stops the upgrade with the list, so nothing is changed by guesswork.
 """
 
@@ -27,6 +28,12 @@ from sqlalchemy import Connection, Engine, String, inspect
 from deepcredit.service.store.models import Base
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+FILLS = {("consents", "used_at"): "UPDATE consents SET used_at = (SELECT min(d.created_at) FROM decisions d "
+                                  "WHERE d.consent_id = consents.id) WHERE mode = 'per_order'"}
+"""(table, column) -> the statement that fills the column from the rows already held, run when an adoption
+adds it (as the migration that added it does: s0005; a migration keeps its own copy, as released)."""
 
 
 class SchemaMismatch(RuntimeError):
@@ -102,6 +109,7 @@ def _adopt(con: Connection) -> list[str]:
     diffs = [d[0] if isinstance(d, list) else d for d in compare_metadata(context, Base.metadata)]
     created = {d[1].name for d in diffs if d[0] == "add_table"}
     plan: list[tuple[str, Callable[[], object]]] = []
+    fills: list[tuple[str, Callable[[], object]]] = []
     refused = []
     for change in diffs:  # a column's changes come as a list: its first says what it is
         kind = change[0]
@@ -113,6 +121,9 @@ def _adopt(con: Connection) -> list[str]:
         elif kind == "add_column" and change[3].nullable:
             plan.append((f"added column {change[2]}.{change[3].name}",
                          partial(ops.add_column, change[2], change[3].copy())))
+            if (change[2], change[3].name) in FILLS:  # once every table is there
+                fills.append((f"filled {change[2]}.{change[3].name} from the rows held",
+                              partial(con.exec_driver_sql, FILLS[change[2], change[3].name])))
         elif kind == "modify_type" and _widens(change[5], change[6]):
             widen = partial(ops.alter_column, change[2], change[3], type_=change[6], existing_type=change[5])
             plan.append((f"widened {change[2]}.{change[3]} to {change[6]}",
@@ -122,6 +133,7 @@ def _adopt(con: Connection) -> list[str]:
     if refused:
         raise SchemaMismatch("the database differs from this DeepCredit's tables in ways an upgrade does not guess "
                              "at; nothing was changed: " + "; ".join(refused))
+    plan += fills
     for _, step in plan:
         step()
     return [what for what, _ in plan]
