@@ -278,7 +278,7 @@ def deliver_due(ctx: ServiceContext, transport: Transport | None = None) -> dict
             ours = update(WebhookDelivery).where(WebhookDelivery.id == delivery_id,  # our claim, still held
                                                  WebhookDelivery.attempts == attempt, WebhookDelivery.state == "sending")
             if not _changed(s, ours.values(**values)):
-                log.warning("webhook delivery outlived its claim; another dispatcher records it")
+                log.warning("webhook delivery sent after its claim was lost (expired and taken over, or erased): not recorded")
                 continue
             ctx.audit.append(s, now, "service", f"webhook_{state}", subject, webhook=hook_id,
                              delivery=delivery_id, attempt=attempt, status=status)
