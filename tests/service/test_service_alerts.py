@@ -3,16 +3,21 @@ audited, and never sent over the network in tests (a local server, or an injecte
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import threading
+import time
+from collections import Counter
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 import pytest
+from service_testkit import backends
 from sqlalchemy import select
 
 from deepcredit.service import alerts
-from deepcredit.service.store.models import AuditEntry, WebhookDelivery
+from deepcredit.service.store.models import AuditEntry, Webhook, WebhookDelivery
 
 pytest_plugins = ("service_testkit",)
 
@@ -138,3 +143,163 @@ def test_a_webhook_url_that_cannot_be_parsed_is_a_422_not_a_500(service):
     for url in ("https://host[:044?x", "https://host:port/x", "https://[::1/x"):
         r = service.client.post("/v1/me/webhooks", json={"url": url}, headers=me)
         assert r.status_code == 422, (url, r.text)  # by the schema's pattern or by the parser
+
+
+# -- several workers: each runs a dispatcher on the one database --------------------------------------------
+
+class _SlowReceiver(BaseHTTPRequestHandler):
+    """Counts every POST by its idempotency key, and answers slowly, so two dispatchers overlap."""
+
+    got: Counter = Counter()
+    keys_agree: list[bool] = []
+
+    def do_POST(self):  # noqa: N802 - the http.server API
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _SlowReceiver.got[body.get("delivery")] += 1
+        _SlowReceiver.keys_agree.append(str(body.get("delivery")) == self.headers.get(alerts.DELIVERY))
+        time.sleep(0.02)
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):  # quiet
+        pass
+
+
+def _receiver() -> tuple[ThreadingHTTPServer, str]:
+    _SlowReceiver.got.clear()
+    _SlowReceiver.keys_agree.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowReceiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}/hook"
+
+
+def _hook_with_past_alerts(svc, url: str) -> int:
+    """A person with alerts and a webhook to `url` whose cursor is before all of them."""
+    _, me = _activity(svc)
+    svc.ctx.settings.webhook_allow_http = svc.ctx.settings.webhook_allow_private = True
+    hook = svc.client.post("/v1/me/webhooks", json={"url": url}, headers=me).json()["id"]
+    with svc.ctx.db.write() as s:
+        s.get_one(Webhook, hook).cursor = svc.clock.t - timedelta(days=30)
+    svc.clock.advance(seconds=1)
+    return hook
+
+
+def _other_worker(ctx):
+    """A second worker's context on the same database: its own write lock (one per process), its own sessions."""
+    db = copy.copy(ctx.db)
+    db.write_lock = threading.Lock()
+    return dataclasses.replace(ctx, db=db)
+
+
+def _together(fn, *ctxs) -> list:
+    """Run fn(ctx) for each context at the same moment, each in its own thread (a worker's dispatcher)."""
+    start, out, errors = threading.Barrier(len(ctxs)), [None] * len(ctxs), []
+
+    def run(i, c):
+        start.wait()
+        try:
+            out[i] = fn(c)
+        except Exception as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(ctxs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    return out
+
+
+@pytest.mark.parametrize("service", backends(), indirect=True)
+def test_two_workers_queue_each_alert_once(service, monkeypatch):
+    hook = _hook_with_past_alerts(service, "https://example.invalid/h")
+    a, b = service.ctx, _other_worker(service.ctx)
+    with a.db.read() as s:
+        w = s.get_one(Webhook, hook)
+    expected = len(alerts.feed(a, w.subject, since=w.cursor, limit=1000))
+    read_both = threading.Barrier(2)
+    real_feed = alerts.feed
+
+    def feed_then_wait(*args, **kw):  # the worst case: both have read the cursor before either writes
+        out = real_feed(*args, **kw)
+        read_both.wait(timeout=10)
+        return out
+
+    monkeypatch.setattr(alerts, "feed", feed_then_wait)
+    queued = _together(alerts.queue, a, b)
+    monkeypatch.setattr(alerts, "feed", real_feed)
+    with a.db.read() as s:
+        rows = s.execute(select(WebhookDelivery.id).where(WebhookDelivery.webhook_id == hook)).scalars().all()
+    assert expected >= 3 and len(rows) == expected and sorted(queued) == [0, expected]
+    assert _together(alerts.queue, a, b) == [0, 0]
+
+
+@pytest.mark.parametrize("service", backends(), indirect=True)
+def test_two_workers_send_each_delivery_once(service):
+    server, url = _receiver()
+    try:
+        _hook_with_past_alerts(service, url)
+        a, b = service.ctx, _other_worker(service.ctx)
+        assert alerts.queue(a) >= 3
+        with a.db.read() as s:
+            rows = s.execute(select(WebhookDelivery.id)).scalars().all()
+        counts = _together(alerts.deliver_due, a, b)  # both read the same due rows; the receiver is slow
+        assert _SlowReceiver.got == Counter(dict.fromkeys(rows, 1))  # every delivery POSTed, none twice
+        assert all(_SlowReceiver.keys_agree)  # the idempotency key: the body's `delivery` and the header
+        assert sum(c["delivered"] for c in counts) == len(rows)
+        assert _together(alerts.deliver_due, a, b) == [{"delivered": 0, "retry": 0, "failed": 0}] * 2
+        with a.db.read() as s:
+            assert {d.state for d in s.execute(select(WebhookDelivery)).scalars()} == {"delivered"}
+            audited = s.execute(select(AuditEntry.action).where(AuditEntry.action == "webhook_delivered")).all()
+        assert len(audited) == len(rows)
+    finally:
+        server.shutdown()
+
+
+class _Died(BaseException):
+    """A dispatcher's process ending in the middle of a send (not an error the dispatcher catches)."""
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_a_delivery_claimed_by_a_dispatcher_that_died_is_sent_after_the_claim_timeout(service):
+    server, url = _receiver()
+    try:
+        _hook_with_past_alerts(service, url)
+        assert alerts.queue(service.ctx) >= 1
+        with service.ctx.db.read() as s:
+            first = s.execute(select(WebhookDelivery.id).order_by(WebhookDelivery.id)).scalars().first()
+
+        def dies(url, body, headers):
+            raise _Died
+
+        with pytest.raises(_Died):  # the first delivery is claimed, then its dispatcher dies
+            alerts.deliver_due(service.ctx, dies)
+        others = alerts.deliver_due(service.ctx)  # the rest are sent; the claimed one is not yet
+        assert first not in _SlowReceiver.got and others["delivered"] == len(_SlowReceiver.got)
+        service.clock.advance(seconds=alerts.CLAIM_TIMEOUT.total_seconds() - 1)
+        assert alerts.deliver_due(service.ctx)["delivered"] == 0 and first not in _SlowReceiver.got
+        service.clock.advance(seconds=2)
+        assert alerts.deliver_due(service.ctx) == {"delivered": 1, "retry": 0, "failed": 0}
+        assert _SlowReceiver.got[first] == 1
+        with service.ctx.db.read() as s:
+            d = s.get_one(WebhookDelivery, first)
+            assert (d.state, d.attempts) == ("delivered", 2)  # the dead dispatcher's claim counted as an attempt
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_an_expired_claim_on_the_last_attempt_is_given_up_audited(service):
+    _hook_with_past_alerts(service, "https://example.invalid/h")
+    assert alerts.queue(service.ctx) >= 1
+    with service.ctx.db.write() as s:  # a dispatcher died during the last attempt
+        for d in s.execute(select(WebhookDelivery)).scalars():
+            d.state, d.attempts, d.next_at = "sending", alerts.MAX_ATTEMPTS, service.clock.t + alerts.CLAIM_TIMEOUT
+    calls = []
+    assert alerts.deliver_due(service.ctx, lambda *a: calls.append(a) or 204)["failed"] == 0
+    service.clock.advance(seconds=alerts.CLAIM_TIMEOUT.total_seconds() + 1)
+    assert alerts.deliver_due(service.ctx, lambda *a: calls.append(a) or 204)["failed"] >= 1
+    with service.ctx.db.read() as s:
+        assert {d.state for d in s.execute(select(WebhookDelivery)).scalars()} == {"failed"}
+    assert calls == []

@@ -5,8 +5,10 @@ disagree with the report and nothing is stored twice. A person may register webh
 queued for each (an outbox row), sent as JSON signed with HMAC-SHA256 under a secret derived from the
 service's key and the webhook's id (shown once at registration, never stored), retried with exponential
 backoff until delivered or out of attempts, each attempt audited (ids and status codes only: never the
-URL or the payload). Delivery goes through a `Transport` (default: a POST over HTTPS to public addresses
-only, service/outbound.py), so tests inject one or run a local server and nothing reaches the network.
+URL or the payload). Every worker runs a dispatcher; conditional updates (the webhook's cursor, a claim on
+each delivery) let each alert be queued once and each delivery be sent by one of them. Delivery goes
+through a `Transport` (default: a POST over HTTPS to public addresses only, service/outbound.py), so tests
+inject one or run a local server and nothing reaches the network.
 
     X-DeepCredit-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>
 """
@@ -20,9 +22,11 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, Update, select, update
+from sqlalchemy.orm import Session
 
 from deepcredit.service import history as hist
 from deepcredit.service import outbound
@@ -43,6 +47,12 @@ MAX_ATTEMPTS = 6
 BACKOFF = timedelta(seconds=30)
 """The first retry's wait; each further one doubles it (30 s, 1, 2, 4, 8 minutes)."""
 SIGNATURE = "X-DeepCredit-Signature"
+DELIVERY = "X-DeepCredit-Delivery"
+"""The delivery's id (also `delivery` in the signed body): the same on every attempt, so a receiver can
+drop a repeat (delivery is at least once: a dispatcher that dies between sending and recording resends)."""
+CLAIM_TIMEOUT = timedelta(minutes=5)
+"""How long a dispatcher's claim on a delivery holds (far longer than one send: outbound.TIMEOUT_S per
+connect or read); after it, a claim whose dispatcher died is due again."""
 MAX_WEBHOOKS = 5
 
 Transport = Callable[[str, bytes, dict[str, str]], int]
@@ -171,7 +181,11 @@ def revoke(ctx: ServiceContext, subject: str, webhook_id: int) -> WebhookOut:
 
 
 def queue(ctx: ServiceContext) -> int:
-    """Queue every alert newer than each active webhook's cursor; how many deliveries were queued."""
+    """Queue every alert newer than each active webhook's cursor; how many deliveries were queued.
+
+    Safe with several dispatchers (one per worker) on one database: the cursor moves by a conditional
+    update in the transaction that inserts the deliveries, so of two rounds that read the same cursor only
+    the first to write queues anything; the other finds the cursor moved and writes nothing."""
     now = ctx.now()
     with ctx.db.read() as s:
         hooks = [(w.id, w.subject, w.cursor) for w in
@@ -182,14 +196,22 @@ def queue(ctx: ServiceContext) -> int:
         if not alerts:
             continue
         with ctx.db.write() as s:
+            moved = _changed(s, update(Webhook).where(Webhook.id == hook_id, Webhook.cursor == cursor,
+                                                      Webhook.revoked_at.is_(None))
+                             .values(cursor=max(a.at.replace(tzinfo=None) for a in alerts)))
+            if not moved:  # another dispatcher queued these first (or the webhook was revoked): nothing to add
+                continue
             for a in alerts:
                 body = json.dumps({"webhook": hook_id, **a.model_dump(mode="json")}, sort_keys=True)
                 s.add(WebhookDelivery(webhook_id=hook_id, payload=body, state="pending", attempts=0, next_at=now,
                                       created_at=now))
-            w = s.get_one(Webhook, hook_id)
-            w.cursor = max(a.at.replace(tzinfo=None) for a in alerts)
         queued += len(alerts)
     return queued
+
+
+def _changed(s: Session, stmt: Update) -> bool:
+    """Run a conditional UPDATE of one row: whether it matched (the compare-and-set succeeded)."""
+    return cast(CursorResult, s.execute(stmt, execution_options={"synchronize_session": False})).rowcount == 1
 
 
 def checked_transport(ctx: ServiceContext) -> Transport:
@@ -199,9 +221,20 @@ def checked_transport(ctx: ServiceContext) -> Transport:
     return lambda url, body, headers: outbound.post(url, body, headers, allow_private=allow)
 
 
+def body_of(delivery_id: int, payload: str) -> bytes:
+    """What is sent: the queued alert with the delivery's id, the receiver's idempotency key (the same on
+    every attempt, and signed with the rest)."""
+    return json.dumps({"delivery": delivery_id, **json.loads(payload)}, sort_keys=True).encode()
+
+
 def deliver_due(ctx: ServiceContext, transport: Transport | None = None) -> dict[str, int]:
     """Send every due delivery once; a failure (a non-public address included) waits
-    BACKOFF * 2^(attempts-1), up to MAX_ATTEMPTS. Audited."""
+    BACKOFF * 2^(attempts-1), up to MAX_ATTEMPTS. Audited.
+
+    Safe with several dispatchers on one database: a delivery is claimed (state 'sending', until now +
+    CLAIM_TIMEOUT, attempts + 1) by a conditional update before it is sent, and only the dispatcher whose
+    claim changed the row sends it. A claim whose dispatcher died is due again once it expires (it counted
+    as an attempt); the receiver may then see that delivery twice (at least once: `delivery` is the key)."""
     transport = transport or checked_transport(ctx)
     now = ctx.now()
     counts = {"delivered": 0, "retry": 0, "failed": 0}
@@ -209,12 +242,27 @@ def deliver_due(ctx: ServiceContext, transport: Transport | None = None) -> dict
         due = s.execute(select(WebhookDelivery.id, WebhookDelivery.payload, WebhookDelivery.attempts,
                                Webhook.id, Webhook.url, Webhook.subject)
                         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-                        .where(WebhookDelivery.state == "pending", WebhookDelivery.next_at <= now,
+                        .where(WebhookDelivery.state.in_(("pending", "sending")), WebhookDelivery.next_at <= now,
                                Webhook.revoked_at.is_(None))
                         .order_by(WebhookDelivery.id)).all()
     for delivery_id, payload, attempts, hook_id, url, subject in due:
-        body = payload.encode()
-        headers = {"Content-Type": "application/json",
+        mine = (WebhookDelivery.id == delivery_id, WebhookDelivery.attempts == attempts)
+        with ctx.db.write() as s:  # the claim: unchanged since read (attempts), due, and not claimed by a live one
+            if attempts >= MAX_ATTEMPTS:  # an expired claim on the last attempt: given up, as a failure is
+                if _changed(s, update(WebhookDelivery).where(*mine, WebhookDelivery.state == "sending",
+                                                             WebhookDelivery.next_at <= now).values(state="failed")):
+                    ctx.audit.append(s, now, "service", "webhook_failed", subject, webhook=hook_id,
+                                     delivery=delivery_id, attempt=attempts, status=None)
+                    counts["failed"] += 1
+                continue
+            if not _changed(s, update(WebhookDelivery)
+                            .where(*mine, WebhookDelivery.state.in_(("pending", "sending")),
+                                   WebhookDelivery.next_at <= now)
+                            .values(state="sending", attempts=attempts + 1, next_at=now + CLAIM_TIMEOUT)):
+                continue  # another dispatcher claimed it first
+        attempt = attempts + 1
+        body = body_of(delivery_id, payload)
+        headers = {"Content-Type": "application/json", DELIVERY: str(delivery_id),
                    SIGNATURE: sign(secret(ctx, hook_id), body, int(now.timestamp()))}
         try:
             status: int | None = transport(url, body, headers)
@@ -222,18 +270,18 @@ def deliver_due(ctx: ServiceContext, transport: Transport | None = None) -> dict
             log.warning("webhook delivery failed (%s)", type(exc).__name__)
             status = None
         ok = status is not None and 200 <= status < 300
+        state = "delivered" if ok else "failed" if attempt >= MAX_ATTEMPTS else "retry"
         with ctx.db.write() as s:
-            d = s.get_one(WebhookDelivery, delivery_id)
-            d.attempts, d.last_status = attempts + 1, status
-            if ok:
-                d.state = "delivered"
-            elif d.attempts >= MAX_ATTEMPTS:
-                d.state = "failed"
-            else:
-                d.next_at = now + BACKOFF * (2 ** (d.attempts - 1))
-            state = d.state if d.state != "pending" else "retry"
-            ctx.audit.append(s, now, "service", f"webhook_{state}", subject, webhook=hook_id, delivery=d.id,
-                             attempt=d.attempts, status=status)
+            values = {"state": "pending" if state == "retry" else state, "last_status": status}
+            if state == "retry":
+                values["next_at"] = now + BACKOFF * (2 ** (attempt - 1))
+            ours = update(WebhookDelivery).where(WebhookDelivery.id == delivery_id,  # our claim, still held
+                                                 WebhookDelivery.attempts == attempt, WebhookDelivery.state == "sending")
+            if not _changed(s, ours.values(**values)):
+                log.warning("webhook delivery sent after its claim was lost (expired and taken over, or erased): not recorded")
+                continue
+            ctx.audit.append(s, now, "service", f"webhook_{state}", subject, webhook=hook_id,
+                             delivery=delivery_id, attempt=attempt, status=status)
         counts[state] += 1
     return counts
 
