@@ -215,6 +215,8 @@ def test_person_erase_asks_first_and_a_later_serve_init_does_not_bring_the_perso
     assert r.exit_code == 1  # asked, and told no: nothing erased
     r = runner.invoke(app, ["person-erase", w.ids[3], "--yes"], env=env)
     assert r.exit_code == 0 and "erased on 2026-07-01" in r.output and "scores 1" in r.output, r.output
+    # a service running beside this process keeps its worked-out answers in memory: the operator is told
+    assert "until it restarts" in " ".join(r.output.split())
     r = runner.invoke(app, ["person-erase", w.ids[3], "--yes"], env=env)
     assert r.exit_code == 2 and "was erased on" in r.output
     assert runner.invoke(app, ["person-token", w.ids[3]], env=env).exit_code == 2

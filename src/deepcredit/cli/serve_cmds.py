@@ -339,7 +339,9 @@ def person_erase(
         "their data set rows are left out from now on"
     console.print(f"erased on {done.erased_at:%Y-%m-%d %H:%M}: {gone}; {copy}. The service keeps their pseudonym "
                   "in its audit log and its list of erased people. Outside it, delete them yourself from the source "
-                  "data set serve-init copied, and from snapshots and scores exported before now.", soft_wrap=True)
+                  "data set serve-init copied, and from snapshots and scores exported before now. A service running "
+                  "now keeps the answers it worked out about them in memory (unreachable) until it restarts: restart "
+                  "it, or erase through POST /v1/admin/erasures, which forgets them at once.", soft_wrap=True)
 
 
 def model_challenger(

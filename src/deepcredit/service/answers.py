@@ -6,7 +6,9 @@ the person's data as of their score and on the model: every change to that data 
 corrected dispute, a neighbour's change, a retention run) re-scores the person and so writes a new score
 row. An answer is therefore kept under the score row it was worked out from (its model, its as-of and the
 time it was written) and the model that worked it out; a new score row or a new model misses, and the old answer
-ages out. Erasure forgets a person's answers at once, so nothing about them stays in memory.
+ages out. Erasure forgets a person's answers at once, so nothing about them stays in memory, except in a
+service running beside a `person-erase` in another process: there they stay, unreachable (no score row keys
+them), until they age out or the service restarts (docs/security.md, "What stays").
 """
 
 from __future__ import annotations
