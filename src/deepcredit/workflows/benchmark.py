@@ -42,10 +42,10 @@ from deepcredit.models.stack import (
     available_kinds,
     default_members,
 )
+from deepcredit.workflows.benchmarks import code_provenance, peak_rss_mb
 from deepcredit.workflows.benchmarks import declared as bench_declared
 from deepcredit.workflows.benchmarks import features as bench_features
 from deepcredit.workflows.benchmarks import models as bench_models
-from deepcredit.workflows.benchmarks import peak_rss_mb
 from deepcredit.workflows.benchmarks import scorecards as bench_scorecards
 from deepcredit.workflows.benchmarks import service as bench_service
 from deepcredit.workflows.score import score_batch
@@ -499,7 +499,7 @@ def provenance(plan: Plan, name: str, ds: dict, data: dict, started_at: str, sec
     cannot say what made a figure measured by another run."""
     options = {k: getattr(plan, k) for k in (*COMMON_OPTIONS, *DATASET_OPTIONS.get(name, ()))}
     protocol = {k: ds[k] for k in ("split", "cv_protocol") if k in ds}
-    return {"code": bench_models.code_provenance(), "versions": library_versions(),
+    return {"code": code_provenance(), "versions": library_versions(),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                         "platform": platform.platform()},
             "plan": {**options, "members": list(default_members(plan.temporal_path)), "protocol": protocol},
