@@ -176,3 +176,58 @@ def test_otc_rolling_results_name_the_peer_and_the_stack_against_its_best_member
     assert set(res["models"]) == {"gbdt", "sequence", "stack", "stack_without_temporal", "peer:lightgbm"}
     assert res["stack_minus_best_member"] == 0.01 and "2014-10-01, 2015-01-01" in res["split"]
     assert bm.missing_keys({"datasets": {"otc_rolling": res}}) == []
+
+
+def test_a_merged_run_stamps_each_data_set_it_measured_with_its_provenance(monkeypatch, tmp_path):
+    """Audit R2: the record kept the first run's plan and the last run's versions, so a figure measured by
+    another run could not say what produced it; each measured data set now carries its own provenance."""
+    from deepcredit.data.dataset import Dataset
+
+    def fake_german(plan, workdir, step):
+        bm.bench_models.bundled("german", workdir)  # what a data set's run reads goes through the work data
+        return {"split": "stratified 70/30, random_state=42", "models": {"stack": {"auc": 0.8, "ks": 0.5}}}
+
+    monkeypatch.setitem(bm.DATASETS, "german", fake_german)
+    plan = dataclasses.replace(bm.QUICK, datasets=("german",), speed=False)
+    results = bm.run_benchmark(tmp_path / "out", plan, workdir=tmp_path / "work")
+    recorded = fake_results()
+    uci_before = {"code": {"commit": "44a7f64"}, "note": "as recorded"}
+    recorded["datasets"]["uci"]["provenance"] = uci_before
+    merged = bm.merge_into_record(recorded, results, plan)
+
+    prov = merged["datasets"]["german"]["provenance"]
+    assert set(prov["code"]) >= {"commit", "dirty", "fingerprint"} and prov["code"]["fingerprint"]
+    assert prov["versions"]["numpy"] and prov["machine"]["cpus"] and prov["seconds"] >= 0 and prov["started_at"]
+    assert prov["plan"]["temporal_path"] is False and prov["plan"]["seed"] == plan.seed
+    assert prov["plan"]["members"] and prov["plan"]["protocol"]["split"].startswith("stratified 70/30")
+    assert "sim_people" not in prov["plan"]  # options of other data sets are not this one's
+    german = Dataset(tmp_path / "work" / "german")
+    assert prov["data"]["german"]["fingerprint"] == german.fingerprint()
+    assert prov["data"]["german"]["built_by"]["fingerprint"] == prov["code"]["fingerprint"]
+    assert merged["datasets"]["german"]["models"]["stack"]["auc"] == 0.8  # the keys docs read stay where they were
+    # the data sets this run did not measure keep what they had; none is given provenance it never had
+    assert merged["datasets"]["uci"]["provenance"] == uci_before
+    assert "provenance" not in merged["datasets"]["otc"]
+    assert merged["plan"] == results["plan"] and merged["machine"] == results["machine"]
+    assert results["started_at"] in merged["last_run"]
+
+
+def test_every_data_set_of_the_record_says_what_produced_it_or_that_it_was_not_recorded():
+    """A figure recorded before per-data-set provenance says so; a commit given for it is one docs/benchmarks.md
+    names for it, quoted, never one made up."""
+    import json
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    record = json.loads((docs / "results" / "benchmark.json").read_text())
+    prose = " ".join((docs / "benchmarks.md").read_text().split())
+    for name, ds in record["datasets"].items():
+        prov = ds.get("provenance")
+        assert isinstance(prov, dict), name
+        if "code" in prov:  # stamped by run_benchmark
+            assert {"versions", "machine", "plan", "data", "started_at"} <= set(prov), name
+            continue
+        assert prov["recorded"].startswith("not recorded"), name
+        if "commit_from_docs" in prov:
+            said = prov["docs_benchmarks_md_says"]
+            assert prov["commit_from_docs"] in said, name
+            assert all(part.strip() in prose for part in said.split("...")), name

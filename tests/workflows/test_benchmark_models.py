@@ -70,3 +70,56 @@ def test_the_last_quarters_split_trains_only_on_outcomes_known_by_its_first_test
     assert len(dates) == 4 and sorted(test) == [3, 7] and sorted(train) == [0, 1, 2, 4, 5, 6]
     _, train, test = split(200)  # April's and July's rows are still maturing on 1 October
     assert sorted(test) == [3, 7] and sorted(train) == [0, 4]
+
+
+def test_work_data_built_by_other_code_is_rebuilt_and_what_built_it_is_recorded(tmp_path, capsys):
+    """Audit R2: an OTC figure moved and could not be traced because the benchmark reused work data built by
+    older code; a work data set is reused only when this code built it, else rebuilt."""
+    import json
+
+    from deepcredit.data.datasets import load_bundled
+    from deepcredit.workflows.benchmarks import models as bm
+
+    root = tmp_path / "german"
+    load_bundled("german", root)  # as code before this change left it: no record of what built it
+    (root / "old-marker").write_text("")
+    bm.bundled("german", tmp_path)
+    assert not (root / "old-marker").exists() and "no record of the code" in capsys.readouterr().out
+    from deepcredit.workflows.benchmarks import code_provenance
+
+    stamp_path = tmp_path / "german.built_by.json"
+    stamp = json.loads(stamp_path.read_text())
+    assert stamp["code"] == code_provenance() and stamp["what"] == {"bundled": "german"}
+
+    (root / "marker").write_text("")  # built by this code: reused as it is, and the read says so
+    with bm.data_read() as read:
+        ds = bm.bundled("german", tmp_path)
+    assert (root / "marker").exists()
+    assert read["german"]["reused"] and read["german"]["fingerprint"] == ds.fingerprint() == stamp["fingerprint"]
+
+    stamp_path.write_text(json.dumps({**stamp, "code": {**stamp["code"], "fingerprint": "0" * 64,
+                                                        "commit": "abc1234"}}))
+    with bm.data_read() as read:
+        bm.bundled("german", tmp_path)  # built by other code: rebuilt
+    assert not (root / "marker").exists() and "built by other code (commit abc1234" in capsys.readouterr().out
+    assert not read["german"]["reused"] and read["german"]["built_by"] == code_provenance()
+
+
+def test_work_data_built_as_something_else_is_rebuilt_where_that_matters(tmp_path):
+    from deepcredit.workflows.benchmarks import models as bm
+
+    root = tmp_path / "w"
+    calls = []
+
+    def build(people):
+        from deepcredit.data.simulate import simulate_world
+
+        calls.append(people)
+        return simulate_world(root, people=people, seed=1)
+
+    bm.reuse_or_build(root, {"people": 40}, lambda: build(40))
+    bm.reuse_or_build(root, {"people": 40}, lambda: build(40))
+    bm.reuse_or_build(root, {"people": 30}, lambda: build(30), same_what=False)  # any build by this code does
+    assert calls == [40]
+    bm.reuse_or_build(root, {"people": 30}, lambda: build(30))
+    assert calls == [40, 30]

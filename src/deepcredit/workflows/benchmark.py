@@ -42,10 +42,10 @@ from deepcredit.models.stack import (
     available_kinds,
     default_members,
 )
+from deepcredit.workflows.benchmarks import code_provenance, peak_rss_mb
 from deepcredit.workflows.benchmarks import declared as bench_declared
 from deepcredit.workflows.benchmarks import features as bench_features
 from deepcredit.workflows.benchmarks import models as bench_models
-from deepcredit.workflows.benchmarks import peak_rss_mb
 from deepcredit.workflows.benchmarks import scorecards as bench_scorecards
 from deepcredit.workflows.benchmarks import service as bench_service
 from deepcredit.workflows.score import score_batch
@@ -151,8 +151,15 @@ def _pick_models(part: dict, members: list[str]) -> dict:
 def run_uci(plan: Plan, workdir: Path, step: StepFn) -> dict:
     bm = bench_models
     args = _models_args(plan, workdir)
-    if plan.uci_people and not (workdir / "uci" / "manifest.json").exists():
-        sample_dataset(bm.bundled("uci", workdir / "full"), workdir / "uci", plan.uci_people, plan.seed)
+    root = workdir / "uci"  # a seeded sample (quick mode) or all of it; rebuilt when the other was there
+    if plan.uci_people:
+        n = plan.uci_people
+        bm.reuse_or_build(root, {"sample_of": "uci", "people": n, "seed": plan.seed},
+                          lambda: sample_dataset(bm.bundled("uci", workdir / "full"), root, n, plan.seed))
+    else:
+        from deepcredit.data.datasets import load_bundled
+
+        bm.reuse_or_build(root, {"bundled": "uci"}, lambda: load_bundled("uci", root))
     step("uci: members, stack, LightGBM defaults (70/30 split)")
     split = bm.uci(args, cv=False)
     res: dict = {"split": "stratified 70/30, random_state=42"
@@ -457,11 +464,12 @@ def run_benchmark(out: Path, plan: Plan, workdir: Path | None = None, step: Step
     log_fh = open(log or out / "benchmark.log", "a", buffering=1)  # noqa: SIM115 - closed below
     try:
         for name in check_datasets(plan.datasets):
-            t0 = time.perf_counter()
-            with contextlib.redirect_stdout(log_fh):
-                results["datasets"][name] = DATASETS[name](plan, workdir, step)
-            results["datasets"][name]["measured"] = {"started_at": results["started_at"], "mode": plan.mode,
-                                                     "seconds": round(time.perf_counter() - t0, 1)}
+            t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            with contextlib.redirect_stdout(log_fh), bench_models.data_read() as read:
+                ds = results["datasets"][name] = DATASETS[name](plan, workdir, step)
+            seconds = round(time.perf_counter() - t0, 1)
+            ds["measured"] = {"started_at": results["started_at"], "mode": plan.mode, "seconds": seconds}
+            ds["provenance"] = provenance(plan, name, ds, read, started, seconds)
             _save(out, results, t_start, atomic_write_json)
         if plan.speed:
             with contextlib.redirect_stdout(log_fh):
@@ -473,15 +481,44 @@ def run_benchmark(out: Path, plan: Plan, workdir: Path | None = None, step: Step
     return _save(out, results, t_start, atomic_write_json)
 
 
+COMMON_OPTIONS = ("mode", "seed", "stack_folds", "cv", "ablation", "member_params", "temporal_path")
+"""The plan's options every data set's figures depend on."""
+DATASET_OPTIONS: dict[str, tuple[str, ...]] = {
+    "uci": ("uci_people", "peers", "peers_python"), "otc": ("otc_test_quarters",),
+    "otc_rolling": ("otc_rolling_periods",), "simulated": ("sim_people",),
+    "simulated_temporal": ("sim_people", "temporal_people", "temporal_weight"), "german": ()}
+"""The plan's options that concern one data set only (beside COMMON_OPTIONS)."""
+
+
+def provenance(plan: Plan, name: str, ds: dict, data: dict, started_at: str, seconds: float) -> dict:
+    """What produced one data set's figures (`datasets.<name>.provenance`): the code (commit, dirty tree,
+    source fingerprint), library versions, the machine, the plan's options for it, when and how long, and the
+    fingerprint of every work data set it read (with the code that built it).
+
+    Why per data set: a record is merged from many runs (merge_into_record), so one top-level machine or plan
+    cannot say what made a figure measured by another run."""
+    options = {k: getattr(plan, k) for k in (*COMMON_OPTIONS, *DATASET_OPTIONS.get(name, ()))}
+    protocol = {k: ds[k] for k in ("split", "cv_protocol") if k in ds}
+    return {"code": code_provenance(), "versions": library_versions(),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "platform": platform.platform()},
+            "plan": {**options, "members": list(default_members(plan.temporal_path)), "protocol": protocol},
+            "started_at": started_at, "seconds": seconds, "data": data}
+
+
 def merge_into_record(recorded: dict, results: dict, plan: Plan) -> dict:
     """A partial run (some data sets, or no speed stages) recorded over an earlier full record: the data sets
-    and stages it measured replace the recorded ones; the rest stay, each data set stamped with its own run
-    (`datasets.<name>.measured`), and `runs` lists every run that contributed."""
+    and stages it measured replace the recorded ones, each with its own provenance (run_benchmark stamps
+    `datasets.<name>.provenance`); the rest keep theirs as recorded, and `runs` lists every run that
+    contributed. The top-level `machine` and `plan` become the last run's (`last_run`
+    says so): no data set's figure should be read from them."""
     merged = {**recorded, "datasets": {**recorded.get("datasets", {}), **results["datasets"]}}
     if plan.speed:
         merged["speed"], merged["skipped"] = results["speed"], results["skipped"]
         merged["service"] = results.get("service", {})
-    merged["machine"] = results["machine"]
+    merged["machine"], merged["plan"] = results["machine"], results["plan"]
+    merged["last_run"] = (f"machine and plan are those of the last run merged in ({results['started_at']}); "
+                          "each data set's own are under datasets.<name>.provenance")
     runs = list(recorded.get("runs", [{"started_at": recorded.get("started_at"), "mode": recorded.get("mode"),
                                        "seconds": recorded.get("seconds"), "measured": "everything"}]))
     runs.append({"started_at": results["started_at"], "mode": results["mode"], "seconds": results["seconds"],

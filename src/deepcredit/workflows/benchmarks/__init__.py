@@ -3,14 +3,21 @@
 - models: every stack member, the stack and LightGBM defaults on UCI, OTC and a simulated world;
 - scorecards: our scorecard against the peer scorecard libraries on UCI's raw columns;
 - features: simulation and feature building, each in a child process (its peak memory alone).
+
+code_provenance() says which code measured a figure or built a work data set.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import resource
+import subprocess
 import sys
 import time
+from pathlib import Path
+
+from deepcredit.data.io import code_record
 
 
 def peak_rss_mb() -> int:
@@ -41,3 +48,24 @@ def machine_check_ms(repeats: int = 5) -> float:
             total += i * i % 7
         times.append(time.perf_counter() - t0)
     return round(sorted(times)[len(times) // 2] * 1000, 1)
+
+
+@functools.cache
+def code_provenance() -> dict:
+    """The code of this process: code_record() (the package's source fingerprint, Python) plus the git commit
+    and whether the work tree had changes (None for both outside a git checkout).
+
+    Why: a benchmark figure that moved must be traceable to the code that made it; the fingerprint identifies
+    the code exactly (a dirty tree included), the commit is what a reader can check out."""
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {**code_record(), "commit": commit, "dirty": None if status is None else bool(status)}

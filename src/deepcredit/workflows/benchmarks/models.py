@@ -31,11 +31,13 @@ kinds implemented in deepcredit.models run; the others are reported as missing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from deepcredit.data.io import atomic_write_json
 from deepcredit.data.observable import observable_pd
 from deepcredit.data.schema import Dimension
 from deepcredit.evaluation.metrics import fold_sd
@@ -62,6 +65,7 @@ from deepcredit.models.stack import (
     default_members,
     member_views,
 )
+from deepcredit.workflows.benchmarks import code_provenance
 
 PARTS = ("uci-split", "uci-cv", "otc", "otc-rolling", "sim")
 SOCIAL = Dimension.SOCIAL_CONNECTIONS
@@ -169,23 +173,97 @@ def members_for(views: set[str], args: ModelsRun) -> list[str]:
     return [k for k in args.members if views_of(k, args) <= views]
 
 
-def bundled(name: str, workdir: Path):
+BUILT_BY = ".built_by.json"
+"""Beside a work data set (<root>.built_by.json): the code that built it, what it was built as, its fingerprint."""
+
+_reads: dict[str, dict] | None = None
+
+
+@contextlib.contextmanager
+def data_read() -> Iterator[dict[str, dict]]:
+    """Collects every work data set opened through reuse_or_build inside the block (its directory name ->
+    fingerprint, the code that built it, whether it was reused): the data a benchmark figure was measured on."""
+    global _reads
+    outer, _reads = _reads, {}
+    try:
+        yield _reads
+    finally:
+        _reads = outer
+
+
+def built_by(root: Path) -> dict | None:
+    """The stamp reuse_or_build wrote beside `root` (None: built before stamps, or by something else)."""
+    path = root.with_name(root.name + BUILT_BY)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def reuse_or_build(root: Path, what: dict, build: Callable[[], Any], same_what: bool = True):
+    """The work data set at `root`, reused only when this code built it (and, with `same_what`, built it as
+    `what`); otherwise it is removed and built again, and the build is stamped (built_by).
+
+    Why rebuild rather than refuse: a data set or world built by older code made an OTC figure move that
+    could not be traced; building again costs seconds to minutes against a benchmark's hours, and a refusal
+    would only make the operator delete the directory by hand. The code is compared by its source
+    fingerprint, so any change rebuilds: stricter than needed, never silently stale."""
     from deepcredit.data.dataset import Dataset
+
+    stamp = built_by(root)
+    why = _stale(root, stamp, what if same_what else None)
+    if why is None:
+        ds = Dataset(root)
+    else:
+        if root.exists():
+            print(f"rebuilding the work data set {root.name}: {why}", flush=True)
+            shutil.rmtree(root)
+        ds = build()
+        stamp = {"code": code_provenance(), "what": what, "fingerprint": ds.fingerprint(),
+                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        atomic_write_json(root.with_name(root.name + BUILT_BY), stamp)
+    assert stamp is not None
+    fp = ds.fingerprint()
+    if _reads is not None:  # by directory name; by parent/name where two differ by it (a sample and its source)
+        key = root.name if _reads.get(root.name, {}).get("fingerprint") in (None, fp) else \
+            f"{root.parent.name}/{root.name}"
+        _reads.setdefault(key, {"fingerprint": fp, "what": stamp["what"], "built_by": stamp["code"],
+                             "built_at": stamp["built_at"], "reused": why is None})
+    return ds
+
+
+def _stale(root: Path, stamp: dict | None, what: dict | None) -> str | None:
+    """Why the work data set at `root` cannot be reused (None: it can)."""
+    if not (root / "manifest.json").exists():
+        return "absent"
+    if stamp is None:
+        return "no record of the code that built it"
+    was = stamp.get("code") or {}
+    if was.get("fingerprint") != code_provenance()["fingerprint"]:
+        return (f"built by other code (commit {was.get('commit') or 'unknown'}, fingerprint "
+                f"{str(was.get('fingerprint'))[:12]})")
+    if what is not None and stamp.get("what") != what:
+        return f"built as {stamp.get('what')}, not {what}"
+    return None
+
+
+def bundled(name: str, workdir: Path):
+    """A bundled data set (data/datasets), written to workdir/<name> once per code (reuse_or_build). Its
+    `what` is not compared: a run may have put a seeded sample there (benchmark.run_uci checks that)."""
     from deepcredit.data.datasets import load_bundled
 
     root = workdir / name
-    return Dataset(root) if (root / "manifest.json").exists() else load_bundled(name, root)
+    return reuse_or_build(root, {"bundled": name}, lambda: load_bundled(name, root), same_what=False)
 
 
 def simulated(workdir: Path, people: int, temporal: float = 0.0):
     """The benchmark's simulated world (seed 42; with the temporal option when `temporal`), reused from
-    workdir when already there."""
-    from deepcredit.data.dataset import Dataset
+    workdir when this code built it (reuse_or_build)."""
     from deepcredit.data.simulate import simulate_world
 
     root = workdir / (f"sim-{people}" + (f"-temporal{temporal:g}" if temporal else ""))
-    return (Dataset(root) if (root / "manifest.json").exists() else
-            simulate_world(root, people=people, seed=42, temporal=temporal))
+    return reuse_or_build(root, {"simulated": people, "seed": 42, "temporal": temporal},
+                          lambda: simulate_world(root, people=people, seed=42, temporal=temporal))
 
 
 def sim_split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
