@@ -1,0 +1,131 @@
+"""Writes run one at a time across processes (store/db.py), and a re-score never replaces a later one
+(events.save_scores): the checks a write depends on hold when it commits."""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing
+import threading
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from service_testkit import NOW, PgSchema, backends
+from sqlalchemy import func, select
+
+from deepcredit.service.audit import AuditLog
+from deepcredit.service.erasure import _deletions
+from deepcredit.service.events import erased_people, save_scores
+from deepcredit.service.store import Database
+from deepcredit.service.store.models import AuditEntry, ErasedSubject, Meta, Score
+
+pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
+
+PROCESSES, WRITES = 3, 80
+CHAIN_KEY = b"chain-key-for-the-write-tests-0123"
+
+
+def _writer(url: str, connect_args: dict, barrier, writes: int, errors) -> None:
+    """One process: `writes` transactions, each counting one up (read, then write) and appending an audit row."""
+    db = Database(url, connect_args=connect_args)
+    audit = AuditLog(CHAIN_KEY)
+    barrier.wait()
+    for i in range(writes):
+        try:
+            with db.write() as s:
+                row = s.get(Meta, "counter")
+                row.value = str(int(row.value) + 1)
+                audit.append(s, NOW, "operator", "probe", None, i=i)
+        except Exception as exc:  # noqa: BLE001 - counted: every write must succeed
+            errors.put(type(exc).__name__)
+    db.dispose()
+
+
+@pytest.fixture(params=backends())
+def database(request, tmp_path):
+    """A bare service database (no world) and how another process opens it: (db, url, connect_args)."""
+    if request.param == "postgresql":
+        schema = PgSchema()
+        db, args = schema.database(), {"options": f"-csearch_path={schema.name}"}
+    else:
+        schema, args = None, {}
+        db = Database(f"sqlite:///{tmp_path / 'service.db'}")
+    db.create_all()
+    yield db, db.url.render_as_string(hide_password=False), args
+    db.dispose()
+    if schema is not None:
+        schema.drop()
+
+
+def test_writers_in_several_processes_all_succeed_and_the_chain_verifies(database):
+    db, url, args = database
+    with db.write() as s:
+        s.add(Meta(key="counter", value="0"))
+    mp = multiprocessing.get_context("spawn")
+    barrier, errors = mp.Barrier(PROCESSES), mp.Queue()
+    procs = [mp.Process(target=_writer, args=(url, args, barrier, WRITES, errors)) for _ in range(PROCESSES)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    failed = []
+    while not errors.empty():
+        failed.append(errors.get())
+    assert [p.exitcode for p in procs] == [0] * PROCESSES
+    assert failed == []
+    with db.read() as s:
+        assert s.get(Meta, "counter").value == str(PROCESSES * WRITES)  # no update lost between read and write
+        assert s.scalar(select(func.count()).select_from(AuditEntry)) == PROCESSES * WRITES
+        result = AuditLog(CHAIN_KEY).verify(s)
+    assert result.ok, result.problems
+
+
+def test_an_erasure_committed_during_a_rescore_leaves_no_score(service, monkeypatch):
+    """Another process (its own Database: its own per-process lock) erases the person between the re-score's
+    erased-check and its write; forced by running the erasure inside that check."""
+    pid, _ = service.with_score()
+    subject = service.subject(pid)
+    with service.ctx.db.read() as s:
+        stored = s.get(Score, subject)
+    new = next(p for p in service.world.scores if p.person_id == subject)
+    new = replace(new, score=new.score + 1, as_of=stored.as_of + timedelta(seconds=1))
+    operator = copy.copy(service.ctx.db)  # the same database with a lock of its own, as another process has
+    operator.write_lock = threading.Lock()
+
+    def erase() -> None:
+        with operator.write() as s:
+            for stmt in _deletions(subject).values():
+                s.execute(stmt)
+            s.add(ErasedSubject(subject=subject, erased_at=service.clock.t))
+            service.ctx.audit.append(s, service.clock.t, "operator", "person_erased", subject)
+
+    done = threading.Thread(target=erase)
+
+    def checked_then_erased(s):
+        out = erased_people(s)
+        done.start()
+        done.join(timeout=1.0)  # old code: the erasure commits here; now it waits for this write
+        return out
+
+    monkeypatch.setattr("deepcredit.service.events.erased_people", checked_then_erased)
+    save_scores(service.ctx, [new], cause="an outcome reported")
+    done.join(timeout=30)
+    assert not done.is_alive()
+    with service.ctx.db.read() as s:
+        assert s.get(ErasedSubject, subject) is not None
+        assert s.get(Score, subject) is None
+
+
+def test_an_older_rescore_saved_after_a_newer_one_does_not_replace_it(service):
+    pid, _ = service.with_score()
+    subject = service.subject(pid)
+    first = next(p for p in service.world.scores if p.person_id == subject)
+    older = replace(first, score=first.score + 7, as_of=first.as_of + timedelta(seconds=1))
+    newer = replace(first, score=first.score - 5, as_of=first.as_of + timedelta(seconds=2))
+    save_scores(service.ctx, [newer], cause="event s2 reported")
+    save_scores(service.ctx, [older], cause="event s1 reported")  # computed first, saved last
+    stored = service.score_of(pid)
+    assert (stored.score, stored.as_of) == (newer.score, newer.as_of)
+    same_time = replace(newer, score=newer.score + 1)  # the clock did not move: the later save wins
+    save_scores(service.ctx, [same_time], cause="event s3 reported")
+    assert service.score_of(pid).score == same_time.score
