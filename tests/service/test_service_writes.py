@@ -13,6 +13,7 @@ import pytest
 from service_testkit import NOW, PgSchema, backends
 from sqlalchemy import func, select
 
+from deepcredit.service import retention
 from deepcredit.service.audit import AuditLog
 from deepcredit.service.erasure import _deletions
 from deepcredit.service.events import erased_people, save_scores
@@ -129,3 +130,21 @@ def test_an_older_rescore_saved_after_a_newer_one_does_not_replace_it(service):
     same_time = replace(newer, score=newer.score + 1)  # the clock did not move: the later save wins
     save_scores(service.ctx, [same_time], cause="event s3 reported")
     assert service.score_of(pid).score == same_time.score
+
+
+def test_retention_rescores_as_of_a_time_after_its_cutoff_committed(service, monkeypatch):
+    """A re-score that read the data before the cutoff committed must not outrank retention's (save_scores keeps
+    the later as_of), so retention dates its scores after the cutoff's write, not at the run's start."""
+    ctx = service.ctx
+    service.clock.advance(days=2)
+    ctx.settings.recalculation_days = 1  # every score is due
+    real = retention.write_meta
+
+    def cutoff_then_time_passes(c, values):
+        real(c, values)
+        service.clock.advance(seconds=5)
+
+    monkeypatch.setattr(retention, "write_meta", cutoff_then_time_passes)
+    assert retention.run(ctx).recalculated > 0
+    pid, _ = service.with_score()
+    assert service.score_of(pid).as_of == service.clock.t + timedelta(microseconds=1)
