@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import multiprocessing
 import threading
@@ -10,13 +11,16 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from pydantic import TypeAdapter
 from service_testkit import NOW, PgSchema, backends
 from sqlalchemy import func, select
 
-from deepcredit.service import retention
+from deepcredit.service import events, retention
 from deepcredit.service.audit import AuditLog
+from deepcredit.service.auth import MerchantPrincipal
 from deepcredit.service.erasure import _deletions
 from deepcredit.service.events import erased_people, save_scores
+from deepcredit.service.schemas import EventReport
 from deepcredit.service.store import Database
 from deepcredit.service.store.models import AuditEntry, ErasedSubject, Meta, Score
 
@@ -148,3 +152,42 @@ def test_retention_rescores_as_of_a_time_after_its_cutoff_committed(service, mon
     assert retention.run(ctx).recalculated > 0
     pid, _ = service.with_score()
     assert service.score_of(pid).as_of == service.clock.t + timedelta(microseconds=1)
+
+
+def test_a_report_retried_at_once_on_another_worker_is_a_replay(service, monkeypatch):
+    """Two workers (each its own Database and per-process lock) get the same report at the same moment; forced:
+    each waits in the write, after its check for a prior report, for the other to get there too."""
+    pid, _ = service.with_score()
+    mid, acme = service.merchant()
+    service.policy(acme)
+    service.grant(service.person(pid), mid)
+    assert service.decide(acme, pid, "order-1").status_code == 200
+    req = TypeAdapter(EventReport).validate_python({"transaction_id": "ev-1", "person_id": pid,
+                                                    "outcome": "rental_returned_on_time", "amount": 20})
+    both = threading.Barrier(2)
+    real = events._order
+
+    def meet_then_order(*args):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both.wait(timeout=2.0)  # old code: both workers are here, neither saw the other's report
+        return real(*args)
+
+    monkeypatch.setattr(events, "_order", meet_then_order)
+    acks, errors = [], []
+
+    def worker() -> None:
+        db = copy.copy(service.ctx.db)
+        db.write_lock = threading.Lock()
+        try:
+            acks.append(events.report(replace(service.ctx, db=db), MerchantPrincipal(mid, "Acme Rentals"), req))
+        except Exception as exc:  # noqa: BLE001 - a 500 on the server
+            errors.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert sorted(a.replayed for a in acks) == [False, True]
+    assert len({a.event_id for a in acks}) == 1
