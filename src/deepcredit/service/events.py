@@ -131,18 +131,29 @@ def cutoff_in(s: Session) -> datetime | None:
     return datetime.fromisoformat(row.value) if row is not None else None
 
 
-def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str) -> None:
-    """Store new current scores and append them to each person's history (one transaction), except for the
-    erased: checked inside the write, a re-score that was under way when its person was erased stores nothing."""
+def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str, only_changed: bool = False) -> int:
+    """Store new current scores and append them to each person's history (one transaction); how many.
+
+    Checked inside the write, so that nothing commits between a check and the row it guards (store.db):
+    - the erased get none: a re-score that was under way when its person was erased stores nothing;
+    - a score never replaces one computed as of a later time: re-scores run outside the write, so two of one
+      person can finish in either order, and the one as of the later time read everything the earlier one
+      read (its as_of was taken after the write that triggered it committed). At the same as_of (a clock
+      that did not move) the later save wins;
+    - only_changed: a person whose stored score and sub-scores are the same is left as they are."""
     now = ctx.now()
+    saved = 0
     with ctx.db.write() as s:
         erased = erased_people(s)
-        for p in scored:
-            if p.person_id in erased:
-                continue
+        people = [p for p in scored if p.person_id not in erased]
+        stored = {r.subject: r for r in s.execute(select(Score).where(Score.subject.in_([p.person_id for p in people])))
+                  .scalars()}
+        for p in people:
             dims = [d.__dict__ for d in p.dimensions]
             reasons = [r.__dict__ for r in p.reasons]
-            row = s.get(Score, p.person_id)
+            row = stored.get(p.person_id)
+            if row is not None and (row.as_of > p.as_of or only_changed and (row.score, row.dimensions) == (p.score, dims)):
+                continue
             if row is None:
                 row = Score(subject=p.person_id)
                 s.add(row)
@@ -150,6 +161,8 @@ def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str)
             row.as_of, row.model_id, row.updated_at = p.as_of, p.model_id, now
             s.add(ScoreHistory(subject=p.person_id, score=p.score, band=p.band, as_of=p.as_of, cause=cause,
                                model_id=p.model_id, created_at=now))
+            saved += 1
+    return saved
 
 
 def save_scores_bulk(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str) -> None:

@@ -21,7 +21,6 @@ from deepcredit.data.schema import Dimension
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.events import save_scores
 from deepcredit.service.scoring import GraphScorer
-from deepcredit.service.store.models import Score
 
 log = logging.getLogger(__name__)
 CONNECTION_CHANGED = "a connection's record changed"
@@ -97,13 +96,7 @@ def rescore_connections(ctx: ServiceContext, subjects: list[str]) -> None:
     if ctx.scorer is None:  # only queued by connections_to_rescore, which needs a scorer
         raise RuntimeError("re-scoring connections needs a scorer")
     scored = ctx.scorer.score_people(subjects, as_of=ctx.now() + timedelta(microseconds=1))
-    with ctx.db.read() as s:
-        stored = {r.subject: r for r in s.query(Score).filter(Score.subject.in_(subjects)).all()}
-        current = {k: (r.score, r.dimensions) for k, r in stored.items()}
-    changed = [p for p in scored
-               if current.get(p.person_id) != (p.score, [d.__dict__ for d in p.dimensions])]
-    if changed:
-        save_scores(ctx, changed, cause=CONNECTION_CHANGED)
+    save_scores(ctx, scored, cause=CONNECTION_CHANGED, only_changed=True)  # compared inside the write
 
 
 def neighbour_queue(ctx: ServiceContext) -> NeighbourQueue:

@@ -104,7 +104,7 @@ def run(ctx: ServiceContext, years: int | None = None, recalculate: bool = True)
     with ctx.db.read() as s:
         known = set(s.execute(select(Score.subject).where(Score.subject.in_(list(retired)))).scalars())
     people = sorted(known)
-    as_of = now + timedelta(microseconds=1)
+    as_of = ctx.now() + timedelta(microseconds=1)  # after the cutoff committed: a later re-score (events.save_scores) saw it
     due: list[str] = []
     if recalculate:
         stale = now - timedelta(days=ctx.settings.recalculation_days)

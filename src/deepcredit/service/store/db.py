@@ -2,10 +2,17 @@
 
 SQLite runs in WAL mode (readers never wait for the writer) with synchronous=NORMAL (a commit is durable
 against a crashed process, and against power loss up to the last checkpoint), which is what lets a decision
-commit in well under a millisecond. Writes from one process are serialised by `write_lock`, so SQLite never
-has to upgrade a read snapshot to a write lock (which fails instead of waiting); PostgreSQL needs no such
-help but the lock is cheap and keeps the audit chain's appends in order. Several processes writing one
-SQLite file are not supported: use PostgreSQL for more than one worker.
+commit in well under a millisecond.
+
+Every write goes through `Database.write()`, and writes run one at a time, across threads and processes (the
+server, a second worker, an operator command such as `person-erase` or `retention`): the transaction takes the
+database's write lock before its first statement (SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped
+advisory lock on one constant key), so the reads inside a write see every earlier write and nothing commits
+between a check and the act it guards (a person erased, a transaction id replayed, a limit counted). Why one
+at a time: the service's writes are short (well under a millisecond to a few), SQLite admits one writer
+anyway, and a single rule is simpler to get right than a lock per kind of check. A writer waits for the one
+before it (SQLite up to its 30 s busy timeout); `write_lock` is the per-process part of the same queue, so
+threads of one process do not busy-wait on SQLite. Reads never wait.
 
 The audit log is append-only in the database itself: a trigger refuses UPDATE and DELETE on it.
 """
@@ -39,8 +46,13 @@ APPEND_ONLY_POSTGRES = [
 ]
 
 
+WRITE_LOCK_KEY = 0x6463_7772_6974_65
+"""The PostgreSQL advisory lock every service write takes (any constant: one lock for all writes)."""
+_PG_WRITE_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
 class Database:
-    """An engine, a session factory and the process-wide write lock."""
+    """An engine, a session factory and the write transaction (`write`)."""
 
     def __init__(self, url: str, echo: bool = False, **engine_kwargs) -> None:
         self.url = make_url(url)
@@ -83,8 +95,13 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
-        """One transaction under the write lock: committed on success, rolled back on any error."""
+        """One transaction holding the database's write lock from its first statement (module docstring):
+        committed on success, rolled back on any error. Do every check a write depends on inside it."""
         with self.write_lock, self.sessions() as session, session.begin():
+            if self.is_sqlite:  # not the driver's deferred BEGIN, which takes the lock only at the first INSERT
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                session.execute(_PG_WRITE_LOCK, {"key": WRITE_LOCK_KEY})
             yield session
 
     def dispose(self) -> None:
