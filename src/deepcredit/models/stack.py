@@ -894,8 +894,10 @@ class StackModel(CreditModel):
     def run_facts(self) -> dict:
         """Fit seconds per step and the processes the fits ran on: facts of the run, saved beside the model
         (the artifact's run facts), not in its files, so that they do not change its identity."""
+        encoder = getattr(self, "encoder_", None)
         return {"fit_seconds": dict(getattr(self, "fit_seconds_", {})),
-                "processes": getattr(self, "processes_", None)}
+                "processes": getattr(self, "processes_", None),
+                **({"pretrain_timing": dict(encoder.timing)} if encoder is not None and encoder.timing else {})}
 
     def to_files(self) -> dict[str, bytes]:
         self._check_fitted()
