@@ -289,4 +289,5 @@ def test_the_stored_config_names_the_resolved_members(world, tmp_path):
                     stack={"folds": 2})
     trained = train_model(cfg, world, tmp_path / "m")
     assert json.loads((trained.path / "config.json").read_text())["config"]["members"] == ["gbdt"]
-    assert load_artifact(trained.path).manifest["config"]["run"]["members"] == ["gbdt"]
+    config = load_artifact(trained.path).manifest["config"]
+    assert config["run"]["members"] == ["gbdt"] and config["feature_engine"] == "duckdb"

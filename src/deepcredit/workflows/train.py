@@ -225,7 +225,7 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
     stored = cfg if cfg.model != "stack" else cfg.model_copy(update={"members": kinds})
     data_path = str(Path(dataset.root).resolve())
     config = {"data": dataset.name, "data_path": data_path, "views": views, "rows": len(train_inp),
-              "kind": est.kind, "run": stored.to_dict(), **({OTHER_DATA: other_data} if other_data else {})}
+              "kind": est.kind, "feature_engine": engine, "run": stored.to_dict(), **({OTHER_DATA: other_data} if other_data else {})}
     path = save_model(est, out, train_inp, metrics=metrics, config=config,
                       beside=run_record_file(stored, fingerprint, data_path, other_data))
     return Trained(est, path, metrics, views, len(train_inp))
