@@ -92,7 +92,8 @@ def test_a_pretrained_temporal_stack_trained_twice_has_one_identity_with_its_pre
     tiny = {"epochs": 1, "dim": 8, "kind_dim": 4, "status_dim": 4, "batch_people": 64, "pair_dim": 0}
     arts = []
     for name in ("a", "b"):
-        model = StackModel(members=("gbdt",), member_params=PARAMS, n_folds=2, seed=1, pretrain=tiny, temporal=True)
+        model = StackModel(members=("gbdt", "sequence"), n_folds=2, seed=1, pretrain=tiny, temporal=True,
+                           member_params={**PARAMS, "sequence": {"max_epochs": 1, "hidden": 8, "head_hidden": 8}})
         arts.append(load_artifact(save_model(model.fit(tinp), tmp_path_factory.mktemp(name) / "m", tinp,
                                              metrics=dict(model.metrics_))))
     assert "pretrain__encoder.json" in arts[0].manifest["files"]
@@ -100,4 +101,5 @@ def test_a_pretrained_temporal_stack_trained_twice_has_one_identity_with_its_pre
     for art in arts:
         assert "seconds" not in (art.root / "pretrain__encoder.json").read_text()
         assert "seconds" not in (art.root / "stack.json").read_text()
-        assert art.run_facts["pretrain_timing"]["seconds"] >= 0
+        assert art.run_facts["devices"] == {"sequence": "cpu"}  # where each torch member was fitted
+        assert art.run_facts["pretrain"]["seconds"] >= 0 and art.run_facts["pretrain"]["device"] == "cpu"

@@ -198,7 +198,8 @@ def test_retraining_from_a_run_record_says_where_data_and_versions_differ(world,
     same = {"data_fingerprint": world.fingerprint(), "versions": library_versions()}
     for recorded in (same, None, {**same, "data_fingerprint": "b4d3aa73" * 8, "versions": {"lightgbm": "0.1"}}):
         with pytest.raises(_Stop):
-            train_model(RunConfig(model="gbdt"), world, tmp_path / "m", on_message=said.append, recorded=recorded)
+            train_model(RunConfig(model="gbdt"), world, tmp_path / "m", on_message=said.append, recorded=recorded,
+                        allow_other_data=True)  # other data are refused without it (test below)
     notes = [s for s in said if s.startswith("note:")]
     assert len(notes) == 2  # nothing said when they agree, or when nothing is recorded
     assert "the data differ from those of the recorded run" in notes[0] and "recorded b4d3aa73b4d3" in notes[0]

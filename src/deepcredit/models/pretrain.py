@@ -159,7 +159,7 @@ class EventEncoder:
         self.tower = tower.eval()
         self.dimensions = dimensions
         self.info = info
-        self.timing = dict(timing or {})  # wall-clock seconds: a run fact, never in encoder.json (identity)
+        self.timing = dict(timing or {})  # seconds and device: run facts, never in encoder.json (identity)
 
     @property
     def dim(self) -> int:
@@ -307,7 +307,7 @@ def pretrain(histories: Histories, params: dict | None = None, seed: int = 0,
         dims = _dimensions(tower, data, prep, len(rows))
     info = {"people": int(len(rows)), "history": history, "steps": len(step_seconds)}
     timing = {"seconds_per_step": float(np.mean(step_seconds)) if step_seconds else 0.0,
-              "seconds": round(time.perf_counter() - t0, 2)}
+              "seconds": round(time.perf_counter() - t0, 2), "device": str(device)}
     return EventEncoder(s, config, prep, tower.cpu(), dims, info, timing)
 
 
