@@ -46,3 +46,16 @@ def test_recreating_from_config_json(tmp_path, monkeypatch):
     assert said["config_data_fingerprint"] == a["data_fingerprint"]
     out = _run(["train", "--config", str(tmp_path / "a" / "manifest.json"), "--out", str(tmp_path / "d")], code=2)
     assert "pass the config.json beside it" in out
+
+
+def test_strict_input_refuses_a_model_written_under_other_library_versions(tmp_path, monkeypatch):
+    from deepcredit.models import artifacts
+
+    world = simulate_world(tmp_path / "w", people=300, seed=2, chunk_size=300)
+    real = artifacts.library_versions
+    with monkeypatch.context() as m:
+        m.setattr(artifacts, "library_versions", lambda names=None: {**real(), "numpy": "1.26.4"})
+        _run(["train", "--data", str(world.root), "--out", str(tmp_path / "a"), *GBDT])
+    out = _run(["score", "--model", str(tmp_path / "a"), "--data", str(world.root), "--out", str(tmp_path / "s"),
+                "--strict-input"], code=2)
+    assert "other library versions" in out and "numpy" in out and "1.26.4" in out

@@ -146,7 +146,8 @@ def score(
                                                               "follows it, not the population."),
     strict_input: bool = typer.Option(None, "--strict-input/--warn-input",
                                       help="Refuse data that does not match the model (unseen categories, a "
-                                           "changed unit, drift) instead of warning (the default)."),
+                                           "changed unit, drift), and a model written under other library "
+                                           "versions, instead of warning (the default)."),
     engine: str = engine_option(),
     master: str = master_option(),
 ) -> None:
@@ -169,6 +170,10 @@ def score(
                     tasks[stage] = bar.add_task(f"{stage} (chunks of {cfg.scoring.chunk_size:,} people)", total=total)
                 bar.update(tasks[stage], completed=done)
 
+            if cfg.scoring.strict_input:  # a model of other library versions is refused, before any work
+                from deepcredit.models.artifacts import load_artifact
+
+                load_artifact(model_dir, strict_versions=True)
             job = score_job(model_dir, ds, out, cfg, on_chunk=on_chunk, engine=engine, master=master)
         card = read_scores(out, ["score", "band"])
         if len(card) != job["rows"]:  # never report rows the job does not have
