@@ -8,7 +8,9 @@ from datetime import date
 import pytest
 
 from deepcredit.config import (
+    OtherDataError,
     RunConfig,
+    check_recorded_data,
     load_config,
     parse_member_params,
     record_differences,
@@ -97,3 +99,19 @@ def test_a_run_record_gives_its_fingerprint_and_versions_and_a_hand_written_conf
     assert recorded["code"]["fingerprint"] and recorded["code"]["python"].startswith("3.")
     other = record_differences(recorded, "f" * 64, recorded["versions"], {"fingerprint": "b" * 64, "python": "3.0"})
     assert len(other) == 2 and "code differs" in other[0] and "bbbbbbbbbbbb" in other[0] and "Python 3.0" in other[1]
+
+
+def test_an_artifacts_manifest_given_as_config_is_refused_naming_the_config_json_beside_it(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps({"artifact_format": 3, "kind": "stack",
+                                                        "config": {"data": "w", "kind": "stack"}}))
+    with pytest.raises(DataValidationError, match="pass the config.json beside it"):
+        load_config(tmp_path / "manifest.json")
+
+
+def test_recorded_data_with_another_fingerprint_is_refused_naming_both_unless_allowed(tmp_path):
+    recorded = recorded_run(write_run_record(tmp_path, RunConfig(data="w"), "f" * 64))
+    assert check_recorded_data(recorded, "f" * 64) is None and check_recorded_data({}, "a" * 64) is None
+    with pytest.raises(OtherDataError, match=f"fingerprint {'a' * 64}.*fingerprint {'f' * 64}"):
+        check_recorded_data(recorded, "a" * 64)
+    other = check_recorded_data(recorded, "a" * 64, allow_other_data=True)
+    assert other is not None and other["config_data_fingerprint"] == "f" * 64 and other["data_fingerprint"] == "a" * 64

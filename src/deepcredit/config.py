@@ -114,6 +114,9 @@ def load_config(path: Path) -> RunConfig:
         raw = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise DataValidationError(str(path), f"unreadable config ({exc})") from None
+    if isinstance(raw, dict) and "artifact_format" in raw:
+        raise DataValidationError(str(path), f"this is an artifact's manifest, not a run config: pass the "
+                                             f"{CONFIG_FILE} beside it (--config {path.parent / CONFIG_FILE})")
     if isinstance(raw, dict) and isinstance(raw.get("config"), dict):
         raw = raw["config"]  # a config.json written beside an artifact or result
     return _validated(raw, str(path))
@@ -171,11 +174,46 @@ def merge_member_params(base: dict[str, dict[str, Any]], extra: dict[str, dict[s
     return out
 
 
-def run_record(cfg: RunConfig, data_fingerprint: str = "") -> dict:
-    """What is written beside an artifact or result: the config, the data fingerprint, library versions and
-    the code (its source fingerprint and the Python version: the package version names no commit)."""
-    return {"config": cfg.to_dict(), "data_fingerprint": data_fingerprint, "versions": library_versions(),
-            "code": code_record()}
+def run_record(cfg: RunConfig, data_fingerprint: str = "", data_path: str | None = None,
+               other_data: dict | None = None) -> dict:
+    """What is written beside an artifact or result: the config (its `data` as typed), the data set's absolute
+    path (`data_path`: a typed relative path or bundled name resolves against the working directory), the
+    data fingerprint, library versions and the code (its source fingerprint and the Python version: the
+    package version names no commit). other_data: where a re-creation was allowed to train on data other
+    than its config's, the config's recorded data (OTHER_DATA)."""
+    record = {"config": cfg.to_dict(), "data_fingerprint": data_fingerprint, "versions": library_versions(),
+              "code": code_record()}
+    if data_path is not None:
+        record["data_path"] = data_path
+    if other_data:
+        record[OTHER_DATA] = dict(other_data)
+    return record
+
+
+OTHER_DATA = "other_data_than_config"
+"""The key under which an artifact re-created from a config on other data records the config's data."""
+
+
+class OtherDataError(ValueError):
+    """A re-creation from a recorded config was given data with another fingerprint than the recorded one."""
+
+
+def check_recorded_data(recorded: dict, data_fingerprint: str, allow_other_data: bool = False) -> dict | None:
+    """None where the recorded run (recorded_run) names no data fingerprint or the same one; else refused
+    (OtherDataError, naming both fingerprints), unless allow_other_data: then what the artifact records of
+    the config's data (its fingerprint and path), since the model re-created is not the recorded one."""
+    was = recorded.get("data_fingerprint")
+    if not was or was == data_fingerprint:
+        return None
+    other = {"config_data_fingerprint": was, "config_data_path": recorded.get("data_path"),
+             "data_fingerprint": data_fingerprint}
+    if allow_other_data:
+        return other
+    where = f" at {recorded['data_path']}" if recorded.get("data_path") else ""
+    raise OtherDataError(f"the data given (fingerprint {data_fingerprint}) are not the data the config was "
+                         f"recorded with (fingerprint {was}{where}): a model re-created from them would not be "
+                         "the recorded one; give the recorded data, or --allow-other-data to train on these "
+                         "anyway (the artifact then records that its data are not its config's)")
 
 
 def recorded_run(path: Path) -> dict:
@@ -187,7 +225,7 @@ def recorded_run(path: Path) -> dict:
         return {}
     if not isinstance(raw, dict) or not isinstance(raw.get("config"), dict):
         return {}
-    return {k: raw[k] for k in ("data_fingerprint", "versions", "code") if raw.get(k)}
+    return {k: raw[k] for k in ("data_fingerprint", "data_path", "versions", "code") if raw.get(k)}
 
 
 def record_differences(recorded: dict, data_fingerprint: str, versions: dict[str, str] | None = None,
@@ -220,8 +258,10 @@ def write_run_record(directory: Path, cfg: RunConfig, data_fingerprint: str = ""
     return path
 
 
-def run_record_file(cfg: RunConfig, data_fingerprint: str = "") -> dict[str, bytes]:
+def run_record_file(cfg: RunConfig, data_fingerprint: str = "", data_path: str | None = None,
+                    other_data: dict | None = None) -> dict[str, bytes]:
     """The run record as the file a model artifact is written with ({config.json: bytes}, as
     write_run_record writes it): inside the artifact, so its manifest hash-checks it."""
-    text = json.dumps(run_record(cfg, data_fingerprint), indent=2, sort_keys=True, default=str) + "\n"
+    text = json.dumps(run_record(cfg, data_fingerprint, data_path, other_data), indent=2, sort_keys=True,
+                      default=str) + "\n"
     return {CONFIG_FILE: text.encode("utf-8")}

@@ -370,3 +370,9 @@ def test_a_writer_that_stages_before_checking_never_deletes_the_set_aside_output
     (staging / "new").write_text("x")
     io.replace_directory(staging, out, dataset_module.is_dataset, dataset_module.A_DATASET)
     assert names(out) == ["new"] and names(tmp_path) == ["ds"], "put back, then replaced as usual"
+
+
+def test_the_versions_recorded_name_the_solver_the_sql_rewriter_and_absent_libraries():
+    versions = io.library_versions()
+    assert {"scipy", "ortools", "sqlglot", "pyspark"} <= set(versions)
+    assert io.library_versions(("numpy", "no-such-library-xyz"))["no-such-library-xyz"] == "absent"

@@ -82,3 +82,24 @@ def test_a_members_n_jobs_is_kept_out_of_the_model_parameters(tmp_path, inp):
 
 def test_a_members_thread_count_does_not_change_the_identity(tmp_path, inp):
     assert _fit_with_gbdt_threads(inp, tmp_path / "a", 1).sha256 == _fit_with_gbdt_threads(inp, tmp_path / "b", 2).sha256
+
+
+def test_a_pretrained_temporal_stack_trained_twice_has_one_identity_with_its_pretraining_seconds_beside_it(
+        tmp_path_factory):
+    """Pretraining's wall-clock seconds are a run fact: in encoder.json or stack.json they changed the sha256."""
+    ds = simulate_world(tmp_path_factory.mktemp("tp") / "w", people=300, seed=5, chunk_size=300)
+    tinp = build_model_input(ds, views=("tabular", "temporal"), threads=1)
+    tiny = {"epochs": 1, "dim": 8, "kind_dim": 4, "status_dim": 4, "batch_people": 64, "pair_dim": 0}
+    arts = []
+    for name in ("a", "b"):
+        model = StackModel(members=("gbdt", "sequence"), n_folds=2, seed=1, pretrain=tiny, temporal=True,
+                           member_params={**PARAMS, "sequence": {"max_epochs": 1, "hidden": 8, "head_hidden": 8}})
+        arts.append(load_artifact(save_model(model.fit(tinp), tmp_path_factory.mktemp(name) / "m", tinp,
+                                             metrics=dict(model.metrics_))))
+    assert "pretrain__encoder.json" in arts[0].manifest["files"]
+    assert arts[0].sha256 == arts[1].sha256
+    for art in arts:
+        assert "seconds" not in (art.root / "pretrain__encoder.json").read_text()
+        assert "seconds" not in (art.root / "stack.json").read_text()
+        assert art.run_facts["devices"] == {"sequence": "cpu"}  # where each torch member was fitted
+        assert art.run_facts["pretrain"]["seconds"] >= 0 and art.run_facts["pretrain"]["device"] == "cpu"

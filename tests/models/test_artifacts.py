@@ -150,3 +150,33 @@ def test_an_artifact_never_replaces_anything_else(tmp_path, what):
         save_artifact(out, **ARGS)
     assert (sorted(p.name for p in out.iterdir()) if out.is_dir() else out.read_text()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x"], "nothing staged or set aside is left"
+
+
+def test_an_artifact_of_other_library_versions_warns_once_naming_them_and_strict_refuses(tmp_path, fitted,
+                                                                                          monkeypatch):
+    import warnings
+
+    from deepcredit.models import artifacts
+
+    card, inp = fitted
+    real = artifacts.library_versions
+    with monkeypatch.context() as m:
+        m.setattr(artifacts, "library_versions", lambda names=None: {
+            **real(), "numpy": "1.26.4", "lightgbm": "3.3.5", "torch": real()["torch"] + ".post9",
+            "pyspark": "absent", "scipy": "absent"})
+        out = save(card, inp, tmp_path / "old")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        load_artifact(out)
+        load_artifact(out)  # once per artifact and process
+    said = [w for w in seen if issubclass(w.category, artifacts.LibraryVersionWarning)]
+    assert len(said) == 1 and "\n" not in str(said[0].message)
+    text = str(said[0].message)
+    assert "numpy" in text and "(trained with 1.26.4)" in text and "lightgbm" in text
+    assert "torch" not in text and "scipy" not in text  # a patch release, or a library absent then: not a difference
+    with pytest.raises(ArtifactError, match="other library versions.*numpy"):
+        load_artifact(out, strict_versions=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_artifact(save(card, inp, tmp_path / "now"))  # the running versions: nothing said
+

@@ -14,6 +14,7 @@ from deepcredit.data.dataset import write_dataset
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
 from deepcredit.features.graph import Graph
+from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import DIMENSIONS, load_model, save_model
 from deepcredit.models.graph import Adjacency, GraphModel, GraphSAGETower, NodeEncoder, sample_blocks
 
@@ -69,6 +70,7 @@ def test_artifact_round_trip_is_bit_exact(world, tmp_path):
     rows = inp.take(world["test"])
     loaded = load_model(save_model(model, tmp_path / "graph-model", inp))
     assert isinstance(loaded, GraphModel)
+    assert load_artifact(tmp_path / "graph-model").run_facts["device"] == "cpu"  # the device it was fitted on
     assert np.array_equal(model.predict_proba(rows), loaded.predict_proba(rows))
     a, b = model.explain(rows), loaded.explain(rows)
     assert np.array_equal(a.base, b.base) and a.by_dimension.equals(b.by_dimension)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -191,3 +193,18 @@ def test_batches_on_threads_give_the_same_bits_in_order(monkeypatch, cores):
     assert not any(seen)
     assert [len(a) for a in _torch.in_batches(lambda pos: pos, 37, batch=10)] == [10, 10, 10, 7]
     assert _torch.in_batches(lambda pos: pos, 0) == []
+
+
+def test_on_cuda_the_fit_runs_deterministic_kernels_and_on_cpu_nothing_changes(monkeypatch):
+    """The switches need no GPU to be set: torch accepts them on a CPU-only build too."""
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    before = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
+    with _torch.deterministic(torch.device("cpu")):
+        assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark) == before
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    with _torch.deterministic(torch.device("cuda")):
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == _torch.CUBLAS_WORKSPACE
+    assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark) == before
+    assert _torch.device_of(torch.nn.Linear(2, 1)) == "cpu" and _torch.device_of(None) is None

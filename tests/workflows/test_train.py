@@ -198,7 +198,8 @@ def test_retraining_from_a_run_record_says_where_data_and_versions_differ(world,
     same = {"data_fingerprint": world.fingerprint(), "versions": library_versions()}
     for recorded in (same, None, {**same, "data_fingerprint": "b4d3aa73" * 8, "versions": {"lightgbm": "0.1"}}):
         with pytest.raises(_Stop):
-            train_model(RunConfig(model="gbdt"), world, tmp_path / "m", on_message=said.append, recorded=recorded)
+            train_model(RunConfig(model="gbdt"), world, tmp_path / "m", on_message=said.append, recorded=recorded,
+                        allow_other_data=True)  # other data are refused without it (test below)
     notes = [s for s in said if s.startswith("note:")]
     assert len(notes) == 2  # nothing said when they agree, or when nothing is recorded
     assert "the data differ from those of the recorded run" in notes[0] and "recorded b4d3aa73b4d3" in notes[0]
@@ -253,3 +254,41 @@ def test_every_file_a_trained_model_is_written_with_is_hash_checked(world, tmp_p
         with pytest.raises(ArtifactError, match="sha256 mismatch") as err:
             load(trained.path)
         assert err.value.file == str(record)
+
+
+def test_recreating_from_a_recorded_config_refuses_other_data_unless_allowed_and_then_records_it(world, tmp_path):
+    from deepcredit.config import recorded_run
+
+    cfg = RunConfig(model="gbdt", member_params=GBDT, data="w")
+    first = train_model(cfg, world, tmp_path / "a")
+    record = json.loads((first.path / "config.json").read_text())
+    assert record["config"]["data"] == "w" and record["data_path"] == str(world.root.resolve())  # typed, and where
+    recorded = recorded_run(first.path / "config.json")
+    other = simulate_world(tmp_path / "other", people=300, seed=9, chunk_size=300)
+    with pytest.raises(ValueError, match=f"fingerprint {other.fingerprint()}.*fingerprint {world.fingerprint()}"):
+        train_model(cfg, other, tmp_path / "b", recorded=recorded)
+    assert not (tmp_path / "b").exists()
+    allowed = load_artifact(train_model(cfg, other, tmp_path / "b", recorded=recorded, allow_other_data=True).path)
+    said = allowed.manifest["config"]["other_data_than_config"]
+    assert said["config_data_fingerprint"] == world.fingerprint() and said["data_fingerprint"] == other.fingerprint()
+    assert json.loads((allowed.root / "config.json").read_text())["other_data_than_config"] == said
+    again = load_artifact(train_model(cfg, world, tmp_path / "c", recorded=recorded).path)  # its own data: no refusal
+    assert again.sha256 == load_artifact(first.path).sha256 and "other_data_than_config" not in again.manifest["config"]
+
+
+def test_recreation_reads_the_recorded_absolute_path_unless_data_are_given(world, tmp_path):
+    from deepcredit.workflows.train import recreation_data
+
+    recorded = {"data_path": str(world.root.resolve())}
+    assert recreation_data(RunConfig(data="w"), recorded, None) == str(world.root.resolve())
+    assert recreation_data(RunConfig(data="w"), recorded, "given") == "given"
+    assert recreation_data(RunConfig(data="w"), {"data_path": str(tmp_path / "gone")}, None) == "w"
+
+
+def test_the_stored_config_names_the_resolved_members(world, tmp_path):
+    cfg = RunConfig(exclude_members=["scorecard", "sequence", "wide_deep", "graph"], member_params=GBDT,
+                    stack={"folds": 2})
+    trained = train_model(cfg, world, tmp_path / "m")
+    assert json.loads((trained.path / "config.json").read_text())["config"]["members"] == ["gbdt"]
+    config = load_artifact(trained.path).manifest["config"]
+    assert config["run"]["members"] == ["gbdt"] and config["feature_engine"] == "duckdb"

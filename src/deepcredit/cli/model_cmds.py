@@ -68,10 +68,13 @@ def train(
                                            "scorecard.iv_min=0.01 (repeat)."),
     engine: str = engine_option(),
     master: str = master_option(),
+    allow_other_data: bool = typer.Option(False, "--allow-other-data", help="With --config ART/config.json: "
+                                          "train even where the data's fingerprint is not the recorded one (the "
+                                          "artifact records that its data are not its config's)."),
 ) -> None:
     """Train a model on the labelled (person, as_of) rows of a data set and save it as a hashed artifact."""
     from deepcredit.config import merge_member_params, parse_member_params, recorded_run
-    from deepcredit.workflows.train import train_model
+    from deepcredit.workflows.train import recreation_data, train_model
 
     if holdout is not None and test_from is not None:
         raise typer.BadParameter("give --holdout or --test-from, not both")
@@ -86,12 +89,15 @@ def train(
         if member_param:
             cfg = cfg.model_copy(update={"member_params": merge_member_params(
                 cfg.member_params, parse_member_params(member_param))})
-        if not cfg.data:
+        recorded = recorded_run(config) if config else None
+        target = recreation_data(cfg, recorded, data)
+        if not target:
             raise ValueError("--data: give a data set (or 'data' in the --config file)")
-        ds = resolve_dataset(cfg.data)
+        ds = resolve_dataset(target)
         with progress() as bar:
             trained = train_model(cfg, ds, out, on_progress=member_progress(bar), on_message=console.print,
-                                  engine=engine, master=master, recorded=recorded_run(config) if config else None)
+                                  engine=engine, master=master, recorded=recorded,
+                                  allow_other_data=allow_other_data)
     _print_training(trained)
 
 
@@ -140,7 +146,8 @@ def score(
                                                               "follows it, not the population."),
     strict_input: bool = typer.Option(None, "--strict-input/--warn-input",
                                       help="Refuse data that does not match the model (unseen categories, a "
-                                           "changed unit, drift) instead of warning (the default)."),
+                                           "changed unit, drift), and a model written under other library "
+                                           "versions, instead of warning (the default)."),
     engine: str = engine_option(),
     master: str = master_option(),
 ) -> None:
@@ -163,6 +170,10 @@ def score(
                     tasks[stage] = bar.add_task(f"{stage} (chunks of {cfg.scoring.chunk_size:,} people)", total=total)
                 bar.update(tasks[stage], completed=done)
 
+            if cfg.scoring.strict_input:  # a model of other library versions is refused, before any work
+                from deepcredit.models.artifacts import load_artifact
+
+                load_artifact(model_dir, strict_versions=True)
             job = score_job(model_dir, ds, out, cfg, on_chunk=on_chunk, engine=engine, master=master)
         card = read_scores(out, ["score", "band"])
         if len(card) != job["rows"]:  # never report rows the job does not have

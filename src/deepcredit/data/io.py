@@ -380,9 +380,16 @@ def fingerprint(paths: Iterable[Path]) -> str:
     return h.hexdigest()
 
 
-def library_versions(names: Iterable[str] = (
-    "deepcredit", "numpy", "pandas", "pyarrow", "duckdb", "scikit-learn", "optbinning", "lightgbm", "torch",
-)) -> dict[str, str]:
+LIBRARIES = ("deepcredit", "numpy", "pandas", "pyarrow", "duckdb", "scikit-learn", "scipy", "optbinning", "ortools",
+             "lightgbm", "torch", "sqlglot", "pyspark")
+"""The libraries whose versions shape a model or its features: scipy and ortools (optbinning's solver) bin the
+scorecard, sqlglot rewrites the feature SQL, pyspark computes the features where the spark engine runs."""
+ABSENT = "absent"
+"""The version recorded of a library that is not installed (spark's is optional)."""
+
+
+def library_versions(names: Iterable[str] = LIBRARIES) -> dict[str, str]:
+    """{name: version} of each library, ABSENT where it is not installed."""
     return dict(_versions(tuple(names)))
 
 
@@ -395,7 +402,7 @@ def _versions(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         try:
             versions.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
-            continue
+            versions.append((name, ABSENT))
     return tuple(versions)
 
 

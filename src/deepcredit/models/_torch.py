@@ -4,8 +4,9 @@ with early stopping, state-dict bytes, and exact Shapley values over a few input
 Why one loop: every neural member must be reproducible (same seed, same data -> same weights) and stop on
 the same rule, and a fix to either belongs in one place. Determinism: all randomness (initialisation,
 dropout, shuffling) comes from generators seeded by `seed` inside `torch.random.fork_rng`, so fitting never
-disturbs (or depends on) the caller's global random state; on CUDA, cuDNN is switched to its deterministic
-kernels for the duration of the fit.
+disturbs (or depends on) the caller's global random state; on CUDA, torch's deterministic algorithms (the
+graph member's index_add_ aggregation among them), deterministic cuDNN and a fixed cuBLAS workspace are
+switched on for the fit (and for the graph member's inference): `deterministic`. On CPU nothing changes.
 
 Why `threads` defaults to 1: the recurrent towers run many small matrix products per step, where extra
 intra-op threads only add synchronisation; on the shared 2-core machine one thread trained a 2-layer GRU
@@ -18,6 +19,7 @@ import contextlib
 import copy
 import io
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,11 +41,49 @@ ProgressFn = Callable[[int, int, str], None]
 """on_progress(epoch, max_epochs, message), called after every epoch."""
 
 
+CUBLAS_WORKSPACE = ":4096:8"
+"""CUBLAS_WORKSPACE_CONFIG for deterministic cuBLAS (CUDA 10.2+); read when cuBLAS starts, so it is set as
+soon as a CUDA device is chosen (resolve_device), unless the user set it."""
+
+
 def resolve_device(device: str | None) -> torch.device:
-    """'auto' / None: CUDA when present, else CPU; anything else is passed to torch.device."""
-    if device in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    """'auto' / None: CUDA when present, else CPU; anything else is passed to torch.device. Choosing CUDA
+    sets CUBLAS_WORKSPACE_CONFIG (unless set), before cuBLAS first runs."""
+    chosen = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device in (None, "", "auto")
+                          else device)
+    if chosen.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    return chosen
+
+
+@contextlib.contextmanager
+def deterministic(device: torch.device) -> Iterator[None]:
+    """On CUDA: torch's deterministic algorithms, deterministic cuDNN without benchmarking, and the fixed
+    cuBLAS workspace, restored after. warn_only: an operation without a deterministic kernel warns, naming
+    itself, instead of stopping a fit. On CPU nothing is changed (its results stay bit for bit the same)."""
+    if device.type != "cuda":
+        yield
+        return
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    cudnn = torch.backends.cudnn
+    old = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+           cudnn.deterministic, cudnn.benchmark)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(old[0], warn_only=old[1])
+        cudnn.deterministic, cudnn.benchmark = old[2], old[3]
+
+
+def device_of(module: nn.Module | None) -> str | None:
+    """The device a module's weights are on ('cpu', 'cuda:0'), None for none: the device a member fitted on
+    (run facts: a fit on CUDA need not give the bits a CPU fit gives)."""
+    if module is None:
+        return None
+    weight = next(module.parameters(), None)
+    return None if weight is None else str(weight.device)
 
 
 @contextlib.contextmanager
@@ -62,19 +102,12 @@ def torch_threads(threads: int | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed torch inside a forked RNG state (the caller's global state is untouched); deterministic cuDNN."""
+    """Seed torch inside a forked RNG state (the caller's global state is untouched); on CUDA, deterministic
+    kernels (`deterministic`)."""
     devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    with torch.random.fork_rng(devices=devices), deterministic(device):
         torch.manual_seed(seed)
-        if device.type == "cuda":
-            old = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
-            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-            try:
-                yield
-            finally:
-                torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old
-        else:
-            yield
+        yield
 
 
 def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

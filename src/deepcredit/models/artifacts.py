@@ -41,8 +41,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
+import re
 import shutil
 import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +58,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from deepcredit.data.io import (
+    ABSENT,
     atomic_write_bytes,
     check_replaceable,
     code_record,
@@ -80,6 +84,53 @@ is_artifact = is_manifest_of("model artifact")
 
 class ArtifactError(DataValidationError):
     """An artifact that is missing, unreadable, of an unknown format, or whose bytes fail their hash."""
+
+
+class LibraryVersionWarning(UserWarning):
+    """An artifact written under other library (or Python) versions than the running ones: its scores may
+    differ from those it was validated with."""
+
+
+_VERSIONS_WARNED: set[tuple[str, str]] = set()
+"""(artifact path, manifest hash) already warned of in this process: a warning once, not per load."""
+
+
+def _major_minor(version: str) -> tuple[int, ...] | str:
+    m = re.match(r"(\d+)\.(\d+)", version)
+    return (int(m[1]), int(m[2])) if m else version
+
+
+def version_differences(manifest: Mapping) -> list[str]:
+    """'name now (trained with was)' for each library, and Python, whose major.minor version differs from the
+    running one. A library not installed then or now is left out: one the model needs fails its import anyway,
+    and an optional one (pyspark on a machine that only scores) does not shape its scores."""
+    recorded = dict(manifest.get("library_versions") or {})
+    now = library_versions(tuple(sorted(recorded)))
+    out = [f"{name} {now[name]} (trained with {was})" for name, was in sorted(recorded.items())
+           if ABSENT not in (was, now.get(name, ABSENT)) and _major_minor(was) != _major_minor(now[name])]
+    python = (manifest.get("code") or {}).get("python")
+    if python and _major_minor(python) != _major_minor(platform.python_version()):
+        out.append(f"Python {platform.python_version()} (trained with {python})")
+    return out
+
+
+def check_versions(root: Path, manifest: Mapping, strict: bool = False) -> list[str]:
+    """The version differences (version_differences) of an artifact: a LibraryVersionWarning once per
+    artifact and process, or, strict, refused (ArtifactError), since a model scored under other libraries
+    need not give the scores it was validated with."""
+    diffs = version_differences(manifest)
+    if not diffs:
+        return diffs
+    said = "written under other library versions than these: " + ", ".join(diffs)
+    if strict:
+        raise ArtifactError(str(root), f"{said}; refused under strict input checking (re-create it here, or "
+                                       "score without strict checking)")
+    key = (str(root.resolve()), str(manifest.get("sha256")))
+    if key not in _VERSIONS_WARNED:
+        _VERSIONS_WARNED.add(key)
+        warnings.warn(f"{root}: {said}; its scores may differ from those it was validated with",
+                      LibraryVersionWarning, stacklevel=3)
+    return diffs
 
 
 def _dumps(obj: object) -> str:
@@ -324,8 +375,10 @@ def check_artifact_out(out: Path) -> None:
     check_replaceable(Path(out), is_artifact, AN_ARTIFACT)
 
 
-def load_artifact(path: Path, kind: str | None = None) -> Artifact:
-    """Read an artifact, verifying its signature, the manifest's own hash and every listed file's sha256 first."""
+def load_artifact(path: Path, kind: str | None = None, strict_versions: bool = False) -> Artifact:
+    """Read an artifact, verifying its signature, the manifest's own hash and every listed file's sha256 first,
+    then comparing its library versions with the running ones (check_versions: a warning, or refused where
+    strict_versions)."""
     root = Path(path)
     mpath = root / MANIFEST
     if not mpath.exists():
@@ -356,4 +409,5 @@ def load_artifact(path: Path, kind: str | None = None) -> Artifact:
         payload = json.loads((root / PAYLOAD).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ArtifactError(str(root / PAYLOAD), "unreadable payload") from None
+    check_versions(root, manifest, strict_versions)
     return Artifact(root, manifest, payload)

@@ -491,6 +491,10 @@ class GraphModel(CreditModel):
             out.append(net(x_all[torch.from_numpy(blocks[0].src_nodes).to(device)], blocks).cpu().numpy())
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
+    def run_facts(self) -> dict:
+        """The device it was fitted on: a run fact (models.base.fit_run_facts), outside its identity."""
+        return {"device": _torch.device_of(getattr(self, "net_", None))}
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "net_"):
             raise RuntimeError("graph model: call fit (or load a fitted model) first")
@@ -513,7 +517,7 @@ class GraphModel(CreditModel):
         graph = _require_graph(inp)
         device = next(self.net_.parameters()).device
         states = self._staged(inp)
-        with _torch.torch_threads(self.threads):
+        with _torch.torch_threads(self.threads), _torch.deterministic(device):  # index_add_ on CUDA
             if states is None:
                 assert x_all is not None
                 return self._forward_rows(self.net_.eval(), torch.from_numpy(x_all).to(device),
@@ -535,7 +539,7 @@ class GraphModel(CreditModel):
                              f"{self.layers - 1} (the last one scores)")
         if states is None:
             states = self.encoder_.transform(inp.tabular.X)
-        with _torch.torch_threads(self.threads):
+        with _torch.torch_threads(self.threads), _torch.deterministic(next(self.net_.parameters()).device):
             return self._layer(layer - 1, states, Adjacency.from_graph(_require_graph(inp)), inp.index)
 
     def _layer(self, i: int, states: np.ndarray, adj: Adjacency, nodes: np.ndarray) -> np.ndarray:

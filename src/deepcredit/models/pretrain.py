@@ -152,13 +152,14 @@ class EventEncoder:
     a recurrent tower with."""
 
     def __init__(self, settings: PretrainSettings, tower_config: dict, prep: SequencePrep, tower: SequenceTower,
-                 dimensions: list[str], info: dict) -> None:
+                 dimensions: list[str], info: dict, timing: dict | None = None) -> None:
         self.settings = settings
         self.tower_config = tower_config
         self.prep = prep
         self.tower = tower.eval()
         self.dimensions = dimensions
         self.info = info
+        self.timing = dict(timing or {})  # seconds and device: run facts, never in encoder.json (identity)
 
     @property
     def dim(self) -> int:
@@ -207,8 +208,8 @@ class EventEncoder:
             raise ValueError(f"pretrained encoder: unsupported format {meta.get('format')!r} (this version reads {FORMAT})")
         settings = PretrainSettings(**meta["settings"])
         tower = _torch.load_state(SequenceTower(**meta["tower"]), files["encoder.pt"], torch.device("cpu"))
-        return cls(settings, meta["tower"], SequencePrep(**meta["prep"]), tower, list(meta["dimensions"]),
-                   meta["info"])
+        info = {k: v for k, v in meta["info"].items() if k not in ("seconds", "seconds_per_step")}  # older files
+        return cls(settings, meta["tower"], SequencePrep(**meta["prep"]), tower, list(meta["dimensions"]), info)
 
 
 def _slices(data: SequenceData, pos: np.ndarray, s: PretrainSettings, rng: np.random.Generator
@@ -304,10 +305,10 @@ def pretrain(histories: Histories, params: dict | None = None, seed: int = 0,
                 on_progress(epoch, s.epochs, f"contrastive loss {history[-1]['loss']:.4f}")
         tower.eval()
         dims = _dimensions(tower, data, prep, len(rows))
-    info = {"people": int(len(rows)), "history": history, "steps": len(step_seconds),
-            "seconds_per_step": float(np.mean(step_seconds)) if step_seconds else 0.0,
-            "seconds": round(time.perf_counter() - t0, 2)}
-    return EventEncoder(s, config, prep, tower.cpu(), dims, info)
+    info = {"people": int(len(rows)), "history": history, "steps": len(step_seconds)}
+    timing = {"seconds_per_step": float(np.mean(step_seconds)) if step_seconds else 0.0,
+              "seconds": round(time.perf_counter() - t0, 2), "device": str(device)}
+    return EventEncoder(s, config, prep, tower.cpu(), dims, info, timing)
 
 
 def histories_of(inp: ModelInput, extra: Histories | None = None) -> Histories:

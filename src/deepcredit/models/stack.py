@@ -892,10 +892,19 @@ class StackModel(CreditModel):
 
     # -- artifacts --------------------------------------------------------------------------------
     def run_facts(self) -> dict:
-        """Fit seconds per step and the processes the fits ran on: facts of the run, saved beside the model
-        (the artifact's run facts), not in its files, so that they do not change its identity."""
+        """Fit seconds per step, the processes the fits ran on, the device each torch member was fitted on and
+        the pretraining's seconds and device: facts of the run, saved beside the model (the artifact's run
+        facts), not in its files, so that they do not change its identity."""
+        encoder = getattr(self, "encoder_", None)
+        nets = {kind: model.net_ for kind, model in getattr(self, "members_", []) if getattr(model, "net_", None) is not None}
+        devices: dict[str, str | None] = {}
+        if nets:  # torch is loaded already where a member has a network
+            from deepcredit.models._torch import device_of
+
+            devices = {kind: device_of(net) for kind, net in nets.items()}
         return {"fit_seconds": dict(getattr(self, "fit_seconds_", {})),
-                "processes": getattr(self, "processes_", None)}
+                "processes": getattr(self, "processes_", None), "devices": devices,
+                **({"pretrain": dict(encoder.timing)} if encoder is not None and encoder.timing else {})}
 
     def to_files(self) -> dict[str, bytes]:
         self._check_fitted()

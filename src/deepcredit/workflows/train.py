@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepcredit.config import RunConfig, record_differences, run_record_file
+from deepcredit.config import OTHER_DATA, RunConfig, check_recorded_data, record_differences, run_record_file
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import writes_out
 from deepcredit.data.schema import Dimension
@@ -77,6 +77,16 @@ def select_definitions(cfg: RunConfig, definitions: Sequence[FeatureDef] = ALL_F
     if not kept:
         raise ValueError("every feature is left out: nothing to train on")
     return kept
+
+
+def recreation_data(cfg: RunConfig, recorded: dict | None, given: str | None) -> str | None:
+    """The data a run trains on: `given` (--data) where given; else, re-creating from a run record, the
+    absolute path it recorded where that still exists (a relative path or bundled name as typed resolves
+    against the working directory, which may be another); else the config's `data`."""
+    if given is not None:
+        return given
+    path = (recorded or {}).get("data_path")
+    return path if path and Path(path).exists() else cfg.data
 
 
 def member_kinds(cfg: RunConfig) -> list[str]:
@@ -157,13 +167,16 @@ def check_both_outcomes(counts: dict[int, int], dataset: Dataset, rows: str = "l
 @writes_out  # the artifact's lock from the check to the write: a second run into `out` is refused at once
 def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: ProgressFn | None = None,
                 on_message: MessageFn = _quiet, engine: str = "duckdb", master: str = DEFAULT_MASTER,
-                recorded: dict | None = None) -> Trained:
+                recorded: dict | None = None, allow_other_data: bool = False) -> Trained:
     """Fit the configured model on the training rows, measure the held-out rows, save a hashed artifact
     (config and hold-out metrics in its manifest, config.json beside it). The model input is built by
     `engine` (duckdb, or spark at `master`): the same arrays either way. An `out` that is not absent, empty
     or an earlier artifact is refused first, before any fitting (check_artifact_out). `recorded`: the data
-    fingerprint and library versions of the run the config was read from (config.recorded_run); each
-    difference is said (a note, not a refusal)."""
+    fingerprint, data path and library versions of the run the config was read from (config.recorded_run):
+    data with another fingerprint are refused (config.OtherDataError) unless allow_other_data, and then the
+    artifact records the config's data under OTHER_DATA; other differences are said (a note, not a refusal).
+    The config stored keeps `data` as typed beside the data set's absolute path, and the stack's members
+    resolved (the defaults of this version, less the excluded ones)."""
     check_artifact_out(out)
     kinds = member_kinds(cfg)
     est = make_estimator(cfg, kinds)
@@ -171,6 +184,7 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
     fingerprint = dataset.checked_fingerprint()  # before the work: the files are the ones the manifest records
     labels = dataset.connect().execute("SELECT label, COUNT(*) FROM outcomes GROUP BY label").fetchall()
     check_both_outcomes({int(k): int(c) for k, c in labels if k is not None}, dataset)  # before the work
+    other_data = check_recorded_data(recorded or {}, fingerprint, allow_other_data)
     for note in record_differences(recorded or {}, fingerprint):
         on_message(note)
     on_message(f"building the {', '.join(views)} view(s) of {dataset.name}")
@@ -208,8 +222,11 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
         metrics["notes"] = notes
     if fold is not None:
         metrics["holdout"] = holdout_metrics(est, inp, fold, cfg)
-    path = save_model(est, out, train_inp, metrics=metrics,
-                      config={"data": dataset.name, "views": views, "rows": len(train_inp), "kind": est.kind,
-                              "run": cfg.to_dict()}, beside=run_record_file(cfg, fingerprint))
+    stored = cfg if cfg.model != "stack" else cfg.model_copy(update={"members": kinds})
+    data_path = str(Path(dataset.root).resolve())
+    config = {"data": dataset.name, "data_path": data_path, "views": views, "rows": len(train_inp),
+              "kind": est.kind, "feature_engine": engine, "run": stored.to_dict(), **({OTHER_DATA: other_data} if other_data else {})}
+    path = save_model(est, out, train_inp, metrics=metrics, config=config,
+                      beside=run_record_file(stored, fingerprint, data_path, other_data))
     return Trained(est, path, metrics, views, len(train_inp))
 
