@@ -170,10 +170,6 @@ def score(
                     tasks[stage] = bar.add_task(f"{stage} (chunks of {cfg.scoring.chunk_size:,} people)", total=total)
                 bar.update(tasks[stage], completed=done)
 
-            if cfg.scoring.strict_input:  # a model of other library versions is refused, before any work
-                from deepcredit.models.artifacts import load_artifact
-
-                load_artifact(model_dir, strict_versions=True)
             job = score_job(model_dir, ds, out, cfg, on_chunk=on_chunk, engine=engine, master=master)
         card = read_scores(out, ["score", "band"])
         if len(card) != job["rows"]:  # never report rows the job does not have

@@ -227,7 +227,7 @@ def _score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | 
         raise DataValidationError(str(dataset.root), "nothing to score: the data set has no outcome rows to score "
                                                      "as of their dates (their outcomes are not known yet?); give "
                                                      "--as-of DATE to score everyone as of that date")
-    art = load_artifact(Path(model_dir))
+    art = load_artifact(Path(model_dir), strict_versions=s.strict_input)  # other library versions: refused
     model = load_model(Path(model_dir))
     defs = [FeatureDef.from_dict(d) for d in art.manifest["features"]]
     check_model_features(art, dataset)

@@ -115,7 +115,7 @@ def _score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunCon
                        location: str | None, on_chunk: ChunkFn | None) -> dict:
     cfg = cfg or RunConfig()
     s = cfg.scoring
-    art = load_artifact(Path(model_dir))
+    art = load_artifact(Path(model_dir), strict_versions=s.strict_input)  # other library versions: refused
     model = load_model(Path(model_dir))
     defs = [FeatureDef.from_dict(d) for d in art.manifest["features"]]
     check_model_features(art, dataset)  # before Job.open writes anything
