@@ -310,51 +310,12 @@ def _second_worker(service):
     return dataclasses.replace(service.ctx, db=db)
 
 
-def test_two_simultaneous_decisions_under_one_per_order_consent_make_one(service, monkeypatch):
+def test_a_second_worker_waits_for_the_firsts_decision_and_then_reads_the_consent_used(service, monkeypatch):
     """The check (no decision yet) and the write were two steps: a decision made by another worker between
-    them, on the same order under the same consent, let both through. The database now decides: the one that
-    records the consent's use first wins; the other is the 409 consent-used a later request gets, audited."""
-    from deepcredit.service import consent, decisions
-    from deepcredit.service.auth import MerchantPrincipal
-    from deepcredit.service.schemas import DecisionRequest
-    from deepcredit.service.store.models import Decision
-
-    pid, _ = service.with_score()
-    mid, acme = service.merchant()
-    service.policy(acme, threshold=600)
-    service.policy(acme, name="strict", threshold=700)
-    me = service.person(pid)
-    service.grant(me, mid, scope="admittance", mode="per_order", order_ref="order-7")
-    other = _second_worker(service)
-    real, raced = consent.find_valid, []
-
-    def checked_then_raced(*args, **kwargs):  # the point between this request's check and its write
-        found = real(*args, **kwargs)
-        if not raced:  # once: the other worker's own check runs this too
-            raced.append(None)
-            raced[0] = decisions.decide(other, MerchantPrincipal(mid, "Acme Rentals"), DecisionRequest(
-                transaction_id="tx-b", person_id=pid, policy="strict", order_ref="order-7"))
-        return found
-
-    monkeypatch.setattr(consent, "find_valid", checked_then_raced)
-    lost = service.decide(acme, pid, "tx-a", order_ref="order-7")
-    monkeypatch.undo()
-    assert raced and raced[0].decision_id
-    later = service.decide(acme, pid, "tx-c", order_ref="order-7")  # asked again afterwards: today's refusal
-    assert lost.status_code == later.status_code == 409, lost.text
-    assert {**lost.json(), "instance": None} == {**later.json(), "instance": None}
-    assert lost.json()["type"].endswith("/consent-used")
-    with service.ctx.db.read() as s:
-        assert s.execute(select(Decision.transaction_id)).scalars().all() == ["tx-b"]
-        refusals = [json.loads(d)["reason"] for d in s.execute(
-            select(AuditEntry.details).where(AuditEntry.action == "decision_refused")).scalars()]
-    assert refusals == ["consent-used", "consent-used"]
-    replay = service.decide(acme, pid, "tx-b", policy="strict", order_ref="order-7")  # the winner's replay
-    assert replay.status_code == 200 and replay.json()["replayed"] is True
-
-
-def test_two_workers_deciding_at_once_under_one_per_order_consent_make_one_decision(service, monkeypatch):
-    """The same race with two threads, each a worker of its own: both pass the check before either writes."""
+    them, on the same order under the same consent, let both through. Each write now holds the database's
+    write lock from its first statement (store.db), so the other worker (its own connections and no Python
+    lock shared: another process) waits while the first is between its check and its write, then reads the
+    consent as used: one decision; the other is the 409 consent-used a later request gets, audited."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -362,19 +323,20 @@ def test_two_workers_deciding_at_once_under_one_per_order_consent_make_one_decis
     from deepcredit.service.auth import MerchantPrincipal
     from deepcredit.service.problems import Problem
     from deepcredit.service.schemas import DecisionRequest
+    from deepcredit.service.store.models import Decision
 
     pid, _ = service.with_score()
     mid, acme = service.merchant()
     service.policy(acme, threshold=600)
     service.policy(acme, name="strict", threshold=700)
-    service.grant(service.person(pid), mid, mode="per_order", order_ref="order-7")
-    real, both_checked = consent.find_valid, threading.Barrier(2, timeout=30)
+    service.grant(service.person(pid), mid, scope="admittance", mode="per_order", order_ref="order-7")
+    real, checked, go_on = consent.find_valid, threading.Event(), threading.Event()
 
-    def checked_then_wait(*args, **kwargs):
+    def checked_then_paused(*args, **kwargs):  # the first request, between its check and its write
         found = real(*args, **kwargs)
-        if not getattr(local, "waited", False):
-            local.waited = True
-            both_checked.wait()
+        if not checked.is_set():
+            checked.set()
+            go_on.wait(timeout=30)
         return found
 
     def ask(ctx, tx: str, policy: str):
@@ -384,12 +346,45 @@ def test_two_workers_deciding_at_once_under_one_per_order_consent_make_one_decis
         except Problem as p:
             return p
 
-    local = threading.local()
-    monkeypatch.setattr(consent, "find_valid", checked_then_wait)
+    monkeypatch.setattr(consent, "find_valid", checked_then_paused)
     with ThreadPoolExecutor(2) as pool:
-        answers = list(pool.map(ask, [service.ctx, _second_worker(service)], ["tx-a", "tx-b"], ["rental", "strict"]))
-    problems = [a for a in answers if isinstance(a, Problem)]
-    assert len(problems) == 1 and (problems[0].status, problems[0].kind) == (409, "consent-used"), answers
+        first = pool.submit(ask, service.ctx, "tx-a", "rental")
+        assert checked.wait(timeout=30)
+        second = pool.submit(ask, _second_worker(service), "tx-b", "strict")
+        assert not second.done() or isinstance(second.result(), Problem)  # it waits for the first's write
+        go_on.set()
+        won, lost = first.result(timeout=60), second.result(timeout=60)
+    monkeypatch.undo()
+    assert not isinstance(won, Problem) and won.decision_id, won
+    assert isinstance(lost, Problem) and (lost.status, lost.kind) == (409, "consent-used"), lost
+    later = service.decide(acme, pid, "tx-c", order_ref="order-7")  # asked again afterwards: the same refusal
+    assert later.status_code == 409 and later.json()["type"].endswith("/consent-used")
+    with service.ctx.db.read() as s:
+        assert s.execute(select(Decision.transaction_id)).scalars().all() == ["tx-a"]
+        refusals = [json.loads(d)["reason"] for d in s.execute(
+            select(AuditEntry.details).where(AuditEntry.action == "decision_refused")).scalars()]
+    assert refusals == ["consent-used", "consent-used"]
+    replay = service.decide(acme, pid, "tx-a", order_ref="order-7")  # the winner's replay
+    assert replay.status_code == 200 and replay.json()["replayed"] is True
+
+
+def test_a_per_order_consent_is_claimed_once_by_the_database_itself(service):
+    """The claim does not rest on the write lock alone: of two transactions claiming one per-order consent's
+    use (a conditional UPDATE), the second finds it claimed, whatever ordered them."""
+    from deepcredit.service import consent
+    from deepcredit.service.store.models import Consent
+
+    pid, _ = service.with_score()
+    mid, acme = service.merchant()
+    service.policy(acme)
+    service.grant(service.person(pid), mid, mode="per_order", order_ref="order-7")
+    with service.ctx.db.read() as s:
+        grant_id = s.execute(select(Consent.id).where(Consent.order_ref == "order-7")).scalar_one()
+    now = service.ctx.now()
+    with service.ctx.db.write() as s:
+        assert consent.claim(s, grant_id, now)
+    with _second_worker(service).db.write() as s:
+        assert not consent.claim(s, grant_id, now)
 
 
 def test_a_per_order_consent_stays_used_when_its_decision_is_deleted(service):

@@ -11,8 +11,9 @@ advisory lock on one constant key), so the reads inside a write see every earlie
 between a check and the act it guards (a person erased, a transaction id replayed, a limit counted). Why one
 at a time: the service's writes are short (well under a millisecond to a few), SQLite admits one writer
 anyway, and a single rule is simpler to get right than a lock per kind of check. A writer waits for the one
-before it (SQLite up to its 30 s busy timeout); `write_lock` is the per-process part of the same queue, so
-threads of one process do not busy-wait on SQLite. Reads never wait.
+before it, up to WRITE_WAIT_S (SQLite's busy timeout, PostgreSQL's lock_timeout), then fails rather than hang;
+`write_lock` is the per-process part of the same queue, so threads of one process do not busy-wait on SQLite.
+Reads never wait.
 
 The audit log is append-only in the database itself: a trigger refuses UPDATE and DELETE on it.
 """
@@ -46,8 +47,12 @@ APPEND_ONLY_POSTGRES = [
 ]
 
 
+WRITE_WAIT_S = 30
+"""How long a write waits for the one before it, on either engine, before it fails (a 500 the client may
+retry) rather than hang: SQLite's busy timeout, PostgreSQL's lock_timeout for the write lock."""
 WRITE_LOCK_KEY = 0x6463_7772_6974_65
 """The PostgreSQL advisory lock every service write takes (any constant: one lock for all writes)."""
+_PG_WRITE_WAIT = text(f"SET LOCAL lock_timeout = '{WRITE_WAIT_S}s'")
 _PG_WRITE_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
@@ -61,7 +66,7 @@ class Database:
         if self.is_sqlite:
             if self.url.database and self.url.database != ":memory:":
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs.setdefault("connect_args", {}).update({"timeout": 30, "check_same_thread": False})
+            kwargs.setdefault("connect_args", {}).update({"timeout": WRITE_WAIT_S, "check_same_thread": False})
             kwargs.setdefault("pool_size", 10)  # one per concurrently served request (the threadpool has 40)
             kwargs.setdefault("max_overflow", 30)
         else:
@@ -101,6 +106,7 @@ class Database:
             if self.is_sqlite:  # not the driver's deferred BEGIN, which takes the lock only at the first INSERT
                 session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             else:
+                session.execute(_PG_WRITE_WAIT)  # never wait for ever behind a writer that does not finish
                 session.execute(_PG_WRITE_LOCK, {"key": WRITE_LOCK_KEY})
             yield session
 
