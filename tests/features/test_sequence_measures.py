@@ -204,7 +204,7 @@ def test_pretraining_the_hybrid_member_and_a_saved_member_read_the_buckets(tmp_p
     warm-starts; a saved sequence member loads with its code channel and gives the same logits."""
     spec = BUCKETED.replace("values = { atm", "# values = { atm")
     inp = _world(tmp_path / "world", n=60, channel=_shop, spec=spec, balance_tells=False)
-    encoder = pretrain(histories_of(inp), {"epochs": 1, "dim": 8, "layers": 1, "max_slice": 8}, seed=0)
+    encoder = pretrain(histories_of(inp), {"epochs": 1, "min_steps": 0, "dim": 8, "layers": 1, "max_slice": 8}, seed=0)
     assert len(encoder.tower.code_emb) == 1 and float(encoder.tower.code_emb[0].weight.detach().abs().sum()) > 0
     assert np.array_equal(encoder.embed(inp), encoder.embed(inp))
     hybrid = HybridModel(max_epochs=1, batch_size=32, seed=0).warm_start(encoder).fit(inp)

@@ -89,7 +89,7 @@ def test_a_pretrained_temporal_stack_trained_twice_has_one_identity_with_its_pre
     """Pretraining's wall-clock seconds are a run fact: in encoder.json or stack.json they changed the sha256."""
     ds = simulate_world(tmp_path_factory.mktemp("tp") / "w", people=300, seed=5, chunk_size=300)
     tinp = build_model_input(ds, views=("tabular", "temporal"), threads=1)
-    tiny = {"epochs": 1, "dim": 8, "kind_dim": 4, "status_dim": 4, "batch_people": 64, "pair_dim": 0}
+    tiny = {"epochs": 1, "min_steps": 0, "dim": 8, "kind_dim": 4, "status_dim": 4, "batch_people": 64, "pair_dim": 0}
     arts = []
     for name in ("a", "b"):
         model = StackModel(members=("gbdt", "sequence"), n_folds=2, seed=1, pretrain=tiny, temporal=True,

@@ -19,7 +19,7 @@ from deepcredit.models.stack import TEMPORAL_MEMBERS, StackModel, make_member
 
 torch.set_num_threads(1)
 FAST = {"max_epochs": 2, "patience": 1, "seq_hidden": 8, "aggregate_hidden": 8, "hidden": (8,), "batch_size": 256}
-TINY = {"epochs": 1, "dim": 8, "kind_dim": 4, "status_dim": 4, "batch_people": 64}
+TINY = {"epochs": 1, "min_steps": 0, "dim": 8, "kind_dim": 4, "status_dim": 4, "batch_people": 64}
 MEMBERS = {"gbdt": {"n_estimators": 40, "early_stopping_rounds": None, "min_child_samples": 10},
            "sequence": {"max_epochs": 1, "hidden": 8, "head_hidden": 8}, "hybrid": FAST}
 

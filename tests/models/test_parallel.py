@@ -23,7 +23,7 @@ MEMBERS = {"scorecard": {"features": ["n_bad_365d", "bad_rate", "days_since_last
            "wide_deep": {"max_epochs": 1, "hidden": (8,)},
            "graph": {"max_epochs": 2, "hidden": 8},
            "hybrid": {"max_epochs": 1, "seq_hidden": 8, "aggregate_hidden": 8, "hidden": (8,)}}
-TINY = {"epochs": 1, "dim": 8, "kind_dim": 4, "status_dim": 4, "batch_people": 64}
+TINY = {"epochs": 1, "min_steps": 0, "dim": 8, "kind_dim": 4, "status_dim": 4, "batch_people": 64}
 
 
 def _square_plus(shared: int, x: int) -> int:

@@ -27,7 +27,7 @@ from deepcredit.models.pretrain import (
 )
 
 torch.set_num_threads(1)
-TINY = {"epochs": 1, "dim": 8, "kind_dim": 4, "status_dim": 4, "batch_people": 64}
+TINY = {"epochs": 1, "min_steps": 0, "dim": 8, "kind_dim": 4, "status_dim": 4, "batch_people": 64}
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +123,7 @@ def test_periodic_channels_read_only_the_row_and_pad_with_zeros(world):
     ({"dim": 0}, "'dim'"), ({"slices": 1}, "'slices'"), ({"cell": "rnn"}, "'cell'"), ({"lr": "fast"}, "'lr'"),
     ({"min_slice": 8, "max_slice": 4}, "max_slice (4) must be at least min_slice (8)"),
     ({"epoch": 2}, "no setting 'epoch' (known: batch_people"),
+    ({"min_steps": -1}, "'min_steps'"), ({"max_epochs": 0}, "'max_epochs'"),
 ])
 def test_a_bad_setting_is_refused_before_any_work_naming_it(world, params, named):
     _, _, inp = world
@@ -158,3 +159,51 @@ def test_embedding_features_are_explained_through_dimensions(world, encoder):
     for dim in DIMENSIONS:
         cols = [c for c in e.by_feature.columns if dim_of[c] == dim]
         assert np.allclose(e.by_dimension[dim], e.by_feature[cols].sum(axis=1), atol=1e-9)
+
+
+def _run(inp, params: dict) -> tuple[EventEncoder, list[tuple[int, int]]]:
+    calls: list[tuple[int, int]] = []
+    enc = pretrain(histories_of(inp), params, seed=0, on_progress=lambda i, n, _msg: calls.append((i, n)))
+    return enc, calls
+
+
+def test_a_small_world_runs_more_epochs_to_reach_min_steps(world):
+    _, _, inp = world
+    enc, calls = _run(inp, {**TINY, "min_steps": 20})
+    s = PretrainSettings.of({**TINY, "min_steps": 20})
+    per_epoch = s.steps_per_epoch(enc.info["people"])
+    assert per_epoch >= 2 and enc.info["epochs"] == -(-20 // per_epoch) > 1
+    assert enc.info["steps"] == enc.info["epochs"] * per_epoch >= 20
+    assert len(enc.info["history"]) == enc.info["epochs"] and calls[-1] == (enc.info["epochs"],) * 2
+
+
+def test_the_raised_epochs_are_capped_at_max_epochs(world):
+    _, _, inp = world
+    enc, calls = _run(inp, {**TINY, "min_steps": 10_000, "max_epochs": 3})
+    assert enc.info["epochs"] == 3 and len(calls) == 3 and calls[-1] == (3, 3)
+
+
+def test_a_world_large_enough_for_min_steps_runs_exactly_epochs(world):
+    _, _, inp = world
+    enc, _ = _run(inp, {**TINY, "epochs": 2, "min_steps": 3})
+    assert enc.info["epochs"] == 2 and enc.info["steps"] == 2 * PretrainSettings.of(TINY).steps_per_epoch(
+        enc.info["people"])
+
+
+def test_the_default_budget_raises_small_worlds_and_leaves_large_ones():
+    s = PretrainSettings()
+    assert (s.min_steps, s.max_epochs, s.epochs) == (1000, 48, 6)
+    assert s.steps_per_epoch(2_100) == 17 and s.epochs_for(2_100) == 48  # 17 steps a pass: capped
+    assert s.epochs_for(12_800) == 10  # 100 steps a pass
+    assert s.epochs_for(21_334) == 6 and s.epochs_for(50_000) == 6  # 6 passes already make 1,000 steps
+    assert PretrainSettings(batch_people=10).steps_per_epoch(21) == 2  # a last batch of one is skipped
+    assert PretrainSettings(batch_people=1).epochs_for(100) == 6  # no step can be taken: nothing to raise
+
+
+def test_the_default_budget_on_a_tiny_world_stays_within_max_epochs(world):
+    _, _, inp = world
+    tiny = {"dim": 4, "layers": 1, "kind_dim": 2, "status_dim": 2, "pair_dim": 0, "max_len": 16, "max_slice": 8,
+            "batch_people": 1024}  # one step a pass: 48 steps in all
+    enc, _ = _run(inp, tiny)
+    assert enc.info["epochs"] == 48 and enc.info["steps"] == 48 * PretrainSettings.of(tiny).steps_per_epoch(
+        enc.info["people"])

@@ -17,7 +17,7 @@ from deepcredit.features.bundle import build_model_input
 from deepcredit.models.stack import StackModel
 
 torch.set_num_threads(1)
-TINY = {"epochs": 1, "dim": 8, "kind_dim": 4, "status_dim": 4, "batch_people": 64, "pair_dim": 0}
+TINY = {"epochs": 1, "min_steps": 0, "dim": 8, "kind_dim": 4, "status_dim": 4, "batch_people": 64, "pair_dim": 0}
 MEMBERS = {"gbdt": {"n_estimators": 30, "early_stopping_rounds": None, "min_child_samples": 10},
            "sequence": {"max_epochs": 1, "hidden": 8, "head_hidden": 8}}
 DATES = pd.to_datetime(["2024-10-01", "2025-01-01", "2025-04-01", "2025-07-01", "2025-10-01", "2026-01-01"])

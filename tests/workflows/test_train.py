@@ -95,7 +95,7 @@ def test_a_profile_only_data_set_trains_on_its_own_declared_attributes(tmp_path)
 
 
 def test_the_temporal_switch_pretrains_on_every_persons_history_or_not_at_all(world, tmp_path):
-    tiny = {"epochs": 1, "dim": 8, "kind_dim": 4, "status_dim": 4}
+    tiny = {"epochs": 1, "min_steps": 0, "dim": 8, "kind_dim": 4, "status_dim": 4}
     cfg = RunConfig(members=["gbdt"], member_params=GBDT, stack={"folds": 2, "pretrain": tiny, "temporal": True},
                     split={"kind": "holdout", "fraction": 0.3})
     on = train_model(cfg, world, tmp_path / "on")

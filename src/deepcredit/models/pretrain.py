@@ -99,7 +99,21 @@ class PretrainSettings(BaseModel):
     """Passes over the sampled people. Chosen on the development world of scripts/study_pretrain.py (seed 7,
     temporal structure, its own split; docs/results/pretrain-study-2026-12-03.json): GBDT with the embeddings
     0.8080 after 3 epochs, 0.8113 after 6 (0.7961 without embeddings); pretraining on all 70,000 training
-    people instead of 50,000 gave 0.8095 (3 epochs) and 0.8105 (6 epochs), so the sample stays."""
+    people instead of 50,000 gave 0.8095 (3 epochs) and 0.8105 (6 epochs), so the sample stays. The least
+    number of passes: on a small data set they are raised to reach `min_steps` (epochs_for)."""
+    min_steps: int = Field(default=1000, ge=0)
+    """At least this many optimizer steps: on a small data set the epochs are raised to reach it (up to
+    `max_epochs`). A fixed number of passes left small data sets far from converged. On development worlds
+    only (the simulator's, not a benchmark's test rows): 2,100 training people at 6 epochs made ~100 steps,
+    the contrastive loss fell from 4.72 to 3.14 and was still dropping (near 2.3-2.4 after ~800+ steps); a
+    ridge probe from the embeddings to the simulator's hidden temporal risk got R² 0.15 at 6 epochs, 0.44 at
+    24 and 0.55 at 48; on 3,000-person worlds with temporal structure (seeds 1-3) the stack's held-out AUC
+    gain from the temporal path rose from +0.0016 to +0.018 with longer pretraining (24 epochs, 1 event per
+    step), better on every seed. Large data sets (≥ ~21,000 pretrained people, where 6 epochs already make
+    1,000 steps; the benchmark's 50,000 make ~2,300) are unchanged. 0: exactly `epochs`."""
+    max_epochs: int = Field(default=48, ge=1)
+    """The cap on the raised epochs, which bounds the cost on a tiny data set (`epochs` itself is kept when
+    it is larger)."""
     lr: float = Field(default=2e-3, gt=0)
     temperature: float = Field(default=0.1, gt=0)
     max_people: int | None = Field(default=50_000, ge=2)
@@ -116,6 +130,19 @@ class PretrainSettings(BaseModel):
             raise PydanticCustomError("slice_range", "max_slice ({max_slice}) must be at least min_slice "
                                       "({min_slice})", {"max_slice": self.max_slice, "min_slice": self.min_slice})
         return self
+
+    def steps_per_epoch(self, n_people: int) -> int:
+        """Optimizer steps of one pass over n_people: the batches the loop takes (one of fewer than two
+        people is skipped)."""
+        full, rest = divmod(n_people, self.batch_people)
+        return (full if self.batch_people >= 2 else 0) + (rest >= 2)
+
+    def epochs_for(self, n_people: int) -> int:
+        """Passes run over n_people: `epochs`, raised to reach `min_steps`, the raise capped at `max_epochs`."""
+        per_epoch = self.steps_per_epoch(n_people)
+        if per_epoch == 0:
+            return self.epochs
+        return max(self.epochs, min(self.max_epochs, -(-self.min_steps // per_epoch)))
 
     @classmethod
     def of(cls, params: dict | None, seed: int = 0) -> PretrainSettings:
@@ -284,7 +311,8 @@ def pretrain(histories: Histories, params: dict | None = None, seed: int = 0,
         tower = SequenceTower(**config).to(device)
         opt = torch.optim.Adam(tower.parameters(), lr=s.lr)
         history, step_seconds = [], []
-        for epoch in range(1, s.epochs + 1):
+        epochs = s.epochs_for(len(rows))
+        for epoch in range(1, epochs + 1):
             tower.train()
             perm = rng.permutation(len(rows))
             total, batches = 0.0, 0
@@ -302,10 +330,10 @@ def pretrain(histories: Histories, params: dict | None = None, seed: int = 0,
                 total, batches = total + float(loss.detach()), batches + 1
             history.append({"epoch": epoch, "loss": total / max(batches, 1)})
             if on_progress is not None:
-                on_progress(epoch, s.epochs, f"contrastive loss {history[-1]['loss']:.4f}")
+                on_progress(epoch, epochs, f"contrastive loss {history[-1]['loss']:.4f}")
         tower.eval()
         dims = _dimensions(tower, data, prep, len(rows))
-    info = {"people": int(len(rows)), "history": history, "steps": len(step_seconds)}
+    info = {"people": int(len(rows)), "history": history, "epochs": epochs, "steps": len(step_seconds)}
     timing = {"seconds_per_step": float(np.mean(step_seconds)) if step_seconds else 0.0,
               "seconds": round(time.perf_counter() - t0, 2), "device": str(device)}
     return EventEncoder(s, config, prep, tower.cpu(), dims, info, timing)
