@@ -165,18 +165,10 @@ def test_a_database_at_s0003_is_upgraded_to_ids_never_reused_keeping_its_rows(da
     if database.is_sqlite:  # as an older DeepCredit made it: ids reused
         assert "AUTOINCREMENT" not in _tables_sql(database)["decisions"]
     with database.engine.begin() as con:
-        con.execute(text("INSERT INTO merchants (id, name, active, created_at) VALUES (1, 'Acme', true, "
-                         "'2026-01-01 00:00:00')"))
-        con.execute(text("INSERT INTO policies (id, merchant_id, name, scenario, purpose, created_at, updated_at) "
-                         "VALUES (1, 1, 'rental', 'deposit_free_rental', 'rent', '2026-01-01 00:00:00', "
-                         "'2026-01-01 00:00:00')"))
+        _merchant_and_policy(con)
         for i in (3, 4):
-            con.execute(text("INSERT INTO consents (id, subject, merchant_id, scope, purpose, mode, created_at, "
-                             f"expires_at) VALUES ({i}, 's{i}', 1, 'admittance', 'rent', 'standing', "
-                             "'2026-01-01 00:00:00', '2026-02-01 00:00:00')"))
-            con.execute(text("INSERT INTO decisions (id, merchant_id, transaction_id, subject, policy_id, consent_id, "
-                             f"request_sha256, response, created_at) VALUES ({i + 4}, 1, 'tx-{i}', 's{i}', 1, {i}, "
-                             "'x', '{}', '2026-01-01 00:00:00')"))
+            _consent(con, i, f"s{i}")
+            _decision(con, i + 4, i, f"s{i}", tx=f"tx-{i}")
     with pytest.raises(schema.SchemaMismatch, match="is at schema s0003"):
         database.create_all()
     done = schema.upgrade(database.engine)
@@ -219,21 +211,13 @@ def test_a_database_at_s0004_is_upgraded_to_consent_used_at_marking_spent_consen
         command.downgrade(schema._alembic(con), "s0004")
     assert "used_at" not in {c["name"] for c in inspect(database.engine).get_columns("consents")}
     with database.engine.begin() as con:
-        con.execute(text("INSERT INTO merchants (id, name, active, created_at) VALUES (1, 'Acme', true, "
-                         "'2026-01-01 00:00:00')"))
-        con.execute(text("INSERT INTO policies (id, merchant_id, name, scenario, purpose, created_at, updated_at) "
-                         "VALUES (1, 1, 'rental', 'deposit_free_rental', 'rent', '2026-01-01 00:00:00', "
-                         "'2026-01-01 00:00:00')"))
+        _merchant_and_policy(con)
         # 1: per order, decided twice (raced); 2: per order, once; 3: per order, never; 4: standing, once
         for i, mode in ((1, "per_order"), (2, "per_order"), (3, "per_order"), (4, "standing")):
-            con.execute(text("INSERT INTO consents (id, subject, merchant_id, scope, purpose, mode, created_at, "
-                             f"expires_at) VALUES ({i}, 's{i}', 1, 'admittance', 'rent', '{mode}', "
-                             "'2026-01-01 00:00:00', '2026-02-01 00:00:00')"))
+            _consent(con, i, f"s{i}", mode)
         for d, consent, at in ((1, 1, "2026-01-02 10:00:00"), (2, 1, "2026-01-02 09:00:00"),
                                (3, 2, "2026-01-03 00:00:00"), (4, 4, "2026-01-04 00:00:00")):
-            con.execute(text("INSERT INTO decisions (id, merchant_id, transaction_id, subject, policy_id, consent_id, "
-                             f"request_sha256, response, created_at) VALUES ({d}, 1, 'tx-{d}', 's{consent}', 1, "
-                             f"{consent}, 'x', '{{}}', '{at}')"))
+            _decision(con, d, consent, f"s{consent}", at=at)
     with pytest.raises(schema.SchemaMismatch, match="is at schema s0004"):
         database.create_all()
     done = schema.upgrade(database.engine)
@@ -256,21 +240,35 @@ def test_a_database_made_before_schema_versions_gets_its_spent_per_order_consent
     _before_versions(database, narrow=False)
     with database.engine.begin() as con:
         con.execute(text("ALTER TABLE consents DROP COLUMN used_at"))  # as before s0005
-        con.execute(text("INSERT INTO merchants (id, name, active, created_at) VALUES (1, 'Acme', true, "
-                         "'2026-01-01 00:00:00')"))
-        con.execute(text("INSERT INTO policies (id, merchant_id, name, scenario, purpose, created_at, updated_at) "
-                         "VALUES (1, 1, 'rental', 'deposit_free_rental', 'rent', '2026-01-01 00:00:00', "
-                         "'2026-01-01 00:00:00')"))
+        _merchant_and_policy(con)
         for i in (1, 2):
-            con.execute(text("INSERT INTO consents (id, subject, merchant_id, scope, purpose, mode, order_ref, "
-                             f"created_at, expires_at) VALUES ({i}, 's', 1, 'admittance', 'rent', 'per_order', "
-                             f"'o{i}', '2026-01-01 00:00:00', '2026-02-01 00:00:00')"))
-        con.execute(text("INSERT INTO decisions (id, merchant_id, transaction_id, subject, policy_id, consent_id, "
-                         "request_sha256, response, created_at) VALUES (1, 1, 'tx-1', 's', 1, 1, 'x', '{}', "
-                         "'2026-01-02 00:00:00')"))
+            _consent(con, i, "s", "per_order", order_ref=f"o{i}")
+        _decision(con, 1, 1, "s", at="2026-01-02 00:00:00")
     done = schema.upgrade(database.engine)
     assert "added column consents.used_at" in done.changes and "filled consents.used_at from the rows held" in \
         done.changes
     with database.engine.connect() as con:
         used = con.execute(text("SELECT id, used_at FROM consents ORDER BY id")).all()
     assert [(i, str(u)[:19] if u else None) for i, u in used] == [(1, "2026-01-02 00:00:00"), (2, None)]
+
+
+def _merchant_and_policy(con) -> None:
+    """Merchant 1 (Acme) and its policy 1, as rows written straight into an older schema."""
+    con.execute(text("INSERT INTO merchants (id, name, active, created_at) VALUES (1, 'Acme', true, "
+                     "'2026-01-01 00:00:00')"))
+    con.execute(text("INSERT INTO policies (id, merchant_id, name, scenario, purpose, created_at, updated_at) "
+                     "VALUES (1, 1, 'rental', 'deposit_free_rental', 'rent', '2026-01-01 00:00:00', "
+                     "'2026-01-01 00:00:00')"))
+
+
+def _consent(con, i: int, subject: str, mode: str = "standing", order_ref: str | None = None) -> None:
+    con.execute(text("INSERT INTO consents (id, subject, merchant_id, scope, purpose, mode, order_ref, created_at, "
+                     "expires_at) VALUES (:i, :subject, 1, 'admittance', 'rent', :mode, :order_ref, "
+                     "'2026-01-01 00:00:00', '2026-02-01 00:00:00')"),
+                {"i": i, "subject": subject, "mode": mode, "order_ref": order_ref})
+
+
+def _decision(con, d: int, consent: int, subject: str, tx: str | None = None, at: str = "2026-01-01 00:00:00") -> None:
+    con.execute(text("INSERT INTO decisions (id, merchant_id, transaction_id, subject, policy_id, consent_id, "
+                     "request_sha256, response, created_at) VALUES (:d, 1, :tx, :subject, 1, :consent, 'x', '{}', "
+                     ":at)"), {"d": d, "tx": tx or f"tx-{d}", "subject": subject, "consent": consent, "at": at})
