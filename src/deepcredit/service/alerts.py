@@ -22,17 +22,16 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import CursorResult, Update, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
 
 from deepcredit.service import history as hist
 from deepcredit.service import outbound
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.problems import Problem, not_found
 from deepcredit.service.schemas import AlertOut, WebhookCreated, WebhookOut
+from deepcredit.service.store.db import updated_one
 from deepcredit.service.store.models import AuditEntry, Merchant, ScoreHistory, Webhook, WebhookDelivery
 
 log = logging.getLogger("deepcredit.service")
@@ -196,7 +195,7 @@ def queue(ctx: ServiceContext) -> int:
         if not alerts:
             continue
         with ctx.db.write() as s:
-            moved = _changed(s, update(Webhook).where(Webhook.id == hook_id, Webhook.cursor == cursor,
+            moved = updated_one(s, update(Webhook).where(Webhook.id == hook_id, Webhook.cursor == cursor,
                                                       Webhook.revoked_at.is_(None))
                              .values(cursor=max(a.at.replace(tzinfo=None) for a in alerts)))
             if not moved:  # another dispatcher queued these first (or the webhook was revoked): nothing to add
@@ -207,11 +206,6 @@ def queue(ctx: ServiceContext) -> int:
                                       created_at=now))
         queued += len(alerts)
     return queued
-
-
-def _changed(s: Session, stmt: Update) -> bool:
-    """Run a conditional UPDATE of one row: whether it matched (the compare-and-set succeeded)."""
-    return cast(CursorResult, s.execute(stmt, execution_options={"synchronize_session": False})).rowcount == 1
 
 
 def checked_transport(ctx: ServiceContext) -> Transport:
@@ -249,13 +243,13 @@ def deliver_due(ctx: ServiceContext, transport: Transport | None = None) -> dict
         mine = (WebhookDelivery.id == delivery_id, WebhookDelivery.attempts == attempts)
         with ctx.db.write() as s:  # the claim: unchanged since read (attempts), due, and not claimed by a live one
             if attempts >= MAX_ATTEMPTS:  # an expired claim on the last attempt: given up, as a failure is
-                if _changed(s, update(WebhookDelivery).where(*mine, WebhookDelivery.state == "sending",
+                if updated_one(s, update(WebhookDelivery).where(*mine, WebhookDelivery.state == "sending",
                                                              WebhookDelivery.next_at <= now).values(state="failed")):
                     ctx.audit.append(s, now, "service", "webhook_failed", subject, webhook=hook_id,
                                      delivery=delivery_id, attempt=attempts, status=None)
                     counts["failed"] += 1
                 continue
-            if not _changed(s, update(WebhookDelivery)
+            if not updated_one(s, update(WebhookDelivery)
                             .where(*mine, WebhookDelivery.state.in_(("pending", "sending")),
                                    WebhookDelivery.next_at <= now)
                             .values(state="sending", attempts=attempts + 1, next_at=now + CLAIM_TIMEOUT)):
@@ -277,7 +271,7 @@ def deliver_due(ctx: ServiceContext, transport: Transport | None = None) -> dict
                 values["next_at"] = now + BACKOFF * (2 ** (attempt - 1))
             ours = update(WebhookDelivery).where(WebhookDelivery.id == delivery_id,  # our claim, still held
                                                  WebhookDelivery.attempts == attempt, WebhookDelivery.state == "sending")
-            if not _changed(s, ours.values(**values)):
+            if not updated_one(s, ours.values(**values)):
                 log.warning("webhook delivery sent after its claim was lost (expired and taken over, or erased): not recorded")
                 continue
             ctx.audit.append(s, now, "service", f"webhook_{state}", subject, webhook=hook_id,

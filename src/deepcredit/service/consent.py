@@ -18,12 +18,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import CursorResult, Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.problems import Problem, forbidden, not_found
 from deepcredit.service.schemas import ConsentCreate, ConsentMode, ConsentOut, ConsentState, Scope
+from deepcredit.service.store.db import updated_one
 from deepcredit.service.store.models import Consent, Merchant, Policy
 
 NO_CONSENT = ("consent-required",
@@ -133,5 +134,4 @@ def claim(s: Session, consent_id: int, now: datetime) -> bool:
 
     One conditional UPDATE (`WHERE used_at IS NULL`): on PostgreSQL a second one waits for the first's
     transaction and then matches no row; on SQLite the write lock orders them the same way."""
-    done = s.execute(_CLAIM, {"consent": consent_id, "now": now})
-    return cast(CursorResult, done).rowcount == 1
+    return updated_one(s, _CLAIM, {"consent": consent_id, "now": now})

@@ -23,10 +23,11 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import CursorResult, Engine, Executable, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,6 +55,14 @@ WRITE_LOCK_KEY = 0x6463_7772_6974_65
 """The PostgreSQL advisory lock every service write takes (any constant: one lock for all writes)."""
 _PG_WRITE_WAIT = text(f"SET LOCAL lock_timeout = '{WRITE_WAIT_S}s'")
 _PG_WRITE_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+def updated_one(s: Session, stmt: Executable, params: Mapping[str, Any] | None = None) -> bool:
+    """Run a conditional UPDATE of one row (a compare-and-set: a consent's one use, a webhook's cursor, a
+    delivery's claim) and say whether it matched: of two transactions that both read the row as it was, only
+    the first to write changes it."""
+    done = s.execute(stmt, dict(params or {}), execution_options={"synchronize_session": False})
+    return cast(CursorResult, done).rowcount == 1
 
 
 class Database:
