@@ -290,16 +290,39 @@ def test_a_delivery_claimed_by_a_dispatcher_that_died_is_sent_after_the_claim_ti
 
 
 @pytest.mark.parametrize("service", ["sqlite"], indirect=True)
-def test_an_expired_claim_on_the_last_attempt_is_given_up_audited(service):
+def test_an_expired_claim_on_the_last_attempt_is_sent_again_not_given_up(service):
+    """Nobody saw how the last attempt ended: giving up there would drop an alert that may never have been sent."""
     _hook_with_past_alerts(service, "https://example.invalid/h")
     assert alerts.queue(service.ctx) >= 1
     with service.ctx.db.write() as s:  # a dispatcher died during the last attempt
         for d in s.execute(select(WebhookDelivery)).scalars():
             d.state, d.attempts, d.next_at = "sending", alerts.MAX_ATTEMPTS, service.clock.t + alerts.CLAIM_TIMEOUT
+        queued = len(s.execute(select(WebhookDelivery)).scalars().all())
     calls = []
-    assert alerts.deliver_due(service.ctx, lambda *a: calls.append(a) or 204)["failed"] == 0
+    assert alerts.deliver_due(service.ctx, lambda *a: calls.append(a) or 204)["delivered"] == 0  # claim still held
     service.clock.advance(seconds=alerts.CLAIM_TIMEOUT.total_seconds() + 1)
-    assert alerts.deliver_due(service.ctx, lambda *a: calls.append(a) or 204)["failed"] >= 1
+    assert alerts.deliver_due(service.ctx, lambda *a: calls.append(a) or 204) == {
+        "delivered": queued, "retry": 0, "failed": 0}
+    assert len(calls) == queued  # each sent once more, by one dispatcher
+    with service.ctx.db.read() as s:
+        rows = s.execute(select(WebhookDelivery)).scalars().all()
+        assert {(d.state, d.attempts) for d in rows} == {("delivered", alerts.MAX_ATTEMPTS + 1)}
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_a_resent_last_attempt_that_fails_is_given_up_audited(service):
+    _hook_with_past_alerts(service, "https://example.invalid/h")
+    assert alerts.queue(service.ctx) >= 1
+    with service.ctx.db.write() as s:
+        for d in s.execute(select(WebhookDelivery)).scalars():
+            d.state, d.attempts, d.next_at = "sending", alerts.MAX_ATTEMPTS, service.clock.t
+    service.clock.advance(seconds=1)
+
+    def down(url, body, headers):
+        raise OSError("unreachable")
+
+    assert alerts.deliver_due(service.ctx, down)["failed"] >= 1
     with service.ctx.db.read() as s:
         assert {d.state for d in s.execute(select(WebhookDelivery)).scalars()} == {"failed"}
-    assert calls == []
+        failed = s.execute(select(AuditEntry.details).where(AuditEntry.action == "webhook_failed")).scalars().all()
+    assert failed and all(json.loads(d)["attempt"] == alerts.MAX_ATTEMPTS + 1 for d in failed)

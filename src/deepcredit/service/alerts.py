@@ -228,7 +228,9 @@ def deliver_due(ctx: ServiceContext, transport: Transport | None = None) -> dict
     Safe with several dispatchers on one database: a delivery is claimed (state 'sending', until now +
     CLAIM_TIMEOUT, attempts + 1) by a conditional update before it is sent, and only the dispatcher whose
     claim changed the row sends it. A claim whose dispatcher died is due again once it expires (it counted
-    as an attempt); the receiver may then see that delivery twice (at least once: `delivery` is the key)."""
+    as an attempt), also past the last attempt: a delivery is given up only after a failure that was seen,
+    never on a send whose outcome nobody knows. The receiver may then see that delivery twice (at least
+    once: `delivery` is the key)."""
     transport = transport or checked_transport(ctx)
     now = ctx.now()
     counts = {"delivered": 0, "retry": 0, "failed": 0}
@@ -242,13 +244,6 @@ def deliver_due(ctx: ServiceContext, transport: Transport | None = None) -> dict
     for delivery_id, payload, attempts, hook_id, url, subject in due:
         mine = (WebhookDelivery.id == delivery_id, WebhookDelivery.attempts == attempts)
         with ctx.db.write() as s:  # the claim: unchanged since read (attempts), due, and not claimed by a live one
-            if attempts >= MAX_ATTEMPTS:  # an expired claim on the last attempt: given up, as a failure is
-                if updated_one(s, update(WebhookDelivery).where(*mine, WebhookDelivery.state == "sending",
-                                                             WebhookDelivery.next_at <= now).values(state="failed")):
-                    ctx.audit.append(s, now, "service", "webhook_failed", subject, webhook=hook_id,
-                                     delivery=delivery_id, attempt=attempts, status=None)
-                    counts["failed"] += 1
-                continue
             if not updated_one(s, update(WebhookDelivery)
                             .where(*mine, WebhookDelivery.state.in_(("pending", "sending")),
                                    WebhookDelivery.next_at <= now)
