@@ -11,6 +11,7 @@ import torch
 
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
+from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import load_model, save_model
 from deepcredit.models.hybrid import HybridModel
 from deepcredit.models.pretrain import EMBEDDING_PREFIX, histories_of, pretrain
@@ -46,7 +47,9 @@ def test_hybrid_is_a_member_kind_that_explains_itself_exactly(world, tmp_path):
     e = model.explain(held)
     assert np.allclose(e.logit(), model.decision_function(held), atol=1e-5)
     assert (e.by_dimension["identity"] != 0).any() and (e.by_dimension["credit_history"] != 0).any()
-    loaded = load_model(save_model(model, tmp_path / "h", inp))
+    path = save_model(model, tmp_path / "h", inp)
+    assert load_artifact(path).run_facts["device"] == "cpu"  # the device it was fitted on, beside the model
+    loaded = load_model(path)
     assert np.array_equal(loaded.predict_proba(held), model.predict_proba(held))
     again = make_member("hybrid", FAST, seed=0).fit(inp.take(train))
     assert np.array_equal(again.predict_proba(held), model.predict_proba(held))

@@ -17,6 +17,7 @@ from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.sequences import Sequences
 from deepcredit.features.spec import FeatureDef, Source
+from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import load_model, save_model
 from deepcredit.models.wide_deep import WideDeepModel
 
@@ -59,7 +60,9 @@ def test_same_seed_same_model(world, models, name):
 @pytest.mark.parametrize("name", list(TOWERS))
 def test_artifact_round_trip_is_bit_exact(world, models, name, tmp_path):
     inp, _, test = world
-    loaded = load_model(save_model(models[name], tmp_path / name, inp))
+    path = save_model(models[name], tmp_path / name, inp)
+    assert load_artifact(path).run_facts["device"] == "cpu"  # the device it was fitted on, beside the model
+    loaded = load_model(path)
     assert isinstance(loaded, WideDeepModel) and loaded.use_graph_tower == models[name].use_graph_tower
     assert np.array_equal(models[name].predict_proba(inp.take(test)), loaded.predict_proba(inp.take(test)))
     a, b = models[name].explain(inp.take(test[:50])), loaded.explain(inp.take(test[:50]))

@@ -311,13 +311,26 @@ def model_params(model: BaseEstimator) -> dict:
     return {k: v for k, v in params.items() if k not in EXECUTION_PARAMS}
 
 
+def torch_device(model: object) -> str | None:
+    """The device a model's torch network (`net_`) is on ('cpu', 'cuda:0'), None for a model without one: a
+    run fact of every torch model, alone or a stack's member (a fit on CUDA need not give a CPU fit's bits)."""
+    net = getattr(model, "net_", None)
+    if net is None:
+        return None
+    from deepcredit.models._torch import device_of  # torch is loaded already where a model has a network
+
+    return device_of(net)
+
+
 def fit_run_facts(model: CreditModel) -> dict:
-    """What a fit's run was like, beside the model: its execution parameters, the model's own `run_facts()`
-    where it has them (a stack's fit seconds and processes), and the machine."""
+    """What a fit's run was like, beside the model: its execution parameters, the device of its torch network
+    where it has one, the model's own `run_facts()` where it has them (a stack's fit seconds, processes and
+    members' devices), and the machine."""
     params = model.get_params(deep=False)
     own: dict = getattr(model, "run_facts", dict)()
-    return {**{k: params[k] for k in EXECUTION_PARAMS if k in params}, **own,
-            "machine": {"platform": platform.platform(), "cpus": os.cpu_count()}}
+    device = torch_device(model)
+    return {**{k: params[k] for k in EXECUTION_PARAMS if k in params}, **({"device": device} if device else {}),
+            **own, "machine": {"platform": platform.platform(), "cpus": os.cpu_count()}}
 
 
 def save_model(model: CreditModel, out: Path, inp: ModelInput, metrics: dict | None = None,

@@ -491,10 +491,6 @@ class GraphModel(CreditModel):
             out.append(net(x_all[torch.from_numpy(blocks[0].src_nodes).to(device)], blocks).cpu().numpy())
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
-    def run_facts(self) -> dict:
-        """The device it was fitted on: a run fact (models.base.fit_run_facts), outside its identity."""
-        return {"device": _torch.device_of(getattr(self, "net_", None))}
-
     def _check_fitted(self) -> None:
         if not hasattr(self, "net_"):
             raise RuntimeError("graph model: call fit (or load a fitted model) first")

@@ -84,6 +84,7 @@ from deepcredit.models.base import (
     fit_labels,
     model_params,
     read_meta,
+    torch_device,
 )
 from deepcredit.models.calibration import Calibrator, expected_calibration_error
 from deepcredit.models.parallel import processes_for, run_tasks
@@ -896,12 +897,8 @@ class StackModel(CreditModel):
         the pretraining's seconds and device: facts of the run, saved beside the model (the artifact's run
         facts), not in its files, so that they do not change its identity."""
         encoder = getattr(self, "encoder_", None)
-        nets = {kind: model.net_ for kind, model in getattr(self, "members_", []) if getattr(model, "net_", None) is not None}
-        devices: dict[str, str | None] = {}
-        if nets:  # torch is loaded already where a member has a network
-            from deepcredit.models._torch import device_of
-
-            devices = {kind: device_of(net) for kind, net in nets.items()}
+        devices = {kind: device for kind, model in getattr(self, "members_", [])
+                   if (device := torch_device(model)) is not None}
         return {"fit_seconds": dict(getattr(self, "fit_seconds_", {})),
                 "processes": getattr(self, "processes_", None), "devices": devices,
                 **({"pretrain": dict(encoder.timing)} if encoder is not None and encoder.timing else {})}
