@@ -373,8 +373,7 @@ def run_speed(plan: Plan, workdir: Path, step: StepFn) -> tuple[dict, list[dict]
     for n, data in worlds.items():
         args = {"out": str(data), "people": n, "seed": plan.seed}
         step(f"speed: simulate {n:,} people")
-        speed["simulate"][str(n)] = (run_child(bench_features.__name__, "_child", "simulate", args)
-                                     if not (data / "manifest.json").exists() else _cached(data))
+        speed["simulate"][str(n)] = speed_world(data, n, plan.seed)
         step(f"speed: build all features for {n:,} people")
         speed["features"][str(n)] = run_child(bench_features.__name__, "_child", "engine_all", args)
     for n in plan.speed_sizes:
@@ -409,19 +408,36 @@ def run_service(plan: Plan, workdir: Path, step: StepFn) -> dict:
     if not (model / "manifest.json").exists():
         return {"error": "the speed stages' stack was not trained"}
     data = workdir / "speed" / f"world-{n}" / "data"
-    if not (data / "manifest.json").exists():
-        step(f"service: simulate {n:,} people")
-        made = run_child(bench_features.__name__, "_child", "simulate", {"out": str(data), "people": n, "seed": plan.seed})
-        if "error" in made:
-            return made
+    step(f"service: simulate {n:,} people (or reuse the speed stages' world)")
+    made = speed_world(data, n, plan.seed)
+    if "error" in made:
+        return made
     step(f"service: admittance decisions and stack re-scores on {n:,} people")
     with tempfile.TemporaryDirectory() as tmp:
         return run_child(bench_service.__name__, "_child", "service",
                          {"data": str(data), "model": str(model), "workdir": tmp})
 
 
-def _cached(data: Path) -> dict:
-    return {"cached": True, "note": f"{data} existed: not re-simulated, not timed"}
+class _NotSimulated(Exception):
+    """The simulating child failed (its result says why): nothing to stamp."""
+
+
+def speed_world(data: Path, people: int, seed: int) -> dict:
+    """The speed stages' world at `data`, reused only when this code built it as this world (the check every
+    work data set goes through, benchmarks.models.reuse_or_build), else simulated again in a child process,
+    so that its seconds and peak memory are its own: the simulate stage's result, or a note that it was reused."""
+    made: dict = {}
+
+    def simulate() -> Dataset:
+        made.update(run_child(bench_features.__name__, "_child", "simulate",
+                              {"out": str(data), "people": people, "seed": seed}))
+        if "error" in made:
+            raise _NotSimulated
+        return Dataset(data)
+
+    with contextlib.suppress(_NotSimulated):
+        bench_models.reuse_or_build(data, {"simulated": people, "seed": seed, "temporal": 0.0}, simulate)
+    return made or {"cached": True, "note": f"{data} was built by this code: reused, not re-simulated or timed"}
 
 
 # -- the whole run -------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ Why a separate run: `deepcredit benchmark`'s full plan also trains the stack at 
 every feature of each world at once (the feature-engine speed stage), which at 5,000,000 people does not
 fit this machine's memory; the batch path scores in chunks and does. Each stage runs in a fresh child
 process (benchmark.run_child), so its peak memory is its own. Worlds are simulated with the benchmark's
-seed when missing. What was measured is merged under speed.<stage>.<n> (and service.*), and `runs` says
+seed when missing, or built by other code (benchmark.speed_world). What was measured is merged under speed.<stage>.<n> (and service.*), and `runs` says
 which run produced it.
 """
 
@@ -37,13 +37,11 @@ def measure(model: Path, sizes: list[int], stages: list[str], workdir: Path, ser
     speed: dict = {s: {} for s in stages}
     for n in sizes:
         data = workdir / f"world-{n}" / "data"
-        if not (data / "manifest.json").exists():
-            log(f"simulate {n:,} people")
-            made = bench.run_child(bench_features.__name__, "_child", "simulate",
-                                   {"out": str(data), "people": n, "seed": seed})
-            if "error" in made:
-                speed.setdefault("simulate", {})[str(n)] = made
-                continue
+        log(f"simulate {n:,} people (or reuse the world this code built)")
+        made = bench.speed_world(data, n, seed)
+        if "error" in made:
+            speed.setdefault("simulate", {})[str(n)] = made
+            continue
         for stage in stages:
             log(f"{stage}: {n:,} people")
             if stage == "features":
@@ -57,9 +55,9 @@ def measure(model: Path, sizes: list[int], stages: list[str], workdir: Path, ser
     out: dict = {"speed": speed}
     if service_people:
         data = workdir / f"world-{service_people}" / "data"
-        if not (data / "manifest.json").exists():
-            bench.run_child(bench_features.__name__, "_child", "simulate",
-                            {"out": str(data), "people": service_people, "seed": seed})
+        made = bench.speed_world(data, service_people, seed)
+        if "error" in made:
+            return {"speed": speed, "service": made}
         log(f"service latencies on {service_people:,} people")
         out["service"] = {**bench.run_child(bench_service.__name__, "_child", "service",
                                             {"data": str(data), "model": str(model), "workdir": str(workdir / "service")}),
