@@ -102,8 +102,8 @@ def test_a_family_judges_each_test_on_its_adjusted_p_value():
     from deepcredit.evaluation.evidence import Family
 
     def tests(family: Family) -> list:
-        found = family.judge(compare_rates(60, 200, 85, 200, past_threshold=True))
-        rest = [family.judge(compare_rates(30, 60, 31, 60, past_threshold=False)) for _ in range(19)]
+        found = family.judge(compare_rates, 60, 200, 85, 200, past_threshold=True)
+        rest = [family.judge(compare_rates, 30, 60, 31, 60, past_threshold=False) for _ in range(19)]
         return [found, *rest]
 
     alone = compare_rates(60, 200, 85, 200, past_threshold=True)
@@ -116,3 +116,13 @@ def test_a_family_judges_each_test_on_its_adjusted_p_value():
     assert judged[0].p_value == pytest.approx(alone.p_value) and judged[0].p_adjusted == pytest.approx(20 * alone.p_value)
     assert judged[1].result == PASS and judged[1].p_adjusted == pytest.approx(1.0)
     assert set(judged[0].to_dict()) == {"result", "p_value", "p_adjusted", "why"}
+
+
+def test_a_second_pass_that_asks_for_other_tests_is_refused():
+    from deepcredit.evaluation.evidence import Family
+
+    first = Family()
+    first.judge(compare_rates, 60, 200, 85, 200, past_threshold=True)
+    second = first.adjusted()
+    with pytest.raises(RuntimeError, match="order is broken"):
+        second.judge(compare_to_prediction, 10, np.full(100, 0.1), past_threshold=False)

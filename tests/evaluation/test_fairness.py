@@ -330,6 +330,32 @@ def test_a_large_relative_calibration_gap_at_a_low_bad_rate_is_flagged():
     assert audit["calibration_odds_max"] == 1.25
 
 
+def test_each_exact_test_runs_once_though_the_audit_judges_twice(monkeypatch):
+    """The Holm correction needs every p-value before any verdict, so the audit runs its screens twice; the
+    second pass reuses the first's tests (a Poisson-binomial over 10,000 people takes about a second)."""
+    from deepcredit.evaluation import evidence
+
+    rng = np.random.default_rng(1)
+    pds = rng.uniform(0.01, 0.3, 3000)
+    y = (rng.random(3000) < pds * np.r_[np.ones(1500), np.full(1500, 1.6)]).astype(int)
+    groups = pd.DataFrame({"region": ["north"] * 1500 + ["south"] * 1500})
+    approved = (pds < 0.2).astype(int)
+    before = fairness_audit(y, approved, groups, pd_=pds)
+    calls = {"count_tails": 0, "fisher_exact": 0}
+    for name in calls:
+        real = getattr(evidence, name)
+
+        def counted(*a, _real=real, _name=name, **kw):
+            calls[_name] += 1
+            return _real(*a, **kw)
+
+        monkeypatch.setattr(evidence, name, counted)
+    after = fairness_audit(y, approved, groups, pd_=pds)
+    assert calls == {"count_tails": 2, "fisher_exact": 2}  # two groups' calibration, four-fifths, equal opportunity
+    assert after["tests"] == 4 and json.dumps(after, sort_keys=True) == json.dumps(before, sort_keys=True)
+    assert any("calibration gap in 'south'" in f for f in after["flags"])
+
+
 def test_a_significant_but_immaterial_calibration_gap_passes():
     """20,000 people at a PD of 30% with 31% bad: the test finds the gap (p ~0.002), but the odds
     are 1.05 times the prediction, inside the band: a pass, as a test on many people must not flag trifles."""

@@ -23,7 +23,7 @@ chance alone. The raw p-value is kept beside the adjusted one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -84,32 +84,46 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 class Family:
     """The tests one report makes, adjusted together. Why two passes: a screen's verdict needs its adjusted
-    p-value, which needs every other test's. The caller runs its screens once with `Family()`, which only
-    collects each tested verdict's p-value (`judge` returns it unchanged), then again with `family.adjusted()`,
-    whose `judge` returns each verdict judged on its Holm-adjusted p-value: the same screens in the same order
-    meet the same tests."""
+    p-value, which needs every other test's. The caller runs its screens once with `Family()`, whose `judge`
+    runs each test and returns its verdict unchanged, then again with `family.adjusted()`, whose `judge`
+    returns the first pass's verdict of the same test judged on its Holm-adjusted p-value: the same screens
+    in the same order meet the same tests, so the second pass runs none of them again (an exact test is what
+    an audit costs: a Poisson-binomial over EXACT_MAX people takes about a second)."""
 
-    def __init__(self, adjusted: Sequence[float] | None = None) -> None:
-        self.p_values: list[float] = []
-        self._adjusted = None if adjusted is None else list(adjusted)
+    def __init__(self, first: Family | None = None) -> None:
+        self.ran: list[tuple[Callable[..., Verdict], Verdict]] = []
+        """Every test asked for, in order, with its verdict (the raw one)."""
+        self._first = None if first is None else first.ran
+        self._adjusted = None if first is None else holm(first.p_values)
+        self._tested = 0
 
-    def judge(self, v: Verdict) -> Verdict:
-        if v.p_value is None:  # not tested: too few, nothing to adjust
+    def judge(self, test: Callable[..., Verdict], *args, **kwargs) -> Verdict:
+        """The verdict of `test(*args, **kwargs)` (compare_rates, compare_to_prediction): run in the first
+        pass; in the second, the first pass's verdict of the same test, on its adjusted p-value."""
+        i = len(self.ran)
+        if self._first is None:
+            v = test(*args, **kwargs)
+        elif i >= len(self._first) or self._first[i][0] is not test:
+            raise RuntimeError("a second pass asked for other tests than the first: the family's order is broken")
+        else:
+            v = self._first[i][1]
+        self.ran.append((test, v))
+        if v.p_value is None or self._adjusted is None:  # not tested (too few), or the first pass
             return v
-        i = len(self.p_values)
-        self.p_values.append(v.p_value)
-        if self._adjusted is None:
-            return v
-        if i >= len(self._adjusted):
-            raise RuntimeError("a second pass made more tests than the first: the family's order is broken")
-        p_adj = self._adjusted[i]
+        p_adj = self._adjusted[self._tested]
+        self._tested += 1
         if not v.past_threshold:
             return replace(v, p_adjusted=p_adj)
         return _chance(v.p_value, v.test, p_adj, len(self._adjusted))
 
     def adjusted(self) -> Family:
-        """The second pass's family: the Holm-adjusted p-values of the tests collected so far."""
-        return Family(holm(self.p_values))
+        """The second pass's family: the Holm-adjusted p-values of the tests run so far."""
+        return Family(self)
+
+    @property
+    def p_values(self) -> list[float]:
+        """The raw p-values of the tests made (those not too few to test), in order."""
+        return [v.p_value for _, v in self.ran if v.p_value is not None]
 
     @property
     def size(self) -> int:

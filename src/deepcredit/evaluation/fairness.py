@@ -254,8 +254,8 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
     rates = table.loc[audited, "approval_rate"]
     lo, hi = _extremes(rates)
     t = table.loc
-    four = family.judge(compare_rates(t[lo, "approved"], t[lo, "n"], t[hi, "approved"], t[hi, "n"],
-                                      past_threshold=di < four_fifths))
+    four = family.judge(compare_rates, t[lo, "approved"], t[lo, "n"], t[hi, "approved"], t[hi, "n"],
+                        past_threshold=di < four_fifths)
     pairs = _other_pairs(family, table, audited, ("approved", "n"), (lo, hi))
     out.update(disparate_impact=di, tpr_gap=gap, most_approved=str(hi), least_approved=str(lo),
                four_fifths_fail=None if four.result == TOO_FEW else four.result == FLAG)
@@ -265,9 +265,9 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
     tpr = table.loc[audited, "tpr"].dropna()
     if len(tpr) >= 2:
         tlo, thi = _extremes(tpr)
-        eo = family.judge(compare_rates(t[tlo, "goods_approved"], t[tlo, "goods"], t[thi, "goods_approved"],
-                                        t[thi, "goods"], past_threshold=gap > tpr_gap_max,
-                                        sides=("good payers approved", "good payers declined")))
+        eo = family.judge(compare_rates, t[tlo, "goods_approved"], t[tlo, "goods"], t[thi, "goods_approved"],
+                          t[thi, "goods"], past_threshold=gap > tpr_gap_max,
+                          sides=("good payers approved", "good payers declined"))
         pairs = _other_pairs(family, table, tpr.index.tolist(), ("goods_approved", "goods"), (tlo, thi))
         _record(out, "equal_opportunity", eo, gap, pairs, f"equal-opportunity gap {_against(gap, tpr_gap_max)}"
                 + (f" > {tpr_gap_max:g}" if gap > tpr_gap_max else "")
@@ -275,7 +275,7 @@ def _audit_one(name: str, groups: pd.Series, y: np.ndarray, approved: np.ndarray
     if pd_ is not None:
         cg, ratio = table.loc[audited, "calibration_gap"], table.loc[audited, "calibration_odds_ratio"]
         material = {g: _material(ratio[g], calibration_odds_max) for g in audited}
-        verdicts = {g: family.judge(compare_to_prediction(t[g, "bads"], pd_[by == g], past_threshold=material[g]))
+        verdicts = {g: family.judge(compare_to_prediction, t[g, "bads"], pd_[by == g], past_threshold=material[g])
                     for g in audited}
         out["groups"]["calibration_verdict"] = [verdicts[g].result if g in verdicts else None for g in table.index]
         flagged = [g for g, v in verdicts.items() if v.result == FLAG]
@@ -322,8 +322,8 @@ def _other_pairs(family: Family, table: pd.DataFrame, groups: list, cols: tuple[
     t = table.loc
     for a, b in combinations(groups, 2):
         if {a, b} != set(chosen):
-            family.judge(compare_rates(t[a, cols[0]], t[a, cols[1]], t[b, cols[0]], t[b, cols[1]],
-                                       past_threshold=False))
+            family.judge(compare_rates, t[a, cols[0]], t[a, cols[1]], t[b, cols[0]], t[b, cols[1]],
+                         past_threshold=False)
     return len(groups) * (len(groups) - 1) // 2
 
 
@@ -378,9 +378,9 @@ def fairness_audit(y: np.ndarray, approved: np.ndarray, sensitive: pd.DataFrame,
         return main, {c: _audit_one(c, g, y, at, None, *settings, family, o) for c, (g, o) in columns.items()}
 
     first = Family()
-    screens(first)  # collects every test's p-value
+    screens(first)  # runs every test
     family = first.adjusted()
-    attributes, at_info = screens(family)  # judged on the adjusted p-values
+    attributes, at_info = screens(family)  # the same verdicts, judged on the adjusted p-values (none run again)
     result = {
         "cutoff": cutoff, "which": "the cut-off set (--cutoff)", "n": int(y.size),
         "approval_rate": float(approved.mean()) if y.size else None,
