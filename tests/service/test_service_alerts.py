@@ -326,3 +326,22 @@ def test_a_resent_last_attempt_that_fails_is_given_up_audited(service):
         assert {d.state for d in s.execute(select(WebhookDelivery)).scalars()} == {"failed"}
         failed = s.execute(select(AuditEntry.details).where(AuditEntry.action == "webhook_failed")).scalars().all()
     assert failed and all(json.loads(d)["attempt"] == alerts.MAX_ATTEMPTS + 1 for d in failed)
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_a_delivery_that_keeps_killing_its_dispatcher_is_given_up_audited_as_unknown(service):
+    """Re-sent after lost claims, but not for ever: a payload that takes down every dispatcher ends failed."""
+    _hook_with_past_alerts(service, "https://example.invalid/h")
+    assert alerts.queue(service.ctx) >= 1
+    with service.ctx.db.write() as s:  # the last of the lost claims allowed has expired
+        for d in s.execute(select(WebhookDelivery)).scalars():
+            d.state, d.attempts = "sending", alerts.MAX_ATTEMPTS + alerts.LOST_CLAIMS_MAX
+            d.next_at = service.clock.t
+    service.clock.advance(seconds=1)
+    calls = []
+    assert alerts.deliver_due(service.ctx, lambda *a: calls.append(a) or 204)["failed"] >= 1
+    assert not calls
+    with service.ctx.db.read() as s:
+        assert {d.state for d in s.execute(select(WebhookDelivery)).scalars()} == {"failed"}
+        failed = s.execute(select(AuditEntry.details).where(AuditEntry.action == "webhook_failed")).scalars().all()
+    assert failed and all(json.loads(d)["status"] == "unknown" for d in failed)

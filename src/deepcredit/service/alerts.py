@@ -52,6 +52,10 @@ drop a repeat (delivery is at least once: a dispatcher that dies between sending
 CLAIM_TIMEOUT = timedelta(minutes=5)
 """How long a dispatcher's claim on a delivery holds (far longer than one send: outbound.TIMEOUT_S per
 connect or read); after it, a claim whose dispatcher died is due again."""
+LOST_CLAIMS_MAX = 3
+"""Claims past the last attempt whose dispatcher died before recording an outcome: each is sent again (nobody
+saw it fail), but a delivery that has taken down this many dispatchers is given up (audited with status
+"unknown"), so one payload that crashes every dispatcher is not retried for ever."""
 MAX_WEBHOOKS = 5
 
 Transport = Callable[[str, bytes, dict[str, str]], int]
@@ -228,9 +232,9 @@ def deliver_due(ctx: ServiceContext, transport: Transport | None = None) -> dict
     Safe with several dispatchers on one database: a delivery is claimed (state 'sending', until now +
     CLAIM_TIMEOUT, attempts + 1) by a conditional update before it is sent, and only the dispatcher whose
     claim changed the row sends it. A claim whose dispatcher died is due again once it expires (it counted
-    as an attempt), also past the last attempt: a delivery is given up only after a failure that was seen,
-    never on a send whose outcome nobody knows. The receiver may then see that delivery twice (at least
-    once: `delivery` is the key)."""
+    as an attempt), also past the last attempt: a delivery is given up after a failure that was seen, not
+    on one send whose outcome nobody knows (up to LOST_CLAIMS_MAX such sends). The receiver may then see
+    that delivery twice (at least once: `delivery` is the key)."""
     transport = transport or checked_transport(ctx)
     now = ctx.now()
     counts = {"delivered": 0, "retry": 0, "failed": 0}
@@ -244,6 +248,13 @@ def deliver_due(ctx: ServiceContext, transport: Transport | None = None) -> dict
     for delivery_id, payload, attempts, hook_id, url, subject in due:
         mine = (WebhookDelivery.id == delivery_id, WebhookDelivery.attempts == attempts)
         with ctx.db.write() as s:  # the claim: unchanged since read (attempts), due, and not claimed by a live one
+            if attempts >= MAX_ATTEMPTS + LOST_CLAIMS_MAX:  # expired claims only: a seen failure ended it before
+                if updated_one(s, update(WebhookDelivery).where(*mine, WebhookDelivery.state == "sending",
+                                                             WebhookDelivery.next_at <= now).values(state="failed")):
+                    ctx.audit.append(s, now, "service", "webhook_failed", subject, webhook=hook_id,
+                                     delivery=delivery_id, attempt=attempts, status="unknown")
+                    counts["failed"] += 1
+                continue
             if not updated_one(s, update(WebhookDelivery)
                             .where(*mine, WebhookDelivery.state.in_(("pending", "sending")),
                                    WebhookDelivery.next_at <= now)
