@@ -34,6 +34,7 @@ from deepcredit.service.schemas import (
     DisputeResolve,
     DisputeState,
 )
+from deepcredit.service.store import public_ids
 from deepcredit.service.store.models import AttributeCorrection, Dispute, EventCorrection, ServiceEvent
 
 log = logging.getLogger("deepcredit.service")
@@ -59,13 +60,18 @@ def removed_by(s: Session, dispute_ids: Sequence[int]) -> set[int]:
                                                                   EventCorrection.action == "remove")).scalars())
 
 
-def _owns_event(ctx: ServiceContext, s: Session, subject: str, ref: str) -> bool:
-    if ref.startswith("s"):
-        e = s.get(ServiceEvent, int(ref[1:]))
-        return e is not None and e.subject == subject
+def _own_event(ctx: ServiceContext, s: Session, subject: str, ref: str) -> str | None:
+    """The id the dispute stores for one of the person's events (None: not theirs, or no such event). A reported
+    event is named by its public id; its old id ('s' and its row key, before schema s0006) is taken too, for the
+    person's own event only, and stored as the public id (what its corrections and the report match on)."""
+    key = public_ids.legacy_event_key(ref)
+    if key is not None or ref.startswith(public_ids.EVENT):
+        e = s.get(ServiceEvent, key) if key is not None else \
+            s.execute(select(ServiceEvent).where(ServiceEvent.public_id == ref)).scalar_one_or_none()
+        return e.public_id if e is not None and e.subject == subject else None
     if ctx.scorer is None or not hasattr(ctx.scorer, "person_events"):
-        return False
-    return ref in set(ctx.scorer.person_events(subject)["event_id"].dropna())
+        return None
+    return ref if ref in set(ctx.scorer.person_events(subject)["event_id"].dropna()) else None
 
 
 def disputable_attributes(ctx: ServiceContext) -> dict[str, Attribute]:
@@ -76,12 +82,13 @@ def disputable_attributes(ctx: ServiceContext) -> dict[str, Attribute]:
 
 def open_dispute(ctx: ServiceContext, subject: str, req: DisputeCreate) -> DisputeOut:
     now = ctx.now()
+    ref = None
     if req.event_id is not None:
         with ctx.db.read() as s:
-            owns = _owns_event(ctx, s, subject, req.event_id)
-        if not owns:  # someone else's event and no event at all look the same
+            ref = _own_event(ctx, s, subject, req.event_id)
+        if ref is None:  # someone else's event and no event at all look the same
             raise not_found("event")
-        same = Dispute.event_ref == req.event_id
+        same = Dispute.event_ref == ref
     else:
         if req.attribute not in disputable_attributes(ctx):
             raise not_found("attribute")
@@ -90,7 +97,7 @@ def open_dispute(ctx: ServiceContext, subject: str, req: DisputeCreate) -> Dispu
         active = s.execute(select(Dispute.id).where(Dispute.subject == subject, same, Dispute.state.in_(ACTIVE))).first()
         if active:
             raise Problem(409, "dispute-exists", f"dispute {active[0]} about this record is still open")
-        d = Dispute(subject=subject, event_ref=req.event_id, attribute=req.attribute, reason=req.reason,
+        d = Dispute(subject=subject, event_ref=ref, attribute=req.attribute, reason=req.reason,
                     state=DisputeState.OPEN.value, opened_at=now,
                     deadline_at=now + timedelta(days=ctx.settings.dispute_deadline_days))
         s.add(d)

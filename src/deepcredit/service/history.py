@@ -47,7 +47,7 @@ FIXED_CAUSES = {FIRST: "your first score", CONNECTION: "a change in the record o
                 RETENTION: "records older than our retention period stopped counting",
                 RECALCULATED: "the regular recalculation of your score",
                 POPULATION: "the regular recalculation of everyone's scores"}
-EVENT_CAUSE = re.compile(r"^event (s\d+) reported$")
+EVENT_CAUSE = re.compile(r"^event (\S+) reported$")
 DISPUTE_CAUSE = re.compile(r"^dispute (\d+) corrected$")
 
 
@@ -144,7 +144,7 @@ def describe_cause(cause: str, event: Callable[[str], str | None], dispute: Call
 def describer(s: Session, subject: str, merchants: dict[int, str], spec: DatasetSpec | None
               ) -> Callable[[str], str]:
     """cause -> words for one person's stored causes: their reported events and disputes, looked up once."""
-    facts = {f"s{e.id}": EventFacts(merchants.get(e.merchant_id, "a merchant"), e.kind, e.status, e.days_late)
+    facts = {e.public_id: EventFacts(merchants.get(e.merchant_id, "a merchant"), e.kind, e.status, e.days_late)
              for e in s.execute(select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
     disputed = {i: (ref, attribute) for i, ref, attribute in s.execute(
         select(Dispute.id, Dispute.event_ref, Dispute.attribute).where(Dispute.subject == subject)).all()}
