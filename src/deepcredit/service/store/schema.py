@@ -46,7 +46,8 @@ def _draw_public_ids(table: str, new: Callable[[], str]) -> Callable[[Connection
             for where, column, template in (("disputes", "event_ref", "%s"), ("event_corrections", "event_ref", "%s"),
                                             ("score_history", "cause", "event %s reported")):
                 new_value = {template % old: template % p for old, p in moves.items()}
-                held = con.execute(text(f"SELECT id, {column} FROM {where}")).all()
+                held = con.execute(text(f"SELECT id, {column} FROM {where} WHERE {column} LIKE :p"),
+                                   {"p": template % "s%"}).all()
                 changed = [{"i": i, "v": new_value[v]} for i, v in held if v in new_value]
                 if changed:
                     con.execute(text(f"UPDATE {where} SET {column} = :v WHERE id = :i"), changed)

@@ -40,7 +40,7 @@ def _rewrite(con, table: str, column: str, pattern: str, moves: dict[str, str], 
 def _refs(con, moves: dict[str, str]) -> None:
     for table in ("disputes", "event_corrections"):
         _rewrite(con, table, "event_ref", "%", moves, "%s")
-    _rewrite(con, "score_history", "cause", "event % reported", moves, "event %s reported")
+    _rewrite(con, "score_history", "cause", "event % reported", moves, "event %s reported")  # few: one per report
 
 
 def upgrade() -> None:
