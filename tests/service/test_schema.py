@@ -284,7 +284,8 @@ def _reported_event(con, i: int, subject: str, tx: str) -> None:
 
 
 def _disputed_and_corrected(con, event: int) -> None:
-    """Dispute 1 about service event `event`, corrected by removing it, and the re-score the event caused."""
+    """Dispute 1 about service event `event`, corrected by removing it, and the re-scores the event and the
+    correction caused."""
     con.execute(text("INSERT INTO disputes (id, subject, event_ref, reason, state, opened_at, deadline_at) VALUES "
                      "(1, 's1', :ref, 'not late', 'corrected', '2026-01-04 00:00:00', '2026-01-24 00:00:00')"),
                 {"ref": f"s{event}"})
@@ -293,6 +294,9 @@ def _disputed_and_corrected(con, event: int) -> None:
     con.execute(text("INSERT INTO score_history (id, subject, score, band, as_of, cause, model_id, created_at) VALUES "
                      "(1, 's1', 600, 'fair', '2026-01-03 00:00:00', :cause, 'm', '2026-01-03 00:00:00')"),
                 {"cause": f"event s{event} reported"})
+    con.execute(text("INSERT INTO score_history (id, subject, score, band, as_of, cause, model_id, created_at) VALUES "
+                     "(2, 's1', 640, 'fair', '2026-01-05 00:00:00', 'dispute 1 corrected', 'm', "
+                     "'2026-01-05 00:00:00')"))
 
 
 def _public_ids(con, table: str) -> dict[int, str]:
@@ -300,9 +304,9 @@ def _public_ids(con, table: str) -> dict[int, str]:
 
 
 def test_a_database_at_s0005_is_upgraded_to_public_ids_drawn_for_every_row_and_its_event_refs_moved(database):
-    """s0006: every decision and reported event gets an opaque unique public id (dec_…, evt_…); the old event
-    ids (s<n>) a dispute, a correction and a re-score's cause stored are rewritten to the new ones, so the
-    correction still applies; the row keys are kept."""
+    """s0006: every decision, reported event and dispute gets an opaque unique public id (dec_…, evt_…, dsp_…);
+    the old event ids (s<n>) a dispute, a correction and a re-score's cause stored, and the dispute's number in
+    its re-score's cause, are rewritten to the new ones, so the correction still applies; the row keys are kept."""
     from alembic import command
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -329,13 +333,17 @@ def test_a_database_at_s0005_is_upgraded_to_public_ids_drawn_for_every_row_and_i
     with database.engine.connect() as con:
         assert not compare_metadata(MigrationContext.configure(con), Base.metadata)  # as a new one is made
         decisions, events = _public_ids(con, "decisions"), _public_ids(con, "service_events")
-        refs = con.execute(text("SELECT (SELECT event_ref FROM disputes), (SELECT event_ref FROM event_corrections), "
-                                "(SELECT cause FROM score_history)")).one()
+        disputes = _public_ids(con, "disputes")
+        refs = con.execute(text("SELECT (SELECT event_ref FROM disputes), (SELECT event_ref FROM event_corrections)")
+                           ).one()
+        causes = con.execute(text("SELECT cause FROM score_history ORDER BY id")).scalars().all()
     assert list(decisions) == [3, 4, 9] and list(events) == [2, 5]
     assert all(re.match(public_ids.DECISION_ID, p) for p in decisions.values())
     assert all(re.match(public_ids.EVENT_ID, p) for p in events.values())
+    assert list(disputes) == [1] and re.match(public_ids.DISPUTE_ID, disputes[1])
     assert len(set(decisions.values()) | set(events.values())) == 5
-    assert tuple(refs) == (events[5], events[5], f"event {events[5]} reported")
+    assert tuple(refs) == (events[5], events[5])
+    assert causes == [f"event {events[5]} reported", f"dispute {disputes[1]} corrected"]
     with pytest.raises(IntegrityError), database.engine.begin() as con:  # unique
         con.execute(text("UPDATE decisions SET public_id = :p WHERE id = 4"), {"p": decisions[3]})
 
@@ -344,7 +352,7 @@ def test_a_database_made_before_schema_versions_gets_public_ids_drawn(database):
     """Adopting adds the public ids and draws one for every row, as s0006 does."""
     _before_versions(database, narrow=False)
     with database.engine.begin() as con:
-        for table in ("decisions", "service_events"):  # as before s0006
+        for table in ("decisions", "service_events", "disputes"):  # as before s0006
             con.execute(text(f"DROP INDEX ix_{table}_public_id"))
             con.execute(text(f"ALTER TABLE {table} DROP COLUMN public_id"))
         _merchant_and_policy(con)
@@ -358,4 +366,7 @@ def test_a_database_made_before_schema_versions_gets_public_ids_drawn(database):
     with database.engine.connect() as con:
         decisions, events = _public_ids(con, "decisions"), _public_ids(con, "service_events")
         ref = con.execute(text("SELECT event_ref FROM event_corrections")).scalar_one()
+        dispute = con.execute(text("SELECT public_id FROM disputes")).scalar_one()
+        causes = con.execute(text("SELECT cause FROM score_history ORDER BY id")).scalars().all()
     assert decisions[1].startswith("dec_") and events[7].startswith("evt_") and ref == events[7]
+    assert causes == [f"event {events[7]} reported", f"dispute {dispute} corrected"]

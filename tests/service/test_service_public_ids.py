@@ -1,6 +1,6 @@
-"""The ids the service hands out for decisions and reported events are opaque tokens: a merchant learns no
-count of the other merchants' rows from them, and cannot guess one; the row keys stay internal, and an
-old-form id (a decision's number, an event's s<n>) is still taken for the caller's own row only."""
+"""The ids the service hands out for decisions, reported events and disputes are opaque tokens: a merchant
+(a person) learns no count of the others' rows from them, and cannot guess one; the row keys stay internal,
+and an old-form id (a decision's number, an event's s<n>) is still taken for the caller's own row only."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from deepcredit.service.store import public_ids
-from deepcredit.service.store.models import AuditEntry, Decision, ServiceEvent
+from deepcredit.service.store.models import AuditEntry, Decision, Dispute, ScoreHistory, ServiceEvent
 
 pytest_plugins = ("service_testkit",)
 
@@ -112,3 +112,34 @@ def test_a_person_disputes_a_reported_event_by_its_id_and_by_its_old_form(servic
     r = service.client.post("/v1/me/disputes", json={"event_id": f"s{keys[theirs]}", "reason": "mine"},
                             headers=them)
     assert r.status_code == 201 and r.json()["event_id"] == theirs
+
+
+def test_disputes_are_known_by_opaque_ids_the_operator_names_them_by(service):
+    """A person's dispute ids count nobody's disputes; the operator reviews and resolves by that id (or by the
+    number a dispute had before public ids), and the re-score's cause names the same id."""
+    (a, acme), (b, bolt) = _two_merchants(service)
+    me, them = service.person(a), service.person(b)
+    service.decide(acme, a, "o-1")
+    service.decide(bolt, b, "o-2")
+    service.clock.advance(days=2)
+    mine = _event(service, acme, a, "ev-1").json()["event_id"]
+    theirs = _event(service, bolt, b, "ev-2").json()["event_id"]
+    first = service.client.post("/v1/me/disputes", json={"event_id": mine, "reason": "on time"}, headers=me).json()
+    service.client.post("/v1/me/disputes", json={"event_id": theirs, "reason": "on time"}, headers=them)
+    held = [e["event_id"] for e in service.client.get("/v1/me/report", headers=me).json()["events"]
+            if e["event_id"] and e["event_id"].startswith("b")]
+    last = service.client.post("/v1/me/disputes", json={"event_id": held[0], "reason": "not mine"}, headers=me).json()
+    assert all(isinstance(d["id"], str) and re.match(public_ids.DISPUTE_ID, d["id"]) for d in (first, last))
+    assert first["id"] != last["id"]
+    with service.ctx.db.read() as s:
+        key = s.execute(select(Dispute.id).where(Dispute.public_id == last["id"])).scalar_one()
+    admin = service.admin
+    assert service.client.post(f"/v1/admin/disputes/{first['id']}/review", headers=admin).json()["id"] == first["id"]
+    r = service.client.post(f"/v1/admin/disputes/{first['id']}/resolve", headers=admin,
+                            json={"outcome": "corrected", "note": "n", "correction": {"action": "remove"}})
+    assert r.status_code == 200, r.text
+    with service.ctx.db.read() as s:
+        causes = s.execute(select(ScoreHistory.cause).where(ScoreHistory.subject == service.subject(a))).scalars()
+        assert f"dispute {first['id']} corrected" in set(causes)
+    assert service.client.get(f"/v1/admin/disputes/{key}", headers=admin).json()["id"] == last["id"]
+    assert service.client.get("/v1/admin/disputes/dsp_AAAAAAAAAAAAAAAAAAAAAA", headers=admin).status_code == 404

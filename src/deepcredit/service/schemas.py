@@ -3,8 +3,8 @@
 Requests forbid unknown fields, so a typo ("scop") is a 422, not a silently ignored setting. Rules that
 tie fields together (a pay-later policy has limits, a late outcome has days_late, a per-order consent has
 an order_ref) are written as unions discriminated by one field, so they are in the OpenAPI document too:
-a body the schema accepts is not refused for its shape. A decision and a reported event are named by an
-opaque public id (`dec_…`, `evt_…`: store/public_ids.py), any other id by a positive 64-bit integer; every
+a body the schema accepts is not refused for its shape. A decision, a reported event and a dispute are named
+by an opaque public id (`dec_…`, `evt_…`, `dsp_…`: store/public_ids.py), any other id by a positive 64-bit integer; every
 timestamp in a response is UTC with its offset.
 """
 
@@ -41,12 +41,14 @@ def _json_number(value: object) -> object:
 
 Number = BeforeValidator(_json_number)
 DbId = Annotated[int, Field(ge=1, le=INT64_MAX, description="A row id (a positive 64-bit integer)."), Number]
-"""Every id the service hands out but a decision's and a reported event's; larger numbers are refused by the
+"""Every id the service hands out but a decision's, a reported event's and a dispute's; larger numbers are refused by the
 schema (422), not by the database."""
 DecisionId = Annotated[str, StringConstraints(pattern=public_ids.DECISION_ID),
                        Field(description="A decision's id: opaque, never a count (dec_ and 22 characters).")]
 EventId = Annotated[str, StringConstraints(pattern=public_ids.EVENT_ID),
                     Field(description="A reported event's id: opaque, never a count (evt_ and 22 characters).")]
+DisputeId = Annotated[str, StringConstraints(pattern=public_ids.DISPUTE_ID),
+                      Field(description="A dispute's id: opaque, never a count (dsp_ and 22 characters).")]
 
 
 SERVICE_ZONE: ContextVar[str | None] = ContextVar("service_zone", default=None)
@@ -524,7 +526,7 @@ DisputeResolve = Annotated[CorrectedResolve | UpheldResolve, Field(discriminator
 
 
 class DisputeOut(BaseModel):
-    id: DbId
+    id: DisputeId
     event_id: str | None = Field(description="The disputed event (None: the dispute is about an attribute)")
     attribute: str | None = Field(None, description="The disputed profile attribute (None: about an event)")
     state: DisputeState

@@ -246,11 +246,13 @@ class ErasedSubject(Base):
 
 
 class Dispute(Base):
-    """A record a person says is wrong: an event (event_ref) or a profile attribute (attribute), one of them."""
+    """A record a person says is wrong: an event (event_ref) or a profile attribute (attribute), one of them.
+    Known outside the service (the person, the operator's routes, a re-score's cause) by `public_id`."""
 
     __tablename__ = "disputes"
     __table_args__ = NEVER_REUSED
     id: Mapped[int] = mapped_column(ID, primary_key=True)
+    public_id: Mapped[str] = public_id_column(public_ids.new_dispute)
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
     event_ref: Mapped[str | None] = mapped_column(String(40), nullable=True)
     attribute: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -31,26 +31,27 @@ from deepcredit.service.store.models import Base
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def _draw_public_ids(table: str, new: Callable[[], str]) -> Callable[[Connection], None]:
-    """A fill: a fresh public id for every row of `table`; for reported events, their old ids ('s' and the row
-    key) in the references the service stored (a dispute's, a correction's, a re-score's cause) rewritten too."""
+Ref = tuple[str, str, str]
+"""Where the service stored a row's old id as a reference: table, column, and the text around the id."""
+
+
+def _draw_public_ids(table: str, new: Callable[[], str], old: str = "%s", refs: tuple[Ref, ...] = ()
+                     ) -> Callable[[Connection], None]:
+    """A fill: a fresh public id for every row of `table`, and its old id (`old` % row key) rewritten to it in
+    each of `refs` (a reference to a row no longer held is left as it was)."""
 
     def fill(con: Connection) -> None:
-        rows = con.execute(text(f"SELECT id FROM {table}")).scalars().all()
-        drawn = {i: new() for i in rows}
+        drawn = {i: new() for i in con.execute(text(f"SELECT id FROM {table}")).scalars()}
         if drawn:
             con.execute(text(f"UPDATE {table} SET public_id = :p WHERE id = :i"),
                         [{"p": p, "i": i} for i, p in drawn.items()])
-        if table == "service_events":
-            moves = {f"s{i}": p for i, p in drawn.items()}
-            for where, column, template in (("disputes", "event_ref", "%s"), ("event_corrections", "event_ref", "%s"),
-                                            ("score_history", "cause", "event %s reported")):
-                new_value = {template % old: template % p for old, p in moves.items()}
-                held = con.execute(text(f"SELECT id, {column} FROM {where} WHERE {column} LIKE :p"),
-                                   {"p": template % "s%"}).all()
-                changed = [{"i": i, "v": new_value[v]} for i, v in held if v in new_value]
-                if changed:
-                    con.execute(text(f"UPDATE {where} SET {column} = :v WHERE id = :i"), changed)
+        for where, column, around in refs:
+            moved = {around % (old % i): around % p for i, p in drawn.items()}
+            held = con.execute(text(f"SELECT id, {column} FROM {where} WHERE {column} LIKE :p"),
+                               {"p": around % (old % "%")}).all()
+            changed = [{"i": i, "v": moved[v]} for i, v in held if v in moved]
+            if changed:
+                con.execute(text(f"UPDATE {where} SET {column} = :v WHERE id = :i"), changed)
 
     return fill
 
@@ -59,7 +60,12 @@ FILLS: dict[tuple[str, str], str | Callable[[Connection], None]] = {
     ("consents", "used_at"): "UPDATE consents SET used_at = (SELECT min(d.created_at) FROM decisions d "
                              "WHERE d.consent_id = consents.id) WHERE mode = 'per_order'",
     ("decisions", "public_id"): _draw_public_ids("decisions", public_ids.new_decision),
-    ("service_events", "public_id"): _draw_public_ids("service_events", public_ids.new_event)}
+    ("service_events", "public_id"): _draw_public_ids(
+        "service_events", public_ids.new_event, "s%s", (("disputes", "event_ref", "%s"),
+                                                        ("event_corrections", "event_ref", "%s"),
+                                                        ("score_history", "cause", "event %s reported"))),
+    ("disputes", "public_id"): _draw_public_ids("disputes", public_ids.new_dispute, "%s",
+                                                (("score_history", "cause", "dispute %s corrected"),))}
 """(table, column) -> the statement (or function) that fills the column from the rows already held, run when an
 adoption adds it (as the migration that added it does: s0005, s0006; a migration keeps its own copy, as
 released)."""
