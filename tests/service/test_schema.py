@@ -4,11 +4,13 @@ records survive."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
 from service_testkit import PgSchema, backends
 from sqlalchemy import Column, Integer, MetaData, String, Table, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from deepcredit.service.store import Database, schema
 from deepcredit.service.store.models import Base
@@ -272,3 +274,99 @@ def _decision(con, d: int, consent: int, subject: str, tx: str | None = None, at
     con.execute(text("INSERT INTO decisions (id, merchant_id, transaction_id, subject, policy_id, consent_id, "
                      "request_sha256, response, created_at) VALUES (:d, 1, :tx, :subject, 1, :consent, 'x', '{}', "
                      ":at)"), {"d": d, "tx": tx or f"tx-{d}", "subject": subject, "consent": consent, "at": at})
+
+
+def _reported_event(con, i: int, subject: str, tx: str) -> None:
+    """Service event i (reported by merchant 1), as a row written straight into an older schema."""
+    con.execute(text("INSERT INTO service_events (id, subject, merchant_id, transaction_id, outcome, ts, kind, status, "
+                     "amount, created_at) VALUES (:i, :subject, 1, :tx, 'rental_returned_late', '2026-01-03 00:00:00', "
+                     "'rental', 'late', 10.0, '2026-01-03 00:00:00')"), {"i": i, "subject": subject, "tx": tx})
+
+
+def _disputed_and_corrected(con, event: int) -> None:
+    """Dispute 1 about service event `event`, corrected by removing it, and the re-scores the event and the
+    correction caused."""
+    con.execute(text("INSERT INTO disputes (id, subject, event_ref, reason, state, opened_at, deadline_at) VALUES "
+                     "(1, 's1', :ref, 'not late', 'corrected', '2026-01-04 00:00:00', '2026-01-24 00:00:00')"),
+                {"ref": f"s{event}"})
+    con.execute(text("INSERT INTO event_corrections (id, subject, event_ref, action, dispute_id, created_at) VALUES "
+                     "(1, 's1', :ref, 'remove', 1, '2026-01-05 00:00:00')"), {"ref": f"s{event}"})
+    con.execute(text("INSERT INTO score_history (id, subject, score, band, as_of, cause, model_id, created_at) VALUES "
+                     "(1, 's1', 600, 'fair', '2026-01-03 00:00:00', :cause, 'm', '2026-01-03 00:00:00')"),
+                {"cause": f"event s{event} reported"})
+    con.execute(text("INSERT INTO score_history (id, subject, score, band, as_of, cause, model_id, created_at) VALUES "
+                     "(2, 's1', 640, 'fair', '2026-01-05 00:00:00', 'dispute 1 corrected', 'm', "
+                     "'2026-01-05 00:00:00')"))
+
+
+def _public_ids(con, table: str) -> dict[int, str]:
+    return dict(con.execute(text(f"SELECT id, public_id FROM {table} ORDER BY id")).all())
+
+
+def test_a_database_at_s0005_is_upgraded_to_public_ids_drawn_for_every_row_and_its_event_refs_moved(database):
+    """s0006: every decision, reported event and dispute gets an opaque unique public id (dec_…, evt_…, dsp_…);
+    the old event ids (s<n>) a dispute, a correction and a re-score's cause stored, and the dispute's number in
+    its re-score's cause, are rewritten to the new ones, so the correction still applies; the row keys are kept."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from deepcredit.service.store import public_ids
+
+    database.create_all()
+    with database.engine.begin() as con:
+        command.downgrade(schema._alembic(con), "s0005")
+    assert "public_id" not in {c["name"] for c in inspect(database.engine).get_columns("decisions")}
+    with database.engine.begin() as con:
+        _merchant_and_policy(con)
+        _consent(con, 1, "s1")
+        for d in (3, 4, 9):
+            _decision(con, d, 1, "s1")
+        for e in (2, 5):
+            _reported_event(con, e, "s1", f"ev-{e}")
+        _disputed_and_corrected(con, 5)
+    with pytest.raises(schema.SchemaMismatch, match="is at schema s0005"):
+        database.create_all()
+    done = schema.upgrade(database.engine)
+    assert (done.before, done.after) == ("s0005", schema.head())
+    database.create_all()
+    with database.engine.connect() as con:
+        assert not compare_metadata(MigrationContext.configure(con), Base.metadata)  # as a new one is made
+        decisions, events = _public_ids(con, "decisions"), _public_ids(con, "service_events")
+        disputes = _public_ids(con, "disputes")
+        refs = con.execute(text("SELECT (SELECT event_ref FROM disputes), (SELECT event_ref FROM event_corrections)")
+                           ).one()
+        causes = con.execute(text("SELECT cause FROM score_history ORDER BY id")).scalars().all()
+    assert list(decisions) == [3, 4, 9] and list(events) == [2, 5]
+    assert all(re.match(public_ids.DECISION_ID, p) for p in decisions.values())
+    assert all(re.match(public_ids.EVENT_ID, p) for p in events.values())
+    assert list(disputes) == [1] and re.match(public_ids.DISPUTE_ID, disputes[1])
+    assert len(set(decisions.values()) | set(events.values())) == 5
+    assert tuple(refs) == (events[5], events[5])
+    assert causes == [f"event {events[5]} reported", f"dispute {disputes[1]} corrected"]
+    with pytest.raises(IntegrityError), database.engine.begin() as con:  # unique
+        con.execute(text("UPDATE decisions SET public_id = :p WHERE id = 4"), {"p": decisions[3]})
+
+
+def test_a_database_made_before_schema_versions_gets_public_ids_drawn(database):
+    """Adopting adds the public ids and draws one for every row, as s0006 does."""
+    _before_versions(database, narrow=False)
+    with database.engine.begin() as con:
+        for table in ("decisions", "service_events", "disputes"):  # as before s0006
+            con.execute(text(f"DROP INDEX ix_{table}_public_id"))
+            con.execute(text(f"ALTER TABLE {table} DROP COLUMN public_id"))
+        _merchant_and_policy(con)
+        _consent(con, 1, "s1")
+        _decision(con, 1, 1, "s1")
+        _reported_event(con, 7, "s1", "ev-7")
+        _disputed_and_corrected(con, 7)
+    done = schema.upgrade(database.engine)
+    assert {"filled decisions.public_id from the rows held", "filled service_events.public_id from the rows held",
+            "created index ix_decisions_public_id"} <= set(done.changes)
+    with database.engine.connect() as con:
+        decisions, events = _public_ids(con, "decisions"), _public_ids(con, "service_events")
+        ref = con.execute(text("SELECT event_ref FROM event_corrections")).scalar_one()
+        dispute = con.execute(text("SELECT public_id FROM disputes")).scalar_one()
+        causes = con.execute(text("SELECT cause FROM score_history ORDER BY id")).scalars().all()
+    assert decisions[1].startswith("dec_") and events[7].startswith("evt_") and ref == events[7]
+    assert causes == [f"event {events[7]} reported", f"dispute {dispute} corrected"]

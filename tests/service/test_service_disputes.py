@@ -258,7 +258,7 @@ def test_a_reported_late_return_corrected_to_returned_is_due_no_earlier_than_it_
         "transaction_id": "ev-1", "person_id": pid, "amount": 20.0, "outcome": "rental_returned_late",
         "days_late": 3}).status_code == 201
     ref = next(e["event_id"] for e in service.client.get("/v1/me/report", headers=me).json()["events"]
-               if e["event_id"].startswith("s"))
+               if e["event_id"].startswith("evt_"))
     assert _record(service, pid, ref)["due_ts"] < _record(service, pid, ref)["ts"]
     assert _corrected(service, me, ref, {"action": "restatus", "status": "returned"}).status_code == 200
     after = _record(service, pid, ref)

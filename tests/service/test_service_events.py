@@ -29,7 +29,7 @@ def test_events_rescore_the_person_and_match_a_full_rebuild(service, tmp_path):
     assert service.decide(acme, pid, "order-1").status_code == 200  # outcomes conclude a decided order
     service.clock.advance(days=1)  # an item not returned is at least a day late
     r = _report(service, acme, pid, "ev-1", "rental_not_returned", amount=300)
-    assert r.status_code == 201 and r.json()["rescored"] is True and r.json()["event_id"].startswith("s")
+    assert r.status_code == 201 and r.json()["rescored"] is True and r.json()["event_id"].startswith("evt_")
     service.clock.advance(days=12, hours=1)  # 12 days late: due after the order was decided
     r = _report(service, acme, pid, "ev-2", "rental_returned_late", days_late=12, amount=80)
     assert r.status_code == 201
@@ -46,7 +46,7 @@ def test_events_rescore_the_person_and_match_a_full_rebuild(service, tmp_path):
         rows = s.execute(select(ServiceEvent).order_by(ServiceEvent.id)).scalars().all()
     extra = pd.DataFrame([{"person_id": e.subject, "ts": e.ts, "kind": e.kind, "amount": e.amount,
                            "status": e.status, "due_ts": e.due_ts, "days_late": e.days_late,
-                           "counterparty": f"merchant:{e.merchant_id}", "event_id": f"s{e.id}"} for e in rows])
+                           "counterparty": f"merchant:{e.merchant_id}", "event_id": e.public_id} for e in rows])
     frames["events"] = pd.concat([frames["events"], extra.astype({"ts": "datetime64[us]", "due_ts": "datetime64[us]"})],
                                  ignore_index=True)
     rebuilt = write_dataset(tmp_path / "rebuilt", frames, "rebuilt", str(w.data.snapshot_date.date()))

@@ -41,7 +41,7 @@ def test_export_holds_every_section(service):
     for section in ("profile", "events", "score", "score_history", "accesses", "consents", "disputes", "webhooks",
                     "alerts"):
         assert data[section], section
-    assert any(e.get("event_id", "").startswith("s") for e in data["events"])
+    assert any(e.get("event_id", "").startswith("evt_") for e in data["events"])
     assert {"decision", "event_reported", "dispute_opened"} <= {a["action"] for a in data["accesses"]}
     assert data["disputes"][0]["reason"] == "my own words"
     assert "secret" not in data["webhooks"][0]

@@ -125,7 +125,7 @@ def test_consents_disputes_and_refusals_read_apart_and_in_words(service):
     assert service.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": pid, "outcome":
                                "rental_returned_late", "days_late": 4, "amount": 35}, headers=acme).status_code == 201
     event = next(e["event_id"] for e in service.client.get("/v1/me/report", headers=me).json()["events"]
-                 if (e["event_id"] or "").startswith("s"))
+                 if (e["event_id"] or "").startswith("evt_"))
     d = service.client.post("/v1/me/disputes", json={"event_id": event, "reason": "on time"}, headers=me).json()
     service.client.post(f"/v1/admin/disputes/{d['id']}/review", headers=service.admin)
     service.client.post(f"/v1/admin/disputes/{d['id']}/resolve", headers=service.admin,

@@ -59,7 +59,7 @@ def test_the_snapshot_holds_what_the_service_learnt_and_scores_as_the_service_do
     events = held.read("events")
     subject = {role: service.subject(pid) for role, pid in people.items() if role != "removed_event"}
     mine = events[events["person_id"] == subject["reported"]]
-    assert mine["event_id"].str.startswith("s").sum() == 1
+    assert mine["event_id"].str.startswith("evt_").sum() == 1
     assert people["removed_event"] not in set(events.loc[events["person_id"] == subject["removed"], "event_id"])
     profile = held.read("people").set_index("person_id")
     assert profile.loc[subject["detail"], "credit_limit"] == 123456

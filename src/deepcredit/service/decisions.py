@@ -11,6 +11,8 @@ Order of checks, each refusal disclosing nothing about the person:
    read it is passed over like a used one (another grant covering the request, else the 409 consent-used);
 6. the stored score: a lookup, never a model run.
 Refusals are audited too (a 409 conflicting replay included): the person sees who asked without permission.
+The merchant is told a decision's public id (store/public_ids.py), never its row key, which counts every
+merchant's decisions; the audit log names it by the public id too (the person's export shows it).
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ from deepcredit.service.schemas import (
     Scenario,
     Scope,
 )
+from deepcredit.service.store import public_ids
 from deepcredit.service.store.models import Consent, Decision, Policy, Score
 
 # The hot path's statements, built once with bound parameters: building a statement costs SQLAlchemy more
 # CPU than SQLite spends running it (expression coercion and cache keys), about 1 ms each.
-_PRIOR = select(Decision.id, Decision.created_at, Decision.request_sha256, Decision.consent_id, Decision.policy_id,
+_PRIOR = select(Decision.id, Decision.public_id, Decision.created_at, Decision.request_sha256, Decision.consent_id, Decision.policy_id,
                 Decision.response).where(Decision.merchant_id == bindparam("merchant"),
                                          Decision.transaction_id == bindparam("tx"))
 _GRANT = select(Consent.revoked_at, Consent.expires_at).where(Consent.id == bindparam("consent"))
@@ -54,7 +57,7 @@ _PROBES = select(Decision.threshold).where(
 _SCORE = select(Score.score, Score.band, Score.dimensions, Score.reasons, Score.model_id).where(
     Score.subject == bindparam("subject"))
 _DECISIONS = cast(Table, Decision.__table__)
-_INSERT = insert(_DECISIONS).returning(_DECISIONS.c.id)
+_INSERT = insert(_DECISIONS)
 _UPDATE = update(_DECISIONS).where(_DECISIONS.c.id == bindparam("decision"))
 
 
@@ -145,16 +148,17 @@ def _under_policy(ctx: ServiceContext, s: Session, m: MerchantPrincipal, req: De
               "threshold": policy.threshold, "request_sha256": fingerprint, "response": stored,
               "created_at": now}
     if prior is None:
-        decision_id = s.execute(_INSERT, {"merchant_id": m.id, "transaction_id": req.transaction_id,
-                                          **values}).scalar_one()
+        public_id = public_ids.new_decision()
+        s.execute(_INSERT, {"public_id": public_id, "merchant_id": m.id, "transaction_id": req.transaction_id,
+                            **values})
     else:  # the id was last used before the replay window: a new evaluation replaces the old one
         s.execute(_UPDATE, {"decision": prior.id, **values})
-        decision_id = prior.id
+        public_id = prior.public_id
     # the scope the merchant learnt: a pay-later limit tells the band even when asked for admittance
-    ctx.audit.append(s, now, m.actor, "decision", subject, decision=decision_id, policy=policy.id,
+    ctx.audit.append(s, now, m.actor, "decision", subject, decision=public_id, policy=policy.id,
                      purpose=policy.purpose, scope=scope.value, consent=grant.id,
                      result=body["result"])
-    return DecisionResponse(decision_id=decision_id, **stored)
+    return DecisionResponse(decision_id=public_id, **stored)
 
 
 def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> DecisionResponse:
@@ -173,13 +177,13 @@ def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> D
                                   "this transaction id was used for a different request within the replay window")
             elif _lapsed(s.execute(_GRANT, {"consent": prior.consent_id}).one(), now):
                 ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="consent-required",
-                                 replay_of=prior.id)
+                                 replay_of=prior.public_id)
                 refusal = consents.refused()
             else:
-                ctx.audit.append(s, now, m.actor, "decision_replayed", subject, decision=prior.id,
+                ctx.audit.append(s, now, m.actor, "decision_replayed", subject, decision=prior.public_id,
                                  policy=prior.policy_id, purpose=prior.response.get("purpose"),
                                  scope=req.include.value)  # the person's list of who asked shows why
-                return DecisionResponse(**{**prior.response, "decision_id": prior.id, "replayed": True})
+                return DecisionResponse(**{**prior.response, "decision_id": prior.public_id, "replayed": True})
         else:
             policy = s.execute(_POLICY, {"merchant": m.id, "name": req.policy}).first()
             if policy is None:  # audited like any refusal; the policy name sent is the merchant's text, not kept

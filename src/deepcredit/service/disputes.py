@@ -34,6 +34,7 @@ from deepcredit.service.schemas import (
     DisputeResolve,
     DisputeState,
 )
+from deepcredit.service.store import public_ids
 from deepcredit.service.store.models import AttributeCorrection, Dispute, EventCorrection, ServiceEvent
 
 log = logging.getLogger("deepcredit.service")
@@ -44,7 +45,7 @@ TRANSITIONS = {DisputeState.OPEN: {DisputeState.UNDER_REVIEW},
 
 def to_out(d: Dispute, now, removed: bool = False) -> DisputeOut:
     """removed: its correction removed the record (see `removed_by`)."""
-    return DisputeOut(id=d.id, event_id=d.event_ref, attribute=d.attribute, state=DisputeState(d.state),
+    return DisputeOut(id=d.public_id, event_id=d.event_ref, attribute=d.attribute, state=DisputeState(d.state),
                       opened_at=d.opened_at,
                       deadline_at=d.deadline_at, overdue=d.state in ACTIVE and now > d.deadline_at,
                       reviewed_at=d.reviewed_at, resolved_at=d.resolved_at, resolution_note=d.resolution_note,
@@ -59,13 +60,18 @@ def removed_by(s: Session, dispute_ids: Sequence[int]) -> set[int]:
                                                                   EventCorrection.action == "remove")).scalars())
 
 
-def _owns_event(ctx: ServiceContext, s: Session, subject: str, ref: str) -> bool:
-    if ref.startswith("s"):
-        e = s.get(ServiceEvent, int(ref[1:]))
-        return e is not None and e.subject == subject
+def _own_event(ctx: ServiceContext, s: Session, subject: str, ref: str) -> str | None:
+    """The id the dispute stores for one of the person's events (None: not theirs, or no such event). A reported
+    event is named by its public id; its old id ('s' and its row key, before schema s0006) is taken too, for the
+    person's own event only, and stored as the public id (what its corrections and the report match on)."""
+    key = public_ids.legacy_event_key(ref)
+    if key is not None or ref.startswith(public_ids.EVENT):
+        e = s.get(ServiceEvent, key) if key is not None else \
+            s.execute(select(ServiceEvent).where(ServiceEvent.public_id == ref)).scalar_one_or_none()
+        return e.public_id if e is not None and e.subject == subject else None
     if ctx.scorer is None or not hasattr(ctx.scorer, "person_events"):
-        return False
-    return ref in set(ctx.scorer.person_events(subject)["event_id"].dropna())
+        return None
+    return ref if ref in set(ctx.scorer.person_events(subject)["event_id"].dropna()) else None
 
 
 def disputable_attributes(ctx: ServiceContext) -> dict[str, Attribute]:
@@ -76,38 +82,48 @@ def disputable_attributes(ctx: ServiceContext) -> dict[str, Attribute]:
 
 def open_dispute(ctx: ServiceContext, subject: str, req: DisputeCreate) -> DisputeOut:
     now = ctx.now()
+    ref = None
     if req.event_id is not None:
         with ctx.db.read() as s:
-            owns = _owns_event(ctx, s, subject, req.event_id)
-        if not owns:  # someone else's event and no event at all look the same
+            ref = _own_event(ctx, s, subject, req.event_id)
+        if ref is None:  # someone else's event and no event at all look the same
             raise not_found("event")
-        same = Dispute.event_ref == req.event_id
+        same = Dispute.event_ref == ref
     else:
         if req.attribute not in disputable_attributes(ctx):
             raise not_found("attribute")
         same = Dispute.attribute == req.attribute
     with ctx.db.write() as s:
-        active = s.execute(select(Dispute.id).where(Dispute.subject == subject, same, Dispute.state.in_(ACTIVE))).first()
+        active = s.execute(select(Dispute.public_id).where(Dispute.subject == subject, same,
+                                                           Dispute.state.in_(ACTIVE))).first()
         if active:
             raise Problem(409, "dispute-exists", f"dispute {active[0]} about this record is still open")
-        d = Dispute(subject=subject, event_ref=req.event_id, attribute=req.attribute, reason=req.reason,
+        d = Dispute(subject=subject, event_ref=ref, attribute=req.attribute, reason=req.reason,
                     state=DisputeState.OPEN.value, opened_at=now,
                     deadline_at=now + timedelta(days=ctx.settings.dispute_deadline_days))
         s.add(d)
         s.flush()
-        ctx.audit.append(s, now, "person", "dispute_opened", subject, dispute=d.id, **_record(d))
+        ctx.audit.append(s, now, "person", "dispute_opened", subject, dispute=d.public_id, **_record(d))
         return to_out(d, now)
 
 
-def case(ctx: ServiceContext, dispute_id: int) -> DisputeCase:
+def _find(s: Session, dispute_id: str) -> Dispute:
+    """The dispute an operator names: by its public id, or by its row key (the id disputes were given before
+    schema s0006; the operator sees every dispute, so an old id tells them nothing new)."""
+    d = s.get(Dispute, int(dispute_id)) if dispute_id.isdigit() else \
+        s.execute(select(Dispute).where(Dispute.public_id == dispute_id)).scalar_one_or_none()
+    if d is None:
+        raise not_found("dispute")
+    return d
+
+
+def case(ctx: ServiceContext, dispute_id: str) -> DisputeCase:
     """One dispute with the person's reason, for the operator reviewing it; the reading is audited, so the
     person sees it among who looked at their records."""
     now = ctx.now()
     with ctx.db.write() as s:
-        d = s.get(Dispute, dispute_id)
-        if d is None:
-            raise not_found("dispute")
-        ctx.audit.append(s, now, "operator", "dispute_read", d.subject, dispute=d.id)
+        d = _find(s, dispute_id)
+        ctx.audit.append(s, now, "operator", "dispute_read", d.subject, dispute=d.public_id)
         return DisputeCase(**to_out(d, now, d.id in removed_by(s, [d.id])).model_dump(), reason=d.reason)
 
 
@@ -117,22 +133,20 @@ def _record(d: Dispute) -> dict[str, str | None]:
     return {"event": d.event_ref} if d.event_ref is not None else {"attribute": d.attribute}
 
 
-def _move(s: Session, dispute_id: int, to: DisputeState) -> Dispute:
-    d = s.get(Dispute, dispute_id)
-    if d is None:
-        raise not_found("dispute")
+def _move(s: Session, dispute_id: str, to: DisputeState) -> Dispute:
+    d = _find(s, dispute_id)
     if to not in TRANSITIONS.get(DisputeState(d.state), set()):
         raise Problem(409, "invalid-transition", f"a dispute that is {d.state} cannot become {to.value}")
     d.state = to.value
     return d
 
 
-def review(ctx: ServiceContext, dispute_id: int) -> DisputeOut:
+def review(ctx: ServiceContext, dispute_id: str) -> DisputeOut:
     now = ctx.now()
     with ctx.db.write() as s:
         d = _move(s, dispute_id, DisputeState.UNDER_REVIEW)
         d.reviewed_at = now
-        ctx.audit.append(s, now, "operator", "dispute_under_review", d.subject, dispute=d.id)
+        ctx.audit.append(s, now, "operator", "dispute_under_review", d.subject, dispute=d.public_id)
         return to_out(d, now)
 
 
@@ -190,7 +204,7 @@ def _store_attribute_fix(s: Session, d: Dispute, value: str, now: datetime) -> N
     row.value, row.dispute_id, row.created_at = value, d.id, now
 
 
-def resolve(ctx: ServiceContext, dispute_id: int, req: DisputeResolve) -> DisputeOut:
+def resolve(ctx: ServiceContext, dispute_id: str, req: DisputeResolve) -> DisputeOut:
     now = ctx.now()
     fix = req.correction
     with ctx.db.write() as s:
@@ -202,12 +216,12 @@ def resolve(ctx: ServiceContext, dispute_id: int, req: DisputeResolve) -> Disput
                 _store_attribute_fix(s, d, value, now)
             else:
                 _store_event_fix(ctx, s, d, fix, now)
-        ctx.audit.append(s, now, "operator", f"dispute_{req.outcome}", d.subject, dispute=d.id, **_record(d),
+        ctx.audit.append(s, now, "operator", f"dispute_{req.outcome}", d.subject, dispute=d.public_id, **_record(d),
                          correction=fix.action if fix else None)
         out, subject = to_out(d, now, fix is not None and fix.action == "remove"), d.subject
     if fix is not None:
         try:
-            rescore(ctx, subject, cause=f"dispute {dispute_id} corrected")
+            rescore(ctx, subject, cause=f"dispute {out.id} corrected")
         except Exception as exc:
             log.error("re-scoring after a correction failed (%s); the correction is kept", type(exc).__name__)
     return out

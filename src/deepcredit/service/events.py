@@ -13,7 +13,8 @@ its order, it is refused; a stated delay is a whole number of days (12, not 12.5
 delay is as many whole days late as the order allows. So revoking consent ends a merchant's power to
 report: no new decision can be made, and the old ones age out of the window. Every refusal is audited. A
 report is idempotent per transaction id like a decision: the same facts again are a replay, different
-facts under the same id a 409.
+facts under the same id a 409. A reported event is known outside the service by its public id (`evt_…`,
+store/public_ids.py), a decision by its own (`dec_…`): a row key counts every merchant's rows.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from deepcredit.service.history import spec_of, status_meaning
 from deepcredit.service.problems import Problem, forbidden
 from deepcredit.service.schemas import EventAck, EventReport, Outcome
 from deepcredit.service.scoring import OVERLAY_COLUMNS, Overlay, ScoredPerson
-from deepcredit.service.store import Database
+from deepcredit.service.store import Database, public_ids
 from deepcredit.service.store.models import (
     AttributeCorrection,
     Decision,
@@ -98,7 +99,7 @@ def overlay_source(db: Database, clock: Callable[[], datetime] | None = None):
         fixes = {x.event_ref: x for x in corrections}
         rows = []
         for e in events:
-            ref = f"s{e.id}"
+            ref = e.public_id
             fix = fixes.get(ref)
             if fix is not None and fix.action == "remove":
                 continue
@@ -215,10 +216,12 @@ def no_order(ctx: ServiceContext) -> Problem:
 def _order(ctx: ServiceContext, s, m: MerchantPrincipal, subject: str, req: EventReport, ts: datetime):
     """The decision this report concludes: this merchant's latest about this person, in the window, made at
     or before `ts`."""
-    q = select(Decision.id, Decision.created_at).where(
+    q = select(Decision.id, Decision.public_id, Decision.created_at).where(
         Decision.merchant_id == m.id, Decision.subject == subject,
         Decision.created_at >= ctx.now() - timedelta(days=ctx.settings.report_window_days), Decision.created_at <= ts)
-    if req.decision_id is not None:
+    if isinstance(req.decision_id, str):
+        q = q.where(Decision.public_id == req.decision_id)
+    elif req.decision_id is not None:  # a row key, as decisions were named before schema s0006: the merchant's own
         q = q.where(Decision.id == req.decision_id)
     return s.execute(q.order_by(Decision.created_at.desc(), Decision.id.desc()).limit(1)).first()
 
@@ -265,11 +268,11 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
         if prior is not None:
             if not _same_facts(prior, subject, req, stated, ts, amount):
                 ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="transaction-conflict",
-                                 event=f"s{prior.id}")
+                                 event=prior.public_id)
                 conflict = Problem(409, "transaction-conflict", "this transaction id was used for a different event")
             else:
-                ctx.audit.append(s, now, m.actor, "event_replayed", subject, event=f"s{prior.id}")
-                return EventAck(event_id=f"s{prior.id}", transaction_id=req.transaction_id, rescored=False,
+                ctx.audit.append(s, now, m.actor, "event_replayed", subject, event=prior.public_id)
+                return EventAck(event_id=prior.public_id, transaction_id=req.transaction_id, rescored=False,
                                 replayed=True)
         else:
             conflict = None
@@ -286,20 +289,20 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
                                  decision=req.decision_id)
             elif days_late > since_order or (unkept and days_late < 1):
                 ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="due-before-order",
-                                 decision=order.id)
+                                 decision=order.public_id)
                 conflict = Problem(422, "due-before-order", (
                     f"days_late is {days_late:g}" if days_late >= 1 else "an outcome that is not kept is at least "
                     "1 day late") + f", but only {since_order:.2f} days passed between the decision and this "
                     "outcome: a commitment cannot fall due before its order was decided")
             else:
-                e = ServiceEvent(subject=subject, merchant_id=m.id, transaction_id=req.transaction_id,
-                                 outcome=req.outcome.value, ts=ts, kind=kind, status=status, amount=amount,
+                e = ServiceEvent(public_id=public_ids.new_event(), subject=subject, merchant_id=m.id,
+                                 transaction_id=req.transaction_id, outcome=req.outcome.value, ts=ts, kind=kind, status=status, amount=amount,
                                  due_ts=ts - timedelta(days=days_late), days_late=days_late, created_at=now)
                 s.add(e)
                 s.flush()
-                event_id = f"s{e.id}"
+                event_id = e.public_id
                 ctx.audit.append(s, now, m.actor, "event_reported", subject, event=event_id, outcome=e.outcome,
-                                 decision=order.id)
+                                 decision=order.public_id)
     if conflict is not None:  # raised after the commit, so the refusal's audit row is kept
         raise conflict
     if order is None:

@@ -139,7 +139,7 @@ def collect_with_columns(ctx: ServiceContext, subject: str) -> tuple[dict[str, A
                             "details": _details(json.loads(a.details))} for a in s.execute(
             select(AuditEntry).where(AuditEntry.subject == subject).order_by(AuditEntry.seq)).scalars()]
         out["consents"] = [c.model_dump(mode="json") for c in consent.list_for(ctx, s, subject)]
-        reasons = dict(s.execute(select(Dispute.id, Dispute.reason).where(Dispute.subject == subject)).all())
+        reasons = dict(s.execute(select(Dispute.public_id, Dispute.reason).where(Dispute.subject == subject)).all())
         out["disputes"] = [{**d.model_dump(mode="json"), "reason": reasons.get(d.id)}
                            for d in disputes.list_for(s, ctx, subject=subject)]
     out["webhooks"] = [w.model_dump(mode="json") for w in alerts.list_for(ctx, subject)]

@@ -47,8 +47,8 @@ FIXED_CAUSES = {FIRST: "your first score", CONNECTION: "a change in the record o
                 RETENTION: "records older than our retention period stopped counting",
                 RECALCULATED: "the regular recalculation of your score",
                 POPULATION: "the regular recalculation of everyone's scores"}
-EVENT_CAUSE = re.compile(r"^event (s\d+) reported$")
-DISPUTE_CAUSE = re.compile(r"^dispute (\d+) corrected$")
+EVENT_CAUSE = re.compile(r"^event (\S+) reported$")
+DISPUTE_CAUSE = re.compile(r"^dispute (\S+) corrected$")
 
 
 @dataclass
@@ -127,7 +127,7 @@ def describe_event(e: EventFacts, spec: DatasetSpec | None) -> str:
     return text
 
 
-def describe_cause(cause: str, event: Callable[[str], str | None], dispute: Callable[[int], str | None]) -> str:
+def describe_cause(cause: str, event: Callable[[str], str | None], dispute: Callable[[str], str | None]) -> str:
     """A stored cause in words; `event(ref)` and `dispute(id)` describe the records they name (None: gone)."""
     if cause in FIXED_CAUSES:
         return FIXED_CAUSES[cause]
@@ -136,7 +136,7 @@ def describe_cause(cause: str, event: Callable[[str], str | None], dispute: Call
         return event(m.group(1)) or "a merchant reported an outcome"
     m = DISPUTE_CAUSE.match(cause)
     if m:
-        about = dispute(int(m.group(1)))
+        about = dispute(m.group(1))
         return f"your dispute was accepted and the record corrected{': ' + about if about else ''}"
     return cause
 
@@ -144,10 +144,10 @@ def describe_cause(cause: str, event: Callable[[str], str | None], dispute: Call
 def describer(s: Session, subject: str, merchants: dict[int, str], spec: DatasetSpec | None
               ) -> Callable[[str], str]:
     """cause -> words for one person's stored causes: their reported events and disputes, looked up once."""
-    facts = {f"s{e.id}": EventFacts(merchants.get(e.merchant_id, "a merchant"), e.kind, e.status, e.days_late)
+    facts = {e.public_id: EventFacts(merchants.get(e.merchant_id, "a merchant"), e.kind, e.status, e.days_late)
              for e in s.execute(select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
     disputed = {i: (ref, attribute) for i, ref, attribute in s.execute(
-        select(Dispute.id, Dispute.event_ref, Dispute.attribute).where(Dispute.subject == subject)).all()}
+        select(Dispute.public_id, Dispute.event_ref, Dispute.attribute).where(Dispute.subject == subject)).all()}
     texts = {a.name: a.text for a in spec.profile.attributes} if spec is not None else {}
     words: dict[str, str] = {}
 
@@ -156,7 +156,7 @@ def describer(s: Session, subject: str, merchants: dict[int, str], spec: Dataset
             words[ref] = describe_event(facts[ref], spec)
         return words.get(ref)
 
-    def dispute(i: int) -> str | None:
+    def dispute(i: str) -> str | None:
         ref, attribute = disputed.get(i, (None, None))
         if attribute is not None:
             return texts.get(attribute, attribute.replace("_", " "))

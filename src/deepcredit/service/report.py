@@ -113,7 +113,7 @@ def build(ctx: ServiceContext, subject: str, events_page: int = 1) -> PersonRepo
         grants = consents.list_for(ctx, s, subject)
         disputes = dispute_mod.list_for(s, ctx, subject=subject)
         words = hist.describer(s, subject, merchants, hist.spec_of(ctx.scorer))
-        service_events = {f"s{e.id}": merchants.get(e.merchant_id, "a merchant") for e in s.execute(
+        service_events = {e.public_id: merchants.get(e.merchant_id, "a merchant") for e in s.execute(
             select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
         accesses = _accesses(s, subject, audit, merchants, grants)
     points = hist.points([(h.as_of, h.score, h.band, words(h.cause)) for h in history])
@@ -170,16 +170,22 @@ def _accesses(s: Session, subject: str, audit: Sequence[AuditEntry], merchants: 
     replay of an earlier request, which the audit writes without a scope or purpose, shows the earlier
     request's (what it asked for again)."""
     rows = [(a, json.loads(a.details)) for a in audit]
-    replays = {int(d["replay_of"]) for a, d in rows if d.get("replay_of") is not None}
-    earlier = {x.id: x for x in s.execute(select(Decision).where(Decision.id.in_(replays)))
-               .scalars()} if replays else {}
+    # an audit row names a decision by its public id; one written before schema s0006 by its row key
+    replays = {d["replay_of"] for a, d in rows if d.get("replay_of") is not None}
+    earlier: dict[int | str, Decision] = {}
+    if replays:
+        keys = [r for r in replays if isinstance(r, int)]
+        for x in s.execute(select(Decision).where(Decision.id.in_(keys) | Decision.public_id.in_(
+                [str(r) for r in replays if not isinstance(r, int)]))).scalars():
+            earlier[x.id] = earlier[x.public_id] = x
     asked: dict[int, str] = {}
     if replays:  # the scope the earlier request was decided under (its own audit row)
         for (details,) in s.execute(select(AuditEntry.details).where(AuditEntry.subject == subject,
                                                                      AuditEntry.action == "decision")):
             d = json.loads(details)
-            if d.get("decision") in replays and d.get("scope"):
-                asked[int(d["decision"])] = str(d["scope"])
+            decided = earlier.get(d.get("decision")) if isinstance(d.get("decision"), int | str) else None
+            if decided is not None and d.get("scope"):
+                asked[decided.id] = str(d["scope"])
     by_id = {c.id: c for c in grants}
     out = []
     for a, d in rows:
@@ -190,7 +196,7 @@ def _accesses(s: Session, subject: str, audit: Sequence[AuditEntry], merchants: 
             result = "record-removed"  # corrected by removing the record: gone, not changed
         withdrawn, expired, at = None, None, _as_utc(a.at)  # a consent's times are given in UTC: compared as such
         if d.get("replay_of") is not None:
-            prior = earlier.get(int(d["replay_of"]))
+            prior = earlier.get(d["replay_of"])
             if prior is not None:
                 purpose = purpose or prior.response.get("purpose")
                 scope = scope or asked.get(prior.id)

@@ -3,7 +3,8 @@
 Requests forbid unknown fields, so a typo ("scop") is a 422, not a silently ignored setting. Rules that
 tie fields together (a pay-later policy has limits, a late outcome has days_late, a per-order consent has
 an order_ref) are written as unions discriminated by one field, so they are in the OpenAPI document too:
-a body the schema accepts is not refused for its shape. Every id is a positive 64-bit integer and every
+a body the schema accepts is not refused for its shape. A decision, a reported event and a dispute are named
+by an opaque public id (`dec_…`, `evt_…`, `dsp_…`: store/public_ids.py), any other id by a positive 64-bit integer; every
 timestamp in a response is UTC with its offset.
 """
 
@@ -26,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from deepcredit.service.store import public_ids
+
 INT64_MAX = 2**63 - 1
 
 
@@ -38,7 +41,14 @@ def _json_number(value: object) -> object:
 
 Number = BeforeValidator(_json_number)
 DbId = Annotated[int, Field(ge=1, le=INT64_MAX, description="A row id (a positive 64-bit integer)."), Number]
-"""Every id the service hands out; larger numbers are refused by the schema (422), not by the database."""
+"""Every id the service hands out but a decision's, a reported event's and a dispute's; larger numbers are refused by the
+schema (422), not by the database."""
+DecisionId = Annotated[str, StringConstraints(pattern=public_ids.DECISION_ID),
+                       Field(description="A decision's id: opaque, never a count (dec_ and 22 characters).")]
+EventId = Annotated[str, StringConstraints(pattern=public_ids.EVENT_ID),
+                    Field(description="A reported event's id: opaque, never a count (evt_ and 22 characters).")]
+DisputeId = Annotated[str, StringConstraints(pattern=public_ids.DISPUTE_ID),
+                      Field(description="A dispute's id: opaque, never a count (dsp_ and 22 characters).")]
 
 
 SERVICE_ZONE: ContextVar[str | None] = ContextVar("service_zone", default=None)
@@ -348,7 +358,7 @@ class Factors(BaseModel):
 
 class DecisionResponse(BaseModel):
     transaction_id: str
-    decision_id: DbId
+    decision_id: DecisionId
     policy: str
     purpose: str
     result: Literal["admit", "decline", "no_score"]
@@ -368,9 +378,11 @@ class _EventBase(Request):
     amount: Annotated[float, Field(ge=0, le=1e9), Number]
     occurred_at: RequestDateTime | None = Field(None, description="When it happened (UTC); default now; never future; "
                                                            "not before the decision it concludes.")
-    decision_id: DbId | None = Field(None, description="The decision (order) this outcome concludes; default: this "
-                                                       "merchant's latest decision about the person. It must lie "
-                                                       "within the reporting window (docs/security.md).")
+    decision_id: DecisionId | DbId | None = Field(
+        None, description="The decision (order) this outcome concludes, by the decision_id its answer gave; default: "
+        "this merchant's latest decision about the person. It must lie within the reporting window "
+        "(docs/security.md). A number: the id a decision was given before public ids, still taken for this "
+        "merchant's own decisions.")
 
 
 class LateEvent(_EventBase):
@@ -393,7 +405,7 @@ EventReport = Annotated[LateEvent | OnTimeEvent | MissedEvent, Field(discriminat
 
 
 class EventAck(BaseModel):
-    event_id: str
+    event_id: EventId
     transaction_id: str
     rescored: bool
     replayed: bool = False
@@ -448,7 +460,10 @@ Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 class EventDisputeCreate(Request):
     """One of my events is wrong (its id as my report lists it)."""
 
-    event_id: Annotated[str, StringConstraints(pattern=r"^[bs][0-9]{1,18}$")]
+    event_id: Annotated[str, StringConstraints(pattern=rf"^b[0-9]{{1,18}}$|{public_ids.EVENT_ID}|"
+                                                       rf"{public_ids.LEGACY_EVENT.pattern}")] = Field(
+        description="As my report lists it: a record held (b…) or an outcome a merchant reported (evt_…; the "
+                    "older form s… is still taken for my own)")
     reason: Reason
     attribute: ClassVar[None] = None
 
@@ -511,7 +526,7 @@ DisputeResolve = Annotated[CorrectedResolve | UpheldResolve, Field(discriminator
 
 
 class DisputeOut(BaseModel):
-    id: DbId
+    id: DisputeId
     event_id: str | None = Field(description="The disputed event (None: the dispute is about an attribute)")
     attribute: str | None = Field(None, description="The disputed profile attribute (None: about an event)")
     state: DisputeState

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import Path
 
 from deepcredit.service.schemas import INT64_MAX, ProblemDetail
+from deepcredit.service.store import public_ids
 
 # Typed as FastAPI's `responses` parameter (keys int | str), so route literals like {**BODY, 404: P} check.
 Responses = dict[int | str, dict[str, Any]]
@@ -20,3 +21,5 @@ P: dict[str, Any] = {"model": ProblemDetail, "content": {"application/problem+js
 COMMON: Responses = {401: P, 413: P, 422: P}
 BODY: Responses = {400: P}
 PathId = Annotated[int, Path(ge=1, le=INT64_MAX, description="A row id (a positive 64-bit integer).")]
+DisputePath = Annotated[str, Path(pattern=rf"{public_ids.DISPUTE_ID}|^[0-9]{{1,18}}$",
+                                  description="The dispute's id (dsp_…; its number before public ids is taken too)")]

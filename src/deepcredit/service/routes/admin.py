@@ -11,7 +11,7 @@ from deepcredit.service.auth import AdminPrincipal, admin, issue_merchant_key, i
 from deepcredit.service.context import ServiceContext, get_context
 from deepcredit.service.known import is_known, unknown_person
 from deepcredit.service.problems import Problem, not_found
-from deepcredit.service.routes import BODY, COMMON, P, PathId
+from deepcredit.service.routes import BODY, COMMON, DisputePath, P, PathId
 from deepcredit.service.schemas import (
     AuditVerifyOut,
     DisputeCase,
@@ -144,21 +144,21 @@ def list_disputes(state: DisputeState | None = Query(None), _: AdminPrincipal = 
 
 @router.get("/disputes/{dispute_id}", response_model=DisputeCase, responses={404: P},
             summary="One dispute with the person's reason (the reading is audited and shown to the person)")
-def read_dispute(dispute_id: PathId, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
+def read_dispute(dispute_id: DisputePath, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
                  ) -> DisputeCase:
     return disputes.case(ctx, dispute_id)
 
 
 @router.post("/disputes/{dispute_id}/review", response_model=DisputeOut, responses={404: P, 409: P},
              summary="Take an open dispute under review")
-def review(dispute_id: PathId, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
+def review(dispute_id: DisputePath, _: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
            ) -> DisputeOut:
     return disputes.review(ctx, dispute_id)
 
 
 @router.post("/disputes/{dispute_id}/resolve", response_model=DisputeOut, responses={**BODY, 404: P, 409: P},
              summary="Correct (and re-score) or uphold a dispute under review")
-def resolve(dispute_id: PathId, req: DisputeResolve, _: AdminPrincipal = Depends(admin),
+def resolve(dispute_id: DisputePath, req: DisputeResolve, _: AdminPrincipal = Depends(admin),
             ctx: ServiceContext = Depends(get_context)) -> DisputeOut:
     return disputes.resolve(ctx, dispute_id, req)
 

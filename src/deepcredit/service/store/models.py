@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from deepcredit.service.store import public_ids
+
 SUBJECT = String(64)
 ID = BigInteger().with_variant(Integer, "sqlite")
 """Row ids: 64-bit (PostgreSQL BIGINT), so every id the API accepts (1..2^63-1) is a lookup, never an overflow;
@@ -33,6 +35,13 @@ NEVER_REUSED = {"sqlite_autoincrement": True}
 of a deleted row (an erased person's decision, say) is never handed out again; without it SQLite reuses the
 highest id after a delete, and a stored id (an audit row's, a merchant's) would name another person's row.
 PostgreSQL's sequences never reuse an id. Databases made before schema s0004 are rebuilt with it by s0004."""
+
+
+def public_id_column(new) -> Mapped[str]:
+    """The id a row is known by outside the service (store/public_ids.py), drawn when the row is inserted; its
+    index is unique. Nullable only so that adopting a database made before schema versions can add it like any
+    column (schema.FILLS then draws one for every row held): no row is without one."""
+    return mapped_column(String(public_ids.LENGTH), unique=True, index=True, nullable=True, default=new)
 
 
 class Base(DeclarativeBase):
@@ -131,12 +140,14 @@ class Consent(Base):
 
 
 class Decision(Base):
-    """One evaluated request; a replay of its transaction id within the window returns `response`."""
+    """One evaluated request; a replay of its transaction id within the window returns `response`. The merchant
+    knows it by `public_id` (`id` counts every merchant's decisions and stays internal)."""
 
     __tablename__ = "decisions"
     __table_args__ = (UniqueConstraint("merchant_id", "transaction_id"),
                       Index("ix_decisions_probe", "merchant_id", "subject", "created_at"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
+    public_id: Mapped[str] = public_id_column(public_ids.new_decision)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     transaction_id: Mapped[str] = mapped_column(String(120))
     subject: Mapped[str] = mapped_column(SUBJECT)
@@ -176,11 +187,13 @@ class ScoreHistory(Base):
 
 
 class ServiceEvent(Base):
-    """A fulfilment outcome a merchant reported; merged with the data set's events when scoring."""
+    """A fulfilment outcome a merchant reported; merged with the data set's events when scoring. Known outside
+    the service (the merchant's ack, the person's report, a dispute, a correction) by `public_id`."""
 
     __tablename__ = "service_events"
     __table_args__ = (UniqueConstraint("merchant_id", "transaction_id"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
+    public_id: Mapped[str] = public_id_column(public_ids.new_event)
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     transaction_id: Mapped[str] = mapped_column(String(120))
@@ -195,7 +208,7 @@ class ServiceEvent(Base):
 
 
 class EventCorrection(Base):
-    """What a dispute's correction changed: an event (data set `b…` or service `s…`) removed or re-statused."""
+    """What a dispute's correction changed: an event (data set `b…` or service `evt_…`) removed or re-statused."""
 
     __tablename__ = "event_corrections"
     __table_args__ = NEVER_REUSED
@@ -233,11 +246,13 @@ class ErasedSubject(Base):
 
 
 class Dispute(Base):
-    """A record a person says is wrong: an event (event_ref) or a profile attribute (attribute), one of them."""
+    """A record a person says is wrong: an event (event_ref) or a profile attribute (attribute), one of them.
+    Known outside the service (the person, the operator's routes, a re-score's cause) by `public_id`."""
 
     __tablename__ = "disputes"
     __table_args__ = NEVER_REUSED
     id: Mapped[int] = mapped_column(ID, primary_key=True)
+    public_id: Mapped[str] = public_id_column(public_ids.new_dispute)
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
     event_ref: Mapped[str | None] = mapped_column(String(40), nullable=True)
     attribute: Mapped[str | None] = mapped_column(String(64), nullable=True)

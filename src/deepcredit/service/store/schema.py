@@ -23,17 +23,52 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, String, inspect
+from sqlalchemy import Column, Connection, Engine, String, inspect, text
 
+from deepcredit.service.store import public_ids
 from deepcredit.service.store.models import Base
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-FILLS = {("consents", "used_at"): "UPDATE consents SET used_at = (SELECT min(d.created_at) FROM decisions d "
-                                  "WHERE d.consent_id = consents.id) WHERE mode = 'per_order'"}
-"""(table, column) -> the statement that fills the column from the rows already held, run when an adoption
-adds it (as the migration that added it does: s0005; a migration keeps its own copy, as released)."""
+Ref = tuple[str, str, str]
+"""Where the service stored a row's old id as a reference: table, column, and the text around the id."""
+
+
+def _draw_public_ids(table: str, new: Callable[[], str], old: str = "%s", refs: tuple[Ref, ...] = ()
+                     ) -> Callable[[Connection], None]:
+    """A fill: a fresh public id for every row of `table`, and its old id (`old` % row key) rewritten to it in
+    each of `refs` (a reference to a row no longer held is left as it was)."""
+
+    def fill(con: Connection) -> None:
+        drawn = {i: new() for i in con.execute(text(f"SELECT id FROM {table}")).scalars()}
+        if drawn:
+            con.execute(text(f"UPDATE {table} SET public_id = :p WHERE id = :i"),
+                        [{"p": p, "i": i} for i, p in drawn.items()])
+        for where, column, around in refs:
+            moved = {around % (old % i): around % p for i, p in drawn.items()}
+            held = con.execute(text(f"SELECT id, {column} FROM {where} WHERE {column} LIKE :p"),
+                               {"p": around % (old % "%")}).all()
+            changed = [{"i": i, "v": moved[v]} for i, v in held if v in moved]
+            if changed:
+                con.execute(text(f"UPDATE {where} SET {column} = :v WHERE id = :i"), changed)
+
+    return fill
+
+
+FILLS: dict[tuple[str, str], str | Callable[[Connection], None]] = {
+    ("consents", "used_at"): "UPDATE consents SET used_at = (SELECT min(d.created_at) FROM decisions d "
+                             "WHERE d.consent_id = consents.id) WHERE mode = 'per_order'",
+    ("decisions", "public_id"): _draw_public_ids("decisions", public_ids.new_decision),
+    ("service_events", "public_id"): _draw_public_ids(
+        "service_events", public_ids.new_event, "s%s", (("disputes", "event_ref", "%s"),
+                                                        ("event_corrections", "event_ref", "%s"),
+                                                        ("score_history", "cause", "event %s reported"))),
+    ("disputes", "public_id"): _draw_public_ids("disputes", public_ids.new_dispute, "%s",
+                                                (("score_history", "cause", "dispute %s corrected"),))}
+"""(table, column) -> the statement (or function) that fills the column from the rows already held, run when an
+adoption adds it (as the migration that added it does: s0005, s0006; a migration keeps its own copy, as
+released)."""
 
 
 class SchemaMismatch(RuntimeError):
@@ -101,6 +136,13 @@ def _widens(old: object, new: object) -> bool:
     return isinstance(old, String) and isinstance(new, String) and (old.length or 0) <= (new.length or 1 << 30)
 
 
+def _bare(column: Column) -> Column:
+    """A column to add without the index it declares: that comes as a difference of its own (add_index)."""
+    copy = column._copy()
+    copy.index = copy.unique = None
+    return copy
+
+
 def _adopt(con: Connection) -> list[str]:
     """Bring a database made before schema versions to the tables, or raise with what differs. Every change
     is planned before any is made (SQLite runs DDL outside transactions, so a refusal must come first)."""
@@ -120,10 +162,11 @@ def _adopt(con: Connection) -> list[str]:
                 plan.append((f"created index {change[1].name}", partial(change[1].create, con)))
         elif kind == "add_column" and change[3].nullable:
             plan.append((f"added column {change[2]}.{change[3].name}",
-                         partial(ops.add_column, change[2], change[3].copy())))
-            if (change[2], change[3].name) in FILLS:  # once every table is there
+                         partial(ops.add_column, change[2], _bare(change[3]))))
+            fill = FILLS.get((change[2], change[3].name))
+            if fill is not None:  # once every table is there
                 fills.append((f"filled {change[2]}.{change[3].name} from the rows held",
-                              partial(con.exec_driver_sql, FILLS[change[2], change[3].name])))
+                              partial(con.exec_driver_sql, fill) if isinstance(fill, str) else partial(fill, con)))
         elif kind == "modify_type" and _widens(change[5], change[6]):
             widen = partial(ops.alter_column, change[2], change[3], type_=change[6], existing_type=change[5])
             plan.append((f"widened {change[2]}.{change[3]} to {change[6]}",
