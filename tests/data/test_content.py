@@ -1,0 +1,80 @@
+"""A table's content fingerprint: the same rows give the same hash however the Parquet was written (writer
+settings, metadata, row groups, parts, types' widths) and in whatever order; any changed value changes it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from deepcredit.data.content import content_fingerprint
+from deepcredit.data.io import fingerprint
+
+
+def _rows(n: int = 500) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({
+        "person_id": [f"p{i % 97:03d}" for i in range(n)],
+        "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**6, n), unit="s"),
+        "amount": rng.normal(100, 30, n).round(2),
+        "days": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 90, n)), dtype="Int64"),
+        "status": pd.Series(rng.choice(["ok", "late", None], n), dtype="string"),
+        "flag": rng.random(n) < 0.5,
+        "note": ["é" * (i % 4) for i in range(n)],
+    })
+
+
+def _write(table: pa.Table, path, **settings) -> list:
+    pq.write_table(table, path, **settings)
+    return [path]
+
+
+def test_the_same_rows_written_another_way_have_one_content_fingerprint_and_other_bytes(tmp_path):
+    """Another pyarrow or pandas version writes other bytes (metadata, row groups, encodings); so do other
+    settings, a column order, parts, narrower types, nanoseconds, dictionaries: the content is the same."""
+    frame = _rows()
+    plain = _write(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "a.parquet", compression="zstd")
+    table = pa.Table.from_pandas(frame.iloc[::-1][list(reversed(frame.columns))], preserve_index=False)
+    table = table.replace_schema_metadata({"pandas": "written by another version", "writer": "x"})
+    other = _write(table, tmp_path / "b.parquet", compression="snappy", row_group_size=33, use_dictionary=False,
+                   write_statistics=False, data_page_version="2.0", store_schema=False)
+    narrow = pa.table({"person_id": pa.array(frame["person_id"]).dictionary_encode(),
+                       "ts": pa.array(frame["ts"]).cast(pa.timestamp("ns")),
+                       "amount": frame["amount"], "days": pa.array(frame["days"], pa.int16()),
+                       "status": pa.array(frame["status"], pa.large_string()), "flag": frame["flag"],
+                       "note": pa.array(frame["note"], pa.large_string())})
+    (tmp_path / "parts").mkdir()
+    parts = [_write(narrow.slice(0, 200), tmp_path / "parts" / "part-0.parquet")[0],
+             _write(narrow.slice(200), tmp_path / "parts" / "part-1.parquet", row_group_size=50)[0]]
+    found = {content_fingerprint(files, spill=tmp_path) for files in (plain, other, parts)}
+    assert len(found) == 1
+    assert len({fingerprint(files) for files in (plain, other, parts)}) == 3  # the bytes all differ
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".content-")] == []  # its spill is gone
+
+
+def test_any_changed_value_row_or_column_changes_the_content_fingerprint(tmp_path):
+    frame = _rows()
+    base = content_fingerprint(_write(pa.Table.from_pandas(frame), tmp_path / "base.parquet"))
+    changed = {
+        "a value": frame.assign(amount=frame["amount"].where(frame.index != 7, 0.5)),
+        "a null": frame.assign(days=frame["days"].where(frame.index != 3, pd.NA)),
+        "a text": frame.assign(note=[*frame["note"][:-1], "e"]),
+        "a sub-microsecond time": frame.assign(ts=frame["ts"] + pd.to_timedelta([1] + [0] * (len(frame) - 1),
+                                                                              unit="ns")),
+        "a repeated row": pd.concat([frame, frame.iloc[:1]]),
+        "a row less": frame.iloc[1:],
+        "a column renamed": frame.rename(columns={"note": "notes"}),
+        "a type": frame.assign(flag=frame["flag"].astype("int64")),
+    }
+    for what, other in changed.items():
+        path = tmp_path / f"{what}.parquet"
+        pq.write_table(pa.Table.from_pandas(other, preserve_index=False), path)
+        assert content_fingerprint([path]) != base, what
+
+
+def test_an_empty_table_has_a_content_fingerprint_of_its_columns(tmp_path):
+    empty = _rows().iloc[:0]
+    one = content_fingerprint(_write(pa.Table.from_pandas(empty), tmp_path / "a.parquet"))
+    assert one == content_fingerprint(_write(pa.Table.from_pandas(empty), tmp_path / "b.parquet", row_group_size=1))
+    assert one != content_fingerprint(_write(pa.Table.from_pandas(empty.drop(columns="note")), tmp_path / "c.parquet"))
