@@ -34,6 +34,9 @@ FORMAT = 1
 """Bumped whenever the canonical form changes (a content hash of another format is other data)."""
 BATCH_ROWS = 1 << 17
 """Rows fetched from DuckDB at a time: the memory of the hashing side, whatever the table's size."""
+MEMORY_LIMIT = "1GB"
+"""DuckDB's memory while it sorts: past it, the sort spills to disk (a table of 50 million events hashes in
+about the memory a simulation of it takes; DuckDB's default would take most of the machine's)."""
 UNITS = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 1}
 
 
@@ -48,6 +51,7 @@ def content_fingerprint(files: list[Path], spill: Path | None = None, lead: Sequ
     try:
         con.execute("SET enable_progress_bar = false")
         con.execute(f"SET temp_directory = '{_quoted_text(str(folder))}'")
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         source = "read_parquet([" + ", ".join(f"'{_quoted_text(str(f))}'" for f in files) + "], union_by_name = true)"
         names = sorted(r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall())
         columns = ", ".join(_quoted_name(n) for n in names)
