@@ -3,10 +3,12 @@
 Why: the bytes embed the writer (pyarrow and pandas versions in the schema metadata, row-group sizes,
 encodings) and the row order, so the same rows re-ingested under other library versions, or given in another
 order, read as other data, although the features (aggregates over point-in-time views, read back in the
-spine's order) and the models trained on them are the same. The rows are read back through DuckDB, which
-sees only the Parquet logical types (no Arrow or pandas metadata), in a canonical order: sorted by every
-column, columns by name, NULLs last. DuckDB sorts out of core (spilling under `spill`), and its Arrow
-batches are hashed as they come, so a table of any size streams.
+spine's order) and the models trained on them are the same (a shuffled copy of a simulated world trained
+byte-identical model files; only float sums may differ in their last digit). So the rows are read back
+through DuckDB, which sees only the Parquet logical types (no Arrow or pandas metadata), in a canonical
+order: sorted by every column (rows that tie are identical), NULLs last; columns hashed by name. DuckDB
+sorts out of core (in MEMORY_LIMIT, spilling under `spill`) and its Arrow batches are hashed as they come,
+so a table of any size streams.
 
 Each column is hashed as plain value streams that do not depend on how the batches are cut or on the Arrow
 type widths a library version picks: which values are null; integers and booleans as int64, floats as
@@ -134,8 +136,10 @@ def _integers(column: pa.Array, first_row: int) -> tuple[Bytes, bytes]:
 
 
 def _floats(column: pa.Array, first_row: int) -> tuple[Bytes, bytes]:
-    filled = pc.fill_null(column.cast(pa.float64()), 0.0)
-    return filled.to_numpy(zero_copy_only=False).astype("<f8").tobytes(), b""
+    """float64; -0.0 as 0.0 and every NaN as one, since the sort takes them for equal (their order among
+    ties would depend on the input's)."""
+    values = pc.fill_null(column.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False) + 0.0
+    return np.where(np.isnan(values), np.nan, values).astype("<f8").tobytes(), b""
 
 
 def _times(column: pa.Array, first_row: int) -> tuple[Bytes, bytes]:
