@@ -87,3 +87,23 @@ def test_floats_the_sort_takes_for_equal_hash_alike_whatever_their_order(tmp_pat
     a = content_fingerprint(_write(pa.table({"x": values, "k": [1, 1, 2, 2]}), tmp_path / "a.parquet"))
     b = content_fingerprint(_write(pa.table({"x": values[::-1], "k": [2, 2, 1, 1]}), tmp_path / "b.parquet"))
     assert a == b
+
+
+def test_instants_hash_alike_whatever_the_machines_time_zone(tmp_path, monkeypatch):
+    """DuckDB hands instants (times with a zone) over in its session's zone, the machine's by default: the
+    zone's name must not enter the hash, or one data set would fingerprint differently on two machines."""
+    import duckdb
+
+    from deepcredit.data import content
+
+    times = pd.to_datetime(["2024-01-01 10:00", "2024-06-30 23:30"]).tz_localize("Europe/Berlin")
+    files = _write(pa.table({"t": pa.array(times), "k": [1, 2]}), tmp_path / "a.parquet")
+    found, real = set(), duckdb.connect
+    for zone in ("UTC", "America/New_York"):
+        def connect(zone=zone):
+            con = real()
+            con.execute(f"SET TimeZone = '{zone}'")
+            return con
+        monkeypatch.setattr(content.duckdb, "connect", connect)
+        found.add(content_fingerprint(files))
+    assert len(found) == 1

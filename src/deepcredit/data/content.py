@@ -119,8 +119,8 @@ def _kind(t: pa.DataType) -> tuple[str, Streams]:
         return "integer" if pa.types.is_integer(t) else "boolean", _integers
     if pa.types.is_floating(t):
         return "float", _floats
-    if pa.types.is_timestamp(t):
-        return f"timestamp[{t.tz or ''}]", _times
+    if pa.types.is_timestamp(t):  # an instant (its zone is DuckDB's session's, not the data's) or wall-clock
+        return "timestamp[instant]" if t.tz else "timestamp", _times
     if pa.types.is_date(t):
         return "date", _dates
     if pa.types.is_string(t) or pa.types.is_large_string(t) or getattr(pa.types, "is_string_view", bool)(t):
