@@ -209,13 +209,13 @@ def check_recorded_data(recorded: dict, data_fingerprint: str | Sequence[str],
     was = recorded.get("data_fingerprint")
     if not was or is_recorded_data(was, data_fingerprint):
         return None
-    now = known_fingerprints(data_fingerprint)[0]
+    given = known_fingerprints(data_fingerprint)[0]
     other = {"config_data_fingerprint": was, "config_data_path": recorded.get("data_path"),
-             "data_fingerprint": now}
+             "data_fingerprint": given}
     if allow_other_data:
         return other
     where = f" at {recorded['data_path']}" if recorded.get("data_path") else ""
-    raise OtherDataError(f"the data given (fingerprint {now}) are not the data the config was "
+    raise OtherDataError(f"the data given (fingerprint {given}) are not the data the config was "
                          f"recorded with (fingerprint {was}{where}): a model re-created from them would not be "
                          "the recorded one; give the recorded data, or --allow-other-data to train on these "
                          "anyway (the artifact then records that its data are not its config's)")

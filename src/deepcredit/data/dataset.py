@@ -256,7 +256,7 @@ def is_recorded_data(recorded: str | None, fingerprints: str | Sequence[str]) ->
 def _table_entry(root: Path, rel: str, table: str | None = None) -> dict:
     """A table's manifest entry: its path, rows, files' sha256 and, for one of the four `table`s, its rows'
     content hash (sorted by the schema's columns first), which the data set's fingerprint is made of
-    (extras, outside the fingerprint, are not hashed twice)."""
+    (extras are outside the fingerprint: their rows are not read a second time)."""
     files = parquet_files(root / rel)
     rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     entry = {"path": rel, "rows": rows, "sha256": fingerprint(files)}
