@@ -107,3 +107,21 @@ def test_instants_hash_alike_whatever_the_machines_time_zone(tmp_path, monkeypat
         monkeypatch.setattr(content.duckdb, "connect", connect)
         found.add(content_fingerprint(files))
     assert len(found) == 1
+
+
+def test_a_table_sorted_range_by_range_hashes_as_sorted_at_once(tmp_path, monkeypatch):
+    """A large table is sorted a range of its first key at a time (within DuckDB's memory, not spilled);
+    the ranges one after another are the whole order, so where they are cut changes nothing."""
+    from deepcredit.data import content
+
+    frame = _rows(2_000)
+    frame.loc[frame.index % 13 == 0, "person_id"] = None  # rows without a key come last
+    parts = [_write(pa.Table.from_pandas(frame.iloc[i::3], preserve_index=False), tmp_path / f"p{i}.parquet")[0]
+             for i in range(3)]
+    for lead in (["person_id", "ts"], ["ts"], ["days"], ["amount"]):
+        whole = content_fingerprint(parts, lead=lead)
+        monkeypatch.setattr(content, "CHUNK_ROWS", 90)
+        assert len(content._ranges(content.duckdb.connect(), "read_parquet(['" + "', '".join(map(str, parts)) + "'])",
+                                   lead[0], 2_000)) > (lead[0] != "amount")  # text, time, integer: in ranges
+        assert content_fingerprint(parts, lead=lead) == whole, lead
+        monkeypatch.setattr(content, "CHUNK_ROWS", 4_000_000)
