@@ -7,8 +7,8 @@ spine's order) and the models trained on them are the same (a shuffled copy of a
 byte-identical model files; only float sums may differ in their last digit). So the rows are read back
 through DuckDB, which sees only the Parquet logical types (no Arrow or pandas metadata), in a canonical
 order: sorted by every column (rows that tie are identical), NULLs last; columns hashed by name. DuckDB
-sorts out of core (in MEMORY_LIMIT, spilling under `spill`) and its Arrow batches are hashed as they come,
-so a table of any size streams.
+sorts a range of the first sort key at a time (_ranges), in MEMORY_LIMIT (spilling under `spill` past it),
+and its Arrow batches are hashed as they come, so a table of any size streams.
 
 Each column is hashed as plain value streams that do not depend on how the batches are cut or on the Arrow
 type widths a library version picks: which values are null; integers and booleans as int64, floats as
