@@ -115,3 +115,17 @@ def test_recorded_data_with_another_fingerprint_is_refused_naming_both_unless_al
         check_recorded_data(recorded, "a" * 64)
     other = check_recorded_data(recorded, "a" * 64, allow_other_data=True)
     assert other is not None and other["config_data_fingerprint"] == "f" * 64 and other["data_fingerprint"] == "a" * 64
+
+
+def test_recorded_data_match_any_fingerprint_the_data_are_known_by(tmp_path):
+    """A data set is known by its content fingerprint and its byte one (Dataset.fingerprints): a run recorded
+    before content fingerprints names the byte one, and is not refused or noted as run on other data."""
+    recorded = recorded_run(write_run_record(tmp_path, RunConfig(data="w"), "f" * 64))
+    known = ("c" * 64, "f" * 64)  # its own first, then the byte one the record names
+    assert check_recorded_data(recorded, known) is None
+    assert record_differences(recorded, known, recorded["versions"]) == []
+    with pytest.raises(OtherDataError, match=f"fingerprint {'c' * 64}\\)"):
+        check_recorded_data(recorded, ("c" * 64, "b" * 64))
+    other = check_recorded_data(recorded, ("c" * 64, "b" * 64), allow_other_data=True)
+    assert other is not None and other["data_fingerprint"] == "c" * 64
+    assert "fingerprint cccccccccccc, recorded ffffffffffff" in record_differences(recorded, ("c" * 64,), {})[0]

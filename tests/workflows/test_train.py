@@ -292,3 +292,26 @@ def test_the_stored_config_names_the_resolved_members(world, tmp_path):
     assert json.loads((trained.path / "config.json").read_text())["config"]["members"] == ["gbdt"]
     config = load_artifact(trained.path).manifest["config"]
     assert config["run"]["members"] == ["gbdt"] and config["feature_engine"] == "duckdb"
+
+
+def test_recreating_from_a_recorded_config_on_a_reingested_copy_of_its_data_is_not_refused(world, tmp_path):
+    """The same rows ingested again (in another order: other Parquet bytes) were refused as other data,
+    though the model they train is the same; a run recorded with the byte fingerprint (before content
+    fingerprints) still names its data too."""
+    from deepcredit.config import recorded_run
+    from deepcredit.data.dataset import write_dataset
+    from deepcredit.evaluation.pipeline import is_training_data
+
+    rng = np.random.default_rng(3)
+    frames = {name: world.read(name) for name in [*world.manifest.tables, *world.manifest.extras]}
+    copy = write_dataset(tmp_path / "copy", {n: f.iloc[rng.permutation(len(f))] for n, f in frames.items()},
+                         world.name, str(world.snapshot_date.date()), spec=world.spec)
+    cfg = RunConfig(model="gbdt", member_params=GBDT, data="w")
+    first = train_model(cfg, world, tmp_path / "a")
+    again = load_artifact(train_model(cfg, copy, tmp_path / "b", recorded=recorded_run(first.path / "config.json")).path)
+    assert copy.byte_fingerprint() != world.byte_fingerprint()  # other bytes, the same data
+    assert "other_data_than_config" not in again.manifest["config"] and is_training_data(again.manifest, world)
+    assert again.manifest["data_fingerprint"] == world.fingerprint()
+    legacy = {**recorded_run(first.path / "config.json"), "data_fingerprint": world.byte_fingerprint()}
+    train_model(cfg, world, tmp_path / "c", recorded=legacy)  # an artifact trained before: its own data
+    assert is_training_data({"data_fingerprint": world.byte_fingerprint()}, world)

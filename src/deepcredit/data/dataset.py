@@ -1,6 +1,6 @@
 """A stored data set: a directory holding the four tables as Parquet plus manifest.json.
 
-    DIR/manifest.json        name, snapshot date, per-table rows and sha256 fingerprint, spec hash
+    DIR/manifest.json        name, snapshot date, per-table rows, files' sha256 and content hash, spec hash
     DIR/spec.json            what the tables mean (data/spec.py); part of the fingerprint
     DIR/people.parquet       one file ...
     DIR/events/part-*.parquet  ... or a directory of parts (large, streamed tables)
@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from deepcredit.data.content import content_fingerprint
 from deepcredit.data.io import (
     atomic_write_json,
     atomic_write_parquet,
@@ -48,6 +50,8 @@ from deepcredit.data.validate import (
 
 MANIFEST = "manifest.json"
 SPEC = "spec.json"
+CONTENT = "content_sha256"
+"""A table's manifest entry's hash of its rows' values (data.content), beside the files' sha256."""
 MAY_BE_EMPTY = frozenset({"relations"})
 """Tables that may have columns but no rows: a data set without a network (UCI) is still a data set."""
 
@@ -124,11 +128,31 @@ class Dataset:
         return self.fingerprint()
 
     def fingerprint(self) -> str:
-        """One hash for the whole data set, from the manifest's per-table hashes and its spec's (trusted as
-        written: checked_fingerprint reads the files again)."""
-        parts = [f"{n}:{self.manifest.tables[n]['sha256']}" for n in sorted(self.manifest.tables)]
+        """One hash for the whole data set: of its tables' content (their rows' values, whatever the order
+        and the Parquet bytes that hold them: data.content) and its spec's, trusted as the manifest records
+        them (checked_fingerprint reads the files again). A data set written before content hashes keeps its
+        byte fingerprint (byte_fingerprint)."""
+        tables = self.manifest.tables
+        if all(entry.get(CONTENT) for entry in tables.values()):
+            return self._hashed(CONTENT, "content")
+        return self.byte_fingerprint()
+
+    def byte_fingerprint(self) -> str:
+        """The fingerprint from the tables' file bytes (the manifest's sha256): what every record written
+        before content hashes names this data set by."""
+        return self._hashed("sha256")
+
+    def fingerprints(self) -> tuple[str, ...]:
+        """Every fingerprint this data set is known by, its own (fingerprint) first: a recorded run that
+        names any of them was run on these data (is_recorded_data)."""
+        return tuple(dict.fromkeys((self.fingerprint(), self.byte_fingerprint())))
+
+    def _hashed(self, key: str, kind: str = "") -> str:
+        parts = [f"{n}:{self.manifest.tables[n][key]}" for n in sorted(self.manifest.tables)]
         if self.manifest.spec:
             parts.append(f"spec:{self.manifest.spec}")
+        if kind:
+            parts.append(f"of:{kind}")  # a content fingerprint never equals a byte one
         return fingerprint_text("\n".join(parts))
 
     @cached_property
@@ -217,10 +241,28 @@ def fingerprint_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _table_entry(root: Path, rel: str) -> dict:
+def known_fingerprints(fingerprints: str | Sequence[str]) -> tuple[str, ...]:
+    """The fingerprints data are known by (Dataset.fingerprints), the one to name first; a lone one as given."""
+    return (fingerprints,) if isinstance(fingerprints, str) else tuple(fingerprints)
+
+
+def is_recorded_data(recorded: str | None, fingerprints: str | Sequence[str]) -> bool:
+    """Whether a recorded data fingerprint (an artifact's, a run record's) names the data known by
+    `fingerprints`: the one comparison of recorded data with a data set, so a record written before content
+    fingerprints (it names the byte one) still matches its own data."""
+    return bool(recorded) and recorded in known_fingerprints(fingerprints)
+
+
+def _table_entry(root: Path, rel: str, table: str | None = None) -> dict:
+    """A table's manifest entry: its path, rows, files' sha256 and, for one of the four `table`s, its rows'
+    content hash (sorted by the schema's columns first), which the data set's fingerprint is made of
+    (extras are outside the fingerprint: their rows are not read a second time)."""
     files = parquet_files(root / rel)
     rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-    return {"path": rel, "rows": rows, "sha256": fingerprint(files)}
+    entry = {"path": rel, "rows": rows, "sha256": fingerprint(files)}
+    if table is not None:
+        entry[CONTENT] = content_fingerprint(files, spill=root, lead=[c.name for c in TABLES[table].columns])
+    return entry
 
 
 def finalize_dataset(staging: Path, out: Path, name: str, snapshot_date: str, description: str = "",
@@ -234,7 +276,7 @@ def finalize_dataset(staging: Path, out: Path, name: str, snapshot_date: str, de
     tables = {}
     for t in TABLES:
         rel = f"{t}.parquet" if (staging / f"{t}.parquet").exists() else t
-        tables[t] = _table_entry(staging, rel)
+        tables[t] = _table_entry(staging, rel, t)
     extra_entries = {}
     for e in extras:
         rel = f"{e}.parquet" if (staging / f"{e}.parquet").exists() else e

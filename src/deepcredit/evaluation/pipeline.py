@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from deepcredit.config import SplitConfig
-from deepcredit.data.dataset import Dataset
+from deepcredit.data.dataset import Dataset, is_recorded_data
 from deepcredit.data.io import atomic_write_parquet
 from deepcredit.data.schema import PROTECTED_ATTRIBUTES
 from deepcredit.data.spec import Outcomes
@@ -125,8 +125,9 @@ def _member_views(loaded: LoadedModel) -> dict[str, list[str]]:
 
 
 def is_training_data(manifest: Mapping, dataset: Dataset) -> bool:
-    """Whether `dataset` holds exactly the data the model was trained on (the artifact's data fingerprint)."""
-    return bool(manifest.get("data_fingerprint")) and manifest["data_fingerprint"] == dataset.fingerprint()
+    """Whether `dataset` holds exactly the data the model was trained on (the artifact's data fingerprint is
+    one it is known by: an artifact written before content fingerprints names its byte one)."""
+    return is_recorded_data(manifest.get("data_fingerprint"), dataset.fingerprints())
 
 
 def training_fold(manifest: Mapping, inp: ModelInput) -> tuple[Fold | None, SplitConfig]:

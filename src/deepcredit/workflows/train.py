@@ -184,8 +184,9 @@ def train_model(cfg: RunConfig, dataset: Dataset, out: Path, on_progress: Progre
     fingerprint = dataset.checked_fingerprint()  # before the work: the files are the ones the manifest records
     labels = dataset.connect().execute("SELECT label, COUNT(*) FROM outcomes GROUP BY label").fetchall()
     check_both_outcomes({int(k): int(c) for k, c in labels if k is not None}, dataset)  # before the work
-    other_data = check_recorded_data(recorded or {}, fingerprint, allow_other_data)
-    for note in record_differences(recorded or {}, fingerprint):
+    known = dataset.fingerprints()  # `fingerprint` first; a record of the byte one names these data too
+    other_data = check_recorded_data(recorded or {}, known, allow_other_data)
+    for note in record_differences(recorded or {}, known):
         on_message(note)
     on_message(f"building the {', '.join(views)} view(s) of {dataset.name}")
     inp = build_model_input(dataset, views=views,
