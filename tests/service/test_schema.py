@@ -276,6 +276,17 @@ def _decision(con, d: int, consent: int, subject: str, tx: str | None = None, at
                      ":at)"), {"d": d, "tx": tx or f"tx-{d}", "subject": subject, "consent": consent, "at": at})
 
 
+def _webhook_and_deliveries(con, hook: int, subject: str, deliveries: tuple[int, ...]) -> None:
+    """Webhook `hook` of `subject` with a delivery queued for each of `deliveries`, written into an older schema."""
+    con.execute(text("INSERT INTO webhooks (id, subject, url, created_at, cursor) VALUES (:i, :subject, "
+                     "'https://example.invalid/h', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"),
+                {"i": hook, "subject": subject})
+    for d in deliveries:
+        con.execute(text("INSERT INTO webhook_deliveries (id, webhook_id, payload, state, attempts, next_at, "
+                         "created_at) VALUES (:d, :hook, :payload, 'pending', 0, '2026-01-02 00:00:00', "
+                         "'2026-01-02 00:00:00')"), {"d": d, "hook": hook, "payload": f'{{"webhook": {hook}}}'})
+
+
 def _reported_event(con, i: int, subject: str, tx: str) -> None:
     """Service event i (reported by merchant 1), as a row written straight into an older schema."""
     con.execute(text("INSERT INTO service_events (id, subject, merchant_id, transaction_id, outcome, ts, kind, status, "
@@ -304,7 +315,8 @@ def _public_ids(con, table: str) -> dict[int, str]:
 
 
 def test_a_database_at_s0005_is_upgraded_to_public_ids_drawn_for_every_row_and_its_event_refs_moved(database):
-    """s0006: every decision, reported event and dispute gets an opaque unique public id (dec_…, evt_…, dsp_…);
+    """s0006: every decision, reported event, dispute, consent, policy, webhook and webhook delivery gets an opaque
+    unique public id (dec_…, evt_…, dsp_…, cns_…, pol_…, whk_…, dlv_…);
     the old event ids (s<n>) a dispute, a correction and a re-score's cause stored, and the dispute's number in
     its re-score's cause, are rewritten to the new ones, so the correction still applies; the row keys are kept."""
     from alembic import command
@@ -325,6 +337,8 @@ def test_a_database_at_s0005_is_upgraded_to_public_ids_drawn_for_every_row_and_i
         for e in (2, 5):
             _reported_event(con, e, "s1", f"ev-{e}")
         _disputed_and_corrected(con, 5)
+        _consent(con, 2, "s1")
+        _webhook_and_deliveries(con, 1, "s1", (1, 2))
     with pytest.raises(schema.SchemaMismatch, match="is at schema s0005"):
         database.create_all()
     done = schema.upgrade(database.engine)
@@ -344,15 +358,27 @@ def test_a_database_at_s0005_is_upgraded_to_public_ids_drawn_for_every_row_and_i
     assert len(set(decisions.values()) | set(events.values())) == 5
     assert tuple(refs) == (events[5], events[5])
     assert causes == [f"event {events[5]} reported", f"dispute {disputes[1]} corrected"]
-    with pytest.raises(IntegrityError), database.engine.begin() as con:  # unique
-        con.execute(text("UPDATE decisions SET public_id = :p WHERE id = 4"), {"p": decisions[3]})
+    with database.engine.connect() as con:
+        held = {t: _public_ids(con, t) for t in ("consents", "policies", "webhooks", "webhook_deliveries")}
+    assert {t: list(p) for t, p in held.items()} == {"consents": [1, 2], "policies": [1], "webhooks": [1],
+                                                     "webhook_deliveries": [1, 2]}
+    for table, pattern in (("consents", public_ids.CONSENT_ID), ("policies", public_ids.POLICY_ID),
+                           ("webhooks", public_ids.WEBHOOK_ID), ("webhook_deliveries", public_ids.DELIVERY_ID)):
+        assert all(re.match(pattern, p) for p in held[table].values()), table
+    assert len({p for ids in held.values() for p in ids.values()}) == 6
+    for table, ids in (("decisions", decisions), ("consents", held["consents"]),
+                       ("webhook_deliveries", held["webhook_deliveries"])):
+        first, second = list(ids)[:2]
+        with pytest.raises(IntegrityError), database.engine.begin() as con:  # unique
+            con.execute(text(f"UPDATE {table} SET public_id = :p WHERE id = :i"), {"p": ids[first], "i": second})
 
 
 def test_a_database_made_before_schema_versions_gets_public_ids_drawn(database):
     """Adopting adds the public ids and draws one for every row, as s0006 does."""
-    _before_versions(database, narrow=False)
+    _before_versions(database, narrow=False, drop="")
     with database.engine.begin() as con:
-        for table in ("decisions", "service_events", "disputes"):  # as before s0006
+        for table in ("decisions", "service_events", "disputes", "consents", "policies", "webhooks",
+                      "webhook_deliveries"):  # as before s0006
             con.execute(text(f"DROP INDEX ix_{table}_public_id"))
             con.execute(text(f"ALTER TABLE {table} DROP COLUMN public_id"))
         _merchant_and_policy(con)
@@ -360,9 +386,12 @@ def test_a_database_made_before_schema_versions_gets_public_ids_drawn(database):
         _decision(con, 1, 1, "s1")
         _reported_event(con, 7, "s1", "ev-7")
         _disputed_and_corrected(con, 7)
+        _webhook_and_deliveries(con, 3, "s1", (4,))
     done = schema.upgrade(database.engine)
     assert {"filled decisions.public_id from the rows held", "filled service_events.public_id from the rows held",
             "created index ix_decisions_public_id"} <= set(done.changes)
+    assert {f"filled {t}.public_id from the rows held" for t in ("consents", "policies", "webhooks",
+                                                                 "webhook_deliveries")} <= set(done.changes)
     with database.engine.connect() as con:
         decisions, events = _public_ids(con, "decisions"), _public_ids(con, "service_events")
         ref = con.execute(text("SELECT event_ref FROM event_corrections")).scalar_one()
@@ -370,3 +399,7 @@ def test_a_database_made_before_schema_versions_gets_public_ids_drawn(database):
         causes = con.execute(text("SELECT cause FROM score_history ORDER BY id")).scalars().all()
     assert decisions[1].startswith("dec_") and events[7].startswith("evt_") and ref == events[7]
     assert causes == [f"event {events[7]} reported", f"dispute {dispute} corrected"]
+    with database.engine.connect() as con:
+        drawn = {t: _public_ids(con, t) for t in ("consents", "policies", "webhooks", "webhook_deliveries")}
+    assert drawn["consents"][1].startswith("cns_") and drawn["policies"][1].startswith("pol_")
+    assert drawn["webhooks"][3].startswith("whk_") and drawn["webhook_deliveries"][4].startswith("dlv_")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -17,6 +18,7 @@ from service_testkit import backends
 from sqlalchemy import select
 
 from deepcredit.service import alerts
+from deepcredit.service.store import public_ids
 from deepcredit.service.store.models import AuditEntry, Webhook, WebhookDelivery
 
 pytest_plugins = ("service_testkit",)
@@ -56,10 +58,12 @@ def test_feed_has_score_changes_queries_and_disputes(service):
 
 class _Receiver(BaseHTTPRequestHandler):
     got: list[tuple[bytes, str]] = []
+    delivery: list[str] = []
 
     def do_POST(self):  # noqa: N802 - the http.server API
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Receiver.got.append((body, self.headers[alerts.SIGNATURE]))
+        _Receiver.delivery.append(self.headers[alerts.DELIVERY])
         self.send_response(204)
         self.end_headers()
 
@@ -85,6 +89,7 @@ def test_webhook_delivers_signed_payloads_to_a_local_server(service):
         assert "secret" not in service.client.get("/v1/me/webhooks", headers=me).json()[0]
         service.clock.advance(minutes=1)
         _Receiver.got.clear()
+        _Receiver.delivery.clear()
         r = service.client.post("/v1/me/disputes", json={"event_id": "s1", "reason": "wrong"}, headers=me)
         assert r.status_code == 201  # an update after registering
         assert alerts.queue(service.ctx) >= 1
@@ -96,6 +101,11 @@ def test_webhook_delivers_signed_payloads_to_a_local_server(service):
             assert not alerts.verify_signature(secret, body + b" ", header)  # a changed body fails
             payload = json.loads(body)
             assert payload["webhook"] == created["id"] and pid not in body.decode()
+            assert re.match(public_ids.WEBHOOK_ID, payload["webhook"])  # a token, not a count of webhooks
+        with service.ctx.db.read() as s:
+            tokens = set(s.execute(select(WebhookDelivery.public_id)).scalars())
+        assert [json.loads(body)["delivery"] for body, _ in _Receiver.got] == _Receiver.delivery
+        assert set(_Receiver.delivery) <= tokens and all(re.match(public_ids.DELIVERY_ID, d) for d in tokens)
     finally:
         server.shutdown()
 
@@ -111,7 +121,7 @@ def test_webhook_retries_with_backoff_then_gives_up_audited(service):
     calls = []
 
     def down(url, body, headers):
-        calls.append(url)
+        calls.append((json.loads(body)["delivery"], headers[alerts.DELIVERY]))
         raise OSError("unreachable")
 
     assert alerts.deliver_due(service.ctx, down)["retry"] >= 1
@@ -122,8 +132,13 @@ def test_webhook_retries_with_backoff_then_gives_up_audited(service):
     with service.ctx.db.read() as s:
         rows = s.execute(select(WebhookDelivery)).scalars().all()
         assert rows and all(d.state == "failed" and d.attempts == alerts.MAX_ATTEMPTS for d in rows)
+        tokens = [d.public_id for d in rows]
         audit = s.execute(select(AuditEntry.action, AuditEntry.details)
                           .where(AuditEntry.action.like("webhook_%"))).all()
+    # every attempt at a delivery carried its token, the same each time, in the body and the header
+    assert sorted(calls) == sorted((t, t) for t in tokens for _ in range(alerts.MAX_ATTEMPTS))
+    assert all(re.match(public_ids.DELIVERY_ID, t) for t in tokens)
+    assert all(f'"delivery":"{t}"' in "".join(d for _, d in audit) for t in tokens)  # audited by it too
     actions = [a for a, _ in audit]
     assert "webhook_registered" in actions and "webhook_retry" in actions and "webhook_failed" in actions
     assert all("example.invalid" not in d for _, d in audit)  # no URL in the audit log
@@ -174,14 +189,16 @@ def _receiver() -> tuple[ThreadingHTTPServer, str]:
 
 
 def _hook_with_past_alerts(svc, url: str) -> int:
-    """A person with alerts and a webhook to `url` whose cursor is before all of them."""
+    """A person with alerts and a webhook to `url` whose cursor is before all of them; its row key."""
     _, me = _activity(svc)
     svc.ctx.settings.webhook_allow_http = svc.ctx.settings.webhook_allow_private = True
     hook = svc.client.post("/v1/me/webhooks", json={"url": url}, headers=me).json()["id"]
     with svc.ctx.db.write() as s:
-        s.get_one(Webhook, hook).cursor = svc.clock.t - timedelta(days=30)
+        w = s.execute(select(Webhook).where(Webhook.public_id == hook)).scalar_one()
+        w.cursor = svc.clock.t - timedelta(days=30)
+        key = w.id
     svc.clock.advance(seconds=1)
-    return hook
+    return key
 
 
 def _other_worker(ctx):
@@ -243,9 +260,10 @@ def test_two_workers_send_each_delivery_once(service):
         a, b = service.ctx, _other_worker(service.ctx)
         assert alerts.queue(a) >= 3
         with a.db.read() as s:
-            rows = s.execute(select(WebhookDelivery.id)).scalars().all()
+            rows = s.execute(select(WebhookDelivery.public_id)).scalars().all()
         counts = _together(alerts.deliver_due, a, b)  # both read the same due rows; the receiver is slow
         assert _SlowReceiver.got == Counter(dict.fromkeys(rows, 1))  # every delivery POSTed, none twice
+        assert all(re.match(public_ids.DELIVERY_ID, d) for d in rows)  # by its token, not a count of deliveries
         assert all(_SlowReceiver.keys_agree)  # the idempotency key: the body's `delivery` and the header
         assert sum(c["delivered"] for c in counts) == len(rows)
         assert _together(alerts.deliver_due, a, b) == [{"delivered": 0, "retry": 0, "failed": 0}] * 2
@@ -268,9 +286,12 @@ def test_a_delivery_claimed_by_a_dispatcher_that_died_is_sent_after_the_claim_ti
         _hook_with_past_alerts(service, url)
         assert alerts.queue(service.ctx) >= 1
         with service.ctx.db.read() as s:
-            first = s.execute(select(WebhookDelivery.id).order_by(WebhookDelivery.id)).scalars().first()
+            key, first = s.execute(select(WebhookDelivery.id, WebhookDelivery.public_id)
+                                   .order_by(WebhookDelivery.id)).first()
+        sent = []
 
         def dies(url, body, headers):
+            sent.append((json.loads(body)["delivery"], headers[alerts.DELIVERY]))
             raise _Died
 
         with pytest.raises(_Died):  # the first delivery is claimed, then its dispatcher dies
@@ -281,9 +302,10 @@ def test_a_delivery_claimed_by_a_dispatcher_that_died_is_sent_after_the_claim_ti
         assert alerts.deliver_due(service.ctx)["delivered"] == 0 and first not in _SlowReceiver.got
         service.clock.advance(seconds=2)
         assert alerts.deliver_due(service.ctx) == {"delivered": 1, "retry": 0, "failed": 0}
-        assert _SlowReceiver.got[first] == 1
+        assert _SlowReceiver.got[first] == 1 and all(_SlowReceiver.keys_agree)
+        assert sent == [(first, first)]  # the first attempt carried the same token, in the body and the header
         with service.ctx.db.read() as s:
-            d = s.get_one(WebhookDelivery, first)
+            d = s.get_one(WebhookDelivery, key)
             assert (d.state, d.attempts) == ("delivered", 2)  # the dead dispatcher's claim counted as an attempt
     finally:
         server.shutdown()

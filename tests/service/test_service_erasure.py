@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from deepcredit.service.events import save_scores, save_scores_bulk
 from deepcredit.service.snapshot import snapshot
-from deepcredit.service.store.models import AuditEntry, Decision, ErasedSubject, Score
+from deepcredit.service.store.models import AuditEntry, Consent, Decision, ErasedSubject, Score
 
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
 
@@ -119,20 +119,21 @@ def test_the_ids_of_an_erased_persons_rows_are_never_given_again(service):
         consent = service.grant(service.person(pid), mid)
         r = service.decide(acme, pid, f"order-{n}")
         assert r.status_code == 200, r.text
-        given["consent"].add(consent["id"])
+        given["consent"].add(_key(service, consent["id"], Consent))
         given["decision"].add(_key(service, r.json()["decision_id"]))
     assert service.client.post("/v1/admin/erasures", json={"person_id": second},
                                headers=service.admin).status_code == 201
     consent = service.grant(service.person(third), mid)
     r = service.decide(acme, third, "order-2")
     assert r.status_code == 200, r.text
-    assert consent["id"] > max(given["consent"]) and _key(service, r.json()["decision_id"]) > max(given["decision"])
+    assert _key(service, consent["id"], Consent) > max(given["consent"])
+    assert _key(service, r.json()["decision_id"]) > max(given["decision"])
 
 
-def _key(service, decision_id: str) -> int:
-    """The row key behind a decision's public id (the merchant is never told it)."""
+def _key(service, public_id: str, model=Decision) -> int:
+    """The row key behind a decision's (a consent's) public id (the merchant, the person is never told it)."""
     with service.ctx.db.read() as s:
-        return s.execute(select(Decision.id).where(Decision.public_id == decision_id)).scalar_one()
+        return s.execute(select(model.id).where(model.public_id == public_id)).scalar_one()
 
 
 def test_operator_routes_refuse_a_person_nobody_holds(service):

@@ -56,8 +56,10 @@ def test_ids_above_int64_are_422_on_every_operation(service):
     # the largest 64-bit id is valid and simply not there
     assert service.client.post(f"/v1/admin/merchants/{TOO_BIG - 1}/disable", headers=a).status_code == 404
     doc = service.client.get("/openapi.json").json()
-    param = doc["paths"]["/v1/policies/{policy_id}"]["patch"]["parameters"][0]["schema"]
+    param = doc["paths"]["/v1/admin/merchants/{merchant_id}/keys"]["post"]["parameters"][0]["schema"]
     assert param["maximum"] == TOO_BIG - 1 and param["minimum"] == 1
+    param = doc["paths"]["/v1/policies/{policy_id}"]["patch"]["parameters"][0]["schema"]
+    assert param["type"] == "string" and param["pattern"].startswith("^pol_")  # a public id, or an old number
 
 
 # -- 2. an event replayed with different facts is a conflict ---------------------------------------------

@@ -1,6 +1,7 @@
-"""The ids the service hands out for decisions, reported events and disputes are opaque tokens: a merchant
-(a person) learns no count of the others' rows from them, and cannot guess one; the row keys stay internal,
-and an old-form id (a decision's number, an event's s<n>) is still taken for the caller's own row only."""
+"""The ids the service hands out for decisions, reported events, disputes, consents, policies and webhooks are
+opaque tokens: a merchant (a person) learns no count of the others' rows from them, and cannot guess one; the
+row keys stay internal, and an old-form id (a decision's, a consent's, a policy's, a webhook's number, an
+event's s<n>) is still taken for the caller's own row only."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ import pytest
 from sqlalchemy import select
 
 from deepcredit.service.store import public_ids
-from deepcredit.service.store.models import AuditEntry, Decision, Dispute, ScoreHistory, ServiceEvent
+from deepcredit.service.store.models import (
+    AuditEntry,
+    Consent,
+    Decision,
+    Dispute,
+    Policy,
+    ScoreHistory,
+    ServiceEvent,
+    Webhook,
+)
 
 pytest_plugins = ("service_testkit",)
 
@@ -143,3 +153,90 @@ def test_disputes_are_known_by_opaque_ids_the_operator_names_them_by(service):
         assert f"dispute {first['id']} corrected" in set(causes)
     assert service.client.get(f"/v1/admin/disputes/{key}", headers=admin).json()["id"] == last["id"]
     assert service.client.get("/v1/admin/disputes/dsp_AAAAAAAAAAAAAAAAAAAAAA", headers=admin).status_code == 404
+
+
+def _key(svc, model, public_id: str) -> int:
+    with svc.ctx.db.read() as s:
+        return s.execute(select(model.id).where(model.public_id == public_id)).scalar_one()
+
+
+def test_a_persons_consents_are_tokens_revoked_by_them_and_never_by_another(service):
+    """Consent ids count nobody's grants; a person revokes their own by its id (or by the number it had before
+    public ids), never another person's by either; the audit rows name the token."""
+    (a, acme), (b, bolt) = _two_merchants(service)
+    me, them = service.person(a), service.person(b)
+    mine = service.client.get("/v1/me/consents", headers=me).json()
+    theirs = service.client.get("/v1/me/consents", headers=them).json()
+    ids = [c["id"] for c in (*mine, *theirs)]
+    assert all(isinstance(i, str) and re.match(public_ids.CONSENT_ID, i) for i in ids), ids
+    assert not any(i[4:].isdigit() for i in ids)
+    their_key = _key(service, Consent, theirs[0]["id"])
+    for other in (theirs[0]["id"], str(their_key)):
+        assert service.client.delete(f"/v1/me/consents/{other}", headers=me).status_code == 404
+    assert service.client.get("/v1/me/consents", headers=them).json()[0]["state"] == "active"
+    r = service.client.delete(f"/v1/me/consents/{mine[0]['id']}", headers=me)
+    assert r.status_code == 200 and r.json()["id"] == mine[0]["id"] and r.json()["state"] == "revoked"
+    r = service.client.delete(f"/v1/me/consents/{their_key}", headers=them)  # their own, by its number
+    assert r.status_code == 200 and r.json()["id"] == theirs[0]["id"] and r.json()["state"] == "revoked"
+    with service.ctx.db.read() as s:
+        audit = s.execute(select(AuditEntry.details).where(AuditEntry.action.in_(
+            ("consent_granted", "consent_revoked")))).scalars().all()
+    assert len(audit) == 4 and all(f'"consent":"{c}"' in "".join(audit) for c in (mine[0]["id"], theirs[0]["id"]))
+    assert service.client.delete("/v1/me/consents/cns_short", headers=me).status_code == 422
+
+
+def test_a_decision_names_its_policy_and_consent_by_their_tokens_in_the_audit(service):
+    (a, acme), _ = _two_merchants(service)
+    decided = service.decide(acme, a, "o-1").json()["decision_id"]
+    service.decide(acme, a, "o-1")  # a replay
+    grant = service.client.get("/v1/me/consents", headers=service.person(a)).json()[0]["id"]
+    policy = service.client.get("/v1/policies", headers=acme).json()[0]["id"]
+    with service.ctx.db.read() as s:
+        rows = dict(s.execute(select(AuditEntry.action, AuditEntry.details).where(AuditEntry.action.in_(
+            ("decision", "decision_replayed")))).all())
+    assert f'"policy":"{policy}"' in rows["decision"] and f'"consent":"{grant}"' in rows["decision"]
+    assert f'"decision":"{decided}"' in rows["decision_replayed"] and f'"policy":"{policy}"' in rows["decision_replayed"]
+
+
+def test_a_merchants_policies_are_tokens_changed_by_them_and_never_by_another(service):
+    """Policy ids count no other merchant's policies; a merchant changes its own by its id (or its old number),
+    never another's by either."""
+    _, acme = service.merchant("Acme Rentals")
+    _, bolt = service.merchant("Bolt Bikes")
+    first = service.policy(acme, "one")
+    others = [service.policy(bolt, f"b-{i}") for i in range(3)]
+    last = service.policy(acme, "two")
+    ids = [p["id"] for p in (first, *others, last)]
+    assert all(isinstance(i, str) and re.match(public_ids.POLICY_ID, i) for i in ids), ids
+    assert [p["id"] for p in service.client.get("/v1/policies", headers=acme).json()] == [first["id"], last["id"]]
+    theirs = others[0]["id"]
+    for other in (theirs, str(_key(service, Policy, theirs))):
+        assert service.client.patch(f"/v1/policies/{other}", json={"threshold": 500}, headers=acme).status_code == 404
+    r = service.client.patch(f"/v1/policies/{first['id']}", json={"threshold": 500}, headers=acme)
+    assert r.status_code == 200 and r.json()["id"] == first["id"] and r.json()["threshold"] == 500
+    key = _key(service, Policy, last["id"])
+    r = service.client.patch(f"/v1/policies/{key}", json={"threshold": 600}, headers=acme)  # its own, by number
+    assert r.status_code == 200 and r.json()["id"] == last["id"]
+    with service.ctx.db.read() as s:
+        audit = "".join(s.execute(select(AuditEntry.details).where(AuditEntry.action.in_(
+            ("policy_created", "threshold_changed")))).scalars())
+    assert all(f'"policy":"{i}"' in audit for i in ids)
+
+
+def test_a_persons_webhooks_are_tokens_removed_by_them_and_never_by_another(service):
+    (a, _), (b, _) = _two_merchants(service)
+    me, them = service.person(a), service.person(b)
+    mine = service.client.post("/v1/me/webhooks", json={"url": "https://example.invalid/a"}, headers=me).json()
+    theirs = service.client.post("/v1/me/webhooks", json={"url": "https://example.invalid/b"}, headers=them).json()
+    assert all(re.match(public_ids.WEBHOOK_ID, h["id"]) for h in (mine, theirs))
+    assert [h["id"] for h in service.client.get("/v1/me/webhooks", headers=me).json()] == [mine["id"]]
+    their_key = _key(service, Webhook, theirs["id"])
+    for other in (theirs["id"], str(their_key)):
+        assert service.client.delete(f"/v1/me/webhooks/{other}", headers=me).status_code == 404
+    r = service.client.delete(f"/v1/me/webhooks/{mine['id']}", headers=me)
+    assert r.status_code == 200 and r.json()["id"] == mine["id"] and r.json()["active"] is False
+    r = service.client.delete(f"/v1/me/webhooks/{their_key}", headers=them)  # their own, by its number
+    assert r.status_code == 200 and r.json()["id"] == theirs["id"] and r.json()["active"] is False
+    with service.ctx.db.read() as s:
+        audit = "".join(s.execute(select(AuditEntry.details).where(AuditEntry.action.like("webhook_%"))).scalars())
+    assert all(f'"webhook":"{h["id"]}"' in audit for h in (mine, theirs))

@@ -31,6 +31,7 @@ from deepcredit.service import outbound
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.problems import Problem, not_found
 from deepcredit.service.schemas import AlertOut, WebhookCreated, WebhookOut
+from deepcredit.service.store import public_ids
 from deepcredit.service.store.db import updated_one
 from deepcredit.service.store.models import AuditEntry, Merchant, ScoreHistory, Webhook, WebhookDelivery
 
@@ -48,7 +49,9 @@ BACKOFF = timedelta(seconds=30)
 SIGNATURE = "X-DeepCredit-Signature"
 DELIVERY = "X-DeepCredit-Delivery"
 """The delivery's id (also `delivery` in the signed body): the same on every attempt, so a receiver can
-drop a repeat (delivery is at least once: a dispatcher that dies between sending and recording resends)."""
+drop a repeat (delivery is at least once: a dispatcher that dies between sending and recording resends). Like
+the webhook's id (`webhook`), its public id (`dlv_…`, store/public_ids.py): a row key would count every
+delivery (every webhook) of the service."""
 CLAIM_TIMEOUT = timedelta(minutes=5)
 """How long a dispatcher's claim on a delivery holds (far longer than one send: outbound.TIMEOUT_S per
 connect or read); after it, a claim whose dispatcher died is due again."""
@@ -99,7 +102,8 @@ def feed(ctx: ServiceContext, subject: str, since: datetime | None = None, limit
 # -- webhooks ----------------------------------------------------------------------------------------------
 
 def secret(ctx: ServiceContext, webhook_id: int) -> str:
-    """The webhook's signing secret: derived, so the database alone never holds it."""
+    """The webhook's signing secret: derived (from its row key, never shown: a secret given before public ids
+    stays the same), so the database alone never holds it."""
     return hmac.new(ctx.pseudonym.derive("webhook-secret"), str(webhook_id).encode(), hashlib.sha256).hexdigest()
 
 
@@ -146,7 +150,7 @@ def _check_url(ctx: ServiceContext, url: str) -> str:
 
 
 def _out(w: Webhook) -> WebhookOut:
-    return WebhookOut(id=w.id, url=w.url, created_at=w.created_at, active=w.revoked_at is None)
+    return WebhookOut(id=w.public_id, url=w.url, created_at=w.created_at, active=w.revoked_at is None)
 
 
 def register(ctx: ServiceContext, subject: str, url: str) -> WebhookCreated:
@@ -156,10 +160,10 @@ def register(ctx: ServiceContext, subject: str, url: str) -> WebhookCreated:
         active = s.execute(select(Webhook.id).where(Webhook.subject == subject, Webhook.revoked_at.is_(None))).all()
         if len(active) >= MAX_WEBHOOKS:
             raise Problem(409, "too-many-webhooks", f"at most {MAX_WEBHOOKS} webhooks")
-        w = Webhook(subject=subject, url=url, created_at=now, cursor=now)
+        w = Webhook(public_id=public_ids.new_webhook(), subject=subject, url=url, created_at=now, cursor=now)
         s.add(w)
         s.flush()
-        ctx.audit.append(s, now, "person", "webhook_registered", subject, webhook=w.id)
+        ctx.audit.append(s, now, "person", "webhook_registered", subject, webhook=w.public_id)
         return WebhookCreated(**_out(w).model_dump(), secret=secret(ctx, w.id))
 
 
@@ -169,14 +173,16 @@ def list_for(ctx: ServiceContext, subject: str) -> list[WebhookOut]:
                                            .order_by(Webhook.id)).scalars()]
 
 
-def revoke(ctx: ServiceContext, subject: str, webhook_id: int) -> WebhookOut:
+def revoke(ctx: ServiceContext, subject: str, webhook_id: str) -> WebhookOut:
+    """webhook_id: the webhook's public id, or its number (as webhooks were named before schema s0006): either
+    names the caller's own webhook only."""
     now = ctx.now()
     with ctx.db.write() as s:
-        w = s.get(Webhook, webhook_id)
+        w = public_ids.find(s, Webhook, webhook_id)
         if w is not None and w.subject == subject:
             if w.revoked_at is None:
                 w.revoked_at = now
-                ctx.audit.append(s, now, "person", "webhook_revoked", subject, webhook=w.id)
+                ctx.audit.append(s, now, "person", "webhook_revoked", subject, webhook=w.public_id)
             return _out(w)
         # another person's webhook is "not found"; the attempt is audited under the caller only (as for consents)
         ctx.audit.append(s, now, "person", "access_refused", subject, what="webhook", reason="not-found")
@@ -204,10 +210,10 @@ def queue(ctx: ServiceContext) -> int:
                              .values(cursor=max(a.at.replace(tzinfo=None) for a in alerts)))
             if not moved:  # another dispatcher queued these first (or the webhook was revoked): nothing to add
                 continue
-            for a in alerts:
-                body = json.dumps({"webhook": hook_id, **a.model_dump(mode="json")}, sort_keys=True)
-                s.add(WebhookDelivery(webhook_id=hook_id, payload=body, state="pending", attempts=0, next_at=now,
-                                      created_at=now))
+            for a in alerts:  # the ids are set when it is sent (body_of)
+                body = json.dumps(a.model_dump(mode="json"), sort_keys=True)
+                s.add(WebhookDelivery(public_id=public_ids.new_delivery(), webhook_id=hook_id, payload=body,
+                                      state="pending", attempts=0, next_at=now, created_at=now))
         queued += len(alerts)
     return queued
 
@@ -219,10 +225,11 @@ def checked_transport(ctx: ServiceContext) -> Transport:
     return lambda url, body, headers: outbound.post(url, body, headers, allow_private=allow)
 
 
-def body_of(delivery_id: int, payload: str) -> bytes:
-    """What is sent: the queued alert with the delivery's id, the receiver's idempotency key (the same on
-    every attempt, and signed with the rest)."""
-    return json.dumps({"delivery": delivery_id, **json.loads(payload)}, sort_keys=True).encode()
+def body_of(delivery_id: str, webhook_id: str, payload: str) -> bytes:
+    """What is sent: the queued alert with the webhook's and the delivery's public ids, the latter the receiver's
+    idempotency key (the same on every attempt, and signed with the rest). Set here, not when queued, so a
+    delivery queued before schema s0006 (its payload names the webhook's row key) is sent with them too."""
+    return json.dumps({**json.loads(payload), "delivery": delivery_id, "webhook": webhook_id}, sort_keys=True).encode()
 
 
 def deliver_due(ctx: ServiceContext, transport: Transport | None = None) -> dict[str, int]:
@@ -239,20 +246,20 @@ def deliver_due(ctx: ServiceContext, transport: Transport | None = None) -> dict
     now = ctx.now()
     counts = {"delivered": 0, "retry": 0, "failed": 0}
     with ctx.db.read() as s:
-        due = s.execute(select(WebhookDelivery.id, WebhookDelivery.payload, WebhookDelivery.attempts,
-                               Webhook.id, Webhook.url, Webhook.subject)
+        due = s.execute(select(WebhookDelivery.id, WebhookDelivery.public_id, WebhookDelivery.payload,
+                               WebhookDelivery.attempts, Webhook.id, Webhook.public_id, Webhook.url, Webhook.subject)
                         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
                         .where(WebhookDelivery.state.in_(("pending", "sending")), WebhookDelivery.next_at <= now,
                                Webhook.revoked_at.is_(None))
                         .order_by(WebhookDelivery.id)).all()
-    for delivery_id, payload, attempts, hook_id, url, subject in due:
+    for delivery_id, delivery, payload, attempts, hook_id, webhook, url, subject in due:
         mine = (WebhookDelivery.id == delivery_id, WebhookDelivery.attempts == attempts)
         with ctx.db.write() as s:  # the claim: unchanged since read (attempts), due, and not claimed by a live one
             if attempts >= MAX_ATTEMPTS + LOST_CLAIMS_MAX:  # expired claims only: a seen failure ended it before
                 if updated_one(s, update(WebhookDelivery).where(*mine, WebhookDelivery.state == "sending",
                                                              WebhookDelivery.next_at <= now).values(state="failed")):
-                    ctx.audit.append(s, now, "service", "webhook_failed", subject, webhook=hook_id,
-                                     delivery=delivery_id, attempt=attempts, status="unknown")
+                    ctx.audit.append(s, now, "service", "webhook_failed", subject, webhook=webhook,
+                                     delivery=delivery, attempt=attempts, status="unknown")
                     counts["failed"] += 1
                 continue
             if not updated_one(s, update(WebhookDelivery)
@@ -261,8 +268,8 @@ def deliver_due(ctx: ServiceContext, transport: Transport | None = None) -> dict
                             .values(state="sending", attempts=attempts + 1, next_at=now + CLAIM_TIMEOUT)):
                 continue  # another dispatcher claimed it first
         attempt = attempts + 1
-        body = body_of(delivery_id, payload)
-        headers = {"Content-Type": "application/json", DELIVERY: str(delivery_id),
+        body = body_of(delivery, webhook, payload)
+        headers = {"Content-Type": "application/json", DELIVERY: delivery,
                    SIGNATURE: sign(secret(ctx, hook_id), body, int(now.timestamp()))}
         try:
             status: int | None = transport(url, body, headers)
@@ -280,8 +287,8 @@ def deliver_due(ctx: ServiceContext, transport: Transport | None = None) -> dict
             if not updated_one(s, ours.values(**values)):
                 log.warning("webhook delivery sent after its claim was lost (expired and taken over, or erased): not recorded")
                 continue
-            ctx.audit.append(s, now, "service", f"webhook_{state}", subject, webhook=hook_id,
-                             delivery=delivery_id, attempt=attempt, status=status)
+            ctx.audit.append(s, now, "service", f"webhook_{state}", subject, webhook=webhook,
+                             delivery=delivery, attempt=attempt, status=status)
         counts[state] += 1
     return counts
 

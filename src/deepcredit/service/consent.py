@@ -6,7 +6,8 @@ factors), is neither expired nor revoked, and, for a per-order grant, names the 
 been used yet: a per-order grant is good for one decision (the first one made under it), so a merchant cannot
 ask about the same order again under other policies or scopes and probe the score against thresholds. A
 replay of that decision (its transaction id, within the replay window) still answers; a standing grant is
-good for any number of decisions.
+good for any number of decisions. A grant is known outside the service by its public id (`cns_…`,
+store/public_ids.py), never its row key, which counts every person's grants.
 
 The use is stored on the grant (`used_at`), claimed by the decision's own transaction with a conditional
 UPDATE (`claim`): the database, not a Python lock, decides which of two simultaneous decisions (other
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.problems import Problem, forbidden, not_found
 from deepcredit.service.schemas import ConsentCreate, ConsentMode, ConsentOut, ConsentState, Scope
+from deepcredit.service.store import public_ids
 from deepcredit.service.store.db import updated_one
 from deepcredit.service.store.models import Consent, Merchant, Policy
 
@@ -51,7 +53,7 @@ def state(c: Consent, now: datetime) -> ConsentState:
 
 
 def to_out(c: Consent, merchant_name: str, now: datetime) -> ConsentOut:
-    return ConsentOut(id=c.id, merchant_id=c.merchant_id, merchant=merchant_name, scope=Scope(c.scope),
+    return ConsentOut(id=c.public_id, merchant_id=c.merchant_id, merchant=merchant_name, scope=Scope(c.scope),
                       purpose=c.purpose, mode=ConsentMode(c.mode), order_ref=c.order_ref, created_at=c.created_at,
                       expires_at=c.expires_at, revoked_at=c.revoked_at, state=state(c, now))
 
@@ -68,11 +70,12 @@ def grant(ctx: ServiceContext, subject: str, req: ConsentCreate) -> ConsentOut:
         if m is None or not m.active:
             raise not_found("merchant")
         _check_purpose(s, m, req.purpose)
-        c = Consent(subject=subject, merchant_id=m.id, scope=req.scope.value, purpose=req.purpose,
-                    mode=req.mode.value, order_ref=req.order_ref, created_at=now, expires_at=expires)
+        c = Consent(public_id=public_ids.new_consent(), subject=subject, merchant_id=m.id, scope=req.scope.value,
+                    purpose=req.purpose, mode=req.mode.value, order_ref=req.order_ref, created_at=now,
+                    expires_at=expires)
         s.add(c)
         s.flush()
-        ctx.audit.append(s, now, "person", "consent_granted", subject, consent=c.id, merchant=m.id,
+        ctx.audit.append(s, now, "person", "consent_granted", subject, consent=c.public_id, merchant=m.id,
                          scope=c.scope, purpose=c.purpose, mode=c.mode, expires_at=expires.isoformat())
         return to_out(c, m.name, now)
 
@@ -85,14 +88,17 @@ def _check_purpose(s: Session, m: Merchant, purpose: str) -> None:
         raise Problem(422, "unknown-purpose", f"{m.name} uses no purpose {purpose!r}; it {asked}")
 
 
-def revoke(ctx: ServiceContext, subject: str, consent_id: int) -> ConsentOut:
+def revoke(ctx: ServiceContext, subject: str, consent_id: str) -> ConsentOut:
+    """consent_id: the grant's public id, or its number (as grants were named before schema s0006): either
+    names the caller's own grant only."""
     now = ctx.now()
     with ctx.db.write() as s:
-        c = s.get(Consent, consent_id)
+        c = public_ids.find(s, Consent, consent_id)
         if c is not None and c.subject == subject:
             if c.revoked_at is None:
                 c.revoked_at = now
-                ctx.audit.append(s, now, "person", "consent_revoked", subject, consent=c.id, merchant=c.merchant_id)
+                ctx.audit.append(s, now, "person", "consent_revoked", subject, consent=c.public_id,
+                                 merchant=c.merchant_id)
             return to_out(c, s.get_one(Merchant, c.merchant_id).name, now)  # the foreign key: it exists
         # another person's grant is "not found", never "forbidden"; the attempt is audited under the caller only
         ctx.audit.append(s, now, "person", "access_refused", subject, what="consent", reason="not-found")
@@ -106,7 +112,7 @@ def list_for(ctx: ServiceContext, s: Session, subject: str) -> list[ConsentOut]:
     return [to_out(c, name, now) for c, name in rows]
 
 
-_GRANTS = select(Consent.id, Consent.scope, Consent.mode, Consent.order_ref, Consent.used_at).where(
+_GRANTS = select(Consent.id, Consent.public_id, Consent.scope, Consent.mode, Consent.order_ref, Consent.used_at).where(
     Consent.subject == bindparam("subject"), Consent.merchant_id == bindparam("merchant"),
     Consent.purpose == bindparam("purpose"), Consent.revoked_at.is_(None), Consent.expires_at > bindparam("now"))
 """Built once (every decision runs it): see decisions.py."""

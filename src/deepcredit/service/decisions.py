@@ -12,7 +12,8 @@ Order of checks, each refusal disclosing nothing about the person:
 6. the stored score: a lookup, never a model run.
 Refusals are audited too (a 409 conflicting replay included): the person sees who asked without permission.
 The merchant is told a decision's public id (store/public_ids.py), never its row key, which counts every
-merchant's decisions; the audit log names it by the public id too (the person's export shows it).
+merchant's decisions; the audit log names it, its policy and its consent by their public ids too (the person's
+export shows them).
 """
 
 from __future__ import annotations
@@ -45,11 +46,12 @@ from deepcredit.service.store.models import Consent, Decision, Policy, Score
 
 # The hot path's statements, built once with bound parameters: building a statement costs SQLAlchemy more
 # CPU than SQLite spends running it (expression coercion and cache keys), about 1 ms each.
-_PRIOR = select(Decision.id, Decision.public_id, Decision.created_at, Decision.request_sha256, Decision.consent_id, Decision.policy_id,
+_PRIOR = select(Decision.id, Decision.public_id, Decision.created_at, Decision.request_sha256, Decision.consent_id,
+                select(Policy.public_id).where(Policy.id == Decision.policy_id).scalar_subquery().label("policy"),
                 Decision.response).where(Decision.merchant_id == bindparam("merchant"),
                                          Decision.transaction_id == bindparam("tx"))
 _GRANT = select(Consent.revoked_at, Consent.expires_at).where(Consent.id == bindparam("consent"))
-_POLICY = select(Policy.id, Policy.name, Policy.scenario, Policy.purpose, Policy.threshold, Policy.limits).where(
+_POLICY = select(Policy.id, Policy.public_id, Policy.name, Policy.scenario, Policy.purpose, Policy.threshold, Policy.limits).where(
     Policy.merchant_id == bindparam("merchant"), Policy.name == bindparam("name"))
 _PROBES = select(Decision.threshold).where(
     Decision.merchant_id == bindparam("merchant"), Decision.subject == bindparam("subject"),
@@ -102,7 +104,7 @@ def _consent_refused(ctx: ServiceContext, s: Session, m: MerchantPrincipal, subj
     """The audited refusal when no grant covers the request (403) or only used per-order ones do (409)."""
     reason, problem = ("consent-used", consents.used_up()) if grant is consents.USED else \
         ("consent-required", consents.refused())
-    ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason=reason, policy=policy.id,
+    ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason=reason, policy=policy.public_id,
                      purpose=policy.purpose, scope=scope.value)
     return problem
 
@@ -133,7 +135,7 @@ def _under_policy(ctx: ServiceContext, s: Session, m: MerchantPrincipal, req: De
     if policy.threshold is not None and scope.level < Scope.SCORE.level and \
             _probe_limited(ctx, s, m.id, subject, policy.threshold, now):
         ctx.audit.append(s, now, m.actor, "decision_refused", subject, reason="threshold-probing-limit",
-                         policy=policy.id, purpose=policy.purpose, scope=scope.value)
+                         policy=policy.public_id, purpose=policy.purpose, scope=scope.value)
         return Problem(429, "threshold-probing-limit",
                        f"at most {ctx.settings.probe_thresholds_per_person} distinct thresholds per "
                        f"person in {ctx.settings.probe_window_days} days")
@@ -155,8 +157,8 @@ def _under_policy(ctx: ServiceContext, s: Session, m: MerchantPrincipal, req: De
         s.execute(_UPDATE, {"decision": prior.id, **values})
         public_id = prior.public_id
     # the scope the merchant learnt: a pay-later limit tells the band even when asked for admittance
-    ctx.audit.append(s, now, m.actor, "decision", subject, decision=public_id, policy=policy.id,
-                     purpose=policy.purpose, scope=scope.value, consent=grant.id,
+    ctx.audit.append(s, now, m.actor, "decision", subject, decision=public_id, policy=policy.public_id,
+                     purpose=policy.purpose, scope=scope.value, consent=grant.public_id,
                      result=body["result"])
     return DecisionResponse(decision_id=public_id, **stored)
 
@@ -181,7 +183,7 @@ def decide(ctx: ServiceContext, m: MerchantPrincipal, req: DecisionRequest) -> D
                 refusal = consents.refused()
             else:
                 ctx.audit.append(s, now, m.actor, "decision_replayed", subject, decision=prior.public_id,
-                                 policy=prior.policy_id, purpose=prior.response.get("purpose"),
+                                 policy=prior.policy, purpose=prior.response.get("purpose"),
                                  scope=req.include.value)  # the person's list of who asked shows why
                 return DecisionResponse(**{**prior.response, "decision_id": prior.public_id, "replayed": True})
         else:

@@ -110,8 +110,7 @@ def open_dispute(ctx: ServiceContext, subject: str, req: DisputeCreate) -> Dispu
 def _find(s: Session, dispute_id: str) -> Dispute:
     """The dispute an operator names: by its public id, or by its row key (the id disputes were given before
     schema s0006; the operator sees every dispute, so an old id tells them nothing new)."""
-    d = s.get(Dispute, int(dispute_id)) if dispute_id.isdigit() else \
-        s.execute(select(Dispute).where(Dispute.public_id == dispute_id)).scalar_one_or_none()
+    d = public_ids.find(s, Dispute, dispute_id)
     if d is None:
         raise not_found("dispute")
     return d

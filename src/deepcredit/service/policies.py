@@ -26,6 +26,7 @@ from deepcredit.service.auth import MerchantPrincipal
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.problems import Problem, not_found
 from deepcredit.service.schemas import MerchantSelf, PolicyCreate, PolicyOut, PolicyUpdate, Scenario, Scope
+from deepcredit.service.store import public_ids
 from deepcredit.service.store.models import Policy, ThresholdChange
 
 
@@ -36,7 +37,7 @@ def minimum_scope(scenario: Scenario) -> Scope:
 
 def to_out(p: Policy) -> PolicyOut:
     scenario = Scenario(p.scenario)
-    return PolicyOut(id=p.id, name=p.name, scenario=scenario, purpose=p.purpose, threshold=p.threshold,
+    return PolicyOut(id=p.public_id, name=p.name, scenario=scenario, purpose=p.purpose, threshold=p.threshold,
                      limits=p.limits, minimum_scope=minimum_scope(scenario), updated_at=p.updated_at)
 
 
@@ -88,7 +89,7 @@ def create(ctx: ServiceContext, m: MerchantPrincipal, req: PolicyCreate) -> Poli
         with ctx.db.write() as s:
             if req.threshold is not None:
                 _rate_limit(ctx, s, m.id, now)
-            p = Policy(merchant_id=m.id, name=req.name, scenario=req.scenario.value,
+            p = Policy(public_id=public_ids.new_policy(), merchant_id=m.id, name=req.name, scenario=req.scenario.value,
                        purpose=req.purpose or req.scenario.value, threshold=req.threshold, limits=req.limits,
                        created_at=now, updated_at=now)
             s.add(p)
@@ -96,19 +97,21 @@ def create(ctx: ServiceContext, m: MerchantPrincipal, req: PolicyCreate) -> Poli
             if req.threshold is not None:
                 s.add(ThresholdChange(merchant_id=m.id, policy_id=p.id, old_threshold=None,
                                       new_threshold=req.threshold, at=now))
-            ctx.audit.append(s, now, m.actor, "policy_created", None, policy=p.id, scenario=p.scenario,
+            ctx.audit.append(s, now, m.actor, "policy_created", None, policy=p.public_id, scenario=p.scenario,
                              purpose=p.purpose, threshold=p.threshold)
             return to_out(p)
     except IntegrityError:
         raise Problem(409, "conflict", f"a policy named {req.name!r} already exists") from None
 
 
-def update(ctx: ServiceContext, m: MerchantPrincipal, policy_id: int, req: PolicyUpdate) -> PolicyOut:
+def update(ctx: ServiceContext, m: MerchantPrincipal, policy_id: str, req: PolicyUpdate) -> PolicyOut:
+    """policy_id: the policy's public id, or its number (as policies were named before schema s0006): either
+    names one of the merchant's own policies only."""
     _check_threshold(ctx, req.threshold)
     _check_limits(ctx, req.limits)
     now = ctx.now()
     with ctx.db.write() as s:
-        p = s.get(Policy, policy_id)
+        p = public_ids.find(s, Policy, policy_id)
         if p is None or p.merchant_id != m.id:
             raise not_found("policy")
         scenario = Scenario(p.scenario)
@@ -119,13 +122,13 @@ def update(ctx: ServiceContext, m: MerchantPrincipal, policy_id: int, req: Polic
                 _rate_limit(ctx, s, m.id, now)
                 s.add(ThresholdChange(merchant_id=m.id, policy_id=p.id, old_threshold=p.threshold,
                                       new_threshold=req.threshold, at=now))
-                ctx.audit.append(s, now, m.actor, "threshold_changed", None, policy=p.id, old=p.threshold,
+                ctx.audit.append(s, now, m.actor, "threshold_changed", None, policy=p.public_id, old=p.threshold,
                                  new=req.threshold)
                 p.threshold = req.threshold
         if req.limits is not None:
             if scenario != Scenario.PAY_LATER:
                 raise Problem(409, "policy-kind", "only a pay_later policy has limits")
-            ctx.audit.append(s, now, m.actor, "limits_changed", None, policy=p.id)
+            ctx.audit.append(s, now, m.actor, "limits_changed", None, policy=p.public_id)
             p.limits = dict(req.limits)
         p.updated_at = now
         return to_out(p)

@@ -51,6 +51,7 @@ from deepcredit.service.schemas import (
 )
 from deepcredit.service.store.models import (
     AuditEntry,
+    Consent,
     Decision,
     Merchant,
     Score,
@@ -179,7 +180,9 @@ def _accesses(s: Session, subject: str, audit: Sequence[AuditEntry], merchants: 
                 [str(r) for r in replays if not isinstance(r, int)]))).scalars():
             earlier[x.id] = earlier[x.public_id] = x
     asked: dict[int, str] = {}
+    grant_of: dict[int, str] = {}  # a consent's row key (a decision's consent_id) -> its public id (a grant's id)
     if replays:  # the scope the earlier request was decided under (its own audit row)
+        grant_of = {i: p for i, p in s.execute(select(Consent.id, Consent.public_id).where(Consent.subject == subject))}
         for (details,) in s.execute(select(AuditEntry.details).where(AuditEntry.subject == subject,
                                                                      AuditEntry.action == "decision")):
             d = json.loads(details)
@@ -200,7 +203,7 @@ def _accesses(s: Session, subject: str, audit: Sequence[AuditEntry], merchants: 
             if prior is not None:
                 purpose = purpose or prior.response.get("purpose")
                 scope = scope or asked.get(prior.id)
-                grant = by_id.get(prior.consent_id)
+                grant = by_id.get(grant_of.get(prior.consent_id, ""))
                 if grant is not None and grant.revoked_at is not None and grant.revoked_at <= at:
                     withdrawn = grant.revoked_at
                 elif grant is not None and grant.expires_at <= at:

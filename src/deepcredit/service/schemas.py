@@ -3,8 +3,9 @@
 Requests forbid unknown fields, so a typo ("scop") is a 422, not a silently ignored setting. Rules that
 tie fields together (a pay-later policy has limits, a late outcome has days_late, a per-order consent has
 an order_ref) are written as unions discriminated by one field, so they are in the OpenAPI document too:
-a body the schema accepts is not refused for its shape. A decision, a reported event and a dispute are named
-by an opaque public id (`dec_…`, `evt_…`, `dsp_…`: store/public_ids.py), any other id by a positive 64-bit integer; every
+a body the schema accepts is not refused for its shape. Every row the service hands out is named by an opaque
+public id (`dec_…`, `evt_…`, `dsp_…`, `cns_…`, `pol_…`, `whk_…`: store/public_ids.py), a merchant (made by the
+operator only) by a positive 64-bit integer; every
 timestamp in a response is UTC with its offset.
 """
 
@@ -41,14 +42,20 @@ def _json_number(value: object) -> object:
 
 Number = BeforeValidator(_json_number)
 DbId = Annotated[int, Field(ge=1, le=INT64_MAX, description="A row id (a positive 64-bit integer)."), Number]
-"""Every id the service hands out but a decision's, a reported event's and a dispute's; larger numbers are refused by the
-schema (422), not by the database."""
+"""A merchant's id (only the operator makes merchants: their number tells nobody else anything); larger numbers
+are refused by the schema (422), not by the database."""
 DecisionId = Annotated[str, StringConstraints(pattern=public_ids.DECISION_ID),
                        Field(description="A decision's id: opaque, never a count (dec_ and 22 characters).")]
 EventId = Annotated[str, StringConstraints(pattern=public_ids.EVENT_ID),
                     Field(description="A reported event's id: opaque, never a count (evt_ and 22 characters).")]
 DisputeId = Annotated[str, StringConstraints(pattern=public_ids.DISPUTE_ID),
                       Field(description="A dispute's id: opaque, never a count (dsp_ and 22 characters).")]
+ConsentId = Annotated[str, StringConstraints(pattern=public_ids.CONSENT_ID),
+                      Field(description="A consent's id: opaque, never a count (cns_ and 22 characters).")]
+PolicyId = Annotated[str, StringConstraints(pattern=public_ids.POLICY_ID),
+                     Field(description="A policy's id: opaque, never a count (pol_ and 22 characters).")]
+WebhookId = Annotated[str, StringConstraints(pattern=public_ids.WEBHOOK_ID),
+                      Field(description="A webhook's id: opaque, never a count (whk_ and 22 characters).")]
 
 
 SERVICE_ZONE: ContextVar[str | None] = ContextVar("service_zone", default=None)
@@ -267,7 +274,7 @@ PolicyUpdate = ThresholdUpdate | LimitsUpdate
 
 
 class PolicyOut(BaseModel):
-    id: DbId
+    id: PolicyId
     name: str
     scenario: Scenario
     purpose: str
@@ -441,7 +448,7 @@ ConsentState = Literal["active", "used", "expired", "revoked"]
 
 
 class ConsentOut(BaseModel):
-    id: DbId
+    id: ConsentId
     merchant_id: DbId
     merchant: str
     scope: Scope
@@ -719,7 +726,7 @@ class WebhookCreate(Request):
 
 
 class WebhookOut(BaseModel):
-    id: DbId
+    id: WebhookId
     url: str
     created_at: UtcDateTime
     active: bool

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 from deepcredit.service import decisions, events, policies
 from deepcredit.service.auth import MerchantPrincipal, merchant
 from deepcredit.service.context import ServiceContext, get_context
-from deepcredit.service.routes import BODY, COMMON, P, PathId
+from deepcredit.service.routes import BODY, COMMON, P, PolicyPath
 from deepcredit.service.schemas import (
     DecisionRequest,
     DecisionResponse,
@@ -42,7 +42,7 @@ def create_policy(req: PolicyCreate, m: MerchantPrincipal = Depends(merchant),
 
 @router.patch("/policies/{policy_id}", response_model=PolicyOut, responses={**BODY, 404: P, 409: P, 429: P},
               summary="Change a threshold (audited, rate-limited) or pay-later limits")
-def update_policy(policy_id: PathId, req: PolicyUpdate, m: MerchantPrincipal = Depends(merchant),
+def update_policy(policy_id: PolicyPath, req: PolicyUpdate, m: MerchantPrincipal = Depends(merchant),
                   ctx: ServiceContext = Depends(get_context)) -> PolicyOut:
     return policies.update(ctx, m, policy_id, req)
 

@@ -16,7 +16,7 @@ from deepcredit.service.auth import PersonPrincipal, person
 from deepcredit.service.context import ServiceContext, get_context
 from deepcredit.service.history import spec_of
 from deepcredit.service.problems import Problem, forbidden
-from deepcredit.service.routes import BODY, COMMON, P, PathId
+from deepcredit.service.routes import BODY, COMMON, ConsentPath, P, WebhookPath
 from deepcredit.service.schemas import (
     RFC3339,
     AlertOut,
@@ -138,7 +138,7 @@ def grant(req: ConsentCreate, p: PersonPrincipal = Depends(person), ctx: Service
 
 @router.delete("/me/consents/{consent_id}", response_model=ConsentOut, responses={404: P},
                summary="Revoke a consent (takes effect at once, replays included)")
-def revoke(consent_id: PathId, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
+def revoke(consent_id: ConsentPath, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
            ) -> ConsentOut:
     return consent.revoke(ctx, p.subject, consent_id)
 
@@ -192,7 +192,7 @@ def my_webhooks(p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depe
 
 @router.delete("/me/webhooks/{webhook_id}", response_model=WebhookOut, responses={404: P},
                summary="Stop a webhook")
-def remove_webhook(webhook_id: PathId, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
+def remove_webhook(webhook_id: WebhookPath, p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)
                    ) -> WebhookOut:
     return alerts.revoke(ctx, p.subject, webhook_id)
 

@@ -96,6 +96,7 @@ class Policy(Base):
     __tablename__ = "policies"
     __table_args__ = (UniqueConstraint("merchant_id", "name"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
+    public_id: Mapped[str] = public_id_column(public_ids.new_policy)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     name: Mapped[str] = mapped_column(String(80))
     scenario: Mapped[str] = mapped_column(String(32))
@@ -127,6 +128,7 @@ class Consent(Base):
     __tablename__ = "consents"
     __table_args__ = (Index("ix_consents_lookup", "subject", "merchant_id"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
+    public_id: Mapped[str] = public_id_column(public_ids.new_consent)
     subject: Mapped[str] = mapped_column(SUBJECT)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     scope: Mapped[str] = mapped_column(String(16))
@@ -291,11 +293,13 @@ class AuditHead(Base):
 
 class Webhook(Base):
     """Where a person asked to be told of their alerts. The signing secret is derived (alerts.secret), never
-    stored; `cursor` is the time of the last alert queued for it."""
+    stored (derived from `id`, which stays internal: the person knows it by `public_id`); `cursor` is the time of
+    the last alert queued for it."""
 
     __tablename__ = "webhooks"
     __table_args__ = NEVER_REUSED
     id: Mapped[int] = mapped_column(ID, primary_key=True)
+    public_id: Mapped[str] = public_id_column(public_ids.new_webhook)
     subject: Mapped[str] = mapped_column(SUBJECT, index=True)
     url: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime)
@@ -304,11 +308,13 @@ class Webhook(Base):
 
 
 class WebhookDelivery(Base):
-    """One alert to send to one webhook: retried with backoff until delivered or out of attempts."""
+    """One alert to send to one webhook: retried with backoff until delivered or out of attempts. The receiver
+    knows it by `public_id` (its idempotency key)."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (Index("ix_deliveries_due", "state", "next_at"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
+    public_id: Mapped[str] = public_id_column(public_ids.new_delivery)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"), index=True)
     payload: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16))

@@ -65,7 +65,11 @@ FILLS: dict[tuple[str, str], str | Callable[[Connection], None]] = {
                                                         ("event_corrections", "event_ref", "%s"),
                                                         ("score_history", "cause", "event %s reported"))),
     ("disputes", "public_id"): _draw_public_ids("disputes", public_ids.new_dispute, "%s",
-                                                (("score_history", "cause", "dispute %s corrected"),))}
+                                                (("score_history", "cause", "dispute %s corrected"),)),
+    ("consents", "public_id"): _draw_public_ids("consents", public_ids.new_consent),
+    ("policies", "public_id"): _draw_public_ids("policies", public_ids.new_policy),
+    ("webhooks", "public_id"): _draw_public_ids("webhooks", public_ids.new_webhook),
+    ("webhook_deliveries", "public_id"): _draw_public_ids("webhook_deliveries", public_ids.new_delivery)}
 """(table, column) -> the statement (or function) that fills the column from the rows already held, run when an
 adoption adds it (as the migration that added it does: s0005, s0006; a migration keeps its own copy, as
 released)."""

@@ -1,14 +1,16 @@
-"""Decisions, reported events and disputes are known outside the service by an opaque public id (`dec_…`,
-`evt_…`, `dsp_…`), no longer by their integer row keys: the keys count every merchant's (every person's)
-rows, so a merchant that was handed them could count the other merchants' decisions and reports
-(store/public_ids.py says why the token is as long as it is).
+"""Decisions, reported events, disputes, consents, policies, webhooks and webhook deliveries are known outside
+the service by an opaque public id (`dec_…`, `evt_…`, `dsp_…`, `cns_…`, `pol_…`, `whk_…`, `dlv_…`), no longer
+by their integer row keys: the keys count every merchant's (every person's) rows, so a merchant that was
+handed them could count the other merchants' decisions, reports and policies, a person every consent and
+webhook, a webhook receiver every delivery (store/public_ids.py says why the token is as long as it is).
 
 Every existing row gets a fresh token, then the column's unique index. A reported event's old id ('s' and
 its key) is rewritten to its new id wherever the service stored it as a reference: a dispute's event_ref, a
 correction's event_ref (the scorer matches corrections to events by it) and the cause of a re-score it
 triggered ("event s12 reported"); a dispute's in the cause of the re-score its correction triggered
 ("dispute 3 corrected"). A reference to an event no longer held (retired, erased) is left as it
-was. The audit log is never rewritten (its rows are hash-chained): its old rows keep the old ids.
+was. A queued delivery's payload is left as it was: the webhook's and the delivery's ids are set in the body
+when it is sent. The audit log is never rewritten (its rows are hash-chained): its old rows keep the old ids.
 """
 
 import secrets
@@ -21,7 +23,8 @@ down_revision = "s0005"
 branch_labels = None
 depends_on = None
 
-TABLES = {"decisions": "dec_", "service_events": "evt_", "disputes": "dsp_"}
+TABLES = {"decisions": "dec_", "service_events": "evt_", "disputes": "dsp_", "consents": "cns_", "policies": "pol_",
+          "webhooks": "whk_", "webhook_deliveries": "dlv_"}
 
 
 def _token(prefix: str) -> str:
