@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -46,32 +47,9 @@ def new(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(RANDOM_BYTES)
 
 
-def new_decision() -> str:
-    return new(DECISION)
-
-
-def new_event() -> str:
-    return new(EVENT)
-
-
-def new_dispute() -> str:
-    return new(DISPUTE)
-
-
-def new_consent() -> str:
-    return new(CONSENT)
-
-
-def new_policy() -> str:
-    return new(POLICY)
-
-
-def new_webhook() -> str:
-    return new(WEBHOOK)
-
-
-def new_delivery() -> str:
-    return new(DELIVERY)
+new_decision, new_event, new_dispute = (partial(new, p) for p in (DECISION, EVENT, DISPUTE))
+new_consent, new_policy, new_webhook, new_delivery = (partial(new, p) for p in (CONSENT, POLICY, WEBHOOK, DELIVERY))
+"""Each kind's maker (a column default, or called where a row is made)."""
 
 
 def legacy_key(ref: str) -> int | None:
