@@ -94,16 +94,22 @@ def test_a_decision_id_of_another_shape_is_a_422(service, bad):
     assert _event(service, acme, a, "ev", decision_id=bad).status_code == 422
 
 
-def test_a_person_disputes_a_reported_event_by_its_id_and_by_its_old_form(service):
-    """The event_id the merchant's ack gave is the one the person's report lists and a dispute names; the old
-    form s<n> is taken for the person's own event (and stored as its public id), never for someone else's."""
+def _two_people_with_reported_events(service):
+    """Two people, each with one decision by their own merchant and one reported event: the first person, both
+    people's headers and both events' ids (the first person's, then the other's)."""
     (a, acme), (b, bolt) = _two_merchants(service)
-    me, them = service.person(a), service.person(b)
     service.decide(acme, a, "o-1")
     service.decide(bolt, b, "o-2")
     service.clock.advance(days=2)
     mine = _event(service, acme, a, "ev-1").json()["event_id"]
     theirs = _event(service, bolt, b, "ev-2").json()["event_id"]
+    return a, service.person(a), service.person(b), mine, theirs
+
+
+def test_a_person_disputes_a_reported_event_by_its_id_and_by_its_old_form(service):
+    """The event_id the merchant's ack gave is the one the person's report lists and a dispute names; the old
+    form s<n> is taken for the person's own event (and stored as its public id), never for someone else's."""
+    a, me, them, mine, theirs = _two_people_with_reported_events(service)
     listed = {e["event_id"] for e in service.client.get("/v1/me/report", headers=me).json()["events"]}
     assert mine in listed and theirs not in listed
     r = service.client.post("/v1/me/disputes", json={"event_id": mine, "reason": "returned on time"}, headers=me)
@@ -127,13 +133,7 @@ def test_a_person_disputes_a_reported_event_by_its_id_and_by_its_old_form(servic
 def test_disputes_are_known_by_opaque_ids_the_operator_names_them_by(service):
     """A person's dispute ids count nobody's disputes; the operator reviews and resolves by that id (or by the
     number a dispute had before public ids), and the re-score's cause names the same id."""
-    (a, acme), (b, bolt) = _two_merchants(service)
-    me, them = service.person(a), service.person(b)
-    service.decide(acme, a, "o-1")
-    service.decide(bolt, b, "o-2")
-    service.clock.advance(days=2)
-    mine = _event(service, acme, a, "ev-1").json()["event_id"]
-    theirs = _event(service, bolt, b, "ev-2").json()["event_id"]
+    a, me, them, mine, theirs = _two_people_with_reported_events(service)
     first = service.client.post("/v1/me/disputes", json={"event_id": mine, "reason": "on time"}, headers=me).json()
     service.client.post("/v1/me/disputes", json={"event_id": theirs, "reason": "on time"}, headers=them)
     held = [e["event_id"] for e in service.client.get("/v1/me/report", headers=me).json()["events"]
