@@ -196,14 +196,12 @@ def test_a_report_retried_at_once_on_another_worker_is_a_replay(service, monkeyp
 def test_a_write_behind_one_that_does_not_finish_fails_after_its_wait_rather_than_hang(database, monkeypatch):
     """PostgreSQL would wait for the write lock for ever: a write stuck behind another fails after
     store.db.WRITE_WAIT_S (here shortened) on either engine (SQLite's busy timeout, PostgreSQL's lock_timeout)."""
-    from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
 
     from deepcredit.service.store import db as db_module
 
     db, url, args = database
     monkeypatch.setattr(db_module, "WRITE_WAIT_S", 0.2)
-    monkeypatch.setattr(db_module, "_PG_WRITE_WAIT", text("SET LOCAL lock_timeout = '200ms'"))
     other = Database(url, connect_args=dict(args))  # another process: its own connections, no Python lock shared
     holding, release = threading.Event(), threading.Event()
 
