@@ -92,12 +92,12 @@ def test_a_run_record_gives_its_fingerprint_and_versions_and_a_hand_written_conf
     (tmp_path / "run.toml").write_text('data = "uci"\n')
     (tmp_path / "plain.json").write_text('{"data": "uci"}')
     assert recorded_run(tmp_path / "run.toml") == {} and recorded_run(tmp_path / "plain.json") == {}
-    assert record_differences(recorded, "f" * 64, recorded["versions"]) == []
-    notes = record_differences(recorded, "a" * 64, {**recorded["versions"], "numpy": "0.0"})
+    assert record_differences(recorded, ("f" * 64,), recorded["versions"]) == []
+    notes = record_differences(recorded, ("a" * 64,), {**recorded["versions"], "numpy": "0.0"})
     assert len(notes) == 2 and "fingerprint aaaaaaaaaaaa, recorded ffffffffffff" in notes[0]
     assert notes[1].endswith(f"numpy 0.0 (recorded {recorded['versions']['numpy']})")
     assert recorded["code"]["fingerprint"] and recorded["code"]["python"].startswith("3.")
-    other = record_differences(recorded, "f" * 64, recorded["versions"], {"fingerprint": "b" * 64, "python": "3.0"})
+    other = record_differences(recorded, ("f" * 64,), recorded["versions"], {"fingerprint": "b" * 64, "python": "3.0"})
     assert len(other) == 2 and "code differs" in other[0] and "bbbbbbbbbbbb" in other[0] and "Python 3.0" in other[1]
 
 
@@ -110,10 +110,10 @@ def test_an_artifacts_manifest_given_as_config_is_refused_naming_the_config_json
 
 def test_recorded_data_with_another_fingerprint_is_refused_naming_both_unless_allowed(tmp_path):
     recorded = recorded_run(write_run_record(tmp_path, RunConfig(data="w"), "f" * 64))
-    assert check_recorded_data(recorded, "f" * 64) is None and check_recorded_data({}, "a" * 64) is None
+    assert check_recorded_data(recorded, ("f" * 64,)) is None and check_recorded_data({}, ("a" * 64,)) is None
     with pytest.raises(OtherDataError, match=f"fingerprint {'a' * 64}.*fingerprint {'f' * 64}"):
-        check_recorded_data(recorded, "a" * 64)
-    other = check_recorded_data(recorded, "a" * 64, allow_other_data=True)
+        check_recorded_data(recorded, ("a" * 64,))
+    other = check_recorded_data(recorded, ("a" * 64,), allow_other_data=True)
     assert other is not None and other["config_data_fingerprint"] == "f" * 64 and other["data_fingerprint"] == "a" * 64
 
 
@@ -129,3 +129,14 @@ def test_recorded_data_match_any_fingerprint_the_data_are_known_by(tmp_path):
     other = check_recorded_data(recorded, ("c" * 64, "b" * 64), allow_other_data=True)
     assert other is not None and other["data_fingerprint"] == "c" * 64
     assert "fingerprint cccccccccccc, recorded ffffffffffff" in record_differences(recorded, ("c" * 64,), {})[0]
+
+
+def test_a_bare_fingerprint_str_is_refused_not_matched_as_a_sequence_of_its_characters(tmp_path):
+    """The data's fingerprints are always a sequence (Dataset.fingerprints): a lone str is a Sequence[str] too,
+    and `in` it would match any piece of it, so it is refused, recorded or not."""
+    recorded = recorded_run(write_run_record(tmp_path, RunConfig(data="w"), "f" * 64))
+    for record in (recorded, {}):
+        with pytest.raises(TypeError, match="not one str"):
+            check_recorded_data(record, "f" * 64)
+        with pytest.raises(TypeError, match="not one str"):
+            record_differences(record, "f" * 64, {}, {})

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from deepcredit.data.dataset import is_recorded_data, known_fingerprints
+from deepcredit.data.dataset import is_recorded_data
 from deepcredit.data.io import atomic_write_bytes, code_record, library_versions
 from deepcredit.data.validate import DataValidationError
 
@@ -200,16 +200,16 @@ class OtherDataError(ValueError):
     """A re-creation from a recorded config was given data with another fingerprint than the recorded one."""
 
 
-def check_recorded_data(recorded: dict, data_fingerprint: str | Sequence[str],
+def check_recorded_data(recorded: dict, fingerprints: Sequence[str],
                         allow_other_data: bool = False) -> dict | None:
     """None where the recorded run (recorded_run) names no data fingerprint or one the data are known by
-    (`data_fingerprint`: Dataset.fingerprints, its own first; is_recorded_data); else refused
+    (`fingerprints`: Dataset.fingerprints, its own first; is_recorded_data); else refused
     (OtherDataError, naming both fingerprints), unless allow_other_data: then what the artifact records of
     the config's data (its fingerprint and path), since the model re-created is not the recorded one."""
     was = recorded.get("data_fingerprint")
-    if not was or is_recorded_data(was, data_fingerprint):
+    if is_recorded_data(was, fingerprints) or not was:  # compared first: a bare str is refused even unrecorded
         return None
-    given = known_fingerprints(data_fingerprint)[0]
+    given = fingerprints[0]
     other = {"config_data_fingerprint": was, "config_data_path": recorded.get("data_path"),
              "data_fingerprint": given}
     if allow_other_data:
@@ -233,15 +233,15 @@ def recorded_run(path: Path) -> dict:
     return {k: raw[k] for k in ("data_fingerprint", "data_path", "versions", "code") if raw.get(k)}
 
 
-def record_differences(recorded: dict, data_fingerprint: str | Sequence[str],
+def record_differences(recorded: dict, fingerprints: Sequence[str],
                        versions: dict[str, str] | None = None, code: dict[str, str] | None = None) -> list[str]:
     """Notes saying how this run's data and libraries differ from a recorded run's (none when they agree or
     nothing is recorded): a re-run on other data or versions need not reproduce the recorded result.
-    `data_fingerprint`: the fingerprints the data are known by, as check_recorded_data."""
+    `fingerprints`: those the data are known by, as check_recorded_data."""
     notes = []
     was = recorded.get("data_fingerprint")
-    if was and not is_recorded_data(was, data_fingerprint):
-        given = known_fingerprints(data_fingerprint)[0]
+    if not is_recorded_data(was, fingerprints) and was:  # compared first, as in check_recorded_data
+        given = fingerprints[0]
         notes.append(f"note: the data differ from those of the recorded run (fingerprint {given[:12]}, "
                      f"recorded {was[:12]}): the result will not reproduce it")
     now = library_versions() if versions is None else versions

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from deepcredit.workflows.benchmarks.spark import stage_summary
 
@@ -50,3 +51,62 @@ def test_stage_summary_splits_python_scoring_from_spark_sql(tmp_path):
     assert summary["top"][1]["cpu_s"] == 4.0
     assert summary["top"][1]["nodes"] == {"rows": {"Expand": 120, "HashAggregate": 40},
                                           "seconds": {"HashAggregate: time in aggregation build": 2.5}}
+
+
+def test_the_spark_benchmarks_worlds_are_reused_only_when_this_code_built_them(tmp_path, monkeypatch, capsys):
+    """A world older code left (no stamp, or another code's) is simulated again, not timed as this code's;
+    the scoring itself is left out here (no Spark needed: only the world path is under test)."""
+    from deepcredit.data.simulate import simulate_world
+    from deepcredit.workflows.benchmarks import spark
+    from deepcredit.workflows.benchmarks.models import BUILT_BY, built_by
+
+    monkeypatch.setattr(spark, "fit_model", lambda workdir, seed=0: workdir / "model")
+    monkeypatch.setattr(spark, "run_child", lambda *a, **k: {"error": "not scored in this test"})
+    data = tmp_path / "world-60"
+    simulate_world(data, people=60, seed=0)  # as older code left it
+    (data / "marker").write_text("")
+    spark.run(60, tmp_path, engines=("spark",))
+    assert not (data / "marker").exists() and "no record of the code" in capsys.readouterr().out
+    stamp = built_by(data)
+    assert stamp is not None and stamp["what"] == {"simulated": 60, "seed": 0, "temporal": 0.0}
+
+    (data / "marker").write_text("")  # built by this code as this world: reused
+    spark.run(60, tmp_path, engines=("spark",))
+    assert (data / "marker").exists()
+
+    monkeypatch.setattr(spark, "parity", lambda ds, master: {"rows": len(ds.read("outcomes"))})
+    stale = {**stamp, "code": {**stamp["code"], "fingerprint": "0" * 64, "commit": "abc1234"}}
+    data.with_name(data.name + BUILT_BY).write_text(json.dumps(stale))
+    spark.main(["--parity", "--people", "60", "--workdir", str(tmp_path)])  # the parity path's world too
+    assert not (data / "marker").exists() and "built by other code (commit abc1234" in capsys.readouterr().out
+
+
+def test_the_spark_benchmarks_model_is_fitted_again_when_its_world_is_rebuilt(tmp_path, monkeypatch):
+    """The scoring model is reused only while its world is: a world rebuilt for this code means the model
+    beside it was fitted by other code."""
+    from deepcredit.data.simulate import simulate_world
+    from deepcredit.workflows.benchmarks import spark
+
+    fitted: list[Path] = []
+
+    class Fitted:
+        def __init__(self, **_: object) -> None:
+            pass
+
+        def fit(self, inp: object) -> Fitted:
+            return self
+
+    def save(model: object, path: Path, inp: object) -> Path:
+        fitted.append(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "manifest.json").write_text("{}")
+        return path
+
+    monkeypatch.setattr(spark, "MODEL_PEOPLE", 60)
+    monkeypatch.setattr(spark, "StackModel", Fitted)
+    monkeypatch.setattr(spark, "save_model", save)
+    simulate_world(tmp_path / "model-world", people=60, seed=0)  # older code's world and model
+    save(None, tmp_path / "model", None)
+    fitted.clear()
+    assert spark.fit_model(tmp_path) == tmp_path / "model" and fitted == [tmp_path / "model"]
+    assert spark.fit_model(tmp_path) == tmp_path / "model" and fitted == [tmp_path / "model"]  # reused now

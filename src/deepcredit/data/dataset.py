@@ -241,16 +241,14 @@ def fingerprint_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def known_fingerprints(fingerprints: str | Sequence[str]) -> tuple[str, ...]:
-    """The fingerprints data are known by (Dataset.fingerprints), the one to name first; a lone one as given."""
-    return (fingerprints,) if isinstance(fingerprints, str) else tuple(fingerprints)
-
-
-def is_recorded_data(recorded: str | None, fingerprints: str | Sequence[str]) -> bool:
+def is_recorded_data(recorded: str | None, fingerprints: Sequence[str]) -> bool:
     """Whether a recorded data fingerprint (an artifact's, a run record's) names the data known by
-    `fingerprints`: the one comparison of recorded data with a data set, so a record written before content
-    fingerprints (it names the byte one) still matches its own data."""
-    return bool(recorded) and recorded in known_fingerprints(fingerprints)
+    `fingerprints` (Dataset.fingerprints): the one comparison of recorded data with a data set, so a record
+    written before content fingerprints (it names the byte one) still matches its own data. A bare str is
+    refused (TypeError): it is a Sequence[str] too, and `in` would then match any piece of it."""
+    if isinstance(fingerprints, str):
+        raise TypeError("fingerprints: a sequence of fingerprints (Dataset.fingerprints), not one str")
+    return bool(recorded) and recorded in fingerprints
 
 
 def _table_entry(root: Path, rel: str, table: str | None = None) -> dict:

@@ -18,11 +18,8 @@ order (person uci-00001 first), so the peers and our models are scored on identi
 from __future__ import annotations
 
 import contextlib
-import importlib
-import multiprocessing as mp
 import os
 import platform
-import queue as queue_mod
 import re
 import tempfile
 import time
@@ -48,6 +45,7 @@ from deepcredit.workflows.benchmarks import features as bench_features
 from deepcredit.workflows.benchmarks import models as bench_models
 from deepcredit.workflows.benchmarks import scorecards as bench_scorecards
 from deepcredit.workflows.benchmarks import service as bench_service
+from deepcredit.workflows.benchmarks.child import run_child, speed_world
 from deepcredit.workflows.score import score_batch
 
 SCHEMA_VERSION = 1
@@ -309,14 +307,6 @@ DATASETS: dict[str, Callable[[Plan, Path, StepFn], dict]] = {
 
 # -- speed (child processes) --------------------------------------------------------------------------------
 
-def _guarded(module: str, fn: str, stage: str, args: dict, q) -> None:
-    """Child entry point: run module.fn(stage, args, q); on failure put the error, so the parent never hangs."""
-    try:
-        getattr(importlib.import_module(module), fn)(stage, args, q)
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which records it
-        q.put({"error": f"{type(exc).__name__}: {exc}"})
-
-
 def _model_child(stage: str, args: dict, q) -> None:
     """train: build the model input and fit the stack; score / report: batch-score every row with that stack
     in chunks, features included (report: with the explanation, sub-scores and reason codes)."""
@@ -339,29 +329,6 @@ def _model_child(stage: str, args: dict, q) -> None:
             job = score_batch(Path(args["model"]), ds, Path(tmp) / "scores", cfg)
     q.put({"seconds": round(time.perf_counter() - t0, 2), "rows": job["rows"], "cards": job["rows"],
            "chunk_size": job["chunk_size"], "peak_mb": peak_rss_mb()})
-
-
-def run_child(module: str, fn: str, stage: str, args: dict, timeout_s: float | None = None) -> dict:
-    """Run one stage in a fresh spawned process; its max RSS is the stage's peak memory."""
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    proc = ctx.Process(target=_guarded, args=(module, fn, stage, args, q))
-    t0 = time.perf_counter()
-    proc.start()
-    try:
-        while True:
-            try:
-                result = q.get(timeout=2)
-                break
-            except queue_mod.Empty:
-                if not proc.is_alive():
-                    return {"error": f"child process exited with code {proc.exitcode} (killed for memory?)"}
-                if timeout_s is not None and time.perf_counter() - t0 > timeout_s:
-                    proc.kill()
-                    return {"error": f"stopped after {timeout_s:.0f} s"}
-    finally:
-        proc.join(timeout=60)
-    return result
 
 
 def run_speed(plan: Plan, workdir: Path, step: StepFn) -> tuple[dict, list[dict]]:
@@ -416,28 +383,6 @@ def run_service(plan: Plan, workdir: Path, step: StepFn) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         return run_child(bench_service.__name__, "_child", "service",
                          {"data": str(data), "model": str(model), "workdir": tmp})
-
-
-class _NotSimulated(Exception):
-    """The simulating child failed (its result says why): nothing to stamp."""
-
-
-def speed_world(data: Path, people: int, seed: int) -> dict:
-    """The speed stages' world at `data`, reused only when this code built it as this world (the check every
-    work data set goes through, benchmarks.models.reuse_or_build), else simulated again in a child process,
-    so that its seconds and peak memory are its own: the simulate stage's result, or a note that it was reused."""
-    made: dict = {}
-
-    def simulate() -> Dataset:
-        made.update(run_child(bench_features.__name__, "_child", "simulate",
-                              {"out": str(data), "people": people, "seed": seed}))
-        if "error" in made:
-            raise _NotSimulated
-        return Dataset(data)
-
-    with contextlib.suppress(_NotSimulated):
-        bench_models.reuse_or_build(data, {"simulated": people, "seed": seed, "temporal": 0.0}, simulate)
-    return made or {"cached": True, "note": f"{data} was built by this code: reused, not re-simulated or timed"}
 
 
 # -- the whole run -------------------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 - models: every stack member, the stack and LightGBM defaults on UCI, OTC and a simulated world;
 - scorecards: our scorecard against the peer scorecard libraries on UCI's raw columns;
-- features: simulation and feature building, each in a child process (its peak memory alone).
+- features: feature building, engine against a hand-written query, each in a child process (its peak
+  memory alone);
+- child: a stage in a child process (run_child), and the speed worlds every timed benchmark runs on
+  (speed_world: reused only when this code built them).
 
 code_provenance() says which code measured a figure or built a work data set.
 """

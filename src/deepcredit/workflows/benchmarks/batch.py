@@ -7,8 +7,8 @@ service's latencies, with one given stack, recorded into docs/results/benchmark.
 Why a separate run: `deepcredit benchmark`'s full plan also trains the stack at 100,000 people and builds
 every feature of each world at once (the feature-engine speed stage), which at 5,000,000 people does not
 fit this machine's memory; the batch path scores in chunks and does. Each stage runs in a fresh child
-process (benchmark.run_child), so its peak memory is its own. Worlds are simulated with the benchmark's
-seed when missing, or built by other code (benchmark.speed_world). What was measured is merged under speed.<stage>.<n> (and service.*), and `runs` says
+process (child.run_child), so its peak memory is its own. Worlds are simulated with the benchmark's
+seed when missing, or built by other code (child.speed_world). What was measured is merged under speed.<stage>.<n> (and service.*), and `runs` says
 which run produced it.
 """
 
@@ -23,6 +23,7 @@ from deepcredit.data.io import atomic_write_json
 from deepcredit.workflows import benchmark as bench
 from deepcredit.workflows.benchmarks import features as bench_features
 from deepcredit.workflows.benchmarks import service as bench_service
+from deepcredit.workflows.benchmarks.child import run_child, speed_world
 
 STAGES = ("features", "score", "report")
 """features: every feature of the world at once (the feature engine's speed stage, bench_features); score and
@@ -38,29 +39,29 @@ def measure(model: Path, sizes: list[int], stages: list[str], workdir: Path, ser
     for n in sizes:
         data = workdir / f"world-{n}" / "data"
         log(f"simulate {n:,} people (or reuse the world this code built)")
-        made = bench.speed_world(data, n, seed)
+        made = speed_world(data, n, seed)
         if "error" in made:
             speed.setdefault("simulate", {})[str(n)] = made
             continue
         for stage in stages:
             log(f"{stage}: {n:,} people")
             if stage == "features":
-                speed[stage][str(n)] = bench.run_child(bench_features.__name__, "_child", "engine_all",
-                                                       {"out": str(data), "people": n, "seed": seed})
+                speed[stage][str(n)] = run_child(bench_features.__name__, "_child", "engine_all",
+                                                 {"out": str(data), "people": n, "seed": seed})
             else:
-                speed[stage][str(n)] = {**bench.run_child(bench.__name__, "_model_child", stage,
-                                                          {"data": str(data), "model": str(model)}),
+                speed[stage][str(n)] = {**run_child(bench.__name__, "_model_child", stage,
+                                                    {"data": str(data), "model": str(model)}),
                                         "model_trained_on": rows}
             log(f"  {speed[stage][str(n)]}")
     out: dict = {"speed": speed}
     if service_people:
         data = workdir / f"world-{service_people}" / "data"
-        made = bench.speed_world(data, service_people, seed)
+        made = speed_world(data, service_people, seed)
         if "error" in made:
             return {"speed": speed, "service": made}
         log(f"service latencies on {service_people:,} people")
-        out["service"] = {**bench.run_child(bench_service.__name__, "_child", "service",
-                                            {"data": str(data), "model": str(model), "workdir": str(workdir / "service")}),
+        out["service"] = {**run_child(bench_service.__name__, "_child", "service",
+                                      {"data": str(data), "model": str(model), "workdir": str(workdir / "service")}),
                           "model_trained_on": rows}
         log(f"  {out['service']}")
     return out

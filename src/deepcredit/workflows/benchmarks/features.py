@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/bench_features.py --people 1000000 --json runs/bench/features.json
 
-Each stage runs in its own child process so its peak memory (max RSS) is measured alone. The
+Each stage runs in its own child process (child.run_child) so its peak memory (max RSS) is measured alone;
+the world is reused only when this code built it as this world, else simulated again (child.speed_world). The
 hand-written query computes the same aggregates as the engine's COMPARED feature subset, written the way
 an analyst would write it directly in DuckDB (FILTER clauses, arg_max, one CTE per idea); both read the
 same Parquet files with the same thread count.
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 from deepcredit.workflows.benchmarks import peak_rss_mb
+from deepcredit.workflows.benchmarks.child import run_child, speed_world
 
 COMPARED = [
     "tenure_days", "n_bad_90d", "n_bad_365d", "bad_rate", "days_since_last_bad", "max_days_late_365d",
@@ -86,46 +88,32 @@ LEFT JOIN nb_agg USING (person_id, as_of)
 
 
 def _child(stage: str, args: dict, queue: mp.Queue) -> None:
+    """run_child entry point: build the world's features with the engine (every feature, engine_all; the
+    COMPARED ones, engine_compared) or with the hand-written query (hand_written)."""
+    from deepcredit.data.dataset import Dataset
+
     t0 = time.perf_counter()
     extra: dict = {}
-    if stage == "simulate":
-        from deepcredit.data.simulate import simulate_world
+    ds = Dataset(args["out"])
+    if stage == "engine_all":
+        from deepcredit.features.engine import build_features
 
-        ds = simulate_world(Path(args["out"]), people=args["people"], seed=args["seed"])
-        extra = {"events": ds.manifest.tables["events"]["rows"], "relations": ds.manifest.tables["relations"]["rows"]}
-    else:
-        from deepcredit.data.dataset import Dataset
+        ff = build_features(ds)
+        ff.frame.to_parquet(Path(args["out"]).with_name("features_all.parquet"))
+        extra = {"features": len(ff.names)}
+    elif stage == "engine_compared":
+        from deepcredit.features.definitions import by_name
+        from deepcredit.features.engine import build_features
 
-        ds = Dataset(args["out"])
-        if stage == "engine_all":
-            from deepcredit.features.engine import build_features
-
-            ff = build_features(ds)
-            ff.frame.to_parquet(Path(args["out"]).with_name("features_all.parquet"))
-            extra = {"features": len(ff.names)}
-        elif stage == "engine_compared":
-            from deepcredit.features.definitions import by_name
-            from deepcredit.features.engine import build_features
-
-            ff = build_features(ds, by_name(COMPARED))
-            ff.frame[["person_id", "as_of", *COMPARED]].to_parquet(Path(args["out"]).with_name("engine.parquet"))
-        elif stage == "hand_written":
-            con = ds.connect()
-            con.execute("SET preserve_insertion_order = false")
-            frame = con.execute(HAND_WRITTEN).df()
-            frame.to_parquet(Path(args["out"]).with_name("hand.parquet"))
+        ff = build_features(ds, by_name(COMPARED))
+        ff.frame[["person_id", "as_of", *COMPARED]].to_parquet(Path(args["out"]).with_name("engine.parquet"))
+    elif stage == "hand_written":
+        con = ds.connect()
+        con.execute("SET preserve_insertion_order = false")
+        frame = con.execute(HAND_WRITTEN).df()
+        frame.to_parquet(Path(args["out"]).with_name("hand.parquet"))
     seconds = time.perf_counter() - t0
     queue.put({"seconds": round(seconds, 2), "peak_mb": peak_rss_mb(), **extra})
-
-
-def run_stage(stage: str, args: dict) -> dict:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(stage, args, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
 
 
 def agree(out: Path) -> float:
@@ -153,16 +141,21 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     out = ns.workdir / f"world-{ns.people}" / "data"
     args = {"out": str(out), "people": ns.people, "seed": ns.seed}
-    results = {"people": ns.people}
-    for stage in ("simulate", "engine_all", "engine_compared", "hand_written"):
-        if stage == "simulate" and (out / "manifest.json").exists():
-            continue
-        results[stage] = run_stage(stage, args)
+    results: dict = {"people": ns.people, "simulate": speed_world(out, ns.people, ns.seed)}
+    print("simulate", results["simulate"], flush=True)
+    failed = "error" in results["simulate"]
+    for stage in ("engine_all", "engine_compared", "hand_written"):
+        if failed:
+            break
+        results[stage] = run_child(__name__, "_child", stage, args)
         print(stage, results[stage], flush=True)
+        failed = "error" in results[stage]
+    if failed:
+        print(json.dumps(results, indent=2))
+        return 1
     results["max_abs_difference"] = agree(out)
-    if "hand_written" in results:
-        results["engine_vs_hand_ratio"] = round(results["engine_compared"]["seconds"] /
-                                                results["hand_written"]["seconds"], 2)
+    results["engine_vs_hand_ratio"] = round(results["engine_compared"]["seconds"] /
+                                            results["hand_written"]["seconds"], 2)
     print(json.dumps(results, indent=2))
     if ns.json:
         ns.json.parent.mkdir(parents=True, exist_ok=True)

@@ -135,6 +135,6 @@ def _event(ctx: ServiceContext, merchant: MerchantPrincipal, pid: str, tag: str)
 
 
 def _child(stage: str, args: dict, q) -> None:
-    """benchmark.run_child entry point: stage 'service'."""
+    """child.run_child entry point: stage 'service'."""
     q.put(measure(Dataset(args["data"]), Path(args["model"]), Path(args["workdir"]), args.get("decisions", 2000),
                   args.get("rescores", RESCORES)))

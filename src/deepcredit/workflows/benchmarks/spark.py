@@ -9,10 +9,11 @@ one step of the 9-significant-digit rounding both engines apply, relative to at 
 column's largest magnitude; least-squares slopes included, which the plan computes from centred sums, see
 features/slopes.py), event sequences and graph edges equal. Speed:
 simulate N people, fit a small stack without a graph member (what the recorded numbers measured) on a
-5,000-person world, then score all N people, features included, once in process (score_batch) and once on
-Spark (score_batch_spark), each in a fresh child process. Peak memory is the largest sum of resident memory
-over the child and its descendants (Spark's JVM and Python workers), sampled twice a second, so both paths
-are charged for everything they start.
+5,000-person world (each world reused only when this code built it as that world: `world`), then score all
+N people, features included, once in process (score_batch) and once on Spark (score_batch_spark), each in
+a fresh child process. Peak memory is the largest sum of resident memory over the child and its
+descendants (Spark's JVM and Python workers), sampled twice a second, so both paths are charged for
+everything they start.
 """
 
 from __future__ import annotations
@@ -33,14 +34,13 @@ import psutil
 
 from deepcredit.config import RunConfig, ScoringConfig
 from deepcredit.data.dataset import Dataset
-from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import SIGNIFICANT_DIGITS
 from deepcredit.features.spark_engine import spark_session
 from deepcredit.features.spec import Kind
 from deepcredit.models.base import save_model
 from deepcredit.models.stack import StackModel
-from deepcredit.workflows.benchmark import run_child
+from deepcredit.workflows.benchmarks.child import run_child, speed_world
 from deepcredit.workflows.spark_score import score_job
 
 RTOL = 10.0 ** (1 - SIGNIFICANT_DIGITS)
@@ -257,12 +257,22 @@ def stage_summary(event_log: Path, top: int = 8) -> dict:
             "sql_task_s": round(sum(r["task_s"] for r in rows if r not in python), 1), "top": rows[:top]}
 
 
+def world(data: Path, people: int, seed: int) -> tuple[Dataset, bool]:
+    """The world of `people` at `data`, and whether it was reused: reused only when this code built it as
+    this world, else simulated again (child.speed_world), so no figure is measured on older code's world."""
+    made = speed_world(data, people, seed)
+    if "error" in made:
+        raise RuntimeError(f"simulating {people:,} people at {data} failed: {made['error']}")
+    return Dataset(data), bool(made.get("cached"))
+
+
 def fit_model(workdir: Path, seed: int = 0) -> Path:
-    """The scoring model: a small stack without a graph member, fitted on a MODEL_PEOPLE world."""
+    """The scoring model: a small stack without a graph member, fitted on a MODEL_PEOPLE world; reused only
+    while its world is (a world rebuilt for this code means the model was fitted by other code)."""
     path = workdir / "model"
-    if (path / "manifest.json").exists():
+    ds, reused = world(workdir / "model-world", MODEL_PEOPLE, seed)
+    if reused and (path / "manifest.json").exists():
         return path
-    ds = simulate_world(workdir / "model-world", people=MODEL_PEOPLE, seed=seed)
     inp = build_model_input(ds, views=("tabular", "temporal"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -275,8 +285,7 @@ def run(people: int, workdir: Path, master: str = "local[2]", chunk_size: int = 
     """speed.spark_score.<people> = {seconds, peak_mb} on Spark at `master`, with the in-process path's
     seconds and peak_mb beside them (when `engines` has both), and whether both wrote the same parts.
     event_log: Spark keeps its event log under the workdir and `stages` says where its time went."""
-    data = workdir / f"world-{people}"
-    ds = Dataset(data) if (data / "manifest.json").exists() else simulate_world(data, people=people, seed=seed)
+    ds, _ = world(workdir / f"world-{people}", people, seed)
     model = fit_model(workdir, seed)
     results = {}
     log_dir = workdir / f"spark-events-{people}"
@@ -316,8 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--event-log", action="store_true", help="Keep Spark's event log; report where time went.")
     args = parser.parse_args(argv)
     if args.parity:
-        data = args.workdir / f"world-{args.people}"
-        ds = Dataset(data) if (data / "manifest.json").exists() else simulate_world(data, people=args.people, seed=0)
+        ds, _ = world(args.workdir / f"world-{args.people}", args.people, seed=0)
         result: dict = {"people": args.people, "master": args.master, **parity(ds, args.master)}
     else:
         result = run(args.people, args.workdir, args.master, args.chunk_size,
