@@ -21,6 +21,7 @@ def test_a_world_older_code_left_is_simulated_again_and_one_this_code_built_is_r
     assert stamp is not None and stamp["code"] == code_provenance()
     result = json.loads(out.read_text())
     assert result["simulate"]["seconds"] >= 0 and result["engine_compared"]["seconds"] >= 0
+    assert result["max_relative_difference"] < 1e-8  # the hand-written query computes what the engine does
 
     (data / "marker").write_text("")  # built by this code as this world: reused, not timed
     assert main(["--people", "60", "--workdir", str(tmp_path), "--json", str(out)]) == 0
