@@ -308,5 +308,14 @@ def settle(ctx: ServiceContext) -> None:
 def app_from_env() -> FastAPI:
     """The application uvicorn builds in each worker (`deepcredit serve`), configured from DEEPCREDIT_*."""
     app = create_app(Settings.from_env())
-    settle(app.state.ctx)
+    ctx = app.state.ctx
+    settle(ctx)
+    derive = ctx.models.on_swap
+
+    def swapped() -> None:  # a promoted model adopted: the old one's objects collected, the new one's frozen
+        derive()
+        gc.unfreeze()
+        settle(ctx)
+
+    ctx.models.on_swap = swapped
     return app
