@@ -381,7 +381,7 @@ def model_compare(as_json: bool = typer.Option(False, "--json", help="Print the 
 
 def model_promote() -> None:
     """Make the challenger the served model: everyone re-scored with it (history says so); audited.
-    Restart `deepcredit serve` to load it."""
+    A running `deepcredit serve` adopts it within DEEPCREDIT_MODEL_CHECK_SECONDS (5), no restart."""
     from deepcredit.service import challenger
 
     try:
@@ -389,5 +389,6 @@ def model_promote() -> None:
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    console.print(f"model {out.model_id[:12]} promoted: {out.people:,} people re-scored; restart the server to "
-                  "serve it")
+    console.print(f"model {out.model_id[:12]} promoted: {out.people:,} people re-scored; a running server serves "
+                  "it within a few seconds, no restart (its audit log says `model_served`, or `model_load_failed` "
+                  "if it could not load it)")

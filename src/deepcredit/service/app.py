@@ -31,6 +31,7 @@ from deepcredit.service.neighbours import neighbour_queue
 from deepcredit.service.routes import admin, merchant, person
 from deepcredit.service.schemas import INT64_MAX, SERVICE_ZONE, Health
 from deepcredit.service.scoring import Scorer
+from deepcredit.service.served_model import ServedModel
 from deepcredit.service.store import Database
 
 log = logging.getLogger("deepcredit.service.access")
@@ -243,18 +244,22 @@ def serving_context(settings: Settings, scorer: Scorer | None = None, db: Databa
     sync_clock(ctx)
     if scorer is None and load_scorer_from_meta:
         scorer = build_scorer(ctx)
-    ctx.scorer = scorer
-    scale = getattr(scorer, "scale", None)
-    if scale is not None:
-        ctx.bands = [(n, int(b)) for n, b in scale.bands]
+    ctx.serve(scorer)
+    ctx.models = ServedModel(ctx, settings.model_check_s)  # a model promoted meanwhile is adopted (served_model.py)
     return ctx
+
+
+def _derive(app: FastAPI, ctx: ServiceContext) -> None:
+    """What the application derives from the served scorer, again after a swap: a neighbour queue where
+    it reads connections, the OpenAPI document (built anew from the scorer's bands and spec when asked)."""
+    if ctx.neighbours is None and ctx.scorer is not None and hasattr(ctx.scorer, "neighbourhood"):
+        ctx.neighbours = neighbour_queue(ctx)
+    app.openapi_schema = None
 
 
 def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | None = None,
                load_scorer_from_meta: bool = True) -> FastAPI:
     ctx = serving_context(settings, scorer, db, load_scorer_from_meta)
-    if ctx.scorer is not None and hasattr(ctx.scorer, "neighbourhood"):
-        ctx.neighbours = neighbour_queue(ctx)
     app = FastAPI(
         title="DeepCredit scoring service", version=__version__,
         description="Merchants ask about a person only with that person's consent; people see who asked, why "
@@ -264,6 +269,8 @@ def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | 
                       {"name": "person", "description": "A person's own token."},
                       {"name": "operator", "description": "The operator (admin) key."}])
     app.state.ctx = ctx
+    _derive(app, ctx)
+    ctx.models.on_swap = lambda: _derive(app, ctx)  # a promoted model adopted while this runs (served_model.py)
     if settings.webhook_interval_s > 0:
         app.state.webhooks = Dispatcher(ctx, settings.webhook_interval_s).start()
     problems.install(app)
@@ -301,5 +308,14 @@ def settle(ctx: ServiceContext) -> None:
 def app_from_env() -> FastAPI:
     """The application uvicorn builds in each worker (`deepcredit serve`), configured from DEEPCREDIT_*."""
     app = create_app(Settings.from_env())
-    settle(app.state.ctx)
+    ctx = app.state.ctx
+    settle(ctx)
+    derive = ctx.models.on_swap
+
+    def swapped() -> None:  # a promoted model adopted: the old one's objects collected, the new one's frozen
+        derive()
+        gc.unfreeze()
+        settle(ctx)
+
+    ctx.models.on_swap = swapped
     return app

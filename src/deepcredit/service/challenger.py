@@ -7,7 +7,7 @@
                               many people change band, score differences, approval rates at each policy's
                               threshold (`deepcredit evaluate` measures each artifact on labelled data)
     promote(settings)         the challenger becomes the served model: its scores replace the current
-                              ones (each person's history says so); the server picks it up on restart
+                              ones (each person's history says so); a running server adopts it (served_model.py)
 
 Shadow scores are a Parquet file (atomic write) under the state directory, keyed by the model's sha256, so
 a challenger never touches the tables decisions read. The audit log records `challenger_registered`,
@@ -98,15 +98,18 @@ def promote(settings: Settings) -> Registered:
         if not meta.get("challenger_model_path"):
             raise ValueError("no challenger registered: run model-challenger first")
         scorer = _scorer(ctx, meta, Path(meta["challenger_model_path"]))
+        old = meta.get("previous_model_id") if meta.get("model_id") == scorer.model_id else meta.get("model_id")
+        # served first: from this commit on a running server's saves of the old model's scores are refused
+        # and it adopts this one (served_model.py); everyone is then scored as of a time after it, and a
+        # score the server stored since, as of a later time, is kept (it may hold a newer event)
+        write_meta(ctx, {"model_path": meta["challenger_model_path"], "model_id": scorer.model_id,
+                         "previous_model_id": old or ""})
         now = ctx.now()
         people = 0
         for scored in scorer.score_everyone(now):
-            save_scores_bulk(ctx, scored, cause=PROMOTED)
+            save_scores_bulk(ctx, scored, cause=PROMOTED, keep_later=True)
             people += len(scored)
-        old = meta.get("model_id")
-        write_meta(ctx, {"model_path": meta["challenger_model_path"], "model_id": scorer.model_id,
-                         "previous_model_id": old or "", "challenger_model_path": "", "challenger_model_id": "",
-                         "challenger_scores": ""})
+        write_meta(ctx, {"challenger_model_path": "", "challenger_model_id": "", "challenger_scores": ""})
         with ctx.db.write() as s:
             ctx.audit.append(s, now, "operator", "model_promoted", None, model=scorer.model_id, previous=old,
                              people=people)

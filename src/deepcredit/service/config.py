@@ -99,6 +99,8 @@ class Settings:
     """Webhooks go to public internet addresses on the scheme's default port (443, 80) only unless this is
     set (DEEPCREDIT_WEBHOOK_ALLOW_PRIVATE=1: a receiver on this machine, a private network or another port;
     service/outbound.py)."""
+    model_check_s: float = 5
+    """A running service looks at most this often for a promoted model to serve (service/served_model.py)."""
     retention_years: int = 5
     """Negative records older than this stop counting (`deepcredit retention`); FCRA / PBoC rules: 5 years."""
     clock: Clock = field(default_factory=Clock)
@@ -124,7 +126,8 @@ class Settings:
                 "threshold_step": "DEEPCREDIT_THRESHOLD_STEP",
                 "probe_thresholds_per_person": "DEEPCREDIT_PROBE_THRESHOLDS_PER_PERSON",
                 "recalculation_days": "DEEPCREDIT_RECALCULATION_DAYS",
-                "retention_years": "DEEPCREDIT_RETENTION_YEARS"}
+                "retention_years": "DEEPCREDIT_RETENTION_YEARS",
+                "model_check_s": "DEEPCREDIT_MODEL_CHECK_SECONDS"}
         for attr, var in ints.items():
             if var in env:
                 try:

@@ -35,9 +35,17 @@ class ServiceContext:
     """neighbours.NeighbourQueue: re-scores a person's connections after their record changed."""
     answers: AnswerCache = field(default_factory=AnswerCache)
     """The what-if and records answers, kept until the person's score changes (answers.py)."""
+    models: Any = None
+    """served_model.ServedModel: swaps in a model promoted while the service runs (None: never swapped)."""
 
     def now(self) -> datetime:
         return self.settings.clock.now()
+
+    def serve(self, scorer: Scorer | None) -> None:
+        """Serve this scorer, with its scale's bands (the default bands where it has no scale)."""
+        scale = getattr(scorer, "scale", None)
+        bands = [(n, int(b)) for n, b in scale.bands] if scale is not None else None
+        self.scorer, self.bands = scorer, bands
 
     def band_names(self) -> list[str]:
         return [n for n, _ in (self.bands or DEFAULT_BANDS)]
@@ -55,7 +63,12 @@ def checked_key(ctx: ServiceContext) -> None:
 
 
 def get_context(request: Request) -> ServiceContext:
-    return request.app.state.ctx
+    """The application's context, its served model first brought up to date (served_model.py: a look at
+    the meta table at most once every few seconds, a clock reading otherwise)."""
+    ctx: ServiceContext = request.app.state.ctx
+    if ctx.models is not None:
+        ctx.models.poll()
+    return ctx
 
 
 def read_meta(ctx: ServiceContext) -> dict[str, str]:

@@ -132,6 +132,18 @@ def cutoff_in(s: Session) -> datetime | None:
     return datetime.fromisoformat(row.value) if row is not None else None
 
 
+MODEL_ID = "model_id"
+"""The service_meta key of the served model's id (serve-init, model-promote)."""
+
+
+class ModelChanged(RuntimeError):
+    """A score by a model other than the served one was not stored: the served model changed (promoted)."""
+
+    def __init__(self, served: str) -> None:
+        super().__init__(f"the served model is now {served[:12]}...; a score by another model is not stored")
+        self.served = served
+
+
 def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str, only_changed: bool = False) -> int:
     """Store new current scores and append them to each person's history (one transaction); how many.
 
@@ -141,10 +153,16 @@ def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str,
       person can finish in either order, and the one as of the later time read everything the earlier one
       read (its as_of was taken after the write that triggered it committed). At the same as_of (a clock
       that did not move) the later save wins;
-    - only_changed: a person whose stored score and sub-scores are the same is left as they are."""
+    - only_changed: a person whose stored score and sub-scores are the same is left as they are;
+    - a score by a model other than the served one (the meta table's model_id, as `model-promote` sets it)
+      is refused with ModelChanged, storing nothing: a server still holding the old model never replaces the
+      promoted model's scores (score_and_save re-scores with the promoted one)."""
     now = ctx.now()
     saved = 0
     with ctx.db.write() as s:
+        served = s.get(Meta, MODEL_ID)
+        if served is not None and served.value and any(p.model_id != served.value for p in scored):
+            raise ModelChanged(served.value)
         erased = erased_people(s)
         people = [p for p in scored if p.person_id not in erased]
         stored = {r.subject: r for r in s.execute(select(Score).where(Score.subject.in_([p.person_id for p in people])))
@@ -166,12 +184,22 @@ def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str,
     return saved
 
 
-def save_scores_bulk(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str) -> None:
-    """The initial load: insert many rows at once (executemany), replacing any current scores."""
+def save_scores_bulk(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str, keep_later: bool = False) -> None:
+    """The initial load: insert many rows at once (executemany), replacing any current scores.
+
+    keep_later: a current score by the same model as of a later time is kept (a promotion: a running server
+    re-scored the person with the promoted model meanwhile, after an event the promotion's score did not see)."""
     now = ctx.now()
     with ctx.db.write() as s:
-        erased = erased_people(s)
-        replace_scores(s, [p for p in scored if p.person_id not in erased], cause, now)
+        skip = erased_people(s)
+        if keep_later:
+            for i in range(0, len(scored), 5000):
+                part = scored[i:i + 5000]
+                stored = {r.subject: r for r in s.execute(select(Score.subject, Score.as_of, Score.model_id)
+                                                          .where(Score.subject.in_([p.person_id for p in part])))}
+                skip |= {p.person_id for p in part if (r := stored.get(p.person_id)) is not None
+                         and r.model_id == p.model_id and r.as_of > p.as_of}
+        replace_scores(s, [p for p in scored if p.person_id not in skip], cause, now)
 
 
 def replace_scores(s: Session, scored: Sequence[ScoredPerson], cause: str, now: datetime) -> None:
@@ -196,13 +224,35 @@ def erased_people(s: Session) -> set[str]:
     return set(s.execute(select(ErasedSubject.subject)).scalars())
 
 
+def score_and_save(ctx: ServiceContext, subjects: Sequence[str], cause: str, as_of: datetime,
+                   only_changed: bool = False) -> list[ScoredPerson]:
+    """Score these people with the served model as of `as_of` and store the scores (save_scores).
+
+    A save refused because the model was promoted meanwhile (ModelChanged) is not lost: the service adopts
+    the promoted model (ctx.models, served_model.py) and scores the same people as of the same time with it,
+    so what triggered the re-score is reflected in a score by the served model. Without a way to adopt it
+    (an operator command) or when it cannot be loaded, ModelChanged is raised: nothing stale is stored, and
+    the person's next re-score picks the change up."""
+    tries = 3  # a second promotion while the first one loads: once more
+    while True:
+        if ctx.scorer is None:
+            raise RuntimeError("re-scoring needs a scorer")
+        scored = ctx.scorer.score_people(list(subjects), as_of=as_of)
+        try:
+            save_scores(ctx, scored, cause, only_changed=only_changed)
+            return scored
+        except ModelChanged:
+            tries -= 1
+            if not tries or ctx.models is None or not ctx.models.adopt():
+                raise
+
+
 def rescore(ctx: ServiceContext, subject: str, cause: str, as_of: datetime | None = None) -> ScoredPerson | None:
     """Re-score one person from the data set plus everything the service learnt; None without a scorer."""
     if ctx.scorer is None:
         return None
     as_of = as_of or ctx.now() + timedelta(microseconds=1)  # events stamped `now` are strictly before
-    scored = ctx.scorer.score_people([subject], as_of=as_of)
-    save_scores(ctx, scored, cause)
+    scored = score_and_save(ctx, [subject], cause, as_of)
     if ctx.neighbours is not None:  # their connections follow in the background (service/neighbours.py)
         ctx.neighbours.after_change(subject)
     return scored[0] if scored else None  # nobody: an erased person

@@ -19,7 +19,7 @@ from typing import cast
 
 from deepcredit.data.schema import Dimension
 from deepcredit.service.context import ServiceContext
-from deepcredit.service.events import save_scores
+from deepcredit.service.events import score_and_save
 from deepcredit.service.scoring import GraphScorer
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,8 @@ def rescore_connections(ctx: ServiceContext, subjects: list[str]) -> None:
     """Re-score these people; store (with history) those whose score or sub-scores changed."""
     if ctx.scorer is None:  # only queued by connections_to_rescore, which needs a scorer
         raise RuntimeError("re-scoring connections needs a scorer")
-    scored = ctx.scorer.score_people(subjects, as_of=ctx.now() + timedelta(microseconds=1))
-    save_scores(ctx, scored, cause=CONNECTION_CHANGED, only_changed=True)  # compared inside the write
+    # compared inside the write; a promoted model re-scores them (events.score_and_save)
+    score_and_save(ctx, subjects, CONNECTION_CHANGED, ctx.now() + timedelta(microseconds=1), only_changed=True)
 
 
 def neighbour_queue(ctx: ServiceContext) -> NeighbourQueue:

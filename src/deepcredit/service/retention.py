@@ -24,7 +24,7 @@ from sqlalchemy import select
 from deepcredit.data.dataset import Dataset, new_connection
 from deepcredit.service.bootstrap import build_scorer
 from deepcredit.service.context import ServiceContext, read_meta, write_meta
-from deepcredit.service.events import RETENTION_CUTOFF, retention_cutoff, save_scores
+from deepcredit.service.events import RETENTION_CUTOFF, retention_cutoff, score_and_save
 from deepcredit.service.history import RECALCULATED, RETENTION
 from deepcredit.service.scoring import ModelScorer, sql_list
 from deepcredit.service.store.models import Score, ServiceEvent
@@ -68,7 +68,7 @@ def _with_old_negatives(data: Dataset, ctx: ServiceContext, start: datetime | No
 def _rescore(ctx: ServiceContext, subjects: Sequence[str], cause: str, as_of: datetime) -> None:
     for i in range(0, len(subjects), BATCH):
         assert ctx.scorer is not None  # loaded by run() when anyone is to be re-scored
-        save_scores(ctx, ctx.scorer.score_people(list(subjects[i:i + BATCH]), as_of=as_of), cause)
+        score_and_save(ctx, subjects[i:i + BATCH], cause, as_of)
 
 
 def _served_data(ctx: ServiceContext) -> Dataset:

@@ -1,0 +1,125 @@
+"""A promoted model takes over a running server (service/served_model.py): no restart, and a server still
+holding the old model never replaces a promoted score with one of its own."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from service_testkit import ADMIN_KEY, FEATURES, KEY, NOW, FakeClock, Service, world
+from sqlalchemy import select
+
+from deepcredit.features.bundle import build_model_input
+from deepcredit.features.definitions import ALL_FEATURES
+from deepcredit.models.artifacts import load_artifact
+from deepcredit.models.base import save_model
+from deepcredit.models.scorecard import ScorecardModel
+from deepcredit.service import challenger
+from deepcredit.service.app import create_app
+from deepcredit.service.bootstrap import initialise
+from deepcredit.service.config import Clock, Settings
+from deepcredit.service.store.models import AuditEntry, Score, ScoreHistory
+
+pytest_plugins = ("service_testkit",)
+
+
+@contextmanager
+def running(tmp_path, check_s: float) -> Iterator[tuple[Service, Settings, str]]:
+    """A service set up by serve-init and running (TestClient), with a challenger registered but not yet
+    promoted: (the service, its settings, the challenger's path)."""
+    w = world()
+    clock = FakeClock()
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'svc.db'}", pseudonym_key=KEY, admin_key=ADMIN_KEY,
+                        clock=Clock(source=clock))
+    initialise(settings, w.raw, w.model, tmp_path / "state", as_of=NOW)
+    inp = build_model_input(w.raw, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
+    new = save_model(ScorecardModel(max_n_prebins=8).fit(inp), tmp_path / "challenger", inp)
+    challenger.register(settings, new)
+    settings.model_check_s = check_s
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield Service(client, app.state.ctx, clock, w), settings, str(new)
+    if app.state.ctx.neighbours is not None:
+        app.state.ctx.neighbours.drain(timeout=30.0)
+    app.state.ctx.db.dispose()
+
+
+def _actions(svc: Service) -> list[str]:
+    with svc.ctx.db.read() as s:
+        return list(s.execute(select(AuditEntry.action).order_by(AuditEntry.seq)).scalars())
+
+
+def _report(svc: Service, merchant: dict, pid: str):
+    svc.clock.advance(days=2)  # an item not returned is at least a day late
+    return svc.client.post("/v1/events", json={"transaction_id": "ev-1", "person_id": pid,
+                                                "outcome": "rental_not_returned", "amount": 300}, headers=merchant)
+
+
+def test_a_rescore_by_the_old_model_never_replaces_the_promoted_score(tmp_path):
+    """A server that has not looked for the promoted model yet re-scores a person after an event: its old
+    model's score is refused inside the save, it adopts the promoted model and the event is reflected in a
+    score by that model."""
+    with running(tmp_path, check_s=3600) as (svc, settings, new_path):
+        old = svc.ctx.scorer.model_id
+        pid, _, acme = svc.decided()
+        new = challenger.promote(settings).model_id
+        assert svc.ctx.scorer.model_id == old  # not looked yet (an hour between looks)
+        r = _report(svc, acme, pid)
+        assert r.status_code == 201 and r.json()["rescored"] is True, r.text
+        stored = svc.score_of(pid)
+        assert stored.model_id == new and stored.as_of > svc.clock.t - timedelta(seconds=1)  # after the event
+        with svc.ctx.db.read() as s:
+            since = s.execute(select(ScoreHistory.model_id, ScoreHistory.cause)
+                              .where(ScoreHistory.subject == svc.subject(pid), ScoreHistory.cause != "initial score")
+                              .order_by(ScoreHistory.id)).all()
+        assert [m for m, _ in since] == [new, new] and since[-1][1].startswith("event evt_")
+        assert svc.ctx.scorer.model_id == new and "model_served" in _actions(svc)
+
+
+def test_a_running_server_serves_the_promoted_model_without_a_restart(tmp_path):
+    with running(tmp_path, check_s=0) as (svc, settings, new_path):
+        old = svc.client.get("/v1/health").json()["model_id"]
+        new = challenger.promote(settings).model_id
+        assert new != old
+        assert svc.client.get("/v1/health").json()["model_id"] == new  # the same app, not re-created
+        assert svc.ctx.scorer.model_id == new == load_artifact(new_path).sha256
+        assert svc.ctx.bands == [(n, int(b)) for n, b in svc.ctx.scorer.scale.bands]  # the new model's scale
+        assert _actions(svc)[-1] == "model_served"
+
+
+def test_a_promoted_model_that_fails_to_load_leaves_the_old_one_serving(tmp_path):
+    with running(tmp_path, check_s=0) as (svc, settings, new_path):
+        old = svc.ctx.scorer.model_id
+        pid, _, acme = svc.decided()
+        new = challenger.promote(settings).model_id
+        shutil.rmtree(new_path)  # the artifact gone from under the server
+        assert svc.client.get("/v1/health").json()["model_id"] == old  # still serving
+        assert _actions(svc).count("model_load_failed") == 1  # audited once, not on every look
+        r = _report(svc, acme, pid)  # the event is kept; the old model's score of it is not
+        assert r.status_code == 201 and r.json()["rescored"] is False, r.text
+        assert svc.score_of(pid).model_id == new
+        assert svc.client.get("/v1/health").json()["model_id"] == old
+        assert _actions(svc).count("model_load_failed") == 1
+
+
+def test_a_promotion_keeps_a_later_score_of_the_promoted_model(service):
+    """model-promote serves the new model first, then stores everyone's score by it: a person a running
+    server already re-scored with the new model as of a later time (after an event) keeps that score;
+    a later score of another model is replaced."""
+    from dataclasses import replace
+
+    from deepcredit.service.events import save_scores_bulk
+
+    first, second = service.world.scores[:2]
+    later = service.clock.t + timedelta(hours=1)
+    save_scores_bulk(service.ctx, [replace(first, model_id="new", as_of=later, score=first.score + 7),
+                                   replace(second, model_id="old", as_of=later)], cause="event")
+    promoted = [replace(p, model_id="new", as_of=service.clock.t) for p in (first, second)]
+    save_scores_bulk(service.ctx, promoted, cause="model promoted", keep_later=True)
+    with service.ctx.db.read() as s:
+        kept = {r.subject: r for r in s.execute(select(Score)).scalars()}
+    assert kept[first.person_id].score == first.score + 7 and kept[first.person_id].as_of == later
+    assert kept[second.person_id].model_id == "new" and kept[second.person_id].as_of == service.clock.t
