@@ -84,6 +84,9 @@ def test_a_running_server_serves_the_promoted_model_without_a_restart(tmp_path):
         old = svc.client.get("/v1/health").json()["model_id"]
         new = challenger.promote(settings).model_id
         assert new != old
+        assert svc.ctx.models.idle()  # the look the request above started is over
+        assert svc.client.get("/v1/health").status_code == 200  # this request starts a look beside it
+        assert svc.ctx.models.idle()
         assert svc.client.get("/v1/health").json()["model_id"] == new  # the same app, not re-created
         assert svc.ctx.scorer.model_id == new == load_artifact(new_path).sha256
         assert svc.ctx.bands == [(n, int(b)) for n, b in svc.ctx.scorer.scale.bands]  # the new model's scale
@@ -96,7 +99,10 @@ def test_a_promoted_model_that_fails_to_load_leaves_the_old_one_serving(tmp_path
         pid, _, acme = svc.decided()
         new = challenger.promote(settings).model_id
         shutil.rmtree(new_path)  # the artifact gone from under the server
-        assert svc.client.get("/v1/health").json()["model_id"] == old  # still serving
+        for _ in range(2):  # two looks, one audit
+            assert svc.ctx.models.idle()
+            assert svc.client.get("/v1/health").json()["model_id"] == old  # still serving
+        assert svc.ctx.models.idle()
         assert _actions(svc).count("model_load_failed") == 1  # audited once, not on every look
         r = _report(svc, acme, pid)  # the event is kept; the old model's score of it is not
         assert r.status_code == 201 and r.json()["rescored"] is False, r.text

@@ -2,8 +2,9 @@
 
 `model-promote` (challenger.py) points the meta table at the new model. A serving process follows it:
 - poll(), on every request (context.get_context): at most once every `Settings.model_check_s` seconds it
-  reads the meta table's model_id and adopts a model other than the served one. Between looks a request
-  costs a clock reading, not a database round trip;
+  starts a look in a background thread, which reads the meta table's model_id and adopts a model other
+  than the served one. No request waits for a look or a load; between looks a request costs a clock
+  reading, not a database round trip;
 - adopt(), at once, where a save was refused because the model changed (events.score_and_save): the
   re-score under way during the promotion is done again with the promoted model.
 
@@ -41,15 +42,35 @@ class ServedModel:
         self._looked = time.monotonic()
         self._failed: set[str] = set()
 
-    def poll(self) -> None:
-        """Look at the meta table if `every_s` passed since the last look; a load under way in another
-        thread is not waited for (the old model serves meanwhile)."""
+    def poll(self) -> threading.Thread | None:
+        """Look at the meta table in a background thread if `every_s` passed since the last look (the
+        thread started, None if none was): the request goes on with the model served now, and a look or
+        load under way is not started twice."""
         now = time.monotonic()
         if now - self._looked < self.every_s or not self._lock.acquire(blocking=False):
-            return
+            return None
+        self._looked = now
+        look = threading.Thread(target=self._look, name="deepcredit-served-model", daemon=True)
         try:
-            self._looked = now
+            look.start()
+        except BaseException:
+            self._lock.release()
+            raise
+        return look
+
+    def idle(self, timeout: float = 60) -> bool:
+        """Wait until no look or load is under way (tests; a shutdown); whether none is."""
+        if not self._lock.acquire(timeout=timeout):
+            return False
+        self._lock.release()
+        return True
+
+    def _look(self) -> None:
+        """The background look poll started (holding the lock it took)."""
+        try:
             self._follow()
+        except Exception:  # noqa: BLE001 - a failed look (the database away) is tried again at the next one
+            log.exception("looking for a promoted model failed; the served model stays")
         finally:
             self._lock.release()
 
