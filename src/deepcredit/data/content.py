@@ -24,7 +24,7 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import duckdb
@@ -32,6 +32,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from deepcredit.data.content_order import OutOfOrder, in_canonical_order
 
 FORMAT = 1
 """Bumped whenever the canonical form changes (a content hash of another format is other data)."""
@@ -62,15 +64,16 @@ def content_fingerprint(files: list[Path], spill: Path | None = None, lead: Sequ
         columns = ", ".join(_quoted_name(n) for n in names)
         keys = [n for n in lead if n in names] + [n for n in names if n not in lead]
         order = " ORDER BY " + ", ".join(f"{_quoted_name(n)} ASC NULLS LAST" for n in keys) if names else ""
-        hashers: list[_ColumnHash] = []
-        rows = 0
-        for where, params in _ranges(con, source, keys[0] if keys else None, _rows(files)):
-            reader = con.sql(f"SELECT {columns} FROM {source}{where}{order}", params=params).to_arrow_reader(BATCH_ROWS)
-            hashers = hashers or [_ColumnHash(field.type) for field in reader.schema]
-            for batch in reader:
-                for hasher, column in zip(hashers, batch.columns, strict=True):
-                    hasher.update(column, rows)
-                rows += batch.num_rows
+        con.execute("SET preserve_insertion_order = true")  # the stored order, to hash it where it is canonical
+        stored = con.sql(f"SELECT {columns} FROM {source}").to_arrow_reader(BATCH_ROWS)
+        try:
+            hashers, rows = _hashed(stored.schema, (b for t in in_canonical_order(stored, stored.schema, keys)
+                                                    for b in t.to_batches()))
+        except OutOfOrder:
+            stored.close()
+            ordered = (con.sql(f"SELECT {columns} FROM {source}{where}{order}", params=params).to_arrow_reader(BATCH_ROWS)
+                       for where, params in _ranges(con, source, keys[0] if keys else None, _rows(files)))
+            hashers, rows = _hashed(stored.schema, (batch for reader in ordered for batch in reader))
     finally:
         con.close()
         shutil.rmtree(folder, ignore_errors=True)
@@ -79,6 +82,17 @@ def content_fingerprint(files: list[Path], spill: Path | None = None, lead: Sequ
     for hasher in hashers:
         whole.update(hasher.digest().encode())
     return whole.hexdigest()
+
+
+def _hashed(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> tuple[list[_ColumnHash], int]:
+    """Each column's hash over the rows of `batches`, one after another, and how many rows there were."""
+    hashers = [_ColumnHash(field.type) for field in schema]
+    rows = 0
+    for batch in batches:
+        for hasher, column in zip(hashers, batch.columns, strict=True):
+            hasher.update(column, rows)
+        rows += batch.num_rows
+    return hashers, rows
 
 
 def _rows(files: list[Path]) -> int:
