@@ -45,6 +45,8 @@ about the memory a simulation of it takes; DuckDB's default would take most of t
 CHUNK_ROWS = 4_000_000
 """Rows sorted at a time (_ranges): a range of a table's widest tables' rows sorts within MEMORY_LIMIT."""
 UNITS = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 1}
+OFFSET_TYPES = (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary, pa.types.is_large_binary)
+"""Text types whose offsets and bytes are hashed as they are (other text is cast to large_binary first)."""
 
 
 def content_fingerprint(files: list[Path], spill: Path | None = None, lead: Sequence[str] = ()) -> str:
@@ -144,7 +146,8 @@ class _ColumnHash:
             column = column.combine_chunks()
         if pa.types.is_dictionary(column.type):
             column = column.dictionary_decode()
-        self.streams["nulls"].update(np.asarray(column.is_null(), dtype=np.uint8).tobytes())
+        nulls = np.asarray(column.is_null(), dtype=np.uint8) if column.null_count else np.zeros(len(column), np.uint8)
+        self.streams["nulls"].update(nulls.data)
         values, extra = self._values(column, first_row)
         self.streams["values"].update(values)
         self.streams["extra"].update(extra)
@@ -154,7 +157,7 @@ class _ColumnHash:
 
 
 Bytes = bytes | memoryview
-Streams = Callable[[pa.Array, int], tuple[Bytes, bytes]]
+Streams = Callable[[pa.Array, int], tuple[Bytes, Bytes]]
 
 
 def _kind(t: pa.DataType) -> tuple[str, Streams]:
@@ -176,44 +179,53 @@ def _kind(t: pa.DataType) -> tuple[str, Streams]:
     return f"other[{t}]", _as_text
 
 
-def _integers(column: pa.Array, first_row: int) -> tuple[Bytes, bytes]:
+def _plain(values: np.ndarray, dtype: str) -> memoryview:
+    """The values' bytes as `dtype` (little-endian), without a copy where they are so already."""
+    return np.ascontiguousarray(values, dtype=dtype).data
+
+
+def _integers(column: pa.Array, first_row: int) -> tuple[Bytes, Bytes]:
     filled = pc.fill_null(column.cast(pa.int64(), safe=False), 0)
-    return filled.to_numpy(zero_copy_only=False).astype("<i8").tobytes(), b""
+    return _plain(filled.to_numpy(zero_copy_only=False), "<i8"), b""
 
 
-def _floats(column: pa.Array, first_row: int) -> tuple[Bytes, bytes]:
+def _floats(column: pa.Array, first_row: int) -> tuple[Bytes, Bytes]:
     """float64; -0.0 as 0.0 and every NaN as one, since the sort takes them for equal (their order among
     ties would depend on the input's)."""
-    values = pc.fill_null(column.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False) + 0.0
-    return np.where(np.isnan(values), np.nan, values).astype("<f8").tobytes(), b""
+    values = pc.fill_null(column.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False) + 0.0  # a copy of its own
+    values[np.isnan(values)] = np.nan
+    return _plain(values, "<f8"), b""
 
 
-def _times(column: pa.Array, first_row: int) -> tuple[Bytes, bytes]:
+def _times(column: pa.Array, first_row: int) -> tuple[Bytes, Bytes]:
     """Microseconds since the epoch; where nanoseconds are held, the rows and remainders that are not 0."""
     unit = column.type.unit
     raw = pc.fill_null(column.view(pa.int64()), 0).to_numpy(zero_copy_only=False).astype(np.int64)
     if unit != "ns":
-        return (raw * UNITS[unit]).astype("<i8").tobytes(), b""
+        return _plain(raw * UNITS[unit], "<i8"), b""
     micros, rest = np.divmod(raw, 1000)
     held = np.flatnonzero(rest)
     extra = np.stack([held + first_row, rest[held]]).T.astype("<i8").tobytes() if len(held) else b""
-    return micros.astype("<i8").tobytes(), extra
+    return _plain(micros, "<i8"), extra
 
 
-def _dates(column: pa.Array, first_row: int) -> tuple[Bytes, bytes]:
+def _dates(column: pa.Array, first_row: int) -> tuple[Bytes, Bytes]:
     days = pc.fill_null(column.cast(pa.date32()).view(pa.int32()), 0)
-    return days.to_numpy(zero_copy_only=False).astype("<i8").tobytes(), b""
+    return _plain(days.to_numpy(zero_copy_only=False), "<i8"), b""
 
 
-def _text(column: pa.Array, first_row: int) -> tuple[Bytes, bytes]:
+def _text(column: pa.Array, first_row: int) -> tuple[Bytes, Bytes]:
     """The bytes of every value one after another, and their lengths (which say where each ends)."""
-    plain = pc.fill_null(column.cast(pa.large_binary()), b"")
-    offsets = np.frombuffer(plain.buffers()[1], dtype="<i8")[plain.offset:plain.offset + len(plain) + 1]
+    plain = column
+    if column.null_count or not any(is_(column.type) for is_ in OFFSET_TYPES):  # a NULL may hold bytes
+        plain = pc.fill_null(column.cast(pa.large_binary()), b"")
+    width = "<i4" if pa.types.is_string(plain.type) or pa.types.is_binary(plain.type) else "<i8"
+    offsets = np.frombuffer(plain.buffers()[1], dtype=width)[plain.offset:plain.offset + len(plain) + 1]
     data = plain.buffers()[2]
     body = memoryview(data)[offsets[0]:offsets[-1]] if data is not None and len(plain) else b""
-    return body, np.diff(offsets).astype("<i8").tobytes()
+    return body, _plain(np.diff(offsets), "<i8")
 
 
-def _as_text(column: pa.Array, first_row: int) -> tuple[Bytes, bytes]:
+def _as_text(column: pa.Array, first_row: int) -> tuple[Bytes, Bytes]:
     """A type without a stream of its own (decimals, intervals, lists): each value's text."""
     return _text(pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.large_string()), first_row)

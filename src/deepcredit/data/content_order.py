@@ -79,11 +79,11 @@ def _ordered(rows: pa.Table, keys: Sequence[str]) -> bool:
     pairs: np.ndarray | None = None  # the rows i whose pair (i, i + 1) ties on the keys so far; None: all
     for key in keys:
         column = rows.column(key)
-        if pairs is None:
-            before, after = column.slice(0, len(column) - 1), column.slice(1)
+        if pairs is None or len(pairs) > len(column) // 8:  # most pairs: all of them at once, no copy
+            later, tied = _compare(column.slice(0, len(column) - 1), column.slice(1))
+            later, tied = (later, tied) if pairs is None else (later[pairs], tied[pairs])
         else:
-            before, after = column.take(pairs), column.take(pairs + 1)
-        later, tied = _compare(before, after)
+            later, tied = _compare(column.take(pairs), column.take(pairs + 1))
         if later.any():
             return False
         pairs = np.flatnonzero(tied) if pairs is None else pairs[tied]
@@ -106,7 +106,8 @@ def _rank(column: pa.ChunkedArray) -> np.ndarray:
     rank = np.zeros(len(column), dtype=np.int8)
     if pa.types.is_floating(column.type):
         rank[_bools(pc.is_nan(column))] = 1
-    rank[_bools(column.is_null())] = 2
+    if column.null_count:
+        rank[_bools(column.is_null())] = 2
     return rank
 
 
