@@ -133,3 +133,25 @@ def test_the_hashes_are_the_ones_the_sort_always_gave(tmp_path):
     assert content_fingerprint(_write(shuffled, tmp_path / "b.parquet"), lead=KEYS) == sorted_hash
     assert content_fingerprint(_write(table, tmp_path / "c.parquet")) == (
         "7d6721fb4cb4075f83e3691393f0952f7f9b2b0405a3de57a1fe6c5659235e77")
+
+
+def test_parts_whose_statistics_show_them_out_of_order_are_sorted_without_a_first_read(tmp_path, monkeypatch):
+    """Ingest writes its events history file by history file, each part by person: the person ids start over
+    in the second part, which its row groups' statistics tell before a row is read."""
+    table = _canonical(_rows())
+    restarting = [_write(table.take(np.arange(i, table.num_rows, 2)), tmp_path / f"p{i}.parquet", row_group_size=100)[0]
+                  for i in (0, 1)]  # each part in order, the two one after another not
+    unknown = _write(table, tmp_path / "a.parquet", write_statistics=False)
+    assert not content_order.may_be_in_order(restarting, "person_id")
+    last = table.slice(table.num_rows - 600)  # the last person's rows, then those without one
+    assert not content_order.may_be_in_order(_write(last.take(np.arange(599, -1, -1)), tmp_path / "b.parquet",
+                                                    row_group_size=50), "person_id")  # NULLs first
+    assert content_order.may_be_in_order(unknown, "person_id")
+    assert content_order.may_be_in_order(_write(table, tmp_path / "c.parquet", row_group_size=100), "person_id")
+
+    def read(*args, **kwargs):
+        raise AssertionError("read in the stored order")
+    sorted_once = _sorted_path(unknown, monkeypatch)
+    assert _stored_path(unknown, monkeypatch) == sorted_once
+    monkeypatch.setattr(content, "in_canonical_order", read)
+    assert content_fingerprint(restarting, lead=KEYS) == sorted_once

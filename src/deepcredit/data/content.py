@@ -6,9 +6,12 @@ order, read as other data, although the features (aggregates over point-in-time 
 spine's order) and the models trained on them are the same (a shuffled copy of a simulated world trained
 byte-identical model files; only float sums may differ in their last digit). So the rows are read back
 through DuckDB, which sees only the Parquet logical types (no Arrow or pandas metadata), in a canonical
-order: sorted by every column (rows that tie are identical), NULLs last; columns hashed by name. DuckDB
-sorts a range of the first sort key at a time (_ranges), in MEMORY_LIMIT (spilling under `spill` past it),
-and its Arrow batches are hashed as they come, so a table of any size streams.
+order: sorted by every column (rows that tie are identical), NULLs last; columns hashed by name. Rows stored
+in that order already, or nearly (ingest and the simulator write events by person and time), are hashed in
+their stored order, each checked to follow the one before (data/content_order.py): sorting 5 million events
+took longer than reading and hashing them. A table found out of order is sorted by DuckDB, a range of the
+first sort key at a time (_ranges), in MEMORY_LIMIT (spilling under `spill` past it); the hash is the same
+either way. Arrow batches are hashed as they come, so a table of any size streams.
 
 Each column is hashed as plain value streams that do not depend on how the batches are cut or on the Arrow
 type widths a library version picks: which values are null; integers and booleans as int64, floats as
@@ -33,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from deepcredit.data.content_order import OutOfOrder, in_canonical_order
+from deepcredit.data.content_order import OutOfOrder, in_canonical_order, may_be_in_order
 
 FORMAT = 1
 """Bumped whenever the canonical form changes (a content hash of another format is other data)."""
@@ -54,7 +57,7 @@ def content_fingerprint(files: list[Path], spill: Path | None = None, lead: Sequ
     above; `spill`: where DuckDB may write while sorting (a temporary folder inside it, removed after).
     `lead`: the columns to sort by first, in this order (the table schema's: person, then time), then the
     rest by name. Any fixed order is canonical; one the stored parts are already nearly sorted by (ingest
-    and the simulator write events by person and time) halves the sort."""
+    and the simulator write events by person and time) spares the sort."""
     folder = Path(tempfile.mkdtemp(prefix=".content-", dir=spill))
     con = duckdb.connect()
     try:
@@ -69,6 +72,8 @@ def content_fingerprint(files: list[Path], spill: Path | None = None, lead: Sequ
         con.execute("SET preserve_insertion_order = true")  # the stored order, to hash it where it is canonical
         stored = con.sql(f"SELECT {columns} FROM {source}").to_arrow_reader(BATCH_ROWS)
         try:
+            if not keys or not may_be_in_order(files, keys[0]):
+                raise OutOfOrder
             hashers, rows = _hashed(stored.schema, (b for t in in_canonical_order(stored, stored.schema, keys)
                                                     for b in t.to_batches()))
         except OutOfOrder:

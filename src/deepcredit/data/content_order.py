@@ -16,10 +16,12 @@ twice).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 HELD_ROWS = 1 << 17
 """At most this many rows of one first-key value are held back for the next batch (the memory it takes)."""
@@ -45,6 +47,30 @@ def in_canonical_order(batches: Iterable[pa.RecordBatch], schema: pa.Schema, key
             yield ready
     if held.num_rows:
         yield _checked(held, last, keys)
+
+
+def may_be_in_order(files: Sequence[Path], key: str) -> bool:
+    """False where the files' row-group statistics already show the stored rows out of the order of their first
+    `key` (a row group starting below where the one before ends, or values after NULLs): such a table, e.g.
+    ingest's events written history file by history file, is sorted at once instead of read twice. True
+    where they do not tell (no statistics, types that do not compare)."""
+    highest, nulls = None, False
+    try:
+        for file in files:
+            meta = pq.ParquetFile(file).metadata
+            where = [j for j in range(meta.num_columns) if meta.schema.column(j).path == key]
+            for group in range(meta.num_row_groups) if where else ():
+                stats = meta.row_group(group).column(where[0]).statistics
+                if stats is None or not stats.has_min_max and not stats.has_null_count:
+                    return True
+                if stats.has_min_max:
+                    if nulls or highest is not None and stats.min < highest:
+                        return False
+                    highest = stats.max
+                nulls = nulls or bool(stats.has_null_count and stats.null_count)
+    except (TypeError, ValueError):
+        return True
+    return True
 
 
 def _comparable(t: pa.DataType) -> bool:
