@@ -70,17 +70,17 @@ def content_fingerprint(files: list[Path], spill: Path | None = None, lead: Sequ
         keys = [n for n in lead if n in names] + [n for n in names if n not in lead]
         order = " ORDER BY " + ", ".join(f"{_quoted_name(n)} ASC NULLS LAST" for n in keys) if names else ""
         con.execute("SET preserve_insertion_order = true")  # the stored order, to hash it where it is canonical
-        stored = con.sql(f"SELECT {columns} FROM {source}").to_arrow_reader(BATCH_ROWS)
+        schema = con.sql(f"SELECT {columns} FROM {source} LIMIT 0").to_arrow_table().schema
         try:
             if not keys or not may_be_in_order(files, keys[0]):
                 raise OutOfOrder
-            hashers, rows = _hashed(stored.schema, (b for t in in_canonical_order(stored, stored.schema, keys)
-                                                    for b in t.to_batches()))
+            with con.sql(f"SELECT {columns} FROM {source}").to_arrow_reader(BATCH_ROWS) as stored:
+                tables = in_canonical_order(stored, schema, keys)
+                hashers, rows = _hashed(schema, (batch for table in tables for batch in table.to_batches()))
         except OutOfOrder:
-            stored.close()
             ordered = (con.sql(f"SELECT {columns} FROM {source}{where}{order}", params=params).to_arrow_reader(BATCH_ROWS)
                        for where, params in _ranges(con, source, keys[0] if keys else None, _rows(files)))
-            hashers, rows = _hashed(stored.schema, (batch for reader in ordered for batch in reader))
+            hashers, rows = _hashed(schema, (batch for reader in ordered for batch in reader))
     finally:
         con.close()
         shutil.rmtree(folder, ignore_errors=True)
