@@ -6,9 +6,12 @@ order, read as other data, although the features (aggregates over point-in-time 
 spine's order) and the models trained on them are the same (a shuffled copy of a simulated world trained
 byte-identical model files; only float sums may differ in their last digit). So the rows are read back
 through DuckDB, which sees only the Parquet logical types (no Arrow or pandas metadata), in a canonical
-order: sorted by every column (rows that tie are identical), NULLs last; columns hashed by name. DuckDB
-sorts a range of the first sort key at a time (_ranges), in MEMORY_LIMIT (spilling under `spill` past it),
-and its Arrow batches are hashed as they come, so a table of any size streams.
+order: sorted by every column (rows that tie are identical), NULLs last; columns hashed by name. Rows stored
+in that order already, or nearly (ingest and the simulator write events by person and time), are hashed in
+their stored order, each checked to follow the one before (data/content_order.py): sorting 5 million events
+took longer than reading and hashing them. A table found out of order is sorted by DuckDB, a range of the
+first sort key at a time (_ranges), in MEMORY_LIMIT (spilling under `spill` past it); the hash is the same
+either way. Arrow batches are hashed as they come, so a table of any size streams.
 
 Each column is hashed as plain value streams that do not depend on how the batches are cut or on the Arrow
 type widths a library version picks: which values are null; integers and booleans as int64, floats as
@@ -24,7 +27,7 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import duckdb
@@ -32,6 +35,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from deepcredit.data.content_order import OutOfOrder, in_canonical_order, may_be_in_order
 
 FORMAT = 1
 """Bumped whenever the canonical form changes (a content hash of another format is other data)."""
@@ -43,6 +48,8 @@ about the memory a simulation of it takes; DuckDB's default would take most of t
 CHUNK_ROWS = 4_000_000
 """Rows sorted at a time (_ranges): a range of a table's widest tables' rows sorts within MEMORY_LIMIT."""
 UNITS = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 1}
+OFFSET_TYPES = (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary, pa.types.is_large_binary)
+"""Text types whose offsets and bytes are hashed as they are (other text is cast to large_binary first)."""
 
 
 def content_fingerprint(files: list[Path], spill: Path | None = None, lead: Sequence[str] = ()) -> str:
@@ -50,7 +57,7 @@ def content_fingerprint(files: list[Path], spill: Path | None = None, lead: Sequ
     above; `spill`: where DuckDB may write while sorting (a temporary folder inside it, removed after).
     `lead`: the columns to sort by first, in this order (the table schema's: person, then time), then the
     rest by name. Any fixed order is canonical; one the stored parts are already nearly sorted by (ingest
-    and the simulator write events by person and time) halves the sort."""
+    and the simulator write events by person and time) spares the sort."""
     folder = Path(tempfile.mkdtemp(prefix=".content-", dir=spill))
     con = duckdb.connect()
     try:
@@ -62,15 +69,18 @@ def content_fingerprint(files: list[Path], spill: Path | None = None, lead: Sequ
         columns = ", ".join(_quoted_name(n) for n in names)
         keys = [n for n in lead if n in names] + [n for n in names if n not in lead]
         order = " ORDER BY " + ", ".join(f"{_quoted_name(n)} ASC NULLS LAST" for n in keys) if names else ""
-        hashers: list[_ColumnHash] = []
-        rows = 0
-        for where, params in _ranges(con, source, keys[0] if keys else None, _rows(files)):
-            reader = con.sql(f"SELECT {columns} FROM {source}{where}{order}", params=params).to_arrow_reader(BATCH_ROWS)
-            hashers = hashers or [_ColumnHash(field.type) for field in reader.schema]
-            for batch in reader:
-                for hasher, column in zip(hashers, batch.columns, strict=True):
-                    hasher.update(column, rows)
-                rows += batch.num_rows
+        con.execute("SET preserve_insertion_order = true")  # the stored order, to hash it where it is canonical
+        schema = con.sql(f"SELECT {columns} FROM {source} LIMIT 0").to_arrow_table().schema
+        try:
+            if not keys or not may_be_in_order(files, keys[0]):
+                raise OutOfOrder
+            with con.sql(f"SELECT {columns} FROM {source}").to_arrow_reader(BATCH_ROWS) as stored:
+                tables = in_canonical_order(stored, schema, keys)
+                hashers, rows = _hashed(schema, (batch for table in tables for batch in table.to_batches()))
+        except OutOfOrder:
+            ordered = (con.sql(f"SELECT {columns} FROM {source}{where}{order}", params=params).to_arrow_reader(BATCH_ROWS)
+                       for where, params in _ranges(con, source, keys[0] if keys else None, _rows(files)))
+            hashers, rows = _hashed(schema, (batch for reader in ordered for batch in reader))
     finally:
         con.close()
         shutil.rmtree(folder, ignore_errors=True)
@@ -79,6 +89,17 @@ def content_fingerprint(files: list[Path], spill: Path | None = None, lead: Sequ
     for hasher in hashers:
         whole.update(hasher.digest().encode())
     return whole.hexdigest()
+
+
+def _hashed(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> tuple[list[_ColumnHash], int]:
+    """Each column's hash over the rows of `batches`, one after another, and how many rows there were."""
+    hashers = [_ColumnHash(field.type) for field in schema]
+    rows = 0
+    for batch in batches:
+        for hasher, column in zip(hashers, batch.columns, strict=True):
+            hasher.update(column, rows)
+        rows += batch.num_rows
+    return hashers, rows
 
 
 def _rows(files: list[Path]) -> int:
@@ -130,7 +151,8 @@ class _ColumnHash:
             column = column.combine_chunks()
         if pa.types.is_dictionary(column.type):
             column = column.dictionary_decode()
-        self.streams["nulls"].update(np.asarray(column.is_null(), dtype=np.uint8).tobytes())
+        nulls = np.asarray(column.is_null(), dtype=np.uint8) if column.null_count else np.zeros(len(column), np.uint8)
+        self.streams["nulls"].update(nulls.data)
         values, extra = self._values(column, first_row)
         self.streams["values"].update(values)
         self.streams["extra"].update(extra)
@@ -140,7 +162,7 @@ class _ColumnHash:
 
 
 Bytes = bytes | memoryview
-Streams = Callable[[pa.Array, int], tuple[Bytes, bytes]]
+Streams = Callable[[pa.Array, int], tuple[Bytes, Bytes]]
 
 
 def _kind(t: pa.DataType) -> tuple[str, Streams]:
@@ -162,44 +184,53 @@ def _kind(t: pa.DataType) -> tuple[str, Streams]:
     return f"other[{t}]", _as_text
 
 
-def _integers(column: pa.Array, first_row: int) -> tuple[Bytes, bytes]:
+def _plain(values: np.ndarray, dtype: str) -> memoryview:
+    """The values' bytes as `dtype` (little-endian), without a copy where they are so already."""
+    return np.ascontiguousarray(values, dtype=dtype).data
+
+
+def _integers(column: pa.Array, first_row: int) -> tuple[Bytes, Bytes]:
     filled = pc.fill_null(column.cast(pa.int64(), safe=False), 0)
-    return filled.to_numpy(zero_copy_only=False).astype("<i8").tobytes(), b""
+    return _plain(filled.to_numpy(zero_copy_only=False), "<i8"), b""
 
 
-def _floats(column: pa.Array, first_row: int) -> tuple[Bytes, bytes]:
+def _floats(column: pa.Array, first_row: int) -> tuple[Bytes, Bytes]:
     """float64; -0.0 as 0.0 and every NaN as one, since the sort takes them for equal (their order among
     ties would depend on the input's)."""
-    values = pc.fill_null(column.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False) + 0.0
-    return np.where(np.isnan(values), np.nan, values).astype("<f8").tobytes(), b""
+    values = pc.fill_null(column.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False) + 0.0  # a copy of its own
+    values[np.isnan(values)] = np.nan
+    return _plain(values, "<f8"), b""
 
 
-def _times(column: pa.Array, first_row: int) -> tuple[Bytes, bytes]:
+def _times(column: pa.Array, first_row: int) -> tuple[Bytes, Bytes]:
     """Microseconds since the epoch; where nanoseconds are held, the rows and remainders that are not 0."""
     unit = column.type.unit
     raw = pc.fill_null(column.view(pa.int64()), 0).to_numpy(zero_copy_only=False).astype(np.int64)
     if unit != "ns":
-        return (raw * UNITS[unit]).astype("<i8").tobytes(), b""
+        return _plain(raw * UNITS[unit], "<i8"), b""
     micros, rest = np.divmod(raw, 1000)
     held = np.flatnonzero(rest)
     extra = np.stack([held + first_row, rest[held]]).T.astype("<i8").tobytes() if len(held) else b""
-    return micros.astype("<i8").tobytes(), extra
+    return _plain(micros, "<i8"), extra
 
 
-def _dates(column: pa.Array, first_row: int) -> tuple[Bytes, bytes]:
+def _dates(column: pa.Array, first_row: int) -> tuple[Bytes, Bytes]:
     days = pc.fill_null(column.cast(pa.date32()).view(pa.int32()), 0)
-    return days.to_numpy(zero_copy_only=False).astype("<i8").tobytes(), b""
+    return _plain(days.to_numpy(zero_copy_only=False), "<i8"), b""
 
 
-def _text(column: pa.Array, first_row: int) -> tuple[Bytes, bytes]:
+def _text(column: pa.Array, first_row: int) -> tuple[Bytes, Bytes]:
     """The bytes of every value one after another, and their lengths (which say where each ends)."""
-    plain = pc.fill_null(column.cast(pa.large_binary()), b"")
-    offsets = np.frombuffer(plain.buffers()[1], dtype="<i8")[plain.offset:plain.offset + len(plain) + 1]
+    plain = column
+    if column.null_count or not any(is_(column.type) for is_ in OFFSET_TYPES):  # a NULL may hold bytes
+        plain = pc.fill_null(column.cast(pa.large_binary()), b"")
+    width = "<i4" if pa.types.is_string(plain.type) or pa.types.is_binary(plain.type) else "<i8"
+    offsets = np.frombuffer(plain.buffers()[1], dtype=width)[plain.offset:plain.offset + len(plain) + 1]
     data = plain.buffers()[2]
     body = memoryview(data)[offsets[0]:offsets[-1]] if data is not None and len(plain) else b""
-    return body, np.diff(offsets).astype("<i8").tobytes()
+    return body, _plain(np.diff(offsets), "<i8")
 
 
-def _as_text(column: pa.Array, first_row: int) -> tuple[Bytes, bytes]:
+def _as_text(column: pa.Array, first_row: int) -> tuple[Bytes, Bytes]:
     """A type without a stream of its own (decimals, intervals, lists): each value's text."""
     return _text(pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.large_string()), first_row)
