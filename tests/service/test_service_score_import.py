@@ -135,6 +135,29 @@ def test_an_erasure_or_a_later_score_during_an_import_is_respected(service, tmp_
     assert done.erased == 1 and done.kept_newer >= 1 and done.imported + done.kept_newer + done.erased == len(ids)
 
 
+def test_a_promotion_during_an_import_stops_it(service, tmp_path, monkeypatch):
+    """The served model is checked again in each batch's write: the old model's scores never replace the
+    promoted model's."""
+    from deepcredit.service.context import write_meta
+
+    ctx = service.ctx
+    scores = _parts(service, tmp_path)
+    real, calls, done_in_time = ctx.scorer.scored, [], []
+
+    def scored(card, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # model-promote, while the second batch is built
+            promote = threading.Thread(target=write_meta, args=(ctx, {"model_id": "f" * 64}))
+            promote.start()
+            promote.join(timeout=10)
+            done_in_time.append(not promote.is_alive())
+        return real(card, *args, **kwargs)
+    monkeypatch.setattr(ctx.scorer, "scored", scored)
+    with pytest.raises(ValueError, match="promoted to model ffffffffffff during the import"):
+        load_job(ctx, ctx.scorer, scores)
+    assert done_in_time == [True] and sum(_imported(service).values()) == 100 and _audits(service) == []
+
+
 def test_batch_scores_of_a_snapshot_become_the_services_own(service, tmp_path):
     w, ctx = service.world, service.ctx
     newer, me, acme = service.decided(skip=2)

@@ -13,9 +13,15 @@ Checked before anything is written, so a refused import changes nothing:
   written), one row per person (`--as-of` given), dated no later than the snapshot: scores dated after it
   would miss the records that came since;
 - its people are the service's: pseudonyms of people the service holds, never raw ids.
-Then, in one transaction: each person's score is replaced and added to their history ("population
-re-score"), except where the service holds a score dated later (a re-score after an event or a
-dispute, or a full re-score since) and except for the erased. One audit row (`scores_imported`) gives the counts and the model.
+Then a batch (BATCH_ROWS people of a part) at a time, so the service's writes wait for one batch, never
+for the whole import: a batch's scores, sub-scores and reasons are built outside any write; one short write
+transaction re-reads, for its people, what may have changed since (an erasure, a score dated later: a
+re-score after an event or a dispute, or a full re-score since; the served model), stores the rest (each
+person's score replaced and added to their history, "population re-score") and records the batch as done
+in the meta table, under a key naming the job (its parts' sha256, model and data), in the same commit. A
+crashed or refused import leaves whole batches stored: run it again and it resumes, never storing a batch
+twice; a re-run of a finished job imports nothing and says so. One audit row (`scores_imported`), written
+when the last batch is in, gives the counts of every run and the model.
 
 The served model is loaded (seconds for the stack) only when some row is to be imported: a job whose every
 score is older than the service's imports nothing, checked against the model id serve-init recorded.
