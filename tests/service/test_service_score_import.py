@@ -3,6 +3,7 @@ reasons the service computes itself, newer ones kept, the erased left out, anyth
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -11,7 +12,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from deepcredit.cli.app import app
+from deepcredit.service import score_import
 from deepcredit.service.erasure import erase
+from deepcredit.service.events import score_and_save
 from deepcredit.service.history import POPULATION
 from deepcredit.service.score_import import load_job
 from deepcredit.service.snapshot import snapshot
@@ -20,9 +23,9 @@ from deepcredit.service.store.models import AuditEntry, Score, ScoreHistory
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
 
 
-def _batch(data: Path, model: Path, out: Path, as_of: str) -> Path:
+def _batch(data: Path, model: Path, out: Path, as_of: str, chunk: int = 100_000) -> Path:
     r = CliRunner().invoke(app, ["score", "--data", str(data), "--model", str(model), "--out", str(out),
-                                 "--as-of", as_of])
+                                 "--as-of", as_of, "--chunk-size", str(chunk)])
     assert r.exit_code == 0, r.output
     return out
 
@@ -30,6 +33,129 @@ def _batch(data: Path, model: Path, out: Path, as_of: str) -> Path:
 def _stored(svc) -> dict:
     with svc.ctx.db.read() as s:
         return {r.subject: (r.score, r.as_of) for r in s.execute(select(Score)).scalars()}
+
+
+def _parts(service, tmp_path) -> Path:
+    """A day on, a snapshot scored by a batch job in four parts of 100 people."""
+    service.clock.advance(days=1)  # 2026-07-02 12:00: the job's scores (midnight) are later than the initial ones
+    held = snapshot(service.ctx, service.world.data, tmp_path / "held").data
+    return _batch(held.root, service.world.model, tmp_path / "scores", "2026-07-02", chunk=100)
+
+
+def _imported(svc) -> dict[str, int]:
+    """How many times each person's score was imported (their history rows of the population re-score)."""
+    with svc.ctx.db.read() as s:
+        subjects = s.execute(select(ScoreHistory.subject).where(ScoreHistory.cause == POPULATION)).scalars()
+        out: dict[str, int] = {}
+        for p in subjects:
+            out[p] = out.get(p, 0) + 1
+        return out
+
+
+def _audits(svc) -> list[str]:
+    with svc.ctx.db.read() as s:
+        return list(s.execute(select(AuditEntry.details).where(AuditEntry.action == "scores_imported")).scalars())
+
+
+def test_the_services_writes_go_on_while_an_import_runs(service, tmp_path, monkeypatch):
+    """Between two batches the write lock is free: another process's write gets in at once, not after the import."""
+    from deepcredit.service.store import Database
+    from deepcredit.service.store import db as store
+
+    ctx = service.ctx
+    scores = _parts(service, tmp_path)
+    monkeypatch.setattr(store, "WRITE_WAIT_S", 1)  # a write kept waiting fails after a second, not 30
+    other = Database(ctx.db.url.render_as_string(hide_password=False))  # its own connections and lock
+    seen: list[int] = []
+    real = ctx.scorer.scored
+
+    def scored(card, *args, **kwargs):  # a batch being built: no write may be held meanwhile
+        with other.write() as s:
+            s.execute(select(1))
+        seen.append(sum(_imported(service).values()))
+        return real(card, *args, **kwargs)
+    monkeypatch.setattr(ctx.scorer, "scored", scored)
+    try:
+        done = load_job(ctx, ctx.scorer, scores)
+    finally:
+        other.dispose()
+    assert seen == [0, 100, 200, 300] and done.imported == len(service.world.ids)  # each batch committed alone
+
+
+def test_an_import_stopped_part_way_resumes_and_imports_each_person_once(service, tmp_path, monkeypatch):
+    ids, ctx = service.world.ids, service.ctx
+    scores = _parts(service, tmp_path)
+    monkeypatch.setattr(score_import, "BATCH_ROWS", 30, raising=False)  # four batches a part, the last of 10
+    real, calls = score_import.replace_scores, []
+
+    def crash(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the import's process died")
+        real(*args)
+    monkeypatch.setattr(score_import, "replace_scores", crash)
+    with pytest.raises(RuntimeError, match="died"):
+        load_job(ctx, ctx.scorer, scores)
+    assert sum(_imported(service).values()) == 60 and _audits(service) == []  # two batches in, the third not
+    monkeypatch.setattr(score_import, "replace_scores", real)
+    monkeypatch.setattr(score_import, "BATCH_ROWS", 1000, raising=False)  # the re-run cuts the batches as recorded
+    done = load_job(ctx, ctx.scorer, scores)
+    assert (done.imported, done.kept_newer, done.erased, done.resumed) == (len(ids), 0, 0, 2)
+    assert _imported(service) == {service.subject(p): 1 for p in ids}
+    assert len(_audits(service)) == 1 and f'"people":{len(ids)}' in _audits(service)[0]
+    again = load_job(ctx, ctx.scorer, scores)  # a finished job: nothing imported, said so
+    assert (again.imported, again.done_before is not None) == (0, True)
+    assert _imported(service) == {service.subject(p): 1 for p in ids} and len(_audits(service)) == 1
+
+
+def test_an_erasure_or_a_later_score_during_an_import_is_respected(service, tmp_path, monkeypatch):
+    """The erased and the later scores are checked again in each batch's write, not only when the import began."""
+    ids, ctx = service.world.ids, service.ctx
+    scores = _parts(service, tmp_path)
+    real, changed, done_in_time = ctx.scorer.scored, [], []
+
+    def scored(card, *args, **kwargs):
+        if not changed:  # while the first batch is built: one of its people erased, another re-scored now
+            changed.extend(card["person_id"].astype(str).iloc[:2])
+            meanwhile = threading.Thread(target=lambda: (erase(ctx, changed[0]),
+                                                         score_and_save(ctx, [changed[1]], "event", ctx.now())))
+            meanwhile.start()
+            meanwhile.join(timeout=10)
+            done_in_time.append(not meanwhile.is_alive())
+        return real(card, *args, **kwargs)
+    monkeypatch.setattr(ctx.scorer, "scored", scored)
+    done = load_job(ctx, ctx.scorer, scores)
+    ctx.neighbours.drain(timeout=30.0)
+    assert done_in_time == [True]  # the import held no write while it built the batch
+    gone, rescored = changed
+    with ctx.db.read() as s:
+        assert s.get(Score, gone) is None
+        assert s.get(Score, rescored).as_of == datetime(2026, 7, 2, 12)  # the later score stays
+    assert gone not in _imported(service) and rescored not in _imported(service)
+    assert done.erased == 1 and done.kept_newer >= 1 and done.imported + done.kept_newer + done.erased == len(ids)
+
+
+def test_a_promotion_during_an_import_stops_it(service, tmp_path, monkeypatch):
+    """The served model is checked again in each batch's write: the old model's scores never replace the
+    promoted model's."""
+    from deepcredit.service.context import write_meta
+
+    ctx = service.ctx
+    scores = _parts(service, tmp_path)
+    real, calls, done_in_time = ctx.scorer.scored, [], []
+
+    def scored(card, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # model-promote, while the second batch is built
+            promote = threading.Thread(target=write_meta, args=(ctx, {"model_id": "f" * 64}))
+            promote.start()
+            promote.join(timeout=10)
+            done_in_time.append(not promote.is_alive())
+        return real(card, *args, **kwargs)
+    monkeypatch.setattr(ctx.scorer, "scored", scored)
+    with pytest.raises(ValueError, match="promoted to model ffffffffffff during the import"):
+        load_job(ctx, ctx.scorer, scores)
+    assert done_in_time == [True] and sum(_imported(service).values()) == 100 and _audits(service) == []
 
 
 def test_batch_scores_of_a_snapshot_become_the_services_own(service, tmp_path):
@@ -117,3 +243,5 @@ def test_the_documented_loop_imports_on_a_service_served_as_of(tmp_path):
     r = runner.invoke(app, ["serve-import-scores", "--scores", str(tmp_path / "scores")], env=env)
     assert r.exit_code == 0, r.output
     assert f"imported {len(w.ids)} scores" in r.output and "kept 0 newer" in r.output, r.output
+    r = runner.invoke(app, ["serve-import-scores", "--scores", str(tmp_path / "scores")], env=env)
+    assert r.exit_code == 0 and "imported already" in r.output, r.output  # a re-run imports nothing, and says so

@@ -108,11 +108,19 @@ def serve_import_scores(
                                                       "(serve-snapshot) with the served model."),
 ) -> None:
     """Load a population re-scored by a batch job (DuckDB or Spark) as the service's scores: checked first (model,
-    snapshot, people, dates), then in one transaction; a newer score the service made since is kept; audited."""
+    snapshot, people, dates), then a batch at a time (the service's writes go on); a newer score the service made
+    since is kept; a stopped import resumes when run again; audited."""
     from deepcredit.service.score_import import import_scores
 
     with model_errors():
         done = import_scores(_settings(), scores)
+    if done.done_before is not None:
+        console.print(f"this job was imported already (finished {done.done_before[:16]}): nothing imported",
+                      soft_wrap=True)
+        return
+    if done.resumed:
+        console.print(f"resumed: {done.resumed:,} batch(es) were stored by an earlier run; the counts include them",
+                      soft_wrap=True)
     console.print(f"imported {done.imported:,} scores as of {done.as_of:%Y-%m-%d %H:%M} (model {done.model_id[:12]}); "
                   f"kept {done.kept_newer:,} newer score(s) the service made since; {done.erased:,} erased people "
                   "left out", soft_wrap=True)
