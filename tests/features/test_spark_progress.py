@@ -21,6 +21,7 @@ class FakeTracker:
         self.jobs: dict[int, tuple[str, list[int]]] = {}
         self.stages: dict[int, tuple[int, int]] = {}
         self.lock = threading.Lock()
+        self.asked: list[int] = []
 
     def getJobIdsForGroup(self, group: str) -> list[int]:  # noqa: N802 (Spark's names)
         with self.lock:
@@ -35,6 +36,7 @@ class FakeTracker:
 
     def getStageInfo(self, stage: int) -> SimpleNamespace | None:  # noqa: N802
         with self.lock:
+            self.asked.append(stage)
             if stage not in self.stages:  # known to a job, not recorded yet: Spark may answer None
                 return None
             tasks, completed = self.stages[stage]
@@ -65,6 +67,8 @@ def test_task_counts_grow_with_the_plan_and_never_pass_the_total() -> None:
     assert seen == [(0, 0), (3, 8), (9, 12), (12, 12), (12, 22), (17, 22), (20, 20)]
     assert all(d <= n for d, n in seen) and [d for d, _ in seen] == sorted(d for d, _ in seen)
     assert count.final(settle_s=0) == 20
+    t.asked.clear()
+    assert count.update() == (20, 20) and t.asked == []  # finished jobs' stages: not asked again
 
 
 def test_final_count_waits_for_spark_to_record_the_end_then_trusts_the_action() -> None:

@@ -45,6 +45,10 @@ class TaskCount:
     def __init__(self, tracker: Any, group: str) -> None:
         self.tracker, self.group = tracker, group
         self.done = self.total = 0
+        # finished jobs' stage ids, and the tasks run by stages only finished jobs read: read once, so a
+        # poll asks Spark (a py4j call each) only about what still runs, however long the plan
+        self.ended: dict[int, list[int]] = {}
+        self.ran: dict[int, int] = {}
 
     def read(self) -> tuple[int, int, bool]:
         """(tasks done, tasks so far, whether every job of the group has finished), as Spark knows them now
@@ -52,21 +56,30 @@ class TaskCount:
         running: dict[int, bool] = {}
         finished = True
         for job_id in self.tracker.getJobIdsForGroup(self.group):
-            job = self.tracker.getJobInfo(job_id)
-            if job is None:
-                continue
-            live = job.status not in FINISHED
+            stage_ids, live = self.ended.get(job_id), False
+            if stage_ids is None:
+                job = self.tracker.getJobInfo(job_id)
+                if job is None:
+                    continue
+                stage_ids, live = list(job.stageIds), job.status not in FINISHED
+                if not live:
+                    self.ended[job_id] = stage_ids
             finished = finished and not live
-            for stage_id in job.stageIds:
+            for stage_id in stage_ids:
                 running[stage_id] = running.get(stage_id, False) or live
         done = total = 0
         for stage_id, live in running.items():
+            if not live and stage_id in self.ran:
+                done, total = done + self.ran[stage_id], total + self.ran[stage_id]
+                continue
             stage = self.tracker.getStageInfo(stage_id)
             if stage is None:
                 continue
             completed = min(stage.numCompletedTasks, stage.numTasks)  # a speculative copy counts once
             done += completed
             total += stage.numTasks if live else completed
+            if not live:
+                self.ran[stage_id] = completed
         return done, total, finished
 
     def update(self) -> tuple[int, int]:
