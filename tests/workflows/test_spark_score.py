@@ -20,6 +20,7 @@ import pytest
 
 from deepcredit.config import RunConfig
 from deepcredit.data.simulate import simulate_world
+from deepcredit.features import spark_progress
 from deepcredit.features.bundle import build_model_input
 from deepcredit.models.base import save_model
 from deepcredit.models.stack import StackModel, graph_hops, model_views
@@ -80,11 +81,21 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-c", "from deepcredit.cli.app import main; main()", "score", *args]
 
 
-def test_spark_writes_the_parts_of_the_in_process_job(spark, fitted, tmp_path):
+def test_spark_writes_the_parts_of_the_in_process_job(spark, fitted, tmp_path, monkeypatch):
+    """The same bytes; and the Spark SQL computing everybody's features, before any chunk, reports its
+    tasks as they finish (a total of tasks so far, never passed, reached when the phase ends)."""
     ds, art = fitted
     local = score_batch(art, ds, tmp_path / "local", _cfg(150))
-    job = score_batch_spark(art, ds, tmp_path / "spark", _cfg(150), master=spark.sparkContext.master)
+    monkeypatch.setattr(spark_progress, "POLL_S", 0.05)
+    ticks: list[tuple[str, int, int]] = []
+    job = score_batch_spark(art, ds, tmp_path / "spark", _cfg(150), master=spark.sparkContext.master,
+                            on_chunk=lambda *t: ticks.append(t))
     assert job["complete"] and job["engine"] == "spark" and job["chunks"] == 4
+    stages = list(dict.fromkeys(s for s, _, _ in ticks))
+    assert stages == [spark_score.FEATURES, "scores"]  # the features' phase first, then the chunks
+    tasks = [(done, total) for s, done, total in ticks if s == spark_score.FEATURES]
+    assert len(tasks) >= 2 and all(0 <= d <= n for d, n in tasks) and tasks[-1][0] == tasks[-1][1] > 0
+    assert [d for d, _ in tasks] == sorted(d for d, _ in tasks)
     assert job["parts"] == local["parts"]  # the same names, rows and sha256: every score, sub-score, reason
     assert job["input_check"] == local["input_check"]  # one input check, whichever engine scores
     assert not (tmp_path / "spark" / COMMITS).exists()

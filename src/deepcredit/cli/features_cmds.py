@@ -37,6 +37,7 @@ def features(
     every person once (a profile with history is one person, not one row per version)."""
     import pandas as pd
 
+    from deepcredit.features.spark_progress import task_stage
     from deepcredit.workflows.features import feature_table
 
     with model_errors():
@@ -48,7 +49,8 @@ def features(
             task = bar.add_task("building features", total=1)
             ff = feature_table(ds, [n.strip() for n in names.split(",") if n.strip()], date, threads or None,
                                engine, master, on_step=lambda name, i, n: bar.update(
-                                   task, total=n, completed=i, description=f"features: {name}"))
+                                   task, total=n, completed=i,  # a step, or (Spark) the steps' tasks so far
+                                   description=f"{name}: tasks so far" if task_stage(name) else f"features: {name}"))
         ff.save(out)
     by_dim = pd.Series([str(f.dimension) for f in ff.definitions]).value_counts().to_dict()
     console.print(f"wrote {out}: {len(ff.frame):,} rows x {len(ff.names)} features "

@@ -152,6 +152,7 @@ def score(
     master: str = master_option(),
 ) -> None:
     """Batch scoring in chunks: PD, score, band, five sub-scores and reason codes for every (person, as_of)."""
+    from deepcredit.features.spark_progress import task_stage
     from deepcredit.workflows.score import read_scores
     from deepcredit.workflows.spark_score import score_job
 
@@ -166,9 +167,10 @@ def score(
             tasks: dict[str, TaskID] = {}
 
             def on_chunk(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(f"{stage} (chunks of {cfg.scoring.chunk_size:,} people)", total=total)
-                bar.update(tasks[stage], completed=done)
+                if stage not in tasks:  # Spark's tasks: a total that grows as Spark plans more stages
+                    unit = ": tasks so far" if task_stage(stage) else f" (chunks of {cfg.scoring.chunk_size:,} people)"
+                    tasks[stage] = bar.add_task(f"{stage}{unit}", total=total)
+                bar.update(tasks[stage], completed=done, total=total)
 
             job = score_job(model_dir, ds, out, cfg, on_chunk=on_chunk, engine=engine, master=master)
         card = read_scores(out, ["score", "band"])

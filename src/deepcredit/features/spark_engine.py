@@ -198,6 +198,12 @@ class SparkFeatureSession:
                 on_step(name, i + 1, len(steps))
         return timings
 
+    def compute(self, name: str) -> int:
+        """Compute the cached view `name` now (and the cached views it reads), so that its work is a phase
+        of its own (one a progress bar can watch: features/spark_progress.py), not the first part of
+        whichever later action reads it first; its rows. The cache would be filled anyway: no extra work."""
+        return int(self.cached[name].count())
+
     def frame(self, sql: str) -> pd.DataFrame:
         return self.sql(sql).toPandas()
 

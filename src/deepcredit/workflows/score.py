@@ -83,7 +83,7 @@ part of the second core idle while it converts and writes its results."""
 T = TypeVar("T")
 ChunkFn = Callable[[str, int, int], None]
 """on_chunk(stage, chunks done, chunks in all): stage is 'neighbour histories', 'features', 'graph layer
-L' or 'scores'."""
+L' or 'scores'; on Spark also 'features (Spark SQL)', whose counts are Spark's tasks so far."""
 
 
 def prefetched(items: Iterable[int], make: Callable[[int], T], ahead: int = 1) -> Iterator[tuple[int, T]]:

@@ -27,7 +27,9 @@ gets the same name and the same bytes, so nothing is ever duplicated.
 
 Progress: the driver counts the chunks whose commit record (or, for a stored layer, a task's mark in
 `OUT/_states/_done/layer-N`) has landed, in a thread (ticking), and calls on_chunk as the in-process
-job does; Spark's own task counts mix every stage of a job.
+job does; Spark's own task counts mix every stage of a job. The features of everybody, computed first as
+a phase of their own, have no chunks: on_chunk('features (Spark SQL)', tasks done, tasks so far) counts
+Spark's tasks from its status tracker (features/spark_progress.py).
 
 Executors write OUT directly: it must be a path every executor sees (local disk in local mode, a shared
 file system on a cluster; docs/scale.md).
@@ -61,6 +63,7 @@ from deepcredit.features.spark_engine import (
     sequence_arrays_sql,
     spark_session,
 )
+from deepcredit.features.spark_progress import SPARK_SQL, spark_tasks
 from deepcredit.features.spec import FeatureDef
 from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, load_model
@@ -95,6 +98,8 @@ MAX_LEN = 64
 """Sequence length: build_model_input's default, which the in-process job uses."""
 DONE = "_done"
 """OUT/_states/_done/layer-N/chunk-NNNNN: a task's mark that it computed chunk NNNNN's layer N (progress only)."""
+FEATURES = f"features{SPARK_SQL}"
+"""The progress stage of the Spark SQL computing everybody's features: its counts are Spark tasks so far."""
 POLL_S = 0.5
 """How often the driver looks for the records of finished chunks while Spark runs a stage."""
 
@@ -208,7 +213,9 @@ def _chunk_rows(session: SparkFeatureSession, defs: list[FeatureDef], writer: Ch
     (module docstring), every layer but the last is stored first (under `store`, for all `n_chunks`) and
     the balls reach one hop."""
     _, steps = feature_plan(session, defs)
-    session.materialise(steps)
+    with spark_tasks(session.spark, FEATURES, tick):  # the features of everybody, before any chunk
+        session.materialise(steps)
+        session.compute("features")
     edges = graph_steps(session) if writer.graph else []
     session.materialise(edges)
     hops = hops if edges else 0  # no relations declared: every chunk's graph is lone nodes
