@@ -102,6 +102,20 @@ class TaskCount:
 
 
 @contextmanager
+def polling(poll: Callable[[threading.Event], None], name: str) -> Iterator[None]:
+    """poll(stop) in a daemon thread while the body runs; then stop is set and the thread joined (its last
+    report is in before the caller goes on)."""
+    stop = threading.Event()
+    watcher = threading.Thread(target=poll, args=(stop,), name=name, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+
+
+@contextmanager
 def spark_tasks(spark: Any, stage: str, tick: TickFn | None, poll_s: float | None = None) -> Iterator[None]:
     """tick(stage, done, so far) while the Spark actions run inside run, from a thread polling every
     poll_s (default POLL_S), and tick(stage, n, n) when they end well. The jobs are in a job group of
@@ -113,10 +127,10 @@ def spark_tasks(spark: Any, stage: str, tick: TickFn | None, poll_s: float | Non
     group = f"deepcredit-{uuid.uuid4().hex}"
     before = {key: sc.getLocalProperty(key) for key in GROUP_PROPERTIES}
     sc.setJobGroup(group, stage.removesuffix(SPARK_SQL))
-    count, stop = TaskCount(sc.statusTracker(), group), threading.Event()
+    count = TaskCount(sc.statusTracker(), group)
     wait = POLL_S if poll_s is None else poll_s
 
-    def poll() -> None:
+    def poll(stop: threading.Event) -> None:
         last = (0, 0)
         while not stop.wait(wait):
             now = count.update()
@@ -124,13 +138,10 @@ def spark_tasks(spark: Any, stage: str, tick: TickFn | None, poll_s: float | Non
                 tick(stage, *now)
                 last = now
 
-    watcher = threading.Thread(target=poll, name=f"deepcredit-spark-tasks-{stage}", daemon=True)
-    watcher.start()
     try:
-        yield
+        with polling(poll, f"deepcredit-spark-tasks-{stage}"):
+            yield
     finally:
-        stop.set()
-        watcher.join()
         for key, value in before.items():
             sc.setLocalProperty(key, value)  # None removes it
     n = count.final()

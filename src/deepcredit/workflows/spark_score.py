@@ -63,7 +63,7 @@ from deepcredit.features.spark_engine import (
     sequence_arrays_sql,
     spark_session,
 )
-from deepcredit.features.spark_progress import SPARK_SQL, spark_tasks
+from deepcredit.features.spark_progress import SPARK_SQL, polling, spark_tasks
 from deepcredit.features.spec import FeatureDef
 from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, load_model
@@ -180,9 +180,9 @@ def ticking(stage: str, folder: Path, n: int, tick: ChunkFn | None, done: set[st
     if tick is None:
         yield
         return
-    stop, before = threading.Event(), set(done or ())
+    before = set(done or ())
 
-    def poll() -> None:
+    def poll(stop: threading.Event) -> None:
         last, stopping = -1, False
         while True:  # at once (the chunks done before), then every POLL_S, and once more when stopped
             names = {p.name.removesuffix(suffix) for p in folder.glob("*") if not p.name.startswith(".")}
@@ -194,13 +194,8 @@ def ticking(stage: str, folder: Path, n: int, tick: ChunkFn | None, done: set[st
                 return
             stopping = stop.wait(POLL_S)
 
-    watcher = threading.Thread(target=poll, name=f"deepcredit-progress-{stage}", daemon=True)
-    watcher.start()
-    try:
+    with polling(poll, f"deepcredit-progress-{stage}"):
         yield
-    finally:
-        stop.set()
-        watcher.join()
 
 
 def _chunk_rows(session: SparkFeatureSession, defs: list[FeatureDef], writer: ChunkWriter, todo: list[int],
