@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import typer
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -134,3 +135,47 @@ def test_a_challenger_trained_on_another_data_set_is_refused_naming_both(tmp_pat
     with ctx.db.read() as s:  # refused before anything was registered
         assert "challenger_registered" not in set(s.execute(select(AuditEntry.action)).scalars())
     ctx.db.dispose()
+
+
+def test_strict_versions_refuse_to_serve_a_model_of_other_library_versions(tmp_path, monkeypatch):
+    """DEEPCREDIT_STRICT_VERSIONS=1: serve-init, a challenger (so a promotion) and a start refuse a model
+    written under other library versions, naming them; without it the service serves it, with a warning."""
+    import warnings
+
+    from service_testkit import ADMIN_KEY, FEATURES, KEY, world
+
+    from deepcredit.models import artifacts
+    from deepcredit.models.scorecard import ScorecardModel
+    from deepcredit.service.bootstrap import build_scorer
+
+    w = world()
+    inp = build_model_input(w.raw, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
+    real = artifacts.library_versions
+    with monkeypatch.context() as m:
+        m.setattr(artifacts, "library_versions", lambda names=None: {**real(), "numpy": "1.26.4"})
+        old = save_model(ScorecardModel(max_n_prebins=8).fit(inp), tmp_path / "old", inp)
+    env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
+           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'svc.db'}"}
+    strict = {**env, "DEEPCREDIT_STRICT_VERSIONS": "1"}
+    app = typer.Typer()
+    serve_cmds.register(app)
+    runner = CliRunner()
+    init = ["serve-init", "--data", str(w.raw.root), "--state", str(tmp_path / "state"), "--as-of", "2026-07-01 12:00"]
+    r = runner.invoke(app, [*init, "--model", str(old)], env=strict)
+    said = " ".join(r.output.split())
+    assert r.exit_code == 2 and "other library versions" in said and "numpy" in said, said
+    assert runner.invoke(app, [*init, "--model", str(w.model)], env=strict).exit_code == 0
+    r = runner.invoke(app, ["model-challenger", "--model", str(old)], env=strict)
+    assert r.exit_code == 2 and "numpy" in " ".join(r.output.split()), r.output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", artifacts.LibraryVersionWarning)
+        r = runner.invoke(app, [*init, "--model", str(old)], env=env)  # not strict: served, with a warning
+        assert r.exit_code == 0, r.output
+        strict_ctx, ctx = make_context(Settings.from_env(strict)), make_context(Settings.from_env(env))
+        try:
+            with pytest.raises(artifacts.ArtifactError, match="numpy"):  # a strict start refuses it
+                build_scorer(strict_ctx)
+            assert build_scorer(ctx) is not None
+        finally:
+            strict_ctx.db.dispose()
+            ctx.db.dispose()

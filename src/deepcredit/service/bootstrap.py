@@ -80,7 +80,8 @@ def build_scorer(ctx: ServiceContext) -> Scorer | None:
     meta = read_meta(ctx)
     if "data_dir" not in meta or "model_path" not in meta:
         return None
-    scorer = load_scorer(Path(meta["model_path"]), Dataset(meta["data_dir"]), overlay_source(ctx.db, ctx.now))
+    scorer = load_scorer(Path(meta["model_path"]), Dataset(meta["data_dir"]), overlay_source(ctx.db, ctx.now),
+                         strict_versions=ctx.settings.strict_versions)
     recorded = meta.get("model_id")
     if recorded and scorer.model_id != recorded:
         raise ModelMismatch(f"the model at {meta['model_path']} is {scorer.model_id[:12]}..., but serve-init "
@@ -103,7 +104,8 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
     ctx.db.create_all()
     checked_key(ctx)  # a new database records its key's check value; one set up before must have the same key
     model_path = Path(model_path).resolve()
-    scorer = load_scorer(model_path, data, threads=None)  # verifies the artifact before anything is copied
+    # verifies the artifact (and, strict, its library versions) before anything is copied
+    scorer = load_scorer(model_path, data, threads=None, strict_versions=settings.strict_versions)
     keep = protected_columns_read(scorer, data)
     copy = pseudonymise_dataset(data, Path(state_dir).resolve() / "data", ctx.pseudonym, keep_protected=keep)
     with ctx.db.read() as s:
@@ -113,7 +115,8 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
     settings.clock.zone = data.time_zone
     offset = timedelta(0) if as_of is None else settings.clock.unshifted() - as_of
     settings.clock.offset = offset
-    scorer = load_scorer(model_path, copy, overlay_source(ctx.db, ctx.now), threads=None)
+    scorer = load_scorer(model_path, copy, overlay_source(ctx.db, ctx.now), threads=None,
+                         strict_versions=settings.strict_versions)
     # the scores are dated the --as-of itself, not the clock's now a few seconds of copying later: a batch
     # re-score of a snapshot at the date `serve-snapshot` suggests is then no older than them (score_import.py)
     now = ctx.now() if as_of is None else as_of

@@ -42,7 +42,8 @@ class Registered:
 
 
 def _scorer(ctx: ServiceContext, meta: dict[str, str], model_path: Path) -> ModelScorer:
-    return load_scorer(Path(model_path), Dataset(meta["data_dir"]), overlay_source(ctx.db, ctx.now), threads=None)
+    return load_scorer(Path(model_path), Dataset(meta["data_dir"]), overlay_source(ctx.db, ctx.now), threads=None,
+                       strict_versions=ctx.settings.strict_versions)
 
 
 def _frame(scored: list[ScoredPerson]) -> pd.DataFrame:

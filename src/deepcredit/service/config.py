@@ -101,6 +101,10 @@ class Settings:
     service/outbound.py)."""
     model_check_s: float = 5
     """A running service looks at most this often for a promoted model to serve (service/served_model.py)."""
+    strict_versions: bool = False
+    """Refuse to serve a model written under other library versions than the running ones
+    (DEEPCREDIT_STRICT_VERSIONS=1; models/artifacts.check_versions), rather than warn: its scores need not be
+    those it was validated with. `serve-init`, a start and a promotion are then refused, naming the versions."""
     retention_years: int = 5
     """Negative records older than this stop counting (`deepcredit retention`); FCRA / PBoC rules: 5 years."""
     clock: Clock = field(default_factory=Clock)
@@ -117,6 +121,7 @@ class Settings:
                 pseudonym_key=key.encode(), admin_key=env.get("DEEPCREDIT_ADMIN_KEY", ""))
         s.webhook_interval_s = 10
         s.webhook_allow_private = env.get("DEEPCREDIT_WEBHOOK_ALLOW_PRIVATE", "").lower() in {"1", "true", "yes"}
+        s.strict_versions = env.get("DEEPCREDIT_STRICT_VERSIONS", "").lower() in {"1", "true", "yes"}
         ints = {"webhook_interval_s": "DEEPCREDIT_WEBHOOK_INTERVAL_SECONDS",
                 "dispute_deadline_days": "DEEPCREDIT_DISPUTE_DEADLINE_DAYS",
                 "replay_window_hours": "DEEPCREDIT_REPLAY_WINDOW_HOURS",

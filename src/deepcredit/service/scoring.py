@@ -647,10 +647,11 @@ def _add_whatif(con: duckdb.DuckDBPyConnection, whatif: WhatIf) -> None:
 
 
 def load_scorer(model_path: Path, dataset: Dataset, overlay: OverlaySource | None = None,
-                threads: int | None = 1) -> ModelScorer:
+                threads: int | None = 1, strict_versions: bool = False) -> ModelScorer:
     """The service Scorer for any model artifact (hashes verified on load); its id is the artifact's sha256.
-    A model trained on data of another spec is refused here, naming both data sets, before anyone is scored."""
-    art = load_artifact(Path(model_path))
+    A model trained on data of another spec is refused here, naming both data sets, before anyone is scored;
+    one written under other library versions is warned of, or refused where strict_versions."""
+    art = load_artifact(Path(model_path), strict_versions=strict_versions)
     check_model_features(art, dataset, advice="serve a model trained on a data set of the served one's spec")
     defs = [FeatureDef.from_dict(d) for d in art.manifest.get("features", []) if isinstance(d, dict)]
     return ModelScorer(dataset, load_model(Path(model_path)), overlay, model_id=art.sha256, threads=threads,
