@@ -179,3 +179,51 @@ def test_strict_versions_refuse_to_serve_a_model_of_other_library_versions(tmp_p
         finally:
             strict_ctx.db.dispose()
             ctx.db.dispose()
+
+
+def test_a_promotion_stopped_part_way_is_finished_by_running_it_again(tmp_path, monkeypatch):
+    """The new model is served from the promotion's first write: one that stops half-way says so, and a re-run
+    resumes as of the same time, every person promoted once (no second history row for those done before)."""
+    from service_testkit import ADMIN_KEY, FEATURES, KEY, world
+
+    from deepcredit.service.scoring import ModelScorer
+
+    w = world()
+    inp = build_model_input(w.raw, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
+    challenger = save_model(GBDTModel(n_estimators=20, early_stopping_rounds=None).fit(inp), tmp_path / "gbdt", inp)
+    env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
+           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'svc.db'}"}
+    app = typer.Typer()
+    serve_cmds.register(app)
+    runner = CliRunner()
+    assert runner.invoke(app, ["serve-init", "--data", str(w.raw.root), "--model", str(w.model), "--state",
+                               str(tmp_path / "state"), "--as-of", "2026-07-01 12:00"], env=env).exit_code == 0
+    assert runner.invoke(app, ["model-challenger", "--model", str(challenger)], env=env).exit_code == 0
+    real = ModelScorer.score_everyone
+
+    def stops(self, as_of, chunk=50_000):  # 150 people a batch; the process "dies" after the first
+        batches = real(self, as_of, chunk=150)
+        yield next(batches)
+        raise MemoryError("killed")
+    with monkeypatch.context() as m:
+        m.setattr(ModelScorer, "score_everyone", stops)
+        r = runner.invoke(app, ["model-promote"], env=env)
+    said = " ".join(r.output.split())
+    assert r.exit_code == 1 and "stopped part-way" in said and "run `deepcredit model-promote` again" in said, said
+    new = load_artifact(challenger).sha256
+    ctx = make_context(Settings.from_env(env))
+    try:
+        with ctx.db.read() as s:
+            assert len(s.execute(select(Score.subject).where(Score.model_id == new)).scalars().all()) == 150
+        monkeypatch.setattr(ModelScorer, "score_everyone", lambda self, as_of, chunk=50_000: real(self, as_of, chunk=150))
+        r = runner.invoke(app, ["model-promote"], env=env)
+        assert r.exit_code == 0 and "finished the promotion started as of" in " ".join(r.output.split()), r.output
+        with ctx.db.read() as s:
+            models = set(s.execute(select(Score.model_id)).scalars())
+            promoted = s.execute(select(ScoreHistory.subject).where(ScoreHistory.cause == PROMOTED)).scalars().all()
+            as_of = set(s.execute(select(ScoreHistory.as_of).where(ScoreHistory.cause == PROMOTED)).scalars())
+            actions = list(s.execute(select(AuditEntry.action).order_by(AuditEntry.seq)).scalars())
+        assert models == {new} and sorted(promoted) == sorted(set(promoted)) and len(promoted) == 400
+        assert len(as_of) == 1 and actions.count("model_promoted") == 1  # one time, one promotion
+    finally:
+        ctx.db.dispose()

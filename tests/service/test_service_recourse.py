@@ -170,3 +170,15 @@ def test_a_plan_as_of_an_earlier_date_reads_only_the_records_known_by_then():
     before = recourse.behaviours(sc, p.person_id, (first - pd.Timedelta(days=1)).to_pydatetime())
     assert all(b.pace is None and not b.issued for b in before)  # nothing of theirs was known yet
     assert any(b.pace is not None for b in recourse.behaviours(sc, p.person_id, NOW))
+
+
+def test_a_what_if_answer_reads_the_bands_of_the_scorer_it_holds(service, monkeypatch):
+    """A promoted model's swap changes ctx.scorer and ctx.bands one after the other: an answer worked out with
+    one scorer takes that scorer's own bands, never bands a swap put beside it meanwhile."""
+    pid, _ = service.with_score(hi=DEFAULT_BANDS[-1][1])
+    seen: list = []
+    monkeypatch.setattr(recourse, "suggest", lambda scorer, subject, score, band, now, bands: seen.append(bands))
+    monkeypatch.setattr(recourse, "to_out", lambda *args: None)
+    service.ctx.bands = [("torn", 0), ("mixed", 500)]  # as if a swap set another model's bands in between
+    recourse.person_recourse(service.ctx, service.subject(pid))
+    assert seen == [[(n, int(b)) for n, b in service.ctx.scorer.scale.bands]]

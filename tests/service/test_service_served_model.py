@@ -129,3 +129,28 @@ def test_a_promotion_keeps_a_later_score_of_the_promoted_model(service):
         kept = {r.subject: r for r in s.execute(select(Score)).scalars()}
     assert kept[first.person_id].score == first.score + 7 and kept[first.person_id].as_of == later
     assert kept[second.person_id].model_id == "new" and kept[second.person_id].as_of == service.clock.t
+
+
+def test_a_model_that_failed_to_load_is_not_loaded_again_in_a_request(tmp_path):
+    """After a promoted model failed to load, a refused save does not load it again in its request's thread
+    (each such request would wait for a load that fails): only the background looks try it again."""
+    with running(tmp_path, check_s=3600) as (svc, settings, new_path):
+        pid, _, acme = svc.decided()
+        challenger.promote(settings)
+        shutil.rmtree(new_path)
+        loads: list[int] = []
+        load = svc.ctx.models.load
+
+        def counted(ctx):
+            loads.append(1)
+            return load(ctx)
+        svc.ctx.models.load = counted
+        assert _report(svc, acme, pid).json()["rescored"] is False  # the first refused save tries the load
+        r = svc.client.post("/v1/events", json={"transaction_id": "ev-2", "person_id": pid,
+                                                "outcome": "rental_not_returned", "amount": 200}, headers=acme)
+        assert r.status_code == 201 and r.json()["rescored"] is False, r.text
+        assert len(loads) == 1  # not again in the second request
+        look = svc.ctx.models
+        look.every_s = 0
+        assert look.poll() is not None and look.idle()
+        assert len(loads) == 2  # the background look tries it again

@@ -389,7 +389,8 @@ def model_compare(as_json: bool = typer.Option(False, "--json", help="Print the 
 
 def model_promote() -> None:
     """Make the challenger the served model: everyone re-scored with it (history says so); audited.
-    A running `deepcredit serve` adopts it within DEEPCREDIT_MODEL_CHECK_SECONDS (5), no restart."""
+    A running `deepcredit serve` adopts it within DEEPCREDIT_MODEL_CHECK_SECONDS (5), no restart.
+    One that stopped part-way is finished by running this again (it resumes)."""
     from deepcredit.service import challenger
 
     try:
@@ -397,6 +398,13 @@ def model_promote() -> None:
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    except challenger.PromotionStopped as exc:
+        console.print(f"[red]the promotion stopped part-way[/red] ({exc}): the new model is already the served one "
+                      "and some people still hold the old model's score; run `deepcredit model-promote` again to "
+                      "finish it (it resumes)")
+        raise typer.Exit(1) from None
+    if out.resumed:
+        console.print(f"finished the promotion started as of {out.resumed}")
     console.print(f"model {out.model_id[:12]} promoted: {out.people:,} people re-scored; a running server serves "
                   "it within a few seconds, no restart (its audit log says `model_served`, or `model_load_failed` "
                   "if it could not load it)")

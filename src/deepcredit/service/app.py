@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 import time
 from collections.abc import Iterator
 
@@ -290,6 +291,15 @@ def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | 
     return app
 
 
+REFREEZE_AFTER_S = 30.0
+"""After a promoted model is adopted, how long before what is alive is frozen again (settle)."""
+
+
+def _collect_and_freeze() -> None:
+    gc.collect()
+    gc.freeze()
+
+
 def settle(ctx: ServiceContext) -> None:
     """Once a serving process has loaded what it keeps (model, person index): warm the scorer, then move every
     object alive now out of the garbage collector's generations (gc.freeze).
@@ -301,8 +311,7 @@ def settle(ctx: ServiceContext) -> None:
     """
     if ctx.scorer is not None:
         ctx.scorer.warm()
-    gc.collect()
-    gc.freeze()
+    _collect_and_freeze()
 
 
 def app_from_env() -> FastAPI:
@@ -312,10 +321,16 @@ def app_from_env() -> FastAPI:
     settle(ctx)
     derive = ctx.models.on_swap
 
-    def swapped() -> None:  # a promoted model adopted: the old one's objects collected, the new one's frozen
+    def swapped() -> None:
+        """A promoted model adopted (already warmed): the frozen objects, the old model's among them, go back
+        to the collector, and what is alive a while later (the new model; no request still holds the old
+        one by then) is frozen again. Freezing at once could freeze the old model for good, held by a
+        request in flight."""
         derive()
         gc.unfreeze()
-        settle(ctx)
+        refreeze = threading.Timer(REFREEZE_AFTER_S, _collect_and_freeze)
+        refreeze.daemon = True
+        refreeze.start()
 
     ctx.models.on_swap = swapped
     return app

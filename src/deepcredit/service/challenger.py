@@ -17,6 +17,7 @@ a challenger never touches the tables decisions read. The audit log records `cha
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +33,13 @@ from deepcredit.service.store.models import Policy, Score
 
 SHADOW = "shadow_scores.parquet"
 PROMOTED = "model promoted"
+PROMOTION_MODEL, PROMOTION_AS_OF = "promotion_model_id", "promotion_as_of"
+"""Meta keys of a promotion under way: the model and the time everyone is re-scored as of (promote)."""
+
+
+class PromotionStopped(RuntimeError):
+    """The promotion stopped after the new model became the served one, before everyone was re-scored:
+    run it again to finish it (promote resumes)."""
 
 
 @dataclass
@@ -39,6 +47,8 @@ class Registered:
     model_id: str
     people: int
     path: Path
+    resumed: str | None = None
+    """promote: the time a promotion that had stopped part-way was started at (this run finished it)."""
 
 
 def _scorer(ctx: ServiceContext, meta: dict[str, str], model_path: Path) -> ModelScorer:
@@ -94,24 +104,33 @@ def compare(settings: Settings) -> dict:
 
 
 def promote(settings: Settings) -> Registered:
-    """The challenger becomes the champion: everyone re-scored with it now, the meta table points to it."""
+    """The challenger becomes the champion: the meta table points to it, then everyone is re-scored with it
+    as of one time. Resumable: the model and that time are recorded in the first write, so a promotion that
+    stopped part-way (a crash, an error) is finished by running it again, as of the same time, and people
+    already re-scored then keep their score (no second history row)."""
     with served_context(settings) as (ctx, meta):
         if not meta.get("challenger_model_path"):
             raise ValueError("no challenger registered: run model-challenger first")
         scorer = _scorer(ctx, meta, Path(meta["challenger_model_path"]))
+        started = meta.get(PROMOTION_AS_OF) if meta.get(PROMOTION_MODEL) == scorer.model_id else None
         old = meta.get("previous_model_id") if meta.get("model_id") == scorer.model_id else meta.get("model_id")
+        now = datetime.fromisoformat(started) if started else ctx.now()
         # served first: from this commit on a running server's saves of the old model's scores are refused
-        # and it adopts this one (served_model.py); everyone is then scored as of a time after it, and a
-        # score the server stored since, as of a later time, is kept (it may hold a newer event)
+        # and it adopts this one (served_model.py); everyone is then scored as of `now`, and a score by this
+        # model as of `now` or later is kept (a re-run's people done before, or a server's re-score since)
         write_meta(ctx, {"model_path": meta["challenger_model_path"], "model_id": scorer.model_id,
-                         "previous_model_id": old or ""})
-        now = ctx.now()
+                         "previous_model_id": old or "", PROMOTION_MODEL: scorer.model_id,
+                         PROMOTION_AS_OF: now.isoformat()})
         people = 0
-        for scored in scorer.score_everyone(now):
-            save_scores_bulk(ctx, scored, cause=PROMOTED, keep_later=True)
-            people += len(scored)
-        write_meta(ctx, {"challenger_model_path": "", "challenger_model_id": "", "challenger_scores": ""})
+        try:
+            for scored in scorer.score_everyone(now):
+                save_scores_bulk(ctx, scored, cause=PROMOTED, keep_later=True)
+                people += len(scored)
+        except Exception as exc:
+            raise PromotionStopped(f"{type(exc).__name__}: {exc}") from exc
+        write_meta(ctx, {"challenger_model_path": "", "challenger_model_id": "", "challenger_scores": "",
+                         PROMOTION_MODEL: "", PROMOTION_AS_OF: ""})
         with ctx.db.write() as s:
-            ctx.audit.append(s, now, "operator", "model_promoted", None, model=scorer.model_id, previous=old,
-                             people=people)
-        return Registered(scorer.model_id, people, Path(meta["challenger_model_path"]))
+            ctx.audit.append(s, ctx.now(), "operator", "model_promoted", None, model=scorer.model_id,
+                             previous=old, people=people, as_of=now.isoformat(), resumed=bool(started))
+        return Registered(scorer.model_id, people, Path(meta["challenger_model_path"]), resumed=started)

@@ -43,12 +43,17 @@ class ServiceContext:
 
     def serve(self, scorer: Scorer | None) -> None:
         """Serve this scorer, with its scale's bands (the default bands where it has no scale)."""
-        scale = getattr(scorer, "scale", None)
-        bands = [(n, int(b)) for n, b in scale.bands] if scale is not None else None
-        self.scorer, self.bands = scorer, bands
+        self.scorer, self.bands = scorer, scale_bands(scorer)
 
     def band_names(self) -> list[str]:
         return [n for n, _ in (self.bands or DEFAULT_BANDS)]
+
+
+def scale_bands(scorer: Scorer | None) -> list[tuple[str, int]] | None:
+    """A scorer's own bands (None where it has no scale): what a request that holds a scorer reads, rather
+    than ctx.bands, which a promoted model's swap may change between the two reads."""
+    scale = getattr(scorer, "scale", None)
+    return [(n, int(b)) for n, b in scale.bands] if scale is not None else None
 
 
 def make_context(settings: Settings, db: Database | None = None) -> ServiceContext:

@@ -187,8 +187,9 @@ def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str,
 def save_scores_bulk(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str, keep_later: bool = False) -> None:
     """The initial load: insert many rows at once (executemany), replacing any current scores.
 
-    keep_later: a current score by the same model as of a later time is kept (a promotion: a running server
-    re-scored the person with the promoted model meanwhile, after an event the promotion's score did not see)."""
+    keep_later: a current score by the same model as of the same or a later time is kept (a promotion: a
+    running server re-scored the person with the promoted model meanwhile, after an event the promotion's
+    score did not see; or a resumed promotion's people done before it stopped)."""
     now = ctx.now()
     with ctx.db.write() as s:
         skip = erased_people(s)
@@ -198,7 +199,7 @@ def save_scores_bulk(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause:
                 stored = {r.subject: r for r in s.execute(select(Score.subject, Score.as_of, Score.model_id)
                                                           .where(Score.subject.in_([p.person_id for p in part])))}
                 skip |= {p.person_id for p in part if (r := stored.get(p.person_id)) is not None
-                         and r.model_id == p.model_id and r.as_of > p.as_of}
+                         and r.model_id == p.model_id and r.as_of >= p.as_of}
         replace_scores(s, [p for p in scored if p.person_id not in skip], cause, now)
 
 

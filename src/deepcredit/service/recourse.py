@@ -39,7 +39,7 @@ import pandas as pd
 
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.features.spec import UNITS, Source
-from deepcredit.service.context import DEFAULT_BANDS, ServiceContext
+from deepcredit.service.context import DEFAULT_BANDS, ServiceContext, scale_bands
 from deepcredit.service.history import status_meaning
 from deepcredit.service.problems import Problem
 from deepcredit.service.schemas import RecourseOut, RecourseStep
@@ -345,7 +345,7 @@ def person_recourse(ctx: ServiceContext, subject: str) -> RecourseOut:
         raise Problem(501, "recourse-unavailable", "what-if answers need a model scorer")
     def work_out() -> RecourseOut:
         now = ctx.now() + timedelta(microseconds=1)
-        return to_out(suggest(scorer, subject, score.score, score.band, now, ctx.bands or DEFAULT_BANDS),
+        return to_out(suggest(scorer, subject, score.score, score.band, now, scale_bands(scorer) or DEFAULT_BANDS),
                       score.model_id)
 
     return ctx.answers.get("recourse", score, scorer.model_id, work_out)

@@ -75,18 +75,22 @@ class ServedModel:
             self._lock.release()
 
     def adopt(self) -> bool:
-        """Serve the meta table's model now (after a load under way); whether it is the one served."""
+        """Serve the meta table's model now (after a load under way); whether it is the one served. A model
+        that failed to load is not tried again here, in a request's thread: only by the background looks,
+        so no request waits for a load that keeps failing (a missing file, other library versions)."""
         with self._lock:
             self._looked = time.monotonic()
-            return self._follow()
+            return self._follow(retry_failed=False)
 
-    def _follow(self) -> bool:
+    def _follow(self, retry_failed: bool = True) -> bool:
         with self.ctx.db.read() as s:
             row = s.get(Meta, MODEL_ID)
         wanted = row.value if row is not None else ""
         served = getattr(self.ctx.scorer, "model_id", None)
         if not wanted or wanted == served:
             return True
+        if wanted in self._failed and not retry_failed:
+            return False
         try:
             scorer = self.load(self.ctx)
             if scorer is None:
