@@ -12,8 +12,9 @@ Loading takes seconds (the artifact's hashes verified, the data set copy read, t
 scorer is loaded beside the old one, which serves meanwhile, then swapped in with its bands (on_swap: what
 the application derives from it, app._derive). A model that fails to load (file missing, hash mismatch)
 leaves the old one serving: logged without personal data and audited (`model_load_failed`, once per model
-id); saves of the old model's scores stay refused, so nothing stale is stored, and the next look tries again
-once the operator has fixed it. A swap is audited as `model_served`.
+id and process); saves of the old model's scores stay refused, so nothing stale is stored, and the next
+background look tries again once the operator has fixed it (a request's refused save does not: adopt). A swap
+is audited as `model_served`, by each worker process that makes it.
 """
 
 from __future__ import annotations
