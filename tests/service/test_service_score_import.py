@@ -114,6 +114,26 @@ def test_an_import_stopped_part_way_resumes_and_imports_each_person_once(service
     assert _imported(service) == {service.subject(p): 1 for p in ids} and len(_audits(service)) == 1
 
 
+def test_two_runs_of_one_import_at_once_store_each_batch_once_and_the_loser_says_so(service, tmp_path, monkeypatch):
+    """A second run of the same job while the first runs: each batch is stored once, one audit row holds the
+    job's totals, and the run that did not write it does not claim the job was imported before it began."""
+    ctx = service.ctx
+    scores = _parts(service, tmp_path)
+    real, raced = score_import._import_batch, []
+
+    def racing(*args, **kwargs):
+        progress = real(*args, **kwargs)
+        if not raced:  # after this run's first batch, another run of the job does the whole of it
+            raced.append(1)
+            other = load_job(ctx, ctx.scorer, scores)
+            assert other.imported == len(service.world.ids) and not other.finished_meanwhile
+        return progress
+    monkeypatch.setattr(score_import, "_import_batch", racing)
+    loser = load_job(ctx, ctx.scorer, scores)
+    assert loser.finished_meanwhile and loser.done_before is not None
+    assert _imported(service) == {service.subject(p): 1 for p in service.world.ids} and len(_audits(service)) == 1
+
+
 def test_an_erasure_or_a_later_score_during_an_import_is_respected(service, tmp_path, monkeypatch):
     """The erased and the later scores are checked again in each batch's write, not only when the import began."""
     ids, ctx = service.world.ids, service.ctx

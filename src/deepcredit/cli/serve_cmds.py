@@ -114,6 +114,10 @@ def serve_import_scores(
 
     with model_errors():
         done = import_scores(_settings(), scores)
+    if done.finished_meanwhile:
+        console.print(f"another run of this job finished it meanwhile ({(done.done_before or '')[:16]}): batches this "
+                      "run stored are in that run's totals (its audit row scores_imported)", soft_wrap=True)
+        return
     if done.done_before is not None:
         console.print(f"this job was imported already (finished {done.done_before[:16]}): nothing imported",
                       soft_wrap=True)

@@ -69,6 +69,9 @@ class Imported:
     """Batches an earlier run of the same job had stored (it stopped part-way): the counts include theirs."""
     done_before: str | None = None
     """When an earlier run finished this job (then nothing is imported)."""
+    finished_meanwhile: bool = False
+    """Another run of the same job, at the same time as this one, finished it: batches this run stored are
+    in that run's totals (its audit row)."""
 
 
 def import_scores(settings: Settings, scores: Path) -> Imported:
@@ -144,7 +147,7 @@ def load_job(ctx: ServiceContext, scorer: ModelScorer | None, scores: Path) -> I
     with ctx.db.write() as s:  # the one audit row, with the counts of every run that imported a batch
         progress = _progress(s.get(Meta, key))
         if progress.finished:  # another run of the same job finished it meanwhile
-            return Imported(model_id, latest, 0, 0, 0, done_before=progress.finished)
+            return Imported(model_id, latest, 0, 0, 0, done_before=progress.finished, finished_meanwhile=True)
         ctx.audit.append(s, now, "operator", "scores_imported", None, model=model_id, people=progress.imported,
                          kept_newer=progress.kept_newer, erased=progress.erased, data=job["data_fingerprint"],
                          batches=len(progress.done), resumed=resumed)
