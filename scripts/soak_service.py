@@ -281,7 +281,7 @@ def stored_by(rows: list, new: str, old: str) -> dict:
     """History rows written after the commit, by model and cause (an event's or a dispute's id left out)."""
     counts: dict[str, int] = defaultdict(int)
     for model, cause, n, _ in rows:
-        what = " ".join(w for w in cause.split() if not any(c.isdigit() for c in w))
+        what = " ".join(w for w in cause.split() if not any(c.isdigit() or c == "_" for c in w))
         counts[f"{'new' if model == new else 'old' if model == old else model[:12]} model: {what}"] += n
     return dict(sorted(counts.items()))
 
