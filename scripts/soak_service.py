@@ -41,6 +41,11 @@ from pathlib import Path
 import httpx2
 import numpy as np
 from service_world import build_service, serve
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from deepcredit.service.config import Clock
+from deepcredit.service.store.models import AuditEntry, Meta, ScoreHistory, ServiceEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 MIX = {"decision": 60, "report": 20, "consent": 10, "event": 10}
@@ -114,7 +119,11 @@ def soak(url: str, creds: dict, seconds: float, rate: float, workers: int, seed:
                 except httpx2.TransportError as exc:
                     records.append((due - start, kind, None, type(exc).__name__, None))
                     continue
-                model = r.json().get("model_id") if kind == "decision" and r.status_code == 200 else None
+                model = None  # a decision's model; whether an outcome's ack says its person was re-scored
+                if kind == "decision" and r.status_code == 200:
+                    model = r.json().get("model_id")
+                elif kind == "event" and r.status_code == 201:
+                    model = "rescored" if r.json().get("rescored") else "not rescored"
                 records.append((due - start, kind, time.perf_counter() - due, str(r.status_code), model))
                 traffic.answered(kind, body, r)
 
@@ -208,11 +217,7 @@ def service_clock(database_url: str):
     """The service's clock as serve-init set it (offset and zone from the meta table)."""
     from datetime import timedelta
 
-    from sqlalchemy import create_engine, select
-    from sqlalchemy.orm import Session
 
-    from deepcredit.service.config import Clock
-    from deepcredit.service.store.models import Meta
 
     engine = create_engine(database_url)
     with Session(engine) as s:
@@ -224,10 +229,7 @@ def service_clock(database_url: str):
 
 def promotion_report(database_url: str, promo: Promotion, records: list, seconds: float) -> dict:
     """What the promotion did to the traffic and the store, from the requests, /v1/health and the database."""
-    from sqlalchemy import create_engine, func, select
-    from sqlalchemy.orm import Session
 
-    from deepcredit.service.store.models import AuditEntry, ScoreHistory
 
     engine = create_engine(database_url)
     with Session(engine) as s:
@@ -249,6 +251,7 @@ def promotion_report(database_url: str, promo: Promotion, records: list, seconds
         rows = s.execute(select(ScoreHistory.model_id, ScoreHistory.cause, func.count(), func.max(ScoreHistory.created_at))
                          .where(ScoreHistory.created_at > at).group_by(ScoreHistory.model_id, ScoreHistory.cause)).all()
         last_old = s.scalar(select(func.max(ScoreHistory.created_at)).where(ScoreHistory.model_id == old))
+        events = events_accounted(s, new)
     engine.dispose()
     ended = promo.steps.get("model-promote", {}).get("ended_s", committed)
     served = [promo.seconds_of(at) - committed for a, at, d in audit if a == "model_served" and d.get("model") == new]
@@ -269,12 +272,30 @@ def promotion_report(database_url: str, promo: Promotion, records: list, seconds
         "old_model_scores_stored_after_commit": sum(n for m, _, n, _ in rows if m == old),
         "last_old_model_score_s_after_commit": round(promo.seconds_of(last_old) - committed, 3) if last_old else None,
         "scores_stored_after_commit": stored_by(list(rows), new, old),
+        "events_reported": events,
+        "outcomes_acked_not_rescored": sum(1 for r in records if r[1] == "event" and r[4] == "not rescored"),
         "decisions_on_old_model_score": {  # by when they were answered (the windows: when they were due)
             "answered_after_commit": sum(1 for r in decisions if r[0] + r[2] >= committed and r[4] == old),
             "answered_after_promote_command_ended": sum(1 for r in decisions if r[0] + r[2] >= ended and r[4] == old)},
         "windows": {name: {"from_s": round(a, 2), "to_s": round(min(b, seconds), 2),
                            **summary([r for r in records if a <= r[0] < b])} for name, (a, b) in windows.items()}})
     return out
+
+
+def events_accounted(s: Session, new: str) -> dict:
+    """Every reported outcome's re-score, accounted for: a history row of its own, or (a re-score refused for
+    the old model, redone with the new one, then not stored over a score as of a later time) a promotion's
+    score as of a time after the event was stored, which read it; `unaccounted` must be 0."""
+
+    own = select(ScoreHistory.id).where(ScoreHistory.cause == "event " + ServiceEvent.public_id + " reported")
+    later = select(ScoreHistory.id).where(ScoreHistory.subject == ServiceEvent.subject, ScoreHistory.model_id == new,
+                                          ScoreHistory.cause == "model promoted",
+                                          ScoreHistory.as_of > ServiceEvent.created_at)
+    total = s.scalar(select(func.count()).select_from(ServiceEvent)) or 0
+    without = s.scalar(select(func.count()).select_from(ServiceEvent).where(~own.exists())) or 0
+    unaccounted = s.scalar(select(func.count()).select_from(ServiceEvent).where(~own.exists(), ~later.exists())) or 0
+    return {"total": total, "own_history_row": total - without, "in_a_later_promotion_score": without - unaccounted,
+            "unaccounted": unaccounted}
 
 
 def stored_by(rows: list, new: str, old: str) -> dict:
@@ -317,7 +338,10 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
         log = (root / "server.log").read_text()
-        result["server_log_errors"] = sum(1 for line in log.splitlines() if "ERROR" in line or "Traceback" in line)
+        # uvicorn's own lines start with INFO:; the service's errors (no personal data in them) are the rest
+        other = [line for line in log.splitlines() if line.strip() and not line.startswith("INFO:")]
+        result["server_log_errors"] = len(other)
+        result["server_log_error_lines"] = other[-20:]
         if promo is not None:
             result["promotion"] = promotion_report(env["DEEPCREDIT_DATABASE_URL"], promo, result["records"], seconds)
     del result["records"]
