@@ -27,8 +27,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def build_service(root: Path, people: int, seed: int, crowd: int = 0) -> tuple[dict, dict]:
-    """A world, a scorecard, an initialised service database and the callers; returns (env, credentials)."""
+def build_service(root: Path, people: int, seed: int, crowd: int = 0, database_url: str = "",
+                  challenger: bool = False) -> tuple[dict, dict]:
+    """A world, a scorecard, an initialised service database and the callers; returns (env, credentials).
+
+    database_url: an empty database (default: an SQLite file under root). challenger: also save a second
+    scorecard fitted on the same features with coarser bins (creds["challenger"]), for a promotion to serve."""
     from deepcredit.data.simulate import simulate_world
     from deepcredit.features.bundle import ModelInput
     from deepcredit.features.definitions import ALL_FEATURES
@@ -50,8 +54,10 @@ def build_service(root: Path, people: int, seed: int, crowd: int = 0) -> tuple[d
     ff = build_features(world, definitions=[d for d in ALL_FEATURES if d.name in names])
     inp = ModelInput(ff)
     save_model(ScorecardModel(max_n_prebins=10).fit(inp), root / "model", inp)
+    if challenger:
+        save_model(ScorecardModel(max_n_prebins=4).fit(inp), root / "challenger", inp)
     env = {"DEEPCREDIT_PSEUDONYM_KEY": secrets.token_hex(32), "DEEPCREDIT_ADMIN_KEY": secrets.token_hex(24),
-           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{root / 'service.db'}"}
+           "DEEPCREDIT_DATABASE_URL": database_url or f"sqlite:///{root / 'service.db'}"}
     initialise(Settings.from_env(env), world, root / "model", root / "state",
                as_of=world.snapshot_date.to_pydatetime())
     ctx = make_context(Settings.from_env(env))
@@ -84,25 +90,29 @@ def build_service(root: Path, people: int, seed: int, crowd: int = 0) -> tuple[d
     creds = {"merchant": made.api_key, "decoy_merchant_id": decoy.merchant.id, "person": token, "admin": env["DEEPCREDIT_ADMIN_KEY"],
              "person_id": person, "merchant_id": m.id, "policies": ["rental", "own", "bnpl"], "purposes": purposes,
              "consent_ids": consents, "expires_at": (ctx.now() + timedelta(days=30)).isoformat() + "Z",
-             "crowd": crowd_tokens,
+             "crowd": crowd_tokens, "challenger": str(root / "challenger") if challenger else "",
              "erasable": [str(p) for p in world.read("people")["person_id"].iloc[crowd + 1:crowd + 6]]}
     return env, creds
 
 
-def serve(env: dict, log: Path) -> tuple[subprocess.Popen, int]:
+def serve(env: dict, log: Path, workers: int = 1) -> tuple[subprocess.Popen, int]:
+    """Start the application under uvicorn with `workers` processes; returns once every one has started
+    (each says so in the log), so that traffic meets all of them."""
     port = _free_port()
     cmd = [sys.executable, "-m", "uvicorn", "deepcredit.service.app:app_from_env", "--factory", "--host",
-           "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+           "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "info", "--workers", str(workers)]
     server = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT)
     import httpx2
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if httpx2.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
+            if httpx2.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200 and \
+                    log.read_text().count("Application startup complete") >= workers:
                 return server, port
         except httpx2.TransportError:
-            time.sleep(0.3)
+            pass
+        time.sleep(0.3)
         if server.poll() is not None:
             break
     server.kill()
