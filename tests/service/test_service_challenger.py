@@ -26,17 +26,24 @@ from deepcredit.service.store.models import AuditEntry, Score, ScoreHistory
 pytest_plugins = ("service_testkit",)
 
 
-def test_register_compare_promote_a_challenger(tmp_path):
-    from service_testkit import ADMIN_KEY, FEATURES, KEY, world
+def _operator(tmp_path) -> tuple[dict[str, str], typer.Typer, CliRunner]:
+    """The operator's environment (a service database under tmp_path), the serve commands and a runner."""
+    from service_testkit import ADMIN_KEY, KEY
 
-    w = world()
-    inp = build_model_input(w.raw, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
-    challenger = save_model(GBDTModel(n_estimators=40, early_stopping_rounds=None).fit(inp), tmp_path / "gbdt", inp)
     env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
            "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'svc.db'}"}
     app = typer.Typer()
     serve_cmds.register(app)
-    runner = CliRunner()
+    return env, app, CliRunner()
+
+
+def test_register_compare_promote_a_challenger(tmp_path):
+    from service_testkit import FEATURES, world
+
+    w = world()
+    inp = build_model_input(w.raw, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
+    challenger = save_model(GBDTModel(n_estimators=40, early_stopping_rounds=None).fit(inp), tmp_path / "gbdt", inp)
+    env, app, runner = _operator(tmp_path)
 
     def run(*args: str) -> str:
         r = runner.invoke(app, list(args), env=env)
@@ -106,7 +113,7 @@ def test_a_snapshot_of_the_served_data_is_batch_scored_and_trains_a_challenger(t
 def test_a_challenger_trained_on_another_data_set_is_refused_naming_both(tmp_path):
     """A model of another spec is refused before anyone is scored, with the data set it was trained on (from its
     manifest) and the served one, not as one missing column a newcomer would look for in their data (audit K, F12)."""
-    from service_testkit import ADMIN_KEY, KEY, world
+    from service_testkit import world
 
     from deepcredit.data.dataset import Dataset
     from deepcredit.data.datasets import load_bundled
@@ -117,11 +124,7 @@ def test_a_challenger_trained_on_another_data_set_is_refused_naming_both(tmp_pat
     inp = build_model_input(german, views=("tabular",), definitions=features_for(german.spec))
     other = save_model(GBDTModel(n_estimators=5, early_stopping_rounds=None).fit(inp), tmp_path / "gm", inp,
                        config={"data": german.name})
-    env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
-           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'svc.db'}"}
-    app = typer.Typer()
-    serve_cmds.register(app)
-    runner = CliRunner()
+    env, app, runner = _operator(tmp_path)
     r = runner.invoke(app, ["serve-init", "--data", str(w.raw.root), "--model", str(w.model), "--state",
                             str(tmp_path / "state"), "--as-of", "2026-07-01 12:00"], env=env)
     assert r.exit_code == 0, r.output
@@ -142,7 +145,7 @@ def test_strict_versions_refuse_to_serve_a_model_of_other_library_versions(tmp_p
     written under other library versions, naming them; without it the service serves it, with a warning."""
     import warnings
 
-    from service_testkit import ADMIN_KEY, FEATURES, KEY, world
+    from service_testkit import FEATURES, world
 
     from deepcredit.models import artifacts
     from deepcredit.models.scorecard import ScorecardModel
@@ -154,12 +157,8 @@ def test_strict_versions_refuse_to_serve_a_model_of_other_library_versions(tmp_p
     with monkeypatch.context() as m:
         m.setattr(artifacts, "library_versions", lambda names=None: {**real(), "numpy": "1.26.4"})
         old = save_model(ScorecardModel(max_n_prebins=8).fit(inp), tmp_path / "old", inp)
-    env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
-           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'svc.db'}"}
+    env, app, runner = _operator(tmp_path)
     strict = {**env, "DEEPCREDIT_STRICT_VERSIONS": "1"}
-    app = typer.Typer()
-    serve_cmds.register(app)
-    runner = CliRunner()
     init = ["serve-init", "--data", str(w.raw.root), "--state", str(tmp_path / "state"), "--as-of", "2026-07-01 12:00"]
     r = runner.invoke(app, [*init, "--model", str(old)], env=strict)
     said = " ".join(r.output.split())
@@ -184,18 +183,14 @@ def test_strict_versions_refuse_to_serve_a_model_of_other_library_versions(tmp_p
 def test_a_promotion_stopped_part_way_is_finished_by_running_it_again(tmp_path, monkeypatch):
     """The new model is served from the promotion's first write: one that stops half-way says so, and a re-run
     resumes as of the same time, every person promoted once (no second history row for those done before)."""
-    from service_testkit import ADMIN_KEY, FEATURES, KEY, world
+    from service_testkit import FEATURES, world
 
     from deepcredit.service.scoring import ModelScorer
 
     w = world()
     inp = build_model_input(w.raw, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
     challenger = save_model(GBDTModel(n_estimators=20, early_stopping_rounds=None).fit(inp), tmp_path / "gbdt", inp)
-    env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
-           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'svc.db'}"}
-    app = typer.Typer()
-    serve_cmds.register(app)
-    runner = CliRunner()
+    env, app, runner = _operator(tmp_path)
     assert runner.invoke(app, ["serve-init", "--data", str(w.raw.root), "--model", str(w.model), "--state",
                                str(tmp_path / "state"), "--as-of", "2026-07-01 12:00"], env=env).exit_code == 0
     assert runner.invoke(app, ["model-challenger", "--model", str(challenger)], env=env).exit_code == 0
