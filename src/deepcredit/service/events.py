@@ -23,6 +23,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import delete, insert, select
@@ -134,6 +135,22 @@ def cutoff_in(s: Session) -> datetime | None:
 
 MODEL_ID = "model_id"
 """The service_meta key of the served model's id (serve-init, model-promote)."""
+IN_LIST = 5000
+"""People named in one SQL IN list: a bounded statement on either engine however many are stored at once."""
+
+
+def served_model_id(s: Session) -> str:
+    """The served model's id as the meta table holds it ('' before serve-init recorded one): read inside the
+    transaction whose check depends on it."""
+    row = s.get(Meta, MODEL_ID)
+    return row.value if row is not None else ""
+
+
+def stored_scores(s: Session, subjects: Sequence[str]) -> dict[str, Any]:
+    """These people's current scores (subject, as_of, model_id), IN_LIST people a statement."""
+    return {r.subject: r for i in range(0, len(subjects), IN_LIST)
+            for r in s.execute(select(Score.subject, Score.as_of, Score.model_id)
+                               .where(Score.subject.in_(subjects[i:i + IN_LIST])))}
 
 
 class ModelChanged(RuntimeError):
@@ -160,9 +177,9 @@ def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str,
     now = ctx.now()
     saved = 0
     with ctx.db.write() as s:
-        served = s.get(Meta, MODEL_ID)
-        if served is not None and served.value and any(p.model_id != served.value for p in scored):
-            raise ModelChanged(served.value)
+        served = served_model_id(s)
+        if served and any(p.model_id != served for p in scored):
+            raise ModelChanged(served)
         erased = erased_people(s)
         people = [p for p in scored if p.person_id not in erased]
         stored = {r.subject: r for r in s.execute(select(Score).where(Score.subject.in_([p.person_id for p in people])))
@@ -194,12 +211,9 @@ def save_scores_bulk(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause:
     with ctx.db.write() as s:
         skip = erased_people(s)
         if keep_later:
-            for i in range(0, len(scored), 5000):
-                part = scored[i:i + 5000]
-                stored = {r.subject: r for r in s.execute(select(Score.subject, Score.as_of, Score.model_id)
-                                                          .where(Score.subject.in_([p.person_id for p in part])))}
-                skip |= {p.person_id for p in part if (r := stored.get(p.person_id)) is not None
-                         and r.model_id == p.model_id and r.as_of >= p.as_of}
+            stored = stored_scores(s, [p.person_id for p in scored])
+            skip |= {p.person_id for p in scored if (r := stored.get(p.person_id)) is not None
+                     and r.model_id == p.model_id and r.as_of >= p.as_of}
         replace_scores(s, [p for p in scored if p.person_id not in skip], cause, now)
 
 
@@ -212,8 +226,8 @@ def replace_scores(s: Session, scored: Sequence[ScoredPerson], cause: str, now: 
     history = [{"subject": p.person_id, "score": p.score, "band": p.band, "as_of": p.as_of, "cause": cause,
                 "model_id": p.model_id, "created_at": now} for p in scored]
     ids = [r["subject"] for r in rows]
-    for i in range(0, len(ids), 5000):
-        s.execute(delete(Score).where(Score.subject.in_(ids[i:i + 5000]))
+    for i in range(0, len(ids), IN_LIST):
+        s.execute(delete(Score).where(Score.subject.in_(ids[i:i + IN_LIST]))
                   .execution_options(synchronize_session=False))  # plain SQL, as before: no ORM objects to sync
     if rows:
         s.execute(insert(Score), rows)

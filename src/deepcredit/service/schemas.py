@@ -44,18 +44,19 @@ Number = BeforeValidator(_json_number)
 DbId = Annotated[int, Field(ge=1, le=INT64_MAX, description="A row id (a positive 64-bit integer)."), Number]
 """A merchant's id (only the operator makes merchants: their number tells nobody else anything); larger numbers
 are refused by the schema (422), not by the database."""
-DecisionId = Annotated[str, StringConstraints(pattern=public_ids.DECISION_ID),
-                       Field(description="A decision's id: opaque, never a count (dec_ and 22 characters).")]
-EventId = Annotated[str, StringConstraints(pattern=public_ids.EVENT_ID),
-                    Field(description="A reported event's id: opaque, never a count (evt_ and 22 characters).")]
-DisputeId = Annotated[str, StringConstraints(pattern=public_ids.DISPUTE_ID),
-                      Field(description="A dispute's id: opaque, never a count (dsp_ and 22 characters).")]
-ConsentId = Annotated[str, StringConstraints(pattern=public_ids.CONSENT_ID),
-                      Field(description="A consent's id: opaque, never a count (cns_ and 22 characters).")]
-PolicyId = Annotated[str, StringConstraints(pattern=public_ids.POLICY_ID),
-                     Field(description="A policy's id: opaque, never a count (pol_ and 22 characters).")]
-WebhookId = Annotated[str, StringConstraints(pattern=public_ids.WEBHOOK_ID),
-                      Field(description="A webhook's id: opaque, never a count (whk_ and 22 characters).")]
+
+
+def _public_id(prefix: str, pattern: str, what: str) -> Any:
+    """A public id's schema (store/public_ids.py): its pattern, and words that say it counts nothing."""
+    return Field(pattern=pattern, description=f"A {what}'s id: opaque, never a count ({prefix} and 22 characters).")
+
+
+DecisionId = Annotated[str, _public_id(public_ids.DECISION, public_ids.DECISION_ID, "decision")]
+EventId = Annotated[str, _public_id(public_ids.EVENT, public_ids.EVENT_ID, "reported event")]
+DisputeId = Annotated[str, _public_id(public_ids.DISPUTE, public_ids.DISPUTE_ID, "dispute")]
+ConsentId = Annotated[str, _public_id(public_ids.CONSENT, public_ids.CONSENT_ID, "consent")]
+PolicyId = Annotated[str, _public_id(public_ids.POLICY, public_ids.POLICY_ID, "policy")]
+WebhookId = Annotated[str, _public_id(public_ids.WEBHOOK, public_ids.WEBHOOK_ID, "webhook")]
 
 
 SERVICE_ZONE: ContextVar[str | None] = ContextVar("service_zone", default=None)

@@ -45,7 +45,7 @@ from deepcredit.data.io import file_sha256
 from deepcredit.service.bootstrap import build_scorer
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, read_meta, served_context
-from deepcredit.service.events import MODEL_ID, erased_people, replace_scores
+from deepcredit.service.events import MODEL_ID, erased_people, replace_scores, served_model_id, stored_scores
 from deepcredit.service.history import POPULATION
 from deepcredit.service.scoring import ModelScorer
 from deepcredit.service.snapshot import snapshot_key
@@ -170,9 +170,9 @@ def _import_batch(ctx: ServiceContext, rows: pd.DataFrame, batch: str, key: str,
         progress = _progress(s.get(Meta, key))
         if batch in progress.done:  # another run of the same job stored it meanwhile
             return progress
-        model = s.get(Meta, MODEL_ID)
-        if model is not None and model.value and model.value != job["model_sha256"]:
-            raise ValueError(f"the service was promoted to model {model.value[:12]} during the import, which stopped "
+        model = served_model_id(s)
+        if model and model != job["model_sha256"]:
+            raise ValueError(f"the service was promoted to model {model[:12]} during the import, which stopped "
                              f"after {len(progress.done):,} batches: score a new snapshot with the served model")
         held, erased = _held(s, who), erased_people(s)
         stored = [p for p in scored if p.person_id not in erased and not (p.person_id in held
@@ -188,8 +188,7 @@ def _import_batch(ctx: ServiceContext, rows: pd.DataFrame, batch: str, key: str,
 
 def _held(s: Session, who: list[str]) -> dict[str, datetime]:
     """The as_of of these people's stored scores."""
-    return {p: a for i in range(0, len(who), 5000)
-            for p, a in s.execute(select(Score.subject, Score.as_of).where(Score.subject.in_(who[i:i + 5000])))}
+    return {p: r.as_of for p, r in stored_scores(s, who).items()}
 
 
 @dataclass(frozen=True)

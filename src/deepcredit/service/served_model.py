@@ -26,9 +26,8 @@ from collections.abc import Callable
 
 from deepcredit.service.bootstrap import build_scorer
 from deepcredit.service.context import ServiceContext
-from deepcredit.service.events import MODEL_ID
+from deepcredit.service.events import served_model_id
 from deepcredit.service.scoring import Scorer
-from deepcredit.service.store.models import Meta
 
 log = logging.getLogger("deepcredit.service")
 
@@ -85,8 +84,7 @@ class ServedModel:
 
     def _follow(self, retry_failed: bool = True) -> bool:
         with self.ctx.db.read() as s:
-            row = s.get(Meta, MODEL_ID)
-        wanted = row.value if row is not None else ""
+            wanted = served_model_id(s)
         served = getattr(self.ctx.scorer, "model_id", None)
         if not wanted or wanted == served:
             return True
