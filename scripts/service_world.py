@@ -44,8 +44,8 @@ def build_service(root: Path, people: int, seed: int, crowd: int = 0, database_u
     from deepcredit.service.config import Settings
     from deepcredit.service.consent import grant
     from deepcredit.service.context import make_context, sync_clock
+    from deepcredit.service.enrolment import create_merchant, create_person_token
     from deepcredit.service.policies import create as create_policy
-    from deepcredit.service.routes.admin import create_merchant, create_person_token
     from deepcredit.service.schemas import PayLaterPolicyCreate, StandingConsent, ThresholdPolicyCreate
 
     world = simulate_world(root / "world", people=people, seed=seed)

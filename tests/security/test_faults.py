@@ -28,8 +28,8 @@ from deepcredit.service.auth import MerchantPrincipal
 from deepcredit.service.config import Settings
 from deepcredit.service.consent import grant
 from deepcredit.service.context import make_context
+from deepcredit.service.enrolment import create_merchant
 from deepcredit.service.policies import create as create_policy
-from deepcredit.service.routes.admin import create_merchant
 from deepcredit.service.schemas import StandingConsent, ThresholdPolicyCreate
 from deepcredit.service.store.models import Decision, ServiceEvent
 

@@ -285,8 +285,8 @@ def audit_anchor(
 def merchant_add(name: str = typer.Argument(..., help="The merchant's name.")) -> None:
     """Register a merchant and print its API key (shown once; only its hash is stored)."""
     from deepcredit.service.context import make_context, sync_clock
+    from deepcredit.service.enrolment import create_merchant
     from deepcredit.service.problems import Problem
-    from deepcredit.service.routes.admin import create_merchant
 
     ctx = make_context(_settings())
     ctx.db.create_all()
@@ -306,8 +306,8 @@ def person_token(
 ) -> None:
     """Issue a person a token to read their report and manage consents and disputes (demos, integrations)."""
     from deepcredit.service.context import make_context, sync_clock
+    from deepcredit.service.enrolment import create_person_token, holds_score
     from deepcredit.service.problems import Problem
-    from deepcredit.service.routes.admin import create_person_token, holds_score
 
     ctx = make_context(_settings())
     ctx.db.create_all()

@@ -18,7 +18,7 @@ def _quiet(_: str) -> None:
 
 
 def open_dataset(data: str | Path, cache: Path = BUNDLED_CACHE, on_message: MessageFn = _quiet) -> Dataset:
-    """A stored data set from a directory, or a bundled one (uci, otc) materialised once under `cache`."""
+    """A stored data set from a directory, or a bundled one (uci, otc, german) materialised once under `cache`."""
     path = Path(data)
     name = str(data)
     if path.exists() or name not in BUNDLED:

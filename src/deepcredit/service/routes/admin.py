@@ -7,10 +7,10 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select, update
 
 from deepcredit.service import disputes, erasure
-from deepcredit.service.auth import AdminPrincipal, admin, issue_merchant_key, issue_person_token
+from deepcredit.service.auth import AdminPrincipal, admin, issue_merchant_key
 from deepcredit.service.context import ServiceContext, get_context
-from deepcredit.service.known import is_known, unknown_person
-from deepcredit.service.problems import Problem, not_found
+from deepcredit.service.enrolment import create_merchant, create_person_token, merchant_out
+from deepcredit.service.problems import not_found
 from deepcredit.service.routes import BODY, COMMON, DisputePath, P, PathId
 from deepcredit.service.schemas import (
     AuditVerifyOut,
@@ -26,53 +26,9 @@ from deepcredit.service.schemas import (
     PersonTokenCreate,
     PersonTokenOut,
 )
-from deepcredit.service.store.models import ApiKey, Merchant, Score
+from deepcredit.service.store.models import ApiKey, Merchant
 
 router = APIRouter(prefix="/v1/admin", tags=["operator"], responses=COMMON)
-
-
-def _out(m: Merchant) -> MerchantOut:
-    return MerchantOut(id=m.id, name=m.name, active=m.active, created_at=m.created_at)
-
-
-def create_merchant(ctx: ServiceContext, name: str) -> MerchantKeyOut:
-    """Also used by the CLI: a merchant and its first key (shown once)."""
-    now = ctx.now()
-    with ctx.db.write() as s:
-        if s.execute(select(Merchant.id).where(Merchant.name == name)).first():
-            raise Problem(409, "conflict", f"a merchant named {name!r} exists")
-        m = Merchant(name=name, active=True, created_at=now)
-        s.add(m)
-        s.flush()
-        key = issue_merchant_key(s, m, now)
-        ctx.audit.append(s, now, "operator", "merchant_created", None, merchant=m.id)
-        return MerchantKeyOut(merchant=_out(m), api_key=key)
-
-
-def holds_score(ctx: ServiceContext, person_id: str) -> bool:
-    """Whether the service holds a score for this person id (an operator issuing a token is told if not)."""
-    with ctx.db.read() as s:
-        return s.get(Score, ctx.pseudonym(person_id)) is not None
-
-
-def create_person_token(ctx: ServiceContext, person_id: str, days: int) -> PersonTokenOut:
-    """Also used by the CLI: a token for a person the service knows (known.py; 404 otherwise, audited), which
-    revokes their earlier tokens; 409 for an erased person."""
-    now = ctx.now()
-    subject = ctx.pseudonym(person_id)
-    known = is_known(ctx, subject)  # before the write lock: it may read the data set
-    with ctx.db.write() as s:
-        when = erasure.erased_at(s, subject)
-        if when is not None:
-            raise erasure.already_erased(when)
-        if not known:
-            ctx.audit.append(s, now, "operator", "person_token_refused", subject, reason="unknown-person")
-        else:
-            token, expires, revoked = issue_person_token(s, subject, now, days)
-            ctx.audit.append(s, now, "operator", "person_token_issued", subject, days=days, revoked=revoked)
-    if not known:
-        raise unknown_person()  # after the commit, so the refusal's audit row is kept
-    return PersonTokenOut(token=token, expires_at=expires)
 
 
 @router.post("/merchants", response_model=MerchantKeyOut, status_code=201, responses={**BODY, 409: P},
@@ -86,7 +42,7 @@ def add_merchant(req: MerchantCreate, _: AdminPrincipal = Depends(admin), ctx: S
 def list_merchants(_: AdminPrincipal = Depends(admin), ctx: ServiceContext = Depends(get_context)
                    ) -> list[MerchantOut]:
     with ctx.db.read() as s:
-        return [_out(m) for m in s.execute(select(Merchant).order_by(Merchant.id)).scalars()]
+        return [merchant_out(m) for m in s.execute(select(Merchant).order_by(Merchant.id)).scalars()]
 
 
 @router.post("/merchants/{merchant_id}/keys", response_model=MerchantKeyOut, status_code=201, responses={404: P},
@@ -101,7 +57,7 @@ def rotate_key(merchant_id: PathId, _: AdminPrincipal = Depends(admin), ctx: Ser
         s.execute(update(ApiKey).where(ApiKey.merchant_id == m.id, ApiKey.revoked_at.is_(None)).values(revoked_at=now))
         key = issue_merchant_key(s, m, now)
         ctx.audit.append(s, now, "operator", "merchant_key_rotated", None, merchant=m.id)
-        return MerchantKeyOut(merchant=_out(m), api_key=key)
+        return MerchantKeyOut(merchant=merchant_out(m), api_key=key)
 
 
 @router.post("/merchants/{merchant_id}/disable", response_model=MerchantOut, responses={404: P},
@@ -115,7 +71,7 @@ def disable(merchant_id: PathId, _: AdminPrincipal = Depends(admin), ctx: Servic
             raise not_found("merchant")
         m.active = False
         ctx.audit.append(s, now, "operator", "merchant_disabled", None, merchant=m.id)
-        return _out(m)
+        return merchant_out(m)
 
 
 @router.post("/person-tokens", response_model=PersonTokenOut, status_code=201,

@@ -30,9 +30,9 @@ from deepcredit.service.bootstrap import InitSummary, build_scorer, initialise
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, make_context, sync_clock
 from deepcredit.service.decisions import decide
+from deepcredit.service.enrolment import create_merchant
 from deepcredit.service.events import report
 from deepcredit.service.policies import create as create_policy
-from deepcredit.service.routes.admin import create_merchant
 from deepcredit.service.schemas import DecisionRequest, MissedEvent, StandingConsent, ThresholdPolicyCreate
 from deepcredit.workflows.benchmarks import machine_check_ms, peak_rss_mb
 
