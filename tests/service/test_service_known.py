@@ -26,4 +26,4 @@ def test_erasure_deletes_every_declared_table_and_what_hangs_off_them_children_f
     names = [name for name, _ in deletions]  # the names the API's answer and the audit row count under
     assert set(names) == {"webhook_deliveries", "webhooks", "person_tokens", "attribute_corrections",
                           "event_corrections", "disputes", "decisions", "consents", "score_history", "scores",
-                          "reported_events"}
+                          "reported_events", "pending_rescores"}

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from deepcredit.service.neighbours import CONNECTION_CHANGED
-from deepcredit.service.store.models import Score, ScoreHistory
+from deepcredit.service.neighbours import CONNECTION_CHANGED, PendingRescores, neighbour_queue
+from deepcredit.service.store.models import PendingRescore, Score, ScoreHistory
 
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
 
@@ -47,3 +47,57 @@ def test_an_event_rescores_the_connections_in_the_background(service):
             ScoreHistory.subject.in_(connections), ScoreHistory.cause == CONNECTION_CHANGED)).scalars()}
     assert stored == {c: fresh[c].score for c in connections}  # each connection is up to date
     assert causes  # and those whose score moved show why in their history
+
+
+def _listed(service) -> set[str]:
+    with service.ctx.db.read() as s:
+        return set(s.execute(select(PendingRescore.subject)).scalars())
+
+
+def test_connections_queued_by_a_process_that_stopped_are_rescored_by_the_next(service):
+    """The queue is kept in the database: a batch that never finished (the process died, or it failed)
+    stays listed, and the next process that serves re-scores those people and unlists them."""
+    scorer = service.ctx.scorer
+    pid = _best_connected(service)
+    connections = scorer.neighbourhood([service.subject(pid)], hops=1)[1:]
+    mid, acme = service.merchant()
+    service.policy(acme)
+    service.grant(service.person(pid), mid)
+    assert service.decide(acme, pid, "order-1").status_code == 200
+    service.clock.advance(days=1)
+    stopped = service.ctx.neighbours
+
+    def dies(subjects: list[str]) -> None:  # the process stops before any re-score is stored
+        raise SystemError("stopped")
+
+    stopped.work = dies
+    for i in range(3):
+        r = service.client.post("/v1/events", json={"transaction_id": f"ev-{i}", "person_id": pid,
+                                                    "outcome": "rental_not_returned", "amount": 300},
+                                headers=acme)
+        assert r.status_code == 201
+    assert stopped.drain(timeout=5.0)
+    assert set(connections) <= _listed(service)  # nobody lost
+    with service.ctx.db.read() as s:
+        assert not s.execute(select(ScoreHistory).where(ScoreHistory.cause == CONNECTION_CHANGED)).first()
+
+    service.ctx.neighbours = restarted = neighbour_queue(service.ctx)  # what the next process builds
+    assert restarted.drain(timeout=5.0)
+    later = service.ctx.now() + timedelta(microseconds=1)
+    fresh = {p.person_id: p.score for p in scorer.score_people(connections, as_of=later)}
+    with service.ctx.db.read() as s:
+        stored = {r.subject: r.score for r in s.execute(select(Score).where(Score.subject.in_(connections))
+                                                        ).scalars()}
+    assert stored == fresh  # every connection is up to date
+    assert not _listed(service)
+
+
+def test_a_person_queued_again_while_their_rescore_runs_stays_listed(service):
+    ledger = PendingRescores(service.ctx)
+    a, b = (service.subject(p) for p in service.world.ids[:2])
+    ledger.add([a, b])
+    taken = ledger.taken()  # a re-score of a and b begins
+    service.clock.advance(seconds=1)
+    ledger.add([a])  # a's connection changes again meanwhile
+    ledger.done([a, b], taken)
+    assert _listed(service) == {a}

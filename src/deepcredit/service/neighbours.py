@@ -6,7 +6,13 @@ every node within its depth. Those people are queued here and re-scored by one b
 small batches, so the merchant's request does not wait for them; a connection whose score or sub-scores
 changed gets a new score and a history entry with the cause CONNECTION_CHANGED ("a change in a
 connection's record"), others are left as they are. The delay is the time the queue needs to drain:
-`drain(timeout)` waits for it (tests, benchmarks).
+`drain(timeout)` waits for it (tests).
+
+The queue is also written to the database (pending_rescores, `PendingRescores`): a person leaves it only
+once their re-score was stored, so a restart or a crash loses nobody; the next process that serves takes up
+whoever is still listed (`resume`). A batch that fails stays listed for that next start. With several worker
+processes each takes up the whole list at its start: a person may then be re-scored twice, which stores
+nothing new the second time (only changed scores are stored).
 """
 
 from __future__ import annotations
@@ -14,13 +20,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import timedelta
-from typing import cast
+from datetime import datetime, timedelta
+from typing import Protocol, cast
+
+from sqlalchemy import delete, insert, select
 
 from deepcredit.data.schema import Dimension
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.events import score_and_save
 from deepcredit.service.scoring import GraphScorer
+from deepcredit.service.store.models import ErasedSubject, PendingRescore
 
 log = logging.getLogger(__name__)
 CONNECTION_CHANGED = "a connection's record changed"
@@ -31,12 +40,24 @@ event than batches of 32 (median of 3 alternated runs, range 1.21-1.27; scripts/
 docs/results/connections-batch-2026-12-06.json)."""
 
 
+class Ledger(Protocol):
+    """Where the queue is kept beyond the process (PendingRescores; none in a queue of tests)."""
+
+    def add(self, subjects: Sequence[str]) -> None: ...
+
+    def taken(self) -> datetime: ...
+
+    def done(self, subjects: Sequence[str], taken: datetime) -> None: ...
+
+    def listed(self) -> list[str]: ...
+
+
 class NeighbourQueue:
     """A de-duplicating work queue with one daemon worker thread, started on first use."""
 
     def __init__(self, work: Callable[[list[str]], None], select: Callable[[str], list[str]],
-                 batch: int = BATCH) -> None:
-        self.work, self.select, self.batch = work, select, batch
+                 batch: int = BATCH, ledger: Ledger | None = None) -> None:
+        self.work, self.select, self.batch, self.ledger = work, select, batch, ledger
         self._pending: dict[str, None] = {}
         self._busy = False
         self._cond = threading.Condition()
@@ -50,6 +71,21 @@ class NeighbourQueue:
         return len(people)
 
     def enqueue(self, subjects: Sequence[str]) -> None:
+        """Queue these people, listed in the ledger first (a process that dies before their re-score leaves
+        them listed for the next)."""
+        if self.ledger is not None:
+            self.ledger.add(subjects)
+        self._queue(subjects)
+
+    def resume(self) -> int:
+        """Take up the people the ledger still lists (queued by a process that stopped before their
+        re-score); returns how many."""
+        listed = self.ledger.listed() if self.ledger is not None else []
+        if listed:
+            self._queue(listed)
+        return len(listed)
+
+    def _queue(self, subjects: Sequence[str]) -> None:
         with self._cond:
             for s in subjects:
                 self._pending[s] = None
@@ -72,9 +108,13 @@ class NeighbourQueue:
                     del self._pending[s]
                 self._busy = True
             try:
+                taken = self.ledger.taken() if self.ledger is not None else None
                 self.work(batch)
+                if self.ledger is not None and taken is not None:
+                    self.ledger.done(batch, taken)  # those queued again meanwhile stay listed
             except Exception as exc:  # noqa: BLE001 - a failed batch must not stop the worker
-                log.error("re-scoring %d connections failed (%s)", len(batch), type(exc).__name__)
+                log.error("re-scoring %d connections failed (%s); they stay listed for the next start", len(batch),
+                          type(exc).__name__)
             finally:
                 with self._cond:
                     self._busy = False
@@ -99,6 +139,42 @@ def rescore_connections(ctx: ServiceContext, subjects: list[str]) -> None:
     score_and_save(ctx, subjects, CONNECTION_CHANGED, ctx.now() + timedelta(microseconds=1), only_changed=True)
 
 
+class PendingRescores:
+    """The queue in the database (pending_rescores): a person is listed from when they are queued until their
+    re-score was stored; listed again while queued, their time moves on, so a re-score that began before it
+    does not unlist them."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def add(self, subjects: Sequence[str]) -> None:
+        now, people = self.ctx.now(), list(dict.fromkeys(subjects))
+        with self.ctx.db.write() as s:  # one writer at a time: no two processes insert one person
+            erased = set(s.execute(select(ErasedSubject.subject).where(ErasedSubject.subject.in_(people))).scalars())
+            people = [p for p in people if p not in erased]  # an erased person's pseudonym is not written again
+            s.execute(delete(PendingRescore).where(PendingRescore.subject.in_(people)))  # listed: their time moves on
+            if people:
+                s.execute(insert(PendingRescore), [{"subject": p, "queued_at": now} for p in people])
+
+    def taken(self) -> datetime:
+        return self.ctx.now()
+
+    def done(self, subjects: Sequence[str], taken: datetime) -> None:
+        with self.ctx.db.write() as s:
+            s.execute(delete(PendingRescore).where(PendingRescore.subject.in_(list(subjects)),
+                                                   PendingRescore.queued_at <= taken))
+
+    def listed(self) -> list[str]:
+        with self.ctx.db.read() as s:
+            return list(s.execute(select(PendingRescore.subject).order_by(PendingRescore.queued_at,
+                                                                           PendingRescore.subject)).scalars())
+
+
 def neighbour_queue(ctx: ServiceContext) -> NeighbourQueue:
-    return NeighbourQueue(lambda subjects: rescore_connections(ctx, subjects),
-                          lambda subject: connections_to_rescore(ctx, subject))
+    """The serving process's queue, kept in its database too, taking up whoever a stopped process left."""
+    queue = NeighbourQueue(lambda subjects: rescore_connections(ctx, subjects),
+                           lambda subject: connections_to_rescore(ctx, subject), ledger=PendingRescores(ctx))
+    resumed = queue.resume()
+    if resumed:
+        log.info("re-scoring %d connections a stopped process had queued", resumed)
+    return queue

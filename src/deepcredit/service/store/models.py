@@ -247,6 +247,16 @@ class ErasedSubject(Base):
     erased_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class PendingRescore(Base):
+    """A connection of a person whose record changed, waiting for its re-score (service/neighbours.py). Kept
+    here, not only in the worker's memory, so a restart or a crash does not lose it: the next process that
+    serves re-scores whoever is still listed."""
+
+    __tablename__ = "pending_rescores"
+    subject: Mapped[str] = mapped_column(SUBJECT, primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Dispute(Base):
     """A record a person says is wrong: an event (event_ref) or a profile attribute (attribute), one of them.
     Known outside the service (the person, the operator's routes, a re-score's cause) by `public_id`."""

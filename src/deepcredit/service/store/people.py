@@ -14,6 +14,7 @@ from deepcredit.service.store.models import (
     Decision,
     Dispute,
     EventCorrection,
+    PendingRescore,
     PersonToken,
     Score,
     ScoreHistory,
@@ -24,7 +25,8 @@ from deepcredit.service.store.models import (
 ABOUT_ONE_PERSON: dict[str, type[Base]] = {
     "scores": Score, "score_history": ScoreHistory, "consents": Consent, "person_tokens": PersonToken,
     "reported_events": ServiceEvent, "disputes": Dispute, "event_corrections": EventCorrection,
-    "attribute_corrections": AttributeCorrection, "webhooks": Webhook, "decisions": Decision}
+    "attribute_corrections": AttributeCorrection, "webhooks": Webhook, "pending_rescores": PendingRescore,
+    "decisions": Decision}
 """Every table with a `subject` column, the audit log and the erased list aside, by the name an erasure's
 answer and audit row count its rows under. In the order `known` asks them: those indexed by subject first
 (a decision's index leads with the merchant: it is asked last)."""
