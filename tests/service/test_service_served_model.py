@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from service_testkit import ADMIN_KEY, FEATURES, KEY, NOW, FakeClock, Service, world
 from sqlalchemy import select
 
+from deepcredit.data.dataset import write_dataset
 from deepcredit.features.bundle import build_model_input
 from deepcredit.features.definitions import ALL_FEATURES
 from deepcredit.models.artifacts import load_artifact
@@ -19,7 +21,7 @@ from deepcredit.models.base import save_model
 from deepcredit.models.scorecard import ScorecardModel
 from deepcredit.service import challenger
 from deepcredit.service.app import create_app
-from deepcredit.service.bootstrap import initialise
+from deepcredit.service.bootstrap import build_scorer, initialise
 from deepcredit.service.config import Clock, Settings
 from deepcredit.service.store.models import AuditEntry, Score, ScoreHistory
 
@@ -154,3 +156,93 @@ def test_a_model_that_failed_to_load_is_not_loaded_again_in_a_request(tmp_path):
         look.every_s = 0
         assert look.poll() is not None and look.idle()
         assert len(loads) == 2  # the background look tries it again
+
+
+def _corrected(tmp_path, pid: str):
+    """The test world's source data set less one person's events (a corrected extract): the same spec and
+    people, so the same model serves it."""
+    raw = world().raw
+    frames = {t: raw.read(t) for t in ("people", "events", "relations", "outcomes")}
+    frames["events"] = frames["events"][frames["events"]["person_id"].astype(str) != pid]
+    return write_dataset(tmp_path / "corrected", frames, raw.name, str(raw.snapshot_date.date()), spec=raw.spec,
+                         time_zone=raw.manifest.time_zone)
+
+
+def _busiest(svc: Service) -> tuple[str, dict, dict]:
+    """The person with the most records, decided about by Acme under their consent: (id, token, Acme's key)."""
+    events = world().raw.read("events")
+    pid = str(events["person_id"].astype(str).value_counts().index[0])
+    mid, acme = svc.merchant()
+    svc.policy(acme)
+    me = svc.person(pid)
+    svc.grant(me, mid)
+    assert svc.decide(acme, pid, "tx-1").status_code == 200
+    return pid, me, acme
+
+
+def _served_from_the_new_copy(svc: Service, pid: str) -> None:
+    """The person's stored score is what a scorer loaded now (the meta table's copy) computes."""
+    stored = svc.score_of(pid)
+    fresh = build_scorer(svc.ctx)
+    assert fresh is not None
+    assert fresh.score_people([svc.subject(pid)], as_of=stored.as_of)[0].score == stored.score
+
+
+def test_a_running_server_reads_the_data_copy_serve_init_wrote_again(tmp_path):
+    """serve-init run again with the same model and a corrected data set: after its next look a running
+    server reads the new copy (what it holds about a person, a re-score), not the one it loaded at start."""
+    with running(tmp_path, check_s=0) as (svc, settings, _):
+        pid, me, acme = _busiest(svc)
+        loaded = svc.ctx.scorer
+        assert svc.client.get("/v1/me/export", headers=me).json()["events"]  # the records loaded at start
+        before = svc.score_of(pid).score
+        initialise(settings, _corrected(tmp_path, pid), world().model, tmp_path / "state", as_of=NOW)
+        assert svc.score_of(pid).score != before  # serve-init stored everyone's scores from the new copy
+        assert svc.ctx.models.idle()
+        assert svc.client.get("/v1/health").json()["model_id"] == loaded.model_id  # this request starts a look
+        assert svc.ctx.models.idle()
+        assert svc.ctx.scorer is not loaded and svc.ctx.scorer.model_id == loaded.model_id
+        assert svc.client.get("/v1/me/export", headers=me).json()["events"] == []  # the new copy's records
+        r = _report(svc, acme, pid)
+        assert r.status_code == 201 and r.json()["rescored"] is True, r.text
+        _served_from_the_new_copy(svc, pid)
+        assert _actions(svc).count("model_served") == 1
+
+
+def test_a_rescore_from_the_old_copy_never_replaces_a_score_from_the_new_one(tmp_path):
+    """Before its next look, a server re-scoring a person after an event would store a score from the copy
+    it loaded: refused inside the save, as a score by a model no longer served is; it loads the new copy and
+    re-scores the person from it, the event included."""
+    with running(tmp_path, check_s=3600) as (svc, settings, _):
+        pid, me, acme = _busiest(svc)
+        loaded = svc.ctx.scorer
+        assert svc.client.get("/v1/me/export", headers=me).json()["events"]  # read, as a server warmed has
+        initialise(settings, _corrected(tmp_path, pid), world().model, tmp_path / "state", as_of=NOW)
+        assert svc.ctx.scorer is loaded  # not looked yet (an hour between looks)
+        r = _report(svc, acme, pid)
+        assert r.status_code == 201 and r.json()["rescored"] is True, r.text
+        assert svc.ctx.scorer is not loaded and "model_served" in _actions(svc)
+        _served_from_the_new_copy(svc, pid)
+
+
+def test_a_score_computed_under_another_generation_is_not_stored(service):
+    """The save's check, on either database: a score by the served model, but computed under another
+    generation of what is served (from a copy serve-init replaced since), is refused and stores nothing;
+    one under the current generation is stored."""
+    from dataclasses import replace
+
+    from deepcredit.service.context import read_meta, write_meta
+    from deepcredit.service.events import GENERATION, ModelChanged, save_scores, served_meta
+
+    first = service.world.scores[0]
+    write_meta(service.ctx, served_meta({"model_id": first.model_id}))
+    current = read_meta(service.ctx)[GENERATION]
+    assert len(current) == 32 and served_meta({})[GENERATION] != current  # a new one from every write
+    later = replace(first, as_of=service.clock.t + timedelta(hours=1), score=first.score + 5)
+    with pytest.raises(ModelChanged, match="another data set copy"):
+        save_scores(service.ctx, [later], cause="event", generation="an older one")
+    with service.ctx.db.read() as s:
+        assert s.get(Score, first.person_id).score == first.score
+    assert save_scores(service.ctx, [later], cause="event", generation=current) == 1
+    assert save_scores(service.ctx, [replace(later, score=first.score)], cause="event") == 1  # a scorer not built
+    # from the meta table (generation None) is checked by its model only, as before

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from deepcredit.workflows import benchmark as bm
+from deepcredit.workflows.benchmarks import peak_rss_mb
 
 
 def fake_results() -> dict:
@@ -132,7 +133,7 @@ def test_tiny_speed_run_in_child_processes(tmp_path):
 
 
 def _peak_child(stage: str, args: dict, q) -> None:
-    q.put({"peak_mb": bm.peak_rss_mb()})
+    q.put({"peak_mb": peak_rss_mb()})
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="VmHWM is Linux's")

@@ -271,7 +271,7 @@ def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | 
                       {"name": "operator", "description": "The operator (admin) key."}])
     app.state.ctx = ctx
     _derive(app, ctx)
-    ctx.models.on_swap = lambda: _derive(app, ctx)  # a promoted model adopted while this runs (served_model.py)
+    ctx.models.on_swap = lambda: _derive(app, ctx)  # a promoted model (or new copy) adopted while this runs
     if settings.webhook_interval_s > 0:
         app.state.webhooks = Dispatcher(ctx, settings.webhook_interval_s).start()
     problems.install(app)

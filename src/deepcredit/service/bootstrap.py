@@ -5,7 +5,8 @@
 3. score everyone as of now (or as of a given date: the service clock then runs from that date, see
    config.Clock) and store the scores, so that decisions are lookups from the first request on.
 
-Running it again re-copies the data and re-scores everyone (a new model, new data); the service's own
+Running it again re-copies the data and re-scores everyone (a new model, new data), and a running server
+loads both again (a new generation of what is served: events.GENERATION, served_model.py); the service's own
 events, consents, disputes and audit log stay. Run again with an earlier `--as-of` (as its own note asks
 when the data end long before today), it drops the score history dated after the new clock's now: a
 person's history never holds a score from the future.
@@ -32,7 +33,14 @@ from deepcredit.service.context import (
     sync_clock,
     write_meta,
 )
-from deepcredit.service.events import erased_people, overlay_source, save_scores_bulk, unreported_outcomes
+from deepcredit.service.events import (
+    GENERATION,
+    erased_people,
+    overlay_source,
+    save_scores_bulk,
+    served_meta,
+    unreported_outcomes,
+)
 from deepcredit.service.pseudodata import pseudonymise_dataset, without_people
 from deepcredit.service.scoring import ModelScorer, Scorer, load_scorer, needed_definitions
 from deepcredit.service.store import schema
@@ -71,7 +79,8 @@ class ModelMismatch(RuntimeError):
 
 
 def build_scorer(ctx: ServiceContext) -> Scorer | None:
-    """The scorer `serve-init` recorded in the database (data set copy + model artifact), if any.
+    """The scorer `serve-init` recorded in the database (data set copy + model artifact), if any, with the
+    generation of what is served it was built under (events.GENERATION).
 
     The artifact's signature is checked when it loads (models/artifacts.py); its identity must also equal
     the model id `serve-init` recorded, so a different (even validly signed) model swapped in on disk is
@@ -86,6 +95,9 @@ def build_scorer(ctx: ServiceContext) -> Scorer | None:
     if recorded and scorer.model_id != recorded:
         raise ModelMismatch(f"the model at {meta['model_path']} is {scorer.model_id[:12]}..., but serve-init "
                             f"recorded {recorded[:12]}...; run `deepcredit serve-init` again to serve this model")
+    # read with the paths, before the copy: a copy written since is of a later generation, which a running
+    # server then loads again (served_model.py); never a generation newer than the data read
+    scorer.generation = meta.get(GENERATION, "")
     return scorer
 
 
@@ -129,10 +141,11 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
     for scored in scorer.score_everyone(now):
         save_scores_bulk(ctx, scored, cause="initial score")
         people += len(scored)
-    write_meta(ctx, {"data_dir": str(copy.root), "model_path": str(model_path), "model_id": scorer.model_id,
-                     "clock_offset_seconds": str(offset.total_seconds()), "time_zone": data.time_zone or "",
-                     "source_data": data.name,
-                     "source_fingerprint": data.fingerprint(), "initialised_at": utcnow().isoformat()})
+    # a new generation: a running server loads the new copy (and model), and its scores of the old are refused
+    write_meta(ctx, served_meta({"data_dir": str(copy.root), "model_path": str(model_path),
+                                 "model_id": scorer.model_id, "clock_offset_seconds": str(offset.total_seconds()),
+                                 "time_zone": data.time_zone or "", "source_data": data.name,
+                                 "source_fingerprint": data.fingerprint(), "initialised_at": utcnow().isoformat()}))
     with ctx.db.write() as s:
         ctx.audit.append(s, now, "operator", "service_initialised", None, people=people,
                          model=scorer.model_id, data=data.name,

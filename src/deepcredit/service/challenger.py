@@ -27,7 +27,7 @@ from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_parquet
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, served_context, write_meta
-from deepcredit.service.events import overlay_source, save_scores_bulk
+from deepcredit.service.events import overlay_source, save_scores_bulk, served_meta
 from deepcredit.service.scoring import ModelScorer, ScoredPerson, load_scorer
 from deepcredit.service.store.models import Policy, Score
 
@@ -118,9 +118,9 @@ def promote(settings: Settings) -> Registered:
         # served first: from this commit on a running server's saves of the old model's scores are refused
         # and it adopts this one (served_model.py); everyone is then scored as of `now`, and a score by this
         # model as of `now` or later is kept (a re-run's people done before, or a server's re-score since)
-        write_meta(ctx, {"model_path": meta["challenger_model_path"], "model_id": scorer.model_id,
-                         "previous_model_id": old or "", PROMOTION_MODEL: scorer.model_id,
-                         PROMOTION_AS_OF: now.isoformat()})
+        write_meta(ctx, served_meta({"model_path": meta["challenger_model_path"], "model_id": scorer.model_id,
+                                     "previous_model_id": old or "", PROMOTION_MODEL: scorer.model_id,
+                                     PROMOTION_AS_OF: now.isoformat()}))
         people = 0
         try:
             for scored in scorer.score_everyone(now):

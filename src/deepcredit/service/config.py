@@ -100,7 +100,8 @@ class Settings:
     set (DEEPCREDIT_WEBHOOK_ALLOW_PRIVATE=1: a receiver on this machine, a private network or another port;
     service/outbound.py)."""
     model_check_s: float = 5
-    """A running service looks at most this often for a promoted model to serve (service/served_model.py)."""
+    """A running service looks at most this often for a promoted model, or a data copy serve-init wrote again,
+    to serve (service/served_model.py)."""
     strict_versions: bool = False
     """Refuse to serve a model written under other library versions than the running ones
     (DEEPCREDIT_STRICT_VERSIONS=1; models/artifacts.check_versions), rather than warn: its scores need not be

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -135,6 +136,11 @@ def cutoff_in(s: Session) -> datetime | None:
 
 MODEL_ID = "model_id"
 """The service_meta key of the served model's id (serve-init, model-promote)."""
+GENERATION = "served_generation"
+"""The service_meta key of what is served: a new random value from every writer that changes the served model
+or the data set copy it reads (serve-init, model-promote: served_meta). A running server follows it, and a
+score computed under another one is not stored (served_model.py, save_scores). '' before the first such write.
+An erasure rewrites the copy without a new generation: every reader leaves the erased out already (erasure.py)."""
 IN_LIST = 5000
 """People named in one SQL IN list: a bounded statement on either engine however many are stored at once."""
 
@@ -146,6 +152,18 @@ def served_model_id(s: Session) -> str:
     return row.value if row is not None else ""
 
 
+def served_generation(s: Session) -> str:
+    """The generation of what is served (GENERATION; '' where no writer recorded one yet)."""
+    row = s.get(Meta, GENERATION)
+    return row.value if row is not None else ""
+
+
+def served_meta(values: dict[str, str]) -> dict[str, str]:
+    """What a writer that changes what is served (the model, the data set copy) records in the meta table, in
+    one write: its values and a new generation. Random, not counted: two writers at once never draw the same."""
+    return {**values, GENERATION: uuid.uuid4().hex}
+
+
 def stored_scores(s: Session, subjects: Sequence[str]) -> dict[str, Any]:
     """These people's current scores (subject, as_of, model_id), IN_LIST people a statement."""
     return {r.subject: r for i in range(0, len(subjects), IN_LIST)
@@ -154,14 +172,17 @@ def stored_scores(s: Session, subjects: Sequence[str]) -> dict[str, Any]:
 
 
 class ModelChanged(RuntimeError):
-    """A score by a model other than the served one was not stored: the served model changed (promoted)."""
+    """A score by a model other than the served one, or read from another data set copy, was not stored: what
+    is served changed (model-promote, serve-init run again)."""
 
     def __init__(self, served: str) -> None:
-        super().__init__(f"the served model is now {served[:12]}...; a score by another model is not stored")
+        super().__init__(f"what is served changed (the model is {served[:12]}...); a score by another model or "
+                         "from another data set copy is not stored")
         self.served = served
 
 
-def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str, only_changed: bool = False) -> int:
+def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str, only_changed: bool = False,
+                generation: str | None = None) -> int:
     """Store new current scores and append them to each person's history (one transaction); how many.
 
     Checked inside the write, so that nothing commits between a check and the row it guards (store.db):
@@ -173,12 +194,15 @@ def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str,
     - only_changed: a person whose stored score and sub-scores are the same is left as they are;
     - a score by a model other than the served one (the meta table's model_id, as `model-promote` sets it)
       is refused with ModelChanged, storing nothing: a server still holding the old model never replaces the
-      promoted model's scores (score_and_save re-scores with the promoted one)."""
+      promoted model's scores (score_and_save re-scores with the promoted one); so is one computed under
+      another `generation` (the scorer's, where it knows it: GENERATION) than the meta table's, where the
+      model is the same but serve-init wrote a new data set copy since the scorer read its own."""
     now = ctx.now()
     saved = 0
     with ctx.db.write() as s:
         served = served_model_id(s)
-        if served and any(p.model_id != served for p in scored):
+        if (served and any(p.model_id != served for p in scored)
+                or generation is not None and generation != served_generation(s)):
             raise ModelChanged(served)
         erased = erased_people(s)
         people = [p for p in scored if p.person_id not in erased]
@@ -243,18 +267,20 @@ def score_and_save(ctx: ServiceContext, subjects: Sequence[str], cause: str, as_
                    only_changed: bool = False) -> list[ScoredPerson]:
     """Score these people with the served model as of `as_of` and store the scores (save_scores).
 
-    A save refused because the model was promoted meanwhile (ModelChanged) is not lost: the service adopts
-    the promoted model (ctx.models, served_model.py) and scores the same people as of the same time with it,
+    A save refused because the model was promoted meanwhile, or serve-init wrote a new data set copy
+    (ModelChanged), is not lost: the service adopts what is served now (ctx.models, served_model.py) and
+    scores the same people as of the same time with it,
     so what triggered the re-score is reflected in a score by the served model. Without a way to adopt it
     (an operator command) or when it cannot be loaded, ModelChanged is raised: nothing stale is stored, and
     the person's next re-score picks the change up."""
     tries = 3  # a second promotion while the first one loads: once more
     while True:
-        if ctx.scorer is None:
+        scorer = ctx.scorer  # the one that scores is the one whose generation the save checks (a swap between)
+        if scorer is None:
             raise RuntimeError("re-scoring needs a scorer")
-        scored = ctx.scorer.score_people(list(subjects), as_of=as_of)
+        scored = scorer.score_people(list(subjects), as_of=as_of)
         try:
-            save_scores(ctx, scored, cause, only_changed=only_changed)
+            save_scores(ctx, scored, cause, only_changed=only_changed, generation=getattr(scorer, "generation", None))
             return scored
         except ModelChanged:
             tries -= 1

@@ -360,6 +360,9 @@ class ModelScorer:
         self.dataset, self.model, self.overlay = dataset, model, overlay
         self.scorer = ReportScorer(model, top=top_reasons)
         self.model_id = model_id or "unsaved-model"
+        self.generation: str | None = None
+        """The meta table's generation of what is served when this scorer was built from it (bootstrap.
+        build_scorer); None where it was not: its scores are then checked by their model only (save_scores)."""
         self.definitions = list(definitions if definitions is not None else getattr(model, "definitions_", []))
         self.views = tuple(model_views(model))
         self.hops = graph_hops(model)

@@ -23,37 +23,32 @@ import platform
 import re
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from deepcredit.config import RunConfig, ScoringConfig, StackConfig, write_run_record
-from deepcredit.data.dataset import Dataset, sample_dataset
+from deepcredit.config import RunConfig, StackConfig, write_run_record
+from deepcredit.data.dataset import sample_dataset
 from deepcredit.data.io import atomic_write_json, atomic_write_text, library_versions
 from deepcredit.features.bundle import build_model_input
-from deepcredit.models.base import save_model
 from deepcredit.models.stack import (
     ALL_MEMBERS,
-    StackModel,
     available_kinds,
     default_members,
 )
-from deepcredit.workflows.benchmarks import code_provenance, peak_rss_mb
+from deepcredit.workflows.benchmarks import code_provenance
 from deepcredit.workflows.benchmarks import declared as bench_declared
 from deepcredit.workflows.benchmarks import features as bench_features
 from deepcredit.workflows.benchmarks import models as bench_models
 from deepcredit.workflows.benchmarks import scorecards as bench_scorecards
 from deepcredit.workflows.benchmarks import service as bench_service
-from deepcredit.workflows.benchmarks.child import run_child, speed_world
-from deepcredit.workflows.score import score_batch
+from deepcredit.workflows.benchmarks.child import model_stage, run_child, speed_world
 
 SCHEMA_VERSION = 1
 BEGIN, END = "<!-- benchmark:begin -->", "<!-- benchmark:end -->"
 PEERS = ("optbinning", "toad", "scorecardpy")
 SPEED_STAGES = ("simulate", "features", "train", "score", "report")
 """score: PD, score and band of every person; report: the full report card (plus sub-scores and reasons)."""
-VIEWS = ("tabular", "temporal", "structural")
 
 StepFn = Callable[[str], None]
 
@@ -307,30 +302,6 @@ DATASETS: dict[str, Callable[[Plan, Path, StepFn], dict]] = {
 
 # -- speed (child processes) --------------------------------------------------------------------------------
 
-def _model_child(stage: str, args: dict, q) -> None:
-    """train: build the model input and fit the stack; score / report: batch-score every row with that stack
-    in chunks, features included (report: with the explanation, sub-scores and reason codes)."""
-    ds = Dataset(args["data"])
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if stage == "train":
-            inp = build_model_input(ds, views=VIEWS)
-            t_inp = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            stack = StackModel(member_params=args["member_params"], n_folds=args["folds"], seed=0).fit(inp)
-            seconds = time.perf_counter() - t0
-            save_model(stack, Path(args["model"]), inp)
-            q.put({"seconds": round(seconds, 2), "model_input_seconds": round(t_inp, 2), "rows": len(inp),
-                   "peak_mb": peak_rss_mb()})
-            return
-        with tempfile.TemporaryDirectory() as tmp:
-            cfg = RunConfig(scoring=ScoringConfig(explain=stage == "report"))
-            job = score_batch(Path(args["model"]), ds, Path(tmp) / "scores", cfg)
-    q.put({"seconds": round(time.perf_counter() - t0, 2), "rows": job["rows"], "cards": job["rows"],
-           "chunk_size": job["chunk_size"], "peak_mb": peak_rss_mb()})
-
-
 def run_speed(plan: Plan, workdir: Path, step: StepFn) -> tuple[dict, list[dict]]:
     """speed.<stage>.<size> = {seconds, peak_mb, ...}; and what was skipped, with why."""
     speed: dict = {s: {} for s in SPEED_STAGES}
@@ -350,9 +321,8 @@ def run_speed(plan: Plan, workdir: Path, step: StepFn) -> tuple[dict, list[dict]
                             f"{plan.model_size:,}-person model"})
             continue
         step(f"speed: train the stack on {n:,} people")
-        speed["train"][str(n)] = run_child(__name__, "_model_child", "train",
-                                           {"data": str(worlds[n]), "model": str(models[n]),
-                                            "member_params": plan.member_params, "folds": plan.stack_folds})
+        speed["train"][str(n)] = model_stage("train", {"data": str(worlds[n]), "model": str(models[n]),
+                                                      "member_params": plan.member_params, "folds": plan.stack_folds})
     model = models[plan.model_size]
     trained = "error" not in speed["train"].get(str(plan.model_size), {})
     for n in plan.speed_sizes:
@@ -361,8 +331,7 @@ def run_speed(plan: Plan, workdir: Path, step: StepFn) -> tuple[dict, list[dict]
                 skipped.append({"what": f"{stage} at {n:,}", "why": "training the scoring model failed"})
                 continue
             step(f"speed: batch-score {n:,} people ({what})")
-            speed[stage][str(n)] = {**run_child(__name__, "_model_child", stage,
-                                                {"data": str(worlds[n]), "model": str(model)}),
+            speed[stage][str(n)] = {**model_stage(stage, {"data": str(worlds[n]), "model": str(model)}),
                                     "model_trained_on": plan.model_size}
     return speed, skipped
 

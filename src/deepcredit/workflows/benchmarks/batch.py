@@ -20,14 +20,13 @@ import time
 from pathlib import Path
 
 from deepcredit.data.io import atomic_write_json
-from deepcredit.workflows import benchmark as bench
 from deepcredit.workflows.benchmarks import features as bench_features
 from deepcredit.workflows.benchmarks import service as bench_service
-from deepcredit.workflows.benchmarks.child import run_child, speed_world
+from deepcredit.workflows.benchmarks.child import model_stage, run_child, speed_world
 
 STAGES = ("features", "score", "report")
 """features: every feature of the world at once (the feature engine's speed stage, bench_features); score and
-report: batch scoring in chunks, features included (benchmark._model_child)."""
+report: batch scoring in chunks, features included (child.model_stage)."""
 
 
 def measure(model: Path, sizes: list[int], stages: list[str], workdir: Path, service_people: int | None = None,
@@ -49,8 +48,7 @@ def measure(model: Path, sizes: list[int], stages: list[str], workdir: Path, ser
                 speed[stage][str(n)] = run_child(bench_features.__name__, "_child", "engine_all",
                                                  {"out": str(data), "people": n, "seed": seed})
             else:
-                speed[stage][str(n)] = {**run_child(bench.__name__, "_model_child", stage,
-                                                    {"data": str(data), "model": str(model)}),
+                speed[stage][str(n)] = {**model_stage(stage, {"data": str(data), "model": str(model)}),
                                         "model_trained_on": rows}
             log(f"  {speed[stage][str(n)]}")
     out: dict = {"speed": speed}

@@ -1,8 +1,9 @@
-"""Benchmark stages in child processes, and the speed worlds they run on.
+"""Benchmark stages in child processes (the stack's train, score and report: model_stage), and the speed worlds
+they run on.
 
 Why a child per stage: a spawned process's peak resident memory (peak_rss_mb) is its stage's alone. Why
 here and not in workflows/benchmark.py: the standalone benchmarks (features, batch, spark) share it, and
-they may not import the module that imports them. This module imports little at the top, so a spawned
+they may not import the module that imports them (an import-linter contract, pyproject.toml). This module imports little at the top, so a spawned
 child loads only what its stage needs.
 """
 
@@ -58,6 +59,51 @@ def _simulate(stage: str, args: dict, q) -> None:
     ds = simulate_world(Path(args["out"]), people=args["people"], seed=args["seed"])
     q.put({"seconds": round(time.perf_counter() - t0, 2), "peak_mb": peak_rss_mb(),
            "events": ds.manifest.tables["events"]["rows"], "relations": ds.manifest.tables["relations"]["rows"]})
+
+
+STACK_VIEWS = ("tabular", "temporal", "structural")
+"""The views the speed stages' stack is trained on."""
+
+
+def model_stage(stage: str, args: dict) -> dict:
+    """Run one model stage in a child process (run_child): 'train' fits the stack on args['data'] and saves
+    it at args['model'] (args 'member_params', 'folds'); 'score' and 'report' batch-score every row with it."""
+    return run_child(__name__, "_model", stage, args)
+
+
+def _model(stage: str, args: dict, q) -> None:
+    """run_child entry point of model_stage. train: build the model input and fit the stack; score / report:
+    batch-score every row with that stack in chunks, features included (report: with the explanation,
+    sub-scores and reason codes)."""
+    import tempfile
+    import warnings
+
+    from deepcredit.config import RunConfig, ScoringConfig
+    from deepcredit.data.dataset import Dataset
+    from deepcredit.features.bundle import build_model_input
+    from deepcredit.models.base import save_model
+    from deepcredit.models.stack import StackModel
+    from deepcredit.workflows.score import score_batch
+
+    ds = Dataset(args["data"])
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if stage == "train":
+            inp = build_model_input(ds, views=STACK_VIEWS)
+            t_inp = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            stack = StackModel(member_params=args["member_params"], n_folds=args["folds"], seed=0).fit(inp)
+            seconds = time.perf_counter() - t0
+            save_model(stack, Path(args["model"]), inp)
+            q.put({"seconds": round(seconds, 2), "model_input_seconds": round(t_inp, 2), "rows": len(inp),
+                   "peak_mb": peak_rss_mb()})
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = RunConfig(scoring=ScoringConfig(explain=stage == "report"))
+            job = score_batch(Path(args["model"]), ds, Path(tmp) / "scores", cfg)
+    q.put({"seconds": round(time.perf_counter() - t0, 2), "rows": job["rows"], "cards": job["rows"],
+           "chunk_size": job["chunk_size"], "peak_mb": peak_rss_mb()})
 
 
 class _NotSimulated(Exception):
