@@ -93,3 +93,10 @@ def test_a_file_features_did_not_write_is_refused(tmp_path):
     (tmp_path / "d").mkdir()
     with pytest.raises(DataValidationError, match="is a directory"):
         check_features_out(tmp_path / "d")
+
+
+def test_a_json_beside_a_new_feature_file_is_left_alone(tmp_path):
+    """Only the sidecar of a feature file being replaced is removed: a user's f.json beside a new f.parquet stays."""
+    (tmp_path / "f.json").write_text('{"features": ["mine"]}')
+    _frame().save(tmp_path / "f.parquet")
+    assert (tmp_path / "f.json").read_text() == '{"features": ["mine"]}'

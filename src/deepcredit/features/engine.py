@@ -117,9 +117,10 @@ class FeatureFrame:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: meta.encode()})
         with output_lock(path):
             check_features_out(path)
+            stale = path.exists() and _sidecar(path) is not None  # the sidecar of the feature file replaced
             atomic_write_parquet(path, table)
-            if _sidecar(path) is not None:
-                path.with_suffix(".json").unlink()  # an older DeepCredit's, now stale: the file holds its own
+            if stale:  # an older DeepCredit's: the file holds its own definitions now
+                path.with_suffix(".json").unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: Path) -> FeatureFrame:
