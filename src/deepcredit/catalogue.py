@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from deepcredit.data.io import atomic_write_text
 from deepcredit.data.schema import TABLES, Dimension
 from deepcredit.data.spec import BUILTIN, builtin_spec
 from deepcredit.features.definitions import ALL_FEATURES
@@ -61,7 +62,7 @@ GENERATED = {"docs/data-model-tables.md": data_model_tables, "docs/features.md":
 
 def main(root: Path = Path(".")) -> None:
     for rel, make in GENERATED.items():
-        (root / rel).write_text(make() + "\n")
+        atomic_write_text(root / rel, make() + "\n")
         print(f"wrote {rel}", file=sys.stderr)
 
 

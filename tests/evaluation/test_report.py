@@ -325,3 +325,33 @@ def test_a_score_psi_chance_can_explain_says_so_on_the_card_and_in_the_model_car
                  "csi": []}
     assert "ok (too few rows to tell)" in _cards(None, None, stability)
     assert "(ok: too few rows to tell)" in model_card_markdown(default_model_card(), stability=stability)
+
+
+class _BrokenMember(StubModel):
+    """A stack member with a programming error in its scoring."""
+
+    reads_embeddings = False
+
+    def predict_proba(self, inp) -> np.ndarray:
+        return {}["no such key"]
+
+    def decision_function(self, inp) -> np.ndarray:
+        return {}["no such key"]
+
+
+def test_a_bug_in_a_members_scoring_stops_the_report_instead_of_becoming_a_caveat(tmp_path, monkeypatch):
+    """Review: any exception scoring the stack's members became a caveat quoting it in the HTML report, which
+    hid a real bug (a temporal stack's members were scored without the encoder's embeddings: every report
+    said "could not be scored on their own"). A KeyError is a bug: it must raise."""
+    from deepcredit.data.simulate import simulate_world
+    from deepcredit.models.stack import StackModel
+
+    test = simulate_world(tmp_path / "test", people=200, seed=2)
+    stack = StackModel(members=("gbdt",))
+    stack.members_ = [("gbdt", _BrokenMember())]
+    stack.views = ("tabular",)
+    loaded = pipeline.LoadedModel(stack, {"kind": "stack", "sha256": "ab" * 32, "features": []}, None,
+                                  Scorer(StubModel(), ScoreScale()))
+    monkeypatch.setattr(pipeline, "load_any_model", lambda path: loaded)
+    with pytest.raises(KeyError, match="no such key"):
+        pipeline.evaluate_artifact(tmp_path / "art", test, tmp_path / "out", n_boot=0, reasons_sample=0)

@@ -111,3 +111,20 @@ def test_a_fold_date_that_cannot_be_pretrained_on_leaves_the_temporal_path_out(w
     gbdt = dict(stack.members_)["gbdt"]
     assert not any(c.startswith("event_embedding_") for c in gbdt.feature_names_)
     assert "pretrain" not in stack.fit_seconds_
+
+
+def test_the_reports_member_rows_score_each_member_on_the_input_it_was_fitted_on(worlds, fitted):
+    """Review: the report scored each member alone on the stack's input, where a member that reads the encoder's
+    embeddings finds none: a ValueError, turned into the caveat "Stack members could not be scored on their own"
+    in every temporal stack's report. They are now read as the stack reads them."""
+    from types import SimpleNamespace
+
+    from deepcredit.evaluation.pipeline import _member_pds
+
+    base, _ = fitted
+    inp = worlds[0]
+    pds = _member_pds(SimpleNamespace(model=base), inp)
+    assert set(pds) == {"member: gbdt", "member: sequence"}
+    logits = base.member_logits(inp)
+    for kind in ("gbdt", "sequence"):
+        np.testing.assert_allclose(pds[f"member: {kind}"], 1 / (1 + np.exp(-logits[kind].to_numpy())), rtol=1e-12)

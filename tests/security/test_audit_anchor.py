@@ -91,3 +91,14 @@ def test_anchoring_an_empty_log_is_refused(tmp_path):
     ctx = make_context(Settings.from_env(env))
     ctx.db.create_all()
     assert _cli(["audit-anchor"], env).exit_code == 2
+
+
+def test_an_existing_anchor_file_is_never_overwritten(log, tmp_path):
+    """Review: `audit-anchor --out` replaced an existing file; an anchor's value is its history (an older
+    anchor is what catches rows cut since), so an existing file is refused as `serve-backup` refuses one."""
+    env, _ = log
+    out = tmp_path / "audit.anchor"
+    out.write_text("7:" + "a" * 64 + "\n")
+    r = _cli(["audit-anchor", "--out", str(out)], env)
+    assert r.exit_code == 2 and "exists: an anchor never overwrites a file" in " ".join(r.output.split()), r.output
+    assert out.read_text() == "7:" + "a" * 64 + "\n"

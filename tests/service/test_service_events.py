@@ -150,3 +150,22 @@ def test_a_settled_worker_has_its_index_loaded_and_its_heap_frozen():
 
 def test_scoring_nobody_gives_no_scores(service):
     assert service.ctx.scorer.score_people([], as_of=service.ctx.now()) == []
+
+
+def test_an_event_older_than_the_configured_retention_is_refused(service):
+    """Review: reports older than a hard-coded 5 years were refused, whatever DEEPCREDIT_RETENTION_YEARS said,
+    while the retention job retires records by the setting; one rule (config.retention_start) for both."""
+    pid, _ = service.with_score()
+    mid, acme = service.merchant()
+    service.policy(acme)
+    service.grant(service.person(pid), mid)
+    assert service.decide(acme, pid, "order-1").status_code == 200
+    service.ctx.settings.retention_years = 2
+    three_years = service.iso(service.clock.t - pd.Timedelta(days=3 * 365))
+    r = _report(service, acme, pid, "old", "instalment_paid", occurred_at=three_years)
+    assert r.status_code == 422 and r.json()["type"].endswith("/invalid-event"), r.text
+    assert "more than 2 years ago" in r.json()["detail"]
+    service.ctx.settings.retention_years = 7
+    six_years = service.iso(service.clock.t - pd.Timedelta(days=6 * 365))
+    r = _report(service, acme, pid, "older", "instalment_paid", occurred_at=six_years)
+    assert "years ago" not in r.text, r.text  # within a 7-year retention: not refused for its age

@@ -5,7 +5,6 @@ pandas and the feature workflow are imported inside the command: the CLI starts 
 
 from __future__ import annotations
 
-import errno
 from pathlib import Path
 
 import typer
@@ -26,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
 def features(
     data: str = typer.Option(..., "--data", help="A data set directory, or a bundled name: uci, otc, german."),
-    out: Path = typer.Option(..., "--out", help="Parquet file to write (a .json sidecar goes beside it)."),
+    out: Path = typer.Option(..., "--out", help="Parquet file to write (only an earlier feature file is replaced)."),
     names: str = typer.Option("", "--features", help="Comma-separated feature names (default: all the data set's spec declares)."),
     as_of: str = typer.Option("", "--as-of", help="Score everybody as of this date instead of the outcomes' dates."),
     threads: int = typer.Option(0, "--threads", help="DuckDB threads (0: all cores)."),
@@ -37,12 +36,12 @@ def features(
     every person once (a profile with history is one person, not one row per version)."""
     import pandas as pd
 
+    from deepcredit.features.engine import check_features_out
     from deepcredit.features.spark_progress import task_stage
     from deepcredit.workflows.features import feature_table
 
     with model_errors():
-        if out.is_dir():  # before the features are built, not when they are written
-            raise IsADirectoryError(errno.EISDIR, "is a directory (--out is the Parquet file to write)", str(out))
+        check_features_out(out)  # before the features are built, not when they are written
         ds = resolve_dataset(data)
         date = pd.Timestamp(as_of) if as_of else None
         with progress() as bar:

@@ -259,8 +259,9 @@ def audit_verify(
 
 
 def audit_anchor(
-    out: Path | None = typer.Option(None, "--out", help="Also write the anchor to this file (keep it somewhere "
-                                                       "the database's administrators cannot write)."),
+    out: Path | None = typer.Option(None, "--out", help="Also write the anchor to this new file (never "
+                                                       "overwritten; keep it somewhere the database's "
+                                                       "administrators cannot write)."),
 ) -> None:
     """Verify the chain, then print its head as an anchor SEQ:MAC for `audit-verify --anchor` later.
 
@@ -269,6 +270,10 @@ def audit_anchor(
     """
     from deepcredit.data.io import atomic_write_text
 
+    if out is not None and (out.exists() or out.is_symlink()):  # an earlier anchor's value is its history
+        console.print(f"[red]error:[/red] {escape(str(out))} exists: an anchor never overwrites a file; name a new "
+                      "one", soft_wrap=True)
+        raise typer.Exit(2)
     result = _verified()
     if not result.ok:
         _print_failure(result)

@@ -20,9 +20,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from deepcredit.data.dataset import Dataset, new_connection
-from deepcredit.data.io import atomic_write_json, atomic_write_parquet, library_versions
+from deepcredit.data.errors import DataValidationError
+from deepcredit.data.io import atomic_write_parquet, check_writable, library_versions, output_lock
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.features.slopes import centred
 from deepcredit.features.sources import DUCKDB, FRAME_ORDER, Dialect, legacy_spec, stages
@@ -98,23 +100,87 @@ class FeatureFrame:
         return self.frame["label"]
 
     def save(self, path: Path) -> None:
-        """features.parquet plus a features.json sidecar (definitions, data fingerprint, versions). The label
-        is written as LABEL_DTYPE whatever the engine gave (DuckDB int64, Spark int32; all missing: Int32 or
-        float64), so both engines write one schema."""
+        """One Parquet file holding the frame and, in its key-value metadata (META_KEY), the definitions,
+        data fingerprint and versions. The label is written as LABEL_DTYPE whatever the engine gave (DuckDB
+        int64, Spark int32; all missing: Int32 or float64), so both engines write one schema.
+
+        Why one file: a table and a .json sidecar beside it were two writes (a kill between them left a new
+        table beside an old sidecar, which `monitor` trusted), and `--out f.json` wrote the sidecar over the
+        table. Only an earlier feature file is replaced (check_features_out)."""
         path = Path(path)
         frame = self.frame
         if "label" in frame:
             frame = frame.assign(label=frame["label"].astype(LABEL_DTYPE))
-        atomic_write_parquet(path, frame)
-        atomic_write_json(path.with_suffix(".json"),
-                          {**self.meta, "features": [f.to_dict() for f in self.definitions]})
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        meta = json.dumps({**self.meta, "features": [f.to_dict() for f in self.definitions]}, sort_keys=True,
+                          default=str)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: meta.encode()})
+        with output_lock(path):
+            check_features_out(path)
+            stale = path.exists() and _sidecar(path) is not None  # the sidecar of the feature file replaced
+            atomic_write_parquet(path, table)
+            if stale:  # an older DeepCredit's: the file holds its own definitions now
+                path.with_suffix(".json").unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: Path) -> FeatureFrame:
         path = Path(path)
-        meta = json.loads(path.with_suffix(".json").read_text())
+        meta = feature_meta(path)
+        if meta is None:
+            raise DataValidationError(str(path), "not a feature file (no feature definitions in it, nor a .json "
+                                                 "sidecar beside it): make it with `deepcredit features`")
         defs = [FeatureDef.from_dict(d) for d in meta.pop("features")]
         return cls(pd.read_parquet(path), defs, meta)
+
+
+META_KEY = b"deepcredit.features"
+"""The key of a feature file's Parquet metadata holding its definitions, data fingerprint and versions (JSON)."""
+
+
+def feature_meta(path: Path) -> dict | None:
+    """What FeatureFrame.save recorded of a feature file (its "features": the definitions as dicts), read from
+    the Parquet file's metadata, or, for a file of an older DeepCredit, from its .json sidecar; None where
+    neither is there (not a feature file, or not a Parquet file)."""
+    try:
+        stored = (pq.read_schema(path).metadata or {}).get(META_KEY)
+    except (OSError, pa.ArrowException):
+        return None
+    if stored is None:
+        return _sidecar(path)
+    try:
+        meta = json.loads(stored)
+    except ValueError:
+        return None
+    return meta if isinstance(meta, dict) and isinstance(meta.get("features"), list) else None
+
+
+def _sidecar(path: Path) -> dict | None:
+    """An older DeepCredit's .json sidecar of feature file `path` (a dict with a "features" list), or None."""
+    try:
+        meta = json.loads(Path(path).with_suffix(".json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and isinstance(meta.get("features"), list) else None
+
+
+def check_features_out(out: Path) -> None:
+    """Refuse an `out` for a feature file that is not one: a .json name, a directory, a symbolic link, or a
+    file that `deepcredit features` did not write (an earlier feature file is replaced). Why: a command
+    replaces only its own earlier output (README); `--out mine.parquet` replaced the user's table silently."""
+    out = Path(out)
+    check_writable(out)
+    if out.suffix.lower() == ".json":
+        raise DataValidationError(str(out), "a feature file is Parquet: name it .parquet, not .json")
+    if out.is_symlink():
+        found = "a symbolic link (replacing it would not replace what it points to)"
+    elif out.is_dir():
+        found = "a directory (--out is the Parquet file to write)"
+    elif not out.exists() or feature_meta(out) is not None:
+        return
+    else:
+        found = "a file that `deepcredit features` did not write"
+    raise DataValidationError(str(out), f"already exists and is {found}: refusing to replace it "
+                              "(choose another output file)")
 
 
 def applicable(definitions: Sequence[FeatureDef], people_columns: set[str]) -> list[FeatureDef]:

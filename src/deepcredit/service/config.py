@@ -40,6 +40,14 @@ def naive_in(dt: datetime, zone: str | None = None) -> datetime:
         return datetime.min if dt.year == 1 else datetime.max
 
 
+
+def retention_start(now: datetime, years: int) -> datetime:
+    """The earliest moment a record still counts at `now` under a retention period of `years` (365.25 days a
+    year, rounded to whole days). One rule for the retention job and for reported events: an event older than
+    this is refused, since retention would retire it at once."""
+    return now - timedelta(days=round(365.25 * years))
+
+
 @dataclass
 class Clock:
     """The service's notion of now: the data set's wall-clock time, optionally shifted back to its era.

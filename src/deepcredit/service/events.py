@@ -34,6 +34,7 @@ from deepcredit.data.schema import EVENT_STATUSES, REPORTED_OUTCOMES
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.service.attribute_fixes import FIX_COLUMNS
 from deepcredit.service.auth import MerchantPrincipal
+from deepcredit.service.config import retention_start
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.history import spec_of, status_meaning
 from deepcredit.service.problems import Problem, forbidden
@@ -338,8 +339,10 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
     ts = ctx.settings.clock.naive(req.occurred_at) if req.occurred_at else now
     if ts > now:
         raise Problem(422, "invalid-event", "occurred_at is in the future")
-    if ts < now - timedelta(days=365 * 5):
-        raise Problem(422, "invalid-event", "occurred_at is more than five years ago")
+    years = ctx.settings.retention_years
+    if ts < retention_start(now, years):
+        raise Problem(422, "invalid-event", f"occurred_at is more than {years} years ago (the service's retention "
+                                            "period: older records no longer count)")
     if req.days_late is not None and not float(req.days_late).is_integer():
         raise Problem(422, "invalid-event", "days_late must be a whole number of days (a delay is counted in "
                                             "whole days, as ingest counts them)")

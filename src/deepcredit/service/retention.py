@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from deepcredit.data.dataset import Dataset, new_connection
 from deepcredit.service.bootstrap import build_scorer
+from deepcredit.service.config import retention_start
 from deepcredit.service.context import ServiceContext, read_meta, write_meta
 from deepcredit.service.events import RETENTION_CUTOFF, retention_cutoff, score_and_save
 from deepcredit.service.history import RECALCULATED, RETENTION
@@ -97,7 +98,7 @@ def run(ctx: ServiceContext, years: int | None = None, recalculate: bool = True)
     data = _served_data(ctx)
     years = years or ctx.settings.retention_years
     now = ctx.now()
-    cutoff = now - timedelta(days=round(365.25 * years))
+    cutoff = retention_start(now, years)
     previous = retention_cutoff(ctx.db)
     retired = _with_old_negatives(data, ctx, previous, cutoff) if previous is None or cutoff > previous else {}
     write_meta(ctx, {RETENTION_CUTOFF: cutoff.isoformat()})

@@ -16,6 +16,7 @@ from deepcredit.evaluation.metrics import DEFAULT_CUTOFF
 from deepcredit.evaluation.pipeline import evaluate_artifact
 from deepcredit.evaluation.report import REPORT, RESULTS, check_report_out, staged_report, write_report
 from deepcredit.evaluation.stability import NON_FEATURES, monitor
+from deepcredit.features.engine import feature_meta
 from deepcredit.workflows.job import JOB, recorded_rows, unfinished
 
 
@@ -64,9 +65,10 @@ COMPUTED = ("source", "sql", "kind", "fill", "levels")
 
 
 def check_same_features(ref_path: Path, new_path: Path, ref: pd.DataFrame, new: pd.DataFrame) -> None:
-    """Refuse feature files that do not hold the same features computed the same way (their .json sidecars,
-    where both have one). Why: a file of another data set read every feature it lacks as drift (60 'act'
-    alerts for the wrong file); the people may differ between reference and batch, the features may not."""
+    """Refuse feature files that do not hold the same features computed the same way (the definitions each
+    records, where both record them: feature_meta). Why: a file of another data set read every feature it
+    lacks as drift (60 'act' alerts for the wrong file); the people may differ between reference and batch,
+    the features may not."""
     def names(frame: pd.DataFrame) -> list[str]:
         return [c for c in frame.columns if c not in NON_FEATURES]
 
@@ -82,17 +84,18 @@ def check_same_features(ref_path: Path, new_path: Path, ref: pd.DataFrame, new: 
         changed = [n for n in names(ref) if defs[0].get(n) != defs[1].get(n)]
         if changed:
             raise DataValidationError(str(new_path), f"{len(changed)} features are computed otherwise than in "
-                                                     f"{ref_path} ({_listed(changed)}; the .json sidecars' "
-                                                     "definitions differ): make both with the same spec")
+                                                     f"{ref_path} ({_listed(changed)}; the definitions the "
+                                                     "files record differ): make both with the same spec")
 
 
 def _definitions(path: Path) -> dict[str, dict] | None:
-    """Each feature's COMPUTED fields from the file's .json sidecar (FeatureFrame.save), or None without one."""
-    try:
-        features = json.loads(Path(path).with_suffix(".json").read_text())["features"]
-    except (OSError, ValueError, KeyError, TypeError):
+    """Each feature's COMPUTED fields as the file records them (features.engine.feature_meta: its Parquet
+    metadata, or an older file's .json sidecar), or None where it records none."""
+    meta = feature_meta(path)
+    if meta is None:
         return None
-    return {d["name"]: {k: d.get(k) for k in COMPUTED} for d in features if isinstance(d, dict) and "name" in d}
+    return {d["name"]: {k: d.get(k) for k in COMPUTED} for d in meta["features"]
+            if isinstance(d, dict) and "name" in d}
 
 
 def _listed(names: list[str], shown: int = 6) -> str:

@@ -17,6 +17,7 @@ import multiprocessing as mp
 import time
 from pathlib import Path
 
+from deepcredit.data.io import atomic_write_text
 from deepcredit.workflows.benchmarks import peak_rss_mb
 from deepcredit.workflows.benchmarks.child import run_child, speed_world
 
@@ -161,6 +162,5 @@ def main(argv: list[str] | None = None) -> int:
                                             results["hand_written"]["seconds"], 2)
     print(json.dumps(results, indent=2))
     if ns.json:
-        ns.json.parent.mkdir(parents=True, exist_ok=True)
-        ns.json.write_text(json.dumps(results, indent=2) + "\n")
+        atomic_write_text(ns.json, json.dumps(results, indent=2) + "\n")
     return 0

@@ -47,7 +47,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from deepcredit.data.io import atomic_write_json
+from deepcredit.data.io import atomic_write_json, atomic_write_text
 from deepcredit.data.observable import observable_pd
 from deepcredit.data.schema import Dimension
 from deepcredit.evaluation.metrics import fold_sd
@@ -514,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
                          "otc": lambda: otc(args), "otc-rolling": lambda: otc_rolling(args),
                          "sim": lambda: sim(args)}[part]()
         results["seconds"] = round(time.perf_counter() - t0, 1)
-        ns.json.parent.mkdir(parents=True, exist_ok=True)
-        ns.json.write_text(json.dumps(results, indent=2, default=str) + "\n")  # after every part
+        atomic_write_text(ns.json, json.dumps(results, indent=2, default=str) + "\n")  # after every part: a kill
+        # mid-write must not lose the parts before
     print(markdown(results))
     return 0

@@ -348,8 +348,9 @@ def main(argv: list[str] | None = None) -> int:
         report += f"\n\nScoring speed-up vs toad: {results['_speedup_vs_toad']:.1f}x"
     print(report)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({**results, "_table": report}, indent=2, default=float))
+        from deepcredit.data.io import atomic_write_text  # here: a peers' --worker runs without deepcredit
+
+        atomic_write_text(args.json, json.dumps({**results, "_table": report}, indent=2, default=float))
     return 0
 
 

@@ -34,6 +34,7 @@ import psutil
 
 from deepcredit.config import RunConfig, ScoringConfig
 from deepcredit.data.dataset import Dataset
+from deepcredit.data.io import atomic_write_text
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import SIGNIFICANT_DIGITS
 from deepcredit.features.spark_engine import spark_session
@@ -332,6 +333,5 @@ def main(argv: list[str] | None = None) -> None:
                      engines=tuple(e for e in args.engines.split(",") if e), event_log=args.event_log)
     text = json.dumps(result, indent=2)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text)
+        atomic_write_text(args.json, text)
     print(text)
