@@ -195,3 +195,21 @@ def test_a_spec_cannot_give_the_payments_status_another_meaning():
     declared = PAYMENTS.replace("[outcomes]", '[events.statuses]\npaid = { meaning = "broken" }\n\n[outcomes]')
     with pytest.raises(SpecError, match="field 'events.statuses.paid'.*it means kept"):
         spec_from_toml(declared)
+
+
+def test_reported_commitments_get_the_payment_ingest_would_store():
+    """ledger.with_payments (the scoring service's reported outcomes): kept or late, paid in full when it
+    ended; missed, nothing; a row of a kind that owes nothing (a payment itself) gets no second payment."""
+    from deepcredit.data.ledger import with_payments
+
+    ev = spec_from_toml(PAYMENTS).stored().events
+    assert ev is not None
+    at = pd.Timestamp("2024-03-20")
+    rows = pd.DataFrame({"person_id": ["b"] * 4, "ts": [at] * 4, "kind": ["instalment"] * 3 + ["payment"],
+                         "amount": [100.0, 60.0, 40.0, 10.0], "status": ["on_time", "late", "missed", "paid"],
+                         "due_ts": [at] * 4, "days_late": [0.0, 5.0, 91.0, None], "event_id": ["e1", "e2", "e3", "e4"]})
+    out = with_payments(rows, ev)
+    added = out.iloc[len(rows):]
+    assert added[["kind", "status", "amount", "event_id"]].values.tolist() == [
+        ["payment", "paid", 100.0, "e1"], ["payment", "paid", 60.0, "e2"]]
+    assert (added["ts"] == at).all() and added["days_late"].isna().all() and added["due_ts"].isna().all()

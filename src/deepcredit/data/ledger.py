@@ -133,13 +133,14 @@ def written_off_days(ev: Events) -> int | None:
 def with_payments(events: pd.DataFrame, ev: Events) -> pd.DataFrame:
     """Commitments reported as they ended (the scoring service's reported outcomes, dated when known) with
     the payment ingest stores beside each where the spec declares paid_kind (payments_of): one kept or late
-    was paid in full when it ended, one broken paid nothing; the rest as given.
+    paid what it owed (a kind whose amount is owed) when it ended; one not kept, or of another kind, nothing.
 
     Why here: the service's events must be what ingest would have stored for the same ledger row, so the
     model reads the same money in training and in service; one rule, not a second copy of it."""
     if ev.paid_kind is None or not len(events):
         return events
-    paid = events["status"].isin(ev.statuses_meaning("kept", "late")).to_numpy(bool)
+    paid = (events["status"].isin(ev.statuses_meaning("kept", "late"))
+            & events["kind"].isin(ev.kinds_amount("owed"))).to_numpy(bool)
     out = events.assign(paid_amount=events["amount"].where(paid, 0.0).astype("float64"))
     out[PAID_KNOWN] = out["ts"]  # settled when reported
     # a data set stored before payments had their own status (its spec does not declare it) keeps the one its
