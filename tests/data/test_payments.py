@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from deepcredit.data.ingest import events_by_meaning, ingest_with_spec
+from deepcredit.data.ingest import events_by_meaning, ingest_with_spec, validate_stored
 from deepcredit.data.spec import SpecError, spec_from_toml
 from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import DataValidationError
@@ -46,7 +46,11 @@ def test_each_payment_is_an_event_of_the_paid_kind_dated_with_its_row(tmp_path):
     assert paid["amount"].tolist() == [50.0, 30.0, 20.0]  # b's missed instalment paid nothing: no payment
     # dated when the row's outcome was known (settled); a payment on a row still open, at the snapshot
     assert paid["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-30", "2024-03-10", "2024-04-01"]
-    assert set(paid["status"]) == {"on_time"} and paid["days_late"].isna().all()
+    # a status of their own that reads as paid (not the first kept one: "payment RETURNED" read as bounced),
+    # declared meaning kept in the stored spec, so the stored data set validates as it is
+    assert set(paid["status"]) == {"paid"} and paid["days_late"].isna().all()
+    assert ds.spec.events is not None and ds.spec.events.statuses["paid"].meaning == "kept"
+    validate_stored(ds)
     owed = events[events["kind"] == "instalment"].sort_values(["person_id", "due_ts"])
     assert owed["status"].tolist() == ["on_time", "late", "missed", "open"]  # the commitments as before
     assert owed["amount"].tolist() == [50.0, 50.0, 80.0, 80.0]
@@ -185,3 +189,27 @@ def test_measures_of_commitments_written_in_parts_are_refused():
     spec = PAID_IN_PARTS.replace("[events.columns]", "[[events.measures]]\nname = \"owed_after\"\n\n[events.columns]")
     with pytest.raises(SpecError, match="parts_of.*measures are read from files of one row per event"):
         spec_from_toml(spec)
+
+
+def test_a_spec_cannot_give_the_payments_status_another_meaning():
+    declared = PAYMENTS.replace("[outcomes]", '[events.statuses]\npaid = { meaning = "broken" }\n\n[outcomes]')
+    with pytest.raises(SpecError, match="field 'events.statuses.paid'.*it means kept"):
+        spec_from_toml(declared)
+
+
+def test_reported_commitments_get_the_payment_ingest_would_store():
+    """ledger.with_payments (the scoring service's reported outcomes): kept or late, paid in full when it
+    ended; missed, nothing; a row of a kind that owes nothing (a payment itself) gets no second payment."""
+    from deepcredit.data.ledger import with_payments
+
+    ev = spec_from_toml(PAYMENTS).stored().events
+    assert ev is not None
+    at = pd.Timestamp("2024-03-20")
+    rows = pd.DataFrame({"person_id": ["b"] * 4, "ts": [at] * 4, "kind": ["instalment"] * 3 + ["payment"],
+                         "amount": [100.0, 60.0, 40.0, 10.0], "status": ["on_time", "late", "missed", "paid"],
+                         "due_ts": [at] * 4, "days_late": [0.0, 5.0, 91.0, None], "event_id": ["e1", "e2", "e3", "e4"]})
+    out = with_payments(rows, ev)
+    added = out.iloc[len(rows):]
+    assert added[["kind", "status", "amount", "event_id"]].values.tolist() == [
+        ["payment", "paid", 100.0, "e1"], ["payment", "paid", 60.0, "e2"]]
+    assert (added["ts"] == at).all() and added["days_late"].isna().all() and added["due_ts"].isna().all()

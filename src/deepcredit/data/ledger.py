@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from deepcredit.data.spec_events import RECORDED, Events
+from deepcredit.data.spec_events import PAID_STATUS, RECORDED, Events
 from deepcredit.data.validate import DataValidationError, first_true
 
 
@@ -116,6 +116,38 @@ below a return 31 days late, and was seen at dates when a late return of the sam
 bound puts it above every late settlement of up to 90 days. It is a constant and not, say, the longest
 delay the file shows: that would read settlements after a date into the dating of rows before it, so a
 future event could change a past feature. `grace_days` declares a data set's own bound."""
+
+
+def written_off_days(ev: Events) -> int | None:
+    """Days late of a commitment written off (broken, never settled) as ingest stores it: its grace period
+    (or UNSETTLED_DAYS) plus 1 in a ledger with settled dates (dated_when_known, _after_grace); None where
+    the file writes its own days late and declares no grace (the number is the file's). Why a function: the
+    scoring service stores a reported write-off with the same delay (service/events.py), so "the longest
+    payment delay" reads it as ingest reads one."""
+    c = ev.columns
+    if c.settled_ts is None or (c.days_late is not None and ev.grace_days is None) or c.due_ts is None:
+        return None
+    return (ev.grace_days if ev.grace_days is not None else UNSETTLED_DAYS) + 1
+
+
+def with_payments(events: pd.DataFrame, ev: Events) -> pd.DataFrame:
+    """Commitments reported as they ended (the scoring service's reported outcomes, dated when known) with
+    the payment ingest stores beside each where the spec declares paid_kind (payments_of): one kept or late
+    paid what it owed (a kind whose amount is owed) when it ended; one not kept, or of another kind, nothing.
+
+    Why here: the service's events must be what ingest would have stored for the same ledger row, so the
+    model reads the same money in training and in service; one rule, not a second copy of it."""
+    if ev.paid_kind is None or not len(events):
+        return events
+    paid = (events["status"].isin(ev.statuses_meaning("kept", "late"))
+            & events["kind"].isin(ev.kinds_amount("owed"))).to_numpy(bool)
+    out = events.assign(paid_amount=events["amount"].where(paid, 0.0).astype("float64"))
+    out[PAID_KNOWN] = out["ts"]  # settled when reported
+    # a data set stored before payments had their own status (its spec does not declare it) keeps the one its
+    # payments were stored with: the first status meaning kept
+    status = next((s for s, v in ev.statuses.items() if s == PAID_STATUS or v.meaning == "kept"
+                   and PAID_STATUS not in ev.statuses), PAID_STATUS)
+    return payments_of(out.reset_index(drop=True), ev, None, status)
 
 
 def unpaid_until(due: pd.Series, grace_days: int, snapshot: pd.Timestamp | None) -> pd.Series:
@@ -224,7 +256,8 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: st
     return (merged if list(merged.columns) == columns else merged[columns]), when
 
 
-def payments_of(events: pd.DataFrame, ev: Events, snapshot: pd.Timestamp | None) -> pd.DataFrame:
+def payments_of(events: pd.DataFrame, ev: Events, snapshot: pd.Timestamp | None, status: str | None = None
+                ) -> pd.DataFrame:
     """The events with the money paid against each row ([events.columns] paid_amount) as an event of its own,
     of kind [events] paid_kind, beside the row's commitment; rows that paid nothing have none.
 
@@ -235,8 +268,9 @@ def payments_of(events: pd.DataFrame, ev: Events, snapshot: pd.Timestamp | None)
     settlement after a grace period counts no money at all: dated_when_known); in a file without them, with
     its row. A payment whose time the file does not tell (its row still open, or ended without being settled:
     paid in part at some time before the snapshot) is dated at the snapshot (or the file's last date), so no
-    feature before it sees money that may have come later. It has the first status meaning kept and no days
-    late. It keeps its row's place in the file, so an error about it names that row."""
+    feature before it sees money that may have come later. Its status is `status`, by default
+    spec_events.PAID_STATUS ("paid", meaning kept: money paid, never a commitment), and it has no days late. It keeps its row's place in the file,
+    so an error about it names that row."""
     assert ev.paid_kind is not None
     paid = events.pop("paid_amount").to_numpy(dtype=float, na_value=np.nan)
     known = events.pop(PAID_KNOWN) if PAID_KNOWN in events else None
@@ -253,8 +287,7 @@ def payments_of(events: pd.DataFrame, ev: Events, snapshot: pd.Timestamp | None)
         rows.loc[untold, "ts"] = until
     rows["kind"] = pd.Series(ev.paid_kind, index=rows.index, dtype="string")
     rows["amount"] = paid[has]
-    kept = next(s for s, v in ev.statuses.items() if v.meaning == "kept")  # the spec's own order
-    rows["status"] = pd.Series(kept, index=rows.index, dtype="string")
+    rows["status"] = pd.Series(status or ev.paid_status, index=rows.index, dtype="string")
     rows = rows.drop(columns=["days_late", "due_ts", *(m.name for m in ev.measures)],  # no commitment, nor its
                      errors="ignore")  # measures: empty there
     return pd.concat([events, rows])  # stored sorted by person and time (staged_events), not here

@@ -39,7 +39,7 @@ from deepcredit.data.spec_base import (
     identifier,
     not_ignored,
 )
-from deepcredit.data.spec_events import EventColumns, Events, StatusMeaning
+from deepcredit.data.spec_events import PAID_STATUS, EventColumns, Events, EventStatus, StatusMeaning
 from deepcredit.data.spec_profile import Attribute, MoreProfile, Profile
 from deepcredit.data.spec_windows import Windows
 from deepcredit.data.toml_lines import field_path, line_of, todo_lines, toml_lines
@@ -528,6 +528,11 @@ class DatasetSpec(Strict):
             update["events"] = update.get("events", self.events).model_copy(update={"amount_scale": 1.0})
         if self.relations is not None and self.relations.derived_kinds:
             update["relations"] = self.relations.stored()
+        paid = {PAID_STATUS: EventStatus(meaning="kept")} if any(  # the payments' status (spec_events.PAID_STATUS)
+            ev.paid_kind and PAID_STATUS not in ev.statuses for _, ev in self.event_sources()) else {}
+        if paid and self.events is not None and not self.more_events:
+            update["events"] = update.get("events", self.events).model_copy(
+                update={"statuses": {**self.events.statuses, **paid}})
         if not self.more_events:
             return self.model_copy(update=update) if update else self
         sources = [ev for _, ev in self.event_sources()]
@@ -536,7 +541,7 @@ class DatasetSpec(Strict):
         columns = EventColumns.model_validate({"kind": "kind", "status": "status", **present})
         measures = {m.name: m.model_copy(update={"column": None}) for ev in sources for m in ev.measures}
         merged = Events(columns=columns, kinds={k: v for ev in sources for k, v in ev.kinds.items()},
-                        statuses={k: v for ev in sources for k, v in ev.statuses.items()},
+                        statuses={**{k: v for ev in sources for k, v in ev.statuses.items()}, **paid},
                         outcomes={k: v for ev in sources for k, v in ev.outcomes.items()},
                         measures=list(measures.values()))
         return self.model_copy(update={**update, "events": merged, "more_events": {}})

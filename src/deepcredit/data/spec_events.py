@@ -77,6 +77,13 @@ class EventKind(Strict):
     [events] paid_kind makes): counted in the money features, never as a commitment kept, late or broken."""
 
 
+PAID_STATUS = "paid"
+"""The status of each payment paid_kind makes (ledger.payments_of), declared meaning kept in the stored spec
+(DatasetSpec.stored). Why its own word: a payment took the spec's first kept status, so a person's page read
+"payment RETURNED", like a bounced payment. A payment is no commitment (EventKind.commitment false), so its
+status counts it as money paid and never as a commitment kept."""
+
+
 MEASURE_RESERVED = frozenset(c.name for c in EVENTS.columns) | {
     "settled_ts", "paid_amount", "as_of", "label", "age_days", "is_good", "is_bad", "is_severe", "is_outcome",
     "due_age_days"}
@@ -269,7 +276,8 @@ class Events(FileSection):
                                                         "ended is told from its due and settled dates: name both "
                                                         "(or days_late)")
             derived = derived_statuses(c.due_ts, c.settled_ts, c.days_late)
-            if {s: v.meaning for s, v in self.statuses.items()} != derived:
+            declared = {s: v.meaning for s, v in self.statuses.items()}
+            if declared != derived and not (self.paid_kind and declared == {**derived, PAID_STATUS: "kept"}):
                 told = "from the dates or days late" if derived is DERIVED_STATUSES else "(an activity log: each row"\
                     " is recorded)"
                 raise SpecProblem(("statuses",), f"with no status column the statuses are told {told} ("
@@ -346,7 +354,7 @@ class Events(FileSection):
 
     def _check_payments(self) -> None:
         """paid_amount and paid_kind go together; the payments' kind is money paid, not a commitment, and
-        they take a status meaning kept (ledger.payments_of)."""
+        their status, PAID_STATUS, means kept (ledger.payments_of)."""
         if (self.columns.paid_amount is None) != (self.paid_kind is None):
             missing = ("paid_kind",) if self.paid_kind is None else ("columns", "paid_amount")
             raise SpecProblem(missing, "paid_amount (the column) and paid_kind (the kind its payments become) go "
@@ -361,9 +369,14 @@ class Events(FileSection):
             raise SpecProblem(("paid_kind",), f"declare {self.paid_kind!r} in [events.kinds] as "
                                               f"{{ amount = \"paid\", commitment = false }}: its events are the "
                                               "money paid, the row's own kind is the commitment")
-        if not self.statuses_meaning("kept"):
-            raise SpecProblem(("paid_kind",), "a payment is stored with a status meaning kept: declare one in "
-                                              "[events.statuses]")
+        if PAID_STATUS in self.statuses and self.statuses[PAID_STATUS].meaning != "kept":
+            raise SpecProblem(("statuses", PAID_STATUS), f"{PAID_STATUS!r} is the status payments (paid_kind) are "
+                                                         "stored with: it means kept (money paid)")
+
+    @property
+    def paid_status(self) -> str | None:
+        """The status of paid_kind's payments (PAID_STATUS), None without them."""
+        return PAID_STATUS if self.paid_kind is not None else None
 
     @property
     def flow_kinds(self) -> frozenset[str]:

@@ -10,11 +10,14 @@ that decision and not claim to have happened before it, nor to have fallen due b
 made under the order cannot be late by more days than have passed since the order). An outcome that is not
 kept (late, missed, not returned) is at least one whole day late, as ingest counts them: reported sooner after
 its order, it is refused; a stated delay is a whole number of days (12, not 12.5); a write-off without a stated
-delay is as many whole days late as the order allows. So revoking consent ends a merchant's power to
+delay is as many whole days late as the order allows (on a ledger, as late as its ingest counts a write-off:
+write_off_days). So revoking consent ends a merchant's power to
 report: no new decision can be made, and the old ones age out of the window. Every refusal is audited. A
 report is idempotent per transaction id like a decision: the same facts again are a replay, different
 facts under the same id a 409. A reported event is known outside the service by its public id (`evt_…`,
-store/public_ids.py), a decision by its own (`dec_…`): a row key counts every merchant's rows.
+store/public_ids.py), a decision by its own (`dec_…`): a row key counts every merchant's rows. The service
+stores one row per report; the payment ingest would store beside the same ledger row (paid_kind) is read
+with it (ledger.with_payments, in scoring.ScopedDataset.sources).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import pandas as pd
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from deepcredit.data.ledger import written_off_days
 from deepcredit.data.schema import EVENT_STATUSES, REPORTED_OUTCOMES
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.service.attribute_fixes import FIX_COLUMNS
@@ -72,7 +76,19 @@ def unreported_outcomes(spec: DatasetSpec | None) -> list[str]:
 
 
 WRITE_OFF_DAYS = 60.0
-"""days_late of a commitment never kept, as the simulated world and the bundled data record it."""
+"""days_late of a commitment never kept where the data set writes its own days late (the simulated world
+and the bundled data record 60 or more); a ledger's is the one its ingest gives (write_off_days)."""
+
+
+def write_off_days(spec: DatasetSpec | None) -> float | None:
+    """The fewest days late a reported write-off (an outcome meaning broken) counts where the served data set's
+    ingest sets it (ledger.written_off_days: a ledger's grace period, else 90 days, plus 1): a stated or
+    default delay shorter than that is raised to it, as ingest raises it, so a write-off never reads milder
+    than a late return. None where the data set writes its own days late (WRITE_OFF_DAYS by default)."""
+    days = written_off_days(spec.events) if spec is not None and spec.events is not None else None
+    return float(days) if days is not None else None
+
+
 RETENTION_CUTOFF = "retention_cutoff"
 """The service_meta key of the retention cutoff (service/retention.py)."""
 assert all(st in EVENT_STATUSES for _, st in REPORTED_OUTCOMES.values())
@@ -352,15 +368,18 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
         raise Problem(422, "outcome-not-declared", f"the data set this service scores does not say what "
                       f"'{req.outcome.value}' is (its operator declares it under [events.outcomes] in its spec)")
     kind, status = stored_as
+    meaning = status_meaning(status, spec)
+    floor = write_off_days(spec) if meaning == "broken" else None  # a write-off's days late, as ingest sets it
     stated = float(req.days_late) if req.days_late is not None else None
     amount = held_amount(req.amount, spec)
-    default_late = 0.0 if status_meaning(status, spec) == "kept" else WRITE_OFF_DAYS
+    default_late = 0.0 if meaning == "kept" else floor or WRITE_OFF_DAYS
     with ctx.db.write() as s:
         prior = s.execute(select(ServiceEvent).where(ServiceEvent.merchant_id == m.id,
                                                      ServiceEvent.transaction_id == req.transaction_id)
                           ).scalar_one_or_none()
         if prior is not None:
-            if not _same_facts(prior, subject, req, stated, ts, amount):
+            if not _same_facts(prior, subject, req, stated if stated is None or floor is None else max(stated, floor),
+                               ts, amount):
                 ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="transaction-conflict",
                                  event=prior.public_id)
                 conflict = Problem(409, "transaction-conflict", "this transaction id was used for a different event")
@@ -377,7 +396,7 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
             # a default write-off is as late as the order allows, in whole days as ingest counts them; a stated
             # delay longer than that is refused, and so is an outcome that is not kept before a day has passed
             days_late = stated if stated is not None else min(default_late, float(math.floor(since_order)))
-            unkept = status_meaning(status, spec) != "kept"
+            unkept = meaning != "kept"
             if order is None:
                 ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="no-order",
                                  decision=req.decision_id)
@@ -391,7 +410,8 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
             else:
                 e = ServiceEvent(public_id=public_ids.new_event(), subject=subject, merchant_id=m.id,
                                  transaction_id=req.transaction_id, outcome=req.outcome.value, ts=ts, kind=kind, status=status, amount=amount,
-                                 due_ts=ts - timedelta(days=days_late), days_late=days_late, created_at=now)
+                                 due_ts=ts - timedelta(days=days_late), created_at=now,
+                                 days_late=days_late if floor is None else max(days_late, floor))
                 s.add(e)
                 s.flush()
                 event_id = e.public_id

@@ -406,7 +406,8 @@ class OnTimeEvent(_EventBase):
 class MissedEvent(_EventBase):
     outcome: Literal[Outcome.RENTAL_NOT_RETURNED, Outcome.INSTALMENT_MISSED]
     days_late: Annotated[float, Field(ge=0, le=3650), Number] | None = Field(None, description="60 by default "
-                                                                                          "(a write-off).")
+        "(a write-off); on a ledger, as late as its ingest counts a write-off (its grace period, else 90 days, "
+        "plus 1).")
 
 
 EventReport = Annotated[LateEvent | OnTimeEvent | MissedEvent, Field(discriminator="outcome")]

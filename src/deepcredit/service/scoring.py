@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from deepcredit.data.dataset import Dataset, new_connection
+from deepcredit.data.ledger import with_payments
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.engine import Session, build_features
 from deepcredit.features.graph import Graph, build_graph
@@ -272,6 +273,8 @@ class ScopedDataset(Dataset):
                       f"FROM ({events}) e LEFT JOIN ({fixes}) c ON c.event_ref = e.event_id "
                       f"WHERE c.action IS NULL OR c.action <> 'remove'")
         extra = overlay.events
+        if len(extra) and self.base.spec.events is not None:  # each reported outcome's payment, as ingest stores it
+            extra = with_payments(extra, self.base.spec.events)
         if len(extra):
             con.register("_overlay_events", extra)
             cast = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in OVERLAY_COLUMNS.items())

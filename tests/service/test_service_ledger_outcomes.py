@@ -1,0 +1,90 @@
+"""A reported outcome is stored as ingest stores the same outcome of a ledger: beside the commitment, the
+payment where the spec declares paid money as events of its own (paid_kind), and a write-off as late as
+ingest counts one. So the model reads the same rows in training and in service."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from deepcredit.data.ledger import written_off_days
+from deepcredit.features.engine import build_features
+from deepcredit.service.scoring import OVERLAY_COLUMNS, Overlay
+from deepcredit.service.snapshot import write_overlaid
+from deepcredit.service.store.models import ServiceEvent
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from data.test_payments import ROWS, _ingest  # noqa: E402
+
+pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
+pytestmark = pytest.mark.filterwarnings("ignore:.*good labels have a performance window",
+                                        "ignore:.*labels are 0")
+
+AS_OF = pd.Timestamp("2024-04-01")
+# b returns an instalment of 100 on time on 20 March: reported to the service, or written in the ledger
+REPORTED = pd.DataFrame([("b", datetime(2024, 3, 20), "instalment", 100.0, "on_time", datetime(2024, 3, 20), 0.0,
+                          "merchant:1", "evt_1")], columns=list(OVERLAY_COLUMNS))
+WRITTEN = pd.DataFrame({"customer": ["b"], "issued_on": ["2024-03-01"], "due_on": ["2024-03-20"],
+                        "paid_on": ["2024-03-20"], "amount_due": [100], "amount_paid": [100]})
+
+
+def _features(ds) -> pd.Series:
+    frame = build_features(ds).frame
+    return frame[frame["as_of"] == AS_OF].set_index("person_id").loc["b"]
+
+
+def test_a_reported_outcome_holds_the_payment_ingest_would_store_and_reads_the_same(tmp_path):
+    served = _ingest(tmp_path / "served")
+    held = write_overlaid(served, Overlay(events=REPORTED), tmp_path / "snap", datetime(2024, 4, 1))
+    events = held.read("events")
+    mine = events[(events["person_id"] == "b") & (events["ts"] == pd.Timestamp("2024-03-20"))]
+    assert sorted(zip(mine["kind"], mine["status"], mine["amount"], strict=True)) == [
+        ("instalment", "on_time", 100.0), ("payment", "paid", 100.0)]
+    ingested = _ingest(tmp_path / "ingested", pd.concat([ROWS, WRITTEN], ignore_index=True))
+    reported, written = _features(held), _features(ingested)
+    assert reported["amount_paid_30d"] == 100.0 and reported["paid_to_billed_180d"] == pytest.approx(1.0)
+    pd.testing.assert_series_equal(reported, written, check_names=False)
+
+
+def test_a_reported_outcome_not_kept_pays_nothing(tmp_path):
+    served = _ingest(tmp_path / "served")
+    late = REPORTED.assign(status="late", days_late=5.0, due_ts=datetime(2024, 3, 15))
+    missed = REPORTED.assign(status="missed", days_late=91.0, event_id="evt_2", amount=40.0)
+    held = write_overlaid(served, Overlay(events=pd.concat([late, missed])), tmp_path / "snap", datetime(2024, 4, 1))
+    events = held.read("events")
+    paid = events[(events["kind"] == "payment") & (events["ts"] == pd.Timestamp("2024-03-20"))]
+    assert paid["amount"].tolist() == [100.0]  # the late one paid in full, the missed one nothing
+
+
+@pytest.mark.parametrize("grace", [None, 14])
+def test_a_reported_write_off_is_as_late_as_ingest_counts_one(service, monkeypatch, grace):
+    """A ledger's write-off (never settled) is its grace period, or 90 days, plus 1 late at ingest: a
+    reported one too, stated shorter or left out, so it never ranks below a late return of 70 days."""
+    import deepcredit.service.events as events
+
+    spec = service.world.data.spec
+    assert spec.events is not None
+    ledger = spec.events.model_copy(update={
+        "columns": spec.events.columns.model_copy(update={"days_late": None, "due_ts": "due", "settled_ts": "done"}),
+        "grace_days": grace})
+    assert written_off_days(ledger) == (grace or 90) + 1
+    monkeypatch.setattr(events, "spec_of", lambda scorer: spec.model_copy(update={"events": ledger}))
+    pid, _, acme = service.decided()
+    service.clock.advance(days=10)
+    for tx, extra in (("w1", {}), ("w2", {"days_late": 5})):
+        r = service.client.post("/v1/events", headers=acme, json={
+            "transaction_id": tx, "person_id": pid, "outcome": "rental_not_returned", "amount": 30, **extra})
+        assert r.status_code == 201, r.text
+    r = service.client.post("/v1/events", headers=acme, json={  # the same report again: a replay, not a conflict
+        "transaction_id": "w2", "person_id": pid, "outcome": "rental_not_returned", "amount": 30, "days_late": 5})
+    assert r.status_code == 201 and r.json()["replayed"] is True, r.text
+    with service.ctx.db.read() as s:
+        stored = s.execute(select(ServiceEvent).order_by(ServiceEvent.id)).scalars().all()
+    assert [e.days_late for e in stored] == [float((grace or 90) + 1)] * 2
+    # due no earlier than the order: the one left out as late as the order allows, the stated one as stated
+    assert [(e.ts - e.due_ts).days for e in stored] == [10, 5]
