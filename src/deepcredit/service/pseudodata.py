@@ -24,13 +24,13 @@ a crash leaves the previous copy intact.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from deepcredit.data.dataset import Dataset, finalize_dataset, new_connection, staging_dir
 from deepcredit.data.io import output_lock, parquet_files, writes_out
@@ -84,14 +84,23 @@ def parquet_options() -> str:
 
 
 def write_parts(con: duckdb.DuckDBPyConnection, sql: str, folder: Path) -> None:
-    """Write the rows of `sql`, in its order, as the part files of one table in `folder` (new), named
-    `part-00000.parquet` on, so that their names' order is the rows' order (DuckDB numbers them 0, 1, ...,
-    10, which a sort by name would put before 2)."""
-    con.execute(f"COPY ({sql}) TO {quoted_path(folder)} ({parquet_options()}, ROW_GROUPS_PER_FILE {PART_ROW_GROUPS}, "
-                "FILENAME_PATTERN 'part-{i}')")
-    numbered = {int(m[1]): f for f in folder.iterdir() if (m := re.fullmatch(r"part-(\d+)\.parquet", f.name))}
-    for i, f in sorted(numbered.items()):
-        f.rename(folder / f"part-{i:05d}.parquet")
+    """Write the rows of `sql`, in its order, as the part files of one table in `folder` (new):
+    `part-00000.parquet` on, PART_ROW_GROUPS row groups each, so that their names' order is the rows' order.
+
+    DuckDB writes the rows into one file first, which keeps their order, and the file is cut into parts by
+    row groups after: its own writer of several files (ROW_GROUPS_PER_FILE) puts row groups out of order
+    when it writes in parallel, and the person index reads a person's events in the files' order."""
+    folder.mkdir()
+    whole = folder / ".whole.parquet"  # a hidden name: no reader of the table takes it for a part
+    con.execute(f"COPY ({sql}) TO {quoted_path(whole)} ({parquet_options()})")
+    source = pq.ParquetFile(whole)
+    groups = source.metadata.num_row_groups
+    for n, first in enumerate(range(0, max(groups, 1), PART_ROW_GROUPS)):
+        rows = (source.read_row_groups(range(first, min(first + PART_ROW_GROUPS, groups))) if groups
+                else source.schema_arrow.empty_table())
+        pq.write_table(rows, folder / f"part-{n:05d}.parquet", compression="zstd", row_group_size=ROW_GROUP)
+    source.close()
+    whole.unlink()
 
 
 def raw_references(copy: Dataset) -> list[str]:
