@@ -3,12 +3,20 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
+from service_testkit import KEY, world
 from sqlalchemy import select
 
+from deepcredit.data.dataset import Dataset
+from deepcredit.data.io import parquet_files
+from deepcredit.service import pseudodata
 from deepcredit.service.events import save_scores, save_scores_bulk
+from deepcredit.service.privacy import Pseudonymiser
+from deepcredit.service.pseudodata import person_columns
 from deepcredit.service.snapshot import snapshot
 from deepcredit.service.store.models import AuditEntry, Consent, Decision, ErasedSubject, Score
 
@@ -162,3 +170,68 @@ def test_operator_routes_refuse_a_person_nobody_holds(service):
     assert service.client.post("/v1/admin/erasures", json={"person_id": pid}, headers=service.admin).status_code == 201
     gone = service.client.post("/v1/admin/erasures", json={"person_id": pid}, headers=service.admin)
     assert gone.status_code == 409 and gone.json()["type"].endswith("/erased")
+
+
+def _people_named(files: list[Path], table: str) -> dict[Path, set[str]]:
+    """The pseudonyms each part file of `table` holds or names (every column that holds person ids)."""
+    named: dict[Path, set[str]] = {}
+    for f in files:
+        rows = pq.read_table(f)
+        keys, refs = person_columns(table, rows.column_names)
+        named[f] = {str(v) for c in [*keys, *refs] for v in rows.column(c).to_pylist() if v is not None}
+    return named
+
+
+def test_an_erasure_rewrites_only_the_parts_of_the_copy_that_hold_or_name_the_person(tmp_path, monkeypatch):
+    """The copy's tables are folders of part files in the tables' order; an erasure rewrites the parts with a
+    row that holds or names the person and keeps every other part as it was (the same file: its inode), so
+    its cost follows the person's rows, not the population. The rows left are the old ones, in their order."""
+    monkeypatch.setattr(pseudodata, "ROW_GROUP", 2048)  # DuckDB's smallest: the test world's events in ~10 parts
+    monkeypatch.setattr(pseudodata, "PART_ROW_GROUPS", 1, raising=False)
+    w = world()
+    pseudonym = Pseudonymiser(KEY)
+    copy = pseudodata.pseudonymise_dataset(w.raw, tmp_path / "copy", pseudonym)
+    subject = pseudonym(w.ids[len(w.ids) // 2])
+    tables = [*copy.manifest.tables, *copy.manifest.extras]
+    named = {f: people for t in tables for f, people in _people_named(parquet_files(copy.table_path(t)), t).items()}
+    events = copy.read("events")
+    assert len(parquet_files(copy.table_path("events"))) > 3
+    assert events["person_id"].is_monotonic_increasing  # the parts' names' order is the rows' order
+    inodes = {f: f.stat().st_ino for f in named}
+
+    pseudodata.without_people(Dataset(copy.root), [subject])
+
+    after = Dataset(copy.root)
+    assert {f for t in tables for f in parquet_files(after.table_path(t))} == set(named)
+    rewritten = {f.relative_to(copy.root).as_posix() for f in named if f.stat().st_ino != inodes[f]}
+    holding = {f.relative_to(copy.root).as_posix() for f, people in named.items() if subject in people}
+    assert holding and rewritten == holding
+    left = after.read("events")
+    assert subject not in set(left["person_id"]) and subject not in set(left["counterparty"].dropna())
+    kept = events[events["person_id"] != subject].reset_index(drop=True)
+    assert left["event_id"].tolist() == kept["event_id"].tolist()  # order and event ids kept
+    after.checked_fingerprint()  # the manifest records the files as they are now
+
+
+def test_an_erasure_that_fails_before_its_rename_leaves_the_copy_as_it_was(tmp_path, monkeypatch):
+    """Kept parts are hard links to the live files: a failed rewrite removes its staging folder, not them; the
+    copy reads as before, and a rerun erases."""
+    shutil.copytree(world().data.root, tmp_path / "copy")
+    copy = Dataset(tmp_path / "copy")
+    subject = str(copy.read("people")["person_id"].iloc[0])
+    before = {t: copy.read(t) for t in copy.manifest.tables}
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+    real = pseudodata.finalize_dataset
+    monkeypatch.setattr(pseudodata, "finalize_dataset", fail)
+    with pytest.raises(OSError):
+        pseudodata.without_people(copy, [subject])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy"]  # no staging folder left
+    again = Dataset(tmp_path / "copy")
+    again.checked_fingerprint()
+    for t, frame in before.items():
+        assert again.read(t).equals(frame), t
+    monkeypatch.setattr(pseudodata, "finalize_dataset", real)
+    pseudodata.without_people(again, [subject])
+    assert subject not in set(Dataset(tmp_path / "copy").read("people")["person_id"])

@@ -264,8 +264,13 @@ def _table_entry(root: Path, rel: str, table: str | None = None) -> dict:
 
 
 def finalize_dataset(staging: Path, out: Path, name: str, snapshot_date: str, description: str = "",
-                     extras: tuple[str, ...] = (), spec: DatasetSpec | None = None, time_zone: str = "") -> Dataset:
-    """Write the manifest (and spec.json) for a fully written staging directory; move it into place atomically."""
+                     extras: tuple[str, ...] = (), spec: DatasetSpec | None = None, time_zone: str = "",
+                     content: bool = True) -> Dataset:
+    """Write the manifest (and spec.json) for a fully written staging directory; move it into place atomically.
+
+    content=False: record the files' sha256 only, not the rows' content hashes, which read every row again
+    (the data set is then known by its byte fingerprint): for a rewrite that must cost what it changes, not
+    what the data set holds (the service's copy after an erasure)."""
     spec_hash = ""
     if spec is not None:
         text = spec.to_json()
@@ -274,7 +279,7 @@ def finalize_dataset(staging: Path, out: Path, name: str, snapshot_date: str, de
     tables = {}
     for t in TABLES:
         rel = f"{t}.parquet" if (staging / f"{t}.parquet").exists() else t
-        tables[t] = _table_entry(staging, rel, t)
+        tables[t] = _table_entry(staging, rel, t if content else None)
     extra_entries = {}
     for e in extras:
         rel = f"{e}.parquet" if (staging / f"{e}.parquet").exists() else e

@@ -4,7 +4,8 @@ What goes: every row the service database holds about the person, in one transac
 and its history, their tokens, consents and the decisions made under them, the outcomes merchants reported,
 their disputes and the corrections they led to, and their webhooks. Their rows of the service's copy of the
 data set (the one `serve-init` wrote under its state folder) go too: profile, events, relations, labels,
-rewritten without them before the database forgets them (staged and renamed, pseudodata.without_people),
+rewritten without them before the database forgets them (the part files that hold or name them only, the
+whole copy staged and renamed: pseudodata.without_people),
 and where another person's record names them (a counterparty) it reads 'erased'. The pseudonym is recorded
 in `erased_subjects`, and `scoring.ScopedDataset` leaves them out wherever the service reads data (a copy
 written before, a new `serve-init`, a snapshot), so nothing brings them back. Their connections are
