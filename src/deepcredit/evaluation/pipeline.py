@@ -110,18 +110,18 @@ def _dataset_line(ds: Dataset, rows: int) -> str:
 
 
 def _member_pds(loaded: LoadedModel, inp) -> dict[str, np.ndarray]:
-    """Each member's own PD when the model is a stack (members_ = [(kind, model)]), for the ablation table."""
+    """Each member's own PD when the model is a stack (fitted_members), for the ablation table."""
     out = {}
-    for kind, member in getattr(loaded.model, "members_", []) or []:
-        out[f"member: {kind}"] = np.asarray(member.predict_proba(inp), dtype=float)[:, 1]
+    for m in loaded.model.fitted_members():
+        out[f"member: {m.kind}"] = np.asarray(m.model.predict_proba(inp), dtype=float)[:, 1]
     return out
 
 
 def _member_views(loaded: LoadedModel) -> dict[str, list[str]]:
     """The data views each stack member reads (label as in _member_pds): those it declares among the stack's,
     the only ones its input holds (a wide & deep member declares temporal on data without events)."""
-    return {f"member: {kind}": sorted(set(getattr(member, "views", None) or loaded.views) & set(loaded.views))
-            for kind, member in getattr(loaded.model, "members_", []) or []}
+    return {f"member: {m.kind}": sorted(set(getattr(m.model, "views", None) or loaded.views) & set(loaded.views))
+            for m in loaded.model.fitted_members()}
 
 
 def is_training_data(manifest: Mapping, dataset: Dataset) -> bool:

@@ -360,7 +360,7 @@ class ModelScorer:
         self.dataset, self.model, self.overlay = dataset, model, overlay
         self.scorer = ReportScorer(model, top=top_reasons)
         self.model_id = model_id or "unsaved-model"
-        self.definitions = list(definitions if definitions is not None else getattr(model, "definitions_", []))
+        self.definitions = list(definitions if definitions is not None else model.definitions_ or [])
         self.views = tuple(model_views(model))
         self.hops = graph_hops(model)
         self.threads = threads
