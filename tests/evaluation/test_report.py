@@ -98,9 +98,13 @@ class StubModel:
     explanation gives half of each logit to the feature and half to its dimension read as a whole."""
 
     views = ("tabular",)
+    definitions_ = used_features_ = categories_ = None
 
     def get_params(self, deep: bool = False) -> dict:
         return {}
+
+    def fitted_members(self) -> list:
+        return []
 
     def predict_proba(self, inp) -> np.ndarray:
         x = inp.X["bad_rate"].fillna(0).to_numpy(dtype=float)

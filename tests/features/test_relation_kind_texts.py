@@ -74,6 +74,9 @@ class _Model:
     def get_params(self, deep: bool = False) -> dict:
         return {}
 
+    def fitted_members(self) -> list:
+        return []
+
     def explain(self, inp: ModelInput) -> Explanation:
         return Explanation.from_features(np.full(len(inp), -2.0), pd.DataFrame(self.contrib,
                                                                               columns=self.used_features_),

@@ -51,6 +51,11 @@ def test_fits_members_out_of_fold_and_predicts(world):
     inp, model = world["inp"], world["model"]
     assert [k for k, _ in model.members_] == ["scorecard", "gbdt"]
     assert (model.meta_weights_ >= 0).all() and model.meta_weights_.sum() > 0
+    # the one way to a combination's members: kind, fitted model and weight; a member itself has none
+    assert [(m.kind, m.model, m.weight) for m in model.fitted_members()] == \
+        [(k, member, w) for (k, member), w in zip(model.members_, model.meta_weights_, strict=True)]
+    assert all(m.model.fitted_members() == [] for m in model.fitted_members())
+    assert StackModel().fitted_members() == []
     m = model.metrics_
     assert m["oof_rows"] == len(world["train"]) and m["folds"] == 3
     assert set(m["oof_auc"]) == {"scorecard", "gbdt", "stack"}
@@ -98,6 +103,8 @@ def test_round_trip_is_bit_exact_and_tampering_is_refused(world):
     art = save_model(model, world["root"] / "stack_art", inp.take(world["train"]), metrics=model.metrics_)
     loaded = load_model(art)
     assert isinstance(loaded, StackModel) and [k for k, _ in loaded.members_] == ["scorecard", "gbdt"]
+    assert [(m.kind, m.weight) for m in loaded.fitted_members()] == \
+        [(m.kind, m.weight) for m in model.fitted_members()]
     assert np.array_equal(loaded.predict_proba(inp), model.predict_proba(inp))
     a, b = loaded.explain(inp), model.explain(inp)
     assert np.array_equal(a.by_dimension.to_numpy(), b.by_dimension.to_numpy())

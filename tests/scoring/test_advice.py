@@ -38,6 +38,9 @@ class _Model:
     def get_params(self, deep: bool = False) -> dict:
         return {}
 
+    def fitted_members(self) -> list:
+        return []
+
     def explain(self, inp: ModelInput) -> Explanation:
         by_feature = pd.DataFrame(self.contrib, columns=self.used_features_)
         ex = Explanation.from_features(np.full(len(inp), -2.0), by_feature, self.definitions_)

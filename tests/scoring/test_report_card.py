@@ -74,6 +74,9 @@ class _FakeModel:
         self.contrib, self.used_features_ = contrib, used
         self.definitions_ = inp.definitions
 
+    def fitted_members(self) -> list:
+        return []
+
     def explain(self, inp: ModelInput) -> Explanation:
         by_feature = pd.DataFrame(self.contrib, columns=[d.name for d in self.definitions_])
         return Explanation.from_features(np.full(len(inp), -2.0), by_feature, self.definitions_)

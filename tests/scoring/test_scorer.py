@@ -20,9 +20,13 @@ class _NaNModel:
     kind = "fake"
     views = ("tabular",)
     used_features_ = ["a"]
+    definitions_ = None
 
     def get_params(self, deep: bool = False) -> dict:
         return {}
+
+    def fitted_members(self) -> list:
+        return []
 
     def decision_function(self, inp: ModelInput) -> np.ndarray:
         return np.array([-2.0, np.nan, 1.0])[: len(inp)]
@@ -50,12 +54,16 @@ class _FlatModel:
 
     kind = "flat"
     views = ("tabular",)
+    definitions_ = None
 
     def __init__(self, used: list[str]) -> None:
         self.used_features_ = used
 
     def get_params(self, deep: bool = False) -> dict:
         return {}
+
+    def fitted_members(self) -> list:
+        return []
 
     def decision_function(self, inp: ModelInput) -> np.ndarray:
         return np.full(len(inp), -2.0)

@@ -66,8 +66,8 @@ def _print(result: DemoResult, out: Path) -> None:
             console.print(f"  {i}. lowered by {text} (-{card[f'reason_{i}_points']} points{yours}): "
                           f"{card[f'reason_{i}_improve']}")
     ev = result.evaluation
-    table = Table(title=f"Held-out world ({ev['metrics']['n']:,} people): AUC against the Bayes limit "
-                        f"{result.bayes_auc:.3f}")
+    limit = f" against the Bayes limit {result.bayes_auc:.3f}" if result.bayes_auc is not None else ""
+    table = Table(title=f"Held-out world ({ev['metrics']['n']:,} people): AUC{limit}")
     for col in ("model", "AUC", "KS", "ECE"):
         table.add_column(col)
     for row in ev.get("ablation") or [{"model": "stack", **ev["metrics"]}]:

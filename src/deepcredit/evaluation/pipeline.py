@@ -124,8 +124,8 @@ def _member_pds(loaded: LoadedModel, inp: ModelInput) -> dict[str, np.ndarray]:
 def _member_views(loaded: LoadedModel) -> dict[str, list[str]]:
     """The data views each stack member reads (label as in _member_pds): those it declares among the stack's,
     the only ones its input holds (a wide & deep member declares temporal on data without events)."""
-    return {f"member: {kind}": sorted(set(getattr(member, "views", None) or loaded.views) & set(loaded.views))
-            for kind, member in getattr(loaded.model, "members_", []) or []}
+    return {f"member: {m.kind}": sorted(set(getattr(m.model, "views", None) or loaded.views) & set(loaded.views))
+            for m in loaded.model.fitted_members()}
 
 
 def is_training_data(manifest: Mapping, dataset: Dataset) -> bool:

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -115,6 +115,16 @@ def _expects_model_input(method):
     return checked
 
 
+class Member(NamedTuple):
+    """One fitted model of a combination (CreditModel.fitted_members)."""
+
+    kind: str
+    model: CreditModel
+    weight: float
+    """Its weight in the combination's logit (never negative): 0 where it is fitted and saved but does not
+    move the scores, so its features give no reasons and its dimensions no sub-scores."""
+
+
 _CLASSES = np.array([0, 1])
 _CLASSES.flags.writeable = False
 
@@ -139,6 +149,12 @@ class CreditModel(ClassifierMixin, BaseEstimator, ABC):
     """Each categorical feature's training bad rate per category of at least RATED_ROWS labelled rows
     (reference.json `bad_rate`): where the person's category is already the least risky, reasons give no
     advice to change it (scoring.advice)."""
+    definitions_: list[FeatureDef] | None = None
+    """The feature definitions the fitted model reads, where it keeps its own (its artifact stores them);
+    None: it reads the input's."""
+    categories_: dict[str, list[str]] | None = None
+    """Each categorical feature's training categories, where the model keeps them itself (scoring.input_check
+    reads them for artifacts whose reference.json has none); None: it keeps none."""
 
     def __init_subclass__(cls, **kwargs) -> None:
         """Every model's own fit / decision_function / explain refuses an input that is not a ModelInput."""
@@ -171,6 +187,21 @@ class CreditModel(ClassifierMixin, BaseEstimator, ABC):
         out-of-fold PDs choose the combiner are the model that scores, not one that switched on fewer rows.
         None by default."""
         return {}
+
+    @property
+    def used_features_(self) -> list[str] | None:
+        """The features the fitted model's scores depend on (only those can be reasons); None where it does
+        not say, and every feature with a contribution counts."""
+        return None
+
+    def fitted_members(self) -> list[Member]:
+        """The fitted models this one combines (a stack's members, in its order), each with its weight; none
+        for a single model or one not fitted yet.
+
+        Why one method: scoring, evaluation and batch sizing read a combination through its members (their
+        dimensions, features, categories, graph hops, notes); each asking for `members_` by name decided
+        again how to recurse and whether a member of weight 0 counts."""
+        return []
 
     def fit_notes(self) -> list[str]:
         """What the fit chose from the data that a modeller should know of (a setting it switched by

@@ -89,6 +89,8 @@ class GBDTModel(CreditModel):
     kind = "gbdt"
     views = ("tabular",)
     reads_embeddings = True
+    definitions_: list[FeatureDef]  # once fitted (CreditModel declares them None before)
+    categories_: dict[str, list[str]]
 
     def __init__(self, n_estimators: int = 2000, learning_rate: float = 0.03, num_leaves: int = 15,
                  max_depth: int = -1, min_child_samples: int = 100, subsample: float = 0.8, colsample_bytree: float = 0.7,

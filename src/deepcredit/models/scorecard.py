@@ -281,6 +281,7 @@ class ScorecardModel(CreditModel):
 
     kind = "scorecard"
     views = ("tabular",)
+    definitions_: list[FeatureDef]  # once fitted (CreditModel declares them None before)
 
     def __init__(self, max_n_bins: int | None = None, min_bin_size: float | None = 0.01,
                  max_n_prebins: int = 50, min_prebin_size: float = 0.01, iv_min: float = 0.02,

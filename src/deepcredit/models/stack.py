@@ -79,6 +79,7 @@ from deepcredit.models.base import (
     DIMENSIONS,
     CreditModel,
     Explanation,
+    Member,
     MemberCannotFit,
     _registry,
     fit_labels,
@@ -157,9 +158,8 @@ def graph_hops(model: CreditModel) -> int:
     """How many relation hops a model's scores depend on: the deepest graph tower of it or its members (0:
     it does not read the structural view). Batch chunks and the service's re-scores both size the
     neighbourhood they read by it."""
-    members = getattr(model, "members_", None)
-    if members is not None:
-        return max((graph_hops(m) for _, m in members), default=0)
+    if members := model.fitted_members():
+        return max(graph_hops(m.model) for m in members)
     if "structural" not in instance_views(model):
         return 0
     params = model.get_params(deep=False)
@@ -170,8 +170,8 @@ def layer_wise_members(model: CreditModel) -> dict[str, CreditModel] | None:
     """The members (by kind) of a model, or the model itself, that read the graph, where every one of them
     can be scored a layer at a time (`layer_states`: the graph model and wide & deep's graph tower can);
     None where none reads it or one cannot: batch chunks then take the neighbours within its hops."""
-    members = getattr(model, "members_", None) or [(getattr(model, "kind", ""), model)]
-    readers = {kind: m for kind, m in members if graph_hops(m)}
+    members = model.fitted_members() or [Member(model.kind, model, 1.0)]
+    readers = {m.kind: m.model for m in members if graph_hops(m.model)}
     return readers if readers and all(hasattr(m, "layer_states") for m in readers.values()) else None
 
 
@@ -578,8 +578,7 @@ class StackModel(CreditModel):
     def fit_notes(self) -> list[str]:
         """The stack's own (how far its out-of-fold rows can be trusted) and the members' (those fitted on
         all training rows)."""
-        return [*self._fold_notes(), *(note for _, member in getattr(self, "members_", [])
-                                       for note in member.fit_notes())]
+        return [*self._fold_notes(), *(note for m in self.fitted_members() for note in m.model.fit_notes())]
 
     def _fold_notes(self) -> list[str]:
         """Where the out-of-fold rows are not point in time: several as-of dates, but no outcome known by a
@@ -818,6 +817,13 @@ class StackModel(CreditModel):
             views |= set(instance_views(model))
         self.views = tuple(v for v in ("tabular", "temporal", "structural") if v in views)
 
+    def fitted_members(self) -> list[Member]:
+        """The members with their meta weights (none before fit)."""
+        if not hasattr(self, "members_"):
+            return []
+        return [Member(kind, model, float(w)) for (kind, model), w in zip(self.members_, self.meta_weights_,
+                                                                          strict=True)]
+
     # -- scoring ----------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "members_"):
@@ -886,9 +892,9 @@ class StackModel(CreditModel):
         """Features some member with a non-zero weight uses (those can be reasons)."""
         self._check_fitted()
         used: set[str] = set()
-        for (_, model), w in zip(self.members_, self.meta_weights_, strict=True):
-            if w > 0:
-                used |= set(getattr(model, "used_features_", []))
+        for m in self.fitted_members():
+            if m.weight > 0:
+                used |= set(m.model.used_features_ or [])
         return [c for c in _feature_order(self) if c in used]
 
     # -- artifacts --------------------------------------------------------------------------------
@@ -897,8 +903,7 @@ class StackModel(CreditModel):
         the pretraining's seconds and device: facts of the run, saved beside the model (the artifact's run
         facts), not in its files, so that they do not change its identity."""
         encoder = getattr(self, "encoder_", None)
-        devices = {kind: device for kind, model in getattr(self, "members_", [])
-                   if (device := torch_device(model)) is not None}
+        devices = {m.kind: device for m in self.fitted_members() if (device := torch_device(m.model)) is not None}
         return {"fit_seconds": dict(getattr(self, "fit_seconds_", {})),
                 "processes": getattr(self, "processes_", None), "devices": devices,
                 **({"pretrain": dict(encoder.timing)} if encoder is not None and encoder.timing else {})}
@@ -954,6 +959,6 @@ def _feature_order(stack: StackModel) -> list[str]:
     """Feature names in the members' definition order (first member that knows a feature wins)."""
     seen: dict[str, None] = {}
     for _, model in stack.members_:
-        for d in getattr(model, "definitions_", []):
+        for d in model.definitions_ or []:
             seen.setdefault(d.name, None)
     return list(seen)

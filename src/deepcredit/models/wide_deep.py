@@ -382,6 +382,7 @@ class WideDeepModel(CreditModel):
     reads_embeddings = True
     views: tuple[str, ...] = ("tabular", "temporal", "structural")
     """The views it may read: temporal only with use_sequence_tower, structural only with use_graph_tower."""
+    definitions_: list[FeatureDef]  # once fitted (CreditModel declares them None before)
 
     def __init__(self, n_bins: int = 10, cross_features: int = 4, hidden: Sequence[int] = (64, 32),
                  max_embedding: int = 8, dropout: float = 0.1, wide_l2: float = 1e-4,

@@ -43,7 +43,7 @@ that way is withheld: a value near typical may still be on the risky side of wha
 def _scorecard_tables(model: CreditModel) -> dict:
     """Each characteristic's FeatureTable, from the model's scorecard or its members' (the first that has it)."""
     tables: dict = {}
-    for m in [model, *(m for _, m in (getattr(model, "members_", None) or []))]:
+    for m in [model, *(m.model for m in model.fitted_members())]:
         card = getattr(m, "card_", None)
         for table in getattr(card, "features", None) or []:
             tables.setdefault(table.name, table)

@@ -71,8 +71,8 @@ def model_categories(model: CreditModel) -> dict[str, list[str]]:
     """Training categories a model (or a member of a combination) keeps itself: for artifacts whose
     reference.json has no `categories`."""
     found: dict[str, set[str]] = {}
-    for m in [model, *(m for _, m in (getattr(model, "members_", None) or []))]:
-        for name, values in (getattr(m, "categories_", None) or {}).items():
+    for m in [model, *(m.model for m in model.fitted_members())]:
+        for name, values in (m.categories_ or {}).items():
             found.setdefault(name, set()).update(str(v) for v in values)
     return {name: sorted(values) for name, values in found.items()}
 

@@ -145,7 +145,7 @@ def subscores(explanation: Explanation, pd_: np.ndarray, scale: ScoreScale,
 
 def used_features(model: CreditModel, explanation: Explanation | None = None) -> list[str]:
     """What the model uses: its `used_features_` when it has them, else any feature with a contribution."""
-    used = getattr(model, "used_features_", None)
+    used = model.used_features_
     if used is not None:
         return list(used)
     if explanation is None or explanation.by_feature is None:
@@ -157,21 +157,17 @@ def used_features(model: CreditModel, explanation: Explanation | None = None) ->
 def input_dimensions(model: CreditModel, definitions: Sequence[FeatureDef] = ()) -> list[str]:
     """The dimensions a fitted model has input data for, in DIMENSIONS order.
 
-    A combination (`members_`, e.g. the stack): the union over its members with a non-zero weight. A
+    A combination (fitted_members, e.g. the stack): the union over its members with a non-zero weight. A
     member: the dimensions of the features it uses (`used_features_`, else its `definitions_`, else
     `definitions`), plus those its towers read: event sequences speak to the sequence groups (history,
     capacity, behaviour), the graph to social connections.
     """
-    members = getattr(model, "members_", None)
-    if members is not None:
-        weights = getattr(model, "meta_weights_", None)
-        weights = [1.0] * len(members) if weights is None else list(weights)
-        have = set().union(*(input_dimensions(m, definitions) for (_, m), w in zip(members, weights, strict=True)
-                             if w != 0))
+    if members := model.fitted_members():
+        have = set().union(*(input_dimensions(m.model, definitions) for m in members if m.weight > 0))
         return [d for d in DIMENSIONS if d in have]
-    defs = list(getattr(model, "definitions_", None) or definitions)
+    defs = list(model.definitions_ or definitions)
     dim_of = {d.name: d.dimension.value for d in defs}
-    used = getattr(model, "used_features_", None)
+    used = model.used_features_
     names = list(used) if used is not None else [d.name for d in defs if not d.is_protected()]
     have = {dim_of[n] for n in names if n in dim_of}
     views = instance_views(model)

@@ -366,7 +366,7 @@ class ModelScorer:
         self.generation: str | None = None
         """The meta table's generation of what is served when this scorer was built from it (bootstrap.
         build_scorer); None where it was not: its scores are then checked by their model only (save_scores)."""
-        self.definitions = list(definitions if definitions is not None else getattr(model, "definitions_", []))
+        self.definitions = list(definitions if definitions is not None else model.definitions_ or [])
         self.views = tuple(model_views(model))
         self.hops = graph_hops(model)
         self.threads = threads

@@ -3,11 +3,12 @@
 Simulate a development world and a held-out world (same generative process, other people), load the
 bundled real data, build point-in-time features for all of them, train the full stack on the development
 world, evaluate it on the held-out world (report with fairness audit and stability), and score one person.
+Training and evaluation are `deepcredit train`'s and `deepcredit evaluate`'s own workflows, so the demo
+has their safeguards (data fingerprints checked, the report swapped in whole).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,16 +16,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepcredit.config import RunConfig, StackConfig, run_record_file, write_run_record
+from deepcredit.config import RunConfig, StackConfig
+from deepcredit.data.dataset import check_replaceable
 from deepcredit.data.datasets import load_bundled
-from deepcredit.data.simulate import bayes_auc, simulate_world
-from deepcredit.evaluation.pipeline import evaluate_artifact
+from deepcredit.data.simulate import simulate_world
+from deepcredit.evaluation.report import check_report_out
 from deepcredit.features.bundle import build_model_input
 from deepcredit.features.engine import build_features
-from deepcredit.models.base import save_model
-from deepcredit.models.stack import StackModel
+from deepcredit.models.artifacts import check_artifact_out
 from deepcredit.scoring.report_card import report_card
 from deepcredit.workflows.common import MessageFn, _quiet
+from deepcredit.workflows.evaluate import evaluate_model
+from deepcredit.workflows.train import train_model
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -36,9 +39,27 @@ class DemoResult:
     person: pd.Series
     """One held-out person's report card."""
     evaluation: dict
-    bayes_auc: float
+    bayes_auc: float | None
+    """The held-out world's Bayes limit (the report's evaluation limits)."""
     report: Path
     seconds: float
+
+
+WORLDS = ("simulated", "held-out")
+"""The simulated data sets, under out/data."""
+BUNDLED_SETS = ("uci", "otc")
+"""The bundled real data sets, under out/data."""
+
+
+def check_demo_out(out: Path) -> None:
+    """Refuse an `out` where a data set, the model or the report folder would replace something else (a
+    folder of the user's files, another kind of output), before anything is simulated: each is checked again
+    when written, but that is minutes of simulation and training later. The demo's own earlier outputs
+    there are replaced."""
+    for name in (*WORLDS, *BUNDLED_SETS):
+        check_replaceable(out / "data" / name)
+    check_artifact_out(out / "model")
+    check_report_out(out / "report")
 
 
 def run_demo(out: Path, people: int = 5_000, seed: int = 42, folds: int = 3,
@@ -47,11 +68,12 @@ def run_demo(out: Path, people: int = 5_000, seed: int = 42, folds: int = 3,
     """on_simulate(world, people done, people in all); on_member: the stack's progress callback."""
     t0 = time.perf_counter()
     out = Path(out)
+    check_demo_out(out)
     worlds = {}
     for name, n, s in (("simulated", people, seed), ("held-out", max(people // 2, 1000), seed + 1)):
         tick = (lambda done, w=name, t=n: on_simulate(w, done, t)) if on_simulate else None
         worlds[name] = simulate_world(out / "data" / name, people=n, seed=s, on_progress=tick)
-    for name in ("uci", "otc"):
+    for name in BUNDLED_SETS:
         worlds[name] = load_bundled(name, out / "data" / name)
     rows = []
     for name, ds in worlds.items():
@@ -63,17 +85,14 @@ def run_demo(out: Path, people: int = 5_000, seed: int = 42, folds: int = 3,
                      "rows": len(ff.frame), "features": len(ff.names), "bad_rate": float(ff.y.mean()),
                      "seconds": time.perf_counter() - t1})
     on_message("training the full stack on the simulated development world")
-    inp = build_model_input(worlds["simulated"])
     cfg = RunConfig(data=str(worlds["simulated"].root), stack=StackConfig(folds=folds), seed=seed)
-    stack = StackModel(n_folds=folds, seed=seed).fit(inp, on_progress=on_member)
-    model_dir = save_model(stack, out / "model", inp, metrics=dict(getattr(stack, "metrics_", {})),
-                           config={"data": worlds["simulated"].name, "folds": folds, "seed": seed,
-                                   "run": cfg.to_dict()},
-                           beside=run_record_file(cfg, worlds["simulated"].fingerprint()))
+    trained = train_model(cfg, worlds["simulated"], out / "model", on_progress=on_member, on_message=on_message)
+    stack = trained.model
     on_message("evaluating on the held-out world")
-    report = evaluate_artifact(model_dir, worlds["held-out"], out / "report", reference=worlds["simulated"])
-    write_run_record(report.parent, cfg.model_copy(update={"data": str(worlds["held-out"].root)}),
-                     worlds["held-out"].fingerprint())
+    results = evaluate_model(trained.path, worlds["held-out"], out / "report", reference=worlds["simulated"],
+                             cfg=cfg.model_copy(update={"data": str(worlds["held-out"].root)}))
     card = report_card(stack, build_model_input(worlds["held-out"]).take([0])).iloc[0]
-    evaluation = json.loads((report.parent / "results.json").read_text())["evaluation"]
-    return DemoResult(rows, card, evaluation, bayes_auc(worlds["held-out"]), report, time.perf_counter() - t0)
+    evaluation = results["evaluation"]
+    limits = evaluation.get("limits") or {}
+    return DemoResult(rows, card, evaluation, limits.get("bayes_auc"), Path(results["report"]),
+                      time.perf_counter() - t0)
