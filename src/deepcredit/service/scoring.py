@@ -278,8 +278,7 @@ class ScopedDataset(Dataset):
             events = f"({events}) UNION ALL BY NAME (SELECT {cast} FROM _overlay_events)"
             columns = columns | set(OVERLAY_COLUMNS)
         if overlay.retire_before is not None:
-            spec_events = self.base.spec.events
-            negative = sorted(spec_events.statuses_meaning("late", "broken")) if spec_events is not None else []
+            negative = sorted(self.base.spec.negative_statuses)
             if negative:
                 stamp = pd.Timestamp(overlay.retire_before).isoformat(sep=" ")
                 events = (f"SELECT * FROM ({events}) WHERE NOT (ts < TIMESTAMP '{stamp}' "

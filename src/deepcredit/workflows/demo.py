@@ -17,13 +17,14 @@ import pandas as pd
 
 from deepcredit.config import RunConfig, StackConfig, run_record_file, write_run_record
 from deepcredit.data.datasets import load_bundled
-from deepcredit.data.simulate import bayes_auc, simulate_world
+from deepcredit.data.simulate import simulate_world
+from deepcredit.evaluation.limits import world_bayes_auc
 from deepcredit.evaluation.pipeline import evaluate_artifact
 from deepcredit.features.bundle import build_model_input
 from deepcredit.features.engine import build_features
 from deepcredit.models.base import save_model
 from deepcredit.models.stack import StackModel
-from deepcredit.scoring.report_card import report_card
+from deepcredit.scoring.scorer import Scorer
 from deepcredit.workflows.common import MessageFn, _quiet
 
 ProgressFn = Callable[[str, int, int], None]
@@ -74,6 +75,6 @@ def run_demo(out: Path, people: int = 5_000, seed: int = 42, folds: int = 3,
     report = evaluate_artifact(model_dir, worlds["held-out"], out / "report", reference=worlds["simulated"])
     write_run_record(report.parent, cfg.model_copy(update={"data": str(worlds["held-out"].root)}),
                      worlds["held-out"].fingerprint())
-    card = report_card(stack, build_model_input(worlds["held-out"]).take([0])).iloc[0]
+    card = Scorer(stack).report(build_model_input(worlds["held-out"]).take([0])).iloc[0]
     evaluation = json.loads((report.parent / "results.json").read_text())["evaluation"]
-    return DemoResult(rows, card, evaluation, bayes_auc(worlds["held-out"]), report, time.perf_counter() - t0)
+    return DemoResult(rows, card, evaluation, world_bayes_auc(worlds["held-out"]), report, time.perf_counter() - t0)
