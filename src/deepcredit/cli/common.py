@@ -108,12 +108,12 @@ def model_errors() -> Iterator[None]:
             raise typer.Exit(2) from None
 
 
-def resolve_dataset(data: str, cache: Path | None = None) -> Dataset:
-    """A stored data set from a directory, or a bundled one (uci, otc, german) materialised once under `cache`
-    (default: workflows.common.BUNDLED_CACHE)."""
+def resolve_dataset(data: str) -> Dataset:
+    """A stored data set from a directory, or a bundled one (uci, otc, german) materialised once under
+    workflows.common.BUNDLED_CACHE."""
     from deepcredit.workflows.common import BUNDLED_CACHE, open_dataset
 
-    return open_dataset(data, BUNDLED_CACHE if cache is None else cache, on_message=console.print)
+    return open_dataset(data, BUNDLED_CACHE, on_message=console.print)
 
 
 def run_config(config: Path | None, overrides: dict[str, Any]) -> RunConfig:

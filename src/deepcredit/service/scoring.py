@@ -411,8 +411,9 @@ class ModelScorer:
         return self._db
 
     def settle_renewal(self) -> None:
-        """Wait for a new database a worker is opening, if any (open or failed): a caller that must know
-        which database the next use gets (a test, a shutdown) waits here instead of racing the worker."""
+        """Wait for a new database a worker is opening, if any (open or failed): the tests that must know which
+        database the next use gets (tests/service/test_service_stack.py) wait here instead of racing the worker;
+        serving never needs to."""
         pending = self._next_db
         if pending is not None:
             wait([pending])
