@@ -51,6 +51,11 @@ def to_jsonable(obj: object) -> Any:
     return str(obj)
 
 
+def pct(v: float | None) -> str:
+    """A share in words for the report, the model card and the figures: 12.3%, or n/a where unknown."""
+    return "n/a" if v is None else f"{v:.1%}"
+
+
 def fold_sd(values: Sequence[float]) -> float:
     """The spread of a metric over folds: the sample standard deviation (n - 1), as a spread reported beside a
     mean of a few folds is read; 0.0 for one value. The population formula understates it by sqrt((n-1)/n):
@@ -284,9 +289,6 @@ def confusion_rows(c: Mapping[str, Any]) -> tuple[list[str], list[list[str]], st
              f"{k['declined_good'] + k['declined_bad']:,}"],
             ["all", f"{k['approved_good'] + k['declined_good']:,}", f"{k['approved_bad'] + k['declined_bad']:,}",
              f"{sum(k.values()):,}"]]
-
-    def pct(v: float | None) -> str:
-        return "n/a" if v is None else f"{v:.1%}"
 
     caption = (f"Decisions at the cut-off {cut}: bads declined (TPR) {pct(c.get('tpr'))}, "
                f"goods declined (FPR) {pct(c.get('fpr'))}")

@@ -171,6 +171,8 @@ def worker(spec_path: str, out_path: str) -> None:
 
 
 def _versions(names) -> dict:
+    """The peers' libraries' versions: data.io.library_versions's job, repeated because the --worker runs in
+    an interpreter without deepcredit."""
     from importlib import metadata
 
     out = {}
