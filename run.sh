@@ -16,7 +16,7 @@ case "$cmd" in
   demo) exec "$VENV/bin/deepcredit" demo "$@" ;;
   # two worker processes (pytest-xdist), each module's tests on one of them so its fixtures are built once;
   # DEEPCREDIT_TEST_WORKERS=0 runs them in this process
-  test) "$VENV/bin/ruff" check src tests && "$VENV/bin/mypy" &&
+  test) "$VENV/bin/ruff" check src tests scripts && "$VENV/bin/mypy" &&
         exec "$VENV/bin/python" -m pytest -n "${DEEPCREDIT_TEST_WORKERS:-2}" --dist loadscope "$@" ;;
   *)    exec "$VENV/bin/deepcredit" "$cmd" "$@" ;;
 esac

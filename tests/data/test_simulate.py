@@ -12,7 +12,8 @@ import pytest
 
 from deepcredit.data.dataset import Dataset, validate_tables
 from deepcredit.data.schema import BAD_STATUSES, SEVERE_STATUSES, TABLES
-from deepcredit.data.simulate import bayes_auc, simulate_world
+from deepcredit.data.simulate import simulate_world
+from deepcredit.evaluation.limits import world_bayes_auc
 
 PEOPLE, SEED, CHUNK = 3000, 11, 1000
 AS_OF = pd.Timestamp("2026-01-01")
@@ -94,7 +95,7 @@ def test_a_crashed_run_resumes_and_matches_a_clean_run(tmp_path: Path) -> None:
 
 
 def test_bayes_auc_and_default_rate_are_believable(world: Dataset, frames: dict[str, pd.DataFrame]) -> None:
-    assert 0.78 < bayes_auc(world) < 0.9
+    assert 0.78 < world_bayes_auc(world) < 0.9
     assert 0.08 < frames["outcomes"]["label"].mean() < 0.16
     truth = frames["truth"]
     assert truth["true_pd"].between(0, 1).all()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from fold_leaks import check_folds
 
 from deepcredit.models.splits import (
-    check_folds,
     date_blocks,
     person_folds,
     person_groups,

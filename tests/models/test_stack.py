@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from fold_leaks import check_folds
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
@@ -19,7 +20,7 @@ from deepcredit.models import stack as stack_module
 from deepcredit.models.artifacts import ArtifactError, load_artifact
 from deepcredit.models.base import DIMENSIONS, CreditModel, MemberCannotFit, load_model, save_model
 from deepcredit.models.calibration import Calibrator, expected_calibration_error
-from deepcredit.models.splits import check_folds, stacking_folds
+from deepcredit.models.splits import stacking_folds
 from deepcredit.models.stack import (
     ALL_MEMBERS,
     MemberUnavailable,

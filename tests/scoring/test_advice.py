@@ -19,8 +19,7 @@ from deepcredit.models.base import DIMENSIONS, Explanation
 from deepcredit.models.binning import FeatureTable
 from deepcredit.models.scale import ScoreScale
 from deepcredit.scoring.advice import ALREADY_BEST, ALREADY_TOWARDS
-from deepcredit.scoring.report_card import reason_table
-from deepcredit.scoring.scorer import AS_A_WHOLE
+from deepcredit.scoring.scorer import AS_A_WHOLE, reason_table
 
 SCALE = ScoreScale()
 KEYS = {"as_of": pd.Timestamp("2025-01-01")}

@@ -18,8 +18,7 @@ from deepcredit.features.templates import AGAINST_ADVICE, MISSING_ADVICE, NO_REC
 from deepcredit.models.base import DIMENSIONS, Explanation
 from deepcredit.models.gbdt import GBDTModel
 from deepcredit.models.scale import ScoreScale
-from deepcredit.scoring.report_card import apportion, reason_table, report_card, subscores
-from deepcredit.scoring.scorer import AS_A_WHOLE, top_losses
+from deepcredit.scoring.scorer import AS_A_WHOLE, Scorer, apportion, reason_table, subscores, top_losses
 
 SCALE = ScoreScale()
 
@@ -107,7 +106,7 @@ def test_reasons_are_used_features_in_a_fixed_order():
     # the person's own value; y's b is missing: the reason says there is no record, with no advice to change it
     assert reasons["value"].tolist() == [1.0, 4.0, NO_RECORD]
     assert reasons["how_to_improve"].tolist()[2] == MISSING_ADVICE
-    card = report_card(model, inp, SCALE, top=2)
+    card = Scorer(model, SCALE, top=2).report(inp)
     assert card["reason_1"].tolist()[:2] == ["a", "b"] and pd.isna(card["reason_1"].iloc[2])
     assert card["reason_2"].tolist()[0] == "b" and pd.isna(card["reason_2"].iloc[1])
     assert card["reason_1_points"].iloc[0] == 36
@@ -226,7 +225,7 @@ def test_report_card_of_a_real_model(tmp_path):
     inp = build_model_input(ds, views=("tabular",))
     model = GBDTModel(n_estimators=150, learning_rate=0.1, early_stopping_rounds=None).fit(inp.take(np.arange(1500)))
     rows = inp.take(np.arange(1500, 2000))
-    card = report_card(model, rows, SCALE)
+    card = Scorer(model, SCALE).report(rows)
     p = model.predict_proba(rows)[:, 1]
     assert card[["person_id", "as_of"]].equals(rows.keys)
     assert np.array_equal(card["pd"].to_numpy(), p)
@@ -243,7 +242,7 @@ def test_report_card_of_a_real_model(tmp_path):
     # the riskiest people have reasons; every reason costs at least a point
     assert card.loc[card["score"] < 550, "reason_1"].notna().all()
     assert (card["reason_1_points"].dropna() >= 1).all()
-    quick = report_card(model, rows, SCALE, explain=False)  # scores only: the same numbers, no explanation
+    quick = Scorer(model, SCALE).report(rows, explain=False)  # scores only: the same numbers, no explanation
     assert list(quick.columns) == ["person_id", "as_of", "pd", "score", "band"]
     assert quick.equals(card[list(quick.columns)])
 
@@ -272,7 +271,7 @@ def test_a_reason_on_a_missing_value_says_what_is_missing_and_advises_no_change(
     reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4)
     assert reasons[["row", "value", "how_to_improve"]].values.tolist() == [
         [0, "no connections on record", MISSING_ADVICE], [1, 0.5, "improve c"]]
-    card = report_card(model, inp, SCALE, top=1)
+    card = Scorer(model, SCALE, top=1).report(inp)
     assert card["reason_1_value"].iloc[0] == "no connections on record"
     # a social tower's part, the one reason of x and y (top=1): it borrows the advice of c where c is known
     # (y), the dimension's general advice where c is missing (x), not advice to change what x does not have

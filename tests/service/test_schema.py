@@ -363,7 +363,7 @@ def test_a_database_at_s0005_is_upgraded_to_public_ids_drawn_for_every_row_and_i
     assert {t: list(p) for t, p in held.items()} == {"consents": [1, 2], "policies": [1], "webhooks": [1],
                                                      "webhook_deliveries": [1, 2]}
     for table, pattern in (("consents", public_ids.CONSENT_ID), ("policies", public_ids.POLICY_ID),
-                           ("webhooks", public_ids.WEBHOOK_ID), ("webhook_deliveries", public_ids.DELIVERY_ID)):
+                           ("webhooks", public_ids.WEBHOOK_ID), ("webhook_deliveries", f"^{public_ids.DELIVERY}{public_ids.TOKEN}$")):
         assert all(re.match(pattern, p) for p in held[table].values()), table
     assert len({p for ids in held.values() for p in ids.values()}) == 6
     for table, ids in (("decisions", decisions), ("consents", held["consents"]),

@@ -21,6 +21,8 @@ from deepcredit.service import alerts
 from deepcredit.service.store import public_ids
 from deepcredit.service.store.models import AuditEntry, Webhook, WebhookDelivery
 
+DELIVERY_ID = f"^{public_ids.DELIVERY}{public_ids.TOKEN}$"  # a delivery's public id, as the receiver reads it
+
 pytest_plugins = ("service_testkit",)
 
 
@@ -97,15 +99,17 @@ def test_webhook_delivers_signed_payloads_to_a_local_server(service):
         counts = alerts.deliver_due(service.ctx)
         assert counts["delivered"] >= 1 and _Receiver.got
         for body, header in _Receiver.got:
-            assert alerts.verify_signature(secret, body, header)
-            assert not alerts.verify_signature(secret, body + b" ", header)  # a changed body fails
+            assert alerts.verify_signature(secret, body, header, now=service.clock())
+            assert not alerts.verify_signature(secret, body + b" ", header, now=service.clock())  # a changed body fails
+            late = service.clock() + alerts.SIGNATURE_TOLERANCE + timedelta(seconds=1)
+            assert not alerts.verify_signature(secret, body, header, now=late)  # the same request replayed later
             payload = json.loads(body)
             assert payload["webhook"] == created["id"] and pid not in body.decode()
             assert re.match(public_ids.WEBHOOK_ID, payload["webhook"])  # a token, not a count of webhooks
         with service.ctx.db.read() as s:
             tokens = set(s.execute(select(WebhookDelivery.public_id)).scalars())
         assert [json.loads(body)["delivery"] for body, _ in _Receiver.got] == _Receiver.delivery
-        assert set(_Receiver.delivery) <= tokens and all(re.match(public_ids.DELIVERY_ID, d) for d in tokens)
+        assert set(_Receiver.delivery) <= tokens and all(re.match(DELIVERY_ID, d) for d in tokens)
     finally:
         server.shutdown()
 
@@ -137,7 +141,7 @@ def test_webhook_retries_with_backoff_then_gives_up_audited(service):
                           .where(AuditEntry.action.like("webhook_%"))).all()
     # every attempt at a delivery carried its token, the same each time, in the body and the header
     assert sorted(calls) == sorted((t, t) for t in tokens for _ in range(alerts.MAX_ATTEMPTS))
-    assert all(re.match(public_ids.DELIVERY_ID, t) for t in tokens)
+    assert all(re.match(DELIVERY_ID, t) for t in tokens)
     assert all(f'"delivery":"{t}"' in "".join(d for _, d in audit) for t in tokens)  # audited by it too
     actions = [a for a, _ in audit]
     assert "webhook_registered" in actions and "webhook_retry" in actions and "webhook_failed" in actions
@@ -145,6 +149,15 @@ def test_webhook_retries_with_backoff_then_gives_up_audited(service):
     other = service.person(service.with_score(skip=9)[0])
     assert service.client.delete(f"/v1/me/webhooks/{hook['id']}", headers=other).status_code == 404
     assert service.client.delete(f"/v1/me/webhooks/{hook['id']}", headers=me).json()["active"] is False
+
+
+def test_a_signature_verifies_only_near_its_signed_time():
+    """Replay protection for receivers: a captured request, signature intact, fails once its time is stale."""
+    body, sent = b'{"kind":"score_change"}', int(time.time())
+    assert alerts.verify_signature("k", body, alerts.sign("k", body, sent))
+    assert alerts.verify_signature("k", body, alerts.sign("k", body, sent - 60))  # clocks a minute apart
+    assert not alerts.verify_signature("k", body, alerts.sign("k", body, sent - 3600))  # replayed an hour later
+    assert not alerts.verify_signature("k", body, alerts.sign("k", body, sent + 3600))  # from the future
 
 
 def test_backoff_doubles():
@@ -263,7 +276,7 @@ def test_two_workers_send_each_delivery_once(service):
             rows = s.execute(select(WebhookDelivery.public_id)).scalars().all()
         counts = _together(alerts.deliver_due, a, b)  # both read the same due rows; the receiver is slow
         assert _SlowReceiver.got == Counter(dict.fromkeys(rows, 1))  # every delivery POSTed, none twice
-        assert all(re.match(public_ids.DELIVERY_ID, d) for d in rows)  # by its token, not a count of deliveries
+        assert all(re.match(DELIVERY_ID, d) for d in rows)  # by its token, not a count of deliveries
         assert all(_SlowReceiver.keys_agree)  # the idempotency key: the body's `delivery` and the header
         assert sum(c["delivered"] for c in counts) == len(rows)
         assert _together(alerts.deliver_due, a, b) == [{"delivered": 0, "retry": 0, "failed": 0}] * 2

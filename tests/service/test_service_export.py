@@ -81,7 +81,7 @@ def test_deletion_removes_only_what_no_rule_requires(service):
 def test_retention_retires_old_negative_records_and_rescores(service):
     scorer = service.ctx.scorer
     spec = scorer.dataset.spec
-    negative = spec.events.statuses_meaning("late", "broken")
+    negative = spec.negative_statuses
     out = retention.run(service.ctx, years=1, recalculate=False)
     assert out.retired_people > 0
     with service.ctx.db.read() as s:

@@ -25,7 +25,7 @@ from deepcredit.features.engine import build_features, neighbour_histories, open
 from deepcredit.features.sequences import build_sequences
 from deepcredit.models.base import DIMENSIONS, save_model
 from deepcredit.models.stack import StackModel, graph_hops, layer_wise_members, model_views
-from deepcredit.scoring.report_card import report_card
+from deepcredit.scoring.scorer import Scorer
 from deepcredit.workflows import score as score_module
 from deepcredit.workflows.job import JOB, PENDING
 from deepcredit.workflows.scope import ScopedData
@@ -77,7 +77,7 @@ def test_chunked_scores_equal_scoring_everyone_at_once(fitted, tmp_path):
     and DuckDB sums neighbours' weights in no fixed order, so other batch compositions round differently."""
     root, ds, model, art, inp = fitted
     assert graph_hops(model) == 2 and model_views(model) == ["tabular", "temporal", "structural"]
-    whole = report_card(model, inp).sort_values(KEY).reset_index(drop=True)
+    whole = Scorer(model).report(inp).sort_values(KEY).reset_index(drop=True)
     job = score_batch(art, ds, tmp_path / "s", _cfg(130))
     assert job["complete"] and len(job["parts"]) == 5 and job["chunks"] == 5
     assert sum(p["rows"] for p in job["parts"].values()) == len(whole) == job["rows"]
@@ -112,7 +112,7 @@ def test_wide_and_deeps_graph_tower_is_scored_a_layer_at_a_time_too(fitted, tmp_
         model = StackModel(members=("wide_deep", "graph"), member_params=params, n_folds=2).fit(inp)
     assert set(layer_wise_members(model) or {}) == {"wide_deep", "graph"}
     art = save_model(model, tmp_path / "model", inp)
-    whole = report_card(model, inp).sort_values(KEY).reset_index(drop=True)
+    whole = Scorer(model).report(inp).sort_values(KEY).reset_index(drop=True)
     job = score_batch(art, ds, tmp_path / "s", _cfg(200))
     assert job["complete"] and len(job["state_parts"]) == 3
     chunked = read_scores(tmp_path / "s").sort_values(KEY).reset_index(drop=True)
@@ -188,13 +188,15 @@ def test_a_report_card_that_fails_to_be_written_stops_the_job_with_the_parts_bef
     root, ds, _, art, _ = fitted
     written = []
 
+    report = Scorer.report
+
     def failing(*args, **kwargs):
         written.append(1)
         if len(written) == 3:
             raise OSError("no space left on device")
-        return report_card(*args, **kwargs)
+        return report(*args, **kwargs)
 
-    monkeypatch.setattr(score_module, "report_card", failing)
+    monkeypatch.setattr(score_module.Scorer, "report", failing)
     with pytest.raises(OSError, match="no space left"):
         score_batch(art, ds, tmp_path / "s", _cfg(130))
     state = json.loads((tmp_path / "s" / JOB).read_text())
@@ -250,13 +252,15 @@ def test_a_killed_job_is_not_readable_as_a_result_and_its_resume_equals_a_whole_
     score_batch(art, ds, whole, _cfg(60, explain=False))
     written = []
 
+    report = Scorer.report
+
     def killed_after_two(*args, **kwargs):  # a kill after 2 of the 4 chunks
         written.append(1)
         if len(written) == 3:
             raise KeyboardInterrupt
-        return report_card(*args, **kwargs)
+        return report(*args, **kwargs)
 
-    monkeypatch.setattr(score_module, "report_card", killed_after_two)
+    monkeypatch.setattr(score_module.Scorer, "report", killed_after_two)
     out = tmp_path / "s"
     with pytest.raises(KeyboardInterrupt):
         score_batch(art, ds, out, _cfg(60, explain=False))

@@ -108,19 +108,30 @@ def model_errors() -> Iterator[None]:
             raise typer.Exit(2) from None
 
 
-def resolve_dataset(data: str, cache: Path | None = None) -> Dataset:
-    """A stored data set from a directory, or a bundled one (uci, otc, german) materialised once under `cache`
-    (default: workflows.common.BUNDLED_CACHE)."""
+def resolve_dataset(data: str) -> Dataset:
+    """A stored data set from a directory, or a bundled one (uci, otc, german) materialised once under
+    workflows.common.BUNDLED_CACHE."""
     from deepcredit.workflows.common import BUNDLED_CACHE, open_dataset
 
-    return open_dataset(data, BUNDLED_CACHE if cache is None else cache, on_message=console.print)
+    return open_dataset(data, BUNDLED_CACHE, on_message=console.print)
 
 
-def run_config(config: Path | None, overrides: dict[str, Any]) -> RunConfig:
-    """The --config file's RunConfig (defaults without one), with the options that were given on top."""
-    from deepcredit.config import RunConfig, load_config, with_overrides
+def run_config(config: Path | None, overrides: dict[str, Any], member_param: list[str] | None = None) -> RunConfig:
+    """The --config file's RunConfig (defaults without one), with the options that were given on top;
+    --member-param KIND.PARAM=VALUE merged into the file's member_params, a given one replacing the file's."""
+    from deepcredit.config import (
+        RunConfig,
+        load_config,
+        merge_member_params,
+        parse_member_params,
+        with_overrides,
+    )
 
-    return with_overrides(load_config(config) if config else RunConfig(), overrides)
+    cfg = with_overrides(load_config(config) if config else RunConfig(), overrides)
+    if member_param:
+        cfg = cfg.model_copy(update={"member_params": merge_member_params(cfg.member_params,
+                                                                          parse_member_params(member_param))})
+    return cfg
 
 
 def member_progress(bar: Progress) -> Callable[[str, int, int], None]:

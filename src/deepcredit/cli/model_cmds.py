@@ -73,7 +73,7 @@ def train(
                                           "artifact records that its data are not its config's)."),
 ) -> None:
     """Train a model on the labelled (person, as_of) rows of a data set and save it as a hashed artifact."""
-    from deepcredit.config import merge_member_params, parse_member_params, recorded_run
+    from deepcredit.config import recorded_run
     from deepcredit.workflows.train import recreation_data, train_model
 
     if holdout is not None and test_from is not None:
@@ -85,10 +85,7 @@ def train(
                                   "stack.calibration": calibration, "stack.temporal": temporal, "seed": seed,
                                   **split,
                                   "exclude_members": exclude_members, "exclude_dimensions": exclude_dimensions,
-                                  "exclude_features": exclude_features})
-        if member_param:
-            cfg = cfg.model_copy(update={"member_params": merge_member_params(
-                cfg.member_params, parse_member_params(member_param))})
+                                  "exclude_features": exclude_features}, member_param)
         recorded = recorded_run(config) if config else None
         target = recreation_data(cfg, recorded, data)
         if not target:

@@ -43,15 +43,11 @@ def peers(
     A stratified 70/30 split (random_state=42), and with --cv repeated CV. The peers read your declared
     attributes raw (protected ones left out); one labelled row per person, unless --test-from (a time
     split) or --rolling (rolling origin) compares over time."""
-    from deepcredit.config import merge_member_params, parse_member_params
     from deepcredit.workflows.peers import compare_with_peers
 
     with model_errors():
         ds = resolve_dataset(data)
-        cfg = run_config(config, {"data": str(ds.root), "exclude_members": exclude_members})
-        if member_param:
-            cfg = cfg.model_copy(update={"member_params": merge_member_params(
-                cfg.member_params, parse_member_params(member_param))})
+        cfg = run_config(config, {"data": str(ds.root), "exclude_members": exclude_members}, member_param)
         with progress() as bar:
             task = bar.add_task("peers", total=1 + cv)
             result = compare_with_peers(ds, out, cv=cv, cfg=cfg, on_step=step_by_step(bar, task),

@@ -27,7 +27,7 @@ The generative story, for each person (all randomness from one seed; see "Determ
    + 0.4 [not verified] + 0.3 [unemployed] + 0.2 [tenure < 180 days])``: a small social-contagion
    term and a few profile effects. ``label ~ Bernoulli(true_pd)``; the intercept gives a default rate of
    about 11.5%. Since everything observable is generated from the latents plus independent noise, no
-   model can beat ``true_pd``: ``bayes_auc`` is the ceiling (about 0.84 at 100k people; LightGBM on
+   model can beat ``true_pd``: its AUC (``evaluation.limits.world_bayes_auc``) is the ceiling (about 0.84 at 100k people; LightGBM on
    simple hand-made features reaches about 0.79).
 5. **Events (credit history, behaviour preferences).** About ``mean_events`` per person (Poisson with a
    Gamma(2) activity, so some people have many more; fewer for recent joiners) over
@@ -206,15 +206,6 @@ def simulate_world(out: Path, people: int, seed: int, chunk_size: int = 50_000,
     return finalize_dataset(staging, out, name=f"simulated-{people}-seed{seed}",
                             snapshot_date=str(snapshot.date()), description=description, extras=("truth",),
                             spec=builtin_spec("simulator"))
-
-
-def bayes_auc(dataset: Dataset) -> float:
-    """AUC of the true default probabilities: the best any model could reach on this world."""
-    from sklearn.metrics import roc_auc_score
-
-    frame = dataset.connect().execute(
-        "SELECT o.label, t.true_pd FROM outcomes o JOIN truth t USING (person_id)").df()
-    return float(roc_auc_score(frame["label"], frame["true_pd"]))
 
 
 def person_ids(index: np.ndarray, people: int, seed: int) -> pa.Array:

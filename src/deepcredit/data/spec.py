@@ -550,6 +550,11 @@ class DatasetSpec(Strict):
         return {a.name: a for a in self.profile.attributes}[name]
 
     @property
+    def negative_statuses(self) -> frozenset[str]:
+        """The events' negative statuses (Events.negative_statuses); none without events."""
+        return frozenset() if self.events is None else self.events.negative_statuses
+
+    @property
     def protected(self) -> tuple[str, ...]:
         """Names of the protected attributes (what a fairness audit groups by)."""
         return tuple(a.name for a in self.profile.attributes if a.protected)

@@ -24,6 +24,7 @@ from deepcredit.data.spec_base import (
 )
 
 StatusMeaning = Literal["kept", "late", "broken", "open", "neutral"]
+NEGATIVE_MEANINGS: tuple[StatusMeaning, ...] = ("late", "broken")  # a record against the person
 """kept: the commitment was met; late: met late (money still paid); broken: not met at all (severe);
 open: not yet an outcome (a statement, an open order); neutral: neither (no use, a revolving balance)."""
 DERIVED_STATUSES: dict[str, StatusMeaning] = {"on_time": "kept", "late": "late", "missed": "broken", "open": "open"}
@@ -395,6 +396,12 @@ class Events(FileSection):
 
     def statuses_meaning(self, *meanings: str) -> frozenset[str]:
         return frozenset(s for s, v in self.statuses.items() if v.meaning in meanings)
+
+    @property
+    def negative_statuses(self) -> frozenset[str]:
+        """Statuses of a record that counts against the person (NEGATIVE_MEANINGS): the credit-history and
+        neighbour features' bad records, and the negatives the service retires after their retention."""
+        return self.statuses_meaning(*NEGATIVE_MEANINGS)
 
     @property
     def statuses_owing_nothing(self) -> frozenset[str]:

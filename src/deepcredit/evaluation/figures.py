@@ -20,7 +20,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from deepcredit.evaluation.evidence import FLAG
-from deepcredit.evaluation.metrics import ablation_words, ci_words, ece_words
+from deepcredit.evaluation.metrics import ablation_words, ci_words, ece_words, pct
 
 INK = "#1f2933"
 MUTED = "#7b8794"
@@ -38,10 +38,6 @@ STYLE: dict[str, Any] = {
     "axes.spines.right": False, "axes.grid": True, "grid.color": "#e4e7eb", "grid.linewidth": 0.8,
     "legend.frameon": False, "figure.facecolor": "white", "axes.facecolor": "white", "axes.axisbelow": True,
 }
-
-
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.1%}"
 
 
 def band_colours(n: int) -> list[str]:
@@ -82,8 +78,8 @@ def figure_specs(evaluation: dict | None, fairness: dict | None, stability: dict
         caption = "No scored rows."
         if used:
             worst, best = used[0], used[-1]
-            caption = (f"Observed bad rate falls from {_pct(worst['bad_rate'])} ({worst['band']}) to "
-                       f"{_pct(best['bad_rate'])} ({best['band']}); dots show the mean predicted PD.")
+            caption = (f"Observed bad rate falls from {pct(worst['bad_rate'])} ({worst['band']}) to "
+                       f"{pct(best['bad_rate'])} ({best['band']}); dots show the mean predicted PD.")
         specs["bad_rate_by_band"] = {
             "section": "calibration", "title": "Bad rate per band",
             "caption": caption,
@@ -91,7 +87,7 @@ def figure_specs(evaluation: dict | None, fairness: dict | None, stability: dict
         specs["score_histogram"] = {
             "section": "calibration", "title": "Score distribution by band", "wide": True,
             "caption": f"Goods and bads per 10-point score bin, bands shaded; approval cutoff at "
-                       f"{evaluation['cutoff']['cutoff']:.0f} approves {_pct(evaluation['cutoff']['approval_rate'])}.",
+                       f"{evaluation['cutoff']['cutoff']:.0f} approves {pct(evaluation['cutoff']['approval_rate'])}.",
             "data": {**evaluation["score_histogram"], "cutoff": evaluation["cutoff"]["cutoff"]}}
         g = evaluation["gains"]
         specs["gains"] = {"section": "gains", "title": "Cumulative gains",

@@ -10,25 +10,49 @@ part for the simulator's worlds, at a cost fit for a benchmark rather than every
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
+
+from deepcredit.models.discrimination import auc
+
+if TYPE_CHECKING:
+    from deepcredit.data.dataset import Dataset
 
 LIMIT_NOTE = ("Bayes limit: the AUC of each person's true PD (stored with the simulated world) on the same rows. "
               "No model can be expected to reach it: the true PD rests on latent risk that data reveal only in "
               "part.")
 
 
-def bayes_limit(truth: pd.DataFrame, person_ids: pd.Series, y: np.ndarray, pd_: np.ndarray) -> dict | None:
-    """{'bayes_auc', 'model_auc', 'gap', 'rows'} on the rows evaluated (truth: person_id, true_pd), or None
-    where the truth does not cover every row or the rows hold one class only."""
+def bayes_auc(truth: pd.DataFrame, person_ids: pd.Series | np.ndarray, y: np.ndarray) -> float | None:
+    """The Bayes limit on these rows: the AUC of each row's true PD (truth: person_id, true_pd); None where the
+    truth does not cover every row or the rows hold one class only. The one place it is computed: the report,
+    the demo and the model benchmark read it."""
     if "true_pd" not in truth.columns or len(np.unique(y)) < 2:
         return None
     true_pd = pd.to_numeric(pd.Series(person_ids).map(truth.drop_duplicates("person_id")
                                                         .set_index("person_id")["true_pd"]), errors="coerce")
     if true_pd.isna().any():
         return None
-    bayes, model = float(roc_auc_score(y, true_pd.to_numpy())), float(roc_auc_score(y, pd_))
+    return auc(y, true_pd.to_numpy())
+
+
+def world_bayes_auc(dataset: Dataset) -> float:
+    """The Bayes limit over a simulated world's every labelled row: the best any model could reach on it."""
+    outcomes = dataset.read("outcomes")
+    limit = bayes_auc(dataset.read("truth"), outcomes["person_id"], outcomes["label"].to_numpy())
+    if limit is None:
+        raise ValueError(f"{dataset.name}: its truth table does not give every labelled person a true PD")
+    return limit
+
+
+def bayes_limit(truth: pd.DataFrame, person_ids: pd.Series, y: np.ndarray, pd_: np.ndarray) -> dict | None:
+    """{'bayes_auc', 'model_auc', 'gap', 'rows'} on the rows evaluated (truth: person_id, true_pd), or None
+    where the truth does not cover every row or the rows hold one class only."""
+    if (bayes := bayes_auc(truth, person_ids, y)) is None:
+        return None
+    model = auc(y, pd_)
     return {"bayes_auc": round(bayes, 4), "model_auc": round(model, 4), "gap": round(bayes - model, 4),
             "rows": int(len(y))}
 

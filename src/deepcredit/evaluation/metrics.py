@@ -5,7 +5,8 @@ scores produced elsewhere -- is evaluated the same way. Results are plain dicts 
 figures.json and the monitor read them without knowing where they came from.
 
 Conventions: label 1 = bad (defaulted); `pd` is the predicted probability of default; a higher score is
-safer. AUC, KS and Gini are computed on the PD (so they agree with scikit-learn and SciPy exactly); the
+safer. AUC, KS and Gini are computed on the PD (so they agree with scikit-learn and SciPy exactly; they are
+models/discrimination.py's, re-exported here, so the stack and the benchmarks read the same ones); the
 curves drawn on the score axis use the whole-point score.
 """
 
@@ -17,11 +18,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
+from sklearn.metrics import brier_score_loss, roc_curve
 
 from deepcredit.evaluation.cutoffs import cutoff_context
 from deepcredit.evaluation.thresholds import DEFAULT_CUTOFF
 from deepcredit.models.calibration import calibration_bins, calibration_table, expected_calibration_error
+from deepcredit.models.discrimination import auc, gini_of, ks
+from deepcredit.models.discrimination import gini as gini  # re-exported: the public name of the Gini
+from deepcredit.models.discrimination import labelled as _check
+from deepcredit.models.discrimination import two_classes as _two_classes
 from deepcredit.models.scale import ScoreScale
 
 
@@ -46,42 +51,9 @@ def to_jsonable(obj: object) -> Any:
     return str(obj)
 
 
-def _check(y: Sequence[int] | np.ndarray, p: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y).astype(np.int64).ravel()
-    p = np.asarray(p, dtype=float).ravel()
-    if y.shape != p.shape:
-        raise ValueError(f"labels ({y.size}) and predictions ({p.size}) differ in length")
-    if not np.isin(y, (0, 1)).all():
-        raise ValueError("labels must be 0 (good) or 1 (bad)")
-    if np.isnan(p).any():
-        raise ValueError("predictions contain NaN")
-    return y, p
-
-
-def _two_classes(y: np.ndarray) -> bool:
-    return 0 < int(y.sum()) < y.size
-
-
-# -- single numbers ---------------------------------------------------------------------------------
-
-def auc(y: np.ndarray, pd_: np.ndarray) -> float:
-    """Area under the ROC curve of the PD (NaN if only one class is present)."""
-    y, p = _check(y, pd_)
-    return float(roc_auc_score(y, p)) if _two_classes(y) else float("nan")
-
-
-def gini(y: np.ndarray, pd_: np.ndarray) -> float:
-    """Gini (accuracy ratio) = 2 AUC - 1."""
-    return 2.0 * auc(y, pd_) - 1.0
-
-
-def ks(y: np.ndarray, pd_: np.ndarray) -> float:
-    """Kolmogorov-Smirnov: the largest gap between the PD distributions of bads and goods (= max TPR - FPR)."""
-    y, p = _check(y, pd_)
-    if not _two_classes(y):
-        return float("nan")
-    fpr, tpr, _ = roc_curve(y, p, drop_intermediate=False)
-    return float(np.max(tpr - fpr))
+def pct(v: float | None) -> str:
+    """A share in words for the report, the model card and the figures: 12.3%, or n/a where unknown."""
+    return "n/a" if v is None else f"{v:.1%}"
 
 
 def fold_sd(values: Sequence[float]) -> float:
@@ -318,9 +290,6 @@ def confusion_rows(c: Mapping[str, Any]) -> tuple[list[str], list[list[str]], st
             ["all", f"{k['approved_good'] + k['declined_good']:,}", f"{k['approved_bad'] + k['declined_bad']:,}",
              f"{sum(k.values()):,}"]]
 
-    def pct(v: float | None) -> str:
-        return "n/a" if v is None else f"{v:.1%}"
-
     caption = (f"Decisions at the cut-off {cut}: bads declined (TPR) {pct(c.get('tpr'))}, "
                f"goods declined (FPR) {pct(c.get('fpr'))}")
     if c.get("one_sided"):
@@ -334,7 +303,7 @@ def confusion_rows(c: Mapping[str, Any]) -> tuple[list[str], list[list[str]], st
 def headline(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10) -> dict:
     """AUC, Gini, KS, Brier and ECE: the numbers a table of competing models shows."""
     a = auc(y, pd_)
-    return {"auc": a, "gini": 2 * a - 1, "ks": ks(y, pd_), "brier": brier(y, pd_),
+    return {"auc": a, "gini": gini_of(a), "ks": ks(y, pd_), "brier": brier(y, pd_),
             "ece": expected_calibration_error(y, pd_, n_bins), "n": int(np.size(y))}
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from deepcredit.evaluation.cutoffs import audit_cutoff_words
 from deepcredit.evaluation.evidence import FLAG
-from deepcredit.evaluation.metrics import ablation_words, ci_words, confusion_rows, ece_words
+from deepcredit.evaluation.metrics import ablation_words, ci_words, confusion_rows, ece_words, pct
 
 INTENDED_USE = (
     "Estimate the probability that a person fails a commitment (a bill, instalment, rental or order) "
@@ -112,10 +112,6 @@ def _num(v: object, fmt: str = ".3f") -> str:
     return "n/a" if v is None else format(v, fmt)
 
 
-def _pct(v: object) -> str:
-    return "n/a" if v is None else f"{v:.1%}"
-
-
 NO_REFERENCE = (  # the report says it too
     "Stability was not measured: no reference was given. Run evaluate again with --reference "
     "DEVELOPMENT_DATA (the data the model was developed on) for the score's PSI and each feature's CSI, "
@@ -182,17 +178,17 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
             ["AUC", _num(m["auc"]) + (f" ({ci_words(m)})" if ci else "")],
             ["Gini", _num(m["gini"])], ["KS", _num(m["ks"])], ["Brier score", _num(m["brier"], ".4f")],
             ["Expected calibration error", _num(m["ece"], ".4f") + (f" ({floor})" if (floor := ece_words(m)) else "")],
-            [f"Approval rate at score >= {c['cutoff']:.0f}", _pct(c["approval_rate"])],
-            ["Bad rate among approved", _pct(c["bad_rate_approved"])],
-            ["Bad rate among declined", _pct(c["bad_rate_declined"])]])
+            [f"Approval rate at score >= {c['cutoff']:.0f}", pct(c["approval_rate"])],
+            ["Bad rate among approved", pct(c["bad_rate_approved"])],
+            ["Bad rate among declined", pct(c["bad_rate_declined"])]])
         if m.get("ece_note"):
             lines += [m["ece_note"], ""]
         if conf := confusion_rows(c):
             lines += [f"{conf[2]}:", ""] + _table(conf[0], conf[1])
         lines += ["Bad rate per band:", ""]
         lines += _table(["band", "scores", "share", "bad rate", "mean PD"],
-                        [[b["band"], f"{b['score_from']}-{b['score_to']}", _pct(b["share"]), _pct(b["bad_rate"]),
-                          _pct(b["mean_pd"])] for b in evaluation["bands"]])
+                        [[b["band"], f"{b['score_from']}-{b['score_to']}", pct(b["share"]), pct(b["bad_rate"]),
+                          pct(b["mean_pd"])] for b in evaluation["bands"]])
         if evaluation.get("ablation"):
             heading, lead = ablation_words(evaluation)
             lines += [f"### {heading}", "", lead, ""]
@@ -212,8 +208,8 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
             has_pd = bool(a["groups"]) and "mean_pd" in a["groups"][0]
             header = ["group", "people", "approval rate", "approval of good payers", "bad rate"] + \
                 (["mean PD"] if has_pd else [])
-            rows = [[f"{g['group']}{'' if g['audited'] else ' (too small)'}", f"{g['n']:,}", _pct(g["approval_rate"]),
-                     _pct(g["tpr"]), _pct(g["bad_rate"])] + ([_pct(g.get("mean_pd"))] if has_pd else [])
+            rows = [[f"{g['group']}{'' if g['audited'] else ' (too small)'}", f"{g['n']:,}", pct(g["approval_rate"]),
+                     pct(g["tpr"]), pct(g["bad_rate"])] + ([pct(g.get("mean_pd"))] if has_pd else [])
                     for g in a["groups"]]
             lines += _table(header, rows)
         if fairness.get("flags"):
@@ -225,7 +221,7 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
             lines += ["No group fails the screens.", ""]
         if info := fairness.get("at_informative_cutoff"):
             lines += [f"### At the informative cut-off {info['cutoff']:.0f}", "", f"{info['which'][:1].upper()}"
-                      f"{info['which'][1:]}; approval rate {_pct(info.get('approval_rate'))}.", ""]
+                      f"{info['which'][1:]}; approval rate {pct(info.get('approval_rate'))}.", ""]
             lines += [f"- {name.replace('_', ' ')}: {_screens_line(a)}" for name, a in info["attributes"].items()]
             lines += [""] + ([f"Flags at {info['cutoff']:.0f} (for information):", ""]
                              + [f"- {f}" for f in info["flags"]] + [""] if info.get("flags") else [])

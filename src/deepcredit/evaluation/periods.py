@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from deepcredit.data.period_words import CALENDAR, PERIODS
-from deepcredit.evaluation.metrics import auc, ks
+from deepcredit.evaluation.metrics import auc, gini_of, ks
 
 _FREQ = CALENDAR
 FITTED, HELD_OUT, UNUSED = "fitted on", "held out", "not used (unmatured or outside the split)"
@@ -46,7 +46,7 @@ def period_metrics(as_of: pd.Series | np.ndarray, y: np.ndarray, pd_: np.ndarray
         both = 0 < yy.sum() < len(yy)
         a = auc(yy, pp) if both else None
         rows.append({"period": label, "n": len(idx), "bads": int(yy.sum()), "bad_rate": float(yy.mean()),
-                     "mean_pd": float(pp.mean()), "auc": a, "gini": None if a is None else 2 * a - 1,
+                     "mean_pd": float(pp.mean()), "auc": a, "gini": None if a is None else gini_of(a),
                      "ks": ks(yy, pp) if both else None})
         if use is not None:
             counts = pd.Series(np.asarray(use, dtype=object)[idx]).value_counts(sort=False)

@@ -48,6 +48,7 @@ from deepcredit.scoring.scorer import Scorer
 
 SCORES = "scores.parquet"
 SCORE_COLUMNS = ("person_id", "as_of", "pd", "score", "band", "label")
+"""scores.parquet's columns, in order (LoadedModel.score gives them; the writer selects them by this)."""
 REASONS_SAMPLE = 2000
 """Rows explained for the report's reason-code coverage: a random sample where more are scored, since an
 explanation costs several times the score (a share on 2,000 rows is within about 2 points of the whole's)."""
@@ -297,7 +298,7 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
                               data=data, extra_caveats=caveats, protected=grouped,
                               development=development_facts(m))
     step("writing the report")
-    atomic_write_parquet(out / SCORES, scores)
+    atomic_write_parquet(out / SCORES, scores[list(SCORE_COLUMNS)])  # the columns readers of the file rely on
     subtitle = f"{loaded.kind} model {m.get('sha256', '')[:12]} on {dataset.name} ({len(scores):,} rows)" + \
         (f", against {reference.name}" if reference is not None else "")
     return write_report(out, ev, fair, stability, card, title="DeepCredit model report", subtitle=subtitle)

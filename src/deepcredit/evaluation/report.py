@@ -38,6 +38,7 @@ from deepcredit.evaluation.metrics import (
     ablation_words,
     ci_words,
     confusion_rows,
+    pct,
     pd_range_words,
     to_jsonable,
 )
@@ -121,10 +122,6 @@ def _use(row: dict) -> str:
     return ", ".join(f"{n:,} {k}" for k, n in row["use"].items())
 
 
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.1%}"
-
-
 def _card(key: str, value: str, sub: str = "", state: str = "") -> str:
     return (f'<div class="card {state}"><div class="k">{_e(key)}</div><div class="v">{_e(value)}</div>'
             f'<div class="s">{_e(sub)}</div></div>')
@@ -148,11 +145,11 @@ def _cards(evaluation: dict | None, fairness: dict | None, stability: dict | Non
                 _card("KS", f"{m['ks']:.3f}", "max gap bads vs goods"),
                 _card("Brier", f"{m['brier']:.4f}", "mean squared PD error"),
                 _card("Calibration error", f"{m['ece']:.4f}", _ece_sub(evaluation)),
-                _card("Bad rate", _pct(evaluation["bad_rate"]),
-                      f"{evaluation['n_bad']:,} of {evaluation['n']:,}; mean PD {_pct(evaluation['mean_pd'])}"),
-                _card(f"Approved at {c['cutoff']:.0f}+", _pct(c["approval_rate"]),
+                _card("Bad rate", pct(evaluation["bad_rate"]),
+                      f"{evaluation['n_bad']:,} of {evaluation['n']:,}; mean PD {pct(evaluation['mean_pd'])}"),
+                _card(f"Approved at {c['cutoff']:.0f}+", pct(c["approval_rate"]),
                       f"the cut-off {c['one_sided']}" if c.get("one_sided") else
-                      f"bad rate approved {_pct(c['bad_rate_approved'])}", "watch" if c.get("one_sided") else "")]
+                      f"bad rate approved {pct(c['bad_rate_approved'])}", "watch" if c.get("one_sided") else "")]
     if fairness is not None:
         n = len(fairness.get("flags", []))
         attributes = fairness.get("attributes", {})
@@ -298,15 +295,15 @@ def _section_tables(section: str, evaluation: dict | None, fairness: dict | None
     if section == "calibration" and evaluation:
         return _table(["band", "scores", "PD", "people", "share", "bads", "bad rate", "mean PD"],
                       [[b["band"], f"{b['score_from']}-{b['score_to']}", pd_range_words(b.get("pd_range")),
-                        f"{b['n']:,}", _pct(b["share"]),
-                        f"{b['bads']:,}", _pct(b["bad_rate"]), _pct(b["mean_pd"])] for b in evaluation["bands"]],
+                        f"{b['n']:,}", pct(b["share"]),
+                        f"{b['bads']:,}", pct(b["bad_rate"]), pct(b["mean_pd"])] for b in evaluation["bands"]],
                       "People and bad rate per band") + \
             (f'<p class="lead">{_e(evaluation["metrics"]["ece_note"])}</p>' if evaluation["metrics"].get("ece_note") else "")
     if section == "gains" and evaluation:
         return _table(["decile (riskiest first)", "people", "bad rate", "lift", "cumulative bads captured",
                        "cumulative lift"],
-                      [[r["group"], f"{r['n']:,}", _pct(r["bad_rate"]), f"{r['lift']:.2f}",
-                        _pct(r["cum_bads_captured"]), f"{r['cum_lift']:.2f}"] for r in evaluation["gains"]],
+                      [[r["group"], f"{r['n']:,}", pct(r["bad_rate"]), f"{r['lift']:.2f}",
+                        pct(r["cum_bads_captured"]), f"{r['cum_lift']:.2f}"] for r in evaluation["gains"]],
                       "Lift and gains by risk decile")
     if section == "ablation" and evaluation and evaluation.get("ablation"):
         return _table(["model", "AUC", "Gini", "KS", "Brier", "ECE"],
@@ -318,15 +315,15 @@ def _section_tables(section: str, evaluation: dict | None, fairness: dict | None
         return _table(["period", *(["to the model"] if told else []), "people", "bads", "bad rate", "mean PD", "AUC",
                        "Gini", "KS"],
                       [[r["period"], *([_use(r)] if told else []), f"{r['n']:,}", f"{r['bads']:,}",
-                        _pct(r["bad_rate"]), _pct(r["mean_pd"]),
+                        pct(r["bad_rate"]), pct(r["mean_pd"]),
                         *("n/a" if r[k] is None else f"{r[k]:.3f}" for k in ("auc", "gini", "ks"))]
                        for r in rows], "Metrics per period")
     if section == "fairness" and fairness and fairness.get("attributes"):
         return _fairness_tables(fairness)
     if section == "stability" and stability and stability.get("outcomes_by_band"):
         return _table(["band", "batch people", "outcomes", "bad rate", "reference bad rate", "p-value"],
-                      [[r["band"], f"{r['n']:,}", f"{r['n_outcomes']:,}", _pct(r["bad_rate"]),
-                        _pct(r["reference_bad_rate"]), "n/a" if r["p_value"] is None else f"{r['p_value']:.3g}"]
+                      [[r["band"], f"{r['n']:,}", f"{r['n_outcomes']:,}", pct(r["bad_rate"]),
+                        pct(r["reference_bad_rate"]), "n/a" if r["p_value"] is None else f"{r['p_value']:.3g}"]
                        for r in stability["outcomes_by_band"]],
                       "Bad rate per band as outcomes arrive (one-sided Fisher test against the reference)")
     return ""

@@ -54,15 +54,12 @@ def rolling_origin_folds(as_of: pd.Series | np.ndarray, periods: int, period: st
     return folds
 
 
-def rolling_origin(inp: ModelInput, fit_predict: FitPredict, periods: int, period: str = "as_of",
-                   on_fold: Callable[[OriginFold], None] | None = None) -> pd.DataFrame:
+def rolling_origin(inp: ModelInput, fit_predict: FitPredict, periods: int, period: str = "as_of") -> pd.DataFrame:
     """Pooled held-out predictions of every fold: person_id, as_of, period, label and one PD column per model
     (the models fit_predict returned for every fold)."""
     parts = []
     keys = inp.label_keys
     for fold in rolling_origin_folds(keys["as_of"], periods, period, keys["known_at"]):
-        if on_fold:
-            on_fold(fold)
         test = inp.take(fold.predict)
         pds = fit_predict(inp.take(fold.train), test)
         parts.append(test.keys.assign(period=fold.period, label=test.y,

@@ -343,14 +343,12 @@ class Session:
 
 
 def open_session(dataset: Dataset, spine: pd.DataFrame | None = None, threads: int | None = None,
-                 memory_limit: str | None = None, inline: bool = False) -> Session:
+                 inline: bool = False) -> Session:
     """Connect, and fix the spine: (person_id, as_of, label) from outcomes, or a given frame. inline: see
     Session.inline."""
     con = dataset.connect(new_connection())
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET preserve_insertion_order = false")
     if spine is None:
         con.execute("CREATE TEMP TABLE spine AS SELECT person_id, as_of, label FROM outcomes")
@@ -369,7 +367,6 @@ def open_session(dataset: Dataset, spine: pd.DataFrame | None = None, threads: i
 
 def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = None,
                    spine: pd.DataFrame | None = None, threads: int | None = None,
-                   memory_limit: str | None = None,
                    on_step: StepFn | None = None,
                    session: FeatureSession | None = None) -> FeatureFrame:
     """Compute features for every (person_id, as_of) of `spine` (default: the outcomes table).
@@ -378,7 +375,7 @@ def build_features(dataset: Dataset, definitions: Sequence[FeatureDef] | None = 
     A custom spine (person_id, as_of[, label]) scores people as of any date, e.g. today. Rows come
     ordered by (as_of, person_id): sequences and graphs built for the same spine align with them.
     """
-    session = session or open_session(dataset, spine, threads, memory_limit)
+    session = session or open_session(dataset, spine, threads)
     defs, steps = feature_plan(session, definitions)
     if getattr(session, "inline", False):  # a handful of people: one statement (see Session.inline)
         timings: dict[str, float] = {}

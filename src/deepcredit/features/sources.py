@@ -140,7 +140,7 @@ def stages(d: Dialect, people_columns: set[str], event_columns: set[str],
     ]
     ev = spec.events
     none: frozenset[str] = frozenset()
-    bad, severe = (ev.statuses_meaning("late", "broken"), ev.statuses_meaning("broken")) if ev else (none, none)
+    bad, severe = (ev.negative_statuses, ev.statuses_meaning("broken")) if ev else (none, none)
     kept, open_ = (ev.statuses_meaning("kept"), ev.statuses_meaning("open")) if ev else (none, none)
     flows = ev.flow_kinds if ev else none
     if ev is not None:

@@ -254,7 +254,7 @@ def _slope(value: str, cond: str, days: int, period: int) -> str:
 def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:
     w, per = words.w, words.period
     r, m, lg = w.recent, w.medium, w.long
-    has_bad = bool(ev.statuses_meaning("late", "broken"))
+    has_bad = bool(ev.negative_statuses)
     has_severe = bool(ev.statuses_meaning("broken"))
     has_delay = ev.has_days_late
     broken = said_or([s.replace("_", " ") for s in sorted(ev.statuses_meaning("broken"))])
@@ -589,7 +589,7 @@ def social_features(spec: DatasetSpec) -> list[FeatureDef]:
     ]
     out += [kind_feature(rel, kind, label) for kind, label in rel.counted_kinds]
     ev = spec.events
-    if ev is not None and ev.statuses_meaning("late", "broken"):
+    if ev is not None and ev.negative_statuses:
         out.append(FeatureDef("share_neighbours_bad", SC, N, "AVG(CASE WHEN nb_bad > 0 THEN 1.0 ELSE 0.0 END)",
                               "the share of your connections with late or missed commitments", NETWORK,
                               risk_direction=1, unit="share", missing=NO_CONNECTIONS))
@@ -598,7 +598,7 @@ def social_features(spec: DatasetSpec) -> list[FeatureDef]:
                               "AVG(CASE WHEN nb_severe > 0 THEN 1.0 ELSE 0.0 END)",
                               "the share of your connections who missed commitments entirely", NETWORK,
                               risk_direction=1, unit="share", missing=NO_CONNECTIONS))
-    if ev is not None and ev.statuses_meaning("late", "broken"):
+    if ev is not None and ev.negative_statuses:
         out.append(FeatureDef("neighbour_bad_rate", SC, N,
                               "CAST(SUM(nb_bad) AS DOUBLE) / NULLIF(SUM(nb_outcomes), 0)",
                               "how often your connections paid late or missed", NETWORK, risk_direction=1,

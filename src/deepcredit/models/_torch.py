@@ -150,13 +150,11 @@ class TrainResult:
 
 def train(module: nn.Module, logits_of: Callable[[np.ndarray], torch.Tensor], y: np.ndarray,
           train_pos: np.ndarray, val_pos: np.ndarray, settings: TrainSettings, device: torch.device,
-          param_groups: Iterable[dict] | None = None, on_progress: ProgressFn | None = None,
-          batch_hook: Callable[[np.ndarray], None] | None = None) -> TrainResult:
+          param_groups: Iterable[dict] | None = None, on_progress: ProgressFn | None = None) -> TrainResult:
     """Adam on binary cross-entropy with early stopping on the validation positions; keeps the best epoch.
 
     logits_of(positions) returns the logits (on `device`) of those positions; `y` is indexed the same way.
     The module is left in eval mode with the weights of the epoch with the lowest validation loss.
-    batch_hook(positions) runs before each training batch (e.g. to draw a neighbour sample).
     Must be called inside `seeded` for reproducibility.
     """
     t0 = time.perf_counter()
@@ -174,8 +172,6 @@ def train(module: nn.Module, logits_of: Callable[[np.ndarray], torch.Tensor], y:
         total = 0.0
         for b in range(0, len(perm), settings.batch_size):
             pos = perm[b: b + settings.batch_size]
-            if batch_hook is not None:
-                batch_hook(pos)
             loss = loss_fn(logits_of(pos), y_t[torch.from_numpy(pos).to(device)])
             opt.zero_grad(set_to_none=True)
             loss.backward()

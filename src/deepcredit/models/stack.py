@@ -88,6 +88,7 @@ from deepcredit.models.base import (
     torch_device,
 )
 from deepcredit.models.calibration import Calibrator, expected_calibration_error
+from deepcredit.models.discrimination import auc
 from deepcredit.models.parallel import processes_for, run_tasks
 from deepcredit.models.splits import Fold, as_dates, folds_over_time, known_by, person_folds, stacking_folds
 
@@ -353,9 +354,9 @@ def _combiner_why(blend: float, best: str, best_auc: float, bar: float, bar_rule
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
+    """The AUC, None (not NaN: the stack's record is JSON) where the rows hold one class."""
+    a = auc(y, p)
+    return None if math.isnan(a) else a
 
 
 BOOTSTRAP_ROUNDS = 100

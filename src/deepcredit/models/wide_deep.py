@@ -28,8 +28,8 @@ Protected attributes are never inputs unless allow_protected=True.
 Explanation (log-odds of default; base + the five dimensions = the logit, up to float rounding):
     wide      exact: each field's weight for the row's bin, minus that field's training mean; a cross's
               contribution is split equally between its two features; then summed by the features'
-              dimensions. Per feature via `wide_contributions`, and as the explanation's by_feature (which
-              so covers the wide part only: reason codes name features by it).
+              dimensions. Per feature as the explanation's by_feature (which so covers the wide part only:
+              reason codes name features by it).
     deep      exact Shapley values over the dimensions as players: a dimension's tabular inputs, its
               sequence channel groups (towers.sequence_groups) and, for social_connections, the graph tower
               output; a player left out takes its reference (numeric columns at their training means,
@@ -659,14 +659,8 @@ class WideDeepModel(CreditModel):
             logits.extend(logit for _, logit in batches if logit is not None)
         return {s: np.concatenate(v) if v else np.zeros(0) for s, v in out.items()}
 
-    def wide_contributions(self, inp: ModelInput) -> pd.DataFrame:
-        """n x features: the wide part per feature, centred on its training mean (crosses split equally)."""
-        self._check()
-        with _torch.torch_threads(self.threads):
-            idx = torch.from_numpy(self.prep_.wide(inp.X)).to(self._device())
-            return self._wide_contributions(idx)
-
     def _wide_contributions(self, idx: torch.Tensor) -> pd.DataFrame:
+        """n x features: the wide part per feature, centred on its training mean (crosses split equally)."""
         with torch.no_grad():
             c = _torch.batched(lambda pos: self.net_.wide.contributions(idx[torch.from_numpy(pos).to(idx.device)]),
                                len(idx), BATCH)

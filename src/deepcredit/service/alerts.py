@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -112,12 +113,24 @@ def sign(key: str, body: bytes, at: int) -> str:
     return f"t={at},v1={mac}"
 
 
-def verify_signature(key: str, body: bytes, header: str) -> bool:
-    """What a receiver does: recompute the HMAC over the stated time and the body, compare in constant time."""
+SIGNATURE_TOLERANCE = timedelta(minutes=5)
+"""How far a signed time may lie from the receiver's clock: each attempt is signed when it is sent, so only a
+captured request replayed later (or a clock that far off) falls outside it."""
+
+
+def verify_signature(key: str, body: bytes, header: str, now: datetime | None = None,
+                     tolerance: timedelta = SIGNATURE_TOLERANCE) -> bool:
+    """What a receiver does: refuse a signed time further than `tolerance` from its own clock (`now`, default
+    the current time: a replayed request), recompute the HMAC over that time and the body, compare in constant
+    time."""
     parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
     if "t" not in parts or "v1" not in parts or not parts["t"].isdigit():
         return False
-    return hmac.compare_digest(sign(key, body, int(parts["t"])), header)
+    at = int(parts["t"])
+    current = time.time() if now is None else now.timestamp()
+    if abs(current - at) > tolerance.total_seconds():
+        return False
+    return hmac.compare_digest(sign(key, body, at), header)
 
 
 def _check_url(ctx: ServiceContext, url: str) -> str:

@@ -50,6 +50,8 @@ HORIZONS = (3, 6, 12)
 """Months a plan may take, shortest tried first."""
 MONTH = timedelta(days=30)
 MAX_BEHAVIOURS = 8
+VERIFY_AT_MOST = 4
+"""Reaching plans re-scored on the person's own record, cheapest first, before giving up on a promise."""
 
 
 def plural(noun: str) -> str:
@@ -260,7 +262,7 @@ def fixed_columns(scorer: ModelScorer) -> list[str]:
 
 
 def suggest(scorer: ModelScorer, person_id: str, score: int, band: str, now: datetime,
-            bands: Sequence[tuple[str, int]], verify_at_most: int = 4) -> Suggestion:
+            bands: Sequence[tuple[str, int]]) -> Suggestion:
     """The smallest plan of future behaviour that raises `person_id` from `score` to the next band.
 
     Two batched model runs at most (singles over every horizon, then pairs), then the cheapest reaching
@@ -294,7 +296,7 @@ def suggest(scorer: ModelScorer, person_id: str, score: int, band: str, now: dat
         ok = [bool((values.iloc[len(empty) + i] == values.iloc[ref[p.months]]).all()) for i, p in enumerate(plans)]
         reach = sorted((p.effort, i) for i, p in enumerate(plans)
                        if ok[i] and scored_plans["score"].iloc[i] >= target[1])
-        for _, i in reach[:verify_at_most]:
+        for _, i in reach[:VERIFY_AT_MOST]:
             got, got_band = verify(scorer, person_id, plans[i], now)
             if got >= target[1]:
                 out.plan, out.score_after, out.band_after, out.reached = plans[i], got, got_band, True

@@ -44,8 +44,7 @@ def _with_old_negatives(data: Dataset, ctx: ServiceContext, start: datetime | No
                         ) -> dict[str, int]:
     """person -> how many negative records dated in [start, cutoff) they have (the served copy `data` and
     the service's reported events)."""
-    spec_events = data.spec.events
-    negative = sorted(spec_events.statuses_meaning("late", "broken")) if spec_events is not None else []
+    negative = sorted(data.spec.negative_statuses)
     if not negative:
         return {}
     lo = f"AND ts >= TIMESTAMP '{start.isoformat(sep=' ')}'" if start else ""

@@ -281,8 +281,7 @@ class ScopedDataset(Dataset):
             events = f"({events}) UNION ALL BY NAME (SELECT {cast} FROM _overlay_events)"
             columns = columns | set(OVERLAY_COLUMNS)
         if overlay.retire_before is not None:
-            spec_events = self.base.spec.events
-            negative = sorted(spec_events.statuses_meaning("late", "broken")) if spec_events is not None else []
+            negative = sorted(self.base.spec.negative_statuses)
             if negative:
                 stamp = pd.Timestamp(overlay.retire_before).isoformat(sep=" ")
                 events = (f"SELECT * FROM ({events}) WHERE NOT (ts < TIMESTAMP '{stamp}' "
@@ -418,8 +417,9 @@ class ModelScorer:
         return self._db
 
     def settle_renewal(self) -> None:
-        """Wait for a new database a worker is opening, if any (open or failed): a caller that must know
-        which database the next use gets (a test, a shutdown) waits here instead of racing the worker."""
+        """Wait for a new database a worker is opening, if any (open or failed): the tests that must know which
+        database the next use gets (tests/service/test_service_stack.py) wait here instead of racing the worker;
+        serving never needs to."""
         pending = self._next_db
         if pending is not None:
             wait([pending])

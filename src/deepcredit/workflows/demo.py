@@ -24,7 +24,7 @@ from deepcredit.evaluation.report import check_report_out
 from deepcredit.features.bundle import build_model_input
 from deepcredit.features.engine import build_features
 from deepcredit.models.artifacts import check_artifact_out
-from deepcredit.scoring.report_card import report_card
+from deepcredit.scoring.scorer import Scorer
 from deepcredit.workflows.common import MessageFn, _quiet
 from deepcredit.workflows.evaluate import evaluate_model
 from deepcredit.workflows.train import train_model
@@ -91,7 +91,7 @@ def run_demo(out: Path, people: int = 5_000, seed: int = 42, folds: int = 3,
     on_message("evaluating on the held-out world")
     results = evaluate_model(trained.path, worlds["held-out"], out / "report", reference=worlds["simulated"],
                              cfg=cfg.model_copy(update={"data": str(worlds["held-out"].root)}))
-    card = report_card(stack, build_model_input(worlds["held-out"]).take([0])).iloc[0]
+    card = Scorer(stack).report(build_model_input(worlds["held-out"]).take([0])).iloc[0]
     evaluation = results["evaluation"]
     limits = evaluation.get("limits") or {}
     return DemoResult(rows, card, evaluation, limits.get("bayes_auc"), Path(results["report"]),

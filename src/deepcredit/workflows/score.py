@@ -65,7 +65,7 @@ from deepcredit.models.base import CreditModel, Explanation, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, layer_wise_members, model_views
 from deepcredit.scoring.input_check import SAMPLE_ROWS, check_model_features, check_scoring_input
-from deepcredit.scoring.report_card import report_card
+from deepcredit.scoring.scorer import Scorer
 from deepcredit.workflows.job import JOB_FORMAT, Job, job_lock
 from deepcredit.workflows.scope import ScopedData, neighbourhood
 from deepcredit.workflows.spine import spine_sql
@@ -255,7 +255,7 @@ def _score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | 
                       partial(scorer.layer_input, layer=layer), partial(scorer.store_states, layer=layer), tick)
 
     def write_card(i: int, inp: ModelInput, explanation: Explanation | None = None) -> None:
-        card = report_card(model, inp, ScoreScale(), top=s.reasons, explanation=explanation, explain=s.explain)
+        card = Scorer(model, ScoreScale(), s.reasons).report(inp, explain=s.explain, explanation=explanation)
         job.write("parts", part_name(i), job.part_path(part_name(i)), string_columns(card))
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepcredit-write") as writer:

@@ -1,7 +1,7 @@
 """Batch scoring on Apache Spark: the in-process job (workflows/score.py), distributed.
 
 The same job: the same chunks of people (sorted ids, `chunk_size` each), the same feature plan (run by
-Spark SQL, features/spark_engine.py), the same Scorer through report_card, the same part files and
+Spark SQL, features/spark_engine.py), the same Scorer (Scorer.report), the same part files and
 `_job.json`; so the parts have the very bytes the in-process path writes, and either engine resumes the
 other's job. What Spark adds: features and event sequences are computed by Spark for the whole population
 (sequences as sorted arrays per row, collect_list, never one Python call per person), and each chunk is
@@ -70,7 +70,7 @@ from deepcredit.models.base import CreditModel, load_model
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.stack import graph_hops, layer_wise_members, model_views
 from deepcredit.scoring.input_check import SAMPLE_ROWS, check_scoring_input
-from deepcredit.scoring.report_card import report_card
+from deepcredit.scoring.scorer import Scorer
 from deepcredit.workflows.job import COMMITS, PENDING, Job, job_lock
 from deepcredit.workflows.scope import ring_sql
 from deepcredit.workflows.score import (
@@ -337,7 +337,7 @@ class ChunkWriter:
 
     def write(self, chunk: int, rows: pd.DataFrame) -> pd.DataFrame:
         model: CreditModel = self.model.value
-        card = report_card(model, self.model_input(rows), ScoreScale(), top=self.reasons, explain=self.explain)
+        card = Scorer(model, ScoreScale(), self.reasons).report(self.model_input(rows), explain=self.explain)
         name = part_name(chunk)
         path = Path(self.out) / PENDING / name  # published as OUT when the job completes (Job.finish)
         atomic_write_parquet(path, string_columns(card))

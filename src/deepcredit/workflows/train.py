@@ -20,7 +20,7 @@ from deepcredit.config import OTHER_DATA, RunConfig, check_recorded_data, record
 from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import writes_out
 from deepcredit.data.schema import Dimension
-from deepcredit.evaluation.metrics import auc, ks
+from deepcredit.evaluation.metrics import auc, gini_of, ks
 from deepcredit.features.bundle import VIEWS, ModelInput, build_histories, build_model_input
 from deepcredit.features.definitions import ALL_FEATURES
 from deepcredit.features.spark_engine import DEFAULT_MASTER
@@ -148,7 +148,7 @@ def holdout_metrics(model: CreditModel, inp: ModelInput, fold: Fold, cfg: RunCon
     a = auc(y, p)
     return {"split": cfg.split.model_dump(mode="json"), "rows": int(len(y)), "bads": int(y.sum()),
             "train_rows": int(len(fold.train)), "unmatured_rows": unmatured_rows(inp.keys, fold),
-            "auc": a, "gini": 2 * a - 1, "ks": ks(y, p)}
+            "auc": a, "gini": gini_of(a), "ks": ks(y, p)}
 
 
 def check_both_outcomes(counts: dict[int, int], dataset: Dataset, rows: str = "labels") -> None:

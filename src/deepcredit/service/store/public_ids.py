@@ -33,7 +33,6 @@ DISPUTE_ID = f"^{DISPUTE}{TOKEN}$"
 CONSENT_ID = f"^{CONSENT}{TOKEN}$"
 POLICY_ID = f"^{POLICY}{TOKEN}$"
 WEBHOOK_ID = f"^{WEBHOOK}{TOKEN}$"
-DELIVERY_ID = f"^{DELIVERY}{TOKEN}$"
 LEGACY_KEY = r"^[0-9]{1,18}$"
 """A row's number as the service gave it before schema s0006 (18 digits: below 2^63): taken where a caller names
 one of their own rows (or the operator any), and looked up by the row key."""

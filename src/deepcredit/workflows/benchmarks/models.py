@@ -44,13 +44,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from deepcredit.data.io import atomic_write_json, atomic_write_text
 from deepcredit.data.observable import observable_pd
 from deepcredit.data.schema import Dimension
-from deepcredit.evaluation.metrics import fold_sd
+from deepcredit.evaluation.limits import bayes_auc
+from deepcredit.evaluation.metrics import auc, fold_sd, ks
 from deepcredit.evaluation.rolling import pooled_metrics, rolling_origin
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.engine import FeatureFrame
@@ -89,13 +89,8 @@ class ModelsRun:
     """sim: the weight of the simulator's temporal-structure option (0: the default world)."""
 
 
-def ks(y: np.ndarray, p: np.ndarray) -> float:
-    fpr, tpr, _ = roc_curve(y, p)
-    return float(np.max(tpr - fpr))
-
-
 def metrics(y: np.ndarray, p: np.ndarray) -> dict:
-    return {"auc": round(float(roc_auc_score(y, p)), 4), "ks": round(ks(y, p), 4),
+    return {"auc": round(auc(y, p), 4), "ks": round(ks(y, p), 4),
             "ece": round(expected_calibration_error(y, p), 4), "rows": int(len(y)), "bads": int(y.sum())}
 
 
@@ -371,7 +366,7 @@ def otc_rolling(args: ModelsRun) -> dict:
 
 
 def sim(args: ModelsRun) -> dict:
-    from deepcredit.scoring.report_card import report_card
+    from deepcredit.scoring.scorer import Scorer
 
     t0 = time.perf_counter()
     ds = simulated(args.workdir, args.people, args.temporal)
@@ -379,16 +374,16 @@ def sim(args: ModelsRun) -> dict:
     t0 = time.perf_counter()
     inp = build_model_input(ds, views=("tabular", "temporal", "structural"))
     t_features = time.perf_counter() - t0
-    truth = ds.read("truth").set_index("person_id")["true_pd"]
-    true_pd = truth.reindex(inp.keys["person_id"]).to_numpy()
+    truth, people = ds.read("truth"), inp.keys["person_id"].to_numpy()
     y = inp.y
     train, test = sim_split(y)
+    limits = {rows: bayes_auc(truth, people[at], y[at]) for rows, at in (("test", test), ("all", slice(None)))}
     res: dict[str, Any] = {"people": args.people, "simulate_seconds": round(t_sim, 1), "features_seconds": round(t_features, 1),
-           "bayes_auc_test": round(float(roc_auc_score(y[test], true_pd[test])), 4),
-           "bayes_auc_all": round(float(roc_auc_score(y, true_pd)), 4), "temporal": args.temporal}
+           **{f"bayes_auc_{rows}": None if a is None else round(a, 4) for rows, a in limits.items()},
+           "temporal": args.temporal}
     t0 = time.perf_counter()
     gauge = observable_pd(ds, temporal=args.temporal).set_index("person_id")["observable_pd"]
-    res["observable_auc_test"] = round(float(roc_auc_score(y[test], gauge.reindex(inp.keys["person_id"]).to_numpy()[test])), 4)
+    res["observable_auc_test"] = round(auc(y[test], gauge.reindex(inp.keys["person_id"]).to_numpy()[test]), 4)
     res["observable_seconds"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
     res["lightgbm_defaults"] = metrics(y[test], lgbm_defaults(inp, train, test))
@@ -424,7 +419,7 @@ def sim(args: ModelsRun) -> dict:
         fitted[name] = stack
     full_stack = fitted[res["ablation"]["full"].get("same_as", "full")]  # the full arm may repeat another
     t0 = time.perf_counter()
-    card = report_card(full_stack, inp)
+    card = Scorer(full_stack).report(inp)
     res["batch_scoring"] = {"rows": len(card), "seconds": round(time.perf_counter() - t0, 1),
                             "subscores_add_up": bool((card[[d.value for d in Dimension]].sum(axis=1)
                                                       == card["score"]).all())}

@@ -40,6 +40,8 @@ SEED = 42
 # -- metrics and timing ------------------------------------------------------------------------------
 
 def auc_ks(y: np.ndarray, p: np.ndarray) -> dict:
+    """AUC and KS: a copy of models/discrimination.py's, not an import, because this file also runs as the
+    peers' --worker in an interpreter without deepcredit."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
     fpr, tpr, _ = roc_curve(y, p)
@@ -169,6 +171,8 @@ def worker(spec_path: str, out_path: str) -> None:
 
 
 def _versions(names) -> dict:
+    """The peers' libraries' versions: data.io.library_versions's job, repeated because the --worker runs in
+    an interpreter without deepcredit."""
     from importlib import metadata
 
     out = {}
