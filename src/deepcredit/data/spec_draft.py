@@ -937,6 +937,9 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
     out += _ignored(types, taken)
     if found["due_ts"] and found["settled_ts"]:
         out += [GRACE_HINT]
+    if section == "events":
+        out.append('# commitment_word = "return"  # where a commitment is not a payment (a rental\'s return): the '
+                   "word of the delay and streak texts")
     out += ["", f"[{section}.columns]"]
     out.append(f"person_id = {toml_string(person)}{BY_VALUES if by_values else ''}" if person
                else 'person_id = "TODO"  # TODO: the column naming the person')
