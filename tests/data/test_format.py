@@ -35,7 +35,8 @@ def test_a_file_separated_another_way_says_how_to_declare_it(tmp_path):
 
 
 @pytest.mark.parametrize("table, column, row, value, words", [
-    ("events", "value", 2, "1.060,5", "is not a number (numbers expected, with ',' as the decimal mark)"),
+    ("events", "value", 2, "1.060,5", "is not a number (numbers expected, with ',' as the decimal mark; '.' "
+                                      "between thousands? declare it in the data-set spec as thousands = \".\""),
     ("people", "signup", 3, "15/06/22", "is not a valid timestamp (expected the spec's date_format %d/%m/%Y"),
 ])
 def test_a_value_not_in_the_declared_format_is_a_located_error(tmp_path, table, column, row, value, words):
