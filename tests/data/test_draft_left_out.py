@@ -62,6 +62,18 @@ def test_a_postcode_of_few_codes_is_a_category_never_a_quantity(tmp_path):
     assert spec.attribute("zip_code").type == "categorical"
 
 
+def test_codes_written_with_leading_zeros_are_a_category_and_keep_their_zeros(tmp_path):
+    stores = ["007", "012", "031", "044", "100"]
+    text, spec = _draft(tmp_path, _people(home_store=[stores[i % 5] for i in range(N)],
+                                          score=[("0.5", "0", "12")[i % 3] for i in range(N)]))
+    assert spec.attribute("home_store").type == "categorical" and "leading zeros (007): a code" in text
+    assert spec.attribute("score").type == "numeric"  # 0 and 0.5 are no leading zeros
+    from deepcredit.data.ingest import ingest_with_spec
+
+    people = ingest_with_spec(spec, {"people": tmp_path / "people.csv"}, tmp_path / "ds").read("people")
+    assert people["home_store"].iloc[:5].tolist() == stores  # not 7.0, 12.0, ...
+
+
 def test_yes_no_and_measures_named_like_contact_data_stay_attributes():
     from deepcredit.data.draft_left_out import reason  # (a module of this change)
 

@@ -35,7 +35,8 @@ def test_a_file_separated_another_way_says_how_to_declare_it(tmp_path):
 
 
 @pytest.mark.parametrize("table, column, row, value, words", [
-    ("events", "value", 2, "1.060,5", "is not a number (numbers expected, with ',' as the decimal mark)"),
+    ("events", "value", 2, "1.060,5", "is not a number (numbers expected, with ',' as the decimal mark; '.' "
+                                      "between thousands? declare it in the data-set spec as thousands = \".\""),
     ("people", "signup", 3, "15/06/22", "is not a valid timestamp (expected the spec's date_format %d/%m/%Y"),
 ])
 def test_a_value_not_in_the_declared_format_is_a_located_error(tmp_path, table, column, row, value, words):
@@ -593,3 +594,22 @@ def test_files_that_write_one_date_form_with_and_without_a_time_get_that_form(tm
                                        '104;588;"classic";940119 00:00:00\n')
     guessed = guess_format([tmp_path / "account.asc", tmp_path / "card.asc"])
     assert guessed.format.date_format == "%y%m%d" and not any("several forms" in n for n in guessed.notes)
+
+
+def test_a_draft_of_files_saved_with_different_separators_passes_its_own_check(tmp_path):
+    # people comma-separated, events ';'-separated with decimal commas: the ';' file's decimal comma beside the
+    # first file's ',' made the draft fail its own spec check ("',' is the delimiter too")
+    plain, eu = write_files(tmp_path / "plain", False), write_files(tmp_path / "eu", True)
+    draft = draft_spec(plain["people"], events=eu["events"], outcomes=plain["outcomes"])
+    spec = spec_from_toml(draft)
+    assert (spec.format.delimiter, spec.format.decimal) == (",", ".")
+    assert "events.csv's numbers have ',' as the decimal mark, left out of [format]" in draft
+    with pytest.raises(SpecError, match="saved with different separators"):
+        spec_from_toml(SPEC.format(format='[format]\ndecimal = ","\n'))
+
+
+@pytest.mark.parametrize("value, declared", [("1.234,50", '"."'), ("1 234,50", '" "')])
+def test_a_grouped_number_under_a_decimal_comma_says_to_declare_thousands(value, declared):
+    hint = FileFormat(";", ",").marks_hint(value)
+    assert "between thousands?" in hint and f"thousands = {declared}" in hint
+    assert FileFormat(";", ",", thousands=".").marks_hint("1.23,5") == ""

@@ -217,3 +217,24 @@ def test_validate_of_a_data_set_stored_with_a_spec_finds_a_self_loop_not_a_month
     with pytest.raises(DataValidationError, match=r"relations.parquet, row 1, column 'target': .* names the same "
                                                   "person as column 'source': a person is not their own connection"):
         validate_stored(ds)
+
+
+def test_events_dated_before_their_person_joined_are_counted_in_a_warning_not_refused(tmp_path):
+    import warnings
+
+    import pandas as pd
+
+    from .shop import EVENTS, SPEC, write_files
+
+    spec = spec_from_toml(SPEC.format(format="").replace('name = "signup"\ntype = "date"',
+                                                         'name = "signup"\ntype = "date"\nrole = "joined_at"'))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every event after its person's signup: no warning
+        ingest_with_spec(spec, write_files(tmp_path / "ok", False), tmp_path / "a")
+    files = write_files(tmp_path / "early", False)
+    pd.DataFrame({**EVENTS, "booked_at": ["2022-12-01", "2024-02-13", "2023-11-01"]}).to_csv(files["events"],
+                                                                                            index=False)
+    with pytest.warns(UserWarning, match=r"2 of 3 events of events.csv are dated before their person joined "
+                                         r"\(signup\)"):
+        ds = ingest_with_spec(spec, files, tmp_path / "b")
+    assert len(ds.read("events")) == 3  # kept: a history may predate an account

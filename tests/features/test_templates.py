@@ -12,7 +12,7 @@ import worlds
 from deepcredit.data.dataset import write_dataset
 from deepcredit.data.ingest import empty_table
 from deepcredit.data.schema import EVENTS, RELATIONS
-from deepcredit.data.spec import builtin_spec, spec_from_toml
+from deepcredit.data.spec import SpecError, builtin_spec, spec_from_toml
 from deepcredit.features.bundle import build_model_input
 from deepcredit.features.definitions import ALL_FEATURES
 from deepcredit.features.engine import build_features
@@ -269,3 +269,32 @@ def test_improve_towards_declared_in_a_spec_reaches_the_feature_and_its_stored_f
     assert FeatureDef.from_dict(json.loads(json.dumps(guarantee.to_dict()))) == guarantee  # as an artifact keeps it
     old = {k: v for k, v in feats["purpose"].to_dict().items() if k != "improve_towards"}  # stored before it existed
     assert FeatureDef.from_dict(old) == feats["purpose"]
+
+
+def test_the_history_texts_say_the_spec_s_own_word_for_a_commitment():
+    """A rental's late return is no late payment: [events] commitment_word words the delay and streak texts;
+    left out, every text is as before (and the stored spec does not name it)."""
+    base = builtin_spec("simulator")
+    rental = base.model_copy(update={"events": base.events.model_copy(update={"commitment_word": "return"})})
+    before, after = {f.name: f for f in features_for(base)}, {f.name: f for f in features_for(rental)}
+    assert list(before) == list(after) and "commitment_word" not in base.to_json()
+    assert after["last_days_late"].description == "how late your most recent return was"
+    assert after["current_bad_streak"].improve == "Your next on-time return ends this streak."
+    assert after["n_bad_runs_365d"].description == "separate episodes of late returns in the last 12 months"
+    assert before["last_days_late"].description == "how late your most recent payment was"
+    assert before["current_bad_streak"].improve == "Your next on-time payment ends this streak."
+    changed = [n for n in before if before[n] != after[n]]
+    assert changed and all("payment" not in after[n].description + after[n].improve for n in changed)
+    assert all(replace(before[n], description="", improve="") == replace(after[n], description="", improve="")
+               for n in changed)
+    plural = rental.events.model_copy(update={"commitment_word": "delivery", "commitment_plural": "deliveries"})
+    assert "late deliveries" in {f.name: f for f in features_for(rental.model_copy(
+        update={"events": plural}))}["n_bad_runs_365d"].description
+
+
+def test_commitment_word_is_declared_under_events_and_its_plural_only_beside_it():
+    worded = OWN_WORDS.replace("[events.kinds]", '[events]\ncommitment_word = "return"\n\n[events.kinds]')
+    defs = {f.name: f for f in features_for(spec_from_toml(worded))}
+    assert defs["current_bad_streak"].improve == "Your next on-time return ends this streak."
+    with pytest.raises(SpecError, match="events.commitment_plural"):
+        spec_from_toml(OWN_WORDS.replace("[events.kinds]", '[events]\ncommitment_plural = "returns"\n\n[events.kinds]'))

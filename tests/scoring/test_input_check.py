@@ -155,6 +155,34 @@ def test_a_model_scored_on_its_own_training_data_in_tiny_chunks_is_not_refused(t
     assert job["input_check"]["findings"] == [] and job["input_check"]["rows_checked"] == 600  # every row, not 60
 
 
+def test_scoring_as_of_a_date_before_people_joined_warns_with_a_count_and_strict_refuses(tmp_path):
+    # the audit: --as-of before every signup gave 3,000 scores, and explain a score, without a word
+    from deepcredit.workflows.explain import explain_person
+
+    ds = simulate_world(tmp_path / "w", people=300, seed=5, chunk_size=300)
+    cfg = RunConfig(model="gbdt", member_params={"gbdt": {"n_estimators": 10}}, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trained = train_model(cfg, ds, tmp_path / "m")
+    people = ds.read("people")
+    as_of = people["joined_at"].median().normalize()
+    later = people["joined_at"] > as_of
+    assert 0 < later.sum() < len(people)
+    with pytest.warns(InputMismatchWarning, match=rf"{later.sum():,} rows are scored as of a date before their "
+                                                  r"person joined \(joined_at\)"):
+        job = score_batch(trained.path, ds, tmp_path / "out", RunConfig(scoring={"as_of": as_of.date(), "explain": False}))
+    assert job["input_check"]["before_joining"] == later.sum()
+    with pytest.raises(DataValidationError, match="before their person joined"):
+        score_batch(trained.path, ds, tmp_path / "strict", RunConfig(scoring={"as_of": as_of.date(), "strict_input": True}))
+    assert not (tmp_path / "strict").exists()  # refused before the job wrote anything
+    person = people.loc[later, "person_id"].iloc[0]
+    with pytest.warns(InputMismatchWarning, match=rf"explained as of {as_of:%Y-%m-%d}, before the person joined"):
+        explain_person(trained.path, ds, person, str(as_of.date()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputMismatchWarning)  # joined before: no warning
+        explain_person(trained.path, ds, people.loc[~later, "person_id"].iloc[0], str(as_of.date()))
+
+
 def test_a_change_of_unit_is_caught_by_the_robust_spread():
     rng = np.random.default_rng(1)
     trained = rng.gamma(1.0, 2000.0, 5000)

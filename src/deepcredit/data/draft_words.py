@@ -23,6 +23,17 @@ person can afford."""
 POSTCODE_HINTS = re.compile(r"(^|_)(post_?codes?|postal_?codes?|zip|zip_?codes?|zipcode|plz|postleitzahl|"
                             r"code_?postal)(_|$)")
 """A postcode: a code naming a place, never a quantity, however it is written."""
+
+
+def leading_zeros(values: pd.Series) -> bool:
+    """Whether a column's values are whole numbers, some written with a leading zero (007, 0412; not 0 or
+    0.5): codes (a store, a branch, a postcode), as a quantity never writes one; read as numbers, they would
+    lose their zeros and store 100 would be "more" than store 044."""
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    return bool(len(text) and text.str.fullmatch(r"[+-]?\d+").all() and text.str.fullmatch(r"[+-]?0\d+").any())
+
+
 LABEL_HINTS = (  # the first pattern any two-valued column fits wins: 'target' before 'ever_delinquent'
     re.compile(r"label|target|default|bad|good|credit(?:ability|worthiness)|outcome|class"),
     re.compile(r"delinq|dlq|churn|fraud|^y$"))

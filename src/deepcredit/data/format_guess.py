@@ -255,7 +255,9 @@ def _head(path: Path, delimiter: str, encoding: str, header_line: int = 1) -> di
 def guess_format(paths: list[Path]) -> GuessedFormat:
     """One format for a data set's files, from the first lines of each CSV (Parquet files have their own
     types). The first CSV's separator is taken; the decimal mark and date form come from whichever file
-    shows them (ISO dates and whole numbers read under any format). Disagreements become notes."""
+    shows them (ISO dates and whole numbers read under any format), the marks only from files of that
+    separator (a ';' file's decimal comma declared beside a ',' would fail the spec's own check).
+    Disagreements become notes."""
     csvs = [Path(p) for p in paths if not is_parquet(Path(p)) and not is_spreadsheet(Path(p))
             and not is_json_lines(Path(p))]
     if not csvs:
@@ -286,7 +288,12 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
         if any(len(s) and s.str.contains(_OFFSET_TIME).all() for s in columns.values()):
             zoned.append(p.name)
         decimals, grouped = _number_marks(columns, seps[p])
-        marks, groups = marks | decimals, groups | grouped
+        if seps[p] == seps[first]:
+            marks, groups = marks | decimals, groups | grouped
+        elif said := [f"{d!r} as the decimal mark" for d in sorted(decimals)] + \
+                [f"{t!r} between thousands" for t in sorted(grouped)]:  # declared, a mark could be the separator
+            notes.append(f"TODO: {p.name}'s numbers have {' and '.join(said)}, left out of [format] as its separator "
+                         f"is not {first.name}'s: declare them once the files are saved alike")
         form, checks = _date_format(p.name, columns)
         if form:
             forms.setdefault(form, p.name)
@@ -305,7 +312,10 @@ def guess_format(paths: list[Path]) -> GuessedFormat:
     if len(groups) > 1:
         notes.append("TODO: the files group thousands with different marks (" + ", ".join(map(repr, sorted(groups)))
                      + "): one [format] serves every file; save them alike")
-    decimal = "," if marks == {","} else "."
+    if marks == {","} and seps[first] == ",":  # quoted 1.234,50: the spec refuses a decimal that is the delimiter
+        notes.append("TODO: numbers have decimal commas in a ','-separated file: save it separated by ';' and "
+                     'declare delimiter = ";" and decimal = ","')
+    decimal = "," if marks == {","} and seps[first] != "," else "."
     thousands = next(iter(groups)) if len(groups) == 1 and decimal not in groups else None
     fmt = FileFormat(seps[first], decimal, next(iter(forms), None), thousands, missing=tuple(sorted(missing)),
                      encoding=encoding, header_line=headers[first])

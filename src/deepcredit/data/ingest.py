@@ -889,6 +889,7 @@ def _read_tables(spec: DatasetSpec, sources: dict[str, Path], check: _Checker, s
             via = ev.person_via
             raise _unknown_owner(exc, events, known, via, lookups[via], spec.lookups[via],
                                  Path(sources[lookup_key(via)])) from None
+        events_before_joining(events, frames["people"], spec.role("joined_at"), Path(sources[key]))
         staged.add(events, month_cap)
         del events
     if not spec.events:
@@ -952,6 +953,20 @@ def one_outcome(outcomes: pd.DataFrame | None, o: Outcomes) -> None:
         warnings.warn(f"all {len(labels):,} labels are {value} ({'bad' if value else 'good'}), from {o.said()}: "
                       "a model learns from both good and bad labels, so `train` refuses these (check good and "
                       "bad under [outcomes])", stacklevel=2)
+
+
+def events_before_joining(events: pd.DataFrame, people: pd.DataFrame, joined: Attribute | None, file: Path) -> None:
+    """Warns how many of a history file's events are dated before their person joined (the profile's joined_at,
+    their earliest): a warning, not a refusal, as a history may predate an account (a bureau's, a transferred
+    one), but a date mistaken (a month-first date read day-first, the wrong column) shows so."""
+    if joined is None or not len(events) or joined.name not in people:
+        return
+    since = pd.to_datetime(people[joined.name]).groupby(people["person_id"].to_numpy()).min()
+    early = int((pd.to_datetime(events["ts"]).to_numpy() < since.reindex(events["person_id"]).to_numpy()).sum())
+    if early:
+        warnings.warn(f"{early:,} of {len(events):,} events of {file.name} are dated before their person joined "
+                      f"({joined.source_column}): a history older than the account, or dates read wrongly?",
+                      stacklevel=2)
 
 
 def empty_attributes(attributes: list[Attribute], frame: pd.DataFrame, file: Path) -> None:

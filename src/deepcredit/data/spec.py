@@ -320,8 +320,10 @@ class Format(Strict):
         if self.delimiter in ('"', "\n", "\r") or self.delimiter.isalnum():
             raise SpecProblem(("delimiter",), f"{self.delimiter!r} cannot separate values")
         if self.decimal == self.delimiter:
+            usual = " (decimal commas go with delimiter = \";\")" if self.decimal == "," else ""
             raise SpecProblem(("decimal",), f"{self.decimal!r} is the delimiter too: numbers could not be told "
-                                            "from separators")
+                                            "from separators; were the files saved with different separators? "
+                                            f"Save them alike and declare that delimiter{usual}")
         if self.timezone is not None:
             try:
                 ZoneInfo(self.timezone)
@@ -544,6 +546,10 @@ class DatasetSpec(Strict):
                         statuses={**{k: v for ev in sources for k, v in ev.statuses.items()}, **paid},
                         outcomes={k: v for ev in sources for k, v in ev.outcomes.items()},
                         measures=list(measures.values()))
+        worded = next((ev for ev in sources if ev.commitment_word), None)  # the history texts' word, if any
+        if worded is not None:
+            merged = merged.model_copy(update={"commitment_word": worded.commitment_word,
+                                               "commitment_plural": worded.commitment_plural})
         return self.model_copy(update={**update, "events": merged, "more_events": {}})
 
     def attribute(self, name: str) -> Attribute:
@@ -586,7 +592,7 @@ class DatasetSpec(Strict):
 
 
 ADDED_LATER = {"aliases": {}, "allow_contact": False, "bands": None, "improve_towards": [], "kind_texts": {},
-               "read_from_people": []}
+               "read_from_people": [], "commitment_word": None, "commitment_plural": None}
 """Fields added to the spec after data sets were stored, with their defaults: left out of the stored text
 where they hold the default."""
 

@@ -45,6 +45,7 @@ from deepcredit.data.draft_words import (
     dimension_of,
     header_text,
     header_words,
+    leading_zeros,
     number_in_text,
     outcomes_in_words,
     sentinel,
@@ -105,7 +106,7 @@ def infer_type(values: pd.Series) -> str:
     if set(text.str.lower().unique()) <= BOOL_TEXT:
         return "boolean"
     if pd.to_numeric(text, errors="coerce").notna().all():
-        return "numeric"
+        return "categorical" if leading_zeros(text) else "numeric"  # codes (007) are not quantities
     dates = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)  # offsets may differ
     if dates.notna().all() and text.str.match(r"^\d{4}-\d{2}-\d{2}").all():
         return "date"
@@ -466,15 +467,17 @@ def _attribute_lines(frame: pd.DataFrame, skip: Iterable[str | None], section: s
                     "# 'A history written across columns' in docs/bring-your-own-data.md)."]
         kind = infer_type(frame[col])
         words = header_words(col)
-        code = POSTCODE_HINTS.search(words) is not None and kind in ("numeric", "categorical")
+        zeros = leading_zeros(frame[col])  # infer_type's rule: codes (007), drafted categorical
+        code = zeros or POSTCODE_HINTS.search(words) is not None and kind in ("numeric", "categorical")
         written = number_in_text(frame[col]) if kind == "categorical" and not code else None
         kind = "categorical" if code else "numeric" if written else kind
         attr = unique_name(sql_safe(words if not re.match(IDENTIFIER, col) else col), names)
         out += ["", f"[[{section}.attributes]]", f"name = {toml_string(attr)}"]
         if attr != col:
             out.append(f"column = {toml_string(col)}")
-        out.append(f"type = {toml_string(kind)}" + ("  # check: a postcode names a place, never a quantity, so a "
-                                                     "category (or a coarser region: its first digits)" if code else ""))
+        said = "written with leading zeros (007): a code, never a quantity, so a category" if zeros else \
+            "a postcode names a place, never a quantity, so a category (or a coarser region: its first digits)"
+        out.append(f"type = {toml_string(kind)}" + (f"  # check: {said}" if code else ""))
         if not label_found and (rare := rare_of_two(frame[col])):
             out.append(f"# check: is this the label? two values, {rare[0]!r} in {rare[1]:.0%} of rows (as a default "
                        "is): if so, name it under [outcomes] (source = \"people\") and drop this attribute")
@@ -934,6 +937,9 @@ def _event_lines(path: Path, id_col: str | None, section: str = "events",
     out += _ignored(types, taken)
     if found["due_ts"] and found["settled_ts"]:
         out += [GRACE_HINT]
+    if section == "events":
+        out.append('# commitment_word = "return"  # where a commitment is not a payment (a rental\'s return): the '
+                   "word of the delay and streak texts")
     out += ["", f"[{section}.columns]"]
     out.append(f"person_id = {toml_string(person)}{BY_VALUES if by_values else ''}" if person
                else 'person_id = "TODO"  # TODO: the column naming the person')

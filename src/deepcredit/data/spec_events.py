@@ -237,6 +237,12 @@ class Events(FileSection):
     person reads are in the currency (EUR 319.37, not 31,937.00). Applied at ingest."""
     measures: list[Measure] = []
     """Numbers each row records besides its amount (Measure), stored with the events as columns of their names."""
+    commitment_word: str | None = Field(default=None, pattern=r"^[a-z][a-z -]*[a-z]$")
+    """What the business calls the commitment its history's delays and streaks count ("return" for a
+    rental), where it is not a payment: the history texts then read "how late your most recent return
+    was", "Your next on-time return ends this streak". Left out: "payment", today's texts unchanged."""
+    commitment_plural: str | None = Field(default=None, pattern=r"^[a-z][a-z -]*[a-z]$")
+    """The plural of commitment_word where it is not the word and an s ("deliveries")."""
     outcomes: dict[str, ReportedOutcome] = {}
     """What the scoring service's reported outcomes (`rental_returned_late`, ...) are in this data set's
     kinds and statuses; one not listed is the simulator's (kind, status) where the spec declares both."""
@@ -288,6 +294,8 @@ class Events(FileSection):
                 raise SpecProblem(("kinds", kept, "commitment"), "an activity log (no status column, and no dates or "
                                   "days late that tell how a commitment ended) records no commitments: leave "
                                   "commitment out")
+        if self.commitment_plural is not None and self.commitment_word is None:
+            raise SpecProblem(("commitment_plural",), "is the plural of commitment_word: name that word too")
         if self.parts_amount == "once" and not self.parts_of:
             raise SpecProblem(("parts_amount",), "applies to commitments paid in parts: name them with parts_of")
         if self.missed_after_days is not None and (self.columns.status is not None or self.columns.due_ts is not None):

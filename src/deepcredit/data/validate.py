@@ -201,8 +201,11 @@ class FileFormat:
             also = ' (or thousands = ",", where "," groups thousands)' if re.fullmatch(r"[+-]?\d{1,3},\d{3}", text) \
                 else ""
             return "; a decimal comma?" + declare.format('decimal = ","') + also
-        if self.decimal == "." and not self.thousands and re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", text):
-            return "; ',' between thousands?" + declare.format('thousands = ","')
+        dec = re.escape(self.decimal)
+        grouped = re.fullmatch(rf"[+-]?\d{{1,3}}([,.' \u00a0\u202f])\d{{3}}(?:\1\d{{3}})*(?:{dec}\d+)?", text)
+        if not self.thousands and grouped and grouped[1] != self.decimal:  # 1,234.50 under a decimal point;
+            mark = grouped[1]  # 1.234,50 or 1 234,50 under a decimal comma
+            return f"; {mark!r} between thousands?" + declare.format(f"thousands = {json.dumps(mark)}")
         return ""
 
     def date_hint(self) -> str:

@@ -253,6 +253,7 @@ def _slope(value: str, cond: str, days: int, period: int) -> str:
 
 def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:
     w, per = words.w, words.period
+    noun, nouns, own = words.noun, words.nouns, words.commitment is not None  # own: the spec's word, not "payment"
     r, m, lg = w.recent, w.medium, w.long
     has_bad = bool(ev.negative_statuses)
     has_severe = bool(ev.statuses_meaning("broken"))
@@ -290,11 +291,12 @@ def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:
                        f"the share of your commitments late or missed in {words.last(r)}", PAY_ON_TIME,
                        risk_direction=1, unit="share", missing=f"no commitments on record in {words.last(r)}"),
             FeatureDef("bad_rate_trend", CH, E, f"{_rate(0, r)} - {_rate(r, lg)}",
-                       "your recent payments being worse than your earlier ones",
-                       "Bring your recent payments back on time; recent behaviour weighs most.", risk_direction=1),
+                       f"your recent {nouns} being worse than your earlier ones",
+                       f"Bring your recent {nouns} back on time; recent behaviour weighs most.", risk_direction=1),
             FeatureDef("days_since_last_bad", CH, E, "MIN(CASE WHEN is_bad = 1 THEN age_days END)",
+                       f"how recently you last had a late {noun} or missed a commitment" if own else
                        "how recently you last paid late or missed a commitment",
-                       f"Time heals: every {per} without a late payment improves this.", risk_direction=-1,
+                       f"Time heals: every {per} without a late {noun} improves this.", risk_direction=-1,
                        unit="days"),
         ]
     if has_severe:
@@ -305,20 +307,21 @@ def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:
     if has_delay:
         out += [
             FeatureDef("last_days_late", CH, E, latest("days_late", "is_outcome = 1"),
-                       "how late your most recent payment was", "Bring your account up to date now.",
+                       f"how late your most recent {noun} was", "Bring your account up to date now.",
                        risk_direction=1, unit="days"),
             FeatureDef(f"max_days_late_{r}d", CH, E, f"MAX(CASE WHEN age_days <= {r} THEN days_late ELSE 0 END)",
-                       f"the longest payment delay in {words.last(r)}", PAY_ON_TIME, risk_direction=1, fill=0,
+                       f"the longest {noun} delay in {words.last(r)}", PAY_ON_TIME, risk_direction=1, fill=0,
                        unit="days"),
             FeatureDef(f"max_days_late_{lg}d", CH, E, f"MAX(CASE WHEN age_days <= {lg} THEN days_late ELSE 0 END)",
-                       f"the longest payment delay in {words.last(lg)}", PAY_ON_TIME, risk_direction=1, fill=0,
+                       f"the longest {noun} delay in {words.last(lg)}", PAY_ON_TIME, risk_direction=1, fill=0,
                        unit="days"),
             FeatureDef(f"mean_days_late_{m}d", CH, E,
                        f"AVG(CASE WHEN is_outcome = 1 AND age_days <= {m} THEN days_late END)",
-                       f"your average payment delay in {words.last(m)}", PAY_ON_TIME, risk_direction=1,
+                       f"your average {noun} delay in {words.last(m)}", PAY_ON_TIME, risk_direction=1,
                        unit="days"),
             FeatureDef("days_late_slope", CH, E, _slope("days_late", "is_outcome = 1 AND ", lg, w.period),
-                       f"your payment delays growing {per} by {per}",
+                       f"your {noun} delays growing {per} by {per}",
+                       f"Make your {nouns} a little earlier each {per} until they are on time again." if own else
                        f"Pay a little earlier each {per} until you are on time again.", risk_direction=1),
         ]
     ratings = ev.kinds_amount("rating")
@@ -334,9 +337,9 @@ def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:
             FeatureDef("current_bad_streak", CH, R,
                        "MAX(CASE WHEN kept_since = 0 THEN run_length ELSE 0 END)",
                        "late or missed commitments in a row up to now",
-                       "Your next on-time payment ends this streak.", risk_direction=1, fill=0, unit="count"),
+                       f"Your next on-time {noun} ends this streak.", risk_direction=1, fill=0, unit="count"),
             FeatureDef(f"n_bad_runs_{lg}d", CH, R, f"SUM(CASE WHEN run_end_age <= {lg} THEN 1 ELSE 0 END)",
-                       f"separate episodes of late payment in {words.last(lg)}", PAY_ON_TIME,
+                       f"separate episodes of late {nouns if own else noun} in {words.last(lg)}", PAY_ON_TIME,
                        risk_direction=1, fill=0, unit="count"),
         ]
     return out
@@ -633,7 +636,8 @@ def features_for(spec: DatasetSpec) -> list[FeatureDef]:
     profile = profile_features(spec)
     line = spec.role("credit_line")
     line_feature = None if line is None or (line.protected and not line.use_as_input) else line.name
-    ev, words = spec.events, Words(spec.windows)
+    ev = spec.events
+    words = Words(spec.windows, *((ev.commitment_word, ev.commitment_plural) if ev is not None else ()))
     by_dim = {
         Dimension.IDENTITY: [],
         CH: credit_history_features(ev, words) if ev is not None else [],

@@ -36,9 +36,22 @@ def between(newer: int, older: int) -> str:
 
 @dataclass(frozen=True)
 class Words:
-    """The windows of one spec with the words the templates use for them."""
+    """The windows of one spec with the words the templates use for them, and the word for the commitment
+    whose delays the history features count ([events] commitment_word; None: a payment)."""
 
     w: Windows
+    commitment: str | None = None
+    plural: str | None = None
+
+    @property
+    def noun(self) -> str:
+        """"payment", or the spec's commitment_word ("return")."""
+        return self.commitment or "payment"
+
+    @property
+    def nouns(self) -> str:
+        """"payments", or the spec's plural of its commitment_word ("returns", "deliveries")."""
+        return self.plural or f"{self.noun}s"
 
     @property
     def period(self) -> str:

@@ -225,14 +225,25 @@ def check_input(art: Artifact, model: CreditModel, X: pd.DataFrame, defs: Sequen
 
 
 def check_scoring_input(art: Artifact, model: CreditModel, defs: Sequence[FeatureDef], dataset: Dataset,
-                        rows: pd.DataFrame, strict: bool = False) -> dict:
+                        rows: pd.DataFrame, strict: bool = False, before_joining: int = 0) -> dict:
     """check_input on a sample of the rows to score (`rows`: person_id, as_of, label, spread over the whole
     spine: workflows.score.Spine.sample; at most SAMPLE_ROWS of them, evenly spaced), their features built
-    here, for those rows only: `score` calls it before its job starts."""
+    here, for those rows only, and a warning (strict: a refusal) where `before_joining` of all the rows to
+    score are dated before their person joined (workflows.score.Spine.before_joining): such a score reads a
+    history not yet begun, as if the person had none. `score` calls it before its job starts."""
+    if before_joining:  # first: the likely cause of the features' findings below (missing histories)
+        joined = dataset.spec.role("joined_at")
+        said = (f"{before_joining:,} rows are scored as of a date before their person joined "
+                f"({joined.name if joined else 'joined_at'}): they read no history, as if the person had none "
+                "(--as-of too early?)")
+        if strict:
+            raise DataValidationError(str(dataset.root), f"the rows to score do not suit the model "
+                                                         f"(--strict-input): {said}")
+        warnings.warn(InputMismatchWarning(f"input check: {said}"), stacklevel=2)
     if len(rows) > SAMPLE_ROWS:
         rows = rows.iloc[np.linspace(0, len(rows) - 1, SAMPLE_ROWS).astype(np.int64)]
     X = build_features(dataset, list(defs), spine=rows.reset_index(drop=True)).frame
-    return check_input(art, model, X, defs, str(dataset.root), strict)
+    return {**check_input(art, model, X, defs, str(dataset.root), strict), "before_joining": before_joining}
 
 
 def check_model_features(art: Artifact, dataset: Dataset, advice: str = "score a data set of the same spec") -> None:

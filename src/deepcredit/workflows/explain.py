@@ -6,6 +6,7 @@ same model, the same spine and the same bundle; the CLI parses, calls this, prin
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from deepcredit.features.spec import FeatureDef
 from deepcredit.models.artifacts import load_artifact
 from deepcredit.models.base import CreditModel, load_model
 from deepcredit.models.stack import instance_views, model_views
+from deepcredit.scoring.input_check import InputMismatchWarning
 from deepcredit.scoring.scorer import Scorer
 from deepcredit.workflows.spine import as_of_spine
 
@@ -75,4 +77,19 @@ def explain_person(model_dir: Path, ds: Dataset, person: str, as_of: str = "", t
     inp = build_model_input(ds, spine=spine, views=model_views(model), definitions=defs)
     row = int(inp.keys.index[inp.keys["person_id"] == person].to_numpy()[0])
     card, reasons = Scorer(model, top=top).explain(inp.take([row]))
+    before_joining(ds, person, pd.Timestamp(card["as_of"].iloc[0]))
     return Explained(card.iloc[0], reasons, model, defs, inp, row)
+
+
+def before_joining(ds: Dataset, person: str, as_of: pd.Timestamp) -> None:
+    """Warns where `person` is explained as of a date before they joined (the profile's joined_at, their
+    earliest): the score reads a history not yet begun, as if they had none (as `score`'s input check says)."""
+    joined = ds.spec.role("joined_at")
+    if joined is None:
+        return
+    people = ds.read("people")
+    since = pd.to_datetime(people.loc[people["person_id"] == person, joined.name]).min()
+    if pd.notna(since) and as_of < since:
+        warnings.warn(InputMismatchWarning(f"explained as of {as_of:%Y-%m-%d}, before the person joined ({joined.name} "
+                                           f"{since:%Y-%m-%d}): the score reads no history, as if they had none"),
+                      stacklevel=3)

@@ -132,6 +132,7 @@ class Spine:
 
     def __init__(self, dataset: Dataset, as_of: object | None, size: int) -> None:
         self.con = dataset.connect()
+        self.joined = dataset.spec.role("joined_at")
         self.lock = threading.Lock()
         self.con.execute(f"CREATE TEMP VIEW _spine AS {spine_sql(as_of)}")
         self.bounds: list[tuple[str, str]] = self.con.execute(f"""
@@ -172,6 +173,18 @@ class Spine:
         frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
         frame["person_id"] = frame["person_id"].astype(object)
         return frame
+
+    def before_joining(self) -> int:
+        """How many rows are dated before their person joined (the profile's joined_at; the earliest of a
+        person's versions): scored on a history that had not begun. 0 where the spec declares no joined_at."""
+        if self.joined is None:
+            return 0
+        with self.lock:
+            found = self.con.execute(f"""
+                SELECT COUNT(*) FROM _spine s JOIN (
+                    SELECT person_id, MIN("{self.joined.name}") AS joined FROM people GROUP BY person_id) p
+                ON s.person_id = p.person_id WHERE s.as_of < p.joined""").fetchone()
+        return int(found[0]) if found else 0
 
     def close(self) -> None:
         self.con.close()
@@ -233,7 +246,8 @@ def _score_batch(model_dir: Path, dataset: Dataset, out: Path, cfg: RunConfig | 
     check_model_features(art, dataset)
     n = len(spine)
     fingerprint = dataset.checked_fingerprint()  # a job of changed data is not the same job
-    checked = check_scoring_input(art, model, defs, dataset, spine.sample(SAMPLE_ROWS), s.strict_input)
+    checked = check_scoring_input(art, model, defs, dataset, spine.sample(SAMPLE_ROWS), s.strict_input,
+                                  spine.before_joining())
     job = Job.open(out, job_identity(art.sha256, fingerprint, s, n, spine.n_rows),
                    {**job_record(cfg, fingerprint, art.manifest), "engine": "duckdb", "input_check": checked})
     scorer = _ChunkScorer(model, defs, dataset, spine, job, fingerprint)

@@ -127,7 +127,8 @@ def _score_batch_spark(model_dir: Path, dataset: Dataset, out: Path, cfg: RunCon
     # the same input check as the embedded engine's, on the same sample spread over the whole spine
     spine = Spine(dataset, s.as_of, s.chunk_size)
     try:
-        checked = check_scoring_input(art, model, defs, dataset, spine.sample(SAMPLE_ROWS), s.strict_input)
+        checked = check_scoring_input(art, model, defs, dataset, spine.sample(SAMPLE_ROWS), s.strict_input,
+                                      spine.before_joining())
     finally:
         spine.close()
     session = open_spark_session(spark_session(master), dataset, location=location, spine_sql=spine_sql(s.as_of))
