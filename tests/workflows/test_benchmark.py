@@ -232,3 +232,23 @@ def test_every_data_set_of_the_record_says_what_produced_it_or_that_it_was_not_r
             said = prov["docs_benchmarks_md_says"]
             assert prov["commit_from_docs"] in said, name
             assert all(part.strip() in prose for part in said.split("...")), name
+
+
+@pytest.mark.parametrize("record", [False, True])
+def test_only_a_recorded_run_rewrites_the_projects_benchmarks_page(tmp_path, monkeypatch, record):
+    """A run of one data set (not recorded) replaced the page's block of every data set with its own; now it
+    writes its markdown beside its results, and only --record rewrites docs/benchmarks.md."""
+    from typer.testing import CliRunner
+
+    from deepcredit.cli.app import app
+
+    page = tmp_path / "docs" / "benchmarks.md"
+    page.parent.mkdir()
+    (tmp_path / "docs" / "results").mkdir()
+    page.write_text(f"# Benchmarks\n\n{bm.BEGIN}\nevery data set's table\n{bm.END}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bm, "run_benchmark", lambda out, plan, workdir=None, step=None: fake_results())
+    args = ["benchmark", "--out", str(tmp_path / "run"), "--datasets", "german", "--no-speed"]
+    CliRunner().invoke(app, args + (["--record"] if record else []))
+    assert ("every data set's table" in page.read_text()) is not record
+    assert (tmp_path / "run" / "benchmarks.md").exists() is not record

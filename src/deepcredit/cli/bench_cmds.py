@@ -23,8 +23,9 @@ def benchmark(
     out: Path = typer.Option(..., "--out", help="Directory for results.json, benchmark.log and the work files."),
     quick: bool = typer.Option(False, "--quick", help="Smoke run for CI (a few minutes); not for the record."),
     docs: Path = typer.Option(None, "--docs", help="Markdown file whose generated block is rewritten "
-                                                    "(default: docs/benchmarks.md; with --quick: DIR/benchmarks.md, "
-                                                    "so a smoke run never overwrites the recorded numbers)."),
+                                                    "(default: docs/benchmarks.md with --record, else "
+                                                    "DIR/benchmarks.md, so a run not recorded never "
+                                                    "overwrites the recorded numbers)."),
     record: bool = typer.Option(False, "--record", help="Also copy results.json to docs/results/benchmark.json."),
     workdir: Path = typer.Option(None, "--workdir", help="Data sets, worlds and models (default: DIR/work)."),
     peers_python: str = typer.Option("", "--peers-python", help="Interpreter that can import toad and "
@@ -45,6 +46,7 @@ def benchmark(
         DATASETS,
         check_datasets,
         count_steps,
+        markdown_path,
         merge_into_record,
         missing_keys,
         plan_for,
@@ -69,7 +71,7 @@ def benchmark(
 
         results = run_benchmark(out, plan, workdir=workdir, step=step)
         bar.update(task, completed=count_steps(plan), description="benchmark done")
-    doc = docs or (out / "benchmarks.md" if quick else Path("docs/benchmarks.md"))
+    doc = docs or markdown_path(out, record and not quick)  # a smoke run never writes the project's page
     shown = results
     if record:
         target = Path("docs/results/benchmark.json")

@@ -606,6 +606,13 @@ def _speed_note(stage: str, r: dict) -> str:
     return "; ".join(parts)
 
 
+def markdown_path(out: Path, record: bool) -> Path:
+    """Where a run writes its markdown: the project's docs/benchmarks.md only when it is recorded (its block
+    then shows the record, merged); any other run (quick, partial or full) writes beside its results, so a
+    run of one data set never replaces the block of every data set with its own."""
+    return Path("docs/benchmarks.md") if record else Path(out) / "benchmarks.md"
+
+
 def update_doc(doc: Path, block: str) -> None:
     """Replace the text between the markers in `doc` (append a section with them when absent)."""
     doc = Path(doc)
