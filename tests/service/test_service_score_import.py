@@ -271,3 +271,34 @@ def test_the_documented_loop_imports_on_a_service_served_as_of(tmp_path):
     assert f"imported {len(w.ids)} scores" in r.output and "kept 0 newer" in r.output, r.output
     r = runner.invoke(app, ["serve-import-scores", "--scores", str(tmp_path / "scores")], env=env)
     assert r.exit_code == 0 and "imported already" in r.output, r.output  # a re-run imports nothing, and says so
+
+
+def test_scores_of_a_snapshot_of_an_older_copy_are_refused(service, tmp_path, monkeypatch):
+    """serve-snapshot records the generation of what is served: a job scored from a snapshot taken before
+    serve-init wrote a new copy (same model) is refused before anything is stored, and an import under way
+    when it does stops at the next batch; a snapshot recorded without it (an earlier DeepCredit) is refused."""
+    from deepcredit.service.context import write_meta
+    from deepcredit.service.events import served_meta
+    from deepcredit.service.snapshot import snapshot_key
+
+    ctx = service.ctx
+    scores = _parts(service, tmp_path)
+    job = score_import._finished_job(scores)
+    real, calls = ctx.scorer.scored, []
+
+    def scored(card, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # serve-init run again (the same model), while the second batch is built
+            write_meta(ctx, served_meta({}))  # a new generation (the new copy's paths are the same)
+        return real(card, *args, **kwargs)
+    monkeypatch.setattr(ctx.scorer, "scored", scored)
+    with pytest.raises(ValueError, match="ran again during the import"):
+        load_job(ctx, ctx.scorer, scores)
+    assert sum(_imported(service).values()) == 100 and _audits(service) == []
+    before = _stored(service)
+    with pytest.raises(ValueError, match="of what was served before serve-init or model-promote ran again"):
+        load_job(ctx, ctx.scorer, scores)  # the rest of the job, from the old copy: refused
+    write_meta(ctx, {snapshot_key(job["data_fingerprint"]): "2026-07-02T12:00:00"})  # as an earlier one wrote it
+    with pytest.raises(ValueError, match="written by an earlier DeepCredit"):
+        load_job(ctx, ctx.scorer, scores)
+    assert _stored(service) == before and _audits(service) == []

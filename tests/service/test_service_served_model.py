@@ -126,7 +126,7 @@ def test_a_promotion_keeps_a_later_score_of_the_promoted_model(service):
     save_scores_bulk(service.ctx, [replace(first, model_id="new", as_of=later, score=first.score + 7),
                                    replace(second, model_id="old", as_of=later)], cause="event")
     promoted = [replace(p, model_id="new", as_of=service.clock.t) for p in (first, second)]
-    save_scores_bulk(service.ctx, promoted, cause="model promoted", keep_later=True)
+    save_scores_bulk(service.ctx, promoted, cause="model promoted", keep_since=0)
     with service.ctx.db.read() as s:
         kept = {r.subject: r for r in s.execute(select(Score)).scalars()}
     assert kept[first.person_id].score == first.score + 7 and kept[first.person_id].as_of == later
@@ -240,3 +240,38 @@ def test_a_score_computed_under_another_generation_is_not_stored(service):
     assert save_scores(service.ctx, [later], cause="event", generation=current) == 1
     assert save_scores(service.ctx, [replace(later, score=first.score)], cause="event") == 1  # a scorer not built
     # from the meta table (generation None) is checked by its model only, as before
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("model", ["same", "challenger"])
+def test_a_rescore_while_serve_init_stores_scores_keeps_no_score_from_the_old_copy(tmp_path, monkeypatch, when, model):
+    """serve-init run again (a corrected data set; the same model or another) records the new generation once
+    its copy is whole, before it stores anyone's score: a running server re-scoring a person between its
+    chunks (an event), before or after the chunk holding them, ends with that person's score from the new
+    copy by the new model, the event included; a score from the old copy or the old model stored meanwhile
+    (refused now) would survive until the next re-score."""
+    from deepcredit.service import bootstrap
+
+    with running(tmp_path, check_s=3600) as (svc, settings, new):
+        artifact = world().model if model == "same" else new
+        pid, _, acme = _busiest(svc)
+        subject = svc.subject(pid)
+        real, reported = bootstrap.save_scores_bulk, []
+
+        def save(ctx, scored, *args, **kwargs):
+            holds = subject in {p.person_id for p in scored}
+            if holds and when == "before":
+                reported.append(_report(svc, acme, pid))
+            real(ctx, scored, *args, **kwargs)
+            if holds and when == "after":
+                reported.append(_report(svc, acme, pid))
+        monkeypatch.setattr(bootstrap, "save_scores_bulk", save)
+        served = initialise(settings, _corrected(tmp_path, pid), artifact, tmp_path / "state", as_of=NOW).model_id
+        assert [(r.status_code, r.json()["rescored"]) for r in reported] == [(201, True)]
+        stored = svc.score_of(pid)
+        assert stored.as_of > NOW and stored.model_id == served  # the server's re-score, the event included, kept
+        _served_from_the_new_copy(svc, pid)
+        with svc.ctx.db.read() as s:
+            last = s.execute(select(ScoreHistory).where(ScoreHistory.subject == subject)
+                             .order_by(ScoreHistory.id.desc())).scalars().first()
+        assert (last.score, last.as_of, last.cause.startswith("event ")) == (stored.score, stored.as_of, True)

@@ -31,14 +31,13 @@ from deepcredit.service.context import (
     make_context,
     read_meta,
     sync_clock,
-    write_meta,
 )
 from deepcredit.service.events import (
     GENERATION,
     erased_people,
     overlay_source,
+    record_served,
     save_scores_bulk,
-    served_meta,
     unreported_outcomes,
 )
 from deepcredit.service.pseudodata import pseudonymise_dataset, without_people
@@ -127,8 +126,6 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
     settings.clock.zone = data.time_zone
     offset = timedelta(0) if as_of is None else settings.clock.unshifted() - as_of
     settings.clock.offset = offset
-    scorer = load_scorer(model_path, copy, overlay_source(ctx.db, ctx.now), threads=None,
-                         strict_versions=settings.strict_versions)
     # the scores are dated the --as-of itself, not the clock's now a few seconds of copying later: a batch
     # re-score of a snapshot at the date `serve-snapshot` suggests is then no older than them (score_import.py)
     now = ctx.now() if as_of is None else as_of
@@ -137,15 +134,24 @@ def initialise(settings: Settings, data: Dataset, model_path: Path, state_dir: P
         dropped = s.scalar(select(func.count()).select_from(ScoreHistory).where(later)) or 0
         if dropped:
             s.execute(delete(ScoreHistory).where(later))
+    # A new generation, recorded as soon as the new copy is whole (written, renamed into place, the erased left
+    # out) and before anyone is scored, as model-promote does. Not before the copy: a running server would
+    # load the old files, or a copy mid-rename, as the new generation. Not after the scores: until this commit
+    # a server's re-score from the old copy (its person index read at load; the files at this path are the new
+    # copy's already) is stored, and it would stay over the new score. From this commit such a save is refused
+    # and the server loads this copy (served_model.py); everyone's score from it then replaces the stored one,
+    # but for a score a server stored since this commit by the same model as of the same time or later (after
+    # an event). A run that stops part-way serves the new copy with some scores from the old: run it again.
+    mark = record_served(ctx, {"data_dir": str(copy.root), "model_path": str(model_path),
+                               "model_id": scorer.model_id, "clock_offset_seconds": str(offset.total_seconds()),
+                               "time_zone": data.time_zone or "", "source_data": data.name,
+                               "source_fingerprint": data.fingerprint(), "initialised_at": utcnow().isoformat()})
+    scorer = load_scorer(model_path, copy, overlay_source(ctx.db, ctx.now), threads=None,
+                         strict_versions=settings.strict_versions)
     people = 0
     for scored in scorer.score_everyone(now):
-        save_scores_bulk(ctx, scored, cause="initial score")
+        save_scores_bulk(ctx, scored, cause="initial score", keep_since=mark)
         people += len(scored)
-    # a new generation: a running server loads the new copy (and model), and its scores of the old are refused
-    write_meta(ctx, served_meta({"data_dir": str(copy.root), "model_path": str(model_path),
-                                 "model_id": scorer.model_id, "clock_offset_seconds": str(offset.total_seconds()),
-                                 "time_zone": data.time_zone or "", "source_data": data.name,
-                                 "source_fingerprint": data.fingerprint(), "initialised_at": utcnow().isoformat()}))
     with ctx.db.write() as s:
         ctx.audit.append(s, now, "operator", "service_initialised", None, people=people,
                          model=scorer.model_id, data=data.name,

@@ -27,7 +27,7 @@ from deepcredit.data.dataset import Dataset
 from deepcredit.data.io import atomic_write_parquet
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, served_context, write_meta
-from deepcredit.service.events import overlay_source, save_scores_bulk, served_meta
+from deepcredit.service.events import SERVED_SINCE, overlay_source, record_served, save_scores_bulk
 from deepcredit.service.scoring import ModelScorer, ScoredPerson, load_scorer
 from deepcredit.service.store.models import Policy, Score
 
@@ -117,14 +117,17 @@ def promote(settings: Settings) -> Registered:
         now = datetime.fromisoformat(started) if started else ctx.now()
         # served first: from this commit on a running server's saves of the old model's scores are refused
         # and it adopts this one (served_model.py); everyone is then scored as of `now`, and a score by this
-        # model as of `now` or later is kept (a re-run's people done before, or a server's re-score since)
-        write_meta(ctx, served_meta({"model_path": meta["challenger_model_path"], "model_id": scorer.model_id,
-                                     "previous_model_id": old or "", PROMOTION_MODEL: scorer.model_id,
-                                     PROMOTION_AS_OF: now.isoformat()}))
+        # model as of `now` or later stored since the first run's commit is kept (a re-run's people done
+        # before, or a server's re-score since): record_served's mark, kept by a re-run (0: a promotion
+        # stopped by a DeepCredit that recorded none keeps any such score, as that one did)
+        since = int(meta.get(SERVED_SINCE) or 0) if started else None
+        mark = record_served(ctx, {"model_path": meta["challenger_model_path"], "model_id": scorer.model_id,
+                                   "previous_model_id": old or "", PROMOTION_MODEL: scorer.model_id,
+                                   PROMOTION_AS_OF: now.isoformat()}, since=since)
         people = 0
         try:
             for scored in scorer.score_everyone(now):
-                save_scores_bulk(ctx, scored, cause=PROMOTED, keep_later=True)
+                save_scores_bulk(ctx, scored, cause=PROMOTED, keep_since=mark)
                 people += len(scored)
         except Exception as exc:
             raise PromotionStopped(f"{type(exc).__name__}: {exc}") from exc

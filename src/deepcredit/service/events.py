@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from deepcredit.data.ledger import written_off_days
@@ -181,6 +181,24 @@ def served_meta(values: dict[str, str]) -> dict[str, str]:
     return {**values, GENERATION: uuid.uuid4().hex}
 
 
+SERVED_SINCE = "served_since"
+"""The service_meta key of the last score history row stored before the generation was recorded (record_served):
+a score stored after it was computed under the recorded generation (a save under another is refused)."""
+
+
+def record_served(ctx: ServiceContext, values: dict[str, str], since: int | None = None) -> int:
+    """Record what is served (served_meta: `values` and a new generation) before everyone is re-scored with it,
+    and return the mark (SERVED_SINCE) that re-score passes to save_scores_bulk(keep_since=): the last score
+    history row stored before this commit (`since`: a resumed re-score's mark, kept). Writes are one at a time
+    (store.db), so a history row after the mark was stored after this commit, under this generation or a later
+    one, never by a server still scoring with what was served before (its save is refused: save_scores)."""
+    with ctx.db.write() as s:
+        mark = since if since is not None else s.scalar(select(func.max(ScoreHistory.id))) or 0
+        for key, value in {**served_meta(values), SERVED_SINCE: str(mark)}.items():
+            s.merge(Meta(key=key, value=str(value)))
+    return mark
+
+
 def stored_scores(s: Session, subjects: Sequence[str]) -> dict[str, Any]:
     """These people's current scores (subject, as_of, model_id), IN_LIST people a statement."""
     return {r.subject: r for i in range(0, len(subjects), IN_LIST)
@@ -242,18 +260,26 @@ def save_scores(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str,
     return saved
 
 
-def save_scores_bulk(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str, keep_later: bool = False) -> None:
+def save_scores_bulk(ctx: ServiceContext, scored: Sequence[ScoredPerson], cause: str,
+                     keep_since: int | None = None) -> None:
     """The initial load: insert many rows at once (executemany), replacing any current scores.
 
-    keep_later: a current score by the same model as of the same or a later time is kept (a promotion: a
-    running server re-scored the person with the promoted model meanwhile, after an event the promotion's
-    score did not see; or a resumed promotion's people done before it stopped)."""
+    keep_since (a full re-score after record_served, its mark): a current score by the same model as of the same
+    or a later time, stored after score history row `keep_since`, is kept. It was computed with what is served
+    now: a running server re-scored the person meanwhile (after an event this re-score did not see), or a
+    resumed promotion's run that stopped stored it. A score stored before the mark is replaced, however late:
+    it was computed with what was served before (the old model, or the old data set copy of a serve-init run
+    again with the same model)."""
     now = ctx.now()
     with ctx.db.write() as s:
         skip = erased_people(s)
-        if keep_later:
-            stored = stored_scores(s, [p.person_id for p in scored])
-            skip |= {p.person_id for p in scored if (r := stored.get(p.person_id)) is not None
+        if keep_since is not None:
+            who = [p.person_id for p in scored]
+            stored = stored_scores(s, who)
+            since = {h for i in range(0, len(who), IN_LIST)
+                     for h in s.execute(select(ScoreHistory.subject).where(ScoreHistory.id > keep_since)
+                                        .where(ScoreHistory.subject.in_(who[i:i + IN_LIST]))).scalars()}
+            skip |= {p.person_id for p in scored if p.person_id in since and (r := stored.get(p.person_id)) is not None
                      and r.model_id == p.model_id and r.as_of >= p.as_of}
         replace_scores(s, [p for p in scored if p.person_id not in skip], cause, now)
 

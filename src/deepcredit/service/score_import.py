@@ -10,13 +10,16 @@ Checked before anything is written, so a refused import changes nothing:
   the bytes the job recorded (sha256);
 - it scored with the served model (the artifact's sha256 is the service's model id);
 - it scored a snapshot this service wrote (its data fingerprint is recorded with the time it was
-  written), one row per person (`--as-of` given), dated no later than the snapshot: scores dated after it
-  would miss the records that came since;
+  written and the generation of what was served, events.GENERATION), of what is served now: a snapshot of
+  the copy before serve-init ran again (or of the model before a promotion) is refused, and so is one
+  written by an earlier DeepCredit, which did not record the generation (write a new snapshot); one row per
+  person (`--as-of` given), dated no later than the snapshot: scores dated after it would miss the records
+  that came since;
 - its people are the service's: pseudonyms of people the service holds, never raw ids.
 Then a batch (BATCH_ROWS people of a part) at a time, so the service's writes wait for one batch, never
 for the whole import: a batch's scores, sub-scores and reasons are built outside any write; one short write
 transaction re-reads, for its people, what may have changed since (an erasure, a score dated later: a
-re-score after an event or a dispute, or a full re-score since; the served model), stores the rest (each
+re-score after an event or a dispute, or a full re-score since; the served model and generation), stores the rest (each
 person's score replaced and added to their history, "population re-score") and records the batch as done
 in the meta table, under a key naming the job (its parts' sha256, model and data), in the same commit. A
 crashed or refused import leaves whole batches stored: run it again and it resumes, never storing a batch
@@ -45,10 +48,17 @@ from deepcredit.data.io import file_sha256
 from deepcredit.service.bootstrap import build_scorer
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, read_meta, served_context
-from deepcredit.service.events import MODEL_ID, erased_people, replace_scores, served_model_id, stored_scores
+from deepcredit.service.events import (
+    MODEL_ID,
+    erased_people,
+    replace_scores,
+    served_generation,
+    served_model_id,
+    stored_scores,
+)
 from deepcredit.service.history import POPULATION
 from deepcredit.service.scoring import ModelScorer
-from deepcredit.service.snapshot import snapshot_key
+from deepcredit.service.snapshot import written_snapshot
 from deepcredit.service.store.models import Meta, Score
 
 JOB = "_job.json"
@@ -111,11 +121,18 @@ def load_job(ctx: ServiceContext, scorer: ModelScorer | None, scores: Path) -> I
     if keys["person_id"].duplicated().any():
         raise ValueError(f"{scores}: some people are scored at several dates: score with one --as-of")
     with ctx.db.read() as s:
-        written = s.get(Meta, snapshot_key(job["data_fingerprint"]))
+        written, generation = written_snapshot(s, job["data_fingerprint"]), served_generation(s)
     if written is None:
         raise ValueError(f"{scores}: not scored from a snapshot of this service: write one with `deepcredit "
                          "serve-snapshot` and score that")
-    taken = datetime.fromisoformat(written.value)
+    if written.generation is None:
+        raise ValueError(f"{scores}: scored from a snapshot written by an earlier DeepCredit, which did not record "
+                         "the data set copy it was taken from: write a new snapshot with `deepcredit "
+                         "serve-snapshot` and score that")
+    if written.generation != generation:
+        raise ValueError(f"{scores}: scored from a snapshot of what was served before serve-init or model-promote "
+                         "ran again (another data set copy or model): write a new snapshot and score that")
+    taken = written.at
     latest = pd.Timestamp(keys["as_of"].max()).to_pydatetime() if len(keys) else taken
     if latest > taken:
         raise ValueError(f"{scores}: scores dated {latest:%Y-%m-%d %H:%M}, after the snapshot was written "
@@ -142,7 +159,8 @@ def load_job(ctx: ServiceContext, scorer: ModelScorer | None, scores: Path) -> I
             if batch in progress.done:
                 continue
             frame = pd.read_parquet(part) if frame is None else frame
-            progress = _import_batch(ctx, frame.iloc[start:start + progress.rows], batch, key, job, served)
+            progress = _import_batch(ctx, frame.iloc[start:start + progress.rows], batch, key, job, generation,
+                                     served)
     now = ctx.now()
     with ctx.db.write() as s:  # the one audit row, with the counts of every run that imported a batch
         progress = _progress(s.get(Meta, key))
@@ -155,7 +173,7 @@ def load_job(ctx: ServiceContext, scorer: ModelScorer | None, scores: Path) -> I
     return Imported(model_id, latest, progress.imported, progress.kept_newer, progress.erased, resumed=resumed)
 
 
-def _import_batch(ctx: ServiceContext, rows: pd.DataFrame, batch: str, key: str, job: dict,
+def _import_batch(ctx: ServiceContext, rows: pd.DataFrame, batch: str, key: str, job: dict, generation: str,
                   served: Callable[[], ModelScorer]) -> Progress:
     """Score `rows` outside any write (the slow part), then store them in one short write transaction that
     re-checks, for these people, what may have changed since (erased? a later score?) and records the batch
@@ -174,6 +192,9 @@ def _import_batch(ctx: ServiceContext, rows: pd.DataFrame, batch: str, key: str,
         if model and model != job["model_sha256"]:
             raise ValueError(f"the service was promoted to model {model[:12]} during the import, which stopped "
                              f"after {len(progress.done):,} batches: score a new snapshot with the served model")
+        if served_generation(s) != generation:
+            raise ValueError(f"serve-init or model-promote ran again during the import (another data set copy), which "
+                             f"stopped after {len(progress.done):,} batches: score a new snapshot")
         held, erased = _held(s, who), erased_people(s)
         stored = [p for p in scored if p.person_id not in erased and not (p.person_id in held
                                                                           and held[p.person_id] > p.as_of)]

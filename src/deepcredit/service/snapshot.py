@@ -16,18 +16,20 @@ a crash leaves no half-written snapshot. Scoring it gives the service's own scor
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
+from sqlalchemy.orm import Session
 
 from deepcredit.data.dataset import Dataset, check_replaceable, finalize_dataset, new_connection, staging_dir
 from deepcredit.data.io import writes_out
 from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, served_context
-from deepcredit.service.events import overlay_source
+from deepcredit.service.events import overlay_source, served_generation
 from deepcredit.service.pseudodata import ROW_GROUP, quoted_path, raw_references, without_erased
 from deepcredit.service.scoring import Overlay, ScopedDataset
 from deepcredit.service.store.models import Meta
@@ -66,13 +68,16 @@ def snapshot(ctx: ServiceContext, served: Dataset, out: Path) -> Snapshot:
         raise ValueError(f"the service's data copy keeps raw ids in {', '.join(raw)} (written by an earlier "
                          "DeepCredit): run `deepcredit serve-init` again to rewrite it, then take the snapshot")
     now = ctx.now()
+    with ctx.db.read() as s:  # before the copy is read: a copy written since is of a later generation
+        generation = served_generation(s)
     overlay = overlay_source(ctx.db, ctx.now)(None)
     data = write_overlaid(served, overlay, out, now)
     done = Snapshot(data, now, len(overlay.events), len(overlay.corrections), len(overlay.attributes),
                     len(overlay.erased))
     try:
-        with ctx.db.write() as s:
-            s.merge(Meta(key=snapshot_key(data.fingerprint()), value=now.isoformat()))  # score_import reads it
+        with ctx.db.write() as s:  # score_import reads it: when, and from what was served (the copy, the model)
+            s.merge(Meta(key=snapshot_key(data.fingerprint()),
+                         value=json.dumps({"written": now.isoformat(), "generation": generation})))
             ctx.audit.append(s, now, "operator", "data_snapshot_written", None,
                              people=data.persons(), reported_events=done.reported_events,
                              corrected_events=done.corrected_events, corrected_details=done.corrected_details,
@@ -86,6 +91,27 @@ def snapshot(ctx: ServiceContext, served: Dataset, out: Path) -> Snapshot:
 def snapshot_key(fingerprint: str) -> str:
     """The service_meta key recording when the snapshot with this data fingerprint was written."""
     return f"snapshot {fingerprint[:48]}"
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the service recorded when it wrote a snapshot (snapshot_key)."""
+
+    at: datetime
+    generation: str | None
+    """The generation of what was served (events.GENERATION) the snapshot was written from; None for one
+    written by a DeepCredit that did not record it."""
+
+
+def written_snapshot(s: Session, fingerprint: str) -> Written | None:
+    """When this service wrote the snapshot with this data fingerprint, and from what; None if it wrote none."""
+    row = s.get(Meta, snapshot_key(fingerprint))
+    if row is None:
+        return None
+    if not row.value.startswith("{"):  # an earlier DeepCredit recorded the time alone
+        return Written(datetime.fromisoformat(row.value), None)
+    value = json.loads(row.value)
+    return Written(datetime.fromisoformat(value["written"]), value["generation"])
 
 
 def write_overlaid(served: Dataset, overlay: Overlay, out: Path, as_of: datetime) -> Dataset:
