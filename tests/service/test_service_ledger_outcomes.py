@@ -12,14 +12,17 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.ledger import written_off_days
+from deepcredit.data.spec import spec_from_toml
 from deepcredit.features.engine import build_features
 from deepcredit.service.scoring import OVERLAY_COLUMNS, Overlay
 from deepcredit.service.snapshot import write_overlaid
 from deepcredit.service.store.models import ServiceEvent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from data.test_payments import ROWS, _ingest  # noqa: E402
+from data.test_ledger import _files  # noqa: E402
+from data.test_payments import LABELS, PAYMENTS, ROWS, _ingest  # noqa: E402
 
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
 pytestmark = pytest.mark.filterwarnings("ignore:.*good labels have a performance window",
@@ -88,3 +91,39 @@ def test_a_reported_write_off_is_as_late_as_ingest_counts_one(service, monkeypat
     assert [e.days_late for e in stored] == [float((grace or 90) + 1)] * 2
     # due no earlier than the order: the one left out as late as the order allows, the stated one as stated
     assert [(e.ts - e.due_ts).days for e in stored] == [10, 5]
+
+
+BILLS = """
+[more_events.bills.columns]
+person_id = "client"
+ts = "issued"
+kind = ""
+amount = "due_amount"
+status = ""
+due_ts = "due"
+settled_ts = "paid_on"
+
+[more_events.bills.kinds]
+utility_bill = { amount = "owed" }
+"""
+
+
+def test_a_data_set_of_several_history_files_keeps_what_a_reported_outcome_is_stored_by(tmp_path):
+    """The stored spec of several history files is one [events]: it keeps paid_kind (with its paid_amount
+    column) and the grace period, so a reported outcome there still gets its payment, as on one file."""
+    text = PAYMENTS.replace("[events]", "[events]\ngrace_days = 14", 1).replace("[outcomes]", BILLS + "\n[outcomes]")
+    spec = spec_from_toml(text)
+    stored = spec.stored().events
+    assert stored is not None and (stored.paid_kind, stored.columns.paid_amount, stored.grace_days) == (
+        "payment", "amount_paid", 14)
+    files = _files(tmp_path, ROWS, "instalments")
+    LABELS.to_csv(files["outcomes"], index=False)
+    files["events:bills"] = tmp_path / "bills.csv"
+    pd.DataFrame({"client": ["a"], "issued": ["2024-01-01"], "due": ["2024-01-31"], "paid_on": ["2024-01-20"],
+                  "due_amount": [40]}).to_csv(files["events:bills"], index=False)
+    served = ingest_with_spec(spec, files, tmp_path / "ds", snapshot_date="2024-04-01")
+    held = write_overlaid(served, Overlay(events=REPORTED), tmp_path / "snap", datetime(2024, 4, 1))
+    events = held.read("events")
+    mine = events[(events["person_id"] == "b") & (events["ts"] == pd.Timestamp("2024-03-20"))]
+    assert sorted(zip(mine["kind"], mine["status"], mine["amount"], strict=True)) == [
+        ("instalment", "on_time", 100.0), ("payment", "paid", 100.0)]
