@@ -127,3 +127,31 @@ def test_a_data_set_of_several_history_files_keeps_what_a_reported_outcome_is_st
     mine = events[(events["person_id"] == "b") & (events["ts"] == pd.Timestamp("2024-03-20"))]
     assert sorted(zip(mine["kind"], mine["status"], mine["amount"], strict=True)) == [
         ("instalment", "on_time", 100.0), ("payment", "paid", 100.0)]
+
+
+def test_a_late_outcome_past_the_grace_period_is_stored_broken_as_ingest_stores_it(service, monkeypatch):
+    """On a ledger with a grace period, ingest stores a row settled after the grace as broken (the first
+    status meaning broken), the grace and 1 days late, with no payment: a late return reported so late is
+    stored the same way (ledger.settled_as_stored, ingest's own rule); one within the grace stays late."""
+    import deepcredit.service.events as events
+
+    spec = service.world.data.spec
+    assert spec.events is not None
+    ledger = spec.events.model_copy(update={
+        "columns": spec.events.columns.model_copy(update={"days_late": None, "due_ts": "due", "settled_ts": "done"}),
+        "grace_days": 14})
+    broken = next(s for s, v in ledger.statuses.items() if v.meaning == "broken")
+    monkeypatch.setattr(events, "spec_of", lambda scorer: spec.model_copy(update={"events": ledger}))
+    pid, _, acme = service.decided()
+    service.clock.advance(days=30)
+    for tx, late in (("l1", 14), ("l2", 20)):
+        r = service.client.post("/v1/events", headers=acme, json={
+            "transaction_id": tx, "person_id": pid, "outcome": "rental_returned_late", "amount": 30, "days_late": late})
+        assert r.status_code == 201, r.text
+    r = service.client.post("/v1/events", headers=acme, json={  # the same report again: a replay, not a conflict
+        "transaction_id": "l2", "person_id": pid, "outcome": "rental_returned_late", "amount": 30, "days_late": 20})
+    assert r.status_code == 201 and r.json()["replayed"] is True, r.text
+    with service.ctx.db.read() as s:
+        stored = s.execute(select(ServiceEvent).order_by(ServiceEvent.id)).scalars().all()
+    assert [(e.status, e.days_late) for e in stored] == [("returned_late", 14.0), (broken, 15.0)]
+    assert [(e.ts - e.due_ts).days for e in stored] == [14, 20]  # due when it fell due, as stated
