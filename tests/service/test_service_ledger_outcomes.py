@@ -8,6 +8,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from sqlalchemy import select
@@ -155,3 +156,24 @@ def test_a_late_outcome_past_the_grace_period_is_stored_broken_as_ingest_stores_
         stored = s.execute(select(ServiceEvent).order_by(ServiceEvent.id)).scalars().all()
     assert [(e.status, e.days_late) for e in stored] == [("returned_late", 14.0), (broken, 15.0)]
     assert [(e.ts - e.due_ts).days for e in stored] == [14, 20]  # due when it fell due, as stated
+
+
+def test_a_plans_on_time_commitment_carries_the_payment_ingest_would_store(tmp_path):
+    """A recourse plan's simulated events (a what-if) are read as reported outcomes are: an on-time
+    instalment with its payment where the spec declares paid_kind, so the plan moves the paid share as the
+    same commitment kept would (scoring._add_whatif through ledger.with_payments)."""
+    from deepcredit.service.recourse import Behaviour, Plan, Step
+    from deepcredit.service.scoring import WhatIf, _add_whatif
+
+    served = _ingest(tmp_path / "served")
+    con = duckdb.connect()
+    con.register("_stored", served.read("events"))
+    con.execute("CREATE TABLE events AS SELECT * FROM _stored")
+    start = datetime(2024, 4, 1)
+    plan = Plan(months=3, steps=(Step(Behaviour("instalment", "on_time", 100.0), 2),))
+    _add_whatif(con, WhatIf(events=plan.events(start).assign(person_id="b")), served.spec.events)
+    added = con.execute("SELECT kind, status, amount, ts FROM events WHERE person_id = 'b' AND ts > ? ORDER BY ts, kind",
+                        [start]).df()
+    assert list(zip(added["kind"], added["status"], added["amount"], strict=True)) == [
+        ("instalment", "on_time", 100.0), ("payment", "paid", 100.0)] * 2
+    assert (added["ts"].iloc[0::2].to_numpy() == added["ts"].iloc[1::2].to_numpy()).all()  # paid when kept
