@@ -140,14 +140,19 @@ def test_strict_refuses_naming_the_features_before_anything_is_written(german, t
     spine.close()
 
 
+def _world_and_gbdt(tmp_path, people: int, trees: int):
+    """A simulated world (seed 5) and a small GBDT trained on it (its warnings silenced)."""
+    ds = simulate_world(tmp_path / "w", people=people, seed=5, chunk_size=people)
+    cfg = RunConfig(model="gbdt", member_params={"gbdt": {"n_estimators": trees}}, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ds, train_model(cfg, ds, tmp_path / "m")
+
+
 def test_a_model_scored_on_its_own_training_data_in_tiny_chunks_is_not_refused(tmp_path):
     # the audit: --strict-input --chunk-size 500 refused the very world the model was trained on, its
     # check reading the first chunk only (a few hundred rows) and a heavy tail's standard deviation
-    ds = simulate_world(tmp_path / "w", people=600, seed=5, chunk_size=600)
-    cfg = RunConfig(model="gbdt", member_params={"gbdt": {"n_estimators": 20}}, seed=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trained = train_model(cfg, ds, tmp_path / "m")
+    ds, trained = _world_and_gbdt(tmp_path, people=600, trees=20)
     with warnings.catch_warnings():
         warnings.simplefilter("error", InputMismatchWarning)
         job = score_batch(trained.path, ds, tmp_path / "out",
@@ -159,11 +164,7 @@ def test_scoring_as_of_a_date_before_people_joined_warns_with_a_count_and_strict
     # the audit: --as-of before every signup gave 3,000 scores, and explain a score, without a word
     from deepcredit.workflows.explain import explain_person
 
-    ds = simulate_world(tmp_path / "w", people=300, seed=5, chunk_size=300)
-    cfg = RunConfig(model="gbdt", member_params={"gbdt": {"n_estimators": 10}}, seed=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trained = train_model(cfg, ds, tmp_path / "m")
+    ds, trained = _world_and_gbdt(tmp_path, people=300, trees=10)
     people = ds.read("people")
     as_of = people["joined_at"].median().normalize()
     later = people["joined_at"] > as_of

@@ -182,9 +182,10 @@ class Service:
                                                         "policy": policy, "include": include, **extra},
                                 headers=merchant)
 
-    def decided(self, skip: int = 0) -> tuple[str, dict, dict]:
-        """A person (raw id) Acme Rentals decided about under their consent: (person id, their token, Acme's key)."""
-        pid, _ = self.with_score(skip=skip)
+    def decided(self, skip: int = 0, pid: str | None = None) -> tuple[str, dict, dict]:
+        """A person (raw id; `pid`, else the `skip`-th with a score) Acme Rentals decided about under their
+        consent: (person id, their token, Acme's key)."""
+        pid = pid if pid is not None else self.with_score(skip=skip)[0]
         mid, acme = self.merchant()
         self.policy(acme)
         me = self.person(pid)
