@@ -8,18 +8,22 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.ledger import written_off_days
+from deepcredit.data.spec import spec_from_toml
 from deepcredit.features.engine import build_features
 from deepcredit.service.scoring import OVERLAY_COLUMNS, Overlay
 from deepcredit.service.snapshot import write_overlaid
 from deepcredit.service.store.models import ServiceEvent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from data.test_payments import ROWS, _ingest  # noqa: E402
+from data.test_ledger import _files  # noqa: E402
+from data.test_payments import LABELS, PAYMENTS, ROWS, _ingest  # noqa: E402
 
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
 pytestmark = pytest.mark.filterwarnings("ignore:.*good labels have a performance window",
@@ -88,3 +92,88 @@ def test_a_reported_write_off_is_as_late_as_ingest_counts_one(service, monkeypat
     assert [e.days_late for e in stored] == [float((grace or 90) + 1)] * 2
     # due no earlier than the order: the one left out as late as the order allows, the stated one as stated
     assert [(e.ts - e.due_ts).days for e in stored] == [10, 5]
+
+
+BILLS = """
+[more_events.bills.columns]
+person_id = "client"
+ts = "issued"
+kind = ""
+amount = "due_amount"
+status = ""
+due_ts = "due"
+settled_ts = "paid_on"
+
+[more_events.bills.kinds]
+utility_bill = { amount = "owed" }
+"""
+
+
+def test_a_data_set_of_several_history_files_keeps_what_a_reported_outcome_is_stored_by(tmp_path):
+    """The stored spec of several history files is one [events]: it keeps paid_kind (with its paid_amount
+    column) and the grace period, so a reported outcome there still gets its payment, as on one file."""
+    text = PAYMENTS.replace("[events]", "[events]\ngrace_days = 14", 1).replace("[outcomes]", BILLS + "\n[outcomes]")
+    spec = spec_from_toml(text)
+    stored = spec.stored().events
+    assert stored is not None and (stored.paid_kind, stored.columns.paid_amount, stored.grace_days) == (
+        "payment", "amount_paid", 14)
+    files = _files(tmp_path, ROWS, "instalments")
+    LABELS.to_csv(files["outcomes"], index=False)
+    files["events:bills"] = tmp_path / "bills.csv"
+    pd.DataFrame({"client": ["a"], "issued": ["2024-01-01"], "due": ["2024-01-31"], "paid_on": ["2024-01-20"],
+                  "due_amount": [40]}).to_csv(files["events:bills"], index=False)
+    served = ingest_with_spec(spec, files, tmp_path / "ds", snapshot_date="2024-04-01")
+    held = write_overlaid(served, Overlay(events=REPORTED), tmp_path / "snap", datetime(2024, 4, 1))
+    events = held.read("events")
+    mine = events[(events["person_id"] == "b") & (events["ts"] == pd.Timestamp("2024-03-20"))]
+    assert sorted(zip(mine["kind"], mine["status"], mine["amount"], strict=True)) == [
+        ("instalment", "on_time", 100.0), ("payment", "paid", 100.0)]
+
+
+def test_a_late_outcome_past_the_grace_period_is_stored_broken_as_ingest_stores_it(service, monkeypatch):
+    """On a ledger with a grace period, ingest stores a row settled after the grace as broken (the first
+    status meaning broken), the grace and 1 days late, with no payment: a late return reported so late is
+    stored the same way (ledger.settled_as_stored, ingest's own rule); one within the grace stays late."""
+    import deepcredit.service.events as events
+
+    spec = service.world.data.spec
+    assert spec.events is not None
+    ledger = spec.events.model_copy(update={
+        "columns": spec.events.columns.model_copy(update={"days_late": None, "due_ts": "due", "settled_ts": "done"}),
+        "grace_days": 14})
+    broken = next(s for s, v in ledger.statuses.items() if v.meaning == "broken")
+    monkeypatch.setattr(events, "spec_of", lambda scorer: spec.model_copy(update={"events": ledger}))
+    pid, _, acme = service.decided()
+    service.clock.advance(days=30)
+    for tx, late in (("l1", 14), ("l2", 20)):
+        r = service.client.post("/v1/events", headers=acme, json={
+            "transaction_id": tx, "person_id": pid, "outcome": "rental_returned_late", "amount": 30, "days_late": late})
+        assert r.status_code == 201, r.text
+    r = service.client.post("/v1/events", headers=acme, json={  # the same report again: a replay, not a conflict
+        "transaction_id": "l2", "person_id": pid, "outcome": "rental_returned_late", "amount": 30, "days_late": 20})
+    assert r.status_code == 201 and r.json()["replayed"] is True, r.text
+    with service.ctx.db.read() as s:
+        stored = s.execute(select(ServiceEvent).order_by(ServiceEvent.id)).scalars().all()
+    assert [(e.status, e.days_late) for e in stored] == [("returned_late", 14.0), (broken, 15.0)]
+    assert [(e.ts - e.due_ts).days for e in stored] == [14, 20]  # due when it fell due, as stated
+
+
+def test_a_plans_on_time_commitment_carries_the_payment_ingest_would_store(tmp_path):
+    """A recourse plan's simulated events (a what-if) are read as reported outcomes are: an on-time
+    instalment with its payment where the spec declares paid_kind, so the plan moves the paid share as the
+    same commitment kept would (scoring._add_whatif through ledger.with_payments)."""
+    from deepcredit.service.recourse import Behaviour, Plan, Step
+    from deepcredit.service.scoring import WhatIf, _add_whatif
+
+    served = _ingest(tmp_path / "served")
+    con = duckdb.connect()
+    con.register("_stored", served.read("events"))
+    con.execute("CREATE TABLE events AS SELECT * FROM _stored")
+    start = datetime(2024, 4, 1)
+    plan = Plan(months=3, steps=(Step(Behaviour("instalment", "on_time", 100.0), 2),))
+    _add_whatif(con, WhatIf(events=plan.events(start).assign(person_id="b")), served.spec.events)
+    added = con.execute("SELECT kind, status, amount, ts FROM events WHERE person_id = 'b' AND ts > ? ORDER BY ts, kind",
+                        [start]).df()
+    assert list(zip(added["kind"], added["status"], added["amount"], strict=True)) == [
+        ("instalment", "on_time", 100.0), ("payment", "paid", 100.0)] * 2
+    assert (added["ts"].iloc[0::2].to_numpy() == added["ts"].iloc[1::2].to_numpy()).all()  # paid when kept

@@ -130,6 +130,23 @@ def written_off_days(ev: Events) -> int | None:
     return (ev.grace_days if ev.grace_days is not None else UNSETTLED_DAYS) + 1
 
 
+def settled_as_stored(ev: Events, status: str, days_late: float) -> tuple[str, float]:
+    """(status, days late) ingest stores for a commitment of `status` settled `days_late` whole days past its
+    due day, as the scoring service learns of it when settled: past a grace period ([events] grace_days) it is
+    broken, grace_days + 1 days late, however it ended (_after_grace, the very rule ingest applies, on this
+    one row); else as it is. Why a function: a late return reported 40 days late on a ledger with 30 days'
+    grace must read as the same row ingested reads (broken), not as a late one that ingest never stores."""
+    if ev.grace_days is None or ev.columns.due_ts is None or ev.columns.settled_ts is None:
+        return status, days_late
+    settled = pd.Timestamp("2000-01-01") + pd.Timedelta(days=days_late)  # only the days between count
+    row = pd.DataFrame({"ts": [pd.Timestamp("2000-01-01")], "due_ts": [pd.Timestamp("2000-01-01")],
+                        "status": pd.Series([status], dtype="string")})
+    out, still = _after_grace(row, pd.Series([settled]), ev, settled, "reported", None)
+    if pd.isna(still.iloc[0]):  # settled after the grace: forgotten, broken when the grace ran out
+        return str(out["status"].iloc[0]), float(ev.grace_days + 1)
+    return str(out["status"].iloc[0]), days_late
+
+
 def with_payments(events: pd.DataFrame, ev: Events) -> pd.DataFrame:
     """Commitments reported as they ended (the scoring service's reported outcomes, dated when known) with
     the payment ingest stores beside each where the spec declares paid_kind (payments_of): one kept or late

@@ -511,8 +511,9 @@ class DatasetSpec(Strict):
         """The spec of the stored data set: every history file's declarations as the one [events] of the one
         events table (kinds, statuses and reported outcomes together; its optional columns where any file
         had them), the attributes of every profile file in one profile, and relations read from people-file
-        columns as kinds of the relations table. Parts, grace periods, lookups and ignored columns were
-        applied at ingest, so they are dropped (an amount scale too: stored amounts are in the currency)."""
+        columns as kinds of the relations table. Parts, lookups and ignored columns were applied at ingest, so
+        they are dropped (an amount scale too: stored amounts are in the currency); paid_kind and the grace
+        period are kept, for the scoring service stores a reported outcome by them as ingest stored the rows."""
         update: dict = {}
         if self.more_profile:  # joined at ingest: one people table, with versions if any file has them
             extra = [a.model_copy(update={"column": None}) for m in self.more_profile.values() for a in m.attributes]
@@ -539,13 +540,18 @@ class DatasetSpec(Strict):
             return self.model_copy(update=update) if update else self
         sources = [ev for _, ev in self.event_sources()]
         present = {c: next((getattr(ev.columns, c) for ev in sources if getattr(ev.columns, c)), None)
-                   for c in ("amount", "days_late", "counterparty", "due_ts", "settled_ts")}
+                   for c in ("amount", "days_late", "counterparty", "due_ts", "settled_ts", "paid_amount")}
         columns = EventColumns.model_validate({"kind": "kind", "status": "status", **present})
         measures = {m.name: m.model_copy(update={"column": None}) for ev in sources for m in ev.measures}
+        # what the scoring service reads to store a reported outcome as ingest stores it: the payment beside
+        # it (paid_kind, with its paid_amount column) and a ledger's grace period (ledger.written_off_days,
+        # ledger.settled_as_stored); the first file's that declares each, as with commitment_word below
+        paid_kind = next((ev.paid_kind for ev in sources if ev.paid_kind), None)
+        grace = next((ev.grace_days for ev in sources if ev.grace_days is not None), None)
         merged = Events(columns=columns, kinds={k: v for ev in sources for k, v in ev.kinds.items()},
                         statuses={**{k: v for ev in sources for k, v in ev.statuses.items()}, **paid},
                         outcomes={k: v for ev in sources for k, v in ev.outcomes.items()},
-                        measures=list(measures.values()))
+                        measures=list(measures.values()), paid_kind=paid_kind, grace_days=grace)
         worded = next((ev for ev in sources if ev.commitment_word), None)  # the history texts' word, if any
         if worded is not None:
             merged = merged.model_copy(update={"commitment_word": worded.commitment_word,

@@ -33,7 +33,7 @@ import pandas as pd
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from deepcredit.data.ledger import written_off_days
+from deepcredit.data.ledger import settled_as_stored, written_off_days
 from deepcredit.data.schema import EVENT_STATUSES, REPORTED_OUTCOMES
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.service.attribute_fixes import FIX_COLUMNS
@@ -87,6 +87,16 @@ def write_off_days(spec: DatasetSpec | None) -> float | None:
     than a late return. None where the data set writes its own days late (WRITE_OFF_DAYS by default)."""
     days = written_off_days(spec.events) if spec is not None and spec.events is not None else None
     return float(days) if days is not None else None
+
+
+def stored_delay(status: str, days_late: float, spec: DatasetSpec | None) -> tuple[str, float]:
+    """(status, days late) a reported outcome is stored with, as ingest stores the same ledger row: a late
+    one settled past the data set's grace period is broken, the grace and 1 days late (ledger.settled_as_stored,
+    ingest's own rule); a write-off no milder than ingest counts one (write_off_days)."""
+    if spec is not None and spec.events is not None and status_meaning(status, spec) == "late":
+        status, days_late = settled_as_stored(spec.events, status, days_late)
+    floor = write_off_days(spec) if status_meaning(status, spec) == "broken" else None
+    return status, days_late if floor is None else max(days_late, floor)
 
 
 RETENTION_CUTOFF = "retention_cutoff"
@@ -404,7 +414,7 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
                                                      ServiceEvent.transaction_id == req.transaction_id)
                           ).scalar_one_or_none()
         if prior is not None:
-            if not _same_facts(prior, subject, req, stated if stated is None or floor is None else max(stated, floor),
+            if not _same_facts(prior, subject, req, None if stated is None else stored_delay(status, stated, spec)[1],
                                ts, amount):
                 ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="transaction-conflict",
                                  event=prior.public_id)
@@ -434,10 +444,10 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
                     "1 day late") + f", but only {since_order:.2f} days passed between the decision and this "
                     "outcome: a commitment cannot fall due before its order was decided")
             else:
+                held, late = stored_delay(status, days_late, spec)  # as ingest stores the same row
                 e = ServiceEvent(public_id=public_ids.new_event(), subject=subject, merchant_id=m.id,
-                                 transaction_id=req.transaction_id, outcome=req.outcome.value, ts=ts, kind=kind, status=status, amount=amount,
-                                 due_ts=ts - timedelta(days=days_late), created_at=now,
-                                 days_late=days_late if floor is None else max(days_late, floor))
+                                 transaction_id=req.transaction_id, outcome=req.outcome.value, ts=ts, kind=kind, status=held, amount=amount,
+                                 due_ts=ts - timedelta(days=days_late), created_at=now, days_late=late)
                 s.add(e)
                 s.flush()
                 event_id = e.public_id

@@ -33,6 +33,7 @@ import pandas as pd
 
 from deepcredit.data.dataset import Dataset, new_connection
 from deepcredit.data.ledger import with_payments
+from deepcredit.data.spec_events import Events
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.engine import Session, build_features
 from deepcredit.features.graph import Graph, build_graph
@@ -521,7 +522,7 @@ class ModelScorer:
             ids = [i for i in ids if i not in scoped.erased]  # an erased person is nobody's row, not even context
             stamps = [as_of] * len(ids)
             if whatif is not None:
-                _add_whatif(con, whatif)
+                _add_whatif(con, whatif, self.dataset.spec.events)
                 ids = ids + list(whatif.clones)
                 stamps += [whatif.as_of.get(c, as_of) for c in whatif.clones]
             session = self._spined(con, scoped, ids, stamps, schema)
@@ -635,9 +636,11 @@ def said(flag: object) -> bool:
     return flag is not None and not pd.isna(flag) and bool(flag)
 
 
-def _add_whatif(con: duckdb.DuckDBPyConnection, whatif: WhatIf) -> None:
+def _add_whatif(con: duckdb.DuckDBPyConnection, whatif: WhatIf, ev: Events | None) -> None:
     """Copy the clones' people into the scoped temp tables (profile rows, events, both ends of their edges)
-    and add the simulated events."""
+    and add the simulated events, each with the payment ingest stores beside it where the data set's spec
+    (`ev`) declares paid_kind (ledger.with_payments, as for a reported outcome): a plan's on-time
+    commitment moves the money-paid features as the same commitment reported would."""
     if whatif.clones:
         con.register("_whatif_clones", pd.DataFrame({"clone_id": list(whatif.clones),
                                                      "person_id": list(whatif.clones.values())}))
@@ -645,9 +648,10 @@ def _add_whatif(con: duckdb.DuckDBPyConnection, whatif: WhatIf) -> None:
                            ("relations", "target")):
             con.execute(f"INSERT INTO {table} BY NAME SELECT t.* REPLACE (c.clone_id AS {col}) "
                         f"FROM {table} t JOIN _whatif_clones c ON t.{col} = c.person_id")
-    if len(whatif.events):
+    events = with_payments(whatif.events, ev) if ev is not None else whatif.events
+    if len(events):
         have = {r[0] for r in con.execute("DESCRIBE events").fetchall()}
-        con.register("_whatif_events", whatif.events[list(OVERLAY_COLUMNS)])
+        con.register("_whatif_events", events[list(OVERLAY_COLUMNS)])
         cast = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in OVERLAY_COLUMNS.items() if c in have)
         con.execute(f"INSERT INTO events BY NAME SELECT {cast} FROM _whatif_events")
 
