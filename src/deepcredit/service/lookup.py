@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -66,14 +67,18 @@ class PersonIndex:
         self.held = held
         self._lock = threading.Lock()
         self._tables: dict[str, _Sorted] | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
 
     def _read(self, sql: str) -> pa.Table:
-        con = new_connection()
+        with self._lock:  # one database for every question (opening one costs more than a pruned read)
+            if self._con is None:
+                self._con = new_connection()
+                self._con.execute("SET preserve_insertion_order = true")  # the files' order, as held
+            cur = self._con.cursor()
         try:
-            con.execute("SET preserve_insertion_order = true")  # the files' order, as a held index keeps it
-            return con.sql(sql).to_arrow_table()
+            return cur.sql(sql).to_arrow_table()
         finally:
-            con.close()
+            cur.close()
 
     def _of(self, kinds: Sequence[str], ids: Sequence[str]) -> dict[str, _Sorted]:
         """The sorted tables `kinds` name: held, or (held=False) read for `ids` only. A subset of a table,
