@@ -235,3 +235,46 @@ def test_person_erase_asks_first_and_a_later_serve_init_does_not_bring_the_perso
     with ctx.db.read() as s:
         assert s.get(Score, ctx.pseudonym(w.ids[3])) is None and s.get(Score, ctx.pseudonym(w.ids[4])) is not None
     ctx.db.dispose()
+
+
+def test_person_erase_re_scores_the_connections_without_reading_the_whole_copy(tmp_path, monkeypatch):
+    """The command finds the person's connections and re-scores them from their rows alone (the person index
+    is never loaded whole): the scores it works out are those a scorer holding the whole index gives."""
+    from service_testkit import ADMIN_KEY, KEY, world
+
+    from deepcredit.data.dataset import Dataset
+    from deepcredit.service.bootstrap import build_scorer
+    from deepcredit.service.context import make_context, read_meta
+    from deepcredit.service.erasure import erase_person
+    from deepcredit.service.lookup import PersonIndex
+    from deepcredit.service.scoring import ModelScorer, load_scorer
+
+    w = world()
+    env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
+           "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'svc.db'}"}
+    init = ["serve-init", "--data", str(w.raw.root), "--model", str(w.model), "--state", str(tmp_path / "state"),
+            "--as-of", "2026-07-01 12:00"]
+    assert CliRunner().invoke(_app(), init, env=env).exit_code == 0
+    ctx = make_context(Settings.from_env(env))
+    full = load_scorer(w.model, Dataset(read_meta(ctx)["data_dir"]))
+    pid = next(p for p in w.ids if len(full.neighbourhood([ctx.pseudonym(p)], hops=1)) >= 3)
+    around = full.neighbourhood([ctx.pseudonym(pid)], hops=1)[1:]
+    scored, score_people = [], ModelScorer.score_people
+
+    def recorded(self, person_ids, as_of=None):
+        out = score_people(self, person_ids, as_of)
+        scored.append((list(person_ids), as_of, out))
+        return out
+
+    def whole(self):
+        raise AssertionError("the person index was loaded whole")
+
+    monkeypatch.setattr(ModelScorer, "score_people", recorded)
+    monkeypatch.setattr(PersonIndex, "_load", whole)
+    erase_person(Settings.from_env(env), pid)
+    monkeypatch.undo()
+    [(ids, as_of, out)] = scored
+    assert sorted(ids) == sorted(around)
+    held = build_scorer(ctx)  # the whole index, as a running service holds it
+    assert held is not None and out == held.score_people(ids, as_of=as_of)
+    ctx.db.dispose()

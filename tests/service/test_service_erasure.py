@@ -235,3 +235,26 @@ def test_an_erasure_that_fails_before_its_rename_leaves_the_copy_as_it_was(tmp_p
     monkeypatch.setattr(pseudodata, "finalize_dataset", real)
     pseudodata.without_people(again, [subject])
     assert subject not in set(Dataset(tmp_path / "copy").read("people")["person_id"])
+
+
+def test_an_index_not_held_gives_each_person_the_rows_and_scores_a_held_one_gives():
+    """`person-erase` builds its scorer with held_index=False: rows are read for the people asked about
+    instead of the whole copy; the same rows in the same order, so the same neighbourhoods and scores."""
+    from service_testkit import NOW, world
+
+    from deepcredit.service.lookup import PersonIndex
+    from deepcredit.service.scoring import load_scorer
+
+    w = world()
+    held, read = PersonIndex(w.data), PersonIndex(w.data, held=False)
+    people = sorted(w.data.read("people")["person_id"].astype(str))
+    for ids in (people[:1], people[5:9], [people[20], people[3], "nobody"]):
+        for question in ("people", "events", "relations"):
+            assert getattr(read, question)(ids).equals(getattr(held, question)(ids)), question
+        assert read.neighbours(ids) == held.neighbours(ids)
+    assert read._tables is None  # nothing read whole
+    full, lean = load_scorer(w.model, w.data), load_scorer(w.model, w.data, held_index=False)
+    some = people[10:30]
+    assert lean.neighbourhood(some, hops=2) == full.neighbourhood(some, hops=2)
+    assert lean.score_people(some, as_of=NOW) == full.score_people(some, as_of=NOW)
+    assert lean.index._tables is None

@@ -77,9 +77,10 @@ class ModelMismatch(RuntimeError):
     """The model artifact on disk is not the one `serve-init` recorded: refuse to serve it."""
 
 
-def build_scorer(ctx: ServiceContext) -> Scorer | None:
+def build_scorer(ctx: ServiceContext, held_index: bool = True) -> Scorer | None:
     """The scorer `serve-init` recorded in the database (data set copy + model artifact), if any, with the
-    generation of what is served it was built under (events.GENERATION).
+    generation of what is served it was built under (events.GENERATION). held_index=False: for a one-off
+    command re-scoring a few people, whose rows are read for them alone (lookup.PersonIndex).
 
     The artifact's signature is checked when it loads (models/artifacts.py); its identity must also equal
     the model id `serve-init` recorded, so a different (even validly signed) model swapped in on disk is
@@ -89,7 +90,7 @@ def build_scorer(ctx: ServiceContext) -> Scorer | None:
     if "data_dir" not in meta or "model_path" not in meta:
         return None
     scorer = load_scorer(Path(meta["model_path"]), Dataset(meta["data_dir"]), overlay_source(ctx.db, ctx.now),
-                         strict_versions=ctx.settings.strict_versions)
+                         strict_versions=ctx.settings.strict_versions, held_index=held_index)
     recorded = meta.get("model_id")
     if recorded and scorer.model_id != recorded:
         raise ModelMismatch(f"the model at {meta['model_path']} is {scorer.model_id[:12]}..., but serve-init "

@@ -103,8 +103,8 @@ def erase(ctx: ServiceContext, subject: str) -> Erasure:
 
 def erase_person(settings: Settings, person_id: str) -> Erasure:
     """`deepcredit person-erase`: erase in the service `serve-init` set up, its served model re-scoring the
-    person's connections."""
+    person's connections: their rows are read for them alone, not the whole copy (lookup.PersonIndex)."""
     with served_context(settings) as (ctx, _):
-        ctx.scorer = build_scorer(ctx)
+        ctx.scorer = build_scorer(ctx, held_index=False)
         return erase(ctx, ctx.pseudonym(person_id))
 

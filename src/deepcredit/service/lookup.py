@@ -9,6 +9,11 @@ and answers "the rows of these people" by offsets: work in proportion to the row
 
 Memory: the three tables in Arrow form (about 60 MB for a 20,000-person simulated world); the service
 holds them for the data set it serves. Batch scoring does not use this (it reads chunks of people).
+
+A one-off command that re-scores a few people (`person-erase`) would spend most of its time reading and
+sorting the whole copy: there the index is built with held=False and reads, per question, only the rows of
+the people asked about (DuckDB prunes the copy's person-sorted part files by their statistics), sorted the
+same way, so it answers with the same rows in the same order as a held index.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,13 +53,48 @@ class _Sorted:
         return self.table.take(pa.array(self.positions(keys), pa.int64()))
 
 
-class PersonIndex:
-    """`people`, `events` and `relations` of a data set by person (relations both by source and by target)."""
+def _quoted(ids: Iterable[str]) -> str:
+    return ", ".join("'" + str(i).replace("'", "''") + "'" for i in ids) or "NULL"
 
-    def __init__(self, dataset: Dataset) -> None:
+
+class PersonIndex:
+    """`people`, `events` and `relations` of a data set by person (relations both by source and by target).
+
+    held=False: nothing is read up front or kept; each question reads only the asked-about people's rows."""
+
+    def __init__(self, dataset: Dataset, held: bool = True) -> None:
         self.dataset = dataset
+        self.held = held
         self._lock = threading.Lock()
         self._tables: dict[str, _Sorted] | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def _read(self, sql: str) -> pa.Table:
+        with self._lock:  # one database for every question (opening one costs more than a pruned read)
+            if self._con is None:
+                self._con = new_connection()
+                self._con.execute("SET preserve_insertion_order = true")  # the files' order, as held
+            cur = self._con.cursor()
+        try:
+            return cur.sql(sql).to_arrow_table()
+        finally:
+            cur.close()
+
+    def _of(self, kinds: Sequence[str], ids: Sequence[str]) -> dict[str, _Sorted]:
+        """The sorted tables `kinds` name: held, or (held=False) read for `ids` only. A subset of a table,
+        sorted stably by the same key, gives each of these people the rows the whole table gives them."""
+        if self.held:
+            return self._load()
+        scan, keys = self.dataset.scan, _quoted(ids)
+        out: dict[str, _Sorted] = {}
+        for table in dict.fromkeys("relations" if k.startswith("by_") else k for k in kinds):
+            if table == "relations":
+                rows = self._read(f"SELECT * FROM {scan(table)} WHERE source IN ({keys}) OR target IN ({keys})")
+                out["by_source"], out["by_target"] = _Sorted(rows, "source"), _Sorted(rows, "target")
+            else:
+                out[table] = _Sorted(self._read(f"SELECT * FROM {scan(table)} WHERE person_id IN ({keys})"),
+                                     "person_id")
+        return out
 
     def _load(self) -> dict[str, _Sorted]:
         with self._lock:
@@ -70,18 +111,19 @@ class PersonIndex:
             return self._tables
 
     def load(self) -> None:
-        """Read and sort the tables now rather than on the first re-score."""
-        self._load()
+        """Read and sort the tables now rather than on the first re-score (held=False: nothing to read)."""
+        if self.held:
+            self._load()
 
     def people(self, ids: Sequence[str]) -> pa.Table:
-        return self._load()["people"].rows(ids)
+        return self._of(["people"], ids)["people"].rows(ids)
 
     def events(self, ids: Sequence[str]) -> pa.Table:
-        return self._load()["events"].rows(ids)
+        return self._of(["events"], ids)["events"].rows(ids)
 
     def relations(self, ids: Sequence[str]) -> pa.Table:
         """Every relation with `ids` at either end, once: those from them, then those only towards them."""
-        t = self._load()
+        t = self._of(["by_source", "by_target"], ids)
         out = t["by_source"].rows(ids)
         towards = t["by_target"].rows(ids)
         if towards.num_rows:
@@ -90,8 +132,8 @@ class PersonIndex:
 
     def neighbours(self, ids: Iterable[str]) -> set[str]:
         """Everyone connected to `ids` (either direction, at any time), themselves included where connected."""
-        t = self._load()
         ids = list(ids)
+        t = self._of(["by_source", "by_target"], ids)
         a = t["by_source"].rows(ids).column("target").to_pylist()
         b = t["by_target"].rows(ids).column("source").to_pylist()
         return set(a) | set(b)

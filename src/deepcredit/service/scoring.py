@@ -359,7 +359,7 @@ class ModelScorer:
 
     def __init__(self, dataset: Dataset, model: CreditModel, overlay: OverlaySource | None = None,
                  top_reasons: int = 4, model_id: str | None = None, threads: int | None = 1,
-                 definitions: Sequence[FeatureDef] | None = None) -> None:
+                 definitions: Sequence[FeatureDef] | None = None, held_index: bool = True) -> None:
         self.dataset, self.model, self.overlay = dataset, model, overlay
         self.scorer = ReportScorer(model, top=top_reasons)
         self.model_id = model_id or "unsaved-model"
@@ -375,7 +375,8 @@ class ModelScorer:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="scope-views")
         self._db, self._uses = self._database(), 0
         self._next_db: Future[duckdb.DuckDBPyConnection] | None = None
-        self.index = PersonIndex(dataset)
+        self.index = PersonIndex(dataset, held=held_index)
+        """held_index=False (a one-off command re-scoring a few people): rows read per person, not held."""
         self._categories: list[dict] | None = None
         events, people = ({r[0]: r[1] for r in self._db.execute(f"DESCRIBE SELECT * FROM {dataset.scan(t)}").fetchall()}
                           for t in ("events", "people"))
@@ -657,7 +658,7 @@ def _add_whatif(con: duckdb.DuckDBPyConnection, whatif: WhatIf, ev: Events | Non
 
 
 def load_scorer(model_path: Path, dataset: Dataset, overlay: OverlaySource | None = None,
-                threads: int | None = 1, strict_versions: bool = False) -> ModelScorer:
+                threads: int | None = 1, strict_versions: bool = False, held_index: bool = True) -> ModelScorer:
     """The service Scorer for any model artifact (hashes verified on load); its id is the artifact's sha256.
     A model trained on data of another spec is refused here, naming both data sets, before anyone is scored;
     one written under other library versions is warned of, or refused where strict_versions."""
@@ -665,4 +666,4 @@ def load_scorer(model_path: Path, dataset: Dataset, overlay: OverlaySource | Non
     check_model_features(art, dataset, advice="serve a model trained on a data set of the served one's spec")
     defs = [FeatureDef.from_dict(d) for d in art.manifest.get("features", []) if isinstance(d, dict)]
     return ModelScorer(dataset, load_model(Path(model_path)), overlay, model_id=art.sha256, threads=threads,
-                       definitions=defs or None)
+                       definitions=defs or None, held_index=held_index)
