@@ -80,15 +80,7 @@ def test_a_reported_write_off_is_as_late_as_ingest_counts_one(service, monkeypat
     monkeypatch.setattr(events, "spec_of", lambda scorer: spec.model_copy(update={"events": ledger}))
     pid, _, acme = service.decided()
     service.clock.advance(days=10)
-    for tx, extra in (("w1", {}), ("w2", {"days_late": 5})):
-        r = service.client.post("/v1/events", headers=acme, json={
-            "transaction_id": tx, "person_id": pid, "outcome": "rental_not_returned", "amount": 30, **extra})
-        assert r.status_code == 201, r.text
-    r = service.client.post("/v1/events", headers=acme, json={  # the same report again: a replay, not a conflict
-        "transaction_id": "w2", "person_id": pid, "outcome": "rental_not_returned", "amount": 30, "days_late": 5})
-    assert r.status_code == 201 and r.json()["replayed"] is True, r.text
-    with service.ctx.db.read() as s:
-        stored = s.execute(select(ServiceEvent).order_by(ServiceEvent.id)).scalars().all()
+    stored = _reported_and_replayed(service, acme, pid, "rental_not_returned", {"w1": {}, "w2": {"days_late": 5}})
     assert [e.days_late for e in stored] == [float((grace or 90) + 1)] * 2
     # due no earlier than the order: the one left out as late as the order allows, the stated one as stated
     assert [(e.ts - e.due_ts).days for e in stored] == [10, 5]
@@ -145,15 +137,8 @@ def test_a_late_outcome_past_the_grace_period_is_stored_broken_as_ingest_stores_
     monkeypatch.setattr(events, "spec_of", lambda scorer: spec.model_copy(update={"events": ledger}))
     pid, _, acme = service.decided()
     service.clock.advance(days=30)
-    for tx, late in (("l1", 14), ("l2", 20)):
-        r = service.client.post("/v1/events", headers=acme, json={
-            "transaction_id": tx, "person_id": pid, "outcome": "rental_returned_late", "amount": 30, "days_late": late})
-        assert r.status_code == 201, r.text
-    r = service.client.post("/v1/events", headers=acme, json={  # the same report again: a replay, not a conflict
-        "transaction_id": "l2", "person_id": pid, "outcome": "rental_returned_late", "amount": 30, "days_late": 20})
-    assert r.status_code == 201 and r.json()["replayed"] is True, r.text
-    with service.ctx.db.read() as s:
-        stored = s.execute(select(ServiceEvent).order_by(ServiceEvent.id)).scalars().all()
+    stored = _reported_and_replayed(service, acme, pid, "rental_returned_late",
+                                    {"l1": {"days_late": 14}, "l2": {"days_late": 20}})
     assert [(e.status, e.days_late) for e in stored] == [("returned_late", 14.0), (broken, 15.0)]
     assert [(e.ts - e.due_ts).days for e in stored] == [14, 20]  # due when it fell due, as stated
 
@@ -177,3 +162,17 @@ def test_a_plans_on_time_commitment_carries_the_payment_ingest_would_store(tmp_p
     assert list(zip(added["kind"], added["status"], added["amount"], strict=True)) == [
         ("instalment", "on_time", 100.0), ("payment", "paid", 100.0)] * 2
     assert (added["ts"].iloc[0::2].to_numpy() == added["ts"].iloc[1::2].to_numpy()).all()  # paid when kept
+
+
+def _reported_and_replayed(service, acme: dict, pid: str, outcome: str, reports: dict[str, dict]) -> list:
+    """Report each of `reports` (transaction id: extra fields; amount 30), send the last again (a replay, not a
+    conflict), and return every stored reported event in order."""
+    for tx, extra in reports.items():
+        r = service.client.post("/v1/events", headers=acme, json={
+            "transaction_id": tx, "person_id": pid, "outcome": outcome, "amount": 30, **extra})
+        assert r.status_code == 201, r.text
+    r = service.client.post("/v1/events", headers=acme, json={
+        "transaction_id": tx, "person_id": pid, "outcome": outcome, "amount": 30, **extra})
+    assert r.status_code == 201 and r.json()["replayed"] is True, r.text
+    with service.ctx.db.read() as s:
+        return s.execute(select(ServiceEvent).order_by(ServiceEvent.id)).scalars().all()
