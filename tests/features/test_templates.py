@@ -285,6 +285,12 @@ def test_the_history_texts_say_the_spec_s_own_word_for_a_commitment():
     assert before["current_bad_streak"].improve == "Your next on-time payment ends this streak."
     changed = [n for n in before if before[n] != after[n]]
     assert changed and all("payment" not in after[n].description + after[n].improve for n in changed)
+    worded = ("n_outcomes", "last_days_late", "neighbour_bad_rate")  # said of paying before, of the word now
+    assert set(worded) <= set(changed)
+    assert not [n for n in worded if any(w in after[n].description + after[n].improve
+                                         for w in (" paid ", "repay", "your account"))]
+    assert after["neighbour_bad_rate"].description == "how often your connections' returns were late or missed"
+    assert before["neighbour_bad_rate"].description == "how often your connections paid late or missed"
     assert all(replace(before[n], description="", improve="") == replace(after[n], description="", improve="")
                for n in changed)
     plural = rental.events.model_copy(update={"commitment_word": "delivery", "commitment_plural": "deliveries"})

@@ -262,6 +262,7 @@ def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:
     no_outcomes = "no commitments on record yet"
     out = [
         FeatureDef("n_outcomes", CH, E, count("is_outcome = 1"), "the number of commitments on your record",
+                   f"Build your record: keep your {nouns} on time." if own else
                    "Build your record: use credit lightly and repay on time.", fill=0, unit="count",
                    improve_direction=1),
     ] if set(ev.kinds) - ev.flow_kinds else []  # an activity log (every kind only moves money) has none
@@ -307,7 +308,8 @@ def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:
     if has_delay:
         out += [
             FeatureDef("last_days_late", CH, E, latest("days_late", "is_outcome = 1"),
-                       f"how late your most recent {noun} was", "Bring your account up to date now.",
+                       f"how late your most recent {noun} was",
+                       f"Settle any {noun} still outstanding now." if own else "Bring your account up to date now.",
                        risk_direction=1, unit="days"),
             FeatureDef(f"max_days_late_{r}d", CH, E, f"MAX(CASE WHEN age_days <= {r} THEN days_late ELSE 0 END)",
                        f"the longest {noun} delay in {words.last(r)}", PAY_ON_TIME, risk_direction=1, fill=0,
@@ -579,8 +581,9 @@ def categorical_measure(ms: Measure, words: Words) -> list[FeatureDef]:
 
 # --- graph templates -------------------------------------------------------------------------------------
 
-def social_features(spec: DatasetSpec) -> list[FeatureDef]:
+def social_features(spec: DatasetSpec, words: Words) -> list[FeatureDef]:
     rel = spec.relations
+    nouns = words.nouns
     if rel is None:
         return []
     recent = spec.windows.recent
@@ -604,7 +607,8 @@ def social_features(spec: DatasetSpec) -> list[FeatureDef]:
     if ev is not None and ev.negative_statuses:
         out.append(FeatureDef("neighbour_bad_rate", SC, N,
                               "CAST(SUM(nb_bad) AS DOUBLE) / NULLIF(SUM(nb_outcomes), 0)",
-                              "how often your connections paid late or missed", NETWORK, risk_direction=1,
+                              f"how often your connections' {nouns} were late or missed" if words.commitment
+                              else "how often your connections paid late or missed", NETWORK, risk_direction=1,
                               unit="share", missing="no connections with commitments on record"))
     if rel.directed and rel.signed:
         out.append(FeatureDef("incoming_negative_share", SC, N,
@@ -643,7 +647,7 @@ def features_for(spec: DatasetSpec) -> list[FeatureDef]:
         CH: credit_history_features(ev, words) if ev is not None else [],
         FC: capacity_features(ev, line_feature, words),
         BP: behaviour_features(ev, words) if ev is not None else [],
-        SC: social_features(spec),
+        SC: social_features(spec, words),
     }
     measured = measure_features(ev, words) if ev is not None else []
     out: list[FeatureDef] = []
