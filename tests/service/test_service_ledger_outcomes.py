@@ -23,6 +23,7 @@ from deepcredit.service.store.models import ServiceEvent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from data.test_ledger import _files  # noqa: E402
+from data.test_more_events import BILLS  # noqa: E402
 from data.test_payments import LABELS, PAYMENTS, ROWS, _ingest  # noqa: E402
 
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
@@ -86,21 +87,6 @@ def test_a_reported_write_off_is_as_late_as_ingest_counts_one(service, monkeypat
     assert [(e.ts - e.due_ts).days for e in stored] == [10, 5]
 
 
-BILLS = """
-[more_events.bills.columns]
-person_id = "client"
-ts = "issued"
-kind = ""
-amount = "due_amount"
-status = ""
-due_ts = "due"
-settled_ts = "paid_on"
-
-[more_events.bills.kinds]
-utility_bill = { amount = "owed" }
-"""
-
-
 def test_a_data_set_of_several_history_files_keeps_what_a_reported_outcome_is_stored_by(tmp_path):
     """The stored spec of several history files is one [events]: it keeps paid_kind (with its paid_amount
     column) and the grace period, so a reported outcome there still gets its payment, as on one file."""
@@ -112,7 +98,7 @@ def test_a_data_set_of_several_history_files_keeps_what_a_reported_outcome_is_st
     files = _files(tmp_path, ROWS, "instalments")
     LABELS.to_csv(files["outcomes"], index=False)
     files["events:bills"] = tmp_path / "bills.csv"
-    pd.DataFrame({"client": ["a"], "issued": ["2024-01-01"], "due": ["2024-01-31"], "paid_on": ["2024-01-20"],
+    pd.DataFrame({"client": ["a"], "bill_no": ["b1"], "issued": ["2024-01-01"], "due": ["2024-01-31"], "paid_on": ["2024-01-20"],
                   "due_amount": [40]}).to_csv(files["events:bills"], index=False)
     served = ingest_with_spec(spec, files, tmp_path / "ds", snapshot_date="2024-04-01")
     held = write_overlaid(served, Overlay(events=REPORTED), tmp_path / "snap", datetime(2024, 4, 1))
