@@ -102,3 +102,21 @@ def test_an_existing_anchor_file_is_never_overwritten(log, tmp_path):
     r = _cli(["audit-anchor", "--out", str(out)], env)
     assert r.exit_code == 2 and "exists: an anchor never overwrites a file" in " ".join(r.output.split()), r.output
     assert out.read_text() == "7:" + "a" * 64 + "\n"
+
+
+def test_an_anchor_file_made_while_the_chain_is_verified_is_not_overwritten(log, tmp_path, monkeypatch):
+    """Review: the existing-file check ran before the verification, and the write replaced whatever was there
+    by then; a second run (or anyone) that made the file meanwhile lost it. The write itself now refuses."""
+    env, _ = log
+    out = tmp_path / "audit.anchor"
+    verified = serve_cmds._verified
+
+    def verify_while_another_run_writes(anchor=None):
+        out.write_text("7:" + "a" * 64 + "\n")
+        return verified(anchor)
+
+    monkeypatch.setattr(serve_cmds, "_verified", verify_while_another_run_writes)
+    r = _cli(["audit-anchor", "--out", str(out)], env)
+    assert r.exit_code == 2 and "exists: an anchor never overwrites a file" in " ".join(r.output.split()), r.output
+    assert out.read_text() == "7:" + "a" * 64 + "\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left

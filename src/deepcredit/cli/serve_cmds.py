@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.markup import escape
@@ -270,10 +271,13 @@ def audit_anchor(
     """
     from deepcredit.data.io import atomic_write_text
 
-    if out is not None and (out.exists() or out.is_symlink()):  # an earlier anchor's value is its history
+    def refuse_existing() -> NoReturn:
         console.print(f"[red]error:[/red] {escape(str(out))} exists: an anchor never overwrites a file; name a new "
                       "one", soft_wrap=True)
         raise typer.Exit(2)
+
+    if out is not None and (out.exists() or out.is_symlink()):  # an earlier anchor's value is its history
+        refuse_existing()
     result = _verified()
     if not result.ok:
         _print_failure(result)
@@ -283,7 +287,10 @@ def audit_anchor(
         raise typer.Exit(2)
     anchor = f"{result.head_seq}:{result.head_mac}"
     if out is not None:
-        atomic_write_text(out, anchor + "\n")
+        try:  # checked again at the write itself: another run may have made the file while this one verified
+            atomic_write_text(out, anchor + "\n", exclusive=True)
+        except FileExistsError:
+            refuse_existing()
     typer.echo(anchor)
 
 

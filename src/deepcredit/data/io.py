@@ -81,29 +81,38 @@ def _remove_leftovers(path: Path, pattern: re.Pattern[str]) -> list[Path]:
     return stale
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, exclusive: bool = False) -> None:
+    """Write `path` whole or not at all. `exclusive`: never replace a file that exists at the moment of the
+    rename (FileExistsError), for files whose earlier value is history (an audit anchor), where a check
+    before the work would leave a window for a second writer."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         tmp.write_bytes(data)
-        durable_replace(tmp, path)
+        durable_replace(tmp, path, exclusive=exclusive)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def durable_replace(tmp: Path, path: Path) -> None:
+def durable_replace(tmp: Path, path: Path, exclusive: bool = False) -> None:
     """Rename the fully written file `tmp` to `path`, its bytes on disk first (fsync) and the rename after
     (an fsync of the folder). Why: without the first, a power cut after the rename can leave `path` empty or
     torn on file systems that reorder data and metadata (ext4's delayed allocation); without the second, the
-    rename itself can be lost. One helper, so every atomic write here is as durable as the others."""
+    rename itself can be lost. One helper, so every atomic write here is as durable as the others.
+    `exclusive`: a hard link instead of the rename, which the OS refuses (FileExistsError) where `path`
+    exists, so two writers cannot both believe they made it."""
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
+    if exclusive:
+        os.link(tmp, path)
+        Path(tmp).unlink()
+    else:
+        os.replace(tmp, path)
     with contextlib.suppress(OSError):  # a folder that cannot be opened, or whose file system refuses its fsync
         folder = os.open(Path(path).parent, os.O_RDONLY)  # (EINVAL): the rename stands, only less durable
         try:
@@ -112,8 +121,8 @@ def durable_replace(tmp: Path, path: Path) -> None:
             os.close(folder)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: Path, text: str, exclusive: bool = False) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), exclusive=exclusive)
 
 
 def atomic_write_json(path: Path, obj: object) -> None:
