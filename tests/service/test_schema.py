@@ -440,3 +440,16 @@ def test_a_database_at_s0007_is_upgraded_to_amount_paid_keeping_its_reported_eve
     with database.engine.begin() as con:  # and back: the column goes, the rows stay
         command.downgrade(schema._alembic(con), "s0007")
         assert con.execute(text("SELECT id, amount FROM service_events ORDER BY id")).all() == [(3, 10.0), (8, 10.0)]
+
+
+def test_a_database_made_before_schema_versions_gets_amount_paid_as_s0008_adds_it(database):
+    """Adopting adds service_events.amount_paid, empty (NULL) for the events held, as s0008 does."""
+    _before_versions(database, narrow=False, drop="")
+    with database.engine.begin() as con:
+        con.execute(text("ALTER TABLE service_events DROP COLUMN amount_paid"))  # as before s0008
+        _merchant_and_policy(con)
+        _reported_event(con, 7, "s1", "ev-7")
+    done = schema.upgrade(database.engine)
+    assert "added column service_events.amount_paid" in done.changes
+    with database.engine.connect() as con:
+        assert con.execute(text("SELECT id, amount, amount_paid FROM service_events")).all() == [(7, 10.0, None)]

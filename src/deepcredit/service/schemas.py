@@ -393,6 +393,11 @@ class _EventBase(Request):
         "paid_kind), the service stores the payment its ingest would store for the same ledger row.")
     occurred_at: RequestDateTime | None = Field(None, description="When it happened (UTC); default now; never future; "
                                                            "not before the decision it concludes.")
+    decision_id: DecisionId | DbId | None = Field(
+        None, description="The decision (order) this outcome concludes, by the decision_id its answer gave; default: "
+        "this merchant's latest decision about the person. It must lie within the reporting window "
+        "(docs/security.md). A number: the id a decision was given before public ids, still taken for this "
+        "merchant's own decisions.")
 
     @field_validator("amount_paid")
     @classmethod
@@ -403,11 +408,6 @@ class _EventBase(Request):
         if paid is not None and owed is not None and paid > owed:
             raise ValueError("must not be more than amount (what was owed)")
         return paid
-    decision_id: DecisionId | DbId | None = Field(
-        None, description="The decision (order) this outcome concludes, by the decision_id its answer gave; default: "
-        "this merchant's latest decision about the person. It must lie within the reporting window "
-        "(docs/security.md). A number: the id a decision was given before public ids, still taken for this "
-        "merchant's own decisions.")
 
 
 class LateEvent(_EventBase):
