@@ -103,8 +103,10 @@ class ScoredPerson:
 class Overlay:
     """What the service knows beyond the data set: extra events, and corrections of existing ones.
 
-    events: OVERLAY_COLUMNS (event_id: the reported event's public id, 'evt_…'); corrections: event_ref, action
-    ('remove' | 'restatus'), status, days_late; attributes: corrected profile attributes (attribute_fixes.FIX_COLUMNS).
+    events: OVERLAY_COLUMNS (event_id: the reported event's public id, 'evt_…'), and optionally paid_amount (what
+    the report said was paid, NaN where it did not: ledger.with_payments reads it, and it is never a column of
+    the events read); corrections: event_ref, action ('remove' | 'restatus'), status, days_late; attributes:
+    corrected profile attributes (attribute_fixes.FIX_COLUMNS).
     """
 
     events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(OVERLAY_COLUMNS)))

@@ -204,6 +204,8 @@ class ServiceEvent(Base):
     kind: Mapped[str] = mapped_column(String(64))  # the served data set's own words (its spec)
     status: Mapped[str] = mapped_column(String(64))
     amount: Mapped[float] = mapped_column(Float)
+    amount_paid: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """What was paid of `amount` where the report said (schema s0008); None: not said (ledger.with_payments)."""
     due_ts: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     days_late: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
