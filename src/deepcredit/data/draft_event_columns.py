@@ -10,9 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from deepcredit.data.draft_meanings import (
-    STATUS_WORDS,
-)
+from deepcredit.data.draft_meanings import STATUS_WORDS
 from deepcredit.data.draft_measures import MAX_CATEGORIES, measure_like, named_as_data
 from deepcredit.data.draft_roles import (
     amount_column,
@@ -25,11 +23,7 @@ from deepcredit.data.draft_roles import (
 )
 from deepcredit.data.draft_sample import column_types, distinct_texts
 from deepcredit.data.draft_statuses import share
-from deepcredit.data.draft_words import (
-    ID_HINTS,
-    PART_HINTS,
-    header_words,
-)
+from deepcredit.data.draft_words import ID_HINTS, PART_HINTS, header_words
 
 EVENT_ROLES = {  # DeepCredit's column: (words its header may contain, the types it may have); picked in
     "due_ts": (

@@ -10,10 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from deepcredit.data.draft_event_columns import EventColumns, find_event_columns, parts_of, repeats_amount
-from deepcredit.data.draft_format import (
-    header_line_of,
-    ignored_line,
-)
+from deepcredit.data.draft_format import header_line_of, ignored_line
 from deepcredit.data.draft_meanings import (
     AMOUNT_WORDS,
     FLOW_WORDS,
@@ -23,18 +20,10 @@ from deepcredit.data.draft_meanings import (
     signed_kinds,
 )
 from deepcredit.data.draft_measures import category_like, category_lines, measure_like, measure_lines
-from deepcredit.data.draft_sample import (
-    sample,
-    vocabularies,
-)
+from deepcredit.data.draft_sample import sample, vocabularies
 from deepcredit.data.draft_statuses import Ledger, status_behaviour
-from deepcredit.data.draft_windows import (
-    median_gap_days,
-    windows_hint,
-)
-from deepcredit.data.draft_words import (
-    sentinel,
-)
+from deepcredit.data.draft_windows import median_gap_days, windows_hint
+from deepcredit.data.draft_words import sentinel
 from deepcredit.data.spec_base import identifier
 from deepcredit.data.validate import toml_string
 

@@ -8,19 +8,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from deepcredit.data.format_guess import (
-    guess_encoding,
-    guess_format,
-    guess_layout,
-    headerless_names,
-)
+from deepcredit.data.format_guess import guess_encoding, guess_format, guess_layout, headerless_names
 from deepcredit.data.jsonlines import is_json_lines
-from deepcredit.data.sheets import (
-    header_row,
-    is_spreadsheet,
-    sheet_names,
-    split_sheet,
-)
+from deepcredit.data.sheets import header_row, is_spreadsheet, sheet_names, split_sheet
 from deepcredit.data.validate import PLAIN, is_parquet, toml_string
 
 

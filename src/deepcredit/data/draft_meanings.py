@@ -11,9 +11,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from deepcredit.data.draft_left_out import texts
-from deepcredit.data.draft_sample import (
-    MAX_VALUES,
-)
+from deepcredit.data.draft_sample import MAX_VALUES
 from deepcredit.data.draft_statuses import share
 from deepcredit.data.validate import toml_string
 

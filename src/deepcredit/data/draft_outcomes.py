@@ -11,14 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepcredit.data.draft_event_columns import (
-    person_by_values,
-    person_column,
-    pick_column,
-)
-from deepcredit.data.draft_format import (
-    ignored_line,
-)
+from deepcredit.data.draft_event_columns import person_by_values, person_column, pick_column
+from deepcredit.data.draft_format import ignored_line
 from deepcredit.data.draft_left_out import texts
 from deepcredit.data.draft_sample import column_types, infer_type, sample
 from deepcredit.data.draft_words import (

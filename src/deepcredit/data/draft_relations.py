@@ -9,19 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepcredit.data.draft_event_columns import (
-    people_id_columns,
-    pick_column,
-)
-from deepcredit.data.draft_format import (
-    header_line_of,
-    ignored_line,
-)
-from deepcredit.data.draft_sample import (
-    column_types,
-    sample,
-    vocabularies,
-)
+from deepcredit.data.draft_event_columns import people_id_columns, pick_column
+from deepcredit.data.draft_format import header_line_of, ignored_line
+from deepcredit.data.draft_sample import column_types, sample, vocabularies
 from deepcredit.data.validate import toml_string
 
 RELATION_ROLES = {

@@ -13,9 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from deepcredit.data.draft_words import (
-    leading_zeros,
-)
+from deepcredit.data.draft_words import leading_zeros
 from deepcredit.data.format_guess import (
     as_written_by_deepcredit,
     guess_encoding,
@@ -23,11 +21,7 @@ from deepcredit.data.format_guess import (
     guess_layout,
     read_text,
 )
-from deepcredit.data.sheets import (
-    is_spreadsheet,
-    read_sheet,
-    source_exists,
-)
+from deepcredit.data.sheets import is_spreadsheet, read_sheet, source_exists
 from deepcredit.data.validate import BOOLEAN_TEXT, DataValidationError, is_parquet
 
 SAMPLE_ROWS = 20_000

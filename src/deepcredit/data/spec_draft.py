@@ -16,42 +16,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from deepcredit.data.draft_attributes import (
-    attribute_lines,
-)
-from deepcredit.data.draft_events import (
-    event_lines,
-)
-from deepcredit.data.draft_format import (
-    format_lines,
-    header_line_of,
-    other_sheets_note,
-    titles_note,
-)
-from deepcredit.data.draft_joined_tables import (
-    lookup_lines,
-    more_profile_lines,
-)
+from deepcredit.data.draft_attributes import attribute_lines
+from deepcredit.data.draft_events import event_lines
+from deepcredit.data.draft_format import format_lines, header_line_of, other_sheets_note, titles_note
+from deepcredit.data.draft_joined_tables import lookup_lines, more_profile_lines
 from deepcredit.data.draft_left_out import ignore_lines, left_out
-from deepcredit.data.draft_outcomes import (
-    application_date,
-    label_column,
-    outcome_lines,
-    people_label_lines,
-)
-from deepcredit.data.draft_people import (
-    link_columns,
-    people_id,
-)
-from deepcredit.data.draft_relations import (
-    people_relation_lines,
-    relation_lines,
-)
-from deepcredit.data.draft_sample import (
-    distinct_texts,
-    infer_type,
-    sample,
-)
+from deepcredit.data.draft_outcomes import application_date, label_column, outcome_lines, people_label_lines
+from deepcredit.data.draft_people import link_columns, people_id
+from deepcredit.data.draft_relations import people_relation_lines, relation_lines
+from deepcredit.data.draft_sample import distinct_texts, infer_type, sample
 from deepcredit.data.schema import Dimension
 from deepcredit.data.validate import toml_string
 
