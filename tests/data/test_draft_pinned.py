@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tests.data.shop import write_files
 
 from deepcredit.data.spec_draft import draft_spec
+
+from .shop import write_files
 
 PINNED = Path(__file__).with_name("pinned_drafts")
 BUNDLED = Path(__file__).resolve().parents[2] / "src" / "deepcredit" / "data" / "datasets" / "files"
