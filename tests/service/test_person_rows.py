@@ -42,8 +42,10 @@ def test_rows_read_for_some_people_are_the_rows_the_held_index_gives(which):
 
 def _in_order(rows: pa.Table, key: str, other: str, ids: list[str]) -> pa.Table:
     """`rows` of each of `ids` (by `key`) in turn, each person's by (other, ts, kind, weight)."""
-    parts = [rows.filter(pc.equal(rows.column(key), i)).sort_by([(c, "ascending") for c in (other, *ORDER)])
-             for i in dict.fromkeys(ids)]
+    parts = [
+        rows.filter(pc.equal(rows.column(key), i)).sort_by([(c, "ascending") for c in (other, *ORDER)])
+        for i in dict.fromkeys(ids)
+    ]
     return pa.concat_tables(parts)
 
 
@@ -81,8 +83,14 @@ def test_a_read_for_some_people_prunes_relations_by_the_file_sorted_on_each_end(
     relations = [s for s in said if "relations" in s]
     assert len(relations) == 2, relations
     by_source, by_target = relations
-    assert "WHERE source IN" in by_source and "target IN" not in by_source and "relations_by_target" not in by_source
-    assert "relations_by_target" in by_target and "WHERE target IN" in by_target and "source IN" not in by_target
+    assert (
+        "WHERE source IN" in by_source
+        and "target IN" not in by_source
+        and "relations_by_target" not in by_source
+    )
+    assert (
+        "relations_by_target" in by_target and "WHERE target IN" in by_target and "source IN" not in by_target
+    )
 
 
 def test_a_scope_without_an_index_reads_what_one_with_an_index_reads():

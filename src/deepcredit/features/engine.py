@@ -24,7 +24,13 @@ import pyarrow.parquet as pq
 
 from deepcredit.data.dataset import Dataset, new_connection
 from deepcredit.data.errors import DataValidationError
-from deepcredit.data.io import atomic_write_parquet, check_replaceable, check_writable, library_versions, output_lock
+from deepcredit.data.io import (
+    atomic_write_parquet,
+    check_replaceable,
+    check_writable,
+    library_versions,
+    output_lock,
+)
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.features.slopes import centred
 from deepcredit.features.sources import DUCKDB, FRAME_ORDER, Dialect, legacy_spec, stages

@@ -38,7 +38,6 @@ import pyarrow.compute as pc
 
 from deepcredit.data.dataset import Dataset, new_connection
 
-
 RELATION_ORDER = ("ts", "kind", "weight")
 """What orders a pair's relations after its two ends (module docstring: rows alike in all are the same row)."""
 
