@@ -207,7 +207,8 @@ class ScopedDataset(Dataset):
         self._overlay = overlay
         self.event_columns = event_columns
         self.index = index
-        """The base's rows by person (lookup.PersonIndex): a focus reads its rows by offset, not by a scan."""
+        """The base's rows by person (lookup.PersonIndex): a focus reads its rows through it (by offset where
+        it is held); None: through one of the scope's own that reads the focus's rows alone (held=False)."""
         self.scoped_event_columns: set[str] = set()
         """Columns of the `events` source once the overlay is in (set by `sources`)."""
         self.erased: frozenset[str] = frozenset()
@@ -225,26 +226,14 @@ class ScopedDataset(Dataset):
         neighbours=False: the focus's own events only (what a person's list of records shows), so neither
         the neighbours' rows nor their overlay are fetched."""
         scan = self.base.scan
-        if self.focus is not None and self.index is not None:
-            scope = sorted(set(self.focus) | (self.index.neighbours(self.focus) if neighbours else set()))
-            for name, rows in (("people", self.index.people(self.focus)), ("relations", self.index.relations(self.focus)),
-                               ("events", self.index.events(scope))):
+        if self.focus is not None:  # the focus's rows through the person index: the one way to read them
+            index = self.index or PersonIndex(self.base, held=False)
+            scope = sorted(set(self.focus) | (index.neighbours(self.focus) if neighbours else set()))
+            for name, rows in (("people", index.people(self.focus)), ("relations", index.relations(self.focus)),
+                               ("events", index.events(scope))):
                 con.register(f"_scope_{name}", rows)
             people, rel, events = "SELECT * FROM _scope_people", "SELECT * FROM _scope_relations", \
                 "SELECT * FROM _scope_events"
-            overlay = self.overlay_for(scope)
-        elif self.focus is not None:
-            ids = sql_list(self.focus)
-            if "relations_by_target" in self.manifest.extras:  # a copy sorted by target: both sides prune
-                rel = (f"SELECT * FROM {scan('relations')} WHERE source IN ({ids}) UNION ALL "
-                       f"SELECT * FROM {scan('relations_by_target')} WHERE target IN ({ids}) "
-                       f"AND source NOT IN ({ids})")
-            else:
-                rel = f"SELECT * FROM {scan('relations')} WHERE source IN ({ids}) OR target IN ({ids})"
-            edges = con.execute(f"SELECT source, target FROM ({rel})").fetchall() if neighbours else []
-            scope = sorted(set(self.focus) | {x for e in edges for x in e})
-            people = f"SELECT * FROM {scan('people')} WHERE person_id IN ({ids})"
-            events = f"SELECT * FROM {scan('events')} WHERE person_id IN ({sql_list(scope)})"
             overlay = self.overlay_for(scope)
         else:
             rel, people, events = (f"SELECT * FROM {scan(t)}" for t in ("relations", "people", "events"))
