@@ -44,7 +44,7 @@ from deepcredit.service.context import ServiceContext
 from deepcredit.service.history import spec_of, status_meaning
 from deepcredit.service.problems import Problem, forbidden
 from deepcredit.service.schemas import EventAck, EventReport, Outcome
-from deepcredit.service.scoring import OVERLAY_COLUMNS, Overlay, ScoredPerson
+from deepcredit.service.scoring import OCCURRED, OVERLAY_COLUMNS, Overlay, ScoredPerson
 from deepcredit.service.store import Database, public_ids
 from deepcredit.service.store.models import (
     AttributeCorrection,
@@ -138,9 +138,12 @@ def overlay_source(db: Database, clock: Callable[[], datetime] | None = None):
             due = e.due_ts  # corrected to on time (0 days late): due no earlier than it was done, as in scoring.py
             if fix is not None and days_late == 0 and due is not None and due < e.ts:
                 due = e.ts
-            rows.append((e.subject, e.ts, e.kind, e.amount, status, due, days_late, f"merchant:{e.merchant_id}",
-                         ref, e.amount_paid))
-        frame = pd.DataFrame(rows, columns=[*OVERLAY_COLUMNS, REPORTED_PAID])
+            # dated when the service learnt it (created_at), as ingest dates a row when its outcome was known:
+            # a report never reaches a moment before it came. When it occurred (e.ts) keeps its days late
+            # (due_ts) and its age for retention (OCCURRED)
+            rows.append((e.subject, e.created_at, e.kind, e.amount, status, due, days_late, f"merchant:{e.merchant_id}",
+                         ref, e.amount_paid, e.ts))
+        frame = pd.DataFrame(rows, columns=[*OVERLAY_COLUMNS, REPORTED_PAID, OCCURRED])
         frame[REPORTED_PAID] = frame[REPORTED_PAID].astype("float64")  # None: not said (with_payments)
         corr = pd.DataFrame([(x.event_ref, x.action, x.status, x.days_late) for x in corrections
                              if x.event_ref.startswith("b")],
