@@ -18,7 +18,10 @@ facts under the same id a 409. A reported event is known outside the service by 
 store/public_ids.py), a decision by its own (`dec_…`): a row key counts every merchant's rows. The service
 stores one row per report; the payment ingest would store beside the same ledger row (paid_kind) is read
 with it (ledger.with_payments, in scoring.ScopedDataset.sources): what the report says was paid
-(`amount_paid`, schema s0008: a part payment) where it says it, else as its outcome says.
+(`amount_paid`, schema s0008: a part payment) where it says it, else as its outcome says. Every point-in-time
+read dates a report when the service learnt it (its row's created_at: overlay_source), as ingest dates a row
+when its outcome was known, so a report never changes a score, a feature or a snapshot as of a moment before
+it came; when it occurred (occurred_at, the row's ts) keeps its days late and its age for retention.
 """
 
 from __future__ import annotations
