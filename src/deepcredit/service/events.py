@@ -18,7 +18,10 @@ facts under the same id a 409. A reported event is known outside the service by 
 store/public_ids.py), a decision by its own (`dec_…`): a row key counts every merchant's rows. The service
 stores one row per report; the payment ingest would store beside the same ledger row (paid_kind) is read
 with it (ledger.with_payments, in scoring.ScopedDataset.sources): what the report says was paid
-(`amount_paid`, schema s0008: a part payment) where it says it, else as its outcome says.
+(`amount_paid`, schema s0008: a part payment) where it says it, else as its outcome says. Every point-in-time
+read dates a report when the service learnt it (its row's created_at: overlay_source), as ingest dates a row
+when its outcome was known, so a report never changes a score, a feature or a snapshot as of a moment before
+it came; when it occurred (occurred_at, the row's ts) keeps its days late and its age for retention.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from deepcredit.service.context import ServiceContext
 from deepcredit.service.history import spec_of, status_meaning
 from deepcredit.service.problems import Problem, forbidden
 from deepcredit.service.schemas import EventAck, EventReport, Outcome
-from deepcredit.service.scoring import OVERLAY_COLUMNS, Overlay, ScoredPerson
+from deepcredit.service.scoring import OCCURRED, OVERLAY_COLUMNS, Overlay, ScoredPerson
 from deepcredit.service.store import Database, public_ids
 from deepcredit.service.store.models import (
     AttributeCorrection,
@@ -138,9 +141,12 @@ def overlay_source(db: Database, clock: Callable[[], datetime] | None = None):
             due = e.due_ts  # corrected to on time (0 days late): due no earlier than it was done, as in scoring.py
             if fix is not None and days_late == 0 and due is not None and due < e.ts:
                 due = e.ts
-            rows.append((e.subject, e.ts, e.kind, e.amount, status, due, days_late, f"merchant:{e.merchant_id}",
-                         ref, e.amount_paid))
-        frame = pd.DataFrame(rows, columns=[*OVERLAY_COLUMNS, REPORTED_PAID])
+            # dated when the service learnt it (created_at), as ingest dates a row when its outcome was known:
+            # a report never reaches a moment before it came. When it occurred (e.ts) keeps its days late
+            # (due_ts) and its age for retention (OCCURRED)
+            rows.append((e.subject, e.created_at, e.kind, e.amount, status, due, days_late, f"merchant:{e.merchant_id}",
+                         ref, e.amount_paid, e.ts))
+        frame = pd.DataFrame(rows, columns=[*OVERLAY_COLUMNS, REPORTED_PAID, OCCURRED])
         frame[REPORTED_PAID] = frame[REPORTED_PAID].astype("float64")  # None: not said (with_payments)
         corr = pd.DataFrame([(x.event_ref, x.action, x.status, x.days_late) for x in corrections
                              if x.event_ref.startswith("b")],

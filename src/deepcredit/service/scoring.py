@@ -53,6 +53,9 @@ from deepcredit.service.pseudodata import without_erased
 OVERLAY_COLUMNS = {"person_id": "VARCHAR", "ts": "TIMESTAMP", "kind": "VARCHAR", "amount": "DOUBLE",
                    "status": "VARCHAR", "due_ts": "TIMESTAMP", "days_late": "DOUBLE", "counterparty": "VARCHAR",
                    "event_id": "VARCHAR"}
+OCCURRED = "occurred_at"
+"""The column of reported outcomes (Overlay.events) saying when each occurred, as the report said: its `ts` is
+when the service learnt it. Retention counts a record's age from it; it is never a column of the events read."""
 log = logging.getLogger("deepcredit.service")
 RECYCLE_AFTER = 25
 """Uses of the scorer's DuckDB database (about one per re-score) before it moves on to a new one (see
@@ -103,9 +106,10 @@ class ScoredPerson:
 class Overlay:
     """What the service knows beyond the data set: extra events, and corrections of existing ones.
 
-    events: OVERLAY_COLUMNS (event_id: the reported event's public id, 'evt_…'), and optionally paid_amount (what
-    the report said was paid, NaN where it did not: ledger.with_payments reads it, and it is never a column of
-    the events read); corrections: event_ref, action ('remove' | 'restatus'), status, days_late; attributes:
+    events: OVERLAY_COLUMNS (event_id: the reported event's public id, 'evt_…'; ts: when the service learnt it,
+    so a recomputation as of an earlier moment never sees it), and optionally paid_amount (what the report said
+    was paid, NaN where it did not: ledger.with_payments reads it) and OCCURRED (when it occurred: retention
+    counts from it), neither ever a column of the events read; corrections: event_ref, action ('remove' | 'restatus'), status, days_late; attributes:
     corrected profile attributes (attribute_fixes.FIX_COLUMNS).
     """
 
@@ -267,17 +271,19 @@ class ScopedDataset(Dataset):
         extra = overlay.events
         if len(extra) and self.base.spec.events is not None:  # each reported outcome's payment, as ingest stores it
             extra = with_payments(extra, self.base.spec.events)
+        negative = sorted(self.base.spec.negative_statuses) if overlay.retire_before is not None else []
+        if len(extra) and negative and OCCURRED in extra:  # a reported record's age counts from when it occurred
+            old = extra["status"].isin(negative) & (pd.to_datetime(extra[OCCURRED]) < pd.Timestamp(overlay.retire_before))
+            extra = extra[~old.to_numpy(bool)]  # (the filter below reads ts, learnt no earlier: it retires no more)
         if len(extra):
             con.register("_overlay_events", extra)
             cast = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in OVERLAY_COLUMNS.items())
             events = f"({events}) UNION ALL BY NAME (SELECT {cast} FROM _overlay_events)"
             columns = columns | set(OVERLAY_COLUMNS)
-        if overlay.retire_before is not None:
-            negative = sorted(self.base.spec.negative_statuses)
-            if negative:
-                stamp = pd.Timestamp(overlay.retire_before).isoformat(sep=" ")
-                events = (f"SELECT * FROM ({events}) WHERE NOT (ts < TIMESTAMP '{stamp}' "
-                          f"AND status IN ({sql_list(negative)}))")
+        if negative:
+            stamp = pd.Timestamp(overlay.retire_before).isoformat(sep=" ")
+            events = (f"SELECT * FROM ({events}) WHERE NOT (ts < TIMESTAMP '{stamp}' "
+                      f"AND status IN ({sql_list(negative)}))")
         self.scoped_event_columns = set(columns)
         return {"people": people, "relations": rel, "events": events}
 
