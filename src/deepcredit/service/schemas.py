@@ -622,7 +622,13 @@ class PersonReport(BaseModel):
     history: list[HistoryPoint]
     next_recalculation: UtcDateTime | None = Field(
         None, description="The latest date the score is recalculated (any new record recalculates it sooner)")
-    accesses: list[AccessOut]
+    accesses: list[AccessOut] = Field(description="One page of the looks at my data, newest first (at most 100 a "
+                                      "page; `accesses_page` asks for another): every look is on one of the pages")
+    accesses_held: int = Field(0, description="How many looks at my data there are in all")
+    accesses_page: int = Field(1, description="The page of looks `accesses` holds, 1 = the newest")
+    accesses_pages: int = Field(1, description="How many pages the looks fill")
+    accesses_first: int = Field(0, description="Where the first look of `accesses` stands among all, newest first "
+                                "(1 = the newest; 0: none listed)")
     data_categories: list[DataCategory]
     events: list[EventOut] = Field(description="One page of my records, newest first (at most 50 a page; "
                                    "`events_page` asks for another): every record's id is on one of the pages")
@@ -635,7 +641,9 @@ class PersonReport(BaseModel):
     profile: list[ProfileItem] = Field(default_factory=list, description="My profile's attributes as held")
     consents: list[ConsentOut]
     disputes: list[DisputeOut]
-    alerts: list[AlertOut] = Field(default_factory=list, description="The latest alerts, newest first")
+    alerts: list[AlertOut] = Field(default_factory=list, description="The latest alerts, newest first (at most 20; "
+                                   "`GET /v1/me/alerts?limit=` lists up to 1,000, `GET /v1/me/export` all)")
+    alerts_held: int = Field(0, description="How many alerts there are in all")
     bands: list[tuple[str, int]]
     generated_at: UtcDateTime
 
