@@ -272,7 +272,7 @@ def _env() -> Environment:
 
 
 def radar(dimensions: Sequence[Dimension], size: int = 300, margin: int = 90) -> dict:
-    """SVG geometry for a five-axis radar: each axis the dimension's 0-100 rating (its points against its range).
+    """SVG geometry for a five-axis radar: each axis the dimension's 0-100 rating (its points on the rating's scale).
 
     The horizontal margin leaves room for the axis labels left and right of the pentagon.
     """
@@ -365,7 +365,7 @@ def shown_words(value: str) -> str:
 def dimension_sum(report: PersonReport) -> dict:
     """What the page says of the dimensions' points: `terms` (each dimension's points with data), `adds_up`
     (whether they add up to the score: the page says so only then), `no_data` (a dimension without data) and
-    `range` (lo, hi of the 0-100 rating when every dimension shares it, else None)."""
+    `range` (lo, hi of the 0-100 rating's scale when every dimension shares it, else None)."""
     have = [d for d in report.dimensions if d.points is not None]
     ranges = {(d.lo, d.hi) for d in report.dimensions}
     return {"terms": [str(d.points) if d.points >= 0 else f"(\u2212{-d.points})" for d in have if d.points is not None],

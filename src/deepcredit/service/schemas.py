@@ -302,7 +302,7 @@ class DecisionRequest(Request):
 
 
 def dimension_rating(points: int | None, lo: int, hi: int) -> int | None:
-    """Points on a dimension as 0-100 against the dimension's range: a person cannot read signed points."""
+    """Points on a dimension as 0-100 on the scale lo..hi, clipped at its ends: a person cannot read signed points."""
     if points is None:
         return None
     if hi <= lo:
@@ -314,15 +314,20 @@ class Dimension(BaseModel):
     name: str
     points: int | None = Field(None, description="absent or null: the model has no input data for this dimension "
                                "(no data)")
-    lo: int
-    hi: int
-    rating: int | None = Field(None, description="0-100, what a person reads: where `points` lie in the dimension's "
-                               "range (lo -> 0, hi -> 100), clipped; null: no data. `points` stay the exact "
-                               "additive share of the score, for operators")
+    lo: int = Field(description="The points that rate 0: the low end of the rating's scale (the score scale's "
+                    "lowest score shared among the dimensions), not a bound: `points` can lie below it")
+    hi: int = Field(description="The points that rate 100: the top of the rating's scale (the score scale's highest "
+                    "score shared among the dimensions), not a bound: `points` can lie above it")
+    rating: int | None = Field(None, description="0-100, what a person reads: where `points` lie on the scale lo..hi "
+                               "(lo -> 0, hi -> 100), clipped at its ends (`clipped`); null: no data. `points` stay "
+                               "the exact additive share of the score, for operators")
+    clipped: bool = Field(False, description="Whether `points` lie outside lo..hi: `rating` is then 0 or 100 and "
+                          "does not say how far beyond the scale they lie")
 
     @model_validator(mode="after")
     def _rate(self) -> Dimension:
         self.rating = dimension_rating(self.points, self.lo, self.hi)
+        self.clipped = self.points is not None and not self.lo <= self.points <= self.hi
         return self
 
 
