@@ -53,3 +53,19 @@ def test_a_dimension_on_no_record_says_so_to_the_person_and_a_stored_score_witho
     assert flagged["no_record"] is True and flagged["points"] == 120 and flagged["rating"] == 42
     # a merchant's `factors` view reads the same stored dimensions without the flag
     assert "no_record" not in Factors(dimensions=[{**stored, "no_record": True}], reasons=[]).model_dump()["dimensions"][0]
+
+
+def test_points_beyond_the_rating_scale_say_the_rating_is_clipped():
+    """lo..hi is the rating's scale, not the points' range: 194 and 301 both rate 100, and the answer and the page
+    say that the rating stops there (the study found 12-18% of stored sub-scores outside 70..190)."""
+    from deepcredit.service.report import render_html
+
+    above, top, below = (Dimension(name="fulfilment_capacity", points=p, lo=70, hi=190) for p in (301, 190, -61))
+    assert (above.rating, above.clipped) == (100, True) and (top.rating, top.clipped) == (100, False)
+    assert (below.rating, below.clipped) == (0, True)
+    assert Dimension(name="identity", points=None, lo=70, hi=190).clipped is False
+    report = _report(194 + 430, [194, 130, 100, 100, 100]).model_copy(update={"scored_at": datetime(2026, 6, 30)})
+    html = " ".join(render_html(report).split())
+    dims = html[html.index('<section id="dimensions"'):html.index('<section id="reasons"')]
+    assert dims.count('class="clipped') == 1 and "Above the top of the scale (190 points): rated 100" in dims
+    assert "Points can lie beyond either end of the scale" in dims and "on its range" not in dims

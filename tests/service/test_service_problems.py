@@ -59,3 +59,26 @@ def test_a_body_that_is_not_json_says_so(service):
     r = service.client.post("/v1/decisions", content=b'{"transaction_id": "t-1"}',
                             headers={**acme, "Content-Type": "text/plain"})
     assert r.status_code == 422 and "Content-Type: application/json" in r.json()["errors"][0]["msg"]
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_the_document_files_every_error_under_problem_json(service):
+    """Every error response declares ProblemDetail under application/problem+json, the type the service sends
+    (not under application/json, where FastAPI files a response model); a page's errors keep text/html."""
+    doc = service.client.get("/openapi.json").json()
+    assert "ProblemDetail" in doc["components"]["schemas"]
+    seen = 0
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            for status, response in op["responses"].items():
+                if not status.startswith(("4", "5")):
+                    continue
+                seen += 1
+                content, where = response["content"], (path, method, status)
+                assert content["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/ProblemDetail"}, where
+                assert set(content) <= {"application/problem+json", "text/html"}, where
+                if "text/html" in content:
+                    assert path.endswith(".html") and content["text/html"]["schema"] == {"type": "string"}, where
+    assert seen > 100
+    r = service.client.get("/v1/me/report")
+    assert r.status_code == 401 and r.headers["content-type"] in doc["paths"]["/v1/me/report"]["get"]["responses"]["401"]["content"]

@@ -18,6 +18,8 @@ import pytest
 
 from deepcredit.service.auth import issue_person_token
 from deepcredit.service.events import save_scores
+from deepcredit.service.report import render_html
+from deepcredit.service.schemas import PersonReport, RecordCost, RecordsOut
 from deepcredit.service.store.models import ScoreHistory, ServiceEvent
 
 pytest_plugins = ("service_testkit",)
@@ -88,7 +90,23 @@ def _pages(svc) -> dict[str, str]:
         r = svc.client.get("/v1/me/report.html", headers=token)
         assert r.status_code == 200
         out[name] = r.text
+    report = PersonReport.model_validate(svc.client.get("/v1/me/report", headers=me).json())
+    out["costly-records"] = render_html(report, costly=_costly(report.scored_at))
     return out
+
+
+def _costly(as_of) -> RecordsOut:
+    """The records that cost most, as the served model gave them for a person of the study (the test world's
+    own cost less than a point each): the table at its widest, a long service id and the longest meaning."""
+    rows = [("b18418", "rental", "returned_late", "late", 485.23, 2, 83.2), ("b18416", "bill", "revolving", "neutral",
+            260.5, None, 10.4), ("evt_qOvQHPwG0aoAOocuCOiPQw", "rental", "returned", "kept", 25.0, 0, 6.1),
+            ("b18413", "instalment", "on_time", "kept", 197.93, 0, 4.2), ("b18417", "transfer", "neutral", "neutral",
+            244.94, None, 3.9)]
+    day = as_of - timedelta(days=16)
+    return RecordsOut(as_of=as_of, held=22, considered=22, model_id="m", records=[
+        RecordCost(event_id=i, ts=day, kind=k, status=st, meaning=m, amount=a, days_late=late, points=pts,
+                   due_ts=day - timedelta(days=late) if late is not None else None)
+        for i, k, st, m, a, late, pts in rows])
 
 
 def _write(pages: dict[str, str], folder: Path) -> dict[str, Path]:
@@ -109,6 +127,7 @@ def test_report_page_in_chromium_at_phone_and_desktop_widths(service, tmp_path):
     pages = _pages(service)
     assert "397397" not in pages["1000-events"]  # no run-together point labels
     assert pages["1000-events"].count("<circle") <= 60 and 'aria-label="score history pages"' in pages["1000-events"]
+    tables = 0
     for name, page in _write(pages, tmp_path).items():
         for width_name, (w, h) in WIDTHS.items():
             shot = keep / f"report-{name}-{width_name}.png"
@@ -119,8 +138,14 @@ def test_report_page_in_chromium_at_phone_and_desktop_widths(service, tmp_path):
             assert colours is not None and len(colours) > 20  # a drawn page
         dom = _chromium(["--dump-dom", "--window-size=1280,2000", page.as_uri()]).stdout
         assert "<section" in dom
-        wide = _measured(page, "phone")
+        wide = _measured(page, "phone")["wide"]
         assert wide == [], f"{name}: wider than a phone's screen: {wide}"  # tables turn into cards instead
+        desktop = _measured(page, "desktop")
+        assert desktop["wide"] == [], f"{name}: wider than its place at 1280 px: {desktop['wide']}"
+        points = desktop["points"]  # the one number "The records that cost you most" is for: in sight, unscrolled
+        assert points is None or (points["text"] == "Points it costs" and points["right"] <= WIDTHS["desktop"][0]), points
+        tables += points is not None
+    assert tables >= 1  # some page lists the records that cost most: the desktop check above measured it
 
 
 WIDER_THAN_SHOWN = """<!DOCTYPE html><html lang="en"><body style="margin:0">
@@ -130,15 +155,18 @@ document.getElementById('page').addEventListener('load', function () {
   var doc = this.contentDocument;
   var wide = Array.prototype.filter.call(doc.querySelectorAll('.scroll, section'), function (e) {
     return e.scrollWidth > e.clientWidth + 1; }).map(function (e) { return e.getAttribute('aria-label') || e.id; });
+  var head = doc.querySelectorAll('#records-table tr.head th'), last = head[head.length - 1];
+  var points = last ? {text: last.textContent, right: last.getBoundingClientRect().right} : null;
   var p = document.createElement('pre'); p.id = 'too-wide';
-  p.textContent = JSON.stringify({width: doc.documentElement.clientWidth, wide: wide});
+  p.textContent = JSON.stringify({width: doc.documentElement.clientWidth, wide: wide, points: points});
   document.body.appendChild(p); });
 </script></body></html>"""
 
 
-def _measured(page: Path, width: str) -> list[str]:
-    """The page's sections and scroll regions whose content is wider than they are, at `width`: the page
-    laid out in a frame of that width (headless Chromium keeps its own window at least 500 pixels wide)."""
+def _measured(page: Path, width: str) -> dict:
+    """At `width`, the page laid out in a frame of that width (headless Chromium keeps its own window at least
+    500 pixels wide): `wide`, its sections and scroll regions whose content is wider than they are, and
+    `points`, the records table's last column's heading and right edge (None: no such table)."""
     w, h = WIDTHS[width]
     probe = page.with_name(f"{page.stem}-widths.html")
     probe.write_text(WIDER_THAN_SHOWN % (w, h, html_lib.escape(page.read_text(encoding="utf-8"), quote=True)),
@@ -148,7 +176,7 @@ def _measured(page: Path, width: str) -> list[str]:
     assert found, "the width probe did not report"
     seen = json.loads(html_lib.unescape(found.group(1)))
     assert seen["width"] == w, seen
-    return seen["wide"]
+    return seen
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")

@@ -220,3 +220,35 @@ def test_a_person_without_history_reads_that_a_part_of_their_score_rests_on_no_r
         html = service.client.get("/v1/me/report.html", headers=me).text
         section = html[html.index('<section id="dimensions"'):html.index('<section id="reasons"')]
         assert (words in section) is flagged
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_every_look_at_a_person_is_within_their_reach_however_many_follow_it(service):
+    """A merchant that asked for everything once and then asked 100 cheap questions does not push the big one
+    off the person's report: the report counts every look, pages through them, and the page says which it shows."""
+    from deepcredit.service import report as report_mod
+
+    pid, _ = service.with_score(skip=3)
+    mid, acme = service.merchant()
+    service.policy(acme)
+    me = service.person(pid)
+    service.grant(me, mid, scope="factors")
+    assert service.decide(acme, pid, "tx-0", include="factors").status_code == 200
+    for i in range(1, report_mod.MAX_ACCESSES + 5):
+        assert service.decide(acme, pid, f"tx-{i}", include="admittance").status_code == 200
+    held = report_mod.MAX_ACCESSES + 5
+    first = service.client.get("/v1/me/report", headers=me).json()
+    assert (first["accesses_held"], first["accesses_page"], first["accesses_pages"], first["accesses_first"]) == (held, 1, 2, 1)
+    assert len(first["accesses"]) == report_mod.MAX_ACCESSES and "factors" not in {a["scope"] for a in first["accesses"]}
+    last = service.client.get("/v1/me/report", params={"accesses_page": 2}, headers=me).json()
+    assert (last["accesses_page"], last["accesses_first"], len(last["accesses"])) == (2, report_mod.MAX_ACCESSES + 1, 5)
+    assert last["accesses"][-1]["scope"] == "factors"  # the oldest look, the one that disclosed the most
+    assert last["alerts_held"] >= held and len(last["alerts"]) == report_mod.MAX_ALERTS
+    html = service.client.get("/v1/me/report.html", headers=me).text
+    said = html[html.index('<section id="accesses"'):html.index('<section id="events"')]
+    assert f"the latest {report_mod.MAX_ACCESSES} of {held}" in " ".join(said.split())
+    assert 'href="?accesses_page=2&amp;' in said and "your data export lists them all" in said
+    alerts = html[html.index('<section id="alerts"'):html.index('<section id="accesses"')]
+    assert f"latest {report_mod.MAX_ALERTS} of your {last['alerts_held']:,} alerts" in " ".join(alerts.split())
+    older = service.client.get("/v1/me/report.html", params={"accesses_page": 2}, headers=me).text
+    assert "your score, five dimensions and the reasons" in older[older.index('<section id="accesses"'):]

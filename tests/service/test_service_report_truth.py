@@ -62,11 +62,11 @@ def test_every_record_is_on_a_page_of_the_report(service):
     html = service.client.get("/v1/me/report.html", headers=me).text
     section = html[html.index('<section id="events"'):html.index('<section id="profile"')]
     assert f"We hold {held} records on you" in section and f"this page shows the newest {MAX_EVENTS}." in section
-    assert 'href="?events_page=2&amp;history_page=1#events">Older</a>' in section
+    assert 'href="?events_page=2&amp;history_page=1&amp;accesses_page=1#events">Older</a>' in section
     older = service.client.get("/v1/me/report.html", params={"events_page": 2}, headers=me).text
     section = older[older.index('<section id="events"'):older.index('<section id="profile"')]
     assert f"records {MAX_EVENTS + 1} to {2 * MAX_EVENTS}, counted from the newest" in section and ids[MAX_EVENTS] in section
-    assert ids[0] not in section and 'href="?events_page=1&amp;history_page=1#events">Newer</a>' in section
+    assert ids[0] not in section and 'href="?events_page=1&amp;history_page=1&amp;accesses_page=1#events">Newer</a>' in section
 
 
 def test_a_record_that_costs_points_says_what_it_is():

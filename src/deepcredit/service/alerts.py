@@ -66,8 +66,9 @@ Transport = Callable[[str, bytes, dict[str, str]], int]
 """(url, body, headers) -> HTTP status; raises on a network failure."""
 
 
-def feed(ctx: ServiceContext, subject: str, since: datetime | None = None, limit: int = 100) -> list[AlertOut]:
-    """The person's alerts, newest first (those after `since`, when given)."""
+def feed(ctx: ServiceContext, subject: str, since: datetime | None = None, limit: int | None = 100
+         ) -> list[AlertOut]:
+    """The person's alerts, newest first (those after `since`, when given; the latest `limit`, None: all)."""
     with ctx.db.read() as s:
         merchants = dict(s.execute(select(Merchant.id, Merchant.name)).all())
         words = hist.describer(s, subject, merchants, hist.spec_of(ctx.scorer))

@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from deepcredit.data.spec import DatasetSpec
@@ -73,7 +73,9 @@ DIMENSION_LABELS = {"identity": "Identity", "credit_history": "Credit history",
                     "fulfilment_capacity": "Fulfilment capacity", "behaviour_preferences": "Behaviour",
                     "social_connections": "Connections"}
 MAX_EVENTS, MAX_ACCESSES, MAX_ALERTS = 50, 100, 20
-"""MAX_EVENTS: the records listed per page of `events` (newest first; `events_page` pages through the rest)."""
+"""MAX_EVENTS: the records listed per page of `events` (newest first; `events_page` pages through the rest);
+MAX_ACCESSES: the looks listed per page of `accesses` (`accesses_page`), so none is out of the person's reach
+however many cheap ones follow it; MAX_ALERTS: the latest alerts shown (`alerts_held` counts them all)."""
 RESULT_WORDS = {"admit": "admitted", "decline": "declined", "no_score": "not admitted: no score held",
                 "consent-required": "refused: you had not given consent for this",
                 "consent-used": "refused: your consent for that order had already been used for a decision",
@@ -99,17 +101,21 @@ HELD = "records held on you"
 """The source shown for an event the model's data set holds (not one a merchant reported here)."""
 
 
-def build(ctx: ServiceContext, subject: str, events_page: int = 1) -> PersonReport:
+def build(ctx: ServiceContext, subject: str, events_page: int = 1, accesses_page: int = 1) -> PersonReport:
     """The person's report; `events` holds page `events_page` (1 = newest) of their records, MAX_EVENTS a
-    page, and `events_held` says how many there are in all."""
+    page, and `events_held` says how many there are in all; `accesses` likewise page `accesses_page` of the
+    looks at their data, MAX_ACCESSES a page, `accesses_held` in all."""
     now = ctx.now()
     with ctx.db.read() as s:
         score = s.get(Score, subject)
         history = s.execute(select(ScoreHistory).where(ScoreHistory.subject == subject)
                             .order_by(ScoreHistory.as_of, ScoreHistory.id)).scalars().all()
-        audit = s.execute(select(AuditEntry).where(AuditEntry.subject == subject,
-                                                   AuditEntry.action.in_(ACCESS_ACTIONS))
-                          .order_by(AuditEntry.seq.desc()).limit(MAX_ACCESSES)).scalars().all()
+        looks = (AuditEntry.subject == subject, AuditEntry.action.in_(ACCESS_ACTIONS))
+        accesses_held = s.execute(select(func.count()).select_from(AuditEntry).where(*looks)).scalar_one()
+        accesses_pages = max(1, math.ceil(accesses_held / MAX_ACCESSES))
+        accesses_page = min(max(1, accesses_page), accesses_pages)
+        audit = s.execute(select(AuditEntry).where(*looks).order_by(AuditEntry.seq.desc())
+                          .offset((accesses_page - 1) * MAX_ACCESSES).limit(MAX_ACCESSES)).scalars().all()
         merchants = dict(s.execute(select(Merchant.id, Merchant.name)).all())
         grants = consents.list_for(ctx, s, subject)
         disputes = dispute_mod.list_for(s, ctx, subject=subject)
@@ -147,6 +153,7 @@ def build(ctx: ServiceContext, subject: str, events_page: int = 1) -> PersonRepo
                            dispute_state=disputing.get(name))
                for name, a in dispute_mod.disputable_attributes(ctx).items() if name in latest]
     categories = ctx.scorer.data_categories() if ctx.scorer is not None else []
+    alerts = alert_feed.feed(ctx, subject, limit=None)  # the feed is built whole: counting it costs nothing more
     return PersonReport(
         scored=score is not None, score=score.score if score else None, band=score.band if score else None,
         scored_at=score.as_of if score else None, model_id=score.model_id if score else None,
@@ -157,10 +164,11 @@ def build(ctx: ServiceContext, subject: str, events_page: int = 1) -> PersonRepo
                  for p in points],
         next_recalculation=hist.next_recalculation(score.as_of if score else None, now,
                                                    ctx.settings.recalculation_days),
-        accesses=accesses, data_categories=[DataCategory(**c) for c in categories], events=events,
+        accesses=accesses, accesses_held=accesses_held, accesses_page=accesses_page, accesses_pages=accesses_pages,
+        accesses_first=(accesses_page - 1) * MAX_ACCESSES + 1 if accesses else 0, data_categories=[DataCategory(**c) for c in categories], events=events,
         events_held=events_held, events_page=events_page, events_pages=events_pages,
         events_first=(events_page - 1) * MAX_EVENTS + 1 if events else 0, profile=profile,
-        consents=grants, disputes=disputes, alerts=alert_feed.feed(ctx, subject, limit=MAX_ALERTS), bands=ctx.bands or DEFAULT_BANDS, generated_at=now)
+        consents=grants, disputes=disputes, alerts=alerts[:MAX_ALERTS], alerts_held=len(alerts), bands=ctx.bands or DEFAULT_BANDS, generated_at=now)
 
 
 def _accesses(s: Session, subject: str, audit: Sequence[AuditEntry], merchants: dict[int, str],
@@ -264,7 +272,7 @@ def _env() -> Environment:
 
 
 def radar(dimensions: Sequence[Dimension], size: int = 300, margin: int = 90) -> dict:
-    """SVG geometry for a five-axis radar: each axis the dimension's 0-100 rating (its points against its range).
+    """SVG geometry for a five-axis radar: each axis the dimension's 0-100 rating (its points on the rating's scale).
 
     The horizontal margin leaves room for the axis labels left and right of the pentagon.
     """
@@ -337,7 +345,7 @@ def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseO
         recourse=recourse, costly=costly, zone=zone or "UTC", takes_records=takes_records, result_words=RESULT_WORDS, action_words=ACTION_WORDS,
         dispute_words=DISPUTE_WORDS, removed_words=REMOVED_WORDS, scope_words=SCOPE_WORDS, meaning_words=MEANING_WORDS,
         no_record=NO_RECORD_PART, before=before(costly.as_of) if costly is not None and costly.as_of else "",
-        words=shown_words, history_page=page, events_page=report.events_page, factors_words=FACTORS_DISCLOSES)
+        words=shown_words, history_page=page, events_page=report.events_page, accesses_page=report.accesses_page, factors_words=FACTORS_DISCLOSES)
 
 
 def before(as_of: datetime) -> str:
@@ -357,7 +365,7 @@ def shown_words(value: str) -> str:
 def dimension_sum(report: PersonReport) -> dict:
     """What the page says of the dimensions' points: `terms` (each dimension's points with data), `adds_up`
     (whether they add up to the score: the page says so only then), `no_data` (a dimension without data) and
-    `range` (lo, hi of the 0-100 rating when every dimension shares it, else None)."""
+    `range` (lo, hi of the 0-100 rating's scale when every dimension shares it, else None)."""
     have = [d for d in report.dimensions if d.points is not None]
     ranges = {(d.lo, d.hi) for d in report.dimensions}
     return {"terms": [str(d.points) if d.points >= 0 else f"(\u2212{-d.points})" for d in have if d.points is not None],

@@ -304,7 +304,7 @@ class DecisionRequest(Request):
 
 
 def dimension_rating(points: int | None, lo: int, hi: int) -> int | None:
-    """Points on a dimension as 0-100 against the dimension's range: a person cannot read signed points."""
+    """Points on a dimension as 0-100 on the scale lo..hi, clipped at its ends: a person cannot read signed points."""
     if points is None:
         return None
     if hi <= lo:
@@ -316,15 +316,20 @@ class Dimension(BaseModel):
     name: str
     points: int | None = Field(None, description="absent or null: the model has no input data for this dimension "
                                "(no data)")
-    lo: int
-    hi: int
-    rating: int | None = Field(None, description="0-100, what a person reads: where `points` lie in the dimension's "
-                               "range (lo -> 0, hi -> 100), clipped; null: no data. `points` stay the exact "
-                               "additive share of the score, for operators")
+    lo: int = Field(description="The points that rate 0: the low end of the rating's scale (the score scale's "
+                    "lowest score shared among the dimensions), not a bound: `points` can lie below it")
+    hi: int = Field(description="The points that rate 100: the top of the rating's scale (the score scale's highest "
+                    "score shared among the dimensions), not a bound: `points` can lie above it")
+    rating: int | None = Field(None, description="0-100, what a person reads: where `points` lie on the scale lo..hi "
+                               "(lo -> 0, hi -> 100), clipped at its ends (`clipped`); null: no data. `points` stay "
+                               "the exact additive share of the score, for operators")
+    clipped: bool = Field(False, description="Whether `points` lie outside lo..hi: `rating` is then 0 or 100 and "
+                          "does not say how far beyond the scale they lie")
 
     @model_validator(mode="after")
     def _rate(self) -> Dimension:
         self.rating = dimension_rating(self.points, self.lo, self.hi)
+        self.clipped = self.points is not None and not self.lo <= self.points <= self.hi
         return self
 
 
@@ -639,7 +644,13 @@ class PersonReport(BaseModel):
     history: list[HistoryPoint]
     next_recalculation: UtcDateTime | None = Field(
         None, description="The latest date the score is recalculated (any new record recalculates it sooner)")
-    accesses: list[AccessOut]
+    accesses: list[AccessOut] = Field(description="One page of the looks at my data, newest first (at most 100 a "
+                                      "page; `accesses_page` asks for another): every look is on one of the pages")
+    accesses_held: int = Field(0, description="How many looks at my data there are in all")
+    accesses_page: int = Field(1, description="The page of looks `accesses` holds, 1 = the newest")
+    accesses_pages: int = Field(1, description="How many pages the looks fill")
+    accesses_first: int = Field(0, description="Where the first look of `accesses` stands among all, newest first "
+                                "(1 = the newest; 0: none listed)")
     data_categories: list[DataCategory]
     events: list[EventOut] = Field(description="One page of my records, newest first (at most 50 a page; "
                                    "`events_page` asks for another): every record's id is on one of the pages")
@@ -652,7 +663,9 @@ class PersonReport(BaseModel):
     profile: list[ProfileItem] = Field(default_factory=list, description="My profile's attributes as held")
     consents: list[ConsentOut]
     disputes: list[DisputeOut]
-    alerts: list[AlertOut] = Field(default_factory=list, description="The latest alerts, newest first")
+    alerts: list[AlertOut] = Field(default_factory=list, description="The latest alerts, newest first (at most 20; "
+                                   "`GET /v1/me/alerts?limit=` lists up to 1,000, `GET /v1/me/export` all)")
+    alerts_held: int = Field(0, description="How many alerts there are in all")
     bands: list[tuple[str, int]]
     generated_at: UtcDateTime
 

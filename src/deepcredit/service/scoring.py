@@ -386,7 +386,8 @@ class ModelScorer:
         return self.scorer.scale
 
     def dimension_range(self) -> tuple[int, int]:
-        """The span shown for every sub-score: the scale's range shared by the dimensions with data."""
+        """The scale of every sub-score's 0-100 rating: the score scale's range shared by the dimensions with
+        data. Not the points' range: a sub-score can lie outside it, its rating then clipped (Dimension.clipped)."""
         k = max(len(self.dimensions), 1)
         return int(self.scale.lo // k), int(-(-self.scale.hi // k))
 

@@ -16,7 +16,8 @@ from fastapi import Path
 from deepcredit.service.schemas import INT64_MAX, ProblemDetail
 from deepcredit.service.store import public_ids
 
-# Typed as FastAPI's `responses` parameter (keys int | str), so route literals like {**BODY, 404: P} check.
+# An error response's shape. FastAPI files `model` under application/json; app.py's document moves it to
+# application/problem+json, the type every error is sent as. Typed as FastAPI's `responses` parameter (keys int | str), so route literals like {**BODY, 404: P} check.
 Responses = dict[int | str, dict[str, Any]]
 P: dict[str, Any] = {"model": ProblemDetail, "content": {"application/problem+json": {}}}
 COMMON: Responses = {401: P, 413: P, 422: P}

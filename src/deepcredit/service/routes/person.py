@@ -61,26 +61,29 @@ def refused_access(ctx: ServiceContext, subject: str, what: str, reason: str) ->
         ctx.audit.append(s, ctx.now(), "person", "access_refused", subject, what=what, reason=reason)
 
 
-def _viewed(ctx: ServiceContext, subject: str, fmt: str, events_page: int = 1) -> PersonReport:
-    return _audited(ctx, subject, "report_viewed", fmt, lambda c, s: report.build(c, s, events_page))
+def _viewed(ctx: ServiceContext, subject: str, fmt: str, events_page: int = 1, accesses_page: int = 1
+            ) -> PersonReport:
+    return _audited(ctx, subject, "report_viewed", fmt, lambda c, s: report.build(c, s, events_page, accesses_page))
 
 
 EVENTS_PAGE = Query(1, ge=1, le=100_000, description=f"Page of my records (`events`), 1 = the newest; "
                     f"{report.MAX_EVENTS} a page (`events_held` and `events_pages` say how many there are)")
+ACCESSES_PAGE = Query(1, ge=1, le=100_000, description=f"Page of the looks at my data (`accesses`), 1 = the newest; "
+                      f"{report.MAX_ACCESSES} a page (`accesses_held` and `accesses_pages` say how many there are)")
 
 
 @router.get("/me/report", response_model=PersonReport, summary="My report: score, dimensions, reasons, history, "
             "who asked, data used")
-def my_report(events_page: int = EVENTS_PAGE, p: PersonPrincipal = Depends(person),
+def my_report(events_page: int = EVENTS_PAGE, accesses_page: int = ACCESSES_PAGE, p: PersonPrincipal = Depends(person),
               ctx: ServiceContext = Depends(get_context)) -> PersonReport:
-    return _viewed(ctx, p.subject, "json", events_page)
+    return _viewed(ctx, p.subject, "json", events_page, accesses_page)
 
 
 @router.get("/me/report.html", response_class=HTMLResponse, summary="My report as a web page")
 def my_report_html(history_page: int = Query(1, ge=1, le=100_000, description="Page of the history table, 1 = newest"),
-                   events_page: int = EVENTS_PAGE,
+                   events_page: int = EVENTS_PAGE, accesses_page: int = ACCESSES_PAGE,
                    p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> HTMLResponse:
-    viewed = _viewed(ctx, p.subject, "html", events_page)
+    viewed = _viewed(ctx, p.subject, "html", events_page, accesses_page)
     try:
         plan: RecourseOut | None = recourse.person_recourse(ctx, p.subject)
     except Exception as exc:  # noqa: BLE001 - the page shows everything else; the what-if says it is unavailable
@@ -115,11 +118,12 @@ def my_records(top: int = Query(records.SHOWN, ge=1, le=20, description="How man
 @router.get("/people/{person_id}/report", response_model=PersonReport, responses={403: P},
             summary="A report by person id: only the person themself may read it")
 def report_by_id(person_id: Annotated[str, Path(min_length=1, max_length=200)], events_page: int = EVENTS_PAGE,
+                 accesses_page: int = ACCESSES_PAGE,
                  p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> PersonReport:
     if ctx.pseudonym(person_id) != p.subject:
         refused_access(ctx, p.subject, "report", "not-your-report")
         raise forbidden("not-your-report", "a person token reads only its own person's report")
-    return _viewed(ctx, p.subject, "json", events_page)
+    return _viewed(ctx, p.subject, "json", events_page, accesses_page)
 
 
 @router.get("/me/consents", response_model=list[ConsentOut], summary="My consents, active or not")
