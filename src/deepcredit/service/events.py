@@ -91,7 +91,7 @@ def write_off_days(spec: DatasetSpec | None) -> float | None:
 
 def stored_delay(status: str, days_late: float, spec: DatasetSpec | None) -> tuple[str, float]:
     """(status, days late) a reported outcome is stored with, as ingest stores the same ledger row: a late
-    one settled past the data set's grace period is broken, the grace and 1 days late (ledger.settled_as_stored,
+    one settled past the data set's grace period (or 90 days) is broken, the grace and 1 days late (ledger.settled_as_stored,
     ingest's own rule); a write-off no milder than ingest counts one (write_off_days)."""
     if spec is not None and spec.events is not None and status_meaning(status, spec) == "late":
         status, days_late = settled_as_stored(spec.events, status, days_late)
