@@ -148,3 +148,22 @@ def test_a_part_settled_more_than_90_days_late_makes_its_commitment_broken_from_
     events = _ingest(tmp_path, PAID_IN_PARTS, rows).read("events").set_index("person_id")
     assert (events.loc["a", "status"], events.loc["a", "days_late"]) == ("missed", 91.0)
     assert events.loc["a", "ts"] == pd.Timestamp("2024-05-02")
+
+
+def test_a_days_late_column_reads_a_return_after_t_as_the_write_off_it_was_at_t(tmp_path):
+    """The file's own days late (as at its extract: 356 for the one never back) do not tell the two apart."""
+    days_late = SPEC.replace('settled_ts = "returned_at"', 'settled_ts = "returned_at"\ndays_late = "late_days"')
+    _same_as_of(tmp_path, days_late, RENTALS.assign(late_days=[356, 0]), RETURNED_LATE.assign(late_days=[143, 0]),
+                BEFORE_SETTLED)
+
+
+def test_without_settled_dates_a_part_after_t_leaves_a_commitment_paid_in_full_as_it_was(tmp_path):
+    """Parts dated by their own date (no settled column): paid in full by the first, a later part (money on
+    top) no longer moves the commitment to its date."""
+    spec = ONCE.replace('settled_ts = "paid_on"', 'days_late = "late_days"').replace('ts = "issued_on"',
+                                                                                     'ts = "paid_on"')
+    rows = PARTS.drop(columns="issued_on").assign(late_days=0)
+    more = pd.concat([rows, rows.iloc[:1].assign(paid_on="2024-06-10", amount_paid=5, late_days=130)],
+                     ignore_index=True)
+    at = _same_as_of(tmp_path, spec, rows, more, ["2024-01-26", "2024-03-01", "2024-07-01"])
+    assert at.set_index(["person_id", "as_of"]).loc[("a", pd.Timestamp("2024-03-01")), "amount_paid_30d"] == 0

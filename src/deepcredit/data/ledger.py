@@ -257,10 +257,11 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: st
     if once:
         _same_amount_in_parts(events["amount"], rows, gid, file, line_offset)
     in_full = None  # where what it owed and what each part paid are known: when paid in full (else NaT)
-    if once and ledger and "paid_amount" in events:
-        keep, in_full = _until_paid_in_full(events, gid)
+    if once and "paid_amount" in events:  # (a part is dated by its settlement, else by its own date)
+        keep, in_full = _until_paid_in_full(events, gid, "settled_ts" if ledger else "ts")
         events, parts, rows, gid, in_full = events[keep], parts[keep], rows[keep], gid[keep], in_full[keep]
         groups = events.groupby(gid, sort=False)
+        in_full = in_full if ledger else None  # without settled dates: dated by its last part kept
     agg: dict[str, tuple[str, object]] = {"person_id": ("person_id", "first"),
                                           "ts": ("ts", "min" if ledger else "max"),
                                           "amount": ("amount", "max" if once else "sum")}
@@ -339,7 +340,7 @@ def payments_of(events: pd.DataFrame, ev: Events, snapshot: pd.Timestamp | None,
     return pd.concat([events, rows])  # stored sorted by person and time (staged_events), not here
 
 
-def _until_paid_in_full(events: pd.DataFrame, gid: np.ndarray) -> tuple[np.ndarray, pd.Series]:
+def _until_paid_in_full(events: pd.DataFrame, gid: np.ndarray, when: str) -> tuple[np.ndarray, pd.Series]:
     """Where the file writes what a commitment owed (parts_amount = "once") and what each part paid
     (paid_amount): which parts count (those settled no later than the part whose payment, with the earlier
     ones', first reaches the amount owed; every part of one never paid in full), and, on each row, when its
@@ -349,8 +350,8 @@ def _until_paid_in_full(events: pd.DataFrame, gid: np.ndarray) -> tuple[np.ndarr
     on top, a part with no date) must not move it past T, nor rewrite its status, or a feature at T would
     change with a later row. Parts after it are left out, their money with them (an overpayment). One paid
     short is not settled: at T nobody knows whether the rest comes later."""
-    order = np.lexsort((events["settled_ts"].to_numpy(dtype="datetime64[ns]"), gid))  # NaT sorts last
-    settled = events["settled_ts"].iloc[order]
+    order = np.lexsort((events[when].to_numpy(dtype="datetime64[ns]"), gid))  # NaT sorts last
+    settled = events[when].iloc[order]  # when each part was paid: settled (else its date: column `when`)
     paid = pd.Series(events["paid_amount"].fillna(0).to_numpy(dtype=float)[order], index=settled.index)
     g = gid[order]
     owed = events["amount"].to_numpy(dtype=float, na_value=np.nan)[order]
