@@ -1,6 +1,12 @@
-"""Batch scoring at 1,000,000 and 5,000,000 people and the service latencies with one stack (workflows/benchmarks/batch.py)."""
+"""Thin wrapper: the benchmark runs in the package (deepcredit.workflows.benchmarks.batch); its options are
+parsed by deepcredit.cli.bench_scripts.batch. See the runner's docstring, or:
 
-from deepcredit.workflows.benchmarks.batch import main
+    .venv/bin/python scripts/bench_batch.py --help
+"""
+
+import sys
+
+from deepcredit.cli.bench_scripts import batch
 
 if __name__ == "__main__":
-    main()
+    sys.exit(batch())

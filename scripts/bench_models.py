@@ -1,11 +1,12 @@
-"""Thin wrapper: the benchmark lives in the package (deepcredit.workflows.benchmarks.models); see its docstring.
+"""Thin wrapper: the benchmark runs in the package (deepcredit.workflows.benchmarks.models); its options are
+parsed by deepcredit.cli.bench_scripts.models. See the runner's docstring, or:
 
     .venv/bin/python scripts/bench_models.py --help
 """
 
 import sys
 
-from deepcredit.workflows.benchmarks.models import main
+from deepcredit.cli.bench_scripts import models
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(models())

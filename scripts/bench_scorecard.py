@@ -1,11 +1,12 @@
-"""Thin wrapper: the benchmark lives in the package (deepcredit.workflows.benchmarks.scorecards); see its docstring.
+"""Thin wrapper: the benchmark runs in the package (deepcredit.workflows.benchmarks.scorecards); its options are
+parsed by deepcredit.cli.bench_scripts.scorecards. See the runner's docstring, or:
 
     .venv/bin/python scripts/bench_scorecard.py --help
 """
 
 import sys
 
-from deepcredit.workflows.benchmarks.scorecards import main
+from deepcredit.cli.bench_scripts import scorecards
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(scorecards())

@@ -1,6 +1,12 @@
-"""Spark local[2] against the in-process path: batch scoring with features (workflows/benchmarks/spark.py)."""
+"""Thin wrapper: the benchmark runs in the package (deepcredit.workflows.benchmarks.spark); its options are
+parsed by deepcredit.cli.bench_scripts.spark. See the runner's docstring, or:
 
-from deepcredit.workflows.benchmarks.spark import main
+    .venv/bin/python scripts/bench_spark.py --help
+"""
+
+import sys
+
+from deepcredit.cli.bench_scripts import spark
 
 if __name__ == "__main__":
-    main()
+    sys.exit(spark())

@@ -34,9 +34,9 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
+from deepcredit.data.draft_measures import suggested_buckets
 from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.spec import spec_from_toml
-from deepcredit.data.spec_draft import suggested_buckets
 from deepcredit.features.bundle import build_model_input
 from deepcredit.models.gbdt import GBDTModel
 from deepcredit.models.sequence import SequenceModel

@@ -167,7 +167,7 @@ def test_a_draft_of_times_with_offsets_says_they_are_kept_in_utc_unless_a_zone_i
 
 
 def test_a_draft_says_when_columns_look_like_a_history_written_across_them(tmp_path):
-    from deepcredit.data.spec_draft import column_series
+    from deepcredit.data.draft_attributes import column_series
 
     assert column_series(["ID", "PAY_0", "PAY_2", "PAY_3", "BILL_AMT1", "BILL_AMT2", "AGE", "q1", "q2", "q3"]) == [
         ["PAY_0", "PAY_2", "PAY_3"], ["q1", "q2", "q3"]]

@@ -257,6 +257,26 @@ def test_check_replaceable_allows_absent_empty_and_previous_and_nothing_else(tmp
         io.check_replaceable(tmp_path / "docs", ours, "a test output")
 
 
+def test_check_replaceable_knows_an_output_that_is_one_file(tmp_path: Path) -> None:
+    """One checker for both kinds of output: given the command that writes it (written_by), `out` is one file,
+    replaceable where absent or where is_previous knows it; a directory, empty or not, is refused as well."""
+    ours = lambda p: p.read_bytes() == b"ours"  # noqa: E731
+    (tmp_path / "previous").write_bytes(b"ours")
+    for ok in ("absent", "previous", "new/folder/out"):
+        io.check_replaceable(tmp_path / ok, ours, "the test file", written_by="`a test`")
+    (tmp_path / "foreign").write_bytes(b"theirs")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "previous")
+    tail = ": refusing to replace it (choose another output file)"
+    for name, found in (("foreign", "a file that `a test` did not write"),
+                        ("empty", "a directory (--out is the test file to write)"),
+                        ("link", "a symbolic link (replacing it would not replace what it points to)")):
+        with pytest.raises(DataValidationError) as err:
+            io.check_replaceable(tmp_path / name, ours, "the test file", written_by="`a test`")
+        assert str(err.value) == f"{tmp_path / name}: already exists and is {found}{tail}", name
+    assert (tmp_path / "foreign").read_bytes() == b"theirs"
+
+
 def test_replace_directory_checks_the_target_and_leaves_it_alone(tmp_path: Path) -> None:
     final = tmp_path / "docs"
     final.mkdir()

@@ -132,3 +132,14 @@ def test_another_simulated_world_is_held_out_data_not_the_fitted_rows(tmp_path):
                           tmp_path / "m")
     ev = evaluate_model(trained.path, later, tmp_path / "ev", n_boot=0)["evaluation"]
     assert ev["n"] == 300 and not ev["optimistic"] and ev["rows_scope"] is None
+
+
+def test_the_evaluation_layer_asks_no_model_what_kind_it_is():
+    """The report's member rows come through the model contract (CreditModel.member_logits), not a branch on a
+    model kind: the pipeline names no model class of the models layer but the contract's."""
+    import inspect
+
+    from deepcredit.evaluation import pipeline
+
+    source = inspect.getsource(pipeline)
+    assert "StackModel" not in source and "isinstance(loaded.model" not in source

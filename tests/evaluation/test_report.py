@@ -106,6 +106,9 @@ class StubModel:
     def fitted_members(self) -> list:
         return []
 
+    def member_logits(self, inp) -> pd.DataFrame:
+        return pd.DataFrame(index=pd.RangeIndex(len(inp)))  # a single model: no members (CreditModel's answer)
+
     def predict_proba(self, inp) -> np.ndarray:
         x = inp.X["bad_rate"].fillna(0).to_numpy(dtype=float)
         p = np.clip(0.05 + 0.8 * x, 0.01, 0.99)

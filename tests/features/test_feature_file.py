@@ -100,3 +100,35 @@ def test_a_json_beside_a_new_feature_file_is_left_alone(tmp_path):
     (tmp_path / "f.json").write_text('{"features": ["mine"]}')
     _frame().save(tmp_path / "f.parquet")
     assert (tmp_path / "f.json").read_text() == '{"features": ["mine"]}'
+
+
+def test_what_features_out_may_replace_and_the_words_of_each_refusal(tmp_path):
+    """Pinned: an absent name and a feature file (an older pair too) are replaceable; a .json name, a symbolic
+    link, a directory (empty or not) and a file DeepCredit did not write are refused, each in these words."""
+    _frame().save(tmp_path / "f.parquet")
+    _frame().frame.to_parquet(tmp_path / "old.parquet", index=False)
+    (tmp_path / "old.json").write_text(json.dumps({"features": [d.to_dict() for d in DEFS]}))
+    for ok in ("new.parquet", "f.parquet", "old.parquet", "no/such/folder/f.parquet"):
+        check_features_out(tmp_path / ok)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "a.txt").write_text("x")
+    (tmp_path / "link.parquet").symlink_to(tmp_path / "f.parquet")
+    (tmp_path / "dangling.parquet").symlink_to(tmp_path / "nowhere.parquet")
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "mine.parquet")
+    tail = ": refusing to replace it (choose another output file)"
+    words = {
+        "x.json": "a feature file is Parquet: name it .parquet, not .json",
+        "f.JSON": "a feature file is Parquet: name it .parquet, not .json",
+        "link.parquet": "already exists and is a symbolic link (replacing it would not replace what it points to)"
+                        + tail,
+        "dangling.parquet": "already exists and is a symbolic link (replacing it would not replace what it points to)"
+                            + tail,
+        "empty": "already exists and is a directory (--out is the Parquet file to write)" + tail,
+        "full": "already exists and is a directory (--out is the Parquet file to write)" + tail,
+        "mine.parquet": "already exists and is a file that `deepcredit features` did not write" + tail,
+    }
+    for name, said in words.items():
+        with pytest.raises(DataValidationError) as err:
+            check_features_out(tmp_path / name)
+        assert str(err.value) == f"{tmp_path / name}: {said}", name

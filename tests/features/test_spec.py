@@ -8,7 +8,7 @@ import pytest
 from deepcredit.data.schema import Dimension
 from deepcredit.data.spec import builtin_spec
 from deepcredit.data.spec_profile import Attribute
-from deepcredit.features.spec import FeatureDef, Source
+from deepcredit.features.spec import FeatureDef, Source, in_currency
 from deepcredit.features.templates import NOT_ACTIONABLE, attribute_feature
 
 
@@ -54,6 +54,15 @@ def test_a_reason_writes_a_value_in_its_features_unit():
         ["48 months", "1,250 DM", "0.5 DM", "13.56%"]
     units = {f.name: f.unit for f in features_for(builtin_spec("simulator"))}
     assert units["history_days"] == "days" and units["bad_rate"] == "share" and units["amount_paid_180d"] == "money"
+    # a value that can fall as well as rise shows its sign; a rate its period; money its declared currency
+    assert [shown("signed:days per month", 0.05513), shown("signed:money per month", -45.27),
+            shown("signed:percentage_points", 0.2157), shown("count per month", 2.5), shown("money:EUR", 437.27),
+            shown("signed:money:EUR per week", -3.0), shown("signed:money", 0.0), shown("km per h", 12.5)] == \
+        ["+0.06 days per month", "-45.27 per month", "+21.6 percentage points", "2.5 per month", "437.27 EUR",
+         "-3.00 EUR per week", "0.00", "12.5 km per h"]
+    assert [in_currency(u, "EUR") for u in ("money", "signed:money per month", "log1p:money", "days", "moneys")] == \
+        ["money:EUR", "signed:money:EUR per month", "log1p:money:EUR", "days", "moneys"]
+    assert in_currency("money", "") == "money"
 
 
 def test_an_attribute_declared_not_actionable_gives_no_advice_whatever_its_improve_text():

@@ -238,7 +238,7 @@ def test_advice_texts_follow_the_spec_s_own_words_and_speak_of_the_future():
     assert not any("balance" in t.lower() for t in texts)
     assert not any("return" in t.lower() for t in texts)
     assert defs["n_severe_365d"].description == "commitments not kept at all in the last 12 months (recorded as bounced)"
-    assert defs["bill_slope_180d"].description == "the amounts you were asked to pay growing month by month"
+    assert defs["bill_slope_180d"].description == "how the amounts you were asked to pay changed month by month"
     for name in ("mean_bill_90d", "mean_bill_91_180d", "last_bill_amount", "bill_slope_180d"):
         assert "from now on" in defs[name].improve, name
     # a share repaid meets 'pay in full' at 1 (the scorer gives no reason at or past it)

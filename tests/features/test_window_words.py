@@ -57,7 +57,7 @@ def test_declared_windows_name_and_word_every_windowed_feature():
     assert defs["mean_bill_15_28d"].description == "the average amount you were asked to pay 2 to 4 weeks ago"
     assert defs["active_weeks_56d"].description == "in how many of the last 8 weeks you were active"
     # no credit line declared: amounts owed are bills, not a balance
-    assert defs["bill_slope_28d"].description == "the amounts you were asked to pay growing week by week"
+    assert defs["bill_slope_28d"].description == "how the amounts you were asked to pay changed week by week"
     assert "7 * regr_slope(" in defs["bill_slope_28d"].sql and "MIN(" in defs["bill_slope_28d"].sql  # a week apart
 
 

@@ -295,3 +295,32 @@ def test_refit_length_is_the_folds_median_rounded_up():
     assert stack_module.refit_length(folds) == {"max_epochs": 8, "val_fraction": 0.0}
     assert stack_module.refit_length(folds[:2]) == {"max_epochs": 6, "val_fraction": 0.0}
     assert stack_module.refit_length([*folds, {}]) == {}  # a fold that did not stop early: its own defaults
+
+
+def test_the_reports_member_rows_of_a_stack_and_of_a_single_model(world):
+    """Pinned: the evaluation report's member rows (pipeline._member_pds) are a stack's members' PDs as the
+    stack reads them (member_logits: kind and order of its members), and a single model has none."""
+    from types import SimpleNamespace
+
+    from deepcredit.evaluation.pipeline import _member_pds
+    from deepcredit.models.base import proba_columns
+
+    model, inp = world["model"], world["inp"].take(world["test"])
+    pds = _member_pds(SimpleNamespace(model=model), inp)
+    logits = model.member_logits(inp)
+    assert list(pds) == ["member: scorecard", "member: gbdt"] == [f"member: {k}" for k in logits.columns]
+    for kind in ("scorecard", "gbdt"):
+        np.testing.assert_array_equal(pds[f"member: {kind}"], proba_columns(logits[kind].to_numpy())[:, 1])
+        assert len(pds[f"member: {kind}"]) == len(inp)
+    for single in (m.model for m in model.fitted_members()):
+        assert _member_pds(SimpleNamespace(model=single), inp) == {}
+
+
+def test_every_model_answers_for_its_members_logits(world):
+    """The model contract, not the stack alone, answers member_logits: a single model with no columns (one row
+    per input row), a stack with one per member; so the evaluation layer asks any model the same question."""
+    model, inp = world["model"], world["inp"].take(world["test"][:50])
+    for single in (m.model for m in model.fitted_members()):
+        frame = single.member_logits(inp)
+        assert isinstance(frame, pd.DataFrame) and list(frame.columns) == [] and len(frame) == 50
+    assert list(model.member_logits(inp).columns) == ["scorecard", "gbdt"]

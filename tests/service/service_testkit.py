@@ -23,7 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from deepcredit.data.dataset import Dataset
+from deepcredit.data.dataset import Dataset, write_dataset
 from deepcredit.data.simulate import simulate_world
 from deepcredit.features.bundle import build_model_input
 from deepcredit.features.definitions import ALL_FEATURES
@@ -70,6 +70,41 @@ def world() -> World:
     scores = load_scorer(root / "model", data).score_people(None, as_of=NOW)
     ids = sorted(raw.read("people")["person_id"].astype(str))
     return World(root, raw, data, root / "model", scores, ids)
+
+
+@dataclass
+class Duplicated:
+    raw: Dataset
+    """The test world with duplicated relation pairs, its relations file shuffled (no order to rely on)."""
+    data: Dataset
+    """Its pseudonymised copy (relations sorted by source, and again by target: `relations_by_target`)."""
+    pairs: list[str]
+    """Raw ids of people at either end of a duplicated pair."""
+
+
+@functools.lru_cache(maxsize=1)
+def duplicated() -> Duplicated:
+    """The test world where some relations are observed more than once: the same pair (either direction)
+    again with another weight, date or kind, and some rows twice as they are."""
+    import pandas as pd
+
+    w = world()
+    frames = {t: w.raw.read(t) for t in ("people", "events", "relations", "outcomes")}
+    rel = frames["relations"]
+    again = rel.iloc[::20].assign(weight=lambda r: (r["weight"] * 0.5 + 0.1).round(3),
+                                  ts=lambda r: r["ts"] - pd.Timedelta(days=40))
+    kinds = sorted(set(rel["kind"]))
+    other = rel.iloc[7::20].assign(kind=lambda r: [kinds[(kinds.index(k) + 1) % len(kinds)] for k in r["kind"]])
+    back = rel.iloc[3::30].rename(columns={"source": "target", "target": "source"})
+    same = rel.iloc[11::25]
+    frames["relations"] = pd.concat([rel, again, other, back, same], ignore_index=True).sample(
+        frac=1.0, random_state=3).reset_index(drop=True)
+    raw = write_dataset(w.root / "dup-world", frames, name="duplicated", snapshot_date=w.raw.manifest.snapshot_date,
+                        spec=w.raw.spec, time_zone=w.raw.manifest.time_zone)
+    data = pseudonymise_dataset(raw, w.root / "dup-pseudo", Pseudonymiser(KEY))
+    pairs = sorted(set(again["source"]) | set(again["target"]) | set(other["source"]) | set(back["source"])
+                   | set(same["target"]))
+    return Duplicated(raw, data, [str(p) for p in pairs])
 
 
 def scorer_for(data: Dataset, overlay=None) -> ModelScorer:

@@ -403,3 +403,53 @@ def test_a_database_made_before_schema_versions_gets_public_ids_drawn(database):
         drawn = {t: _public_ids(con, t) for t in ("consents", "policies", "webhooks", "webhook_deliveries")}
     assert drawn["consents"][1].startswith("cns_") and drawn["policies"][1].startswith("pol_")
     assert drawn["webhooks"][3].startswith("whk_") and drawn["webhook_deliveries"][4].startswith("dlv_")
+
+
+def test_a_database_at_s0007_is_upgraded_to_amount_paid_keeping_its_reported_events(database):
+    """s0008: a reported event may store what was paid of its amount (service_events.amount_paid); the events
+    held keep every value and read as before (none said: NULL), and a new one stores it."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    database.create_all()
+    with database.engine.begin() as con:
+        command.downgrade(schema._alembic(con), "s0007")
+    assert "amount_paid" not in {c["name"] for c in inspect(database.engine).get_columns("service_events")}
+    with database.engine.begin() as con:
+        _merchant_and_policy(con)
+        for e in (3, 8):
+            _reported_event(con, e, "s1", f"ev-{e}")
+            con.execute(text("UPDATE service_events SET public_id = :p WHERE id = :i"), {"p": f"evt_{e}", "i": e})
+        before = con.execute(text("SELECT * FROM service_events ORDER BY id")).mappings().all()
+    with pytest.raises(schema.SchemaMismatch, match="is at schema s0007"):
+        database.create_all()
+    done = schema.upgrade(database.engine)
+    assert (done.before, done.after) == ("s0007", schema.head())
+    database.create_all()
+    with database.engine.begin() as con:
+        assert not compare_metadata(MigrationContext.configure(con), Base.metadata)  # as a new one is made
+        after = con.execute(text("SELECT * FROM service_events ORDER BY id")).mappings().all()
+        con.execute(text("UPDATE service_events SET amount_paid = 4.5 WHERE id = 8"))
+        paid = con.execute(text("SELECT id, amount_paid FROM service_events ORDER BY id")).all()
+    assert [{k: v for k, v in r.items() if k != "amount_paid"} for r in after] == [dict(r) for r in before]
+    assert [r["amount_paid"] for r in after] == [None, None]
+    assert [tuple(r) for r in paid] == [(3, None), (8, 4.5)]
+    if database.is_sqlite:
+        assert "AUTOINCREMENT" in _tables_sql(database)["service_events"]
+    with database.engine.begin() as con:  # and back: the column goes, the rows stay
+        command.downgrade(schema._alembic(con), "s0007")
+        assert con.execute(text("SELECT id, amount FROM service_events ORDER BY id")).all() == [(3, 10.0), (8, 10.0)]
+
+
+def test_a_database_made_before_schema_versions_gets_amount_paid_as_s0008_adds_it(database):
+    """Adopting adds service_events.amount_paid, empty (NULL) for the events held, as s0008 does."""
+    _before_versions(database, narrow=False, drop="")
+    with database.engine.begin() as con:
+        con.execute(text("ALTER TABLE service_events DROP COLUMN amount_paid"))  # as before s0008
+        _merchant_and_policy(con)
+        _reported_event(con, 7, "s1", "ev-7")
+    done = schema.upgrade(database.engine)
+    assert "added column service_events.amount_paid" in done.changes
+    with database.engine.connect() as con:
+        assert con.execute(text("SELECT id, amount, amount_paid FROM service_events")).all() == [(7, 10.0, None)]

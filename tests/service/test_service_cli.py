@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 import typer
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, delete, text
@@ -237,10 +238,12 @@ def test_person_erase_asks_first_and_a_later_serve_init_does_not_bring_the_perso
     ctx.db.dispose()
 
 
-def test_person_erase_re_scores_the_connections_without_reading_the_whole_copy(tmp_path, monkeypatch):
+@pytest.mark.parametrize("relations", ["once", "duplicated"])
+def test_person_erase_re_scores_the_connections_without_reading_the_whole_copy(tmp_path, monkeypatch, relations):
     """The command finds the person's connections and re-scores them from their rows alone (the person index
-    is never loaded whole): the scores it works out are those a scorer holding the whole index gives."""
-    from service_testkit import ADMIN_KEY, KEY, world
+    is never loaded whole): the scores it works out are those a scorer holding the whole index gives, also
+    where a pair of people is related more than once (service_testkit.duplicated)."""
+    from service_testkit import ADMIN_KEY, KEY, duplicated, world
 
     from deepcredit.data.dataset import Dataset
     from deepcredit.service.bootstrap import build_scorer
@@ -252,12 +255,14 @@ def test_person_erase_re_scores_the_connections_without_reading_the_whole_copy(t
     w = world()
     env = {"DEEPCREDIT_PSEUDONYM_KEY": KEY.decode(), "DEEPCREDIT_ADMIN_KEY": ADMIN_KEY,
            "DEEPCREDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'svc.db'}"}
-    init = ["serve-init", "--data", str(w.raw.root), "--model", str(w.model), "--state", str(tmp_path / "state"),
+    raw = w.raw if relations == "once" else duplicated().raw
+    init = ["serve-init", "--data", str(raw.root), "--model", str(w.model), "--state", str(tmp_path / "state"),
             "--as-of", "2026-07-01 12:00"]
     assert CliRunner().invoke(_app(), init, env=env).exit_code == 0
     ctx = make_context(Settings.from_env(env))
     full = load_scorer(w.model, Dataset(read_meta(ctx)["data_dir"]))
-    pid = next(p for p in w.ids if len(full.neighbourhood([ctx.pseudonym(p)], hops=1)) >= 3)
+    ids = w.ids if relations == "once" else duplicated().pairs
+    pid = next(p for p in ids if len(full.neighbourhood([ctx.pseudonym(p)], hops=1)) >= 3)
     around = full.neighbourhood([ctx.pseudonym(pid)], hops=1)[1:]
     scored, score_people = [], ModelScorer.score_people
 

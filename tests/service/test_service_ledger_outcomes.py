@@ -4,6 +4,7 @@ ingest counts one. So the model reads the same rows in training and in service."
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -151,6 +152,145 @@ def test_a_plans_on_time_commitment_carries_the_payment_ingest_would_store(tmp_p
     assert list(zip(added["kind"], added["status"], added["amount"], strict=True)) == [
         ("instalment", "on_time", 100.0), ("payment", "paid", 100.0)] * 2
     assert (added["ts"].iloc[0::2].to_numpy() == added["ts"].iloc[1::2].to_numpy()).all()  # paid when kept
+
+
+# b's instalment of 100, due 15 March, settled 5 days late on 20 March having paid 80 of it: reported to the
+# service with amount_paid, or written in the ledger with its paid amount
+PART_PAID = REPORTED.assign(status="late", due_ts=datetime(2024, 3, 15), days_late=5.0, paid_amount=80.0)
+PART_WRITTEN = WRITTEN.assign(due_on=["2024-03-15"], amount_paid=[80])
+
+
+def _payments(ds, person: str = "b") -> list[tuple[str, float]]:
+    events = ds.read("events")
+    paid = events[(events["person_id"] == person) & (events["kind"] == "payment")].sort_values("ts")
+    return list(zip(paid["ts"].dt.strftime("%Y-%m-%d"), paid["amount"], strict=True))
+
+
+def test_a_reported_part_payment_reads_as_ingest_reads_the_same_ledger_row(tmp_path):
+    """A late instalment paid 80 of 100: reported with amount_paid it carries the payment of 80 that ingest
+    stores for the same ledger row (paid_amount), so every feature of the person is the same; without it the
+    service reads it paid in full (as before), which is another person's money features."""
+    served = _ingest(tmp_path / "served")
+    held = write_overlaid(served, Overlay(events=PART_PAID), tmp_path / "snap", datetime(2024, 4, 1))
+    ingested = _ingest(tmp_path / "ingested", pd.concat([ROWS, PART_WRITTEN], ignore_index=True))
+    assert _payments(held) == _payments(ingested) == [("2024-03-20", 80.0), ("2024-04-01", 20.0)]
+    reported, written = _features(held), _features(ingested)
+    assert reported["amount_paid_30d"] == 80.0
+    pd.testing.assert_series_equal(reported, written, check_names=False)
+    full = write_overlaid(served, Overlay(events=PART_PAID.assign(paid_amount=float("nan"))), tmp_path / "full",
+                          datetime(2024, 4, 1))
+    assert _payments(full)[0] == ("2024-03-20", 100.0) and _features(full)["amount_paid_30d"] == 100.0
+
+
+def test_a_reported_write_off_paid_in_part_carries_its_payment_unless_the_grace_forgets_it(tmp_path):
+    """A rental fee of 50 of which 20 was paid before the write-off: without a grace period ingest stores the
+    20 (dated at the snapshot: the file does not say when), and so does the service (dated when reported);
+    with one, ingest forgets the money of a row not settled within its grace, and so does the service, so
+    both read the same features. The written-off row itself is stored as before."""
+    missed = REPORTED.assign(status="missed", amount=50.0, ts=datetime(2024, 2, 20), due_ts=datetime(2024, 2, 5),
+                             days_late=15.0, paid_amount=20.0)  # known when the grace of 14 days ran out
+    written = WRITTEN.assign(issued_on=["2024-01-15"], due_on=["2024-02-05"], paid_on=[""], amount_due=[50],
+                             amount_paid=[20])
+    rows = pd.concat([ROWS, written], ignore_index=True)
+    served = _ingest(tmp_path / "served")
+    held = write_overlaid(served, Overlay(events=missed.assign(days_late=91.0, due_ts=datetime(2023, 11, 21))),
+                          tmp_path / "snap", datetime(2024, 4, 1))
+    assert _payments(held) == [("2024-02-20", 20.0), ("2024-04-01", 20.0)]  # its own, and the open row's
+    assert [a for _, a in _payments(_ingest(tmp_path / "ingested", rows))] == [20.0, 20.0]
+    grace = PAYMENTS.replace("[events]", "[events]\ngrace_days = 14", 1)
+    served = _ingest(tmp_path / "served_grace", spec=grace)
+    held = write_overlaid(served, Overlay(events=missed), tmp_path / "snap_grace", datetime(2024, 4, 1))
+    ingested = _ingest(tmp_path / "ingested_grace", rows, spec=grace)
+    assert _payments(held) == _payments(ingested) == [("2024-04-01", 20.0)]  # the open row's only
+    pd.testing.assert_series_equal(_features(held), _features(ingested), check_names=False)
+
+
+def test_amount_paid_is_taken_stored_and_read_with_its_outcome(service, tmp_path):
+    """Through the API: a late instalment reported with amount_paid is stored with it (schema s0008), is a
+    fact of the report (the same again is a replay; another amount, or none, a 409), and the service reads it
+    back beside its outcome, so that outcome on a ledger with payments reads as the part-paid ledger row."""
+    from deepcredit.service.events import overlay_source
+
+    pid, _, acme = service.decided()
+    service.clock.advance(days=10)
+    report = {"transaction_id": "p1", "person_id": pid, "outcome": "instalment_late", "amount": 100,
+              "days_late": 5, "amount_paid": 80}
+    first = service.client.post("/v1/events", headers=acme, json=report)
+    assert first.status_code == 201, first.text
+    again = service.client.post("/v1/events", headers=acme, json=report)
+    assert again.status_code == 201 and again.json()["replayed"] is True
+    for other in ({"amount_paid": 70}, {"amount_paid": None}):
+        assert service.client.post("/v1/events", headers=acme, json={**report, **other}).status_code == 409
+    with service.ctx.db.read() as s:
+        assert [e.amount_paid for e in s.execute(select(ServiceEvent)).scalars()] == [80.0]
+    held = overlay_source(service.ctx.db)(None).events
+    assert held[["kind", "status", "amount", "days_late", "paid_amount"]].values.tolist() == [
+        ["instalment", "late", 100.0, 5.0, 80.0]]
+    on_ledger = held.assign(person_id="b", ts=datetime(2024, 3, 20), due_ts=datetime(2024, 3, 15))
+    snap = write_overlaid(_ingest(tmp_path / "served"), Overlay(events=on_ledger), tmp_path / "snap",
+                          datetime(2024, 4, 1))
+    ingested = _ingest(tmp_path / "ingested", pd.concat([ROWS, PART_WRITTEN], ignore_index=True))
+    pd.testing.assert_series_equal(_features(snap), _features(ingested), check_names=False)
+
+
+@pytest.mark.parametrize("fix", [{"action": "remove"}, {"action": "restatus", "status": "on_time"}])
+def test_a_part_payment_goes_with_its_outcome_when_disputed_or_erased(service, fix, tmp_path):
+    """A dispute that removes a part-paid outcome removes its payment with it (the service reads neither); one
+    that restatuses it keeps what was paid, now beside the corrected status (a correction says how the
+    commitment ended, not what was paid). Erasing the person deletes the stored amount with the outcome."""
+    from deepcredit.service.events import overlay_source
+
+    pid, me, acme = service.decided()
+    service.clock.advance(days=10)
+    r = service.client.post("/v1/events", headers=acme, json={
+        "transaction_id": "p1", "person_id": pid, "outcome": "instalment_late", "amount": 100, "days_late": 5,
+        "amount_paid": 80})
+    assert r.status_code == 201, r.text
+    d = service.client.post("/v1/me/disputes", json={"event_id": r.json()["event_id"], "reason": "Paid on time."},
+                            headers=me).json()
+    service.client.post(f"/v1/admin/disputes/{d['id']}/review", headers=service.admin)
+    r = service.client.post(f"/v1/admin/disputes/{d['id']}/resolve", headers=service.admin,
+                            json={"outcome": "corrected", "note": "Confirmed.", "correction": fix})
+    assert r.status_code == 200, r.text
+    held = overlay_source(service.ctx.db)(None).events
+    if fix["action"] == "remove":
+        assert held.empty
+    else:
+        assert held[["status", "amount", "paid_amount"]].values.tolist() == [["on_time", 100.0, 80.0]]
+        on_ledger = held.assign(person_id="b", ts=datetime(2024, 3, 20), due_ts=datetime(2024, 3, 20))
+        events = write_overlaid(_ingest(tmp_path / "ledger"), Overlay(events=on_ledger), tmp_path / "snap",
+                                datetime(2024, 4, 1)).read("events")
+        mine = events[(events["person_id"] == "b") & (events["ts"] == pd.Timestamp("2024-03-20"))]
+        assert sorted(zip(mine["kind"], mine["status"], mine["amount"], strict=True)) == [
+            ("instalment", "on_time", 100.0), ("payment", "paid", 80.0)]
+    r = service.client.post("/v1/admin/erasures", json={"person_id": pid}, headers=service.admin)
+    assert r.status_code == 201 and r.json()["deleted"]["reported_events"] == 1, r.text
+    with service.ctx.db.read() as s:
+        assert s.execute(select(ServiceEvent)).scalars().all() == []
+
+
+@pytest.mark.parametrize("paid, why", [(-1, "greater than or equal to 0"), (120, "more than amount"),
+                                       ("80", "JSON number"), (True, "JSON number"), ("Infinity", "finite")])
+def test_an_amount_paid_that_is_no_part_of_the_amount_is_refused_naming_the_field(service, paid, why):
+    """Negative, above what was owed, not a number, or not finite: 422 naming amount_paid, with no person id
+    and no value in the answer; nothing stored. Within 0..amount it is taken (0 and all of it included)."""
+    pid, _, acme = service.decided()
+    service.clock.advance(days=10)
+    body = {"transaction_id": "bad", "person_id": pid, "outcome": "instalment_late", "amount": 100, "days_late": 5}
+    if paid == "Infinity":  # JSON as Python writes it; not a JSON number, but parsers take it
+        r = service.client.post("/v1/events", headers={**acme, "Content-Type": "application/json"},
+                                content=json.dumps({**body, "amount_paid": float("inf")}))
+    else:
+        r = service.client.post("/v1/events", headers=acme, json={**body, "amount_paid": paid})
+    assert r.status_code == 422 and r.json()["type"].endswith("/invalid-request"), r.text
+    errors = r.json()["errors"]
+    assert [e["loc"][-1] for e in errors] == ["amount_paid"] and why in errors[0]["msg"], errors
+    assert pid not in r.text and "120" not in r.text and "Infinity" not in r.text
+    with service.ctx.db.read() as s:
+        assert s.execute(select(ServiceEvent)).scalars().all() == []
+    for tx, ok in (("none", 0), ("all", 100), ("part", 99.5)):
+        r = service.client.post("/v1/events", headers=acme, json={**body, "transaction_id": tx, "amount_paid": ok})
+        assert r.status_code == 201, r.text
 
 
 def _reported_and_replayed(service, acme: dict, pid: str, outcome: str, reports: dict[str, dict]) -> list:

@@ -6,7 +6,7 @@ import json
 
 from deepcredit.data.simulate import simulate_world
 from deepcredit.workflows.benchmarks import code_provenance
-from deepcredit.workflows.benchmarks.features import main
+from deepcredit.workflows.benchmarks.features import failed, run
 from deepcredit.workflows.benchmarks.models import BUILT_BY, built_by
 
 
@@ -15,7 +15,7 @@ def test_a_world_older_code_left_is_simulated_again_and_one_this_code_built_is_r
     simulate_world(data, people=60, seed=42)  # as older code (or code before stamps) left it
     (data / "marker").write_text("")
     out = tmp_path / "features.json"
-    assert main(["--people", "60", "--workdir", str(tmp_path), "--json", str(out)]) == 0
+    assert not failed(run(people=60, workdir=tmp_path, out=out))
     assert not (data / "marker").exists() and "no record of the code" in capsys.readouterr().out
     stamp = built_by(data)
     assert stamp is not None and stamp["code"] == code_provenance()
@@ -24,10 +24,10 @@ def test_a_world_older_code_left_is_simulated_again_and_one_this_code_built_is_r
     assert result["max_relative_difference"] < 1e-8  # the hand-written query computes what the engine does
 
     (data / "marker").write_text("")  # built by this code as this world: reused, not timed
-    assert main(["--people", "60", "--workdir", str(tmp_path), "--json", str(out)]) == 0
+    assert not failed(run(people=60, workdir=tmp_path, out=out))
     assert (data / "marker").exists() and json.loads(out.read_text())["simulate"]["cached"]
 
     stale = {**stamp, "code": {**stamp["code"], "fingerprint": "0" * 64, "commit": "abc1234"}}
     data.with_name(data.name + BUILT_BY).write_text(json.dumps(stale))
-    assert main(["--people", "60", "--workdir", str(tmp_path)]) == 0
+    assert not failed(run(people=60, workdir=tmp_path))
     assert not (data / "marker").exists() and "built by other code (commit abc1234" in capsys.readouterr().out

@@ -77,7 +77,7 @@ def test_the_spark_benchmarks_worlds_are_reused_only_when_this_code_built_them(t
     monkeypatch.setattr(spark, "parity", lambda ds, master: {"rows": len(ds.read("outcomes"))})
     stale = {**stamp, "code": {**stamp["code"], "fingerprint": "0" * 64, "commit": "abc1234"}}
     data.with_name(data.name + BUILT_BY).write_text(json.dumps(stale))
-    spark.main(["--parity", "--people", "60", "--workdir", str(tmp_path)])  # the parity path's world too
+    spark.parity_run(60, tmp_path)  # the parity path's world too
     assert not (data / "marker").exists() and "built by other code (commit abc1234" in capsys.readouterr().out
 
 

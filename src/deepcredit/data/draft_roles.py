@@ -1,7 +1,7 @@
 """The columns of a history file that `spec draft` finds by their values, for the roles its header words did
 not name.
 
-Why: header words (spec_draft.EVENT_ROLES) are a first guess in one language, and a ledger may be written in
+Why: header words (draft_event_columns.EVENT_ROLES) are a first guess in one language, and a ledger may be written in
 any (faellig_am, bezahlt_am, betrag_cent, tage_verzug, art). What the values do says the same in every
 language: a date column empty on some rows and otherwise on or after another date is when a due date was
 settled; a whole number equal to the days between the two is days late; a column of many spread numbers

@@ -303,7 +303,8 @@ def _set_aside(path: Path) -> bool:
     return path.name.endswith(".old") and path.is_dir() and not path.is_symlink()
 
 
-def check_replaceable(out: Path, is_previous: Callable[[Path], bool], what: str) -> None:
+def check_replaceable(out: Path, is_previous: Callable[[Path], bool], what: str, written_by: str | None = None
+                      ) -> None:
     """Refuse to replace anything at `out` but an empty directory or a previous output (`is_previous`), or
     an output another run is writing (output_lock); a previous output a killed swap set aside is put back
     first (restore_previous).
@@ -312,6 +313,10 @@ def check_replaceable(out: Path, is_previous: Callable[[Path], bool], what: str)
     folder of the user's files, a file) would be deleted. Called before any work, and again just before
     the rename (replace_directory); a folder that cannot be written is an error here too (check_writable).
     what: the output's kind in words ("a data set").
+
+    written_by: the output is one file, not a directory, and this is the command that writes it ("`deepcredit
+    features`"): replaceable where absent or where is_previous knows the file; a directory (even an empty one),
+    a symbolic link or anyone else's file is refused, in the same words (`what`: "the Parquet file").
     """
     out = Path(out)
     check_writable(out)
@@ -321,10 +326,13 @@ def check_replaceable(out: Path, is_previous: Callable[[Path], bool], what: str)
         restore_previous(out)
     if not out.exists() and not out.is_symlink():
         return
-    if out.is_dir() and not out.is_symlink() and (not any(out.iterdir()) or is_previous(out)):
+    if not out.is_symlink() and (out.is_file() if written_by else out.is_dir()) and (
+            is_previous(out) or (not written_by and not any(out.iterdir()))):
         return
     if out.is_symlink():
         found = "a symbolic link (replacing it would not replace what it points to)"
+    elif written_by:
+        found = f"a directory (--out is {what} to write)" if out.is_dir() else f"a file that {written_by} did not write"
     elif not out.is_dir():
         found = "a file"
     elif kind := manifest_kind(out):
@@ -332,7 +340,7 @@ def check_replaceable(out: Path, is_previous: Callable[[Path], bool], what: str)
     else:
         found = f"a directory that is not {what}"
     raise DataValidationError(str(out), f"already exists and is {found}: refusing to replace it "
-                                        "(choose another output directory)")
+                                        f"(choose another output {'file' if written_by else 'directory'})")
 
 
 def remove_stale_staging(out: Path) -> list[Path]:

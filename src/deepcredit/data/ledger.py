@@ -152,22 +152,48 @@ def settled_as_stored(ev: Events, status: str, days_late: float) -> tuple[str, f
 
 def with_payments(events: pd.DataFrame, ev: Events) -> pd.DataFrame:
     """Commitments reported as they ended (the scoring service's reported outcomes, dated when known) with
-    the payment ingest stores beside each where the spec declares paid_kind (payments_of): one kept or late
-    paid what it owed (a kind whose amount is owed) when it ended; one not kept, or of another kind, nothing.
+    the payment ingest stores beside each where the spec declares paid_kind (payments_of). A row may say what
+    was paid against it (a `paid_amount` column, REPORTED_PAID: NaN where it does not): that, as ingest reads
+    a ledger's paid_amount on the same row. Else one kept or late paid what it owed (a kind whose amount is
+    owed) when it ended; one not kept, or of another kind, nothing. Either way a row broken where the spec
+    declares a grace period pays nothing (forgotten_payment: ingest forgets the money of a row not settled
+    within its grace). Without paid_kind the column is dropped: the data set holds no payments.
 
     Why here: the service's events must be what ingest would have stored for the same ledger row, so the
     model reads the same money in training and in service; one rule, not a second copy of it."""
+    stated = events.get(REPORTED_PAID)
+    if stated is not None:  # the caller's frame unchanged
+        events = events.drop(columns=[REPORTED_PAID])
     if ev.paid_kind is None or not len(events):
         return events
     paid = (events["status"].isin(ev.statuses_meaning("kept", "late"))
             & events["kind"].isin(ev.kinds_amount("owed"))).to_numpy(bool)
-    out = events.assign(paid_amount=events["amount"].where(paid, 0.0).astype("float64"))
+    amount = np.where(paid, events["amount"].to_numpy(dtype=float, na_value=np.nan), 0.0)
+    if stated is not None:
+        told = pd.to_numeric(stated, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        amount = np.where(np.isnan(told), amount, told)
+    if forgotten_payment(ev):
+        amount = np.where(events["status"].isin(ev.statuses_meaning("broken")).to_numpy(bool), 0.0, amount)
+    out = events.assign(paid_amount=amount)
     out[PAID_KNOWN] = out["ts"]  # settled when reported
     # a data set stored before payments had their own status (its spec does not declare it) keeps the one its
     # payments were stored with: the first status meaning kept
     status = next((s for s, v in ev.statuses.items() if s == PAID_STATUS or v.meaning == "kept"
                    and PAID_STATUS not in ev.statuses), PAID_STATUS)
     return payments_of(out.reset_index(drop=True), ev, None, status)
+
+
+REPORTED_PAID = "paid_amount"
+"""The column of reported outcomes (with_payments) that says what was paid against each (NaN: not said)."""
+
+
+def forgotten_payment(ev: Events) -> bool:
+    """Whether ingest forgets the money paid on a broken row of this ledger: with a grace period (and the due
+    and settled dates it is counted from), a row not settled within its grace is broken and its payment
+    masked (_after_grace), whether it was settled later or never; so a reported write-off, or a late one
+    stored broken past the grace (settled_as_stored), pays nothing, whatever it says was paid."""
+    c = ev.columns
+    return ev.grace_days is not None and c.due_ts is not None and c.settled_ts is not None
 
 
 def unpaid_until(due: pd.Series, grace_days: int, snapshot: pd.Timestamp | None) -> pd.Series:

@@ -42,7 +42,6 @@ from deepcredit.models.artifacts import Artifact, key_hashes, load_artifact
 from deepcredit.models.base import CreditModel, load_model, proba_columns
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.splits import Fold, configured_split, describe_split
-from deepcredit.models.stack import StackModel
 from deepcredit.scoring.input_check import SAMPLE_ROWS, check_input
 from deepcredit.scoring.scorer import Scorer
 
@@ -112,12 +111,11 @@ def _dataset_line(ds: Dataset, rows: int) -> str:
 
 
 def _member_pds(loaded: LoadedModel, inp: ModelInput) -> dict[str, np.ndarray]:
-    """Each member's own PD when the model is a stack, for the ablation table: its logits as the stack reads
-    them (member_logits: each member on the input it was fitted on, the event encoder's embeddings where it
-    reads them), the logistic function taken. Why not each member's predict_proba on `inp`: a member that
-    reads embeddings finds none there, and a temporal stack's report lost its members' rows to a caveat."""
-    if not isinstance(loaded.model, StackModel):
-        return {}
+    """Each member's own PD for the ablation table (none for a single model): its logits as the model reads
+    them (CreditModel.member_logits: a stack's members each on the input it was fitted on, the event
+    encoder's embeddings where they read them), the logistic function taken. Why not each member's
+    predict_proba on `inp`: a member that reads embeddings finds none there, and a temporal stack's report
+    lost its members' rows to a caveat."""
     logits = loaded.model.member_logits(inp)
     return {f"member: {kind}": proba_columns(logits[kind].to_numpy())[:, 1] for kind in logits.columns}
 

@@ -24,7 +24,13 @@ import pyarrow.parquet as pq
 
 from deepcredit.data.dataset import Dataset, new_connection
 from deepcredit.data.errors import DataValidationError
-from deepcredit.data.io import atomic_write_parquet, check_writable, library_versions, output_lock
+from deepcredit.data.io import (
+    atomic_write_parquet,
+    check_replaceable,
+    check_writable,
+    library_versions,
+    output_lock,
+)
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.features.slopes import centred
 from deepcredit.features.sources import DUCKDB, FRAME_ORDER, Dialect, legacy_spec, stages
@@ -164,23 +170,16 @@ def _sidecar(path: Path) -> dict | None:
 
 
 def check_features_out(out: Path) -> None:
-    """Refuse an `out` for a feature file that is not one: a .json name, a directory, a symbolic link, or a
-    file that `deepcredit features` did not write (an earlier feature file is replaced). Why: a command
-    replaces only its own earlier output (README); `--out mine.parquet` replaced the user's table silently."""
+    """Refuse an `out` for a feature file that is not one: a .json name, or what io.check_replaceable refuses
+    for an output that is one file (a directory, a symbolic link, a file that `deepcredit features` did not
+    write; an earlier feature file is replaced). Why: a command replaces only its own earlier output (README);
+    `--out mine.parquet` replaced the user's table silently."""
     out = Path(out)
     check_writable(out)
     if out.suffix.lower() == ".json":
         raise DataValidationError(str(out), "a feature file is Parquet: name it .parquet, not .json")
-    if out.is_symlink():
-        found = "a symbolic link (replacing it would not replace what it points to)"
-    elif out.is_dir():
-        found = "a directory (--out is the Parquet file to write)"
-    elif not out.exists() or feature_meta(out) is not None:
-        return
-    else:
-        found = "a file that `deepcredit features` did not write"
-    raise DataValidationError(str(out), f"already exists and is {found}: refusing to replace it "
-                              "(choose another output file)")
+    check_replaceable(out, lambda path: feature_meta(path) is not None, "the Parquet file",
+                      written_by="`deepcredit features`")
 
 
 def applicable(definitions: Sequence[FeatureDef], people_columns: set[str]) -> list[FeatureDef]:

@@ -47,26 +47,66 @@ def _number(v: float) -> str:
     return f"{v:,.0f}" if whole else (f"{v:,.2f}" if abs(v) >= 100 else f"{v:.4g}")
 
 
+def _fine(v: float) -> str:
+    """A rate's or a change's number: 0.06 / 45.27 / 1,250.5, to two decimals (one significant digit below
+    0.01), so a trend of 0.05513 days a month reads 0.06, not 0 as a whole number of days would."""
+    return _number(round(v, 2)) if abs(v) >= 0.01 or v == 0 else f"{v:.1g}"
+
+
 UNITS: dict[str, Callable[[float], str]] = {
     "days": _days,
     "share": lambda v: f"{v:.0%}",
+    "percentage_points": lambda v: f"{_fine(round(100 * v, 1))} percentage points",
     "count": lambda v: f"{v:,.0f}",
     "money": lambda v: f"{v:,.2f}",
+    "number": _number,
     "yes_no": lambda v: "yes" if v else "no",
 }
-"""What a reason shows for a feature's value, by its unit (FeatureDef.unit)."""
+"""What a reason shows for a feature's value, by its unit (FeatureDef.unit). percentage_points: a difference
+of two shares (0.12: 12 percentage points); number: a quantity with no unit of its own (a rating)."""
 LOG1P = "log1p"
 """A unit's prefix for a feature holding log(1 + x): the reason shows x ('log1p', or 'log1p:DM' for x DM)."""
+SIGNED = "signed"
+"""A unit's prefix for a value whose sign is what it says (a trend, a change, money in less money out):
+the reason writes the sign ('signed:money' shows +1,200.00 or -45.27), so a fall never reads as a rise."""
+PER = " per "
+"""Between a unit and a period: a rate ('days per month' shows 0.06 days per month, 'count per month' 2.5
+per month; money per month 45.27 per month)."""
+FINE = {"days": lambda v: f"{_fine(v)} day" + ("" if _fine(abs(v)) == "1" else "s"), "count": _fine, "number": _fine}
+"""A rate's number in a whole-number unit: its fraction is what it says (0.06 days per month)."""
 
 
 def shown_in(unit: str, value: float) -> str:
-    """`value` as a person reads it in `unit`: one of UNITS, a log1p transform, or any words a spec declares
-    for an attribute (48 with 'months': '48 months')."""
+    """`value` as a person reads it in `unit`: one of UNITS, optionally followed by words after a colon (the
+    spec's currency: 'money:EUR' shows 437.27 EUR), a rate ('days per month'), a signed value
+    ('signed:days per month': +0.06 days per month), a log1p transform, or any words a spec declares for an
+    attribute (48 with 'months': '48 months')."""
     if unit == LOG1P or unit.startswith(LOG1P + ":"):
         value, unit = math.expm1(value), unit.removeprefix(LOG1P).removeprefix(":")
+    if unit.startswith(SIGNED + ":"):
+        return ("+" if value > 0 else "-" if value < 0 else "") + shown_in(unit.removeprefix(SIGNED + ":"), abs(value))
+    base, per, period = unit.rpartition(PER)
+    if per:
+        return f"{FINE[base](value) if base in FINE else shown_in(base, value)}{PER}{period}"
+    kind, colon, words = unit.partition(":")
+    if colon and kind in UNITS:
+        return f"{UNITS[kind](value)} {words}"
     if unit in UNITS:
         return UNITS[unit](value)
     return f"{_number(value)}{'' if unit == '%' else ' '}{unit}" if unit else _number(value)
+
+
+def in_currency(unit: str, currency: str) -> str:
+    """`unit` with its money in `currency` (the spec's declared one): 'money' becomes 'money:EUR', also
+    within a signed value or a rate ('signed:money per month'); any other unit, or no currency, as it is."""
+    if not currency:
+        return unit
+    prefix = next((p for p in (SIGNED + ":", LOG1P + ":") if unit.startswith(p)), "")
+    base, per, period = unit.removeprefix(prefix).rpartition(PER)
+    base = base if per else period
+    if base != "money":
+        return unit
+    return f"{prefix}money:{currency}{per}{period if per else ''}"
 
 
 @dataclass(frozen=True)
@@ -96,8 +136,11 @@ class FeatureDef:
     levels: tuple[str, ...] = ()
     """An ordinal attribute's declared values, lowest first: the feature holds the rank, reasons show the value."""
     unit: str = ""
-    """How a person reads the value (shown_in): a key of UNITS (days, share, count, money, yes_no), words a
-    spec declares for its attribute ('months'), either after 'log1p:' for a log feature; "" as it is."""
+    """How a person reads the value (shown_in): a key of UNITS (days, share, percentage_points, count, money,
+    number, yes_no; money followed by the spec's currency, 'money:EUR'), words a spec declares for its
+    attribute ('months'), a rate of either per a period ('days per month'), any of those after 'signed:'
+    for a value that can fall as well as rise (a trend: '+0.06 days per month'), or after 'log1p:' for a
+    log feature; "" as it is. Every template feature declares one (features.templates)."""
     codes: str = ""
     """The feature holding what a missing value stands for (an attribute's special values, `<name>_code`):
     a reason shows that meaning ('refused') rather than 'missing'."""
@@ -118,7 +161,8 @@ class FeatureDef:
 
     def label(self, value: object) -> object:
         """The value as a person reads it: an ordinal rank becomes its declared level, a number is written
-        in its unit (UNITS: '408 days', '75%', '1,250.00'); other values stay as they are."""
+        in its unit (shown_in: '408 days', '75%', '1,250.00', '+0.06 days per month'); other values stay as
+        they are."""
         if self.levels and isinstance(value, int | float) and float(value).is_integer() \
                 and 0 <= int(value) < len(self.levels):
             return self.levels[int(value)]

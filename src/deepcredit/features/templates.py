@@ -13,11 +13,13 @@ produce their own subsets and profile features from the same code.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from deepcredit.data.schema import Dimension
 from deepcredit.data.spec import DatasetSpec, DescribedKind, Relations, SpecError
 from deepcredit.data.spec_events import Events, Measure, ShareFeature
 from deepcredit.data.spec_profile import Attribute
-from deepcredit.features.spec import LOG1P, FeatureDef, Kind, Source
+from deepcredit.features.spec import LOG1P, PER, SIGNED, UNITS, FeatureDef, Kind, Source, in_currency
 from deepcredit.features.window_words import Words, between, span
 
 CH, FC = Dimension.CREDIT_HISTORY, Dimension.FULFILMENT_CAPACITY
@@ -201,7 +203,7 @@ def attribute_feature(a: Attribute) -> FeatureDef:
     elif a.log:
         sql, name, unit = f"MAX(LN(1 + GREATEST({col}, 0)))", f"log_{a.name}", ":".join(filter(None, (LOG1P, a.unit)))
     else:
-        sql = f"MAX({col})"
+        sql, unit = f"MAX({col})", a.unit or "number"
     return FeatureDef(name, a.dimension, Source.PROFILE, sql, a.text, improve_text(a),
                       risk_direction=a.risk_direction, kind=kind, requires=(a.name,), protected=a.protected,
                       actionable=a.actionable, levels=tuple(a.order or ()) if a.type == "ordinal" else (),
@@ -292,8 +294,9 @@ def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:
                        f"the share of your commitments late or missed in {words.last(r)}", PAY_ON_TIME,
                        risk_direction=1, unit="share", missing=f"no commitments on record in {words.last(r)}"),
             FeatureDef("bad_rate_trend", CH, E, f"{_rate(0, r)} - {_rate(r, lg)}",
-                       f"your recent {nouns} being worse than your earlier ones",
-                       f"Bring your recent {nouns} back on time; recent behaviour weighs most.", risk_direction=1),
+                       f"the share of your recent {nouns} late or missed, against your earlier ones",
+                       f"Bring your recent {nouns} back on time; recent behaviour weighs most.", risk_direction=1,
+                       unit=f"{SIGNED}:percentage_points"),
             FeatureDef("days_since_last_bad", CH, E, "MIN(CASE WHEN is_bad = 1 THEN age_days END)",
                        f"how recently you last had a late {noun} or missed a commitment" if own else
                        "how recently you last paid late or missed a commitment",
@@ -322,15 +325,17 @@ def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:
                        f"your average {noun} delay in {words.last(m)}", PAY_ON_TIME, risk_direction=1,
                        unit="days"),
             FeatureDef("days_late_slope", CH, E, _slope("days_late", "is_outcome = 1 AND ", lg, w.period),
-                       f"your {noun} delays growing {per} by {per}",
+                       f"how your {noun} delays changed {per} by {per}",
                        f"Make your {nouns} a little earlier each {per} until they are on time again." if own else
-                       f"Pay a little earlier each {per} until you are on time again.", risk_direction=1),
+                       f"Pay a little earlier each {per} until you are on time again.", risk_direction=1,
+                       unit=f"{SIGNED}:days{PER}{per}"),
         ]
     ratings = ev.kinds_amount("rating")
     if ratings:
         out.append(FeatureDef("mean_rating_received", CH, E,
                               f"AVG(CASE WHEN {isin('kind', ratings)} THEN amount END)",
-                              "the average rating your trading partners gave you", PARTNERS, risk_direction=-1))
+                              "the average rating your trading partners gave you", PARTNERS, risk_direction=-1,
+                              unit="number"))
     if has_bad:
         out += [
             FeatureDef("longest_bad_streak", CH, R, "MAX(run_length)",
@@ -391,9 +396,10 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
             FeatureDef("last_bill_amount", FC, E, latest("amount", owed), "the latest amount you were asked to pay",
                        BALANCE_DOWN if balance else AMOUNTS_AHEAD, unit="money", improve_direction=-1),
             FeatureDef(f"bill_slope_{m}d", FC, E, _slope("amount", f"{owed} AND ", m, p),
-                       f"your balance growing {per} by {per}" if balance else
-                       f"the amounts you were asked to pay growing {per} by {per}",
-                       spend_less if balance else AMOUNTS_AHEAD, improve_direction=-1),
+                       f"how your balance changed {per} by {per}" if balance else
+                       f"how the amounts you were asked to pay changed {per} by {per}",
+                       spend_less if balance else AMOUNTS_AHEAD, unit=f"{SIGNED}:money{PER}{per}",
+                       improve_direction=-1),
         ]
     if paid:
         paid_recent = total("amount", paid, r)
@@ -454,8 +460,8 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
                        f"how much of your credit line you used over {words.last(m)}", BELOW_LINE,
                        risk_direction=1, requires=line, unit="share", missing=no_line),
             FeatureDef("balance_trend", FC, DER, f"({mean_recent} - {mean_before}) / NULLIF({credit_line}, 0)",
-                       "your balance growing relative to your credit line", spend_less,
-                       risk_direction=1, requires=line, missing=no_line),
+                       "the change in your balance, as a share of your credit line", spend_less,
+                       risk_direction=1, requires=line, unit=f"{SIGNED}:percentage_points", missing=no_line),
         ]
     if paid:
         out.append(FeatureDef(f"paid_to_limit_{m}d", FC, DER, f"amount_paid_{m}d / NULLIF({credit_line}, 0)",
@@ -480,7 +486,7 @@ def flow_capacity_features(ev: Events, words: Words) -> list[FeatureDef]:
                        INCOME_IN, risk_direction=-1, fill=0, unit="money"),
             FeatureDef(f"received_change_{r}d", FC, E, f"{received} - {total(money_in, f'age_days > {r}', 2 * r)}",
                        f"the money that came in over {words.last(r)} against the {span(r)} before", INCOME_IN,
-                       risk_direction=-1, fill=0, unit="money"),
+                       risk_direction=-1, fill=0, unit=f"{SIGNED}:money"),
             FeatureDef(f"{words.token}s_with_money_in_{m}d", FC, E,
                        active_periods(m, w.period, cond=f"{money_in} > 0"),
                        f"in how many of the last {words.periods_in(m)} money came in", INCOME_IN, risk_direction=-1,
@@ -490,8 +496,8 @@ def flow_capacity_features(ev: Events, words: Words) -> list[FeatureDef]:
         spent = total(money_out, "1 = 1", r)
         out += [
             FeatureDef(f"net_flow_{r}d", FC, E, f"{received} - {spent}",
-                       f"how much more money came in than went out in {words.last(r)}", within_means,
-                       risk_direction=-1, fill=0, unit="money"),
+                       f"the money that came in less the money that went out in {words.last(r)}", within_means,
+                       risk_direction=-1, fill=0, unit=f"{SIGNED}:money"),
             FeatureDef(f"spent_to_received_{r}d", FC, E, f"{spent} / NULLIF({received}, 0)",
                        f"how much of the money that came in you spent in {words.last(r)}", within_means,
                        risk_direction=1, unit="share"),
@@ -504,7 +510,8 @@ def behaviour_features(ev: Events, words: Words) -> list[FeatureDef]:
     r, m, lg = w.recent, w.medium, w.long
     out = [
         FeatureDef(f"events_per_{words.token}_{lg}d", BP, E, f"{count('1 = 1', lg)} / {float(lg // w.period)}",
-                   "how often you use the services", REGULAR, fill=0, improve_direction=1),
+                   "how often you use the services", REGULAR, fill=0, unit=f"count{PER}{words.period}",
+                   improve_direction=1),
         FeatureDef(f"active_{words.token}s_{lg}d", BP, E,
                    active_periods(lg, w.period),
                    f"in how many of the last {words.periods_in(lg)} you were active", REGULAR, risk_direction=-1,
@@ -555,7 +562,8 @@ def numeric_measure(ms: Measure, words: Words) -> list[FeatureDef]:
     column)."""
     w = words.w
     r, m = w.recent, w.medium
-    col, text, unit, improve = ms.name, ms.text, ms.unit, measure_advice(ms)
+    col, text, unit, improve = ms.name, ms.text, ms.unit or "number", measure_advice(ms)
+    change = "percentage_points" if unit == "share" else unit  # a share's trend moves in percentage points
     recent = f"CASE WHEN age_days <= {r} THEN {col} END"
     level = {"mean": (f"AVG({recent})", f"{text}, on average over {words.last(r)}"),
              "min": (f"MIN({recent})", f"{text} at its lowest in {words.last(r)}"),
@@ -565,7 +573,8 @@ def numeric_measure(ms: Measure, words: Words) -> list[FeatureDef]:
     out += [FeatureDef(f"{col}_{stat}_{r}d", ms.dimension, E, sql, said, improve, risk_direction=ms.risk_direction,
                        unit=unit, improve_direction=ms.improve_direction) for stat, (sql, said) in level.items()]
     out.append(FeatureDef(f"{col}_trend_{m}d", ms.dimension, E, _slope(col, "", m, w.period),
-                          words.trend_of(text), improve, risk_direction=ms.risk_direction))
+                          words.trend_of(text), improve, risk_direction=ms.risk_direction,
+                          unit=f"{SIGNED}:{change}{PER}{words.period}"))
     return out
 
 
@@ -619,7 +628,7 @@ def social_features(spec: DatasetSpec, words: Words) -> list[FeatureDef]:
     if rel.directed and rel.weighted:
         out.append(FeatureDef("mean_incoming_weight", SC, N, "SUM(incoming_weight) / NULLIF(SUM(incoming), 0)",
                               "how strongly the people connected to you vouch for you", PARTNERS,
-                              risk_direction=-1, missing="no one connected to you yet"))
+                              risk_direction=-1, unit="number", missing="no one connected to you yet"))
     return out
 
 
@@ -631,6 +640,16 @@ def kind_feature(rel: Relations, kind: str, label: str) -> FeatureDef:
                       said.description or f"how many of your connections are {kind.replace('_', ' ')} links",
                       said.improve or NETWORK, risk_direction=said.risk_direction, fill=0, unit="count",
                       improve_direction=said.improve_direction)
+
+
+def currency(spec: DatasetSpec) -> str:
+    """The unit the spec declares for money: that of its credit line or income attribute ("EUR"), unless it
+    is one of the generic display units ("money", "share"...); "" where it declares none."""
+    for role in ("credit_line", "income"):
+        a = spec.role(role)
+        if a is not None and a.unit and a.unit not in UNITS:
+            return a.unit
+    return ""
 
 
 def features_for(spec: DatasetSpec) -> list[FeatureDef]:
@@ -653,6 +672,8 @@ def features_for(spec: DatasetSpec) -> list[FeatureDef]:
     out: list[FeatureDef] = []
     for d in Dimension:
         out += [f for f in profile if f.dimension is d] + by_dim[d] + [f for f in measured if f.dimension is d]
+    money = currency(spec)
+    out = [replace(f, unit=in_currency(f.unit, money)) for f in out]
     names = [f.name for f in out]
     clash = next((n for n in names if names.count(n) > 1), None)
     if clash is not None:

@@ -203,6 +203,15 @@ class CreditModel(ClassifierMixin, BaseEstimator, ABC):
         again how to recurse and whether a member of weight 0 counts."""
         return []
 
+    def member_logits(self, inp: ModelInput) -> pd.DataFrame:
+        """Each fitted member's logit per row of `inp` as this model reads it (columns: the members' kinds, in
+        fitted_members' order); no columns for a single model.
+
+        Why on the contract: the evaluation report shows each member's own PD beside the combination's, and
+        only the combination knows the input each member was fitted on (a stack's event encoder's
+        embeddings), so the report asks every model and needs no test of what kind it is."""
+        return pd.DataFrame(index=pd.RangeIndex(len(inp)))
+
     def fit_notes(self) -> list[str]:
         """What the fit chose from the data that a modeller should know of (a setting it switched by
         itself); `train` prints them and keeps them in the artifact's metrics. None by default."""

@@ -831,7 +831,8 @@ class StackModel(CreditModel):
             raise RuntimeError("stack: call fit (or load a fitted model) first")
 
     def member_logits(self, inp: ModelInput) -> pd.DataFrame:
-        """Each member's logit per row (columns: member kinds)."""
+        """Each member's logit per row (columns: member kinds), each member on the input it was fitted on
+        (CreditModel.member_logits)."""
         self._check_fitted()
         embedded = self._embedded(inp)
         return pd.DataFrame({k: member_logit(model, input_for(model, inp, embedded))

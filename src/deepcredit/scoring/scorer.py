@@ -44,6 +44,7 @@ contributions in log-odds. On the score scale a logit contribution c is worth -f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -51,7 +52,7 @@ import pandas as pd
 
 from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
-from deepcredit.features.spec import FeatureDef, Kind, Source
+from deepcredit.features.spec import FeatureDef, Kind, Source, shown_in
 from deepcredit.features.templates import (
     AGAINST_ADVICE,
     IMPROVE_BY_DIMENSION,
@@ -356,11 +357,16 @@ def at_floor(X: pd.DataFrame, cols: list[str], defs: dict[str, FeatureDef]) -> n
 
 def shown_value(feature: str, value: object) -> str:
     """A reason's value as a person reads it: for a dimension as a whole its telling figure or nothing,
-    'missing' where the person's value is, else the value (labelled by reason_table)."""
+    'missing' where the person's value is, else the value as reason_table labelled it in its feature's unit
+    (FeatureDef.label: '+0.06 days per month', '437.27 EUR'); a number whose feature declares no unit (a
+    definition made in code, or a model saved before every feature declared one) is written as a number
+    with no unit: thousands grouped, at most 4 significant digits after the point."""
     if feature in WHOLE_NAMES:
         return value if isinstance(value, str) else ""  # its telling figure (scoring.figures), if any
     if value is None:
         return "missing"
+    if isinstance(value, float) and math.isfinite(value):
+        return shown_in("", value)
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 

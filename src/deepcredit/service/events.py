@@ -17,7 +17,11 @@ report is idempotent per transaction id like a decision: the same facts again ar
 facts under the same id a 409. A reported event is known outside the service by its public id (`evt_…`,
 store/public_ids.py), a decision by its own (`dec_…`): a row key counts every merchant's rows. The service
 stores one row per report; the payment ingest would store beside the same ledger row (paid_kind) is read
-with it (ledger.with_payments, in scoring.ScopedDataset.sources).
+with it (ledger.with_payments, in scoring.ScopedDataset.sources): what the report says was paid
+(`amount_paid`, schema s0008: a part payment) where it says it, else as its outcome says. Every point-in-time
+read dates a report when the service learnt it (its row's created_at: overlay_source), as ingest dates a row
+when its outcome was known, so a report never changes a score, a feature or a snapshot as of a moment before
+it came; when it occurred (occurred_at, the row's ts) keeps its days late and its age for retention.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import pandas as pd
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from deepcredit.data.ledger import settled_as_stored, written_off_days
+from deepcredit.data.ledger import REPORTED_PAID, settled_as_stored, written_off_days
 from deepcredit.data.schema import EVENT_STATUSES, REPORTED_OUTCOMES
 from deepcredit.data.spec import DatasetSpec
 from deepcredit.service.attribute_fixes import FIX_COLUMNS
@@ -43,7 +47,7 @@ from deepcredit.service.context import ServiceContext
 from deepcredit.service.history import spec_of, status_meaning
 from deepcredit.service.problems import Problem, forbidden
 from deepcredit.service.schemas import EventAck, EventReport, Outcome
-from deepcredit.service.scoring import OVERLAY_COLUMNS, Overlay, ScoredPerson
+from deepcredit.service.scoring import OCCURRED, OVERLAY_COLUMNS, Overlay, ScoredPerson
 from deepcredit.service.store import Database, public_ids
 from deepcredit.service.store.models import (
     AttributeCorrection,
@@ -137,9 +141,13 @@ def overlay_source(db: Database, clock: Callable[[], datetime] | None = None):
             due = e.due_ts  # corrected to on time (0 days late): due no earlier than it was done, as in scoring.py
             if fix is not None and days_late == 0 and due is not None and due < e.ts:
                 due = e.ts
-            rows.append((e.subject, e.ts, e.kind, e.amount, status, due, days_late, f"merchant:{e.merchant_id}",
-                         ref))
-        frame = pd.DataFrame(rows, columns=list(OVERLAY_COLUMNS))
+            # dated when the service learnt it (created_at), as ingest dates a row when its outcome was known:
+            # a report never reaches a moment before it came. When it occurred (e.ts) keeps its days late
+            # (due_ts) and its age for retention (OCCURRED)
+            rows.append((e.subject, e.created_at, e.kind, e.amount, status, due, days_late, f"merchant:{e.merchant_id}",
+                         ref, e.amount_paid, e.ts))
+        frame = pd.DataFrame(rows, columns=[*OVERLAY_COLUMNS, REPORTED_PAID, OCCURRED])
+        frame[REPORTED_PAID] = frame[REPORTED_PAID].astype("float64")  # None: not said (with_payments)
         corr = pd.DataFrame([(x.event_ref, x.action, x.status, x.days_late) for x in corrections
                              if x.event_ref.startswith("b")],
                             columns=["event_ref", "action", "status", "days_late"])
@@ -373,15 +381,27 @@ def _order(ctx: ServiceContext, s, m: MerchantPrincipal, subject: str, req: Even
 def held_amount(amount: float, spec: DatasetSpec | None) -> float:
     """The amount stored for a report: 0 where the data set holds no amounts (as ingest stores them), so no
     money the data set never had enters a record, a feature or a plan."""
+    return float(amount) if _holds_amounts(spec) else 0.0
+
+
+def held_paid(paid: float | None, spec: DatasetSpec | None) -> float | None:
+    """The amount paid stored for a report (None where it did not say): none where the data set holds no
+    amounts (held_amount), so a report that said it reads as one that did not."""
+    return float(paid) if paid is not None and _holds_amounts(spec) else None
+
+
+def _holds_amounts(spec: DatasetSpec | None) -> bool:
+    """Whether the served data set holds amounts (its events declare an amount column; the simulated world's do)."""
     events = spec.events if spec is not None else None
-    return 0.0 if events is not None and not events.columns.amount else float(amount)
+    return events is None or bool(events.columns.amount)
 
 
 def _same_facts(prior: ServiceEvent, subject: str, req: EventReport, days_late: float | None, ts: datetime,
-                amount: float) -> bool:
+                amount: float, paid: float | None) -> bool:
     """Whether a report repeats a stored one. A delay or time left out is the stored one (both default to
-    values that depend on when the report came)."""
+    values that depend on when the report came); an amount paid is part of the facts, said or not."""
     return (prior.subject == subject and prior.outcome == req.outcome.value and prior.amount == amount
+            and prior.amount_paid == paid
             and (days_late is None or prior.days_late == days_late) and (req.occurred_at is None or prior.ts == ts))
 
 
@@ -408,6 +428,7 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
     floor = write_off_days(spec) if meaning == "broken" else None  # a write-off's days late, as ingest sets it
     stated = float(req.days_late) if req.days_late is not None else None
     amount = held_amount(req.amount, spec)
+    paid = held_paid(req.amount_paid, spec)
     default_late = 0.0 if meaning == "kept" else floor or WRITE_OFF_DAYS
     with ctx.db.write() as s:
         prior = s.execute(select(ServiceEvent).where(ServiceEvent.merchant_id == m.id,
@@ -415,7 +436,7 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
                           ).scalar_one_or_none()
         if prior is not None:
             if not _same_facts(prior, subject, req, None if stated is None else stored_delay(status, stated, spec)[1],
-                               ts, amount):
+                               ts, amount, paid):
                 ctx.audit.append(s, now, m.actor, "event_refused", subject, reason="transaction-conflict",
                                  event=prior.public_id)
                 conflict = Problem(409, "transaction-conflict", "this transaction id was used for a different event")
@@ -447,6 +468,7 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
                 held, late = stored_delay(status, days_late, spec)  # as ingest stores the same row
                 e = ServiceEvent(public_id=public_ids.new_event(), subject=subject, merchant_id=m.id,
                                  transaction_id=req.transaction_id, outcome=req.outcome.value, ts=ts, kind=kind, status=held, amount=amount,
+                                 amount_paid=paid,
                                  due_ts=ts - timedelta(days=days_late), created_at=now, days_late=late)
                 s.add(e)
                 s.flush()

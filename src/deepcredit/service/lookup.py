@@ -12,8 +12,18 @@ holds them for the data set it serves. Batch scoring does not use this (it reads
 
 A one-off command that re-scores a few people (`person-erase`) would spend most of its time reading and
 sorting the whole copy: there the index is built with held=False and reads, per question, only the rows of
-the people asked about (DuckDB prunes the copy's person-sorted part files by their statistics), sorted the
-same way, so it answers with the same rows in the same order as a held index.
+the people asked about, sorted the same way, so it answers with the same rows in the same order as a held
+index. Each read filters a table by the key it is sorted on, so DuckDB skips the part files and row groups
+whose statistics cannot hold these people: people and events by person, relations from them by source in
+`relations` and relations towards them by target in `relations_by_target` (the service's copy keeps both,
+service/pseudodata.py; a data set without the second reads `relations` for both ends). This is the one way
+to read some people's rows: a ScopedDataset for some people given no index makes one of these.
+
+Order: a person's profile versions and events keep the file's order (a stable sort by person). A pair of
+people may be related more than once (the same pair observed again, with another weight, date or kind), and
+the two files of the copy order such rows differently (each sorted by its own key only), so relations are
+ordered by every column: those from a person by (source, target, ts, kind, weight), those towards a person by
+(target, source, ts, kind, weight), whichever file they were read from (RELATION_ORDER).
 """
 
 from __future__ import annotations
@@ -28,12 +38,17 @@ import pyarrow.compute as pc
 
 from deepcredit.data.dataset import Dataset, new_connection
 
+RELATION_ORDER = ("ts", "kind", "weight")
+"""What orders a pair's relations after its two ends (module docstring: rows alike in all are the same row)."""
+
 
 class _Sorted:
-    """A table sorted (stably) by one key column, with each key's [start, stop) rows."""
+    """A table sorted (stably) by one key column, then by the `then` columns it has, with each key's
+    [start, stop) rows."""
 
-    def __init__(self, table: pa.Table, key: str) -> None:
-        order = pc.sort_indices(table, [(key, "ascending")])  # stable: ties keep the file order
+    def __init__(self, table: pa.Table, key: str, then: Sequence[str] = ()) -> None:
+        by = [(c, "ascending") for c in (key, *then) if c in table.column_names]
+        order = pc.sort_indices(table, by)  # stable: ties keep the file order
         self.table = table.take(order)
         self.key = key
         runs = pc.run_end_encode(self.table.column(key).combine_chunks()) if self.table.num_rows else None
@@ -53,6 +68,14 @@ class _Sorted:
         return self.table.take(pa.array(self.positions(keys), pa.int64()))
 
 
+def _by_source(relations: pa.Table) -> _Sorted:
+    return _Sorted(relations, "source", ("target", *RELATION_ORDER))
+
+
+def _by_target(relations: pa.Table) -> _Sorted:
+    return _Sorted(relations, "target", ("source", *RELATION_ORDER))
+
+
 def _quoted(ids: Iterable[str]) -> str:
     return ", ".join("'" + str(i).replace("'", "''") + "'" for i in ids) or "NULL"
 
@@ -60,7 +83,8 @@ def _quoted(ids: Iterable[str]) -> str:
 class PersonIndex:
     """`people`, `events` and `relations` of a data set by person (relations both by source and by target).
 
-    held=False: nothing is read up front or kept; each question reads only the asked-about people's rows."""
+    held=False: nothing is read up front or kept; each question reads only the asked-about people's rows,
+    from the files sorted by the key it asks by (module docstring)."""
 
     def __init__(self, dataset: Dataset, held: bool = True) -> None:
         self.dataset = dataset
@@ -86,14 +110,16 @@ class PersonIndex:
         if self.held:
             return self._load()
         scan, keys = self.dataset.scan, _quoted(ids)
+        by_target = "relations_by_target" if "relations_by_target" in self.dataset.manifest.extras else "relations"
         out: dict[str, _Sorted] = {}
-        for table in dict.fromkeys("relations" if k.startswith("by_") else k for k in kinds):
-            if table == "relations":
-                rows = self._read(f"SELECT * FROM {scan(table)} WHERE source IN ({keys}) OR target IN ({keys})")
-                out["by_source"], out["by_target"] = _Sorted(rows, "source"), _Sorted(rows, "target")
+        for kind in dict.fromkeys(kinds):
+            if kind == "by_source":
+                out[kind] = _by_source(self._read(f"SELECT * FROM {scan('relations')} WHERE source IN ({keys})"))
+            elif kind == "by_target":
+                out[kind] = _by_target(self._read(f"SELECT * FROM {scan(by_target)} WHERE target IN ({keys})"))
             else:
-                out[table] = _Sorted(self._read(f"SELECT * FROM {scan(table)} WHERE person_id IN ({keys})"),
-                                     "person_id")
+                out[kind] = _Sorted(self._read(f"SELECT * FROM {scan(kind)} WHERE person_id IN ({keys})"),
+                                    "person_id")
         return out
 
     def _load(self) -> dict[str, _Sorted]:
@@ -106,8 +132,8 @@ class PersonIndex:
                 con.close()
                 self._tables = {"people": _Sorted(read["people"], "person_id"),
                                 "events": _Sorted(read["events"], "person_id"),
-                                "by_source": _Sorted(read["relations"], "source"),
-                                "by_target": _Sorted(read["relations"], "target")}
+                                "by_source": _by_source(read["relations"]),
+                                "by_target": _by_target(read["relations"])}
             return self._tables
 
     def load(self) -> None:
@@ -122,7 +148,8 @@ class PersonIndex:
         return self._of(["events"], ids)["events"].rows(ids)
 
     def relations(self, ids: Sequence[str]) -> pa.Table:
-        """Every relation with `ids` at either end, once: those from them, then those only towards them."""
+        """Every relation with `ids` at either end, once: those from them, then those only towards them, each
+        part in its RELATION_ORDER."""
         t = self._of(["by_source", "by_target"], ids)
         out = t["by_source"].rows(ids)
         towards = t["by_target"].rows(ids)

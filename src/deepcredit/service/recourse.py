@@ -38,7 +38,8 @@ import numpy as np
 import pandas as pd
 
 from deepcredit.data.spec import DatasetSpec
-from deepcredit.features.spec import UNITS, Source
+from deepcredit.features.spec import Source
+from deepcredit.features.templates import currency
 from deepcredit.service.context import DEFAULT_BANDS, ServiceContext, scale_bands
 from deepcredit.service.history import status_meaning
 from deepcredit.service.problems import Problem
@@ -175,13 +176,9 @@ def _kept_kinds(scorer: ModelScorer) -> tuple[tuple[str, str, float | None], ...
 
 
 def money_unit(spec: DatasetSpec) -> str:
-    """The unit the spec declares for money: that of its credit line or income attribute ("EUR"), unless it
-    is one of the generic display units ("money", "share"...); "" where it declares none."""
-    for role in ("credit_line", "income"):
-        a = spec.role(role)
-        if a is not None and a.unit and a.unit not in UNITS:
-            return a.unit
-    return ""
+    """The unit the spec declares for money ("EUR"; "" where it declares none): the one the template
+    features' money reads in (features.templates.currency)."""
+    return currency(spec)
 
 
 def own_paces(events: pd.DataFrame, period: int, now: datetime | None = None) -> dict[str, float]:

@@ -25,6 +25,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -383,7 +385,12 @@ class DecisionResponse(BaseModel):
 class _EventBase(Request):
     transaction_id: TransactionId
     person_id: PersonId
-    amount: Annotated[float, Field(ge=0, le=1e9), Number]
+    amount: Annotated[float, Field(ge=0, le=1e9, description="What was owed (a rental fee, an instalment)."), Number]
+    amount_paid: Annotated[float, Field(ge=0, le=1e9), Number] | None = Field(
+        None, description="What was paid of `amount`, where it was paid in part (a late instalment paid 80 of 100, "
+        "a fee of 50 of which 20 was paid before the write-off): from 0 to `amount`. Absent: as the outcome says "
+        "(kept or late: paid in full; not kept: nothing). Where the data set stores payments (its spec's "
+        "paid_kind), the service stores the payment its ingest would store for the same ledger row.")
     occurred_at: RequestDateTime | None = Field(None, description="When it happened (UTC); default now; never future; "
                                                            "not before the decision it concludes.")
     decision_id: DecisionId | DbId | None = Field(
@@ -391,6 +398,16 @@ class _EventBase(Request):
         "this merchant's latest decision about the person. It must lie within the reporting window "
         "(docs/security.md). A number: the id a decision was given before public ids, still taken for this "
         "merchant's own decisions.")
+
+    @field_validator("amount_paid")
+    @classmethod
+    def _paid_of_owed(cls, paid: float | None, info: ValidationInfo) -> float | None:
+        """Never more than was owed: a payment above it is no payment of this commitment (ingest's paid_amount
+        is money paid against the row's amount owed). Says no value: the answer names the field only."""
+        owed = info.data.get("amount")  # absent where `amount` itself was refused: that error says so
+        if paid is not None and owed is not None and paid > owed:
+            raise ValueError("must not be more than amount (what was owed)")
+        return paid
 
 
 class LateEvent(_EventBase):

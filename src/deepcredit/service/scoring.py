@@ -53,6 +53,9 @@ from deepcredit.service.pseudodata import without_erased
 OVERLAY_COLUMNS = {"person_id": "VARCHAR", "ts": "TIMESTAMP", "kind": "VARCHAR", "amount": "DOUBLE",
                    "status": "VARCHAR", "due_ts": "TIMESTAMP", "days_late": "DOUBLE", "counterparty": "VARCHAR",
                    "event_id": "VARCHAR"}
+OCCURRED = "occurred_at"
+"""The column of reported outcomes (Overlay.events) saying when each occurred, as the report said: its `ts` is
+when the service learnt it. Retention counts a record's age from it; it is never a column of the events read."""
 log = logging.getLogger("deepcredit.service")
 RECYCLE_AFTER = 25
 """Uses of the scorer's DuckDB database (about one per re-score) before it moves on to a new one (see
@@ -103,8 +106,11 @@ class ScoredPerson:
 class Overlay:
     """What the service knows beyond the data set: extra events, and corrections of existing ones.
 
-    events: OVERLAY_COLUMNS (event_id: the reported event's public id, 'evt_…'); corrections: event_ref, action
-    ('remove' | 'restatus'), status, days_late; attributes: corrected profile attributes (attribute_fixes.FIX_COLUMNS).
+    events: OVERLAY_COLUMNS (event_id: the reported event's public id, 'evt_…'; ts: when the service learnt it,
+    so a recomputation as of an earlier moment never sees it), and optionally paid_amount (what the report said
+    was paid, NaN where it did not: ledger.with_payments reads it) and OCCURRED (when it occurred: retention
+    counts from it), neither ever a column of the events read; corrections: event_ref, action ('remove' | 'restatus'), status, days_late; attributes:
+    corrected profile attributes (attribute_fixes.FIX_COLUMNS).
     """
 
     events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(OVERLAY_COLUMNS)))
@@ -205,7 +211,8 @@ class ScopedDataset(Dataset):
         self._overlay = overlay
         self.event_columns = event_columns
         self.index = index
-        """The base's rows by person (lookup.PersonIndex): a focus reads its rows by offset, not by a scan."""
+        """The base's rows by person (lookup.PersonIndex): a focus reads its rows through it (by offset where
+        it is held); None: through one of the scope's own that reads the focus's rows alone (held=False)."""
         self.scoped_event_columns: set[str] = set()
         """Columns of the `events` source once the overlay is in (set by `sources`)."""
         self.erased: frozenset[str] = frozenset()
@@ -223,26 +230,14 @@ class ScopedDataset(Dataset):
         neighbours=False: the focus's own events only (what a person's list of records shows), so neither
         the neighbours' rows nor their overlay are fetched."""
         scan = self.base.scan
-        if self.focus is not None and self.index is not None:
-            scope = sorted(set(self.focus) | (self.index.neighbours(self.focus) if neighbours else set()))
-            for name, rows in (("people", self.index.people(self.focus)), ("relations", self.index.relations(self.focus)),
-                               ("events", self.index.events(scope))):
+        if self.focus is not None:  # the focus's rows through the person index: the one way to read them
+            index = self.index or PersonIndex(self.base, held=False)
+            scope = sorted(set(self.focus) | (index.neighbours(self.focus) if neighbours else set()))
+            for name, rows in (("people", index.people(self.focus)), ("relations", index.relations(self.focus)),
+                               ("events", index.events(scope))):
                 con.register(f"_scope_{name}", rows)
             people, rel, events = "SELECT * FROM _scope_people", "SELECT * FROM _scope_relations", \
                 "SELECT * FROM _scope_events"
-            overlay = self.overlay_for(scope)
-        elif self.focus is not None:
-            ids = sql_list(self.focus)
-            if "relations_by_target" in self.manifest.extras:  # a copy sorted by target: both sides prune
-                rel = (f"SELECT * FROM {scan('relations')} WHERE source IN ({ids}) UNION ALL "
-                       f"SELECT * FROM {scan('relations_by_target')} WHERE target IN ({ids}) "
-                       f"AND source NOT IN ({ids})")
-            else:
-                rel = f"SELECT * FROM {scan('relations')} WHERE source IN ({ids}) OR target IN ({ids})"
-            edges = con.execute(f"SELECT source, target FROM ({rel})").fetchall() if neighbours else []
-            scope = sorted(set(self.focus) | {x for e in edges for x in e})
-            people = f"SELECT * FROM {scan('people')} WHERE person_id IN ({ids})"
-            events = f"SELECT * FROM {scan('events')} WHERE person_id IN ({sql_list(scope)})"
             overlay = self.overlay_for(scope)
         else:
             rel, people, events = (f"SELECT * FROM {scan(t)}" for t in ("relations", "people", "events"))
@@ -276,17 +271,19 @@ class ScopedDataset(Dataset):
         extra = overlay.events
         if len(extra) and self.base.spec.events is not None:  # each reported outcome's payment, as ingest stores it
             extra = with_payments(extra, self.base.spec.events)
+        negative = sorted(self.base.spec.negative_statuses) if overlay.retire_before is not None else []
+        if len(extra) and negative and OCCURRED in extra:  # a reported record's age counts from when it occurred
+            old = extra["status"].isin(negative) & (pd.to_datetime(extra[OCCURRED]) < pd.Timestamp(overlay.retire_before))
+            extra = extra[~old.to_numpy(bool)]  # (the filter below reads ts, learnt no earlier: it retires no more)
         if len(extra):
             con.register("_overlay_events", extra)
             cast = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in OVERLAY_COLUMNS.items())
             events = f"({events}) UNION ALL BY NAME (SELECT {cast} FROM _overlay_events)"
             columns = columns | set(OVERLAY_COLUMNS)
-        if overlay.retire_before is not None:
-            negative = sorted(self.base.spec.negative_statuses)
-            if negative:
-                stamp = pd.Timestamp(overlay.retire_before).isoformat(sep=" ")
-                events = (f"SELECT * FROM ({events}) WHERE NOT (ts < TIMESTAMP '{stamp}' "
-                          f"AND status IN ({sql_list(negative)}))")
+        if negative:
+            stamp = pd.Timestamp(overlay.retire_before).isoformat(sep=" ")
+            events = (f"SELECT * FROM ({events}) WHERE NOT (ts < TIMESTAMP '{stamp}' "
+                      f"AND status IN ({sql_list(negative)}))")
         self.scoped_event_columns = set(columns)
         return {"people": people, "relations": rel, "events": events}
 

@@ -176,18 +176,14 @@ def run_uci(plan: Plan, workdir: Path, step: StepFn) -> dict:
 
 def _uci_scorecards(plan: Plan, workdir: Path, skipped: dict) -> dict:
     """benchmarks.scorecards' run (our scorecard alone, the peers) on the same split and CV folds."""
-    import json
-
     bs = bench_scorecards
     peers = [p for p in plan.peers if plan.peers_python or bs._importable(p)]
     for p in plan.peers:
         if p not in peers:
             skipped[f"peer:{p}"] = "not importable here (pip install -e .[bench], or --peers-python)"
-    with tempfile.TemporaryDirectory() as tmp:
-        argv = ["--json", f"{tmp}/scorecards.json", "--data", str(workdir / "uci"), "--rows", "0",
-                "--folds", "5" if plan.cv else "0", "--peers", ",".join(peers)]
-        bs.main(argv + (["--peers-python", plan.peers_python] if plan.peers_python else []))
-        got = json.loads(Path(f"{tmp}/scorecards.json").read_text())
+    got = bs.run(bs.ScorecardsRun(data=workdir / "uci", rows=0, folds=5 if plan.cv else 0, peers=tuple(peers),
+                                  peers_python=plan.peers_python))
+    print(got["_table"])  # into the run's log, as the comparison's own command prints it
     models, cv = {}, {}
     names = {"deepcredit scorecard": "scorecard_standalone", **{p: f"peer:{p}" for p in peers}}
     for src, dst in names.items():

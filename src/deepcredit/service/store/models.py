@@ -201,9 +201,13 @@ class ServiceEvent(Base):
     transaction_id: Mapped[str] = mapped_column(String(120))
     outcome: Mapped[str] = mapped_column(String(40))
     ts: Mapped[datetime] = mapped_column(DateTime)
+    """When the outcome occurred, as the report said (occurred_at; else its arrival): its days late (due_ts) and
+    its age for retention count from it. Scoring dates it at created_at, when the service learnt it."""
     kind: Mapped[str] = mapped_column(String(64))  # the served data set's own words (its spec)
     status: Mapped[str] = mapped_column(String(64))
     amount: Mapped[float] = mapped_column(Float)
+    amount_paid: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """What was paid of `amount` where the report said (schema s0008); None: not said (ledger.with_payments)."""
     due_ts: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     days_late: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -9,14 +9,15 @@ every feature of each world at once (the feature-engine speed stage), which at 5
 fit this machine's memory; the batch path scores in chunks and does. Each stage runs in a fresh child
 process (child.run_child), so its peak memory is its own. Worlds are simulated with the benchmark's
 seed when missing, or built by other code (child.speed_world). What was measured is merged under speed.<stage>.<n> (and service.*), and `runs` says
-which run produced it.
+which run produced it. The run is run(BatchRun); the command above parses its options in cli/bench_scripts.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from deepcredit.data.io import atomic_write_json
@@ -30,7 +31,7 @@ report: batch scoring in chunks, features included (child.model_stage)."""
 
 
 def measure(model: Path, sizes: list[int], stages: list[str], workdir: Path, service_people: int | None = None,
-            trained_on: int | None = None, seed: int = 42, log=print) -> dict:
+            trained_on: int | None = None, seed: int = 42, log: Callable[[str], None] = print) -> dict:
     """{'speed': {stage: {n: result}}, 'service': {...}} for the given sizes and stages; `trained_on` (the
     rows the stack was trained on, as the caller knows it) is recorded beside each result."""
     rows = trained_on
@@ -82,24 +83,35 @@ def record(path: Path, measured: dict, started_at: str, seconds: float) -> dict:
     return recorded
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", type=Path, required=True, help="A saved stack (deepcredit train's output).")
-    ap.add_argument("--sizes", default="1000000,5000000")
-    ap.add_argument("--stages", default="score,report")
-    ap.add_argument("--workdir", type=Path, required=True)
-    ap.add_argument("--service", type=int, default=0, help="Also measure service.* on a world of this size.")
-    ap.add_argument("--trained-on", type=int, default=None, help="Rows the stack was trained on (recorded).")
-    ap.add_argument("--record", type=Path, default=None, help="Merge into this results file (benchmark.json).")
-    a = ap.parse_args(argv)
-    stages = [s for s in a.stages.split(",") if s]
-    unknown = set(stages) - set(STAGES)
-    if unknown:
-        raise SystemExit(f"--stages: unknown {sorted(unknown)} (choose from {', '.join(STAGES)})")
+@dataclass(frozen=True)
+class BatchRun:
+    """One batch run: the saved stack (deepcredit train's output), the work directory, the population sizes
+    and STAGES to measure, the world size of the service's latencies (None: not measured), the rows the stack
+    was trained on (recorded beside each result) and the results file to merge into (None: batch.json only)."""
+
+    model: Path
+    workdir: Path
+    sizes: tuple[int, ...] = (1_000_000, 5_000_000)
+    stages: tuple[str, ...] = ("score", "report")
+    service_people: int | None = None
+    trained_on: int | None = None
+    record: Path | None = None
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        unknown = set(self.stages) - set(STAGES)
+        if unknown:
+            raise ValueError(f"--stages: unknown {sorted(unknown)} (choose from {', '.join(STAGES)})")
+
+
+def run(opts: BatchRun, log: Callable[[str], None] = print) -> dict:
+    """measure() the sizes and stages, write them to workdir/batch.json and, with `record`, merge them into
+    that results file (record()); the measured results."""
     started, t0 = time.strftime("%Y-%m-%dT%H:%M:%S%z"), time.perf_counter()
-    measured = measure(a.model, [int(n) for n in a.sizes.split(",") if n], stages, a.workdir, a.service or None,
-                       a.trained_on)
-    a.workdir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(a.workdir / "batch.json", measured)
-    if a.record:
-        record(a.record, measured, started, time.perf_counter() - t0)
+    measured = measure(opts.model, list(opts.sizes), list(opts.stages), opts.workdir, opts.service_people,
+                       opts.trained_on, opts.seed, log)
+    opts.workdir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(opts.workdir / "batch.json", measured)
+    if opts.record:
+        record(opts.record, measured, started, time.perf_counter() - t0)
+    return measured

@@ -6,15 +6,16 @@ Each stage runs in its own child process (child.run_child) so its peak memory (m
 the world is reused only when this code built it as this world, else simulated again (child.speed_world). The
 hand-written query computes the same aggregates as the engine's COMPARED feature subset, written the way
 an analyst would write it directly in DuckDB (FILTER clauses, arg_max, one CTE per idea); both read the
-same Parquet files with the same thread count.
+same Parquet files with the same thread count. The benchmark is run(); the command above parses its options
+in cli/bench_scripts.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing as mp
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from deepcredit.data.io import atomic_write_text
@@ -136,31 +137,30 @@ def agree(out: Path) -> float:
     return worst
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--people", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--workdir", type=Path, default=Path("runs/bench"))
-    parser.add_argument("--json", type=Path, default=None)
-    ns = parser.parse_args(argv)
-    out = ns.workdir / f"world-{ns.people}" / "data"
-    args = {"out": str(out), "people": ns.people, "seed": ns.seed}
-    results: dict = {"people": ns.people, "simulate": speed_world(out, ns.people, ns.seed)}
-    print("simulate", results["simulate"], flush=True)
-    failed = "error" in results["simulate"]
+def failed(results: dict) -> bool:
+    """Whether a stage of run()'s results failed (its result carries an "error")."""
+    return any(isinstance(r, dict) and "error" in r for r in results.values())
+
+
+def run(people: int = 100_000, workdir: Path = Path("runs/bench"), seed: int = 42, out: Path | None = None,
+        log: Callable[[str], None] = lambda line: print(line, flush=True)) -> dict:
+    """Simulate `people` (or reuse the world), build the features each way in a child process and compare:
+    every stage's seconds and peak memory, the largest difference and the engine's time over the query's.
+    The stages stop at the first that fails (failed() says so); only a complete result is written to `out`."""
+    data = workdir / f"world-{people}" / "data"
+    args = {"out": str(data), "people": people, "seed": seed}
+    results: dict = {"people": people, "simulate": speed_world(data, people, seed)}
+    log(f"simulate {results['simulate']}")
     for stage in ("engine_all", "engine_compared", "hand_written"):
-        if failed:
-            break
+        if failed(results):
+            return results
         results[stage] = run_child(__name__, "_child", stage, args)
-        print(stage, results[stage], flush=True)
-        failed = "error" in results[stage]
-    if failed:
-        print(json.dumps(results, indent=2))
-        return 1
-    results["max_relative_difference"] = agree(out)
+        log(f"{stage} {results[stage]}")
+    if failed(results):
+        return results
+    results["max_relative_difference"] = agree(data)
     results["engine_vs_hand_ratio"] = round(results["engine_compared"]["seconds"] /
                                             results["hand_written"]["seconds"], 2)
-    print(json.dumps(results, indent=2))
-    if ns.json:
-        atomic_write_text(ns.json, json.dumps(results, indent=2) + "\n")
-    return 0
+    if out:
+        atomic_write_text(out, json.dumps(results, indent=2) + "\n")
+    return results

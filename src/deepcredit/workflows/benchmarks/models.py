@@ -3,7 +3,8 @@
     .venv/bin/python scripts/bench_models.py --json docs/results/models.json            # everything
     .venv/bin/python scripts/bench_models.py --parts uci-split,uci-cv --json out.json   # some parts
 
-`deepcredit benchmark` calls the parts (uci, otc, sim) with a ModelsRun; main() is the command above.
+`deepcredit benchmark` calls the parts (uci, otc, sim) with a ModelsRun; run() runs the parts the command
+above names (its options are parsed in cli/bench_scripts.py).
 
 Parts (all reproducible: fixed seeds, held-out rows the models never saw):
 
@@ -30,14 +31,13 @@ kinds implemented in deepcredit.models run; the others are reported as missing.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,7 @@ PARTS = ("uci-split", "uci-cv", "otc", "otc-rolling", "sim")
 SOCIAL = Dimension.SOCIAL_CONNECTIONS
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelsRun:
     """What the parts run: where the data sets live, which members with which parameters, how many folds."""
 
@@ -476,40 +476,28 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, from {PARTS}")
-    ap.add_argument("--people", type=int, default=100_000, help="size of the simulated world")
-    ap.add_argument("--members", default="", help="member kinds (default: every implemented one)")
-    ap.add_argument("--member-params", default="{}", help="JSON: constructor arguments per member kind")
-    ap.add_argument("--folds", type=int, default=5, help="the stack's out-of-fold folds")
-    ap.add_argument("--otc-test-quarters", type=int, default=4)
-    ap.add_argument("--otc-rolling-periods", type=int, default=6, help="otc-rolling: the last N quarters tested")
-    ap.add_argument("--no-ablation", dest="ablation", action="store_false", help="sim: the full stack only")
-    ap.add_argument("--temporal", type=float, default=0.0, help="sim: weight of the simulator's temporal option")
-    ap.add_argument("--workdir", type=Path, default=Path("runs/bench/data"))
-    ap.add_argument("--json", type=Path, default=Path("runs/bench/models.json"))
-    ns = ap.parse_args(argv)
-    parts = [p.strip() for p in ns.parts.split(",") if p.strip()]
+def check_parts(parts: Sequence[str]) -> None:
+    """A clear error naming the parts that are not PARTS."""
     unknown = set(parts) - set(PARTS)
     if unknown:
-        ap.error(f"unknown part(s) {sorted(unknown)}")
-    args = ModelsRun(workdir=ns.workdir, members=[m.strip() for m in ns.members.split(",") if m.strip()]
-                     or list(default_members()), member_params=json.loads(ns.member_params) or None,
-                     folds=ns.folds, otc_test_quarters=ns.otc_test_quarters, temporal=ns.temporal,
-                     otc_rolling_periods=ns.otc_rolling_periods, ablation=ns.ablation, people=ns.people)
+        raise ValueError(f"unknown part(s) {sorted(unknown)}")
+
+
+def run(args: ModelsRun, parts: Sequence[str] = PARTS, out: Path = Path("runs/bench/models.json"),
+        log: Callable[[str], None] = lambda line: print(line, flush=True)) -> dict:
+    """Run the named PARTS in order; every number, written to `out` (JSON) after every part, so that a run
+    killed midway keeps the parts before."""
+    check_parts(parts)
     args.workdir.mkdir(parents=True, exist_ok=True)
     results: dict = {"members_implemented": list(default_members()),
                      "members_missing": [k for k in ALL_MEMBERS if k not in available_kinds()],
                      "members": args.members, "folds": args.folds, "cpu_count": os.cpu_count()}
     t0 = time.perf_counter()
     for part in parts:
-        print(f"== {part}", flush=True)
+        log(f"== {part}")
         results[part] = {"uci-split": lambda: uci(args, cv=False), "uci-cv": lambda: uci(args, cv=True),
                          "otc": lambda: otc(args), "otc-rolling": lambda: otc_rolling(args),
                          "sim": lambda: sim(args)}[part]()
         results["seconds"] = round(time.perf_counter() - t0, 1)
-        atomic_write_text(ns.json, json.dumps(results, indent=2, default=str) + "\n")  # after every part: a kill
-        # mid-write must not lose the parts before
-    print(markdown(results))
-    return 0
+        atomic_write_text(out, json.dumps(results, indent=2, default=str) + "\n")
+    return results

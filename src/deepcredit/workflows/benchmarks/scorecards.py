@@ -12,11 +12,14 @@ scoring one record at a time. Everything is seeded: two runs give the same accur
 toad and scorecardpy are optional benchmark-only dependencies (`pip install -e .[bench]`). When this
 interpreter cannot import them, --peers-python names one that can; the peers then run in that interpreter
 (this same file in --worker mode, which needs only numpy, pandas, scikit-learn and the peers).
+
+The comparison is run(ScorecardsRun); the command above parses its options in cli/bench_scripts.py. This
+file's only argument entry is the worker's (`python scorecards.py --worker SPEC OUT`, at its end): the peers'
+interpreter runs the file by its path and cannot import deepcredit, so it cannot go through the CLI.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -26,6 +29,8 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -294,51 +299,54 @@ def remote_peers(python: str, tmp: Path, peers: list[str]) -> dict:
     return {p: {"error": f"the peers' interpreter {python} failed (exit {proc.returncode}): {last}"} for p in peers}
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--json", type=Path, help="write all numbers here")
-    ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "deepcredit-bench-uci",
-                    help="UCI data set directory (written from the bundled copy if absent)")
-    ap.add_argument("--rows", type=int, default=1_000_000, help="rows for the scoring-speed test (0: skip)")
-    ap.add_argument("--folds", type=int, default=5, help="CV folds (0: split only)")
-    ap.add_argument("--peers", default="optbinning,toad,scorecardpy")
-    ap.add_argument("--peers-python", help="interpreter that can import toad and scorecardpy")
-    ap.add_argument("--params", default="{}", help="JSON of ScorecardModel parameters for our card")
-    ap.add_argument("--worker", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.worker:
-        worker(*args.worker)
-        return 0
+@dataclass(frozen=True)
+class ScorecardsRun:
+    """What one comparison runs: the UCI data set's directory (written from the bundled copy if absent), the
+    rows of the scoring-speed test (0: skip it), the CV folds (0: the split only), the peers, the interpreter
+    that runs the peers this one cannot import (None: every peer must import here), and our card's
+    ScorecardModel parameters."""
 
+    data: Path = Path(tempfile.gettempdir()) / "deepcredit-bench-uci"
+    rows: int = 1_000_000
+    folds: int = 5
+    peers: tuple[str, ...] = tuple(PEERS)
+    peers_python: str | None = None
+    params: dict = field(default_factory=dict)
+
+
+def run(opts: ScorecardsRun, out: Path | None = None,
+        log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)) -> dict:
+    """Every number of the comparison, with the report (the tables) under "_table"; written to `out` (JSON)
+    when given. `log` gets a line as each model starts."""
     t_start = time.perf_counter()
-    frame, defs, raw, y = load_data(args.data)
-    plan = splits(y, args.folds)
+    frame, defs, raw, y = load_data(opts.data)
+    plan = splits(y, opts.folds)
     results: dict = {}
-    params = json.loads(args.params)
-    print("[ours] fitting ...", file=sys.stderr, flush=True)
-    results["deepcredit scorecard"] = {"inputs": "engine features", **run_ours(frame, defs, y, plan, args.rows, params)}
+    params = dict(opts.params)
+    log("[ours] fitting ...")
+    results["deepcredit scorecard"] = {"inputs": "engine features", **run_ours(frame, defs, y, plan, opts.rows, params)}
     results["deepcredit scorecard (fit_points=woe)"] = {
         "inputs": "engine features", **run_ours(frame, defs, y, plan, 0, {**params, "fit_points": "woe"})}
-    peers = [p for p in args.peers.split(",") if p]
-    timed_peers = {"toad", "optbinning"} if args.rows else set()
+    peers = [p for p in opts.peers if p]
+    timed_peers = {"toad", "optbinning"} if opts.rows else set()
     local = [p for p in peers if _importable(p)]
     remote = [p for p in peers if p not in local]
     for name in local:
-        print(f"[peers] {name} ...", file=sys.stderr, flush=True)
-        results[name] = {"inputs": "raw columns", **run_peer(name, raw, y, plan, args.rows, name in timed_peers)}
+        log(f"[peers] {name} ...")
+        results[name] = {"inputs": "raw columns", **run_peer(name, raw, y, plan, opts.rows, name in timed_peers)}
     if remote:
-        if not args.peers_python:
+        if not opts.peers_python:
             raise SystemExit(f"cannot import {', '.join(remote)}: pip install -e .[bench], or pass --peers-python")
         with tempfile.TemporaryDirectory() as tmp:
             raw.assign(target=y).to_parquet(Path(tmp) / "raw.parquet")
-            spec = {"raw": str(Path(tmp) / "raw.parquet"), "plan": plan, "rows": args.rows, "peers": remote,
+            spec = {"raw": str(Path(tmp) / "raw.parquet"), "plan": plan, "rows": opts.rows, "peers": remote,
                     "timed": sorted(timed_peers & set(remote))}
             (Path(tmp) / "spec.json").write_text(json.dumps(spec))
-            got = remote_peers(args.peers_python, Path(tmp), remote)
+            got = remote_peers(opts.peers_python, Path(tmp), remote)
         results["_peer_versions"] = got.pop("_versions", {})
         for name, r in got.items():
             results[name] = {"inputs": "raw columns", **r}
-    print("[reference] lightgbm ...", file=sys.stderr, flush=True)
+    log("[reference] lightgbm ...")
     results["LightGBM (reference, not a scorecard)"] = {"inputs": "raw columns", **run_lightgbm(raw, y, plan)}
     ours, toad_r = results["deepcredit scorecard"], results.get("toad", {})
     if "score_s" in ours and "score_s" in toad_r:
@@ -350,12 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     report = table(results)
     if "_speedup_vs_toad" in results:
         report += f"\n\nScoring speed-up vs toad: {results['_speedup_vs_toad']:.1f}x"
-    print(report)
-    if args.json:
+    results["_table"] = report
+    if out:
         from deepcredit.data.io import atomic_write_text  # here: a peers' --worker runs without deepcredit
 
-        atomic_write_text(args.json, json.dumps({**results, "_table": report}, indent=2, default=float))
-    return 0
+        atomic_write_text(out, json.dumps(results, indent=2, default=float))
+    return results
 
 
 def _importable(name: str) -> bool:
@@ -369,4 +377,9 @@ def _importable(name: str) -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # The peers' worker only (remote_peers runs this file by its path in an interpreter that may lack
+    # deepcredit, so it cannot go through the CLI): `python scorecards.py --worker SPEC OUT`.
+    if len(sys.argv) != 4 or sys.argv[1] != "--worker":
+        sys.exit(f"usage: {os.path.basename(__file__)} --worker SPEC OUT (the benchmark's peers' worker; "
+                 "the benchmark itself: scripts/bench_scorecard.py)")
+    worker(sys.argv[2], sys.argv[3])

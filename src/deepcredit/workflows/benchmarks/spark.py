@@ -13,12 +13,12 @@ simulate N people, fit a small stack without a graph member (what the recorded n
 N people, features included, once in process (score_batch) and once on Spark (score_batch_spark), each in
 a fresh child process. Peak memory is the largest sum of resident memory over the child and its
 descendants (Spark's JVM and Python workers), sampled twice a second, so both paths are charged for
-everything they start.
+everything they start. The two are parity_run() and run(); the commands above parse their options in
+cli/bench_scripts.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import threading
@@ -282,17 +282,18 @@ def fit_model(workdir: Path, seed: int = 0) -> Path:
 
 
 def run(people: int, workdir: Path, master: str = "local[2]", chunk_size: int = 100_000, seed: int = 0,
-        engines: tuple[str, ...] = ("duckdb", "spark"), event_log: bool = False) -> dict:
+        engines: tuple[str, ...] = ("duckdb", "spark"), event_log: bool = False, out: Path | None = None) -> dict:
     """speed.spark_score.<people> = {seconds, peak_mb} on Spark at `master`, with the in-process path's
     seconds and peak_mb beside them (when `engines` has both), and whether both wrote the same parts.
-    event_log: Spark keeps its event log under the workdir and `stages` says where its time went."""
+    event_log: Spark keeps its event log under the workdir and `stages` says where its time went. Written to
+    `out` (JSON) when given."""
     ds, _ = world(workdir / f"world-{people}", people, seed)
     model = fit_model(workdir, seed)
     results = {}
     log_dir = workdir / f"spark-events-{people}"
     for engine in engines:
-        out = workdir / f"scores-{engine}-{people}"
-        args = {"model": str(model), "data": str(ds.root), "out": str(out), "master": master,
+        scores = workdir / f"scores-{engine}-{people}"
+        args = {"model": str(model), "data": str(ds.root), "out": str(scores), "master": master,
                 "chunk_size": chunk_size}
         if engine == "spark" and event_log:
             shutil.rmtree(log_dir, ignore_errors=True)
@@ -309,29 +310,19 @@ def run(people: int, workdir: Path, master: str = "local[2]", chunk_size: int = 
     if spark and "seconds" in spark and spark.get("rows"):
         spark["ms_per_person"] = round(spark["seconds"] * 1000 / people, 3)
     stages = {"stages": stage_summary(log_dir)} if event_log and log_dir.exists() else {}
-    return {"speed": {"spark_score": {str(people): {
+    result = {"speed": {"spark_score": {str(people): {
         **spark, "master": master, **beside, "chunk_size": chunk_size,
         "when": pd.Timestamp.now("UTC").isoformat(timespec="seconds"), **stages}}}}
+    if out:
+        atomic_write_text(out, json.dumps(result, indent=2))
+    return result
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--people", type=int, default=1_000_000)
-    parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--chunk-size", type=int, default=100_000)
-    parser.add_argument("--workdir", type=Path, default=Path("runs/bench/spark"))
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--parity", action="store_true", help="Only check that Spark builds DuckDB's model input.")
-    parser.add_argument("--engines", default="duckdb,spark", help="Which paths to time: duckdb (in process), spark.")
-    parser.add_argument("--event-log", action="store_true", help="Keep Spark's event log; report where time went.")
-    args = parser.parse_args(argv)
-    if args.parity:
-        ds, _ = world(args.workdir / f"world-{args.people}", args.people, seed=0)
-        result: dict = {"people": args.people, "master": args.master, **parity(ds, args.master)}
-    else:
-        result = run(args.people, args.workdir, args.master, args.chunk_size,
-                     engines=tuple(e for e in args.engines.split(",") if e), event_log=args.event_log)
-    text = json.dumps(result, indent=2)
-    if args.json:
-        atomic_write_text(args.json, text)
-    print(text)
+def parity_run(people: int, workdir: Path, master: str = "local[2]", out: Path | None = None) -> dict:
+    """parity() on the world of `people` under workdir (reused only when this code built it: world), with the
+    people and master beside it; written to `out` (JSON) when given."""
+    ds, _ = world(workdir / f"world-{people}", people, seed=0)
+    result = {"people": people, "master": master, **parity(ds, master)}
+    if out:
+        atomic_write_text(out, json.dumps(result, indent=2))
+    return result
