@@ -128,8 +128,10 @@ def test_a_late_outcome_past_the_grace_period_is_stored_broken_as_ingest_stores_
     service.clock.advance(days=120)
     days = grace or 90
     stored = _reported_and_replayed(service, acme, pid, "rental_returned_late",
-                                    {"l1": {"days_late": days}, "l2": {"days_late": days + 6}})
+                                    {"l1": {"days_late": days, "amount_paid": 10},
+                                     "l2": {"days_late": days + 6, "amount_paid": 10}})
     assert [(e.status, e.days_late) for e in stored] == [("returned_late", float(days)), (broken, days + 1.0)]
+    assert [e.amount_paid for e in stored] == [10.0, None]  # ingest forgets a settlement's money past the grace
     assert [(e.ts - e.due_ts).days for e in stored] == [days, days + 6]  # due when it fell due, as stated
 
 

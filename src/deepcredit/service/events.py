@@ -429,6 +429,9 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
     stated = float(req.days_late) if req.days_late is not None else None
     amount = held_amount(req.amount, spec)
     paid = held_paid(req.amount_paid, spec)
+    if stated is not None and meaning == "late" and status_meaning(stored_delay(status, stated, spec)[0],
+                                                                    spec) == "broken":
+        paid = None  # settled past the grace (or 90 days): ingest forgets its money (ledger._after_grace)
     default_late = 0.0 if meaning == "kept" else floor or WRITE_OFF_DAYS
     with ctx.db.write() as s:
         prior = s.execute(select(ServiceEvent).where(ServiceEvent.merchant_id == m.id,
