@@ -17,7 +17,9 @@ from deepcredit.features.engine import build_features
 from .test_ledger import PAID_IN_PARTS, SCHEDULE, SPEC
 from .test_payments import PAYMENTS
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*good labels have a performance window", "ignore:.*labels are")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*good labels have a performance window", "ignore:.*labels are"
+)
 
 PEOPLE = pd.DataFrame({"customer": ["a", "b"], "city": ["Lyon", "Oslo"]})
 OUTCOMES = pd.DataFrame({"customer": ["a", "b"], "as_of": ["2024-02-01"] * 2, "defaulted": ["0", "0"]})
@@ -38,7 +40,9 @@ def _ingest(tmp_path, spec: str, rows: pd.DataFrame, outcomes: pd.DataFrame | No
 
 def _as_of(ds, days: list[str]) -> pd.DataFrame:
     """Every feature of a and b at each of `days` (the engine's own spine, not the outcomes')."""
-    spine = pd.DataFrame([(p, pd.Timestamp(d)) for d in days for p in ("a", "b")], columns=["person_id", "as_of"])
+    spine = pd.DataFrame(
+        [(p, pd.Timestamp(d)) for d in days for p in ("a", "b")], columns=["person_id", "as_of"]
+    )
     return build_features(ds, spine=spine).frame.sort_values(["as_of", "person_id"]).reset_index(drop=True)
 
 
@@ -49,9 +53,17 @@ def _same_as_of(tmp_path, spec: str, a: pd.DataFrame, b: pd.DataFrame, days: lis
     return one
 
 
-RENTALS = pd.DataFrame({"customer": ["a", "b"], "rented_at": ["2024-01-01"] * 2, "due_back": ["2024-01-10"] * 2,
-                        "returned_at": ["", "2024-01-09"], "item": ["dress"] * 2, "price": [40, 40],
-                        "state": ["not_returned", "returned"]})
+RENTALS = pd.DataFrame(
+    {
+        "customer": ["a", "b"],
+        "rented_at": ["2024-01-01"] * 2,
+        "due_back": ["2024-01-10"] * 2,
+        "returned_at": ["", "2024-01-09"],
+        "item": ["dress"] * 2,
+        "price": [40, 40],
+        "state": ["not_returned", "returned"],
+    }
+)
 RETURNED_LATE = RENTALS.assign(returned_at=["2024-06-01", "2024-01-09"], state=["returned_late", "returned"])
 
 
@@ -73,8 +85,15 @@ def test_a_return_more_than_90_days_late_is_stored_as_the_write_off_it_was_by_th
     assert (kept.loc["a", "status"], kept.loc["a", "days_late"]) == ("returned_late", 90.0)
 
 
-SCHEDULED = pd.DataFrame({"customer": ["a", "b"], "issued_on": ["2024-01-01"] * 2, "due_on": ["2024-01-10"] * 2,
-                          "paid_on": ["", "2024-01-09"], "amount_due": [50, 50]})
+SCHEDULED = pd.DataFrame(
+    {
+        "customer": ["a", "b"],
+        "issued_on": ["2024-01-01"] * 2,
+        "due_on": ["2024-01-10"] * 2,
+        "paid_on": ["", "2024-01-09"],
+        "amount_due": [50, 50],
+    }
+)
 
 
 def test_an_instalment_paid_after_t_does_not_hide_one_known_missed_before_t(tmp_path):
@@ -92,19 +111,30 @@ def test_money_paid_more_than_90_days_late_is_not_seen_before_it_came(tmp_path):
     _same_as_of(tmp_path, PAYMENTS, unpaid, paid, BEFORE_SETTLED)
 
 
-EVENT_LABELS = SPEC[:SPEC.index("[outcomes]")] + """[outcomes]
+EVENT_LABELS = (
+    SPEC[: SPEC.index("[outcomes]")]
+    + """[outcomes]
 source = "events"
 as_of_dates = [2024-01-05]
 window_days = 120
 """
+)
 
 
 def test_a_label_told_from_the_events_is_not_rewritten_by_a_return_after_its_window(tmp_path):
     """a's label at 2024-01-05 is known on 2024-05-04: its rental due 2024-01-10 was known unpaid on
     2024-04-10, inside the window; a return on 2024-06-01 flipped it to good."""
-    before = pd.DataFrame({"customer": ["a", "b"], "rented_at": ["2023-12-20"] * 2, "due_back": ["2023-12-27"] * 2,
-                           "returned_at": ["2023-12-26"] * 2, "item": ["dress"] * 2, "price": [40, 40],
-                           "state": ["returned"] * 2})
+    before = pd.DataFrame(
+        {
+            "customer": ["a", "b"],
+            "rented_at": ["2023-12-20"] * 2,
+            "due_back": ["2023-12-27"] * 2,
+            "returned_at": ["2023-12-26"] * 2,
+            "item": ["dress"] * 2,
+            "price": [40, 40],
+            "state": ["returned"] * 2,
+        }
+    )
     labels = []
     for sub, rentals in (("A", RENTALS), ("B", RETURNED_LATE)):
         ds = _ingest(tmp_path / sub, EVENT_LABELS, pd.concat([before, rentals.iloc[:1]]), outcomes=None)
@@ -112,9 +142,18 @@ def test_a_label_told_from_the_events_is_not_rewritten_by_a_return_after_its_win
     assert labels[0] == labels[1] == {"a": 1, "b": 0}
 
 
-PARTS = pd.DataFrame({"customer": ["a", "b"], "loan": ["L1", "L2"], "number": ["1", "1"],
-                      "issued_on": ["2024-01-01"] * 2, "due_on": ["2024-02-01"] * 2,
-                      "paid_on": ["2024-01-25", "2024-01-25"], "amount_due": [30, 30], "amount_paid": [30, 30]})
+PARTS = pd.DataFrame(
+    {
+        "customer": ["a", "b"],
+        "loan": ["L1", "L2"],
+        "number": ["1", "1"],
+        "issued_on": ["2024-01-01"] * 2,
+        "due_on": ["2024-02-01"] * 2,
+        "paid_on": ["2024-01-25", "2024-01-25"],
+        "amount_due": [30, 30],
+        "amount_paid": [30, 30],
+    }
+)
 ONCE = PAYMENTS.replace("[events]", '[events]\nparts_of = ["loan", "number"]\nparts_amount = "once"', 1)
 
 
@@ -123,7 +162,9 @@ def test_a_part_after_t_leaves_a_commitment_paid_in_full_before_t_as_it_was(tmp_
     """The amount owed (parts_amount = "once") and each part's payment are known: an instalment paid in full
     on 2024-01-25 was settled then, whatever a later part says (money on top, a part with no date): it took
     the date and the status of its last part, so at 2024-03-01 it vanished (11 features changed)."""
-    more = pd.concat([PARTS, PARTS.iloc[:1].assign(paid_on=paid_on, amount_paid=amount_paid)], ignore_index=True)
+    more = pd.concat(
+        [PARTS, PARTS.iloc[:1].assign(paid_on=paid_on, amount_paid=amount_paid)], ignore_index=True
+    )
     at = _same_as_of(tmp_path, ONCE, PARTS, more, ["2024-01-26", "2024-03-01", "2024-07-01", "2024-12-31"])
     assert at.set_index(["person_id", "as_of"]).loc[("a", pd.Timestamp("2024-03-01")), "n_outcomes"] == 1
 
@@ -135,16 +176,25 @@ def test_a_commitment_not_paid_in_full_at_t_reads_alike_however_it_is_completed_
     short = PARTS.assign(amount_paid=[20, 30])
     rest = pd.concat([short, short.iloc[:1].assign(paid_on=paid_on, amount_paid=10)], ignore_index=True)
     first, later = _ingest(tmp_path / "A", ONCE, short), _ingest(tmp_path / "B", ONCE, rest)
-    pd.testing.assert_frame_equal(_as_of(first, ["2024-01-26", "2024-03-01"]), _as_of(later, ["2024-01-26",
-                                                                                              "2024-03-01"]))
+    pd.testing.assert_frame_equal(
+        _as_of(first, ["2024-01-26", "2024-03-01"]), _as_of(later, ["2024-01-26", "2024-03-01"])
+    )
 
 
 def test_a_part_settled_more_than_90_days_late_makes_its_commitment_broken_from_then(tmp_path):
     """Without the amount owed (parts each hold their share) a commitment is complete only with its last
     part, an inherent limit (docs/bring-your-own-data.md); the 90-day rule still bounds it."""
-    rows = pd.DataFrame({"customer": ["a", "a", "b"], "loan": ["L1", "L1", "L2"], "number": ["1", "1", "1"],
-                         "issued_on": ["2024-01-01"] * 3, "due_on": ["2024-02-01"] * 3,
-                         "paid_on": ["2024-01-25", "2024-06-10", "2024-01-25"], "amount_due": [30, 20, 30]})
+    rows = pd.DataFrame(
+        {
+            "customer": ["a", "a", "b"],
+            "loan": ["L1", "L1", "L2"],
+            "number": ["1", "1", "1"],
+            "issued_on": ["2024-01-01"] * 3,
+            "due_on": ["2024-02-01"] * 3,
+            "paid_on": ["2024-01-25", "2024-06-10", "2024-01-25"],
+            "amount_due": [30, 20, 30],
+        }
+    )
     events = _ingest(tmp_path, PAID_IN_PARTS, rows).read("events").set_index("person_id")
     assert (events.loc["a", "status"], events.loc["a", "days_late"]) == ("missed", 91.0)
     assert events.loc["a", "ts"] == pd.Timestamp("2024-05-02")
@@ -152,18 +202,27 @@ def test_a_part_settled_more_than_90_days_late_makes_its_commitment_broken_from_
 
 def test_a_days_late_column_reads_a_return_after_t_as_the_write_off_it_was_at_t(tmp_path):
     """The file's own days late (as at its extract: 356 for the one never back) do not tell the two apart."""
-    days_late = SPEC.replace('settled_ts = "returned_at"', 'settled_ts = "returned_at"\ndays_late = "late_days"')
-    _same_as_of(tmp_path, days_late, RENTALS.assign(late_days=[356, 0]), RETURNED_LATE.assign(late_days=[143, 0]),
-                BEFORE_SETTLED)
+    days_late = SPEC.replace(
+        'settled_ts = "returned_at"', 'settled_ts = "returned_at"\ndays_late = "late_days"'
+    )
+    _same_as_of(
+        tmp_path,
+        days_late,
+        RENTALS.assign(late_days=[356, 0]),
+        RETURNED_LATE.assign(late_days=[143, 0]),
+        BEFORE_SETTLED,
+    )
 
 
 def test_without_settled_dates_a_part_after_t_leaves_a_commitment_paid_in_full_as_it_was(tmp_path):
     """Parts dated by their own date (no settled column): paid in full by the first, a later part (money on
     top) no longer moves the commitment to its date."""
-    spec = ONCE.replace('settled_ts = "paid_on"', 'days_late = "late_days"').replace('ts = "issued_on"',
-                                                                                     'ts = "paid_on"')
+    spec = ONCE.replace('settled_ts = "paid_on"', 'days_late = "late_days"').replace(
+        'ts = "issued_on"', 'ts = "paid_on"'
+    )
     rows = PARTS.drop(columns="issued_on").assign(late_days=0)
-    more = pd.concat([rows, rows.iloc[:1].assign(paid_on="2024-06-10", amount_paid=5, late_days=130)],
-                     ignore_index=True)
+    more = pd.concat(
+        [rows, rows.iloc[:1].assign(paid_on="2024-06-10", amount_paid=5, late_days=130)], ignore_index=True
+    )
     at = _same_as_of(tmp_path, spec, rows, more, ["2024-01-26", "2024-03-01", "2024-07-01"])
     assert at.set_index(["person_id", "as_of"]).loc[("a", pd.Timestamp("2024-03-01")), "amount_paid_30d"] == 0
