@@ -109,25 +109,30 @@ def test_a_data_set_of_several_history_files_keeps_what_a_reported_outcome_is_st
         ("instalment", "on_time", 100.0), ("payment", "paid", 100.0)]
 
 
-def test_a_late_outcome_past_the_grace_period_is_stored_broken_as_ingest_stores_it(service, monkeypatch):
+@pytest.mark.parametrize("grace", [14, None])
+def test_a_late_outcome_past_the_grace_period_is_stored_broken_as_ingest_stores_it(service, monkeypatch, grace):
     """On a ledger with a grace period, ingest stores a row settled after the grace as broken (the first
     status meaning broken), the grace and 1 days late, with no payment: a late return reported so late is
-    stored the same way (ledger.settled_as_stored, ingest's own rule); one within the grace stays late."""
+    stored the same way (ledger.settled_as_stored, ingest's own rule); one within the grace stays late.
+    Without grace_days the grace is 90 days (ledger.UNSETTLED_DAYS), in ingest and service alike."""
     import deepcredit.service.events as events
 
     spec = service.world.data.spec
     assert spec.events is not None
     ledger = spec.events.model_copy(update={
         "columns": spec.events.columns.model_copy(update={"days_late": None, "due_ts": "due", "settled_ts": "done"}),
-        "grace_days": 14})
+        "grace_days": grace})
     broken = next(s for s, v in ledger.statuses.items() if v.meaning == "broken")
     monkeypatch.setattr(events, "spec_of", lambda scorer: spec.model_copy(update={"events": ledger}))
     pid, _, acme = service.decided()
-    service.clock.advance(days=30)
+    service.clock.advance(days=120)
+    days = grace or 90
     stored = _reported_and_replayed(service, acme, pid, "rental_returned_late",
-                                    {"l1": {"days_late": 14}, "l2": {"days_late": 20}})
-    assert [(e.status, e.days_late) for e in stored] == [("returned_late", 14.0), (broken, 15.0)]
-    assert [(e.ts - e.due_ts).days for e in stored] == [14, 20]  # due when it fell due, as stated
+                                    {"l1": {"days_late": days, "amount_paid": 10},
+                                     "l2": {"days_late": days + 6, "amount_paid": 10}})
+    assert [(e.status, e.days_late) for e in stored] == [("returned_late", float(days)), (broken, days + 1.0)]
+    assert [e.amount_paid for e in stored] == [10.0, None]  # ingest forgets a settlement's money past the grace
+    assert [(e.ts - e.due_ts).days for e in stored] == [days, days + 6]  # due when it fell due, as stated
 
 
 def test_a_plans_on_time_commitment_carries_the_payment_ingest_would_store(tmp_path):

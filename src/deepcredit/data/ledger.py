@@ -27,7 +27,8 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
     open one when it was made (in a schedule dated by its due dates, ts = due_ts, an instalment not yet due
     was made at some time before the snapshot: dated at the snapshot, never after it). With a grace period
     (spec_events.Events.grace_days) a row not settled within it is broken from the day after it ends,
-    however it ended later. Where the spec declares a due date but no
+    however it ended later; without one, so is a row settled more than UNSETTLED_DAYS late (_after_grace), so
+    a settlement after a date never hides, at that date, a row that no settlement would leave broken there. Where the spec declares a due date but no
     days-late column, days late are the whole days from due to known (0 when early), and unknown for open rows.
 
     A broken row not settled (written off, never paid) is known broken only once its due day, and its grace,
@@ -49,7 +50,8 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
         if made and (i := first_true((settled < ts).to_numpy(bool, na_value=False))) is not None:
             raise DataValidationError(file, f"settled on {settled.iloc[i]} before the event's own date {ts.iloc[i]}",
                                       int(events.index[i]) + 1, ev.columns.settled_ts, line_offset)
-        if ev.grace_days is not None:
+        written = last_written(ts, settled)  # the file's last day, its settlements forgotten below included
+        if ev.grace_days is not None or ev.columns.due_ts is not None:  # without one: UNSETTLED_DAYS
             events, settled = _after_grace(events, settled, ev, snapshot, file, line_offset)
     open_ = events["status"].isin(ev.statuses_meaning("open")).to_numpy(bool)  # after the grace's changes
     unpaid = events["status"].isin(ev.statuses_meaning("broken")).to_numpy(bool)  # broken (below: not settled)
@@ -60,7 +62,7 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
         ended = ~done & ~open_ & due.notna().to_numpy(bool)
         grace = ev.grace_days if ev.grace_days is not None else UNSETTLED_DAYS
         ended_from = ended_from.mask(unpaid, unpaid_until(due, grace, snapshot if snapshot is not None
-                                                          else last_written(ts, settled)))
+                                                          else written))
         called_off = events["status"].isin(ev.statuses_meaning("neutral")).to_numpy(bool)  # may end before due
         if snapshot is not None:  # a cancelled row due after the snapshot was cancelled by then
             ended_from = ended_from.mask(called_off, ended_from.clip(upper=pd.Timestamp(snapshot).normalize()))
@@ -132,18 +134,19 @@ def written_off_days(ev: Events) -> int | None:
 
 def settled_as_stored(ev: Events, status: str, days_late: float) -> tuple[str, float]:
     """(status, days late) ingest stores for a commitment of `status` settled `days_late` whole days past its
-    due day, as the scoring service learns of it when settled: past a grace period ([events] grace_days) it is
-    broken, grace_days + 1 days late, however it ended (_after_grace, the very rule ingest applies, on this
-    one row); else as it is. Why a function: a late return reported 40 days late on a ledger with 30 days'
-    grace must read as the same row ingested reads (broken), not as a late one that ingest never stores."""
-    if ev.grace_days is None or ev.columns.due_ts is None or ev.columns.settled_ts is None:
+    due day, as the scoring service learns of it when settled: past a grace period ([events] grace_days, else
+    UNSETTLED_DAYS) it is broken, the grace + 1 days late, however it ended (_after_grace, the very rule ingest
+    applies, on this one row); else as it is. Why a function: a late return reported 40 days late on a ledger
+    with 30 days' grace must read as the same row ingested reads (broken), not as a late one that ingest never
+    stores."""
+    if ev.columns.due_ts is None or ev.columns.settled_ts is None:
         return status, days_late
     settled = pd.Timestamp("2000-01-01") + pd.Timedelta(days=days_late)  # only the days between count
     row = pd.DataFrame({"ts": [pd.Timestamp("2000-01-01")], "due_ts": [pd.Timestamp("2000-01-01")],
                         "status": pd.Series([status], dtype="string")})
     out, still = _after_grace(row, pd.Series([settled]), ev, settled, "reported", None)
     if pd.isna(still.iloc[0]):  # settled after the grace: forgotten, broken when the grace ran out
-        return str(out["status"].iloc[0]), float(ev.grace_days + 1)
+        return str(out["status"].iloc[0]), float((ev.grace_days if ev.grace_days is not None else UNSETTLED_DAYS) + 1)
     return str(out["status"].iloc[0]), days_late
 
 
@@ -207,19 +210,32 @@ def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot:
     then is broken, its later settlement forgotten, so it reads the same as one never settled; one not settled
     whose grace runs past the snapshot is open (how it ends is not known yet). A row whose status the spec
     declares neutral or kept (cancelled, paid) is left as the file writes it: the grace tells broken from
-    late among commitments that ran, and a cancelled invoice never ran."""
-    if snapshot is None:
+    late among commitments that ran, and a cancelled invoice never ran.
+
+    Without a declared grace, UNSETTLED_DAYS is the grace of the rows settled: one settled more than that
+    past its due day is broken from the day after it, as one never settled is (dated_when_known), so a late
+    settlement after a date cannot hide, at that date, a commitment already known unpaid. Rows not settled
+    keep their status as the file writes it (the implicit grace decides no open row), so no snapshot is needed;
+    nor is anything changed where the spec declares no status meaning broken."""
+    declared = ev.grace_days is not None
+    if snapshot is None and declared:
         raise DataValidationError(file, "the spec gives a grace period (grace_days): give the snapshot date "
                                         "(--snapshot-date, or snapshot_date in the spec), which tells a broken "
                                         "commitment from one still within its grace")
-    assert ev.grace_days is not None
-    last_day = events["due_ts"].dt.normalize() + pd.Timedelta(days=ev.grace_days)
+    grace = ev.grace_days if ev.grace_days is not None else UNSETTLED_DAYS
+    first = {m: next((s for s, v in ev.statuses.items() if v.meaning == m), None) for m in ("broken", "open")}
+    if not declared and first["broken"] is None:
+        return events, settled
+    last_day = events["due_ts"].dt.normalize() + pd.Timedelta(days=grace)
     has_due = last_day.notna().to_numpy(bool) & ~events["status"].isin(ev.statuses_meaning("neutral", "kept")
                                                                         ).to_numpy(bool)  # left alone
     within = (settled.dt.normalize() <= last_day).to_numpy(bool, na_value=False)
-    over = has_due & ~within & (last_day < pd.Timestamp(snapshot).normalize()).to_numpy(bool, na_value=False)
-    running = has_due & settled.isna().to_numpy(bool) & ~over
-    first = {m: next((s for s, v in ev.statuses.items() if v.meaning == m), None) for m in ("broken", "open")}
+    if declared:
+        assert snapshot is not None
+        over = has_due & ~within & (last_day < pd.Timestamp(snapshot).normalize()).to_numpy(bool, na_value=False)
+    else:  # settled after the grace (so before the snapshot): the row was broken when the grace ran out
+        over = has_due & ~within & settled.notna().to_numpy(bool)
+    running = has_due & settled.isna().to_numpy(bool) & ~over & declared
     status = events["status"].mask(over, first["broken"])  # the first declared: the spec's own order
     opens = ev.statuses_meaning("open")
     still = running & ~status.isin(opens).to_numpy(bool)
@@ -232,7 +248,7 @@ def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot:
         status = status.mask(still, first["open"])
     out = events.assign(status=status)
     if "days_late" in out and ev.columns.days_late is not None:  # what was known when the grace ran out
-        out["days_late"] = out["days_late"].mask(over, float(ev.grace_days + 1))
+        out["days_late"] = out["days_late"].mask(over, float(grace + 1))
     if "paid_amount" in out:  # a settlement after the grace is forgotten, its money with it
         out["paid_amount"] = out["paid_amount"].mask(over)
     return out, settled.mask(over)
@@ -253,7 +269,11 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: st
     not), its amount the parts' sum (or, with parts_amount = "once", the amount each repeats), its status
     the most severe of theirs, its days late the most; kind and
     counterparty of its first row; no amount where no part gives one. In a file without settled dates the merged event is dated by its last
-    part, for only then is the most severe status known. The merged row keeps its first row's number, so
+    part, for only then is the most severe status known. Where the file writes what it owed (parts_amount =
+    "once") and what each part paid (paid_amount), it is settled by the part that pays it in full, later
+    parts left out, and not settled while paid short (_until_paid_in_full): a part after a date then changes
+    nothing at it; without them a commitment is complete only with its last part (inherent: the file does
+    not say what was owed). The merged row keeps its first row's number, so
     errors still name a line of the file."""
     gid = commitment_ids([events["person_id"], *(parts[c] for c in parts.columns)])
     rows = pd.Series(events.index.to_numpy(), index=events.index)  # each row's place in the file
@@ -262,6 +282,12 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: st
     once = ev.parts_amount == "once"
     if once:
         _same_amount_in_parts(events["amount"], rows, gid, file, line_offset)
+    in_full = None  # where what it owed and what each part paid are known: when paid in full (else NaT)
+    if once and "paid_amount" in events:  # (a part is dated by its settlement, else by its own date)
+        keep, in_full = _until_paid_in_full(events, gid, "settled_ts" if ledger else "ts")
+        events, parts, rows, gid, in_full = events[keep], parts[keep], rows[keep], gid[keep], in_full[keep]
+        groups = events.groupby(gid, sort=False)
+        in_full = in_full if ledger else None  # without settled dates: dated by its last part kept
     agg: dict[str, tuple[str, object]] = {"person_id": ("person_id", "first"),
                                           "ts": ("ts", "min" if ledger else "max"),
                                           "amount": ("amount", "max" if once else "sum")}
@@ -281,11 +307,15 @@ def merged_parts(events: pd.DataFrame, parts: pd.DataFrame, ev: Events, file: st
     merged["_row"] = rows.groupby(gid, sort=False).min()
     if ledger:  # not settled while a part is not
         merged["settled_ts"] = merged["settled_ts"].mask(events["settled_ts"].isna().groupby(gid, sort=False).any())
+    if in_full is not None:  # settled when paid in full: not while short, whatever its parts' dates say
+        merged["settled_ts"] = in_full.groupby(gid, sort=False).first()
     if ledger and "paid_amount" in events:  # its money known when the last part that paid was settled
         paying = (events["paid_amount"].fillna(0) > 0).to_numpy(bool)
         settled_paying = events["settled_ts"].where(paying)
         untold = pd.Series(paying & events["settled_ts"].isna().to_numpy(bool)).groupby(gid, sort=False).any()
         merged[PAID_KNOWN] = settled_paying.groupby(gid, sort=False).max().mask(untold.to_numpy(bool))
+        if in_full is not None:  # paid short: more may come, so its money is told at the snapshot (payments_of)
+            merged[PAID_KNOWN] = merged[PAID_KNOWN].mask(merged["settled_ts"].isna())
     if "status" in events:  # the status of the most severe part, as the file writes it (the first such part's)
         rank = {s: SEVERITY.index(v.meaning) for s, v in ev.statuses.items()}
         severity = events["status"].map(rank).astype("int64")
@@ -334,6 +364,29 @@ def payments_of(events: pd.DataFrame, ev: Events, snapshot: pd.Timestamp | None,
     rows = rows.drop(columns=["days_late", "due_ts", *(m.name for m in ev.measures)],  # no commitment, nor its
                      errors="ignore")  # measures: empty there
     return pd.concat([events, rows])  # stored sorted by person and time (staged_events), not here
+
+
+def _until_paid_in_full(events: pd.DataFrame, gid: np.ndarray, when: str) -> tuple[np.ndarray, pd.Series]:
+    """Where the file writes what a commitment owed (parts_amount = "once") and what each part paid
+    (paid_amount): which parts count (those settled no later than the part whose payment, with the earlier
+    ones', first reaches the amount owed; every part of one never paid in full), and, on each row, when its
+    commitment was paid in full (NaT: not by the file's last part).
+
+    Why: a commitment paid in full on 25 January was settled then; a part dated after a date T (money paid
+    on top, a part with no date) must not move it past T, nor rewrite its status, or a feature at T would
+    change with a later row. Parts after it are left out, their money with them (an overpayment). One paid
+    short is not settled: at T nobody knows whether the rest comes later."""
+    order = np.lexsort((events[when].to_numpy(dtype="datetime64[ns]"), gid))  # NaT sorts last
+    settled = events[when].iloc[order]  # when each part was paid: settled (else its date: column `when`)
+    paid = pd.Series(events["paid_amount"].fillna(0).to_numpy(dtype=float)[order], index=settled.index)
+    g = gid[order]
+    owed = events["amount"].to_numpy(dtype=float, na_value=np.nan)[order]
+    full = settled.notna().to_numpy(bool) & (owed > 0) & (paid.groupby(g).cumsum().to_numpy() >= owed - 1e-9)
+    done = settled.where(full).groupby(g).transform("min")  # when each commitment was paid in full (NaT: never)
+    keep = done.isna().to_numpy(bool) | (settled <= done).to_numpy(bool, na_value=False)
+    out = np.empty(len(keep), bool)
+    out[order] = keep
+    return out, done.reindex(events.index)
 
 
 def commitment_ids(keys: list[pd.Series]) -> np.ndarray:

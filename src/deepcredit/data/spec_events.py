@@ -221,12 +221,14 @@ class Events(FileSection):
     parts_amount: Literal["sum", "once"] = "sum"
     """How a commitment paid in parts (parts_of) writes its amount: "sum", each row holds its part's amount
     (summed); "once", each row repeats the commitment's whole amount (Home Credit's AMT_INSTALMENT: taken
-    once, and rows of one commitment that differ are refused)."""
+    once, and rows of one commitment that differ are refused). With "once" and a paid_amount column the
+    commitment is settled by the part that pays it in full (ledger.merged_parts), point in time."""
     grace_days: int | None = Field(default=None, ge=0)
     """Whole days after its due day within which a commitment may still be settled, late; one not settled by
     then is broken from the next day on, whatever happened later (ledger.dated_when_known). Needs due_ts,
-    settled_ts and the snapshot date. Without it a row never settled is broken from its due date while one
-    settled late is seen only once settled, so a feature between those dates tells the two apart."""
+    settled_ts and the snapshot date. Without it the rows settled have ledger.UNSETTLED_DAYS (90) as their
+    grace: one settled later is broken from then, as one never settled is, so no feature tells them apart
+    before the settlement."""
     paid_kind: str | None = None
     """The kind each row's payment becomes where the file names a paid_amount column: declared in
     [events.kinds] with amount = "paid" and commitment = false, so the money counts as repaid and the row's

@@ -95,7 +95,7 @@ def write_off_days(spec: DatasetSpec | None) -> float | None:
 
 def stored_delay(status: str, days_late: float, spec: DatasetSpec | None) -> tuple[str, float]:
     """(status, days late) a reported outcome is stored with, as ingest stores the same ledger row: a late
-    one settled past the data set's grace period is broken, the grace and 1 days late (ledger.settled_as_stored,
+    one settled past the data set's grace period (or 90 days) is broken, the grace and 1 days late (ledger.settled_as_stored,
     ingest's own rule); a write-off no milder than ingest counts one (write_off_days)."""
     if spec is not None and spec.events is not None and status_meaning(status, spec) == "late":
         status, days_late = settled_as_stored(spec.events, status, days_late)
@@ -429,6 +429,9 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
     stated = float(req.days_late) if req.days_late is not None else None
     amount = held_amount(req.amount, spec)
     paid = held_paid(req.amount_paid, spec)
+    if stated is not None and meaning == "late" and status_meaning(stored_delay(status, stated, spec)[0],
+                                                                    spec) == "broken":
+        paid = None  # settled past the grace (or 90 days): ingest forgets its money (ledger._after_grace)
     default_late = 0.0 if meaning == "kept" else floor or WRITE_OFF_DAYS
     with ctx.db.write() as s:
         prior = s.execute(select(ServiceEvent).where(ServiceEvent.merchant_id == m.id,
