@@ -132,3 +132,21 @@ def test_another_simulated_world_is_held_out_data_not_the_fitted_rows(tmp_path):
                           tmp_path / "m")
     ev = evaluate_model(trained.path, later, tmp_path / "ev", n_boot=0)["evaluation"]
     assert ev["n"] == 300 and not ev["optimistic"] and ev["rows_scope"] is None
+
+
+def test_a_reference_that_is_the_training_data_raises_no_false_band_alert(tmp_path):
+    """audit O D2, the README's own example: `evaluate --reference` the training world read 'watch' for a
+    world of the same simulator (band excellent 3.8% vs 0.1% in the reference): the reference's bad rates per
+    band were the model's in-sample ones. Its fitted rows' outcomes are now left out, and counted."""
+    from deepcredit.data.simulate import simulate_world
+
+    world = simulate_world(tmp_path / "w7", people=2000, seed=7)
+    later = simulate_world(tmp_path / "w8", people=2000, seed=8)
+    trained = train_model(RunConfig(model="gbdt", seed=1), world, tmp_path / "m")  # split none: all rows fitted
+    results = evaluate_model(trained.path, later, tmp_path / "ev", reference=world, n_boot=0)
+    st = results["stability"]
+    assert [a for a in st["alerts"] if a["metric"] == "bad rate"] == []
+    assert st["reference_fitted_rows"] == st["n_reference"] == 2000
+    assert "2,000 of the reference's 2,000 rows are rows the model was fitted on" in st["reference_note"]
+    html = (tmp_path / "ev" / "report.html").read_text()
+    assert "too few to judge" in html and "2,000 of the reference" in html

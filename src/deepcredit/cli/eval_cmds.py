@@ -111,6 +111,8 @@ def _print_summary(results: dict) -> None:
         console.print(f"[yellow]input check:[/yellow] {finding_text(finding)}")
     if st:
         console.print(f"score PSI against the reference: {st['score_psi']['psi']:.3f} ({_graded(st['score_psi'])})")
+        if st.get("reference_note"):
+            console.print(f"[yellow]{st['reference_note']}[/yellow]")
         for alert in st.get("alerts", []):
             if alert["what"] != "score":
                 console.print(f"[{'red' if alert['level'] == 'act' else 'yellow'}]{alert['level']}:[/] "
@@ -158,7 +160,7 @@ def monitor(
         if row["bad_rate"] is not None:
             ref_rate = "n/a" if row["reference_bad_rate"] is None else f"{row['reference_bad_rate']:.1%}"
             table.add_row(f"bad rate {row['band']}", f"{row['bad_rate']:.1%} (ref {ref_rate}, {row['n_outcomes']:,})",
-                          "watch" if row["flag"] else "ok")
+                          "watch" if row["flag"] else f"ok ({row['note']})" if row.get("note") else "ok")
     console.print(table)
     for alert in result["alerts"]:
         console.print(f"[{'red' if alert['level'] == 'act' else 'yellow'}]{alert['level']}:[/] {alert['message']}")

@@ -46,6 +46,11 @@ ALPHA = 0.01
 MIN_EXPECTED = 5
 """A category the smaller sample is expected to hold fewer times than this is pooled into '(other)'."""
 TOO_FEW = "too few rows to tell"
+TOO_FEW_JUDGE = "too few to judge"
+MIN_OUTCOMES = 30
+"""A band's bad rate is tested only where the batch and the reference each hold this many of its outcomes."""
+NEW_SHOWN = 3
+"""Category values a batch brings that the reference never had: the most common this many are named."""
 NON_FEATURES = frozenset({"person_id", "as_of", "label", "score", "band", "pd"})
 
 
@@ -201,12 +206,47 @@ def csi(reference: pd.DataFrame, new: pd.DataFrame, columns: Sequence[str] | Non
             known_r, known_b = ref.dropna().astype(float), bat.dropna().astype(float)
             row["reference_median"] = float(known_r.median()) if len(known_r) else None
             row["batch_median"] = float(known_b.median()) if len(known_b) else None
+        else:
+            row["new_values"] = new_values(ref, bat)
         moved = max(table["bins"], key=lambda b: abs(b["actual_share"] - b["expected_share"]), default=None)
         if moved is not None:
             row["moved_bin"] = {"bin": moved["bin"], "reference_share": moved["expected_share"],
                                 "batch_share": moved["actual_share"]}
         rows.append(row)
     return sorted(rows, key=lambda r: -r["csi"])
+
+
+def new_values(reference: pd.Series, batch: pd.Series, shown: int = NEW_SHOWN) -> dict | None:
+    """The category values of `batch` the reference never had: how many, their share of the batch, and up to
+    `shown` of the most common with their shares (None: no new value). Why: an alert that a bin '(other)' grew
+    does not say what arrived, the one thing needed to mend a feed that renamed its categories. Only values held
+    by at least MIN_EXPECTED rows are named: a value that few rows hold may identify someone (an id or a free
+    text), and is only counted."""
+    seen = set(_keys(reference).dropna())
+    keys = _keys(batch)
+    names = pd.Series(batch.astype(object).astype(str).to_numpy(), dtype=object)
+    new = keys.notna() & ~keys.isin(seen)
+    if not new.any():
+        return None
+    counts = names[new.to_numpy()].value_counts()
+    common = counts[counts >= MIN_EXPECTED].head(shown)
+    return {"n_values": int(counts.size), "share": float(new.mean()),
+            "shown": [{"value": _clip(str(v)), "share": float(c / len(batch))} for v, c in common.items()]}
+
+
+def _clip(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def new_values_words(new: dict) -> str:
+    """'2 new values (32.3% of the batch): 'gig-worker' 18.0%, 'Civil Servant' 14.3%' (and how many more)."""
+    n, shown = new["n_values"], new["shown"]
+    said = f"{n:,} new value{'s' if n != 1 else ''} ({new['share']:.1%} of the batch)"
+    if not shown:
+        return f"{said}, each in fewer than {MIN_EXPECTED} rows (not named)"
+    more = n - len(shown)
+    return f"{said}: " + ", ".join(f"{v['value']!r} {v['share']:.1%}" for v in shown) + \
+        (f" and {more:,} more" if more else "")
 
 
 def shift_words(row: dict) -> str:
@@ -218,6 +258,8 @@ def shift_words(row: dict) -> str:
     mb = row.get("moved_bin")
     if mb:
         said.append(f"bin {mb['bin']} holds {mb['reference_share']:.1%} -> {mb['batch_share']:.1%}")
+    if row.get("new_values"):
+        said.append(new_values_words(row["new_values"]))
     return "; ".join(said)
 
 
@@ -243,13 +285,14 @@ def band_shift(reference: pd.DataFrame, batch: pd.DataFrame, scale: ScoreScale) 
 
 
 def outcomes_by_band(reference: pd.DataFrame, batch: pd.DataFrame, scale: ScoreScale, alpha: float = 0.01,
-                     min_outcomes: int = 30) -> list[dict]:
+                     min_outcomes: int = MIN_OUTCOMES) -> list[dict]:
     """Bad rate per band as outcomes arrive (rows with a label), against the reference's bad rate.
 
     A band is flagged when its batch bad rate is significantly above the reference's: one-sided Fisher exact
     test on the two samples' bad/good counts (both rates are estimates), at `alpha` divided by the number of
     bands tested (Bonferroni: a stable population raises a false alarm in at most `alpha` of batches), with
-    at least `min_outcomes` outcomes in the batch's band. The score still ranks, but means more risk.
+    at least `min_outcomes` outcomes in the batch's band and in the reference's; a band with fewer is not
+    tested and says so (`note`: 'too few to judge'). The score still ranks, but means more risk.
     """
     if "label" not in batch.columns:
         return []
@@ -267,8 +310,11 @@ def outcomes_by_band(reference: pd.DataFrame, batch: pd.DataFrame, scale: ScoreS
         n_out, bads = int(lab.size), int(lab.sum())
         row = {"band": name, "n": int(m.sum()), "n_outcomes": n_out, "bad_rate": bads / n_out if n_out else None,
                "reference_outcomes": int(ref.size), "reference_bad_rate": float(ref.mean()) if ref.size else None,
-               "p_value": None, "flag": False}
-        if n_out >= min_outcomes and ref.size:
+               "p_value": None, "flag": False, "note": None}
+        if n_out < min_outcomes or ref.size < min_outcomes:
+            row["note"] = f"{TOO_FEW_JUDGE}: fewer than {min_outcomes} outcomes in the " + \
+                ("batch" if n_out < min_outcomes else "reference")
+        else:
             table = [[bads, n_out - bads], [int(ref.sum()), int(ref.size - ref.sum())]]
             row["p_value"] = float(fisher_exact(table, alternative="greater").pvalue)
         rows.append(row)
@@ -281,11 +327,17 @@ def outcomes_by_band(reference: pd.DataFrame, batch: pd.DataFrame, scale: ScoreS
 
 def monitor(reference: pd.DataFrame, batch: pd.DataFrame, *, features_reference: pd.DataFrame | None = None,
             features_batch: pd.DataFrame | None = None, scale: ScoreScale | None = None, bins: int = 10,
-            watch: float = WATCH, act: float = ACT) -> dict:
+            watch: float = WATCH, act: float = ACT, reference_fitted: np.ndarray | None = None) -> dict:
     """Compare a new scoring batch with the reference one; alerts and an overall level (ok / watch / act).
 
     Frames are batch scoring outputs: `score` (required), `band` (else derived from the scale), `label`
     (optional: outcomes as they arrive; missing values are outcomes still to come), `person_id`.
+
+    reference_fitted: which reference rows the model was fitted on. Their outcomes are left out of the bad
+    rates per band (`reference_fitted_rows` counts them): in-sample, a band's bad rate is the model's overfit
+    (0.1% where new people of the same population had 3.8%), so every honest batch would read 'watch'. The
+    scores and features of those rows stay in the PSI, the band shares and the CSI: the model does not change
+    the inputs, and it moves the distribution of its scores far less than their bad rates (docs/scoring.md).
     """
     check_thresholds(watch, act)
     scale = scale or ScoreScale()
@@ -295,6 +347,13 @@ def monitor(reference: pd.DataFrame, batch: pd.DataFrame, *, features_reference:
         if frame.empty:
             raise ValueError(f"the {name} scores are empty")
     reference, batch = _with_band(reference, scale), _with_band(batch, scale)
+    left_out = 0
+    if reference_fitted is not None and "label" in reference.columns:
+        fitted = np.asarray(reference_fitted, dtype=bool)
+        if fitted.shape != (len(reference),):
+            raise ValueError(f"reference_fitted holds {fitted.size} flags for {len(reference)} reference rows")
+        left_out = int(fitted.sum())
+        reference = reference.assign(label=pd.to_numeric(reference["label"], errors="coerce").mask(fitted))
     score = psi_table(reference["score"], batch["score"], bins, watch=watch, act=act)
     alerts = []
     if score["level"] != "ok":
@@ -318,8 +377,24 @@ def monitor(reference: pd.DataFrame, batch: pd.DataFrame, *, features_reference:
                                       f"outcomes vs {row['reference_bad_rate']:.1%} in the reference "
                                       f"(one-sided Fisher p = {row['p_value']:.2g})"})
     overall = _worst([a["level"] for a in alerts])
+    note = reference_note(left_out, len(reference), outcomes)
     return to_jsonable({
         "level": overall, "exit_code": EXIT_CODES[overall], "thresholds": {"watch": watch, "act": act, "eps": EPS, "alpha": ALPHA},
-        "n_reference": len(reference), "n_batch": len(batch), "score_psi": score,
+        "n_reference": len(reference), "n_batch": len(batch), "reference_fitted_rows": left_out,
+        "reference_note": note, "score_psi": score,
         "bands": band_shift(reference, batch, scale), "csi": drift, "outcomes_by_band": outcomes, "alerts": alerts,
     })
+
+
+def reference_note(left_out: int, n_reference: int, outcomes: list[dict]) -> str | None:
+    """What the reference's fitted rows did to the bad rates per band, in words (None: none was left out)."""
+    if not left_out:
+        return None
+    kept = sum(r["reference_outcomes"] for r in outcomes)
+    said = (f"{left_out:,} of the reference's {n_reference:,} rows are rows the model was fitted on: their outcomes "
+            f"are left out of the bad rates per band (in-sample, a model's bad rates are optimistic), "
+            f"{kept:,} reference outcome{'s' if kept != 1 else ''} remain")
+    if outcomes and all(r["reference_outcomes"] < MIN_OUTCOMES for r in outcomes):
+        said += (f"; {TOO_FEW_JUDGE} a band's bad rate against the reference (give a reference the model was not "
+                 "fitted on, e.g. its held-out rows or a later batch)")
+    return said + "."
