@@ -326,3 +326,24 @@ def test_the_reference_outcomes_of_fitted_rows_are_left_out_of_the_band_bad_rate
     assert any(r["p_value"] is not None for r in some["outcomes_by_band"])
     assert "2,500 reference outcomes remain" in some["reference_note"]
     assert monitor(ref, batch)["reference_note"] is None
+
+
+def test_a_riskier_population_reads_watch_on_its_mean_pd_before_any_label():
+    """audit O: a population 3.5 times riskier moved the score PSI to 0.095, under 'watch': `monitor: ok`,
+    exit 0. The mean PD (the bad rate the model expects) is a label-free line of its own."""
+    scale = ScoreScale()
+
+    def frame(n: int, shift: float, seed: int) -> pd.DataFrame:
+        p = 1 / (1 + np.exp(-(-2.4 + 1.2 * np.random.default_rng(seed).normal(size=n) + shift)))
+        return pd.DataFrame({"score": scale.score(p), "pd": p})
+
+    ref = frame(5000, 0.0, 0)
+    riskier = monitor(ref, frame(5000, 0.35, 1))
+    assert riskier["score_psi"]["level"] == "ok"  # the PSI alone lets it pass
+    er = riskier["expected_bad_rate"]
+    assert er["level"] == "watch" and er["ratio"] > 1.25 and riskier["level"] == "watch"
+    alert = next(a for a in riskier["alerts"] if a["what"] == "mean PD")["message"]
+    assert alert.startswith(f"mean PD {er['reference']:.1%} -> {er['batch']:.1%}")
+    stable = monitor(ref, frame(5000, 0.0, 1))
+    assert stable["level"] == "ok" and stable["expected_bad_rate"]["level"] == "ok"
+    assert monitor(_scores(500), _scores(500, seed=1))["expected_bad_rate"] is None  # no pd column: not measured

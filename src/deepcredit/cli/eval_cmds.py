@@ -154,6 +154,8 @@ def monitor(
         table.add_column(col)
     sp = result["score_psi"]
     table.add_row("score PSI", f"{sp['psi']:.3f}", _graded(sp))
+    if er := result.get("expected_bad_rate"):
+        table.add_row("mean PD", f"{er['reference']:.1%} -> {er['batch']:.1%} (x{er['ratio']:.2f})", _graded(er))
     for row in result["csi"][:10]:
         table.add_row(f"CSI {row['feature']}", f"{row['csi']:.3f}", _graded(row))
     for row in result["outcomes_by_band"]:
