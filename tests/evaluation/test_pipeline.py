@@ -73,6 +73,21 @@ def test_an_artifact_without_the_record_keeps_the_fingerprint_rule(setup):
     assert rows_to_evaluate(loaded.manifest, again, inp, fitted=None) == (None, None)
 
 
+def test_the_reference_rows_fitted_on_are_found_by_the_record_or_on_old_artifacts_by_the_split(setup):
+    """The reference's band bad rates leave out its fitted rows (audit O D2): found by the artifact's record on
+    any data set, and for an artifact without it on its own training data by the split (none elsewhere)."""
+    from deepcredit.evaluation.pipeline import fitted_in, load_any_model, model_input
+
+    _, first, again, trained = setup
+    loaded = load_any_model(trained.path)
+    recorded = fitted_in(trained.path, loaded.manifest, again, model_input(loaded, again))
+    assert recorded is not None and recorded.sum() == 700
+    old = {k: v for k, v in loaded.manifest.items() if k != "fitted_rows"}
+    by_split = fitted_in(trained.path, old, first, model_input(loaded, first))
+    assert by_split is not None and by_split.sum() == 700 and (by_split == recorded).all()
+    assert fitted_in(trained.path, old, again, model_input(loaded, again)) is None
+
+
 def test_the_card_names_the_development_data_split_and_code(setup):
     from deepcredit.data.io import code_fingerprint
 
