@@ -73,6 +73,21 @@ def test_an_artifact_without_the_record_keeps_the_fingerprint_rule(setup):
     assert rows_to_evaluate(loaded.manifest, again, inp, fitted=None) == (None, None)
 
 
+def test_the_reference_rows_fitted_on_are_found_by_the_record_or_on_old_artifacts_by_the_split(setup):
+    """The reference's band bad rates leave out its fitted rows (audit O D2): found by the artifact's record on
+    any data set, and for an artifact without it on its own training data by the split (none elsewhere)."""
+    from deepcredit.evaluation.pipeline import fitted_in, load_any_model, model_input
+
+    _, first, again, trained = setup
+    loaded = load_any_model(trained.path)
+    recorded = fitted_in(trained.path, loaded.manifest, again, model_input(loaded, again))
+    assert recorded is not None and recorded.sum() == 700
+    old = {k: v for k, v in loaded.manifest.items() if k != "fitted_rows"}
+    by_split = fitted_in(trained.path, old, first, model_input(loaded, first))
+    assert by_split is not None and by_split.sum() == 700 and (by_split == recorded).all()
+    assert fitted_in(trained.path, old, again, model_input(loaded, again)) is None
+
+
 def test_the_card_names_the_development_data_split_and_code(setup):
     from deepcredit.data.io import code_fingerprint
 
@@ -143,3 +158,21 @@ def test_the_evaluation_layer_asks_no_model_what_kind_it_is():
 
     source = inspect.getsource(pipeline)
     assert "StackModel" not in source and "isinstance(loaded.model" not in source
+
+
+def test_a_reference_that_is_the_training_data_raises_no_false_band_alert(tmp_path):
+    """audit O D2, the README's own example: `evaluate --reference` the training world read 'watch' for a
+    world of the same simulator (band excellent 3.8% vs 0.1% in the reference): the reference's bad rates per
+    band were the model's in-sample ones. Its fitted rows' outcomes are now left out, and counted."""
+    from deepcredit.data.simulate import simulate_world
+
+    world = simulate_world(tmp_path / "w7", people=2000, seed=7)
+    later = simulate_world(tmp_path / "w8", people=2000, seed=8)
+    trained = train_model(RunConfig(model="gbdt", seed=1), world, tmp_path / "m")  # split none: all rows fitted
+    results = evaluate_model(trained.path, later, tmp_path / "ev", reference=world, n_boot=0)
+    st = results["stability"]
+    assert [a for a in st["alerts"] if a["metric"] == "bad rate"] == []
+    assert st["reference_fitted_rows"] == st["n_reference"] == 2000
+    assert "2,000 of the reference's 2,000 rows are rows the model was fitted on" in st["reference_note"]
+    html = (tmp_path / "ev" / "report.html").read_text()
+    assert "too few to judge" in html and "2,000 of the reference" in html

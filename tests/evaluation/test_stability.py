@@ -278,3 +278,72 @@ def test_monitor_cli_says_too_few_rows_to_tell(tmp_path, cli):
     res = CliRunner().invoke(cli, ["monitor", "--reference", str(ref), "--batch", str(small)])
     assert res.exit_code == 0, res.output
     assert "too few rows to tell" in " ".join(res.output.split())
+
+
+def test_renamed_categories_are_named_in_the_alert_with_their_shares():
+    """audit O D4: 'bin (other) holds 0.0% -> 32.3%' did not say which values arrived, the one thing needed
+    to mend a feed that renamed its categories. Values few rows hold (an id, a free text) are only counted."""
+    rng = np.random.default_rng(11)
+    jobs = rng.choice(["gig_worker", "civil_servant", "nurse"], 3000, p=[0.3, 0.2, 0.5])
+    fr = pd.DataFrame({"occupation": jobs})
+    renamed = pd.Series(jobs).replace({"gig_worker": "gig-worker", "civil_servant": "Civil Servant"})
+    renamed[:40] = [f"free text {i}" for i in range(40)]  # each held by one row: counted, never named
+    fb = pd.DataFrame({"occupation": renamed})
+    scores = _scores(3000)
+    out = monitor(scores, scores, features_reference=fr, features_batch=fb)
+    row = next(r for r in out["csi"] if r["feature"] == "occupation")
+    assert row["new_values"]["n_values"] == 42
+    assert [v["value"] for v in row["new_values"]["shown"]] == ["gig-worker", "Civil Servant"]
+    alert = next(a for a in out["alerts"] if a["what"] == "occupation")
+    assert alert["level"] == "act"
+    words = alert["message"]
+    assert "'gig-worker' " in words and "'Civil Servant' " in words and "and 40 more" in words, words
+    assert "free text" not in words
+    share = (fb["occupation"] == "gig-worker").mean()
+    assert f"'gig-worker' {share:.1%}" in words
+    same = monitor(scores, scores, features_reference=fr, features_batch=fr)
+    assert next(r for r in same["csi"] if r["feature"] == "occupation")["new_values"] is None
+
+
+def test_the_reference_outcomes_of_fitted_rows_are_left_out_of_the_band_bad_rates():
+    """audit O D2: a reference the model was fitted on has in-sample bad rates per band (0.1% where new people
+    had 3.8%): every honest batch read 'watch'. Its fitted rows' outcomes are left out; what remains is tested,
+    and where too few remain the band says 'too few to judge'."""
+    ref, batch = _scores(5000), _scores(5000, seed=1)
+    optimistic = ref.assign(label=np.where(ref["score"] >= 600, 0.0, ref["label"]))  # an overfit's in-sample
+    assert monitor(optimistic, batch)["level"] == "watch"  # the false alarm
+    every = monitor(optimistic, batch, reference_fitted=np.ones(5000, dtype=bool))
+    assert every["level"] == "ok" and every["alerts"] == [] and every["reference_fitted_rows"] == 5000
+    assert all(r["note"].startswith("too few to judge") for r in every["outcomes_by_band"])
+    assert "5,000 of the reference's 5,000 rows" in every["reference_note"]
+    assert "too few to judge" in every["reference_note"]
+    assert every["score_psi"] == monitor(optimistic, batch)["score_psi"]  # the scores all stay in the PSI
+    half = np.arange(5000) < 2500
+    mixed = optimistic.assign(label=np.where(half, optimistic["label"], ref["label"]))
+    some = monitor(mixed, batch, reference_fitted=half)
+    assert some["level"] == "ok" and some["reference_fitted_rows"] == 2500
+    assert sum(r["reference_outcomes"] for r in some["outcomes_by_band"]) == 2500
+    assert any(r["p_value"] is not None for r in some["outcomes_by_band"])
+    assert "2,500 reference outcomes remain" in some["reference_note"]
+    assert monitor(ref, batch)["reference_note"] is None
+
+
+def test_a_riskier_population_reads_watch_on_its_mean_pd_before_any_label():
+    """audit O: a population 3.5 times riskier moved the score PSI to 0.095, under 'watch': `monitor: ok`,
+    exit 0. The mean PD (the bad rate the model expects) is a label-free line of its own."""
+    scale = ScoreScale()
+
+    def frame(n: int, shift: float, seed: int) -> pd.DataFrame:
+        p = 1 / (1 + np.exp(-(-2.4 + 1.2 * np.random.default_rng(seed).normal(size=n) + shift)))
+        return pd.DataFrame({"score": scale.score(p), "pd": p})
+
+    ref = frame(5000, 0.0, 0)
+    riskier = monitor(ref, frame(5000, 0.35, 1))
+    assert riskier["score_psi"]["level"] == "ok"  # the PSI alone lets it pass
+    er = riskier["expected_bad_rate"]
+    assert er["level"] == "watch" and er["ratio"] > 1.25 and riskier["level"] == "watch"
+    alert = next(a for a in riskier["alerts"] if a["what"] == "mean PD")["message"]
+    assert alert.startswith(f"mean PD {er['reference']:.1%} -> {er['batch']:.1%}")
+    stable = monitor(ref, frame(5000, 0.0, 1))
+    assert stable["level"] == "ok" and stable["expected_bad_rate"]["level"] == "ok"
+    assert monitor(_scores(500), _scores(500, seed=1))["expected_bad_rate"] is None  # no pd column: not measured

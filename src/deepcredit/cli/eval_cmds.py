@@ -111,6 +111,8 @@ def _print_summary(results: dict) -> None:
         console.print(f"[yellow]input check:[/yellow] {finding_text(finding)}")
     if st:
         console.print(f"score PSI against the reference: {st['score_psi']['psi']:.3f} ({_graded(st['score_psi'])})")
+        if st.get("reference_note"):
+            console.print(f"[yellow]{st['reference_note']}[/yellow]")
         for alert in st.get("alerts", []):
             if alert["what"] != "score":
                 console.print(f"[{'red' if alert['level'] == 'act' else 'yellow'}]{alert['level']}:[/] "
@@ -152,13 +154,15 @@ def monitor(
         table.add_column(col)
     sp = result["score_psi"]
     table.add_row("score PSI", f"{sp['psi']:.3f}", _graded(sp))
+    if er := result.get("expected_bad_rate"):
+        table.add_row("mean PD", f"{er['reference']:.1%} -> {er['batch']:.1%} (x{er['ratio']:.2f})", _graded(er))
     for row in result["csi"][:10]:
         table.add_row(f"CSI {row['feature']}", f"{row['csi']:.3f}", _graded(row))
     for row in result["outcomes_by_band"]:
         if row["bad_rate"] is not None:
             ref_rate = "n/a" if row["reference_bad_rate"] is None else f"{row['reference_bad_rate']:.1%}"
             table.add_row(f"bad rate {row['band']}", f"{row['bad_rate']:.1%} (ref {ref_rate}, {row['n_outcomes']:,})",
-                          "watch" if row["flag"] else "ok")
+                          "watch" if row["flag"] else f"ok ({row['note']})" if row.get("note") else "ok")
     console.print(table)
     for alert in result["alerts"]:
         console.print(f"[{'red' if alert['level'] == 'act' else 'yellow'}]{alert['level']}:[/] {alert['message']}")

@@ -232,6 +232,8 @@ def model_card_markdown(card: dict, evaluation: dict | None = None, fairness: di
         drifted = [r for r in stability.get("csi", []) if r["level"] != "ok"]
         if drifted:
             lines += ["Drifted inputs: " + ", ".join(f"{r['feature']} ({r['csi']:.2f})" for r in drifted[:10]) + "."]
+        if note := stability.get("reference_note"):
+            lines += [note[:1].upper() + note[1:]]
         lines += [""]
     elif evaluation:
         lines += ["## Stability", "", NO_REFERENCE, ""]

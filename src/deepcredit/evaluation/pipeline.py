@@ -153,6 +153,21 @@ def fitted_rows_mask(model_path: Path, manifest: Mapping, inp: ModelInput) -> np
     return np.isin(key_hashes(inp.keys, salt), hashes)
 
 
+def fitted_in(model_path: Path, manifest: Mapping, dataset: Dataset, inp: ModelInput) -> np.ndarray | None:
+    """Which rows of `inp` (all of `dataset`'s) the model was fitted on: by the artifact's record of them
+    (fitted_rows_mask); for an artifact without one, on its own training data, the rows its split trained on
+    (all where it held none out); None where unknown. The reference's band bad rates leave them out."""
+    fitted = fitted_rows_mask(model_path, manifest, inp)
+    if fitted is not None or not is_training_data(manifest, dataset):
+        return fitted
+    fold, _ = training_fold(manifest, inp)
+    if fold is None:
+        return np.ones(len(inp), dtype=bool)
+    mask = np.zeros(len(inp), dtype=bool)
+    mask[fold.train] = True
+    return mask
+
+
 def rows_to_evaluate(manifest: Mapping, dataset: Dataset, inp: ModelInput, all_rows: bool = False,
                      fitted: np.ndarray | None = None) -> tuple[np.ndarray | None, str | None]:
     """(positions of the rows to evaluate or None for all, a caveat saying which rows) for a model's own data.
@@ -278,7 +293,8 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
         step("stability against the reference")
         ref_scores, ref_inp = score_dataset(loaded, reference, threads)
         stability = monitor(ref_scores, scores, features_reference=ref_inp.X, features_batch=inp.X,
-                            scale=loaded.scale)
+                            scale=loaded.scale,
+                            reference_fitted=fitted_in(model_path, loaded.manifest, reference, ref_inp))
         data["development data (reference)"] = _dataset_line(reference, len(ref_scores))
     outcomes = dataset.read("outcomes")
     windows = sorted(outcomes["window_days"].dropna().unique().tolist()) if "window_days" in outcomes else []

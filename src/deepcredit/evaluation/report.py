@@ -321,11 +321,14 @@ def _section_tables(section: str, evaluation: dict | None, fairness: dict | None
     if section == "fairness" and fairness and fairness.get("attributes"):
         return _fairness_tables(fairness)
     if section == "stability" and stability and stability.get("outcomes_by_band"):
-        return _table(["band", "batch people", "outcomes", "bad rate", "reference bad rate", "p-value"],
+        return _table(["band", "batch people", "outcomes", "bad rate", "reference outcomes", "reference bad rate",
+                       "p-value"],
                       [[r["band"], f"{r['n']:,}", f"{r['n_outcomes']:,}", pct(r["bad_rate"]),
-                        pct(r["reference_bad_rate"]), "n/a" if r["p_value"] is None else f"{r['p_value']:.3g}"]
+                        f"{r.get('reference_outcomes', 0):,}", pct(r["reference_bad_rate"]),
+                        r.get("note") or "n/a" if r["p_value"] is None else f"{r['p_value']:.3g}"]
                        for r in stability["outcomes_by_band"]],
-                      "Bad rate per band as outcomes arrive (one-sided Fisher test against the reference)")
+                      "Bad rate per band as outcomes arrive (one-sided Fisher test against the reference)") + \
+            (f'<p class="lead">{_e(note)}</p>' if (note := stability.get("reference_note")) else "")
     return ""
 
 

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import fisher_exact
+from scipy.stats import fisher_exact, ttest_ind
 
 from deepcredit.evaluation.metrics import to_jsonable
 from deepcredit.evaluation.thresholds import ACT, EXIT_CODES, LEVELS, WATCH
@@ -46,6 +46,14 @@ ALPHA = 0.01
 MIN_EXPECTED = 5
 """A category the smaller sample is expected to hold fewer times than this is pooled into '(other)'."""
 TOO_FEW = "too few rows to tell"
+TOO_FEW_JUDGE = "too few to judge"
+PD_RATIO_WATCH = 1.25
+"""The batch's mean PD (its expected bad rate) this many times the reference's, or this many times below it,
+reads 'watch' where chance cannot explain the move (Welch's t-test, p below ALPHA)."""
+MIN_OUTCOMES = 30
+"""A band's bad rate is tested only where the batch and the reference each hold this many of its outcomes."""
+NEW_SHOWN = 3
+"""Category values a batch brings that the reference never had: the most common this many are named."""
 NON_FEATURES = frozenset({"person_id", "as_of", "label", "score", "band", "pd"})
 
 
@@ -201,12 +209,47 @@ def csi(reference: pd.DataFrame, new: pd.DataFrame, columns: Sequence[str] | Non
             known_r, known_b = ref.dropna().astype(float), bat.dropna().astype(float)
             row["reference_median"] = float(known_r.median()) if len(known_r) else None
             row["batch_median"] = float(known_b.median()) if len(known_b) else None
+        else:
+            row["new_values"] = new_values(ref, bat)
         moved = max(table["bins"], key=lambda b: abs(b["actual_share"] - b["expected_share"]), default=None)
         if moved is not None:
             row["moved_bin"] = {"bin": moved["bin"], "reference_share": moved["expected_share"],
                                 "batch_share": moved["actual_share"]}
         rows.append(row)
     return sorted(rows, key=lambda r: -r["csi"])
+
+
+def new_values(reference: pd.Series, batch: pd.Series, shown: int = NEW_SHOWN) -> dict | None:
+    """The category values of `batch` the reference never had: how many, their share of the batch, and up to
+    `shown` of the most common with their shares (None: no new value). Why: an alert that a bin '(other)' grew
+    does not say what arrived, the one thing needed to mend a feed that renamed its categories. Only values held
+    by at least MIN_EXPECTED rows are named: a value that few rows hold may identify someone (an id or a free
+    text), and is only counted."""
+    seen = set(_keys(reference).dropna())
+    keys = _keys(batch)
+    names = pd.Series(batch.astype(object).astype(str).to_numpy(), dtype=object)
+    new = keys.notna() & ~keys.isin(seen)
+    if not new.any():
+        return None
+    counts = names[new.to_numpy()].value_counts()
+    common = counts[counts >= MIN_EXPECTED].head(shown)
+    return {"n_values": int(counts.size), "share": float(new.mean()),
+            "shown": [{"value": _clip(str(v)), "share": float(c / len(batch))} for v, c in common.items()]}
+
+
+def _clip(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def new_values_words(new: dict) -> str:
+    """'2 new values (32.3% of the batch): 'gig-worker' 18.0%, 'Civil Servant' 14.3%' (and how many more)."""
+    n, shown = new["n_values"], new["shown"]
+    said = f"{n:,} new value{'s' if n != 1 else ''} ({new['share']:.1%} of the batch)"
+    if not shown:
+        return f"{said}, each in fewer than {MIN_EXPECTED} rows (not named)"
+    more = n - len(shown)
+    return f"{said}: " + ", ".join(f"{v['value']!r} {v['share']:.1%}" for v in shown) + \
+        (f" and {more:,} more" if more else "")
 
 
 def shift_words(row: dict) -> str:
@@ -218,6 +261,8 @@ def shift_words(row: dict) -> str:
     mb = row.get("moved_bin")
     if mb:
         said.append(f"bin {mb['bin']} holds {mb['reference_share']:.1%} -> {mb['batch_share']:.1%}")
+    if row.get("new_values"):
+        said.append(new_values_words(row["new_values"]))
     return "; ".join(said)
 
 
@@ -233,6 +278,44 @@ def _with_band(frame: pd.DataFrame, scale: ScoreScale) -> pd.DataFrame:
     return frame
 
 
+def expected_bad_rate(reference: pd.DataFrame, batch: pd.DataFrame, ratio: float = PD_RATIO_WATCH,
+                      alpha: float = ALPHA) -> dict | None:
+    """The mean PD of the reference and of the batch (the bad rate each expects), without waiting for labels.
+
+    Why: a population 3.5 times riskier (bad rate 10.6% -> 37.1%) moved the score PSI only to 0.095, under
+    'watch', while its mean PD went 10.1% -> 14.2%. 'watch' where the batch's mean PD is `ratio` times the
+    reference's or more (or as many times less) and Welch's t-test of the two samples' log-odds gives p < `alpha`;
+    else 'ok' (with the note 'too few rows to tell' where only chance stood in the way). None without a `pd`
+    column in both."""
+    if "pd" not in reference.columns or "pd" not in batch.columns:
+        return None
+    r = pd.to_numeric(reference["pd"], errors="coerce").dropna().to_numpy(dtype=float)
+    b = pd.to_numeric(batch["pd"], errors="coerce").dropna().to_numpy(dtype=float)
+    if r.size < 2 or b.size < 2:
+        return None
+    ref_mean, new_mean = float(r.mean()), float(b.mean())
+    factor = new_mean / ref_mean if ref_mean > 0 else float("inf") if new_mean > 0 else 1.0
+    moved = factor >= ratio or factor <= 1 / ratio
+    p_value = float(ttest_ind(_logit(b), _logit(r), equal_var=False).pvalue) if moved else None
+    beyond = p_value is not None and np.isfinite(p_value) and p_value < alpha
+    return {"reference": ref_mean, "batch": new_mean, "ratio": factor, "threshold": ratio, "p_value": p_value,
+            "level": "watch" if moved and beyond else "ok", "note": TOO_FEW if moved and not beyond else None}
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    """Log-odds, where PDs are near normal: a t-test of PDs themselves, skewed, raised 3.5% chance alarms on
+    stable 20-row batches where it promises 1%."""
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(q / (1 - q))
+
+
+def expected_words(row: dict) -> str:
+    """'mean PD 10.1% -> 14.2% (x1.41; watch at x1.25 or x0.8, Welch p = 3e-20)'."""
+    p_value = "" if row["p_value"] is None else f", Welch p = {row['p_value']:.2g}"
+    return (f"mean PD {row['reference']:.1%} -> {row['batch']:.1%} (x{row['ratio']:.2f}; {row['level']} at "
+            f"x{row['threshold']:g} or x{1 / row['threshold']:.2g}{p_value}): the bad rate the model expects moved")
+
+
 def band_shift(reference: pd.DataFrame, batch: pd.DataFrame, scale: ScoreScale) -> list[dict]:
     """Share of each band in the reference and in the batch."""
     order = _band_order(pd.concat([reference[["band"]], batch[["band"]]]), scale)
@@ -243,13 +326,14 @@ def band_shift(reference: pd.DataFrame, batch: pd.DataFrame, scale: ScoreScale) 
 
 
 def outcomes_by_band(reference: pd.DataFrame, batch: pd.DataFrame, scale: ScoreScale, alpha: float = 0.01,
-                     min_outcomes: int = 30) -> list[dict]:
+                     min_outcomes: int = MIN_OUTCOMES) -> list[dict]:
     """Bad rate per band as outcomes arrive (rows with a label), against the reference's bad rate.
 
     A band is flagged when its batch bad rate is significantly above the reference's: one-sided Fisher exact
     test on the two samples' bad/good counts (both rates are estimates), at `alpha` divided by the number of
     bands tested (Bonferroni: a stable population raises a false alarm in at most `alpha` of batches), with
-    at least `min_outcomes` outcomes in the batch's band. The score still ranks, but means more risk.
+    at least `min_outcomes` outcomes in the batch's band and in the reference's; a band with fewer is not
+    tested and says so (`note`: 'too few to judge'). The score still ranks, but means more risk.
     """
     if "label" not in batch.columns:
         return []
@@ -267,8 +351,11 @@ def outcomes_by_band(reference: pd.DataFrame, batch: pd.DataFrame, scale: ScoreS
         n_out, bads = int(lab.size), int(lab.sum())
         row = {"band": name, "n": int(m.sum()), "n_outcomes": n_out, "bad_rate": bads / n_out if n_out else None,
                "reference_outcomes": int(ref.size), "reference_bad_rate": float(ref.mean()) if ref.size else None,
-               "p_value": None, "flag": False}
-        if n_out >= min_outcomes and ref.size:
+               "p_value": None, "flag": False, "note": None}
+        if n_out < min_outcomes or ref.size < min_outcomes:
+            row["note"] = f"{TOO_FEW_JUDGE}: fewer than {min_outcomes} outcomes in the " + \
+                ("batch" if n_out < min_outcomes else "reference")
+        else:
             table = [[bads, n_out - bads], [int(ref.sum()), int(ref.size - ref.sum())]]
             row["p_value"] = float(fisher_exact(table, alternative="greater").pvalue)
         rows.append(row)
@@ -281,11 +368,17 @@ def outcomes_by_band(reference: pd.DataFrame, batch: pd.DataFrame, scale: ScoreS
 
 def monitor(reference: pd.DataFrame, batch: pd.DataFrame, *, features_reference: pd.DataFrame | None = None,
             features_batch: pd.DataFrame | None = None, scale: ScoreScale | None = None, bins: int = 10,
-            watch: float = WATCH, act: float = ACT) -> dict:
+            watch: float = WATCH, act: float = ACT, reference_fitted: np.ndarray | None = None) -> dict:
     """Compare a new scoring batch with the reference one; alerts and an overall level (ok / watch / act).
 
     Frames are batch scoring outputs: `score` (required), `band` (else derived from the scale), `label`
     (optional: outcomes as they arrive; missing values are outcomes still to come), `person_id`.
+
+    reference_fitted: which reference rows the model was fitted on. Their outcomes are left out of the bad
+    rates per band (`reference_fitted_rows` counts them): in-sample, a band's bad rate is the model's overfit
+    (0.1% where new people of the same population had 3.8%), so every honest batch would read 'watch'. The
+    scores and features of those rows stay in the PSI, the band shares and the CSI: the model does not change
+    the inputs, and it moves the distribution of its scores far less than their bad rates (docs/scoring.md).
     """
     check_thresholds(watch, act)
     scale = scale or ScoreScale()
@@ -295,6 +388,13 @@ def monitor(reference: pd.DataFrame, batch: pd.DataFrame, *, features_reference:
         if frame.empty:
             raise ValueError(f"the {name} scores are empty")
     reference, batch = _with_band(reference, scale), _with_band(batch, scale)
+    left_out = 0
+    if reference_fitted is not None and "label" in reference.columns:
+        fitted = np.asarray(reference_fitted, dtype=bool)
+        if fitted.shape != (len(reference),):
+            raise ValueError(f"reference_fitted holds {fitted.size} flags for {len(reference)} reference rows")
+        left_out = int(fitted.sum())
+        reference = reference.assign(label=pd.to_numeric(reference["label"], errors="coerce").mask(fitted))
     score = psi_table(reference["score"], batch["score"], bins, watch=watch, act=act)
     alerts = []
     if score["level"] != "ok":
@@ -309,6 +409,10 @@ def monitor(reference: pd.DataFrame, batch: pd.DataFrame, *, features_reference:
                 alerts.append({"what": row["feature"], "metric": "CSI", "value": row["csi"], "level": row["level"],
                                "message": f"feature {row['feature']}: CSI {row['csi']:.3f} ({row['level']})"
                                           + (f"; {how}" if (how := shift_words(row)) else "")})
+    expected = expected_bad_rate(reference, batch)
+    if expected is not None and expected["level"] != "ok":
+        alerts.append({"what": "mean PD", "metric": "mean PD", "value": expected["batch"], "level": expected["level"],
+                       "message": expected_words(expected)})
     outcomes = outcomes_by_band(reference, batch, scale)
     for row in outcomes:
         if row["flag"]:
@@ -318,8 +422,25 @@ def monitor(reference: pd.DataFrame, batch: pd.DataFrame, *, features_reference:
                                       f"outcomes vs {row['reference_bad_rate']:.1%} in the reference "
                                       f"(one-sided Fisher p = {row['p_value']:.2g})"})
     overall = _worst([a["level"] for a in alerts])
+    note = reference_note(left_out, len(reference), outcomes)
     return to_jsonable({
-        "level": overall, "exit_code": EXIT_CODES[overall], "thresholds": {"watch": watch, "act": act, "eps": EPS, "alpha": ALPHA},
-        "n_reference": len(reference), "n_batch": len(batch), "score_psi": score,
+        "level": overall, "exit_code": EXIT_CODES[overall], "thresholds": {"watch": watch, "act": act, "eps": EPS, "alpha": ALPHA,
+                                                                        "pd_ratio": PD_RATIO_WATCH},
+        "n_reference": len(reference), "n_batch": len(batch), "reference_fitted_rows": left_out,
+        "reference_note": note, "score_psi": score, "expected_bad_rate": expected,
         "bands": band_shift(reference, batch, scale), "csi": drift, "outcomes_by_band": outcomes, "alerts": alerts,
     })
+
+
+def reference_note(left_out: int, n_reference: int, outcomes: list[dict]) -> str | None:
+    """What the reference's fitted rows did to the bad rates per band, in words (None: none was left out)."""
+    if not left_out:
+        return None
+    kept = sum(r["reference_outcomes"] for r in outcomes)
+    said = (f"{left_out:,} of the reference's {n_reference:,} rows are rows the model was fitted on: their outcomes "
+            f"are left out of the bad rates per band (in-sample, a model's bad rates are optimistic), "
+            f"{kept:,} reference outcome{'s' if kept != 1 else ''} remain")
+    if outcomes and all(r["reference_outcomes"] < MIN_OUTCOMES for r in outcomes):
+        said += (f"; {TOO_FEW_JUDGE} a band's bad rate against the reference (give a reference the model was not "
+                 "fitted on, e.g. its held-out rows or a later batch)")
+    return said + "."
