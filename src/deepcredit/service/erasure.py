@@ -36,7 +36,12 @@ from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, read_meta, served_context
 from deepcredit.service.events import erased_people
 from deepcredit.service.known import is_known, unknown_person
-from deepcredit.service.neighbours import PendingRescores, connections_to_rescore, list_waiting, rescore_connections
+from deepcredit.service.neighbours import (
+    PendingRescores,
+    connections_to_rescore,
+    list_waiting,
+    rescore_connections,
+)
 from deepcredit.service.problems import Problem
 from deepcredit.service.pseudodata import without_people
 from deepcredit.service.store.models import ErasedSubject

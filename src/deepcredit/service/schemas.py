@@ -433,7 +433,8 @@ EventReport = Annotated[LateEvent | OnTimeEvent | MissedEvent, Field(discriminat
 class EventAck(BaseModel):
     event_id: EventId
     transaction_id: str
-    rescored: bool
+    rescored: bool = Field(description="The person was re-scored by this request. A replay is false, unless the "
+                           "re-score after the event was never stored (the service stopped between): it is then done")
     replayed: bool = False
 
 
