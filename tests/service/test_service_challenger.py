@@ -222,3 +222,47 @@ def test_a_promotion_stopped_part_way_is_finished_by_running_it_again(tmp_path, 
         assert len(as_of) == 1 and actions.count("model_promoted") == 1  # one time, one promotion
     finally:
         ctx.db.dispose()
+
+
+def test_an_unfinished_promotion_is_told_everywhere_and_compare_refuses(tmp_path, caplog):
+    """A promotion killed part-way leaves the new model served and the stored scores mixed: `/v1/health`, the
+    server's start-up log and `model-challenger` say so and what finishes it; `model-compare` refuses to
+    compare the new model with scores partly the old model's (it printed 'champion X vs challenger X')."""
+    from service_testkit import FEATURES, world
+
+    from deepcredit.service.challenger import PROMOTION_AS_OF, PROMOTION_MODEL
+    from deepcredit.service.events import record_served
+
+    w = world()
+    inp = build_model_input(w.raw, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
+    challenger = save_model(GBDTModel(n_estimators=20, early_stopping_rounds=None).fit(inp), tmp_path / "gbdt", inp)
+    env, app, runner = _operator(tmp_path)
+    assert runner.invoke(app, ["serve-init", "--data", str(w.raw.root), "--model", str(w.model), "--state",
+                               str(tmp_path / "state"), "--as-of", "2026-07-01 12:00"], env=env).exit_code == 0
+    assert runner.invoke(app, ["model-challenger", "--model", str(challenger)], env=env).exit_code == 0
+    new = load_artifact(challenger).sha256
+    ctx = make_context(Settings.from_env(env))
+    try:
+        with TestClient(create_app(Settings.from_env(env))) as client:
+            assert client.get("/v1/health").json()["promotion_unfinished"] is None
+        # model-promote's first write, then a kill -9: nobody re-scored yet
+        record_served(ctx, {"model_path": str(challenger), "model_id": new, PROMOTION_MODEL: new,
+                            PROMOTION_AS_OF: "2026-07-01T12:00:00"})
+        told = f"promotion of model {new[:12]}"
+        r = runner.invoke(app, ["model-compare"], env=env)
+        said = " ".join(r.output.split())
+        assert r.exit_code == 2 and told in said and "run `deepcredit model-promote` again" in said, said
+        r = runner.invoke(app, ["model-challenger", "--model", str(challenger)], env=env)
+        said = " ".join(r.output.split())
+        assert r.exit_code == 0 and told in said and "run `deepcredit model-promote` again" in said, said
+        with caplog.at_level("WARNING", logger="deepcredit.service"):
+            started = create_app(Settings.from_env(env))
+        assert any(told in rec.getMessage() for rec in caplog.records)  # serve's start-up log
+        with TestClient(started) as client:
+            health = client.get("/v1/health").json()
+        assert told in health["promotion_unfinished"] and "model-promote" in health["promotion_unfinished"]
+        assert runner.invoke(app, ["model-promote"], env=env).exit_code == 0  # finishes it
+        with TestClient(create_app(Settings.from_env(env))) as client:
+            assert client.get("/v1/health").json()["promotion_unfinished"] is None  # nothing left to tell
+    finally:
+        ctx.db.dispose()

@@ -381,6 +381,8 @@ def model_challenger(
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
     console.print(f"challenger {out.model_id[:12]} scored {out.people:,} people in shadow ({out.path})")
+    if out.unfinished:
+        console.print(f"[yellow]warning:[/yellow] {out.unfinished}", soft_wrap=True)
 
 
 def model_compare(as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON.")) -> None:

@@ -23,8 +23,16 @@ from deepcredit.data.schema import REPORTED_OUTCOMES
 from deepcredit.service import problems
 from deepcredit.service.alerts import Dispatcher
 from deepcredit.service.bootstrap import build_scorer
+from deepcredit.service.challenger import unfinished_promotion
 from deepcredit.service.config import Settings
-from deepcredit.service.context import ServiceContext, checked_key, get_context, make_context, sync_clock
+from deepcredit.service.context import (
+    ServiceContext,
+    checked_key,
+    get_context,
+    make_context,
+    read_meta,
+    sync_clock,
+)
 from deepcredit.service.events import unreported_outcomes
 from deepcredit.service.history import correctable_statuses, spec_of
 from deepcredit.service.limits import BodyLimit
@@ -36,6 +44,7 @@ from deepcredit.service.served_model import ServedModel
 from deepcredit.service.store import Database
 
 log = logging.getLogger("deepcredit.service.access")
+service_log = logging.getLogger("deepcredit.service")
 
 
 class ServiceZone:
@@ -264,6 +273,9 @@ def serving_context(settings: Settings, scorer: Scorer | None = None, db: Databa
         scorer = build_scorer(ctx)
     ctx.serve(scorer)
     ctx.models = ServedModel(ctx, settings.model_check_s)  # a model promoted meanwhile is adopted (served_model.py)
+    note = unfinished_promotion(read_meta(ctx))
+    if note is not None:  # told at start-up: a promotion killed part-way is otherwise silent
+        service_log.warning(note)
     return ctx
 
 
@@ -299,7 +311,8 @@ def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | 
     @app.get("/v1/health", response_model=Health, tags=["health"], summary="Liveness and what is served")
     def health(c: ServiceContext = Depends(get_context)) -> Health:
         return Health(status="ok", version=__version__, database=c.db.url.get_backend_name(),
-                      model_id=getattr(c.scorer, "model_id", None), now=c.now())
+                      model_id=getattr(c.scorer, "model_id", None), now=c.now(),
+                      promotion_unfinished=unfinished_promotion(read_meta(c)))
 
     _document(app, ctx)
     app.add_middleware(ServiceZone, ctx=ctx)

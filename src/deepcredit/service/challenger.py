@@ -9,6 +9,11 @@
     promote(settings)         the challenger becomes the served model: its scores replace the current
                               ones (each person's history says so); a running server adopts it (served_model.py)
 
+A promotion that has not finished (`model-promote` killed part-way, or still running) is told wherever an
+operator looks (unfinished_promotion): `/v1/health`, `serve`'s start-up log, `model-challenger`; `model-compare`
+refuses to compare while it lasts: the stored scores are then partly the previous model's, under the new
+model's id.
+
 Shadow scores are a Parquet file (atomic write) under the state directory, keyed by the model's sha256, so
 a challenger never touches the tables decisions read. The audit log records `challenger_registered`,
 `challenger_compared` and `model_promoted` with both model ids.
@@ -16,6 +21,7 @@ a challenger never touches the tables decisions read. The audit log records `cha
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +43,17 @@ PROMOTION_MODEL, PROMOTION_AS_OF = "promotion_model_id", "promotion_as_of"
 """Meta keys of a promotion under way: the model and the time everyone is re-scored as of (promote)."""
 
 
+def unfinished_promotion(meta: Mapping[str, str]) -> str | None:
+    """What an operator must be told while a promotion has not finished (its flag, set by `promote`'s first
+    write and cleared by its last, is in the meta table), else None. Nothing personal: model ids and a time."""
+    model = meta.get(PROMOTION_MODEL)
+    if not model:
+        return None
+    return (f"the promotion of model {model[:12]} (everyone re-scored as of {meta.get(PROMOTION_AS_OF) or '?'}) "
+            "has not finished: it is the served model, but some people still hold the previous model's score; "
+            "unless a `deepcredit model-promote` is running now, run `deepcredit model-promote` again to finish it")
+
+
 class PromotionStopped(RuntimeError):
     """The promotion stopped after the new model became the served one, before everyone was re-scored:
     run it again to finish it (promote resumes)."""
@@ -49,6 +66,8 @@ class Registered:
     path: Path
     resumed: str | None = None
     """promote: the time a promotion that had stopped part-way was started at (this run finished it)."""
+    unfinished: str | None = None
+    """register: a promotion that has not finished (unfinished_promotion), what model-promote does next."""
 
 
 def _scorer(ctx: ServiceContext, meta: dict[str, str], model_path: Path) -> ModelScorer:
@@ -75,7 +94,11 @@ def register(settings: Settings, model_path: Path) -> Registered:
         with ctx.db.write() as s:
             ctx.audit.append(s, now, "operator", "challenger_registered", None, challenger=scorer.model_id,
                              champion=meta.get("model_id"), people=len(frame))
-        return Registered(scorer.model_id, len(frame), out)
+        note = unfinished_promotion(meta)
+        if note is not None and meta.get(PROMOTION_MODEL) != scorer.model_id:
+            note += (f"; with this challenger registered, `model-promote` promotes {scorer.model_id[:12]} instead, "
+                     "re-scoring everyone with it")
+        return Registered(scorer.model_id, len(frame), out, unfinished=note)
 
 
 def compare(settings: Settings) -> dict:
@@ -83,6 +106,9 @@ def compare(settings: Settings) -> dict:
     with served_context(settings) as (ctx, meta):
         if not meta.get("challenger_scores"):
             raise ValueError("no challenger registered: run model-challenger first")
+        note = unfinished_promotion(meta)
+        if note is not None:  # the stored scores are partly the old model's, under the new one's id
+            raise ValueError(f"{note}; model-compare compares the stored scores with the challenger's once it has")
         shadow = pd.read_parquet(meta["challenger_scores"])
         with ctx.db.read() as s:
             champion = pd.DataFrame(s.execute(select(Score.subject, Score.score, Score.band)).all(),

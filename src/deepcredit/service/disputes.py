@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from deepcredit.data.spec_profile import Attribute
 from deepcredit.service.attribute_fixes import checked_value, disputable
 from deepcredit.service.context import ServiceContext
-from deepcredit.service.events import rescore
+from deepcredit.service.events import list_rescore, rescore
 from deepcredit.service.history import correctable_statuses, spec_of, status_meaning
 from deepcredit.service.problems import Problem, not_found
 from deepcredit.service.schemas import (
@@ -218,11 +218,14 @@ def resolve(ctx: ServiceContext, dispute_id: str, req: DisputeResolve) -> Disput
         ctx.audit.append(s, now, "operator", f"dispute_{req.outcome}", d.subject, dispute=d.public_id, **_record(d),
                          correction=fix.action if fix else None)
         out, subject = to_out(d, now, fix is not None and fix.action == "remove"), d.subject
+        if fix is not None:  # listed with the correction: a crash before the re-score loses nobody
+            list_rescore(s, subject, f"dispute {out.id} corrected", now)
     if fix is not None:
         try:
             rescore(ctx, subject, cause=f"dispute {out.id} corrected")
         except Exception as exc:
-            log.error("re-scoring after a correction failed (%s); the correction is kept", type(exc).__name__)
+            log.error("re-scoring after a correction failed (%s); the correction is kept and the person stays "
+                      "listed for a re-score", type(exc).__name__)
     return out
 
 

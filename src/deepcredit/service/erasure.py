@@ -9,7 +9,8 @@ whole copy staged and renamed: pseudodata.without_people),
 and where another person's record names them (a counterparty) it reads 'erased'. The pseudonym is recorded
 in `erased_subjects`, and `scoring.ScopedDataset` leaves them out wherever the service reads data (a copy
 written before, a new `serve-init`, a snapshot), so nothing brings them back. Their connections are
-re-scored without them.
+re-scored without them: listed for it (pending_rescores) in the erasure's own transaction, so a crash before
+their re-score loses none of them (neighbours.py).
 
 What stays in the service: the audit log, whose rows hold the pseudonym only and whose chain a deletion
 would break (its `person_erased` row says how many rows of each kind went), and `erased_subjects`. On
@@ -35,7 +36,12 @@ from deepcredit.service.config import Settings
 from deepcredit.service.context import ServiceContext, read_meta, served_context
 from deepcredit.service.events import erased_people
 from deepcredit.service.known import is_known, unknown_person
-from deepcredit.service.neighbours import connections_to_rescore, rescore_connections
+from deepcredit.service.neighbours import (
+    PendingRescores,
+    connections_to_rescore,
+    list_waiting,
+    rescore_connections,
+)
 from deepcredit.service.problems import Problem
 from deepcredit.service.pseudodata import without_people
 from deepcredit.service.store.models import ErasedSubject
@@ -92,12 +98,16 @@ def erase(ctx: ServiceContext, subject: str) -> Erasure:
                    for name, stmt in _deletions(subject).items()}
         s.add(ErasedSubject(subject=subject, erased_at=now))
         ctx.audit.append(s, now, "operator", "person_erased", subject, **deleted)
+        list_waiting(s, connections, now)  # with the erasure: a crash before their re-score loses none of them
     ctx.answers.forget(subject)
     ctx.db.scrub()
-    if ctx.neighbours is not None:  # a running server: in the background, as after any change
-        ctx.neighbours.after_change(subject)
+    if ctx.neighbours is not None and connections:  # a running server: in the background, as after any change
+        ctx.neighbours.enqueue(connections)
     elif connections:
+        ledger = PendingRescores(ctx)
+        taken = ledger.taken()
         rescore_connections(ctx, connections)
+        ledger.done(connections, taken)
     return Erasure(now, deleted, copy_dir=copy or None)
 
 

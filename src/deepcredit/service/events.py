@@ -55,6 +55,7 @@ from deepcredit.service.store.models import (
     ErasedSubject,
     EventCorrection,
     Meta,
+    PendingRescore,
     Score,
     ScoreHistory,
     ServiceEvent,
@@ -349,14 +350,33 @@ def score_and_save(ctx: ServiceContext, subjects: Sequence[str], cause: str, as_
                 raise
 
 
-def rescore(ctx: ServiceContext, subject: str, cause: str, as_of: datetime | None = None) -> ScoredPerson | None:
-    """Re-score one person from the data set plus everything the service learnt; None without a scorer."""
+def list_rescore(s: Session, subject: str, cause: str, now: datetime) -> None:
+    """In the write transaction that stores a change to the person's own record: list them as waiting for their
+    re-score (pending_rescores, with its cause), so a crash before `rescore` stored it loses nobody: the next
+    serving process re-scores whoever is still listed (neighbours.py), and so does a replay of the request."""
+    s.merge(PendingRescore(subject=subject, queued_at=now, cause=cause))
+
+
+def pending_cause(s: Session, subject: str) -> str | None:
+    """The cause of the person's own re-score where it is listed and not yet stored (list_rescore), else None."""
+    row = s.get(PendingRescore, subject)
+    return row.cause if row is not None else None
+
+
+def rescore(ctx: ServiceContext, subject: str, cause: str, as_of: datetime | None = None,
+            only_changed: bool = False) -> ScoredPerson | None:
+    """Re-score one person from the data set plus everything the service learnt; None without a scorer. Their
+    connections are queued (durably), then the person is unlisted (list_rescore): a crash between any two
+    steps leaves someone listed to finish it."""
     if ctx.scorer is None:
         return None
-    as_of = as_of or ctx.now() + timedelta(microseconds=1)  # events stamped `now` are strictly before
-    scored = score_and_save(ctx, [subject], cause, as_of)
+    taken = ctx.now()
+    as_of = as_of or taken + timedelta(microseconds=1)  # events stamped `now` are strictly before
+    scored = score_and_save(ctx, [subject], cause, as_of, only_changed=only_changed)
     if ctx.neighbours is not None:  # their connections follow in the background (service/neighbours.py)
         ctx.neighbours.after_change(subject)
+    with ctx.db.write() as s:  # listed again since this re-score began (another change): they stay listed
+        s.execute(delete(PendingRescore).where(PendingRescore.subject == subject, PendingRescore.queued_at <= taken))
     return scored[0] if scored else None  # nobody: an erased person
 
 
@@ -433,6 +453,7 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
                                                                     spec) == "broken":
         paid = None  # settled past the grace (or 90 days): ingest forgets its money (ledger._after_grace)
     default_late = 0.0 if meaning == "kept" else floor or WRITE_OFF_DAYS
+    replayed: tuple[str, str | None] | None = None
     with ctx.db.write() as s:
         prior = s.execute(select(ServiceEvent).where(ServiceEvent.merchant_id == m.id,
                                                      ServiceEvent.transaction_id == req.transaction_id)
@@ -445,8 +466,10 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
                 conflict = Problem(409, "transaction-conflict", "this transaction id was used for a different event")
             else:
                 ctx.audit.append(s, now, m.actor, "event_replayed", subject, event=prior.public_id)
-                return EventAck(event_id=prior.public_id, transaction_id=req.transaction_id, rescored=False,
-                                replayed=True)
+                replayed = (prior.public_id, pending_cause(s, subject))
+                if replayed[1] is None:  # the person's re-score since the event was stored
+                    return EventAck(event_id=prior.public_id, transaction_id=req.transaction_id, rescored=False,
+                                    replayed=True)
         else:
             conflict = None
             # the latest decision the stated delay allows; else the latest, to say why it does not fit
@@ -478,13 +501,24 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
                 event_id = e.public_id
                 ctx.audit.append(s, now, m.actor, "event_reported", subject, event=event_id, outcome=e.outcome,
                                  decision=order.public_id)
+                list_rescore(s, subject, f"event {event_id} reported", now)
+    if replayed is not None:  # stored, the person's re-score not (the process stopped between): done now
+        return EventAck(event_id=replayed[0], transaction_id=req.transaction_id, replayed=True,
+                        rescored=_rescored(ctx, subject, str(replayed[1])))
     if conflict is not None:  # raised after the commit, so the refusal's audit row is kept
         raise conflict
     if order is None:
         raise no_order(ctx)
+    return EventAck(event_id=event_id, transaction_id=req.transaction_id,
+                    rescored=_rescored(ctx, subject, f"event {event_id} reported"))
+
+
+def _rescored(ctx: ServiceContext, subject: str, cause: str) -> bool:
+    """Re-score the person after their event was stored; whether it was. A failure leaves them listed
+    (list_rescore): the next serving process, or a replay of the report, re-scores them."""
     try:
-        scored = rescore(ctx, subject, cause=f"event {event_id} reported")
-    except Exception as exc:  # the event is stored; the next re-score picks it up
-        log.error("re-scoring after an event failed (%s); the event is kept", type(exc).__name__)
-        scored = None
-    return EventAck(event_id=event_id, transaction_id=req.transaction_id, rescored=scored is not None)
+        return rescore(ctx, subject, cause=cause) is not None
+    except Exception as exc:
+        log.error("re-scoring after an event failed (%s); the event is kept and the person stays listed for a "
+                  "re-score", type(exc).__name__)
+        return False

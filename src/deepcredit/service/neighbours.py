@@ -10,9 +10,12 @@ connection's record"), others are left as they are. The delay is the time the qu
 
 The queue is also written to the database (pending_rescores, `PendingRescores`): a person leaves it only
 once their re-score was stored, so a restart or a crash loses nobody; the next process that serves takes up
-whoever is still listed (`resume`). A batch that fails stays listed for that next start. With several worker
-processes each takes up the whole list at its start: a person may then be re-scored twice, which stores
-nothing new the second time (only changed scores are stored).
+whoever is still listed (`resume`). The person whose own record changed is listed there too, in the very
+transaction that stored the change, with their re-score's cause (events.list_rescore), and unlisted once it
+is stored and their connections are queued (events.rescore): listed so at a start, they are re-scored with
+that cause and their connections queued after (`rescore_listed`). A batch that fails stays listed for that
+next start. With several worker processes each takes up the whole list at its start: a person may then be
+re-scored twice, which stores nothing new the second time (only changed scores are stored).
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
 
 from deepcredit.data.schema import Dimension
 from deepcredit.service.context import ServiceContext
-from deepcredit.service.events import score_and_save
+from deepcredit.service.events import rescore, score_and_save
 from deepcredit.service.scoring import GraphScorer
-from deepcredit.service.store.models import ErasedSubject, PendingRescore
+from deepcredit.service.store.models import ErasedSubject, PendingRescore, ScoreHistory
 
 log = logging.getLogger(__name__)
 CONNECTION_CHANGED = "a connection's record changed"
@@ -131,6 +135,24 @@ def connections_to_rescore(ctx: ServiceContext, subject: str) -> list[str]:
     return graph.neighbourhood([subject], hops=max(1, graph.hops))[1:]
 
 
+def rescore_listed(ctx: ServiceContext, subjects: list[str]) -> None:
+    """Re-score these listed people: one whose own record changed (listed with a cause: a process stopped
+    before their re-score was stored) with that cause, their connections queued after (events.rescore); the
+    others as connections (rescore_connections). Where the history already holds that cause (stopped after
+    the save, before the unlisting) only a changed score is stored: no second history row."""
+    with ctx.db.read() as s:
+        own = dict(s.execute(select(PendingRescore.subject, PendingRescore.cause).where(
+            PendingRescore.subject.in_(subjects), PendingRescore.cause.is_not(None))).tuples().all())
+        saved = set(s.execute(select(ScoreHistory.subject).where(ScoreHistory.subject.in_(list(own)),
+                                                                 ScoreHistory.cause.in_(list(own.values())))
+                              .distinct()).scalars()) if own else set()
+    for subject, cause in own.items():
+        rescore(ctx, subject, str(cause), only_changed=subject in saved)
+    rest = [p for p in subjects if p not in own]
+    if rest:
+        rescore_connections(ctx, rest)
+
+
 def rescore_connections(ctx: ServiceContext, subjects: list[str]) -> None:
     """Re-score these people; store (with history) those whose score or sub-scores changed."""
     if ctx.scorer is None:  # only queued by connections_to_rescore, which needs a scorer
@@ -148,13 +170,8 @@ class PendingRescores:
         self.ctx = ctx
 
     def add(self, subjects: Sequence[str]) -> None:
-        now, people = self.ctx.now(), list(dict.fromkeys(subjects))
         with self.ctx.db.write() as s:  # one writer at a time: no two processes insert one person
-            erased = set(s.execute(select(ErasedSubject.subject).where(ErasedSubject.subject.in_(people))).scalars())
-            people = [p for p in people if p not in erased]  # an erased person's pseudonym is not written again
-            s.execute(delete(PendingRescore).where(PendingRescore.subject.in_(people)))  # listed: their time moves on
-            if people:
-                s.execute(insert(PendingRescore), [{"subject": p, "queued_at": now} for p in people])
+            list_waiting(s, subjects, self.ctx.now())
 
     def taken(self) -> datetime:
         return self.ctx.now()
@@ -170,10 +187,27 @@ class PendingRescores:
                                                                            PendingRescore.subject)).scalars())
 
 
+def list_waiting(s: Session, subjects: Sequence[str], now: datetime) -> None:
+    """In the caller's write: list these people as connections waiting for their re-score (PendingRescores),
+    the erased left out; one listed already has their time moved on, and keeps the cause of their own re-score."""
+    people = list(dict.fromkeys(subjects))
+    erased = set(s.execute(select(ErasedSubject.subject).where(ErasedSubject.subject.in_(people))).scalars())
+    people = [p for p in people if p not in erased]  # an erased person's pseudonym is not written again
+    listed = set(s.execute(select(PendingRescore.subject).where(PendingRescore.subject.in_(people))).scalars())
+    if listed:
+        s.execute(update(PendingRescore).where(PendingRescore.subject.in_(listed)).values(queued_at=now)
+                  .execution_options(synchronize_session=False))
+    new = [p for p in people if p not in listed]
+    if new:
+        s.execute(insert(PendingRescore), [{"subject": p, "queued_at": now} for p in new])
+
+
 def neighbour_queue(ctx: ServiceContext) -> NeighbourQueue:
-    """The serving process's queue, kept in its database too, taking up whoever a stopped process left."""
-    queue = NeighbourQueue(lambda subjects: rescore_connections(ctx, subjects),
+    """The serving process's queue (ctx.neighbours from now on, so a resumed person's connections are queued
+    on it), kept in its database too, taking up whoever a stopped process left."""
+    queue = NeighbourQueue(lambda subjects: rescore_listed(ctx, subjects),
                            lambda subject: connections_to_rescore(ctx, subject), ledger=PendingRescores(ctx))
+    ctx.neighbours = queue
     resumed = queue.resume()
     if resumed:
         log.info("re-scoring %d connections a stopped process had queued", resumed)

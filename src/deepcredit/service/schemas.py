@@ -438,7 +438,8 @@ EventReport = Annotated[LateEvent | OnTimeEvent | MissedEvent, Field(discriminat
 class EventAck(BaseModel):
     event_id: EventId
     transaction_id: str
-    rescored: bool
+    rescored: bool = Field(description="The person was re-scored by this request. A replay is false, unless the "
+                           "re-score after the event was never stored (the service stopped between): it is then done")
     replayed: bool = False
 
 
@@ -796,3 +797,7 @@ class Health(BaseModel):
     model_id: str | None
     now: UtcDateTime = Field(description="The service's clock: served `--as-of` an earlier date it runs from that "
                              "date, not the wall clock, and times in requests (a consent's `expires_at`) are on it")
+    promotion_unfinished: str | None = Field(None, description=(
+        "For the operator: set while a `deepcredit model-promote` has not finished (killed part-way, or still "
+        "running): the new model is served but some people still hold the previous model's score, and running "
+        "`model-promote` again finishes it. Null otherwise."))
