@@ -34,7 +34,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from deepcredit.data.draft_measures import suggested_buckets
+from deepcredit.data.draft.measures import suggested_buckets
 from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.spec import spec_from_toml
 from deepcredit.features.bundle import build_model_input

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from deepcredit.data.dataset import Dataset
-from deepcredit.data.draft_aliases import spelling_groups
+from deepcredit.data.draft import draft_spec
+from deepcredit.data.draft.aliases import spelling_groups
 from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.spec import SpecError, spec_from_toml
-from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import DataValidationError
 
 from .test_categorical_measures import TRANSACTIONS, WITH_CHANNEL

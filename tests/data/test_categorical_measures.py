@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from deepcredit.data.draft_measures import MAX_DECLARED_VALUES
+from deepcredit.data.draft import draft_spec
+from deepcredit.data.draft.measures import MAX_DECLARED_VALUES
 from deepcredit.data.spec import SpecError, spec_from_toml
-from deepcredit.data.spec_draft import draft_spec
 from deepcredit.features.engine import build_features
 from deepcredit.features.sequences import coding
 from deepcredit.features.spec import Kind

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from deepcredit.data.draft import draft_spec
 from deepcredit.data.spec import spec_from_toml
-from deepcredit.data.spec_draft import draft_spec
 
 N = 200
 
@@ -75,7 +75,7 @@ def test_codes_written_with_leading_zeros_are_a_category_and_keep_their_zeros(tm
 
 
 def test_yes_no_and_measures_named_like_contact_data_stay_attributes():
-    from deepcredit.data.draft_left_out import reason  # (a module of this change)
+    from deepcredit.data.draft.left_out import reason  # (a module of this change)
 
     assert reason("has_phone", pd.Series(["yes", "no"] * 50), 100, True) is None
     assert reason("telephone", pd.Series(["none", "yes, registered"] * 50), 100, True) is None

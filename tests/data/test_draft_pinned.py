@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deepcredit.data.spec_draft import draft_spec
+from deepcredit.data.draft import draft_spec
 
 from .shop import write_files
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from deepcredit.data.draft_meanings import STATUS_WORDS
-from deepcredit.data.draft_roles import amount_column, date_pair, days_late_column, kind_column, status_column
+from deepcredit.data.draft import draft_spec
+from deepcredit.data.draft.meanings import STATUS_WORDS
+from deepcredit.data.draft.roles import amount_column, date_pair, days_late_column, kind_column, status_column
 from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.spec import spec_from_toml
-from deepcredit.data.spec_draft import draft_spec
 
 IDS = [f"K{100000 + i}" for i in range(12)]
 PEOPLE = pd.DataFrame({"kunden_nr": IDS, "region": ["NORD", "SUED", "OST"] * 4})

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from deepcredit.data.draft import draft_spec
 from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.ledger import UNSETTLED_DAYS
 from deepcredit.data.spec import spec_from_toml
-from deepcredit.data.spec_draft import draft_spec
 
 IDS = [f"K{100000 + i}" for i in range(12)]
 PEOPLE = pd.DataFrame({"kunden_nr": IDS, "region": ["NORD", "SUED", "OST"] * 4})
@@ -107,7 +107,7 @@ def test_a_status_whose_rows_say_nothing_clear_stays_todo_with_what_they_showed(
 
 
 def test_days_late_alone_tell_kept_from_late():
-    from deepcredit.data.draft_statuses import Ledger, status_behaviour  # here: the old code has no module
+    from deepcredit.data.draft.statuses import Ledger, status_behaviour  # here: the old code has no module
 
     frame = pd.DataFrame({"status": ["A"] * 6 + ["B"] * 6 + ["C"] * 6,
                           "days": [0] * 6 + [3, 5, 0, 8, 2, 1] + [0, 0, 0, 4, 9, 0]})
@@ -118,7 +118,7 @@ def test_days_late_alone_tell_kept_from_late():
 
 
 def test_without_a_due_date_unsettled_rows_are_read_by_their_date_and_settled_ones_say_nothing_of_lateness():
-    from deepcredit.data.draft_statuses import Ledger, status_behaviour  # here: the old code has no module
+    from deepcredit.data.draft.statuses import Ledger, status_behaviour  # here: the old code has no module
 
     frame = pd.DataFrame({"status": ["X"] * 5 + ["Y"] * 5 + ["Z"] * 5,
                           "day": ["2024-01-10"] * 5 + ["2024-06-01"] * 10,
@@ -184,7 +184,7 @@ def test_an_unsettled_status_past_due_by_less_than_the_grace_stays_open_with_a_r
     """Unsettled, and due before the file's latest date on 80% of its rows but by less than 90 days: it may
     mean 'overdue'. Open is a meaning the data model allows (owed, no outcome yet), so the draft keeps it, but
     says why a user might choose otherwise; a status not yet due reads open with no such remark."""
-    from deepcredit.data.draft_statuses import Ledger, status_behaviour  # here: the old code has no module
+    from deepcredit.data.draft.statuses import Ledger, status_behaviour  # here: the old code has no module
 
     frame = pd.DataFrame({"status": ["O"] * 10 + ["N"] * 5 + ["P"] * 5,
                           "due": ["2024-11-15"] * 8 + ["2025-02-01"] * 2 + ["2025-02-01"] * 5 + ["2024-12-01"] * 5,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from deepcredit.data.draft_words import outcomes_in_words, window_in_name
+from deepcredit.data.draft.words import outcomes_in_words, window_in_name
 
 
 @pytest.mark.parametrize(("column", "days"), [

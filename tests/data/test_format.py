@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from deepcredit.data.draft import draft_spec
 from deepcredit.data.format_guess import as_written_by_deepcredit, guess_format
 from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.spec import SpecError, spec_from_toml
-from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import PLAIN, DataValidationError, FileFormat
 
 from .shop import EUROPEAN, OUTCOMES, PEOPLE, SPEC, write_files
@@ -167,7 +167,7 @@ def test_a_draft_of_times_with_offsets_says_they_are_kept_in_utc_unless_a_zone_i
 
 
 def test_a_draft_says_when_columns_look_like_a_history_written_across_them(tmp_path):
-    from deepcredit.data.draft_attributes import column_series
+    from deepcredit.data.draft.attributes import column_series
 
     assert column_series(["ID", "PAY_0", "PAY_2", "PAY_3", "BILL_AMT1", "BILL_AMT2", "AGE", "q1", "q2", "q3"]) == [
         ["PAY_0", "PAY_2", "PAY_3"], ["q1", "q2", "q3"]]
@@ -385,7 +385,7 @@ def test_a_draft_words_a_yes_no_attribute_as_a_question(tmp_path):
 
 
 def test_a_draft_proposes_a_unit_from_a_numeric_headers_words(tmp_path):
-    from deepcredit.data.draft_words import header_words, unit_of
+    from deepcredit.data.draft.words import header_words, unit_of
 
     cases = {"duration_in_month": "months", "BILL_AMT1": "money", "AnnualIncome": "money", "age_in_years": "years",
              "days_overdue": "days", "installment_rate_in_percentage_of_disposable_income": None,
@@ -416,7 +416,7 @@ def test_good_labels_whose_window_has_not_ended_are_counted_or_left_out(tmp_path
 
 
 def test_a_placeholder_far_beyond_every_other_value_is_proposed_as_a_special_value():
-    from deepcredit.data.draft_words import special_codes
+    from deepcredit.data.draft.words import special_codes
 
     employed = pd.Series([-100, -2500, -8000, -365, -40] * 20 + [365243] * 10)  # Home Credit's 'not employed'
     assert special_codes(employed) == ["365243"]
@@ -427,7 +427,7 @@ def test_a_placeholder_far_beyond_every_other_value_is_proposed_as_a_special_val
 
 def test_a_number_written_with_words_around_it_is_read_as_that_number(tmp_path):
     """A loan book writes ' 36 months' and '13.56%': declared number_in_text, they are numbers; the draft sees it."""
-    from deepcredit.data.draft_words import number_in_text
+    from deepcredit.data.draft.words import number_in_text
 
     pd.DataFrame({"id": ["l1", "l2", "l3"], "term": [" 36 months", " 60 months", ""],
                   "int_rate": ["13.56%", "7.5%", "21%"], "emp_length": ["10+ years", "< 1 year", "2 years"],

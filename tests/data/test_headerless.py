@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from deepcredit.data.draft import draft_spec
 from deepcredit.data.format_guess import headerless_names
 from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.spec import SpecError, spec_from_toml
-from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import DataValidationError
 
 SPEC = """spec_version = 1

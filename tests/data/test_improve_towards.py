@@ -131,7 +131,7 @@ def test_a_spec_without_it_keeps_its_stored_text_and_one_with_it_round_trips(tmp
 
 
 def test_the_draft_mentions_it_beside_a_categorical_attributes_advice_and_still_parses(tmp_path):
-    from deepcredit.data.spec_draft import draft_spec
+    from deepcredit.data.draft import draft_spec
 
     PEOPLE.drop(columns=["bad"]).to_csv(tmp_path / "people.csv", index=False)
     text = draft_spec(tmp_path / "people.csv", "loans")

@@ -8,9 +8,9 @@ import json
 import pandas as pd
 import pytest
 
+from deepcredit.data.draft import draft_spec
 from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.spec import spec_from_toml
-from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import DataValidationError
 
 from .shop import SPEC, write_files

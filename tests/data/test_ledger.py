@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from deepcredit.data.draft import draft_spec
 from deepcredit.data.ingest import events_by_meaning, ingest_with_spec
 from deepcredit.data.spec import SpecError, spec_from_toml
-from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import DataValidationError
 from deepcredit.features.bundle import build_model_input
 from deepcredit.features.engine import build_features

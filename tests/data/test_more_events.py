@@ -123,7 +123,7 @@ def test_history_files_from_the_command_line(tmp_path):
 
 
 def test_a_draft_gives_each_history_file_its_own_section_that_ingests(tmp_path):
-    from deepcredit.data.spec_draft import draft_spec
+    from deepcredit.data.draft import draft_spec
 
     paths = _files(tmp_path)
     text = draft_spec(paths["people"], "shop", events=paths["events"], outcomes=paths["outcomes"],
@@ -198,7 +198,7 @@ def test_a_history_keyed_by_account_reads_each_row_as_the_accounts_owner(tmp_pat
 
 
 def test_a_draft_reads_a_lookup_table_and_the_history_keyed_by_it(tmp_path):
-    from deepcredit.data.spec_draft import draft_spec
+    from deepcredit.data.draft import draft_spec
 
     paths = write_files(tmp_path / "shop", False)
     pd.DataFrame({"account_id": ["A1", "A2", "A3"], "customer": ["c1", "c2", "c1"], "branch": ["x", "y", "z"]}
@@ -255,7 +255,7 @@ def test_a_second_profile_file_joins_the_people_by_their_id(tmp_path):
 
 
 def test_a_draft_gives_another_profile_file_its_section(tmp_path):
-    from deepcredit.data.spec_draft import draft_spec
+    from deepcredit.data.draft import draft_spec
 
     paths = write_files(tmp_path / "shop", False)
     pd.DataFrame({"customer": ["c1", "c3"], "verified": ["yes", "no"], "occupation": ["nurse", "driver"]}).to_csv(
@@ -321,7 +321,7 @@ def test_a_second_profile_file_with_history_refuses_a_duplicate_version(tmp_path
 
 
 def test_a_draft_of_a_second_profile_file_with_several_rows_a_person_gives_it_a_history(tmp_path):
-    from deepcredit.data.spec_draft import draft_spec
+    from deepcredit.data.draft import draft_spec
 
     paths = write_files(tmp_path / "shop", False)
     pd.DataFrame({"customer": ["c1", "c1", "c2"], "reported_on": ["2023-01-01", "2024-02-01", "2024-01-01"],
@@ -423,7 +423,7 @@ def test_a_shared_file_that_cannot_join_is_refused_at_its_field(change, words):
 
 
 def test_a_draft_finds_the_column_a_shared_file_joins_on(tmp_path):
-    from deepcredit.data.spec_draft import draft_spec
+    from deepcredit.data.draft import draft_spec
 
     paths = write_files(tmp_path / "shop", False)
     pd.read_csv(paths["people"], dtype=str, keep_default_na=False).assign(district=["7", "18", "7"]).to_csv(

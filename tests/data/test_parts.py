@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from deepcredit.data.draft import draft_spec
 from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.parts import table_parts
 from deepcredit.data.spec import spec_from_toml
-from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import DataValidationError
 
 from .shop import EVENTS as SHOP_EVENTS

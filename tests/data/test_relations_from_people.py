@@ -94,7 +94,7 @@ def test_a_link_column_cannot_also_be_an_attribute():
 
 
 def test_a_draft_finds_the_columns_that_link_people_and_its_spec_ingests(tmp_path):
-    from deepcredit.data.spec_draft import draft_spec
+    from deepcredit.data.draft import draft_spec
 
     people = {"customer_id": [f"c{i}" for i in range(8)], "referred_by": ["", "c0", "c0", "c1", "", "c4", "", "c2"],
               "household_id": ["h1", "h1", "h2", "h3", "h3", "h4", "h5", "h6"], "telephone": ["yes", "no"] * 4,
@@ -135,7 +135,7 @@ def test_a_shared_phone_or_e_mail_links_people_and_its_values_are_stored_nowhere
     the data set (the tables, their keys, the stored spec, the manifest)."""
     import pyarrow.parquet as pq
 
-    from deepcredit.data.spec_draft import draft_spec
+    from deepcredit.data.draft import draft_spec
 
     phones = ["+44 7700 900101", "+44 7700 900101", "+44 7700 900202", "+44 7700 900303", "+44 7700 900303",
               "+44 7700 900404", "+44 7700 900505", "+44 7700 900606"]

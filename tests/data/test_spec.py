@@ -11,10 +11,10 @@ import pytest
 
 from deepcredit.data import validate
 from deepcredit.data.dataset import Dataset
+from deepcredit.data.draft import draft_spec
 from deepcredit.data.ingest import empty_table, ingest_with_spec
 from deepcredit.data.schema import EVENTS, RELATIONS
 from deepcredit.data.spec import BUILTIN, SpecError, builtin_spec, load_spec, spec_from_toml
-from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.validate import DataValidationError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from deepcredit.data.draft import draft_spec
 from deepcredit.data.spec import SpecError, spec_from_toml
-from deepcredit.data.spec_draft import draft_spec
 
 PEOPLE = pd.DataFrame({"customer_ref": [f"K-{i:03d}" for i in range(12)], "region": ["n", "s", "e"] * 4})
 BILLING = pd.DataFrame({  # the person column is named for nothing an id is called

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from deepcredit.data.draft_windows import RHYTHMS, rhythm
+from deepcredit.data.draft import draft_spec
+from deepcredit.data.draft.windows import RHYTHMS, rhythm
 from deepcredit.data.spec import SpecError, builtin_spec, spec_from_toml
-from deepcredit.data.spec_draft import draft_spec
 from deepcredit.data.spec_windows import Windows
 
 SPEC = """spec_version = 1

@@ -6,9 +6,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from deepcredit.data.draft import draft_spec
 from deepcredit.data.spec import SpecError, spec_from_toml
 from deepcredit.data.spec_base import SQL_WORDS
-from deepcredit.data.spec_draft import draft_spec
 from deepcredit.features.engine import build_features
 
 from .test_activity_log import OUTCOMES, PEOPLE, SPEC, TRANSACTIONS, _ingest

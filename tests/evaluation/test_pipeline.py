@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from deepcredit.config import RunConfig
+from deepcredit.data.draft import draft_spec
 from deepcredit.data.ingest import ingest_with_spec
 from deepcredit.data.spec import spec_from_toml
-from deepcredit.data.spec_draft import draft_spec
 from deepcredit.workflows.evaluate import evaluate_model
 from deepcredit.workflows.train import train_model
 

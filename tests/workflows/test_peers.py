@@ -50,8 +50,8 @@ def _loans(tmp_path, n: int = 500, **extra: object) -> tuple:
     """Loans issued over two years with a year's window; a customer may borrow again (ids repeat)."""
     import numpy as np
 
+    from deepcredit.data.draft import draft_spec
     from deepcredit.data.spec import spec_from_toml
-    from deepcredit.data.spec_draft import draft_spec
 
     rng = np.random.default_rng(5)
     grade = rng.choice(list("ABCD"), n)

@@ -125,9 +125,9 @@ def test_a_time_split_trains_only_on_loans_whose_outcome_is_known_by_its_date(tm
     how the loans of the year before it ended, so they train nothing and test nothing."""
     import pandas as pd
 
+    from deepcredit.data.draft import draft_spec
     from deepcredit.data.ingest import ingest_with_spec
     from deepcredit.data.spec import spec_from_toml
-    from deepcredit.data.spec_draft import draft_spec
     from deepcredit.features.bundle import build_model_input
 
     rng = np.random.default_rng(3)

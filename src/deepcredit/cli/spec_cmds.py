@@ -33,9 +33,9 @@ def draft(
                                      "drafted as [more_profile.NAME] (repeat).")),
 ) -> None:
     """Draft a spec from the files' headers and inferred types, as commented TOML for you to edit."""
+    from deepcredit.data.draft import draft_spec
     from deepcredit.data.ingest import history_files, lookup_files, profile_files
     from deepcredit.data.io import atomic_write_text
-    from deepcredit.data.spec_draft import draft_spec
     from deepcredit.data.validate import DataValidationError
 
     with clear_errors():

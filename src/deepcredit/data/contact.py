@@ -2,7 +2,7 @@
 number, an IBAN, a name.
 
 Why a module of its own: such data identify a person and say nothing about how they keep commitments, so
-`spec draft` leaves their columns out (draft_left_out) and an error never repeats them (validate, ingest);
+`spec draft` leaves their columns out (draft.left_out) and an error never repeats them (validate, ingest);
 both read the same words and patterns.
 """
 

@@ -20,8 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from deepcredit.data.compressed import open_bytes, open_text
-from deepcredit.data.draft_words import header_words
-from deepcredit.data.headers import unnamed
+from deepcredit.data.headers import header_words, unnamed
 from deepcredit.data.jsonlines import is_json_lines, read_json_text
 from deepcredit.data.parts import first_part, table_parts
 from deepcredit.data.sheets import is_spreadsheet

@@ -3,6 +3,9 @@
 A file saved with its row index (pandas' `to_csv`) has an empty first header cell; a trailing comma leaves
 an empty last one. Each such column is named by its position, `unnamed_N` (N counted from 1), so a spec
 can use it (an id column, an attribute) or list it in `ignore`, and errors can name it.
+
+A header's words (header_words: snake case, camel case split) live here too: reading a file (format_guess)
+and drafting a spec (draft.words) both read them, and the reader must not depend on the draft.
 """
 
 from __future__ import annotations
@@ -10,7 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from deepcredit.data.spec_base import identifier
+
 _UNNAMED = re.compile(r"^unnamed_(\d+)$")
+CAMEL = r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])"
 
 
 def unnamed(position: int) -> str:
@@ -28,3 +34,9 @@ def unnamed_note(name: str) -> str:
     m = _UNNAMED.match(name)
     return (f" (header cell {m[1]} is empty: a trailing comma or a saved row index? It is called {name})"
             if m else "")
+
+
+def header_words(col: str) -> str:
+    """A header's words in snake case, camel case split (NumberOfTime30-59Days: number_of_time30_59_days), for
+    the name hints and the attribute's name."""
+    return identifier(re.sub(CAMEL, "_", col))

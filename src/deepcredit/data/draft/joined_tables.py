@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepcredit.data.draft_attributes import attribute_lines
-from deepcredit.data.draft_event_columns import person_column
-from deepcredit.data.draft_format import header_line_of, ignored_line
-from deepcredit.data.draft_left_out import ignore_lines, left_out
-from deepcredit.data.draft_people import history_columns
-from deepcredit.data.draft_sample import column_types, infer_type, sample
-from deepcredit.data.draft_words import ID_HINTS, PART_HINTS, header_words
+from deepcredit.data.draft.attributes import attribute_lines
+from deepcredit.data.draft.event_columns import person_column
+from deepcredit.data.draft.format import header_line_of, ignored_line
+from deepcredit.data.draft.left_out import ignore_lines, left_out
+from deepcredit.data.draft.people import history_columns
+from deepcredit.data.draft.sample import column_types, infer_type, sample
+from deepcredit.data.draft.words import ID_HINTS, PART_HINTS, header_words
 from deepcredit.data.validate import toml_string
 
 

@@ -12,6 +12,7 @@ import re
 
 import pandas as pd
 
+from deepcredit.data.headers import CAMEL, header_words
 from deepcredit.data.spec_base import identifier
 
 PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|marriage|married|spouse|civil\w*|race|"
@@ -85,15 +86,8 @@ OUTCOME_WORDS = (  # a label written in words (a loan book's status): the first 
 )
 WINDOW_IN_NAME = re.compile(r"(?<!\d)(\d+)_?(d|days?|m|mo|mths?|months?|y|yrs?|years?)(?:_|$)")
 """A label named for its performance window (status_180d, bad_12m, default_2y): the number and its unit."""
-CAMEL = r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])"
 CODE_LIKE = re.compile(r"^(9+[6-9]|-1|-9+)$")
 """Whole numbers written the way placeholders are: 96 to 99, 996 to 999, 9998, -1, -9, -99 ..."""
-
-
-def header_words(col: str) -> str:
-    """A header's words in snake case, camel case split (NumberOfTime30-59Days: number_of_time30_59_days), for
-    the name hints and the attribute's name."""
-    return identifier(re.sub(CAMEL, "_", col))
 
 
 def header_text(col: str) -> str:

@@ -10,10 +10,10 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from deepcredit.data.draft_aliases import aliases_line, spelling_groups
-from deepcredit.data.draft_left_out import texts
-from deepcredit.data.draft_sample import PLACEHOLDER, infer_type
-from deepcredit.data.draft_words import (
+from deepcredit.data.draft.aliases import aliases_line, spelling_groups
+from deepcredit.data.draft.left_out import texts
+from deepcredit.data.draft.sample import PLACEHOLDER, infer_type
+from deepcredit.data.draft.words import (
     COUNT_HINTS,
     POSTCODE_HINTS,
     PROTECTED_HINTS,

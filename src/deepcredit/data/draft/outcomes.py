@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepcredit.data.draft_event_columns import person_by_values, person_column, pick_column
-from deepcredit.data.draft_format import ignored_line
-from deepcredit.data.draft_left_out import texts
-from deepcredit.data.draft_sample import column_types, infer_type, sample
-from deepcredit.data.draft_words import (
+from deepcredit.data.draft.event_columns import person_by_values, person_column, pick_column
+from deepcredit.data.draft.format import ignored_line
+from deepcredit.data.draft.left_out import texts
+from deepcredit.data.draft.sample import column_types, infer_type, sample
+from deepcredit.data.draft.words import (
     APPLICATION_HINTS,
     LABEL_HINTS,
     PENDING_WORDS,

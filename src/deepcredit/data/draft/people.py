@@ -10,9 +10,9 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from deepcredit.data.draft_left_out import contact_data, texts
-from deepcredit.data.draft_sample import infer_type
-from deepcredit.data.draft_words import GROUP_HINTS, ID_HINTS, ID_SUFFIX, LINK_HINTS, header_words
+from deepcredit.data.draft.left_out import contact_data, texts
+from deepcredit.data.draft.sample import infer_type
+from deepcredit.data.draft.words import GROUP_HINTS, ID_HINTS, ID_SUFFIX, LINK_HINTS, header_words
 
 HISTORY_HINTS = re.compile(r"valid|effective|updated|changed|since|from|as_?of|snapshot|version|report")
 

@@ -9,9 +9,9 @@ import re
 
 import pandas as pd
 
-from deepcredit.data.draft_aliases import aliases_line, spelling_groups
-from deepcredit.data.draft_sample import PLACEHOLDER, distinct_texts
-from deepcredit.data.draft_words import ID_HINTS, header_words
+from deepcredit.data.draft.aliases import aliases_line, spelling_groups
+from deepcredit.data.draft.sample import PLACEHOLDER, distinct_texts
+from deepcredit.data.draft.words import ID_HINTS, header_words
 from deepcredit.data.spec_base import identifier, sql_safe
 from deepcredit.data.spec_events import MEASURE_RESERVED
 from deepcredit.data.validate import toml_string

@@ -1,6 +1,6 @@
 """Which column of a history file plays which role (person, dates, kind, status, amounts, days late):
-by the words of its header first, then by its values (draft_roles), so that a file written in any language
-is drafted. What the draft writes of them is draft_events'.
+by the words of its header first, then by its values (draft.roles), so that a file written in any language
+is drafted. What the draft writes of them is draft.events'.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from deepcredit.data.draft_meanings import STATUS_WORDS
-from deepcredit.data.draft_measures import MAX_CATEGORIES, measure_like, named_as_data
-from deepcredit.data.draft_roles import (
+from deepcredit.data.draft.meanings import STATUS_WORDS
+from deepcredit.data.draft.measures import MAX_CATEGORIES, measure_like, named_as_data
+from deepcredit.data.draft.roles import (
     amount_column,
     below_zero,
     date_pair,
@@ -21,9 +21,9 @@ from deepcredit.data.draft_roles import (
     status_column,
     whole_numbers,
 )
-from deepcredit.data.draft_sample import column_types, distinct_texts
-from deepcredit.data.draft_statuses import share
-from deepcredit.data.draft_words import ID_HINTS, PART_HINTS, header_words
+from deepcredit.data.draft.sample import column_types, distinct_texts
+from deepcredit.data.draft.statuses import share
+from deepcredit.data.draft.words import ID_HINTS, PART_HINTS, header_words
 
 EVENT_ROLES = {  # DeepCredit's column: (words its header may contain, the types it may have); picked in
     "due_ts": (
@@ -113,7 +113,7 @@ def repeats_amount(frame: pd.DataFrame, keys: list[str], amount: str | None) -> 
 def dates_by_values(
     frame: pd.DataFrame, types: dict[str, str], found: dict[str, str | None], taken: set[str]
 ) -> dict[str, str]:
-    """due_ts and settled_ts where no header word named both: a pair of date columns that behave so (draft_roles
+    """due_ts and settled_ts where no header word named both: a pair of date columns that behave so (draft.roles
     .date_pair), set in `found` and `taken`; the check saying why, by role."""
     if found["due_ts"] and found["settled_ts"]:
         return {}
@@ -146,7 +146,7 @@ def others_by_values(
     person: str | None,
     section: str,
 ) -> dict[str, str]:
-    """days_late, amount, status and kind where no header word named them, found by their values (draft_roles),
+    """days_late, amount, status and kind where no header word named them, found by their values (draft.roles),
     set in `found` and `taken`; the check saying why, by role."""
     checks = {}
     numbers = [c for c, t in types.items() if t == "numeric" and c not in taken and measure_like(c, frame[c])]

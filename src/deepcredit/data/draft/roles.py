@@ -1,7 +1,7 @@
 """The columns of a history file that `spec draft` finds by their values, for the roles its header words did
 not name.
 
-Why: header words (draft_event_columns.EVENT_ROLES) are a first guess in one language, and a ledger may be written in
+Why: header words (draft.event_columns.EVENT_ROLES) are a first guess in one language, and a ledger may be written in
 any (faellig_am, bezahlt_am, betrag_cent, tage_verzug, art). What the values do says the same in every
 language: a date column empty on some rows and otherwise on or after another date is when a due date was
 settled; a whole number equal to the days between the two is days late; a column of many spread numbers
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from deepcredit.data.draft_left_out import texts
+from deepcredit.data.draft.left_out import texts
 
 MOST = 0.5
 """A rule a column's values keep on more than this share of its rows is its rule (early payments, a fee row

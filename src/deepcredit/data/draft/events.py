@@ -1,6 +1,6 @@
 """The draft's [events] section (and [more_events.NAME]) of a history file: its columns by role
-(draft_event_columns), what its dates written as numbers count from, parts of one commitment, what each
-kind and status means (draft_meanings), its other measures, and the windows hint.
+(draft.event_columns), what its dates written as numbers count from, parts of one commitment, what each
+kind and status means (draft.meanings), its other measures, and the windows hint.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepcredit.data.draft_event_columns import EventColumns, find_event_columns, parts_of, repeats_amount
-from deepcredit.data.draft_format import header_line_of, ignored_line
-from deepcredit.data.draft_meanings import (
+from deepcredit.data.draft.event_columns import EventColumns, find_event_columns, parts_of, repeats_amount
+from deepcredit.data.draft.format import header_line_of, ignored_line
+from deepcredit.data.draft.meanings import (
     AMOUNT_WORDS,
     FLOW_WORDS,
     STATUS_WORDS,
@@ -19,11 +19,11 @@ from deepcredit.data.draft_meanings import (
     one_amount,
     signed_kinds,
 )
-from deepcredit.data.draft_measures import category_like, category_lines, measure_like, measure_lines
-from deepcredit.data.draft_sample import sample, vocabularies
-from deepcredit.data.draft_statuses import Ledger, status_behaviour
-from deepcredit.data.draft_windows import median_gap_days, windows_hint
-from deepcredit.data.draft_words import sentinel
+from deepcredit.data.draft.measures import category_like, category_lines, measure_like, measure_lines
+from deepcredit.data.draft.sample import sample, vocabularies
+from deepcredit.data.draft.statuses import Ledger, status_behaviour
+from deepcredit.data.draft.windows import median_gap_days, windows_hint
+from deepcredit.data.draft.words import sentinel
 from deepcredit.data.spec_base import identifier
 from deepcredit.data.validate import toml_string
 
@@ -295,7 +295,7 @@ def _statuses_lines(
     section: str, frame: pd.DataFrame, found: dict[str, str | None], vocab: dict[str, list[str] | None]
 ) -> list[str]:
     """The [section.statuses] table of a file with a status column: each status's meaning, from its word, else
-    from how its rows behave (draft_statuses); none without one."""
+    from how its rows behave (draft.statuses); none without one."""
     if not found["status"]:
         return []
     out = [

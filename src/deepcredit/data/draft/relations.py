@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepcredit.data.draft_event_columns import people_id_columns, pick_column
-from deepcredit.data.draft_format import header_line_of, ignored_line
-from deepcredit.data.draft_sample import column_types, sample, vocabularies
+from deepcredit.data.draft.event_columns import people_id_columns, pick_column
+from deepcredit.data.draft.format import header_line_of, ignored_line
+from deepcredit.data.draft.sample import column_types, sample, vocabularies
 from deepcredit.data.validate import toml_string
 
 RELATION_ROLES = {
@@ -97,7 +97,7 @@ def relation_lines(path: Path, people_ids: frozenset[str] = frozenset()) -> list
 
 def people_relation_lines(linked: list[str], grouped: list[str]) -> list[str]:
     """The [relations] section of a draft without a relations file whose people file links people in its
-    columns (draft_people.link_columns: a referrer's id, a household); none where it has none."""
+    columns (draft.people.link_columns: a referrer's id, a household); none where it has none."""
     if not linked and not grouped:
         return []
     out = [

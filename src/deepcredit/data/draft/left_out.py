@@ -4,7 +4,7 @@ become model inputs without telling anyone apart (empty, one value), personal da
 
 Why a module of its own: each column left out is one the user should hear about, so every rule gives its
 reason, which the draft writes as a "check" line above `ignore`; the rules read values and general words
-(draft_words), never one data set's names.
+(draft.words), never one data set's names.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from deepcredit.data.contact import CONTACT_HINTS, looks_like_contact
-from deepcredit.data.draft_words import ID_HINTS, POSTCODE_HINTS, header_words, number_in_text
+from deepcredit.data.draft.words import ID_HINTS, POSTCODE_HINTS, header_words, number_in_text
 from deepcredit.data.validate import toml_string
 
 MAX_CATEGORIES = 30

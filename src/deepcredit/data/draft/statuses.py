@@ -1,6 +1,6 @@
 """What a ledger's status values mean, read from how their rows behave, for `spec draft`.
 
-Why: the status words the draft knows (draft_meanings.STATUS_WORDS) are English, and a ledger may be written in
+Why: the status words the draft knows (draft.meanings.STATUS_WORDS) are English, and a ledger may be written in
 any language (BEZAHLT, VERSPAETET, OFFEN, AUSGEFALLEN). Its settled dates and days late say the same in every
 language: a status whose rows were all settled in time is kept; settled, most of them late, is late; never
 settled and due long before the file's latest date is broken; never settled and not due that long is open.
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from deepcredit.data.draft_left_out import texts
-from deepcredit.data.draft_roles import MOST, as_dates
+from deepcredit.data.draft.left_out import texts
+from deepcredit.data.draft.roles import MOST, as_dates
 from deepcredit.data.ledger import UNSETTLED_DAYS
 from deepcredit.data.spec_events import StatusMeaning
 

@@ -7,8 +7,8 @@ amount columns and lists every kind and status the file holds with a meaning gue
 relations or outcomes file, their columns likewise. Every guess carries a comment saying to check it, and
 what it could not guess is marked TODO, so nothing is decided silently.
 
-This module puts the sections together in the spec's order; each section is drafted by its own draft_*
-module (draft_sample reads the files, draft_format says how they are written).
+This module puts the sections together in the spec's order; each section is drafted by its own module of
+this package (draft.sample reads the files, draft.format says how they are written).
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from deepcredit.data.draft_attributes import attribute_lines
-from deepcredit.data.draft_events import event_lines
-from deepcredit.data.draft_format import format_lines, header_line_of, other_sheets_note, titles_note
-from deepcredit.data.draft_joined_tables import lookup_lines, more_profile_lines
-from deepcredit.data.draft_left_out import ignore_lines, left_out
-from deepcredit.data.draft_outcomes import application_date, label_column, outcome_lines, people_label_lines
-from deepcredit.data.draft_people import link_columns, people_id
-from deepcredit.data.draft_relations import people_relation_lines, relation_lines
-from deepcredit.data.draft_sample import distinct_texts, infer_type, sample
+from deepcredit.data.draft.attributes import attribute_lines
+from deepcredit.data.draft.events import event_lines
+from deepcredit.data.draft.format import format_lines, header_line_of, other_sheets_note, titles_note
+from deepcredit.data.draft.joined_tables import lookup_lines, more_profile_lines
+from deepcredit.data.draft.left_out import ignore_lines, left_out
+from deepcredit.data.draft.outcomes import application_date, label_column, outcome_lines, people_label_lines
+from deepcredit.data.draft.people import link_columns, people_id
+from deepcredit.data.draft.relations import people_relation_lines, relation_lines
+from deepcredit.data.draft.sample import distinct_texts, infer_type, sample
 from deepcredit.data.schema import Dimension
 from deepcredit.data.validate import toml_string
 

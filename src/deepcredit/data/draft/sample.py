@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from deepcredit.data.draft_words import leading_zeros
+from deepcredit.data.draft.words import leading_zeros
 from deepcredit.data.format_guess import (
     as_written_by_deepcredit,
     guess_encoding,

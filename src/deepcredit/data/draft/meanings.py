@@ -1,5 +1,5 @@
 """What each kind's amount and each status means, guessed from its word (STATUS_WORDS, AMOUNT_WORDS,
-FLOW_WORDS), else from how its rows behave (its amounts' signs, draft_statuses), else TODO; and the
+FLOW_WORDS), else from how its rows behave (its amounts' signs, draft.statuses), else TODO; and the
 draft's line for each value.
 """
 
@@ -10,9 +10,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from deepcredit.data.draft_left_out import texts
-from deepcredit.data.draft_sample import MAX_VALUES
-from deepcredit.data.draft_statuses import share
+from deepcredit.data.draft.left_out import texts
+from deepcredit.data.draft.sample import MAX_VALUES
+from deepcredit.data.draft.statuses import share
 from deepcredit.data.validate import toml_string
 
 CALLED_OFF = r"cancel|void|withdraw|refund|revers|storn"
