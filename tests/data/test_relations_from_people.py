@@ -118,6 +118,21 @@ def test_a_link_is_known_from_when_its_person_joined_where_the_spec_says_so(tmp_
     assert rel[("c2", "c1", "referred_by")] == pd.Timestamp("2020-01-01")
 
 
+def test_a_person_named_in_a_link_column_is_no_neighbour_before_they_joined(tmp_path):
+    """c2 names c1, who joined only on 2024-06-01: as of 2024-01-01 c2 has no neighbour, as if c1 and the link
+    were not in the file yet (the A/B rule: adding only what is dated later changes nothing earlier)."""
+    from deepcredit.features.engine import build_features
+
+    joined = '\n[[profile.attributes]]\nname = "signup"\ntype = "date"\ndimension = "identity"\nrole = "joined_at"\n'
+    people = {**PEOPLE, "referred_by": ["", "c1", "", "", ""], "household": ["", "", "", "", ""],
+              "signup": ["2024-06-01", "2020-01-01", "2020-01-01", "2020-01-01", "2020-01-01"]}
+    ds = _ingest(tmp_path, people, history=joined)
+    rel = ds.read("relations").set_index(["source", "target", "kind"])["ts"]
+    assert rel[("c2", "c1", "referred_by")] == pd.Timestamp("2024-06-01")  # the later of the two
+    degree = build_features(ds).frame.set_index("person_id")["degree"]
+    assert degree.to_dict() == {"c1": 0, "c2": 0, "c3": 0, "c4": 0, "c5": 0}  # as of 2024-01-01
+
+
 def test_with_dates_written_as_months_a_link_is_known_when_its_persons_month_of_joining_ended(tmp_path):
     """c4 joined in June 2024, perhaps on the 30th: a feature on 2024-06-15 must not see its links."""
     joined = '\n[[profile.attributes]]\nname = "signup"\ntype = "date"\ndimension = "identity"\nrole = "joined_at"\n'

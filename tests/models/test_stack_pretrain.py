@@ -25,11 +25,11 @@ CUT = DATES[3]
 """Events on or after it are rewritten: the folds predicting CUT and earlier dates must not notice."""
 
 
-def _dataset(root, ds, name: str, events: pd.DataFrame):
-    """The simulated people at every date of DATES (their outcome known 60 days later), with `events`."""
+def _dataset(root, ds, name: str, events: pd.DataFrame, dates=DATES, window_days: int = 60):
+    """The simulated people at every date of `dates` (their outcome known `window_days` later), with `events`."""
     outcomes = ds.read("outcomes")
     rng = np.random.default_rng(0)
-    dated = pd.concat([outcomes.assign(as_of=d, window_days=60) for d in DATES], ignore_index=True)
+    dated = pd.concat([outcomes.assign(as_of=d, window_days=window_days) for d in dates], ignore_index=True)
     dated["label"] = np.where(rng.random(len(dated)) < 0.15, 1 - dated["label"], dated["label"])
     tables = {t: ds.read(t) for t in ds.manifest.tables} | {"outcomes": dated, "events": events}
     return write_dataset(root / name, tables, name=name, snapshot_date=ds.manifest.snapshot_date, spec=ds.spec)
@@ -44,6 +44,37 @@ def worlds(tmp_path_factory):
     changed = events.assign(amount=np.where(later, events["amount"] * 3 + 500.0, events["amount"]))
     return [build_model_input(_dataset(root, ds, name, ev), views=("tabular", "temporal"), threads=1)
             for name, ev in (("base", events), ("changed", changed))]
+
+
+def test_person_folds_across_dates_never_show_a_held_out_persons_later_events_to_their_earlier_rows(
+        tmp_path):
+    """Windows longer than the dates span: no outcome is known by a later date, so the folds are person folds
+    across the dates. The people one fold predicts get their events from the second date on rewritten: that
+    fold's out-of-fold rows dated up to the second date must not notice (before, the stack's one encoder,
+    pretrained on every row's history, had read those later events and embedded the earlier rows with it)."""
+    from deepcredit.models.splits import folds_over_time, stacking_folds
+
+    dates = DATES[:3]
+    ds = simulate_world(tmp_path / "w", people=250, seed=3, chunk_size=250)
+    events = ds.read("events")
+    base = build_model_input(_dataset(tmp_path, ds, "base", events, dates, 600), views=("tabular", "temporal"),
+                             threads=1)
+    keys = base.label_keys
+    assert keys["as_of"].nunique() == 3 and not folds_over_time(keys, 5)
+    held = set(keys["person_id"].to_numpy()[stacking_folds(keys, base.y, 5, 0)[0].predict])
+    later = (events["ts"] >= dates[1]).to_numpy() & events["person_id"].isin(held).to_numpy()
+    changed = build_model_input(
+        _dataset(tmp_path, ds, "changed", events.assign(amount=np.where(later, events["amount"] * 3 + 500.0,
+                                                                          events["amount"])), dates, 600),
+        views=("tabular", "temporal"), threads=1)
+    a, b = _fit(base, members=("gbdt",)), _fit(changed, members=("gbdt",))
+    mine = a.oof_["person_id"].isin(held).to_numpy()
+    early = mine & (a.oof_["as_of"] < dates[2]).to_numpy()
+    assert early.sum() >= 50
+    np.testing.assert_array_equal(a.oof_["gbdt"].to_numpy()[early], b.oof_["gbdt"].to_numpy()[early])
+    assert "5 encoders of their own, one per person fold" in a.metrics_["pretrain"]["folds"]
+    # not vacuous: their rows of the last date read the rewritten events
+    assert not np.allclose(a.oof_["gbdt"].to_numpy()[mine & ~early], b.oof_["gbdt"].to_numpy()[mine & ~early])
 
 
 def _fit(inp, n_jobs: int = 1, members: tuple[str, ...] = ("gbdt", "sequence"), time_groups: int = 1) -> StackModel:

@@ -26,7 +26,9 @@ def relations_from_people(rel: Relations, people: pd.DataFrame, path: Path, sinc
     """The relations the people file's columns declare (Relations.from_people and groups), as rows of the
     relations table. A link written on the profile has no date of its own: it is known from the version of
     the profile that holds it (valid_from), else from when the person joined (the `joined` attribute, the
-    spec's joined_at role), else from `since` (the day before the data's first). A name in a from_people
+    spec's joined_at role), else from `since` (the day before the data's first); and never before the person
+    it names is first known (their earliest version, or when they joined), as a shared group's link waits
+    for the later of its two people. A name in a from_people
     column that is no person is refused at its row, or left out (unknown_people = "drop")."""
     links: pd.DataFrame = people.attrs["links"]
     person = people["person_id"].astype("string")
@@ -35,12 +37,17 @@ def relations_from_people(rel: Relations, people: pd.DataFrame, path: Path, sinc
         if column and column in people:
             known = known.fillna(people[column].astype("datetime64[us]"))
     known = known.fillna(since)
+    first_known = known.groupby(person.to_numpy()).min()  # when each person is first known at all
     parts = []
     for col in rel.from_people:
         named = links[col].astype("string").str.strip().replace("", pd.NA)
         has = named.notna().to_numpy(bool)
+        # no earlier than the person named is known either: a contact who joined later is no neighbour before
+        named_known = first_known.reindex(named[has].to_numpy()).to_numpy()
+        ts = known[has].to_numpy()
+        ts = np.where(pd.isna(named_known) | (named_known <= ts), ts, named_known)
         edges = pd.DataFrame({"source": person[has], "target": named[has], "kind": col, "weight": 1.0,
-                              "ts": known[has]})
+                              "ts": pd.Series(ts, index=person[has].index, dtype="datetime64[us]")})
         if rel.unknown_people == "refuse":
             check_known_people(edges.rename(columns={"target": col}), (col,), pd.Index(person.unique()),
                                str(path), line_offset)

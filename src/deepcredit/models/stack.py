@@ -9,7 +9,9 @@ Fitting (all on the training rows given):
    performance windows of earlier rows, so the folds do not use it: each first date the folds predict gets
    an encoder of its own, with the same settings and seed, pretrained on the histories of the rows known by
    that date (_pretrain_folds), and those folds' members read its embeddings and warm-start from it. Person
-   folds (one as-of date) read the one encoder: every history ends before the date they predict.
+   folds of one as-of date read the one encoder: every history ends before the date they predict. Person
+   folds across several dates (no outcome known by a later one) get an encoder each, pretrained on the rows
+   the fold trains on, so no held-out person's later events reach the encoder of their earlier rows.
 1. Folds from splits.stacking_folds: grouped by person when there is one as-of date; with several,
    expanding windows over the dates that train on *all* earlier rows whose outcome is known by then
    (deployment order: a member never predicts a row from a fit on a date at or after it, nor on an
@@ -480,30 +482,43 @@ class StackModel(CreditModel):
         predicted date d, pretrained as the stack's own (same settings and seed) on the histories of the rows
         whose outcome is known by d (those dated before it: the rows an expanding-window fold from d trains
         on, every person group of `time_groups` included: the encoder reads no label, so the groups share it).
+        Person folds across several as-of dates (no outcome known by a later date) get one encoder per fold,
+        pretrained on the histories of the rows that fold trains on: the stack's own read every training row's
+        history, so a held-out person's later row would show it that person's events after the row it predicts.
         Returns the encoders, their embeddings of the rows their folds read, and each fold's encoder; None
-        for the last when the folds are person folds (one as-of date), which all read the stack's own encoder.
+        for the last when the folds are person folds of one as-of date, which all read the stack's own encoder.
         The pretrainings are independent of each other, so they run side by side on `n_jobs` processes.
 
         A date whose rows cannot be pretrained on leaves the temporal path out of the stack, the stack's own
         encoder too (its embeddings would be columns no fold was judged with), with the reason recorded."""
-        if getattr(self, "encoder_", None) is None or not folds_over_time(keys, self.n_folds):
+        if getattr(self, "encoder_", None) is None:
             return [], [], None
-        as_of, known = as_dates(keys["as_of"]), as_dates(keys["known_at"])
-        starts = [as_of[f.predict].min() for f in folds]
-        dates = sorted(set(starts))
-        tasks = [(i, np.flatnonzero(known_by(as_of, known, d)), self.pretrain, self.seed) for i, d in enumerate(dates)]
+        as_of = as_dates(keys["as_of"])
+        if folds_over_time(keys, self.n_folds):
+            known = as_dates(keys["known_at"])
+            starts = [as_of[f.predict].min() for f in folds]
+            dates = sorted(set(starts))
+            learn = [np.flatnonzero(known_by(as_of, known, d)) for d in dates]
+            names = [f"the folds over time pretrain an encoder each on the rows known by the first date they "
+                     f"predict, and the one for {pd.Timestamp(d).date()}" for d in dates]
+            view_of = [dates.index(d) for d in starts]
+        elif len(np.unique(as_of)) > 1:  # person folds across dates: the one encoder read their later events
+            learn = [f.train for f in folds]
+            names = [f"the person folds across as-of dates pretrain an encoder each on the rows they train on, "
+                     f"and the one of fold {i + 1}" for i in range(len(folds))]
+            view_of = list(range(len(folds)))
+        else:
+            return [], [], None
+        tasks = [(i, rows, self.pretrain, self.seed) for i, rows in enumerate(learn)]
         fitted = dict(run_tasks(_pretrain_fold, inp, tasks, processes_for(self.n_jobs, len(inp), len(tasks))))
         encoders = []
-        for i, d in enumerate(dates):
+        for i, name in enumerate(names):
             encoder = fitted[i]
             if isinstance(encoder, MemberCannotFit):
                 self.encoder_ = None
-                self._skip("pretrain", f"the folds over time pretrain an encoder each on the rows known by the "
-                                       f"first date they predict, and the one for {pd.Timestamp(d).date()} could "
-                                       f"not be: {encoder}")
+                self._skip("pretrain", f"{name} could not be: {encoder}")
                 return [], [], None
             encoders.append(encoder)
-        view_of = [dates.index(d) for d in starts]
         embeddings: list[FoldEmbeddings] = []
         for i, encoder in enumerate(encoders):
             rows = np.unique(np.concatenate([np.concatenate([f.train, f.predict])
@@ -561,9 +576,12 @@ class StackModel(CreditModel):
         self.metrics_["refit_length"] = dict(self.refit_length_)
         self.metrics_["temporal"] = bool(self.temporal)
         self.metrics_["pretrain"] = None if self.encoder_ is None else {**self.encoder_.info, "folds": (
+            "the person folds read this encoder (every history ends before the rows they predict)"
+            if not fold_encoders else
             f"{len(fold_encoders)} encoders of their own, one per first date the folds over time predict, each "
-            "pretrained on the histories of the rows known by that date" if fold_encoders else
-            "the person folds read this encoder (every history ends before the rows they predict)")}
+            "pretrained on the histories of the rows known by that date" if folds_over_time(keys, self.n_folds) else
+            f"{len(fold_encoders)} encoders of their own, one per person fold across the as-of dates, each "
+            "pretrained on the histories of the rows that fold trains on (never those of the people it predicts)")}
         self.members_: list[tuple[str, CreditModel]] = []
         for kind in kinds:
             if isinstance(finals.get(kind), MemberCannotFit):  # fitted on every fold but not on all rows
