@@ -42,7 +42,8 @@ ENV_CREDS = "FUZZ_CREDENTIALS"
 ENV_COUNTS = "FUZZ_COUNTS"
 STATE_RULES = ("/invalid-consent", "/invalid-event", "/invalid-correction", "/unknown-purpose", "/due-before-order",
                "/limits-out-of-order")
-"""Problem types of rules about the clock (service/consent.py, service/events.py), about the record a
+"""Problem types of rules about the clock or about two fields together (service/consent.py,
+service/events.py: an amount paid above the amount owed), about the record a
 dispute names (service/disputes.py: an event takes remove or restatus with one of the data set's statuses,
 a profile attribute a value of its declared type), about the merchant's policies (a consent names a purpose
 one of them uses), about the order an outcome concludes, or about the order of a pay-later policy's limits
@@ -151,7 +152,7 @@ if _creds:
         if params.get("merchant_id") == _creds["merchant_id"]:
             case.path_parameters = {**params, "merchant_id": _creds["decoy_merchant_id"]}
         elif params.get("consent_id") in _creds["consent_ids"]:
-            case.path_parameters = {**params, "consent_id": max(_creds["consent_ids"]) + 1000}
+            case.path_parameters = {**params, "consent_id": "cns_" + "0" * 22}  # well formed, names no consent
 
     @schemathesis.hook
     def filter_failure(ctx, failure, case, response):

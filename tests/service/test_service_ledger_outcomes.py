@@ -284,9 +284,13 @@ def test_an_amount_paid_that_is_no_part_of_the_amount_is_refused_naming_the_fiel
                                 content=json.dumps({**body, "amount_paid": float("inf")}))
     else:
         r = service.client.post("/v1/events", headers=acme, json={**body, "amount_paid": paid})
-    assert r.status_code == 422 and r.json()["type"].endswith("/invalid-request"), r.text
-    errors = r.json()["errors"]
-    assert [e["loc"][-1] for e in errors] == ["amount_paid"] and why in errors[0]["msg"], errors
+    if why == "more than amount":  # a rule on two fields, which the schema cannot state: the fuzzer's contract
+        assert r.status_code == 422 and r.json()["type"].endswith("/invalid-event"), r.text
+        assert r.json()["detail"].startswith("amount_paid must not be more than amount"), r.text
+    else:
+        assert r.status_code == 422 and r.json()["type"].endswith("/invalid-request"), r.text
+        errors = r.json()["errors"]
+        assert [e["loc"][-1] for e in errors] == ["amount_paid"] and why in errors[0]["msg"], errors
     assert pid not in r.text and "120" not in r.text and "Infinity" not in r.text
     with service.ctx.db.read() as s:
         assert s.execute(select(ServiceEvent)).scalars().all() == []

@@ -435,6 +435,9 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
     if ts < retention_start(now, years):
         raise Problem(422, "invalid-event", f"occurred_at is more than {years} years ago (the service's retention "
                                             "period: older records no longer count)")
+    if req.amount_paid is not None and req.amount_paid > req.amount:  # two fields: no JSON Schema can compare them
+        raise Problem(422, "invalid-event", "amount_paid must not be more than amount (what was owed): a payment "
+                                            "above it is no payment of this commitment")
     if req.days_late is not None and not float(req.days_late).is_integer():
         raise Problem(422, "invalid-event", "days_late must be a whole number of days (a delay is counted in "
                                             "whole days, as ingest counts them)")

@@ -25,8 +25,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationInfo,
-    field_validator,
     model_validator,
 )
 
@@ -403,16 +401,6 @@ class _EventBase(Request):
         "this merchant's latest decision about the person. It must lie within the reporting window "
         "(docs/security.md). A number: the id a decision was given before public ids, still taken for this "
         "merchant's own decisions.")
-
-    @field_validator("amount_paid")
-    @classmethod
-    def _paid_of_owed(cls, paid: float | None, info: ValidationInfo) -> float | None:
-        """Never more than was owed: a payment above it is no payment of this commitment (ingest's paid_amount
-        is money paid against the row's amount owed). Says no value: the answer names the field only."""
-        owed = info.data.get("amount")  # absent where `amount` itself was refused: that error says so
-        if paid is not None and owed is not None and paid > owed:
-            raise ValueError("must not be more than amount (what was owed)")
-        return paid
 
 
 class LateEvent(_EventBase):
