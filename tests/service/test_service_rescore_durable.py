@@ -1,6 +1,6 @@
-"""A change to a person's own record (a reported event, a corrected dispute) is stored with the person listed
-for their re-score in the same transaction: a process that stops between that commit and the re-score loses
-neither the person's re-score nor their connections'. The next serving process re-scores them (with the
+"""A change to a person's own record (a reported event, a corrected dispute, records retired by the retention
+job) is stored with the person listed for their re-score in the same transaction: a process that stops between
+that commit and the re-score loses neither the person's re-score nor their connections'. The next serving process re-scores them (with the
 change's cause) and queues their connections; a replay of the report re-scores them at once."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from deepcredit.service import events
+from deepcredit.service import events, retention
+from deepcredit.service.history import RETENTION
 from deepcredit.service.neighbours import neighbour_queue
-from deepcredit.service.store.models import PendingRescore, Score, ScoreHistory
+from deepcredit.service.store.models import AuditEntry, PendingRescore, Score, ScoreHistory
 
 pytest_plugins = ("service_testkit",)  # the `service` fixture: a fresh service on each database
 
@@ -182,4 +183,65 @@ def test_an_erased_persons_connections_survive_a_stop_after_the_erasure(service,
     assert set(_listed(service)) == set(connections)
     service.ctx.neighbours = restarted = neighbour_queue(service.ctx)
     assert restarted.drain(timeout=30.0)
+    assert not _listed(service)
+
+
+def _audited(service, action: str) -> list[str | None]:
+    with service.ctx.db.read() as s:
+        return list(
+            s.execute(
+                select(AuditEntry.subject).where(AuditEntry.action == action).order_by(AuditEntry.seq)
+            ).scalars()
+        )
+
+
+def test_a_retention_run_stopped_after_its_cutoff_loses_no_rescore(service, monkeypatch):
+    """The cutoff, the retired people's listing and the audit rows commit together: stopped before any re-score,
+    the next process re-scores every retired person once, and no audit row is lost or written twice."""
+    with monkeypatch.context() as m:
+        m.setattr(retention, "score_and_save", _dies)
+        with pytest.raises(SystemError):
+            retention.run(service.ctx, years=1, recalculate=False)
+    listed = _listed(service)
+    assert listed and set(listed.values()) == {RETENTION}
+    assert sorted(_audited(service, "records_retired")) == sorted(listed)
+    assert len(_audited(service, "retention_run")) == 1
+
+    service.ctx.neighbours = restarted = neighbour_queue(service.ctx)
+    assert restarted.drain(timeout=120.0)
+    assert all(_causes(service, p).count(RETENTION) == 1 for p in listed)
+    assert not _listed(service)
+    again = retention.run(
+        service.ctx, years=1, recalculate=False
+    )  # nobody newly retired: nothing audited twice
+    assert again.retired_people == 0
+    assert sorted(_audited(service, "records_retired")) == sorted(listed)
+
+
+def test_a_retention_run_stopped_after_its_saves_stores_no_second_history_row(service, monkeypatch):
+    with monkeypatch.context() as m:
+        m.setattr(retention, "_unlist", _dies)  # the first batch saved; stopped before it was unlisted
+        with pytest.raises(SystemError):
+            retention.run(service.ctx, years=1, recalculate=False)
+    listed = _listed(service)
+    saved = [p for p in listed if RETENTION in _causes(service, p)]
+    assert saved
+    service.ctx.neighbours = restarted = neighbour_queue(service.ctx)
+    assert restarted.drain(timeout=120.0)
+    assert all(_causes(service, p).count(RETENTION) == 1 for p in listed)
+    assert not _listed(service)
+
+
+def test_a_listed_cause_already_in_the_history_before_the_listing_is_stored_again(service):
+    """A cause that recurs (retention's, every run) counts as stored only where its history row is newer than the
+    listing: a person listed again for it gets their row even where their score did not move."""
+    pid, _ = service.with_score()
+    subject = service.subject(pid)
+    events.score_and_save(service.ctx, [subject], RETENTION, service.ctx.now())  # an earlier run's re-score
+    service.clock.advance(days=1)
+    with service.ctx.db.write() as s:
+        events.list_rescore(s, subject, RETENTION, service.ctx.now())
+    service.ctx.neighbours = restarted = neighbour_queue(service.ctx)
+    assert restarted.drain(timeout=30.0)
+    assert _causes(service, subject).count(RETENTION) == 2
     assert not _listed(service)

@@ -142,13 +142,14 @@ def test_retention_rescores_as_of_a_time_after_its_cutoff_committed(service, mon
     ctx = service.ctx
     service.clock.advance(days=2)
     ctx.settings.recalculation_days = 1  # every score is due
-    real = retention.write_meta
+    real = retention._record_cutoff
 
-    def cutoff_then_time_passes(c, values):
-        real(c, values)
+    def cutoff_then_time_passes(*args):
+        out = real(*args)
         service.clock.advance(seconds=5)
+        return out
 
-    monkeypatch.setattr(retention, "write_meta", cutoff_then_time_passes)
+    monkeypatch.setattr(retention, "_record_cutoff", cutoff_then_time_passes)
     assert retention.run(ctx).recalculated > 0
     pid, _ = service.with_score()
     assert service.score_of(pid).as_of == service.clock.t + timedelta(microseconds=1)

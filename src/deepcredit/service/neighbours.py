@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from deepcredit.data.schema import Dimension
@@ -139,12 +139,14 @@ def rescore_listed(ctx: ServiceContext, subjects: list[str]) -> None:
     """Re-score these listed people: one whose own record changed (listed with a cause: a process stopped
     before their re-score was stored) with that cause, their connections queued after (events.rescore); the
     others as connections (rescore_connections). Where the history already holds that cause (stopped after
-    the save, before the unlisting) only a changed score is stored: no second history row."""
+    the save, before the unlisting: a history row with that cause since the listing) only a changed score is
+    stored: no second history row. Since the listing: a cause such as retention's recurs in a history."""
     with ctx.db.read() as s:
         own = dict(s.execute(select(PendingRescore.subject, PendingRescore.cause).where(
             PendingRescore.subject.in_(subjects), PendingRescore.cause.is_not(None))).tuples().all())
-        saved = set(s.execute(select(ScoreHistory.subject).where(ScoreHistory.subject.in_(list(own)),
-                                                                 ScoreHistory.cause.in_(list(own.values())))
+        saved = set(s.execute(select(ScoreHistory.subject).join(PendingRescore, and_(
+            PendingRescore.subject == ScoreHistory.subject, PendingRescore.cause == ScoreHistory.cause,
+            ScoreHistory.created_at >= PendingRescore.queued_at)).where(ScoreHistory.subject.in_(list(own)))
                               .distinct()).scalars()) if own else set()
     for subject, cause in own.items():
         rescore(ctx, subject, str(cause), only_changed=subject in saved)

@@ -255,8 +255,9 @@ class PendingRescore(Base):
     """A connection of a person whose record changed, waiting for its re-score (service/neighbours.py). Kept
     here, not only in the worker's memory, so a restart or a crash does not lose it: the next process that
     serves re-scores whoever is still listed. A person whose own record changed (a reported event, a corrected
-    dispute) is listed too, in the transaction that stored the change, with their re-score's cause (schema
-    s0009): a crash between that commit and their re-score loses neither it nor their connections'."""
+    dispute, records retired by the retention job) is listed too, in the transaction that stored the change,
+    with their re-score's cause (schema s0009): a crash between that commit and their re-score loses neither it
+    nor their connections'."""
 
     __tablename__ = "pending_rescores"
     subject: Mapped[str] = mapped_column(SUBJECT, primary_key=True)
