@@ -138,7 +138,10 @@ def scorecards(argv: list[str] | None = None) -> int:
         peers_python=a.peers_python,
         params=json.loads(a.params),
     )
-    print(bench.run(opts, a.json)["_table"])
+    try:
+        print(bench.run(opts, a.json)["_table"])
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     return 0
 
 

@@ -204,7 +204,7 @@ def load_data(data_dir: Path) -> tuple[pd.DataFrame, list, pd.DataFrame, np.ndar
     frame = ff.frame.set_index("person_id").loc[ids].reset_index()
     y = raw[TARGET].to_numpy().astype(int)
     if not (frame["label"].to_numpy() == y).all():
-        raise SystemExit("labels of the feature frame and the raw file disagree")
+        raise RuntimeError("labels of the feature frame and the raw file disagree")  # a bug, not bad input
     peers_raw = raw.drop(columns=[*RAW_DROP, TARGET])
     return frame, ff.definitions, peers_raw, y
 
@@ -319,6 +319,9 @@ def run(opts: ScorecardsRun, out: Path | None = None,
     """Every number of the comparison, with the report (the tables) under "_table"; written to `out` (JSON)
     when given. `log` gets a line as each model starts."""
     t_start = time.perf_counter()
+    unreachable = [p for p in opts.peers if p and not opts.peers_python and not _importable(p)]
+    if unreachable:  # said before any fitting, not after our card's
+        raise ValueError(f"cannot import {', '.join(unreachable)}: pip install -e .[bench], or pass --peers-python")
     frame, defs, raw, y = load_data(opts.data)
     plan = splits(y, opts.folds)
     results: dict = {}
@@ -334,9 +337,7 @@ def run(opts: ScorecardsRun, out: Path | None = None,
     for name in local:
         log(f"[peers] {name} ...")
         results[name] = {"inputs": "raw columns", **run_peer(name, raw, y, plan, opts.rows, name in timed_peers)}
-    if remote:
-        if not opts.peers_python:
-            raise SystemExit(f"cannot import {', '.join(remote)}: pip install -e .[bench], or pass --peers-python")
+    if remote and opts.peers_python:  # run() refused the run without it
         with tempfile.TemporaryDirectory() as tmp:
             raw.assign(target=y).to_parquet(Path(tmp) / "raw.parquet")
             spec = {"raw": str(Path(tmp) / "raw.parquet"), "plan": plan, "rows": opts.rows, "peers": remote,
