@@ -4,6 +4,7 @@ promoted, and every step is in the audit log."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import typer
@@ -35,6 +36,21 @@ def _operator(tmp_path) -> tuple[dict[str, str], typer.Typer, CliRunner]:
     app = typer.Typer()
     serve_cmds.register(app)
     return env, app, CliRunner()
+
+
+def _with_challenger(tmp_path) -> tuple[dict[str, str], typer.Typer, CliRunner, Path]:
+    """_operator's, with the test world served as of 2026-07-01 12:00 and a small GBDT registered as its
+    challenger (the challenger's path last)."""
+    from service_testkit import FEATURES, world
+
+    w = world()
+    inp = build_model_input(w.raw, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
+    challenger = save_model(GBDTModel(n_estimators=20, early_stopping_rounds=None).fit(inp), tmp_path / "gbdt", inp)
+    env, app, runner = _operator(tmp_path)
+    assert runner.invoke(app, ["serve-init", "--data", str(w.raw.root), "--model", str(w.model), "--state",
+                               str(tmp_path / "state"), "--as-of", "2026-07-01 12:00"], env=env).exit_code == 0
+    assert runner.invoke(app, ["model-challenger", "--model", str(challenger)], env=env).exit_code == 0
+    return env, app, runner, challenger
 
 
 def test_register_compare_promote_a_challenger(tmp_path):
@@ -183,17 +199,9 @@ def test_strict_versions_refuse_to_serve_a_model_of_other_library_versions(tmp_p
 def test_a_promotion_stopped_part_way_is_finished_by_running_it_again(tmp_path, monkeypatch):
     """The new model is served from the promotion's first write: one that stops half-way says so, and a re-run
     resumes as of the same time, every person promoted once (no second history row for those done before)."""
-    from service_testkit import FEATURES, world
-
     from deepcredit.service.scoring import ModelScorer
 
-    w = world()
-    inp = build_model_input(w.raw, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
-    challenger = save_model(GBDTModel(n_estimators=20, early_stopping_rounds=None).fit(inp), tmp_path / "gbdt", inp)
-    env, app, runner = _operator(tmp_path)
-    assert runner.invoke(app, ["serve-init", "--data", str(w.raw.root), "--model", str(w.model), "--state",
-                               str(tmp_path / "state"), "--as-of", "2026-07-01 12:00"], env=env).exit_code == 0
-    assert runner.invoke(app, ["model-challenger", "--model", str(challenger)], env=env).exit_code == 0
+    env, app, runner, challenger = _with_challenger(tmp_path)
     real = ModelScorer.score_everyone
 
     def stops(self, as_of, chunk=50_000):  # 150 people a batch; the process "dies" after the first
@@ -228,18 +236,10 @@ def test_an_unfinished_promotion_is_told_everywhere_and_compare_refuses(tmp_path
     """A promotion killed part-way leaves the new model served and the stored scores mixed: `/v1/health`, the
     server's start-up log and `model-challenger` say so and what finishes it; `model-compare` refuses to
     compare the new model with scores partly the old model's (it printed 'champion X vs challenger X')."""
-    from service_testkit import FEATURES, world
-
     from deepcredit.service.challenger import PROMOTION_AS_OF, PROMOTION_MODEL
     from deepcredit.service.events import record_served
 
-    w = world()
-    inp = build_model_input(w.raw, views=("tabular",), definitions=[d for d in ALL_FEATURES if d.name in FEATURES])
-    challenger = save_model(GBDTModel(n_estimators=20, early_stopping_rounds=None).fit(inp), tmp_path / "gbdt", inp)
-    env, app, runner = _operator(tmp_path)
-    assert runner.invoke(app, ["serve-init", "--data", str(w.raw.root), "--model", str(w.model), "--state",
-                               str(tmp_path / "state"), "--as-of", "2026-07-01 12:00"], env=env).exit_code == 0
-    assert runner.invoke(app, ["model-challenger", "--model", str(challenger)], env=env).exit_code == 0
+    env, app, runner, challenger = _with_challenger(tmp_path)
     new = load_artifact(challenger).sha256
     ctx = make_context(Settings.from_env(env))
     try:
