@@ -119,3 +119,14 @@ def test_a_further_profile_file_is_held_to_the_same_rule(tmp_path):
         ingest_with_spec(load_spec(spec_path), {"people": tmp_path / "people.csv", "people:kyc": tmp_path / "kyc.csv"},
                          tmp_path / "ds", spec_file=str(spec_path))
     assert "field 'more_profile.kyc.attributes[0].column'" in str(err.value) and "7700" not in str(err.value)
+
+
+def test_ingest_reads_the_contact_rule_without_loading_the_spec_drafter():
+    """The rule lives with the data model (data.contact), so an ingest never imports the draft package, which
+    only `spec draft` needs (it imported draft.left_out for the rule, loading the whole drafter)."""
+    import subprocess
+    import sys
+
+    code = "import sys, deepcredit.data.ingest; print(any(m.startswith('deepcredit.data.draft') for m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -2,8 +2,8 @@
 number, an IBAN, a name.
 
 Why a module of its own: such data identify a person and say nothing about how they keep commitments, so
-`spec draft` leaves their columns out (draft.left_out) and an error never repeats them (validate, ingest);
-both read the same words and patterns.
+`spec draft` leaves their columns out (draft.left_out), ingest refuses them as attributes (contact_data: one
+rule for both) and an error never repeats them (validate, ingest); all read the same words and patterns.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+
+from deepcredit.data.headers import header_words
 
 CONTACT_HINTS = re.compile(r"(^|_)(e_?mail|phone|telephone|tel|mobile|fax|iban|bic|swift|ssn|sin|nin|passport|"
                            r"national_id|id_card|address|addr|street|ip|(first|last|full|given|middle|sur|"
@@ -20,6 +22,11 @@ CONTACT_HINTS = re.compile(r"(^|_)(e_?mail|phone|telephone|tel|mobile|fax|iban|b
 """Headers that end in a word of contact or identity data (an e-mail, a phone number, an IBAN, a passport, an
 address, a name): personal data that identifies one person and says nothing about how they keep commitments.
 (has_phone, a yes/no, ends so too: the draft takes only a column of many values for such data.)"""
+FEW_VALUES = 12
+"""A column of at most this many values is a category or a yes/no (has_phone), whatever its name says."""
+CONTACT_SAMPLE = 10_000
+"""At most this many of a column's filled values (drawn at random, seeded) are read for contact data: the
+rule is a share of values and a count of distinct ones, which a sample tells as well as a whole file."""
 E_MAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 PHONE = re.compile(r"^(?!\d{1,4}[/-]\d{1,2}[/-]\d{1,4}$)(\+|00|0)?[0-9][0-9 ()/-]{5,}[0-9]$")
 """A phone number as written: digits with spaces, dashes or brackets, starting with +, 00 or 0 (a plain
@@ -57,3 +64,25 @@ def looks_like_contact(values: pd.Series) -> str | None:
     digits = text.str.count(r"\d")
     phone = text.str.match(PHONE) & (digits >= 7) & text.str.match(r"^(\+|0)|.*\d[ ()/-]\d")
     return "phone numbers" if phone.mean() >= 0.95 else None
+
+
+def texts(values: pd.Series) -> pd.Series:
+    """A column's filled values as trimmed text."""
+    text = values.dropna().astype(str).str.strip()
+    return text[text != ""]
+
+
+def contact_data(column: str, values: pd.Series) -> str | None:
+    """Why a column holds contact or identity data, else None: nearly all its values read as e-mail addresses
+    or phone numbers, or it has more than FEW_VALUES values under a name of such data (a yes/no `has_phone`
+    does not). Never repeats a value. One rule for two callers: the draft leaves such a column out, and
+    ingest refuses it as an attribute unless the spec says it is meant (`allow_contact`)."""
+    filled = values.dropna()
+    if len(filled) > CONTACT_SAMPLE:
+        filled = filled.sample(CONTACT_SAMPLE, random_state=0)
+    filled = texts(filled)
+    if contact := looks_like_contact(filled):
+        return f"its values look like {contact}: contact data"
+    if filled.nunique() > FEW_VALUES and CONTACT_HINTS.search(header_words(column)):
+        return "its name says contact or identity data"
+    return None

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from deepcredit.data.compressed import open_bytes, open_text
-from deepcredit.data.contact import contact_named
+from deepcredit.data.contact import contact_data, contact_named
 from deepcredit.data.dataset import (
     Dataset,
     check_known_people,
@@ -43,7 +43,6 @@ from deepcredit.data.derived import (
     relations_from_people,
     with_open_windows,
 )
-from deepcredit.data.draft.left_out import contact_data
 from deepcredit.data.headers import column_names
 from deepcredit.data.io import writes_out
 from deepcredit.data.jsonlines import is_json_lines, json_columns
@@ -224,7 +223,7 @@ def _attribute_column(a: Attribute, as_written: bool = False) -> Column:
 def refuse_contact(attributes: list[Attribute], frame: pd.DataFrame, spec_file: str | None,
                    section: tuple[str, ...]) -> None:
     """An attribute whose column holds contact or identity data (the rule `spec draft` leaves such columns
-    out by: draft.left_out.contact_data) is refused at its line of the spec, unless it says `allow_contact =
+    out by: contact.contact_data) is refused at its line of the spec, unless it says `allow_contact =
     true`: a hand-written spec would otherwise make an e-mail address a model input unnoticed. The error
     names the attribute and why, never a value."""
     for i, a in enumerate(attributes):

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from deepcredit.data.contact import texts
 from deepcredit.data.draft.aliases import aliases_line, spelling_groups
-from deepcredit.data.draft.left_out import texts
 from deepcredit.data.draft.sample import PLACEHOLDER, infer_type
 from deepcredit.data.draft.words import (
     COUNT_HINTS,

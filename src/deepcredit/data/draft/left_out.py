@@ -14,32 +14,21 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from deepcredit.data.contact import CONTACT_HINTS, looks_like_contact
+from deepcredit.data.contact import contact_data, texts
 from deepcredit.data.draft.words import ID_HINTS, POSTCODE_HINTS, header_words, number_in_text
 from deepcredit.data.validate import toml_string
 
 MAX_CATEGORIES = 30
 """A text column of more distinct values than this, at least half as many as its filled rows, is free text or
 an id, not a category."""
-FEW_VALUES = 12
-"""A column of at most this many values is a category or a yes/no (has_phone), whatever its name says."""
 MIN_CONSTANT_ROWS = 20
 """A column is left out as constant only where this many rows hold its one value (a tiny sample may repeat by
 chance)."""
 MAX_POSTCODES = 50
 """A postcode of more codes than this is left out: each code then holds too few people to learn from (a
 scorecard memorises their labels)."""
-CONTACT_SAMPLE = 10_000
-"""At most this many of a column's filled values (drawn at random, seeded) are read for contact data: the
-rule is a share of values and a count of distinct ones, which a sample tells as well as a whole file."""
 NUMBER_NAMES = re.compile(r"(^|_)(no|nr|num|number|code|key|ref|seq)$")
 """A header naming a number of a record (application_no): with one value per row, an id."""
-
-
-def texts(values: pd.Series) -> pd.Series:
-    """A column's filled values as trimmed text."""
-    text = values.dropna().astype(str).str.strip()
-    return text[text != ""]
 
 
 def left_out(frame: pd.DataFrame, skip: Iterable[str | None], is_text: dict[str, bool]) -> list[tuple[str, str]]:
@@ -81,22 +70,6 @@ def id_codes(filled: pd.Series) -> bool:
     """Whether every value is written as an id's code (ID_CODE), all of one length: a number inside words
     that numbers records, never a quantity to read (a "K" in front of 100000 is no unit)."""
     return bool(len(filled)) and bool(filled.str.match(ID_CODE).all()) and filled.str.len().nunique() == 1
-
-
-def contact_data(column: str, values: pd.Series) -> str | None:
-    """Why a column holds contact or identity data, else None: nearly all its values read as e-mail addresses
-    or phone numbers, or it has more than FEW_VALUES values under a name of such data (a yes/no `has_phone`
-    does not). Never repeats a value. One rule for two callers: the draft leaves such a column out, and
-    ingest refuses it as an attribute unless the spec says it is meant (`allow_contact`)."""
-    filled = values.dropna()
-    if len(filled) > CONTACT_SAMPLE:
-        filled = filled.sample(CONTACT_SAMPLE, random_state=0)
-    filled = texts(filled)
-    if contact := looks_like_contact(filled):
-        return f"its values look like {contact}: contact data"
-    if filled.nunique() > FEW_VALUES and CONTACT_HINTS.search(header_words(column)):
-        return "its name says contact or identity data"
-    return None
 
 
 def one_per_row(words: str, filled: pd.Series, rows: int, is_text: bool) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from deepcredit.data.draft.left_out import texts
+from deepcredit.data.contact import texts
 from deepcredit.data.draft.sample import MAX_VALUES
 from deepcredit.data.draft.statuses import share
 from deepcredit.data.validate import toml_string

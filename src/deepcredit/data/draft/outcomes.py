@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from deepcredit.data.contact import texts
 from deepcredit.data.draft.event_columns import person_by_values, person_column, pick_column
 from deepcredit.data.draft.format import ignored_line
-from deepcredit.data.draft.left_out import texts
 from deepcredit.data.draft.sample import column_types, infer_type, sample
 from deepcredit.data.draft.words import (
     APPLICATION_HINTS,

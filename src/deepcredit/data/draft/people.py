@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from deepcredit.data.draft.left_out import contact_data, texts
+from deepcredit.data.contact import contact_data, texts
 from deepcredit.data.draft.sample import infer_type
 from deepcredit.data.draft.words import GROUP_HINTS, ID_HINTS, ID_SUFFIX, LINK_HINTS, header_words
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from deepcredit.data.draft.left_out import texts
+from deepcredit.data.contact import texts
 
 MOST = 0.5
 """A rule a column's values keep on more than this share of its rows is its rule (early payments, a fee row

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from deepcredit.data.draft.left_out import texts
+from deepcredit.data.contact import texts
 from deepcredit.data.draft.roles import MOST, as_dates
 from deepcredit.data.ledger import UNSETTLED_DAYS
 from deepcredit.data.spec_events import StatusMeaning
