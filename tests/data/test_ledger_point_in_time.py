@@ -226,3 +226,37 @@ def test_without_settled_dates_a_part_after_t_leaves_a_commitment_paid_in_full_a
     )
     at = _same_as_of(tmp_path, spec, rows, more, ["2024-01-26", "2024-03-01", "2024-07-01"])
     assert at.set_index(["person_id", "as_of"]).loc[("a", pd.Timestamp("2024-03-01")), "amount_paid_30d"] == 0
+
+
+RETURNED_AS_KEPT = RENTALS.assign(returned_at=["2024-05-09", "2024-01-09"], state=["returned", "returned"])
+GRACE = SPEC.replace("[events.columns]", "[events]\ngrace_days = 10\n\n[events.columns]", 1)
+
+
+def test_a_return_120_days_late_written_kept_does_not_hide_a_rental_known_unpaid_before_t(tmp_path):
+    """The file writes 'returned' (kept) for a rental back 120 days late: a contradiction kept as written
+    once read its rental as on time at every date, yet before the return it was unpaid past 90 days, as the
+    file written then says (22 features changed at 2024-05-01). It is stored as the late status is."""
+    at = _same_as_of(tmp_path, SPEC, RENTALS, RETURNED_AS_KEPT, BEFORE_SETTLED[:-1]).set_index(
+        ["person_id", "as_of"]
+    )
+    assert at.loc[("a", pd.Timestamp("2024-05-01")), ["n_bad_365d", "max_days_late_365d"]].tolist() == [1, 91]
+    events = _ingest(tmp_path / "C", SPEC, RETURNED_AS_KEPT).read("events").set_index("person_id")
+    assert (events.loc["a", "status"], events.loc["a", "days_late"]) == ("not_returned", 91.0)
+    on_time = _ingest(
+        tmp_path / "D", SPEC, RENTALS.assign(returned_at=["2024-04-09", "2024-01-09"], state="returned")
+    ).read("events")
+    assert on_time["status"].tolist() == ["returned"] * 2  # within the 90 days: as the file writes it
+
+
+def test_with_grace_days_a_return_written_kept_after_the_grace_reads_as_unpaid_before_it(tmp_path):
+    """grace_days = 10, returned 30 days late yet written 'returned': broken from 2024-01-21, as the rental
+    not back is, so as of T before the return the two files read alike."""
+    late = RENTALS.assign(returned_at=["2024-02-09", "2024-01-09"], state="returned")
+    at = _same_as_of(tmp_path, GRACE, RENTALS, late, ["2024-01-20", "2024-01-21", "2024-01-22", "2024-02-01"])
+    assert at.set_index(["person_id", "as_of"]).loc[("a", pd.Timestamp("2024-02-01")), "n_bad_365d"] == 1
+    events = _ingest(tmp_path / "C", GRACE, late).read("events").set_index("person_id")
+    assert (events.loc["a", "status"], events.loc["a", "days_late"], events.loc["a", "ts"]) == (
+        "not_returned",
+        11.0,
+        pd.Timestamp("2024-01-21"),
+    )

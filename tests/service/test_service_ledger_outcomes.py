@@ -135,6 +135,34 @@ def test_a_late_outcome_past_the_grace_period_is_stored_broken_as_ingest_stores_
     assert [(e.ts - e.due_ts).days for e in stored] == [days, days + 6]  # due when it fell due, as stated
 
 
+@pytest.mark.parametrize("grace", [14, None])
+def test_a_late_outcome_stored_in_a_kept_status_past_the_grace_is_stored_broken_as_ingest_stores_it(
+        service, monkeypatch, grace):
+    """A data set whose file writes 'returned' (kept) for late returns too may say so for the service
+    ([events.outcomes] rental_returned_late = its 'returned'): ingest stores such a row settled after the grace
+    broken, the grace and 1 days late, its money forgotten (ledger._after_grace), so the service stores the
+    report so too (it stored it kept, as late as stated); one within the grace is kept as stated."""
+    import deepcredit.service.events as events
+    from deepcredit.data.spec_events import ReportedOutcome
+
+    spec = service.world.data.spec
+    assert spec.events is not None
+    ledger = spec.events.model_copy(update={
+        "columns": spec.events.columns.model_copy(update={"days_late": None, "due_ts": "due", "settled_ts": "done"}),
+        "grace_days": grace, "outcomes": {"rental_returned_late": ReportedOutcome(kind="rental", status="returned")}})
+    assert ledger.statuses["returned"].meaning == "kept"
+    broken = next(s for s, v in ledger.statuses.items() if v.meaning == "broken")
+    monkeypatch.setattr(events, "spec_of", lambda scorer: spec.model_copy(update={"events": ledger}))
+    pid, _, acme = service.decided()
+    service.clock.advance(days=120)
+    days = grace or 90
+    stored = _reported_and_replayed(service, acme, pid, "rental_returned_late",
+                                    {"k1": {"days_late": days, "amount_paid": 10},
+                                     "k2": {"days_late": days + 6, "amount_paid": 10}})
+    assert [(e.status, e.days_late) for e in stored] == [("returned", float(days)), (broken, days + 1.0)]
+    assert [e.amount_paid for e in stored] == [10.0, None]
+
+
 def test_a_plans_on_time_commitment_carries_the_payment_ingest_would_store(tmp_path):
     """A recourse plan's simulated events (a what-if) are read as reported outcomes are: an on-time
     instalment with its payment where the spec declares paid_kind, so the plan moves the paid share as the

@@ -209,8 +209,10 @@ def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot:
     """The ledger as it stood when each row's grace period ended ([events] grace_days): a row not settled by
     then is broken, its later settlement forgotten, so it reads the same as one never settled; one not settled
     whose grace runs past the snapshot is open (how it ends is not known yet). A row whose status the spec
-    declares neutral or kept (cancelled, paid) is left as the file writes it: the grace tells broken from
-    late among commitments that ran, and a cancelled invoice never ran.
+    declares neutral (cancelled) is left as the file writes it: the grace tells broken from late among
+    commitments that ran, and a cancelled invoice never ran. So is one declared kept (paid) that was settled
+    within its grace or has no settled date; one kept yet settled after its grace is broken as any other is:
+    until the settlement it was unpaid past the grace, whatever status the file writes afterwards.
 
     Without a declared grace, UNSETTLED_DAYS is the grace of the rows settled: one settled more than that
     past its due day is broken from the day after it, as one never settled is (dated_when_known), so a late
@@ -227,9 +229,11 @@ def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot:
     if not declared and first["broken"] is None:
         return events, settled
     last_day = events["due_ts"].dt.normalize() + pd.Timedelta(days=grace)
-    has_due = last_day.notna().to_numpy(bool) & ~events["status"].isin(ev.statuses_meaning("neutral", "kept")
-                                                                        ).to_numpy(bool)  # left alone
     within = (settled.dt.normalize() <= last_day).to_numpy(bool, na_value=False)
+    kept = events["status"].isin(ev.statuses_meaning("kept")).to_numpy(bool)  # left alone unless settled after
+    late_kept = kept & ~within & settled.notna().to_numpy(bool)  # the grace: unpaid when it ran out, whatever
+    has_due = (last_day.notna().to_numpy(bool) & (~kept | late_kept)  # the file says; a cancelled row: left alone
+               & ~events["status"].isin(ev.statuses_meaning("neutral")).to_numpy(bool))
     if declared:
         assert snapshot is not None
         over = has_due & ~within & (last_day < pd.Timestamp(snapshot).normalize()).to_numpy(bool, na_value=False)

@@ -97,8 +97,9 @@ def write_off_days(spec: DatasetSpec | None) -> float | None:
 def stored_delay(status: str, days_late: float, spec: DatasetSpec | None) -> tuple[str, float]:
     """(status, days late) a reported outcome is stored with, as ingest stores the same ledger row: a late
     one settled past the data set's grace period (or 90 days) is broken, the grace and 1 days late (ledger.settled_as_stored,
-    ingest's own rule); a write-off no milder than ingest counts one (write_off_days)."""
-    if spec is not None and spec.events is not None and status_meaning(status, spec) == "late":
+    ingest's own rule), and so is one late in a status meaning kept (a spec's [events.outcomes] may store a late
+    return as 'returned'), as ingest reads such a row; a write-off no milder than ingest counts one (write_off_days)."""
+    if spec is not None and spec.events is not None and status_meaning(status, spec) in ("late", "kept"):
         status, days_late = settled_as_stored(spec.events, status, days_late)
     floor = write_off_days(spec) if status_meaning(status, spec) == "broken" else None
     return status, days_late if floor is None else max(days_late, floor)
@@ -452,7 +453,7 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
     stated = float(req.days_late) if req.days_late is not None else None
     amount = held_amount(req.amount, spec)
     paid = held_paid(req.amount_paid, spec)
-    if stated is not None and meaning == "late" and status_meaning(stored_delay(status, stated, spec)[0],
+    if stated is not None and meaning in ("late", "kept") and status_meaning(stored_delay(status, stated, spec)[0],
                                                                     spec) == "broken":
         paid = None  # settled past the grace (or 90 days): ingest forgets its money (ledger._after_grace)
     default_late = 0.0 if meaning == "kept" else floor or WRITE_OFF_DAYS
