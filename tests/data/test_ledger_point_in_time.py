@@ -27,7 +27,8 @@ OUTCOMES = pd.DataFrame({"customer": ["a", "b"], "as_of": ["2024-02-01"] * 2, "d
 BEFORE_SETTLED = ["2024-01-20", "2024-04-09", "2024-04-10", "2024-04-11", "2024-05-01", "2024-05-31"]
 
 
-def _ingest(tmp_path, spec: str, rows: pd.DataFrame, outcomes: pd.DataFrame | None = OUTCOMES):
+def _ingest(tmp_path, spec: str, rows: pd.DataFrame, outcomes: pd.DataFrame | None = OUTCOMES,
+            snapshot: str = "2024-12-31"):
     tmp_path.mkdir(parents=True, exist_ok=True)
     PEOPLE.to_csv(tmp_path / "people.csv", index=False)
     rows.to_csv(tmp_path / "events.csv", index=False)
@@ -35,7 +36,7 @@ def _ingest(tmp_path, spec: str, rows: pd.DataFrame, outcomes: pd.DataFrame | No
     if outcomes is not None:
         outcomes.to_csv(tmp_path / "outcomes.csv", index=False)
         files["outcomes"] = tmp_path / "outcomes.csv"
-    return ingest_with_spec(spec_from_toml(spec), files, tmp_path / "ds", snapshot_date="2024-12-31")
+    return ingest_with_spec(spec_from_toml(spec), files, tmp_path / "ds", snapshot_date=snapshot)
 
 
 def _as_of(ds, days: list[str]) -> pd.DataFrame:
@@ -260,3 +261,19 @@ def test_with_grace_days_a_return_written_kept_after_the_grace_reads_as_unpaid_b
         11.0,
         pd.Timestamp("2024-01-21"),
     )
+
+
+def test_an_extract_written_while_a_rental_was_open_past_90_days_reads_as_the_later_file(tmp_path):
+    """Extracted on 2024-05-01 the file writes the rental due 2024-01-10 'renting' (open, 112 days past due);
+    the file written later says it came back on 2024-06-01. As of any date up to the first extract both must
+    read alike: without a declared grace the open row is broken from due + 91, as the late return is (it
+    was kept open, so 19 features differed at 2024-05-01)."""
+    open_then = RENTALS.assign(returned_at=["", "2024-01-09"], state=["renting", "returned"])
+    days = ["2024-01-20", "2024-04-10", "2024-04-11", "2024-05-01"]
+    one = _as_of(_ingest(tmp_path / "A", SPEC, open_then, snapshot="2024-05-01"), days)
+    two = _as_of(_ingest(tmp_path / "B", SPEC, RETURNED_LATE), days)
+    pd.testing.assert_frame_equal(one, two)
+    assert one.set_index(["person_id", "as_of"]).loc[("a", pd.Timestamp("2024-05-01")), "n_bad_365d"] == 1
+    still = RENTALS.assign(returned_at=["", "2024-01-09"], state=["renting", "returned"])
+    events = _ingest(tmp_path / "C", SPEC, still, snapshot="2024-03-01").read("events").set_index("person_id")
+    assert events.loc["a", "status"] == "renting"  # 51 days past due at the snapshot: still open

@@ -52,7 +52,8 @@ def dated_when_known(events: pd.DataFrame, settled: pd.Series | None, ev: Events
                                       int(events.index[i]) + 1, ev.columns.settled_ts, line_offset)
         written = last_written(ts, settled)  # the file's last day, its settlements forgotten below included
         if ev.grace_days is not None or ev.columns.due_ts is not None:  # without one: UNSETTLED_DAYS
-            events, settled = _after_grace(events, settled, ev, snapshot, file, line_offset)
+            events, settled = _after_grace(events, settled, ev, snapshot, file, line_offset,
+                                           snapshot if snapshot is not None else written)
     open_ = events["status"].isin(ev.statuses_meaning("open")).to_numpy(bool)  # after the grace's changes
     unpaid = events["status"].isin(ev.statuses_meaning("broken")).to_numpy(bool)  # broken (below: not settled)
     if settled is not None:
@@ -205,7 +206,7 @@ def unpaid_until(due: pd.Series, grace_days: int, snapshot: pd.Timestamp | None)
 
 
 def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot: pd.Timestamp | None, file: str,
-                 line_offset: int | None) -> tuple[pd.DataFrame, pd.Series]:
+                 line_offset: int | None, horizon: pd.Timestamp | None = None) -> tuple[pd.DataFrame, pd.Series]:
     """The ledger as it stood when each row's grace period ended ([events] grace_days): a row not settled by
     then is broken, its later settlement forgotten, so it reads the same as one never settled; one not settled
     whose grace runs past the snapshot is open (how it ends is not known yet). A row whose status the spec
@@ -214,11 +215,13 @@ def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot:
     within its grace or has no settled date; one kept yet settled after its grace is broken as any other is:
     until the settlement it was unpaid past the grace, whatever status the file writes afterwards.
 
-    Without a declared grace, UNSETTLED_DAYS is the grace of the rows settled: one settled more than that
-    past its due day is broken from the day after it, as one never settled is (dated_when_known), so a late
-    settlement after a date cannot hide, at that date, a commitment already known unpaid. Rows not settled
-    keep their status as the file writes it (the implicit grace decides no open row), so no snapshot is needed;
-    nor is anything changed where the spec declares no status meaning broken."""
+    Without a declared grace, UNSETTLED_DAYS is the grace: a row settled more than that past its due day is
+    broken from the day after it, as one never settled is (dated_when_known), so a late settlement after a
+    date cannot hide, at that date, a commitment already known unpaid; and so is a row the file writes open
+    (not settled) whose UNSETTLED_DAYS ran out before `horizon` (the snapshot day, else the file's last day:
+    last_written), so the extract written while it was still unpaid reads as the later one that says it
+    was settled late. Other rows not settled keep their status as the file writes it, so no snapshot is
+    needed; nor is anything changed where the spec declares no status meaning broken."""
     declared = ev.grace_days is not None
     if snapshot is None and declared:
         raise DataValidationError(file, "the spec gives a grace period (grace_days): give the snapshot date "
@@ -237,8 +240,11 @@ def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot:
     if declared:
         assert snapshot is not None
         over = has_due & ~within & (last_day < pd.Timestamp(snapshot).normalize()).to_numpy(bool, na_value=False)
-    else:  # settled after the grace (so before the snapshot): the row was broken when the grace ran out
+    else:  # settled after the grace (so before the snapshot), or open when it ran out: broken from then
         over = has_due & ~within & settled.notna().to_numpy(bool)
+        if horizon is not None:
+            still_open = events["status"].isin(ev.statuses_meaning("open")).to_numpy(bool) & settled.isna().to_numpy(bool)
+            over |= has_due & still_open & (last_day < pd.Timestamp(horizon).normalize()).to_numpy(bool, na_value=False)
     running = has_due & settled.isna().to_numpy(bool) & ~over & declared
     status = events["status"].mask(over, first["broken"])  # the first declared: the spec's own order
     opens = ev.statuses_meaning("open")
