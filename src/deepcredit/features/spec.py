@@ -74,7 +74,11 @@ the reason writes the sign ('signed:money' shows +1,200.00 or -45.27), so a fall
 PER = " per "
 """Between a unit and a period: a rate ('days per month' shows 0.06 days per month, 'count per month' 2.5
 per month; money per month 45.27 per month)."""
-FINE = {"days": lambda v: f"{_fine(v)} day" + ("" if _fine(abs(v)) == "1" else "s"), "count": _fine, "number": _fine}
+FINE = {
+    "days": lambda v: f"{_fine(v)} day" + ("" if _fine(abs(v)) == "1" else "s"),
+    "count": _fine,
+    "number": _fine,
+}
 """A rate's number in a whole-number unit: its fraction is what it says (0.06 days per month)."""
 
 
@@ -226,10 +230,19 @@ class FeatureDef:
         """The value as a person reads it: an ordinal rank becomes its declared level, a number is written
         in its unit (shown_in: '408 days', '75%', '1,250.00', '+0.06 days per month'); other values stay as
         they are."""
-        if self.levels and isinstance(value, int | float) and float(value).is_integer() \
-                and 0 <= int(value) < len(self.levels):
+        if (
+            self.levels
+            and isinstance(value, int | float)
+            and float(value).is_integer()
+            and 0 <= int(value) < len(self.levels)
+        ):
             return self.levels[int(value)]
-        if self.unit and isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if (
+            self.unit
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+        ):
             return Unit.parse(self.unit).show(float(value))
         return value
 
@@ -250,7 +263,14 @@ class FeatureDef:
 
     @classmethod
     def from_dict(cls, d: dict) -> FeatureDef:
-        return cls(**{**d, "dimension": Dimension(d["dimension"]), "source": Source(d["source"]),
-                      "kind": Kind(d["kind"]), "requires": tuple(d.get("requires", ())),
-                      "levels": tuple(d.get("levels", ())),
-                      "improve_towards": tuple(d.get("improve_towards", ()))})
+        return cls(
+            **{
+                **d,
+                "dimension": Dimension(d["dimension"]),
+                "source": Source(d["source"]),
+                "kind": Kind(d["kind"]),
+                "requires": tuple(d.get("requires", ())),
+                "levels": tuple(d.get("levels", ())),
+                "improve_towards": tuple(d.get("improve_towards", ())),
+            }
+        )
