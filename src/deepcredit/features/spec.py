@@ -121,7 +121,7 @@ class Unit:
 
     def __str__(self) -> str:
         head = f"{self.base}:{self.currency}" if self.currency else self.base
-        body = f"{SIGNED}:" * self.signed + head + (f"{PER}{self.per}" if self.per else "")
+        body = (f"{SIGNED}:" if self.signed else "") + head + (f"{PER}{self.per}" if self.per else "")
         return (f"{LOG1P}:{body}" if body else LOG1P) if self.log1p else body
 
     def show(self, value: float) -> str:
@@ -207,7 +207,8 @@ class FeatureDef:
     number, yes_no; money followed by the spec's currency, 'money:EUR'), words a spec declares for its
     attribute ('months'), a rate of either per a period ('days per month'), any of those after 'signed:'
     for a value that can fall as well as rise (a trend: '+0.06 days per month'), or after 'log1p:' for a
-    log feature; "" as it is. Every template feature declares one (features.templates)."""
+    log feature; "" as it is. Every template feature declares one (features.templates). The string is the
+    serialised form of a Unit (Unit.parse, str), so specs and saved artifacts keep it as written."""
     codes: str = ""
     """The feature holding what a missing value stands for (an attribute's special values, `<name>_code`):
     a reason shows that meaning ('refused') rather than 'missing'."""
