@@ -39,7 +39,14 @@ from deepcredit.data.spec_base import (
     identifier,
     not_ignored,
 )
-from deepcredit.data.spec_events import PAID_STATUS, EventColumns, Events, EventStatus, StatusMeaning
+from deepcredit.data.spec_events import (
+    PAID_STATUS,
+    EventColumns,
+    Events,
+    EventStatus,
+    KindRules,
+    StatusMeaning,
+)
 from deepcredit.data.spec_profile import Attribute, MoreProfile, Profile
 from deepcredit.data.spec_windows import Windows
 from deepcredit.data.toml_lines import field_path, line_of, todo_lines, toml_lines
@@ -445,6 +452,7 @@ class DatasetSpec(Strict):
                                                 "[more_events.NAME]")
         seen: dict[str, dict[str, tuple[str, BaseModel]]] = {"kinds": {}, "statuses": {}, "outcomes": {},
                                                               "measures": {}}
+        rules: dict[str, tuple[str, KindRules]] = {}  # each kind's first file's rules (Events.rules)
         if any(not m.join_on for m in self.more_profile.values()) and not self.profile.id_column:
             raise SpecProblem(("profile", "id_column"), "more profile files join the profile by the person's id: "
                                                         "name the id column")
@@ -469,12 +477,19 @@ class DatasetSpec(Strict):
                                  ("measures", measures)):
                 for value, item in items.items():
                     first = seen[group].setdefault(value, (source, item))
+                    where = (source,) if source == "events" else ("more_events", source)
                     if first[1] != item:
-                        where = (source,) if source == "events" else ("more_events", source)
                         at = list(items).index(value) if group == "measures" else value  # a list in the file
                         raise SpecProblem((*where, group, at), f"{value!r} is declared differently in "
                                           f"[{_section(first[0])}.{group}]: the files share one events table, so "
                                           "give it the same declaration or another name")
+                    if group == "kinds" and value != ev.paid_kind and (  # a payment is never reported
+                            ruled := rules.setdefault(value, (source, ev.rules())))[1] != ev.rules():
+                        raise SpecProblem((*where, group, value), f"{value!r} is also a kind of "
+                                          f"[{_section(ruled[0])}], whose file has another grace_days, paid_kind or "
+                                          "due, settled or days-late column: ingest stores each file's rows by its "
+                                          "own rules, so a reported outcome of it would be ambiguous; give it "
+                                          "another name in one file")
         return self
 
     @model_validator(mode="after")
@@ -545,18 +560,29 @@ class DatasetSpec(Strict):
         measures = {m.name: m.model_copy(update={"column": None}) for ev in sources for m in ev.measures}
         # what the scoring service reads to store a reported outcome as ingest stores it: the payment beside
         # it (paid_kind, with its paid_amount column) and a ledger's grace period (ledger.written_off_days,
-        # ledger.settled_as_stored); the first file's that declares each, as with commitment_word below
+        # ledger.settled_as_stored); the first file's that declares each, and each kind whose own file's
+        # rules differ keeps them (kind_rules, read by Events.for_kind), as ingest applied them to its rows
         paid_kind = next((ev.paid_kind for ev in sources if ev.paid_kind), None)
         grace = next((ev.grace_days for ev in sources if ev.grace_days is not None), None)
         merged = Events(columns=columns, kinds={k: v for ev in sources for k, v in ev.kinds.items()},
                         statuses={**{k: v for ev in sources for k, v in ev.statuses.items()}, **paid},
                         outcomes={k: v for ev in sources for k, v in ev.outcomes.items()},
                         measures=list(measures.values()), paid_kind=paid_kind, grace_days=grace)
+        own = merged.rules()
+        kind_rules = {k: rules for ev in sources if (rules := ev.rules()) != own for k in ev.kinds}
+        if kind_rules:
+            merged = merged.model_copy(update={"kind_rules": kind_rules})
         worded = next((ev for ev in sources if ev.commitment_word), None)  # the history texts' word, if any
         if worded is not None:
             merged = merged.model_copy(update={"commitment_word": worded.commitment_word,
                                                "commitment_plural": worded.commitment_plural})
         return self.model_copy(update={**update, "events": merged, "more_events": {}})
+
+    def for_kind(self, kind: str) -> DatasetSpec:
+        """This spec with its events' rules for rows of `kind` (Events.for_kind: its own history file's)."""
+        if self.events is None or kind not in self.events.kind_rules:
+            return self
+        return self.model_copy(update={"events": self.events.for_kind(kind)})
 
     def attribute(self, name: str) -> Attribute:
         return {a.name: a for a in self.profile.attributes}[name]
@@ -598,7 +624,7 @@ class DatasetSpec(Strict):
 
 
 ADDED_LATER = {"aliases": {}, "allow_contact": False, "bands": None, "improve_towards": [], "kind_texts": {},
-               "read_from_people": [], "commitment_word": None, "commitment_plural": None}
+               "read_from_people": [], "commitment_word": None, "commitment_plural": None, "kind_rules": {}}
 """Fields added to the spec after data sets were stored, with their defaults: left out of the stored text
 where they hold the default."""
 
