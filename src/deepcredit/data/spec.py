@@ -686,8 +686,9 @@ def parse_spec(data: dict, file: str = "<spec>", lines: dict[tuple, int] | None 
 
 def _merged_loc(spec: DatasetSpec, loc: tuple) -> tuple:
     """Where, in the spec as written, a field of the stored (merged) [events] comes from: a measure's in the
-    file declaring it, another field's in the first history file that sets it ([events] if none does)."""
-    rest = tuple(p for p in loc if p != "events")  # the stored spec's [events], or the merged Events itself
+    file declaring it, a column's in the first file naming it, another field's in the first history file
+    that sets it ([events] if none does)."""
+    rest = loc[1:] if loc[:1] == ("events",) else loc  # the stored spec's [events], or the merged Events itself
     names = list(dict.fromkeys(m.name for _, e in spec.event_sources() for m in e.measures))  # as merged
     for source, ev in spec.event_sources():
         where = ("events",) if source == "events" else ("more_events", source)
@@ -696,6 +697,9 @@ def _merged_loc(spec: DatasetSpec, loc: tuple) -> tuple:
             i = next((i for i, m in enumerate(ev.measures) if m.name == name), None)
             if i is not None:
                 return (*where, "measures", i, *rest[2:])
+        elif rest[:1] == ("columns",) and len(rest) > 1:  # the first file that names that column, as merged
+            if getattr(ev.columns, str(rest[1]), None):
+                return (*where, *rest)
         elif rest and rest[0] in ev.model_fields_set:
             return (*where, *rest)
     return ("events", *rest)

@@ -502,7 +502,7 @@ def encoding_hint(column: str, header: list[str], encoding: str) -> str:
     """When a declared column is missing only because the file's text was decoded with the wrong encoding
     (a UTF-8 'fällig_am' read as Latin-1 is 'fÃ¤llig_am'; a Latin-1 one read as UTF-8 is 'f\ufffdllig_am'):
     which encoding the file probably has (else empty)."""
-    utf8 = codecs.lookup(encoding).name == "utf-8"
+    utf8 = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
     for found in header:
         if utf8:  # a byte that is no UTF-8 was read as the replacement character, one per accented letter
             if "\ufffd" in found and found == re.sub(r"[^\x00-\x7f]", "\ufffd", column):
