@@ -644,8 +644,11 @@ def kind_feature(rel: Relations, kind: str, label: str) -> FeatureDef:
 
 
 def currency(spec: DatasetSpec) -> str:
-    """The unit the spec declares for money: that of its credit line or income attribute ("EUR"), unless it
-    is one of the generic display units ("money", "share"...); "" where it declares none."""
+    """The currency the spec declares for money: its `currency` ("EUR"), else the unit of its credit line or
+    income attribute, unless that is one of the generic display units ("money", "share"...); "" where it
+    declares none."""
+    if spec.currency:
+        return spec.currency
     for role in ("credit_line", "income"):
         a = spec.role(role)
         if a is not None and a.unit and a.unit not in UNITS:
