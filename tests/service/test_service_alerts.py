@@ -42,9 +42,32 @@ def _activity(svc) -> tuple[str, dict]:
 
 
 @pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_the_feed_pages_back_to_the_oldest_alert(service):
+    """25 alerts, 20 a page: page 2 holds the oldest 5, numbered as the report's lists are; a page past the last
+    shows the last (no alert is out of reach beyond `limit`)."""
+    pid, me, acme = service.decided()
+    for i in range(2, 26):
+        service.clock.advance(minutes=1)
+        assert service.decide(acme, pid, f"tx-{i}").status_code == 200
+    whole = service.client.get("/v1/me/alerts", params={"limit": 1000}, headers=me).json()
+    queries = [a for a in whole["alerts"] if a["kind"] == "merchant_query"]
+    held = whole["alerts_held"]
+    assert len(queries) == 25 and held == len(whole["alerts"]) >= 25
+    first = service.client.get("/v1/me/alerts", params={"limit": 20}, headers=me).json()
+    assert (first["alerts"], first["alerts_page"], first["alerts_first"]) == (whole["alerts"][:20], 1, 1)
+    last = -(-held // 20)
+    older = service.client.get("/v1/me/alerts", params={"limit": 20, "alerts_page": last}, headers=me).json()
+    assert older["alerts"] == whole["alerts"][(last - 1) * 20:] and older["alerts"][-1] == whole["alerts"][-1]
+    assert (older["alerts_held"], older["alerts_page"], older["alerts_pages"], older["alerts_first"]) == (
+        held, last, last, (last - 1) * 20 + 1)
+    beyond = service.client.get("/v1/me/alerts", params={"limit": 20, "alerts_page": 99}, headers=me).json()
+    assert beyond == older
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
 def test_feed_has_score_changes_queries_and_disputes(service):
     pid, me = _activity(service)
-    feed = service.client.get("/v1/me/alerts", headers=me).json()
+    feed = service.client.get("/v1/me/alerts", headers=me).json()["alerts"]
     kinds = [a["kind"] for a in feed]
     assert "merchant_query" in kinds and "dispute_update" in kinds
     assert {"score_changed", "band_changed"} & set(kinds)
@@ -53,7 +76,7 @@ def test_feed_has_score_changes_queries_and_disputes(service):
     assert pid not in texts and " s1" not in texts
     assert [a["at"] for a in feed] == sorted((a["at"] for a in feed), reverse=True)
     later = service.client.get("/v1/me/alerts", params={"since": feed[0]["at"]}, headers=me).json()
-    assert later == []
+    assert later["alerts"] == [] and later["alerts_held"] == 0 and later["alerts_first"] == 0
     html = service.client.get("/v1/me/report.html", headers=me).text
     assert '<section id="alerts"' in html and "Acme Rentals asked about you" in html
 

@@ -82,3 +82,13 @@ def test_the_document_files_every_error_under_problem_json(service):
     assert seen > 100
     r = service.client.get("/v1/me/report")
     assert r.status_code == 401 and r.headers["content-type"] in doc["paths"]["/v1/me/report"]["get"]["responses"]["401"]["content"]
+
+
+@pytest.mark.parametrize("service", ["sqlite"], indirect=True)
+def test_a_pages_errors_are_declared_as_a_page_too(service):
+    """The .html route declares its errors where it is written: problem+json for a client, and the page in
+    words a browser gets (text/html); a JSON route declares problem+json only."""
+    doc = service.client.get("/openapi.json").json()
+    page = doc["paths"]["/v1/me/report.html"]["get"]["responses"]["401"]["content"]
+    assert set(page) == {"application/problem+json", "text/html"}
+    assert set(doc["paths"]["/v1/me/report"]["get"]["responses"]["401"]["content"]) == {"application/problem+json"}

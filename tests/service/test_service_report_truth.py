@@ -156,7 +156,7 @@ def test_removed_records_withdrawn_consents_and_scopes_read_in_words(service):
     assert accesses.count(">your band<") == 3 and ">band<" not in accesses  # what the merchant saw, in words
     consents = _section(html, "consents")
     assert ">your band<" in consents and ">band<" not in consents
-    alerts = [a["text"] for a in service.client.get("/v1/me/alerts", headers=me).json()
+    alerts = [a["text"] for a in service.client.get("/v1/me/alerts", headers=me).json()["alerts"]
               if a["kind"] == "dispute_update"]
     assert "Your dispute was accepted and the record removed." in alerts
     assert not [a for a in alerts if "record corrected" in a]

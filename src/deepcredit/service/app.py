@@ -37,8 +37,8 @@ from deepcredit.service.events import unreported_outcomes
 from deepcredit.service.history import correctable_statuses, spec_of
 from deepcredit.service.limits import BodyLimit
 from deepcredit.service.neighbours import neighbour_queue
-from deepcredit.service.routes import admin, merchant, person
-from deepcredit.service.schemas import INT64_MAX, SERVICE_ZONE, Health
+from deepcredit.service.routes import PROBLEM, admin, merchant, person
+from deepcredit.service.schemas import INT64_MAX, SERVICE_ZONE, Health, ProblemDetail
 from deepcredit.service.scoring import Scorer
 from deepcredit.service.served_model import ServedModel
 from deepcredit.service.store import Database
@@ -222,22 +222,6 @@ def _integer_bounds(doc: dict) -> None:
                     node[k] = INT64_MAX if node[k] >= INT64_MAX else int(node[k])
 
 
-def _problem_media(doc: dict) -> None:
-    """Each error's schema under the media type it is sent as. FastAPI files a response's model under the
-    route's own type (application/json; text/html for a page), but an error is application/problem+json
-    (problems.py); a page's route answers a browser with a page in words, so there text/html stays, as a string."""
-    for ops in doc.get("paths", {}).values():
-        for op in ops.values():
-            for status, response in op.get("responses", {}).items():
-                if not str(status).startswith(("4", "5")):
-                    continue
-                content = response.setdefault("content", {})
-                content.pop("application/json", None)
-                content[problems.PROBLEM_JSON] = {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
-                if "text/html" in content:
-                    content["text/html"] = {"schema": {"type": "string"}}
-
-
 def _document(app: FastAPI, ctx: ServiceContext) -> None:
     """The OpenAPI document states what comes from settings and the model (threshold step, band names, body
     limit) and the links between operations, so a body the document accepts is not refused for its shape."""
@@ -252,7 +236,7 @@ def _document(app: FastAPI, ctx: ServiceContext) -> None:
             _set_statuses(schemas, correctable_statuses(spec_of(ctx.scorer)))
             _set_outcomes(doc, set(REPORTED_OUTCOMES) - set(unreported_outcomes(spec_of(ctx.scorer))))
             _add_links(doc)
-            _problem_media(doc)
+            schemas.setdefault(PROBLEM, ProblemDetail.model_json_schema())  # what routes' errors refer to
             _integer_bounds(doc)
             doc["info"]["description"] += (f" Request bodies above {ctx.settings.max_body_bytes:,} bytes are "
                                            "refused (413) before they are read.")

@@ -41,6 +41,7 @@ from deepcredit.service.schemas import (
     Dimension,
     EventOut,
     HistoryPoint,
+    Page,
     PersonDimension,
     PersonReport,
     ProfileItem,
@@ -112,11 +113,10 @@ def build(ctx: ServiceContext, subject: str, events_page: int = 1, accesses_page
         history = s.execute(select(ScoreHistory).where(ScoreHistory.subject == subject)
                             .order_by(ScoreHistory.as_of, ScoreHistory.id)).scalars().all()
         looks = (AuditEntry.subject == subject, AuditEntry.action.in_(ACCESS_ACTIONS))
-        accesses_held = s.execute(select(func.count()).select_from(AuditEntry).where(*looks)).scalar_one()
-        accesses_pages = max(1, math.ceil(accesses_held / MAX_ACCESSES))
-        accesses_page = min(max(1, accesses_page), accesses_pages)
+        looked = Page.of(s.execute(select(func.count()).select_from(AuditEntry).where(*looks)).scalar_one(),
+                         accesses_page, MAX_ACCESSES)
         audit = s.execute(select(AuditEntry).where(*looks).order_by(AuditEntry.seq.desc())
-                          .offset((accesses_page - 1) * MAX_ACCESSES).limit(MAX_ACCESSES)).scalars().all()
+                          .offset(looked.start).limit(looked.size)).scalars().all()
         merchants = dict(s.execute(select(Merchant.id, Merchant.name)).all())
         grants = consents.list_for(ctx, s, subject)
         disputes = dispute_mod.list_for(s, ctx, subject=subject)
@@ -132,17 +132,12 @@ def build(ctx: ServiceContext, subject: str, events_page: int = 1, accesses_page
     events: list[EventOut] = []
     reader = getattr(ctx.scorer, "held", None)  # a ModelScorer's; a stand-in scorer holds no records
     held = reader(subject) if reader is not None else None
-    events_held, events_pages = 0, 1
-    if held is None:
-        events_page = 1
-    else:
+    recorded = Page.of(0, 1, MAX_EVENTS)
+    if held is not None:
         read = held.events[held.events["ts"] <= pd.Timestamp(now)]  # historical data: not what comes after now
         read = own_dates(read, when)  # shown at its own date, with when it was reported (order kept)
-        events_held = len(read)
-        events_pages = max(1, math.ceil(events_held / MAX_EVENTS))
-        events_page = min(max(1, events_page), events_pages)
-        start = (events_page - 1) * MAX_EVENTS
-        for r in read.iloc[start:start + MAX_EVENTS].itertuples(index=False):
+        recorded = Page.of(len(read), events_page, MAX_EVENTS)
+        for r in read.iloc[recorded.start:recorded.start + recorded.size].itertuples(index=False):
             ref = None if _missing(r.event_id) else str(r.event_id)
             events.append(EventOut(event_id=ref, ts=r.ts.to_pydatetime(), kind=str(r.kind), status=str(r.status),
                                    amount=None if _missing(r.amount) or not priced else float(r.amount),
@@ -168,10 +163,9 @@ def build(ctx: ServiceContext, subject: str, events_page: int = 1, accesses_page
                  for p in points],
         next_recalculation=hist.next_recalculation(score.as_of if score else None, now,
                                                    ctx.settings.recalculation_days),
-        accesses=accesses, accesses_held=accesses_held, accesses_page=accesses_page, accesses_pages=accesses_pages,
-        accesses_first=(accesses_page - 1) * MAX_ACCESSES + 1 if accesses else 0, data_categories=[DataCategory(**c) for c in categories], events=events,
-        events_held=events_held, events_page=events_page, events_pages=events_pages,
-        events_first=(events_page - 1) * MAX_EVENTS + 1 if events else 0, profile=profile,
+        accesses=accesses, **looked.fields("accesses", len(accesses)),
+        data_categories=[DataCategory(**c) for c in categories], events=events,
+        **recorded.fields("events", len(events)), profile=profile,
         consents=grants, disputes=disputes, alerts=alerts[:MAX_ALERTS], alerts_held=len(alerts), bands=ctx.bands or DEFAULT_BANDS, generated_at=now)
 
 
@@ -349,7 +343,8 @@ def render_html(report: PersonReport, history_page: int = 1, recourse: RecourseO
         recourse=recourse, costly=costly, zone=zone or "UTC", takes_records=takes_records, result_words=RESULT_WORDS, action_words=ACTION_WORDS,
         dispute_words=DISPUTE_WORDS, removed_words=REMOVED_WORDS, scope_words=SCOPE_WORDS, meaning_words=MEANING_WORDS,
         no_record=NO_RECORD_PART, before=before(costly.as_of) if costly is not None and costly.as_of else "",
-        words=shown_words, history_page=page, events_page=report.events_page, accesses_page=report.accesses_page, factors_words=FACTORS_DISCLOSES)
+        words=shown_words, factors_words=FACTORS_DISCLOSES,
+        paged={"history_page": page, "events_page": report.events_page, "accesses_page": report.accesses_page})
 
 
 def before(as_of: datetime) -> str:

@@ -11,8 +11,10 @@ timestamp in a response is UTC with its offset.
 
 from __future__ import annotations
 
+import math
 import re
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
@@ -628,6 +630,53 @@ class DataCategory(BaseModel):
     uses: list[str]
 
 
+@dataclass(frozen=True)
+class Page:
+    """Which page of a list held newest first a body holds, `size` a page: one computation for every paged
+    list (the report's records and looks, the alerts), so their numbers cannot drift apart."""
+
+    held: int
+    page: int
+    pages: int
+    size: int
+
+    @classmethod
+    def of(cls, held: int, page: int, size: int) -> Page:
+        """The page asked for, held within 1..pages (a page past the last shows the last: nothing is lost)."""
+        pages = max(1, math.ceil(held / size))
+        return cls(held, min(max(1, page), pages), pages, size)
+
+    @property
+    def start(self) -> int:
+        """The offset of the page's first item among all, newest first."""
+        return (self.page - 1) * self.size
+
+    def fields(self, name: str, listed: int) -> dict[str, int]:
+        """The four fields Paging declares for list `name`, for a page listing `listed` items."""
+        return {f"{name}_held": self.held, f"{name}_page": self.page, f"{name}_pages": self.pages,
+                f"{name}_first": self.start + 1 if listed else 0}
+
+
+class Paging:
+    """The four fields that say which page of list `name` a body holds (`<name>_held`, `_page`, `_pages`,
+    `_first`), declared once for every paged list; `Page.fields` fills them. one/many: an item and the items
+    in words; held: what `_held` counts."""
+
+    def __init__(self, name: str, one: str, many: str, held: str) -> None:
+        self.held: Any = Field(0, description=held)
+        self.page: Any = Field(1, description=f"The page of {many} `{name}` holds, 1 = the newest")
+        self.pages: Any = Field(1, description=f"How many pages {many} fill")
+        self.first: Any = Field(0, description=f"Where the first {one} of `{name}` stands among all, newest first "
+                                f"(1 = the newest; 0: none listed): `{name}` holds {many} {name}_first to "
+                                f"{name}_first + len({name}) - 1 of {name}_held")
+
+
+_LOOKS = Paging("accesses", "look", "the looks", "How many looks at my data there are in all")
+_RECORDS = Paging("events", "record", "my records",
+                  "How many records the service holds on me in all (dated up to now)")
+_ALERTS = Paging("alerts", "alert", "my alerts", "How many alerts there are in all (after `since`, where given)")
+
+
 class PersonReport(BaseModel):
     scored: bool
     score: int | None
@@ -641,25 +690,22 @@ class PersonReport(BaseModel):
         None, description="The latest date the score is recalculated (any new record recalculates it sooner)")
     accesses: list[AccessOut] = Field(description="One page of the looks at my data, newest first (at most 100 a "
                                       "page; `accesses_page` asks for another): every look is on one of the pages")
-    accesses_held: int = Field(0, description="How many looks at my data there are in all")
-    accesses_page: int = Field(1, description="The page of looks `accesses` holds, 1 = the newest")
-    accesses_pages: int = Field(1, description="How many pages the looks fill")
-    accesses_first: int = Field(0, description="Where the first look of `accesses` stands among all, newest first "
-                                "(1 = the newest; 0: none listed)")
+    accesses_held: int = _LOOKS.held
+    accesses_page: int = _LOOKS.page
+    accesses_pages: int = _LOOKS.pages
+    accesses_first: int = _LOOKS.first
     data_categories: list[DataCategory]
     events: list[EventOut] = Field(description="One page of my records, newest first (at most 50 a page; "
                                    "`events_page` asks for another): every record's id is on one of the pages")
-    events_held: int = Field(0, description="How many records the service holds on me in all (dated up to now)")
-    events_page: int = Field(1, description="The page of my records `events` holds, 1 = the newest")
-    events_pages: int = Field(1, description="How many pages my records fill")
-    events_first: int = Field(0, description="Where the first record of `events` stands among all of mine, newest "
-                              "first (1 = the newest; 0: none listed): `events` holds records events_first to "
-                              "events_first + len(events) - 1 of events_held")
+    events_held: int = _RECORDS.held
+    events_page: int = _RECORDS.page
+    events_pages: int = _RECORDS.pages
+    events_first: int = _RECORDS.first
     profile: list[ProfileItem] = Field(default_factory=list, description="My profile's attributes as held")
     consents: list[ConsentOut]
     disputes: list[DisputeOut]
     alerts: list[AlertOut] = Field(default_factory=list, description="The latest alerts, newest first (at most 20; "
-                                   "`GET /v1/me/alerts?limit=` lists up to 1,000, `GET /v1/me/export` all)")
+                                   "`GET /v1/me/alerts` pages through them all, `GET /v1/me/export` holds all)")
     alerts_held: int = Field(0, description="How many alerts there are in all")
     bands: list[tuple[str, int]]
     generated_at: UtcDateTime
@@ -744,6 +790,17 @@ class AlertOut(BaseModel):
     text: str
     score: int | None = None
     band: str | None = None
+
+
+class AlertsOut(BaseModel):
+    """One page of my alerts, newest first; the paging fields say which, as the report's lists do."""
+
+    alerts: list[AlertOut] = Field(description="One page of my alerts, newest first (`limit` a page; "
+                                   "`alerts_page` asks for another): every alert is on one of the pages")
+    alerts_held: int = _ALERTS.held
+    alerts_page: int = _ALERTS.page
+    alerts_pages: int = _ALERTS.pages
+    alerts_first: int = _ALERTS.first
 
 
 class WebhookCreate(Request):

@@ -13,14 +13,22 @@ from typing import Annotated, Any
 
 from fastapi import Path
 
+from deepcredit.service.problems import PROBLEM_JSON
 from deepcredit.service.schemas import INT64_MAX, ProblemDetail
 from deepcredit.service.store import public_ids
 
-# An error response's shape. FastAPI files `model` under application/json; app.py's document moves it to
-# application/problem+json, the type every error is sent as. Typed as FastAPI's `responses` parameter (keys int | str), so route literals like {**BODY, 404: P} check.
+# An error response, declared under the media type it is sent as (problems.py): ProblemDetail as
+# application/problem+json. Not FastAPI's `model`, which files a schema under the route's own type
+# (application/json); the component PROBLEM names is registered once (app.py, PROBLEM_SCHEMAS). A page's
+# route answers a browser's error with a page in words (text/html) too. Typed as FastAPI's `responses`
+# parameter (keys int | str), so route literals like {**BODY, 404: P} check.
 Responses = dict[int | str, dict[str, Any]]
-P: dict[str, Any] = {"model": ProblemDetail, "content": {"application/problem+json": {}}}
+PROBLEM = ProblemDetail.__name__
+_SCHEMA = {"schema": {"$ref": f"#/components/schemas/{PROBLEM}"}}
+P: dict[str, Any] = {"content": {PROBLEM_JSON: _SCHEMA}}
+PAGE_P: dict[str, Any] = {"content": {PROBLEM_JSON: _SCHEMA, "text/html": {"schema": {"type": "string"}}}}
 COMMON: Responses = {401: P, 413: P, 422: P}
+PAGE: Responses = dict.fromkeys(COMMON, PAGE_P)
 BODY: Responses = {400: P}
 PathId = Annotated[int, Path(ge=1, le=INT64_MAX, description="A row id (a positive 64-bit integer).")]
 

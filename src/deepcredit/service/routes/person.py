@@ -16,16 +16,17 @@ from deepcredit.service.auth import PersonPrincipal, person
 from deepcredit.service.context import ServiceContext, get_context
 from deepcredit.service.history import spec_of
 from deepcredit.service.problems import Problem, forbidden
-from deepcredit.service.routes import BODY, COMMON, ConsentPath, P, WebhookPath
+from deepcredit.service.routes import BODY, COMMON, PAGE, ConsentPath, P, WebhookPath
 from deepcredit.service.schemas import (
     RFC3339,
-    AlertOut,
+    AlertsOut,
     ConsentCreate,
     ConsentOut,
     DeletionOut,
     DisputeCreate,
     DisputeOut,
     ExportOut,
+    Page,
     PersonReport,
     RecordsOut,
     RecourseOut,
@@ -79,7 +80,7 @@ def my_report(events_page: int = EVENTS_PAGE, accesses_page: int = ACCESSES_PAGE
     return _viewed(ctx, p.subject, "json", events_page, accesses_page)
 
 
-@router.get("/me/report.html", response_class=HTMLResponse, summary="My report as a web page")
+@router.get("/me/report.html", response_class=HTMLResponse, responses=PAGE, summary="My report as a web page")
 def my_report_html(history_page: int = Query(1, ge=1, le=100_000, description="Page of the history table, 1 = newest"),
                    events_page: int = EVENTS_PAGE, accesses_page: int = ACCESSES_PAGE,
                    p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> HTMLResponse:
@@ -171,14 +172,21 @@ def iso_datetime(value: str, name: str) -> datetime:
     raise Problem(422, "invalid-parameter", f"query parameter '{name}' must be an RFC 3339 date-time with an offset")
 
 
-@router.get("/me/alerts", response_model=list[AlertOut],
-            summary="My alerts: score and band changes, every merchant query, dispute updates (newest first)")
+@router.get("/me/alerts", response_model=AlertsOut,
+            summary="My alerts: score and band changes, every merchant query, dispute updates (newest first), "
+                    "a page at a time")
 def my_alerts(since: str | None = Query(None, description="Only alerts after this time (ISO 8601, e.g. "
                                                           "2026-01-31T12:00:00Z)", json_schema_extra={"format": "date-time"}),
-              limit: int = Query(100, ge=1, le=1000), p: PersonPrincipal = Depends(person),
-              ctx: ServiceContext = Depends(get_context)) -> list[AlertOut]:
-    return alerts.feed(ctx, p.subject, since=ctx.settings.clock.naive(iso_datetime(since, "since")) if since is not None else None,
-                       limit=limit)
+              limit: int = Query(100, ge=1, le=1000, description="Alerts a page"),
+              alerts_page: int = Query(1, ge=1, le=100_000, description="Page of my alerts (`alerts`), 1 = the "
+                                       "newest; `limit` a page (`alerts_held` and `alerts_pages` say how many there "
+                                       "are)"),
+              p: PersonPrincipal = Depends(person), ctx: ServiceContext = Depends(get_context)) -> AlertsOut:
+    after = ctx.settings.clock.naive(iso_datetime(since, "since")) if since is not None else None
+    held = alerts.feed(ctx, p.subject, since=after, limit=None)  # built whole either way (alerts.py)
+    page = Page.of(len(held), alerts_page, limit)
+    shown = held[page.start:page.start + page.size]
+    return AlertsOut(alerts=shown, **page.fields("alerts", len(shown)))
 
 
 @router.post("/me/webhooks", response_model=WebhookCreated, status_code=201, responses={**BODY, 403: P, 409: P},
