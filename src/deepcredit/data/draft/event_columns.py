@@ -240,7 +240,11 @@ def others_by_values(
 
 
 def paid_by_values(
-    frame: pd.DataFrame, found: dict[str, str | None], checks: dict[str, str], taken: set[str]
+    frame: pd.DataFrame,
+    types: dict[str, str],
+    found: dict[str, str | None],
+    checks: dict[str, str],
+    taken: set[str],
 ) -> str | None:
     """The paid amount's column where no header named one: of the amount and the free money columns, a pair
     that owes and pays (draft.roles.owed_and_paid_values); where the amount was found by its values and is the
@@ -248,7 +252,7 @@ def paid_by_values(
     amount = found["amount"]
     if amount is None:
         return None
-    others = [c for c in frame.columns if c not in taken and measure_like(c, frame[c])]
+    others = [c for c, t in types.items() if t == "numeric" and c not in taken and measure_like(c, frame[c])]
     pair = owed_and_paid_values(frame, [amount, *others])
     if pair is None or amount not in pair[:2] or (amount == pair[1] and "amount" not in checks):
         return None
@@ -357,5 +361,5 @@ def find_event_columns(
     taken.add(paid or "")
     checks.update(others_by_values(frame, types, found, taken, person, section))
     if paid is None and types.get(found["amount"] or "") == "numeric":
-        paid = paid_by_values(frame, found, checks, taken)
+        paid = paid_by_values(frame, types, found, checks, taken)
     return EventColumns(types, found, checks, person, by_values, via, paid, taken, days, months, relative)
