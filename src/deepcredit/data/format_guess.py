@@ -134,17 +134,18 @@ def _number_marks(columns: dict[str, pd.Series], delimiter: str) -> tuple[set[st
 
 
 def _date_format(name: str, columns: dict[str, pd.Series]) -> tuple[str | None, tuple[str, ...]]:
-    """A strptime form for the first column of numeric dates that are not ISO 8601, and notes to check."""
-    for col, s in columns.items():
-        parts = s.str.extract(_NUMERIC_DATE)
-        if not len(s) or parts[0].isna().any():
-            continue
-        first, second = parts[0].astype(int), parts[2].astype(int)
+    """A strptime form for the first column of numeric dates that are not ISO 8601, and notes to check. The
+    day's place is read from every such column written alike (one form serves them all): a day above 12 in
+    any of them settles it, so a column of early-month dates beside one of late-month dates needs no check."""
+    numeric = {col: s.str.extract(_NUMERIC_DATE) for col, s in columns.items() if len(s)}
+    numeric = {col: parts for col, parts in numeric.items() if not parts[0].isna().any()}
+    for col, parts in numeric.items():
         sep = parts[1].iloc[0]
         time = " %H:%M:%S" if parts[6].notna().any() else " %H:%M" if parts[4].notna().any() else ""
-        if (first > 12).any():
+        alike = [p for p in numeric.values() if (p[1] == sep).all()]
+        if any((p[0].astype(int) > 12).any() for p in alike):
             return f"%d{sep}%m{sep}%Y{time}", ()
-        if (second > 12).any():
+        if any((p[2].astype(int) > 12).any() for p in alike):
             return f"%m{sep}%d{sep}%Y{time}", ()
         note = (f"check: no day in {name}'s '{col}' is above 12, so its dates could be month first "
                 f"(%m{sep}%d{sep}%Y{time}) as well as day first")

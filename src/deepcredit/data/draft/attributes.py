@@ -26,6 +26,7 @@ from deepcredit.data.draft.words import (
     special_codes,
     unit_of,
 )
+from deepcredit.data.headers import header_name
 from deepcredit.data.spec_base import IDENTIFIER, sql_safe
 from deepcredit.data.validate import toml_string
 
@@ -77,7 +78,7 @@ def attribute_lines(
             out += _series_note(series[col])
         values, words = frame[col], header_words(col)
         kind, zeros, code, written = _drafted_type(values, words)
-        attr = unique_name(sql_safe(words if not re.match(IDENTIFIER, col) else col), names)
+        attr = unique_name(sql_safe(header_name(col) if not re.match(IDENTIFIER, col) else col), names)
         out += ["", f"[[{section}.attributes]]", f"name = {toml_string(attr)}"]
         if attr != col:
             out.append(f"column = {toml_string(col)}")

@@ -17,7 +17,10 @@ from deepcredit.data.draft.roles import (
     below_zero,
     date_pair,
     days_late_column,
+    in_cents,
+    issue_and_due,
     kind_column,
+    owed_and_paid_values,
     status_column,
     whole_numbers,
 )
@@ -25,20 +28,26 @@ from deepcredit.data.draft.sample import column_types, distinct_texts
 from deepcredit.data.draft.statuses import share
 from deepcredit.data.draft.words import ID_HINTS, PART_HINTS, header_words
 
-EVENT_ROLES = {  # DeepCredit's column: (words its header may contain, the types it may have); picked in
+EVENT_ROLES = {  # DeepCredit's column: (words its header may contain (header_words: umlauts spelled out,
+    # accents dropped), the types it may have); picked in this order, so a due or settled date is never taken
+    # for the event's date. Few words of other languages (a date's datum, fecha): draft.roles reads the roles
+    # from the values of a file in any language, each marked check with why.
     "due_ts": (
         r"due|instal|schedul",
         ("date",),
-    ),  # this order, so a due or settled date is never taken for the
+    ),
     "settled_ts": (
         r"settl|paid|payment|return|closed|complet|finish|ended|resolv",
         ("date",),
-    ),  # event's date
-    "ts": (r"ts$|date|time|_at$|_on$|when|day$", ("date",)),
+    ),
+    "ts": (r"ts$|date|time|_at$|_on$|when|day$|datum|fecha|(^|_)data(_|$)", ("date",)),
     "kind": (r"kind|type|event|what|category|product|item|channel", ("categorical", "boolean")),
-    "status": (r"status|state|outcome|result", ("categorical", "boolean")),
+    "status": (r"status|state|outcome|result|estado|statut|(^|_)stato(_|$)", ("categorical", "boolean")),
     "days_late": (r"late|overdue|past_?due|dpd|arrear", ("numeric",)),
-    "amount": (r"amount|amt|value|sum|total|price|fee|eur|usd|gbp|cny|rmb|money|paid|cost", ("numeric",)),
+    "amount": (
+        r"amount|amt|value|sum|total|price|fee|eur|usd|gbp|cny|rmb|money|paid|cost",
+        ("numeric",),
+    ),
     "counterparty": (r"merchant|counterparty|payee|shop|store|lender|partner", ("categorical",)),
 }
 DAY_NUMBERS = re.compile(r"(^|_)days?(_|$)", re.IGNORECASE)
@@ -53,7 +62,13 @@ has a money word (amount, value, price, ...)."""
 def pick_column(types: dict[str, str], pattern: str, allowed: tuple[str, ...], taken: set[str]) -> str | None:
     """The first free column whose header has one of the words and whose values have an allowed type."""
     return next(
-        (c for c, t in types.items() if c not in taken and t in allowed and re.search(pattern, c.lower())),
+        (
+            c
+            for c, t in types.items()
+            if c not in taken
+            and t in allowed
+            and (re.search(pattern, c.lower()) or re.search(pattern, header_words(c)))
+        ),
         None,
     )
 
@@ -118,10 +133,12 @@ def dates_by_values(
     if found["due_ts"] and found["settled_ts"]:
         return {}
     free = [c for c, t in types.items() if t == "date" and c not in taken]
+    named = [found["ts"]] if found["ts"] else []  # a row's date a header named may be the issue date
     pair = date_pair(
         frame,
         [found["due_ts"]] if found["due_ts"] else free,
         [found["settled_ts"]] if found["settled_ts"] else free,
+        named,
     )
     if pair is None:
         return {}
@@ -130,11 +147,32 @@ def dates_by_values(
         "due_ts": f"{settled} is on or after it on {share:.0%} of the rows setting both: when each fell due",
         "settled_ts": f"empty on some rows, else on or after {due} on {share:.0%} of them: when each was settled",
     }
+    order = issue_and_due(frame, [c for c in free if c != settled] if found["due_ts"] is None else [], named)
+    if (
+        order is not None and order[1] == due
+    ):  # due after another date on (nearly) every row: that one is the issue
+        issue, _, after = order
+        why["due_ts"] = (
+            f"on or after {issue} on {after:.0%} of the rows setting both: when each fell due, "
+            f"{issue} when it was issued ({settled} on or after it on {share:.0%})"
+        )
+        why["settled_ts"] = (
+            f"empty on some rows, else when each was settled (on or after {due} on {share:.0%})"
+        )
     checks = {}
     for role, col in (("due_ts", due), ("settled_ts", settled)):
         if found[role] is None:
             found[role], checks[role] = col, why[role]
             taken.add(col)
+    if order is not None and order[1] == due and found["ts"] is None and order[0] not in taken:
+        found["ts"], checks["ts"] = (
+            order[0],
+            (
+                f"{due} is on or after it on {order[2]:.0%} of the rows: when each was issued, so each row is "
+                "dated by it"
+            ),
+        )
+        taken.add(order[0])
     return checks
 
 
@@ -167,14 +205,15 @@ def others_by_values(
         below = below_zero(frame[money])
         found["amount"], checks["amount"] = (
             money,
-            "its values look like money (never below 0, many and spread)"
+            "its values look like money (never below 0, "
+            + ("written in cents: 10.00)" if in_cents(frame[money]) else "many and spread)")
             if not below
             else (
                 f"its values look like money (many and spread), below 0 on {share(below)} of the rows: "
                 "signed, money in when above 0 and out when below? (so each kind below 0 is drafted)"
             ),
         )
-        if whole_numbers(frame[money]):
+        if whole_numbers(frame[money]) and not in_cents(frame[money]):
             checks["amount"] += (
                 f"; all whole numbers: if they count cents, set amount_scale = 0.01 under [{section}]"
             )
@@ -200,7 +239,36 @@ def others_by_values(
     return checks
 
 
-PAID_WORDS = re.compile(r"pay|paid")
+def paid_by_values(
+    frame: pd.DataFrame,
+    types: dict[str, str],
+    found: dict[str, str | None],
+    checks: dict[str, str],
+    taken: set[str],
+) -> str | None:
+    """The paid amount's column where no header named one: of the amount and the free money columns, a pair
+    that owes and pays (draft.roles.owed_and_paid_values); where the amount was found by its values and is the
+    smaller, the larger becomes the amount. None where no pair fits or the header-named amount is the smaller."""
+    amount = found["amount"]
+    if amount is None:
+        return None
+    others = [c for c, t in types.items() if t == "numeric" and c not in taken and measure_like(c, frame[c])]
+    pair = owed_and_paid_values(frame, [amount, *others])
+    if pair is None or amount not in pair[:2] or (amount == pair[1] and "amount" not in checks):
+        return None
+    owed, paid, at_most, equal = pair
+    found["amount"] = owed
+    checks["amount"] = (
+        f"{paid} is at most it on {at_most:.0%} of the rows and equal on {equal:.0%}: what each row owed"
+    )
+    checks["paid_amount"] = (
+        f"at most {owed} on {at_most:.0%} of the rows, equal on {equal:.0%}: what each row paid of it"
+    )
+    taken.update((owed, paid))
+    return paid
+
+
+PAID_WORDS = re.compile(r"pay|paid|gezahlt|bezahlt|pagad|(^|_)paye|betaald")
 """An amount column named so holds what was paid (Home Credit's AMT_PAYMENT beside AMT_INSTALMENT)."""
 
 
@@ -214,12 +282,12 @@ def owed_and_paid(
     money = [
         c
         for c, t in types.items()
-        if c not in taken and t == "numeric" and re.search(EVENT_ROLES["amount"][0], c.lower())
+        if c not in taken and t == "numeric" and re.search(EVENT_ROLES["amount"][0], header_words(c))
     ]
-    if PAID_WORDS.search(amount.lower()):  # the first amount is a payment: what was owed is another one
-        owed = next((c for c in money if not PAID_WORDS.search(c.lower())), None)
+    if PAID_WORDS.search(header_words(amount)):  # the first amount is a payment: what was owed is another one
+        owed = next((c for c in money if not PAID_WORDS.search(header_words(c))), None)
         return (owed, amount) if owed else (amount, None)
-    return amount, next((c for c in money if PAID_WORDS.search(c.lower())), None)
+    return amount, next((c for c in money if PAID_WORDS.search(header_words(c))), None)
 
 
 @dataclass
@@ -292,4 +360,6 @@ def find_event_columns(
     found["amount"], paid = owed_and_paid(types, found["amount"], taken)
     taken.add(paid or "")
     checks.update(others_by_values(frame, types, found, taken, person, section))
+    if paid is None and types.get(found["amount"] or "") == "numeric":
+        paid = paid_by_values(frame, types, found, checks, taken)
     return EventColumns(types, found, checks, person, by_values, via, paid, taken, days, months, relative)

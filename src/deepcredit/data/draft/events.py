@@ -241,7 +241,8 @@ def _columns_lines(section: str, cols: EventColumns, told: str) -> list[str]:
         )
     if cols.paid:
         out.append(
-            f"paid_amount = {toml_string(cols.paid)}  # check: the money paid against the row's amount owed"
+            f"paid_amount = {toml_string(cols.paid)}  # check: "
+            + cols.checks.get("paid_amount", "the money paid against the row's amount owed")
         )
     return out
 

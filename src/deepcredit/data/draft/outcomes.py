@@ -22,6 +22,7 @@ from deepcredit.data.draft.words import (
     header_words,
     outcomes_in_words,
     window_in_name,
+    yes_or_no,
 )
 from deepcredit.data.spec_base import identifier
 from deepcredit.data.validate import toml_string
@@ -107,9 +108,10 @@ def label_values(values: pd.Series) -> list[str]:
     """The bad, good (and not-known-yet) lines of a label column's draft."""
     empty = bool((values.isna() | (values.astype("string").str.strip() == "")).any())
     words = outcomes_in_words(values)
+    why = ""
     if words is None:
         found = [str(v) for v in sorted(values.dropna().unique()) if str(v).strip()]
-        bad = next((v for v in found if re.search(r"bad|default|^1$|yes|true", v.lower())), found[-1])
+        bad, why = bad_value(values, found)
         pending = [v for v in found if v != bad and re.search(PENDING_WORDS, identifier(v))]
         words = {
             "bad": [bad],
@@ -117,13 +119,33 @@ def label_values(values: pd.Series) -> list[str]:
             "unknown": pending,
         }
     listed = {k: ", ".join(toml_string(v) for v in vs) for k, vs in words.items()}
-    out = [f"bad = [{listed['bad']}]  # TODO: check which value means bad", f"good = [{listed['good']}]"]
+    out = [
+        f"bad = [{listed['bad']}]  # TODO: check which value means bad" + why,
+        f"good = [{listed['good']}]",
+    ]
     pending = [toml_string(v) for v in words["unknown"]] + ([toml_string("")] if empty else [])
     if pending:
         out.append(
             f"unknown = [{', '.join(pending)}]  # check: outcomes not known yet (left out of the labels)"
         )
     return out
+
+
+def bad_value(values: pd.Series, found: list[str]) -> tuple[str, str]:
+    """(the label value drafted bad, why, for its check): a value reading bad, default, 1, or yes in one of
+    the major European languages (words.yes_or_no: the label says the bad thing happened); else the rarer
+    value, as a bad outcome is the rarer in nearly every book."""
+    named = next((v for v in found if re.search(r"bad|default|^1$|yes|true", v.lower())), None)
+    if named is not None:
+        return named, ""
+    said = {v: yes_or_no(v) for v in found}
+    if True in said.values() and False in said.values():
+        yes = next(v for v, s in said.items() if s)
+        return yes, f": {yes!r} reads as yes, so the label's bad event happened"
+    counts = values.dropna().astype(str).value_counts()
+    rare = min(found, key=lambda v: (int(counts.get(v, 0)), v))
+    share = counts.get(rare, 0) / max(int(counts.sum()), 1)
+    return rare, f": no value reads as bad, so the rarer ({share:.0%} of rows) is taken"
 
 
 def window_line(label: str | None) -> str:

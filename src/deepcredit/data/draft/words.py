@@ -13,16 +13,20 @@ import re
 import pandas as pd
 
 from deepcredit.data.headers import CAMEL, header_words
-from deepcredit.data.spec_base import identifier
+from deepcredit.data.spec_base import ascii_letters, identifier
 
-PROTECTED_HINTS = re.compile(r"(^|[^a-z])(sex|gender|age|marital|marriage|married|spouse|civil\w*|race|"
-                             r"ethnic\w*|religio\w*|national\w*|citizen\w*|foreign|origin|birth\w*|dob|d_o_b|"
-                             r"language|tongue|disab\w*|pregnan\w*|familial|children|kids)([^a-z]|$)")
+PROTECTED_HINTS = re.compile(
+    r"(^|[^a-z])(sex|gender|age|marital|marriage|married|spouse|civil\w*|race|"
+    r"ethnic\w*|religio\w*|national\w*|citizen\w*|foreign|origin|birth\w*|dob|d_o_b|"
+    r"language|tongue|disab\w*|pregnan\w*|familial|children|kids)([^a-z]|$)"
+)
 """Words of sex, age, marital or family status, race and national origin (citizenship, a first language),
 religion, disability: what anti-discrimination law protects. Dependants are left out: they weigh on what a
 person can afford."""
-POSTCODE_HINTS = re.compile(r"(^|_)(post_?codes?|postal_?codes?|zip|zip_?codes?|zipcode|plz|postleitzahl|"
-                            r"code_?postal)(_|$)")
+POSTCODE_HINTS = re.compile(
+    r"(^|_)(post_?codes?|postal_?codes?|zip|zip_?codes?|zipcode|plz|postleitzahl|"
+    r"code_?postal)(_|$)"
+)
 """A postcode: a code naming a place, never a quantity, however it is written."""
 
 
@@ -32,14 +36,19 @@ def leading_zeros(values: pd.Series) -> bool:
     lose their zeros and store 100 would be "more" than store 044."""
     text = values.dropna().astype(str).str.strip()
     text = text[text != ""]
-    return bool(len(text) and text.str.fullmatch(r"[+-]?\d+").all() and text.str.fullmatch(r"[+-]?0\d+").any())
+    return bool(
+        len(text) and text.str.fullmatch(r"[+-]?\d+").all() and text.str.fullmatch(r"[+-]?0\d+").any()
+    )
 
 
 LABEL_HINTS = (  # the first pattern any two-valued column fits wins: 'target' before 'ever_delinquent'
     re.compile(r"label|target|default|bad|good|credit(?:ability|worthiness)|outcome|class"),
-    re.compile(r"delinq|dlq|churn|fraud|^y$"))
-ID_HINTS = re.compile(r"(^|_)(id|ref)(_|$)|^id|identifier|customer|client|^unnamed_1$"
-                      r"|^(account|user|member|person|borrower|applicant)(_(no|nr|number|key|code))?$")
+    re.compile(r"delinq|dlq|churn|fraud|^y$"),
+)
+ID_HINTS = re.compile(
+    r"(^|_)(id|ref)(_|$)|^id|identifier|customer|client|^unnamed_1$"
+    r"|^(account|user|member|person|borrower|applicant)(_(no|nr|number|key|code))?$"
+)
 ID_SUFFIX = re.compile(r"[a-z0-9]_?(nummer|number|numero)$|[a-z0-9]_(nr|nro|no|num|id|key)$")
 """A header naming a record's number after any word, in several languages (kunden_nr, kundennummer,
 client_no, klant_nr): an id only where its values say so too (unique, or repeating on rows a date tells
@@ -47,17 +56,31 @@ apart), as no list of words names every language's id."""
 COUNT_HINTS = re.compile(r"^(number|num|n|nb|no|count|cnt)(_|$)|(_|^)(count|cnt)(_|$)")
 """A count of things (number_of_open_credit_lines) is never an amount role (credit_line, income)."""
 DIMENSION_HINTS = (  # (dimension, words of the header): the first that fits is proposed, to be checked
-    ("credit_history", r"late|past_?due|overdue|delinq|dlq|default|arrear|missed|bankrupt|histor|inquir|enquir|"
-                       r"bureau|existing_credit|(^|_)pay(_\d|_|$)|repaid|repay"),
-    ("social_connections", r"friend|contact|guarantor|co_?applicant|referr|network|neighbo|social|connection|"
-                           r"famil|debtors"),
-    ("fulfilment_capacity", r"income|salary|wage|earning|debt|util|balance|limit|amount|amt|loan|asset|saving|"
-                            r"propert|mortgage|instal|capacity|wealth|lines|checking|account|duration|depend|"
-                            r"maintenance"),
-    ("behaviour_preferences", r"purpose|spend|purchase|categor|channel|device|usage|frequen|behavio|habit|"
-                              r"preference|shopping|travel"),
+    (
+        "credit_history",
+        r"late|past_?due|overdue|delinq|dlq|default|arrear|missed|bankrupt|histor|inquir|enquir|"
+        r"bureau|existing_credit|(^|_)pay(_\d|_|$)|repaid|repay",
+    ),
+    (
+        "social_connections",
+        r"friend|contact|guarantor|co_?applicant|referr|network|neighbo|social|connection|"
+        r"famil|debtors",
+    ),
+    (
+        "fulfilment_capacity",
+        r"income|salary|wage|earning|debt|util|balance|limit|amount|amt|loan|asset|saving|"
+        r"propert|mortgage|instal|capacity|wealth|lines|checking|account|duration|depend|"
+        r"maintenance",
+    ),
+    (
+        "behaviour_preferences",
+        r"purpose|spend|purchase|categor|channel|device|usage|frequen|behavio|habit|"
+        r"preference|shopping|travel",
+    ),
 )
-PART_HINTS = re.compile(r"(^|_)id(_|$)|^id|loan|contract|account|agreement|(^|_)(num|no|number|seq)(_|$)|instal")
+PART_HINTS = re.compile(
+    r"(^|_)id(_|$)|^id|loan|contract|account|agreement|(^|_)(num|no|number|seq)(_|$)|instal"
+)
 """Columns that may name one commitment among a person's rows (a loan id, an instalment's number)."""
 UNIT_HINTS = (  # (unit, words of a numeric header): what a reason shows after the value, to be checked;
     # the first that fits wins, and a rate or a ratio has no unit the draft can tell (0.2 or 20 %?)
@@ -65,25 +88,94 @@ UNIT_HINTS = (  # (unit, words of a numeric header): what a reason shows after t
     ("months", re.compile(r"(^|_)(months?|mths?|mos)(_|\d|$)")),
     ("years", re.compile(r"(^|_)(years?|yrs?)(_|\d|$)")),
     ("days", re.compile(r"(^|_)days?(_|\d|$)")),
-    ("money", re.compile(r"(^|_)(amount|amt|balance|bal|income|salary|limit|price|fee|debt|loan|payment|"
-                         r"paid|owed|revenue|spend\w*|cost)(_|\d|$)")),
+    (
+        "money",
+        re.compile(
+            r"(^|_)(amount|amt|balance|bal|income|salary|limit|price|fee|debt|loan|payment|"
+            r"paid|owed|revenue|spend\w*|cost)(_|\d|$)"
+        ),
+    ),
 )
-LINK_HINTS = re.compile(r"refer|referr|introduc|sponsor|guarant|parent|invited|inviter|recommend|spouse_id|"
-                        r"partner_id|cosign|co_sign|co_applicant")
+LINK_HINTS = re.compile(
+    r"refer|referr|introduc|sponsor|guarant|parent|invited|inviter|recommend|spouse_id|"
+    r"partner_id|cosign|co_sign|co_applicant"
+)
 """A people-file column whose values name another person (a referrer): a relation, not an attribute."""
-GROUP_HINTS = re.compile(r"household|family|group|employer|company|phone|device|address|email|ip_?addr|"
-                         r"account_holder|(^|_)home(_|$)")
+GROUP_HINTS = re.compile(
+    r"household|family|group|employer|company|phone|device|address|email|ip_?addr|"
+    r"account_holder|(^|_)home(_|$)"
+)
 """A people-file column naming something people share: everyone sharing a value is connected."""
 APPLICATION_HINTS = re.compile(r"appl|issue|origination|decision|as_?of|snapshot")
 """A date column of a people file with its label: when each row was decided, so its as-of date."""
-PENDING_WORDS = (r"current|grace|late|open|active|ongoing|pending|issued|running|review|unknown|undecided|"
-                 r"waiting|not_yet|tbd|in_progress|unclear")
+PENDING_WORDS = (
+    r"current|grace|late|open|active|ongoing|pending|issued|running|review|unknown|undecided|"
+    r"waiting|not_yet|tbd|in_progress|unclear"
+)
 """A label value that says the outcome is not known yet (under_review, pending): drafted as unknown, to check."""
 OUTCOME_WORDS = (  # a label written in words (a loan book's status): the first that fits a value
     ("bad", r"charged|default|written|write_?off|bad|loss|fraud|bankrupt|collection"),
     ("good", r"fully_paid|repaid|paid_off|good|closed|completed|settled|(^|_)ok(_|$)"),
     ("unknown", PENDING_WORDS),
 )
+YES_WORDS = frozenset(
+    {
+        "yes",
+        "y",
+        "true",
+        "t",
+        "ja",
+        "j",
+        "si",
+        "oui",
+        "sim",
+        "s",
+        "tak",
+        "da",
+        "да",
+        "так",
+        "jah",
+        "igen",
+        "ano",
+        "kylla",
+        "evet",
+        "taip",
+        "ναι",
+    }
+)
+NO_WORDS = frozenset(
+    {
+        "no",
+        "n",
+        "false",
+        "f",
+        "nein",
+        "non",
+        "nao",
+        "nie",
+        "нет",
+        "ні",
+        "не",
+        "ne",
+        "nej",
+        "nei",
+        "ei",
+        "nem",
+        "hayir",
+        "όχι",
+        "οχι",
+    }
+)
+"""Yes and no in the major European languages (ja/nein, sí/no, oui/non, sim/não, tak/nie, да/нет ...),
+accents dropped: a label written so says whether the bad thing (a default) happened."""
+
+
+def yes_or_no(value: str) -> bool | None:
+    """True where a value reads as yes, False as no (YES_WORDS, NO_WORDS), else None."""
+    word = ascii_letters(str(value).strip())
+    return True if word in YES_WORDS else False if word in NO_WORDS else None
+
+
 WINDOW_IN_NAME = re.compile(r"(?<!\d)(\d+)_?(d|days?|m|mo|mths?|months?|y|yrs?|years?)(?:_|$)")
 """A label named for its performance window (status_180d, bad_12m, default_2y): the number and its unit."""
 CODE_LIKE = re.compile(r"^(9+[6-9]|-1|-9+)$")
@@ -187,4 +279,3 @@ def number_in_text(values: pd.Series) -> tuple[str, str] | None:
         return None
     before, after = words[0].split("|")
     return str(text.iloc[0]), (before + " " + after).strip()
-
