@@ -176,3 +176,22 @@ def test_a_reference_that_is_the_training_data_raises_no_false_band_alert(tmp_pa
     assert "2,000 of the reference's 2,000 rows are rows the model was fitted on" in st["reference_note"]
     html = (tmp_path / "ev" / "report.html").read_text()
     assert "too few to judge" in html and "2,000 of the reference" in html
+
+
+def test_a_machine_without_the_fitted_rows_key_says_it_could_not_tell_the_fitted_rows(setup, tmp_path, monkeypatch):
+    """The record is keyed with a secret the artifact does not hold (docs/security.md): elsewhere evaluate says it
+    could not leave the fitted rows out; on the model's own data the split still finds them."""
+    from deepcredit.models.artifacts import PUBLIC_KEY, key_dir
+
+    root, first, again, trained = setup
+    other = tmp_path / "auditor-keys"
+    (other / "trusted").mkdir(parents=True)
+    (other / "trusted" / "trainer.pub").write_bytes((key_dir() / PUBLIC_KEY).read_bytes())
+    monkeypatch.setenv("DEEPCREDIT_KEY_DIR", str(other))
+    ev = evaluate_model(trained.path, again, root / "ev_nokey", n_boot=0)["evaluation"]
+    assert ev["n"] == 1000 and ev["fitted_rows_left_out"] is None
+    assert "could not be recognised" in ev["fitted_rows_unrecognised"] and "may be optimistic" in \
+        ev["fitted_rows_unrecognised"]
+    assert "could not be recognised" in (root / "ev_nokey" / "model_card.md").read_text()
+    own = evaluate_model(trained.path, first, root / "ev_nokey_own", n_boot=0)["evaluation"]
+    assert own["n"] == 300 and own["fitted_rows_unrecognised"] is None

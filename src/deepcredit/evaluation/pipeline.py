@@ -38,7 +38,7 @@ from deepcredit.evaluation.sample import describe_rows, describe_samples
 from deepcredit.evaluation.stability import monitor
 from deepcredit.features.bundle import ModelInput, build_model_input
 from deepcredit.features.spec import FeatureDef
-from deepcredit.models.artifacts import Artifact, key_hashes, load_artifact
+from deepcredit.models.artifacts import Artifact, FittedRowsKeyMissing, key_hashes, load_artifact
 from deepcredit.models.base import CreditModel, load_model, proba_columns
 from deepcredit.models.scale import ScoreScale
 from deepcredit.models.splits import Fold, configured_split, describe_split
@@ -145,7 +145,7 @@ def training_fold(manifest: Mapping, inp: ModelInput) -> tuple[Fold | None, Spli
 def fitted_rows_mask(model_path: Path, manifest: Mapping, inp: ModelInput) -> np.ndarray | None:
     """Which rows of `inp` the model was fitted on, by the (person_id, as_of) hashes its artifact records
     (models.artifacts.row_hashes), whatever the data set is called or fingerprinted; None for an artifact
-    written before the record (2026-12-06)."""
+    written before the record (2026-12-06); FittedRowsKeyMissing where the record's key is not held here."""
     record = Artifact(Path(model_path), dict(manifest), {}).fitted_rows()  # its hash was checked on load
     if record is None:
         return None
@@ -155,9 +155,13 @@ def fitted_rows_mask(model_path: Path, manifest: Mapping, inp: ModelInput) -> np
 
 def fitted_in(model_path: Path, manifest: Mapping, dataset: Dataset, inp: ModelInput) -> np.ndarray | None:
     """Which rows of `inp` (all of `dataset`'s) the model was fitted on: by the artifact's record of them
-    (fitted_rows_mask); for an artifact without one, on its own training data, the rows its split trained on
-    (all where it held none out); None where unknown. The reference's band bad rates leave them out."""
-    fitted = fitted_rows_mask(model_path, manifest, inp)
+    (fitted_rows_mask); for an artifact without one, or whose record's key is not held here, on its own
+    training data, the rows its split trained on (all where it held none out); None where unknown. The
+    reference's band bad rates leave them out."""
+    try:
+        fitted = fitted_rows_mask(model_path, manifest, inp)
+    except FittedRowsKeyMissing:
+        fitted = None
     if fitted is not None or not is_training_data(manifest, dataset):
         return fitted
     fold, _ = training_fold(manifest, inp)
@@ -166,6 +170,13 @@ def fitted_in(model_path: Path, manifest: Mapping, dataset: Dataset, inp: ModelI
     mask = np.zeros(len(inp), dtype=bool)
     mask[fold.train] = True
     return mask
+
+
+def unrecognised_words(exc: FittedRowsKeyMissing) -> str:
+    """The caveat of an evaluation on other data than the model's own that could not tell its fitted rows."""
+    return (f"The rows the model was fitted on could not be recognised: its record of them is keyed with "
+            f"fitted-rows key {exc.key_id}, which this machine does not hold (docs/security.md). Any of them in this "
+            "data set are evaluated as if held out, so these numbers may be optimistic.")
 
 
 def rows_to_evaluate(manifest: Mapping, dataset: Dataset, inp: ModelInput, all_rows: bool = False,
@@ -223,15 +234,20 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     step("scoring")
     loaded = load_any_model(model_path)
     inp = model_input(loaded, dataset, threads)
-    fitted = fitted_rows_mask(model_path, loaded.manifest, inp)
-    rows, scope = rows_to_evaluate(loaded.manifest, dataset, inp, all_rows, fitted)
     same_data = is_training_data(loaded.manifest, dataset)
+    try:
+        fitted, unrecognised = fitted_rows_mask(model_path, loaded.manifest, inp), None
+    except FittedRowsKeyMissing as exc:  # on its own data the split finds them; elsewhere say they may be here
+        fitted, unrecognised = None, None if same_data else unrecognised_words(exc)
+    rows, scope = rows_to_evaluate(loaded.manifest, dataset, inp, all_rows, fitted)
     trained = _training_rows(loaded.manifest, inp) if same_data else None
     if rows is not None:  # only the rows evaluated are scored
         inp = inp.take(rows)
     scores = loaded.score(inp)
     y = scores["label"].to_numpy()
     caveats = [scope] if scope else []
+    if unrecognised:
+        caveats.append(unrecognised)
     truth = dataset.read("truth") if dataset.has("truth") else None  # a simulated world: its truth beside it
     if truth is not None:
         caveats.append(SIMULATED)
@@ -266,6 +282,7 @@ def evaluate_artifact(model_path: Path, dataset: Dataset, out: Path, *, referenc
     ev["optimistic"] = rows is None and scope is not None  # the rows it was fitted on are among those measured
     ev["fitted_rows_left_out"] = int(fitted.sum()) if fitted is not None and rows is not None and not same_data \
         else None
+    ev["fitted_rows_unrecognised"] = unrecognised  # their record's key is not held here (a caveat in the card too)
     ev["sample"] = describe_samples({**describe_rows(scores[["person_id", "as_of"]], y), "data_set": dataset.name,
                                      "data_fingerprint": dataset.fingerprint()}, loaded.manifest, trained, same_data)
     if loaded.artifact is not None:  # the same check as `score`'s, on (a sample of) the rows evaluated

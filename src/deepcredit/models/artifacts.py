@@ -5,8 +5,9 @@
     ART/model.json      the model's kind and constructor parameters
     ART/...             any further files a model type needs (a LightGBM text model, torch weights,
                         a scorecard's CSV/HTML tables), each listed in the manifest
-    ART/fitted_rows.npy a record (not part of the model): the rows it was fitted on, as sorted salted 64-bit
-                        hashes of (person_id, as_of) (row_hashes); listed under the manifest's `records`
+    ART/fitted_rows.npy a record (not part of the model): the rows it was fitted on, as sorted 64-bit keyed
+                        hashes of (person_id, as_of) (row_hashes) under a key the artifact does not hold
+                        (fitted_rows_record); listed under the manifest's `records`
     ART/config.json     a record: the run that trained it (config.run_record), under `records` too
     ART/signature.json  an Ed25519 signature over the manifest's bytes, and the id of the key that made it
 
@@ -34,6 +35,15 @@ verifies it against the trusted public keys; a machine that only serves models n
 cannot sign (docs/security.md). Keys live in DEEPCREDIT_KEY_DIR (default ~/.config/deepcredit/keys):
 `artifact-signing.key` (private, 0600, created on first use), `artifact-signing.pub`, and any further
 trusted public keys as `trusted/*.pub` (raw 32-byte Ed25519 keys, hex).
+
+Why the fitted rows' hashes are keyed with a secret kept out of the artifact: person ids are often guessable
+(sequential) and an as-of date is shared by many rows, so hashes whose key sat in the manifest (as before
+2026-12-08) let anyone holding the artifact (a serving machine, a merchant's operator, an auditor) test whether
+a given person was trained on, after their erasure too. The key is the installation's `fitted-rows.key` (32
+random bytes, hex, 0600, created on first use) in the same key directory, mixed with a fresh salt per
+artifact; the manifest names the key by an id that reveals nothing of it. Whoever evaluates on another
+machine copies it there as `fitted-rows/*.key`; without it the record is unreadable (FittedRowsKeyMissing) and
+evaluate says so instead of guessing. Older artifacts (their salt alone in the manifest) are read as before.
 """
 
 from __future__ import annotations
@@ -78,12 +88,24 @@ SIGNATURE = "signature.json"
 FITTED_ROWS = "fitted_rows.npy"
 KEY_DIR_ENV = "DEEPCREDIT_KEY_DIR"
 PRIVATE_KEY, PUBLIC_KEY = "artifact-signing.key", "artifact-signing.pub"
+ROWS_KEY, ROWS_KEYS = "fitted-rows.key", "fitted-rows"
+"""This installation's key of fitted-row hashes, and the folder (in the key directory) of other installations'."""
 AN_ARTIFACT = "a DeepCredit model artifact"
 is_artifact = is_manifest_of("model artifact")
 
 
 class ArtifactError(DataValidationError):
     """An artifact that is missing, unreadable, of an unknown format, or whose bytes fail their hash."""
+
+
+class FittedRowsKeyMissing(ArtifactError):
+    """An artifact's record of its fitted rows is keyed with a fitted-rows key this machine does not hold."""
+
+    def __init__(self, file: str, key: str) -> None:
+        self.key_id = key
+        super().__init__(file, f"the record of the rows the model was fitted on is keyed with fitted-rows key {key}, "
+                               f"which is not in {key_dir()} ({ROWS_KEY}, or {ROWS_KEYS}/*.key copied from where it "
+                               "was trained)")
 
 
 class LibraryVersionWarning(UserWarning):
@@ -172,12 +194,19 @@ class Artifact:
         return dict(self.manifest.get("run_facts") or {})
 
     def fitted_rows(self) -> tuple[bytes, np.ndarray] | None:
-        """(salt, sorted uint64 hashes) of the rows the model was fitted on (row_hashes), or None for an
-        artifact written before they were recorded."""
+        """(hash key, sorted uint64 hashes) of the rows the model was fitted on (row_hashes), or None for an
+        artifact written before they were recorded; FittedRowsKeyMissing where their key is not held here.
+        An artifact written before 2026-12-08 holds its hash key (the salt) itself: it is read as before."""
         info = self.manifest.get("fitted_rows")
         if not info or FITTED_ROWS not in (self.manifest.get("records") or {}):
             return None
-        return bytes.fromhex(info["salt"]), np.load(self.root / FITTED_ROWS, allow_pickle=False)
+        salt = bytes.fromhex(info["salt"])
+        if "key_id" in info:
+            secret = fitted_rows_keys().get(str(info["key_id"]))
+            if secret is None:
+                raise FittedRowsKeyMissing(str(self.root / FITTED_ROWS), str(info["key_id"]))
+            salt = _row_key(secret, salt)
+        return salt, np.load(self.root / FITTED_ROWS, allow_pickle=False)
 
     def path(self, name: str) -> Path:
         if name not in self.manifest["files"]:
@@ -188,9 +217,10 @@ class Artifact:
 def key_hashes(keys: pd.DataFrame, salt: bytes) -> np.ndarray:
     """Each row's uint64 hash of its (person_id, as_of), keyed by `salt` (BLAKE2b), in row order.
 
-    Why salted 64-bit hashes: an artifact can then say which rows it was fitted on without holding a raw
-    id (the salt is random per artifact, so two artifacts' records cannot be joined on their hashes), and
-    8 bytes a row keep it small; a chance collision (about n^2/2^65) would only leave out one more row."""
+    Why keyed 64-bit hashes: an artifact can then say which rows it was fitted on without holding a raw id,
+    nor the key that would test a guessed id against it (fitted_rows_record); the key differs per artifact,
+    so two artifacts' records cannot be joined on their hashes; and 8 bytes a row keep it small: a chance
+    collision (about n^2/2^65) would only leave out one more row."""
     as_of = pd.to_datetime(keys["as_of"]).dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy()
     ids = keys["person_id"].astype(str).to_numpy()
     return np.fromiter((int.from_bytes(hashlib.blake2b(f"{p}\x1f{a}".encode(), digest_size=8, key=salt).digest(),
@@ -203,14 +233,26 @@ def row_hashes(keys: pd.DataFrame, salt: bytes) -> np.ndarray:
     return np.unique(key_hashes(keys, salt))
 
 
+def _row_key(secret: bytes, salt: bytes) -> bytes:
+    """The hash key of one artifact's fitted rows: the installation's secret mixed with the artifact's salt."""
+    return hashlib.blake2b(salt, key=secret, digest_size=32, person=b"dc-fitted-rows").digest()
+
+
+def _rows_key_id(secret: bytes) -> str:
+    """A fitted-rows key's name in a manifest: a keyed hash of a fixed label, which reveals nothing of the key."""
+    return hashlib.blake2b(b"key id", key=secret, digest_size=8, person=b"dc-fitted-rows").hexdigest()
+
+
 def fitted_rows_record(keys: pd.DataFrame, bads: int | None = None) -> tuple[dict, bytes]:
-    """(manifest entry, .npy bytes) recording the rows `keys` as salted hashes under a fresh random salt."""
+    """(manifest entry, .npy bytes) recording the rows `keys` as hashes keyed with this installation's
+    fitted-rows key (fitted_rows_key) and a fresh random salt: the manifest names the key, never holds it."""
     import io
 
-    salt = os.urandom(16)
+    secret, salt = fitted_rows_key(), os.urandom(16)
     buf = io.BytesIO()
-    np.save(buf, row_hashes(keys, salt), allow_pickle=False)
-    entry = {"salt": salt.hex(), "rows": len(keys), "hash": "blake2b-64 of person_id, as_of"}
+    np.save(buf, row_hashes(keys, _row_key(secret, salt)), allow_pickle=False)
+    entry = {"salt": salt.hex(), "key_id": _rows_key_id(secret), "rows": len(keys),
+             "hash": "blake2b-64 of person_id, as_of, keyed by the fitted-rows key named and the salt"}
     return entry | ({} if bads is None else {"bads": int(bads)}), buf.getvalue()
 
 
@@ -232,6 +274,46 @@ def key_id(public: Ed25519PublicKey) -> str:
     return hashlib.sha256(_raw(public)).hexdigest()[:16]
 
 
+def _create_secret(path: Path, data: bytes) -> None:
+    """Write a secret key file readable by its owner only, unless one exists (then it is kept as it is)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    try:
+        os.link(tmp, path)  # fails if another process created the key meanwhile: then use theirs
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_rows_key(path: Path) -> bytes:
+    try:
+        secret = bytes.fromhex(path.read_text().strip())
+    except (ValueError, UnicodeDecodeError):
+        secret = b""
+    if len(secret) != 32:
+        raise ArtifactError(str(path), "not a fitted-rows key (64 hex digits)")
+    return secret
+
+
+def fitted_rows_key() -> bytes:
+    """This installation's key of fitted-row hashes, created on first use like the signing key."""
+    path = key_dir() / ROWS_KEY
+    if not path.exists():
+        _create_secret(path, (os.urandom(32).hex() + "\n").encode())
+    return _read_rows_key(path)
+
+
+def fitted_rows_keys() -> dict[str, bytes]:
+    """key id -> fitted-rows key: this installation's (if made) and every `fitted-rows/*.key`; none is created."""
+    folder = key_dir()
+    paths = [folder / ROWS_KEY, *sorted((folder / ROWS_KEYS).glob("*.key"))]
+    return {_rows_key_id(k): k for k in (_read_rows_key(p) for p in paths if p.exists())}
+
+
 def signing_key() -> Ed25519PrivateKey:
     """This machine's private signing key, created on first use (so tests, demos and fresh clones need no set-up)."""
     folder = key_dir()
@@ -240,20 +322,9 @@ def signing_key() -> Ed25519PrivateKey:
         raise ArtifactError(str(path), "this machine holds only the public key (it verifies models but cannot sign "
                                        f"them): train where the private key is, or point {KEY_DIR_ENV} there")
     if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
         fresh = Ed25519PrivateKey.generate()
-        pem = fresh.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-        tmp = folder / f".{PRIVATE_KEY}.{uuid.uuid4().hex}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-        try:
-            os.link(tmp, path)  # fails if another process created the key meanwhile: then use theirs
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
+        _create_secret(path, fresh.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()))
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError):
@@ -319,13 +390,14 @@ def save_artifact(out: Path, payload: dict, *, kind: str, config: Mapping, featu
 
     payload: the JSON the model needs to serve; extra_files: name -> bytes of any other file (the identity);
     run_facts: facts of the run kept outside the identity; fitted_keys: person_id, as_of of the rows the
-    model was fitted on, recorded as salted hashes (fitted_rows_record), also outside the identity, with
+    model was fitted on, recorded as keyed hashes (fitted_rows_record), also outside the identity, with
     fitted_bads, how many of them were bad (the model card's development bad rate); beside: name -> bytes of
     records kept with the model outside its identity (the run record, config.json). Every file written is
     hash-checked: those of `extra_files` under `files`, the rest under `records`.
     """
     out = Path(out)
     check_artifact_out(out)
+    signing_key()  # a machine that cannot sign is refused before anything, a fitted-rows key too, is made
     staging = staging_dir(out)
     try:
         files = {PAYLOAD: _dumps(payload).encode("utf-8"), **(extra_files or {})}

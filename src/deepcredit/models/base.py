@@ -377,7 +377,7 @@ def save_model(model: CreditModel, out: Path, inp: ModelInput, metrics: dict | N
                config: dict | None = None, beside: Mapping[str, bytes] | None = None) -> Path:
     """A hashed artifact directory: files, parameters, feature list, data fingerprint, metrics, versions, and
     the typical feature values of `inp` (the rows the model was fitted on), which the model keeps as
-    `reference_` from then on, as a loaded one does. `inp`'s keys are recorded (salted hashes, outside the
+    `reference_` from then on, as a loaded one does. `inp`'s keys are recorded (keyed hashes, outside the
     identity: models.artifacts) so that an evaluation can leave those rows out whatever the data set is called.
     beside: records written with it and hash-checked, outside its identity (the run record, config.json)."""
     model.reference_, model.spread_ = typical_values(inp), typical_spreads(inp)
