@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, exists, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
-from deepcredit.service.store.models import AuditEntry, AuditHead
+from deepcredit.service.store.models import AuditEntry, AuditHead, Merchant, Score
 
 GENESIS = "0" * 64
 log = logging.getLogger("deepcredit.service")
@@ -119,8 +119,14 @@ class AuditLog:
 
     def verify(self, session: Session, anchor: tuple[int, str] | None = None, batch: int = 5000
                ) -> VerifyResult:
-        """Walk the whole chain in order; report the first broken row, if any."""
+        """Walk the whole chain in order; report the first broken row, if any. A missing table, or an empty log
+        beside merchants or scores (each made by an audited action), is a failure too, never "intact: 0 rows"."""
         result = VerifyResult()
+        tables = inspect(session.connection())
+        missing = [t for t in (AuditEntry.__tablename__, AuditHead.__tablename__) if not tables.has_table(t)]
+        if missing:
+            result.fail(0, f"the table {', '.join(missing)} is missing (dropped): the log cannot be verified")
+            return result
         prev, expected_seq, last = GENESIS, 1, 0
         query = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
         for e in session.execute(query).scalars():
@@ -146,6 +152,9 @@ class AuditLog:
                               "(rows were removed from the end, or the head was changed)")
         elif anchor and anchor[0] > last:
             result.fail(last, f"the anchor names row {anchor[0]} but the log ends at row {last}")
+        elif last == 0 and session.scalar(select(or_(exists(select(Merchant.id)), exists(select(Score.subject))))):
+            result.fail(0, "the log is empty or its head is missing, yet the database holds merchants or scores, "
+                           "each made by an audited action (serve-init writes a row): the log was emptied")
         return result
 
 
