@@ -132,3 +132,20 @@ def test_a_dropped_audit_head_table_is_a_verdict_not_a_traceback(service):
     assert not result["ok"] and result["problems"] == [
         "row 0: the table audit_head is missing (dropped): the log cannot be verified"
     ]
+
+
+def test_health_says_degraded_while_the_audit_head_does_not_verify(service):
+    service.merchant()
+    healthy = service.client.get("/v1/health")
+    assert (
+        healthy.status_code == 200
+        and healthy.json()["status"] == "ok"
+        and healthy.json()["audit_head_intact"]
+    )
+    _drop_guards(service)
+    with service.ctx.db.engine.begin() as con:
+        con.execute(text("UPDATE audit_head SET mac = :m"), {"m": "f" * 64})
+    r = service.client.get("/v1/health")
+    assert (
+        r.status_code == 200 and r.json()["status"] == "degraded" and r.json()["audit_head_intact"] is False
+    )

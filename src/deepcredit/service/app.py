@@ -310,7 +310,9 @@ def create_app(settings: Settings, scorer: Scorer | None = None, db: Database | 
 
     @app.get("/v1/health", response_model=Health, tags=["health"], summary="Liveness and what is served")
     def health(c: ServiceContext = Depends(get_context)) -> Health:
-        return Health(status="ok", version=__version__, database=c.db.url.get_backend_name(),
+        with c.db.read() as s:  # a broken audit head fails every write: a health check must see it
+            intact = c.audit.head_intact(s)
+        return Health(status="ok" if intact else "degraded", audit_head_intact=intact, version=__version__, database=c.db.url.get_backend_name(),
                       model_id=getattr(c.scorer, "model_id", None), now=c.now(),
                       promotion_unfinished=unfinished_promotion(read_meta(c)))
 
