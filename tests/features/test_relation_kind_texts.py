@@ -9,12 +9,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from tests.scoring.fake_model import FakeModel
 
 from deepcredit.data.spec import BUILTIN, SpecError, builtin_spec, parse_spec, spec_from_toml
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.templates import AGAINST_ADVICE, NETWORK, features_for
-from deepcredit.models.base import Explanation
 from deepcredit.models.scale import ScoreScale
 from deepcredit.scoring.scorer import reason_table
 
@@ -62,27 +62,6 @@ def test_a_described_kind_carries_its_words_and_direction_and_an_undescribed_one
         "how many of your connections are contact links", NETWORK, 0, 0)
 
 
-class _Model:
-    """Contributions given per feature."""
-
-    views = ("tabular",)
-
-    def __init__(self, defs: list, contrib: np.ndarray) -> None:
-        self.definitions_, self.contrib = defs, contrib
-        self.used_features_ = [d.name for d in defs]
-
-    def get_params(self, deep: bool = False) -> dict:
-        return {}
-
-    def fitted_members(self) -> list:
-        return []
-
-    def explain(self, inp: ModelInput) -> Explanation:
-        return Explanation.from_features(np.full(len(inp), -2.0), pd.DataFrame(self.contrib,
-                                                                              columns=self.used_features_),
-                                         self.definitions_)
-
-
 def test_reasons_read_the_declared_words_and_the_advice_follows_the_declared_direction():
     """guarantor (more is safer): few links costing points get the declared advice, many (far on the safe side)
     none; shared device (more is riskier): none at all is no reason, some get the declared advice; contact
@@ -93,7 +72,7 @@ def test_reasons_read_the_declared_words_and_the_advice_follows_the_declared_dir
                           "connections_guarantor": [0.0, 6.0], "connections_shared_device": [3.0, 0.0],
                           "connections_contact": [2.0, 2.0]})
     inp = ModelInput(FeatureFrame(frame, defs))
-    model = _Model(defs, np.array([[0.4, 0.3, 0.2], [0.4, 0.3, 0.2]]))  # every count costs points
+    model = FakeModel(defs, np.array([[0.4, 0.3, 0.2], [0.4, 0.3, 0.2]]))  # every count costs points
     model.reference_ = {"connections_guarantor": 1.0, "connections_shared_device": 1.0, "connections_contact": 2.0}
     model.spread_ = {"connections_guarantor": 1.0, "connections_shared_device": 1.0, "connections_contact": 1.0}
     reasons = reason_table(model, inp, model.explain(inp), ScoreScale(), top=4)

@@ -9,13 +9,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+from tests.scoring.fake_model import FakeModel
 
 from deepcredit.data.schema import Dimension
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import FeatureDef, Kind, Source
 from deepcredit.features.templates import AGAINST_ADVICE, MISSING_ADVICE
-from deepcredit.models.base import DIMENSIONS, Explanation
 from deepcredit.models.binning import FeatureTable
 from deepcredit.models.scale import ScoreScale
 from deepcredit.scoring.advice import ALREADY_BEST, ALREADY_TOWARDS
@@ -23,33 +23,6 @@ from deepcredit.scoring.scorer import AS_A_WHOLE, reason_table
 
 SCALE = ScoreScale()
 KEYS = {"as_of": pd.Timestamp("2025-01-01")}
-
-
-class _Model:
-    """Contributions given per feature; optionally per dimension beyond them (a tower)."""
-
-    views = ("tabular",)
-
-    def __init__(self, defs: list[FeatureDef], contrib: np.ndarray, tower: dict[str, float] | None = None) -> None:
-        self.definitions_, self.contrib, self.tower = defs, contrib, tower or {}
-        self.used_features_ = [d.name for d in defs]
-
-    def get_params(self, deep: bool = False) -> dict:
-        return {}
-
-    def fitted_members(self) -> list:
-        return []
-
-    def explain(self, inp: ModelInput) -> Explanation:
-        by_feature = pd.DataFrame(self.contrib, columns=self.used_features_)
-        ex = Explanation.from_features(np.full(len(inp), -2.0), by_feature, self.definitions_)
-        extra = pd.DataFrame(0.0, index=ex.by_dimension.index, columns=DIMENSIONS)
-        for dimension, value in self.tower.items():
-            extra[dimension] = value
-        return replace(ex, by_dimension=ex.by_dimension + extra)
-
-    def decision_function(self, inp: ModelInput) -> np.ndarray:
-        return self.explain(inp).logit()
 
 
 STATUS = FeatureDef("status", Dimension.FULFILMENT_CAPACITY, Source.DERIVED, "status", "your account's balance",
@@ -76,7 +49,7 @@ def _table() -> FeatureTable:
 def test_no_advice_to_move_to_another_category_where_the_persons_own_is_already_the_least_risky():
     inp = _status_input()
     contrib = np.array([[0.5, 0.0]] * 4)  # the status costs everyone points (a stack's interactions can)
-    model = _Model(inp.definitions, contrib)
+    model = FakeModel(inp.definitions, contrib)
     model.card_ = SimpleNamespace(features=[_table()])  # a scorecard's (the stack's member's, or its own)
     reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4).set_index("person_id")
     assert reasons.loc["y", "how_to_improve"] == ALREADY_BEST  # 'none': 12% bad, the least of all categories
@@ -88,13 +61,13 @@ def test_no_advice_to_move_to_another_category_where_the_persons_own_is_already_
     model.category_risk_ = {"status": {"positive": 0.1, "none": 0.2, "overdrawn": 0.5}}
     reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4).set_index("person_id")
     assert reasons.loc["w", "how_to_improve"] == ALREADY_BEST and reasons.loc["y", "how_to_improve"] != ALREADY_BEST
-    plain = _Model(inp.definitions, contrib)
+    plain = FakeModel(inp.definitions, contrib)
     assert ALREADY_BEST not in reason_table(plain, inp, plain.explain(inp), SCALE, top=4)["how_to_improve"].tolist()
 
 
 def test_a_dimension_as_a_whole_does_not_borrow_advice_from_a_category_already_the_best():
     inp = _status_input()
-    model = _Model(inp.definitions, np.array([[0.005, 0.0], [0.0, 0.0], [0.005, 0.0], [0.0, 0.0]]),
+    model = FakeModel(inp.definitions, np.array([[0.005, 0.0], [0.0, 0.0], [0.005, 0.0], [0.0, 0.0]]),
                    tower={"fulfilment_capacity": 2.0})  # the status costs w and y less than a point: no reason
     model.card_ = SimpleNamespace(features=[_table()])  # a scorecard's (the stack's member's, or its own)
     reasons = reason_table(model, inp, model.explain(inp), SCALE, top=2).set_index("person_id")
@@ -115,7 +88,7 @@ def test_the_advice_beside_a_telling_figure_is_that_figures_not_another_features
     for defs, expected in (([util, active], "Use your account regularly."),
                            ([util, replace(active, actionable=False)], AS_A_WHOLE["behaviour_preferences"].improve)):
         inp = ModelInput(FeatureFrame(frame, defs))
-        model = _Model(defs, np.array([[0.005, 0.0]]), tower={"behaviour_preferences": 2.0})  # util: < 1 point
+        model = FakeModel(defs, np.array([[0.005, 0.0]]), tower={"behaviour_preferences": 2.0})  # util: < 1 point
         model.reference_, model.spread_ = {"util": 1.0, "active": 8.0}, {"util": 1.0, "active": 2.0}
         reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4)
         assert len(reasons) == 1
@@ -132,7 +105,7 @@ def test_no_advice_contrary_to_a_declared_risk_direction_where_the_value_is_on_i
                         "months you were active", "Use your account regularly.", risk_direction=-1)
     frame = pd.DataFrame({"person_id": ["x", "y", "z"], **KEYS, "label": [0, 0, 1], "active": [10.0, 8.5, 5.0]})
     inp = ModelInput(FeatureFrame(frame, [active]))
-    model = _Model([active], np.array([[0.1], [0.1], [0.1]]))
+    model = FakeModel([active], np.array([[0.1], [0.1], [0.1]]))
     model.reference_, model.spread_ = {"active": 8.0}, {"active": 2.0}
     advice = reason_table(model, inp, model.explain(inp), SCALE, top=4)["how_to_improve"].tolist()
     assert advice == [AGAINST_ADVICE, "Use your account regularly.", "Use your account regularly."]
@@ -151,7 +124,7 @@ def _guarantee_advice(model_setup) -> dict[str, str]:
     frame = pd.DataFrame({"person_id": ["a", "b", "c", "d"], **KEYS, "label": [1, 0, 0, 1],
                           "guarantee": pd.Categorical(["none", "guarantor", "co-applicant", "other"])})
     inp = ModelInput(FeatureFrame(frame, [GUARANTEE]))
-    model = _Model([GUARANTEE], np.array([[0.5]] * 4))  # the category costs everyone points
+    model = FakeModel([GUARANTEE], np.array([[0.5]] * 4))  # the category costs everyone points
     model_setup(model)
     reasons = reason_table(model, inp, model.explain(inp), SCALE, top=4)
     return dict(zip(reasons["person_id"], reasons["how_to_improve"], strict=True))
@@ -201,9 +174,9 @@ def test_an_ordinals_advice_points_to_its_levels_and_reads_the_rates_by_level():
                           "grade": [0.0, 1.0, 2.0, 3.0]})
     inp = ModelInput(FeatureFrame(frame, [grade]))
     expected = {"n": ALREADY_BEST, "l": "Raise your grade.", "m": AGAINST_ADVICE, "h": ALREADY_TOWARDS}
-    by_rates = _Model([grade], np.array([[0.5]] * 4))
+    by_rates = FakeModel([grade], np.array([[0.5]] * 4))
     by_rates.category_risk_ = {"grade": {"none": 0.05, "low": 0.4, "mid": 0.2, "high": 0.3}}
-    by_card = _Model([grade], np.array([[0.5]] * 4))
+    by_card = FakeModel([grade], np.array([[0.5]] * 4))
     by_card.card_ = SimpleNamespace(features=[FeatureTable(
         name="grade", kind="numeric", dimension="identity", description="", improve="", risk_direction=0,
         direction=0, splits=[0.5, 1.5, 2.5], categories=None, special_codes=[], count=[100, 100, 100, 100, 0, 0, 0],

@@ -8,39 +8,19 @@ from importlib.resources import files
 
 import numpy as np
 import pandas as pd
+from tests.scoring.fake_model import FakeModel
 
 from deepcredit.data.spec import builtin_spec, spec_from_toml
 from deepcredit.features.bundle import ModelInput
 from deepcredit.features.engine import FeatureFrame
 from deepcredit.features.spec import SIGNED, Kind
 from deepcredit.features.templates import features_for
-from deepcredit.models.base import Explanation
 from deepcredit.models.scale import ScoreScale
 from deepcredit.scoring.scorer import reason_table, shown_value
 
 KEYS = {"as_of": pd.Timestamp("2025-01-01")}
 SHOWN = ["bill_slope_180d", "days_late_slope", "mean_bill_90d", "bad_rate_trend", "events_per_month_365d"]
 DIRECTION = re.compile(r"\b(growing|rising|falling|shrinking|worse|better|more|less)\b")
-
-
-class _Model:
-    """Every feature costs each person the same contribution, whatever its value."""
-
-    views = ("tabular",)
-
-    def __init__(self, defs: list, contrib: np.ndarray) -> None:
-        self.definitions_, self.contrib = defs, contrib
-        self.used_features_ = [d.name for d in defs]
-
-    def get_params(self, deep: bool = False) -> dict:
-        return {}
-
-    def fitted_members(self) -> list:
-        return []
-
-    def explain(self, inp: ModelInput) -> Explanation:
-        by_feature = pd.DataFrame(self.contrib, columns=self.used_features_)
-        return Explanation.from_features(np.full(len(inp), -2.0), by_feature, self.definitions_)
 
 
 def _reasons(spec_text: str | None = None) -> pd.DataFrame:
@@ -57,7 +37,7 @@ def _reasons(spec_text: str | None = None) -> pd.DataFrame:
         {"person_id": ["p"], **KEYS, "label": [1], **{d.name: [values[d.name]] for d in defs}}
     )
     inp = ModelInput(FeatureFrame(frame, defs))
-    model = _Model(defs, np.full((1, len(defs)), 0.2))
+    model = FakeModel(defs, np.full((1, len(defs)), 0.2))
     reasons = reason_table(model, inp, model.explain(inp), ScoreScale(), top=len(defs))
     reasons["shown"] = [shown_value(f, v) for f, v in zip(reasons["feature"], reasons["value"], strict=True)]
     return reasons.set_index("feature")

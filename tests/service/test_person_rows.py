@@ -93,6 +93,28 @@ def test_a_read_for_some_people_prunes_relations_by_the_file_sorted_on_each_end(
     )
 
 
+def test_a_scope_without_an_index_reads_its_relations_once(monkeypatch):
+    """Not held, a scope for some people reads their relations once (each file, pruned, one time) and finds
+    their neighbours in what it read: no second read of the same rows for the neighbourhood."""
+    data = duplicated().data
+    said: list[str] = []
+    read = PersonIndex._read
+
+    def recorded(self, sql):
+        said.append(sql)
+        return read(self, sql)
+
+    monkeypatch.setattr(PersonIndex, "_read", recorded)
+    ids = _focus(True)[1]
+    con = new_connection()
+    try:
+        ScopedDataset(data, ids, index=None).sources(con)
+    finally:
+        con.close()
+    assert len([s for s in said if "WHERE source IN" in s]) == 1, said
+    assert len([s for s in said if "WHERE target IN" in s]) == 1, said
+
+
 def test_a_scope_without_an_index_reads_what_one_with_an_index_reads():
     """ScopedDataset for some people reads their rows through the person index, one it is given (the
     service's, held) or one of its own that reads them alone: the same tables either way."""

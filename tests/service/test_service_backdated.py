@@ -112,3 +112,34 @@ def test_retention_counts_a_backdated_reports_age_from_when_it_occurred(service)
     out = retention.run(service.ctx, years=1, recalculate=False)
     assert t0 + timedelta(days=3) < out.cutoff < t0 + timedelta(days=10)
     assert event_id not in set(service.ctx.scorer.person_events(subject)["event_id"])  # retired, as counted
+
+
+def _at(text: str | None) -> pd.Timestamp | None:
+    return None if text is None else pd.Timestamp(text).tz_convert("UTC").tz_localize(None)
+
+
+def test_the_person_sees_a_backdated_report_at_its_own_date_and_when_it_was_reported(service):
+    """The report (JSON and page), the records that cost most and the export give a reported record the date
+    it occurred (`ts`) and, beside it, when it was reported (`reported_at`: it counts from then), while the
+    score still reads it from its arrival."""
+    pid, me, acme = service.decided(skip=0)
+    occurred = service.clock.t + timedelta(days=1)
+    service.clock.advance(days=19)
+    reported = service.clock.t
+    event_id = _backdated(service, acme, pid, "rental_not_returned", occurred)
+    service.clock.advance(hours=1)
+    listed = service.client.get("/v1/me/report", headers=me).json()["events"]
+    mine = next(e for e in listed if e["event_id"] == event_id)
+    assert (_at(mine["ts"]), _at(mine["reported_at"])) == (occurred, reported)
+    assert all(e["reported_at"] is None for e in listed if e["event_id"] != event_id)  # one reported record
+    page = service.client.get("/v1/me/report.html", headers=me).text
+    said = f'{occurred:%Y-%m-%d}<br><span class="muted reported">reported on {reported:%Y-%m-%d}; counts from then'
+    assert said in page
+    costly = service.client.get("/v1/me/records", params={"top": 20}, headers=me).json()["records"]
+    cost = next(x for x in costly if x["event_id"] == event_id)
+    assert (_at(cost["ts"]), _at(cost["reported_at"])) == (occurred, reported)
+    exported = service.client.get("/v1/me/export", headers=me).json()["events"]
+    row = next(x for x in exported if x["event_id"] == event_id)
+    assert (_at(row["ts"]), _at(row["reported_at"])) == (occurred, reported)
+    read = service.ctx.scorer.person_events(service.subject(pid))  # the score still reads the arrival
+    assert read[read["event_id"] == event_id].iloc[0]["ts"] == pd.Timestamp(reported)

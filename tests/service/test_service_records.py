@@ -51,7 +51,7 @@ def test_the_person_gets_the_records_explain_gives(service):
     assert got["kind"].tolist() == want["kind"].tolist() and got["status"].tolist() == want["status"].tolist()
     assert round(cli.baseline) == service.score_of(pid).score  # the score the person was told
     assert set(got.columns) == {"event_id", "ts", "kind", "status", "amount", "due_ts", "days_late", "points",
-                                "meaning"}
+                                "meaning", "reported_at"}
     statuses = world().data.spec.events.statuses  # each record says what its status means, in the spec's word
     assert got["meaning"].tolist() == [statuses[s].meaning for s in got["status"]]
     # no counterparty, no person id; the record's own id is one the report lists, and a dispute takes it

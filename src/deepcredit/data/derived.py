@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,10 @@ from deepcredit.data.dataset import check_known_people
 from deepcredit.data.schema import RELATIONS
 from deepcredit.data.spec import DatasetSpec, Outcomes, Relations
 from deepcredit.data.validate import DataValidationError
+
+UNKNOWN_PEOPLE_HINT: Final = ('; to leave out the ties to someone not in the people file (ingest counts them), '
+                              'set unknown_people = "drop" under [relations]')
+"""Said after a relation's unknown person: the documented option that drops such ties, not found otherwise."""
 
 
 def relations_from_people(rel: Relations, people: pd.DataFrame, path: Path, since: pd.Timestamp,
@@ -50,7 +55,7 @@ def relations_from_people(rel: Relations, people: pd.DataFrame, path: Path, sinc
                               "ts": pd.Series(ts, index=person[has].index, dtype="datetime64[us]")})
         if rel.unknown_people == "refuse":
             check_known_people(edges.rename(columns={"target": col}), (col,), pd.Index(person.unique()),
-                               str(path), line_offset)
+                               str(path), line_offset, UNKNOWN_PEOPLE_HINT)
         parts.append(edges[edges["source"] != edges["target"]])
     for col in rel.groups:
         parts.append(_group_links(rel, col, links[col], person, known))
@@ -138,20 +143,24 @@ def _bad_between(bad_status: np.ndarray, ts: pd.Series, reach: pd.Series | None,
 
 
 def with_open_windows(out: pd.DataFrame, o: Outcomes, snapshot: pd.Timestamp) -> pd.Series:
-    """The labels, with the good ones whose window ends after the snapshot left unknown where the spec says
-    so (open_windows), and a warning counting them either way: a good outcome is final only when its window
-    has ended, while a bad one is final when seen."""
+    """The labels, with the good ones whose window ends after `snapshot` (the snapshot date, or the day the
+    outcomes were recorded: observed_on) left unknown where the spec says so (open_windows), and a warning
+    counting them either way: a good outcome is final only when its window has ended, while a bad one is
+    final when seen."""
     ends = out["as_of"] + pd.to_timedelta(pd.Series(out["window_days"], index=out.index).astype("int64"), unit="D")
     still_open = (out["label"] == 0).to_numpy(bool, na_value=False) & (ends > snapshot).to_numpy(bool)
     if not still_open.any():
         return out["label"]
     n, labelled = int(still_open.sum()), int((out["label"] == 0).sum())
-    said = f"{n:,} of {labelled:,} good labels have a performance window that ends after the snapshot date " \
+    when = "the outcomes were recorded (observed_on)" if o.observed_on else "the snapshot date"
+    said = f"{n:,} of {labelled:,} good labels have a performance window that ends after {when} " \
            f"{snapshot.date()}: they may still go bad"
     if o.open_windows == "unknown":
         warnings.warn(f"{said}; left out of the labels as not known yet (open_windows = \"unknown\")", stacklevel=3)
         return out["label"].mask(still_open)
-    warnings.warn(f"{said} (open_windows = \"unknown\" in [outcomes] leaves them out)", stacklevel=3)
+    later = "" if o.observed_on or o.source == "events" else (
+        "; outcomes recorded after the snapshot date: say when with observed_on = DATE in [outcomes]")
+    warnings.warn(f"{said} (open_windows = \"unknown\" in [outcomes] leaves them out{later})", stacklevel=3)
     return out["label"]
 
 

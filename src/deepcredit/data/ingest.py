@@ -38,6 +38,7 @@ from deepcredit.data.dataset import (
     write_dataset,
 )
 from deepcredit.data.derived import (
+    UNKNOWN_PEOPLE_HINT,
     before_first_day,
     outcomes_from_events,
     relations_from_people,
@@ -79,6 +80,7 @@ from deepcredit.data.validate import (
     a_or_an,
     check_event_values,
     check_no_duplicate_rows,
+    encoding_hint,
     event_kinds,
     first_true,
     is_parquet,
@@ -164,7 +166,8 @@ class _Checker:
                     raise DataValidationError(str(path), "the file is empty: expected a header row and data rows")
                 line = spec_line(self.spec_file, loc) if self.spec_file else None
                 header = self._headers[Path(path)]
-                hints = [separator_hint(header, self.fmt.delimiter), _repeated_hint(header), _sheet_hint(path)]
+                hints = [separator_hint(header, self.fmt.delimiter), _repeated_hint(header), _sheet_hint(path),
+                         encoding_hint(col, header, self.fmt.encoding)]
                 raise SpecError(self.spec_file or "spec", f"column {col!r} is not in {path} (its columns: "
                                 f"{', '.join(sorted(have)) or 'none'})" + "".join(f"; {h}" for h in hints if h),
                                 line, field_path(loc))
@@ -732,8 +735,8 @@ def _read_outcomes(spec: DatasetSpec, people: pd.DataFrame, people_path: Path, p
         said = ", ".join(repr(v) if v else "empty" for v in o.unknown)
         warnings.warn(f"{pending:,} of {len(out):,} rows have an outcome not known yet ({said}): left out of the "
                       "labels; those people can still be scored", stacklevel=2)
-    if snapshot is not None:
-        out["label"] = with_open_windows(out, o, pd.Timestamp(snapshot))
+    if snapshot is not None or o.observed_on is not None:  # open windows: by when the outcomes were recorded
+        out["label"] = with_open_windows(out, o, pd.Timestamp(o.observed_on or snapshot))
     out = out[out["label"].notna()]  # all of them: a file to score, not to learn from; rows keep their place
     out["label"] = out["label"].astype("int64")
     out["window_days"] = out["window_days"].astype("int64")
@@ -1002,7 +1005,8 @@ def _check_people(frame: pd.DataFrame, table: str, spec: DatasetSpec, path: Path
     """Every person a table's rows name is one of the people, or the error names the user's own column."""
     theirs = _person_columns(spec)[table]
     try:
-        check_known_people(frame, tuple(theirs), known, str(path), line_offset_for(path))
+        check_known_people(frame, tuple(theirs), known, str(path), line_offset_for(path),
+                           UNKNOWN_PEOPLE_HINT if table == "relations" else "")
     except DataValidationError as exc:
         raise DataValidationError(exc.file, exc.problem, exc.row, theirs.get(exc.column or ""),
                                   exc.line_offset) from None

@@ -162,6 +162,9 @@ def with_payments(events: pd.DataFrame, ev: Events) -> pd.DataFrame:
 
     Why here: the service's events must be what ingest would have stored for the same ledger row, so the
     model reads the same money in training and in service; one rule, not a second copy of it."""
+    if ev.kind_rules and len(events):  # several history files: each row by its own file's rules (for_kind)
+        return pd.concat([with_payments(rows, ev.for_kind(str(kind))) for kind, rows in
+                          events.groupby("kind", sort=False, dropna=False)], ignore_index=True)
     stated = events.get(REPORTED_PAID)
     if stated is not None:  # the caller's frame unchanged
         events = events.drop(columns=[REPORTED_PAID])

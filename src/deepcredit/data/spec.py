@@ -39,7 +39,14 @@ from deepcredit.data.spec_base import (
     identifier,
     not_ignored,
 )
-from deepcredit.data.spec_events import PAID_STATUS, EventColumns, Events, EventStatus, StatusMeaning
+from deepcredit.data.spec_events import (
+    PAID_STATUS,
+    EventColumns,
+    Events,
+    EventStatus,
+    KindRules,
+    StatusMeaning,
+)
 from deepcredit.data.spec_profile import Attribute, MoreProfile, Profile
 from deepcredit.data.spec_windows import Windows
 from deepcredit.data.toml_lines import field_path, line_of, todo_lines, toml_lines
@@ -208,7 +215,11 @@ class Outcomes(FileSection):
     open_windows: Literal["warn", "unknown"] = "warn"
     """Good labels whose performance window ends after the snapshot date are not final (the loan may still go
     bad): "warn" keeps them and says how many; "unknown" leaves them out of the labels as not known yet. A
-    bad label is final as soon as it is seen. Checked where the snapshot date is given."""
+    bad label is final as soon as it is seen. Checked where the snapshot date (or observed_on) is given."""
+    observed_on: dt.date | None = None
+    """When the outcomes file was recorded, where that is not the snapshot date (the events extracted at the
+    cut-off, the defaults observed half a year later): the open windows are those that end after it, not
+    after the snapshot date. Labels in their own file or the people file only."""
     as_of_column: str | None = "as_of"
     as_of: dt.date | None = None
     """A fixed as-of date for data without dates (features use what was known strictly before it)."""
@@ -263,6 +274,9 @@ class Outcomes(FileSection):
         known = set(self.unknown) & (set(self.bad) | set(self.good))
         if known:
             raise SpecProblem(("unknown",), f"{sorted(known)[0]!r} is listed as unknown and as a known outcome")
+        if self.source == "events" and self.observed_on is not None:
+            raise SpecProblem(("observed_on",), "labels told from the events are known from the events, as of "
+                                                "the snapshot date: leave observed_on out")
         if self.source == "events":
             if (self.as_of is None) == (not self.as_of_dates):
                 raise SpecProblem(("as_of",), "labels told from the events need the dates to label: one as_of, or "
@@ -403,6 +417,10 @@ class DatasetSpec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     snapshot_date: dt.date | None = None
+    currency: str | None = Field(default=None, pattern=r"^\S{1,12}$")
+    """The currency of the data set's money ("EUR"): what every money feature, profile attribute of unit
+    "money" and record amount in the reasons shows after its value. Unset: the unit of the credit line or
+    income attribute, if it has one other than a generic one (features.templates.currency)."""
     profile: Profile = Field(default_factory=lambda: Profile())
     events: Events | None = None
     more_profile: dict[str, MoreProfile] = {}
@@ -418,6 +436,17 @@ class DatasetSpec(Strict):
     format: Format = Field(default_factory=lambda: Format())
     windows: Windows = Field(default_factory=lambda: Windows())
     """How far back the history features look ([windows]: the period and the recent, medium, long windows)."""
+
+    @model_validator(mode="after")
+    def _check_currency(self) -> DatasetSpec:
+        """One currency: a credit line or income declared in another unit than `currency` is refused, as a
+        reason would show its money in two."""
+        if self.currency is not None:
+            for a in self.profile.attributes:
+                if a.role in ("credit_line", "income") and a.unit not in ("", "money", self.currency):
+                    raise SpecProblem(("currency",), f"{self.currency!r}, yet the {a.role.replace('_', ' ')} "
+                                      f"{a.name!r} is in {a.unit!r}: declare the one currency the data's money is in")
+        return self
 
     @model_validator(mode="after")
     def _check_month_columns(self) -> DatasetSpec:
@@ -445,6 +474,7 @@ class DatasetSpec(Strict):
                                                 "[more_events.NAME]")
         seen: dict[str, dict[str, tuple[str, BaseModel]]] = {"kinds": {}, "statuses": {}, "outcomes": {},
                                                               "measures": {}}
+        rules: dict[str, tuple[str, KindRules]] = {}  # each kind's first file's rules (Events.rules)
         if any(not m.join_on for m in self.more_profile.values()) and not self.profile.id_column:
             raise SpecProblem(("profile", "id_column"), "more profile files join the profile by the person's id: "
                                                         "name the id column")
@@ -469,12 +499,19 @@ class DatasetSpec(Strict):
                                  ("measures", measures)):
                 for value, item in items.items():
                     first = seen[group].setdefault(value, (source, item))
+                    where = (source,) if source == "events" else ("more_events", source)
                     if first[1] != item:
-                        where = (source,) if source == "events" else ("more_events", source)
                         at = list(items).index(value) if group == "measures" else value  # a list in the file
                         raise SpecProblem((*where, group, at), f"{value!r} is declared differently in "
                                           f"[{_section(first[0])}.{group}]: the files share one events table, so "
                                           "give it the same declaration or another name")
+                    if group == "kinds" and value != ev.paid_kind and (  # a payment is never reported
+                            ruled := rules.setdefault(value, (source, ev.rules())))[1] != ev.rules():
+                        raise SpecProblem((*where, group, value), f"{value!r} is also a kind of "
+                                          f"[{_section(ruled[0])}], whose file has another grace_days, paid_kind or "
+                                          "due, settled or days-late column: ingest stores each file's rows by its "
+                                          "own rules, so a reported outcome of it would be ambiguous; give it "
+                                          "another name in one file")
         return self
 
     @model_validator(mode="after")
@@ -539,24 +576,39 @@ class DatasetSpec(Strict):
         if not self.more_events:
             return self.model_copy(update=update) if update else self
         sources = [ev for _, ev in self.event_sources()]
+        measures = {m.name: m.model_copy(update={"column": None}) for ev in sources for m in ev.measures}
+        # an optional column is named by the first file's header that has it; where that header is another
+        # file's measure (two exports each with a 'betrag'), by its role's own name (amount), which no measure
+        # may take (MEASURE_RESERVED): the stored table holds each under its own name either way
         present = {c: next((getattr(ev.columns, c) for ev in sources if getattr(ev.columns, c)), None)
                    for c in ("amount", "days_late", "counterparty", "due_ts", "settled_ts", "paid_amount")}
+        present = {c: c if header in measures else header for c, header in present.items()}
         columns = EventColumns.model_validate({"kind": "kind", "status": "status", **present})
-        measures = {m.name: m.model_copy(update={"column": None}) for ev in sources for m in ev.measures}
         # what the scoring service reads to store a reported outcome as ingest stores it: the payment beside
         # it (paid_kind, with its paid_amount column) and a ledger's grace period (ledger.written_off_days,
-        # ledger.settled_as_stored); the first file's that declares each, as with commitment_word below
+        # ledger.settled_as_stored); the first file's that declares each, and each kind whose own file's
+        # rules differ keeps them (kind_rules, read by Events.for_kind), as ingest applied them to its rows
         paid_kind = next((ev.paid_kind for ev in sources if ev.paid_kind), None)
         grace = next((ev.grace_days for ev in sources if ev.grace_days is not None), None)
         merged = Events(columns=columns, kinds={k: v for ev in sources for k, v in ev.kinds.items()},
                         statuses={**{k: v for ev in sources for k, v in ev.statuses.items()}, **paid},
                         outcomes={k: v for ev in sources for k, v in ev.outcomes.items()},
                         measures=list(measures.values()), paid_kind=paid_kind, grace_days=grace)
+        own = merged.rules()
+        kind_rules = {k: rules for ev in sources if (rules := ev.rules()) != own for k in ev.kinds}
+        if kind_rules:
+            merged = merged.model_copy(update={"kind_rules": kind_rules})
         worded = next((ev for ev in sources if ev.commitment_word), None)  # the history texts' word, if any
         if worded is not None:
             merged = merged.model_copy(update={"commitment_word": worded.commitment_word,
                                                "commitment_plural": worded.commitment_plural})
         return self.model_copy(update={**update, "events": merged, "more_events": {}})
+
+    def for_kind(self, kind: str) -> DatasetSpec:
+        """This spec with its events' rules for rows of `kind` (Events.for_kind: its own history file's)."""
+        if self.events is None or kind not in self.events.kind_rules:
+            return self
+        return self.model_copy(update={"events": self.events.for_kind(kind)})
 
     def attribute(self, name: str) -> Attribute:
         return {a.name: a for a in self.profile.attributes}[name]
@@ -598,7 +650,8 @@ class DatasetSpec(Strict):
 
 
 ADDED_LATER = {"aliases": {}, "allow_contact": False, "bands": None, "improve_towards": [], "kind_texts": {},
-               "read_from_people": [], "commitment_word": None, "commitment_plural": None}
+               "read_from_people": [], "commitment_word": None, "commitment_plural": None, "kind_rules": {},
+               "currency": None, "observed_on": None}
 """Fields added to the spec after data sets were stored, with their defaults: left out of the stored text
 where they hold the default."""
 
@@ -620,6 +673,12 @@ def _section(source: str) -> str:
 
 
 def _spec_error(exc: ValidationError, file: str, lines: dict[tuple, int]) -> SpecError:
+    loc, problem = _located(exc)
+    return SpecError(file, problem, line_of(lines, loc), field_path(loc) or None)
+
+
+def _located(exc: ValidationError) -> tuple[tuple, str]:
+    """The field path and the words of a validation error's first problem."""
     err = exc.errors()[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))  # drop union branch names
     problem = err["msg"].removeprefix("Value error, ")
@@ -630,14 +689,46 @@ def _spec_error(exc: ValidationError, file: str, lines: dict[tuple, int]) -> Spe
         problem = f"unknown field {str(loc[-1])!r}"
     elif err["type"] == "enum" or err["type"] == "literal_error":
         problem = f"{err.get('input')!r} is not allowed: {err['msg'].removeprefix('Input should be ')}"
-    return SpecError(file, problem, line_of(lines, loc), field_path(loc) or None)
+    return loc, problem
 
 
 def parse_spec(data: dict, file: str = "<spec>", lines: dict[tuple, int] | None = None) -> DatasetSpec:
+    """The spec, checked as written and as it will be stored (its history files merged: DatasetSpec.stored),
+    so a spec that cannot be stored is refused here, as a SpecError with its file, line and field, never by
+    a later step's traceback."""
     try:
-        return DatasetSpec.model_validate(data)
+        spec = DatasetSpec.model_validate(data)
     except ValidationError as exc:
         raise _spec_error(exc, file, lines or {}) from None
+    try:
+        spec.stored()
+    except ValidationError as exc:  # the merged [events]: located in the first history file that has the field
+        merged, problem = _located(exc)
+        loc = _merged_loc(spec, merged)
+        raise SpecError(file, f"{problem} (once the history files are stored as one events table)",
+                        line_of(lines or {}, loc), field_path(loc) or None) from None
+    return spec
+
+
+def _merged_loc(spec: DatasetSpec, loc: tuple) -> tuple:
+    """Where, in the spec as written, a field of the stored (merged) [events] comes from: a measure's in the
+    file declaring it, a column's in the first file naming it, another field's in the first history file
+    that sets it ([events] if none does)."""
+    rest = loc[1:] if loc[:1] == ("events",) else loc  # the stored spec's [events], or the merged Events itself
+    names = list(dict.fromkeys(m.name for _, e in spec.event_sources() for m in e.measures))  # as merged
+    for source, ev in spec.event_sources():
+        where = ("events",) if source == "events" else ("more_events", source)
+        if rest[:1] == ("measures",) and len(rest) > 1 and isinstance(rest[1], int):
+            name = names[rest[1]] if rest[1] < len(names) else None
+            i = next((i for i, m in enumerate(ev.measures) if m.name == name), None)
+            if i is not None:
+                return (*where, "measures", i, *rest[2:])
+        elif rest[:1] == ("columns",) and len(rest) > 1:  # the first file that names that column, as merged
+            if getattr(ev.columns, str(rest[1]), None):
+                return (*where, *rest)
+        elif rest and rest[0] in ev.model_fields_set:
+            return (*where, *rest)
+    return ("events", *rest)
 
 
 def spec_from_toml(text: str, file: str = "<spec>") -> DatasetSpec:

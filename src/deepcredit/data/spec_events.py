@@ -200,6 +200,24 @@ class EventColumns(Strict):
     beside its AMT_INSTALMENT): each payment becomes an event of [events] paid_kind (ledger.payments_of)."""
 
 
+DatingColumn = Literal["due_ts", "settled_ts", "days_late"]
+DATING_COLUMNS: tuple[DatingColumn, ...] = ("due_ts", "settled_ts", "days_late")
+"""The optional columns by which ingest dates and rules a history file's rows (ledger.dated_when_known)."""
+
+
+class KindRules(Strict):
+    """How ingest stored the rows of one history file where a data set merges several: the file's grace
+    period, its paid_kind and which of DATING_COLUMNS it has. Why: the stored spec's one [events]
+    (DatasetSpec.stored) has one grace period and one paid_kind, so a reported outcome of another file's
+    kind would be stored by the wrong file's rules (a payment that file never had, another write-off bound);
+    the stored spec keeps each kind's own (Events.kind_rules, read by Events.for_kind). Written by ingest,
+    not declared by hand."""
+
+    grace_days: int | None = None
+    paid_kind: str | None = None
+    dated_by: list[DatingColumn] = []
+
+
 class Events(FileSection):
     columns: EventColumns = Field(default_factory=lambda: EventColumns())
     kinds: dict[str, EventKind]
@@ -245,6 +263,9 @@ class Events(FileSection):
     was", "Your next on-time return ends this streak". Left out: "payment", today's texts unchanged."""
     commitment_plural: str | None = Field(default=None, pattern=r"^[a-z][a-z -]*[a-z]$")
     """The plural of commitment_word where it is not the word and an s ("deliveries")."""
+    kind_rules: dict[str, KindRules] = {}
+    """The stored spec of several history files only: the rules of each kind whose file's are not this
+    [events]'s own (KindRules; DatasetSpec.stored writes them)."""
     outcomes: dict[str, ReportedOutcome] = {}
     """What the scoring service's reported outcomes (`rental_returned_late`, ...) are in this data set's
     kinds and statuses; one not listed is the simulator's (kind, status) where the spec declares both."""
@@ -403,6 +424,24 @@ class Events(FileSection):
     def only_kind(self) -> str | None:
         """The one kind of a file without a kind column (its payments' paid_kind aside)."""
         return next(k for k in self.kinds if k != self.paid_kind) if self.columns.kind is None else None
+
+    def rules(self) -> KindRules:
+        """This file's grace period, paid_kind and dating columns: the rules ingest stores its rows by."""
+        return KindRules(grace_days=self.grace_days, paid_kind=self.paid_kind,
+                         dated_by=[c for c in DATING_COLUMNS if getattr(self.columns, c)])
+
+    def for_kind(self, kind: str) -> Events:
+        """These declarations with the rules of `kind`'s own file (kind_rules), so a row of that kind is
+        stored as ingest stored its file's rows (those of the merged [events] for a kind it has none for);
+        without kind_rules, so what reads it by kind reads one file's rules."""
+        if not self.kind_rules:
+            return self
+        rule = self.kind_rules.get(kind)
+        if rule is None:
+            return self.model_copy(update={"kind_rules": {}})
+        columns = self.columns.model_copy(update={c: None for c in DATING_COLUMNS if c not in rule.dated_by})
+        return self.model_copy(update={"grace_days": rule.grace_days, "paid_kind": rule.paid_kind,
+                                       "columns": columns, "kind_rules": {}})
 
     def statuses_meaning(self, *meanings: str) -> frozenset[str]:
         return frozenset(s for s, v in self.statuses.items() if v.meaning in meanings)

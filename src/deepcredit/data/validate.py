@@ -498,6 +498,27 @@ def separator_hint(header: list[str], delimiter: str) -> str:
             f"as delimiter = {toml_string(sep)} under [format]")
 
 
+def encoding_hint(column: str, header: list[str], encoding: str) -> str:
+    """When a declared column is missing only because the file's text was decoded with the wrong encoding
+    (a UTF-8 'fällig_am' read as Latin-1 is 'fÃ¤llig_am'; a Latin-1 one read as UTF-8 is 'f\ufffdllig_am'):
+    which encoding the file probably has (else empty)."""
+    utf8 = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+    for found in header:
+        if utf8:  # a byte that is no UTF-8 was read as the replacement character, one per accented letter
+            if "\ufffd" in found and found == re.sub(r"[^\x00-\x7f]", "\ufffd", column):
+                return (f"{show_value(found, 40)} looks like {column!r} in another encoding: the file is probably not "
+                        'UTF-8: declare its encoding in the spec (encoding = "cp1252" or "latin-1" under [format])')
+            continue
+        try:
+            again = found.encode(encoding).decode("utf-8")
+        except UnicodeError:
+            continue
+        if again == column != found:
+            return (f"{show_value(found, 40)} is {column!r} written in UTF-8 and read as {encoding}: the file is "
+                    f'probably UTF-8: declare encoding = "utf-8" under [format] (or leave encoding out)')
+    return ""
+
+
 def toml_string(text: str) -> str:
     """Text as a TOML basic string (a JSON string is one), for messages and drafts that say what to write."""
     return json.dumps(text, ensure_ascii=False)
@@ -984,13 +1005,13 @@ def check_unique(frame: pd.DataFrame, key: tuple[str, ...], file: str, line_offs
 
 
 def check_known_people(frame: pd.DataFrame, columns: tuple[str, ...], people: pd.Index, file: str,
-                       line_offset: int | None) -> None:
-    """Every person referred to must exist in the people table."""
+                       line_offset: int | None, hint: str = "") -> None:
+    """Every person referred to must exist in the people table (else an error, with `hint` after it)."""
     for col in columns:
         unknown = ~frame[col].isin(people).to_numpy(dtype=bool)
         i = first_true(unknown)
         if i is not None:  # the index holds each row's place in the file (merged or filtered rows keep theirs)
-            raise DataValidationError(file, f"{withheld(False)} is not a person_id in the people table",
+            raise DataValidationError(file, f"{withheld(False)} is not a person_id in the people table{hint}",
                                       int(frame.index[i]) + 1, col, line_offset)
 
 

@@ -13,9 +13,11 @@ computes `regr_slope(y, x)` from centred sums (features/slopes.py), so both engi
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
+from functools import lru_cache
 
 from deepcredit.data.schema import PROTECTED_ATTRIBUTES, Dimension
 
@@ -72,41 +74,106 @@ the reason writes the sign ('signed:money' shows +1,200.00 or -45.27), so a fall
 PER = " per "
 """Between a unit and a period: a rate ('days per month' shows 0.06 days per month, 'count per month' 2.5
 per month; money per month 45.27 per month)."""
-FINE = {"days": lambda v: f"{_fine(v)} day" + ("" if _fine(abs(v)) == "1" else "s"), "count": _fine, "number": _fine}
+FINE = {
+    "days": lambda v: f"{_fine(v)} day" + ("" if _fine(abs(v)) == "1" else "s"),
+    "count": _fine,
+    "number": _fine,
+}
 """A rate's number in a whole-number unit: its fraction is what it says (0.06 days per month)."""
 
 
-def shown_in(unit: str, value: float) -> str:
-    """`value` as a person reads it in `unit`: one of UNITS, optionally followed by words after a colon (the
-    spec's currency: 'money:EUR' shows 437.27 EUR), a rate ('days per month'), a signed value
-    ('signed:days per month': +0.06 days per month), a log1p transform, or any words a spec declares for an
-    attribute (48 with 'months': '48 months')."""
-    if unit == LOG1P or unit.startswith(LOG1P + ":"):
-        value, unit = math.expm1(value), unit.removeprefix(LOG1P).removeprefix(":")
-    if unit.startswith(SIGNED + ":"):
-        return ("+" if value > 0 else "-" if value < 0 else "") + shown_in(unit.removeprefix(SIGNED + ":"), abs(value))
-    base, per, period = unit.rpartition(PER)
-    if per:
-        return f"{FINE[base](value) if base in FINE else shown_in(base, value)}{PER}{period}"
-    kind, colon, words = unit.partition(":")
-    if colon and kind in UNITS:
-        return f"{UNITS[kind](value)} {words}"
-    if unit in UNITS:
-        return UNITS[unit](value)
-    return f"{_number(value)}{'' if unit == '%' else ' '}{unit}" if unit else _number(value)
+_NEGATIVE_ZERO = re.compile(r"^-(?=[0.,]*(?:[^\d.,]|$))")
+"""A minus before a number that reads as zero ('-0', '-0.00', '-0%'): a tiny negative value shows as zero."""
+
+
+def _unsigned_zero(text: str) -> str:
+    return _NEGATIVE_ZERO.sub("", text)
+
+
+def _reads_zero(text: str) -> bool:
+    return _NEGATIVE_ZERO.match("-" + text) is not None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """How a person reads a feature's value, as a record: the unit string (FeatureDef.unit, a spec's
+    attribute unit, a saved artifact) is its serialised form, parsed once here (Unit.parse) and written back
+    by str(), so shown_in reads fields rather than re-parsing prefixes and suffixes.
+
+    The string form: ['log1p' [':']] ['signed:'] base [':' currency] [' per ' period], e.g. 'days',
+    'money:EUR', 'signed:days per month', 'log1p:DM', 'count per month'."""
+
+    base: str = ""
+    """A key of UNITS, or words a spec declares for an attribute ('months', 'DM', '%'); "" a plain number."""
+    currency: str = ""
+    """Words written after a UNITS base's number: the spec's currency ('money:EUR' shows 437.27 EUR)."""
+    per: str = ""
+    """A rate's period ('month': 0.06 days per month)."""
+    signed: bool = False
+    """The sign is what it says (a trend, a change): written, '+0.06' or '-45.27', so a fall never reads as a rise."""
+    log1p: bool = False
+    """The feature holds log(1 + x): x is shown."""
+
+    @staticmethod
+    def parse(text: str) -> Unit:
+        """The record a unit string writes (its inverse is str(); cached, so each string is parsed once)."""
+        return _parse(text)
+
+    def __str__(self) -> str:
+        head = f"{self.base}:{self.currency}" if self.currency else self.base
+        body = (f"{SIGNED}:" if self.signed else "") + head + (f"{PER}{self.per}" if self.per else "")
+        return (f"{LOG1P}:{body}" if body else LOG1P) if self.log1p else body
+
+    def show(self, value: float) -> str:
+        """`value` as a person reads it in this unit ('+0.06 days per month', '437.27 EUR', '48 months');
+        a number that reads as zero never carries a sign ('0', not '-0' or '+0.00')."""
+        if self.log1p:
+            value = math.expm1(value)
+        text = _unsigned_zero(self._figure(abs(value) if self.signed else value))
+        if self.signed and not _reads_zero(text):
+            text = ("+" if value > 0 else "-" if value < 0 else "") + text
+        return text + (f"{PER}{self.per}" if self.per else "")
+
+    def _figure(self, value: float) -> str:
+        if self.per and self.base in FINE and not self.currency:
+            return FINE[self.base](value)
+        if self.base in UNITS:
+            return UNITS[self.base](value) + (f" {self.currency}" if self.currency else "")
+        if self.base:
+            return f"{_number(value)}{'' if self.base == '%' else ' '}{self.base}"
+        return _number(value)
+
+
+@lru_cache(maxsize=1024)
+def _parse(text: str) -> Unit:
+    rest, log1p = text, text == LOG1P or text.startswith(LOG1P + ":")
+    if log1p:
+        rest = rest.removeprefix(LOG1P).removeprefix(":")
+    signed = rest.startswith(SIGNED + ":")
+    head, per, period = rest.removeprefix(SIGNED + ":").rpartition(PER)
+    if not per:
+        head, period = period, ""
+    base, colon, words = head.partition(":")
+    if not (colon and base in UNITS):
+        base, words = head, ""
+    return Unit(base, words, period, signed, log1p)
+
+
+def shown_in(unit: Unit | str, value: float) -> str:
+    """`value` as a person reads it in `unit` (a Unit, or its string form: one of UNITS, optionally followed
+    by words after a colon (the spec's currency: 'money:EUR' shows 437.27 EUR), a rate ('days per month'),
+    a signed value ('signed:days per month': +0.06 days per month), a log1p transform, or any words a spec
+    declares for an attribute (48 with 'months': '48 months'))."""
+    return (unit if isinstance(unit, Unit) else Unit.parse(unit)).show(value)
 
 
 def in_currency(unit: str, currency: str) -> str:
     """`unit` with its money in `currency` (the spec's declared one): 'money' becomes 'money:EUR', also
     within a signed value or a rate ('signed:money per month'); any other unit, or no currency, as it is."""
-    if not currency:
+    parsed = Unit.parse(unit)
+    if not currency or parsed.base != "money" or parsed.currency:
         return unit
-    prefix = next((p for p in (SIGNED + ":", LOG1P + ":") if unit.startswith(p)), "")
-    base, per, period = unit.removeprefix(prefix).rpartition(PER)
-    base = base if per else period
-    if base != "money":
-        return unit
-    return f"{prefix}money:{currency}{per}{period if per else ''}"
+    return str(replace(parsed, currency=currency))
 
 
 @dataclass(frozen=True)
@@ -140,7 +207,8 @@ class FeatureDef:
     number, yes_no; money followed by the spec's currency, 'money:EUR'), words a spec declares for its
     attribute ('months'), a rate of either per a period ('days per month'), any of those after 'signed:'
     for a value that can fall as well as rise (a trend: '+0.06 days per month'), or after 'log1p:' for a
-    log feature; "" as it is. Every template feature declares one (features.templates)."""
+    log feature; "" as it is. Every template feature declares one (features.templates). The string is the
+    serialised form of a Unit (Unit.parse, str), so specs and saved artifacts keep it as written."""
     codes: str = ""
     """The feature holding what a missing value stands for (an attribute's special values, `<name>_code`):
     a reason shows that meaning ('refused') rather than 'missing'."""
@@ -163,11 +231,20 @@ class FeatureDef:
         """The value as a person reads it: an ordinal rank becomes its declared level, a number is written
         in its unit (shown_in: '408 days', '75%', '1,250.00', '+0.06 days per month'); other values stay as
         they are."""
-        if self.levels and isinstance(value, int | float) and float(value).is_integer() \
-                and 0 <= int(value) < len(self.levels):
+        if (
+            self.levels
+            and isinstance(value, int | float)
+            and float(value).is_integer()
+            and 0 <= int(value) < len(self.levels)
+        ):
             return self.levels[int(value)]
-        if self.unit and isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            return shown_in(self.unit, float(value))
+        if (
+            self.unit
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+        ):
+            return Unit.parse(self.unit).show(float(value))
         return value
 
     def is_protected(self) -> bool:
@@ -187,7 +264,14 @@ class FeatureDef:
 
     @classmethod
     def from_dict(cls, d: dict) -> FeatureDef:
-        return cls(**{**d, "dimension": Dimension(d["dimension"]), "source": Source(d["source"]),
-                      "kind": Kind(d["kind"]), "requires": tuple(d.get("requires", ())),
-                      "levels": tuple(d.get("levels", ())),
-                      "improve_towards": tuple(d.get("improve_towards", ()))})
+        return cls(
+            **{
+                **d,
+                "dimension": Dimension(d["dimension"]),
+                "source": Source(d["source"]),
+                "kind": Kind(d["kind"]),
+                "requires": tuple(d.get("requires", ())),
+                "levels": tuple(d.get("levels", ())),
+                "improve_towards": tuple(d.get("improve_towards", ())),
+            }
+        )

@@ -19,7 +19,7 @@ from deepcredit.data.schema import Dimension
 from deepcredit.data.spec import DatasetSpec, DescribedKind, Relations, SpecError
 from deepcredit.data.spec_events import Events, Measure, ShareFeature
 from deepcredit.data.spec_profile import Attribute
-from deepcredit.features.spec import LOG1P, PER, SIGNED, UNITS, FeatureDef, Kind, Source, in_currency
+from deepcredit.features.spec import UNITS, FeatureDef, Kind, Source, Unit, in_currency
 from deepcredit.features.window_words import Words, between, span
 
 CH, FC = Dimension.CREDIT_HISTORY, Dimension.FULFILMENT_CAPACITY
@@ -200,8 +200,8 @@ def attribute_feature(a: Attribute) -> FeatureDef:
         sql, unit = f"MAX(CASE WHEN {col} THEN 1 ELSE 0 END)", "yes_no"
     elif a.type == "date":
         sql, name, unit = f"MAX({col})", "tenure_days" if a.role == "joined_at" else f"days_since_{a.name}", "days"
-    elif a.log:
-        sql, name, unit = f"MAX(LN(1 + GREATEST({col}, 0)))", f"log_{a.name}", ":".join(filter(None, (LOG1P, a.unit)))
+    elif a.log:  # the spec's unit string as written is the base: its serialised form stays byte for byte
+        sql, name, unit = f"MAX(LN(1 + GREATEST({col}, 0)))", f"log_{a.name}", str(Unit(a.unit, log1p=True))
     else:
         sql, unit = f"MAX({col})", a.unit or "number"
     return FeatureDef(name, a.dimension, Source.PROFILE, sql, a.text, improve_text(a),
@@ -296,7 +296,7 @@ def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:
             FeatureDef("bad_rate_trend", CH, E, f"{_rate(0, r)} - {_rate(r, lg)}",
                        f"the share of your recent {nouns} late or missed, against your earlier ones",
                        f"Bring your recent {nouns} back on time; recent behaviour weighs most.", risk_direction=1,
-                       unit=f"{SIGNED}:percentage_points"),
+                       unit=str(Unit("percentage_points", signed=True))),
             FeatureDef("days_since_last_bad", CH, E, "MIN(CASE WHEN is_bad = 1 THEN age_days END)",
                        f"how recently you last had a late {noun} or missed a commitment" if own else
                        "how recently you last paid late or missed a commitment",
@@ -328,7 +328,7 @@ def credit_history_features(ev: Events, words: Words) -> list[FeatureDef]:
                        f"how your {noun} delays changed {per} by {per}",
                        f"Make your {nouns} a little earlier each {per} until they are on time again." if own else
                        f"Pay a little earlier each {per} until you are on time again.", risk_direction=1,
-                       unit=f"{SIGNED}:days{PER}{per}"),
+                       unit=str(Unit("days", per=per, signed=True))),
         ]
     ratings = ev.kinds_amount("rating")
     if ratings:
@@ -398,7 +398,7 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
             FeatureDef(f"bill_slope_{m}d", FC, E, _slope("amount", f"{owed} AND ", m, p),
                        f"how your balance changed {per} by {per}" if balance else
                        f"how the amounts you were asked to pay changed {per} by {per}",
-                       spend_less if balance else AMOUNTS_AHEAD, unit=f"{SIGNED}:money{PER}{per}",
+                       spend_less if balance else AMOUNTS_AHEAD, unit=str(Unit("money", per=per, signed=True)),
                        improve_direction=-1),
         ]
     if paid:
@@ -461,7 +461,7 @@ def capacity_features(ev: Events | None, credit_line: str | None, words: Words) 
                        risk_direction=1, requires=line, unit="share", missing=no_line),
             FeatureDef("balance_trend", FC, DER, f"({mean_recent} - {mean_before}) / NULLIF({credit_line}, 0)",
                        "the change in your balance, as a share of your credit line", spend_less,
-                       risk_direction=1, requires=line, unit=f"{SIGNED}:percentage_points", missing=no_line),
+                       risk_direction=1, requires=line, unit=str(Unit("percentage_points", signed=True)), missing=no_line),
         ]
     if paid:
         out.append(FeatureDef(f"paid_to_limit_{m}d", FC, DER, f"amount_paid_{m}d / NULLIF({credit_line}, 0)",
@@ -486,7 +486,7 @@ def flow_capacity_features(ev: Events, words: Words) -> list[FeatureDef]:
                        INCOME_IN, risk_direction=-1, fill=0, unit="money"),
             FeatureDef(f"received_change_{r}d", FC, E, f"{received} - {total(money_in, f'age_days > {r}', 2 * r)}",
                        f"the money that came in over {words.last(r)} against the {span(r)} before", INCOME_IN,
-                       risk_direction=-1, fill=0, unit=f"{SIGNED}:money"),
+                       risk_direction=-1, fill=0, unit=str(Unit("money", signed=True))),
             FeatureDef(f"{words.token}s_with_money_in_{m}d", FC, E,
                        active_periods(m, w.period, cond=f"{money_in} > 0"),
                        f"in how many of the last {words.periods_in(m)} money came in", INCOME_IN, risk_direction=-1,
@@ -497,7 +497,7 @@ def flow_capacity_features(ev: Events, words: Words) -> list[FeatureDef]:
         out += [
             FeatureDef(f"net_flow_{r}d", FC, E, f"{received} - {spent}",
                        f"the money that came in less the money that went out in {words.last(r)}", within_means,
-                       risk_direction=-1, fill=0, unit=f"{SIGNED}:money"),
+                       risk_direction=-1, fill=0, unit=str(Unit("money", signed=True))),
             FeatureDef(f"spent_to_received_{r}d", FC, E, f"{spent} / NULLIF({received}, 0)",
                        f"how much of the money that came in you spent in {words.last(r)}", within_means,
                        risk_direction=1, unit="share"),
@@ -510,7 +510,7 @@ def behaviour_features(ev: Events, words: Words) -> list[FeatureDef]:
     r, m, lg = w.recent, w.medium, w.long
     out = [
         FeatureDef(f"events_per_{words.token}_{lg}d", BP, E, f"{count('1 = 1', lg)} / {float(lg // w.period)}",
-                   "how often you use the services", REGULAR, fill=0, unit=f"count{PER}{words.period}",
+                   "how often you use the services", REGULAR, fill=0, unit=str(Unit("count", per=words.period)),
                    improve_direction=1),
         FeatureDef(f"active_{words.token}s_{lg}d", BP, E,
                    active_periods(lg, w.period),
@@ -563,7 +563,8 @@ def numeric_measure(ms: Measure, words: Words) -> list[FeatureDef]:
     w = words.w
     r, m = w.recent, w.medium
     col, text, unit, improve = ms.name, ms.text, ms.unit or "number", measure_advice(ms)
-    change = "percentage_points" if unit == "share" else unit  # a share's trend moves in percentage points
+    # a share's trend moves in percentage points; the spec's unit as written is the base of the trend's rate
+    change = "percentage_points" if unit == "share" else unit
     recent = f"CASE WHEN age_days <= {r} THEN {col} END"
     level = {"mean": (f"AVG({recent})", f"{text}, on average over {words.last(r)}"),
              "min": (f"MIN({recent})", f"{text} at its lowest in {words.last(r)}"),
@@ -574,7 +575,7 @@ def numeric_measure(ms: Measure, words: Words) -> list[FeatureDef]:
                        unit=unit, improve_direction=ms.improve_direction) for stat, (sql, said) in level.items()]
     out.append(FeatureDef(f"{col}_trend_{m}d", ms.dimension, E, _slope(col, "", m, w.period),
                           words.trend_of(text), improve, risk_direction=ms.risk_direction,
-                          unit=f"{SIGNED}:{change}{PER}{words.period}"))
+                          unit=str(Unit(change, per=words.period, signed=True))))
     return out
 
 
@@ -643,8 +644,11 @@ def kind_feature(rel: Relations, kind: str, label: str) -> FeatureDef:
 
 
 def currency(spec: DatasetSpec) -> str:
-    """The unit the spec declares for money: that of its credit line or income attribute ("EUR"), unless it
-    is one of the generic display units ("money", "share"...); "" where it declares none."""
+    """The currency the spec declares for money: its `currency` ("EUR"), else the unit of its credit line or
+    income attribute, unless that is one of the generic display units ("money", "share"...); "" where it
+    declares none."""
+    if spec.currency:
+        return spec.currency
     for role in ("credit_line", "income"):
         a = spec.role(role)
         if a is not None and a.unit and a.unit not in UNITS:

@@ -448,6 +448,7 @@ def report(ctx: ServiceContext, m: MerchantPrincipal, req: EventReport) -> Event
         raise Problem(422, "outcome-not-declared", f"the data set this service scores does not say what "
                       f"'{req.outcome.value}' is (its operator declares it under [events.outcomes] in its spec)")
     kind, status = stored_as
+    spec = spec.for_kind(kind) if spec is not None else None  # its own history file's rules, as ingest's
     meaning = status_meaning(status, spec)
     floor = write_off_days(spec) if meaning == "broken" else None  # a write-off's days late, as ingest sets it
     stated = float(req.days_late) if req.days_late is not None else None

@@ -28,6 +28,7 @@ from sqlalchemy import delete, select
 
 from deepcredit.service import alerts, consent, disputes
 from deepcredit.service.context import ServiceContext
+from deepcredit.service.record_dates import occurred, own_dates
 from deepcredit.service.schemas import AlertOut, ConsentOut, DisputeOut, UtcDateTime, WebhookOut
 from deepcredit.service.scoring import Held, ModelScorer
 from deepcredit.service.store.models import (
@@ -92,9 +93,10 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records", date_format="iso"))
 
 
-def _shared(held: Held, subject: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(profile, events, relations) as the person may take them away: no ids of other people."""
-    events = held.events.drop(columns=["person_id"], errors="ignore")
+def _shared(held: Held, subject: str, when: dict[str, datetime]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(profile, events, relations) as the person may take them away: no ids of other people; a reported
+    record at its own date, with when it was reported (record_dates.own_dates: `when` it occurred)."""
+    events = own_dates(held.events, when).drop(columns=["person_id"], errors="ignore")
     if "counterparty" in events:  # a merchant reference or another party: the service's ids only
         events["counterparty"] = events["counterparty"].where(events["counterparty"].isna(), "recorded")
     rel = held.relations
@@ -120,7 +122,9 @@ def collect_with_columns(ctx: ServiceContext, subject: str) -> tuple[dict[str, A
     columns = dict(COLUMNS)
     scorer = ctx.scorer
     if isinstance(scorer, ModelScorer):
-        profile, events, relations = _shared(scorer.held(subject), subject)
+        with ctx.db.read() as s:
+            when = occurred(s, subject)
+        profile, events, relations = _shared(scorer.held(subject), subject, when)
         out.update(profile=_records(profile), events=_records(events), relations=_records(relations))
         columns.update(profile=list(profile.columns), events=list(events.columns), relations=list(relations.columns))
     else:

@@ -160,7 +160,13 @@ class PersonIndex:
     def neighbours(self, ids: Iterable[str]) -> set[str]:
         """Everyone connected to `ids` (either direction, at any time), themselves included where connected."""
         ids = list(ids)
-        t = self._of(["by_source", "by_target"], ids)
-        a = t["by_source"].rows(ids).column("target").to_pylist()
-        b = t["by_target"].rows(ids).column("source").to_pylist()
-        return set(a) | set(b)
+        return connected(self.relations(ids), ids)
+
+
+def connected(relations: pa.Table, ids: Iterable[str]) -> set[str]:
+    """Everyone at the other end of `relations` (PersonIndex.relations of `ids`) from `ids`, themselves included
+    where connected: a scope that has read its relations finds its neighbours in them, not in a second read."""
+    ids = pa.array(list(ids), pa.string())
+    src, tgt = relations.column("source"), relations.column("target")
+    out = pc.filter(tgt, pc.is_in(src, ids)).to_pylist()
+    return set(out) | set(pc.filter(src, pc.is_in(tgt, ids)).to_pylist())

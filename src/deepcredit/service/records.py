@@ -24,6 +24,7 @@ from deepcredit.scoring.record_reasons import RECORD_CAP, RecordWeights, record_
 from deepcredit.service.context import ServiceContext
 from deepcredit.service.history import spec_of, status_meaning
 from deepcredit.service.problems import Problem
+from deepcredit.service.record_dates import REPORTED_AT, occurred, own_dates
 from deepcredit.service.schemas import RecordCost, RecordGroupCost, RecordsOut
 from deepcredit.service.scoring import ModelScorer
 from deepcredit.service.store.models import Score
@@ -55,6 +56,7 @@ def person_records(ctx: ServiceContext, subject: str, top: int = SHOWN) -> Recor
     cost points too (the model reads the mix and amounts of activity, not only missed payments)."""
     with ctx.db.read() as s:
         score = s.get(Score, subject)
+        when = occurred(s, subject)
     if score is None:
         return RecordsOut(as_of=None, held=0, considered=0, records=[], model_id=None)
     scorer = ctx.scorer
@@ -66,8 +68,9 @@ def person_records(ctx: ServiceContext, subject: str, top: int = SHOWN) -> Recor
     records = [RecordCost(event_id=_text(r.get("event_id")), ts=pd.Timestamp(r["ts"]).to_pydatetime(), kind=str(r["kind"]), status=str(r["status"]),
                           amount=_number(r.get("amount")) if priced else None, due_ts=_time(r.get("due_ts")),
                           days_late=_number(r.get("days_late")), points=float(r["points"]),
+                          reported_at=_time(r.get(REPORTED_AT)),
                           meaning=status_meaning(str(r["status"]), spec))  # type: ignore[arg-type]
-               for r in weights.top(top).to_dict("records")]
+               for r in own_dates(weights.top(top), when).to_dict("records")]  # each at its own date (record_dates)
     groups = [RecordGroupCost(by=g["by"], name=g["name"], label=g["label"], count=int(g["count"]),
                               points=float(g["points"])) for g in weights.top_groups(top).to_dict("records")]
     return RecordsOut(as_of=score.as_of, held=weights.records, considered=weights.considered, records=records,

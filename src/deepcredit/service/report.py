@@ -30,6 +30,7 @@ from deepcredit.service import disputes as dispute_mod
 from deepcredit.service import history as hist
 from deepcredit.service.attribute_fixes import shown
 from deepcredit.service.context import DEFAULT_BANDS, ServiceContext
+from deepcredit.service.record_dates import own_dates
 from deepcredit.service.records import amounts_held
 from deepcredit.service.recourse import money_unit
 from deepcredit.service.schemas import (
@@ -120,8 +121,9 @@ def build(ctx: ServiceContext, subject: str, events_page: int = 1, accesses_page
         grants = consents.list_for(ctx, s, subject)
         disputes = dispute_mod.list_for(s, ctx, subject=subject)
         words = hist.describer(s, subject, merchants, hist.spec_of(ctx.scorer))
-        service_events = {e.public_id: merchants.get(e.merchant_id, "a merchant") for e in s.execute(
-            select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars()}
+        reported = s.execute(select(ServiceEvent).where(ServiceEvent.subject == subject)).scalars().all()
+        service_events = {e.public_id: merchants.get(e.merchant_id, "a merchant") for e in reported}
+        when = {e.public_id: e.ts for e in reported}  # a reported record's own date (record_dates)
         accesses = _accesses(s, subject, audit, merchants, grants)
     points = hist.points([(h.as_of, h.score, h.band, words(h.cause)) for h in history])
     active = {d.event_id: d.state for d in disputes if d.state.value in dispute_mod.ACTIVE}
@@ -135,6 +137,7 @@ def build(ctx: ServiceContext, subject: str, events_page: int = 1, accesses_page
         events_page = 1
     else:
         read = held.events[held.events["ts"] <= pd.Timestamp(now)]  # historical data: not what comes after now
+        read = own_dates(read, when)  # shown at its own date, with when it was reported (order kept)
         events_held = len(read)
         events_pages = max(1, math.ceil(events_held / MAX_EVENTS))
         events_page = min(max(1, events_page), events_pages)
@@ -144,6 +147,7 @@ def build(ctx: ServiceContext, subject: str, events_page: int = 1, accesses_page
             events.append(EventOut(event_id=ref, ts=r.ts.to_pydatetime(), kind=str(r.kind), status=str(r.status),
                                    amount=None if _missing(r.amount) or not priced else float(r.amount),
                                    days_late=None if _missing(r.days_late) else float(r.days_late),
+                                   reported_at=None if _missing(r.reported_at) else r.reported_at.to_pydatetime(),
                                    source=HELD if ref is None else service_events.get(ref, HELD),
                                    disputed=ref in active, dispute_state=None if ref is None else active.get(ref)))
     latest = held.latest_profile(now) if held is not None else {}

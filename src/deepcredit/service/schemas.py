@@ -560,13 +560,19 @@ class DisputeOut(BaseModel):
                                  "(it is gone, not changed)")
 
 
+REPORTED_AT_TEXT = ("A record a merchant reported to the service: when it was reported. It counts towards my score "
+               "from then, not from when it occurred (a score as of an earlier moment did not know it); null for "
+               "the data set's records")
+
+
 class EventOut(BaseModel):
     event_id: str | None
-    ts: UtcDateTime
+    ts: UtcDateTime = Field(description="When the record occurred (a reported one: the date its report gave)")
     kind: str
     status: str
     amount: float | None
     days_late: float | None
+    reported_at: UtcDateTime | None = Field(None, description=REPORTED_AT_TEXT)
     source: str
     disputed: bool
     dispute_state: DisputeState | None = None
@@ -689,12 +695,13 @@ class RecordCost(BaseModel):
     """One of my records and what it costs my score: the points the model gives me more without it."""
 
     event_id: str | None = Field(None, description="The record's id, as my report lists it and a dispute names it")
-    ts: UtcDateTime = Field(description="When the record was made")
+    ts: UtcDateTime = Field(description="When the record occurred (a reported one: the date its report gave)")
     kind: str
     status: str
     amount: float | None
     due_ts: UtcDateTime | None = Field(description="When it was due, where the data set holds due dates")
     days_late: float | None
+    reported_at: UtcDateTime | None = Field(None, description=REPORTED_AT_TEXT)
     points: float = Field(description="Points my score would gain without this record (unrounded: at least 1 "
                                       "once rounded)")
     meaning: Literal["kept", "late", "broken", "open", "neutral"] | None = Field(

@@ -47,7 +47,7 @@ from deepcredit.scoring.input_check import check_model_features
 from deepcredit.scoring.scorer import Scorer as ReportScorer
 from deepcredit.scoring.scorer import input_dimensions, no_record_column, used_features
 from deepcredit.service.attribute_fixes import FIX_COLUMNS, corrected_people, disputable
-from deepcredit.service.lookup import PersonIndex
+from deepcredit.service.lookup import PersonIndex, connected
 from deepcredit.service.pseudodata import without_erased
 
 OVERLAY_COLUMNS = {"person_id": "VARCHAR", "ts": "TIMESTAMP", "kind": "VARCHAR", "amount": "DOUBLE",
@@ -232,8 +232,9 @@ class ScopedDataset(Dataset):
         scan = self.base.scan
         if self.focus is not None:  # the focus's rows through the person index: the one way to read them
             index = self.index or PersonIndex(self.base, held=False)
-            scope = sorted(set(self.focus) | (index.neighbours(self.focus) if neighbours else set()))
-            for name, rows in (("people", index.people(self.focus)), ("relations", index.relations(self.focus)),
+            relations = index.relations(self.focus)  # read once: the neighbours are found in it too
+            scope = sorted(set(self.focus) | (connected(relations, self.focus) if neighbours else set()))
+            for name, rows in (("people", index.people(self.focus)), ("relations", relations),
                                ("events", index.events(scope))):
                 con.register(f"_scope_{name}", rows)
             people, rel, events = "SELECT * FROM _scope_people", "SELECT * FROM _scope_relations", \
