@@ -72,6 +72,11 @@ def test_init_then_serve_then_verify_the_audit_log(tmp_path):
     eng.dispose()
     r = runner.invoke(app, ["audit-verify"], env=env)
     assert r.exit_code == 1 and "row 2" in r.output and "FAILED" in r.output
+    with eng.begin() as con:  # a dropped head table: a verdict naming it, not a database traceback
+        con.execute(text("DROP TABLE audit_head"))
+    eng.dispose()
+    r = runner.invoke(app, ["audit-verify"], env=env)
+    assert r.exit_code == 1 and "audit_head is missing" in r.output and "FAILED" in r.output
 
 
 def settings_subject(settings: Settings, person_id: str) -> str:

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, exists, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
-from deepcredit.service.store.models import AuditEntry, AuditHead
+from deepcredit.service.store.models import AuditEntry, AuditHead, Merchant, Score
 
 GENESIS = "0" * 64
 log = logging.getLogger("deepcredit.service")
@@ -93,21 +93,35 @@ class AuditLog:
         return seq
 
     def _check_head(self, session: Session, seq: int, mac: str) -> None:
-        """The head row, as audit_head names it, exists and verifies: its mac is the recorded one and matches
-        its contents (one row by its key; the rows before it are verify's to check)."""
+        fault = self._head_fault(session, seq, mac)
+        if fault is not None:
+            raise self._broken(seq, fault)
+
+    def _head_fault(self, session: Session, seq: int, mac: str) -> str | None:
+        """Why the head row, as audit_head names it, does not verify (None: it exists, its mac is the recorded
+        one and matches its contents; one row by its key, the rows before it are verify's to check)."""
         if seq == 0:  # an empty log: nothing to check but that it is one (a first append, once)
             if mac != GENESIS or session.execute(_ANY_ROW).first() is not None:
-                raise self._broken(0, "the recorded head says the log is empty, and the log has rows or the "
-                                      "head's mac is not the chain's start")
-            return
+                return ("the recorded head says the log is empty, and the log has rows or the head's mac is not "
+                        "the chain's start")
+            return None
         row = session.execute(_HEAD_ROW, {"seq": seq}).first()
         if row is None:
-            raise self._broken(seq, "the row the recorded head names is missing")
+            return "the row the recorded head names is missing"
         if not hmac.compare_digest(row.mac, mac):
-            raise self._broken(seq, "its mac differs from the recorded head's")
+            return "its mac differs from the recorded head's"
         if not hmac.compare_digest(row.mac, row_mac(self.key, row.seq, row.at, row.actor, row.action, row.subject,
                                                     row.details, row.prev_mac)):
-            raise self._broken(seq, "its mac does not match the row's contents (the row was changed)")
+            return "its mac does not match the row's contents (the row was changed)"
+        return None
+
+    def head_intact(self, session: Session) -> bool:
+        """Whether the next append would be built on this head (health's check: the same one-row check, not
+        logged, since a health probe asks often; `verify` is what finds where and why)."""
+        head = session.execute(select(AuditHead.seq, AuditHead.mac).where(AuditHead.id == 1)).first()
+        if head is None:
+            return session.execute(_ANY_ROW).first() is None
+        return self._head_fault(session, head.seq, head.mac) is None
 
     @staticmethod
     def _broken(seq: int, why: str) -> AuditChainBroken:
@@ -119,8 +133,14 @@ class AuditLog:
 
     def verify(self, session: Session, anchor: tuple[int, str] | None = None, batch: int = 5000
                ) -> VerifyResult:
-        """Walk the whole chain in order; report the first broken row, if any."""
+        """Walk the whole chain in order; report the first broken row, if any. A missing table, or an empty log
+        beside merchants or scores (each made by an audited action), is a failure too, never "intact: 0 rows"."""
         result = VerifyResult()
+        tables = inspect(session.connection())
+        missing = [t for t in (AuditEntry.__tablename__, AuditHead.__tablename__) if not tables.has_table(t)]
+        if missing:
+            result.fail(0, f"the table {', '.join(missing)} is missing (dropped): the log cannot be verified")
+            return result
         prev, expected_seq, last = GENESIS, 1, 0
         query = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
         for e in session.execute(query).scalars():
@@ -146,6 +166,9 @@ class AuditLog:
                               "(rows were removed from the end, or the head was changed)")
         elif anchor and anchor[0] > last:
             result.fail(last, f"the anchor names row {anchor[0]} but the log ends at row {last}")
+        elif last == 0 and session.scalar(select(or_(exists(select(Merchant.id)), exists(select(Score.subject))))):
+            result.fail(0, "the log is empty or its head is missing, yet the database holds merchants or scores, "
+                           "each made by an audited action (serve-init writes a row): the log was emptied")
         return result
 
 

@@ -59,6 +59,12 @@ def to_out(c: Consent, merchant_name: str, now: datetime) -> ConsentOut:
 
 
 def grant(ctx: ServiceContext, subject: str, req: ConsentCreate) -> ConsentOut:
+    """Every refusal (an invalid grant, an unknown merchant or purpose) is audited as `consent_refused`."""
+    with ctx.refusals_audited("person", "consent_refused", subject, merchant=req.merchant_id):
+        return _grant(ctx, subject, req)
+
+
+def _grant(ctx: ServiceContext, subject: str, req: ConsentCreate) -> ConsentOut:
     now = ctx.now()
     expires = ctx.settings.clock.naive(req.expires_at)
     if expires <= now:

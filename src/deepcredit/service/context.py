@@ -16,6 +16,7 @@ from deepcredit.service.audit import AuditLog
 from deepcredit.service.config import Settings
 from deepcredit.service.keycheck import check_key
 from deepcredit.service.privacy import Pseudonymiser
+from deepcredit.service.problems import Problem
 from deepcredit.service.scoring import Scorer
 from deepcredit.service.store import Database
 from deepcredit.service.store.models import Meta
@@ -47,6 +48,25 @@ class ServiceContext:
 
     def band_names(self) -> list[str]:
         return [n for n, _ in (self.bands or DEFAULT_BANDS)]
+
+    def refused(self, actor: str, action: str, subject: str | None, problem: Problem, **details: object) -> Problem:
+        """Audit a refusal (reason: the problem's kind) in a transaction of its own, and give the problem back to
+        raise: a refusal raised inside a write transaction rolls it back, its audit row with it, so the row is
+        written here, after that transaction ended. details: ids and pseudonyms only, never what was sent."""
+        with self.db.write() as s:
+            self.audit.append(s, self.now(), actor, action, subject, reason=problem.kind, **details)
+        return problem
+
+    @contextmanager
+    def refusals_audited(self, actor: str, action: str, subject: str | None = None,
+                         **details: object) -> Iterator[None]:
+        """Every refusal (a Problem) raised in the block is audited by `refused`, then raised: one mechanism for a
+        service function whose every refusal is an audited action, wherever in it the refusal is found."""
+        try:
+            yield
+        except Problem as problem:
+            self.refused(actor, action, subject, problem, **details)
+            raise
 
 
 def scale_bands(scorer: Scorer | None) -> list[tuple[str, int]] | None:

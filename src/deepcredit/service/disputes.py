@@ -86,8 +86,8 @@ def open_dispute(ctx: ServiceContext, subject: str, req: DisputeCreate) -> Dispu
     if req.event_id is not None:
         with ctx.db.read() as s:
             ref = _own_event(ctx, s, subject, req.event_id)
-        if ref is None:  # someone else's event and no event at all look the same
-            raise not_found("event")
+        if ref is None:  # someone else's event and no event at all look the same; audited under the caller only
+            raise ctx.refused("person", "access_refused", subject, not_found("event"), what="event")
         same = Dispute.event_ref == ref
     else:
         if req.attribute not in disputable_attributes(ctx):

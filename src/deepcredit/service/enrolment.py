@@ -44,19 +44,21 @@ def holds_score(ctx: ServiceContext, person_id: str) -> bool:
 
 def create_person_token(ctx: ServiceContext, person_id: str, days: int) -> PersonTokenOut:
     """A token for a person the service knows (known.py; 404 otherwise, audited), which
-    revokes their earlier tokens; 409 for an erased person."""
+    revokes their earlier tokens; 409 for an erased person (audited too)."""
     now = ctx.now()
     subject = ctx.pseudonym(person_id)
     known = is_known(ctx, subject)  # before the write lock: it may read the data set
     with ctx.db.write() as s:
         when = erasure.erased_at(s, subject)
         if when is not None:
-            raise erasure.already_erased(when)
-        if not known:
+            ctx.audit.append(s, now, "operator", "person_token_refused", subject, reason="erased")
+        elif not known:
             ctx.audit.append(s, now, "operator", "person_token_refused", subject, reason="unknown-person")
         else:
             token, expires, revoked = issue_person_token(s, subject, now, days)
             ctx.audit.append(s, now, "operator", "person_token_issued", subject, days=days, revoked=revoked)
+    if when is not None:
+        raise erasure.already_erased(when)  # after the commit, so the refusal's audit row is kept
     if not known:
         raise unknown_person()  # after the commit, so the refusal's audit row is kept
     return PersonTokenOut(token=token, expires_at=expires)

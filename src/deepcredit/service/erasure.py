@@ -73,12 +73,12 @@ class Erasure:
 
 def erase(ctx: ServiceContext, subject: str) -> Erasure:
     """Erase the person (see the module docstring) and re-score their connections. A Problem: 409 if they
-    were erased before, 404 (audited) if the service knows nobody by this id (known.py: an operator's typo
-    must not leave the real person unerased while it answers success)."""
+    were erased before, 404 if the service knows nobody by this id (known.py: an operator's typo
+    must not leave the real person unerased while it answers success); each refusal audited."""
     with ctx.db.read() as s:
         when = erased_at(s, subject)
     if when is not None:
-        raise already_erased(when)
+        raise ctx.refused("operator", "erasure_refused", subject, already_erased(when))
     if not is_known(ctx, subject):
         with ctx.db.write() as s:
             ctx.audit.append(s, ctx.now(), "operator", "erasure_refused", subject, reason="unknown-person")

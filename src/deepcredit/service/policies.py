@@ -82,6 +82,12 @@ def _rate_limit(ctx: ServiceContext, s: Session, merchant_id: int, now: datetime
 
 
 def create(ctx: ServiceContext, m: MerchantPrincipal, req: PolicyCreate) -> PolicyOut:
+    """Every refusal (the threshold-setting limit among them) is audited as `policy_refused`."""
+    with ctx.refusals_audited(m.actor, "policy_refused"):
+        return _create(ctx, m, req)
+
+
+def _create(ctx: ServiceContext, m: MerchantPrincipal, req: PolicyCreate) -> PolicyOut:
     _check_threshold(ctx, req.threshold)
     _check_limits(ctx, req.limits)
     now = ctx.now()
@@ -106,7 +112,13 @@ def create(ctx: ServiceContext, m: MerchantPrincipal, req: PolicyCreate) -> Poli
 
 def update(ctx: ServiceContext, m: MerchantPrincipal, policy_id: str, req: PolicyUpdate) -> PolicyOut:
     """policy_id: the policy's public id, or its number (as policies were named before schema s0006): either
-    names one of the merchant's own policies only."""
+    names one of the merchant's own policies only. Every refusal (the threshold-setting limit among them) is
+    audited as `policy_refused`, with its reason only (the id the merchant sent is not written)."""
+    with ctx.refusals_audited(m.actor, "policy_refused"):
+        return _update(ctx, m, policy_id, req)
+
+
+def _update(ctx: ServiceContext, m: MerchantPrincipal, policy_id: str, req: PolicyUpdate) -> PolicyOut:
     _check_threshold(ctx, req.threshold)
     _check_limits(ctx, req.limits)
     now = ctx.now()

@@ -843,7 +843,10 @@ class DeletionOut(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(description=(
+        "`degraded` while the audit log's head row does not verify (`audit_head_intact` false): every write is "
+        "refused with 500 until an operator has run `deepcredit audit-verify`; the route still answers 200."))
+    audit_head_intact: bool = True
     version: str
     database: str
     model_id: str | None
