@@ -90,6 +90,8 @@ def _print_summary(results: dict) -> None:
                       f"{floor['p95']:.4f}); an ECE below that is as good as chance allows")
     if ev.get("rows_scope"):
         console.print(f"[yellow]{ev['rows_scope']}[/yellow]")
+    if ev.get("fitted_rows_unrecognised"):  # the report and the card say it too
+        console.print(f"[yellow]{ev['fitted_rows_unrecognised']}[/yellow]")
     if lim := ev.get("limits"):
         console.print(f"Bayes limit on these rows (AUC of the true PD): {lim['bayes_auc']:.3f}; "
                       f"gap to it {lim['gap']:+.3f}")
