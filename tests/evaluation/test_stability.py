@@ -347,3 +347,28 @@ def test_a_riskier_population_reads_watch_on_its_mean_pd_before_any_label():
     stable = monitor(ref, frame(5000, 0.0, 1))
     assert stable["level"] == "ok" and stable["expected_bad_rate"]["level"] == "ok"
     assert monitor(_scores(500), _scores(500, seed=1))["expected_bad_rate"] is None  # no pd column: not measured
+
+
+def test_monitor_refuses_a_file_whose_score_pd_and_band_disagree(tmp_path, cli):
+    """validator study (friction 2): scores lowered by 40 points with pd and band left read score PSI 'act'
+    but band shares, bad rates by band and mean PD 'no change'. The file is refused, naming the row and the
+    column, never the person."""
+    scale = ScoreScale()
+    ref = _scores(2000).assign(pd=lambda f: scale.pd(f["score"]))
+    ref["score"] = scale.score(ref["pd"])  # score, pd and band: one reading of the scale, as `score` writes
+    ref_path, batch_path = tmp_path / "ref.parquet", tmp_path / "batch.parquet"
+    ref.to_parquet(ref_path)
+    ref.assign(score=(ref["score"] - 40).clip(350, 950)).to_parquet(batch_path)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["monitor", "--reference", str(ref_path), "--batch", str(ref_path)]).exit_code == 0
+    res = runner.invoke(cli, ["monitor", "--reference", str(ref_path), "--batch", str(batch_path)])
+    words = " ".join(res.output.split())
+    first = int(np.flatnonzero(ref["score"] > 390)[0])
+    assert res.exit_code == 2, res.output
+    assert f"batch.parquet, row {first}, column 'score'" in words and "disagree" in words, words
+    assert not any(f"p{i} " in words or f"p{i}," in words for i in range(2000))  # no person id
+    banded = ref.copy()
+    banded.loc[5, "band"] = "excellent" if banded.loc[5, "band"] != "excellent" else "poor"
+    banded.drop(columns="pd").to_parquet(batch_path)
+    res = runner.invoke(cli, ["monitor", "--reference", str(ref_path), "--batch", str(batch_path)])
+    assert res.exit_code == 2 and "row 5, column 'band'" in " ".join(res.output.split()), res.output

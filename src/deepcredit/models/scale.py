@@ -113,6 +113,52 @@ class ScoreScale:
         idx = np.searchsorted(lows, np.asarray(score, dtype=float), side="right") - 1
         return names[np.clip(idx, 0, len(names) - 1)]
 
+    def disagreement(self, score: np.ndarray, pd: np.ndarray | None = None, band: np.ndarray | None = None,
+                     tolerance: float = 1.0) -> tuple[int, str, str] | None:
+        """The first row whose score, PD and band are not one reading of this scale: (position, column,
+        what is wrong), or None where all agree. Why: a file edited by hand (scores lowered, PD and band
+        left) read as score drift but as no change in band shares, bad rates by band and mean PD; whichever
+        column is right, the checks cannot all be. A score may differ from its PD's by `tolerance` points
+        (rounding); rows missing a value are skipped."""
+        s = np.asarray(score, dtype=float)
+        why: dict[str, np.ndarray] = {}
+        if pd is not None:
+            p = np.asarray(pd, dtype=float)
+            known = np.isfinite(s) & ~np.isnan(p)
+            not_pd = known & ~((p >= 0) & (p <= 1))
+            expected = np.full(s.shape, np.nan)
+            ok = known & ~not_pd
+            expected[ok] = np.clip(self.raw_score(p[ok]), self.lo, self.hi)
+            why["pd"] = not_pd | (ok & (np.abs(s - expected) > tolerance))
+        if band is not None:
+            b = np.asarray(band, dtype=object)
+            known = np.isfinite(s) & np.array([v is not None and v == v for v in b], dtype=bool)
+            named = np.full(s.shape, None, dtype=object)
+            named[known] = self.band(s[known])
+            why["band"] = known & (np.array([str(v) for v in b], dtype=object) != named)
+        bad = np.logical_or.reduce(list(why.values())) if why else np.zeros(s.shape, dtype=bool)
+        if not bad.any():
+            return None
+        i = int(np.argmax(bad))
+        if "pd" in why and why["pd"][i]:
+            p_i = float(np.asarray(pd, dtype=float)[i])
+            if not 0 <= p_i <= 1:
+                return i, "pd", f"{p_i:g} is not a probability"
+            reads = int(np.rint(np.clip(self.raw_score(p_i), self.lo, self.hi)))
+            return i, "score", (f"score {s[i]:g} where its pd {p_i:.6g} is {reads} points on the score scale "
+                                f"({self.words()}): the score and the pd disagree")
+        return i, "band", (f"band '{np.asarray(band, dtype=object)[i]}' where the score {s[i]:g} falls in "
+                           f"'{self.band(s[i:i + 1])[0]}' (band edges {self.edges_words()}): the band and the score "
+                           "disagree")
+
+    def words(self) -> str:
+        """'600 points at 5:1 good:bad odds, 50 to double them'."""
+        return f"{self.base_score:g} points at {self.base_odds:g}:1 good:bad odds, {self.pdo:g} to double them"
+
+    def edges_words(self) -> str:
+        """'poor from 350, fair from 550, ...'."""
+        return ", ".join(f"{n} from {b}" for n, b in self.bands)
+
     # -- serialisation ------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {"base_score": self.base_score, "base_odds": self.base_odds, "pdo": self.pdo, "lo": self.lo,

@@ -17,6 +17,7 @@ from deepcredit.evaluation.pipeline import evaluate_artifact
 from deepcredit.evaluation.report import REPORT, RESULTS, check_report_out, staged_report, write_report
 from deepcredit.evaluation.stability import NON_FEATURES, monitor
 from deepcredit.features.engine import feature_meta
+from deepcredit.models.scale import ScoreScale
 from deepcredit.workflows.job import JOB, recorded_rows, unfinished
 
 
@@ -58,6 +59,23 @@ def read_scores_file(path: Path, what: str) -> pd.DataFrame:
     if what.startswith("scores") and "score" not in frame.columns:
         raise DataValidationError(str(path), "required column is missing", column="score")
     return frame
+
+
+def check_on_scale(path: Path, frame: pd.DataFrame, scale: ScoreScale | None = None) -> None:
+    """Refuse a scores file whose score, pd and band columns (those it has) are not one reading of the
+    scale the monitor reads bands on (`deepcredit score` writes every file on it). Why: a batch whose
+    scores were lowered by 40 points, pd and band left, read score PSI 'act' but band shares, bad rates by
+    band and mean PD 'no change'. The error names the row, never the person."""
+    if "pd" not in frame.columns and "band" not in frame.columns:
+        return
+    found = (scale or ScoreScale()).disagreement(
+        pd.to_numeric(frame["score"], errors="coerce").to_numpy(dtype=float),
+        pd.to_numeric(frame["pd"], errors="coerce").to_numpy(dtype=float) if "pd" in frame.columns else None,
+        frame["band"].to_numpy(dtype=object) if "band" in frame.columns else None)
+    if found is not None:
+        row, column, problem = found
+        raise DataValidationError(str(path), problem + " (files written by `deepcredit score` always agree: "
+                                  "score the rows again rather than edit a column)", row=row, column=column)
 
 
 COMPUTED = ("source", "sql", "kind", "fill", "levels")
@@ -110,6 +128,8 @@ def monitor_batch(reference: Path, batch: Path, *, features_reference: Path | No
         check_report_out(out)
     ref = read_scores_file(reference, "scores (reference)")
     new = read_scores_file(batch, "scores (batch)")
+    for path, frame in ((reference, ref), (batch, new)):
+        check_on_scale(path, frame)
     f_ref = read_scores_file(features_reference, "features (reference)") if features_reference else None
     f_new = read_scores_file(features_batch, "features (batch)") if features_batch else None
     if features_reference and features_batch and f_ref is not None and f_new is not None:
