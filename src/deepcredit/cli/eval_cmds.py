@@ -84,11 +84,14 @@ def _print_summary(results: dict) -> None:
         table.add_column(col)
     table.add_row(f"{ev['n']:,}", f"{ev['bad_rate']:.1%}", f"{m['auc']:.3f}", f"{m['gini']:.3f}", f"{m['ks']:.3f}",
                   f"{m['brier']:.4f}", f"{m['ece']:.4f}", f"{ev['cutoff']['approval_rate']:.1%}")
+    leads = bool(ev.get("optimistic") and ev.get("rows_scope"))
+    if leads:  # in-sample numbers: a reader of the headline AUC must not take it as held out (validator study)
+        console.print(f"[yellow]in-sample: {ev['rows_scope']}[/yellow]")
     console.print(table)
     if floor := m.get("ece_if_calibrated"):
         console.print(f"ECE of a perfectly calibrated PD on these rows: {floor['median']:.4f} (95th percentile "
                       f"{floor['p95']:.4f}); an ECE below that is as good as chance allows")
-    if ev.get("rows_scope"):
+    if ev.get("rows_scope") and not leads:
         console.print(f"[yellow]{ev['rows_scope']}[/yellow]")
     if ev.get("fitted_rows_unrecognised"):  # the report and the card say it too
         console.print(f"[yellow]{ev['fitted_rows_unrecognised']}[/yellow]")
