@@ -362,6 +362,24 @@ def test_a_row_not_settled_within_its_grace_is_broken_from_then_however_it_ended
         pd.testing.assert_series_equal(at.loc["a"], at.loc["b"], check_names=False)
 
 
+@pytest.mark.parametrize("grace", [14, None])
+def test_a_row_written_in_a_second_broken_status_keeps_it(tmp_path, grace):
+    """A spec may declare two statuses meaning broken (not_returned, then written_off): a written_off row
+    never settled stays written_off past its grace, as without one and as the scoring service stores a
+    reported write-off (it became the first, not_returned, with a grace period); a late return settled after
+    the grace still becomes the first status meaning broken. Days late and dating are unchanged."""
+    spec = (GRACE_SPEC if grace else SPEC).replace('not_returned = { meaning = "broken" }',
+                                                   'not_returned = { meaning = "broken" }\n'
+                                                   'written_off = { meaning = "broken" }')
+    ledger = TWINS.iloc[:2].assign(state=["returned_late", "written_off"])
+    ds = ingest_with_spec(spec_from_toml(spec), _files(tmp_path, ledger), tmp_path / "ds",
+                          snapshot_date="2024-03-31")
+    events = ds.read("events").set_index("person_id")
+    days = (grace or 90) + 1.0
+    assert (events.loc["b", "status"], events.loc["b", "days_late"]) == ("written_off", days)
+    assert events.loc["a", "status"] == ("not_returned" if grace else "returned_late")  # 36 days late
+
+
 WRITE_OFFS = pd.DataFrame({  # never returned: a made before its due day, b recorded 10 days after it
     "customer": ["a", "b"], "rented_at": ["2024-01-01", "2024-01-20"], "due_back": ["2024-01-10"] * 2,
     "returned_at": ["", ""], "item": ["dress"] * 2, "price": [40, 40], "state": ["not_returned"] * 2})

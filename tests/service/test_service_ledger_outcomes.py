@@ -88,6 +88,30 @@ def test_a_reported_write_off_is_as_late_as_ingest_counts_one(service, monkeypat
     assert [(e.ts - e.due_ts).days for e in stored] == [10, 5]
 
 
+@pytest.mark.parametrize("grace", [None, 14])
+def test_a_reported_write_off_keeps_its_own_broken_status_and_ingests_bound(service, monkeypatch, grace):
+    """A spec may declare two statuses meaning broken (not_returned, then written_off): ingest keeps a
+    written_off row written_off past its grace (_after_grace), the grace and 1 days late; a reported one is
+    stored so too, a stated delay longer than that bound included (it was kept as stated, 40 days above)."""
+    import deepcredit.service.events as events
+    from deepcredit.data.spec_events import EventStatus, ReportedOutcome
+
+    spec = service.world.data.spec
+    assert spec.events is not None
+    ledger = spec.events.model_copy(update={
+        "columns": spec.events.columns.model_copy(update={"days_late": None, "due_ts": "due", "settled_ts": "done"}),
+        "grace_days": grace, "statuses": {**spec.events.statuses, "written_off": EventStatus(meaning="broken")},
+        "outcomes": {"rental_not_returned": ReportedOutcome(kind="rental", status="written_off")}})
+    monkeypatch.setattr(events, "spec_of", lambda scorer: spec.model_copy(update={"events": ledger}))
+    pid, _, acme = service.decided()
+    service.clock.advance(days=150)
+    days = (grace or 90) + 1
+    stored = _reported_and_replayed(service, acme, pid, "rental_not_returned",
+                                    {"o1": {"days_late": days + 40}, "o2": {}})
+    assert [(e.status, e.days_late) for e in stored] == [("written_off", float(days))] * 2
+    assert [(e.ts - e.due_ts).days for e in stored] == [days + 40, days]  # due when it fell due, as stated
+
+
 def test_a_data_set_of_several_history_files_keeps_what_a_reported_outcome_is_stored_by(tmp_path):
     """The stored spec of several history files is one [events]: it keeps paid_kind (with its paid_amount
     column) and the grace period, so a reported outcome there still gets its payment, as on one file."""

@@ -75,6 +75,37 @@ def test_disputing_another_persons_event_is_audited_under_the_caller_only(servic
     ]
 
 
+def test_a_refused_dispute_is_audited_once(service):
+    """An unknown attribute (404) and a record whose dispute is still open (409) are `dispute_refused`, with
+    the reason only (the attribute sent is not written), or the event's id; someone else's event stays an
+    `access_refused` only."""
+    (a, _), (b, _) = service.with_score(skip=5), service.with_score(skip=6)
+    me = service.person(a)
+    mine = service.client.get("/v1/me/report", headers=me).json()["events"][0]["event_id"]
+    theirs = service.client.get("/v1/me/report", headers=service.person(b)).json()["events"][0]["event_id"]
+    bodies = [
+        {"attribute": "no_such_detail"},
+        {"attribute": "credit_limit"},
+        {"attribute": "credit_limit"},
+        {"event_id": mine},
+        {"event_id": mine},
+        {"event_id": theirs},
+    ]
+    codes = [
+        service.client.post("/v1/me/disputes", json={**body, "reason": "wrong"}, headers=me).status_code
+        for body in bodies
+    ]
+    assert codes == [404, 201, 409, 201, 409, 404]
+    assert _rows(service, "dispute_refused") == [
+        ("person", service.subject(a), {"reason": "not-found"}),
+        ("person", service.subject(a), {"reason": "dispute-exists"}),
+        ("person", service.subject(a), {"reason": "dispute-exists", "event": mine}),
+    ]
+    assert len(_rows(service, "access_refused")) == 1 and "no_such_detail" not in str(
+        _rows(service, "dispute_refused")
+    )
+
+
 def test_a_refused_consent_is_audited(service):
     pid, _ = service.with_score()
     me = service.person(pid)

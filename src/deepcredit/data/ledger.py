@@ -216,7 +216,9 @@ def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot:
     declares neutral (cancelled) is left as the file writes it: the grace tells broken from late among
     commitments that ran, and a cancelled invoice never ran. So is one declared kept (paid) that was settled
     within its grace or has no settled date; one kept yet settled after its grace is broken as any other is:
-    until the settlement it was unpaid past the grace, whatever status the file writes afterwards.
+    until the settlement it was unpaid past the grace, whatever status the file writes afterwards. A row the
+    file already writes broken keeps its own status (a spec may declare several: `not_returned`,
+    `written_off`); only others become the first status meaning broken.
 
     Without a declared grace, UNSETTLED_DAYS is the grace: a row settled more than that past its due day is
     broken from the day after it, as one never settled is (dated_when_known), so a late settlement after a
@@ -249,7 +251,8 @@ def _after_grace(events: pd.DataFrame, settled: pd.Series, ev: Events, snapshot:
             still_open = events["status"].isin(ev.statuses_meaning("open")).to_numpy(bool) & settled.isna().to_numpy(bool)
             over |= has_due & still_open & (last_day < pd.Timestamp(horizon).normalize()).to_numpy(bool, na_value=False)
     running = has_due & settled.isna().to_numpy(bool) & ~over & declared
-    status = events["status"].mask(over, first["broken"])  # the first declared: the spec's own order
+    broken = events["status"].isin(ev.statuses_meaning("broken")).to_numpy(bool)  # (a write-off stays one)
+    status = events["status"].mask(over & ~broken, first["broken"])  # the first declared: the spec's own order
     opens = ev.statuses_meaning("open")
     still = running & ~status.isin(opens).to_numpy(bool)
     if still.any():

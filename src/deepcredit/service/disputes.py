@@ -81,13 +81,21 @@ def disputable_attributes(ctx: ServiceContext) -> dict[str, Attribute]:
 
 
 def open_dispute(ctx: ServiceContext, subject: str, req: DisputeCreate) -> DisputeOut:
-    now = ctx.now()
+    """A dispute about an event that is not the person's is audited as `access_refused` (what: event); every
+    other refusal (an unknown attribute, a record with a dispute still open) as `dispute_refused`, once."""
     ref = None
     if req.event_id is not None:
         with ctx.db.read() as s:
             ref = _own_event(ctx, s, subject, req.event_id)
         if ref is None:  # someone else's event and no event at all look the same; audited under the caller only
             raise ctx.refused("person", "access_refused", subject, not_found("event"), what="event")
+    with ctx.refusals_audited("person", "dispute_refused", subject, **({"event": ref} if ref else {})):
+        return _open(ctx, subject, req, ref)
+
+
+def _open(ctx: ServiceContext, subject: str, req: DisputeCreate, ref: str | None) -> DisputeOut:
+    now = ctx.now()
+    if ref is not None:
         same = Dispute.event_ref == ref
     else:
         if req.attribute not in disputable_attributes(ctx):

@@ -86,9 +86,9 @@ and the bundled data record 60 or more); a ledger's is the one its ingest gives 
 
 
 def write_off_days(spec: DatasetSpec | None) -> float | None:
-    """The fewest days late a reported write-off (an outcome meaning broken) counts where the served data set's
+    """The days late a reported write-off (an outcome meaning broken) counts where the served data set's
     ingest sets it (ledger.written_off_days: a ledger's grace period, else 90 days, plus 1): a stated or
-    default delay shorter than that is raised to it, as ingest raises it, so a write-off never reads milder
+    default delay is stored as that, as ingest stores a row never settled, so a write-off never reads milder
     than a late return. None where the data set writes its own days late (WRITE_OFF_DAYS by default)."""
     days = written_off_days(spec.events) if spec is not None and spec.events is not None else None
     return float(days) if days is not None else None
@@ -98,11 +98,15 @@ def stored_delay(status: str, days_late: float, spec: DatasetSpec | None) -> tup
     """(status, days late) a reported outcome is stored with, as ingest stores the same ledger row: a late
     one settled past the data set's grace period (or 90 days) is broken, the grace and 1 days late (ledger.settled_as_stored,
     ingest's own rule), and so is one late in a status meaning kept (a spec's [events.outcomes] may store a late
-    return as 'returned'), as ingest reads such a row; a write-off no milder than ingest counts one (write_off_days)."""
+    return as 'returned'), as ingest reads such a row; a write-off in the status reported (a spec may declare
+    several meaning broken; ingest keeps each row's own) and exactly as late as ingest counts one where it
+    sets the number (write_off_days): a stated delay shorter or longer is that bound, as ingest dates a row
+    never settled when its grace ran out, so a write-off reads neither milder than a late return nor harsher
+    than any ingested one."""
     if spec is not None and spec.events is not None and status_meaning(status, spec) in ("late", "kept"):
         status, days_late = settled_as_stored(spec.events, status, days_late)
-    floor = write_off_days(spec) if status_meaning(status, spec) == "broken" else None
-    return status, days_late if floor is None else max(days_late, floor)
+    bound = write_off_days(spec) if status_meaning(status, spec) == "broken" else None
+    return status, days_late if bound is None else bound
 
 
 RETENTION_CUTOFF = "retention_cutoff"
